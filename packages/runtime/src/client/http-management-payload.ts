@@ -4,6 +4,11 @@ import type { HttpManagementPayload, HttpManagementPayloadOptions } from './dura
 
 /** Base path of the Durable Functions HTTP management API. */
 export const WEBHOOK_PATH = '/runtime/webhooks/durabletask';
+/**
+ * Base path of the same API under Durable Functions 1.x (Functions host 1.x), which the HTTP handler serves as an
+ * alias of {@link WEBHOOK_PATH}. Internal: not exported from an entry point.
+ */
+export const LEGACY_WEBHOOK_PATH = '/admin/extensions/DurableTaskExtension';
 
 /**
  * The management URLs of an instance, formatted as Durable Functions does: `{eventName}` and `{text}` are left as
@@ -25,7 +30,16 @@ export function createHttpManagementPayload(
   // The shared id rule first: a lone surrogate would make encodeURIComponent throw URIError.
   assertValidInstanceId(instanceId);
   const { key } = readChecked(options, 'createHttpManagementPayload options', { key: isString });
-  const instance = `${webhookRoot(baseUrl)}/instances/${encodeURIComponent(instanceId)}`;
+  return managementPayloadAt(webhookRoot(baseUrl), instanceId, key);
+}
+
+/**
+ * The management URLs of `instanceId` (a valid id) under `root`, a webhook root as {@link webhookRoot} or
+ * {@link mountOf} builds it: {@link createHttpManagementPayload}'s, and the HTTP handler's, whose root follows the
+ * base path a request came in on. Internal.
+ */
+export function managementPayloadAt(root: string, instanceId: string, key: string | undefined): HttpManagementPayload {
+  const instance = `${root}/instances/${encodeURIComponent(instanceId)}`;
   const code = key === undefined ? '' : `code=${encodeURIComponent(key)}`;
   /** The query of a URL without a reason, and of one that takes `reason={text}`. */
   const plain = code && `?${code}`;
@@ -46,9 +60,11 @@ export function createHttpManagementPayload(
 /**
  * `baseUrl` in its ASCII form (see `httpBaseUrl`, which refuses a non-http(s) URL, a query, a fragment or
  * credentials with {@link InvalidArgumentError}) without a trailing slash, ending with the webhook path in its
- * canonical spelling: where the HTTP API's routes are. A `baseUrl` that ends with the webhook path already, in any ASCII case (routes match in any case, as in
- * Azure Functions), names the same root. The payload's URLs and the remote client's requests are built on it; like
- * Durable Functions' (the request's origin, then the extension's webhook path), they spell that path canonically.
+ * canonical spelling: where the HTTP API's routes are. A `baseUrl` that ends with the webhook path already, in any
+ * ASCII case (routes match in any case, as in Azure Functions), names the same root, and so does one that ends with
+ * Durable Functions 1.x's `/admin/extensions/DurableTaskExtension` (which the HTTP handler serves as an alias). The
+ * payload's URLs and the remote client's requests are built on it; like Durable Functions' (the request's origin, then
+ * the extension's webhook path), they spell that path canonically.
  *
  * @example
  * ```ts
@@ -57,6 +73,15 @@ export function createHttpManagementPayload(
  * ```
  */
 export function webhookRoot(baseUrl: string): string {
+  return mountOf(baseUrl) + WEBHOOK_PATH;
+}
+
+/**
+ * Where `baseUrl` mounts the HTTP API: its ASCII form (checked as {@link webhookRoot} checks it) without a trailing
+ * slash and without a trailing webhook path, 2.x's or 1.x's, in any ASCII case. Internal.
+ */
+export function mountOf(baseUrl: string): string {
   // No `u` flag: then `i` folds no non-ASCII letter into ASCII (the Kelvin sign is no `k`), as OrdinalIgnoreCase.
-  return httpBaseUrl(baseUrl, 'baseUrl').replace(/\/+$/, '').replace(/\/runtime\/webhooks\/durabletask$/i, '') + WEBHOOK_PATH;
+  return httpBaseUrl(baseUrl, 'baseUrl').replace(/\/+$/, '')
+    .replace(/\/(?:runtime\/webhooks\/durabletask|admin\/extensions\/durabletaskextension)$/i, '');
 }

@@ -2,10 +2,11 @@ import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { methodNotAllowed } from 'hono/method-not-allowed';
+import { routePath } from 'hono/route';
 import { firstValueFrom, last, merge, Observable, takeUntil, takeWhile } from 'rxjs';
 import { checkStatusResponse, completionResponse, withFailureStatusLink } from '../client/check-status-response.js';
 import type { DurableClient, InstanceFilter, ListInstancesQuery, PurgeInstancesFilter } from '../client/durable-client.js';
-import { createHttpManagementPayload, WEBHOOK_PATH, webhookRoot } from '../client/http-management-payload.js';
+import { LEGACY_WEBHOOK_PATH, managementPayloadAt, mountOf, WEBHOOK_PATH } from '../client/http-management-payload.js';
 import { jsonResponse } from '../client/json-response.js';
 import { timeoutAfter } from '../client/timeout-after.js';
 import { MAX_TIMER_DELAY_MS } from '../env/clock.js';
@@ -32,6 +33,7 @@ import { assertWellFormedPath, routeLiteralPath } from './route-literal-path.js'
 import { registerStreamRoutes } from './stream-routes.js';
 import { historySpec } from './stream-source.js';
 import { sanitiseHistoryEvent, type WireSanitiser } from './wire-sanitiser.js';
+import { isLegacyRoute, WEBHOOK_BASES, webhookPaths as paths } from './webhook-paths.js';
 import { toNativeWireStatus, toWireStatus } from './wire-status.js';
 
 /** Default {@link HttpHandlerOptions.maxBodyBytes}: 1 MiB. */
@@ -91,7 +93,9 @@ export interface HttpHandlerOptions {
   readonly allowedHosts?: true | readonly string[];
   /**
    * Origin (optionally with a path prefix) of the URLs in check-status bodies and of the `Location` of a running
-   * instance's status, e.g. behind a proxy. An http(s) URL without query, fragment or credentials (otherwise
+   * instance's status, e.g. behind a proxy; the base path the request came in on (`/runtime/webhooks/durabletask`, or
+   * Durable Functions 1.x's `/admin/extensions/DurableTaskExtension`) follows it, and a webhook path it ends with
+   * (either, in any case) is not appended again. An http(s) URL without query, fragment or credentials (otherwise
    * `createHttpHandler` throws `InvalidArgumentError`); URLs are built on its ASCII form (punycode host,
    * percent-encoded path). Default: the request's origin.
    */
@@ -171,7 +175,6 @@ export interface HttpHandler {
   close(): void;
 }
 
-const BASE = WEBHOOK_PATH;
 /**
  * Unread bytes past which a stream's session writes nothing more to a slow reader until it has taken them: what waits
  * for a reader is bounded by this and one event, each written whole (see `SseConnection`).
@@ -185,6 +188,11 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * Creates a fetch handler for the Durable Functions HTTP management API over `client`, under
  * `/runtime/webhooks/durabletask`. It uses only web-standard APIs, so it runs in Node (see
  * `@durable-rx/runtime/node`), Deno, Bun, Cloudflare Workers and Service Workers.
+ *
+ * Every route is also served under `/admin/extensions/DurableTaskExtension`, Durable Functions 1.x's base path, for
+ * its clients: the same route on the same router, with the same checks and answers, whose URLs (a start's `Location`
+ * and check-status body, a running status's `Location`) name the base path the request came in on, as 1.x named its
+ * own. Always on: it reaches nothing the 2.x path does not.
  *
  * | route | success | failures |
  * |---|---|---|
@@ -259,7 +267,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   // Slashes at both ends of the path after the base name the same route (`/instances/` is the list, as the Durable
   // Functions client asks; Durable Functions trims them all), and route literals match in any case, as in Azure
   // Functions (`routeLiteralPath`); parameters keep their case.
-  const app: Hono = new Hono({ getPath: routeLiteralPath(() => app.routes, BASE) });
+  const app: Hono = new Hono({ getPath: routeLiteralPath(() => app.routes, WEBHOOK_BASES) });
 
   app.onError((error) => {
     if (error instanceof HTTPException) {
@@ -332,7 +340,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   // ------------------------------------------------------------------ start
 
-  app.post(`${BASE}/orchestrators/:name/:instanceId?`, async (c) => {
+  app.on('POST', paths('/orchestrators/:name/:instanceId?'), async (c) => {
     const url = new URL(c.req.url);
     const name = c.req.param('name');
     const idSegment = c.req.param('instanceId');
@@ -344,32 +352,32 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     if (query.value('version') !== undefined) {
       throw new InvalidArgumentError('version is not supported: durable-rx orchestrators have no versions; leave it out');
     }
-    const base = baseOf(url); // before anything is done: a base that cannot be built on is refused first
+    const root = rootOf(c, url); // before anything is done: a base that cannot be built on is refused first
     const input = await bodyOf(c);
     const id = await client.startNew(name, {
       ...(input.present ? { input: input.value } : {}),
       ...(instanceId === undefined ? {} : { instanceId }),
     });
-    return startedResponse(c, url, base, id, timeoutSeconds, returnServerErrorOnFailure);
+    return startedResponse(c, url, root, id, timeoutSeconds, returnServerErrorOnFailure);
   });
 
-  app.post(`${BASE}/instances/:id/restart`, async (c) => {
+  app.on('POST', paths('/instances/:id/restart'), async (c) => {
     const url = new URL(c.req.url);
     const id = parseInstanceIdSegment(c.req.param('id'));
     const query = queryOf(url);
     const restartWithNewInstanceId = parseBoolean(query, 'restartWithNewInstanceId');
     const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(query);
-    const base = baseOf(url); // before anything is done, as on start
+    const root = rootOf(c, url); // before anything is done, as on start
     await bodyOf(c, false); // a body is allowed but unused; still size-checked
     // Durable Functions' route restarts under a new id unless told otherwise (the client method keeps the id).
     const newId = await client.restart(id, { restartWithNewInstanceId: restartWithNewInstanceId ?? true });
-    return startedResponse(c, url, base, newId, timeoutSeconds, returnServerErrorOnFailure);
+    return startedResponse(c, url, root, newId, timeoutSeconds, returnServerErrorOnFailure);
   });
 
   // ------------------------------------------------------------------ streams
 
   const streams = registerStreamRoutes(app, {
-    client, wire: sanitiser, base: BASE,
+    client, wire: sanitiser,
     resumeWindowMs: settings.resumeWindowMs, resumeBufferSize: settings.resumeBufferSize, heartbeatMs: settings.heartbeatMs,
     reconnectDelayMs: settings.reconnectDelayMs, maxStreams: settings.maxStreams, fanOutSlice: FAN_OUT_SLICE,
     maxBacklogBytes: MAX_BACKLOG_BYTES,
@@ -380,18 +388,18 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     clock: settings.clock, logger,
   });
 
-  app.get(`${BASE}/streams/instances`, (c) => {
+  app.on('GET', paths('/streams/instances'), (c) => {
     const filter = parseInstanceFilter(queryOf(c.req.url));
     return streams.singleStream(c, { kind: 'instances', filter });
   });
 
-  app.get(`${BASE}/instances/:id/stream`, (c) => {
+  app.on('GET', paths('/instances/:id/stream'), (c) => {
     const instanceId = parseInstanceIdSegment(c.req.param('id'));
     const untilTerminal = parseBoolean(queryOf(c.req.url), 'untilTerminal') ?? false;
     return streams.singleStream(c, { kind: 'status', instanceId, untilTerminal });
   });
 
-  app.get(`${BASE}/instances/:id/history/stream`, (c) => {
+  app.on('GET', paths('/instances/:id/history/stream'), (c) => {
     const instanceId = parseInstanceIdSegment(c.req.param('id'));
     const params = queryOf(c.req.url);
     const untilTerminal = parseBoolean(params, 'untilTerminal') ?? false;
@@ -400,7 +408,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   // ------------------------------------------------------------------ status and list
 
-  app.get(`${BASE}/instances/:id`, async (c) => {
+  app.on('GET', paths('/instances/:id'), async (c) => {
     const url = new URL(c.req.url);
     const params = queryOf(url);
     const id = parseInstanceIdSegment(c.req.param('id'));
@@ -420,11 +428,11 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     }
     return jsonResponse(json, {
       status: 202,
-      headers: { Location: statusUrl(url, id), 'Retry-After': String(settings.statusRetryAfterSeconds) },
+      headers: { Location: statusUrl(c, url, id), 'Retry-After': String(settings.statusRetryAfterSeconds) },
     });
   });
 
-  app.get(`${BASE}/instances`, async (c) => {
+  app.on('GET', paths('/instances'), async (c) => {
     const continuationToken = c.req.header('x-ms-continuation-token');
     // Checked first, by the rule every store pages with: a forged token is 400 in every case, also before a filter
     // that matches nothing answers [] without asking the store.
@@ -446,7 +454,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   // ------------------------------------------------------------------ commands
 
-  app.post(`${BASE}/instances/:id/raiseEvent/:eventName`, async (c) => {
+  app.on('POST', paths('/instances/:id/raiseEvent/:eventName'), async (c) => {
     const id = parseInstanceIdSegment(c.req.param('id'));
     const eventName = c.req.param('eventName');
     // Declared JSON only, as Durable Functions requires of an event's data (unlike the other bodies, see `bodyOf`).
@@ -455,7 +463,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     return accepted();
   });
 
-  app.post(`${BASE}/instances/:id/terminate`, async (c) => {
+  app.on('POST', paths('/instances/:id/terminate'), async (c) => {
     const id = parseInstanceIdSegment(c.req.param('id'));
     const reason = parseString(queryOf(c.req.url), 'reason');
     const body = await bodyOf(c, reason === undefined); // unused with ?reason=
@@ -466,7 +474,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   });
 
   for (const command of ['suspend', 'resume', 'rewind'] as const) {
-    app.post(`${BASE}/instances/:id/${command}`, async (c) => {
+    app.on('POST', paths(`/instances/:id/${command}`), async (c) => {
       const id = parseInstanceIdSegment(c.req.param('id'));
       const reason = parseString(queryOf(c.req.url), 'reason');
       // Size-checked, never refused for an integer beyond the safe range: only a string is used, which has none.
@@ -481,14 +489,14 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   // ------------------------------------------------------------------ purge
 
-  app.delete(`${BASE}/instances/:id`, async (c) => {
+  app.on('DELETE', paths('/instances/:id'), async (c) => {
     const id = parseInstanceIdSegment(c.req.param('id'));
     const result = await client.purgeInstanceHistory(id);
     if (result.instancesDeleted === 0) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(id)}`);
     return jsonResponse({ instancesDeleted: result.instancesDeleted }, { status: 200 });
   });
 
-  app.delete(`${BASE}/instances`, async (c) => {
+  app.on('DELETE', paths('/instances'), async (c) => {
     // An unread parameter (a misspelled filter, `runtimeStatus[]`) would purge more than asked, for good: refused first.
     const params = queryOf(c.req.url).knownOnly(['createdTimeFrom', 'createdTimeTo', 'runtimeStatus', 'instanceIdPrefix']);
     const createdTimeFrom = parseDate(params, 'createdTimeFrom', 'up');
@@ -548,7 +556,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
    * when the request did.
    */
   async function startedResponse(
-    c: Context, url: URL, base: string, id: string, timeoutSeconds: number | undefined, returnServerErrorOnFailure: boolean,
+    c: Context, url: URL, root: string, id: string, timeoutSeconds: number | undefined, returnServerErrorOnFailure: boolean,
   ): Promise<Response> {
     if (timeoutSeconds !== undefined) {
       // The instance is started whatever the wait does: a wait that fails (a store read) answers with the check-status
@@ -562,7 +570,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     }
     // The status link carries `returnInternalServerErrorOnFailure=true` when the request did: polling it answers a
     // failure as the wait would have.
-    const payload = withFailureStatusLink(createHttpManagementPayload(id, base, keyInUrls(c, url)), returnServerErrorOnFailure);
+    const payload = withFailureStatusLink(managementPayloadAt(root, id, keyInUrls(c, url)), returnServerErrorOnFailure);
     return checkStatusResponse(payload, settings.retryAfterSeconds);
   }
 
@@ -570,21 +578,23 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
    * The status URL of instance `id` as its caller sees it, with the request's query: under `baseUrl` when one is
    * configured (behind a proxy), where the check-status URLs point, so that a client polling `Location` stays on the
    * public address. It is built from the route, not from the request's path, so it is the canonical spelling
-   * (`statusQueryGetUri`'s) whatever case, escapes or trailing slash the request used.
+   * (`statusQueryGetUri`'s) whatever case, escapes or trailing slash the request used, on the base path it came in on.
    */
-  function statusUrl(url: URL, id: string): string {
-    // Without a baseUrl the base is the request's http(s) origin, which has no path to trim: no second parse.
-    return `${settings.baseRoot ?? `${baseOf(url)}${WEBHOOK_PATH}`}/instances/${encodeURIComponent(id)}${url.search}`;
+  function statusUrl(c: Context, url: URL, id: string): string {
+    return `${rootOf(c, url)}/instances/${encodeURIComponent(id)}${url.search}`;
   }
 
   /**
-   * The base of the URLs a response names: `baseUrl` when configured, else the request's origin. A request on a
-   * scheme without an http(s) origin (`app://bundle/…` of an in-process handler in Electron, Tauri or Capacitor, whose
-   * origin is `"null"`) has none to build them on: 400, naming the option that fixes it. The routes that act call this
-   * before acting, so such a request changes nothing.
+   * The webhook root of the URLs a response names: `baseUrl` when configured (without a webhook path it ends with),
+   * else the request's origin, then the base path the request came in on, 2.x's or 1.x's (as Durable Functions 1.x
+   * named its own), spelled canonically. A request on a scheme without an http(s) origin (`app://bundle/…` of an
+   * in-process handler in Electron, Tauri or Capacitor, whose origin is `"null"`) has none to build them on: 400, naming
+   * the option that fixes it. The routes that act call this before acting, so such a request changes nothing.
    */
-  function baseOf(url: URL): string {
-    return settings.baseUrl ?? requestBase(url, 'the handler\'s baseUrl option');
+  function rootOf(c: Context, url: URL): string {
+    const mount = settings.baseMount ?? requestBase(url, 'the handler\'s baseUrl option');
+    // The path of the route that matched, as registered: it starts with the base path the request used.
+    return mount + (isLegacyRoute(routePath(c)) ? LEGACY_WEBHOOK_PATH : WEBHOOK_PATH);
   }
 
   /**
@@ -601,7 +611,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
    * The one rule of which callers may POST what a page can send without a CORS preflight (a body not declared JSON, or
    * none), by their `Origin` (`null` when the request has none). In a browser-hosted handler ({@link inBrowserHost}):
    * none, whatever its origin. Elsewhere: a caller without `Origin` (curl, a server, a script), the handler's own origin
-   * (that of `baseOf`, the base its URLs name; none for a request URL without an http(s) origin and no `baseUrl`) and
+   * (that of `rootOf`, the base its URLs name; none for a request URL without an http(s) origin and no `baseUrl`) and
    * the origins its `cors` option allows, as they may send a declared JSON body anyway. A request the browser marks
    * `Sec-Fetch-Site: same-origin` comes from a page on the origin the browser addressed (the public one, behind a
    * proxy): a page cannot set that header, and its own form posts send `Origin: null` under
@@ -620,9 +630,9 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
    * The key goes into check-status URLs only when the caller itself put it in the URL (`?code=`, the credential that
    * matched), as Durable Functions.
    */
-  function keyInUrls(c: Context, url: URL): { key?: string } {
+  function keyInUrls(c: Context, url: URL): string | undefined {
     const code = keyFromUrl.has(c.req.raw) ? queryOf(url).get('code') : undefined;
-    return code === undefined ? {} : { key: code };
+    return code;
   }
 
 
@@ -697,8 +707,8 @@ const HANDLER_CLIENT_METHODS = ['startNew', 'getStatus', 'listInstances'];
 interface ResolvedOptions {
   readonly keys: readonly string[] | undefined;
   readonly baseUrl: string | undefined;
-  /** `webhookRoot(baseUrl)`, built once: the status URL of every 202 status read starts with it. */
-  readonly baseRoot: string | undefined;
+  /** `mountOf(baseUrl)`, built once: every URL a response names starts with it, then the request's base path. */
+  readonly baseMount: string | undefined;
   /** The origin of `baseUrl`, built once: the handler's own origin, which the handler's `trustsOrigin` rule trusts. */
   readonly baseOrigin: string | undefined;
   readonly maxBodyBytes: number;
@@ -757,7 +767,7 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
   return {
     keys: checked.anonymous === true ? undefined : keys,
     baseUrl,
-    baseRoot: baseUrl === undefined ? undefined : webhookRoot(baseUrl),
+    baseMount: baseUrl === undefined ? undefined : mountOf(baseUrl),
     baseOrigin: base?.origin,
     maxBodyBytes: checked.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     retryAfterSeconds: checked.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,

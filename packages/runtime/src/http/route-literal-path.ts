@@ -14,9 +14,9 @@ export interface RouteLike {
  * its operations, `terminate`, `rewind`..., the same way): `/Runtime/Webhooks/DurableTask/Instances/abc/Terminate` is
  * the terminate route. The path is given to the router with each literal segment spelled as its route spells it;
  * parameter segments (instance ids, event and orchestrator names, session ids) keep their case. Slashes at both ends
- * of the path after `base` (the routes' common prefix, in any case) are dropped, as Durable Functions trims them:
- * `{base}//instances/x//` is `{base}/instances/x` (Hono's `strict: false`, which drops one trailing slash, ignores a
- * custom `getPath`, so this replaces it).
+ * of the path after a base of `bases` (the routes' prefixes, in any case) are dropped, as Durable Functions trims
+ * them: `{base}//instances/x//` is `{base}/instances/x` (Hono's `strict: false`, which drops one trailing slash,
+ * ignores a custom `getPath`, so this replaces it).
  *
  * `routes` gives the app's routes (`app.routes`; `*` patterns, middleware, are skipped). It is read at the first
  * request, once every route is registered. Only the routes of the request's method are considered (HEAD is GET, as
@@ -31,11 +31,12 @@ export interface RouteLike {
  * app.post('/instances/:id/terminate', handler); // also answers POST /INSTANCES/abc/Terminate, with id 'abc'
  * ```
  */
-export function routeLiteralPath(routes: () => readonly RouteLike[], base = ''): (request: Request) => string {
+export function routeLiteralPath(routes: () => readonly RouteLike[], bases: readonly string[] = []): (request: Request) => string {
+  const loweredBases = bases.map(asciiLowerCase);
   let byMethod: TrieRouter<readonly string[]> | undefined;
   let anyMethod: TrieRouter<readonly string[]> | undefined;
   return (request) => {
-    const path = requestPath(request, base);
+    const path = requestPath(request, loweredBases);
     if (!byMethod || !anyMethod) {
       byMethod = new TrieRouter();
       anyMethod = new TrieRouter();
@@ -110,9 +111,10 @@ function decodes(run: string): boolean {
  * The request's path as Hono routes it: percent-escapes decoded as `decodeURI` does (reserved characters such as
  * `%2F` stay encoded, so segments stay segments, and `%25` stays `%25`; parameters are decoded once more by Hono),
  * an escape that does not decode kept as written (for routing only: the handler refuses such a path before any route
- * runs, see {@link assertWellFormedPath}), every trailing slash dropped and the slashes after `base` made one.
+ * runs, see {@link assertWellFormedPath}), every trailing slash dropped and the slashes after a base of `bases` (in
+ * lower case) made one.
  */
-function requestPath(request: Request, base: string): string {
+function requestPath(request: Request, bases: readonly string[]): string {
   const encoded = new URL(request.url).pathname;
   const path = encoded.includes('%')
     ? encoded.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
@@ -124,10 +126,9 @@ function requestPath(request: Request, base: string): string {
     })
     : encoded;
   const trimmed = withoutTrailingSlashes(path);
-  // The caller lowers the whole path once, after this: here only a path with `//` after the base has its base lowered.
-  return base && trimmed.startsWith('//', base.length) && asciiLowerCase(trimmed.slice(0, base.length)) === base
-    ? trimmed.slice(0, base.length) + trimmed.slice(base.length).replace(/^\/+/, '/')
-    : trimmed;
+  // The caller lowers the whole path once, after this: here only a path with `//` after a base has its base lowered.
+  const base = bases.find((b) => trimmed.startsWith('//', b.length) && asciiLowerCase(trimmed.slice(0, b.length)) === b);
+  return base === undefined ? trimmed : trimmed.slice(0, base.length) + trimmed.slice(base.length).replace(/^\/+/, '/');
 }
 
 function isParameter(segment: string): boolean {

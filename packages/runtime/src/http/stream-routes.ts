@@ -15,6 +15,7 @@ import { SESSION, SessionHub, type SessionMode, type StreamSession } from './ses
 import { MAX_SUBSCRIPTIONS_PER_SESSION } from './session-limits.js';
 import { SseConnection, sseResponse, type SseConnectionOptions } from './sse-connection.js';
 import { feedOf, historySpec, STREAM_KINDS, streamKey, type StreamSpec } from './stream-source.js';
+import { webhookPaths } from './webhook-paths.js';
 import type { WireSanitiser } from './wire-sanitiser.js';
 
 /** What {@link registerStreamRoutes} needs from the handler. */
@@ -22,8 +23,6 @@ export interface StreamRoutesOptions {
   readonly client: DurableClient;
   /** Puts statuses and history events on the wire (the handler's one sanitiser). */
   readonly wire: WireSanitiser;
-  /** The webhook base path. */
-  readonly base: string;
   readonly resumeWindowMs: number;
   readonly resumeBufferSize: number;
   readonly heartbeatMs: number;
@@ -55,7 +54,7 @@ export interface StreamRoutes {
 const MAX_SUB_ID_LENGTH = 64;
 
 /**
- * Registers the multiplexed stream routes (see `SessionHub`) under `{base}/streams`:
+ * Registers the multiplexed stream routes (see `SessionHub`) under `{base}/streams`, for each webhook base path:
  *
  * | route | answer |
  * |---|---|
@@ -87,7 +86,6 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
     errorBody: options.errorBody,
     clock: options.clock,
   }, nextTurn);
-  const base = `${options.base}/streams`;
   const heartbeats = new HeartbeatQueue(options.clock, options.heartbeatMs, options.logger);
   const connectionOptions: SseConnectionOptions = {
     heartbeats, retryMs: options.reconnectDelayMs, maxBacklogBytes: options.maxBacklogBytes,
@@ -118,9 +116,9 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
     }, c.req.raw, {});
   };
 
-  app.get(base, (c) => respond(c, SESSION));
+  app.on('GET', webhookPaths('/streams'), (c) => respond(c, SESSION));
 
-  app.post(`${base}/:session/subscriptions`, async (c) => {
+  app.on('POST', webhookPaths('/streams/:session/subscriptions'), async (c) => {
     existing(hub, c.req.param('session')); // an unknown session is refused before its body is read
     const body = await readJsonBody(c.req.raw, options.maxBodyBytes);
     // Looked up again: the session may have ended (deleted, expired, handler closed) while the body arrived, and a
@@ -135,7 +133,7 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
     return jsonResponse({ session: session.id, subscriptions: session.subscriptionCount }, { headers: { 'cache-control': 'no-store' } });
   });
 
-  app.delete(`${base}/:session`, (c) => {
+  app.on('DELETE', webhookPaths('/streams/:session'), (c) => {
     const session = existing(hub, c.req.param('session'));
     hub.delete(session.id);
     return new Response(null, { status: 204 });
