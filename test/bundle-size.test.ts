@@ -961,12 +961,17 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * repeat check (JsonBaseline's fixed values: their JSON text taken only when a comparison needs it) instead of
  * stringifying them on every emission: 34,902 / 44,245 / 74,420 -> 34,983 / 44,319 / 74,503 B (+81 / +74 / +83,
  * measured after rebasing on main), budgets set to match; rx-client unchanged.
+ * The HTTP handler then served Durable Functions 1.x's base path as an alias, and a baseUrl ending with it names the
+ * server's root as one ending with the 2.x path does (webhookRoot strips either; the check-status URLs are built by one
+ * helper from a root, which the handler gives the request's base path): 34,983 / 44,319 / 74,503 -> 35,014 / 44,362 /
+ * 74,546 B (+31 / +43 / +43, measured after rebasing on main), rx-client 9,693 -> 9,728 B (+35); budgets set to match.
+ * The handler itself is on no page.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 34_983 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_319 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_503 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_693 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 35_014 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_362 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_546 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 
 describe('bundle size', () => {
