@@ -1740,8 +1740,17 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       });
 
       it('takes a page size above the largest page (1000) as the largest, as every client and the HTTP API do', async () => {
+        // 1001 instances, so a store that ignored the clamp would give them all; created in one commit, so the case
+        // stays cheap on a store whose writes are slow one by one (IndexedDB).
         const store = await open();
-        expect(await store.queryInstances({ pageSize: 5000 })).toEqual(await store.queryInstances({ pageSize: 1000 }));
+        const ids = Array.from({ length: 1001 }, (_, i) => `big-${String(i).padStart(4, '0')}`);
+        await store.commit({ requests: ids.map((id) => ({ type: 'createInstance' as const, ...newInstance(id), ifRunning: { kind: 'fail' as const } })) });
+        const page = await store.queryInstances({ pageSize: 5000 });
+        expect(page.instances).toHaveLength(1000);
+        expect(page).toEqual(await store.queryInstances({ pageSize: 1000 }));
+        const rest = await store.queryInstances({ pageSize: 5000, continuationToken: page.continuationToken! });
+        expect([...page.instances, ...rest.instances].map((s) => s.instanceId).sort()).toEqual(ids);
+        expect(rest.continuationToken).toBeUndefined();
       });
 
       it('reads an empty continuation token as none: the first page, as every client and the HTTP API read it', async () => {
