@@ -231,4 +231,27 @@ describe('a tab frozen while its store opens the database', () => {
     expect(await a.evaluate((o) => window.e2e.layoutOf(o.adapter, o.db), { adapter, db })).toEqual(CURRENT[adapter]);
     expect(await helloOf(a, 'hello')).toEqual(await helloOf(b, 'hello'));
   }, 3 * WAIT_MS);
+
+  it('on a dexie database as it upgrades layout 2 to 3, the only store on it: resumed, the tab redoes its own upgrade and its call succeeds', async () => {
+    // The aborted upgrade's connection closes only when the tab runs again, and its reopen asks for the same upgrade:
+    // were that connection still open then, it would block the reopen (a DatabaseBlockedError at the app).
+    const adapter = 'dexie' as const;
+    const db = uniqueDb('frozen-upgrade-alone-dexie');
+    const a = await tab('A');
+    await a.evaluate((o) => window.e2e.writeOldLayout(o.adapter, o.db), { adapter, db });
+    await a.evaluate((o) => window.e2e.open(o), { adapter, db });
+    await a.evaluate(() => window.e2e.readWhileOpeningHeld('hello'));
+    const frozen = await freeze(a, () => Promise.resolve());
+    // The freeze rolled the upgrade back (read through a raw connection of another page, closed again: no store there).
+    const c = await tab('C');
+    expect(await c.evaluate((o) => window.e2e.layoutOf(o.adapter, o.db), { adapter, db })).toEqual({ idbVersion: 10, layout: 2 });
+    await c.close();
+    await frozen.thaw();
+
+    expect(await a.evaluate(() => window.e2e.heldRead())).toEqual({ ok: true, runtimeStatus: undefined });
+    expect(await a.evaluate((o) => window.e2e.layoutOf(o.adapter, o.db), { adapter, db })).toEqual(CURRENT[adapter]);
+    // A's store goes on working on the upgraded database.
+    await a.evaluate(() => window.e2e.startElsewhere('HelloSequence', 'after'));
+    expect(await a.evaluate(() => window.e2e.inputOf('after'))).toMatchObject({ exists: true });
+  }, 3 * WAIT_MS);
 });
