@@ -966,11 +966,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * helper from a root, which the handler gives the request's base path): 34,983 / 44,319 / 74,503 -> 35,014 / 44,362 /
  * 74,546 B (+31 / +43 / +43, measured after rebasing on main), rx-client 9,693 -> 9,728 B (+35); budgets set to match.
  * The handler itself is on no page.
+ * The IndexedDB stores' open timer (openTimeoutMs) then started again from the resume when the page froze while an open
+ * request waited for its answer, so that the freeze fails no call: 44,362 / 74,546 -> 44,453 / 74,645 B (+91 / +99,
+ * measured after rebasing on main), budgets set to match; runtime and rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 35_014 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_362 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_546 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_453 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_645 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 

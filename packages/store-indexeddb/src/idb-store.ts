@@ -83,7 +83,8 @@ export interface IdbStoreOptions {
   readonly clock?: Clock;
   /**
    * How long a call waits for IndexedDB to open the database before it fails with `DatabaseBlockedError`. Default
-   * 5000 ms, in real time (not on `clock`: it bounds the browser's work). An open is answered in milliseconds, unless
+   * 5000 ms, in real time (not on `clock`: it bounds the browser's work), counted again from the resume when the page
+   * froze meanwhile (a frozen page's open waits for the resume too). An open is answered in milliseconds, unless
    * it is queued behind another connection's upgrade or deletion of the database that a connection which does not
    * close holds back (a tab of an older version of the app): the open goes on meanwhile, every call fails at once
    * with that error, and once the other tab closes the store uses the database, by itself. `Infinity`: calls wait as
@@ -241,7 +242,7 @@ export abstract class IdbStore implements Store {
     this.#settings = settings;
     this.#clock = settings.clock ?? systemClock;
     this.#openTimeoutMs = settings.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
-    this.#gate = new OpenGate<StoreBackend>(settings.databaseName, this.#openTimeoutMs, (backend) => backend.close());
+    this.#gate = new OpenGate<StoreBackend>(settings.databaseName, this.#openTimeoutMs, (backend) => backend.close(), this.#page);
     this.capabilities = { name: settings.kind, shared: true, durable: true, fusedSteps: true, unclaimedWrites: true };
     this.#feed = new ChangeFeed({
       channelName: changeChannelName(settings.databaseName),

@@ -240,7 +240,7 @@ class KeyvalBackend implements StoreBackend {
     this.#keyRange = keyRange;
     this.#clock = clock;
     this.#onVersionChange = onVersionChange;
-    this.#gate = new OpenGate<Connection>(name, openTimeoutMs, ({ db }) => db.close());
+    this.#gate = new OpenGate<Connection>(name, openTimeoutMs, ({ db }) => db.close(), page);
   }
 
   /**

@@ -1,5 +1,6 @@
 import { StoreClosedError, systemClock, type ClockTimer } from '@durable-rx/runtime';
 import { DatabaseBlockedError } from '../errors/database-blocked-error.js';
+import type { PageFreeze } from './page-freeze.js';
 import type { StoreBackend } from './store-backend.js';
 
 /** One attempt of an adapter to open its database, as {@link OpenGate} runs it. */
@@ -40,21 +41,27 @@ export const DEFAULT_OPEN_TIMEOUT_MS = 5000;
  * {@link OpenGate.close} rejects the calls still waiting for an open with `StoreClosedError` at once, and closes what
  * their attempt or a held one opens later (with `closeOpened`). The caller makes one attempt at a time (it keeps the
  * promise of the open).
+ *
+ * `timeoutMs` counts time the page runs (with the store's `page`): a request still unanswered at a freeze stays queued
+ * (it cannot be withdrawn), and its answer waits for the resume as the timer does. So a timer that ends while the
+ * page is frozen, or after a freeze began, starts again, for `timeoutMs` from the resume: the freeze fails no call.
  */
 export class OpenGate<T> {
   readonly #name: string;
   readonly #timeoutMs: number;
   readonly #closeOpened: (opened: T) => void;
+  readonly #page: PageFreeze | undefined;
   /** The attempt that was blocked or timed out and has not been taken; `answered` once IndexedDB answered it. */
   #held: { readonly attempt: OpenAttempt<T>; readonly error: DatabaseBlockedError; answered: boolean } | undefined;
   /** The calls waiting for an open: each attempt, and how to fail the call (which also stops its bound). */
   readonly #waiting = new Set<{ readonly attempt: OpenAttempt<T>; readonly fail: (error: Error) => void }>();
   #closed = false;
 
-  constructor(databaseName: string, timeoutMs: number, closeOpened: (opened: T) => void) {
+  constructor(databaseName: string, timeoutMs: number, closeOpened: (opened: T) => void, page?: PageFreeze) {
     this.#name = databaseName;
     this.#timeoutMs = timeoutMs;
     this.#closeOpened = closeOpened;
+    this.#page = page;
   }
 
   /** What the held attempt opened, or what a new one `start` begins opens; rejects as the class says. */
@@ -89,11 +96,31 @@ export class OpenGate<T> {
         void attempt.answered.then(() => (entry.answered = true));
         waiting.fail(error);
       };
-      timer = systemClock.setTimeout(() => hold(new DatabaseBlockedError(
+      const timedOut = (): void => hold(new DatabaseBlockedError(
         `Opening database ${JSON.stringify(this.#name)} waited ${this.#timeoutMs} ms (openTimeoutMs): it is queued behind ` +
           'another connection\'s upgrade or deletion, which a connection that does not close (another tab?) holds back',
-      )), this.#timeoutMs);
-      void attempt.answered.then(() => systemClock.clearTimeout(timer!));
+      ));
+      let answered = false;
+      const arm = (): void => {
+        const freezes = this.#page?.freezes;
+        timer = systemClock.setTimeout(() => {
+          timer = undefined;
+          const page = this.#page;
+          if (!page || (!page.frozen && page.freezes === freezes)) return timedOut();
+          // The page froze meanwhile: the wait starts again once it runs (at once if it already resumed). Still frozen
+          // when that wait ends, the store refuses calls: the call fails as before.
+          void page.resumed().then(() => {
+            if (answered || !this.#waiting.has(waiting)) return;
+            if (page.frozen) timedOut();
+            else arm();
+          });
+        }, this.#timeoutMs);
+      };
+      arm();
+      void attempt.answered.then(() => {
+        answered = true;
+        if (timer !== undefined) systemClock.clearTimeout(timer);
+      });
       void attempt.blocked?.then((event) => hold(new DatabaseBlockedError(
         `Database ${JSON.stringify(this.#name)} needs an upgrade, but another connection (another tab?) keeps the old version open`,
         { cause: event },

@@ -28,6 +28,8 @@ export class PageFreeze {
   #document: Document | undefined;
   /** See {@link PageFreeze.frozen}. */
   #frozen = false;
+  /** See {@link PageFreeze.freezes}. */
+  #freezes = 0;
   /** The store refuses calls ({@link PageFreeze.refuse}): the waits for the resume end at once. */
   #refused = false;
   /** The transactions of the store doing their work (begun, not yet asked to commit nor ended). */
@@ -41,6 +43,11 @@ export class PageFreeze {
     this.#document = typeof document === 'object' && typeof document?.addEventListener === 'function' ? document : undefined;
     this.#document?.addEventListener('freeze', this.#freeze);
     this.#document?.addEventListener('resume', this.#resume);
+  }
+
+  /** How many times the page froze: a wait that spans a freeze tells so by a change of this number. */
+  get freezes(): number {
+    return this.#freezes;
   }
 
   /** The page is frozen: between its `freeze` and `resume` events. */
@@ -126,6 +133,7 @@ export class PageFreeze {
   readonly #freeze = (event: Event): void => {
     if (!event.isTrusted && !dispatchedEventsAccepted) return;
     this.#frozen = true;
+    this.#freezes++;
     for (const transaction of this.#working) this.#abort(transaction);
   };
 

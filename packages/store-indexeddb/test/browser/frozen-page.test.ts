@@ -4,9 +4,11 @@ import { VirtualClock } from '@durable-rx/runtime/testing';
 import { Dexie } from 'dexie';
 import { firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DatabaseBlockedError } from '../../src/errors/database-blocked-error.js';
 import { DatabaseUpgradingError } from '../../src/errors/database-upgrading-error.js';
 import { changeChannelName } from '../../src/idb-store.js';
 import { ChangeFeed } from '../../src/internal/change-feed.js';
+import { OpenGate } from '../../src/internal/open-gate.js';
 import { acceptDispatchedPageEvents, PageFreeze } from '../../src/internal/page-freeze.js';
 import { adapters, claim, commitOf, create, newInstance, started, uniqueName, within, type AdapterName } from '../shared/fixtures.js';
 
@@ -393,6 +395,73 @@ describe.each(Object.keys(adapters) as AdapterName[])('a %s store', (adapter) =>
       expect(await within(store.getInstance('a'), 'the read')).toMatchObject({ instanceId: 'a' });
     } finally {
       acceptDispatchedPageEvents(true);
+    }
+  });
+});
+
+/**
+ * The open timer (`openTimeoutMs`) of a request still unanswered when the page freezes. The request stays queued, and
+ * its answer, like the timer, waits for the resume; the timer must not fail the call because of the freeze. The gate
+ * is given an open the test answers itself, the request held as long as the test wants.
+ */
+describe('the open timer of a page that freezes while its open request waits for an answer', () => {
+  const TIMEOUT_MS = 300;
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** An open the test answers (with `answer`), through a gate that knows the page's freezes. */
+  function heldOpen() {
+    const page = new PageFreeze();
+    const gate = new OpenGate<string>('held-open', TIMEOUT_MS, () => undefined, page);
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    const call = gate.open(() => ({ answered, opened: answered.then(() => 'opened') }));
+    const outcome = call.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+    return { page, gate, answer, outcome };
+  }
+
+  it('starts again at the resume when it ends while the page is frozen: answered right after the resume, the call succeeds', async () => {
+    const { page, gate, answer, outcome } = heldOpen();
+    try {
+      document.dispatchEvent(new Event('freeze'));
+      await sleep(3 * TIMEOUT_MS); // the timer ends meanwhile (dispatched events do not stop it)
+      document.dispatchEvent(new Event('resume'));
+      answer();
+      expect(await outcome).toEqual({ ok: true, value: 'opened' });
+    } finally {
+      document.dispatchEvent(new Event('resume'));
+      gate.close();
+      page.dispose();
+    }
+  });
+
+  it('starts again when it ends after a freeze and resume (as after a real freeze, whose timers wait for the resume)', async () => {
+    const { page, gate, answer, outcome } = heldOpen();
+    try {
+      document.dispatchEvent(new Event('freeze'));
+      document.dispatchEvent(new Event('resume'));
+      // The gate's timer, armed first, ends before this sleep, and its second one (TIMEOUT_MS later) after it.
+      await sleep(1.5 * TIMEOUT_MS);
+      answer();
+      expect(await outcome).toEqual({ ok: true, value: 'opened' });
+    } finally {
+      gate.close();
+      page.dispose();
+    }
+  });
+
+  it('still fails the call with DatabaseBlockedError when no freeze came, or after the restarted wait', async () => {
+    const opens = [heldOpen()];
+    try {
+      expect(await opens[0]!.outcome).toMatchObject({ ok: false, error: expect.any(DatabaseBlockedError) });
+      opens.push(heldOpen());
+      document.dispatchEvent(new Event('freeze'));
+      document.dispatchEvent(new Event('resume'));
+      expect(await opens[1]!.outcome).toMatchObject({ ok: false, error: expect.any(DatabaseBlockedError) });
+    } finally {
+      for (const { gate, page } of opens) {
+        gate.close();
+        page.dispose();
+      }
     }
   });
 });
