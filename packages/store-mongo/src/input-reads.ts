@@ -24,13 +24,21 @@ export interface BatchedInput extends StoredInput {
  * UTF-8 bytes (`$strLenBytes`), else `large: true` and no input. Aggregation expressions in a `find` projection need
  * MongoDB 4.4, the store's oldest supported server.
  *
+ * Only a string is measured: `$strLenBytes` raises on anything else, and one raise fails the whole batched read (up to
+ * 100 instances). An absent or null input counts as small (absent stays absent, null comes back null). An input of any
+ * other type (only a document the store did not write) counts as large, so it is read on its own: its size is unknown,
+ * and whatever its decode does then touches that instance only.
+ *
  * @example
  * ```ts
  * instances.find({ _id: { $in: keys } }, { projection: batchedInputProjection() }); // { _id, executionId, input } or { _id, executionId, large: true }
  * ```
  */
 export function batchedInputProjection(inlineBytes = INLINE_INPUT_BYTES): Document {
-  const small = { $lte: [{ $strLenBytes: { $ifNull: ['$input', ''] } }, inlineBytes] };
+  const type = { $type: '$input' }; // 'missing' when absent
+  const small = {
+    $cond: [{ $eq: [type, 'string'] }, { $lte: [{ $strLenBytes: '$input' }, inlineBytes] }, { $in: [type, ['missing', 'null']] }],
+  };
   return { executionId: 1, input: { $cond: [small, '$input', '$$REMOVE'] }, large: { $cond: [small, '$$REMOVE', true] } };
 }
 

@@ -13,6 +13,7 @@ import { statusPipeline, watchFilterFor } from '../src/change-events.js';
 import { compareTimestamps, majorityProbe, majorityReadTimeOf } from '../src/cluster-time.js';
 import { EPOCH, NEVER, taskDoc, type InstanceDoc, type TaskDoc } from '../src/documents.js';
 import { INDEXES } from '../src/indexes.js';
+import { batchedInputProjection } from '../src/input-reads.js';
 import { instanceKey } from '../src/instance-key.js';
 import { MongoStore } from '../src/mongo-store.js';
 import { READ_MAX_TIME_MS } from '../src/read-bound.js';
@@ -1389,6 +1390,27 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         expect(Object.fromEntries(changes.map((c) => [c.instanceId, c.state?.input]))).toEqual(inputs);
       } finally {
         await store.close();
+      }
+    });
+
+    it('the batched input read measures string inputs only: a foreign non-string input is read on its own, not a failed batch', async () => {
+      const client = new MongoClient(mongoUri);
+      try {
+        const docs = client.db(db.name).collection<{ _id: string; executionId: string; input?: unknown }>(`${db.prefix('inputs')}instances`);
+        await docs.insertMany([
+          { _id: 'small', executionId: 'e', input: '"a"' }, { _id: 'big', executionId: 'e', input: 'x'.repeat(40) },
+          { _id: 'null', executionId: 'e', input: null }, { _id: 'absent', executionId: 'e' },
+          { _id: 'number', executionId: 'e', input: 7 }, { _id: 'object', executionId: 'e', input: { n: 1 } },
+        ]);
+        // Before, $strLenBytes raised on the number and the object, and that failed the read of every key in it.
+        const read = await docs.find({}, { projection: batchedInputProjection(10) }).sort({ _id: 1 }).toArray();
+        expect(read).toEqual([
+          { _id: 'absent', executionId: 'e' }, { _id: 'big', executionId: 'e', large: true },
+          { _id: 'null', executionId: 'e', input: null }, { _id: 'number', executionId: 'e', large: true },
+          { _id: 'object', executionId: 'e', large: true }, { _id: 'small', executionId: 'e', input: '"a"' },
+        ]);
+      } finally {
+        await client.close();
       }
     });
 
