@@ -32,8 +32,8 @@ export interface ReconnectOptions {
  * - `idle`: nothing is watched, no connection is open;
  * - `connecting`: the first connection is being opened;
  * - `live`: connected; every committed change is pushed as it happens;
- * - `reconnecting`: the connection was lost (`error` says why when known: network error, 5xx); it is retried with
- *   backoff, and resumes without losing anything;
+ * - `reconnecting`: the connection was lost (`error` says why when known: network error, 5xx, or an event stream that
+ *   ended before its `session` event: `bad-response`); it is retried with backoff, and resumes without losing anything;
  * - `failed`: the server refused the connection for a reason retrying cannot fix (`error`: e.g. 401, a wrong key);
  *   every observable watching through it errored with that error. The next subscription tries again (the React
  *   hooks subscribe again by themselves when the error is worth retrying: `isRetryableForHooks`).
