@@ -3,6 +3,7 @@ import { decideMisuse, decideRefusedStep, decideResume, decideStep, decideSuspen
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { OrchestrationExecution, suspendedWithNothingDeferred } from '../src/engine/orchestration-execution.js';
 import { applyEvent } from '../src/engine/apply-event.js';
+import { rewindHistory } from '../src/engine/rewind-history.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
 import type { InstanceState } from '../src/model/instance-status.js';
 import { isStaleResult, type OrchestrationMessage } from '../src/model/message.js';
@@ -1127,6 +1128,35 @@ describe('decideRefusedStep', () => {
     expect(decision.state.failureDetails).not.toHaveProperty('stackTrace');
     expect(JSON.stringify(decision.writeSet).length).toBeLessThan(3_000);
     expect(decision.writeSet.requests.find((r) => r.type === 'deleteMessages')).toMatchObject({ messageIds: ['start', 'event', 'timer'] });
+  });
+
+  it('writes a record of fixed size when the bare record was refused for good too (summary): the start without its input, the rest counted', () => {
+    const huge = 'x'.repeat(1_000_000);
+    const at = T0.toISOString();
+    const msg = (id: string, event: OrchestrationMessage['event']): OrchestrationMessage => ({ id, instanceId: 'instance-1', executionId: 'execution-1', event });
+    const s = state({ runtimeStatus: 'Pending', input: huge });
+    const events = Array.from({ length: 1_000 }, (_, i) => msg(`e${i}`, { type: 'EventRaised', eventId: -1, timestamp: at, name: 'n'.repeat(250), input: i }));
+    const messages = [
+      msg('start', { type: 'ExecutionStarted', eventId: -1, timestamp: at, name: 'CallOnce', instanceId: 'instance-1', executionId: 'execution-1', input: huge }),
+      ...events,
+    ];
+    const decision = decideRefusedStep({ state: s, messages, leaseToken: 'lease', now: T0, newId: () => 'id', failure: { errorType: 'PayloadTooLargeError', errorMessage: huge }, summary: true });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(JSON.stringify(decision.writeSet.requests.filter((r) => r.type === 'appendHistory')).length).toBeLessThan(2_000);
+    const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
+    if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+    expect(append.events.map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'ExecutionCompleted', 'OrchestratorCompleted']);
+    expect(append.events[1]).not.toHaveProperty('input');
+    expect(append.events[1]).toMatchObject({ name: 'CallOnce', payloadRefused: expect.stringMatching(/^the store refused to record it \(1000 claimed events not recorded; /) });
+    // The status keeps the input (a restart reads it there), and says how many events were left out.
+    expect(decision.state).toMatchObject({
+      runtimeStatus: 'Failed', input: huge,
+      failureDetails: { errorMessage: expect.stringMatching(/^the step and its failure records were refused, 1000 claimed events not recorded: x+…$/) },
+    });
+    expect(decision.writeSet.requests.find((r) => r.type === 'deleteMessages')).toMatchObject({ messageIds: messages.map((m) => m.id) });
+    // A rewind of it runs with that input again.
+    const rewound = rewindHistory(append.events, decision.state.input);
+    expect(rewound.find((e) => e.type === 'ExecutionStarted')).toEqual({ ...messages[0]!.event });
   });
 
   it('terminates a running instance whose claimed terminate had its record refused twice, without the reason', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRuntime, MemoryStore, PayloadTooLargeError, type Orchestrator, type Runtime } from '../src/index.js';
+import { createRuntime, DurableError, MemoryStore, PayloadTooLargeError, type Orchestrator, type Runtime } from '../src/index.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
 import type { WriteSet } from '../src/model/write-set.js';
 import { SETTLED, within } from '../src/testing/settled.js';
@@ -142,10 +142,12 @@ describe('a step whose failure record the store refuses for good too', () => {
     ]);
   });
 
-  it('keeps the messages for the next claim when the store refuses even the record without payloads, and applies them once it takes the step', async () => {
+  it('keeps the messages for the next claim when the store has no room even for the record without payloads, and applies them once it takes the step', async () => {
     const clock = new VirtualClock();
     const logger = new RecordingLogger();
-    const store = new EventRefusingStore();
+    // The step and its failure record refused for good (the event's payload), the record without payloads for want of
+    // room (a 507): room may come back, so the step is tried again at its next claim.
+    const store = new EventRefusingStore(true);
     const runtime = createRuntime({
       store, clock, logger,
       orchestrators: { Waits: function* (ctx) { return yield ctx.waitForExternalEvent('E'); } },
@@ -167,16 +169,47 @@ describe('a step whose failure record the store refuses for good too', () => {
     expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Completed', output: 'the payload' });
     expect(store.refusals).toBe(3);
   });
+
+  it('fails the instance with a record of fixed size when the store refuses the record without payloads for good too: it ends, the event counted', async () => {
+    const logger = new RecordingLogger();
+    const store = new EventRefusingStore();
+    const runtime = createRuntime({ store, logger, orchestrators: { Waits: function* (ctx) { return yield ctx.waitForExternalEvent('E'); } } });
+    runtimes.push(runtime);
+    const id = await runtime.client.startNew('Waits', { input: 'kept' });
+    await runtime.client.raiseEvent(id, 'E', 'the payload');
+    await runtime.start();
+    expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({
+      runtimeStatus: 'Failed', input: 'kept',
+      failureDetails: { errorType: 'PayloadTooLargeError', errorMessage: expect.stringMatching(/^the step and its failure records were refused, 1 claimed events not recorded: this store records no raised event$/) },
+    });
+    expect(store.refusals).toBe(3);
+    expect((await store.getHistory(id)).map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'ExecutionCompleted', 'OrchestratorCompleted']);
+    expect(logger.errors).toContainEqual(expect.stringMatching(/and its failure records; recorded as the instance's failure, its events counted$/));
+  });
 });
 
-/** A store that refuses, for good, every commit recording a raised event while `refusing`, and takes the rest. */
+/** A 507: the store has no room for the write (it may have later). */
+class NoRoomError extends DurableError {
+  override readonly name = 'NoRoomError';
+  readonly code = 'storage-quota-exceeded' as const;
+  readonly status = 507 as const;
+}
+
+/**
+ * A store that refuses, for good, every commit recording a raised event while `refusing`, and takes the rest; with
+ * `noRoomForBare`, a raised event recorded without its payload is refused for want of room instead (a 507).
+ */
 class EventRefusingStore extends MemoryStore {
   refusing = true;
   refusals = 0;
+  constructor(private readonly noRoomForBare = false) {
+    super();
+  }
   override commit(writeSet: WriteSet) {
-    const records = writeSet.requests.some((r) => r.type === 'appendHistory' && r.events.some((e) => e.type === 'EventRaised'));
-    if (this.refusing && records) {
+    const raised = writeSet.requests.flatMap((r) => (r.type === 'appendHistory' ? r.events.filter((e) => e.type === 'EventRaised') : []));
+    if (this.refusing && raised.length > 0) {
       this.refusals++;
+      if (this.noRoomForBare && raised.every((e) => e.payloadRefused !== undefined)) return Promise.reject(new NoRoomError('no room for the record'));
       return Promise.reject(new PayloadTooLargeError('this store records no raised event'));
     }
     return super.commit(writeSet);

@@ -28,7 +28,9 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
       // An execution suspended before its start (see decideStep) starts suspended: the start waits for the resume.
       if (state.runtimeStatus !== 'Suspended') next.runtimeStatus = 'Running';
       next.executionId = event.executionId;
+      // A start recorded without its input (the store refused its step's records) keeps the instance's (its state's).
       if (event.input !== undefined) next.input = event.input;
+      else if (event.payloadRefused !== undefined && state.input !== undefined) next.input = state.input;
       if (event.parentInstance) {
         next.parentInstanceId = event.parentInstance.instanceId;
         next.parentCall = parentCallOf(event.parentInstance);

@@ -129,7 +129,7 @@ function decide(
     execution = input.newExecution(state.name);
     // The run it belongs to: a rewind step's is the next epoch (the history it commits, `stepWriteSet`).
     execution.historyEpoch = (state.historyEpoch ?? 0) + (rewind ? 1 : 0);
-    if (rewind) baseHistory = rewindHistory(history);
+    if (rewind) baseHistory = rewindHistory(history, state.input);
     eventsReplayed = execution.replay(baseHistory ?? history);
   }
   const step = execution.step(input.now, events);
@@ -215,6 +215,11 @@ export interface RefusedStepInput extends Omit<StepInput, 'cached' | 'newExecuti
    * the failure is bounded ({@link decideRefusedStep}).
    */
   readonly bare?: boolean;
+  /**
+   * The store refused the bare record too, for good (400 or 413): a record of fixed size is written instead
+   * ({@link decideRefusedStep}), whatever the step held.
+   */
+  readonly summary?: boolean;
 }
 
 /**
@@ -232,23 +237,38 @@ export interface RefusedStepInput extends Omit<StepInput, 'cached' | 'newExecuti
  * A failure record refused too (`bare`, the events in full) is written bounded, so that no claimed message vanishes:
  * each event without its payload (the start keeps its input, which the instance's state holds already and a restart
  * or rewind needs; a terminate still ends the instance, without its reason), and the failure with its type and the
- * store's reason cut to a few hundred characters, without a stack. A store that refuses even that fails the step
- * (the worker leaves it to be claimed again when its lease expires, its messages kept).
+ * store's reason cut to a few hundred characters, without a stack. A store with no room even for that fails the step
+ * (the worker leaves it to be claimed again when its lease expires, its messages kept). One that refuses it for good
+ * (`summary`: the record grows with the events, and keeps the start's input) gets a record of fixed size, which ends
+ * the instance all the same: the start without its input (`payloadRefused`; the state keeps the input, which
+ * {@link applyEvent} leaves in place and {@link rewindHistory} puts back for a rewind; a restart reads it there), a
+ * terminate without its reason, no other event, and the failure saying how many claimed events were not recorded.
  * `needHistory` when the history is needed: a rewind's, or a started sub-orchestration's (its parent link).
  */
 export function decideRefusedStep(input: RefusedStepInput): StepDecision {
-  const { state, messages, now, bare } = input;
+  const { state, messages, now, summary } = input;
+  const bare = input.bare || summary;
   const stepped = stepEvents(state, messages);
   const { rewind, ignored } = stepped;
-  const reason = refusalReason(input.failure);
+  let reason = refusalReason(input.failure);
   let events = stepped.events;
   let failure = input.failure;
-  if (bare && !ignored) {
+  const consumed: DeleteMessagesWrite = { type: 'deleteMessages', instanceId: state.instanceId, messageIds: messages.map((m) => m.id) };
+  const lease: WriteLease = { kind: 'orchestration', instanceId: state.instanceId, token: input.leaseToken };
+  if (summary && !ignored) {
+    // A record of fixed size: at most one start and one terminate, each bounded, the other events only counted.
+    const kept: HistoryEvent[] = [];
+    for (const e of events) {
+      if ((e.type === 'ExecutionStarted' || e.type === 'ExecutionTerminated') && !kept.some((k) => k.type === e.type)) kept.push(e);
+    }
+    const left = `${events.length - kept.length} claimed events not recorded`;
+    reason = cut(`the store refused to record it (${left}; ${failure.errorType}: ${failure.errorMessage})`);
+    events = kept.map((e) => summaryRecord(e, reason));
+    failure = { errorType: cut(failure.errorType), errorMessage: cut(`the step and its failure records were refused, ${left}: ${failure.errorMessage}`) };
+  } else if (bare && !ignored) {
     events = events.map((e) => boundedRecord(e, reason));
     failure = { errorType: cut(failure.errorType), errorMessage: cut(`the step and its failure record were refused: ${failure.errorMessage}`) };
   }
-  const consumed: DeleteMessagesWrite = { type: 'deleteMessages', instanceId: state.instanceId, messageIds: messages.map((m) => m.id) };
-  const lease: WriteLease = { kind: 'orchestration', instanceId: state.instanceId, token: input.leaseToken };
   // Only stale results (`isStaleResult`, of another execution): consumed, nothing else written, as a step that is not
   // refused does.
   if (ignored && events.length === 0 && messages.every((m) => isStaleResult(m, state))) {
@@ -262,7 +282,7 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   const needsHistory = !!rewind || (state.parentInstanceId !== undefined && state.historyLength > 0);
   if (needsHistory && input.history === undefined) return NEED_HISTORY;
   const history = input.history ?? NO_HISTORY;
-  const baseHistory = rewind ? rewindHistory(history) : undefined;
+  const baseHistory = rewind ? rewindHistory(history, state.input) : undefined;
   const before = baseHistory ?? (state.historyLength > 0 ? history : NO_HISTORY);
   const nowIso = isoTime(now);
   const markers = stepMarkers(nowIso);
@@ -351,6 +371,14 @@ function boundedRecord(event: HistoryEvent, reason: string): HistoryEvent {
   if (event.type !== 'ExecutionStarted' || event.input === undefined) return withoutPayload(event, reason);
   const { input, ...rest } = event;
   return { ...withoutPayload(rest as HistoryEvent, reason), input } as HistoryEvent;
+}
+
+/**
+ * An event of a fixed-size record (`summary`): {@link withoutPayload}, a start without its input too, and always
+ * `payloadRefused`, which says why (an event with no payload included).
+ */
+function summaryRecord(event: HistoryEvent, reason: string): HistoryEvent {
+  return { ...withoutPayload(event, reason), payloadRefused: reason };
 }
 
 /** The fields of an event a payload-less record leaves out (a failure's details it cuts). */
@@ -773,7 +801,7 @@ export function decideRewind(input: DirectInput<ExecutionRewoundEvent>): DirectD
   const { state, history, now } = input;
   if (state.runtimeStatus !== 'Failed' || !started(state)) return SEND;
   if (history === undefined) return NEED_HISTORY as DirectDecision;
-  const events = rewindHistory(history);
+  const events = rewindHistory(history, state.input);
   const next: InstanceState = {
     ...applyEvent(state, input.event), lastUpdatedTime: now, version: state.version + 1, historyLength: events.length,
     historyEpoch: (state.historyEpoch ?? 0) + 1, rerun: input.event,

@@ -20,8 +20,21 @@ import { assertNever, type HistoryEvent } from '../model/history-event.js';
  * activity's, a sub-orchestration's, a timer's) are kept too: that work is done. A late result or raised event that
  * was recorded without its payload (`payloadRefused`: the store refused to record it) is dropped: the call it answered
  * is made again, as a failed one is, and the event is not delivered (its input is gone).
+ *
+ * A start recorded without its input (`payloadRefused`: the store refused the records of the step that took it) gets
+ * back `input`, the instance's, which its state kept: the rewound execution runs with the input it was started with.
  */
-export function rewindHistory(history: readonly HistoryEvent[]): HistoryEvent[] {
+export function rewindHistory(history: readonly HistoryEvent[], input?: unknown): HistoryEvent[] {
+  const rewound = rewoundEvents(history);
+  const at = input === undefined ? -1 : rewound.findIndex((e) => e.type === 'ExecutionStarted' && e.input === undefined && e.payloadRefused !== undefined);
+  if (at >= 0) {
+    const { payloadRefused: _p, ...start } = rewound[at]!;
+    rewound[at] = { ...start, input } as HistoryEvent;
+  }
+  return rewound;
+}
+
+function rewoundEvents(history: readonly HistoryEvent[]): HistoryEvent[] {
   const failedAt = history.findLastIndex((e) => e.type === 'ExecutionCompleted' && e.orchestrationStatus === 'Failed');
   if (failedAt < 0) return [...history];
   let stepStart = failedAt;

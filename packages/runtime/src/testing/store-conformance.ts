@@ -2419,6 +2419,82 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await opened.claimOrchestration({ owner: 'w2', leaseMs: 60_000, now: new Date(Date.now() + 3_600_000) })).toBeUndefined();
       }, 120_000);
 
+      describe('a step whose records without payloads the store refuses too', () => {
+        // The store of the refused-records test: its real results, but a commit appending or replacing more than
+        // HISTORY_LIMIT characters of history refused for good (413), each refusal counted.
+        const limited = async () => {
+          const opened = await open();
+          const refused = { count: 0 };
+          const store = storeWith(opened, {
+            commit: (writeSet) => {
+              const history = writeSet.requests.filter((r) => r.type === 'appendHistory' || r.type === 'replaceHistory');
+              if (JSON.stringify(history).length <= HISTORY_LIMIT) return opened.commit(writeSet);
+              refused.count++;
+              return Promise.reject(new PayloadTooLargeError('the history exceeds what this store stores'));
+            },
+          });
+          return { opened, store, refused };
+        };
+        const big = 'x'.repeat(2 * HISTORY_LIMIT);
+        const nothingLeft = async (opened: Store) => {
+          expect(await opened.claimOrchestration({ owner: 'w2', leaseMs: 60_000, now: new Date(Date.now() + 3_600_000) })).toBeUndefined();
+        };
+
+        it('fails a first step whose input the store refuses with a record of fixed size: the start without its input, which the status keeps', async () => {
+          const { opened, store, refused } = await limited();
+          const runtime = await runtimeOn(store, 'w1', { orchestrators: { Echo: function* (ctx) { return ctx.getInput(); } } });
+          const id = await runtime.client.startNew('Echo', { instanceId: 'refused-input', input: big });
+          const failed = await runtime.client.waitForCompletion(id, SETTLED);
+          expect(failed).toMatchObject({
+            runtimeStatus: 'Failed', input: big,
+            failureDetails: { errorType: 'PayloadTooLargeError', errorMessage: expect.stringMatching(/^the step and its failure records were refused, 0 claimed events not recorded/) },
+          });
+          // The step, its failure record, its bare record (the input in full): then the record of fixed size.
+          expect(refused.count).toBe(3);
+          const history = await store.getHistory(id);
+          expect(history.map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'ExecutionCompleted', 'OrchestratorCompleted']);
+          expect(history[1]).toEqual(expect.not.objectContaining({ input: expect.anything() }));
+          expect(history[1]).toMatchObject({ name: 'Echo', payloadRefused: expect.stringMatching(/store refused to record it/) });
+          await nothingLeft(opened);
+        }, 120_000);
+
+        it('fails a continueAsNew whose input the store refuses the same way, instead of leaving it ContinuedAsNew', async () => {
+          const { opened, store, refused } = await limited();
+          const runtime = await runtimeOn(store, 'w1', {
+            orchestrators: {
+              Grows: function* (ctx) {
+                if (ctx.getInput() !== undefined) return 'grown';
+                ctx.continueAsNew(big);
+                return undefined;
+              },
+            },
+          });
+          const id = await runtime.client.startNew('Grows', { instanceId: 'refused-continue' });
+          const failed = await runtime.client.waitForCompletion(id, SETTLED);
+          expect(failed).toMatchObject({ runtimeStatus: 'Failed', input: big, failureDetails: { errorMessage: expect.stringMatching(/failure records were refused/) } });
+          expect(refused.count).toBe(3);
+          expect((await store.getHistory(id)).map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'ExecutionCompleted', 'OrchestratorCompleted']);
+          await nothingLeft(opened);
+        }, 120_000);
+
+        it('fails a step of many events with long names with a record of fixed size that counts them', async () => {
+          const { opened, store, refused } = await limited();
+          // Queued before any worker runs: the first step takes the start and every event.
+          const client = createClient({ store });
+          const id = await client.startNew('Waits', { instanceId: 'refused-names', input: { small: true } });
+          for (let i = 0; i < 100; i++) await client.raiseEvent(id, `${i}`.padEnd(250, 'n'));
+          const runtime = await runtimeOn(store, 'w1', { orchestrators: { Waits: function* (ctx) { return yield ctx.waitForExternalEvent('Never'); } } });
+          const failed = await runtime.client.waitForCompletion(id, SETTLED);
+          expect(failed).toMatchObject({
+            runtimeStatus: 'Failed', input: { small: true },
+            failureDetails: { errorMessage: expect.stringMatching(/^the step and its failure records were refused, 100 claimed events not recorded/) },
+          });
+          expect(refused.count).toBe(3);
+          expect((await store.getHistory(id)).map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'ExecutionCompleted', 'OrchestratorCompleted']);
+          await nothingLeft(opened);
+        }, 120_000);
+      });
+
       it('runs the hello sequence and pushes every custom status in order', async () => {
         const store = await open();
         const runtime = await runtimeOn(store, 'w1');

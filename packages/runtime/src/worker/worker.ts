@@ -1229,18 +1229,24 @@ export class Worker {
    * store's reason (`decideRefusedStep`), under the step's lease and within it. A failure of this commit is the step's
    * (logged by the caller; the step is retried when its lease expires), unless the store refused it for good too: then
    * the record is written bounded (`bare`: the events without their payloads, the failure cut), so that no claimed
-   * message vanishes; a refusal of that is the step's failure as well (its messages kept for the next claim).
+   * message vanishes. A bare record the store refuses for good (400 or 413: it grows with the events) gives way to one
+   * of fixed size (`summary`), so that the instance ends; one it has no room for (or any other failure, or a refused
+   * summary) is the step's failure, its messages kept for the next claim, when room may have come back.
    */
-  async #commitRefusedStep(item: OrchestrationWorkItem, now: Date, error: unknown, bare = false): Promise<void> {
+  async #commitRefusedStep(item: OrchestrationWorkItem, now: Date, error: unknown, record?: 'bare' | 'summary'): Promise<void> {
     const { store, logger, newId } = this.#o;
     const { state, lease } = item;
     // An ended instance's late events are recorded without their payloads, or, refused again, not at all; a failure
-    // record refused is written without payloads (`decideRefusedStep`): said here, the one trace of such a drop.
+    // record refused is written without payloads, then only counted (`decideRefusedStep`): said here, the one trace of
+    // such a drop.
     const ended = isTerminalStatus(state.runtimeStatus);
-    const recorded = ended ? (bare ? 'its events not recorded' : 'recorded without payloads') : `recorded as the instance's failure${bare ? ', without payloads' : ''}`;
-    logger.error(`the store refused the step of ${state.instanceId}${bare ? ' and its failure record' : ''}; ${recorded}`, error);
+    const refused = record === 'summary' ? ' and its failure records' : record ? ' and its failure record' : '';
+    const without = record === 'summary' ? ', its events counted' : record ? ', without payloads' : '';
+    const recorded = ended ? (record ? 'its events not recorded' : 'recorded without payloads') : `recorded as the instance's failure${without}`;
+    logger.error(`the store refused the step of ${state.instanceId}${refused}; ${recorded}`, error);
     const input: { -readonly [K in keyof RefusedStepInput]: RefusedStepInput[K] } = {
-      state, messages: item.messages, leaseToken: lease.token, now, newId, failure: toFailureDetails(error), history: undefined, bare,
+      state, messages: item.messages, leaseToken: lease.token, now, newId, failure: toFailureDetails(error), history: undefined,
+      bare: record !== undefined, summary: record === 'summary',
     };
     let decision = decideRefusedStep(input);
     if (decision.kind === 'needHistory') {
@@ -1250,9 +1256,11 @@ export class Worker {
     if (decision.kind === 'needHistory') throw new Error('decideRefusedStep asked for the history twice');
     try {
       await this.#bounded(() => store.commit(decision.writeSet), 'commit', lease.expiresAt.getTime());
-    } catch (refused) {
-      if (bare || !(refusedForGood(refused) || outOfSpace(refused))) throw refused;
-      return this.#commitRefusedStep(item, now, refused, true);
+    } catch (again) {
+      if (record === undefined ? refusedForGood(again) || outOfSpace(again) : record === 'bare' && refusedForGood(again)) {
+        return this.#commitRefusedStep(item, now, again, record === undefined ? 'bare' : 'summary');
+      }
+      throw again;
     }
     this.#stepCommitted(state.instanceId);
   }
