@@ -1159,6 +1159,18 @@ describe('decideRefusedStep', () => {
     expect(rewound.find((e) => e.type === 'ExecutionStarted')).toEqual({ ...messages[0]!.event });
   });
 
+  it('records a rewind as refused when its bare record was refused for good too (summary): appended, the instance still Failed', () => {
+    const s = state({ runtimeStatus: 'Failed', failureDetails: failure, historyLength: history.length, version: 7 });
+    const rewind: OrchestrationMessage = { id: 'rewind', instanceId: 'instance-1', event: { type: 'ExecutionRewound', eventId: -1, timestamp: T0.toISOString() } };
+    const decision = decideRefusedStep({ state: s, messages: [rewind], leaseToken: 'lease', now: T0, newId: () => 'id', failure, summary: true, history });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.state).toEqual({ ...s, version: 8, historyLength: history.length + 1 });
+    expect(decision.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'appendHistory', 'deleteMessages']);
+    expect(decision.writeSet.requests[1]).toMatchObject({
+      from: history.length, events: [{ type: 'ExecutionRewound', payloadRefused: expect.stringMatching(/^the rewind was refused, the store refused its history \(0 claimed events not recorded; /) }],
+    });
+  });
+
   it('terminates a running instance whose claimed terminate had its record refused twice, without the reason', () => {
     const s = state({ historyLength: history.length });
     const terminate: OrchestrationMessage = {

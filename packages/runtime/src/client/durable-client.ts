@@ -275,8 +275,11 @@ export interface DurableClient {
    * it commits a terminate, and resolves at once with the instance Running; the next worker that claims it reruns the
    * failed calls (a code that throws again without rerunning any fails it then). While a worker holds the instance, or
    * a message sent before the rewind still waits for it, the rewind goes to a worker as a message, and with no worker
-   * applying it the call resolves after 10 s with the instance still Failed. Unknown: 404; Completed or Terminated:
-   * 410; Pending, Running or Suspended: 409.
+   * applying it the call resolves after 10 s with the instance still Failed. A store that refuses the rewritten history
+   * for good (a 413: larger than it records at once) refuses a client's rewrite (the call rejects with it); a worker's,
+   * once every smaller record of it was refused too, is recorded as refused: its `ExecutionRewound` appended with
+   * `payloadRefused` saying why, the instance still Failed, and the call resolves after its 10 s wait. Unknown: 404;
+   * Completed or Terminated: 410; Pending, Running or Suspended: 409.
    */
   rewind(instanceId: string, reason?: string): Promise<void>;
   /**

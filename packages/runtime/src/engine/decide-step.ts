@@ -242,14 +242,17 @@ export interface RefusedStepInput extends Omit<StepInput, 'cached' | 'newExecuti
  * (`summary`: the record grows with the events, and keeps the start's input) gets a record of fixed size, which ends
  * the instance all the same: the start without its input (`payloadRefused`; the state keeps the input, which
  * {@link applyEvent} leaves in place and {@link rewindHistory} puts back for a rewind; a restart reads it there), a
- * terminate without its reason, no other event, and the failure saying how many claimed events were not recorded.
+ * terminate without its reason, no other event, and the failure saying how many claimed events were not recorded. A
+ * rewind among them is not made (its rewritten history is what the store refused): it is recorded as refused, with
+ * that count, after the history as it is, and the instance stays Failed as it was.
  * `needHistory` when the history is needed: a rewind's, or a started sub-orchestration's (its parent link).
  */
 export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   const { state, messages, now, summary } = input;
   const bare = input.bare || summary;
   const stepped = stepEvents(state, messages);
-  const { rewind, ignored } = stepped;
+  const { ignored } = stepped;
+  let { rewind } = stepped;
   let reason = refusalReason(input.failure);
   let events = stepped.events;
   let failure = input.failure;
@@ -257,14 +260,20 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   const lease: WriteLease = { kind: 'orchestration', instanceId: state.instanceId, token: input.leaseToken };
   if (summary && !ignored) {
     // A record of fixed size: at most one start and one terminate, each bounded, the other events only counted.
-    const kept: HistoryEvent[] = [];
-    for (const e of events) {
+    const kept: HistoryEvent[] = rewind ? [rewind] : [];
+    for (const e of rewind ? NO_HISTORY : events) {
       if ((e.type === 'ExecutionStarted' || e.type === 'ExecutionTerminated') && !kept.some((k) => k.type === e.type)) kept.push(e);
     }
     const left = `${events.length - kept.length} claimed events not recorded`;
-    reason = cut(`the store refused to record it (${left}; ${failure.errorType}: ${failure.errorMessage})`);
+    const why = `${failure.errorType}: ${failure.errorMessage}`;
+    if (rewind) {
+      // Its history not rewritten: the rewind recorded as refused, after the history as it is, the status kept.
+      return stepless(state, lease, undefined, consumed, [summaryRecord(rewind, cut(`the rewind was refused, the store refused its history (${left}; ${why})`))], undefined);
+    }
+    reason = cut(`the store refused to record it (${left}; ${why})`);
     events = kept.map((e) => summaryRecord(e, reason));
     failure = { errorType: cut(failure.errorType), errorMessage: cut(`the step and its failure records were refused, ${left}: ${failure.errorMessage}`) };
+    rewind = undefined;
   } else if (bare && !ignored) {
     events = events.map((e) => boundedRecord(e, reason));
     failure = { errorType: cut(failure.errorType), errorMessage: cut(`the step and its failure record were refused: ${failure.errorMessage}`) };
@@ -375,7 +384,7 @@ function boundedRecord(event: HistoryEvent, reason: string): HistoryEvent {
 
 /**
  * An event of a fixed-size record (`summary`): {@link withoutPayload}, a start without its input too, and always
- * `payloadRefused`, which says why (an event with no payload included).
+ * `payloadRefused`, which says why (an event with no payload, a rewind without a reason, included).
  */
 function summaryRecord(event: HistoryEvent, reason: string): HistoryEvent {
   return { ...withoutPayload(event, reason), payloadRefused: reason };

@@ -14,8 +14,8 @@ interface EventBase {
    * payload (`result`, `input`, `reason`; a failure's message) is left out, its type and the work it answers
    * (`taskScheduledId`, `timerId`, the event's `name`) are kept. A rewind treats such a result as none: the call is
    * made again, and such a raised event is not delivered. Also set on the events of the record of fixed size that ends
-   * an instance whose step and failure records the store all refused (a start without its input, a terminate), saying
-   * how many other claimed events were not recorded.
+   * an instance whose step and failure records the store all refused (a start without its input, a terminate, a rewind
+   * not made), saying how many other claimed events were not recorded.
    */
   readonly payloadRefused?: string;
 }

@@ -2493,6 +2493,46 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           expect((await store.getHistory(id)).map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'ExecutionCompleted', 'OrchestratorCompleted']);
           await nothingLeft(opened);
         }, 120_000);
+
+        it('records a rewind whose rewritten history the store refuses as refused: the instance stays Failed, the rewind consumed', async () => {
+          const { opened, store, refused } = await limited();
+          let failing = true;
+          const runtime = await runtimeOn(store, 'w1', {
+            orchestrators: {
+              Ten: function* (ctx) {
+                const results: unknown[] = [];
+                for (let i = 0; i < 10; i++) results.push(yield ctx.callActivity('Chunk'));
+                results.push(yield ctx.callActivity('Flaky'));
+                return results.length;
+              },
+            },
+            activities: {
+              Chunk: () => 'c'.repeat(HISTORY_LIMIT / 6),
+              Flaky: () => {
+                if (failing) throw new Error('flaky');
+                return 'ok';
+              },
+            },
+          });
+          const id = await runtime.client.startNew('Ten', { instanceId: 'refused-rewind' });
+          const failed = await runtime.client.waitForCompletion(id, SETTLED);
+          expect(failed).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorMessage: expect.stringMatching(/flaky/) } });
+          expect(refused.count).toBe(0);
+          const before = await store.getHistory(id);
+          failing = false;
+          // The rewound history (every chunk) is more than the store takes in one commit: the worker's rewind step, its
+          // failure record and its bare record (each the whole rewound history) are refused.
+          const recorded = firstValueFrom(runtime.client.history$(id).pipe(filter((e) => e.type === 'ExecutionRewound')));
+          await runtime.client.rewind(id, 'again');
+          // The rewind recorded as refused, after the history as it was; the message consumed.
+          expect(await within(recorded, 'the refused rewind recorded')).toMatchObject({ payloadRefused: expect.stringMatching(/^the rewind was refused/) });
+          const history = await store.getHistory(id);
+          expect(history.slice(0, before.length)).toEqual(before);
+          expect(history.slice(before.length)).toEqual([expect.objectContaining({ type: 'ExecutionRewound', payloadRefused: expect.stringMatching(/^the rewind was refused/) })]);
+          expect(refused.count).toBe(3);
+          expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorMessage: expect.stringMatching(/flaky/) } });
+          await nothingLeft(opened);
+        }, 120_000);
       });
 
       it('runs the hello sequence and pushes every custom status in order', async () => {
