@@ -174,13 +174,17 @@ export interface DurableClient {
   raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void>;
   /**
    * Terminates a Pending, Running or Suspended instance; `reason` becomes its output. Resolves once the termination
-   * is committed (reads then show a terminal status). When no worker holds the instance, the local client commits the
-   * termination itself, so it needs no worker at all (a `createClient({ store })` alone, an instance nobody has
+   * is committed (reads then show a terminal status), or, when it is only queued for a worker (the cases below), once
+   * a worker has applied it or after 10 s, whichever comes first: then the status may not be terminal yet (no worker
+   * running anywhere), and the termination takes effect when one takes the instance. When no worker holds the
+   * instance, the local client commits the termination itself, so it needs no worker at all (a `createClient({ store })` alone, an instance nobody has
    * started yet), whatever events, results and timers are queued for the instance: they stay queued, and the worker that
    * takes them later records them after the termination, and ignores them. A command queued before it as a message (a
    * terminate, suspend, resume or rewind sent while a worker held the instance, by a call that gave up waiting) is
    * applied first, by a worker, and this terminate after it: a terminate queued first keeps its `reason` as the output,
-   * as in Durable Functions, the later one recorded and ignored. That is the rule for a client with no worker of its
+   * as in Durable Functions, the later one recorded and ignored. Such a terminate is queued behind that command, and
+   * with no worker running anywhere the call resolves after its 10 s wait with the status not yet terminal (read
+   * `status$` or `waitForCompletion` to see it end). That is the rule for a client with no worker of its
    * own running: `createClient({ store })`, or a runtime's client while the runtime is not started or is stopping. It
    * cannot see workers of other processes or tabs (API-only processes, an IndexedDB tab that is not the leader), so an
    * event it raised just before the terminate is ignored even when such a worker would have applied it at once; to keep
