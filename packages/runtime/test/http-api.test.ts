@@ -11,7 +11,7 @@ import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../s
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { silentLogger } from '../src/env/logger.js';
 import { SETTLED } from '../src/testing/settled.js';
-import { servedRuntimes } from './served-runtimes.js';
+import { servedRuntimes, withKey, type KeyedInit } from './served-runtimes.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 
 /**
@@ -52,17 +52,8 @@ beforeEach(async () => {
 });
 
 /** A request to the API with the key as a Bearer token; `json` becomes the body with the JSON content type. */
-function call(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
-  const { json, headers, ...rest } = init;
-  return fetch(`${base}${path}`, {
-    ...rest,
-    headers: {
-      authorization: `Bearer ${KEY}`,
-      ...(json === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(headers as Record<string, string> | undefined),
-    },
-    ...(json === undefined ? {} : { body: JSON.stringify(json) }),
-  });
+function call(path: string, init: KeyedInit = {}): Promise<Response> {
+  return fetch(`${base}${path}`, withKey(KEY, init));
 }
 
 async function until(id: string, predicate: (s: InstanceStatus | undefined) => boolean): Promise<InstanceStatus | undefined> {

@@ -12,6 +12,7 @@ import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../s
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { silentLogger } from '../src/env/logger.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { withKey, type KeyedInit } from './served-runtimes.js';
 
 /**
  * Durable Functions 1.x's base path, `/admin/extensions/DurableTaskExtension`, served as an alias of
@@ -67,17 +68,8 @@ function rt(): Runtime {
 }
 
 /** A request with the key as a Bearer token (unless `headers` set `authorization`); `json` becomes a JSON body. */
-function call(url: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
-  const { json, headers, ...rest } = init;
-  return fetch(url, {
-    ...rest,
-    headers: {
-      authorization: `Bearer ${KEY}`,
-      ...(json === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(headers as Record<string, string> | undefined),
-    },
-    ...(json === undefined ? {} : { body: JSON.stringify(json) }),
-  });
+function call(url: string, init: KeyedInit = {}): Promise<Response> {
+  return fetch(url, withKey(KEY, init));
 }
 
 function until(id: string, predicate: (s: InstanceStatus | undefined) => boolean): Promise<InstanceStatus | undefined> {

@@ -52,3 +52,24 @@ export function servedRuntimes(key: string): ServedRuntimes {
     serve: serveRuntime,
   };
 }
+
+/** A request's options with a JSON body: `json`, when set, becomes the body with the JSON content type ({@link withKey}). */
+export type KeyedInit = RequestInit & { json?: unknown };
+
+/**
+ * `init` with `key` as a Bearer token (unless `init.headers` set `authorization`) and `json`, when set, as a JSON
+ * body: the options of a request an authorized client sends the management API.
+ */
+export function withKey(key: string, init: KeyedInit = {}): RequestInit {
+  const { json, headers, ...rest } = init;
+  return {
+    ...rest,
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(json === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(headers as Record<string, string> | undefined),
+    },
+    ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+  };
+}
+
