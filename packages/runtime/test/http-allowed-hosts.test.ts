@@ -1,4 +1,3 @@
-import { request as httpRequest } from 'node:http';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DurableClient } from '../src/client/durable-client.js';
@@ -10,6 +9,7 @@ import { serve, type NodeServer } from '../src/node/serve.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { echo } from '../src/testing/samples.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { overSocket } from './served-runtimes.js';
 import { startedRuntimes } from './started-runtimes.js';
 
 /**
@@ -52,25 +52,6 @@ async function errorOf(response: Response): Promise<[number, string]> {
   expect(Object.keys(body).sort()).toEqual(['ExceptionMessage', 'code', 'message']);
   expect(body.ExceptionMessage).toBe(body.message);
   return [response.status, body.code as string];
-}
-
-/** One HTTP/1.1 request over a socket to 127.0.0.1:`port` whose `Host` header is `host`, whatever it connects to. */
-function overSocket(
-  port: number, host: string, method: string, path: string, headers: Record<string, string> = {}, body?: string,
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const sent = httpRequest({ host: '127.0.0.1', port, method, path, headers: { ...headers, host, connection: 'close' } }, (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
-      response.on('error', reject);
-    });
-    sent.on('error', reject);
-    // An end of its own: a route the guard let through that never answers (a stream) fails here, not at the test's timeout.
-    sent.setTimeout(30_000, () => sent.destroy(new Error(`no answer to ${method} ${path} within 30 s`)));
-    sent.end(body);
-  });
 }
 
 describe('an anonymous handler behind the Node adapter', () => {

@@ -1,5 +1,4 @@
 import * as df from 'durable-functions';
-import { request as httpRequest } from 'node:http';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpManagementPayload, webhookRoot, WEBHOOK_PATH } from '../src/client/http-management-payload.js';
@@ -12,7 +11,7 @@ import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../s
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { silentLogger } from '../src/env/logger.js';
 import { SETTLED } from '../src/testing/settled.js';
-import { withKey, type KeyedInit } from './served-runtimes.js';
+import { overSocket, withKey, type KeyedInit } from './served-runtimes.js';
 
 /**
  * Durable Functions 1.x's base path, `/admin/extensions/DurableTaskExtension`, served as an alias of
@@ -103,22 +102,6 @@ async function onBoth(scenario: (base: string, tag: string) => Promise<Response>
   const v2 = await seen(await scenario(V2, 'v2'), V2, 'v2');
   const v1 = await seen(await scenario(V1, 'v1'), V1, 'v1');
   return { v2, v1 };
-}
-
-/** One HTTP/1.1 request over a socket to 127.0.0.1:`port` whose `Host` header is `host` (fetch cannot set it). */
-function overSocket(port: number, host: string, method: string, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const sent = httpRequest({ host: '127.0.0.1', port, method, path, headers: { host, connection: 'close' } }, (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
-      response.on('error', reject);
-    });
-    sent.on('error', reject);
-    sent.setTimeout(30_000, () => sent.destroy(new Error(`no answer to ${method} ${path} within 30 s`)));
-    sent.end();
-  });
 }
 
 async function failed(id: string): Promise<void> {

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { afterEach } from 'vitest';
 import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 import { silentLogger } from '../src/env/logger.js';
@@ -73,3 +74,24 @@ export function withKey(key: string, init: KeyedInit = {}): RequestInit {
   };
 }
 
+/**
+ * One HTTP/1.1 request over a socket to 127.0.0.1:`port` whose `Host` header is `host`, whatever it connects to
+ * (fetch cannot set it), with `headers` and `body` if given.
+ */
+export function overSocket(
+  port: number, host: string, method: string, path: string, headers: Record<string, string> = {}, body?: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const sent = httpRequest({ host: '127.0.0.1', port, method, path, headers: { ...headers, host, connection: 'close' } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+      response.on('error', reject);
+    });
+    sent.on('error', reject);
+    // An end of its own: a route the guard let through that never answers (a stream) fails here, not at the test's timeout.
+    sent.setTimeout(30_000, () => sent.destroy(new Error(`no answer to ${method} ${path} within 30 s`)));
+    sent.end(body);
+  });
+}
