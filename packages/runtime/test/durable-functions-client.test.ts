@@ -11,6 +11,7 @@ import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../s
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { silentLogger } from '../src/env/logger.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { dfClient, type DfClient } from './durable-functions-binding.js';
 
 /**
  * The real `durable-functions` (v3) DurableClient against our HTTP API on 127.0.0.1, built the way the Functions
@@ -23,8 +24,6 @@ import { SETTLED } from '../src/testing/settled.js';
 const KEY = 'df-client-key-0123456789';
 const TASK_HUB = 'TestHub';
 
-type DfClient = ReturnType<typeof df.getClient>;
-type DfContext = Parameters<typeof df.getClient>[0];
 type DfRequest = NonNullable<Parameters<DfClient['createCheckStatusResponse']>[0]>;
 
 let runtime: Runtime;
@@ -51,41 +50,6 @@ const activities: Record<string, Activity> = {
   },
 };
 
-/** The binding data the Durable Functions extension hands to a `durableClient` input, pointing at `origin`. */
-function bindingData(origin: string): Record<string, unknown> {
-  const base = `${origin}${WEBHOOK_PATH}`;
-  const query = `taskHub=${TASK_HUB}&connection=Storage&code=${KEY}`;
-  const instance = `${base}/instances/INSTANCEID`;
-  return {
-    taskHubName: TASK_HUB,
-    creationUrls: {
-      createNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?${query}`,
-      createAndWaitOnNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}&${query}`,
-    },
-    managementUrls: {
-      id: 'INSTANCEID',
-      statusQueryGetUri: `${instance}?${query}`,
-      sendEventPostUri: `${instance}/raiseEvent/{eventName}?${query}`,
-      terminatePostUri: `${instance}/terminate?reason={text}&${query}`,
-      rewindPostUri: `${instance}/rewind?reason={text}&${query}`,
-      purgeHistoryDeleteUri: `${instance}?${query}`,
-      restartPostUri: `${instance}/restart?${query}`,
-      suspendPostUri: `${instance}/suspend?reason={text}&${query}`,
-      resumePostUri: `${instance}/resume?reason={text}&${query}`,
-    },
-    baseUrl: base,
-    requiredQueryStringParameters: query,
-  };
-}
-
-/** `df.getClient` on a context that carries the binding data, as a function invocation would. */
-function createDfClient(origin: string): DfClient {
-  const input = df.input.durableClient();
-  const data = bindingData(origin);
-  const context = { options: { extraInputs: [input] }, extraInputs: { get: () => data } } as unknown as DfContext;
-  return df.getClient(context);
-}
-
 /** An incoming HTTP request of a user's starter function, as `createCheckStatusResponse` reads it (its `url`). */
 function starterRequest(url: string): DfRequest {
   return { url, method: 'POST' } as unknown as DfRequest;
@@ -110,7 +74,7 @@ beforeEach(async () => {
   await runtime.start();
   server = await serve(createHttpHandler(runtime.client, { key: KEY, logger: silentLogger }), { port: 0 });
   process.env.WEBSITE_HOSTNAME = new URL(server.url).host;
-  client = createDfClient(server.url);
+  client = dfClient({ origin: server.url, basePath: WEBHOOK_PATH, taskHub: TASK_HUB, key: KEY });
 });
 
 afterEach(async () => {

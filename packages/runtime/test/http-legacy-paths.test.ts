@@ -11,6 +11,7 @@ import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../s
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { silentLogger } from '../src/env/logger.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { dfClient } from './durable-functions-binding.js';
 import { overSocket, withKey, type KeyedInit } from './served-runtimes.js';
 
 /**
@@ -391,29 +392,7 @@ describe('the durable-functions client, given 1.x URLs as a Functions 1.x host h
   it('starts, reads, raises an event to, terminates and purges instances over /admin/extensions/DurableTaskExtension', async () => {
     const origin = await open();
     process.env.WEBSITE_HOSTNAME = new URL(origin).host;
-    const base = `${origin}${V1}`;
-    const query = `taskHub=Hub&connection=Storage&code=${KEY}`;
-    const instance = `${base}/instances/INSTANCEID`;
-    const data = {
-      taskHubName: 'Hub',
-      creationUrls: {
-        createNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?${query}`,
-        createAndWaitOnNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}&${query}`,
-      },
-      managementUrls: {
-        id: 'INSTANCEID',
-        statusQueryGetUri: `${instance}?${query}`,
-        sendEventPostUri: `${instance}/raiseEvent/{eventName}?${query}`,
-        terminatePostUri: `${instance}/terminate?reason={text}&${query}`,
-        rewindPostUri: `${instance}/rewind?reason={text}&${query}`,
-        purgeHistoryDeleteUri: `${instance}?${query}`,
-      },
-      baseUrl: base,
-      requiredQueryStringParameters: query,
-    };
-    const input = df.input.durableClient();
-    const context = { options: { extraInputs: [input] }, extraInputs: { get: () => data } } as unknown as Parameters<typeof df.getClient>[0];
-    const client = df.getClient(context);
+    const client = dfClient({ origin, basePath: V1, taskHub: 'Hub', key: KEY });
 
     const id = await client.startNew('WaitForEvents', { instanceId: 'df-1', input: 1 });
     expect(id).toBe('df-1');
