@@ -163,6 +163,24 @@ describe('a tab frozen while its store opens the database', () => {
     await a.evaluate(() => window.e2e.close());
   }
 
+  /**
+   * Tab A with a DexieStore on a database at layout 2, frozen in its upgrade to layout 3 (holding a read made before),
+   * and tab C. The freeze aborts the upgrade, so the database is as it was: C's raw connection, one that needs no
+   * upgrade (as an older version of the app's), opens it while A is frozen and reads layout 2.
+   */
+  async function frozenInUpgrade(name: string) {
+    const adapter = 'dexie' as const;
+    const db = uniqueDb(name);
+    const a = await tab('A');
+    await a.evaluate((o) => window.e2e.writeOldLayout(o.adapter, o.db), { adapter, db });
+    await a.evaluate((o) => window.e2e.open(o), { adapter, db });
+    await a.evaluate(() => window.e2e.readWhileOpeningHeld('hello'));
+    const frozen = await freeze(a, () => Promise.resolve());
+    const c = await tab('C');
+    expect(await c.evaluate((o) => window.e2e.layoutOf(o.adapter, o.db), { adapter, db })).toEqual({ idbVersion: 10, layout: 2 });
+    return { adapter, db, a, c, frozen };
+  }
+
   it.each([
     ['keyval', 'its layout check upgrades layout 7 to 8'],
     ['dexie', 'its schema check runs'],
@@ -194,18 +212,8 @@ describe('a tab frozen while its store opens the database', () => {
   }, 3 * WAIT_MS);
 
   it('on a dexie database as it upgrades layout 2 to 3: the upgrade is rolled back, an open that needs none goes through while the first is frozen, one that needs it waits for the resume; then both open, upgraded once', async () => {
-    const adapter = 'dexie' as const;
-    const db = uniqueDb('frozen-upgrade-dexie');
-    const a = await tab('A');
-    await a.evaluate((o) => window.e2e.writeOldLayout(o.adapter, o.db), { adapter, db });
-    await a.evaluate((o) => window.e2e.open(o), { adapter, db });
-    await a.evaluate(() => window.e2e.readWhileOpeningHeld('hello'));
-    const frozen = await freeze(a, () => Promise.resolve());
-
-    // The upgrade aborted, the database is as it was; a connection that needs no upgrade (an older version of the app,
-    // this raw one) opens it while A is frozen.
-    const c = await tab('C');
-    expect(await c.evaluate((o) => window.e2e.layoutOf(o.adapter, o.db), { adapter, db })).toEqual({ idbVersion: 10, layout: 2 });
+    const { adapter, db, a, frozen } = await frozenInUpgrade('frozen-upgrade-dexie');
+    // The upgrade rolled back, C's connection, one that needs none, opened the database while A is frozen.
     // An upgrade needs every connection closed, and Chromium closes the connection of A's aborted upgrade only when A
     // runs again (it fires no `blocked` at B's open meanwhile): B's calls fail with DatabaseBlockedError after
     // openTimeoutMs (5 s), nothing written.
@@ -235,17 +243,8 @@ describe('a tab frozen while its store opens the database', () => {
   it('on a dexie database as it upgrades layout 2 to 3, the only store on it: resumed, the tab redoes its own upgrade and its call succeeds', async () => {
     // The aborted upgrade's connection closes only when the tab runs again, and its reopen asks for the same upgrade:
     // were that connection still open then, it would block the reopen (a DatabaseBlockedError at the app).
-    const adapter = 'dexie' as const;
-    const db = uniqueDb('frozen-upgrade-alone-dexie');
-    const a = await tab('A');
-    await a.evaluate((o) => window.e2e.writeOldLayout(o.adapter, o.db), { adapter, db });
-    await a.evaluate((o) => window.e2e.open(o), { adapter, db });
-    await a.evaluate(() => window.e2e.readWhileOpeningHeld('hello'));
-    const frozen = await freeze(a, () => Promise.resolve());
-    // The freeze rolled the upgrade back (read through a raw connection of another page, closed again: no store there).
-    const c = await tab('C');
-    expect(await c.evaluate((o) => window.e2e.layoutOf(o.adapter, o.db), { adapter, db })).toEqual({ idbVersion: 10, layout: 2 });
-    await c.close();
+    const { adapter, db, a, c, frozen } = await frozenInUpgrade('frozen-upgrade-alone-dexie');
+    await c.close(); // no store there
     await frozen.thaw();
 
     expect(await a.evaluate(() => window.e2e.heldRead())).toEqual({ ok: true, runtimeStatus: undefined });
