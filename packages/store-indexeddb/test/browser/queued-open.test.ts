@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DexieStore } from '../../src/dexie-store.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
 import { connectionOf, create, newInstance, uniqueName, within } from '../shared/fixtures.js';
+import { DEXIE_LAYOUT_2 } from '../shared/dexie-layout-2.js';
 
 // Tab A runs an old version of the app: it holds the database open and ignores versionchange. Tab B opens the new
 // version: its upgrade is blocked, and IndexedDB tells B (`blocked`). Tab C opens the new version too: its request
@@ -168,15 +169,6 @@ describe('DexieStore behind another store\'s blocked upgrade', () => {
     expect(counted.opens()).toBe(1);
   });
 });
-
-/** The tables of DexieStore's layout 2 (Dexie version 1), which layout 3 upgrades by adding an index. */
-const DEXIE_LAYOUT_2 = {
-  meta: 'key',
-  instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id]',
-  history: '[instanceId+seq]',
-  messages: '++seq, [instanceId+seq]',
-  tasks: '++seq, &id, [readyMs+seq], instanceId',
-};
 
 describe('DexieStore upgrading a database with no other connection in the way', () => {
   it('serves the calls once an upgrade that outlasts the bound on the open is done, without DatabaseBlockedError', async () => {

@@ -5,6 +5,7 @@ import { firstValueFrom, filter, type Subscription } from 'rxjs';
 import { Dexie } from 'dexie';
 import { DexieStore, KeyvalStore, runAsLeader, type Leadership } from '../../../src/index.js';
 import type { E2eAdapter, E2eFailure, E2eLayout, E2eOpenOptions } from './api.js';
+import { DEXIE_LAYOUT_2 } from '../../shared/dexie-layout-2.js';
 
 /** One activity and custom status per step: `n` values a watcher must see in order. */
 const counter: Orchestrator<number> = function* (ctx) {
@@ -143,14 +144,6 @@ IDBFactory.prototype.open = function (this: IDBFactory, ...args: Parameters<IDBF
   return request;
 } as IDBFactory['open'];
 
-/** DexieStore's tables in layouts 1 and 2 (Dexie version 1). */
-const DEXIE_LAYOUT_2 = {
-  meta: 'key',
-  instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id]',
-  history: '[instanceId+seq]',
-  messages: '++seq, [instanceId+seq]',
-  tasks: '++seq, &id, [readyMs+seq], instanceId',
-};
 /** KeyvalStore's object store and the key of its layout marker. */
 const KEYVAL_STORE = 'durable-rx';
 const KEYVAL_META = ['meta'];
