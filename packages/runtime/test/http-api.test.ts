@@ -1,17 +1,15 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createHttpManagementPayload, WEBHOOK_PATH } from '../src/client/http-management-payload.js';
-import type { Activity, Orchestrator } from '../src/engine/orchestration-context.js';
 import { createHttpHandler, type HttpHandlerOptions } from '../src/http/create-http-handler.js';
 import { createClient } from '../src/client/create-client.js';
 import type { InstanceStatus } from '../src/model/instance-status.js';
 import { serve, type NodeServer } from '../src/node/serve.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../src/testing/samples.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { silentLogger } from '../src/env/logger.js';
 import { SETTLED } from '../src/testing/settled.js';
-import { servedRuntimes, withKey, type KeyedInit } from './served-runtimes.js';
+import { apiWorkload, servedRuntimes, withKey, type KeyedInit } from './served-runtimes.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 
 /**
@@ -24,30 +22,15 @@ const serving = servedRuntimes(KEY);
 let runtime: Runtime;
 let server: NodeServer;
 let base: string;
-let flakyFixed: boolean;
 
-const orchestrators: Record<string, Orchestrator> = {
-  ...sampleOrchestrators,
-  Echo: echo,
-  WaitForEvents: waitForEvents,
-  CallsFlaky: function* (ctx) {
-    return yield ctx.callActivity('Flaky', 1);
-  },
-};
-const activities: Record<string, Activity> = {
-  ...sampleActivities,
-  Flaky: (n: number) => {
-    if (!flakyFixed) throw new Error('flaky is broken');
-    return n + 1;
-  },
-};
+const { orchestrators, activities, flaky } = apiWorkload();
 
 async function open(options: Partial<HttpHandlerOptions> = {}): Promise<void> {
   ({ runtime, server, base } = await serving.open({ orchestrators, activities }, options));
 }
 
 beforeEach(async () => {
-  flakyFixed = false;
+  flaky.fixed = false;
   await open();
 });
 
@@ -638,7 +621,7 @@ describe('POST /instances/{id}/suspend and /resume', () => {
 describe('POST /instances/{id}/rewind', () => {
   it('answers 202 and reruns the failed activity of a Failed instance', async () => {
     await failedInstance('rw');
-    flakyFixed = true;
+    flaky.fixed = true;
     expect((await call('/instances/rw/rewind?reason=fixed', { method: 'POST' })).status).toBe(202);
     // Read-your-writes: once the 202 is back, the status is no longer the old failure.
     expect((await runtime.client.getStatus('rw'))?.runtimeStatus).not.toBe('Failed');

@@ -2,17 +2,15 @@ import * as df from 'durable-functions';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpManagementPayload, webhookRoot, WEBHOOK_PATH } from '../src/client/http-management-payload.js';
-import type { Activity, Orchestrator } from '../src/engine/orchestration-context.js';
 import { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from '../src/http/create-http-handler.js';
 import type { InstanceStatus } from '../src/model/instance-status.js';
 import { serve, type NodeServer } from '../src/node/serve.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../src/testing/samples.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { silentLogger } from '../src/env/logger.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { dfClient } from './durable-functions-binding.js';
-import { overSocket, withKey, type KeyedInit } from './served-runtimes.js';
+import { apiWorkload, overSocket, withKey, type KeyedInit } from './served-runtimes.js';
 
 /**
  * Durable Functions 1.x's base path, `/admin/extensions/DurableTaskExtension`, served as an alias of
@@ -25,29 +23,14 @@ const V1 = '/admin/extensions/DurableTaskExtension';
 const V2 = WEBHOOK_PATH;
 const BASES = [V2, V1] as const;
 
-const orchestrators: Record<string, Orchestrator> = {
-  ...sampleOrchestrators,
-  Echo: echo,
-  WaitForEvents: waitForEvents,
-  CallsFlaky: function* (ctx) {
-    return yield ctx.callActivity('Flaky', 1);
-  },
-};
-let flakyFixed = false;
-const activities: Record<string, Activity> = {
-  ...sampleActivities,
-  Flaky: (n: number) => {
-    if (!flakyFixed) throw new Error('flaky is broken');
-    return n + 1;
-  },
-};
+const { orchestrators, activities, flaky } = apiWorkload();
 
 let runtime: Runtime | undefined;
 let handler: HttpHandler | undefined;
 let server: NodeServer | undefined;
 
 async function open(options: Partial<HttpHandlerOptions> = {}): Promise<string> {
-  flakyFixed = false;
+  flaky.fixed = false;
   runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities, logger: silentLogger });
   await runtime.start();
   handler = createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, ...options } as HttpHandlerOptions);
@@ -220,7 +203,7 @@ describe('every route answers on /admin/extensions/DurableTaskExtension as on /r
     const origin = await open();
     await failed('fail-v1');
     await failed('fail-v2');
-    flakyFixed = true;
+    flaky.fixed = true;
     const rewound = await onBoth((base, tag) => call(`${origin}${base}/instances/fail-${tag}/rewind?reason=fixed`, { method: 'POST' }));
     expect(rewound.v1).toEqual(rewound.v2);
     expect(rewound.v1.status).toBe(202);

@@ -6,6 +6,8 @@ import { createHttpHandler, type HttpHandlerOptions } from '../src/http/create-h
 import { serve, type NodeServer } from '../src/node/serve.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
+import type { Activity, Orchestrator } from '../src/engine/orchestration-context.js';
+import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../src/testing/samples.js';
 
 /** A runtime whose client the management API serves on 127.0.0.1 ({@link servedRuntimes}). */
 export interface ServedRuntime {
@@ -94,4 +96,37 @@ export function overSocket(
     sent.setTimeout(30_000, () => sent.destroy(new Error(`no answer to ${method} ${path} within 30 s`)));
     sent.end(body);
   });
+}
+
+/** The HTTP tests' workload ({@link apiWorkload}): its Flaky activity fails until `flaky.fixed` is set. */
+export interface ApiWorkload {
+  readonly orchestrators: Record<string, Orchestrator>;
+  readonly activities: Record<string, Activity>;
+  readonly flaky: { fixed: boolean };
+}
+
+/**
+ * The samples plus Echo, WaitForEvents and CallsFlaky, whose one activity, Flaky (n => n + 1), throws 'flaky is broken'
+ * until the test sets `flaky.fixed` (a failed instance to rewind).
+ */
+export function apiWorkload(): ApiWorkload {
+  const flaky = { fixed: false };
+  return {
+    flaky,
+    orchestrators: {
+      ...sampleOrchestrators,
+      Echo: echo,
+      WaitForEvents: waitForEvents,
+      CallsFlaky: function* (ctx) {
+        return yield ctx.callActivity('Flaky', 1);
+      },
+    },
+    activities: {
+      ...sampleActivities,
+      Flaky: (n: number) => {
+        if (!flaky.fixed) throw new Error('flaky is broken');
+        return n + 1;
+      },
+    },
+  };
 }
