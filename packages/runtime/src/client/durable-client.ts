@@ -312,8 +312,8 @@ export interface DurableClient {
   waitForCompletion(instanceId: string, options?: { readonly timeoutMs?: number | undefined }): Promise<InstanceStatus>;
   /**
    * The current status (`undefined` for an unknown id), then every committed change in commit order (no consecutive
-   * duplicates). The current status comes after one store read (a remote client's: once its server has read it and
-   * sent it), so asynchronously: never during `subscribe`, on a MemoryStore too; a subscriber that looks right after
+   * duplicates). The current status comes at once: as soon as one store read answers (a remote client's: once its
+   * server has read it and sent it), which is after `subscribe` returns, on a MemoryStore too; a subscriber that looks right after
    * subscribing has nothing yet (wait for the value: `firstValueFrom(client.status$(id))`). The same holds for the
    * first value of {@link customStatus$}, {@link instances$} and {@link history$}. It does not complete when the instance is terminal, since the id may be started again (`startNew`,
    * `restart`) or purged, which it shows too; it completes only when the client or its store closes. To end it at
