@@ -974,11 +974,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * as refused), the state keeping the input (applyEvent) and a rewind putting it back (rewindHistory): 35,014 / 44,453 /
  * 74,645 -> 35,296 / 44,759 / 74,974 B (+282 / +306 / +329, measured after rebasing on main), budgets set to match;
  * rx-client unchanged.
+ * pageSizeOf then read a query's page size by readPageSize again (a store that skips validateInstanceQuery still reads no
+ * unchecked limit): 35,296 / 44,759 / 74,974 -> 35,319 / 44,772 / 74,983 B (+23 / +13 / +9), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 35_296 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_759 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_974 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 35_319 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_772 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_983 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 

@@ -3,8 +3,8 @@ import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js'
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import { defineMember } from '../model/json.js';
 import type { Lease, OrchestrationMessage } from '../model/message.js';
-import { assertValidName, invalid, isValidDate, MAX_PAGE_SIZE } from '../model/validation.js';
-import type { ValidInstanceQuery, validateInstanceQuery } from '../model/validation.js';
+import { assertValidName, invalid, isValidDate, MAX_PAGE_SIZE, readPageSize } from '../model/validation.js';
+import type { validateInstanceQuery } from '../model/validation.js';
 import type { ClaimOptions, InstanceQuery, PurgeFilter } from './store.js';
 
 /**
@@ -77,11 +77,12 @@ export function decodeContinuationToken(token: string): PageKey {
 }
 
 /**
- * The page size of a query {@link validateInstanceQuery} checked (it refuses any pageSize but a positive integer
- * and takes one above {@link MAX_PAGE_SIZE} as it): its own, or {@link DEFAULT_PAGE_SIZE}.
+ * The page size of a query: its own, read by the one rule {@link validateInstanceQuery} applies (a positive integer;
+ * one above {@link MAX_PAGE_SIZE} taken as it; anything else an `InvalidArgumentError`), or {@link DEFAULT_PAGE_SIZE}.
+ * It checks again, so a store that skipped the validation still never reads an unchecked limit.
  */
-export function pageSizeOf(query: ValidInstanceQuery): number {
-  return query.pageSize ?? DEFAULT_PAGE_SIZE;
+export function pageSizeOf(query: { readonly pageSize?: number | undefined }): number {
+  return query.pageSize === undefined ? DEFAULT_PAGE_SIZE : readPageSize(query.pageSize, 'pageSize');
 }
 
 /**
