@@ -186,6 +186,14 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     this.#afterInvalidate = false;
     this.#failures = 0;
     this.#healthyAt = this.#o.clock.now();
+    this.#startFresh();
+  }
+
+  /**
+   * Opens a stream with no resume token: at the latest operation time known here, or at the server's present when a
+   * stream could not start there ({@link startFromNow}).
+   */
+  #startFresh(): void {
     this.#openedAt = startFromNow(this.#o.startTime(), this.#refusedAt);
     this.#start(this.#openedAt ? { startAtOperationTime: this.#openedAt } : undefined);
   }
@@ -348,8 +356,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
         this.#token = undefined;
         this.#tokenEvent = undefined;
         this.#afterInvalidate = false;
-        this.#openedAt = startFromNow(this.#o.startTime(), this.#refusedAt);
-        this.#start(this.#openedAt ? { startAtOperationTime: this.#openedAt } : undefined);
+        this.#startFresh();
       } else {
         this.#start(point, this.#resumeEventOf(point));
       }
