@@ -573,11 +573,26 @@ describe.skipIf(!MONGODB_URI)('change feed on MONGODB_URI: back-pressure (integr
   const db = testDatabase('feed');
 
   it('sends no getMore while the events of the last batch are still being mapped', async () => {
-    const client = new MongoClient(MONGODB_URI ?? '', { monitorCommands: true });
+    // One connection: the pool hands it out in the order it was asked for (the CMAP spec's fair wait queue), so every
+    // command below waits behind a getMore the feed already asked for. A reader that does not wait for its mappings
+    // asks for the next batch as soon as it takes 'a'; that getMore then starts before the insert of 'b' and 'c' does,
+    // and its next one before the witness stream below opens. So once the witness holds 'b' and 'c', such a reader has
+    // sent a getMore, and received 'b' and 'c', however slow the machine; a reader that waits has sent none.
+    const client = new MongoClient(MONGODB_URI ?? '', { monitorCommands: true, maxPoolSize: 1 });
     const name = `${db.prefix('pace')}instances`;
-    let getMores = 0;
+    let feedCursor: string | undefined; // the feed's cursor: the only one on this collection until the witness opens
+    const feedRequests = new Set<number>();
+    const feedBatches: unknown[][] = [];
     client.on('commandStarted', (event) => {
-      if (event.commandName === 'getMore' && event.command['collection'] === name) getMores++;
+      if (event.commandName !== 'getMore' || event.command['collection'] !== name) return;
+      const cursor = String(event.command['getMore']);
+      feedCursor ??= cursor;
+      if (cursor === feedCursor) feedRequests.add(event.requestId);
+    });
+    client.on('commandSucceeded', (event) => {
+      if (!feedRequests.has(event.requestId)) return;
+      const batch = (event.reply as { cursor?: { nextBatch?: ChangeEventLike[] } }).cursor?.nextBatch ?? [];
+      feedBatches.push(batch.map((change) => change.documentKey?._id));
     });
     const collection = client.db(db.name).collection<{ _id: string }>(name);
     let release!: () => void;
@@ -585,12 +600,14 @@ describe.skipIf(!MONGODB_URI)('change feed on MONGODB_URI: back-pressure (integr
       release = resolve;
     });
     const mapping: unknown[] = [];
+    let tokenOfA: ChangeEventLike['_id'] | undefined;
     const feed = new ChangeFeed<ChangeEventLike, unknown>({
       name: 'paced feed',
-      // A short await time: a reader that does not wait for its mappings sends a getMore every 50 ms.
+      // A short await time: a reader that does not wait for its mappings sends a getMore at least every 50 ms.
       watch: (point) => collection.watch<Document, ChangeEventLike>([], { ...point, maxAwaitTimeMS: 50 } as ChangeStreamOptions),
       map: async (event) => {
         mapping.push(event.documentKey?._id);
+        tokenOfA ??= event._id;
         await gate;
         return event.documentKey?._id;
       },
@@ -603,18 +620,28 @@ describe.skipIf(!MONGODB_URI)('change feed on MONGODB_URI: back-pressure (integr
     });
     const values: unknown[] = [];
     const subscription = feed.events$.subscribe((value) => values.push(value));
+    let witness: ChangeStream<Document, ChangeEventLike> | undefined;
     try {
-      await vi.waitFor(() => expect(getMores).toBeGreaterThan(0), { timeout: 30_000, interval: 20 }); // open and waiting
+      await vi.waitFor(() => expect(feedRequests.size).toBeGreaterThan(0), { timeout: 30_000, interval: 20 }); // open and waiting
       await collection.insertOne({ _id: 'a' });
       await vi.waitFor(() => expect(mapping).toEqual(['a']), { timeout: 30_000, interval: 20 });
-      const whileMapping = getMores;
+      const getMoresWhileMapping = feedRequests.size;
       await collection.insertMany([{ _id: 'b' }, { _id: 'c' }]);
-      await new Promise((resolve) => setTimeout(resolve, 500)); // ten await periods of a reader that does not wait
-      expect(getMores).toBe(whileMapping);
+      // The witness: a second stream from just after 'a', on the same connection. Once it has 'b' and 'c', they are
+      // majority-committed (a change stream returns nothing else), so a getMore of the feed would have returned them.
+      witness = collection.watch<Document, ChangeEventLike>([], { resumeAfter: tokenOfA, maxAwaitTimeMS: 50 });
+      const seen = [(await witness.next()).documentKey?._id, (await witness.next()).documentKey?._id];
+      expect(seen).toEqual(['b', 'c']);
+      expect(feedRequests.size).toBe(getMoresWhileMapping);
       expect(mapping).toEqual(['a']);
+      const batchesWhileMapping = feedBatches.length;
       release();
       await vi.waitFor(() => expect(values).toEqual(['a', 'b', 'c']), { timeout: 30_000, interval: 20 });
+      // Released, the feed asks once more, and that getMore brings both events committed while it waited.
+      expect(feedBatches.slice(batchesWhileMapping)[0]).toEqual(['b', 'c']);
+      expect(mapping).toEqual(['a', 'b', 'c']);
     } finally {
+      await witness?.close();
       subscription.unsubscribe();
       await feed.close();
       await client.close();
