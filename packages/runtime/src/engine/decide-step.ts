@@ -233,7 +233,8 @@ export interface RefusedStepInput extends Omit<StepInput, 'cached' | 'newExecuti
  * replays it. A step that reaches a terminal instance and is not a rewind or a start (late events, recorded and
  * ignored: {@link stepEvents}) is recorded all the same, visibly, each event without its payload ({@link withoutPayload}:
  * a bounded record, so the store's reason cannot refuse it again), and the instance is left as it is; refused again
- * (`bare`: no room even for that), its messages are consumed and nothing is recorded (the worker logs the refusal).
+ * (`bare`: no room even for that), its messages are consumed with a record of fixed size: the step markers, the first
+ * (`payloadRefused`) saying how many late events were not recorded and why.
  * A failure record refused too (`bare`, the events in full) is written bounded, so that no claimed message vanishes:
  * each event without its payload (the start keeps its input, which the instance's state holds already and a restart
  * or rewind needs; a terminate still ends the instance, without its reason), and the failure with its type and the
@@ -286,7 +287,10 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   if (ignored) {
     // Late events of an ended instance: the write of them was refused (decideStep records them in full), so each is
     // recorded without its payload, as decideStep would record it otherwise: visibly, the status as it was.
-    return stepless(state, lease, undefined, consumed, bare ? NO_HISTORY : events.map((e) => withoutPayload(e, reason)), undefined);
+    // Refused again (`bare`: no room even for that, a record that grows with the events): a record of fixed size, the
+    // step markers, the first saying how many late events were not recorded and why, so the messages are consumed with
+    // a trace in history.
+    return stepless(state, lease, undefined, consumed, bare ? lateSummary(events.length, input.failure, now) : events.map((e) => withoutPayload(e, reason)), undefined);
   }
   const needsHistory = !!rewind || (state.parentInstanceId !== undefined && state.historyLength > 0);
   if (needsHistory && input.history === undefined) return NEED_HISTORY;
@@ -335,6 +339,17 @@ function stepless(
   }
   if (consumed) requests.push(consumed);
   return { kind: 'commit', writeSet: { lease, requests }, state: next, execution: cached, cacheHit: cached !== undefined, eventsReplayed: 0, eventsApplied: 0 };
+}
+
+/**
+ * The record of fixed size of late events whose payload-less record the store refused too: the step markers of a step
+ * that applied nothing, the first with `payloadRefused` counting the events not recorded and giving the store's reason
+ * (cut to {@link RECORD_TEXT_MAX} characters).
+ */
+function lateSummary(count: number, failure: FailureDetails, now: Date): readonly HistoryEvent[] {
+  const markers = stepMarkers(isoTime(now));
+  const why = `${failure.errorType}: ${failure.errorMessage}`;
+  return [{ ...markers.started, payloadRefused: cut(`${count} late events not recorded, the store refused to record them (${why})`) }, markers.completed];
 }
 
 /** Most characters of a text a payload-less record keeps (a name, an error type, the store's reason). */

@@ -15,7 +15,8 @@ interface EventBase {
    * (`taskScheduledId`, `timerId`, the event's `name`) are kept. A rewind treats such a result as none: the call is
    * made again, and such a raised event is not delivered. Also set on the events of the record of fixed size that ends
    * an instance whose step and failure records the store all refused (a start without its input, a terminate, a rewind
-   * not made), saying how many other claimed events were not recorded.
+   * not made), saying how many other claimed events were not recorded; and on the step marker of the record of fixed
+   * size that stands for late events whose payload-less record the store refused too, saying how many.
    */
   readonly payloadRefused?: string;
 }

@@ -2494,6 +2494,36 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           await nothingLeft(opened);
         }, 120_000);
 
+        it('consumes late events of an ended instance whose payload-less record the store refuses with a record of fixed size that counts them', async () => {
+          const { opened, store, refused } = await limited();
+          const first = await runtimeOn(store, 'w1', { orchestrators: { Done: function* () { return 'done'; } } });
+          const id = await first.client.startNew('Done', { instanceId: 'refused-late' });
+          expect(await first.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+          await first.stop();
+          const before = await store.getHistory(id);
+          // Queued while no worker runs (as messages sent before the instance ended, which a client no longer sends to
+          // it): one step takes every late event, whose payload-less record (each name kept) is more than the store takes.
+          const timestamp = new Date().toISOString();
+          await opened.commit({
+            requests: Array.from({ length: 100 }, (_, i): WriteRequest => ({
+              type: 'insertMessage', ifMissing: 'fail',
+              message: { id: `late-${i}`, instanceId: id, event: { type: 'EventRaised', eventId: -1, timestamp, name: `${i}`.padEnd(250, 'n') } },
+            })),
+          });
+          const runtime = await runtimeOn(store, 'w2', { orchestrators: { Done: function* () { return 'done'; } } });
+          const recorded = firstValueFrom(runtime.client.history$(id).pipe(filter((e) => e.payloadRefused !== undefined)));
+          // The step and its payload-less record refused: then the record of fixed size, the step markers.
+          expect(await within(recorded, 'the late events counted')).toMatchObject({
+            type: 'OrchestratorStarted', payloadRefused: expect.stringMatching(/^100 late events not recorded, the store refused to record them \(PayloadTooLargeError/),
+          });
+          expect(refused.count).toBe(2);
+          const history = await store.getHistory(id);
+          expect(history.slice(0, before.length)).toEqual(before);
+          expect(history.slice(before.length).map((e) => e.type)).toEqual(['OrchestratorStarted', 'OrchestratorCompleted']);
+          expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+          await nothingLeft(opened);
+        }, 120_000);
+
         it('records a rewind whose rewritten history the store refuses as refused: the instance stays Failed, the rewind consumed', async () => {
           const { opened, store, refused } = await limited();
           let failing = true;

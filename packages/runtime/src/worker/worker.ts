@@ -1236,13 +1236,12 @@ export class Worker {
   async #commitRefusedStep(item: OrchestrationWorkItem, now: Date, error: unknown, record?: 'bare' | 'summary'): Promise<void> {
     const { store, logger, newId } = this.#o;
     const { state, lease } = item;
-    // An ended instance's late events are recorded without their payloads, or, refused again, not at all; a failure
-    // record refused is written without payloads, then only counted (`decideRefusedStep`): said here, the one trace of
-    // such a drop.
+    // An ended instance's late events are recorded without their payloads, or, refused again, only counted; a failure
+    // record refused is written without payloads, then only counted (`decideRefusedStep`).
     const ended = isTerminalStatus(state.runtimeStatus);
     const refused = record === 'summary' ? ' and its failure records' : record ? ' and its failure record' : '';
     const without = record === 'summary' ? ', its events counted' : record ? ', without payloads' : '';
-    const recorded = ended ? (record ? 'its events not recorded' : 'recorded without payloads') : `recorded as the instance's failure${without}`;
+    const recorded = ended ? (record ? 'its events counted' : 'recorded without payloads') : `recorded as the instance's failure${without}`;
     logger.error(`the store refused the step of ${state.instanceId}${refused}; ${recorded}`, error);
     const input: { -readonly [K in keyof RefusedStepInput]: RefusedStepInput[K] } = {
       state, messages: item.messages, leaseToken: lease.token, now, newId, failure: toFailureDetails(error), history: undefined,
