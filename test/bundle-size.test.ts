@@ -976,11 +976,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * rx-client unchanged.
  * pageSizeOf then read a query's page size by readPageSize again (a store that skips validateInstanceQuery still reads no
  * unchecked limit): 35,296 / 44,759 / 74,974 -> 35,319 / 44,772 / 74,983 B (+23 / +13 / +9), budgets set to match.
+ * Late events of an ended instance whose payload-less record the store refused too were then consumed with a record of
+ * fixed size (decideRefusedStep: the step markers, the first counting them) instead of dropped: 35,319 / 44,772 /
+ * 74,983 -> 35,374 / 44,825 / 75,044 B (+55 / +53 / +61), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 35_319 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_772 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 74_983 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 35_374 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_825 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 75_044 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 
