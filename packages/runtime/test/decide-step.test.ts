@@ -1091,12 +1091,20 @@ describe('decideRefusedStep', () => {
     expect(append.events[0]).toMatchObject({ name: expect.stringMatching(/^n{255}…$/) });
   });
 
-  it('records nothing of them when that record was refused too (bare): the messages are consumed, the status kept', () => {
+  it('counts them in a record of fixed size when that record was refused too (bare): the messages are consumed, the status kept', () => {
     const s = state({ runtimeStatus: 'Completed', output: 'done', historyLength: history.length });
-    const decision = decideRefusedStep({ state: s, messages: [result('execution-1')], leaseToken: 'lease', now: T0, newId: () => 'id', failure, bare: true });
+    const huge = { errorType: 'PayloadTooLargeError', errorMessage: 'x'.repeat(1_000_000) };
+    const decision = decideRefusedStep({ state: s, messages: [result('execution-1')], leaseToken: 'lease', now: T0, newId: () => 'id', failure: huge, bare: true });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
-    expect(decision.state).toEqual({ ...s, version: 3 });
-    expect(decision.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'deleteMessages']);
+    expect(decision.state).toEqual({ ...s, version: 3, historyLength: history.length + 2 });
+    expect(decision.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'appendHistory', 'deleteMessages']);
+    const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
+    if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+    expect(append.events).toEqual([
+      { type: 'OrchestratorStarted', eventId: -1, timestamp: T0.toISOString(), payloadRefused: expect.stringMatching(/^1 late events not recorded, the store refused to record them \(PayloadTooLargeError: x+…\)?$/) },
+      { type: 'OrchestratorCompleted', eventId: -1, timestamp: T0.toISOString() },
+    ]);
+    expect((append.events[0]!.payloadRefused ?? '').length).toBeLessThanOrEqual(256);
   });
 
   it('records every claimed event of a running instance without its payload when its failure record was refused too (bare), the failure bounded', () => {
