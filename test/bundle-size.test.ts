@@ -979,11 +979,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * Late events of an ended instance whose payload-less record the store refused too were then consumed with a record of
  * fixed size (decideRefusedStep: the step markers, the first counting them) instead of dropped: 35,319 / 44,772 /
  * 74,983 -> 35,374 / 44,825 / 75,044 B (+55 / +53 / +61), budgets set to match; rx-client unchanged.
+ * The worker's log of an ended instance's refused record then named that record, not a failure record the instance
+ * does not have: 35,374 / 44,825 / 75,044 -> 35,382 / 44,834 / 75,055 B (+8 / +9 / +11), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 35_374 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_825 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 75_044 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 35_382 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_834 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 75_055 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 

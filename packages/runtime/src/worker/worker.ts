@@ -1239,7 +1239,8 @@ export class Worker {
     // An ended instance's late events are recorded without their payloads, or, refused again, only counted; a failure
     // record refused is written without payloads, then only counted (`decideRefusedStep`).
     const ended = isTerminalStatus(state.runtimeStatus);
-    const refused = record === 'summary' ? ' and its failure records' : record ? ' and its failure record' : '';
+    const refused = ended ? (record ? ' and its record without payloads' : '')
+      : record === 'summary' ? ' and its failure records' : record ? ' and its failure record' : '';
     const without = record === 'summary' ? ', its events counted' : record ? ', without payloads' : '';
     const recorded = ended ? (record ? 'its events counted' : 'recorded without payloads') : `recorded as the instance's failure${without}`;
     logger.error(`the store refused the step of ${state.instanceId}${refused}; ${recorded}`, error);
