@@ -1,7 +1,6 @@
 import { StoreClosedError } from '@durable-rx/runtime';
 import type { Store } from '@durable-rx/runtime/store-kit';
 import { VirtualClock } from '@durable-rx/runtime/testing';
-import { Dexie } from 'dexie';
 import { firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseBlockedError } from '../../src/errors/database-blocked-error.js';
@@ -11,6 +10,7 @@ import { ChangeFeed } from '../../src/internal/change-feed.js';
 import { OpenGate } from '../../src/internal/open-gate.js';
 import { acceptDispatchedPageEvents, PageFreeze } from '../../src/internal/page-freeze.js';
 import { adapters, claim, commitOf, create, newInstance, started, uniqueName, within, type AdapterName } from '../shared/fixtures.js';
+import { layoutOf as readLayout, writeOldLayout as writeLayoutBefore } from '../shared/old-layouts.js';
 
 // A frozen page (Chromium freezes background tabs) still receives BroadcastChannel messages while none of its
 // IndexedDB callbacks runs: a worker woken then starts claims whose transactions cannot end, and another tab's claims
@@ -240,48 +240,17 @@ describe.each(Object.keys(adapters) as AdapterName[])('a %s store in a page that
   });
 });
 
-/** A connection of its own to database `name` (no version: never an upgrade), and what a request of it answers. */
-function requested<T>(request: IDBRequest<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
-
-/** Writes `name` as the layout before this one left it, empty: DexieStore 2 (Dexie version 1), KeyvalStore 7. */
-async function writeOldLayout(adapter: AdapterName, name: string): Promise<void> {
-  if (adapter === 'DexieStore') {
-    const old = new Dexie(name);
-    old.version(1).stores({
-      meta: 'key', instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id]', history: '[instanceId+seq]',
-      messages: '++seq, [instanceId+seq]', tasks: '++seq, &id, [readyMs+seq], instanceId',
-    });
-    await old.table('meta').put({ key: 'schema', version: 2, store: 'durable-rx/dexie' });
-    old.close();
-    return;
-  }
-  const request = indexedDB.open(name);
-  request.onupgradeneeded = () => request.result.createObjectStore('durable-rx');
-  const db = await requested(request);
-  const tx = db.transaction('durable-rx', 'readwrite');
-  tx.objectStore('durable-rx').put({ version: 7, store: 'durable-rx/keyval' }, ['meta']);
-  await new Promise((resolve) => (tx.oncomplete = resolve));
-  db.close();
-}
-
 /** IndexedDB's own `open`, which {@link watchOpens} does not count. */
 const { open: rawOpen } = IDBFactory.prototype;
 
-/** The IndexedDB version of database `name` and the layout its marker names. */
-async function layoutOf(adapter: AdapterName, name: string): Promise<{ idbVersion: number; layout: unknown }> {
-  const db = await requested(rawOpen.call(indexedDB, name));
-  const [table, key] = adapter === 'DexieStore' ? ['meta', 'schema'] : ['durable-rx', ['meta']];
-  const tx = db.transaction(table, 'readonly');
-  const marker = await requested(tx.objectStore(table).get(key)) as { version?: number } | undefined;
-  // Closed once the transaction ended: a connection closing still counts as open for an upgrade elsewhere (blocked).
-  await new Promise((resolve) => (tx.oncomplete = resolve));
-  db.close();
-  return { idbVersion: db.version, layout: marker?.version };
+/** The IndexedDB version of database `name` and the layout its marker names, read on IndexedDB's own `open`. */
+function layoutOf(adapter: AdapterName, name: string): Promise<{ idbVersion: number; layout: number | undefined }> {
+  return readLayout(adapter === 'DexieStore', name, (n) => rawOpen.call(indexedDB, n));
+}
+
+/** Writes `name` as the layout before this one left it, empty: DexieStore 2 (Dexie version 1), KeyvalStore 7. */
+function writeOldLayout(adapter: AdapterName, name: string): Promise<void> {
+  return writeLayoutBefore(adapter === 'DexieStore', name);
 }
 
 /**

@@ -2,10 +2,9 @@ import { createClient, createRuntime, silentLogger, type Orchestrator, type Runt
 import { type ClaimOptions, type Store, type WriteSet } from '@durable-rx/runtime/store-kit';
 import { helloSequence } from '@durable-rx/runtime/samples';
 import { firstValueFrom, filter, type Subscription } from 'rxjs';
-import { Dexie } from 'dexie';
 import { DexieStore, KeyvalStore, runAsLeader, type Leadership } from '../../../src/index.js';
 import type { E2eAdapter, E2eFailure, E2eLayout, E2eOpenOptions } from './api.js';
-import { DEXIE_LAYOUT_2 } from '../../shared/dexie-layout-2.js';
+import { layoutOf as readLayout, writeOldLayout as writeLayoutBefore } from '../../shared/old-layouts.js';
 
 /** One activity and custom status per step: `n` values a watcher must see in order. */
 const counter: Orchestrator<number> = function* (ctx) {
@@ -144,49 +143,12 @@ IDBFactory.prototype.open = function (this: IDBFactory, ...args: Parameters<IDBF
   return request;
 } as IDBFactory['open'];
 
-/** KeyvalStore's object store and the key of its layout marker. */
-const KEYVAL_STORE = 'durable-rx';
-const KEYVAL_META = ['meta'];
-
-function requested<T>(request: IDBRequest<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
+function writeOldLayout(adapter: E2eAdapter, db: string): Promise<void> {
+  return writeLayoutBefore(adapter === 'dexie', db);
 }
 
-async function writeOldLayout(adapter: E2eAdapter, db: string): Promise<void> {
-  if (adapter === 'dexie') {
-    const old = new Dexie(db);
-    old.version(1).stores(DEXIE_LAYOUT_2);
-    await old.table('meta').put({ key: 'schema', version: 2, store: 'durable-rx/dexie' });
-    old.close();
-    return;
-  }
-  const request = indexedDB.open(db);
-  request.onupgradeneeded = () => request.result.createObjectStore(KEYVAL_STORE);
-  const connection = await requested(request);
-  try {
-    const transaction = connection.transaction(KEYVAL_STORE, 'readwrite');
-    transaction.objectStore(KEYVAL_STORE).put({ version: 7, store: 'durable-rx/keyval' }, KEYVAL_META);
-    await new Promise((resolve) => (transaction.oncomplete = resolve));
-  } finally {
-    connection.close();
-  }
-}
-
-async function layoutOf(adapter: E2eAdapter, db: string): Promise<E2eLayout> {
-  const connection = await requested(indexedDB.open(db));
-  try {
-    const [name, key] = adapter === 'dexie' ? ['meta', 'schema'] : [KEYVAL_STORE, KEYVAL_META];
-    const transaction = connection.transaction(name, 'readonly');
-    const marker = await requested(transaction.objectStore(name).get(key)) as { version?: number } | undefined;
-    // Closed once the transaction ended: a connection closing still counts as open for an upgrade elsewhere.
-    await new Promise((resolve) => (transaction.oncomplete = resolve));
-    return { idbVersion: connection.version, layout: marker?.version };
-  } finally {
-    connection.close();
-  }
+function layoutOf(adapter: E2eAdapter, db: string): Promise<E2eLayout> {
+  return readLayout(adapter === 'dexie', db);
 }
 
 let heldRead: Promise<{ ok: true; runtimeStatus: string | undefined } | E2eFailure> | undefined;
