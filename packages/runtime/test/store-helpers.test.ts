@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  copyStoreValue, decideClaimedWork, decodeContinuationToken, encodeContinuationToken, holdsLease, isHeldBy, isLeaseToken, leaseTokens,
+  copyStoreValue, decideClaimedWork, decodeContinuationToken, encodeContinuationToken, holdsLease, nextPageToken, planInstancePage, isHeldBy, isLeaseToken, leaseTokens,
   lifeLeaseOwner, newLease, validateLeaseOwner,
 } from '../src/store/store-helpers.js';
 
@@ -39,6 +39,47 @@ describe('continuation tokens', () => {
       expect(() => decodeContinuationToken(token), String(time)).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
     }
     for (const time of [0, -1, 8.64e15, -8.64e15]) expect(decodeContinuationToken(encodeContinuationToken({ createdTime: time, instanceId: 'x' })).createdTime).toBe(time);
+  });
+});
+
+describe('planInstancePage and nextPageToken', () => {
+  const at = (ms: number) => new Date(ms);
+  const key = { createdTime: 5000, instanceId: 'e' };
+
+  it('records on a first page the newest createdTime the store holds, never one before the page\'s last key', async () => {
+    expect(planInstancePage({ pageSize: 2 })).toEqual({ query: { pageSize: 2 }, after: undefined });
+    const plan = planInstancePage({});
+    expect(decodeContinuationToken(await nextPageToken(plan, key, () => 9000))).toEqual({ ...key, boundMs: 9000 });
+    expect(decodeContinuationToken(await nextPageToken(plan, key, async () => 9000))).toEqual({ ...key, boundMs: 9000 });
+    expect(decodeContinuationToken(await nextPageToken(plan, key, () => undefined))).toEqual({ ...key, boundMs: 5000 });
+    expect(decodeContinuationToken(await nextPageToken(plan, key, () => 4000))).toEqual({ ...key, boundMs: 5000 });
+  });
+
+  it('bounds every later page by the bound its token carries, intersected with the caller\'s createdTimeTo, and passes it on', async () => {
+    const token = encodeContinuationToken(key, 9000);
+    const plan = planInstancePage({ continuationToken: token, createdTimeFrom: at(1000) });
+    expect(plan).toEqual({ query: { continuationToken: token, createdTimeFrom: at(1000), createdTimeTo: at(9000) }, after: { ...key, boundMs: 9000 } });
+    expect(planInstancePage({ continuationToken: token, createdTimeTo: at(7000) }).query.createdTimeTo).toEqual(at(7000));
+    expect(planInstancePage({ continuationToken: token, createdTimeTo: at(12_000) }).query.createdTimeTo).toEqual(at(9000));
+    // Later pages keep the bound of the first: the store is not read for it again.
+    const next = await nextPageToken(plan, { createdTime: 8000, instanceId: 'h' }, () => { throw new Error('read'); });
+    expect(decodeContinuationToken(next)).toEqual({ createdTime: 8000, instanceId: 'h', boundMs: 9000 });
+  });
+
+  it('accepts a token of the version before (no bound): that page is unbounded and its token records the bound', async () => {
+    const old = encodeURIComponent(JSON.stringify([5000, 'e']));
+    expect(old).toBe(encodeContinuationToken(key));
+    const plan = planInstancePage({ continuationToken: old });
+    expect(plan).toEqual({ query: { continuationToken: old }, after: key });
+    expect(decodeContinuationToken(await nextPageToken(plan, { createdTime: 6000, instanceId: 'f' }, () => 9000)).boundMs).toBe(9000);
+  });
+
+  it('refuses a token whose bound is no instant', () => {
+    for (const bound of [1.5, null, '9000', 8.64e15 + 1]) {
+      expect(() => planInstancePage({ continuationToken: encodeURIComponent(JSON.stringify([5000, 'e', bound])) }), String(bound))
+        .toThrow(expect.objectContaining({ code: 'invalid-argument' }));
+    }
+    expect(() => decodeContinuationToken(encodeURIComponent(JSON.stringify([5000, 'e', 9000, 1])))).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
   });
 });
 

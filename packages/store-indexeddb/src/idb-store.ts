@@ -3,9 +3,9 @@ import {
   type Clock, type DurableError, type HistoryEvent, type OrchestrationRuntimeStatus,
 } from '@durable-rx/runtime';
 import {
-  activityStepHolds, unclaimedHolds, checkWriteLease, releasedInstanceOf, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys, decodeContinuationToken,
-  encodeContinuationToken, holdsLease, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, pageKeyOf,
-  pageSizeOf, planWriteSet, CLOCK_METHODS, hasMethods, isDelayMs, isFunction, isTimeoutMs, readChecked, type MemberCheck, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
+  activityStepHolds, unclaimedHolds, checkWriteLease, releasedInstanceOf, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys,
+  holdsLease, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, nextPageToken, pageKeyOf,
+  pageSizeOf, planInstancePage, planWriteSet, CLOCK_METHODS, hasMethods, isDelayMs, isFunction, isTimeoutMs, readChecked, type MemberCheck, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
   type StoreCapabilities, type PageKey, type WritePlan, type WriteSet, validateLeaseOwner,
 } from '@durable-rx/runtime/store-kit';
@@ -506,15 +506,16 @@ export abstract class IdbStore implements Store {
   async queryInstances(request: InstanceQuery): Promise<InstancePage> {
     const query = validateInstanceQuery(request); // the shared rule: unknown statuses and non-arrays are refused
     const pageSize = pageSizeOf(query);
-    const after = query.continuationToken === undefined ? undefined : decodeContinuationToken(query.continuationToken);
-    const rows = await this.#run('queryInstances', 'readonly', INSTANCES, (tx) =>
-      scanByStatus(tx, statusesOf(query.runtimeStatus), scanOf(query, after), pageSize + 1, (row) => matchesQuery(row.state, query)),
-    );
-    const page = rows.slice(0, pageSize).map((r) => r.state);
-    const last = page[page.length - 1];
+    const plan = planInstancePage(query); // the shared paging rule: after the token's key, up to its bound
+    const { rows, token } = await this.#run('queryInstances', 'readonly', INSTANCES, async (tx) => {
+      const found = await scanByStatus(tx, statusesOf(plan.query.runtimeStatus), scanOf(plan.query, plan.after), pageSize + 1, (row) => matchesQuery(row.state, plan.query));
+      const last = found.length > pageSize ? found[pageSize - 1] : undefined;
+      // The bound a first page's token records is read in the page's own transaction.
+      return { rows: found, token: last && await nextPageToken(plan, pageKeyOf(last.state), () => tx.newestCreatedMs()) };
+    });
     return {
-      instances: page,
-      ...(rows.length > pageSize && last ? { continuationToken: encodeContinuationToken(pageKeyOf(last)) } : {}),
+      instances: rows.slice(0, pageSize).map((r) => r.state),
+      ...(token === undefined ? {} : { continuationToken: token }),
     };
   }
 

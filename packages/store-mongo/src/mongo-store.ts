@@ -3,8 +3,8 @@ import {
   consoleLogger, isTerminalStatus, systemClock, type Clock, type ClockTimer, type HistoryEvent, type Logger,
 } from '@durable-rx/runtime';
 import {
-  assertNever, checkWriteLease, commitResultOf, releasedInstanceOf, guardedLogger, decodeContinuationToken, encodeContinuationToken, instanceIdsOf, isHeldBy, isLeaseToken, leaseLostError, leaseTokens, newLease,
-  matchesQuery, pageSizeOf, planWriteSet, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
+  assertNever, checkWriteLease, commitResultOf, releasedInstanceOf, guardedLogger, instanceIdsOf, isHeldBy, isLeaseToken, leaseLostError, leaseTokens, newLease,
+  matchesQuery, nextPageToken, pageSizeOf, planInstancePage, planWriteSet, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
   type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
   type StoreCapabilities, type UnclaimedLease, type WriteRequest, type WriteSet, UnconfirmedClaims,
@@ -53,7 +53,7 @@ import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
   activityClaimTries, buildQueryFilter, queryProjection, leaseLookupFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, claimBound, historyQuery, nextPageKey, PURGE_SCAN_PROJECTION, purgeScanFilter,
-  consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, orchestrationClaimTries, PAGE_SORT,
+  consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, NEWEST_CREATED, orchestrationClaimTries, PAGE_SORT,
   PURGES_HINT, purgedSinceFilter, QUERY_PAGE_BYTES, QUEUE_HEAD_HINTS, readPageWithinBytes, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
   TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter, UNCLAIMED_MESSAGES_READ, UNCLAIMED_READ_MAX_MS, visibleMessagesQuery,
   type VisibleMessagesQuery,
@@ -978,10 +978,10 @@ export class MongoStore implements Store {
     const query = validateInstanceQuery(request); // the shared rule: unknown statuses and non-arrays are refused
     return this.#op('querying instances', () => this.#readAfterKnownCommits(async (session) => {
       const pageSize = pageSizeOf(query);
-      const after = query.continuationToken === undefined ? undefined : decodeContinuationToken(query.continuationToken);
+      const plan = planInstancePage(query); // the shared paging rule: after the token's key, up to its bound
       // Bounded in bytes too (QUERY_PAGE_BYTES): the page ends early, with a token, rather than hold up to
       // MAX_PAGE_SIZE documents of up to 15 MiB each.
-      const cursor = this.#instances.find(buildQueryFilter(query, after), {
+      const cursor = this.#instances.find(buildQueryFilter(plan.query, plan.after), {
         session, sort: PAGE_SORT, limit: pageSize + 1, projection: queryProjection(request.showInput), ...readBound(),
       });
       let read: { readonly page: QueriedDoc[]; readonly next?: QueriedDoc };
@@ -995,10 +995,16 @@ export class MongoStore implements Store {
       const page = pageDocs.flatMap((d) => this.#readable(d, 'a query page') ?? []);
       // The next page starts after the page's last indexed key, read or not (as the filter pages by).
       const next = read.next === undefined ? undefined : nextPageKey([...pageDocs, read.next], pageDocs.length);
+      // A first page's bound is read after the page, in the same causally consistent session: it is at least the
+      // createdTime of every instance the page could see.
+      const newest = async () => {
+        const doc = await this.#instances.findOne(NEWEST_CREATED.filter, { session, sort: NEWEST_CREATED.sort, projection: NEWEST_CREATED.projection, ...readBound() });
+        return doc?.createdTime instanceof Date ? doc.createdTime.getTime() : undefined;
+      };
       return {
         // The filter already selected these; the shared predicate keeps the semantics identical to every store.
-        instances: page.filter((state) => matchesQuery(state, query)),
-        ...(next ? { continuationToken: encodeContinuationToken(next) } : {}),
+        instances: page.filter((state) => matchesQuery(state, plan.query)),
+        ...(next ? { continuationToken: await nextPageToken(plan, next, newest) } : {}),
       };
     }));
   }

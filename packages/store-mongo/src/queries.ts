@@ -345,6 +345,22 @@ export function buildQueryFilter(query: InstanceQuery, after?: PageKey): Filter<
   return combine(clauses);
 }
 
+/**
+ * The read of the newest createdTime MongoStore holds, the bound a first page's continuation token records (see
+ * `planInstancePage`): the last `Date` of the `page` index, read backwards ({@link storeKeyed}; a `createdTime` that
+ * is no `Date` is no page key, see {@link nextPageKey}).
+ *
+ * @example
+ * ```ts
+ * instances.findOne(NEWEST_CREATED.filter, { sort: NEWEST_CREATED.sort, projection: NEWEST_CREATED.projection });
+ * ```
+ */
+export const NEWEST_CREATED = {
+  filter: storeKeyed({ createdTime: { $type: 'date' } }) satisfies Filter<InstanceDoc>,
+  sort: { createdTime: -1, _id: -1 } as const satisfies Sort,
+  projection: { _id: 0, createdTime: 1 } as const,
+} as const;
+
 /** The earliest time a JavaScript `Date` holds (-271821-04-20): a page key before every `Date` key. */
 const FIRST_DATE_MS = -8.64e15;
 

@@ -1,9 +1,9 @@
-import { decodeContinuationToken, encodeContinuationToken } from '@durable-rx/runtime/store-kit';
+import { decodeContinuationToken, encodeContinuationToken, planInstancePage } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import {
   activityClaimTries, atOnceActivityClaimFilter, atOnceClaimFilter, buildQueryFilter, queryProjection, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_SORT, claimBound, CONSUMED_MESSAGES_INDEX, consumedMessagesFilter, historyQuery, INSTANCE_WAKE_FILTER,
-  MISSING_CLAIM_AT_FILTER, nextPageKey, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, PURGE_SCAN_PROJECTION, purgeScanFilter, QUEUE_HEAD_HINTS,
+  MISSING_CLAIM_AT_FILTER, NEWEST_CREATED, nextPageKey, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, PURGE_SCAN_PROJECTION, purgeScanFilter, QUEUE_HEAD_HINTS,
   leaseLookupFilter, RELEASE_OWNER_HINTS, RESYNC_HINT,
   PURGES_HINT, purgedSinceFilter, QUERY_PAGE_BYTES, readPageWithinBytes, STORE_KEY, storeKeyed, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimFilter,
   timedActivityClaimProbeFilter, timedClaimFilter, timedClaimProbeFilter, TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, UNCLAIMED_MESSAGES_READ, UNCLAIMED_READ_MAX_MS, UNCLAIMED_SCAN_LIMIT,
@@ -94,6 +94,22 @@ describe('query filters', () => {
       ],
     });
     expect(PAGE_SORT).toEqual({ createdTime: 1, _id: 1 });
+  });
+
+  it('bounds a later page by the newest createdTime held when paging began, read backwards on the page index', () => {
+    const bound = new Date(T0.getTime() + 5000);
+    const plan = planInstancePage({ pageSize: 10, continuationToken: encodeContinuationToken({ createdTime: T0.getTime(), instanceId: 'p-07' }, bound.getTime()) });
+    expect(buildQueryFilter(plan.query, plan.after)).toEqual({
+      $and: [
+        STORE_KEY,
+        { createdTime: { $lte: bound } }, // the session's bound, as a createdTimeTo
+        { createdTime: { $gte: T0 } },
+        { $or: [{ createdTime: { $gt: T0 } }, { createdTime: T0, _id: { $gt: 'p-07' } }] },
+      ],
+    });
+    expect(NEWEST_CREATED.sort).toEqual({ createdTime: -1, _id: -1 });
+    expect(Object.keys(INDEXES.instances.find((i) => i.name === 'page')?.key ?? {})).toEqual(Object.keys(NEWEST_CREATED.sort));
+    expect(NEWEST_CREATED.filter).toEqual({ createdTime: { $type: 'date' }, ...STORE_KEY });
   });
 
   it('rejects forged continuation tokens with InvalidArgumentError', () => {

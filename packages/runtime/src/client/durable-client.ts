@@ -47,9 +47,13 @@ export interface ListInstancesQuery extends InstanceFilter {
   readonly pageSize?: number | undefined;
   /**
    * The `continuationToken` of the previous page, for the page after it (same filters). Pages follow the order
-   * (createdTime, instanceId), so no instance is skipped or repeated while paging, with one exception: `startNew` or
-   * `restart` over a terminal instance starts a new execution with a new createdTime, and that instance may then
-   * appear once more, with its new status, on a later page.
+   * (createdTime, instanceId) and list what existed when paging began (the first page): every instance that existed
+   * then, and was neither purged nor started again since, appears exactly once. An instance started after paging
+   * began is not listed, nor is one started again over a terminal one (`startNew`, `restart`: a new execution, with a
+   * new createdTime), whether a page listed its earlier execution or not, so none comes back; a listing begun later
+   * shows it. Only a new createdTime at or before the newest one held when paging began can still bring one back:
+   * stamped by a clock behind the one that stamped that instance, or in its very millisecond (see the Store's
+   * `queryInstances`).
    */
   readonly continuationToken?: string | undefined;
 }

@@ -17,8 +17,8 @@ import type {
   Store, StoreCapabilities,
 } from './store.js';
 import {
-  claimableAtMs, comparePageKeys, copyStoreValue, decodeContinuationToken, dueAtMs, encodeContinuationToken, holdsLease, isHeldBy,
-  isVisible, leaseTokens, matchesPurgeFilter, matchesQuery, newLease, pageKeyOf, pageSizeOf, validateLeaseOwner,
+  claimableAtMs, comparePageKeys, copyStoreValue, dueAtMs, holdsLease, isHeldBy,
+  isVisible, leaseTokens, matchesPurgeFilter, matchesQuery, newLease, nextPageToken, pageKeyOf, pageSizeOf, planInstancePage, validateLeaseOwner,
 } from './store-helpers.js';
 
 /**
@@ -326,16 +326,19 @@ export class MemoryStore implements Store {
     const query = validateInstanceQuery(request); // the shared rule: unknown statuses and non-arrays are refused
     this.#ensureOpen();
     const pageSize = pageSizeOf(query);
-    const after = query.continuationToken === undefined ? undefined : decodeContinuationToken(query.continuationToken);
-    const matching = [...this.#instances.values()]
+    const plan = planInstancePage(query); // the shared paging rule: after the token's key, up to its bound
+    const { after } = plan;
+    const records = [...this.#instances.values()];
+    const matching = records
       .map((r) => ({ state: r, key: pageKeyOf(r) }))
-      .filter((m) => matchesQuery(m.state, query) && (!after || comparePageKeys(m.key, after) > 0))
+      .filter((m) => matchesQuery(m.state, plan.query) && (!after || comparePageKeys(m.key, after) > 0))
       .sort((a, b) => comparePageKeys(a.key, b.key));
     const page = matching.slice(0, pageSize);
     const last = page[page.length - 1];
+    const newest = () => records.reduce<number | undefined>((max, r) => Math.max(max ?? -Infinity, r.createdTime.getTime()), undefined);
     return {
       instances: page.map((m) => m.state.toState()),
-      ...(matching.length > pageSize && last ? { continuationToken: encodeContinuationToken(last.key) } : {}),
+      ...(matching.length > pageSize && last ? { continuationToken: await nextPageToken(plan, last.key, newest) } : {}),
     };
   }
 

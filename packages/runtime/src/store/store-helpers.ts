@@ -51,29 +51,94 @@ export function pageKeyOf(state: InstanceState): PageKey {
 }
 
 /**
- * Encodes the key of the last instance of a page as an opaque continuation token: its JSON, percent-encoded (plain
- * ASCII, safe in a header and in a query string).
+ * Where a page of `queryInstances` starts, as a continuation token holds it: after the key of the previous page's last
+ * instance, and, in a token of this version, up to the paging session's bound.
  */
-export function encodeContinuationToken(key: PageKey): string {
-  return encodeURIComponent(JSON.stringify([key.createdTime, key.instanceId]));
+export interface PageCursor extends PageKey {
+  /**
+   * The newest createdTime (ms) the store held when paging began (at the first page); later pages list nothing
+   * created after it. Absent from a token of an earlier version, which pages without a bound until the next token.
+   */
+  readonly boundMs?: number;
 }
 
 /**
- * Decodes a continuation token; throws `InvalidArgumentError` for anything it did not produce: its time must be an
- * instant an instance is created at, whole milliseconds a Date holds (a store may turn it into a Date: MongoStore
- * sends an invalid one to the server as the epoch, which would start the listing over).
+ * Encodes where the next page starts as an opaque continuation token: the key of the page's last instance and the
+ * session's bound, as JSON, percent-encoded (plain ASCII, safe in a header and in a query string).
  */
-export function decodeContinuationToken(token: string): PageKey {
+export function encodeContinuationToken(key: PageKey, boundMs?: number): string {
+  return encodeURIComponent(JSON.stringify(boundMs === undefined ? [key.createdTime, key.instanceId] : [key.createdTime, key.instanceId, boundMs]));
+}
+
+/**
+ * Decodes a continuation token, one of this version or of the one before (without a bound); throws
+ * `InvalidArgumentError` for anything neither produced: its times must be instants an instance is created at, whole
+ * milliseconds a Date holds (a store may turn them into Dates: MongoStore sends an invalid one to the server as the
+ * epoch, which would start the listing over).
+ */
+export function decodeContinuationToken(token: string): PageCursor {
   try {
     const parsed: unknown = JSON.parse(decodeURIComponent(token));
-    if (Array.isArray(parsed) && parsed.length === 2 && Number.isInteger(parsed[0]) && isValidDate(new Date(parsed[0] as number))
-      && typeof parsed[1] === 'string') {
-      return { createdTime: parsed[0] as number, instanceId: parsed[1] };
+    if (Array.isArray(parsed) && (parsed.length === 2 || parsed.length === 3) && isInstant(parsed[0]) && typeof parsed[1] === 'string') {
+      if (parsed.length === 2) return { createdTime: parsed[0], instanceId: parsed[1] };
+      if (isInstant(parsed[2])) return { createdTime: parsed[0], instanceId: parsed[1], boundMs: parsed[2] };
     }
   } catch {
     // fall through
   }
   throw new InvalidArgumentError('invalid continuation token');
+}
+
+function isInstant(value: unknown): value is number {
+  return Number.isInteger(value) && isValidDate(new Date(value as number));
+}
+
+/** A page of `queryInstances` as {@link planInstancePage} reads its query. */
+export interface InstancePagePlan<Q extends InstanceQuery> {
+  /** The filters to list by: the caller's, `createdTimeTo` at most the session's bound. */
+  readonly query: Q;
+  /** The key the page starts after; `undefined` on a first page. */
+  readonly after: PageCursor | undefined;
+}
+
+/**
+ * The one paging rule every store executes. A paging session is bounded by the point it began: its first page's
+ * token records the newest createdTime the store then held ({@link PageCursor.boundMs}, see {@link nextPageToken}),
+ * and every later page lists only instances created at or before it, in (createdTime, instanceId) order after the
+ * token's key. Every instance that existed when paging began is at or before the bound, whichever clock stamped it
+ * (the bound is read from the store, not from a clock), so none is skipped. An instance started, or started again
+ * over a terminal one (`startNew`, `restart`: a new execution, a new createdTime), after paging began is a new
+ * execution the session leaves out: its createdTime is after the bound whenever the clocks that stamp createdTime
+ * (each client's and worker's) agree and it falls in a later millisecond than the newest instance held, so no
+ * instance a page listed comes back on a later one. A clock behind the one that stamped the newest instance can
+ * stamp a new execution at or before the bound; that instance is listed again, as without the bound.
+ *
+ * @example
+ * ```ts
+ * const plan = planInstancePage(validateInstanceQuery(request));
+ * // list by plan.query (its createdTimeTo bounded) after plan.after; with a next page:
+ * const token = await nextPageToken(plan, lastKey, () => newestCreatedMs());
+ * ```
+ */
+export function planInstancePage<Q extends InstanceQuery>(query: Q): InstancePagePlan<Q> {
+  if (query.continuationToken === undefined) return { query, after: undefined };
+  const after = decodeContinuationToken(query.continuationToken);
+  const { boundMs } = after;
+  if (boundMs === undefined || (query.createdTimeTo !== undefined && query.createdTimeTo.getTime() <= boundMs)) return { query, after };
+  return { query: { ...query, createdTimeTo: new Date(boundMs) }, after };
+}
+
+/**
+ * The continuation token of a page with a next one, whose last instance has the key `last`: it carries the session's
+ * bound, the one of the query's token, or, on a first page (or after a token of the version before), the newest
+ * createdTime the store holds, which `newestCreatedMs` reads (in the page's transaction, or after it; `undefined`
+ * when the store holds none), over all instances whatever the filters. The bound is never before `last`.
+ */
+export async function nextPageToken(
+  plan: Pick<InstancePagePlan<InstanceQuery>, 'after'>, last: PageKey, newestCreatedMs: () => number | undefined | Promise<number | undefined>,
+): Promise<string> {
+  const boundMs = plan.after?.boundMs ?? Math.max((await newestCreatedMs()) ?? last.createdTime, last.createdTime);
+  return encodeContinuationToken(last, boundMs);
 }
 
 /**

@@ -151,8 +151,11 @@ export interface Store {
   ): Promise<{ readonly state: InstanceState | undefined; readonly history: HistoryEvent[] }>;
 
   /**
-   * One page of instances matching the query, ordered by (createdTime, instanceId). Keyset paging: a page never
-   * repeats or skips an instance that existed when paging began.
+   * One page of instances matching the query, ordered by (createdTime, instanceId). Keyset paging bounded by the point
+   * paging began (`planInstancePage`, `nextPageToken` of the store kit): a page never repeats or skips an instance that
+   * existed when paging began, and instances created after it (new executions of terminal ones included) are left
+   * out, as long as their createdTime is after the bound: a clock behind the one that stamped the newest instance, or a
+   * start in its very millisecond, can stamp a new execution inside it, which is then listed once more.
    */
   queryInstances(query: InstanceQuery): Promise<InstancePage>;
 

@@ -532,6 +532,44 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(new Set(seen).size).toBe(23);
       });
 
+      for (const again of ['restart', 'startNew'] as const) {
+        it(`pages every instance that existed when paging began exactly once, one listed and then started again by ${again} included`, async () => {
+          // A runtime of its own on a clock that moves only when told: every createdTime a second after the one before.
+          const clock = new VirtualClock();
+          const own = createRuntime({ store: await newStore(), ...registry, clock, logger: silentLogger });
+          await own.start();
+          const ownUnder = await wrap(own);
+          try {
+            const lister = ownUnder.client;
+            const ids = Array.from({ length: 7 }, (_, i) => `again-${i}`);
+            for (const id of ids) {
+              await lister.startNew('Echo', { instanceId: id, input: id });
+              await lister.waitForCompletion(id);
+              await clock.advance(1000);
+            }
+            const first = await lister.listInstances({ pageSize: 2 });
+            const seen = first.instances.map((s) => s.instanceId);
+            expect(seen).toEqual(['again-0', 'again-1']);
+            // Listed on the first page, then a new execution with a new createdTime, after every other instance's.
+            if (again === 'restart') await lister.restart('again-0');
+            else await lister.startNew('Echo', { instanceId: 'again-0', input: 'again' });
+            await lister.waitForCompletion('again-0');
+            for (let token = first.continuationToken; token !== undefined;) {
+              const page = await lister.listInstances({ pageSize: 2, continuationToken: token });
+              seen.push(...page.instances.map((s) => s.instanceId));
+              token = page.continuationToken;
+            }
+            expect(seen).toEqual(ids);
+            // A listing begun now shows the new execution in its new place.
+            expect((await lister.getStatusAll()).map((s) => s.instanceId)).toEqual([...ids.slice(1), 'again-0']);
+          } finally {
+            await ownUnder.close();
+            await own.stop();
+            await own.store.close();
+          }
+        });
+      }
+
       it('pages 100 instances by default, ordered by created time, then instance id', async () => {
         // Ids in an order of their own: within one created time, the id decides.
         const ids = Array.from({ length: 101 }, (_, i) => `default-${String((i * 37) % 101).padStart(3, '0')}`);

@@ -17,6 +17,7 @@ import { lifeLeaseOwner } from '../store/store-helpers.js';
 import { PayloadTooLargeError } from '../model/errors/payload-too-large-error.js';
 import { helloSequence, sayHello } from './samples.js';
 import { SETTLED, within } from './settled.js';
+import { VirtualClock } from './virtual-clock.js';
 import { vitest } from './vitest-api.js';
 
 const { afterEach, describe, expect, it } = vitest;
@@ -1707,6 +1708,38 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(seen.filter((id) => id.startsWith('p-'))).toEqual(expected);
         expect(new Set(seen).size).toBe(seen.length);
       });
+
+      for (const again of ['restart', 'startNew'] as const) {
+        it(`pages every instance that existed when paging began exactly once, one listed and then started again by ${again} included`, async () => {
+          const store = await open();
+          // One clock that moves forward stamps every createdTime, as one process's does; a second apart each.
+          const clock = new VirtualClock(T0);
+          const client = createClient({ store, clock });
+          const ids = Array.from({ length: 7 }, (_, i) => `again-${i}`);
+          for (const id of ids) {
+            await client.startNew('Orch', { instanceId: id, input: id });
+            await clock.advance(1000);
+          }
+          for (const id of ids) await forceState(store, (await store.getInstance(id))!, { runtimeStatus: 'Completed' });
+          const first = await store.queryInstances({ pageSize: 2 });
+          const seen = first.instances.map((s) => s.instanceId);
+          expect(seen).toEqual(['again-0', 'again-1']);
+          // Listed on the first page, then a new execution with a new createdTime, after every other instance's.
+          await clock.advance(1000);
+          if (again === 'restart') await client.restart('again-0');
+          else await client.startNew('Orch', { instanceId: 'again-0', input: 'again' });
+          expect((await store.getInstance('again-0'))!.createdTime.getTime()).toBeGreaterThan(at(6000).getTime());
+          for (let token = first.continuationToken; token !== undefined;) {
+            const page = await store.queryInstances({ pageSize: 2, continuationToken: token });
+            seen.push(...page.instances.map((s) => s.instanceId));
+            token = page.continuationToken;
+          }
+          // Each exactly once, in page order: the ones not listed yet (untouched) too.
+          expect(seen).toEqual(ids);
+          // A listing begun now shows the new execution in its new place.
+          expect((await store.queryInstances({})).instances.map((s) => s.instanceId)).toEqual([...ids.slice(1), 'again-0']);
+        });
+      }
 
       it('selects nothing from an empty created-time range: a reversed filter, or a token past createdTimeTo', async () => {
         const store = await open();

@@ -523,6 +523,10 @@ class DexieTransaction implements BackendTransaction {
     return this.#rowsOf(await this.#scan(this.#core.instances, index, range, scan.filter ?? (() => true), scan.limit));
   }
 
+  async newestCreatedMs(): Promise<number | undefined> {
+    return (await this.#first<InstanceRow>(this.#core.instances, this.#core.instancesCreated, above([-Infinity, -Infinity]), 'prev'))?.createdMs;
+  }
+
   async readHistory(instanceId: string, from: number): Promise<HistoryEvent[]> {
     const { history } = this.#core;
     const rows = await this.#all<HistoryRow>(history, history.schema.primaryKey, ofInstance(instanceId));

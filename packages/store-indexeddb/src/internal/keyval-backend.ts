@@ -561,6 +561,11 @@ class KeyvalTransaction implements BackendTransaction {
     }
   }
 
+  async newestCreatedMs(): Promise<number | undefined> {
+    const cursor = await promisifyRequest(this.#store.openCursor(this.#range(['xc'], ['xc', MAX]), 'prev'));
+    return cursor ? (cursor.key as [string, number, string])[1] : undefined;
+  }
+
   async readHistory(instanceId: string, from: number): Promise<HistoryEvent[]> {
     const stored = await promisifyRequest(this.#store.getAll(this.#range(['h', instanceId], ['h', instanceId, MAX]))) as (HistoryEvent[] | HistoryEvent)[];
     return historyFrom(stored.map(eventsOf), from);

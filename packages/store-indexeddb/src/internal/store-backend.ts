@@ -88,6 +88,8 @@ export interface BackendTransaction {
   queuedInstances(filter: (row: InstanceRow) => boolean): Promise<InstanceRow[]>;
   /** Instances in (createdMs, instanceId) order. */
   scanInstances(scan: InstanceScan): Promise<InstanceRow[]>;
+  /** The largest createdMs of any instance (the last of the paging order), `undefined` when there is none. */
+  newestCreatedMs(): Promise<number | undefined>;
 
   /** History events of an instance from position `from`. */
   readHistory(instanceId: string, from: number): Promise<HistoryEvent[]>;
