@@ -981,11 +981,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 74,983 -> 35,374 / 44,825 / 75,044 B (+55 / +53 / +61), budgets set to match; rx-client unchanged.
  * The worker's log of an ended instance's refused record then named that record, not a failure record the instance
  * does not have: 35,374 / 44,825 / 75,044 -> 35,382 / 44,834 / 75,055 B (+8 / +9 / +11), budgets set to match.
+ * Paging was then bounded by the point it began (planInstancePage / nextPageToken: a first page's token records the
+ * newest createdTime held, later pages list nothing created after it, so an instance started again over a terminal
+ * one is not listed twice; the IndexedDB backends read that newest createdTime): 35,382 / 44,834 / 75,055 -> 35,563 /
+ * 45,066 / 75,290 B (+181 / +232 / +235), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 35_382 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 44_834 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 75_055 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 35_563 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 45_066 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 75_290 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 
