@@ -284,10 +284,12 @@ export interface DurableClient {
    * failed calls (a code that throws again without rerunning any fails it then). While a worker holds the instance, or
    * a message sent before the rewind still waits for it, the rewind goes to a worker as a message, and with no worker
    * applying it the call resolves after 10 s with the instance still Failed. A store that refuses the rewritten history
-   * for good (a 413: larger than it records at once) refuses a client's rewrite (the call rejects with it); a worker's,
-   * once every smaller record of it was refused too, is recorded as refused: its `ExecutionRewound` appended with
-   * `payloadRefused` saying why, the instance still Failed, and the call resolves after its 10 s wait. Unknown: 404;
-   * Completed or Terminated: 410; Pending, Running or Suspended: 409.
+   * for good (a 413: larger than it records at once) refuses a client's rewrite (the call rejects with the store's
+   * error, nothing written); a worker's, once every smaller record of it was refused too, is recorded as refused: its
+   * `ExecutionRewound` appended with `payloadRefused` saying why, the instance still Failed, and the call rejects with
+   * `PayloadTooLargeError` (413) as soon as that record is committed (a remote client's too: the HTTP route
+   * answers 413), so it never resolves as if the rewind had been made. Unknown: 404; Completed or Terminated: 410;
+   * Pending, Running or Suspended: 409.
    */
   rewind(instanceId: string, reason?: string): Promise<void>;
   /**

@@ -4,14 +4,15 @@
 // merge, a serial read, a distinct map) are written out.
 import { Observable, type Observer, type Subscription } from 'rxjs';
 import {
-  decideRestart, decideResume, decideRewind, decideSend, decideStart, decideSuspend, decideTerminate, type DirectDecision,
-  type DirectInput,
+  decideRestart, decideResume, decideRewind, decideSend, decideStart, decideSuspend, decideTerminate, refusedRewindOf,
+  type DirectDecision, type DirectInput,
 } from '../engine/decide-step.js';
 import { isDurableError } from '../model/errors/durable-error.js';
 import { mayHaveApplied } from '../model/errors/may-have-applied.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { isoTime } from '../model/iso-time.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
+import { PayloadTooLargeError } from '../model/errors/payload-too-large-error.js';
 import { UnavailableError } from '../model/errors/unavailable-error.js';
 import type {
   EventRaisedEvent, ExecutionResumedEvent, ExecutionRewoundEvent, ExecutionSuspendedEvent, ExecutionTerminatedEvent, HistoryEvent,
@@ -86,7 +87,8 @@ const CLIENT_CLOCK = "the client's clock";
 
 /**
  * How long `terminate`, `suspend`, `resume` and `rewind` wait, on the client's clock, for a worker to commit their
- * effect before they resolve anyway (the command stays queued and takes effect when a worker runs). Each waits only
+ * effect before they resolve anyway (the command stays queued and takes effect when a worker runs; a rewind the worker
+ * recorded as refused rejects as soon as that is committed, see `DurableClient.rewind`). Each waits only
  * when the client could not commit it itself: a worker holds the instance, or this client's own worker is running
  * (a started runtime's client, whatever its load) and a message queued before the command is applied first, the command needs the orchestrator's code (a resume of
  * what was kept while suspended) or a sub-orchestration's queued start, a suspend or resume comes behind a command
@@ -283,13 +285,34 @@ export class LocalClient implements DurableClient {
     // instance (`decideRewind`: the history rewritten, the status Running, the rerun left to the next claim), else
     // sent. The store checks, in the commit's transaction, that the instance is still Failed (410 / 409 otherwise).
     // Applied once the instance left Failed or its history was rewritten (a new epoch); see #send for a new execution
-    // or a purge.
+    // or a purge. Refused once a worker recorded it as refused (`#rewindRefused`): the call rejects then.
     const event: ExecutionRewoundEvent = { type: 'ExecutionRewound', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) };
     await this.#send(
       instanceId, 'rewind', event,
       (state, before) => state.runtimeStatus !== 'Failed' || (state.historyEpoch ?? 0) > (before.historyEpoch ?? 0),
       'failed', this.#startHandOff?.claimsNow() ? undefined : this.#direct(event, decideRewind),
+      (next, before) => this.#rewindRefused(next, before),
     );
+  }
+
+  /**
+   * The error of a rewind sent to a worker that the worker recorded as refused (`decideRefusedStep`: the store refused
+   * its rewritten history, then every smaller record of it, for good): `next`, a state of the instance after the
+   * state `before` the rewind was sent, still shows `before`'s history, Failed, with events appended, and those events
+   * hold the refused `ExecutionRewound` (`refusedRewindOf`), read from the store once the state shows them. Such a
+   * state is rare (late events of a Failed instance, a refused rewind), so is the read. No such record: `undefined`.
+   * One record stands for every rewind its step consumed (it records only the last), so one recorded after `before`
+   * answers this call (a rewind of another caller queued with this one is refused for the same history). A
+   * {@link PayloadTooLargeError} (413): the rewritten history is more than the store holds, and sent again it would be
+   * refused again; the instance is not in a status the rewind refuses (409, 410), nor was an argument wrong (400).
+   */
+  #rewindRefused(next: InstanceState, before: InstanceState): Promise<PayloadTooLargeError | undefined> | undefined {
+    const from = before.historyLength;
+    if (next.runtimeStatus !== 'Failed' || historyIdOf(next) !== historyIdOf(before) || next.historyLength <= from) return undefined;
+    return this.#readHistory(next.instanceId, from).then(({ events, after }) => {
+      const why = refusedRewindOf(eventsOfHistory(next, from, events, after) ?? []);
+      return why === undefined ? undefined : new PayloadTooLargeError(`The rewind of ${JSON.stringify(next.instanceId)} was not made, the instance stays Failed: ${why}`);
+    });
   }
 
   async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {
@@ -730,11 +753,13 @@ export class LocalClient implements DurableClient {
    * message that every later direct command would have to wait behind. A direct commit the store refused (the
    * instance changed since the read: the same command of a concurrent call, an HTTP retry, committed first; a worker's
    * step) is decided again on a fresh read, as a retry of the command would be, up to `DIRECT_ATTEMPTS` times while each
-   * re-read shows another version, before the message goes.
+   * re-read shows another version, before the message goes. `refused` (a rewind's): the error the call rejects with
+   * once a committed status shows a worker recorded the command as refused (see `#commitAndObserve`).
    */
   async #send(
     instanceId: string, verb: string, event: MessageEvent, reflects: (state: InstanceState, before: InstanceState) => boolean,
     status: InstanceCondition['status'] = 'running', direct?: (state: InstanceState) => Promise<DirectOutcome>,
+    refused?: (state: InstanceState, before: InstanceState) => Promise<Error | undefined> | undefined,
   ): Promise<void> {
     const writeSet = this.#messageTo(instanceId, { status, operation: verb }, event);
     let state = await this.#read(instanceId);
@@ -754,7 +779,10 @@ export class LocalClient implements DurableClient {
       if (outcome === 'committed') return;
     }
     if (!state || reflects(state, state)) return this.#commitVoid(writeSet);
-    await this.#commitAndObserve(instanceId, writeSet, (next) => next === undefined || next.executionId !== state.executionId || reflects(next, state));
+    await this.#commitAndObserve(
+      instanceId, writeSet, (next) => next === undefined || next.executionId !== state.executionId || reflects(next, state),
+      refused && ((next) => refused(next, state)),
+    );
   }
 
   /**
@@ -811,25 +839,40 @@ export class LocalClient implements DurableClient {
    * which `applied` holds, so a getStatus, status$ or waitForCompletion after the command sees it (after a rewind
    * the instance is no longer Failed, after a terminate it is terminal, ...). It listens before committing, or the
    * change could be missed. When no worker applies the command within {@link COMMAND_APPLIED_TIMEOUT_MS}, it
-   * resolves anyway: the command is stored and takes effect when a worker runs.
+   * resolves anyway: the command is stored and takes effect when a worker runs. It rejects instead with the error
+   * `refused` gives for a committed status that is not `applied` (a rewind a worker recorded as refused), as soon as
+   * that status comes; a `refused` that fails (a read the store failed) only leaves the wait to its other ends.
    */
-  async #commitAndObserve(instanceId: string, writeSet: WriteSet, applied: (next: InstanceState | undefined) => boolean): Promise<void> {
+  async #commitAndObserve(
+    instanceId: string, writeSet: WriteSet, applied: (next: InstanceState | undefined) => boolean,
+    refused?: (next: InstanceState) => Promise<Error | undefined> | undefined,
+  ): Promise<void> {
     let settled = false;
     let stop: (() => void) | undefined;
-    let resolve!: () => void;
-    const done = new Promise<void>((resolved) => (resolve = resolved));
-    const settle = (): void => {
+    let end!: (error?: Error) => void;
+    const done = new Promise<Error | undefined>((ended) => (end = ended));
+    const settle = (error?: Error): void => {
+      if (settled) return;
       settled = true;
-      resolve(); // first: letting go below may throw (a store feed whose teardown throws), the command is done anyway
+      end(error); // first: letting go below may throw (a store feed whose teardown throws), the command is done anyway
       stop?.();
     };
     // The timeout first: a clock that returns no valid Date throws here (a RangeError), before anything is
     // watched or committed.
-    const cancelTimer = this.#deadlines.add(COMMAND_APPLIED_TIMEOUT_MS, settle);
+    const cancelTimer = this.#deadlines.add(COMMAND_APPLIED_TIMEOUT_MS, () => settle());
     // Ends on the applied status, on the feed's end (a closed client or store, an error) or on the timeout.
     let unwatch: () => void;
     try {
-      unwatch = this.#changes.watch(instanceId, { next: (change) => applied(change.state) && settle(), error: settle, complete: settle });
+      unwatch = this.#changes.watch(instanceId, {
+        next: ({ state }) => {
+          if (applied(state)) return settle();
+          // Checked only while the wait lasts; its end, a failed check or a settle that throws is nobody's error.
+          const check = state && !settled && refused?.(state);
+          if (check) check.then((error) => error && settle(error)).catch(ignore);
+        },
+        error: () => settle(),
+        complete: () => settle(),
+      });
     } catch (error) {
       cancelTimer();
       throw error;
@@ -845,7 +888,8 @@ export class LocalClient implements DurableClient {
       stop?.();
       throw error;
     }
-    await done;
+    const error = await done;
+    if (error) throw error;
   }
 
   /**

@@ -321,6 +321,17 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
 }
 
 /**
+ * Why a rewind was not made, when `appended` (events appended to a Failed instance's history while it stayed that
+ * history: same execution, same `historyEpoch`) hold the record {@link decideRefusedStep} writes for a rewind whose
+ * rewritten history the store refused: its `ExecutionRewound` with `payloadRefused`, which is returned; `undefined`
+ * otherwise. Nothing else appends such an event to that history: a rewind that is made starts a new one, and one that
+ * reaches an instance no longer Failed is no rewind. What a client's `rewind` waiting for a worker rejects on.
+ */
+export function refusedRewindOf(appended: readonly HistoryEvent[]): string | undefined {
+  return appended.find((e) => e.type === 'ExecutionRewound' && e.payloadRefused !== undefined)?.payloadRefused;
+}
+
+/**
  * A commit that runs no step: `first` (an activity step's task deletion) and the consumed messages, after `recorded`,
  * events of an ended instance recorded and ignored (a new version whose status is as it was; none for only stale
  * results). `cached` is the execution a stale-only commit leaves in the cache.
