@@ -6,6 +6,8 @@ import { createClient } from '../src/client/create-client.js';
 import type { InstanceStatus } from '../src/model/instance-status.js';
 import { serve, type NodeServer } from '../src/node/serve.js';
 import { MemoryStore } from '../src/store/memory-store.js';
+import { PayloadTooLargeError } from '../src/model/errors/payload-too-large-error.js';
+import type { WriteSet } from '../src/model/write-set.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { silentLogger } from '../src/env/logger.js';
 import { SETTLED } from '../src/testing/settled.js';
@@ -636,6 +638,29 @@ describe('POST /instances/{id}/rewind', () => {
     await runtime.client.waitForCompletion('ok', SETTLED);
     expect(await errorOf(call('/instances/ok/rewind', { method: 'POST' }))).toEqual([410, 'instance-not-running']);
     expect(await errorOf(call('/instances/nobody/rewind', { method: 'POST' }))).toEqual([404, 'instance-not-found']);
+  });
+
+  it('answers 413 payload-too-large when the store refuses the rewritten history for good; the instance stays Failed', async () => {
+    // A store that refuses a commit writing more than 20,000 characters of history, and an instance whose history is
+    // longer (a chunk a step): its rewind rewrites all of it at once, and the worker records the rewind as refused.
+    const store = new (class extends MemoryStore {
+      override commit(writeSet: WriteSet) {
+        const history = writeSet.requests.filter((r) => r.type === 'appendHistory' || r.type === 'replaceHistory');
+        if (JSON.stringify(history).length <= 20_000) return super.commit(writeSet);
+        return Promise.reject(new PayloadTooLargeError('the history exceeds what this store stores'));
+      }
+    })();
+    ({ runtime, server, base } = await serving.open({
+      store,
+      orchestrators: { ...orchestrators, Chunks: function* (ctx) { for (let i = 0; i < 8; i++) yield ctx.callActivity('Chunk'); return yield ctx.callActivity('Flaky', 1); } },
+      activities: { ...activities, Chunk: () => 'c'.repeat(4_000) },
+    }));
+    await runtime.client.startNew('Chunks', { instanceId: 'long' });
+    const failed = await runtime.client.waitForCompletion('long', SETTLED);
+    expect(failed.runtimeStatus).toBe('Failed');
+    flaky.fixed = true;
+    expect(await errorOf(call('/instances/long/rewind?reason=again', { method: 'POST' }))).toEqual([413, 'payload-too-large']);
+    expect(await runtime.client.getStatus('long')).toMatchObject({ runtimeStatus: 'Failed', failureDetails: failed.failureDetails });
   });
 });
 

@@ -3,6 +3,7 @@ import type { DurableClient } from '../client/durable-client.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import type { HistoryEvent } from '../model/history-event.js';
 import type { InstanceStatus } from '../model/instance-status.js';
+import { PayloadTooLargeError } from '../model/errors/payload-too-large-error.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
 import type { WriteSet } from '../model/write-set.js';
@@ -917,6 +918,87 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         await client.waitForCompletion('active', SETTLED);
         await expect(client.rewind('active')).rejects.toMatchObject({ status: 410 });
         await expect(client.rewind('nobody')).rejects.toMatchObject({ status: 404 });
+      });
+    });
+
+    describe('a rewind whose rewritten history the store refuses for good', () => {
+      /**
+       * A store of its own that refuses for good (413) a commit writing more than LIMIT characters of history, and
+       * runtimes on it that have `Chunks`: eight calls whose results together are more than that (each commit writes
+       * one), then `Flaky`, which fails it. Its rewind rewrites the whole history at once, so the store refuses it.
+       */
+      const LIMIT = 20_000;
+      const onLimitedStore = async () => {
+        const inner = await newStore();
+        const store = refusingLongHistories(inner, LIMIT);
+        const orchestrators: Record<string, Orchestrator> = {
+          ...registry.orchestrators,
+          Chunks: function* (ctx) {
+            for (let i = 0; i < 8; i++) yield ctx.callActivity('Chunk');
+            return yield ctx.callActivity('Flaky', 1);
+          },
+        };
+        const activities: Record<string, Activity> = { ...registry.activities, Chunk: () => 'c'.repeat(LIMIT / 5) };
+        return { inner, store, newRuntime: () => createRuntime({ store, orchestrators, activities, logger: silentLogger }) };
+      };
+
+      it('rejects with PayloadTooLargeError (413) once a worker recorded it as refused; the instance stays Failed', async () => {
+        const { inner, newRuntime } = await onLimitedStore();
+        const own = newRuntime();
+        await own.start();
+        const ownUnder = await wrap(own);
+        try {
+          const admin = ownUnder.client;
+          await admin.startNew('Chunks', { instanceId: 'too-long' });
+          const failed = await admin.waitForCompletion('too-long', SETTLED);
+          expect(failed).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorMessage: expect.stringContaining('flaky 1 is broken') } });
+          flakyFixed = true;
+          // The worker's step, its failure record and its record without payloads each hold the whole history: refused.
+          // It records the rewind as refused instead, and the call rejects (before 2026-12-04 it resolved after its
+          // 10 s wait, as if the rewind had been made).
+          const rewound = admin.rewind('too-long', 'again');
+          await expect(rewound).rejects.toBeInstanceOf(PayloadTooLargeError);
+          await expect(rewound).rejects.toMatchObject({
+            code: 'payload-too-large', status: 413, message: expect.stringMatching(/was not made, the instance stays Failed: the rewind was refused/),
+          });
+          const after = await admin.getStatus('too-long', { showHistory: true });
+          expect(after).toMatchObject({ runtimeStatus: 'Failed', failureDetails: failed.failureDetails });
+          expect(after?.history?.at(-1)).toMatchObject({ type: 'ExecutionRewound', payloadRefused: expect.stringMatching(/^the rewind was refused/) });
+          expect(calls.get('Flaky')).toBe(1);
+        } finally {
+          await ownUnder.close();
+          await own.stop();
+          await inner.close();
+        }
+      });
+
+      it('rejects with the store\'s PayloadTooLargeError when no worker runs: the client\'s own rewrite is refused, nothing written', async (context) => {
+        const { inner, store, newRuntime } = await onLimitedStore();
+        if (!store.capabilities.unclaimedWrites) {
+          await inner.close();
+          return context.skip();
+        }
+        const first = newRuntime();
+        const idle = newRuntime(); // never started: no worker holds the instance, the client commits the rewind itself
+        const idleUnder = await wrap(idle);
+        try {
+          await first.start();
+          await first.client.startNew('Chunks', { instanceId: 'too-long-lone' });
+          expect((await first.client.waitForCompletion('too-long-lone', SETTLED)).runtimeStatus).toBe('Failed');
+          await first.stop();
+          const before = await inner.getHistory('too-long-lone');
+          flakyFixed = true;
+          await expect(idleUnder.client.rewind('too-long-lone', 'again')).rejects.toMatchObject({ code: 'payload-too-large', status: 413 });
+          await expect(idleUnder.client.rewind('too-long-lone')).rejects.toBeInstanceOf(PayloadTooLargeError);
+          expect((await idleUnder.client.getStatus('too-long-lone'))?.runtimeStatus).toBe('Failed');
+          expect(await inner.getHistory('too-long-lone')).toEqual(before);
+          expect(calls.get('Flaky')).toBe(1);
+        } finally {
+          await idleUnder.close();
+          await idle.stop();
+          await first.stop();
+          await inner.close();
+        }
       });
     });
 
@@ -2061,6 +2143,25 @@ function executionsOf(events: readonly HistoryEvent[]): { input: unknown; events
     else executions.push({ input: e.input, events: [...(current.at(-1)?.type === 'OrchestratorStarted' ? [current.pop()!] : []), e] });
   }
   return executions;
+}
+
+/**
+ * `inner`, but a commit that appends or replaces more than `limit` characters of history is refused for good (413)
+ * before anything is written, as a store whose history document is bounded refuses it; every other call is `inner`'s.
+ */
+function refusingLongHistories(inner: Store, limit: number): Store {
+  const commit = (writeSet: WriteSet) => {
+    const history = writeSet.requests.filter((r) => r.type === 'appendHistory' || r.type === 'replaceHistory');
+    if (JSON.stringify(history).length <= limit) return inner.commit(writeSet);
+    return Promise.reject(new PayloadTooLargeError('the history exceeds what this store stores'));
+  };
+  return new Proxy(inner, {
+    get: (target, key) => {
+      if (key === 'commit') return commit;
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /**

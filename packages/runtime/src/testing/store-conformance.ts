@@ -2557,7 +2557,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           await nothingLeft(opened);
         }, 120_000);
 
-        it('records a rewind whose rewritten history the store refuses as refused: the instance stays Failed, the rewind consumed', async () => {
+        it('records a rewind whose rewritten history the store refuses as refused: the instance stays Failed, the rewind consumed, the call rejected', async () => {
           const { opened, store, refused } = await limited();
           let failing = true;
           const runtime = await runtimeOn(store, 'w1', {
@@ -2586,7 +2586,13 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           // The rewound history (every chunk) is more than the store takes in one commit: the worker's rewind step, its
           // failure record and its bare record (each the whole rewound history) are refused.
           const recorded = firstValueFrom(runtime.client.history$(id).pipe(filter((e) => e.type === 'ExecutionRewound')));
-          await runtime.client.rewind(id, 'again');
+          // The call rejects once the refusal is recorded (before 2026-12-04 it resolved after its 10 s wait, the
+          // instance still Failed, as if the rewind had been made).
+          const rewound = runtime.client.rewind(id, 'again');
+          await expect(rewound).rejects.toBeInstanceOf(PayloadTooLargeError);
+          await expect(rewound).rejects.toMatchObject({
+            code: 'payload-too-large', status: 413, message: expect.stringMatching(/was not made, the instance stays Failed: the rewind was refused/),
+          });
           // The rewind recorded as refused, after the history as it was; the message consumed.
           expect(await within(recorded, 'the refused rewind recorded')).toMatchObject({ payloadRefused: expect.stringMatching(/^the rewind was refused/) });
           const history = await store.getHistory(id);
