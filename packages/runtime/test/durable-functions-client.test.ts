@@ -197,10 +197,12 @@ describe('the durable-functions DurableClient against the durable-rx HTTP API', 
       const id = await client.startNew('CallsFlaky');
       await until(id, (s) => s?.runtimeStatus === 'Failed');
       flakyFixed = true;
-      await client.rewind(id, 'fixed the cause');
+      await client.rewind(id, 'fixed 100% of the cause');
       expect((await client.getStatus(id)).runtimeStatus).not.toBe(df.OrchestrationRuntimeStatus.Failed);
       await until(id, (s) => s?.runtimeStatus === 'Completed');
       expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Completed', output: 21 });
+      const rewound = (await runtime.client.getStatus(id, { showHistory: true }))?.history?.find((e) => e.type === 'ExecutionRewound');
+      expect(rewound).toMatchObject({ reason: 'fixed 100% of the cause' });
       await expect(client.rewind(id, 'again')).rejects.toThrow(/410/);
     });
   });
@@ -276,6 +278,25 @@ describe('the durable-functions DurableClient against the durable-rx HTTP API', 
       expect((await client.getStatus(id)).output).toEqual(['kept']);
       await expect(client.suspend('nobody', 'x')).rejects.toThrow(/nobody/);
       await expect(client.resume('nobody', 'x')).rejects.toThrow(/nobody/);
+    });
+
+    it('takes reasons and an instance id with a bare %, which the client puts into its URLs as written', async () => {
+      // The client fills its URL templates without encoding: `?reason=50%%20done`, `/instances/50%off`. A `%` that
+      // begins no escape is kept as written, as Durable Functions reads it.
+      const id = '50%off';
+      expect(await client.startNew('WaitForEvents', { instanceId: id, input: 2 })).toBe(id);
+      await until(id, (s) => s?.runtimeStatus === 'Running');
+      await client.suspend(id, 'at 50% of it');
+      await until(id, (s) => s?.runtimeStatus === 'Suspended');
+      await client.raiseEvent(id, 'Item', '100%');
+      await client.resume(id, '100%');
+      await client.terminate(id, '50% done');
+      await until(id, (s) => s?.runtimeStatus === 'Terminated');
+      expect(await client.getStatus(id)).toMatchObject({ instanceId: id, runtimeStatus: 'Terminated', input: 2, output: '50% done' });
+      const history = (await runtime.client.getStatus(id, { showHistory: true }))?.history ?? [];
+      expect(history.filter((e) => e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed').map((e) => [e.type, e.reason]))
+        .toEqual([['ExecutionSuspended', 'at 50% of it'], ['ExecutionResumed', '100%']]);
+      expect(history.filter((e) => e.type === 'EventRaised').map((e) => e.name)).toEqual(['Item']);
     });
   });
 

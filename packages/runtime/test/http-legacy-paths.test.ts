@@ -274,7 +274,7 @@ describe('the 1.x path is refused as the 2.x one', () => {
       expect(bad.v1.status, query).toBe(400);
       expect(JSON.parse(bad.v1.body), query).toMatchObject({ code: 'invalid-argument' });
     }
-    const malformed = await onBoth((base) => call(`${origin}${base}/instances/%ZZ`));
+    const malformed = await onBoth((base) => call(`${origin}${base}/instances/%C0%AF`));
     expect(malformed.v1).toEqual(malformed.v2);
     expect(malformed.v1.status).toBe(400);
     const badJson = await onBoth((base, tag) => call(`${origin}${base}/orchestrators/Echo/bad-${tag}`, {

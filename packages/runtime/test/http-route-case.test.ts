@@ -192,7 +192,7 @@ describe('the Location of a running instance\'s status', () => {
 
   it('is not given for malformed escapes, which are a typed 400 and change nothing', async () => {
     await runtime.client.startNew('WaitForEvents', { instanceId: 'Loc A', input: 1 });
-    for (const path of [`${SHOUTED}/INSTANCES/%E0%A4%A`, `${SHOUTED}/INSTANCES/%ZZ/`, `${SHOUTED}/INSTANCES/%FF%FE`]) {
+    for (const path of [`${SHOUTED}/INSTANCES/%E0%A4%A`, `${SHOUTED}/INSTANCES/%C0%AF/`, `${SHOUTED}/INSTANCES/%FF%FE`]) {
       const response = await call(path);
       expect(response.status, path).toBe(400);
       expect(response.headers.get('location')).toBeNull();
@@ -203,9 +203,9 @@ describe('the Location of a running instance\'s status', () => {
   });
 });
 
-describe('a percent-escape in a path that does not decode', () => {
-  /** `%ZZ` (no hex digits), a cut three-byte sequence, an overlong `/`, a lone surrogate, a lone byte. */
-  const MALFORMED = ['%ZZ', '%E0%A4%A', '%C0%AF', '%ED%A0%80', 'a%FFb', 'x%'];
+describe('percent-escapes that are no UTF-8 text', () => {
+  /** A cut three-byte sequence, an overlong `/`, a lone surrogate, a lone byte (after a bare `%` too). */
+  const MALFORMED = ['%E0%A4%A', '%C0%AF', '%ED%A0%80', 'a%FFb', '5%%FF'];
 
   it('is refused with 400 invalid-argument on every route that takes an id, in any position, and nothing is done', async () => {
     await runtime.client.startNew('WaitForEvents', { instanceId: 'live', input: 1 });
@@ -230,10 +230,10 @@ describe('a percent-escape in a path that does not decode', () => {
     }
     expect((await runtime.client.getStatusAll()).map((s) => [s.instanceId, s.runtimeStatus])).toEqual([['live', expect.stringMatching(/^(Pending|Running)$/)]]);
     // The key is still checked first: without it, 401.
-    expect(await errorOf(call(`${WEBHOOK_PATH}/instances/%ZZ`, 'GET', {}))).toEqual([401, 'unauthorized']);
+    expect(await errorOf(call(`${WEBHOOK_PATH}/instances/%FF`, 'GET', {}))).toEqual([401, 'unauthorized']);
   });
 
-  it('is refused in a query parameter too (URLSearchParams would read another value), and nothing is done', async () => {
+  it('is refused in a query parameter too (URLSearchParams would read U+FFFD), and nothing is done', async () => {
     await runtime.client.startNew('WaitForEvents', { instanceId: 'queried', input: 1 });
     for (const bad of MALFORMED) {
       const routes: [string, string][] = [
@@ -273,6 +273,47 @@ describe('a percent-escape in a path that does not decode', () => {
     expect(await errorOf(call(`${WEBHOOK_PATH}/instances/a%2Fb`))).toEqual([400, 'invalid-argument']);
     expect(await statusOf(call(`${WEBHOOK_PATH}/instances/${encodeURIComponent(id)}/terminate?reason=x`, 'POST'))).toBe(202);
     expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Terminated', output: 'x' });
+  });
+});
+
+describe('a % that begins no escape', () => {
+  /** A raw path segment or query value with a bare `%` (not followed by two hex digits), and what it is read as. */
+  const BARE: [string, string][] = [['50%off', '50%off'], ['x%', 'x%'], ['%ZZ', '%ZZ'], ['%%41', '%A'], ['5%%20off', '5% off'], ['1%2', '1%2']];
+
+  it('is a % as written in an id or name of the path, as the durable-functions client sends ids it does not encode', async () => {
+    for (const [raw, id] of BARE) {
+      const started = await fetch(`${server.url}${WEBHOOK_PATH}/orchestrators/WaitForEvents/${raw}`, {
+        method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: '1',
+      });
+      expect({ raw, status: started.status }).toEqual({ raw, status: 202 });
+      const body = (await started.json()) as { id: string; statusQueryGetUri: string };
+      expect(body.id).toBe(id);
+      expect(body.statusQueryGetUri).toBe(`${server.url}${WEBHOOK_PATH}/instances/${encodeURIComponent(id)}`);
+      // Reached by the raw spelling and by the encoded one alike.
+      for (const path of [`/instances/${raw}`, `/INSTANCES/${encodeURIComponent(id)}/`]) {
+        const status = await call(`${WEBHOOK_PATH}${path}`);
+        expect({ path, status: status.status }).toEqual({ path, status: 202 });
+        expect(await status.json()).toMatchObject({ instanceId: id });
+      }
+    }
+    expect((await runtime.client.getStatusAll()).map((s) => s.instanceId).sort()).toEqual(BARE.map(([, id]) => id).sort());
+    // An event name too: `Item%` is not `Item`, so the instance still waits.
+    expect(await statusOf(call(`${WEBHOOK_PATH}/instances/50%off/raiseEvent/Item%`, 'POST'))).toBe(202);
+    const events = (await runtime.client.getStatus('50%off', { showHistory: true }))?.history?.filter((e) => e.type === 'EventRaised');
+    expect(events?.map((e) => e.name)).toEqual(['Item%']);
+  });
+
+  it('is a % as written in a query value: reasons and filters are read as sent', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: '50%off', input: 1 });
+    await firstValueFrom(runtime.client.status$('50%off').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    expect(await statusOf(call(`${WEBHOOK_PATH}/instances/50%off/suspend?reason=50%%20done`, 'POST'))).toBe(202);
+    expect(await statusOf(call(`${WEBHOOK_PATH}/instances/50%off/resume?reason=100%`, 'POST'))).toBe(202);
+    const listed = await call(`${WEBHOOK_PATH}/instances?instanceIdPrefix=50%`);
+    expect(((await listed.json()) as { instanceId: string }[]).map((s) => s.instanceId)).toEqual(['50%off']);
+    expect(await statusOf(call(`${WEBHOOK_PATH}/instances/50%off/terminate?reason=%ZZ%%C3%A9%`, 'POST'))).toBe(202);
+    expect(await runtime.client.waitForCompletion('50%off', SETTLED)).toMatchObject({ runtimeStatus: 'Terminated', output: '%ZZ%é%' });
+    const history = (await runtime.client.getStatus('50%off', { showHistory: true }))?.history ?? [];
+    expect(history.filter((e) => e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed').map((e) => e.reason)).toEqual(['50% done', '100%']);
   });
 });
 

@@ -29,7 +29,7 @@ import {
   parseString, parseTop, QueryParams,
 } from './query-params.js';
 import { assertNotCrossSitePost, readJsonBody, type JsonBody } from './read-json-body.js';
-import { assertWellFormedPath, routeLiteralPath } from './route-literal-path.js';
+import { assertEscapesDecode, routeLiteralPath } from './route-literal-path.js';
 import { registerStreamRoutes } from './stream-routes.js';
 import { historySpec } from './stream-source.js';
 import { sanitiseHistoryEvent, type WireSanitiser } from './wire-sanitiser.js';
@@ -214,8 +214,8 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * Every request needs the key (401 otherwise); an anonymous handler answers only the host names it is meant to be
  * reached by (IP addresses, `localhost`, the host of `baseUrl`, `allowedHosts`; 421 `host-not-allowed` otherwise, against
  * DNS rebinding); unknown routes get 404, wrong methods 405 (with `Allow`), bodies
- * over `maxBodyBytes` 413, malformed JSON, a malformed id or parameter, a percent-escape in the path that does not
- * decode (`%ZZ`, `%C0%AF`), or a parameter given twice (`runtimeStatus`
+ * over `maxBodyBytes` 413, malformed JSON, a malformed id or parameter, percent-escapes that are no UTF-8 text
+ * (`%FF`, `%C0%AF`; a `%` that begins no escape is a `%`, as written), or a parameter given twice (`runtimeStatus`
  * excepted) 400; a parameter given without a value (`top=`) is one left out, and a body of only whitespace none, as
  * Durable Functions reads them. A start's or a command's body is read as JSON whatever its `Content-Type`, as Durable Functions reads
  * a start's, but any POST not declared JSON from a page on another origin, with a body or without one (a browser's
@@ -312,14 +312,14 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     await next();
   });
 
-  // Before any route reads a parameter: a path with a percent-escape that does not decode names no id, event or
-  // orchestrator name (Hono would hand it on as written), and such a query parameter no value (URLSearchParams reads
-  // U+FFFD or the escape as written), so every route refuses them alike, with 400.
+  // Before any route reads a parameter (Hono decodes path parameters, `URLSearchParams` query values; both keep a `%`
+  // that begins no escape as written): escapes that are no UTF-8 text name no id, event or orchestrator name, and
+  // would be read as U+FFFD in a query value, so every route refuses them alike, with 400.
   app.use('*', async (c, next) => {
     if (c.req.url.includes('%')) {
       const { pathname, search } = new URL(c.req.url);
-      assertWellFormedPath(pathname);
-      assertWellFormedPath(search, 'query');
+      assertEscapesDecode(pathname);
+      assertEscapesDecode(search, 'query');
     }
     await next();
   });

@@ -70,30 +70,26 @@ function mostLiterals(matches: readonly (readonly [readonly string[], unknown])[
 }
 
 /**
- * Refuses ({@link InvalidArgumentError}, 400) a request path (or, with `part` `'query'`, a query string) with a
- * percent-escape that does not decode: a `%` not
- * followed by two hex digits (`%ZZ`, a cut `%A`), or escapes that are no UTF-8 text (`%FF`, a cut sequence
- * `%E0%A4`, an overlong `%C0%AF`, a surrogate `%ED%A0%80`). Such a segment names no id or name (the URL parser writes
- * a `%` of the text as `%25`, and any text as UTF-8): taken as written, `%ZZ` would be the id `%25ZZ` spells. Every
- * correctly encoded path passes (`%20`, `%2F`, `%25`, `%C3%A9`, raw Unicode, which the URL parser encodes). In a
- * query, `URLSearchParams` would read such an escape as U+FFFD (`?reason=%FF`) or keep it as written
- * (`instanceIdPrefix=%ZZ`): a value other than the one sent, so it is refused alike.
+ * Refuses ({@link InvalidArgumentError}, 400) a request path (or, with `part` `'query'`, a query string) with
+ * percent-escapes that are no UTF-8 text (`%FF`, a cut sequence `%E0%A4`, an overlong `%C0%AF`, a surrogate
+ * `%ED%A0%80`): such a segment names no id or name, and `URLSearchParams` would read such a value as U+FFFD, a value
+ * other than the one sent. A `%` that begins no escape (not followed by two hex digits: `50%off`, `?reason=50%%20done`,
+ * `x%`) is a `%` as written, as Durable Functions decodes it and as `URLSearchParams` and Hono's parameters read it:
+ * the `durable-functions` client puts ids and reasons into its URLs without encoding them. Every correctly encoded
+ * path or query passes (`%20`, `%2F`, `%25`, `%C3%A9`, raw Unicode, which the URL parser encodes).
  *
  * @example
  * ```ts
- * assertWellFormedPath('/runtime/webhooks/durabletask/instances/a%20b'); // passes
- * assertWellFormedPath('/runtime/webhooks/durabletask/instances/%ZZ'); // throws InvalidArgumentError
+ * assertEscapesDecode('/runtime/webhooks/durabletask/instances/50%off%20now'); // passes: the id `50%off now`
+ * assertEscapesDecode('/runtime/webhooks/durabletask/instances/%FF'); // throws InvalidArgumentError
  * ```
  */
-export function assertWellFormedPath(pathname: string, part: 'path' | 'query' = 'path'): void {
-  if (!pathname.includes('%')) return;
-  // A `%` without two hex digits, else the first run of escapes that is no UTF-8 text.
-  const bad = /%(?![0-9A-Fa-f]{2})[^/&]{0,2}/.exec(pathname)?.[0]
-    ?? pathname.match(/(?:%[0-9A-Fa-f]{2})+/g)!.find((run) => !decodes(run));
+export function assertEscapesDecode(text: string, part: 'path' | 'query' = 'path'): void {
+  const bad = text.match(/(?:%[0-9A-Fa-f]{2})+/g)?.find((run) => !decodes(run));
   if (bad !== undefined) {
     throw new InvalidArgumentError(
-      `The request ${part} has a malformed percent-escape (${JSON.stringify(bad.slice(0, 30))}): each % must begin the `
-      + 'UTF-8 escape of a character (%25 for a % itself); nothing was done',
+      `The request ${part} has a malformed percent-escape (${JSON.stringify(bad.slice(0, 30))}): escapes must spell `
+      + 'UTF-8 text (%25 for a % itself); nothing was done',
     );
   }
 }
@@ -111,7 +107,7 @@ function decodes(run: string): boolean {
  * The request's path as Hono routes it: percent-escapes decoded as `decodeURI` does (reserved characters such as
  * `%2F` stay encoded, so segments stay segments, and `%25` stays `%25`; parameters are decoded once more by Hono),
  * an escape that does not decode kept as written (for routing only: the handler refuses such a path before any route
- * runs, see {@link assertWellFormedPath}), every trailing slash dropped and the slashes after a base of `bases` (in
+ * runs, see {@link assertEscapesDecode}), every trailing slash dropped and the slashes after a base of `bases` (in
  * lower case) made one.
  */
 function requestPath(request: Request, bases: readonly string[]): string {
