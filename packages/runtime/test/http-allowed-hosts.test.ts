@@ -14,8 +14,10 @@ import { startedRuntimes } from './started-runtimes.js';
 
 /**
  * DNS rebinding: a page on `http://evil.example:7071` whose name is made to resolve to the handler's address is
- * same-origin to it in the browser's view. An anonymous handler answers only the host names it is meant to be reached
- * by (421 `host-not-allowed` otherwise, before any route runs); a handler with a key is not affected.
+ * same-origin to it in the browser's view. An anonymous handler answers the requests `serve()` receives only on the
+ * host names it is meant to be reached by (421 `host-not-allowed` otherwise, before any route runs); a request made
+ * in process is served on any host (as Durable Functions serves every host), unless `allowedHosts` is given
+ * explicitly, which checks every request. A handler with a key is not affected.
  */
 
 const orchestrators: Record<string, Orchestrator> = {
@@ -39,6 +41,11 @@ async function started(): Promise<DurableClient> {
 
 function anonymous(client: DurableClient, options: Partial<HttpHandlerOptions> = {}): HttpHandler {
   return createHttpHandler(client, { anonymous: true, logger: silentLogger, ...options });
+}
+
+/** An anonymous handler that checks every request's host, in process too: the defaults, given explicitly. */
+function checking(client: DurableClient, options: Partial<HttpHandlerOptions> = {}): HttpHandler {
+  return anonymous(client, { allowedHosts: [], ...options });
 }
 
 /** A GET of the instance list at `origin` (`http://host:port`), as a page there would send it. */
@@ -94,12 +101,49 @@ describe('an anonymous handler behind the Node adapter', () => {
     const start = await overSocket(server.port, `localhost:${server.port}`, 'POST', `${WEBHOOK_PATH}/orchestrators/Echo/own`, { ...page, origin: `http://localhost:${server.port}` }, '"own"');
     expect(start.status).toBe(202);
     expect((await client.waitForCompletion('own', SETTLED)).output).toBe('own');
+    // No header tells a rebound page from a server-side caller over plain http (a browser sends Sec-Fetch-Site only to
+    // https and localhost, Origin only with a non-GET): a bare GET naming that host is refused too.
+    const bare = await overSocket(server.port, rebound, 'GET', `${WEBHOOK_PATH}/instances/done`);
+    expect([bare.status, (JSON.parse(bare.body) as { code: string }).code]).toEqual([421, 'host-not-allowed']);
+  });
+
+  it('serves Node\'s fetch on the listener\'s address and the names of allowedHosts', async () => {
+    const client = await started();
+    const server = await serve(anonymous(client, { allowedHosts: ['durable'] }), { port: 0 });
+    servers.push(server);
+    const started202 = await fetch(`${server.url}${WEBHOOK_PATH}/orchestrators/Echo/n1`, { method: 'POST', body: '"n"', headers: { 'content-type': 'application/json' } });
+    expect(started202.status).toBe(202);
+    expect((await client.waitForCompletion('n1', SETTLED)).output).toBe('n');
+    const named = await overSocket(server.port, `durable:${server.port}`, 'GET', `${WEBHOOK_PATH}/instances/n1`);
+    expect(named.status).toBe(200);
+    expect(JSON.parse(named.body)).toMatchObject({ output: 'n' });
+  });
+});
+
+describe('an anonymous handler called in process', () => {
+  it('serves requests on made-up origins, as Durable Functions serves any host; an explicit allowedHosts checks them', async () => {
+    const client = await started();
+    const handler = anonymous(client);
+    const origins = ['http://example.com', 'http://test', 'https://api.example.org', 'http://host.docker.internal:7071', 'http://myapp.azurewebsites.net'];
+    for (const [i, origin] of origins.entries()) {
+      const start = (h: HttpHandler) => h(new Request(`${origin}${WEBHOOK_PATH}/orchestrators/Echo`, {
+        method: 'POST', body: String(i), headers: { 'content-type': 'application/json' },
+      }));
+      const served = await start(handler);
+      expect(served.status, origin).toBe(202);
+      const { id, statusQueryGetUri } = (await served.json()) as { id: string; statusQueryGetUri: string };
+      expect(statusQueryGetUri, origin).toBe(`${new URL(origin).origin}${WEBHOOK_PATH}/instances/${id}`);
+      expect((await client.waitForCompletion(id, SETTLED)).output, origin).toBe(i);
+      expect((await handler(new Request(statusQueryGetUri))).status, origin).toBe(200);
+      expect(await errorOf(await start(checking(client))), origin).toEqual([421, 'host-not-allowed']);
+    }
+    expect(await client.getStatusAll()).toHaveLength(origins.length);
   });
 });
 
 describe('the host names an anonymous handler answers for', () => {
   it('answers IP addresses (v4 and v6), localhost and *.localhost on any port, and refuses other names', async () => {
-    const handler = anonymous(await started());
+    const handler = checking(await started());
     const allowed = [
       'http://127.0.0.1:7071', 'http://10.0.0.7', 'https://192.168.1.20:8443', 'http://[::1]:7071', 'http://[fe80::1]',
       'http://localhost:5173', 'http://localhost', 'https://localhost.:7071', 'http://foo.localhost:7071', 'http://a.b.localhost',
@@ -113,7 +157,7 @@ describe('the host names an anonymous handler answers for', () => {
   });
 
   it('answers the host of baseUrl, on any port', async () => {
-    const handler = anonymous(await started(), { baseUrl: 'https://durable.example.com/api' });
+    const handler = checking(await started(), { baseUrl: 'https://durable.example.com/api' });
     expect((await list(handler, 'https://durable.example.com')).status).toBe(200);
     expect((await list(handler, 'http://durable.example.com:7071')).status).toBe(200);
     expect((await list(handler, 'http://localhost:7071')).status).toBe(200);
@@ -138,14 +182,14 @@ describe('the host names an anonymous handler answers for', () => {
   it('answers any host with allowedHosts: true (behind a proxy that checks Host itself)', async () => {
     const client = await started();
     expect((await list(anonymous(client, { allowedHosts: true }), 'http://evil.example:7071')).status).toBe(200);
-    expect(await errorOf(await list(anonymous(client), 'http://evil.example:7071'))).toEqual([421, 'host-not-allowed']);
+    expect(await errorOf(await list(checking(client), 'http://evil.example:7071'))).toEqual([421, 'host-not-allowed']);
   });
 
   it('refuses before anything is done: a start, a command or a stream on a rebound name acts on nothing', async () => {
     const client = await started();
     await client.startNew('WaitForEvent', { instanceId: 'w' });
     await firstValueFrom(client.status$('w').pipe(filter((s) => s?.runtimeStatus === 'Running')));
-    const handler = anonymous(client);
+    const handler = checking(client);
     const rebound = 'http://evil.example:7071';
     const json = { origin: rebound, 'content-type': 'application/json' };
     const post = (path: string, body?: string) => handler(new Request(`${rebound}${WEBHOOK_PATH}${path}`, {
@@ -164,7 +208,7 @@ describe('the host names an anonymous handler answers for', () => {
   });
 
   it('lets a page on a cors origin read the refusal', async () => {
-    const handler = anonymous(await started(), { cors: { origins: ['https://app.example.com'] } });
+    const handler = checking(await started(), { cors: { origins: ['https://app.example.com'] } });
     const refused = await handler(new Request(`https://durable.example.com${WEBHOOK_PATH}/instances`, { headers: { origin: 'https://app.example.com' } }));
     expect(refused.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
     expect(await errorOf(refused)).toEqual([421, 'host-not-allowed']);
@@ -172,7 +216,7 @@ describe('the host names an anonymous handler answers for', () => {
 
   it('checks no host of a URL without an http(s) origin (app://, in process), of a handler with a key, nor in a browser host', async () => {
     const client = await started();
-    expect((await anonymous(client)(new Request(`app://bundle${WEBHOOK_PATH}/instances`))).status).toBe(200);
+    expect((await checking(client)(new Request(`app://bundle${WEBHOOK_PATH}/instances`))).status).toBe(200);
     const keyed = createHttpHandler(client, { key: 'k', logger: silentLogger });
     const withKey = (handler: HttpHandler, origin: string) => handler(new Request(`${origin}${WEBHOOK_PATH}/instances`, { headers: { authorization: 'Bearer k' } }));
     expect((await withKey(keyed, 'http://evil.example:7071')).status).toBe(200);
@@ -184,7 +228,7 @@ describe('the host names an anonymous handler answers for', () => {
     const inPage = createdWith(client, { document: {} }, { process: undefined });
     expect((await list(inPage, 'https://app.example.com')).status).toBe(200);
     // The same request to a server's handler is refused.
-    expect(await errorOf(await list(anonymous(client), 'https://app.example.com'))).toEqual([421, 'host-not-allowed']);
+    expect(await errorOf(await list(checking(client), 'https://app.example.com'))).toEqual([421, 'host-not-allowed']);
   });
 });
 
@@ -217,7 +261,7 @@ function createdWith(client: DurableClient, globals: Record<string, unknown>, hi
   const saved = Object.keys(all).map((name) => [name, Object.getOwnPropertyDescriptor(globalThis, name)] as const);
   try {
     for (const [name, value] of Object.entries(all)) Object.defineProperty(globalThis, name, { value, configurable: true, writable: true });
-    return anonymous(client);
+    return checking(client);
   } finally {
     for (const [name, descriptor] of saved) {
       if (descriptor) Object.defineProperty(globalThis, name, descriptor);

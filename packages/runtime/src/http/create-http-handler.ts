@@ -22,6 +22,7 @@ import { systemClock, type Clock } from '../env/clock.js';
 import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
 import { errorBodyOf, errorResponse, responseForError } from './error-response.js';
 import { HostNotAllowedError } from './host-not-allowed-error.js';
+import { RECEIVED, type MarkedRequest } from './received-request.js';
 import { KeyVerifier, matchedKeySource } from './key-verifier.js';
 import { parseInstanceFilter } from './instance-filter-params.js';
 import {
@@ -65,8 +66,9 @@ export interface HttpHandlerOptions {
    */
   readonly key?: string | readonly string[];
   /**
-   * Serve every request without a key. Must be set explicitly; excludes `key`. Such a handler answers only the host
-   * names of `allowedHosts` (by default IP addresses, `localhost`, `*.localhost` and the host of `baseUrl`).
+   * Serve every request without a key. Must be set explicitly; excludes `key`. Such a handler answers the requests
+   * `serve()` receives from the network only on the host names of `allowedHosts` (by default IP addresses,
+   * `localhost`, `*.localhost` and the host of `baseUrl`); a request made in process, on any host.
    */
   readonly anonymous?: boolean;
   /**
@@ -74,10 +76,16 @@ export interface HttpHandlerOptions {
    * made to resolve to 127.0.0.1 (or an intranet address) is same-origin to a handler there in the browser's view, so
    * without a key it could read every answer and POST anything, but its requests still name `evil.example`. A request
    * whose URL's host name (on a server, the `Host` header; the port is not compared) is not allowed gets 421
-   * `host-not-allowed` before any route runs, and nothing is done. Always allowed: IP addresses (v4 and v6),
-   * `localhost` and `*.localhost` (which browsers resolve to loopback themselves) and the host of `baseUrl`. Entries are
-   * host names (`api.example.com`, in any case, Unicode or punycode) or, with a leading dot, a domain and all its
-   * subdomains (`.example.com`); `true` answers any host, for a deployment behind a proxy that checks `Host` itself.
+   * `host-not-allowed` before any route runs, and nothing is done. Checked by default (an anonymous handler without
+   * this option): the requests `serve()` of `@durable-rx/runtime/node` receives from the network, which a browser may
+   * have sent; a `Request` made and handed to the handler in process (`handler(new Request('http://test/…'))`) names
+   * no host anyone resolved, and is served on any host, as Durable Functions, which checks no host, serves every
+   * request. Given explicitly (`[]` for only those always allowed), every request is checked, whoever received it:
+   * for a handler behind another server (`Deno.serve`, `Bun.serve`, a framework's route). Always allowed: IP
+   * addresses (v4 and v6), `localhost` and `*.localhost` (which browsers resolve to loopback themselves) and the host
+   * of `baseUrl`. Entries are host names (`api.example.com`, in any case, Unicode or punycode) or, with a leading dot,
+   * a domain and all its subdomains (`.example.com`); `true` answers any host, for a deployment behind a proxy that
+   * checks `Host` itself.
    * Any other shape (a string for the array, a port, a path, a scheme, `*.example.com`) makes `createHttpHandler` throw
    * `InvalidArgumentError`. Default: only those always allowed for an anonymous handler; any host for a handler with a
    * key, which a rebound page cannot present (given explicitly, the list applies there too). A handler created in a
@@ -211,9 +219,10 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `GET /streams/instances` (list filters) | SSE `instances` events (data: array) | 400 |
  * | `GET /streams`, `POST /streams/{session}/subscriptions`, `DELETE /streams/{session}` | one SSE session carrying many subscriptions (see `registerSessionRoutes`) | 400, 403, 404 |
  *
- * Every request needs the key (401 otherwise); an anonymous handler answers only the host names it is meant to be
- * reached by (IP addresses, `localhost`, the host of `baseUrl`, `allowedHosts`; 421 `host-not-allowed` otherwise, against
- * DNS rebinding); unknown routes get 404, wrong methods 405 (with `Allow`), bodies
+ * Every request needs the key (401 otherwise); an anonymous handler answers a request `serve()` received from the
+ * network only on the host names it is meant to be reached by (IP addresses, `localhost`, the host of `baseUrl`,
+ * `allowedHosts`; 421 `host-not-allowed` otherwise, against DNS rebinding; an explicit `allowedHosts` checks every
+ * request); unknown routes get 404, wrong methods 405 (with `Allow`), bodies
  * over `maxBodyBytes` 413, malformed JSON, a malformed id or parameter, percent-escapes that are no UTF-8 text
  * (`%FF`, `%C0%AF`; a `%` that begins no escape is a `%`, as written), or a parameter given twice (`runtimeStatus`
  * excepted) 400; a parameter given without a value (`top=`) is one left out, and a body of only whitespace none, as
@@ -293,7 +302,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   const allowedHosts = settings.allowedHosts;
   if (allowedHosts && !browserHosted) {
     app.use('*', async (c, next) => {
-      assertHostAllowed(new URL(c.req.url), allowedHosts);
+      assertHostAllowed(c.req.raw, allowedHosts);
       await next();
     });
   }
@@ -811,6 +820,8 @@ function corsOrigins(cors: HttpHandlerOptions['cors']): readonly string[] {
 interface HostAllowList {
   readonly names: ReadonlySet<string>;
   readonly domains: readonly string[];
+  /** Given explicitly: every request is checked, not only those `serve()` received (see {@link assertHostAllowed}). */
+  readonly everyRequest: boolean;
 }
 
 /**
@@ -837,7 +848,7 @@ function hostAllowList(option: HttpHandlerOptions['allowedHosts'], anonymous: bo
     if (domain) domains.push(name);
     else names.add(name);
   }
-  return { names, domains };
+  return { names, domains, everyRequest: option !== undefined };
 }
 
 /**
@@ -860,12 +871,17 @@ function hostNameOf(text: string): string | undefined {
 }
 
 /**
- * Refuses ({@link HostNotAllowedError}, 421) a request whose URL names a host `hosts` does not allow. A URL without an
- * http(s) origin (`app://bundle/…` of an in-process handler in Electron, Tauri or Capacitor; see {@link httpOriginOf})
- * names no host a DNS answer could point at this handler, and is not checked. Ports are not compared: a rebound page
- * is on the handler's port already.
+ * Refuses ({@link HostNotAllowedError}, 421) a request whose URL names a host `hosts` does not allow: by default one
+ * `serve()` received from the network ({@link RECEIVED}), which a browser on a rebound name may have sent; with an
+ * explicit list, any. No request header tells a rebound page's request from a server-side caller's: fetch metadata
+ * (`Sec-Fetch-Site`) goes only to potentially trustworthy URLs (https, localhost), never to the plain http name a
+ * rebinding uses, and `Origin` only with a non-GET request. A URL without an http(s) origin (`app://bundle/…` of an
+ * in-process handler in Electron, Tauri or Capacitor; see {@link httpOriginOf}) names no host a DNS answer could point
+ * at this handler, and is not checked. Ports are not compared: a rebound page is on the handler's port already.
  */
-function assertHostAllowed(url: URL, hosts: HostAllowList): void {
+function assertHostAllowed(request: MarkedRequest, hosts: HostAllowList): void {
+  if (!hosts.everyRequest && request[RECEIVED] !== true) return;
+  const url = new URL(request.url);
   if (httpOriginOf(url) === undefined) return;
   // An http(s) URL's host name is as the parser spells it: an IPv6 address in brackets, an IPv4 address in four
   // decimal parts (any name whose last label is numeric is parsed as one, or is no URL), a domain in lower case ASCII.
