@@ -361,10 +361,7 @@ export class OrchestrationExecution {
         // replaced). An event the code that recorded the history consumed, which the changed code's replay leaves
         // buffered, is carried over too: nothing that code did with it is in history (anything it scheduled would have
         // made the replay diverge, not end), so for this execution it was never processed.
-        if (event.type === 'EventRaised' && this.#phase.outcome.kind === 'continued-as-new' && !wasFinished) {
-          const buffered = (this.#more().bufferedEvents ??= new Map());
-          buffered.set(event.name, [...(buffered.get(event.name) ?? []), event]);
-        }
+        if (!wasFinished) this.#carryOverIfContinued(event);
         continue;
       }
       try {
@@ -465,7 +462,11 @@ export class OrchestrationExecution {
       case 'ExecutionResumed': {
         if (phase.kind !== 'suspended') return;
         this.#phase = phase.resumeTo;
-        for (const e of phase.deferred) if ((this.#phase as ExecutionPhase).kind !== 'finished') this.#apply(e);
+        // What reached it while suspended, in order; once that ends the execution, the rest is what it did not process.
+        for (const e of phase.deferred) {
+          if ((this.#phase as ExecutionPhase).kind !== 'finished') this.#apply(e);
+          else this.#carryOverIfContinued(e);
+        }
         return;
       }
       case 'ExecutionTerminated':
@@ -488,6 +489,19 @@ export class OrchestrationExecution {
         throw new UnknownEventTypeError(`Unknown history event type ${JSON.stringify((unknown as { type?: unknown }).type)}`);
       }
     }
+  }
+
+  /**
+   * The rule for an event that reaches the execution after it ended: an `EventRaised` after its continueAsNew was not
+   * processed by it, so it is carried over (kept with the buffered ones) when that continueAsNew preserves unprocessed
+   * events; anything else is only recorded. For the events of a step's batch and for those that reached it while
+   * suspended, applied at the resume after the one that made it continue.
+   */
+  #carryOverIfContinued(event: HistoryEvent): void {
+    const phase = this.#phase;
+    if (event.type !== 'EventRaised' || phase.kind !== 'finished' || phase.outcome.kind !== 'continued-as-new') return;
+    const buffered = (this.#more().bufferedEvents ??= new Map());
+    buffered.set(event.name, [...(buffered.get(event.name) ?? []), event]);
   }
 
   /**
