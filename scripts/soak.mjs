@@ -1,4 +1,4 @@
-// Long seeded soaks with fault injection: `npm run soak -- --seeds N [--from S] [--store memory|dexie|keyval|all] [--concurrency C]`.
+// Long seeded soaks with fault injection: `npm run soak -- --seeds N [--from S] [--store memory|dexie|keyval|all] [--concurrency C] [--extended]`.
 // Runs the soak test of each store with SOAK_SEEDS / SOAK_FROM set (see describeSoak in @durable-rx/runtime/testing),
 // then prints what was injected and found per store. Reports land in soak-results/ as JSON.
 import { spawnSync } from 'node:child_process';
@@ -14,6 +14,7 @@ const seeds = Number(option('seeds', '100'));
 const concurrency = option('concurrency', '8');
 const from = Number(option('from', '1'));
 const which = option('store', 'all');
+const extended = args.includes('--extended');
 if (!Number.isInteger(seeds) || seeds < 1 || !Number.isInteger(from)) {
   console.error('usage: npm run soak -- --seeds N [--from S] [--store memory|dexie|keyval|all]');
   process.exit(2);
@@ -22,7 +23,7 @@ const root = resolve(import.meta.dirname, '..');
 const out = join(root, 'soak-results');
 mkdirSync(out, { recursive: true });
 
-const env = { ...process.env, SOAK_SEEDS: String(seeds), SOAK_FROM: String(from), SOAK_REPORT: out, SOAK_CONCURRENCY: concurrency, TURBO_TELEMETRY_DISABLED: '1', TURBO_NO_UPDATE_NOTIFIER: '1' };
+const env = { ...process.env, SOAK_SEEDS: String(seeds), SOAK_FROM: String(from), SOAK_REPORT: out, SOAK_CONCURRENCY: concurrency, SOAK_EXTENDED: extended ? '1' : '0', TURBO_TELEMETRY_DISABLED: '1', TURBO_NO_UPDATE_NOTIFIER: '1' };
 const run = (command, commandArgs, cwd) => spawnSync(command, commandArgs, { cwd, env, stdio: 'inherit' }).status ?? 1;
 
 if (run('npx', ['turbo', 'run', 'build', '--filter=@durable-rx/store-indexeddb...', '--output-logs=errors-only'], root) !== 0) process.exit(1);
@@ -34,7 +35,7 @@ const runs = [
 let failed = false;
 for (const r of runs) failed = run('npx', r.args, join(root, r.cwd)) !== 0 || failed;
 
-console.log(`\nseeds ${from}..${from + seeds - 1}, faults on`);
+console.log(`\nseeds ${from}..${from + seeds - 1}, faults on${extended ? ', extended scenarios' : ''}`);
 console.log('store        runs  calls   errorBefore errorAfter delay  leaseExpiry crashes instances activityRuns failed');
 for (const file of runs.map((r) => r.file).filter((f) => readdirSync(out).includes(f))) {
   const { store, reports } = JSON.parse(readFileSync(join(out, file), 'utf8'));

@@ -17,7 +17,8 @@ export interface DescribeSoakOptions {
 /**
  * Registers the seeded soak (see {@link runSoak}) for a store: the fixed CI seed set, and, when the environment
  * variable `SOAK_SEEDS` is set (`npm run soak -- --seeds N`), a long soak of that many seeds with faults from
- * `SOAK_FROM` (default 1), `SOAK_CONCURRENCY` (default 8) at a time. A long soak writes its reports as JSON into the directory `SOAK_REPORT` when that is set.
+ * `SOAK_FROM` (default 1), `SOAK_CONCURRENCY` (default 8) at a time, with the extended scenarios (`SoakOptions.extended`) when
+ * `SOAK_EXTENDED` is `1`. A long soak writes its reports as JSON into the directory `SOAK_REPORT` when that is set.
  *
  * @example
  * ```ts
@@ -27,7 +28,7 @@ export interface DescribeSoakOptions {
 export function describeSoak(name: string, createStore: () => Store | Promise<Store>, options: DescribeSoakOptions = {}): void {
   const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
   const timeout = options.timeoutMs ?? 120_000;
-  const soak = async (seed: number, faults: boolean): Promise<SoakReport> => {
+  const soak = async (seed: number, faults: boolean, extended = false): Promise<SoakReport> => {
     const store = await createStore();
     // Never hang silently: a seed that does not finish within the timeout of real time fails, naming the seed and the
     // instances it left non-terminal.
@@ -41,7 +42,7 @@ export function describeSoak(name: string, createStore: () => Store | Promise<St
       }, timeout);
     });
     try {
-      return await Promise.race([runSoak({ seed, store, faults }), stuck]);
+      return await Promise.race([runSoak({ seed, store, faults, extended }), stuck]);
     } finally {
       clearTimeout(watchdog);
       await store.close();
@@ -52,13 +53,14 @@ export function describeSoak(name: string, createStore: () => Store | Promise<St
     if (longSeeds > 0) {
       it(`runs ${longSeeds} seeded soaks with faults and finds nothing`, async () => {
         const from = Number(env.SOAK_FROM ?? 1);
+        const extended = env.SOAK_EXTENDED === '1';
         // Runs spend most of their time waiting for the event loop, so several at once (each with its own store and
         // virtual clock) finish sooner than one after another.
         const concurrency = Math.max(1, Number(env.SOAK_CONCURRENCY ?? 8));
         const reports: SoakReport[] = [];
         let next = from;
         await Promise.all(Array.from({ length: concurrency }, async () => {
-          while (next < from + longSeeds) reports.push(await soak(next++, true));
+          while (next < from + longSeeds) reports.push(await soak(next++, true, extended));
         }));
         reports.sort((a, b) => a.seed - b.seed);
         if (env.SOAK_REPORT) {

@@ -27,6 +27,14 @@ export interface SoakOptions {
   readonly crashRate?: number;
   /** Rounds (driver actions, then a random advance of the virtual clock) before the run gives up. Default 3000. */
   readonly maxRounds?: number;
+  /**
+   * Add the scenarios that combine features under faults (default false; the CI seeds run without them): continueAsNew
+   * with preserveUnprocessedEvents across suspend/resume, events raised before their wait and out of order, a
+   * terminate racing an instance's activity results, restart of a terminated instance, purge of an ended instance
+   * while others run and a new start of its id, a failed sub-orchestration rewound with its parent, an event racing
+   * a timer.
+   */
+  readonly extended?: boolean;
 }
 
 /** What a soak run did and found. */
@@ -51,20 +59,39 @@ export interface SoakReport {
   readonly problems: readonly string[];
 }
 
+/** How an instance may end: a status and output, or purged (no state, no history). */
+interface Outcome {
+  readonly status: OrchestrationRuntimeStatus | 'Purged';
+  readonly output?: unknown;
+}
+
+/** A client command of a scenario; `'wait'` when it cannot be sent yet (a status it waits for), to try in a later round. */
+type Command = (client: DurableClient) => Promise<void | 'wait'>;
+
 /** One orchestration the soak starts, with what the driver does to it and what it must end as. */
 interface Scenario {
   readonly instanceId: string;
   readonly name: string;
   readonly input?: unknown;
   /** Client commands in order, one per round once the instance exists. */
-  readonly commands: readonly ((client: DurableClient) => Promise<void>)[];
-  readonly expected: { readonly status: OrchestrationRuntimeStatus; readonly output: unknown };
+  readonly commands: readonly Command[];
+  /** The ends its commands allow, read once every command was sent (a command's answer may narrow them). */
+  readonly outcomes: () => readonly Outcome[];
   /** Sub-orchestrations it creates and how they end. */
   readonly children: readonly { readonly instanceId: string; readonly output: unknown }[];
-  /** Activity runs it causes, by key (see `runKey`). */
+  /** Activity runs it causes, by key (see `runKey`), a key once per run it must cause. */
   readonly runs: readonly string[];
+  /** Activity runs it may cause or not (a terminate racing them). */
+  readonly optionalRuns?: readonly string[];
   /** Rewound once when it is Failed. */
   readonly rewind?: boolean;
+  /** Instances whose FailsUntilRewound calls succeed once it is rewound (default: itself). */
+  readonly fixes?: readonly string[];
+  /**
+   * Every event raised to it since its last start is in its history, once each (default true; false when a
+   * continueAsNew leaves earlier executions' events out of it).
+   */
+  readonly eventsInHistory?: boolean;
 }
 
 const HELLO = ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'];
@@ -137,7 +164,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   };
   const orchestrators: Record<string, Orchestrator> = { ...sampleOrchestrators, ...SOAK_ORCHESTRATORS };
 
-  const scenarios = scenariosFor(seed, random);
+  // Per instance, the events raised to it since its last start (name and data as JSON), in the order their raises resolved.
+  const raised = new Map<string, string[]>();
+  const scenarios = scenariosFor(seed, random, raised, options.extended ?? false);
   const workerFaults = options.rates ?? {};
   const live: { runtime: Runtime; handle: FaultyStore }[] = [];
   let started = 0;
@@ -183,7 +212,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     }
     await Promise.race([Promise.all(inFlight.values()), clock.advance(0).then(() => clock.advance(0))]);
     if (driverErrors.length > 0) throw driverErrors[0];
-    if (await allSettled(scenarios, store)) break;
+    if (await allSettled(scenarios, store, progress)) break;
     await clock.advance(Math.floor(random() * 3000));
   }
 
@@ -202,16 +231,25 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     if (!expectedIds.has(state.instanceId)) problems.push(`unexpected instance ${state.instanceId}`);
   }
   for (const s of scenarios) {
-    await check(s.instanceId, s.expected.status, s.expected.output);
-    for (const child of s.children) await check(child.instanceId, 'Completed', child.output);
+    const history = await check(s.instanceId, s.outcomes());
+    if (history && s.eventsInHistory !== false) problems.push(...eventProblems(raised.get(s.instanceId) ?? [], history).map((p) => `${s.instanceId}: ${p}`));
+    for (const child of s.children) await check(child.instanceId, [{ status: 'Completed', output: child.output }]);
   }
-  const expectedRuns = new Set(scenarios.flatMap((s) => s.runs));
-  for (const key of expectedRuns) {
+  // A key listed n times must run n times without faults, at least n times with them.
+  const expectedRuns = new Map<string, number>();
+  for (const key of scenarios.flatMap((s) => s.runs)) expectedRuns.set(key, (expectedRuns.get(key) ?? 0) + 1);
+  const optionalRuns = new Set(scenarios.flatMap((s) => s.optionalRuns ?? []));
+  for (const [key, n] of expectedRuns) {
     const count = runs.get(key) ?? 0;
     if (count === 0) problems.push(`activity ${key} never ran`);
+    else if (count < n) problems.push(`activity ${key} ran ${count} times, expected ${n}`);
+    else if (!faultsOn && count !== n) problems.push(`activity ${key} ran ${count} times without faults, expected ${n}`);
+  }
+  for (const [key, count] of runs) {
+    if (expectedRuns.has(key)) continue;
+    if (!optionalRuns.has(key)) problems.push(`unexpected activity run ${key}`);
     else if (!faultsOn && count !== 1) problems.push(`activity ${key} ran ${count} times without faults`);
   }
-  for (const key of runs.keys()) if (!expectedRuns.has(key)) problems.push(`unexpected activity run ${key}`);
   const left = await store.nextWakeTime(clock.now());
   if (left !== undefined) problems.push(`work left behind (next wake time ${left.toISOString()})`);
   if (!faultsOn) problems.push(...unexpectedErrors.map((e) => `logged without faults: ${e}`));
@@ -222,19 +260,22 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     rounds, virtualMs, boundTimeouts, problems,
   };
 
-  async function check(instanceId: string, status: OrchestrationRuntimeStatus, output: unknown): Promise<void> {
+  /** Checks that the instance ended as one of `outcomes`; its history, when it has one. */
+  async function check(instanceId: string, outcomes: readonly Outcome[]): Promise<readonly HistoryEvent[] | undefined> {
     const state = await store.getInstance(instanceId);
+    const history = await store.getHistory(instanceId);
+    const expected = outcomes.map((o) => `${o.status}${o.status === 'Purged' ? '' : ` ${JSON.stringify(o.output)}`}`).join(' or ');
     if (!state) {
-      problems.push(`${instanceId} does not exist`);
-      return;
+      if (!outcomes.some((o) => o.status === 'Purged')) problems.push(`${instanceId} does not exist, expected ${expected}`);
+      else if (history.length > 0) problems.push(`${instanceId} is purged but ${history.length} history events are left`);
+      return undefined;
     }
-    if (state.runtimeStatus !== status) {
-      problems.push(`${instanceId} is ${state.runtimeStatus}, expected ${status}${state.failureDetails ? ` (${state.failureDetails.errorMessage})` : ''}`);
+    const actual = `${state.runtimeStatus} ${JSON.stringify(state.output)}`;
+    if (!outcomes.some((o) => o.status === state.runtimeStatus && JSON.stringify(o.output) === JSON.stringify(state.output))) {
+      problems.push(`${instanceId} is ${actual}, expected ${expected}${state.failureDetails ? ` (${state.failureDetails.errorMessage})` : ''}`);
     }
-    if (JSON.stringify(state.output) !== JSON.stringify(output)) {
-      problems.push(`${instanceId} output ${JSON.stringify(state.output)}, expected ${JSON.stringify(output)}`);
-    }
-    problems.push(...historyProblems(await store.getHistory(instanceId)).map((p) => `${instanceId}: ${p}`));
+    problems.push(...[...historyProblems(history), ...endProblems(state, history)].map((p) => `${instanceId}: ${p}`));
+    return history;
   }
 }
 
@@ -260,12 +301,50 @@ export function historyProblems(history: readonly HistoryEvent[]): string[] {
       case 'SubOrchestrationInstanceCreated': count(`SubOrchestrationInstanceCreated ${e.eventId}`); break;
       case 'SubOrchestrationInstanceCompleted': count(`sub result ${e.taskScheduledId}`); break;
       case 'SubOrchestrationInstanceFailed': count(`sub result ${e.taskScheduledId}`); break;
-      case 'EventRaised': count(`EventRaised ${e.name}`); break;
+      // By name and data: the soak's events of one name carry distinct data, and an event is one raise.
+      case 'EventRaised': count(`EventRaised ${e.name} ${JSON.stringify(e.input)}`); break;
       default: break;
     }
   }
   for (const [key, n] of seen) if (n > 1) problems.push(`${key} recorded ${n} times`);
   if (!seen.has('ExecutionStarted')) problems.push('no ExecutionStarted');
+  return problems;
+}
+
+/**
+ * What is wrong with a history that does not say what the state says: another execution's, another length, or an end
+ * (its first `ExecutionCompleted` or `ExecutionTerminated`) other than the status and output.
+ */
+function endProblems(state: InstanceState, history: readonly HistoryEvent[]): string[] {
+  const problems: string[] = [];
+  const started = history.find((e) => e.type === 'ExecutionStarted');
+  if (started && started.executionId !== state.executionId) problems.push(`history of execution ${started.executionId}, state of ${state.executionId}`);
+  if (history.length !== state.historyLength) problems.push(`history has ${history.length} events, state says ${state.historyLength}`);
+  const end = history.find((e) => e.type === 'ExecutionCompleted' || e.type === 'ExecutionTerminated');
+  const ended = end === undefined ? undefined
+    : end.type === 'ExecutionTerminated' ? { status: 'Terminated', output: end.reason } : { status: end.orchestrationStatus, output: end.result };
+  if (!isTerminalStatus(state.runtimeStatus)) {
+    if (ended) problems.push(`${state.runtimeStatus}, but its history ended ${ended.status}`);
+  } else if (!ended) {
+    problems.push(`${state.runtimeStatus}, but its history has no end`);
+  } else if (ended.status !== state.runtimeStatus || (ended.status !== 'Failed' && JSON.stringify(ended.output) !== JSON.stringify(state.output))) {
+    problems.push(`${state.runtimeStatus} ${JSON.stringify(state.output)}, but its history ended ${ended.status} ${JSON.stringify(ended.output)}`);
+  }
+  return problems;
+}
+
+/** What is wrong when the events raised (name and data as JSON) are not each in the history once: lost or invented. */
+function eventProblems(raised: readonly string[], history: readonly HistoryEvent[]): string[] {
+  const left = [...raised];
+  const problems: string[] = [];
+  for (const e of history) {
+    if (e.type !== 'EventRaised') continue;
+    const key = JSON.stringify([e.name, e.input]);
+    const at = left.indexOf(key);
+    if (at >= 0) left.splice(at, 1);
+    else problems.push(`event ${key} in its history was not raised (or raised once and recorded twice)`);
+  }
+  for (const key of left) problems.push(`raised event ${key} is not in its history`);
   return problems;
 }
 
@@ -298,35 +377,79 @@ const SOAK_ORCHESTRATORS: Record<string, Orchestrator> = {
     const second: string = yield ctx.callActivity('FailsUntilRewound');
     return [first, second];
   },
+  FragileParent: function* (ctx) {
+    return yield ctx.callSubOrchestrator('Fragile', undefined, `${ctx.instanceId}~child`);
+  },
+  /**
+   * Takes one `Item` per execution, after a timer (so items arrive before their wait), carrying the others over.
+   * Returns them sorted: each must arrive once, but not necessarily in the order raised. An event carried over from an
+   * earlier step is sent to the next execution again (decideStep), behind the events queued meanwhile.
+   */
+  Loop: function* (ctx) {
+    const { left, got } = ctx.getInput<{ left: number; got: string[] }>();
+    yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 500));
+    const item: string = yield ctx.waitForExternalEvent<string>('Item');
+    if (left <= 1) return [...got, item].sort();
+    ctx.continueAsNew({ left: left - 1, got: [...got, item] }, { preserveUnprocessedEvents: true });
+    return undefined;
+  },
+  Pair: function* (ctx) {
+    const first: string = yield ctx.callActivity('Echo', 'pair');
+    const a: string = yield ctx.waitForExternalEvent<string>('A');
+    const b: string = yield ctx.waitForExternalEvent<string>('B');
+    return [first, a, b];
+  },
+  Busy: function* (ctx) {
+    return yield Task.all([
+      ctx.callActivity('Echo', 'busy'),
+      ctx.callActivityWithRetry('Flaky', { firstRetryIntervalInMilliseconds: 1000, maxNumberOfAttempts: 5 }),
+    ]);
+  },
+  Deadline: function* (ctx) {
+    const answer = ctx.waitForExternalEvent<string>('Answer');
+    const timer = ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 20_000));
+    const winner: unknown = yield Task.any([answer, timer]);
+    return winner === answer ? answer.result : 'timeout';
+  },
 };
 
 function runKey(name: string, instanceId: string, detail: string): string {
   return `${name}(${detail}) of ${instanceId}`;
 }
 
-function scenariosFor(seed: number, random: () => number): Scenario[] {
+function scenariosFor(seed: number, random: () => number, raised: Map<string, string[]>, extended: boolean): Scenario[] {
   const id = (kind: string) => `soak${seed}-${kind}`;
   const city = 1 + Math.floor(random() * 3);
   const napMs = 1 + Math.floor(random() * 120_000);
   const user = `user-${seed}`;
-  const event = (name: string, data: unknown) => (c: DurableClient, instanceId: string) => c.raiseEvent(instanceId, name, data);
+  type InstanceCommand = (c: DurableClient, instanceId: string) => Promise<void | 'wait'>;
+  // A raise that resolved is an event the instance has: recorded for the check of its history.
+  const event = (name: string, data: unknown): InstanceCommand => async (c, instanceId) => {
+    await c.raiseEvent(instanceId, name, data);
+    raised.set(instanceId, [...raised.get(instanceId) ?? [], JSON.stringify([name, data])]);
+  };
   const scenario = (
-    kind: string, name: string, s: Omit<Scenario, 'instanceId' | 'name' | 'commands' | 'children' | 'runs'> & {
-      commands?: readonly ((c: DurableClient, instanceId: string) => Promise<void>)[];
+    kind: string, name: string, s: Omit<Scenario, 'instanceId' | 'name' | 'commands' | 'children' | 'runs' | 'outcomes' | 'optionalRuns'> & {
+      commands?: readonly InstanceCommand[];
+      expected: Outcome | (() => readonly Outcome[]);
       children?: Scenario['children'];
       runs?: (instanceId: string) => string[];
+      optionalRuns?: (instanceId: string) => string[];
     },
   ): Scenario => {
     const instanceId = id(kind);
+    const { expected, optionalRuns, ...rest } = s;
     return {
-      ...s, instanceId, name,
+      ...rest, instanceId, name,
       commands: (s.commands ?? []).map((command) => (c: DurableClient) => command(c, instanceId)),
+      outcomes: typeof expected === 'function' ? expected : () => [expected],
       children: s.children ?? [],
       runs: s.runs?.(instanceId) ?? [],
+      ...(optionalRuns ? { optionalRuns: optionalRuns(instanceId) } : {}),
     };
   };
   const parentId = id('parent');
-  return [
+  const core: Scenario[] = [
     scenario('hello', 'E1_HelloSequence', {
       expected: { status: 'Completed', output: HELLO },
       runs: (i) => ['Tokyo', 'Seattle', 'London'].map((c) => runKey('E1_SayHello', i, c)),
@@ -345,7 +468,7 @@ function scenariosFor(seed: number, random: () => number): Scenario[] {
     }),
     {
       instanceId: parentId, name: 'Parent', commands: [],
-      expected: { status: 'Completed', output: [HELLO, 'slept 2000'] },
+      outcomes: () => [{ status: 'Completed', output: [HELLO, 'slept 2000'] }],
       children: [{ instanceId: `${parentId}~hello`, output: HELLO }, { instanceId: `${parentId}~nap`, output: 'slept 2000' }],
       runs: [
         ...['Tokyo', 'Seattle', 'London'].map((c) => runKey('E1_SayHello', `${parentId}~hello`, c)),
@@ -364,6 +487,89 @@ function scenariosFor(seed: number, random: () => number): Scenario[] {
       runs: (i) => [runKey('Echo', i, 'first'), runKey('FailsUntilRewound', i, 'before'), runKey('FailsUntilRewound', i, 'after')],
     }),
   ];
+  if (!extended) return core;
+
+  // Commands for the extended scenarios. `when` sends `command` once the instance is in `status` (read by the driver's
+  // client: a fault there is tried again in a later round, as any command's).
+  const when = (status: OrchestrationRuntimeStatus, command: InstanceCommand): InstanceCommand => async (c, instanceId) => {
+    const state = await c.getStatus(instanceId);
+    return state?.runtimeStatus === status ? command(c, instanceId) : 'wait';
+  };
+  const purge: InstanceCommand = async (c, instanceId) => {
+    const { instancesDeleted } = await c.purgeInstanceHistory(instanceId);
+    if (instancesDeleted !== 1) throw new Error(`purge of ${instanceId} deleted ${instancesDeleted} instances`);
+    raised.set(instanceId, []);
+  };
+  const restart: InstanceCommand = async (c, instanceId) => {
+    await c.restart(instanceId);
+    raised.set(instanceId, []);
+  };
+  const start = (name: string): InstanceCommand => async (c, instanceId) => {
+    await c.startNew(name, { instanceId });
+    raised.set(instanceId, []);
+  };
+  // A command an instance that ended first may refuse (410): `refused` says whether it did.
+  const unlessEnded = (command: InstanceCommand, refused: { value: boolean }): InstanceCommand => async (c, instanceId) => {
+    try {
+      return await command(c, instanceId);
+    } catch (error) {
+      if (!isDurableError(error) || error.code !== 'instance-not-running') throw error;
+      refused.value = true;
+    }
+  };
+  const busyRefused = { value: false };
+  const answerRefused = { value: false };
+  const goneRefused = { value: false };
+  const subId = id('subfail');
+  const extra: Scenario[] = [
+    // continueAsNew keeping unconsumed events, across a suspend and resume; each item raised before its wait.
+    scenario('loop', 'Loop', {
+      input: { left: 3, got: [] }, eventsInHistory: false,
+      commands: [event('Item', 'a'), (c, i) => c.suspend(i, 'hold'), event('Item', 'b'), (c, i) => c.resume(i, 'go'), event('Item', 'c')],
+      expected: { status: 'Completed', output: ['a', 'b', 'c'] },
+    }),
+    // Events raised before their waits and in the other order.
+    scenario('pair', 'Pair', {
+      commands: [event('B', 'b'), event('A', 'a')], expected: { status: 'Completed', output: ['pair', 'a', 'b'] },
+      runs: (i) => [runKey('Echo', i, 'pair')],
+    }),
+    // A terminate racing the instance's activity results and retry timers: Terminated, or Completed when it ended first.
+    scenario('busy', 'Busy', {
+      commands: [unlessEnded((c, i) => c.terminate(i, 'late'), busyRefused)],
+      expected: () => [
+        { status: 'Completed', output: ['busy', 'ok after 3'] },
+        ...busyRefused.value ? [] : [{ status: 'Terminated' as const, output: 'late' }],
+      ],
+      optionalRuns: (i) => [runKey('Echo', i, 'busy'), ...['1', '2', '3'].map((a) => runKey('Flaky', i, a))],
+    }),
+    // Terminated while it waits, restarted under its id, then completed by an event to the new execution.
+    scenario('again', 'Gate', {
+      commands: [(c, i) => c.terminate(i, 'stop'), when('Terminated', restart), event('Open', 'again')],
+      expected: { status: 'Completed', output: 'again' }, runs: (i) => [runKey('Echo', i, 'again')],
+    }),
+    // Purged once it ended, while the others run, and its id started afresh with another orchestrator.
+    scenario('reuse', 'Nap', {
+      input: 1000, commands: [when('Completed', purge), start('Gate'), event('Open', 'second')],
+      expected: { status: 'Completed', output: 'second' },
+      runs: (i) => [runKey('Echo', i, 'slept 1000'), runKey('Echo', i, 'second')],
+    }),
+    // An event racing a timer: the answer, or 'timeout' when the timer fired first (the event, if accepted, recorded).
+    scenario('deadline', 'Deadline', {
+      commands: [unlessEnded(event('Answer', 'yes'), answerRefused)],
+      expected: () => [{ status: 'Completed', output: 'timeout' }, ...answerRefused.value ? [] : [{ status: 'Completed' as const, output: 'yes' }]],
+    }),
+    // The same, purged once it ended, with its losing timer (or late event) still pending.
+    scenario('gone', 'Deadline', {
+      commands: [unlessEnded(event('Answer', 'yes'), goneRefused), when('Completed', purge)], expected: { status: 'Purged' },
+    }),
+    // A failed sub-orchestration fails its parent; rewinding the parent reruns the child's failed call in place.
+    {
+      ...scenario('subfail', 'FragileParent', { rewind: true, fixes: [`${subId}~child`], expected: { status: 'Completed', output: ['first', 'fixed'] } }),
+      children: [{ instanceId: `${subId}~child`, output: ['first', 'fixed'] }],
+      runs: ['before', 'after'].map((d) => runKey('FailsUntilRewound', `${subId}~child`, d)).concat(runKey('Echo', `${subId}~child`, 'first')),
+    },
+  ];
+  return [...core, ...extra];
 }
 
 /**
@@ -380,14 +586,16 @@ async function drive(
       await client.startNew(s.name, { instanceId: s.instanceId, ...(s.input === undefined ? {} : { input: s.input }) });
       progress.set(s.instanceId, 0);
     } else if (step < s.commands.length) {
-      await s.commands[step]!(client);
-      progress.set(s.instanceId, step + 1);
+      if ((await s.commands[step]!(client)) !== 'wait') progress.set(s.instanceId, step + 1);
     } else if (s.rewind && !rewound.has(s.instanceId) && (await store.getInstance(s.instanceId))?.runtimeStatus === 'Failed') {
+      const fixes = s.fixes ?? [s.instanceId];
       rewound.add(s.instanceId);
+      for (const fixed of fixes) rewound.add(fixed);
       try {
         await client.rewind(s.instanceId, 'soak');
       } catch (error) {
         rewound.delete(s.instanceId);
+        for (const fixed of fixes) rewound.delete(fixed);
         throw error;
       }
     }
@@ -396,10 +604,11 @@ async function drive(
   }
 }
 
-async function allSettled(scenarios: readonly Scenario[], store: Store): Promise<boolean> {
+async function allSettled(scenarios: readonly Scenario[], store: Store, progress: ReadonlyMap<string, number>): Promise<boolean> {
   for (const s of scenarios) {
+    if (progress.get(s.instanceId)! < s.commands.length) return false;
     const state = await store.getInstance(s.instanceId);
-    if (!state || state.runtimeStatus !== s.expected.status) return false;
+    if (!s.outcomes().some((o) => (o.status === 'Purged' ? state === undefined : state?.runtimeStatus === o.status))) return false;
   }
   return true;
 }
