@@ -962,6 +962,39 @@ describe('decideStep, a batch whose event continues the execution as new and who
   });
 });
 
+describe('decideStep, a terminate queued before the start of the execution a continueAsNew made', () => {
+  // The soak found it (extended workload, seed 500034): the terminate was sent while a worker ran the step that
+  // continued the instance as new, so it was queued ahead of the new execution's start. The batch [terminate, start]
+  // left the instance Running with a history ending Terminated, nothing to wake it: stuck for good.
+  const ts = T0.toISOString();
+  const parent = { instanceId: 'parent', name: 'Parent', taskScheduledId: 0, executionId: 'parent-execution' };
+  const loop: Orchestrator = function* (ctx) {
+    yield ctx.waitForExternalEvent('go');
+    ctx.continueAsNew(1);
+  };
+  const messages: OrchestrationMessage[] = [
+    { id: 'stop', instanceId: 'instance-1', event: { type: 'ExecutionTerminated', eventId: -1, timestamp: ts, reason: 'stop' } },
+    {
+      id: 'start', instanceId: 'instance-1',
+      event: { type: 'ExecutionStarted', eventId: -1, timestamp: ts, name: 'Loop', instanceId: 'instance-1', executionId: 'execution-2', input: 1, parentInstance: parent },
+    },
+  ];
+
+  it('ends Terminated with its reason, the start recorded and ignored, the parent answered', () => {
+    const continued = state({ name: 'Loop', runtimeStatus: 'ContinuedAsNew', executionId: 'execution-2', parentInstanceId: 'parent', input: 1 });
+    const decision = decideStep(input(continued, messages, { newExecution: () => new OrchestrationExecution(loop, { customStatusLimitBytes: 16_384 }) }));
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.state).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop', executionId: 'execution-2' });
+    const sent = decision.writeSet.requests.flatMap((r) => (r.type === 'insertMessage' ? [r.message] : []));
+    expect(sent).toEqual([expect.objectContaining({ instanceId: 'parent', event: expect.objectContaining({ type: 'SubOrchestrationInstanceFailed' }) })]);
+    expect(decision.writeSet.requests).toContainEqual({ type: 'deleteMessages', instanceId: 'instance-1', messageIds: ['stop', 'start'] });
+    // Replaying the history written gives the status written.
+    const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
+    if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+    expect(append.events.reduce(applyEvent, continued)).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+  });
+});
+
 describe('suspendedWithNothingDeferred, the rule decideResume reads the history with', () => {
   const ts = T0.toISOString();
   const suspended: HistoryEvent = { type: 'ExecutionSuspended', eventId: -1, timestamp: ts };

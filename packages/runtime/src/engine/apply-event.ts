@@ -22,6 +22,10 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
   const terminal = isTerminalStatus(state.runtimeStatus);
   switch (event.type) {
     case 'ExecutionStarted': {
+      // The start of the execution that ended before it started (a terminate queued ahead of the start a continueAsNew
+      // sent) is recorded and ignored, as `stepEvents` ignores it reaching a terminal instance: only another execution's
+      // start (a restart, a new start over the id) starts a terminal instance again.
+      if (terminal && event.executionId === state.executionId) return state;
       const { output: _o, failureDetails: _f, input: _i, parentInstanceId: _p, parentCall: _c, heldSuspend: _h, held: _l, ...rest } = state;
       const next: Mutable<InstanceState> = rest;
       next.name = event.name;

@@ -362,6 +362,9 @@ export class OrchestrationExecution {
         // buffered, is carried over too: nothing that code did with it is in history (anything it scheduled would have
         // made the replay diverge, not end), so for this execution it was never processed.
         if (!wasFinished) this.#carryOverIfContinued(event);
+        // A start after a terminate that came first (queued ahead of the start a continueAsNew sent) still names the
+        // instance and its parent, which the termination answers.
+        if (event.type === 'ExecutionStarted' && !this.#started) this.#started = event;
         continue;
       }
       try {
