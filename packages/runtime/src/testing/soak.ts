@@ -78,7 +78,7 @@ interface Scenario {
   /** The ends its commands allow, read once every command was sent (a command's answer may narrow them). */
   readonly outcomes: () => readonly Outcome[];
   /** Sub-orchestrations it creates and how they end. */
-  readonly children: readonly { readonly instanceId: string; readonly output: unknown }[];
+  readonly children: readonly { readonly instanceId: string; readonly output: unknown; readonly optional?: boolean }[];
   /** Activity runs it causes, by key (see `runKey`), a key once per run it must cause. */
   readonly runs: readonly string[];
   /** Activity runs it may cause or not (a terminate racing them). */
@@ -233,7 +233,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   for (const s of scenarios) {
     const history = await check(s.instanceId, s.outcomes());
     if (history && s.eventsInHistory !== false) problems.push(...eventProblems(raised.get(s.instanceId) ?? [], history).map((p) => `${s.instanceId}: ${p}`));
-    for (const child of s.children) await check(child.instanceId, [{ status: 'Completed', output: child.output }]);
+    // A child it may not have created (a terminate that came first) may be missing; one that exists ends Completed.
+    for (const child of s.children) {
+      await check(child.instanceId, [{ status: 'Completed', output: child.output }, ...child.optional ? [{ status: 'Purged' as const }] : []]);
+    }
   }
   // A key listed n times must run n times without faults, at least n times with them.
   const expectedRuns = new Map<string, number>();
@@ -495,6 +498,10 @@ function scenariosFor(seed: number, random: () => number, raised: Map<string, st
     const state = await c.getStatus(instanceId);
     return state?.runtimeStatus === status ? command(c, instanceId) : 'wait';
   };
+  const whenEnded = (command: InstanceCommand): InstanceCommand => async (c, instanceId) => {
+    const state = await c.getStatus(instanceId);
+    return state && isTerminalStatus(state.runtimeStatus) ? command(c, instanceId) : 'wait';
+  };
   const purge: InstanceCommand = async (c, instanceId) => {
     const { instancesDeleted } = await c.purgeInstanceHistory(instanceId);
     if (instancesDeleted !== 1) throw new Error(`purge of ${instanceId} deleted ${instancesDeleted} instances`);
@@ -521,6 +528,7 @@ function scenariosFor(seed: number, random: () => number, raised: Map<string, st
   const answerRefused = { value: false };
   const goneRefused = { value: false };
   const subId = id('subfail');
+  const orphanId = id('orphan');
   const extra: Scenario[] = [
     // continueAsNew keeping unconsumed events, across a suspend and resume; each item raised before its wait.
     scenario('loop', 'Loop', {
@@ -561,6 +569,20 @@ function scenariosFor(seed: number, random: () => number, raised: Map<string, st
     // The same, purged once it ended, with its losing timer (or late event) still pending.
     scenario('gone', 'Deadline', {
       commands: [unlessEnded(event('Answer', 'yes'), goneRefused), when('Completed', purge)], expected: { status: 'Purged' },
+    }),
+    // Terminated while its sub-orchestrations run (or completed first), and purged: they run on (instances of their own)
+    // and complete.
+    {
+      ...scenario('orphan', 'Parent', {
+        commands: [unlessEnded((c, i) => c.terminate(i, 'cut'), { value: false }), whenEnded(purge)], expected: { status: 'Purged' },
+      }),
+      children: [{ instanceId: `${orphanId}~hello`, output: HELLO, optional: true }, { instanceId: `${orphanId}~nap`, output: 'slept 2000', optional: true }],
+      optionalRuns: [...['Tokyo', 'Seattle', 'London'].map((c) => runKey('E1_SayHello', `${orphanId}~hello`, c)), runKey('Echo', `${orphanId}~nap`, 'slept 2000')],
+    },
+    // Terminated between its continueAsNew executions, with events carried over.
+    scenario('halt', 'Loop', {
+      input: { left: 5, got: [] }, eventsInHistory: false,
+      commands: [event('Item', 'a'), event('Item', 'b'), (c, i) => c.terminate(i, 'halt')], expected: { status: 'Terminated', output: 'halt' },
     }),
     // A failed sub-orchestration fails its parent; rewinding the parent reruns the child's failed call in place.
     {
