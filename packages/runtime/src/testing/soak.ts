@@ -78,7 +78,13 @@ interface Scenario {
   /** The ends its commands allow, read once every command was sent (a command's answer may narrow them). */
   readonly outcomes: () => readonly Outcome[];
   /** Sub-orchestrations it creates and how they end. */
-  readonly children: readonly { readonly instanceId: string; readonly output: unknown; readonly optional?: boolean }[];
+  readonly children: readonly {
+    readonly instanceId: string;
+    readonly output: unknown;
+    /** Default Completed. */
+    readonly status?: OrchestrationRuntimeStatus;
+    readonly optional?: boolean;
+  }[];
   /** Activity runs it causes, by key (see `runKey`), a key once per run it must cause. */
   readonly runs: readonly string[];
   /** Activity runs it may cause or not (a terminate racing them). */
@@ -235,7 +241,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     if (history && s.eventsInHistory !== false) problems.push(...eventProblems(raised.get(s.instanceId) ?? [], history).map((p) => `${s.instanceId}: ${p}`));
     // A child it may not have created (a terminate that came first) may be missing; one that exists ends Completed.
     for (const child of s.children) {
-      await check(child.instanceId, [{ status: 'Completed', output: child.output }, ...child.optional ? [{ status: 'Purged' as const }] : []]);
+      await check(child.instanceId, [{ status: child.status ?? 'Completed', output: child.output }, ...child.optional ? [{ status: 'Purged' as const }] : []]);
     }
   }
   // A key listed n times must run n times without faults, at least n times with them.
@@ -380,6 +386,14 @@ const SOAK_ORCHESTRATORS: Record<string, Orchestrator> = {
     const second: string = yield ctx.callActivity('FailsUntilRewound');
     return [first, second];
   },
+  /** Calls a continueAsNew loop as a sub-orchestration; the soak terminates that child. */
+  LoopParent: function* (ctx) {
+    try {
+      return yield ctx.callSubOrchestrator('Loop', { left: 5, got: [] }, `${ctx.instanceId}~loop`);
+    } catch {
+      return 'child ended';
+    }
+  },
   FragileParent: function* (ctx) {
     return yield ctx.callSubOrchestrator('Fragile', undefined, `${ctx.instanceId}~child`);
   },
@@ -502,6 +516,11 @@ function scenariosFor(seed: number, random: () => number, raised: Map<string, st
     const state = await c.getStatus(instanceId);
     return state && isTerminalStatus(state.runtimeStatus) ? command(c, instanceId) : 'wait';
   };
+  // Sent to the scenario's `~loop` child once it exists.
+  const toChild = (command: InstanceCommand): InstanceCommand => async (c, instanceId) => {
+    const child = `${instanceId}~loop`;
+    return (await c.getStatus(child)) ? command(c, child) : 'wait';
+  };
   const purge: InstanceCommand = async (c, instanceId) => {
     const { instancesDeleted } = await c.purgeInstanceHistory(instanceId);
     if (instancesDeleted !== 1) throw new Error(`purge of ${instanceId} deleted ${instancesDeleted} instances`);
@@ -584,6 +603,14 @@ function scenariosFor(seed: number, random: () => number, raised: Map<string, st
       input: { left: 5, got: [] }, eventsInHistory: false,
       commands: [event('Item', 'a'), event('Item', 'b'), (c, i) => c.terminate(i, 'halt')], expected: { status: 'Terminated', output: 'halt' },
     }),
+    // A sub-orchestration terminated between its continueAsNew executions answers its parent's call with a failure.
+    {
+      ...scenario('kidhalt', 'LoopParent', {
+        commands: [toChild((c, i) => c.raiseEvent(i, 'Item', 'a')), toChild((c, i) => c.raiseEvent(i, 'Item', 'b')), toChild((c, i) => c.terminate(i, 'halt'))],
+        expected: { status: 'Completed', output: 'child ended' },
+      }),
+      children: [{ instanceId: `${id('kidhalt')}~loop`, status: 'Terminated', output: 'halt' }],
+    },
     // A failed sub-orchestration fails its parent; rewinding the parent reruns the child's failed call in place.
     {
       ...scenario('subfail', 'FragileParent', { rewind: true, fixes: [`${subId}~child`], expected: { status: 'Completed', output: ['first', 'fixed'] } }),
