@@ -990,11 +990,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * if made (the client reads the appended events of a Failed instance it waits on: refusedRewindOf): 35,563 / 45,066 /
  * 75,290 -> 35,746 / 45,249 / 75,472 B (+183 / +183 / +182, measured after rebasing on main), budgets set to match;
  * rx-client unchanged.
+ * A continueAsNew then carried over the events a suspended instance applied at its resume after the one that made it
+ * continue (#carryOverIfContinued), and a terminate queued ahead of the new execution's start ended it (applyEvent
+ * ignores the start of the execution that ended; the execution takes its parent link from that start): 35,746 /
+ * 45,249 / 75,472 -> 35,774 / 45,276 / 75,498 B (+28 / +27 / +26), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 35_746 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 45_249 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 75_472 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 35_774 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 45_276 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 75_498 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 
