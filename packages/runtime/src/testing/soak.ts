@@ -32,7 +32,8 @@ export interface SoakOptions {
    * with preserveUnprocessedEvents across suspend/resume, events raised before their wait and out of order, a
    * terminate racing an instance's activity results, restart of a terminated instance, purge of an ended instance
    * while others run and a new start of its id, a failed sub-orchestration rewound with its parent, an event racing
-   * a timer.
+   * a timer, a parent terminated and purged while its sub-orchestrations run, a continueAsNew loop terminated between
+   * its executions (on its own, and as a sub-orchestration).
    */
   readonly extended?: boolean;
 }
@@ -239,7 +240,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   for (const s of scenarios) {
     const history = await check(s.instanceId, s.outcomes());
     if (history && s.eventsInHistory !== false) problems.push(...eventProblems(raised.get(s.instanceId) ?? [], history).map((p) => `${s.instanceId}: ${p}`));
-    // A child it may not have created (a terminate that came first) may be missing; one that exists ends Completed.
+    // A child it may not have created (a terminate that came first) may be missing; one that exists ends as listed.
     for (const child of s.children) {
       await check(child.instanceId, [{ status: child.status ?? 'Completed', output: child.output }, ...child.optional ? [{ status: 'Purged' as const }] : []]);
     }
