@@ -16,7 +16,7 @@ const from = Number(option('from', '1'));
 const which = option('store', 'all');
 const extended = args.includes('--extended');
 if (!Number.isInteger(seeds) || seeds < 1 || !Number.isInteger(from)) {
-  console.error('usage: npm run soak -- --seeds N [--from S] [--store memory|dexie|keyval|all]');
+  console.error('usage: npm run soak -- --seeds N [--from S] [--store memory|dexie|keyval|all] [--concurrency C] [--extended]');
   process.exit(2);
 }
 const root = resolve(import.meta.dirname, '..');
