@@ -977,13 +977,19 @@ describe('runtime', () => {
     expect(await store.getInstance(id)).toBeDefined(); // the store stays open: the runtime did not create it
   });
 
-  it('stops idempotently and refuses to start again', async () => {
+  it('stops idempotently, leaves the store it made open, and starts again', async () => {
     const runtime = createRuntime({ orchestrators: sampleOrchestrators, activities: sampleActivities, logger: silentLogger });
+    runtimes.push(runtime);
     await runtime.start();
+    const id = await runtime.client.startNew('E1_HelloSequence');
+    await runtime.client.waitForCompletion(id, SETTLED);
     const stopping = runtime.stop();
     expect(runtime.stop()).toBe(stopping);
     await stopping;
-    await expect(runtime.start()).rejects.toMatchObject({ code: 'store-closed' });
+    expect((await runtime.store.getInstance(id))?.runtimeStatus).toBe('Completed'); // kept for the next start
+    await runtime.start();
+    const again = await runtime.client.startNew('E1_HelloSequence');
+    expect((await runtime.client.waitForCompletion(again, SETTLED)).output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
   });
 
   it('starts and stops through start and stop taken off the runtime (a promise\'s finally, an effect\'s cleanup)', async () => {
@@ -993,7 +999,10 @@ describe('runtime', () => {
     const id = await runtime.client.startNew('E1_HelloSequence');
     expect((await runtime.client.waitForCompletion(id, { timeoutMs: 60_000 })).output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
     await Promise.resolve().finally(stop);
-    await expect(start()).rejects.toMatchObject({ code: 'store-closed' });
+    await Promise.resolve().then(start);
+    const again = await runtime.client.startNew('E1_HelloSequence');
+    expect((await runtime.client.waitForCompletion(again, { timeoutMs: 60_000 })).output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+    await Promise.resolve().finally(stop);
   });
 
   it('runs on the store it is given from the /core entry, leaves that store open, and refuses to run without one', async () => {

@@ -58,8 +58,11 @@ export interface LocalClientOptions {
   readonly newId?: NewId;
   /** When given, `startNew` rejects other orchestrator names (a runtime's own client knows its orchestrators). */
   readonly knownOrchestrators?: ReadonlySet<string>;
-  /** The worker of the same runtime: `startNew` commits the instance leased to it, so it runs without a claim. */
-  readonly startHandOff?: StartHandOff;
+  /**
+   * The worker of the same runtime, while one runs: `startNew` commits the instance leased to it, so it runs without a
+   * claim. Asked anew at each command, as a runtime runs a fresh worker after each `stop` and `start`.
+   */
+  readonly startHandOff?: () => StartHandOff | undefined;
   /**
    * Longest wait, in ms on `clock`, for one store call (> 0, or `Infinity`); a call the store has not answered by then
    * rejects with `UnavailableError`.
@@ -110,7 +113,7 @@ export class LocalClient implements DurableClient {
   readonly #clock: Clock;
   readonly #newId: NewId;
   readonly #known: ReadonlySet<string> | undefined;
-  readonly #startHandOff: StartHandOff | undefined;
+  readonly #startHandOff: (() => StartHandOff | undefined) | undefined;
   readonly #changes: ChangeRouter;
   /**
    * The deadlines of pending waits and store calls, on one shared timer, which is let go as soon as none is pending (a
@@ -151,7 +154,7 @@ export class LocalClient implements DurableClient {
     const instanceId = given ?? this.#newId();
     if (given === undefined) assertValidInstanceId(instanceId); // a user-supplied newId may make a bad one
     const now = this.#now();
-    const handOff = this.#startHandOff;
+    const handOff = this.#startHandOff?.();
     // With a lease, the instance is committed leased to this runtime's worker, which runs its first step unclaimed.
     const lease = handOff?.lease(now);
     let writeSet: WriteSet;
@@ -290,7 +293,7 @@ export class LocalClient implements DurableClient {
     await this.#send(
       instanceId, 'rewind', event,
       (state, before) => state.runtimeStatus !== 'Failed' || (state.historyEpoch ?? 0) > (before.historyEpoch ?? 0),
-      'failed', this.#startHandOff?.claimsNow() ? undefined : this.#direct(event, decideRewind),
+      'failed', this.#startHandOff?.()?.claimsNow() ? undefined : this.#direct(event, decideRewind),
       (next, before) => this.#rewindRefused(next, before),
     );
   }
@@ -578,8 +581,9 @@ export class LocalClient implements DurableClient {
    * Ends everything this client is watching: `status$`, `customStatus$`, `history$` and `instances$` complete
    * (after their current snapshot), and pending `waitForCompletion` calls resolve with the latest status, as when the
    * store closes. Later observables complete after their first snapshot; commands still go to the store. A runtime
-   * closes its own client in `stop()`, so no wait it started outlives it. Store calls keep their bound: one stuck in
-   * the store ends with `UnavailableError` after `storeCallTimeoutMs`, as before the close. Idempotent.
+   * closes its own client in `stop()`, so no wait it started outlives it, and reopens it in a later `start()`. Store
+   * calls keep their bound: one stuck in the store ends with `UnavailableError` after `storeCallTimeoutMs`, as before
+   * the close. Idempotent.
    */
   close(): void {
     if (this.#isClosed) return;
@@ -595,6 +599,15 @@ export class LocalClient implements DurableClient {
       }
     }
     if (errors.length > 0) throw errors[0];
+  }
+
+  /**
+   * Undoes {@link LocalClient.close}: observables and waits made from now on follow the store again (those the close
+   * ended stay ended). A runtime reopens its client when it starts again after a `stop`.
+   */
+  reopen(): void {
+    this.#isClosed = false;
+    this.#changes.reopen();
   }
 
   // ---------------------------------------------------------------- helpers
@@ -804,7 +817,7 @@ export class LocalClient implements DurableClient {
       // Ahead of what was queued before it (`DirectInput.ahead`) only when this client has no worker of its own running
       // (`createClient`, or a runtime not started or stopping): a running one applies the queued messages first, in
       // order, and then the command, even while it is busy or backing off, so its load never decides the outcome.
-      const input = { state, event, now, newId: this.#newId, ahead: !this.#startHandOff?.running() };
+      const input = { state, event, now, newId: this.#newId, ahead: !this.#startHandOff?.()?.running() };
       let decision = decide(input);
       // A started sub-orchestration's terminate (its parent link), a resume (what was kept while suspended), a rewind
       // (the history it rewrites). The

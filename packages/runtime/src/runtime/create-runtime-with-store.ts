@@ -23,5 +23,5 @@ export interface CoreRuntimeOptions extends RuntimeOptions {
  */
 export function createRuntimeWithStore(options: CoreRuntimeOptions): Runtime {
   const checked = checkRuntimeOptions(options);
-  return runtimeOnStore(checked, checked.store ?? invalid('createRuntime options.store', 'must be a Store'), false);
+  return runtimeOnStore(checked, checked.store ?? invalid('createRuntime options.store', 'must be a Store'));
 }

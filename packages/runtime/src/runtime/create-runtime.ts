@@ -5,9 +5,9 @@ export type { Runtime, RuntimeOptions } from './runtime-on-store.js';
 
 /**
  * Creates a runtime: a worker that runs orchestrations and activities from a store, and a client for it. Without a
- * `store` it creates a `MemoryStore` (and closes it in `stop()`). A page that always brings its own store can take
- * `createRuntime` from `@durable-rx/runtime/core` instead, which requires `store` and so leaves `MemoryStore` out of
- * the bundle.
+ * `store` it creates a `MemoryStore`, which lives as long as the runtime (a `stop()` leaves it open, for a later
+ * `start()`). A page that always brings its own store can take `createRuntime` from `@durable-rx/runtime/core`
+ * instead, which requires `store` and so leaves `MemoryStore` out of the bundle.
  *
  * @example
  * ```ts
@@ -22,5 +22,5 @@ export type { Runtime, RuntimeOptions } from './runtime-on-store.js';
 export function createRuntime(options: RuntimeOptions): Runtime {
   // Every option checked first: a bad one is refused before a MemoryStore is made.
   const checked = checkRuntimeOptions(options);
-  return checked.store === undefined ? runtimeOnStore(checked, new MemoryStore(), true) : runtimeOnStore(checked, checked.store, false);
+  return checked.store === undefined ? runtimeOnStore(checked, new MemoryStore()) : runtimeOnStore(checked, checked.store);
 }

@@ -3,7 +3,6 @@ import { LocalClient } from '../client/local-client.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES } from '../engine/orchestration-execution.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
-import { StoreClosedError } from '../model/errors/store-closed-error.js';
 import {
   assertStore, assertValidName, CLOCK_METHODS, hasMethods, isCount, isCountOrZero, isDelayMs, isFiniteDelayMs, isFunction, isName,
   isTimeoutMs, LOGGER_METHODS, readChecked, type MemberCheck,
@@ -15,7 +14,7 @@ import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
 import { DEFAULT_CACHE_SIZE } from '../worker/execution-cache.js';
 import type { LeaseStorage } from '../worker/lease-succession.js';
 import { DEFAULT_STORE_CALL_TIMEOUT_MS } from '../model/store-call-timeout.js';
-import { DEFAULT_STOP_GRACE_MS, Worker, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
+import { DEFAULT_STOP_GRACE_MS, Worker, type StartHandOff, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
 
 /**
  * Options of {@link createRuntime}. Each is checked when the runtime is made, by the rule of its kind: counts
@@ -26,8 +25,9 @@ import { DEFAULT_STOP_GRACE_MS, Worker, type StopOptions, type WorkerMetrics } f
  */
 export interface RuntimeOptions {
   /**
-   * Where instances live. Default (left out or `undefined`): a new `MemoryStore` (closed by `stop()`); anything else
-   * that is not an object is an `InvalidArgumentError`. Required by `createRuntime` of `@durable-rx/runtime/core`,
+   * Where instances live. Default (left out or `undefined`): a new `MemoryStore` of this runtime's own, which `stop()`
+   * leaves open with its instances (it holds no timer or handle, only memory), so the client still reads them and a
+   * later `start()` runs them on; anything else that is not an object is an `InvalidArgumentError`. Required by `createRuntime` of `@durable-rx/runtime/core`,
    * which leaves `MemoryStore` out of the bundle.
    */
   readonly store?: Store;
@@ -119,15 +119,30 @@ export interface Runtime {
   readonly client: DurableClient;
   /** Counters of worker and engine work. */
   readonly metrics: WorkerMetrics;
-  /** Starts processing work. Bound to the runtime: it may be passed on (`Promise.resolve().then(runtime.start)`). */
+  /**
+   * Starts processing work. May be called again after `stop()` (a tab back from the background): it then runs a fresh
+   * worker on the same store, which takes up what was left there (instances waiting, started or raised to while
+   * stopped, work the stop abandoned), and the client's observables and waits follow the store again. Starts and stops
+   * take effect one after another in call order: a start called while a stop runs resolves once that stop has ended
+   * and the worker runs again. Idempotent: a start called before the next `stop()` returns the first one's promise. On
+   * a store that was closed nothing can run: the worker stops at its first store call, as when the store closes under
+   * it. Bound to the runtime: it may be passed on (`Promise.resolve().then(runtime.start)`).
+   *
+   * @example
+   * ```ts
+   * document.addEventListener('visibilitychange', () => (document.hidden ? runtime.stop() : runtime.start()));
+   * ```
+   */
   readonly start: () => Promise<void>;
   /**
    * Stops claiming work, lets in-flight steps and activities commit for up to `graceMs` (default 30 s, on the
    * runtime's clock; `Infinity` waits for all), then abandons what still runs: its leases are released so another
    * worker retries it at once, and a result that arrives later is refused. Releases the worker's subscription and
    * timers, ends what `client` watches (its observables complete after their current snapshot, and pending
-   * `waitForCompletion` calls resolve with the latest status), and closes the store only if the runtime created it.
-   * Idempotent: later calls return the first call's promise. Options that are not an object, or a `graceMs` that is
+   * `waitForCompletion` calls resolve with the latest status). Never closes the store, not even the `MemoryStore` the
+   * runtime made itself: its instances stay there, readable by `client` (whose commands are still accepted, and run once
+   * the runtime starts again), for a later `start()`. A stop called while a start is under way takes effect after it.
+   * Idempotent: a stop called before the next `start()` returns the first one's promise. Options that are not an object, or a `graceMs` that is
    * not a number >= 0 or throws when read, reject with `InvalidArgumentError` and stop nothing. Bound to the runtime:
    * it may be passed on with no argument (`promise.finally(runtime.stop)`, an effect's cleanup), not to `.then`,
    * which would hand it the promise's value as its options.
@@ -135,6 +150,7 @@ export interface Runtime {
    * @example
    * ```ts
    * await runtime.stop({ graceMs: 5_000 }); // resolves within about 5 s, even if an activity never settles
+   * await runtime.start(); // runs again, on the same store
    * ```
    */
   readonly stop: (options?: StopOptions) => Promise<void>;
@@ -144,29 +160,37 @@ export interface Runtime {
  * The runtime on a given store: what `createRuntime` of `@durable-rx/runtime` and of `@durable-rx/runtime/core`
  * share. It names no store class, so a bundle that brings its own store carries no `MemoryStore`.
  *
- * @param ownsStore whether the runtime created the store, and so closes it in `stop()`
  */
-export function runtimeOnStore(options: CheckedRuntimeOptions, store: Store, ownsStore: boolean): Runtime {
+export function runtimeOnStore(options: CheckedRuntimeOptions, store: Store): Runtime {
   const { clock = systemClock, newId = randomId, orchestrators, activities } = options;
   const limits = positiveLimits(options);
-  const worker = new Worker({
+  const logger = guardedLogger(options.logger ?? consoleLogger);
+  // One id for every life of the runtime: a life after the first releases what an earlier one left leased (a commit
+  // still unanswered when its stop ended) before it claims, as a process restarted with its `workerId` does.
+  const owner = options.workerId ?? newId();
+  let lives = 0;
+  const newWorker = (): Worker => new Worker({
     store,
     orchestrators,
     activities,
     clock,
     newId,
-    logger: guardedLogger(options.logger ?? consoleLogger),
-    owner: options.workerId ?? newId(),
-    ownerReused: options.workerId !== undefined,
+    logger,
+    owner,
+    ownerReused: options.workerId !== undefined || lives++ > 0,
     ...limits,
     cacheSize: options.cacheSize ?? DEFAULT_CACHE_SIZE,
     leaseStorage: options.leaseStorage,
   });
-  const client = new LocalClient({
-    store, clock, newId, knownOrchestrators: new Set(orchestrators.keys()), startHandOff: worker.startHandOff, ...limits,
+  const knownOrchestrators = new Set(orchestrators.keys());
+  const newClient = (startHandOff: () => StartHandOff | undefined): LocalClient => new LocalClient({
+    store, clock, newId, knownOrchestrators, startHandOff, ...limits,
   });
-  return new RuntimeOnStore(store, client, worker, ownsStore);
+  return new RuntimeOnStore(store, newClient, newWorker);
 }
+
+/** Worker counters all zero: the metrics of a runtime that has not started. */
+const NO_METRICS: WorkerMetrics = { steps: 0, cacheHits: 0, cacheMisses: 0, eventsReplayed: 0, eventsApplied: 0, activitiesRun: 0, leasesLost: 0 };
 
 /**
  * What {@link runtimeOnStore} returns: a class, so `metrics` is a getter of its prototype, made once. A getter in an
@@ -174,26 +198,57 @@ export function runtimeOnStore(options: CheckedRuntimeOptions, store: Store, own
  * getter's closure, and with it the worker, client and store, alive through every young-generation collection until
  * the next full one. A process that creates and stops runtimes one after another (tests, the end-to-end bench) copied
  * every dead runtime from collection to collection.
+ *
+ * Each `start` after a `stop` (or the first) runs a fresh worker: a stopped worker holds nothing (its subscription,
+ * timers and cache are let go) and is dropped. Starts and stops run one after another in call order, on one chain:
+ * a start called during a stop begins once that stop has ended, a stop called during a start once the worker runs.
  */
 class RuntimeOnStore implements Runtime {
-  readonly #worker: Worker;
-  readonly #ownsStore: boolean;
-  #stopped: Promise<void> | undefined;
+  readonly #newWorker: () => Worker;
+  /** The worker of the current life: from a start until the stop after it has ended. */
+  #worker: Worker | undefined;
+  /** The counters of the lives before the current one. */
+  #pastMetrics: WorkerMetrics = NO_METRICS;
+  /** The last start or stop called, until it has settled: every later one waits for it. */
+  #last: Promise<void> | undefined;
+  /** What `start` returns until the next `stop` is called (so starts are idempotent), and `stop` likewise. */
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
 
-  constructor(readonly store: Store, readonly client: LocalClient, worker: Worker, ownsStore: boolean) {
-    this.#worker = worker;
-    this.#ownsStore = ownsStore;
+  readonly client: LocalClient;
+
+  /** `newClient` is handed what gives a start to the current life's worker (none between lives). */
+  constructor(readonly store: Store, newClient: (startHandOff: () => StartHandOff | undefined) => LocalClient, newWorker: () => Worker) {
+    this.#newWorker = newWorker;
+    this.client = newClient(() => this.#worker?.startHandOff);
   }
 
   get metrics(): WorkerMetrics {
-    return this.#worker.metrics;
+    const now = this.#worker?.metrics ?? NO_METRICS;
+    const past = this.#pastMetrics;
+    return {
+      steps: past.steps + now.steps,
+      cacheHits: past.cacheHits + now.cacheHits,
+      cacheMisses: past.cacheMisses + now.cacheMisses,
+      eventsReplayed: past.eventsReplayed + now.eventsReplayed,
+      eventsApplied: past.eventsApplied + now.eventsApplied,
+      activitiesRun: past.activitiesRun + now.activitiesRun,
+      leasesLost: past.leasesLost + now.leasesLost,
+    };
   }
 
   // start and stop are bound (fields, not prototype methods), as when the runtime was an object of closures: callers
   // hand them on unbound (`.finally(runtime.stop)`, an effect's cleanup returning `runtime.stop`).
-  readonly start = async (): Promise<void> => {
-    if (this.#stopped) throw new StoreClosedError('The runtime was stopped');
-    this.#worker.start(); // idempotent: a started worker returns at once
+  readonly start = (): Promise<void> => {
+    if (this.#starting) return this.#starting;
+    this.#stopping = undefined;
+    const starting = this.#after(() => {
+      if (this.#worker) return;
+      this.client.reopen();
+      const worker = (this.#worker = this.#newWorker());
+      worker.start();
+    });
+    return (this.#starting = starting);
   };
 
   readonly stop = (stopOptions?: StopOptions): Promise<void> => {
@@ -205,18 +260,41 @@ class RuntimeOnStore implements Runtime {
     } catch (error) {
       return Promise.reject(error);
     }
-    this.#stopped ??= (async () => {
+    if (this.#stopping) return this.#stopping;
+    this.#starting = undefined;
+    const stopping = this.#after(async () => {
+      const worker = this.#worker;
       try {
         this.client.close(); // ends the waits and observables of this runtime's client (HTTP waits among them)
       } finally {
         // Whatever the close threw (a store feed whose teardown throws), the worker stops: the stop rejects after.
-        // A store the runtime owns is closed even when the worker's stop reports an error (which rejects after).
-        await this.#worker.stop({ graceMs }).finally(() => this.#ownsStore && this.store.close());
+        // The worker is dropped even when its stop reports an error, so a later start runs a fresh one.
+        if (worker) {
+          await worker.stop({ graceMs }).finally(() => {
+            this.#pastMetrics = this.metrics;
+            this.#worker = undefined;
+          });
+        }
       }
-    })();
-    return this.#stopped;
+    });
+    return (this.#stopping = stopping);
   };
+
+  /**
+   * Runs `step` once every start and stop called before it has settled (whether it failed or not): at once, in this
+   * call, when none is under way (so a stop arms its grace before it returns, as the worker's own stop does).
+   */
+  #after(step: () => void | Promise<void>): Promise<void> {
+    const next = this.#last ? this.#last.then(step, step) : (async () => step())();
+    const last: Promise<void> = next.then(noop, noop).then(() => {
+      if (this.#last === last) this.#last = undefined;
+    });
+    this.#last = last;
+    return next;
+  }
 }
+
+function noop(): void {}
 
 /** The runtime's positive numeric options and their defaults. */
 type PositiveLimits = {
