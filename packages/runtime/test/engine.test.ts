@@ -154,6 +154,52 @@ describe('replay engine', () => {
     expect(completion(replayed.step(at(3), []))).toMatchObject({ result: [['a1', 'b1', 'a2'], 'b2'] });
   });
 
+  it('matches external event names with case ignored, as Durable Functions: live, buffered FIFO across cases, replayed', () => {
+    const waitApproval: Orchestrator = function* (ctx) {
+      return yield ctx.waitForExternalEvent('Approval');
+    };
+    const live = run(waitApproval);
+    live.step(T0, [executionStarted('O')]);
+    expect(completion(live.step(at(1), [eventRaised('approval', 'lower')]))).toMatchObject({ result: 'lower' });
+
+    // Raised before anyone waits, in three cases: one queue, in the order raised; another name keeps its own.
+    const twoOfOneName: Orchestrator = function* (ctx) {
+      yield ctx.createTimer(at(100));
+      const a: unknown = yield ctx.waitForExternalEvent('Order');
+      const b: unknown = yield ctx.waitForExternalEvent('ORDER');
+      const c: unknown = yield ctx.waitForExternalEvent('order');
+      return [a, b, c];
+    };
+    const buffered = run(twoOfOneName);
+    const raised = [eventRaised('order', 1), eventRaised('Orders', 'other'), eventRaised('ORDER', 2), eventRaised('Order', 3)];
+    const first = buffered.step(T0, [executionStarted('O'), ...raised]);
+    const last = buffered.step(at(100), [timerFired(0, at(100))]);
+    expect(completion(last)).toMatchObject({ result: [1, 2, 3] });
+    // A cache miss replays the recorded history (its first step recorded the flag): the same result.
+    const replayed = run(twoOfOneName, [...first.newEvents, ...last.newEvents.filter((e) => e.type !== 'ExecutionCompleted')]);
+    expect(completion(replayed.step(at(101), []))).toMatchObject({ result: [1, 2, 3] });
+
+    // Several waiters at once: the event goes to the first of its name in any case.
+    const waiters: Orchestrator = function* (ctx) {
+      return yield ctx.Task.all([ctx.waitForExternalEvent('go'), ctx.waitForExternalEvent('Stop'), ctx.waitForExternalEvent('GO')]);
+    };
+    const several = run(waiters);
+    several.step(T0, [executionStarted('O')]);
+    const all = several.step(at(1), [eventRaised('Go', 'g1'), eventRaised('STOP', 's'), eventRaised('gO', 'g2')]);
+    expect(completion(all)).toMatchObject({ result: ['g1', 's', 'g2'] });
+  });
+
+  it('keeps names of other letters apart, and matches letters beyond ASCII by their simple uppercase', () => {
+    const orch: Orchestrator = function* (ctx) {
+      return yield ctx.Task.all([ctx.waitForExternalEvent('Straße'), ctx.waitForExternalEvent('ÉTÉ'), ctx.waitForExternalEvent('𐐀')]);
+    };
+    const execution = run(orch);
+    execution.step(T0, [executionStarted('O')]);
+    // `STRASSE` is the full uppercase of `Straße`, not its simple one (.NET keeps ß too): it is another name.
+    const step = execution.step(at(1), [eventRaised('STRASSE', 'no'), eventRaised('straße', 'ß'), eventRaised('été', 'é'), eventRaised('𐐨', 'deseret')]);
+    expect(completion(step)).toMatchObject({ result: ['ß', 'é', 'deseret'] });
+  });
+
   it('yields the winning task from Task.any and ignores a cancelled timer that fires later', () => {
     const orch: Orchestrator = function* (ctx) {
       const timeout = ctx.createTimer(at(60_000));
@@ -423,6 +469,33 @@ describe('replay engine', () => {
     expect(completion(suspended)).toBeUndefined();
     const resumed = execution.step(at(2), [{ type: 'ExecutionResumed', eventId: -1, timestamp: at(2).toISOString() }]);
     expect(completion(resumed)).toMatchObject({ result: 'now' });
+  });
+
+  it('holds events raised in another case while suspended and gives them to the waiter on resume', () => {
+    const orch: Orchestrator = function* (ctx) {
+      return yield ctx.waitForExternalEvent('Go');
+    };
+    const execution = run(orch);
+    execution.step(T0, [executionStarted('O')]);
+    const suspended = execution.step(at(1), [{ type: 'ExecutionSuspended', eventId: -1, timestamp: at(1).toISOString() }, eventRaised('GO', 'loud')]);
+    expect(completion(suspended)).toBeUndefined();
+    const resumed = execution.step(at(2), [{ type: 'ExecutionResumed', eventId: -1, timestamp: at(2).toISOString() }]);
+    expect(completion(resumed)).toMatchObject({ result: 'loud' });
+  });
+
+  it('carries an event buffered under another case over continueAsNew, where a waiter of any case takes it', () => {
+    const orch: Orchestrator = function* (ctx) {
+      if (ctx.getInput<number>() === 2) return yield ctx.waitForExternalEvent('LATER');
+      yield ctx.createTimer(at(1));
+      ctx.continueAsNew(2, { preserveUnprocessedEvents: true });
+    };
+    const execution = run(orch);
+    execution.step(T0, [executionStarted('O', 1), eventRaised('later', 'kept')]);
+    const step = execution.step(at(1), [timerFired(0, at(1))]);
+    expect(step.continueAsNew?.carryOverEvents).toMatchObject([{ name: 'later', input: 'kept' }]);
+    const next = run(orch);
+    const done = next.step(at(2), [executionStarted('O', 2), ...step.continueAsNew!.carryOverEvents]);
+    expect(completion(done)).toMatchObject({ result: 'kept' });
   });
 
   it('records and ignores results after termination', () => {

@@ -309,3 +309,39 @@ describe('retry decisions (RetriesAsDurableFunctions)', () => {
     expect(startedNow(options).step(at(0), [taskFailed(0, 'e1', T0)]).actions).toEqual([{ type: 'CreateTimer', eventId: 1, fireAt: at(6 * DAY).toISOString() }]);
   });
 });
+
+describe('event names matched with case ignored (EventNamesIgnoreCase)', () => {
+  /** Races an `Approval` event against a timer. */
+  const race: Orchestrator = function* (ctx) {
+    const approval = ctx.waitForExternalEvent('Approval');
+    const winner: unknown = yield ctx.Task.any([approval, ctx.createTimer(new Date(T0.getTime() + 60_000))]);
+    return winner === approval ? approval.result : 'timed out';
+  };
+
+  it('keeps exact matching for a history recorded before: the event raised in another case stays buffered, the timer wins, no divergence', () => {
+    // Recorded by the engine before the flag: `approval` did not match, and the timer won. Replayed now, it must still.
+    const history = new HistoryBuilder({ name: 'Race', instanceId: 'r' })
+      .started()
+      .timerCreated(new Date(T0.getTime() + 60_000))
+      .step(1000)
+      .eventRaised('approval', 'yes')
+      .step(60_000)
+      .timerFired(0, new Date(T0.getTime() + 60_000))
+      .build();
+    const flagsBefore = Object.values(ReplayFlag).filter((flag) => flag < ReplayFlag.EventNamesIgnoreCase);
+    const execution = new OrchestrationExecution(race, limit);
+    execution.replay([{ ...history[0]!, replayFlags: flagsBefore } as HistoryEvent, ...history.slice(1)]);
+    expect(execution.flags.includes(ReplayFlag.EventNamesIgnoreCase)).toBe(false);
+    const step = execution.step(new Date(T0.getTime() + 61_000), []);
+    expect(step.newEvents).toContainEqual(expect.objectContaining({ type: 'ExecutionCompleted', result: 'timed out' }));
+  });
+
+  it('gives an execution that starts now the event raised in another case', () => {
+    const execution = new OrchestrationExecution(race, limit);
+    execution.replay([]);
+    execution.step(T0, [executionStarted('Race', undefined, 'r', T0)]);
+    expect(execution.flags.includes(ReplayFlag.EventNamesIgnoreCase)).toBe(true);
+    const step = execution.step(new Date(T0.getTime() + 1000), [eventRaised('approval', 'yes', T0)]);
+    expect(step.newEvents).toContainEqual(expect.objectContaining({ type: 'ExecutionCompleted', result: 'yes' }));
+  });
+});

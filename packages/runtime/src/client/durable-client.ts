@@ -174,7 +174,12 @@ export interface DurableClient {
   getStatusAll(): Promise<InstanceStatus[]>;
   /** Every instance matching the filter (all pages), ordered as {@link listInstances}: by createdTime, then instanceId. */
   getStatusBy(filter: InstanceFilter): Promise<InstanceStatus[]>;
-  /** Delivers an event to `waitForExternalEvent(eventName)`; buffered if the orchestrator is not waiting yet. */
+  /**
+   * Delivers an event to `waitForExternalEvent(eventName)`; buffered if the orchestrator is not waiting yet. Names match
+   * with case ignored, as in Durable Functions: `raiseEvent(id, 'approval')` reaches `waitForExternalEvent('Approval')`,
+   * and events of one name in any case are delivered in the order raised (one FIFO queue). The event keeps the name as
+   * raised in the history. An instance started before this rule keeps exact matching until its next execution.
+   */
   raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void>;
   /**
    * Terminates a Pending, Running or Suspended instance; `reason` becomes its output. Resolves once the termination

@@ -74,6 +74,15 @@ export const ReplayFlag = {
    * throws at the call (under the cap, `Infinity` would retry after 6 days). A history recorded before keeps all that.
    */
   RetriesAsDurableFunctions: 7,
+  /**
+   * @since 2026-12-04. External events are matched to `waitForExternalEvent` by name with case ignored
+   * (`eventNameKey`), as Durable Functions (`OrdinalIgnoreCase`), durabletask-js and durabletask-python match them:
+   * `raiseEvent(id, 'approval')` reaches `waitForExternalEvent('Approval')`, and the events of one name in any case
+   * form one FIFO queue. Before, names matched exactly, and an event raised in another case stayed buffered for ever. A
+   * history recorded before keeps exact matching: an event it buffered under another case would, matched now, resume
+   * code that did not run when it was recorded (a `Task.any` with a timer would change winner, and the replay diverge).
+   */
+  EventNamesIgnoreCase: 8,
 } as const;
 
 /** The id of a {@link ReplayFlag}. */

@@ -67,6 +67,10 @@ export interface OrchestrationContext {
   createTimer(fireAt: Date): TimerTask;
   /**
    * Waits for an event raised with `client.raiseEvent(id, name, data)`; earlier events are buffered (FIFO per name).
+   * Names match with case ignored, as in Durable Functions (`raiseEvent(id, 'approval')` completes
+   * `waitForExternalEvent('Approval')`); events of one name in any case queue in the order raised. An instance whose
+   * execution began before this rule keeps exact matching until its next execution (`continueAsNew`, a restart).
+   *
    * An event goes to the first waiter of its name the orchestrator is waiting on (the task it yielded, or one inside
    * the `Task.all` / `Task.any` it yielded), else to the first one made that has not had its event. So one raised while
    * no waiter of its name is awaited (in a reminder loop that waits anew on each pass, between passes, while its

@@ -14,6 +14,7 @@ import { assertValidInstanceId, assertValidName } from '../model/validation.js';
 import { AtomicTask } from './atomic-task.js';
 import { uuidV5 } from './deterministic-guid.js';
 import { isDurableTask, type DurableTask } from './durable-task.js';
+import { eventNameKey } from './event-name-key.js';
 import { CURRENT_REPLAY_FLAGS, ReplayFlag } from './flags.js';
 import type { MisuseMarks } from './misuse-marks.js';
 import type { Orchestration, OrchestrationContext, Orchestrator } from './orchestration-context.js';
@@ -75,7 +76,7 @@ interface ContinueAsNewRequest {
 interface Rare {
   /** Actions created while replaying, waiting for the history event that records them. */
   unmatched?: Map<number, OrchestratorAction> | undefined;
-  /** External events received before anyone waited, FIFO per name. */
+  /** External events received before anyone waited, FIFO per name (keyed by `#eventKey`). */
   bufferedEvents?: Map<string, EventRaisedEvent[]> | undefined;
   /** The parent link of the last ExecutionRewound that named one (see `parentLinkAfter`). */
   rewoundParent?: ExecutionStartedEvent['parentInstance'];
@@ -504,7 +505,8 @@ export class OrchestrationExecution {
     const phase = this.#phase;
     if (event.type !== 'EventRaised' || phase.kind !== 'finished' || phase.outcome.kind !== 'continued-as-new') return;
     const buffered = (this.#more().bufferedEvents ??= new Map());
-    buffered.set(event.name, [...(buffered.get(event.name) ?? []), event]);
+    const key = this.#eventKey(event.name);
+    buffered.set(key, [...(buffered.get(key) ?? []), event]);
   }
 
   /**
@@ -520,16 +522,17 @@ export class OrchestrationExecution {
 
   #deliverEvent(event: EventRaisedEvent): void {
     const waiters = this.#eventWaiters;
+    const key = this.#eventKey(event.name);
     let waiter: AtomicTask<unknown> | undefined;
     if (!Array.isArray(waiters)) {
       // None, or the one waiter: it takes the event if the name is its own.
-      if (waiters?.name === event.name) {
+      if (waiters && this.#eventKey(waiters.name) === key) {
         waiter = waiters;
         this.#eventWaiters = undefined;
       }
     } else {
       let at = 0;
-      while (at < waiters.length && waiters[at]!.name !== event.name) at++;
+      while (at < waiters.length && this.#eventKey(waiters[at]!.name) !== key) at++;
       if (at < waiters.length && this.#flags.includes(ReplayFlag.EventGoesToAwaitedWaiter)) at = this.#awaitedWaiter(waiters, at);
       waiter = waiters[at];
       // Taken out in place (a splice makes an array of what it removed).
@@ -540,13 +543,21 @@ export class OrchestrationExecution {
     }
     if (!waiter) {
       const buffered = (this.#more().bufferedEvents ??= new Map());
-      const queue = buffered.get(event.name);
+      const queue = buffered.get(key);
       if (queue) queue.push(event);
-      else buffered.set(event.name, [event]);
+      else buffered.set(key, [event]);
       return;
     }
     waiter.complete(owned(event.input));
     this.#resume();
+  }
+
+  /**
+   * What external events are matched by: the name with case ignored (`eventNameKey`, the one rule), or the name as
+   * given for a history recorded before `ReplayFlag.EventNamesIgnoreCase`.
+   */
+  #eventKey(name: string): string {
+    return this.#flags.includes(ReplayFlag.EventNamesIgnoreCase) ? eventNameKey(name) : name;
   }
 
 
@@ -561,8 +572,8 @@ export class OrchestrationExecution {
   #awaitedWaiter(waiters: readonly AtomicTask<unknown>[], first: number): number {
     const awaiting = this.#awaiting;
     if (!awaiting) return first;
-    const { name } = waiters[first]!;
-    for (let i = first; i < waiters.length; i++) if (waiters[i]!.name === name && waiters[i]!.awaitedBy(awaiting)) return i;
+    const key = this.#eventKey(waiters[first]!.name);
+    for (let i = first; i < waiters.length; i++) if (this.#eventKey(waiters[i]!.name) === key && waiters[i]!.awaitedBy(awaiting)) return i;
     return first;
   }
 
@@ -899,9 +910,10 @@ export class OrchestrationExecution {
       assertValidName(name, 'event name');
       const x = this.#x;
       const task = x.#own(new AtomicTask<T>('external-event', name, -1));
-      const buffered = x.#rare?.bufferedEvents?.get(name);
+      const key = x.#rare?.bufferedEvents && x.#eventKey(name);
+      const buffered = key === undefined ? undefined : x.#rare!.bufferedEvents!.get(key);
       const event = buffered?.shift();
-      if (buffered?.length === 0) x.#rare!.bufferedEvents!.delete(name);
+      if (buffered?.length === 0) x.#rare!.bufferedEvents!.delete(key!);
       if (event) {
         task.complete(owned(event.input) as T);
       } else {

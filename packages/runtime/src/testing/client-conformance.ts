@@ -664,6 +664,21 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(done.output).toEqual(['a', { b: 2 }, ['c']]);
       });
 
+      it('matches event names with case ignored, as Durable Functions, one FIFO queue across cases', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'event-case', input: 3 });
+        // WaitForEvents waits for `Item`: raised as `item`, `ITEM` and `iTeM`, before and while it waits, in that order.
+        await client.raiseEvent('event-case', 'item', 1);
+        await client.raiseEvent('event-case', 'Items', 'another name');
+        await client.raiseEvent('event-case', 'ITEM', 2);
+        await client.raiseEvent('event-case', 'iTeM', 3);
+        const done = await client.waitForCompletion('event-case', SETTLED);
+        expect(done).toMatchObject({ runtimeStatus: 'Completed', output: [1, 2, 3] });
+        // The history keeps each name as raised.
+        const names = (await client.getStatus('event-case', { showHistory: true }))?.history
+          ?.flatMap((event) => (event.type === 'EventRaised' ? [event.name] : []));
+        expect(names).toEqual(expect.arrayContaining(['item', 'ITEM', 'iTeM']));
+      });
+
       it('runs the ReserveTicket seed: discount as custom status, BookingConfirmed decides', async () => {
         await client.startNew('ReserveTicket', { instanceId: 'ticket', input: 'user-42' });
         const offer = await firstValueFrom(client.customStatus$('ticket').pipe(filter((s) => s !== undefined)));
