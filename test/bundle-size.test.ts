@@ -994,11 +994,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * continue (#carryOverIfContinued), and a terminate queued ahead of the new execution's start ended it (applyEvent
  * ignores the start of the execution that ended; the execution takes its parent link from that start): 35,746 /
  * 45,249 / 75,472 -> 35,774 / 45,276 / 75,498 B (+28 / +27 / +26), budgets set to match; rx-client unchanged.
+ * A runtime then started again after stop (a fresh worker per life on one start/stop chain, its client reopened,
+ * metrics summed over lives) and matched external event names with case ignored (eventNameKey, behind a replay flag):
+ * 35,774 / 45,276 / 75,498 -> 36,126 / 45,635 / 75,866 B (+352 / +359 / +368, measured after rebasing on main),
+ * budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 35_774 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 45_276 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 75_498 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 36_126 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 45_635 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 75_866 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 
