@@ -1,3 +1,6 @@
+import { createAdaptorServer } from '@hono/node-server';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DurableClient } from '../src/client/durable-client.js';
@@ -14,10 +17,11 @@ import { startedRuntimes } from './started-runtimes.js';
 
 /**
  * DNS rebinding: a page on `http://evil.example:7071` whose name is made to resolve to the handler's address is
- * same-origin to it in the browser's view. An anonymous handler answers the requests `serve()` receives only on the
- * host names it is meant to be reached by (421 `host-not-allowed` otherwise, before any route runs); a request made
- * in process is served on any host (as Durable Functions serves every host), unless `allowedHosts` is given
- * explicitly, which checks every request. A handler with a key is not affected.
+ * same-origin to it in the browser's view. An anonymous handler answers a request that carries a `Host` header (every
+ * request received over the network, on any server, and every copy of one) only on the host names it is meant to be
+ * reached by (421 `host-not-allowed` otherwise, before any route runs); a request made in process has no `Host` and is
+ * served on any host (as Durable Functions serves every host), unless `allowedHosts` is given explicitly, which checks
+ * every request. A handler with a key is not affected.
  */
 
 const orchestrators: Record<string, Orchestrator> = {
@@ -29,11 +33,47 @@ const orchestrators: Record<string, Orchestrator> = {
 
 const { start } = startedRuntimes();
 const servers: NodeServer[] = [];
+const otherServers: Server[] = [];
 
 // Registered after the runtimes' hook, so it runs before it: the servers close before the runtimes stop.
 afterEach(async () => {
   for (const server of servers.splice(0)) await server.close();
+  for (const server of otherServers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });
+
+/** `server` listening on a free loopback port, closed after the test; its port. */
+async function listening(server: Server): Promise<number> {
+  otherServers.push(server);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/**
+ * A hand-written node:http adapter, as apps put a fetch handler behind Express or their own server: the URL on a
+ * fixed origin of its own (not the `Host`), the headers copied.
+ */
+function adapted(handler: HttpHandler): Server {
+  return createServer((incoming: IncomingMessage, outgoing) => {
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(incoming.headers)) {
+      for (const one of [value ?? []].flat()) headers.append(name, one);
+    }
+    void handler(new Request(new URL(incoming.url ?? '/', 'http://localhost'), { method: incoming.method, headers }))
+      .then(async (response) => {
+        outgoing.writeHead(response.status, { 'content-type': response.headers.get('content-type') ?? 'text/plain' });
+        outgoing.end(Buffer.from(await response.arrayBuffer()));
+      }, (error: unknown) => {
+        outgoing.writeHead(500);
+        outgoing.end(String(error));
+      });
+  });
+}
 
 async function started(): Promise<DurableClient> {
   return (await start({ store: new MemoryStore(), orchestrators })).client;
@@ -120,12 +160,55 @@ describe('an anonymous handler behind the Node adapter', () => {
   });
 });
 
+describe('an anonymous handler behind another server, or given a copy of the request', () => {
+  it('refuses a rebound Host with 421 whoever received the request, and serves the names it answers for', async () => {
+    const client = await started();
+    await client.startNew('Echo', { instanceId: 'done', input: 'kept' });
+    await client.waitForCompletion('done', SETTLED);
+    const handler = anonymous(client);
+    const ports: [string, number][] = [
+      ['@hono/node-server', await listening(createAdaptorServer({ fetch: handler }) as Server)],
+      ['an adapter whose URL is its own origin', await listening(adapted(handler))],
+    ];
+    // serve() given a wrapper that copies the request, as a middleware that rewrites it does.
+    const copying = await serve((r) => handler(new Request(r.url, { method: r.method, headers: r.headers })), { port: 0 });
+    servers.push(copying);
+    const cloning = await serve((r) => handler(r.clone()), { port: 0 });
+    servers.push(cloning);
+    ports.push(['serve() of a copy', copying.port], ['serve() of a clone', cloning.port]);
+    for (const [name, port] of ports) {
+      const rebound = await overSocket(port, `evil.example:${port}`, 'GET', `${WEBHOOK_PATH}/instances/done`);
+      expect(rebound.status, name).toBe(421);
+      expect(JSON.parse(rebound.body), name).toMatchObject({ code: 'host-not-allowed' });
+      expect(rebound.body, name).not.toContain('kept');
+      const own = await overSocket(port, `localhost:${port}`, 'GET', `${WEBHOOK_PATH}/instances/done`);
+      expect(own.status, name).toBe(200);
+      expect(JSON.parse(own.body), name).toMatchObject({ output: 'kept' });
+    }
+  });
+
+  it('checks a request made in process that sets a Host header: both its URL\'s host and the header\'s', async () => {
+    const client = await started();
+    const handler = anonymous(client);
+    const at = (url: string, host: string) => handler(new Request(`${url}${WEBHOOK_PATH}/instances`, { headers: { host } }));
+    expect((await at('http://localhost:7071', 'localhost:7071')).status).toBe(200);
+    expect((await at('http://127.0.0.1:7071', '[::1]:7071')).status).toBe(200);
+    expect(await errorOf(await at('http://localhost:7071', 'evil.example:7071'))).toEqual([421, 'host-not-allowed']);
+    expect(await errorOf(await at('http://example.com', 'localhost'))).toEqual([421, 'host-not-allowed']);
+    // A header that is no host names nothing the handler answers for.
+    for (const host of ['[::1]x', 'localhost/x', 'user@localhost', '127.0.0.1 x']) {
+      expect(await errorOf(await at('http://localhost', host)), host).toEqual([421, 'host-not-allowed']);
+    }
+  });
+});
+
 describe('an anonymous handler called in process', () => {
-  it('serves requests on made-up origins, as Durable Functions serves any host; an explicit allowedHosts checks them', async () => {
+  it('serves requests on made-up origins (they carry no Host header), as Durable Functions serves any host; an explicit allowedHosts checks them', async () => {
     const client = await started();
     const handler = anonymous(client);
     const origins = ['http://example.com', 'http://test', 'https://api.example.org', 'http://host.docker.internal:7071', 'http://myapp.azurewebsites.net'];
     for (const [i, origin] of origins.entries()) {
+      expect(new Request(origin).headers.has('host'), origin).toBe(false);
       const start = (h: HttpHandler) => h(new Request(`${origin}${WEBHOOK_PATH}/orchestrators/Echo`, {
         method: 'POST', body: String(i), headers: { 'content-type': 'application/json' },
       }));

@@ -248,8 +248,8 @@ describe('createRemoteClient', () => {
 
   it('rejects with RemoteError host-not-allowed, not retried, from an anonymous server addressed by a host name it does not answer for', async () => {
     // An anonymous handler answers only the names it is meant to be reached by (against DNS rebinding); this one is
-    // reached through the client's fetch, so the client's baseUrl is the request's host. In process, the host is
-    // checked only with an explicit allowedHosts (`serve()` checks every request it receives).
+    // reached through the client's fetch, so the client's baseUrl is the request's host. A request made in process has
+    // no Host header, so its host is checked only with an explicit allowedHosts (one received over the network, always).
     const server = createHttpHandler(harness.runtime.client, { anonymous: true, allowedHosts: [], logger: silentLogger });
     const streams: string[] = [];
     const through = (baseUrl: string) => createRemoteClient({

@@ -22,7 +22,6 @@ import { systemClock, type Clock } from '../env/clock.js';
 import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
 import { errorBodyOf, errorResponse, responseForError } from './error-response.js';
 import { HostNotAllowedError } from './host-not-allowed-error.js';
-import { RECEIVED, type MarkedRequest } from './received-request.js';
 import { KeyVerifier, matchedKeySource } from './key-verifier.js';
 import { parseInstanceFilter } from './instance-filter-params.js';
 import {
@@ -66,22 +65,24 @@ export interface HttpHandlerOptions {
    */
   readonly key?: string | readonly string[];
   /**
-   * Serve every request without a key. Must be set explicitly; excludes `key`. Such a handler answers the requests
-   * `serve()` receives from the network only on the host names of `allowedHosts` (by default IP addresses,
-   * `localhost`, `*.localhost` and the host of `baseUrl`); a request made in process, on any host.
+   * Serve every request without a key. Must be set explicitly; excludes `key`. Such a handler answers a request that
+   * carries a `Host` header (every request received over the network, on any server) only on the host names of
+   * `allowedHosts` (by default IP addresses, `localhost`, `*.localhost` and the host of `baseUrl`); a request made in
+   * process, which has none, on any host.
    */
   readonly anonymous?: boolean;
   /**
    * The host names the handler answers for, against DNS rebinding: a page on `http://evil.example:7071` whose name is
    * made to resolve to 127.0.0.1 (or an intranet address) is same-origin to a handler there in the browser's view, so
    * without a key it could read every answer and POST anything, but its requests still name `evil.example`. A request
-   * whose URL's host name (on a server, the `Host` header; the port is not compared) is not allowed gets 421
+   * whose `Host` header or URL names a host that is not allowed (the port is not compared) gets 421
    * `host-not-allowed` before any route runs, and nothing is done. Checked by default (an anonymous handler without
-   * this option): the requests `serve()` of `@durable-rx/runtime/node` receives from the network, which a browser may
-   * have sent; a `Request` made and handed to the handler in process (`handler(new Request('http://test/…'))`) names
-   * no host anyone resolved, and is served on any host, as Durable Functions, which checks no host, serves every
-   * request. Given explicitly (`[]` for only those always allowed), every request is checked, whoever received it:
-   * for a handler behind another server (`Deno.serve`, `Bun.serve`, a framework's route). Always allowed: IP
+   * this option): every request that carries a `Host` header, as every request received over HTTP/1.1 does, whatever
+   * server received it (`serve()` of `@durable-rx/runtime/node`, `Deno.serve`, `Bun.serve`, `@hono/node-server`, a
+   * framework's route) and through any copy of it; a `Request` made and handed to the handler in process
+   * (`handler(new Request('http://test/…'))`) has no `Host`, names no host anyone resolved, and is served on any host,
+   * as Durable Functions, which checks no host, serves every request. Given explicitly (`[]` for only those always
+   * allowed), every request is checked, in process too. Always allowed: IP
    * addresses (v4 and v6), `localhost` and `*.localhost` (which browsers resolve to loopback themselves) and the host
    * of `baseUrl`. Entries are host names (`api.example.com`, in any case, Unicode or punycode) or, with a leading dot,
    * a domain and all its subdomains (`.example.com`); `true` answers any host, for a deployment behind a proxy that
@@ -219,10 +220,10 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `GET /streams/instances` (list filters) | SSE `instances` events (data: array) | 400 |
  * | `GET /streams`, `POST /streams/{session}/subscriptions`, `DELETE /streams/{session}` | one SSE session carrying many subscriptions (see `registerSessionRoutes`) | 400, 403, 404 |
  *
- * Every request needs the key (401 otherwise); an anonymous handler answers a request `serve()` received from the
- * network only on the host names it is meant to be reached by (IP addresses, `localhost`, the host of `baseUrl`,
- * `allowedHosts`; 421 `host-not-allowed` otherwise, against DNS rebinding; an explicit `allowedHosts` checks every
- * request); unknown routes get 404, wrong methods 405 (with `Allow`), bodies
+ * Every request needs the key (401 otherwise); an anonymous handler answers a request with a `Host` header (any
+ * received over the network) only on the host names it is meant to be reached by (IP addresses, `localhost`, the host
+ * of `baseUrl`, `allowedHosts`; 421 `host-not-allowed` otherwise, against DNS rebinding; an explicit `allowedHosts`
+ * checks every request); unknown routes get 404, wrong methods 405 (with `Allow`), bodies
  * over `maxBodyBytes` 413, malformed JSON, a malformed id or parameter, percent-escapes that are no UTF-8 text
  * (`%FF`, `%C0%AF`; a `%` that begins no escape is a `%`, as written), or a parameter given twice (`runtimeStatus`
  * excepted) 400; a parameter given without a value (`top=`) is one left out, and a body of only whitespace none, as
@@ -820,7 +821,7 @@ function corsOrigins(cors: HttpHandlerOptions['cors']): readonly string[] {
 interface HostAllowList {
   readonly names: ReadonlySet<string>;
   readonly domains: readonly string[];
-  /** Given explicitly: every request is checked, not only those `serve()` received (see {@link assertHostAllowed}). */
+  /** Given explicitly: every request is checked, not only those with a `Host` header (see {@link assertHostAllowed}). */
   readonly everyRequest: boolean;
 }
 
@@ -871,24 +872,52 @@ function hostNameOf(text: string): string | undefined {
 }
 
 /**
- * Refuses ({@link HostNotAllowedError}, 421) a request whose URL names a host `hosts` does not allow: by default one
- * `serve()` received from the network ({@link RECEIVED}), which a browser on a rebound name may have sent; with an
- * explicit list, any. No request header tells a rebound page's request from a server-side caller's: fetch metadata
+ * Refuses ({@link HostNotAllowedError}, 421) a request that names a host `hosts` does not allow: by default one that
+ * carries a `Host` header, as every request received over HTTP/1.1 does (a browser always sends it, on a rebound page
+ * too, and cannot leave it out), on any server (`serve()`, `Deno.serve`, `Bun.serve`, `@hono/node-server`, a framework's
+ * route) and through any copy of the request (`new Request(r.url, r)`, `clone()`); with an explicit list, any. Both
+ * the URL's host and the header's are compared: an adapter may build the URL from its own address. A `Request` made in
+ * process (`new Request('http://test/…')`) has no `Host` (fetch sets it only when sending) and names no host anyone
+ * resolved. No other header tells a rebound page's request from a server-side caller's: fetch metadata
  * (`Sec-Fetch-Site`) goes only to potentially trustworthy URLs (https, localhost), never to the plain http name a
  * rebinding uses, and `Origin` only with a non-GET request. A URL without an http(s) origin (`app://bundle/…` of an
  * in-process handler in Electron, Tauri or Capacitor; see {@link httpOriginOf}) names no host a DNS answer could point
  * at this handler, and is not checked. Ports are not compared: a rebound page is on the handler's port already.
  */
-function assertHostAllowed(request: MarkedRequest, hosts: HostAllowList): void {
-  if (!hosts.everyRequest && request[RECEIVED] !== true) return;
+function assertHostAllowed(request: Request, hosts: HostAllowList): void {
+  const header = request.headers.get('host');
+  if (header === null && !hosts.everyRequest) return;
   const url = new URL(request.url);
-  if (httpOriginOf(url) === undefined) return;
+  if (httpOriginOf(url) !== undefined) assertNameAllowed(withoutTrailingDot(url.hostname), hosts);
+  if (header === null) return;
+  const name = hostOfHeader(header);
+  // A header that is no host (and port) names nothing this handler answers for: no browser sends one.
+  if (name === undefined) throw notAllowed(header);
+  assertNameAllowed(name, hosts);
+}
+
+/** The host name of a `Host` header (`name[:port]`) as the URL parser spells it, or `undefined` if it is none. */
+function hostOfHeader(header: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(`http://${header}/`);
+  } catch {
+    return undefined;
+  }
+  return url.href === `http://${url.host}/` ? withoutTrailingDot(url.hostname) : undefined;
+}
+
+/** Throws {@link HostNotAllowedError} unless `name` (as the URL parser spells a host name) is one `hosts` allows. */
+function assertNameAllowed(name: string, hosts: HostAllowList): void {
   // An http(s) URL's host name is as the parser spells it: an IPv6 address in brackets, an IPv4 address in four
   // decimal parts (any name whose last label is numeric is parsed as one, or is no URL), a domain in lower case ASCII.
-  const name = withoutTrailingDot(url.hostname);
   if (name.startsWith('[') || /^\d+\.\d+\.\d+\.\d+$/.test(name) || hosts.names.has(name)) return;
   if (hosts.domains.some((domain) => name === domain || name.endsWith(`.${domain}`))) return;
-  throw new HostNotAllowedError(
+  throw notAllowed(name);
+}
+
+function notAllowed(name: string): HostNotAllowedError {
+  return new HostNotAllowedError(
     `This handler does not answer for the host ${JSON.stringify(name.slice(0, 200))} (an anonymous handler answers IP `
     + 'addresses, localhost, the host of its baseUrl and the names of its allowedHosts option); nothing was done',
   );

@@ -2,7 +2,6 @@ import { getRequestListener, type Http2Bindings, type HttpBindings } from '@hono
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { createServer, ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RECEIVED, type MarkedRequest } from '../http/received-request.js';
 import { SSE_STREAM, type SseBody } from '../http/sse-connection.js';
 import { invalid, isCount, isCountOrZero, isFunction, isString, readChecked, type MemberCheck } from '../model/validation.js';
 import { SocketWriter } from './socket-writer.js';
@@ -53,8 +52,8 @@ export interface NodeServer {
  * value's bytes, serialised once, go to every connection that watches it. The request URL the handler gets is built
  * from the request target's host: the `Host` header for the origin-form requests browsers send (without one, as an
  * HTTP/1.0 client may send them, the listening `hostname:port` that `url` names, so that the URLs a response names
- * reach this server), so its host name is what an anonymous `createHttpHandler` checks against its `allowedHosts`
- * (every request this server hands over is marked as received from the network; one made in process is not checked).
+ * reach this server), and the `Host` header stays on the request: its host name is what an anonymous
+ * `createHttpHandler` checks against its `allowedHosts`.
  *
  * @example
  * ```ts
@@ -73,8 +72,6 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
     port: isPort, hostname: isString, requestTimeoutMs: isCount,
   });
   const answer = async (request: Request, env: HttpBindings | Http2Bindings): Promise<Response> => {
-    // Received from the network: an anonymous handler checks the host it names (see `RECEIVED`).
-    (request as MarkedRequest)[RECEIVED] = true;
     const response = await handler(request);
     const stream = (response.body as SseBody | null)?.[SSE_STREAM];
     if (!stream || !(env?.outgoing instanceof ServerResponse)) return response;
