@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decideMisuse, decideRefusedStep, decideResume, decideStep, decideSuspend, decideTerminate, type StepInput } from '../src/engine/decide-step.js';
+import {
+  decideMisuse, decideRefusedStep, decideResume, decideStep, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf, type StepInput,
+} from '../src/engine/decide-step.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { OrchestrationExecution, suspendedWithNothingDeferred } from '../src/engine/orchestration-execution.js';
 import { applyEvent } from '../src/engine/apply-event.js';
@@ -1210,6 +1212,27 @@ describe('decideRefusedStep', () => {
     expect(decision.writeSet.requests[1]).toMatchObject({
       from: history.length, events: [{ type: 'ExecutionRewound', payloadRefused: expect.stringMatching(/^the rewind was refused, the store refused its history \(0 claimed events not recorded; /) }],
     });
+  });
+
+  it('tells a rewind waiting for a worker where its refusal may be recorded: after the history it was sent on, while Failed on it', () => {
+    const before = state({ runtimeStatus: 'Failed', failureDetails: failure, historyLength: history.length, version: 7 });
+    const rewind: OrchestrationMessage = { id: 'rewind', instanceId: 'instance-1', event: { type: 'ExecutionRewound', eventId: -1, timestamp: T0.toISOString() } };
+    const decision = decideRefusedStep({ state: before, messages: [rewind], leaseToken: 'lease', now: T0, newId: () => 'id', failure, summary: true, history });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
+    if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+    // The refusal: the same history, still Failed, the record appended where the history was.
+    expect(refusedRewindFrom(before, decision.state)).toBe(history.length);
+    expect(refusedRewindOf(append.events)).toMatch(/^the rewind was refused/);
+    // Nothing appended, or the rewind made (a new history, another status), or another execution: nothing to read.
+    expect(refusedRewindFrom(before, before)).toBeUndefined();
+    expect(refusedRewindFrom(before, { ...decision.state, historyEpoch: 1 })).toBeUndefined();
+    expect(refusedRewindFrom(before, { ...decision.state, runtimeStatus: 'Running' })).toBeUndefined();
+    expect(refusedRewindFrom(before, { ...decision.state, executionId: 'execution-2' })).toBeUndefined();
+    // An earlier refusal of the same history, before this rewind was sent, is not this rewind's.
+    expect(refusedRewindFrom(decision.state, { ...decision.state, version: 9, historyLength: decision.state.historyLength + 1 })).toBe(decision.state.historyLength);
+    expect(refusedRewindOf([])).toBeUndefined();
+    expect(refusedRewindOf([{ type: 'ExecutionRewound', eventId: -1, timestamp: T0.toISOString() }])).toBeUndefined();
   });
 
   it('terminates a running instance whose claimed terminate had its record refused twice, without the reason', () => {

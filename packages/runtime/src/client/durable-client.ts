@@ -293,7 +293,10 @@ export interface DurableClient {
    * error, nothing written); a worker's, once every smaller record of it was refused too, is recorded as refused: its
    * `ExecutionRewound` appended with `payloadRefused` saying why, the instance still Failed, and the call rejects with
    * `PayloadTooLargeError` (413) as soon as that record is committed (a remote client's too: the HTTP route
-   * answers 413), so it never resolves as if the rewind had been made. Unknown: 404; Completed or Terminated: 410;
+   * answers 413), so it never resolves as if the rewind had been made (a record the client could not read when it
+   * came is read again when the 10 s end). The record names no call: a rewind sent while a worker records another
+   * caller's refusal of the same history may be answered by it, and its own message is applied later (the store
+   * refuses it again, unless it takes more by then). Unknown: 404; Completed or Terminated: 410;
    * Pending, Running or Suspended: 409.
    */
   rewind(instanceId: string, reason?: string): Promise<void>;

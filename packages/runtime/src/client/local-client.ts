@@ -4,7 +4,7 @@
 // merge, a serial read, a distinct map) are written out.
 import { Observable, type Observer, type Subscription } from 'rxjs';
 import {
-  decideRestart, decideResume, decideRewind, decideSend, decideStart, decideSuspend, decideTerminate, refusedRewindOf,
+  decideRestart, decideResume, decideRewind, decideSend, decideStart, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf,
   type DirectDecision, type DirectInput,
 } from '../engine/decide-step.js';
 import { isDurableError } from '../model/errors/durable-error.js';
@@ -301,17 +301,21 @@ export class LocalClient implements DurableClient {
   /**
    * The error of a rewind sent to a worker that the worker recorded as refused (`decideRefusedStep`: the store refused
    * its rewritten history, then every smaller record of it, for good): `next`, a state of the instance after the
-   * state `before` the rewind was sent, still shows `before`'s history, Failed, with events appended, and those events
-   * hold the refused `ExecutionRewound` (`refusedRewindOf`), read from the store once the state shows them. Such a
-   * state is rare (late events of a Failed instance, a refused rewind), so is the read. No such record: `undefined`.
-   * One record stands for every rewind its step consumed (it records only the last), so one recorded after `before`
-   * answers this call (a rewind of another caller queued with this one is refused for the same history). A
+   * state `before` the rewind was sent, may hold the record (`refusedRewindFrom`: still `before`'s history, Failed,
+   * with events appended), and the events appended hold the refused `ExecutionRewound` (`refusedRewindOf`), read from
+   * the store once the state shows them. Such a state is rare (late events of a Failed instance, a refused rewind), so
+   * is the read. No such record: `undefined`. One record stands for every rewind its step consumed (it records only
+   * the last), so one recorded after `before` answers this call (a rewind of another caller queued with this one is
+   * refused for the same history). The record names no message: listing the ids of the rewinds it consumed would
+   * make the record of fixed size grow with them, and a store has no read of one queued message. So a rewind sent
+   * while a worker records another caller's refusal of the same history can be answered by that record, and its own
+   * message, applied later, may still rewind the instance (in practice the store refuses it again). A
    * {@link PayloadTooLargeError} (413): the rewritten history is more than the store holds, and sent again it would be
    * refused again; the instance is not in a status the rewind refuses (409, 410), nor was an argument wrong (400).
    */
   #rewindRefused(next: InstanceState, before: InstanceState): Promise<PayloadTooLargeError | undefined> | undefined {
-    const from = before.historyLength;
-    if (next.runtimeStatus !== 'Failed' || historyIdOf(next) !== historyIdOf(before) || next.historyLength <= from) return undefined;
+    const from = refusedRewindFrom(before, next);
+    if (from === undefined) return undefined;
     return this.#readHistory(next.instanceId, from).then(({ events, after }) => {
       const why = refusedRewindOf(eventsOfHistory(next, from, events, after) ?? []);
       return why === undefined ? undefined : new PayloadTooLargeError(`The rewind of ${JSON.stringify(next.instanceId)} was not made, the instance stays Failed: ${why}`);
@@ -854,7 +858,9 @@ export class LocalClient implements DurableClient {
    * change could be missed. When no worker applies the command within {@link COMMAND_APPLIED_TIMEOUT_MS}, it
    * resolves anyway: the command is stored and takes effect when a worker runs. It rejects instead with the error
    * `refused` gives for a committed status that is not `applied` (a rewind a worker recorded as refused), as soon as
-   * that status comes; a `refused` that fails (a read the store failed) only leaves the wait to its other ends.
+   * that status comes. A `refused` that fails (a read the store failed) or misses the record (a history read behind
+   * the state) is answered when the timeout comes: the instance is read once more and `refused` asked again, so a
+   * refusal is not reported as applied; a failure of that read resolves, as the timeout does.
    */
   async #commitAndObserve(
     instanceId: string, writeSet: WriteSet, applied: (next: InstanceState | undefined) => boolean,
@@ -872,7 +878,14 @@ export class LocalClient implements DurableClient {
     };
     // The timeout first: a clock that returns no valid Date throws here (a RangeError), before anything is
     // watched or committed.
-    const cancelTimer = this.#deadlines.add(COMMAND_APPLIED_TIMEOUT_MS, () => settle());
+    const cancelTimer = this.#deadlines.add(COMMAND_APPLIED_TIMEOUT_MS, () => {
+      if (!refused) return settle();
+      // The last chance of a refusal whose check failed or read behind: on a fresh read, bounded as every store call.
+      this.#read(instanceId)
+        .then((state) => (state && !settled && !applied(state) ? refused(state) : undefined))
+        .then((error) => settle(error), () => settle())
+        .catch(ignore); // a settle whose letting go throws: the wait has ended anyway
+    });
     // Ends on the applied status, on the feed's end (a closed client or store, an error) or on the timeout.
     let unwatch: () => void;
     try {

@@ -3,6 +3,7 @@ import {
   type ExecutionTerminatedEvent, type HistoryEvent,
 } from '../model/history-event.js';
 import { isTerminalStatus, type FailureDetails, type InstanceState, type Mutable } from '../model/instance-status.js';
+import { historyIdOf } from '../model/history-position.js';
 import { isoTime } from '../model/iso-time.js';
 import type { JsonValue } from '../model/json.js';
 import { isStaleResult, type ActivityTask, type Lease, type MessageEvent, type OrchestrationMessage } from '../model/message.js';
@@ -329,6 +330,19 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
  */
 export function refusedRewindOf(appended: readonly HistoryEvent[]): string | undefined {
   return appended.find((e) => e.type === 'ExecutionRewound' && e.payloadRefused !== undefined)?.payloadRefused;
+}
+
+/**
+ * Where a rewind sent to a worker when the instance was `before` may have been recorded as refused, now that it is
+ * `next`: the index of `before`'s history from which the events appended since are to be read for
+ * {@link refusedRewindOf}, when `next` still shows that history, Failed, with events appended (a refusal leaves the
+ * instance Failed and its history as it was, the record appended); `undefined` when `next` can hold no such record (the
+ * rewind was made: another status, or a new history; or nothing was appended), so nothing need be read.
+ */
+export function refusedRewindFrom(before: InstanceState, next: InstanceState): number | undefined {
+  const from = before.historyLength;
+  const same = next.runtimeStatus === 'Failed' && historyIdOf(next) === historyIdOf(before);
+  return same && next.historyLength > from ? from : undefined;
 }
 
 /**

@@ -945,7 +945,8 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
       const LIMIT = 20_000;
       const onLimitedStore = async () => {
         const inner = await newStore();
-        const store = refusingLongHistories(inner, LIMIT);
+        const limit = { chars: LIMIT };
+        const store = refusingLongHistories(inner, () => limit.chars);
         const orchestrators: Record<string, Orchestrator> = {
           ...registry.orchestrators,
           Chunks: function* (ctx) {
@@ -954,7 +955,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           },
         };
         const activities: Record<string, Activity> = { ...registry.activities, Chunk: () => 'c'.repeat(LIMIT / 5) };
-        return { inner, store, newRuntime: () => createRuntime({ store, orchestrators, activities, logger: silentLogger }) };
+        return { inner, store, limit, newRuntime: () => createRuntime({ store, orchestrators, activities, logger: silentLogger }) };
       };
 
       it('rejects with PayloadTooLargeError (413) once a worker recorded it as refused; the instance stays Failed', async () => {
@@ -980,6 +981,33 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           expect(after).toMatchObject({ runtimeStatus: 'Failed', failureDetails: failed.failureDetails });
           expect(after?.history?.at(-1)).toMatchObject({ type: 'ExecutionRewound', payloadRefused: expect.stringMatching(/^the rewind was refused/) });
           expect(calls.get('Flaky')).toBe(1);
+        } finally {
+          await ownUnder.close();
+          await own.stop();
+          await inner.close();
+        }
+      });
+
+      it('resolves a later rewind the store takes, after an earlier one it refused: the instance runs again', async () => {
+        const { inner, limit, newRuntime } = await onLimitedStore();
+        const own = newRuntime();
+        await own.start();
+        const ownUnder = await wrap(own);
+        try {
+          const admin = ownUnder.client;
+          await admin.startNew('Chunks', { instanceId: 'too-long-then-fits' });
+          expect((await admin.waitForCompletion('too-long-then-fits', SETTLED)).runtimeStatus).toBe('Failed');
+          flakyFixed = true;
+          await expect(admin.rewind('too-long-then-fits', 'refused')).rejects.toBeInstanceOf(PayloadTooLargeError);
+          // The store takes any history now: the refusal recorded before this rewind was sent is not its answer.
+          limit.chars = Infinity;
+          await admin.rewind('too-long-then-fits', 'made');
+          expect((await admin.getStatus('too-long-then-fits'))?.runtimeStatus).not.toBe('Failed');
+          expect(await admin.waitForCompletion('too-long-then-fits', SETTLED)).toMatchObject({ runtimeStatus: 'Completed' });
+          const history = (await admin.getStatus('too-long-then-fits', { showHistory: true }))?.history ?? [];
+          const rewinds = history.flatMap((e) => (e.type === 'ExecutionRewound' ? [e.payloadRefused === undefined ? e.reason : 'refused'] : []));
+          expect(rewinds).toEqual(['refused', 'made']);
+          expect(calls.get('Flaky')).toBe(2);
         } finally {
           await ownUnder.close();
           await own.stop();
@@ -2161,13 +2189,13 @@ function executionsOf(events: readonly HistoryEvent[]): { input: unknown; events
 }
 
 /**
- * `inner`, but a commit that appends or replaces more than `limit` characters of history is refused for good (413)
+ * `inner`, but a commit that appends or replaces more than `limit()` characters of history is refused for good (413)
  * before anything is written, as a store whose history document is bounded refuses it; every other call is `inner`'s.
  */
-function refusingLongHistories(inner: Store, limit: number): Store {
+function refusingLongHistories(inner: Store, limit: () => number): Store {
   const commit = (writeSet: WriteSet) => {
     const history = writeSet.requests.filter((r) => r.type === 'appendHistory' || r.type === 'replaceHistory');
-    if (JSON.stringify(history).length <= limit) return inner.commit(writeSet);
+    if (JSON.stringify(history).length <= limit()) return inner.commit(writeSet);
     return Promise.reject(new PayloadTooLargeError('the history exceeds what this store stores'));
   };
   return new Proxy(inner, {
