@@ -1741,6 +1741,32 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         });
       }
 
+      it('bounds a filtered listing by the newest instance of all, not of the matches: one that enters the filter while paging is listed once', async () => {
+        const store = await open();
+        for (let i = 0; i < 5; i++) {
+          await create(store, newInstance(`f-${i}`, { createdTime: at(i * 1000) }));
+          await forceState(store, (await store.getInstance(`f-${i}`))!, { runtimeStatus: 'Completed' });
+        }
+        // The newest instance when paging begins, not Completed yet: outside the filter, newer than every match.
+        await create(store, newInstance('f-newest', { createdTime: at(9000) }));
+        const completed = { runtimeStatus: ['Completed'], pageSize: 2 } as const;
+        const first = await store.queryInstances(completed);
+        const seen = first.instances.map((s) => s.instanceId);
+        expect(seen).toEqual(['f-0', 'f-1']);
+        // It completes while paging: it existed when paging began, so it is listed, at its place after the others.
+        await forceState(store, (await store.getInstance('f-newest'))!, { runtimeStatus: 'Completed' });
+        // One created after paging began, newer than every instance then: left to a listing begun later.
+        await create(store, newInstance('f-later', { createdTime: at(10_000) }));
+        await forceState(store, (await store.getInstance('f-later'))!, { runtimeStatus: 'Completed' });
+        for (let token = first.continuationToken; token !== undefined;) {
+          const page = await store.queryInstances({ ...completed, continuationToken: token });
+          seen.push(...page.instances.map((s) => s.instanceId));
+          token = page.continuationToken;
+        }
+        expect(seen).toEqual(['f-0', 'f-1', 'f-2', 'f-3', 'f-4', 'f-newest']);
+        expect((await store.queryInstances({ runtimeStatus: ['Completed'] })).instances.map((s) => s.instanceId).at(-1)).toBe('f-later');
+      });
+
       it('selects nothing from an empty created-time range: a reversed filter, or a token past createdTimeTo', async () => {
         const store = await open();
         for (let i = 0; i < 4; i++) await create(store, newInstance(`r-${i}`, { createdTime: at(i * 1000) }));
