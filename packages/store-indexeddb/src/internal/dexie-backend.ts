@@ -524,7 +524,14 @@ class DexieTransaction implements BackendTransaction {
   }
 
   async newestCreatedMs(): Promise<number | undefined> {
-    return (await this.#first<InstanceRow>(this.#core.instances, this.#core.instancesCreated, above([-Infinity, -Infinity]), 'prev'))?.createdMs;
+    // The last key of the created index only (a key cursor): the row holds the input and the first task, which can be
+    // large, and the bound needs none of it.
+    const { instances, instancesCreated } = this.#core;
+    const cursor = await this.#after(() => instances.openCursor({
+      trans: this.#trans, values: false, reverse: true, query: { index: instancesCreated, range: above([-Infinity, -Infinity]) },
+    }));
+    const key: unknown = cursor?.key;
+    return Array.isArray(key) && typeof key[0] === 'number' ? key[0] : undefined;
   }
 
   async readHistory(instanceId: string, from: number): Promise<HistoryEvent[]> {

@@ -562,7 +562,8 @@ class KeyvalTransaction implements BackendTransaction {
   }
 
   async newestCreatedMs(): Promise<number | undefined> {
-    const cursor = await promisifyRequest(this.#store.openCursor(this.#range(['xc'], ['xc', MAX]), 'prev'));
+    // The last key of the created entries only: a key cursor reads no value.
+    const cursor = await promisifyRequest(this.#store.openKeyCursor(this.#range(['xc'], ['xc', MAX]), 'prev'));
     return cursor ? (cursor.key as [string, number, string])[1] : undefined;
   }
 
