@@ -998,7 +998,9 @@ export class MongoStore implements Store {
       // A first page's bound is read after the page, in the same causally consistent session: it is at least the
       // createdTime of every instance the page could see.
       const newest = async () => {
-        const doc = await this.#instances.findOne(NEWEST_CREATED.filter, { session, sort: NEWEST_CREATED.sort, projection: NEWEST_CREATED.projection, ...readBound() });
+        const doc = await this.#instances.findOne(NEWEST_CREATED.filter, {
+          session, sort: NEWEST_CREATED.sort, hint: NEWEST_CREATED.hint, projection: NEWEST_CREATED.projection, ...readBound(),
+        });
         return doc?.createdTime instanceof Date ? doc.createdTime.getTime() : undefined;
       };
       return {

@@ -348,16 +348,19 @@ export function buildQueryFilter(query: InstanceQuery, after?: PageKey): Filter<
 /**
  * The read of the newest createdTime MongoStore holds, the bound a first page's continuation token records (see
  * `planInstancePage`): the last `Date` of the `page` index, read backwards ({@link storeKeyed}; a `createdTime` that
- * is no `Date` is no page key, see {@link nextPageKey}).
+ * is no `Date` is no page key, see {@link nextPageKey}). Pinned to `page` with a hint, as the store's other
+ * single-purpose reads are: the filter on `_id`'s type would also let the planner try the built-in `_id` index with a
+ * sort in memory.
  *
  * @example
  * ```ts
- * instances.findOne(NEWEST_CREATED.filter, { sort: NEWEST_CREATED.sort, projection: NEWEST_CREATED.projection });
+ * instances.findOne(NEWEST_CREATED.filter, { sort: NEWEST_CREATED.sort, hint: NEWEST_CREATED.hint, projection: NEWEST_CREATED.projection });
  * ```
  */
 export const NEWEST_CREATED = {
   filter: storeKeyed({ createdTime: { $type: 'date' } }) satisfies Filter<InstanceDoc>,
   sort: { createdTime: -1, _id: -1 } as const satisfies Sort,
+  hint: PAGE_SORT,
   projection: { _id: 0, createdTime: 1 } as const,
 } as const;
 

@@ -109,6 +109,8 @@ describe('query filters', () => {
     });
     expect(NEWEST_CREATED.sort).toEqual({ createdTime: -1, _id: -1 });
     expect(Object.keys(INDEXES.instances.find((i) => i.name === 'page')?.key ?? {})).toEqual(Object.keys(NEWEST_CREATED.sort));
+    // Hinted by the page index's key, which connect requires (`missingIndexes`).
+    expect(NEWEST_CREATED.hint).toEqual(INDEXES.instances.find((i) => i.name === 'page')?.key);
     expect(NEWEST_CREATED.filter).toEqual({ createdTime: { $type: 'date' }, ...STORE_KEY });
   });
 
