@@ -995,6 +995,43 @@ describe('decideStep, a terminate queued before the start of the execution a con
     if (append?.type !== 'appendHistory') throw new Error('expected a history append');
     expect(append.events.reduce(applyEvent, continued)).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
   });
+
+  // A store whose claim hands out at most so many messages (MongoStore's maxMessagesPerClaim) may end a claim between
+  // the terminate and the start: the execution that has no history yet answers its parent by the link in its state.
+  const continued = state({
+    name: 'Loop', runtimeStatus: 'ContinuedAsNew', executionId: 'execution-2', parentInstanceId: 'parent', input: 1,
+    parentCall: { executionId: 'parent-execution', taskScheduledId: 0 },
+  });
+  const sentBy = (decision: ReturnType<typeof decideStep>): OrchestrationMessage[] => {
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    return decision.writeSet.requests.flatMap((r) => (r.type === 'insertMessage' ? [r.message] : []));
+  };
+  const answered = [{
+    id: expect.any(String), instanceId: 'parent', executionId: 'parent-execution',
+    event: expect.objectContaining({ type: 'SubOrchestrationInstanceFailed', taskScheduledId: 0 }),
+  }];
+  const newLoop = { newExecution: () => new OrchestrationExecution(loop, { customStatusLimitBytes: 16_384 }) };
+
+  it('answers the parent once when the terminate and the start are claimed one at a time', () => {
+    const first = decideStep(input(continued, [messages[0]!], newLoop));
+    expect(sentBy(first)).toEqual(answered);
+    if (first.kind !== 'commit') throw new Error('expected a commit');
+    expect(first.state).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+    const second = decideStep(input(first.state, [messages[1]!], newLoop));
+    expect(sentBy(second)).toEqual([]);
+    if (second.kind !== 'commit') throw new Error('expected a commit');
+    expect(second.state).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop', executionId: 'execution-2' });
+  });
+
+  it('answers the parent once when both are claimed together, by the state\'s link as by the start\'s', () => {
+    expect(sentBy(decideStep(input(continued, messages, newLoop)))).toEqual(answered);
+  });
+
+  it('answers the parent once when the store refuses the step of the terminate claimed alone', () => {
+    const failure = { errorType: 'PayloadTooLargeError', errorMessage: 'too large' };
+    const refused = decideRefusedStep({ state: continued, messages: [messages[0]!], leaseToken: 'lease', now: T0, newId: () => 'id', failure });
+    expect(sentBy(refused)).toEqual(answered);
+  });
 });
 
 describe('suspendedWithNothingDeferred, the rule decideResume reads the history with', () => {

@@ -136,7 +136,7 @@ function decide(
   const step = execution.step(input.now, events);
   const { writeSet, state: next } = stepWriteSet({
     state, step, consumed, first, messages, lease: writeLease, now: input.now, newId: input.newId, baseHistory, parent: execution.parentInstance,
-    rewind: rerun,
+    answers: stateLinkOf(state), rewind: rerun,
   });
   return {
     kind: 'commit', writeSet, state: next, execution: step.isFinished ? undefined : execution, cacheHit: !replays,
@@ -316,7 +316,7 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   };
   const { writeSet, state: next } = stepWriteSet({
     state, step, consumed, messages, lease, now, newId: input.newId, baseHistory, parent: parentLinkOf([...before, ...events]),
-    rewind,
+    answers: stateLinkOf(state), rewind,
   });
   return { kind: 'commit', writeSet, state: next, execution: undefined, cacheHit: false, eventsReplayed: 0, eventsApplied: events.length };
 }
@@ -451,6 +451,8 @@ interface StepWriteSetInput {
   /** Set for a rewind: the history is replaced by `baseHistory` + the step's events. */
   readonly baseHistory?: readonly HistoryEvent[] | undefined;
   readonly parent: ParentLink | undefined;
+  /** The call answered when `parent` is absent: {@link stateLinkOf}. */
+  readonly answers?: ParentAnswer | undefined;
   /** Set for a rewind: the `ExecutionRewound` event, sent on to the failed sub-orchestrations the step calls again. */
   readonly rewind?: ExecutionRewoundEvent | undefined;
 }
@@ -525,8 +527,9 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   }
 
   // A rewound instance that ends again (Failed to Failed) answers the call that rewound it too.
-  if (input.parent && (next.runtimeStatus !== state.runtimeStatus || input.rewind)) {
-    const result = parentResult(next, input.parent, isoTime(now), input.newId);
+  const answers = input.parent ?? input.answers;
+  if (answers && (next.runtimeStatus !== state.runtimeStatus || input.rewind)) {
+    const result = parentResult(next, answers, isoTime(now), input.newId);
     if (result) after.push(send(result));
   }
 
@@ -616,8 +619,26 @@ function withoutKept(consumed: DeleteMessagesWrite, kept: ReadonlySet<string>): 
   return { ...consumed, messageIds: consumed.messageIds.filter((m) => !kept.has(m)) };
 }
 
+/** The parent call a sub-orchestration's result goes to: its link without the parent's name, which no result names. */
+type ParentAnswer = Pick<ParentLink, 'instanceId' | 'taskScheduledId' | 'executionId'>;
+
+/**
+ * The parent call of an execution with no history yet, from its state (set by `startOf`, kept by a continueAsNew):
+ * what a step that ends it answers when the step took no start (a terminate queued ahead of the start a continueAsNew
+ * sent, which a store's claim of at most so many messages, MongoStore's `maxMessagesPerClaim`, may hand out alone;
+ * the start, claimed later, is recorded and ignored). `undefined` for a started execution (its link is in its
+ * history, which a rewind may have changed) and for a top-level instance.
+ */
+function stateLinkOf(state: InstanceState): ParentAnswer | undefined {
+  const call = state.parentCall;
+  if (state.historyLength > 0 || state.parentInstanceId === undefined || call === undefined) return undefined;
+  return call.executionId === undefined
+    ? { instanceId: state.parentInstanceId, taskScheduledId: call.taskScheduledId }
+    : { instanceId: state.parentInstanceId, taskScheduledId: call.taskScheduledId, executionId: call.executionId };
+}
+
 /** The result a finished sub-orchestration sends its parent. */
-function parentResult(next: InstanceState, parent: ParentLink, timestamp: string, newId: () => string): OrchestrationMessage | undefined {
+function parentResult(next: InstanceState, parent: ParentAnswer, timestamp: string, newId: () => string): OrchestrationMessage | undefined {
   const executionId = parent.executionId;
   switch (next.runtimeStatus) {
     case 'Completed':
@@ -754,9 +775,9 @@ const SEND: DirectDecision = Object.freeze({ kind: 'send' });
  * builder, over a step of that one event). The instance becomes Terminated with the reason as output, the event is
  * appended to its history between step markers, `version` grows by one, and a sub-orchestration that has started
  * sends its parent the result of a terminated child (its parent link is in its history: `needHistory` asks for it).
- * A sub-orchestration with no history (Pending, or ContinuedAsNew) is left to a worker (`send`): its parent link is
- * only in its queued `ExecutionStarted`, and a purge or restart of the terminated child would drop that start, and
- * with it the parent's answer. Later results are recorded and ignored, as for any terminated instance. A terminal
+ * A sub-orchestration with no history (Pending, or ContinuedAsNew) is left to a worker (`send`), which records the
+ * termination with the execution's start, before or after it, and answers the parent once: by the start's link when
+ * both are in its batch, else by the link the state holds (`stateLinkOf`). Later results are recorded and ignored, as for any terminated instance. A terminal
  * instance is left to the message too (`send`), whose condition refuses it (410).
  *
  * The write set goes under an `unclaimed` lease naming the terminate: the store commits it only while the instance is
