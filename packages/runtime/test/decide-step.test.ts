@@ -1027,6 +1027,26 @@ describe('decideStep, a terminate queued before the start of the execution a con
     expect(sentBy(decideStep(input(continued, messages, newLoop)))).toEqual(answered);
   });
 
+  it('replays the history it writes as the step reads it: the start after the termination ignored, no failure', () => {
+    const decision = decideStep(input(continued, messages, newLoop));
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
+    if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+    const late: OrchestrationMessage = {
+      id: 'late', instanceId: 'instance-1', event: { type: 'EventRaised', eventId: -1, timestamp: ts, name: 'go', input: 1 },
+    };
+    // Replayed (not the cached execution) for an instance not terminal (as one the start left Running before the start
+    // of an ended execution was ignored): the replay ends where the step ended, the event is recorded and ignored.
+    const stuck: InstanceState = { ...decision.state, runtimeStatus: 'Running' };
+    const replayed = decideStep(input(stuck, [late], { ...newLoop, history: append.events }));
+    if (replayed.kind !== 'commit') throw new Error('expected a commit');
+    const appended = replayed.writeSet.requests.find((r) => r.type === 'appendHistory');
+    if (appended?.type !== 'appendHistory') throw new Error('expected a history append');
+    expect(appended.events.map((e) => e.type)).toEqual(['OrchestratorStarted', 'EventRaised', 'OrchestratorCompleted']);
+    expect(replayed.state).toMatchObject({ runtimeStatus: 'Running', output: 'stop' });
+    expect(replayed.state.failureDetails).toBeUndefined();
+  });
+
   it('answers the parent once when the store refuses the step of the terminate claimed alone', () => {
     const failure = { errorType: 'PayloadTooLargeError', errorMessage: 'too large' };
     const refused = decideRefusedStep({ state: continued, messages: [messages[0]!], leaseToken: 'lease', now: T0, newId: () => 'id', failure });

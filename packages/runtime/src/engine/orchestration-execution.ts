@@ -417,6 +417,12 @@ export class OrchestrationExecution {
       case 'OrchestratorCompleted':
         return;
       case 'ExecutionStarted':
+        // After the end (a terminate queued ahead of the start a continueAsNew sent): recorded and ignored, as the
+        // step records and ignores it, keeping the instance and its parent the termination answered.
+        if (phase.kind === 'finished') {
+          this.#started ??= event;
+          return;
+        }
         if (phase.kind !== 'not-started') {
           throw new OrchestrationError(`ExecutionStarted of ${JSON.stringify(event.instanceId)} appears twice in one execution`);
         }
