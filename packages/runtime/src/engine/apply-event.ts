@@ -5,6 +5,17 @@ import {
 } from '../model/instance-status.js';
 
 /**
+ * Whether `event` starts an execution other than the instance's current one (a restart, a new start over the id): the
+ * only start a terminal instance does not ignore. The start of the current execution reaching it is one of an
+ * execution that ended before it started (a terminate queued ahead of the start a continueAsNew sent, a top-level
+ * instance a client terminated directly): recorded and ignored, by {@link applyEvent} as by decideStep's reading of a
+ * batch, so the instance stays as the termination left it.
+ */
+export function startsAnotherExecution(state: InstanceState, event: HistoryEvent): boolean {
+  return event.type === 'ExecutionStarted' && event.executionId !== state.executionId;
+}
+
+/**
  * The status reducer: folds one history event into an instance's state. Every status change of an instance goes
  * through here (worker commits, the client's direct commands, tests, store helpers), so the rules live in one place:
  * a terminal instance only changes again through a rewind (Failed) or a new ExecutionStarted. Every suspend and
@@ -22,10 +33,7 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
   const terminal = isTerminalStatus(state.runtimeStatus);
   switch (event.type) {
     case 'ExecutionStarted': {
-      // The start of the execution that ended before it started (a terminate queued ahead of the start a continueAsNew
-      // sent) is recorded and ignored, as `stepEvents` ignores it reaching a terminal instance: only another execution's
-      // start (a restart, a new start over the id) starts a terminal instance again.
-      if (terminal && event.executionId === state.executionId) return state;
+      if (terminal && !startsAnotherExecution(state, event)) return state;
       const { output: _o, failureDetails: _f, input: _i, parentInstanceId: _p, parentCall: _c, heldSuspend: _h, held: _l, ...rest } = state;
       const next: Mutable<InstanceState> = rest;
       next.name = event.name;

@@ -8,7 +8,7 @@ import { isoTime } from '../model/iso-time.js';
 import type { JsonValue } from '../model/json.js';
 import { isStaleResult, type ActivityTask, type Lease, type MessageEvent, type OrchestrationMessage } from '../model/message.js';
 import type { CreateInstanceWrite, DeleteMessagesWrite, InstanceCondition, UnclaimedLease, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
-import { applyEvent, heldCommands, parentCallOf } from './apply-event.js';
+import { applyEvent, heldCommands, parentCallOf, startsAnotherExecution } from './apply-event.js';
 import {
   parentLinkAfter, stepMarkers, suspendedWithNothingDeferred, type OrchestrationExecution, type StepResult,
 } from './orchestration-execution.js';
@@ -188,7 +188,7 @@ function stepEvents(state: InstanceState, messages: readonly OrchestrationMessag
     if (isStaleResult(m, state)) continue;
     current++;
     if (m.event.type === 'ExecutionRewound') rewound = m.event;
-    else if (m.event.type === 'ExecutionStarted' && m.event.executionId !== state.executionId) restarted = true;
+    else if (startsAnotherExecution(state, m.event)) restarted = true;
   }
   const events = new Array<HistoryEvent>(current + lead.length);
   let e = 0;
