@@ -15,8 +15,8 @@ export interface DescribeSoakOptions {
 }
 
 /**
- * Registers the seeded soak (see {@link runSoak}) for a store: the fixed CI seed set, and, when the environment
- * variable `SOAK_SEEDS` is set (`npm run soak -- --seeds N`), a long soak of that many seeds with faults from
+ * Registers the seeded soak (see {@link runSoak}) for a store: the fixed CI seed set ({@link CI_SOAK_SEEDS}), and,
+ * when the environment variable `SOAK_SEEDS` is set (`npm run soak -- --seeds N`), a long soak of that many seeds with faults from
  * `SOAK_FROM` (default 1), `SOAK_CONCURRENCY` (default 8) at a time, with the extended scenarios (`SoakOptions.extended`) when
  * `SOAK_EXTENDED` is `1`. A long soak writes its reports as JSON into the directory `SOAK_REPORT` when that is set.
  *
@@ -76,6 +76,13 @@ export function describeSoak(name: string, createStore: () => Store | Promise<St
         const report = await soak(seed, false);
         expect(report.problems).toEqual([]);
         expect(report.faults).toMatchObject({ errorBefore: 0, errorAfter: 0, delay: 0, leaseExpiry: 0, crashes: 0 });
+      }, timeout + 30_000);
+    }
+    for (const seed of CI_SOAK_SEEDS.extendedFaultFree) {
+      it(`seed ${seed} of the extended workload without faults: every instance ends as expected, every activity ran exactly once`, async () => {
+        const report = await soak(seed, false, true);
+        expect(report.problems).toEqual([]);
+        expect(report.instances).toBeGreaterThan(0);
       }, timeout + 30_000);
     }
     for (const seed of CI_SOAK_SEEDS.faulty.slice(0, options.faultySeeds)) {
