@@ -14,7 +14,8 @@ const seeds = Number(option('seeds', '100'));
 const concurrency = option('concurrency', '8');
 const from = Number(option('from', '1'));
 const which = option('store', 'all');
-const extended = args.includes('--extended');
+// The extended workload when asked either way (`--extended`, or SOAK_EXTENDED=1 in the environment).
+const extended = args.includes('--extended') || process.env.SOAK_EXTENDED === '1';
 if (!Number.isInteger(seeds) || seeds < 1 || !Number.isInteger(from)) {
   console.error('usage: npm run soak -- --seeds N [--from S] [--store memory|dexie|keyval|all] [--concurrency C] [--extended]');
   process.exit(2);
@@ -35,10 +36,12 @@ const runs = [
 let failed = false;
 for (const r of runs) failed = run('npx', r.args, join(root, r.cwd)) !== 0 || failed;
 
-console.log(`\nseeds ${from}..${from + seeds - 1}, faults on${extended ? ', extended scenarios' : ''}`);
-console.log('store        runs  calls   errorBefore errorAfter delay  leaseExpiry crashes instances activityRuns failed');
+console.log(`\nseeds ${from}..${from + seeds - 1}, faults on, ${extended ? 'extended' : 'core'} workload`);
+console.log('store        runs  calls   errorBefore errorAfter delay  leaseExpiry crashes instances activityRuns failed workload');
 for (const file of runs.map((r) => r.file).filter((f) => readdirSync(out).includes(f))) {
   const { store, reports } = JSON.parse(readFileSync(join(out, file), 'utf8'));
+  // The workload each report says it ran (a report file left by an earlier run of another one shows so).
+  const workload = [...new Set(reports.map((r) => (r.extended === undefined ? '?' : r.extended ? 'extended' : 'core')))].join('+');
   const sum = (pick) => reports.reduce((a, r) => a + pick(r), 0);
   const bad = reports.filter((r) => r.problems.length > 0);
   console.log([
@@ -46,7 +49,7 @@ for (const file of runs.map((r) => r.file).filter((f) => readdirSync(out).includ
     String(sum((r) => r.faults.errorBefore)).padStart(11), String(sum((r) => r.faults.errorAfter)).padStart(10),
     String(sum((r) => r.faults.delay)).padStart(6), String(sum((r) => r.faults.leaseExpiry)).padStart(11),
     String(sum((r) => r.faults.crashes)).padStart(7), String(sum((r) => r.instances)).padStart(9),
-    String(sum((r) => r.activityRuns)).padStart(12), String(bad.length).padStart(6),
+    String(sum((r) => r.activityRuns)).padStart(12), String(bad.length).padStart(6), workload,
   ].join(' '));
   for (const r of bad) console.log(`  seed ${r.seed}: ${r.problems.join('; ')}`);
 }

@@ -28,7 +28,7 @@ export interface SoakOptions {
   /** Rounds (driver actions, then a random advance of the virtual clock) before the run gives up. Default 3000. */
   readonly maxRounds?: number;
   /**
-   * Add the scenarios that combine features under faults (default false; the CI seeds run without them): continueAsNew
+   * Add the scenarios that combine features under faults (default false; the CI seeds with faults run without them): continueAsNew
    * with preserveUnprocessedEvents across suspend/resume, events raised before their wait and out of order, a
    * terminate racing an instance's activity results, restart of a terminated instance, purge of an ended instance
    * while others run and a new start of its id, a failed sub-orchestration rewound with its parent, an event racing
@@ -41,6 +41,8 @@ export interface SoakOptions {
 /** What a soak run did and found. */
 export interface SoakReport {
   readonly seed: number;
+  /** The workload that ran: the extended scenarios too ({@link SoakOptions.extended}), or the core ones only. */
+  readonly extended: boolean;
   readonly faults: FaultCounts;
   /** Instances created, sub-orchestrations included. */
   readonly instances: number;
@@ -266,7 +268,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
   for (const { runtime } of live) await runtime.stop({ graceMs: 0 });
   return {
-    seed, faults: injector.counts, instances: all.length, activityRuns: [...runs.values()].reduce((a, b) => a + b, 0),
+    seed, extended: options.extended ?? false, faults: injector.counts, instances: all.length, activityRuns: [...runs.values()].reduce((a, b) => a + b, 0),
     rounds, virtualMs, boundTimeouts, problems,
   };
 
