@@ -631,10 +631,7 @@ type ParentAnswer = Pick<ParentLink, 'instanceId' | 'taskScheduledId' | 'executi
  */
 function stateLinkOf(state: InstanceState): ParentAnswer | undefined {
   const call = state.parentCall;
-  if (state.historyLength > 0 || state.parentInstanceId === undefined || call === undefined) return undefined;
-  return call.executionId === undefined
-    ? { instanceId: state.parentInstanceId, taskScheduledId: call.taskScheduledId }
-    : { instanceId: state.parentInstanceId, taskScheduledId: call.taskScheduledId, executionId: call.executionId };
+  return state.historyLength > 0 || state.parentInstanceId === undefined || !call ? undefined : { instanceId: state.parentInstanceId, ...call };
 }
 
 /** The result a finished sub-orchestration sends its parent. */
