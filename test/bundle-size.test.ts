@@ -1002,11 +1002,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * is still reported (refusedRewindFrom beside refusedRewindOf), and the IndexedDB stores read a first page's bound from
  * the created index's key alone (a key cursor): 36,126 / 45,635 / 75,866 -> 36,161 / 45,704 / 75,952 B (+35 / +69 /
  * +86, measured after rebasing on main), budgets set to match; rx-client unchanged.
+ * A step of an execution with no history then answered its parent by the link its state holds when it took no start
+ * (stateLinkOf), replay ignored a start after the end as the step does, and startsAnotherExecution became the one rule
+ * of the start a terminal instance ignores: 36,161 / 45,704 / 75,952 -> 36,245 / 45,787 / 76,036 B (+84 / +83 / +84,
+ * measured after rebasing on main), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 36_161 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 45_704 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 75_952 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 36_245 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 45_787 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_036 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 
