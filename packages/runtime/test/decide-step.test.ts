@@ -893,20 +893,111 @@ describe('decideStep, when changed code now continues an execution as new during
     return { decision, sent, deleted };
   };
 
-  it('carries each unprocessed event over once: the one in history sent again, the one of this step kept in the queue', () => {
+  it('carries each unprocessed event over once, in the start message: the one in history and the one of this step', () => {
     const { decision, sent, deleted } = decide(true);
     expect(decision.state.runtimeStatus).toBe('ContinuedAsNew');
     expect(decision.writeSet.requests).toContainEqual({ type: 'replaceHistory', instanceId: 'instance-1', events: [] });
-    expect(sent.map((e) => e.type)).toEqual(['ExecutionStarted', 'EventRaised']);
-    expect(sent[1]).toMatchObject({ name: 'Go', input: 'consumed by the old code' });
-    // The step's own event is not consumed (nor sent again): the next execution claims that message, once.
-    expect(deleted).not.toContain('more');
+    expect(sent.map((e) => e.type)).toEqual(['ExecutionStarted']);
+    expect(sent[0]).toMatchObject({
+      carriedEvents: [
+        { type: 'EventRaised', name: 'Go', input: 'consumed by the old code', carried: true },
+        { type: 'EventRaised', name: 'More', input: 'now', carried: true },
+      ],
+    });
+    // The step's own event is consumed with the step: it travels in the start message, once.
+    expect(deleted).toEqual(['more']);
   });
 
   it('drops both without preserveUnprocessedEvents, as a continueAsNew in a step of its own does', () => {
     const { sent, deleted } = decide(false);
     expect(sent.map((e) => e.type)).toEqual(['ExecutionStarted']);
     expect(deleted).toEqual(['more']);
+  });
+});
+
+describe('decideStep, events carried over by continueAsNew and events raised while its step was in flight', () => {
+  // The soak found it (extended workload, seeds 500006, 500014, 500056): 'a' was buffered in history, 'b' came in the
+  // continueAsNew step's own batch, 'c' was raised while that step was in flight, so it was queued ahead of the next
+  // execution's start. The carried events, kept in the queue or sent again behind the start, reached the next
+  // execution out of the order raised.
+  const ts = T0.toISOString();
+  const raised = (id: string, value: string): OrchestrationMessage => ({
+    id, instanceId: 'instance-1', event: { type: 'EventRaised', eventId: -1, timestamp: ts, name: 'x', input: value },
+  });
+  const relay: Orchestrator = function* (ctx) {
+    if (ctx.getInput() === undefined) {
+      yield ctx.callActivity('Prep');
+      ctx.continueAsNew('second', { preserveUnprocessedEvents: true });
+      return undefined;
+    }
+    const got: unknown[] = [];
+    for (let i = 0; i < 3; i++) got.push(yield ctx.waitForExternalEvent('x'));
+    return got;
+  };
+  const newExecution = () => new OrchestrationExecution(relay, { customStatusLimitBytes: 16_384 });
+  /** Steps `batches` one claim each, from `state` and `history`, each step replaying the history written so far. */
+  const run = (start: InstanceState, first: readonly HistoryEvent[], batches: OrchestrationMessage[][]) => {
+    let current = start;
+    let history = first;
+    const sent: OrchestrationMessage[] = [];
+    const left: OrchestrationMessage[] = [];
+    for (const batch of batches) {
+      const decision = decideStep(input(current, batch, { history, newExecution }));
+      if (decision.kind !== 'commit') throw new Error('expected a commit');
+      for (const r of decision.writeSet.requests) {
+        if (r.type === 'appendHistory') history = [...history, ...r.events];
+        else if (r.type === 'replaceHistory') history = r.events;
+        else if (r.type === 'insertMessage') sent.push(r.message);
+      }
+      // A message the step did not consume stays queued, in its place.
+      const consumed = decision.writeSet.requests.flatMap((r) => (r.type === 'deleteMessages' ? r.messageIds : []));
+      left.push(...batch.filter((m) => !consumed.includes(m.id)));
+      current = decision.state;
+    }
+    return { state: current, history, sent, left };
+  };
+  const firstExecution = new HistoryBuilder({ name: 'Relay' }).started().taskScheduled('Prep').step().eventRaised('x', 'a').build();
+  const continued = () => run(
+    state({ name: 'Relay', historyLength: firstExecution.length }), firstExecution, [[result('execution-1', 'done'), raised('b', 'b')]],
+  );
+
+  it('sends them in the start message, in the order raised, and consumes the one of its own batch', () => {
+    const { state: next, sent, left } = continued();
+    expect(next.runtimeStatus).toBe('ContinuedAsNew');
+    expect(left).toEqual([]);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.event).toMatchObject({
+      type: 'ExecutionStarted', input: 'second',
+      carriedEvents: [{ name: 'x', input: 'a', carried: true }, { name: 'x', input: 'b', carried: true }],
+    });
+  });
+
+  for (const [how, split] of [['one claim', false], ['claims of one message each (a store bound)', true]] as const) {
+    it(`delivers each name's events in the order raised, carried ones first, over ${how}`, () => {
+      const { state: next, sent, left } = continued();
+      // 'c' was raised while the continueAsNew step was in flight: it is queued ahead of the messages that step sent.
+      const queue = [...left, raised('c', 'c'), ...sent, raised('d', 'late')];
+      const done = run(next, [], split ? queue.map((m) => [m]) : [queue]);
+      expect(done.state).toMatchObject({ runtimeStatus: 'Completed', output: ['a', 'b', 'c'] });
+      // What history records is the order applied: a replay from scratch agrees, and the start is recorded without them.
+      const events = done.history.filter((e) => e.type === 'EventRaised').map((e) => e.type === 'EventRaised' && e.input);
+      expect(events).toEqual(['c', 'a', 'b', 'late']);
+      expect(done.history.find((e) => e.type === 'ExecutionStarted')).not.toHaveProperty('carriedEvents');
+      const replayed = newExecution();
+      replayed.replay(done.history);
+      expect(replayed.step(T0, []).isFinished).toBe(true);
+      expect(done.history.reduce(applyEvent, next)).toMatchObject({ runtimeStatus: 'Completed', output: ['a', 'b', 'c'] });
+    });
+  }
+
+  it('delivers a start and events of a history without the mark (written before it) as before: in arrival order', () => {
+    const start: OrchestrationMessage = {
+      id: 'start', instanceId: 'instance-1',
+      event: { type: 'ExecutionStarted', eventId: -1, timestamp: ts, name: 'Relay', instanceId: 'instance-1', executionId: 'execution-2', input: 'second' },
+    };
+    const next = state({ name: 'Relay', runtimeStatus: 'ContinuedAsNew', executionId: 'execution-2', input: 'second' });
+    const done = run(next, [], [[raised('c', 'c'), start, raised('a', 'a'), raised('b', 'b')]]);
+    expect(done.state).toMatchObject({ runtimeStatus: 'Completed', output: ['c', 'a', 'b'] });
   });
 });
 

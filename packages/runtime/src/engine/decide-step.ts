@@ -1,5 +1,5 @@
 import {
-  assertNever, type ExecutionResumedEvent, type ExecutionRewoundEvent, type ExecutionStartedEvent, type ExecutionSuspendedEvent,
+  assertNever, type EventRaisedEvent, type ExecutionResumedEvent, type ExecutionRewoundEvent, type ExecutionStartedEvent, type ExecutionSuspendedEvent,
   type ExecutionTerminatedEvent, type HistoryEvent,
 } from '../model/history-event.js';
 import { isTerminalStatus, type FailureDetails, type InstanceState, type Mutable } from '../model/instance-status.js';
@@ -135,7 +135,7 @@ function decide(
   }
   const step = execution.step(input.now, events);
   const { writeSet, state: next } = stepWriteSet({
-    state, step, consumed, first, messages, lease: writeLease, now: input.now, newId: input.newId, baseHistory, parent: execution.parentInstance,
+    state, step, consumed, first, lease: writeLease, now: input.now, newId: input.newId, baseHistory, parent: execution.parentInstance,
     answers: stateLinkOf(state), rewind: rerun,
   });
   return {
@@ -188,12 +188,26 @@ function stepEvents(state: InstanceState, messages: readonly OrchestrationMessag
     if (isStaleResult(m, state)) continue;
     current++;
     if (m.event.type === 'ExecutionRewound') rewound = m.event;
-    else if (startsAnotherExecution(state, m.event)) restarted = true;
+    else if (m.event.type === 'ExecutionStarted') {
+      if (startsAnotherExecution(state, m.event)) restarted = true;
+      if (m.event.carriedEvents) current += m.event.carriedEvents.length;
+    }
   }
   const events = new Array<HistoryEvent>(current + lead.length);
   let e = 0;
   for (; e < lead.length; e++) events[e] = lead[e]!;
-  for (let i = 0; i < messages.length; i++) if (!isStaleResult(messages[i]!, state)) events[e++] = messages[i]!.event;
+  for (let i = 0; i < messages.length; i++) {
+    const event = messages[i]!.event;
+    if (isStaleResult(messages[i]!, state)) continue;
+    if (event.type === 'ExecutionStarted' && event.carriedEvents) {
+      // The events a continueAsNew carried over (`carriedOver`), recorded just ahead of the start they came with.
+      const { carriedEvents, ...start } = event;
+      for (const carried of carriedEvents) events[e++] = carried;
+      events[e++] = start;
+    } else {
+      events[e++] = event;
+    }
+  }
   const rewind = state.runtimeStatus === 'Failed' ? rewound : undefined;
   const terminal = isTerminalStatus(state.runtimeStatus);
   // A suspend held back in the state by a client (the lead), or sent as a message (a command queued behind another
@@ -315,7 +329,7 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
     customStatus: state.historyLength === 0 && !rewind ? undefined : state.customStatus as JsonValue | undefined,
   };
   const { writeSet, state: next } = stepWriteSet({
-    state, step, consumed, messages, lease, now, newId: input.newId, baseHistory, parent: parentLinkOf([...before, ...events]),
+    state, step, consumed, lease, now, newId: input.newId, baseHistory, parent: parentLinkOf([...before, ...events]),
     answers: stateLinkOf(state), rewind,
   });
   return { kind: 'commit', writeSet, state: next, execution: undefined, cacheHit: false, eventsReplayed: 0, eventsApplied: events.length };
@@ -434,7 +448,6 @@ function summaryRecord(event: HistoryEvent, reason: string): HistoryEvent {
 const PAYLOADS = ['result', 'input', 'reason', 'payloadRefused'];
 
 const NO_HISTORY: readonly HistoryEvent[] = Object.freeze([]);
-const NO_MESSAGES: readonly OrchestrationMessage[] = NO_HISTORY as never;
 
 interface StepWriteSetInput {
   readonly state: InstanceState;
@@ -443,8 +456,6 @@ interface StepWriteSetInput {
   readonly consumed?: DeleteMessagesWrite | undefined;
   /** A request that goes first (the deleted task of an activity step). */
   readonly first?: WriteRequest | undefined;
-  /** The claimed messages (a carried-over event that arrived in this batch keeps its message). */
-  readonly messages: readonly OrchestrationMessage[];
   readonly lease: WriteLease;
   readonly now: Date;
   readonly newId: () => string;
@@ -533,8 +544,6 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
     if (result) after.push(send(result));
   }
 
-  // The carried-over messages kept in the queue (only continueAsNew keeps any).
-  let kept: Set<string> | undefined;
   let history: WriteRequest = input.baseHistory
     ? { type: 'replaceHistory', instanceId: id, events: [...input.baseHistory, ...events] }
     : { type: 'appendHistory', instanceId: id, from: state.historyLength, events };
@@ -544,18 +553,13 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
     // The next execution starts from an empty history, with its start message and the carried events.
     const executionId = input.newId();
     history = { type: 'replaceHistory', instanceId: id, events: [] };
+    const carried = step.continueAsNew.carryOverEvents;
     after.push(send(message(input.newId(), id, undefined, {
       type: 'ExecutionStarted', eventId: -1, timestamp: isoTime(now), name: state.name, instanceId: id, executionId,
       ...(step.continueAsNew.input === undefined ? {} : { input: step.continueAsNew.input }),
       ...(input.parent ? { parentInstance: input.parent } : {}),
+      ...(carried.length === 0 ? {} : { carriedEvents: carriedOver(carried) }),
     })));
-    // A carried event that came in this step's batch keeps its message, in its place in the queue (before events
-    // that arrived later); one buffered in an earlier step (already consumed) is sent again.
-    for (const event of step.continueAsNew.carryOverEvents) {
-      const own = input.messages.find((m) => m.event === event && m.executionId === undefined);
-      if (own) (kept ??= new Set()).add(own.id);
-      else after.push(send(message(input.newId(), id, undefined, event)));
-    }
     const continued = (next = writable(next, state));
     continued.executionId = executionId;
     // Commands held in this step (a suspend after the continueAsNew) wait for that execution (`held` names it).
@@ -597,7 +601,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   if (first) requests[r++] = first;
   requests[r++] = { type: 'replaceState', state: committed };
   requests[r++] = history;
-  if (consumed) requests[r++] = kept === undefined ? consumed : withoutKept(consumed, kept);
+  if (consumed) requests[r++] = consumed;
   for (let i = 0; i < tasks.length; i++) requests[r++] = { type: 'insertTask', task: tasks[i]! };
   for (let i = 0; i < after.length; i++) requests[r++] = after[i]!;
   return { state: committed, writeSet: { lease: input.lease, requests } };
@@ -612,11 +616,16 @@ function writable(next: InstanceState, state: InstanceState): Mutable<InstanceSt
 }
 
 /**
- * `consumed` without the messages `kept` in the queue. A function of its own: a closure over `kept` in stepWriteSet made
- * every step allocate a context for it.
+ * The events a continueAsNew carries over, as its start message holds them (`carriedEvents`), each marked `carried`
+ * (one carried again keeps its mark), in the order the execution buffered them: per name, the order raised. They
+ * travel in the start message, not as messages of their own behind it: an event raised while the continueAsNew step
+ * was in flight is queued ahead of that start, and a claim may take the start without the messages after it. The step
+ * that takes the start records them just ahead of it (`stepEvents`), and the execution buffers a carried event ahead
+ * of the unmarked ones of its name (those raised later), so the next execution receives each name's events in the
+ * order raised, on every replay too.
  */
-function withoutKept(consumed: DeleteMessagesWrite, kept: ReadonlySet<string>): DeleteMessagesWrite {
-  return { ...consumed, messageIds: consumed.messageIds.filter((m) => !kept.has(m)) };
+function carriedOver(events: readonly EventRaisedEvent[]): EventRaisedEvent[] {
+  return events.map((e) => (e.carried ? e : { ...e, carried: true }));
 }
 
 /** The parent call a sub-orchestration's result goes to: its link without the parent's name, which no result names. */
@@ -1022,7 +1031,7 @@ function unclaimedStep(input: DirectInput<HistoryEvent>, isFinished: boolean, pa
   return {
     kind: 'commit',
     ...stepWriteSet({
-      state, step, messages: NO_MESSAGES, now, newId: input.newId, lease: unclaimedLeaseOf(input), parent,
+      state, step, now, newId: input.newId, lease: unclaimedLeaseOf(input), parent,
     }),
   };
 }
@@ -1111,8 +1120,7 @@ export interface ActivityStepInput extends Omit<StepInput, 'messages' | 'leaseTo
 export function decideActivityStep(input: ActivityStepInput): StepDecision {
   const { taskId, taskLeaseToken, state } = input;
   if (!input.cached) return NEED_HISTORY;
-  // The result is the step's only message and is never stored, so nothing is deleted for it (a result message is
-  // never a carried-over event, which has no execution id).
+  // The result is the step's only message and is never stored, so nothing is deleted for it.
   return decide(
     input, [input.result],
     { kind: 'activityStep', taskId, token: taskLeaseToken, instanceId: state.instanceId, version: state.version, now: input.now },

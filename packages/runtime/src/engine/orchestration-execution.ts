@@ -357,10 +357,9 @@ export class OrchestrationExecution {
         // when the execution ended); an event that came in the same batch as a continueAsNew is one the execution did
         // not process, so it is carried over like the buffered ones. So it is when that continueAsNew is a late outcome
         // (the replay ended the execution, no step recorded it): this batch came after the end, so none of its events
-        // was processed either. Each carried event reaches the next execution once, and none is lost: one of this batch
-        // keeps its message (not consumed, not sent again), one buffered in history is sent again (the history is then
-        // replaced). An event the code that recorded the history consumed, which the changed code's replay leaves
-        // buffered, is carried over too: nothing that code did with it is in history (anything it scheduled would have
+        // was processed either. Each carried event reaches the next execution once, and none is lost: all travel in
+        // the next execution's start message (`carriedOver` in decide-step), in the order buffered. An event the code
+        // that recorded the history consumed, which the changed code's replay leaves buffered, is carried over too: nothing that code did with it is in history (anything it scheduled would have
         // made the replay diverge, not end), so for this execution it was never processed.
         if (!wasFinished) this.#carryOverIfContinued(event);
         // A start after a terminate that came first (queued ahead of the start a continueAsNew sent) still names the
@@ -550,8 +549,15 @@ export class OrchestrationExecution {
     if (!waiter) {
       const buffered = (this.#more().bufferedEvents ??= new Map());
       const queue = buffered.get(key);
-      if (queue) queue.push(event);
-      else buffered.set(key, [event]);
+      if (!queue) buffered.set(key, [event]);
+      else if (!event.carried) queue.push(event);
+      else {
+        // Carried over by continueAsNew: raised before every unmarked event of its name this execution buffered
+        // (those queued ahead of its start), so it goes ahead of them, after the carried ones before it.
+        let at = 0;
+        while (at < queue.length && queue[at]!.carried) at++;
+        queue.splice(at, 0, event);
+      }
       return;
     }
     waiter.complete(owned(event.input));

@@ -39,6 +39,12 @@ export interface ExecutionStartedEvent extends EventBase {
     /** The parent's execution, so its result is not delivered to a later execution of the parent. */
     readonly executionId?: string;
   };
+  /**
+   * Only on the start message a `continueAsNew` with `preserveUnprocessedEvents` sends, never in history: the events
+   * the last execution did not process, in the order raised (per name). The step that takes the start records them
+   * as `EventRaised` events (marked {@link EventRaisedEvent.carried}) just before it, in one batch with it.
+   */
+  readonly carriedEvents?: readonly EventRaisedEvent[];
 }
 /** The orchestrator returned (Completed) or threw (Failed), which ends its execution. */
 export interface ExecutionCompletedEvent extends EventBase {
@@ -143,6 +149,11 @@ export interface EventRaisedEvent extends EventBase {
   readonly name: string;
   /** The event data. */
   readonly input?: unknown;
+  /**
+   * Set on an event carried over from the last execution by `continueAsNew` (`preserveUnprocessedEvents`): it was
+   * raised before any event of its name that reached this execution unmarked, so it is buffered ahead of them.
+   */
+  readonly carried?: true;
 }
 /** The orchestrator started a sub-orchestration (`callSubOrchestrator`); its `eventId` numbers the call. */
 export interface SubOrchestrationInstanceCreatedEvent extends EventBase {

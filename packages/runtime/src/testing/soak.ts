@@ -402,14 +402,14 @@ const SOAK_ORCHESTRATORS: Record<string, Orchestrator> = {
   },
   /**
    * Takes one `Item` per execution, after a timer (so items arrive before their wait), carrying the others over.
-   * Returns them sorted: each must arrive once, but not necessarily in the order raised. An event carried over from an
-   * earlier step is sent to the next execution again (decideStep), behind the events queued meanwhile.
+   * Returns them in the order taken: each must arrive once, and in the order raised (events of one name are FIFO,
+   * carried over or not: the carried ones travel in the next execution's start, ahead of those raised meanwhile).
    */
   Loop: function* (ctx) {
     const { left, got } = ctx.getInput<{ left: number; got: string[] }>();
     yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 500));
     const item: string = yield ctx.waitForExternalEvent<string>('Item');
-    if (left <= 1) return [...got, item].sort();
+    if (left <= 1) return [...got, item];
     ctx.continueAsNew({ left: left - 1, got: [...got, item] }, { preserveUnprocessedEvents: true });
     return undefined;
   },

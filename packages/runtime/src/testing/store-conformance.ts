@@ -2322,6 +2322,33 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(history.filter((e) => e.type === 'EventRaised')).toMatchObject([{ name: 'add', input: 0 }]);
       });
 
+      it('delivers events carried over by continueAsNew ahead of one raised while its step was in flight, in the order raised', async () => {
+        const store = await open();
+        const relay: Orchestrator = function* (ctx) {
+          if (ctx.getInput<number>() === 0) {
+            yield ctx.waitForExternalEvent('go');
+            ctx.continueAsNew(1, { preserveUnprocessedEvents: true });
+            return undefined;
+          }
+          const got: unknown[] = [];
+          for (let i = 0; i < 3; i++) got.push(yield ctx.waitForExternalEvent('x'));
+          return got;
+        };
+        const client = createClient({ store });
+        await client.startNew('Relay', { instanceId: 'relay', input: 0 });
+        await stepByHand(store, { Relay: relay });
+        // 'a' is buffered in history; 'b' comes in the batch that continues the execution; 'c' is raised while a worker
+        // holds that step, so it is queued ahead of the start of the next execution.
+        await client.raiseEvent('relay', 'x', 'a');
+        await stepByHand(store, { Relay: relay });
+        await client.raiseEvent('relay', 'go');
+        await client.raiseEvent('relay', 'x', 'b');
+        await stepByHand(store, { Relay: relay }, () => client.raiseEvent('relay', 'x', 'c'));
+        expect(await client.getStatus('relay')).toMatchObject({ runtimeStatus: 'ContinuedAsNew' });
+        await runtimeOn(store, 'w1', { orchestrators: { Relay: relay } });
+        expect(await client.waitForCompletion('relay', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['a', 'b', 'c'] });
+      });
+
       it('restarts a terminal id that has a long history with a new execution and an empty history', async () => {
         const store = await open();
         const runtime = await runtimeOn(store, 'w1', {
@@ -2763,11 +2790,14 @@ function firstCommitTold(opened: Store, told: (writeSet: WriteSet) => boolean = 
 
 /**
  * The step a worker would take next on `store`, run by hand with `orchestrators` and committed: nothing is left running
- * to go on with what the step queues (a child's start, the next execution's).
+ * to go on with what the step queues (a child's start, the next execution's). `inFlight` runs between the claim and the
+ * decision.
  */
-async function stepByHand(store: Store, orchestrators: Readonly<Record<string, Orchestrator>>): Promise<void> {
+async function stepByHand(store: Store, orchestrators: Readonly<Record<string, Orchestrator>>, inFlight?: () => Promise<void>): Promise<void> {
   const item = await store.claimOrchestration({ owner: 'w0', leaseMs: 60_000, now: new Date() });
   if (!item) throw new Error('no orchestration work to step');
+  // What happens while the step is in flight (claimed, not committed yet).
+  if (inFlight) await inFlight();
   const input: StepInput = {
     state: item.state, messages: item.messages, leaseToken: item.lease.token, now: new Date(), newId: () => randomId(),
     newExecution: (name) => new OrchestrationExecution(orchestrators[name]!, { customStatusLimitBytes: 16_384 }),
