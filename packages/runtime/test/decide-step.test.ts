@@ -921,8 +921,8 @@ describe('decideStep, events carried over by continueAsNew and events raised whi
   // execution's start. The carried events, kept in the queue or sent again behind the start, reached the next
   // execution out of the order raised.
   const ts = T0.toISOString();
-  const raised = (id: string, value: string): OrchestrationMessage => ({
-    id, instanceId: 'instance-1', event: { type: 'EventRaised', eventId: -1, timestamp: ts, name: 'x', input: value },
+  const raised = (id: string, value: string, name = 'x'): OrchestrationMessage => ({
+    id, instanceId: 'instance-1', event: { type: 'EventRaised', eventId: -1, timestamp: ts, name, input: value },
   });
   const relay: Orchestrator = function* (ctx) {
     if (ctx.getInput() === undefined) {
@@ -976,7 +976,8 @@ describe('decideStep, events carried over by continueAsNew and events raised whi
     it(`delivers each name's events in the order raised, carried ones first, over ${how}`, () => {
       const { state: next, sent, left } = continued();
       // 'c' was raised while the continueAsNew step was in flight: it is queued ahead of the messages that step sent.
-      const queue = [...left, raised('c', 'c'), ...sent, raised('d', 'late')];
+      // Its name in other case is the same name (matched with case ignored).
+      const queue = [...left, raised('c', 'c', 'X'), ...sent, raised('d', 'late')];
       const done = run(next, [], split ? queue.map((m) => [m]) : [queue]);
       expect(done.state).toMatchObject({ runtimeStatus: 'Completed', output: ['a', 'b', 'c'] });
       // What history records is the order applied: a replay from scratch agrees, and the start is recorded without them.
