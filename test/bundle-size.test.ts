@@ -1006,11 +1006,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * (stateLinkOf), replay ignored a start after the end as the step does, and startsAnotherExecution became the one rule
  * of the start a terminal instance ignores: 36,161 / 45,704 / 75,952 -> 36,245 / 45,787 / 76,036 B (+84 / +83 / +84,
  * measured after rebasing on main), budgets set to match; rx-client unchanged.
+ * A continueAsNew then carried its unprocessed events in the next execution's start message (carriedOver, expanded by
+ * stepEvents) and the execution buffered a carried event ahead of the unmarked ones of its name, so events of one name
+ * stay FIFO across continueAsNew: 36,245 / 45,787 / 76,036 -> 36,288 / 45,833 / 76,070 B (+43 / +46 / +34, measured
+ * after rebasing on main), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 36_245 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 45_787 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_036 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 36_288 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 45_833 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_070 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 
