@@ -24,6 +24,7 @@ import { DeadlineList } from '../env/deadline-list.js';
 import type { NewId } from '../env/new-id.js';
 import { isDue, leaseTokens, lifeLeaseOwner, newLease } from '../store/store-helpers.js';
 import { ExecutionCache } from './execution-cache.js';
+import { Turns } from './turns.js';
 import { LeaseSuccession, type LeaseStorage, type WorkerLocks } from './lease-succession.js';
 import type { Logger } from '../env/logger.js';
 
@@ -334,6 +335,11 @@ export class Worker {
    * one claim of the instance to the next (each a lease apart); an instance leaves it when a step of it is committed.
    */
   readonly #spaceFailures = new Map<string, number>();
+  /**
+   * The worker's event-loop turns ({@link Turns}): a long burst of work on promise jobs alone waits for a timer turn
+   * before its next claim round or step.
+   */
+  readonly #turns = new Turns();
   #metrics = { steps: 0, cacheHits: 0, cacheMisses: 0, eventsReplayed: 0, eventsApplied: 0, activitiesRun: 0, leasesLost: 0 };
 
   constructor(options: WorkerOptions) {
@@ -480,6 +486,8 @@ export class Worker {
     this.#stopped ??= (async () => {
       this.#stopping = true;
       this.#succession?.stopWaiting();
+      // What waits for a turn goes on now (a step sees the stop and is not run); no turn is asked for after.
+      this.#turns.close();
       try {
         // The misuse records still waiting for a change: their marks are left (see #recordMisuse). A feed whose
         // teardown throws keeps neither the others nor the wake-up feed subscribed: its error rejects the stop after.
@@ -686,6 +694,12 @@ export class Worker {
     let orchestrations = true;
     let activities = !this.#activitiesIdle;
     while ((orchestrations || activities) && !this.#stopping) {
+      // A long burst of work lets the event loop take a turn first (see Turns).
+      const turn = this.#turns.pace();
+      if (turn) {
+        await turn;
+        if (this.#stopping) break;
+      }
       // Both kinds of work are claimed at once: with a store whose claims are transactions (IndexedDB, MongoDB),
       // claiming one after the other doubled the wait per round.
       const wantOrchestration: boolean = orchestrations && this.#orchestrationsRunning < this.#o.maxConcurrentOrchestrations;
@@ -1165,6 +1179,17 @@ export class Worker {
     // The step failed and its lease is left to lapse (see `#leaseLeft`).
     let left = false;
     try {
+      // After a long burst of work, the event loop takes a turn before the step (see Turns).
+      const turn = this.#turns.pace();
+      if (turn) {
+        await turn;
+        if (this.#stopping) {
+          // Stopped meanwhile: not run. Its lease is released (unless the stop's abandoning released it already), so
+          // another worker, or this one's next life, takes the step at once.
+          if (this.#heldSteps.has(item)) this.#releaseUnlessStopped([item]);
+          return;
+        }
+      }
       // Every rule of the step is in decideStep; the worker only fetches the history when asked and commits.
       // Taken out of the cache, hit or miss (`get` removes the entry): it is set again after the commit.
       const cached = this.#cache.get(state.instanceId, state.executionId, state.historyLength, state.historyEpoch);
@@ -1510,6 +1535,12 @@ export class Worker {
     const { store, newId } = this.#o;
     const { task, lease } = item;
     if (!store.capabilities.fusedSteps || this.#stopping) return false;
+    // A long burst of work lets the event loop take a turn before the step (see Turns).
+    const turn = this.#turns.pace();
+    if (turn) {
+      await turn;
+      if (this.#stopping) return false;
+    }
     const cached = this.#cache.take(task.instanceId);
     if (!cached) return false;
     const { state, execution } = cached;

@@ -1,0 +1,123 @@
+/**
+ * The longest the worker runs on promise jobs alone (ms) before it lets the event loop take a turn (timers, I/O,
+ * rendering). A step, a claim and a commit on an in-memory store all settle as promise jobs, so a chain of them (an
+ * eternal `continueAsNew` loop, a long run of quick activities) never gives the event loop a turn by itself: no timer
+ * fires meanwhile, `waitForCompletion`'s timeout included. A few ms: a timer or an I/O callback waits no longer than
+ * that, and the turns cost a long burst of work well under 1 % (a timer armed halfway through the burst is due when the
+ * burst waits for it).
+ */
+export const BURST_MS = 4;
+
+/**
+ * The fewest claim rounds and steps (`Turns.pace` calls) a burst runs before its time is read: a short burst never
+ * waits, however slowly a loaded machine runs it (a test that drives a hand-made clock expects a few steps to run on
+ * promise jobs alone), and most calls cost an increment.
+ */
+export const BURST_CALLS = 32;
+
+/**
+ * The one channel of every worker's burst markers ({@link onNextMacrotask}): made once, as making and closing a
+ * `MessageChannel` costs more than a short step (about 15 µs in Node). Its port listens only while a callback is
+ * pending (`onmessage` is set per message and cleared on delivery), so it never keeps a Node process alive, and it
+ * holds nothing of a stopped worker.
+ */
+let channel: MessageChannel | undefined;
+let queued: (() => void)[] = [];
+
+function deliver(): void {
+  const callbacks = queued;
+  queued = [];
+  channel!.port1.onmessage = null;
+  for (const callback of callbacks) callback();
+}
+
+/**
+ * Calls `callback` in the next macrotask: a message on one shared `MessageChannel` (web standard), or a `setTimeout(0)`
+ * where there is no `MessageChannel` (a marker then ends a burst only once timers had a turn).
+ */
+function onNextMacrotask(callback: () => void): void {
+  if (typeof MessageChannel !== 'function') {
+    setTimeout(callback, 0);
+    return;
+  }
+  channel ??= new MessageChannel();
+  queued.push(callback);
+  if (queued.length > 1) return;
+  channel.port1.onmessage = deliver;
+  channel.port2.postMessage(undefined);
+}
+
+/**
+ * Event-loop turns for one worker, owned by it (`close` on `stop`), on web-standard APIs only. {@link pace} is called
+ * before each claim round and step. At the start of a burst of work (no marker pending) it posts a marker message
+ * (about 1 µs), and nothing more: the marker's delivery shows the event loop had a turn (a timer, an I/O callback, an
+ * IndexedDB event), and ends the burst. A burst of at least {@link BURST_CALLS} calls that runs for half of
+ * {@link BURST_MS} with the marker undelivered arms a `setTimeout(0)`, and once it has run for {@link BURST_MS}, `pace`
+ * hands back the promise of that timer, which only fires once the event loop's timers had their turn. Work that pauses within a burst never waits nor arms a timer; the
+ * first step after idle begins a burst.
+ *
+ * Why both: a timer alone cannot tell a burst's end, as a browser throttles the timers of a background tab (to one a
+ * second), where an IndexedDB-backed worker takes turns on its own; a message alone cannot make room for timers, as
+ * Node delivers up to 1000 messages of a port in one go, with their promise jobs in between (a chain of them held back
+ * every timer for seconds).
+ */
+export class Turns {
+  /** A marker is posted and not yet delivered. */
+  #pending = false;
+  /** When the current burst began (`performance.now()`), and the `pace` calls in it since. */
+  #burstStart = 0;
+  #calls = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerTurn: Promise<void> | undefined;
+  #resolveTimer: (() => void) | undefined;
+  #closed = false;
+
+  /**
+   * `undefined` to go on at once, or, when the worker has run for {@link BURST_MS} without the event loop taking a
+   * turn, the promise of the next timer turn.
+   */
+  pace(): Promise<void> | undefined {
+    if (this.#closed) return undefined;
+    if (!this.#pending) {
+      this.#post();
+      return undefined;
+    }
+    if (this.#timerTurn) return this.#timerTurn;
+    if (++this.#calls < BURST_CALLS) return undefined;
+    const ran = performance.now() - this.#burstStart;
+    if (ran < BURST_MS / 2) return undefined;
+    this.#timer ??= setTimeout(this.#timerFired, 0);
+    if (ran < BURST_MS) return undefined;
+    return (this.#timerTurn = new Promise<void>((resolve) => {
+      this.#resolveTimer = resolve;
+    }));
+  }
+
+  /** Resolves what waits and clears the timer: nothing waits after, and no marker or timer is set. */
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerFired();
+  }
+
+  #post(): void {
+    this.#pending = true;
+    this.#burstStart = performance.now();
+    this.#calls = 0;
+    onNextMacrotask(this.#delivered);
+  }
+
+  readonly #delivered = (): void => {
+    this.#pending = false;
+  };
+
+  readonly #timerFired = (): void => {
+    // The event loop had a turn: a new burst begins (the marker, if still pending, ends it when delivered).
+    this.#burstStart = performance.now();
+    this.#calls = 0;
+    this.#timer = undefined;
+    const resolve = this.#resolveTimer;
+    this.#timerTurn = this.#resolveTimer = undefined;
+    resolve?.();
+  };
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryStore, type Orchestrator } from '../src/index.js';
+import { startedRuntimes } from './started-runtimes.js';
+
+/**
+ * A worker on a MemoryStore runs its steps, claims and commits on promise jobs alone: without turns of its own it held
+ * the event loop for as long as work followed work, so no timer fired (`setTimeout`, `waitForCompletion`'s timeout, the
+ * test runner's own), and an eternal loop hung the process. Each orchestration here ends by itself after LIMIT
+ * generations or steps, so that a worker that starves the loop fails these tests (its timer fires only after the end)
+ * instead of hanging them: the test runner's timeout cannot fire on a starved loop either. With turns, a timer fires a
+ * few ms after it is due, long before LIMIT (thousands of steps a second, against the tens a timer waits here).
+ */
+const LIMIT = 20_000;
+
+const { start } = startedRuntimes({ graceMs: 1_000 });
+
+/** Resolves after `ms` on the platform's timer: it cannot resolve while the worker holds the event loop. */
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('a worker lets the event loop take turns', () => {
+  it('an eternal continueAsNew loop with an async activity: a timer fires, and a terminate lands on the running loop', async () => {
+    const Eternal: Orchestrator = function* (ctx) {
+      const n = ctx.getInput<number>() ?? 0;
+      if (n >= LIMIT) return 'ran to the end';
+      ctx.setCustomStatus(n);
+      yield ctx.callActivity('Work', n);
+      ctx.continueAsNew(n + 1);
+      return undefined;
+    };
+    const runtime = await start({ store: new MemoryStore(), orchestrators: { Eternal }, activities: { Work: async (n: number) => n } });
+    const id = await runtime.client.startNew('Eternal', { input: 0 });
+    await sleep(20);
+    // Starved, the sleep ended only after the loop completed: the terminate then found a terminal instance (410).
+    await runtime.client.terminate(id, 'enough');
+    const done = await runtime.client.waitForCompletion(id);
+    expect(done.runtimeStatus).toBe('Terminated');
+    expect(done.output).toBe('enough');
+  });
+
+  it("a loop of bare continueAsNew: waitForCompletion's timeout ends the wait while the loop runs", async () => {
+    // No task at all: each generation's step commits and the next is claimed, all on promise jobs.
+    // eslint-disable-next-line require-yield
+    const Loop: Orchestrator = function* (ctx) {
+      const n = ctx.getInput<number>() ?? 0;
+      if (n >= LIMIT) return 'ran to the end';
+      ctx.continueAsNew(n + 1);
+      return undefined;
+    };
+    const runtime = await start({ store: new MemoryStore(), orchestrators: { Loop } });
+    const id = await runtime.client.startNew('Loop', { input: 0 });
+    const status = await runtime.client.waitForCompletion(id, { timeoutMs: 20 });
+    // Starved, the wait resolved only once the loop had completed.
+    expect(status.runtimeStatus).not.toBe('Completed');
+    await runtime.client.terminate(id);
+    expect((await runtime.client.waitForCompletion(id)).runtimeStatus).toBe('Terminated');
+  });
+
+  it('a long run of sync activities: a timer set as it starts fires before it ends', async () => {
+    let fired = false;
+    const Sequence: Orchestrator = function* (ctx) {
+      for (let i = 0; i < LIMIT; i++) {
+        if (yield ctx.callActivity('Fired')) return i;
+      }
+      return -1;
+    };
+    const runtime = await start({ store: new MemoryStore(), orchestrators: { Sequence }, activities: { Fired: () => fired } });
+    const id = await runtime.client.startNew('Sequence');
+    setTimeout(() => {
+      fired = true;
+    }, 1);
+    const done = await runtime.client.waitForCompletion(id, { timeoutMs: 120_000 });
+    expect(done.runtimeStatus).toBe('Completed');
+    // -1: every one of the LIMIT activities ran before the timer could fire.
+    expect(done.output).toBeGreaterThanOrEqual(0);
+  });
+});
