@@ -1010,11 +1010,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * stepEvents) and the execution buffered a carried event ahead of the unmarked ones of its name, so events of one name
  * stay FIFO across continueAsNew: 36,245 / 45,787 / 76,036 -> 36,288 / 45,833 / 76,070 B (+43 / +46 / +34, measured
  * after rebasing on main), budgets set to match; rx-client unchanged.
+ * The worker then let the event loop take a turn after a long burst of work on promise jobs alone (Turns: a marker
+ * message per burst on one shared MessageChannel, a setTimeout(0) wait after 4 ms; an eternal continueAsNew loop on a
+ * MemoryStore starved every timer): 36,288 / 45,833 / 76,070 -> 36,621 / 46,166 / 76,388 B (+333 / +333 / +318,
+ * measured after rebasing on main), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 36_288 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 45_833 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_070 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 36_621 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_166 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_388 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 
