@@ -567,8 +567,14 @@ describe('large values and slow readers', { timeout: 300_000 }, () => {
       await client.raiseEvent('stuck', 'Next');
       await firstValueFrom(client.status$('stuck').pipe(filter((s) => typeof s?.customStatus === 'string' && s.customStatus.startsWith(`${sent}:`))));
     }
-    const held = sockets.find((socket) => socket.writableLength > 4 * MIB)!; // the server holds the reader back
-    expect(held).toBeDefined();
+    expect(sockets).toHaveLength(1);
+    const [held] = sockets as [Socket]; // the stream's own connection
+    // The server holds the reader back: bytes wait for it that the kernel did not take, the limit and one value at
+    // most, and not every value was handed to the socket (bytesWritten counts what waits too). The limit is not a
+    // floor: once held, the kernel may still take some of what waits (how much depends on the machine's load).
+    expect(held.writableLength).toBeGreaterThan(0);
+    expect(held.writableLength).toBeLessThan(5 * MIB + 64 * 1024);
+    expect(held.bytesWritten).toBeLessThan(steps * MIB);
     expect((await fetch(`${base}/instances/other/stream`, { headers: AUTH })).status).toBe(503);
     // A window with no byte taken cuts it. Bytes may still move into the client's socket buffers (taken: it waits one
     // more window), for longer on a loaded machine: each window passes once they stopped moving, a few at most.
