@@ -142,15 +142,16 @@ describe('the worker\'s back-off after failed claims', () => {
     await clock.advance(0);
     store.failNext('claimOrchestration', 1000);
     await runtime.client.raiseEvent(waiter, 'other', 0); // its signal meets the failing claims
-    // Attempts 100, 200, 400 ms ... apart fail, until they are 30 s apart.
-    await clock.advanceTo(new Date(T0 + 120_000));
+    // Attempts 100, 200, 400 ms ... apart fail, until they are 30 s apart. Not at one of them: a wake-up for the lease
+    // of the start's first step (taken up a macrotask after the start) may have set them at whole multiples of 30 s.
+    await clock.advanceTo(new Date(T0 + 125_000));
     expect(claimRetries(logger).slice(-2)).toEqual([30_000, 30_000]);
     store.failNext('claimOrchestration', 0); // the store is back
     // The runtime's own client commits an event: the store's signal ends the wait, with no time passing.
     await runtime.client.raiseEvent(waiter, 'go', 'now');
     await clock.advance(0);
     expect(await runtime.client.getStatus(waiter)).toMatchObject({ runtimeStatus: 'Completed', output: 'now' });
-    expect(clock.now().getTime()).toBe(T0 + 120_000);
+    expect(clock.now().getTime()).toBe(T0 + 125_000);
   });
 
   it('keeps backing off while the store still fails, however often it signals: one attempt per 100 ms at most', async () => {
@@ -211,15 +212,15 @@ describe('the worker\'s retries of an activity\'s result', () => {
     await clock.advance(0); // the activity runs
     store.failNext('commit', 1000);
     finish('done');
-    // Its result's commits fail 100, 200, 400 ms ... apart, until they are 30 s apart.
-    await clock.advanceTo(new Date(T0 + 120_000));
+    // Its result's commits fail 100, 200, 400 ms ... apart, until they are 30 s apart (not at one of them: see above).
+    await clock.advanceTo(new Date(T0 + 125_000));
     const retries = logger.errors.flatMap((message) => /committing the result .* failed; retrying in (\d+) ms/.exec(message)?.slice(1).map(Number) ?? []);
     expect(retries.slice(-2)).toEqual([30_000, 30_000]);
     store.failNext('commit', 0); // the store is back
     await client.startNew('Echo', { input: 'other' }); // another client's write signals work
     await clock.advance(0);
     expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
-    expect(clock.now().getTime()).toBe(T0 + 120_000);
+    expect(clock.now().getTime()).toBe(T0 + 125_000);
   });
 
   it('brings them forward on the store\'s signals and answers only: its own timers (a due durable timer, a claim\'s back-off) do not', async () => {

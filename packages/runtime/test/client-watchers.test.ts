@@ -1,4 +1,4 @@
-import { firstValueFrom, lastValueFrom, takeWhile, toArray } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, takeWhile, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createClient } from '../src/client/create-client.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
@@ -83,7 +83,7 @@ describe('client watchers', () => {
     const clock = new VirtualClock(); // time stands still: every commit has the same lastUpdatedTime
     const runtime = await start(clock);
     await runtime.client.startNew('WaitForGo', { instanceId: 'go' });
-    await firstValueFrom(runtime.client.status$('go').pipe(takeWhile((s) => s?.runtimeStatus !== 'Running')), { defaultValue: undefined });
+    await firstValueFrom(runtime.client.status$('go').pipe(filter((s) => s?.runtimeStatus === 'Running')));
     const statuses: (InstanceStatus | undefined)[] = [];
     const subscription = runtime.client.status$('go').subscribe((s) => statuses.push(s));
     const historyLength = async () => (await runtime.store.getInstance('go'))!.historyLength;

@@ -702,15 +702,20 @@ describe('a store call that never settles', () => {
   it('ends a result commit that never settles with storeCallTimeoutMs: Infinity, once the task\'s lease (at least activityLeaseMs) has passed', async () => {
     const { clock, store, logger } = onFailingStore();
     let hung: ReturnType<FailingStore['hangNext']> | undefined;
+    let ran!: () => void;
+    const workRan = new Promise<void>((resolve) => (ran = resolve));
     const runtime = createRuntime({
       store, clock, logger, storeCallTimeoutMs: Infinity, activityLeaseMs: 3000,
       orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Work'); } },
-      activities: { Work: () => { hung ??= store.hangNext('commit'); return 'worked'; } },
+      activities: { Work: () => { hung ??= store.hangNext('commit'); ran(); return 'worked'; } },
     });
     runtimes.push({ runtime, clock });
     await runtime.start();
     const id = await runtime.client.startNew('Calls');
     const dropped = logger.nextError('committing the result of activity Work');
+    // The start's step runs a macrotask after the start, and a wake-up for its lease may be armed meanwhile: the result
+    // commit is made before timers are fired, so its deadline is the earliest.
+    await within(workRan.then(() => hung!.called), 'the result commit');
     // Without a bound the wait would hold the task for good: it ends when the lease (T0 + 3 s) has passed.
     expect(await clock.fireUntil(dropped, 'the result commit\'s deadline', 10)).toBe(T0 + 3000);
     expect(await dropped).toContain('lease has expired; dropped');

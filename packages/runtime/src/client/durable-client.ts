@@ -164,7 +164,11 @@ export interface WaitForCompletionOrCheckStatusOptions extends CheckStatusRespon
  * committed change; nothing polls.
  */
 export interface DurableClient {
-  /** Creates a Pending instance and returns its id. */
+  /**
+   * Creates a Pending instance and returns its id. With the runtime's own client, the reads issued as it resolves
+   * (`getStatus`, `status$`'s first value, `listInstances`) show it Pending: the worker takes it up a macrotask later.
+   * Over HTTP the server's worker runs on its own, so a read may find it Running already.
+   */
   startNew(name: string, options?: StartNewOptions): Promise<string>;
   /** The status of an instance, `undefined` if unknown. */
   getStatus(instanceId: string, options?: GetStatusOptions): Promise<InstanceStatus | undefined>;
@@ -302,7 +306,8 @@ export interface DurableClient {
   rewind(instanceId: string, reason?: string): Promise<void>;
   /**
    * Starts a terminal (Completed, Failed, Terminated) instance again with its original input, under its own id, or a
-   * new one with `restartWithNewInstanceId: true`; resolves with the id once the new instance is Pending. Unknown:
+   * new one with `restartWithNewInstanceId: true`; resolves with the id once the new instance is Pending (shown so to
+   * the reads issued as it resolves, as after `startNew`). Unknown:
    * 404; not terminal: 409. An instance whose orchestrator the runtime does not know (started by a client of another
    * runtime on the same store) is refused as `startNew` refuses that name: 400 `invalid-argument`, nothing written, so
    * no restart waits for a worker that may never come (restart it through a runtime that has the orchestrator). A

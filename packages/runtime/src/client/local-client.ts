@@ -155,6 +155,9 @@ export class LocalClient implements DurableClient {
     if (given === undefined) assertValidInstanceId(instanceId); // a user-supplied newId may make a bad one
     const now = this.#now();
     const handOff = this.#startHandOff?.();
+    // Until a macrotask after the commit, the worker takes the start up neither by a claim nor by the lease: the reads
+    // the caller issues right after this resolves show it Pending.
+    const held = handOff?.holdWakes();
     // With a lease, the instance is committed leased to this runtime's worker, which runs its first step unclaimed.
     const lease = handOff?.lease(now);
     let writeSet: WriteSet;
@@ -171,6 +174,7 @@ export class LocalClient implements DurableClient {
     } catch (error) {
       // A commit that may have been applied all the same stored the instance under the lease: the worker releases it.
       if (lease) handOff!.cancelled(mayHaveApplied(error) ? { instanceId, lease } : undefined);
+      held?.();
       throw error;
     }
     if (lease) {
@@ -186,6 +190,7 @@ export class LocalClient implements DurableClient {
         handOff!.cancelled();
       }
     }
+    held?.();
     return instanceId;
   }
 
@@ -329,10 +334,17 @@ export class LocalClient implements DurableClient {
       throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(state.name)} is registered`);
     }
     const newId = restartWithNewInstanceId ? this.#newId() : instanceId;
-    // The store refuses it in the commit's transaction unless the instance is (still) terminal: 409.
-    await this.#commit(decideRestart(instanceId, {
+    const writeSet = decideRestart(instanceId, {
       instanceId: newId, name: state.name, input: toPlainJson(state.input, 'input'), now: this.#now(), newId: this.#newId,
-    }));
+    });
+    // The worker claims nothing until a macrotask after the commit: the caller's reads right after show it Pending.
+    const held = this.#startHandOff?.()?.holdWakes();
+    try {
+      // The store refuses it in the commit's transaction unless the instance is (still) terminal: 409.
+      await this.#commit(writeSet);
+    } finally {
+      held?.();
+    }
     return newId;
   }
 

@@ -1,4 +1,5 @@
 import type { Clock, ClockTimer } from '../env/clock.js';
+import { onNextMacrotask } from '../worker/turns.js';
 
 interface PendingTimer {
   readonly id: number;
@@ -89,7 +90,17 @@ export class VirtualClock implements Clock {
   }
 }
 
-/** Lets pending promise callbacks and one round of macrotasks run. */
+/**
+ * Lets pending promise callbacks and one round of macrotasks run: a timer's, and what a worker put off to its next
+ * macrotask (the first step of a start, after the reads its caller issues), which Node may deliver after a timer.
+ */
 function settle(): Promise<void> {
-  return new Promise((resolve) => globalThis.setTimeout(resolve, 0));
+  return new Promise((resolve) => {
+    let left = 2;
+    const done = (): void => {
+      if (--left === 0) resolve();
+    };
+    globalThis.setTimeout(done, 0);
+    onNextMacrotask(done);
+  });
 }

@@ -35,7 +35,7 @@ function deliver(): void {
  * Calls `callback` in the next macrotask: a message on one shared `MessageChannel` (web standard), or a `setTimeout(0)`
  * where there is no `MessageChannel` (a marker then ends a burst only once timers had a turn).
  */
-function onNextMacrotask(callback: () => void): void {
+export function onNextMacrotask(callback: () => void): void {
   if (typeof MessageChannel !== 'function') {
     setTimeout(callback, 0);
     return;
@@ -71,6 +71,26 @@ export class Turns {
   #timerTurn: Promise<void> | undefined;
   #resolveTimer: (() => void) | undefined;
   #closed = false;
+  /** The callbacks {@link defer} queued and not yet run: `close` runs them at once. */
+  readonly #deferred = new Set<() => void>();
+
+  /**
+   * Runs `callback` in the next macrotask (on the shared channel of the burst markers), or at once when this worker's
+   * turns are closed; `close` runs every one still waiting, so nothing deferred outlives the worker's stop. What the
+   * caller reads in the promise jobs after its call goes ahead of it: a start the worker takes up so shows Pending to
+   * the reads its caller issues right after (see the worker's `StartHandOff`).
+   */
+  defer(callback: () => void): void {
+    if (this.#closed) {
+      callback();
+      return;
+    }
+    const once = (): void => {
+      if (this.#deferred.delete(once)) callback();
+    };
+    this.#deferred.add(once);
+    onNextMacrotask(once);
+  }
 
   /**
    * `undefined` to go on at once, or, when the worker has run for {@link BURST_MS} without the event loop taking a
@@ -93,11 +113,15 @@ export class Turns {
     }));
   }
 
-  /** Resolves what waits and clears the timer: nothing waits after, and no marker or timer is set. */
+  /**
+   * Resolves what waits, runs what {@link defer} queued and clears the timer: nothing waits after, and no marker or
+   * timer is set.
+   */
   close(): void {
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timerFired();
+    for (const callback of [...this.#deferred]) callback();
   }
 
   #post(): void {

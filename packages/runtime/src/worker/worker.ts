@@ -184,8 +184,19 @@ export interface StartHandOff {
    * worker is running therefore never commits a command ahead of a message queued before it.
    */
   running(): boolean;
-  /** The start committed with `item.lease`: the worker runs its first step. */
+  /**
+   * The start committed with `item.lease`: the worker runs its first step in the next macrotask, so the reads its
+   * caller issues right after the start resolves show it Pending (read-your-writes); `stop` runs it at once (released).
+   */
   started(item: OrchestrationWorkItem): void;
+  /**
+   * A start or restart of the client begins its commit: until one macrotask after the returned function is called (once
+   * the commit has settled), a wake-up that finds the worker idle claims nothing, so the reads the caller issues right
+   * after the command resolves show the new execution Pending, not Running, on every store (an IndexedDB read
+   * transaction made before the claim's sees the state before it). A worker already claiming may still take it up.
+   * Wake-ups held meanwhile claim then; `stop` ends every hold.
+   */
+  holdWakes(): () => void;
   /**
    * The start with this lease was not committed: its slot is given back. With `unconfirmed`, its commit failed with an
    * error that says it may have been applied all the same (`mayHaveApplied`): the worker releases the lease it may
@@ -238,6 +249,9 @@ export class Worker {
   /** Called when `#inFlight` drops to 0 (set by `stop` while it waits). */
   #drained: (() => void) | undefined;
   #orchestrationsRunning = 0;
+  /** Holds of {@link StartHandOff.holdWakes} not yet over, and whether a pump was asked for during them. */
+  #startsCommitting = 0;
+  #pumpHeld = false;
   /** Leases handed to a client's start ({@link StartHandOff}) and not yet `started` or `cancelled`. */
   #handOffs = 0;
   #activitiesRunning = 0;
@@ -646,6 +660,11 @@ export class Worker {
     // would take the lease of what it claimed from under it. Claims begin with a pump of their own.
     // During a back-off the retry claims what a wake-up asks for (see `#backingOff`).
     if (this.#stopping || !this.#claiming || this.#backingOff) return;
+    if (this.#startsCommitting > 0 && !this.#pumping) {
+      // An idle worker claims nothing while a start of the client commits, until a macrotask after (`holdWakes`).
+      this.#pumpHeld = true;
+      return;
+    }
     if (this.#pumping) {
       this.#pumpAgain = true;
       return;
@@ -790,7 +809,7 @@ export class Worker {
     },
     claimsNow: () => this.#claiming && !this.#stopping && !this.#backingOff && this.#orchestrationsRunning < this.#o.maxConcurrentOrchestrations,
     running: () => this.#started && !this.#stopping,
-    started: (item) => {
+    started: (item) => this.#turns.defer(() => {
       if (this.#stopping) {
         // Stopped meanwhile: the lease is released, so another worker (or this one's next life) starts it at once.
         // Tracked before the hand-off settles, so a waiting `stop` also waits for the release; a store that throws
@@ -798,9 +817,18 @@ export class Worker {
         this.#releaseUnrun([item]);
         this.#orchestrationsRunning--;
       } else {
-        this.#startStep(item);
+        this.#track(this.#runStep(item).then(() => this.#startStepped(item)));
       }
       this.#handOffSettled();
+    }),
+    holdWakes: () => {
+      this.#startsCommitting++;
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        this.#turns.defer(this.#holdEnded);
+      };
     },
     cancelled: (unconfirmed) => {
       // Tracked before the hand-off settles, as a release in `started`: a waiting `stop` waits for it too.
@@ -810,6 +838,25 @@ export class Worker {
       this.#handOffSettled();
     },
     landed: (start) => this.#releaseUnlessStopped([start]),
+  };
+
+  /**
+   * The first step of a start handed to the worker has ended. A claim round that ran while it waited for its macrotask
+   * may have armed the wake timer for its lease's expiry (the store's next wake time then): once the step has
+   * committed, that wake-up is for nothing, and, on a virtual clock, it would be the timer a test waits for and fires
+   * (`waitForTimer`) instead of the step's own. So the timer is armed again from the store's next wake time.
+   */
+  #startStepped(item: OrchestrationWorkItem): void {
+    if (this.#wakeTimer === undefined || this.#wakeAtMs !== item.lease.expiresAt.getTime() || this.#backingOff || this.#stopping) return;
+    this.#clearWakeTimer();
+    this.#requestPump();
+  }
+
+  /** One hold of {@link StartHandOff.holdWakes} is over: the wake-up held meanwhile, if any, pumps now. */
+  readonly #holdEnded = (): void => {
+    if (--this.#startsCommitting > 0 || !this.#pumpHeld) return;
+    this.#pumpHeld = false;
+    this.#requestPump();
   };
 
   #handOffSettled(): void {
