@@ -1014,11 +1014,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * message per burst on one shared MessageChannel, a setTimeout(0) wait after 4 ms; an eternal continueAsNew loop on a
  * MemoryStore starved every timer): 36,288 / 45,833 / 76,070 -> 36,621 / 46,166 / 76,388 B (+333 / +333 / +318,
  * measured after rebasing on main), budgets set to match; rx-client unchanged.
+ * Reads issued as a start resolves then showed it Pending (the client holds its worker's idle wake-ups until a
+ * macrotask after the start's commit, the first step of a handed-off start runs a macrotask later: Turns.defer):
+ * 36,621 / 46,166 / 76,388 -> 36,791 / 46,361 / 76,576 B (+170 / +195 / +188, measured after rebasing on main),
+ * budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 36_621 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_166 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_388 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 36_791 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_361 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_576 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 
