@@ -1018,11 +1018,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * macrotask after the start's commit, the first step of a handed-off start runs a macrotask later: Turns.defer):
  * 36,621 / 46,166 / 76,388 -> 36,791 / 46,361 / 76,576 B (+170 / +195 / +188, measured after rebasing on main),
  * budgets set to match; rx-client unchanged.
+ * 2026-12-04, the shared macrotask channel runs every callback queued for a turn even when one throws (the first error
+ * is thrown again after): 36,791 / 46,361 / 76,576 -> 36,806 / 46,377 / 76,591 B (+15 / +16 / +15), budgets set to
+ * match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 36_791 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_361 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_576 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 36_806 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_377 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_591 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, type Orchestrator } from '../src/index.js';
+import { onNextMacrotask } from '../src/worker/turns.js';
 import { startedRuntimes } from './started-runtimes.js';
 
 /**
@@ -72,5 +73,25 @@ describe('a worker lets the event loop take turns', () => {
     expect(done.runtimeStatus).toBe('Completed');
     // -1: every one of the LIMIT activities ran before the timer could fire.
     expect(done.output).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a callback of the shared macrotask channel that throws leaves none queued after it unrun, and its error still surfaces', async () => {
+    // Taken from the test runner for this test only: the error is meant to surface as uncaught.
+    const runners = process.rawListeners('uncaughtException') as ((error: Error) => void)[];
+    process.removeAllListeners('uncaughtException');
+    try {
+      const surfaced = new Promise<unknown>((resolve) => process.once('uncaughtException', resolve));
+      const ran: string[] = [];
+      onNextMacrotask(() => ran.push('first'));
+      onNextMacrotask(() => {
+        throw new Error('a bug in a callback');
+      });
+      onNextMacrotask(() => ran.push('after it'));
+      expect(await surfaced).toEqual(new Error('a bug in a callback'));
+      expect(ran).toEqual(['first', 'after it']);
+    } finally {
+      process.removeAllListeners('uncaughtException');
+      for (const runner of runners) process.on('uncaughtException', runner);
+    }
   });
 });

@@ -24,11 +24,24 @@ export const BURST_CALLS = 32;
 let channel: MessageChannel | undefined;
 let queued: (() => void)[] = [];
 
+/**
+ * Runs the callbacks queued for this macrotask, each whatever the one before it threw: a callback that throws (a bug)
+ * must not leave a later one (another worker's start, its stop's wait) never run. The first error is thrown again
+ * once all ran, so it still surfaces as an uncaught error.
+ */
 function deliver(): void {
   const callbacks = queued;
   queued = [];
   channel!.port1.onmessage = null;
-  for (const callback of callbacks) callback();
+  let failed: { error: unknown } | undefined;
+  for (const callback of callbacks) {
+    try {
+      callback();
+    } catch (error) {
+      failed ??= { error };
+    }
+  }
+  if (failed) throw failed.error;
 }
 
 /**
