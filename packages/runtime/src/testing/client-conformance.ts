@@ -1403,7 +1403,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect((await client.waitForCompletion(second, SETTLED)).output).toBe(2);
       });
 
-      it('reads its own write: a restart under the same id is Pending or Running once it resolves, never the old result', async () => {
+      it('reads its own write: a restart under the same id is the new execution once it resolves (Pending; Running too over HTTP, where the server runs its own worker), never the old result', async () => {
         await client.startNew('WaitForEvents', { instanceId: 'r2', input: 1 });
         await client.raiseEvent('r2', 'Item', 'a');
         expect((await client.waitForCompletion('r2', SETTLED)).output).toEqual(['a']);
