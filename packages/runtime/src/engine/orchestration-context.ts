@@ -92,6 +92,9 @@ export interface OrchestrationContext {
   /**
    * Restarts the orchestration with a new input and an empty history once the generator returns (or yields).
    * With `preserveUnprocessedEvents`, external events received but not yet consumed are delivered to the new execution.
+   * Those events travel with the input in one message (the next execution's start): together they must fit one record
+   * of the store (`maxPayloadBytes` on MongoStore), or the store refuses the step and the instance fails, its history
+   * kept with every event in full.
    */
   continueAsNew(input: unknown, options?: { readonly preserveUnprocessedEvents?: boolean }): void;
   /**

@@ -2505,6 +2505,46 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await opened.claimOrchestration({ owner: 'w2', leaseMs: 60_000, now: new Date(Date.now() + 3_600_000) })).toBeUndefined();
       }, 120_000);
 
+      it('fails a continueAsNew whose carried events, each of which fits a message, do not fit one start message together', async () => {
+        // A store that refuses for good (413) a commit inserting a message of more than MESSAGE_LIMIT characters, as
+        // MongoStore refuses one over its maxPayloadBytes: the input and every carried event go in one start message.
+        const MESSAGE_LIMIT = 20_000;
+        const opened = await open();
+        let refusals = 0;
+        const store = storeWith(opened, {
+          commit: (writeSet) => {
+            if (writeSet.requests.every((r) => r.type !== 'insertMessage' || JSON.stringify(r.message).length <= MESSAGE_LIMIT)) return opened.commit(writeSet);
+            refusals++;
+            return Promise.reject(new PayloadTooLargeError('the message exceeds what this store stores'));
+          },
+        });
+        const item = 'x'.repeat(MESSAGE_LIMIT * 0.6);
+        // Queued before any worker runs, each event a message the store takes.
+        const client = createClient({ store });
+        const id = await client.startNew('Keeps', { instanceId: 'carried-too-large' });
+        await client.raiseEvent(id, 'item', `1${item}`);
+        await client.raiseEvent(id, 'item', `2${item}`);
+        await client.raiseEvent(id, 'go');
+        const keeps: Orchestrator = function* (ctx) {
+          if (ctx.getInput() !== undefined) return [yield ctx.waitForExternalEvent('item'), yield ctx.waitForExternalEvent('item')];
+          yield ctx.waitForExternalEvent('go');
+          ctx.continueAsNew('next', { preserveUnprocessedEvents: true });
+          return undefined;
+        };
+        const runtime = await runtimeOn(store, 'w1', { orchestrators: { Keeps: keeps } });
+        const failed = await runtime.client.waitForCompletion(id, SETTLED);
+        expect(failed).toMatchObject({
+          runtimeStatus: 'Failed', failureDetails: { errorType: 'PayloadTooLargeError', errorMessage: expect.stringContaining('the message exceeds') },
+        });
+        expect(refusals).toBe(1);
+        // The first execution's history is kept, with the failure: every event in full, nothing lost, no next execution.
+        const history = await store.getHistory(id);
+        expect(history.filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
+        expect(history.flatMap((e) => (e.type === 'EventRaised' ? [[e.name, e.input]] : []))).toEqual([['item', `1${item}`], ['item', `2${item}`], ['go', undefined]]);
+        expect(history.at(-2)).toMatchObject({ type: 'ExecutionCompleted', orchestrationStatus: 'Failed' });
+        expect(await opened.claimOrchestration({ owner: 'w2', leaseMs: 60_000, now: new Date(Date.now() + 3_600_000) })).toBeUndefined();
+      }, 120_000);
+
       describe('a step whose records without payloads the store refuses too', () => {
         // The store of the refused-records test: its real results, but a commit appending or replacing more than
         // HISTORY_LIMIT characters of history refused for good (413), each refusal counted.
