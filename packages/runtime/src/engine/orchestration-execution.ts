@@ -364,7 +364,7 @@ export class OrchestrationExecution {
         if (!wasFinished) this.#carryOverIfContinued(event);
         // A start after a terminate that came first (queued ahead of the start a continueAsNew sent) still names the
         // instance and its parent, which the termination answers.
-        if (event.type === 'ExecutionStarted' && !this.#started) this.#started = event;
+        this.#keepStart(event);
         continue;
       }
       try {
@@ -404,7 +404,7 @@ export class OrchestrationExecution {
       this.#phase = { ...phase, deferred: [...phase.deferred, event] };
       // A start held back (an execution suspended before it started) still names the instance and its parent: a
       // terminate before the resume answers the parent call (`parentLinkAfter` reads the history so too).
-      if (event.type === 'ExecutionStarted' && phase.resumeTo.kind === 'not-started' && !this.#started) this.#started = event;
+      if (phase.resumeTo.kind === 'not-started') this.#keepStart(event);
       return;
     }
     switch (event.type) {
@@ -419,7 +419,7 @@ export class OrchestrationExecution {
         // After the end (a terminate queued ahead of the start a continueAsNew sent): recorded and ignored, as the
         // step records and ignores it, keeping the instance and its parent the termination answered.
         if (phase.kind === 'finished') {
-          this.#started ??= event;
+          this.#keepStart(event);
           return;
         }
         if (phase.kind !== 'not-started') {
@@ -512,6 +512,15 @@ export class OrchestrationExecution {
     const buffered = (this.#more().bufferedEvents ??= new Map());
     const key = this.#eventKey(event.name);
     buffered.set(key, [...(buffered.get(key) ?? []), event]);
+  }
+
+  /**
+   * The one rule of a start the execution does not run (one after the end, as a step records it and as replay reads
+   * it; one held back while suspended before it started): it still names the instance and its parent, which a
+   * termination answers, unless a start was kept already.
+   */
+  #keepStart(event: HistoryEvent): void {
+    if (event.type === 'ExecutionStarted') this.#started ??= event;
   }
 
   /**
