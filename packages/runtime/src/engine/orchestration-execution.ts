@@ -59,6 +59,13 @@ export interface StepResult {
   readonly isFinished: boolean;
 }
 
+/** A task waiting for an external event, with the key its name is matched by (`#eventKey`), worked out once. */
+class EventWaiter<T> extends AtomicTask<T> {
+  constructor(name: string, readonly key: string) {
+    super('external-event', name, -1);
+  }
+}
+
 /** How an execution ended. */
 type Outcome =
   | { readonly kind: 'completed'; readonly result: JsonValue | undefined }
@@ -162,6 +169,8 @@ export class OrchestrationExecution {
    * history older than flags. Ids this engine does not know (a history of a newer engine) change nothing here.
    */
   #flags: readonly number[] = [];
+  /** `ReplayFlag.EventNamesIgnoreCase` is in {@link #flags}: read once where they are set, not at every event. */
+  #namesIgnoreCase = false;
   /**
    * The time of the current step, as its ISO text; the Date is read from it when asked (a
    * replayed step only records its OrchestratorStarted text).
@@ -188,7 +197,7 @@ export class OrchestrationExecution {
    * time, and a Map per replayed or cached execution cost about 200 bytes; nor an array for one waiter (56 B per
    * execution waiting for an event).
    */
-  #eventWaiters: AtomicTask<unknown> | AtomicTask<unknown>[] | undefined;
+  #eventWaiters: EventWaiter<unknown> | EventWaiter<unknown>[] | undefined;
 
   /**
    * Where the worker's execution cache left this execution: the history length it is valid for, with its
@@ -324,6 +333,7 @@ export class OrchestrationExecution {
     if (this.#phase.kind === 'not-started') {
       // The step that starts the execution records the flags it runs under, for every later replay.
       this.#flags = CURRENT_REPLAY_FLAGS;
+      this.#namesIgnoreCase = CURRENT_REPLAY_FLAGS.includes(ReplayFlag.EventNamesIgnoreCase);
       this.#record(stepMarkers(nowIso).first);
     } else {
       this.#record(stepMarkers(nowIso).started);
@@ -411,7 +421,10 @@ export class OrchestrationExecution {
       case 'OrchestratorStarted':
         this.#nowIso = event.timestamp;
         // The first step of the execution recorded the flags in force; a history older than flags has none.
-        if (phase.kind === 'not-started') this.#flags = event.replayFlags ?? [];
+        if (phase.kind === 'not-started') {
+          this.#flags = event.replayFlags ?? [];
+          this.#namesIgnoreCase = this.#flags.includes(ReplayFlag.EventNamesIgnoreCase);
+        }
         return;
       case 'OrchestratorCompleted':
         return;
@@ -537,16 +550,16 @@ export class OrchestrationExecution {
   #deliverEvent(event: EventRaisedEvent): void {
     const waiters = this.#eventWaiters;
     const key = this.#eventKey(event.name);
-    let waiter: AtomicTask<unknown> | undefined;
+    let waiter: EventWaiter<unknown> | undefined;
     if (!Array.isArray(waiters)) {
       // None, or the one waiter: it takes the event if the name is its own.
-      if (waiters && this.#eventKey(waiters.name) === key) {
+      if (waiters && waiters.key === key) {
         waiter = waiters;
         this.#eventWaiters = undefined;
       }
     } else {
       let at = 0;
-      while (at < waiters.length && this.#eventKey(waiters[at]!.name) !== key) at++;
+      while (at < waiters.length && waiters[at]!.key !== key) at++;
       if (at < waiters.length && this.#flags.includes(ReplayFlag.EventGoesToAwaitedWaiter)) at = this.#awaitedWaiter(waiters, at);
       waiter = waiters[at];
       // Taken out in place (a splice makes an array of what it removed).
@@ -578,7 +591,7 @@ export class OrchestrationExecution {
    * given for a history recorded before `ReplayFlag.EventNamesIgnoreCase`.
    */
   #eventKey(name: string): string {
-    return this.#flags.includes(ReplayFlag.EventNamesIgnoreCase) ? eventNameKey(name) : name;
+    return this.#namesIgnoreCase ? eventNameKey(name) : name;
   }
 
 
@@ -590,11 +603,11 @@ export class OrchestrationExecution {
    * waiting on it (`awaitedBy`), so a fan-in over many waiters of one name finds the first at once: a walk down the
    * awaited `Task.all` for every event was quadratic.
    */
-  #awaitedWaiter(waiters: readonly AtomicTask<unknown>[], first: number): number {
+  #awaitedWaiter(waiters: readonly EventWaiter<unknown>[], first: number): number {
     const awaiting = this.#awaiting;
     if (!awaiting) return first;
-    const key = this.#eventKey(waiters[first]!.name);
-    for (let i = first; i < waiters.length; i++) if (this.#eventKey(waiters[i]!.name) === key && waiters[i]!.awaitedBy(awaiting)) return i;
+    const key = waiters[first]!.key;
+    for (let i = first; i < waiters.length; i++) if (waiters[i]!.key === key && waiters[i]!.awaitedBy(awaiting)) return i;
     return first;
   }
 
@@ -930,18 +943,18 @@ export class OrchestrationExecution {
       if (this.#x.#outsideRun()) return this.#x.#inert<T>('external-event', name);
       assertValidName(name, 'event name');
       const x = this.#x;
-      const task = x.#own(new AtomicTask<T>('external-event', name, -1));
-      const key = x.#rare?.bufferedEvents && x.#eventKey(name);
-      const buffered = key === undefined ? undefined : x.#rare!.bufferedEvents!.get(key);
+      const key = x.#eventKey(name);
+      const task = x.#own(new EventWaiter<T>(name, key));
+      const buffered = x.#rare?.bufferedEvents?.get(key);
       const event = buffered?.shift();
-      if (buffered?.length === 0) x.#rare!.bufferedEvents!.delete(key!);
+      if (buffered?.length === 0) x.#rare!.bufferedEvents!.delete(key);
       if (event) {
         task.complete(owned(event.input) as T);
       } else {
         const waiters = x.#eventWaiters;
-        if (!waiters) x.#eventWaiters = task as AtomicTask<unknown>;
-        else if (Array.isArray(waiters)) waiters.push(task as AtomicTask<unknown>);
-        else x.#eventWaiters = [waiters, task as AtomicTask<unknown>];
+        if (!waiters) x.#eventWaiters = task as EventWaiter<unknown>;
+        else if (Array.isArray(waiters)) waiters.push(task as EventWaiter<unknown>);
+        else x.#eventWaiters = [waiters, task as EventWaiter<unknown>];
       }
       return task;
     }
