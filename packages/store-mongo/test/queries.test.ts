@@ -1,4 +1,4 @@
-import { decodeContinuationToken, encodeContinuationToken, planInstancePage } from '@durable-rx/runtime/store-kit';
+import { nextPageToken, planInstancePage } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import {
   activityClaimTries, atOnceActivityClaimFilter, atOnceClaimFilter, buildQueryFilter, queryProjection, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
@@ -83,9 +83,9 @@ describe('query filters', () => {
     expect(buildQueryFilter({ createdTimeTo: T0 })).toEqual({ $and: [STORE_KEY, { createdTime: { $lte: T0 } }] });
   });
 
-  it('continues strictly after the last instance of the previous page (keyset paging on createdTime, instanceId)', () => {
-    const token = encodeContinuationToken({ createdTime: T0.getTime(), instanceId: 'p-07' });
-    const after = decodeContinuationToken(token);
+  it('continues strictly after the last instance of the previous page (keyset paging on createdTime, instanceId)', async () => {
+    const token = await nextPageToken({ after: undefined }, { createdTime: T0.getTime(), instanceId: 'p-07' }, () => undefined);
+    const { after } = planInstancePage({ pageSize: 10, continuationToken: token });
     expect(buildQueryFilter({ pageSize: 10 }, after)).toEqual({
       $and: [
         STORE_KEY,
@@ -96,9 +96,10 @@ describe('query filters', () => {
     expect(PAGE_SORT).toEqual({ createdTime: 1, _id: 1 });
   });
 
-  it('bounds a later page by the newest createdTime held when paging began, read backwards on the page index', () => {
+  it('bounds a later page by the newest createdTime held when paging began, read backwards on the page index', async () => {
     const bound = new Date(T0.getTime() + 5000);
-    const plan = planInstancePage({ pageSize: 10, continuationToken: encodeContinuationToken({ createdTime: T0.getTime(), instanceId: 'p-07' }, bound.getTime()) });
+    const token = await nextPageToken({ after: undefined }, { createdTime: T0.getTime(), instanceId: 'p-07' }, () => bound.getTime());
+    const plan = planInstancePage({ pageSize: 10, continuationToken: token });
     expect(buildQueryFilter(plan.query, plan.after)).toEqual({
       $and: [
         STORE_KEY,
@@ -115,8 +116,8 @@ describe('query filters', () => {
   });
 
   it('rejects forged continuation tokens with InvalidArgumentError', () => {
-    expect(() => decodeContinuationToken('not-a-token')).toThrow(expect.objectContaining({ code: 'invalid-argument', status: 400 }));
-    expect(() => decodeContinuationToken(btoa('{"$gt":""}'))).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
+    expect(() => planInstancePage({ continuationToken: 'not-a-token' })).toThrow(expect.objectContaining({ code: 'invalid-argument', status: 400 }));
+    expect(() => planInstancePage({ continuationToken: btoa('{"$gt":""}') })).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
   });
 
   it('purges terminal instances only, of the requested statuses', () => {

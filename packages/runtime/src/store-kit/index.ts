@@ -29,8 +29,7 @@ export {
   type StoredStates, type WritePlan,
 } from '../store/plan-write-set.js';
 export {
-  DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, claimableAtMs, comparePageKeys, copyStoreValue, decodeContinuationToken, dueAtMs,
-  encodeContinuationToken, holdsLease, isDue, isHeldBy, isLeaseToken, isVisible, leaseTokens, lifeLeaseOwner, matchesPurgeFilter, matchesQuery, newLease, nextPageToken, pageKeyOf,
+  DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, claimableAtMs, comparePageKeys, copyStoreValue, dueAtMs, holdsLease, isDue, isHeldBy, isLeaseToken, isVisible, leaseTokens, lifeLeaseOwner, matchesPurgeFilter, matchesQuery, newLease, nextPageToken, pageKeyOf,
   pageSizeOf, planInstancePage, validateLeaseOwner, decideClaimedWork, type ClaimedWork, type ClaimedWorkAction, type InstancePagePlan, type PageCursor, type PageKey,
 } from '../store/store-helpers.js';
 /** The one rule of which leases a store looks up after claims whose outcome it could not learn. */

@@ -64,7 +64,9 @@ export interface PageCursor extends PageKey {
 
 /**
  * Encodes where the next page starts as an opaque continuation token: the key of the page's last instance and the
- * session's bound, as JSON, percent-encoded (plain ASCII, safe in a header and in a query string).
+ * session's bound, as JSON, percent-encoded (plain ASCII, safe in a header and in a query string). Not in store-kit:
+ * a store makes its tokens with {@link nextPageToken}, which always records the bound, and reads them with
+ * {@link planInstancePage}.
  */
 export function encodeContinuationToken(key: PageKey, boundMs?: number): string {
   return encodeURIComponent(JSON.stringify(boundMs === undefined ? [key.createdTime, key.instanceId] : [key.createdTime, key.instanceId, boundMs]));
