@@ -81,8 +81,11 @@ export interface HttpHandlerOptions {
    * server received it (`serve()` of `@durable-rx/runtime/node`, `Deno.serve`, `Bun.serve`, `@hono/node-server`, a
    * framework's route) and through any copy of it; a `Request` made and handed to the handler in process
    * (`handler(new Request('http://test/…'))`) has no `Host`, names no host anyone resolved, and is served on any host,
-   * as Durable Functions, which checks no host, serves every request. Given explicitly (`[]` for only those always
-   * allowed), every request is checked, in process too. Always allowed: IP
+   * as Durable Functions, which checks no host, serves every request. An HTTP/2 request names its host in
+   * `:authority`, not in a `Host` header: unless the server copies it into one, such a request is served on any host
+   * by default, as one made in process (browsers speak HTTP/2 only over TLS, where a rebound name fails at the
+   * certificate). Given explicitly (`[]` for only those always allowed), every request is checked, in process too (one
+   * without `Host` by its URL only). Always allowed: IP
    * addresses (v4 and v6), `localhost` and `*.localhost` (which browsers resolve to loopback themselves) and the host
    * of `baseUrl`. Entries are host names (`api.example.com`, in any case, Unicode or punycode) or, with a leading dot,
    * a domain and all its subdomains (`.example.com`); `true` answers any host, for a deployment behind a proxy that
