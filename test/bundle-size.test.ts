@@ -1021,11 +1021,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-04, the shared macrotask channel runs every callback queued for a turn even when one throws (the first error
  * is thrown again after): 36,791 / 46,361 / 76,576 -> 36,806 / 46,377 / 76,591 B (+15 / +16 / +15), budgets set to
  * match; rx-client unchanged.
+ * An external-event waiter then kept its matching key, worked out once when made (EventWaiter), the execution read the
+ * case-ignoring flag once, and one rule kept a start the execution does not run (#keepStart): 36,806 / 46,377 / 76,591
+ * -> 36,844 / 46,402 / 76,616 B (+38 / +25 / +25, measured after rebasing on main), budgets set to match; rx-client
+ * unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 36_806 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_377 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_591 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 36_844 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_402 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_616 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 
