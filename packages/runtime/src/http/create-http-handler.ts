@@ -66,7 +66,7 @@ export interface HttpHandlerOptions {
   readonly key?: string | readonly string[];
   /**
    * Serve every request without a key. Must be set explicitly; excludes `key`. Such a handler answers a request that
-   * carries a `Host` header (every request received over the network, on any server) only on the host names of
+   * carries a `Host` header (every request received over HTTP/1.1, on any server; see `allowedHosts` for HTTP/2) only on the host names of
    * `allowedHosts` (by default IP addresses, `localhost`, `*.localhost` and the host of `baseUrl`); a request made in
    * process, which has none, on any host.
    */
