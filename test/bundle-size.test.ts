@@ -1025,11 +1025,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * case-ignoring flag once, and one rule kept a start the execution does not run (#keepStart): 36,806 / 46,377 / 76,591
  * -> 36,844 / 46,402 / 76,616 B (+38 / +25 / +25, measured after rebasing on main), budgets set to match; rx-client
  * unchanged.
+ * 2026-12-04, a runtime's worker counters go on from the lives before it (the worker seeded with them) instead of the
+ * runtime adding up seven fields by hand: 36,844 / 46,402 / 76,616 -> 36,789 / 46,323 / 76,544 B (-55 / -79 / -72),
+ * budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 36_844 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_402 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_616 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 36_789 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_323 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_544 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 

@@ -14,7 +14,7 @@ import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
 import { DEFAULT_CACHE_SIZE } from '../worker/execution-cache.js';
 import type { LeaseStorage } from '../worker/lease-succession.js';
 import { DEFAULT_STORE_CALL_TIMEOUT_MS } from '../model/store-call-timeout.js';
-import { DEFAULT_STOP_GRACE_MS, Worker, type StartHandOff, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
+import { DEFAULT_STOP_GRACE_MS, NO_WORKER_METRICS, Worker, type StartHandOff, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
 
 /**
  * Options of {@link createRuntime}. Each is checked when the runtime is made, by the rule of its kind: counts
@@ -169,7 +169,7 @@ export function runtimeOnStore(options: CheckedRuntimeOptions, store: Store): Ru
   // still unanswered when its stop ended) before it claims, as a process restarted with its `workerId` does.
   const owner = options.workerId ?? newId();
   let lives = 0;
-  const newWorker = (): Worker => new Worker({
+  const newWorker = (metrics: WorkerMetrics | undefined): Worker => new Worker({
     store,
     orchestrators,
     activities,
@@ -181,6 +181,7 @@ export function runtimeOnStore(options: CheckedRuntimeOptions, store: Store): Ru
     ...limits,
     cacheSize: options.cacheSize ?? DEFAULT_CACHE_SIZE,
     leaseStorage: options.leaseStorage,
+    metrics,
   });
   const knownOrchestrators = new Set(orchestrators.keys());
   const newClient = (startHandOff: () => StartHandOff | undefined): LocalClient => new LocalClient({
@@ -188,9 +189,6 @@ export function runtimeOnStore(options: CheckedRuntimeOptions, store: Store): Ru
   });
   return new RuntimeOnStore(store, newClient, newWorker);
 }
-
-/** Worker counters all zero: the metrics of a runtime that has not started. */
-const NO_METRICS: WorkerMetrics = { steps: 0, cacheHits: 0, cacheMisses: 0, eventsReplayed: 0, eventsApplied: 0, activitiesRun: 0, leasesLost: 0 };
 
 /**
  * What {@link runtimeOnStore} returns: a class, so `metrics` is a getter of its prototype, made once. A getter in an
@@ -204,11 +202,12 @@ const NO_METRICS: WorkerMetrics = { steps: 0, cacheHits: 0, cacheMisses: 0, even
  * a start called during a stop begins once that stop has ended, a stop called during a start once the worker runs.
  */
 class RuntimeOnStore implements Runtime {
-  readonly #newWorker: () => Worker;
+  /** A worker for the next life, its counters going on from the lives before (none before the first start). */
+  readonly #newWorker: (metrics: WorkerMetrics | undefined) => Worker;
   /** The worker of the current life: from a start until the stop after it has ended. */
   #worker: Worker | undefined;
-  /** The counters of the lives before the current one. */
-  #pastMetrics: WorkerMetrics = NO_METRICS;
+  /** The counters at the end of the last life (a stopped worker's), which the next life's worker goes on from. */
+  #pastMetrics: WorkerMetrics | undefined;
   /** The last start or stop called, until it has settled: every later one waits for it. */
   #last: Promise<void> | undefined;
   /** What `start` returns until the next `stop` is called (so starts are idempotent), and `stop` likewise. */
@@ -218,23 +217,15 @@ class RuntimeOnStore implements Runtime {
   readonly client: LocalClient;
 
   /** `newClient` is handed what gives a start to the current life's worker (none between lives). */
-  constructor(readonly store: Store, newClient: (startHandOff: () => StartHandOff | undefined) => LocalClient, newWorker: () => Worker) {
+  constructor(readonly store: Store, newClient: (startHandOff: () => StartHandOff | undefined) => LocalClient, newWorker: (metrics: WorkerMetrics | undefined) => Worker) {
     this.#newWorker = newWorker;
     this.client = newClient(() => this.#worker?.startHandOff);
   }
 
   get metrics(): WorkerMetrics {
-    const now = this.#worker?.metrics ?? NO_METRICS;
-    const past = this.#pastMetrics;
-    return {
-      steps: past.steps + now.steps,
-      cacheHits: past.cacheHits + now.cacheHits,
-      cacheMisses: past.cacheMisses + now.cacheMisses,
-      eventsReplayed: past.eventsReplayed + now.eventsReplayed,
-      eventsApplied: past.eventsApplied + now.eventsApplied,
-      activitiesRun: past.activitiesRun + now.activitiesRun,
-      leasesLost: past.leasesLost + now.leasesLost,
-    };
+    // A worker's counters go on from the lives before it (see `#newWorker`); before the first start, all zero. A copy
+    // each time, as the worker's own: what a caller does with one changes no later read.
+    return this.#worker?.metrics ?? { ...(this.#pastMetrics ?? NO_WORKER_METRICS) };
   }
 
   // start and stop are bound (fields, not prototype methods), as when the runtime was an object of closures: callers
@@ -245,7 +236,7 @@ class RuntimeOnStore implements Runtime {
     const starting = this.#after(() => {
       if (this.#worker) return;
       this.client.reopen();
-      const worker = (this.#worker = this.#newWorker());
+      const worker = (this.#worker = this.#newWorker(this.#pastMetrics));
       worker.start();
     });
     return (this.#starting = starting);
@@ -271,7 +262,7 @@ class RuntimeOnStore implements Runtime {
         // The worker is dropped even when its stop reports an error, so a later start runs a fresh one.
         if (worker) {
           await worker.stop({ graceMs }).finally(() => {
-            this.#pastMetrics = this.metrics;
+            this.#pastMetrics = worker.metrics;
             this.#worker = undefined;
           });
         }

@@ -129,6 +129,8 @@ export interface WorkerOptions {
   readonly logger: Logger;
   /** Worker id. Leases record it, with this life's mark when the worker releases leases by id (see `#leaseOwner`). */
   readonly owner: string;
+  /** The counters to go on from (an earlier life's, for a runtime started again); all zero when absent. */
+  readonly metrics?: WorkerMetrics | undefined;
   /**
    * True when `owner` was chosen by the application, so an earlier life (a restarted process) may have used it: the
    * worker releases the leases of that id's earlier lives on start, before it claims anything.
@@ -235,6 +237,9 @@ export interface WorkerMetrics {
   /** Commits refused because another worker took the lease over. */
   readonly leasesLost: number;
 }
+
+/** Every counter zero: a worker's counters before its first step (and a runtime's before its first start). */
+export const NO_WORKER_METRICS: WorkerMetrics = { steps: 0, cacheHits: 0, cacheMisses: 0, eventsReplayed: 0, eventsApplied: 0, activitiesRun: 0, leasesLost: 0 };
 
 /**
  * The imperative shell: claims work from the store, runs the engine, runs activities and commits. It does not poll: it
@@ -354,10 +359,11 @@ export class Worker {
    * before its next claim round or step.
    */
   readonly #turns = new Turns();
-  #metrics = { steps: 0, cacheHits: 0, cacheMisses: 0, eventsReplayed: 0, eventsApplied: 0, activitiesRun: 0, leasesLost: 0 };
+  #metrics: { -readonly [K in keyof WorkerMetrics]: number };
 
   constructor(options: WorkerOptions) {
     this.#o = options;
+    this.#metrics = { ...(options.metrics ?? NO_WORKER_METRICS) };
     this.#leaseOwner = options.leaseStorage || options.ownerReused ? lifeLeaseOwner(options.owner, lifeStart(readClock(options.clock, WORKER_CLOCK))) : options.owner;
     this.#cache = new ExecutionCache(options.cacheSize);
     this.#calls = new DeadlineList(options.clock, true, WORKER_CLOCK);
