@@ -1028,11 +1028,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-04, a runtime's worker counters go on from the lives before it (the worker seeded with them) instead of the
  * runtime adding up seven fields by hand: 36,844 / 46,402 / 76,616 -> 36,789 / 46,323 / 76,544 B (-55 / -79 / -72),
  * budgets set to match; rx-client unchanged.
+ * 2026-12-04, workers count how many of them wait for a timer turn, which a VirtualClock's settling waits for:
+ * 36,789 / 46,323 / 76,544 -> 36,806 / 46,341 / 76,565 B (+17 / +18 / +21), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 36_789 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_323 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_544 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 36_806 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_341 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_565 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 

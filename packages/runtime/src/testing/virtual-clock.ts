@@ -1,5 +1,5 @@
 import type { Clock, ClockTimer } from '../env/clock.js';
-import { onNextMacrotask } from '../worker/turns.js';
+import { onNextMacrotask, workersWaitingForTimer } from '../worker/turns.js';
 
 interface PendingTimer {
   readonly id: number;
@@ -91,10 +91,21 @@ export class VirtualClock implements Clock {
 }
 
 /**
- * Lets pending promise callbacks and one round of macrotasks run: a timer's, and what a worker put off to its next
- * macrotask (the first step of a start, after the reads its caller issues), which Node may deliver after a timer.
+ * Lets pending promise callbacks and rounds of macrotasks run: a timer's, what a worker put off to its next macrotask
+ * (the first step of a start, after the reads its caller issues), which Node may deliver after a timer, and the work
+ * of a worker that waits for a timer turn after a long burst (a loaded machine makes bursts long), round after round
+ * while one waits (at most {@link SETTLE_ROUNDS}: an eternal loop waits for turns for ever). What a tick started so
+ * runs before the next tick, whatever the machine's load.
  */
-function settle(): Promise<void> {
+async function settle(): Promise<void> {
+  await macrotaskRound();
+  for (let round = 1; round < SETTLE_ROUNDS && workersWaitingForTimer(); round++) await macrotaskRound();
+}
+
+/** The most macrotask rounds one settling waits while workers wait for their timer turns. */
+const SETTLE_ROUNDS = 1000;
+
+function macrotaskRound(): Promise<void> {
   return new Promise((resolve) => {
     let left = 2;
     const done = (): void => {

@@ -45,6 +45,18 @@ function deliver(): void {
 }
 
 /**
+ * How many workers now wait for a timer turn ({@link Turns.pace}): work that goes on after a `setTimeout(0)` and no
+ * clock tick. A virtual clock's settling waits for these (see `VirtualClock.advance`), so that what a tick started has
+ * run before the next tick.
+ */
+let waitingForTimer = 0;
+
+/** Whether a worker waits for a timer turn, to go on with work that needs no clock tick. */
+export function workersWaitingForTimer(): boolean {
+  return waitingForTimer > 0;
+}
+
+/**
  * Calls `callback` in the next macrotask: a message on one shared `MessageChannel` (web standard), or a `setTimeout(0)`
  * where there is no `MessageChannel` (a marker then ends a burst only once timers had a turn).
  */
@@ -121,6 +133,7 @@ export class Turns {
     if (ran < BURST_MS / 2) return undefined;
     this.#timer ??= setTimeout(this.#timerFired, 0);
     if (ran < BURST_MS) return undefined;
+    waitingForTimer++;
     return (this.#timerTurn = new Promise<void>((resolve) => {
       this.#resolveTimer = resolve;
     }));
@@ -154,6 +167,7 @@ export class Turns {
     this.#calls = 0;
     this.#timer = undefined;
     const resolve = this.#resolveTimer;
+    if (this.#timerTurn) waitingForTimer--;
     this.#timerTurn = this.#resolveTimer = undefined;
     resolve?.();
   };
