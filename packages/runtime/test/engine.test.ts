@@ -459,28 +459,19 @@ describe('replay engine', () => {
     expect(step.actions).toEqual([{ type: 'CreateSubOrchestration', eventId: 0, name: 'Child', instanceId: 'parent-1:execution-1:0', input: { x: 1 } }]);
   });
 
-  it('holds events while suspended and applies them on resume', () => {
+  it.each([
+    ['the name waited for', 'Go'],
+    ['another case of it', 'GO'],
+  ])('holds events raised while suspended under %s and gives them to the waiter on resume', (_, raisedAs) => {
     const orch: Orchestrator = function* (ctx) {
       return yield ctx.waitForExternalEvent('Go');
     };
     const execution = run(orch);
     execution.step(T0, [executionStarted('O')]);
-    const suspended = execution.step(at(1), [{ type: 'ExecutionSuspended', eventId: -1, timestamp: at(1).toISOString() }, eventRaised('Go', 'now')]);
+    const suspended = execution.step(at(1), [{ type: 'ExecutionSuspended', eventId: -1, timestamp: at(1).toISOString() }, eventRaised(raisedAs, raisedAs)]);
     expect(completion(suspended)).toBeUndefined();
     const resumed = execution.step(at(2), [{ type: 'ExecutionResumed', eventId: -1, timestamp: at(2).toISOString() }]);
-    expect(completion(resumed)).toMatchObject({ result: 'now' });
-  });
-
-  it('holds events raised in another case while suspended and gives them to the waiter on resume', () => {
-    const orch: Orchestrator = function* (ctx) {
-      return yield ctx.waitForExternalEvent('Go');
-    };
-    const execution = run(orch);
-    execution.step(T0, [executionStarted('O')]);
-    const suspended = execution.step(at(1), [{ type: 'ExecutionSuspended', eventId: -1, timestamp: at(1).toISOString() }, eventRaised('GO', 'loud')]);
-    expect(completion(suspended)).toBeUndefined();
-    const resumed = execution.step(at(2), [{ type: 'ExecutionResumed', eventId: -1, timestamp: at(2).toISOString() }]);
-    expect(completion(resumed)).toMatchObject({ result: 'loud' });
+    expect(completion(resumed)).toMatchObject({ result: raisedAs });
   });
 
   it('carries an event buffered under another case over continueAsNew, where a waiter of any case takes it', () => {

@@ -964,14 +964,23 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         const activities: Record<string, Activity> = { ...registry.activities, Chunk: () => 'c'.repeat(LIMIT / 5) };
         return { inner, store, limit, newRuntime: () => createRuntime({ store, orchestrators, activities, logger: silentLogger }) };
       };
-
-      it('rejects with PayloadTooLargeError (413) once a worker recorded it as refused; the instance stays Failed', async () => {
-        const { inner, newRuntime } = await onLimitedStore();
+      /** Runs `test` with the client under test over a started runtime on a store of its own, and closes them after. */
+      const onOwnRuntime = async (test: (admin: DurableClient, limit: { chars: number }) => Promise<void>): Promise<void> => {
+        const { inner, limit, newRuntime } = await onLimitedStore();
         const own = newRuntime();
         await own.start();
         const ownUnder = await wrap(own);
         try {
-          const admin = ownUnder.client;
+          await test(ownUnder.client, limit);
+        } finally {
+          await ownUnder.close();
+          await own.stop();
+          await inner.close();
+        }
+      };
+
+      it('rejects with PayloadTooLargeError (413) once a worker recorded it as refused; the instance stays Failed', () =>
+        onOwnRuntime(async (admin) => {
           await admin.startNew('Chunks', { instanceId: 'too-long' });
           const failed = await admin.waitForCompletion('too-long', SETTLED);
           expect(failed).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorMessage: expect.stringContaining('flaky 1 is broken') } });
@@ -988,20 +997,10 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           expect(after).toMatchObject({ runtimeStatus: 'Failed', failureDetails: failed.failureDetails });
           expect(after?.history?.at(-1)).toMatchObject({ type: 'ExecutionRewound', payloadRefused: expect.stringMatching(/^the rewind was refused/) });
           expect(calls.get('Flaky')).toBe(1);
-        } finally {
-          await ownUnder.close();
-          await own.stop();
-          await inner.close();
-        }
-      });
+        }));
 
-      it('resolves a later rewind the store takes, after an earlier one it refused: the instance runs again', async () => {
-        const { inner, limit, newRuntime } = await onLimitedStore();
-        const own = newRuntime();
-        await own.start();
-        const ownUnder = await wrap(own);
-        try {
-          const admin = ownUnder.client;
+      it('resolves a later rewind the store takes, after an earlier one it refused: the instance runs again', () =>
+        onOwnRuntime(async (admin, limit) => {
           await admin.startNew('Chunks', { instanceId: 'too-long-then-fits' });
           expect((await admin.waitForCompletion('too-long-then-fits', SETTLED)).runtimeStatus).toBe('Failed');
           flakyFixed = true;
@@ -1015,12 +1014,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           const rewinds = history.flatMap((e) => (e.type === 'ExecutionRewound' ? [e.payloadRefused === undefined ? e.reason : 'refused'] : []));
           expect(rewinds).toEqual(['refused', 'made']);
           expect(calls.get('Flaky')).toBe(2);
-        } finally {
-          await ownUnder.close();
-          await own.stop();
-          await inner.close();
-        }
-      });
+        }));
 
       it('rejects with the store\'s PayloadTooLargeError when no worker runs: the client\'s own rewrite is refused, nothing written', async (context) => {
         const { inner, store, newRuntime } = await onLimitedStore();
