@@ -1030,11 +1030,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * budgets set to match; rx-client unchanged.
  * 2026-12-04, workers count how many of them wait for a timer turn, which a VirtualClock's settling waits for:
  * 36,789 / 46,323 / 76,544 -> 36,806 / 46,341 / 76,565 B (+17 / +18 / +21), budgets set to match; rx-client unchanged.
+ * 2026-12-04, two getters nothing read dropped (OrchestrationExecution.customStatus, RetryableTask.attempt; neither is
+ * on a public type): 36,806 / 46,341 / 76,565 -> 36,790 / 46,331 / 76,553 B (-16 / -10 / -12), budgets set to match;
+ * rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 36_806 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_341 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_565 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 36_790 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_331 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_553 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 

@@ -274,11 +274,6 @@ export class OrchestrationExecution {
     return (this.#rare ??= { guidCounter: 0 });
   }
 
-  /** The custom status as of the last applied event. */
-  get customStatus(): JsonValue | undefined {
-    return this.#customStatus;
-  }
-
   /**
    * Rebuilds state from committed history. Call once, before the first step. A history the orchestrator does not
    * reproduce (non-determinism) is remembered and fails the instance on the next step. Returns the number of events

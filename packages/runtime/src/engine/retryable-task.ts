@@ -35,11 +35,6 @@ export class RetryableTask<T> extends DurableTask<T> {
     this.#current = this.#start();
   }
 
-  /** The attempt in progress (1-based). */
-  get attempt(): number {
-    return this.#attempt;
-  }
-
   /** @internal */
   onChildSettled(child: DurableTask<unknown>): void {
     if (this.isSettled) return;
