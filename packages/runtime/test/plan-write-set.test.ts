@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import type { InstanceState } from '../src/model/instance-status.js';
 import type { OrchestrationMessage } from '../src/model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteRequest, WriteSet } from '../src/model/write-set.js';
-import { activityStepHolds, changesNothing, instanceIdsOf, leaseLostError, planWriteSet, rewindsChild, signalsWork, unclaimedHolds } from '../src/store/plan-write-set.js';
+import { decideStep } from '../src/engine/decide-step.js';
+import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import { OrchestrationExecution } from '../src/engine/orchestration-execution.js';
+import type { HistoryEvent } from '../src/model/history-event.js';
+import {
+  activityStepHolds, changesNothing, instanceIdsOf, leaseLostError, planWriteSet, rewindsChild, signalsWork, unclaimedHolds, writesInput,
+} from '../src/store/plan-write-set.js';
+import { HistoryBuilder } from '../src/testing/history-builder.js';
 
 const t0 = new Date('2026-01-01T00:00:00Z');
 
@@ -355,5 +362,60 @@ describe('signalsWork (what every store signals after a commit)', () => {
     // The same commit clears an expired lease: the messages it held back are claimable now.
     expect(signalsWork(planWriteSet({ lease: unclaimed, requests: [] }, stored), true, true)).toBe(true);
     expect(signalsWork(planWriteSet({ requests: [{ type: 'replaceState', state: state('a', { version: 4 }) }] }, stored), false, true)).toBe(false);
+  });
+});
+
+describe('writesInput (whether a store that keeps the input apart writes it with a state)', () => {
+  it('writes it for a created or replaced row and for a new execution, not for another state of the same execution', () => {
+    const stored = new Map([['a', state('a', { input: 'first' })], ['done', state('done', { runtimeStatus: 'Completed' })], ['new', undefined]]);
+    const replace = (s: InstanceState) => planWriteSet({ requests: [{ type: 'replaceState', state: s }] }, stored).states[0]!;
+    expect(writesInput(replace(state('a', { input: 'first', version: 4, customStatus: 'stepped' })))).toBe(false);
+    expect(writesInput(replace(state('a', { executionId: 'a-e2', input: 'second', version: 4 })))).toBe(true);
+    expect(writesInput(replace(state('a', { executionId: 'a-e2', version: 4 })))).toBe(true); // none over the last one's
+    expect(writesInput(planWriteSet({ requests: [create('new', 'fail')] }, stored).states[0]!)).toBe(true);
+    expect(writesInput(planWriteSet({ requests: [create('done', 'fail')] }, stored).states[0]!)).toBe(true);
+    // Created, then replaced in the same write set: still a new row.
+    const created = create('new', 'fail') as CreateInstanceWrite;
+    const twice = planWriteSet({ requests: [created, { type: 'replaceState', state: { ...created.state, customStatus: 'x' } }] }, stored);
+    expect(writesInput(twice.states[0]!)).toBe(true);
+  });
+
+  it('holds for the engine\u2019s steps: every state of an execution carries its input, a continueAsNew starts a new execution', () => {
+    // Waits for 'go' on its first input, then continues as new; the next execution calls an activity with its input.
+    const loop: Orchestrator = function* (ctx) {
+      if (ctx.getInput() === 'first') {
+        yield ctx.waitForExternalEvent('go');
+        ctx.continueAsNew('second');
+        return undefined;
+      }
+      return yield ctx.callActivity('Act', ctx.getInput());
+    };
+    const event = (id: string, e: OrchestrationMessage['event']): OrchestrationMessage => ({ id, instanceId: 'instance-1', event: e });
+    let n = 0;
+    /** One committed step of `stored` on `messages`: its planned state and what it sent. */
+    const step = (stored: InstanceState, messages: OrchestrationMessage[], history: readonly HistoryEvent[]) => {
+      const decision = decideStep({
+        state: stored, messages, leaseToken: 'lease', now: t0, newId: () => `id-${n++}`, history,
+        newExecution: () => new OrchestrationExecution(loop, { customStatusLimitBytes: 16_384 }),
+      });
+      if (decision.kind !== 'commit') throw new Error('expected a commit');
+      const planned = planWriteSet(decision.writeSet, new Map([['instance-1', stored]])).states[0]!;
+      const sent = decision.writeSet.requests.flatMap((r) => (r.type === 'insertMessage' ? [r.message] : []));
+      return { planned, sent };
+    };
+    const history = new HistoryBuilder({ name: 'Loop' }).started('first').build();
+    const first = state('instance-1', { name: 'Loop', executionId: 'execution-1', input: 'first', historyLength: history.length });
+    const other = step(first, [event('other', { type: 'EventRaised', eventId: -1, timestamp: t0.toISOString(), name: 'other' })], history);
+    expect(writesInput(other.planned)).toBe(false);
+    expect(other.planned.state.input).toBe('first');
+    const continued = step(first, [event('go', { type: 'EventRaised', eventId: -1, timestamp: t0.toISOString(), name: 'go' })], history);
+    expect(writesInput(continued.planned)).toBe(true);
+    expect(continued.planned.state).toMatchObject({ runtimeStatus: 'ContinuedAsNew', input: 'second' });
+    // The next execution's start, claimed: its state keeps the input the continueAsNew wrote.
+    const start = continued.sent.find((m) => m.event.type === 'ExecutionStarted')!;
+    const started = step(continued.planned.state, [start], []);
+    expect(started.planned.state.runtimeStatus).toBe('Running');
+    expect(writesInput(started.planned)).toBe(false);
+    expect(started.planned.state.input).toBe('second');
   });
 });

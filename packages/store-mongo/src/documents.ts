@@ -245,11 +245,28 @@ export interface EncodedState {
  * the size limit.
  */
 export function encodeInstanceState(state: InstanceState, limitBytes: number): EncodedState {
-  const { input, ...rest } = state;
-  const what = `The status of instance ${JSON.stringify(state.instanceId)} (input, output, custom status)`;
-  const inputText = input === undefined ? '' : encodePayload(input, what, limitBytes);
-  const stateText = encodePayload(rest, what, limitBytes - Buffer.byteLength(inputText, 'utf8'));
-  return { state: stateText, input: inputText };
+  const input = state.input === undefined ? '' : encodePayload(state.input, statusOf(state), limitBytes);
+  return { state: encodeStateBesideInput(state, limitBytes, Buffer.byteLength(input, 'utf8')), input };
+}
+
+/**
+ * Encodes an instance state without its input, as JSON text, for a document that keeps the input it has (`inputBytes`:
+ * the UTF-8 bytes of that stored input, counted against the size limit with the state, as {@link
+ * encodeInstanceState} counts them): the input is neither encoded nor checked again.
+ *
+ * @example
+ * ```ts
+ * encodeStateBesideInput(step, MAX_PAYLOAD_BYTES, storedRow.inputBytes); // the `state` field a step writes
+ * ```
+ */
+export function encodeStateBesideInput(state: InstanceState, limitBytes: number, inputBytes: number): string {
+  const { input: _input, ...rest } = state;
+  return encodePayload(rest, statusOf(state), limitBytes - inputBytes);
+}
+
+/** What the size limit's refusal of a status names. */
+function statusOf(state: InstanceState): string {
+  return `The status of instance ${JSON.stringify(state.instanceId)} (input, output, custom status)`;
 }
 
 /**

@@ -62,7 +62,10 @@ import { adminDb, STORE_BSON_OPTIONS, storeDb } from './store-db.js';
 import { readBound, SCAN_BOUND, TRANSACTION_READ_BOUND } from './read-bound.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
-import { commitSignalsWork, instanceUpdateFields, leaseReleaseFields, translateWritePlan, type MongoWrite, type StoredRow } from './translate-write-plan.js';
+import {
+  commitSignalsWork, instanceUpdateFields, leaseReleaseFields, TAKEN_INSTANCE_PROJECTION, translateWritePlan, type MongoWrite, type StoredRow,
+  type TakenInstanceDoc,
+} from './translate-write-plan.js';
 import { mergeBySeq } from './merge-by-seq.js';
 import { purgeInBatches } from './purge-in-batches.js';
 import { seqPages } from './seq-pages.js';
@@ -1304,17 +1307,20 @@ export class MongoStore implements Store {
     // The instance whose lease the commit releases: its own (orchestration), or one an unclaimed write takes over.
     const leased = releasedInstanceOf(lease);
     const ids = instanceIdsOf(writeSet).sort((a, b) => Number(b === leased) - Number(a === leased));
-    // Each document as taken (its lease fields too: an unclaimed write's check reads them).
-    const rows = new Map<string, { row: InstanceDoc; state: InstanceState } | undefined>();
+    // Each document as taken (its lease fields too: an unclaimed write's check reads them), without its input, which
+    // only a new execution's state writes (TAKEN_INSTANCE_PROJECTION): the plan's states of the same execution carry it.
+    const rows = new Map<string, { row: TakenInstanceDoc; state: InstanceState } | undefined>();
     for (const id of ids) {
       const filter: Filter<InstanceDoc> = lease?.kind === 'orchestration' && id === leased
         ? { _id: instanceKey(id), leaseToken: lease.token }
         : { _id: instanceKey(id) };
-      const doc = takesInstances(writeSet)
-        ? await this.#instances.findOneAndUpdate(filter, { $inc: { rev: 1 } }, { session, returnDocument: 'after' })
-        : await this.#instances.findOne(filter, { session, ...TRANSACTION_READ_BOUND });
+      const projection = TAKEN_INSTANCE_PROJECTION;
+      const doc: TakenInstanceDoc | null = takesInstances(writeSet)
+        ? await this.#instances.findOneAndUpdate(filter, { $inc: { rev: 1 } }, { session, returnDocument: 'after', projection })
+        : await this.#instances.findOne(filter, { session, projection, ...TRANSACTION_READ_BOUND });
       if (!doc && lease?.kind === 'orchestration' && id === leased) throw leaseLostError(lease);
-      rows.set(id, doc ? { row: doc, state: decodeInstanceState(doc.state, doc.input) } : undefined);
+      // A document written before the input had a field of its own keeps it inside `state`, and decodes with it.
+      rows.set(id, doc ? { row: doc, state: decodeInstanceState(doc.state) } : undefined);
     }
     if (lease?.kind === 'unclaimed') await this.#checkUnclaimed(session, lease, rows.get(lease.instanceId));
     return rows;
@@ -1329,7 +1335,7 @@ export class MongoStore implements Store {
    * longer queue or a read past `UNCLAIMED_READ_MAX_MS` refuses the write). Throws `LeaseLostError` when
    * it does not hold; nothing has been written that the transaction's abort does not undo.
    */
-  async #checkUnclaimed(session: ClientSession, lease: UnclaimedLease, taken: { row: InstanceDoc; state: InstanceState } | undefined): Promise<void> {
+  async #checkUnclaimed(session: ClientSession, lease: UnclaimedLease, taken: { row: TakenInstanceDoc; state: InstanceState } | undefined): Promise<void> {
     // One snapshot (the transaction's), so the two reads see one set of messages and need no seq bound.
     // At most UNCLAIMED_SCAN_LIMIT + 1 messages, in one batch, within UNCLAIMED_READ_MAX_MS: a longer queue, or a read
     // that ran out of time, refuses the write (the client sends the command as a message) rather than keep the instance

@@ -1,10 +1,10 @@
 import {
-  assertNever, changesNothing, signalsWork, type InstanceState, type WritePlan,
+  assertNever, changesNothing, signalsWork, writesInput, type InstanceState, type PlannedState, type WritePlan,
 } from '@durable-rx/runtime/store-kit';
 import { ObjectId } from 'mongodb';
 import {
-  EPOCH, FREE_LEASE, NEVER, emptyQueueHead, storedLeaseOf, encodeHistoryEvent, encodeInstanceState, encodeMessage, instanceDoc, lowerQueueHead, messageDoc, queueFields,
-  taskDoc, type EncodedMessage, type EncodedState, type HistoryDoc, type InstanceDoc, type MessageDoc, type QueueFields, type QueueHead,
+  EPOCH, FREE_LEASE, NEVER, emptyQueueHead, storedLeaseOf, encodeHistoryEvent, encodeInstanceState, encodeStateBesideInput, encodeMessage, instanceDoc, lowerQueueHead, messageDoc, queueFields,
+  taskDoc, type EncodedMessage, type HistoryDoc, type InstanceDoc, type MessageDoc, type QueueFields, type QueueHead,
   type SweepDoc, type TaskDoc,
 } from './documents.js';
 import { MongoStoreError } from './errors/mongo-store-error.js';
@@ -16,8 +16,40 @@ import { instanceKey } from './instance-key.js';
  * transaction that read the instances; it decides nothing itself.
  */
 
-/** The bookkeeping of an instance document as read (and locked) at the start of the transaction. */
-export type StoredRow = Pick<InstanceDoc, 'messageSeq' | 'historyGen' | 'nextMessageAt' | 'readyAt' | 'leaseExpiresAt' | 'input'>;
+/**
+ * The bookkeeping of an instance document as read (and locked) at the start of the transaction: the fields of
+ * {@link TAKEN_INSTANCE_PROJECTION} but the state, whose decoded value the plan takes.
+ */
+export type StoredRow = Pick<InstanceDoc, 'messageSeq' | 'historyGen' | 'nextMessageAt' | 'readyAt' | 'leaseExpiresAt'> & {
+  /**
+   * The UTF-8 bytes of the stored input, counted against the size limit with a state written beside it. Absent when
+   * the document has no input field of its own (one written before the input was kept apart, its input inside
+   * `state`) or one that is not text: then a commit that changes the state writes the input too.
+   */
+  readonly inputBytes?: number;
+};
+
+/** An instance document as a commit's transaction reads it ({@link TAKEN_INSTANCE_PROJECTION}). */
+export type TakenInstanceDoc = Pick<InstanceDoc, '_id' | 'state'> & StoredRow;
+
+/**
+ * The projection of a commit's read of each instance document it takes: everything the plan and its translation use
+ * (the state, the queue and lease bookkeeping, the history generation), and of the input only its size in UTF-8 bytes
+ * (`$strLenBytes`), not the input itself, which a step leaves as it is ({@link translateWritePlan}): so a step of an
+ * instance with a multi-megabyte input does not read that input, nor encode it again. Aggregation expressions in a
+ * `findAndModify` projection need MongoDB 4.4, the store's oldest supported server. An input that is not text (absent,
+ * or a document MongoStore did not write) has no size: `$strLenBytes` would raise on it and fail the commit, so the
+ * field is left out instead (`$$REMOVE`), and the commit writes the input.
+ *
+ * @example
+ * ```ts
+ * instances.findOneAndUpdate(filter, { $inc: { rev: 1 } }, { session, returnDocument: 'after', projection: TAKEN_INSTANCE_PROJECTION });
+ * ```
+ */
+export const TAKEN_INSTANCE_PROJECTION = {
+  state: 1, messageSeq: 1, historyGen: 1, nextMessageAt: 1, readyAt: 1, leaseExpiresAt: 1,
+  inputBytes: { $cond: [{ $eq: [{ $type: '$input' }, 'string'] }, { $strLenBytes: '$input' }, '$$REMOVE'] },
+} as const;
 
 /** What the translation needs besides the plan. */
 export interface TranslationContext {
@@ -66,8 +98,8 @@ export type MongoWrite =
   };
 
 /**
- * The fields of an instance document a commit rewrites (leases and queue bookkeeping aside); `input` only when it
- * changed (a new execution), so a step's oplog entry does not carry it.
+ * The fields of an instance document a commit rewrites (leases and queue bookkeeping aside); `input` only for a new
+ * execution (store-kit's `writesInput`), so a step's oplog entry does not carry it.
  */
 export type InstanceFields = Pick<
   InstanceDoc, 'state' | 'runtimeStatus' | 'createdTime' | 'updatedAt' | 'executionId' | 'version' | 'historyLength' | 'historyGen'
@@ -76,7 +108,8 @@ export type InstanceFields = Pick<
 /**
  * Translates a plan into the operations that write it, in the plan's order: the replaced instances' queues and
  * history generations, history inserts, message and task deletions, task and message inserts, then one write per
- * instance document. Encodes every payload (so a value over the size limit fails here, before anything is written).
+ * instance document. Encodes every payload it writes (so a value over the size limit fails here, before anything is
+ * written); a step's update leaves the stored input alone, unencoded (`instanceFields`).
  *
  * - A replaced or rewritten history gets a fresh generation; the old one is scheduled for the sweeper, so a late
  *   sweep can only ever delete that generation, never the new execution's events.
@@ -162,7 +195,8 @@ export function translateWritePlan(plan: WritePlan, context: TranslationContext)
     writes.push({ op: 'setQueue', instanceKey: instanceKey(id), fields: queueFields(lowerQueueHead(headOf(row), list), row.leaseExpiresAt) });
   }
 
-  for (const { state, isNew } of plan.states) {
+  for (const plannedState of plan.states) {
+    const { state, isNew } = plannedState;
     const id = state.instanceId;
     const row = stored.get(id);
     const mine = added.get(id) ?? [];
@@ -177,7 +211,7 @@ export function translateWritePlan(plan: WritePlan, context: TranslationContext)
     writes.push({
       op: 'updateInstance',
       instanceKey: instanceKey(id),
-      set: instanceFields(state, encodeInstanceState(state, limitBytes), gen, row.input ?? ''),
+      set: instanceFields(plannedState, row, gen, limitBytes),
       queue: queueChange(row, mine, consumed.has(id)),
       release: id === leased,
       leaseExpiresAt: id === leased ? EPOCH : row.leaseExpiresAt,
@@ -256,15 +290,28 @@ export function leaseReleaseFields(nextMessageAt: Date, now: Date): Pick<Instanc
 }
 
 /**
- * The indexed copies and snapshot of a state, as an instance update writes them; the input only when it differs from
- * the stored one (`storedInput`).
+ * The indexed copies and snapshot of a planned state, as an instance update writes them over the document `row`: the
+ * input only when store-kit's `writesInput` says the commit writes it (a new execution), or when the document has no
+ * input field of its own to keep (`inputBytes` absent: written before the input was kept apart, its input inside the
+ * `state` the update rewrites without it). Otherwise the input is neither written nor encoded: the state is encoded
+ * alone, within the size limit less the stored input's bytes.
+ *
+ * @example
+ * ```ts
+ * instanceFields(step, { ...row, inputBytes: 5_000_000 }, gen, limit); // no `input`: the stored one stays
+ * ```
  */
-export function instanceFields(state: InstanceState, encoded: EncodedState, historyGen: string, storedInput: string): InstanceFields {
-  return {
-    state: encoded.state, runtimeStatus: state.runtimeStatus, createdTime: state.createdTime, updatedAt: state.lastUpdatedTime,
+export function instanceFields(planned: PlannedState, row: StoredRow, historyGen: string, limitBytes: number): InstanceFields {
+  const { state } = planned;
+  const fields = {
+    runtimeStatus: state.runtimeStatus, createdTime: state.createdTime, updatedAt: state.lastUpdatedTime,
     executionId: state.executionId, version: state.version, historyLength: state.historyLength, historyGen,
-    ...(encoded.input === storedInput ? {} : { input: encoded.input }),
   };
+  if (typeof row.inputBytes === 'number' && !writesInput(planned)) {
+    return { state: encodeStateBesideInput(state, limitBytes, row.inputBytes), ...fields };
+  }
+  const encoded = encodeInstanceState(state, limitBytes);
+  return { state: encoded.state, ...fields, input: encoded.input };
 }
 
 /** A short label of each operation, for tests and error messages. */

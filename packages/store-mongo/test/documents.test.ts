@@ -1,9 +1,10 @@
 import type { HistoryEvent } from '@durable-rx/runtime';
 import type { ActivityTask, InstanceState, OrchestrationMessage } from '@durable-rx/runtime/store-kit';
+import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
 import {
   claimAtOf, decodeHistoryEvent, decodeInstanceState, decodeMessage, decodeStoredState, decodeTask, EPOCH, emptyQueueHead, encodeHistoryEvent,
-  encodeInstanceState, encodeMessage, instanceDoc, lowerQueueHead, messageDoc, NEVER, purgeDocs, purgeMarkOf, queueFields, readyAtOf, taskDoc,
+  encodeInstanceState, encodeMessage, encodeStateBesideInput, instanceDoc, lowerQueueHead, messageDoc, NEVER, purgeDocs, purgeMarkOf, queueFields, readyAtOf, taskDoc,
 } from '../src/documents.js';
 import { claimableAtMs } from '@durable-rx/runtime/store-kit';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
@@ -63,6 +64,16 @@ describe('instance documents', () => {
     const half = 'x'.repeat(600);
     expect(() => encodeInstanceState({ ...state, input: half, output: half, customStatus: undefined }, 1000))
       .toThrow(expect.objectContaining({ code: 'payload-too-large' }));
+  });
+
+  it('encode a state beside the input a document keeps: without the input, counting its stored bytes against the limit', () => {
+    const { input: _input, ...rest } = state;
+    const text = encodeStateBesideInput(state, MAX_PAYLOAD_BYTES, 10);
+    expect(text).toBe(encodeInstanceState(state, MAX_PAYLOAD_BYTES).state);
+    expect(decodeInstanceState(text)).toEqual(rest);
+    const bytes = Buffer.byteLength(text);
+    expect(() => encodeStateBesideInput(state, bytes + 10, 10)).not.toThrow();
+    expect(() => encodeStateBesideInput(state, bytes + 10, 11)).toThrow(expect.objectContaining({ code: 'payload-too-large' }));
   });
 
   it('keep indexed copies of the queried fields and start with a free lease', () => {

@@ -11,7 +11,10 @@ import { firstValueFrom, filter, ReplaySubject, take, timeout, toArray, type Obs
 import { describe, expect, it, vi } from 'vitest';
 import { statusPipeline, watchFilterFor } from '../src/change-events.js';
 import { compareTimestamps, majorityProbe, majorityReadTimeOf } from '../src/cluster-time.js';
-import { EPOCH, NEVER, taskDoc, type InstanceDoc, type TaskDoc } from '../src/documents.js';
+import { Buffer } from 'node:buffer';
+import { emptyQueueHead, encodeInstanceState, EPOCH, instanceDoc, NEVER, taskDoc, type InstanceDoc, type TaskDoc } from '../src/documents.js';
+import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
+import { TAKEN_INSTANCE_PROJECTION } from '../src/translate-write-plan.js';
 import { INDEXES } from '../src/indexes.js';
 import { batchedInputProjection } from '../src/input-reads.js';
 import { instanceKey } from '../src/instance-key.js';
@@ -1390,6 +1393,79 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         expect(Object.fromEntries(changes.map((c) => [c.instanceId, c.state?.input]))).toEqual(inputs);
       } finally {
         await store.close();
+      }
+    });
+
+    it('a step\u2019s commit reads the size of the input, not the input, and counts it in bytes against the limit of the state', async () => {
+      const client = new MongoClient(mongoUri, { monitorCommands: true });
+      const replies: Document[] = [];
+      client.on('commandSucceeded', (event) => {
+        if (event.commandName === 'findAndModify') replies.push(event.reply as Document);
+      });
+      const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix('taken') });
+      try {
+        const big = 'é'.repeat(6 * 1024 * 1024); // 12 MiB of UTF-8 (6 Mi characters)
+        await store.commit(start('kept', big));
+        const item = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() });
+        expect(item?.state.input).toBe(big);
+        const lease = { kind: 'orchestration', instanceId: 'kept', token: item!.lease.token } as const;
+        const step = (over: Partial<InstanceState>): WriteSet => ({
+          lease, requests: [{ type: 'replaceState', state: { ...item!.state, runtimeStatus: 'Running', version: item!.state.version + 1, ...over } }],
+        });
+        // 12 MiB of input and 4 MiB of output: over the 15 MiB limit in bytes (in characters it would be 10 MiB).
+        await expect(store.commit(step({ output: 'x'.repeat(4 * 1024 * 1024) }))).rejects.toMatchObject({ code: 'payload-too-large' });
+        replies.length = 0;
+        await store.commit(step({ customStatus: 'stepped' }));
+        const taken = replies.map((r) => r['value'] as Document).find((v) => v?.['_id'] === instanceKey('kept'));
+        expect(taken).toBeDefined();
+        expect(taken).not.toHaveProperty('input');
+        expect(taken!['inputBytes']).toBe(Buffer.byteLength(JSON.stringify(big)));
+        const after = await store.getInstance('kept');
+        expect(after).toMatchObject({ customStatus: 'stepped', input: big });
+      } finally {
+        await store.close();
+        await client.close();
+      }
+    });
+
+    it('reads and steps an instance document written before the input had a field of its own, and moves its input out', async () => {
+      const store = await db.open('legacy');
+      await alongside(store, async (client) => {
+        const instances = client.db(db.name).collection<InstanceDoc>(store.collections.instances);
+        // The previous layout: the input inside `state`, no `input` field; leased to a worker of the previous version.
+        const { state } = request('legacy', { order: 42 });
+        const running = { ...state, runtimeStatus: 'Running' as const, version: 2 };
+        const expiresAt = new Date(Date.now() + 60_000);
+        const { input: _input, ...doc } = instanceDoc(running, encodeInstanceState(running, MAX_PAYLOAD_BYTES), emptyQueueHead(1), 'gen-1');
+        await instances.insertOne({ ...doc, state: JSON.stringify(running), leaseOwner: 'w', leaseToken: 'old-token', leaseExpiresAt: expiresAt });
+        expect(await store.getInstance('legacy')).toEqual(running);
+        const stepped = { ...running, customStatus: 'stepped', version: 3 };
+        await store.commit({ lease: { kind: 'orchestration', instanceId: 'legacy', token: 'old-token' }, requests: [{ type: 'replaceState', state: stepped }] });
+        expect(await store.getInstance('legacy')).toEqual(stepped);
+        const stored = await instances.findOne({ _id: instanceKey('legacy') });
+        expect(stored?.input).toBe(JSON.stringify({ order: 42 }));
+        expect(JSON.parse(stored!.state)).not.toHaveProperty('input');
+      });
+    });
+
+    it('the commit\u2019s projection gives the UTF-8 size of a text input only, and leaves the input out', async () => {
+      const client = new MongoClient(mongoUri);
+      try {
+        const docs = client.db(db.name).collection<{ _id: string; state: string; input?: unknown }>(`${db.prefix('taken-projection')}instances`);
+        await docs.insertMany([
+          { _id: 'text', state: 's', input: '"é"' }, { _id: 'empty', state: 's', input: '' }, { _id: 'absent', state: 's' },
+          { _id: 'null', state: 's', input: null }, { _id: 'number', state: 's', input: 7 },
+        ]);
+        const read = [];
+        for (const _id of ['text', 'empty', 'absent', 'null', 'number']) {
+          read.push(await docs.findOneAndUpdate({ _id }, { $inc: { rev: 1 } }, { returnDocument: 'after', projection: TAKEN_INSTANCE_PROJECTION }));
+        }
+        expect(read).toEqual([
+          { _id: 'text', state: 's', inputBytes: 4 }, { _id: 'empty', state: 's', inputBytes: 0 }, { _id: 'absent', state: 's' },
+          { _id: 'null', state: 's' }, { _id: 'number', state: 's' },
+        ]);
+      } finally {
+        await client.close();
       }
     });
 

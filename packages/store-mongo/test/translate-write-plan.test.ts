@@ -1,12 +1,14 @@
 import {
   planWriteSet, type InstanceState, type OrchestrationMessage, type WriteSet,
 } from '@durable-rx/runtime/store-kit';
+import { Buffer } from 'node:buffer';
 import { BSON, ObjectId } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { decodeHistoryEvent, decodeInstanceState, decodeMessage, emptyQueueHead, EPOCH, NEVER } from '../src/documents.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
 import {
-  commitSignalsWork, describeWrites, instanceUpdateFields, leaseReleaseFields, translateWritePlan, type MongoWrite, type StoredRow,
+  commitSignalsWork, describeWrites, instanceUpdateFields, leaseReleaseFields, TAKEN_INSTANCE_PROJECTION, translateWritePlan, type MongoWrite,
+  type StoredRow, type TakenInstanceDoc,
 } from '../src/translate-write-plan.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
@@ -30,8 +32,9 @@ function started(s: InstanceState): OrchestrationMessage {
   };
 }
 
+/** A stored instance document's bookkeeping, as the commit's read projects it (no input: `inputBytes` 0). */
 const row = (over: Partial<StoredRow> = {}): StoredRow => ({
-  messageSeq: 10, historyGen: 'gen-old', nextMessageAt: NEVER, readyAt: NEVER, leaseExpiresAt: EPOCH, ...over,
+  messageSeq: 10, historyGen: 'gen-old', nextMessageAt: NEVER, readyAt: NEVER, leaseExpiresAt: EPOCH, inputBytes: 0, ...over,
 });
 
 /** Plans a write set against stored instances and translates it, the way MongoStore.commit does inside its transaction. */
@@ -181,12 +184,53 @@ describe('write-set translation: an orchestration step', () => {
     expect(decodeInstanceState(only(writes, 'updateInstance').set.state)).toEqual(completed);
   });
 
-  it('leaves the input out of a step\u2019s update, and writes it when a new execution brings a new one', () => {
-    const stored = { a: { state: state('a', { input: { big: 'x'.repeat(1000) } }), row: row({ input: JSON.stringify({ big: 'x'.repeat(1000) }) }) } };
-    const step = translate({ lease, requests: [{ type: 'replaceState', state: { ...stepState, input: { big: 'x'.repeat(1000) } } }] }, stored);
-    expect(only(step, 'updateInstance').set).not.toHaveProperty('input');
+  it('leaves the input out of a step\u2019s update, unread and unencoded, and writes it when a new execution brings a new one', () => {
+    const input = { big: 'x'.repeat(1000) };
+    const inputBytes = Buffer.byteLength(JSON.stringify(input));
+    // The commit's read brings the input's size, not the input: the plan's stored state has none.
+    const stored = { a: { state: state('a'), row: row({ inputBytes }) } };
+    // The step's state carries the input the claim read; encoding it again would call toJSON.
+    let encoded = 0;
+    const carried = { toJSON: () => (encoded++, input) };
+    const step = translate({ lease, requests: [{ type: 'replaceState', state: { ...stepState, input: carried } }] }, stored);
+    const set = only(step, 'updateInstance').set;
+    expect(set).not.toHaveProperty('input');
+    expect(encoded).toBe(0);
+    // What a reader decodes afterwards: the new state with the input kept in the document.
+    if (!('state' in set)) throw new Error('expected the state');
+    expect(decodeInstanceState(set.state, JSON.stringify(input))).toEqual({ ...stepState, input });
     const renewed = translate({ lease, requests: [{ type: 'replaceState', state: { ...stepState, executionId: 'exec-2', input: 'next' } }] }, stored);
     expect(only(renewed, 'updateInstance').set).toMatchObject({ input: '"next"', executionId: 'exec-2' });
+    // A new execution without an input writes none over the last one's.
+    const bare = translate({ lease, requests: [{ type: 'replaceState', state: { ...stepState, executionId: 'exec-2' } }] }, stored);
+    expect(only(bare, 'updateInstance').set).toMatchObject({ input: '', executionId: 'exec-2' });
+  });
+
+  it('counts the stored input against the size limit of the state a step writes beside it', () => {
+    const plan = planWriteSet({ lease, requests: [{ type: 'replaceState', state: { ...stepState, output: 'x'.repeat(600) } }] }, new Map([['a', state('a')]]));
+    const translateOver = (inputBytes: number) => translateWritePlan(plan, {
+      stored: new Map([['a', row({ inputBytes })]]), limitBytes: 1_000, now: T0, newGen: () => 'g',
+    });
+    expect(() => translateOver(0)).not.toThrow();
+    expect(() => translateOver(500)).toThrow(expect.objectContaining({ code: 'payload-too-large', status: 413 }));
+  });
+
+  it('moves the input of a document written before it had a field of its own out of the state, at its first step', () => {
+    // The previous layout: the whole state, input included, in `state`, and no `input` field (so no `inputBytes`).
+    const input = { order: 42 };
+    const legacyText = JSON.stringify({ ...state('a'), input });
+    const before = decodeInstanceState(legacyText);
+    expect(before.input).toEqual(input);
+    const step = { ...stepState, input: before.input };
+    const writes = translate({ lease, requests: [{ type: 'replaceState', state: step }] }, { a: { state: before, row: row({ inputBytes: undefined }) } });
+    const set = only(writes, 'updateInstance').set;
+    if (!('state' in set)) throw new Error('expected the state');
+    expect(set.input).toBe(JSON.stringify(input));
+    expect(JSON.parse(set.state)).not.toHaveProperty('input');
+    expect(decodeInstanceState(set.state, set.input)).toEqual(step);
+    // The same for a document whose input is not text (its size left out by the projection): written afresh.
+    const foreign = translate({ lease, requests: [{ type: 'replaceState', state: step }] }, { a: { state: before, row: row({ inputBytes: 'x' as never }) } });
+    expect(only(foreign, 'updateInstance').set).toMatchObject({ input: JSON.stringify(input) });
   });
 
   it('releases the lease even when the step leaves the state alone (a bounded claim\u2019s messages consumed)', () => {
@@ -317,7 +361,7 @@ describe('write-set translation: hostile user JSON', () => {
         },
         { type: 'replaceState', state: stepState },
       ],
-    }, { a: { state: state('a'), row: row() }, b: { state: state('b'), row: row() } });
+    }, { a: { state: state('a', { input: payload }), row: row({ inputBytes: Buffer.byteLength(JSON.stringify(payload)) }) }, b: { state: state('b'), row: row() } });
     const sent: Record<string, unknown>[] = [];
     for (const w of writes) {
       switch (w.op) {
@@ -346,10 +390,11 @@ describe('write-set translation: hostile user JSON', () => {
         expect(value === null || ['string', 'number', 'boolean'].includes(typeof value) || value instanceof Date || value instanceof ObjectId, String(value)).toBe(true);
       }
     }
-    // And the payloads come back exactly, hostile keys included.
+    // And the payloads come back exactly, hostile keys included (the step keeps the stored input).
     const update = writes.find((w) => w.op === 'updateInstance');
-    expect(update?.op === 'updateInstance' && 'state' in update.set ? decodeInstanceState(update.set.state, update.set.input ?? '') : undefined)
+    expect(update?.op === 'updateInstance' && 'state' in update.set ? decodeInstanceState(update.set.state, update.set.input ?? JSON.stringify(payload)) : undefined)
       .toEqual(stepState);
+    expect(only(writes, 'insertInstance').doc.input).toBe(JSON.stringify(payload));
     const history = writes.find((w) => w.op === 'insertHistory');
     expect(history?.op === 'insertHistory' ? decodeHistoryEvent(history.docs[0]!.event) : undefined).toMatchObject({ input: payload });
   });
@@ -418,5 +463,16 @@ describe('write-set translation: every queued message is within its instance\u20
         expect(doc.seq, `${what}: ${doc.id} after the stored sequence`).toBeGreaterThan(stored[doc.instanceId]?.row.messageSeq ?? 0);
       }
     }
+  });
+});
+
+describe('the commit\u2019s read of each instance it takes (TAKEN_INSTANCE_PROJECTION)', () => {
+  it('brings every field the plan and its translation use, and of the input its size only', () => {
+    // Typed: a field added to a stored row and not to the projection fails to compile here.
+    const named: Record<Exclude<keyof TakenInstanceDoc, '_id'>, unknown> = TAKEN_INSTANCE_PROJECTION;
+    expect(Object.keys(named).sort()).toEqual(['historyGen', 'inputBytes', 'leaseExpiresAt', 'messageSeq', 'nextMessageAt', 'readyAt', 'state']);
+    expect(TAKEN_INSTANCE_PROJECTION).not.toHaveProperty('input');
+    // The size is taken of text only ($strLenBytes raises on anything else, failing the commit); otherwise left out.
+    expect(TAKEN_INSTANCE_PROJECTION.inputBytes).toEqual({ $cond: [{ $eq: [{ $type: '$input' }, 'string'] }, { $strLenBytes: '$input' }, '$$REMOVE'] });
   });
 });

@@ -25,7 +25,7 @@ export type {
   ActivityStepLease, UnclaimedLease, ReplaceHistoryWrite, ReplaceStateWrite, WriteLease, WriteRequest, WriteSet,
 } from '../model/write-set.js';
 export {
-  activityStepHolds, unclaimedHolds, changesNothing, signalsWork, checkWriteLease, commitResultOf, releasedInstanceOf, instanceIdsOf, leaseLostError, planWriteSet, type ActivityStepReading, type UnclaimedReading, type PlannedChange, type PlannedHistory, type PlannedState,
+  activityStepHolds, unclaimedHolds, changesNothing, signalsWork, writesInput, checkWriteLease, commitResultOf, releasedInstanceOf, instanceIdsOf, leaseLostError, planWriteSet, type ActivityStepReading, type UnclaimedReading, type PlannedChange, type PlannedHistory, type PlannedState,
   type StoredStates, type WritePlan,
 } from '../store/plan-write-set.js';
 export {

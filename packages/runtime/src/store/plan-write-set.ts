@@ -290,6 +290,25 @@ export function releasedInstanceOf(lease: WriteLease | undefined): string | unde
 }
 
 /**
+ * Whether a store writes the input of a planned state ({@link PlannedState}), the one rule of every store that keeps
+ * the input apart from the rest of the state: for a created or replaced row (`isNew`, written whole), and for a new
+ * execution (a `continueAsNew`: an `executionId` other than the stored one's). Otherwise the stored input stays, and a
+ * store need not read it in the commit's transaction nor encode it again: an instance's input is its execution's, set
+ * when the execution is created (`decideStart`, a `continueAsNew` in `decideStep`) and kept by every later state of
+ * that execution (`applyEvent`: the start that a worker records keeps it, a refused one too), so a state of the same
+ * execution carries the input stored already.
+ *
+ * @example
+ * ```ts
+ * writesInput(planWriteSet(step, states).states[0]!);           // false: a step of the same execution
+ * writesInput(planWriteSet(continuedAsNew, states).states[0]!); // true: the next execution's input
+ * ```
+ */
+export function writesInput(planned: PlannedState): boolean {
+  return planned.isNew || planned.before === undefined || planned.state.executionId !== planned.before.executionId;
+}
+
+/**
  * True when writing `plan` changes nothing: it creates, replaces or changes no instance and writes or deletes no
  * history, message or task, and the instance whose lease it releases (`released`), if any, has no lease stored
  * (`leaseStored`: a lease on it, live or expired; an unclaimed write clears an expired one, a change). A client's
