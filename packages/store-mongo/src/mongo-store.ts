@@ -941,11 +941,12 @@ export class MongoStore implements Store {
       const genOf = async () => (await this.#instances.findOne({ _id: key }, { session, projection: { historyGen: 1 }, ...readBound() }))?.historyGen;
       // A restart in between moves the instance to a new generation (and the old one is being swept): read again, and
       // after HISTORY_READ_ATTEMPTS such moves fail with UnavailableError rather than answer an empty history.
-      const docs = await readStableGeneration(genOf, (gen) => {
+      // Each event is decoded as its batch comes (the cursor's map), so the JSON text of one batch is held at a time,
+      // not that of the whole history next to its events.
+      return readStableGeneration(genOf, (gen) => {
         const { filter, options: findOptions } = historyQuery(key, gen, options?.fromIndex);
-        return this.#history.find(filter, { ...findOptions, session, ...readBound() }).toArray();
+        return this.#history.find(filter, { ...findOptions, session, ...readBound() }).map((d) => decodeHistoryEvent(d.event)).toArray();
       }, HISTORY_READ_ATTEMPTS, instanceId);
-      return docs.map((d) => decodeHistoryEvent(d.event));
     }));
   }
 
@@ -968,12 +969,14 @@ export class MongoStore implements Store {
         const doc = await this.#instances.findOne({ _id: key }, { session, projection: { state: 1, input: 1, historyGen: 1 }, ...TRANSACTION_READ_BOUND });
         if (!doc) return undefined;
         const { filter, options: findOptions } = historyQuery(key, doc.historyGen, options?.fromIndex);
-        return { doc, events: await this.#history.find(filter, { ...findOptions, session, ...TRANSACTION_READ_BOUND }).toArray() };
+        // Decoded batch by batch, as getHistory's.
+        const events = await this.#history.find(filter, { ...findOptions, session, ...TRANSACTION_READ_BOUND }).map((d) => decodeHistoryEvent(d.event)).toArray();
+        return { doc, events };
         // A read: its commit writes nothing, so an unconfirmed one is a read to make again (UnavailableError), not a
         // write that may have applied.
       }, { doing, options: this.#snapshotReadOptions, wrote: () => false, read: true });
       if (!read) return { state: undefined, history: [] };
-      return { state: decodeInstanceState(read.doc.state, read.doc.input), history: read.events.map((d) => decodeHistoryEvent(d.event)) };
+      return { state: decodeInstanceState(read.doc.state, read.doc.input), history: read.events };
     });
   }
 

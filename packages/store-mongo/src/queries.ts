@@ -262,7 +262,7 @@ export const HISTORY_SORT = { index: 1 } as const satisfies Sort;
 /** A `find` of {@link historyQuery}: its filter and options (the caller adds its session). */
 export interface HistoryFind {
   readonly filter: Filter<HistoryDoc>;
-  readonly options: { readonly sort: typeof HISTORY_SORT; readonly projection: { readonly event: 1 } };
+  readonly options: { readonly sort: typeof HISTORY_SORT; readonly projection: { readonly _id: 0; readonly event: 1 } };
 }
 
 /**
@@ -270,7 +270,7 @@ export interface HistoryFind {
  * the instance document (stored key `key`) names (any other generation is an old history the sweeper deletes), from
  * position `fromIndex` (absent or negative: from the first), in order, the event alone. Served by
  * `instance_gen_index`: two equalities and a range on its last field, in its order, so the read visits only the
- * events it returns and sorts nothing in memory.
+ * events it returns and sorts nothing in memory. Without `_id`: an ObjectId per event sent and decoded for nothing.
  *
  * @example
  * ```ts
@@ -280,7 +280,7 @@ export interface HistoryFind {
 export function historyQuery(key: string, gen: string, fromIndex: number | undefined): HistoryFind {
   return {
     filter: { instanceId: key, gen, index: { $gte: Math.max(0, fromIndex ?? 0) } },
-    options: { sort: HISTORY_SORT, projection: { event: 1 } },
+    options: { sort: HISTORY_SORT, projection: { _id: 0, event: 1 } },
   };
 }
 
