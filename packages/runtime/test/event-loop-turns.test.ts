@@ -75,6 +75,43 @@ describe('a worker lets the event loop take turns', () => {
     expect(done.output).toBeGreaterThanOrEqual(0);
   });
 
+  it('a run of slow synchronous steps: a timer fires after a few of them, not after dozens', async () => {
+    // Each step holds the thread for STEP_MS (an orchestrator doing synchronous work), so the run never gives the event
+    // loop a turn by itself. A timer set as the run starts is due at once: it must fire within the first few steps,
+    // however loaded the machine (a slower machine only makes each step longer). Before, the worker read the time only
+    // after 32 calls of a burst, so a timer waited for 16 to 32 slow steps (a setInterval ran every 32 of them).
+    const STEP_MS = 10;
+    const STEPS = 60;
+    let steps = 0;
+    let stepsWhenFired: number | undefined;
+    const busy = (ms: number): void => {
+      const end = performance.now() + ms;
+      while (performance.now() < end) {
+        // Synchronous work.
+      }
+    };
+    const Slow: Orchestrator = function* (ctx) {
+      for (let i = 0; i < STEPS; i++) {
+        if (!ctx.isReplaying) {
+          steps++;
+          busy(STEP_MS);
+        }
+        yield ctx.callActivity('Quick', i);
+      }
+      return 'done';
+    };
+    const runtime = await start({ store: new MemoryStore(), orchestrators: { Slow }, activities: { Quick: (n: number) => n } });
+    const id = await runtime.client.startNew('Slow');
+    setTimeout(() => {
+      stepsWhenFired = steps;
+    }, 0);
+    const done = await runtime.client.waitForCompletion(id, { timeoutMs: 120_000 });
+    expect(done.runtimeStatus).toBe('Completed');
+    expect(stepsWhenFired).toBeDefined();
+    // At most a few steps of STEP_MS each before the timer's turn (12 leaves room for steps already queued).
+    expect(stepsWhenFired!).toBeLessThanOrEqual(12);
+  });
+
   it('a callback of the shared macrotask channel that throws leaves none queued after it unrun, and its error still surfaces', async () => {
     // Taken from the test runner for this test only: the error is meant to surface as uncaught.
     const runners = process.rawListeners('uncaughtException') as ((error: Error) => void)[];

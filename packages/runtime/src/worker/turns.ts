@@ -9,11 +9,20 @@
 export const BURST_MS = 4;
 
 /**
- * The fewest claim rounds and steps (`Turns.pace` calls) a burst runs before its time is read: a short burst never
- * waits, however slowly a loaded machine runs it (a test that drives a hand-made clock expects a few steps to run on
- * promise jobs alone), and most calls cost an increment.
+ * The fewest claim rounds and steps (`Turns.pace` calls) a burst runs before it waits after {@link BURST_MS}: a short
+ * burst of quick steps does not wait for a timer turn when a loaded machine runs it slowly (a test that drives a
+ * hand-made clock expects a few steps to run on promise jobs alone). A burst of fewer calls waits only after
+ * {@link SLOW_BURST_MS}.
  */
 export const BURST_CALLS = 32;
+
+/**
+ * The longest a burst of fewer than {@link BURST_CALLS} calls runs before it waits for a timer turn (ms): slow
+ * synchronous steps (an orchestrator or an activity that computes for 10 ms) would otherwise hold every timer for 32 of
+ * them (`waitForCompletion`'s timeout, a page's `setInterval`). A frame at 60 Hz: a timer then waits about that long
+ * plus one step, and a few quick steps on a loaded machine seldom take as long.
+ */
+export const SLOW_BURST_MS = 16;
 
 /**
  * The one channel of every worker's burst markers ({@link onNextMacrotask}): made once, as making and closing a
@@ -78,8 +87,9 @@ export function onNextMacrotask(callback: () => void): void {
  * (about 1 µs), and nothing more: the marker's delivery shows the event loop had a turn (a timer, an I/O callback, an
  * IndexedDB event), and ends the burst. A burst of at least {@link BURST_CALLS} calls that runs for half of
  * {@link BURST_MS} with the marker undelivered arms a `setTimeout(0)`, and once it has run for {@link BURST_MS}, `pace`
- * hands back the promise of that timer, which only fires once the event loop's timers had their turn. Work that pauses within a burst never waits nor arms a timer; the
- * first step after idle begins a burst.
+ * hands back the promise of that timer, which only fires once the event loop's timers had their turn; a burst of fewer
+ * calls (slow steps) does the same after half of {@link SLOW_BURST_MS} and {@link SLOW_BURST_MS}. Work that pauses
+ * within a burst never waits nor arms a timer; the first step after idle begins a burst.
  *
  * Why both: a timer alone cannot tell a burst's end, as a browser throttles the timers of a background tab (to one a
  * second), where an IndexedDB-backed worker takes turns on its own; a message alone cannot make room for timers, as
@@ -128,11 +138,11 @@ export class Turns {
       return undefined;
     }
     if (this.#timerTurn) return this.#timerTurn;
-    if (++this.#calls < BURST_CALLS) return undefined;
     const ran = performance.now() - this.#burstStart;
-    if (ran < BURST_MS / 2) return undefined;
+    const limit = ++this.#calls < BURST_CALLS ? SLOW_BURST_MS : BURST_MS;
+    if (ran < limit / 2) return undefined;
     this.#timer ??= setTimeout(this.#timerFired, 0);
-    if (ran < BURST_MS) return undefined;
+    if (ran < limit) return undefined;
     waitingForTimer++;
     return (this.#timerTurn = new Promise<void>((resolve) => {
       this.#resolveTimer = resolve;
