@@ -260,10 +260,33 @@ describe('a terminate decided without a lease (decideTerminate) and the start it
     });
   });
 
-  it('leaves a sub-orchestration with no history (Pending, ContinuedAsNew) to a worker: its parent link is in its queued start', () => {
+  it('terminates a sub-orchestration with no history (Pending, ContinuedAsNew) at once, answering the parent call its state holds, once', () => {
+    const call = { taskScheduledId: parent.taskScheduledId, executionId: parent.executionId };
     for (const runtimeStatus of ['Pending', 'ContinuedAsNew'] as const) {
-      expect(decideTerminate({ state: state({ runtimeStatus, parentInstanceId: 'parent' }), event: terminated, now, newId })).toEqual({ kind: 'send' });
+      const s = state({ runtimeStatus, parentInstanceId: 'parent', parentCall: call });
+      const decision = decideTerminate({ state: s, event: terminated, now, newId });
+      // Before, `send`: the terminate waited for a worker, and with none running the call resolved after 10 s, the
+      // child still Pending.
+      if (decision.kind !== 'commit') throw new Error(`expected a commit for ${runtimeStatus}`);
+      expect(decision.state).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop', version: 3 });
+      const sent = decision.writeSet.requests.filter((r) => r.type === 'insertMessage');
+      expect(sent).toEqual([expect.objectContaining({
+        ifMissing: 'drop',
+        message: expect.objectContaining({
+          instanceId: 'parent', executionId: 'parent-execution',
+          event: expect.objectContaining({ type: 'SubOrchestrationInstanceFailed', taskScheduledId: 4, failureDetails: expect.objectContaining({ errorType: 'Terminated' }) }),
+        }),
+      })]);
+      // The start a worker takes later is recorded and ignored: the parent is not answered again.
+      const later = decideStep(input(decision.state, [start('execution-1', parent)]));
+      if (later.kind !== 'commit') throw new Error('expected a commit');
+      expect(later.writeSet.requests.some((r) => r.type === 'insertMessage')).toBe(false);
+      expect(later.state).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
     }
+  });
+
+  it('leaves to a worker a sub-orchestration with no history whose state names no parent call (stored before 2026-12-03)', () => {
+    expect(decideTerminate({ state: state({ runtimeStatus: 'Pending', parentInstanceId: 'parent' }), event: terminated, now, newId })).toEqual({ kind: 'send' });
   });
 
   it('asks a started sub-orchestration for its history and answers the call that waits for it, the last one a rewind named', () => {

@@ -168,9 +168,8 @@ interface StepEvents {
  * empty array reserves room for 16), after the suspends and resumes an execution not started yet holds in its state
  * (`heldCommands`) and with its suspends and resumes ahead of its start ({@link commandsFirst}); a rewind (an
  * `ExecutionRewound` reaching a Failed instance) or a start of another execution (a new one over this instance) is what a terminal instance does not ignore. A start
- * of the current execution reaching a terminal instance is one the instance never ran (a top-level instance a client
- * terminated directly, `decideTerminate`, which leaves sub-orchestrations with no history to a worker): recorded and
- * ignored.
+ * of the current execution reaching a terminal instance is one the instance never ran (an instance a client
+ * terminated directly before it started, `decideTerminate`): recorded and ignored.
  */
 function stepEvents(state: InstanceState, messages: readonly OrchestrationMessage[]): StepEvents {
   // The suspends and resumes a client committed before the execution started (of a Pending or ContinuedAsNew
@@ -635,7 +634,8 @@ type ParentAnswer = Pick<ParentLink, 'instanceId' | 'taskScheduledId' | 'executi
  * The parent call of an execution with no history yet, from its state (set by `startOf`, kept by a continueAsNew):
  * what a step that ends it answers when the step took no start (a terminate queued ahead of the start a continueAsNew
  * sent, which a store's claim of at most so many messages, MongoStore's `maxMessagesPerClaim`, may hand out alone;
- * the start, claimed later, is recorded and ignored). `undefined` for a started execution (its link is in its
+ * the start, claimed later, is recorded and ignored), and what a client's terminate of it answers (`decideTerminate`).
+ * `undefined` for a started execution (its link is in its
  * history, which a rewind may have changed) and for a top-level instance.
  */
 function stateLinkOf(state: InstanceState): ParentAnswer | undefined {
@@ -781,9 +781,11 @@ const SEND: DirectDecision = Object.freeze({ kind: 'send' });
  * builder, over a step of that one event). The instance becomes Terminated with the reason as output, the event is
  * appended to its history between step markers, `version` grows by one, and a sub-orchestration that has started
  * sends its parent the result of a terminated child (its parent link is in its history: `needHistory` asks for it).
- * A sub-orchestration with no history (Pending, or ContinuedAsNew) is left to a worker (`send`), which records the
- * termination with the execution's start, before or after it, and answers the parent once: by the start's link when
- * both are in its batch, else by the link the state holds (`stateLinkOf`). Later results are recorded and ignored, as for any terminated instance. A terminal
+ * A sub-orchestration with no history yet (Pending, or ContinuedAsNew) answers the parent call its state holds
+ * (`stateLinkOf`) in the same commit, so a purge or restart of the child once it is Terminated leaves no parent
+ * waiting; its queued start is recorded and ignored by the worker that takes it, as a top-level instance's is. Only a
+ * child whose state names no parent call (stored before 2026-12-03) is left to a worker (`send`), which answers by the
+ * link in the start it takes. Later results are recorded and ignored, as for any terminated instance. A terminal
  * instance is left to the message too (`send`), whose condition refuses it (410).
  *
  * The write set goes under an `unclaimed` lease naming the terminate: the store commits it only while the instance is
@@ -797,11 +799,14 @@ const SEND: DirectDecision = Object.freeze({ kind: 'send' });
 export function decideTerminate(input: DirectInput<ExecutionTerminatedEvent>): DirectDecision {
   const { state } = input;
   if (isTerminalStatus(state.runtimeStatus)) return SEND;
-  if (state.parentInstanceId !== undefined) {
-    if (state.historyLength === 0) return SEND;
-    if (input.history === undefined) return NEED_HISTORY as DirectDecision;
+  if (state.parentInstanceId === undefined) return unclaimedStep(input, true, undefined);
+  if (state.historyLength === 0) {
+    // Its parent call is in its state (a state stored before 2026-12-03 holds none: the queued start then tells it).
+    const answers = stateLinkOf(state);
+    return answers ? unclaimedStep(input, true, undefined, answers) : SEND;
   }
-  return unclaimedStep(input, true, input.history && parentLinkOf(input.history));
+  if (input.history === undefined) return NEED_HISTORY as DirectDecision;
+  return unclaimedStep(input, true, parentLinkOf(input.history));
 }
 
 /**
@@ -1016,9 +1021,10 @@ function unclaimedStatus(input: DirectInput<HistoryEvent>, changed: InstanceStat
  * builder over the step a worker would commit for it, the event between step markers, under an `unclaimed` lease at
  * the version and execution read. A terminate of an execution not started yet records the suspends and resumes it
  * holds (`heldCommands`, the rule a worker's step reads) ahead of the termination, as a worker that takes both its
- * start and the terminate records them.
+ * start and the terminate records them. A step that ends a sub-orchestration answers its parent: `parent`, the link of
+ * its history, or else `answers`, the call its state names (an execution with no history yet).
  */
-function unclaimedStep(input: DirectInput<HistoryEvent>, isFinished: boolean, parent: ParentLink | undefined): DirectDecision {
+function unclaimedStep(input: DirectInput<HistoryEvent>, isFinished: boolean, parent: ParentLink | undefined, answers?: ParentAnswer): DirectDecision {
   const { state, now } = input;
   // Recorded as a worker's step records it, between step markers (readers of the history rely on the shape: a history
   // stream with `untilTerminal` ends at the marker after the termination).
@@ -1031,7 +1037,7 @@ function unclaimedStep(input: DirectInput<HistoryEvent>, isFinished: boolean, pa
   return {
     kind: 'commit',
     ...stepWriteSet({
-      state, step, now, newId: input.newId, lease: unclaimedLeaseOf(input), parent,
+      state, step, now, newId: input.newId, lease: unclaimedLeaseOf(input), parent, answers,
     }),
   };
 }

@@ -1087,40 +1087,48 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       });
 
       for (const after of ['purge', 'restart'] as const) {
-        it(`leaves a Pending sub-orchestration's terminate to a worker, and its parent hears of it after a ${after}`, async (context) => {
+        it(`terminates a Pending sub-orchestration at once, and its parent hears of it after a ${after}`, async (context) => {
           const opened = await open();
           if (!opened.capabilities.unclaimedWrites) return context.skip();
           const client = await parentsFirstStep(opened, 'p');
           expect(await client.getStatus('p-child')).toMatchObject({ runtimeStatus: 'Pending' });
-          // The store, telling when the terminate's commit (direct, or its message) is done.
+          // The store, telling which commit the terminate made.
           const { store, done } = firstCommitTold(opened);
-          const terminating = createClient({ store }).terminate('p-child', 'cut');
-          await done;
-          // A child terminated in the client's commit would be gone now, or run again, and its parent wait for ever.
-          // Both are refused while it is not terminal (InstanceNotTerminalError).
-          await (after === 'purge' ? client.purgeInstanceHistory('p-child') : client.restart('p-child')).catch(() => undefined);
+          // No worker runs: the client commits the termination itself, and the parent's answer with it (its call is
+          // in the child's state). Before, it was left to a worker (the parent link was read from the queued start
+          // alone): with none running the call resolved after 10 s, the child still Pending.
+          await createClient({ store }).terminate('p-child', 'cut');
+          expect((await done).lease).toMatchObject({ kind: 'unclaimed', instanceId: 'p-child' });
+          expect(await client.getStatus('p-child')).toMatchObject({ runtimeStatus: 'Terminated', output: 'cut' });
+          // The child is gone now, or runs again as an instance of its own: its parent was answered already.
+          if (after === 'purge') expect(await client.purgeInstanceHistory('p-child')).toEqual({ instancesDeleted: 1 });
+          else await client.restart('p-child');
           await runtimeOn(opened, 'w1', { orchestrators });
-          await terminating;
           const parent = await client.waitForCompletion('p', SETTLED);
           expect(parent).toMatchObject({ runtimeStatus: 'Completed' });
           expect(parent.output).toContain('"p-child" was terminated: "cut"');
         });
       }
 
-      it('answers the parent of a sub-orchestration suspended before it started, then terminated through a worker', async (context) => {
+      it('answers the parent of a sub-orchestration suspended before it started, then terminated at once', async (context) => {
         const opened = await open();
         if (!opened.capabilities.unclaimedWrites) return context.skip();
         const client = await parentsFirstStep(opened, 'sp');
-        // Suspended by its status alone; the terminate of a child with no history goes to a worker, which starts it
-        // suspended (its start held back until a resume) and ends it there.
+        // Suspended by its status alone; the terminate of a child with no history is committed by the client, the held
+        // suspend recorded ahead of the termination, and the parent answered in the same commit.
         await client.suspend('sp-child', 'hold');
         expect(await client.getStatus('sp-child')).toMatchObject({ runtimeStatus: 'Suspended' });
-        const { store, done } = firstCommitTold(opened, isMessage);
-        const terminating = createClient({ store }).terminate('sp-child', 'cut');
-        await done;
+        const { store, done } = firstCommitTold(opened);
+        await createClient({ store }).terminate('sp-child', 'cut');
+        expect((await done).lease).toMatchObject({ kind: 'unclaimed', instanceId: 'sp-child' });
+        expect(await client.getStatus('sp-child')).toMatchObject({ runtimeStatus: 'Terminated', output: 'cut' });
+        const types = (await opened.getHistory('sp-child')).map((e) => e.type);
+        expect(types.indexOf('ExecutionSuspended')).toBeGreaterThan(-1);
+        expect(types.indexOf('ExecutionSuspended')).toBeLessThan(types.indexOf('ExecutionTerminated'));
         await runtimeOn(opened, 'w1', { orchestrators });
-        await terminating;
-        expect(await client.waitForCompletion('sp-child', SETTLED)).toMatchObject({ runtimeStatus: 'Terminated', output: 'cut' });
+        // The worker records the queued start after the termination and ignores it.
+        await within(firstValueFrom(client.history$('sp-child').pipe(filter((e) => e.type === 'ExecutionStarted'))), 'the start recorded');
+        expect(await client.getStatus('sp-child')).toMatchObject({ runtimeStatus: 'Terminated', output: 'cut' });
         const parent = await client.waitForCompletion('sp', SETTLED);
         expect(parent).toMatchObject({ runtimeStatus: 'Completed' });
         expect(parent.output).toContain('"sp-child" was terminated: "cut"');
