@@ -1033,11 +1033,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-04, two getters nothing read dropped (OrchestrationExecution.customStatus, RetryableTask.attempt; neither is
  * on a public type): 36,806 / 46,341 / 76,565 -> 36,790 / 46,331 / 76,553 B (-16 / -10 / -12), budgets set to match;
  * rx-client unchanged.
+ * 2026-12-04, a burst of slow steps waits for a timer turn after 16 ms (SLOW_BURST_MS), and decideTerminate commits the
+ * terminate of a sub-orchestration with no history yet, answering the call its state holds: 36,790 / 46,331 / 76,553
+ * -> 36,810 / 46,343 / 76,574 B (+20 / +12 / +21, measured after rebasing on main), budgets set to match; rx-client
+ * unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 36_790 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_331 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_553 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 36_810 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_343 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_574 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 
