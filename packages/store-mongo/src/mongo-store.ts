@@ -942,11 +942,14 @@ export class MongoStore implements Store {
       // A restart in between moves the instance to a new generation (and the old one is being swept): read again, and
       // after HISTORY_READ_ATTEMPTS such moves fail with UnavailableError rather than answer an empty history.
       // Each event is decoded as its batch comes (the cursor's map), so the JSON text of one batch is held at a time,
-      // not that of the whole history next to its events.
+      // not that of the whole history next to its events; the decoding counts towards the read's deadline (readBound's
+      // signal, 35 s). An event that does not decode (MongoStoreError) may be in a generation a restart abandoned
+      // during the read: readStableGeneration reads the generation again and reads the new one, as it would have
+      // had the read succeeded; the error is thrown when the generation did not move.
       return readStableGeneration(genOf, (gen) => {
         const { filter, options: findOptions } = historyQuery(key, gen, options?.fromIndex);
         return this.#history.find(filter, { ...findOptions, session, ...readBound() }).map((d) => decodeHistoryEvent(d.event)).toArray();
-      }, HISTORY_READ_ATTEMPTS, instanceId);
+      }, HISTORY_READ_ATTEMPTS, instanceId, (error) => error instanceof MongoStoreError);
     }));
   }
 
@@ -969,7 +972,8 @@ export class MongoStore implements Store {
         const doc = await this.#instances.findOne({ _id: key }, { session, projection: { state: 1, input: 1, historyGen: 1 }, ...TRANSACTION_READ_BOUND });
         if (!doc) return undefined;
         const { filter, options: findOptions } = historyQuery(key, doc.historyGen, options?.fromIndex);
-        // Decoded batch by batch, as getHistory's.
+        // Decoded batch by batch, as getHistory's; the decoding counts towards the transaction's lifetime
+        // (transactionLifetimeLimitSeconds). An event that does not decode aborts the transaction (MongoStoreError).
         const events = await this.#history.find(filter, { ...findOptions, session, ...TRANSACTION_READ_BOUND }).map((d) => decodeHistoryEvent(d.event)).toArray();
         return { doc, events };
         // A read: its commit writes nothing, so an unconfirmed one is a read to make again (UnavailableError), not a
