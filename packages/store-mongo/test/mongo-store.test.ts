@@ -12,7 +12,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { statusPipeline, watchFilterFor } from '../src/change-events.js';
 import { compareTimestamps, majorityProbe, majorityReadTimeOf } from '../src/cluster-time.js';
 import { Buffer } from 'node:buffer';
-import { emptyQueueHead, encodeInstanceState, EPOCH, instanceDoc, NEVER, taskDoc, type InstanceDoc, type TaskDoc } from '../src/documents.js';
+import { emptyQueueHead, encodeInstanceState, EPOCH, instanceDoc, NEVER, taskDoc, type HistoryDoc, type InstanceDoc, type TaskDoc } from '../src/documents.js';
+import { MongoStoreError } from '../src/errors/mongo-store-error.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
 import { TAKEN_INSTANCE_PROJECTION } from '../src/translate-write-plan.js';
 import { INDEXES } from '../src/indexes.js';
@@ -460,6 +461,43 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         expect(await store.purgeInstances({ createdTimeFrom: from })).toBe(3);
         expect(await instances.countDocuments({ _id: { $in: ['u-1', 'u-2', 'u-3'] } })).toBe(0);
       });
+    });
+
+    it('fails getHistory and getInstanceHistory on an event that does not decode in a later batch; the next read works (no session or transaction left open)', async () => {
+      const { client, commands, store } = await recording('getMore', 'bad-batch');
+      try {
+        const database = client.db(db.name);
+        const instances = database.collection<InstanceDoc>(store.collections.instances);
+        const history = database.collection<HistoryDoc>(store.collections.history);
+        // Each history has more events than a find's first batch (101 documents, no batchSize is set): the rest come
+        // with a getMore, decoded as they arrive.
+        const timestamp = new Date().toISOString();
+        for (const id of ['bad-batch', 'good-batch']) {
+          await store.commit(start(id));
+          const key = instanceKey(id);
+          const gen = (await instances.findOne({ _id: key }))!.historyGen;
+          await history.insertMany(Array.from({ length: 120 }, (_, index) => ({
+            instanceId: key, gen, index, event: JSON.stringify({ type: 'EventRaised', eventId: -1, timestamp, name: `e${index}` }),
+          })));
+        }
+        const key = instanceKey('bad-batch');
+        await history.updateOne({ instanceId: key, index: 110 }, { $set: { event: '{bad' } });
+        commands.length = 0;
+        await expect(store.getHistory('bad-batch')).rejects.toBeInstanceOf(MongoStoreError);
+        // It failed in a later batch than the first: the events before it had come, and a getMore was sent for them.
+        expect(commands.some((c) => c['collection'] === store.collections.history)).toBe(true);
+        await expect(store.getInstanceHistory('bad-batch')).rejects.toBeInstanceOf(MongoStoreError);
+        // The same generation still (no restart moved it): the error is the history's, not a read to make again.
+        expect((await instances.findOne({ _id: key }))?.historyGen).toBe((await history.findOne({ instanceId: key, index: 110 }))?.gen);
+        // Another instance reads whole, in both ways, on the same store.
+        expect(await store.getHistory('good-batch')).toHaveLength(120);
+        const read = await store.getInstanceHistory('good-batch');
+        expect(read.state?.instanceId).toBe('good-batch');
+        expect(read.history.map((e) => (e.type === 'EventRaised' ? e.name : e.type))).toEqual(Array.from({ length: 120 }, (_, i) => `e${i}`));
+      } finally {
+        await store.close();
+        await client.close();
+      }
     });
 
     it('never claims, leases, lists, purges or logs a document whose _id is not a string, nor wakes a worker for it', async () => {
