@@ -63,7 +63,7 @@ import { readBound, SCAN_BOUND, TRANSACTION_READ_BOUND } from './read-bound.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
 import {
-  commitSignalsWork, instanceUpdateFields, leaseReleaseFields, TAKEN_INSTANCE_PROJECTION, translateWritePlan, type MongoWrite, type StoredRow,
+  commitSignalsWork, instanceUpdateFields, leaseReleaseFields, TAKEN_INSTANCE_PROJECTION, translateWritePlan, type MongoWrite,
   type TakenInstanceDoc,
 } from './translate-write-plan.js';
 import { mergeBySeq } from './merge-by-seq.js';
@@ -1304,7 +1304,7 @@ export class MongoStore implements Store {
    * instead of after all the work), the orchestration lease's instance first and only while it holds the lease.
    * A write set of no request only reads them (`takesInstances`). Returns what was stored, by instance id.
    */
-  async #take(session: ClientSession, writeSet: WriteSet): Promise<Map<string, { row: StoredRow; state: InstanceState } | undefined>> {
+  async #take(session: ClientSession, writeSet: WriteSet): Promise<Map<string, { row: TakenInstanceDoc; state: InstanceState } | undefined>> {
     // The lease's shape (and a missing token, which would be sent as null, a free lease's) was checked by commit.
     const lease = writeSet.lease;
     if (lease?.kind === 'activity') {
@@ -1321,10 +1321,9 @@ export class MongoStore implements Store {
       const filter: Filter<InstanceDoc> = lease?.kind === 'orchestration' && id === leased
         ? { _id: instanceKey(id), leaseToken: lease.token }
         : { _id: instanceKey(id) };
-      const projection = TAKEN_INSTANCE_PROJECTION;
       const doc: TakenInstanceDoc | null = takesInstances(writeSet)
-        ? await this.#instances.findOneAndUpdate(filter, { $inc: { rev: 1 } }, { session, returnDocument: 'after', projection })
-        : await this.#instances.findOne(filter, { session, projection, ...TRANSACTION_READ_BOUND });
+        ? await this.#instances.findOneAndUpdate(filter, { $inc: { rev: 1 } }, { session, returnDocument: 'after', projection: TAKEN_INSTANCE_PROJECTION })
+        : await this.#instances.findOne(filter, { session, projection: TAKEN_INSTANCE_PROJECTION, ...TRANSACTION_READ_BOUND });
       if (!doc && lease?.kind === 'orchestration' && id === leased) throw leaseLostError(lease);
       // A document written before the input had a field of its own keeps it inside `state`, and decodes with it.
       rows.set(id, doc ? { row: doc, state: decodeInstanceState(doc.state) } : undefined);

@@ -468,7 +468,8 @@ describe('write-set translation: every queued message is within its instance\u20
 
 describe('the commit\u2019s read of each instance it takes (TAKEN_INSTANCE_PROJECTION)', () => {
   it('brings every field the plan and its translation use, and of the input its size only', () => {
-    // Typed: a field added to a stored row and not to the projection fails to compile here.
+    // Typed: a field added to a stored row and not to the projection fails `npm run typecheck` here (vitest strips the
+    // types and runs it anyway); the list of keys below pins the projection itself at run time.
     const named: Record<Exclude<keyof TakenInstanceDoc, '_id'>, unknown> = TAKEN_INSTANCE_PROJECTION;
     expect(Object.keys(named).sort()).toEqual(['historyGen', 'inputBytes', 'leaseExpiresAt', 'messageSeq', 'nextMessageAt', 'readyAt', 'state']);
     expect(TAKEN_INSTANCE_PROJECTION).not.toHaveProperty('input');
