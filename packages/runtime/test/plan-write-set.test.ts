@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { InstanceState } from '../src/model/instance-status.js';
 import type { OrchestrationMessage } from '../src/model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteRequest, WriteSet } from '../src/model/write-set.js';
-import { decideStep } from '../src/engine/decide-step.js';
+import { decideRewind, decideStep, decideSuspend, decideTerminate, type DirectDecision } from '../src/engine/decide-step.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { OrchestrationExecution } from '../src/engine/orchestration-execution.js';
-import type { HistoryEvent } from '../src/model/history-event.js';
+import type { ExecutionTerminatedEvent, HistoryEvent } from '../src/model/history-event.js';
 import {
   activityStepHolds, changesNothing, instanceIdsOf, leaseLostError, planWriteSet, rewindsChild, signalsWork, unclaimedHolds, writesInput,
 } from '../src/store/plan-write-set.js';
@@ -374,6 +374,12 @@ describe('writesInput (whether a store that keeps the input apart writes it with
     expect(writesInput(replace(state('a', { executionId: 'a-e2', version: 4 })))).toBe(true); // none over the last one's
     expect(writesInput(planWriteSet({ requests: [create('new', 'fail')] }, stored).states[0]!)).toBe(true);
     expect(writesInput(planWriteSet({ requests: [create('done', 'fail')] }, stored).states[0]!)).toBe(true);
+    // A start over a terminal row that keeps its execution id (a caller's own id): written because the row is
+    // replaced whole, not because the execution changed.
+    const again = create('done', 'fail') as CreateInstanceWrite;
+    const sameExecution = planWriteSet({ requests: [{ ...again, state: { ...again.state, executionId: 'done-e1' } }] }, stored).states[0]!;
+    expect(sameExecution).toMatchObject({ isNew: true, before: { executionId: 'done-e1' }, state: { executionId: 'done-e1' } });
+    expect(writesInput(sameExecution)).toBe(true);
     // Created, then replaced in the same write set: still a new row.
     const created = create('new', 'fail') as CreateInstanceWrite;
     const twice = planWriteSet({ requests: [created, { type: 'replaceState', state: { ...created.state, customStatus: 'x' } }] }, stored);
@@ -392,17 +398,30 @@ describe('writesInput (whether a store that keeps the input apart writes it with
     };
     const event = (id: string, e: OrchestrationMessage['event']): OrchestrationMessage => ({ id, instanceId: 'instance-1', event: e });
     let n = 0;
-    /** One committed step of `stored` on `messages`: its planned state and what it sent. */
+    const newId = () => `id-${n++}`;
+    /** `writeSet` committed over `stored` and its `history`: the planned state, what it sent, the history it left. */
+    const committed = (writeSet: WriteSet, stored: InstanceState, history: readonly HistoryEvent[]) => {
+      const planned = planWriteSet(writeSet, new Map([['instance-1', stored]])).states[0]!;
+      const sent = writeSet.requests.flatMap((r) => (r.type === 'insertMessage' ? [r.message] : []));
+      const after = writeSet.requests.reduce<readonly HistoryEvent[]>((h, r) => (
+        r.type === 'appendHistory' ? [...h, ...r.events] : r.type === 'replaceHistory' ? r.events : h), history);
+      return { planned, sent, history: after };
+    };
+    /** One committed step of `stored` on `messages`. */
     const step = (stored: InstanceState, messages: OrchestrationMessage[], history: readonly HistoryEvent[]) => {
       const decision = decideStep({
-        state: stored, messages, leaseToken: 'lease', now: t0, newId: () => `id-${n++}`, history,
+        state: stored, messages, leaseToken: 'lease', now: t0, newId, history,
         newExecution: () => new OrchestrationExecution(loop, { customStatusLimitBytes: 16_384 }),
       });
       if (decision.kind !== 'commit') throw new Error('expected a commit');
-      const planned = planWriteSet(decision.writeSet, new Map([['instance-1', stored]])).states[0]!;
-      const sent = decision.writeSet.requests.flatMap((r) => (r.type === 'insertMessage' ? [r.message] : []));
-      return { planned, sent };
+      return committed(decision.writeSet, stored, history);
     };
+    /** A client's direct command, committed. */
+    const direct = (decision: DirectDecision, stored: InstanceState, history: readonly HistoryEvent[]) => {
+      if (decision.kind !== 'commit') throw new Error(`expected a commit, not ${decision.kind}`);
+      return committed(decision.writeSet, stored, history);
+    };
+    const at = t0.toISOString();
     const history = new HistoryBuilder({ name: 'Loop' }).started('first').build();
     const first = state('instance-1', { name: 'Loop', executionId: 'execution-1', input: 'first', historyLength: history.length });
     const other = step(first, [event('other', { type: 'EventRaised', eventId: -1, timestamp: t0.toISOString(), name: 'other' })], history);
@@ -417,5 +436,30 @@ describe('writesInput (whether a store that keeps the input apart writes it with
     expect(started.planned.state.runtimeStatus).toBe('Running');
     expect(writesInput(started.planned)).toBe(false);
     expect(started.planned.state.input).toBe('second');
+
+    // A terminate after the continueAsNew in one batch ends the instance in that execution: its input kept.
+    const stop: ExecutionTerminatedEvent = { type: 'ExecutionTerminated', eventId: -1, timestamp: at, reason: 'stop' };
+    const terminate = event('stop', stop);
+    const ended = step(first, [event('go', { type: 'EventRaised', eventId: -1, timestamp: at, name: 'go' }), terminate], history);
+    expect(ended.planned.state).toMatchObject({ runtimeStatus: 'Terminated', executionId: 'execution-1', input: 'first' });
+    expect(writesInput(ended.planned)).toBe(false);
+
+    // A client's terminate, suspend and rewind, committed directly: states of the same execution, its input kept.
+    const terminated = direct(decideTerminate({ state: first, event: stop, now: t0, newId }), first, history);
+    expect(terminated.planned.state).toMatchObject({ runtimeStatus: 'Terminated', executionId: 'execution-1', input: 'first' });
+    expect(writesInput(terminated.planned)).toBe(false);
+    const suspended = direct(decideSuspend({ state: first, event: { type: 'ExecutionSuspended', eventId: -1, timestamp: at }, now: t0, newId }), first, history);
+    expect(suspended.planned.state).toMatchObject({ runtimeStatus: 'Suspended', executionId: 'execution-1', input: 'first' });
+    expect(writesInput(suspended.planned)).toBe(false);
+    // The next execution's activity fails, failing it; its rewind keeps the execution and its input.
+    const scheduled = started.history.find((e) => e.type === 'TaskScheduled')!;
+    const failure = { type: 'TaskFailed' as const, eventId: -1, timestamp: at, taskScheduledId: scheduled.eventId, failureDetails: { errorType: 'Error', errorMessage: 'no' } };
+    const failed = step(started.planned.state, [event('failed', failure)], started.history);
+    expect(failed.planned.state).toMatchObject({ runtimeStatus: 'Failed', input: 'second' });
+    expect(writesInput(failed.planned)).toBe(false);
+    const rewind = decideRewind({ state: failed.planned.state, event: { type: 'ExecutionRewound', eventId: -1, timestamp: at }, history: failed.history, now: t0, newId });
+    const rewound = direct(rewind, failed.planned.state, failed.history);
+    expect(rewound.planned.state).toMatchObject({ runtimeStatus: 'Running', executionId: failed.planned.state.executionId, input: 'second' });
+    expect(writesInput(rewound.planned)).toBe(false);
   });
 });
