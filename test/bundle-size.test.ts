@@ -1037,11 +1037,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * terminate of a sub-orchestration with no history yet, answering the call its state holds: 36,790 / 46,331 / 76,553
  * -> 36,810 / 46,343 / 76,574 B (+20 / +12 / +21, measured after rebasing on main), budgets set to match; rx-client
  * unchanged.
+ * 2026-12-04, DexieStore checks an existing database before Dexie upgrades it (its tables, the marker read in the
+ * upgrade, which it aborts for someone else's database): 76,574 -> 76,834 B (+260) for Dexie, budget set to match;
+ * runtime, KeyvalStore and rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 36_810 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_343 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_574 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 76_834 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 

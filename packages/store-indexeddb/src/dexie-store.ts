@@ -20,7 +20,8 @@ export interface DexieStoreOptions extends IdbStoreOptions {
  * Errors: `StorageQuotaExceededError` when the origin is out of space, `DatabaseBlockedError` while opening waits
  * for another tab (an upgrade it blocks, or an open queued behind such an upgrade for `openTimeoutMs`),
  * `DatabaseUpgradingError` after another tab upgraded the database, `IncompatibleSchemaError` for a database written
- * by newer code, `StorageError` where there is no IndexedDB (server-side rendering) or access to it is denied (a
+ * by newer code or that belongs to someone else (the app's own Dexie database of the same name: nothing of it is
+ * changed), `StorageError` where there is no IndexedDB (server-side rendering) or access to it is denied (a
  * sandboxed iframe: the store is made all the same, its calls fail); a failed write never leaves anything
  * half-written.
  *

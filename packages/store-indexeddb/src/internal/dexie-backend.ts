@@ -122,7 +122,14 @@ export function startDexieOpen(name: string, dependencies: DexieDependencies, on
     lastBegun = transaction;
     page?.beginOpening(transaction);
   };
-  const factory = answeringOpens(dependencies.indexedDB, name, answer, begin);
+  /** Why the database is refused, once the open found it someone else's (see {@link checkingOpens}). */
+  let refused: IncompatibleSchemaError | undefined;
+  const refuse = (error: IncompatibleSchemaError): void => {
+    refused ??= error;
+    // Ends the open Dexie has under way (a connection refused at `success` never reaches Dexie).
+    db.close({ disableAutoOpen: true });
+  };
+  const factory = checkingOpens(dependencies.indexedDB, name, { answered: answer, upgrading: begin, refuse });
   const db = new Dexie(name, {
     autoOpen: false,
     cache: 'disabled',
@@ -164,17 +171,16 @@ export function startDexieOpen(name: string, dependencies: DexieDependencies, on
         begin(tx.idbtrans);
         const meta = tx.table<MetaRow, string>('meta');
         const found = await meta.get('schema');
+        const foreign = refusalOf(name, [...db.backendDB().objectStoreNames], found);
+        if (foreign) throw foreign;
         // An older layout is read as it is and marked as this one, so older code refuses the database from now on.
-        if (!found || (found.store === 'durable-rx/dexie' && found.version < DEXIE_SCHEMA_VERSION)) {
+        if (!found || found.version < DEXIE_SCHEMA_VERSION) {
           await meta.put({ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' });
-        } else if (found.store !== 'durable-rx/dexie' || found.version > DEXIE_SCHEMA_VERSION) {
-          throw new IncompatibleSchemaError(
-            `Database ${JSON.stringify(name)} has schema ${JSON.stringify(found)}; this DexieStore reads version ${DEXIE_SCHEMA_VERSION}`,
-          );
         }
       });
     } catch (error) {
       db.close({ disableAutoOpen: true });
+      if (refused) throw refused;
       throw page?.aborted(lastBegun) ? page : mapOpenError(error, name);
     }
     return new DexieBackend(db, page);
@@ -183,21 +189,58 @@ export function startDexieOpen(name: string, dependencies: DexieDependencies, on
   return { opened, answered, blocked };
 }
 
+/** The tables of DexieStore's database: every layout makes them all at once, `meta` (its marker) among them. */
+const TABLES: ReadonlySet<string> = new Set(Object.keys(SCHEMA));
+
+/**
+ * Why an existing database whose object stores are `tables` is not DexieStore's to open, or undefined when it is.
+ * `marker` is the row its `meta` table holds, when read (without it, only the tables are judged). A database without
+ * tables holds nothing: it is taken (someone's open created it empty). One with a table DexieStore does not keep, or
+ * without `meta` (DexieStore makes every table at once), is someone else's: the app's own Dexie database, a
+ * KeyvalStore's. So is one whose marker names another store; one marked by a newer schema is newer code's. Without a
+ * marker, a database of DexieStore's tables alone is its own, whose first schema check did not complete.
+ */
+function refusalOf(name: string, tables: readonly string[], marker?: MetaRow): IncompatibleSchemaError | undefined {
+  const ours = (marker ? marker.store === 'durable-rx/dexie' && marker.version <= DEXIE_SCHEMA_VERSION : true) &&
+    tables.every((table) => TABLES.has(table)) && (tables.length === 0 || tables.includes('meta'));
+  return ours ? undefined : new IncompatibleSchemaError(
+    `Database ${JSON.stringify(name)} (tables ${tables.join()}, schema ${JSON.stringify(marker)}) is not DexieStore's version ${DEXIE_SCHEMA_VERSION}`,
+  );
+}
+
+/** What {@link checkingOpens} tells about the open requests of the store's database. */
+interface OpenEvents {
+  /** The request was answered (see {@link checkingOpens}). */
+  readonly answered: () => void;
+  /** An upgrade begins, with its transaction. */
+  readonly upgrading: (transaction: IDBTransaction) => void;
+  /** The database is someone else's: the open must fail with this, having written nothing. */
+  readonly refuse: (error: IncompatibleSchemaError) => void;
+}
+
 /**
  * The IndexedDB factory Dexie opens the database with (`given`, else the global one; undefined where there is none or
- * reading it throws, and Dexie then fails the open as it does), calling `answered` at the first `upgradeneeded`,
- * `success` or `error` of an open request of the store's database (`name`) made through it: the request was answered,
- * whatever the upgrade still does (an open of another database, were Dexie to make one, answers nothing), and
- * `upgrading` with the upgrade's transaction at each `upgradeneeded`, before Dexie's handler. A
- * `VersionError` is not an answer: Dexie opens again without a version then, and the store's bound on the open
- * (`openTimeoutMs`, in its `OpenGate`) holds until that second request is answered.
- * `blocked` is not an answer: the request goes on waiting for another connection (the store's `OpenGate` hears it
- * from Dexie). Dexie gives the request to no one, so the factory is wrapped (a factory other than the global one only
- * turns off Dexie's workaround for Safari 14, which cannot run this package's ES2022 output anyway: private methods).
+ * reading it throws, and Dexie then fails the open as it does). At each open request of the store's database (`name`)
+ * made through it, before Dexie's own handlers:
+ *
+ * - `answered` at its first `upgradeneeded`, `success` or `error`: the request was answered, whatever the upgrade still
+ *   does (an open of another database, were Dexie to make one, answers nothing). A `VersionError` is not an answer:
+ *   Dexie opens again without a version then, and the store's bound on the open (`openTimeoutMs`, in its `OpenGate`)
+ *   holds until that second request is answered. `blocked` is not an answer: the request goes on waiting for another
+ *   connection (the store's `OpenGate` hears it from Dexie).
+ * - the database is checked to be DexieStore's ({@link refusalOf}) before Dexie changes it: Dexie's upgrade to this
+ *   schema deletes every table it does not declare, and a database that lacks a declared table, whatever its version,
+ *   is upgraded by Dexie to add it. At `upgradeneeded` of an existing database (not a new one), with `upgrading` and
+ *   the upgrade's transaction first: judged by its tables, the upgrade is aborted before Dexie sees it; with a `meta`
+ *   table, its marker is read first in the upgrade (ahead of Dexie's requests), and the upgrade aborted if it is not
+ *   DexieStore's. At `success` (no upgrade asked), judged by its tables, the connection is closed before Dexie sees it,
+ *   so Dexie does not open the database again with a higher version to add its tables, which would tell the other
+ *   connections to close. Either way nothing is written, and `refuse` says why.
+ *
+ * Dexie gives the request to no one, so the factory is wrapped (a factory other than the global one only turns off
+ * Dexie's workaround for Safari 14, which cannot run this package's ES2022 output anyway: private methods).
  */
-function answeringOpens(
-  given: IDBFactory | undefined, name: string, answered: () => void, upgrading: (transaction: IDBTransaction) => void,
-): IDBFactory | undefined {
+function checkingOpens(given: IDBFactory | undefined, name: string, events: OpenEvents): IDBFactory | undefined {
   let factory = given;
   try {
     factory ??= (globalThis as { indexedDB?: IDBFactory }).indexedDB;
@@ -211,10 +254,38 @@ function answeringOpens(
     // A VersionError (the database is at a higher version than this code's) answers nothing: Dexie then opens again
     // without a version, and that request may queue behind another connection's upgrade, so the bound goes on to it.
     const answer = (event: Event): void => {
-      if (event.type !== 'error' || version === undefined || request.error?.name !== 'VersionError') answered();
+      if (event.type !== 'error' || version === undefined || request.error?.name !== 'VersionError') events.answered();
     };
     for (const type of ['upgradeneeded', 'success', 'error']) request.addEventListener(type, answer, { once: true });
-    request.addEventListener('upgradeneeded', () => upgrading(request.transaction!));
+    request.addEventListener('upgradeneeded', (event) => {
+      const transaction = request.transaction!;
+      events.upgrading(transaction);
+      // A new database: Dexie creates its tables. (Safari reported a huge old version for one.)
+      const { oldVersion } = event as IDBVersionChangeEvent;
+      if (oldVersion < 1 || oldVersion > 2 ** 62) return;
+      const tables = [...request.result.objectStoreNames];
+      const refusal = refusalOf(name, tables);
+      if (refusal) {
+        event.stopImmediatePropagation(); // Dexie never sees it: the request fails with the abort
+        events.refuse(refusal);
+        transaction.abort();
+      } else if (tables.includes('meta')) {
+        const marker = transaction.objectStore('meta').get('schema');
+        marker.addEventListener('success', () => {
+          const foreign = refusalOf(name, tables, marker.result as MetaRow | undefined);
+          if (!foreign) return;
+          events.refuse(foreign);
+          transaction.abort();
+        });
+      }
+    });
+    request.addEventListener('success', (event) => {
+      const refusal = refusalOf(name, [...request.result.objectStoreNames]);
+      if (!refusal) return;
+      event.stopImmediatePropagation();
+      request.result.close();
+      events.refuse(refusal);
+    });
     return request;
   };
   return new Proxy(factory, {
