@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  decideMisuse, decideRefusedStep, decideResume, decideStep, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf, type StepInput,
+  decideMisuse, decideRefusedStep, decideResume, decideStep, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf, type StepInput, unrecordedRewindOf,
 } from '../src/engine/decide-step.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { OrchestrationExecution, suspendedWithNothingDeferred } from '../src/engine/orchestration-execution.js';
@@ -1405,6 +1405,36 @@ describe('decideRefusedStep', () => {
     expect(refusedRewindFrom(decision.state, { ...decision.state, version: 9, historyLength: decision.state.historyLength + 1 })).toBe(decision.state.historyLength);
     expect(refusedRewindOf([])).toBeUndefined();
     expect(refusedRewindOf([{ type: 'ExecutionRewound', eventId: -1, timestamp: T0.toISOString() }])).toBeUndefined();
+  });
+
+  it('consumes with no record a rewind or late events whose record of fixed size the store refused too (unrecorded); a running step keeps its summary', () => {
+    const before = state({ runtimeStatus: 'Failed', failureDetails: failure, historyLength: history.length, version: 7 });
+    const rewind: OrchestrationMessage = { id: 'rewind', instanceId: 'instance-1', event: { type: 'ExecutionRewound', eventId: -1, timestamp: T0.toISOString() } };
+    const late: OrchestrationMessage = { id: 'late', instanceId: 'instance-1', event: { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'go' } };
+    for (const messages of [[rewind], [late]]) {
+      const decision = decideRefusedStep({ state: before, messages, leaseToken: 'lease', now: T0, newId: () => 'id', failure, summary: true, unrecorded: true, history });
+      if (decision.kind !== 'commit') throw new Error('expected a commit');
+      // The state the store holds, its version moved on; no history written; the messages consumed.
+      expect(decision.state).toEqual({ ...before, version: 8 });
+      expect(decision.writeSet.requests).toEqual([
+        { type: 'replaceState', state: decision.state },
+        { type: 'deleteMessages', instanceId: 'instance-1', messageIds: messages.map((m) => m.id) },
+      ]);
+      // What a rewind waiting for a worker rejects on: nothing to read.
+      expect(unrecordedRewindOf(before, decision.state)).toMatch(/^the rewind was refused, the store refused every record of it/);
+      expect(refusedRewindFrom(before, decision.state)).toBeUndefined();
+    }
+    // Not a refusal: the same state, a record appended, a new history or status.
+    expect(unrecordedRewindOf(before, before)).toBeUndefined();
+    expect(unrecordedRewindOf(before, { ...before, version: 8, historyLength: history.length + 1 })).toBeUndefined();
+    expect(unrecordedRewindOf(before, { ...before, version: 8, historyEpoch: 1 })).toBeUndefined();
+    expect(unrecordedRewindOf(before, { ...before, version: 8, runtimeStatus: 'Running' })).toBeUndefined();
+    // A running instance's step still ends it with the record of fixed size (the flag applies to none but the above).
+    const running = state({ historyLength: history.length, version: 7 });
+    const step = decideRefusedStep({ state: running, messages: [late], leaseToken: 'lease', now: T0, newId: () => 'id', failure, summary: true, unrecorded: true, history });
+    if (step.kind !== 'commit') throw new Error('expected a commit');
+    expect(step.state.runtimeStatus).toBe('Failed');
+    expect(step.writeSet.requests.some((r) => r.type === 'appendHistory')).toBe(true);
   });
 
   it('terminates a running instance whose claimed terminate had its record refused twice, without the reason', () => {

@@ -4,7 +4,7 @@
 // merge, a serial read, a distinct map) are written out.
 import { Observable, type Observer, type Subscription } from 'rxjs';
 import {
-  decideRestart, decideResume, decideRewind, decideSend, decideStart, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf,
+  decideRestart, decideResume, decideRewind, decideSend, decideStart, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf, unrecordedRewindOf,
   type DirectDecision, type DirectInput,
 } from '../engine/decide-step.js';
 import { isDurableError } from '../model/errors/durable-error.js';
@@ -309,7 +309,9 @@ export class LocalClient implements DurableClient {
    * state `before` the rewind was sent, may hold the record (`refusedRewindFrom`: still `before`'s history, Failed,
    * with events appended), and the events appended hold the refused `ExecutionRewound` (`refusedRewindOf`), read from
    * the store once the state shows them. Such a state is rare (late events of a Failed instance, a refused rewind), so
-   * is the read. No such record: `undefined`. One record stands for every rewind its step consumed (it records only
+   * is the read. A step the worker consumed with no record, the store refusing every record of it
+   * (`unrecordedRewindOf`: the same history, Failed, nothing appended, the version moved on), is a refusal too, with
+   * nothing to read. No such record: `undefined`. One record stands for every rewind its step consumed (it records only
    * the last), so one recorded after `before` answers this call (a rewind of another caller queued with this one is
    * refused for the same history). The record names no message: listing the ids of the rewinds it consumed would
    * make the record of fixed size grow with them, and a store has no read of one queued message. So a rewind sent
@@ -319,12 +321,14 @@ export class LocalClient implements DurableClient {
    * refused again; the instance is not in a status the rewind refuses (409, 410), nor was an argument wrong (400).
    */
   #rewindRefused(next: InstanceState, before: InstanceState): Promise<PayloadTooLargeError | undefined> | undefined {
+    const refusal = (why: string | undefined): PayloadTooLargeError | undefined =>
+      why === undefined ? undefined : new PayloadTooLargeError(`The rewind of ${JSON.stringify(next.instanceId)} was not made, the instance stays Failed: ${why}`);
+    // Consumed with no record (the store refused every record of it): nothing to read.
+    const unrecorded = unrecordedRewindOf(before, next);
+    if (unrecorded !== undefined) return Promise.resolve(refusal(unrecorded));
     const from = refusedRewindFrom(before, next);
     if (from === undefined) return undefined;
-    return this.#readHistory(next.instanceId, from).then(({ events, after }) => {
-      const why = refusedRewindOf(eventsOfHistory(next, from, events, after) ?? []);
-      return why === undefined ? undefined : new PayloadTooLargeError(`The rewind of ${JSON.stringify(next.instanceId)} was not made, the instance stays Failed: ${why}`);
-    });
+    return this.#readHistory(next.instanceId, from).then(({ events, after }) => refusal(refusedRewindOf(eventsOfHistory(next, from, events, after) ?? [])));
   }
 
   async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {

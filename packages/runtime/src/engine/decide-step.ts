@@ -234,6 +234,11 @@ export interface RefusedStepInput extends Omit<StepInput, 'cached' | 'newExecuti
    * ({@link decideRefusedStep}), whatever the step held.
    */
   readonly summary?: boolean;
+  /**
+   * The store refused the record of fixed size too, for good, for an ended instance's late events or a refused rewind:
+   * the claimed messages are consumed with no record ({@link decideRefusedStep}).
+   */
+  readonly unrecorded?: boolean;
 }
 
 /**
@@ -259,7 +264,10 @@ export interface RefusedStepInput extends Omit<StepInput, 'cached' | 'newExecuti
  * {@link applyEvent} leaves in place and {@link rewindHistory} puts back for a rewind; a restart reads it there), a
  * terminate without its reason, no other event, and the failure saying how many claimed events were not recorded. A
  * rewind among them is not made (its rewritten history is what the store refused): it is recorded as refused, with
- * that count, after the history as it is, and the instance stays Failed as it was.
+ * that count, after the history as it is, and the instance stays Failed as it was. Refused for good too
+ * (`unrecorded`: the store takes no history of the instance at all), a step that leaves the instance as it was (late
+ * events of an ended one, a refused rewind) consumes its messages with no record: the state's `version` moves on, its
+ * status and history stay as they were, so the step is not claimed again at every lease expiry.
  * `needHistory` when the history is needed: a rewind's, or a started sub-orchestration's (its parent link).
  */
 export function decideRefusedStep(input: RefusedStepInput): StepDecision {
@@ -273,6 +281,8 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   let failure = input.failure;
   const consumed: DeleteMessagesWrite = { type: 'deleteMessages', instanceId: state.instanceId, messageIds: messages.map((m) => m.id) };
   const lease: WriteLease = { kind: 'orchestration', instanceId: state.instanceId, token: input.leaseToken };
+  // A write of the state the store holds, the version moved on: what it refuses for good is history.
+  if (input.unrecorded && (ignored || rewind)) return stepless(state, lease, undefined, consumed, NO_HISTORY, undefined);
   if (summary && !ignored) {
     // A record of fixed size: at most one start and one terminate, each bounded, the other events only counted.
     const kept: HistoryEvent[] = rewind ? [rewind] : [];
@@ -343,6 +353,20 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
  */
 export function refusedRewindOf(appended: readonly HistoryEvent[]): string | undefined {
   return appended.find((e) => e.type === 'ExecutionRewound' && e.payloadRefused !== undefined)?.payloadRefused;
+}
+
+/**
+ * Why a rewind sent to a worker when the instance was `before` was not made, when `next` shows a step of it consumed
+ * with no record ({@link decideRefusedStep}, `unrecorded`: the store refused every record of it): still `before`'s
+ * history, Failed, nothing appended, and the `version` moved on. Only that step writes such a state: any other write
+ * of a Failed instance appends to its history, or starts a new one. `undefined` otherwise. One consumed unrecorded
+ * stands for every message its step took (late events too): a store that takes no history of the instance refuses
+ * this rewind's record as well.
+ */
+export function unrecordedRewindOf(before: InstanceState, next: InstanceState): string | undefined {
+  const same = next.runtimeStatus === 'Failed' && historyIdOf(next) === historyIdOf(before);
+  return same && next.historyLength === before.historyLength && next.version > before.version
+    ? 'the rewind was refused, the store refused every record of it' : undefined;
 }
 
 /**

@@ -2703,6 +2703,53 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorMessage: expect.stringMatching(/flaky/) } });
           await nothingLeft(opened);
         }, 120_000);
+
+        it('consumes, unrecorded, a rewind whose every record the store refuses (it takes no history of the instance), instead of retrying it at every lease expiry', async () => {
+          const opened = await open();
+          // The store's real results, but once `full`, any history write of the instance refused for good (413), each
+          // refusal counted: a history at its limit, which takes not even the record of fixed size.
+          let full = false;
+          const refused = { count: 0 };
+          let consumed!: () => void;
+          const unrecorded = new Promise<void>((resolve) => (consumed = resolve));
+          const store = storeWith(opened, {
+            commit: async (writeSet) => {
+              const history = writeSet.requests.some((r) => (r.type === 'appendHistory' || r.type === 'replaceHistory') && r.instanceId === 'full-rewind');
+              if (full && history) {
+                refused.count++;
+                throw new PayloadTooLargeError('the history of this instance is at its limit');
+              }
+              const result = await opened.commit(writeSet);
+              if (full && writeSet.lease?.kind === 'orchestration' && writeSet.lease.instanceId === 'full-rewind') consumed();
+              return result;
+            },
+          });
+          const runtime = await runtimeOn(store, 'w1', {
+            orchestrators: { Fails: function* (ctx) { return yield ctx.callActivity('Fail'); } },
+            activities: { Fail: () => { throw new Error('flaky'); } },
+          });
+          const id = await runtime.client.startNew('Fails', { instanceId: 'full-rewind' });
+          expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
+          const before = await opened.getHistory(id);
+          full = true;
+          // The rewind step, its failure record, its bare record and its record of fixed size are refused: the
+          // rewind's message is then consumed with no record. Before, the step was left to be claimed again when its
+          // lease expired, and refused again, for ever.
+          const rewinding = runtime.client.rewind(id, 'again');
+          rewinding.catch(() => undefined);
+          await within(unrecorded, 'the rewind consumed');
+          expect(refused.count).toBe(4);
+          expect(await opened.getHistory(id)).toEqual(before);
+          expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorMessage: expect.stringMatching(/flaky/) } });
+          await nothingLeft(opened);
+          // The call rejects as for a refusal recorded: the instance Failed in the same history, nothing appended, its
+          // version moved on.
+          await expect(rewinding).rejects.toBeInstanceOf(PayloadTooLargeError);
+          await expect(rewinding).rejects.toMatchObject({
+            status: 413, message: expect.stringMatching(/was not made, the instance stays Failed: the rewind was refused, the store refused every record of it/),
+          });
+          expect(refused.count).toBe(4);
+        }, 120_000);
       });
 
       it('runs the hello sequence and pushes every custom status in order', async () => {

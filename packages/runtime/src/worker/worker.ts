@@ -1308,23 +1308,27 @@ export class Worker {
    * (logged by the caller; the step is retried when its lease expires), unless the store refused it for good too: then
    * the record is written bounded (`bare`: the events without their payloads, the failure cut), so that no claimed
    * message vanishes. A bare record the store refuses for good (400 or 413: it grows with the events) gives way to one
-   * of fixed size (`summary`), so that the instance ends; one it has no room for (or any other failure, or a refused
-   * summary) is the step's failure, its messages kept for the next claim, when room may have come back.
+   * of fixed size (`summary`), so that the instance ends; one it has no room for (or any other failure) is the step's
+   * failure, its messages kept for the next claim, when room may have come back. A summary refused for good of a step
+   * that leaves the instance as it was (an ended instance's late events, a refused rewind) gives way to no record
+   * (`unrecorded`: the messages consumed, the state's version moved on), logged, so that the step is not retried at
+   * every lease expiry for ever; a running instance's refused summary is still the step's failure.
    */
-  async #commitRefusedStep(item: OrchestrationWorkItem, now: Date, error: unknown, record?: 'bare' | 'summary'): Promise<void> {
+  async #commitRefusedStep(item: OrchestrationWorkItem, now: Date, error: unknown, record?: 'bare' | 'summary' | 'unrecorded'): Promise<void> {
     const { store, logger, newId } = this.#o;
     const { state, lease } = item;
     // An ended instance's late events are recorded without their payloads, or, refused again, only counted; a failure
     // record refused is written without payloads, then only counted (`decideRefusedStep`).
     const ended = isTerminalStatus(state.runtimeStatus);
-    const refused = ended ? (record ? ' and its record without payloads' : '')
+    const refused = record === 'unrecorded' ? ' and every record of it' : ended ? (record ? ' and its record without payloads' : '')
       : record === 'summary' ? ' and its failure records' : record ? ' and its failure record' : '';
     const without = record === 'summary' ? ', its events counted' : record ? ', without payloads' : '';
-    const recorded = ended ? (record ? 'its events counted' : 'recorded without payloads') : `recorded as the instance's failure${without}`;
+    const recorded = record === 'unrecorded' ? 'its messages consumed, not recorded'
+      : ended ? (record ? 'its events counted' : 'recorded without payloads') : `recorded as the instance's failure${without}`;
     logger.error(`the store refused the step of ${state.instanceId}${refused}; ${recorded}`, error);
     const input: { -readonly [K in keyof RefusedStepInput]: RefusedStepInput[K] } = {
       state, messages: item.messages, leaseToken: lease.token, now, newId, failure: toFailureDetails(error), history: undefined,
-      bare: record !== undefined, summary: record === 'summary',
+      bare: record !== undefined, summary: record === 'summary' || record === 'unrecorded', unrecorded: record === 'unrecorded',
     };
     let decision = decideRefusedStep(input);
     if (decision.kind === 'needHistory') {
@@ -1337,6 +1341,11 @@ export class Worker {
     } catch (again) {
       if (record === undefined ? refusedForGood(again) || outOfSpace(again) : record === 'bare' && refusedForGood(again)) {
         return this.#commitRefusedStep(item, now, again, record === undefined ? 'bare' : 'summary');
+      }
+      // Only a step that leaves an ended instance as it was goes unrecorded: `decideRefusedStep` decides which (for
+      // any other, such as a new execution's start, it decides the summary again, and its refusal is the step's).
+      if (record === 'summary' && ended && refusedForGood(again)) {
+        return this.#commitRefusedStep(item, now, again, 'unrecorded');
       }
       throw again;
     }
