@@ -12,6 +12,8 @@ import {
 import type { Observable } from 'rxjs';
 import { DatabaseUpgradingError } from './errors/database-upgrading-error.js';
 import { ChangeFeed } from './internal/change-feed.js';
+import { readChangeOf } from './internal/version-gate.js';
+import { WatchedInstances } from './internal/watched-instances.js';
 import { mapStorageError } from './internal/map-storage-error.js';
 import { DEFAULT_OPEN_TIMEOUT_MS, OpenGate, type OpenAttempt } from './internal/open-gate.js';
 import { PageFreeze } from './internal/page-freeze.js';
@@ -187,6 +189,8 @@ export abstract class IdbStore implements Store {
   readonly #settings: IdbStoreSettings;
   readonly #clock: Clock;
   readonly #feed: ChangeFeed;
+  /** The subscribers of {@link IdbStore.instanceChanges$}: what the store reads again when a tab went (see #readWatched). */
+  readonly #watched: WatchedInstances;
   /**
    * The page's freeze: the store's transactions still at work are aborted at it and run again after the resume, and
    * none begins before the resume (see {@link IdbStore.#run}).
@@ -250,8 +254,10 @@ export abstract class IdbStore implements Store {
       joinTimeoutMs: settings.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS,
       clock: this.#clock,
       page: this.#page,
+      peerGone: () => this.#readWatched(),
     });
     this.changes$ = this.#feed.changes$;
+    this.#watched = new WatchedInstances(this.#feed.changes$);
     this.workAvailable$ = this.#feed.workAvailable$;
     // Ends with the feed (close; a database lost: see #lose).
     this.#feed.workAvailable$.subscribe({
@@ -261,6 +267,28 @@ export abstract class IdbStore implements Store {
       },
       error: () => undefined,
     });
+  }
+
+  /**
+   * The committed changes of one instance, as `changes$` delivers them (clients use it for `status$`, `customStatus$`
+   * and `waitForCompletion`). Watching through it also tells the store which instances to read again when another tab
+   * goes without saying goodbye (closed, reloaded, crashed): such a tab may have committed in its last moment without
+   * posting it, and the read delivers the latest state (see {@link IdbStore.#readWatched}).
+   */
+  instanceChanges$(instanceId: string): Observable<StatusChange> {
+    return this.#watched.watch(instanceId);
+  }
+
+  /**
+   * Reads again every watched instance (in one readonly transaction, which IndexedDB orders after the writes begun
+   * before it, the gone tab's too) and delivers what is newer than what was delivered (`readChangeOf`, through the
+   * feed's version gate: the one rule for snapshots from every tab). Failures (a store closed meanwhile) deliver nothing.
+   */
+  #readWatched(): void {
+    const ids = this.#watched.ids();
+    if (ids.length === 0 || this.#refusal()) return;
+    const reads = ids.map((id) => this.#readInstance(id).then((state) => state && readChangeOf(state), () => undefined));
+    void Promise.all(reads).then((changes) => this.#feed.deliverRead(changes.filter((c) => c !== undefined)));
   }
 
   /**

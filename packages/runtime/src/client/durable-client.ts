@@ -333,7 +333,10 @@ export interface DurableClient {
   waitForCompletion(instanceId: string, options?: { readonly timeoutMs?: number | undefined }): Promise<InstanceStatus>;
   /**
    * The current status (`undefined` for an unknown id), then every committed change in commit order (no consecutive
-   * duplicates). The current status comes at once: as soon as one store read answers (a remote client's: once its
+   * duplicates). One exception, across browser tabs: a tab that goes (closes, reloads, crashes) between a commit and
+   * its post on the IndexedDB stores' channel never announces that commit, so the other tabs may skip a value committed
+   * in its last moment; they still get the latest state (they read the instances they watch again once its lock frees),
+   * in commit order (the store-indexeddb README, "How the cross-tab feed works"). The current status comes at once: as soon as one store read answers (a remote client's: once its
    * server has read it and sent it), which is after `subscribe` returns, on a MemoryStore too; a subscriber that looks right after
    * subscribing has nothing yet (wait for the value: `firstValueFrom(client.status$(id))`). The same holds for the
    * first value of {@link customStatus$}, {@link instances$} and {@link history$}. It does not complete when the instance is terminal, since the id may be started again (`startNew`,
@@ -355,7 +358,8 @@ export interface DurableClient {
    * The current custom status (`undefined` when none is set, or for an unknown id), then every committed value in
    * order; a value with the same JSON text as the one before is not emitted again. The one before is the value as
    * committed: a subscriber that changes a value it got (it is its own) changes nothing the next is compared with.
-   * Completes as {@link status$} does, and sees what later commands commit as it does, within the same bounds for a
+   * Completes as {@link status$} does, may skip a value as it does (across browser tabs, a tab's last commit before
+   * it went), and sees what later commands commit as it does, within the same bounds for a
    * remote client: subscribe, then start.
    */
   customStatus$(instanceId: string): Observable<unknown>;

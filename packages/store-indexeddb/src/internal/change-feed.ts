@@ -21,6 +21,12 @@ export interface ChangeFeedOptions {
    * {@link ChangeFeed.workAvailable$}); none: the feed holds no signal.
    */
   readonly page?: PageFreeze | undefined;
+  /**
+   * Called when a peer feed's lock frees without its `bye` (its tab closed, reloaded or crashed): what it committed in
+   * its last moment may never have been posted, so the store reads again what its subscribers watch and hands it to
+   * {@link ChangeFeed.deliverRead}.
+   */
+  readonly peerGone?: (() => void) | undefined;
 }
 
 /** What travels on the BroadcastChannel: the snapshots one transaction committed, in order. */
@@ -166,6 +172,7 @@ export class ChangeFeed {
   readonly #kept: KeptBatch[] = [];
   /** The page's freeze: while the page is frozen, work signals wait for the resume (see {@link ChangeFeed.#onResume}). */
   readonly #page: PageFreeze | undefined;
+  readonly #peerGone: (() => void) | undefined;
   /** A work signal came while the page was frozen: given once it resumes. */
   #workWhileFrozen = false;
 
@@ -192,6 +199,7 @@ export class ChangeFeed {
     this.#channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(options.channelName) : undefined;
     this.#channel?.addEventListener('message', this.#onMessage);
     this.#page = options.page;
+    this.#peerGone = options.peerGone;
     this.#locks = this.#channel && (options.locks ?? webLocks<LockManager>());
     this.#always = this.#locks === undefined;
     if (!this.#locks) {
@@ -229,6 +237,16 @@ export class ChangeFeed {
     const kept = keeps && (this.#changes.observed || this.#gate.holding) ? copies.map(keptCopy) : copies;
     this.#deliver(copies, work);
     if (keeps) this.#keep(kept === copies && this.#gate.holding ? copies.map(keptCopy) : kept, others);
+  }
+
+  /**
+   * Delivers snapshots the store read from the database after a peer went (see {@link ChangeFeed}'s `peerGone`
+   * option), each as the commit that wrote it (`readChangeOf`): to this handle's subscribers only, through the same
+   * {@link VersionGate} as every commit, so a read that is not newer is dropped and one ahead of what was delivered
+   * waits for the commits still on their way as any change does. Not posted: every other handle reads for itself.
+   */
+  deliverRead(changes: readonly FeedChange[]): void {
+    if (!this.#closed && changes.length > 0) this.#deliver(changes, false);
   }
 
   /** Stops waiting for the feeds present to answer: {@link ChangeFeed.joined} resolves (a store that closes). */
@@ -402,7 +420,9 @@ export class ChangeFeed {
     // Granted once the peer's lock is released: it closed, crashed or its tab went. Forgotten in the callback, so
     // that whoever is granted the lock after this watch finds the peer forgotten.
     this.#locks.request(this.#prefix + id, { mode: 'shared', signal: watch.signal }, () => {
-      if (this.#peers.get(id) === watch) this.#dropPeer(id);
+      if (this.#peers.get(id) !== watch) return; // it said bye: it closed after posting what it committed
+      this.#dropPeer(id);
+      if (!this.#closed) this.#peerGone?.();
     }).catch(() => undefined); // aborted: forgotten already, or this feed closed
   }
 

@@ -1,4 +1,4 @@
-import { isNewerVersion, type StatusChange } from '@durable-rx/runtime/store-kit';
+import { isNewerVersion, type InstanceState, type StatusChange } from '@durable-rx/runtime/store-kit';
 
 /** A committed change as it travels between store handles: the snapshot plus the version it follows. */
 export interface FeedChange extends StatusChange {
@@ -7,6 +7,19 @@ export interface FeedChange extends StatusChange {
    * instance or one created again after a purge). Receivers use it to put snapshots from several tabs in order.
    */
   readonly after: number;
+}
+
+/**
+ * A snapshot read from the database, offered to the {@link VersionGate} as the commit that wrote it: each commit raises
+ * an instance's version by one (`planWriteSet`), so it followed `version - 1`. A tab that went between committing and
+ * posting never posts its last commits; the other tabs read the instances they watch when its feed's lock frees
+ * (`IdbStore`), and the gate passes such a read on when it follows the last snapshot passed on, drops it when it is
+ * not newer, and otherwise holds it as any change whose predecessor is missing: a commit still on its way from a live
+ * tab comes first, and what the dead tab never posted is skipped once the gap's wait is over. What it committed in its
+ * last moment before that latest state cannot be read again (a snapshot is not kept once the next one replaces it).
+ */
+export function readChangeOf(state: InstanceState): FeedChange {
+  return { instanceId: state.instanceId, after: state.version - 1, state };
 }
 
 /**

@@ -50,6 +50,23 @@ export interface E2eApi {
   watchCustomStatus(id: string): void;
   /** The recorded values once there are `count` of them. */
   customStatuses(id: string, count: number): Promise<unknown[]>;
+  /**
+   * Subscribes to status$ and customStatus$ of each instance and records every value (the runtime status of each
+   * status), before any of them is started; a waitForCompletion of each starts once its status$ shows it.
+   */
+  watchAll(ids: readonly string[]): void;
+  /**
+   * What {@link E2eApi.watchAll} recorded of each instance once every status$ showed `runtimeStatus`, or `waitMs`
+   * passed (then the test's assertions say which did not): the statuses, custom statuses and how each wait ended.
+   */
+  watchedWhen(runtimeStatus: string, waitMs: number): Promise<Record<string, { statuses: (string | undefined)[]; customStatuses: unknown[]; waited: string | undefined }>>;
+  /**
+   * Once, across reloads (sessionStorage): the commit whose snapshot matches (its runtime status and, if given, its
+   * custom status) is never posted, and the page reloads instead, as a tab that went between a commit and its post.
+   */
+  dieAtPostOf(match: { readonly runtimeStatus: string; readonly customStatus?: number }): void;
+  /** How many posts {@link E2eApi.dieAtPostOf} dropped in this tab (across reloads). */
+  postsDropped(): number;
   /** Subscribes to instances$ (no filter) and records the ids of every emission, sorted. */
   watchInstances(): void;
   /** The recorded emissions of {@link E2eApi.watchInstances} once the last one lists exactly `ids` (sorted). */

@@ -48,6 +48,14 @@ interface Watch {
 }
 const watched = new Map<string, Watch>();
 const instancesWatch: Watch = { values: [], waiters: [] };
+/** What E2eApi.watchAll records of each instance. */
+interface AllWatch {
+  readonly statuses: (string | undefined)[];
+  readonly customStatuses: unknown[];
+  waited: string | undefined;
+}
+const allWatched = new Map<string, AllWatch>();
+const allWaiters: (() => void)[] = [];
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -107,6 +115,27 @@ function reloadingAfterClaim(inner: Store): Store {
     },
   });
 }
+
+const DIE_AT_POST = 'die-at-post';
+/**
+ * A tab that goes between a commit and its post (see E2eApi.dieAtPostOf): the post of the matching commit is dropped
+ * and the page reloads. Patched on the prototype before any store opens its channel.
+ */
+const post = BroadcastChannel.prototype.postMessage;
+BroadcastChannel.prototype.postMessage = function (this: BroadcastChannel, message: unknown) {
+  const armed = sessionStorage.getItem(DIE_AT_POST);
+  const changes = (message as { type?: unknown; changes?: unknown } | null)?.type === 'durable-rx/commit@1' ? (message as { changes: { state?: { runtimeStatus?: string; customStatus?: unknown } }[] }).changes : [];
+  if (armed) {
+    const match = JSON.parse(armed) as { runtimeStatus: string; customStatus?: number };
+    if (changes.some(({ state }) => state?.runtimeStatus === match.runtimeStatus && (match.customStatus === undefined || state.customStatus === match.customStatus))) {
+      sessionStorage.removeItem(DIE_AT_POST);
+      sessionStorage.setItem('posts-dropped', String(Number(sessionStorage.getItem('posts-dropped') ?? 0) + 1));
+      location.reload();
+      return;
+    }
+  }
+  post.call(this, message);
+};
 
 /** The `freeze` events of the page so far. */
 let freezes = 0;
@@ -295,6 +324,48 @@ window.e2e = {
     const entry = need(watched.get(id), `watcher of ${id}`);
     while (entry.values.length < count) await new Promise<void>((resolve) => entry.waiters.push(resolve));
     return [...entry.values];
+  },
+  watchAll(ids) {
+    const client = need(runtime, 'runtime').client;
+    for (const id of ids) {
+      const entry: AllWatch = { statuses: [], customStatuses: [], waited: undefined };
+      allWatched.set(id, entry);
+      let waiting = false;
+      client.status$(id).subscribe((status) => {
+        entry.statuses.push(status?.runtimeStatus);
+        // The wait starts once the instance exists (an unknown id ends it at once).
+        if (status && !waiting) {
+          waiting = true;
+          const ended = (outcome: string): void => {
+            entry.waited = outcome;
+            for (const wake of allWaiters.splice(0)) wake();
+          };
+          client.waitForCompletion(id, { timeoutMs: 600_000 }).then((s) => ended(s.runtimeStatus), (e: unknown) => ended(String(e)));
+        }
+        for (const wake of allWaiters.splice(0)) wake();
+      });
+      client.customStatus$(id).subscribe((value) => entry.customStatuses.push(value));
+    }
+  },
+  async watchedWhen(runtimeStatus, waitMs) {
+    const until = Date.now() + waitMs;
+    const reached = () => [...allWatched.values()].every((w) => w.statuses[w.statuses.length - 1] === runtimeStatus && w.waited !== undefined);
+    while (!reached() && Date.now() < until) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(500, Math.max(0, until - Date.now())));
+        allWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return Object.fromEntries([...allWatched].map(([id, w]) => [id, { ...w, statuses: [...w.statuses], customStatuses: [...w.customStatuses] }]));
+  },
+  dieAtPostOf(match) {
+    sessionStorage.setItem(DIE_AT_POST, JSON.stringify(match));
+  },
+  postsDropped() {
+    return Number(sessionStorage.getItem('posts-dropped') ?? 0);
   },
   watchInstances() {
     instancesWatch.subscription = need(runtime, 'runtime').client.instances$().subscribe((list) => {
