@@ -1048,11 +1048,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * store's goodbye, so a commit it never posted still reaches them (instanceChanges$ over store-kit's ChangeRouter,
  * WatchedInstances, the feed's peerGone and deliverRead): 36,945 / 46,488 / 76,966 -> 36,945 / 46,721 / 77,206 B (0 / +233 / +240,
  * measured after rebasing on main), budgets set to match; rx-client unchanged.
+ * 2026-12-04, DexieStore opens its database again after the browser closed its connection (the site's data cleared), as
+ * KeyvalStore does, the wait for a closing connection shared by both: 46,721 / 77,206 -> 46,777 / 77,329 B (+56 / +123)
+ * for KeyvalStore / Dexie (measured after rebasing on main), budgets set to match; runtime and rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 36_945 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_721 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 77_206 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_777 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 77_329 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 

@@ -200,6 +200,8 @@ export abstract class IdbStore implements Store {
   readonly #gate: OpenGate<StoreBackend>;
   readonly #inFlight = new Set<Promise<unknown>>();
   #backend: Promise<StoreBackend> | undefined;
+  /** What {@link IdbStore.#backend} opened, once it did. */
+  #opened: StoreBackend | undefined;
   #closed: Promise<void> | undefined;
   #lost: DurableError | undefined;
   /**
@@ -638,8 +640,8 @@ export abstract class IdbStore implements Store {
     const refused = this.#refusal();
     if (refused) return Promise.reject(refused);
     const running = (async () => {
-      const backend = await this.#open();
       for (let ahead = readAhead, runs = MAX_RUNS, froze = false; ; ahead = false) {
+        const backend = await this.#open();
         // Code runs in a frozen page (its BroadcastChannel messages, the listeners of its `freeze` event): a transaction
         // begun then would be aborted at once, so the call waits for the resume (or the store's close or loss). So does
         // a call whose transaction the freeze aborted, before it runs it again.
@@ -696,10 +698,21 @@ export abstract class IdbStore implements Store {
    * database opens.
    */
   #open(): Promise<StoreBackend> {
+    const dropped = this.#opened;
+    if (dropped?.dropped) {
+      // The browser closed its connection (the site's data cleared): the database is opened again, and checked, as at
+      // first. The rows this handle committed may be gone with it: none is read ahead.
+      this.#opened = undefined;
+      this.#backend = undefined;
+      this.#committedRows.clear();
+      dropped.close();
+    }
     if (!this.#backend) {
       const opening = this.#openBackend();
       this.#backend = opening;
-      opening.catch(() => {
+      opening.then((backend) => {
+        if (this.#backend === opening) this.#opened = backend;
+      }, () => {
         if (this.#backend === opening) this.#backend = undefined;
       });
     }

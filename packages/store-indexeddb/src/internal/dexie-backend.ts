@@ -4,7 +4,7 @@ import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js'
 import { StorageError } from '../errors/storage-error.js';
 import { errorNames, mapStorageError } from './map-storage-error.js';
 import type { OpenAttempt } from './open-gate.js';
-import { BrowserClose, finishChecked } from './idb-transaction.js';
+import { BrowserClose, finishChecked, refusedWhileClosing } from './idb-transaction.js';
 import type { PageFreeze } from './page-freeze.js';
 import { eventsOf, historyFrom, type HistoryRow, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
@@ -332,8 +332,9 @@ class DexieBackend implements StoreBackend {
   readonly #db: Dexie;
   readonly #core: CoreTables;
   /**
-   * The browser closing the connection itself (the site's data cleared, a storage failure). DexieStore does not open
-   * another: a transaction it kept from running fails with StorageError (see {@link finishChecked}), as every later one.
+   * The browser closing the connection itself (the site's data cleared, a storage failure). This backend opens no
+   * other ({@link DexieBackend.dropped}): a transaction the close kept from running, or the closing connection refused,
+   * rejects with `reads`, and the store runs it again on a new backend, which opens the database again.
    */
   readonly #closed: BrowserClose;
   readonly #page: PageFreeze | undefined;
@@ -366,8 +367,23 @@ class DexieBackend implements StoreBackend {
   ): Promise<T> {
     // DBCore's transaction is the IndexedDB transaction itself (Dexie's own Transaction listens to it the same way):
     // no Dexie zone, promise or Transaction object per store operation.
-    const trans = this.#db.core.transaction([...scope], mode, { durability: 'relaxed' }) as unknown as IDBTransaction;
-    return finishChecked(trans, reads, () => new DexieTransaction(trans, this.#core, reads).run(work), { closed: this.#closed, page: this.#page });
+    if (this.#closed.fired) return Promise.reject(reads);
+    let trans: IDBTransaction;
+    try {
+      trans = this.#db.core.transaction([...scope], mode, { durability: 'relaxed' }) as unknown as IDBTransaction;
+    } catch (error) {
+      // Refused by a connection this store closed (`close`, an upgrade elsewhere: the store refuses calls from then on)
+      // as it is; by one the browser is closing, run again once it closed.
+      return this.#db.hasBeenClosed() ? Promise.reject(error) : refusedWhileClosing(this.#closed, error, reads);
+    }
+    return finishChecked(trans, reads, () => new DexieTransaction(trans, this.#core, reads).run(work), {
+      closed: this.#closed, rerun: true, page: this.#page,
+    });
+  }
+
+  /** The browser closed the connection itself (see {@link DexieBackend.#closed}): the store opens a new backend. */
+  get dropped(): boolean {
+    return this.#closed.fired;
   }
 
   close(): void {

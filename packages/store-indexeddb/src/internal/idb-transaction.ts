@@ -85,6 +85,30 @@ export class BrowserClose {
   }
 }
 
+/**
+ * How long a call made on a connection the browser is closing (the site's data cleared) waits for its `close` event,
+ * after which the call runs on a new connection. The browser fires it once the connection's transactions ended
+ * (Chromium at once, fake-indexeddb after the transactions under way); past this the call fails.
+ */
+export const CLOSE_WAIT_MS = 2000;
+
+/**
+ * A connection refused a transaction with `error` (making it threw). A connection the browser is closing refuses
+ * transactions: rejects with `reads` (run it again, on a new connection) once its `close` event came, at most
+ * {@link CLOSE_WAIT_MS} from now, else with `error`.
+ */
+export async function refusedWhileClosing(closed: BrowserClose, error: unknown, reads: ReadsAhead): Promise<never> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await closed.race(new Promise<never>((_, reject) => {
+      timer = setTimeout(reject, CLOSE_WAIT_MS, error);
+    }));
+  } finally {
+    clearTimeout(timer);
+  }
+  throw reads;
+}
+
 /** How {@link finishChecked} ends a transaction besides its work and reads. */
 export interface FinishOptions {
   /** The browser closing the transaction's connection. */
@@ -111,8 +135,7 @@ export interface FinishOptions {
  * the connection ended (the specification's "close a database connection" waits for them), so a transaction that got
  * neither `abort` nor `complete` by then never ran, and nothing of it was written. That rests on the browser keeping
  * that order for a transaction it was already committing, which cannot be aborted: one whose `complete` came after
- * the `close` would be taken for unrun (run again by KeyvalStore, which could write it twice; a StorageError from
- * DexieStore for a write that was made). Only Chromium was observed here, and it keeps that order: Chromium, closing a connection whose database was deleted (the site's data cleared), gives a transaction
+ * the `close` would be taken for unrun (run again by the store, which could write it twice). Only Chromium was observed here, and it keeps that order: Chromium, closing a connection whose database was deleted (the site's data cleared), gives a transaction
  * made after it aborted the busy ones no event at all, and fails its requests with AbortError after the `close`. Every
  * wait for the transaction's end is bounded by that `close`: the transaction then throws `reads` with
  * `options.rerun` (the caller runs the work again, on a new connection), a StorageError without.

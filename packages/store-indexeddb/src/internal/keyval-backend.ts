@@ -4,7 +4,7 @@ import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js'
 import { errorNames, mapStorageError, missingApi } from './map-storage-error.js';
 import { eventsOf, historyFrom, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
-import { BrowserClose, finishChecked } from './idb-transaction.js';
+import { BrowserClose, finishChecked, refusedWhileClosing } from './idb-transaction.js';
 import type { PageFreeze } from './page-freeze.js';
 import { firstTask } from './first-task.js';
 import { OpenGate, type OpenAttempt } from './open-gate.js';
@@ -123,12 +123,7 @@ interface MetaValue {
   readonly store: 'durable-rx/keyval';
 }
 
-/**
- * How long a call made on a connection the browser is closing (the site's data cleared) waits for its `close` event,
- * after which the call runs on a new connection. The browser fires it once the connection's transactions ended
- * (Chromium at once, fake-indexeddb after the transactions under way); past this the call fails.
- */
-export const CLOSE_WAIT_MS = 2000;
+export { CLOSE_WAIT_MS } from './idb-transaction.js';
 
 /**
  * Begins opening the idb-keyval store `storeName` of database `name` (idb-keyval creates it on first use), checking its
@@ -381,15 +376,7 @@ class KeyvalBackend implements StoreBackend {
    */
   async #refused(connection: Connection, error: unknown, reads: ReadsAhead): Promise<never> {
     if (this.#ended) throw error;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      await connection.closed.race(new Promise<never>((_, reject) => {
-        timer = setTimeout(reject, CLOSE_WAIT_MS, error);
-      }));
-    } finally {
-      clearTimeout(timer);
-    }
-    throw reads;
+    return refusedWhileClosing(connection.closed, error, reads);
   }
 
   closing(): void {

@@ -17,13 +17,19 @@ export interface StoreBackend {
    * when a decision may rest on such a row that the database did not confirm, the transaction is aborted, nothing of
    * it is written, and it rejects with `reads` itself: run `work` again in a new transaction. A backend may reject
    * with `reads` as well when the browser closed the connection under a transaction that did not commit, or refused
-   * the transaction as it closed (KeyvalStore: the site's data cleared), to run it again on a new one; it never runs
+   * the transaction as it closed (the site's data cleared), to run it again on a new one; it never runs
    * a transaction again itself (the caller bounds the runs). Every instance and task row a readwrite transaction writes
    * or deletes is recorded in `reads.writes`.
    */
   transact<T>(
     mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>, reads?: ReadsAhead,
   ): Promise<T>;
+  /**
+   * True once the browser closed the backend's connection itself (the site's data cleared, a storage failure) and the
+   * backend opens no other: the store closes it and opens a new backend for its next transaction, which checks the
+   * database as the first open did. Absent where the backend opens a new connection itself (KeyvalStore's).
+   */
+  readonly dropped?: boolean;
   /** Closes the connection (pending transactions finish first). */
   close(): void;
   /**

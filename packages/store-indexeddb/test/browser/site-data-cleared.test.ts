@@ -1,0 +1,62 @@
+import { createRuntime, type InstanceStatus, type Orchestrator, type Runtime } from '@durable-rx/runtime';
+import type { Store } from '@durable-rx/runtime/store-kit';
+import { filter, firstValueFrom, type Observable } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { adapters, connectionOf, uniqueName, within, type AdapterName } from '../shared/fixtures.js';
+
+// The user clears the site's data (or the browser evicts it) while the app runs: every connection to the database is
+// closed by the browser (it gets `close`, not `versionchange`) and the data is gone. The store must not go silently
+// dead under a running app: it opens the database again, new and empty, so that the worker and the app's commands go
+// on, as Dexie itself does for its own tables. DevTools' delete (CDP IndexedDB.deleteDatabase) does to one database
+// what clearing the site's data does to all of them: clearing the whole origin would clear the other test files' too.
+
+const stores: Store[] = [];
+const runtimes: Runtime[] = [];
+afterEach(async () => {
+  for (const runtime of runtimes.splice(0)) await runtime.stop({ graceMs: 0 });
+  await Promise.all(stores.splice(0).map((store) => store.close()));
+});
+
+const orchestrators: Record<string, Orchestrator> = {
+  Greet: function* (ctx) {
+    const name = (yield ctx.waitForExternalEvent('go')) as string;
+    return yield ctx.callActivity('Hello', name);
+  },
+};
+const activities = { Hello: (name: string) => `Hello ${name}!` };
+
+function runningOf(status$: Observable<InstanceStatus | undefined>): Promise<unknown> {
+  return firstValueFrom(status$.pipe(filter((s) => s?.runtimeStatus === 'Running')));
+}
+
+/** Clears database `name` as clearing the site's data does; resolves once `store`'s connection got `close`. */
+async function clearSiteData(store: Store, name: string): Promise<void> {
+  const connection = await connectionOf(store);
+  const closed = new Promise<void>((resolve) => connection.addEventListener('close', () => resolve()));
+  const { cdp } = await import('vitest/browser');
+  await cdp().send('IndexedDB.deleteDatabase', { securityOrigin: location.origin, databaseName: name });
+  await closed;
+}
+
+describe.each(Object.keys(adapters) as AdapterName[])('the site data cleared under a running %s app', (adapter) => {
+  it('opens the database again, empty: the worker and the commands go on', async () => {
+    const name = uniqueName('cleared-app');
+    const store = adapters[adapter](name);
+    stores.push(store);
+    const runtime = createRuntime({ store, orchestrators, activities, workerId: `${name}-worker` });
+    runtimes.push(runtime);
+    await runtime.start();
+    const old = await runtime.client.startNew('Greet', { instanceId: 'before' });
+    await within(runningOf(runtime.client.status$(old)), 'the first step committed');
+
+    await within(clearSiteData(store, name), 'the browser closed the connection');
+
+    // A new instance starts and the worker runs it to the end: the store opened the database again.
+    const id = await runtime.client.startNew('Greet', { instanceId: 'after' });
+    await runtime.client.raiseEvent(id, 'go', 'again');
+    expect(await runtime.client.waitForCompletion(id, { timeoutMs: 60_000 })).toMatchObject({ runtimeStatus: 'Completed', output: 'Hello again!' });
+    // What was there before is gone with the site's data.
+    expect(await runtime.client.getStatus(old)).toBeUndefined();
+    await expect(runtime.client.raiseEvent(old, 'go', 'old')).rejects.toMatchObject({ code: 'instance-not-found' });
+  });
+});
