@@ -3,6 +3,7 @@ import {
   type ExecutionTerminatedEvent, type HistoryEvent,
 } from '../model/history-event.js';
 import { isTerminalStatus, type FailureDetails, type InstanceState, type Mutable } from '../model/instance-status.js';
+import { freezeBuilt } from '../model/frozen.js';
 import { historyIdOf } from '../model/history-position.js';
 import { isoTime } from '../model/iso-time.js';
 import type { JsonValue } from '../model/json.js';
@@ -1150,6 +1151,11 @@ export interface ActivityStepInput extends Omit<StepInput, 'messages' | 'leaseTo
 export function decideActivityStep(input: ActivityStepInput): StepDecision {
   const { taskId, taskLeaseToken, state } = input;
   if (!input.cached) return NEED_HISTORY;
+  // The result's event goes both to the orchestrator (its result or failure details) and into the write set, which a
+  // store may keep as it is after the step ran (MemoryStore does): frozen first, the engine hands the orchestrator a
+  // copy of it (`owned`), as it does on a replay from MemoryStore, so a change in place never reaches the recorded
+  // event. Marked as built (plain JSON, by its types), the store keeps it without walking it again or copying it.
+  freezeBuilt(input.result.event);
   // The result is the step's only message and is never stored, so nothing is deleted for it.
   return decide(
     input, [input.result],

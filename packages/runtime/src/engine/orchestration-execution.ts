@@ -458,7 +458,7 @@ export class OrchestrationExecution {
         task.fail(new TaskFailedError(
           `${what} ${JSON.stringify(task.name)} (#${task.eventId}) failed: ${event.failureDetails.errorMessage}`,
           { name: task.name, taskScheduledId: task.eventId },
-          event.failureDetails,
+          owned(event.failureDetails),
         ));
         this.#resume();
         return;
@@ -1080,10 +1080,12 @@ export function suspendedWithNothingDeferred(history: readonly HistoryEvent[], l
 }
 
 /**
- * A payload from history or a message (an event's input, a task's result) as user code may receive it: a value it
- * owns. A store may hand out values frozen all the way down (MemoryStore does, and replays read them without a copy);
- * those are copied here, at the one place they reach user code. Primitives and the fresh objects other stores return
- * are handed over as they are.
+ * A payload from history or a message (an event's input, a task's result, a failure's details) as user code may
+ * receive it: a value it owns. A store may hand out values frozen all the way down (MemoryStore does, and replays read
+ * them without a copy), and an activity step freezes the result it records (`decideActivityStep`: the same object goes
+ * into its write set); those are copied here, at the one place they reach user code. Primitives and the fresh objects
+ * other stores return are handed over as they are. So a change in place never reaches what is recorded, and the code
+ * sees the same whether its step ran from history or not.
  */
 function owned<T>(value: T): T {
   return typeof value === 'object' && value !== null && Object.isFrozen(value) ? structuredClone(value) : value;
