@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES, OrchestrationExecution, type StepResult } from '../src/engine/orchestration-execution.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import type { RetryOptions } from '../src/engine/retry-options.js';
 import { rewindHistory } from '../src/engine/rewind-history.js';
 import { applyEvent, heldCommands } from '../src/engine/apply-event.js';
 import { decideTerminate } from '../src/engine/decide-step.js';
@@ -346,6 +347,91 @@ describe('replay engine', () => {
     // Asked once, about e1: after the last attempt there is no retry to decide, so handle is not called.
     expect(asked).toHaveLength(1);
     expect(asked[0]).toContain('e1');
+  });
+
+  it('retries each call with its input as it was at the call, though the caller reused the object for the next call', () => {
+    const orch: Orchestrator = function* (ctx) {
+      const payload = { id: '' };
+      const calls = [];
+      for (const id of ['a', 'b', 'c']) {
+        payload.id = id;
+        calls.push(ctx.callActivityWithRetry('Process', { firstRetryIntervalInMilliseconds: 10, maxNumberOfAttempts: 2 }, payload));
+      }
+      return yield ctx.Task.all(calls);
+    };
+    const execution = run(orch);
+    expect(execution.step(T0, [executionStarted('O')]).actions.map((a) => a.type === 'ScheduleTask' && a.input))
+      .toEqual([{ id: 'a' }, { id: 'b' }, { id: 'c' }]);
+    execution.step(at(0), [taskFailed(0, 'transient')]);
+    expect(execution.step(at(10), [timerFired(3, at(10))]).actions)
+      .toEqual([{ type: 'ScheduleTask', eventId: 4, name: 'Process', input: { id: 'a' }, attempt: 2 }]);
+  });
+
+  it('retries a sub-orchestration with its input as it was at the call', () => {
+    const orch: Orchestrator = function* (ctx) {
+      const payload = { n: 1 };
+      const call = ctx.callSubOrchestratorWithRetry('Child', { firstRetryIntervalInMilliseconds: 10, maxNumberOfAttempts: 2 }, payload, 'child');
+      payload.n = 2;
+      return yield call;
+    };
+    const execution = run(orch);
+    execution.step(T0, [executionStarted('O')]);
+    execution.step(at(0), [{
+      type: 'SubOrchestrationInstanceFailed', eventId: -1, timestamp: at(0).toISOString(), taskScheduledId: 0,
+      failureDetails: { errorType: 'Error', errorMessage: 'transient' },
+    }]);
+    expect(execution.step(at(10), [timerFired(1, at(10))]).actions)
+      .toEqual([{ type: 'CreateSubOrchestration', eventId: 2, name: 'Child', instanceId: 'child', input: { n: 1 } }]);
+  });
+
+  it('follows the retry options as they were at the call, though the caller changed its object after', () => {
+    const options: { -readonly [K in keyof RetryOptions]: RetryOptions[K] } = { firstRetryIntervalInMilliseconds: 10, maxNumberOfAttempts: 2 };
+    const orch: Orchestrator = function* (ctx) {
+      const call = ctx.callActivityWithRetry('Flaky', options);
+      options.maxNumberOfAttempts = 1;
+      options.firstRetryIntervalInMilliseconds = 5000;
+      options.handle = () => false;
+      return yield call;
+    };
+    const execution = run(orch);
+    execution.step(T0, [executionStarted('O')]);
+    expect(execution.step(at(0), [taskFailed(0, 'e1')]).actions).toEqual([{ type: 'CreateTimer', eventId: 1, fireAt: at(10).toISOString() }]);
+  });
+
+  it('calls handle() with the caller\'s options object as this', () => {
+    const options = {
+      firstRetryIntervalInMilliseconds: 10, maxNumberOfAttempts: 2, fatal: 'fatal',
+      handle(this: { fatal: string }, error: Error) { return !error.message.includes(this.fatal); },
+    };
+    const orch: Orchestrator = function* (ctx) {
+      return yield ctx.callActivityWithRetry('Flaky', options);
+    };
+    const execution = run(orch);
+    execution.step(T0, [executionStarted('O')]);
+    expect(completion(execution.step(at(0), [taskFailed(0, 'fatal error')]))).toMatchObject({ orchestrationStatus: 'Failed' });
+  });
+
+  it('refuses, at the call, retry options that are no object, a handle that is no function, and numbers given as strings', () => {
+    const refusal = (options: unknown) => {
+      const orch: Orchestrator = function* (ctx) {
+        try {
+          ctx.callActivityWithRetry('A', options as RetryOptions);
+          return 'accepted';
+        } catch (error) {
+          return `${(error as Error).name}: ${(error as Error).message}`;
+        }
+      };
+      return completion(run(orch).step(T0, [executionStarted('O')]))?.result;
+    };
+    expect(refusal(null)).toBe('InvalidArgumentError: retryOptions must be an object');
+    expect(refusal(undefined)).toBe('InvalidArgumentError: retryOptions must be an object');
+    expect(refusal({ firstRetryIntervalInMilliseconds: 10, maxNumberOfAttempts: 3, handle: 5 })).toBe('InvalidArgumentError: retryOptions.handle must be a function');
+    const valid = { firstRetryIntervalInMilliseconds: 100, maxNumberOfAttempts: 3 };
+    for (const key of ['firstRetryIntervalInMilliseconds', 'backoffCoefficient', 'maxRetryIntervalInMilliseconds', 'retryTimeoutInMilliseconds']) {
+      expect(refusal({ ...valid, [key]: '100' }), key).toBe(`InvalidArgumentError: retryOptions.${key} must be a number`);
+    }
+    expect(refusal({ ...valid, maxNumberOfAttempts: '3' })).toBe('InvalidArgumentError: retryOptions.maxNumberOfAttempts must be a number');
+    expect(refusal(valid)).toBe('accepted');
   });
 
   it('never moves currentUtcDateTime back when a step comes at an earlier time (a clock set back), and records it so', () => {

@@ -310,6 +310,57 @@ describe('retry decisions (RetriesAsDurableFunctions)', () => {
   });
 });
 
+describe('retry arguments taken at the call (RetryArgumentsAtCall)', () => {
+  const at = (ms: number) => new Date(T0.getTime() + ms);
+  /** Calls `Process` with retries for a, b and c through one payload object, changing the options object after. */
+  const loop: Orchestrator = function* (ctx) {
+    const payload = { id: '' };
+    const options = { firstRetryIntervalInMilliseconds: 10, maxNumberOfAttempts: 2 };
+    const calls = [];
+    for (const id of ['a', 'b', 'c']) {
+      payload.id = id;
+      calls.push(ctx.callActivityWithRetry('Process', options, payload));
+    }
+    options.firstRetryIntervalInMilliseconds = 20;
+    return yield ctx.Task.all(calls);
+  };
+  /** The actions after `a` fails and its retry timer fires, for an execution that ran its first step under `flags`. */
+  const retryOfA = (flags: readonly number[]) => {
+    const execution = new OrchestrationExecution(loop, limit);
+    const started = new OrchestrationExecution(loop, limit);
+    started.replay([]);
+    const recorded = started.step(T0, [executionStarted('Loop', undefined, 'l', T0)]).newEvents;
+    execution.replay([{ ...recorded[0]!, replayFlags: flags } as HistoryEvent, ...recorded.slice(1)]);
+    const timer = execution.step(at(0), [taskFailed(0, 'transient', T0)]).actions;
+    return { timer, retry: execution.step(at(20), [{ type: 'TimerFired', eventId: -1, timestamp: at(20).toISOString(), timerId: 3, fireAt: at(20).toISOString() }]).actions };
+  };
+
+  it('keeps reading the input and options objects at each attempt for a history recorded before', () => {
+    const before = retryOfA(Object.values(ReplayFlag).filter((flag) => flag < ReplayFlag.RetryArgumentsAtCall));
+    expect(before.timer).toEqual([{ type: 'CreateTimer', eventId: 3, fireAt: at(20).toISOString() }]);
+    expect(before.retry).toEqual([{ type: 'ScheduleTask', eventId: 4, name: 'Process', input: { id: 'c' }, attempt: 2 }]);
+  });
+
+  it('retries an execution that starts now with the input and options as they were at the call', () => {
+    const now = retryOfA(CURRENT_REPLAY_FLAGS);
+    expect(now.timer).toEqual([{ type: 'CreateTimer', eventId: 3, fireAt: at(10).toISOString() }]);
+    expect(now.retry).toEqual([{ type: 'ScheduleTask', eventId: 4, name: 'Process', input: { id: 'a' }, attempt: 2 }]);
+  });
+
+  it('keeps accepting numbers given as strings and a handle that is no function for a history recorded before', () => {
+    const options = { firstRetryIntervalInMilliseconds: '10', maxNumberOfAttempts: 2, handle: 5 } as unknown as RetryOptions;
+    const orch: Orchestrator = function* (ctx) {
+      yield ctx.waitForExternalEvent('go');
+      return yield ctx.callActivityWithRetry('A', options);
+    };
+    const recorded = new HistoryBuilder({ name: 'O', instanceId: 'o' }).started().build();
+    const execution = new OrchestrationExecution(orch, limit);
+    const flagsBefore = Object.values(ReplayFlag).filter((flag) => flag < ReplayFlag.RetryArgumentsAtCall);
+    execution.replay([{ ...recorded[0]!, replayFlags: flagsBefore } as HistoryEvent, ...recorded.slice(1)]);
+    expect(execution.step(at(0), [eventRaised('go', undefined, T0)]).actions).toMatchObject([{ type: 'ScheduleTask', eventId: 0, name: 'A' }]);
+  });
+});
+
 describe('event names matched with case ignored (EventNamesIgnoreCase)', () => {
   /** Races an `Approval` event against a timer. */
   const race: Orchestrator = function* (ctx) {

@@ -83,6 +83,17 @@ export const ReplayFlag = {
    * code that did not run when it was recorded (a `Task.any` with a timer would change winner, and the replay diverge).
    */
   EventNamesIgnoreCase: 8,
+  /**
+   * @since 2026-12-04. `callActivityWithRetry` / `callSubOrchestratorWithRetry` take their input and their retry options
+   * at the call. Every attempt is scheduled with the input as it was then (a plain-JSON copy, as `callActivity` takes
+   * its input; Durable Functions retries with the input it serialized at the call), and the options are read once and
+   * checked there: an object, numbers that are numbers (a numeric string such as `'100'` is refused, as Durable
+   * Functions' `RetryOptions` refuses it), `handle` a function, else `InvalidArgumentError`. Before, each attempt read
+   * the caller's input object again, so a loop that reused one payload object retried the call of `a` with the input
+   * of `c`, and each failure read the options object again (numeric strings were coerced, and a `handle` that is no
+   * function threw only when a failure came). A history recorded before keeps all that.
+   */
+  RetryArgumentsAtCall: 9,
 } as const;
 
 /** The id of a {@link ReplayFlag}. */

@@ -48,7 +48,12 @@ export interface OrchestrationContext {
   setCustomStatus(value: unknown): void;
   /** Schedules an activity. */
   callActivity<TOut = unknown>(name: string, input?: unknown): DurableTask<TOut>;
-  /** Schedules an activity, retrying failures after durable timers. */
+  /**
+   * Schedules an activity, retrying failures after durable timers. The input and `retryOptions` are taken at the call:
+   * every attempt runs with the input as it was then (a plain-JSON copy, as `callActivity` takes it), and changing
+   * either object afterwards changes no attempt. Options that are no object, or out of range, throw
+   * `InvalidArgumentError` here (see {@link RetryOptions}).
+   */
   callActivityWithRetry<TOut = unknown>(name: string, retryOptions: RetryOptions, input?: unknown): DurableTask<TOut>;
   /**
    * Starts a sub-orchestration and waits for its output. Without `instanceId` the id is
@@ -59,7 +64,10 @@ export interface OrchestrationContext {
    * parent's id misses it; its status's `parentInstanceId` still names the parent.
    */
   callSubOrchestrator<TOut = unknown>(name: string, input?: unknown, instanceId?: string): DurableTask<TOut>;
-  /** Starts a sub-orchestration, retrying failures after durable timers. */
+  /**
+   * Starts a sub-orchestration, retrying failures after durable timers. The input and `retryOptions` are taken at the
+   * call, as {@link OrchestrationContext.callActivityWithRetry} takes them.
+   */
   callSubOrchestratorWithRetry<TOut = unknown>(
     name: string, retryOptions: RetryOptions, input?: unknown, instanceId?: string,
   ): DurableTask<TOut>;

@@ -833,7 +833,17 @@ export class OrchestrationExecution {
       createTimer: (fireAt) => this.#createTimer(fireAt),
       startAttempt,
       asDurableFunctions: this.#flags.includes(ReplayFlag.RetriesAsDurableFunctions),
+      atCall: this.#flags.includes(ReplayFlag.RetryArgumentsAtCall),
     }));
+  }
+
+  /**
+   * The input every attempt of a call with retries is scheduled with (each attempt's call copies it again, so what an
+   * attempt's activity does to its input reaches no later attempt): a plain-JSON copy taken now, at the call
+   * (`ReplayFlag.RetryArgumentsAtCall`), or, for a history recorded before, the caller's object, read at each attempt.
+   */
+  #retryInput(input: unknown, what: string): unknown {
+    return this.#flags.includes(ReplayFlag.RetryArgumentsAtCall) ? toPlainJson(input, what) : input;
   }
 
   /** A task the execution made, with the parent rule of its replay flags (see `ReplayFlag.CompositesNotifyEveryParent`). */
@@ -915,7 +925,8 @@ export class OrchestrationExecution {
     callActivityWithRetry<T>(name: string, retryOptions: RetryOptions, input?: unknown): RetryableTask<T> {
       if (this.#x.#outsideRun()) return this.#x.#inertWithRetry<T>('activity', name);
       const x = this.#x;
-      return x.#withRetry<T>(retryOptions, (attempt) => x.#callActivity<T>(name, input, attempt));
+      const taken = x.#retryInput(input, 'activity input');
+      return x.#withRetry<T>(retryOptions, (attempt) => x.#callActivity<T>(name, taken, attempt));
     }
 
     callSubOrchestrator<T>(name: string, input?: unknown, instanceId?: string): AtomicTask<T> {
@@ -926,7 +937,8 @@ export class OrchestrationExecution {
     callSubOrchestratorWithRetry<T>(name: string, retryOptions: RetryOptions, input?: unknown, instanceId?: string): RetryableTask<T> {
       if (this.#x.#outsideRun()) return this.#x.#inertWithRetry<T>('sub-orchestration', name);
       const x = this.#x;
-      return x.#withRetry<T>(retryOptions, () => x.#callSubOrchestrator<T>(name, input, instanceId));
+      const taken = x.#retryInput(input, 'sub-orchestration input');
+      return x.#withRetry<T>(retryOptions, () => x.#callSubOrchestrator<T>(name, taken, instanceId));
     }
 
     createTimer(fireAt: Date): TimerTask {

@@ -6,8 +6,9 @@
  * `handle` returns false, or when the failure comes at or after the first attempt's time plus
  * `retryTimeoutInMilliseconds` (both the orchestration's `currentUtcDateTime`). Otherwise attempt `n + 1` starts after
  * `firstRetryIntervalInMilliseconds * backoffCoefficient ^ (n - 1)` ms, at most `maxRetryIntervalInMilliseconds`,
- * rounded to whole milliseconds. The options are checked when the call is made: a value out of range throws
- * `InvalidArgumentError` there.
+ * rounded to whole milliseconds. The options are read and checked once, when the call is made: a value out of range,
+ * a number given as a string (`'100'`) or a `handle` that is no function throws `InvalidArgumentError` there, and a
+ * change to the object after the call changes no retry.
  */
 export interface RetryOptions {
   /** Delay before the first retry, in milliseconds (finite, > 0). */

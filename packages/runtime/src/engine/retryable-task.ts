@@ -1,5 +1,5 @@
 import { TaskFailedError } from '../model/errors/task-failed-error.js';
-import { invalid } from '../model/validation.js';
+import { invalid, isFunction, isNumber, readChecked } from '../model/validation.js';
 import type { AtomicTask } from './atomic-task.js';
 import { DurableTask } from './durable-task.js';
 import type { RetryOptions } from './retry-options.js';
@@ -14,6 +14,8 @@ export interface RetryScheduler<T> {
   startAttempt(attempt: number): AtomicTask<T>;
   /** Whether retries follow Durable Functions' rules (see `ReplayFlag.RetriesAsDurableFunctions`). */
   readonly asDurableFunctions: boolean;
+  /** Whether the options are read and checked once, at the call (see `ReplayFlag.RetryArgumentsAtCall`). */
+  readonly atCall: boolean;
 }
 
 /**
@@ -26,11 +28,14 @@ export class RetryableTask<T> extends DurableTask<T> {
   #timer: TimerTask | undefined;
   readonly #firstAttemptAt: number;
   readonly #scheduler: RetryScheduler<T>;
+  /** The options the retries follow: a copy taken at the call, or (a history recorded before that) the caller's. */
+  readonly options: RetryOptions;
 
-  constructor(readonly options: RetryOptions, scheduler: RetryScheduler<T>) {
+  constructor(options: RetryOptions, scheduler: RetryScheduler<T>) {
     super();
     this.#scheduler = scheduler;
-    validateRetryOptions(options, scheduler.asDurableFunctions);
+    this.options = scheduler.atCall ? retryOptionsAtCall(options) : options;
+    validateRetryOptions(this.options, scheduler.asDurableFunctions);
     this.#firstAttemptAt = scheduler.now().getTime();
     this.#current = this.#start();
   }
@@ -109,6 +114,26 @@ function handleFailed(error: Error, thrown: unknown): TaskFailedError {
   const failureDetails = { ...details, errorMessage: `retry handle threw: ${details.errorMessage} (on: ${error.message})` };
   const task = error instanceof TaskFailedError ? error.task : { name: '', taskScheduledId: -1 };
   return new TaskFailedError(`${error.message}; its retry handle threw: ${details.errorMessage}`, task, failureDetails);
+}
+
+/** How {@link retryOptionsAtCall} reads each member of {@link RetryOptions} (its range is checked after). */
+const RETRY_OPTION_CHECKS = {
+  firstRetryIntervalInMilliseconds: isNumber, maxNumberOfAttempts: isNumber, backoffCoefficient: isNumber,
+  maxRetryIntervalInMilliseconds: isNumber, retryTimeoutInMilliseconds: isNumber, handle: isFunction,
+};
+
+/**
+ * The options a call with retries follows (`ReplayFlag.RetryArgumentsAtCall`): each member of the caller's object read
+ * once, now, into a frozen object of the task's own (`readChecked`), so a change to the caller's object after the call
+ * changes nothing. `handle` is still called with the caller's object as `this`. Throws `InvalidArgumentError` for
+ * anything but an object (`undefined` too), a member that should be a number and is not (a numeric string such as
+ * `'100'` is refused, not coerced), or a `handle` that is no function; {@link validateRetryOptions} then checks the
+ * ranges.
+ */
+function retryOptionsAtCall(given: RetryOptions): RetryOptions {
+  const taken = readChecked(given ?? null, 'retryOptions', RETRY_OPTION_CHECKS);
+  const { handle } = taken;
+  return Object.freeze({ ...taken, handle: handle && ((error: Error) => handle.call(given, error as never) as boolean) }) as RetryOptions;
 }
 
 /**

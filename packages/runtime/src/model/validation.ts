@@ -389,7 +389,13 @@ export const isCount: MemberCheck<number> = (value, what) =>
 export const isCountOrZero: MemberCheck<number> = (value, what) =>
   Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : invalid(what, 'must be an integer >= 0');
 
-/** The {@link MemberCheck} of a function member (an injected `fetch`, `newId`). */
+/**
+ * The {@link MemberCheck} of a number member whose range its caller checks (the retry options): a number, `NaN` and
+ * `Infinity` included; a numeric string such as `'100'` is refused, never coerced.
+ */
+export const isNumber: MemberCheck<number> = (value, what) => (typeof value === 'number' ? value : invalid(what, 'must be a number'));
+
+/** The {@link MemberCheck} of a function member (an injected `fetch`, `newId`, a retry `handle`). */
 export const isFunction: MemberCheck<(...args: never[]) => unknown> = (value, what) =>
   typeof value === 'function' ? (value as (...args: never[]) => unknown) : invalid(what, 'must be a function');
 
