@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AtomicTask } from '../src/engine/atomic-task.js';
+import { Task } from '../src/engine/task.js';
 import type { DurableTask, TaskParent } from '../src/engine/durable-task.js';
 
 /** A parent that records which children told it they settled. */
@@ -51,5 +52,34 @@ describe('DurableTask (what an orchestrator yields)', () => {
     expect([old.lastParentOnly, old.isFaulted, old.isSettled]).toEqual([true, true, true]);
     old.lastParentOnly = false;
     expect([old.lastParentOnly, old.isFaulted]).toEqual([false, true]);
+  });
+});
+
+describe('Task.all and Task.any', () => {
+  const refusal = (call: () => unknown) => {
+    try {
+      call();
+      return 'accepted';
+    } catch (error) {
+      return `${(error as Error).name}: ${(error as Error).message}`;
+    }
+  };
+
+  it('refuse anything but an array of tasks with InvalidArgumentError, before touching a task', () => {
+    const task = new AtomicTask<string>('activity', 'A', 0);
+    const listener = parent();
+    task.addParent(listener);
+    for (const combinator of ['all', 'any'] as const) {
+      const combine = Task[combinator] as (tasks: unknown) => unknown;
+      expect(refusal(() => combine([1, 2]))).toBe(`InvalidArgumentError: Task.${combinator} element 0 is no task`);
+      expect(refusal(() => combine([task, 'x']))).toBe(`InvalidArgumentError: Task.${combinator} element 1 is no task`);
+      expect(refusal(() => combine(task))).toBe(`InvalidArgumentError: Task.${combinator} needs an array of tasks`);
+      expect(refusal(() => combine(undefined))).toBe(`InvalidArgumentError: Task.${combinator} needs an array of tasks`);
+    }
+    expect(refusal(() => Task.any([]))).toBe('InvalidArgumentError: Task.any needs at least one task');
+    // No refused combinator became a parent of the task: only the listener hears it settle.
+    task.complete('ok');
+    expect(listener.heard).toEqual([task]);
+    expect(refusal(() => Task.all([task]))).toBe('accepted');
   });
 });

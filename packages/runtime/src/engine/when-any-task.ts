@@ -2,12 +2,12 @@ import { DurableTask } from './durable-task.js';
 
 /**
  * Completes with the first child task that settles (completed or failed): `yield Task.any([a, b])` evaluates to
- * the winning task itself, so the orchestrator can compare it and read its `result` or `error`.
+ * the winning task itself, so the orchestrator can compare it and read its `result` or `error`. `Task.any` checks the
+ * children (at least one, every one a task).
  */
 export class WhenAnyTask<T extends DurableTask<unknown>> extends DurableTask<T> {
   constructor(readonly children: readonly T[]) {
     super();
-    if (children.length === 0) throw new TypeError('Task.any needs at least one task');
     if (children.some((c) => c.lastParentOnly)) {
       // A history recorded before ReplayFlag.CompositesNotifyEveryParent: as the engine did then, it becomes the one
       // parent of every child, settled or not (the composite built before over a child no longer hears it).
