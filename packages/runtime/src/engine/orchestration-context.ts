@@ -11,6 +11,15 @@ import type { TimerTask } from './timer-task.js';
  * shared by every execution rather than bound to one, so a method taken off `ctx` (`const { callActivity } = ctx`)
  * throws a `TypeError` when called.
  *
+ * Use `ctx` only while the orchestrator runs: in the generator's own code, between its `yield`s, never from a callback
+ * that runs later (`promise.then(() => ctx.setCustomStatus(...))`, a timer, an event listener). A step runs the
+ * generator synchronously, so a call made from such a callback has no step to record it: it changes nothing and does
+ * not throw there (a throw in a host callback would go uncaught), and the instance's next step fails it with an
+ * `OrchestrationError` ("ctx used outside the orchestrator's run"). That holds for every method that schedules work or
+ * changes state (`callActivity` and the other calls, `createTimer`, `waitForExternalEvent`, `setCustomStatus`,
+ * `continueAsNew`, `newGuid`); reading `instanceId`, `name`, `currentUtcDateTime` or `getInput()` from a callback
+ * does not fail the instance.
+ *
  * @example
  * ```ts
  * function* helloSequence(ctx: OrchestrationContext): Orchestration<string[]> {
