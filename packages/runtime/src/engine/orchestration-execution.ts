@@ -20,6 +20,7 @@ import type { MisuseMarks } from './misuse-marks.js';
 import type { Orchestration, OrchestrationContext, Orchestrator } from './orchestration-context.js';
 import { describeCall, type OrchestratorAction } from './orchestrator-action.js';
 import type { RetryOptions } from './retry-options.js';
+import { copyStoreValue } from '../store/store-helpers.js';
 import { RetryableTask } from './retryable-task.js';
 import { Task } from './task.js';
 import { TimerTask } from './timer-task.js';
@@ -1100,7 +1101,9 @@ export function suspendedWithNothingDeferred(history: readonly HistoryEvent[], l
  * sees the same whether its step ran from history or not.
  */
 function owned<T>(value: T): T {
-  return typeof value === 'object' && value !== null && Object.isFrozen(value) ? structuredClone(value) : value;
+  // Plain JSON (the store port's rule): copied by copyStoreValue, several times faster than structuredClone for such
+  // values (an activity step of an object result took about a fifth more CPU with structuredClone).
+  return typeof value === 'object' && value !== null && Object.isFrozen(value) ? copyStoreValue(value) : value;
 }
 
 function optionalInput(input: JsonValue | undefined): { input?: JsonValue } {
