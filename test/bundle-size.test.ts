@@ -1051,11 +1051,17 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-04, DexieStore opens its database again after the browser closed its connection (the site's data cleared), as
  * KeyvalStore does, the wait for a closing connection shared by both: 46,721 / 77,206 -> 46,777 / 77,329 B (+56 / +123)
  * for KeyvalStore / Dexie (measured after rebasing on main), budgets set to match; runtime and rx-client unchanged.
+ * 2026-12-04, an activity step freezes the result it records before the orchestrator sees it, which copies it with
+ * copyStoreValue (+5 / +20 / +35 alone); calls with retries take their input and options at the call, the options read
+ * by readChecked (numbers must be numbers, handle a function) behind a replay flag (+151 / +147 / +160 alone);
+ * Task.all / Task.any check that they were given an array of tasks (+48 / +41 / +23 alone): 36,945 / 46,777 / 77,329
+ * -> 37,135 / 46,991 / 77,559 B (+190 / +214 / +230, measured after rebasing on main), budgets set to match; rx-client
+ * unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 36_945 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_777 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 77_329 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 37_135 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_991 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 77_559 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 
