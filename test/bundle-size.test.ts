@@ -1057,11 +1057,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * Task.all / Task.any check that they were given an array of tasks (+48 / +41 / +23 alone): 36,945 / 46,777 / 77,329
  * -> 37,135 / 46,991 / 77,559 B (+190 / +214 / +230, measured after rebasing on main), budgets set to match; rx-client
  * unchanged.
+ * 2026-12-04, the runtime's client answers the reads of a start its worker has not taken up yet from the state it
+ * committed (StartHandOff.startedState) instead of reading the store: 37,135 / 46,991 / 77,559 -> 37,213 / 47,080 /
+ * 77,647 B (+78 / +89 / +88, measured after rebasing on main), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 37_135 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 46_991 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 77_559 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 37_213 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 47_080 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 77_647 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 

@@ -1,11 +1,13 @@
+import { firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { silentLogger, type Logger } from '../src/env/logger.js';
 import { randomId } from '../src/env/new-id.js';
+import { toInstanceStatus } from '../src/model/instance-status.js';
 import type { WriteSet } from '../src/model/write-set.js';
 import type { Runtime, RuntimeOptions } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import type { Store } from '../src/store/store.js';
-import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
+import { echo, sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { Worker } from '../src/worker/worker.js';
@@ -81,6 +83,24 @@ function holdingLeasedStart(inner: MemoryStore): { store: Store; reached: Promis
   return { store, reached, release };
 }
 
+/** `inner` with its `getInstance` calls counted. */
+function countingReads(inner: MemoryStore): { store: Store; reads: () => number } {
+  let reads = 0;
+  const store = new Proxy(inner, {
+    get: (target, key) => {
+      if (key === 'getInstance') {
+        return (instanceId: string) => {
+          reads++;
+          return target.getInstance(instanceId);
+        };
+      }
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { store, reads: () => reads };
+}
+
 /** Lets every pending promise callback run (MemoryStore and the worker settle in microtasks). */
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -138,6 +158,31 @@ describe('a runtime starting its own instances', () => {
     const done = await runtime.client.waitForCompletion('a', SETTLED);
     expect(done).toMatchObject({ runtimeStatus: 'Completed', output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'] });
     expect(runtime.metrics.leasesLost).toBe(0);
+  });
+
+  it('answers the reads issued as a start resolves from the state it committed, without a store read, each a copy of the caller\'s own', async () => {
+    const inner = new MemoryStore();
+    const { store, reads } = countingReads(inner);
+    const runtime = await startRuntime({ store, orchestrators: { Echo: echo } });
+    await runtime.client.startNew('Echo', { instanceId: 'a', input: { n: 1 } });
+    const [status, first, waited] = await Promise.all([
+      runtime.client.getStatus('a'), firstValueFrom(runtime.client.status$('a')), runtime.client.waitForCompletion('a', { timeoutMs: 0 }),
+    ]);
+    expect(reads()).toBe(0);
+    // What the store holds (its first step has not begun): the same status, field for field.
+    const stored = toInstanceStatus((await inner.getInstance('a'))!);
+    expect(stored.runtimeStatus).toBe('Pending');
+    for (const read of [status, first, waited]) expect(read).toStrictEqual(stored);
+    // Each caller's own: changing one changes neither the others nor what the instance runs with.
+    (status!.input as { n: number }).n = 2;
+    status!.createdTime.setTime(0);
+    expect(first?.input).toEqual({ n: 1 });
+    expect(waited.createdTime).toEqual(stored.createdTime);
+    expect(await runtime.client.waitForCompletion('a', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', input: { n: 1 }, output: { n: 1 } });
+    // Once the step has begun, reads go to the store.
+    const before = reads();
+    expect((await runtime.client.getStatus('a'))?.runtimeStatus).toBe('Completed');
+    expect(reads()).toBe(before + 1);
   });
 
   it('gives the step slot back when a user-supplied newId throws while a start is built', async () => {

@@ -967,8 +967,15 @@ export class LocalClient implements DurableClient {
     return { events, after: await this.#read(instanceId) };
   }
 
-  /** The state of one instance, read with a bound ({@link LocalClient.#bounded}). */
+  /**
+   * The state of one instance, read with a bound ({@link LocalClient.#bounded}). A start of this client whose first
+   * step this runtime's worker has not begun yet is not read: the state it was committed with is the stored one until
+   * then (`StartHandOff.startedState`), and the read gets a copy of it, as a store's read is the caller's own. On
+   * IndexedDB, the reads issued as `startNew` resolves (`waitForCompletion`'s first, `status$`'s) cost no transaction.
+   */
   #read(instanceId: string): Promise<InstanceState | undefined> {
+    const started = this.#startHandOff?.()?.startedState(instanceId);
+    if (started) return Promise.resolve(copyStoreValue(started));
     return this.#bounded(() => this.#store.getInstance(instanceId));
   }
 

@@ -12,7 +12,7 @@ import { mayHaveApplied } from '../model/errors/may-have-applied.js';
 import { StoreClosedError, isStoreClosed } from '../model/errors/store-closed-error.js';
 import { UnavailableError } from '../model/errors/unavailable-error.js';
 import { completeHistory } from '../model/history-position.js';
-import { isTerminalStatus, type FailureDetails } from '../model/instance-status.js';
+import { isTerminalStatus, type FailureDetails, type InstanceState } from '../model/instance-status.js';
 import { isoTime } from '../model/iso-time.js';
 import { isValidDate, readClock } from '../model/validation.js';
 import { toPlainJson, type JsonValue } from '../model/json.js';
@@ -192,6 +192,14 @@ export interface StartHandOff {
    */
   started(item: OrchestrationWorkItem): void;
   /**
+   * The state a start given to `started` was committed with, until its first step begins (the macrotask after
+   * `started`) and while its lease lasts; `undefined` otherwise. Meanwhile nothing else changes the instance: it is
+   * leased to this worker, so every other write to it is refused or queued as a message, and this worker has not
+   * taken it up. So it is what a read of the store would return, and the client answers its reads with a copy of it
+   * (read-your-writes without a read).
+   */
+  startedState(instanceId: string): InstanceState | undefined;
+  /**
    * A start or restart of the client begins its commit: until one macrotask after the returned function is called (once
    * the commit has settled), a wake-up that finds the worker idle claims nothing, so the reads the caller issues right
    * after the command resolves show the new execution Pending, not Running, on every store (an IndexedDB read
@@ -257,6 +265,8 @@ export class Worker {
   /** Holds of {@link StartHandOff.holdWakes} not yet over, and whether a pump was asked for during them. */
   #startsCommitting = 0;
   #pumpHeld = false;
+  /** Starts given to {@link StartHandOff.started} whose first step has not begun yet, by instance id. */
+  readonly #startsWaiting = new Map<string, OrchestrationWorkItem>();
   /** Leases handed to a client's start ({@link StartHandOff}) and not yet `started` or `cancelled`. */
   #handOffs = 0;
   #activitiesRunning = 0;
@@ -815,18 +825,29 @@ export class Worker {
     },
     claimsNow: () => this.#claiming && !this.#stopping && !this.#backingOff && this.#orchestrationsRunning < this.#o.maxConcurrentOrchestrations,
     running: () => this.#started && !this.#stopping,
-    started: (item) => this.#turns.defer(() => {
-      if (this.#stopping) {
-        // Stopped meanwhile: the lease is released, so another worker (or this one's next life) starts it at once.
-        // Tracked before the hand-off settles, so a waiting `stop` also waits for the release; a store that throws
-        // instead of rejecting skips neither the settling below nor fails the caller's start, which has committed.
-        this.#releaseUnrun([item]);
-        this.#orchestrationsRunning--;
-      } else {
-        this.#track(this.#runStep(item).then(() => this.#startStepped(item)));
-      }
-      this.#handOffSettled();
-    }),
+    started: (item) => {
+      const id = item.state.instanceId;
+      this.#startsWaiting.set(id, item);
+      this.#turns.defer(() => {
+        // The step begins (or, stopped meanwhile, the lease is released): from now on reads go to the store.
+        if (this.#startsWaiting.get(id) === item) this.#startsWaiting.delete(id);
+        if (this.#stopping) {
+          // Stopped meanwhile: the lease is released, so another worker (or this one's next life) starts it at once.
+          // Tracked before the hand-off settles, so a waiting `stop` also waits for the release; a store that throws
+          // instead of rejecting skips neither the settling below nor fails the caller's start, which has committed.
+          this.#releaseUnrun([item]);
+          this.#orchestrationsRunning--;
+        } else {
+          this.#track(this.#runStep(item).then(() => this.#startStepped(item)));
+        }
+        this.#handOffSettled();
+      });
+    },
+    startedState: (instanceId) => {
+      const item = this.#startsWaiting.get(instanceId);
+      // A lease that lapsed (a clock moved on before the macrotask) may have let another worker take the instance.
+      return item && validMs(this.#o.clock.now()) < item.lease.expiresAt.getTime() ? item.state : undefined;
+    },
     holdWakes: () => {
       this.#startsCommitting++;
       let released = false;
