@@ -1,4 +1,4 @@
-// Long seeded soaks with fault injection: `npm run soak -- --seeds N [--from S] [--store memory|dexie|keyval|all] [--concurrency C] [--extended]`.
+// Long seeded soaks with fault injection: `npm run soak -- --seeds N [--from S] [--store memory|dexie|keyval|all] [--concurrency C] [--extended] [--hang R]`.
 // Runs the soak test of each store with SOAK_SEEDS / SOAK_FROM set (see describeSoak in @durable-rx/runtime/testing),
 // then prints what was injected and found per store. Reports land in soak-results/ as JSON.
 import { spawnSync } from 'node:child_process';
@@ -16,15 +16,17 @@ const from = Number(option('from', '1'));
 const which = option('store', 'all');
 // The extended workload when asked either way (`--extended`, or SOAK_EXTENDED=1 in the environment).
 const extended = args.includes('--extended') || process.env.SOAK_EXTENDED === '1';
-if (!Number.isInteger(seeds) || seeds < 1 || !Number.isInteger(from)) {
-  console.error('usage: npm run soak -- --seeds N [--from S] [--store memory|dexie|keyval|all] [--concurrency C] [--extended]');
+// The share of the workers' store calls that never settle (FaultRates.hang): 0, none, unless asked for.
+const hang = Number(option('hang', '0'));
+if (!Number.isInteger(seeds) || seeds < 1 || !Number.isInteger(from) || !(hang >= 0 && hang <= 1)) {
+  console.error('usage: npm run soak -- --seeds N [--from S] [--store memory|dexie|keyval|all] [--concurrency C] [--extended] [--hang R (0 to 1)]');
   process.exit(2);
 }
 const root = resolve(import.meta.dirname, '..');
 const out = join(root, 'soak-results');
 mkdirSync(out, { recursive: true });
 
-const env = { ...process.env, SOAK_SEEDS: String(seeds), SOAK_FROM: String(from), SOAK_REPORT: out, SOAK_CONCURRENCY: concurrency, SOAK_EXTENDED: extended ? '1' : '0', TURBO_TELEMETRY_DISABLED: '1', TURBO_NO_UPDATE_NOTIFIER: '1' };
+const env = { ...process.env, SOAK_SEEDS: String(seeds), SOAK_FROM: String(from), SOAK_REPORT: out, SOAK_CONCURRENCY: concurrency, SOAK_EXTENDED: extended ? '1' : '0', SOAK_HANG: String(hang), TURBO_TELEMETRY_DISABLED: '1', TURBO_NO_UPDATE_NOTIFIER: '1' };
 const run = (command, commandArgs, cwd) => spawnSync(command, commandArgs, { cwd, env, stdio: 'inherit' }).status ?? 1;
 
 if (run('npx', ['turbo', 'run', 'build', '--filter=@durable-rx/store-indexeddb...', '--output-logs=errors-only'], root) !== 0) process.exit(1);
@@ -36,8 +38,8 @@ const runs = [
 let failed = false;
 for (const r of runs) failed = run('npx', r.args, join(root, r.cwd)) !== 0 || failed;
 
-console.log(`\nseeds ${from}..${from + seeds - 1}, faults on, ${extended ? 'extended' : 'core'} workload`);
-console.log('store        runs  calls   errorBefore errorAfter delay  leaseExpiry crashes instances activityRuns failed workload');
+console.log(`\nseeds ${from}..${from + seeds - 1}, faults on${hang > 0 ? `, ${hang} of the workers' store calls hung` : ''}, ${extended ? 'extended' : 'core'} workload`);
+console.log('store        runs  calls   errorBefore errorAfter delay  leaseExpiry hang  crashes instances activityRuns failed workload');
 for (const file of runs.map((r) => r.file).filter((f) => readdirSync(out).includes(f))) {
   const { store, reports } = JSON.parse(readFileSync(join(out, file), 'utf8'));
   // The workload each report says it ran (a report file left by an earlier run of another one shows so).
@@ -48,7 +50,7 @@ for (const file of runs.map((r) => r.file).filter((f) => readdirSync(out).includ
     store.padEnd(12), String(reports.length).padStart(4), String(sum((r) => r.faults.calls)).padStart(7),
     String(sum((r) => r.faults.errorBefore)).padStart(11), String(sum((r) => r.faults.errorAfter)).padStart(10),
     String(sum((r) => r.faults.delay)).padStart(6), String(sum((r) => r.faults.leaseExpiry)).padStart(11),
-    String(sum((r) => r.faults.crashes)).padStart(7), String(sum((r) => r.instances)).padStart(9),
+    String(sum((r) => r.faults.hang ?? 0)).padStart(5), String(sum((r) => r.faults.crashes)).padStart(7), String(sum((r) => r.instances)).padStart(9),
     String(sum((r) => r.activityRuns)).padStart(12), String(bad.length).padStart(6), workload,
   ].join(' '));
   for (const r of bad) console.log(`  seed ${r.seed}: ${r.problems.join('; ')}`);

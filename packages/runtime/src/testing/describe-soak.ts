@@ -18,7 +18,9 @@ export interface DescribeSoakOptions {
  * Registers the seeded soak (see {@link runSoak}) for a store: the fixed CI seed set ({@link CI_SOAK_SEEDS}), and,
  * when the environment variable `SOAK_SEEDS` is set (`npm run soak -- --seeds N`), a long soak of that many seeds with faults from
  * `SOAK_FROM` (default 1), `SOAK_CONCURRENCY` (default 8) at a time, with the extended scenarios (`SoakOptions.extended`) when
- * `SOAK_EXTENDED` is `1`. A long soak writes its reports as JSON into the directory `SOAK_REPORT` when that is set.
+ * `SOAK_EXTENDED` is `1`, and with that share of the workers' store calls never settling when `SOAK_HANG` is a rate
+ * above 0 (`FaultRates.hang`; default 0). A long soak writes its reports as JSON into the directory `SOAK_REPORT` when
+ * that is set.
  *
  * @example
  * ```ts
@@ -28,7 +30,7 @@ export interface DescribeSoakOptions {
 export function describeSoak(name: string, createStore: () => Store | Promise<Store>, options: DescribeSoakOptions = {}): void {
   const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
   const timeout = options.timeoutMs ?? 120_000;
-  const soak = async (seed: number, faults: boolean, extended = false): Promise<SoakReport> => {
+  const soak = async (seed: number, faults: boolean, extended = false, hang = 0): Promise<SoakReport> => {
     const store = await createStore();
     // Never hang silently: a seed that does not finish within the timeout of real time fails, naming the seed and the
     // instances it left non-terminal.
@@ -42,7 +44,7 @@ export function describeSoak(name: string, createStore: () => Store | Promise<St
       }, timeout);
     });
     try {
-      return await Promise.race([runSoak({ seed, store, faults, extended }), stuck]);
+      return await Promise.race([runSoak({ seed, store, faults, extended, ...(hang > 0 ? { rates: { hang } } : {}) }), stuck]);
     } finally {
       clearTimeout(watchdog);
       await store.close();
@@ -54,18 +56,20 @@ export function describeSoak(name: string, createStore: () => Store | Promise<St
       it(`runs ${longSeeds} seeded soaks with faults and finds nothing`, async () => {
         const from = Number(env.SOAK_FROM ?? 1);
         const extended = env.SOAK_EXTENDED === '1';
+        const hang = Number(env.SOAK_HANG ?? 0);
+        if (!(hang >= 0 && hang <= 1)) throw new RangeError(`SOAK_HANG must be a rate from 0 to 1, not ${env.SOAK_HANG}`);
         // Runs spend most of their time waiting for the event loop, so several at once (each with its own store and
         // virtual clock) finish sooner than one after another.
         const concurrency = Math.max(1, Number(env.SOAK_CONCURRENCY ?? 8));
         const reports: SoakReport[] = [];
         let next = from;
         await Promise.all(Array.from({ length: concurrency }, async () => {
-          while (next < from + longSeeds) reports.push(await soak(next++, true, extended));
+          while (next < from + longSeeds) reports.push(await soak(next++, true, extended, hang));
         }));
         reports.sort((a, b) => a.seed - b.seed);
         if (env.SOAK_REPORT) {
           const { writeFile } = await import('node:fs/promises');
-          await writeFile(`${env.SOAK_REPORT}/${name}.json`, JSON.stringify({ store: name, extended, reports }));
+          await writeFile(`${env.SOAK_REPORT}/${name}.json`, JSON.stringify({ store: name, extended, hang, reports }));
         }
         expect(reports.filter((r) => r.problems.length > 0).map((r) => ({ seed: r.seed, problems: r.problems }))).toEqual([]);
       }, longSeeds * timeout);
