@@ -1060,11 +1060,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-04, the runtime's client answers the reads of a start its worker has not taken up yet from the state it
  * committed (StartHandOff.startedState) instead of reading the store: 37,135 / 46,991 / 77,559 -> 37,213 / 47,080 /
  * 77,647 B (+78 / +89 / +88, measured after rebasing on main), budgets set to match; rx-client unchanged.
+ * 2026-12-04, the IndexedDB stores announce the lease owners of their claims on the change feed and release those of a
+ * tab that went (its feed lock freed without a bye) at once: 37,213 / 47,080 / 77,647 -> 37,213 / 47,351 / 77,911 B
+ * (0 / +271 / +264, measured after rebasing on main), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 37_213 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 47_080 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 77_647 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 47_351 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 77_911 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 

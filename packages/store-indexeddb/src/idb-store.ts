@@ -256,7 +256,7 @@ export abstract class IdbStore implements Store {
       joinTimeoutMs: settings.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS,
       clock: this.#clock,
       page: this.#page,
-      peerGone: () => this.#readWatched(),
+      peerGone: (owners) => this.#peerGone(owners),
     });
     this.changes$ = this.#feed.changes$;
     this.#watched = new WatchedInstances(this.#feed.changes$);
@@ -282,6 +282,21 @@ export abstract class IdbStore implements Store {
   }
 
   /**
+   * Another tab went without its store's goodbye (see the `peerGone` option of {@link ChangeFeed}): the watched
+   * instances are read again, and the leases its workers held (the owners its feed announced) are released, as their
+   * next life would release them (`releaseOwner`): each worker of a tab holds a Web Lock for its life and the feed's
+   * lock is held as long, so a freed lock means the tab is gone (a frozen tab keeps its locks). At least once: an
+   * activity it was running runs again. Every other tab does the same; the second release finds nothing. A failure is
+   * ignored: the leases then expire in their own time.
+   */
+  #peerGone(owners: readonly string[]): void {
+    this.#readWatched();
+    if (owners.length === 0 || this.#refusal()) return;
+    const gone = new Set(owners);
+    this.#releaseLeases('releaseOwner', (lease) => gone.has(lease.owner)).catch(() => undefined);
+  }
+
+  /**
    * Reads again every watched instance (in one readonly transaction, which IndexedDB orders after the writes begun
    * before it, the gone tab's too) and delivers what is newer than what was delivered (`readChangeOf`, through the
    * feed's version gate: the one rule for snapshots from every tab). Failures (a store closed meanwhile) deliver nothing.
@@ -300,6 +315,10 @@ export abstract class IdbStore implements Store {
   async commit(writeSet: WriteSet): Promise<CommitResult> {
     const { lease } = writeSet;
     checkWriteLease(lease); // before the transaction: nothing is read or written under a malformed lease
+    // The leases it stores (a start or tasks leased to the committing worker) are announced before they exist.
+    for (const request of writeSet.requests) {
+      if ((request.type === 'insertTask' || request.type === 'createInstance') && request.lease) this.#feed.announceOwner(request.lease.owner);
+    }
     let result: CommitResult | undefined;
     let leasedTasks: WritePlan['taskLeases'] = [];
     let inserted: WritePlan['insertTasks'] = [];
@@ -366,6 +385,7 @@ export abstract class IdbStore implements Store {
   }
 
   async claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {
+    this.#feed.announceOwner(options.owner);
     const nowMs = options.now.getTime();
     // A readonly look first: most claims a worker makes find nothing, and an empty readwrite transaction still
     // queues behind every write on its tables and commits. The first key of the claim index is enough (no row is read).
@@ -411,6 +431,7 @@ export abstract class IdbStore implements Store {
   }
 
   async claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined> {
+    this.#feed.announceOwner(options.owner);
     const due = await this.#run('claimActivity', 'readonly', TASKS, async (tx) => ((await tx.nextTaskReadyMs(-Infinity)) ?? Infinity) <= options.now.getTime());
     if (!due) return undefined;
     const claimed = await this.#run('claimActivity', 'readwrite', TASKS, async (tx) => {
@@ -440,8 +461,13 @@ export abstract class IdbStore implements Store {
 
   async releaseOwner(owner: string, current?: string): Promise<number> {
     validateLeaseOwner(owner, current);
-    const released = await this.#run('releaseOwner', 'readwrite', TASKS_AND_QUEUE, async (tx) => {
-      const held = (row: { readonly lease?: Lease }) => isHeldBy(row.lease, owner, current);
+    return this.#releaseLeases('releaseOwner', (lease) => isHeldBy(lease, owner, current));
+  }
+
+  /** Releases every orchestration and activity lease `releases` names, in one transaction (see `releaseOwner`). */
+  async #releaseLeases(operation: string, releases: (lease: Lease) => boolean): Promise<number> {
+    const released = await this.#run(operation, 'readwrite', TASKS_AND_QUEUE, async (tx) => {
+      const held = (row: { readonly lease?: Lease }) => row.lease !== undefined && releases(row.lease);
       const [instances, tasks] = await Promise.all([tx.queuedInstances(held), tx.listTasks(held)]);
       const pending = await Promise.all(instances.map((row) => tx.listMessages(row.id)));
       instances.forEach((row, i) => tx.putInstance(withQueueFields(row, undefined, queueFieldsOf(undefined, pending[i] ?? [])), row));

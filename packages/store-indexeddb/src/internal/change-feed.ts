@@ -22,11 +22,12 @@ export interface ChangeFeedOptions {
    */
   readonly page?: PageFreeze | undefined;
   /**
-   * Called when a peer feed's lock frees without its `bye` (its tab closed, reloaded or crashed): what it committed in
-   * its last moment may never have been posted, so the store reads again what its subscribers watch and hands it to
-   * {@link ChangeFeed.deliverRead}.
+   * Called when a peer feed's lock frees without its `bye` (its tab closed, reloaded or crashed), with the lease owners
+   * it announced (see {@link ChangeFeed.announceOwner}): what it committed in its last moment may never have been
+   * posted, so the store reads again what its subscribers watch and hands it to {@link ChangeFeed.deliverRead}; and
+   * the leases its workers held are held by nobody now, so the store releases them.
    */
-  readonly peerGone?: (() => void) | undefined;
+  readonly peerGone?: ((owners: readonly string[]) => void) | undefined;
 }
 
 /** What travels on the BroadcastChannel: the snapshots one transaction committed, in order. */
@@ -55,14 +56,18 @@ interface KeptBatch extends Batch {
 
 /**
  * The presence protocol, on the same channel: `hello` announces a feed that holds its lock, `here` answers one (with
- * the commits the answering feed published unposted lately), `bye` says a feed closes.
+ * the commits the answering feed published unposted lately), `bye` says a feed closes, `owners` names the lease owners
+ * of the claims and leasing commits of the feed's handle (see {@link ChangeFeed.announceOwner}).
  */
 type PresenceMessage =
   | { readonly type: typeof PRESENCE_TYPE; readonly kind: 'hello' | 'bye'; readonly from: string }
+  | { readonly type: typeof PRESENCE_TYPE; readonly kind: 'owners'; readonly from: string; readonly owners: readonly string[] }
   | { readonly type: typeof PRESENCE_TYPE; readonly kind: 'here'; readonly from: string; readonly to: string; readonly kept: readonly Batch[] };
 
 const MESSAGE_TYPE = 'durable-rx/commit@1';
 const PRESENCE_TYPE = 'durable-rx/presence@1';
+/** At most this many lease owners a feed announces (a worker's lives, newest last); more than one runtime is rare. */
+const MAX_OWNERS = 16;
 /** At most this many unposted commits are kept for a peer that answers late ... */
 const MAX_KEPT = 128;
 /** ... and none older than this, on the feed's clock. */
@@ -172,7 +177,11 @@ export class ChangeFeed {
   readonly #kept: KeptBatch[] = [];
   /** The page's freeze: while the page is frozen, work signals wait for the resume (see {@link ChangeFeed.#onResume}). */
   readonly #page: PageFreeze | undefined;
-  readonly #peerGone: (() => void) | undefined;
+  readonly #peerGone: ((owners: readonly string[]) => void) | undefined;
+  /** The lease owners this handle's claims and commits named (see {@link ChangeFeed.announceOwner}), oldest first. */
+  readonly #owners: string[] = [];
+  /** The lease owners each other feed announced, by feed id: released when its lock frees without a bye. */
+  readonly #peerOwners = new Map<string, string[]>();
   /** A work signal came while the page was frozen: given once it resumes. */
   #workWhileFrozen = false;
 
@@ -249,6 +258,24 @@ export class ChangeFeed {
     if (!this.#closed && changes.length > 0) this.#deliver(changes, false);
   }
 
+  /**
+   * Tells the other feeds, before this handle takes or writes a lease of `owner` (a claim, a commit that leases), that
+   * its leases are this tab's: when this feed's lock frees without a bye (the tab went), they release them at once
+   * instead of waiting for them to expire. Posted while this feed knows a peer; a feed that becomes one later is told
+   * as it does. Called on every claim and leasing commit: an owner already announced costs a lookup among at most
+   * {@link MAX_OWNERS}.
+   */
+  announceOwner(owner: string): void {
+    if (this.#closed || !this.#locks || this.#owners.includes(owner)) return;
+    this.#owners.push(owner);
+    if (this.#owners.length > MAX_OWNERS) this.#owners.shift();
+    if (this.#peers.size > 0) this.#tellOwners();
+  }
+
+  #tellOwners(): void {
+    if (this.#release && this.#owners.length > 0) this.#channel?.postMessage({ type: PRESENCE_TYPE, kind: 'owners', from: this.#id, owners: [...this.#owners] } satisfies PresenceMessage);
+  }
+
   /** Stops waiting for the feeds present to answer: {@link ChangeFeed.joined} resolves (a store that closes). */
   endJoin(): void {
     const end = this.#endJoin;
@@ -286,6 +313,7 @@ export class ChangeFeed {
     this.#abort.abort(); // the lock request, if still pending
     for (const watch of this.#peers.values()) watch.abort();
     this.#peers.clear();
+    this.#peerOwners.clear();
     this.#kept.length = 0;
     if (failed) {
       this.#changes.error(failed.error);
@@ -334,7 +362,11 @@ export class ChangeFeed {
         this.#settle(message.from);
         break;
       case 'bye':
+        this.#peerOwners.delete(message.from); // its store closed, the tab lives on: its worker's leases are not taken from it
         this.#dropPeer(message.from);
+        break;
+      case 'owners':
+        this.#peerOwners.set(message.from, message.owners.slice(-MAX_OWNERS));
         break;
       default:
         break; // a kind of a newer version: ignored
@@ -417,12 +449,15 @@ export class ChangeFeed {
     if (this.#peers.has(id) || !this.#locks) return;
     const watch = new AbortController();
     this.#peers.set(id, watch);
+    this.#tellOwners(); // a new peer learns whose leases this tab holds
     // Granted once the peer's lock is released: it closed, crashed or its tab went. Forgotten in the callback, so
     // that whoever is granted the lock after this watch finds the peer forgotten.
     this.#locks.request(this.#prefix + id, { mode: 'shared', signal: watch.signal }, () => {
       if (this.#peers.get(id) !== watch) return; // it said bye: it closed after posting what it committed
+      const owners = this.#peerOwners.get(id) ?? [];
+      this.#peerOwners.delete(id);
       this.#dropPeer(id);
-      if (!this.#closed) this.#peerGone?.();
+      if (!this.#closed) this.#peerGone?.(owners);
     }).catch(() => undefined); // aborted: forgotten already, or this feed closed
   }
 
@@ -537,6 +572,10 @@ function isFeedMessage(data: unknown): data is FeedMessage {
 function isPresenceMessage(data: unknown): data is PresenceMessage {
   const m = data as { type?: unknown; kind?: unknown; from?: unknown; to?: unknown; kept?: unknown } | null;
   if (m?.type !== PRESENCE_TYPE || typeof m.from !== 'string') return false;
+  if (m.kind === 'owners') {
+    const owners = (data as { owners?: unknown }).owners;
+    return Array.isArray(owners) && owners.every((o) => typeof o === 'string' && o !== '');
+  }
   return m.kind !== 'here' || (typeof m.to === 'string' && Array.isArray(m.kept) && m.kept.every(isBatch));
 }
 

@@ -147,6 +147,55 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
   const keptVersionsAnswered = async (name: string): Promise<number[]> =>
     (await keptAnswered(name)).flatMap((batch) => batch.changes.map((c) => c.state.version));
 
+  /**
+   * A raw peer `gone` on database `name` whose store `a` knows (it answered its hello), which announced the lease owner
+   * `w-gone`; `a` holds instance x leased to `w-gone` for 10 minutes. Resolves with what ends the peer: its lock's
+   * release, after which `a`'s watch of it has run.
+   */
+  const leasedToPeer = async (name: string, a: Store): Promise<{ channel: BroadcastChannel; end: () => Promise<void> }> => {
+    const lockName = `${changeChannelName(name)}/feed/gone`;
+    const release = await heldLock(lockName);
+    const channel = new BroadcastChannel(changeChannelName(name));
+    cleanups.push(() => channel.close());
+    const answered = new Promise<void>((resolve) => {
+      channel.onmessage = (event: MessageEvent<{ kind?: string; to?: string }>) => event.data.kind === 'here' && event.data.to === 'gone' && resolve();
+    });
+    await create(a, newInstance('x'));
+    // Handled in order: a knows the owner once it answered the hello.
+    channel.postMessage({ type: 'durable-rx/presence@1', kind: 'owners', from: 'gone', owners: ['w-gone'] });
+    channel.postMessage({ type: 'durable-rx/presence@1', kind: 'hello', from: 'gone' });
+    await answered;
+    expect(await a.claimOrchestration({ owner: 'w-gone', leaseMs: 600_000, now: new Date() })).toBeDefined();
+    return { channel, end: async () => {
+      release();
+      await released(lockName);
+    } };
+  };
+
+  it('a peer whose lock frees without a goodbye has the leases of the owners it announced released at once', async () => {
+    const name = uniqueName('peer-gone');
+    const a = open(name);
+    const peer = await leasedToPeer(name, a);
+    expect(await a.claimOrchestration({ owner: 'other', leaseMs: 30_000, now: new Date() })).toBeUndefined();
+    await peer.end();
+    expect((await a.claimOrchestration({ owner: 'other', leaseMs: 30_000, now: new Date() }))?.state.instanceId).toBe('x');
+  });
+
+  it('a peer that said goodbye before its lock freed keeps its leases until they expire', async () => {
+    const name = uniqueName('peer-bye');
+    const a = open(name);
+    const peer = await leasedToPeer(name, a);
+    peer.channel.postMessage({ type: 'durable-rx/presence@1', kind: 'bye', from: 'gone' });
+    // The goodbye is handled before a's next message from the same sender: a second hello, which a answers.
+    const answeredAgain = new Promise<void>((resolve) => {
+      peer.channel.onmessage = (event: MessageEvent<{ kind?: string; to?: string }>) => event.data.kind === 'here' && event.data.to === 'gone' && resolve();
+    });
+    peer.channel.postMessage({ type: 'durable-rx/presence@1', kind: 'hello', from: 'gone' });
+    await answeredAgain;
+    await peer.end();
+    expect(await a.claimOrchestration({ owner: 'other', leaseMs: 30_000, now: new Date() })).toBeUndefined();
+  });
+
   it('a store alone posts none of its commits, and posts once another store has joined', async () => {
     const name = uniqueName('lone');
     const raw = watch(name);
