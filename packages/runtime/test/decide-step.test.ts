@@ -89,6 +89,35 @@ describe('decideStep', () => {
     expect(answered.state).toMatchObject({ runtimeStatus: 'Completed', output: 'late' });
   });
 
+  it('records late events claimed ahead of a rewind in its batch before the history is rewound: a failure among them is rerun, not a second end', () => {
+    const both: Orchestrator = function* (ctx) {
+      return yield ctx.Task.all([ctx.callActivity('A'), ctx.callActivity('B')]);
+    };
+    const failure = { errorType: 'Error', errorMessage: 'A broke' };
+    const failed = new HistoryBuilder({ name: 'Both' }).started().taskScheduled('A').taskScheduled('B')
+      .step().taskFailed(0, failure)
+      .event({ type: 'ExecutionCompleted', eventId: -1, timestamp: T0.toISOString(), orchestrationStatus: 'Failed', failureDetails: failure })
+      .build();
+    const s = state({ name: 'Both', runtimeStatus: 'Failed', failureDetails: failure, historyLength: failed.length });
+    // B's failure, queued before the rewind (B still ran when A failed the instance): one claim takes both.
+    const late: OrchestrationMessage = {
+      id: 'late', instanceId: 'instance-1', executionId: 'execution-1',
+      event: { type: 'TaskFailed', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 1, failureDetails: { errorType: 'Error', errorMessage: 'B broke' } },
+    };
+    const rewound: OrchestrationMessage = { id: 'rewind', instanceId: 'instance-1', event: { type: 'ExecutionRewound', eventId: -1, timestamp: T0.toISOString() } };
+    const decision = decideStep(input(s, [late, rewound], { history: failed, newExecution: () => new OrchestrationExecution(both, { customStatusLimitBytes: 16_384 }) }));
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    // As when B's failure was recorded in a step of its own before the rewind: both calls rerun, the instance Running.
+    // Before, B's failure reached the rewound run, which failed again in this step, and the rewind recorded after
+    // that end left it Running with its execution over, for ever.
+    expect(decision.state.runtimeStatus).toBe('Running');
+    expect(decision.writeSet.requests.filter((r) => r.type === 'insertTask')).toHaveLength(2);
+    const written = decision.writeSet.requests.find((r) => r.type === 'replaceHistory');
+    if (written?.type !== 'replaceHistory') throw new Error('expected the history rewritten');
+    expect(written.events.map((e) => e.type)).not.toContain('ExecutionCompleted');
+    expect(written.events.filter((e) => e.type === 'TaskScheduled')).toHaveLength(2);
+  });
+
   // A worker's mark of ctx misuse names the instance's execution, which a rewind keeps, and its history epoch, which a
   // rewind bumps: a mark no step of this worker took (another worker stepped the instance on, and it failed) failed the
   // freshly rewound instance at once when it named the execution alone. (The second case's state is what decideRewind

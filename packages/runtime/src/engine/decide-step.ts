@@ -98,7 +98,21 @@ function decide(
   first: WriteRequest | undefined, consume: boolean,
 ): StepDecision {
   const { state } = input;
-  const { events, rewind, rerun, ignored } = stepEvents(state, messages);
+  const stepped = stepEvents(state, messages);
+  const { rewind, rerun, ignored } = stepped;
+  let { events } = stepped;
+  // Events claimed ahead of a rewind, in its batch, reached the Failed execution before it: late events, recorded
+  // ahead of the rewind as a step of their own would have recorded them, so the rewind reruns a call one of them failed.
+  // Given to the rewound run instead, a failure among them failed it again in this step, and the rewind, recorded after
+  // that end, left it Running with its execution over: waiting for ever.
+  let late: readonly HistoryEvent[] = NO_HISTORY;
+  if (rewind) {
+    const at = events.findIndex((e) => e.type === 'ExecutionRewound');
+    if (at > 0) {
+      late = events.slice(0, at);
+      events = events.slice(at);
+    }
+  }
   // A rewind whose history a client rewrote (`decideRewind`) replays too: a cached execution of the same length may
   // be one of the history before the rewrite.
   const replays = !ignored && (input.cached === undefined || !!rerun);
@@ -131,7 +145,10 @@ function decide(
     execution = input.newExecution(state.name);
     // The run it belongs to: a rewind step's is the next epoch (the history it commits, `stepWriteSet`).
     execution.historyEpoch = (state.historyEpoch ?? 0) + (rewind ? 1 : 0);
-    if (rewind) baseHistory = rewindHistory(history, state.input);
+    if (rewind) {
+      const markers = late.length > 0 ? stepMarkers(isoTime(input.now)) : undefined;
+      baseHistory = rewindHistory(markers ? [...history, markers.started, ...late, markers.completed] : history, state.input);
+    }
     eventsReplayed = execution.replay(baseHistory ?? history);
   }
   const step = execution.step(input.now, events);
