@@ -1063,11 +1063,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-04, the IndexedDB stores announce the lease owners of their claims on the change feed and release those of a
  * tab that went (its feed lock freed without a bye) at once: 37,213 / 47,080 / 77,647 -> 37,213 / 47,351 / 77,911 B
  * (0 / +271 / +264, measured after rebasing on main), budgets set to match; rx-client unchanged.
+ * 2026-12-04, decideStep records events claimed ahead of a rewind in its batch before it rewrites the history (a
+ * failure among them no longer ends the rewound run in the same step, leaving it Running for ever): 37,213 / 47,351 /
+ * 77,911 -> 37,282 / 47,409 / 77,968 B (+69 / +58 / +57, measured after rebasing on main), budgets set to match;
+ * rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 37_213 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 47_351 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 77_911 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 37_282 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 47_409 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 77_968 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 
