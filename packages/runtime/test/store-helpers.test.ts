@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
-  copyStoreValue, decideClaimedWork, decodeContinuationToken, encodeContinuationToken, holdsLease, nextPageToken, planInstancePage, isHeldBy, isLeaseToken, leaseTokens,
+  decideClaimedWork, decodeContinuationToken, encodeContinuationToken, holdsLease, nextPageToken, planInstancePage, isHeldBy, isLeaseToken, leaseTokens,
   lifeLeaseOwner, newLease, validateLeaseOwner,
 } from '../src/store/store-helpers.js';
+import { copyStoreValue } from '../src/model/json.js';
 
 describe('copyStoreValue', () => {
   it('deep-copies JSON and Dates, keeping hostile keys as own data', () => {

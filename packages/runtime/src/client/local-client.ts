@@ -23,14 +23,14 @@ import {
 } from '../model/instance-status.js';
 import type { HistoryPosition } from '../model/history-position.js';
 import { freezeBuilt } from '../model/frozen.js';
-import { toPlainJson, toTerminateReason } from '../model/json.js';
+import { copyStoreValue, toPlainJson, toTerminateReason } from '../model/json.js';
 import type { MessageEvent } from '../model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteSet } from '../model/write-set.js';
 import {
   assertValidInstanceId, assertValidName, isBoolean, isInstanceId, isReason, readChecked, readClock, readRestartOptions, readTimeoutMs,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
 } from '../model/validation.js';
-import { comparePageKeys, copyStoreValue, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
+import { comparePageKeys, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
 import type { CommitResult, StatusChange, Store } from '../store/store.js';
 import { isShared, withOwnPayloads } from '../store/shared-states.js';
 import type { StartHandOff } from '../worker/worker.js';

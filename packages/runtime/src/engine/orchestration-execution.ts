@@ -9,7 +9,7 @@ import {
 } from '../model/history-event.js';
 import type { FailureDetails } from '../model/instance-status.js';
 import { isoTime } from '../model/iso-time.js';
-import { assertJsonSize, toPlainJson, type JsonValue } from '../model/json.js';
+import { assertJsonSize, copyStoreValue, toPlainJson, type JsonValue } from '../model/json.js';
 import { assertValidInstanceId, assertValidName } from '../model/validation.js';
 import { AtomicTask } from './atomic-task.js';
 import { uuidV5 } from './deterministic-guid.js';
@@ -20,7 +20,6 @@ import type { MisuseMarks } from './misuse-marks.js';
 import type { Orchestration, OrchestrationContext, Orchestrator } from './orchestration-context.js';
 import { describeCall, type OrchestratorAction } from './orchestrator-action.js';
 import type { RetryOptions } from './retry-options.js';
-import { copyStoreValue } from '../store/store-helpers.js';
 import { RetryableTask } from './retryable-task.js';
 import { Task } from './task.js';
 import { TimerTask } from './timer-task.js';

@@ -178,3 +178,25 @@ export function assertJsonSize(value: unknown, limitBytes: number, what: string)
     throw new PayloadTooLargeError(`${what} is ${size} bytes of JSON; the limit is ${limitBytes} bytes`);
   }
 }
+
+/**
+ * Deep copy of a value that crosses the Store port (plain JSON plus Dates, per the port's rules) — several times
+ * faster than `structuredClone` for such values. Own keys such as `__proto__` stay own data properties; `undefined`
+ * members are kept as they are.
+ */
+export function copyStoreValue<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
+  if (value instanceof Date) return new Date(value.getTime()) as T;
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = copyStoreValue(value[i]);
+    return out as T;
+  }
+  const out: Record<string, unknown> = {};
+  // for-in over a plain object allocates no key array (Object.keys did, on every copied object)
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    defineMember(out, key, copyStoreValue(value[key]));
+  }
+  return out as T;
+}

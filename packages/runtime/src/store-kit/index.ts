@@ -29,9 +29,11 @@ export {
   type StoredStates, type WritePlan,
 } from '../store/plan-write-set.js';
 export {
-  DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, claimableAtMs, comparePageKeys, copyStoreValue, dueAtMs, holdsLease, isDue, isHeldBy, isLeaseToken, isVisible, leaseTokens, lifeLeaseOwner, matchesPurgeFilter, matchesQuery, newLease, nextPageToken, pageKeyOf,
+  DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, claimableAtMs, comparePageKeys, dueAtMs, holdsLease, isDue, isHeldBy, isLeaseToken, isVisible, leaseTokens, lifeLeaseOwner, matchesPurgeFilter, matchesQuery, newLease, nextPageToken, pageKeyOf,
   pageSizeOf, planInstancePage, validateLeaseOwner, decideClaimedWork, type ClaimedWork, type ClaimedWorkAction, type InstancePagePlan, type PageCursor, type PageKey,
 } from '../store/store-helpers.js';
+/** A deep copy of a value that crosses the Store port (plain JSON plus Dates). */
+export { copyStoreValue } from '../model/json.js';
 /** The one rule of which leases a store looks up after claims whose outcome it could not learn. */
 export { UnconfirmedClaims } from '../store/unconfirmed-claims.js';
 export { assertNever, HISTORY_EVENT_TYPES } from '../model/history-event.js';

@@ -17,9 +17,10 @@ import type {
   Store, StoreCapabilities,
 } from './store.js';
 import {
-  claimableAtMs, comparePageKeys, copyStoreValue, dueAtMs, holdsLease, isHeldBy,
+  claimableAtMs, comparePageKeys, dueAtMs, holdsLease, isHeldBy,
   isVisible, leaseTokens, matchesPurgeFilter, matchesQuery, newLease, nextPageToken, pageKeyOf, pageSizeOf, planInstancePage, validateLeaseOwner,
 } from './store-helpers.js';
+import { copyStoreValue } from '../model/json.js';
 
 /**
  * A lease as a record keeps it: plain fields, its expiry in ms. A claim hands out one {@link Lease} built from them,

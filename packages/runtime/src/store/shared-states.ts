@@ -1,4 +1,4 @@
-import { copyStoreValue } from './store-helpers.js';
+import { copyStoreValue } from '../model/json.js';
 
 /** Where the one set of marks lives (see below). */
 const SHARED = Symbol.for('durable-rx.shared');

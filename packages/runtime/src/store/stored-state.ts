@@ -1,6 +1,6 @@
 import type { ExecutionRewoundEvent } from '../model/history-event.js';
 import type { FailureDetails, HeldCommands, HeldSuspend, InstanceState, OrchestrationRuntimeStatus, ParentCall } from '../model/instance-status.js';
-import { copyStoreValue } from './store-helpers.js';
+import { copyStoreValue } from '../model/json.js';
 
 /**
  * An instance's state as MemoryStore keeps it: the fields of {@link InstanceState} on one fixed-shape object, with
