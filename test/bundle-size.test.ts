@@ -1067,9 +1067,12 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * failure among them no longer ends the rewound run in the same step, leaving it Running for ever): 37,213 / 47,351 /
  * 77,911 -> 37,282 / 47,409 / 77,968 B (+69 / +58 / +57, measured after rebasing on main), budgets set to match;
  * rx-client unchanged.
+ * 2026-12-04, copyStoreValue moved from the store helpers to the model beside defineMember, so the engine no longer
+ * imports the store layer above it (module order only): 37,282 -> 37,289 B (+7) for the runtime, budget set to match;
+ * the others unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 37_282 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 37_289 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 47_409 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 77_968 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
