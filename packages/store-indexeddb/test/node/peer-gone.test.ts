@@ -1,0 +1,152 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createClient, createRuntime, silentLogger, type Orchestrator } from '@durable-rx/runtime';
+import type { InstanceState } from '@durable-rx/runtime/store-kit';
+import { changeChannelName } from '../../src/idb-store.js';
+import { KeyvalStore } from '../../src/keyval-store.js';
+
+/**
+ * A lock manager of one page, enough for the change feed's presence: exclusive and shared requests per name, granted
+ * in order when compatible, aborted by their signal; `query` lists what is held. `drop` frees a lock without its
+ * holder's callback ending: the holder's tab went.
+ */
+class FakeLocks {
+  readonly #held = new Map<string, { mode: LockMode; drop: () => void }[]>();
+  readonly #waiting: { name: string; mode: LockMode; grant: () => void; signal?: AbortSignal | undefined }[] = [];
+
+  request(name: string, options: LockOptions, callback: (lock: Lock | null) => unknown): Promise<unknown> {
+    const mode = options.mode ?? 'exclusive';
+    return new Promise((resolve, reject) => {
+      const grant = () => {
+        let done = false;
+        const holder = {
+          mode,
+          drop: () => {
+            if (done) return;
+            done = true;
+            this.#held.set(name, (this.#held.get(name) ?? []).filter((h) => h !== holder));
+            this.#pump();
+          },
+        };
+        this.#held.set(name, [...(this.#held.get(name) ?? []), holder]);
+        Promise.resolve(callback({ name, mode } as Lock)).then((value) => {
+          holder.drop();
+          resolve(value);
+        }, (error: unknown) => {
+          holder.drop();
+          reject(error);
+        });
+      };
+      const entry = { name, mode, grant, signal: options.signal };
+      options.signal?.addEventListener('abort', () => {
+        const at = this.#waiting.indexOf(entry);
+        if (at < 0) return;
+        this.#waiting.splice(at, 1);
+        reject(new DOMException('aborted', 'AbortError'));
+      });
+      this.#waiting.push(entry);
+      this.#pump();
+    });
+  }
+
+  query(): Promise<LockManagerSnapshot> {
+    const held = [...this.#held].flatMap(([name, holders]) => holders.map(({ mode }) => ({ name, mode, clientId: 'page' })));
+    return Promise.resolve({ held, pending: this.#waiting.map(({ name, mode }) => ({ name, mode, clientId: 'page' })) });
+  }
+
+  /** True while someone waits for `name` in `mode`. */
+  waits(name: string, mode: LockMode): boolean {
+    return this.#waiting.some((w) => w.name === name && w.mode === mode);
+  }
+
+  /** Frees every hold of `name` as a tab that went does: no callback of the holder runs. */
+  drop(name: string): void {
+    for (const holder of this.#held.get(name) ?? []) holder.drop();
+  }
+
+  #pump(): void {
+    for (let i = 0; i < this.#waiting.length; i++) {
+      const w = this.#waiting[i]!;
+      const holders = this.#held.get(w.name) ?? [];
+      if (holders.length > 0 && (w.mode === 'exclusive' || holders.some((h) => h.mode === 'exclusive'))) continue;
+      this.#waiting.splice(i--, 1);
+      w.grant();
+    }
+  }
+}
+
+const PRESENCE = 'durable-rx/presence@1';
+const orchestrators: Record<string, Orchestrator> = {
+  *Done() {
+    return 'done';
+  },
+};
+
+/**
+ * Another tab that commits without ever posting (its feed has no channel: the commits a tab made in its last moment,
+ * before it went), on the same database; and a peer feed `peer` whose lock the test holds, then drops.
+ */
+async function setUp(name: string) {
+  const locks = new FakeLocks();
+  vi.stubGlobal('navigator', { locks, userAgent: '' });
+  const store = new KeyvalStore({ name });
+  const channel = new BroadcastChannel(changeChannelName(name));
+  await store.getInstance('none'); // opened and joined
+  const real = globalThis.BroadcastChannel;
+  vi.stubGlobal('BroadcastChannel', undefined);
+  const silent = new KeyvalStore({ name });
+  vi.stubGlobal('BroadcastChannel', real);
+  const runtime = createRuntime({ store: silent, orchestrators, logger: silentLogger, workerId: 'silent' });
+  const peerLock = `${changeChannelName(name)}/feed/peer`;
+  const peerArrives = async () => {
+    void locks.request(peerLock, {}, () => new Promise(() => undefined));
+    channel.postMessage({ type: PRESENCE, kind: 'hello', from: 'peer' });
+    await vi.waitFor(() => expect(locks.waits(peerLock, 'shared')).toBe(true)); // the store watches the peer's lock
+  };
+  const seen: (InstanceState | undefined)[] = [];
+  const watching = store.instanceChanges$('i').subscribe(({ state }) => seen.push(state));
+  const close = async () => {
+    watching.unsubscribe();
+    channel.close();
+    await runtime.stop();
+    await silent.close();
+    await store.close();
+  };
+  return { locks, store, channel, runtime, client: createClient({ store: silent }), peerLock, peerArrives, seen, close };
+}
+
+describe('a peer feed that goes', () => {
+  let close: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await close?.();
+    close = undefined;
+    vi.unstubAllGlobals();
+  });
+
+  it('without its goodbye: the store reads the watched instance again and delivers what was never posted', async () => {
+    const t = await setUp(`peer-gone-${Date.now()}`);
+    close = t.close;
+    await t.peerArrives();
+    await t.runtime.start();
+    await t.runtime.client.startNew('Done', { instanceId: 'i' });
+    await t.runtime.client.waitForCompletion('i', { timeoutMs: 60_000 });
+    expect(t.seen).toEqual([]); // committed, never posted
+    t.locks.drop(t.peerLock);
+    await vi.waitFor(() => expect(t.seen.at(-1)?.runtimeStatus).toBe('Completed'));
+  });
+
+  it('after its goodbye: nothing is read again (its store closed after posting what it committed)', async () => {
+    const t = await setUp(`peer-bye-${Date.now()}`);
+    close = t.close;
+    await t.peerArrives();
+    await t.runtime.start();
+    await t.runtime.client.startNew('Done', { instanceId: 'i' });
+    await t.runtime.client.waitForCompletion('i', { timeoutMs: 60_000 });
+    t.channel.postMessage({ type: PRESENCE, kind: 'bye', from: 'peer' });
+    await vi.waitFor(() => expect(t.locks.waits(t.peerLock, 'shared')).toBe(false)); // the store stopped watching it
+    t.locks.drop(t.peerLock);
+    // A read after the drop: a re-read begun by it would have been delivered by now (same readonly transaction queue).
+    await t.store.getInstance('i');
+    await t.store.getInstance('i');
+    expect(t.seen).toEqual([]);
+  });
+});
