@@ -1070,11 +1070,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-04, copyStoreValue moved from the store helpers to the model beside defineMember, so the engine no longer
  * imports the store layer above it (module order only): 37,282 -> 37,289 B (+7) for the runtime, budget set to match;
  * the others unchanged.
+ * 2026-12-04, once the database is opened again after the browser closed it, the IndexedDB stores read the watched
+ * instances again and deliver the purge of those that went with the data (VersionGate.lost, ChangeFeed.deliverLost):
+ * 47,409 / 77,968 -> 47,515 / 78,061 B (+106 / +93) for KeyvalStore / Dexie (measured after rebasing on main), budgets
+ * set to match; runtime and rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 37_289 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 47_409 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 77_968 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 47_515 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 78_061 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 

@@ -48,9 +48,13 @@ export interface IdbStoreSettings {
    * store's (with its default), for a layout that opens the database again itself. `page` is the store's: every
    * transaction of the store ends through `finishChecked` with it, which aborts it when the page freezes, and the
    * open's own (an upgrade, a layout check) begin with {@link PageFreeze.beginOpening}: an open the freeze failed so
-   * rejects with `page`, and the store opens again after the resume.
+   * rejects with `page`, and the store opens again after the resume. A layout that opens a new connection itself after
+   * the browser closed one (the site's data cleared) calls `onReopened` once it did: the store reads its watched
+   * instances again.
    */
-  readonly startOpen: (onVersionChange: () => void, clock: Clock, openTimeoutMs: number, page: PageFreeze) => OpenAttempt;
+  readonly startOpen: (
+    onVersionChange: () => void, clock: Clock, openTimeoutMs: number, page: PageFreeze, onReopened: () => void,
+  ) => OpenAttempt;
 }
 
 /**
@@ -202,6 +206,8 @@ export abstract class IdbStore implements Store {
   #backend: Promise<StoreBackend> | undefined;
   /** What {@link IdbStore.#backend} opened, once it did. */
   #opened: StoreBackend | undefined;
+  /** The database is to be opened again after the browser closed it: the watched instances are read once it is. */
+  #readAgain = false;
   #closed: Promise<void> | undefined;
   #lost: DurableError | undefined;
   /**
@@ -299,14 +305,21 @@ export abstract class IdbStore implements Store {
   /**
    * Reads again every watched instance (in one readonly transaction, which IndexedDB orders after the writes begun
    * before it, the gone tab's too) and delivers what is newer than what was delivered (`readChangeOf`, through the
-   * feed's version gate: the one rule for snapshots from every tab). Failures (a store closed meanwhile) deliver nothing.
+   * feed's version gate: the one rule for snapshots from every tab). After the database was opened again (`reopened`:
+   * the browser closed the connection, its data maybe cleared), an instance not found went with the data: its
+   * watchers get its purge ({@link ChangeFeed.deliverLost}), as after a purge. Failures (a store closed meanwhile)
+   * deliver nothing.
    */
-  #readWatched(): void {
+  #readWatched(reopened = false): void {
     const ids = this.#watched.ids();
     if (ids.length === 0 || this.#refusal()) return;
-    const reads = ids.map((id) => this.#readInstance(id).then((state) => state && readChangeOf(state), () => undefined));
-    void Promise.all(reads).then((changes) => this.#feed.deliverRead(changes.filter((c) => c !== undefined)));
+    const reads = ids.map((id) => this.#readInstance(id).then((state) => state ?? id, () => undefined));
+    void Promise.all(reads).then((read) => {
+      this.#feed.deliverRead(read.flatMap((r) => (typeof r === 'object' ? [readChangeOf(r)] : [])));
+      if (reopened) this.#feed.deliverLost(read.filter((r) => typeof r === 'string'));
+    });
   }
+
 
   /**
    * Executes a write set in one transaction: checks its lease, reads the instances it names, lets `planWriteSet`
@@ -727,7 +740,9 @@ export abstract class IdbStore implements Store {
     const dropped = this.#opened;
     if (dropped?.dropped) {
       // The browser closed its connection (the site's data cleared): the database is opened again, and checked, as at
-      // first. The rows this handle committed may be gone with it: none is read ahead.
+      // first. The rows this handle committed may be gone with it: none is read ahead, and the watched instances are
+      // read again once it opened.
+      this.#readAgain = true;
       this.#opened = undefined;
       this.#backend = undefined;
       this.#committedRows.clear();
@@ -737,7 +752,11 @@ export abstract class IdbStore implements Store {
       const opening = this.#openBackend();
       this.#backend = opening;
       opening.then((backend) => {
-        if (this.#backend === opening) this.#opened = backend;
+        if (this.#backend !== opening) return;
+        this.#opened = backend;
+        if (!this.#readAgain) return;
+        this.#readAgain = false;
+        this.#readWatched(true);
       }, () => {
         if (this.#backend === opening) this.#backend = undefined;
       });
@@ -763,7 +782,9 @@ export abstract class IdbStore implements Store {
       const refused = this.#refusal();
       if (refused) throw refused;
       try {
-        return await this.#gate.open(() => this.#settings.startOpen(() => void this.#lose(), this.#clock, this.#openTimeoutMs, this.#page));
+        return await this.#gate.open(() => this.#settings.startOpen(
+          () => void this.#lose(), this.#clock, this.#openTimeoutMs, this.#page, () => this.#readWatched(true),
+        ));
       } catch (error) {
         if (error !== this.#page) throw error;
       }

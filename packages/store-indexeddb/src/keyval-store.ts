@@ -43,7 +43,8 @@ export class KeyvalStore extends IdbStore {
       databaseName: name,
       // Read with their defaults by IdbStore (`??`): an absent option is undefined here.
       gapTimeoutMs, joinTimeoutMs, openTimeoutMs, clock,
-      startOpen: (onVersionChange, clock, openTimeoutMs, page) => startKeyvalOpen(name, storeName, keyRange, clock, onVersionChange, openTimeoutMs, page),
+      startOpen: (onVersionChange, clock, openTimeoutMs, page, onReopened) =>
+        startKeyvalOpen(name, storeName, keyRange, clock, onVersionChange, openTimeoutMs, page, onReopened),
     });
   }
 }

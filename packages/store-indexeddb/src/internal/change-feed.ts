@@ -276,6 +276,17 @@ export class ChangeFeed {
     if (this.#release && this.#owners.length > 0) this.#channel?.postMessage({ type: PRESENCE_TYPE, kind: 'owners', from: this.#id, owners: [...this.#owners] } satisfies PresenceMessage);
   }
 
+  /**
+   * Delivers, here only, the purge of each instance the database lost with its data (the browser cleared it: the
+   * store read it again and found nothing), as the commit that follows the last snapshot delivered
+   * ({@link VersionGate.lost}).
+   */
+  deliverLost(instanceIds: readonly string[]): void {
+    if (this.#closed || instanceIds.length === 0) return;
+    const nowMs = this.#clock.now().getTime();
+    for (const id of instanceIds) for (const passed of this.#gate.lost(id, nowMs)) this.#changes.next(statusChangeOf(passed));
+  }
+
   /** Stops waiting for the feeds present to answer: {@link ChangeFeed.joined} resolves (a store that closes). */
   endJoin(): void {
     const end = this.#endJoin;

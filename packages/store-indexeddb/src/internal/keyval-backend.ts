@@ -140,10 +140,12 @@ export { CLOSE_WAIT_MS } from './idb-transaction.js';
  */
 export function startKeyvalOpen(
   name: string, storeName: string, keyRange: typeof IDBKeyRange | undefined, clock: Clock, onVersionChange: () => void,
-  openTimeoutMs: number, page?: PageFreeze,
+  openTimeoutMs: number, page?: PageFreeze, onReopened?: () => void,
 ): OpenAttempt {
   const range = keyRange ?? (globalThis as { IDBKeyRange?: typeof IDBKeyRange }).IDBKeyRange;
-  const backend = new KeyvalBackend(createStore(name, storeName), name, storeName, range, clock, onVersionChange, openTimeoutMs, page);
+  const backend = new KeyvalBackend(
+    createStore(name, storeName), name, storeName, range, clock, onVersionChange, openTimeoutMs, page, onReopened,
+  );
   const { opened, answered } = backend.openAttempt();
   const checked = opened.then(() => backend, (error: unknown) => {
     backend.close();
@@ -223,11 +225,14 @@ class KeyvalBackend implements StoreBackend {
   /** The new connection the calls wait for, through the gate. */
   #reconnecting: Promise<Connection> | undefined;
   readonly #page: PageFreeze | undefined;
+  /** Called once a new connection after the browser closed one is open and checked (see {@link KeyvalBackend.#reconnect}). */
+  readonly #onReopened: (() => void) | undefined;
 
   constructor(
     useStore: UseStore, name: string, storeName: string, keyRange: typeof IDBKeyRange | undefined, clock: Clock, onVersionChange: () => void,
-    openTimeoutMs: number, page: PageFreeze | undefined,
+    openTimeoutMs: number, page: PageFreeze | undefined, onReopened: (() => void) | undefined,
   ) {
+    this.#onReopened = onReopened;
     this.#useStore = useStore;
     this.#page = page;
     this.#name = name;
@@ -324,7 +329,10 @@ class KeyvalBackend implements StoreBackend {
       const forget = (): void => {
         if (this.#reconnecting === reconnecting) this.#reconnecting = undefined;
       };
-      reconnecting.then(forget, forget);
+      reconnecting.then(() => {
+        forget();
+        this.#onReopened?.();
+      }, forget);
     }
     return this.#reconnecting;
   }

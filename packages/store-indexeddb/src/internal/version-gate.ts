@@ -122,6 +122,20 @@ export class VersionGate {
     return out;
   }
 
+  /**
+   * The purge of an instance the database lost with its data (the browser cleared it), at `nowMs`: it follows the last
+   * snapshot passed on and names it, so readers that hold it take it (`isNewerChange`); the changes held for the
+   * instance go with it. None for an instance not known, or known as purged.
+   */
+  lost(instanceId: string, nowMs: number): FeedChange[] {
+    const known = this.#known.get(instanceId);
+    if (known?.executionId === undefined) return [];
+    this.#held.delete(instanceId);
+    const purge = lostPurge(instanceId, known.executionId, known.position);
+    this.#remember(purge, nowMs);
+    return [purge];
+  }
+
   /** {@link VersionGate.release} of every held change. */
   releaseAll(nowMs: number): FeedChange[] {
     return this.release(Infinity, nowMs);

@@ -7,8 +7,9 @@ import { adapters, connectionOf, uniqueName, within, type AdapterName } from '..
 // The user clears the site's data (or the browser evicts it) while the app runs: every connection to the database is
 // closed by the browser (it gets `close`, not `versionchange`) and the data is gone. The store must not go silently
 // dead under a running app: it opens the database again, new and empty, so that the worker and the app's commands go
-// on, as Dexie itself does for its own tables. DevTools' delete (CDP IndexedDB.deleteDatabase) does to one database
-// what clearing the site's data does to all of them: clearing the whole origin would clear the other test files' too.
+// on, as Dexie itself does for its own tables, and a watcher of an instance that went with the data sees it go.
+// DevTools' delete (CDP IndexedDB.deleteDatabase) does to one database what clearing the site's data does to all of
+// them: clearing the whole origin would clear the other test files' too.
 
 const stores: Store[] = [];
 const runtimes: Runtime[] = [];
@@ -39,7 +40,7 @@ async function clearSiteData(store: Store, name: string): Promise<void> {
 }
 
 describe.each(Object.keys(adapters) as AdapterName[])('the site data cleared under a running %s app', (adapter) => {
-  it('opens the database again, empty: the worker and the commands go on', async () => {
+  it('opens the database again, empty: the worker and the commands go on, and a watcher of what went sees it go', async () => {
     const name = uniqueName('cleared-app');
     const store = adapters[adapter](name);
     stores.push(store);
@@ -48,6 +49,12 @@ describe.each(Object.keys(adapters) as AdapterName[])('the site data cleared und
     await runtime.start();
     const old = await runtime.client.startNew('Greet', { instanceId: 'before' });
     await within(runningOf(runtime.client.status$(old)), 'the first step committed');
+    // Watched since before the clear: it sees the instance go, as after a purge, instead of staying at Running.
+    const seen: (string | undefined)[] = [];
+    const gone = new Promise<void>((resolve) => runtime.client.status$(old).subscribe((s) => {
+      seen.push(s?.runtimeStatus);
+      if (!s) resolve();
+    }));
 
     await within(clearSiteData(store, name), 'the browser closed the connection');
 
@@ -56,6 +63,8 @@ describe.each(Object.keys(adapters) as AdapterName[])('the site data cleared und
     await runtime.client.raiseEvent(id, 'go', 'again');
     expect(await runtime.client.waitForCompletion(id, { timeoutMs: 60_000 })).toMatchObject({ runtimeStatus: 'Completed', output: 'Hello again!' });
     // What was there before is gone with the site's data.
+    await within(gone, "the watcher of the cleared instance sees it go");
+    expect(seen).toEqual(['Running', undefined]);
     expect(await runtime.client.getStatus(old)).toBeUndefined();
     await expect(runtime.client.raiseEvent(old, 'go', 'old')).rejects.toMatchObject({ code: 'instance-not-found' });
   });

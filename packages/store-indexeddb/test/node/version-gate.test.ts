@@ -27,6 +27,20 @@ describe('VersionGate', () => {
     expect(gate.holding).toBe(false);
   });
 
+  it('passes the purge of an instance the database lost, naming the last snapshot passed on, and drops what it held for it', () => {
+    const gate = new VersionGate();
+    gate.offer(change('a', 0, 1), 0);
+    gate.offer(change('a', 1, 2), 0);
+    gate.offer(change('a', 3, 4), 0); // held: 3 missing
+    expect(gate.lost('a', 0)).toEqual([{ instanceId: 'a', after: 2, state: undefined, purged: { executionId: 'e', version: 2 } }]);
+    expect(gate.holding).toBe(false);
+    // Known as purged now, and never seen: nothing to pass.
+    expect(gate.lost('a', 0)).toEqual([]);
+    expect(gate.lost('b', 0)).toEqual([]);
+    // A new run of the id after it is passed on as a creation.
+    expect(versions(gate.offer(change('a', 0, 1, 'e2'), 0))).toEqual([1]);
+  });
+
   it('drops changes older than or equal to the last one passed on', () => {
     const gate = new VersionGate();
     gate.offer(change('a', 0, 1), 0);
