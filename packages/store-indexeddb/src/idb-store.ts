@@ -305,18 +305,18 @@ export abstract class IdbStore implements Store {
   /**
    * Reads again every watched instance (in one readonly transaction, which IndexedDB orders after the writes begun
    * before it, the gone tab's too) and delivers what is newer than what was delivered (`readChangeOf`, through the
-   * feed's version gate: the one rule for snapshots from every tab). After the database was opened again (`reopened`:
-   * the browser closed the connection, its data maybe cleared), an instance not found went with the data: its
-   * watchers get its purge ({@link ChangeFeed.deliverLost}), as after a purge. Failures (a store closed meanwhile)
-   * deliver nothing.
+   * feed's version gate: the one rule for snapshots from every tab). An instance not found is gone since its last
+   * snapshot delivered: the gone tab purged it in its last moment, or, after the database was opened again (the
+   * browser closed the connection), it went with the data. Its watchers get its purge ({@link ChangeFeed.deliverLost}),
+   * as after a purge. Failures (a store closed meanwhile) deliver nothing.
    */
-  #readWatched(reopened = false): void {
+  #readWatched(): void {
     const ids = this.#watched.ids();
     if (ids.length === 0 || this.#refusal()) return;
     const reads = ids.map((id) => this.#readInstance(id).then((state) => state ?? id, () => undefined));
     void Promise.all(reads).then((read) => {
       this.#feed.deliverRead(read.flatMap((r) => (typeof r === 'object' ? [readChangeOf(r)] : [])));
-      if (reopened) this.#feed.deliverLost(read.filter((r) => typeof r === 'string'));
+      this.#feed.deliverLost(read.filter((r) => typeof r === 'string'));
     });
   }
 
@@ -756,7 +756,7 @@ export abstract class IdbStore implements Store {
         this.#opened = backend;
         if (!this.#readAgain) return;
         this.#readAgain = false;
-        this.#readWatched(true);
+        this.#readWatched();
       }, () => {
         if (this.#backend === opening) this.#backend = undefined;
       });
@@ -783,7 +783,7 @@ export abstract class IdbStore implements Store {
       if (refused) throw refused;
       try {
         return await this.#gate.open(() => this.#settings.startOpen(
-          () => void this.#lose(), this.#clock, this.#openTimeoutMs, this.#page, () => this.#readWatched(true),
+          () => void this.#lose(), this.#clock, this.#openTimeoutMs, this.#page, () => this.#readWatched(),
         ));
       } catch (error) {
         if (error !== this.#page) throw error;

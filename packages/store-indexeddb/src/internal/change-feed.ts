@@ -277,8 +277,8 @@ export class ChangeFeed {
   }
 
   /**
-   * Delivers, here only, the purge of each instance the database lost with its data (the browser cleared it: the
-   * store read it again and found nothing), as the commit that follows the last snapshot delivered
+   * Delivers, here only, the purge of each instance the store read again and found gone (a tab that went purged it in
+   * its last moment, or the browser cleared the data), as the commit that follows the last snapshot delivered
    * ({@link VersionGate.lost}).
    */
   deliverLost(instanceIds: readonly string[]): void {

@@ -123,9 +123,9 @@ export class VersionGate {
   }
 
   /**
-   * The purge of an instance the database lost with its data (the browser cleared it), at `nowMs`: it follows the last
-   * snapshot passed on and names it, so readers that hold it take it (`isNewerChange`); the changes held for the
-   * instance go with it. None for an instance not known, or known as purged.
+   * The purge of an instance a read found gone (purged by a tab that went before posting it, or lost with the data the
+   * browser cleared), at `nowMs`: it follows the last snapshot passed on and names it, so readers that hold it take it
+   * (`isNewerChange`); the changes held for the instance go with it. None for an instance not known, or known as purged.
    */
   lost(instanceId: string, nowMs: number): FeedChange[] {
     const known = this.#known.get(instanceId);

@@ -134,6 +134,27 @@ describe('a peer feed that goes', () => {
     await vi.waitFor(() => expect(t.seen.at(-1)?.runtimeStatus).toBe('Completed'));
   });
 
+  it('without its goodbye after purging a watched instance: the store delivers the purge, as the purging commit would have', async () => {
+    const t = await setUp(`peer-purge-${Date.now()}`);
+    close = t.close;
+    await t.peerArrives();
+    await t.runtime.start();
+    await t.runtime.client.startNew('Done', { instanceId: 'i' });
+    await t.runtime.client.waitForCompletion('i', { timeoutMs: 60_000 });
+    const statuses: (string | undefined)[] = [];
+    const status = createClient({ store: t.store }).status$('i').subscribe((s) => statuses.push(s?.runtimeStatus));
+    t.locks.drop(t.peerLock);
+    await vi.waitFor(() => expect(t.seen.at(-1)?.runtimeStatus).toBe('Completed'));
+    await vi.waitFor(() => expect(statuses.at(-1)).toBe('Completed'));
+    await t.peerArrives(); // another tab, which purges the instance in its last moment
+    await t.client.purgeInstanceHistory('i');
+    t.locks.drop(t.peerLock);
+    await vi.waitFor(() => expect(t.seen).toHaveLength(2));
+    expect(t.seen[1]).toBeUndefined();
+    await vi.waitFor(() => expect(statuses.at(-1)).toBeUndefined()); // status$ shows the purge
+    status.unsubscribe();
+  });
+
   it('after its goodbye: nothing is read again (its store closed after posting what it committed)', async () => {
     const t = await setUp(`peer-bye-${Date.now()}`);
     close = t.close;
