@@ -5,7 +5,8 @@ import { Dexie } from 'dexie';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DexieStore } from '../../src/dexie-store.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
-import { connectionOf, create, newInstance, uniqueName, within } from '../shared/fixtures.js';
+import { create, newInstance, uniqueName, within } from '../shared/fixtures.js';
+import { clearSiteData } from './site-data.js';
 import { DEXIE_LAYOUT_2 } from '../shared/dexie-layout-2.js';
 
 // Tab A runs an old version of the app: it holds the database open and ignores versionchange. Tab B opens the new
@@ -404,15 +405,6 @@ function askUpgrade(name: string, version: number): { readonly blocked: Promise<
     request.onerror = () => reject(request.error);
   });
   return { blocked: isBlocked, done };
-}
-
-/** The site's data cleared (DevTools' delete, which force-closes the connections): `store`'s connection gets `close`. */
-async function clearSiteData(store: Store, name: string): Promise<void> {
-  const connection = await connectionOf(store);
-  const closed = new Promise<void>((resolve) => connection.addEventListener('close', () => resolve()));
-  const { cdp } = await import('vitest/browser');
-  await cdp().send('IndexedDB.deleteDatabase', { securityOrigin: location.origin, databaseName: name });
-  await closed;
 }
 
 /** An old tab that opens the database as idb-keyval does, and ignores versionchange (closed by the test's cleanup). */

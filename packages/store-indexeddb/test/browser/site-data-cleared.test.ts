@@ -2,7 +2,8 @@ import { createRuntime, type InstanceStatus, type Orchestrator, type Runtime } f
 import type { Store } from '@durable-rx/runtime/store-kit';
 import { filter, firstValueFrom, type Observable } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adapters, connectionOf, uniqueName, within, type AdapterName } from '../shared/fixtures.js';
+import { adapters, uniqueName, within, type AdapterName } from '../shared/fixtures.js';
+import { clearSiteData } from './site-data.js';
 
 // The user clears the site's data (or the browser evicts it) while the app runs: every connection to the database is
 // closed by the browser (it gets `close`, not `versionchange`) and the data is gone. The store must not go silently
@@ -28,15 +29,6 @@ const activities = { Hello: (name: string) => `Hello ${name}!` };
 
 function runningOf(status$: Observable<InstanceStatus | undefined>): Promise<unknown> {
   return firstValueFrom(status$.pipe(filter((s) => s?.runtimeStatus === 'Running')));
-}
-
-/** Clears database `name` as clearing the site's data does; resolves once `store`'s connection got `close`. */
-async function clearSiteData(store: Store, name: string): Promise<void> {
-  const connection = await connectionOf(store);
-  const closed = new Promise<void>((resolve) => connection.addEventListener('close', () => resolve()));
-  const { cdp } = await import('vitest/browser');
-  await cdp().send('IndexedDB.deleteDatabase', { securityOrigin: location.origin, databaseName: name });
-  await closed;
 }
 
 describe.each(Object.keys(adapters) as AdapterName[])('the site data cleared under a running %s app', (adapter) => {
