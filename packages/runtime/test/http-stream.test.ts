@@ -92,11 +92,12 @@ async function open(options: Partial<HttpHandlerOptions> = {}, wrap: (client: Du
 
 /**
  * Resolves once the handler has armed the resume window of a dropped connection: with the connection gone (and its
- * heartbeat cleared), the window is the one pending timer, due one window from now.
+ * heartbeat cleared), the window is the one pending timer (one of `windows`, all armed at this clock time), due one
+ * window from now.
  */
-async function resumeWindowArmed(clock: VirtualClock): Promise<void> {
+async function resumeWindowArmed(clock: VirtualClock, windows = 1): Promise<void> {
   await vi.waitFor(() => {
-    expect(clock.pendingTimers).toBe(1);
+    expect(clock.pendingTimers).toBe(windows);
     expect(clock.nextTimerAt!.getTime() - clock.now().getTime()).toBe(DEFAULT_RESUME_WINDOW_MS);
   }, { timeout: 60_000, interval: 10 });
 }
@@ -300,7 +301,7 @@ describe('GET /instances/{id}/stream', () => {
   });
 
   it('starts a new session with the current snapshot when the Last-Event-ID cannot be resumed', async () => {
-    const { base, client } = await open({ resumeBufferSize: 2 });
+    const { base, client, clock } = await open({ resumeBufferSize: 2 });
     await client.startNew('WaitForEvents', { instanceId: 'gap', input: 3 });
     for (const lastEventId of ['00000000-0000-4000-8000-000000000000.5', 'garbage', `${'9'.repeat(500)}`]) {
       const reader = await stream(base, '/instances/gap/stream', { 'last-event-id': lastEventId });
@@ -310,10 +311,19 @@ describe('GET /instances/{id}/stream', () => {
       reader.cancel();
     }
     // More events than the buffer holds happened meanwhile: a gap, so a new session.
+    const reference = localSnapshots(client, 'gap');
     const first = await stream(base, '/instances/gap/stream');
     const seen = await first.nextEvent();
     first.cancel();
-    for (let i = 1; i <= 3; i++) await client.raiseEvent('gap', 'Item', i);
+    // The session stops reading once it has seen the drop (the three readers above left a window each): the changes
+    // after that are read from the feed, which holds the latest two.
+    await resumeWindowArmed(clock, 4);
+    // Each Item is committed before the next is raised, so the worker cannot take them in one
+    // step: three separate changes (received 1, received 2, Completed), one more than the buffer holds.
+    for (let i = 1; i <= 3; i++) {
+      await client.raiseEvent('gap', 'Item', i);
+      await reference.until((s) => s?.runtimeStatus === 'Completed' || (s?.customStatus as { received?: number } | undefined)?.received === i);
+    }
     await client.waitForCompletion('gap', SETTLED);
     const reader = await stream(base, '/instances/gap/stream', { 'last-event-id': seen!.id! });
     const event = await reader.nextEvent();
