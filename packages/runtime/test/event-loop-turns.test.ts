@@ -77,7 +77,7 @@ describe('a worker lets the event loop take turns', () => {
 
   it('a run of slow synchronous steps: a timer fires after a few of them, not after dozens', async () => {
     // Each step holds the thread for STEP_MS (an orchestrator doing synchronous work), so the run never gives the event
-    // loop a turn by itself. A timer set as the run starts is due at once: it must fire within the first few steps,
+    // loop a turn by itself. A timer set in the run's first step is due at once: it must fire within the first few steps,
     // however loaded the machine (a slower machine only makes each step longer). Before, the worker read the time only
     // after 32 calls of a burst, so a timer waited for 16 to 32 slow steps (a setInterval ran every 32 of them).
     const STEP_MS = 10;
@@ -94,6 +94,13 @@ describe('a worker lets the event loop take turns', () => {
       for (let i = 0; i < STEPS; i++) {
         if (!ctx.isReplaying) {
           steps++;
+          // Armed inside the run's first step, so it is due while the worker is busy (armed before, it
+          // could fire before the first claim and prove nothing).
+          if (steps === 1) {
+            setTimeout(() => {
+              stepsWhenFired = steps;
+            }, 0);
+          }
           busy(STEP_MS);
         }
         yield ctx.callActivity('Quick', i);
@@ -102,9 +109,6 @@ describe('a worker lets the event loop take turns', () => {
     };
     const runtime = await start({ store: new MemoryStore(), orchestrators: { Slow }, activities: { Quick: (n: number) => n } });
     const id = await runtime.client.startNew('Slow');
-    setTimeout(() => {
-      stepsWhenFired = steps;
-    }, 0);
     const done = await runtime.client.waitForCompletion(id, { timeoutMs: 120_000 });
     expect(done.runtimeStatus).toBe('Completed');
     expect(stepsWhenFired).toBeDefined();
