@@ -128,8 +128,9 @@ export class Turns {
   }
 
   /**
-   * `undefined` to go on at once, or, when the worker has run for {@link BURST_MS} without the event loop taking a
-   * turn, the promise of the next timer turn.
+   * `undefined` to go on at once, or, when the worker has run without the event loop taking a turn for
+   * {@link SLOW_BURST_MS} (a burst of fewer than {@link BURST_CALLS} calls) or {@link BURST_MS} (a longer one), the
+   * promise of the next timer turn.
    */
   pace(): Promise<void> | undefined {
     if (this.#closed) return undefined;
