@@ -1074,9 +1074,12 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * instances again and deliver the purge of those that went with the data (VersionGate.lost, ChangeFeed.deliverLost):
  * 47,409 / 77,968 -> 47,515 / 78,061 B (+106 / +93) for KeyvalStore / Dexie (measured after rebasing on main), budgets
  * set to match; runtime and rx-client unchanged.
+ * 2026-12-04, one rule decides which refused steps go unrecorded (decide-step's `unrecordable`, asked by the worker
+ * too, which no longer retries a new execution's start as unrecorded): runtime 37,289 -> 37,334 B (+45), measured
+ * after rebasing on main, budget set to match; the IndexedDB pages within their budgets.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 37_289 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 37_334 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 47_515 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 78_061 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  decideMisuse, decideRefusedStep, decideResume, decideStep, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf, type StepInput, unrecordedRewindOf,
+  decideMisuse, decideRefusedStep, decideResume, decideStep, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf, type StepInput, unrecordedRewindOf, unrecordable,
 } from '../src/engine/decide-step.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { OrchestrationExecution, suspendedWithNothingDeferred } from '../src/engine/orchestration-execution.js';
@@ -1464,6 +1464,31 @@ describe('decideRefusedStep', () => {
     if (step.kind !== 'commit') throw new Error('expected a commit');
     expect(step.state.runtimeStatus).toBe('Failed');
     expect(step.writeSet.requests.some((r) => r.type === 'appendHistory')).toBe(true);
+  });
+
+  it('counts as unrecordable only a step that leaves an ended instance as it was: late events or a rewind, not a new execution\'s start nor a running step', () => {
+    const at = T0.toISOString();
+    const rewind: OrchestrationMessage = { id: 'rewind', instanceId: 'instance-1', event: { type: 'ExecutionRewound', eventId: -1, timestamp: at } };
+    const late: OrchestrationMessage = { id: 'late', instanceId: 'instance-1', event: { type: 'EventRaised', eventId: -1, timestamp: at, name: 'go' } };
+    const restart: OrchestrationMessage = {
+      id: 'restart', instanceId: 'instance-1', event: { type: 'ExecutionStarted', eventId: -1, timestamp: at, name: 'CallOnce', instanceId: 'instance-1', executionId: 'execution-2' },
+    };
+    const failed = state({ runtimeStatus: 'Failed', failureDetails: failure, historyLength: history.length });
+    const completed = state({ runtimeStatus: 'Completed', historyLength: history.length });
+    expect(unrecordable(failed, [late])).toBe(true);
+    expect(unrecordable(completed, [late])).toBe(true);
+    expect(unrecordable(failed, [rewind])).toBe(true);
+    expect(unrecordable(failed, [late, rewind])).toBe(true);
+    // A start of another execution changes the instance: its refusal is the step's.
+    expect(unrecordable(completed, [restart])).toBe(false);
+    expect(unrecordable(failed, [late, restart])).toBe(false);
+    // A rewind reaching a Completed instance is a late event like any; a running instance's step is never unrecordable.
+    expect(unrecordable(completed, [rewind])).toBe(true);
+    expect(unrecordable(state({ historyLength: history.length }), [late])).toBe(false);
+    // decideRefusedStep applies the same rule: the start's step keeps its record, however `unrecorded` is set.
+    const decision = decideRefusedStep({ state: completed, messages: [restart], leaseToken: 'lease', now: T0, newId: () => 'id', failure, summary: true, unrecorded: true, history });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.writeSet.requests.some((r) => r.type === 'appendHistory')).toBe(true);
   });
 
   it('terminates a running instance whose claimed terminate had its record refused twice, without the reason', () => {

@@ -260,6 +260,22 @@ export interface RefusedStepInput extends Omit<StepInput, 'cached' | 'newExecuti
 }
 
 /**
+ * Whether a step of `messages` whose records the store refused for good, its record of fixed size too, may consume
+ * them with no record at all (`RefusedStepInput.unrecorded`): it leaves the instance as it was, an ended instance's
+ * late events or a rewind (the instance stays Failed). Any other step (a running instance's, or a start of another
+ * execution over an ended one) is not: the refusal of its record of fixed size is the step's. The one rule the worker
+ * and {@link decideRefusedStep} share.
+ */
+export function unrecordable(state: InstanceState, messages: readonly OrchestrationMessage[]): boolean {
+  return leavesAsItWas(stepEvents(state, messages));
+}
+
+/** {@link unrecordable} of the events a step takes in. */
+function leavesAsItWas(stepped: StepEvents): boolean {
+  return stepped.ignored || stepped.rewind !== undefined;
+}
+
+/**
  * What a claimed step commits when the store refused its write set for good (a DurableError with status 400 or 413:
  * MongoStore refuses a document over its payload limit), so that the instance ends instead of having the same step
  * refused at every lease expiry: the instance fails with the store's reason, without running the orchestrator. The
@@ -300,7 +316,7 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   const consumed: DeleteMessagesWrite = { type: 'deleteMessages', instanceId: state.instanceId, messageIds: messages.map((m) => m.id) };
   const lease: WriteLease = { kind: 'orchestration', instanceId: state.instanceId, token: input.leaseToken };
   // A write of the state the store holds, the version moved on: what it refuses for good is history.
-  if (input.unrecorded && (ignored || rewind)) return stepless(state, lease, undefined, consumed, NO_HISTORY, undefined);
+  if (input.unrecorded && leavesAsItWas(stepped)) return stepless(state, lease, undefined, consumed, NO_HISTORY, undefined);
   if (summary && !ignored) {
     // A record of fixed size: at most one start and one terminate, each bounded, the other events only counted.
     const kept: HistoryEvent[] = rewind ? [rewind] : [];

@@ -3,7 +3,7 @@ import { MisuseMarks, type MisuseMark } from '../engine/misuse-marks.js';
 import { OrchestrationExecution, toFailureDetails, type ExecutionOptions } from '../engine/orchestration-execution.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import {
-  decideActivityResult, decideActivityStep, decideMisuse, decideRefusedStep, decideStep, leaseNewTasks, type MisuseInput,
+  decideActivityResult, decideActivityStep, decideMisuse, decideRefusedStep, decideStep, leaseNewTasks, type MisuseInput, unrecordable,
   type RefusedStepInput, type StepInput,
 } from '../engine/decide-step.js';
 import { isDurableError } from '../model/errors/durable-error.js';
@@ -1346,7 +1346,6 @@ export class Worker {
     const without = record === 'summary' ? ', its events counted' : record ? ', without payloads' : '';
     const recorded = record === 'unrecorded' ? 'its messages consumed, not recorded'
       : ended ? (record ? 'its events counted' : 'recorded without payloads') : `recorded as the instance's failure${without}`;
-    logger.error(`the store refused the step of ${state.instanceId}${refused}; ${recorded}`, error);
     const input: { -readonly [K in keyof RefusedStepInput]: RefusedStepInput[K] } = {
       state, messages: item.messages, leaseToken: lease.token, now, newId, failure: toFailureDetails(error), history: undefined,
       bare: record !== undefined, summary: record === 'summary' || record === 'unrecorded', unrecorded: record === 'unrecorded',
@@ -1357,15 +1356,16 @@ export class Worker {
       decision = decideRefusedStep(input);
     }
     if (decision.kind === 'needHistory') throw new Error('decideRefusedStep asked for the history twice');
+    logger.error(`the store refused the step of ${state.instanceId}${refused}; ${recorded}`, error);
     try {
       await this.#bounded(() => store.commit(decision.writeSet), 'commit', lease.expiresAt.getTime());
     } catch (again) {
       if (record === undefined ? refusedForGood(again) || outOfSpace(again) : record === 'bare' && refusedForGood(again)) {
         return this.#commitRefusedStep(item, now, again, record === undefined ? 'bare' : 'summary');
       }
-      // Only a step that leaves an ended instance as it was goes unrecorded: `decideRefusedStep` decides which (for
-      // any other, such as a new execution's start, it decides the summary again, and its refusal is the step's).
-      if (record === 'summary' && ended && refusedForGood(again)) {
+      // Only a step that leaves an ended instance as it was goes unrecorded (`unrecordable`, the rule
+      // `decideRefusedStep` applies too); for any other, such as a new execution's start, this refusal is the step's.
+      if (record === 'summary' && refusedForGood(again) && unrecordable(state, item.messages)) {
         return this.#commitRefusedStep(item, now, again, 'unrecorded');
       }
       throw again;
