@@ -300,7 +300,9 @@ export interface DurableClient {
    * answers 413), so it never resolves as if the rewind had been made (a record the client could not read when it
    * came is read again when the 10 s end). The record names no call: a rewind sent while a worker records another
    * caller's refusal of the same history may be answered by it, and its own message is applied later (the store
-   * refuses it again, unless it takes more by then). Unknown: 404; Completed or Terminated: 410;
+   * refuses it again, unless it takes more by then). A step of late events (results, raised events) that reach the
+   * Failed instance while the rewind waits, consumed with no record because the store refused every record of it,
+   * leaves the same trace and rejects the rewind the same way. Unknown: 404; Completed or Terminated: 410;
    * Pending, Running or Suspended: 409.
    */
   rewind(instanceId: string, reason?: string): Promise<void>;
