@@ -2738,7 +2738,9 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           const rewinding = runtime.client.rewind(id, 'again');
           rewinding.catch(() => undefined);
           await within(unrecorded, 'the rewind consumed');
-          expect(refused.count).toBe(4);
+          // At least those four (a lease that expired meanwhile makes the step be tried again), and none after.
+          const refusedBefore = refused.count;
+          expect(refusedBefore).toBeGreaterThanOrEqual(4);
           expect(await opened.getHistory(id)).toEqual(before);
           expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorMessage: expect.stringMatching(/flaky/) } });
           await nothingLeft(opened);
@@ -2748,7 +2750,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           await expect(rewinding).rejects.toMatchObject({
             status: 413, message: expect.stringMatching(/was not made, the instance stays Failed: the rewind was refused, the store refused every record of it/),
           });
-          expect(refused.count).toBe(4);
+          expect(refused.count).toBe(refusedBefore);
         }, 120_000);
       });
 
