@@ -1077,11 +1077,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-04, one rule decides which refused steps go unrecorded (decide-step's `unrecordable`, asked by the worker
  * too, which no longer retries a new execution's start as unrecorded): runtime 37,289 -> 37,334 B (+45), measured
  * after rebasing on main, budget set to match; the IndexedDB pages within their budgets.
+ * 2026-12-04, measured together on main after the last merges (one rule for the steps that go unrecorded, a gone
+ * tab's purge delivered to watchers, each measured alone within budget): 47,515 / 78,061 -> 47,522 / 78,080 B (+7 /
+ * +19) for KeyvalStore / Dexie, budgets set to match; runtime and rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 37_334 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 47_515 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 78_061 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 47_522 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 78_080 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 
