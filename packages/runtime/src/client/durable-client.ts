@@ -203,8 +203,10 @@ export interface DurableClient {
    * event it raised just before the terminate is ignored even when such a worker would have applied it at once; to keep
    * that order, send both through a started runtime's client, or wait for the event's effect (`status$`, `history$`)
    * before terminating. A started runtime's client (busy, backing off or not) leaves every message committed before
-   * the terminate (an event, a result) to its worker, applied first, in order: the terminate is queued behind it. On a store without `capabilities.unclaimedWrites`, while a worker
-   * is running a step of the instance, or for a sub-orchestration that has not started yet, it is queued for a worker,
+   * the terminate (an event, a result) to its worker, applied first, in order: the terminate is queued behind it. A sub-orchestration that has not started yet is terminated
+   * the same way, its parent's call answered with a failure in the same commit. On a store without
+   * `capabilities.unclaimedWrites`, while a worker is running a step of the instance, or for a sub-orchestration not
+   * started yet whose state names no parent call (stored before 2026-12-03), it is queued for a worker,
    * and the call resolves once a worker has applied it (or after 10 s, the command still queued). Results, timers and
    * a start that reach the instance later, and events raised before the terminate that were still queued, are
    * recorded and ignored: appended to its history, which `history$` and `getStatus(id, { showHistory: true })` show,

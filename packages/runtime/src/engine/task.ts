@@ -14,12 +14,18 @@ import { WhenAnyTask } from './when-any-task.js';
  * ```
  */
 export const Task = {
-  /** Waits for all tasks; fails fast with the first failure. */
+  /**
+   * Waits for all tasks; fails fast with the first failure. Anything but an array of tasks throws
+   * `InvalidArgumentError` at the call, even beside a task that has already settled (which once decided the result).
+   */
   all<T extends readonly DurableTask<unknown>[]>(tasks: readonly [...T]): WhenAllTask<T> {
     assertTasks(tasks, 'Task.all');
     return new WhenAllTask(tasks as unknown as T);
   },
-  /** Waits for the first task to settle and yields that task (at least one task). */
+  /**
+   * Waits for the first task to settle and yields that task. Needs at least one task; anything but an array of tasks
+   * throws `InvalidArgumentError` at the call (an empty array once threw a `TypeError`).
+   */
   any<T extends DurableTask<unknown>>(tasks: readonly T[]): WhenAnyTask<T> {
     assertTasks(tasks, 'Task.any');
     if (tasks.length === 0) invalid('Task.any', 'needs at least one task');

@@ -123,8 +123,6 @@ interface MetaValue {
   readonly store: 'durable-rx/keyval';
 }
 
-export { CLOSE_WAIT_MS } from './idb-transaction.js';
-
 /**
  * Begins opening the idb-keyval store `storeName` of database `name` (idb-keyval creates it on first use), checking its
  * schema marker and watching for other connections that want to upgrade the database. idb-keyval always uses the
@@ -377,7 +375,7 @@ class KeyvalBackend implements StoreBackend {
   /**
    * `connection` refused a transaction with `error`. A connection the browser is closing refuses transactions, and so
    * does a new one the browser closed right after its layout check: the transaction rejects with `reads` (run it again)
-   * once that connection's `close` event came (at most {@link CLOSE_WAIT_MS}, else it fails with `error`), and the
+   * once that connection's `close` event came (at most `CLOSE_WAIT_MS`, else it fails with `error`), and the
    * next run opens a new connection. One this backend closed (`close`, an upgrade elsewhere) has ended the store: its
    * later calls are refused before they get here; calls already under way fail with `error`, which the store maps to
    * the error that ended it.
