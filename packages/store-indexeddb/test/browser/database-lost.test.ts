@@ -1,10 +1,11 @@
-import { createRuntime, type InstanceStatus, type Logger, type Orchestrator, type Runtime } from '@durable-rx/runtime';
+import { createRuntime, type Logger, type Runtime } from '@durable-rx/runtime';
 import type { Store } from '@durable-rx/runtime/store-kit';
 import { filter, firstValueFrom, type Observable } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DatabaseUpgradingError } from '../../src/errors/database-upgrading-error.js';
 import { runAsLeader, type Leadership } from '../../src/run-as-leader.js';
 import { adapters, uniqueName, within, type AdapterName } from '../shared/fixtures.js';
+import { activities, orchestrators, runningOf } from './greet-app.js';
 
 // Tab A runs the worker (the leader of runAsLeader) and watches an instance; then another connection, a newer version
 // of the app in tab B, upgrades A's database (opens it with a higher version) or deletes it. A's store closes its
@@ -20,14 +21,6 @@ afterEach(async () => {
   for (const runtime of runtimes.splice(0)) await runtime.stop({ graceMs: 0 });
   await Promise.all(stores.splice(0).map((store) => store.close()));
 });
-
-const orchestrators: Record<string, Orchestrator> = {
-  Greet: function* (ctx) {
-    const name = (yield ctx.waitForExternalEvent('go')) as string;
-    return yield ctx.callActivity('Hello', name);
-  },
-};
-const activities = { Hello: (name: string) => `Hello ${name}!` };
 
 /** A tab's runtime on `store`; its worker records its life under `workerId` (a Web Lock held while it runs). */
 function tab(store: Store, workerId: string): { readonly runtime: Runtime; readonly logged: string[] } {
@@ -58,10 +51,6 @@ function ended(feed: Observable<unknown>): Promise<unknown> {
 /** Resolves once the worker whose id is `workerId` has stopped: the lock its life held is granted (free). */
 function workerStopped(workerId: string): Promise<void> {
   return navigator.locks.request(`durable-rx:worker:${workerId}`, () => undefined);
-}
-
-function runningOf(status$: Observable<InstanceStatus | undefined>): Promise<unknown> {
-  return firstValueFrom(status$.pipe(filter((s) => s?.runtimeStatus === 'Running')));
 }
 
 /** What another tab of a newer version does to the database: opens it with a higher version, or deletes it. */

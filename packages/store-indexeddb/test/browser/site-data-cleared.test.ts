@@ -1,8 +1,8 @@
-import { createRuntime, type InstanceStatus, type Orchestrator, type Runtime } from '@durable-rx/runtime';
+import { createRuntime, type Runtime } from '@durable-rx/runtime';
 import type { Store } from '@durable-rx/runtime/store-kit';
-import { filter, firstValueFrom, type Observable } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adapters, uniqueName, within, type AdapterName } from '../shared/fixtures.js';
+import { activities, orchestrators, runningOf } from './greet-app.js';
 import { clearSiteData } from './site-data.js';
 
 // The user clears the site's data (or the browser evicts it) while the app runs: every connection to the database is
@@ -18,18 +18,6 @@ afterEach(async () => {
   for (const runtime of runtimes.splice(0)) await runtime.stop({ graceMs: 0 });
   await Promise.all(stores.splice(0).map((store) => store.close()));
 });
-
-const orchestrators: Record<string, Orchestrator> = {
-  Greet: function* (ctx) {
-    const name = (yield ctx.waitForExternalEvent('go')) as string;
-    return yield ctx.callActivity('Hello', name);
-  },
-};
-const activities = { Hello: (name: string) => `Hello ${name}!` };
-
-function runningOf(status$: Observable<InstanceStatus | undefined>): Promise<unknown> {
-  return firstValueFrom(status$.pipe(filter((s) => s?.runtimeStatus === 'Running')));
-}
 
 describe.each(Object.keys(adapters) as AdapterName[])('the site data cleared under a running %s app', (adapter) => {
   it('opens the database again, empty: the worker and the commands go on, and a watcher of what went sees it go', async () => {
