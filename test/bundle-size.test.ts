@@ -1080,11 +1080,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-04, measured together on main after the last merges (one rule for the steps that go unrecorded, a gone
  * tab's purge delivered to watchers, each measured alone within budget): 47,515 / 78,061 -> 47,522 / 78,080 B (+7 /
  * +19) for KeyvalStore / Dexie, budgets set to match; runtime and rx-client unchanged.
+ * 2026-12-04, a client's instances$ lists run their query again when the store signals it may have missed commits
+ * (the optional Store.resync$; the IndexedDB stores signal it when they read their watched instances again, e.g. a tab
+ * went without its goodbye), members no longer found read one by one: 37,334 / 47,522 / 78,080 -> 37,489 / 47,721 /
+ * 78,281 B (+155 / +199 / +201), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 37_334 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 47_522 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 78_080 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 37_489 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 47_721 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 78_281 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 

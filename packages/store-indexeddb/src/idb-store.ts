@@ -5,7 +5,7 @@ import {
 import {
   activityStepHolds, unclaimedHolds, checkWriteLease, releasedInstanceOf, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys,
   holdsLease, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, nextPageToken, pageKeyOf,
-  pageSizeOf, planInstancePage, planWriteSet, CLOCK_METHODS, hasMethods, isDelayMs, isFunction, isTimeoutMs, readChecked, type MemberCheck, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
+  pageSizeOf, planInstancePage, planWriteSet, Broadcast, CLOCK_METHODS, hasMethods, isDelayMs, isFunction, isTimeoutMs, readChecked, type MemberCheck, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
   type StoreCapabilities, type PageKey, type WritePlan, type WriteSet, validateLeaseOwner,
 } from '@durable-rx/runtime/store-kit';
@@ -189,12 +189,19 @@ export abstract class IdbStore implements Store {
   readonly capabilities: StoreCapabilities;
   readonly changes$: Observable<StatusChange>;
   readonly workAvailable$: Observable<void>;
+  /**
+   * Signals each time the store reads its watched instances again (another tab went without its goodbye, the database
+   * was opened again, the page resumed; see #readWatched): `changes$` may have missed commits, and a client's live
+   * lists (`instances$`) run their query again. Ends as `changes$` does.
+   */
+  readonly resync$: Observable<void>;
 
   readonly #settings: IdbStoreSettings;
   readonly #clock: Clock;
   readonly #feed: ChangeFeed;
   /** The subscribers of {@link IdbStore.instanceChanges$}: what the store reads again when a tab went (see #readWatched). */
   readonly #watched: WatchedInstances;
+  readonly #resync = new Broadcast<void>();
   /**
    * The page's freeze: the store's transactions still at work are aborted at it and run again after the resume, and
    * none begins before the resume (see {@link IdbStore.#run}).
@@ -267,6 +274,7 @@ export abstract class IdbStore implements Store {
     this.changes$ = this.#feed.changes$;
     this.#watched = new WatchedInstances(this.#feed.changes$);
     this.workAvailable$ = this.#feed.workAvailable$;
+    this.resync$ = this.#resync.observable;
     // Ends with the feed (close; a database lost: see #lose).
     this.#feed.workAvailable$.subscribe({
       next: () => {
@@ -308,11 +316,14 @@ export abstract class IdbStore implements Store {
    * feed's version gate: the one rule for snapshots from every tab). An instance not found is gone since its last
    * snapshot delivered: the gone tab purged it in its last moment, or, after the database was opened again (the
    * browser closed the connection), it went with the data. Its watchers get its purge ({@link ChangeFeed.deliverLost}),
-   * as after a purge. Failures (a store closed meanwhile) deliver nothing.
+   * as after a purge. Failures (a store closed meanwhile) deliver nothing. Live lists learn of it through `resync$`
+   * and run their query again.
    */
   #readWatched(): void {
+    if (this.#refusal()) return;
+    this.#resync.next();
     const ids = this.#watched.ids();
-    if (ids.length === 0 || this.#refusal()) return;
+    if (ids.length === 0) return;
     const reads = ids.map((id) => this.#readInstance(id).then((state) => state ?? id, () => undefined));
     void Promise.all(reads).then((read) => {
       this.#feed.deliverRead(read.flatMap((r) => (typeof r === 'object' ? [readChangeOf(r)] : [])));
@@ -817,6 +828,8 @@ export abstract class IdbStore implements Store {
 
   /** Ends the change feed: fails it with the store's loss (a database lost, see #lose), else completes it (close). */
   #endFeed(): void {
+    if (this.#lost) this.#resync.error(this.#lost);
+    else this.#resync.complete();
     if (this.#lost) this.#feed.fail(this.#lost);
     else this.#feed.close();
   }

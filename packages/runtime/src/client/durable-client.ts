@@ -371,11 +371,9 @@ export interface DurableClient {
    * A live query: the matching instances, re-emitted whenever membership or a member's status changes. Each list is
    * ordered as {@link listInstances}: by createdTime, then instanceId; an instance started again over a terminal one
    * (`startNew`, `restart`) has a new createdTime and moves to its new place. Each subscriber gets lists and statuses
-   * of its own. It follows the commits its store reports: across browser tabs (the IndexedDB stores), a commit that a
-   * tab made but never posted because it went (closed, reloaded, crashed) in between reaches a list only with that
-   * instance's next commit, and a completion, a terminate or a purge has none, so such a list shows the instance as
-   * before (Running, say) until it is subscribed again ({@link status$} and {@link waitForCompletion} are read again
-   * when the tab goes).
+   * of its own. It follows the commits its store reports, and runs its query once again when the store says it may
+   * have missed some (`Store.resync$`: across browser tabs, the IndexedDB stores, a tab went, closed, reloaded or
+   * crashed, between a commit and its post), so such a tab's last completion, terminate or purge reaches it too.
    */
   instances$(filter?: InstanceFilter): Observable<InstanceStatus[]>;
   /**

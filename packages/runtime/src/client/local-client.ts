@@ -456,6 +456,8 @@ export class LocalClient implements DurableClient {
         members: new Map(), baselines: new Map(), shown: [], positions: new Map(), sorted: false, stale: new Set(), pending: [], ready: false,
       };
       const statusOf = (state: InstanceState): InstanceStatus => this.#statusOf(state, show);
+      /** Runs the query again when the store signalled it may have missed commits (see below). */
+      let kick = (): void => undefined;
       // The initial query (an array) or a committed change; emits when what the list shows changed.
       const onNext = (next: InstanceState[] | StatusChange): void => {
         if (Array.isArray(next)) {
@@ -467,6 +469,7 @@ export class LocalClient implements DurableClient {
           for (const change of list.pending) applyChange(list, change, query);
           list.pending = [];
           list.ready = true;
+          kick();
         } else if (!list.ready) {
           return void list.pending.push(next);
         } else if (!applyChange(list, next, query)) {
@@ -474,7 +477,7 @@ export class LocalClient implements DurableClient {
         }
         subscriber.next(shownStatuses(list, statusOf));
       };
-      return withFirst(() => this.#queryAll(query), this.#changes.all()).subscribe({
+      const feed = withFirst(() => this.#queryAll(query), this.#changes.all()).subscribe({
         next: (next) => {
           try {
             onNext(next);
@@ -485,6 +488,43 @@ export class LocalClient implements DurableClient {
         error: (error: unknown) => subscriber.error(error),
         complete: () => subscriber.complete(),
       });
+      // The store may have missed commits (see `Store.resync$`): the query runs again, once per signal (a signal
+      // during a run, or before the first query answered, runs it once more after), and what it read joins the list
+      // as changes do (`applyChange`: only what is newer than a member counts). A member it no longer finds is read on
+      // its own: gone (a purge) or moved out of the filter. A failed run (the store closed) changes nothing.
+      let running = false;
+      let again = false;
+      const resync = async (): Promise<void> => {
+        running = true;
+        try {
+          while (again && !subscriber.closed) {
+            again = false;
+            const found = await this.#queryAll(query);
+            const missing = new Set(list.members.keys());
+            const changes: StatusChange[] = found.map((state) => (missing.delete(state.instanceId), { instanceId: state.instanceId, state }));
+            for (const instanceId of missing) changes.push({ instanceId, state: await this.#read(instanceId) });
+            let changed = false;
+            for (const change of changes) changed = applyChange(list, change, query) || changed;
+            if (changed && !subscriber.closed) subscriber.next(shownStatuses(list, statusOf));
+          }
+        } finally {
+          running = false;
+        }
+      };
+      kick = () => {
+        if (again && list.ready && !running) resync().catch(() => undefined);
+      };
+      const signals = this.#store.resync$?.subscribe({
+        next: () => {
+          again = true;
+          kick();
+        },
+        error: () => undefined,
+      });
+      return () => {
+        signals?.unsubscribe();
+        feed.unsubscribe();
+      };
     });
   }
 

@@ -196,6 +196,14 @@ export interface Store {
   instanceChanges$?(instanceId: string): Observable<StatusChange>;
 
   /**
+   * Optional: signals that `changes$` may have missed commits (IndexedDB: another tab went without posting its last
+   * ones, or the database was opened again). A reader that keeps the result of a query (a client's `instances$`) runs
+   * it again once per signal; the store itself reads again the instances watched through `instanceChanges$`. Hot;
+   * ends as `changes$` does. Without it a reader trusts `changes$` alone.
+   */
+  readonly resync$?: Observable<void>;
+
+  /**
    * Signals that work may be claimable (a message or activity task was written, a lease was released). Ends as
    * `changes$` does.
    */

@@ -155,6 +155,27 @@ describe('a peer feed that goes', () => {
     status.unsubscribe();
   });
 
+  it('without its goodbye: a live list runs its query again and shows the completion and the purge it never heard of', async () => {
+    const t = await setUp(`peer-list-${Date.now()}`);
+    close = t.close;
+    const lists: string[][] = []; // of 'j', which no status$ watches (the store reads 'i' again itself)
+    const list = createClient({ store: t.store }).instances$().subscribe((l) => lists.push(l.map((s) => `${s.instanceId}:${s.runtimeStatus}`)));
+    await vi.waitFor(() => expect(lists).toEqual([[]]));
+    await t.peerArrives();
+    await t.runtime.start();
+    await t.runtime.client.startNew('Done', { instanceId: 'j' });
+    await t.runtime.client.waitForCompletion('j', { timeoutMs: 60_000 });
+    await t.store.getInstance('j');
+    expect(lists.at(-1)).toEqual([]); // committed, never posted
+    t.locks.drop(t.peerLock);
+    await vi.waitFor(() => expect(lists.at(-1)).toEqual(['j:Completed']));
+    await t.peerArrives(); // another tab, which purges the instance in its last moment
+    await t.client.purgeInstanceHistory('j');
+    t.locks.drop(t.peerLock);
+    await vi.waitFor(() => expect(lists.at(-1)).toEqual([]));
+    list.unsubscribe();
+  });
+
   it('after its goodbye: nothing is read again (its store closed after posting what it committed)', async () => {
     const t = await setUp(`peer-bye-${Date.now()}`);
     close = t.close;
