@@ -114,6 +114,16 @@ async function setUp(name: string) {
   return { locks, store, channel, runtime, client: createClient({ store: silent }), peerLock, peerArrives, seen, close };
 }
 
+type SetUp = Awaited<ReturnType<typeof setUp>>;
+
+/** A peer tab arrives, then the test's runtime runs instance `id` to completion: committed by the silent store. */
+async function completeUnposted(t: SetUp, id: string): Promise<void> {
+  await t.peerArrives();
+  await t.runtime.start();
+  await t.runtime.client.startNew('Done', { instanceId: id });
+  await t.runtime.client.waitForCompletion(id, { timeoutMs: 60_000 });
+}
+
 describe('a peer feed that goes', () => {
   let close: (() => Promise<void>) | undefined;
   afterEach(async () => {
@@ -122,25 +132,24 @@ describe('a peer feed that goes', () => {
     vi.unstubAllGlobals();
   });
 
-  it('without its goodbye: the store reads the watched instance again and delivers what was never posted', async () => {
-    const t = await setUp(`peer-gone-${Date.now()}`);
+  /** The test's store and silent peer, closed after the test. */
+  const arrange = async (name: string): Promise<SetUp> => {
+    const t = await setUp(`${name}-${Date.now()}`);
     close = t.close;
-    await t.peerArrives();
-    await t.runtime.start();
-    await t.runtime.client.startNew('Done', { instanceId: 'i' });
-    await t.runtime.client.waitForCompletion('i', { timeoutMs: 60_000 });
+    return t;
+  };
+
+  it('without its goodbye: the store reads the watched instance again and delivers what was never posted', async () => {
+    const t = await arrange('peer-gone');
+    await completeUnposted(t, 'i');
     expect(t.seen).toEqual([]); // committed, never posted
     t.locks.drop(t.peerLock);
     await vi.waitFor(() => expect(t.seen.at(-1)?.runtimeStatus).toBe('Completed'));
   });
 
   it('without its goodbye after purging a watched instance: the store delivers the purge, as the purging commit would have', async () => {
-    const t = await setUp(`peer-purge-${Date.now()}`);
-    close = t.close;
-    await t.peerArrives();
-    await t.runtime.start();
-    await t.runtime.client.startNew('Done', { instanceId: 'i' });
-    await t.runtime.client.waitForCompletion('i', { timeoutMs: 60_000 });
+    const t = await arrange('peer-purge');
+    await completeUnposted(t, 'i');
     const statuses: (string | undefined)[] = [];
     const status = createClient({ store: t.store }).status$('i').subscribe((s) => statuses.push(s?.runtimeStatus));
     t.locks.drop(t.peerLock);
@@ -156,15 +165,11 @@ describe('a peer feed that goes', () => {
   });
 
   it('without its goodbye: a live list runs its query again and shows the completion and the purge it never heard of', async () => {
-    const t = await setUp(`peer-list-${Date.now()}`);
-    close = t.close;
+    const t = await arrange('peer-list');
     const lists: string[][] = []; // of 'j', which no status$ watches (the store reads 'i' again itself)
     const list = createClient({ store: t.store }).instances$().subscribe((l) => lists.push(l.map((s) => `${s.instanceId}:${s.runtimeStatus}`)));
     await vi.waitFor(() => expect(lists).toEqual([[]]));
-    await t.peerArrives();
-    await t.runtime.start();
-    await t.runtime.client.startNew('Done', { instanceId: 'j' });
-    await t.runtime.client.waitForCompletion('j', { timeoutMs: 60_000 });
+    await completeUnposted(t, 'j');
     await t.store.getInstance('j');
     expect(lists.at(-1)).toEqual([]); // committed, never posted
     t.locks.drop(t.peerLock);
@@ -177,12 +182,8 @@ describe('a peer feed that goes', () => {
   });
 
   it('after its goodbye: nothing is read again (its store closed after posting what it committed)', async () => {
-    const t = await setUp(`peer-bye-${Date.now()}`);
-    close = t.close;
-    await t.peerArrives();
-    await t.runtime.start();
-    await t.runtime.client.startNew('Done', { instanceId: 'i' });
-    await t.runtime.client.waitForCompletion('i', { timeoutMs: 60_000 });
+    const t = await arrange('peer-bye');
+    await completeUnposted(t, 'i');
     t.channel.postMessage({ type: PRESENCE, kind: 'bye', from: 'peer' });
     await vi.waitFor(() => expect(t.locks.waits(t.peerLock, 'shared')).toBe(false)); // the store stopped watching it
     t.locks.drop(t.peerLock);
