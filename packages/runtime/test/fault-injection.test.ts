@@ -1,4 +1,4 @@
-import { filter, firstValueFrom } from 'rxjs';
+import { Subject, filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createClient } from '../src/index.js';
 import type { InstanceState } from '../src/model/instance-status.js';
@@ -76,11 +76,23 @@ describe('FaultyStore', () => {
     const perInstance: Store = Object.assign(Object.create(plain) as Store, {
       instanceChanges$: (instanceId: string) => plain.changes$.pipe(filter((change) => change.instanceId === instanceId)),
     });
-    for (const store of [new MemoryStore(), plain, perInstance] as Store[]) {
+    const resync = new Subject<void>();
+    const resyncing: Store = Object.assign(Object.create(plain) as Store, { resync$: resync.asObservable() });
+    for (const store of [new MemoryStore(), plain, perInstance, resyncing] as Store[]) {
       const handle = new FaultInjector(store, { random: () => 0, rates: NO_FAULTS }).handle();
       expect(typeof handle.getInstanceHistory).toBe(typeof store.getInstanceHistory);
       expect(typeof handle.instanceChanges$).toBe(typeof store.instanceChanges$);
+      expect(typeof handle.resync$).toBe(typeof store.resync$);
     }
+    // The store's resync signal reaches a live list through the handle, until the handle's process crashes.
+    const handle = new FaultInjector(resyncing, { random: () => 0, rates: NO_FAULTS }).handle();
+    let signals = 0;
+    const counting = handle.resync$?.subscribe(() => signals++);
+    resync.next();
+    handle.crash();
+    resync.next();
+    counting?.unsubscribe();
+    expect(signals).toBe(1);
     // Without getInstanceHistory the client reads the history, then the state again: it answers as on the store itself.
     const client = createClient({ store: new FaultInjector(perInstance, { random: () => 0, rates: NO_FAULTS }).handle() });
     await client.startNew('Any', { instanceId: 'x', input: 1 });

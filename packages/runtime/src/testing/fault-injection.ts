@@ -152,6 +152,7 @@ export class FaultyStore implements Store {
   readonly changes$: Observable<StatusChange>;
   readonly workAvailable$: Observable<void>;
   readonly instanceChanges$?: (instanceId: string) => Observable<StatusChange>;
+  readonly resync$?: Observable<void>;
   // NonNullable: the indexed type of an optional method includes undefined, which a project with
   // exactOptionalPropertyTypes refuses on an optional property (TS2420 in FaultyStore's declaration).
   readonly getInstanceHistory?: NonNullable<Store['getInstanceHistory']>;
@@ -169,6 +170,7 @@ export class FaultyStore implements Store {
     this.changes$ = this.#store.changes$.pipe(filter(() => !this.#crashed));
     this.workAvailable$ = this.#store.workAvailable$.pipe(filter(() => !this.#crashed));
     const store = this.#store;
+    if (store.resync$) this.resync$ = store.resync$.pipe(filter(() => !this.#crashed));
     if (store.instanceChanges$) {
       const instanceChanges$ = store.instanceChanges$.bind(store);
       this.instanceChanges$ = (instanceId) => instanceChanges$(instanceId).pipe(filter(() => !this.#crashed));
