@@ -22,7 +22,9 @@ export interface ChangeFeedOptions<E extends ChangeEventLike, T> {
   readonly watch: (point: ResumePoint | undefined, resumeEvent?: E) => ChangeStream<Document, E>;
   /**
    * Maps an event to what subscribers get; `undefined` drops it. May throw (or reject) for a corrupt event (logged,
-   * skipped). May be asynchronous (a lookup): events are still delivered in stream order.
+   * skipped). May be asynchronous (a lookup): events are still delivered in stream order. Rejects with
+   * {@link FeedReadError} when a lookup the event needs kept failing: then neither that event nor any after it is
+   * delivered, and the feed ends (see `FeedReadError`).
    */
   readonly map: (event: E) => T | undefined | Promise<T | undefined>;
   /**
@@ -55,6 +57,19 @@ export interface ChangeFeedOptions<E extends ChangeEventLike, T> {
    * opens a new stream). Absent: the feed retries for as long as it has subscribers.
    */
   readonly giveUp?: (error: unknown) => unknown;
+}
+
+/**
+ * What a feed's `map` rejects with when it could not read what an event needs (a status change's input: its read
+ * failed again and again) and must not deliver the event without it: subscribers would see wrong data (an instance
+ * whose input vanished). The feed skips no event silently and delivers nothing out of order, so it delivers neither
+ * that event nor the events after it, and fails as a feed that fails persistently does: one that may end gives its
+ * subscribers `giveUp(cause)` as their error (a new subscriber opens a new stream and reads the current state); one
+ * that never ends reopens from now after `policy.maxDelayMs` and emits its `resync` (what changed since it was last
+ * healthy, read again).
+ */
+export class FeedReadError extends Error {
+  override readonly name = 'FeedReadError';
 }
 
 /**
@@ -102,7 +117,12 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
       (value) => {
         if (!this.#closed) this.#emit(value);
       },
-      (error) => options.logger.error(`${options.name}: a change event could not be read and was not delivered`, error),
+      (error) => {
+        // A read refused because the store is closing is no failure: the closed feed delivers nothing more anyway.
+        if (this.#closed) return;
+        if (error instanceof FeedReadError) this.#failRead(error);
+        else options.logger.error(`${options.name}: a change event could not be read and was not delivered`, error);
+      },
     );
     this.events$ = new Observable<T>((subscriber) => {
       if (this.#closed) {
@@ -315,6 +335,24 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     if (decision.severity === 'error') this.#o.logger.error(message, failure.error);
     else this.#o.logger.warn(message, failure.error);
     this.#reopen(stream, reopen.point, decision.delayMs, reopen.resync || this.#o.resyncOnResume === true);
+  }
+
+  /** A mapping could not read what its event needs (see {@link FeedReadError}): the feed fails without delivering it. */
+  #failRead(error: FeedReadError): void {
+    this.#delivery.discard(); // the events after it: delivered, they would come before the one that failed
+    const stream = this.#stream;
+    if (this.#o.giveUp) {
+      this.#o.logger.error(`${this.#o.name}: ${error.message}; giving up, its subscribers get the error`, error.cause);
+      this.#end(stream, this.#o.giveUp(error.cause));
+      return;
+    }
+    const delayMs = this.#o.policy.maxDelayMs;
+    this.#o.logger.error(
+      `${this.#o.name}: ${error.message}; restarting from now and re-reading what changed since it was last healthy in ${delayMs} ms`, error.cause,
+    );
+    if (this.#reopenTimer !== undefined) this.#o.clock.clearTimeout(this.#reopenTimer); // one reopen, this one
+    this.#reopenTimer = undefined;
+    this.#reopen(stream, 'now', delayMs, true);
   }
 
   /** The event `point` resumes after by that event's own token (see `ChangeFeedOptions.watch`), if any. */

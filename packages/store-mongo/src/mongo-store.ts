@@ -21,8 +21,9 @@ import {
   type ChangeEventLike,
 } from './change-events.js';
 import { allSettledOrThrow } from './all-settled-or-throw.js';
-import { batchedInputProjection, InputReads, type BatchedInput } from './input-reads.js';
-import { ChangeFeed } from './change-feed.js';
+import { batchedInputProjection, InputReads, type BatchedInput, type StoredInput } from './input-reads.js';
+import { ChangeFeed, FeedReadError } from './change-feed.js';
+import { inputReadStep } from './input-read-retry.js';
 import {
   ClockSkewMonitor, DEFAULT_CLOCK_SKEW_CHECK_MS, DEFAULT_MAX_CLOCK_SKEW_MS, skewOfHello, type ClockSkew,
 } from './clock-skew.js';
@@ -259,6 +260,8 @@ export class MongoStore implements Store {
   );
   readonly #localWork = new Subject<void>();
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Wakes each back-off of `#pause` still waiting; `close` calls them. */
+  readonly #pauses = new Set<() => void>();
   #sweeping: Promise<void> | undefined;
   #sweepAgain = false;
   #closed: Promise<void> | undefined;
@@ -1123,6 +1126,7 @@ export class MongoStore implements Store {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       const feeds = Promise.all([this.#statusFeed.close(), this.#wakeFeed.close(), this.#watchFeed.close()]);
+      for (const wake of [...this.#pauses]) wake();
       this.#localWork.complete();
       if (this.#majorityReadTimer !== undefined) this.#clock.clearTimeout(this.#majorityReadTimer);
       this.#majorityReadTimer = undefined;
@@ -1562,19 +1566,61 @@ export class MongoStore implements Store {
       case 'none':
         return undefined;
       case 'needs-input':
-        return this.#inputReads
-          .load(reading.key)
-          .then((stored) => withInput(reading, stored ?? null, this.#inputs), (error: unknown) => {
-            // The change itself is never dropped: without its input is better than not at all. (A read refused because
-            // the store is closing is no failure: the closed feed delivers nothing more anyway.)
-            if (!(error instanceof StoreClosedError)) {
-              this.#logger.warn(`MongoStore ${this.dbName}: reading an input for the status feed failed; delivering the change without it`, error);
-            }
-            return withInput(reading, null, this.#inputs);
-          });
+        return this.#readInput(reading.key).then((stored) => withInput(reading, stored ?? null, this.#inputs));
       default:
         return assertNever(reading, 'status event');
     }
+  }
+
+  /**
+   * The input a status change needs, read until a read succeeds (`inputReadStep`: a failure that passes is read again
+   * after a back-off, five reads at most). The feed delivers the events after this one only once it is delivered, so
+   * the wait keeps stream order. A read that keeps failing rejects with `FeedReadError`: the change is never delivered
+   * without its input (a `status$` subscriber would see it vanish and come back), the feed ends as at a persistent
+   * failure instead. A back-off ends at `close`, after which the next read is refused (`StoreClosedError`, ignored by
+   * the closed feed).
+   */
+  async #readInput(key: string): Promise<StoredInput | undefined> {
+    for (let failures = 1; ; failures++) {
+      try {
+        return await this.#inputReads.load(key);
+      } catch (error) {
+        const step = inputReadStep(error, failures);
+        const instance = JSON.stringify(instanceIdOfKey(key));
+        switch (step.kind) {
+          case 'closed':
+            throw error;
+          case 'fail':
+            throw new FeedReadError(
+              `reading the input of instance ${instance} for a status change failed (${failures} ${failures === 1 ? 'read' : 'reads'}); the change is not delivered without it`,
+              { cause: error },
+            );
+          case 'retry':
+            this.#logger.warn(
+              `MongoStore ${this.dbName}: reading the input of instance ${instance} for a status change failed; reading it again in ${step.delayMs} ms (later changes wait)`,
+              error,
+            );
+            await this.#pause(step.delayMs);
+            break;
+          default:
+            return assertNever(step, 'input read step');
+        }
+      }
+    }
+  }
+
+  /** Resolves after `ms` on the store's clock, or as soon as `close` begins. */
+  #pause(ms: number): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        this.#clock.clearTimeout(timer);
+        this.#pauses.delete(wake);
+        resolve();
+      };
+      const timer = this.#clock.setTimeout(wake, ms);
+      this.#pauses.add(wake);
+    });
   }
 
   /**

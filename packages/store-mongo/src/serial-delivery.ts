@@ -3,7 +3,8 @@
  * later events wait for it. Each event is mapped as soon as it is pushed, so the lookups of several events run
  * together (their reads can share a batch, see `BatchLoader`) instead of each starting only once the one before it
  * was delivered; only the delivery waits. Synchronous mappings with nothing pending are delivered at once. A mapping
- * that throws or rejects is reported to `fail` and skipped; the events after it are still delivered.
+ * that throws or rejects is reported to `fail` and skipped; the events after it are still delivered, unless `fail`
+ * calls {@link SerialDelivery.discard}.
  *
  * @example
  * ```ts
@@ -17,6 +18,8 @@ export class SerialDelivery<E, T> {
   readonly #emit: (value: T) => void;
   readonly #fail: (error: unknown) => void;
   #pending: Promise<void> | undefined;
+  /** Counts `discard` calls: an event pushed before the latest one is neither delivered nor reported. */
+  #epoch = 0;
 
   constructor(
     map: (event: E) => T | undefined | Promise<T | undefined>, emit: (value: T) => void, fail: (error: unknown) => void,
@@ -45,9 +48,11 @@ export class SerialDelivery<E, T> {
       ? value.then((v) => ({ value: v }), (error: unknown) => ({ error }))
       : Promise.resolve({ value });
     const previous = this.#pending ?? Promise.resolve();
+    const epoch = this.#epoch;
     const next: Promise<void> = previous
       .then(() => outcome)
       .then((settled) => {
+        if (epoch !== this.#epoch) return;
         if ('error' in settled) this.#fail(settled.error);
         else if (settled.value !== undefined) this.#emit(settled.value);
       })
@@ -56,6 +61,15 @@ export class SerialDelivery<E, T> {
         if (this.#pending === next) this.#pending = undefined;
       });
     this.#pending = next;
+  }
+
+  /**
+   * Drops every event pushed so far that is not delivered yet: none of them is delivered or reported (their lookups
+   * still settle). Events pushed afterwards are delivered as usual. For a feed that stops at an event it must not
+   * skip: what came after that event is not delivered either.
+   */
+  discard(): void {
+    this.#epoch++;
   }
 
   /** Resolves once every event pushed so far is delivered or skipped. */

@@ -4,7 +4,7 @@ import { filter, firstValueFrom, of } from 'rxjs';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { ChangeEventLike } from '../src/change-events.js';
-import { ChangeFeed, type ChangeFeedOptions } from '../src/change-feed.js';
+import { ChangeFeed, FeedReadError, type ChangeFeedOptions } from '../src/change-feed.js';
 import { mapDriverError } from '../src/map-driver-error.js';
 import type { ResumePoint } from '../src/resume-policy.js';
 import { announceSkip, MONGODB_URI, testDatabase } from './support/integration.js';
@@ -459,6 +459,63 @@ describe('change feed: where a refresh resumes (scripted stream)', () => {
       await feed.close();
     }
     expect(streams.every((stream) => stream.closed)).toBe(true);
+  });
+
+  it('ends a feed that may end when an event\u2019s lookup kept failing: neither that event nor a later one is delivered', async () => {
+    const readFailed = new Error('input read failed');
+    const map = (event: ChangeEventLike) => {
+      const id = String(event.documentKey?._id);
+      return id === 'b' ? Promise.reject(new FeedReadError('reading the input of b failed', { cause: readFailed })) : Promise.resolve(id);
+    };
+    const giveUp = (error: unknown) => new Error('given up', { cause: error });
+    const { feed, streams, logged } = scriptedFeed({ map, giveUp });
+    const values: unknown[] = [];
+    let failure: unknown;
+    const subscription = feed.events$.subscribe({ next: (value) => values.push(value), error: (error: unknown) => void (failure = error) });
+    const change = (id: string, data: string) => ({ ...ofX, _id: { _data: data }, documentKey: { _id: id } });
+    try {
+      streams[0]!.deliverBatch([change('a', '8401'), change('b', '8402'), change('c', '8403')]);
+      await flush();
+      expect(values).toEqual(['a']);
+      expect((failure as Error).message).toBe('given up');
+      expect((failure as Error).cause).toBe(readFailed);
+      expect(streams[0]!.closed).toBe(true);
+      expect(logged.some((message) => message.includes('reading the input of b failed') && message.includes('giving up'))).toBe(true);
+      // A new subscriber opens a new stream, whose events are delivered.
+      const again: unknown[] = [];
+      const next = feed.events$.subscribe((value) => again.push(value));
+      streams[1]!.deliver(change('d', '8404'));
+      await flush();
+      next.unsubscribe();
+      expect(again).toEqual(['d']);
+    } finally {
+      subscription.unsubscribe();
+      await feed.close();
+    }
+  });
+
+  it('reopens a feed that never ends from now with a resync when an event\u2019s lookup kept failing', async () => {
+    const map = (event: ChangeEventLike) => {
+      const id = String(event.documentKey?._id);
+      return id === 'b' ? Promise.reject(new FeedReadError('reading b failed', { cause: new Error('down') })) : Promise.resolve(id);
+    };
+    const { feed, streams, opens, clock } = scriptedFeed({ map, resync: () => of('re-read') });
+    const values: unknown[] = [];
+    const subscription = feed.events$.subscribe((value) => values.push(value));
+    const change = (id: string, data: string) => ({ ...ofX, _id: { _data: data }, documentKey: { _id: id } });
+    try {
+      streams[0]!.deliverBatch([change('a', '8501'), change('b', '8502'), change('c', '8503')]);
+      await flush();
+      expect(values).toEqual(['a']);
+      await clock.waitForTimer();
+      await clock.advance(5_000);
+      expect(opens).toHaveLength(2);
+      expect(opens[1]!.point).toEqual({ startAtOperationTime: new Timestamp({ t: 1_700_000_000, i: 1 }) });
+      expect(values).toEqual(['a', 're-read']);
+    } finally {
+      subscription.unsubscribe();
+      await feed.close();
+    }
   });
 
   it('a stream closed while the feed waits for its next event ends its reader: nothing delivered after close', async () => {

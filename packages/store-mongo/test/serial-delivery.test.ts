@@ -110,3 +110,31 @@ describe('serial delivery of change events (a status snapshot waiting for its in
     expect(out).toEqual([1, 3]);
   });
 });
+
+describe('serial delivery stopped at an event it must not skip', () => {
+  it('discard from the failure report drops the events after the failed one: nothing delivered out of order', async () => {
+    const out: string[] = [];
+    const failures: unknown[] = [];
+    const lookup = deferred<string>();
+    const delivery: SerialDelivery<string, string> = new SerialDelivery<string, string>(
+      (e) => (e === 'needs-read' ? lookup.promise : Promise.resolve(e)),
+      (v) => out.push(v),
+      (error) => {
+        failures.push(error);
+        delivery.discard();
+      },
+    );
+    delivery.push('before');
+    delivery.push('needs-read');
+    delivery.push('after');
+    delivery.push('last');
+    lookup.reject(new Error('read failed'));
+    await delivery.idle();
+    expect(out).toEqual(['before']);
+    expect(failures.map((f) => (f as Error).message)).toEqual(['read failed']);
+    // Events pushed afterwards (a new stream's) are delivered again.
+    delivery.push('new stream');
+    await delivery.idle();
+    expect(out).toEqual(['before', 'new stream']);
+  });
+});
