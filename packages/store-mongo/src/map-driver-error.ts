@@ -204,7 +204,8 @@ export type CommittedWork = 'wrote' | 'wrote-nothing' | 'read';
  *   first attempt that never reached a server is reported as unknown too: no error tells the two apart.) So is an
  *   "overloaded" refusal of the commit (`SystemOverloadedError`): it may be that retry's, after a first attempt that
  *   lost its connection.
- * - `TransientTransactionError` (the commit was refused, nothing of the transaction applied): as `mapDriverError`.
+ * - `TransientTransactionError` (the commit was refused, nothing of the transaction applied): as `mapDriverError`
+ *   (`StoreUnreachableError`, 503: it did not run, try again).
  * - Anything else: as `mapDriverError`.
  *
  * @example
@@ -250,7 +251,7 @@ export function mapCommitFailure(error: unknown, doing: string, work: CommittedW
  * | a transaction too large for the WiredTiger cache (`TransactionTooLargeForCache`) | `StoreCacheFullError` (507): it may pass on a quieter cache; the worker tries a step three times, then records it |
  * | a read the store bounded ran out of its `maxTimeMS` (`MaxTimeMSExpired`, not a commit's) | `UnavailableError` (`unavailable`, 503): nothing written, try again |
  * | an operation an overloaded server shed (`SystemOverloadedError` and `RetryableError` labels), after the driver's own retries | `StoreUnreachableError` (`store-unreachable`, 503): it did not run, try again later (not `unavailable`, which the runtime reads as a call that may have applied: `mayHaveApplied`) |
- * | a transaction aborted (`TransientTransactionError`) after the driver's retries ran out: nothing written | `MongoStoreError` (`store-error`), saying a retry is safe |
+ * | a transaction aborted (`TransientTransactionError`) after the driver's retries ran out: nothing written | `StoreUnreachableError` (`store-unreachable`, 503): it did not run, try again (write conflicts on a hot instance, an election that outlasted the retries) |
  * | a duplicate key on a unique index (a caller's create racing for an id is told apart first: `isDuplicateIdOf`) | `MongoStoreError` (`store-error`), naming the likely cause |
  * | anything else | `MongoStoreError` (`store-error`) |
  *
@@ -311,10 +312,12 @@ export function mapDriverError(error: unknown, doing: string): DurableError {
         options,
       );
     case 'transaction-aborted':
-      return new MongoStoreError(
+      // The label says the transaction did not run: nothing of it was written, as for an operation an overloaded
+      // server shed. So the same 503 "did not run, try again", not a 500 that reads as a fault of the store.
+      return new StoreUnreachableError(
         `MongoDB aborted the transaction while ${doing}, and the driver's retries for 120 s did not get it through: ${detail}. ` +
-          'Nothing of it was written, so retrying is safe (the worker retries steps and activity results by itself). ' +
-          'Lasting write conflicts mean many writers of one instance at once; an election that outlasts the retries, a primary that is unhealthy.',
+          'Nothing of it was written, so trying again is safe (the worker retries steps and activity results by itself). ' +
+          'Lasting write conflicts mean many writers of one instance at once (a hot instance); an election that outlasts the retries, a primary that is unhealthy.',
         options,
       );
     case 'duplicate-key':

@@ -174,7 +174,7 @@ describe('driver error mapping', () => {
     // A commit the server refused as a whole (TransientTransactionError) applied nothing, whatever the transaction did.
     const aborted = serverError(251, 'NoSuchTransaction');
     aborted.addErrorLabel('TransientTransactionError');
-    expect(mapCommitFailure(aborted, 'committing', 'wrote')).toMatchObject({ code: 'store-error' });
+    expect(mapCommitFailure(aborted, 'committing', 'wrote')).toMatchObject({ code: 'store-unreachable', status: 503 });
     const network = new MongoNetworkError('connection reset');
     network.addErrorLabel('TransientTransactionError');
     expect(mapCommitFailure(network, 'committing', 'wrote')).toMatchObject({ code: 'store-unreachable' });
@@ -382,14 +382,22 @@ describe('driver error mapping', () => {
     expect(classifyDriverError(new MongoNetworkError('reset'))).toBe('unreachable');
   });
 
-  it('maps a transaction the driver gave up retrying (TransientTransactionError) to MongoStoreError saying nothing was written', () => {
-    const conflict = serverError(112, 'WriteConflict', 'Write conflict during plan execution');
-    conflict.addErrorLabel('TransientTransactionError');
+  it('maps a transaction the driver gave up retrying (TransientTransactionError) to the 503 of an operation that did not run', () => {
+    // As the driver builds it: the server's reply, its labels copied onto the MongoServerError.
+    const conflict = new MongoServerError({
+      ok: 0, code: 112, codeName: 'WriteConflict', errmsg: 'Write conflict during plan execution', errorLabels: ['TransientTransactionError'],
+    });
+    expect(conflict.hasErrorLabel('TransientTransactionError')).toBe(true);
     expect(classifyDriverError(conflict)).toBe('transaction-aborted');
     const mapped = mapDriverError(conflict, 'committing a step of "a"');
-    expect(mapped).toBeInstanceOf(MongoStoreError);
-    expect(mapped).toMatchObject({ code: 'store-error', cause: conflict });
-    expect(mapped.message).toContain('Nothing of it was written, so retrying is safe');
+    // The same error, code and status as an operation an overloaded server shed: nothing written, try again.
+    const shed = new MongoServerError({ ok: 0, code: 462, codeName: 'IngressRequestRateLimitExceeded', errmsg: 'shed', errorLabels: ['SystemOverloadedError', 'RetryableError'] });
+    const overloaded = mapDriverError(shed, 'committing a step of "a"');
+    expect(mapped).toBeInstanceOf(StoreUnreachableError);
+    expect(mapped).toMatchObject({ code: overloaded.code, status: overloaded.status, cause: conflict });
+    expect(mapped).toMatchObject({ code: 'store-unreachable', status: 503 });
+    expect(mapped.message).toContain('Nothing of it was written, so trying again is safe');
+    expect(mapped.message).toContain('many writers of one instance at once (a hot instance)');
     // A network error in a transaction carries the same label: it stays "unreachable" (503).
     const network = new MongoNetworkError('connection reset');
     network.addErrorLabel('TransientTransactionError');

@@ -2,8 +2,9 @@ import { DurableError } from '@durable-rx/runtime';
 
 /**
  * No MongoDB server could be reached within `serverSelectionTimeoutMS` (refused connection, unknown host, network
- * timeout, no primary), or no majority confirmed the commit of a transaction that wrote nothing (nothing was written,
- * trying again is safe). HTTP 503. The driver's error (usually `MongoServerSelectionError`) is kept as `cause`.
+ * timeout, no primary), or no majority confirmed the commit of a transaction that wrote nothing, or an operation did not
+ * run: an overloaded server shed it, or a transaction stayed aborted through the driver's 120 s of retries (write
+ * conflicts on a hot instance). Nothing was written; trying again is safe. HTTP 503. The driver's error (usually `MongoServerSelectionError`) is kept as `cause`.
  *
  * @example
  * ```ts
