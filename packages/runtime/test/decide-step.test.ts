@@ -1436,7 +1436,7 @@ describe('decideRefusedStep', () => {
     expect(refusedRewindOf([{ type: 'ExecutionRewound', eventId: -1, timestamp: T0.toISOString() }])).toBeUndefined();
   });
 
-  it('consumes with no record a rewind or late events whose record of fixed size the store refused too (unrecorded); a running step keeps its summary', () => {
+  it('consumes with no record a rewind or late events whose record of fixed size the store refused too (unrecorded); a running step ends the instance in its state alone', () => {
     const before = state({ runtimeStatus: 'Failed', failureDetails: failure, historyLength: history.length, version: 7 });
     const rewind: OrchestrationMessage = { id: 'rewind', instanceId: 'instance-1', event: { type: 'ExecutionRewound', eventId: -1, timestamp: T0.toISOString() } };
     const late: OrchestrationMessage = { id: 'late', instanceId: 'instance-1', event: { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'go' } };
@@ -1458,15 +1458,44 @@ describe('decideRefusedStep', () => {
     expect(unrecordedRewindOf(before, { ...before, version: 8, historyLength: history.length + 1 })).toBeUndefined();
     expect(unrecordedRewindOf(before, { ...before, version: 8, historyEpoch: 1 })).toBeUndefined();
     expect(unrecordedRewindOf(before, { ...before, version: 8, runtimeStatus: 'Running' })).toBeUndefined();
-    // A running instance's step still ends it with the record of fixed size (the flag applies to none but the above).
+    // A running instance's step ends it, in its state alone: Failed, saying why; its history as it was; the messages
+    // consumed. Not retried at every lease expiry.
     const running = state({ historyLength: history.length, version: 7 });
     const step = decideRefusedStep({ state: running, messages: [late], leaseToken: 'lease', now: T0, newId: () => 'id', failure, summary: true, unrecorded: true, history });
     if (step.kind !== 'commit') throw new Error('expected a commit');
-    expect(step.state.runtimeStatus).toBe('Failed');
-    expect(step.writeSet.requests.some((r) => r.type === 'appendHistory')).toBe(true);
+    expect(step.state).toMatchObject({
+      runtimeStatus: 'Failed', version: 8, historyLength: history.length,
+      failureDetails: { errorType: failure.errorType, errorMessage: expect.stringMatching(/^the step and every record of it were refused, 1 claimed events not recorded: /) },
+    });
+    expect(step.writeSet.requests).toEqual([
+      { type: 'replaceState', state: step.state },
+      { type: 'deleteMessages', instanceId: 'instance-1', messageIds: ['late'] },
+    ]);
+    // A sub-orchestration so ended answers its parent.
+    const child = state({ historyLength: 3, version: 7, parentInstanceId: 'parent' });
+    const childHistory = new HistoryBuilder({ name: 'CallOnce', instanceId: 'instance-1' }).started().build();
+    (childHistory[1] as { parentInstance?: unknown }).parentInstance = { instanceId: 'parent', name: 'P', taskScheduledId: 4, executionId: 'pe' };
+    const answered = decideRefusedStep({ state: child, messages: [late], leaseToken: 'lease', now: T0, newId: () => 'id', failure, summary: true, unrecorded: true, history: childHistory });
+    if (answered.kind !== 'commit') throw new Error('expected a commit');
+    expect(answered.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'deleteMessages', 'insertMessage']);
+    expect(answered.writeSet.requests[2]).toMatchObject({
+      message: { instanceId: 'parent', executionId: 'pe', event: { type: 'SubOrchestrationInstanceFailed', taskScheduledId: 4 } },
+    });
   });
 
-  it('counts as unrecordable only a step that leaves an ended instance as it was: late events or a rewind, not a new execution\'s start nor a running step', () => {
+  it('records as refused a rewind of an instance with no history (failed so in its first step): nothing to replay', () => {
+    const s = state({ runtimeStatus: 'Failed', failureDetails: failure, historyLength: 0, version: 7 });
+    const rewind: OrchestrationMessage = { id: 'rewind', instanceId: 'instance-1', event: { type: 'ExecutionRewound', eventId: -1, timestamp: T0.toISOString() } };
+    const decision = decideStep({ ...input(s, [rewind]), history: [] });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.state).toEqual({ ...s, version: 8, historyLength: 1 });
+    const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
+    if (append?.type !== 'appendHistory') throw new Error('expected a history append');
+    expect(refusedRewindFrom(s, decision.state)).toBe(0);
+    expect(refusedRewindOf(append.events)).toMatch(/^the rewind was refused, the instance has no history to replay/);
+  });
+
+  it('counts as unrecordable (left as it was) a step of late events, a rewind or a new execution\'s start over an ended instance, not a running step', () => {
     const at = T0.toISOString();
     const rewind: OrchestrationMessage = { id: 'rewind', instanceId: 'instance-1', event: { type: 'ExecutionRewound', eventId: -1, timestamp: at } };
     const late: OrchestrationMessage = { id: 'late', instanceId: 'instance-1', event: { type: 'EventRaised', eventId: -1, timestamp: at, name: 'go' } };
@@ -1479,16 +1508,17 @@ describe('decideRefusedStep', () => {
     expect(unrecordable(completed, [late])).toBe(true);
     expect(unrecordable(failed, [rewind])).toBe(true);
     expect(unrecordable(failed, [late, rewind])).toBe(true);
-    // A start of another execution changes the instance: its refusal is the step's.
-    expect(unrecordable(completed, [restart])).toBe(false);
-    expect(unrecordable(failed, [late, restart])).toBe(false);
+    // A start of another execution is not made: its state alone could not say so (its history is the last one's).
+    expect(unrecordable(completed, [restart])).toBe(true);
+    expect(unrecordable(failed, [late, restart])).toBe(true);
     // A rewind reaching a Completed instance is a late event like any; a running instance's step is never unrecordable.
     expect(unrecordable(completed, [rewind])).toBe(true);
     expect(unrecordable(state({ historyLength: history.length }), [late])).toBe(false);
-    // decideRefusedStep applies the same rule: the start's step keeps its record, however `unrecorded` is set.
+    // decideRefusedStep applies the same rule: the start's step is consumed, the instance as it was.
     const decision = decideRefusedStep({ state: completed, messages: [restart], leaseToken: 'lease', now: T0, newId: () => 'id', failure, summary: true, unrecorded: true, history });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
-    expect(decision.writeSet.requests.some((r) => r.type === 'appendHistory')).toBe(true);
+    expect(decision.state).toEqual({ ...completed, version: completed.version + 1 });
+    expect(decision.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'deleteMessages']);
   });
 
   it('terminates a running instance whose claimed terminate had its record refused twice, without the reason', () => {

@@ -357,3 +357,64 @@ describe('a late result of an ended instance whose record the store refuses for 
     });
   }
 });
+
+describe('a running instance\'s step whose record of fixed size the store refuses for good too', () => {
+  /** A runtime on a virtual clock over a ResultRefusingStore, whose `Waits` returns the event `E` it waits for. */
+  async function onRefusingStore() {
+    const clock = new VirtualClock();
+    const logger = new RecordingLogger();
+    const store = new ResultRefusingStore();
+    let commits = 0;
+    const commit = store.commit.bind(store);
+    store.commit = (writeSet) => { commits++; return commit(writeSet); };
+    const runtime = await start({ store, clock, logger, orchestrators: { Waits: function* (ctx) { return yield ctx.waitForExternalEvent('E'); } } });
+    return { clock, logger, store, runtime, commits: () => commits, ended: (id: string) => untilEnded(runtime, clock, id) };
+  }
+
+  it('ends it Failed in its status alone, its history as it was, instead of retrying the step at every lease expiry; a rewind then runs it on', async () => {
+    const { clock, logger, store, runtime, commits, ended } = await onRefusingStore();
+    const id = await runtime.client.startNew('Waits', { input: 'kept' });
+    for (let s = 0; s < 600 && (await store.getHistory(id)).length === 0; s++) await new Promise((resolve) => setTimeout(resolve, 10));
+    const before = (await store.getHistory(id)).map((e) => e.type);
+    expect(before).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'OrchestratorCompleted']);
+    store.refusing = 'all';
+    await runtime.client.raiseEvent(id, 'E', 'lost');
+    const status = await ended(id);
+    expect(status).toMatchObject({
+      runtimeStatus: 'Failed', input: 'kept',
+      failureDetails: {
+        errorType: 'PayloadTooLargeError',
+        errorMessage: 'the step and every record of it were refused, 1 claimed events not recorded: this store takes no more history of the instance',
+      },
+    });
+    // No record of the step: the history the store took before.
+    expect(status!.history!.map((e) => e.type)).toEqual(before);
+    expect(logger.errors.at(-1)).toMatch(/and every record of it; its messages consumed, not recorded, the instance ended in its status alone$/);
+    // Not claimed again: the lease expiries after it commit nothing.
+    const after = commits();
+    await clock.advance(120_000);
+    expect(commits()).toBe(after);
+    // Rewound once the store takes history again, it runs on from the history it has (the lost event not delivered).
+    store.refusing = undefined;
+    await runtime.client.rewind(id);
+    expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Running' });
+    await runtime.client.raiseEvent(id, 'E', 'again');
+    expect(await ended(id)).toMatchObject({ runtimeStatus: 'Completed', output: 'again' });
+  });
+
+  it('ends one whose first step the store refuses every record of Failed with no history; a rewind, with nothing to replay, is refused, a restart runs it', async () => {
+    const { store, runtime, ended } = await onRefusingStore();
+    store.refusing = 'all';
+    const id = await runtime.client.startNew('Waits', { input: 'kept' });
+    expect(await ended(id)).toMatchObject({ runtimeStatus: 'Failed', input: 'kept', failureDetails: { errorMessage: expect.stringMatching(/^the step and every record of it were refused/) } });
+    expect(await store.getHistory(id)).toEqual([]);
+    store.refusing = undefined;
+    await expect(runtime.client.rewind(id)).rejects.toMatchObject({
+      name: 'PayloadTooLargeError', message: expect.stringMatching(/was not made, the instance stays Failed: the rewind was refused, the instance has no history to replay/),
+    });
+    expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Failed' });
+    await runtime.client.restart(id);
+    await runtime.client.raiseEvent(id, 'E', 'now');
+    expect(await ended(id)).toMatchObject({ runtimeStatus: 'Completed', output: 'now' });
+  });
+});

@@ -304,7 +304,9 @@ export interface DurableClient {
    * caller's refusal of the same history may be answered by it, and its own message is applied later (the store
    * refuses it again, unless it takes more by then). A step of late events (results, raised events) that reach the
    * Failed instance while the rewind waits, consumed with no record because the store refused every record of it,
-   * leaves the same trace and rejects the rewind the same way. Unknown: 404; Completed or Terminated: 410;
+   * leaves the same trace and rejects the rewind the same way. So does a rewind of an instance failed with no history
+   * at all (the store refused every record of its first step): nothing to replay, it is recorded as refused; restart
+   * it instead. Unknown: 404; Completed or Terminated: 410;
    * Pending, Running or Suspended: 409.
    */
   rewind(instanceId: string, reason?: string): Promise<void>;

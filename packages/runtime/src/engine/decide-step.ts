@@ -84,6 +84,9 @@ export function decideStep(input: StepInput): StepDecision {
 /** What a step decides from, apart from its messages and lease. */
 type DecideInput = Omit<StepInput, 'messages' | 'leaseToken'>;
 
+/** Why a rewind of an instance with no history is not made (see `decide`). */
+const NOTHING_TO_REWIND = 'the rewind was refused, the instance has no history to replay; restart it';
+
 /** The one `needHistory` decision (it carries nothing). */
 const NEED_HISTORY: StepDecision = Object.freeze({ kind: 'needHistory' });
 
@@ -101,6 +104,20 @@ function decide(
   const stepped = stepEvents(state, messages);
   const { rewind, rerun, ignored } = stepped;
   let { events } = stepped;
+  const writeLease: WriteLease = lease ?? { kind: 'orchestration', instanceId: state.instanceId, token: leaseToken! };
+  let consumed: DeleteMessagesWrite | undefined;
+  if (consume) {
+    const messageIds = new Array<string>(messages.length);
+    for (let i = 0; i < messages.length; i++) messageIds[i] = messages[i]!.id;
+    consumed = { type: 'deleteMessages', instanceId: state.instanceId, messageIds };
+  }
+  if (rewind && state.historyLength === 0) {
+    // Failed before any of its history was recorded (its first step consumed with no record: decideRefusedStep's
+    // `unrecorded`): there is nothing to replay, so the rewind is recorded as refused (`refusedRewindOf`), as one whose
+    // history the store refused, after the events of its batch; the instance stays Failed. A restart starts it again.
+    const refused = events.map((e) => (e === rewind ? summaryRecord(e, NOTHING_TO_REWIND) : e));
+    return stepless(state, writeLease, first, consumed, refused, undefined);
+  }
   // Events claimed ahead of a rewind, in its batch, reached the Failed execution before it: late events, recorded
   // ahead of the rewind as a step of their own would have recorded them, so the rewind reruns a call one of them failed.
   // Given to the rewound run instead, a failure among them failed it again in this step, and the rewind, recorded after
@@ -116,13 +133,6 @@ function decide(
   // A rewind whose history a client rewrote (`decideRewind`) replays too: a cached execution of the same length may
   // be one of the history before the rewrite.
   const replays = !ignored && (input.cached === undefined || !!rerun);
-  const writeLease: WriteLease = lease ?? { kind: 'orchestration', instanceId: state.instanceId, token: leaseToken! };
-  let consumed: DeleteMessagesWrite | undefined;
-  if (consume) {
-    const messageIds = new Array<string>(messages.length);
-    for (let i = 0; i < messages.length; i++) messageIds[i] = messages[i]!.id;
-    consumed = { type: 'deleteMessages', instanceId: state.instanceId, messageIds };
-  }
   // Only stale results (`isStaleResult`: of an execution the instance no longer runs, such as a timer it queued or an
   // activity that lost a race before it continued as new; a late result of the current execution, Completed or
   // Terminated, is no stale result: recorded and ignored by the step): consumed (an activity step's task deleted),
@@ -177,6 +187,8 @@ interface StepEvents {
   readonly rerun: ExecutionRewoundEvent | undefined;
   /** The instance records and ignores them: it is terminal, and they neither rewind it nor start it again. */
   readonly ignored: boolean;
+  /** They start another execution over the instance (a restart, a new start over the id). */
+  readonly restarts: boolean;
 }
 
 /**
@@ -234,7 +246,7 @@ function stepEvents(state: InstanceState, messages: readonly OrchestrationMessag
   // worker, which steps it on the start alone; a claim capped by `maxMessages`) finds the execution started.
   return {
     events: notStarted && !terminal ? commandsFirst(events) : events, rewind, rerun: rewind ?? (terminal ? undefined : state.rerun),
-    ignored: terminal && !rewind && !restarted,
+    ignored: terminal && !rewind && !restarted, restarts: restarted,
   };
 }
 
@@ -253,18 +265,21 @@ export interface RefusedStepInput extends Omit<StepInput, 'cached' | 'newExecuti
    */
   readonly summary?: boolean;
   /**
-   * The store refused the record of fixed size too, for good, for an ended instance's late events or a refused rewind:
-   * the claimed messages are consumed with no record ({@link decideRefusedStep}).
+   * The store refused the record of fixed size too, for good: the claimed messages are consumed with no record of them
+   * in history ({@link decideRefusedStep}; what the state then says is {@link unrecordable}'s rule).
    */
   readonly unrecorded?: boolean;
 }
 
 /**
- * Whether a step of `messages` whose records the store refused for good, its record of fixed size too, may consume
- * them with no record at all (`RefusedStepInput.unrecorded`): it leaves the instance as it was, an ended instance's
- * late events or a rewind (the instance stays Failed). Any other step (a running instance's, or a start of another
- * execution over an ended one) is not: the refusal of its record of fixed size is the step's. The one rule the worker
- * and {@link decideRefusedStep} share.
+ * What a step of `messages` whose every record the store refused for good (its record of fixed size too) leaves when
+ * it consumes them with no record in history (`RefusedStepInput.unrecorded`): true when it leaves the instance as it
+ * was (an ended instance's late events; a rewind, the instance staying Failed; a start of another execution over an
+ * ended one, not made), its state written again with its `version` moved on; false for any other step (a running
+ * instance's, a first step's), which ends the instance in its state alone: the status the record of fixed size would
+ * have given (Failed with the store's reason, or Terminated by a terminate among the messages), its history as it was.
+ * Either way the step is not claimed again at every lease expiry. The one rule the worker (its log) and
+ * {@link decideRefusedStep} share.
  */
 export function unrecordable(state: InstanceState, messages: readonly OrchestrationMessage[]): boolean {
   return leavesAsItWas(stepEvents(state, messages));
@@ -272,7 +287,7 @@ export function unrecordable(state: InstanceState, messages: readonly Orchestrat
 
 /** {@link unrecordable} of the events a step takes in. */
 function leavesAsItWas(stepped: StepEvents): boolean {
-  return stepped.ignored || stepped.rewind !== undefined;
+  return stepped.ignored || stepped.rewind !== undefined || stepped.restarts;
 }
 
 /**
@@ -299,9 +314,12 @@ function leavesAsItWas(stepped: StepEvents): boolean {
  * terminate without its reason, no other event, and the failure saying how many claimed events were not recorded. A
  * rewind among them is not made (its rewritten history is what the store refused): it is recorded as refused, with
  * that count, after the history as it is, and the instance stays Failed as it was. Refused for good too
- * (`unrecorded`: the store takes no history of the instance at all), a step that leaves the instance as it was (late
- * events of an ended one, a refused rewind) consumes its messages with no record: the state's `version` moves on, its
- * status and history stay as they were, so the step is not claimed again at every lease expiry.
+ * (`unrecorded`: the store takes no history of the instance at all), the step consumes its messages with no record in
+ * history ({@link unrecordable}): one that leaves the instance as it was (late events of an ended one, a refused
+ * rewind, a start of another execution, not made) writes its state again, the `version` moved on, its status and
+ * history as they were; any other ends the instance in its state alone (the status the record of fixed size gives,
+ * `failureDetails` saying that no record of the step was taken, a parent answered), its history as it was. So the
+ * step is not claimed again at every lease expiry.
  * `needHistory` when the history is needed: a rewind's, or a started sub-orchestration's (its parent link).
  */
 export function decideRefusedStep(input: RefusedStepInput): StepDecision {
@@ -331,7 +349,8 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
     }
     reason = cut(`the store refused to record it (${left}; ${why})`);
     events = kept.map((e) => summaryRecord(e, reason));
-    failure = { errorType: cut(failure.errorType), errorMessage: cut(`the step and its failure records were refused, ${left}: ${failure.errorMessage}`) };
+    const refused = input.unrecorded ? 'the step and every record of it were refused' : 'the step and its failure records were refused';
+    failure = { errorType: cut(failure.errorType), errorMessage: cut(`${refused}, ${left}: ${failure.errorMessage}`) };
     rewind = undefined;
   } else if (bare && !ignored) {
     events = events.map((e) => boundedRecord(e, reason));
@@ -375,6 +394,14 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
     state, step, consumed, lease, now, newId: input.newId, baseHistory, parent: parentLinkOf([...before, ...events]),
     answers: stateLinkOf(state), rewind,
   });
+  if (input.unrecorded) {
+    // Its record of fixed size refused too: the end it records, in the state alone, at the history the store holds
+    // (no rewind here: that leaves the instance as it was); the messages consumed, a parent answered.
+    const alone: InstanceState = { ...next, historyLength: state.historyLength };
+    const requests: WriteRequest[] = [{ type: 'replaceState', state: alone }];
+    for (const r of writeSet.requests) if (r.type === 'deleteMessages' || r.type === 'insertMessage') requests.push(r);
+    return { kind: 'commit', writeSet: { lease, requests }, state: alone, execution: undefined, cacheHit: false, eventsReplayed: 0, eventsApplied: 0 };
+  }
   return { kind: 'commit', writeSet, state: next, execution: undefined, cacheHit: false, eventsReplayed: 0, eventsApplied: events.length };
 }
 

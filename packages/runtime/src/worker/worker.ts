@@ -1330,10 +1330,10 @@ export class Worker {
    * the record is written bounded (`bare`: the events without their payloads, the failure cut), so that no claimed
    * message vanishes. A bare record the store refuses for good (400 or 413: it grows with the events) gives way to one
    * of fixed size (`summary`), so that the instance ends; one it has no room for (or any other failure) is the step's
-   * failure, its messages kept for the next claim, when room may have come back. A summary refused for good of a step
-   * that leaves the instance as it was (an ended instance's late events, a refused rewind) gives way to no record
-   * (`unrecorded`: the messages consumed, the state's version moved on), logged, so that the step is not retried at
-   * every lease expiry for ever; a running instance's refused summary is still the step's failure.
+   * failure, its messages kept for the next claim, when room may have come back. A summary refused for good gives way
+   * to no record in history (`unrecorded`: the messages consumed; the state written again as it was, or, for a step
+   * that does not leave the instance as it was, `unrecordable`, with the end the summary records), logged, so that the
+   * step is not retried at every lease expiry for ever.
    */
   async #commitRefusedStep(item: OrchestrationWorkItem, now: Date, error: unknown, record?: 'bare' | 'summary' | 'unrecorded'): Promise<void> {
     const { store, logger, newId } = this.#o;
@@ -1344,7 +1344,8 @@ export class Worker {
     const refused = record === 'unrecorded' ? ' and every record of it' : ended ? (record ? ' and its record without payloads' : '')
       : record === 'summary' ? ' and its failure records' : record ? ' and its failure record' : '';
     const without = record === 'summary' ? ', its events counted' : record ? ', without payloads' : '';
-    const recorded = record === 'unrecorded' ? 'its messages consumed, not recorded'
+    const recorded = record === 'unrecorded'
+      ? `its messages consumed, not recorded${unrecordable(state, item.messages) ? '' : ', the instance ended in its status alone'}`
       : ended ? (record ? 'its events counted' : 'recorded without payloads') : `recorded as the instance's failure${without}`;
     const input: { -readonly [K in keyof RefusedStepInput]: RefusedStepInput[K] } = {
       state, messages: item.messages, leaseToken: lease.token, now, newId, failure: toFailureDetails(error), history: undefined,
@@ -1363,9 +1364,8 @@ export class Worker {
       if (record === undefined ? refusedForGood(again) || outOfSpace(again) : record === 'bare' && refusedForGood(again)) {
         return this.#commitRefusedStep(item, now, again, record === undefined ? 'bare' : 'summary');
       }
-      // Only a step that leaves an ended instance as it was goes unrecorded (`unrecordable`, the rule
-      // `decideRefusedStep` applies too); for any other, such as a new execution's start, this refusal is the step's.
-      if (record === 'summary' && refusedForGood(again) && unrecordable(state, item.messages)) {
+      // No record of it at all (`decideRefusedStep`'s `unrecorded`, by the rule of `unrecordable`).
+      if (record === 'summary' && refusedForGood(again)) {
         return this.#commitRefusedStep(item, now, again, 'unrecorded');
       }
       throw again;
