@@ -1084,11 +1084,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * (the optional Store.resync$; the IndexedDB stores signal it when they read their watched instances again, e.g. a tab
  * went without its goodbye), members no longer found read one by one: 37,334 / 47,522 / 78,080 -> 37,489 / 47,721 /
  * 78,281 B (+155 / +199 / +201), budgets set to match; rx-client unchanged.
+ * 2026-12-05, a rewind reruns the calls that have no result (rewindHistory's answered calls, behind
+ * ReplayFlag.RewindRerunsUnansweredCalls), and a running instance's step whose every record the store refuses ends it
+ * in its state alone (decideRefusedStep's `unrecorded` for any step; a rewind of an instance with no history recorded
+ * as refused): 37,489 / 47,721 / 78,281 -> 37,790 / 48,032 / 78,583 B (+301 / +311 / +302, measured after rebasing on
+ * main), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 37_489 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 47_721 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 78_281 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 37_790 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 48_032 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 78_583 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
 ];
 
