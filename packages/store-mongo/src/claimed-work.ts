@@ -49,6 +49,21 @@ export function readClaimedTask(doc: Pick<TaskDoc, '_id' | 'task'>, lease: Lease
 }
 
 /**
+ * The warning for a lease a claim could not release after it failed to read the leased instance's messages: names
+ * the instance and when its lease lapses (`lease.expiresAt`), until when no worker claims it, so an operator can tell
+ * a stalled instance from a lost one.
+ *
+ * @example
+ * ```ts
+ * unreleasedClaimWarning('order-1', lease); // 'the claim of instance "order-1" could not read its messages, and releasing its lease failed too; ...'
+ * ```
+ */
+export function unreleasedClaimWarning(instanceId: string, lease: Pick<Lease, 'expiresAt'>): string {
+  return `the claim of instance ${JSON.stringify(instanceId)} could not read its messages, and releasing its lease failed too; ` +
+    `no worker claims it until the lease lapses at ${lease.expiresAt.toISOString()}`;
+}
+
+/**
  * How many leased instances (or tasks) one claim releases because their messages went meanwhile (a purge or restart
  * raced it) before it gives up and lets the worker ask again.
  */

@@ -44,6 +44,7 @@ import { InstanceWatchers } from './instance-watchers.js';
 import { classifyDriverError, isDuplicateIdOf, mapCommitFailure, mapDriverError } from './map-driver-error.js';
 import {
   CLAIM_MESSAGE_BYTES, claimFirstReadable, claimReadBound, keepUnconfirmedLease, readClaimedInstance, readClaimedTask, takeWithinBytes,
+  unreleasedClaimWarning,
 } from './claimed-work.js';
 import {
   checkConnectOptions, clientOptionsFor, clientOptionWarnings, DEFAULT_DB_NAME, feedOptionProblem, type MongoStoreOptions,
@@ -723,8 +724,11 @@ export class MongoStore implements Store {
         const query = visibleMessagesQuery(doc._id, options.now, { upToSeq: doc.messageSeq, limit });
         messages = await takeWithinBytes(this.#visibleMessages(session, query, claimReadBound(options.leaseMs), limit), CLAIM_MESSAGE_BYTES);
       } catch (error) {
-        // The claim must not keep a lease it cannot use: release it, or the instance waits out the whole lease.
-        await this.#release(doc._id, lease.token).catch(() => undefined);
+        // The claim must not keep a lease it cannot use: release it, or the instance waits out the whole lease. A
+        // release that fails too (the server most often the same one that failed the read) is logged with the instance.
+        await this.#release(doc._id, lease.token).catch((releaseError: unknown) => {
+          this.#logger.warn(`MongoStore ${this.dbName}: ${unreleasedClaimWarning(instanceIdOfKey(doc._id), lease)}`, releaseError);
+        });
         throw error;
       }
       const reading = readClaimedInstance(doc, messages, lease);

@@ -4,7 +4,7 @@ import { MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoWr
 import { describe, expect, it } from 'vitest';
 import {
   CLAIM_MESSAGE_BYTES, CLAIM_RACE_ATTEMPTS, CLAIM_READ_MARGIN_MS, CLAIM_READ_MAX_MS, claimFirstReadable, claimReadBound, keepUnconfirmedLease,
-  readClaimedInstance, readClaimedTask, takeWithinBytes, UNREADABLE_SKIPS, type ClaimReading,
+  readClaimedInstance, readClaimedTask, takeWithinBytes, UNREADABLE_SKIPS, unreleasedClaimWarning, type ClaimReading,
 } from '../src/claimed-work.js';
 import { mapDriverError } from '../src/map-driver-error.js';
 import { emptyQueueHead, encodeInstanceState, encodeMessage, instanceDoc, messageDoc, taskDoc } from '../src/documents.js';
@@ -162,5 +162,14 @@ describe('a claim\'s reads are bounded', () => {
     // The budget counts UTF-8 bytes, as MongoDB stores the text.
     expect(await takeWithinBytes((async function* () { yield { message: 'é'.repeat(3) }; yield { message: 'é'.repeat(3) }; })(), 11)).toHaveLength(1);
     expect(await takeWithinBytes(cursor([]), CLAIM_MESSAGE_BYTES)).toEqual([]);
+  });
+});
+
+describe('a claim that could not read its messages nor release its lease', () => {
+  it('warns naming the instance and when its lease lapses, until when no worker claims it', () => {
+    const lease = newLease({ owner: 'w1', now: new Date('2026-12-05T01:00:00.000Z'), leaseMs: 30_000 }, 'token-1');
+    const warning = unreleasedClaimWarning('order-\u00e9 "1"', lease);
+    expect(warning).toContain(JSON.stringify('order-\u00e9 "1"'));
+    expect(warning).toContain('2026-12-05T01:00:30.000Z');
   });
 });
