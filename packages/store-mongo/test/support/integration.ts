@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +28,24 @@ export function announceSkip(file: string): void {
   );
 }
 
+/** MongoDB's limit on a database name, in bytes (63: "fewer than 64 characters"). */
+const DB_NAME_MAX = 63;
+
+/**
+ * The database of one run of test file `file`: `drx<pid>-<file>-<8 random hex>`, the file part cut so that the whole
+ * stays within MongoDB's 63 bytes. The process id alone does not tell runs apart: CI jobs in containers that share one
+ * MONGODB_URI all run as the same low pids, and one job's teardown (`dropDatabase`) would drop another's data.
+ *
+ * @example
+ * ```ts
+ * testDatabaseName('mongo-store.test.ts'); // 'drx4242-mongo-store_test_ts-1f0c9a7e'
+ * ```
+ */
+export function testDatabaseName(file: string, pid: number = process.pid, suffix: string = randomUUID().slice(0, 8)): string {
+  const tail = `-${suffix.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+  return `drx${pid}-${file}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, DB_NAME_MAX - tail.length) + tail;
+}
+
 /**
  * One database for the calling test file, dropped once after it. `open(label)` opens a store on it under a fresh
  * collection prefix; `open(label, { share: prefix })` opens a second handle on an existing prefix.
@@ -36,7 +55,7 @@ export function testDatabase(file: string): {
   open(label: string, options?: Omit<MongoStoreUriOptions, 'uri' | 'dbName' | 'collectionPrefix'> & { readonly prefix?: string }): Promise<MongoStore>;
   prefix(label: string): string;
 } {
-  const name = `drx${process.pid}-${file}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 60);
+  const name = testDatabaseName(file);
   let counter = 0;
   afterAll(async () => {
     if (!MONGODB_URI) return;
