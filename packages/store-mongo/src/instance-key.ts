@@ -43,16 +43,37 @@ export function instanceIdOfKey(key: string): string {
 }
 
 /**
- * The `_id` regex alternatives that select the keys of ids starting with `prefix` literally: the plain keys, and the
- * escaped keys (whose hex digits keep the prefix). Each is anchored, so MongoDB scans a range of the `_id` index.
+ * The `_id` regex alternatives that select the keys of ids starting with `prefix` literally: the escaped keys (whose
+ * hex digits keep the prefix) and, when some plain key can start with it, the plain keys. Each is anchored, so
+ * MongoDB scans a range of the `_id` index.
+ *
+ * A plain key is well-formed UTF-16 and never starts with {@link ESCAPED_KEY_MARK}, and the server matches UTF-8, in
+ * which a lone surrogate cannot be written (the driver sends U+FFFD instead). So a prefix that starts with the mark,
+ * or holds a lone surrogate anywhere but at its end, selects no plain key (`plain` is `undefined`: a pattern for it
+ * would match other ids, such as `\uFFFFx` for the prefix `\uFFFFffff`); one that ends with a lone high surrogate
+ * selects the plain keys that go on with a character of the 1,024 that surrogate begins.
  *
  * @example
  * ```ts
- * instanceKeyPrefixPatterns('job-'); // ['^job-', '^\uFFFF006a006f0062002d']
+ * instanceKeyPrefixPatterns('job-'); // { plain: '^job-', escaped: '^\uFFFF006a006f0062002d' }
+ * instanceKeyPrefixPatterns('\uFFFF'); // { plain: undefined, escaped: '^\uFFFFffff' }
  * ```
  */
-export function instanceKeyPrefixPatterns(prefix: string): [string, string] {
-  return [`^${escapeRegexLiteral(prefix)}`, `^${ESCAPED_KEY_MARK}${hexUnits(prefix)}`];
+export function instanceKeyPrefixPatterns(prefix: string): { readonly plain: string | undefined; readonly escaped: string } {
+  return { plain: plainKeyPrefixPattern(prefix), escaped: `^${ESCAPED_KEY_MARK}${hexUnits(prefix)}` };
+}
+
+function plainKeyPrefixPattern(prefix: string): string | undefined {
+  if (prefix.startsWith(ESCAPED_KEY_MARK)) return undefined;
+  const last = prefix.charCodeAt(prefix.length - 1);
+  if (last >= 0xd800 && last <= 0xdbff) {
+    const head = prefix.slice(0, -1);
+    if (!isWellFormed(head)) return undefined;
+    // The code points whose UTF-16 form starts with this high surrogate, as a range of literal characters.
+    const first = 0x10000 + (last - 0xd800) * 0x400;
+    return `^${escapeRegexLiteral(head)}[${String.fromCodePoint(first)}-${String.fromCodePoint(first + 0x3ff)}]`;
+  }
+  return isWellFormed(prefix) ? `^${escapeRegexLiteral(prefix)}` : undefined;
 }
 
 function needsEscape(id: string): boolean {

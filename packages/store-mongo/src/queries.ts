@@ -333,8 +333,8 @@ export function buildQueryFilter(query: InstanceQuery, after?: PageKey): Filter<
   const created = createdRange(query.createdTimeFrom, query.createdTimeTo);
   if (created) clauses.push(created);
   if (query.instanceIdPrefix) {
-    const [plain, escaped] = instanceKeyPrefixPatterns(query.instanceIdPrefix);
-    clauses.push({ $or: [{ _id: { $regex: plain } }, { _id: { $regex: escaped } }] });
+    const { plain, escaped } = instanceKeyPrefixPatterns(query.instanceIdPrefix);
+    clauses.push(plain === undefined ? { _id: { $regex: escaped } } : { $or: [{ _id: { $regex: plain } }, { _id: { $regex: escaped } }] });
   }
   if (after) {
     const time = new Date(after.createdTime);

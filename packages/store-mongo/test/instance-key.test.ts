@@ -31,12 +31,21 @@ describe('instance keys (ids with lone surrogates do not collide)', () => {
     expect(instanceIdOfKey(instanceKey(marked))).toBe(marked);
   });
 
-  it('keep prefixes: an id starts with p exactly when its key matches one of the prefix patterns', () => {
-    const ids = ['job-1', 'job-\uD800', 'jo', 'x-job-', '\uD800job', `${ESCAPED_KEY_MARK}job`, 'job\uDFFF-2'];
-    for (const prefix of ['job-', 'job', '\uD800', 'jo', `${ESCAPED_KEY_MARK}j`]) {
-      const patterns = instanceKeyPrefixPatterns(prefix).map((p) => new RegExp(p, 'u'));
+  it('keep prefixes: an id starts with p exactly when its key matches one of the prefix patterns, as the server matches them', () => {
+    // The driver writes strings as UTF-8, a lone surrogate as U+FFFD: the server sees pattern and key as this gives them.
+    const asSent = (text: string) => new TextDecoder().decode(new TextEncoder().encode(text));
+    const ids = [
+      'job-1', 'job-\uD800', 'jo', 'x-job-', '\uD800job', `${ESCAPED_KEY_MARK}job`, 'job\uDFFF-2', `${ESCAPED_KEY_MARK}x`, '\uFFFDabc',
+      '\u{10000}a', '\u{103FF}', '\u{10400}', 'j\u{10001}', '\uD800\uDC00', `${ESCAPED_KEY_MARK}ffff0078`,
+    ];
+    const prefixes = [
+      'job-', 'job', '\uD800', 'jo', `${ESCAPED_KEY_MARK}j`, `${ESCAPED_KEY_MARK}ffff`, ESCAPED_KEY_MARK, '\uFFFD', 'j\uD800', '\uDC00', '\uD800\uDC00x', '',
+    ];
+    for (const prefix of prefixes) {
+      const { plain, escaped } = instanceKeyPrefixPatterns(prefix);
+      const patterns = [plain, escaped].flatMap((p) => (p === undefined ? [] : [new RegExp(asSent(p), 'u')]));
       for (const id of ids) {
-        const key = instanceKey(id);
+        const key = asSent(instanceKey(id));
         expect(patterns.some((p) => p.test(key)), `${JSON.stringify(prefix)} vs ${JSON.stringify(id)}`).toBe(id.startsWith(prefix));
       }
     }

@@ -15,7 +15,7 @@ import { escapeRegexLiteral } from '../src/regex-literal.js';
 import { instanceKeyPrefixPatterns } from '../src/instance-key.js';
 import { claimAtOf, EPOCH, FREE_LEASE, NEVER } from '../src/documents.js';
 
-const instanceIdPrefixPattern = (prefix: string) => instanceKeyPrefixPatterns(prefix)[0];
+const instanceIdPrefixPattern = (prefix: string) => instanceKeyPrefixPatterns(prefix).plain ?? '(?!)';
 import {
   collectionNames, indexConflictProblem, INDEXES, indexesListedAtConnect, missingCollections, missingIndexes, missingIndexesProblem, OBSOLETE_INDEXES,
   obsoleteIndexesPresent, PURGE_RECORD_TTL_S, RETIRED_INDEXES, retiredIndexesNotice, retiredIndexesPresent,
