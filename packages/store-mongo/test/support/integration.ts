@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { MongoClient, type Document } from 'mongodb';
 import { afterAll, type TestContext } from 'vitest';
+import { databaseFromUri } from '../../src/deployment.js';
 import { MongoStore } from '../../src/mongo-store.js';
 import type { MongoStoreUriOptions } from '../../src/mongo-store-options.js';
 
@@ -44,6 +45,32 @@ const DB_NAME_MAX = 63;
 export function testDatabaseName(file: string, pid: number = process.pid, suffix: string = randomUUID().slice(0, 8)): string {
   const tail = `-${suffix.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   return `drx${pid}-${file}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, DB_NAME_MAX - tail.length) + tail;
+}
+
+/**
+ * `uri` with `dbName` as the database it names (its path), everything else kept, so that code which connects to "the
+ * database named in the URI" (the README's example) works in a database of the test's own. Credentials keep
+ * authenticating where they did: the driver takes the path's database as the default `authSource` of a password login,
+ * so when `uri` names one and sets neither `authSource` nor a mechanism with a source of its own (`$external`), that
+ * database is set as `authSource` explicitly.
+ *
+ * @example
+ * ```ts
+ * uriWithDatabase('mongodb://u:p@h1,h2/orders?replicaSet=rs0', 'drx1-docs'); // 'mongodb://u:p@h1,h2/drx1-docs?replicaSet=rs0&authSource=orders'
+ * ```
+ */
+export function uriWithDatabase(uri: string, dbName: string): string {
+  const match = /^(mongodb(?:\+srv)?:\/\/)([^/?#]*)(\/[^?#]*)?(\?[^#]*)?$/.exec(uri);
+  if (!match) throw new Error('MONGODB_URI is not a mongodb:// or mongodb+srv:// connection string');
+  const [, scheme, authority = '', , query = ''] = match;
+  const named = databaseFromUri(uri);
+  const params = new URLSearchParams(query.slice(1));
+  const mechanism = params.get('authMechanism');
+  const passwordLogin = mechanism === null || mechanism === 'DEFAULT' || mechanism.startsWith('SCRAM-');
+  const keepSource = authority.includes('@') && named !== undefined && !params.has('authSource') && passwordLogin;
+  const extra = keepSource ? `authSource=${encodeURIComponent(named)}` : '';
+  const joined = [query.slice(1), extra].filter(Boolean).join('&');
+  return `${scheme}${authority}/${encodeURIComponent(dbName)}${joined === '' ? '' : `?${joined}`}`;
 }
 
 /**
