@@ -3,7 +3,8 @@ import type { Clock, ClockTimer } from '@durable-rx/runtime';
 /**
  * The clock check MongoStore runs when it connects and then periodically ({@link ClockSkewMonitor}). Leases are
  * judged by each worker's clock (`ClaimOptions.now`), so workers whose clocks disagree by more than a lease margin can
- * take over each other's live leases. The server's clock (`localTime` of the `hello` reply) is the shared reference.
+ * take over each other's live leases; claims are refused past a share of the lease ({@link claimSkewProblem}). The
+ * server's clock (`localTime` of the `hello` reply) is the shared reference.
  */
 
 /** Default largest tolerated difference between this process's clock and the server's. */
@@ -68,6 +69,45 @@ export function clockSkewWarning(skew: ClockSkew, maxSkewMs: number): string | u
     `This process\u2019s clock is ${amount} ms ${direction} the MongoDB server\u2019s (tolerated: ${maxSkewMs} ms). ` +
     'Leases and timers are judged by each worker\u2019s clock: a worker whose clock runs ahead can take over live ' +
     'leases of others (work runs twice), one that runs behind delays timers. Synchronise the clocks (NTP).'
+  );
+}
+
+/**
+ * The largest share of a claim's lease this process's clock may be off the server's before the store refuses the
+ * claim: 10 %, so 3 s of a 30 s orchestration lease and 30 s of a 5 min activity lease.
+ */
+export const MAX_LEASE_SKEW_FRACTION = 0.1;
+
+/**
+ * Why a claim for a lease of `leaseMs` must be refused with this process's clock where `skew` measured it, or
+ * `undefined` when the claim may go ahead. A claim judges which leases have expired, and writes the expiry of its own,
+ * by this process's clock (`ClaimOptions.now`): a clock ahead of the others takes over leases still live for their
+ * holders, and one behind writes leases that the others see expire before it is done; either way an activity may run
+ * twice. So a claim is refused while the skew is certainly (less the measurement's uncertainty, as the warning
+ * judges it) more than {@link MAX_LEASE_SKEW_FRACTION} of the lease it asks for. No measurement (the server sends no
+ * time) refuses nothing.
+ *
+ * Refusing was chosen over correcting the times by the measured skew: the runtime keeps its own lease and timer times
+ * on its clock (renewals, a step's deadline, timers' due times that every claim compares), so times corrected in the
+ * store alone would disagree with the worker's, and a skew measured once a minute can be stale by the time it is used.
+ *
+ * @example
+ * ```ts
+ * claimSkewProblem({ skewMs: 5_000, uncertaintyMs: 10 }, 30_000); // 'this process's clock is 5000 ms ahead of ...'
+ * claimSkewProblem({ skewMs: 5_000, uncertaintyMs: 10 }, 300_000); // undefined: 5 s is within 10 % of 5 min
+ * ```
+ */
+export function claimSkewProblem(skew: ClockSkew | undefined, leaseMs: number, fraction = MAX_LEASE_SKEW_FRACTION): string | undefined {
+  if (skew === undefined) return undefined;
+  const allowedMs = fraction * leaseMs;
+  if (!(Math.abs(skew.skewMs) - skew.uncertaintyMs > allowedMs)) return undefined;
+  const amount = Math.round(Math.abs(skew.skewMs));
+  const direction = skew.skewMs > 0 ? 'ahead of' : 'behind';
+  return (
+    `this process\u2019s clock is ${amount} ms ${direction} the MongoDB server\u2019s, more than ${Math.round(allowedMs)} ms ` +
+    `(${Math.round(fraction * 100)} % of the ${leaseMs} ms lease asked for): claims are refused until the clocks agree, since ` +
+    'leases judged on this clock would take over live leases of other workers or expire early for them (an activity would run twice). ' +
+    'Synchronise the clocks (NTP); the store measures again every clockSkewCheckMs.'
   );
 }
 

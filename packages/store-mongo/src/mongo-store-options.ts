@@ -56,6 +56,7 @@ export interface MongoStoreCommonOptions {
    * Largest tolerated difference between this process's clock and the server's, checked when connecting and every
    * `clockSkewCheckMs` after (a warning through `logger` beyond it, repeated at most hourly while it lasts). Default
    * 2 s. Leases and timers are judged by each worker's clock. A finite number, 0 or more (else `InvalidArgumentError`).
+   * Apart from this warning, claims are refused while the skew exceeds 10 % of the lease they ask for.
    */
   readonly maxClockSkewMs?: number;
   /**

@@ -25,7 +25,7 @@ import { batchedInputProjection, InputReads, type BatchedInput, type StoredInput
 import { ChangeFeed, FeedReadError } from './change-feed.js';
 import { inputReadStep } from './input-read-retry.js';
 import {
-  ClockSkewMonitor, DEFAULT_CLOCK_SKEW_CHECK_MS, DEFAULT_MAX_CLOCK_SKEW_MS, skewOfHello, type ClockSkew,
+  claimSkewProblem, ClockSkewMonitor, DEFAULT_CLOCK_SKEW_CHECK_MS, DEFAULT_MAX_CLOCK_SKEW_MS, skewOfHello, type ClockSkew,
 } from './clock-skew.js';
 import { ClusterClock, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf, majorityTimeSource } from './cluster-time.js';
 import { assertReplicaSet, assertWritablePrimary, classifyDeployment, databaseFromUri, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
@@ -34,6 +34,7 @@ import {
   purgeDocs, purgeMarkOf, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type QueueHead, type SweepDoc, type TaskDoc,
 } from './documents.js';
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
+import { StoreUnreachableError } from './errors/store-unreachable-error.js';
 import {
   collectionNames, indexConflictProblem, INDEXES, indexesListedAtConnect, missingCollections, missingIndexes, missingIndexesProblem, obsoleteIndexesPresent,
   RETIRED_INDEXES, retiredIndexesNotice, retiredIndexesPresent, validateNamespace,
@@ -261,6 +262,8 @@ export class MongoStore implements Store {
   );
   readonly #localWork = new Subject<void>();
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** The clock measurement whose claim refusal was logged last (`#checkClaimClock`). */
+  #skewRefusalLogged: ClockSkew | undefined;
   /** Wakes each back-off of `#pause` still waiting; `close` calls them. */
   readonly #pauses = new Set<() => void>();
   #sweeping: Promise<void> | undefined;
@@ -693,6 +696,7 @@ export class MongoStore implements Store {
 
   async claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {
     return this.#op('claiming an orchestration work item', async () => {
+      this.#checkClaimClock(options.leaseMs);
       const limit = claimBound(options.maxMessages, this.#maxMessages);
       // One causally consistent session for the lease and the read of its messages: the `majority` read then carries
       // the lease write's operation time (afterClusterTime), so it sees every write before it, the messages that made
@@ -818,6 +822,7 @@ export class MongoStore implements Store {
 
   async claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined> {
     return this.#op('claiming an activity task', async () => {
+      this.#checkClaimClock(options.leaseMs);
       return claimFirstReadable(async () => {
         const taken = await this.#leaseNextTask(options);
         if (!taken) return undefined;
@@ -827,6 +832,22 @@ export class MongoStore implements Store {
         return reading;
       });
     });
+  }
+
+  /**
+   * Refuses a claim, before anything is sent, while this process's clock is off the server's by more than a share of
+   * the lease it asks for (`claimSkewProblem`, on the latest measurement): `StoreUnreachableError` (503, nothing
+   * ran), logged as an error once per measurement (the check runs every `clockSkewCheckMs`), not at every claim.
+   */
+  #checkClaimClock(leaseMs: number): void {
+    const skew = this.#skew.latest;
+    const problem = claimSkewProblem(skew, leaseMs);
+    if (problem === undefined) return;
+    if (this.#skewRefusalLogged !== skew) {
+      this.#skewRefusalLogged = skew;
+      this.#logger.error(`MongoStore ${this.dbName}: ${problem}`);
+    }
+    throw new StoreUnreachableError(`MongoStore ${this.dbName} refused a claim: ${problem}`);
   }
 
   /** The state of a document a read of many instances returned, or undefined, logged, when it does not decode. */

@@ -2,7 +2,7 @@ import { Timestamp } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import {
-  CLOCK_SKEW_REWARN_MS, ClockSkewMonitor, clockSkewWarning, DEFAULT_MAX_CLOCK_SKEW_MS, measureClockSkew, skewOfHello, type ClockSkew,
+  claimSkewProblem, CLOCK_SKEW_REWARN_MS, ClockSkewMonitor, MAX_LEASE_SKEW_FRACTION, clockSkewWarning, DEFAULT_MAX_CLOCK_SKEW_MS, measureClockSkew, skewOfHello, type ClockSkew,
 } from '../src/clock-skew.js';
 import {
   ClusterClock, compareTimestamps, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf, majorityTimeOf, majorityTimeSource,
@@ -213,5 +213,27 @@ describe('cluster time (where change streams open, what reads wait for)', () => 
     expect(isMajorityWriteConcern({ w: 'majority' })).toBe(true);
     expect(isMajorityWriteConcern({ w: 1 })).toBe(false);
     expect(isMajorityWriteConcern(undefined)).toBe(false);
+  });
+});
+
+describe('claims refused while this clock is off the server\u2019s by more than a share of the lease', () => {
+  it('refuses a claim whose lease the skew could shorten or lengthen by more than 10 %, ahead or behind', () => {
+    // 30 s orchestration lease: 3 s allowed. 3.5 s ahead takes others' leases early; 3.5 s behind writes leases the
+    // others see expire 3.5 s early.
+    expect(MAX_LEASE_SKEW_FRACTION).toBe(0.1);
+    const ahead = claimSkewProblem({ skewMs: 3_500, uncertaintyMs: 5 }, 30_000);
+    expect(ahead).toContain('3500 ms ahead of');
+    expect(ahead).toContain('3000 ms');
+    expect(claimSkewProblem({ skewMs: -3_500, uncertaintyMs: 5 }, 30_000)).toContain('3500 ms behind');
+  });
+
+  it('lets a claim through within the share, for a longer lease, or when the skew is not certain', () => {
+    expect(claimSkewProblem({ skewMs: 2_900, uncertaintyMs: 0 }, 30_000)).toBeUndefined();
+    // The same 3.5 s is within 10 % of a 5 min activity lease.
+    expect(claimSkewProblem({ skewMs: 3_500, uncertaintyMs: 0 }, 300_000)).toBeUndefined();
+    // A measurement whose round trip leaves the skew possibly within the share (3.5 s less 1 s of uncertainty).
+    expect(claimSkewProblem({ skewMs: 3_500, uncertaintyMs: 1_000 }, 30_000)).toBeUndefined();
+    // The server sent no time: nothing to judge by.
+    expect(claimSkewProblem(undefined, 30_000)).toBeUndefined();
   });
 });
