@@ -1,12 +1,13 @@
 // `npm run pack`: builds the four packages and writes their tarballs to packs/, for installing durable-rx in another
 // project before it is on the registry:
 //   npm install /path/to/durable-rx/packs/durable-rx-runtime-0.1.0.tgz
-// Checks that each tarball holds its README, the LICENSE, package.json and every file its `exports` point to, and no
-// test file or stale build output.
+// Each package's `prepack` (scripts/prepack.mjs) builds it and copies the LICENSE in, as for a plain `npm pack` or
+// `npm publish`; this script packs all four at once and checks that each tarball holds its README, the LICENSE,
+// package.json and every file its `exports` point to, and no test file.
 //   --out=<dir>   write the tarballs there instead of packs/ (test/packed-install.test.ts packs into a temp dir)
 //   --no-build    pack the dist as it is (the caller has just built it)
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,8 +21,10 @@ if (unknown.length > 0) {
 const out = args.find((arg) => arg.startsWith('--out='))?.slice('--out='.length);
 const packs = out ? `${resolve(out)}/` : `${root}packs/`;
 const packages = ['runtime', 'store-indexeddb', 'store-mongo', 'rx-client'];
+const env = { ...process.env, TURBO_TELEMETRY_DISABLED: '1', TURBO_NO_UPDATE_NOTIFIER: '1' };
+if (args.includes('--no-build')) env.DURABLE_RX_PACK_NO_BUILD = '1';
 const run = (command, args) => {
-  const result = spawnSync(command, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const result = spawnSync(command, args, { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (result.status !== 0) {
     process.stdout.write(result.stdout ?? '');
     console.error(`${command} ${args.join(' ')} failed (exit code ${result.status ?? result.signal})`);
@@ -30,26 +33,10 @@ const run = (command, args) => {
   return result.stdout;
 };
 
-if (!args.includes('--no-build')) {
-  console.log('Building the packages...');
-  spawnSync('npx', ['turbo', 'run', 'build', ...packages.map((p) => `--filter=./packages/${p}`), '--output-logs=errors-only'], {
-    cwd: root, stdio: 'inherit', env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', TURBO_NO_UPDATE_NOTIFIER: '1' },
-  }).status === 0 || process.exit(1);
-}
-
 mkdirSync(packs, { recursive: true });
 for (const file of readdirSync(packs)) if (/^durable-rx-.*\.tgz$/.test(file)) rmSync(`${packs}${file}`);
-// npm puts a package's own LICENSE file into its tarball; the packages share the repository's, copied in for the pack
-// and removed after. packages/*/LICENSE is git-ignored: a copy left by a run killed before its `finally` is never
-// committed, and the next run writes it afresh and removes it.
-const copied = packages.map((p) => `${root}packages/${p}/LICENSE`);
-let results;
-try {
-  for (const file of copied) copyFileSync(`${root}LICENSE`, file);
-  results = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', packs, ...packages.flatMap((p) => ['-w', `packages/${p}`])]));
-} finally {
-  for (const file of copied) rmSync(file, { force: true });
-}
+console.log(args.includes('--no-build') ? 'Packing the packages...' : 'Building and packing the packages...');
+const results = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', packs, ...packages.flatMap((p) => ['-w', `packages/${p}`])]));
 
 let problems = 0;
 for (const result of results) {
@@ -62,15 +49,10 @@ for (const result of results) {
     problems++;
     console.error(`${result.filename}: missing ${missing.join(', ')}`);
   }
-  // The build writes into dist without emptying it first (and turbo restores cached outputs over it): a module whose
-  // source was deleted or renamed would ship, with a source map pointing at a file that is not in the tarball.
-  const stale = [...files].filter((f) => /^dist\/.*\.js$/.test(f))
-    .filter((f) => !['.ts', '.tsx'].some((ext) => files.has(f.replace(/^dist\//, 'src/').replace(/\.js$/, ext))));
   const tests = [...files].filter((f) => /\.(test|spec)\.[cm]?[jt]sx?$/.test(f));
-  if (stale.length + tests.length > 0) {
+  if (tests.length > 0) {
     problems++;
-    if (stale.length > 0) console.error(`${result.filename}: dist files without a source (rm -r packages/${dir}/dist, then npx turbo run build --force): ${stale.join(', ')}`);
-    if (tests.length > 0) console.error(`${result.filename}: test files: ${tests.join(', ')}`);
+    console.error(`${result.filename}: test files: ${tests.join(', ')}`);
   }
   console.log(`  ${out ? packs : 'packs/'}${result.filename}  ${(result.size / 1024).toFixed(0)} kB, ${result.entryCount} files`);
 }
