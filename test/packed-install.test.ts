@@ -31,6 +31,7 @@ interface Manifest {
   readonly peerDependenciesMeta?: Record<string, { readonly optional?: boolean }>;
   readonly engines?: { readonly node?: string };
   readonly sideEffects?: boolean;
+  readonly publishConfig?: { readonly access?: string };
   readonly types?: string;
   readonly files?: readonly string[];
 }
@@ -231,6 +232,8 @@ runtime.client.customStatus$(id).subscribe((status) => document.body.append(Stri
     expect(files.filter((file) => /(^|\/)(test|tests|__tests__)\/|\.(test|spec)\.[cm]?[jt]sx?$/.test(file))).toEqual([]);
     expect(manifest.engines?.node).toBe('>=20.19');
     expect(manifest.sideEffects).toBe(false);
+    // A scoped package publishes as restricted (paid, private) unless it says otherwise.
+    expect(manifest.publishConfig?.access).toBe('public');
 
     // Every import of its JavaScript and declarations is a file it ships, a Node built-in (in Node-only modules), or a
     // package it depends on: nothing from the repository, no devDependency.
