@@ -6,6 +6,18 @@ import { vitest } from './vitest-api.js';
 
 const { describe, expect, it } = vitest;
 
+/**
+ * Node's `fs/promises`, for the reports `SOAK_REPORT` asks for. Taken from `process.getBuiltinModule` (Node 20.16 and
+ * later) rather than imported, so that no `node:` import is reachable from `/testing` and a page bundling it gets no
+ * browser stub of a Node module (nor a bundler's warning about one).
+ */
+function nodeFs(): { writeFile(path: string, data: string): Promise<void> } {
+  const process = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const fs = process?.getBuiltinModule?.('node:fs/promises') as { writeFile(path: string, data: string): Promise<void> } | undefined;
+  if (fs === undefined) throw new Error('SOAK_REPORT is set, but this runtime has no node:fs/promises to write the reports with (Node 20.16 or later)');
+  return fs;
+}
+
 /** Options of {@link describeSoak}. */
 export interface DescribeSoakOptions {
   /** Run only the first `n` faulty CI seeds (slow stores). Default: all. */
@@ -68,8 +80,7 @@ export function describeSoak(name: string, createStore: () => Store | Promise<St
         }));
         reports.sort((a, b) => a.seed - b.seed);
         if (env.SOAK_REPORT) {
-          const { writeFile } = await import('node:fs/promises');
-          await writeFile(`${env.SOAK_REPORT}/${name}.json`, JSON.stringify({ store: name, extended, hang, reports }));
+          await nodeFs().writeFile(`${env.SOAK_REPORT}/${name}.json`, JSON.stringify({ store: name, extended, hang, reports }));
         }
         expect(reports.filter((r) => r.problems.length > 0).map((r) => ({ seed: r.seed, problems: r.problems }))).toEqual([]);
       }, longSeeds * timeout);
