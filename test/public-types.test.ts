@@ -68,6 +68,34 @@ describe('the published types', () => {
     expect(published.filter((exported) => helpers.includes(exported))).toEqual([]);
   });
 
+  it('every type a published declaration names is exported by an entry point (a user can name what a call returns)', () => {
+    const resolved = (symbol: ts.Symbol): ts.Symbol => (symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol);
+    const modules = entries.map((entry) => program.getSourceFile(entry.file)).map((source) => source && checker.getSymbolAtLocation(source));
+    const exported = new Set(modules.flatMap((module) => (module ? checker.getExportsOfModule(module).map(resolved) : [])));
+    const ours = (symbol: ts.Symbol): boolean => symbol.declarations?.some((d) => d.getSourceFile().fileName.startsWith(`${root}packages/`)) ?? false;
+    const missing = new Map<string, string>();
+    const seen = new Set<ts.Symbol>();
+    const visit = (symbol: ts.Symbol, path: string): void => {
+      if (seen.has(symbol)) return;
+      seen.add(symbol);
+      for (const declaration of symbol.declarations ?? []) {
+        declaration.forEachChild(function walk(node: ts.Node): void {
+          if (ts.isTypeReferenceNode(node) || ts.isExpressionWithTypeArguments(node)) {
+            const at = checker.getSymbolAtLocation(ts.isTypeReferenceNode(node) ? node.typeName : node.expression);
+            const target = at && resolved(at);
+            if (target && !(target.flags & ts.SymbolFlags.TypeParameter) && ours(target)) {
+              if (!exported.has(target) && !missing.has(target.name)) missing.set(target.name, `${path} > ${target.name}`);
+              visit(target, `${path} > ${target.name}`);
+            }
+          }
+          node.forEachChild(walk);
+        });
+      }
+    };
+    for (const symbol of exported) visit(symbol, symbol.name);
+    expect([...missing.values()]).toEqual([]);
+  });
+
   it('the runtime\'s and MongoStore\'s declarations typecheck without the DOM library (a Node-only app)', () => {
     const files = entries.filter((entry) => /^(runtime|store-mongo)\b/.test(entry.name)).map((entry) => entry.file);
     const nodeOnly = ts.createProgram(files, { ...program.getCompilerOptions(), skipLibCheck: false, lib: ['lib.es2023.d.ts'] });

@@ -20,7 +20,10 @@ export type { Store } from './store/store.js';
 
 export type { Activity, ActivityContext, Orchestration, OrchestrationContext, Orchestrator } from './engine/orchestration-context.js';
 export type { DurableTask } from './engine/durable-task.js';
+export type { AtomicTask, AtomicTaskKind } from './engine/atomic-task.js';
 export type { TimerTask } from './engine/timer-task.js';
+export type { TaskResults, WhenAllTask } from './engine/when-all-task.js';
+export type { WhenAnyTask } from './engine/when-any-task.js';
 export type { RetryOptions } from './engine/retry-options.js';
 export { Task } from './engine/task.js';
 
@@ -29,7 +32,7 @@ export {
   type FailureDetails, type InstanceStatus,
 } from './model/instance-status.js';
 export type {
-  ContinueAsNewEvent, EventRaisedEvent, ExecutionCompletedEvent, ExecutionResumedEvent, ExecutionRewoundEvent,
+  ContinueAsNewEvent, EventBase, EventRaisedEvent, ExecutionCompletedEvent, ExecutionResumedEvent, ExecutionRewoundEvent,
   ExecutionStartedEvent, ExecutionSuspendedEvent, ExecutionTerminatedEvent, HistoryEvent, HistoryEventType,
   OrchestratorCompletedEvent, OrchestratorStartedEvent, SubOrchestrationInstanceCompletedEvent,
   SubOrchestrationInstanceCreatedEvent, SubOrchestrationInstanceFailedEvent, TaskCompletedEvent, TaskFailedEvent,

@@ -37,7 +37,7 @@ export interface WireHistoryEvent {
   readonly FailureDetails?: WireFailureDetails;
 }
 
-/** Failure details in Durable Task Framework field names. */
+/** Failure details in Durable Task Framework field names: the `FailureDetails` of a {@link WireHistoryEvent}. */
 export interface WireFailureDetails {
   readonly ErrorType: string;
   readonly ErrorMessage: string;

@@ -1,9 +1,12 @@
 import { DurableTask } from './durable-task.js';
 
-/** What an atomic task waits for: kind and name are used in messages (non-determinism, failures). */
+/** What an {@link AtomicTask} waits for: kind and name are used in messages (non-determinism, failures). */
 export type AtomicTaskKind = 'activity' | 'timer' | 'sub-orchestration' | 'external-event';
 
-/** A task backed by one scheduled action (activity, timer, sub-orchestration) or one external event. */
+/**
+ * A task backed by one scheduled action (activity, timer, sub-orchestration) or one external event; the base of
+ * `TimerTask` (what `ctx.createTimer` returns).
+ */
 export class AtomicTask<T = unknown> extends DurableTask<T> {
   constructor(
     /** What the task waits for. */

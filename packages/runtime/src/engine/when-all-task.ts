@@ -6,6 +6,7 @@ export type TaskResults<T extends readonly DurableTask<unknown>[]> = {
 };
 
 /**
+ * What `Task.all(tasks)` returns: `yield` it for the results of `tasks`, in order ({@link TaskResults}).
  * Completes with every child's result (in order) once all completed; fails as soon as one child fails, with that
  * child's error (fail-fast, like `Promise.all` and Durable Functions' `Task.all`). A child listed twice counts once.
  *

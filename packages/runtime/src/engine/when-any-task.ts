@@ -1,7 +1,7 @@
 import { DurableTask } from './durable-task.js';
 
 /**
- * Completes with the first child task that settles (completed or failed): `yield Task.any([a, b])` evaluates to
+ * What `Task.any(tasks)` returns. Completes with the first child task that settles (completed or failed): `yield Task.any([a, b])` evaluates to
  * the winning task itself, so the orchestrator can compare it and read its `result` or `error`. `Task.any` checks the
  * children (at least one, every one a task).
  */

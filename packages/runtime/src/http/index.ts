@@ -10,7 +10,7 @@ export {
   DEFAULT_RECONNECT_DELAY_MS, DEFAULT_RESUME_BUFFER_SIZE, DEFAULT_RESUME_WINDOW_MS, DEFAULT_RETRY_AFTER_SECONDS,
   type HttpHandler, type HttpHandlerOptions,
 } from './create-http-handler.js';
-export type { NativeWireStatus, WireHistoryEvent, WireInstanceStatus } from './wire-status.js';
+export type { NativeWireStatus, WireFailureDetails, WireHistoryEvent, WireInstanceStatus } from './wire-status.js';
 export type { ErrorBody, ErrorResponseBody } from './error-response.js';
 export { historyEventsHeld, type HistoryPosition } from '../model/history-position.js';
 export { KeyVerifier } from './key-verifier.js';

@@ -1,6 +1,7 @@
 import type { FailureDetails } from './instance-status.js';
 
-interface EventBase {
+/** The fields every history event has (the members of {@link HistoryEvent} extend it). */
+export interface EventBase {
   /**
    * For events that schedule work (TaskScheduled, TimerCreated, SubOrchestrationInstanceCreated): the sequence
    * number the orchestrator gave that work; completion events point back to it. -1 for every other event.

@@ -28,13 +28,10 @@ export function isRetryableError(error: unknown): boolean {
     && (error.code === 'bad-response' ? error.status !== 414 && error.status !== 431 : isRetryable(error.status));
 }
 
-/** A class an `instanceof` check accepts, abstract or not. */
-type ErrorClassOf = abstract new (...args: never[]) => object;
-
 /**
  * True when `error` is a server's store closed or lost for good, as a remote client rebuilt it from the server's
  * answer: it says `storeClosed: true` (the HTTP API's error bodies and `close` events carry it) and is of one of
- * `answerClasses`, the classes that client rebuilds answers into (a store's own error thrown in the page, as IndexedDB's
+ * `answerClasses` (classes, abstract or not), the classes that client rebuilds answers into (a store's own error thrown in the page, as IndexedDB's
  * `DatabaseUpgradingError`, is of none of them). {@link isRetryableError} never retries it (`isStoreClosed`); a remote
  * client may: the store is the server's, and for that client it is the server that is unavailable for now (a restarted
  * or failed-over server serves again). `@durable-rx/rx-client`'s React hooks retry
@@ -46,7 +43,7 @@ type ErrorClassOf = abstract new (...args: never[]) => object;
  * isRemoteStoreLost(new StoreClosedError('closed'), [StoreClosedError]); // false: a client's own close
  * ```
  */
-export function isRemoteStoreLost(error: unknown, answerClasses: readonly ErrorClassOf[]): boolean {
+export function isRemoteStoreLost(error: unknown, answerClasses: readonly (abstract new (...args: never[]) => object)[]): boolean {
   return (error as { readonly storeClosed?: unknown } | null | undefined)?.storeClosed === true
     && answerClasses.some((E) => error instanceof E);
 }
