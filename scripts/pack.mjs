@@ -43,7 +43,9 @@ for (const result of results) {
   const dir = packages.find((p) => JSON.parse(readFileSync(`${root}packages/${p}/package.json`, 'utf8')).name === result.name);
   const manifest = JSON.parse(readFileSync(`${root}packages/${dir}/package.json`, 'utf8'));
   const files = new Set(result.files.map((f) => f.path));
-  const targets = Object.values(manifest.exports).flatMap((entry) => Object.values(entry)).map((t) => t.replace(/^\.\//, ''));
+  // An entry is a path ("./package.json") or an object of conditions.
+  const targets = Object.values(manifest.exports).flatMap((entry) => (typeof entry === 'string' ? [entry] : Object.values(entry)))
+    .map((t) => t.replace(/^\.\//, ''));
   const missing = ['package.json', 'README.md', 'LICENSE', ...targets].filter((f) => !files.has(f));
   if (missing.length > 0) {
     problems++;

@@ -25,7 +25,7 @@ const STEP_MS = 600_000;
 interface Manifest {
   readonly name: string;
   readonly version: string;
-  readonly exports: Record<string, Record<string, string>>;
+  readonly exports: Record<string, string | Record<string, string>>;
   readonly dependencies?: Record<string, string>;
   readonly peerDependencies?: Record<string, string>;
   readonly peerDependenciesMeta?: Record<string, { readonly optional?: boolean }>;
@@ -37,8 +37,8 @@ interface Manifest {
 }
 
 const manifests = packages.map((dir) => JSON.parse(readFileSync(`${root}packages/${dir}/package.json`, 'utf8')) as Manifest);
-/** Every specifier the packages' `exports` declare, e.g. `@durable-rx/runtime/testing`. */
-const entryPoints = manifests.flatMap((m) => Object.keys(m.exports).map((key) => `${m.name}${key.slice(1)}`));
+/** Every module specifier the packages' `exports` declare, e.g. `@durable-rx/runtime/testing` (not `/package.json`). */
+const entryPoints = manifests.flatMap((m) => Object.keys(m.exports).filter((key) => key !== './package.json').map((key) => `${m.name}${key.slice(1)}`));
 const installedVersion = (name: string): string =>
   (JSON.parse(readFileSync(`${root}node_modules/${name}/package.json`, 'utf8')) as { version: string }).version;
 
@@ -121,7 +121,7 @@ console.log(JSON.stringify(results));`;
     expect(started.stdout).toContain(`[ 'Hello Tokyo!', 'Hello Seattle!', 'Hello London!' ]`);
   });
 
-  it('require() (CommonJS, Node 20.19 and later) loads every entry point but the vitest suites, and runs an orchestration', (ctx) => {
+  it('require() (CommonJS, Node 20.19 and later) loads every entry point but the vitest suites and each package.json, and runs an orchestration', (ctx) => {
     skipWithoutRegistry(ctx);
     const script = `const results = {};
 for (const entry of ${JSON.stringify(entryPoints)}) {
@@ -135,6 +135,8 @@ const runtime = createRuntime({ orchestrators: { Echo: function* (ctx) { return 
   results.output = (await runtime.client.waitForCompletion(id)).output;
   await runtime.stop();
   try { require('@durable-rx/runtime/testing').describeStoreConformance(); } catch (e) { results.suites = e.message; }
+  // Tools read a package's manifest through its exports (e.g. require.resolve('<name>/package.json')).
+  results.manifests = ${JSON.stringify(manifests.map((m) => m.name))}.map((name) => require(name + '/package.json').name);
   console.log(JSON.stringify(results));
 })();`;
     writeFileSync(join(project, 'require.cjs'), script);
@@ -145,6 +147,7 @@ const runtime = createRuntime({ orchestrators: { Echo: function* (ctx) { return 
       ...Object.fromEntries(entryPoints.map((entry) => [entry, 'ok'])),
       output: 42,
       suites: expect.stringContaining('import this entry instead'),
+      manifests: manifests.map((m) => m.name),
     });
   });
 

@@ -12,16 +12,17 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const packages = ['runtime', 'store-indexeddb', 'store-mongo', 'rx-client'];
 
 interface PackageJson {
-  readonly exports: Record<string, { readonly types: string }>;
+  /** Module entries have conditions; `./package.json` is a plain path. */
+  readonly exports: Record<string, string | { readonly types: string }>;
 }
 
 const entries = packages.flatMap((name) => {
   const dir = `${root}packages/${name}/`;
   const { exports } = JSON.parse(readFileSync(`${dir}package.json`, 'utf8')) as PackageJson;
-  return Object.entries(exports).map(([path, target]) => ({
+  return Object.entries(exports).flatMap(([path, target]) => (typeof target === 'string' ? [] : [{
     name: `${name}${path.slice(1)}`,
     file: `${dir}${target.types.slice(2)}`,
-  }));
+  }]));
 });
 
 function declarationFiles(dir: string): string[] {
