@@ -152,6 +152,10 @@ export interface SweepDoc {
   /** The instance id's key. */
   instanceId: string;
   gen: string;
+  /** Until when the process sweeping it holds it (absent: nobody has taken it yet; see `sweep-lease.ts`). */
+  leaseExpiresAt?: Date;
+  /** The token of the claim that holds it. */
+  leaseToken?: string;
 }
 
 /**

@@ -72,6 +72,7 @@ import {
 import { mergeBySeq } from './merge-by-seq.js';
 import { purgeInBatches } from './purge-in-batches.js';
 import { seqPages } from './seq-pages.js';
+import { heldSweepsQuery, sweepClaim, sweepRecheckDelay, sweepRenewal } from './sweep-lease.js';
 import { unclaimedWriteHolds } from './unclaimed-write-holds.js';
 import { wakeSignals } from './wake-signals.js';
 import { WatchScope } from './watch-scope.js';
@@ -267,6 +268,8 @@ export class MongoStore implements Store {
   /** Wakes each back-off of `#pause` still waiting; `close` calls them. */
   readonly #pauses = new Set<() => void>();
   #sweeping: Promise<void> | undefined;
+  /** The next look at sweeps other processes hold (`#recheckSweepsIn`). */
+  #sweepRecheckTimer: ClockTimer | undefined;
   #sweepAgain = false;
   #closed: Promise<void> | undefined;
 
@@ -1125,8 +1128,9 @@ export class MongoStore implements Store {
   // ---------------------------------------------------------------- history sweeps
 
   /**
-   * Resolves when this store has no history sweep running: the old generations it knew of (from its restarts, purges
-   * and those left when it connected) are deleted. Sweeps run in the background after each commit that needs one;
+   * Resolves when this store has no history sweep running: the old generations it could take (from its restarts,
+   * purges and those left when it connected) are deleted; one another process holds (a sweep's lease) is left to that
+   * process, or taken up here once its lease lapsed. Sweeps run in the background after each commit that needs one;
    * this is for operations and tests, never needed for correctness (an old generation is never read).
    *
    * @example
@@ -1144,7 +1148,7 @@ export class MongoStore implements Store {
 
   /**
    * Closes the change streams, waits for operations in flight (a running history sweep stops after its current
-   * chunk and resumes at the next `connect`; a `purgeInstances` after its current batch, rejecting with
+   * chunk, and another process or the next `connect` takes it up once its lease lapsed, within a minute; a `purgeInstances` after its current batch, rejecting with
    * `StoreClosedError` that names the count purged before), and closes the client if the store created it. Afterwards every method
    * rejects with `StoreClosedError`. Idempotent: every call returns the same promise.
    */
@@ -1157,6 +1161,8 @@ export class MongoStore implements Store {
       this.#majorityReadTimer = undefined;
       if (this.#narrowTimer !== undefined) this.#clock.clearTimeout(this.#narrowTimer);
       this.#narrowTimer = undefined;
+      if (this.#sweepRecheckTimer !== undefined) this.#clock.clearTimeout(this.#sweepRecheckTimer);
+      this.#sweepRecheckTimer = undefined;
       const skewChecks = this.#skew.stop();
       await Promise.allSettled([...this.#inFlight]);
       await skewChecks;
@@ -1543,7 +1549,11 @@ export class MongoStore implements Store {
   /**
    * Deletes the history generations scheduled by commits and purges, in chunks of {@link SWEEP_CHUNK}, outside any
    * transaction. Each sweep names one generation, so a late sweep can never touch a newer execution's events. Runs
-   * in the background (one at a time per store); an interrupted sweep is finished at the next `connect`.
+   * in the background (one pass at a time per store). Each sweep is first leased to this process (`sweepClaim`, a
+   * `findOneAndUpdate`, renewed after every chunk), so one process works a sweep at a time, not every process every
+   * sweep. When the only sweeps left are held by other processes, a timer looks again once the earliest of their
+   * leases has lapsed (`sweepRecheckDelay`): the sweep of a process that stopped is finished by another within about a
+   * lease. An interrupted sweep is also taken up at the next restart, purge or `connect` once its lease lapsed.
    */
   #sweep(): void {
     if (this.#closed) return;
@@ -1551,16 +1561,26 @@ export class MongoStore implements Store {
       this.#sweepAgain = true;
       return;
     }
+    if (this.#sweepRecheckTimer !== undefined) this.#clock.clearTimeout(this.#sweepRecheckTimer);
+    this.#sweepRecheckTimer = undefined;
     this.#sweeping = this.#hold((async () => {
       do {
         this.#sweepAgain = false;
         for (;;) {
           if (this.#closed) return;
-          const pending = await this.#sweeps.find({}, { limit: 100, ...readBound() }).toArray();
-          if (pending.length === 0) break;
-          for (const sweep of pending) await this.#sweepGeneration(sweep);
+          const token = nextLeaseToken();
+          const claim = sweepClaim(this.#clock.now(), token);
+          const sweep = await this.#sweeps.findOneAndUpdate(claim.filter, claim.update, { sort: claim.sort, returnDocument: 'after' });
+          if (!sweep) break;
+          await this.#sweepGeneration(sweep, token);
         }
       } while (this.#sweepAgain);
+      // Nothing left to take: those still pending (if any) are other processes'. Look again when the first lapses.
+      const now = this.#clock.now();
+      const held = heldSweepsQuery(now);
+      const first = await this.#sweeps.findOne(held.filter, { sort: held.sort, projection: held.projection, ...readBound() });
+      const delayMs = sweepRecheckDelay(first?.leaseExpiresAt, now);
+      if (delayMs !== undefined) this.#recheckSweepsIn(delayMs);
     })()
       .catch((error: unknown) => {
         this.#logger.error(`MongoStore ${this.dbName}: sweeping old history failed; it resumes with the next restart, purge or connect`, error);
@@ -1570,7 +1590,22 @@ export class MongoStore implements Store {
       }));
   }
 
-  async #sweepGeneration(sweep: SweepDoc): Promise<void> {
+  /** Runs `#sweep` again in `delayMs` (one timer; cleared by the next pass and by `close`; never keeps the process alive). */
+  #recheckSweepsIn(delayMs: number): void {
+    if (this.#closed || this.#sweepRecheckTimer !== undefined) return;
+    this.#sweepRecheckTimer = this.#clock.setTimeout(() => {
+      this.#sweepRecheckTimer = undefined;
+      this.#sweep();
+    }, delayMs);
+    (this.#sweepRecheckTimer as { unref?: () => void }).unref?.();
+  }
+
+  /**
+   * Deletes the events of the generation `sweep` names, a chunk at a time, renewing its lease (`token`) after each;
+   * stops when the lease was lost (another process took it after it lapsed: it finishes the work) or at `close`. The
+   * sweep is deleted once its generation is empty.
+   */
+  async #sweepGeneration(sweep: SweepDoc, token: string): Promise<void> {
     for (;;) {
       if (this.#closed) return;
       const ids = (await this.#history
@@ -1578,6 +1613,8 @@ export class MongoStore implements Store {
         .toArray()).map((d) => d._id);
       if (ids.length === 0) break;
       await this.#history.deleteMany({ _id: { $in: ids } });
+      const renewal = sweepRenewal(sweep, this.#clock.now(), token);
+      if ((await this.#sweeps.updateOne(renewal.filter, renewal.update)).matchedCount === 0) return;
     }
     await this.#sweeps.deleteOne({ _id: sweep._id });
   }

@@ -55,7 +55,8 @@ export function requiredPrivileges(db: string, names: CollectionNames, options: 
     on('history', ['find', 'insert', 'remove'], SCHEMA_ACTIONS),
     on('messages', ['find', 'insert', 'remove'], SCHEMA_ACTIONS),
     on('activityTasks', ['find', 'insert', 'update', 'remove'], SCHEMA_ACTIONS),
-    on('sweeps', ['find', 'insert', 'remove'], ['createCollection']),
+    // update: a process leases the sweep it works (sweep-lease.ts).
+    on('sweeps', ['find', 'insert', 'update', 'remove'], ['createCollection']),
     on('purges', ['find', 'insert'], ['createCollection', 'createIndex']),
   ];
 }

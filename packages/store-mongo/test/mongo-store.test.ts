@@ -75,6 +75,39 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
   }
 
   describe('beyond the port', () => {
+    it('works each history sweep in one process at a time: one another process holds is left to it until its lease lapses', async () => {
+      const prefix = db.prefix('sweeplease');
+      const client = new MongoClient(mongoUri);
+      const stores: MongoStore[] = [];
+      try {
+        const first = await db.open('sweeplease', { prefix });
+        stores.push(first);
+        await first.flushSweeps(); // its connect's pass is over: no pass of it runs below
+        const history = client.db(db.name).collection<HistoryDoc>(first.collections.history);
+        const sweeps = client.db(db.name).collection(first.collections.sweeps);
+        const gen = 'gen-held';
+        await history.insertMany([0, 1, 2].map((index) => ({ _id: new ObjectId(), instanceId: instanceKey('swept'), gen, index, event: '{}' })));
+        const _id = new ObjectId();
+        // Scheduled, and held by another process for another minute.
+        await sweeps.insertOne({ _id, instanceId: instanceKey('swept'), gen, leaseExpiresAt: new Date(Date.now() + 60_000), leaseToken: 'other' });
+        const held = await db.open('sweeplease', { prefix }); // connect runs a sweep pass
+        stores.push(held);
+        await held.flushSweeps();
+        expect(await history.countDocuments({ gen })).toBe(3);
+        expect(await sweeps.findOne({ _id })).toMatchObject({ leaseToken: 'other' });
+        // Its holder stopped: once the lease lapsed, the next pass (here a connect's) takes the sweep and finishes it.
+        await sweeps.updateOne({ _id }, { $set: { leaseExpiresAt: new Date(Date.now() - 1_000) } });
+        const taker = await db.open('sweeplease', { prefix });
+        stores.push(taker);
+        await taker.flushSweeps();
+        expect(await history.countDocuments({ gen })).toBe(0);
+        expect(await sweeps.countDocuments({})).toBe(0);
+      } finally {
+        for (const store of stores) await store.close();
+        await client.close();
+      }
+    });
+
     const open = () => db.open('extra');
     /** A store whose logged errors' messages are kept in `errors`. */
     const openLogging = async (name: string) => {

@@ -40,7 +40,8 @@ describe('privilege check at connect', () => {
     }
     // Without createIndexes connect checks every collection that has indexes (a missing one fails it), so purges too.
     expect(requiredNoIndexes.find((p) => p.resource.collection === 'drx_purges')?.actions).toEqual(['find', 'insert', 'listIndexes']);
-    expect(requiredNoIndexes.find((p) => p.resource.collection === 'drx_sweeps')?.actions).toEqual(['find', 'insert', 'remove']);
+    // update: a process leases the sweep it works, so that one process at a time works it.
+    expect(requiredNoIndexes.find((p) => p.resource.collection === 'drx_sweeps')?.actions).toEqual(['find', 'insert', 'update', 'remove']);
   });
 
   it('accepts readWrite on the database, readWriteAnyDatabase, and root-like grants', () => {

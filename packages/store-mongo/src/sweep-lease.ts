@@ -1,0 +1,69 @@
+import type { Filter, UpdateFilter } from 'mongodb';
+import type { SweepDoc } from './documents.js';
+
+/**
+ * How long a process holds a history sweep it took (renewed after every chunk it deletes): one process works a sweep
+ * at a time, instead of every process working every pending sweep. A holder that stops (a crash, `close`) leaves it
+ * to another process after this long.
+ */
+export const SWEEP_LEASE_MS = 60_000;
+
+/** How long after a sweep held by another process lapses the store looks at it again (see {@link sweepRecheckDelay}). */
+export const SWEEP_RECHECK_MARGIN_MS = 1_000;
+
+/**
+ * The `findOneAndUpdate` that takes the oldest pending sweep no process holds at `now` (never taken, or its lease
+ * lapsed) and leases it to `token` until `now` + {@link SWEEP_LEASE_MS}: the server picks and leases atomically, so
+ * two processes never take the same sweep while its lease is live. The `sweeps` collection holds only pending sweeps
+ * and has no index of its own: the read walks `_id` order (ObjectIds: oldest first) and skips those held.
+ *
+ * @example
+ * ```ts
+ * const { filter, update, sort } = sweepClaim(now, token);
+ * const sweep = await sweeps.findOneAndUpdate(filter, update, { sort, returnDocument: 'after' });
+ * ```
+ */
+export function sweepClaim(now: Date, token: string): {
+  readonly filter: Filter<SweepDoc>; readonly update: UpdateFilter<SweepDoc>; readonly sort: { readonly _id: 1 };
+} {
+  // `$not: { $gt }` also matches a sweep without the field (written by a commit or purge, or by an earlier version).
+  return { filter: { leaseExpiresAt: { $not: { $gt: now } } }, update: sweepLeaseUpdate(now, token), sort: { _id: 1 } };
+}
+
+/**
+ * The renewal of a sweep's lease after a chunk: matches only while `token` still holds it (`matchedCount` 0: another
+ * process took it after it lapsed, or it is done; the holder stops, which is harmless either way).
+ */
+export function sweepRenewal(sweep: Pick<SweepDoc, '_id'>, now: Date, token: string): {
+  readonly filter: Filter<SweepDoc>; readonly update: UpdateFilter<SweepDoc>;
+} {
+  return { filter: { _id: sweep._id, leaseToken: token }, update: sweepLeaseUpdate(now, token) };
+}
+
+function sweepLeaseUpdate(now: Date, token: string): UpdateFilter<SweepDoc> {
+  return { $set: { leaseExpiresAt: new Date(now.getTime() + SWEEP_LEASE_MS), leaseToken: token } };
+}
+
+/** The read of the sweep whose lease lapses first, among those held at `now` (see {@link sweepRecheckDelay}). */
+export function heldSweepsQuery(now: Date): {
+  readonly filter: Filter<SweepDoc>; readonly sort: { readonly leaseExpiresAt: 1 }; readonly projection: { readonly _id: 0; readonly leaseExpiresAt: 1 };
+} {
+  return { filter: { leaseExpiresAt: { $gt: now } }, sort: { leaseExpiresAt: 1 }, projection: { _id: 0, leaseExpiresAt: 1 } };
+}
+
+/**
+ * When a process that found no sweep to take should look again: once the earliest lease another process holds
+ * (`heldUntil`) has lapsed, plus {@link SWEEP_RECHECK_MARGIN_MS}; `undefined` when none is held (nothing to wait for:
+ * the next commit, purge or connect that schedules a sweep starts one). So the sweep of a process that stopped is
+ * finished by another within about a lease, without polling; a holder that keeps renewing is looked at once a lease.
+ *
+ * @example
+ * ```ts
+ * sweepRecheckDelay(new Date(61_000), new Date(1_000)); // 61_000
+ * sweepRecheckDelay(undefined, new Date(1_000));        // undefined
+ * ```
+ */
+export function sweepRecheckDelay(heldUntil: Date | undefined, now: Date): number | undefined {
+  if (!(heldUntil instanceof Date) || Number.isNaN(heldUntil.getTime())) return undefined;
+  return Math.min(SWEEP_LEASE_MS, Math.max(0, heldUntil.getTime() - now.getTime())) + SWEEP_RECHECK_MARGIN_MS;
+}

@@ -1,0 +1,35 @@
+import { ObjectId } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { heldSweepsQuery, SWEEP_LEASE_MS, SWEEP_RECHECK_MARGIN_MS, sweepClaim, sweepRecheckDelay, sweepRenewal } from '../src/sweep-lease.js';
+
+const NOW = new Date('2026-12-05T01:00:00.000Z');
+
+describe('one process at a time works a history sweep', () => {
+  it('takes the oldest sweep nobody holds at now (never taken, or lapsed), and leases it to the claim for a while', () => {
+    const { filter, update, sort } = sweepClaim(NOW, 'tok-1');
+    // Never taken (no field: a commit's, a purge's, an earlier version's) or lapsed at now; a live lease is skipped.
+    expect(filter).toEqual({ leaseExpiresAt: { $not: { $gt: NOW } } });
+    expect(update).toEqual({ $set: { leaseExpiresAt: new Date(NOW.getTime() + SWEEP_LEASE_MS), leaseToken: 'tok-1' } });
+    expect(sort).toEqual({ _id: 1 });
+  });
+
+  it('renews only while the claim still holds it, so a holder whose lease another took stops', () => {
+    const _id = new ObjectId();
+    const later = new Date(NOW.getTime() + 5_000);
+    expect(sweepRenewal({ _id }, later, 'tok-1')).toEqual({
+      filter: { _id, leaseToken: 'tok-1' },
+      update: { $set: { leaseExpiresAt: new Date(later.getTime() + SWEEP_LEASE_MS), leaseToken: 'tok-1' } },
+    });
+  });
+
+  it('looks again at sweeps other processes hold once the first lease lapses, and never later than a lease', () => {
+    expect(heldSweepsQuery(NOW).filter).toEqual({ leaseExpiresAt: { $gt: NOW } });
+    expect(sweepRecheckDelay(new Date(NOW.getTime() + 20_000), NOW)).toBe(20_000 + SWEEP_RECHECK_MARGIN_MS);
+    // A holder whose clock runs far ahead wrote a lease far off: looked at again after one lease all the same.
+    expect(sweepRecheckDelay(new Date(NOW.getTime() + 3_600_000), NOW)).toBe(SWEEP_LEASE_MS + SWEEP_RECHECK_MARGIN_MS);
+    expect(sweepRecheckDelay(new Date(NOW.getTime() - 1), NOW)).toBe(SWEEP_RECHECK_MARGIN_MS);
+    // None held: nothing to wait for (the next restart, purge or connect starts a pass).
+    expect(sweepRecheckDelay(undefined, NOW)).toBeUndefined();
+    expect(sweepRecheckDelay(new Date(Number.NaN), NOW)).toBeUndefined();
+  });
+});
