@@ -1,12 +1,13 @@
 import { createClient, createRuntime, type HistoryEvent, type Orchestrator, type Runtime } from '@durable-rx/runtime';
 import { assertNoDuplicateSteps, VirtualClock } from '@durable-rx/runtime/testing';
+import { randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
-import { filter, firstValueFrom, take } from 'rxjs';
+import { filter, firstValueFrom, take, timeout } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeHistoryEvent, type HistoryDoc, type InstanceDoc } from '../src/documents.js';
 import type { MongoStore } from '../src/mongo-store.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
-import { announceSkip, loseStreamPositionOrSkip, MONGODB_URI, testDatabase } from './support/integration.js';
+import { announceSkip, failCommand, failCommandOff, failPointOrSkip, loseStreamPositionOrSkip, MONGODB_URI, testDatabase } from './support/integration.js';
 
 /**
  * End-to-end, load and failure cases on a real MongoDB replica set (MONGODB_URI). Skipped with a printed reason
@@ -210,6 +211,40 @@ describe.skipIf(!uri)('MongoStore under load and failures (integration)', { time
     if (refused !== undefined) {
       console.log(`replSetStepDown SKIPPED: the server refused it (${refused}); the run above had no failover.`);
       context.skip();
+    }
+  });
+
+  it('delivers every status change with its input when reading the input fails for a moment', async (context) => {
+    // An input over 256 KiB is never cached: each step's change needs a read of it, the watcher's only finds. Its own
+    // client (appName) so the fail point below hits only those reads, not the worker's claims.
+    const prefix = db.prefix('inputread');
+    const worker = await open('inputread', prefix);
+    const appName = `drx-inputread-${randomUUID().slice(0, 8)}`;
+    const watcher = await db.open('inputread', { logger: quiet, prefix, clientOptions: { appName } });
+    stores.push(watcher);
+    await watcher.flushSweeps(); // the reads its connect started are over
+    const input = 'x'.repeat(300 * 1024);
+    const inputs: unknown[] = [];
+    const changes = watcher.changes$.pipe(filter((c) => c.instanceId === 'big-input'));
+    const subscription = changes.subscribe((c) => {
+      if (c.state) inputs.push(c.state.input);
+    });
+    const completed = firstValueFrom(changes.pipe(filter((c) => c.state?.runtimeStatus === 'Completed'), timeout(120_000)));
+    const admin = new MongoClient(mongoUri);
+    try {
+      // The next two finds fail as during a failover (ShutdownInProgress): the driver reads again once by itself, so
+      // the store's first read fails, and the store reads again after its back-off.
+      await failPointOrSkip(context, 'input read retry test', () => failCommand(admin, { times: 2 }, { failCommands: ['find'], appName, errorCode: 91 }));
+      await run(worker, 'w1');
+      await createClient({ store: worker }).startNew('Echo', { instanceId: 'big-input', input });
+      await completed;
+      // The start (its insert carries the input) and at least the completion, which needed a read.
+      expect(inputs.length).toBeGreaterThan(1);
+      for (const value of inputs) expect(value).toBe(input);
+    } finally {
+      subscription.unsubscribe();
+      await failCommandOff(admin);
+      await admin.close();
     }
   });
 
