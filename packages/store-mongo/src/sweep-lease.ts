@@ -12,9 +12,10 @@ export const SWEEP_LEASE_MS = 60_000;
 export const SWEEP_RECHECK_MARGIN_MS = 1_000;
 
 /**
- * The `findOneAndUpdate` that takes the oldest pending sweep no process holds at `now` (never taken, or its lease
- * lapsed) and leases it to `token` until `now` + {@link SWEEP_LEASE_MS}: the server picks and leases atomically, so
- * two processes never take the same sweep while its lease is live. The `sweeps` collection holds only pending sweeps
+ * The `findOneAndUpdate` that takes the oldest pending sweep no process holds at `now` (never taken, its lease
+ * lapsed, or a lease further off than twice {@link SWEEP_LEASE_MS}, which only a holder whose clock runs ahead by more
+ * than a lease writes: not left stuck should that holder stop) and leases it to `token` until `now` + {@link SWEEP_LEASE_MS}: the server picks
+ * and leases atomically, so two processes never take the same sweep while its lease is live. The `sweeps` collection holds only pending sweeps
  * and has no index of its own: the read walks `_id` order (ObjectIds: oldest first) and skips those held.
  *
  * @example
@@ -26,8 +27,8 @@ export const SWEEP_RECHECK_MARGIN_MS = 1_000;
 export function sweepClaim(now: Date, token: string): {
   readonly filter: Filter<SweepDoc>; readonly update: UpdateFilter<SweepDoc>; readonly sort: { readonly _id: 1 };
 } {
-  // `$not: { $gt }` also matches a sweep without the field (written by a commit or purge, or by an earlier version).
-  return { filter: { leaseExpiresAt: { $not: { $gt: now } } }, update: sweepLeaseUpdate(now, token), sort: { _id: 1 } };
+  // `$not` also matches a sweep without the field (written by a commit or purge, or by an earlier version).
+  return { filter: { leaseExpiresAt: { $not: liveLease(now) } }, update: sweepLeaseUpdate(now, token), sort: { _id: 1 } };
 }
 
 /**
@@ -40,6 +41,14 @@ export function sweepRenewal(sweep: Pick<SweepDoc, '_id'>, now: Date, token: str
   return { filter: { _id: sweep._id, leaseToken: token }, update: sweepLeaseUpdate(now, token) };
 }
 
+/**
+ * The lease expiries that are live at `now`: after it, and no further off than two leases (a holder whose clock runs
+ * ahead of this one's by up to a lease is still respected; one further ahead is not, see {@link sweepClaim}).
+ */
+function liveLease(now: Date): { readonly $gt: Date; readonly $lte: Date } {
+  return { $gt: now, $lte: new Date(now.getTime() + 2 * SWEEP_LEASE_MS) };
+}
+
 function sweepLeaseUpdate(now: Date, token: string): UpdateFilter<SweepDoc> {
   return { $set: { leaseExpiresAt: new Date(now.getTime() + SWEEP_LEASE_MS), leaseToken: token } };
 }
@@ -48,7 +57,7 @@ function sweepLeaseUpdate(now: Date, token: string): UpdateFilter<SweepDoc> {
 export function heldSweepsQuery(now: Date): {
   readonly filter: Filter<SweepDoc>; readonly sort: { readonly leaseExpiresAt: 1 }; readonly projection: { readonly _id: 0; readonly leaseExpiresAt: 1 };
 } {
-  return { filter: { leaseExpiresAt: { $gt: now } }, sort: { leaseExpiresAt: 1 }, projection: { _id: 0, leaseExpiresAt: 1 } };
+  return { filter: { leaseExpiresAt: liveLease(now) }, sort: { leaseExpiresAt: 1 }, projection: { _id: 0, leaseExpiresAt: 1 } };
 }
 
 /**

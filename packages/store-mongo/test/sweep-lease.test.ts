@@ -7,8 +7,11 @@ const NOW = new Date('2026-12-05T01:00:00.000Z');
 describe('one process at a time works a history sweep', () => {
   it('takes the oldest sweep nobody holds at now (never taken, or lapsed), and leases it to the claim for a while', () => {
     const { filter, update, sort } = sweepClaim(NOW, 'tok-1');
-    // Never taken (no field: a commit's, a purge's, an earlier version's) or lapsed at now; a live lease is skipped.
-    expect(filter).toEqual({ leaseExpiresAt: { $not: { $gt: NOW } } });
+    // Never taken (no field: a commit's, a purge's, an earlier version's), lapsed at now, or further off than two
+    // leases (only a holder whose clock runs ahead by more than a lease writes one: not stuck should it stop); a live
+    // lease, also one a holder slightly ahead renewed just now, is skipped.
+    const live = { $gt: NOW, $lte: new Date(NOW.getTime() + 2 * SWEEP_LEASE_MS) };
+    expect(filter).toEqual({ leaseExpiresAt: { $not: live } });
     expect(update).toEqual({ $set: { leaseExpiresAt: new Date(NOW.getTime() + SWEEP_LEASE_MS), leaseToken: 'tok-1' } });
     expect(sort).toEqual({ _id: 1 });
   });
@@ -23,7 +26,7 @@ describe('one process at a time works a history sweep', () => {
   });
 
   it('looks again at sweeps other processes hold once the first lease lapses, and never later than a lease', () => {
-    expect(heldSweepsQuery(NOW).filter).toEqual({ leaseExpiresAt: { $gt: NOW } });
+    expect(heldSweepsQuery(NOW).filter).toEqual({ leaseExpiresAt: { $gt: NOW, $lte: new Date(NOW.getTime() + 2 * SWEEP_LEASE_MS) } });
     expect(sweepRecheckDelay(new Date(NOW.getTime() + 20_000), NOW)).toBe(20_000 + SWEEP_RECHECK_MARGIN_MS);
     // A holder whose clock runs far ahead wrote a lease far off: looked at again after one lease all the same.
     expect(sweepRecheckDelay(new Date(NOW.getTime() + 3_600_000), NOW)).toBe(SWEEP_LEASE_MS + SWEEP_RECHECK_MARGIN_MS);
