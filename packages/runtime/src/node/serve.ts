@@ -1,7 +1,7 @@
 import { getRequestListener, type Http2Bindings, type HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { createServer, ServerResponse, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, IncomingMessage, ServerResponse, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { SSE_STREAM, type SseBody } from '../http/sse-connection.js';
 import { invalid, isCount, isCountOrZero, isFunction, isString, readChecked, type MemberCheck } from '../model/validation.js';
 import { SocketWriter } from './socket-writer.js';
@@ -9,6 +9,15 @@ import { SocketWriter } from './socket-writer.js';
 /** A TCP port: an integer from 0 (a free one) to 65535. */
 const isPort: MemberCheck<number> = (value, what) =>
   isCountOrZero(value, what) <= 65_535 ? (value as number) : invalid(what, 'must be an integer from 0 to 65535');
+
+/**
+ * How a connection ends after an answer sent before its request body was read whole (see {@link closeAfterAnswer}):
+ * it reads and drops what the client still sends for at most this long in all, this long without a byte, and this
+ * many body bytes, then is destroyed (earlier when the client ends its side). The limits of a "lingering close".
+ */
+const LINGER_MS = 30_000;
+const LINGER_IDLE_MS = 2_000;
+const LINGER_BYTES = 64 * 1024 * 1024;
 
 /** A fetch handler, e.g. from `createHttpHandler`; its optional `close()` is called when the server closes. */
 export type FetchHandler = ((request: Request) => Response | Promise<Response>) & { close?: () => void };
@@ -55,6 +64,13 @@ export interface NodeServer {
  * reach this server), and the `Host` header stays on the request: its host name is what an anonymous
  * `createHttpHandler` checks against its `allowedHosts`.
  *
+ * An answer sent before the request body arrived whole (a 413 for a body over the limit, a 401, 403, 404 or 405
+ * given without reading it) says `Connection: close` (RFC 9112, 9.6): the rest of that body is never read as a
+ * request, so the connection cannot serve another one. After the answer the server closes its side and drops what the
+ * client still sends for a while (up to 30 s, 2 s without a byte, 64 MiB), so that a client still uploading reads the
+ * whole answer rather than a reset; its next request opens a new connection. A request whose body was read whole keeps
+ * its connection alive.
+ *
  * @example
  * ```ts
  * import { createHttpHandler } from '@durable-rx/runtime/http';
@@ -74,8 +90,12 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
   const answer = async (request: Request, env: HttpBindings | Http2Bindings): Promise<Response> => {
     const response = await handler(request);
     const stream = (response.body as SseBody | null)?.[SSE_STREAM];
-    if (!stream || !(env?.outgoing instanceof ServerResponse)) return response;
+    if (!(env?.outgoing instanceof ServerResponse)) return response;
     const outgoing = env.outgoing;
+    if (!stream) {
+      if (env.incoming instanceof IncomingMessage && !env.incoming.complete && !outgoing.headersSent) closeAfterAnswer(env.incoming, outgoing);
+      return response;
+    }
     if (outgoing.destroyed) {
       // The client left while the handler ran: the response's 'close' is past and would never end this stream,
       // which would hold its subscriptions, heartbeat and maxStreams slot until the server closes. Open nothing.
@@ -100,7 +120,12 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
     requestTimeout: requestTimeoutMs,
     headersTimeout: Math.min(60_000, requestTimeoutMs),
     connectionsCheckingInterval: Math.min(30_000, requestTimeoutMs),
-  }, (incoming, outgoing) => void listener!(incoming, outgoing));
+  }, (incoming, outgoing) => {
+    // A request the client sent after one answered `Connection: close` (pipelined behind its body) is not served: the
+    // connection ends without another answer, as that header told the client.
+    if (closingSockets.has(incoming.socket)) return void incoming.resume();
+    void listener!(incoming, outgoing);
+  });
   const port = await new Promise<number>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listenPort, hostname, () => {
@@ -124,5 +149,45 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
       });
       return closing;
     },
+  };
+}
+
+/** The sockets whose answer said `Connection: close` because the request body was not read whole. */
+const closingSockets = new WeakSet<Socket>();
+
+/**
+ * Makes the answer to `incoming`, whose body has not arrived whole, say `Connection: close` and end its connection
+ * with a lingering close. Without it the answer said `keep-alive` and @hono/node-server destroyed the socket about
+ * 500 ms later (its drain of an unread body), so the client's next request on it got no answer; and a close at once
+ * (Node's own for `Connection: close`, a destroy when the answer is written) resets a connection whose client is still
+ * sending, and the client may see the reset instead of the answer.
+ *
+ * Node ends the socket of a `Connection: close` answer with `destroySoon()` once the answer is written, and
+ * @hono/node-server calls it after its drain: on this socket that call half-closes instead (`end()`, the server's
+ * FIN after the answer) and drops the body the client still sends, until the client ends its side or a limit
+ * passes ({@link LINGER_MS}, {@link LINGER_IDLE_MS}, {@link LINGER_BYTES}); then the socket is destroyed. The
+ * server's `close()` destroys it too. Nobody reads the body any more: the answer is written.
+ */
+function closeAfterAnswer(incoming: IncomingMessage, outgoing: ServerResponse): void {
+  const socket = incoming.socket;
+  closingSockets.add(socket);
+  outgoing.setHeader('connection', 'close');
+  let lingering = false;
+  socket.destroySoon = () => {
+    if (lingering) return;
+    lingering = true;
+    socket.end();
+    if (socket.destroyed) return;
+    const destroy = (): void => void socket.destroy();
+    const timer = setTimeout(destroy, LINGER_MS);
+    socket.once('close', () => clearTimeout(timer));
+    socket.once('end', destroy);
+    // Activity (a byte read or written) restarts it; Node's server destroys an idle socket on 'timeout' too.
+    socket.setTimeout(LINGER_IDLE_MS, destroy);
+    let dropped = 0;
+    // As Node drops an unread body: no listener of the reader that was given up keeps pausing it.
+    incoming.removeAllListeners('data');
+    incoming.on('data', (chunk: Buffer) => ((dropped += chunk.byteLength) > LINGER_BYTES ? destroy() : undefined));
+    incoming.resume();
   };
 }
