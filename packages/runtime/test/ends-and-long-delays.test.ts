@@ -1,10 +1,11 @@
 import { filter, firstValueFrom, lastValueFrom, map, Observable, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
-  createClient, createRuntime, InvalidArgumentError, MemoryStore, silentLogger, TaskFailedError, type Store,
+  createClient, createRuntime, InvalidArgumentError, MemoryStore, silentLogger, TaskFailedError, UnavailableError, type Store,
 } from '../src/index.js';
 import { followPages } from '../src/client/follow-pages.js';
 import { LocalClient } from '../src/client/local-client.js';
+import { FIRST_ANSWER_GRACE_MS } from '../src/client/timeout-after.js';
 import type { StatusChange } from '../src/store/store.js';
 import { HandClock, runtimesStoppedAfterEach, T0 } from './hand-clock.js';
 import { heldActivity } from './held-activity.js';
@@ -83,7 +84,7 @@ describe('followPages', () => {
 });
 
 describe('waitForCompletion', () => {
-  it('ends on a store that never answers the first read: rejects with a TimeoutError after the first-read grace', async () => {
+  it('ends on a store that never answers the first read: rejects with UnavailableError (no status could be read) after the first-read grace', async () => {
     const clock = new HandClock();
     const { store, control } = wrappedStore(false);
     const client = createClient({ store, clock });
@@ -98,8 +99,10 @@ describe('waitForCompletion', () => {
     clock.ms = T0 + 15_000;
     clock.fire(grace);
     const error = await within(waiting, 'the wait ending');
-    expect(error).toMatchObject({ name: 'TimeoutError' });
-    expect((error as Error).message).toContain('no status arrived');
+    // A typed error, as every error of the client (DESIGN: a stable code and HTTP status), not a DOMException.
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect(error).toMatchObject({ code: 'unavailable', status: 503 });
+    expect((error as Error).message).toBe(`No status of instance "slow" could be read within the wait's timeout and ${FIRST_ANSWER_GRACE_MS / 1000} s more`);
     // What is left is the bound of the read the store never answered (storeCallTimeoutMs, 30 s); it ends too.
     expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 30_000]);
     clock.ms = T0 + 30_000;

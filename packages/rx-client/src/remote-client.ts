@@ -7,13 +7,13 @@ import {
 } from '@durable-rx/runtime';
 import {
   FIRST_ANSWER_GRACE_MS, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
-  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isHeaderText, isInstanceId, isReason, MAX_PAGE_SIZE, readChecked, readRestartOptions,
+  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isHeaderText, isInstanceId, isReason, MAX_PAGE_SIZE, noStatusError, readChecked, readRestartOptions,
   readTimeoutMs, toPlainJson, toTerminateReason,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
   webhookRoot,
 } from '@durable-rx/runtime/client-kit';
 import type { HistoryPosition } from '@durable-rx/runtime/http';
-import { Subscription, type Observable } from 'rxjs';
+import { filter, Subscription, take, type Observable } from 'rxjs';
 import { badResponse } from './remote-error.js';
 import {
   createStreamMux, type ConnectionState, type HistoryWatch, type ReconnectOptions, type StreamMux, type WatchSpec,
@@ -136,12 +136,7 @@ export class RemoteClient implements DurableClient {
 
   async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<InstanceStatus | undefined> {
     const path = instancePath(instanceId);
-    const query = queryString({
-      format: 'native',
-      ...readChecked(options, 'getStatus options', { showHistory: isBoolean, showHistoryOutput: isBoolean, showInput: isBoolean }),
-    });
-    const body = await this.#request('GET', `${path}?${query}`, undefined, true);
-    return body === undefined ? undefined : fromWireStatus(body);
+    return this.#statusRead(path, readChecked(options, 'getStatus options', { showHistory: isBoolean, showHistoryOutput: isBoolean, showInput: isBoolean }));
   }
 
   async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
@@ -211,9 +206,11 @@ export class RemoteClient implements DurableClient {
     assertValidInstanceId(instanceId);
     return new Promise<InstanceStatus>((resolve, reject) => {
       let latest: InstanceStatus | undefined;
-      /** The timeout passed before the first snapshot: the first one ends the wait. */
+      /** The timeout passed before the first snapshot: the first status ends the wait. */
       let late: true | undefined;
-      // Owns the watch and the timer; unsubscribing it after the first answer releases both.
+      /** Why the plain read of the status failed, when it did: the cause of the wait's UnavailableError. */
+      let readFailure: unknown;
+      // Owns the watch, the timers and the plain read; unsubscribing it after the first answer releases them.
       const done = new Subscription();
       /**
        * Ends the wait with `error`, else with the latest status; without one, with the close's StoreClosedError when
@@ -224,13 +221,38 @@ export class RemoteClient implements DurableClient {
         else resolve(latest);
         done.unsubscribe();
       };
+      /**
+       * Past the timeout with no status while the event stream is down (an attempt failed; the server may refuse it
+       * for a while, 503): the status is read once with a plain GET, as `getStatus` reads it, and the answer ends the
+       * wait as a late snapshot would (an unknown instance: not found). Sound: the server reads the committed status,
+       * at least as recent as any snapshot the stream could have given by then. Bounded: one request per wait, only in
+       * the grace, aborted when the wait ends, with the client's `timeoutMs` of its own. A read that fails leaves the
+       * wait to the stream for the rest of the grace.
+       */
+      const readOnce = (): void => {
+        const reading = new AbortController();
+        done.add(() => reading.abort());
+        this.#statusRead(instancePath(instanceId), {}, reading.signal).then(
+          (status) => {
+            if (done.closed) return;
+            latest = status;
+            end();
+          },
+          (error: unknown) => void (readFailure = error),
+        );
+      };
       // The timeout counts from the call, as the local client's (the shared rule): when it passes before the first
-      // snapshot (a slow network, `timeoutMs: 0`), the first snapshot that comes within the grace ends the wait, and a
-      // server that sends none ends it with a TimeoutError.
+      // snapshot (a slow network, `timeoutMs: 0`), the first status that comes within the grace ends the wait, and
+      // without one it rejects with the shared UnavailableError (noStatusError).
       // `timeoutMs: 0` has passed at the call: `f` runs at once, with no 0 ms timer (which a clock that does not move by
       // itself, a VirtualClock, never fires).
       const arm = (ms: number, f: () => void): unknown => (ms ? done.add(this.#mux.arm(ms, f)) : f());
-      arm(timeoutMs, () => (latest ? end() : (late = true, arm(FIRST_ANSWER_GRACE_MS, () => end(new DOMException('no status arrived', 'TimeoutError'))))));
+      arm(timeoutMs, () => {
+        if (latest) return end();
+        late = true;
+        arm(FIRST_ANSWER_GRACE_MS, () => end(noStatusError(instanceId, readFailure)));
+        done.add(this.connection$.pipe(filter((s) => s.state === 'reconnecting'), take(1)).subscribe(readOnce));
+      });
       done.add(this.status$(instanceId).subscribe({
         next: (status) => {
           latest = status;
@@ -406,14 +428,24 @@ export class RemoteClient implements DurableClient {
 
   /**
    * Sends a request; resolves with the JSON body of the answer when it is 2xx, rejects with the typed error otherwise;
-   * with `orNone`, an instance-not-found answer resolves with `undefined` instead.
+   * with `orNone`, an instance-not-found answer resolves with `undefined` instead. `until` aborts it (default: the
+   * close).
    */
-  async #request(method: string, path: string, body?: unknown, orNone?: boolean): Promise<unknown> {
+  async #request(method: string, path: string, body?: unknown, orNone?: boolean, until?: AbortSignal): Promise<unknown> {
     try {
-      return (await this.#mux.send(method, path, body))[0];
+      return (await this.#mux.send(method, path, body, undefined, until))[0];
     } catch (error) {
       if (!(orNone && error instanceof InstanceNotFoundError)) throw error;
     }
+  }
+
+  /**
+   * The status of the instance at `path` (its `instancePath`), shown as `query` asks (`getStatus`'s options),
+   * `undefined` for an unknown instance; `until` aborts the read.
+   */
+  async #statusRead(path: string, query: Query, until?: AbortSignal): Promise<InstanceStatus | undefined> {
+    const body = await this.#request('GET', `${path}?${queryString({ format: 'native', ...query })}`, undefined, true, until);
+    return body === undefined ? undefined : fromWireStatus(body);
   }
 }
 

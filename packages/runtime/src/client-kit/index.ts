@@ -15,6 +15,7 @@ export { isHistoryPosition, markedHistory$ } from '../client/marked-history.js';
 export { historyEventsMissed } from '../model/history-position.js';
 export { sameJson } from '../client/same-json.js';
 export { armTimeout, FIRST_ANSWER_GRACE_MS, timeoutAfter } from '../client/timeout-after.js';
+export { noStatusError } from '../client/no-status-error.js';
 export { MAX_TIMER_DELAY_MS } from '../env/clock.js';
 export { MAX_SUBSCRIPTIONS_PER_SESSION } from '../http/session-limits.js';
 export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../store/store-helpers.js';

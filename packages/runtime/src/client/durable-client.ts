@@ -333,8 +333,10 @@ export interface DurableClient {
    * the call on the client's clock: a runtime's client uses the runtime's `clock` (`createClient`, its `clock` option;
    * the remote client, its own), so under a `VirtualClock` the timeout passes when the test advances that clock, not
    * in real time (`clock.advance` past it resolves the wait with the latest status, even before a timer due later). When no status has arrived by then (the store has not answered the first read; a remote client's server
-   * has sent no snapshot), the first one that arrives within `FIRST_ANSWER_GRACE_MS` (10 s) more ends the wait, and
-   * without one the wait rejects with a `TimeoutError` (`DOMException`) instead of waiting on. Unknown: 404.
+   * has sent no snapshot: that client then reads the status once with a plain request if its event stream failed),
+   * the first one that arrives within `FIRST_ANSWER_GRACE_MS` (10 s) more ends the wait, and without one the wait
+   * rejects with `UnavailableError` (`unavailable`, 503; its message says no status could be read) instead of
+   * waiting on. Unknown: 404.
    */
   waitForCompletion(instanceId: string, options?: { readonly timeoutMs?: number | undefined }): Promise<InstanceStatus>;
   /**

@@ -47,6 +47,7 @@ import { followPages } from './follow-pages.js';
 import { createHttpManagementPayload } from './http-management-payload.js';
 import { JsonBaseline } from './same-json.js';
 import { DeadlineList } from '../env/deadline-list.js';
+import { noStatusError } from './no-status-error.js';
 import { FIRST_ANSWER_GRACE_MS } from './timeout-after.js';
 
 /** Options of {@link LocalClient}. */
@@ -401,8 +402,8 @@ export class LocalClient implements DurableClient {
       if (settled) stopFollowing();
       // The timeout (from the call) ends the wait with the latest status. A store that has not answered the first read
       // by then (a slow IndexedDB read and `timeoutMs: 0`) still gets FIRST_ANSWER_GRACE_MS to answer, and the wait
-      // resolves with that status; one that never answers ends the wait with a TimeoutError. The remote client follows
-      // the same rule for its first snapshot.
+      // resolves with that status; one that never answers ends the wait with the shared UnavailableError (noStatusError).
+      // The remote client follows the same rule for its first snapshot.
       else {
         const timeUp = (): void => (seen ? settle(() => resolve(latestState)) : noAnswer());
         // A clock that returns no valid Date gives no deadline: the wait ends with its RangeError.
@@ -415,7 +416,7 @@ export class LocalClient implements DurableClient {
         };
         const noAnswer = (): void => {
           timedOut = true;
-          deadline(FIRST_ANSWER_GRACE_MS, () => settle(() => reject(new DOMException('no status arrived', 'TimeoutError'))));
+          deadline(FIRST_ANSWER_GRACE_MS, () => settle(() => reject(noStatusError(instanceId))));
         };
         // `timeoutMs: 0` (or less) has passed already: the first status ends the wait, with no deadline to reach on a
         // clock that may not move by itself (a VirtualClock in a test).

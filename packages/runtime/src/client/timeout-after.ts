@@ -4,10 +4,12 @@ import { MAX_TIMER_DELAY_MS, systemClock, type Clock, type ClockTimer } from '..
 
 /**
  * The rule of `waitForCompletion`'s timeout, which both clients follow: the timeout counts from the call, and when it
- * passes before the wait's first answer (the local client's first status read, the remote client's first snapshot),
- * the wait gets this much more for that answer and ends with it (a timeout of 0 on a slow store or network still
- * resolves with the status); without one by then, it rejects with a `TimeoutError` (`DOMException`, message
- * `no status arrived`), so a store or server that never answers does not keep the wait pending for good.
+ * passes with a status read, the wait resolves with the latest one; when it passes before the wait's first answer (the
+ * local client's first status read, the remote client's first snapshot, or its plain read of the status once its
+ * event stream failed), the wait gets this much more for that answer and ends with it (a timeout of 0 on a slow store
+ * or network still resolves with the status); without one by then, it rejects with `UnavailableError`
+ * (`unavailable`, 503: `noStatusError`), so a store or server that never answers does not keep the wait pending for
+ * good.
  */
 export const FIRST_ANSWER_GRACE_MS = 10_000;
 
