@@ -1089,12 +1089,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * in its state alone (decideRefusedStep's `unrecorded` for any step; a rewind of an instance with no history recorded
  * as refused): 37,489 / 47,721 / 78,281 -> 37,790 / 48,032 / 78,583 B (+301 / +311 / +302, measured after rebasing on
  * main), budgets set to match; rx-client unchanged.
+ * 2026-12-05, waitForCompletion with no status to be read rejects with UnavailableError (the shared noStatusError,
+ * its message naming the instance) instead of a DOMException TimeoutError, and rx-client's reads the status once with
+ * a plain GET past its timeout while its event stream is down: 37,790 / 48,032 / 78,583 / 9,727 -> 37,810 / 48,063 /
+ * 78,615 / 9,873 B (+20 / +31 / +32 / +146, measured after rebasing on main), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 37_790 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 48_032 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 78_583 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_728 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 37_810 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 48_063 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 78_615 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 9_873 },
 ];
 
 describe('bundle size', () => {

@@ -13,7 +13,7 @@ import {
   webhookRoot,
 } from '@durable-rx/runtime/client-kit';
 import type { HistoryPosition } from '@durable-rx/runtime/http';
-import { filter, Subscription, take, type Observable } from 'rxjs';
+import { Subscription, type Observable } from 'rxjs';
 import { badResponse } from './remote-error.js';
 import {
   createStreamMux, type ConnectionState, type HistoryWatch, type ReconnectOptions, type StreamMux, type WatchSpec,
@@ -251,7 +251,8 @@ export class RemoteClient implements DurableClient {
         if (latest) return end();
         late = true;
         arm(FIRST_ANSWER_GRACE_MS, () => end(noStatusError(instanceId, readFailure)));
-        done.add(this.connection$.pipe(filter((s) => s.state === 'reconnecting'), take(1)).subscribe(readOnce));
+        let asked = false;
+        done.add(this.connection$.subscribe((s) => s.state !== 'reconnecting' || asked || ((asked = true), readOnce())));
       });
       done.add(this.status$(instanceId).subscribe({
         next: (status) => {
