@@ -97,6 +97,28 @@ describe('the published types', () => {
     expect([...missing.values()]).toEqual([]);
   });
 
+  // A name published and documented nowhere is one no user can find but no later version may drop: an entry point
+  // publishes what a README or a doc names (the kits' helpers: a table in the runtime README), and what only the
+  // packages use among themselves stays off it. /testing and /samples are documented by their TSDoc.
+  it('every value an entry point but /testing and /samples exports is named in a README or a doc', () => {
+    const docs = [
+      'README.md', 'demo/README.md', 'bench/README.md', ...packages.map((name) => `packages/${name}/README.md`),
+      ...readdirSync(`${root}docs`).filter((file) => file.endsWith('.md') && file !== 'benchmarks.md').map((file) => `docs/${file}`),
+    ].map((file) => readFileSync(`${root}${file}`, 'utf8')).join('\n');
+    const undocumented = entries.filter((entry) => !/^runtime\/(testing|samples)$/.test(entry.name)).flatMap((entry) => {
+      const source = program.getSourceFile(entry.file);
+      const module = source && checker.getSymbolAtLocation(source);
+      // Values only: a class exported as a type (`export type { WhenAllTask }`) is not one.
+      const typeOnly = (symbol: ts.Symbol): boolean => symbol.declarations?.some((d) => ts.isExportSpecifier(d) && (d.isTypeOnly || d.parent.parent.isTypeOnly)) ?? false;
+      return checker.getExportsOfModule(module!)
+        .filter((symbol) => !typeOnly(symbol) && (symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol).flags & ts.SymbolFlags.Value)
+        .map((symbol) => symbol.name)
+        .filter((name) => !new RegExp(`(?<![\\w$])${name.replace(/\$/g, '\\$')}(?![\\w$])`).test(docs))
+        .map((name) => `${entry.name}: ${name}`);
+    });
+    expect(undocumented).toEqual([]);
+  });
+
   it('the runtime\'s and MongoStore\'s declarations typecheck without the DOM library (a Node-only app)', () => {
     const files = entries.filter((entry) => /^(runtime|store-mongo)\b/.test(entry.name)).map((entry) => entry.file);
     const nodeOnly = ts.createProgram(files, { ...program.getCompilerOptions(), skipLibCheck: false, lib: ['lib.es2023.d.ts'] });

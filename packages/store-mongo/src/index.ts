@@ -15,16 +15,11 @@
  * @packageDocumentation
  */
 export { MongoStore } from './mongo-store.js';
-export {
-  DEFAULT_CLIENT_OPTIONS, DEFAULT_DB_NAME, type MongoStoreClientOptions, type MongoStoreCommonOptions, type MongoStoreOptions,
-  type MongoStoreUriOptions,
-} from './mongo-store-options.js';
+export type { MongoStoreClientOptions, MongoStoreCommonOptions, MongoStoreOptions, MongoStoreUriOptions } from './mongo-store-options.js';
 export { MAX_PAYLOAD_BYTES } from './payload-codec.js';
-export { DEFAULT_MAX_MESSAGES_PER_CLAIM } from './queries.js';
-export { DEFAULT_MAX_CLOCK_SKEW_MS, type ClockSkew } from './clock-skew.js';
+export type { ClockSkew } from './clock-skew.js';
 export { collectionNames, INDEXES, OBSOLETE_INDEXES, type CollectionNames } from './indexes.js';
 export type { ResumePolicy } from './resume-policy.js';
-export { SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
 export { missingPrivileges, requiredPrivileges, type Privilege, type PrivilegeResource } from './privileges.js';
 export { MongoStoreError } from './errors/mongo-store-error.js';
 export { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown-error.js';

@@ -40,7 +40,7 @@ export interface MongoStoreCommonOptions {
   /**
    * Most messages one orchestration claim takes (and so one step consumes and one commit deletes). The rest stay
    * queued and are claimed by the next step, so a backlog drains in bounded transactions. Default and largest
-   * `DEFAULT_MAX_MESSAGES_PER_CLAIM` (100); a claim's own `maxMessages` can only lower it.
+   * 100; a claim's own `maxMessages` can only lower it.
    */
   readonly maxMessagesPerClaim?: number;
   /**

@@ -6,24 +6,21 @@
  * @packageDocumentation
  */
 export { DEFAULT_WAIT_TIMEOUT_MS } from '../client/local-client.js';
-export {
-  CHECK_STATUS_RETRY_AFTER_SECONDS, createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusResponseOf,
-} from '../client/check-status-response.js';
+export { createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusResponseOf } from '../client/check-status-response.js';
 export { createHttpManagementPayload, WEBHOOK_PATH, webhookRoot } from '../client/http-management-payload.js';
 export { followPages, type Page } from '../client/follow-pages.js';
 export { isHistoryPosition, markedHistory$ } from '../client/marked-history.js';
 export { historyEventsMissed } from '../model/history-position.js';
 export { sameJson } from '../client/same-json.js';
-export { armTimeout, FIRST_ANSWER_GRACE_MS, timeoutAfter } from '../client/timeout-after.js';
+export { armTimeout, FIRST_ANSWER_GRACE_MS } from '../client/timeout-after.js';
 export { noStatusError } from '../client/no-status-error.js';
-export { MAX_TIMER_DELAY_MS } from '../env/clock.js';
 export { MAX_SUBSCRIPTIONS_PER_SESSION } from '../http/session-limits.js';
-export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../store/store-helpers.js';
-export { toPlainJson, toTerminateReason, MAX_JSON_DEPTH, MAX_JSON_ELEMENTS, type JsonValue } from '../model/json.js';
+export { MAX_PAGE_SIZE } from '../store/store-helpers.js';
+export { toPlainJson, toTerminateReason, type JsonValue } from '../model/json.js';
 export { isRemoteStoreLost, isRetryable, isRetryableError } from '../model/errors/retryable.js';
 export {
-  absoluteUrl, assertOptionalBoolean, assertValidInstanceId, assertValidName, assertWellFormed, httpBaseUrl, isBoolean, isHeaderText, isInstanceId, isReason, isString, MAX_INSTANCE_ID_LENGTH,
-  CLOCK_METHODS, hasMethods, isCount, isCountOrZero, isDelayMs, isFiniteDelayMs, isFunction, isTimeoutMs, readChecked, readOptions, readRestartOptions, readTimeoutMs, type MemberCheck,
+  assertValidInstanceId, assertValidName, httpBaseUrl, isBoolean, isHeaderText, isInstanceId, isReason,
+  CLOCK_METHODS, hasMethods, isCount, isDelayMs, isFunction, isTimeoutMs, readChecked, readOptions, readRestartOptions, readTimeoutMs, type MemberCheck,
   resolveTimeoutMs, runtimeStatusNamed, validateInstanceFilter, validateInstanceQuery, validatePurgeFilter,
   type ValidInstanceFilter, type ValidInstanceQuery, type ValidPurgeFilter,
 } from '../model/validation.js';

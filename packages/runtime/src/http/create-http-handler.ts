@@ -113,34 +113,34 @@ export interface HttpHandlerOptions {
    */
   readonly baseUrl?: string;
   /**
-   * Largest accepted request body; larger bodies get 413. Default {@link DEFAULT_MAX_BODY_BYTES}. A stream subscription
+   * Largest accepted request body; larger bodies get 413. Default 1 MiB (1,048,576 bytes). A stream subscription
    * change (the client's own request, not an input) may take the larger of this and the default.
    */
   readonly maxBodyBytes?: number;
   /**
    * `Retry-After`, in whole seconds, of the 202 responses that point to a status to poll (a start, a restart, a status
    * not yet terminal); the 202s of raiseEvent, terminate, suspend, resume and rewind carry none. Default as Durable
-   * Functions: {@link DEFAULT_RETRY_AFTER_SECONDS} (10) on a start's and a restart's check-status response, 5 on the
+   * Functions: 10 on a start's and a restart's check-status response, 5 on the
    * status route's 202; given, it is sent on both.
    */
   readonly retryAfterSeconds?: number;
-  /** Largest `timeout` a start request may wait for completion, in seconds. Default {@link DEFAULT_MAX_WAIT_SECONDS}. */
+  /** Largest `timeout` a start request may wait for completion, in seconds. Default 300. */
   readonly maxWaitSeconds?: number;
-  /** Interval of SSE heartbeat comments, at most 2^31-1 ms. Default {@link DEFAULT_HEARTBEAT_MS}. */
+  /** Interval of SSE heartbeat comments, at most 2^31-1 ms. Default 15,000 ms. */
   readonly heartbeatMs?: number;
   /**
    * How long a dropped stream stays resumable with `Last-Event-ID`, at most 2^31-1 ms. Default
-   * {@link DEFAULT_RESUME_WINDOW_MS}.
+   * 30,000 ms.
    */
   readonly resumeWindowMs?: number;
-  /** Events a stream keeps for a resume (an integer). Default {@link DEFAULT_RESUME_BUFFER_SIZE}. */
+  /** Events a stream keeps for a resume (an integer). Default 256. */
   readonly resumeBufferSize?: number;
-  /** The SSE `retry` hint sent to clients, in whole ms. Default {@link DEFAULT_RECONNECT_DELAY_MS}. */
+  /** The SSE `retry` hint sent to clients, in whole ms. Default 1,000. */
   readonly reconnectDelayMs?: number;
   /**
    * Most streams (open or resumable) at once; more get 503. A reconnect that resumes its stream (`Last-Event-ID`) is
    * served at the limit: the stream holds its place. A stream answered while there was room that opens when there is
-   * none (a web body opens when first read) ends at once, as a dropped one. Default {@link DEFAULT_MAX_STREAMS}.
+   * none (a web body opens when first read) ends at once, as a dropped one. Default 10,000.
    */
   readonly maxStreams?: number;
   /**
@@ -170,7 +170,7 @@ export interface HttpHandlerOptions {
    * const clock = new VirtualClock();
    * const runtime = createRuntime({ clock, orchestrators, activities });
    * const handler = createHttpHandler(runtime.client, { key, clock });
-   * await clock.advance(DEFAULT_RESUME_WINDOW_MS); // a dropped stream's session is released
+   * await clock.advance(30_000); // resumeWindowMs: a dropped stream's session is released
    * ```
    */
   readonly clock?: Clock;

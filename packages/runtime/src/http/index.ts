@@ -5,11 +5,7 @@
  *
  * @packageDocumentation
  */
-export {
-  createHttpHandler, DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_STREAMS, DEFAULT_MAX_WAIT_SECONDS,
-  DEFAULT_RECONNECT_DELAY_MS, DEFAULT_RESUME_BUFFER_SIZE, DEFAULT_RESUME_WINDOW_MS, DEFAULT_RETRY_AFTER_SECONDS,
-  type HttpHandler, type HttpHandlerOptions,
-} from './create-http-handler.js';
+export { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from './create-http-handler.js';
 export type { NativeWireStatus, WireFailureDetails, WireHistoryEvent, WireInstanceStatus } from './wire-status.js';
 export type { ErrorBody, ErrorResponseBody } from './error-response.js';
 export { historyEventsHeld, type HistoryPosition } from '../model/history-position.js';

@@ -29,14 +29,12 @@ export {
   type StoredStates, type WritePlan,
 } from '../store/plan-write-set.js';
 export {
-  DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, claimableAtMs, comparePageKeys, dueAtMs, holdsLease, isDue, isHeldBy, isLeaseToken, isVisible, leaseTokens, lifeLeaseOwner, matchesPurgeFilter, matchesQuery, newLease, nextPageToken, pageKeyOf,
+  claimableAtMs, comparePageKeys, dueAtMs, holdsLease, isHeldBy, isLeaseToken, isVisible, leaseTokens, lifeLeaseOwner, matchesPurgeFilter, matchesQuery, newLease, nextPageToken, pageKeyOf,
   pageSizeOf, planInstancePage, validateLeaseOwner, decideClaimedWork, type ClaimedWork, type ClaimedWorkAction, type InstancePagePlan, type PageCursor, type PageKey,
 } from '../store/store-helpers.js';
-/** A deep copy of a value that crosses the Store port (plain JSON plus Dates). */
-export { copyStoreValue } from '../model/json.js';
 /** The one rule of which leases a store looks up after claims whose outcome it could not learn. */
 export { UnconfirmedClaims } from '../store/unconfirmed-claims.js';
-export { assertNever, HISTORY_EVENT_TYPES } from '../model/history-event.js';
+export { assertNever } from '../model/history-event.js';
 /** A store wraps the logger it is given once, so a report made while it handles a failure cannot throw out of the handler. */
 export { guardedLogger } from '../env/logger.js';
 /** The one filter rule: a store's `queryInstances` / `purgeInstances` call these first and use what they return. */
@@ -46,15 +44,15 @@ export { validateInstanceQuery, validatePurgeFilter, type ValidInstanceQuery, ty
  * injected dependencies): a store checks its options with these when it is created, as the runtime does its own.
  */
 export {
-  checkDependencies, CLOCK_METHODS, hasMethods, isBoolean, isCount, isCountOrZero, isDelayMs, isFiniteDelayMs, isFunction, isString, isTimeoutMs, readChecked,
+  checkDependencies, CLOCK_METHODS, hasMethods, isBoolean, isDelayMs, isFunction, isString, isTimeoutMs, readChecked,
   type MemberCheck,
 } from '../model/validation.js';
 export { decideActivityResult, decideRestart, decideSend, decideStart, type ParentLink, type StartInput } from '../engine/decide-step.js';
 export { applyEvent } from '../engine/apply-event.js';
 
 export { isStaleResult, type ActivityTask, type Lease, type MessageEvent, type OrchestrationMessage } from '../model/message.js';
-export { isNewerChange, isNewerVersion, toInstanceStatus, type PurgedSnapshot, type HeldCommand, type HeldCommands, type HeldSuspend, type InstanceState, type ParentCall } from '../model/instance-status.js';
-export { toPlainJson, jsonByteLength, assertJsonSize, type JsonValue } from '../model/json.js';
+export { isNewerChange, isNewerVersion, type PurgedSnapshot, type HeldCommand, type HeldCommands, type HeldSuspend, type InstanceState, type ParentCall } from '../model/instance-status.js';
+export { toPlainJson, type JsonValue } from '../model/json.js';
 /** The hot feed behind a store's `changes$` and `workAvailable$`. */
 export { Broadcast } from '../store/broadcast.js';
 /**
