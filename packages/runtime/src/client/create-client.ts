@@ -40,8 +40,12 @@ export interface CreateClientOptions {
  *
  * @example
  * ```ts
+ * import { createClient, MemoryStore } from '@durable-rx/runtime';
+ *
+ * const store = new MemoryStore(); // in practice a store the workers share: DexieStore across tabs, MongoStore
  * const client = createClient({ store });
- * client.customStatus$(id).subscribe(console.log);
+ * const id = await client.startNew('Greet', { input: 'Tokyo' });
+ * client.status$(id).subscribe((status) => console.log(status?.runtimeStatus)); // 'Pending' until a worker runs it
  * ```
  */
 export function createClient(options: CreateClientOptions): DurableClient {

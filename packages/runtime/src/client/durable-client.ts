@@ -162,6 +162,19 @@ export interface WaitForCompletionOrCheckStatusOptions extends CheckStatusRespon
  * 409, terminal instance 410, and `'unavailable'` 503 when the store did not answer within `storeCallTimeoutMs` (the
  * local client's, or the server's behind the HTTP API; the command may still take effect). Observables push every
  * committed change; nothing polls.
+ *
+ * @example
+ * ```ts
+ * import type { DurableClient } from '@durable-rx/runtime';
+ *
+ * // runtime.client, createClient({ store }) or createRemoteClient({ baseUrl }): the same code runs on each.
+ * async function greet(client: DurableClient): Promise<unknown> {
+ *   const id = await client.startNew('Greet', { input: 'Tokyo' });
+ *   client.customStatus$(id).subscribe((status) => console.log('progress:', status)); // pushed, never polled
+ *   const done = await client.waitForCompletion(id, { timeoutMs: 30_000 });
+ *   return done.runtimeStatus === 'Completed' ? done.output : done.failureDetails?.errorMessage;
+ * }
+ * ```
  */
 export interface DurableClient {
   /**

@@ -48,7 +48,21 @@ export interface FailureDetails {
   readonly stackTrace?: string;
 }
 
-/** The status of an orchestration instance, as returned by `getStatus` and pushed by `status$`. */
+/**
+ * The status of an orchestration instance, as returned by `getStatus` and pushed by `status$`.
+ *
+ * @example
+ * ```ts
+ * import type { DurableClient, InstanceStatus } from '@durable-rx/runtime';
+ *
+ * async function describeInstance(client: DurableClient, id: string): Promise<string> {
+ *   const status: InstanceStatus | undefined = await client.getStatus(id);
+ *   if (status === undefined) return 'no such instance';
+ *   if (status.runtimeStatus === 'Failed') return `failed: ${status.failureDetails?.errorMessage}`;
+ *   return `${status.name} is ${status.runtimeStatus} since ${status.lastUpdatedTime.toISOString()}`;
+ * }
+ * ```
+ */
 export interface InstanceStatus {
   /** The instance's id: the one given to `startNew`, or the random UUID it chose. */
   readonly instanceId: string;

@@ -11,8 +11,12 @@ export type { Runtime, RuntimeOptions } from './runtime-on-store.js';
  *
  * @example
  * ```ts
- * const runtime = createRuntime({ orchestrators: { Hello: function* (ctx) { return yield ctx.callActivity('Say', 'you'); } },
- *                                 activities: { Say: (name: string) => `Hello ${name}!` } });
+ * import { createRuntime } from '@durable-rx/runtime';
+ *
+ * const runtime = createRuntime({
+ *   orchestrators: { Hello: function* (ctx) { return yield ctx.callActivity('Say', 'you'); } },
+ *   activities: { Say: (name: string) => `Hello ${name}!` },
+ * });
  * await runtime.start();
  * const id = await runtime.client.startNew('Hello');
  * (await runtime.client.waitForCompletion(id)).output; // 'Hello you!'

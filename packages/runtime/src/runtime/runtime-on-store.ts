@@ -22,6 +22,19 @@ import { DEFAULT_STOP_GRACE_MS, NO_WORKER_METRICS, Worker, type StartHandOff, ty
  * numbers of ms > 0, `storeCallTimeoutMs` a number > 0, registered names and `workerId` names as instance names are
  * (not `''`, `.` or `..`), `clock`, `logger` and `leaseStorage` objects with their methods, `newId` a function. Anything
  * else is an `InvalidArgumentError` naming the member, thrown before any store, worker or timer is made.
+ *
+ * @example
+ * ```ts
+ * import { createRuntime, silentLogger, type RuntimeOptions } from '@durable-rx/runtime';
+ *
+ * const options: RuntimeOptions = {
+ *   orchestrators: { Greet: function* (ctx) { return yield ctx.callActivity('Say', ctx.getInput<string>()); } },
+ *   activities: { Say: (name: string) => `Hello ${name}!` },
+ *   maxConcurrentActivities: 8, // activities running at once in this runtime (default 32)
+ *   logger: silentLogger,
+ * };
+ * const runtime = createRuntime(options); // store left out: a MemoryStore of its own
+ * ```
  */
 export interface RuntimeOptions {
   /**

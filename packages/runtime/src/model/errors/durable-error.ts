@@ -10,8 +10,17 @@ export interface DurableErrorOptions {
  *
  * @example
  * ```ts
- * try { await client.terminate(id); }
- * catch (e) { if (isDurableError(e) && e.code === 'instance-not-found') { ... } }
+ * import { isDurableError, type DurableClient } from '@durable-rx/runtime';
+ *
+ * async function cancel(client: DurableClient, id: string): Promise<void> {
+ *   try {
+ *     await client.terminate(id, 'cancelled by the user');
+ *   } catch (error) {
+ *     // No such instance (404), or it has ended already (410): nothing to cancel. Switch on `code`, never on messages.
+ *     if (isDurableError(error) && (error.code === 'instance-not-found' || error.code === 'instance-not-running')) return;
+ *     throw error;
+ *   }
+ * }
  * ```
  */
 export abstract class DurableError extends Error {

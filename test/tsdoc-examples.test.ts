@@ -1,0 +1,51 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { afterAll, describe, expect, it } from 'vitest';
+import { strictDiagnostics, typescriptBlocks } from '../test-support/readme-examples.js';
+
+/**
+ * The `@example` blocks an editor shows on the main entry's exports, read from the built declarations: every block
+ * that imports what it uses (`from '@durable-rx/...'`) typechecks as strict user code, and the declarations a user
+ * meets first carry one. The repository's builds must be current (`npm test` builds first).
+ */
+const root = fileURLToPath(new URL('..', import.meta.url));
+const workDir = fileURLToPath(new URL('./.docs-blocks-tsdoc/', import.meta.url));
+const FIRST_READ = ['DurableClient', 'createRuntime', 'createClient', 'RuntimeOptions', 'InstanceStatus', 'DurableError'];
+
+function exampleBlocks(): { name: string; code: string }[] {
+  const entry = `${root}packages/runtime/dist/index.d.ts`;
+  const program = ts.createProgram([entry], {
+    target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    noEmit: true, skipLibCheck: true, types: [],
+  });
+  const checker = program.getTypeChecker();
+  const module = checker.getSymbolAtLocation(program.getSourceFile(entry)!)!;
+  return checker.getExportsOfModule(module).flatMap((symbol) => {
+    const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+    return target.getJsDocTags(checker)
+      .filter((tag) => tag.name === 'example')
+      .flatMap((tag) => typescriptBlocks(`${ts.displayPartsToString(tag.text)}\n`))
+      .filter((block) => /from '@durable-rx\//.test(block.code))
+      .map((block) => ({ name: symbol.name, code: block.code }));
+  });
+}
+
+describe('@example blocks of the main entry', () => {
+  afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+  const blocks = exampleBlocks();
+
+  it('the declarations a user reads first each have a self-contained example', () => {
+    expect(FIRST_READ.filter((name) => !blocks.some((block) => block.name === name))).toEqual([]);
+  });
+
+  it('every self-contained example typechecks under strict', () => {
+    mkdirSync(workDir, { recursive: true });
+    const files = blocks.map((block, index) => {
+      const file = `${workDir}${block.name}-${index + 1}.ts`;
+      writeFileSync(file, `${block.code}\nexport {};\n`);
+      return file;
+    });
+    expect(strictDiagnostics(files).map((d) => d.replace(workDir, ''))).toEqual([]);
+  });
+});
