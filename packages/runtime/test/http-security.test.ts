@@ -911,12 +911,35 @@ describe('waits of start requests (?timeout=)', () => {
     await reaches(live, 0);
   });
 
-  it('releases every wait when the runtime stops, on a store it does not own', async () => {
+  it('keeps every wait when the runtime stops: another worker on the store completes the instances and the requests answer 200', async () => {
     const { wrap, live } = counting();
     const { base, runtime } = await open({}, wrap);
     const responses = [0, 1].map(() => fetch(`${base}/orchestrators/WaitForEvent?timeout=250&code=${KEY}`, { method: 'POST' }));
     await reaches(live, 2);
-    await runtime.stop();
+    await runtime.stop(); // the worker only: the handler's client follows the store on
+    expect(live.value).toBe(2);
+    // Another worker on the same store (another process on a shared one) takes the instances over.
+    const other = createRuntime({ store: runtime.store, orchestrators, activities, logger: silentLogger });
+    await other.start();
+    try {
+      const { instances } = await other.client.listInstances();
+      expect(instances).toHaveLength(2);
+      for (const { instanceId } of instances) await other.client.raiseEvent(instanceId, 'Item', instanceId);
+      const answered = await Promise.all(responses);
+      expect(answered.map((r) => r.status)).toEqual([200, 200]);
+      expect((await Promise.all(answered.map((r) => r.json()))).sort()).toEqual(instances.map((s) => s.instanceId).sort());
+      await reaches(live, 0);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it("releases every wait when the runtime's client closes, however long its timeout", async () => {
+    const { wrap, live } = counting();
+    const { base, client } = await open({}, wrap);
+    const responses = [0, 1].map(() => fetch(`${base}/orchestrators/WaitForEvent?timeout=250&code=${KEY}`, { method: 'POST' }));
+    await reaches(live, 2);
+    client.close();
     await reaches(live, 0);
     for (const response of await Promise.all(responses)) expect(response.status).toBe(202); // still answered
   });

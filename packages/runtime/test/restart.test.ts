@@ -1,4 +1,4 @@
-import { filter, firstValueFrom } from 'rxjs';
+import { filter, finalize, firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient } from '../src/client/create-client.js';
 import { silentLogger } from '../src/env/logger.js';
@@ -90,6 +90,26 @@ describe.each(stores)('a runtime started again after stop, on %s', (_, makeStore
     work.finish(0, 'first, too late'); // the abandoned run's result is refused
     const done = await runtime.client.waitForCompletion(id, SETTLED);
     expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 'second' });
+  });
+
+  it('keeps what its client watched before the stop: a status$ and a wait made then see the instance complete after the restart', async () => {
+    const work = heldWork();
+    const runtime = runtimeOn(makeStore(), work.activity);
+    const { client } = runtime;
+    await runtime.start();
+    const id = await client.startNew('WaitThenWork');
+    let ended = false;
+    const reached = firstValueFrom(client.status$(id).pipe(finalize(() => (ended = true)), filter((s) => s?.runtimeStatus === 'Completed')));
+    const waiting = client.waitForCompletion(id, SETTLED);
+    await within(firstValueFrom(client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running'))), 'the waiter running');
+    await runtime.stop(); // a tab hidden (visibilitychange)
+    expect(ended).toBe(false);
+    await client.raiseEvent(id, 'go', 'while hidden');
+    await runtime.start(); // and shown again
+    await within(work.started(0), 'Work running after the restart');
+    work.finish(0, 'done');
+    expect(await within(reached, 'the status$ made before the stop reaching Completed')).toMatchObject({ output: 'done' });
+    expect(await waiting).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
   });
 
   it('follows the store again with observables made after the restart', async () => {

@@ -966,23 +966,53 @@ describe('runtime', () => {
     expect(statuses.at(-1)?.runtimeStatus).toBe('Completed');
   });
 
-  it('ends the waits and observables of its client on stop, even on a store it does not own', async () => {
+  it('stops the worker only: its client follows the store on (observables, waits with their own timeout, commands) until client.close()', async () => {
     const store = new MemoryStore();
     const counting = countingStore(store);
-    const runtime = await start({ store: counting.store, orchestrators: sampleOrchestrators, activities: sampleActivities });
-    const id = await runtime.client.startNew('SetStatusTest');
-    const waiting = runtime.client.waitForCompletion(id, { timeoutMs: 600_000 });
-    const statuses = lastValueFrom(runtime.client.status$(id).pipe(toArray()));
-    const history = lastValueFrom(runtime.client.history$(id).pipe(toArray()));
-    const lists = lastValueFrom(runtime.client.instances$().pipe(toArray()));
-    await firstValueFrom(runtime.client.customStatus$(id).pipe(filter((s) => s !== undefined)));
+    const clock = new VirtualClock();
+    const runtime = await start({ store: counting.store, clock, orchestrators: sampleOrchestrators, activities: sampleActivities });
+    const { client } = runtime;
+    const id = await client.startNew('SetStatusTest');
+    const ended: string[] = [];
+    const recorded = <T>(name: string, source: Observable<T>) => lastValueFrom(source.pipe(finalize(() => ended.push(name)), toArray()));
+    const statuses = recorded('status$', client.status$(id));
+    const customStatuses = recorded('customStatus$', client.customStatus$(id));
+    const history = recorded('history$', client.history$(id));
+    const lists = recorded('instances$', client.instances$());
+    await firstValueFrom(client.customStatus$(id).pipe(filter((s) => s !== undefined)));
+    const waiting = client.waitForCompletion(id, { timeoutMs: 600_000 });
     await runtime.stop();
-    expect((await waiting).runtimeStatus).toBe('Running');
-    expect((await statuses).at(-1)?.runtimeStatus).toBe('Running');
-    expect((await history).map((e) => e.type)).toContain('ExecutionStarted');
-    expect((await lists).length).toBeGreaterThan(0);
+
+    // A wait made after the stop ends at its own timeout, on the runtime's clock, not at once.
+    let settled = false;
+    const timed = client.waitForCompletion(id, { timeoutMs: 5_000 }).finally(() => (settled = true));
+    await clock.advance(4_999);
+    expect(settled).toBe(false);
+    await clock.advance(1);
+    expect((await timed).runtimeStatus).toBe('Running');
+    expect(ended).toEqual([]); // nothing the client watches ended at the stop
+    expect(counting.listeners()).toBeGreaterThan(0);
+
+    // A command is taken while stopped; another worker on the store (another tab, another process) runs it, and what
+    // the client watched since before the stop shows it.
+    await client.raiseEvent(id, 'Proceed');
+    const other = await start({ store, clock, orchestrators: sampleOrchestrators, activities: sampleActivities });
+    expect(await waiting).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+    expect((await other.client.getStatus(id))?.runtimeStatus).toBe('Completed');
+
+    // close() ends what the client watches, after the current values; later watches end after their first value.
+    client.close();
+    expect((await statuses).map((s) => s?.runtimeStatus).slice(-2)).toEqual(['Running', 'Completed']);
+    expect((await customStatuses).at(-1)).toEqual({ nextActions: ['A', 'B', 'C'], foo: 2 });
+    expect((await history).map((e) => e.type)).toContain('ExecutionCompleted');
+    expect((await lists).at(-1)?.map((s) => s.runtimeStatus)).toEqual(['Completed']);
+    expect(ended.sort()).toEqual(['customStatus$', 'history$', 'instances$', 'status$']);
     expect(counting.listeners()).toBe(0);
-    expect(await store.getInstance(id)).toBeDefined(); // the store stays open: the runtime did not create it
+    expect(await lastValueFrom(client.status$(id).pipe(toArray()))).toMatchObject([{ runtimeStatus: 'Completed' }]);
+    expect(await client.waitForCompletion(id, { timeoutMs: 600_000 })).toMatchObject({ runtimeStatus: 'Completed' });
+    // For good: a later start runs a worker, and leaves the client as its owner closed it.
+    await runtime.start();
+    expect(await lastValueFrom(client.status$(id).pipe(toArray()))).toMatchObject([{ runtimeStatus: 'Completed' }]);
   });
 
   it('stops idempotently, leaves the store it made open, and starts again', async () => {
@@ -1027,7 +1057,7 @@ describe('runtime', () => {
     await store.close();
   });
 
-  it('lets the process exit after stop(): no timers or subscriptions left behind', () => {
+  it('lets the process exit after stop(), the client\'s subscriptions left open: no timers left behind', () => {
     const script = fileURLToPath(new URL('./fixtures/exit-after-stop.mjs', import.meta.url));
     // The fixture reports what still holds the event loop; the time limit only ends a process that hangs anyway,
     // and a loaded machine can take many seconds to start one.

@@ -259,7 +259,7 @@ export class RemoteClient implements DurableClient {
           latest = status;
           if (late || !status || isTerminalStatus(status.runtimeStatus)) end();
         },
-        // The server ended the watch (its runtime or client closed), or this client closed: the latest status, as the
+        // The server ended the watch (its client, handler or store closed), or this client closed: the latest status, as the
         // local client's wait.
         complete: end,
         error: end,

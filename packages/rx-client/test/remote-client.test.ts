@@ -314,8 +314,8 @@ describe('createRemoteClient', () => {
     await harness.runtime.client.startNew('WaitForEvents', { instanceId: 'cut', input: 1 });
     await firstValueFrom(client.status$('cut').pipe(filter((s) => s?.runtimeStatus === 'Running')));
     const waiting = client.waitForCompletion('cut', { timeoutMs: Infinity });
-    // The server's runtime stops: its status$ completes, so the server ends the watch (a `close` event, no error).
-    await harness.runtime.stop();
+    // The server's client closes: its status$ completes, so the server ends the watch (a `close` event, no error).
+    harness.runtime.client.close();
     const status = await within(waiting, 'waitForCompletion settled after the end of its watch');
     expect(status).toMatchObject({ instanceId: 'cut', runtimeStatus: 'Running' }); // as the local client's wait does
   });

@@ -17,7 +17,7 @@ afterEach(async () => {
 
 describe('a watch the server ends before its first value', () => {
   it('errors status$ and customStatus$ with UnavailableError, which waitForCompletion rejects with, not InstanceNotFoundError', async () => {
-    // The server's source for instance `ends` completes at once, without a snapshot (as a runtime stopping mid-read may).
+    // The server's source for instance `ends` completes at once, without a snapshot (as a server's client closing mid-read may).
     const server = serverClient((_, instanceId) => (instanceId === 'ends' ? EMPTY : undefined));
     const h = (harness = await openHarness({}, server.wrap));
     const client = createRemoteClient({ baseUrl: h.server.url, key: KEY });

@@ -42,9 +42,8 @@ export interface Leadership {
  * exactly one leads at a time and the others wait (with no Web Locks, each leads: see {@link RunAsLeaderOptions.locks}).
  * When the leader calls `release()` (or its tab closes or crashes, which releases the lock), the next waiting tab runs
  * its `start`. Typical use: only the leader runs a worker, every tab observes the shared store, whose change feed
- * reaches all tabs. With `runtime.stop` as `stop`, a release also closes that runtime's client until its next
- * `start()`, which runs a fresh worker on the same store and reopens the client: a tab that releases and goes on
- * watching meanwhile uses `createClient({ store })`.
+ * reaches all tabs. With `runtime.stop` as `stop`, a release stops that runtime's worker only: its client goes on
+ * watching the store, and its next `start()` runs a fresh worker on the same store.
  *
  * Arguments that break these rules (a `lockName` that is empty or starts with `-`, which Web Locks reserves; a `start`
  * or `stop` that is no function; a `locks` or `store` option without `request` or `workAvailable$`) throw an

@@ -88,11 +88,6 @@ export class ChangeRouter {
     this.#end((listener) => listener.complete());
   }
 
-  /** Undoes {@link ChangeRouter.close}: listeners from now on follow the store's feed again. */
-  reopen(): void {
-    this.#closed = false;
-  }
-
   #retain(): void {
     if (this.#listeners++ > 0) return;
     const subscription = this.#source.subscribe({

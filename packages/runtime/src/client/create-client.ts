@@ -3,7 +3,7 @@ import { systemClock, type Clock } from '../env/clock.js';
 import type { NewId } from '../env/new-id.js';
 import { DEFAULT_STORE_CALL_TIMEOUT_MS } from '../model/store-call-timeout.js';
 import { assertStore, checkDependencies, isDelayMs } from '../model/validation.js';
-import type { DurableClient } from './durable-client.js';
+import type { LocalDurableClient } from './durable-client.js';
 import { LocalClient } from './local-client.js';
 
 /** Options of {@link createClient}. */
@@ -48,7 +48,7 @@ export interface CreateClientOptions {
  * client.status$(id).subscribe((status) => console.log(status?.runtimeStatus)); // 'Pending' until a worker runs it
  * ```
  */
-export function createClient(options: CreateClientOptions): DurableClient {
+export function createClient(options: CreateClientOptions): LocalDurableClient {
   assertStore(options?.store, 'createClient options.store');
   checkDependencies(options, 'createClient options');
   // The runtime's rule for its option of the same name: a number > 0 (Infinity included).

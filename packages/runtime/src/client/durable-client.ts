@@ -434,3 +434,24 @@ export interface DurableClient {
     request: Request, instanceId: string, timeoutInMilliseconds?: number, retryIntervalInMilliseconds?: number,
   ): Promise<Response>;
 }
+
+/**
+ * A {@link DurableClient} over a store in this process: `runtime.client` and `createClient({ store })`. It follows the
+ * store until it is closed (its own `close()`, or the store's); a runtime's `stop()` and `start()` leave it alone.
+ */
+export interface LocalDurableClient extends DurableClient {
+  /**
+   * Ends everything this client watches, for good: `status$`, `customStatus$`, `history$` and `instances$` complete
+   * after their current snapshot, and pending `waitForCompletion` calls resolve with the latest status, as when the
+   * store closes. Observables made later complete after their first snapshot, and later waits resolve with the current
+   * status at once. Commands and reads still go to the store, each with its bound (`storeCallTimeoutMs`). The store
+   * is not closed. Idempotent.
+   *
+   * @example
+   * ```ts
+   * runtime.client.status$(id).subscribe({ complete: () => console.log('done watching') });
+   * runtime.client.close(); // prints "done watching" (after the current status)
+   * ```
+   */
+  close(): void;
+}

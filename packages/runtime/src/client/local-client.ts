@@ -37,8 +37,8 @@ import type { StartHandOff } from '../worker/worker.js';
 import type { Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
 import type {
-  CheckStatusResponseOptions, DurableClient, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions,
-  InstanceFilter, InstancesPage, ListInstancesQuery, PurgeInstancesFilter, PurgeResult, RestartOptions, StartNewOptions,
+  CheckStatusResponseOptions, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions,
+  InstanceFilter, InstancesPage, ListInstancesQuery, LocalDurableClient, PurgeInstancesFilter, PurgeResult, RestartOptions, StartNewOptions,
   WaitForCompletionOrCheckStatusOptions,
 } from './durable-client.js';
 import { ChangeRouter } from './change-router.js';
@@ -109,7 +109,7 @@ export const COMMAND_APPLIED_TIMEOUT_MS = 10_000;
  * {@link DurableClient} over a {@link Store}: commands validate and write through the store; observables are
  * built on the store's change feed (`changes$`), so they push committed changes and never poll.
  */
-export class LocalClient implements DurableClient {
+export class LocalClient implements LocalDurableClient {
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #newId: NewId;
@@ -638,14 +638,7 @@ export class LocalClient implements DurableClient {
     return waitForCompletionOrCreateCheckStatusResponseOf(this, request, instanceId, options, retryIntervalInMilliseconds);
   }
 
-  /**
-   * Ends everything this client is watching: `status$`, `customStatus$`, `history$` and `instances$` complete
-   * (after their current snapshot), and pending `waitForCompletion` calls resolve with the latest status, as when the
-   * store closes. Later observables complete after their first snapshot; commands still go to the store. A runtime
-   * closes its own client in `stop()`, so no wait it started outlives it, and reopens it in a later `start()`. Store
-   * calls keep their bound: one stuck in the store ends with `UnavailableError` after `storeCallTimeoutMs`, as before
-   * the close. Idempotent.
-   */
+  /** See {@link LocalDurableClient.close}. */
   close(): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
@@ -660,15 +653,6 @@ export class LocalClient implements DurableClient {
       }
     }
     if (errors.length > 0) throw errors[0];
-  }
-
-  /**
-   * Undoes {@link LocalClient.close}: observables and waits made from now on follow the store again (those the close
-   * ended stay ended). A runtime reopens its client when it starts again after a `stop`.
-   */
-  reopen(): void {
-    this.#isClosed = false;
-    this.#changes.reopen();
   }
 
   // ---------------------------------------------------------------- helpers

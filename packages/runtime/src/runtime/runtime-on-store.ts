@@ -1,4 +1,4 @@
-import type { DurableClient } from '../client/durable-client.js';
+import type { LocalDurableClient } from '../client/durable-client.js';
 import { LocalClient } from '../client/local-client.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES } from '../engine/orchestration-execution.js';
@@ -128,21 +128,26 @@ export interface RuntimeOptions {
 export interface Runtime {
   /** The store the runtime works on. */
   readonly store: Store;
-  /** A client whose `startNew` knows this runtime's orchestrators. */
-  readonly client: DurableClient;
+  /**
+   * A client whose `startNew` knows this runtime's orchestrators. It lives as long as the runtime, whether started or
+   * stopped: `stop()` and `start()` leave it alone, and only its own `close()` (or the store's) ends what it watches.
+   */
+  readonly client: LocalDurableClient;
   /** Counters of worker and engine work. */
   readonly metrics: WorkerMetrics;
   /**
    * Starts processing work. May be called again after `stop()` (a tab back from the background): it then runs a fresh
    * worker on the same store, which takes up what was left there (instances waiting, started or raised to while
-   * stopped, work the stop abandoned), and the client's observables and waits follow the store again. Starts and stops
-   * take effect one after another in call order: a start called while a stop runs resolves once that stop has ended
-   * and the worker runs again. Idempotent: a start called before the next `stop()` returns the first one's promise. On
-   * a store that was closed nothing can run: the worker stops at its first store call, as when the store closes under
-   * it. Bound to the runtime: it may be passed on (`Promise.resolve().then(runtime.start)`).
+   * stopped, work the stop abandoned). Starts and stops take effect one after another in call order: a start called
+   * while a stop runs resolves once that stop has ended and the worker runs again. Idempotent: a start called before
+   * the next `stop()` returns the first one's promise. On a store that was closed nothing can run: the worker stops at
+   * its first store call, as when the store closes under it. Bound to the runtime: it may be passed on
+   * (`Promise.resolve().then(runtime.start)`). Starting and stopping never touch `client`: what it watches goes on
+   * through both.
    *
    * @example
    * ```ts
+   * // The UI's subscriptions to runtime.client go on while the tab is hidden (another tab's worker may finish them).
    * document.addEventListener('visibilitychange', () => (document.hidden ? runtime.stop() : runtime.start()));
    * ```
    */
@@ -151,14 +156,16 @@ export interface Runtime {
    * Stops claiming work, lets in-flight steps and activities commit for up to `graceMs` (default 30 s, on the
    * runtime's clock; `Infinity` waits for all), then abandons what still runs: its leases are released so another
    * worker retries it at once, and a result that arrives later is refused. Releases the worker's subscription and
-   * timers, ends what `client` watches (its observables complete after their current snapshot, and pending
-   * `waitForCompletion` calls resolve with the latest status). Never closes the store, not even the `MemoryStore` the
-   * runtime made itself: its instances stay there, readable by `client` (whose commands are still accepted, and run once
-   * the runtime starts again), for a later `start()`. A stop called while a start is under way takes effect after it.
-   * Idempotent: a stop called before the next `start()` returns the first one's promise. Options that are not an object, or a `graceMs` that is
-   * not a number >= 0 or throws when read, reject with `InvalidArgumentError` and stop nothing. Bound to the runtime:
-   * it may be passed on with no argument (`promise.finally(runtime.stop)`, an effect's cleanup), not to `.then`,
-   * which would hand it the promise's value as its options.
+   * timers. Stops the worker only: `client` stays open and keeps following the store, as a client of `createClient`
+   * does (its observables go on and show what other workers on a shared store commit, `waitForCompletion` calls keep
+   * their own timeout, and commands are accepted and run once a worker runs, this runtime's after a later `start()`);
+   * `client.close()` ends its observables and waits. Never closes the store, not even the `MemoryStore` the runtime
+   * made itself: its instances stay there for `client` and a later `start()`. A stop called while a start is under
+   * way takes effect after it. Idempotent: a stop called before the next `start()` returns the first one's promise.
+   * Options that are not an object, or a `graceMs` that is not a number >= 0 or throws when read, reject with
+   * `InvalidArgumentError` and stop nothing. Bound to the runtime: it may be passed on with no argument
+   * (`promise.finally(runtime.stop)`, an effect's cleanup), not to `.then`, which would hand it the promise's value
+   * as its options.
    *
    * @example
    * ```ts
@@ -248,7 +255,6 @@ class RuntimeOnStore implements Runtime {
     this.#stopping = undefined;
     const starting = this.#after(() => {
       if (this.#worker) return;
-      this.client.reopen();
       const worker = (this.#worker = this.#newWorker(this.#pastMetrics));
       worker.start();
     });
@@ -268,18 +274,13 @@ class RuntimeOnStore implements Runtime {
     this.#starting = undefined;
     const stopping = this.#after(async () => {
       const worker = this.#worker;
-      try {
-        this.client.close(); // ends the waits and observables of this runtime's client (HTTP waits among them)
-      } finally {
-        // Whatever the close threw (a store feed whose teardown throws), the worker stops: the stop rejects after.
-        // The worker is dropped even when its stop reports an error, so a later start runs a fresh one.
-        if (worker) {
-          await worker.stop({ graceMs }).finally(() => {
-            this.#pastMetrics = worker.metrics;
-            this.#worker = undefined;
-          });
-        }
-      }
+      if (!worker) return;
+      // The worker is dropped even when its stop reports an error, so a later start runs a fresh one. The client is
+      // left alone: it follows the store, not the worker.
+      await worker.stop({ graceMs }).finally(() => {
+        this.#pastMetrics = worker.metrics;
+        this.#worker = undefined;
+      });
     });
     return (this.#stopping = stopping);
   };
