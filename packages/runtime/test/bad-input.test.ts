@@ -7,6 +7,7 @@ import { MAX_JSON_DEPTH, MAX_JSON_ELEMENTS, toPlainJson } from '../src/model/jso
 import { MemoryStore } from '../src/store/memory-store.js';
 import { sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
+import { createRuntimeWithStore } from '../src/runtime/create-runtime-with-store.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { startedRuntimes } from './started-runtimes.js';
 
@@ -337,5 +338,65 @@ describe('timeouts', () => {
       expect(() => createRuntime({ orchestrators: {}, store } as never)).toThrow(expect.objectContaining(invalid));
     }
     expect(() => createRuntime({ orchestrators: {}, store: undefined })).not.toThrow();
+  });
+
+  it('refuses an object that lacks a required member of the Store port (400 naming each), before start() could meet it as a TypeError', () => {
+    const memory = new MemoryStore();
+    const { commit: _c, ...copied } = Object.fromEntries(
+      ['capabilities', 'changes$', 'workAvailable$', 'commit', 'getInstance', 'close'].map((k) => [k, (memory as unknown as Record<string, unknown>)[k]]),
+    );
+    const cases: [label: string, store: object, missing: readonly string[]][] = [
+      ['{}', {}, ['capabilities', 'changes$', 'workAvailable$', 'commit', 'claimOrchestration', 'nextWakeTime', 'close']],
+      ['no commit, no claims', copied, ['commit', 'claimOrchestration', 'claimActivity', 'queryInstances']],
+      ['feeds that are no observables', Object.assign(Object.create(memory) as object, { changes$: {}, workAvailable$: 5 }), ['changes$', 'workAvailable$']],
+      ['capabilities not an object', Object.assign(Object.create(memory) as object, { capabilities: 'memory' }), ['capabilities']],
+    ];
+    const make: [string, (store: object) => unknown][] = [
+      ['createRuntime', (store) => createRuntime({ orchestrators: {}, store } as never)],
+      ['core createRuntime', (store) => createRuntimeWithStore({ orchestrators: {}, store } as never)],
+      ['createClient', (store) => createClient({ store } as never)],
+    ];
+    for (const [label, store, missing] of cases) {
+      for (const [factory, create] of make) {
+        let error: unknown;
+        try {
+          create(store);
+        } catch (thrown) {
+          error = thrown;
+        }
+        expect(error, `${factory}, ${label}`).toMatchObject(invalid);
+        const message = (error as Error).message;
+        expect(message, `${factory}, ${label}`).toContain('options.store must be a Store: missing ');
+        for (const name of missing) expect(message.split('missing ')[1]!.split(', '), `${factory}, ${label}`).toContain(name);
+      }
+    }
+    // What is there is not named: only the members missing.
+    expect(() => createClient({ store: copied } as never)).toThrow(/missing (?!.*\bgetInstance\b)(?!.*\bchanges\$)/);
+    // A member whose read throws (a getter, a revoked proxy): 400 with that error as its cause.
+    const { proxy, revoke } = Proxy.revocable(memory, {});
+    revoke();
+    expect(() => createClient({ store: proxy })).toThrow(expect.objectContaining({ ...invalid, message: expect.stringContaining('threw when read') }));
+  });
+
+  it('takes a store without the optional members of the port (instanceChanges$, resync$, getInstanceHistory)', async () => {
+    const memory = new MemoryStore();
+    // The required members only, each MemoryStore's own.
+    const optional = new Set<PropertyKey>(['instanceChanges$', 'resync$', 'getInstanceHistory']);
+    const store = new Proxy(memory, {
+      get: (target, key) => {
+        if (optional.has(key)) return undefined;
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const runtime = createRuntime({ store, orchestrators: sampleOrchestrators, activities: sampleActivities });
+    await runtime.start();
+    try {
+      const id = await runtime.client.startNew('E1_HelloSequence');
+      expect((await runtime.client.waitForCompletion(id, SETTLED)).output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+      expect((await createClient({ store }).getStatus(id, { showHistory: true }))?.history?.length).toBeGreaterThan(0);
+    } finally {
+      await runtime.stop();
+    }
   });
 });

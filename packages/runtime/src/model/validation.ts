@@ -153,11 +153,37 @@ export function withoutTrailingSlashes(path: string): string {
 }
 
 /**
- * Checks the `store` of `createRuntime` and `createClient` (`what` names it): an object, any Store adapter. Anything
- * else is an {@link InvalidArgumentError} when the runtime or client is created, not a `TypeError` at its first call.
+ * The methods every `Store` has, for {@link assertStore}: the port's optional members (`getInstanceHistory`,
+ * `instanceChanges$`, `resync$`) are left out.
+ */
+const STORE_METHODS = [
+  'commit', 'claimOrchestration', 'abandonOrchestration', 'claimActivity', 'abandonActivity', 'releaseOwner', 'renewActivityLease',
+  'getInstance', 'getHistory', 'queryInstances', 'purgeInstance', 'purgeInstances', 'nextWakeTime', 'close',
+] as const;
+
+/**
+ * Checks the `store` of `createRuntime` and `createClient` (`what` names it): an object with every required member of
+ * the `Store` port, its own or inherited (a class's): `capabilities` an object, `changes$` and `workAvailable$`
+ * observables (with `subscribe`), and a function for each of its methods. Anything else is an
+ * {@link InvalidArgumentError} naming what is missing (`createClient options.store must be a Store: missing
+ * capabilities, changes$, ...`), or the read that threw, when the runtime or client is created, not a `TypeError` at
+ * its first call.
  */
 export function assertStore(store: unknown, what: string): void {
   if (store === null || typeof store !== 'object') invalid(what, 'must be a Store');
+  let missing: readonly string[];
+  try {
+    const member = (name: string): unknown => (store as Record<string, unknown>)[name];
+    const capabilities = member('capabilities');
+    missing = [
+      ...(capabilities !== null && typeof capabilities === 'object' ? [] : ['capabilities']),
+      ...['changes$', 'workAvailable$'].filter((feed) => missingMethods(member(feed), ['subscribe']).length > 0),
+      ...missingMethods(store, STORE_METHODS),
+    ];
+  } catch (error) {
+    invalid(what, 'threw when read', error); // a getter that throws, a revoked proxy
+  }
+  if (missing.length > 0) invalid(what, `must be a Store: missing ${missing.join(', ')}`);
 }
 
 /**
@@ -173,10 +199,13 @@ export function assertStore(store: unknown, what: string): void {
  * ```
  */
 export function assertMethods(value: unknown, what: string, methods: readonly string[]): void {
+  if (missingMethods(value, methods).length > 0) invalid(what, `must be an object with the methods ${methods.join(', ')}`);
+}
+
+/** The names among `methods` that are no function of `value` (its own or inherited); all of them when it is no object. */
+function missingMethods(value: unknown, methods: readonly string[]): readonly string[] {
   const object = (value !== null && typeof value === 'object') || typeof value === 'function';
-  if (!object || methods.some((method) => typeof (value as Record<string, unknown>)[method] !== 'function')) {
-    invalid(what, `must be an object with the methods ${methods.join(', ')}`);
-  }
+  return object ? methods.filter((method) => typeof (value as Record<string, unknown>)[method] !== 'function') : methods;
 }
 
 /** The methods of a `Clock`, for {@link assertMethods}. */
