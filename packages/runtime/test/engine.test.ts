@@ -529,10 +529,10 @@ describe('replay engine', () => {
       if (caught !== undefined && !(caught instanceof PayloadTooLargeError)) throw caught;
       return caught === undefined;
     };
-    // JSON text with its two quotes: ASCII up to 16,384 characters (Durable Functions: about 8,192).
+    // JSON text with its two quotes: ASCII up to 16,382 characters (Durable Functions: about 8,192).
     expect(accepted('x'.repeat(16_382))).toBe(true);
     expect(accepted('x'.repeat(16_383))).toBe(false);
-    // CJK, 3 bytes each: about 5,460 characters (Durable Functions: about 8,192).
+    // CJK, 3 bytes each, and the quotes: up to 5,460 characters (Durable Functions: about 8,192).
     expect(accepted('語'.repeat(5_460))).toBe(true);
     expect(accepted('語'.repeat(5_461))).toBe(false);
   });

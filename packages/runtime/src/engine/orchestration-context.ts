@@ -51,8 +51,8 @@ export interface OrchestrationContext {
   /**
    * Sets the custom status committed with this step. Must be JSON and no larger than the runtime's
    * `customStatusLimitBytes` in UTF-8 bytes of its JSON text (default 16 KiB): otherwise throws in the orchestrator.
-   * Durable Functions counts its 16 KB in UTF-16 instead: the default here takes ASCII text up to 16,384 characters
-   * (about 8,192 there) and CJK text up to about 5,460 (about 8,192 there).
+   * Durable Functions counts its 16 KB in UTF-16 instead: the default here takes an ASCII string of up to 16,382
+   * characters (its JSON text's two quotes count; about 8,192 there) and a CJK string of up to 5,460 (about 8,192 there).
    */
   setCustomStatus(value: unknown): void;
   /** Schedules an activity. */

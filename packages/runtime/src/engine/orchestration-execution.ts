@@ -40,8 +40,8 @@ export interface ExecutionOptions {
 /**
  * Default for {@link ExecutionOptions.customStatusLimitBytes}: 16 KiB (16,384 UTF-8 bytes of the custom status's JSON
  * text). Durable Functions' limit is also 16 KB but counts UTF-16 (2 bytes a character), so the two accept different
- * lengths: ASCII text up to 16,384 characters here, about 8,192 there; CJK text (3 bytes each in UTF-8) about 5,460
- * characters here, about 8,192 there.
+ * lengths: an ASCII string of up to 16,382 characters here (its JSON text's two quotes count), about 8,192 there; a
+ * CJK string (3 bytes a character in UTF-8) of up to 5,460 characters here, about 8,192 there.
  */
 export const DEFAULT_CUSTOM_STATUS_LIMIT_BYTES = 16 * 1024;
 

@@ -85,8 +85,8 @@ export interface RuntimeOptions {
   readonly cacheSize?: number;
   /**
    * Largest custom status, in UTF-8 bytes of its JSON text. Default 16 KiB (16,384 bytes). Not Durable Functions'
-   * count, which is 16 KB of UTF-16 text: the default takes ASCII text up to 16,384 characters (about 8,192 there) and
-   * CJK text up to about 5,460 (about 8,192 there).
+   * count, which is 16 KB of UTF-16 text: the default takes an ASCII string of up to 16,382 characters (its JSON text's
+   * two quotes count; about 8,192 there) and a CJK string of up to 5,460 (3 bytes each; about 8,192 there).
    */
   readonly customStatusLimitBytes?: number;
   /**
