@@ -130,6 +130,27 @@ describe('bad input is refused with a typed error and changes nothing', () => {
     expect(Object.getPrototypeOf(status?.input)).toBe(Object.prototype);
     expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
   });
+
+  it('reads an input or event data as JSON.stringify does (so does Durable Functions): undefined and holes in arrays become null, undefined and symbol-keyed members are dropped', async () => {
+    const runtime = await startRuntime({
+      orchestrators: {
+        Echoes: function* (ctx) {
+          const data: unknown = yield ctx.waitForExternalEvent('data');
+          return { input: ctx.getInput(), data };
+        },
+      },
+    });
+    const value = () => ({ list: [1, undefined, , 4], kept: 'k', gone: undefined, [Symbol('key')]: 'symbol-keyed', nested: [{ u: undefined }] });
+    const stored = { list: [1, null, null, 4], kept: 'k', nested: [{}] };
+    expect(JSON.parse(JSON.stringify(value()))).toStrictEqual(stored); // JSON.stringify's reading, the rule followed
+    const id = await runtime.client.startNew('Echoes', { input: value() });
+    // Strict: no member left holding undefined, no hole left in an array.
+    expect((await runtime.client.getStatus(id))?.input).toStrictEqual(stored);
+    await runtime.client.raiseEvent(id, 'data', value());
+    expect((await runtime.client.waitForCompletion(id, SETTLED)).output).toStrictEqual({ input: stored, data: stored });
+    const top = await runtime.client.startNew('Echoes', { input: [1, undefined] });
+    expect((await runtime.client.getStatus(top))?.input).toStrictEqual([1, null]);
+  });
 });
 
 describe('arrays longer than a JSON value may hold', () => {

@@ -4,7 +4,13 @@ import type { InstanceStatus, OrchestrationRuntimeStatus } from '../model/instan
 
 /** Options of {@link DurableClient.startNew}. */
 export interface StartNewOptions {
-  /** Plain JSON input (Dates become ISO strings). */
+  /**
+   * Plain JSON input, read as `JSON.stringify` reads it (as Durable Functions, which serialises with it): Dates become
+   * ISO strings, `undefined` and holes in arrays become `null` (`[1, undefined]` is stored as `[1,null]`), and object
+   * members whose value is `undefined` are dropped, as are symbol-keyed ones (only own enumerable string keys are
+   * read). Refused with `InvalidArgumentError`, naming where, nothing written: functions, symbols, BigInts, cycles,
+   * NaN and Infinity, invalid Dates, class instances (Map, Set, typed arrays, ...), more than 256 levels of nesting.
+   */
   readonly input?: unknown | undefined;
   /** The id to use; a random UUID when absent. A terminal instance with this id is replaced. */
   readonly instanceId?: string | undefined;
@@ -196,6 +202,9 @@ export interface DurableClient {
    * with case ignored, as in Durable Functions: `raiseEvent(id, 'approval')` reaches `waitForExternalEvent('Approval')`,
    * and events of one name in any case are delivered in the order raised (one FIFO queue). The event keeps the name as
    * raised in the history. An instance started before this rule keeps exact matching until its next execution.
+   * `eventData` follows the rule of `startNew`'s input ({@link StartNewOptions.input}): plain JSON read as
+   * `JSON.stringify` reads it (`undefined` and holes in arrays become `null`; `undefined` and symbol-keyed members
+   * are dropped), anything else refused with `InvalidArgumentError`.
    */
   raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void>;
   /**

@@ -21,9 +21,10 @@ export const MAX_JSON_DEPTH = 256;
 export const MAX_JSON_ELEMENTS = 2 ** 24;
 
 /**
- * Checks that `value` is plain JSON and returns a deep copy that is safe to store: Dates become ISO strings (as
- * `JSON.stringify` would), `undefined` members are dropped (in arrays they become `null`), and keys such as
- * `__proto__` stay ordinary own properties. Throws {@link InvalidArgumentError} naming the offending path for
+ * Checks that `value` is plain JSON and returns a deep copy that is safe to store, read as `JSON.stringify` reads it
+ * (Durable Functions serialises with it): Dates become ISO strings, `undefined` members are dropped and so are
+ * symbol-keyed ones (only own enumerable string keys are read), `undefined` and holes in arrays become `null`, and
+ * keys such as `__proto__` stay ordinary own properties. Throws {@link InvalidArgumentError} naming the offending path for
  * functions, symbols, BigInts, cycles, NaN/Infinity, invalid Dates, class instances, nesting deeper than
  * {@link MAX_JSON_DEPTH}, and values that throw while being read (a throwing getter, a revoked proxy); and
  * {@link PayloadTooLargeError} for arrays of more than {@link MAX_JSON_ELEMENTS} elements in all. Plain objects, arrays
