@@ -85,7 +85,7 @@ describe('configuration', () => {
     expect(() => createHttpHandler(client, { key: 'x', anonymous: true })).toThrow(/not both/);
     expect(() => createHttpHandler(client, { key: 'x', maxBodyBytes: -1 })).toThrow(/maxBodyBytes/);
     // Sent as Retry-After and the SSE retry field (whole numbers only), or counted.
-    for (const option of ['retryAfterSeconds', 'reconnectDelayMs', 'resumeBufferSize', 'maxStreams']) {
+    for (const option of ['retryAfterSeconds', 'reconnectDelayMs', 'resumeBufferBytes', 'maxStreams']) {
       for (const value of [0.5, 1e21]) {
         expect(() => createHttpHandler(client, { key: 'x', [option]: value }), `${option}: ${value}`)
           .toThrow(expect.objectContaining({ code: 'invalid-argument', message: expect.stringContaining(`${option} must be a positive integer`) }));

@@ -10,6 +10,7 @@ import {
 } from '../src/http/create-http-handler.js';
 import { MAX_SUBSCRIPTIONS_PER_SESSION } from '../src/http/session-limits.js';
 import { toNativeWireStatus } from '../src/http/wire-status.js';
+import { versionedStatus$ } from '../src/client/versioned-status.js';
 import { StoreClosedError } from '../src/model/errors/store-closed-error.js';
 import { UnavailableError } from '../src/model/errors/unavailable-error.js';
 import type { InstanceStatus } from '../src/model/instance-status.js';
@@ -207,10 +208,15 @@ const seqOf = (block: Block) => Number(block.id!.split('.')[1]);
 const sessionOf = (block: Block) => block.id!.split('.')[0];
 
 /** The reference: every snapshot the local client's status$ pushes, in the wire form. */
-function localSnapshots(client: DurableClient, id: string): { values: string[]; until: (p: (s: InstanceStatus | undefined) => boolean) => Promise<void> } {
+function localSnapshots(
+  client: DurableClient, id: string, versions = true,
+): { values: string[]; until: (p: (s: InstanceStatus | undefined) => boolean) => Promise<void> } {
   const values: string[] = [];
   const source = client.status$(id);
-  subscriptions.push(source.subscribe((s) => values.push(JSON.stringify(s ? toNativeWireStatus(s) : null))));
+  // As the stream sends them: each status with its commit version (none from a handler over a wrapped status$).
+  subscriptions.push(versionedStatus$(client, id).subscribe(({ status: s, version }) => {
+    values.push(JSON.stringify(s ? { ...toNativeWireStatus(s), ...(versions && { version }) } : null));
+  }));
   return {
     values,
     until: async (p) => {
@@ -301,7 +307,7 @@ describe('GET /instances/{id}/stream', () => {
   });
 
   it('starts a new session with the current snapshot when the Last-Event-ID cannot be resumed', async () => {
-    const { base, client, clock } = await open({ resumeBufferSize: 2 });
+    const { base, client, clock } = await open({ resumeBufferBytes: 1 });
     await client.startNew('WaitForEvents', { instanceId: 'gap', input: 3 });
     for (const lastEventId of ['00000000-0000-4000-8000-000000000000.5', 'garbage', `${'9'.repeat(500)}`]) {
       const reader = await stream(base, '/instances/gap/stream', { 'last-event-id': lastEventId });
@@ -316,10 +322,10 @@ describe('GET /instances/{id}/stream', () => {
     const seen = await first.nextEvent();
     first.cancel();
     // The session stops reading once it has seen the drop (the three readers above left a window each): the changes
-    // after that are read from the feed, which holds the latest two.
+    // after that are read from the feed, which holds only the latest (a buffer of 1 byte).
     await resumeWindowArmed(clock, 4);
     // Each Item is committed before the next is raised, so the worker cannot take them in one
-    // step: three separate changes (received 1, received 2, Completed), one more than the buffer holds.
+    // step: three separate changes (received 1, received 2, Completed), more than the buffer holds.
     for (let i = 1; i <= 3; i++) {
       await client.raiseEvent('gap', 'Item', i);
       await reference.until((s) => s?.runtimeStatus === 'Completed' || (s?.customStatus as { received?: number } | undefined)?.received === i);
@@ -529,8 +535,10 @@ describe('large values and slow readers', { timeout: 300_000 }, () => {
 
   for (const then of ['reads again', 'drops its connection and resumes after the last event it read'] as const) {
     it(`stops writing to a reader that stops reading once it is more than the limit behind; one that ${then} gets every value, in order, nothing lost or repeated`, async () => {
-      const { base, client, server, clock } = await open();
       const steps = 96; // far more than the limit and what the sockets on the way hold
+      // A resume buffer that holds every value (96 MiB; the default, 4 MiB, holds 3 of them: a reader further behind
+      // gets a new stream).
+      const { base, client, server, clock } = await open({ resumeBufferBytes: (steps + 1) * (MIB + 1024) });
       await client.startNew('BigStatuses', { instanceId: 'slow', input: steps });
       const sockets: Socket[] = [];
       server.server.on('connection', (socket: Socket) => sockets.push(socket));
@@ -1094,7 +1102,7 @@ describe('GET /streams (one session, many subscriptions)', () => {
     const counter = { active: 0 };
     const { base, client } = await open({}, counting(counter));
     const { reader, id } = await session(base);
-    const reference = localSnapshots(client, 'again');
+    const reference = localSnapshots(client, 'again', false); // the handler reads the counting status$: no versions
     const a = { sub: 'a', kind: 'status', instanceId: 'again' };
     const list = { sub: 'l', kind: 'instances', query: 'runtimeStatus=Running,Completed&instanceIdPrefix=again' };
     expect((await change(base, id, { subscribe: [a, list] })).status).toBe(200);
@@ -1328,7 +1336,7 @@ describe('GET /streams (one session, many subscriptions)', () => {
   });
 
   it('serves, when maxStreams are open, the reconnect of a client whose dropped session can no longer resume it: that session goes at once, not a resume window later', async () => {
-    const { base, client, clock } = await open({ maxStreams: 1, resumeBufferSize: 2 });
+    const { base, client, clock } = await open({ maxStreams: 1, resumeBufferBytes: 1 });
     await client.startNew('WaitForEvents', { instanceId: 'lapsed', input: 3 });
     const { reader, id } = await session(base);
     await change(base, id, { subscribe: [{ sub: 'a', kind: 'status', instanceId: 'lapsed' }] });
@@ -1348,7 +1356,7 @@ describe('GET /streams (one session, many subscriptions)', () => {
   });
 
   it('ends a session its own client reconnected from, and can no longer resume, while its old connection is still read (a proxy that stopped forwarding): nothing more is written to it', async () => {
-    const { base, client } = await open({ resumeBufferSize: 2 });
+    const { base, client } = await open({ resumeBufferBytes: 1 });
     await client.startNew('WaitForEvents', { instanceId: 'behind', input: 3 });
     const { reader, id } = await session(base);
     await change(base, id, { subscribe: [{ sub: 'a', kind: 'status', instanceId: 'behind' }] });

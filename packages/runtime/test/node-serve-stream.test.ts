@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 import { createHttpHandler } from '../src/http/create-http-handler.js';
 import { toNativeWireStatus } from '../src/http/wire-status.js';
+import { versionedStatus$ } from '../src/client/versioned-status.js';
 import { silentLogger } from '../src/env/logger.js';
 import { serve, type NodeServer } from '../src/node/serve.js';
 import { MemoryStore } from '../src/store/memory-store.js';
@@ -39,13 +40,13 @@ async function open(): Promise<{ runtime: Runtime; server: NodeServer }> {
   return { runtime, server };
 }
 
-/** Every status `status$` pushes for `id`, in the wire form, until it is terminal. */
+/** Every status `status$` pushes for `id`, in the wire form (with its commit version, as the stream sends it), until it is terminal. */
 function reference(runtime: Runtime, id: string): Promise<string[]> {
   const values: string[] = [];
   return new Promise((resolve, reject) => {
-    const subscription = runtime.client.status$(id).subscribe({
-      next: (status) => {
-        values.push(JSON.stringify(status ? toNativeWireStatus(status) : null));
+    const subscription = versionedStatus$(runtime.client, id).subscribe({
+      next: ({ status, version }) => {
+        values.push(JSON.stringify(status ? { ...toNativeWireStatus(status), version } : null));
         if (status?.runtimeStatus === 'Completed') {
           resolve(values);
           queueMicrotask(() => subscription.unsubscribe());

@@ -5,7 +5,7 @@ import { SESSION, SessionHub, type SessionHubOptions } from '../src/http/session
 import { HeartbeatQueue } from '../src/http/heartbeat-queue.js';
 import { SseConnection, type SseWriter } from '../src/http/sse-connection.js';
 import { eventLength, putEvent } from '../src/http/sse-event.js';
-import type { FeedSpec } from '../src/http/stream-feed.js';
+import { frameWeight, type FeedSpec } from '../src/http/stream-feed.js';
 import { silentLogger } from '../src/env/logger.js';
 import { systemClock } from '../src/env/clock.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
@@ -88,7 +88,7 @@ class Turns {
 function setup(options: Partial<SessionHubOptions> = {}) {
   const turns = new Turns();
   const hub = new SessionHub({
-    resumeWindowMs: 60_000, bufferSize: 16, maxSubscriptions: 10, maxSessions: 100, sliceSize: 2, clock: systemClock,
+    resumeWindowMs: 60_000, bufferBytes: 1 << 20, maxSubscriptions: 10, maxSessions: 100, sliceSize: 2, clock: systemClock,
     errorBody: () => ({ code: 'internal', message: 'failed' }), ...options,
   }, turns.defer);
   const source = new Subject<unknown>();
@@ -109,6 +109,11 @@ function setup(options: Partial<SessionHubOptions> = {}) {
     return { writer, connection };
   };
   return { hub, turns, source, counts, connect };
+}
+
+/** A value's bytes as a feed encodes it (what `frameWeight` counts). */
+function encode(value: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(value));
 }
 
 describe('stream fan-out', () => {
@@ -178,7 +183,7 @@ describe('stream fan-out', () => {
   });
 
   it('starts a new session when the feed no longer holds what a dropped connection missed', () => {
-    const { hub, turns, source, connect } = setup({ bufferSize: 2 });
+    const { hub, turns, source, connect } = setup({ bufferBytes: 2 * frameWeight(encode(2)) }); // two of these values
     connect(); // keeps the feed alive
     const first = connect();
     source.next(1);
@@ -218,7 +223,7 @@ describe('a connection whose reader is more than the backlog limit behind', () =
   });
 
   it('ends the session when a feed no longer holds what it needs by the time its reader took what it had; the reconnect gets a new one', () => {
-    const { hub, source, connect } = setup({ bufferSize: 4 });
+    const { hub, source, connect } = setup({ bufferBytes: 4 * frameWeight(encode(1)) }); // four of these values
     const spec: FeedSpec = { key: 'status\u0000z', event: 'status', source: () => source };
     const writer = new RecordingWriter();
     writer.stalled = true;
@@ -241,11 +246,13 @@ describe('a connection whose reader is more than the backlog limit behind', () =
 
 describe('a held session asked for subscriptions it has no room for', () => {
   /**
-   * A stream session (room for 2 subscriptions, 4 events resent on resume) whose reader stopped reading: a value over
-   * the backlog limit holds it. Each subscribe past its room is refused by a `close` event, which waits for the reader.
+   * A stream session (room for 2 subscriptions; the bytes of 3 refusals resent on resume, so 6 of them wait for its
+   * reader at most) whose reader stopped reading: a value over the backlog limit holds it. Each subscribe past its room
+   * is refused by a `close` event, which waits for the reader.
    */
   function heldSession() {
-    const { hub, source } = setup({ maxSubscriptions: 2, bufferSize: 4 });
+    const refusal = frameWeight(encode({ sub: 'refused-0', error: { code: 'internal', message: 'failed' } }));
+    const { hub, source } = setup({ maxSubscriptions: 2, bufferBytes: 3 * refusal });
     const writer = new RecordingWriter();
     writer.stalled = true;
     const connection = new SseConnection(writer, { heartbeats: new HeartbeatQueue(systemClock, 60_000, silentLogger), retryMs: 1000, maxBacklogBytes: 100 });
@@ -265,7 +272,7 @@ describe('a held session asked for subscriptions it has no room for', () => {
 
   it('sends each refusal once its reader took what it had, in order, as long as they stay within what a session holds', () => {
     const { hub, writer, refuse, closes } = heldSession();
-    refuse(6); // its room and its resend buffer: 2 + 4
+    refuse(6); // twice its resend buffer
     expect(closes()).toEqual([]);
     writer.drain();
     expect(closes()).toEqual([0, 1, 2, 3, 4, 5].map((n) => `refused-${n}`));
@@ -328,7 +335,7 @@ describe('a connection whose heartbeat throws', () => {
   it('is closed: nothing more is written to it, its writer is aborted, and its session releases its subscription when its resume window ends', async () => {
     const clock = new VirtualClock();
     const hub = new SessionHub({
-      resumeWindowMs: 60_000, bufferSize: 16, maxSubscriptions: 10, maxSessions: 100, sliceSize: 100, clock,
+      resumeWindowMs: 60_000, bufferBytes: 1 << 20, maxSubscriptions: 10, maxSessions: 100, sliceSize: 100, clock,
       errorBody: () => ({ code: 'internal', message: 'failed' }),
     }, (callback) => callback());
     const source = new Subject<unknown>();

@@ -11,6 +11,8 @@ export { createHttpManagementPayload, WEBHOOK_PATH, webhookRoot } from '../clien
 export { followPages, type Page } from '../client/follow-pages.js';
 export { isHistoryPosition, markedHistory$ } from '../client/marked-history.js';
 export { historyEventsMissed } from '../model/history-position.js';
+export { statusChangesMissed } from '../model/instance-status.js';
+export { versionedStatus$, type VersionedStatus } from '../client/versioned-status.js';
 export { sameJson } from '../client/same-json.js';
 export { armTimeout, FIRST_ANSWER_GRACE_MS } from '../client/timeout-after.js';
 export { noStatusError } from '../client/no-status-error.js';

@@ -46,6 +46,7 @@ import { createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusRespon
 import { followPages } from './follow-pages.js';
 import { createHttpManagementPayload } from './http-management-payload.js';
 import { JsonBaseline } from './same-json.js';
+import type { VersionedStatus } from './versioned-status.js';
 import { DeadlineList } from '../env/deadline-list.js';
 import { noStatusError } from './no-status-error.js';
 import { FIRST_ANSWER_GRACE_MS } from './timeout-after.js';
@@ -432,6 +433,20 @@ export class LocalClient implements LocalDurableClient {
     assertValidInstanceId(instanceId);
     // Repeats are dropped on the raw states, and only the states that are emitted become statuses.
     return this.#distinct$(instanceId, () => new ShownBaseline(), (state) => (state ? this.#statusOf(state) : undefined));
+  }
+
+  /**
+   * {@link status$} with each snapshot's commit version (`InstanceState.version`; 0 for no instance): what the HTTP
+   * API's status streams send, so that a reader that comes back in a new stream knows whether it missed commits
+   * (`statusChangesMissed`).
+   *
+   * @internal
+   */
+  versionedStatus$(instanceId: string): Observable<VersionedStatus> {
+    assertValidInstanceId(instanceId);
+    return this.#distinct$(instanceId, () => new ShownBaseline(), (state) => ({
+      status: state ? this.#statusOf(state) : undefined, version: state?.version ?? 0,
+    }));
   }
 
   customStatus$(instanceId: string): Observable<unknown> {

@@ -48,8 +48,8 @@ export const DEFAULT_MAX_WAIT_SECONDS = 300;
 export const DEFAULT_HEARTBEAT_MS = 15_000;
 /** Default {@link HttpHandlerOptions.resumeWindowMs}. */
 export const DEFAULT_RESUME_WINDOW_MS = 30_000;
-/** Default {@link HttpHandlerOptions.resumeBufferSize}. */
-export const DEFAULT_RESUME_BUFFER_SIZE = 256;
+/** Default {@link HttpHandlerOptions.resumeBufferBytes}: 4 MiB. */
+export const DEFAULT_RESUME_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Default {@link HttpHandlerOptions.reconnectDelayMs}. */
 export const DEFAULT_RECONNECT_DELAY_MS = 1000;
 /** Default {@link HttpHandlerOptions.maxStreams}. */
@@ -133,8 +133,14 @@ export interface HttpHandlerOptions {
    * 30,000 ms.
    */
   readonly resumeWindowMs?: number;
-  /** Events a stream keeps for a resume (an integer). Default 256. */
-  readonly resumeBufferSize?: number;
+  /**
+   * Bytes of events a stream keeps for a resume (a positive integer; values counted as their JSON's UTF-8 bytes plus
+   * 64 for the event around each): each stream session's latest events (also at most 1,024 per subscription it holds),
+   * which a reconnect may not have received, and, while a session that stopped reading may come back, the latest
+   * values of each instance (or list) it watches, once for all sessions. However many values a burst commits or many
+   * subscriptions receive at once, a reconnect within `resumeWindowMs` resumes exactly while they fit. Default 4 MiB.
+   */
+  readonly resumeBufferBytes?: number;
   /** The SSE `retry` hint sent to clients, in whole ms. Default 1,000. */
   readonly reconnectDelayMs?: number;
   /**
@@ -391,7 +397,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   const streams = registerStreamRoutes(app, {
     client, wire: sanitiser,
-    resumeWindowMs: settings.resumeWindowMs, resumeBufferSize: settings.resumeBufferSize, heartbeatMs: settings.heartbeatMs,
+    resumeWindowMs: settings.resumeWindowMs, resumeBufferBytes: settings.resumeBufferBytes, heartbeatMs: settings.heartbeatMs,
     reconnectDelayMs: settings.reconnectDelayMs, maxStreams: settings.maxStreams, fanOutSlice: FAN_OUT_SLICE,
     maxBacklogBytes: MAX_BACKLOG_BYTES,
     // A subscription change is the client's own request, not an input: a limit lowered to bound inputs must not fail
@@ -731,7 +737,7 @@ interface ResolvedOptions {
   readonly maxWaitSeconds: number;
   readonly heartbeatMs: number;
   readonly resumeWindowMs: number;
-  readonly resumeBufferSize: number;
+  readonly resumeBufferBytes: number;
   readonly reconnectDelayMs: number;
   readonly maxStreams: number;
   readonly cors: { readonly origins: readonly string[] } | undefined;
@@ -753,7 +759,7 @@ const isSeconds: MemberCheck<number> = (value, what) =>
  */
 const HANDLER_CHECKS = {
   anonymous: isBoolean, exposeStackTraces: isBoolean,
-  maxBodyBytes: isCount, resumeBufferSize: isCount, maxStreams: isCount, retryAfterSeconds: isCount, reconnectDelayMs: isCount,
+  maxBodyBytes: isCount, resumeBufferBytes: isCount, maxStreams: isCount, retryAfterSeconds: isCount, reconnectDelayMs: isCount,
   heartbeatMs: isFiniteDelayMs, resumeWindowMs: isFiniteDelayMs, maxWaitSeconds: isSeconds,
 };
 
@@ -789,7 +795,7 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
     // One timer each: a longer delay would fire at once (Node, browsers) or early (the system clock clamps it).
     heartbeatMs: timerDelay(checked.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs'),
     resumeWindowMs: timerDelay(checked.resumeWindowMs ?? DEFAULT_RESUME_WINDOW_MS, 'resumeWindowMs'),
-    resumeBufferSize: checked.resumeBufferSize ?? DEFAULT_RESUME_BUFFER_SIZE,
+    resumeBufferBytes: checked.resumeBufferBytes ?? DEFAULT_RESUME_BUFFER_BYTES,
     reconnectDelayMs: checked.reconnectDelayMs ?? DEFAULT_RECONNECT_DELAY_MS,
     maxStreams: checked.maxStreams ?? DEFAULT_MAX_STREAMS,
     cors: options.cors === undefined ? undefined : { origins: corsOrigins(options.cors) },

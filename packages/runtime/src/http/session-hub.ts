@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js'
 import type { ErrorBody } from './error-response.js';
 import type { ConnectionOwner, SseConnection } from './sse-connection.js';
 import { eventHead } from './sse-event.js';
-import { FeedRegistry, type FeedEnd, type FeedFrame, type FeedReader, type FeedSpec, type StreamFeed } from './stream-feed.js';
+import { FeedRegistry, frameWeight, type FeedEnd, type FeedFrame, type FeedReader, type FeedSpec, type StreamFeed } from './stream-feed.js';
 import { unref } from './unref.js';
 
 /** Options of {@link SessionHub}. */
@@ -12,10 +12,11 @@ export interface SessionHubOptions {
   /** How long a session outlives its connection, waiting for the client to resume it. */
   readonly resumeWindowMs: number;
   /**
-   * How many of the latest events a session can resend after a reconnect (events written but perhaps not
-   * received), and how many values each feed keeps for sessions that catch up.
+   * Bytes (by `frameWeight`) of the latest events a session can resend after a reconnect (events written but perhaps
+   * not received), and of the values each feed keeps while a session that stopped reading may catch up: however many
+   * events or values that is, so that no count of them, over a burst or over many subscriptions, forces a new session.
    */
-  readonly bufferSize: number;
+  readonly bufferBytes: number;
   /** Most subscriptions one session may hold. */
   readonly maxSubscriptions: number;
   /** Most sessions (connected or resumable) at once. */
@@ -59,9 +60,10 @@ export type StreamRefusal = 'closed' | 'full';
  * `StreamFeed`, which serialises each committed value once; a session only frames those bytes with its event id.
  *
  * **Resume.** When its connection goes away a session stops reading at once — it does no work per commit — and
- * stays resumable for `resumeWindowMs`, holding its feeds (each keeps its latest `bufferSize` values). A reconnect
- * whose `Last-Event-ID` names the session gets the events after it: first the ones written before the drop that the
- * client did not receive (the session remembers its last `bufferSize`) and those that waited to be written (below),
+ * stays resumable for `resumeWindowMs`, holding its feeds (each keeps its latest values within `bufferBytes` while a
+ * session stopped reading it). A reconnect whose `Last-Event-ID` names the session gets the events after it: first the
+ * ones written before the drop that the client did not receive (the session remembers its latest events within
+ * `bufferBytes`, whatever their subscriptions) and those that waited to be written (below),
  * then what each subscription missed meanwhile,
  * from its feed; numbered on from the id received; then the live ones. Nothing is lost or repeated, for every
  * subscription at once. When that is impossible (the server restarted, the window passed, more was missed than
@@ -72,7 +74,7 @@ export type StreamRefusal = 'closed' | 'full';
  * nothing more and stops reading its feeds, as when dropped; events that arise meanwhile (a `close`, a single stream's
  * last event) wait, in order. When the reader has taken what it had, the session writes them and reads on, each
  * subscription from its cursor; one whose feed no longer holds what it needs ends the session (`abandon`), and so do
- * more waiting events than the session holds (its `maxSubscriptions` and `bufferSize`: refusals of subscribes past
+ * more waiting events than the session holds (their bytes past twice `bufferBytes`: refusals of subscribes past
  * its room, which a client may send without end while its reader takes nothing). A held
  * connection whose reader takes nothing for `resumeWindowMs` is cut, as when its client goes: the session is then
  * resumable for the window, as any dropped one, and a reader gone for good no longer keeps its place of
@@ -104,7 +106,7 @@ export class SessionHub {
 
   constructor(options: SessionHubOptions, defer: (callback: () => void) => void) {
     this.#options = options;
-    const feeds = new FeedRegistry({ bufferSize: options.bufferSize, sliceSize: options.sliceSize, errorBody: options.errorBody, defer });
+    const feeds = new FeedRegistry({ bufferBytes: options.bufferBytes, sliceSize: options.sliceSize, errorBody: options.errorBody, defer });
     this.#host = {
       feeds,
       options,
@@ -371,11 +373,15 @@ export class StreamSession implements ConnectionOwner {
   #connection: SseConnection | undefined;
   #seq = 0;
   /**
-   * The latest events written (up to `bufferSize`), two entries each: event `#logStart + i` is (`#log[2i]`, the
-   * subscription or `undefined`; `#log[2i + 1]`, the frame or own message).
+   * The latest events written (within `bufferBytes`, at least the last), two entries each: event `#logStart + i` is
+   * (`#log[2i]`, the subscription or `undefined`; `#log[2i + 1]`, the frame or own message).
    */
   #log: Logged[] | undefined;
   #logStart = 1;
+  /** The bytes of the events in `#log`, by `frameWeight`. */
+  #logBytes = 0;
+  /** The bytes of the events in `#queue`, by `frameWeight`. */
+  #queueBytes = 0;
   /**
    * Events to write, not numbered yet, two entries each as in `#log`: those a resume sends again, and those that came
    * while the connection was full. While any wait, new events wait behind them and the feeds are not read.
@@ -447,7 +453,7 @@ export class StreamSession implements ConnectionOwner {
     const subscription = this.#find(sub);
     if (!subscription) return;
     this.#remove(subscription);
-    subscription.feed.unread(subscription);
+    subscription.feed.leave(subscription);
     subscription.feed.release();
   }
 
@@ -478,7 +484,12 @@ export class StreamSession implements ConnectionOwner {
     const again = this.#log?.splice(2 * (after - this.#logStart + 1)) ?? [];
     this.#seq = after;
     const queue = this.#queue;
-    if (again.length > 0) this.#queue = queue ? again.concat(queue) : again;
+    if (again.length > 0) {
+      const bytes = weightOf(again);
+      this.#logBytes -= bytes;
+      this.#queueBytes += bytes;
+      this.#queue = queue ? again.concat(queue) : again;
+    }
     if (this.mode.kind === 'single' && !this.#started) {
       this.#started = true;
       this.#add(undefined, this.mode.spec, this.mode.untilTerminal, this.mode.key);
@@ -519,7 +530,7 @@ export class StreamSession implements ConnectionOwner {
   close(subscription: Subscription, end: FeedEnd): void {
     if (!this.#isActive(subscription)) return;
     this.#remove(subscription);
-    subscription.feed.unread(subscription);
+    subscription.feed.leave(subscription);
     subscription.feed.release();
     if (this.mode.kind === 'session') {
       this.#write(undefined, own('close', { sub: subscription.sub, ...(end.error ? { error: end.error } : {}) }));
@@ -535,6 +546,7 @@ export class StreamSession implements ConnectionOwner {
   /** A feed dropped values this session still needed: it cannot go on; the client reconnects into a new session. */
   abandon(): void {
     this.#log = undefined;
+    this.#logBytes = 0;
     this.#logStart = this.#seq + 2; // no Last-Event-ID can resume it
     this.#host.dispose(this);
   }
@@ -545,18 +557,20 @@ export class StreamSession implements ConnectionOwner {
     const connection = this.#connection;
     this.#connection = undefined;
     for (const subscription of this.#list()) {
-      subscription.feed.unread(subscription);
+      subscription.feed.leave(subscription);
       subscription.feed.release();
     }
     this.#subscriptions = undefined;
     this.#log = undefined;
     this.#queue = undefined;
+    this.#logBytes = this.#queueBytes = 0;
     connection?.end();
   }
 
   #add(sub: string | undefined, spec: FeedSpec, untilTerminal: boolean, stream: string): void {
     const feed = this.#host.feeds.acquire(spec);
     const subscription = new Subscription(this, sub, feed.intern(stream), feed, untilTerminal);
+    feed.join(subscription);
     const key = sub ?? '';
     const subscriptions = this.#subscriptions;
     if (subscriptions === undefined) this.#subscriptions = subscription;
@@ -600,8 +614,9 @@ export class StreamSession implements ConnectionOwner {
   #write(subscription: Subscription | undefined, frame: FeedFrame | OwnMessage): void {
     if (!this.#held && this.#queue === undefined) return this.#send(subscription, frame);
     const queue = (this.#queue ??= []);
-    const { bufferSize, maxSubscriptions } = this.#host.options;
-    if (queue.length >= 2 * (bufferSize + maxSubscriptions)) return this.abandon();
+    const weight = frameWeight(frame.data);
+    if (this.#queueBytes + weight > 2 * this.#host.options.bufferBytes) return this.abandon();
+    this.#queueBytes += weight;
     queue.push(subscription, frame);
   }
 
@@ -615,6 +630,7 @@ export class StreamSession implements ConnectionOwner {
       if (this.#held || !this.#connection) return;
       const subscription = queue.shift() as Subscription | undefined;
       const frame = queue.shift() as FeedFrame | OwnMessage;
+      this.#queueBytes -= frameWeight(frame.data);
       if (queue.length === 0) this.#queue = queue = undefined;
       this.#send(subscription, frame);
     }
@@ -631,12 +647,17 @@ export class StreamSession implements ConnectionOwner {
   #send(subscription: Subscription | undefined, frame: FeedFrame | OwnMessage): void {
     const seq = ++this.#seq;
     let log = this.#log;
+    this.#logBytes += frameWeight(frame.data);
     if (log === undefined) log = this.#log = [subscription, frame];
     else {
       log.push(subscription, frame);
-      if (log.length > 2 * this.#host.options.bufferSize) {
+      // The oldest events past what a session keeps (never the last): its bytes, and `EVENTS_PER_SUBSCRIPTION` for each
+      // subscription it holds, so that a burst of one, or a commit on each of many, is kept whole.
+      const { bufferBytes } = this.#host.options;
+      const most = 2 * EVENTS_PER_SUBSCRIPTION * Math.max(1, this.subscriptionCount);
+      while ((this.#logBytes > bufferBytes || log.length > most) && log.length > 2) {
         log.shift();
-        log.shift();
+        this.#logBytes -= frameWeight((log.shift() as FeedFrame | OwnMessage).data);
       }
     }
     this.#logStart = seq - log.length / 2 + 1;
@@ -679,6 +700,19 @@ export class StreamSession implements ConnectionOwner {
     this.#host.options.clock.clearTimeout(this.expiry);
     this.expiry = undefined;
   }
+}
+
+/**
+ * Events a session keeps to send again after a reconnect, per subscription it holds (besides its bytes, `bufferBytes`):
+ * what bounds the log of a session of small values, whose frames, shared with other sessions, weigh little of their own.
+ */
+const EVENTS_PER_SUBSCRIPTION = 1024;
+
+/** The bytes, by `frameWeight`, of the events of a log or queue (two entries each). */
+function weightOf(events: readonly Logged[]): number {
+  let bytes = 0;
+  for (let i = 1; i < events.length; i += 2) bytes += frameWeight((events[i] as FeedFrame | OwnMessage).data);
+  return bytes;
 }
 
 function own(event: string, value: unknown): OwnMessage {

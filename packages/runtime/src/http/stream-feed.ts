@@ -43,8 +43,11 @@ export interface FeedReader {
 export interface StreamFeedOptions {
   /** The event name of its frames. */
   readonly event: string;
-  /** Frames kept for readers that catch up (a resumed session); the latest `bufferSize`. */
-  readonly bufferSize: number;
+  /**
+   * Bytes of frames kept for readers that catch up (a resumed session, a held one), counted by {@link frameWeight}: while
+   * a reader stopped reading, the latest frames within this many (at least the latest one); while none did, the latest.
+   */
+  readonly bufferBytes: number;
   /** Readers served per turn of the event loop when a frame fans out; the rest follow on later turns. */
   readonly sliceSize: number;
   /** Whether a value is terminal (for `untilTerminal` readers). */
@@ -60,15 +63,26 @@ export interface StreamFeedOptions {
 }
 
 const encoder = new TextEncoder();
+
+/**
+ * What a frame (or any event a session keeps to send again) counts against a resume buffer's bytes: its value's bytes
+ * plus what its event adds around them on the wire (its name, id and envelope, under 100 bytes), so that a long run of
+ * tiny values is bounded too.
+ */
+export function frameWeight(data: Uint8Array): number {
+  return data.length + 64;
+}
+
 /** The pass of a fan-out that serves every reader at once (see `#fanOut`). */
 const ONE_SLICE: readonly FeedReader[] = [];
 
 /**
  * One source (e.g. `client.status$(id)` in wire form) shared by every stream that watches it: each value the source
  * emits is serialised **once** into a numbered {@link FeedFrame} and handed to every reader, so a commit watched by
- * 5,000 connections costs one `JSON.stringify`. The feed keeps its latest `bufferSize` frames, so a reader that
- * stopped reading (a session whose connection dropped) catches up from them when it comes back: nothing lost,
- * nothing repeated.
+ * 5,000 connections costs one `JSON.stringify`. While a reader has stopped reading (a session whose connection dropped,
+ * or whose reader is slow), the feed keeps its latest frames within `bufferBytes`, however many, so that reader catches
+ * up from them when it comes back: nothing lost, nothing repeated. While every reader reads, it keeps only the latest
+ * (what a new reader starts from).
  *
  * A new reader starts from the latest frame (the current snapshot) or, before there is one, from the first.
  * Fan-out is spread: a frame is delivered to `sliceSize` readers at once, and to the others on later turns of the
@@ -81,7 +95,11 @@ export class StreamFeed {
   readonly #options: StreamFeedOptions;
   readonly #head: Uint8Array;
   readonly #frames: FeedFrame[] = [];
+  /** The bytes of `#frames`, by {@link frameWeight}. */
+  #bytes = 0;
   readonly #readers = new Set<FeedReader>();
+  /** The readers that joined (see {@link join}) and do not read now: those the buffered frames are kept for. */
+  readonly #idle = new Set<FeedReader>();
   #version = 0;
   #ended: FeedEnd | undefined;
   #holders = 0;
@@ -156,18 +174,32 @@ export class StreamFeed {
     return oldest !== undefined && cursor >= oldest.version - 1;
   }
 
+  /** `reader` will read the feed (see {@link read}), from its cursor: the frames after it are kept for it until then. */
+  join(reader: FeedReader): void {
+    this.#idle.add(reader);
+  }
+
   /** Starts serving `reader` from its cursor: the frames it missed at once, then every new one. */
   read(reader: FeedReader): void {
     if (reader.reading) return;
     reader.reading = true;
+    this.#idle.delete(reader);
     this.#readers.add(reader);
     this.#serve(reader);
   }
 
-  /** Stops serving `reader` (its cursor stays where it is). */
+  /** Stops serving `reader` (its cursor stays where it is, and the frames after it are kept, within `bufferBytes`). */
   unread(reader: FeedReader): void {
     reader.reading = false;
     this.#readers.delete(reader);
+    this.#idle.add(reader);
+  }
+
+  /** `reader` reads the feed no more, now or later. */
+  leave(reader: FeedReader): void {
+    reader.reading = false;
+    this.#readers.delete(reader);
+    this.#idle.delete(reader);
   }
 
   #push(value: unknown): void {
@@ -180,8 +212,11 @@ export class StreamFeed {
       data: encoder.encode(JSON.stringify(value)),
       terminal: this.#options.isTerminal(value),
     };
+    // Every reader up to date (none stopped, no fan-out under way): a new one needs only this frame.
+    if (this.#idle.size === 0 && this.#pass === undefined) this.#frames.length = this.#bytes = 0;
     this.#frames.push(frame);
-    if (this.#frames.length > this.#options.bufferSize) this.#frames.shift();
+    this.#bytes += frameWeight(frame.data);
+    this.#trim();
     this.#fanOut();
   }
 
@@ -232,7 +267,17 @@ export class StreamFeed {
     if (this.#again) {
       this.#again = false;
       this.#fanOut();
+    } else if (this.#idle.size === 0 && this.#frames.length > 1) {
+      // Every reader was served: only the latest frame is needed now.
+      this.#frames.splice(0, this.#frames.length - 1);
+      this.#bytes = frameWeight(this.#frames[0]!.data);
     }
+  }
+
+  /** Drops the oldest frames past `bufferBytes`, but never the latest. */
+  #trim(): void {
+    const frames = this.#frames;
+    while (this.#bytes > this.#options.bufferBytes && frames.length > 1) this.#bytes -= frameWeight(frames.shift()!.data);
   }
 
   /** Gives `reader` every frame after its cursor, then the end if the source ended. */
@@ -240,7 +285,7 @@ export class StreamFeed {
     while (reader.cursor < this.#version && reader.reading) {
       const frame = this.#frameAt(reader.cursor + 1);
       if (!frame) {
-        this.unread(reader);
+        this.leave(reader);
         reader.overrun();
         return;
       }
@@ -248,7 +293,7 @@ export class StreamFeed {
       reader.frame(frame);
     }
     if (this.#ended && reader.reading) {
-      this.unread(reader);
+      this.leave(reader);
       reader.end(this.#ended);
     }
   }
@@ -262,6 +307,7 @@ export class StreamFeed {
     this.#subscription?.unsubscribe();
     for (const reader of this.#readers) reader.reading = false;
     this.#readers.clear();
+    this.#idle.clear();
     this.#pass = undefined;
     this.#finish();
   }
@@ -288,7 +334,7 @@ export interface FeedSpec {
 }
 
 /** Options of {@link FeedRegistry}. */
-export type FeedRegistryOptions = Pick<StreamFeedOptions, 'bufferSize' | 'sliceSize' | 'errorBody' | 'defer'>;
+export type FeedRegistryOptions = Pick<StreamFeedOptions, 'bufferBytes' | 'sliceSize' | 'errorBody' | 'defer'>;
 
 /** The live feeds of one handler, by key: the first stream of a key creates its feed, the last holder disposes it. */
 export class FeedRegistry {

@@ -24,7 +24,7 @@ export interface StreamRoutesOptions {
   /** Puts statuses and history events on the wire (the handler's one sanitiser). */
   readonly wire: WireSanitiser;
   readonly resumeWindowMs: number;
-  readonly resumeBufferSize: number;
+  readonly resumeBufferBytes: number;
   readonly heartbeatMs: number;
   readonly reconnectDelayMs: number;
   /** Unread bytes past which a session writes nothing more to its connection until the reader has taken them. */
@@ -79,7 +79,7 @@ const MAX_SUB_ID_LENGTH = 64;
 export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): StreamRoutes {
   const hub = new SessionHub({
     resumeWindowMs: options.resumeWindowMs,
-    bufferSize: options.resumeBufferSize,
+    bufferBytes: options.resumeBufferBytes,
     maxSubscriptions: MAX_SUBSCRIPTIONS_PER_SESSION,
     maxSessions: options.maxStreams,
     sliceSize: options.fanOutSlice,

@@ -1,6 +1,7 @@
 import { defer, filter, map, NEVER, startWith, takeWhile, type Observable } from 'rxjs';
 import type { DurableClient, InstanceFilter } from '../client/durable-client.js';
 import { isHistoryPosition, markedHistory$ } from '../client/marked-history.js';
+import { versionedStatus$ } from '../client/versioned-status.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { assertNever } from '../model/history-event.js';
 import { historyEventsHeld, type HistoryPosition } from '../model/history-position.js';
@@ -44,7 +45,8 @@ export const STREAM_KINDS: readonly StreamSpec['kind'][] = ['status', 'history',
  * The values a stream sends, in their wire form (through the handler's {@link WireSanitiser}); used by the single-stream routes and by session subscriptions
  * alike, so a stream means the same wherever it is opened:
  *
- * - `status`: the instance's status (or `null` while it does not exist) at once, then every committed change;
+ * - `status`: the instance's status (or `null` while it does not exist) at once, then every committed change; with
+ *   its commit `version` (see `statusChangesMissed`) from a client that tells it (`LocalClient`);
  * - `history`: the current execution's history events, then each appended one, skipping the first events of a
  *   history the reader has by `after` (`historyEventsHeld`, the one rule: never more than the history has when the
  *   stream reaches its start). With `positions`, each history (the current one, then each that starts over:
@@ -63,9 +65,9 @@ export function streamSource(
 ): Observable<unknown> {
   switch (spec.kind) {
     case 'status': {
-      const status$ = client.status$(spec.instanceId);
-      return (spec.untilTerminal ? status$.pipe(takeWhile((s) => !s || !isTerminalStatus(s.runtimeStatus), true)) : status$).pipe(
-        map((status) => (status === undefined ? null : wire.status(status))),
+      const status$ = versionedStatus$(client, spec.instanceId);
+      return (spec.untilTerminal ? status$.pipe(takeWhile(({ status: s }) => !s || !isTerminalStatus(s.runtimeStatus), true)) : status$).pipe(
+        map(({ status, version }): unknown => (status === undefined ? null : version === undefined ? wire.status(status) : { ...wire.status(status), version })),
       );
     }
     case 'history':

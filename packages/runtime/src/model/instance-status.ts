@@ -216,6 +216,30 @@ export function isNewerVersion(next: number, current: number): boolean {
   return next === 0 ? current !== 0 : next > current;
 }
 
+/**
+ * Whether a reader of an instance's statuses that holds the snapshot at commit version `held` (0: no instance; see
+ * {@link InstanceState.version}) missed committed changes when the next snapshot it gets is at version `next`: the
+ * first of a stream that starts again for it (a new session: the server could not resume the last). Not when `next`
+ * is `held` (nothing was committed) or the next commit (the snapshot is that commit's own value); otherwise commits
+ * came between that it never saw: their values may differ from both (versions start again at 1 after a purge, so a
+ * lower one means a purge and more came between too). A snapshot of no instance (`next` 0) says nothing of what a
+ * purge deleted: not a miss. `undefined` on either side (a server that sends no versions) says nothing either. The one
+ * rule of a reader that promises every committed value (rx-client's `status$` and `customStatus$`); pure.
+ *
+ * @example
+ * ```ts
+ * statusChangesMissed(7, 8); // false: the next commit
+ * statusChangesMissed(7, 7); // false
+ * statusChangesMissed(7, 9); // true: commit 8 came between
+ * statusChangesMissed(0, 3); // true: started, and two commits since
+ * statusChangesMissed(7, 0); // false: purged (or not there)
+ * statusChangesMissed(undefined, 9); // false: nothing to compare
+ * ```
+ */
+export function statusChangesMissed(held: number | undefined, next: number | undefined): boolean {
+  return held !== undefined && next !== undefined && next !== 0 && next !== held && next !== held + 1;
+}
+
 /** The last snapshot of a purged instance, as a purge's `StatusChange` names it (`purged`). */
 export interface PurgedSnapshot {
   readonly executionId: string;
