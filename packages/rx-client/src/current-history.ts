@@ -2,6 +2,7 @@ import type { DurableClient, HistoryEvent } from '@durable-rx/runtime';
 import { isHistoryPosition, markedHistory$ } from '@durable-rx/runtime/client-kit';
 import type { HistoryPosition } from '@durable-rx/runtime/http';
 import { Observable } from 'rxjs';
+import { startsOver } from './remote-error.js';
 
 /**
  * The current history of instance `instanceId`, live: its committed events so far (a new array on each change, one
@@ -62,12 +63,15 @@ export function currentHistory$(client: DurableClient, instanceId: string): Obse
     });
     // A purge deletes the history, which no history stream tells (it has no event for it, and the next instance of
     // the id begins with its own position): the instance's status does. An unknown instance has no history to empty.
-    subscription.add(client.status$(instanceId).subscribe({
+    // A remote status$ that missed values while its connection was down (`startsOver`) is watched again: only the
+    // current status matters here.
+    const watchStatus = (): void => void subscription.add(client.status$(instanceId).subscribe({
       next: (status) => {
         if (!status && (events.length || batch)) add(null);
       },
-      error,
+      error: (reason: unknown) => (startsOver(reason) ? watchStatus() : error(reason)),
     }));
+    watchStatus();
     return subscription;
   });
 }

@@ -8,13 +8,14 @@ import {
 import {
   FIRST_ANSWER_GRACE_MS, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
   createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isHeaderText, isInstanceId, isReason, MAX_PAGE_SIZE, noStatusError, readChecked, readRestartOptions,
+  statusChangesMissed,
   readTimeoutMs, toPlainJson, toTerminateReason,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
   webhookRoot,
 } from '@durable-rx/runtime/client-kit';
 import type { HistoryPosition } from '@durable-rx/runtime/http';
 import { Subscription, type Observable } from 'rxjs';
-import { badResponse } from './remote-error.js';
+import { badResponse, valuesMissed } from './remote-error.js';
 import {
   createStreamMux, type ConnectionState, type HistoryWatch, type ReconnectOptions, type StreamMux, type WatchSpec,
 } from './stream-mux.js';
@@ -254,7 +255,8 @@ export class RemoteClient implements DurableClient {
         let asked = false;
         done.add(this.connection$.subscribe((s) => s.state !== 'reconnecting' || asked || ((asked = true), readOnce())));
       });
-      done.add(this.status$(instanceId).subscribe({
+      // Every status, but no failure when some were missed while the connection was down: the wait needs the latest.
+      done.add(this.#status$(instanceId, (status) => status, true).subscribe({
         next: (status) => {
           latest = status;
           if (late || !status || isTerminalStatus(status.runtimeStatus)) end();
@@ -275,15 +277,31 @@ export class RemoteClient implements DurableClient {
     return this.#status$(instanceId, (status) => status?.customStatus);
   }
 
-  /** What `pick` takes from each status of `instanceId` (`undefined` for none), without consecutive duplicates. */
-  #status$<T>(instanceId: string, pick: (status: InstanceStatus | undefined) => T): Observable<T> {
+  /**
+   * What `pick` takes from each status of `instanceId` (`undefined` for none), without consecutive duplicates. Each
+   * status the server sends carries its commit version (a server before this release sends none): when the first one
+   * of a new session (the server could not resume the last) is not the one last received nor the next commit, commits
+   * came between that no value was received of (`statusChangesMissed`, the runtime's rule), and the watch fails with
+   * `UnavailableError` rather than go on as if none was missed (the store keeps only the latest status), unless it
+   * wants the `latest` only. Subscribing again starts from the current one; the hooks do so at once (see `valuesMissed`).
+   */
+  #status$<T>(instanceId: string, pick: (status: InstanceStatus | undefined) => T, latest?: true): Observable<T> {
     assertValidInstanceId(instanceId);
-    return this.#watch({ kind: 'status', instanceId }, (data) => pick(data === null ? undefined : fromWireStatus(data)));
+    return this.#watch({ kind: 'status', instanceId }, () => {
+      /** The commit version of the last status received (0: none there), `undefined` before the first and from an older server. */
+      let version: number | undefined;
+      return (data, first) => {
+        const next = data === null ? 0 : (data as { version?: number }).version;
+        if (first && !latest && statusChangesMissed(version, next)) throw valuesMissed('values committed while disconnected could not be recovered');
+        version = next;
+        return pick(data === null ? undefined : fromWireStatus(data));
+      };
+    });
   }
 
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
     const query = queryString(filterQuery(instanceFilter));
-    return this.#watch({ kind: 'instances', query }, statusesOf);
+    return this.#watch({ kind: 'instances', query }, () => statusesOf);
   }
 
   /**
@@ -408,19 +426,21 @@ export class RemoteClient implements DurableClient {
   }
 
   /**
-   * The values of a watched stream, each read from the server's data by `read` (a throw errors the observable), with
+   * The values of a watched stream, each read from the server's data by a `reader()` of the subscription's own (told
+   * whether it is the first of a session, see `WatchedValue`; a throw errors the subscriber), with
    * consecutive duplicates dropped: a stream the server could not resume starts again with the current snapshot,
    * which was seen already. (`map` + `distinctUntilChanged(sameJson)`, without rxjs's operator machinery in the page.)
    * What is kept of the last value is its JSON text (`undefined` for `undefined`): every value is read from JSON, so
    * two have the same text exactly when `sameJson` holds, and the page needs no comparison of two values. The text is
    * taken before the subscriber gets the value, so one that changes what it got changes nothing the next is compared with.
    */
-  #watch<T>(spec: WatchSpec, read: (data: unknown) => T): Observable<T> {
+  #watch<T>(spec: WatchSpec, reader: () => (data: unknown, first: boolean) => T): Observable<T> {
     return this.#mux.watch<T>(spec, (subscriber) => {
       /** The JSON text of the last value emitted; `null` (which no JSON text is) before the first. */
       let last: string | undefined | null = null;
-      return (data) => {
-        const value = read(data); // a throw errors the subscriber
+      const read = reader();
+      return (data, first) => {
+        const value = read(data, first); // a throw errors the subscriber
         const text = JSON.stringify(value);
         if (text !== last) subscriber.next((last = text, value));
       };

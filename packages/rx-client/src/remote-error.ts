@@ -135,6 +135,25 @@ export function tooLong(what: string, max: number, final?: boolean): RemoteError
   return error;
 }
 
+/** The errors {@link startsOver} says the hooks subscribe again after at once. */
+const MISSED = new WeakSet<object>();
+
+/**
+ * `UnavailableError` for a watch that cannot go on exactly (values were committed that it can no longer receive),
+ * marked so that the React hooks subscribe again at once ({@link startsOver}): they show the current value, which the
+ * new subscription starts from, and render no error.
+ */
+export function valuesMissed(message: string): UnavailableError {
+  const error = new UnavailableError(message);
+  MISSED.add(error);
+  return error;
+}
+
+/** Whether `error` is one of {@link valuesMissed}: the hooks start over on the current value at once. */
+export function startsOver(error: unknown): boolean {
+  return MISSED.has(error as object);
+}
+
 /**
  * Member `key` of `json` (a parsed JSON value, or `NaN`) when it is a string, else `undefined`. No check that `json` is
  * an object: a JSON array, string, number, `true` or `false` has no such member of its own, and none inherits one that

@@ -17,5 +17,7 @@ export function fromWireStatus(value: unknown): InstanceStatus {
   ) {
     throw badResponse('Not an instance status');
   }
-  return { ...(value as object), createdTime, lastUpdatedTime } as unknown as InstanceStatus;
+  // The commit version a status stream adds (see `statusChangesMissed`) is the wire's, not the status's.
+  const { version: _, ...status } = value as Record<string, unknown>;
+  return Object.assign(status, { createdTime, lastUpdatedTime }) as unknown as InstanceStatus;
 }

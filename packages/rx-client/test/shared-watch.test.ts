@@ -188,7 +188,9 @@ describe('one server subscription per watched instance', () => {
     // The server's status of 'slow', as the test commits it.
     let statuses!: BehaviorSubject<unknown>;
     const server = serverClient((method, instanceId) => (method === 'status$' && instanceId === 'slow' ? statuses : undefined));
-    const h = (harness = await openHarness({}, server.wrap));
+    // A resume buffer that holds the 34 MiB the held session falls behind by (the default, 4 MiB, holds 3 of these
+    // values: the session would end, and the watchers start over from the latest value).
+    const h = (harness = await openHarness({ resumeBufferBytes: 40 << 20 }, server.wrap));
     const local = h.runtime.client;
     await local.startNew('ShowInput', { instanceId: 'slow', input: 'shown' });
     const running = (await local.getStatus('slow'))!;

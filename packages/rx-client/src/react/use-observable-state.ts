@@ -1,7 +1,7 @@
 import { systemClock, type Clock, type ClockTimer } from '@durable-rx/runtime';
 import type { Observable } from 'rxjs';
 import { useMemo, useSyncExternalStore } from 'react';
-import { isRetryableForHooks } from '../remote-error.js';
+import { isRetryableForHooks, startsOver } from '../remote-error.js';
 
 /** What a hook renders: the latest value, whether the first one is still awaited, and the error that ended it. */
 export interface ObservableState<T> {
@@ -124,6 +124,9 @@ class ObservableStore<T, R> {
       // An attempt that fails during its trial has proved nothing: the back-off goes on from where it was.
       if (timer !== undefined) clock.clearTimeout(timer);
       timer = undefined;
+      // A watch that missed values while the connection was down (a remote status$ or customStatus$): what the hook
+      // shows is the current value, which a new subscription starts from: subscribed again at once, nothing rendered.
+      if (startsOver(error)) return start();
       const failure = error instanceof Error ? error : new Error(String(error));
       // The last value stays on screen (an attempt that fails as it is made, too).
       this.#state = { value: this.#state.value, loading: false, error: failure };

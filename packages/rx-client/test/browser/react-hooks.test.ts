@@ -9,6 +9,7 @@ import { filter, firstValueFrom, Observable, Subject } from 'rxjs';
 import { commands } from 'vitest/browser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRemoteClient } from '../../src/index.js';
+import { valuesMissed } from '../../src/remote-error.js';
 import { useCustomStatus, useHistory, useInstances, useObservableState, useStatus } from '../../src/react/index.js';
 import { Gates } from './gates.js';
 import type {} from './server-commands.js'; // the commands' types
@@ -365,6 +366,30 @@ describe('React hooks retrying', () => {
     await failLive(); // healthy: 1 s again
     await failLive(); // and doubling from there: 2 s
     expect(delays).toEqual([1000, 2000, 4000, 1000, 2000]);
+  });
+
+  it('start over at once on the current value after a remote watch missed values while disconnected, rendering no error', async () => {
+    const clock = new VirtualClock();
+    const { source, attempts, live, attempted } = drivenSource<string>();
+    function View() {
+      return createElement('p', { 'data-testid': 'progress' }, stateText(useObservableState(() => source, [], undefined, clock)));
+    }
+    const element = (await renderUntil(View, (e) => e.textContent === '-|-')).parentElement!;
+    await attempted(1);
+    live().next('Tokyo');
+    await renderedUntil(element, (e) => e.textContent === 'Tokyo|-');
+    const texts: string[] = [];
+    const observer = new MutationObserver(() => texts.push(element.textContent!));
+    observer.observe(element, { subtree: true, childList: true, characterData: true });
+    cleanups.push(() => observer.disconnect());
+    const before = attempts.length;
+    // What a remote status$ or customStatus$ fails with when commits came between its last value and a new session's.
+    live().error(valuesMissed('values committed while disconnected could not be recovered'));
+    expect(attempts.length).toBe(before + 1); // subscribed again at once: no delay, no timer
+    expect(clock.pendingTimers).toBe(0);
+    live().next('London'); // the current value, which the new subscription starts from
+    await renderedUntil(element, (e) => e.textContent === 'London|-');
+    expect(texts.filter((t) => t.endsWith('|-') === false)).toEqual([]); // no error was rendered meanwhile
   });
 
   it('keep the last value when an attempt fails as it is made', async () => {
