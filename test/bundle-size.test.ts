@@ -1097,12 +1097,17 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * names what is missing; assertMethods and it share missingMethods), and runtime.stop() no longer closes the client
  * (its reopen gone): 37,810 / 48,063 / 78,615 / 9,873 -> 37,930 / 48,230 / 78,759 / 9,877 B (+120 / +167 / +144 /
  * +4), measured after rebasing on main, budgets set to match.
+ * 2026-12-05, streamed statuses carry their commit version (the local client's versionedStatus$, read by the HTTP
+ * streams), and rx-client's status$ and customStatus$ fail with UnavailableError when a new session's snapshot shows
+ * commits they never received (statusChangesMissed), its wire version stripped from the status: 37,930 / 48,230 /
+ * 78,759 / 9,877 -> 37,953 / 48,257 / 78,783 / 10,012 B (+23 / +27 / +24 / +135, measured after rebasing on main),
+ * budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 37_930 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 48_230 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 78_759 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 9_877 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 37_953 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 48_257 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 78_783 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 10_012 },
 ];
 
 describe('bundle size', () => {
