@@ -255,22 +255,6 @@ async function untilRecorded(runtime: Runtime, id: string, type: HistoryEvent['t
   throw new Error(`no ${type} recorded after the end of ${id}`);
 }
 
-/**
- * A store that refuses, for good, while `refusing`, every commit that appends a history holding a result
- * (`'results'`: a record of fixed size, which counts them, is taken) or any history at all (`'all'`: the step is then
- * consumed with no record).
- */
-class ResultRefusingStore extends MemoryStore {
-  refusing: 'results' | 'all' | undefined;
-  override commit(writeSet: WriteSet) {
-    const appended = writeSet.requests.flatMap((r) => (r.type === 'appendHistory' ? r.events : []));
-    if (this.refusing === 'all' ? appended.length > 0 : this.refusing && appended.some((e) => 'taskScheduledId' in e)) {
-      return Promise.reject(new PayloadTooLargeError('this store takes no more history of the instance'));
-    }
-    return super.commit(writeSet);
-  }
-}
-
 describe('a late result of an ended instance whose record the store refuses for good', () => {
   it('is recorded without its payload, visibly, after a terminate: the status stays as it was', async () => {
     const slow = held();
@@ -322,40 +306,6 @@ describe('a late result of an ended instance whose record the store refuses for 
     await runtime.client.rewind(id);
     expect(await within(runtime.client.waitForCompletion(id, SETTLED), 'the rewound run')).toMatchObject({ runtimeStatus: 'Completed', output: 'small 2' });
   });
-
-  for (const [refusing, logged] of [['results', /its events counted/], ['all', /and every record of it; its messages consumed, not recorded/]] as const) {
-    it(`is made again by a rewind when even its payload-less record was refused (${refusing === 'all' ? 'consumed with no record' : 'only counted'}): the rewound run does not wait for it for ever`, async () => {
-      const slow = held();
-      let runs = 0;
-      let failures = 0;
-      const store = new ResultRefusingStore();
-      const logger = new RecordingLogger();
-      const runtime = await start({
-        store, logger,
-        activities: { Slow: () => (++runs === 1 ? slow.activity() : `small ${runs}`), Fails: () => { if (++failures === 1) throw new Error('boom'); return 'fixed'; } },
-        orchestrators: {
-          Both: function* (ctx) {
-            const [a] = (yield ctx.Task.all([ctx.callActivity('Slow'), ctx.callActivity('Fails')])) as string[];
-            return a;
-          },
-        },
-      });
-      const id = await runtime.client.startNew('Both');
-      await within(slow.running, 'the activity\'s run');
-      expect(await within(runtime.client.waitForCompletion(id, SETTLED), 'the failure')).toMatchObject({ runtimeStatus: 'Failed' });
-      store.refusing = refusing;
-      const consumed = logger.nextError(refusing === 'all' ? 'not recorded' : 'its events counted');
-      slow.finish('late');
-      expect(await within(consumed, 'the late result consumed')).toMatch(logged);
-      store.refusing = undefined;
-      // The history has the call's TaskScheduled and no result of it.
-      const failed = await runtime.client.getStatus(id, { showHistory: true });
-      expect(failed!.history!.filter((e) => e.type === 'TaskCompleted' || e.type === 'TaskFailed').map((e) => (e as { taskScheduledId: number }).taskScheduledId)).toEqual([1]);
-      await runtime.client.rewind(id);
-      expect(await within(runtime.client.waitForCompletion(id, SETTLED), 'the rewound run')).toMatchObject({ runtimeStatus: 'Completed', output: 'small 2' });
-      expect(runs).toBe(2);
-    });
-  }
 });
 
 describe('a running instance\'s step whose record of fixed size the store refuses for good too', () => {

@@ -6,8 +6,7 @@ import type { RetryOptions } from '../src/engine/retry-options.js';
 import { silentLogger } from '../src/env/logger.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
-import { HistoryBuilder, eventRaised, executionStarted, taskCompleted, taskFailed } from '../src/testing/history-builder.js';
-import { rewindHistory } from '../src/engine/rewind-history.js';
+import { HistoryBuilder, eventRaised, executionStarted, taskFailed } from '../src/testing/history-builder.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { uuidV5 } from '../src/engine/deterministic-guid.js';
@@ -395,51 +394,5 @@ describe('event names matched with case ignored (EventNamesIgnoreCase)', () => {
     expect(execution.flags.includes(ReplayFlag.EventNamesIgnoreCase)).toBe(true);
     const step = execution.step(new Date(T0.getTime() + 1000), [eventRaised('approval', 'yes', T0)]);
     expect(step.newEvents).toContainEqual(expect.objectContaining({ type: 'ExecutionCompleted', result: 'yes' }));
-  });
-});
-
-describe('a rewind reruns the calls that have no result (RewindRerunsUnansweredCalls)', () => {
-  const at = (ms: number) => new Date(T0.getTime() + ms);
-  const fireAt = at(60_000);
-  /** Waits for an activity, a timer and a second activity at once; the second fails the first time. */
-  const three: Orchestrator = function* (ctx) {
-    const [slow] = (yield ctx.Task.all([ctx.callActivity('Slow'), ctx.createTimer(fireAt), ctx.callActivity('Fails')])) as string[];
-    return slow;
-  };
-  /**
-   * The actions of the rewind step of an execution that ran its first step under `flags` and failed on `Fails` while
-   * `Slow` and the timer had no result (their results lost: consumed unrecorded when the store refused every record).
-   */
-  const rewindOf = (flags: readonly number[]) => {
-    const history = new HistoryBuilder({ name: 'Three', instanceId: 't' })
-      .started().taskScheduled('Slow').timerCreated(fireAt).taskScheduled('Fails')
-      .step(1000).taskFailed(2, { errorType: 'Error', errorMessage: 'boom' })
-      .event({ type: 'ExecutionCompleted', eventId: -1, timestamp: at(1000).toISOString(), orchestrationStatus: 'Failed', failureDetails: { errorType: 'Error', errorMessage: 'boom' } })
-      .build();
-    const execution = new OrchestrationExecution(three, limit);
-    execution.replay(rewindHistory([{ ...history[0]!, replayFlags: flags } as HistoryEvent, ...history.slice(1)]));
-    const rewind = execution.step(at(5000), [{ type: 'ExecutionRewound', eventId: -1, timestamp: at(5000).toISOString() }]);
-    return { execution, actions: rewind.actions };
-  };
-
-  it('keeps waiting for a call with no result in an execution recorded before: only the failed call is made again', () => {
-    const before = rewindOf(Object.values(ReplayFlag).filter((flag) => flag < ReplayFlag.RewindRerunsUnansweredCalls));
-    expect(before.actions).toEqual([{ type: 'ScheduleTask', eventId: 2, name: 'Fails', attempt: 1 }]);
-  });
-
-  it('makes again, in an execution recorded with it, the activity and the timer whose results never came, so the rewound run ends', () => {
-    const now = rewindOf(CURRENT_REPLAY_FLAGS);
-    expect(now.actions).toEqual([
-      { type: 'ScheduleTask', eventId: 0, name: 'Slow', attempt: 1 },
-      { type: 'CreateTimer', eventId: 1, fireAt: fireAt.toISOString() },
-      { type: 'ScheduleTask', eventId: 2, name: 'Fails', attempt: 1 },
-    ]);
-    const done = now.execution.step(at(61_000), [
-      taskCompleted(0, 'slow'), { type: 'TimerFired', eventId: -1, timestamp: fireAt.toISOString(), timerId: 1, fireAt: fireAt.toISOString() },
-      taskCompleted(2, 'fixed'),
-      // The result of the first run of `Slow`, had it come after all: the call has its result, this one is ignored.
-      taskCompleted(0, 'late'),
-    ]);
-    expect(done.newEvents).toContainEqual(expect.objectContaining({ type: 'ExecutionCompleted', orchestrationStatus: 'Completed', result: 'slow' }));
   });
 });

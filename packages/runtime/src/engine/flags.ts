@@ -94,17 +94,6 @@ export const ReplayFlag = {
    * function threw only when a failure came). A history recorded before keeps all that.
    */
   RetryArgumentsAtCall: 9,
-  /**
-   * @since 2026-12-05. A rewind also reruns the calls that have no result in the history it rewrites: an activity,
-   * sub-orchestration or timer whose `TaskScheduled`, `SubOrchestrationInstanceCreated` or `TimerCreated` no result
-   * follows is dropped with it, so the rewound replay makes the call again, as it makes again a call whose result is a
-   * failure. Before, such a call was kept and the rewound run waited for its result; when that result had reached the
-   * ended instance and been consumed with no record (a store that refused every record of that step), it never came,
-   * and the rewound instance waited for ever. A call still running at the rewind is made again too (an activity runs a
-   * second time; the first result to come is the call's, the other recorded and ignored), and a sub-orchestration still
-   * running for that call is attached to it, not started again. An execution recorded before keeps the old rewind.
-   */
-  RewindRerunsUnansweredCalls: 10,
 } as const;
 
 /** The id of a {@link ReplayFlag}. */

@@ -1,5 +1,4 @@
 import { assertNever, type HistoryEvent } from '../model/history-event.js';
-import { ReplayFlag } from './flags.js';
 
 /**
  * The history a Failed execution continues from after `rewind`.
@@ -22,11 +21,6 @@ import { ReplayFlag } from './flags.js';
  * was recorded without its payload (`payloadRefused`: the store refused to record it) is dropped: the call it answered
  * is made again, as a failed one is, and the event is not delivered (its input is gone).
  *
- * A call with no result at all in the history (an activity, sub-orchestration or timer whose result never reached it,
- * or reached the ended instance and was consumed with no record because the store refused every record of that step)
- * is made again too, in an execution recorded with `ReplayFlag.RewindRerunsUnansweredCalls`: its scheduling event is
- * dropped, so the rewound run does not wait for a result that may never come. An execution recorded before keeps it.
- *
  * A start recorded without its input (`payloadRefused`: the store refused the records of the step that took it) gets
  * back `input`, the instance's, which its state kept: the rewound execution runs with the input it was started with.
  */
@@ -41,9 +35,8 @@ export function rewindHistory(history: readonly HistoryEvent[], input?: unknown)
 }
 
 function rewoundEvents(history: readonly HistoryEvent[]): HistoryEvent[] {
-  const answered = answeredCalls(history);
   const failedAt = history.findLastIndex((e) => e.type === 'ExecutionCompleted' && e.orchestrationStatus === 'Failed');
-  if (failedAt < 0) return answered ? history.filter((event) => !unanswered(event, answered)) : [...history];
+  if (failedAt < 0) return [...history];
   let stepStart = failedAt;
   while (stepStart > 0 && history[stepStart]!.type !== 'OrchestratorStarted') stepStart--;
   // Whether each call's last result (the events with a `taskScheduledId`) from the failing step on is a failure: one
@@ -62,9 +55,7 @@ function rewoundEvents(history: readonly HistoryEvent[]): HistoryEvent[] {
         return index < stepStart || !last.has(event.taskScheduledId);
       case 'TaskScheduled':
       case 'SubOrchestrationInstanceCreated':
-        return last.get(event.eventId) !== true && !unanswered(event, answered);
-      case 'TimerCreated':
-        return !unanswered(event, answered);
+        return last.get(event.eventId) !== true;
       case 'ExecutionCompleted':
         return index !== failedAt;
       case 'ExecutionTerminated':
@@ -76,6 +67,7 @@ function rewoundEvents(history: readonly HistoryEvent[]): HistoryEvent[] {
       case 'ContinueAsNew':
       case 'OrchestratorStarted':
       case 'OrchestratorCompleted':
+      case 'TimerCreated':
       case 'TimerFired':
         return true;
       case 'TaskCompleted':
@@ -86,26 +78,4 @@ function rewoundEvents(history: readonly HistoryEvent[]): HistoryEvent[] {
         return assertNever(event);
     }
   });
-}
-
-/**
- * The ids of the calls (activities, sub-orchestrations, timers) that have a result in `history`, when its execution
- * was recorded with `ReplayFlag.RewindRerunsUnansweredCalls` (the flags its first step recorded); `undefined` for one
- * recorded before, whose rewind keeps a call with no result waiting for it.
- */
-function answeredCalls(history: readonly HistoryEvent[]): Set<number> | undefined {
-  const first = history.find((e) => e.type === 'OrchestratorStarted');
-  if (!first?.replayFlags?.includes(ReplayFlag.RewindRerunsUnansweredCalls)) return undefined;
-  const answered = new Set<number>();
-  for (const event of history) {
-    if ('taskScheduledId' in event) answered.add(event.taskScheduledId);
-    else if (event.type === 'TimerFired') answered.add(event.timerId);
-  }
-  return answered;
-}
-
-/** Whether `event` schedules a call that has no result (`answered`, of {@link answeredCalls}): the rewind makes it again. */
-function unanswered(event: HistoryEvent, answered: Set<number> | undefined): boolean {
-  if (!answered) return false;
-  return (event.type === 'TaskScheduled' || event.type === 'SubOrchestrationInstanceCreated' || event.type === 'TimerCreated') && !answered.has(event.eventId);
 }
