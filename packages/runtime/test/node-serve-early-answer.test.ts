@@ -177,6 +177,39 @@ describe('serve: an answer sent before the request body was read', () => {
     await endsCleanly(connection);
   }, 60_000);
 
+  it('a client that keeps sending after a 404 (the body dumped unread) is cut off past the 64 MiB cap', async () => {
+    const { server } = await served.open(apiWorkload());
+    // allowHalfOpen: the server's FIN does not end this side, so only the server's caps can close the connection.
+    const socket = connect({ port: server.port, host: '127.0.0.1', allowHalfOpen: true });
+    socket.on('error', () => undefined); // the cut-off fails the writes still under way (EPIPE, ECONNRESET)
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await once(socket, 'connect');
+    let text = '';
+    socket.on('data', (chunk: Buffer) => void (text += chunk.toString('latin1')));
+    const PUSH = 2 * 1024 * 1024 * 1024; // 32 times the cap, all promised by the request
+    socket.write(head('POST', `${WEBHOOK_PATH}/nowhere`, {
+      Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json', 'Content-Length': PUSH,
+    }));
+    await within(new Promise<void>((resolve) => {
+      const answered = (): void => void (parseResponses(text).length > 0 && (socket.off('data', answered), resolve()));
+      socket.on('data', answered);
+    }), 'the 404');
+    expect(parseResponses(text)[0]!.status).toBe(404);
+    // Pushes the promised body as fast as the connection takes it, until it closes or all of it was written.
+    const block = Buffer.alloc(1024 * 1024, 'x');
+    let pushed = 0;
+    let open = true;
+    void closed.then(() => (open = false));
+    while (open && pushed < PUSH) {
+      pushed += block.byteLength;
+      if (!socket.write(block)) await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), closed]);
+    }
+    socket.end(); // all of it written (the server read it all): ending this side lets the server close at once
+    await within(closed, 'the connection closing');
+    // Before, the dumped body was never counted: the server read all of it (only its 30 s and 2 s caps would end it).
+    expect(pushed).toBeLessThan(PUSH);
+  }, 120_000);
+
   it('a request whose body was read whole keeps its connection: the next request on it is answered', async () => {
     const { server } = await served.open(apiWorkload());
     const connection = await rawConnection(server.port);

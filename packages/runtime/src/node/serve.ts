@@ -13,11 +13,15 @@ const isPort: MemberCheck<number> = (value, what) =>
 /**
  * How a connection ends after an answer sent before its request body was read whole (see {@link closeAfterAnswer}):
  * it reads and drops what the client still sends for at most this long in all, this long without a byte, and this
- * many body bytes, then is destroyed (earlier when the client ends its side). The limits of a "lingering close".
+ * many bytes read since the answer, then is destroyed (earlier when the client ends its side). The limits of a
+ * "lingering close". The bytes are the socket's own count, checked every {@link LINGER_CHECK_MS}: a body Node dumps
+ * (the answer was given without reading it) is dropped by its parser without any 'data' event to count. Between two
+ * checks a fast client may send more (a few hundred MiB on loopback); the bound is the cap plus 250 ms of reading.
  */
 const LINGER_MS = 30_000;
 const LINGER_IDLE_MS = 2_000;
 const LINGER_BYTES = 64 * 1024 * 1024;
+const LINGER_CHECK_MS = 250;
 
 /** A fetch handler, e.g. from `createHttpHandler`; its optional `close()` is called when the server closes. */
 export type FetchHandler = ((request: Request) => Response | Promise<Response>) & { close?: () => void };
@@ -67,9 +71,9 @@ export interface NodeServer {
  * An answer sent before the request body arrived whole (a 413 for a body over the limit, a 401, 403, 404 or 405
  * given without reading it) says `Connection: close` (RFC 9112, 9.6): the rest of that body is never read as a
  * request, so the connection cannot serve another one. After the answer the server closes its side and drops what the
- * client still sends for a while (up to 30 s, 2 s without a byte, 64 MiB), so that a client still uploading reads the
- * whole answer rather than a reset; its next request opens a new connection. A request whose body was read whole keeps
- * its connection alive.
+ * client still sends for a while (up to 30 s, 2 s without a byte, 64 MiB counted every 250 ms), so that a client still
+ * uploading reads the whole answer rather than a reset; its next request opens a new connection. A request whose body
+ * was read whole keeps its connection alive.
  *
  * @example
  * ```ts
@@ -165,8 +169,8 @@ const closingSockets = new WeakSet<Socket>();
  * Node ends the socket of a `Connection: close` answer with `destroySoon()` once the answer is written, and
  * @hono/node-server calls it after its drain: on this socket that call half-closes instead (`end()`, the server's
  * FIN after the answer) and drops the body the client still sends, until the client ends its side or a limit
- * passes ({@link LINGER_MS}, {@link LINGER_IDLE_MS}, {@link LINGER_BYTES}); then the socket is destroyed. The
- * server's `close()` destroys it too. Nobody reads the body any more: the answer is written.
+ * passes ({@link LINGER_MS}, {@link LINGER_IDLE_MS}, {@link LINGER_BYTES} read on the socket since then); then the
+ * socket is destroyed. The server's `close()` destroys it too. Nobody reads the body any more: the answer is written.
  */
 function closeAfterAnswer(incoming: IncomingMessage, outgoing: ServerResponse): void {
   const socket = incoming.socket;
@@ -180,14 +184,20 @@ function closeAfterAnswer(incoming: IncomingMessage, outgoing: ServerResponse): 
     if (socket.destroyed) return;
     const destroy = (): void => void socket.destroy();
     const timer = setTimeout(destroy, LINGER_MS);
-    socket.once('close', () => clearTimeout(timer));
+    // Counted on the socket, not from the body's 'data': Node dumps a body nobody read (its 'data' never comes, the
+    // parser drops the bytes), which is the usual case here (a 401 or 404 that did not read it).
+    const start = socket.bytesRead;
+    const check = setInterval(() => (socket.bytesRead - start > LINGER_BYTES ? destroy() : undefined), LINGER_CHECK_MS);
+    check.unref();
+    socket.once('close', () => {
+      clearTimeout(timer);
+      clearInterval(check);
+    });
     socket.once('end', destroy);
     // Activity (a byte read or written) restarts it; Node's server destroys an idle socket on 'timeout' too.
     socket.setTimeout(LINGER_IDLE_MS, destroy);
-    let dropped = 0;
     // As Node drops an unread body: no listener of the reader that was given up keeps pausing it.
     incoming.removeAllListeners('data');
-    incoming.on('data', (chunk: Buffer) => ((dropped += chunk.byteLength) > LINGER_BYTES ? destroy() : undefined));
     incoming.resume();
   };
 }
