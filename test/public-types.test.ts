@@ -51,7 +51,7 @@ describe('the published types', () => {
     expect(undocumented).toEqual([]);
   });
 
-  // What the packages use among themselves, kept off the entry points: neither DESIGN nor any README, doc or demo names
+  // What the packages use among themselves, kept off the entry points: no README, doc or demo names
   // them, and a published name is one no later version may drop. The packages' tests import them by path.
   const internal: readonly (readonly [string, readonly string[]])[] = [
     ['runtime/http', ['toWireStatus', 'toNativeWireStatus', 'toWireHistory']],

@@ -99,7 +99,7 @@ describe('waitForCompletion', () => {
     clock.ms = T0 + 15_000;
     clock.fire(grace);
     const error = await within(waiting, 'the wait ending');
-    // A typed error, as every error of the client (DESIGN: a stable code and HTTP status), not a DOMException.
+    // A typed error, as every error of the client (docs/design.md: a stable code and HTTP status), not a DOMException.
     expect(error).toBeInstanceOf(UnavailableError);
     expect(error).toMatchObject({ code: 'unavailable', status: 503 });
     expect((error as Error).message).toBe(`No status of instance "slow" could be read within the wait's timeout and ${FIRST_ANSWER_GRACE_MS / 1000} s more`);

@@ -56,7 +56,7 @@ describe('waitForCompletion timeout', () => {
     await refused(client);
     expect(statusReads()).toBe(0); // no read before the timeout: the stream may still come
     await clock.advance(5000);
-    // DESIGN: at the timeout, the latest status; the server reads it for a plain GET, once.
+    // docs/design.md (a wait that hears nothing): at the timeout, the latest status; the server reads it for a plain GET, once.
     const status = await within(waiting, 'the wait ending');
     expect(status).toMatchObject({ instanceId: 'running', runtimeStatus: 'Running' });
     expect(statusReads()).toBe(1);
