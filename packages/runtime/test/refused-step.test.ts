@@ -255,6 +255,22 @@ async function untilRecorded(runtime: Runtime, id: string, type: HistoryEvent['t
   throw new Error(`no ${type} recorded after the end of ${id}`);
 }
 
+/**
+ * A store that refuses, for good, while `refusing`, every commit that appends a history holding a result
+ * (`'results'`: a record of fixed size, which counts them, is taken) or any history at all (`'all'`: the step is then
+ * consumed with no record).
+ */
+class ResultRefusingStore extends MemoryStore {
+  refusing: 'results' | 'all' | undefined;
+  override commit(writeSet: WriteSet) {
+    const appended = writeSet.requests.flatMap((r) => (r.type === 'appendHistory' ? r.events : []));
+    if (this.refusing === 'all' ? appended.length > 0 : this.refusing && appended.some((e) => 'taskScheduledId' in e)) {
+      return Promise.reject(new PayloadTooLargeError('this store takes no more history of the instance'));
+    }
+    return super.commit(writeSet);
+  }
+}
+
 describe('a late result of an ended instance whose record the store refuses for good', () => {
   it('is recorded without its payload, visibly, after a terminate: the status stays as it was', async () => {
     const slow = held();
