@@ -324,6 +324,19 @@ describe('a late result of an ended instance whose record the store refuses for 
   });
 });
 
+/** Resolves once `store` holds a history of `id`, polled every 10 ms; rejects past `within`'s bound, and stops polling. */
+async function untilHistory(store: MemoryStore, id: string): Promise<void> {
+  let ended = false;
+  const poll = async (): Promise<void> => {
+    while (!ended && (await store.getHistory(id)).length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  };
+  try {
+    await within(poll(), `a history of ${id}`);
+  } finally {
+    ended = true;
+  }
+}
+
 describe('a running instance\'s step whose record of fixed size the store refuses for good too', () => {
   /** A runtime on a virtual clock over a ResultRefusingStore, whose `Waits` returns the event `E` it waits for. */
   async function onRefusingStore() {
@@ -340,7 +353,7 @@ describe('a running instance\'s step whose record of fixed size the store refuse
   it('ends it Failed in its status alone, its history as it was, instead of retrying the step at every lease expiry; a rewind then runs it on', async () => {
     const { clock, logger, store, runtime, commits, ended } = await onRefusingStore();
     const id = await runtime.client.startNew('Waits', { input: 'kept' });
-    for (let s = 0; s < 600 && (await store.getHistory(id)).length === 0; s++) await new Promise((resolve) => setTimeout(resolve, 10));
+    await untilHistory(store, id);
     const before = (await store.getHistory(id)).map((e) => e.type);
     expect(before).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'OrchestratorCompleted']);
     store.refusing = 'all';

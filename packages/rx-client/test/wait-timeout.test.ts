@@ -34,12 +34,19 @@ function statusReads(): number {
   return harness.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/instances/running')).length;
 }
 
-/** Resolves once `check()` holds (polled; bounded by the caller's `within`). */
-function until(check: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const poll = (): unknown => (check() ? resolve() : setTimeout(poll, 10));
-    poll();
-  });
+/** Resolves once `check()` holds, polled every 10 ms; rejects if it does not within `within`'s bound, and stops polling. */
+async function until(check: () => boolean, what: string): Promise<void> {
+  let ended = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await within(new Promise<void>((resolve) => {
+      const poll = (): unknown => (ended ? undefined : check() ? resolve() : (timer = setTimeout(poll, 10)));
+      poll();
+    }), what);
+  } finally {
+    ended = true;
+    clearTimeout(timer);
+  }
 }
 
 /** Resolves once `client`'s stream was refused and waits for its reconnect delay. */
@@ -72,7 +79,7 @@ describe('waitForCompletion timeout', () => {
     const waiting = outcome(client.waitForCompletion('running', { timeoutMs: 5000 }).finally(() => (settled = true)));
     await refused(client);
     await clock.advance(5000);
-    await within(until(() => statusReads() === 1), 'the plain read of the status');
+    await until(() => statusReads() === 1, 'the plain read of the status');
     expect(settled).toBe(false); // a status may still come, for the grace
     await clock.advance(FIRST_ANSWER_GRACE_MS);
     const error = await within(waiting, 'the wait ending');
@@ -84,7 +91,7 @@ describe('waitForCompletion timeout', () => {
     });
     // The read ended with the wait: nothing of it is left on its way.
     const read = harness.requests.find((r) => r.method === 'GET' && r.path.endsWith('/instances/running'))!;
-    await within(until(() => read.signal.aborted), 'the plain read being aborted');
+    await until(() => read.signal.aborted, 'the plain read being aborted');
     client.close();
   });
 
