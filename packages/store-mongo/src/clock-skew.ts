@@ -3,8 +3,10 @@ import type { Clock, ClockTimer } from '@durable-rx/runtime';
 /**
  * The clock check MongoStore runs when it connects and then periodically ({@link ClockSkewMonitor}). Leases are
  * judged by each worker's clock (`ClaimOptions.now`), so workers whose clocks disagree by more than a lease margin can
- * take over each other's live leases; claims are refused past a share of the lease ({@link claimSkewProblem}). The
- * server's clock (`localTime` of the `hello` reply) is the shared reference.
+ * take over each other's live leases; claims are refused past a share of the lease ({@link claimSkewProblem}, on the
+ * skew of the clock the claim's times come from: {@link leaseClockSkew}), measuring again first when the last
+ * measurement is older than {@link CLAIM_REMEASURE_MS} ({@link elapsedAtLeast}). The server's clock (`localTime` of the
+ * `hello` reply) is the shared reference.
  */
 
 /** Default largest tolerated difference between this process's clock and the server's. */
@@ -87,6 +89,9 @@ export const MAX_LEASE_SKEW_FRACTION = 0.1;
  * judges it) more than {@link MAX_LEASE_SKEW_FRACTION} of the lease it asks for. No measurement (the server sends no
  * time) refuses nothing.
  *
+ * `skew` is that of the clock the claim's lease times come from ({@link leaseClockSkew}), not necessarily this
+ * process's system clock.
+ *
  * Refusing was chosen over correcting the times by the measured skew: the runtime keeps its own lease and timer times
  * on its clock (renewals, a step's deadline, timers' due times that every claim compares), so times corrected in the
  * store alone would disagree with the worker's, and a skew measured once a minute can be stale by the time it is used.
@@ -104,11 +109,54 @@ export function claimSkewProblem(skew: ClockSkew | undefined, leaseMs: number, f
   const amount = Math.round(Math.abs(skew.skewMs));
   const direction = skew.skewMs > 0 ? 'ahead of' : 'behind';
   return (
-    `this process\u2019s clock is ${amount} ms ${direction} the MongoDB server\u2019s, more than ${Math.round(allowedMs)} ms ` +
-    `(${Math.round(fraction * 100)} % of the ${leaseMs} ms lease asked for): claims are refused until the clocks agree, since ` +
-    'leases judged on this clock would take over live leases of other workers or expire early for them (an activity would run twice). ' +
-    'Synchronise the clocks (NTP); the store measures again every clockSkewCheckMs.'
+    `the clock this claim\u2019s lease times come from (ClaimOptions.now) is ${amount} ms ${direction} the MongoDB server\u2019s, ` +
+    `more than ${Math.round(allowedMs)} ms (${Math.round(fraction * 100)} % of the ${leaseMs} ms lease asked for): claims are ` +
+    'refused until the clocks agree, since leases judged on this clock would take over live leases of other workers or ' +
+    'expire early for them (an activity would run twice). Synchronise the clocks (NTP): a claim that would be refused ' +
+    `measures again first when the last measurement is over ${CLAIM_REMEASURE_MS / 1000} s old. A single process ` +
+    '(no other worker to race) may turn the refusal off with refuseClaimsOnClockSkew: false.'
   );
+}
+
+/**
+ * How old the last clock measurement may be before a claim that would be refused measures again
+ * ({@link ClockSkewMonitor.refreshIfStale}): so a clock that NTP set right is noticed within this long of the next
+ * claim, whatever `clockSkewCheckMs` (also 0), while a clock that stays off costs at most one `hello` per this long.
+ */
+export const CLAIM_REMEASURE_MS = 10_000;
+
+/**
+ * The skew of the clock a claim's lease times come from (`ClaimOptions.now`, the runtime's clock), from the skew of
+ * this process's system clock `measured` against the server: the server's time now is estimated as `systemNowMs` less
+ * the measured skew, and the claim's clock is judged against that. The same as `measured` when the runtime uses the
+ * system clock; `undefined` when nothing was measured (the server sends no time). The uncertainty is the
+ * measurement's.
+ *
+ * @example
+ * ```ts
+ * leaseClockSkew({ skewMs: 5_000, uncertaintyMs: 10 }, 1_000_000, 1_000_000); // { skewMs: 5_000, uncertaintyMs: 10 }
+ * leaseClockSkew({ skewMs: 5_000, uncertaintyMs: 10 }, 995_000, 1_000_000);   // { skewMs: 0, uncertaintyMs: 10 }: the runtime's clock is right
+ * ```
+ */
+export function leaseClockSkew(measured: ClockSkew | undefined, leaseNowMs: number, systemNowMs: number): ClockSkew | undefined {
+  if (measured === undefined) return undefined;
+  const serverNowMs = systemNowMs - measured.skewMs;
+  return { skewMs: leaseNowMs - serverNowMs, uncertaintyMs: measured.uncertaintyMs };
+}
+
+/**
+ * Whether at least `gapMs` passed since `sinceMs` at `nowMs` (times of a monotonic source, `performance.now()`): true
+ * when nothing happened yet (`sinceMs` undefined) and when `nowMs` is before `sinceMs` (a source that went back
+ * should not silence what it rate-limits for good).
+ *
+ * @example
+ * ```ts
+ * elapsedAtLeast(1_000, 11_000, 10_000); // true
+ * elapsedAtLeast(1_000, 5_000, 10_000);  // false
+ * ```
+ */
+export function elapsedAtLeast(sinceMs: number | undefined, nowMs: number, gapMs: number): boolean {
+  return sinceMs === undefined || nowMs < sinceMs || nowMs - sinceMs >= gapMs;
 }
 
 /** Settings of a {@link ClockSkewMonitor}. */
@@ -118,8 +166,13 @@ export interface ClockSkewMonitorOptions {
   /** Time between two checks; 0 or less: no periodic check (the measurement at connect only). */
   readonly intervalMs: number;
   readonly maxSkewMs: number;
-  /** Takes one measurement against the server (`undefined`: the server sent no time). May reject. */
-  readonly measure: () => Promise<ClockSkew | undefined>;
+  /**
+   * Takes one measurement against the server (`undefined`: the server sent no time). May reject; should end soon after
+   * `signal` aborts (the monitor's {@link ClockSkewMonitor.stop}).
+   */
+  readonly measure: (signal: AbortSignal) => Promise<ClockSkew | undefined>;
+  /** A monotonic time in ms that rate-limits {@link ClockSkewMonitor.refreshIfStale}. Default `performance.now()`. */
+  readonly elapsedMs?: () => number;
   /** Where warnings go (the store's logger, with its name in front). */
   readonly warn: (message: string, details?: unknown) => void;
 }
@@ -129,7 +182,9 @@ export interface ClockSkewMonitorOptions {
  * a clock that drifts (or is stepped) after connect is reported the same way as one that was off at connect, with a
  * warning ({@link clockSkewWarning}), repeated at most every {@link CLOCK_SKEW_REWARN_MS} while the skew lasts and at
  * once when it comes back after having been within the tolerance. A failed measurement is reported and retried at the
- * next interval. One check runs at a time; the timer never keeps the process alive by itself.
+ * next interval. A claim about to be refused asks for a measurement of its own ({@link refreshIfStale}), at most one per
+ * {@link CLAIM_REMEASURE_MS}. One check runs at a time; the timer never keeps the process alive by itself, and
+ * {@link stop} aborts a check under way.
  *
  * @example
  * ```ts
@@ -145,11 +200,18 @@ export class ClockSkewMonitor {
   #warnedAtMs: number | undefined;
   #timer: ClockTimer | undefined;
   #checking: Promise<void> | undefined;
+  /** Aborts the check under way at {@link stop}. */
+  #abort: AbortController | undefined;
+  /** When the last check began (or the monitor was made, for the measurement at connect), on `elapsedMs`. */
+  #lastCheckAt: number;
+  readonly #elapsedMs: () => number;
   #stopped = false;
 
   /** Records the measurement taken at connect (`initial`), warning about it as any later one. */
   constructor(options: ClockSkewMonitorOptions, initial: ClockSkew | undefined) {
     this.#o = options;
+    this.#elapsedMs = options.elapsedMs ?? (() => performance.now());
+    this.#lastCheckAt = this.#elapsedMs();
     this.record(initial);
   }
 
@@ -178,28 +240,53 @@ export class ClockSkewMonitor {
     if (this.#stopped || this.#o.intervalMs <= 0 || this.#timer !== undefined) return;
     this.#timer = this.#o.clock.setTimeout(() => {
       this.#timer = undefined;
-      this.#checking = this.#check().finally(() => {
-        this.#checking = undefined;
-        this.start();
-      });
+      void this.#checkOnce().then(() => this.start());
     }, this.#o.intervalMs);
     (this.#timer as { unref?: () => void }).unref?.();
   }
 
-  /** Cancels the next check and waits for one under way. Idempotent. */
+  /**
+   * Measures again when the last check began at least `minAgeMs` ago (on `elapsedMs`), or joins the check under way;
+   * resolves once it is recorded (never rejects: a failed check is warned about and leaves {@link latest} as it was).
+   * Nothing after {@link stop}. Used by a claim that would be refused, whatever the periodic interval (also 0).
+   */
+  refreshIfStale(minAgeMs: number): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    if (this.#checking !== undefined) return this.#checking;
+    if (!elapsedAtLeast(this.#lastCheckAt, this.#elapsedMs(), minAgeMs)) return Promise.resolve();
+    return this.#checkOnce();
+  }
+
+  /** Cancels the next check, aborts one under way and waits for it to end. Idempotent. */
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#abort?.abort(new Error('the clock check was stopped'));
     await this.#checking;
   }
 
+  /** The check under way, or a new one: one at a time, shared by the timer and {@link refreshIfStale}. */
+  #checkOnce(): Promise<void> {
+    this.#checking ??= this.#check().finally(() => {
+      this.#checking = undefined;
+      this.#abort = undefined;
+    });
+    return this.#checking;
+  }
+
   async #check(): Promise<void> {
+    this.#lastCheckAt = this.#elapsedMs();
+    const abort = new AbortController();
+    this.#abort = abort;
     try {
-      const skew = await this.#o.measure();
+      const skew = await this.#o.measure(abort.signal);
       if (!this.#stopped) this.record(skew);
     } catch (error) {
-      if (!this.#stopped) this.#o.warn(`checking this process\u2019s clock against the server\u2019s failed; retrying in ${this.#o.intervalMs} ms`, error);
+      if (!this.#stopped) {
+        const next = this.#o.intervalMs > 0 ? `retrying in ${this.#o.intervalMs} ms` : `retried by a claim it would refuse after ${CLAIM_REMEASURE_MS} ms`;
+        this.#o.warn(`checking this process\u2019s clock against the server\u2019s failed; ${next}`, error);
+      }
     }
   }
 }

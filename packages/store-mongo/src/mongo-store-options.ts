@@ -56,15 +56,26 @@ export interface MongoStoreCommonOptions {
    * Largest tolerated difference between this process's clock and the server's, checked when connecting and every
    * `clockSkewCheckMs` after (a warning through `logger` beyond it, repeated at most hourly while it lasts). Default
    * 2 s. Leases and timers are judged by each worker's clock. A finite number, 0 or more (else `InvalidArgumentError`).
-   * Apart from this warning, claims are refused while the skew exceeds 10 % of the lease they ask for.
+   * Apart from this warning, claims are refused while the skew exceeds 10 % of the lease they ask for (see
+   * `refuseClaimsOnClockSkew`).
    */
   readonly maxClockSkewMs?: number;
   /**
    * Time between two clock checks after the one at connect (a `hello` to the server; `store.clockSkew` holds the
-   * latest). Default 60 s; 0 checks at connect only. Timed by `clock`. A finite number, 0 or more (else
+   * latest). Default 60 s; 0 checks at connect only (a claim that would be refused for clock skew still measures
+   * again first when the last measurement is over 10 s old). Timed by `clock`. A finite number, 0 or more (else
    * `InvalidArgumentError`).
    */
   readonly clockSkewCheckMs?: number;
+  /**
+   * Refuse claims (`StoreUnreachableError`, 503) while the clock their lease times come from (`ClaimOptions.now`, the
+   * runtime's clock) is off the server's by more than 10 % of the lease they ask for, judged against the server's
+   * time estimated from the latest clock check. Default `true`: with several workers such a clock takes over live
+   * leases or writes leases that expire early for the others, and an activity may run twice. A deployment with a
+   * single worker process has no other worker to race and may pass `false`, so that a skewed clock never stops its
+   * work (the warning beyond `maxClockSkewMs` stays). A boolean (else `InvalidArgumentError`).
+   */
+  readonly refuseClaimsOnClockSkew?: boolean;
   /**
    * Options of every transaction, merged over the default: snapshot read concern, majority write concern, primary, 30 s
    * commit limit. A `w` other than `'majority'` gives up read-your-writes (`connect` logs a warning).
@@ -230,7 +241,8 @@ function isFiniteNumber(value: unknown): value is number {
 
 /**
  * Checks the shape of `connect`'s `options` before anything is created (no client, no connection): an object with a
- * `client` (a MongoClient) or a `uri` (a string); `dbName` and `collectionPrefix` strings; `createIndexes` a boolean;
+ * `client` (a MongoClient) or a `uri` (a string); `dbName` and `collectionPrefix` strings; `createIndexes` and
+ * `refuseClaimsOnClockSkew` booleans;
  * `clientOptions` and `transactionOptions` objects; `clock` a Clock and `logger` a Logger. Anything else is an
  * `InvalidArgumentError` naming the member (`MongoStore options.createIndexes must be a boolean`). The numbers are
  * checked after, with their ranges (`feedOptionProblem`).
@@ -261,6 +273,7 @@ const CONNECT_CHECKS = {
   dbName: isString,
   collectionPrefix: isString,
   createIndexes: isBoolean,
+  refuseClaimsOnClockSkew: isBoolean,
   clientOptions: isObject,
   transactionOptions: isObject,
   clock: (value: unknown) => value,

@@ -25,7 +25,8 @@ import { batchedInputProjection, InputReads, type BatchedInput, type StoredInput
 import { ChangeFeed, FeedReadError } from './change-feed.js';
 import { inputReadStep } from './input-read-retry.js';
 import {
-  claimSkewProblem, ClockSkewMonitor, DEFAULT_CLOCK_SKEW_CHECK_MS, DEFAULT_MAX_CLOCK_SKEW_MS, skewOfHello, type ClockSkew,
+  CLAIM_REMEASURE_MS, claimSkewProblem, ClockSkewMonitor, DEFAULT_CLOCK_SKEW_CHECK_MS, DEFAULT_MAX_CLOCK_SKEW_MS, elapsedAtLeast,
+  leaseClockSkew, skewOfHello, type ClockSkew,
 } from './clock-skew.js';
 import { ClusterClock, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf, majorityTimeSource } from './cluster-time.js';
 import { assertReplicaSet, assertWritablePrimary, classifyDeployment, databaseFromUri, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
@@ -124,6 +125,8 @@ const MAJORITY_READ_TIMEOUT_MS = 10_000;
 
 /** How long one periodic clock check (a `hello`, server selection included) may take before it fails and is retried. */
 const CLOCK_CHECK_TIMEOUT_MS = 10_000;
+/** How often a claim refused for clock skew is logged while refusals last. */
+const CLAIM_REFUSAL_RELOG_MS = 60_000;
 
 /**
  * How long each command of the deployment check at `connect` (`hello`, then `connectionStatus`) may wait for its reply
@@ -263,8 +266,10 @@ export class MongoStore implements Store {
   );
   readonly #localWork = new Subject<void>();
   readonly #inFlight = new Set<Promise<unknown>>();
-  /** The clock measurement whose claim refusal was logged last (`#checkClaimClock`). */
-  #skewRefusalLogged: ClockSkew | undefined;
+  /** Whether claims are refused while their clock is off the server's (`refuseClaimsOnClockSkew`). */
+  readonly #refuseClaimsOnSkew: boolean;
+  /** When a claim refusal was last logged (`performance.now()`; `#checkClaimClock`), undefined after a claim went ahead. */
+  #skewRefusalLoggedAt: number | undefined;
   /** Wakes each back-off of `#pause` still waiting; `close` calls them. */
   readonly #pauses = new Set<() => void>();
   #sweeping: Promise<void> | undefined;
@@ -441,13 +446,15 @@ export class MongoStore implements Store {
     this.#logger = logger;
     this.#clock = options.clock ?? systemClock;
     this.#clusterClock = o.clusterClock;
+    this.#refuseClaimsOnSkew = options.refuseClaimsOnClockSkew ?? true;
     this.#skew = new ClockSkewMonitor({
       clock: this.#clock,
       intervalMs: options.clockSkewCheckMs ?? DEFAULT_CLOCK_SKEW_CHECK_MS,
       maxSkewMs: options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS,
-      measure: () => this.#op('checking the clock against the server\u2019s', async () => {
+      // The check's own signal (aborted by close) with its deadline: a signal per check, none long-lived.
+      measure: (signal) => this.#op('checking the clock against the server\u2019s', async () => {
         const sentAt = Date.now();
-        const reply = await hello(client, { signal: AbortSignal.timeout(CLOCK_CHECK_TIMEOUT_MS) });
+        const reply = await hello(client, { signal: AbortSignal.any([signal, AbortSignal.timeout(CLOCK_CHECK_TIMEOUT_MS)]) });
         return skewOfHello(reply, sentAt, Date.now());
       }),
       warn: (message, details) => logger.warn(`MongoStore ${dbName}: ${message}`, details),
@@ -699,7 +706,7 @@ export class MongoStore implements Store {
 
   async claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {
     return this.#op('claiming an orchestration work item', async () => {
-      this.#checkClaimClock(options.leaseMs);
+      await this.#checkClaimClock(options);
       const limit = claimBound(options.maxMessages, this.#maxMessages);
       // One causally consistent session for the lease and the read of its messages: the `majority` read then carries
       // the lease write's operation time (afterClusterTime), so it sees every write before it, the messages that made
@@ -825,7 +832,7 @@ export class MongoStore implements Store {
 
   async claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined> {
     return this.#op('claiming an activity task', async () => {
-      this.#checkClaimClock(options.leaseMs);
+      await this.#checkClaimClock(options);
       return claimFirstReadable(async () => {
         const taken = await this.#leaseNextTask(options);
         if (!taken) return undefined;
@@ -838,19 +845,32 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Refuses a claim, before anything is sent, while this process's clock is off the server's by more than a share of
-   * the lease it asks for (`claimSkewProblem`, on the latest measurement): `StoreUnreachableError` (503, nothing
-   * ran), logged as an error once per measurement (the check runs every `clockSkewCheckMs`), not at every claim.
+   * Refuses a claim, before anything is sent, while the clock its lease times come from (`options.now`) is off the
+   * server's by more than a share of the lease it asks for (`claimSkewProblem` on `leaseClockSkew`: the server's time
+   * estimated from the latest measurement of the system clock). A claim that would be refused first measures again
+   * when the last measurement is older than `CLAIM_REMEASURE_MS` (10 s; whatever `clockSkewCheckMs`, at most one
+   * `hello` per 10 s, bounded and ended by `close`), so a clock set right is noticed. Refused: `StoreUnreachableError`
+   * (503, nothing ran), logged as an error at most once a minute while refusals last. Nothing is refused with
+   * `refuseClaimsOnClockSkew: false`.
    */
-  #checkClaimClock(leaseMs: number): void {
-    const skew = this.#skew.latest;
-    const problem = claimSkewProblem(skew, leaseMs);
-    if (problem === undefined) return;
-    if (this.#skewRefusalLogged !== skew) {
-      this.#skewRefusalLogged = skew;
-      this.#logger.error(`MongoStore ${this.dbName}: ${problem}`);
+  async #checkClaimClock(options: ClaimOptions): Promise<void> {
+    if (!this.#refuseClaimsOnSkew) return;
+    const problem = () => claimSkewProblem(leaseClockSkew(this.#skew.latest, options.now.getTime(), Date.now()), options.leaseMs);
+    let found = problem();
+    if (found !== undefined) {
+      await this.#skew.refreshIfStale(CLAIM_REMEASURE_MS);
+      found = problem();
     }
-    throw new StoreUnreachableError(`MongoStore ${this.dbName} refused a claim: ${problem}`);
+    if (found === undefined) {
+      this.#skewRefusalLoggedAt = undefined; // the next refusal is logged at once
+      return;
+    }
+    const nowMs = performance.now();
+    if (elapsedAtLeast(this.#skewRefusalLoggedAt, nowMs, CLAIM_REFUSAL_RELOG_MS)) {
+      this.#skewRefusalLoggedAt = nowMs;
+      this.#logger.error(`MongoStore ${this.dbName}: ${found}`);
+    }
+    throw new StoreUnreachableError(`MongoStore ${this.dbName} refused a claim: ${found}`);
   }
 
   /** The state of a document a read of many instances returned, or undefined, logged, when it does not decode. */

@@ -2,7 +2,8 @@ import { Timestamp } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import {
-  claimSkewProblem, CLOCK_SKEW_REWARN_MS, ClockSkewMonitor, MAX_LEASE_SKEW_FRACTION, clockSkewWarning, DEFAULT_MAX_CLOCK_SKEW_MS, measureClockSkew, skewOfHello, type ClockSkew,
+  CLAIM_REMEASURE_MS, claimSkewProblem, CLOCK_SKEW_REWARN_MS, ClockSkewMonitor, MAX_LEASE_SKEW_FRACTION, clockSkewWarning, DEFAULT_MAX_CLOCK_SKEW_MS,
+  elapsedAtLeast, leaseClockSkew, measureClockSkew, skewOfHello, type ClockSkew,
 } from '../src/clock-skew.js';
 import {
   ClusterClock, compareTimestamps, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf, majorityTimeOf, majorityTimeSource,
@@ -26,21 +27,28 @@ describe('clock skew checked again while the store is open', () => {
   const ok: ClockSkew = { skewMs: 100, uncertaintyMs: 1 };
   const ahead: ClockSkew = { skewMs: 5_000, uncertaintyMs: 1 };
 
-  /** A monitor on a virtual clock whose measurements come from `readings` in turn (an Error: a failed check). */
-  function monitor(initial: ClockSkew | undefined, readings: (ClockSkew | Error)[], intervalMs = 60_000) {
+  /**
+   * A monitor on a virtual clock whose measurements come from `readings` in turn (an Error: a failed check; 'hang': a
+   * check that ends only when its signal aborts), with a monotonic time the test moves (`elapsed.ms`).
+   */
+  function monitor(initial: ClockSkew | undefined, readings: (ClockSkew | Error | 'hang')[], intervalMs = 60_000) {
     const clock = new VirtualClock();
     const warnings: string[] = [];
+    const elapsed = { ms: 0 };
     let checks = 0;
     const m = new ClockSkewMonitor({
-      clock, intervalMs, maxSkewMs: DEFAULT_MAX_CLOCK_SKEW_MS,
-      measure: async () => {
+      clock, intervalMs, maxSkewMs: DEFAULT_MAX_CLOCK_SKEW_MS, elapsedMs: () => elapsed.ms,
+      measure: async (signal) => {
         const reading = readings[checks++];
         if (reading instanceof Error) throw reading;
+        if (reading === 'hang') {
+          return new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
+        }
         return reading;
       },
       warn: (message) => void warnings.push(message),
     }, initial);
-    return { clock, warnings, monitor: m, checks: () => checks };
+    return { clock, warnings, elapsed, monitor: m, checks: () => checks };
   }
 
   it('reads the skew of a hello reply from its localTime, and none without one', () => {
@@ -105,6 +113,64 @@ describe('clock skew checked again while the store is open', () => {
     m.start();
     await clock.advance(600_000);
     expect(checks()).toBe(0);
+  });
+
+  it('measures again for a claim once the last measurement is 10 s old, also with no periodic check, and not more often', async () => {
+    // clockSkewCheckMs: 0 and a clock that was ahead at connect, then set right by NTP: without this, every claim
+    // would be refused until a restart.
+    const { clock, elapsed, monitor: m, checks } = monitor(ahead, [ok, ahead, ok], 0);
+    m.start();
+    expect(CLAIM_REMEASURE_MS).toBe(10_000);
+    elapsed.ms = CLAIM_REMEASURE_MS - 1;
+    await m.refreshIfStale(CLAIM_REMEASURE_MS);
+    expect(checks()).toBe(0); // the measurement at connect is recent enough
+    expect(m.latest).toEqual(ahead);
+    elapsed.ms = CLAIM_REMEASURE_MS;
+    await m.refreshIfStale(CLAIM_REMEASURE_MS);
+    expect(checks()).toBe(1);
+    expect(m.latest).toEqual(ok); // the fixed clock is noticed
+    // Many claims within the next 10 s take no further measurement.
+    elapsed.ms += CLAIM_REMEASURE_MS - 1;
+    for (let i = 0; i < 5; i++) await m.refreshIfStale(CLAIM_REMEASURE_MS);
+    expect(checks()).toBe(1);
+    elapsed.ms += 1;
+    await m.refreshIfStale(CLAIM_REMEASURE_MS);
+    expect(checks()).toBe(2);
+    expect(m.latest).toEqual(ahead);
+    // A monotonic source that went back does not silence the re-measurement for good.
+    elapsed.ms -= 60_000;
+    await m.refreshIfStale(CLAIM_REMEASURE_MS);
+    expect(checks()).toBe(3);
+    expect(clock.pendingTimers).toBe(0); // it needs no timer
+    await m.stop();
+  });
+
+  it('shares one check between claims that ask at once, and counts a failed check against the 10 s', async () => {
+    const { elapsed, warnings, monitor: m, checks } = monitor(ahead, [new Error('no server'), ok], 0);
+    elapsed.ms = CLAIM_REMEASURE_MS;
+    await Promise.all([m.refreshIfStale(CLAIM_REMEASURE_MS), m.refreshIfStale(CLAIM_REMEASURE_MS), m.refreshIfStale(CLAIM_REMEASURE_MS)]);
+    expect(checks()).toBe(1);
+    expect(warnings.at(-1)).toContain('failed; retried by a claim it would refuse after 10000 ms');
+    expect(m.latest).toEqual(ahead); // the failure leaves the last measurement
+    await m.refreshIfStale(CLAIM_REMEASURE_MS);
+    expect(checks()).toBe(1); // no hello per claim against a server that does not answer
+    elapsed.ms += CLAIM_REMEASURE_MS;
+    await m.refreshIfStale(CLAIM_REMEASURE_MS);
+    expect(m.latest).toEqual(ok);
+    await m.stop();
+  });
+
+  it('ends a check under way at stop (its signal aborts), and takes none after it', async () => {
+    const { elapsed, warnings, monitor: m, checks } = monitor(ahead, ['hang', ok], 0);
+    elapsed.ms = CLAIM_REMEASURE_MS;
+    const waiting = m.refreshIfStale(CLAIM_REMEASURE_MS);
+    expect(checks()).toBe(1);
+    await m.stop(); // would never end if the hanging check were not aborted
+    await waiting;
+    expect(warnings).toHaveLength(1); // the warning at connect only: nothing reported for a stopped check
+    elapsed.ms += CLAIM_REMEASURE_MS;
+    await m.refreshIfStale(CLAIM_REMEASURE_MS);
+    expect(checks()).toBe(1);
   });
 
   it('checks at connect only when the interval is 0', async () => {
@@ -235,5 +301,44 @@ describe('claims refused while this clock is off the server\u2019s by more than 
     expect(claimSkewProblem({ skewMs: 3_500, uncertaintyMs: 1_000 }, 30_000)).toBeUndefined();
     // The server sent no time: nothing to judge by.
     expect(claimSkewProblem(undefined, 30_000)).toBeUndefined();
+  });
+
+  it('says how to get claims back: synchronise, the re-measurement, and the option for a single process', () => {
+    const problem = claimSkewProblem({ skewMs: 5_000, uncertaintyMs: 0 }, 30_000);
+    expect(problem).toContain('ClaimOptions.now');
+    expect(problem).toContain('over 10 s old');
+    expect(problem).toContain('refuseClaimsOnClockSkew: false');
+  });
+});
+
+describe('the skew of the clock a claim\u2019s lease times come from', () => {
+  const t = 1_800_000_000_000;
+
+  it('is the measured skew when the runtime uses the system clock', () => {
+    expect(leaseClockSkew({ skewMs: 5_000, uncertaintyMs: 10 }, t, t)).toEqual({ skewMs: 5_000, uncertaintyMs: 10 });
+    expect(leaseClockSkew(undefined, t, t)).toBeUndefined();
+  });
+
+  it('judges the runtime\u2019s clock, not the system clock, against the server\u2019s time estimated from the measurement', () => {
+    // The system clock is 5 s ahead of the server, the runtime's clock is right: its leases agree with the others'.
+    const right = leaseClockSkew({ skewMs: 5_000, uncertaintyMs: 10 }, t - 5_000, t);
+    expect(right).toEqual({ skewMs: 0, uncertaintyMs: 10 });
+    expect(claimSkewProblem(right, 30_000)).toBeUndefined();
+    // The system clock agrees with the server, the runtime's clock (a custom or virtual one) is an hour ahead: its
+    // claims would take over live leases, so they are refused although the system clock is fine.
+    const customAhead = leaseClockSkew({ skewMs: 0, uncertaintyMs: 10 }, t + 3_600_000, t);
+    expect(customAhead).toEqual({ skewMs: 3_600_000, uncertaintyMs: 10 });
+    expect(claimSkewProblem(customAhead, 300_000)).toContain('3600000 ms ahead of');
+    // Both behind by 4 s: 4 s behind the server's estimated time.
+    expect(leaseClockSkew({ skewMs: -4_000, uncertaintyMs: 0 }, t, t)?.skewMs).toBe(-4_000);
+  });
+});
+
+describe('rate limits on a monotonic time', () => {
+  it('lets through the first time, after the gap, and after the source went back', () => {
+    expect(elapsedAtLeast(undefined, 0, 10_000)).toBe(true);
+    expect(elapsedAtLeast(1_000, 10_999, 10_000)).toBe(false);
+    expect(elapsedAtLeast(1_000, 11_000, 10_000)).toBe(true);
+    expect(elapsedAtLeast(1_000, 500, 10_000)).toBe(true);
   });
 });

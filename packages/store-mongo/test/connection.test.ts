@@ -141,6 +141,8 @@ describe('option kinds', () => {
       ['dbName', { client, dbName: 5 }],
       ['dbName', { client, createIndexes: false }],
       ['createIndexes', { client, dbName: 'app', createIndexes: 'false' }],
+      ['refuseClaimsOnClockSkew', { uri, clientOptions, refuseClaimsOnClockSkew: 'false' }],
+      ['refuseClaimsOnClockSkew', { client, dbName: 'app', refuseClaimsOnClockSkew: 0 }],
     ];
     for (const [member, options] of bad) {
       await expect(MongoStore.connect(options as never), member)
