@@ -1590,7 +1590,7 @@ export class MongoStore implements Store {
           if (this.#closed) return;
           const token = nextLeaseToken();
           const claim = sweepClaim(this.#clock.now(), token);
-          const sweep = await this.#sweeps.findOneAndUpdate(claim.filter, claim.update, { sort: claim.sort, returnDocument: 'after' });
+          const sweep = await this.#sweeps.findOneAndUpdate(claim.filter, claim.update, claim.options);
           if (!sweep) break;
           await this.#sweepGeneration(sweep, token);
         }
@@ -1634,7 +1634,7 @@ export class MongoStore implements Store {
       if (ids.length === 0) break;
       await this.#history.deleteMany({ _id: { $in: ids } });
       const renewal = sweepRenewal(sweep, this.#clock.now(), token);
-      if ((await this.#sweeps.updateOne(renewal.filter, renewal.update)).matchedCount === 0) return;
+      if ((await this.#sweeps.updateOne(renewal.filter, renewal.update, renewal.options)).matchedCount === 0) return;
     }
     await this.#sweeps.deleteOne({ _id: sweep._id });
   }

@@ -1,5 +1,6 @@
 import type { Filter, UpdateFilter } from 'mongodb';
 import type { SweepDoc } from './documents.js';
+import { readBound } from './read-bound.js';
 
 /**
  * How long a process holds a history sweep it took (renewed after every chunk it deletes): one process works a sweep
@@ -16,29 +17,38 @@ export const SWEEP_RECHECK_MARGIN_MS = 1_000;
  * lapsed, or a lease further off than twice {@link SWEEP_LEASE_MS}, which only a holder whose clock runs ahead by more
  * than a lease writes: not left stuck should that holder stop) and leases it to `token` until `now` + {@link SWEEP_LEASE_MS}: the server picks
  * and leases atomically, so two processes never take the same sweep while its lease is live. The `sweeps` collection holds only pending sweeps
- * and has no index of its own: the read walks `_id` order (ObjectIds: oldest first) and skips those held.
+ * and has no index of its own: the read walks `_id` order (ObjectIds: oldest first) and skips those held. Its
+ * `options` bound it as the store's other reads outside a transaction are (`readBound`: `maxTimeMS` and a deadline
+ * for a server that never answers): it scans the sweeps, and a pass that waited on it without end would keep `close`
+ * waiting too.
  *
  * @example
  * ```ts
- * const { filter, update, sort } = sweepClaim(now, token);
- * const sweep = await sweeps.findOneAndUpdate(filter, update, { sort, returnDocument: 'after' });
+ * const { filter, update, options } = sweepClaim(now, token);
+ * const sweep = await sweeps.findOneAndUpdate(filter, update, options);
  * ```
  */
 export function sweepClaim(now: Date, token: string): {
-  readonly filter: Filter<SweepDoc>; readonly update: UpdateFilter<SweepDoc>; readonly sort: { readonly _id: 1 };
+  readonly filter: Filter<SweepDoc>; readonly update: UpdateFilter<SweepDoc>;
+  readonly options: { readonly sort: { readonly _id: 1 }; readonly returnDocument: 'after'; readonly maxTimeMS: number; readonly signal: AbortSignal };
 } {
   // `$not` also matches a sweep without the field (written by a commit or purge, or by an earlier version).
-  return { filter: { leaseExpiresAt: { $not: liveLease(now) } }, update: sweepLeaseUpdate(now, token), sort: { _id: 1 } };
+  return {
+    filter: { leaseExpiresAt: { $not: liveLease(now) } },
+    update: sweepLeaseUpdate(now, token),
+    options: { sort: { _id: 1 }, returnDocument: 'after', ...readBound() },
+  };
 }
 
 /**
  * The renewal of a sweep's lease after a chunk: matches only while `token` still holds it (`matchedCount` 0: another
- * process took it after it lapsed, or it is done; the holder stops, which is harmless either way).
+ * process took it after it lapsed, or it is done; the holder stops, which is harmless either way). Bounded as
+ * {@link sweepClaim} is (`options`).
  */
 export function sweepRenewal(sweep: Pick<SweepDoc, '_id'>, now: Date, token: string): {
-  readonly filter: Filter<SweepDoc>; readonly update: UpdateFilter<SweepDoc>;
+  readonly filter: Filter<SweepDoc>; readonly update: UpdateFilter<SweepDoc>; readonly options: { readonly maxTimeMS: number; readonly signal: AbortSignal };
 } {
-  return { filter: { _id: sweep._id, leaseToken: token }, update: sweepLeaseUpdate(now, token) };
+  return { filter: { _id: sweep._id, leaseToken: token }, update: sweepLeaseUpdate(now, token), options: readBound() };
 }
 
 /**

@@ -1,25 +1,38 @@
 import { ObjectId } from 'mongodb';
 import { describe, expect, it } from 'vitest';
+import { READ_MAX_TIME_MS } from '../src/read-bound.js';
 import { heldSweepsQuery, SWEEP_LEASE_MS, SWEEP_RECHECK_MARGIN_MS, sweepClaim, sweepRecheckDelay, sweepRenewal } from '../src/sweep-lease.js';
 
 const NOW = new Date('2026-12-05T01:00:00.000Z');
 
 describe('one process at a time works a history sweep', () => {
   it('takes the oldest sweep nobody holds at now (never taken, or lapsed), and leases it to the claim for a while', () => {
-    const { filter, update, sort } = sweepClaim(NOW, 'tok-1');
+    const { filter, update, options } = sweepClaim(NOW, 'tok-1');
     // Never taken (no field: a commit's, a purge's, an earlier version's), lapsed at now, or further off than two
     // leases (only a holder whose clock runs ahead by more than a lease writes one: not stuck should it stop); a live
     // lease, also one a holder slightly ahead renewed just now, is skipped.
     const live = { $gt: NOW, $lte: new Date(NOW.getTime() + 2 * SWEEP_LEASE_MS) };
     expect(filter).toEqual({ leaseExpiresAt: { $not: live } });
     expect(update).toEqual({ $set: { leaseExpiresAt: new Date(NOW.getTime() + SWEEP_LEASE_MS), leaseToken: 'tok-1' } });
-    expect(sort).toEqual({ _id: 1 });
+    expect(options).toMatchObject({ sort: { _id: 1 }, returnDocument: 'after' });
+  });
+
+  it('bounds the take and the renewal as the store\u2019s other reads: maxTimeMS, and a deadline for a server that never answers', () => {
+    // Without them a sweep pass (and close, which waits for it) could wait on a slow or silent server without end.
+    const _id = new ObjectId();
+    for (const { options } of [sweepClaim(NOW, 'tok-1'), sweepRenewal({ _id }, NOW, 'tok-1')]) {
+      expect(options.maxTimeMS).toBe(READ_MAX_TIME_MS);
+      expect(options.signal).toBeInstanceOf(AbortSignal);
+      expect(options.signal.aborted).toBe(false);
+    }
+    // A signal per operation: one that fired for an earlier take does not abort the next.
+    expect(sweepClaim(NOW, 'tok-1').options.signal).not.toBe(sweepClaim(NOW, 'tok-2').options.signal);
   });
 
   it('renews only while the claim still holds it, so a holder whose lease another took stops', () => {
     const _id = new ObjectId();
     const later = new Date(NOW.getTime() + 5_000);
-    expect(sweepRenewal({ _id }, later, 'tok-1')).toEqual({
+    expect(sweepRenewal({ _id }, later, 'tok-1')).toMatchObject({
       filter: { _id, leaseToken: 'tok-1' },
       update: { $set: { leaseExpiresAt: new Date(later.getTime() + SWEEP_LEASE_MS), leaseToken: 'tok-1' } },
     });
