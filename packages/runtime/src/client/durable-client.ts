@@ -220,11 +220,11 @@ export interface DurableClient {
    * as in Durable Functions, the later one recorded and ignored. Such a terminate is queued behind that command, and
    * with no worker running anywhere the call resolves after its 10 s wait with the status not yet terminal (read
    * `status$` or `waitForCompletion` to see it end). That is the rule for a client with no worker of its
-   * own running: `createClient({ store })`, or a runtime's client while the runtime is not started or is stopping. It
-   * cannot see workers of other processes or tabs (API-only processes, an IndexedDB tab that is not the leader), so an
-   * event it raised just before the terminate is ignored even when such a worker would have applied it at once; to keep
-   * that order, send both through a started runtime's client, or wait for the event's effect (`status$`, `history$`)
-   * before terminating. A started runtime's client (busy, backing off or not) leaves every message committed before
+   * own running: `createClient({ store })`, or a runtime's client while the runtime is not started, stopping or
+   * stopped. It cannot see workers of other processes or tabs (API-only processes, an IndexedDB tab that is not the
+   * leader), so an event it raised just before the terminate is ignored even when such a worker would have applied it
+   * at once; to keep that order, send both through a started runtime's client, or wait for the event's effect
+   * (`status$`, `history$`) before terminating. A started runtime's client (busy, backing off or not) leaves every message committed before
    * the terminate (an event, a result) to its worker, applied first, in order: the terminate is queued behind it. A sub-orchestration that has not started yet is terminated
    * the same way, its parent's call answered with a failure in the same commit. On a store without
    * `capabilities.unclaimedWrites`, while a worker is running a step of the instance, or for a sub-orchestration not
@@ -453,8 +453,11 @@ export interface LocalDurableClient extends DurableClient {
    * Ends everything this client watches, for good: `status$`, `customStatus$`, `history$` and `instances$` complete
    * after their current snapshot, and pending `waitForCompletion` calls resolve with the latest status, as when the
    * store closes. Observables made later complete after their first snapshot, and later waits resolve with the current
-   * status at once. Commands and reads still go to the store, each with its bound (`storeCallTimeoutMs`). The store
-   * is not closed. Idempotent.
+   * status at once. Commands and reads still go to the store, each with its bound (`storeCallTimeoutMs`), but with no
+   * read-your-writes: a command that would wait for a worker to apply it resolves as soon as its commit lands (a
+   * status read right after may not show its effect yet). The store is not closed. Idempotent. It ends every feed
+   * even when letting go of one throws (a store feed whose teardown throws), then throws the first such error,
+   * synchronously.
    *
    * @example
    * ```ts

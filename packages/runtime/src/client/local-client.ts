@@ -875,8 +875,9 @@ export class LocalClient implements LocalDurableClient {
     return async (state) => {
       const now = this.#now();
       // Ahead of what was queued before it (`DirectInput.ahead`) only when this client has no worker of its own running
-      // (`createClient`, or a runtime not started or stopping): a running one applies the queued messages first, in
-      // order, and then the command, even while it is busy or backing off, so its load never decides the outcome.
+      // (`createClient`, or a runtime not started, stopping or stopped): a running one applies the queued messages
+      // first, in order, and then the command, even while it is busy or backing off, so its load never decides the
+      // outcome.
       const input = { state, event, now, newId: this.#newId, ahead: !this.#startHandOff?.()?.running() };
       let decision = decide(input);
       // A started sub-orchestration's terminate (its parent link), a resume (what was kept while suspended), a rewind

@@ -158,10 +158,12 @@ export interface Runtime {
    * worker retries it at once, and a result that arrives later is refused. Releases the worker's subscription and
    * timers. Stops the worker only: `client` stays open and keeps following the store, as a client of `createClient`
    * does (its observables go on and show what other workers on a shared store commit, `waitForCompletion` calls keep
-   * their own timeout, and commands are accepted and run once a worker runs, this runtime's after a later `start()`);
-   * `client.close()` ends its observables and waits. Never closes the store, not even the `MemoryStore` the runtime
-   * made itself: its instances stay there for `client` and a later `start()`. A stop called while a start is under
-   * way takes effect after it. Idempotent: a stop called before the next `start()` returns the first one's promise.
+   * their own timeout, and commands are accepted and run once a worker runs, this runtime's after a later `start()`: a
+   * command that needs a worker resolves after up to 10 s, `COMMAND_APPLIED_TIMEOUT_MS`, still queued, as on
+   * `createClient({ store })`); `client.close()` ends its observables and waits. Never closes the store, not even
+   * the `MemoryStore` the runtime made itself: its instances stay there for `client` and a later `start()`. A stop
+   * called while a start is under way takes effect after it. Idempotent: a stop called before the next `start()`
+   * returns the first one's promise.
    * Options that are not an object, or a `graceMs` that is not a number >= 0 or throws when read, reject with
    * `InvalidArgumentError` and stop nothing. Bound to the runtime: it may be passed on with no argument
    * (`promise.finally(runtime.stop)`, an effect's cleanup), not to `.then`, which would hand it the promise's value
