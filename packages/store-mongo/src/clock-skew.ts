@@ -3,8 +3,8 @@ import type { Clock, ClockTimer } from '@durable-rx/runtime';
 /**
  * The clock check MongoStore runs when it connects and then periodically ({@link ClockSkewMonitor}). Leases are
  * judged by each worker's clock (`ClaimOptions.now`), so workers whose clocks disagree by more than a lease margin can
- * take over each other's live leases; claims are refused past a share of the lease ({@link claimSkewProblem}, on the
- * skew of the clock the claim's times come from: {@link leaseClockSkew}), measuring again first when the last
+ * take over each other's live leases; claims are refused past a share of the lease ({@link claimSkewProblem}, on this
+ * process's measured skew), measuring again first when the last
  * measurement is older than {@link CLAIM_REMEASURE_MS} ({@link elapsedAtLeast}). The server's clock (`localTime` of the
  * `hello` reply) is the shared reference.
  */
@@ -89,9 +89,6 @@ export const MAX_LEASE_SKEW_FRACTION = 0.1;
  * judges it) more than {@link MAX_LEASE_SKEW_FRACTION} of the lease it asks for. No measurement (the server sends no
  * time) refuses nothing.
  *
- * `skew` is that of the clock the claim's lease times come from ({@link leaseClockSkew}), not necessarily this
- * process's system clock.
- *
  * Refusing was chosen over correcting the times by the measured skew: the runtime keeps its own lease and timer times
  * on its clock (renewals, a step's deadline, timers' due times that every claim compares), so times corrected in the
  * store alone would disagree with the worker's, and a skew measured once a minute can be stale by the time it is used.
@@ -109,7 +106,7 @@ export function claimSkewProblem(skew: ClockSkew | undefined, leaseMs: number, f
   const amount = Math.round(Math.abs(skew.skewMs));
   const direction = skew.skewMs > 0 ? 'ahead of' : 'behind';
   return (
-    `the clock this claim\u2019s lease times come from (ClaimOptions.now) is ${amount} ms ${direction} the MongoDB server\u2019s, ` +
+    `this process\u2019s clock is ${amount} ms ${direction} the MongoDB server\u2019s, ` +
     `more than ${Math.round(allowedMs)} ms (${Math.round(fraction * 100)} % of the ${leaseMs} ms lease asked for): claims are ` +
     'refused until the clocks agree, since leases judged on this clock would take over live leases of other workers or ' +
     'expire early for them (an activity would run twice). Synchronise the clocks (NTP): a claim that would be refused ' +
@@ -124,25 +121,6 @@ export function claimSkewProblem(skew: ClockSkew | undefined, leaseMs: number, f
  * claim, whatever `clockSkewCheckMs` (also 0), while a clock that stays off costs at most one `hello` per this long.
  */
 export const CLAIM_REMEASURE_MS = 10_000;
-
-/**
- * The skew of the clock a claim's lease times come from (`ClaimOptions.now`, the runtime's clock), from the skew of
- * this process's system clock `measured` against the server: the server's time now is estimated as `systemNowMs` less
- * the measured skew, and the claim's clock is judged against that. The same as `measured` when the runtime uses the
- * system clock; `undefined` when nothing was measured (the server sends no time). The uncertainty is the
- * measurement's.
- *
- * @example
- * ```ts
- * leaseClockSkew({ skewMs: 5_000, uncertaintyMs: 10 }, 1_000_000, 1_000_000); // { skewMs: 5_000, uncertaintyMs: 10 }
- * leaseClockSkew({ skewMs: 5_000, uncertaintyMs: 10 }, 995_000, 1_000_000);   // { skewMs: 0, uncertaintyMs: 10 }: the runtime's clock is right
- * ```
- */
-export function leaseClockSkew(measured: ClockSkew | undefined, leaseNowMs: number, systemNowMs: number): ClockSkew | undefined {
-  if (measured === undefined) return undefined;
-  const serverNowMs = systemNowMs - measured.skewMs;
-  return { skewMs: leaseNowMs - serverNowMs, uncertaintyMs: measured.uncertaintyMs };
-}
 
 /**
  * Whether at least `gapMs` passed since `sinceMs` at `nowMs` (times of a monotonic source, `performance.now()`): true

@@ -68,9 +68,9 @@ export interface MongoStoreCommonOptions {
    */
   readonly clockSkewCheckMs?: number;
   /**
-   * Refuse claims (`StoreUnreachableError`, 503) while the clock their lease times come from (`ClaimOptions.now`, the
-   * runtime's clock) is off the server's by more than 10 % of the lease they ask for, judged against the server's
-   * time estimated from the latest clock check. Default `true`: with several workers such a clock takes over live
+   * Refuse claims (`StoreUnreachableError`, 503) while this process's clock is off the server's by more than 10 % of
+   * the lease they ask for, as the latest clock check measured it (the system clock: a runtime's own `clock`, such as
+   * a virtual one in tests, is not judged). Default `true`: with several workers such a clock takes over live
    * leases or writes leases that expire early for the others, and an activity may run twice. A deployment with a
    * single worker process has no other worker to race and may pass `false`, so that a skewed clock never stops its
    * work (the warning beyond `maxClockSkewMs` stays). A boolean (else `InvalidArgumentError`).

@@ -26,7 +26,7 @@ import { ChangeFeed, FeedReadError } from './change-feed.js';
 import { inputReadStep } from './input-read-retry.js';
 import {
   CLAIM_REMEASURE_MS, claimSkewProblem, ClockSkewMonitor, DEFAULT_CLOCK_SKEW_CHECK_MS, DEFAULT_MAX_CLOCK_SKEW_MS, elapsedAtLeast,
-  leaseClockSkew, skewOfHello, type ClockSkew,
+  skewOfHello, type ClockSkew,
 } from './clock-skew.js';
 import { ClusterClock, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf, majorityTimeSource } from './cluster-time.js';
 import { assertReplicaSet, assertWritablePrimary, classifyDeployment, databaseFromUri, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
@@ -845,9 +845,10 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Refuses a claim, before anything is sent, while the clock its lease times come from (`options.now`) is off the
-   * server's by more than a share of the lease it asks for (`claimSkewProblem` on `leaseClockSkew`: the server's time
-   * estimated from the latest measurement of the system clock). A claim that would be refused first measures again
+   * Refuses a claim, before anything is sent, while this process's clock is off the server's by more than a share of
+   * the lease it asks for (`claimSkewProblem` on the latest measurement). The system clock is judged, not the claim's
+   * `options.now`: a runtime given a clock of its own (a virtual clock in tests, the conformance suite's fixed dates)
+   * keeps its times its own business, as it does on every other store. A claim that would be refused first measures again
    * when the last measurement is older than `CLAIM_REMEASURE_MS` (10 s; whatever `clockSkewCheckMs`, at most one
    * `hello` per 10 s, bounded and ended by `close`), so a clock set right is noticed. Refused: `StoreUnreachableError`
    * (503, nothing ran), logged as an error at most once a minute while refusals last. Nothing is refused with
@@ -855,7 +856,7 @@ export class MongoStore implements Store {
    */
   async #checkClaimClock(options: ClaimOptions): Promise<void> {
     if (!this.#refuseClaimsOnSkew) return;
-    const problem = () => claimSkewProblem(leaseClockSkew(this.#skew.latest, options.now.getTime(), Date.now()), options.leaseMs);
+    const problem = () => claimSkewProblem(this.#skew.latest, options.leaseMs);
     let found = problem();
     if (found !== undefined) {
       await this.#skew.refreshIfStale(CLAIM_REMEASURE_MS);

@@ -75,9 +75,7 @@ export function uriWithDatabase(uri: string, dbName: string): string {
 
 /**
  * One database for the calling test file, dropped once after it. `open(label)` opens a store on it under a fresh
- * collection prefix; `open(label, { share: prefix })` opens a second handle on an existing prefix. Its stores do not
- * refuse claims for clock skew unless `refuseClaimsOnClockSkew: true` is passed: the suites claim at made-up times
- * (the conformance suites' fixed dates, virtual clocks, timers a day ahead), which the refusal judges as a skewed clock.
+ * collection prefix; `open(label, { share: prefix })` opens a second handle on an existing prefix.
  */
 export function testDatabase(file: string): {
   readonly name: string;
@@ -100,7 +98,7 @@ export function testDatabase(file: string): {
     name,
     prefix,
     open: (label, options) => MongoStore.connect({
-      uri: MONGODB_URI ?? '', dbName: name, refuseClaimsOnClockSkew: false, ...options, collectionPrefix: options?.prefix ?? prefix(label),
+      uri: MONGODB_URI ?? '', dbName: name, ...options, collectionPrefix: options?.prefix ?? prefix(label),
     }),
   };
 }
