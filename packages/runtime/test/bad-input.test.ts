@@ -366,19 +366,21 @@ describe('timeouts', () => {
     const { commit: _c, ...copied } = Object.fromEntries(
       ['capabilities', 'changes$', 'workAvailable$', 'commit', 'getInstance', 'close'].map((k) => [k, (memory as unknown as Record<string, unknown>)[k]]),
     );
-    const cases: [label: string, store: object, missing: readonly string[]][] = [
-      ['{}', {}, ['capabilities', 'changes$', 'workAvailable$', 'commit', 'claimOrchestration', 'nextWakeTime', 'close']],
-      ['no commit, no claims', copied, ['commit', 'claimOrchestration', 'claimActivity', 'queryInstances']],
-      ['feeds that are no observables', Object.assign(Object.create(memory) as object, { changes$: {}, workAvailable$: 5 }), ['changes$', 'workAvailable$']],
-      ['capabilities not an object', Object.assign(Object.create(memory) as object, { capabilities: 'memory' }), ['capabilities']],
+    // What a runtime misses, and what a client alone misses (it needs no claims, leases, wake times, close).
+    const cases: [label: string, store: object, runtime: readonly string[], client: readonly string[]][] = [
+      ['{}', {}, ['capabilities', 'changes$', 'workAvailable$', 'commit', 'claimOrchestration', 'nextWakeTime', 'close'], ['capabilities', 'changes$', 'commit', 'getHistory', 'purgeInstances']],
+      ['no commit, no claims', copied, ['commit', 'claimOrchestration', 'claimActivity', 'queryInstances'], ['commit', 'queryInstances']],
+      ['feeds that are no observables', Object.assign(Object.create(memory) as object, { changes$: {}, workAvailable$: 5 }), ['changes$', 'workAvailable$'], ['changes$']],
+      ['capabilities not an object', Object.assign(Object.create(memory) as object, { capabilities: 'memory' }), ['capabilities'], ['capabilities']],
     ];
     const make: [string, (store: object) => unknown][] = [
       ['createRuntime', (store) => createRuntime({ orchestrators: {}, store } as never)],
       ['core createRuntime', (store) => createRuntimeWithStore({ orchestrators: {}, store } as never)],
       ['createClient', (store) => createClient({ store } as never)],
     ];
-    for (const [label, store, missing] of cases) {
+    for (const [label, store, runtimeMissing, clientMissing] of cases) {
       for (const [factory, create] of make) {
+        const missing = factory === 'createClient' ? clientMissing : runtimeMissing;
         let error: unknown;
         try {
           create(store);
@@ -388,7 +390,9 @@ describe('timeouts', () => {
         expect(error, `${factory}, ${label}`).toMatchObject(invalid);
         const message = (error as Error).message;
         expect(message, `${factory}, ${label}`).toContain('options.store must be a Store: missing ');
-        for (const name of missing) expect(message.split('missing ')[1]!.split(', '), `${factory}, ${label}`).toContain(name);
+        const named = message.split('missing ')[1]!.split(', ');
+        for (const name of missing) expect(named, `${factory}, ${label}`).toContain(name);
+        if (factory === 'createClient') for (const name of ['workAvailable$', 'claimOrchestration', 'releaseOwner', 'nextWakeTime', 'close']) expect(named, label).not.toContain(name);
       }
     }
     // What is there is not named: only the members missing.
@@ -397,6 +401,34 @@ describe('timeouts', () => {
     const { proxy, revoke } = Proxy.revocable(memory, {});
     revoke();
     expect(() => createClient({ store: proxy })).toThrow(expect.objectContaining({ ...invalid, message: expect.stringContaining('threw when read') }));
+  });
+
+  it('createClient takes a store with only what a client uses (no claims, leases, wake times, close); createRuntime refuses it', async () => {
+    const memory = new MemoryStore();
+    // A read/command-only adapter: the members a client uses, each MemoryStore's own, and nothing else.
+    const used = ['capabilities', 'changes$', 'commit', 'getInstance', 'getHistory', 'queryInstances', 'purgeInstance', 'purgeInstances'];
+    const adapter = Object.fromEntries(used.map((key) => {
+      const value: unknown = Reflect.get(memory, key, memory);
+      return [key, typeof value === 'function' ? value.bind(memory) : value];
+    })) as Parameters<typeof createClient>[0]['store'];
+    expect(() => createRuntime({ orchestrators: {}, store: adapter } as never)).toThrow(expect.objectContaining({
+      ...invalid, message: expect.stringMatching(/must be a Store: missing workAvailable\$, claimOrchestration, .*close$/),
+    }));
+    const client = createClient({ store: adapter });
+    const runtime = createRuntime({ store: memory, orchestrators: sampleOrchestrators, activities: sampleActivities });
+    await runtime.start();
+    try {
+      // Started, watched, waited for, listed, queried with history and purged through the adapter; run by a worker.
+      const id = await client.startNew('E1_HelloSequence');
+      expect((await client.waitForCompletion(id, SETTLED)).output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+      expect((await client.getStatus(id, { showHistory: true }))?.history?.length).toBeGreaterThan(0);
+      expect((await client.listInstances()).instances.map((s) => s.instanceId)).toContain(id);
+      expect(await client.purgeInstanceHistory(id)).toEqual({ instancesDeleted: 1 });
+      expect(await client.getStatus(id)).toBeUndefined();
+    } finally {
+      client.close();
+      await runtime.stop();
+    }
   });
 
   it('takes a store without the optional members of the port (instanceChanges$, resync$, getInstanceHistory)', async () => {

@@ -2,14 +2,19 @@ import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import type { NewId } from '../env/new-id.js';
 import { DEFAULT_STORE_CALL_TIMEOUT_MS } from '../model/store-call-timeout.js';
-import { assertStore, checkDependencies, isDelayMs } from '../model/validation.js';
+import { assertStore, checkDependencies, CLIENT_STORE_MEMBERS, isDelayMs } from '../model/validation.js';
 import type { LocalDurableClient } from './durable-client.js';
 import { LocalClient } from './local-client.js';
 
 /** Options of {@link createClient}. */
 export interface CreateClientOptions {
-  /** The store the orchestrations live in, shared with the workers that run them. The client does not close it. */
-  readonly store: Store;
+  /**
+   * The store the orchestrations live in, shared with the workers that run them. The client does not close it. It
+   * uses only these members of the `Store` port (the optional `instanceChanges$`, `resync$` and `getInstanceHistory`
+   * when there), so an adapter that reads and commits without claims or leases serves it.
+   */
+  readonly store: Pick<Store, 'capabilities' | 'changes$' | 'commit' | 'getInstance' | 'getHistory' | 'queryInstances'
+    | 'purgeInstance' | 'purgeInstances' | 'instanceChanges$' | 'resync$' | 'getInstanceHistory'>;
   /**
    * The time of commands, and the timer of every wait: `waitForCompletion`'s `timeoutMs`, how long a command waits
    * for a worker to apply it, and `storeCallTimeoutMs`. Defaults to the system clock; pass the runtime's clock (a
@@ -49,7 +54,7 @@ export interface CreateClientOptions {
  * ```
  */
 export function createClient(options: CreateClientOptions): LocalDurableClient {
-  assertStore(options?.store, 'createClient options.store');
+  assertStore(options?.store, 'createClient options.store', CLIENT_STORE_MEMBERS);
   checkDependencies(options, 'createClient options');
   // The runtime's rule for its option of the same name: a number > 0 (Infinity included).
   const storeCallTimeoutMs = options.storeCallTimeoutMs === undefined

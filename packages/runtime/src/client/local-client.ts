@@ -32,6 +32,7 @@ import {
 } from '../model/validation.js';
 import { comparePageKeys, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
 import type { CommitResult, StatusChange, Store } from '../store/store.js';
+import type { CreateClientOptions } from './create-client.js';
 import { isShared, withOwnPayloads } from '../store/shared-states.js';
 import type { StartHandOff } from '../worker/worker.js';
 import type { Clock } from '../env/clock.js';
@@ -51,9 +52,15 @@ import { DeadlineList } from '../env/deadline-list.js';
 import { noStatusError } from './no-status-error.js';
 import { FIRST_ANSWER_GRACE_MS } from './timeout-after.js';
 
+/**
+ * The members of a {@link Store} a client uses (`createClient`'s option, whose check is validation's
+ * `CLIENT_STORE_MEMBERS`): no claims, leases, wake times or `close`.
+ */
+type ClientStore = CreateClientOptions['store'];
+
 /** Options of {@link LocalClient}. */
 export interface LocalClientOptions {
-  readonly store: Store;
+  readonly store: ClientStore;
   /** The time of commands, and the timer of `waitForCompletion` and of a command's read-your-writes wait. */
   readonly clock: Clock;
   /** Fresh ids for instances, executions and messages. Default: random UUIDs. */
@@ -111,7 +118,7 @@ export const COMMAND_APPLIED_TIMEOUT_MS = 10_000;
  * built on the store's change feed (`changes$`), so they push committed changes and never poll.
  */
 export class LocalClient implements LocalDurableClient {
-  readonly #store: Store;
+  readonly #store: ClientStore;
   readonly #clock: Clock;
   readonly #newId: NewId;
   readonly #known: ReadonlySet<string> | undefined;

@@ -152,24 +152,44 @@ export function withoutTrailingSlashes(path: string): string {
   return end === path.length ? path : path.slice(0, end);
 }
 
-/**
- * The methods every `Store` has, for {@link assertStore}: the port's optional members (`getInstanceHistory`,
- * `instanceChanges$`, `resync$`) are left out.
- */
-const STORE_METHODS = [
-  'commit', 'claimOrchestration', 'abandonOrchestration', 'claimActivity', 'abandonActivity', 'releaseOwner', 'renewActivityLease',
-  'getInstance', 'getHistory', 'queryInstances', 'purgeInstance', 'purgeInstances', 'nextWakeTime', 'close',
-] as const;
+/** The members of a `Store` that {@link assertStore} checks, besides `capabilities` (always): feeds and methods. */
+export interface StoreMembers {
+  /** Observables, checked for `subscribe`. */
+  readonly feeds: readonly string[];
+  /** Functions. */
+  readonly methods: readonly string[];
+}
 
 /**
- * Checks the `store` of `createRuntime` and `createClient` (`what` names it): an object with every required member of
- * the `Store` port, its own or inherited (a class's): `capabilities` an object, `changes$` and `workAvailable$`
- * observables (with `subscribe`), and a function for each of its methods. Anything else is an
- * {@link InvalidArgumentError} naming what is missing (`createClient options.store must be a Store: missing
- * capabilities, changes$, ...`), or the read that threw, when the runtime or client is created, not a `TypeError` at
- * its first call.
+ * The members every `Store` has, which a runtime (its worker and its client) uses: the port's optional members
+ * (`getInstanceHistory`, `instanceChanges$`, `resync$`) are left out.
  */
-export function assertStore(store: unknown, what: string): void {
+export const RUNTIME_STORE_MEMBERS: StoreMembers = {
+  feeds: ['changes$', 'workAvailable$'],
+  methods: [
+    'commit', 'claimOrchestration', 'abandonOrchestration', 'claimActivity', 'abandonActivity', 'releaseOwner', 'renewActivityLease',
+    'getInstance', 'getHistory', 'queryInstances', 'purgeInstance', 'purgeInstances', 'nextWakeTime', 'close',
+  ],
+};
+
+/**
+ * The members of a `Store` that a client alone (`createClient`) uses: no claims, leases, wake times or `close`, so an
+ * adapter that only reads and commits commands serves it. `CreateClientOptions.store`'s type names the same ones.
+ */
+export const CLIENT_STORE_MEMBERS: StoreMembers = {
+  feeds: ['changes$'],
+  methods: ['commit', 'getInstance', 'getHistory', 'queryInstances', 'purgeInstance', 'purgeInstances'],
+};
+
+/**
+ * Checks the `store` of `createRuntime` and `createClient` (`what` names it): an object with the required members of
+ * the `Store` port that its user needs (`members`: {@link RUNTIME_STORE_MEMBERS} by default, a client's
+ * {@link CLIENT_STORE_MEMBERS}), its own or inherited (a class's): `capabilities` an object, the feeds observables
+ * (with `subscribe`), and a function for each method. Anything else is an {@link InvalidArgumentError} naming what is
+ * missing (`createClient options.store must be a Store: missing capabilities, changes$, ...`), or the read that
+ * threw, when the runtime or client is created, not a `TypeError` at its first call.
+ */
+export function assertStore(store: unknown, what: string, members: StoreMembers = RUNTIME_STORE_MEMBERS): void {
   if (store === null || typeof store !== 'object') invalid(what, 'must be a Store');
   let missing: readonly string[];
   try {
@@ -177,8 +197,8 @@ export function assertStore(store: unknown, what: string): void {
     const capabilities = member('capabilities');
     missing = [
       ...(capabilities !== null && typeof capabilities === 'object' ? [] : ['capabilities']),
-      ...['changes$', 'workAvailable$'].filter((feed) => missingMethods(member(feed), ['subscribe']).length > 0),
-      ...missingMethods(store, STORE_METHODS),
+      ...members.feeds.filter((feed) => missingMethods(member(feed), ['subscribe']).length > 0),
+      ...missingMethods(store, members.methods),
     ];
   } catch (error) {
     invalid(what, 'threw when read', error); // a getter that throws, a revoked proxy
