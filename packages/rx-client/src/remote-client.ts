@@ -9,6 +9,7 @@ import {
   FIRST_ANSWER_GRACE_MS, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
   createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isHeaderText, isInstanceId, isReason, MAX_PAGE_SIZE, noStatusError, readChecked, readRestartOptions,
   statusChangesMissed,
+  type StatusStamp,
   readTimeoutMs, toPlainJson, toTerminateReason,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, waitForCompletionOrCreateCheckStatusResponseOf,
   webhookRoot,
@@ -288,13 +289,16 @@ export class RemoteClient implements DurableClient {
   #status$<T>(instanceId: string, pick: (status: InstanceStatus | undefined) => T, latest?: true): Observable<T> {
     assertValidInstanceId(instanceId);
     return this.#watch({ kind: 'status', instanceId }, () => {
-      /** The commit version of the last status received (0: none there), `undefined` before the first and from an older server. */
-      let version: number | undefined;
+      /** The commit version and times of the last status received (`null`: none there), `undefined` before the first. */
+      let held: StatusStamp | null | undefined;
       return (data, first) => {
-        const next = data === null ? 0 : (data as { version?: number }).version;
-        if (first && !latest && statusChangesMissed(version, next)) throw valuesMissed('values committed while disconnected could not be recovered');
-        version = next;
-        return pick(data === null ? undefined : fromWireStatus(data));
+        const status = data === null ? undefined : fromWireStatus(data);
+        const next: StatusStamp | null = status === undefined ? null : {
+          version: (data as { version?: number }).version, createdTime: +status.createdTime, lastUpdatedTime: +status.lastUpdatedTime,
+        };
+        if (first && !latest && statusChangesMissed(held, next)) throw valuesMissed('values committed while disconnected could not be recovered');
+        held = next;
+        return pick(status);
       };
     });
   }

@@ -11,7 +11,7 @@ export { createHttpManagementPayload, WEBHOOK_PATH, webhookRoot } from '../clien
 export { followPages, type Page } from '../client/follow-pages.js';
 export { isHistoryPosition, markedHistory$ } from '../client/marked-history.js';
 export { historyEventsMissed } from '../model/history-position.js';
-export { statusChangesMissed } from '../model/instance-status.js';
+export { statusChangesMissed, type StatusStamp } from '../model/instance-status.js';
 export { sameJson } from '../client/same-json.js';
 export { armTimeout, FIRST_ANSWER_GRACE_MS } from '../client/timeout-after.js';
 export { noStatusError } from '../client/no-status-error.js';

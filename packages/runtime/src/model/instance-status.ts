@@ -217,27 +217,52 @@ export function isNewerVersion(next: number, current: number): boolean {
 }
 
 /**
- * Whether a reader of an instance's statuses that holds the snapshot at commit version `held` (0: no instance; see
- * {@link InstanceState.version}) missed committed changes when the next snapshot it gets is at version `next`: the
- * first of a stream that starts again for it (a new session: the server could not resume the last). Not when `next`
- * is `held` (nothing was committed) or the next commit (the snapshot is that commit's own value); otherwise commits
- * came between that it never saw: their values may differ from both (versions start again at 1 after a purge, so a
- * lower one means a purge and more came between too). A snapshot of no instance (`next` 0) says nothing of what a
- * purge deleted: not a miss. `undefined` on either side (a server that sends no versions) says nothing either. The one
- * rule of a reader that promises every committed value (rx-client's `status$` and `customStatus$`); pure.
+ * What a reader of an instance's statuses keeps of a snapshot to tell whether it missed commits
+ * ({@link statusChangesMissed}): its commit `version` ({@link InstanceState.version}; `undefined` from a server that
+ * sends none) and its two times, in milliseconds since the epoch.
+ */
+export interface StatusStamp {
+  readonly version: number | undefined;
+  readonly createdTime: number;
+  readonly lastUpdatedTime: number;
+}
+
+/**
+ * Whether a reader of an instance's statuses that holds the snapshot `held` (`null`: no instance; `undefined`: none
+ * received yet) missed committed changes when the next snapshot it gets is `next` (`null`: no instance): the first of
+ * a stream that starts again for it (a new session: the server could not resume the last). The one rule of a reader
+ * that promises every committed value (rx-client's `status$` and `customStatus$`); pure.
+ *
+ * - Nothing received yet, or no instance now (a snapshot of none says nothing of what a purge deleted): not a miss.
+ * - Another `createdTime`: another instance under the id (a start over a terminal one, or a purge and a new start).
+ *   Not a miss only when `next` is that start itself and the next commit (one version higher, `lastUpdatedTime` its
+ *   `createdTime`); otherwise what came between (a purge, the start, later commits) was missed, whatever the versions
+ *   (they start again at 1 after a purge, so they can land at `held`'s or the next).
+ * - The same `createdTime` and `lastUpdatedTime`: not a miss. Every commit that changes the status sets
+ *   `lastUpdatedTime`; a commit that does not (late events recorded on an ended instance) moves the version only,
+ *   and the server sends no snapshot for it. (Two commits within one millisecond, or a stopped clock, look alike.)
+ * - Otherwise a miss unless `next` is at `held`'s version (nothing was committed) or the next (that commit's own
+ *   value): commits came between whose values may differ from both. Held no instance, `next` must be version 1.
+ * - A version `undefined` on either side (a server that sends none) says nothing: not a miss.
  *
  * @example
  * ```ts
- * statusChangesMissed(7, 8); // false: the next commit
- * statusChangesMissed(7, 7); // false
- * statusChangesMissed(7, 9); // true: commit 8 came between
- * statusChangesMissed(0, 3); // true: started, and two commits since
- * statusChangesMissed(7, 0); // false: purged (or not there)
- * statusChangesMissed(undefined, 9); // false: nothing to compare
+ * const at = (version: number, lastUpdatedTime = version) => ({ version, createdTime: 0, lastUpdatedTime });
+ * statusChangesMissed(at(7), at(8)); // false: the next commit
+ * statusChangesMissed(at(7), at(9)); // true: commit 8 came between
+ * statusChangesMissed(at(7), at(9, 7)); // false: commit 8 changed nothing a status shows
+ * statusChangesMissed(null, at(3)); // true: started, and two commits since
+ * statusChangesMissed(at(7), null); // false: purged (or not there)
+ * statusChangesMissed(undefined, at(9)); // false: nothing to compare
  * ```
  */
-export function statusChangesMissed(held: number | undefined, next: number | undefined): boolean {
-  return held !== undefined && next !== undefined && next !== 0 && next !== held && next !== held + 1;
+export function statusChangesMissed(held: StatusStamp | null | undefined, next: StatusStamp | null): boolean {
+  if (held === undefined || next === null || next.version === undefined) return false;
+  if (held === null) return next.version !== 1;
+  if (held.version === undefined) return false;
+  if (next.createdTime !== held.createdTime) return !(next.version === held.version + 1 && next.lastUpdatedTime === next.createdTime);
+  if (next.lastUpdatedTime === held.lastUpdatedTime) return false;
+  return next.version !== held.version && next.version !== held.version + 1;
 }
 
 /** The last snapshot of a purged instance, as a purge's `StatusChange` names it (`purged`). */
