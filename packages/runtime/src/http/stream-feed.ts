@@ -94,7 +94,12 @@ const ONE_SLICE: readonly FeedReader[] = [];
 export class StreamFeed {
   readonly #options: StreamFeedOptions;
   readonly #head: Uint8Array;
-  readonly #frames: FeedFrame[] = [];
+  /**
+   * The frames kept, from `#first` (those before it were dropped: let go at once, and cut off once they are half the
+   * array, as a `shift` copies a long array: 4-27 µs a frame on one of tens of thousands).
+   */
+  #frames: (FeedFrame | undefined)[] = [];
+  #first = 0;
   /** The bytes of `#frames`, by {@link frameWeight}. */
   #bytes = 0;
   readonly #readers = new Set<FeedReader>();
@@ -170,7 +175,7 @@ export class StreamFeed {
   /** Whether every frame after `cursor` is still buffered (or the reader is up to date). */
   covers(cursor: number): boolean {
     if (cursor >= this.#version) return cursor === this.#version;
-    const oldest = this.#frames[0];
+    const oldest = this.#frames[this.#first];
     return oldest !== undefined && cursor >= oldest.version - 1;
   }
 
@@ -186,6 +191,7 @@ export class StreamFeed {
     this.#idle.delete(reader);
     this.#readers.add(reader);
     this.#serve(reader);
+    this.#keepLatestIfServed();
   }
 
   /** Stops serving `reader` (its cursor stays where it is, and the frames after it are kept, within `bufferBytes`). */
@@ -200,6 +206,7 @@ export class StreamFeed {
     reader.reading = false;
     this.#readers.delete(reader);
     this.#idle.delete(reader);
+    this.#keepLatestIfServed();
   }
 
   #push(value: unknown): void {
@@ -213,7 +220,7 @@ export class StreamFeed {
       terminal: this.#options.isTerminal(value),
     };
     // Every reader up to date (none stopped, no fan-out under way): a new one needs only this frame.
-    if (this.#idle.size === 0 && this.#pass === undefined) this.#frames.length = this.#bytes = 0;
+    if (this.#idle.size === 0 && this.#pass === undefined) this.#frames.length = this.#first = this.#bytes = 0;
     this.#frames.push(frame);
     this.#bytes += frameWeight(frame.data);
     this.#trim();
@@ -267,17 +274,37 @@ export class StreamFeed {
     if (this.#again) {
       this.#again = false;
       this.#fanOut();
-    } else if (this.#idle.size === 0 && this.#frames.length > 1) {
-      // Every reader was served: only the latest frame is needed now.
-      this.#frames.splice(0, this.#frames.length - 1);
-      this.#bytes = frameWeight(this.#frames[0]!.data);
+    } else {
+      this.#keepLatestIfServed();
     }
+  }
+
+  /**
+   * Every reader was served (none idle, no fan-out pass under way): only the latest frame is needed now (what a new
+   * reader starts from); the others would outlive the readers they were kept for.
+   */
+  #keepLatestIfServed(): void {
+    const frames = this.#frames;
+    if (this.#idle.size > 0 || this.#pass !== undefined || frames.length - this.#first <= 1) return;
+    const latest = frames[frames.length - 1]!;
+    this.#frames = [latest];
+    this.#first = 0;
+    this.#bytes = frameWeight(latest.data);
   }
 
   /** Drops the oldest frames past `bufferBytes`, but never the latest. */
   #trim(): void {
     const frames = this.#frames;
-    while (this.#bytes > this.#options.bufferBytes && frames.length > 1) this.#bytes -= frameWeight(frames.shift()!.data);
+    let first = this.#first;
+    while (this.#bytes > this.#options.bufferBytes && frames.length - first > 1) {
+      this.#bytes -= frameWeight(frames[first]!.data);
+      frames[first++] = undefined;
+    }
+    if (first > 0 && 2 * first >= frames.length) {
+      frames.splice(0, first);
+      first = 0;
+    }
+    this.#first = first;
   }
 
   /** Gives `reader` every frame after its cursor, then the end if the source ended. */
@@ -299,8 +326,8 @@ export class StreamFeed {
   }
 
   #frameAt(version: number): FeedFrame | undefined {
-    const oldest = this.#frames[0];
-    return oldest === undefined ? undefined : this.#frames[version - oldest.version];
+    const oldest = this.#frames[this.#first];
+    return oldest === undefined ? undefined : this.#frames[this.#first + version - oldest.version];
   }
 
   #dispose(): void {
