@@ -91,6 +91,9 @@ describe('configuration', () => {
           .toThrow(expect.objectContaining({ code: 'invalid-argument', message: expect.stringContaining(`${option} must be a positive integer`) }));
       }
     }
+    // The count of events resumeBufferBytes replaced is refused rather than ignored (the default would apply unseen).
+    expect(() => createHttpHandler(client, { key: 'x', resumeBufferSize: 100 } as Parameters<typeof createHttpHandler>[1]))
+      .toThrow(expect.objectContaining({ code: 'invalid-argument', message: expect.stringContaining('give resumeBufferBytes') }));
     // One timer each: a longer delay would fire at once (Node, browsers), a heartbeat in a loop.
     for (const option of ['heartbeatMs', 'resumeWindowMs']) {
       expect(() => createHttpHandler(client, { key: 'x', [option]: 2 ** 31 }), option)

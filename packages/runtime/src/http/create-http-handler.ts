@@ -765,6 +765,12 @@ const HANDLER_CHECKS = {
 
 function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options are required');
+  // The option the byte bound replaced (a count of events): taken silently, it would leave the default in force.
+  if ((options as { readonly resumeBufferSize?: unknown }).resumeBufferSize !== undefined) {
+    throw new InvalidArgumentError(
+      'resumeBufferSize is no longer an option: give resumeBufferBytes, the bytes of events a stream session keeps to send again after a reconnect (default 4 MiB)',
+    );
+  }
   const checked = readChecked(options, 'createHttpHandler options', HANDLER_CHECKS);
   const key: unknown = options.key;
   if (key !== undefined && typeof key !== 'string' && !Array.isArray(key)) throw new InvalidArgumentError('key must be a string or an array of strings');
