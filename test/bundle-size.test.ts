@@ -1102,12 +1102,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * commits they never received (statusChangesMissed), its wire version stripped from the status: 37,930 / 48,230 /
  * 78,759 / 9,877 -> 37,953 / 48,257 / 78,783 / 10,012 B (+23 / +27 / +24 / +135, measured after rebasing on main),
  * budgets set to match.
+ * 2026-12-05, statusChangesMissed judges what a reader keeps of each snapshot (its version and both times: a commit that
+ * changed nothing a status shows, or another createdTime), rx-client's status$ keeping them: rx-client 10,012 ->
+ * 10,090 B (+78, measured after rebasing on main), budget set to match; the others unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 37_953 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 48_257 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 78_783 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 10_012 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 10_090 },
 ];
 
 describe('bundle size', () => {
