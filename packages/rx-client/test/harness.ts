@@ -264,3 +264,39 @@ export async function openSilentProxy(target: string): Promise<SilentProxy> {
     },
   };
 }
+
+/**
+ * Gates by name: `passed(name)` resolves once `open(name)` was called, whichever comes first, so a test decides when
+ * each gated activity returns (each result then a commit of its own).
+ */
+export function gates(): { readonly passed: (name: string) => Promise<void>; readonly open: (name: string) => void } {
+  const opens = new Map<string, () => void>();
+  const passes = new Map<string, Promise<void>>();
+  const passed = (name: string): Promise<void> => {
+    let pass = passes.get(name);
+    if (!pass) passes.set(name, (pass = new Promise<void>((resolve) => opens.set(name, resolve))));
+    return pass;
+  };
+  const open = (name: string): void => {
+    void passed(name); // made if nothing waits for it yet
+    opens.get(name)!();
+  };
+  return { passed, open };
+}
+
+/**
+ * A started runtime on a MemoryStore running the hello sequence, whose greeting of each city waits for `open(city)`:
+ * each custom status (Tokyo, Seattle, London) is a commit of its own, when the test says. The caller stops it.
+ */
+export async function gatedHello(): Promise<{ readonly runtime: Runtime; readonly open: (city: string) => void }> {
+  const gate = gates();
+  const activities: Record<string, Activity> = {
+    E1_SayHello: async (name: unknown) => {
+      await gate.passed(String(name));
+      return `Hello ${String(name)}!`;
+    },
+  };
+  const runtime = createRuntime({ store: new MemoryStore(), orchestrators: sampleOrchestrators, activities, logger: silentLogger });
+  await runtime.start();
+  return { runtime, open: gate.open };
+}

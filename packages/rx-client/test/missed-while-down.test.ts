@@ -1,11 +1,10 @@
-import { createRuntime, MemoryStore, silentLogger, UnavailableError, type Activity, type DurableClient } from '@durable-rx/runtime';
+import { silentLogger, UnavailableError, type DurableClient } from '@durable-rx/runtime';
 import { createHttpHandler } from '@durable-rx/runtime/http';
 import { serve, type NodeServer } from '@durable-rx/runtime/node';
-import { sampleOrchestrators } from '@durable-rx/runtime/testing';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRemoteClient } from '../src/index.js';
-import { KEY, within } from './harness.js';
+import { gatedHello, KEY, within } from './harness.js';
 
 /**
  * The server process restarts in the middle of the hello sequence, and two steps commit while it is down (Seattle,
@@ -41,17 +40,7 @@ interface Watched {
  * commit, with a remote `customStatus$`, `status$` (its custom statuses) and `waitForCompletion` watching throughout.
  */
 async function restartWhileTwoStepsCommit(serverClient: (client: DurableClient) => DurableClient = (client) => client) {
-  const gates = new Map<string, () => void>();
-  const passed = new Map<string, Promise<void>>();
-  for (const city of ['Tokyo', 'Seattle', 'London']) passed.set(city, new Promise<void>((resolve) => gates.set(city, resolve)));
-  const activities: Record<string, Activity> = {
-    E1_SayHello: async (name: unknown) => {
-      await passed.get(String(name));
-      return `Hello ${String(name)}!`;
-    },
-  };
-  const runtime = createRuntime({ store: new MemoryStore(), orchestrators: sampleOrchestrators, activities, logger: silentLogger });
-  await runtime.start();
+  const { runtime, open } = await gatedHello();
   cleanups.push(() => runtime.stop());
   const up = (port = 0): Promise<NodeServer> =>
     serve(createHttpHandler(serverClient(runtime.client), { key: KEY, logger: silentLogger, reconnectDelayMs: 20 }), { port });
@@ -77,13 +66,13 @@ async function restartWhileTwoStepsCommit(serverClient: (client: DurableClient) 
   await until(() => custom.values.length > 0 && status.values.length > 0, 'the first values');
   await runtime.client.startNew('E1_HelloSequence', { instanceId: 'hello' });
   const completed = client.waitForCompletion('hello', { timeoutMs: 120_000 });
-  gates.get('Tokyo')!();
+  open('Tokyo');
   await until(() => custom.values.includes('Tokyo') && status.values.includes('Tokyo'), 'Tokyo');
   const { port } = server;
   await server.close();
-  gates.get('Seattle')!();
+  open('Seattle');
   await within(firstValueFrom(runtime.client.customStatus$('hello').pipe(filter((v) => v === 'Seattle'))), 'Seattle committed');
-  gates.get('London')!();
+  open('London');
   await within(runtime.client.waitForCompletion('hello', { timeoutMs: 60_000 }), 'the sequence completing');
   server = await up(port);
   return { client, custom, status, completed };

@@ -1,11 +1,10 @@
-import { createRuntime, MemoryStore, silentLogger, type Activity } from '@durable-rx/runtime';
+import { silentLogger } from '@durable-rx/runtime';
 import { createHttpHandler } from '@durable-rx/runtime/http';
 import { serve, type NodeServer } from '@durable-rx/runtime/node';
-import { sampleOrchestrators } from '@durable-rx/runtime/testing';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRemoteClient, type ConnectionState } from '../src/index.js';
-import { KEY, within } from './harness.js';
+import { gatedHello, KEY, within } from './harness.js';
 
 /**
  * The server process restarts in the middle of the hello sequence: its HTTP server goes away (connections refused),
@@ -21,18 +20,7 @@ afterEach(async () => {
 
 describe('a server restarted mid-sequence', () => {
   it('delivers Tokyo, Seattle, London once each, in order, the step committed while it was down included', async () => {
-    /** Each greeting waits for its city's gate, so each custom status is a commit of its own, when the test says. */
-    const gates = new Map<string, () => void>();
-    const passed = new Map<string, Promise<void>>();
-    for (const city of ['Tokyo', 'Seattle', 'London']) passed.set(city, new Promise<void>((resolve) => gates.set(city, resolve)));
-    const activities: Record<string, Activity> = {
-      E1_SayHello: async (name: unknown) => {
-        await passed.get(String(name));
-        return `Hello ${String(name)}!`;
-      },
-    };
-    const runtime = createRuntime({ store: new MemoryStore(), orchestrators: sampleOrchestrators, activities, logger: silentLogger });
-    await runtime.start();
+    const { runtime, open } = await gatedHello();
     cleanups.push(() => runtime.stop());
     const up = (port = 0): Promise<NodeServer> =>
       serve(createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, reconnectDelayMs: 20 }), { port });
@@ -53,17 +41,17 @@ describe('a server restarted mid-sequence', () => {
       poll();
     }), 'the first value');
     await runtime.client.startNew('E1_HelloSequence', { instanceId: 'hello' });
-    gates.get('Tokyo')!();
+    open('Tokyo');
     await seen('Tokyo');
     // The server goes away; Seattle commits while it is down.
     const { port } = server;
     await server.close();
-    gates.get('Seattle')!();
+    open('Seattle');
     await within(firstValueFrom(runtime.client.customStatus$('hello').pipe(filter((v) => v === 'Seattle'))), 'Seattle committed');
     // A new server on the same port: the client reconnects by itself and gets the step it missed.
     server = await up(port);
     await seen('Seattle');
-    gates.get('London')!();
+    open('London');
     await within(runtime.client.waitForCompletion('hello', { timeoutMs: 60_000 }), 'the sequence completing');
     await seen('London');
     expect(values).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);

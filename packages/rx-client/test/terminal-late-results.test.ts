@@ -3,7 +3,7 @@ import { createHttpHandler } from '@durable-rx/runtime/http';
 import { serve, type NodeServer } from '@durable-rx/runtime/node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRemoteClient } from '../src/index.js';
-import { KEY, within } from './harness.js';
+import { gates, KEY, within } from './harness.js';
 
 /**
  * An instance terminated while three activities it called run: each result that lands later is recorded on the ended
@@ -28,14 +28,12 @@ function until(done: () => boolean | Promise<boolean>, what: string): Promise<vo
 
 describe('a terminated instance whose activity results land while the server is down', () => {
   it('keeps the remote status$ and customStatus$ going: the versions they skipped changed nothing they show', async () => {
-    const gates = new Map<string, () => void>();
-    const passed = new Map<string, Promise<void>>();
+    const gate = gates();
     const started = new Set<string>();
-    for (const call of ['a', 'b', 'c']) passed.set(call, new Promise<void>((resolve) => gates.set(call, resolve)));
     const activities: Record<string, Activity> = {
       Gated: async (call: unknown) => {
         started.add(String(call));
-        await passed.get(String(call));
+        await gate.passed(String(call));
         return call;
       },
     };
@@ -90,7 +88,7 @@ describe('a terminated instance whose activity results land while the server is 
     await server.close();
     // One result at a time, each its own commit: the version moves by three.
     for (const [i, call] of ['a', 'b', 'c'].entries()) {
-      gates.get(call)!();
+      gate.open(call);
       await until(async () => (await store.getInstance('par'))!.version === terminated + i + 1, `the result of ${call} recorded`);
     }
     expect((await runtime.client.getStatus('par'))?.runtimeStatus).toBe('Terminated');

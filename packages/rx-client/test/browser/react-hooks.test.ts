@@ -308,6 +308,21 @@ function stateText(state: { value: unknown; error: Error | undefined }): string 
   return `${String(state.value ?? '-')}|${state.error?.message ?? '-'}`;
 }
 
+/**
+ * A {@link drivenSource} of strings shown through `useObservableState` on a virtual clock, rendered (`-|-`) with its
+ * first attempt made: the test drives each attempt and the clock of the hook's retries.
+ */
+async function mountedDriven() {
+  const clock = new VirtualClock();
+  const driven = drivenSource<string>();
+  function View() {
+    return createElement('p', { 'data-testid': 'progress' }, stateText(useObservableState(() => driven.source, [], undefined, clock)));
+  }
+  const element = (await renderUntil(View, (e) => e.textContent === '-|-')).parentElement!;
+  await driven.attempted(1);
+  return { clock, element, ...driven };
+}
+
 describe('React hooks retrying', () => {
   it('back off 1, 2, 4, 8, 10 s from a source that fails right after each value (a snapshot, then the stream dropped)', async () => {
     const clock = new VirtualClock();
@@ -337,13 +352,7 @@ describe('React hooks retrying', () => {
   });
 
   it('start the back-off over once a subscription stayed up for 10 s after its value, not before', async () => {
-    const clock = new VirtualClock();
-    const { source, attempts, live, attempted } = drivenSource<string>();
-    function View() {
-      return createElement('p', { 'data-testid': 'progress' }, stateText(useObservableState(() => source, [], undefined, clock)));
-    }
-    const element = (await renderUntil(View, (e) => e.textContent === '-|-')).parentElement!;
-    await attempted(1);
+    const { clock, element, attempts, live } = await mountedDriven();
     const delays: number[] = [];
     const failLive = async (): Promise<void> => {
       const count = attempts.length;
@@ -369,13 +378,7 @@ describe('React hooks retrying', () => {
   });
 
   it('start over at once on the current value after a remote watch missed values while disconnected, rendering no error', async () => {
-    const clock = new VirtualClock();
-    const { source, attempts, live, attempted } = drivenSource<string>();
-    function View() {
-      return createElement('p', { 'data-testid': 'progress' }, stateText(useObservableState(() => source, [], undefined, clock)));
-    }
-    const element = (await renderUntil(View, (e) => e.textContent === '-|-')).parentElement!;
-    await attempted(1);
+    const { clock, element, attempts, live } = await mountedDriven();
     live().next('Tokyo');
     await renderedUntil(element, (e) => e.textContent === 'Tokyo|-');
     const texts: string[] = [];
