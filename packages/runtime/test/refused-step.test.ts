@@ -256,15 +256,14 @@ async function untilRecorded(runtime: Runtime, id: string, type: HistoryEvent['t
 }
 
 /**
- * A store that refuses, for good, while `refusing`, every commit that appends a history holding a result
- * (`'results'`: a record of fixed size, which counts them, is taken) or any history at all (`'all'`: the step is then
- * consumed with no record).
+ * A store that refuses, for good, while `refusing` is `'all'`, every commit that appends any history at all (the step
+ * is then consumed with no record).
  */
 class ResultRefusingStore extends MemoryStore {
-  refusing: 'results' | 'all' | undefined;
+  refusing: 'all' | undefined;
   override commit(writeSet: WriteSet) {
     const appended = writeSet.requests.flatMap((r) => (r.type === 'appendHistory' ? r.events : []));
-    if (this.refusing === 'all' ? appended.length > 0 : this.refusing && appended.some((e) => 'taskScheduledId' in e)) {
+    if (this.refusing === 'all' && appended.length > 0) {
       return Promise.reject(new PayloadTooLargeError('this store takes no more history of the instance'));
     }
     return super.commit(writeSet);

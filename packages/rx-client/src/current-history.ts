@@ -1,7 +1,7 @@
 import type { DurableClient, HistoryEvent } from '@durable-rx/runtime';
 import { isHistoryPosition, markedHistory$ } from '@durable-rx/runtime/client-kit';
 import type { HistoryPosition } from '@durable-rx/runtime/http';
-import { Observable } from 'rxjs';
+import { Observable, type Subscription } from 'rxjs';
 import { startsOver } from './remote-error.js';
 
 /**
@@ -65,12 +65,17 @@ export function currentHistory$(client: DurableClient, instanceId: string): Obse
     // the id begins with its own position): the instance's status does. An unknown instance has no history to empty.
     // A remote status$ that missed values while its connection was down (`startsOver`) is watched again: only the
     // current status matters here.
-    const watchStatus = (): void => void subscription.add(client.status$(instanceId).subscribe({
-      next: (status) => {
-        if (!status && (events.length || batch)) add(null);
-      },
-      error: (reason: unknown) => (startsOver(reason) ? watchStatus() : error(reason)),
-    }));
+    let statusWatch: Subscription | undefined;
+    const watchStatus = (): void => {
+      if (statusWatch) subscription.remove(statusWatch); // the watch that ended, let go rather than kept per restart
+      statusWatch = client.status$(instanceId).subscribe({
+        next: (status) => {
+          if (!status && (events.length || batch)) add(null);
+        },
+        error: (reason: unknown) => (startsOver(reason) ? watchStatus() : error(reason)),
+      });
+      subscription.add(statusWatch);
+    };
     watchStatus();
     return subscription;
   });

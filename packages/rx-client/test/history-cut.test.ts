@@ -22,7 +22,7 @@ const orchestrators: Record<string, Orchestrator> = {
 
 describe('a stream the server cut', () => {
   // The session wrote on into the destroyed socket until Node told of its close, and each of those lost events took a
-  // place in the session's resume log (256 events): the resume then failed, a new session began, and the history of
+  // place in the session's resume log (then 256 events): the resume then failed, a new session began, and the history of
   // 38 executions committed meanwhile never arrived (2 executions of 40).
   it('resumes its session, and history$ delivers every continueAsNew execution written meanwhile', async () => {
     const runtime = createRuntime({ store: new MemoryStore(), orchestrators, activities: { Ok: (x: unknown) => x }, logger: silentLogger });

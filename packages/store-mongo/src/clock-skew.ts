@@ -83,7 +83,7 @@ export const MAX_LEASE_SKEW_FRACTION = 0.1;
 /**
  * Why a claim for a lease of `leaseMs` must be refused with this process's clock where `skew` measured it, or
  * `undefined` when the claim may go ahead. A claim judges which leases have expired, and writes the expiry of its own,
- * by this process's clock (`ClaimOptions.now`): a clock ahead of the others takes over leases still live for their
+ * by the worker's clock (`ClaimOptions.now`, normally this process's system clock, which is what is judged here): a clock ahead of the others takes over leases still live for their
  * holders, and one behind writes leases that the others see expire before it is done; either way an activity may run
  * twice. So a claim is refused while the skew is certainly (less the measurement's uncertainty, as the warning
  * judges it) more than {@link MAX_LEASE_SKEW_FRACTION} of the lease it asks for. No measurement (the server sends no
