@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createRuntime, MemoryStore, silentLogger } from '@durable-rx/runtime';
 import { createHttpHandler } from '@durable-rx/runtime/http';
 import { createRemoteClient } from '../src/index.js';
-import { KEY, ownedByEachTest, serveForTest, within } from './harness.js';
+import { KEY, ownedByEachTest, serveForTest, until, within } from './harness.js';
 
 /**
  * An instance commits 600 custom statuses as fast as its steps run, with a remote `customStatus$` and `history$`
@@ -14,14 +14,6 @@ import { KEY, ownedByEachTest, serveForTest, within } from './harness.js';
 
 const { cleanups } = ownedByEachTest();
 const N = 600;
-
-/** Resolves once `done()` holds (checked every few ms): waits that `within` bounds. */
-function until(done: () => boolean): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const poll = (): unknown => (done() ? resolve() : setTimeout(poll, 2));
-    poll();
-  });
-}
 
 describe('a burst of custom statuses', () => {
   for (const drop of [false, true]) {
@@ -56,13 +48,13 @@ describe('a burst of custom statuses', () => {
       const local: unknown[] = [];
       const localWatch = runtime.client.customStatus$('burst').subscribe((v) => local.push(v));
       cleanups.push(() => localWatch.unsubscribe());
-      await within(until(() => values.length > 0), 'the first value');
+      await until(() => values.length > 0, 'the first value');
       await runtime.client.startNew('Burst', { instanceId: 'burst' });
-      await within(until(() => values.length > N / 3), 'a third of the values');
+      await until(() => values.length > N / 3, 'a third of the values');
       if (drop) server.server.closeAllConnections();
       await within(runtime.client.waitForCompletion('burst', { timeoutMs: 120_000 }), 'the burst completing', 150_000);
       const full = (await runtime.client.getStatus('burst', { showHistory: true, showHistoryOutput: true }))!.history!;
-      await within(until(() => (values.at(-1) === N && history.length >= full.length) || failure !== undefined), 'every value', 120_000);
+      await until(() => (values.at(-1) === N && history.length >= full.length) || failure !== undefined, 'every value', 120_000);
       expect(failure).toBeUndefined();
       expect(values).toEqual(local);
       expect(JSON.parse(JSON.stringify(history))).toEqual(JSON.parse(JSON.stringify(full)));

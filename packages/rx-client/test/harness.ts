@@ -173,6 +173,24 @@ export function within<T>(promise: Promise<T>, what: string, ms: number = SETTLE
   return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Resolves once `done()` holds (a boolean or a promise of one), checked every 10 ms; rejects when it does not within
+ * `ms` (as {@link within}), and then stops checking.
+ */
+export async function until(done: () => boolean | Promise<boolean>, what: string, ms?: number): Promise<void> {
+  let ended = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await within(new Promise<void>((resolve, reject) => {
+      const poll = (): unknown => ended ? undefined : Promise.resolve(done()).then((ok) => (ok ? resolve() : ended ? undefined : void (timer = setTimeout(poll, 10))), reject);
+      poll();
+    }), what, ms);
+  } finally {
+    ended = true;
+    clearTimeout(timer);
+  }
+}
+
 /** What `promise` settles with: its value, or the error it rejects with. */
 export function outcome(promise: Promise<unknown>): Promise<unknown> {
   return promise.then((value) => value, (error: unknown) => error);

@@ -2,7 +2,7 @@ import { VirtualClock } from '@durable-rx/runtime/testing';
 import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createRemoteClient } from '../src/index.js';
-import { KEY, openHarness, openSilentProxy, ownedByEachTest, within } from './harness.js';
+import { KEY, openHarness, openSilentProxy, ownedByEachTest, until, within } from './harness.js';
 
 /**
  * A page watches the custom status of 100 instances on its one connection. The connection goes silent (a proxy stops
@@ -14,14 +14,6 @@ import { KEY, openHarness, openSilentProxy, ownedByEachTest, within } from './ha
 
 const { cleanups } = ownedByEachTest();
 const M = 100;
-
-/** Resolves once `done()` holds (checked every few ms): waits that `within` bounds. */
-function until(done: () => boolean): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const poll = (): unknown => (done() ? resolve() : setTimeout(poll, 10));
-    poll();
-  });
-}
 
 describe('a connection lost while a page watches many instances', () => {
   it(`gives every remote customStatus$ of ${M} instances each value committed meanwhile, resuming its session`, async () => {
@@ -46,13 +38,13 @@ describe('a connection lost while a page watches many instances', () => {
       const localWatch = local.customStatus$(id).subscribe((v) => committed.get(id)!.push(v));
       cleanups.push(() => watch.unsubscribe(), () => localWatch.unsubscribe());
     }
-    await within(until(() => [...values.values()].every((v) => v.length > 0)), 'the first values');
+    await until(() => [...values.values()].every((v) => v.length > 0), 'the first values');
     proxy.silence(); // what the server writes from now on is lost on the way
     // Round by round, each round committed before the next is raised: three values per instance, 300 events in all.
     for (let n = 1; n <= 3; n++) {
       for (let i = 0; i < M; i++) await local.raiseEvent(`m-${i}`, 'Item', n);
       const round = JSON.stringify({ received: n });
-      await within(until(() => [...committed.values()].every((v) => JSON.stringify(v.at(-1)) === round)), `round ${n} committed`, 90_000);
+      await until(() => [...committed.values()].every((v) => JSON.stringify(v.at(-1)) === round), `round ${n} committed`, 90_000);
     }
     for (let i = 0; i < M; i++) await within(local.waitForCompletion(`m-${i}`, { timeoutMs: 60_000 }), `m-${i} completing`, 90_000);
     // A whole watchdog tick without anything arriving breaks the stream off; then the reconnect delay.
@@ -61,7 +53,7 @@ describe('a connection lost while a page watches many instances', () => {
     await within(firstValueFrom(remote.connection$.pipe(filter((s) => s.state === 'reconnecting'))), 'the stream broken off');
     await clock.advance(1000);
     const last = JSON.stringify({ received: 3 });
-    await within(until(() => failures.length > 0 || [...values.values()].every((v) => JSON.stringify(v.at(-1)) === last)), 'the last values', 90_000);
+    await until(() => failures.length > 0 || [...values.values()].every((v) => JSON.stringify(v.at(-1)) === last), 'the last values', 90_000);
     expect(failures).toEqual([]);
     for (const [id, seen] of values) expect([id, seen]).toEqual([id, committed.get(id)]);
     expect(committed.get('m-0')).toEqual([undefined, { received: 1 }, { received: 2 }, { received: 3 }]);

@@ -4,7 +4,7 @@ import { serve, type NodeServer } from '@durable-rx/runtime/node';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRemoteClient } from '../src/index.js';
-import { gatedHello, KEY, within } from './harness.js';
+import { gatedHello, KEY, until, within } from './harness.js';
 
 /**
  * The server process restarts in the middle of the hello sequence, and two steps commit while it is down (Seattle,
@@ -20,14 +20,6 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** Resolves once `done()` holds (checked every few ms): waits that `within` bounds. */
-function until(done: () => boolean, what: string): Promise<void> {
-  return within(new Promise<void>((resolve) => {
-    const poll = (): unknown => (done() ? resolve() : setTimeout(poll, 10));
-    poll();
-  }), what);
-}
 
 /** What a watch got: its values, and the error it ended with. */
 interface Watched {

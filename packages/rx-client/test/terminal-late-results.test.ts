@@ -3,7 +3,7 @@ import { createHttpHandler } from '@durable-rx/runtime/http';
 import { serve, type NodeServer } from '@durable-rx/runtime/node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRemoteClient } from '../src/index.js';
-import { gates, KEY, within } from './harness.js';
+import { gates, KEY, until } from './harness.js';
 
 /**
  * An instance terminated while three activities it called run: each result that lands later is recorded on the ended
@@ -17,14 +17,6 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** Resolves once `done()` holds (checked every few ms): waits that `within` bounds. */
-function until(done: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  return within(new Promise<void>((resolve, reject) => {
-    const poll = (): unknown => Promise.resolve(done()).then((ok) => (ok ? resolve() : setTimeout(poll, 10)), reject);
-    poll();
-  }), what);
-}
 
 describe('a terminated instance whose activity results land while the server is down', () => {
   it('keeps the remote status$ and customStatus$ going: the versions they skipped changed nothing they show', async () => {

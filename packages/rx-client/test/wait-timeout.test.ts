@@ -4,7 +4,7 @@ import { VirtualClock } from '@durable-rx/runtime/testing';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRemoteClient, type RemoteClient } from '../src/index.js';
-import { KEY, openHarness, outcome, within, type Harness } from './harness.js';
+import { KEY, openHarness, outcome, until, within, type Harness } from './harness.js';
 
 /**
  * waitForCompletion's timeout counts from the call, as the local client's: a server that never sends the first
@@ -32,21 +32,6 @@ function clientOn(clock: VirtualClock, delayMs: number): RemoteClient {
 /** How many plain reads of instance `running`'s status the server received. */
 function statusReads(): number {
   return harness.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/instances/running')).length;
-}
-
-/** Resolves once `check()` holds, polled every 10 ms; rejects if it does not within `within`'s bound, and stops polling. */
-async function until(check: () => boolean, what: string): Promise<void> {
-  let ended = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await within(new Promise<void>((resolve) => {
-      const poll = (): unknown => (ended ? undefined : check() ? resolve() : (timer = setTimeout(poll, 10)));
-      poll();
-    }), what);
-  } finally {
-    ended = true;
-    clearTimeout(timer);
-  }
 }
 
 /** Resolves once `client`'s stream was refused and waits for its reconnect delay. */
