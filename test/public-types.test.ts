@@ -37,6 +37,8 @@ describe('the published types', () => {
     strict: true, noEmit: true, skipLibCheck: true, types: ['node'],
   });
   const checker = program.getTypeChecker();
+  /** The symbol an export names, through its aliases (`export { x } from`, `export type { T }`). */
+  const resolved = (symbol: ts.Symbol): ts.Symbol => (symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol);
 
   it.each(entries)('every export of $name has TSDoc', ({ file }) => {
     const source = program.getSourceFile(file);
@@ -44,8 +46,7 @@ describe('the published types', () => {
     expect(module, file).toBeDefined();
     const undocumented = checker.getExportsOfModule(module!)
       .filter((symbol) => {
-        const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
-        return target.getDocumentationComment(checker).length === 0;
+        return resolved(symbol).getDocumentationComment(checker).length === 0;
       })
       .map((symbol) => symbol.name);
     expect(undocumented).toEqual([]);
@@ -70,7 +71,6 @@ describe('the published types', () => {
   });
 
   it('every type a published declaration names is exported by an entry point (a user can name what a call returns)', () => {
-    const resolved = (symbol: ts.Symbol): ts.Symbol => (symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol);
     const modules = entries.map((entry) => program.getSourceFile(entry.file)).map((source) => source && checker.getSymbolAtLocation(source));
     const exported = new Set(modules.flatMap((module) => (module ? checker.getExportsOfModule(module).map(resolved) : [])));
     const ours = (symbol: ts.Symbol): boolean => symbol.declarations?.some((d) => d.getSourceFile().fileName.startsWith(`${root}packages/`)) ?? false;
@@ -111,7 +111,7 @@ describe('the published types', () => {
       // Values only: a class exported as a type (`export type { WhenAllTask }`) is not one.
       const typeOnly = (symbol: ts.Symbol): boolean => symbol.declarations?.some((d) => ts.isExportSpecifier(d) && (d.isTypeOnly || d.parent.parent.isTypeOnly)) ?? false;
       return checker.getExportsOfModule(module!)
-        .filter((symbol) => !typeOnly(symbol) && (symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol).flags & ts.SymbolFlags.Value)
+        .filter((symbol) => !typeOnly(symbol) && resolved(symbol).flags & ts.SymbolFlags.Value)
         .map((symbol) => symbol.name)
         .filter((name) => !new RegExp(`(?<![\\w$])${name.replace(/\$/g, '\\$')}(?![\\w$])`).test(docs))
         .map((name) => `${entry.name}: ${name}`);

@@ -10,11 +10,6 @@ export interface VersionedStatus {
   readonly version?: number | undefined;
 }
 
-/** A client whose `status$` can say each snapshot's commit version (the local client). */
-interface VersionedClient {
-  versionedStatus$(instanceId: string): Observable<VersionedStatus>;
-}
-
 /**
  * The statuses of instance `instanceId` as `client.status$` emits them, each with its commit version when the client
  * tells it (the local client), else without: what the HTTP API's status streams send, so that a reader that comes back
@@ -28,8 +23,8 @@ interface VersionedClient {
  * ```
  */
 export function versionedStatus$(client: DurableClient, instanceId: string): Observable<VersionedStatus> {
-  const versioned = (client as Partial<VersionedClient>).versionedStatus$;
   // The local client's own `status$`, not the class's: a subclass that overrides it is a wrapper too.
-  const own = client.status$ === LocalClient.prototype.status$;
-  return versioned && own ? versioned.call(client, instanceId) : client.status$(instanceId).pipe(map((status) => ({ status })));
+  return client instanceof LocalClient && client.status$ === LocalClient.prototype.status$
+    ? client.versionedStatus$(instanceId)
+    : client.status$(instanceId).pipe(map((status) => ({ status })));
 }

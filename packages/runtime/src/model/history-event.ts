@@ -207,14 +207,6 @@ export type HistoryEvent =
 /** The `type` of a {@link HistoryEvent}. */
 export type HistoryEventType = HistoryEvent['type'];
 
-/** Every history event type this version understands. */
-export const HISTORY_EVENT_TYPES: ReadonlySet<string> = new Set<HistoryEventType>([
-  'ExecutionStarted', 'ExecutionCompleted', 'ExecutionTerminated', 'ExecutionSuspended', 'ExecutionResumed',
-  'ExecutionRewound', 'ContinueAsNew', 'OrchestratorStarted', 'OrchestratorCompleted', 'TaskScheduled',
-  'TaskCompleted', 'TaskFailed', 'TimerCreated', 'TimerFired', 'EventRaised', 'SubOrchestrationInstanceCreated',
-  'SubOrchestrationInstanceCompleted', 'SubOrchestrationInstanceFailed',
-]);
-
 /** Exhaustiveness guard for switches over unions. */
 export function assertNever(value: never, what = 'value'): never {
   throw new TypeError(`Unexpected ${what}: ${JSON.stringify(value)}`);

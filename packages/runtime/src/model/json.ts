@@ -159,12 +159,6 @@ export function toTerminateReason(reason: unknown): JsonValue | undefined {
 
 const encoder = /* @__PURE__ */ new TextEncoder();
 
-/** UTF-8 size of the JSON text of `value` (0 for `undefined`). */
-export function jsonByteLength(value: unknown): number {
-  if (value === undefined) return 0;
-  return encoder.encode(JSON.stringify(value)).byteLength;
-}
-
 /** Throws {@link PayloadTooLargeError} when the JSON text of `value` is larger than `limitBytes` in UTF-8. */
 export function assertJsonSize(value: unknown, limitBytes: number, what: string): void {
   if (value === undefined) return;

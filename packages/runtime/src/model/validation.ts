@@ -164,7 +164,7 @@ export interface StoreMembers {
  * The members every `Store` has, which a runtime (its worker and its client) uses: the port's optional members
  * (`getInstanceHistory`, `instanceChanges$`, `resync$`) are left out.
  */
-export const RUNTIME_STORE_MEMBERS: StoreMembers = {
+const RUNTIME_STORE_MEMBERS: StoreMembers = {
   feeds: ['changes$', 'workAvailable$'],
   methods: [
     'commit', 'claimOrchestration', 'abandonOrchestration', 'claimActivity', 'abandonActivity', 'releaseOwner', 'renewActivityLease',
@@ -366,11 +366,6 @@ const isDate: MemberCheck<Date> = (value, what) => {
   const time = dateTime(value) ?? NaN;
   return Number.isNaN(time) ? invalid(what, 'must be a valid Date') : new Date(time);
 };
-
-/** Checks an optional boolean option. */
-export function assertOptionalBoolean(value: unknown, what: string): asserts value is boolean | undefined {
-  if (value !== undefined && typeof value !== 'boolean') invalid(what, 'must be a boolean');
-}
 
 /**
  * Reads the options of `DurableClient.restart`: a restart keeps the instance's id unless `restartWithNewInstanceId`
