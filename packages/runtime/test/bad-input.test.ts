@@ -1,6 +1,7 @@
 import { runInNewContext } from 'node:vm';
-import { describe, expect, it } from 'vitest';
-import { createClient } from '../src/client/create-client.js';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { createClient, type CreateClientOptions } from '../src/client/create-client.js';
+import { CLIENT_STORE_MEMBERS } from '../src/model/validation.js';
 import { createHttpManagementPayload } from '../src/client/http-management-payload.js';
 import { ALL_RUNTIME_STATUSES, OrchestrationRuntimeStatus } from '../src/model/instance-status.js';
 import { MAX_JSON_DEPTH, MAX_JSON_ELEMENTS, toPlainJson } from '../src/model/json.js';
@@ -451,5 +452,14 @@ describe('timeouts', () => {
     } finally {
       await runtime.stop();
     }
+  });
+});
+
+describe('the store members createClient checks', () => {
+  it('are the required members its options type names (typechecked: the list and the type cannot drift apart)', () => {
+    type Checked = 'capabilities' | (typeof CLIENT_STORE_MEMBERS)['feeds' | 'methods'][number];
+    type Typed = Exclude<keyof CreateClientOptions['store'], 'instanceChanges$' | 'resync$' | 'getInstanceHistory'>;
+    expectTypeOf<Checked>().toEqualTypeOf<Typed>();
+    expect([...CLIENT_STORE_MEMBERS.feeds, ...CLIENT_STORE_MEMBERS.methods]).not.toContain('claimOrchestration');
   });
 });

@@ -176,10 +176,10 @@ const RUNTIME_STORE_MEMBERS: StoreMembers = {
  * The members of a `Store` that a client alone (`createClient`) uses: no claims, leases, wake times or `close`, so an
  * adapter that only reads and commits commands serves it. `CreateClientOptions.store`'s type names the same ones.
  */
-export const CLIENT_STORE_MEMBERS: StoreMembers = {
+export const CLIENT_STORE_MEMBERS = {
   feeds: ['changes$'],
   methods: ['commit', 'getInstance', 'getHistory', 'queryInstances', 'purgeInstance', 'purgeInstances'],
-};
+} as const satisfies StoreMembers;
 
 /**
  * Checks the `store` of `createRuntime` and `createClient` (`what` names it): an object with the required members of
