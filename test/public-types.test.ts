@@ -56,6 +56,8 @@ describe('the published types', () => {
   // them, and a published name is one no later version may drop. The packages' tests import them by path.
   const internal: readonly (readonly [string, readonly string[]])[] = [
     ['runtime/http', ['toWireStatus', 'toNativeWireStatus', 'toWireHistory']],
+    ['runtime/testing', ['SETTLED', 'CI_SOAK_SEEDS', 'historyProblems', 'eventRaised', 'executionStarted', 'taskCompleted', 'taskFailed',
+      'timerFired']],
     ['rx-client', ['errorFromBody', 'fromWireStatus']],
     ['store-indexeddb', ['DEXIE_SCHEMA_VERSION', 'KEYVAL_SCHEMA_VERSION']],
     ['store-mongo', ['clientOptionsFor', 'DEFAULT_RESUME_POLICY', 'classifyDeployment', 'DeploymentKind', 'RETIRED_INDEXES', 'missingIndexes']],

@@ -1,6 +1,6 @@
 import { createRuntime, silentLogger, type Runtime } from '@durable-rx/runtime';
 import { filter, firstValueFrom } from 'rxjs';
-import { SETTLED } from '@durable-rx/runtime/testing';
+import { SETTLED } from '../../test-support/settled.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDemoActivities } from '../src/orchestrations/demo-activities.js';
 import { demoOrchestrators } from '../src/orchestrations/demo-orchestrators.js';

@@ -4,9 +4,9 @@ import {
 import { createHttpHandler } from '@durable-rx/runtime/http';
 import { serve } from '@durable-rx/runtime/node';
 import type { HistoryPosition } from '@durable-rx/runtime/http';
-import { eventRaised, SETTLED } from '@durable-rx/runtime/testing';
 import { map, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { SETTLED } from '../../../test-support/settled.js';
 import { currentHistory$ } from '../src/current-history.js';
 import { createRemoteClient } from '../src/index.js';
 import { KEY, ownedByEachTest, within } from './harness.js';
@@ -179,7 +179,9 @@ function scriptedClient(marks: boolean) {
 }
 
 /** Event `n` of a scripted history (compared by identity and content). */
-const e = Array.from({ length: 10 }, (_, n) => eventRaised(`e${n}`, n));
+const e = Array.from({ length: 10 }, (_, n): HistoryEvent => ({
+  type: 'EventRaised', eventId: -1, timestamp: new Date(0).toISOString(), name: `e${n}`, input: n,
+}));
 const at = (execution: string): HistoryPosition => ({ execution, events: 0 });
 
 describe('currentHistory$ over the batches of a marked history', () => {

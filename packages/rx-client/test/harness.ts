@@ -7,7 +7,8 @@ import {
 import { WEBHOOK_PATH } from '@durable-rx/runtime/client-kit';
 import { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from '@durable-rx/runtime/http';
 import { serve, type NodeServer } from '@durable-rx/runtime/node';
-import { echo, sampleActivities, sampleOrchestrators, SETTLED, waitForEvents } from '@durable-rx/runtime/testing';
+import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '@durable-rx/runtime/samples';
+import { SETTLED } from '../../../test-support/settled.js';
 
 export const KEY = 'rx-client-test-key';
 

@@ -1,7 +1,7 @@
 import { createRuntime, MemoryStore, silentLogger, type HistoryEvent, type Orchestrator } from '@durable-rx/runtime';
 import { createHttpHandler } from '@durable-rx/runtime/http';
 import { serve } from '@durable-rx/runtime/node';
-import { SETTLED } from '@durable-rx/runtime/testing';
+import { SETTLED } from '../../../test-support/settled.js';
 import { describe, expect, it } from 'vitest';
 import { createRemoteClient } from '../src/index.js';
 import { KEY, ownedByEachTest, within } from './harness.js';

@@ -4,7 +4,7 @@ import {
 } from '@durable-rx/runtime';
 import { createHttpHandler, type HttpHandler } from '@durable-rx/runtime/http';
 import { serve, type NodeServer } from '@durable-rx/runtime/node';
-import { sampleActivities } from '@durable-rx/runtime/testing';
+import { sampleActivities } from '@durable-rx/runtime/samples';
 import { describe, expect, it } from 'vitest';
 import { createRemoteClient, type RemoteClient } from '../src/index.js';
 import { KEY, orchestrators, ownedByEachTest, within } from './harness.js';

@@ -9,7 +9,8 @@ import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRemoteClient, RemoteError } from '../src/index.js';
 import { KEY, openHarness, within, type Harness } from './harness.js';
-import { SETTLED, VirtualClock } from '@durable-rx/runtime/testing';
+import { VirtualClock } from '@durable-rx/runtime/testing';
+import { SETTLED } from '../../../test-support/settled.js';
 
 let harness: Harness;
 

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '@durable-rx/runtime';
-import { SETTLED, VirtualClock } from '@durable-rx/runtime/testing';
+import { VirtualClock } from '@durable-rx/runtime/testing';
+import { SETTLED } from '../../../test-support/settled.js';
 import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createRemoteClient, RemoteError } from '../src/index.js';

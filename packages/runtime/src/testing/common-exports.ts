@@ -5,17 +5,9 @@
  * @packageDocumentation
  */
 export { VirtualClock } from './virtual-clock.js';
+export { HistoryBuilder, type HistoryBuilderOptions } from './history-builder.js';
 export {
-  HistoryBuilder, eventRaised, executionStarted, taskCompleted, taskFailed, timerFired, type HistoryBuilderOptions,
-} from './history-builder.js';
-export {
-  helloSequence, sayHello, cityRecommender, reserveTicket, calculateDiscount, setStatusTest, sampleOrchestrators,
-  sampleActivities, echo, waitForEvents,
-} from './samples.js';
-export {
-  FaultInjector, FaultyStore, InjectedFaultError, seededRandom, DEFAULT_FAULT_RATES, type FaultCounts, type FaultInjectorOptions,
-  type FaultKind, type FaultRates,
+  FaultInjector, InjectedFaultError, seededRandom, DEFAULT_FAULT_RATES, type FaultyStore, type FaultCounts,
+  type FaultInjectorOptions, type FaultKind, type FaultRates,
 } from './fault-injection.js';
-export { runSoak, historyProblems, type SoakOptions, type SoakReport } from './soak.js';
-export { SETTLED } from './settled.js';
-export { CI_SOAK_SEEDS } from './ci-soak-seeds.js';
+export { runSoak, type SoakOptions, type SoakReport } from './soak.js';

@@ -27,12 +27,13 @@ export interface DescribeSoakOptions {
 }
 
 /**
- * Registers the seeded soak (see {@link runSoak}) for a store: the fixed CI seed set ({@link CI_SOAK_SEEDS}), and,
- * when the environment variable `SOAK_SEEDS` is set (`npm run soak -- --seeds N`), a long soak of that many seeds with faults from
- * `SOAK_FROM` (default 1), `SOAK_CONCURRENCY` (default 8) at a time, with the extended scenarios (`SoakOptions.extended`) when
- * `SOAK_EXTENDED` is `1`, and with that share of the workers' store calls never settling when `SOAK_HANG` is a rate
- * above 0 (`FaultRates.hang`; default 0). A long soak writes its reports as JSON into the directory `SOAK_REPORT` when
- * that is set.
+ * Registers the seeded soak (see {@link runSoak}) for a store: a fixed set of CI seeds (some without faults, more with
+ * faults, one of the extended workload), and, when the environment variable `SOAK_SEEDS` is set
+ * (`npm run soak -- --seeds N`), a long soak of that many seeds with faults from `SOAK_FROM` (default 1),
+ * `SOAK_CONCURRENCY` (default 8) at a time, with the extended scenarios (`SoakOptions.extended`) when `SOAK_EXTENDED`
+ * is `1`, and with that share of the workers' store calls never settling when `SOAK_HANG` is a rate above 0
+ * (`FaultRates.hang`; default 0). A long soak writes its reports as JSON into the directory `SOAK_REPORT` when that is
+ * set.
  *
  * @example
  * ```ts

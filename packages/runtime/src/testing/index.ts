@@ -1,7 +1,8 @@
 /**
- * `@durable-rx/runtime/testing`: a virtual clock, history builders and the seed samples for any test runner; the Store
- * and client conformance suites and the seeded soak (with its fault-injecting store) for store and client authors.
- * The suites need vitest, an optional peer dependency; without it the rest of the entry works and the suites say so.
+ * `@durable-rx/runtime/testing`: a virtual clock and a history builder for any test runner; the Store and client
+ * conformance suites and the seeded soak (with its fault-injecting store) for store and client authors. The suites
+ * need vitest, an optional peer dependency; without it the rest of the entry works and the suites say so. The seed
+ * orchestrations are `@durable-rx/runtime/samples`.
  *
  * @packageDocumentation
  */

@@ -21,7 +21,7 @@ export const helloSequence: Orchestrator<string[]> = function* (ctx) {
 export const sayHello: Activity<string, string> = (name) => `Hello ${name}!`;
 
 /** CityRecommender: recommendations in the custom status depend on the input, then waits for the user's pick. */
-export const cityRecommender: Orchestrator<string> = function* (ctx) {
+const cityRecommender: Orchestrator<string> = function* (ctx) {
   const userChoice = ctx.getInput<number>();
   switch (userChoice) {
     case 1:
@@ -41,7 +41,7 @@ export const cityRecommender: Orchestrator<string> = function* (ctx) {
 };
 
 /** ReserveTicket: the discount appears as custom status; `BookingConfirmed` decides the outcome. */
-export const reserveTicket: Orchestrator<boolean> = function* (ctx) {
+const reserveTicket: Orchestrator<boolean> = function* (ctx) {
   const userId = ctx.getInput<string>();
   const discount: number = yield ctx.callActivity<number>('CalculateDiscount', userId);
   ctx.setCustomStatus({ discount, discountTimeout: 60, bookingUrl: 'https://www.myawesomebookingweb.com' });
@@ -55,10 +55,10 @@ export const reserveTicket: Orchestrator<boolean> = function* (ctx) {
 };
 
 /** CalculateDiscount: a deterministic discount per user. */
-export const calculateDiscount: Activity<string, number> = (userId) => 5 + ([...userId].reduce((a, c) => a + c.charCodeAt(0), 0) % 20);
+const calculateDiscount: Activity<string, number> = (userId) => 5 + ([...userId].reduce((a, c) => a + c.charCodeAt(0), 0) % 20);
 
 /** SetStatusTest: sets `{ nextActions, foo }` and waits for `Proceed` so clients can read it while Running. */
-export const setStatusTest: Orchestrator<string> = function* (ctx) {
+const setStatusTest: Orchestrator<string> = function* (ctx) {
   ctx.setCustomStatus({ nextActions: ['A', 'B', 'C'], foo: 2 });
   yield ctx.waitForExternalEvent('Proceed');
   return 'done';

@@ -10,7 +10,7 @@ import type { Store } from '../store/store.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import type { Logger } from '../env/logger.js';
 import { FaultInjector, InjectedFaultError, seededRandom, type FaultCounts, type FaultRates, type FaultyStore } from './fault-injection.js';
-import { sampleOrchestrators, sayHello, calculateDiscount } from './samples.js';
+import { sampleActivities, sampleOrchestrators, sayHello } from './samples.js';
 import { VirtualClock } from './virtual-clock.js';
 
 /** Options of {@link runSoak}. */
@@ -153,7 +153,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     }) as Activity<never>,
     CalculateDiscount: ((userId: string, ctx: ActivityContext) => {
       record('CalculateDiscount', ctx, userId);
-      return calculateDiscount(userId, ctx);
+      return sampleActivities.CalculateDiscount(userId, ctx);
     }) as Activity<never>,
     Echo: ((value: string, ctx: ActivityContext) => {
       record('Echo', ctx, value);

@@ -3,7 +3,7 @@ import type * as Vitest from 'vitest';
 /**
  * vitest for the suites of this entry (`describeStoreConformance`, `describeClientConformance`, `describeSoak`,
  * `assertNoDuplicateSteps`). It is an optional peer dependency: where it cannot be loaded (a project testing with
- * node:test, jest or mocha), the entry still loads, so `VirtualClock`, the history builders and the samples work, and
+ * node:test, jest or mocha), the entry still loads, so `VirtualClock`, `HistoryBuilder`, the fault injector and `runSoak` work, and
  * the suites throw an error that says what is missing (with the import's error as `cause`) when called. Its top-level
  * await keeps `require()` from loading a graph that holds this module (Node refuses one with a top-level await), so
  * `require()` gets `require-entry.ts` instead (package.json's `require` condition), where the suites cannot run: vitest

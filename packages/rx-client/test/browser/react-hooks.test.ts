@@ -1,7 +1,8 @@
 import {
   createClient, createRuntime, InvalidArgumentError, MemoryStore, UnavailableError, type Activity, type DurableClient,
 } from '@durable-rx/runtime';
-import { sampleOrchestrators, VirtualClock } from '@durable-rx/runtime/testing';
+import { sampleOrchestrators } from '@durable-rx/runtime/samples';
+import { VirtualClock } from '@durable-rx/runtime/testing';
 import { DexieStore } from '@durable-rx/store-indexeddb';
 import { createElement, StrictMode, useEffect } from 'react';
 import { createRoot, type Root } from 'react-dom/client';

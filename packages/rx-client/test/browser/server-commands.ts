@@ -3,7 +3,7 @@ import {
 } from '@durable-rx/runtime';
 import { createHttpHandler, type HttpHandler } from '@durable-rx/runtime/http';
 import { serve, type NodeServer } from '@durable-rx/runtime/node';
-import { sampleOrchestrators, waitForEvents } from '@durable-rx/runtime/testing';
+import { sampleOrchestrators, waitForEvents } from '@durable-rx/runtime/samples';
 import type { Subscription } from 'rxjs';
 import type { BrowserCommand } from 'vitest/node';
 import { Gates } from './gates.js';

@@ -1,5 +1,5 @@
 import type { HistoryEvent } from '@durable-rx/runtime';
-import { SETTLED } from '@durable-rx/runtime/testing';
+import { SETTLED } from '../../../../test-support/settled.js';
 import {
   type ActivityTask, type InstanceState, type OrchestrationMessage, type Store, type WriteRequest, type WriteSet,
 } from '@durable-rx/runtime/store-kit';
