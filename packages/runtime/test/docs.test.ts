@@ -14,3 +14,9 @@ describeReadmeExamples(new URL('../README.md', import.meta.url), new URL('./.doc
   ['custom status:', 'greeted', 'Hello Tokyo!'],
   [202, 'hi'],
 ]);
+
+// docs/testing.md: the testing and samples entries (its conformance block only registers suites, so it is typechecked).
+describeReadmeExamples(new URL('../../../docs/testing.md', import.meta.url), new URL('./.docs-blocks-testing/', import.meta.url), [
+  ['timed out'],
+  ['OrchestratorStarted ExecutionStarted TaskScheduled OrchestratorCompleted OrchestratorStarted TaskCompleted OrchestratorCompleted'],
+]);
