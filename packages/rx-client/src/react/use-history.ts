@@ -17,5 +17,5 @@ import type { ObservableState } from './use-observable-state.js';
  * ```
  */
 export function useHistory(client: DurableClient, instanceId: string | undefined): ObservableState<readonly HistoryEvent[]> {
-  return useInstanceState<readonly HistoryEvent[]>(client, instanceId, currentHistory$);
+  return useInstanceState<readonly HistoryEvent[]>(client, instanceId, currentHistory$, false);
 }

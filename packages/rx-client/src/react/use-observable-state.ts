@@ -1,6 +1,6 @@
 import { systemClock, type Clock, type ClockTimer } from '@durable-rx/runtime';
 import type { Observable } from 'rxjs';
-import { useMemo, useSyncExternalStore } from 'react';
+import { useEffect, useMemo, useSyncExternalStore } from 'react';
 import { isRetryableForHooks, startsOver } from '../remote-error.js';
 
 /** What a hook renders: the latest value, whether the first one is still awaited, and the error that ended it. */
@@ -46,8 +46,10 @@ const IDLE: ObservableState<never> = Object.freeze({ value: undefined, loading: 
 
 /**
  * Renders the latest value of an observable with `useSyncExternalStore`: subscribes while the component is mounted
- * (once, however many times it renders meanwhile), re-renders on each value, unsubscribes on unmount. When one of
- * `deps` changes, `source` is called again: the state starts loading again.
+ * (once, however many times it renders meanwhile), re-renders when a value arrives, unsubscribes on unmount. Values
+ * that arrive together (in one task) may be rendered once, as the last of them: React merges the updates. `reduce`
+ * folds each one into what is rendered, so none is lost from it (`useStatus` and `useCustomStatus` render each value
+ * in turn). When one of `deps` changes, `source` is called again: the state starts loading again.
  *
  * `source` `undefined` watches nothing: the state is `{ value: undefined, loading: false, error: undefined }` from the
  * first render on, a server render (`getServerSnapshot`) included, with no subscription; the hooks pass it for
@@ -78,33 +80,88 @@ export function useObservableState<T, R = T>(
   source: (() => Observable<T>) | undefined, deps: readonly unknown[], reduce?: (accumulated: R | undefined, value: T) => R,
   clock: Clock = systemClock,
 ): ObservableState<R> {
+  return useSourceState(source, deps, reduce, clock, false);
+}
+
+/**
+ * `useObservableState`, or with `each` every state in turn: each value (and each error) is rendered in a commit of its
+ * own, in order, however fast they arrive; the hooks of one instance's status and custom status use it. Internal: not
+ * exported from the entry.
+ */
+export function useSourceState<T, R = T>(
+  source: (() => Observable<T>) | undefined, deps: readonly unknown[], reduce: ((accumulated: R | undefined, value: T) => R) | undefined,
+  clock: Clock, each: boolean,
+): ObservableState<R> {
   // `source`, `reduce` and `clock` are read when deps change only: callers pass inline arrows.
-  const store = useMemo(() => new ObservableStore<T, R>(source, reduce, clock), deps);
-  return useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
+  const store = useMemo(() => new ObservableStore<T, R>(source, reduce, clock, each), deps);
+  const state = useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
+  // After each commit (never on a server render): the next waiting state, if any, is rendered.
+  useEffect(() => store.rendered(state), [store, state]);
+  return state;
 }
 
 /**
  * One source as an external store for `useSyncExternalStore`; snapshots keep their identity until a change. No source:
  * idle for good (never loading, nothing subscribed).
+ *
+ * With `each`, a new state waits until the one rendered now (the snapshot) has been committed, which the hook reports
+ * (`rendered`, from an effect): states that arrive together are rendered one per commit, in order, instead of React
+ * merging them into the last. The waiting states belong to the subscription: dropped with it (unmount, new deps), so
+ * none is rendered after unmount or under other deps.
  */
 class ObservableStore<T, R> {
+  /** The snapshot: what is rendered now. */
   #state: ObservableState<R>;
+  /** The newest state, which the next one is made from: the snapshot, or the last waiting one. */
+  #latest: ObservableState<R>;
+  /** With `each`: the states after the snapshot, oldest first, not rendered yet. */
+  #waiting: ObservableState<R>[] = [];
+  /** With `each`: whether the snapshot has been committed, so the next state may replace it. */
+  #committed = false;
+  /** The subscriber's `onChange` while subscribed. */
+  #onChange: (() => void) | undefined;
   readonly #source: (() => Observable<T>) | undefined;
   readonly #reduce: ((accumulated: R | undefined, value: T) => R) | undefined;
   readonly #clock: Clock;
+  readonly #each: boolean;
 
-  constructor(source: (() => Observable<T>) | undefined, reduce: ((accumulated: R | undefined, value: T) => R) | undefined, clock: Clock) {
-    this.#state = source ? LOADING : IDLE;
+  constructor(
+    source: (() => Observable<T>) | undefined, reduce: ((accumulated: R | undefined, value: T) => R) | undefined, clock: Clock, each: boolean,
+  ) {
+    this.#state = this.#latest = source ? LOADING : IDLE;
     this.#source = source;
     this.#reduce = reduce;
     this.#clock = clock;
+    this.#each = each;
   }
 
   readonly getSnapshot = (): ObservableState<R> => this.#state;
 
+  /** The hook committed `state`: with `each`, the next waiting state becomes the snapshot. */
+  readonly rendered = (state: ObservableState<R>): void => {
+    if (!this.#each || state !== this.#state) return;
+    this.#committed = true;
+    const next = this.#waiting.shift();
+    if (next) this.#show(next);
+  };
+
+  /** A new state: rendered now, or with `each` after the states before it (once the snapshot is committed). */
+  #set(state: ObservableState<R>): void {
+    this.#latest = state;
+    if (this.#each && (!this.#committed || this.#waiting.length > 0)) this.#waiting.push(state);
+    else this.#show(state);
+  }
+
+  #show(state: ObservableState<R>): void {
+    this.#state = state;
+    this.#committed = false;
+    this.#onChange?.();
+  }
+
   readonly subscribe = (onChange: () => void): (() => void) => {
     const source = this.#source;
     if (!source) return () => {};
+    this.#onChange = onChange;
     const clock = this.#clock;
     let subscription: { unsubscribe(): void } | undefined;
     // Not rxjs's `retry`: its `resetOnSuccess` starts the back-off over at the first value (what HEALTHY_MS is
@@ -129,8 +186,7 @@ class ObservableStore<T, R> {
       if (startsOver(error)) return start();
       const failure = error instanceof Error ? error : new Error(String(error));
       // The last value stays on screen (an attempt that fails as it is made, too).
-      this.#state = { value: this.#state.value, loading: false, error: failure };
-      onChange();
+      this.#set({ value: this.#latest.value, loading: false, error: failure });
       // Worth retrying (a watch the server ended, a proxy's refusal): subscribe again, after a delay that is released
       // with the subscription. Any other error would fail again: it stays.
       if (isRetryableForHooks(failure)) timer = clock.setTimeout(start, Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** failures++));
@@ -146,15 +202,12 @@ class ObservableStore<T, R> {
             // The first value of an attempt after failures starts its trial (none is needed before any failure).
             if (failures && timer === undefined) timer = clock.setTimeout(healthy, HEALTHY_MS);
             accumulated = this.#reduce ? this.#reduce(accumulated, value) : (value as unknown as R);
-            this.#state = { value: accumulated, loading: false, error: undefined };
-            onChange();
+            this.#set({ value: accumulated, loading: false, error: undefined });
           },
           error: fail,
           // Ended without a value (e.g. a closed client's watch): nothing is awaited any more, so nothing is loading.
           complete: () => {
-            if (!this.#state.loading) return;
-            this.#state = { value: undefined, loading: false, error: undefined };
-            onChange();
+            if (this.#latest.loading) this.#set({ value: undefined, loading: false, error: undefined });
           },
         });
       } catch (error) {
@@ -166,6 +219,10 @@ class ObservableStore<T, R> {
     return () => {
       if (timer !== undefined) clock.clearTimeout(timer);
       subscription?.unsubscribe();
+      // Nothing more is rendered for this subscription: its waiting states go with it.
+      this.#onChange = undefined;
+      this.#waiting = [];
+      this.#latest = this.#state;
     };
   };
 }

@@ -3,7 +3,9 @@ import { useInstanceState } from './use-instance-state.js';
 import type { ObservableState } from './use-observable-state.js';
 
 /**
- * The status of instance `instanceId`, live: the current snapshot, then every committed change (`client.status$`).
+ * The status of instance `instanceId`, live: the current snapshot, then every committed change (`client.status$`),
+ * each rendered in a commit of its own, in order, however fast they arrive (a `Running` that is followed at once by
+ * `Completed` is rendered too).
  * `value` is `undefined` while loading or when no such instance exists (then `loading` is false). Pass
  * `undefined` as the id to watch nothing (not loading, from the first render on; no value). Works with a local client (`runtime.client`) and a
  * remote one (`createRemoteClient`).
@@ -15,5 +17,5 @@ import type { ObservableState } from './use-observable-state.js';
  * ```
  */
 export function useStatus(client: DurableClient, instanceId: string | undefined): ObservableState<InstanceStatus | undefined> {
-  return useInstanceState(client, instanceId, (c, id) => c.status$(id));
+  return useInstanceState(client, instanceId, (c, id) => c.status$(id), true);
 }

@@ -4,7 +4,7 @@ import {
 import { sampleOrchestrators } from '@durable-rx/runtime/samples';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { DexieStore } from '@durable-rx/store-indexeddb';
-import { createElement, StrictMode, useEffect } from 'react';
+import { createElement, StrictMode, useEffect, useSyncExternalStore } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import { filter, firstValueFrom, Observable, Subject } from 'rxjs';
 import { commands } from 'vitest/browser';
@@ -19,8 +19,8 @@ import type {} from './server-commands.js'; // the commands' types
  * The React hooks in real Chromium, rendered by react-dom, over a local runtime on IndexedDB (DexieStore) and over a
  * remote server: the hello sequence's Tokyo, Seattle, London render in order.
  *
- * A hook renders the latest value, and React may merge updates that arrive before it renders, as on a busy machine.
- * So each greeting waits for a gate the test opens only once the previous city has rendered.
+ * The first tests step through a live run: each greeting waits for a gate the test opens only once the previous city
+ * has rendered. Values that arrive together (in one task) are the subject of "React hooks render every value".
  */
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -476,5 +476,205 @@ describe('React hooks retrying', () => {
     // … until the id changes: the error goes with the id.
     root.render(createElement(StrictMode, null, createElement(View, { id: 'good' })));
     await renderedUntil(element, (e) => e.textContent === 'ok good|-');
+  });
+});
+
+/** The statuses and custom statuses a watch was given, in order, and how many of its subscriptions are live. */
+interface Delivered {
+  readonly status: unknown[];
+  readonly customStatus: unknown[];
+  live: number;
+}
+
+/**
+ * `client` with its `status$` and `customStatus$` values held until `release()`, then given to their subscribers all
+ * at once, synchronously: in one task, as a burst of commits arrives on a busy page. Values after the release pass at
+ * once. `delivered` records what the subscribers were given; `held` what waits, per watch.
+ */
+function heldTogether(client: DurableClient) {
+  const delivered: Delivered = { status: [], customStatus: [], live: 0 };
+  const held = { status: [] as unknown[], customStatus: [] as unknown[] };
+  const releases = new Set<() => void>();
+  let released = false;
+  const hold = (kind: 'status' | 'customStatus', watch: Observable<unknown>) => new Observable<unknown>((subscriber) => {
+    const waiting: unknown[] = [];
+    const give = (value: unknown) => {
+      delivered[kind].push(value);
+      subscriber.next(value);
+    };
+    const release = () => {
+      for (const value of waiting.splice(0)) give(value);
+      held[kind] = [];
+    };
+    releases.add(release);
+    delivered.live++;
+    const subscription = watch.subscribe({
+      next: (value) => {
+        if (released) return give(value);
+        waiting.push(value);
+        held[kind] = [...waiting];
+      },
+      error: (error: unknown) => subscriber.error(error),
+      complete: () => subscriber.complete(),
+    });
+    return () => {
+      releases.delete(release);
+      delivered.live--;
+      subscription.unsubscribe();
+    };
+  });
+  const wrapped = new Proxy(client, {
+    get(target, key) {
+      if (key === 'status$') return (id: string) => hold('status', target.status$(id));
+      if (key === 'customStatus$') return (id: string) => hold('customStatus', target.customStatus$(id));
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return {
+    client: wrapped,
+    delivered,
+    held,
+    release: () => {
+      released = true;
+      for (const release of [...releases]) release();
+    },
+  };
+}
+
+/** Resolves once `done` holds, checked every 10 ms; rejects after `within` ms (a bound, not an expected time). */
+async function until(done: () => boolean, what: string, within = 60_000): Promise<void> {
+  const end = Date.now() + within;
+  while (!done()) {
+    if (Date.now() > end) throw new Error(`not within ${within} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** What the hooks of one view committed, each state once (an effect per state, the loading ones left out). */
+interface Commits {
+  readonly status: unknown[];
+  readonly customStatus: unknown[];
+}
+
+function Burst({ client, id, commits }: { client: DurableClient; id: string; commits: Commits }) {
+  const status = useStatus(client, id);
+  const city = useCustomStatus<string>(client, id);
+  useEffect(() => {
+    if (!status.loading) commits.status.push(status.value);
+  }, [status, commits]);
+  useEffect(() => {
+    if (!city.loading) commits.customStatus.push(city.value);
+  }, [city, commits]);
+  const text = status.loading || city.loading ? 'loading' : `${city.value ?? '-'}|${status.value?.runtimeStatus ?? 'none'}`;
+  return createElement('p', { 'data-testid': 'progress' }, text);
+}
+
+/**
+ * Mounts a view of instance `id` over `client` with its values held, runs the hello sequence to completion with all of
+ * them held (the watches' first values, then Tokyo, Seattle, London and each status), and releases them in one task.
+ */
+async function burstOfOneRun(client: DurableClient, id: string) {
+  const held = heldTogether(client);
+  const commits: Commits = { status: [], customStatus: [] };
+  const { element, root } = rootInPage();
+  root.render(createElement(StrictMode, null, createElement(Burst, { client: held.client, id, commits })));
+  // Subscribed, each watch with its first value (no such instance yet) held: the run is watched from its start.
+  await until(() => held.held.status.length > 0 && held.held.customStatus.length > 0, 'the first values');
+  await client.startNew('E1_HelloSequence', { instanceId: id });
+  await until(
+    () => held.held.customStatus.includes('London') && held.held.status.some((s) => (s as { runtimeStatus?: string } | undefined)?.runtimeStatus === 'Completed'),
+    'the whole run held',
+  );
+  held.release();
+  await renderedUntil(element, (p) => p.textContent === 'London|Completed');
+  await until(() => commits.customStatus.at(-1) === 'London' && commits.status.at(-1) === held.delivered.status.at(-1), 'the last commits');
+  return { ...held, commits, root };
+}
+
+/** Activities that answer at once: the run is a quick sequence of commits. */
+const quickHello: Record<string, Activity> = { E1_SayHello: async (name: unknown) => `Hello ${String(name)}!` };
+
+describe('React hooks render every value', () => {
+  for (const where of ['an in-page client', 'a remote client'] as const) {
+    it(`render each of Tokyo, Seattle, London, and each status, arriving in one task, in order, over ${where}`, async () => {
+      let client: DurableClient;
+      if (where === 'an in-page client') {
+        const runtime = createRuntime({ store: new MemoryStore(), orchestrators: sampleOrchestrators, activities: quickHello });
+        await runtime.start();
+        cleanups.push(() => runtime.stop());
+        client = runtime.client;
+      } else {
+        const { url, key } = await commands.startServer();
+        cleanups.push(() => commands.stopServer());
+        const remote = createRemoteClient({ baseUrl: url, key });
+        cleanups.push(() => remote.close());
+        client = remote;
+      }
+      const { delivered, commits } = await burstOfOneRun(client, 'hooks-burst');
+      // The burst: no instance yet, then the three cities (and several statuses), all in one task.
+      expect(delivered.customStatus).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
+      expect(delivered.status.length).toBeGreaterThan(3);
+      // Each one committed, in order, none merged away.
+      expect(commits.customStatus).toEqual(delivered.customStatus);
+      expect(commits.status).toEqual(delivered.status);
+    });
+  }
+
+  it('render Tokyo, Seattle, London over a remote server whose greetings run at once', async () => {
+    const { url, key } = await commands.startServer();
+    cleanups.push(() => commands.stopServer());
+    await commands.holdGreetings();
+    for (const city of ['Tokyo', 'Seattle', 'London']) await commands.releaseGreeting(city);
+    const client = createRemoteClient({ baseUrl: url, key });
+    cleanups.push(() => client.close());
+    const commits: Commits = { status: [], customStatus: [] };
+    const { element, root } = rootInPage();
+    root.render(createElement(StrictMode, null, createElement(Burst, { client, id: 'hooks-quick', commits })));
+    await renderedUntil(element, (p) => p.textContent === '-|none');
+    await client.startNew('E1_HelloSequence', { instanceId: 'hooks-quick' });
+    await renderedUntil(element, (p) => p.textContent === 'London|Completed');
+    expect(commits.customStatus).toEqual([undefined, 'Tokyo', 'Seattle', 'London']);
+    expect(commits.status.map((s) => (s as { runtimeStatus?: string } | undefined)?.runtimeStatus ?? 'none').filter((r, i, all) => r !== all[i - 1]))
+      .toEqual(['none', 'Pending', 'Running', 'Completed']);
+  });
+
+  it('render none of the old id\'s waiting values under a new id, and release them on unmount', async () => {
+    const runtime = createRuntime({ store: new MemoryStore(), orchestrators: sampleOrchestrators, activities: quickHello });
+    await runtime.start();
+    cleanups.push(() => runtime.stop());
+    const held = heldTogether(runtime.client);
+    // The id comes from an external store too, so that changing it is an update as urgent as a value's.
+    let id = 'hooks-old';
+    const listeners = new Set<() => void>();
+    const subscribeId = (listener: () => void) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    };
+    const commits: string[] = [];
+    function View() {
+      const current = useSyncExternalStore(subscribeId, () => id);
+      const city = useCustomStatus<string>(held.client, current);
+      const text = `${current}:${city.loading ? 'loading' : String(city.value)}`;
+      useEffect(() => {
+        commits.push(text);
+      }, [text, city]);
+      return createElement('p', { 'data-testid': 'progress' }, text);
+    }
+    const { element, root } = rootInPage();
+    root.render(createElement(StrictMode, null, createElement(View)));
+    await until(() => held.held.customStatus.length > 0, 'the first value');
+    await runtime.client.startNew('E1_HelloSequence', { instanceId: 'hooks-old' });
+    await until(() => held.held.customStatus.includes('London'), 'the whole run held');
+    // In one task: the old id's values arrive, and the id changes.
+    held.release();
+    id = 'hooks-new';
+    for (const listener of listeners) listener();
+    await renderedUntil(element, (p) => p.textContent === 'hooks-new:undefined');
+    const switched = commits.findIndex((c) => c.startsWith('hooks-new:'));
+    expect(commits.slice(switched)).toEqual(['hooks-new:loading', 'hooks-new:undefined']);
+    expect(commits.slice(0, switched).every((c) => c.startsWith('hooks-old:'))).toBe(true);
+    root.unmount();
+    expect(held.delivered.live).toBe(0);
   });
 });
