@@ -53,6 +53,8 @@ export interface OrchestrationContext {
    * `customStatusLimitBytes` in UTF-8 bytes of its JSON text (default 16 KiB): otherwise throws in the orchestrator.
    * Durable Functions counts its 16 KB in UTF-16 instead: the default here takes an ASCII string of up to 16,382
    * characters (its JSON text's two quotes count; about 8,192 there) and a CJK string of up to 5,460 (about 8,192 there).
+   * An execution keeps the limit of the runtime that started it (recorded in its history): a runtime started with
+   * another limit applies its own to executions that start afterwards (new instances, the next `continueAsNew` pass).
    */
   setCustomStatus(value: unknown): void;
   /** Schedules an activity. */

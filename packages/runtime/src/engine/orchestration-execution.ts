@@ -5,6 +5,7 @@ import { TaskFailedError } from '../model/errors/task-failed-error.js';
 import { UnknownEventTypeError } from '../model/errors/unknown-event-type-error.js';
 import {
   assertNever, type ContinueAsNewEvent, type EventRaisedEvent, type ExecutionStartedEvent, type HistoryEvent,
+  type OrchestratorStartedEvent,
   type SubOrchestrationInstanceCreatedEvent, type TaskScheduledEvent, type TimerCreatedEvent,
 } from '../model/history-event.js';
 import type { FailureDetails } from '../model/instance-status.js';
@@ -28,7 +29,10 @@ import { WhenAnyTask } from './when-any-task.js';
 
 /** Options of an {@link OrchestrationExecution}. */
 export interface ExecutionOptions {
-  /** Largest accepted custom status, in UTF-8 bytes of its JSON text. */
+  /**
+   * Largest accepted custom status, in UTF-8 bytes of its JSON text: the runtime's, for an execution that starts
+   * here; one that started with another limit keeps that one (see `#statusLimit`).
+   */
   readonly customStatusLimitBytes: number;
   /**
    * Where the executions mark `ctx` used outside their run, for the instance's next step (a worker's, shared by every
@@ -95,6 +99,8 @@ interface Rare {
   misuse?: OrchestrationError | undefined;
   /** The history epoch of the run (see {@link OrchestrationExecution.historyEpoch}), when not 0. */
   historyEpoch?: number;
+  /** The custom status limit the execution started with, when its history records one other than the runtime's. */
+  customStatusLimitBytes?: number;
 }
 
 /** Before ExecutionStarted: nothing runs yet. The orchestrator is kept here: nothing needs it once it started. */
@@ -326,10 +332,11 @@ export class OrchestrationExecution {
     // The step records that time, so a replay reads it back.
     const nowIso = now.getTime() < Date.parse(this.#nowIso) ? this.#nowIso : isoTime(now);
     if (this.#phase.kind === 'not-started') {
-      // The step that starts the execution records the flags it runs under, for every later replay.
+      // The step that starts the execution records the flags and the custom status limit it runs under, for every
+      // later replay.
       this.#flags = CURRENT_REPLAY_FLAGS;
       this.#namesIgnoreCase = CURRENT_REPLAY_FLAGS.includes(ReplayFlag.EventNamesIgnoreCase);
-      this.#record(stepMarkers(nowIso).first);
+      this.#record(stepMarkers(nowIso, this.#options.customStatusLimitBytes).first);
     } else {
       this.#record(stepMarkers(nowIso).started);
     }
@@ -396,6 +403,16 @@ export class OrchestrationExecution {
     return result;
   }
 
+  /**
+   * The largest custom status of this execution: the runtime's limit when it started, recorded with its first step, so
+   * that replays check `setCustomStatus` as its steps did though the runtime's limit changed since (a status committed
+   * under a higher limit would throw, a code path taken for a status too large would change). Executions that start
+   * afterwards take the runtime's current limit.
+   */
+  #statusLimit(): number {
+    return this.#rare?.customStatusLimitBytes ?? this.#options.customStatusLimitBytes;
+  }
+
   /** The time of the current step (read from its text when asked: a cached execution keeps the text only). */
   #now(): Date {
     return new Date(this.#nowIso);
@@ -419,6 +436,12 @@ export class OrchestrationExecution {
         if (phase.kind === 'not-started') {
           this.#flags = event.replayFlags ?? [];
           this.#namesIgnoreCase = this.#flags.includes(ReplayFlag.EventNamesIgnoreCase);
+          // And the custom status limit (see #statusLimit). A history recorded before the limit was recorded keeps the
+          // runtime's: that is what its replays checked until now, so with the limit unchanged (how such an instance
+          // started) it replays as it ran, a status the orchestrator caught as too large included. Checking nothing in
+          // its replay instead would send that code down the other branch, whatever the limit.
+          const limit = event.customStatusLimitBytes;
+          if (limit !== undefined && limit !== this.#options.customStatusLimitBytes) this.#more().customStatusLimitBytes = limit;
         }
         return;
       case 'OrchestratorCompleted':
@@ -913,7 +936,7 @@ export class OrchestrationExecution {
     setCustomStatus(value: unknown): void {
       if (this.#x.#outsideRun()) return;
       const json = toPlainJson(value, 'custom status');
-      assertJsonSize(json, this.#x.#options.customStatusLimitBytes, 'custom status');
+      assertJsonSize(json, this.#x.#statusLimit(), 'custom status');
       this.#x.#customStatus = json;
     }
 
@@ -1005,8 +1028,11 @@ function isValidInstanceId(id: string): boolean {
 interface StepMarkers {
   readonly started: HistoryEvent;
   readonly completed: HistoryEvent;
-  /** The OrchestratorStarted event of the step that starts an execution: with the replay flags it runs under. */
-  readonly first: HistoryEvent;
+  /**
+   * The OrchestratorStarted event of the step that starts an execution: with the replay flags it runs under, and its
+   * custom status limit when one is given.
+   */
+  readonly first: OrchestratorStartedEvent;
 }
 
 /** The step markers of the last step time recorded (see {@link stepMarkers}). */
@@ -1017,14 +1043,18 @@ let markers: StepMarkers | undefined;
  * changes them afterwards; the shared flags list too), so a store may keep them without a copy; and being equal for
  * every step of one millisecond, those steps share them instead of each recording (and a store keeping) objects of
  * their own: so do the first steps of the executions started in one millisecond (thousands when many instances start
- * at once; one each was 56 B per instance in MemoryStore).
+ * at once; one each was 56 B per instance in MemoryStore). `customStatusLimitBytes`: the limit the first marker
+ * records (see {@link OrchestratorStartedEvent.customStatusLimitBytes}); none for an execution that runs no code.
  */
-export function stepMarkers(timestamp: string): StepMarkers {
-  if (markers?.started.timestamp !== timestamp) {
+export function stepMarkers(timestamp: string, customStatusLimitBytes?: number): StepMarkers {
+  if (markers?.started.timestamp !== timestamp || markers.first.customStatusLimitBytes !== customStatusLimitBytes) {
     markers = {
       started: Object.freeze({ type: 'OrchestratorStarted', eventId: -1, timestamp }),
       completed: Object.freeze({ type: 'OrchestratorCompleted', eventId: -1, timestamp }),
-      first: Object.freeze({ type: 'OrchestratorStarted', eventId: -1, timestamp, replayFlags: CURRENT_REPLAY_FLAGS }),
+      first: Object.freeze({
+        type: 'OrchestratorStarted', eventId: -1, timestamp, replayFlags: CURRENT_REPLAY_FLAGS,
+        ...(customStatusLimitBytes === undefined ? {} : { customStatusLimitBytes }),
+      }),
     };
   }
   return markers;

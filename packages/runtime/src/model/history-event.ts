@@ -102,6 +102,12 @@ export interface OrchestratorStartedEvent extends EventBase {
    * Absent on later steps, and on executions recorded before replay flags existed.
    */
   readonly replayFlags?: readonly number[];
+  /**
+   * On the first step of an execution: the runtime's `customStatusLimitBytes` when it started. The execution checks
+   * `setCustomStatus` against this limit from its first step to its last, replayed or not, so that a runtime started
+   * with another limit replays it as it ran. Absent on later steps, and on executions recorded before it was recorded.
+   */
+  readonly customStatusLimitBytes?: number;
 }
 /** A step ends: what it scheduled is committed with it. */
 export interface OrchestratorCompletedEvent extends EventBase {

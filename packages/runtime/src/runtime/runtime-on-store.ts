@@ -87,6 +87,9 @@ export interface RuntimeOptions {
    * Largest custom status, in UTF-8 bytes of its JSON text. Default 16 KiB (16,384 bytes). Not Durable Functions'
    * count, which is 16 KB of UTF-16 text: the default takes an ASCII string of up to 16,382 characters (its JSON text's
    * two quotes count; about 8,192 there) and a CJK string of up to 5,460 (3 bytes each; about 8,192 there).
+   * An execution keeps the limit in force when it started (its history records it, so every replay checks its
+   * statuses as its steps did): a new limit applies to executions that start afterwards (new instances, the next
+   * `continueAsNew` pass, a restart), not to those already running.
    */
   readonly customStatusLimitBytes?: number;
   /**
