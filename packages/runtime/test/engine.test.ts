@@ -102,7 +102,20 @@ describe('replay engine', () => {
     };
     const failed = completion(run(shrunk, history).step(T0, []));
     expect(failed?.failureDetails).toMatchObject({ errorType: 'NonDeterminismError' });
-    expect(failed?.failureDetails?.errorMessage).toMatch(/createTimer\(\).*scheduled nothing/);
+    expect(failed?.failureDetails?.errorMessage).toMatch(/history has createTimer\(\) as #0, replay returned$/);
+  });
+
+  it('names what a replay threw instead of the recorded call, with the stack of where it threw', () => {
+    const history = new HistoryBuilder({ name: 'Throws' }).started().taskScheduled('A').build();
+    const throwsOnReplay: Orchestrator = function* throwsOnReplay() {
+      throw new TypeError('settings is undefined');
+    };
+    const failed = completion(run(throwsOnReplay, history).step(T0, [taskCompleted(0)]));
+    expect(failed?.failureDetails).toMatchObject({
+      errorType: 'NonDeterminismError',
+      errorMessage: 'Non-deterministic orchestrator "Throws": history has callActivity("A") as #0, replay threw TypeError: settings is undefined',
+    });
+    expect(failed?.failureDetails?.stackTrace).toMatch(/^NonDeterminismError: [^]*\nCaused by: TypeError: settings is undefined\n\s+at throwsOnReplay/);
   });
 
   it('throws TaskFailedError into the orchestrator with the failure details', () => {

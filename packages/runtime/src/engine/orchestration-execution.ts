@@ -73,7 +73,7 @@ class EventWaiter<T> extends AtomicTask<T> {
 /** How an execution ended. */
 type Outcome =
   | { readonly kind: 'completed'; readonly result: JsonValue | undefined }
-  | { readonly kind: 'failed'; readonly failure: FailureDetails }
+  | { readonly kind: 'failed'; readonly failure: FailureDetails; readonly thrown: unknown }
   | { readonly kind: 'terminated' }
   | { readonly kind: 'continued-as-new'; readonly request: ContinueAsNewRequest };
 
@@ -634,10 +634,21 @@ export class OrchestrationExecution {
     const action = this.#rare?.unmatched?.get(event.eventId);
     const actual = action && describeCall(action);
     if (actual !== recorded) {
-      throw new NonDeterminismError(
-        `Non-deterministic orchestrator ${JSON.stringify(this.#name())}: history has ${recorded} as #${event.eventId}, ` +
-          `replay ${actual ? `called ${actual}` : 'scheduled nothing'}`,
+      // The code ended the execution before it (threw, returned): say so, and keep what it threw, which is otherwise
+      // lost: as the cause, and its stack after the error's own (the instance's failureDetails.stackTrace), which shows
+      // where the code went another way, the error's own only where the engine found it.
+      const outcome = this.#phase.kind === 'finished' ? this.#phase.outcome : undefined;
+      const failed = outcome?.kind === 'failed' ? outcome : undefined;
+      const did = actual ? `called ${actual}`
+        : failed ? `threw ${failed.failure.errorType}: ${failed.failure.errorMessage}`
+        : outcome?.kind === 'completed' ? 'returned'
+        : outcome?.kind === 'continued-as-new' ? 'called continueAsNew' : 'scheduled nothing';
+      const error = new NonDeterminismError(
+        `Non-deterministic orchestrator ${JSON.stringify(this.#name())}: history has ${recorded} as #${event.eventId}, replay ${did}`,
+        failed && { cause: failed.thrown },
       );
+      if (failed?.failure.stackTrace !== undefined) error.stack = `${error.stack}\nCaused by: ${failed.failure.stackTrace}`;
+      throw error;
     }
     this.#rare!.unmatched!.delete(event.eventId);
   }
@@ -726,7 +737,7 @@ export class OrchestrationExecution {
 
   /** Fails the execution with `error` (what the orchestrator threw, or why it cannot go on). */
   #fail(error: unknown): void {
-    this.#finish({ kind: 'failed', failure: toFailureDetails(error) });
+    this.#finish({ kind: 'failed', failure: toFailureDetails(error), thrown: error });
   }
 
   /** Ends the execution (once; a diverged execution may still fail). */

@@ -1,6 +1,11 @@
 import { DurableError } from './durable-error.js';
 
-/** A replay scheduled different work than the history recorded. The message names the expected and the actual action. */
+/**
+ * A replay scheduled different work than the history recorded. The message names the expected and the actual action,
+ * or what the replay did instead (`replay threw TypeError: ...`, `replay returned`); an error the orchestrator threw
+ * is its `cause`, and its stack follows the error's own (`Caused by: ...` in `stack`, and so in the instance's
+ * `failureDetails.stackTrace`).
+ */
 export class NonDeterminismError extends DurableError {
   override readonly name = 'NonDeterminismError';
   readonly code = 'non-determinism' as const;
