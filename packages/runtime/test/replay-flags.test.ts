@@ -396,3 +396,71 @@ describe('event names matched with case ignored (EventNamesIgnoreCase)', () => {
     expect(step.newEvents).toContainEqual(expect.objectContaining({ type: 'ExecutionCompleted', result: 'yes' }));
   });
 });
+
+describe('nothing scheduled after continueAsNew (NothingScheduledAfterContinueAsNew)', () => {
+  const completed = { type: 'TaskCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0 } as const;
+  /** Continues as new, then calls `Side` and yields it. */
+  const sideAfterContinue: Orchestrator = function* (ctx) {
+    const generation = ctx.getInput<number>();
+    if (generation === 1) return 'second';
+    ctx.continueAsNew(1);
+    yield ctx.callActivity('Side');
+    return 'never';
+  };
+
+  it('ends the execution at the yield after continueAsNew without scheduling what it yields', () => {
+    const execution = new OrchestrationExecution(sideAfterContinue, limit);
+    execution.replay([]);
+    const step = execution.step(T0, [executionStarted('Loop', 0, 'l', T0)]);
+    expect(step.actions).toEqual([]);
+    expect(step.newEvents.map((e) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'ContinueAsNew', 'OrchestratorCompleted']);
+    expect(step.continueAsNew).toEqual({ input: 1, carryOverEvents: [] });
+  });
+
+  let runtime: Runtime | undefined;
+  afterEach(async () => {
+    await runtime?.stop();
+    runtime = undefined;
+  });
+
+  it('never runs an activity called after continueAsNew', async () => {
+    const sides: unknown[] = [];
+    runtime = createRuntime({
+      logger: silentLogger,
+      orchestrators: { Loop: sideAfterContinue },
+      activities: { Side: (input: unknown) => void sides.push(input) },
+    });
+    await runtime.start();
+    const id = await runtime.client.startNew('Loop', { input: 0 });
+    expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'second' });
+    // stop() drains the worker: an activity the first execution had scheduled has run by then.
+    await runtime.stop();
+    expect(sides).toEqual([]);
+  });
+
+  it('carries to the next execution a buffered event that a wait after continueAsNew would have taken', () => {
+    const waitAfterContinue: Orchestrator = function* (ctx) {
+      yield ctx.callActivity('A');
+      ctx.continueAsNew('next', { preserveUnprocessedEvents: true });
+      yield ctx.waitForExternalEvent('E');
+    };
+    const execution = new OrchestrationExecution(waitAfterContinue, limit);
+    execution.replay([]);
+    execution.step(T0, [executionStarted('Wait', undefined, 'w', T0)]);
+    const step = execution.step(new Date(T0.getTime() + 1000), [eventRaised('E', 'payload', T0), { ...completed }]);
+    expect(step.continueAsNew?.carryOverEvents).toMatchObject([{ type: 'EventRaised', name: 'E', input: 'payload' }]);
+  });
+
+  it('replays a history recorded before, which scheduled the call after continueAsNew, without divergence', () => {
+    const history = new HistoryBuilder({ name: 'Loop', instanceId: 'l' })
+      .started(0)
+      .taskScheduled('Side')
+      .event({ type: 'ContinueAsNew', eventId: -1, timestamp: T0.toISOString(), input: 1, preserveUnprocessedEvents: false })
+      .build();
+    const execution = new OrchestrationExecution(sideAfterContinue, limit);
+    execution.replay(history);
+    expect(execution.flags.includes(ReplayFlag.NothingScheduledAfterContinueAsNew)).toBe(false);
+    const step = execution.step(new Date(T0.getTime() + 1000), [{ ...completed }]);
+    expect(step.newEvents.some((e) => e.type === 'ExecutionCompleted')).toBe(false);
+  });
+});

@@ -94,6 +94,15 @@ export const ReplayFlag = {
    * function threw only when a failure came). A history recorded before keeps all that.
    */
   RetryArgumentsAtCall: 9,
+  /**
+   * @since 2026-12-05. After `continueAsNew` the execution ends at the orchestrator's next `yield` or `return`, and what
+   * it calls until then is not scheduled: an activity, a sub-orchestration, a timer (each a task that never settles),
+   * and a `waitForExternalEvent` takes no buffered event (`preserveUnprocessedEvents` carries it to the next execution).
+   * Before, `ctx.continueAsNew(x); yield ctx.callActivity('Side')` ended the execution at that yield all the same but
+   * scheduled `Side`, which ran with its result recorded in no history, and a wait took a buffered event that no code
+   * received and no execution got. A history recorded before keeps that.
+   */
+  NothingScheduledAfterContinueAsNew: 10,
 } as const;
 
 /** The id of a {@link ReplayFlag}. */

@@ -110,6 +110,10 @@ export interface OrchestrationContext {
   waitForExternalEvent<T = unknown>(name: string): DurableTask<T>;
   /**
    * Restarts the orchestration with a new input and an empty history once the generator returns (or yields).
+   * The execution ends there: what the orchestrator calls after `continueAsNew` is not scheduled (an activity, a
+   * sub-orchestration or a timer never runs; `yield ctx.callActivity('Side')` ends the execution without running
+   * `Side`), and `waitForExternalEvent` takes no buffered event. An instance whose execution began before this rule
+   * schedules such calls, until its next execution.
    * With `preserveUnprocessedEvents`, external events received but not yet consumed are delivered to the new execution.
    * Those events travel with the input in one message (the next execution's start): together they must fit one record
    * of the store (`maxPayloadBytes` on MongoStore), or the store refuses the step and the instance fails, its history

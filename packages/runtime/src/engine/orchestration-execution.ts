@@ -830,11 +830,25 @@ export class OrchestrationExecution {
     );
   }
 
-  /** Opens `task`, the one `action` schedules: kept until its result arrives (by its event id), and the action issued. */
+  /**
+   * Opens `task`, the one `action` schedules: kept until its result arrives (by its event id), and the action issued;
+   * after `continueAsNew`, neither (see {@link #continuing}).
+   */
   #open<K extends AtomicTask<unknown>>(task: K, action: OrchestratorAction): K {
+    if (this.#continuing()) return this.#own(task);
     (this.#openTasks ??= new Map()).set(action.eventId, this.#own(task));
     this.#schedule(action);
     return task;
+  }
+
+  /**
+   * True when the orchestrator called `continueAsNew` in this run: the execution ends at its next `yield` or `return`,
+   * so what it calls until then is not scheduled and a wait takes no buffered event
+   * ({@link ReplayFlag.NothingScheduledAfterContinueAsNew}; a history recorded before schedules it).
+   */
+  #continuing(): boolean {
+    const phase = this.#phase;
+    return phase.kind === 'running' && phase.continueAsNew !== undefined && this.#flags.includes(ReplayFlag.NothingScheduledAfterContinueAsNew);
   }
 
   /** What a `newGuid` name starts with: the instance id, and the execution's (see {@link ReplayFlag.GuidPerExecution}). */
@@ -986,6 +1000,7 @@ export class OrchestrationExecution {
       const x = this.#x;
       const key = x.#eventKey(name);
       const task = x.#own(new EventWaiter<T>(name, key));
+      if (x.#continuing()) return task;
       const buffered = x.#rare?.bufferedEvents?.get(key);
       const event = buffered?.shift();
       if (buffered?.length === 0) x.#rare!.bufferedEvents!.delete(key);
