@@ -4,7 +4,8 @@ import { DurableError } from './durable-error.js';
 /**
  * Thrown into an orchestrator when an activity or sub-orchestration it awaited failed. `failureDetails` describes the
  * remote failure (it crossed a store, so it is data, not the original Error object); `cause` holds an Error rebuilt
- * from it.
+ * from it. Built from a message alone (`new TaskFailedError('x')`, as every error class here builds, e.g. in a test),
+ * it names no task (`name` `''`, `taskScheduledId` -1) and its failure is an `Error` with that message.
  */
 export class TaskFailedError extends DurableError {
   override readonly name = 'TaskFailedError';
@@ -14,9 +15,9 @@ export class TaskFailedError extends DurableError {
   constructor(
     message: string,
     /** Which task failed: the activity or sub-orchestration name and its scheduling id. */
-    readonly task: { readonly name: string; readonly taskScheduledId: number },
+    readonly task: { readonly name: string; readonly taskScheduledId: number } = { name: '', taskScheduledId: -1 },
     /** The failure as recorded in history. */
-    readonly failureDetails: FailureDetails,
+    readonly failureDetails: FailureDetails = { errorType: 'Error', errorMessage: message },
   ) {
     super(message, { cause: failureToError(failureDetails) });
   }
