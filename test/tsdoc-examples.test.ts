@@ -5,23 +5,23 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { strictDiagnostics, typescriptBlocks } from '../test-support/readme-examples.js';
 
 /**
- * The `@example` blocks an editor shows on the main entry's exports, read from the built declarations: every block
- * that imports what it uses (`from '@durable-rx/...'`) typechecks as strict user code, and the declarations a user
- * meets first carry one. The repository's builds must be current (`npm test` builds first).
+ * The `@example` blocks an editor shows on the exports of the main entry and of `/testing`, read from the built
+ * declarations: every block that imports what it uses (`from '@durable-rx/...'`) typechecks as strict user code, and
+ * the declarations a user meets first carry one. The repository's builds must be current (`npm test` builds first).
  */
 const root = fileURLToPath(new URL('..', import.meta.url));
 const workDir = fileURLToPath(new URL('./.docs-blocks-tsdoc/', import.meta.url));
 const FIRST_READ = ['DurableClient', 'createRuntime', 'createClient', 'RuntimeOptions', 'InstanceStatus', 'DurableError'];
 
 function exampleBlocks(): { name: string; code: string }[] {
-  const entry = `${root}packages/runtime/dist/index.d.ts`;
-  const program = ts.createProgram([entry], {
+  const entries = ['index.d.ts', 'testing/index.d.ts'].map((file) => `${root}packages/runtime/dist/${file}`);
+  const program = ts.createProgram(entries, {
     target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext,
     noEmit: true, skipLibCheck: true, types: [],
   });
   const checker = program.getTypeChecker();
-  const module = checker.getSymbolAtLocation(program.getSourceFile(entry)!)!;
-  return checker.getExportsOfModule(module).flatMap((symbol) => {
+  const modules = entries.map((entry) => checker.getSymbolAtLocation(program.getSourceFile(entry)!)!);
+  return modules.flatMap((module) => checker.getExportsOfModule(module)).flatMap((symbol) => {
     const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
     return target.getJsDocTags(checker)
       .filter((tag) => tag.name === 'example')
@@ -31,7 +31,7 @@ function exampleBlocks(): { name: string; code: string }[] {
   });
 }
 
-describe('@example blocks of the main entry', () => {
+describe('@example blocks of the main entry and /testing', () => {
   afterAll(() => rmSync(workDir, { recursive: true, force: true }));
   const blocks = exampleBlocks();
 

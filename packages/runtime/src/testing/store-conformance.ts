@@ -43,6 +43,7 @@ const at = (ms: number) => new Date(T0.getTime() + ms);
  *
  * @example
  * ```ts
+ * import { MemoryStore } from '@durable-rx/runtime';
  * import { describeStoreConformance } from '@durable-rx/runtime/testing';
  * describeStoreConformance('MemoryStore', () => new MemoryStore());
  * ```
