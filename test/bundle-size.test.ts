@@ -1113,11 +1113,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * cause, about +105 B), nothing is scheduled after continueAsNew (ReplayFlag.NothingScheduledAfterContinueAsNew, about
  * +55 B) and TaskFailedError builds from a message alone (about +10 B): 37,848 / 48,148 / 78,689 -> 38,094 / 48,409 /
  * 78,940 B (+246 / +261 / +251, measured after rebasing on main), budgets set to match; rx-client unchanged.
+ * 2026-12-05, OrchestrationExecution.inspection (its phase, open tasks and event waiters, read by /testing's
+ * replayHistory; a class member, so every page carries it): 38,094 / 48,409 / 78,940 -> 38,134 / 48,446 / 78,977 B
+ * (+40 / +37 / +37, measured after rebasing on main), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 38_094 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 48_409 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 78_940 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 38_134 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 48_446 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 78_977 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_090 },
 ];
 

@@ -11,7 +11,7 @@ import { strictDiagnostics, typescriptBlocks } from '../test-support/readme-exam
  */
 const root = fileURLToPath(new URL('..', import.meta.url));
 const workDir = fileURLToPath(new URL('./.docs-blocks-tsdoc/', import.meta.url));
-const FIRST_READ = ['DurableClient', 'createRuntime', 'createClient', 'RuntimeOptions', 'InstanceStatus', 'DurableError'];
+const FIRST_READ = ['DurableClient', 'createRuntime', 'createClient', 'RuntimeOptions', 'InstanceStatus', 'DurableError', 'replayHistory'];
 
 function exampleBlocks(): { name: string; code: string }[] {
   const entries = ['index.d.ts', 'testing/index.d.ts'].map((file) => `${root}packages/runtime/dist/${file}`);

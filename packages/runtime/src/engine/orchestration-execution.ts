@@ -131,7 +131,7 @@ const RUNNING: Running = { kind: 'running' };
  * - any → `diverged` when replay finds the orchestrator does not reproduce its history; the next step turns it into
  *   `finished` (failed).
  */
-type ExecutionPhase =
+export type ExecutionPhase =
   | NotStarted
   | Running
   | { readonly kind: 'suspended'; readonly resumeTo: NotStarted | Running; readonly deferred: readonly HistoryEvent[] }
@@ -273,6 +273,20 @@ export class OrchestrationExecution {
    */
   get parentInstance(): ExecutionStartedEvent['parentInstance'] {
     return this.#rare?.rewoundParent ?? this.#started?.parentInstance;
+  }
+
+  /**
+   * What `replayHistory` (/testing) reads of the execution, as it is (the worker reads none of it): its phase (`diverged`
+   * holds the error the replay stopped at, e.g. a `NonDeterminismError`), the scheduled tasks without a result by
+   * event id, and the tasks waiting for external events in the order they began to wait.
+   * @internal
+   */
+  get inspection(): {
+    readonly phase: ExecutionPhase;
+    readonly openTasks: ReadonlyMap<number, AtomicTask<unknown>> | undefined;
+    readonly eventWaiters: AtomicTask<unknown> | readonly AtomicTask<unknown>[] | undefined;
+  } {
+    return { phase: this.#phase, openTasks: this.#openTasks, eventWaiters: this.#eventWaiters };
   }
 
   /** The execution's {@link Rare} part, made when first needed. */

@@ -6,6 +6,7 @@
  */
 export { VirtualClock } from './virtual-clock.js';
 export { HistoryBuilder, type HistoryBuilderOptions } from './history-builder.js';
+export { replayHistory, type PendingWork, type ReplayHistoryOptions, type ReplayResult } from './replay-history.js';
 export {
   FaultInjector, InjectedFaultError, seededRandom, DEFAULT_FAULT_RATES, type FaultyStore, type FaultCounts,
   type FaultInjectorOptions, type FaultKind, type FaultRates,

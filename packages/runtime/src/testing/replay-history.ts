@@ -1,0 +1,186 @@
+import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES, OrchestrationExecution } from '../engine/orchestration-execution.js';
+import type { Orchestrator } from '../engine/orchestration-context.js';
+import type { OrchestratorAction } from '../engine/orchestrator-action.js';
+import { TimerTask } from '../engine/timer-task.js';
+import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
+import type { HistoryEvent, SubOrchestrationInstanceCreatedEvent, TaskScheduledEvent, TimerCreatedEvent } from '../model/history-event.js';
+import type { FailureDetails } from '../model/instance-status.js';
+import { copyStoreValue } from '../model/json.js';
+import { isCount, readChecked } from '../model/validation.js';
+
+/** Options of {@link replayHistory}. */
+export interface ReplayHistoryOptions {
+  /**
+   * The custom status limit (UTF-8 bytes of its JSON text) for a history that records none, as `createRuntime`'s
+   * option of that name; default 16 KiB. A history whose first step recorded its limit replays with that one, as the
+   * runtime replays it.
+   */
+  readonly customStatusLimitBytes?: number | undefined;
+}
+
+/**
+ * Something the orchestrator waits for at the end of the replayed history. Scheduled work carries `inHistory`: true
+ * when the history records its scheduling (it waits for the result), false when the orchestrator called it after the
+ * last recorded event, so that its next step would schedule it. `eventId` is the number the history's result event
+ * names it by (`taskScheduledId`, `timerId`).
+ */
+export type PendingWork =
+  | {
+      readonly kind: 'activity';
+      readonly eventId: number;
+      readonly name: string;
+      readonly input?: unknown;
+      readonly inHistory: boolean;
+    }
+  | { readonly kind: 'timer'; readonly eventId: number; readonly fireAt: Date; readonly inHistory: boolean }
+  | {
+      readonly kind: 'subOrchestration';
+      readonly eventId: number;
+      readonly name: string;
+      readonly instanceId: string;
+      readonly input?: unknown;
+      readonly inHistory: boolean;
+    }
+  | { readonly kind: 'event'; readonly name: string };
+
+/**
+ * Where {@link replayHistory} left the orchestrator: the status an instance with this history and this code has, its
+ * custom status, what it waits for (nothing once it ended), and its outcome: the output of a completed run, the
+ * failure of a failed one, the next execution's input after `continueAsNew`.
+ */
+export type ReplayResult = {
+  /** The custom status after the last replayed event. */
+  readonly customStatus: unknown;
+  /** What it waits for, scheduled work by `eventId` then the external events, each in the order it asked for them. */
+  readonly pending: readonly PendingWork[];
+} & (
+  | { readonly runtimeStatus: 'Running' | 'Suspended' | 'Terminated' }
+  | { readonly runtimeStatus: 'Completed'; readonly output: unknown }
+  | { readonly runtimeStatus: 'Failed'; readonly failureDetails: FailureDetails }
+  | { readonly runtimeStatus: 'ContinuedAsNew'; readonly input: unknown }
+);
+
+/**
+ * Replays a recorded history against an orchestrator with the runtime's own engine, without a store, a clock or any
+ * I/O: where an instance with this history would stand if this code ran it. Two uses:
+ *
+ * - before deploying changed orchestrator code, replay histories of instances that are still running (read with
+ *   `getStatus(id, { showHistory: true, showHistoryOutput: true })`, without which results are left out): the call
+ *   throws where a worker running the new code would fail the instance;
+ * - unit-test an orchestrator against a history built with {@link HistoryBuilder}: what it does with a result, a
+ *   failure (`TaskFailedError` inside the orchestrator), an event or a timer, and what it asks for next.
+ *
+ * The outcome is the one the code reaches, whatever the history recorded: a completed instance whose code now returns
+ * another output replays as `Completed` with the new one (a runtime never replays a completed instance, so that is no
+ * divergence; compare the outputs to check it).
+ *
+ * @param orchestrator - The orchestrator function, as registered with `createRuntime`.
+ * @param history - One execution's history, in order, starting with its `ExecutionStarted` (a history that
+ *   continued as new: from the start of its last execution). It is not changed.
+ * @throws {NonDeterminismError} The code does not reproduce the history: it schedules other work than a recorded call
+ *   (the message names both) or none.
+ * @throws {UnknownEventTypeError} The history has an event type this version does not know.
+ * @throws {InvalidArgumentError} No orchestrator function, or no `ExecutionStarted` in the history.
+ *
+ * @example
+ * ```ts
+ * import { NonDeterminismError } from '@durable-rx/runtime';
+ * import { sampleOrchestrators } from '@durable-rx/runtime/samples';
+ * import { HistoryBuilder, replayHistory } from '@durable-rx/runtime/testing';
+ *
+ * const history = new HistoryBuilder({ name: 'E1_HelloSequence' })
+ *   .started()
+ *   .taskScheduled('E1_SayHello', 'Tokyo')
+ *   .step(1000)
+ *   .taskCompleted(0, 'Hello Tokyo!')
+ *   .build();
+ * const result = replayHistory(sampleOrchestrators.E1_HelloSequence, history);
+ * result.customStatus; // 'Tokyo'
+ * result.pending; // [{ kind: 'activity', eventId: 1, name: 'E1_SayHello', input: 'Seattle', inHistory: false }]
+ *
+ * try {
+ *   replayHistory(function* (ctx) { return yield ctx.callActivity('SayGoodbye', 'Tokyo'); }, history);
+ * } catch (error) {
+ *   if (error instanceof NonDeterminismError) console.log(error.message); // names callActivity("E1_SayHello") and callActivity("SayGoodbye")
+ * }
+ * ```
+ */
+export function replayHistory(
+  orchestrator: Orchestrator, history: readonly HistoryEvent[], options?: ReplayHistoryOptions,
+): ReplayResult {
+  if (typeof orchestrator !== 'function') throw new InvalidArgumentError('replayHistory needs an orchestrator function');
+  if (!Array.isArray(history)) throw new InvalidArgumentError('replayHistory needs a history: an array of history events');
+  const { customStatusLimitBytes } = readChecked(options, 'replayHistory options', { customStatusLimitBytes: isCount });
+  // The caller's events stay theirs (what the orchestrator receives is a copy, as from a store). The recorded outcome
+  // is left out, so that the step below records the one the code reaches: replayed, it only marks the outcome kept.
+  const events = copyStoreValue(history).filter((event) => event.type !== 'ExecutionCompleted' && event.type !== 'ContinueAsNew');
+  if (!events.some((event) => event.type === 'ExecutionStarted')) {
+    throw new InvalidArgumentError('replayHistory needs a history with an ExecutionStarted event');
+  }
+  const execution = new OrchestrationExecution(orchestrator, {
+    customStatusLimitBytes: customStatusLimitBytes ?? DEFAULT_CUSTOM_STATUS_LIMIT_BYTES,
+  });
+  execution.replay(events);
+  const { phase } = execution.inspection;
+  if (phase.kind === 'diverged') throw phase.error;
+  // A step of no events at the history's last time (a step never goes back in time, so the epoch is that time): it
+  // issues the work the replay called and the history does not record, and records an outcome the history lacks.
+  const step = execution.step(new Date(0), []);
+  const { customStatus } = step;
+  for (const event of step.newEvents) {
+    if (event.type === 'ExecutionCompleted') {
+      return event.orchestrationStatus === 'Failed'
+        ? { runtimeStatus: 'Failed', failureDetails: event.failureDetails!, customStatus, pending: [] }
+        : { runtimeStatus: 'Completed', output: event.result, customStatus, pending: [] };
+    }
+    if (event.type === 'ContinueAsNew') return { runtimeStatus: 'ContinuedAsNew', input: event.input, customStatus, pending: [] };
+  }
+  // Ended with no outcome of its own to record: terminated, which its ExecutionTerminated records.
+  if (step.isFinished) return { runtimeStatus: 'Terminated', customStatus, pending: [] };
+  return { runtimeStatus: endsSuspended(events) ? 'Suspended' : 'Running', customStatus, pending: pendingWork(execution, events, step.actions) };
+}
+
+/** True when the last suspend or resume of a running execution's history is a suspend (the engine's rule: see `#apply`). */
+function endsSuspended(history: readonly HistoryEvent[]): boolean {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const { type } = history[i]!;
+    if (type === 'ExecutionSuspended') return true;
+    if (type === 'ExecutionResumed') return false;
+  }
+  return false;
+}
+
+/** What the execution waits for, described from the history event or the new action that scheduled each piece. */
+function pendingWork(execution: OrchestrationExecution, history: readonly HistoryEvent[], actions: readonly OrchestratorAction[]): PendingWork[] {
+  const recorded = new Map<number, TaskScheduledEvent | TimerCreatedEvent | SubOrchestrationInstanceCreatedEvent>();
+  for (const event of history) {
+    if (event.type === 'TaskScheduled' || event.type === 'TimerCreated' || event.type === 'SubOrchestrationInstanceCreated') recorded.set(event.eventId, event);
+  }
+  const issued = new Map(actions.map((action) => [action.eventId, action]));
+  const { openTasks, eventWaiters } = execution.inspection;
+  // A cancelled timer stays open, but its fire is ignored: nothing waits for it.
+  const eventIds = [...openTasks ?? []].filter(([, task]) => !(task instanceof TimerTask && task.isCancelled)).map(([id]) => id);
+  const pending: PendingWork[] = [];
+  for (const eventId of eventIds.sort((a, b) => a - b)) {
+    const action = issued.get(eventId);
+    const call = action ?? recorded.get(eventId);
+    if (call === undefined) continue;
+    const inHistory = action === undefined;
+    const input = 'input' in call && call.input !== undefined ? { input: call.input } : {};
+    switch (call.type) {
+      case 'ScheduleTask':
+      case 'TaskScheduled':
+        pending.push({ kind: 'activity', eventId, name: call.name, ...input, inHistory });
+        break;
+      case 'CreateTimer':
+      case 'TimerCreated':
+        pending.push({ kind: 'timer', eventId, fireAt: new Date(call.fireAt), inHistory });
+        break;
+      default:
+        pending.push({ kind: 'subOrchestration', eventId, name: call.name, instanceId: call.instanceId, ...input, inHistory });
+    }
+  }
+  const waiters = eventWaiters === undefined ? [] : Array.isArray(eventWaiters) ? eventWaiters : [eventWaiters];
+  for (const { name } of waiters) pending.push({ kind: 'event', name });
+  return pending;
+}

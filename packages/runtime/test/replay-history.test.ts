@@ -1,0 +1,188 @@
+import { filter, firstValueFrom, takeWhile, toArray } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import { InvalidArgumentError } from '../src/model/errors/invalid-argument-error.js';
+import { NonDeterminismError } from '../src/model/errors/non-determinism-error.js';
+import { TaskFailedError } from '../src/model/errors/task-failed-error.js';
+import { UnknownEventTypeError } from '../src/model/errors/unknown-event-type-error.js';
+import type { HistoryEvent } from '../src/model/history-event.js';
+import { createRuntime } from '../src/runtime/create-runtime.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import { HistoryBuilder } from '../src/testing/history-builder.js';
+import { replayHistory } from '../src/testing/replay-history.js';
+import { helloSequence, sampleActivities, sampleOrchestrators, waitForEvents } from '../src/testing/samples.js';
+import { SETTLED } from '../src/testing/settled.js';
+
+/** The hello sequence with another activity name in its second call: what a careless edit deploys. */
+const renamedSecondCall: Orchestrator<string[]> = function* (ctx) {
+  const outputs: string[] = [];
+  outputs.push(yield ctx.callActivity('E1_SayHello', 'Tokyo'));
+  ctx.setCustomStatus('Tokyo');
+  outputs.push(yield ctx.callActivity('E1_SayGoodbye', 'Seattle'));
+  return outputs;
+};
+
+/** A runtime on MemoryStore with the samples, started; stopped by the caller. */
+async function startedRuntime(): Promise<ReturnType<typeof createRuntime>> {
+  const runtime = createRuntime({
+    store: new MemoryStore(), orchestrators: { ...sampleOrchestrators, WaitForEvents: waitForEvents }, activities: sampleActivities,
+  });
+  await runtime.start();
+  return runtime;
+}
+
+describe('replayHistory on histories a runtime recorded', () => {
+  it('a completed hello sequence (getStatus with showHistory and showHistoryOutput) replays to the same output and status', async () => {
+    const runtime = await startedRuntime();
+    try {
+      const id = await runtime.client.startNew('E1_HelloSequence');
+      const done = await runtime.client.waitForCompletion(id, SETTLED);
+      expect(done.runtimeStatus).toBe('Completed');
+      const recorded = await runtime.client.getStatus(id, { showHistory: true, showHistoryOutput: true });
+      const history = recorded!.history!;
+      const copy = structuredClone(history);
+
+      const result = replayHistory(helloSequence, history);
+      expect(result).toEqual({
+        runtimeStatus: 'Completed', output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'], customStatus: 'London', pending: [],
+      });
+      expect(history).toEqual(copy); // the caller's events are not changed
+
+      // The changed code: the replay fails as a worker running it would fail the instance, naming both calls.
+      expect(() => replayHistory(renamedSecondCall, history)).toThrow(NonDeterminismError);
+      expect(() => replayHistory(renamedSecondCall, history)).toThrow(/"E1_SayHello".*"E1_SayGoodbye"/);
+    } finally {
+      await runtime.stop();
+    }
+  });
+
+  it('the history history$ streams replays too; a running instance reports the event it waits for', async () => {
+    const runtime = await startedRuntime();
+    try {
+      const id = await runtime.client.startNew('WaitForEvents', { input: 2 });
+      await runtime.client.raiseEvent(id, 'Item', 'first');
+      await firstValueFrom(runtime.client.customStatus$(id).pipe(filter((status) => JSON.stringify(status) === '{"received":1}')));
+      const status = await runtime.client.getStatus(id, { showHistory: true, showHistoryOutput: true });
+      const running = replayHistory(waitForEvents, status!.history!);
+      expect(running).toEqual({ runtimeStatus: 'Running', customStatus: { received: 1 }, pending: [{ kind: 'event', name: 'Item' }] });
+
+      await runtime.client.raiseEvent(id, 'Item', 'second');
+      const streamed = await firstValueFrom(runtime.client.history$(id).pipe(
+        takeWhile((event: HistoryEvent) => event.type !== 'ExecutionCompleted', true), toArray(),
+      ));
+      expect(replayHistory(waitForEvents, streamed)).toMatchObject({ runtimeStatus: 'Completed', output: ['first', 'second'] });
+    } finally {
+      await runtime.stop();
+    }
+  });
+});
+
+describe('replayHistory on built histories', () => {
+  const started = (): HistoryBuilder => new HistoryBuilder({ name: 'E1_HelloSequence' }).started();
+
+  it('an activity scheduled and not answered is pending, recorded in history', () => {
+    const result = replayHistory(helloSequence, started().taskScheduled('E1_SayHello', 'Tokyo').build());
+    expect(result).toEqual({
+      runtimeStatus: 'Running', customStatus: undefined,
+      pending: [{ kind: 'activity', eventId: 0, name: 'E1_SayHello', input: 'Tokyo', inHistory: true }],
+    });
+  });
+
+  it('the call the orchestrator makes after the last recorded result is pending, for its next step to schedule', () => {
+    expect(replayHistory(helloSequence, started().build()).pending)
+      .toEqual([{ kind: 'activity', eventId: 0, name: 'E1_SayHello', input: 'Tokyo', inHistory: false }]);
+    const afterTokyo = started().taskScheduled('E1_SayHello', 'Tokyo').step(1000).taskCompleted(0, 'Hello Tokyo!').build();
+    expect(replayHistory(helloSequence, afterTokyo)).toEqual({
+      runtimeStatus: 'Running', customStatus: 'Tokyo',
+      pending: [{ kind: 'activity', eventId: 1, name: 'E1_SayHello', input: 'Seattle', inHistory: false }],
+    });
+  });
+
+  it('a failed activity reaches the orchestrator as TaskFailedError, with its name and the recorded failure', () => {
+    const tolerant: Orchestrator = function* (ctx) {
+      try {
+        return yield ctx.callActivity('Charge', 42);
+      } catch (error) {
+        if (!(error instanceof TaskFailedError)) throw error;
+        return { failed: error.task.name, because: error.failureDetails.errorMessage };
+      }
+    };
+    const history = new HistoryBuilder({ name: 'Pay' }).started()
+      .taskScheduled('Charge', 42).step(10)
+      .taskFailed(0, { errorType: 'Error', errorMessage: 'card declined' })
+      .build();
+    expect(replayHistory(tolerant, history)).toMatchObject({ runtimeStatus: 'Completed', output: { failed: 'Charge', because: 'card declined' } });
+
+    const strict: Orchestrator = function* (ctx) {
+      return yield ctx.callActivity('Charge', 42);
+    };
+    const failed = replayHistory(strict, history);
+    expect(failed.runtimeStatus).toBe('Failed');
+    expect(failed).toMatchObject({ failureDetails: { errorType: 'TaskFailedError', errorMessage: expect.stringContaining('card declined') } });
+  });
+
+  it('reports timers, sub-orchestrations and events waited for, and leaves out a cancelled timer', () => {
+    const fireAt = new Date('2026-01-02T00:00:00.000Z');
+    const orchestrator: Orchestrator = function* (ctx) {
+      const cancelled = ctx.createTimer(new Date('2026-01-03T00:00:00.000Z'));
+      cancelled.cancel();
+      const child = ctx.callSubOrchestrator('Child', { n: 1 }, 'child-1');
+      const deadline = ctx.createTimer(fireAt);
+      yield ctx.Task.any([child, deadline, ctx.waitForExternalEvent('Approve')]);
+    };
+    const history = new HistoryBuilder({ name: 'Parent' }).started()
+      .timerCreated(new Date('2026-01-03T00:00:00.000Z'))
+      .subOrchestrationCreated('Child', 'child-1', { n: 1 })
+      .build();
+    expect(replayHistory(orchestrator, history).pending).toEqual([
+      { kind: 'subOrchestration', eventId: 1, name: 'Child', instanceId: 'child-1', input: { n: 1 }, inHistory: true },
+      { kind: 'timer', eventId: 2, fireAt, inHistory: false },
+      { kind: 'event', name: 'Approve' },
+    ]);
+  });
+
+  it('reports continueAsNew with the next input, a termination and a suspension', () => {
+    const counter: Orchestrator = function* (ctx) {
+      const n = ctx.getInput<number>();
+      yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 1000));
+      ctx.continueAsNew(n + 1);
+    };
+    const at = new Date('2026-01-01T00:00:01.000Z');
+    const fired = new HistoryBuilder({ name: 'Counter' }).started(1).timerCreated(at).step(1000).timerFired(0, at).build();
+    expect(replayHistory(counter, fired)).toEqual({ runtimeStatus: 'ContinuedAsNew', input: 2, customStatus: undefined, pending: [] });
+
+    const waiting = new HistoryBuilder({ name: 'Counter' }).started(1).timerCreated(at).step(10);
+    const terminated = waiting.event({ type: 'ExecutionTerminated', eventId: -1, timestamp: waiting.now.toISOString(), reason: 'stop' }).build();
+    expect(replayHistory(counter, terminated)).toEqual({ runtimeStatus: 'Terminated', customStatus: undefined, pending: [] });
+
+    const paused = new HistoryBuilder({ name: 'Counter' }).started(1).timerCreated(at).step(10);
+    const suspended = paused.event({ type: 'ExecutionSuspended', eventId: -1, timestamp: paused.now.toISOString() }).build();
+    expect(replayHistory(counter, suspended)).toMatchObject({ runtimeStatus: 'Suspended', pending: [{ kind: 'timer', eventId: 0, fireAt: at }] });
+  });
+
+  it('the outcome is the one the code reaches, not the recorded one', () => {
+    const history = started().taskScheduled('E1_SayHello', 'Tokyo').step(10).taskCompleted(0, 'Hello Tokyo!')
+      .event({ type: 'ExecutionCompleted', eventId: -1, timestamp: '2026-01-01T00:00:00.010Z', orchestrationStatus: 'Completed', result: 'recorded' })
+      .build();
+    const changed: Orchestrator = function* (ctx) {
+      return `now: ${String(yield ctx.callActivity('E1_SayHello', 'Tokyo'))}`;
+    };
+    expect(replayHistory(changed, history)).toMatchObject({ runtimeStatus: 'Completed', output: 'now: Hello Tokyo!' });
+  });
+
+  it('refuses what cannot be replayed: no orchestrator, no start, an unknown event type', () => {
+    const history = started().build();
+    expect(() => replayHistory(undefined as unknown as Orchestrator, history)).toThrow(InvalidArgumentError);
+    expect(() => replayHistory(helloSequence, history.filter((event) => event.type !== 'ExecutionStarted'))).toThrow(InvalidArgumentError);
+    expect(() => replayHistory(helloSequence, history, { customStatusLimitBytes: 0 })).toThrow(InvalidArgumentError);
+    const newer = [...history, { type: 'SomethingNewer', eventId: -1, timestamp: history[0]!.timestamp } as unknown as HistoryEvent];
+    expect(() => replayHistory(helloSequence, newer)).toThrow(UnknownEventTypeError);
+  });
+
+  it('checks the custom status against the limit given, as the runtime does', () => {
+    const history = started().taskScheduled('E1_SayHello', 'Tokyo').step(10).taskCompleted(0, 'Hello Tokyo!').build();
+    expect(replayHistory(helloSequence, history, { customStatusLimitBytes: 4 })).toMatchObject({
+      runtimeStatus: 'Failed', failureDetails: { errorType: 'PayloadTooLargeError' },
+    });
+  });
+});
