@@ -191,7 +191,8 @@ export abstract class IdbStore implements Store {
   readonly workAvailable$: Observable<void>;
   /**
    * Signals each time the store reads its watched instances again (another tab went without its goodbye, the database
-   * was opened again, the page resumed; see #readWatched): `changes$` may have missed commits, and a client's live
+   * was opened again, the page resumed, a message on the channel carried changes the feed could not read; see
+   * #readWatched): `changes$` may have missed commits, and a client's live
    * lists (`instances$`) run their query again. Ends as `changes$` does.
    */
   readonly resync$: Observable<void>;
@@ -270,6 +271,8 @@ export abstract class IdbStore implements Store {
       clock: this.#clock,
       page: this.#page,
       peerGone: (owners) => this.#peerGone(owners),
+      // Changes another handle posted that the feed could not read (dropped): one may stand for a commit.
+      unreadable: () => this.#readWatched(),
     });
     this.changes$ = this.#feed.changes$;
     this.#watched = new WatchedInstances(this.#feed.changes$);

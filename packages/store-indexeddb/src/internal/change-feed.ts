@@ -1,7 +1,7 @@
 import type { Observable } from 'rxjs';
 import { randomId, type Clock, type ClockTimer } from '@durable-rx/runtime';
 import { Broadcast, webLocks, withOwnPayloads, type StatusChange } from '@durable-rx/runtime/store-kit';
-import { VersionGate, type FeedChange } from './version-gate.js';
+import { VersionGate, isFeedChange, type FeedChange } from './version-gate.js';
 import type { PageFreeze } from './page-freeze.js';
 
 /** Options of a {@link ChangeFeed}. */
@@ -28,12 +28,21 @@ export interface ChangeFeedOptions {
    * the leases its workers held are held by nobody now, so the store releases them.
    */
   readonly peerGone?: ((owners: readonly string[]) => void) | undefined;
+  /**
+   * Called when a message from another handle carried changes this feed cannot read ({@link isFeedChange}), once per
+   * message: they are dropped, but one may stand for a commit (of a tab of another version of this package), so the
+   * store reads again what its subscribers watch and hands it to {@link ChangeFeed.deliverRead}, as after a peer gone.
+   */
+  readonly unreadable?: (() => void) | undefined;
 }
 
-/** What travels on the BroadcastChannel: the snapshots one transaction committed, in order. */
+/**
+ * What travels on the BroadcastChannel: the snapshots one transaction committed, in order. As received, its changes are
+ * unchecked (anything may post on the channel): each is checked before it is delivered ({@link readable}).
+ */
 interface FeedMessage {
   readonly type: typeof MESSAGE_TYPE;
-  readonly changes: readonly FeedChange[];
+  readonly changes: readonly unknown[];
   readonly work: boolean;
   /**
    * The sending feed's id. Absent (or undefined) from the messages of older versions of this package and of feeds
@@ -43,9 +52,12 @@ interface FeedMessage {
   readonly from?: string | undefined;
 }
 
-/** What one commit published: its snapshots and whether it signalled work to the other handles. */
-interface Batch {
-  readonly changes: readonly FeedChange[];
+/**
+ * What one commit published: its snapshots and whether it signalled work to the other handles. Received from another
+ * feed (a late answer's kept commits), its changes are unchecked: `Batch<unknown>`.
+ */
+interface Batch<C = FeedChange> {
+  readonly changes: readonly C[];
   readonly work: boolean;
 }
 
@@ -62,7 +74,7 @@ interface KeptBatch extends Batch {
 type PresenceMessage =
   | { readonly type: typeof PRESENCE_TYPE; readonly kind: 'hello' | 'bye'; readonly from: string }
   | { readonly type: typeof PRESENCE_TYPE; readonly kind: 'owners'; readonly from: string; readonly owners: readonly string[] }
-  | { readonly type: typeof PRESENCE_TYPE; readonly kind: 'here'; readonly from: string; readonly to: string; readonly kept: readonly Batch[] };
+  | { readonly type: typeof PRESENCE_TYPE; readonly kind: 'here'; readonly from: string; readonly to: string; readonly kept: readonly Batch<unknown>[] };
 
 const MESSAGE_TYPE = 'durable-rx/commit@1';
 const PRESENCE_TYPE = 'durable-rx/presence@1';
@@ -178,6 +190,7 @@ export class ChangeFeed {
   /** The page's freeze: while the page is frozen, work signals wait for the resume (see {@link ChangeFeed.#onResume}). */
   readonly #page: PageFreeze | undefined;
   readonly #peerGone: ((owners: readonly string[]) => void) | undefined;
+  readonly #unreadable: (() => void) | undefined;
   /** The lease owners this handle's claims and commits named (see {@link ChangeFeed.announceOwner}), oldest first. */
   readonly #owners: string[] = [];
   /** The lease owners each other feed announced, by feed id: released when its lock frees without a bye. */
@@ -209,6 +222,7 @@ export class ChangeFeed {
     this.#channel?.addEventListener('message', this.#onMessage);
     this.#page = options.page;
     this.#peerGone = options.peerGone;
+    this.#unreadable = options.unreadable;
     this.#locks = this.#channel && (options.locks ?? webLocks<LockManager>());
     this.#always = this.#locks === undefined;
     if (!this.#locks) {
@@ -354,7 +368,11 @@ export class ChangeFeed {
     const data = event.data;
     if (isFeedMessage(data)) {
       if (typeof data.from !== 'string' && !this.#always) this.#postAlways(); // an older version's tab: it listens too
-      this.#deliver(data.changes, data.work);
+      const changes = readable(data.changes);
+      this.#deliver(changes, data.work);
+      if (changes !== data.changes) this.#unreadable?.();
+    } else if ((data as { type?: unknown } | null)?.type === MESSAGE_TYPE) {
+      this.#unreadable?.(); // a commit whose changes this feed cannot even find
     } else if (this.#locks && isPresenceMessage(data) && data.from !== this.#id) this.#onPresence(data);
   };
 
@@ -507,7 +525,8 @@ export class ChangeFeed {
    * last purge on: this feed may have read a later run already (version 1, say), and the client's status$ compares
    * versions only, so the purged run's higher versions would pass as newer. (What that leaves: the package README.)
    */
-  #deliverKept(kept: readonly Batch[]): void {
+  #deliverKept(received: readonly Batch<unknown>[]): void {
+    const kept = received.map((b) => ({ changes: readable(b.changes), work: b.work }));
     const lastPurge = new Map<string, number>();
     let at = 0;
     for (const batch of kept) {
@@ -521,6 +540,7 @@ export class ChangeFeed {
       const changes = lastPurge.size === 0 ? batch.changes : batch.changes.filter((c) => (lastPurge.get(c.instanceId) ?? 0) <= at++);
       this.#deliver(changes, batch.work);
     }
+    if (kept.some((b, i) => b.changes !== received[i]!.changes)) this.#unreadable?.();
   }
 
   #deliver(changes: readonly FeedChange[], work: boolean): void {
@@ -565,21 +585,31 @@ function keptCopy(change: FeedChange): FeedChange {
 }
 
 /**
- * The change a feed delivers: without `after`, the feed's own; with the purged snapshot a purge names, when it is
- * well formed (it may come from another tab).
+ * The change a feed delivers: without `after`, the feed's own; with the purged snapshot a purge names (a change from
+ * another tab is well formed once delivered: {@link readable}), and nothing else a newer version may add to it.
  */
 function statusChangeOf(change: FeedChange): StatusChange {
   const { instanceId, state, purged } = change;
-  return typeof purged?.executionId === 'string' && typeof purged.version === 'number'
-    ? { instanceId, state, purged: { executionId: purged.executionId, version: purged.version } }
-    : { instanceId, state };
+  return purged ? { instanceId, state, purged: { executionId: purged.executionId, version: purged.version } } : { instanceId, state };
+}
+
+/**
+ * The changes of a batch another feed posted that this one can deliver ({@link isFeedChange}): `changes` itself when
+ * every one is (nearly always), else a new array without the others. A change dropped so may stand for a commit (of a
+ * tab of another version of this package), so the feed then tells its store (`unreadable`), which reads again.
+ */
+function readable(changes: readonly unknown[]): readonly FeedChange[] {
+  return changes.every(isFeedChange) ? changes : changes.filter(isFeedChange);
 }
 
 function isFeedMessage(data: unknown): data is FeedMessage {
   return (data as Partial<FeedMessage> | null)?.type === MESSAGE_TYPE && isBatch(data);
 }
 
-/** A presence message with the fields its kind needs (a malformed one is ignored, as a malformed commit is). */
+/**
+ * A presence message with the fields its kind needs (a malformed one is ignored, as a malformed commit is; the changes
+ * of the kept commits a `here` carries are checked one by one when they are delivered, as a commit's are).
+ */
 function isPresenceMessage(data: unknown): data is PresenceMessage {
   const m = data as { type?: unknown; kind?: unknown; from?: unknown; to?: unknown; kept?: unknown } | null;
   if (m?.type !== PRESENCE_TYPE || typeof m.from !== 'string') return false;
@@ -590,7 +620,8 @@ function isPresenceMessage(data: unknown): data is PresenceMessage {
   return m.kind !== 'here' || (typeof m.to === 'string' && Array.isArray(m.kept) && m.kept.every(isBatch));
 }
 
-function isBatch(data: unknown): data is Batch {
-  const b = data as Partial<Batch> | null;
+/** A batch's outside: its changes are checked one by one ({@link readable}). */
+function isBatch(data: unknown): data is Batch<unknown> {
+  const b = data as Partial<Batch<unknown>> | null;
   return typeof b === 'object' && b !== null && Array.isArray(b.changes) && typeof b.work === 'boolean';
 }

@@ -1,3 +1,4 @@
+import { ALL_RUNTIME_STATUSES } from '@durable-rx/runtime';
 import { isNewerVersion, type InstanceState, type StatusChange } from '@durable-rx/runtime/store-kit';
 
 /** A committed change as it travels between store handles: the snapshot plus the version it follows. */
@@ -7,6 +8,52 @@ export interface FeedChange extends StatusChange {
    * instance or one created again after a purge). Receivers use it to put snapshots from several tabs in order.
    */
   readonly after: number;
+}
+
+/**
+ * True when `value` is a change a feed can deliver: what every change that arrives from another handle (a commit on the
+ * channel, a late answer's kept commits) must be before it reaches the {@link VersionGate} and the readers. Anything a
+ * structured clone carries can arrive there (a script of the origin posts on the channel, a tab runs another version
+ * of this package), and a reader takes a delivered change for an {@link InstanceState} (`status$`, `instances$`,
+ * `history$`): so the instance id is a string, `after` a count, a snapshot (absent: a purge) has the fields readers
+ * read with their types (its own id the change's, valid Dates, a version of at least 1), and a purge's `purged` names
+ * an execution and a version. Payloads (`input`, `output`, `customStatus`) may be anything. Pure.
+ *
+ * @example
+ * ```ts
+ * isFeedChange({ instanceId: 'a', after: 0, state: snapshot }); // true
+ * isFeedChange({ instanceId: 'a', after: 0, state: null });     // false: neither a snapshot nor a purge
+ * ```
+ */
+export function isFeedChange(value: unknown): value is FeedChange {
+  // Members of anything but null and undefined read as undefined when absent: a primitive fails the first check.
+  const change = value as Loose | null | undefined;
+  const state = change?.state as Loose | null | undefined;
+  const purged = change?.purged as Loose | null | undefined;
+  const failure = state?.failureDetails as Loose | null | undefined;
+  const previous = state?.previousHistory as Loose | null | undefined;
+  return typeof change?.instanceId === 'string' && isCount(change.after, 0)
+    && (purged === undefined || (typeof purged?.executionId === 'string' && isCount(purged.version, 1)))
+    && (state === undefined || (state?.instanceId === change.instanceId && typeof state.name === 'string'
+      && typeof state.executionId === 'string' && ALL_RUNTIME_STATUSES.includes(state.runtimeStatus as InstanceState['runtimeStatus'])
+      && isTime(state.createdTime) && isTime(state.lastUpdatedTime) && isCount(state.version, 1) && isCount(state.historyLength, 0)
+      && (state.historyEpoch === undefined || isCount(state.historyEpoch, 0))
+      && (state.parentInstanceId === undefined || typeof state.parentInstanceId === 'string')
+      && (failure === undefined || (typeof failure?.errorType === 'string' && typeof failure.errorMessage === 'string'))
+      && (previous === undefined || (typeof previous?.execution === 'string' && isCount(previous.events, 0)))));
+}
+
+/** An object read member by member, none trusted. */
+type Loose = { readonly [member: string]: unknown };
+
+/** A safe integer of at least `min`. */
+function isCount(value: unknown, min: number): boolean {
+  return Number.isSafeInteger(value) && (value as number) >= min;
+}
+
+/** A Date that holds a time (an Invalid Date would sort and compare as no time). */
+function isTime(value: unknown): boolean {
+  return value instanceof Date && !Number.isNaN(value.getTime());
 }
 
 /**

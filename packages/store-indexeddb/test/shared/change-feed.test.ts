@@ -1,10 +1,10 @@
-import { ReplaySubject, firstValueFrom, filter, map, take, takeWhile, toArray, type Observable } from 'rxjs';
-import { createClient, type InstanceStatus } from '@durable-rx/runtime';
+import { ReplaySubject, distinctUntilChanged, firstValueFrom, filter, map, take, takeWhile, toArray, type Observable } from 'rxjs';
+import { createClient, type DurableClient, type InstanceStatus } from '@durable-rx/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { StatusChange, Store } from '@durable-rx/runtime/store-kit';
+import type { InstanceState, StatusChange, Store } from '@durable-rx/runtime/store-kit';
 import { changeChannelName } from '../../src/idb-store.js';
 import { VirtualClock } from '@durable-rx/runtime/testing';
-import { adapters, commitSteps, create, newInstance, uniqueName, type AdapterName, type FeedOptions } from './fixtures.js';
+import { adapters, commitSteps, create, newInstance, uniqueName, within, type AdapterName, type FeedOptions } from './fixtures.js';
 
 describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed: %s', (adapter) => {
   const opened: Store[] = [];
@@ -296,6 +296,108 @@ describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed:
     } finally {
       channel.close();
       for (const w of watched) w.subscription.unsubscribe();
+    }
+  });
+
+  /** A reader's status$, customStatus$ and instances$ of `id`, each as labels, replayed to whoever asks. */
+  const watchOf = (reader: DurableClient, id: string) => {
+    const label = (s: InstanceStatus | undefined) => (s ? `${s.runtimeStatus} ${String(s.customStatus ?? '-')}` : 'none');
+    const sources = [
+      reader.status$(id).pipe(map(label)),
+      reader.customStatus$(id).pipe(map((c) => String(c ?? '-'))),
+      // A list may run its query again (and show the same): only what it shows counts.
+      reader.instances$().pipe(map((list) => label(list.find((s) => s.instanceId === id))), distinctUntilChanged()),
+    ];
+    const watched = sources.map((source) => {
+      const subject = new ReplaySubject<string>();
+      return { subject, subscription: source.subscribe(subject) };
+    });
+    return {
+      /** Each one's first label. */
+      first: () => Promise.all(watched.map((w) => within(firstValueFrom(w.subject), 'a first label'))),
+      /** Each one's labels until one that includes `text`; rejects when one fails. */
+      until: (text: string) => Promise.all(watched.map((w) => within(
+        firstValueFrom(w.subject.pipe(takeWhile((s) => !s.includes(text), true), toArray())), `labels until ${text}`,
+      ))),
+      stop: () => {
+        for (const w of watched) w.subscription.unsubscribe();
+      },
+    };
+  };
+
+  it('drops what another script posts on the channel that is no change it can read, and its status$, customStatus$ and instances$ go on with the real commits', async () => {
+    const name = uniqueName('feed-malformed');
+    const writer = open(name);
+    const readerStore = open(name);
+    await create(writer, newInstance('m'));
+    const watch = watchOf(createClient({ store: readerStore }), 'm');
+    const channel = new BroadcastChannel(changeChannelName(name));
+    try {
+      expect(await watch.first()).toEqual(['Pending -', '-', 'Pending -']);
+      const good = (await readerStore.getInstance('m'))!;
+      const post = (changes: unknown) => channel.postMessage({ type: 'durable-rx/commit@1', changes, work: false });
+      const malformed: unknown[] = [
+        null, 'm', {}, { instanceId: 7, after: 1 }, { instanceId: 'm', after: -1, state: undefined },
+        { instanceId: 'm', after: 1, state: null }, { instanceId: 'm', after: 1, state: 7 },
+        { instanceId: 'm', after: 1, state: { instanceId: 'm', runtimeStatus: 'Completed' } },
+        { instanceId: 'm', after: 1, state: { ...good, version: undefined } },
+        { instanceId: 'm', after: 1, state: { ...good, version: 2, instanceId: 'other' } },
+        { instanceId: 'm', after: 1, state: { ...good, version: 2, runtimeStatus: 'Done' } },
+        { instanceId: 'm', after: 1, state: { ...good, version: 2, createdTime: good.createdTime.toISOString() } },
+        { instanceId: 'm', after: 1, state: { ...good, version: 2, lastUpdatedTime: new Date(Number.NaN) } },
+        { instanceId: 'm', after: 1, state: { ...good, version: 2, failureDetails: 'boom' } },
+        { instanceId: 'm', after: 1, state: undefined, purged: { executionId: 5, version: 1 } },
+        { instanceId: 'm', after: 1, state: undefined, purged: null },
+      ];
+      for (const change of malformed) post([change]);
+      post(malformed);
+      post('changes');
+      channel.postMessage(null);
+      // A well-formed change in a batch with malformed ones is delivered. It comes after every post above from the
+      // same sender, so once it is delivered, they have all been handled.
+      const sentinel = firstValueFrom(readerStore.changes$.pipe(filter((c) => c.instanceId === 'sentinel')));
+      post([null, { instanceId: 'sentinel', after: 0, state: { ...newInstance('sentinel').state } }, { instanceId: 'm', state: 7 }]);
+      expect((await within(sentinel, 'the sentinel')).state?.instanceId).toBe('sentinel');
+      await commitSteps(writer, 'm', ['one', 'two']);
+      expect(await watch.until('two')).toEqual([
+        ['Pending -', 'Running one', 'Running two'], ['-', 'one', 'two'], ['Pending -', 'Running one', 'Running two'],
+      ]);
+    } finally {
+      channel.close();
+      watch.stop();
+    }
+  });
+
+  it('reads again what it watches when a commit on the channel carried changes it cannot read: a tab of another version still reaches status$, customStatus$ and instances$', async () => {
+    const name = uniqueName('feed-unreadable');
+    const writer = open(name);
+    const readerStore = open(name);
+    await create(writer, newInstance('u'));
+    const watch = watchOf(createClient({ store: readerStore }), 'u');
+    // The writer's commits posted as a tab of another version might: its times as ISO strings.
+    const postMessage = BroadcastChannel.prototype.postMessage;
+    const otherVersion = function (this: BroadcastChannel, message: unknown): void {
+      const m = message as { type?: unknown; changes?: { state?: InstanceState }[] };
+      if (m.type !== 'durable-rx/commit@1' || !m.changes) return postMessage.call(this, message);
+      const changes = m.changes.map((c) => ({ ...c, state: c.state && { ...c.state, createdTime: c.state.createdTime.toISOString() } }));
+      postMessage.call(this, { ...m, changes });
+    };
+    try {
+      expect(await watch.first()).toEqual(['Pending -', '-', 'Pending -']);
+      BroadcastChannel.prototype.postMessage = otherVersion;
+      try {
+        await commitSteps(writer, 'u', ['unreadable']);
+      } finally {
+        BroadcastChannel.prototype.postMessage = postMessage;
+      }
+      expect(await watch.until('unreadable')).toEqual([['Pending -', 'Running unreadable'], ['-', 'unreadable'], ['Pending -', 'Running unreadable']]);
+      await commitSteps(writer, 'u', ['next']);
+      expect(await watch.until('next')).toEqual([
+        ['Pending -', 'Running unreadable', 'Running next'], ['-', 'unreadable', 'next'], ['Pending -', 'Running unreadable', 'Running next'],
+      ]);
+    } finally {
+      BroadcastChannel.prototype.postMessage = postMessage;
+      watch.stop();
     }
   });
 
