@@ -42,6 +42,9 @@ const orchestrators = {
   CallsSlow: function* (ctx: OrchestrationContext) {
     return (yield ctx.callActivity('Slow', null)) as unknown;
   },
+  Sleeps: function* (ctx: OrchestrationContext) {
+    yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 60_000));
+  },
 };
 
 /** A MemoryStore whose wake-up feed can be failed for good (`lose`): every subscriber then hears the error at once. */
@@ -142,6 +145,33 @@ describe('a worker whose store is lost for good', () => {
     expect(logger.warnings.filter((m) => m.startsWith('stopped with'))).toEqual([
       'stopped with 1 steps or activities running (abandoned: the store is lost) and 0 starts committing',
     ]);
+  });
+
+  it('says so when it is started on a store closed already (its start resolves, nothing can run); a store closed under a worker that claimed stops it silently', async () => {
+    const closed = new MemoryStore();
+    await closed.close();
+    const { runtime, clock, logger } = runtimeOn(closed);
+    const said = logger.nextError('closed before');
+    await runtime.start();
+    await clock.advance(0);
+    expect(await within(said, 'the error')).toBe('the store was closed before this worker claimed anything; it stops and runs nothing');
+    await within(runtime.stop(), 'the stop it made itself');
+    await expect(runtime.client.startNew('Waits')).rejects.toBeInstanceOf(StoreClosedError);
+    expect(logger.errors).toHaveLength(1);
+    expect(clock.pendingTimers).toBe(0);
+
+    // Whoever closes the store under a worker that claimed knows: nothing is said when its timer's claim meets the close.
+    const open = new MemoryStore();
+    const second = runtimeOn(open);
+    await second.runtime.start();
+    const id = await second.runtime.client.startNew('Sleeps');
+    await second.clock.advance(0);
+    expect((await open.getInstance(id))?.runtimeStatus).toBe('Running');
+    await open.close();
+    await second.clock.advance(3_600_000);
+    await within(second.runtime.stop(), 'the stop');
+    expect(second.logger.errors).toEqual([]);
+    expect(second.clock.pendingTimers).toBe(0);
   });
 
   it('is one rule: closed stores and errors that say storeClosed, never worth retrying', () => {

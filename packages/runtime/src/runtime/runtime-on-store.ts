@@ -144,7 +144,8 @@ export interface Runtime {
    * stopped, work the stop abandoned). Starts and stops take effect one after another in call order: a start called
    * while a stop runs resolves once that stop has ended and the worker runs again. Idempotent: a start called before
    * the next `stop()` returns the first one's promise. On a store that was closed nothing can run: the worker stops at
-   * its first store call, as when the store closes under it. Bound to the runtime: it may be passed on
+   * its first store call, as when the store closes under it, and logs an error saying so (the logger's `error`) when
+   * none of its claims was answered before. Bound to the runtime: it may be passed on
    * (`Promise.resolve().then(runtime.start)`). Starting and stopping never touch `client`: what it watches goes on
    * through both.
    *

@@ -290,6 +290,8 @@ export class Worker {
   #storeFailed = false;
   /** Store calls that succeeded so far (claim rounds, commits): a result commit's failure reads it (`#heldFor`). */
   #answers = 0;
+  /** A claim round of this worker was answered: a store closed before it is reported (`#storeLost`). */
+  #claimedOnce = false;
   #wakeTimer: ClockTimer | undefined;
   /** When the wake timer fires, in ms on the worker's clock (set with `#wakeTimer`). */
   #wakeAtMs = Infinity;
@@ -497,12 +499,15 @@ export class Worker {
    * store, and a grace would only keep the stop (and, in a tab, `runAsLeader`'s hand-over of the lock) waiting on an
    * activity for up to 30 s. What runs is abandoned at once, and an activity that settles later commits nothing
    * (`#storeGone`). A later `stop()` returns this stop's promise. Logged once, unless the store was closed
-   * (`StoreClosedError`: whoever closed it knows). Called from any path that meets the error.
+   * (`StoreClosedError`) after a claim of this worker was answered: whoever closed it knows. A worker that never
+   * claimed anything on it (a runtime started on a store closed already) says so, or its `start()` would have
+   * resolved with nothing ever to run and nothing said. Called from any path that meets the error.
    */
   #storeLost(error: unknown): void {
     if (this.#stopping) return;
     this.#storeGone = true;
     if (!(error instanceof StoreClosedError)) this.#o.logger.error('the store can serve no call any more; the worker stops', error);
+    else if (!this.#claimedOnce) this.#o.logger.error('the store was closed before this worker claimed anything; it stops and runs nothing', error);
     this.stop({ graceMs: 0 }).catch((failed: unknown) => this.#o.logger.error('stopping the worker failed', failed));
   }
 
@@ -763,6 +768,7 @@ export class Worker {
         [orchestration, activity] = await Promise.all([orchestrationClaim.catch(claimFailed), activityClaim.catch(claimFailed)]);
       } else if (orchestrationClaim) orchestration = await orchestrationClaim;
       else if (activityClaim) activity = await activityClaim;
+      if (!failed) this.#claimedOnce = true;
       orchestrations = orchestration !== undefined;
       activities = activity !== undefined;
       if (wantActivity) this.#activitiesIdle = !activities && wakeUps === this.#wakeUps;
