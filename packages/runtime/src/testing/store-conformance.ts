@@ -172,6 +172,36 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
         expect((await store.getHistory('h'))[0]).toMatchObject({ name: '$evt.name', input: hostile });
       });
+
+      it('answers copies of the output, custom status and failure details too: changing what a read or a claim returned changes nothing stored', async () => {
+        const store = await open();
+        await create(store, newInstance('a', { input: { n: 1 } }));
+        const failure = { errorType: 'Error', errorMessage: 'boom', stackTrace: 'at step' };
+        await commitStep(store, await claim(store), { runtimeStatus: 'Failed', output: { n: 2 }, customStatus: { n: 3 }, failureDetails: failure });
+        const payloads = { input: { n: 1 }, output: { n: 2 }, customStatus: { n: 3 }, failureDetails: failure };
+        expect(await store.getInstance('a')).toMatchObject(payloads);
+        const scribble = (state: InstanceState | undefined) => {
+          const read = state as { input?: { n: number }; output?: { n: number }; customStatus?: { n: number }; failureDetails?: { errorMessage: string } };
+          try {
+            read.input!.n = -1;
+            read.output!.n = -1;
+            read.customStatus!.n = -1;
+            read.failureDetails!.errorMessage = 'mutated';
+          } catch {
+            // frozen: that keeps the store intact too
+          }
+        };
+        scribble(await store.getInstance('a'));
+        scribble((await store.queryInstances({})).instances[0]);
+        if (store.getInstanceHistory) scribble((await store.getInstanceHistory('a')).state);
+        await send(store, message('a', eventRaised('nudge')));
+        const item = await claim(store);
+        scribble(item.state);
+        await store.abandonOrchestration('a', item.lease.token);
+        // Compared with literals: a state read before would share the objects a store wrongly handed out.
+        expect(await store.getInstance('a')).toMatchObject(payloads);
+        expect((await store.queryInstances({})).instances).toMatchObject([payloads]);
+      });
     });
 
     describe('messages and orchestration work items', () => {
