@@ -463,6 +463,8 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const parent = await runningInstance(store, 'a', [activityTask('a', 't1')]);
         const work = await store.claimActivity({ owner: 'w', leaseMs: 10_000, now: T0 });
         expect(work?.task).toMatchObject({ id: 't1', name: 'Act', input: { n: 1 }, taskScheduledId: 0, attempt: 1 });
+        expect(work?.lease.owner).toBe('w');
+        expect(work?.lease.expiresAt.getTime()).toBe(T0.getTime() + 10_000);
         expect(await store.claimActivity({ owner: 'w2', leaseMs: 10_000, now: T0 })).toBeUndefined();
         await complete(store, { taskId: 't1', leaseToken: work!.lease.token, result: result('a', parent.executionId, 0, 'done') });
         const item = await claim(store);
