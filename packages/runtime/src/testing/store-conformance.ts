@@ -1699,6 +1699,38 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await ids({ instanceIdPrefix: '' })).toHaveLength(8);
       });
 
+      it('matches an id prefix literally and case-sensitively, whatever characters it holds', async () => {
+        const store = await open();
+        const all = ['Job-1', 'job-2', 'JOB-3', 'a+b(1)', 'a+b[2]', 'ab', 'aab', 'x$y', 'x^y|z', 'x{1}', 'étape', 'Étape', '東京-1'];
+        for (const id of all) await create(store, newInstance(id));
+        // Sorted here: the order of ids beyond plain ASCII is the store's own.
+        const ids = async (instanceIdPrefix: string) => (await store.queryInstances({ instanceIdPrefix })).instances.map((s) => s.instanceId).sort();
+        expect(await ids('job-')).toEqual(['job-2']);
+        expect(await ids('Job')).toEqual(['Job-1']);
+        expect(await ids('JOB-')).toEqual(['JOB-3']);
+        expect(await ids('a+b')).toEqual(['a+b(1)', 'a+b[2]']);
+        expect(await ids('a+b(')).toEqual(['a+b(1)']);
+        expect(await ids('a+b[')).toEqual(['a+b[2]']);
+        expect(await ids('x$')).toEqual(['x$y']);
+        expect(await ids('x^y|')).toEqual(['x^y|z']);
+        expect(await ids('x{1')).toEqual(['x{1}']);
+        expect(await ids('é')).toEqual(['étape']);
+        expect(await ids('東京')).toEqual(['東京-1']);
+        expect(await ids('b')).toEqual([]);
+        expect(await ids('job-2-')).toEqual([]);
+      });
+
+      it('reads an empty runtimeStatus list as no status filter, in queries and in purges', async () => {
+        const store = await open();
+        await create(store, newInstance('pending'));
+        await create(store, newInstance('done'));
+        await forceState(store, (await store.getInstance('done'))!, { runtimeStatus: 'Completed' });
+        expect((await store.queryInstances({ runtimeStatus: [] })).instances.map((s) => s.instanceId).sort()).toEqual(['done', 'pending']);
+        // Terminal instances only, as without the list.
+        expect(await store.purgeInstances({ createdTimeFrom: T0, runtimeStatus: [] })).toBe(1);
+        expect((await store.queryInstances({})).instances.map((s) => s.instanceId)).toEqual(['pending']);
+      });
+
       it('orders by created time first and by instance id only between instances created at one time', async () => {
         const store = await open();
         // Plain ASCII ids: whatever key a store orders ids by (MongoStore's instance key, say) sorts them as strings do.
