@@ -2090,6 +2090,21 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await store.purgeInstances({ createdTimeFrom: at(0), runtimeStatus: ['Failed'] })).toBe(0);
       });
 
+      it('takes both created-time bounds as inclusive, to the millisecond, in a query and in a purge by filter', async () => {
+        const store = await open();
+        for (const [id, time] of [['before', 999], ['at-from', 1000], ['between', 1500], ['at-to', 2000], ['after', 2001]] as const) {
+          await create(store, newInstance(id, { createdTime: at(time) }));
+          await forceState(store, (await store.getInstance(id))!, { runtimeStatus: 'Completed' });
+        }
+        const range = { createdTimeFrom: at(1000), createdTimeTo: at(2000) };
+        expect((await store.queryInstances(range)).instances.map((s) => s.instanceId)).toEqual(['at-from', 'between', 'at-to']);
+        expect(await store.purgeInstances(range)).toBe(3);
+        expect((await store.queryInstances({})).instances.map((s) => s.instanceId)).toEqual(['before', 'after']);
+        // A range of one millisecond holds the instances created in it.
+        expect(await store.purgeInstances({ createdTimeFrom: at(2001), createdTimeTo: at(2001), runtimeStatus: ['Completed'] })).toBe(1);
+        expect((await store.queryInstances({})).instances.map((s) => s.instanceId)).toEqual(['before']);
+      });
+
       it('delivers a purge by filter on the change feed, as a purge of one instance', async () => {
         const store = await open();
         await create(store, newInstance('c1'));
