@@ -2150,6 +2150,34 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(seen[6]?.state).toBeUndefined();
       });
 
+      it('delivers a change only once it is committed: a read made on hearing it shows that snapshot or a later one', async () => {
+        const store = await open();
+        const reads: { version: number | undefined; read: Promise<InstanceState | undefined> }[] = [];
+        const purged = within(firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === 'a' && c.state === undefined))), 'the purge of a on changes$');
+        // Each read starts in the subscriber, as a client's read on hearing a change does.
+        const subscription = store.changes$.pipe(filter((c) => c.instanceId === 'a')).subscribe((c) => {
+          const read = store.getInstance('a');
+          read.catch(() => undefined);
+          reads.push({ version: c.state?.version, read });
+        });
+        try {
+          await create(store, newInstance('a'));
+          for (let i = 1; i <= 3; i++) {
+            await send(store, message('a', eventRaised('tick', i)));
+            await commitStep(store, await claim(store), { runtimeStatus: i === 3 ? 'Completed' : 'Running', customStatus: `step ${i}` });
+          }
+          await store.purgeInstance('a');
+          await purged; // changes of one instance come in commit order: every earlier one was heard
+        } finally {
+          subscription.unsubscribe();
+        }
+        expect(reads.map((r) => r.version)).toEqual([1, 2, 3, 4, undefined]);
+        for (const { version, read } of reads) {
+          if (version === undefined) expect(await read).toBeUndefined();
+          else expect((await read)?.version).toBeGreaterThanOrEqual(version);
+        }
+      });
+
       it('delivers nothing of a commit it refused', async () => {
         const store = await open();
         const collected = firstValueFrom(store.changes$.pipe(
