@@ -95,7 +95,7 @@ export function useSourceState<T, R = T>(
   // `source`, `reduce` and `clock` are read when deps change only: callers pass inline arrows.
   const store = useMemo(() => new ObservableStore<T, R>(source, reduce, clock, each), deps);
   const state = useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
-  // After each commit (never on a server render): the next waiting state, if any, is rendered.
+  // After each commit (never on a server render): the next waiting state, if any, is shown (from a task of its own).
   useEffect(() => store.rendered(state), [store, state]);
   return state;
 }
@@ -105,8 +105,9 @@ export function useSourceState<T, R = T>(
  * idle for good (never loading, nothing subscribed).
  *
  * With `each`, a new state waits until the one rendered now (the snapshot) has been committed, which the hook reports
- * (`rendered`, from an effect): states that arrive together are rendered one per commit, in order, instead of React
- * merging them into the last. The waiting states belong to the subscription: dropped with it (unmount, new deps), so
+ * (`rendered`, from an effect), and is shown from a task of its own: states that arrive together are rendered one per
+ * commit, in order, instead of React merging them into the last, and a burst of any length neither nests updates past
+ * React's limit nor holds the page while it drains. The waiting states belong to the subscription: dropped with it (unmount, new deps), so
  * none is rendered after unmount or under other deps.
  */
 class ObservableStore<T, R> {
@@ -118,6 +119,8 @@ class ObservableStore<T, R> {
   #waiting: ObservableState<R>[] = [];
   /** With `each`: whether the snapshot has been committed, so the next state may replace it. */
   #committed = false;
+  /** With `each`: cancels the task that will show the next waiting state, while one is pending. */
+  #hop: (() => void) | undefined;
   /** The subscriber's `onChange` while subscribed. */
   #onChange: (() => void) | undefined;
   readonly #source: (() => Observable<T>) | undefined;
@@ -137,10 +140,16 @@ class ObservableStore<T, R> {
 
   readonly getSnapshot = (): ObservableState<R> => this.#state;
 
-  /** The hook committed `state`: with `each`, the next waiting state becomes the snapshot. */
+  /** The hook committed `state`: with `each`, the next waiting state becomes the snapshot, in a task of its own. */
   readonly rendered = (state: ObservableState<R>): void => {
-    if (!this.#each || state !== this.#state) return;
+    if (!this.#each || state !== this.#state || this.#committed) return;
     this.#committed = true;
+    if (this.#waiting.length > 0) this.#hop ??= nextTask(this.#next);
+  };
+
+  /** The next waiting state becomes the snapshot (from the task `rendered` asked for). */
+  readonly #next = (): void => {
+    this.#hop = undefined;
     const next = this.#waiting.shift();
     if (next) this.#show(next);
   };
@@ -221,8 +230,30 @@ class ObservableStore<T, R> {
       subscription?.unsubscribe();
       // Nothing more is rendered for this subscription: its waiting states go with it.
       this.#onChange = undefined;
+      this.#hop?.();
+      this.#hop = undefined;
       this.#waiting = [];
       this.#latest = this.#state;
     };
   };
+}
+
+/**
+ * Calls `run` from a task of its own, soon; returns what cancels it. A task, not a microtask nor a call from the
+ * effect: each update `run` makes is then a new update, not one nested in the previous value's commit (React throws
+ * "Maximum update depth exceeded" after 50 nested ones), and the page takes input and paints between two values of a
+ * long burst. A `MessageChannel` message: not clamped to 4 ms when nested, as timers are, nor throttled in a hidden tab.
+ */
+function nextTask(run: () => void): () => void {
+  if (typeof MessageChannel !== 'function') {
+    const timer = setTimeout(run, 0);
+    return () => clearTimeout(timer);
+  }
+  const channel = new MessageChannel();
+  channel.port1.onmessage = () => {
+    channel.port1.close();
+    run();
+  };
+  channel.port2.postMessage(undefined);
+  return () => channel.port1.close();
 }

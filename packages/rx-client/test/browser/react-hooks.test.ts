@@ -4,7 +4,7 @@ import {
 import { sampleOrchestrators } from '@durable-rx/runtime/samples';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { DexieStore } from '@durable-rx/store-indexeddb';
-import { createElement, StrictMode, useEffect, useSyncExternalStore } from 'react';
+import { Component, createElement, StrictMode, useEffect, useSyncExternalStore, type ReactNode } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import { filter, firstValueFrom, Observable, Subject } from 'rxjs';
 import { commands } from 'vitest/browser';
@@ -677,4 +677,107 @@ describe('React hooks render every value', () => {
     root.unmount();
     expect(held.delivered.live).toBe(0);
   });
+});
+
+/** Renders its children, or, once one threw while rendering or in an effect, what it threw (recorded in `errors`). */
+class Boundary extends Component<{ children?: ReactNode; errors: unknown[] }, { failed: boolean }> {
+  override state = { failed: false };
+  static getDerivedStateFromError(): { failed: boolean } {
+    return { failed: true };
+  }
+  override componentDidCatch(error: unknown): void {
+    this.props.errors.push(error);
+  }
+  override render(): ReactNode {
+    return this.state.failed ? createElement('p', { 'data-testid': 'progress' }, 'crashed') : this.props.children;
+  }
+}
+
+type Hook = (client: DurableClient, id: string | undefined) => { readonly value: unknown; readonly loading: boolean };
+
+/**
+ * A client whose `status$` and `customStatus$` of any id start with `undefined` (no such instance) and then pass on
+ * what `push` gives them, synchronously: a burst is pushed in one task, as a remote client resuming its session
+ * replays the events it missed in one chunk. `live` counts the subscriptions.
+ */
+function pushedClient() {
+  const values = new Subject<unknown>();
+  let live = 0;
+  const watch = () => new Observable<unknown>((subscriber) => {
+    live++;
+    subscriber.next(undefined);
+    const subscription = values.subscribe(subscriber);
+    return () => {
+      live--;
+      subscription.unsubscribe();
+    };
+  });
+  const client = { status$: watch, customStatus$: watch } as unknown as DurableClient;
+  return { client, push: (value: unknown) => values.next(value), live: () => live };
+}
+
+/** Mounts, in StrictMode inside a `Boundary`, a view of `hook` over `client` whose every committed value is recorded. */
+function mountBurstView(hook: Hook, client: DurableClient, id: () => string) {
+  const commits: unknown[] = [];
+  const errors: unknown[] = [];
+  const listeners = new Set<() => void>();
+  const subscribeId = (listener: () => void) => {
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  };
+  function View() {
+    const current = useSyncExternalStore(subscribeId, id);
+    const state = hook(client, current);
+    useEffect(() => {
+      if (!state.loading) commits.push(state.value);
+    }, [state]);
+    return createElement('p', { 'data-testid': 'progress' }, state.loading ? 'loading' : `${current}:${String(state.value)}`);
+  }
+  const { element, root } = rootInPage();
+  root.render(createElement(StrictMode, null, createElement(Boundary, { errors }, createElement(View))));
+  return { commits, errors, element, root, idChanged: () => listeners.forEach((listener) => listener()) };
+}
+
+describe('React hooks render every value of a long burst', () => {
+  const hooks: [string, Hook][] = [['useStatus', useStatus], ['useCustomStatus', useCustomStatus]];
+  for (const [name, hook] of hooks) {
+    for (const n of [200, 2000]) {
+      it(`${name} renders each of ${n} values arriving in one task, in order, without exceeding React's update depth`, async () => {
+        const { client, push } = pushedClient();
+        const view = mountBurstView(hook, client, () => 'burst');
+        await renderedUntil(view.element, (p) => p.textContent === 'burst:undefined');
+        for (let i = 1; i <= n; i++) push(i);
+        await renderedUntil(view.element, (p) => p.textContent === `burst:${n}` || p.textContent === 'crashed');
+        expect(view.errors.map(String)).toEqual([]);
+        expect(view.commits).toEqual([undefined, ...Array.from({ length: n }, (_, i) => i + 1)]);
+      });
+    }
+
+    it(`${name} renders none of a long burst's waiting values once the id changed, nor any after unmount`, async () => {
+      const { client, push, live } = pushedClient();
+      let id = 'old';
+      const view = mountBurstView(hook, client, () => id);
+      await renderedUntil(view.element, (p) => p.textContent === 'old:undefined' || p.textContent === 'crashed');
+      for (let i = 1; i <= 2000; i++) push(i);
+      await renderedUntil(view.element, (p) => p.textContent === 'old:3' || p.textContent === 'crashed');
+      // Mid-drain: the id changes; the new id's watch starts with its own first value.
+      id = 'new';
+      view.idChanged();
+      await renderedUntil(view.element, (p) => p.textContent === 'new:undefined' || p.textContent === 'crashed');
+      const switched = view.commits.length;
+      for (let i = 1; i <= 2000; i++) push(-i);
+      await renderedUntil(view.element, (p) => p.textContent === 'new:-3' || p.textContent === 'crashed');
+      expect(view.errors.map(String)).toEqual([]);
+      view.root.unmount();
+      expect(live()).toBe(0);
+      const unmounted = view.commits.length;
+      // Long enough for many more of the burst's values to have been shown, had they not been dropped.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The old id's values stopped when the id changed: the new id's commits are its own values only, in order.
+      const upTo = (count: number, sign: number) => [undefined, ...Array.from({ length: count }, (_, i) => sign * (i + 1))];
+      expect(view.commits.slice(0, switched - 1)).toEqual(upTo(switched - 2, 1));
+      expect(view.commits.slice(switched - 1)).toEqual(upTo(unmounted - switched, -1));
+      expect(view.commits.length).toBe(unmounted);
+    });
+  }
 });
