@@ -93,7 +93,7 @@ describe('custom status limit of an execution', () => {
 
   it('replays a history recorded before the limit was recorded under the runtime\'s limit', () => {
     // Recorded with a limit of 100 by an engine that did not record it: the status was too large, `Fallback` was called.
-    const history = new HistoryBuilder({ name: 'StatusOrFallback' }).started().taskScheduled('Fallback').build();
+    const history = new HistoryBuilder({ name: 'StatusOrFallback', legacy: true }).started().taskScheduled('Fallback').build();
     expect(history[0]).not.toHaveProperty('customStatusLimitBytes');
     const step = replayThenStep(history, 100);
     expect(failureOf(step)).toBeUndefined();

@@ -194,7 +194,7 @@ describe('composites over a shared task in a history recorded before CompositesN
   };
 
   it('replays the old result: only the last composite built over the task heard it settle', () => {
-    const history = new HistoryBuilder({ name: 'O' }).started().taskScheduled('Work')
+    const history = new HistoryBuilder({ name: 'O', legacy: true }).started().taskScheduled('Work')
       .step(1000).taskCompleted(0, 'done')
       .step(1000).eventRaised('E1', 'e1')
       .build();
@@ -216,7 +216,7 @@ describe('composites over a shared task in a history recorded before CompositesN
       ctx.Task.all([a, ctx.callActivity('B')]);
       return (yield winner) === a ? 'a' : 'timer';
     };
-    const builder = new HistoryBuilder({ name: 'O' }).started();
+    const builder = new HistoryBuilder({ name: 'O', legacy: true }).started();
     const fireAt = new Date(builder.now.getTime() + 5000);
     const history = builder.taskScheduled('A').timerCreated(fireAt).taskScheduled('B')
       .step(1000).taskCompleted(0, 'a')
@@ -518,7 +518,7 @@ describe('a cancelled timer', () => {
 
   it('replays a history recorded before CompositeOverCancelledTimerThrows as recorded: Task.all failed with its call', () => {
     const orch = yieldingComposite((ctx, cancelled) => ctx.Task.all([cancelled(), ctx.callActivity('A')]));
-    const history = new HistoryBuilder({ name: 'O' }).started().timerCreated(at(60_000)).taskScheduled('A')
+    const history = new HistoryBuilder({ name: 'O', legacy: true }).started().timerCreated(at(60_000)).taskScheduled('A')
       .step(1000).taskFailed(1, { errorType: 'Error', errorMessage: 'boom' })
       .build();
     expect(replayed(orch, history)?.result).toMatch(/^TaskFailedError: .*boom/);
@@ -595,7 +595,7 @@ describe('an external event with several waiters of its name', () => {
 
   it('replays a history recorded before EventGoesToAwaitedWaiter as recorded: the stale waiter takes the event', () => {
     // Recorded without replay flags: the approval went to pass 0's waiter, and pass 1 went on waiting.
-    const history = new HistoryBuilder({ name: 'O' })
+    const history = new HistoryBuilder({ name: 'O', legacy: true })
       .started().timerCreated(at(3600_000))
       .step(3600_000).timerFired(0, at(3600_000)).taskScheduled('Remind', 0)
       .step(1).taskCompleted(1).timerCreated(at(7200_001))

@@ -41,7 +41,7 @@ describe('replay flags', () => {
 
   it('replays a history recorded before SubOrchestrationIdPerExecution with the old child ids', () => {
     // Recorded by an engine without replay flags: the first child got the id `<instanceId>:<eventId>`.
-    const history = new HistoryBuilder({ name: 'Parent', instanceId: 'p' })
+    const history = new HistoryBuilder({ name: 'Parent', instanceId: 'p', legacy: true })
       .started()
       .subOrchestrationCreated('Child', 'p:0', 1)
       .step(1000)
@@ -150,7 +150,7 @@ describe('newGuid per execution (GuidPerExecution)', () => {
 
   it('replays a history recorded before GuidPerExecution with the guids it gave then', () => {
     // Recorded by an engine without replay flags: the guid came from the instance id, the step time and the counter.
-    const history = new HistoryBuilder({ name: 'Guid', instanceId: 'g' }).started().taskScheduled('Work').build();
+    const history = new HistoryBuilder({ name: 'Guid', instanceId: 'g', legacy: true }).started().taskScheduled('Work').build();
     const execution = new OrchestrationExecution(guidThenActivity, limit);
     execution.replay(history);
     expect(execution.flags.includes(ReplayFlag.GuidPerExecution)).toBe(false);
@@ -452,7 +452,7 @@ describe('nothing scheduled after continueAsNew (NothingScheduledAfterContinueAs
   });
 
   it('replays a history recorded before, which scheduled the call after continueAsNew, without divergence', () => {
-    const history = new HistoryBuilder({ name: 'Loop', instanceId: 'l' })
+    const history = new HistoryBuilder({ name: 'Loop', instanceId: 'l', legacy: true })
       .started(0)
       .taskScheduled('Side')
       .event({ type: 'ContinueAsNew', eventId: -1, timestamp: T0.toISOString(), input: 1, preserveUnprocessedEvents: false })

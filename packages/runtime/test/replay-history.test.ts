@@ -179,10 +179,47 @@ describe('replayHistory on built histories', () => {
     expect(() => replayHistory(helloSequence, newer)).toThrow(UnknownEventTypeError);
   });
 
-  it('checks the custom status against the limit given, as the runtime does', () => {
-    const history = started().taskScheduled('E1_SayHello', 'Tokyo').step(10).taskCompleted(0, 'Hello Tokyo!').build();
-    expect(replayHistory(helloSequence, history, { customStatusLimitBytes: 4 })).toMatchObject({
-      runtimeStatus: 'Failed', failureDetails: { errorType: 'PayloadTooLargeError' },
+  it('checks the custom status against the limit the history records, or the one given for a history that records none', () => {
+    const history = (options: { customStatusLimitBytes?: number; legacy?: boolean }): HistoryEvent[] =>
+      new HistoryBuilder({ name: 'E1_HelloSequence', ...options }).started()
+        .taskScheduled('E1_SayHello', 'Tokyo').step(10).taskCompleted(0, 'Hello Tokyo!').build();
+    const tooLarge = { runtimeStatus: 'Failed', failureDetails: { errorType: 'PayloadTooLargeError' } };
+    expect(replayHistory(helloSequence, history({ customStatusLimitBytes: 4 }))).toMatchObject(tooLarge);
+    // Recorded with the default limit: a replaying runtime's own limit does not change how it ran.
+    expect(replayHistory(helloSequence, history({}), { customStatusLimitBytes: 4 })).toMatchObject({ runtimeStatus: 'Running' });
+    expect(replayHistory(helloSequence, history({ legacy: true }), { customStatusLimitBytes: 4 })).toMatchObject(tooLarge);
+  });
+
+  it('a built history replays under the rules of an execution started now, as a live instance runs; legacy: under the oldest', async () => {
+    // Races an `Approval` event against a timer: the event raised as `approval` matches it only under EventNamesIgnoreCase.
+    const race: Orchestrator = function* (ctx) {
+      const approval = ctx.waitForExternalEvent('Approval');
+      const winner: unknown = yield ctx.Task.any([approval, ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 3_600_000))]);
+      return winner === approval ? approval.result : 'timed out';
+    };
+    const runtime = createRuntime({ store: new MemoryStore(), orchestrators: { Race: race } });
+    await runtime.start();
+    let live: readonly HistoryEvent[];
+    try {
+      const id = await runtime.client.startNew('Race');
+      await runtime.client.raiseEvent(id, 'approval', 'yes');
+      expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'yes' });
+      live = (await runtime.client.getStatus(id, { showHistory: true, showHistoryOutput: true }))!.history!;
+    } finally {
+      await runtime.stop();
+    }
+
+    const build = (legacy: boolean): HistoryEvent[] => {
+      const builder = new HistoryBuilder({ name: 'Race', legacy }).started();
+      return builder.timerCreated(new Date(builder.now.getTime() + 3_600_000)).step(1000).eventRaised('approval', 'yes').build();
+    };
+    const built = build(false);
+    // The first step records what the live one recorded: the replay flags and the runtime's custom status limit.
+    expect({ ...built[0], timestamp: '' }).toEqual({ ...live[0], timestamp: '' });
+    expect(replayHistory(race, built)).toMatchObject({ runtimeStatus: 'Completed', output: 'yes' });
+    // The oldest rules match names exactly: `approval` stays buffered, the race still waits.
+    expect(replayHistory(race, build(true))).toMatchObject({
+      runtimeStatus: 'Running', pending: [{ kind: 'timer', eventId: 0, inHistory: true }, { kind: 'event', name: 'Approval' }],
     });
   });
 });

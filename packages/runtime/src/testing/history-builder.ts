@@ -1,3 +1,4 @@
+import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES, stepMarkers } from '../engine/orchestration-execution.js';
 import type { FailureDetails } from '../model/instance-status.js';
 import type { HistoryEvent } from '../model/history-event.js';
 
@@ -8,11 +9,25 @@ export interface HistoryBuilderOptions {
   readonly executionId?: string;
   /** Time of the first step. Default 2026-01-01T00:00:00Z. */
   readonly start?: Date;
+  /**
+   * The custom status limit the first step records, as a runtime started with `createRuntime`'s option of that name
+   * records it; default 16 KiB, the runtime's default.
+   */
+  readonly customStatusLimitBytes?: number;
+  /**
+   * True for a history as recorded before replay flags existed: its first step records neither the flags nor the
+   * custom status limit, so it replays under the oldest engine rules (exact event-name matching, for one) and with the
+   * replaying runtime's limit. Default false: the first step records what a runtime records for an execution it starts
+   * now, so the history replays as a live instance runs.
+   */
+  readonly legacy?: boolean;
 }
 
 /**
  * Builds Durable Task histories by hand, for engine tests: each step is wrapped in OrchestratorStarted /
- * OrchestratorCompleted, scheduled work is numbered in order as the engine numbers it.
+ * OrchestratorCompleted, scheduled work is numbered in order as the engine numbers it. The first OrchestratorStarted
+ * records the current replay flags and the custom status limit, as a runtime records them when it starts an execution
+ * (see {@link HistoryBuilderOptions.legacy} for a history from before).
  *
  * @example
  * ```ts
@@ -26,7 +41,7 @@ export interface HistoryBuilderOptions {
  */
 export class HistoryBuilder {
   readonly #events: HistoryEvent[] = [];
-  readonly #o: Required<HistoryBuilderOptions>;
+  readonly #o: Required<Omit<HistoryBuilderOptions, 'customStatusLimitBytes' | 'legacy'>>;
   #time: number;
   #sequence = 0;
 
@@ -38,7 +53,10 @@ export class HistoryBuilder {
       start: options.start ?? new Date('2026-01-01T00:00:00.000Z'),
     };
     this.#time = this.#o.start.getTime();
-    this.#push({ type: 'OrchestratorStarted', eventId: -1, timestamp: this.#iso() });
+    // The engine's own first marker, so that a built history carries exactly what a live execution's does.
+    this.#push(options.legacy === true
+      ? { type: 'OrchestratorStarted', eventId: -1, timestamp: this.#iso() }
+      : { ...stepMarkers(this.#iso(), options.customStatusLimitBytes ?? DEFAULT_CUSTOM_STATUS_LIMIT_BYTES).first });
   }
 
   /** The time of the current step. */

@@ -12,8 +12,8 @@ import { isCount, readChecked } from '../model/validation.js';
 export interface ReplayHistoryOptions {
   /**
    * The custom status limit (UTF-8 bytes of its JSON text) for a history that records none, as `createRuntime`'s
-   * option of that name; default 16 KiB. A history whose first step recorded its limit replays with that one, as the
-   * runtime replays it.
+   * option of that name; default 16 KiB. A history whose first step recorded its limit (every one a runtime records
+   * now, and a `HistoryBuilder` history unless `legacy`) replays with that one, as the runtime replays it.
    */
   readonly customStatusLimitBytes?: number | undefined;
 }
