@@ -160,7 +160,7 @@ describe('replayHistory on built histories', () => {
     expect(replayHistory(counter, suspended)).toMatchObject({ runtimeStatus: 'Suspended', pending: [{ kind: 'timer', eventId: 0, fireAt: at }] });
   });
 
-  it('the outcome is the one the code reaches, not the recorded one', () => {
+  it('a recorded ending is reproduced by code that ends the same way there: its output, failure or next input may differ', () => {
     const history = started().taskScheduled('E1_SayHello', 'Tokyo').step(10).taskCompleted(0, 'Hello Tokyo!')
       .event({ type: 'ExecutionCompleted', eventId: -1, timestamp: '2026-01-01T00:00:00.010Z', orchestrationStatus: 'Completed', result: 'recorded' })
       .build();
@@ -168,6 +168,60 @@ describe('replayHistory on built histories', () => {
       return `now: ${String(yield ctx.callActivity('E1_SayHello', 'Tokyo'))}`;
     };
     expect(replayHistory(changed, history)).toMatchObject({ runtimeStatus: 'Completed', output: 'now: Hello Tokyo!' });
+
+    // The deploy check: code that goes on where the history ended, or ends otherwise, did not record this history.
+    const goesOn: Orchestrator = function* (ctx) {
+      yield ctx.callActivity('E1_SayHello', 'Tokyo');
+      return yield ctx.callActivity('E1_SayHello', 'Seattle');
+    };
+    expect(() => replayHistory(goesOn, history)).toThrow(NonDeterminismError);
+    expect(() => replayHistory(goesOn, history)).toThrow('History ends Completed, where the replayed code calls callActivity("E1_SayHello"), which the history does not record');
+    const fails: Orchestrator = function* (ctx) {
+      yield ctx.callActivity('E1_SayHello', 'Tokyo');
+      throw new Error('changed');
+    };
+    expect(() => replayHistory(fails, history)).toThrow('History ends Completed, where the replayed code ends Failed');
+    const waits: Orchestrator = function* (ctx) {
+      yield ctx.callActivity('E1_SayHello', 'Tokyo');
+      return yield ctx.waitForExternalEvent('More');
+    };
+    expect(() => replayHistory(waits, history)).toThrow('History ends Completed, where the replayed code does not end there');
+  });
+
+  it('checks a recorded continueAsNew and failure too, and ignores what was recorded after the ending', () => {
+    const at = new Date('2026-01-01T00:00:01.000Z');
+    const loop = new HistoryBuilder({ name: 'Loop' }).started(1).timerCreated(at).step(1000).timerFired(0, at);
+    const continued = loop.event({ type: 'ContinueAsNew', eventId: -1, timestamp: loop.now.toISOString(), input: 2, preserveUnprocessedEvents: false })
+      .step(5).eventRaised('Late').build();
+    const loops: Orchestrator = function* (ctx) {
+      yield ctx.createTimer(at);
+      ctx.continueAsNew(ctx.getInput<number>() + 1);
+    };
+    expect(replayHistory(loops, continued)).toEqual({ runtimeStatus: 'ContinuedAsNew', input: 2, customStatus: undefined, pending: [] });
+    const returns: Orchestrator = function* (ctx) {
+      yield ctx.createTimer(at);
+      return 'done';
+    };
+    expect(() => replayHistory(returns, continued)).toThrow('History ends ContinuedAsNew, where the replayed code ends Completed');
+
+    const charge = new HistoryBuilder({ name: 'Pay' }).started().taskScheduled('Charge').step(10)
+      .taskFailed(0, { errorType: 'Error', errorMessage: 'card declined' });
+    const failed = charge.event({
+      type: 'ExecutionCompleted', eventId: -1, timestamp: charge.now.toISOString(), orchestrationStatus: 'Failed',
+      failureDetails: { errorType: 'TaskFailedError', errorMessage: 'card declined' },
+    }).build();
+    const strict: Orchestrator = function* (ctx) {
+      return yield ctx.callActivity('Charge');
+    };
+    expect(replayHistory(strict, failed)).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorType: 'TaskFailedError' } });
+    const retries: Orchestrator = function* (ctx) {
+      try {
+        return yield ctx.callActivity('Charge');
+      } catch {
+        return yield ctx.callActivity('Charge');
+      }
+    };
+    expect(() => replayHistory(retries, failed)).toThrow('History ends Failed, where the replayed code calls callActivity("Charge")');
   });
 
   it('refuses what cannot be replayed: no orchestrator, no start, an unknown event type', () => {

@@ -1,9 +1,12 @@
-import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES, OrchestrationExecution } from '../engine/orchestration-execution.js';
+import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES, OrchestrationExecution, type StepResult } from '../engine/orchestration-execution.js';
 import type { Orchestrator } from '../engine/orchestration-context.js';
-import type { OrchestratorAction } from '../engine/orchestrator-action.js';
+import { describeCall, type OrchestratorAction } from '../engine/orchestrator-action.js';
 import { TimerTask } from '../engine/timer-task.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
-import type { HistoryEvent, SubOrchestrationInstanceCreatedEvent, TaskScheduledEvent, TimerCreatedEvent } from '../model/history-event.js';
+import { NonDeterminismError } from '../model/errors/non-determinism-error.js';
+import type {
+  ContinueAsNewEvent, ExecutionCompletedEvent, HistoryEvent, SubOrchestrationInstanceCreatedEvent, TaskScheduledEvent, TimerCreatedEvent,
+} from '../model/history-event.js';
 import type { FailureDetails } from '../model/instance-status.js';
 import { copyStoreValue } from '../model/json.js';
 import { isCount, readChecked } from '../model/validation.js';
@@ -70,15 +73,18 @@ export type ReplayResult = {
  * - unit-test an orchestrator against a history built with {@link HistoryBuilder}: what it does with a result, a
  *   failure (`TaskFailedError` inside the orchestrator), an event or a timer, and what it asks for next.
  *
- * The outcome is the one the code reaches, whatever the history recorded: a completed instance whose code now returns
- * another output replays as `Completed` with the new one (a runtime never replays a completed instance, so that is no
- * divergence; compare the outputs to check it).
+ * A history that recorded its ending (`ExecutionCompleted`, `ContinueAsNew`) is reproduced only by code that ends the
+ * same way at that point: completed, failed or continued as new as recorded, with no call the history does not record.
+ * Else the call throws, so a deploy check needs only assert that it does not throw. The result reports the code's own
+ * outcome: an output, failure or next input that differs from the recorded one is no divergence (compare them if it
+ * matters). A history with no ending is an execution still running: the calls the code makes after its last recorded
+ * event are its next step (`pending`, `inHistory: false`), which is no divergence either.
  *
  * @param orchestrator - The orchestrator function, as registered with `createRuntime`.
  * @param history - One execution's history, in order, starting with its `ExecutionStarted` (a history that
  *   continued as new: from the start of its last execution). It is not changed.
  * @throws {NonDeterminismError} The code does not reproduce the history: it schedules other work than a recorded call
- *   (the message names both) or none.
+ *   (the message names both) or none, or it does not end where and as the history recorded an ending.
  * @throws {UnknownEventTypeError} The history has an event type this version does not know.
  * @throws {InvalidArgumentError} No orchestrator function, or no `ExecutionStarted` in the history.
  *
@@ -111,9 +117,12 @@ export function replayHistory(
   if (typeof orchestrator !== 'function') throw new InvalidArgumentError('replayHistory needs an orchestrator function');
   if (!Array.isArray(history)) throw new InvalidArgumentError('replayHistory needs a history: an array of history events');
   const { customStatusLimitBytes } = readChecked(options, 'replayHistory options', { customStatusLimitBytes: isCount });
-  // The caller's events stay theirs (what the orchestrator receives is a copy, as from a store). The recorded outcome
-  // is left out, so that the step below records the one the code reaches: replayed, it only marks the outcome kept.
-  const events = copyStoreValue(history).filter((event) => event.type !== 'ExecutionCompleted' && event.type !== 'ContinueAsNew');
+  // The caller's events stay theirs (what the orchestrator receives is a copy, as from a store). The recorded ending and
+  // what came after it (recorded and ignored) are left out, so that the step below records the one the code reaches,
+  // to be checked against the recorded one.
+  const copied = copyStoreValue(history);
+  const endAt = copied.findIndex((event) => event.type === 'ExecutionCompleted' || event.type === 'ContinueAsNew');
+  const events = endAt < 0 ? copied : copied.slice(0, endAt);
   if (!events.some((event) => event.type === 'ExecutionStarted')) {
     throw new InvalidArgumentError('replayHistory needs a history with an ExecutionStarted event');
   }
@@ -126,6 +135,14 @@ export function replayHistory(
   // A step of no events at the history's last time (a step never goes back in time, so the epoch is that time): it
   // issues the work the replay called and the history does not record, and records an outcome the history lacks.
   const step = execution.step(new Date(0), []);
+  const result = outcome(execution, events, step);
+  const ending = copied[endAt];
+  if (ending?.type === 'ExecutionCompleted' || ending?.type === 'ContinueAsNew') checkEnding(ending, result, step.actions);
+  return result;
+}
+
+/** Where the step left the execution (see {@link ReplayResult}). */
+function outcome(execution: OrchestrationExecution, events: readonly HistoryEvent[], step: StepResult): ReplayResult {
   const { customStatus } = step;
   for (const event of step.newEvents) {
     if (event.type === 'ExecutionCompleted') {
@@ -138,6 +155,23 @@ export function replayHistory(
   // Ended with no outcome of its own to record: terminated, which its ExecutionTerminated records.
   if (step.isFinished) return { runtimeStatus: 'Terminated', customStatus, pending: [] };
   return { runtimeStatus: endsSuspended(events) ? 'Suspended' : 'Running', customStatus, pending: pendingWork(execution, events, step.actions) };
+}
+
+/**
+ * A history that recorded its ending (completed, failed, continued as new) is reproduced only by code that ends the
+ * same way at that point, scheduling nothing more: else the code would not have recorded that history. The output,
+ * failure or next input may differ (the result reports the code's). A termination recorded before it is the ending
+ * the replay reaches, whatever the code does, as in a worker.
+ */
+function checkEnding(ending: ExecutionCompletedEvent | ContinueAsNewEvent, result: ReplayResult, actions: readonly OrchestratorAction[]): void {
+  if (result.runtimeStatus === 'Terminated') return;
+  const recorded = ending.type === 'ContinueAsNew' ? 'ContinuedAsNew' : ending.orchestrationStatus;
+  const more = actions.map(describeCall);
+  if (result.runtimeStatus === recorded && more.length === 0) return;
+  const did = more.length > 0 ? `calls ${more.join(', ')}, which the history does not record`
+    : result.runtimeStatus === 'Running' || result.runtimeStatus === 'Suspended' ? 'does not end there'
+    : `ends ${result.runtimeStatus}`;
+  throw new NonDeterminismError(`History ends ${recorded}, where the replayed code ${did}`);
 }
 
 /** True when the last suspend or resume of a running execution's history is a suspend (the engine's rule: see `#apply`). */
