@@ -53,6 +53,13 @@ describe('custom status limit of an execution', () => {
     expect(scheduled(events)).toEqual(['Normal']);
   });
 
+  it('shares the first step\'s markers among the executions started in one millisecond under one limit', () => {
+    const [a, b] = [firstStep(1000), firstStep(1000)];
+    expect(b[0]).toBe(a[0]);
+    expect(b.at(-1)).toBe(a.at(-1));
+    expect(firstStep(100)[0]).toMatchObject({ customStatusLimitBytes: 100 });
+  });
+
   it('keeps a status committed under a higher limit when the runtime that replays it has a lower one', () => {
     const history = firstStep(1000);
     const step = replayThenStep(history, 100);

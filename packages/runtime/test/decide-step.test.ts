@@ -14,6 +14,8 @@ import { MisuseMarks } from '../src/engine/misuse-marks.js';
 import { OrchestrationError } from '../src/model/errors/orchestration-error.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
+/** The runtime's `customStatusLimitBytes` a refused step is given. */
+const LIMIT = 16_384;
 
 const callOnce: Orchestrator = function* (ctx) {
   return yield ctx.callActivity('Act', 1);
@@ -677,7 +679,7 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
     if (heldResumed.kind !== 'commit') throw new Error('expected a commit');
     for (const [s, commands] of [[heldResumed.state, [suspended, resumed]], [suspendedOnly.state, [suspended]]] as const) {
       for (const bare of [false, true]) {
-        const refused = decideRefusedStep({ state: s, messages: [start], leaseToken: 'lease', now: later, newId, failure, bare });
+        const refused = decideRefusedStep({ state: s, messages: [start], leaseToken: 'lease', customStatusLimitBytes: LIMIT, now: later, newId, failure, bare });
         if (refused.kind !== 'commit') throw new Error('expected a commit');
         const append = refused.writeSet.requests.find((r) => r.type === 'appendHistory');
         if (append?.type !== 'appendHistory') throw new Error('expected a history append');
@@ -1193,7 +1195,7 @@ describe('decideStep, a terminate queued before the start of the execution a con
 
   it('answers the parent once when the store refuses the step of the terminate claimed alone', () => {
     const failure = { errorType: 'PayloadTooLargeError', errorMessage: 'too large' };
-    const refused = decideRefusedStep({ state: continued, messages: [messages[0]!], leaseToken: 'lease', now: T0, newId: () => 'id', failure });
+    const refused = decideRefusedStep({ state: continued, messages: [messages[0]!], leaseToken: 'lease', customStatusLimitBytes: LIMIT, now: T0, newId: () => 'id', failure });
     expect(sentBy(refused)).toEqual(answered);
   });
 });
@@ -1229,7 +1231,7 @@ describe('decideRefusedStep', () => {
 
   it('fails the instance with the store\'s reason, recording the claimed events, without running the orchestrator', () => {
     const s = state({ historyLength: history.length, customStatus: 'kept' });
-    const decision = decideRefusedStep({ state: s, messages: [result('execution-1')], leaseToken: 'lease', now: T0, newId: () => 'id', failure });
+    const decision = decideRefusedStep({ state: s, messages: [result('execution-1')], leaseToken: 'lease', customStatusLimitBytes: LIMIT, now: T0, newId: () => 'id', failure });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
     expect(decision.state).toMatchObject({ runtimeStatus: 'Failed', failureDetails: failure, customStatus: 'kept', version: 3 });
     expect(decision.writeSet.lease).toEqual({ kind: 'orchestration', instanceId: 'instance-1', token: 'lease' });
@@ -1246,7 +1248,7 @@ describe('decideRefusedStep', () => {
     const parentInstance = { instanceId: 'parent', name: 'P', taskScheduledId: 4, executionId: 'parent-execution' };
     const child = history.map((e) => (e.type === 'ExecutionStarted' ? { ...e, parentInstance } : e));
     const s = state({ historyLength: child.length, parentInstanceId: 'parent' });
-    const base = { state: s, messages: [result('execution-1')], leaseToken: 'lease', now: T0, newId: () => 'id', failure };
+    const base = { state: s, messages: [result('execution-1')], leaseToken: 'lease', customStatusLimitBytes: LIMIT, now: T0, newId: () => 'id', failure };
     expect(decideRefusedStep(base)).toEqual({ kind: 'needHistory' });
     const decision = decideRefusedStep({ ...base, history: child });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
@@ -1259,7 +1261,7 @@ describe('decideRefusedStep', () => {
   it('reads the claimed messages as decideStep does: a result of another execution is consumed, not recorded', () => {
     const s = state({ historyLength: history.length });
     const messages = [result('execution-0', 'stale'), result('execution-1')];
-    const decision = decideRefusedStep({ state: s, messages, leaseToken: 'lease', now: T0, newId: () => 'id', failure });
+    const decision = decideRefusedStep({ state: s, messages, leaseToken: 'lease', customStatusLimitBytes: LIMIT, now: T0, newId: () => 'id', failure });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
     const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
     if (append?.type !== 'appendHistory') throw new Error('expected a history append');
@@ -1285,7 +1287,7 @@ describe('decideRefusedStep', () => {
     ];
     for (const runtimeStatus of ['Completed', 'Terminated', 'Failed'] as const) {
       const s = state({ runtimeStatus, output: 'done', historyLength: history.length });
-      const decision = decideRefusedStep({ state: s, messages, leaseToken: 'lease', now: T0, newId: () => 'id', failure });
+      const decision = decideRefusedStep({ state: s, messages, leaseToken: 'lease', customStatusLimitBytes: LIMIT, now: T0, newId: () => 'id', failure });
       if (decision.kind !== 'commit') throw new Error('expected a commit');
       expect(decision.state).toEqual({ ...s, version: 3, historyLength: history.length + 4 });
       expect(decision.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'appendHistory', 'deleteMessages']);
@@ -1315,7 +1317,7 @@ describe('decideRefusedStep', () => {
         parentInstance: { instanceId: 'p'.repeat(256), name: 'P'.repeat(256), taskScheduledId: 1 }, // ids and names: at most 256
       },
     };
-    const decision = decideRefusedStep({ state: s, messages: [start], leaseToken: 'lease', now: T0, newId: () => 'id', failure: { errorType: 'E', errorMessage: long } });
+    const decision = decideRefusedStep({ state: s, messages: [start], leaseToken: 'lease', customStatusLimitBytes: LIMIT, now: T0, newId: () => 'id', failure: { errorType: 'E', errorMessage: long } });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
     const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
     if (append?.type !== 'appendHistory') throw new Error('expected a history append');
@@ -1330,7 +1332,7 @@ describe('decideRefusedStep', () => {
   it('counts them in a record of fixed size when that record was refused too (bare): the messages are consumed, the status kept', () => {
     const s = state({ runtimeStatus: 'Completed', output: 'done', historyLength: history.length });
     const huge = { errorType: 'PayloadTooLargeError', errorMessage: 'x'.repeat(1_000_000) };
-    const decision = decideRefusedStep({ state: s, messages: [result('execution-1')], leaseToken: 'lease', now: T0, newId: () => 'id', failure: huge, bare: true });
+    const decision = decideRefusedStep({ state: s, messages: [result('execution-1')], leaseToken: 'lease', customStatusLimitBytes: LIMIT, now: T0, newId: () => 'id', failure: huge, bare: true });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
     expect(decision.state).toEqual({ ...s, version: 3, historyLength: history.length + 2 });
     expect(decision.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'appendHistory', 'deleteMessages']);
@@ -1354,7 +1356,7 @@ describe('decideRefusedStep', () => {
       msg('timer', { type: 'TimerFired', eventId: -1, timestamp: at, timerId: 2, fireAt: at }),
     ];
     const refusedTwice = { errorType: 'PayloadTooLargeError', errorMessage: huge, stackTrace: huge };
-    const decision = decideRefusedStep({ state: s, messages, leaseToken: 'lease', now: T0, newId: () => 'id', failure: refusedTwice, bare: true });
+    const decision = decideRefusedStep({ state: s, messages, leaseToken: 'lease', customStatusLimitBytes: LIMIT, now: T0, newId: () => 'id', failure: refusedTwice, bare: true });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
     const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
     if (append?.type !== 'appendHistory') throw new Error('expected a history append');
@@ -1384,7 +1386,7 @@ describe('decideRefusedStep', () => {
       msg('start', { type: 'ExecutionStarted', eventId: -1, timestamp: at, name: 'CallOnce', instanceId: 'instance-1', executionId: 'execution-1', input: huge }),
       ...events,
     ];
-    const decision = decideRefusedStep({ state: s, messages, leaseToken: 'lease', now: T0, newId: () => 'id', failure: { errorType: 'PayloadTooLargeError', errorMessage: huge }, summary: true });
+    const decision = decideRefusedStep({ state: s, messages, leaseToken: 'lease', customStatusLimitBytes: LIMIT, now: T0, newId: () => 'id', failure: { errorType: 'PayloadTooLargeError', errorMessage: huge }, summary: true });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
     expect(JSON.stringify(decision.writeSet.requests.filter((r) => r.type === 'appendHistory')).length).toBeLessThan(2_000);
     const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
@@ -1406,7 +1408,7 @@ describe('decideRefusedStep', () => {
   it('records a rewind as refused when its bare record was refused for good too (summary): appended, the instance still Failed', () => {
     const s = state({ runtimeStatus: 'Failed', failureDetails: failure, historyLength: history.length, version: 7 });
     const rewind: OrchestrationMessage = { id: 'rewind', instanceId: 'instance-1', event: { type: 'ExecutionRewound', eventId: -1, timestamp: T0.toISOString() } };
-    const decision = decideRefusedStep({ state: s, messages: [rewind], leaseToken: 'lease', now: T0, newId: () => 'id', failure, summary: true, history });
+    const decision = decideRefusedStep({ state: s, messages: [rewind], leaseToken: 'lease', customStatusLimitBytes: LIMIT, now: T0, newId: () => 'id', failure, summary: true, history });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
     expect(decision.state).toEqual({ ...s, version: 8, historyLength: history.length + 1 });
     expect(decision.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'appendHistory', 'deleteMessages']);
@@ -1418,7 +1420,7 @@ describe('decideRefusedStep', () => {
   it('tells a rewind waiting for a worker where its refusal may be recorded: after the history it was sent on, while Failed on it', () => {
     const before = state({ runtimeStatus: 'Failed', failureDetails: failure, historyLength: history.length, version: 7 });
     const rewind: OrchestrationMessage = { id: 'rewind', instanceId: 'instance-1', event: { type: 'ExecutionRewound', eventId: -1, timestamp: T0.toISOString() } };
-    const decision = decideRefusedStep({ state: before, messages: [rewind], leaseToken: 'lease', now: T0, newId: () => 'id', failure, summary: true, history });
+    const decision = decideRefusedStep({ state: before, messages: [rewind], leaseToken: 'lease', customStatusLimitBytes: LIMIT, now: T0, newId: () => 'id', failure, summary: true, history });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
     const append = decision.writeSet.requests.find((r) => r.type === 'appendHistory');
     if (append?.type !== 'appendHistory') throw new Error('expected a history append');
@@ -1441,7 +1443,7 @@ describe('decideRefusedStep', () => {
     const rewind: OrchestrationMessage = { id: 'rewind', instanceId: 'instance-1', event: { type: 'ExecutionRewound', eventId: -1, timestamp: T0.toISOString() } };
     const late: OrchestrationMessage = { id: 'late', instanceId: 'instance-1', event: { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'go' } };
     for (const messages of [[rewind], [late]]) {
-      const decision = decideRefusedStep({ state: before, messages, leaseToken: 'lease', now: T0, newId: () => 'id', failure, summary: true, unrecorded: true, history });
+      const decision = decideRefusedStep({ state: before, messages, leaseToken: 'lease', customStatusLimitBytes: LIMIT, now: T0, newId: () => 'id', failure, summary: true, unrecorded: true, history });
       if (decision.kind !== 'commit') throw new Error('expected a commit');
       // The state the store holds, its version moved on; no history written; the messages consumed.
       expect(decision.state).toEqual({ ...before, version: 8 });
@@ -1461,7 +1463,7 @@ describe('decideRefusedStep', () => {
     // A running instance's step ends it, in its state alone: Failed, saying why; its history as it was; the messages
     // consumed. Not retried at every lease expiry.
     const running = state({ historyLength: history.length, version: 7 });
-    const step = decideRefusedStep({ state: running, messages: [late], leaseToken: 'lease', now: T0, newId: () => 'id', failure, summary: true, unrecorded: true, history });
+    const step = decideRefusedStep({ state: running, messages: [late], leaseToken: 'lease', customStatusLimitBytes: LIMIT, now: T0, newId: () => 'id', failure, summary: true, unrecorded: true, history });
     if (step.kind !== 'commit') throw new Error('expected a commit');
     expect(step.state).toMatchObject({
       runtimeStatus: 'Failed', version: 8, historyLength: history.length,
@@ -1475,7 +1477,7 @@ describe('decideRefusedStep', () => {
     const child = state({ historyLength: 3, version: 7, parentInstanceId: 'parent' });
     const childHistory = new HistoryBuilder({ name: 'CallOnce', instanceId: 'instance-1' }).started().build();
     (childHistory[1] as { parentInstance?: unknown }).parentInstance = { instanceId: 'parent', name: 'P', taskScheduledId: 4, executionId: 'pe' };
-    const answered = decideRefusedStep({ state: child, messages: [late], leaseToken: 'lease', now: T0, newId: () => 'id', failure, summary: true, unrecorded: true, history: childHistory });
+    const answered = decideRefusedStep({ state: child, messages: [late], leaseToken: 'lease', customStatusLimitBytes: LIMIT, now: T0, newId: () => 'id', failure, summary: true, unrecorded: true, history: childHistory });
     if (answered.kind !== 'commit') throw new Error('expected a commit');
     expect(answered.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'deleteMessages', 'insertMessage']);
     expect(answered.writeSet.requests[2]).toMatchObject({
@@ -1515,7 +1517,7 @@ describe('decideRefusedStep', () => {
     expect(unrecordable(completed, [rewind])).toBe(true);
     expect(unrecordable(state({ historyLength: history.length }), [late])).toBe(false);
     // decideRefusedStep applies the same rule: the start's step is consumed, the instance as it was.
-    const decision = decideRefusedStep({ state: completed, messages: [restart], leaseToken: 'lease', now: T0, newId: () => 'id', failure, summary: true, unrecorded: true, history });
+    const decision = decideRefusedStep({ state: completed, messages: [restart], leaseToken: 'lease', customStatusLimitBytes: LIMIT, now: T0, newId: () => 'id', failure, summary: true, unrecorded: true, history });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
     expect(decision.state).toEqual({ ...completed, version: completed.version + 1 });
     expect(decision.writeSet.requests.map((r) => r.type)).toEqual(['replaceState', 'deleteMessages']);
@@ -1526,7 +1528,7 @@ describe('decideRefusedStep', () => {
     const terminate: OrchestrationMessage = {
       id: 'terminate', instanceId: 'instance-1', event: { type: 'ExecutionTerminated', eventId: -1, timestamp: T0.toISOString(), reason: 'r'.repeat(100_000) },
     };
-    const decision = decideRefusedStep({ state: s, messages: [terminate], leaseToken: 'lease', now: T0, newId: () => 'id', failure, bare: true });
+    const decision = decideRefusedStep({ state: s, messages: [terminate], leaseToken: 'lease', customStatusLimitBytes: LIMIT, now: T0, newId: () => 'id', failure, bare: true });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
     expect(decision.state).toMatchObject({ runtimeStatus: 'Terminated' });
     expect(decision.state).not.toHaveProperty('output');
@@ -1538,7 +1540,7 @@ describe('decideRefusedStep', () => {
 
   it('consumes results of another execution alone, as a step that is not refused does: no new version', () => {
     const s = state({ runtimeStatus: 'Completed', output: 'done', historyLength: history.length });
-    const decision = decideRefusedStep({ state: s, messages: [result('execution-0')], leaseToken: 'lease', now: T0, newId: () => 'id', failure });
+    const decision = decideRefusedStep({ state: s, messages: [result('execution-0')], leaseToken: 'lease', customStatusLimitBytes: LIMIT, now: T0, newId: () => 'id', failure });
     if (decision.kind !== 'commit') throw new Error('expected a commit');
     expect(decision.state).toBe(s);
     expect(decision.writeSet.requests).toEqual([{ type: 'deleteMessages', instanceId: 'instance-1', messageIds: ['result'] }]);

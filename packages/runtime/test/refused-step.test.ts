@@ -1,3 +1,4 @@
+import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createRuntime, DurableError, MemoryStore, PayloadTooLargeError, type Orchestrator, type Runtime } from '../src/index.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
@@ -102,6 +103,34 @@ describe('a step the store refuses for good (a 413 or a 400)', () => {
     const completed = await ended(id);
     expect(completed).toMatchObject({ runtimeStatus: 'Completed', output: 'small' });
     expect(completed!.history!.filter((e) => e.type === 'TaskCompleted')).toHaveLength(1);
+  });
+  it('records the runtime\'s custom status limit on a refused first step, so the code a rewind runs keeps it when another runtime replays it', async () => {
+    const status = 'x'.repeat(500);
+    let refuse = true;
+    const orchestrators: Record<string, Orchestrator> = {
+      Status: function* (ctx) {
+        if (refuse) return big();
+        ctx.setCustomStatus(status);
+        yield ctx.waitForExternalEvent('Go');
+        return 'done';
+      },
+    };
+    const clock = new VirtualClock();
+    const store = new LimitedStore();
+    const first = await start({ store, clock, orchestrators, customStatusLimitBytes: 1000 });
+    const id = await first.client.startNew('Status');
+    const failed = await untilEnded(first, clock, id);
+    expect(failed).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorType: 'PayloadTooLargeError' } });
+    expect(failed!.history![0]).toMatchObject({ type: 'OrchestratorStarted', customStatusLimitBytes: 1000 });
+    // The rewind runs the code for the first time, under the limit its execution started with: the status fits.
+    refuse = false;
+    await first.client.rewind(id);
+    await within(firstValueFrom(first.client.customStatus$(id).pipe(filter((s) => s === status))), 'the status of 502 bytes');
+    await first.stop();
+    // A runtime with a lower limit replays it as it ran, instead of failing on the status committed.
+    const second = await start({ store, clock, orchestrators, customStatusLimitBytes: 100 });
+    await second.client.raiseEvent(id, 'Go');
+    expect(await untilEnded(second, clock, id)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
   });
 });
 

@@ -11,7 +11,7 @@ import { isStaleResult, type ActivityTask, type Lease, type MessageEvent, type O
 import type { CreateInstanceWrite, DeleteMessagesWrite, InstanceCondition, UnclaimedLease, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
 import { applyEvent, heldCommands, parentCallOf, startsAnotherExecution } from './apply-event.js';
 import {
-  parentLinkAfter, stepMarkers, suspendedWithNothingDeferred, type OrchestrationExecution, type StepResult,
+  firstStepMarker, parentLinkAfter, stepMarkers, suspendedWithNothingDeferred, type OrchestrationExecution, type StepResult,
 } from './orchestration-execution.js';
 import { rewindHistory } from './rewind-history.js';
 
@@ -255,6 +255,11 @@ export interface RefusedStepInput extends Omit<StepInput, 'cached' | 'newExecuti
   /** The store's reason (its error as failure details). */
   readonly failure: FailureDetails;
   /**
+   * The runtime's `customStatusLimitBytes`, which the step records when it is the first of an execution
+   * (`firstStepMarker`), as a step that runs the code does: a later rewind runs the code under it.
+   */
+  readonly customStatusLimitBytes: number;
+  /**
    * The store refused the failure record too (the events in full): the events are recorded without their payloads and
    * the failure is bounded ({@link decideRefusedStep}).
    */
@@ -376,10 +381,10 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   const before = baseHistory ?? (state.historyLength > 0 ? history : NO_HISTORY);
   const nowIso = isoTime(now);
   const markers = stepMarkers(nowIso);
-  // The first step's marker (with the replay flags) only where the execution's history begins: chosen by its length,
-  // as the history is not read for most steps.
+  // The first step's marker (with the replay flags and the limit) only where the execution's history begins: chosen by
+  // its length, as the history is not read for most steps.
   const firstStep = baseHistory ? baseHistory.length === 0 : state.historyLength === 0;
-  const newEvents: HistoryEvent[] = [firstStep ? markers.first : markers.started, ...events];
+  const newEvents: HistoryEvent[] = [firstStep ? firstStepMarker(nowIso, input.customStatusLimitBytes) : markers.started, ...events];
   // A rewind makes a Failed instance Running again; a terminate among the events ends it without the failure.
   if (!isTerminalStatus(newEvents.reduce(applyEvent, state).runtimeStatus)) {
     newEvents.push({ type: 'ExecutionCompleted', eventId: -1, timestamp: nowIso, orchestrationStatus: 'Failed', failureDetails: failure });

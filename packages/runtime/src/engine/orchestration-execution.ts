@@ -350,7 +350,7 @@ export class OrchestrationExecution {
       // later replay.
       this.#flags = CURRENT_REPLAY_FLAGS;
       this.#namesIgnoreCase = CURRENT_REPLAY_FLAGS.includes(ReplayFlag.EventNamesIgnoreCase);
-      this.#record(stepMarkers(nowIso, this.#options.customStatusLimitBytes).first);
+      this.#record(firstStepMarker(nowIso, this.#options.customStatusLimitBytes));
     } else {
       this.#record(stepMarkers(nowIso).started);
     }
@@ -1068,36 +1068,44 @@ function isValidInstanceId(id: string): boolean {
 interface StepMarkers {
   readonly started: HistoryEvent;
   readonly completed: HistoryEvent;
-  /**
-   * The OrchestratorStarted event of the step that starts an execution: with the replay flags it runs under, and its
-   * custom status limit when one is given.
-   */
-  readonly first: OrchestratorStartedEvent;
 }
 
-/** The step markers of the last step time recorded (see {@link stepMarkers}). */
+/** The step markers of the last step time asked for (see {@link stepMarkers}). */
 let markers: StepMarkers | undefined;
+/** The first step's marker of the last step time and limit asked for (see {@link firstStepMarker}). */
+let firstMarker: OrchestratorStartedEvent | undefined;
 
 /**
  * The OrchestratorStarted and OrchestratorCompleted events of a step at `timestamp`. They are frozen (nothing
- * changes them afterwards; the shared flags list too), so a store may keep them without a copy; and being equal for
- * every step of one millisecond, those steps share them instead of each recording (and a store keeping) objects of
- * their own: so do the first steps of the executions started in one millisecond (thousands when many instances start
- * at once; one each was 56 B per instance in MemoryStore). `customStatusLimitBytes`: the limit the first marker
- * records (see {@link OrchestratorStartedEvent.customStatusLimitBytes}); none for an execution that runs no code.
+ * changes them afterwards), so a store may keep them without a copy; and being equal for every step of one
+ * millisecond, those steps share them instead of each recording (and a store keeping) objects of their own.
  */
-export function stepMarkers(timestamp: string, customStatusLimitBytes?: number): StepMarkers {
-  if (markers?.started.timestamp !== timestamp || markers.first.customStatusLimitBytes !== customStatusLimitBytes) {
+export function stepMarkers(timestamp: string): StepMarkers {
+  if (markers?.started.timestamp !== timestamp) {
     markers = {
       started: Object.freeze({ type: 'OrchestratorStarted', eventId: -1, timestamp }),
       completed: Object.freeze({ type: 'OrchestratorCompleted', eventId: -1, timestamp }),
-      first: Object.freeze({
-        type: 'OrchestratorStarted', eventId: -1, timestamp, replayFlags: CURRENT_REPLAY_FLAGS,
-        ...(customStatusLimitBytes === undefined ? {} : { customStatusLimitBytes }),
-      }),
     };
   }
   return markers;
+}
+
+/**
+ * The OrchestratorStarted event of the step that starts an execution at `timestamp`, in place of
+ * {@link stepMarkers}' `started`: the one record of what an execution runs under, for every later replay, the replay
+ * flags ({@link CURRENT_REPLAY_FLAGS}) and the runtime's `customStatusLimitBytes` (see
+ * {@link OrchestratorStartedEvent.customStatusLimitBytes}), also when the step runs no code (a later rewind runs it).
+ * Frozen (the shared flags list too), and shared, as the step markers are, by the first steps of the executions
+ * started in one millisecond under one limit (thousands when many instances start at once; one each was 56 B per
+ * instance in MemoryStore).
+ */
+export function firstStepMarker(timestamp: string, customStatusLimitBytes: number): OrchestratorStartedEvent {
+  if (firstMarker?.timestamp !== timestamp || firstMarker.customStatusLimitBytes !== customStatusLimitBytes) {
+    firstMarker = Object.freeze({
+      type: 'OrchestratorStarted', eventId: -1, timestamp, replayFlags: CURRENT_REPLAY_FLAGS, customStatusLimitBytes,
+    });
+  }
+  return firstMarker;
 }
 
 /**

@@ -1355,6 +1355,7 @@ export class Worker {
       : ended ? (record ? 'its events counted' : 'recorded without payloads') : `recorded as the instance's failure${without}`;
     const input: { -readonly [K in keyof RefusedStepInput]: RefusedStepInput[K] } = {
       state, messages: item.messages, leaseToken: lease.token, now, newId, failure: toFailureDetails(error), history: undefined,
+      customStatusLimitBytes: this.#o.customStatusLimitBytes,
       bare: record !== undefined, summary: record === 'summary' || record === 'unrecorded', unrecorded: record === 'unrecorded',
     };
     let decision = decideRefusedStep(input);
