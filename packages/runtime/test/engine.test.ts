@@ -118,6 +118,19 @@ describe('replay engine', () => {
     expect(failed?.failureDetails?.stackTrace).toMatch(/^NonDeterminismError: [^]*\nCaused by: TypeError: settings is undefined\n\s+at throwsOnReplay/);
   });
 
+  it('copies only the first line of what a replay threw, cut to a few hundred characters, into its message and stack', () => {
+    const history = new HistoryBuilder({ name: 'Throws' }).started().taskScheduled('A').build();
+    const long = `${'x'.repeat(200_000)}\nsecond line`;
+    const throwsOnReplay: Orchestrator = function* throwsOnReplay() {
+      throw new TypeError(long);
+    };
+    const failed = completion(run(throwsOnReplay, history).step(T0, [taskCompleted(0)]));
+    const { errorMessage, stackTrace } = failed!.failureDetails!;
+    expect(errorMessage).toMatch(/, replay threw TypeError: x{299}…$/);
+    expect(stackTrace).toMatch(/\nCaused by: TypeError: x{299}…\n\s+at throwsOnReplay/);
+    expect(stackTrace!.length).toBeLessThan(5_000);
+  });
+
   it('throws TaskFailedError into the orchestrator with the failure details', () => {
     let caught: unknown;
     const orch: Orchestrator = function* (ctx) {

@@ -73,7 +73,7 @@ class EventWaiter<T> extends AtomicTask<T> {
 /** How an execution ended. */
 type Outcome =
   | { readonly kind: 'completed'; readonly result: JsonValue | undefined }
-  | { readonly kind: 'failed'; readonly failure: FailureDetails; readonly thrown: unknown }
+  | { readonly kind: 'failed'; readonly failure: FailureDetails }
   | { readonly kind: 'terminated' }
   | { readonly kind: 'continued-as-new'; readonly request: ContinueAsNewRequest };
 
@@ -101,6 +101,11 @@ interface Rare {
   historyEpoch?: number;
   /** The custom status limit the execution started with, when its history records one other than the runtime's. */
   customStatusLimitBytes?: number;
+  /**
+   * What the code threw when it failed during the replay, the cause of a NonDeterminismError should the history go on
+   * (`#matchScheduled`); dropped when the replay ends, so that a cached execution does not keep it.
+   */
+  replayThrown?: unknown;
 }
 
 /** Before ExecutionStarted: nothing runs yet. The orchestrator is kept here: nothing needs it once it started. */
@@ -315,6 +320,7 @@ export class OrchestrationExecution {
       this.#phase = { kind: 'diverged', error };
     } finally {
       this.#mode = IDLE;
+      if (this.#rare) this.#rare.replayThrown = undefined;
     }
     return replayed;
   }
@@ -654,14 +660,14 @@ export class OrchestrationExecution {
       const outcome = this.#phase.kind === 'finished' ? this.#phase.outcome : undefined;
       const failed = outcome?.kind === 'failed' ? outcome : undefined;
       const did = actual ? `called ${actual}`
-        : failed ? `threw ${failed.failure.errorType}: ${failed.failure.errorMessage}`
+        : failed ? `threw ${failed.failure.errorType}: ${firstLine(failed.failure.errorMessage)}`
         : outcome?.kind === 'completed' ? 'returned'
         : outcome?.kind === 'continued-as-new' ? 'called continueAsNew' : 'scheduled nothing';
       const error = new NonDeterminismError(
         `Non-deterministic orchestrator ${JSON.stringify(this.#name())}: history has ${recorded} as #${event.eventId}, replay ${did}`,
-        failed && { cause: failed.thrown },
+        failed && { cause: this.#rare?.replayThrown },
       );
-      if (failed?.failure.stackTrace !== undefined) error.stack = `${error.stack}\nCaused by: ${failed.failure.stackTrace}`;
+      if (failed?.failure.stackTrace !== undefined) error.stack = `${error.stack}\nCaused by: ${causeStack(failed.failure)}`;
       throw error;
     }
     this.#rare!.unmatched!.delete(event.eventId);
@@ -751,7 +757,8 @@ export class OrchestrationExecution {
 
   /** Fails the execution with `error` (what the orchestrator threw, or why it cannot go on). */
   #fail(error: unknown): void {
-    this.#finish({ kind: 'failed', failure: toFailureDetails(error), thrown: error });
+    if (this.#mode.kind === 'replaying' && this.#phase.kind !== 'finished') this.#more().replayThrown = error;
+    this.#finish({ kind: 'failed', failure: toFailureDetails(error) });
   }
 
   /** Ends the execution (once; a diverged execution may still fail). */
@@ -1106,6 +1113,29 @@ export function firstStepMarker(timestamp: string, customStatusLimitBytes: numbe
     });
   }
   return firstMarker;
+}
+
+/** Most characters of a thrown message that a NonDeterminismError copies (the whole is in its cause). */
+const COPIED_MESSAGE_MAX = 300;
+
+/**
+ * The first line of a thrown `message`, cut to {@link COPIED_MESSAGE_MAX} characters, with an ellipsis when anything
+ * was left out: what a NonDeterminismError copies of it into its own message (and so the instance's errorMessage).
+ */
+function firstLine(message: string): string {
+  const line = message.split('\n', 1)[0]!;
+  const cut = line.length > COPIED_MESSAGE_MAX ? line.slice(0, COPIED_MESSAGE_MAX - 1) : line;
+  return cut.length < message.length ? `${cut}…` : cut;
+}
+
+/**
+ * The stack of a thrown error as a NonDeterminismError's stack shows it after its own: its head (`Type: message`, as
+ * V8 and others begin a stack) with the message cut as {@link firstLine} cuts it, then its frames.
+ */
+function causeStack(failure: FailureDetails): string {
+  const stack = failure.stackTrace ?? '';
+  const head = `${failure.errorType}: ${failure.errorMessage}`;
+  return stack.startsWith(head) ? `${failure.errorType}: ${firstLine(failure.errorMessage)}${stack.slice(head.length)}` : stack;
 }
 
 /**
