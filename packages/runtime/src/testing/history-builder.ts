@@ -1,4 +1,4 @@
-import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES, stepMarkers } from '../engine/orchestration-execution.js';
+import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES, firstStepMarker } from '../engine/orchestration-execution.js';
 import type { FailureDetails } from '../model/instance-status.js';
 import type { HistoryEvent } from '../model/history-event.js';
 
@@ -56,7 +56,7 @@ export class HistoryBuilder {
     // The engine's own first marker, so that a built history carries exactly what a live execution's does.
     this.#push(options.legacy === true
       ? { type: 'OrchestratorStarted', eventId: -1, timestamp: this.#iso() }
-      : { ...stepMarkers(this.#iso(), options.customStatusLimitBytes ?? DEFAULT_CUSTOM_STATUS_LIMIT_BYTES).first });
+      : { ...firstStepMarker(this.#iso(), options.customStatusLimitBytes ?? DEFAULT_CUSTOM_STATUS_LIMIT_BYTES) });
   }
 
   /** The time of the current step. */
