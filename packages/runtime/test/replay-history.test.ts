@@ -188,7 +188,7 @@ describe('replayHistory on built histories', () => {
     expect(() => replayHistory(waits, history)).toThrow('History ends Completed, where the replayed code does not end there');
   });
 
-  it('checks a recorded continueAsNew and failure too, and ignores what was recorded after the ending', () => {
+  it('checks a recorded continueAsNew, not a recorded failure (the runtime records some itself), and ignores what was recorded after the ending', () => {
     const at = new Date('2026-01-01T00:00:01.000Z');
     const loop = new HistoryBuilder({ name: 'Loop' }).started(1).timerCreated(at).step(1000).timerFired(0, at);
     const continued = loop.event({ type: 'ContinueAsNew', eventId: -1, timestamp: loop.now.toISOString(), input: 2, preserveUnprocessedEvents: false })
@@ -221,7 +221,24 @@ describe('replayHistory on built histories', () => {
         return yield ctx.callActivity('Charge');
       }
     };
-    expect(() => replayHistory(retries, failed)).toThrow('History ends Failed, where the replayed code calls callActivity("Charge")');
+    // A Failed ending is not checked (the runtime records some failures itself): code that now handles the failure
+    // shows the call it makes next.
+    expect(replayHistory(retries, failed)).toMatchObject({
+      runtimeStatus: 'Running', pending: [{ kind: 'activity', eventId: 1, name: 'Charge', inHistory: false }],
+    });
+    // A failure the runtime recorded (here a step the store refused for good) is not the code's: unchanged code that
+    // completes does not throw.
+    const bigStarted = new HistoryBuilder({ name: 'Big' }).started();
+    const refused = bigStarted.event({
+      type: 'ExecutionCompleted', eventId: -1, timestamp: bigStarted.now.toISOString(), orchestrationStatus: 'Failed',
+      failureDetails: { errorType: 'PayloadTooLargeError', errorMessage: 'the step was refused' },
+    }).build();
+    const big: Orchestrator = function* () {
+      return 'x'.repeat(100);
+    };
+    expect(replayHistory(big, refused)).toMatchObject({ runtimeStatus: 'Completed', output: 'x'.repeat(100) });
+    // A recorded call that the code no longer makes still diverges.
+    expect(() => replayHistory(big, failed)).toThrow(NonDeterminismError);
   });
 
   it('refuses what cannot be replayed: no orchestrator, no start, an unknown event type', () => {

@@ -73,9 +73,11 @@ export type ReplayResult = {
  * - unit-test an orchestrator against a history built with {@link HistoryBuilder}: what it does with a result, a
  *   failure (`TaskFailedError` inside the orchestrator), an event or a timer, and what it asks for next.
  *
- * A history that recorded its ending (`ExecutionCompleted`, `ContinueAsNew`) is reproduced only by code that ends the
- * same way at that point: completed, failed or continued as new as recorded, with no call the history does not record.
- * Else the call throws, so a deploy check needs only assert that it does not throw. The result reports the code's own
+ * A history that recorded its code's ending (completed, or continued as new) is reproduced only by code that ends the
+ * same way at that point, with no call the history does not record. Else the call throws, so a deploy check needs only
+ * assert that it does not throw. A Failed ending is not checked: the runtime records some failures itself (a step the
+ * store refused for good, a misuse of `ctx`, a replay that diverged), which unchanged code does not reproduce; the
+ * calls such a history recorded are still checked. The result reports the code's own
  * outcome: an output, failure or next input that differs from the recorded one is no divergence (compare them if it
  * matters). A history with no ending is an execution still running: the calls the code makes after its last recorded
  * event are its next step (`pending`, `inHistory: false`), which is no divergence either.
@@ -84,7 +86,8 @@ export type ReplayResult = {
  * @param history - One execution's history, in order, starting with its `ExecutionStarted` (a history that
  *   continued as new: from the start of its last execution). It is not changed.
  * @throws {NonDeterminismError} The code does not reproduce the history: it schedules other work than a recorded call
- *   (the message names both) or none, or it does not end where and as the history recorded an ending.
+ *   (the message names both) or none, or it does not end where and as the history recorded it completed or
+ *   continued as new.
  * @throws {UnknownEventTypeError} The history has an event type this version does not know.
  * @throws {InvalidArgumentError} No orchestrator function, or no `ExecutionStarted` in the history.
  *
@@ -137,7 +140,11 @@ export function replayHistory(
   const step = execution.step(new Date(0), []);
   const result = outcome(execution, events, step);
   const ending = copied[endAt];
-  if (ending?.type === 'ExecutionCompleted' || ending?.type === 'ContinueAsNew') checkEnding(ending, result, step.actions);
+  // Only an ending the code itself records is checked: a Failed one may be the runtime's (a step the store refused for
+  // good, a misuse of ctx, a replay that diverged), which unchanged code does not reproduce.
+  if (ending?.type === 'ContinueAsNew' || (ending?.type === 'ExecutionCompleted' && ending.orchestrationStatus === 'Completed')) {
+    checkEnding(ending, result, step.actions);
+  }
   return result;
 }
 
@@ -158,7 +165,7 @@ function outcome(execution: OrchestrationExecution, events: readonly HistoryEven
 }
 
 /**
- * A history that recorded its ending (completed, failed, continued as new) is reproduced only by code that ends the
+ * A history that recorded its code's ending (completed, continued as new) is reproduced only by code that ends the
  * same way at that point, scheduling nothing more: else the code would not have recorded that history. The output,
  * failure or next input may differ (the result reports the code's). A termination recorded before it is the ending
  * the replay reaches, whatever the code does, as in a worker.
