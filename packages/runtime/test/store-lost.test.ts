@@ -174,6 +174,39 @@ describe('a worker whose store is lost for good', () => {
     expect(second.clock.pendingTimers).toBe(0);
   });
 
+  it('says nothing when the store is closed under a started runtime whose first claim still waits (a database opening)', async () => {
+    // As an IndexedDB store's first claim waits for its database to open, and the close fails it: the claim was made
+    // on an open store, so the error does not say `beforeCall`.
+    class OpeningStore extends MemoryStore {
+      readonly #opened: Promise<void>;
+      open!: () => void;
+      #closing = false;
+      constructor() {
+        super();
+        this.#opened = new Promise<void>((resolve) => (this.open = resolve));
+      }
+      override async claimOrchestration(...args: Parameters<MemoryStore['claimOrchestration']>): ReturnType<MemoryStore['claimOrchestration']> {
+        await this.#opened;
+        if (this.#closing) throw new StoreClosedError('closed while the database opened');
+        return super.claimOrchestration(...args);
+      }
+      override close(): Promise<void> {
+        this.#closing = true;
+        this.open();
+        return super.close();
+      }
+    }
+    const store = new OpeningStore();
+    const { runtime, clock, logger } = runtimeOn(store);
+    await runtime.start();
+    await clock.advance(0);
+    await store.close();
+    await clock.advance(3_600_000);
+    await within(runtime.stop(), 'the stop');
+    expect(logger.errors).toEqual([]);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('is one rule: closed stores and errors that say storeClosed, never worth retrying', () => {
     expect(isStoreClosed(new StoreClosedError('The store is closed'))).toBe(true);
     expect(isStoreClosed(new LostError('lost'))).toBe(true);

@@ -544,7 +544,7 @@ export abstract class IdbStore implements Store {
    */
   #readInstance(instanceId: string): Promise<InstanceState | undefined> {
     // A read asked for once the store closes (or lost its database) joins no transaction queued before.
-    const refused = this.#refusal();
+    const refused = this.#refusal(true);
     if (refused) return Promise.reject(refused);
     let batch = this.#instanceReads;
     if (!batch) {
@@ -690,7 +690,7 @@ export abstract class IdbStore implements Store {
     operation: string, mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>,
     readAhead = false,
   ): Promise<T> {
-    const refused = this.#refusal();
+    const refused = this.#refusal(true);
     if (refused) return Promise.reject(refused);
     const running = (async () => {
       for (let ahead = readAhead, runs = MAX_RUNS, froze = false; ; ahead = false) {
@@ -725,9 +725,10 @@ export abstract class IdbStore implements Store {
   /**
    * Why a call made now is refused without reading or writing anything: the store closes or closed
    * (`StoreClosedError`, from the moment `close()` is called), or lost its database; `undefined` while it serves calls.
+   * `atCall`: asked as the call is made, before it waits for anything (the error says the store closed before it).
    */
-  #refusal(): DurableError | undefined {
-    return this.#closed ? new StoreClosedError('The store is closed') : this.#lost;
+  #refusal(atCall = false): DurableError | undefined {
+    return this.#closed ? new StoreClosedError('The store is closed', { beforeCall: atCall }) : this.#lost;
   }
 
   /** Runs a write transaction through a {@link RowWriter} and flushes it; resolves once committed. */

@@ -1281,7 +1281,7 @@ export class MongoStore implements Store {
   }
 
   #ensureOpen(): void {
-    if (this.#closed) throw new StoreClosedError('The store is closed');
+    if (this.#closed) throw new StoreClosedError('The store is closed', { beforeCall: true });
   }
 
   /**

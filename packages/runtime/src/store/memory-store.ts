@@ -380,7 +380,7 @@ export class MemoryStore implements Store {
 
 
   #ensureOpen(): void {
-    if (this.#closed) throw new StoreClosedError('The store is closed');
+    if (this.#closed) throw new StoreClosedError('The store is closed', { beforeCall: true });
   }
 
   #delete(instanceId: string): void {

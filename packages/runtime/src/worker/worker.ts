@@ -499,15 +499,16 @@ export class Worker {
    * store, and a grace would only keep the stop (and, in a tab, `runAsLeader`'s hand-over of the lock) waiting on an
    * activity for up to 30 s. What runs is abandoned at once, and an activity that settles later commits nothing
    * (`#storeGone`). A later `stop()` returns this stop's promise. Logged once, unless the store was closed
-   * (`StoreClosedError`) after a claim of this worker was answered: whoever closed it knows. A worker that never
-   * claimed anything on it (a runtime started on a store closed already) says so, or its `start()` would have
-   * resolved with nothing ever to run and nothing said. Called from any path that meets the error.
+   * (`StoreClosedError`): whoever closed it knows. A worker that never claimed anything on it, refused a call as it was
+   * made (`beforeCall`: a runtime started on a store closed already), says so, or its `start()` would have resolved
+   * with nothing ever to run and nothing said; a close that overtakes its first claim under way (a store still opening
+   * its database) is the closer's doing, and is not reported. Called from any path that meets the error.
    */
   #storeLost(error: unknown): void {
     if (this.#stopping) return;
     this.#storeGone = true;
     if (!(error instanceof StoreClosedError)) this.#o.logger.error('the store can serve no call any more; the worker stops', error);
-    else if (!this.#claimedOnce) this.#o.logger.error('the store was closed before this worker claimed anything; it stops and runs nothing', error);
+    else if (error.beforeCall && !this.#claimedOnce) this.#o.logger.error('the store was closed before this worker claimed anything; it stops and runs nothing', error);
     this.stop({ graceMs: 0 }).catch((failed: unknown) => this.#o.logger.error('stopping the worker failed', failed));
   }
 

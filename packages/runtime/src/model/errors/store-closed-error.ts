@@ -1,10 +1,21 @@
-import { DurableError, isDurableError } from './durable-error.js';
+import { DurableError, isDurableError, type DurableErrorOptions } from './durable-error.js';
 
 /** The store, client or runtime was closed and cannot be used any more. */
 export class StoreClosedError extends DurableError {
   override readonly name = 'StoreClosedError';
   readonly code = 'store-closed' as const;
   readonly status = 503 as const;
+  /**
+   * The store was closed before the call that failed was made (it was refused without waiting for anything), rather
+   * than while the call waited or ran. A worker whose first claim is refused so was started on a store closed already,
+   * and says so; a close that overtakes a claim under way is the closer's own doing, and is not reported.
+   */
+  readonly beforeCall: boolean;
+
+  constructor(message: string, options?: DurableErrorOptions & { readonly beforeCall?: boolean }) {
+    super(message, options);
+    this.beforeCall = options?.beforeCall === true;
+  }
 }
 
 /**
