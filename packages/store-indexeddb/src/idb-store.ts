@@ -200,6 +200,9 @@ export abstract class IdbStore implements Store {
   readonly #settings: IdbStoreSettings;
   readonly #clock: Clock;
   readonly #feed: ChangeFeed;
+  /** A re-read of the watched instances runs (`#readWatched`), and another was asked for meanwhile. */
+  #rereading = false;
+  #rereadAgain = false;
   /** The subscribers of {@link IdbStore.instanceChanges$}: what the store reads again when a tab went (see #readWatched). */
   readonly #watched: WatchedInstances;
   readonly #resync = new Broadcast<void>();
@@ -320,17 +323,31 @@ export abstract class IdbStore implements Store {
    * snapshot delivered: the gone tab purged it in its last moment, or, after the database was opened again (the
    * browser closed the connection), it went with the data. Its watchers get its purge ({@link ChangeFeed.deliverLost}),
    * as after a purge. Failures (a store closed meanwhile) deliver nothing. Live lists learn of it through `resync$`
-   * and run their query again.
+   * and run their query again. At most one re-read runs and one waits: asked for while one runs (a burst of messages
+   * the feed cannot read, each asking), the next begins once it ended, and reads what all those asked for; a burst
+   * costs two re-reads, not one each. With nothing watched, an empty transaction paces the `resync$` signals so.
    */
   #readWatched(): void {
+    if (this.#rereading) {
+      this.#rereadAgain = true;
+      return;
+    }
     if (this.#refusal()) return;
+    this.#rereading = true;
     this.#resync.next();
     const ids = this.#watched.ids();
-    if (ids.length === 0) return;
     const reads = ids.map((id) => this.#readInstance(id).then((state) => state ?? id, () => undefined));
-    void Promise.all(reads).then((read) => {
-      this.#feed.deliverRead(read.flatMap((r) => (typeof r === 'object' ? [readChangeOf(r)] : [])));
-      this.#feed.deliverLost(read.filter((r) => typeof r === 'string'));
+    const done = ids.length === 0
+      ? this.#run('resync', 'readonly', INSTANCES, () => Promise.resolve())
+      : Promise.all(reads).then((read) => {
+        this.#feed.deliverRead(read.flatMap((r) => (typeof r === 'object' ? [readChangeOf(r)] : [])));
+        this.#feed.deliverLost(read.filter((r) => typeof r === 'string'));
+      });
+    void done.catch(() => undefined).then(() => {
+      this.#rereading = false;
+      if (!this.#rereadAgain) return;
+      this.#rereadAgain = false;
+      this.#readWatched();
     });
   }
 

@@ -401,6 +401,42 @@ describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed:
     }
   });
 
+  it('re-reads what it watches a bounded number of times for a burst of commits it cannot read, and still delivers every real commit', async () => {
+    const name = uniqueName('feed-unreadable-burst');
+    const writer = open(name);
+    const readerStore = open(name);
+    await create(writer, newInstance('b'));
+    const watch = watchOf(createClient({ store: readerStore }), 'b');
+    let resyncs = 0;
+    const counting = readerStore.resync$!.subscribe(() => resyncs++);
+    const channel = new BroadcastChannel(changeChannelName(name));
+    try {
+      expect(await watch.first()).toEqual(['Pending -', '-', 'Pending -']);
+      const good = (await readerStore.getInstance('b'))!;
+      // Commits of a tab of another version, as the feed sees them: its times as ISO strings, each unreadable.
+      const burst = 200;
+      for (let version = 2; version < 2 + burst; version++) {
+        const state = { ...good, version, createdTime: good.createdTime.toISOString() };
+        channel.postMessage({ type: 'durable-rx/commit@1', changes: [{ instanceId: 'b', after: version - 1, state }], work: false });
+      }
+      // Handled in order: once the sentinel is delivered, the burst was.
+      const sentinel = firstValueFrom(readerStore.changes$.pipe(filter((c) => c.instanceId === 'sentinel')));
+      channel.postMessage({ type: 'durable-rx/commit@1', changes: [{ instanceId: 'sentinel', after: 0, state: newInstance('sentinel').state }], work: false });
+      await within(sentinel, 'the sentinel');
+      await commitSteps(writer, 'b', ['one', 'two']);
+      expect(await watch.until('two')).toEqual([
+        ['Pending -', 'Running one', 'Running two'], ['-', 'one', 'two'], ['Pending -', 'Running one', 'Running two'],
+      ]);
+      // One re-read running and one waiting at most: far fewer than one per message.
+      expect(resyncs).toBeGreaterThan(0);
+      expect(resyncs).toBeLessThan(burst / 4);
+    } finally {
+      counting.unsubscribe();
+      channel.close();
+      watch.stop();
+    }
+  });
+
   it('completes its observables and stops listening on close', async () => {
     const name = uniqueName('feed-close');
     const a = open(name);
