@@ -1,5 +1,5 @@
 import type { PurgedSnapshot, StatusChange } from '@durable-rx/runtime/store-kit';
-import type { Document } from 'mongodb';
+import type { Document, Timestamp } from 'mongodb';
 import { Buffer } from 'node:buffer';
 import { decodeInstanceState, EPOCH, NEVER, purgeMarkOf } from './documents.js';
 import { MongoStoreError } from './errors/mongo-store-error.js';
@@ -38,6 +38,11 @@ export type ChangeEventLike = {
     };
   };
   readonly ns?: { readonly coll?: string };
+  /**
+   * When the change was committed: every change a stream delivers is majority-committed, so it is such a time (see
+   * `ClusterClock`). Kept by both pipelines' projections.
+   */
+  readonly clusterTime?: Timestamp;
 };
 
 /**
@@ -62,7 +67,7 @@ export function statusPipeline(keys?: readonly string[]): Document[] {
     { $match: { $or: [mine, { operationType: 'invalidate' }] } },
     {
       $project: {
-        operationType: 1, documentKey: 1, 'fullDocument.state': 1, 'fullDocument.input': 1, 'updateDescription.updatedFields.state': 1,
+        operationType: 1, clusterTime: 1, documentKey: 1, 'fullDocument.state': 1, 'fullDocument.input': 1, 'updateDescription.updatedFields.state': 1,
         'updateDescription.updatedFields.input': 1, 'updateDescription.updatedFields.purged': 1,
       },
     },
@@ -96,7 +101,7 @@ export function wakePipeline(names: CollectionNames): Document[] {
     },
     {
       $project: {
-        operationType: 1, 'ns.coll': 1, 'fullDocument.due': 1, 'updateDescription.updatedFields.claimAt': 1, 'updateDescription.updatedFields.handoff': 1,
+        operationType: 1, clusterTime: 1, 'ns.coll': 1, 'fullDocument.due': 1, 'updateDescription.updatedFields.claimAt': 1, 'updateDescription.updatedFields.handoff': 1,
       },
     },
   ];

@@ -13,12 +13,14 @@ import type { Document, Timestamp } from 'mongodb';
  * the gossiped time is never used. Opening at a time known to be majority-committed leaves no such gap; the changes
  * between it and the present are delivered again, and subscribers keep the newest `version`.
  *
- * The majority-committed times come from three places (see {@link majorityTimeSource} for which deployment uses which):
+ * The majority-committed times come from four places (see {@link majorityTimeSource} for which deployment uses which):
  * - `hello` replies of replica-set members (`lastWrite.majorityOpTime`), on every heartbeat of the driver's monitor;
  * - replies to majority reads (their `operationTime`), which the store issues at connect and then every heartbeat
  *   interval where `hello` carries no `lastWrite` (a `mongos`, or servers behind a load balancer, which the driver
  *   does not monitor at all);
- * - this process's own transactions committed with `w: 'majority'` (their `operationTime`).
+ * - this process's own transactions committed with `w: 'majority'` (their `operationTime`);
+ * - the changes its streams deliver (their `clusterTime`): a stream delivers only majority-committed changes, and a
+ *   read made on hearing one must not use an older time (after a failover, the heartbeats may not have caught up).
  */
 export class ClusterClock {
   #majority: Timestamp | undefined;

@@ -465,12 +465,18 @@ export class MongoStore implements Store {
     const lingerMs = options.feedLingerMs ?? 3_000;
     const clock = this.#clock;
     const startTime = () => this.#clusterClock.streamStart;
+    // Every change a stream delivers is majority-committed at its clusterTime: the clock takes it before the change is
+    // mapped and emitted, so a read made on hearing it waits for it (see #sessionAfterKnownCommits).
+    const heard = <T>(map: (event: ChangeEventLike) => T) => (event: ChangeEventLike): T => {
+      this.#clusterClock.observeMajority(event.clusterTime);
+      return map(event);
+    };
     // Each status feed reads the purge marks of the events it carries (see PurgeMarks).
     const statusMarks = new PurgeMarks();
     this.#statusFeed = new ChangeFeed<ChangeEventLike, StatusChange>({
       name: `MongoStore ${dbName}.${this.collections.instances} status feed`,
       watch: (point) => this.#instances.watch<InstanceDoc, ChangeEventLike>(statusPipeline(), streamOptions(point)),
-      map: (event) => this.#readStatusEvent(event, statusMarks),
+      map: heard((event) => this.#readStatusEvent(event, statusMarks)),
       startTime,
       resync: (since) => this.#changedSince(since),
       giveUp: (error) => mapDriverError(error, 'watching status changes'),
@@ -479,7 +485,7 @@ export class MongoStore implements Store {
     this.#wakeFeed = new ChangeFeed<ChangeEventLike, true | Date>({
       name: `MongoStore ${dbName} wake-up feed`,
       watch: (point) => this.#db.watch<Document, ChangeEventLike>(wakePipeline(this.collections), streamOptions(point)),
-      map: wakeSignalOf,
+      map: heard(wakeSignalOf),
       startTime,
       // Work written while the position was lost is found by a rescan: the worker claims on every signal. This feed
       // never gives up, so also at each reopen after any failure: while the stream stays broken, an idle worker (no
@@ -501,7 +507,7 @@ export class MongoStore implements Store {
       },
       // Past maxWatchedInstances (or while churn keeps it wide) the stream carries every instance, and a narrow one the
       // instance kept only to resume (matchKeysFor) and those unwatched since it opened: only the watched ones are read.
-      map: (event) => (concernsWatched(event, (id) => this.#watchers.isWatched(id)) ? this.#readStatusEvent(event, watchMarks) : undefined),
+      map: heard((event) => (concernsWatched(event, (id) => this.#watchers.isWatched(id)) ? this.#readStatusEvent(event, watchMarks) : undefined)),
       startTime,
       resync: (since) => this.#changedSince(since, this.#watchers.ids()),
       giveUp: (error) => mapDriverError(error, 'watching status changes'),
@@ -1301,7 +1307,8 @@ export class MongoStore implements Store {
   /**
    * A causally consistent session whose reads come after every commit this process knows of: its operation time is
    * advanced to the latest majority-committed time the cluster clock holds (this process's own commits, which
-   * `#transaction` records before they resolve, and the deployment's heartbeats or majority reads), so the driver sends
+   * `#transaction` records before they resolve, the deployment's heartbeats or majority reads, and the clusterTime of
+   * each change its streams deliver, taken before the change is emitted), so the driver sends
    * each read with `readConcern: { level: 'majority', afterClusterTime }` and the server answers only once its majority
    * snapshot has reached that time. MongoDB guarantees read-your-writes only within causally consistent sessions
    * (majority reads after majority writes, "Causal Consistency and Read and Write Concerns"); a plain majority read

@@ -95,7 +95,7 @@ describe('change stream pipelines', () => {
     expect(match).toEqual({ $match: { $or: [{ $and: [{ 'documentKey._id': { $type: 'string' } }, changes] }, { operationType: 'invalidate' }] } });
     expect(project).toEqual({
       $project: {
-        operationType: 1, documentKey: 1, 'fullDocument.state': 1, 'fullDocument.input': 1, 'updateDescription.updatedFields.state': 1,
+        operationType: 1, clusterTime: 1, documentKey: 1, 'fullDocument.state': 1, 'fullDocument.input': 1, 'updateDescription.updatedFields.state': 1,
         'updateDescription.updatedFields.input': 1, 'updateDescription.updatedFields.purged': 1,
       },
     });
