@@ -248,6 +248,19 @@ describe('replayHistory on built histories', () => {
     expect(() => replayHistory(helloSequence, history, { customStatusLimitBytes: 0 })).toThrow(InvalidArgumentError);
     const newer = [...history, { type: 'SomethingNewer', eventId: -1, timestamp: history[0]!.timestamp } as unknown as HistoryEvent];
     expect(() => replayHistory(helloSequence, newer)).toThrow(UnknownEventTypeError);
+    const withNull = [...history, null] as unknown as HistoryEvent[];
+    expect(() => replayHistory(helloSequence, withNull)).toThrow(InvalidArgumentError);
+    expect(() => replayHistory(helloSequence, withNull)).toThrow('history[' + history.length + '] is no object');
+  });
+
+  it('says that the HTTP API\'s default history (the Durable Functions shape) is not the one it replays, and where the native one is', () => {
+    // As GET /instances/{id}?showHistory=true answers without format=native.
+    const shaped = [
+      { EventType: 'ExecutionStarted', FunctionName: 'E1_HelloSequence', Timestamp: '2026-01-01T00:00:00Z' },
+      { EventType: 'TaskScheduled', Name: 'E1_SayHello', Timestamp: '2026-01-01T00:00:00Z' },
+    ] as unknown as HistoryEvent[];
+    expect(() => replayHistory(helloSequence, shaped)).toThrow(InvalidArgumentError);
+    expect(() => replayHistory(helloSequence, shaped)).toThrow(/Durable Functions shape \(EventType\).*getStatus.*format=native/);
   });
 
   it('checks the custom status against the limit the history records, or the one given for a history that records none', () => {

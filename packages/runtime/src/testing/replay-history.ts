@@ -89,7 +89,9 @@ export type ReplayResult = {
  *   (the message names both) or none, or it does not end where and as the history recorded it completed or
  *   continued as new.
  * @throws {UnknownEventTypeError} The history has an event type this version does not know.
- * @throws {InvalidArgumentError} No orchestrator function, or no `ExecutionStarted` in the history.
+ * @throws {InvalidArgumentError} No orchestrator function, an element of the history that is no object, or no
+ *   `ExecutionStarted` in the history (a history in the Durable Functions shape, `EventType`, as the HTTP API answers
+ *   unless asked for `format=native`, has none: the message says so).
  *
  * @example
  * ```ts
@@ -119,6 +121,8 @@ export function replayHistory(
 ): ReplayResult {
   if (typeof orchestrator !== 'function') throw new InvalidArgumentError('replayHistory needs an orchestrator function');
   if (!Array.isArray(history)) throw new InvalidArgumentError('replayHistory needs a history: an array of history events');
+  const notEvent = history.findIndex((event: unknown) => event === null || typeof event !== 'object');
+  if (notEvent >= 0) throw new InvalidArgumentError(`replayHistory needs a history of events: history[${notEvent}] is no object`);
   const { customStatusLimitBytes } = readChecked(options, 'replayHistory options', { customStatusLimitBytes: isCount });
   // The caller's events stay theirs (what the orchestrator receives is a copy, as from a store). The recorded ending and
   // what came after it (recorded and ignored) are left out, so that the step below records the one the code reaches,
@@ -127,7 +131,12 @@ export function replayHistory(
   const endAt = copied.findIndex((event) => event.type === 'ExecutionCompleted' || event.type === 'ContinueAsNew');
   const events = endAt < 0 ? copied : copied.slice(0, endAt);
   if (!events.some((event) => event.type === 'ExecutionStarted')) {
-    throw new InvalidArgumentError('replayHistory needs a history with an ExecutionStarted event');
+    // The HTTP API answers in the Durable Functions shape by default ({ EventType, FunctionName, Timestamp }).
+    const shaped = events.some((event) => typeof (event as { EventType?: unknown }).EventType === 'string');
+    throw new InvalidArgumentError(shaped
+      ? 'replayHistory needs the native history (events with type), not the Durable Functions shape (EventType): read it with '
+        + 'client.getStatus(id, { showHistory: true, showHistoryOutput: true }), or over HTTP with showHistory=true&showHistoryOutput=true&format=native'
+      : 'replayHistory needs a history with an ExecutionStarted event');
   }
   const execution = new OrchestrationExecution(orchestrator, {
     customStatusLimitBytes: customStatusLimitBytes ?? DEFAULT_CUSTOM_STATUS_LIMIT_BYTES,
