@@ -1125,12 +1125,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * step too), and a NonDeterminismError that copies only the first line of what the replay threw, cut (with the thrown
  * value kept only while the replay lasts): 38,196 / 48,810 / 79,344 -> 38,354 / 48,942 / 79,494 B (+158 / +132 / +150,
  * measured after rebasing on main), budgets set to match; rx-client unchanged.
+ * 2026-12-05, StoreClosedError says whether the store was closed before the call (beforeCall, read by the worker:
+ * only a runtime started on a closed store logs), and the IndexedDB stores run one re-read of their watched
+ * instances at a time with one waiting: 38,354 / 48,942 / 79,494 / 10,090 -> 38,387 / 49,030 / 79,584 / 10,109 B
+ * (+33 / +88 / +90 / +19, measured after rebasing on main), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 38_354 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 48_942 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_494 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 10_090 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 38_387 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_030 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_584 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 10_109 },
 ];
 
 describe('bundle size', () => {
