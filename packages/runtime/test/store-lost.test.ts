@@ -207,6 +207,22 @@ describe('a worker whose store is lost for good', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('says nothing when the store is closed under a running activity: the closer knows what it abandons', async () => {
+    const store = new MemoryStore();
+    let started!: () => void;
+    const running$ = new Promise<void>((resolve) => (started = resolve));
+    const { runtime, clock, logger } = runtimeOn(store, { Slow: () => (started(), new Promise<string>(() => undefined)) });
+    await runtime.start();
+    await runtime.client.startNew('CallsSlow');
+    await clock.advance(0);
+    await within(running$, 'the activity starting');
+    await store.close();
+    await clock.advance(3_600_000);
+    await within(runtime.stop(), 'the stop');
+    expect(logger.errors).toEqual([]);
+    expect(logger.warnings).toEqual([]);
+  });
+
   it('is one rule: closed stores and errors that say storeClosed, never worth retrying', () => {
     expect(isStoreClosed(new StoreClosedError('The store is closed'))).toBe(true);
     expect(isStoreClosed(new LostError('lost'))).toBe(true);

@@ -290,6 +290,8 @@ export class Worker {
   #storeFailed = false;
   /** Store calls that succeeded so far (claim rounds, commits): a result commit's failure reads it (`#heldFor`). */
   #answers = 0;
+  /** The store was lost by its close (`#storeLost` met a `StoreClosedError`): whoever closed it knows, nothing is said. */
+  #storeClosed = false;
   /** A claim round of this worker was answered: a store closed before it is reported (`#storeLost`). */
   #claimedOnce = false;
   #wakeTimer: ClockTimer | undefined;
@@ -507,6 +509,7 @@ export class Worker {
   #storeLost(error: unknown): void {
     if (this.#stopping) return;
     this.#storeGone = true;
+    this.#storeClosed = error instanceof StoreClosedError;
     if (!(error instanceof StoreClosedError)) this.#o.logger.error('the store can serve no call any more; the worker stops', error);
     else if (error.beforeCall && !this.#claimedOnce) this.#o.logger.error('the store was closed before this worker claimed anything; it stops and runs nothing', error);
     this.stop({ graceMs: 0 }).catch((failed: unknown) => this.#o.logger.error('stopping the worker failed', failed));
@@ -615,7 +618,8 @@ export class Worker {
     // A lost store (#storeLost) can release nothing: what runs is abandoned, its leases left to lapse or to the next
     // life's release of this worker's id (the stop is not clean), without a failed release logged per item.
     const gone = this.#storeGone;
-    if (held.length + starting > 0) logger.warn(`stopped with ${held.length} steps or activities running (${gone ? 'abandoned: the store is lost' : 'leases released'}) and ${starting} starts committing`);
+    // A close abandons them silently, as it stops the worker (`#storeLost`).
+    if (held.length + starting > 0 && !this.#storeClosed) logger.warn(`stopped with ${held.length} steps or activities running (${gone ? 'abandoned: the store is lost' : 'leases released'}) and ${starting} starts committing`);
     if (gone) return false;
     const released = await Promise.all(held.map(([instanceId, release]) => this.#releaseLogged(instanceId, release)));
     return starting === 0 && released.every(Boolean);
