@@ -1129,11 +1129,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * only a runtime started on a closed store logs), and the IndexedDB stores run one re-read of their watched
  * instances at a time with one waiting: 38,354 / 48,942 / 79,494 / 10,090 -> 38,387 / 49,030 / 79,584 / 10,109 B
  * (+33 / +88 / +90 / +19, measured after rebasing on main), budgets set to match.
+ * 2026-12-05, a worker stopped by its store's close abandons what runs without a warning (#storeClosed):
+ * 38,387 / 49,030 / 79,584 -> 38,407 / 49,032 / 79,589 B (+20 / +2 / +5, measured after rebasing on main on dcb1d8f3),
+ * budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 38_387 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_030 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_584 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 38_407 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_032 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_589 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_109 },
 ];
 
