@@ -57,9 +57,12 @@ export interface CommitResult {
  *   work (`decideClaimedWork` in store-kit). A store whose values cannot become unreadable (MemoryStore) never
  *   meets the case.
  * - From the moment {@link Store.close} is called, every method rejects with `StoreClosedError` and changes nothing
- *   (calls made before may finish: `close` waits for them; none made after joins one of them). After it resolves,
- *   nothing is left running (no timers, cursors, channels), and {@link Store.changes$} and
- *   {@link Store.workAvailable$} complete at once for a new subscriber. `close` is idempotent.
+ *   (calls made before may finish: `close` waits for them; none made after joins one of them). A call made after
+ *   `close()` was called is refused as it is made, with `beforeCall: true` on its error: a worker whose first claim is
+ *   refused so was started on a store closed already, and logs that once (a close that overtakes a claim under way,
+ *   `beforeCall: false`, is the closer's doing and is not logged). After it resolves, nothing is left running (no
+ *   timers, cursors, channels), and {@link Store.changes$} and {@link Store.workAvailable$} complete at once for a new
+ *   subscriber. `close` is idempotent.
  * - A store that loses what it stores on for good while open (an IndexedDB database another tab upgrades or deletes)
  *   rejects every call from then on, and fails {@link Store.changes$} and {@link Store.workAvailable$} (those of its
  *   instances too), with a `DurableError` that says `storeClosed: true` (`isStoreClosed` reads it): nothing waits on a

@@ -2233,6 +2233,17 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         await expect(store.releaseOwner('w1')).rejects.toMatchObject({ code: 'store-closed' });
       });
 
+      // A worker started on a store closed already says so, and tells that case from a close overtaking its claim by
+      // `beforeCall`: a call made after close() is refused as it is made.
+      it('refuses a claim made after close() with a StoreClosedError whose beforeCall is true', async () => {
+        const store = await open();
+        await create(store, newInstance('a'));
+        await store.close();
+        const refused = { name: 'StoreClosedError', code: 'store-closed', beforeCall: true };
+        await expect(store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: T0 })).rejects.toMatchObject(refused);
+        await expect(store.claimActivity({ owner: 'w', leaseMs: 1000, now: T0 })).rejects.toMatchObject(refused);
+      });
+
       // A store may still be finishing calls made before close() (it waits for them), but one made after close() was
       // called joins none of them: an IndexedDB store's instance reads share a transaction, and a read that joined the
       // one a read before close() had queued answered with the state.
