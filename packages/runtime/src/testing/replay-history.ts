@@ -170,7 +170,8 @@ function outcome(execution: OrchestrationExecution, events: readonly HistoryEven
   }
   // Ended with no outcome of its own to record: terminated, which its ExecutionTerminated records.
   if (step.isFinished) return { runtimeStatus: 'Terminated', customStatus, pending: [] };
-  return { runtimeStatus: endsSuspended(events) ? 'Suspended' : 'Running', customStatus, pending: pendingWork(execution, events, step.actions) };
+  const suspended = execution.inspection.phase.kind === 'suspended';
+  return { runtimeStatus: suspended ? 'Suspended' : 'Running', customStatus, pending: pendingWork(execution, events, step.actions) };
 }
 
 /**
@@ -188,16 +189,6 @@ function checkEnding(ending: ExecutionCompletedEvent | ContinueAsNewEvent, resul
     : result.runtimeStatus === 'Running' || result.runtimeStatus === 'Suspended' ? 'does not end there'
     : `ends ${result.runtimeStatus}`;
   throw new NonDeterminismError(`History ends ${recorded}, where the replayed code ${did}`);
-}
-
-/** True when the last suspend or resume of a running execution's history is a suspend (the engine's rule: see `#apply`). */
-function endsSuspended(history: readonly HistoryEvent[]): boolean {
-  for (let i = history.length - 1; i >= 0; i--) {
-    const { type } = history[i]!;
-    if (type === 'ExecutionSuspended') return true;
-    if (type === 'ExecutionResumed') return false;
-  }
-  return false;
 }
 
 /** What the execution waits for, described from the history event or the new action that scheduled each piece. */
