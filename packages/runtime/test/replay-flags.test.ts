@@ -6,6 +6,7 @@ import type { RetryOptions } from '../src/engine/retry-options.js';
 import { silentLogger } from '../src/env/logger.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
+import { MemoryStore } from '../src/store/memory-store.js';
 import { HistoryBuilder, eventRaised, executionStarted, taskFailed } from '../src/testing/history-builder.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
@@ -425,17 +426,19 @@ describe('nothing scheduled after continueAsNew (NothingScheduledAfterContinueAs
 
   it('never runs an activity called after continueAsNew', async () => {
     const sides: unknown[] = [];
+    const store = new MemoryStore();
     runtime = createRuntime({
-      logger: silentLogger,
+      store, logger: silentLogger,
       orchestrators: { Loop: sideAfterContinue },
       activities: { Side: (input: unknown) => void sides.push(input) },
     });
     await runtime.start();
     const id = await runtime.client.startNew('Loop', { input: 0 });
     expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'second' });
-    // stop() drains the worker: an activity the first execution had scheduled has run by then.
+    // Not run, and not left waiting either: the store holds no activity task to claim.
     await runtime.stop();
     expect(sides).toEqual([]);
+    expect(await store.claimActivity({ owner: 'check', leaseMs: 1000, now: new Date() })).toBeUndefined();
   });
 
   it('carries to the next execution a buffered event that a wait after continueAsNew would have taken', () => {
