@@ -161,7 +161,16 @@ describe('a worker whose store is lost for good', () => {
     expect(clock.pendingTimers).toBe(0);
 
     // Whoever closes the store under a worker that claimed knows: nothing is said when its timer's claim meets the close.
-    const open = new MemoryStore();
+    class RefusalsSeen extends MemoryStore {
+      readonly refused: unknown[] = [];
+      override async claimOrchestration(...args: Parameters<MemoryStore['claimOrchestration']>): ReturnType<MemoryStore['claimOrchestration']> {
+        return super.claimOrchestration(...args).catch((error: unknown) => {
+          this.refused.push(error);
+          throw error;
+        });
+      }
+    }
+    const open = new RefusalsSeen();
     const second = runtimeOn(open);
     await second.runtime.start();
     const id = await second.runtime.client.startNew('Sleeps');
@@ -170,6 +179,9 @@ describe('a worker whose store is lost for good', () => {
     await open.close();
     await second.clock.advance(3_600_000);
     await within(second.runtime.stop(), 'the stop');
+    // The timer's claim was made, and the close refused it: the silence below is the worker's choice, not a claim
+    // that never came.
+    expect(open.refused).toEqual([expect.objectContaining({ name: 'StoreClosedError', beforeCall: true })]);
     expect(second.logger.errors).toEqual([]);
     expect(second.clock.pendingTimers).toBe(0);
   });
