@@ -145,9 +145,9 @@ export interface Runtime {
    * while a stop runs resolves once that stop has ended and the worker runs again. Idempotent: a start called before
    * the next `stop()` returns the first one's promise. On a store that was closed nothing can run: the worker stops at
    * its first store call, as when the store closes under it, and logs an error saying so (the logger's `error`) when
-   * the store was closed before its first claim was made. A store closed under a started runtime stops it silently. Bound to the runtime: it may be passed on
-   * (`Promise.resolve().then(runtime.start)`). Starting and stopping never touch `client`: what it watches goes on
-   * through both.
+   * the store was closed before its first claim was made. A store closed under a started runtime stops it silently.
+   * Bound to the runtime: it may be passed on (`Promise.resolve().then(runtime.start)`). Starting and stopping never
+   * touch `client`: what it watches goes on through both.
    *
    * @example
    * ```ts

@@ -107,8 +107,8 @@ export function useSourceState<T, R = T>(
  * With `each`, a new state waits until the one rendered now (the snapshot) has been committed, which the hook reports
  * (`rendered`, from an effect), and is shown from a task of its own: states that arrive together are rendered one per
  * commit, in order, instead of React merging them into the last, and a burst of any length neither nests updates past
- * React's limit nor holds the page while it drains. The waiting states belong to the subscription: dropped with it (unmount, new deps), so
- * none is rendered after unmount or under other deps.
+ * React's limit nor holds the page while it drains. The waiting states belong to the subscription: dropped with it
+ * (unmount, new deps), so none is rendered after unmount or under other deps.
  */
 class ObservableStore<T, R> {
   /** The snapshot: what is rendered now. */
