@@ -325,12 +325,17 @@ describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed:
     };
   };
 
-  it('drops what another script posts on the channel that is no change it can read, and its status$, customStatus$ and instances$ go on with the real commits', async () => {
-    const name = uniqueName('feed-malformed');
+  /** Two handles on a fresh database, one instance created through `writer` and watched through `readerStore`. */
+  const writerAndWatchingReader = async (label: string, instanceId: string) => {
+    const name = uniqueName(label);
     const writer = open(name);
     const readerStore = open(name);
-    await create(writer, newInstance('m'));
-    const watch = watchOf(createClient({ store: readerStore }), 'm');
+    await create(writer, newInstance(instanceId));
+    return { name, writer, readerStore, watch: watchOf(createClient({ store: readerStore }), instanceId) };
+  };
+
+  it('drops what another script posts on the channel that is no change it can read, and its status$, customStatus$ and instances$ go on with the real commits', async () => {
+    const { name, writer, readerStore, watch } = await writerAndWatchingReader('feed-malformed', 'm');
     const channel = new BroadcastChannel(changeChannelName(name));
     try {
       expect(await watch.first()).toEqual(['Pending -', '-', 'Pending -']);
@@ -369,11 +374,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed:
   });
 
   it('reads again what it watches when a commit on the channel carried changes it cannot read: a tab of another version still reaches status$, customStatus$ and instances$', async () => {
-    const name = uniqueName('feed-unreadable');
-    const writer = open(name);
-    const readerStore = open(name);
-    await create(writer, newInstance('u'));
-    const watch = watchOf(createClient({ store: readerStore }), 'u');
+    const { writer, watch } = await writerAndWatchingReader('feed-unreadable', 'u');
     // The writer's commits posted as a tab of another version might: its times as ISO strings.
     const postMessage = BroadcastChannel.prototype.postMessage;
     const otherVersion = function (this: BroadcastChannel, message: unknown): void {
@@ -402,11 +403,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('cross-handle change feed:
   });
 
   it('re-reads what it watches a bounded number of times for a burst of commits it cannot read, and still delivers every real commit', async () => {
-    const name = uniqueName('feed-unreadable-burst');
-    const writer = open(name);
-    const readerStore = open(name);
-    await create(writer, newInstance('b'));
-    const watch = watchOf(createClient({ store: readerStore }), 'b');
+    const { name, writer, readerStore, watch } = await writerAndWatchingReader('feed-unreadable-burst', 'b');
     let resyncs = 0;
     const counting = readerStore.resync$!.subscribe(() => resyncs++);
     const channel = new BroadcastChannel(changeChannelName(name));
