@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js'
 import type { ErrorBody } from './error-response.js';
 import type { ConnectionOwner, SseConnection } from './sse-connection.js';
 import { eventHead } from './sse-event.js';
-import { FeedRegistry, frameWeight, type FeedEnd, type FeedFrame, type FeedReader, type FeedSpec, type StreamFeed } from './stream-feed.js';
+import { cutDropped, FeedRegistry, frameWeight, type FeedEnd, type FeedFrame, type FeedReader, type FeedSpec, type StreamFeed } from './stream-feed.js';
 import { unref } from './unref.js';
 
 /** Options of {@link SessionHub}. */
@@ -638,10 +638,7 @@ export class StreamSession implements ConnectionOwner {
     for (let queue = this.#queue; queue !== undefined; queue = this.#queue) {
       const head = this.#queueHead;
       if (this.#held || !this.#connection) {
-        if (2 * head >= queue.length) {
-          queue.splice(0, head);
-          this.#queueHead = 0;
-        }
+        this.#queueHead = cutDropped(queue, head);
         return;
       }
       const subscription = queue[head] as Subscription | undefined;
@@ -681,11 +678,7 @@ export class StreamSession implements ConnectionOwner {
         log[head] = log[head + 1] = undefined;
         head += 2;
       }
-      if (2 * head >= log.length) {
-        log.splice(0, head);
-        head = 0;
-      }
-      this.#logHead = head;
+      this.#logHead = cutDropped(log, head);
     }
     this.#logStart = seq - (log.length - this.#logHead) / 2 + 1;
     const connection = this.#connection;

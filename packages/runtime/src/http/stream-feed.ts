@@ -65,6 +65,17 @@ export interface StreamFeedOptions {
 const encoder = new TextEncoder();
 
 /**
+ * Where an array read from a moving head (`head`: the entries before it were dropped) begins after cutting the dropped
+ * ones off once they are half of it or more: dropping by moving the head is O(1) where `shift` copies a long array
+ * (4-27 µs an entry on one of tens of thousands), and the cut keeps the dead part bounded. Returns the new head.
+ */
+export function cutDropped(array: unknown[], head: number): number {
+  if (head === 0 || 2 * head < array.length) return head;
+  array.splice(0, head);
+  return 0;
+}
+
+/**
  * What a frame (or any event a session keeps to send again) counts against a resume buffer's bytes: its value's bytes
  * plus what its event adds around them on the wire (its name, id and envelope, under 100 bytes), so that a long run of
  * tiny values is bounded too.
@@ -300,11 +311,7 @@ export class StreamFeed {
       this.#bytes -= frameWeight(frames[first]!.data);
       frames[first++] = undefined;
     }
-    if (first > 0 && 2 * first >= frames.length) {
-      frames.splice(0, first);
-      first = 0;
-    }
-    this.#first = first;
+    this.#first = cutDropped(frames, first);
   }
 
   /** Gives `reader` every frame after its cursor, then the end if the source ended. */
