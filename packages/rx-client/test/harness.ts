@@ -1,6 +1,6 @@
 import { createServer, connect, type Socket } from 'node:net';
 import { filter, firstValueFrom, Observable, ReplaySubject, type Subscription } from 'rxjs';
-import { afterEach } from 'vitest';
+import { afterEach, vi } from 'vitest';
 import {
   createRuntime, MemoryStore, silentLogger, type Activity, type DurableClient, type Orchestrator, type Runtime,
 } from '@durable-rx/runtime';
@@ -175,21 +175,13 @@ export function within<T>(promise: Promise<T>, what: string, ms: number = SETTLE
 }
 
 /**
- * Resolves once `done()` holds (a boolean or a promise of one), checked every 10 ms; rejects when it does not within
- * `ms` (as {@link within}), and then stops checking.
+ * Resolves once `done()` holds (a boolean or a promise of one), checked every 10 ms by `vi.waitFor`; rejects saying
+ * `what` did not happen when it does not within `ms` (as {@link within}).
  */
-export async function until(done: () => boolean | Promise<boolean>, what: string, ms?: number): Promise<void> {
-  let ended = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await within(new Promise<void>((resolve, reject) => {
-      const poll = (): unknown => ended ? undefined : Promise.resolve(done()).then((ok) => (ok ? resolve() : ended ? undefined : void (timer = setTimeout(poll, 10))), reject);
-      poll();
-    }), what, ms);
-  } finally {
-    ended = true;
-    clearTimeout(timer);
-  }
+export async function until(done: () => boolean | Promise<boolean>, what: string, ms: number = SETTLED.timeoutMs): Promise<void> {
+  await vi.waitFor(async () => {
+    if (!(await done())) throw new Error(`${what} within ${ms / 1000} s`);
+  }, { timeout: ms, interval: 10 });
 }
 
 /** What `promise` settles with: its value, or the error it rejects with. */
