@@ -157,21 +157,27 @@ export function replayHistory(
   return result;
 }
 
-/** Where the step left the execution (see {@link ReplayResult}). */
+/**
+ * Where the step left the execution (see {@link ReplayResult}): read from its phase, whose outcome the step recorded
+ * (a termination by its own ExecutionTerminated).
+ */
 function outcome(execution: OrchestrationExecution, events: readonly HistoryEvent[], step: StepResult): ReplayResult {
   const { customStatus } = step;
-  for (const event of step.newEvents) {
-    if (event.type === 'ExecutionCompleted') {
-      return event.orchestrationStatus === 'Failed'
-        ? { runtimeStatus: 'Failed', failureDetails: event.failureDetails!, customStatus, pending: [] }
-        : { runtimeStatus: 'Completed', output: event.result, customStatus, pending: [] };
-    }
-    if (event.type === 'ContinueAsNew') return { runtimeStatus: 'ContinuedAsNew', input: event.input, customStatus, pending: [] };
+  const { phase } = execution.inspection;
+  if (phase.kind !== 'finished') {
+    return { runtimeStatus: phase.kind === 'suspended' ? 'Suspended' : 'Running', customStatus, pending: pendingWork(execution, events, step.actions) };
   }
-  // Ended with no outcome of its own to record: terminated, which its ExecutionTerminated records.
-  if (step.isFinished) return { runtimeStatus: 'Terminated', customStatus, pending: [] };
-  const suspended = execution.inspection.phase.kind === 'suspended';
-  return { runtimeStatus: suspended ? 'Suspended' : 'Running', customStatus, pending: pendingWork(execution, events, step.actions) };
+  const ended = phase.outcome;
+  switch (ended.kind) {
+    case 'completed':
+      return { runtimeStatus: 'Completed', output: ended.result, customStatus, pending: [] };
+    case 'failed':
+      return { runtimeStatus: 'Failed', failureDetails: ended.failure, customStatus, pending: [] };
+    case 'continued-as-new':
+      return { runtimeStatus: 'ContinuedAsNew', input: ended.request.input, customStatus, pending: [] };
+    default:
+      return { runtimeStatus: 'Terminated', customStatus, pending: [] };
+  }
 }
 
 /**
