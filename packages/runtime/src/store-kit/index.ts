@@ -47,6 +47,8 @@ export {
   checkDependencies, CLOCK_METHODS, hasMethods, isBoolean, isDelayMs, isFunction, isString, isTimeoutMs, readChecked,
   type MemberCheck,
 } from '../model/validation.js';
+/** The one check of a time: a Date that holds one (an Invalid Date sorts and compares as no time at all). */
+export { isValidDate } from '../model/validation.js';
 export { decideActivityResult, decideRestart, decideSend, decideStart, type ParentLink, type StartInput } from '../engine/decide-step.js';
 export { applyEvent } from '../engine/apply-event.js';
 

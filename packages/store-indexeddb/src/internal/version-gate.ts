@@ -1,5 +1,5 @@
 import { ALL_RUNTIME_STATUSES } from '@durable-rx/runtime';
-import { isNewerVersion, type InstanceState, type StatusChange } from '@durable-rx/runtime/store-kit';
+import { isNewerVersion, isValidDate, type InstanceState, type StatusChange } from '@durable-rx/runtime/store-kit';
 
 /** A committed change as it travels between store handles: the snapshot plus the version it follows. */
 export interface FeedChange extends StatusChange {
@@ -36,7 +36,7 @@ export function isFeedChange(value: unknown): value is FeedChange {
     && (purged === undefined || (typeof purged?.executionId === 'string' && isCount(purged.version, 1)))
     && (state === undefined || (state?.instanceId === change.instanceId && typeof state.name === 'string'
       && typeof state.executionId === 'string' && ALL_RUNTIME_STATUSES.includes(state.runtimeStatus as InstanceState['runtimeStatus'])
-      && isTime(state.createdTime) && isTime(state.lastUpdatedTime) && isCount(state.version, 1) && isCount(state.historyLength, 0)
+      && isValidDate(state.createdTime) && isValidDate(state.lastUpdatedTime) && isCount(state.version, 1) && isCount(state.historyLength, 0)
       && (state.historyEpoch === undefined || isCount(state.historyEpoch, 0))
       && (state.parentInstanceId === undefined || typeof state.parentInstanceId === 'string')
       && (failure === undefined || (typeof failure?.errorType === 'string' && typeof failure.errorMessage === 'string'))
@@ -49,11 +49,6 @@ type Loose = { readonly [member: string]: unknown };
 /** A safe integer of at least `min`. */
 function isCount(value: unknown, min: number): boolean {
   return Number.isSafeInteger(value) && (value as number) >= min;
-}
-
-/** A Date that holds a time (an Invalid Date would sort and compare as no time). */
-function isTime(value: unknown): boolean {
-  return value instanceof Date && !Number.isNaN(value.getTime());
 }
 
 /**
