@@ -8,7 +8,7 @@ import { Component, createElement, StrictMode, useEffect, useSyncExternalStore, 
 import { createRoot, type Root } from 'react-dom/client';
 import { filter, firstValueFrom, Observable, Subject } from 'rxjs';
 import { commands } from 'vitest/browser';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRemoteClient } from '../../src/index.js';
 import { valuesMissed } from '../../src/remote-error.js';
 import { useCustomStatus, useHistory, useInstances, useObservableState, useStatus } from '../../src/react/index.js';
@@ -542,13 +542,14 @@ function heldTogether(client: DurableClient) {
   };
 }
 
-/** Resolves once `done` holds, checked every 10 ms; rejects after `within` ms (a bound, not an expected time). */
+/**
+ * Resolves once `done` holds, checked every 10 ms; rejects naming `what` after `within` ms (a bound, not an expected
+ * time).
+ */
 async function until(done: () => boolean, what: string, within = 60_000): Promise<void> {
-  const end = Date.now() + within;
-  while (!done()) {
-    if (Date.now() > end) throw new Error(`not within ${within} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await vi.waitFor(() => {
+    if (!done()) throw new Error(`${what} within ${within / 1000} s`);
+  }, { timeout: within, interval: 10 });
 }
 
 /** What the hooks of one view committed, each state once (an effect per state, the loading ones left out). */
