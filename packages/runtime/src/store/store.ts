@@ -256,6 +256,12 @@ export interface ClaimOptions {
 
 /** A claimed orchestration work item. */
 export interface OrchestrationWorkItem {
+  /**
+   * The instance's state. A store that keeps the input apart and writes it only with a new execution (`writesInput`)
+   * may leave `input` out of a Running instance's state (MongoStore does): no step of a Running instance reads it, the
+   * orchestrator's `getInput()` reads the start in the history. A Failed instance's state carries it (a rewind of a start
+   * recorded without its input gives it back), as does that of an instance not started yet.
+   */
   readonly state: InstanceState;
   /** Visible messages, in arrival order. */
   readonly messages: readonly OrchestrationMessage[];
