@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import type { OrchestrationRuntimeStatus } from '@durable-rx/runtime';
 import {
   decideClaimedWork, type ActivityWorkItem, type ClaimedWorkAction, type Lease, type OrchestrationWorkItem, type UnconfirmedClaims,
 } from '@durable-rx/runtime/store-kit';
@@ -14,6 +15,38 @@ import { mapCommitFailure } from './map-driver-error.js';
  * fail and stall every worker behind it.
  */
 export type ClaimReading<T> = ClaimedWorkAction<T> | { readonly kind: 'no-messages' };
+
+/**
+ * The statuses of instances whose claim leaves the input out of the work item's state: a step of a Running instance
+ * never reads its state's input. The engine reads a claimed state's input only to rewind a Failed instance (the rewound
+ * start of a history recorded without its payload gets the input back) and to apply a start recorded without its
+ * input (an execution not started yet); the orchestrator's `getInput()` reads the start in the history. And MongoStore
+ * writes the input only with a new execution (store-kit's `writesInput`): a step of the same execution leaves the
+ * stored input as it is, whatever its state carries. So the hot path of a long orchestration, one step per activity
+ * result, timer or event of a Running instance, no longer reads and parses an input of up to 15 MiB at every step;
+ * a Pending, Suspended, ContinuedAsNew or terminal instance's claim still carries it.
+ */
+export const CLAIM_WITHOUT_INPUT: readonly OrchestrationRuntimeStatus[] = ['Running'];
+
+/**
+ * The projection of an orchestration claim's `findOneAndUpdate` (and of its look-up of a lease it could not confirm):
+ * the state, `messageSeq` (which bounds the read of its messages, `visibleMessagesQuery`), and the input unless the
+ * instance's status is one of {@link CLAIM_WITHOUT_INPUT} (read from the indexed copy the same write keeps beside the
+ * state). An aggregation expression in a `findAndModify` projection needs MongoDB 4.4, the store's oldest supported
+ * server (as `TAKEN_INSTANCE_PROJECTION`). A document written before the input had a field of its own keeps it inside
+ * `state`: its claim carries it whatever the status.
+ *
+ * @example
+ * ```ts
+ * instances.findOneAndUpdate(filter, lease$set, { returnDocument: 'after', projection: CLAIMED_INSTANCE_PROJECTION });
+ * // { _id, state, messageSeq } of a Running instance; { _id, state, input, messageSeq } of any other
+ * ```
+ */
+export const CLAIMED_INSTANCE_PROJECTION = {
+  state: 1,
+  messageSeq: 1,
+  input: { $cond: [{ $in: ['$runtimeStatus', CLAIM_WITHOUT_INPUT] }, '$$REMOVE', '$input'] },
+} as const;
 
 /**
  * Reads a leased instance document and its visible messages (arrival order) into what the claim does with it. The

@@ -45,7 +45,7 @@ import { instanceIdOfKey, instanceKey } from './instance-key.js';
 import { InstanceWatchers } from './instance-watchers.js';
 import { classifyDriverError, isDuplicateIdOf, mapCommitFailure, mapDriverError } from './map-driver-error.js';
 import {
-  CLAIM_MESSAGE_BYTES, claimFirstReadable, claimReadBound, keepUnconfirmedLease, readClaimedInstance, readClaimedTask, takeWithinBytes,
+  CLAIM_MESSAGE_BYTES, CLAIMED_INSTANCE_PROJECTION, claimFirstReadable, claimReadBound, keepUnconfirmedLease, readClaimedInstance, readClaimedTask, takeWithinBytes,
   unreleasedClaimWarning,
 } from './claimed-work.js';
 import {
@@ -96,11 +96,10 @@ interface TransactionUse<T> {
 }
 
 /**
- * What an orchestration claim reads of the instance it leased: its state and input, and `messageSeq`, which bounds
- * the read of its messages (`visibleMessagesQuery`).
+ * What an orchestration claim reads of the instance it leased (`CLAIMED_INSTANCE_PROJECTION`): its state, its input
+ * unless it is Running, and `messageSeq`, which bounds the read of its messages (`visibleMessagesQuery`).
  */
 type ClaimedInstanceDoc = Pick<InstanceDoc, '_id' | 'state' | 'input' | 'messageSeq'>;
-const CLAIMED_INSTANCE_PROJECTION = { state: 1, input: 1, messageSeq: 1 } as const;
 
 /** A document a claim leased, with the lease it holds. */
 interface TakenLease<D> {

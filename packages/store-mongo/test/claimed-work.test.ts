@@ -2,8 +2,9 @@ import type { ActivityTask, InstanceState, OrchestrationMessage } from '@durable
 import { newLease, UnconfirmedClaims } from '@durable-rx/runtime/store-kit';
 import { MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoWriteConcernError } from 'mongodb';
 import { describe, expect, it } from 'vitest';
+import { ALL_RUNTIME_STATUSES } from '@durable-rx/runtime';
 import {
-  CLAIM_MESSAGE_BYTES, CLAIM_RACE_ATTEMPTS, CLAIM_READ_MARGIN_MS, CLAIM_READ_MAX_MS, claimFirstReadable, claimReadBound, keepUnconfirmedLease,
+  CLAIM_MESSAGE_BYTES, CLAIM_RACE_ATTEMPTS, CLAIM_WITHOUT_INPUT, CLAIMED_INSTANCE_PROJECTION, CLAIM_READ_MARGIN_MS, CLAIM_READ_MAX_MS, claimFirstReadable, claimReadBound, keepUnconfirmedLease,
   readClaimedInstance, readClaimedTask, takeWithinBytes, UNREADABLE_SKIPS, unreleasedClaimWarning, type ClaimReading,
 } from '../src/claimed-work.js';
 import { mapDriverError } from '../src/map-driver-error.js';
@@ -56,6 +57,58 @@ describe('what a claim makes of the documents it leased', () => {
     const task: ActivityTask = { id: 't1', instanceId: 'order-1', executionId: 'e1', name: 'Act', taskScheduledId: 0, attempt: 1 };
     expect(readClaimedTask(taskDoc(task, MAX_PAYLOAD_BYTES, T0), lease)).toEqual({ kind: 'hand-out', item: { task, lease } });
     expect(readClaimedTask({ _id: 't1', task: '[]' }, lease)).toMatchObject({ kind: 'skip', message: expect.stringMatching(/activity task "t1"/) });
+  });
+});
+
+describe('what a claim reads of the instance it leases (CLAIMED_INSTANCE_PROJECTION)', () => {
+  /**
+   * The projection as MongoDB applies it to one document, for the operators it uses: `1` (the field), `$cond`, `$in`
+   * over a field path and a literal array, a field path, `$$REMOVE` (the field left out); `_id` always.
+   */
+  const project = (stored: Record<string, unknown>, projection: Record<string, unknown>): Record<string, unknown> => {
+    const value = (expression: unknown): unknown => {
+      if (expression === '$$REMOVE') return undefined;
+      if (typeof expression === 'string' && expression.startsWith('$')) return stored[expression.slice(1)];
+      if (Array.isArray(expression)) return expression.map(value);
+      if (typeof expression === 'object' && expression !== null) {
+        const [[operator, args]] = Object.entries(expression) as [[string, unknown[]]];
+        if (operator === '$cond') return value(args[0]) ? value(args[1]) : value(args[2]);
+        if (operator === '$in') return (value(args[1]) as unknown[]).includes(value(args[0]));
+        throw new Error(`operator ${operator} is not modelled here`);
+      }
+      return expression;
+    };
+    const out: Record<string, unknown> = { _id: stored['_id'] };
+    for (const [field, expression] of Object.entries(projection)) {
+      const projected = expression === 1 ? stored[field] : value(expression);
+      if (projected !== undefined) out[field] = projected;
+    }
+    return out;
+  };
+
+  it('leaves the input of a Running instance out, and gives it for every other status (and nothing of the lease or queue)', () => {
+    expect(CLAIM_WITHOUT_INPUT).toEqual(['Running']);
+    const started: InstanceState = { ...state, runtimeStatus: 'Pending', input: { order: 42 } };
+    for (const runtimeStatus of ALL_RUNTIME_STATUSES) {
+      const withStatus: InstanceState = { ...started, runtimeStatus };
+      const leased = instanceDoc(withStatus, encodeInstanceState(withStatus, MAX_PAYLOAD_BYTES), emptyQueueHead(7), 'g1') as unknown as Record<string, unknown>;
+      const read = project(leased, CLAIMED_INSTANCE_PROJECTION);
+      const running = runtimeStatus === 'Running';
+      expect(Object.keys(read).sort(), runtimeStatus).toEqual(running ? ['_id', 'messageSeq', 'state'] : ['_id', 'input', 'messageSeq', 'state']);
+      expect(read['messageSeq']).toBe(7);
+      // The state read decodes with the input for a claim that carries it, without it for a Running instance.
+      const reading = readClaimedInstance(read as never, stored, lease);
+      expect(reading.kind === 'hand-out' && reading.item.state, runtimeStatus).toEqual(running ? { ...withStatus, input: undefined } : withStatus);
+      expect(reading.kind === 'hand-out' && 'input' in reading.item.state, runtimeStatus).toBe(!running);
+    }
+  });
+
+  it('gives a document written before the input had a field of its own its input whatever the status (it is inside the state)', () => {
+    const running: InstanceState = { ...state, input: { order: 42 } };
+    const { input: _input, ...legacy } = instanceDoc(running, encodeInstanceState(running, MAX_PAYLOAD_BYTES), emptyQueueHead(1), 'g1');
+    const read = project({ ...legacy, state: JSON.stringify(running) }, CLAIMED_INSTANCE_PROJECTION);
+    expect(read).not.toHaveProperty('input');
+    expect(readClaimedInstance(read as never, stored, lease)).toMatchObject({ kind: 'hand-out', item: { state: { input: { order: 42 } } } });
   });
 });
 

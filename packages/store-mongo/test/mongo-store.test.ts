@@ -1,9 +1,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
-import { createClient } from '@durable-rx/runtime';
+import { createClient, createRuntime } from '@durable-rx/runtime';
 import {
-  type ActivityTask, type InstanceState, type OrchestrationMessage, type StatusChange, type WriteSet,
+  type ActivityTask, type InstanceState, type OrchestrationMessage, type OrchestrationWorkItem, type StatusChange, type WriteSet,
 } from '@durable-rx/runtime/store-kit';
 import { assertNoDuplicateSteps, describeStoreConformance, VirtualClock } from '@durable-rx/runtime/testing';
 import { MongoClient, ObjectId, Timestamp, type Document } from 'mongodb';
@@ -1506,6 +1506,90 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       } finally {
         await store.close();
         await client.close();
+      }
+    });
+
+    it('a Running instance\u2019s claim leaves its input out of the lease write\u2019s reply; the input stays stored, and the claims that need it carry it', async () => {
+      const client = new MongoClient(mongoUri, { monitorCommands: true });
+      const replies: Document[] = [];
+      client.on('commandSucceeded', (event) => {
+        if (event.commandName === 'findAndModify') replies.push(event.reply as Document);
+      });
+      const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix('claim-input') });
+      try {
+        const big = { data: 'x'.repeat(1024 * 1024) };
+        const leasedDoc = () => replies.map((r) => r['value'] as Document | null).find((v) => v?.['_id'] === instanceKey('lean'));
+        const claim = async () => {
+          replies.length = 0;
+          const item = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() });
+          expect(item?.state.instanceId).toBe('lean');
+          return item!;
+        };
+        const nudge = () => store.commit({ requests: [{
+          type: 'insertMessage', ifMissing: 'fail',
+          message: { id: crypto.randomUUID(), instanceId: 'lean', event: { type: 'EventRaised', eventId: -1, timestamp: new Date().toISOString(), name: 'go' } },
+        }] });
+        const step = (item: OrchestrationWorkItem, over: Partial<InstanceState>) => store.commit({
+          lease: { kind: 'orchestration', instanceId: 'lean', token: item.lease.token },
+          requests: [
+            { type: 'replaceState', state: { ...item.state, version: item.state.version + 1, ...over } },
+            { type: 'deleteMessages', instanceId: 'lean', messageIds: item.messages.map((m) => m.id) },
+          ],
+        });
+        await store.commit(start('lean', big));
+        // Not started yet: the claim carries the input.
+        const pending = await claim();
+        expect(pending.state).toMatchObject({ runtimeStatus: 'Pending', input: big });
+        expect(leasedDoc()).toHaveProperty('input');
+        await step(pending, { runtimeStatus: 'Running' });
+        // Running: the lease write's reply has no input, nor the work item; a step without it keeps the stored one.
+        await nudge();
+        const running = await claim();
+        expect(running.state.runtimeStatus).toBe('Running');
+        expect(running.state).not.toHaveProperty('input');
+        expect(leasedDoc()).toBeDefined();
+        expect(leasedDoc()).not.toHaveProperty('input');
+        await step(running, { customStatus: 'stepped' });
+        expect(await store.getInstance('lean')).toMatchObject({ runtimeStatus: 'Running', customStatus: 'stepped', input: big });
+        await nudge();
+        await step(await claim(), { runtimeStatus: 'Failed', failureDetails: { errorType: 'Error', errorMessage: 'no' } });
+        expect(await store.getInstance('lean')).toMatchObject({ runtimeStatus: 'Failed', input: big });
+        // Failed (a rewind gives a start recorded without its input back from the state): the claim carries it.
+        await nudge();
+        const failed = await claim();
+        expect(failed.state).toMatchObject({ runtimeStatus: 'Failed', input: big });
+        expect(leasedDoc()).toHaveProperty('input');
+      } finally {
+        await store.close();
+        await client.close();
+      }
+    });
+
+    it('runs an orchestration that reads its input at every step (cache off: each step replays) to the end, the input kept', async () => {
+      const store = await db.open('claim-input-e2e');
+      const input = { items: Array.from({ length: 2_000 }, (_, i) => `item-${i}`) };
+      const runtime = createRuntime({
+        store, cacheSize: 0,
+        orchestrators: {
+          Sum: function* (ctx) {
+            const { items } = ctx.getInput<typeof input>();
+            const counts: number[] = [];
+            for (let i = 0; i < 3; i++) counts.push((yield ctx.callActivity('Count', items.slice(0, i + 1))) as number);
+            ctx.setCustomStatus(counts);
+            return { counts, first: ctx.getInput<typeof input>().items[0] };
+          },
+        },
+        activities: { Count: (items: string[]) => items.length },
+      });
+      await runtime.start();
+      try {
+        const id = await runtime.client.startNew('Sum', { input });
+        const done = await runtime.client.waitForCompletion(id, { timeoutMs: 60_000 });
+        expect(done).toMatchObject({ runtimeStatus: 'Completed', output: { counts: [1, 2, 3], first: 'item-0' }, input });
+        expect(await store.getInstance(id)).toMatchObject({ input });
+      } finally {
+        await runtime.stop();
+        await store.close();
       }
     });
 
