@@ -91,6 +91,16 @@ describe('a purge by filter with a parameter it does not read', () => {
     }
   });
 
+  it('names in its message only the filters the purge applies, not instanceIdPrefix, which it refuses', async () => {
+    const response = await call('/instances?createdTimeFrom=2026-01-01&top=5', 'DELETE');
+    const body = (await response.json()) as { code: string; message: string };
+    expect([response.status, body.code]).toEqual([400, 'invalid-argument']);
+    expect(body.message).toBe('"top" is not a parameter of this route (it knows createdTimeFrom, createdTimeTo, runtimeStatus)');
+    const prefixed = await call('/instances?createdTimeFrom=2026-01-01&instanceIdPrefix=do', 'DELETE');
+    expect(((await prefixed.json()) as { message: string }).message).toContain('instanceIdPrefix is not a purge filter');
+    expect(await remaining()).toEqual(['done', 'ended']);
+  });
+
   it('refuses axios\'s array form runtimeStatus[]=Failed (and runtimeStatus[0]) with a hint, and purges nothing', async () => {
     for (const name of ['runtimeStatus[]', 'runtimeStatus%5B%5D', 'runtimeStatus[0]']) {
       const response = await call(`/instances?createdTimeFrom=2000-01-01&${name}=Terminated`, 'DELETE');

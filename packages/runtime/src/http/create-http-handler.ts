@@ -517,7 +517,9 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   app.on('DELETE', paths('/instances'), async (c) => {
     // An unread parameter (a misspelled filter, `runtimeStatus[]`) would purge more than asked, for good: refused first.
-    const params = queryOf(c.req.url).knownOnly(['createdTimeFrom', 'createdTimeTo', 'runtimeStatus', 'instanceIdPrefix']);
+    // `instanceIdPrefix` passes only to be refused below by the purge rule, which says why; the message of an unknown
+    // parameter does not list it among the ones the route knows.
+    const params = queryOf(c.req.url).knownOnly(['createdTimeFrom', 'createdTimeTo', 'runtimeStatus'], ['instanceIdPrefix']);
     const createdTimeFrom = parseDate(params, 'createdTimeFrom', 'up');
     if (!createdTimeFrom) throw new InvalidArgumentError('createdTimeFrom is required');
     const createdTimeTo = parseDate(params, 'createdTimeTo', 'down');

@@ -68,10 +68,12 @@ export class QueryParams {
    * one Durable Functions' clients and host put in any URL ({@link CLIENT_PARAMS}); returns `this`. For routes where an
    * unread parameter would widen what they do for good (a purge by filter): a misspelled filter (`runtimeStatuses`,
    * `createdTimeTo ` with a blank) or axios's array form (`runtimeStatus[]=Failed`, which gets a hint) must not leave
-   * the purge without it. Other routes ignore unknown parameters, as Durable Functions does.
+   * the purge without it. Other routes ignore unknown parameters, as Durable Functions does. `refusedLater` names
+   * parameters let through here only for the route to refuse them with a message of their own (`instanceIdPrefix` on a
+   * purge, which a purge cannot apply): they are left out of the parameters the message says the route knows.
    */
-  knownOnly(known: readonly string[]): this {
-    const names = [...known, ...CLIENT_PARAMS].map((name) => name.toLowerCase());
+  knownOnly(known: readonly string[], refusedLater: readonly string[] = []): this {
+    const names = [...known, ...refusedLater, ...CLIENT_PARAMS].map((name) => name.toLowerCase());
     for (const name of this.#params.keys()) {
       if (names.includes(name.toLowerCase())) continue;
       const list = /^(.*)\[\d*\]$/.exec(name)?.[1];
