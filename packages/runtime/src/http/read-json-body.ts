@@ -27,8 +27,10 @@ export interface BodyRule {
  * Reads a request body as JSON, counting bytes as they arrive so that an oversized body is refused (413,
  * {@link PayloadTooLargeError}) without being buffered whole, whatever `Content-Length` claims.
  *
- * An empty body, or one of only JSON whitespace, is "absent". Any other body must be valid UTF-8 JSON, and declared
- * `application/json` (or `…+json`) unless the route reads any type (`rule.anyType`). Every body must arrive whole: a
+ * An empty body, or one of only JSON whitespace, is "absent". Any other body must be JSON text, decoded by the `charset`
+ * its `Content-Type` declares, else by its byte-order mark, else as UTF-8 (see `decoderOf`: bytes that are no text in
+ * that encoding, or a charset this runtime does not know, are refused), and declared `application/json` (or `…+json`)
+ * unless the route reads any type (`rule.anyType`). The size limit counts the bytes as sent, whatever the encoding. Every body must arrive whole: a
  * body stream that fails, a body shorter than its `Content-Length`, or a body without a length whose client left
  * before it was read (the connection was cut mid-body) is refused too. Otherwise {@link InvalidArgumentError} (400). An integer literal beyond ±(2^53-1) that a JavaScript
  * number would round is refused too (400), never altered silently (see `assertExactIntegers`), unless `rule.used` is
@@ -52,12 +54,15 @@ export async function readJsonBody(request: Request, limitBytes: number, rule: B
   if (rule.anyType !== true && !isJsonContentType(request.headers.get('content-type'))) {
     throw new InvalidArgumentError('The request body must be JSON with Content-Type: application/json');
   }
+  const decoder = decoderOf(request.headers.get('content-type'), bytes);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+    text = decoder.decode(bytes);
   } catch {
-    throw new InvalidArgumentError('The request body is not valid UTF-8');
+    throw new InvalidArgumentError(`The request body is not valid ${decoder.encoding.toUpperCase()}`);
   }
+  // Only whitespace in an encoding of more than one byte a character (UTF-16): no value, as above.
+  if (isJsonWhitespaceText(text)) return { present: false };
   let value: unknown;
   try {
     value = JSON.parse(text) as unknown;
@@ -125,6 +130,60 @@ function assertExactIntegers(text: string): void {
       + `which a JSON number here would round (to ${String(Number(literal)).slice(0, 40)}): send it as a string`,
     );
   }
+}
+
+/**
+ * The decoder of a body's bytes, chosen as Durable Functions chooses it (`HttpContent.ReadAsStringAsync`): by the
+ * `charset` parameter of its `Content-Type` (`application/json; charset=iso-8859-1`, `text/plain; charset=utf-16`),
+ * whatever the media type; without one, by a byte-order mark (UTF-8, UTF-16LE, UTF-16BE); otherwise UTF-8. A charset is
+ * a label of the WHATWG Encoding Standard, as the runtime's `TextDecoder` knows it (`iso-8859-1`, `latin1` and
+ * `us-ascii` name windows-1252 there; there is no UTF-32); a label it does not know is refused
+ * ({@link InvalidArgumentError}, 400, as a body of the wrong type is), never read as UTF-8. The decoder is fatal (bytes
+ * that are no text in the encoding are refused, never turned into U+FFFD) and drops a byte-order mark of its own
+ * encoding.
+ */
+function decoderOf(contentType: string | null, bytes: Uint8Array): TextDecoder {
+  const charset = charsetOf(contentType);
+  if (charset === undefined) return new TextDecoder(byteOrderMarkEncoding(bytes) ?? 'utf-8', { fatal: true });
+  try {
+    return new TextDecoder(charset, { fatal: true });
+  } catch (error) {
+    throw new InvalidArgumentError(
+      `The request body's charset ${JSON.stringify(charset.slice(0, 40))} is not an encoding this server decodes `
+      + '(send UTF-8, or name an encoding of the WHATWG Encoding Standard, such as utf-16 or windows-1252)',
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * A media type's parameter value: a token, or a quoted string (quotes and backslash escapes removed). Skipping a quoted
+ * string whole keeps a `;charset=` inside another parameter's value from being read.
+ */
+const MEDIA_TYPE_PARAMETER = /;\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g;
+
+/** The `charset` parameter of a `Content-Type` header (name in any case); `undefined` when there is none. */
+function charsetOf(contentType: string | null): string | undefined {
+  if (contentType === null) return undefined;
+  for (const [, name, raw] of contentType.matchAll(MEDIA_TYPE_PARAMETER)) {
+    if (name!.toLowerCase() !== 'charset') continue;
+    const value = raw!.trim();
+    return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1).replace(/\\(.)/g, '$1') : value;
+  }
+  return undefined;
+}
+
+/** The encoding a body's byte-order mark names (UTF-8 `EF BB BF`, UTF-16LE `FF FE`, UTF-16BE `FE FF`), if it has one. */
+function byteOrderMarkEncoding(bytes: Uint8Array): string | undefined {
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return 'utf-8';
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return 'utf-16le';
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return 'utf-16be';
+  return undefined;
+}
+
+/** True when `text` is only JSON's whitespace (or empty). */
+function isJsonWhitespaceText(text: string): boolean {
+  return /^[ \t\n\r]*$/.test(text);
 }
 
 /** Space, tab, line feed or carriage return: the bytes JSON allows around a value. */
