@@ -343,6 +343,13 @@ describe('bodies', () => {
     });
     expect(ok.status).toBe(202);
     expect((await client.waitForCompletion('e', SETTLED)).output).toBe('x');
+    // Event data too (Durable Functions takes only application/json there: a difference the docs list).
+    await client.startNew('WaitForEvent', { instanceId: 'w' });
+    const raised = await fetch(`${base}/instances/w/raiseEvent/Item`, {
+      method: 'POST', headers: { ...headers, 'content-type': 'application/merge-patch+json' }, body: '{"a":1}',
+    });
+    expect(raised.status).toBe(202);
+    expect((await client.waitForCompletion('w', SETTLED)).output).toEqual({ a: 1 });
   });
 
   it('keeps __proto__ and constructor keys as plain data and pollutes nothing', async () => {

@@ -476,7 +476,8 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   app.on('POST', paths('/instances/:id/raiseEvent/:eventName'), async (c) => {
     const id = parseInstanceIdSegment(c.req.param('id'));
     const eventName = c.req.param('eventName');
-    // Declared JSON only, as Durable Functions requires of an event's data (unlike the other bodies, see `bodyOf`).
+    // Declared JSON only (unlike the other bodies, see `bodyOf`): `application/json`, as Durable Functions requires of an
+    // event's data, or an `application/…+json` type, which it refuses and durable-rx takes.
     const body = await readJsonBody(c.req.raw, settings.maxBodyBytes);
     await client.raiseEvent(id, eventName, body.present ? body.value : undefined);
     return accepted();

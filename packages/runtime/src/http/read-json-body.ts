@@ -17,8 +17,9 @@ export interface BodyRule {
   /**
    * `true`: a body is read as JSON whatever its `Content-Type` (`text/plain`, `curl -d`'s form type, none), as Durable
    * Functions reads a start's body; the caller has refused such a request from an untrusted origin already (see
-   * {@link assertNotCrossSitePost}). Default `false`: a non-empty body must be declared JSON (`application/json` or
-   * `…+json`), as Durable Functions requires of an event's data.
+   * {@link assertNotCrossSitePost}). Default `false`: a non-empty body must be declared JSON: `application/json`, as
+   * Durable Functions requires of an event's data, or an `application/…+json` type, which Durable Functions refuses
+   * there (it compares the media type with `application/json` exactly) and durable-rx takes as JSON (RFC 6839).
    */
   readonly anyType?: boolean;
 }
