@@ -1,6 +1,7 @@
 // Long seeded soaks with fault injection: `npm run soak -- --seeds N [--from S] [--store memory|dexie|keyval|all] [--concurrency C] [--extended] [--hang R]`.
 // Runs the soak test of each store with SOAK_SEEDS / SOAK_FROM set (see describeSoak in @durable-rx/runtime/testing),
-// then prints what was injected and found per store. Reports land in soak-results/ as JSON.
+// then prints what was injected and found per store, and for the extended workload which side of each race came first
+// in how many runs. Reports land in soak-results/ as JSON.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -40,8 +41,9 @@ for (const r of runs) failed = run('npx', r.args, join(root, r.cwd)) !== 0 || fa
 
 console.log(`\nseeds ${from}..${from + seeds - 1}, faults on${hang > 0 ? `, ${hang} of the workers' store calls hung` : ''}, ${extended ? 'extended' : 'core'} workload`);
 console.log('store        runs  calls   errorBefore errorAfter delay  leaseExpiry hang  crashes instances activityRuns failed workload');
+const tallies = [];
 for (const file of runs.map((r) => r.file).filter((f) => readdirSync(out).includes(f))) {
-  const { store, reports } = JSON.parse(readFileSync(join(out, file), 'utf8'));
+  const { store, races, reports } = JSON.parse(readFileSync(join(out, file), 'utf8'));
   // The workload each report says it ran (a report file left by an earlier run of another one shows so).
   const workload = [...new Set(reports.map((r) => (r.extended === undefined ? '?' : r.extended ? 'extended' : 'core')))].join('+');
   const sum = (pick) => reports.reduce((a, r) => a + pick(r), 0);
@@ -54,5 +56,38 @@ for (const file of runs.map((r) => r.file).filter((f) => readdirSync(out).includ
     String(sum((r) => r.activityRuns)).padStart(12), String(bad.length).padStart(6), workload,
   ].join(' '));
   for (const r of bad) console.log(`  seed ${r.seed}: ${r.problems.join('; ')}`);
+  tallies.push({ store, tally: raceTally(races ?? {}, reports) });
+}
+// Which side of each race of the extended workload came first, in how many runs: a race that went one way only on a
+// store leaves the other order untested there.
+const raceNames = [...new Set(tallies.flatMap(({ tally }) => Object.keys(tally)))];
+if (raceNames.length > 0) {
+  console.log('\nraces (runs in which each side came first; ! when one side never did)');
+  console.log(`${'race'.padEnd(10)} ${'sides'.padEnd(22)} ${tallies.map(({ store }) => store.padStart(16)).join(' ')}`);
+  for (const name of raceNames) {
+    // Its two sides first (each tally lists them first), then '?' if any run never saw it end.
+    const sides = [...new Set(tallies.flatMap(({ tally }) => Object.keys(tally[name] ?? {})))];
+    const cells = tallies.map(({ tally }) => {
+      const counts = sides.map((side) => tally[name]?.[side] ?? 0);
+      return `${counts.slice(0, 2).includes(0) ? '!' : ''}${counts.join(' / ')}`.padStart(16);
+    });
+    console.log(`${name.padEnd(10)} ${sides.join(' / ').padEnd(22)} ${cells.join(' ')}`);
+  }
 }
 process.exit(failed ? 1 : 0);
+
+/**
+ * Per race, the runs in which each of its sides (`races`: name -> its two sides) came first; '?' counts runs that never
+ * saw the race end.
+ */
+function raceTally(races, reports) {
+  const tally = {};
+  for (const r of reports) {
+    for (const [name, race] of Object.entries(r.races ?? {})) {
+      tally[name] ??= Object.fromEntries((races[name] ?? []).map((side) => [side, 0]));
+      const side = race.first ?? '?';
+      tally[name][side] = (tally[name][side] ?? 0) + 1;
+    }
+  }
+  return tally;
+}

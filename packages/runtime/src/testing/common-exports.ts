@@ -11,4 +11,4 @@ export {
   FaultInjector, InjectedFaultError, seededRandom, DEFAULT_FAULT_RATES, type FaultyStore, type FaultCounts,
   type FaultInjectorOptions, type FaultKind, type FaultRates,
 } from './fault-injection.js';
-export { runSoak, type SoakOptions, type SoakReport } from './soak.js';
+export { runSoak, type SoakOptions, type SoakRace, type SoakReport } from './soak.js';

@@ -1,7 +1,7 @@
 import type { Store } from '../store/store.js';
 import { isTerminalStatus } from '../model/instance-status.js';
 import { CI_SOAK_SEEDS } from './ci-soak-seeds.js';
-import { runSoak, type SoakReport } from './soak.js';
+import { runSoak, SOAK_RACES, type SoakReport } from './soak.js';
 import { vitest } from './vitest-api.js';
 
 const { describe, expect, it } = vitest;
@@ -81,7 +81,9 @@ export function describeSoak(name: string, createStore: () => Store | Promise<St
         }));
         reports.sort((a, b) => a.seed - b.seed);
         if (env.SOAK_REPORT) {
-          await nodeFs().writeFile(`${env.SOAK_REPORT}/${name}.json`, JSON.stringify({ store: name, extended, hang, reports }));
+          // With the races' sides, so that a side no run saw is printed as 0.
+          const file = { store: name, extended, hang, races: SOAK_RACES, reports };
+          await nodeFs().writeFile(`${env.SOAK_REPORT}/${name}.json`, JSON.stringify(file));
         }
         expect(reports.filter((r) => r.problems.length > 0).map((r) => ({ seed: r.seed, problems: r.problems }))).toEqual([]);
       }, longSeeds * timeout);

@@ -33,7 +33,8 @@ export interface SoakOptions {
    * terminate racing an instance's activity results, restart of a terminated instance, purge of an ended instance
    * while others run and a new start of its id, a failed sub-orchestration rewound with its parent, an event racing
    * a timer, a parent terminated and purged while its sub-orchestrations run, a continueAsNew loop terminated between
-   * its executions (on its own, and as a sub-orchestration).
+   * its executions (on its own, and as a sub-orchestration). The commands that race an instance's own progress wait a
+   * number of rounds drawn from the seed first, so that either side may come first ({@link SoakReport.races}).
    */
   readonly extended?: boolean;
 }
@@ -58,8 +59,71 @@ export interface SoakReport {
    * such a call leaves behind is checked like everything else (without faults, each activity still runs exactly once).
    */
   readonly boundTimeouts: number;
+  /**
+   * How each race of the extended workload went, by race (none for the core workload). Each is a driver's command
+   * against the instance's own progress, sent after a number of rounds drawn from the seed, so that both sides come
+   * first in some runs on every store:
+   *
+   * - `busy`: a terminate against the instance's activity results and retry timers (`terminate` or `completion`);
+   * - `deadline`: an event against a timer in `Task.any` (`event` or `timer`);
+   * - `gone`: the same, seen before the instance is purged (`event` or `timer`);
+   * - `orphan`: a terminate against a parent's sub-orchestrations (`terminate` or `completion`), seen before the purge.
+   */
+  readonly races: Readonly<Record<string, SoakRace>>;
   /** Every broken promise found; empty when the run passed. */
   readonly problems: readonly string[];
+}
+
+/**
+ * How one race of a soak run went ({@link SoakReport.races}).
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from '@durable-rx/runtime';
+ * import { runSoak } from '@durable-rx/runtime/testing';
+ *
+ * const report = await runSoak({ seed: 1, store: new MemoryStore(), extended: true });
+ * console.log(report.races['busy']); // e.g. { delayRounds: 16, first: 'completion' }
+ * ```
+ */
+export interface SoakRace {
+  /** Driver rounds the racing command waited, once the instance existed, before it was sent (drawn from the seed). */
+  readonly delayRounds: number;
+  /** The side that came first; absent when the run never saw the race end (a run that failed). */
+  readonly first?: string;
+}
+
+/**
+ * The races of the extended workload ({@link SoakReport.races}) with their two sides: the command's first, the
+ * instance's second.
+ */
+export const SOAK_RACES = {
+  busy: ['terminate', 'completion'],
+  deadline: ['event', 'timer'],
+  gone: ['event', 'timer'],
+  orphan: ['terminate', 'completion'],
+} as const satisfies Record<string, readonly [string, string]>;
+
+type RaceName = keyof typeof SOAK_RACES;
+
+/**
+ * The most rounds a racing command waits (it waits 0 to this many, evenly drawn). The instance's side comes first
+ * from about 3 rounds on MemoryStore, 12 to 18 on DexieStore and KeyvalStore over fake-indexeddb, and from about 13
+ * on every store for the deadline's 20 s timer (a round advances the clock by 1.5 s on average): with 30, each side
+ * comes first in a quarter to three quarters of the runs on each of these stores.
+ */
+const RACE_DELAY_ROUNDS = 30;
+
+/** A race in progress: its delay, and the side that came first once the driver saw it end. */
+interface RaceEntry {
+  delayRounds: number;
+  first?: string;
+}
+
+/** How a race's instance ended says which side came first. */
+interface RaceEnd {
+  readonly name: RaceName;
+  readonly first: (state: Pick<InstanceState, 'runtimeStatus' | 'output'>) => string;
 }
 
 /** How an instance may end: a status and output, or purged (no state, no history). */
@@ -101,6 +165,8 @@ interface Scenario {
    * continueAsNew leaves earlier executions' events out of it).
    */
   readonly eventsInHistory?: boolean;
+  /** The race its end state tells (one it is not purged after). */
+  readonly race?: RaceEnd;
 }
 
 const HELLO = ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'];
@@ -175,7 +241,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
   // Per instance, the events raised to it since its last start (name and data as JSON), in the order their raises resolved.
   const raised = new Map<string, string[]>();
-  const scenarios = scenariosFor(seed, random, raised, options.extended ?? false);
+  const races = new Map<RaceName, RaceEntry>();
+  const scenarios = scenariosFor(seed, random, raised, races, options.extended ?? false);
   const workerFaults = options.rates ?? {};
   const live: { runtime: Runtime; handle: FaultyStore }[] = [];
   let started = 0;
@@ -241,6 +308,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   }
   for (const s of scenarios) {
     const history = await check(s.instanceId, s.outcomes());
+    if (s.race) {
+      const state = await store.getInstance(s.instanceId);
+      if (state) races.get(s.race.name)!.first = s.race.first(state);
+    }
     if (history && s.eventsInHistory !== false) problems.push(...eventProblems(raised.get(s.instanceId) ?? [], history).map((p) => `${s.instanceId}: ${p}`));
     // A child it may not have created (a terminate that came first) may be missing; one that exists ends as listed.
     for (const child of s.children) {
@@ -269,7 +340,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   for (const { runtime } of live) await runtime.stop({ graceMs: 0 });
   return {
     seed, extended: options.extended ?? false, faults: injector.counts, instances: all.length, activityRuns: [...runs.values()].reduce((a, b) => a + b, 0),
-    rounds, virtualMs, boundTimeouts, problems,
+    rounds, virtualMs, boundTimeouts, races: Object.fromEntries(races), problems,
   };
 
   /** Checks that the instance ended as one of `outcomes`; its history, when it has one. */
@@ -440,7 +511,9 @@ function runKey(name: string, instanceId: string, detail: string): string {
   return `${name}(${detail}) of ${instanceId}`;
 }
 
-function scenariosFor(seed: number, random: () => number, raised: Map<string, string[]>, extended: boolean): Scenario[] {
+function scenariosFor(
+  seed: number, random: () => number, raised: Map<string, string[]>, races: Map<RaceName, RaceEntry>, extended: boolean,
+): Scenario[] {
   const id = (kind: string) => `soak${seed}-${kind}`;
   const city = 1 + Math.floor(random() * 3);
   const napMs = 1 + Math.floor(random() * 120_000);
@@ -512,16 +585,31 @@ function scenariosFor(seed: number, random: () => number, raised: Map<string, st
   ];
   if (!extended) return core;
 
-  // Commands for the extended scenarios. `when` sends `command` once the instance is in `status` (read by the driver's
-  // client: a fault there is tried again in a later round, as any command's).
-  const when = (status: OrchestrationRuntimeStatus, command: InstanceCommand): InstanceCommand => async (c, instanceId) => {
-    const state = await c.getStatus(instanceId);
-    return state?.runtimeStatus === status ? command(c, instanceId) : 'wait';
+  // Commands for the extended scenarios. `when` sends `command` once the instance is in `status`, or any terminal one
+  // for 'ended' (read by the driver's client: a fault there is tried again in a later round, as any command's). With
+  // `race`, the state read also says which side of that race came first (before a purge removes it).
+  const when = (status: OrchestrationRuntimeStatus | 'ended', command: InstanceCommand, race?: RaceEnd): InstanceCommand =>
+    async (c, instanceId) => {
+      const state = await c.getStatus(instanceId);
+      const reached = state && (status === 'ended' ? isTerminalStatus(state.runtimeStatus) : state.runtimeStatus === status);
+      if (!reached) return 'wait';
+      if (race) races.get(race.name)!.first = race.first(state);
+      return command(c, instanceId);
+    };
+  // A race: its command waits a number of rounds drawn from the seed, so that the instance's side comes first in some
+  // runs on every store, however fast its steps go. Which side came first is read from the instance's end.
+  const race = (name: RaceName, command: InstanceCommand): InstanceCommand => {
+    const entry: RaceEntry = { delayRounds: Math.floor(random() * (RACE_DELAY_ROUNDS + 1)) };
+    races.set(name, entry);
+    let waited = 0;
+    return async (c, instanceId) => (waited++ < entry.delayRounds ? 'wait' : command(c, instanceId));
   };
-  const whenEnded = (command: InstanceCommand): InstanceCommand => async (c, instanceId) => {
-    const state = await c.getStatus(instanceId);
-    return state && isTerminalStatus(state.runtimeStatus) ? command(c, instanceId) : 'wait';
-  };
+  const terminateOrCompletion = (name: RaceName): RaceEnd => ({
+    name, first: (state) => (state.runtimeStatus === 'Terminated' ? SOAK_RACES[name][0] : SOAK_RACES[name][1]),
+  });
+  const eventOrTimer = (name: RaceName): RaceEnd => ({
+    name, first: (state) => (state.output === 'yes' ? SOAK_RACES[name][0] : SOAK_RACES[name][1]),
+  });
   // Sent to the scenario's `~loop` child once it exists.
   const toChild = (command: InstanceCommand): InstanceCommand => async (c, instanceId) => {
     const child = `${instanceId}~loop`;
@@ -568,7 +656,7 @@ function scenariosFor(seed: number, random: () => number, raised: Map<string, st
     }),
     // A terminate racing the instance's activity results and retry timers: Terminated, or Completed when it ended first.
     scenario('busy', 'Busy', {
-      commands: [unlessEnded((c, i) => c.terminate(i, 'late'), busyRefused)],
+      commands: [race('busy', unlessEnded((c, i) => c.terminate(i, 'late'), busyRefused))], race: terminateOrCompletion('busy'),
       expected: () => [
         { status: 'Completed', output: ['busy', 'ok after 3'] },
         ...busyRefused.value ? [] : [{ status: 'Terminated' as const, output: 'late' }],
@@ -588,18 +676,22 @@ function scenariosFor(seed: number, random: () => number, raised: Map<string, st
     }),
     // An event racing a timer: the answer, or 'timeout' when the timer fired first (the event, if accepted, recorded).
     scenario('deadline', 'Deadline', {
-      commands: [unlessEnded(event('Answer', 'yes'), answerRefused)],
+      commands: [race('deadline', unlessEnded(event('Answer', 'yes'), answerRefused))], race: eventOrTimer('deadline'),
       expected: () => [{ status: 'Completed', output: 'timeout' }, ...answerRefused.value ? [] : [{ status: 'Completed' as const, output: 'yes' }]],
     }),
     // The same, purged once it ended, with its losing timer (or late event) still pending.
     scenario('gone', 'Deadline', {
-      commands: [unlessEnded(event('Answer', 'yes'), goneRefused), when('Completed', purge)], expected: { status: 'Purged' },
+      commands: [race('gone', unlessEnded(event('Answer', 'yes'), goneRefused)), when('Completed', purge, eventOrTimer('gone'))],
+      expected: { status: 'Purged' },
     }),
     // Terminated while its sub-orchestrations run (or completed first), and purged: they run on (instances of their own)
     // and complete.
     {
       ...scenario('orphan', 'Parent', {
-        commands: [unlessEnded((c, i) => c.terminate(i, 'cut'), { value: false }), whenEnded(purge)], expected: { status: 'Purged' },
+        commands: [
+          race('orphan', unlessEnded((c, i) => c.terminate(i, 'cut'), { value: false })), when('ended', purge, terminateOrCompletion('orphan')),
+        ],
+        expected: { status: 'Purged' },
       }),
       children: [{ instanceId: `${orphanId}~hello`, output: HELLO, optional: true }, { instanceId: `${orphanId}~nap`, output: 'slept 2000', optional: true }],
       optionalRuns: [...['Tokyo', 'Seattle', 'London'].map((c) => runKey('E1_SayHello', `${orphanId}~hello`, c)), runKey('Echo', `${orphanId}~nap`, 'slept 2000')],
