@@ -1,5 +1,5 @@
 import { Observable, type Subscriber } from 'rxjs';
-import { StoreClosedError, systemClock, UnavailableError, type Clock } from '@durable-rx/runtime';
+import { isDurableError, StoreClosedError, systemClock, UnavailableError, type Clock } from '@durable-rx/runtime';
 import {
   armTimeout, CLOCK_METHODS, hasMethods, isCount, isDelayMs, isFunction, isTimeoutMs, MAX_SUBSCRIPTIONS_PER_SESSION, readChecked,
 } from '@durable-rx/runtime/client-kit';
@@ -32,8 +32,9 @@ export interface ReconnectOptions {
  * - `idle`: nothing is watched, no connection is open;
  * - `connecting`: the first connection is being opened;
  * - `live`: connected; every committed change is pushed as it happens;
- * - `reconnecting`: the connection was lost (`error` says why when known: network error, 5xx, or an event stream that
- *   ended before its `session` event: `bad-response`); it is retried with backoff, and resumes without losing anything;
+ * - `reconnecting`: the connection was lost (`error` says why when known: a network error or one that timed out,
+ *   `RemoteError` `unreachable`; a 5xx; or an event stream that ended before its `session` event: `bad-response`); it
+ *   is retried with backoff, and resumes without losing anything;
  * - `failed`: the server refused the connection for a reason retrying cannot fix (`error`: e.g. 401, a wrong key);
  *   every observable watching through it errored with that error. The next subscription tries again (the React
  *   hooks subscribe again by themselves when the error is worth retrying: `isRetryableForHooks`).
@@ -422,7 +423,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       } catch (error) {
         if (stopped) return;
         failures++;
-        failure = error;
+        // Typed, as `send` rejects: a network failure (fetch's bare TypeError) is `unreachable`.
+        failure = isDurableError(error) ? error : cannotReach(`${root}/streams`, error);
       } finally {
         unarm();
         // However the attempt ended (a read or a handler threw, it was stopped or broken off, the answer was refused or
@@ -518,7 +520,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       signal.throwIfAborted();
       if (late) throw late;
     } catch (error) {
-      throw signal.reason ?? late ?? new RemoteError('unreachable', 503, `Cannot reach ${url}: ${error}`, { cause: error });
+      throw signal.reason ?? late ?? cannotReach(url, error);
     } finally {
       requests.delete(request);
       until.removeEventListener('abort', follow);
@@ -729,3 +731,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
 }
 
 function noop(): void {}
+
+/** `RemoteError` `unreachable` (503) for `error`, what a request to `url` threw on the way. */
+function cannotReach(url: string, error: unknown): RemoteError {
+  return new RemoteError('unreachable', 503, `Cannot reach ${url}: ${error}`, { cause: error });
+}
