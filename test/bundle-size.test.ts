@@ -1139,7 +1139,7 @@ const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: nu
   { entry: 'runtime.js', maxAddedGzipBytes: 38_407 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_017 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_567 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 10_155 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 10_181 },
 ];
 
 describe('bundle size', () => {

@@ -20,7 +20,8 @@ export interface ReconnectOptions {
   /**
    * When a connection counts as lost (and is reconnected, resuming, as after any loss): nothing arrived on it (no
    * event, no heartbeat comment), or a subscription request sent over it got no answer (it is sent again after the
-   * reconnect delay, as after a 5xx), for between this and twice this. Keep it above the server's heartbeat
+   * reconnect delay, as after a 5xx), for between this and twice this; or it did not go live (no `session` event
+   * arrived, though other chunks did: `bad-response`) within this. Keep it above the server's heartbeat
    * interval (the runtime's `heartbeatMs`, 15 s by default). Default 20 s (> 0); `Infinity`: never.
    */
   readonly timeoutMs?: number;
@@ -33,8 +34,8 @@ export interface ReconnectOptions {
  * - `connecting`: the first connection is being opened;
  * - `live`: connected; every committed change is pushed as it happens;
  * - `reconnecting`: the connection was lost (`error` says why when known: a network error or one that timed out,
- *   `RemoteError` `unreachable`; a 5xx; or an event stream that ended before its `session` event: `bad-response`); it
- *   is retried with backoff, and resumes without losing anything;
+ *   `RemoteError` `unreachable`; a 5xx; or an event stream that ended before its `session` event or sent none within
+ *   `reconnect.timeoutMs`: `bad-response`); it is retried with backoff, and resumes without losing anything;
  * - `failed`: the server refused the connection for a reason retrying cannot fix (`error`: e.g. 401, a wrong key);
  *   every observable watching through it errored with that error. The next subscription tries again (the React
  *   hooks subscribe again by themselves when the error is worth retrying: `isRetryableForHooks`).
@@ -191,11 +192,12 @@ export interface StreamMux {
  *
  * The stream is read over `fetch` (so it can send `Authorization` headers, which `EventSource` cannot) and parsed
  * with {@link sseParser}. When it ends or fails, it reconnects (after the server's `retry` hint, doubling on
- * consecutive failures up to `maxDelayMs`; a stream that ends before its `session` event is a failure; a connect does
- * not end the count, a subscription request that succeeds does, or a session that has none to send; one on which
- * nothing arrives, heartbeats included, or whose subscription
- * request goes unanswered, for `timeoutMs` is a failure too); an answer that retrying cannot fix (4xx other than 408/429, not an event
- * stream, an event that is not JSON) fails every watch instead (a session sends no `error` or `end` event: those end
+ * consecutive failures up to `maxDelayMs`; a stream that ends before its `session` event, or sends none within
+ * `timeoutMs`, is a failure; a connect does not end the count, a subscription request that succeeds does, or a session
+ * that has none to send; one on which nothing arrives, heartbeats included, or whose subscription request goes
+ * unanswered, for `timeoutMs` is a failure too); an answer that retrying cannot fix (4xx other than 408/429, not an
+ * event stream, an event that is not JSON, a `session` event that names no session) fails every watch instead (a
+ * session sends no `error` or `end` event: those end
  * single streams only; a stream that ends is reconnected). A subscription request goes with the stream it was sent
  * for (aborted when it ends). One that fails breaks the connection off, so it is sent again after the same delay,
  * never at once, to the resumed session (or with every watch to the new one the server opens instead) when it failed
@@ -292,6 +294,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     let retryMs = initialDelayMs;
     failures = 0;
     let stopped = false;
+    /** The current attempt has had its `session` event. */
+    let live = false;
     /**
      * Clears the connection's one timer: the current attempt's watchdog while it runs, the pending reconnect after
      * it ended.
@@ -329,10 +333,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       } catch {
         return fail(badResponse('An event is not JSON'));
       }
-      if (!data) return;
       if (event === 'session') {
-        const next = data.session;
-        if (typeof next !== 'string') return;
+        const next = data?.session;
+        // A server of another protocol (or a proxy's rewrite): it names no session that this client could resume.
+        if (typeof next !== 'string') return fail(badResponse('The event stream sent no session'));
+        live = true;
         // Live again (below): commands made from here on wait for the subscriptions this session has not answered yet.
         if (next !== session) {
           // A new session (the first, or the server could not resume): (re)send every active subscription, which it
@@ -345,7 +350,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         return scheduleFlush();
       }
       // Every connection starts with its `session` event, so `session` is the one these events came in.
-      if (!session) return;
+      if (!data || !session) return;
       const sub = data.sub as string;
       const entry = entries.get(sub);
       if (!entry) return; // unsubscribed meanwhile (or not a subscription's event)
@@ -379,13 +384,17 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       let body: ReadableStream | null | undefined;
       // The watchdog, one timer per attempt: a tick that finds no chunk arrived since the one before (a half-open
       // connection, a proxy that stopped forwarding), or the same subscription request still on its way, breaks the
-      // stream off (which aborts the request), to reconnect.
+      // stream off (which aborts the request), to reconnect; so does one that finds the stream not live yet (chunks
+      // came, heartbeats say, but no `session` event: a server of another protocol would hold it `connecting` for ever).
       let heard = false;
       let seen: object | undefined;
+      live = false;
       const watch = (): void => {
         unarm = arm(timeoutMs, () => !heard || asking && asking === seen
           ? attempt.abort(new RemoteError('unreachable', 503, 'timed out'))
-          : (heard = false, seen = asking, watch()));
+          : live
+            ? (heard = false, seen = asking, watch())
+            : attempt.abort(badResponse('The event stream sent no session')));
       };
       watch();
       try {
@@ -419,7 +428,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         signal.throwIfAborted();
         // One that ended before its `session` event (no body, an empty one: a proxy's answer, say) never went live: a
         // failure, so that the delay backs off rather than polling the server for ever, and the state says why.
-        if (state.state !== 'live') throw badResponse('The event stream ended before its session');
+        if (!live) throw badResponse('The event stream ended before its session');
       } catch (error) {
         if (stopped) return;
         failures++;

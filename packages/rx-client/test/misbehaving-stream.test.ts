@@ -1,9 +1,15 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { systemClock, type Clock } from '@durable-rx/runtime';
 import { describe, expect, it } from 'vitest';
 import { createRemoteClient, RemoteError, type ConnectionState, type RemoteClient } from '../src/index.js';
-import { ownedByEachTest, until } from './harness.js';
+import { ownedByEachTest, until, within } from './harness.js';
 
-/** A network failure reads as `unreachable` in `connection$`, as in a command's rejection. */
+/**
+ * The connection never hangs on a server (or proxy) that breaks the stream protocol: a stream that never names its
+ * session is retried with back-off, a `session` event that names none fails the watches, and a network failure reads
+ * as `unreachable` in `connection$`, as in a command's rejection.
+ */
 
 const { subscriptions, cleanups } = ownedByEachTest();
 
@@ -13,6 +19,93 @@ function statesOf(client: RemoteClient): ConnectionState[] {
   subscriptions.push(client.connection$.subscribe((s) => states.push(s)));
   return states;
 }
+
+/** A status as the server sends it. */
+const RUNNING = {
+  instanceId: 'x', name: 'n', runtimeStatus: 'Running', createdTime: '2026-01-01T00:00:00.000Z', lastUpdatedTime: '2026-01-01T00:00:00.000Z',
+};
+
+/**
+ * A real HTTP server on 127.0.0.1 that answers every stream request with an event stream that starts with `opening`,
+ * then sends a heartbeat comment every 20 ms; any other request gets the status {@link RUNNING}. Counts stream requests.
+ */
+async function serveStreamsOpeningWith(opening: string): Promise<{ readonly baseUrl: string; readonly streams: () => number }> {
+  let streams = 0;
+  const server: Server = createHttpServer((request: IncomingMessage, response: ServerResponse) => {
+    request.resume();
+    if (request.method === 'GET' && request.url?.endsWith('/streams')) {
+      streams++;
+      response.writeHead(200, { 'content-type': 'text/event-stream' }).write(opening);
+      const heartbeat = setInterval(() => response.write(': heartbeat\n\n'), 20);
+      response.once('close', () => clearInterval(heartbeat));
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(RUNNING));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, streams: () => streams };
+}
+
+/** A stream of another protocol revision: it opens and heartbeats, but names its session in an event of its own. */
+const HELLO = 'retry: 20\n\nevent: hello\nid: S.0\ndata: {"sessionId":"S","protocol":2}\n\n';
+
+describe('a stream that never goes live', () => {
+  it('fails each attempt without a session event at reconnect.timeoutMs with bad-response, retried with back-off', async () => {
+    const server = await serveStreamsOpeningWith(HELLO);
+    // The real clock, with each reconnect delay recorded (every timer but the watchdog's 300 ms).
+    const delays: number[] = [];
+    const clock: Clock = {
+      now: () => systemClock.now(),
+      setTimeout: (callback, ms) => (ms !== 300 && delays.push(ms), systemClock.setTimeout(callback, ms)),
+      clearTimeout: (timer) => systemClock.clearTimeout(timer),
+    };
+    const client = createRemoteClient({ baseUrl: server.baseUrl, clock, reconnect: { timeoutMs: 300 } });
+    cleanups.push(() => client.close());
+    const states = statesOf(client);
+    const values: unknown[] = [];
+    const errors: unknown[] = [];
+    subscriptions.push(client.status$('x').subscribe({ next: (value) => values.push(value), error: (error: unknown) => errors.push(error) }));
+    await until(() => delays.length >= 3 && states.some((s) => s.state === 'reconnecting' && s.error instanceof RemoteError
+      && s.error.code === 'bad-response' && s.error.message === 'The event stream sent no session'), 'attempts failed for want of a session');
+    // Retried (not given up), never live; each delay twice the last from the server's 20 ms, spread over its upper half.
+    expect(server.streams()).toBeGreaterThanOrEqual(3);
+    expect(states.some((s) => s.state === 'live' || s.state === 'failed')).toBe(false);
+    expect(delays.slice(0, 3).map((ms, i) => ms > 10 * 2 ** i && ms <= 20 * 2 ** i)).toEqual([true, true, true]);
+    expect(values).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
+  it('lets waitForCompletion read the status once when the stream sends no session', async () => {
+    const server = await serveStreamsOpeningWith(HELLO);
+    const client = createRemoteClient({ baseUrl: server.baseUrl, reconnect: { timeoutMs: 300 } });
+    cleanups.push(() => client.close());
+    // Past its timeout with no status, the wait reads it with a plain GET once the stream is known to be down.
+    const status = await within(client.waitForCompletion('x', { timeoutMs: 100 }), 'the wait settled');
+    expect(status).toMatchObject({ instanceId: 'x', runtimeStatus: 'Running' });
+  });
+
+  it.each([
+    ['a number', '{"session":5}'],
+    ['no object', '5'],
+    ['null', 'null'],
+  ])('fails the watches with bad-response when the session event names %s as its session', async (_, data) => {
+    const server = await serveStreamsOpeningWith(`event: session\nid: S.0\ndata: ${data}\n\n`);
+    const client = createRemoteClient({ baseUrl: server.baseUrl, reconnect: { timeoutMs: 300 } });
+    cleanups.push(() => client.close());
+    const states = statesOf(client);
+    let failure: unknown;
+    subscriptions.push(client.status$('x').subscribe({ error: (error: unknown) => (failure = error) }));
+    await until(() => failure !== undefined, 'the watch failed');
+    expect(failure).toBeInstanceOf(RemoteError);
+    expect(failure).toMatchObject({ code: 'bad-response', message: 'The event stream sent no session' });
+    expect(states.at(-1)).toEqual({ state: 'failed', error: failure });
+    expect(server.streams()).toBe(1);
+  });
+});
 
 describe('a stream that cannot reach the server', () => {
   it('tells connection$ reconnecting with RemoteError unreachable (503), as a command rejects', async () => {
