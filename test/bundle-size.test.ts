@@ -1134,12 +1134,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * budgets set to match; rx-client unchanged.
  * 2026-12-05, the IndexedDB feed's check of a change's times uses store-kit's isValidDate instead of a copy of it:
  * 49,032 / 79,589 -> 49,017 / 79,567 B (-15 / -22), budgets set to match; runtime and rx-client unchanged.
+ * 2026-12-05, rx-client's stream: connection$ reports a network failure as RemoteError unreachable (+46 B), a stream
+ * that sends no session within reconnect.timeoutMs is retried as bad-response (+26 B), and only a stream that delivered
+ * a value or stayed live that long ends the back-off count (+16 B): 10,109 -> 10,197 B, budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 38_407 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_017 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_567 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 10_181 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 10_197 },
 ];
 
 describe('bundle size', () => {

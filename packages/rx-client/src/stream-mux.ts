@@ -22,7 +22,9 @@ export interface ReconnectOptions {
    * event, no heartbeat comment), or a subscription request sent over it got no answer (it is sent again after the
    * reconnect delay, as after a 5xx), for between this and twice this; or it did not go live (no `session` event
    * arrived, though other chunks did: `bad-response`) within this. Keep it above the server's heartbeat
-   * interval (the runtime's `heartbeatMs`, 15 s by default). Default 20 s (> 0); `Infinity`: never.
+   * interval (the runtime's `heartbeatMs`, 15 s by default). Default 20 s (> 0); `Infinity`: never. A connection that
+   * stayed live for between this and twice this ends the count of consecutive failures (as one that delivered a value
+   * does).
    */
   readonly timeoutMs?: number;
 }
@@ -193,11 +195,11 @@ export interface StreamMux {
  * The stream is read over `fetch` (so it can send `Authorization` headers, which `EventSource` cannot) and parsed
  * with {@link sseParser}. When it ends or fails, it reconnects (after the server's `retry` hint, doubling on
  * consecutive failures up to `maxDelayMs`; a stream that ends before its `session` event, or sends none within
- * `timeoutMs`, is a failure; a connect does not end the count, a subscription request that succeeds does, or a session
- * that has none to send; one on which nothing arrives, heartbeats included, or whose subscription request goes
- * unanswered, for `timeoutMs` is a failure too); an answer that retrying cannot fix (4xx other than 408/429, not an
- * event stream, an event that is not JSON, a `session` event that names no session) fails every watch instead (a
- * session sends no `error` or `end` event: those end
+ * `timeoutMs`, is a failure, and so is one that ends before it delivered a value or stayed live for `timeoutMs`: only
+ * those end the count, not a connect nor a subscription request that succeeds; one on which nothing arrives,
+ * heartbeats included, or whose subscription request goes unanswered, for `timeoutMs` is a failure too); an answer
+ * that retrying cannot fix (4xx other than 408/429, not an event stream, an event that is not JSON, a `session` event
+ * that names no session) fails every watch instead (a session sends no `error` or `end` event: those end
  * single streams only; a stream that ends is reconnected). A subscription request goes with the stream it was sent
  * for (aborted when it ends). One that fails breaks the connection off, so it is sent again after the same delay,
  * never at once, to the resumed session (or with every watch to the new one the server opens instead) when it failed
@@ -237,8 +239,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const stateWatchers = new Set<Subscriber<ConnectionState>>();
   let nextId = 0;
   /**
-   * Consecutive failures of the connection, which double the reconnect delay: reset by a subscription request that
-   * succeeds (or a live session with none to send), not by a connect, so a request the server fails every time backs off.
+   * Consecutive failures of the connection, which double the reconnect delay. Only an attempt that proved the
+   * connection works ends the count: it told a subscription a value while none of its changes was on its way or
+   * waiting, or it stayed live for `timeoutMs` (two ticks of its watchdog found it live). Not a connect, nor a
+   * subscription request that succeeds: a stream that ends just after its `session` event, or whose subscription request
+   * the server fails every time, backs off.
    */
   let failures = 0;
   /** The body of the subscription request on its way, if any. */
@@ -294,8 +299,12 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     let retryMs = initialDelayMs;
     failures = 0;
     let stopped = false;
-    /** The current attempt has had its `session` event. */
-    let live = false;
+    /**
+     * How far the current attempt got: 0 before its `session` event, then 1 plus the watchdog's ticks that found it
+     * live; 3 or more once it proved that the connection works (see `failures`): it told a subscription a value while
+     * none of its changes was on its way or waiting, or two ticks found it live (it stayed live for `timeoutMs`).
+     */
+    let live = 0;
     /**
      * Clears the connection's one timer: the current attempt's watchdog while it runs, the pending reconnect after
      * it ended.
@@ -337,7 +346,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         const next = data?.session;
         // A server of another protocol (or a proxy's rewrite): it names no session that this client could resume.
         if (typeof next !== 'string') return fail(badResponse('The event stream sent no session'));
-        live = true;
+        live ||= 1;
         // Live again (below): commands made from here on wait for the subscriptions this session has not answered yet.
         if (next !== session) {
           // A new session (the first, or the server could not resume): (re)send every active subscription, which it
@@ -354,6 +363,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       const sub = data.sub as string;
       const entry = entries.get(sub);
       if (!entry) return; // unsubscribed meanwhile (or not a subscription's event)
+      // The connection works: it ends the failure count (not while a subscription change is on its way or waiting: a
+      // request the server fails every time backs off however busy the other watches are).
+      if (!asking && !pending.size) live = 3;
       if (event === 'close') {
         // A status or list watch starts with the current value, so one ended before it says nothing of what it
         // watches (not that the instance does not exist): a watcher not told one yet fails, as a stream the server
@@ -388,12 +400,12 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       // came, heartbeats say, but no `session` event: a server of another protocol would hold it `connecting` for ever).
       let heard = false;
       let seen: object | undefined;
-      live = false;
+      live = 0;
       const watch = (): void => {
         unarm = arm(timeoutMs, () => !heard || asking && asking === seen
           ? attempt.abort(new RemoteError('unreachable', 503, 'timed out'))
           : live
-            ? (heard = false, seen = asking, watch())
+            ? (heard = false, seen = asking, live++, watch())
             : attempt.abort(badResponse('The event stream sent no session')));
       };
       watch();
@@ -431,7 +443,6 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         if (!live) throw badResponse('The event stream ended before its session');
       } catch (error) {
         if (stopped) return;
-        failures++;
         // Typed, as `send` rejects: a network failure (fetch's bare TypeError) is `unreachable`.
         failure = isDurableError(error) ? error : cannotReach(`${root}/streams`, error);
       } finally {
@@ -445,6 +456,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       }
       // The stream is over: a subscription request still on its way goes with it (it is sent again once live again).
       attempt.abort();
+      // A failure, unless it ended after it proved the connection works (see `failures`): one that ends just after its
+      // `session` event (a proxy that cuts every response, a server that closes each stream at once) backs off too,
+      // rather than reconnecting after the server's `retry` hint for ever. One that failed after that counts as the
+      // first failure; a long-lived stream that just ended reconnects after the hint.
+      failures = live > 2 ? +!!failure : failures + 1;
       // The commands waiting for subscriptions go now rather than wait for the next attempt (as long as the reconnect
       // delay and then some): a failing stream must not hold every command back. So do those made until the next
       // session starts (while `reconnecting`): each would otherwise wait for a subscription that cannot be answered
@@ -553,10 +569,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     if (state.state !== 'live') return void (flushing = false);
     const ids = [...pending];
     pending.clear();
-    if (!sent || !ids.length) {
-      if (sent) failures = 0;
-      return void (flushing = false);
-    }
+    if (!sent || !ids.length) return void (flushing = false);
     const added = ids.filter((id) => entries.has(id));
     const removed = ids.filter((id) => !entries.has(id));
     // A request lists at most MAX_SUBSCRIPTIONS_PER_SESSION unsubscribes and as many subscribes (the server refuses a
@@ -576,7 +589,6 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     try {
       // One that gets no answer in time breaks its stream off (the watchdog): sent again as after a 5xx.
       await send('POST', `/streams/${encodeURIComponent(sent)}/subscriptions`, asking = { subscribe, unsubscribe: removed }, undefined, controller!.signal);
-      failures = 0;
       // The server subscribed them before it answered (to a session replaced meanwhile, the new one's answer counts).
       if (sent === session) for (const id of added) unacked.delete(id);
       settle();

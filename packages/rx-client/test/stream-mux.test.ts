@@ -411,9 +411,9 @@ describe('createStreamMux', () => {
       delays.push(delay);
       await clock.advance(delay);
     }
-    // The stream ended (no failure): reconnect as soon as the server asked, then 503 after 503, each delay twice the last.
-    expect(delays[0]).toBeGreaterThan(0);
-    expect(delays.slice(1)).toEqual([delays[0]!, delays[0]! * 2, delays[0]! * 4]);
+    // A stream that ended just after its session (nothing delivered), then 503 after 503: consecutive failures, each
+    // delay twice the last from the 1 ms floor (not the server's 0 for ever).
+    expect(delays).toEqual([1, 2, 4, 8]);
   });
 
   it.each([
@@ -455,6 +455,82 @@ describe('createStreamMux', () => {
     expect(states.some((s) => s.state === 'live')).toBe(false);
   });
 
+  it.each([
+    ['resumes its session', false],
+    ['opens a new session each time', true],
+  ])('backs off a stream that ends just after its session event, though the server asks for no delay: a server that %s', async (_, fresh) => {
+    // A proxy that cuts every response after its first chunk, say: each stream request gets `retry: 0` and a session
+    // event, then ends; subscription requests are accepted.
+    let streams = 0;
+    const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+      request.resume();
+      if (request.method !== 'GET') return void response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      const session = fresh ? `s${++streams}` : (streams++, 's');
+      response.writeHead(200, { 'content-type': 'text/event-stream' })
+        .end(`retry: 0\nid: ${session}.${streams}\nevent: session\ndata: {"session":"${session}"}\n\n`);
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const clock = new VirtualClock();
+    // No watchdog timer: every timer is a reconnect.
+    const mux = createStreamMux({
+      root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers: {}, fetch: globalThis.fetch, clock,
+      reconnect: { timeoutMs: Infinity }, random: () => 0, // each delay whole
+    });
+    watchOn(mux);
+    const delays: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      await within(clock.waitForTimer(), 'the reconnect timer');
+      const delay = clock.nextTimerAt!.getTime() - clock.now().getTime();
+      delays.push(delay);
+      if (i < 5) await clock.advance(delay); // the sixth reconnect stays pending
+    }
+    // Each stream went live and delivered nothing: consecutive failures, each delay twice the last from the 1 ms floor.
+    expect(delays).toEqual([1, 2, 4, 8, 16, 32]);
+    expect(streams).toBe(6);
+  });
+
+  it('reconnects after the server\'s retry hint, its failures forgotten, once a stream that delivered a value ends', async () => {
+    // Three stream requests refused (503), then streams of session `s` that ask for a 500 ms delay; subscription
+    // requests and other commands are accepted.
+    let streams = 0;
+    let open: ServerResponse | undefined;
+    const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+      request.resume();
+      if (request.method !== 'GET') return void response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      if (++streams <= 3) return void response.writeHead(503, { 'content-type': 'application/json' }).end('{"code":"unavailable","message":"busy"}');
+      open = response.writeHead(200, { 'content-type': 'text/event-stream' });
+      open.write(`retry: 500\nid: s.${streams}\nevent: session\ndata: {"session":"s"}\n\n`);
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const clock = new VirtualClock();
+    // No watchdog timer: every timer is a reconnect.
+    const mux = createStreamMux({
+      root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers: {}, fetch: globalThis.fetch, clock,
+      reconnect: { timeoutMs: Infinity, initialDelayMs: 1000 }, random: () => 0, // each delay whole
+    });
+    const watch = watchOn(mux);
+    const delays: number[] = [];
+    const reconnect = async (): Promise<void> => {
+      await within(clock.waitForTimer(), 'the reconnect timer');
+      const delay = clock.nextTimerAt!.getTime() - clock.now().getTime();
+      delays.push(delay);
+      await clock.advance(delay);
+    };
+    for (let i = 0; i < 3; i++) await reconnect();
+    await stateOf(mux, (s) => s.state === 'live');
+    // A command leaves once the watch's subscription was answered: nothing of the watch is on its way any more.
+    await within(mux.send('POST', '/settled', {}), 'the command');
+    open!.end('id: s.9\nevent: status\ndata: {"sub":"1","data":7}\n\n'); // a value, then the stream ends
+    await within(watch.first, 'the value');
+    await within(clock.waitForTimer(), 'the reconnect timer');
+    delays.push(clock.nextTimerAt!.getTime() - clock.now().getTime());
+    // 1 s, 2 s, 4 s after the refusals; after the stream that worked, the server's 500 ms (not 8 s).
+    expect(delays).toEqual([1000, 2000, 4000, 500]);
+    expect(watch.errors).toEqual([]);
+  });
+
   it('spreads each reconnect delay over its upper half, so that clients one restart cut off do not return in step', async () => {
     // Every stream request after the first is refused with 503: each delay doubles, and the random source spreads it.
     let streams = 0;
@@ -479,7 +555,8 @@ describe('createStreamMux', () => {
       delays.push(delay);
       await clock.advance(delay);
     }
-    // Whole (draw 0), three quarters (0.5), about half (0.999) of 1 s (an ended stream), 1 s, 2 s (503, 503).
-    expect(delays).toEqual([1000, 750, 1001]);
+    // Whole (draw 0) of 1 s, three quarters (0.5) of 2 s, about half (0.999) of 4 s: a stream that ended just after its
+    // session (nothing delivered), then 503, 503, consecutive failures.
+    expect(delays).toEqual([1000, 1500, 2002]);
   });
 });
