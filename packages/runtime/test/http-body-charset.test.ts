@@ -108,6 +108,21 @@ describe('a body in a declared charset', () => {
     const started = await post(base, '/orchestrators/Echo/blank', 'application/json; charset=utf-16', utf16(' \n', 'le', true));
     expect(await outputOf(runtime, 'blank', started)).toBeUndefined();
   });
+
+  it('declared UTF-16 whose bytes are spaces in ASCII is no blank body: `20 20` is U+2020 there, refused as no JSON, and nothing starts', async () => {
+    const { runtime, base } = await open();
+    for (const type of ['application/json; charset=utf-16le', 'application/json; charset="UTF-16BE"', 'application/json; charset=ucs-2']) {
+      const [status, code, message] = await errorOf(post(base, '/orchestrators/Echo/dagger', type, Uint8Array.of(0x20, 0x20)));
+      expect([status, code, message], type).toEqual([400, 'invalid-argument', 'The request body is not valid JSON']);
+    }
+    // One such byte alone is no UTF-16 text at all.
+    const [status, code, message] = await errorOf(post(base, '/orchestrators/Echo/dagger', 'application/json; charset=utf-16', Uint8Array.of(0x0a)));
+    expect([status, code, message]).toEqual([400, 'invalid-argument', 'The request body is not valid UTF-16LE']);
+    expect(await runtime.client.getStatusAll()).toEqual([]);
+    // Declared in an encoding where they are spaces, they are no body, as without a charset.
+    const blank = await post(base, '/orchestrators/Echo/blank', 'application/json; charset=windows-1252', Uint8Array.of(0x20, 0x20));
+    expect(await outputOf(runtime, 'blank', blank)).toBeUndefined();
+  });
 });
 
 describe('a body without a charset', () => {

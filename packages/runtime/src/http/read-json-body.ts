@@ -50,8 +50,9 @@ export async function readJsonBody(request: Request, limitBytes: number, rule: B
   const whole = declared !== null && /^\d+$/.test(declared) ? bytes.byteLength === Number(declared) : !request.signal.aborted;
   if (!whole) throw new InvalidArgumentError(CUT);
   // Only JSON's whitespace (`curl --data-binary @file` of a file with just a newline) is no value, as an empty body:
-  // Durable Functions reads such a start's body as no input.
-  if (bytes.every(isJsonWhitespace)) return { present: false };
+  // Durable Functions reads such a start's body as no input. Such bytes are that text in every encoding but UTF-16
+  // (`20 20` is U+2020 there): a body declared UTF-16 is blank only when its decoded text is (below).
+  if (bytes.every(isJsonWhitespace) && !declaresUtf16(request.headers.get('content-type'))) return { present: false };
   if (rule.anyType !== true && !isJsonContentType(request.headers.get('content-type'))) {
     throw new InvalidArgumentError('The request body must be JSON with Content-Type: application/json');
   }
@@ -172,6 +173,21 @@ function charsetOf(contentType: string | null): string | undefined {
     return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1).replace(/\\(.)/g, '$1') : value;
   }
   return undefined;
+}
+
+/**
+ * True when a `Content-Type` declares a charset that names UTF-16 (`utf-16`, `utf-16be`, `ucs-2`, `unicode`...): the one
+ * encoding of the WHATWG Encoding Standard in which a body of only ASCII whitespace bytes is other text. A charset not known
+ * is none (a body that is not blank is refused for it, see `decoderOf`).
+ */
+function declaresUtf16(contentType: string | null): boolean {
+  const charset = charsetOf(contentType);
+  if (charset === undefined) return false;
+  try {
+    return new TextDecoder(charset).encoding.startsWith('utf-16');
+  } catch {
+    return false;
+  }
 }
 
 /** The encoding a body's byte-order mark names (UTF-8 `EF BB BF`, UTF-16LE `FF FE`, UTF-16BE `FE FF`), if it has one. */
