@@ -41,6 +41,17 @@ describe('soak races of the extended workload', () => {
     expect(await delays(22)).not.toEqual(first);
   }, 60_000);
 
+  it('leave out which side came first of a race whose instance never ended (a run that failed)', async () => {
+    // No worker gets any work: every instance stays Pending, and no racing command is sent within the 5 rounds.
+    const store = new MemoryStore();
+    store.claimOrchestration = () => Promise.resolve(undefined);
+    const report = await runSoak({ seed: 21, store, extended: true, faults: false, maxRounds: 5 });
+    expect(report.problems).toContain('not settled after 5 rounds');
+    expect(await store.getInstance('soak21-busy')).toMatchObject({ runtimeStatus: 'Pending' });
+    expect(await store.getInstance('soak21-deadline')).toMatchObject({ runtimeStatus: 'Pending' });
+    for (const [name, race] of Object.entries(report.races)) expect(race, name).not.toHaveProperty('first');
+  }, 60_000);
+
   it('are none in the core workload', async () => {
     const report = await runSoak({ seed: 21, store: new MemoryStore(), faults: false });
     expect(report).toMatchObject({ extended: false, races: {}, problems: [] });

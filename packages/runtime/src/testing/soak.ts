@@ -309,8 +309,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   for (const s of scenarios) {
     const history = await check(s.instanceId, s.outcomes());
     if (s.race) {
+      // Only an end tells the race: an instance left running (a run that failed) says nothing of it.
       const state = await store.getInstance(s.instanceId);
-      if (state) races.get(s.race.name)!.first = s.race.first(state);
+      if (state && isTerminalStatus(state.runtimeStatus)) races.get(s.race.name)!.first = s.race.first(state);
     }
     if (history && s.eventsInHistory !== false) problems.push(...eventProblems(raised.get(s.instanceId) ?? [], history).map((p) => `${s.instanceId}: ${p}`));
     // A child it may not have created (a terminate that came first) may be missing; one that exists ends as listed.
