@@ -1,5 +1,6 @@
 import { afterEach } from 'vitest';
 import type { Clock, ClockTimer, Runtime } from '../src/index.js';
+import { settle } from '../src/testing/virtual-clock.js';
 import { within } from './within.js';
 
 /** The start of every {@link HandClock}: 2026-01-01T00:00:00.000Z. */
@@ -75,8 +76,11 @@ export class HandClock implements Clock {
 
   /**
    * Fires the earliest pending timer, moving the clock to it, one at a time until `end` settles: at most `max` timers,
-   * each awaited within SETTLED of real time (`what` names it when none comes). Returns the clock's time when `end`
-   * settled, or undefined when it had not after `max` timers.
+   * each awaited within SETTLED of real time (`what` names it when none comes). Before each, what the last one started
+   * runs (`settle`, as VirtualClock's ticks do): a worker that waits for its event-loop turn after a long burst (a
+   * loaded machine makes bursts long) goes on before time moves, instead of finding later timers fired meanwhile (its
+   * lease's expiry, minutes ahead). Returns the clock's time when `end` settled, or undefined when it had not after
+   * `max` timers.
    */
   async fireUntil(end: Promise<unknown>, what: string, max: number): Promise<number | undefined> {
     let settledAt: number | undefined;
@@ -87,6 +91,8 @@ export class HandClock implements Clock {
     const ended = end.then(settled, settled);
     for (let fired = 0; fired < max; fired++) {
       if ((await within(Promise.race([this.timerDueBy(Infinity), ended]), what)) === -1 || settledAt !== undefined) break;
+      await settle();
+      if (settledAt !== undefined) break;
       const earliest = [...this.timers].sort(([, a], [, b]) => a.at - b.at)[0];
       if (!earliest) continue; // cleared meanwhile
       this.ms = Math.max(this.ms, earliest[1].at);

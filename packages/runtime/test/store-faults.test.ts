@@ -5,6 +5,7 @@ import { createHttpHandler } from '../src/http/create-http-handler.js';
 import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { InjectedFaultError } from '../src/testing/fault-injection.js';
+import { SLOW_BURST_MS } from '../src/worker/turns.js';
 import { FailingStore, RecordingLogger } from './failing-store.js';
 import { ending } from './ending.js';
 import { heldActivity } from './held-activity.js';
@@ -12,6 +13,14 @@ import { HandClock, runtimesStoppedAfterEach, T0 } from './hand-clock.js';
 import { within } from './within.js';
 
 const runtimes = runtimesStoppedAfterEach();
+
+/** Keeps the thread busy for `ms` of real time (synchronous work, as a slow call on a loaded machine). */
+function busyFor(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // Synchronous work.
+  }
+}
 
 /**
  * Fires the timers of `clock` due at its time, without moving it, until `end` settles: at most `max` rounds, each
@@ -420,32 +429,40 @@ describe('a store that fails under a step or a stop', () => {
     expect(runs).toBe(1);
   });
 
-  it('retries a result the store failed to commit with a transient DurableError (a 503), and never records it as a failure', async () => {
-    const { clock, store, logger } = onFailingStore();
-    let runs = 0;
-    const runtime = createRuntime({
-      store, clock, logger,
-      orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Work'); } },
-      activities: {
-        Work: () => {
-          runs++;
-          // The store is unavailable for both ways of committing the result (with the step it wakes, then alone).
-          store.failNext('commit', 2, 'reject', () => new InjectedFaultError('commit', false));
-          return 'worked';
+  for (const slow of [false, true]) {
+    const when = slow ? ', also when a slow failure makes the worker wait for an event-loop turn before its next attempt' : '';
+    it(`retries a result the store failed to commit with a transient DurableError (a 503), and never records it as a failure${when}`, async () => {
+      const { clock, store, logger } = onFailingStore();
+      let runs = 0;
+      const runtime = createRuntime({
+        store, clock, logger, activityLeaseMs: 3000,
+        orchestrators: { Calls: function* (ctx) { return yield ctx.callActivity('Work'); } },
+        activities: {
+          Work: () => {
+            runs++;
+            // The store is unavailable for both ways of committing the result (with the step it wakes, then alone).
+            store.failNext('commit', 2, 'reject', () => {
+              // A failure that takes long (as any call on a loaded machine) takes the worker's burst past its limit: its
+              // next attempt first waits for an event-loop turn, and the task's lease (3 s) must not lapse meanwhile.
+              if (slow) busyFor(2 * SLOW_BURST_MS);
+              return new InjectedFaultError('commit', false);
+            });
+            return 'worked';
+          },
         },
-      },
+      });
+      runtimes.push({ runtime, clock });
+      const failed = logger.nextError('result of activity Work');
+      await runtime.start();
+      const id = await runtime.client.startNew('Calls');
+      await within(failed, 'the failed result commit being reported');
+      const done = ending(runtime.client, id);
+      // The retries' back-off timers (100 ms, then 200 ms) fire until the instance ends, within the task's lease.
+      expect(await clock.fireUntil(done, 'a retry or the end', 20)).toBeLessThan(T0 + 3000);
+      expect(await within(done, 'the instance ending')).toMatchObject({ runtimeStatus: 'Completed', output: 'worked' });
+      expect(runs).toBe(1);
     });
-    runtimes.push({ runtime, clock });
-    const failed = logger.nextError('result of activity Work');
-    await runtime.start();
-    const id = await runtime.client.startNew('Calls');
-    await within(failed, 'the failed result commit being reported');
-    const done = ending(runtime.client, id);
-    // The retries' back-off timers fire until the instance ends.
-    await clock.fireUntil(done, 'a retry or the end', 20);
-    expect(await within(done, 'the instance ending')).toMatchObject({ runtimeStatus: 'Completed', output: 'worked' });
-    expect(runs).toBe(1);
-  });
+  }
 
   it('ends a result retry when a stop abandons the activity: the stop resolves and the task is claimable at once', async () => {
     const { clock, store, runtime } = await failingResultCommits();

@@ -95,9 +95,9 @@ export class VirtualClock implements Clock {
  * (the first step of a start, after the reads its caller issues), which Node may deliver after a timer, and the work
  * of a worker that waits for a timer turn after a long burst (a loaded machine makes bursts long), round after round
  * while one waits (at most {@link SETTLE_ROUNDS}: an eternal loop waits for turns for ever). What a tick started so
- * runs before the next tick, whatever the machine's load.
+ * runs before the next tick, whatever the machine's load. (The runtime's own tests settle a hand-moved clock so too.)
  */
-async function settle(): Promise<void> {
+export async function settle(): Promise<void> {
   await macrotaskRound();
   for (let round = 1; round < SETTLE_ROUNDS && workersWaitingForTimer(); round++) await macrotaskRound();
 }
