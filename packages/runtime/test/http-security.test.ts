@@ -695,6 +695,8 @@ describe('bodies that never arrive whole', () => {
     reported.length = 0;
     const { runtime } = await open();
     await runtime.client.startNew('WaitForEvent', { instanceId: 'w' });
+    // Running (its first step is the worker's), so what the refused requests leave is known.
+    await firstValueFrom(runtime.client.status$('w').pipe(filter((s) => s?.runtimeStatus === 'Running')));
     const handler = createHttpHandler(runtime.client, { key: KEY, logger });
     for (const path of ['/orchestrators/Echo/failing', '/instances/w/raiseEvent/Item', '/instances/w/terminate', '/instances/w/suspend']) {
       let sent = false;
