@@ -1137,12 +1137,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, rx-client's stream: connection$ reports a network failure as RemoteError unreachable (+46 B), a stream
  * that sends no session within reconnect.timeoutMs is retried as bad-response (+26 B), and only a stream that delivered
  * a value or stayed live that long ends the back-off count (+16 B): 10,109 -> 10,197 B, budget set to match.
+ * 2026-12-05, rx-client's stream: staying live is timed on the clock, for timeoutMs or maxDelayMs when shorter (also
+ * with timeoutMs Infinity), not by two watchdog ticks: 10,197 -> 10,233 B (+36), budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 38_407 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_017 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_567 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 10_197 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 10_233 },
 ];
 
 describe('bundle size', () => {

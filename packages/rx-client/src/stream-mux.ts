@@ -23,8 +23,8 @@ export interface ReconnectOptions {
    * reconnect delay, as after a 5xx), for between this and twice this; or it did not go live (no `session` event
    * arrived, though other chunks did: `bad-response`) within this. Keep it above the server's heartbeat
    * interval (the runtime's `heartbeatMs`, 15 s by default). Default 20 s (> 0); `Infinity`: never. A connection that
-   * stayed live for between this and twice this ends the count of consecutive failures (as one that delivered a value
-   * does).
+   * stayed live for this long (or for `maxDelayMs`, when that is shorter) ends the count of consecutive failures (as one
+   * that delivered a value does), also when this is `Infinity`.
    */
   readonly timeoutMs?: number;
 }
@@ -195,12 +195,12 @@ export interface StreamMux {
  * The stream is read over `fetch` (so it can send `Authorization` headers, which `EventSource` cannot) and parsed
  * with {@link sseParser}. When it ends or fails, it reconnects (after the server's `retry` hint, doubling on
  * consecutive failures up to `maxDelayMs`; a stream that ends before its `session` event, or sends none within
- * `timeoutMs`, is a failure, and so is one that ends before it delivered a value or stayed live for `timeoutMs`: only
- * those end the count, not a connect nor a subscription request that succeeds; one on which nothing arrives,
- * heartbeats included, or whose subscription request goes unanswered, for `timeoutMs` is a failure too); an answer
- * that retrying cannot fix (4xx other than 408/429, not an event stream, an event that is not JSON, a `session` event
- * that names no session) fails every watch instead (a session sends no `error` or `end` event: those end
- * single streams only; a stream that ends is reconnected). A subscription request goes with the stream it was sent
+ * `timeoutMs`, is a failure, and so is one that ends before it delivered a value or stayed live for `timeoutMs` (or
+ * `maxDelayMs`, when shorter): only those end the count, not a connect nor a subscription request that succeeds; one
+ * on which nothing arrives, heartbeats included, or whose subscription request goes unanswered, for `timeoutMs` is a
+ * failure too); an answer that retrying cannot fix (4xx other than 408/429, not an event stream, an event that is not
+ * JSON, a `session` event that names no session) fails every watch instead (a session sends no `error` or `end` event:
+ * those end single streams only; a stream that ends is reconnected). A subscription request goes with the stream it was sent
  * for (aborted when it ends). One that fails breaks the connection off, so it is sent again after the same delay,
  * never at once, to the resumed session (or with every watch to the new one the server opens instead) when it failed
  * on the network or with its stream or the server answered 404, 408, 429 or 5xx; another 4xx answer (a refusal, which
@@ -231,6 +231,12 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     timeoutMs: isDelayMs, fetch: isFunction, clock: hasMethods<Clock>(CLOCK_METHODS), maxResponseBytes: isCount,
   });
   const arm: StreamMux['arm'] = (ms, onTimeout) => armTimeout(ms, clock, onTimeout);
+  /**
+   * How long an attempt stays live to prove that the connection works (see `failures`): `timeoutMs`, or the longest
+   * reconnect delay when that is shorter (or `timeoutMs` is `Infinity`). A stream cut after that long (a proxy's or a
+   * platform's cap on a response's duration) reconnects after the server's hint, at most about once per this.
+   */
+  const workedMs = Math.min(timeoutMs, maxDelayMs);
   /** The watched entries by the id of their subscription. */
   const entries = new Map<string, Entry>();
   /** The entries of statuses and lists whose subscription was not sent yet (see `watch`), by their spec's JSON. */
@@ -241,7 +247,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   /**
    * Consecutive failures of the connection, which double the reconnect delay. Only an attempt that proved the
    * connection works ends the count: it told a subscription a value while none of its changes was on its way or
-   * waiting, or it stayed live for `timeoutMs` (two ticks of its watchdog found it live). Not a connect, nor a
+   * waiting, or it stayed live for `workedMs` (`timeoutMs`, or `maxDelayMs` when shorter). Not a connect, nor a
    * subscription request that succeeds: a stream that ends just after its `session` event, or whose subscription request
    * the server fails every time, backs off.
    */
@@ -299,12 +305,13 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     let retryMs = initialDelayMs;
     failures = 0;
     let stopped = false;
+    /** When the current attempt had its `session` event, in ms of the clock; `undefined` before it. */
+    let liveSince: number | undefined;
     /**
-     * How far the current attempt got: 0 before its `session` event, then 1 plus the watchdog's ticks that found it
-     * live; 3 or more once it proved that the connection works (see `failures`): it told a subscription a value while
-     * none of its changes was on its way or waiting, or two ticks found it live (it stayed live for `timeoutMs`).
+     * The current attempt told a subscription a value while none of its changes was on its way or waiting: it proved
+     * that the connection works (see `failures`), as it does by staying live for `workedMs`.
      */
-    let live = 0;
+    let delivered = false;
     /**
      * Clears the connection's one timer: the current attempt's watchdog while it runs, the pending reconnect after
      * it ended.
@@ -346,7 +353,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         const next = data?.session;
         // A server of another protocol (or a proxy's rewrite): it names no session that this client could resume.
         if (typeof next !== 'string') return fail(badResponse('The event stream sent no session'));
-        live ||= 1;
+        liveSince ??= clock.now().getTime();
         // Live again (below): commands made from here on wait for the subscriptions this session has not answered yet.
         if (next !== session) {
           // A new session (the first, or the server could not resume): (re)send every active subscription, which it
@@ -365,7 +372,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       if (!entry) return; // unsubscribed meanwhile (or not a subscription's event)
       // The connection works: it ends the failure count (not while a subscription change is on its way or waiting: a
       // request the server fails every time backs off however busy the other watches are).
-      if (!asking && !pending.size) live = 3;
+      if (!asking && !pending.size) delivered = true;
       if (event === 'close') {
         // A status or list watch starts with the current value, so one ended before it says nothing of what it
         // watches (not that the instance does not exist): a watcher not told one yet fails, as a stream the server
@@ -400,12 +407,13 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       // came, heartbeats say, but no `session` event: a server of another protocol would hold it `connecting` for ever).
       let heard = false;
       let seen: object | undefined;
-      live = 0;
+      liveSince = undefined;
+      delivered = false;
       const watch = (): void => {
         unarm = arm(timeoutMs, () => !heard || asking && asking === seen
           ? attempt.abort(new RemoteError('unreachable', 503, 'timed out'))
-          : live
-            ? (heard = false, seen = asking, live++, watch())
+          : liveSince !== undefined
+            ? (heard = false, seen = asking, watch())
             : attempt.abort(badResponse('The event stream sent no session')));
       };
       watch();
@@ -440,7 +448,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         signal.throwIfAborted();
         // One that ended before its `session` event (no body, an empty one: a proxy's answer, say) never went live: a
         // failure, so that the delay backs off rather than polling the server for ever, and the state says why.
-        if (!live) throw badResponse('The event stream ended before its session');
+        if (liveSince === undefined) throw badResponse('The event stream ended before its session');
       } catch (error) {
         if (stopped) return;
         // Typed, as `send` rejects: a network failure (fetch's bare TypeError) is `unreachable`.
@@ -460,7 +468,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       // `session` event (a proxy that cuts every response, a server that closes each stream at once) backs off too,
       // rather than reconnecting after the server's `retry` hint for ever. One that failed after that counts as the
       // first failure; a long-lived stream that just ended reconnects after the hint.
-      failures = live > 2 ? +!!failure : failures + 1;
+      const worked = delivered || liveSince !== undefined && clock.now().getTime() - liveSince >= workedMs;
+      failures = worked ? +!!failure : failures + 1;
       // The commands waiting for subscriptions go now rather than wait for the next attempt (as long as the reconnect
       // delay and then some): a failing stream must not hold every command back. So do those made until the next
       // session starts (while `reconnecting`): each would otherwise wait for a subscription that cannot be answered

@@ -531,6 +531,47 @@ describe('createStreamMux', () => {
     expect(watch.errors).toEqual([]);
   });
 
+  it.each([
+    ['reconnect.timeoutMs', 20_000, 25_000],
+    ['reconnect.maxDelayMs (timeoutMs Infinity)', Infinity, 3_600_000],
+  ])('reconnects after the server\'s retry hint each time a quiet stream ends that stayed live for %s', async (_, timeoutMs, liveMs) => {
+    // Every stream request resumes session `s` (a healthy server, nothing new to send) and asks for a 500 ms delay;
+    // the stream stays open until the test ends it (a platform's cap on a response's duration, a server's restart).
+    let open: ServerResponse | undefined;
+    let streams = 0;
+    const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+      request.resume();
+      if (request.method !== 'GET') return void response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      open = response.writeHead(200, { 'content-type': 'text/event-stream' });
+      open.write(`retry: 500\nid: s.${++streams}\nevent: session\ndata: {"session":"s"}\n\n`);
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const clock = new VirtualClock();
+    const mux = createStreamMux({
+      root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers: {}, fetch: globalThis.fetch, clock,
+      reconnect: { timeoutMs }, timeoutMs: Infinity, random: () => 0, // each delay whole
+    });
+    let lives = 0;
+    let losses = 0;
+    const states = mux.state$.subscribe((s) => void (s.state === 'live' ? lives++ : s.state === 'reconnecting' && losses++));
+    stops.push(() => states.unsubscribe());
+    watchOn(mux);
+    const delays: number[] = [];
+    for (let i = 1; i <= 4; i++) {
+      await vi.waitFor(() => expect(lives).toBe(i), { timeout: 60_000 });
+      // Live for that long, with nothing delivered (its watchdog, if any, hears the stream's opening chunk).
+      await clock.advance(liveMs);
+      open!.end();
+      await vi.waitFor(() => expect(losses).toBe(i), { timeout: 60_000 });
+      const delay = clock.nextTimerAt!.getTime() - clock.now().getTime();
+      delays.push(delay);
+      await clock.advance(delay);
+    }
+    // Each stream proved the connection works by staying live: never a failure, so never a longer delay.
+    expect(delays).toEqual([500, 500, 500, 500]);
+  });
+
   it('spreads each reconnect delay over its upper half, so that clients one restart cut off do not return in step', async () => {
     // Every stream request after the first is refused with 503: each delay doubles, and the random source spreads it.
     let streams = 0;
