@@ -1139,11 +1139,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * a value or stayed live that long ends the back-off count (+16 B): 10,109 -> 10,197 B, budget set to match.
  * 2026-12-05, rx-client's stream: staying live is timed on the clock, for timeoutMs or maxDelayMs when shorter (also
  * with timeoutMs Infinity), not by two watchdog ticks: 10,197 -> 10,233 B (+36), budget set to match.
+ * 2026-12-05, a logger's or a retry handle's promise has its rejection handled, and a handle that returns one fails its
+ * call (ReplayFlag.RetryHandleDecidesAtOnce): 38,407 / 49,017 / 79,567 -> 38,558 / 49,166 / 79,727 B (+151 / +149 /
+ * +160), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 38_407 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_017 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_567 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 38_558 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_166 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_727 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_233 },
 ];
 

@@ -362,6 +362,42 @@ describe('retry arguments taken at the call (RetryArgumentsAtCall)', () => {
   });
 });
 
+describe('a retry handle that returns a promise (RetryHandleDecidesAtOnce)', () => {
+  const at = (ms: number) => new Date(T0.getTime() + ms);
+  /** The step after the first attempt fails, for an execution that ran its first step under `flags`, and the handlers the handle's promise got. */
+  const firstFailure = (flags: readonly number[]) => {
+    const rejectionHandlers: unknown[] = [];
+    // What an `async` handle returns, seen through its `then`: whether anyone handles its rejection.
+    const promise = { then: (_onFulfilled: unknown, onRejected: unknown) => void rejectionHandlers.push(onRejected) };
+    const options = { firstRetryIntervalInMilliseconds: 10, maxNumberOfAttempts: 3, handle: () => promise } as unknown as RetryOptions;
+    const orch: Orchestrator = function* (ctx) {
+      return yield ctx.callActivityWithRetry('A', options);
+    };
+    const started = new OrchestrationExecution(orch, limit);
+    started.replay([]);
+    const recorded = started.step(T0, [executionStarted('O', undefined, 'o', T0)]).newEvents;
+    const execution = new OrchestrationExecution(orch, limit);
+    execution.replay([{ ...recorded[0]!, replayFlags: flags } as HistoryEvent, ...recorded.slice(1)]);
+    return { step: execution.step(at(0), [taskFailed(0, 'boom', T0)]), rejectionHandlers };
+  };
+
+  it('keeps retrying for a history recorded before, and handles the promise\'s rejection', () => {
+    const before = firstFailure(Object.values(ReplayFlag).filter((flag) => flag < ReplayFlag.RetryHandleDecidesAtOnce));
+    expect(before.step.actions).toEqual([{ type: 'CreateTimer', eventId: 1, fireAt: at(10).toISOString() }]);
+    expect(before.rejectionHandlers).toEqual([expect.any(Function)]);
+  });
+
+  it('fails the call of an execution that starts now, saying the handle returned a promise, and handles its rejection', () => {
+    const now = firstFailure(CURRENT_REPLAY_FLAGS);
+    expect(now.step.actions).not.toContainEqual(expect.objectContaining({ type: 'CreateTimer' }));
+    const completed = now.step.newEvents.find((event) => event.type === 'ExecutionCompleted') as { orchestrationStatus: string; failureDetails: { errorType: string; errorMessage: string } };
+    expect(completed.orchestrationStatus).toBe('Failed');
+    expect(completed.failureDetails.errorType).toBe('TaskFailedError');
+    expect(completed.failureDetails.errorMessage).toContain('boom; its retry handle returned a promise: a handle must return true or false, not a promise');
+    expect(now.rejectionHandlers).toEqual([expect.any(Function)]);
+  });
+});
+
 describe('event names matched with case ignored (EventNamesIgnoreCase)', () => {
   /** Races an `Approval` event against a timer. */
   const race: Orchestrator = function* (ctx) {

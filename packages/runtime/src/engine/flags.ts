@@ -103,6 +103,14 @@ export const ReplayFlag = {
    * received and no execution got. A history recorded before keeps that.
    */
   NothingScheduledAfterContinueAsNew: 10,
+  /**
+   * @since 2026-12-05. A retry `handle` that returns a promise (an `async` function, allowed by untyped code) stops the
+   * retries, and the call fails with a `TaskFailedError` that says so, as when it throws: a handle decides at once
+   * (it runs again on replay, which cannot wait for a promise's answer). Before, the promise counted as true (every
+   * failure retried, whatever it would have answered) and a rejection of it went unhandled, which ends a Node process.
+   * The rejection is handled now either way; a history recorded before keeps the retries.
+   */
+  RetryHandleDecidesAtOnce: 11,
 } as const;
 
 /** The id of a {@link ReplayFlag}. */

@@ -903,6 +903,7 @@ export class OrchestrationExecution {
       startAttempt,
       asDurableFunctions: this.#flags.includes(ReplayFlag.RetriesAsDurableFunctions),
       atCall: this.#flags.includes(ReplayFlag.RetryArgumentsAtCall),
+      handleDecidesAtOnce: this.#flags.includes(ReplayFlag.RetryHandleDecidesAtOnce),
     }));
   }
 

@@ -26,7 +26,8 @@ export interface RetryOptions {
   readonly retryTimeoutInMilliseconds?: number;
   /**
    * Called with each failure but the last attempt's; return false to stop retrying. Must be deterministic (it runs again
-   * on replay). One that throws stops the retries too, and the call fails with a `TaskFailedError` that says so.
+   * on replay). One that throws stops the retries too, and the call fails with a `TaskFailedError` that says so; so
+   * does one that returns a promise (an `async` handle): it must answer at once, since replay cannot wait for it.
    */
   readonly handle?: (error: Error) => boolean;
 }

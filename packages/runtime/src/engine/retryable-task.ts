@@ -1,10 +1,12 @@
 import { TaskFailedError } from '../model/errors/task-failed-error.js';
+import type { FailureDetails } from '../model/instance-status.js';
 import { invalid, isFunction, isNumber, readChecked } from '../model/validation.js';
 import type { AtomicTask } from './atomic-task.js';
 import { DurableTask } from './durable-task.js';
 import type { RetryOptions } from './retry-options.js';
 import type { TimerTask } from './timer-task.js';
 import { toFailureDetails } from './orchestration-execution.js';
+import { dropRejection } from '../env/thenable.js';
 
 /** What a {@link RetryableTask} needs from the execution that owns it. */
 export interface RetryScheduler<T> {
@@ -16,6 +18,8 @@ export interface RetryScheduler<T> {
   readonly asDurableFunctions: boolean;
   /** Whether the options are read and checked once, at the call (see `ReplayFlag.RetryArgumentsAtCall`). */
   readonly atCall: boolean;
+  /** Whether a `handle` that returns a promise fails the call (see `ReplayFlag.RetryHandleDecidesAtOnce`). */
+  readonly handleDecidesAtOnce: boolean;
 }
 
 /**
@@ -57,7 +61,10 @@ export class RetryableTask<T> extends DurableTask<T> {
       delay = this.#nextDelay(error);
     } catch (thrown) {
       // A `handle` that throws stops the retries, and the call fails saying so: its error is the failure recorded.
-      return this.fail(handleFailed(error, thrown));
+      // One that returned a promise fails it too: its answer would come after the step, and replay could not wait for it.
+      return this.fail(thrown === PROMISED
+        ? handleFailed(error, 'returned a promise', PROMISED_DETAILS)
+        : handleFailed(error, 'threw', toFailureDetails(thrown)));
     }
     if (delay === undefined) return this.fail(error);
     this.#timer = this.#scheduler.createTimer(new Date(this.#scheduler.now().getTime() + delay));
@@ -82,7 +89,13 @@ export class RetryableTask<T> extends DurableTask<T> {
   #nextDelay(error: Error): number | undefined {
     const o = this.options;
     if (this.#attempt >= o.maxNumberOfAttempts) return undefined;
-    if (o.handle && !o.handle(error)) return undefined;
+    if (o.handle) {
+      const answer: unknown = o.handle(error);
+      // A promise (an `async` handle in untyped code) has its rejection dropped either way; a history recorded before
+      // `handleDecidesAtOnce` read it as true, as it did.
+      if (dropRejection(answer) && this.#scheduler.handleDecidesAtOnce) throw PROMISED;
+      if (!answer) return undefined;
+    }
     const df = this.#scheduler.asDurableFunctions;
     const now = this.#scheduler.now().getTime();
     const cap = o.maxRetryIntervalInMilliseconds ?? (df ? DEFAULT_MAX_RETRY_INTERVAL_MS : Infinity);
@@ -104,16 +117,24 @@ const DEFAULT_MAX_RETRY_INTERVAL_MS = 6 * 86_400_000;
 /** The latest time a Date holds (ECMAScript's time range: 8.64e15 ms after the epoch). */
 const MAX_DATE_MS = 8.64e15;
 
+/** What `#nextDelay` throws for a `handle` that returned a promise. */
+const PROMISED: unknown = {};
+
+/** The failure details of a `handle` that returned a promise. */
+const PROMISED_DETAILS: FailureDetails = {
+  errorType: 'Error',
+  errorMessage: 'a handle must return true or false, not a promise (replay cannot wait for one)',
+};
+
 /**
- * The failure of a call whose retry `handle` threw `thrown` when asked about `error`: a {@link TaskFailedError} of the
- * same task whose failure details are the handle's error (its type and stack; the message says the handle threw and
- * names the failure it was asked about).
+ * The failure of a call whose retry `handle` threw (or returned a promise: `how`) when asked about `error`: a
+ * {@link TaskFailedError} of the same task whose failure details are the handle's error (its type and stack; the
+ * message says what the handle did and names the failure it was asked about).
  */
-function handleFailed(error: Error, thrown: unknown): TaskFailedError {
-  const details = toFailureDetails(thrown);
-  const failureDetails = { ...details, errorMessage: `retry handle threw: ${details.errorMessage} (on: ${error.message})` };
+function handleFailed(error: Error, how: string, details: FailureDetails): TaskFailedError {
+  const failureDetails = { ...details, errorMessage: `retry handle ${how}: ${details.errorMessage} (on: ${error.message})` };
   const task = error instanceof TaskFailedError ? error.task : { name: '', taskScheduledId: -1 };
-  return new TaskFailedError(`${error.message}; its retry handle threw: ${details.errorMessage}`, task, failureDetails);
+  return new TaskFailedError(`${error.message}; its retry handle ${how}: ${details.errorMessage}`, task, failureDetails);
 }
 
 /** How {@link retryOptionsAtCall} reads each member of {@link RetryOptions} (its range is checked after). */

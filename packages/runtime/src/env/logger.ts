@@ -1,3 +1,5 @@
+import { dropRejection } from './thenable.js';
+
 /** Where the runtime reports problems it handles itself (a lost lease, a store error it retries). */
 export interface Logger {
   /**
@@ -24,8 +26,10 @@ export const silentLogger: Logger = { warn: () => {}, error: () => {} };
 /**
  * `logger` with calls that never throw. Reports are made where a failure is being handled (a catch, an error
  * callback); a logger that throws there (a closed stream, a bug in it) would turn one recorded failure into a second,
- * unrecorded one that escapes the handler (a retry not armed, a request that never gets its answer). The runtime,
- * the HTTP handler and stores that log (through `@durable-rx/runtime/store-kit`) wrap the logger they are given once.
+ * unrecorded one that escapes the handler (a retry not armed, a request that never gets its answer), and one whose
+ * methods are `async` and reject would end a Node process with an unhandled rejection: such a rejection is handled
+ * (dropped) as a throw is. The runtime, the HTTP handler and stores that log (through `@durable-rx/runtime/store-kit`)
+ * wrap the logger they are given once.
  *
  * @example
  * ```ts
@@ -33,9 +37,11 @@ export const silentLogger: Logger = { warn: () => {}, error: () => {} };
  * ```
  */
 export function guardedLogger(logger: Logger): Logger {
-  const guard = (report: () => void): void => {
+  const guard = (report: () => unknown): void => {
     try {
-      report();
+      // An `async` method (a logger posting to a remote sink) fits the type too: its rejection is handled here, as a
+      // throw is, instead of ending the process as an unhandled rejection.
+      dropRejection(report());
     } catch {
       // Nowhere left to report it.
     }
