@@ -1142,11 +1142,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, a logger's or a retry handle's promise has its rejection handled, and a handle that returns one fails its
  * call (ReplayFlag.RetryHandleDecidesAtOnce): 38,407 / 49,017 / 79,567 -> 38,558 / 49,166 / 79,727 B (+151 / +149 /
  * +160), budgets set to match; rx-client unchanged.
+ * 2026-12-05, a release of a lease (a stop abandoning what runs) is bounded by that lease's expiry, so a stop ends with
+ * storeCallTimeoutMs: Infinity too: 38,558 / 49,166 / 79,727 -> 38,582 / 49,193 / 79,751 B (+24 / +27 / +24), budgets
+ * set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 38_558 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_166 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_727 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 38_582 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_193 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_751 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_233 },
 ];
 

@@ -4,7 +4,8 @@ import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { heldActivity } from './held-activity.js';
 import { startedRuntimes } from './started-runtimes.js';
-import { FailingStore } from './failing-store.js';
+import { FailingStore, RecordingLogger } from './failing-store.js';
+import { HandClock, T0 } from './hand-clock.js';
 import { within } from './within.js';
 
 const { runtimes, start } = startedRuntimes({ graceMs: 0 });
@@ -124,5 +125,47 @@ describe('runtime.stop({ graceMs })', () => {
     await expect(runtime.stop(null as never)).rejects.toMatchObject({ code: 'invalid-argument', message: 'stop options must be an object' });
     const id = await runtime.client.startNew('CallsSlow');
     expect(id).toBeTypeOf('string');
+  });
+});
+
+describe('runtime.stop() with storeCallTimeoutMs: Infinity over a release that never settles', () => {
+  it.each([0, 200])('ends (grace %i ms) when the lease of the running activity it releases expires', async (graceMs) => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    const { activity: Slow, running } = heldActivity();
+    const release = store.hangNext('abandonActivity'); // answered only after the test
+    const runtime = await start({
+      clock, store, logger, storeCallTimeoutMs: Infinity, activityLeaseMs: 1000,
+      orchestrators: { CallsSlow: callsSlow }, activities: { Slow },
+    });
+    await runtime.client.startNew('CallsSlow');
+    await within(running, 'the activity running');
+    const stopping = runtime.stop({ graceMs });
+    // The lease was taken at T0 (the clock has not moved) and is not renewed before the grace ends: the release is
+    // abandoned when it expires, and the stop ends then.
+    expect(await clock.fireUntil(stopping, 'the stop', 20)).toBe(T0 + 1000);
+    await within(release.called, 'the release being sent');
+    expect(logger.errors.some((message) => message.includes('releasing a lease of'))).toBe(true);
+    await within(release.release(), 'the late release settling');
+  });
+
+  it('ends when the lease of the step it releases expires', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    // The step's commit and the stop's release of its lease both answer only after the test.
+    const commit = store.hangNext('commit', 0, { where: (writeSet) => writeSet.lease?.kind === 'orchestration' });
+    const release = store.hangNext('abandonOrchestration');
+    const runtime = await start({
+      clock, store, logger, storeCallTimeoutMs: Infinity, orchestrationLeaseMs: 1000,
+      orchestrators: { CallsSlow: callsSlow }, activities: { Slow: () => 'done' },
+    });
+    await runtime.client.startNew('CallsSlow');
+    await within(commit.called, "the step's commit");
+    const stopping = runtime.stop({ graceMs: 0 });
+    await within(release.called, 'the release being sent');
+    expect(await clock.fireUntil(stopping, 'the stop', 20)).toBe(T0 + 1000);
+    await within(Promise.all([commit.release(), release.release()]), 'the late calls settling');
   });
 });

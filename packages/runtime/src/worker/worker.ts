@@ -603,12 +603,13 @@ export class Worker {
    */
   async #abandonHeld(): Promise<boolean> {
     const { logger } = this.#o;
-    // What to release, each named by the instance it belongs to for the log.
-    const held: [string, () => Promise<void>][] = [];
-    for (const item of this.#heldSteps) held.push([item.state.instanceId, () => this.#release(item)]);
+    // What to release, each named by the instance it belongs to for the log, with the expiry of its lease (renewed by
+    // a heartbeat, for an activity): the release is not waited for past it.
+    const held: [string, () => Promise<void>, number][] = [];
+    for (const item of this.#heldSteps) held.push([item.state.instanceId, () => this.#release(item), item.lease.expiresAt.getTime()]);
     for (const [item, heartbeat] of this.#heldActivities) {
       heartbeat?.stop();
-      held.push([item.task.instanceId, () => this.#release(item)]);
+      held.push([item.task.instanceId, () => this.#release(item), Math.max(item.lease.expiresAt.getTime(), heartbeat?.until ?? 0)]);
     }
     this.#heldSteps.clear();
     this.#heldActivities.clear();
@@ -621,7 +622,7 @@ export class Worker {
     // A close abandons them silently, as it stops the worker (`#storeLost`).
     if (held.length + starting > 0 && !this.#storeClosed) logger.warn(`stopped with ${held.length} steps or activities running (${gone ? 'abandoned: the store is lost' : 'leases released'}) and ${starting} starts committing`);
     if (gone) return false;
-    const released = await Promise.all(held.map(([instanceId, release]) => this.#releaseLogged(instanceId, release)));
+    const released = await Promise.all(held.map(([instanceId, release, untilMs]) => this.#releaseLogged(instanceId, release, untilMs)));
     return starting === 0 && released.every(Boolean);
   }
 
@@ -635,10 +636,14 @@ export class Worker {
     return commit.finally(() => void this.#leasing--);
   }
 
-  /** Releases a lease, within its bound: true when released; a failure is logged (unless the store closed). */
-  async #releaseLogged(instanceId: string, release: () => Promise<void>): Promise<boolean> {
+  /**
+   * Releases a lease, within its bound and not past `untilMs` (the lease's expiry, ms on the clock: a release still
+   * unanswered then is abandoned, which bounds it even with a `storeCallTimeoutMs` of `Infinity`, so a stop waiting for
+   * it ends): true when released; a failure is logged (unless the store closed).
+   */
+  async #releaseLogged(instanceId: string, release: () => Promise<void>, untilMs: number): Promise<boolean> {
     try {
-      await this.#bounded(release, 'release');
+      await this.#bounded(release, 'release', untilMs);
       return true;
     } catch (error) {
       if (!isStoreClosed(error)) this.#o.logger.error(`releasing a lease of ${instanceId} failed`, error);
@@ -954,7 +959,7 @@ export class Worker {
     }
     this.#activitiesRunning -= leased.length;
     if (this.#ended) return;
-    for (const item of leased) this.#unrun.push(this.#releaseLogged(item.task.instanceId, () => this.#release(item)));
+    for (const item of leased) this.#unrun.push(this.#releaseLogged(item.task.instanceId, () => this.#release(item), item.lease.expiresAt.getTime()));
   }
 
   /**
@@ -1088,7 +1093,7 @@ export class Worker {
    * a failed release is logged and leaves the lease to lapse.
    */
   #releaseUnrun(items: readonly Leased[]): void {
-    for (const item of items) this.#track((async () => void (await this.#bounded(() => this.#release(item), 'release')))());
+    for (const item of items) this.#track((async () => void (await this.#bounded(() => this.#release(item), 'release', item.lease.expiresAt.getTime())))());
   }
 
   /**
@@ -1735,6 +1740,8 @@ type Leased = OrchestrationWorkItem | ActivityWorkItem | UnconfirmedStart;
 /** The lease renewal of one running activity. */
 interface Heartbeat {
   stop(): void;
+  /** The expiry its last renewal gave the lease (ms on the clock), when it renewed it. */
+  readonly until?: number;
 }
 
 /**
