@@ -1145,11 +1145,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, a release of a lease (a stop abandoning what runs) is bounded by that lease's expiry, so a stop ends with
  * storeCallTimeoutMs: Infinity too: 38,558 / 49,166 / 79,727 -> 38,582 / 49,193 / 79,751 B (+24 / +27 / +24), budgets
  * set to match; rx-client unchanged.
+ * 2026-12-05, failure details cut each text to 64 Ki characters (one cutText rule for every cut text): 38,582 /
+ * 49,193 / 79,751 -> 38,744 / 49,347 / 79,897 B (+162 / +154 / +146), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 38_582 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_193 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_751 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 38_744 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_347 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_897 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_233 },
 ];
 

@@ -261,3 +261,53 @@ describe('a replay that meets an awkward value thrown outside the orchestrator\'
     });
   }
 });
+
+describe('failure details of a huge thrown value', () => {
+  const MAX = 65_536;
+  /** True for a text that ends in the middle of a surrogate pair. */
+  const splitsAPair = (text: string) => /[\uD800-\uDBFF]$/.test(text.replace(/… \(\d+ characters cut\)$/, ''));
+
+  it('cuts the message of a thrown string to 64 Ki characters, saying how many were cut', () => {
+    const details = toFailureDetails('x'.repeat(200_000));
+    expect(details.errorMessage.length).toBeLessThanOrEqual(MAX);
+    expect(details.errorMessage.length).toBeGreaterThan(MAX - 30);
+    expect(details.errorMessage).toMatch(/^x+… \(\d+ characters cut\)$/);
+    const kept = details.errorMessage.indexOf('…');
+    expect(Number(/\((\d+) characters cut\)$/.exec(details.errorMessage)![1])).toBe(200_000 - kept);
+    expect(toFailureDetails('x'.repeat(MAX)).errorMessage).toBe('x'.repeat(MAX)); // at the bound, whole
+  });
+
+  it('never splits a character made of two code units', () => {
+    for (const offset of [0, 1]) {
+      const details = toFailureDetails('a'.repeat(offset) + '😀'.repeat(100_000));
+      expect(details.errorMessage.length).toBeLessThanOrEqual(MAX);
+      expect(splitsAPair(details.errorMessage)).toBe(false);
+    }
+  });
+
+  it('cuts a typed array described as JSON, and an Error\'s message and stack, keeping the stack\'s frames', () => {
+    expect(toFailureDetails(new Uint8Array(100_000)).errorMessage.length).toBeLessThanOrEqual(MAX);
+    const error = new Error('y'.repeat(200_000));
+    const details = toFailureDetails(error);
+    expect(details.errorMessage.length).toBeLessThanOrEqual(MAX);
+    expect(details.stackTrace!.length).toBeLessThan(MAX);
+    expect(details.stackTrace).toMatch(/^Error: y{299}…\n\s+at /); // the message once, its start only
+    expect(details.stackTrace).toContain(error.stack!.slice(error.stack!.indexOf('\n')));
+  });
+
+  it('records a huge string thrown by an activity cut, in the history and in the failure it gives the orchestration', async () => {
+    const runtime = await start({
+      orchestrators: { CallsThrower: function* (ctx) { return yield ctx.callActivity('Thrower'); } },
+      // eslint-disable-next-line @typescript-eslint/only-throw-error
+      activities: { Thrower: () => { throw 'z'.repeat(1_000_000); } },
+    });
+    const id = await runtime.client.startNew('CallsThrower');
+    const done = await runtime.client.waitForCompletion(id, SETTLED);
+    expect(done.runtimeStatus).toBe('Failed');
+    const recorded = await recordedFailure(runtime, id, 'TaskFailed');
+    expect(recorded?.errorMessage).toMatch(/^z+… \(\d+ characters cut\)$/);
+    expect(recorded!.errorMessage.length).toBeLessThanOrEqual(MAX);
+    expect(done.failureDetails?.errorMessage.length).toBeLessThanOrEqual(MAX);
+    expect(done.failureDetails?.stackTrace?.length ?? 0).toBeLessThanOrEqual(MAX);
+  });
+});

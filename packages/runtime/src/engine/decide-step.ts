@@ -5,6 +5,7 @@ import {
 import { isTerminalStatus, type FailureDetails, type InstanceState, type Mutable } from '../model/instance-status.js';
 import { freezeBuilt } from '../model/frozen.js';
 import { historyIdOf } from '../model/history-position.js';
+import { cutText, ellipsis } from '../model/cut-text.js';
 import { isoTime } from '../model/iso-time.js';
 import type { JsonValue } from '../model/json.js';
 import { isStaleResult, type ActivityTask, type Lease, type MessageEvent, type OrchestrationMessage } from '../model/message.js';
@@ -484,7 +485,7 @@ function lateSummary(count: number, failure: FailureDetails, now: Date): readonl
 const RECORD_TEXT_MAX = 256;
 
 function cut(text: string): string {
-  return text.length > RECORD_TEXT_MAX ? `${text.slice(0, RECORD_TEXT_MAX - 1)}…` : text;
+  return cutText(text, RECORD_TEXT_MAX, ellipsis);
 }
 
 /** The reason a payload-less record gives: the store's refusal, bounded. */

@@ -1,3 +1,4 @@
+import { cutText, ellipsis } from '../model/cut-text.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { NonDeterminismError } from '../model/errors/non-determinism-error.js';
 import { OrchestrationError } from '../model/errors/orchestration-error.js';
@@ -8,7 +9,7 @@ import {
   type OrchestratorStartedEvent,
   type SubOrchestrationInstanceCreatedEvent, type TaskScheduledEvent, type TimerCreatedEvent,
 } from '../model/history-event.js';
-import type { FailureDetails } from '../model/instance-status.js';
+import type { FailureDetails, Mutable } from '../model/instance-status.js';
 import { isoTime } from '../model/iso-time.js';
 import { assertJsonSize, copyStoreValue, toPlainJson, type JsonValue } from '../model/json.js';
 import { assertValidInstanceId, assertValidName } from '../model/validation.js';
@@ -1125,8 +1126,8 @@ const COPIED_MESSAGE_MAX = 300;
  */
 function firstLine(message: string): string {
   const line = message.split('\n', 1)[0]!;
-  const cut = line.length > COPIED_MESSAGE_MAX ? line.slice(0, COPIED_MESSAGE_MAX - 1) : line;
-  return cut.length < message.length ? `${cut}…` : cut;
+  if (line.length > COPIED_MESSAGE_MAX) return cutText(line, COPIED_MESSAGE_MAX, ellipsis);
+  return line.length < message.length ? `${line}…` : line;
 }
 
 /**
@@ -1225,7 +1226,9 @@ function optionalInput(input: JsonValue | undefined): { input?: JsonValue } {
  * string (else `Error`), `errorMessage` its `message` when that is a string, and `stackTrace` its `stack` when that
  * is a string, which the wire leaves out unless `exposeStackTraces`. An object without a string `message` is
  * described as JSON, with members named `stack` left out at every depth (so a stack never reaches a message), a
- * BigInt as its digits and a cycle as `[Circular]`; a primitive as its text.
+ * BigInt as its digits and a cycle as `[Circular]`; a primitive as its text. Each text is cut to
+ * {@link FAILURE_TEXT_MAX} characters, so a huge thrown value (a string of megabytes, a typed array) is recorded in
+ * bounded size on any store.
  *
  * Total: whatever was thrown (a cyclic object without a prototype, an object whose `message` getter throws, a value
  * whose `toJSON` or `toString` throws, a revoked proxy), it returns readable strings and never throws, so a failure
@@ -1235,23 +1238,36 @@ export function toFailureDetails(error: unknown): FailureDetails {
   // A primitive as its text (`String` never throws for one, and keeps what JSON would lose: `undefined`, `NaN`, a
   // BigInt's digits); a function not as its source, which `String` would give.
   if (typeof error !== 'object' || error === null) {
-    return { errorType: 'Error', errorMessage: typeof error === 'function' ? '(a thrown function)' : String(error) };
+    return { errorType: 'Error', errorMessage: typeof error === 'function' ? '(a thrown function)' : cutText(String(error), FAILURE_TEXT_MAX) };
   }
   const e = error as { name?: unknown; message?: unknown; stack?: unknown };
   const name = attempt(() => e.name);
   const stack = attempt(() => e.stack);
   const message = attempt(() => e.message, UNREADABLE);
-  return {
-    errorType: (typeof name === 'string' && name) || 'Error',
-    errorMessage: message === UNREADABLE
-      ? '(the thrown value\'s message could not be read)'
-      // An Error's message as it is; any other object, when its message is not text, as the whole object.
-      : typeof message === 'string' || attempt(() => error instanceof Error) === true
-        ? describe(message, 'message')
-        : describe(error, 'a thrown object'),
-    ...(typeof stack === 'string' ? { stackTrace: stack } : {}),
-  };
+  const errorType = (typeof name === 'string' && name) || 'Error';
+  const errorMessage = message === UNREADABLE
+    ? '(the thrown value\'s message could not be read)'
+    // An Error's message as it is; any other object, when its message is not text, as the whole object.
+    : typeof message === 'string' || attempt(() => error instanceof Error) === true
+      ? describe(message, 'message')
+      : describe(error, 'a thrown object');
+  const failure: Mutable<FailureDetails> = { errorType: cutText(errorType, FAILURE_TEXT_MAX), errorMessage: cutText(errorMessage, FAILURE_TEXT_MAX) };
+  if (typeof stack === 'string') {
+    // A stack that begins with a message too long to record (`Type: message`, as V8 begins one) keeps only the start
+    // of it there, as a NonDeterminismError copies one, so that its frames still fit and the message is not kept twice.
+    const head = `${errorType}: ${errorMessage}`;
+    const cut = errorMessage.length > FAILURE_TEXT_MAX && stack.startsWith(head) ? `${errorType}: ${firstLine(errorMessage)}${stack.slice(head.length)}` : stack;
+    failure.stackTrace = cutText(cut, FAILURE_TEXT_MAX);
+  }
+  return failure;
 }
+
+/**
+ * Most UTF-16 code units of a recorded failure's `errorType`, `errorMessage` and `stackTrace` each (64 Ki): a longer
+ * text is cut at a character's boundary and ends with `… (n characters cut)` (see {@link cutText}). A stack that
+ * begins with a message cut so keeps the message's first line there, at most 300 characters, then its frames.
+ */
+export const FAILURE_TEXT_MAX = 65_536;
 
 /**
  * `value` as text: a string as it is, else its JSON (see {@link withoutStacks}), else `String`, else the object tag;
