@@ -1147,12 +1147,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * set to match; rx-client unchanged.
  * 2026-12-05, failure details cut each text to 64 Ki characters (one cutText rule for every cut text): 38,582 /
  * 49,193 / 79,751 -> 38,744 / 49,347 / 79,897 B (+162 / +154 / +146), budgets set to match; rx-client unchanged.
+ * 2026-12-05, rx-client: the session's DELETE on close (or after the last watch) is given up after 2 s, or timeoutMs
+ * when shorter, instead of timeoutMs: 10,233 -> 10,252 B (+19), budget set to match; runtime unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 38_744 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_347 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_897 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 10_233 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 10_252 },
 ];
 
 describe('bundle size', () => {

@@ -106,6 +106,12 @@ export interface StreamMuxOptions {
  */
 export const DEFAULT_MAX_RESPONSE_BYTES = 2 ** 25;
 
+/**
+ * The deadline of the DELETE of a session that a close (or the end of the last watch) sends, or `timeoutMs` when
+ * shorter: nobody waits for its answer (the session expires anyway), so it holds a socket and a timer no longer.
+ */
+const DELETE_DEADLINE_MS = 2000;
+
 /** One subscriber of a watch: told when the watch ends, and what is told each value (a throw errors the subscriber). */
 type Watcher = [subscriber: Subscriber<unknown>, next: WatchedValue];
 
@@ -168,7 +174,8 @@ export interface StreamMux {
   /**
    * Releases everything: aborts the stream and every request on its way, clears the reconnect timer, completes every
    * watch and every `state$` subscriber (after `idle`; a later one gets `idle` and completes at once), and deletes
-   * the server session (best effort: it expires anyway; a request given up after `timeoutMs`, as every other). Later watches error and later requests reject with
+   * the server session (best effort: it expires anyway; a request given up after 2 s, or `timeoutMs` when shorter,
+   * since nobody waits for its answer). Later watches error and later requests reject with
    * `StoreClosedError`. Idempotent.
    */
   close(): void;
@@ -502,7 +509,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     flushing = true;
   };
 
-  const send: StreamMux['send'] = async (method, path, body, extra, until = signal) => {
+  // `deadlineMs`: the request's deadline, `timeoutMs` unless given (the session's DELETE has a shorter one).
+  const send = async (method: string, path: string, body?: unknown, extra?: Readonly<Record<string, string>>, until = signal, deadlineMs = requestTimeoutMs): Promise<[unknown, Headers]> => {
     // A command (any request but a GET, except the subscription changes, which have an `until` of their own) goes once
     // the server holds every watch made before it (see `settle`): what the command commits, the watch sees. Nothing
     // to wait for (the common case), or the event stream down (`reconnecting`: no session could answer one before the
@@ -535,7 +543,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     // listener each on it would make Node warn of a leak with more than ten commands on their way.
     const request = new AbortController();
     const follow = () => request.abort(until.reason);
-    const unarm = until === controller?.signal ? noop : arm(requestTimeoutMs, () => request.abort(late = new RemoteError('unreachable', 503, 'timed out')));
+    const unarm = until === controller?.signal ? noop : arm(deadlineMs, () => request.abort(late = new RemoteError('unreachable', 503, 'timed out')));
     if (until.aborted) follow();
     else if (until === signal) requests.add(request);
     else until.addEventListener('abort', follow);
@@ -639,11 +647,13 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     const had = session;
     session = undefined;
     pending.clear();
-    // Sent at once, with `send`'s deadline (over a connection gone silent without closing it would wait for an answer
-    // for ever, holding that connection, and a Node process), on a signal of its own that nothing aborts: no close
-    // refuses it and it waits for no subscription. Its failure, and its rejection once closed, are let go (`send` turns
-    // a fetch that throws into its rejection: close() must not throw half done).
-    if (had) send('DELETE', `/streams/${encodeURIComponent(had)}`, undefined, undefined, new AbortController().signal).catch(noop);
+    // Sent at once, with a deadline (over a connection gone silent without closing it would wait for an answer for
+    // ever, holding that connection, and a Node process), on a signal of its own that nothing aborts: no close refuses
+    // it and it waits for no subscription. Nobody waits for its answer, so its deadline is short (DELETE_DEADLINE_MS,
+    // or `timeoutMs` when shorter): nothing of a closed client, or of one whose last watch ended, holds a Node process
+    // longer. Its failure, and its rejection once closed, are let go (`send` turns a fetch that throws into its
+    // rejection: close() must not throw half done).
+    if (had) send('DELETE', `/streams/${encodeURIComponent(had)}`, undefined, undefined, new AbortController().signal, Math.min(requestTimeoutMs, DELETE_DEADLINE_MS)).catch(noop);
   };
 
   /**
