@@ -129,6 +129,21 @@ function watchOn(mux: StreamMux) {
   return { values, errors, subscription, first };
 }
 
+/**
+ * The delays of the next `count` reconnect timers of `clock` (each waited for, then run by advancing the clock by
+ * it), but with `lastPending` the last one is left pending.
+ */
+async function reconnectDelays(clock: VirtualClock, count: number, lastPending = false): Promise<number[]> {
+  const delays: number[] = [];
+  for (let i = 0; i < count; i++) {
+    await within(clock.waitForTimer(), 'the reconnect timer');
+    const delay = clock.nextTimerAt!.getTime() - clock.now().getTime();
+    delays.push(delay);
+    if (!lastPending || i < count - 1) await clock.advance(delay);
+  }
+  return delays;
+}
+
 /** The first state of `mux` that `p` accepts. */
 function stateOf(mux: StreamMux, p: (s: ConnectionState) => boolean): Promise<ConnectionState> {
   return within(firstValueFrom(mux.state$.pipe(filter(p))), 'the expected connection state');
@@ -404,13 +419,7 @@ describe('createStreamMux', () => {
       random: () => 0, // each delay whole
     });
     watchOn(mux);
-    const delays: number[] = [];
-    for (let failures = 0; failures <= 3; failures++) {
-      await within(clock.waitForTimer(), 'the reconnect timer');
-      const delay = clock.nextTimerAt!.getTime() - clock.now().getTime();
-      delays.push(delay);
-      await clock.advance(delay);
-    }
+    const delays = await reconnectDelays(clock, 4);
     // A stream that ended just after its session (nothing delivered), then 503 after 503: consecutive failures, each
     // delay twice the last from the 1 ms floor (not the server's 0 for ever).
     expect(delays).toEqual([1, 2, 4, 8]);
@@ -439,13 +448,7 @@ describe('createStreamMux', () => {
     const watching = mux.state$.subscribe((s) => states.push(s));
     stops.push(() => watching.unsubscribe());
     watchOn(mux);
-    const delays: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      await within(clock.waitForTimer(), 'the reconnect timer');
-      const delay = clock.nextTimerAt!.getTime() - clock.now().getTime();
-      delays.push(delay);
-      if (i < 4) await clock.advance(delay); // the fifth reconnect stays pending
-    }
+    const delays = await reconnectDelays(clock, 5, true); // the fifth reconnect stays pending
     // Failures, each delay twice the last (not 1 s for ever), each `reconnecting` saying why; it never went live.
     expect(delays).toEqual([1000, 2000, 4000, 8000, 16_000]);
     expect(streams).toBe(5);
@@ -478,13 +481,7 @@ describe('createStreamMux', () => {
       reconnect: { timeoutMs: Infinity }, random: () => 0, // each delay whole
     });
     watchOn(mux);
-    const delays: number[] = [];
-    for (let i = 0; i < 6; i++) {
-      await within(clock.waitForTimer(), 'the reconnect timer');
-      const delay = clock.nextTimerAt!.getTime() - clock.now().getTime();
-      delays.push(delay);
-      if (i < 5) await clock.advance(delay); // the sixth reconnect stays pending
-    }
+    const delays = await reconnectDelays(clock, 6, true); // the sixth reconnect stays pending
     // Each stream went live and delivered nothing: consecutive failures, each delay twice the last from the 1 ms floor.
     expect(delays).toEqual([1, 2, 4, 8, 16, 32]);
     expect(streams).toBe(6);
@@ -511,21 +508,13 @@ describe('createStreamMux', () => {
       reconnect: { timeoutMs: Infinity, initialDelayMs: 1000 }, random: () => 0, // each delay whole
     });
     const watch = watchOn(mux);
-    const delays: number[] = [];
-    const reconnect = async (): Promise<void> => {
-      await within(clock.waitForTimer(), 'the reconnect timer');
-      const delay = clock.nextTimerAt!.getTime() - clock.now().getTime();
-      delays.push(delay);
-      await clock.advance(delay);
-    };
-    for (let i = 0; i < 3; i++) await reconnect();
+    const delays = await reconnectDelays(clock, 3);
     await stateOf(mux, (s) => s.state === 'live');
     // A command leaves once the watch's subscription was answered: nothing of the watch is on its way any more.
     await within(mux.send('POST', '/settled', {}), 'the command');
     open!.end('id: s.9\nevent: status\ndata: {"sub":"1","data":7}\n\n'); // a value, then the stream ends
     await within(watch.first, 'the value');
-    await within(clock.waitForTimer(), 'the reconnect timer');
-    delays.push(clock.nextTimerAt!.getTime() - clock.now().getTime());
+    delays.push(...await reconnectDelays(clock, 1, true));
     // 1 s, 2 s, 4 s after the refusals; after the stream that worked, the server's 500 ms (not 8 s).
     expect(delays).toEqual([1000, 2000, 4000, 500]);
     expect(watch.errors).toEqual([]);
@@ -589,13 +578,7 @@ describe('createStreamMux', () => {
       reconnect: { timeoutMs: Infinity, initialDelayMs: 1000 }, random: () => draws.shift()!,
     });
     watchOn(mux);
-    const delays: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      await within(clock.waitForTimer(), 'the reconnect timer');
-      const delay = clock.nextTimerAt!.getTime() - clock.now().getTime();
-      delays.push(delay);
-      await clock.advance(delay);
-    }
+    const delays = await reconnectDelays(clock, 3);
     // Whole (draw 0) of 1 s, three quarters (0.5) of 2 s, about half (0.999) of 4 s: a stream that ended just after its
     // session (nothing delivered), then 503, 503, consecutive failures.
     expect(delays).toEqual([1000, 1500, 2002]);
