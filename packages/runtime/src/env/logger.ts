@@ -1,6 +1,9 @@
 import { dropRejection } from './thenable.js';
 
-/** Where the runtime reports problems it handles itself (a lost lease, a store error it retries). */
+/**
+ * Where the runtime reports problems it handles itself (a lost lease, a store error it retries). Its methods are not
+ * awaited: a report that throws, or an `async` one that rejects, is dropped (see {@link guardedLogger}).
+ */
 export interface Logger {
   /**
    * Something went wrong that the runtime works around, such as a lease lost to another worker (that step's result is

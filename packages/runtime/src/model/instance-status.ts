@@ -38,7 +38,11 @@ export function isTerminalStatus(status: OrchestrationRuntimeStatus): boolean {
   return status === 'Completed' || status === 'Failed' || status === 'Terminated';
 }
 
-/** Why an orchestration, activity or sub-orchestration failed. Plain data: it crosses the store. */
+/**
+ * Why an orchestration, activity or sub-orchestration failed. Plain data: it crosses the store. Each text the runtime
+ * records is at most 65,536 UTF-16 code units (64 Ki): a longer one is cut at a character's boundary and ends with
+ * `… (n characters cut)`.
+ */
 export interface FailureDetails {
   /** The error's class name, e.g. `TaskFailedError` or `TypeError`. */
   readonly errorType: string;
