@@ -74,6 +74,17 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
     return { client, commands, store };
   }
 
+  /** A store on a client of its own that records the replies to the `findAndModify` commands it sends, in order. */
+  async function recordingReplies(prefix: string) {
+    const client = new MongoClient(mongoUri, { monitorCommands: true });
+    const replies: Document[] = [];
+    client.on('commandSucceeded', (event) => {
+      if (event.commandName === 'findAndModify') replies.push(event.reply as Document);
+    });
+    const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix(prefix) });
+    return { client, replies, store };
+  }
+
   describe('beyond the port', () => {
     it('works each history sweep in one process at a time: one another process holds is left to it until its lease lapses', async () => {
       const prefix = db.prefix('sweeplease');
@@ -1478,12 +1489,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
     });
 
     it('a step\u2019s commit reads the size of the input, not the input, and counts it in bytes against the limit of the state', async () => {
-      const client = new MongoClient(mongoUri, { monitorCommands: true });
-      const replies: Document[] = [];
-      client.on('commandSucceeded', (event) => {
-        if (event.commandName === 'findAndModify') replies.push(event.reply as Document);
-      });
-      const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix('taken') });
+      const { client, replies, store } = await recordingReplies('taken');
       try {
         const big = 'é'.repeat(6 * 1024 * 1024); // 12 MiB of UTF-8 (6 Mi characters)
         await store.commit(start('kept', big));
@@ -1510,12 +1516,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
     });
 
     it('a Running instance\u2019s claim leaves its input out of the lease write\u2019s reply; the input stays stored, and the claims that need it carry it', async () => {
-      const client = new MongoClient(mongoUri, { monitorCommands: true });
-      const replies: Document[] = [];
-      client.on('commandSucceeded', (event) => {
-        if (event.commandName === 'findAndModify') replies.push(event.reply as Document);
-      });
-      const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix('claim-input') });
+      const { client, replies, store } = await recordingReplies('claim-input');
       try {
         const big = { data: 'x'.repeat(1024 * 1024) };
         const leasedDoc = () => replies.map((r) => r['value'] as Document | null).find((v) => v?.['_id'] === instanceKey('lean'));
