@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { filter, firstValueFrom, type Subscription } from 'rxjs';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createStreamMux, type ConnectionState, type StreamMux } from '../src/stream-mux.js';
+import { createStreamMux, type ConnectionState, type StreamMux, type StreamMuxOptions } from '../src/stream-mux.js';
 import { within } from './harness.js';
 
 /** One stream request the server got, and a promise settled when its connection closes. */
@@ -142,6 +142,18 @@ async function reconnectDelays(clock: VirtualClock, count: number, lastPending =
     if (!lastPending || i < count - 1) await clock.advance(delay);
   }
   return delays;
+}
+
+/**
+ * A mux on a new `VirtualClock` that streams from `server` (listening from now on, closed after the test), with
+ * `options` beside its root, headers and fetch.
+ */
+async function muxOn(server: Server, options: Partial<StreamMuxOptions> = {}): Promise<{ clock: VirtualClock; mux: StreamMux }> {
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const clock = new VirtualClock();
+  const root = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { clock, mux: createStreamMux({ root, headers: {}, fetch: globalThis.fetch, clock, ...options }) };
 }
 
 /** The first state of `mux` that `p` accepts. */
@@ -388,10 +400,7 @@ describe('createStreamMux', () => {
       request.resume();
       arrived({ closed: new Promise<void>((resolve) => response.once('close', () => resolve())) }); // and never answer
     });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const clock = new VirtualClock();
-    const mux = createStreamMux({ root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers: {}, fetch: globalThis.fetch, clock });
+    const { clock, mux } = await muxOn(server);
     const watch = watchOn(mux);
     const { closed } = await within(requested, 'the stream request');
     watch.subscription.unsubscribe();
@@ -410,14 +419,8 @@ describe('createStreamMux', () => {
       if (streams++ > 0) return void response.writeHead(503, { 'content-type': 'application/json' }).end('{"code":"unavailable","message":"busy"}');
       response.writeHead(200, { 'content-type': 'text/event-stream' }).end('retry: 0\nid: s.0\nevent: session\ndata: {"session":"s"}\n\n');
     });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const clock = new VirtualClock();
     // No watchdog timer: every timer is a reconnect.
-    const mux = createStreamMux({
-      root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers: {}, fetch: globalThis.fetch, clock, reconnect: { timeoutMs: Infinity },
-      random: () => 0, // each delay whole
-    });
+    const { clock, mux } = await muxOn(server, { reconnect: { timeoutMs: Infinity }, random: () => 0 }); // each delay whole
     watchOn(mux);
     const delays = await reconnectDelays(clock, 4);
     // A stream that ended just after its session (nothing delivered), then 503 after 503: consecutive failures, each
@@ -436,14 +439,8 @@ describe('createStreamMux', () => {
       streams++;
       response.writeHead(status, { 'content-type': 'text/event-stream' }).end();
     });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const clock = new VirtualClock();
     // No watchdog timer: every timer is a reconnect.
-    const mux = createStreamMux({
-      root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers: {}, fetch: globalThis.fetch, clock,
-      reconnect: { timeoutMs: Infinity, initialDelayMs: 1000 }, random: () => 0, // each delay whole
-    });
+    const { clock, mux } = await muxOn(server, { reconnect: { timeoutMs: Infinity, initialDelayMs: 1000 }, random: () => 0 }); // each delay whole
     const states: ConnectionState[] = [];
     const watching = mux.state$.subscribe((s) => states.push(s));
     stops.push(() => watching.unsubscribe());
@@ -472,14 +469,8 @@ describe('createStreamMux', () => {
       response.writeHead(200, { 'content-type': 'text/event-stream' })
         .end(`retry: 0\nid: ${session}.${streams}\nevent: session\ndata: {"session":"${session}"}\n\n`);
     });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const clock = new VirtualClock();
     // No watchdog timer: every timer is a reconnect.
-    const mux = createStreamMux({
-      root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers: {}, fetch: globalThis.fetch, clock,
-      reconnect: { timeoutMs: Infinity }, random: () => 0, // each delay whole
-    });
+    const { clock, mux } = await muxOn(server, { reconnect: { timeoutMs: Infinity }, random: () => 0 }); // each delay whole
     watchOn(mux);
     const delays = await reconnectDelays(clock, 6, true); // the sixth reconnect stays pending
     // Each stream went live and delivered nothing: consecutive failures, each delay twice the last from the 1 ms floor.
@@ -499,14 +490,8 @@ describe('createStreamMux', () => {
       open = response.writeHead(200, { 'content-type': 'text/event-stream' });
       open.write(`retry: 500\nid: s.${streams}\nevent: session\ndata: {"session":"s"}\n\n`);
     });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const clock = new VirtualClock();
     // No watchdog timer: every timer is a reconnect.
-    const mux = createStreamMux({
-      root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers: {}, fetch: globalThis.fetch, clock,
-      reconnect: { timeoutMs: Infinity, initialDelayMs: 1000 }, random: () => 0, // each delay whole
-    });
+    const { clock, mux } = await muxOn(server, { reconnect: { timeoutMs: Infinity, initialDelayMs: 1000 }, random: () => 0 }); // each delay whole
     const watch = watchOn(mux);
     const delays = await reconnectDelays(clock, 3);
     await stateOf(mux, (s) => s.state === 'live');
@@ -534,13 +519,7 @@ describe('createStreamMux', () => {
       open = response.writeHead(200, { 'content-type': 'text/event-stream' });
       open.write(`retry: 500\nid: s.${++streams}\nevent: session\ndata: {"session":"s"}\n\n`);
     });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const clock = new VirtualClock();
-    const mux = createStreamMux({
-      root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers: {}, fetch: globalThis.fetch, clock,
-      reconnect: { timeoutMs }, timeoutMs: Infinity, random: () => 0, // each delay whole
-    });
+    const { clock, mux } = await muxOn(server, { reconnect: { timeoutMs }, timeoutMs: Infinity, random: () => 0 }); // each delay whole
     let lives = 0;
     let losses = 0;
     const states = mux.state$.subscribe((s) => void (s.state === 'live' ? lives++ : s.state === 'reconnecting' && losses++));
@@ -569,14 +548,8 @@ describe('createStreamMux', () => {
       if (streams++ > 0) return void response.writeHead(503, { 'content-type': 'application/json' }).end('{"code":"unavailable","message":"busy"}');
       response.writeHead(200, { 'content-type': 'text/event-stream' }).end('id: s.0\nevent: session\ndata: {"session":"s"}\n\n');
     });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const clock = new VirtualClock();
     const draws = [0, 0.5, 0.999];
-    const mux = createStreamMux({
-      root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers: {}, fetch: globalThis.fetch, clock,
-      reconnect: { timeoutMs: Infinity, initialDelayMs: 1000 }, random: () => draws.shift()!,
-    });
+    const { clock, mux } = await muxOn(server, { reconnect: { timeoutMs: Infinity, initialDelayMs: 1000 }, random: () => draws.shift()! });
     watchOn(mux);
     const delays = await reconnectDelays(clock, 3);
     // Whole (draw 0) of 1 s, three quarters (0.5) of 2 s, about half (0.999) of 4 s: a stream that ended just after its
