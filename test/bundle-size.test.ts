@@ -1149,11 +1149,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 49,193 / 79,751 -> 38,744 / 49,347 / 79,897 B (+162 / +154 / +146), budgets set to match; rx-client unchanged.
  * 2026-12-05, rx-client: the session's DELETE on close (or after the last watch) is given up after 2 s, or timeoutMs
  * when shorter, instead of timeoutMs: 10,233 -> 10,252 B (+19), budget set to match; runtime unchanged.
+ * 2026-12-05, a stop's release of an activity whose result commit waits to be retried is bounded by its renewed lease:
+ * 38,744 / 49,347 / 79,897 -> 38,746 / 49,351 / 79,901 B (+2 / +4 / +4), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 38_744 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_347 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_897 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 38_746 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_351 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_901 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_252 },
 ];
 

@@ -150,6 +150,34 @@ describe('runtime.stop() with storeCallTimeoutMs: Infinity over a release that n
     await within(release.release(), 'the late release settling');
   });
 
+  it('waits for the release of an activity whose result commit is being retried until its renewed lease expires', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    const { activity: Slow, running, finish } = heldActivity();
+    const runtime = await start({
+      clock, store, logger, storeCallTimeoutMs: Infinity, activityLeaseMs: 1000,
+      orchestrators: { CallsSlow: callsSlow }, activities: { Slow },
+    });
+    await runtime.client.startNew('CallsSlow');
+    await within(running, 'the activity running');
+    // Four renewals, a third of the lease apart: the last one, at T0 + 1332, holds the lease to T0 + 2332, well past
+    // the expiry it was claimed with (T0 + 1000).
+    for (let i = 0; i < 4; i++) await clock.fireUntil(store.calledNext('renewActivityLease'), 'a renewal', 20);
+    expect(clock.ms).toBe(T0 + 1332);
+    // The result's commit fails: the worker holds the task and waits to commit it again.
+    store.failNext('commit', 2);
+    const retrying = logger.nextError('retrying in');
+    finish('done');
+    await within(retrying, 'the result commit failing');
+    const release = store.hangNext('abandonActivity'); // answered only after the test
+    const stopping = runtime.stop({ graceMs: 0 });
+    await within(release.called, 'the release being sent');
+    // The release is waited for until the lease its last renewal gave expires, not given up at once.
+    expect(await clock.fireUntil(stopping, 'the stop', 20)).toBe(T0 + 2332);
+    await within(release.release(), 'the late release settling');
+  });
+
   it('ends when the lease of the step it releases expires', async () => {
     const clock = new HandClock();
     const store = new FailingStore();

@@ -1559,7 +1559,7 @@ export class Worker {
         const delay = Math.min(left, MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** failures);
         logger.error(`committing ${what} failed; retrying in ${delay} ms`, error);
         // Abandoned by a stop: its lease was released.
-        if (!(await this.#heldFor(item, failedAtMs, delay, answeredMeanwhile))) return true;
+        if (!(await this.#heldFor(item, leaseUntil, failedAtMs, delay, answeredMeanwhile))) return true;
       }
     }
   }
@@ -1586,9 +1586,11 @@ export class Worker {
   /**
    * Waits, while holding `item`, `delay` ms on the worker's clock from `failedAtMs` (the failure it backs off from), or
    * less when a store signal or answer brings it forward (`#bringCommitsForward`, as `retryOnSignalMs` says): true then, or false as soon as a stop abandons it (its lease released; `#abandonHeld`
-   * calls the `stop` registered here, which clears the timer).
+   * calls the `stop` registered here, which clears the timer). `leaseUntil` is when the task's lease expires (its last
+   * renewal's end), which bounds that release: the task's original expiry may be long past for an activity that ran
+   * for several leases.
    */
-  #heldFor(item: ActivityWorkItem, failedAtMs: number, delay: number, answeredMeanwhile: boolean): Promise<boolean> {
+  #heldFor(item: ActivityWorkItem, leaseUntil: number, failedAtMs: number, delay: number, answeredMeanwhile: boolean): Promise<boolean> {
     return new Promise((resolve) => {
       const { clock } = this.#o;
       let atMs = failedAtMs + delay;
@@ -1611,7 +1613,7 @@ export class Worker {
       // commit (100 ms doubling to MAX_PUMP_RETRY_MS) instead of being sent again MIN_PUMP_RETRY_MS after each failure
       // for as long as other commits succeed.
       if (!answeredMeanwhile) this.#retryWaits.add(bringForward);
-      this.#heldActivities.set(item, { stop: () => done(false) });
+      this.#heldActivities.set(item, { stop: () => done(false), until: leaseUntil });
     });
   }
 
