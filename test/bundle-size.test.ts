@@ -1151,11 +1151,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * when shorter, instead of timeoutMs: 10,233 -> 10,252 B (+19), budget set to match; runtime unchanged.
  * 2026-12-05, a stop's release of an activity whose result commit waits to be retried is bounded by its renewed lease:
  * 38,744 / 49,347 / 79,897 -> 38,746 / 49,351 / 79,901 B (+2 / +4 / +4), budgets set to match; rx-client unchanged.
+ * 2026-12-05, a retry handle's answer whose `then` throws keeps retrying in a history recorded before
+ * RetryHandleDecidesAtOnce: 38,746 / 49,351 / 79,901 -> 38,756 / 49,361 / 79,909 B (+10 / +10 / +8), budgets set to
+ * match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 38_746 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_351 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_901 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 38_756 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_361 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_909 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_252 },
 ];
 

@@ -387,6 +387,23 @@ describe('a retry handle that returns a promise (RetryHandleDecidesAtOnce)', () 
     expect(before.rejectionHandlers).toEqual([expect.any(Function)]);
   });
 
+  it('keeps retrying for a history recorded before when the answer\'s `then` throws, as it did before `then` was read', () => {
+    const options = {
+      firstRetryIntervalInMilliseconds: 10, maxNumberOfAttempts: 3,
+      handle: () => ({ get then(): never { throw new Error('then unreadable'); } }),
+    } as unknown as RetryOptions;
+    const orch: Orchestrator = function* (ctx) {
+      return yield ctx.callActivityWithRetry('A', options);
+    };
+    const started = new OrchestrationExecution(orch, limit);
+    started.replay([]);
+    const recorded = started.step(T0, [executionStarted('O', undefined, 'o', T0)]).newEvents;
+    const flagsBefore = Object.values(ReplayFlag).filter((flag) => flag < ReplayFlag.RetryHandleDecidesAtOnce);
+    const execution = new OrchestrationExecution(orch, limit);
+    execution.replay([{ ...recorded[0]!, replayFlags: flagsBefore } as HistoryEvent, ...recorded.slice(1)]);
+    expect(execution.step(at(0), [taskFailed(0, 'boom', T0)]).actions).toEqual([{ type: 'CreateTimer', eventId: 1, fireAt: at(10).toISOString() }]);
+  });
+
   it('fails the call of an execution that starts now, saying the handle returned a promise, and handles its rejection', () => {
     const now = firstFailure(CURRENT_REPLAY_FLAGS);
     expect(now.step.actions).not.toContainEqual(expect.objectContaining({ type: 'CreateTimer' }));

@@ -92,8 +92,16 @@ export class RetryableTask<T> extends DurableTask<T> {
     if (o.handle) {
       const answer: unknown = o.handle(error);
       // A promise (an `async` handle in untyped code) has its rejection dropped either way; a history recorded before
-      // `handleDecidesAtOnce` read it as true, as it did.
-      if (dropRejection(answer) && this.#scheduler.handleDecidesAtOnce) throw PROMISED;
+      // `handleDecidesAtOnce` read it as true, as it did, whatever its `then` does (one that throws retries there too).
+      if (this.#scheduler.handleDecidesAtOnce) {
+        if (dropRejection(answer)) throw PROMISED;
+      } else {
+        try {
+          dropRejection(answer);
+        } catch {
+          // Read as it was: the answer alone decides.
+        }
+      }
       if (!answer) return undefined;
     }
     const df = this.#scheduler.asDurableFunctions;
