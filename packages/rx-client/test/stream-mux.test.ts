@@ -156,6 +156,19 @@ async function muxOn(server: Server, options: Partial<StreamMuxOptions> = {}): P
   return { clock, mux: createStreamMux({ root, headers: {}, fetch: globalThis.fetch, clock, ...options }) };
 }
 
+/**
+ * A server whose first stream (`hint`, then the `session` event of session `s`) ends at once, and which refuses every
+ * later request with 503.
+ */
+function refusingAfterFirstStream(hint = ''): Server {
+  let streams = 0;
+  return createServer((request: IncomingMessage, response: ServerResponse) => {
+    request.resume();
+    if (streams++ > 0) return void response.writeHead(503, { 'content-type': 'application/json' }).end('{"code":"unavailable","message":"busy"}');
+    response.writeHead(200, { 'content-type': 'text/event-stream' }).end(`${hint}id: s.0\nevent: session\ndata: {"session":"s"}\n\n`);
+  });
+}
+
 /** The first state of `mux` that `p` accepts. */
 function stateOf(mux: StreamMux, p: (s: ConnectionState) => boolean): Promise<ConnectionState> {
   return within(firstValueFrom(mux.state$.pipe(filter(p))), 'the expected connection state');
@@ -413,12 +426,7 @@ describe('createStreamMux', () => {
 
   it('doubles the delay on consecutive failures also when the server asks to reconnect at once (retry: 0)', async () => {
     // The first stream asks for no delay and ends; every later stream request is refused with 503.
-    let streams = 0;
-    const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-      request.resume();
-      if (streams++ > 0) return void response.writeHead(503, { 'content-type': 'application/json' }).end('{"code":"unavailable","message":"busy"}');
-      response.writeHead(200, { 'content-type': 'text/event-stream' }).end('retry: 0\nid: s.0\nevent: session\ndata: {"session":"s"}\n\n');
-    });
+    const server = refusingAfterFirstStream('retry: 0\n');
     // No watchdog timer: every timer is a reconnect.
     const { clock, mux } = await muxOn(server, { reconnect: { timeoutMs: Infinity }, random: () => 0 }); // each delay whole
     watchOn(mux);
@@ -542,12 +550,7 @@ describe('createStreamMux', () => {
 
   it('spreads each reconnect delay over its upper half, so that clients one restart cut off do not return in step', async () => {
     // Every stream request after the first is refused with 503: each delay doubles, and the random source spreads it.
-    let streams = 0;
-    const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-      request.resume();
-      if (streams++ > 0) return void response.writeHead(503, { 'content-type': 'application/json' }).end('{"code":"unavailable","message":"busy"}');
-      response.writeHead(200, { 'content-type': 'text/event-stream' }).end('id: s.0\nevent: session\ndata: {"session":"s"}\n\n');
-    });
+    const server = refusingAfterFirstStream();
     const draws = [0, 0.5, 0.999];
     const { clock, mux } = await muxOn(server, { reconnect: { timeoutMs: Infinity, initialDelayMs: 1000 }, random: () => draws.shift()! });
     watchOn(mux);
