@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * cutText('a'.repeat(100), 40); // 'aaaaaaaaaaaaaaaaaaaaa… (79 characters cut)'
+ * cutText('a'.repeat(100), 40); // 'aaaaaaaaaaaaaaaaaa… (82 characters cut)': 39 units
  * ```
  */
 export function cutText(text: string, max: number, marker: (cut: number) => string = charactersCut): string {
