@@ -1154,11 +1154,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, a retry handle's answer whose `then` throws keeps retrying in a history recorded before
  * RetryHandleDecidesAtOnce: 38,746 / 49,351 / 79,901 -> 38,756 / 49,361 / 79,909 B (+10 / +10 / +8), budgets set to
  * match; rx-client unchanged.
+ * 2026-12-05, the IndexedDB stores' change feed works without a channel when making a BroadcastChannel throws, and drops
+ * a post that throws (the commit stands): 49,361 / 79,909 -> 49,389 / 79,929 B (+28 / +20), budgets set to match;
+ * runtime and rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 38_756 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_361 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_909 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_389 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_929 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_252 },
 ];
 

@@ -218,7 +218,7 @@ export class ChangeFeed {
     this.#gapTimeoutMs = options.gapTimeoutMs;
     this.#clock = options.clock;
     this.#prefix = `${options.channelName}/feed/`;
-    this.#channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(options.channelName) : undefined;
+    this.#channel = openChannel(options.channelName);
     this.#channel?.addEventListener('message', this.#onMessage);
     this.#page = options.page;
     this.#peerGone = options.peerGone;
@@ -251,7 +251,7 @@ export class ChangeFeed {
     const others = work || othersWork;
     const posts = this.#always || this.#peers.size > 0;
     const keeps = !posts && !!this.#locks;
-    if (posts) this.#channel?.postMessage({ type: MESSAGE_TYPE, changes: copies, work: others, from: this.#locks && this.#id } satisfies FeedMessage);
+    if (posts) this.#post({ type: MESSAGE_TYPE, changes: copies, work: others, from: this.#locks && this.#id } satisfies FeedMessage);
     // Alone: kept for a late peer, which must get what was committed whatever this handle's subscribers do with what
     // they are handed. So the kept batch has payloads of its own, and the subscribers get theirs unmarked: a client
     // with one watcher hands its payloads without a copy. Copied only when a subscriber may hear the batch (one is
@@ -287,7 +287,7 @@ export class ChangeFeed {
   }
 
   #tellOwners(): void {
-    if (this.#release && this.#owners.length > 0) this.#channel?.postMessage({ type: PRESENCE_TYPE, kind: 'owners', from: this.#id, owners: [...this.#owners] } satisfies PresenceMessage);
+    if (this.#release && this.#owners.length > 0) this.#post({ type: PRESENCE_TYPE, kind: 'owners', from: this.#id, owners: [...this.#owners] } satisfies PresenceMessage);
   }
 
   /**
@@ -311,6 +311,20 @@ export class ChangeFeed {
     end();
   }
 
+  /**
+   * Posts `message` on the channel, if there is one. A post that throws (a channel some embedded browser or polyfill
+   * backs with storage that is full or gone) is dropped: it comes after the commit, which stands, and this handle's
+   * subscribers are handed the commit all the same; the other handles miss it, and see the instance again at its next
+   * commit whose post goes through.
+   */
+  #post(message: FeedMessage | PresenceMessage): void {
+    try {
+      this.#channel?.postMessage(message);
+    } catch {
+      // dropped: see above
+    }
+  }
+
   /** Says goodbye, releases the lock, channel and timers and completes both observables. Idempotent. */
   close(): void {
     this.#end(undefined);
@@ -331,7 +345,7 @@ export class ChangeFeed {
     this.endJoin();
     if (this.#gapTimer !== undefined) this.#clock.clearTimeout(this.#gapTimer);
     this.#gapTimer = undefined;
-    if (this.#release) this.#channel?.postMessage({ type: PRESENCE_TYPE, kind: 'bye', from: this.#id } satisfies PresenceMessage);
+    if (this.#release) this.#post({ type: PRESENCE_TYPE, kind: 'bye', from: this.#id } satisfies PresenceMessage);
     this.#channel?.removeEventListener('message', this.#onMessage);
     this.#channel?.close();
     this.#release?.();
@@ -403,7 +417,7 @@ export class ChangeFeed {
   }
 
   #hello(): void {
-    this.#channel?.postMessage({ type: PRESENCE_TYPE, kind: 'hello', from: this.#id } satisfies PresenceMessage);
+    this.#post({ type: PRESENCE_TYPE, kind: 'hello', from: this.#id } satisfies PresenceMessage);
   }
 
   /** Holding its lock: says hello, answers the hellos heard meanwhile and asks which feeds are present. */
@@ -471,7 +485,7 @@ export class ChangeFeed {
     const oldest = this.#clock.now().getTime() - MAX_KEPT_AGE_MS;
     const kept = this.#greeted.has(from) ? [] : this.#kept.filter((b) => b.atMs >= oldest);
     this.#greeted.add(from);
-    this.#channel?.postMessage({ type: PRESENCE_TYPE, kind: 'here', from: this.#id, to: from, kept } satisfies PresenceMessage);
+    this.#post({ type: PRESENCE_TYPE, kind: 'here', from: this.#id, to: from, kept } satisfies PresenceMessage);
   }
 
   #addPeer(id: string): void {
@@ -573,6 +587,19 @@ export class ChangeFeed {
     for (const passed of this.#gate.release(nowMs - this.#gapTimeoutMs, nowMs)) this.#changes.next(statusChangeOf(passed));
     this.#armGapTimer();
   };
+}
+
+/**
+ * The channel named `name`, or none where there is no BroadcastChannel or making one throws (some embedded browsers
+ * refuse it): the feed then serves this handle alone, as without BroadcastChannel.
+ */
+function openChannel(name: string): BroadcastChannel | undefined {
+  if (typeof BroadcastChannel !== 'function') return undefined;
+  try {
+    return new BroadcastChannel(name);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
