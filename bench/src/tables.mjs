@@ -237,7 +237,8 @@ export function indexedDbTables(r) {
         `1 concurrent: ${r.sizes.slices1} slice${r.sizes.slices1 === 1 ? '' : 's'} per store per round (A B, B A ...) of ` +
         `${r.sizes.instances1} instances one after another` +
         ` (start, wait for completion, next; durably: ${r.sizes.durably1 ?? r.sizes.instances1} jobs); 100 concurrent: ` +
-        `${r.sizes.instances100} started at once. A round's per-second figure is its slices' instances over their time. ` +
+        `${r.sizes.instances100} started at once, ${r.sizes.batches100 ?? 1} batch${(r.sizes.batches100 ?? 1) === 1 ? '' : 'es'} per store per round (A B, B A ...). ` +
+        'A round\'s per-second figure is its slices\' (batches\') instances over their time. ' +
         'A hello sequence is 4 orchestration steps and 3 activities.',
       'vs durably: per round, the store\'s instances/s over durably\'s jobs/s. At 1 concurrent the store\'s figure is not ' +
         'the slices\' (their clock pauses for the raw bursts, durably\'s loop does not) but that of one continuous run per ' +
@@ -257,11 +258,13 @@ export function indexedDbTables(r) {
         'during a raw burst is counted to the store, and its slice is left out of the shares: ' +
         `${r.disturbedSlices ?? 0} slice${r.disturbedSlices === 1 ? '' : 's'} of ${r.sizes.slices1 * r.rounds * r.throughput.filter((t) => t.concurrency === 1 && t.kind !== 'durably').length} in this run. ` +
         `At 100 concurrent, raw measurements of ${r.sizes.rawTransactions} transactions run right before and ` +
-        'right after each batch (one between two batches serves both), and the ceiling uses the mean of the two rates ' +
+        'right after each batch (one between two batches serves both, so raw and batches alternate: R A R B R B R A R), ' +
+        'and the ceiling uses the mean of the two rates ' +
         '(after/before: ' + r.throughput.filter((t) => t.rawAround).map((t) => `${t.system} ${fixed(t.rawAround?.afterOverBefore.median)} median, ` +
           `${fixed(t.rawAround?.afterOverBefore.min)}-${fixed(t.rawAround?.afterOverBefore.max)}`).join('; ') + '). ' +
-        `The column gives the median and min-max over all measurements (${r.sizes.slices1 * r.rounds} per store at 1 ` +
-        `concurrent, ${r.rounds} at 100); the raw row is over all raw figures of the run. The raw transactions run one ` +
+        `The column gives the median and min-max of the per-measurement shares, each against its own ceiling, not a ` +
+        `ratio of medians (${r.sizes.slices1 * r.rounds} per store at 1 ` +
+        `concurrent, ${(r.sizes.batches100 ?? 1) * r.rounds} at 100); the raw row is over all raw figures of the run. The raw transactions run one ` +
         'at a time; a store whose transactions overlap (disjoint object stores run in parallel) can exceed 100%.',
       `durably ${r.versions['@coji/durably']} on SQLocal ${r.versions.sqlocal} (SQLite WASM on OPFS in a Web Worker; ` +
         `kysely ${r.versions.kysely}, zod ${r.versions.zod}) runs the same job: three steps returning the greeting, with ` +

@@ -6,9 +6,10 @@
  * Chromium is Debian's (/usr/bin/chromium, or CHROMIUM_PATH), driven by playwright-core.
  *
  * Per round, interleaved: hello-sequence throughput at 1 concurrent (several slices per store, then one continuous run
- * per store) and at 100 concurrent for DexieStore, KeyvalStore and durably. Each store figure gets its raw ceiling
- * from the same stretch of time: in a 1-concurrent slice the page alternates raw transactions and instances; a
- * 100-concurrent batch runs between two raw measurements (one between two batches serves both). The continuous run
+ * per store) and at 100 concurrent (several batches per store) for DexieStore, KeyvalStore and durably. Each store
+ * figure gets its raw ceiling from the same stretch of time: in a 1-concurrent slice the page alternates raw
+ * transactions and instances; a 100-concurrent batch runs between two raw measurements (one between two batches serves
+ * both), so raw and batches alternate (R A R B R B R A R). The continuous run
  * (instances back to back on one clock, as durably's loop runs) gives the 1-concurrent comparison with durably. Then
  * same-tab latency for the three; then cross-tab latency for the two stores. The page counts every IndexedDB transaction and request
  * (page/idb-counters.js), so the transactions and requests per step are measured, not inferred.
@@ -76,9 +77,10 @@ const STEPS = 4;
  * @property {string} chromium
  * @property {boolean} crossOriginIsolated
  * @property {number} rounds
- * @property {{ instances1: number, slices1: number, rawPerInstance1: number, durably1: number, instances100: number, rawTransactions: number, latencyInstances: number, crossTabProbes: number }} sizes
+ * @property {{ instances1: number, slices1: number, rawPerInstance1: number, durably1: number, instances100: number, batches100: number, rawTransactions: number, latencyInstances: number, crossTabProbes: number }} sizes
  *   instances1: instances per slice at 1 concurrent, slices1: slices per store per round, rawPerInstance1: raw
- *   transactions before each of its instances; rawTransactions: per raw measurement around a 100-concurrent batch
+ *   transactions before each of its instances; batches100: 100-concurrent batches per store per round;
+ *   rawTransactions: per raw measurement around a 100-concurrent batch
  * @property {{ perSecond: import('../stats.mjs').Spread, msPerTransaction: import('../stats.mjs').Spread }} raw  over
  *   every raw measurement of the run
  * @property {ThroughputRow[]} throughput
@@ -95,14 +97,16 @@ export async function runIndexedDb(options = {}) {
   // durably takes about 10x longer per job than durable-rx: 3 rounds keep the full run within minutes.
   const rounds = quick ? 1 : 3;
   const sizes = quick
-    ? { instances1: 3, slices1: 1, rawPerInstance1: 4, durably1: 3, instances100: 100, rawTransactions: 100, latencyInstances: 2, crossTabProbes: 20 }
+    ? { instances1: 3, slices1: 1, rawPerInstance1: 4, durably1: 3, instances100: 100, batches100: 1, rawTransactions: 100, latencyInstances: 2, crossTabProbes: 20 }
     // 1 concurrent: 3 slices of 15 instances per store per round, 4 raw transactions before each instance (an instance
     // takes 5 readwrite transactions): 9 shares per store. With one raw measurement of 400 transactions per round,
     // taken up to 20 s away from the store's, a round's share swung from 29% to 145% under load; with raw measurements
-    // of 100 right before and after each slice, adjacent raw figures still differed 4x. 100 concurrent: raw
-    // measurements of 100 before and after each batch (200 made the run 10% longer and the shares no steadier).
+    // of 100 right before and after each slice, adjacent raw figures still differed 4x. 100 concurrent: 2 batches per
+    // store per round (A B, B A), raw measurements of 200 transactions before and after each batch: with one batch per
+    // store per round and raw measurements of 100, a share was the median of 3 and a raw figure covered a tenth of
+    // the batch's time; on a loaded machine the rates right before and right after one batch differed up to 3.4x.
     // durably, 50x slower per job, keeps 10 jobs per round.
-    : { instances1: 15, slices1: 3, rawPerInstance1: 4, durably1: 10, instances100: 100, rawTransactions: 100, latencyInstances: 10, crossTabProbes: 100 };
+    : { instances1: 15, slices1: 3, rawPerInstance1: 4, durably1: 10, instances100: 100, batches100: 2, rawTransactions: 200, latencyInstances: 10, crossTabProbes: 100 };
   const outDir = await mkdtemp(join(tmpdir(), 'durable-rx-bench-page-'));
   /** @type {import('vite').PreviewServer | undefined} */
   let server;
@@ -148,8 +152,8 @@ export async function runIndexedDb(options = {}) {
     }
     /**
      * The order of one round: at 1 concurrent, `slices1` slices per store (A B, B A ...), one continuous run per store,
-     * then durably; at 100, one batch per store, then durably (its 100-job batch in the first round only: it takes
-     * minutes on a loaded machine).
+     * then durably; at 100, `batches100` batches per store (A B, B A ...), then durably (its 100-job batch in the first
+     * round only: it takes minutes on a loaded machine).
      * Odd rounds run the whole order reversed.
      * @param {number} round
      */
@@ -158,7 +162,7 @@ export async function runIndexedDb(options = {}) {
       const order = [];
       for (const concurrency of [1, 100]) {
         const stores = contenders.filter((c) => c.kind !== 'durably' && c.concurrency === concurrency);
-        const slices = concurrency === 1 ? sizes.slices1 : 1;
+        const slices = concurrency === 1 ? sizes.slices1 : sizes.batches100;
         for (let s = 0; s < slices; s++) order.push(...(s % 2 === 0 ? stores : [...stores].reverse()));
         if (concurrency === 1) order.push(...(slices % 2 === 0 ? stores : [...stores].reverse()).map((c) => ({ ...c, continuous: true })));
         const durably = contenders.find((c) => c.kind === 'durably' && c.concurrency === concurrency);
