@@ -115,8 +115,11 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
   ],
   activityTasks: [
     // claimActivity: ranges on when a task can be claimed (its lease expiry: EPOCH when free, in scheduling order; or
-    // an expiry up to now), so leased tasks are never visited; nextWakeTime (its first key) and releaseOwner.
+    // an expiry up to now), so leased tasks are never visited; nextWakeTime (its first key).
     { name: 'claim_at', key: { leaseExpiresAt: 1, readyAt: 1, order: 1 } },
+    // releaseOwner: the task leases of one worker id (the prefix of every owner it releases), as on instances; the
+    // look-up of a lease a claim could not confirm (one key).
+    { name: 'lease_owner', key: { leaseOwner: 1, leaseExpiresAt: 1 } },
     // Deletion with the instance (replace, purge).
     { name: 'instance', key: { instanceId: 1 } },
   ],

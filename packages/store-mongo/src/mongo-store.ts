@@ -925,7 +925,7 @@ export class MongoStore implements Store {
     }
   }
 
-  /** `#recoverInstance` for activity tasks: on their claim index, led by the lease expiry. */
+  /** `#recoverInstance` for activity tasks: on their `lease_owner` index, as on instances. */
   async #recoverTask(options: ClaimOptions): Promise<TakenLease<Pick<TaskDoc, '_id' | 'task'>> | undefined> {
     for (const lease of this.#unconfirmedTasks.pending(options.owner, options.now)) {
       const doc = await this.#tasksLocal.findOne(leaseLookupFilter(lease), {

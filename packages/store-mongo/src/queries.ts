@@ -117,8 +117,8 @@ export function orchestrationClaimTries(timedHead: Date | undefined, now: Date):
 }
 
 /**
- * The key of the activity tasks' claim index (`claim_at`), to which the activity claim, the tasks' part of
- * `nextWakeTime` and their `releaseOwner` are pinned, and the sort of the claim (the index order). A task has no due
+ * The key of the activity tasks' claim index (`claim_at`), to which the activity claim and the tasks' part of
+ * `nextWakeTime` are pinned, and the sort of the claim (the index order). A task has no due
  * time of its own, so when it becomes claimable is `claimableAtMs` of its lease alone: its `leaseExpiresAt`, EPOCH when
  * free. Every write that changes a task's lease writes that field in the same operation, and every task document of
  * every earlier layout has it, so the index needs no field of its own and no fill-in at `connect`.
@@ -571,11 +571,11 @@ function combine(clauses: Filter<InstanceDoc>[]): Filter<InstanceDoc> {
 /**
  * The filter of `releaseOwner`'s candidates: instances or activity tasks under a lease (live or expired) whose owner
  * starts with `owner`, as every lease the store-kit rule `isHeldBy` releases does (the bare worker id, or one of its
- * lives); the store applies `isHeldBy` to what it finds. {@link storeKeyed}. On instances the index it is pinned to
- * ({@link RELEASE_OWNER_HINTS}) is `lease_owner`, led by the owner: the anchored literal regex is a range of that
- * field (the owner ids that start with `owner`), so the scan visits only that worker's leases, not every leased
- * instance. On tasks it is their `claim_at`, led by the expiry: a free lease has expiry EPOCH, so the range on
- * `leaseExpiresAt` visits only leased tasks (as many as activities run at once).
+ * lives); the store applies `isHeldBy` to what it finds. {@link storeKeyed}. On instances and on tasks the index it is
+ * pinned to ({@link RELEASE_OWNER_HINTS}) is `lease_owner`, led by the owner: the anchored literal regex is a range of
+ * that field (the owner ids that start with `owner`), so the scan visits only that worker's leases, not every leased
+ * document. (On the tasks' `claim_at`, led by the expiry, it visited every task under a lease, of every worker, and
+ * fetched each one, input and all, to read its owner.)
  *
  * @example
  * ```ts
@@ -586,17 +586,13 @@ export function ownerLeasesFilter(owner: string): Filter<InstanceDoc> & Filter<T
   return storeKeyed({ leaseExpiresAt: { $gt: EPOCH }, leaseOwner: { $regex: `^${escapeRegexLiteral(owner)}` } });
 }
 
-/**
- * The keys of the indexes `releaseOwner` is pinned to: `lease_owner` on instances, and on activity tasks their claim
- * index, whose leading field is the lease expiry.
- */
-export const RELEASE_OWNER_HINTS = { instances: { leaseOwner: 1, leaseExpiresAt: 1 }, activityTasks: CLAIM_ACTIVITY_HINT } as const;
+/** The keys of the indexes `releaseOwner` is pinned to: `lease_owner` `{ leaseOwner, leaseExpiresAt }` on instances and tasks. */
+export const RELEASE_OWNER_HINTS = { instances: { leaseOwner: 1, leaseExpiresAt: 1 }, activityTasks: { leaseOwner: 1, leaseExpiresAt: 1 } } as const;
 
 /**
  * The look-up of a lease a claim may have written without learning it (`UnconfirmedClaims`): the document that holds
- * exactly `lease` (owner, expiry and token), on the index `releaseOwner` uses (`RELEASE_OWNER_HINTS`): on instances
- * `lease_owner` (owner, expiry: one key), on tasks their claim index, led by the expiry (the tasks leased in that
- * millisecond). Only this store's documents (`storeKeyed`), as every claim.
+ * exactly `lease` (owner, expiry and token), on the index `releaseOwner` uses (`RELEASE_OWNER_HINTS`): `lease_owner`
+ * (owner, expiry: one key) on instances and tasks. Only this store's documents (`storeKeyed`), as every claim.
  *
  * @example
  * ```ts

@@ -335,33 +335,44 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       });
     });
 
-    it('releaseOwner reads only the leases of the owner it releases, however many other workers hold (explain executionStats)', async () => {
-      // The find releaseOwner sends, observed through the driver's command monitoring, is the query explained.
+    it('releaseOwner reads only the leases of the owner it releases, instances and tasks, however many other workers hold (explain executionStats)', async () => {
+      // The finds releaseOwner sends, observed through the driver's command monitoring, are the queries explained.
       const { client, commands: finds, store } = await recording('find', 'release-owner');
       try {
-        // 100 instances leased by a busy worker, then 2 by one that goes away.
-        for (let i = 0; i < 102; i++) await store.commit(start(`held-${i}`));
+        // 100 instances and 100 activity tasks leased by a busy worker, then 2 of each by one that goes away.
+        const tasks = client.db(db.name).collection<TaskDoc>(store.collections.activityTasks);
+        for (let i = 0; i < 102; i++) {
+          await store.commit(start(`held-${i}`));
+          const task: ActivityTask = { id: `held-task-${i}`, instanceId: `held-${i}`, executionId: 'e', name: 'Act', taskScheduledId: 0, attempt: 1 };
+          await tasks.insertOne(taskDoc(task, 1 << 20, new Date()));
+        }
         const lease = async (owner: string, count: number) => {
           const now = new Date();
-          for (let i = 0; i < count; i++) expect(await store.claimOrchestration({ owner, leaseMs: 3_600_000, now }), `${owner} claim ${i}`).toBeDefined();
+          for (let i = 0; i < count; i++) {
+            expect(await store.claimOrchestration({ owner, leaseMs: 3_600_000, now }), `${owner} claim ${i}`).toBeDefined();
+            expect(await store.claimActivity({ owner, leaseMs: 3_600_000, now }), `${owner} task claim ${i}`).toBeDefined();
+          }
         };
         await lease('busy', 100);
         await lease('gone', 2);
         finds.length = 0;
-        expect(await store.releaseOwner('gone')).toBe(2);
-        const sent = finds.find((command) => command['find'] === store.collections.instances);
-        expect(sent, 'the find of the instances releaseOwner sent').toBeDefined();
-        // The released instances are claimable again: leased to 'gone' once more, the query has them to find.
+        expect(await store.releaseOwner('gone')).toBe(4);
+        const sent = [store.collections.instances, store.collections.activityTasks].map((name) => finds.find((command) => command['find'] === name));
+        // The released leases are claimable again: leased to 'gone' once more, the queries have them to find.
         await lease('gone', 2);
-        const { find, filter, hint, projection, sort, limit } = sent!;
-        const query = Object.fromEntries(Object.entries({ find, filter, hint, projection, sort, limit }).filter(([, v]) => v !== undefined));
-        const plan = await client.db(db.name).command({ explain: query, verbosity: 'executionStats' });
-        const stats = plan['executionStats'] as { totalKeysExamined: number; nReturned: number };
-        expect(JSON.stringify(plan['queryPlanner']?.['winningPlan'])).not.toContain('COLLSCAN');
-        expect(stats.nReturned).toBe(2);
-        // The owner prefix bounds the scan (the busy worker's 100 leases are never visited): 2 keys, and at most one
-        // more where the scan finds the end of its range.
-        expect(stats.totalKeysExamined).toBeLessThanOrEqual(3);
+        for (const command of sent) {
+          expect(command, 'a find releaseOwner sent').toBeDefined();
+          const { find, filter, hint, projection, sort, limit } = command!;
+          const query = Object.fromEntries(Object.entries({ find, filter, hint, projection, sort, limit }).filter(([, v]) => v !== undefined));
+          const plan = await client.db(db.name).command({ explain: query, verbosity: 'executionStats' });
+          const stats = plan['executionStats'] as { totalKeysExamined: number; totalDocsExamined: number; nReturned: number };
+          expect(JSON.stringify(plan['queryPlanner']?.['winningPlan'])).not.toContain('COLLSCAN');
+          expect(stats.nReturned, String(find)).toBe(2);
+          // The owner prefix bounds the scan (the busy worker's 100 leases are never visited, nor fetched): 2 keys, and
+          // at most one more where the scan finds the end of its range.
+          expect(stats.totalKeysExamined, String(find)).toBeLessThanOrEqual(3);
+          expect(stats.totalDocsExamined, String(find)).toBeLessThanOrEqual(2);
+        }
       } finally {
         await store.close();
         await client.close();
