@@ -58,7 +58,7 @@ import {
   activityClaimTries, buildQueryFilter, queryProjection, leaseLookupFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, claimBound, historyQuery, nextPageKey, PURGE_SCAN_PROJECTION, purgeScanFilter,
   consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, NEWEST_CREATED, orchestrationClaimTries, PAGE_SORT,
-  PURGES_HINT, purgedSinceFilter, QUERY_PAGE_BYTES, QUEUE_HEAD_HINTS, readPageWithinBytes, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
+  PURGES_HINT, purgedSinceFilter, QUERY_PAGE_BYTES, queueHeadQueries, readPageWithinBytes, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, sweepChunkQuery, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
   TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter, UNCLAIMED_MESSAGES_READ, UNCLAIMED_READ_MAX_MS, visibleMessagesQuery,
   type VisibleMessagesQuery,
 } from './queries.js';
@@ -1499,8 +1499,11 @@ export class MongoStore implements Store {
 
   /** The queue head of an instance from its remaining messages (inside the transaction that changed them). */
   async #queueHead(session: ClientSession, key: string, messageSeq: number): Promise<QueueHead> {
-    const due = await this.#messages.findOne({ instanceId: key }, { session, sort: { due: 1 }, hint: QUEUE_HEAD_HINTS.due, projection: { due: 1 }, ...TRANSACTION_READ_BOUND });
-    const ready = await this.#messages.findOne({ instanceId: key }, { session, sort: { readyAt: 1 }, hint: QUEUE_HEAD_HINTS.readyAt, projection: { readyAt: 1 }, ...TRANSACTION_READ_BOUND });
+    const heads = queueHeadQueries(key);
+    const due = await this.#messages.findOne(heads.due.filter, { session, sort: heads.due.sort, hint: heads.due.hint, projection: heads.due.projection, ...TRANSACTION_READ_BOUND });
+    const ready = await this.#messages.findOne(heads.readyAt.filter, {
+      session, sort: heads.readyAt.sort, hint: heads.readyAt.hint, projection: heads.readyAt.projection, ...TRANSACTION_READ_BOUND,
+    });
     return { messageSeq, nextMessageAt: due?.due ?? NEVER, readyAt: ready?.readyAt ?? NEVER };
   }
 
@@ -1635,9 +1638,8 @@ export class MongoStore implements Store {
   async #sweepGeneration(sweep: SweepDoc, token: string): Promise<void> {
     for (;;) {
       if (this.#closed) return;
-      const ids = (await this.#history
-        .find({ instanceId: sweep.instanceId, gen: sweep.gen }, { projection: { _id: 1 }, limit: SWEEP_CHUNK, hint: SWEEP_HINT, ...readBound() })
-        .toArray()).map((d) => d._id);
+      const chunk = sweepChunkQuery(sweep, SWEEP_CHUNK);
+      const ids = (await this.#history.find(chunk.filter, { ...chunk.options, ...readBound() }).toArray()).map((d) => d._id);
       if (ids.length === 0) break;
       await this.#history.deleteMany({ _id: { $in: ids } });
       const renewal = sweepRenewal(sweep, this.#clock.now(), token);

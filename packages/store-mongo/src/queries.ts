@@ -239,6 +239,28 @@ export const TASK_WAKE_HINT = CLAIM_ACTIVITY_HINT;
 export const QUEUE_HEAD_HINTS = { due: VISIBLE_MESSAGES_HINT, readyAt: { instanceId: 1, readyAt: 1 } } as const;
 
 /**
+ * The two queue-head reads of an instance (stored key `key`) after a commit, each the first key of its index for the
+ * instance: its earliest due message (`due`) and its earliest ready one (`readyAt`), on {@link QUEUE_HEAD_HINTS}.
+ *
+ * @example
+ * ```ts
+ * const { due } = queueHeadQueries('order-1');
+ * await messages.findOne(due.filter, { sort: due.sort, hint: due.hint, projection: due.projection });
+ * ```
+ */
+export function queueHeadQueries(key: string): {
+  readonly due: { readonly filter: Filter<MessageDoc>; readonly sort: { readonly due: 1 }; readonly hint: typeof QUEUE_HEAD_HINTS.due; readonly projection: { readonly due: 1 } };
+  readonly readyAt: {
+    readonly filter: Filter<MessageDoc>; readonly sort: { readonly readyAt: 1 }; readonly hint: typeof QUEUE_HEAD_HINTS.readyAt; readonly projection: { readonly readyAt: 1 };
+  };
+} {
+  return {
+    due: { filter: { instanceId: key }, sort: { due: 1 }, hint: QUEUE_HEAD_HINTS.due, projection: { due: 1 } },
+    readyAt: { filter: { instanceId: key }, sort: { readyAt: 1 }, hint: QUEUE_HEAD_HINTS.readyAt, projection: { readyAt: 1 } },
+  };
+}
+
+/**
  * The purge records a `changes$` resync reads: instances purged at or after `from` (the moment the feed was last
  * healthy, less a margin). `purged_at` index ({@link PURGES_HINT}).
  */
@@ -286,6 +308,22 @@ export function historyQuery(key: string, gen: string, fromIndex: number | undef
 
 /** The index key of the sweeper's reads (`instance_gen_index`) and of a status resync (`updated`). */
 export const SWEEP_HINT = { instanceId: 1, gen: 1, index: 1 } as const;
+
+/**
+ * The sweeper's read of the next chunk of an old generation: the `_id`s of up to `chunk` events of generation `gen`
+ * of the instance (stored key `instanceId`), index keys of `instance_gen_index` and their documents' `_id`.
+ *
+ * @example
+ * ```ts
+ * sweepChunkQuery({ instanceId: 'order-1', gen: 'g1' }, 1000).filter; // { instanceId: 'order-1', gen: 'g1' }
+ * ```
+ */
+export function sweepChunkQuery(sweep: { readonly instanceId: string; readonly gen: string }, chunk: number): {
+  readonly filter: Filter<HistoryDoc>;
+  readonly options: { readonly projection: { readonly _id: 1 }; readonly limit: number; readonly hint: typeof SWEEP_HINT };
+} {
+  return { filter: { instanceId: sweep.instanceId, gen: sweep.gen }, options: { projection: { _id: 1 }, limit: chunk, hint: SWEEP_HINT } };
+}
 export const RESYNC_HINT = { updatedAt: 1 } as const;
 
 /** Default and largest number of messages one orchestration claim takes (see {@link claimBound}). */

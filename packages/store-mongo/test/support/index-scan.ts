@@ -14,8 +14,13 @@ export interface IndexScan {
   /** The range of the leading index field the scan visits (inclusive flags), `undefined` ends: open. */
   readonly lower: { readonly value: unknown; readonly inclusive: boolean } | undefined;
   readonly upper: { readonly value: unknown; readonly inclusive: boolean } | undefined;
-  /** True when the sort follows the index order after its equality prefix: no in-memory sort. */
+  /** True when the sort follows the index order (or its reverse: a backward scan) after its equality prefix: no in-memory sort. */
   readonly sortFromIndex: boolean;
+  /**
+   * True when the sort follows the index order after its prefix of points (equalities and `$in`): the server merges the
+   * ordered scans of its points (a SORT_MERGE, "explode for sort"), no in-memory sort. Implied by `sortFromIndex`.
+   */
+  readonly sortByMerge: boolean;
   /**
    * How many leading index fields are constrained to points (an equality, or `$in`): when it is the whole key, the
    * scan visits one key per point and nothing else.
@@ -44,17 +49,36 @@ export function indexScan(
   const predicates = new Map<string, Document | { $eq: unknown }>();
   const fetchedFor: string[] = [];
   for (const [field, condition] of conjuncts(filter)) {
+    if (field === '$or') {
+      // Checked on each key the scan visits (or on each fetched document): it bounds nothing in this model.
+      for (const branch of condition as Document[]) {
+        for (const [inner] of conjuncts(branch)) {
+          if (inner.startsWith('$')) throw new Error(`operator ${inner} inside $or is outside the model`);
+          if (fields.includes(inner)) continue;
+          if (!fetched.includes(inner)) throw new Error(`${inner} (in $or) is not in the index ${JSON.stringify(key)}`);
+          if (!fetchedFor.includes(inner)) fetchedFor.push(inner);
+        }
+      }
+      continue;
+    }
     if (field.startsWith('$')) throw new Error(`operator ${field} is outside the model`);
     if (fetched.includes(field) && !fields.includes(field)) {
       fetchedFor.push(field);
       continue;
     }
     if (isTypeOnly(condition)) {
-      if (field === fields[0]) throw new Error(`$type on the leading field ${field} is outside the model`);
+      // On the leading field: the range of that type's keys (unbounded here), each document fetched to check it.
+      if (field === fields[0]) predicates.set(field, { $typeRange: (condition as { $type: unknown }).$type });
       fetchedFor.push(field);
       continue;
     }
-    if (predicates.has(field)) throw new Error(`two conditions on ${field} are outside the model`);
+    if (predicates.has(field)) {
+      // Two ranges of one field (a created-time filter and a page's lower bound): their intersection.
+      const merged = intersectRanges(predicates.get(field)!, condition);
+      if (!merged) throw new Error(`two conditions on ${field} are outside the model`);
+      predicates.set(field, merged);
+      continue;
+    }
     if (!fields.includes(field)) throw new Error(`${field} is not in the index ${JSON.stringify(key)}`);
     const isOps = typeof condition === 'object' && condition !== null && !(condition instanceof Date) &&
       Object.keys(condition as object).every((k) => k.startsWith('$'));
@@ -72,7 +96,8 @@ export function indexScan(
   const lead = predicates.get(fields[0]!);
   // An unconstrained leading field is served only as an ordered scan from its first key (a `findOne` reads one key).
   if (!lead && Object.keys(sort)[0] === fields[0] && predicates.size === 0) {
-    return { lower: undefined, upper: undefined, sortFromIndex: true, pointPrefix: 0, fetchedFor };
+    const sortFromIndex = follows(Object.keys(sort), fields, sort, key);
+    return { lower: undefined, upper: undefined, sortFromIndex, sortByMerge: sortFromIndex, pointPrefix: 0, fetchedFor };
   }
   if (!lead) throw new Error(`the leading field ${fields[0]} is not constrained: the scan visits the whole index`);
   let equalityPrefix = 0;
@@ -81,17 +106,46 @@ export function indexScan(
   while (pointPrefix < fields.length && isPoints(predicates.get(fields[pointPrefix]!))) pointPrefix++;
   const rest = fields.slice(equalityPrefix);
   const sortFields = Object.keys(sort).filter((f) => !fields.slice(0, equalityPrefix).includes(f));
-  const sortFromIndex = sortFields.every((f, i) => rest[i] === f && sort[f] === key[f]);
+  const sortFromIndex = follows(sortFields, rest, sort, key);
+  const sortByMerge = sortFromIndex || follows(Object.keys(sort).filter((f) => !fields.slice(0, pointPrefix).includes(f)), fields.slice(pointPrefix), sort, key);
   // Points on the leading field: one range per point, not one range (the sort is checked after the equality prefix).
-  if ('$in' in lead) return { lower: undefined, upper: undefined, sortFromIndex: false, pointPrefix, fetchedFor };
+  if ('$in' in lead) return { lower: undefined, upper: undefined, sortFromIndex: false, sortByMerge, pointPrefix, fetchedFor };
+  if ('$typeRange' in lead) return { lower: undefined, upper: undefined, sortFromIndex, sortByMerge, pointPrefix, fetchedFor };
   if ('$prefix' in lead) {
     const prefix = lead['$prefix'] as string;
-    return { lower: { value: prefix, inclusive: true }, upper: undefined, sortFromIndex, pointPrefix, fetchedFor, prefix };
+    return { lower: { value: prefix, inclusive: true }, upper: undefined, sortFromIndex, sortByMerge, pointPrefix, fetchedFor, prefix };
   }
-  if ('$eq' in lead) return { lower: { value: lead['$eq'], inclusive: true }, upper: { value: lead['$eq'], inclusive: true }, sortFromIndex, pointPrefix, fetchedFor };
+  if ('$eq' in lead) return { lower: { value: lead['$eq'], inclusive: true }, upper: { value: lead['$eq'], inclusive: true }, sortFromIndex, sortByMerge, pointPrefix, fetchedFor };
   const lower = lead['$gte'] !== undefined ? { value: lead['$gte'], inclusive: true } : lead['$gt'] !== undefined ? { value: lead['$gt'], inclusive: false } : undefined;
   const upper = lead['$lte'] !== undefined ? { value: lead['$lte'], inclusive: true } : lead['$lt'] !== undefined ? { value: lead['$lt'], inclusive: false } : undefined;
-  return { lower, upper, sortFromIndex, pointPrefix, fetchedFor };
+  return { lower, upper, sortFromIndex, sortByMerge, pointPrefix, fetchedFor };
+}
+
+const RANGE_OPS = ['$gt', '$gte', '$lt', '$lte'];
+
+/** The intersection of two conditions of ranges alone (`$gt`/`$gte`/`$lt`/`$lte` on Dates or numbers), else `undefined`. */
+function intersectRanges(a: Document, b: unknown): Document | undefined {
+  const isRange = (c: unknown): c is Document =>
+    typeof c === 'object' && c !== null && !(c instanceof Date) && Object.keys(c).length > 0 && Object.keys(c).every((k) => RANGE_OPS.includes(k));
+  if (!isRange(a) || !isRange(b)) return undefined;
+  const lower = (c: Document) => (c['$gt'] !== undefined ? { v: +c['$gt'], op: '$gt', value: c['$gt'] } : c['$gte'] !== undefined ? { v: +c['$gte'], op: '$gte', value: c['$gte'] } : undefined);
+  const upper = (c: Document) => (c['$lt'] !== undefined ? { v: +c['$lt'], op: '$lt', value: c['$lt'] } : c['$lte'] !== undefined ? { v: +c['$lte'], op: '$lte', value: c['$lte'] } : undefined);
+  const pick = (x: ReturnType<typeof lower>, y: ReturnType<typeof lower>, tighter: (p: number, q: number) => boolean) =>
+    !x ? y : !y ? x : tighter(x.v, y.v) || (x.v === y.v && (x.op === '$gt' || x.op === '$lt')) ? x : y;
+  const lo = pick(lower(a), lower(b), (p, q) => p > q);
+  const hi = pick(upper(a), upper(b), (p, q) => p < q);
+  return { ...(lo ? { [lo.op]: lo.value } : {}), ...(hi ? { [hi.op]: hi.value } : {}) };
+}
+
+/**
+ * True when `sortFields` are the first of `indexFields`, in order, all in the index's directions or all reversed (the
+ * server scans an index backwards for the reverse order).
+ */
+function follows(
+  sortFields: readonly string[], indexFields: readonly string[], sort: Readonly<Record<string, 1 | -1>>, key: Readonly<Record<string, 1 | -1>>,
+): boolean {
+  if (!sortFields.every((f, i) => indexFields[i] === f)) return false;
+  return sortFields.every((f) => sort[f] === key[f]) || sortFields.every((f) => sort[f] === -key[f]!);
 }
 
 /**
