@@ -25,7 +25,10 @@ export interface GetStatusOptions {
   readonly showHistory?: boolean | undefined;
   /** With `showHistory`: include activity and sub-orchestration results and inputs in the events. */
   readonly showHistoryOutput?: boolean | undefined;
-  /** Include the input (default true). */
+  /**
+   * Include the input (default true). `false` leaves out every input of the history too (the orchestration's, the
+   * calls', the events' data), as Durable Functions does; results stay with `showHistoryOutput`.
+   */
   readonly showInput?: boolean | undefined;
 }
 

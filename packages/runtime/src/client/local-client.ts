@@ -209,7 +209,10 @@ export class LocalClient implements LocalDurableClient {
       options, 'getStatus options', { showHistory: isBoolean, showHistoryOutput: isBoolean, showInput: isBoolean },
     );
     const shown = (state: InstanceState, history: readonly HistoryEvent[]): InstanceStatus => (
-      { ...toInstanceStatus(state, { showInput }), history: history.map(showHistoryOutput ? ownEvent : withoutPayload) }
+      {
+        ...toInstanceStatus(state, { showInput }),
+        history: history.map(!showHistoryOutput ? withoutPayload : showInput === false ? withoutInput : ownEvent),
+      }
     );
     if (showHistory && this.#store.getInstanceHistory) {
       // One reading of the instance with its own history (`Store.getInstanceHistory`): nothing to check, no retry.
@@ -1218,6 +1221,17 @@ function withoutPayload(event: HistoryEvent): HistoryEvent {
   if (!('result' in event || 'input' in event)) return ownEvent(event);
   // The payload is left out before the copy: it may be the biggest part of the event.
   const { result: _r, input: _i, ...rest } = event as HistoryEvent & { result?: unknown; input?: unknown };
+  return ownEvent(rest as HistoryEvent);
+}
+
+/**
+ * The caller's own copy of a history event without its input, its result kept (`showHistoryOutput: true` with
+ * `showInput: false`): `showInput: false` keeps every input out of the answer, the orchestration's, the calls' and the
+ * events' data, as Durable Functions' `GetStatusAsync` removes every `Input` of its history then.
+ */
+function withoutInput(event: HistoryEvent): HistoryEvent {
+  if (!('input' in event)) return ownEvent(event);
+  const { input: _i, ...rest } = event as HistoryEvent & { input?: unknown };
   return ownEvent(rest as HistoryEvent);
 }
 

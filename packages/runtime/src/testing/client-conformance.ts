@@ -431,6 +431,28 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(withOutput!.history!.find((e) => e.type === 'TaskCompleted')).toHaveProperty('result', 'Hello Tokyo!');
       });
 
+      it('keeps every input out of the history with showInput: false, results kept, as Durable Functions\' getStatus does', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'hidden-inputs', input: 1 });
+        await client.raiseEvent('hidden-inputs', 'Item', { secret: 'event data' });
+        await client.waitForCompletion('hidden-inputs', SETTLED);
+        await client.startNew('E1_HelloSequence', { instanceId: 'hidden-inputs-2', input: { secret: 1 } });
+        await client.waitForCompletion('hidden-inputs-2', SETTLED);
+        for (const id of ['hidden-inputs', 'hidden-inputs-2']) {
+          const shown = (await client.getStatus(id, { showHistory: true, showHistoryOutput: true }))!.history!;
+          expect(shown.some((e) => 'input' in e)).toBe(true);
+          const hidden = (await client.getStatus(id, { showHistory: true, showHistoryOutput: true, showInput: false }))!.history!;
+          expect(hidden.filter((e) => 'input' in e)).toEqual([]);
+          // Only the inputs go: the same events, results included.
+          expect(hidden).toEqual(shown.map((e) => {
+            const { input: _input, ...rest } = e as HistoryEvent & { input?: unknown };
+            return rest;
+          }));
+        }
+        const hello = (await client.getStatus('hidden-inputs-2', { showHistory: true, showHistoryOutput: true, showInput: false }))!;
+        expect(hello.history!.find((e) => e.type === 'TaskCompleted')).toHaveProperty('result', 'Hello Tokyo!');
+        expect(hello.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+      });
+
       it('gives the history of the execution whose status it gives, however late the history read answers', async () => {
         await client.startNew('GatedLoop', { instanceId: 'torn', input: { n: 0, last: 1 } });
         await gates.reached('torn/0');
