@@ -812,6 +812,36 @@ describe('runtime', () => {
     expect(history.filter((e) => e.type === 'EventRaised')).toHaveLength(1);
   });
 
+  it('starts each execution of a continueAsNew loop without a custom status: one the new execution sets is shown', async () => {
+    const runtime = await start({
+      orchestrators: {
+        Passes: function* (ctx) {
+          const n = ctx.getInput<number>();
+          if (n === 0) ctx.setCustomStatus('first pass');
+          yield ctx.waitForExternalEvent('Next');
+          if (n === 1) ctx.setCustomStatus('second pass, after its wait');
+          if (n === 2) return 'done';
+          ctx.continueAsNew(n + 1);
+        },
+      },
+    });
+    const id = 'passes';
+    const seen: unknown[] = [];
+    const watch = runtime.client.customStatus$(id).subscribe((value) => seen.push(value));
+    await runtime.client.startNew('Passes', { instanceId: id, input: 0 });
+    const passes = (input: number) => firstValueFrom(runtime.client.status$(id).pipe(filter((s) => s?.input === input && s.runtimeStatus === 'Running')));
+    expect((await passes(0)).customStatus).toBe('first pass');
+    await runtime.client.raiseEvent(id, 'Next');
+    // The second execution waits without one: the first's value went with its execution.
+    expect(await passes(1)).not.toHaveProperty('customStatus');
+    await runtime.client.raiseEvent(id, 'Next');
+    await passes(2);
+    await runtime.client.raiseEvent(id, 'Next');
+    expect(await runtime.client.waitForCompletion(id, SETTLED)).not.toHaveProperty('customStatus');
+    watch.unsubscribe();
+    expect(seen).toEqual([undefined, 'first pass', undefined, 'second pass, after its wait', undefined]);
+  });
+
   it('fails an instance whose code changed incompatibly, naming both calls', async () => {
     const store = new MemoryStore();
     const v1 = await start({

@@ -78,7 +78,10 @@ export interface InstanceStatus {
   readonly input?: unknown;
   /** The return value when Completed; the reason when Terminated. */
   readonly output?: unknown;
-  /** The last value committed with `setCustomStatus`. */
+  /**
+   * The last value the current execution committed with `setCustomStatus`: an execution starts without one (after
+   * `continueAsNew`, a restart or a start over a finished id); `setCustomStatus(undefined)` clears it.
+   */
   readonly customStatus?: unknown;
   /** Why the instance failed, when Failed. */
   readonly failureDetails?: FailureDetails;
