@@ -12,6 +12,7 @@ import {
   RESYNC_HINT, sweepChunkQuery, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimProbeFilter, timedClaimProbeFilter,
   visibleMessagesQuery,
 } from '../src/queries.js';
+import * as queries from '../src/queries.js';
 import { heldSweepsQuery, sweepClaim, sweepRenewal } from '../src/sweep-lease.js';
 import { indexScan, type IndexScan } from './support/index-scan.js';
 
@@ -255,15 +256,57 @@ function servingIndex(shape: Shape): { readonly name: string } | { readonly why:
  * local alias of `this.#messages`), each as `<receiver>.<method>(<first argument>` without whitespace.
  */
 function collectionCalls(source: string): string[] {
+  return collectionCallArguments(source).map((call) => call.site);
+}
+
+/** {@link collectionCalls}, each with the text of all its arguments (`args`, without whitespace). */
+function collectionCallArguments(source: string): { readonly site: string; readonly args: string }[] {
   const receivers = 'this\\.#(?:instances|instancesLocal|history|messages|tasks|tasksLocal|sweeps|purges)|\\bmessages';
   const methods = 'find|findOne|findOneAndUpdate|findOneAndDelete|findOneAndReplace|updateOne|updateMany|deleteOne|deleteMany|replaceOne|' +
     'countDocuments|estimatedDocumentCount|distinct|aggregate|bulkWrite';
   const call = new RegExp(`(${receivers})\\s*\\.\\s*(${methods})\\s*(?:<[^(]*>)?\\s*\\(`, 'g');
-  const calls: string[] = [];
+  const calls: { site: string; args: string }[] = [];
   for (let match = call.exec(source); match; match = call.exec(source)) {
-    calls.push(`${match[1]!.replace('this.', '')}.${match[2]!}(${firstArgument(source, call.lastIndex).replace(/\s+/g, '')}`);
+    calls.push({
+      site: `${match[1]!.replace('this.', '')}.${match[2]!}(${firstArgument(source, call.lastIndex).replace(/\s+/g, '')}`,
+      args: allArguments(source, call.lastIndex).replace(/\s+/g, ''),
+    });
   }
   return calls;
+}
+
+/**
+ * The `hint` and `sort` a call's arguments (`args`, from {@link collectionCallArguments}) name: the expression after
+ * `hint:` or `sort:`, `'{'` for an object written inline.
+ */
+function namedOptions(args: string): { readonly hint?: string; readonly sort?: string } {
+  const named = (option: string) => new RegExp(`\\b${option}:(\\{|[\\w$.]+)`).exec(args)?.[1];
+  const hint = named('hint');
+  const sort = named('sort');
+  return { ...(hint === undefined ? {} : { hint }), ...(sort === undefined ? {} : { sort }) };
+}
+
+/** The value of a constant of `queries.ts` named by a path (`RELEASE_OWNER_HINTS.activityTasks`), or `undefined`. */
+function queriesConstant(path: string): unknown {
+  return path.split('.').reduce<unknown>((value, name) => (value as Record<string, unknown> | undefined)?.[name], queries);
+}
+
+/** The text of every argument of the call whose first argument starts at `from`, up to its closing parenthesis. */
+function allArguments(source: string, from: number): string {
+  let depth = 0;
+  for (let i = from; i < source.length; i++) {
+    const ch = source[i]!;
+    if (ch === '\'' || ch === '"' || ch === '`') {
+      i = source.indexOf(ch, i + 1);
+      continue;
+    }
+    if ('([{'.includes(ch)) depth++;
+    else if (')]}'.includes(ch)) {
+      if (depth === 0) return source.slice(from, i);
+      depth--;
+    }
+  }
+  throw new Error(`unterminated call at ${from}`);
 }
 
 /** The text of the argument that starts at `from`, up to the comma or parenthesis that ends it at its own depth. */
@@ -317,6 +360,32 @@ describe('index coverage', () => {
     expect({ unknown, gone }).toEqual({ unknown: [], gone: [] });
   });
 
+  it('every hint and sort a call sends is the one its shape is checked with (a constant of queries.ts, or a builder\u2019s)', () => {
+    const source = readFileSync(new URL('../src/mongo-store.ts', import.meta.url), 'utf8');
+    const bySite = new Map<string, Shape[]>();
+    for (const shape of shapes()) for (const site of shape.sites) bySite.set(site, [...(bySite.get(site) ?? []), shape]);
+    const wrong: string[] = [];
+    let checked = 0;
+    for (const { site, args } of collectionCallArguments(source)) {
+      for (const [option, expression] of Object.entries(namedOptions(args)) as ['hint' | 'sort', string][]) {
+        if (expression === '{') {
+          wrong.push(`${site}: a ${option} written inline (name it in queries.ts, so that its shape here is checked)`);
+          continue;
+        }
+        // A builder's (`heads.due.hint`, `held.sort`): the shape takes it from the same builder.
+        if (!/^[A-Z]/.test(expression)) continue;
+        const value = queriesConstant(expression);
+        if (value === undefined) wrong.push(`${site}: its ${option} ${expression} is no constant of queries.ts`);
+        else if (!(bySite.get(site) ?? []).some((shape) => JSON.stringify(shape[option]) === JSON.stringify(value))) {
+          wrong.push(`${site}: its ${option} ${expression} ${JSON.stringify(value)} is not the one its shape is checked with`);
+        }
+        checked++;
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(checked).toBeGreaterThan(15);
+  });
+
   it('refuses a query no index serves, a sort against the index order, and a hint to an index the store does not declare', () => {
     const shape = (s: Partial<Shape>): Shape => ({ what: 'probe', collection: 'activityTasks', filter: {}, sites: [], ...s });
     expect(servingIndex(shape({ filter: { name: 'Act' } }))).toHaveProperty('why');
@@ -330,5 +399,9 @@ describe('index coverage', () => {
   it('reads the calls of a source, whatever their layout', () => {
     expect(collectionCalls('await this.#instances\n  .find<{ a: 1 }>(f(a, [b, c]), { x })\nconst m = messages.findOne({ instanceId: key, s: \'a,b)\' })'))
       .toEqual(['#instances.find(f(a,[b,c])', 'messages.findOne({instanceId:key,s:\'a,b)\'}']);
+    const [claim] = collectionCallArguments('await this.#tasks.findOne(TASK_WAKE_FILTER, {\n  sort: TASK_WAKE_SORT, hint: RELEASE_OWNER_HINTS.activityTasks,\n  ...readBound() })');
+    expect(namedOptions(claim!.args)).toEqual({ sort: 'TASK_WAKE_SORT', hint: 'RELEASE_OWNER_HINTS.activityTasks' });
+    expect(queriesConstant('RELEASE_OWNER_HINTS.activityTasks')).toEqual({ leaseOwner: 1, leaseExpiresAt: 1 });
+    expect(namedOptions('f,{hint:{a:1},sort:held.sort}')).toEqual({ hint: '{', sort: 'held.sort' });
   });
 });
