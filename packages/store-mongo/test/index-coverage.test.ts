@@ -386,6 +386,19 @@ describe('index coverage', () => {
     expect(checked).toBeGreaterThan(15);
   });
 
+  it('the README\u2019s index table lists every declared index, by collection, name and key, and no other', () => {
+    // Operators who connect with createIndexes: false create the indexes from that table.
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const table = readme.slice(readme.indexOf('| collection | index | used by |')).split('\n\n')[0]!.split('\n').slice(2);
+    const listed = table.flatMap((row) => {
+      const match = /^\| (\w+) \| `(\w+)` `\{ ([\w, ]+) \}`/.exec(row);
+      return match ? [`${match[1]}.${match[2]} ${match[3]}`] : [];
+    });
+    const declared = (Object.keys(INDEXES) as (keyof CollectionNames)[]).flatMap((collection) =>
+      INDEXES[collection].map((index) => `${collection}.${String(index.name)} ${Object.keys(index.key).join(', ')}`));
+    expect(listed.sort()).toEqual(declared.sort());
+  });
+
   it('refuses a query no index serves, a sort against the index order, and a hint to an index the store does not declare', () => {
     const shape = (s: Partial<Shape>): Shape => ({ what: 'probe', collection: 'activityTasks', filter: {}, sites: [], ...s });
     expect(servingIndex(shape({ filter: { name: 'Act' } }))).toHaveProperty('why');
