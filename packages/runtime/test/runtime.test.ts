@@ -812,7 +812,7 @@ describe('runtime', () => {
     expect(history.filter((e) => e.type === 'EventRaised')).toHaveLength(1);
   });
 
-  it('starts each execution of a continueAsNew loop without a custom status: one the new execution sets is shown', async () => {
+  it('starts each execution of a continueAsNew loop without a custom status (one the new execution sets is shown), keeping createdTime', async () => {
     const runtime = await start({
       orchestrators: {
         Passes: function* (ctx) {
@@ -830,10 +830,14 @@ describe('runtime', () => {
     const watch = runtime.client.customStatus$(id).subscribe((value) => seen.push(value));
     await runtime.client.startNew('Passes', { instanceId: id, input: 0 });
     const passes = (input: number) => firstValueFrom(runtime.client.status$(id).pipe(filter((s) => s?.input === input && s.runtimeStatus === 'Running')));
-    expect((await passes(0)).customStatus).toBe('first pass');
+    const first = await passes(0);
+    expect(first.customStatus).toBe('first pass');
     await runtime.client.raiseEvent(id, 'Next');
-    // The second execution waits without one: the first's value went with its execution.
-    expect(await passes(1)).not.toHaveProperty('customStatus');
+    // The second execution waits without one: the first's value went with its execution. It is the same instance:
+    // its createdTime is the first execution's.
+    const second = await passes(1);
+    expect(second).not.toHaveProperty('customStatus');
+    expect(second.createdTime).toEqual(first.createdTime);
     await runtime.client.raiseEvent(id, 'Next');
     await passes(2);
     await runtime.client.raiseEvent(id, 'Next');

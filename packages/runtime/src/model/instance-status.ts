@@ -85,7 +85,10 @@ export interface InstanceStatus {
   readonly customStatus?: unknown;
   /** Why the instance failed, when Failed. */
   readonly failureDetails?: FailureDetails;
-  /** When the instance was started; lists are ordered and filtered by it. */
+  /**
+   * When the instance was started; lists are ordered and filtered by it. Kept across `continueAsNew`; a restart or a
+   * start over a finished id is a new start.
+   */
   readonly createdTime: Date;
   /** When its status last changed (the last committed step or command). */
   readonly lastUpdatedTime: Date;
