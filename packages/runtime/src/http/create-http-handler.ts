@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { methodNotAllowed } from 'hono/method-not-allowed';
-import { routePath } from 'hono/route';
+import { matchedRoutes, routePath } from 'hono/route';
 import { firstValueFrom, last, merge, Observable, takeUntil, takeWhile } from 'rxjs';
 import { checkStatusResponse, completionResponse, withFailureStatusLink } from '../client/check-status-response.js';
 import type { DurableClient, InstanceFilter, ListInstancesQuery, PurgeInstancesFilter } from '../client/durable-client.js';
@@ -15,14 +15,16 @@ import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js'
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
 import { decodeContinuationToken } from '../store/store-helpers.js';
 import {
-  assertMethods, checkDependencies, httpBaseUrl, invalid, isBoolean, isCount, isFiniteDelayMs, isHeaderText, readChecked, requestBase,
-  type MemberCheck,
+  assertMethods, checkDependencies, httpBaseUrl, invalid, isBoolean, isCount, isFiniteDelayMs, isHeaderText, readChecked, readClock,
+  requestBase, type MemberCheck,
 } from '../model/validation.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
 import { errorBodyOf, errorResponse, responseForError } from './error-response.js';
+import { ForbiddenError } from './forbidden-error.js';
 import { HostNotAllowedError } from './host-not-allowed-error.js';
 import { KeyVerifier, matchedKeySource } from './key-verifier.js';
+import { assertReadsInstance, presentedReadScope, ReadTokenVerifier, scopedFilter, type ReadScope } from './read-token.js';
 import { parseInstanceFilter } from './instance-filter-params.js';
 import {
   parseBoolean, parseDate, parseHistoryPosition, parseInstanceIdSegment, parseNonNegativeNumber, parseRuntimeStatuses,
@@ -61,7 +63,9 @@ export interface HttpHandlerOptions {
    * The access key, or several (to rotate keys). A request presents it as an `x-functions-key` header,
    * `Authorization: Bearer <key>` or a `code` query parameter; each is compared in constant time and any one matching
    * is enough (an `Authorization` header of another scheme, or a Bearer token that is not a key, is no obstacle: the
-   * key may come beside it). Required unless `anonymous` is `true`.
+   * key may come beside it). Required unless `anonymous` is `true`. Wherever a key goes, a request may present a read
+   * token made with one of the keys instead (`createReadToken`): it reads the instances of its scope until it expires,
+   * and nothing else (403 `forbidden`); an expired or altered one gets the 401 of a wrong key.
    */
   readonly key?: string | readonly string[];
   /**
@@ -229,7 +233,12 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `GET /streams/instances` (list filters) | SSE `instances` events (data: array) | 400 |
  * | `GET /streams`, `POST /streams/{session}/subscriptions`, `DELETE /streams/{session}` | one SSE session carrying many subscriptions (see `registerSessionRoutes`) | 400, 403, 404 |
  *
- * Every request needs the key (401 otherwise); an anonymous handler answers a request with a `Host` header (any
+ * Every request needs the key (401 otherwise), or a read token made with it (`createReadToken`: an extension beyond
+ * Durable Functions), which reaches the status, history and stream routes of the instances of its scope only, and the
+ * list routes only under its prefix (a wider `instanceIdPrefix` is narrowed to it); any other route, instance or
+ * prefix is 403 `forbidden` before anything is read or done, and in the multiplexed stream an out-of-scope
+ * subscription alone gets its `close` event with that error. An expired or altered token is answered as a wrong key.
+ * An anonymous handler answers a request with a `Host` header (any
  * received over the network) only on the host names it is meant to be reached by (IP addresses, `localhost`, the host
  * of `baseUrl`, `allowedHosts`; 421 `host-not-allowed` otherwise, against DNS rebinding; an explicit `allowedHosts`
  * checks every request); unknown routes get 404, wrong methods 405 (with `Allow`), bodies
@@ -318,10 +327,21 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   }
 
   const verifier = settings.keys ? new KeyVerifier(settings.keys) : undefined;
+  const tokens = settings.keys ? new ReadTokenVerifier(settings.keys) : undefined;
   /** The requests whose key came as `?code=` (and no key header matched): their check-status URLs carry it. */
   const keyFromUrl = new WeakSet<Request>();
+  /** The requests made with a read token (see `createReadToken`), by what it reads. */
+  const readScopes = new WeakMap<Request, ReadScope>();
   app.use('*', async (c, next) => {
-    const source = verifier && (await matchedKeySource(verifier, c.req.raw, queryOf(c.req.url)));
+    const query = queryOf(c.req.url);
+    let source = verifier && (await matchedKeySource(verifier, c.req.raw, query));
+    // A key is looked for first: a read token beside a key takes nothing from it. An expired or altered token is no
+    // credential, answered as a wrong key.
+    if (tokens && source === undefined) {
+      const presented = await presentedReadScope(tokens, c.req.raw, query, readClock(settings.clock, 'The handler\'s clock').getTime());
+      source = presented?.source;
+      if (presented) readScopes.set(c.req.raw, presented.scope);
+    }
     if (source === 'code') keyFromUrl.add(c.req.raw);
     if (verifier && source === undefined) {
       return errorResponse(401, 'unauthorized', 'A valid key is required (Authorization: Bearer <key> or ?code=<key>)', {
@@ -356,6 +376,16 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     onMethodNotAllowed: (c, methods) =>
       errorResponse(405, 'method-not-allowed', `${c.req.method} is not allowed here`, { Allow: methods.join(', ') }),
   }));
+
+  // Before any route acts: a read token reaches only the routes that read (each checks its scope); every other route,
+  // a command, a purge, or one added later, is refused whole. (A request that matches no route gets its 404.)
+  app.use('*', async (c, next) => {
+    const route = readScopes.has(c.req.raw) ? matchedRoutes(c).find((r) => r.method !== METHOD_ALL) : undefined;
+    if (route && !READ_ROUTES.has(`${route.method} ${route.path}`)) {
+      throw new ForbiddenError(`A read token only reads: ${c.req.method} ${new URL(c.req.url).pathname} needs the key`);
+    }
+    await next();
+  });
 
   // ------------------------------------------------------------------ start
 
@@ -405,21 +435,28 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     maxBodyBytes: Math.max(settings.maxBodyBytes, DEFAULT_MAX_BODY_BYTES), retryAfterSeconds: settings.retryAfterSeconds,
     errorBody: (error) => errorBodyOf(error, logger, 'stream error'),
     clock: settings.clock, logger,
+    authorize: (c, spec) => {
+      const scope = readScopes.get(c.req.raw);
+      if (!scope) return spec;
+      if (spec.kind === 'instances') return { ...spec, filter: scopedFilter(scope, spec.filter) };
+      assertReadsInstance(scope, spec.instanceId);
+      return spec;
+    },
   });
 
   app.on('GET', paths('/streams/instances'), (c) => {
-    const filter = parseInstanceFilter(queryOf(c.req.url));
+    const filter = scoped(c, parseInstanceFilter(queryOf(c.req.url)));
     return streams.singleStream(c, { kind: 'instances', filter });
   });
 
   app.on('GET', paths('/instances/:id/stream'), (c) => {
-    const instanceId = parseInstanceIdSegment(c.req.param('id'));
+    const instanceId = reads(c, parseInstanceIdSegment(c.req.param('id')));
     const untilTerminal = parseBoolean(queryOf(c.req.url), 'untilTerminal') ?? false;
     return streams.singleStream(c, { kind: 'status', instanceId, untilTerminal });
   });
 
   app.on('GET', paths('/instances/:id/history/stream'), (c) => {
-    const instanceId = parseInstanceIdSegment(c.req.param('id'));
+    const instanceId = reads(c, parseInstanceIdSegment(c.req.param('id')));
     const params = queryOf(c.req.url);
     const untilTerminal = parseBoolean(params, 'untilTerminal') ?? false;
     return streams.singleStream(c, historySpec(instanceId, untilTerminal, parseHistoryPosition(params), parseBoolean(params, 'positions')));
@@ -430,7 +467,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   app.on('GET', paths('/instances/:id'), async (c) => {
     const url = new URL(c.req.url);
     const params = queryOf(url);
-    const id = parseInstanceIdSegment(c.req.param('id'));
+    const id = reads(c, parseInstanceIdSegment(c.req.param('id')));
     const showHistory = parseBoolean(params, 'showHistory') ?? false;
     const showHistoryOutput = parseBoolean(params, 'showHistoryOutput') ?? false;
     const showInput = parseBoolean(params, 'showInput') ?? true;
@@ -459,7 +496,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const params = queryOf(c.req.url);
     const pageSize = parseTop(params, 'top');
     const format = parseFormat(params);
-    const filter = parseInstanceFilter(params);
+    const filter = scoped(c, parseInstanceFilter(params));
     if (matchesNothing(filter)) return listResponse([], undefined);
     const query: ListInstancesQuery = {
       ...filter,
@@ -543,6 +580,19 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   });
 
   // ------------------------------------------------------------------ helpers
+
+  /** `id`, which a request made with a read token may read only within its scope ({@link ForbiddenError} otherwise). */
+  function reads(c: Context, id: string): string {
+    const scope = readScopes.get(c.req.raw);
+    if (scope) assertReadsInstance(scope, id);
+    return id;
+  }
+
+  /** `filter`, narrowed to the scope of a request made with a read token (see `scopedFilter`). */
+  function scoped<F extends InstanceFilter>(c: Context, filter: F): F {
+    const scope = readScopes.get(c.req.raw);
+    return scope ? scopedFilter(scope, filter) : filter;
+  }
 
   /**
    * The status of `id` as soon as it is terminal, or the latest one when the timeout passes, the request is aborted
@@ -672,6 +722,21 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     },
   });
 }
+
+/** The method Hono gives middleware (`app.use`): every other matched route is a route's handler. */
+const METHOD_ALL = 'ALL';
+
+/**
+ * The routes a read token reaches, as `METHOD path` as registered (HEAD is served by GET's): the status and stream
+ * routes, which check the token's scope, and the multiplexed stream's session routes (opening a session reads
+ * nothing; each subscription is checked; deleting one's own session ends only its streams).
+ */
+const READ_ROUTES: ReadonlySet<string> = new Set([
+  ...['/instances/:id', '/instances/:id/stream', '/instances/:id/history/stream', '/instances', '/streams/instances', '/streams']
+    .flatMap((path) => paths(path).map((route) => `GET ${route}`)),
+  ...paths('/streams/:session/subscriptions').map((route) => `POST ${route}`),
+  ...paths('/streams/:session').map((route) => `DELETE ${route}`),
+]);
 
 /** Which shape status bodies take. */
 type StatusFormat = 'durable-functions' | 'native';

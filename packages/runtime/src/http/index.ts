@@ -10,3 +10,4 @@ export type { NativeWireStatus, WireFailureDetails, WireHistoryEvent, WireInstan
 export type { ErrorBody, ErrorResponseBody } from './error-response.js';
 export { historyEventsHeld, type HistoryPosition } from '../model/history-position.js';
 export { KeyVerifier } from './key-verifier.js';
+export { createReadToken, type ReadTokenOptions } from './read-token.js';

@@ -49,11 +49,16 @@ export type KeySource = 'header' | 'code';
  * ```
  */
 export async function matchedKeySource(verifier: KeyVerifier, request: Request, query: QueryParams): Promise<KeySource | undefined> {
-  const bearer = /^Bearer[ ]+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '')?.[1];
-  for (const key of [request.headers.get('x-functions-key') ?? undefined, bearer]) {
+  for (const key of headerCredentials(request)) {
     if (key !== undefined && (await verifier.verify(key))) return 'header';
   }
   return (await verifier.verify(query.get('code'))) ? 'code' : undefined;
+}
+
+/** The credentials a request's headers present, in the order they are read: `x-functions-key`, then a Bearer token. */
+export function headerCredentials(request: Request): readonly (string | undefined)[] {
+  const bearer = /^Bearer[ ]+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '')?.[1];
+  return [request.headers.get('x-functions-key') ?? undefined, bearer];
 }
 
 async function digest(value: string): Promise<Uint8Array> {

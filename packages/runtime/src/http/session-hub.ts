@@ -449,8 +449,17 @@ export class StreamSession implements ConnectionOwner {
     if (active) throw new InvalidArgumentError(`Subscription ${JSON.stringify(sub)} is already active with another stream`);
     const max = this.#host.options.maxSubscriptions;
     if (this.subscriptionCount < max) return this.#add(sub, spec, untilTerminal, stream);
-    const error = this.#host.options.errorBody(new InvalidArgumentError(`A session holds at most ${max} subscriptions`));
-    this.#write(undefined, own('close', { sub, error }));
+    this.refuse(sub, new InvalidArgumentError(`A session holds at most ${max} subscriptions`));
+  }
+
+  /**
+   * Refuses subscription `sub` with `error` by its `close` event, what a subscription that fails gets (ending it first
+   * if it is active: the client takes the event for its end), and the session carries on.
+   */
+  refuse(sub: string, error: unknown): void {
+    if (this.#disposed) return;
+    this.unsubscribe(sub);
+    this.#write(undefined, own('close', { sub, error: this.#host.options.errorBody(error) }));
   }
 
   /** Ends subscription `sub`, if active; no `close` event follows (the client asked). */

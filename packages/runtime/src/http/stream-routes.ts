@@ -40,6 +40,11 @@ export interface StreamRoutesOptions {
   readonly clock: Clock;
   /** Told of a clock that gives no time to the heartbeats (the handler's guarded logger). */
   readonly logger: Logger;
+  /**
+   * The stream a subscription of request `c` may have: `spec`, or `spec` narrowed (a read token's list within its
+   * prefix); throws a `DurableError` (403 `forbidden`) for one it may not, which refuses that subscription alone.
+   */
+  readonly authorize: (c: Context, spec: StreamSpec) => StreamSpec;
 }
 
 /** The stream routes' single-stream response, and their `close()` (for the handler's). */
@@ -59,7 +64,7 @@ const MAX_SUB_ID_LENGTH = 64;
  * | route | answer |
  * |---|---|
  * | `GET /streams` (`Last-Event-ID` to resume) | SSE: `session` first (`{ session }`), then `status` / `history` / `instances` events `{ sub, data }` and `close` events `{ sub, error? }` of the session's subscriptions |
- * | `POST /streams/{session}/subscriptions` (body `{ subscribe?: [{ sub, kind, instanceId?, query?, untilTerminal?, positions?, after? }], unsubscribe?: [sub] }`) | 200 `{ session, subscriptions }` (the unsubscribes applied, then the subscribes in order; each one past the session's room gets its `close` event with an `invalid-argument` error); 400 malformed (an `after` too, either list longer than `MAX_SUBSCRIPTIONS_PER_SESSION`) or `sub` active with another stream (nothing changes), 403 not declared JSON from another origin (see `assertNotCrossSitePost`), 404 unknown session |
+ * | `POST /streams/{session}/subscriptions` (body `{ subscribe?: [{ sub, kind, instanceId?, query?, untilTerminal?, positions?, after? }], unsubscribe?: [sub] }`) | 200 `{ session, subscriptions }` (the unsubscribes applied, then the subscribes in order; each one past the session's room gets its `close` event with an `invalid-argument` error, and each one a read token does not reach its `close` event with a 403 `forbidden` error); 400 malformed (an `after` too, either list longer than `MAX_SUBSCRIPTIONS_PER_SESSION`) or `sub` active with another stream (nothing changes), 403 not declared JSON from another origin (see `assertNotCrossSitePost`), 404 unknown session |
  * | `DELETE /streams/{session}` | 204: the session and its subscriptions are released at once; 404 unknown |
  *
  * `kind` is `status` or `history` (with `instanceId`) or `instances` (with `query`, the list filters as a query
@@ -124,11 +129,15 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
     // Looked up again: the session may have ended (deleted, expired, handler closed) while the body arrived, and a
     // change to it would do nothing while answering 200.
     const session = existing(hub, c.req.param('session'));
-    const change = parseSubscriptionChange(body.present ? body.value : undefined, session);
+    const change = parseSubscriptionChange(body.present ? body.value : undefined, session, (spec) => options.authorize(c, spec));
     for (const sub of change.unsubscribe) session.unsubscribe(sub);
-    for (const { sub, spec, key } of change.subscribe) {
-      const { feed, untilTerminal } = feedOf(options.client, spec, options.wire);
-      session.subscribe(sub, feed, untilTerminal, key);
+    for (const entry of change.subscribe) {
+      if ('refused' in entry) {
+        session.refuse(entry.sub, entry.refused);
+        continue;
+      }
+      const { feed, untilTerminal } = feedOf(options.client, entry.spec, options.wire);
+      session.subscribe(entry.sub, feed, untilTerminal, entry.key);
     }
     return jsonResponse({ session: session.id, subscriptions: session.subscriptionCount }, { headers: { 'cache-control': 'no-store' } });
   });
@@ -175,9 +184,14 @@ class SessionNotFound extends DurableError {
   }
 }
 
+/** A subscription to add, or one refused (by its `close` event) because the request may not have its stream. */
+type Subscribe =
+  | { readonly sub: string; readonly spec: StreamSpec; readonly key: string }
+  | { readonly sub: string; readonly refused: unknown };
+
 interface SubscriptionChange {
-  /** The subscriptions to add: not active yet (those active with the same stream are left out). */
-  readonly subscribe: readonly { readonly sub: string; readonly spec: StreamSpec; readonly key: string }[];
+  /** The subscriptions to add: not active yet (those active with the same stream are left out), and those refused. */
+  readonly subscribe: readonly Subscribe[];
   readonly unsubscribe: readonly string[];
 }
 
@@ -186,7 +200,7 @@ interface SubscriptionChange {
  * route applies the unsubscribes, then the subscribes in order, and the session refuses each one it has no room for
  * (see `StreamSession.subscribe`).
  */
-function parseSubscriptionChange(body: unknown, session: StreamSession): SubscriptionChange {
+function parseSubscriptionChange(body: unknown, session: StreamSession, authorize: (spec: StreamSpec) => StreamSpec): SubscriptionChange {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new InvalidArgumentError('The body must be an object { subscribe?: [...], unsubscribe?: [...] }');
   }
@@ -199,13 +213,27 @@ function parseSubscriptionChange(body: unknown, session: StreamSession): Subscri
     throw new InvalidArgumentError(`subscribe and unsubscribe list at most ${MAX_SUBSCRIPTIONS_PER_SESSION} subscriptions each`);
   }
   const removed = new Set(unsubscribe.map((sub) => subId(sub)));
-  const added = subscribe.map((entry) => subscription(entry));
+  // Each one checked as it is given first (a malformed one refuses the whole request), then authorized: one the request
+  // may not have is refused alone.
+  const added = subscribe.map((entry) => subscriptionSpec(entry)).map(({ sub, spec }): Subscribe => {
+    try {
+      const allowed = authorize(spec);
+      return { sub, spec: allowed, key: streamKey(allowed) };
+    } catch (error) {
+      return { sub, refused: error };
+    }
+  });
   const ids = new Set<string>();
-  const fresh: { sub: string; spec: StreamSpec; key: string }[] = [];
+  const fresh: Subscribe[] = [];
   for (const entry of added) {
-    const { sub, key } = entry;
+    const { sub } = entry;
     if (ids.has(sub)) throw new InvalidArgumentError(`Subscription ${JSON.stringify(sub)} is listed twice`);
     ids.add(sub);
+    if ('refused' in entry) {
+      fresh.push(entry);
+      continue;
+    }
+    const { key } = entry;
     const active = removed.has(sub) ? undefined : session.streamOf(sub);
     // The same stream again: a resend of a change already applied, which changes nothing.
     if (active === undefined) fresh.push(entry);
@@ -219,11 +247,6 @@ function subId(value: unknown): string {
     throw new InvalidArgumentError(`A subscription id must be a string of 1 to ${MAX_SUB_ID_LENGTH} characters`);
   }
   return value;
-}
-
-function subscription(entry: unknown): { sub: string; spec: StreamSpec; key: string } {
-  const { sub, spec } = subscriptionSpec(entry);
-  return { sub, spec, key: streamKey(spec) };
 }
 
 function subscriptionSpec(entry: unknown): { sub: string; spec: StreamSpec } {
