@@ -13,6 +13,7 @@ describeReadmeExamples(new URL('../../../README.md', import.meta.url), new URL('
 describeReadmeExamples(new URL('../README.md', import.meta.url), new URL('./.docs-blocks-package/', import.meta.url), [
   ['custom status:', 'greeted', 'Hello Tokyo!'],
   [202, 'hi'],
+  [202, 403, 'forbidden'],
 ]);
 
 // docs/testing.md: the testing and samples entries (its conformance block only registers suites, so it is typechecked).

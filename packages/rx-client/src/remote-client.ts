@@ -31,7 +31,9 @@ export interface RemoteClientOptions {
    */
   readonly baseUrl: string;
   /**
-   * The HTTP API's access key, sent as `Authorization: Bearer <key>`. Omit for a server configured as anonymous. A key
+   * The HTTP API's access key, sent as `Authorization: Bearer <key>`, or a read token the server made for this page
+   * (`createReadToken` of `@durable-rx/runtime/http`: reads within its scope only; a command fails with `RemoteError`
+   * `forbidden`, 403). Omit for a server configured as anonymous. A key
    * that no HTTP header can carry (a character above U+00FF, a control character) is refused at once with
    * `InvalidArgumentError` (a `fetch` would refuse every request, which looks like a network that stays down).
    */

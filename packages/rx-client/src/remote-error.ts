@@ -6,7 +6,7 @@ import {
 
 /**
  * An error the server answered with that has no class of its own in `@durable-rx/runtime` (401 `unauthorized`,
- * 404 `not-found` for an unknown route, 405, 500 `internal` …), or a failure to reach the server
+ * 403 `forbidden` for what a read token does not allow, 404 `not-found` for an unknown route, 405, 500 `internal` …), or a failure to reach the server
  * (`code: 'unreachable'`) or to understand its answer (`code: 'bad-response'`). It is a `DurableError`, so callers
  * switch on `code` and `status` as for every other error.
  *
