@@ -384,6 +384,30 @@ describe('an expired or altered read token', () => {
     expect(await refusal(await fetch(`${base}/streams`, bearer(token)))).toEqual(wrongKey);
   });
 
+  it('ends the streams it opened when it expires, and their reconnect is refused', async () => {
+    const clock = new VirtualClock(new Date());
+    const { base } = await open({ clock });
+    const token = await createReadToken(KEY, { instanceIds: ['a-1'], expiresAt: clock.now().getTime() + MINUTE });
+    const readers = [];
+    for (const path of ['/instances/a-1/stream', '/streams']) {
+      const response = await fetch(`${base}${path}`, bearer(token));
+      expect(response.status).toBe(200);
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = '';
+      while (!text.includes('data: ')) text += (await reader.read()).value ?? '';
+      readers.push(reader);
+    }
+    await clock.advance(MINUTE);
+    for (const reader of readers) {
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+        // heartbeats, until the server ends the response
+      }
+    }
+    const resumed = await fetch(`${base}/instances/a-1/stream`, bearer(token, { headers: { 'last-event-id': 'x.1' } }));
+    expect(resumed.status).toBe(401);
+    await resumed.body?.cancel();
+  });
+
   it('is answered as a wrong key when any character of its payload or signature changes, or it is cut, padded or re-signed', async () => {
     const { base } = await open();
     const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: MINUTE });

@@ -442,6 +442,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       assertReadsInstance(scope, spec.instanceId);
       return spec;
     },
+    expiryOf: (c) => readScopes.get(c.req.raw)?.expiresAt,
   });
 
   app.on('GET', paths('/streams/instances'), (c) => {

@@ -15,6 +15,7 @@ import { SESSION, SessionHub, type SessionMode, type StreamSession } from './ses
 import { MAX_SUBSCRIPTIONS_PER_SESSION } from './session-limits.js';
 import { SseConnection, sseResponse, type SseConnectionOptions } from './sse-connection.js';
 import { feedOf, historySpec, STREAM_KINDS, streamKey, type StreamSpec } from './stream-source.js';
+import { unref } from './unref.js';
 import { webhookPaths } from './webhook-paths.js';
 import type { WireSanitiser } from './wire-sanitiser.js';
 
@@ -45,6 +46,8 @@ export interface StreamRoutesOptions {
    * prefix); throws a `DurableError` (403 `forbidden`) for one it may not, which refuses that subscription alone.
    */
   readonly authorize: (c: Context, spec: StreamSpec) => StreamSpec;
+  /** When the credential of request `c` expires (a read token's `expiresAt`, ms), or `undefined` for none (the key). */
+  readonly expiryOf: (c: Context) => number | undefined;
 }
 
 /** The stream routes' single-stream response, and their `close()` (for the handler's). */
@@ -112,11 +115,20 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
         'Retry-After': String(options.retryAfterSeconds),
       });
     }
+    const expiresAt = options.expiryOf(c);
     return sseResponse({
       open: (writer) => {
         const connection = new SseConnection(writer, connectionOptions);
         hub.open(mode, lastEventId, connection);
-        return connection.gone.bind(connection);
+        if (expiresAt === undefined) return connection.gone.bind(connection);
+        // Opened with a read token: the connection ends when the token expires (its stream stays resumable), so the
+        // reconnect, which needs a token still valid, decides whether it goes on.
+        const timer = options.clock.setTimeout(() => connection.end(), Math.max(0, expiresAt - options.clock.now().getTime()));
+        unref(timer);
+        return () => {
+          options.clock.clearTimeout(timer);
+          connection.gone();
+        };
       },
     }, c.req.raw, {});
   };
