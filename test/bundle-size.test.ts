@@ -1157,11 +1157,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, the IndexedDB stores' change feed works without a channel when making a BroadcastChannel throws, and drops
  * a post that throws (the commit stands): 49,361 / 79,909 -> 49,389 / 79,929 B (+28 / +20), budgets set to match;
  * runtime and rx-client unchanged.
+ * 2026-12-05, a NonDeterminismError's copy of a thrown message's first line is cut with its ellipsis as one text (at
+ * most 300 characters in all): 38,777 / 49,416 / 79,955 B (main before it, already over the budgets) -> 38,769 / 49,407 /
+ * 79,956 B (-8 / -9 / +1), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 38_756 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_389 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_929 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 38_769 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_407 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_956 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_252 },
 ];
 

@@ -131,6 +131,22 @@ describe('replay engine', () => {
     expect(stackTrace!.length).toBeLessThan(5_000);
   });
 
+  it('copies at most 300 characters of a replay\'s thrown first line, the ellipsis of a further line included', () => {
+    const history = new HistoryBuilder({ name: 'Throws' }).started().taskScheduled('A').build();
+    const copied = (message: string): string => {
+      const throwsOnReplay: Orchestrator = function* throwsOnReplay() {
+        throw new TypeError(message);
+      };
+      const { errorMessage } = completion(run(throwsOnReplay, history).step(T0, [taskCompleted(0)]))!.failureDetails!;
+      return /, replay threw TypeError: (.*)$/s.exec(errorMessage)![1]!;
+    };
+    expect(copied(`${'x'.repeat(300)}\nsecond line`)).toBe(`${'x'.repeat(299)}…`);
+    expect(copied(`${'x'.repeat(299)}\nsecond line`)).toBe(`${'x'.repeat(299)}…`);
+    expect(copied(`${'x'.repeat(298)}\nsecond line`)).toBe(`${'x'.repeat(298)}…`);
+    expect(copied('x'.repeat(300))).toBe('x'.repeat(300));
+    expect(copied('x'.repeat(301))).toBe(`${'x'.repeat(299)}…`);
+  });
+
   it('throws TaskFailedError into the orchestrator with the failure details', () => {
     let caught: unknown;
     const orch: Orchestrator = function* (ctx) {

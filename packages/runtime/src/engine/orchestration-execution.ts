@@ -1121,13 +1121,13 @@ export function firstStepMarker(timestamp: string, customStatusLimitBytes: numbe
 const COPIED_MESSAGE_MAX = 300;
 
 /**
- * The first line of a thrown `message`, cut to {@link COPIED_MESSAGE_MAX} characters, with an ellipsis when anything
- * was left out: what a NonDeterminismError copies of it into its own message (and so the instance's errorMessage).
+ * The first line of a thrown `message`, with an ellipsis when anything was left out, {@link COPIED_MESSAGE_MAX}
+ * characters in all at most: what a NonDeterminismError copies of it into its own message (and so the instance's
+ * errorMessage).
  */
 function firstLine(message: string): string {
   const line = message.split('\n', 1)[0]!;
-  if (line.length > COPIED_MESSAGE_MAX) return cutText(line, COPIED_MESSAGE_MAX, ellipsis);
-  return line.length < message.length ? `${line}…` : line;
+  return cutText(line.length < message.length ? `${line}…` : line, COPIED_MESSAGE_MAX, ellipsis);
 }
 
 /**
