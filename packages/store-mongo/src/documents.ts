@@ -1,5 +1,5 @@
 import { ALL_RUNTIME_STATUSES, type HistoryEvent, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
-import { claimableAtMs, type ActivityTask, type InstanceState, type OrchestrationMessage, type PurgedSnapshot } from '@durable-rx/runtime/store-kit';
+import { claimableAtMs, isValidDate, type ActivityTask, type InstanceState, type OrchestrationMessage, type PurgedSnapshot } from '@durable-rx/runtime/store-kit';
 import { Buffer } from 'node:buffer';
 import { ObjectId } from 'mongodb';
 import { MongoStoreError } from './errors/mongo-store-error.js';
@@ -465,7 +465,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function toDate(value: unknown, field: string): Date {
   const date = typeof value === 'string' ? new Date(value) : undefined;
-  if (!date || Number.isNaN(date.getTime())) {
+  if (!isValidDate(date)) {
     throw new MongoStoreError(`Stored ${field} is not an ISO date; the document was not written by MongoStore`);
   }
   return date;

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, TERMINAL_RUNTIME_STATUSES, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
-import { type InstanceQuery, type Lease, type PageKey, type PurgeFilter } from '@durable-rx/runtime/store-kit';
+import { isValidDate, type InstanceQuery, type Lease, type PageKey, type PurgeFilter } from '@durable-rx/runtime/store-kit';
 import type { Filter, Sort } from 'mongodb';
 import { EPOCH, NEVER, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type TaskDoc } from './documents.js';
 import { instanceKey, instanceKeyPrefixPatterns, instanceIdOfKey } from './instance-key.js';
@@ -422,7 +422,7 @@ export function nextPageKey(docs: readonly { readonly _id: string; readonly crea
   if (docs.length <= pageSize) return undefined;
   for (let i = pageSize - 1; i >= 0; i--) {
     const { _id: key, createdTime } = docs[i]!;
-    if (!(createdTime instanceof Date) || Number.isNaN(createdTime.getTime())) continue;
+    if (!isValidDate(createdTime)) continue;
     return { createdTime: createdTime.getTime(), instanceId: instanceIdOfKey(key) };
   }
   return { createdTime: FIRST_DATE_MS, instanceId: '' };

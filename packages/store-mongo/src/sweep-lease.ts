@@ -1,3 +1,4 @@
+import { isValidDate } from '@durable-rx/runtime/store-kit';
 import type { Filter, UpdateFilter } from 'mongodb';
 import type { SweepDoc } from './documents.js';
 import { readBound } from './read-bound.js';
@@ -83,6 +84,6 @@ export function heldSweepsQuery(now: Date): {
  * ```
  */
 export function sweepRecheckDelay(heldUntil: Date | undefined, now: Date): number | undefined {
-  if (!(heldUntil instanceof Date) || Number.isNaN(heldUntil.getTime())) return undefined;
+  if (!isValidDate(heldUntil)) return undefined;
   return Math.min(SWEEP_LEASE_MS, Math.max(0, heldUntil.getTime() - now.getTime())) + SWEEP_RECHECK_MARGIN_MS;
 }

@@ -772,6 +772,9 @@ describe('query pages (where the next page starts)', () => {
   it('continues after the last Date key when the page ends with a document that has none', () => {
     const docs = [{ _id: 'a', createdTime: at(0) }, { _id: 'b', createdTime: at(1) }, { _id: 'z', createdTime: 42 }, { _id: 'c', createdTime: at(2) }];
     expect(nextPageKey(docs, 3)).toEqual({ createdTime: at(1).getTime(), instanceId: 'b' });
+    // An Invalid Date holds no time to continue from: passed over like a createdTime that is no Date.
+    const invalid = [{ _id: 'a', createdTime: at(0) }, { _id: 'y', createdTime: new Date(Number.NaN) }, { _id: 'c', createdTime: at(2) }];
+    expect(nextPageKey(invalid, 2)).toEqual({ createdTime: at(0).getTime(), instanceId: 'a' });
   });
 
   it('leaves out a document whose _id is not a string (another program\u2019s) and pages on past it', () => {
