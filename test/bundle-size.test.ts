@@ -1160,12 +1160,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, a NonDeterminismError's copy of a thrown message's first line is cut with its ellipsis as one text (at
  * most 300 characters in all): 38,777 / 49,416 / 79,955 B (main before it, already over the budgets) -> 38,769 / 49,407 /
  * 79,956 B (-8 / -9 / +1), budgets set to match; rx-client unchanged.
+ * 2026-12-05, rx-client's stream: a stream that stays live 20 s ends the back-off count when reconnect.timeoutMs and
+ * maxDelayMs are both Infinity: 10,252 -> 10,266 B (+14), budget set to match; runtime unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 38_769 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_407 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_956 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 10_252 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 10_266 },
 ];
 
 describe('bundle size', () => {

@@ -24,7 +24,8 @@ export interface ReconnectOptions {
    * arrived, though other chunks did: `bad-response`) within this. Keep it above the server's heartbeat
    * interval (the runtime's `heartbeatMs`, 15 s by default). Default 20 s (> 0); `Infinity`: never. A connection that
    * stayed live for this long (or for `maxDelayMs`, when that is shorter) ends the count of consecutive failures (as one
-   * that delivered a value does), also when this is `Infinity`.
+   * that delivered a value does), also when this is `Infinity`; when both are `Infinity`, one that stayed live for 20 s
+   * does.
    */
   readonly timeoutMs?: number;
 }
@@ -105,6 +106,12 @@ export interface StreamMuxOptions {
  * matching status, unpaged: raise it for larger values, or lists of many instances.
  */
 export const DEFAULT_MAX_RESPONSE_BYTES = 2 ** 25;
+
+/**
+ * How long a stream stays live to end the count of consecutive failures when `reconnect.timeoutMs` and
+ * `reconnect.maxDelayMs` are both `Infinity`: 20 s, the default `timeoutMs`.
+ */
+const WORKED_MS_UNBOUNDED = 20_000;
 
 /**
  * The deadline of the DELETE of a session that a close (or the end of the last watch) sends, or `timeoutMs` when
@@ -240,10 +247,12 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const arm: StreamMux['arm'] = (ms, onTimeout) => armTimeout(ms, clock, onTimeout);
   /**
    * How long an attempt stays live to prove that the connection works (see `failures`): `timeoutMs`, or the longest
-   * reconnect delay when that is shorter (or `timeoutMs` is `Infinity`). A stream cut after that long (a proxy's or a
-   * platform's cap on a response's duration) reconnects after the server's hint, at most about once per this.
+   * reconnect delay when that is shorter (or `timeoutMs` is `Infinity`), or {@link WORKED_MS_UNBOUNDED} when both are
+   * `Infinity` (never would keep every failure counted, and the delay doubling without end, while a stream that
+   * delivers nothing is cut time after time). A stream cut after that long (a proxy's or a platform's cap on a
+   * response's duration) reconnects after the server's hint, at most about once per this.
    */
-  const workedMs = Math.min(timeoutMs, maxDelayMs);
+  const workedMs = timeoutMs === Infinity && maxDelayMs === Infinity ? WORKED_MS_UNBOUNDED : Math.min(timeoutMs, maxDelayMs);
   /** The watched entries by the id of their subscription. */
   const entries = new Map<string, Entry>();
   /** The entries of statuses and lists whose subscription was not sent yet (see `watch`), by their spec's JSON. */

@@ -514,9 +514,10 @@ describe('createStreamMux', () => {
   });
 
   it.each([
-    ['reconnect.timeoutMs', 20_000, 25_000],
-    ['reconnect.maxDelayMs (timeoutMs Infinity)', Infinity, 3_600_000],
-  ])('reconnects after the server\'s retry hint each time a quiet stream ends that stayed live for %s', async (_, timeoutMs, liveMs) => {
+    ['reconnect.timeoutMs', 20_000, undefined, 25_000],
+    ['reconnect.maxDelayMs (timeoutMs Infinity)', Infinity, undefined, 3_600_000],
+    ['20 s (timeoutMs and maxDelayMs Infinity)', Infinity, Infinity, 20_000],
+  ])('reconnects after the server\'s retry hint each time a quiet stream ends that stayed live for %s', async (_, timeoutMs, maxDelayMs, liveMs) => {
     // Every stream request resumes session `s` (a healthy server, nothing new to send) and asks for a 500 ms delay;
     // the stream stays open until the test ends it (a platform's cap on a response's duration, a server's restart).
     let open: ServerResponse | undefined;
@@ -527,7 +528,7 @@ describe('createStreamMux', () => {
       open = response.writeHead(200, { 'content-type': 'text/event-stream' });
       open.write(`retry: 500\nid: s.${++streams}\nevent: session\ndata: {"session":"s"}\n\n`);
     });
-    const { clock, mux } = await muxOn(server, { reconnect: { timeoutMs }, timeoutMs: Infinity, random: () => 0 }); // each delay whole
+    const { clock, mux } = await muxOn(server, { reconnect: { timeoutMs, maxDelayMs }, timeoutMs: Infinity, random: () => 0 }); // each delay whole
     let lives = 0;
     let losses = 0;
     const states = mux.state$.subscribe((s) => void (s.state === 'live' ? lives++ : s.state === 'reconnecting' && losses++));
