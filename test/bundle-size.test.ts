@@ -1162,11 +1162,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 79,956 B (-8 / -9 / +1), budgets set to match; rx-client unchanged.
  * 2026-12-05, rx-client's stream: a stream that stays live 20 s ends the back-off count when reconnect.timeoutMs and
  * maxDelayMs are both Infinity: 10,252 -> 10,266 B (+14), budget set to match; runtime unchanged.
+ * 2026-12-05, the IndexedDB stores read their watched instances again at the browser's close of their connection (the
+ * site's data cleared), not at the app's next call: 49,407 / 79,956 -> 49,442 / 79,994 B (+35 / +38), budgets set to
+ * match; runtime and rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 38_769 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_407 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_956 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_442 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_994 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_266 },
 ];
 

@@ -50,10 +50,12 @@ export interface IdbStoreSettings {
    * open's own (an upgrade, a layout check) begin with {@link PageFreeze.beginOpening}: an open the freeze failed so
    * rejects with `page`, and the store opens again after the resume. A layout that opens a new connection itself after
    * the browser closed one (the site's data cleared) calls `onReopened` once it did: the store reads its watched
-   * instances again.
+   * instances again. Every layout calls `onDropped` when the browser closes a connection of the store itself (its
+   * `close` event: the site's data cleared, a storage failure): see {@link IdbStore.#dropped}.
    */
   readonly startOpen: (
     onVersionChange: () => void, clock: Clock, openTimeoutMs: number, page: PageFreeze, onReopened: () => void,
+    onDropped: () => void,
   ) => OpenAttempt;
 }
 
@@ -314,6 +316,17 @@ export abstract class IdbStore implements Store {
     if (owners.length === 0 || this.#refusal()) return;
     const gone = new Set(owners);
     this.#releaseLeases('releaseOwner', (lease) => gone.has(lease.owner)).catch(() => undefined);
+  }
+
+  /**
+   * The browser closed the store's connection itself (the site's data cleared, a storage failure). When a client
+   * watches an instance or a live list (`instanceChanges$`, `resync$`), the store reads again at once, which opens the
+   * database again (see {@link IdbStore.#readWatched}): a watcher of an instance that went with the data sees it go,
+   * and a `waitForCompletion` on it ends, without waiting for the app's next call. With nothing watched, the database
+   * is opened again on the next call, as before.
+   */
+  #dropped(): void {
+    if (this.#watched.ids().length > 0 || this.#resync.observed) this.#readWatched();
   }
 
   /**
@@ -815,7 +828,7 @@ export abstract class IdbStore implements Store {
       if (refused) throw refused;
       try {
         return await this.#gate.open(() => this.#settings.startOpen(
-          () => void this.#lose(), this.#clock, this.#openTimeoutMs, this.#page, () => this.#readWatched(),
+          () => void this.#lose(), this.#clock, this.#openTimeoutMs, this.#page, () => this.#readWatched(), () => this.#dropped(),
         ));
       } catch (error) {
         if (error !== this.#page) throw error;

@@ -43,8 +43,8 @@ export class KeyvalStore extends IdbStore {
       databaseName: name,
       // Read with their defaults by IdbStore (`??`): an absent option is undefined here.
       gapTimeoutMs, joinTimeoutMs, openTimeoutMs, clock,
-      startOpen: (onVersionChange, clock, openTimeoutMs, page, onReopened) =>
-        startKeyvalOpen(name, storeName, keyRange, clock, onVersionChange, openTimeoutMs, page, onReopened),
+      startOpen: (onVersionChange, clock, openTimeoutMs, page, onReopened, onDropped) =>
+        startKeyvalOpen(name, storeName, keyRange, clock, onVersionChange, openTimeoutMs, page, onReopened, onDropped),
     });
   }
 }

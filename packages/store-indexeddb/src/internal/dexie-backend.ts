@@ -111,9 +111,12 @@ const MAX: never[] = [];
  * `IncompatibleSchemaError` when newer code wrote the database; `blocked` tells that the upgrade waits for another
  * connection, which the store's `OpenGate` turns into `DatabaseBlockedError`. `page`: the store's, which aborts its
  * transactions when the page freezes (see {@link PageFreeze}): the upgrade's and the schema check's too, and `opened`
- * then rejects with `page` (the store opens again once the page resumes).
+ * then rejects with `page` (the store opens again once the page resumes). `onDropped` is called when the browser closes
+ * the connection itself (see {@link BrowserClose}).
  */
-export function startDexieOpen(name: string, dependencies: DexieDependencies, onVersionChange: () => void, page?: PageFreeze): OpenAttempt {
+export function startDexieOpen(
+  name: string, dependencies: DexieDependencies, onVersionChange: () => void, page?: PageFreeze, onDropped?: () => void,
+): OpenAttempt {
   let answer!: () => void;
   const firstAnswer = new Promise<void>((resolve) => (answer = resolve));
   /** The last transaction of the open begun: the upgrade's, then the schema check's. */
@@ -183,7 +186,7 @@ export function startDexieOpen(name: string, dependencies: DexieDependencies, on
       if (refused) throw refused;
       throw page?.aborted(lastBegun) ? page : mapOpenError(error, name);
     }
-    return new DexieBackend(db, page);
+    return new DexieBackend(db, page, onDropped);
   })();
   opened.catch(() => undefined);
   return { opened, answered, blocked };
@@ -339,10 +342,10 @@ class DexieBackend implements StoreBackend {
   readonly #closed: BrowserClose;
   readonly #page: PageFreeze | undefined;
 
-  constructor(db: Dexie, page: PageFreeze | undefined) {
+  constructor(db: Dexie, page: PageFreeze | undefined, onDropped: (() => void) | undefined) {
     this.#db = db;
     this.#page = page;
-    this.#closed = new BrowserClose(db.backendDB());
+    this.#closed = new BrowserClose(db.backendDB(), onDropped);
     const table = (name: TableName): DBCoreTable => db.table(name).core;
     // Every one of these indexes is in SCHEMA, which opening the database checked.
     const index = (core: DBCoreTable, keyPath: string | string[]): DBCoreIndex => core.schema.getIndexByKeyPath(keyPath)!;

@@ -25,7 +25,8 @@ export function end(transaction: IDBTransaction, commit: boolean): void {
  * connection the page closes never gets. Listened to from when the connection is handed out, so no event is missed.
  * A wait for it ({@link BrowserClose.completion}, {@link BrowserClose.race}) is let go of as soon as what it waits for
  * settles: a connection the page keeps open never fires `close`, and a wait held until then would hold every reaction
- * hung on it (a readwrite transaction's, about 0.85 KB each) for as long as the connection lives.
+ * hung on it (a readwrite transaction's, about 0.85 KB each) for as long as the connection lives. `onClose` is called
+ * at the event, after the waits were told.
  */
 export class BrowserClose {
   /** The `close` event came. */
@@ -33,11 +34,12 @@ export class BrowserClose {
   /** The waits under way: promises' resolve functions, which the close calls with `true`. */
   readonly #waiters = new Set<(closed: true) => void>();
 
-  constructor(db: IDBDatabase) {
+  constructor(db: IDBDatabase, onClose?: () => void) {
     db.addEventListener('close', () => {
       this.fired = true;
       for (const waiter of this.#waiters) waiter(true);
       this.#waiters.clear();
+      onClose?.();
     });
   }
 

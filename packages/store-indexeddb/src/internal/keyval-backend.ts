@@ -138,11 +138,11 @@ interface MetaValue {
  */
 export function startKeyvalOpen(
   name: string, storeName: string, keyRange: typeof IDBKeyRange | undefined, clock: Clock, onVersionChange: () => void,
-  openTimeoutMs: number, page?: PageFreeze, onReopened?: () => void,
+  openTimeoutMs: number, page?: PageFreeze, onReopened?: () => void, onDropped?: () => void,
 ): OpenAttempt {
   const range = keyRange ?? (globalThis as { IDBKeyRange?: typeof IDBKeyRange }).IDBKeyRange;
   const backend = new KeyvalBackend(
-    createStore(name, storeName), name, storeName, range, clock, onVersionChange, openTimeoutMs, page, onReopened,
+    createStore(name, storeName), name, storeName, range, clock, onVersionChange, openTimeoutMs, page, onReopened, onDropped,
   );
   const { opened, answered } = backend.openAttempt();
   const checked = opened.then(() => backend, (error: unknown) => {
@@ -225,12 +225,15 @@ class KeyvalBackend implements StoreBackend {
   readonly #page: PageFreeze | undefined;
   /** Called once a new connection after the browser closed one is open and checked (see {@link KeyvalBackend.#reconnect}). */
   readonly #onReopened: (() => void) | undefined;
+  /** Called when the browser closes a connection of this backend itself (see {@link BrowserClose}). */
+  readonly #onDropped: (() => void) | undefined;
 
   constructor(
     useStore: UseStore, name: string, storeName: string, keyRange: typeof IDBKeyRange | undefined, clock: Clock, onVersionChange: () => void,
-    openTimeoutMs: number, page: PageFreeze | undefined, onReopened: (() => void) | undefined,
+    openTimeoutMs: number, page: PageFreeze | undefined, onReopened: (() => void) | undefined, onDropped?: () => void,
   ) {
     this.#onReopened = onReopened;
+    this.#onDropped = onDropped;
     this.#useStore = useStore;
     this.#page = page;
     this.#name = name;
@@ -273,7 +276,7 @@ class KeyvalBackend implements StoreBackend {
       connecting = this.#useStore('readwrite', async (store) => {
         answered?.();
         const { db } = store.transaction;
-        const connection: Connection = { db, closed: new BrowserClose(db), checked: false };
+        const connection: Connection = { db, closed: new BrowserClose(db, this.#onDropped), checked: false };
         this.#latest = connection;
         db.onversionchange = () => {
           this.#ended = true;

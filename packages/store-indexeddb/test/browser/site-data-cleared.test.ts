@@ -1,4 +1,4 @@
-import { createRuntime, type Runtime } from '@durable-rx/runtime';
+import { createClient, createRuntime, InstanceNotFoundError, type Runtime } from '@durable-rx/runtime';
 import type { Store } from '@durable-rx/runtime/store-kit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adapters, uniqueName, within, type AdapterName } from '../shared/fixtures.js';
@@ -47,5 +47,31 @@ describe.each(Object.keys(adapters) as AdapterName[])('the site data cleared und
     expect(seen).toEqual(['Running', undefined]);
     expect(await runtime.client.getStatus(old)).toBeUndefined();
     await expect(runtime.client.raiseEvent(old, 'go', 'old')).rejects.toMatchObject({ code: 'instance-not-found' });
+  });
+
+  it('tells the watchers in every tab of an instance that went with the data at once, with no call made after the clear', async () => {
+    const name = uniqueName('cleared-idle');
+    const store = adapters[adapter](name);
+    const other = adapters[adapter](name); // another tab's store, with a watcher and no worker
+    stores.push(store, other);
+    const runtime = createRuntime({ store, orchestrators, activities, workerId: `${name}-worker` });
+    runtimes.push(runtime);
+    await runtime.start();
+    const otherClient = createClient({ store: other });
+    const id = await runtime.client.startNew('Greet', { instanceId: 'waiting' });
+    await within(runningOf(otherClient.status$(id)), 'the first step committed, seen in the other tab');
+    // Waits far longer than `within` allows: each must end because the instance went, not by its timeout.
+    const waits = [runtime.client, otherClient].map((client) => client.waitForCompletion(id, { timeoutMs: 600_000 }).then(
+      (status) => `resolved ${status.runtimeStatus}`, (error: unknown) => error,
+    ));
+    const watched = [runtime.client, otherClient].map((client) => new Promise<void>((resolve) => client.status$(id).subscribe((s) => {
+      if (!s) resolve();
+    })));
+
+    // The instance waits for an event and the worker has nothing to do: nothing calls the store after the clear.
+    await within(clearSiteData(store, name), 'the browser closed the connection');
+
+    for (const wait of waits) expect(await within(wait, 'the wait ends')).toBeInstanceOf(InstanceNotFoundError);
+    await within(Promise.all(watched), 'both status$ show the instance gone');
   });
 });
