@@ -210,7 +210,8 @@ export interface StreamMux {
  * with {@link sseParser}. When it ends or fails, it reconnects (after the server's `retry` hint, doubling on
  * consecutive failures up to `maxDelayMs`; a stream that ends before its `session` event, or sends none within
  * `timeoutMs`, is a failure, and so is one that ends before it delivered a value or stayed live for `timeoutMs` (or
- * `maxDelayMs`, when shorter): only those end the count, not a connect nor a subscription request that succeeds; one
+ * `maxDelayMs`, when shorter; 20 s when both are `Infinity`): only those end the count, not a connect nor a
+ * subscription request that succeeds; one
  * on which nothing arrives, heartbeats included, or whose subscription request goes unanswered, for `timeoutMs` is a
  * failure too); an answer that retrying cannot fix (4xx other than 408/429, not an event stream, an event that is not
  * JSON, a `session` event that names no session) fails every watch instead (a session sends no `error` or `end` event:
@@ -263,9 +264,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   /**
    * Consecutive failures of the connection, which double the reconnect delay. Only an attempt that proved the
    * connection works ends the count: it told a subscription a value while none of its changes was on its way or
-   * waiting, or it stayed live for `workedMs` (`timeoutMs`, or `maxDelayMs` when shorter). Not a connect, nor a
-   * subscription request that succeeds: a stream that ends just after its `session` event, or whose subscription request
-   * the server fails every time, backs off.
+   * waiting, or it stayed live for `workedMs` (`timeoutMs`, or `maxDelayMs` when shorter, or 20 s when both are
+   * `Infinity`). Not a connect, nor a subscription request that succeeds: a stream that ends just after its `session`
+   * event, or whose subscription request the server fails every time, backs off.
    */
   let failures = 0;
   /** The body of the subscription request on its way, if any. */
