@@ -1165,12 +1165,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, the IndexedDB stores read their watched instances again at the browser's close of their connection (the
  * site's data cleared), not at the app's next call: 49,407 / 79,956 -> 49,442 / 79,994 B (+35 / +38), budgets set to
  * match; runtime and rx-client unchanged.
+ * 2026-12-05, startNew's ifExists ('overwrite', 'fail', 'useExisting'), checked by one isStartIfExists and decided by
+ * planWriteSet: 38,769 / 49,442 / 79,994 / 10,266 -> 38,896 / 49,586 / 80,140 / 10,348 B (+127 / +144 / +146 / +82),
+ * budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 38_769 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_442 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 79_994 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 10_266 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 38_896 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_586 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 80_140 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 10_348 },
 ];
 
 describe('bundle size', () => {

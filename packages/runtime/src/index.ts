@@ -15,6 +15,7 @@ export type {
   InstanceFilter, InstancesPage, ListInstancesQuery, LocalDurableClient, PurgeInstancesFilter, PurgeResult, RestartOptions,
   StartNewOptions, WaitForCompletionOrCheckStatusOptions,
 } from './client/durable-client.js';
+export type { StartIfExists } from './model/write-set.js';
 export { MemoryStore } from './store/memory-store.js';
 export type { Store } from './store/store.js';
 

@@ -215,6 +215,36 @@ describe('POST /orchestrators/{name}/{instanceId?}', () => {
     expect((await runtime.client.getStatus('busy'))?.name).toBe('WaitForEvents');
   });
 
+  it('takes ifExists: fail refuses a finished id (409), useExisting answers its check-status body, both writing nothing', async () => {
+    await runtime.client.startNew('Echo', { instanceId: 'done', input: 'first' });
+    const done = await runtime.client.waitForCompletion('done', SETTLED);
+    expect(await errorOf(call('/orchestrators/Echo/done?ifExists=fail', { method: 'POST', json: 'second' }))).toEqual([409, 'instance-already-exists']);
+    const kept = await call('/orchestrators/Echo/done?ifExists=useExisting', { method: 'POST', json: 'second' });
+    expect(kept.status).toBe(202);
+    expect(await kept.json()).toEqual(createHttpManagementPayload('done', server.url));
+    expect(await runtime.client.getStatus('done')).toEqual(done);
+    // With a timeout, the answer is the existing instance's output.
+    const waited = await call('/orchestrators/Echo/done?ifExists=useExisting&timeout=5', { method: 'POST', json: 'third' });
+    expect(waited.status).toBe(200);
+    expect(await waited.json()).toBe('first');
+    // The default over a finished instance replaces it, as Durable Functions does.
+    const replaced = await call('/orchestrators/Echo/done?ifExists=overwrite', { method: 'POST', json: 'fourth' });
+    expect(replaced.status).toBe(202);
+    await replaced.body?.cancel();
+    expect((await runtime.client.waitForCompletion('done', SETTLED)).output).toBe('fourth');
+  });
+
+  it('refuses an unknown ifExists (400, the usual error body), starting nothing', async () => {
+    for (const query of ['ifExists=skip', 'ifExists=Fail', 'ifExists=fail&ifExists=useExisting']) {
+      expect(await errorOf(call(`/orchestrators/Echo/x?${query}`, { method: 'POST', json: 1 })), query).toEqual([400, 'invalid-argument']);
+    }
+    expect(await runtime.client.getStatusAll()).toEqual([]);
+    // An empty value is the parameter left out.
+    const started = await call('/orchestrators/Echo/x?ifExists=', { method: 'POST', json: 1 });
+    expect(started.status).toBe(202);
+    await started.body?.cancel();
+  });
+
   it('refuses an orchestration version (400), which durable-rx cannot record or hand to the orchestrator, starting nothing', async () => {
     // The durable-functions client appends ?version= to a start when asked for one; Durable Functions records it on
     // the instance for the orchestrator to read. Started without it, the instance would run as if none was asked.

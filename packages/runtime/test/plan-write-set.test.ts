@@ -62,6 +62,24 @@ describe('planWriteSet', () => {
     expect(plan.insertMessages.map((m) => m.id)).toEqual(['conflict']);
   });
 
+  it("refuses a start with ifExists 'fail' over any instance, and plans nothing for one with 'useExisting'", () => {
+    const withIf = (ifExists: CreateInstanceWrite['ifExists']): WriteSet => ({ requests: [{ ...create('a', 'fail') as CreateInstanceWrite, ifExists }] });
+    for (const status of ['Completed', 'Failed', 'Terminated', 'Pending', 'Running', 'Suspended'] as const) {
+      const stored = new Map([['a', state('a', { runtimeStatus: status })]]);
+      expect(() => planWriteSet(withIf('fail'), stored), status).toThrow(expect.objectContaining({ code: 'instance-already-exists', status: 409 }));
+      const kept = planWriteSet(withIf('useExisting'), stored);
+      expect(kept, status).toMatchObject({ replaced: [], history: [], insertMessages: [], states: [], changes: [], work: false });
+      expect(changesNothing(kept, false), status).toBe(true);
+    }
+    // Over no instance both create, as without the option; 'overwrite' is the default.
+    for (const ifExists of ['fail', 'useExisting', 'overwrite'] as const) {
+      expect(planWriteSet(withIf(ifExists), new Map([['a', undefined]])).states[0], ifExists).toMatchObject({ isNew: true, state: { version: 1 } });
+    }
+    const replaced = planWriteSet(withIf('overwrite'), new Map([['a', state('a', { runtimeStatus: 'Completed', version: 7 })]]));
+    expect(replaced.states[0]).toMatchObject({ isNew: true, state: { version: 8 } });
+    expect(() => planWriteSet(withIf('skip' as never), new Map([['a', undefined]]))).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
+  });
+
   it('rewinds a Failed sub-orchestration of the same parent in place (ifFailed), and replaces any other terminal instance', () => {
     const rewind: OrchestrationMessage = { id: 'rewind', instanceId: 'a', event: { type: 'ExecutionRewound', eventId: -1, timestamp: t0.toISOString() } };
     const base = create('a', 'notify') as CreateInstanceWrite;

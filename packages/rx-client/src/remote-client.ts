@@ -7,7 +7,7 @@ import {
 } from '@durable-rx/runtime';
 import {
   FIRST_ANSWER_GRACE_MS, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
-  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isHeaderText, isInstanceId, isReason, MAX_PAGE_SIZE, noStatusError, readChecked, readRestartOptions,
+  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isHeaderText, isInstanceId, isReason, isStartIfExists, MAX_PAGE_SIZE, noStatusError, readChecked, readRestartOptions,
   statusChangesMissed,
   type StatusStamp,
   readTimeoutMs, toPlainJson, toTerminateReason,
@@ -133,8 +133,11 @@ export class RemoteClient implements DurableClient {
   async startNew(name: string, options: StartNewOptions = {}): Promise<string> {
     assertValidName(name, 'orchestrator name');
     // Read once through the shared rule, as the local client does: null, a non-object or a throwing getter is a 400.
-    const { input, instanceId } = readChecked(options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId });
-    const path = `/orchestrators/${segment(name)}${instanceId === undefined ? '' : `/${segment(instanceId)}`}`;
+    const { input, instanceId, ifExists } = readChecked(
+      options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId, ifExists: isStartIfExists },
+    );
+    const path = `/orchestrators/${segment(name)}${instanceId === undefined ? '' : `/${segment(instanceId)}`}` +
+      (ifExists === undefined ? '' : `?ifExists=${ifExists}`);
     return member(await this.#request('POST', path, input), 'id', 'string');
   }
 

@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
 import type { HistoryEvent } from '../model/history-event.js';
 import type { InstanceStatus, OrchestrationRuntimeStatus } from '../model/instance-status.js';
+import type { StartIfExists } from '../model/write-set.js';
 
 /** Options of {@link DurableClient.startNew}. */
 export interface StartNewOptions {
@@ -12,8 +13,30 @@ export interface StartNewOptions {
    * NaN and Infinity, invalid Dates, class instances (Map, Set, typed arrays, ...), more than 256 levels of nesting.
    */
   readonly input?: unknown | undefined;
-  /** The id to use; a random UUID when absent. A terminal instance with this id is replaced. */
+  /**
+   * The id to use; a random UUID when absent. By default a terminal instance with this id is replaced, and an active
+   * one (Pending, Running, Suspended) refuses the start (see {@link StartNewOptions.ifExists}).
+   */
   readonly instanceId?: string | undefined;
+  /**
+   * What the start does when an instance with `instanceId` exists, decided atomically in the store's transaction (two
+   * starts of one id that race, from any process, cannot both create):
+   * - `overwrite` (default): a terminal instance (Completed, Failed, Terminated) is replaced by a new execution; an
+   *   active one refuses the start with `InstanceAlreadyExistsError` (409);
+   * - `fail`: any instance, terminal or not, refuses the start with `InstanceAlreadyExistsError` (409), nothing
+   *   written: a finished run's result is never replaced;
+   * - `useExisting`: the start resolves with the id of the instance there, whatever its orchestrator, input and
+   *   status, and writes nothing (no new execution, no change event): a retried start runs the orchestration once.
+   *
+   * Anything else is refused with `InvalidArgumentError`. Over HTTP: the start route's `ifExists` query parameter.
+   *
+   * @example
+   * ```ts
+   * // Safe to retry: the second call finds the instance and neither restarts it nor fails.
+   * const id = await client.startNew('ProcessOrder', { input: order, instanceId: `order-${order.id}`, ifExists: 'useExisting' });
+   * ```
+   */
+  readonly ifExists?: StartIfExists | undefined;
 }
 
 /** Options of {@link DurableClient.getStatus}. */

@@ -27,7 +27,7 @@ import { copyStoreValue, toPlainJson, toTerminateReason } from '../model/json.js
 import type { MessageEvent } from '../model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteSet } from '../model/write-set.js';
 import {
-  assertValidInstanceId, assertValidName, isBoolean, isInstanceId, isReason, readChecked, readClock, readRestartOptions, readTimeoutMs,
+  assertValidInstanceId, assertValidName, isBoolean, isInstanceId, isReason, isStartIfExists, readChecked, readClock, readRestartOptions, readTimeoutMs,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
 } from '../model/validation.js';
 import { comparePageKeys, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
@@ -159,7 +159,9 @@ export class LocalClient implements LocalDurableClient {
       throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(name)} is registered`);
     }
     // The remote client's reading too: one table, so both name a bad member by its path (`startNew options.input.f`).
-    const { input, instanceId: given } = readChecked(options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId });
+    const { input, instanceId: given, ifExists } = readChecked(
+      options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId, ifExists: isStartIfExists },
+    );
     const instanceId = given ?? this.#newId();
     if (given === undefined) assertValidInstanceId(instanceId); // a user-supplied newId may make a bad one
     const now = this.#now();
@@ -173,7 +175,7 @@ export class LocalClient implements LocalDurableClient {
     let result: Partial<CommitResult> | undefined;
     try {
       // Inside: a user-supplied newId may throw, and the slot the lease reserved must be given back then too.
-      writeSet = decideStart({ instanceId, name, input, now, newId: this.#newId, lease });
+      writeSet = decideStart({ instanceId, name, input, now, newId: this.#newId, lease, ifExists });
       // Its start message frozen, as a raised event's (#messageTo): it is the client's own (the input a copy), so a
       // store may keep it, and the ExecutionStarted event in the history, without a copy (MemoryStore does).
       freezeBuilt((writeSet.requests[0] as CreateInstanceWrite).message);

@@ -9,7 +9,7 @@ import { cutText, ellipsis } from '../model/cut-text.js';
 import { isoTime } from '../model/iso-time.js';
 import type { JsonValue } from '../model/json.js';
 import { isStaleResult, type ActivityTask, type Lease, type MessageEvent, type OrchestrationMessage } from '../model/message.js';
-import type { CreateInstanceWrite, DeleteMessagesWrite, InstanceCondition, UnclaimedLease, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
+import type { CreateInstanceWrite, DeleteMessagesWrite, InstanceCondition, StartIfExists, UnclaimedLease, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
 import { applyEvent, heldCommands, parentCallOf, startsAnotherExecution } from './apply-event.js';
 import {
   firstStepMarker, parentLinkAfter, stepMarkers, suspendedWithNothingDeferred, type OrchestrationExecution, type StepResult,
@@ -777,6 +777,8 @@ export interface StartInput {
   readonly parent?: ParentLink;
   /** A client start only: the lease of the local worker that runs the first step (see `CreateInstanceWrite.lease`). */
   readonly lease?: Lease;
+  /** A client start only: what it does when the id is taken (`StartNewOptions.ifExists`); absent: `overwrite`. */
+  readonly ifExists?: StartIfExists | undefined;
 }
 
 /** The new state and ExecutionStarted message of an instance (a new `executionId`). */
@@ -800,13 +802,19 @@ function startOf(input: StartInput): { state: InstanceState; message: Orchestrat
 }
 
 /**
- * The write set of a client start: creates the instance with its start message (a new execution id); fails with
- * `InstanceAlreadyExistsError` when a non-terminal instance has the id, replaces a terminal one.
+ * The write set of a client start: creates the instance with its start message (a new execution id). When the id is
+ * taken, `input.ifExists` decides, in the store's transaction (`planWriteSet`): by default (`overwrite`) it fails with
+ * `InstanceAlreadyExistsError` when a non-terminal instance has the id and replaces a terminal one; `fail` fails over
+ * any instance; `useExisting` writes nothing.
  */
 export function decideStart(input: StartInput): WriteSet {
   const { state, message: start } = startOf(input);
+  const { ifExists } = input;
   return {
-    requests: [{ type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' }, ...(input.lease ? { lease: input.lease } : {}) }],
+    requests: [{
+      type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' }, ...(input.lease ? { lease: input.lease } : {}),
+      ...(ifExists && { ifExists }),
+    }],
   };
 }
 

@@ -15,7 +15,7 @@ import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js'
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
 import { decodeContinuationToken } from '../store/store-helpers.js';
 import {
-  assertMethods, checkDependencies, httpBaseUrl, invalid, isBoolean, isCount, isFiniteDelayMs, isHeaderText, readChecked, readClock,
+  assertMethods, checkDependencies, httpBaseUrl, invalid, isBoolean, isCount, isFiniteDelayMs, isHeaderText, isStartIfExists, readChecked, readClock,
   requestBase, type MemberCheck,
 } from '../model/validation.js';
 import { systemClock, type Clock } from '../env/clock.js';
@@ -218,7 +218,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  *
  * | route | success | failures |
  * |---|---|---|
- * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout` in s; `pollingInterval` ignored; `version` refused) | 202 check-status body, `Location`, `Retry-After` (the status link with `returnInternalServerErrorOnFailure=true` when given); with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`) | 400, 403, 409, 413 |
+ * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout` in s; `pollingInterval` ignored; `version` refused; `ifExists`, durable-rx's own: `overwrite`, `fail` or `useExisting`, as `StartNewOptions.ifExists`) | 202 check-status body, `Location`, `Retry-After` (the status link with `returnInternalServerErrorOnFailure=true` when given); with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`); with `useExisting` over an instance, the same for that instance | 400, 403, 409, 413 |
  * | `GET /instances/{id}` (`showHistory`, `showHistoryOutput`, `showInput`, `returnInternalServerErrorOnFailure`, `format`) | 200 terminal, 202 (+ `Location`, `Retry-After`) otherwise, 500 Failed with `returnInternalServerErrorOnFailure=true` | 404 |
  * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` (empty on the last page) | 400 |
  * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data) | 202 | 400, 403, 404, 410, 413 |
@@ -401,11 +401,15 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     if (query.value('version') !== undefined) {
       throw new InvalidArgumentError('version is not supported: durable-rx orchestrators have no versions; leave it out');
     }
+    // An extension of durable-rx's (Durable Functions has none): what the start does when the id is taken.
+    const ifExistsValue = query.value('ifExists');
+    const ifExists = ifExistsValue === undefined ? undefined : isStartIfExists(ifExistsValue, 'ifExists');
     const root = rootOf(c, url); // before anything is done: a base that cannot be built on is refused first
     const input = await bodyOf(c);
     const id = await client.startNew(name, {
       ...(input.present ? { input: input.value } : {}),
       ...(instanceId === undefined ? {} : { instanceId }),
+      ...(ifExists === undefined ? {} : { ifExists }),
     });
     return startedResponse(c, url, root, id, timeoutSeconds, returnServerErrorOnFailure);
   });

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from './errors/invalid-argument-error.js';
 import { ALL_RUNTIME_STATUSES, type OrchestrationRuntimeStatus } from './instance-status.js';
+import type { StartIfExists } from './write-set.js';
 
 /** Longest accepted instance id, in characters (as Durable Functions). */
 export const MAX_INSTANCE_ID_LENGTH = 256;
@@ -341,6 +342,21 @@ const NOT_HEADER_TEXT = /[^\t -~\x80-\xff]/;
  */
 export const isHeaderText: MemberCheck<string> = (value, what) =>
   NOT_HEADER_TEXT.test(isString(value, what)) ? invalid(what, 'must be an HTTP header value') : (value as string);
+
+const START_IF_EXISTS: readonly StartIfExists[] = ['overwrite', 'fail', 'useExisting'];
+
+/**
+ * The {@link MemberCheck} of what a start does when its id is taken (`startNew options.ifExists`, the HTTP API's
+ * `ifExists` parameter, a write set's `CreateInstanceWrite.ifExists`): one of `overwrite`, `fail`, `useExisting`.
+ *
+ * @example
+ * ```ts
+ * isStartIfExists('useExisting', 'startNew options.ifExists'); // 'useExisting'
+ * isStartIfExists('skip', 'ifExists'); // throws InvalidArgumentError
+ * ```
+ */
+export const isStartIfExists: MemberCheck<StartIfExists> = (value, what) =>
+  START_IF_EXISTS.includes(value as StartIfExists) ? value as StartIfExists : invalid(what, "must be 'overwrite', 'fail' or 'useExisting'");
 
 /** The {@link MemberCheck} of an instance id member (`startNew options.instanceId`): {@link assertValidInstanceId}. */
 export const isInstanceId: MemberCheck<string> = (value, what) => {

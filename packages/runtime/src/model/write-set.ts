@@ -114,6 +114,13 @@ export interface CreateInstanceWrite {
    */
   readonly ifRunning: { readonly kind: 'fail' } | { readonly kind: 'notify'; readonly message: OrchestrationMessage };
   /**
+   * What a client start does when the id is taken, whatever the instance's status ({@link StartIfExists}), checked
+   * before anything else of this request: `fail` refuses the whole write set with `InstanceAlreadyExistsError`;
+   * `useExisting` creates nothing and delivers nothing for this request (the rest of the write set proceeds). Absent or
+   * `overwrite`: a terminal instance is replaced and a non-terminal one is handled by `ifRunning`.
+   */
+  readonly ifExists?: StartIfExists;
+  /**
    * A parent's rewind re-creating a sub-orchestration that failed: when the id is taken by a Failed instance with the
    * same name and parent, nothing is created and this message (an `ExecutionRewound`) is delivered to it instead, so
    * the child is rewound in place (its completed work is kept, as Durable Functions rewinds failed sub-orchestrations
@@ -142,6 +149,17 @@ export interface CreateInstanceWrite {
    */
   readonly lease?: Lease;
 }
+
+/**
+ * What starting an instance does when its id is taken (`StartNewOptions.ifExists`, `CreateInstanceWrite.ifExists`):
+ * - `overwrite` (the default): a terminal instance (Completed, Failed, Terminated) is replaced by the new execution;
+ *   a Pending, Running or Suspended one refuses the start with `InstanceAlreadyExistsError` (409);
+ * - `fail`: any instance with the id, terminal or not, refuses the start with `InstanceAlreadyExistsError` (409);
+ * - `useExisting`: any instance with the id is kept as it is and the start resolves with its id; nothing is written.
+ *
+ * Decided inside the store's transaction (store-kit's `planWriteSet`), so two starts that race cannot both create.
+ */
+export type StartIfExists = 'overwrite' | 'fail' | 'useExisting';
 
 /**
  * A state an instance must be in for a write set to commit, evaluated by the store inside the transaction that

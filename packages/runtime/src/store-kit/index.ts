@@ -21,7 +21,7 @@ export type {
 } from '../store/store.js';
 export type {
   AppendHistoryWrite, CreateInstanceWrite, DeleteMessagesWrite, DeleteTaskWrite, InsertMessageWrite, InsertTaskWrite,
-  InstanceCondition,
+  InstanceCondition, StartIfExists,
   ActivityStepLease, UnclaimedLease, ReplaceHistoryWrite, ReplaceStateWrite, WriteLease, WriteRequest, WriteSet,
 } from '../model/write-set.js';
 export {
@@ -44,7 +44,7 @@ export { validateInstanceQuery, validatePurgeFilter, type ValidInstanceQuery, ty
  * injected dependencies): a store checks its options with these when it is created, as the runtime does its own.
  */
 export {
-  checkDependencies, CLOCK_METHODS, hasMethods, isBoolean, isDelayMs, isFunction, isString, isTimeoutMs, readChecked,
+  checkDependencies, CLOCK_METHODS, hasMethods, isBoolean, isDelayMs, isFunction, isStartIfExists, isString, isTimeoutMs, readChecked,
   type MemberCheck,
 } from '../model/validation.js';
 /** The one check of a time: a Date that holds one (an Invalid Date sorts and compares as no time at all). */

@@ -8,7 +8,7 @@ import { historyIdOf } from '../model/history-position.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import { isStaleResult, type ActivityTask, type Lease, type OrchestrationMessage } from '../model/message.js';
 import type { ActivityStepLease, InstanceCondition, UnclaimedLease, WriteLease, WriteSet } from '../model/write-set.js';
-import { invalid, isValidDate } from '../model/validation.js';
+import { invalid, isStartIfExists, isValidDate } from '../model/validation.js';
 import type { CommitResult } from './store.js';
 import { holdsLease, isDue, isLeaseToken, isVisible } from './store-helpers.js';
 
@@ -144,7 +144,8 @@ function addId(ids: string[], id: string): string[] {
  * instance). Pure; throws the `DurableError` that refuses the whole write set (`InstanceAlreadyExistsError`,
  * `InstanceNotFoundError`), and then the store writes nothing. The lease is the store's to check, before.
  *
- * The rules, in one place: a created instance replaces a terminal one one `version` higher (1 for a new id) and
+ * The rules, in one place: a client start's `ifExists` (`fail`, `useExisting`) refuses or skips a create over any
+ * instance of its id; otherwise a created instance replaces a terminal one one `version` higher (1 for a new id) and
  * drops its history, messages and tasks; creating over a running instance fails or notifies (`ifRunning`), over a
  * sub-orchestration a parent's rewind takes back ({@link rewindsChild}) delivers `ifFailed` instead when it is given
  * (a second such create of the write set delivers the `ifRunning` message, the instance being rewound or created
@@ -168,6 +169,12 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
         if (request.requires) checkCondition(request.requires.instanceId, current(plan, stored, request.requires.instanceId), request.requires);
         const id = request.state.instanceId;
         const existing = current(plan, stored, id);
+        // A start told what to do with any instance of the id (`StartIfExists`): refused, or that instance kept.
+        const { ifExists } = request;
+        if (ifExists !== undefined && isStartIfExists(ifExists, 'createInstance.ifExists') !== 'overwrite' && existing) {
+          if (ifExists === 'fail') throw alreadyExists(id, existing);
+          break; // useExisting: nothing created, nothing delivered
+        }
         // A parent's rewind (`rewindsChild`). A second call of the rewind to it finds it being rewound or created, as
         // over a running instance, and is told so (`ifRunning`).
         if (request.ifFailed && rewindsChild(existing, request.state)) {
@@ -179,7 +186,7 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
           const { ifRunning } = request;
           switch (ifRunning.kind) {
             case 'fail':
-              throw new InstanceAlreadyExistsError(`Instance ${JSON.stringify(id)} already exists and is ${existing.runtimeStatus}`);
+              throw alreadyExists(id, existing);
             case 'notify':
               deliver(plan, stored, ifRunning.message, 'drop');
               break;
@@ -438,6 +445,10 @@ function withPreviousHistory(state: InstanceState, before: InstanceState | undef
   if (previous !== undefined) return { ...state, previousHistory: previous };
   const { previousHistory: _dropped, ...rest } = state;
   return rest;
+}
+
+function alreadyExists(id: string, existing: InstanceState): InstanceAlreadyExistsError {
+  return new InstanceAlreadyExistsError(`Instance ${JSON.stringify(id)} already exists and is ${existing.runtimeStatus}`);
 }
 
 function deliver(plan: PlanUnderWay, stored: StoredStates, message: OrchestrationMessage, ifMissing: 'drop' | 'fail'): void {

@@ -289,6 +289,8 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           () => client.startNew('Echo', 'x' as never),
           () => client.startNew('Echo', throwing as never),
           () => client.startNew('Echo', { instanceId: 42 } as never),
+          () => client.startNew('Echo', { instanceId: 'opts', ifExists: 'skip' } as never),
+          () => client.startNew('Echo', { instanceId: 'opts-new', ifExists: true } as never),
           () => client.getStatus('opts', null as never),
           () => client.getStatus('opts', { showHistory: 'yes' } as never),
           () => client.getStatus('opts', { showInput: 0 } as never),
@@ -315,6 +317,10 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           [() => client.startNew('Echo', { input: { f() {} } }), 'startNew options.input.f is a function, not JSON'],
           [() => client.startNew('Echo', { input: Number.NaN }), 'startNew options.input is NaN, not JSON'],
           [() => client.startNew('Echo', { instanceId: 42 } as never), 'startNew options.instanceId must be a string of 1 to 256 characters'],
+          [
+            () => client.startNew('Echo', { ifExists: 'replace' } as never),
+            "startNew options.ifExists must be 'overwrite', 'fail' or 'useExisting'",
+          ],
           [() => client.getStatus('named', { showInput: 0 } as never), 'getStatus options.showInput must be a boolean'],
           [() => client.getStatus('named', { showHistory: 'yes' } as never), 'getStatus options.showHistory must be a boolean'],
           [() => client.listInstances({ showInput: 'no' } as never), 'query.showInput must be a boolean'],
@@ -357,6 +363,51 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(done.output).toBe('second');
         const status = await client.getStatus('again', { showHistory: true });
         expect(status?.history?.filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
+      });
+
+      it("refuses the id of any instance with ifExists 'fail' (409), a finished one too, and keeps it", async () => {
+        await client.startNew('Echo', { instanceId: 'kept', input: 'first' });
+        const done = await client.waitForCompletion('kept', SETTLED);
+        await expect(client.startNew('Echo', { instanceId: 'kept', input: 'second', ifExists: 'fail' }))
+          .rejects.toMatchObject({ code: 'instance-already-exists', status: 409 });
+        expect(await client.getStatus('kept')).toEqual(done);
+        await client.startNew('WaitForEvents', { instanceId: 'active', input: 1 });
+        await expect(client.startNew('Echo', { instanceId: 'active', input: 'other', ifExists: 'fail' }))
+          .rejects.toMatchObject({ code: 'instance-already-exists', status: 409 });
+        expect(await client.getStatus('active')).toMatchObject({ name: 'WaitForEvents', input: 1 });
+        expect(await client.startNew('Echo', { instanceId: 'fresh', input: 'new', ifExists: 'fail' })).toBe('fresh');
+        expect((await client.waitForCompletion('fresh', SETTLED)).output).toBe('new');
+      });
+
+      it("answers the id of any instance with ifExists 'useExisting' and starts nothing", async () => {
+        await client.startNew('Echo', { instanceId: 'kept', input: 'first' });
+        const done = await client.waitForCompletion('kept', SETTLED);
+        expect(await client.startNew('Echo', { instanceId: 'kept', input: 'second', ifExists: 'useExisting' })).toBe('kept');
+        expect(await client.getStatus('kept')).toEqual(done);
+        const history = (await client.getStatus('kept', { showHistory: true }))?.history ?? [];
+        expect(history.filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
+        await client.startNew('WaitForEvents', { instanceId: 'active', input: 1 });
+        expect(await client.startNew('Echo', { instanceId: 'active', input: 'other', ifExists: 'useExisting' })).toBe('active');
+        expect(await client.getStatus('active')).toMatchObject({ name: 'WaitForEvents', input: 1 });
+        // The default replaces a finished instance, as before.
+        await client.startNew('Echo', { instanceId: 'kept', input: 'third', ifExists: 'overwrite' });
+        expect((await client.waitForCompletion('kept', SETTLED)).output).toBe('third');
+      });
+
+      it("runs one execution for starts of one id with ifExists 'useExisting' that race; all answer the id", async () => {
+        const ids = await Promise.all([1, 2, 3].map((n) => client.startNew('Echo', { instanceId: 'raced', input: n, ifExists: 'useExisting' })));
+        expect(ids).toEqual(['raced', 'raced', 'raced']);
+        const done = await client.waitForCompletion('raced', SETTLED);
+        expect(done.runtimeStatus).toBe('Completed');
+        expect([1, 2, 3]).toContain(done.output);
+        const history = (await client.getStatus('raced', { showHistory: true }))?.history ?? [];
+        expect(history.filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
+      });
+
+      it("lets one of several starts of one id with ifExists 'fail' that race succeed; the others get 409", async () => {
+        const results = await Promise.allSettled([1, 2, 3].map((n) => client.startNew('Echo', { instanceId: 'raced', input: n, ifExists: 'fail' })));
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'instance-already-exists', status: 409 });
       });
 
       it('refuses an orchestrator name the runtime does not know', async () => {

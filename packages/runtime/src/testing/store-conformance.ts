@@ -4,7 +4,7 @@ import { isNewerChange, isTerminalStatus, type InstanceState } from '../model/in
 import type { Lease, OrchestrationMessage } from '../model/message.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import type { ActivityTask } from '../model/message.js';
-import type { UnclaimedLease, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
+import type { StartIfExists, UnclaimedLease, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
 import type { OrchestrationWorkItem, StatusChange, Store } from '../store/store.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { createClient } from '../client/create-client.js';
@@ -206,6 +206,151 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await store.getInstance('a')).toMatchObject(payloads);
         expect((await store.queryInstances({})).instances).toMatchObject([payloads]);
       });
+    });
+
+    describe('a start whose id is taken (ifExists)', () => {
+      /** A client start of `request` with `ifExists` (as decideStart writes it). */
+      const start = (store: Store, request: CreateInstanceRequest, ifExists: StartIfExists | undefined) =>
+        store.commit({ requests: [{ type: 'createInstance', ...request, ifRunning: { kind: 'fail' }, ...(ifExists ? { ifExists } : {}) }] });
+      /** Completes the instance `id` (created by the suite's `newInstance`). */
+      const completed = async (store: Store, id: string) => {
+        await create(store, newInstance(id, { input: 'first' }));
+        await commitStep(store, await claim(store), { runtimeStatus: 'Completed', output: 'done' }, [started(id), completedEvent()]);
+        return (await store.getInstance(id))!;
+      };
+      /** The changes of `id` the store publishes until a commit made afterwards (on another id) is seen: commit order. */
+      const changesOf = async (store: Store, id: string, act: () => Promise<unknown>) => {
+        const seen: StatusChange[] = [];
+        const marker = `marker-${randomId()}`;
+        const until = firstValueFrom(store.changes$.pipe(
+          tap((c) => { if (c.instanceId === id) seen.push(c); }), filter((c) => c.instanceId === marker), take(1),
+        ));
+        await store.getInstance(id); // a store may open its feed asynchronously; one round trip settles it
+        await act().catch(() => undefined);
+        await create(store, newInstance(marker));
+        await until;
+        return seen;
+      };
+
+      it("refuses a start with 'fail' over a terminal instance and writes nothing: its result stays", async () => {
+        const store = await open();
+        const before = await completed(store, 'a');
+        const history = await store.getHistory('a');
+        const seen = await changesOf(store, 'a', async () => {
+          await expect(start(store, newInstance('a', { input: 'second', executionId: 'exec-2' }), 'fail'))
+            .rejects.toMatchObject({ code: 'instance-already-exists', status: 409 });
+        });
+        expect(seen).toEqual([]);
+        expect(await store.getInstance('a')).toEqual(before);
+        expect(await store.getHistory('a')).toEqual(history);
+        expect(await claimNothingOr(store)).toMatchObject({ state: { instanceId: expect.stringMatching(/^marker-/) } });
+      });
+
+      it("refuses a start with 'fail' over an active instance too", async () => {
+        const store = await open();
+        await create(store, newInstance('a', { input: 1 }));
+        await expect(start(store, newInstance('a', { input: 2 }), 'fail')).rejects.toMatchObject({ code: 'instance-already-exists', status: 409 });
+        expect((await store.getInstance('a'))?.input).toBe(1);
+        expect((await claim(store)).messages).toHaveLength(1);
+      });
+
+      it("keeps a terminal instance with 'useExisting': no new execution, no message, no change", async () => {
+        const store = await open();
+        const before = await completed(store, 'a');
+        const history = await store.getHistory('a');
+        const seen = await changesOf(store, 'a', () => start(store, newInstance('a', { input: 'second', executionId: 'exec-2' }), 'useExisting'));
+        expect(seen).toEqual([]);
+        expect(await store.getInstance('a')).toEqual(before);
+        expect(await store.getHistory('a')).toEqual(history);
+        expect(await claimNothingOr(store)).toMatchObject({ state: { instanceId: expect.stringMatching(/^marker-/) } });
+      });
+
+      it("keeps an active instance with 'useExisting': its one start message stays the only one", async () => {
+        const store = await open();
+        await create(store, newInstance('a', { input: 1 }));
+        await start(store, newInstance('a', { input: 2, executionId: 'exec-2' }), 'useExisting');
+        expect(await store.getInstance('a')).toMatchObject({ input: 1, executionId: 'exec-1', version: 1 });
+        expect((await claim(store)).messages.map((m) => m.event)).toMatchObject([{ type: 'ExecutionStarted', input: 1, executionId: 'exec-1' }]);
+      });
+
+      it("creates a new id with 'fail' or 'useExisting', and replaces a terminal instance with 'overwrite'", async () => {
+        const store = await open();
+        await start(store, newInstance('f', { input: 'f' }), 'fail');
+        await start(store, newInstance('u', { input: 'u' }), 'useExisting');
+        expect(await store.getInstance('f')).toMatchObject({ runtimeStatus: 'Pending', input: 'f', version: 1 });
+        expect(await store.getInstance('u')).toMatchObject({ runtimeStatus: 'Pending', input: 'u', version: 1 });
+        const other = await open();
+        await completed(other, 'o');
+        await start(other, newInstance('o', { input: 'second', executionId: 'exec-2' }), 'overwrite');
+        expect(await other.getInstance('o')).toMatchObject({ runtimeStatus: 'Pending', input: 'second', executionId: 'exec-2' });
+      });
+
+      it("refuses a write set whose ifExists is unknown and writes nothing", async () => {
+        const store = await open();
+        await expect(start(store, newInstance('a'), 'skip' as StartIfExists)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        expect(await store.getInstance('a')).toBeUndefined();
+      });
+
+      it("lets exactly one of two concurrent 'useExisting' starts of one id create it; both succeed", async () => {
+        const store = await open();
+        await Promise.all([
+          start(store, newInstance('race', { input: 1, executionId: 'exec-1' }), 'useExisting'),
+          start(store, newInstance('race', { input: 2, executionId: 'exec-2' }), 'useExisting'),
+        ]);
+        const state = await store.getInstance('race');
+        expect(state).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
+        const item = await claim(store);
+        expect(item.messages).toHaveLength(1);
+        expect(item.messages[0]!.event).toMatchObject({ type: 'ExecutionStarted', executionId: state!.executionId, input: state!.input });
+      });
+
+      it("lets exactly one of two concurrent 'fail' starts of one id succeed; the other is refused (409)", async () => {
+        const store = await open();
+        const results = await Promise.allSettled([
+          start(store, newInstance('race', { input: 1 }), 'fail'), start(store, newInstance('race', { input: 2 }), 'fail'),
+        ]);
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toMatchObject({ code: 'instance-already-exists', status: 409 });
+        expect((await claim(store)).messages).toHaveLength(1);
+      });
+
+      it("runs an orchestration once for starts with 'useExisting' that race and that come after it finished", async () => {
+        const store = await open();
+        let calls = 0;
+        const runtime = await runtimeOn(store, 'w1', {
+          orchestrators: { Once: function* (ctx) { return yield ctx.callActivity('Count', ctx.getInput()); } },
+          activities: { Count: (input: unknown) => ({ calls: ++calls, input }) },
+        });
+        const { client } = runtime;
+        const ids = await Promise.all([1, 2, 3].map((n) => client.startNew('Once', { instanceId: 'once', input: n, ifExists: 'useExisting' })));
+        expect(ids).toEqual(['once', 'once', 'once']);
+        const done = await client.waitForCompletion('once', SETTLED);
+        expect(done).toMatchObject({ runtimeStatus: 'Completed', output: { calls: 1 } });
+        // A start retried after the run finished finds its result and changes nothing.
+        expect(await client.startNew('Once', { instanceId: 'once', input: 4, ifExists: 'useExisting' })).toBe('once');
+        await expect(client.startNew('Once', { instanceId: 'once', input: 5, ifExists: 'fail' })).rejects.toMatchObject({ code: 'instance-already-exists' });
+        expect(await client.getStatus('once')).toEqual(done);
+        const history = await store.getHistory('once');
+        expect(history.filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
+        expect(calls).toBe(1);
+      }, 60_000);
+
+      if (options.shared) {
+        it("lets one of two handles create an id when both start it with 'useExisting' or 'fail' at once", async () => {
+          const db = `shared-${randomId()}`;
+          const a = await open(db);
+          const b = await open(db);
+          await Promise.all([
+            start(a, newInstance('u', { input: 1, executionId: 'exec-1' }), 'useExisting'),
+            start(b, newInstance('u', { input: 2, executionId: 'exec-2' }), 'useExisting'),
+          ]);
+          expect((await claim(a)).messages).toHaveLength(1);
+          const results = await Promise.allSettled([start(a, newInstance('f', { input: 1 }), 'fail'), start(b, newInstance('f', { input: 2 }), 'fail')]);
+          expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+          expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toMatchObject({ code: 'instance-already-exists' });
+          expect((await claim(b)).messages).toHaveLength(1);
+        });
+      }
     });
 
     describe('messages and orchestration work items', () => {
