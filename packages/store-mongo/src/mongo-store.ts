@@ -667,12 +667,18 @@ export class MongoStore implements Store {
   async commit(writeSet: WriteSet): Promise<CommitResult> {
     checkWriteLease(writeSet.lease); // a malformed lease is refused before anything is sent
     assertSupportedWriteSet(writeSet); // fused steps are refused before anything is sent
+    return this.#commit(writeSet, false);
+  }
+
+  /** {@link MongoStore.commit} after its checks; `retried`: the second run of a start that lost a race (see below). */
+  async #commit(writeSet: WriteSet, retried: boolean): Promise<CommitResult> {
     // The creates that fail over a running instance: a duplicate of one's key is that conflict (see the catch below).
     const creates = writeSet.requests.filter((r) => r.type === 'createInstance' && r.ifRunning.kind === 'fail');
     let result: CommitResult | undefined;
     let work = false;
     let sweeps = false;
     let wrote = true;
+    let again = false;
     const doing = describeWriteSet(writeSet);
     await this.#op(doing, async () => {
       try {
@@ -696,12 +702,20 @@ export class MongoStore implements Store {
         // duplicate is the caller's conflict; one on another index or document is a store error (mapDriverError).
         for (const request of creates) {
           if (request.type !== 'createInstance' || !isDuplicateIdOf(error, instanceKey(request.state.instanceId))) continue;
+          // A start that keeps any instance of its id (`ifExists: 'useExisting'`) runs again, and planWriteSet, now
+          // reading the instance that won, decides (it keeps it). Once: a second duplicate is an id purged and taken
+          // again meanwhile, a conflict as for any start.
+          if (request.ifExists === 'useExisting' && !retried) {
+            again = true;
+            return;
+          }
           const id = request.state.instanceId;
           throw new InstanceAlreadyExistsError(`Instance ${JSON.stringify(id)} already exists`, { cause: error });
         }
         throw error;
       }
     });
+    if (again) return this.#commit(writeSet, true);
     if (work) this.#localWork.next();
     if (sweeps) this.#sweep();
     return result!; // set by the transaction that committed
