@@ -27,3 +27,4 @@ export { StoreUnreachableError } from './errors/store-unreachable-error.js';
 export { StoreAuthenticationError } from './errors/store-authentication-error.js';
 export { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
 export { StoreCacheFullError } from './errors/store-cache-full-error.js';
+export { IndexBuildTimeoutError } from './errors/index-build-timeout-error.js';

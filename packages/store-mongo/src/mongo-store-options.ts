@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Clock, type Logger } from '@durable-rx/runtime';
 import { checkDependencies, hasMethods, isBoolean, isString, readChecked, type MemberCheck } from '@durable-rx/runtime/store-kit';
 import type { MongoClient, MongoClientOptions, TransactionOptions } from 'mongodb';
+import { isIndexBuildTimeoutMs } from './index-deadline.js';
 import { DEFAULT_RESUME_POLICY, type ResumePolicy } from './resume-policy.js';
 
 /** Options every way of opening a {@link MongoStore} shares. */
@@ -12,6 +13,15 @@ export interface MongoStoreCommonOptions {
    * `connect` only checks that every index of `INDEXES` exists, and fails with `MongoStoreError` naming those missing.
    */
   readonly createIndexes?: boolean;
+  /**
+   * How long `connect` (and `ensureIndexes`) may take over the collections and indexes: listing them, creating the
+   * missing ones and waiting for an index build, or (with `createIndexes: false`) checking them. Default 10 minutes
+   * (600 000 ms). A build waits for its commit quorum (every voting data-bearing member of the
+   * replica set), which a member that is down holds up with no end of its own; past this deadline `connect` rejects
+   * with `IndexBuildTimeoutError`, which names the step and what to do, and the build goes on on the server. A number of
+   * ms above 0 and at most 2^31 - 1, or `Infinity` for no deadline (else `InvalidArgumentError`).
+   */
+  readonly indexBuildTimeoutMs?: number;
   /**
    * Largest JSON text per stored document: an instance's status (input, output, custom status), a history event, a
    * message, an activity task. Default and maximum {@link MAX_PAYLOAD_BYTES} (15 MiB). Larger values are refused
@@ -242,7 +252,7 @@ function isFiniteNumber(value: unknown): value is number {
 /**
  * Checks the shape of `connect`'s `options` before anything is created (no client, no connection): an object with a
  * `client` (a MongoClient) or a `uri` (a string); `dbName` and `collectionPrefix` strings; `createIndexes` and
- * `refuseClaimsOnClockSkew` booleans;
+ * `refuseClaimsOnClockSkew` booleans; `indexBuildTimeoutMs` a number of ms above 0 (at most 2^31 - 1) or `Infinity`;
  * `clientOptions` and `transactionOptions` objects; `clock` a Clock and `logger` a Logger. Anything else is an
  * `InvalidArgumentError` naming the member (`MongoStore options.createIndexes must be a boolean`). The numbers are
  * checked after, with their ranges (`feedOptionProblem`).
@@ -273,6 +283,7 @@ const CONNECT_CHECKS = {
   dbName: isString,
   collectionPrefix: isString,
   createIndexes: isBoolean,
+  indexBuildTimeoutMs: isIndexBuildTimeoutMs,
   refuseClaimsOnClockSkew: isBoolean,
   clientOptions: isObject,
   transactionOptions: isObject,

@@ -10,8 +10,9 @@ import {
   type StoreCapabilities, type UnclaimedLease, type WriteRequest, type WriteSet, UnconfirmedClaims,
 } from '@durable-rx/runtime/store-kit';
 import {
-  MongoClient, ObjectId, ReadConcern, type AnyBulkWriteOperation, type ChangeStreamOptions, type ClientSession, type Collection, type Db, type Document, type Filter,
-  type IndexDescription, type ServerHeartbeatSucceededEvent, type TransactionOptions,
+  MongoClient, ObjectId, ReadConcern, type Abortable, type AnyBulkWriteOperation, type ChangeStreamOptions, type ClientSession, type Collection,
+  type CreateIndexesOptions, type Db, type Document, type DropIndexesOptions, type Filter, type IndexDescription, type ListIndexesOptions,
+  type ServerHeartbeatSucceededEvent, type TransactionOptions,
 } from 'mongodb';
 import { Buffer } from 'node:buffer';
 import { merge, Observable, of, Subject } from 'rxjs';
@@ -41,6 +42,7 @@ import {
   RETIRED_INDEXES, retiredIndexesNotice, retiredIndexesPresent, validateNamespace,
   type CollectionNames,
 } from './indexes.js';
+import { DEFAULT_INDEX_BUILD_TIMEOUT_MS, withIndexDeadline, type IndexDeadline } from './index-deadline.js';
 import { instanceIdOfKey, instanceKey } from './instance-key.js';
 import { InstanceWatchers } from './instance-watchers.js';
 import { classifyDriverError, isDuplicateIdOf, mapCommitFailure, mapDriverError } from './map-driver-error.js';
@@ -209,6 +211,8 @@ export class MongoStore implements Store {
   readonly #client: MongoClient;
   readonly #ownsClient: boolean;
   readonly #db: Db;
+  /** How long one pass over the collections and indexes may take (`indexBuildTimeoutMs`). */
+  readonly #indexBuildTimeoutMs: number;
   readonly #instances: Collection<InstanceDoc>;
   readonly #history: Collection<HistoryDoc>;
   readonly #messages: Collection<MessageDoc>;
@@ -296,8 +300,10 @@ export class MongoStore implements Store {
    * `ReplicaSetRequiredError` for a standalone server or a replica set never initiated; and `InvalidArgumentError` for
    * a malformed connection string or option (including a database name or collection prefix MongoDB would refuse,
    * checked before connecting); `MongoStoreError` naming each missing index with `createIndexes: false` (the store's
-   * claims name their indexes in hints and would fail at every call). A client the store created is closed again when
-   * opening fails.
+   * claims name their indexes in hints and would fail at every call); `IndexBuildTimeoutError` when creating or checking
+   * the collections and indexes takes longer than `indexBuildTimeoutMs` (10 min by default: an index build waits for
+   * every voting data-bearing member of the replica set, so a member that is down holds it up; the build goes on on
+   * the server). A client the store created is closed again when opening fails.
    *
    * @example
    * ```ts
@@ -428,6 +434,7 @@ export class MongoStore implements Store {
     this.#ownsClient = o.ownsClient;
     this.dbName = dbName;
     this.#db = storeDb(client, dbName);
+    this.#indexBuildTimeoutMs = options.indexBuildTimeoutMs ?? DEFAULT_INDEX_BUILD_TIMEOUT_MS;
     this.collections = collectionNames(options.collectionPrefix);
     this.#instances = this.#db.collection<InstanceDoc>(this.collections.instances);
     this.#history = this.#db.collection<HistoryDoc>(this.collections.history);
@@ -533,32 +540,44 @@ export class MongoStore implements Store {
    * drops (`OBSOLETE_INDEXES`) is an old unique index the current layout cannot write beside. A new index on a populated
    * collection is built before `connect` returns. Idempotent; `connect` runs it unless `createIndexes: false`. An index
    * that exists under the same name or key with another definition fails it with `MongoStoreError` naming the index to drop.
+   * The whole pass has one deadline, `indexBuildTimeoutMs` (10 min by default): past it, it rejects with
+   * `IndexBuildTimeoutError` naming the step that was waiting (usually a build waiting for its commit quorum: every
+   * voting data-bearing member must have built the index), and a build already started goes on on the server.
    */
   async ensureIndexes(): Promise<void> {
-    await this.#op('creating indexes', async () => {
+    await this.#op('creating indexes', () => withIndexDeadline(this.#indexBuildTimeoutMs, this.dbName, async (deadline) => {
+      const { signal } = deadline;
       // Every collection exists before the first transaction: MongoDB cannot create a collection inside a
       // cross-shard write transaction (a sharded cluster), and `sweeps` has no index that would create it.
       // Only what is missing is created and only what is present is dropped, so that on the current layout connect
       // sends no create or dropIndexes, which lock a busy collection exclusively (createIndexes of indexes that all
       // exist returns without building anything).
-      const existing = await this.#db.listCollections({}, { nameOnly: true, authorizedCollections: true }).toArray();
-      for (const name of missingCollections(this.collections, new Set(existing.map((c) => c.name)))) await createIfMissing(this.#db, name);
+      const existing = await this.#db.listCollections({}, { nameOnly: true, authorizedCollections: true, signal }).toArray();
+      for (const name of missingCollections(this.collections, new Set(existing.map((c) => c.name)))) {
+        deadline.step(`creating collection ${name}`);
+        await createIfMissing(this.#db, name, signal);
+      }
       // Each collection's indexes are listed once (indexesListedAtConnect), before anything is created or dropped: the
       // indexes created below are never obsolete or retired ones, so the lists stay right for the drop and the warning.
-      const listed = await this.#listIndexes(indexesListedAtConnect(true));
+      const listed = await this.#listIndexes(indexesListedAtConnect(true), deadline);
       const names = (kind: keyof CollectionNames) => (listed.get(kind) ?? []).map((index) => String(index['name']));
       // The old history index goes first: it would refuse the events of a restarted instance's new generation.
-      await dropIndexesPresent(this.#history, obsoleteIndexesPresent('history', names('history')));
-      await createIndexesOn(this.#instances, INDEXES.instances);
-      await createIndexesOn(this.#history, INDEXES.history);
-      await createIndexesOn(this.#messages, INDEXES.messages);
-      await createIndexesOn(this.#tasks, INDEXES.activityTasks);
-      await createIndexesOn(this.#purges, INDEXES.purges);
+      deadline.step(`dropping obsolete indexes of ${this.collections.history}`);
+      await dropIndexesPresent(this.#history, obsoleteIndexesPresent('history', names('history')), signal);
+      const build = async <T extends Document>(collection: Collection<T>, specs: readonly IndexDescription[]) => {
+        deadline.step(`building the indexes of ${collection.collectionName}`, collection.collectionName);
+        await createIndexesOn(collection, specs, signal);
+      };
+      await build(this.#instances, INDEXES.instances);
+      await build(this.#history, INDEXES.history);
+      await build(this.#messages, INDEXES.messages);
+      await build(this.#tasks, INDEXES.activityTasks);
+      await build(this.#purges, INDEXES.purges);
       const notice = retiredIndexesNotice([...listed.keys()].map((kind) => ({
         collection: this.collections[kind], indexes: retiredIndexesPresent(kind, names(kind)),
       })));
       if (notice !== undefined) this.#logger.warn(`MongoStore ${this.dbName}: ${notice}`);
-    });
+    }));
   }
 
   /**
@@ -594,13 +613,13 @@ export class MongoStore implements Store {
    * call on a hint to a missing index.
    */
   async #checkIndexes(): Promise<void> {
-    await this.#op('checking the indexes', async () => {
-      const listed = await this.#listIndexes(indexesListedAtConnect(false));
+    await this.#op('checking the indexes', () => withIndexDeadline(this.#indexBuildTimeoutMs, this.dbName, async (deadline) => {
+      const listed = await this.#listIndexes(indexesListedAtConnect(false), deadline);
       const problem = missingIndexesProblem([...listed].map(([kind, indexes]) => ({
         collection: this.collections[kind], indexes: missingIndexes(kind, indexes),
       })));
       if (problem !== undefined) throw new MongoStoreError(problem);
-    });
+    }));
   }
 
   /** The store's collections by kind, as far as index maintenance uses them. */
@@ -610,13 +629,18 @@ export class MongoStore implements Store {
     };
   }
 
-  /** The indexes `listIndexes` returns for each of `kinds` (none for a collection that does not exist). */
-  async #listIndexes(kinds: readonly (keyof CollectionNames)[]): Promise<Map<keyof CollectionNames, Document[]>> {
+  /**
+   * The indexes `listIndexes` returns for each of `kinds` (none for a collection that does not exist), each read under
+   * `deadline` when one is given (connect's index pass).
+   */
+  async #listIndexes(kinds: readonly (keyof CollectionNames)[], deadline?: IndexDeadline): Promise<Map<keyof CollectionNames, Document[]>> {
     const collections = this.#collectionsByKind();
     const listed = new Map<keyof CollectionNames, Document[]>();
     for (const kind of kinds) {
+      deadline?.step(`listing the indexes of ${this.collections[kind]}`);
+      const options: ListIndexesOptions & Abortable = { signal: deadline?.signal };
       try {
-        listed.set(kind, await collections[kind].listIndexes().toArray());
+        listed.set(kind, await collections[kind].listIndexes(options).toArray());
       } catch (error) {
         // NamespaceNotFound: the collection does not exist, so it has no index.
         if ((error as { code?: unknown }).code !== 26) throw error;
@@ -1828,10 +1852,12 @@ function describeWriteSet(writeSet: WriteSet): string {
  * `retiredIndexesPresent`); another process dropping one at the same time is no error (IndexNotFound,
  * NamespaceNotFound: nothing to drop).
  */
-async function dropIndexesPresent(collection: Pick<Collection, 'dropIndex'>, present: readonly string[]): Promise<void> {
+async function dropIndexesPresent(collection: Pick<Collection, 'dropIndex'>, present: readonly string[], signal?: AbortSignal): Promise<void> {
+  // The driver honours a signal on every command (`Abortable`), though `DropIndexesOptions` does not name it.
+  const options: DropIndexesOptions & Abortable = { signal };
   for (const name of present) {
     try {
-      await collection.dropIndex(name);
+      await collection.dropIndex(name, options);
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (code !== 27 && code !== 26) throw error;
@@ -1885,18 +1911,25 @@ async function connectionStatus(client: MongoClient, signal: AbortSignal, logger
 }
 
 /** Creates a collection unless it exists (NamespaceExists), so no transaction has to create one (see `ensureIndexes`). */
-async function createIfMissing(db: Db, name: string): Promise<void> {
+async function createIfMissing(db: Db, name: string, signal?: AbortSignal): Promise<void> {
   try {
-    await db.command({ create: name });
+    await db.command({ create: name }, { signal });
   } catch (error) {
     if ((error as { code?: unknown }).code !== 48) throw error;
   }
 }
 
-/** `collection.createIndexes`, with a spec that conflicts with an existing index of the same name explained. */
-async function createIndexesOn<T extends Document>(collection: Collection<T>, specs: readonly IndexDescription[]): Promise<void> {
+/**
+ * `collection.createIndexes`, with a spec that conflicts with an existing index of the same name explained. `signal`
+ * ends the wait for the build (the driver honours it on every command, though `CreateIndexesOptions` does not name
+ * it): the server's `maxTimeMS` is no way to bound it, since driver 7.8 strips `maxTimeMS` from `createIndexes` and an
+ * interrupted `createIndexes` would abort the build for every process waiting on it, while a client that stops
+ * waiting leaves it running.
+ */
+async function createIndexesOn<T extends Document>(collection: Collection<T>, specs: readonly IndexDescription[], signal?: AbortSignal): Promise<void> {
+  const options: CreateIndexesOptions & Abortable = { signal };
   try {
-    await collection.createIndexes([...specs]);
+    await collection.createIndexes([...specs], options);
   } catch (error) {
     const problem = indexConflictProblem(collection.collectionName, error);
     if (problem !== undefined) throw new MongoStoreError(problem, { cause: error });

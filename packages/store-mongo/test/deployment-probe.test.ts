@@ -1,5 +1,6 @@
 import { MongoClient, type Document } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
+import { IndexBuildTimeoutError } from '../src/errors/index-build-timeout-error.js';
 import { requiredPrivileges } from '../src/privileges.js';
 import { announceSkip, failCommand, failCommandOff, failPointOrSkip, MONGODB_URI, testDatabase } from './support/integration.js';
 
@@ -131,6 +132,33 @@ describe.skipIf(!uri)('MongoStore.connect checks the deployment (integration)', 
       await failCommandOff(admin);
       await admin.close();
     }
+  });
+
+  it('bounds the index pass: a createIndexes held past indexBuildTimeoutMs fails connect with IndexBuildTimeoutError', async (context) => {
+    const appName = `drx-probe-build-${process.pid}`;
+    const admin = new MongoClient(mongoUri);
+    // The server holds this client's first createIndexes for 60 s, as a build waiting for a member that is down holds it.
+    await failPointOrSkip(context, 'index pass deadline test', () => failCommand(admin, { times: 1 }, {
+      failCommands: ['createIndexes'], blockConnection: true, blockTimeMS: 60_000, appName,
+    }), () => admin.close());
+    const prefix = db.prefix('build');
+    try {
+      const error = await db.open('build', { prefix, logger: quiet, indexBuildTimeoutMs: 2_000, clientOptions: { appName } })
+        .then(async (store) => {
+          await store.close();
+          return undefined;
+        }, (e: unknown) => e);
+      expect(error).toBeInstanceOf(IndexBuildTimeoutError);
+      expect(error).toMatchObject({ code: 'index-build-timeout', status: 503 });
+      expect((error as Error).message).toContain(`building the indexes of ${prefix}instances did not finish within 2000 ms`);
+      expect((error as Error).message).toContain('The build itself goes on on the server');
+    } finally {
+      await failCommandOff(admin);
+      await admin.close();
+    }
+    // A later connect (the fail point spent) finds or finishes the indexes and opens.
+    const store = await db.open('build', { prefix, logger: quiet, clientOptions: { appName } });
+    await store.close();
   });
 
   it('opens with a warning, not a refusal, when the server does not answer connectionStatus', async (context) => {
