@@ -323,16 +323,66 @@ describe('the multiplexed stream with a read token', () => {
     hub.close();
   });
 
-  it('cannot take another instance by sending a refused subscription id again, nor by a session the key opened', async () => {
+  it('cannot take another instance by sending a refused subscription id again', async () => {
+    const { base } = await open();
+    const token = await createReadToken(KEY, { instanceIds: ['a-1', 'b-1'], ttlMs: MINUTE });
+    const narrow = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: MINUTE });
+    const hub = await session(base, narrow);
+    // `s` reads a-1; the same token asks for `s` with b-1: refused (and ended, as its close event says).
+    expect((await change(base, hub.id, narrow, { subscribe: [{ sub: 's', kind: 'status', instanceId: 'a-1' }] })).status).toBe(200);
+    expect((await hub.next()).data).toMatchObject({ sub: 's', data: { instanceId: 'a-1' } });
+    expect((await change(base, hub.id, narrow, { subscribe: [{ sub: 's', kind: 'status', instanceId: 'b-1' }] })).status).toBe(200);
+    expect(await hub.next()).toEqual({ event: 'close', data: { sub: 's', error: expect.objectContaining({ code: 'forbidden', status: 403 }) } });
+    // A token of a wider scope does not reach the session either (see below): it is the narrow token's.
+    expect(await errorOf(await change(base, hub.id, token, { subscribe: [{ sub: 's', kind: 'status', instanceId: 'b-1' }] })))
+      .toEqual([404, 'session-not-found']);
+    hub.close();
+  });
+
+  it('keeps a session to the credential that opened it: another neither resumes, changes nor deletes it', async () => {
+    const { base, runtime } = await open();
+    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: MINUTE });
+    // The key's session reads b-1, which the token does not.
+    const keyed = await session(base, KEY);
+    expect((await change(base, keyed.id, KEY, { subscribe: [{ sub: 's', kind: 'status', instanceId: 'b-1' }] })).status).toBe(200);
+    expect((await keyed.next()).data).toMatchObject({ sub: 's', data: { instanceId: 'b-1' } });
+    // Its id, as a reconnect names it, opens a new empty session for the token, not the key's.
+    const controller = new AbortController();
+    const resumed = await fetch(`${base}/streams`, bearer(token, { signal: controller.signal, headers: { 'last-event-id': `${keyed.id}.0` } }));
+    expect(resumed.status).toBe(200);
+    const text = resumed.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let received = '';
+    while (!/^data: .*\n\n/m.test(received)) received += (await text.read()).value ?? '';
+    expect(received).toMatch(/^event: session\n/m);
+    expect(received).not.toContain(keyed.id);
+    controller.abort();
+    expect(await errorOf(await change(base, keyed.id, token, { subscribe: [{ sub: 't', kind: 'status', instanceId: 'a-1' }] })))
+      .toEqual([404, 'session-not-found']);
+    expect(await errorOf(await fetch(`${base}/streams/${keyed.id}`, bearer(token, { method: 'DELETE' })))).toEqual([404, 'session-not-found']);
+    // The key's session goes on, on its own connection.
+    await runtime.client.raiseEvent('b-1', 'Item', 'later');
+    expect((await keyed.next()).data).toMatchObject({ sub: 's', data: { instanceId: 'b-1', runtimeStatus: 'Completed' } });
+    keyed.close();
+  });
+
+  it('lets a fresh token of the same scope resume a token\'s session, and no token of another scope', async () => {
     const { base } = await open();
     const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: MINUTE });
-    const hub = await session(base, KEY);
-    // The key subscribes `s` to a-1; the token asks for `s` with b-1: refused (and ended, as its close event says).
-    expect((await change(base, hub.id, KEY, { subscribe: [{ sub: 's', kind: 'status', instanceId: 'a-1' }] })).status).toBe(200);
-    expect((await hub.next()).data).toMatchObject({ sub: 's', data: { instanceId: 'a-1' } });
-    expect((await change(base, hub.id, token, { subscribe: [{ sub: 's', kind: 'status', instanceId: 'b-1' }] })).status).toBe(200);
-    expect(await hub.next()).toEqual({ event: 'close', data: { sub: 's', error: expect.objectContaining({ code: 'forbidden', status: 403 }) } });
+    const hub = await session(base, token);
     hub.close();
+    const resume = async (with_: string) => {
+      const controller = new AbortController();
+      const response = await fetch(`${base}/streams`, bearer(with_, { signal: controller.signal, headers: { 'last-event-id': `${hub.id}.0` } }));
+      const text = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let received = '';
+      while (!/^data: .*\n\n/m.test(received)) received += (await text.read()).value ?? '';
+      controller.abort();
+      return received.includes(`"session":"${hub.id}"`);
+    };
+    expect(await resume(await createReadToken(KEY, { instanceIds: ['a-1', 'b-1'], ttlMs: MINUTE }))).toBe(false);
+    expect(await resume(await createReadToken(KEY, { instanceIdPrefix: 'a-', ttlMs: MINUTE }))).toBe(false);
+    expect(await resume(KEY)).toBe(false);
+    expect(await resume(await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: 2 * MINUTE }))).toBe(true);
   });
 
   it('narrows a list subscription of a prefix token to its prefix', async () => {

@@ -24,7 +24,7 @@ import { errorBodyOf, errorResponse, responseForError } from './error-response.j
 import { ForbiddenError } from './forbidden-error.js';
 import { HostNotAllowedError } from './host-not-allowed-error.js';
 import { KeyVerifier, matchedKeySource } from './key-verifier.js';
-import { assertReadsInstance, presentedReadScope, ReadTokenVerifier, scopedFilter, type ReadScope } from './read-token.js';
+import { assertReadsInstance, presentedReadScope, ReadTokenVerifier, scopedFilter, scopeOwner, type ReadScope } from './read-token.js';
 import { parseInstanceFilter } from './instance-filter-params.js';
 import {
   parseBoolean, parseDate, parseHistoryPosition, parseInstanceIdSegment, parseNonNegativeNumber, parseRuntimeStatuses,
@@ -447,6 +447,10 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       return spec;
     },
     expiryOf: (c) => readScopes.get(c.req.raw)?.expiresAt,
+    ownerOf: (c) => {
+      const scope = readScopes.get(c.req.raw);
+      return scope && scopeOwner(scope);
+    },
   });
 
   app.on('GET', paths('/streams/instances'), (c) => {

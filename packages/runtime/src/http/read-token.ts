@@ -167,6 +167,14 @@ export async function presentedReadScope(
   return scope && { source: 'code', scope };
 }
 
+/**
+ * What `scope` reads, as one string, its expiry left out: the owner of the stream sessions a token of that scope opens,
+ * which a later token of the same scope (a fresh one for a page that stays open) resumes, and no other credential.
+ */
+export function scopeOwner(scope: ReadScope): string {
+  return JSON.stringify([scope.instanceIds ?? null, scope.instanceIdPrefix ?? null]);
+}
+
 /** True when `scope` reads instance `id`. */
 export function readsInstance(scope: ReadScope, id: string): boolean {
   return scope.instanceIds?.includes(id) === true || (scope.instanceIdPrefix !== undefined && id.startsWith(scope.instanceIdPrefix));

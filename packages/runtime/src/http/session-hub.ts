@@ -31,7 +31,14 @@ export interface SessionHubOptions {
 
 /** A single stream (one subscription, its values sent bare) or a multiplexed session (see {@link SessionHub}). */
 export type SessionMode =
-  | { readonly kind: 'session' }
+  | {
+    readonly kind: 'session';
+    /**
+     * Whose it is: `undefined` for the key's, or the scope of the read token it was opened with (see `sessionOwner`).
+     * Only a request of the same owner resumes it, changes its subscriptions or deletes it: to any other, it is not there.
+     */
+    readonly owner?: string;
+  }
   | {
     readonly kind: 'single';
     /** What the stream sends (see `streamKey`): a reconnect resumes a single stream only into the same one. */
@@ -40,7 +47,7 @@ export type SessionMode =
     readonly untilTerminal: boolean;
   };
 
-/** The mode of every multiplexed session (one object for all). */
+/** The mode of every multiplexed session the key opens (one object for all). */
 export const SESSION: SessionMode = { kind: 'session' };
 
 /** Why a new stream would be refused. */
@@ -165,10 +172,10 @@ export class SessionHub {
     return finished !== undefined && position!.seq >= finished.seq;
   }
 
-  /** The live multiplexed session named `id`. */
-  get(id: string): StreamSession | undefined {
+  /** The live multiplexed session named `id`, when it is `owner`'s (see `SessionMode`). */
+  get(id: string, owner?: string): StreamSession | undefined {
     const session = this.#sessions.get(id);
-    return session?.mode.kind === 'session' ? session : undefined;
+    return session?.mode.kind === 'session' && session.mode.owner === owner ? session : undefined;
   }
 
   /**
@@ -211,9 +218,9 @@ export class SessionHub {
     session.attach(connection, after);
   }
 
-  /** Disposes the multiplexed session named `id` at once (its connection ends). Returns whether it existed. */
-  delete(id: string): boolean {
-    const session = this.get(id);
+  /** Disposes `owner`'s multiplexed session named `id` at once (its connection ends). Returns whether it existed. */
+  delete(id: string, owner?: string): boolean {
+    const session = this.get(id, owner);
     if (!session) return false;
     this.#dispose(session);
     return true;
@@ -749,7 +756,7 @@ function own(event: string, value: unknown): OwnMessage {
 }
 
 function sameStream(a: SessionMode, b: SessionMode): boolean {
-  return a.kind === 'session' ? b.kind === 'session' : b.kind === 'single' && a.key === b.key;
+  return a.kind === 'session' ? b.kind === 'session' && a.owner === b.owner : b.kind === 'single' && a.key === b.key;
 }
 
 const EVENT_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.(\d{1,15})$/;

@@ -48,6 +48,11 @@ export interface StreamRoutesOptions {
   readonly authorize: (c: Context, spec: StreamSpec) => StreamSpec;
   /** When the credential of request `c` expires (a read token's `expiresAt`, ms), or `undefined` for none (the key). */
   readonly expiryOf: (c: Context) => number | undefined;
+  /**
+   * Whose the sessions request `c` opens are, and which it may resume, change and delete (see `SessionMode`):
+   * `undefined` for the key, one string per read token scope.
+   */
+  readonly ownerOf: (c: Context) => string | undefined;
 }
 
 /** The stream routes' single-stream response, and their `close()` (for the handler's). */
@@ -67,8 +72,8 @@ const MAX_SUB_ID_LENGTH = 64;
  * | route | answer |
  * |---|---|
  * | `GET /streams` (`Last-Event-ID` to resume) | SSE: `session` first (`{ session }`), then `status` / `history` / `instances` events `{ sub, data }` and `close` events `{ sub, error? }` of the session's subscriptions |
- * | `POST /streams/{session}/subscriptions` (body `{ subscribe?: [{ sub, kind, instanceId?, query?, untilTerminal?, positions?, after? }], unsubscribe?: [sub] }`) | 200 `{ session, subscriptions }` (the unsubscribes applied, then the subscribes in order; each one past the session's room gets its `close` event with an `invalid-argument` error, and each one a read token does not reach its `close` event with a 403 `forbidden` error); 400 malformed (an `after` too, either list longer than `MAX_SUBSCRIPTIONS_PER_SESSION`) or `sub` active with another stream (nothing changes), 403 not declared JSON from another origin (see `assertNotCrossSitePost`), 404 unknown session |
- * | `DELETE /streams/{session}` | 204: the session and its subscriptions are released at once; 404 unknown |
+ * | `POST /streams/{session}/subscriptions` (body `{ subscribe?: [{ sub, kind, instanceId?, query?, untilTerminal?, positions?, after? }], unsubscribe?: [sub] }`) | 200 `{ session, subscriptions }` (the unsubscribes applied, then the subscribes in order; each one past the session's room gets its `close` event with an `invalid-argument` error, and each one a read token does not reach its `close` event with a 403 `forbidden` error); 400 malformed (an `after` too, either list longer than `MAX_SUBSCRIPTIONS_PER_SESSION`) or `sub` active with another stream (nothing changes), 403 not declared JSON from another origin (see `assertNotCrossSitePost`), 404 unknown session (or one opened with another credential: see `SessionMode`) |
+ * | `DELETE /streams/{session}` | 204: the session and its subscriptions are released at once; 404 unknown (or another credential's) |
  *
  * `kind` is `status` or `history` (with `instanceId`) or `instances` (with `query`, the list filters as a query
  * string, e.g. `runtimeStatus=Running&instanceIdPrefix=order-`). What each sends is `streamSource`'s contract. A
@@ -133,14 +138,20 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
     }, c.req.raw, {});
   };
 
-  app.on('GET', webhookPaths('/streams'), (c) => respond(c, SESSION));
+  /** The session request `c` names, when it is the request's own. */
+  const sessionOf = (c: Context): StreamSession => existing(hub, c.req.param('session')!, options.ownerOf(c));
+
+  app.on('GET', webhookPaths('/streams'), (c) => {
+    const owner = options.ownerOf(c);
+    return respond(c, owner === undefined ? SESSION : { kind: 'session', owner });
+  });
 
   app.on('POST', webhookPaths('/streams/:session/subscriptions'), async (c) => {
-    existing(hub, c.req.param('session')); // an unknown session is refused before its body is read
+    sessionOf(c); // an unknown session is refused before its body is read
     const body = await readJsonBody(c.req.raw, options.maxBodyBytes);
     // Looked up again: the session may have ended (deleted, expired, handler closed) while the body arrived, and a
     // change to it would do nothing while answering 200.
-    const session = existing(hub, c.req.param('session'));
+    const session = sessionOf(c);
     const change = parseSubscriptionChange(body.present ? body.value : undefined, session, (spec) => options.authorize(c, spec));
     for (const sub of change.unsubscribe) session.unsubscribe(sub);
     for (const entry of change.subscribe) {
@@ -155,8 +166,7 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
   });
 
   app.on('DELETE', webhookPaths('/streams/:session'), (c) => {
-    const session = existing(hub, c.req.param('session'));
-    hub.delete(session.id);
+    hub.delete(sessionOf(c).id, options.ownerOf(c));
     return new Response(null, { status: 204 });
   });
 
@@ -179,8 +189,9 @@ function nextTurn(callback: () => void): void {
   else setTimeout(callback, 0);
 }
 
-function existing(hub: SessionHub, id: string): StreamSession {
-  const session = hub.get(id);
+/** The session `id` of `owner` (another owner's is answered as unknown: see `SessionMode`). */
+function existing(hub: SessionHub, id: string, owner: string | undefined): StreamSession {
+  const session = hub.get(id, owner);
   if (!session) throw new SessionNotFound(id);
   return session;
 }
