@@ -483,6 +483,16 @@ describe('an expired or altered read token', () => {
     expect(await refusal(await fetch(`${base}/instances/a-1?code=${encodeURIComponent(forged[0]!)}`))).toEqual(wrongKey);
   });
 
+  it('is answered as a wrong key when its signed payload gives ttlMs for its expiry, which would never pass', async () => {
+    const { base } = await open();
+    const wrongKey = await refusal(await fetch(`${base}/instances/a-1`, bearer('wrong-key')));
+    const hmac = await crypto.subtle.importKey('raw', new TextEncoder().encode(KEY), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    const base64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const signed = `drx-read.${base64url(new TextEncoder().encode(JSON.stringify({ instanceIds: ['a-1'], ttlMs: MINUTE })))}`;
+    const token = `${signed}.${base64url(new Uint8Array(await crypto.subtle.sign('HMAC', hmac, new TextEncoder().encode(signed))))}`;
+    expect(await refusal(await fetch(`${base}/instances/a-1`, bearer(token)))).toEqual(wrongKey);
+  });
+
   it('is checked against every key of a handler that rotates keys, and lapses with the key that made it', async () => {
     const runtime = createRuntime({ store: new MemoryStore(), orchestrators, logger: silentLogger });
     await runtime.start();

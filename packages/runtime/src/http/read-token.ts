@@ -145,7 +145,11 @@ export class ReadTokenVerifier {
     if (matched !== 1) return undefined;
     try {
       const json = new TextDecoder('utf-8', { fatal: true }).decode(fromBase64url(signed.slice(PREFIX.length)));
-      return readScope(JSON.parse(json), 'read token', now);
+      const payload: unknown = JSON.parse(json);
+      // A payload says when it ends: a `ttlMs` (which `createReadToken` never writes) would count from every request's
+      // time, and the token would never expire.
+      if (payload === null || typeof payload !== 'object' || 'ttlMs' in payload) return undefined;
+      return readScope(payload, 'read token', now);
     } catch {
       return undefined; // expired (or a payload no version of this rule made)
     }
