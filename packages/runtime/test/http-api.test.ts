@@ -234,6 +234,14 @@ describe('POST /orchestrators/{name}/{instanceId?}', () => {
     expect((await runtime.client.waitForCompletion('done', SETTLED)).output).toBe('fourth');
   });
 
+  it('reads the ifExists parameter in any case of its name, as every parameter, and its values only as spelt', async () => {
+    await runtime.client.startNew('Echo', { instanceId: 'done', input: 'first' });
+    const done = await runtime.client.waitForCompletion('done', SETTLED);
+    expect(await errorOf(call('/orchestrators/Echo/done?IFEXISTS=fail', { method: 'POST', json: 'second' }))).toEqual([409, 'instance-already-exists']);
+    expect(await errorOf(call('/orchestrators/Echo/done?ifexists=USEEXISTING', { method: 'POST', json: 'second' }))).toEqual([400, 'invalid-argument']);
+    expect(await runtime.client.getStatus('done')).toEqual(done);
+  });
+
   it('refuses an unknown ifExists (400, the usual error body), starting nothing', async () => {
     for (const query of ['ifExists=skip', 'ifExists=Fail', 'ifExists=fail&ifExists=useExisting']) {
       expect(await errorOf(call(`/orchestrators/Echo/x?${query}`, { method: 'POST', json: 1 })), query).toEqual([400, 'invalid-argument']);
