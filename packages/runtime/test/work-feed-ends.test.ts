@@ -3,16 +3,18 @@ import { describe, expect, it } from 'vitest';
 import { createClient, createRuntime, MemoryStore, type OrchestrationContext } from '../src/index.js';
 import type { ClaimOptions } from '../src/store/store.js';
 import { RecordingLogger } from './failing-store.js';
-import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { settle, VirtualClock } from '../src/testing/virtual-clock.js';
 import { HandClock } from './hand-clock.js';
 import { within } from './within.js';
 
 /**
  * A MemoryStore whose wake-up feed fails (`fail()`) and, subscribed again, works: as a store whose change stream broke
- * and that opens a new one for a new subscriber. `subscribers` counts the open subscriptions.
+ * and that opens a new one for a new subscriber. `subscribers` counts the open subscriptions; `nextSubscription()`
+ * resolves at the next one.
  */
 class BreakingFeedStore extends MemoryStore {
   subscribers = 0;
+  #onSubscribe: (() => void)[] = [];
   /** MemoryStore's own feed (the field below replaces it). */
   readonly #work: Observable<void> = (this as MemoryStore).workAvailable$;
   readonly #broken = new Subject<void>();
@@ -21,12 +23,17 @@ class BreakingFeedStore extends MemoryStore {
     this.subscribers++;
     const inner = this.#work.subscribe(subscriber);
     const broken = this.#failed ? undefined : this.#broken.subscribe({ error: (error: unknown) => subscriber.error(error) });
+    for (const notify of this.#onSubscribe.splice(0)) notify();
     return () => {
       this.subscribers--;
       inner.unsubscribe();
       broken?.unsubscribe();
     };
   });
+
+  nextSubscription(): Promise<void> {
+    return new Promise((resolve) => this.#onSubscribe.push(resolve));
+  }
 
   fail(): void {
     this.#failed = true;
@@ -54,14 +61,19 @@ describe('a store whose wake-up feed fails', () => {
       });
     });
     await within(running, 'the instance running');
+    // A claim round the worker has still to run after that step goes first: on a loaded machine it waits for an
+    // event-loop turn, and, run once the event below is written, it would claim the event itself, with no re-subscription.
+    await settle();
     const failed = logger.nextError('workAvailable$');
     store.fail();
     await within(failed, 'the failure being reported');
     expect(store.subscribers).toBe(0);
-    // An event raised while the feed is down: nothing else would wake the worker (no timer is due).
+    // An event raised while the feed is down: its signal reaches no one. The worker's timers run it (the feed's
+    // re-subscription, 100 ms on, comes before its 1 s claim), in whatever order the work they start ends.
     await runtime.client.raiseEvent(id, 'go', 'went');
     const ended = runtime.client.waitForCompletion(id, { timeoutMs: Infinity });
-    await clock.fireUntil(ended, 'the instance ending', 20);
+    const resubscribed = store.nextSubscription();
+    expect(await clock.fireUntil(Promise.all([ended, resubscribed]), 'the instance ending and the feed subscribed again', 20)).toBeDefined();
     expect(await ended).toMatchObject({ runtimeStatus: 'Completed', output: 'went' });
     expect(store.subscribers).toBe(1);
     const stopping = runtime.stop({ graceMs: 0 });
