@@ -6,7 +6,7 @@ import type { Runtime, RuntimeOptions } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import type { ActivityWorkItem, ClaimOptions } from '../src/store/store.js';
 import { SETTLED } from '../src/testing/settled.js';
-import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { settle, VirtualClock } from '../src/testing/virtual-clock.js';
 import { startedRuntimes } from './started-runtimes.js';
 
 // The worker skips its activity claims after one that found nothing, until a wake-up (the store's workAvailable$ or
@@ -54,11 +54,6 @@ function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => voi
 function ids(prefix: string): () => string {
   let n = 0;
   return () => `${prefix}-${++n}`;
-}
-
-/** Lets every pending promise callback run: MemoryStore does no I/O, so the work they started is over by then. */
-function macrotask(): Promise<void> {
-  return new Promise((resolve) => globalThis.setTimeout(resolve, 0));
 }
 
 /**
@@ -135,7 +130,7 @@ describe('a worker whose last activity claim found nothing', () => {
     const foundNothing = store.emptyActivityClaim('A-');
     await start({ store, clock, newId: ids('A'), orchestrators: { Call: callEcho }, activities: { Echo: (x: string) => `A ran ${x}` } });
     await foundNothing;
-    await macrotask(); // A's claim round is over: it skips activity claims now
+    await settle(); // A's claim round is over (after its event-loop turn, on a loaded machine): it skips activity claims now
 
     const id = await b.client.startNew('Call');
     expect(await settled(b.client, id)).toMatchObject({ runtimeStatus: 'Completed', output: 'A ran x' });
