@@ -831,13 +831,13 @@ describe('runtime', () => {
     await runtime.client.startNew('Passes', { instanceId: id, input: 0 });
     const passes = (input: number) => firstValueFrom(runtime.client.status$(id).pipe(filter((s) => s?.input === input && s.runtimeStatus === 'Running')));
     const first = await passes(0);
-    expect(first.customStatus).toBe('first pass');
+    expect(first!.customStatus).toBe('first pass');
     await runtime.client.raiseEvent(id, 'Next');
     // The second execution waits without one: the first's value went with its execution. It is the same instance:
     // its createdTime is the first execution's.
     const second = await passes(1);
     expect(second).not.toHaveProperty('customStatus');
-    expect(second.createdTime).toEqual(first.createdTime);
+    expect(second!.createdTime).toEqual(first!.createdTime);
     await runtime.client.raiseEvent(id, 'Next');
     await passes(2);
     await runtime.client.raiseEvent(id, 'Next');
