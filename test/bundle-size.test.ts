@@ -1168,10 +1168,12 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, startNew's ifExists ('overwrite', 'fail', 'useExisting'), checked by one isStartIfExists and decided by
  * planWriteSet: 38,769 / 49,442 / 79,994 / 10,266 -> 38,896 / 49,586 / 80,140 / 10,348 B (+127 / +144 / +146 / +82),
  * budgets set to match.
+ * 2026-12-05, the list filters' instanceIdPrefix rule named once (isInstanceIdPrefix), which read tokens reuse:
+ * 38,896 / 49,586 -> 38,904 / 49,594 B (+8 / +8), budgets set to match; runtime-dexie and rx-client within theirs.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 38_896 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_586 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 38_904 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_594 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 80_140 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_348 },
 ];

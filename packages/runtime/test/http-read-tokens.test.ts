@@ -4,6 +4,7 @@ import { silentLogger } from '../src/env/logger.js';
 import { createHttpHandler, type HttpHandlerOptions } from '../src/http/create-http-handler.js';
 import { createReadToken, type ReadTokenOptions } from '../src/http/read-token.js';
 import { InvalidArgumentError } from '../src/model/errors/invalid-argument-error.js';
+import { assertValidInstanceId, validateInstanceFilter } from '../src/model/validation.js';
 import { createRuntime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { echo, waitForEvents } from '../src/testing/samples.js';
@@ -99,9 +100,7 @@ describe('createReadToken', () => {
     ['101 instance ids', KEY, { instanceIds: Array.from({ length: 101 }, (_, n) => `i-${n}`), ttlMs: MINUTE }],
     ['an empty prefix', KEY, { instanceIdPrefix: '', ttlMs: MINUTE }],
     ['a prefix that is no string', KEY, { instanceIdPrefix: ['a'], ttlMs: MINUTE }],
-    ['a prefix with a control character', KEY, { instanceIdPrefix: 'a\u0000', ttlMs: MINUTE }],
     ['a prefix with a lone surrogate', KEY, { instanceIdPrefix: 'a\ud800', ttlMs: MINUTE }],
-    ['a prefix longer than an id', KEY, { instanceIdPrefix: 'p'.repeat(257), ttlMs: MINUTE }],
     ['a scope too large to carry', KEY, { instanceIds: Array.from({ length: 100 }, (_, n) => `${n}-${'x'.repeat(250)}`), ttlMs: MINUTE }],
   ])('refuses %s with InvalidArgumentError', async (_, key, options) => {
     const made = createReadToken(key as string, options as ReadTokenOptions);
@@ -112,6 +111,47 @@ describe('createReadToken', () => {
   it('reads a getter that throws as a bad argument', async () => {
     const options = { get instanceIds(): string[] { throw new Error('boom'); }, ttlMs: MINUTE };
     await expect(createReadToken(KEY, options)).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  /** What `check` throws for `value` (`undefined` when it passes). */
+  const thrownBy = async (check: () => unknown): Promise<unknown> => {
+    try {
+      await check();
+      return undefined;
+    } catch (error) {
+      return error;
+    }
+  };
+
+  it('takes an instance id exactly when startNew does: the one instance-id rule, with its message', async () => {
+    const refused = [
+      'a\u0000b', 'a\nb', 'a\u007f', 'a\u0085', 'a/b', 'a\\b', 'a#b', 'a?b', '@a', '.', '..', '', 'i'.repeat(257), 'a\ud800', 42, null,
+    ];
+    const taken = ['a@b', 'a.b', '..a', 'i'.repeat(256), 'ordre-é-😀', 'a b'];
+    for (const id of [...refused, ...taken]) {
+      const shared = await thrownBy(() => assertValidInstanceId(id, 'createReadToken options.instanceIds[1]'));
+      const made = await thrownBy(() => createReadToken(KEY, { instanceIds: ['a-1', id as string], ttlMs: MINUTE }));
+      expect(shared === undefined, JSON.stringify(id)).toBe(taken.includes(id as string));
+      expect(made, JSON.stringify(id)).toEqual(shared);
+      if (made !== undefined) expect(made, JSON.stringify(id)).toBeInstanceOf(InvalidArgumentError);
+    }
+  });
+
+  it('takes a prefix exactly when a list filter does, but for the empty one, which would read every instance', async () => {
+    // A prefix no instance id starts with is a list filter that matches nothing, so a token that reads nothing.
+    const taken = ['tenant-a-', 'a/', '@a', 'a\u0000', 'a\u0085', '#', 'p'.repeat(257), '.'];
+    const refused = ['a\ud800', '\udc00', 42, ['a'], null];
+    for (const prefix of [...taken, ...refused]) {
+      const filter = await thrownBy(() => validateInstanceFilter({ instanceIdPrefix: prefix }, 'createReadToken options'));
+      const made = await thrownBy(() => createReadToken(KEY, { instanceIdPrefix: prefix as string, ttlMs: MINUTE }));
+      expect(filter === undefined, JSON.stringify(prefix)).toBe(taken.includes(prefix as string));
+      expect(made, JSON.stringify(prefix)).toEqual(filter);
+      if (made !== undefined) expect(made, JSON.stringify(prefix)).toBeInstanceOf(InvalidArgumentError);
+    }
+    expect(validateInstanceFilter({ instanceIdPrefix: '' })).toEqual({ instanceIdPrefix: '' });
+    const empty = createReadToken(KEY, { instanceIdPrefix: '', ttlMs: MINUTE });
+    await expect(empty).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(empty).rejects.toThrow('createReadToken options.instanceIdPrefix must not be empty');
   });
 });
 
@@ -218,6 +258,20 @@ describe('a read token for a prefix', () => {
     expect(await list('?top=1&runtimeStatus=Running&format=native')).toHaveLength(1);
     for (const query of ['?instanceIdPrefix=tenant-b-', '?instanceIdPrefix=b', '?instanceIdPrefix=tenant-A-']) {
       expect(await errorOf(await fetch(`${base}/instances${query}`, bearer(token))), query).toEqual([403, 'forbidden']);
+    }
+  });
+
+  it('reads nothing when no instance id can start with its prefix, as a list by that prefix finds nothing', async () => {
+    const { base } = await open();
+    for (const prefix of ['a/', '@a', 'a-\u0001']) {
+      const token = await createReadToken(KEY, { instanceIdPrefix: prefix, ttlMs: MINUTE });
+      const query = `?instanceIdPrefix=${encodeURIComponent(prefix)}`;
+      for (const credential of [bearer(token), withKey(KEY)]) {
+        const response = await fetch(`${base}/instances${query}`, credential);
+        expect(response.status, prefix).toBe(200);
+        expect(await response.json(), prefix).toEqual([]);
+      }
+      expect(await errorOf(await fetch(`${base}/instances/a-1`, bearer(token))), prefix).toEqual([403, 'forbidden']);
     }
   });
 

@@ -1,7 +1,6 @@
 import type { InstanceFilter } from '../client/durable-client.js';
 import {
-  assertValidInstanceId, assertWellFormed, invalid, isFiniteDelayMs, isHeaderText, isValidDate, MAX_INSTANCE_ID_LENGTH, readChecked,
-  type MemberCheck,
+  assertValidInstanceId, invalid, isFiniteDelayMs, isHeaderText, isInstanceIdPrefix, isValidDate, readChecked, type MemberCheck,
 } from '../model/validation.js';
 import { ForbiddenError } from './forbidden-error.js';
 import { headerCredentials, type KeySource } from './key-verifier.js';
@@ -9,11 +8,12 @@ import type { QueryParams } from './query-params.js';
 
 /** Options of {@link createReadToken}: what the token reads, and until when. */
 export interface ReadTokenOptions {
-  /** The instances the token reads, by id (1 to 100 valid instance ids). */
+  /** The instances the token reads, by id: 1 to 100 ids, each valid as any instance id (`startNew`'s rule). */
   readonly instanceIds?: readonly string[];
   /**
-   * The instances whose id starts with this prefix (1 to 256 characters). Only a token with a prefix may list instances
-   * (`GET /instances`, the list streams), and only those under it.
+   * The instances whose id starts with this prefix: a non-empty prefix, valid as the list filters' `instanceIdPrefix`
+   * (well-formed Unicode, matched literally). Only a token with a prefix may list instances (`GET /instances`, the list
+   * streams), and only those under it.
    */
   readonly instanceIdPrefix?: string;
   /** When the token stops being accepted: a `Date` or milliseconds since the epoch, in the future. Or `ttlMs`. */
@@ -45,16 +45,12 @@ const isIdList: MemberCheck<readonly string[]> = (value, what) => {
   return [...new Set(value as string[])];
 };
 
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
-
-const isPrefix: MemberCheck<string> = (value, what) => {
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_INSTANCE_ID_LENGTH || CONTROL_CHARACTER.test(value)) {
-    invalid(what, `must be a string of 1 to ${MAX_INSTANCE_ID_LENGTH} characters without control characters`);
-  }
-  assertWellFormed(value as string, what);
-  return value as string;
-};
+/**
+ * The list filters' prefix rule ({@link isInstanceIdPrefix}), and not empty: an empty prefix matches every instance, so
+ * a token made from a tenant or user name that came out empty would read them all.
+ */
+const isPrefix: MemberCheck<string> = (value, what) =>
+  isInstanceIdPrefix(value, what) || invalid(what, 'must not be empty: an empty prefix would read every instance');
 
 const isTime: MemberCheck<number> = (value, what) => {
   const time = isValidDate(value) ? value.getTime() : value;

@@ -550,12 +550,24 @@ export function validatePurgeFilter(filter: unknown, what = 'purge filter'): Val
   return valid as ValidPurgeFilter;
 }
 
+/**
+ * The {@link MemberCheck} of an `instanceIdPrefix`: a string of well-formed Unicode ({@link assertWellFormed}), matched
+ * literally; `''` matches every instance. The one rule of the list filters (every client, store and the HTTP API) and
+ * of a read token's prefix. It is not held to the instance-id rule ({@link assertValidInstanceId}): a prefix no id can
+ * start with (`a/`, `@a`, one longer than 256 characters) is a filter that matches nothing, as in Durable Functions, so
+ * a search typed by a user lists nothing rather than failing.
+ */
+export const isInstanceIdPrefix: MemberCheck<string> = (value, what) => {
+  assertWellFormed(isString(value, what), what);
+  return value as string;
+};
+
 /** The members of an instance filter and their checks. */
 const FILTER_CHECKS = {
   runtimeStatus: statusList,
   createdTimeFrom: isDate,
   createdTimeTo: isDate,
-  instanceIdPrefix: isReason,
+  instanceIdPrefix: isInstanceIdPrefix,
 };
 
 /**
