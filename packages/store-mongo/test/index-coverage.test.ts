@@ -268,8 +268,8 @@ function collectionCallArguments(source: string): { readonly site: string; reado
   const calls: { site: string; args: string }[] = [];
   for (let match = call.exec(source); match; match = call.exec(source)) {
     calls.push({
-      site: `${match[1]!.replace('this.', '')}.${match[2]!}(${firstArgument(source, call.lastIndex).replace(/\s+/g, '')}`,
-      args: allArguments(source, call.lastIndex).replace(/\s+/g, ''),
+      site: `${match[1]!.replace('this.', '')}.${match[2]!}(${callArguments(source, call.lastIndex, 'first').replace(/\s+/g, '')}`,
+      args: callArguments(source, call.lastIndex, 'all').replace(/\s+/g, ''),
     });
   }
   return calls;
@@ -291,38 +291,26 @@ function queriesConstant(path: string): unknown {
   return path.split('.').reduce<unknown>((value, name) => (value as Record<string, unknown> | undefined)?.[name], queries);
 }
 
-/** The text of every argument of the call whose first argument starts at `from`, up to its closing parenthesis. */
-function allArguments(source: string, from: number): string {
+/**
+ * The text of the call's arguments from `from` (where its first argument starts): `'all'` of them, up to its closing
+ * parenthesis, or its `'first'`, up to the comma or parenthesis that ends it at its own depth. Quoted text is skipped
+ * whole; a quote left open is an error, not a scan from the start again.
+ */
+function callArguments(source: string, from: number, upTo: 'all' | 'first'): string {
   let depth = 0;
   for (let i = from; i < source.length; i++) {
     const ch = source[i]!;
     if (ch === '\'' || ch === '"' || ch === '`') {
-      i = source.indexOf(ch, i + 1);
+      const close = source.indexOf(ch, i + 1);
+      if (close < 0) break;
+      i = close;
       continue;
     }
     if ('([{'.includes(ch)) depth++;
     else if (')]}'.includes(ch)) {
       if (depth === 0) return source.slice(from, i);
       depth--;
-    }
-  }
-  throw new Error(`unterminated call at ${from}`);
-}
-
-/** The text of the argument that starts at `from`, up to the comma or parenthesis that ends it at its own depth. */
-function firstArgument(source: string, from: number): string {
-  let depth = 0;
-  for (let i = from; i < source.length; i++) {
-    const ch = source[i]!;
-    if (ch === '\'' || ch === '"' || ch === '`') {
-      i = source.indexOf(ch, i + 1);
-      continue;
-    }
-    if ('([{'.includes(ch)) depth++;
-    else if (')]}'.includes(ch)) {
-      if (depth === 0) return source.slice(from, i);
-      depth--;
-    } else if (ch === ',' && depth === 0) return source.slice(from, i);
+    } else if (upTo === 'first' && ch === ',' && depth === 0) return source.slice(from, i);
   }
   throw new Error(`unterminated call at ${from}`);
 }
@@ -416,5 +404,10 @@ describe('index coverage', () => {
     expect(namedOptions(claim!.args)).toEqual({ sort: 'TASK_WAKE_SORT', hint: 'RELEASE_OWNER_HINTS.activityTasks' });
     expect(queriesConstant('RELEASE_OWNER_HINTS.activityTasks')).toEqual({ leaseOwner: 1, leaseExpiresAt: 1 });
     expect(namedOptions('f,{hint:{a:1},sort:held.sort}')).toEqual({ hint: '{', sort: 'held.sort' });
+  });
+
+  it('fails on a call whose quote is never closed, rather than scanning the source again from its start for ever', () => {
+    expect(() => collectionCalls('await this.#tasks.find(\'open')).toThrow('unterminated call');
+    expect(() => collectionCalls('await this.#tasks.find({ s: `a')).toThrow('unterminated call');
   });
 });
