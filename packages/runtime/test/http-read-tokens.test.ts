@@ -512,6 +512,37 @@ describe('an expired or altered read token', () => {
     await resumed.body?.cancel();
   });
 
+  it('leaves no expiry timer behind a stream the server ended before the token expired (a web-stream response)', async () => {
+    // In process, as on Deno, Bun, Workers or in a page: nothing tells the route that the response it ended is gone.
+    const clock = new VirtualClock(new Date());
+    const runtime = createRuntime({ store: new MemoryStore(), orchestrators, logger: silentLogger });
+    await runtime.start();
+    try {
+      await runtime.client.startNew('WaitForEvents', { instanceId: 'a-1', input: 1 });
+      const handler = createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, clock });
+      const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: 60 * MINUTE });
+      const url = (path: string) => `http://127.0.0.1${WEBHOOK_PATH}${path}`;
+      /** Opens a stream and reads it until its first event; returns what reads it to its end. */
+      const opened = async (path: string) => {
+        const reader = (await handler(new Request(url(path), bearer(token)))).body!.pipeThrough(new TextDecoderStream()).getReader();
+        let text = '';
+        while (!text.includes('data: ')) text += (await reader.read()).value ?? '';
+        return { text, ended: async () => { while (!(await reader.read()).done); } };
+      };
+      const session = await opened('/streams');
+      const id = /"session":"([^"]+)"/.exec(session.text)![1]!;
+      expect((await handler(new Request(url(`/streams/${id}`), bearer(token, { method: 'DELETE' })))).status).toBe(204);
+      await session.ended();
+      expect(clock.pendingTimers).toBe(0); // no heartbeat, no resume window, no expiry
+      const single = await opened('/instances/a-1/stream');
+      handler.close();
+      await single.ended();
+      expect(clock.pendingTimers).toBe(0);
+    } finally {
+      await runtime.stop();
+    }
+  });
+
   it('is answered as a wrong key when any character of its payload or signature changes, or it is cut, padded or re-signed', async () => {
     const { base } = await open();
     const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: MINUTE });

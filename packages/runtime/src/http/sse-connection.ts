@@ -76,8 +76,8 @@ export type SseBody = ReadableStream<Uint8Array> & { readonly [SSE_STREAM]?: Sse
  * One open Server-Sent Events connection of a stream session: writes messages through its {@link SseWriter}, sends
  * the `retry` hint and heartbeat comments (queued on the handler's {@link HeartbeatQueue}), and says when its reader
  * is more than `maxBacklogBytes` behind ({@link full}) and, when asked, when it caught up. Held once per open
- * connection, so it holds no callback of its own but while it waits to drain: its owner is told through
- * {@link ConnectionOwner}, its heartbeats come from the shared queue.
+ * connection, so it holds no callback of its own but while it waits to drain (and a read token's {@link onClose}): its
+ * owner is told through {@link ConnectionOwner}, its heartbeats come from the shared queue.
  *
  * Its session writes an event only while the connection is not full, so what a connection holds is bounded by the
  * limit plus one event (and the heartbeats), and each event goes out whole, however large: a reader is never cut for
@@ -90,6 +90,11 @@ export class SseConnection implements Beating {
   #open = true;
   /** Told once when the connection is gone (by the client, a cut, or `end`). */
   owner: ConnectionOwner | undefined;
+  /**
+   * Called once when the connection closes, however it closes (the client left, a cut, `end`): what a stream opened
+   * with a read token clears its expiry timer with. Unset on the others.
+   */
+  onClose: (() => void) | undefined;
   beatPrev: Beating | undefined;
   beatNext: Beating | undefined;
   beatDue = -1;
@@ -185,7 +190,10 @@ export class SseConnection implements Beating {
     this.#open = false;
     this.#options.heartbeats.remove(this);
     const owner = this.owner;
+    const onClose = this.onClose;
     this.owner = undefined;
+    this.onClose = undefined;
+    onClose?.();
     owner?.connectionGone(this);
   }
 }

@@ -124,16 +124,17 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
     return sseResponse({
       open: (writer) => {
         const connection = new SseConnection(writer, connectionOptions);
+        if (expiresAt !== undefined) {
+          // Opened with a read token: the connection ends when the token expires (its stream stays resumable), so the
+          // reconnect, which needs a token still valid, decides whether it goes on. The timer goes when the connection
+          // closes, however: a web-stream response the server ended (its session deleted, its stream finished, the
+          // handler closed) is never reported gone, and would hold it, and the connection, until the token expired.
+          const timer = options.clock.setTimeout(() => connection.end(), Math.max(0, expiresAt - options.clock.now().getTime()));
+          unref(timer);
+          connection.onClose = () => options.clock.clearTimeout(timer);
+        }
         hub.open(mode, lastEventId, connection);
-        if (expiresAt === undefined) return connection.gone.bind(connection);
-        // Opened with a read token: the connection ends when the token expires (its stream stays resumable), so the
-        // reconnect, which needs a token still valid, decides whether it goes on.
-        const timer = options.clock.setTimeout(() => connection.end(), Math.max(0, expiresAt - options.clock.now().getTime()));
-        unref(timer);
-        return () => {
-          options.clock.clearTimeout(timer);
-          connection.gone();
-        };
+        return connection.gone.bind(connection);
       },
     }, c.req.raw, {});
   };
