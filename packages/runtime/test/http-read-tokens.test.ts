@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LEGACY_WEBHOOK_PATH, WEBHOOK_PATH } from '../src/client/http-management-payload.js';
+import { MAX_TIMER_DELAY_MS, type Clock } from '../src/env/clock.js';
 import { silentLogger } from '../src/env/logger.js';
 import { createHttpHandler, type HttpHandlerOptions } from '../src/http/create-http-handler.js';
 import { createReadToken, type ReadTokenOptions } from '../src/http/read-token.js';
@@ -538,6 +539,33 @@ describe('an expired or altered read token', () => {
       handler.close();
       await single.ended();
       expect(clock.pendingTimers).toBe(0);
+    } finally {
+      await runtime.stop();
+    }
+  });
+
+  it('gives the clock no longer wait than one timer can hold for a token that expires later (platform timers fire such a wait at once)', async () => {
+    const clock = new VirtualClock(new Date());
+    const delays: number[] = [];
+    const recording: Clock = {
+      now: () => clock.now(),
+      setTimeout: (callback, delayMs) => (delays.push(delayMs), clock.setTimeout(callback, delayMs)),
+      clearTimeout: (timer) => clock.clearTimeout(timer),
+    };
+    const runtime = createRuntime({ store: new MemoryStore(), orchestrators, logger: silentLogger });
+    await runtime.start();
+    try {
+      await runtime.client.startNew('WaitForEvents', { instanceId: 'a-1', input: 1 });
+      const handler = createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, clock: recording });
+      const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: 30 * 24 * 60 * MINUTE });
+      const response = await handler(new Request(`http://127.0.0.1${WEBHOOK_PATH}/instances/a-1/stream`, bearer(token)));
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = '';
+      while (!text.includes('data: ')) text += (await reader.read()).value ?? '';
+      expect(delays.length).toBeGreaterThan(0);
+      expect(Math.max(...delays)).toBeLessThanOrEqual(MAX_TIMER_DELAY_MS);
+      await reader.cancel();
+      handler.close();
     } finally {
       await runtime.stop();
     }

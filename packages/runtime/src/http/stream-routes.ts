@@ -1,7 +1,7 @@
 import type { Context, Hono } from 'hono';
 import type { DurableClient } from '../client/durable-client.js';
 import { jsonResponse } from '../client/json-response.js';
-import type { Clock } from '../env/clock.js';
+import { MAX_TIMER_DELAY_MS, type Clock } from '../env/clock.js';
 import type { Logger } from '../env/logger.js';
 import { DurableError } from '../model/errors/durable-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
@@ -129,9 +129,19 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
           // reconnect, which needs a token still valid, decides whether it goes on. The timer goes when the connection
           // closes, however: a web-stream response the server ended (its session deleted, its stream finished, the
           // handler closed) is never reported gone, and would hold it, and the connection, until the token expired.
-          const timer = options.clock.setTimeout(() => connection.end(), Math.max(0, expiresAt - options.clock.now().getTime()));
-          unref(timer);
-          connection.onClose = () => options.clock.clearTimeout(timer);
+          // An expiry further out than one timer can wait is waited out in steps (a platform's timer fires a longer
+          // wait at once).
+          const arm = (left: number): void => {
+            const timer = options.clock.setTimeout(expire, Math.min(Math.max(0, left), MAX_TIMER_DELAY_MS));
+            unref(timer);
+            connection.onClose = () => options.clock.clearTimeout(timer);
+          };
+          const expire = (): void => {
+            const left = expiresAt - options.clock.now().getTime();
+            if (left > 0) arm(left);
+            else connection.end();
+          };
+          arm(expiresAt - options.clock.now().getTime());
         }
         hub.open(mode, lastEventId, connection);
         return connection.gone.bind(connection);
