@@ -555,12 +555,10 @@ export function validatePurgeFilter(filter: unknown, what = 'purge filter'): Val
  * literally; `''` matches every instance. The one rule of the list filters (every client, store and the HTTP API) and
  * of a read token's prefix. It is not held to the instance-id rule ({@link assertValidInstanceId}): a prefix no id can
  * start with (`a/`, `@a`, one longer than 256 characters) is a filter that matches nothing, as in Durable Functions, so
- * a search typed by a user lists nothing rather than failing.
+ * a search typed by a user lists nothing rather than failing. The same check as {@link isReason}, under the name
+ * that says what it checks.
  */
-export const isInstanceIdPrefix: MemberCheck<string> = (value, what) => {
-  assertWellFormed(isString(value, what), what);
-  return value as string;
-};
+export const isInstanceIdPrefix: MemberCheck<string> = isReason;
 
 /** The members of an instance filter and their checks. */
 const FILTER_CHECKS = {
