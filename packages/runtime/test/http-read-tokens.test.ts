@@ -440,6 +440,27 @@ describe('the multiplexed stream with a read token', () => {
     expect(await resume(await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: 2 * MINUTE }))).toBe(true);
   });
 
+  it('takes a scope as a set of ids: a token naming the same ids in another order, or one twice, resumes the session', async () => {
+    const { base } = await open();
+    const token = await createReadToken(KEY, { instanceIds: ['b-1', 'a-1'], instanceIdPrefix: 'tenant-a-', ttlMs: MINUTE });
+    const hub = await session(base, token);
+    hub.close();
+    const resumes = async (with_: string) => {
+      const controller = new AbortController();
+      const response = await fetch(`${base}/streams`, bearer(with_, { signal: controller.signal, headers: { 'last-event-id': `${hub.id}.0` } }));
+      const text = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let received = '';
+      while (!/^data: .*\n\n/m.test(received)) received += (await text.read()).value ?? '';
+      controller.abort();
+      return received.includes(`"session":"${hub.id}"`);
+    };
+    const reordered = await createReadToken(KEY, { instanceIds: ['a-1', 'b-1', 'a-1'], instanceIdPrefix: 'tenant-a-', ttlMs: 2 * MINUTE });
+    expect(await resumes(reordered)).toBe(true);
+    // It changes and deletes that session too.
+    expect((await change(base, hub.id, reordered, { subscribe: [{ sub: 's', kind: 'status', instanceId: 'b-1' }] })).status).toBe(200);
+    expect((await fetch(`${base}/streams/${hub.id}`, bearer(reordered, { method: 'DELETE' }))).status).toBe(204);
+  });
+
   it('narrows a list subscription of a prefix token to its prefix', async () => {
     const { base } = await open();
     const token = await createReadToken(KEY, { instanceIdPrefix: 'tenant-a-', ttlMs: MINUTE });

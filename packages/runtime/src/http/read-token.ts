@@ -39,10 +39,14 @@ const MAX_TOKEN_LENGTH = 8192;
 /** The latest time a `Date` holds. */
 const MAX_TIME = 8.64e15;
 
+/**
+ * A scope's ids as a set: each valid, without duplicates and sorted (by UTF-16 code units), so two tokens that name the
+ * same instances have the same scope, whatever the order they were given in ({@link scopeOwner}).
+ */
 const isIdList: MemberCheck<readonly string[]> = (value, what) => {
   if (!Array.isArray(value) || value.length === 0 || value.length > MAX_IDS) invalid(what, `must be an array of 1 to ${MAX_IDS} instance ids`);
   (value as unknown[]).forEach((id, index) => assertValidInstanceId(id, `${what}[${index}]`));
-  return [...new Set(value as string[])];
+  return [...new Set(value as string[])].sort();
 };
 
 /**
@@ -169,7 +173,9 @@ export async function presentedReadScope(
 
 /**
  * What `scope` reads, as one string, its expiry left out: the owner of the stream sessions a token of that scope opens,
- * which a later token of the same scope (a fresh one for a page that stays open) resumes, and no other credential.
+ * which a later token of the same scope (a fresh one for a page that stays open) resumes, and no other credential. The
+ * ids of a checked scope are sorted and without duplicates, so tokens that name the same ids in another order, or one
+ * of them twice, have the same owner.
  */
 export function scopeOwner(scope: ReadScope): string {
   return JSON.stringify([scope.instanceIds ?? null, scope.instanceIdPrefix ?? null]);
