@@ -12,8 +12,8 @@ export { createRuntime, type Runtime, type RuntimeOptions } from './runtime/crea
 export { createClient, type CreateClientOptions } from './client/create-client.js';
 export type {
   CheckStatusResponseOptions, DurableClient, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions,
-  InstanceFilter, InstancesPage, ListInstancesQuery, LocalDurableClient, PurgeInstancesFilter, PurgeResult, RestartOptions,
-  StartNewOptions, WaitForCompletionOrCheckStatusOptions,
+  InstanceFilter, InstancesPage, ListInstancesQuery, LocalDurableClient, PurgeInstanceOptions, PurgeInstancesFilter, PurgeResult, RestartOptions,
+  StartNewOptions, TerminateOptions, WaitForCompletionOrCheckStatusOptions,
 } from './client/durable-client.js';
 export type { StartIfExists } from './model/write-set.js';
 export { MemoryStore } from './store/memory-store.js';

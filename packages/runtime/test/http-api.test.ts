@@ -590,6 +590,16 @@ describe('POST /instances/{id}/terminate', () => {
     }
   });
 
+  it('terminates the running sub-orchestrations too with ?recursive=true (durable-rx\'s own), and refuses a value that is no flag (400)', async () => {
+    await runtime.client.startNew('ParentOfWaiting', { instanceId: 'tree' });
+    await until('tree-child', (s) => s?.runtimeStatus === 'Running');
+    expect(await errorOf(call('/instances/tree/terminate?recursive=yes', { method: 'POST' }))).toEqual([400, 'invalid-argument']);
+    expect((await runtime.client.getStatus('tree'))?.runtimeStatus).toBe('Running');
+    expect((await call('/instances/tree/terminate?reason=stop&recursive=true', { method: 'POST' })).status).toBe(202);
+    expect(await runtime.client.getStatus('tree')).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+    expect(await runtime.client.getStatus('tree-child')).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+  });
+
   it('answers 404 for an unknown instance and 410 for a terminal one', async () => {
     expect(await errorOf(call('/instances/nobody/terminate', { method: 'POST' }))).toEqual([404, 'instance-not-found']);
     await runtime.client.startNew('Echo', { instanceId: 'fin', input: 1 });
@@ -744,6 +754,19 @@ describe('DELETE /instances/{id} and DELETE /instances', () => {
     expect(await response.json()).toEqual({ instancesDeleted: 1 });
     expect(await runtime.client.getStatus('p')).toBeUndefined();
     expect(await errorOf(call('/instances/p', { method: 'DELETE' }))).toEqual([404, 'instance-not-found']);
+  });
+
+  it('purges the sub-orchestrations too with ?recursive=true (durable-rx\'s own), counting them; 409 while one is active', async () => {
+    await runtime.client.startNew('ParentOfWaiting', { instanceId: 'ptree' });
+    await until('ptree-child', (s) => s?.runtimeStatus === 'Running');
+    await runtime.client.terminate('ptree', 'stop');
+    expect(await errorOf(call('/instances/ptree?recursive=true', { method: 'DELETE' }))).toEqual([409, 'instance-not-terminal']);
+    expect(await errorOf(call('/instances/ptree?recursive=1', { method: 'DELETE' }))).toEqual([400, 'invalid-argument']);
+    await runtime.client.terminate('ptree-child', 'stop');
+    const response = await call('/instances/ptree?recursive=true', { method: 'DELETE' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ instancesDeleted: 2 });
+    expect(await runtime.client.getStatus('ptree-child')).toBeUndefined();
   });
 
   it('refuses to purge an active instance (409) and keeps it', async () => {

@@ -36,6 +36,21 @@ function create(instanceId: string, ifRunning: 'fail' | 'notify'): WriteRequest 
 }
 
 describe('planWriteSet', () => {
+  it('delivers a message meant for an active child (ifActiveChildOf) only to a non-terminal sub-orchestration of that parent', () => {
+    const terminate = (id: string, to: string): WriteRequest => ({
+      type: 'insertMessage', ifMissing: 'drop', ifActiveChildOf: 'p',
+      message: { id, instanceId: to, event: { type: 'ExecutionTerminated', eventId: -1, timestamp: t0.toISOString(), recursive: true } },
+    });
+    const stored = new Map([
+      ['child', state('child', { parentInstanceId: 'p' })],
+      ['ended', state('ended', { parentInstanceId: 'p', runtimeStatus: 'Completed' })],
+      ['others', state('others', { parentInstanceId: 'q' })],
+      ['top', state('top')],
+    ]);
+    const plan = planWriteSet({ requests: ['child', 'ended', 'others', 'top', 'gone'].map((to) => terminate(`to-${to}`, to)) }, stored);
+    expect(plan.insertMessages.map((m) => m.id)).toEqual(['to-child']);
+  });
+
   it('replaces a terminal instance one version higher and drops what was written for it before', () => {
     const writeSet: WriteSet = { requests: [{ type: 'insertMessage', message: raised('early', 'a'), ifMissing: 'drop' }, create('a', 'fail')] };
     expect(instanceIdsOf(writeSet)).toEqual(['a']);

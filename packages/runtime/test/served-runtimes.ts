@@ -120,6 +120,9 @@ export function apiWorkload(): ApiWorkload {
       CallsFlaky: function* (ctx) {
         return yield ctx.callActivity('Flaky', 1);
       },
+      ParentOfWaiting: function* (ctx) {
+        return yield ctx.callSubOrchestrator('WaitForEvents', 1, `${ctx.instanceId}-child`);
+      },
     },
     activities: {
       ...sampleActivities,

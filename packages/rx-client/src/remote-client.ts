@@ -3,11 +3,11 @@ import {
   type DurableClient,
   type GetStatusOptions, type HistoryEvent, type HttpManagementPayload, type HttpManagementPayloadOptions,
   type InstanceFilter, type InstancesPage, type InstanceStatus, type ListInstancesQuery, type PurgeInstancesFilter,
-  type PurgeResult, type RestartOptions, type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
+  type PurgeInstanceOptions, type PurgeResult, type TerminateOptions, type RestartOptions, type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
 } from '@durable-rx/runtime';
 import {
   FIRST_ANSWER_GRACE_MS, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
-  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isHeaderText, isInstanceId, isReason, isStartIfExists, MAX_PAGE_SIZE, noStatusError, readChecked, readRestartOptions,
+  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isHeaderText, isInstanceId, isReason, isStartIfExists, MAX_PAGE_SIZE, noStatusError, readChecked, readRecursive, readRestartOptions,
   statusChangesMissed,
   type StatusStamp,
   readTimeoutMs, toPlainJson, toTerminateReason,
@@ -173,8 +173,11 @@ export class RemoteClient implements DurableClient {
     await this.#request('POST', `${instancePath(instanceId)}/raiseEvent/${segment(eventName)}`, data);
   }
 
-  terminate(instanceId: string, reason?: unknown): Promise<void> {
-    return this.#command(instanceId, 'terminate', reason, true);
+  async terminate(instanceId: string, reason?: unknown, options?: TerminateOptions): Promise<void> {
+    // `?recursive=true` only when asked: a server of an earlier version refuses no parameter it does not read, and
+    // would terminate the named instance alone where the caller asked for the tree.
+    const recursive = readRecursive(options, 'terminate options');
+    return this.#command(instanceId, recursive ? 'terminate?recursive=true' : 'terminate', reason, true);
   }
 
   suspend(instanceId: string, reason?: string): Promise<void> {
@@ -196,8 +199,9 @@ export class RemoteClient implements DurableClient {
     return member(await this.#request('POST', path), 'id', 'string');
   }
 
-  async purgeInstanceHistory(instanceId: string): Promise<PurgeResult> {
-    return purgeResultOf(await this.#request('DELETE', instancePath(instanceId), undefined, true));
+  async purgeInstanceHistory(instanceId: string, options?: PurgeInstanceOptions): Promise<PurgeResult> {
+    const recursive = readRecursive(options, 'purge options');
+    return purgeResultOf(await this.#request('DELETE', `${instancePath(instanceId)}${recursive ? '?recursive=true' : ''}`, undefined, true));
   }
 
   async purgeInstanceHistoryBy(purgeFilter: PurgeInstancesFilter): Promise<PurgeResult> {

@@ -108,6 +108,27 @@ export interface PurgeInstancesFilter {
   readonly runtimeStatus?: readonly OrchestrationRuntimeStatus[] | undefined;
 }
 
+/**
+ * Options of {@link DurableClient.terminate}. As in the Durable Task SDKs (`TerminateInstanceOptions.Recursive` in
+ * .NET, `recursive=` in Python), with the default of Durable Functions: the named instance only.
+ */
+export interface TerminateOptions {
+  /**
+   * `true`: the instance's sub-orchestrations that are still running (Pending, Running or Suspended), at any depth,
+   * are terminated with it, with the same reason. Default `false`.
+   */
+  readonly recursive?: boolean | undefined;
+}
+
+/** Options of {@link DurableClient.purgeInstanceHistory}. */
+export interface PurgeInstanceOptions {
+  /**
+   * `true`: the sub-orchestrations the instance's last execution started, at any depth, are deleted with it; every one
+   * of them must be terminal too (409 otherwise, nothing deleted). Default `false`.
+   */
+  readonly recursive?: boolean | undefined;
+}
+
 /** Result of a purge. */
 export interface PurgeResult {
   /** How many instances were deleted, with their history and messages. */
@@ -260,17 +281,28 @@ export interface DurableClient {
    * recorded and ignored: appended to its history, which `history$` and `getStatus(id, { showHistory: true })` show,
    * the status as the terminate left it (a purge or a new start of the id drops them: they name the old run); a terminated
    * sub-orchestration answers its parent's call with a failure. As in Durable Functions, the
-   * sub-orchestrations it started are not terminated with it (nor suspended, resumed or purged with it): they are
+   * sub-orchestrations it started are not terminated with it by default (nor suspended, resumed or purged with it): they are
    * instances of their own, whose `parentInstanceId` names it, and run on until they are terminated by id.
+   *
+   * With `{ recursive: true }` ({@link TerminateOptions}) they are: the step that terminates the instance (the
+   * client's own commit, or a worker's) sends the same terminate, recursive too, to every sub-orchestration whose call
+   * is still unanswered, in the same commit, and each of them does the same for its own when it applies it. So a
+   * crash or a lost lease between two levels leaves the rest queued in the store, never lost: the next worker goes on
+   * with it. A child that ended meanwhile, or an instance of that id that this instance did not start, is left alone.
+   * The call resolves once the whole tree is terminal (reads then show every descendant terminal), or after the same
+   * 10 s wait when the descendants need a worker and none applies their terminates in time (they end when one runs).
+   * The children are terminated by a worker, never by the client's own commit: with no worker running anywhere, the
+   * call waits its 10 s and resolves with the instance Terminated and its children not yet.
    *
    * @example
    * ```ts
    * const admin = createClient({ store }); // no worker anywhere
    * await admin.terminate(id, 'not needed');
    * (await admin.getStatus(id))?.runtimeStatus; // 'Terminated'
+   * await runtime.client.terminate(orderId, 'cancelled', { recursive: true }); // its sub-orchestrations too
    * ```
    */
-  terminate(instanceId: string, reason?: unknown): Promise<void>;
+  terminate(instanceId: string, reason?: unknown, options?: TerminateOptions): Promise<void>;
   /**
    * Suspends an instance: it makes no progress, messages are kept for later. Resolves once it is Suspended. A Running
    * instance that no worker holds is suspended by the local client in its own commit, so it needs no worker at all (a
@@ -369,8 +401,22 @@ export interface DurableClient {
    * that has the orchestrator claims it (one without it fails it, as any start of a name it does not have).
    */
   restart(instanceId: string, options?: RestartOptions): Promise<string>;
-  /** Deletes a terminal instance, its history and messages. */
-  purgeInstanceHistory(instanceId: string): Promise<PurgeResult>;
+  /**
+   * Deletes a terminal instance, its history and messages; 0 for an unknown id, 409 for an instance that is not
+   * terminal. With `{ recursive: true }` ({@link PurgeInstanceOptions}) the sub-orchestrations its last execution
+   * started (named in its history), and theirs, at any depth, are deleted too, and `instancesDeleted` counts them all;
+   * an id such a call found taken by another parent's instance, or gone already, is skipped. Every instance of the tree
+   * must be terminal: one that is not refuses the purge with 409 before anything is deleted. The instances are deleted
+   * one by one, the deepest first and the named one last, so a purge cut short (a crash, a descendant started again
+   * meanwhile: 409) leaves the named instance, whose history still names the rest, and repeating the call finishes
+   * it.
+   *
+   * @example
+   * ```ts
+   * await client.purgeInstanceHistory(orderId, { recursive: true }); // { instancesDeleted: 3 }: the order and its two children
+   * ```
+   */
+  purgeInstanceHistory(instanceId: string, options?: PurgeInstanceOptions): Promise<PurgeResult>;
   /**
    * Deletes the terminal instances matching the filter. A purge the store's close cuts short (`Store.purgeInstances`)
    * rejects with `StoreClosedError`, whose message names the count deleted before.

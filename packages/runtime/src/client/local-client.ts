@@ -7,7 +7,9 @@ import {
   decideRestart, decideResume, decideRewind, decideSend, decideStart, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf, unrecordedRewindOf,
   type DirectDecision, type DirectInput,
 } from '../engine/decide-step.js';
+import { activeChildrenOf, endedByRecursiveTerminate, subOrchestrationsOf } from '../engine/active-children.js';
 import { isDurableError } from '../model/errors/durable-error.js';
+import { InstanceNotTerminalError } from '../model/errors/instance-not-terminal-error.js';
 import { mayHaveApplied } from '../model/errors/may-have-applied.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { isoTime } from '../model/iso-time.js';
@@ -27,7 +29,7 @@ import { copyStoreValue, toPlainJson, toTerminateReason } from '../model/json.js
 import type { MessageEvent } from '../model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteSet } from '../model/write-set.js';
 import {
-  assertValidInstanceId, assertValidName, isBoolean, isInstanceId, isReason, isStartIfExists, readChecked, readClock, readRestartOptions, readTimeoutMs,
+  assertValidInstanceId, assertValidName, isBoolean, isInstanceId, isReason, isStartIfExists, readChecked, readClock, readRecursive, readRestartOptions, readTimeoutMs,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
 } from '../model/validation.js';
 import { comparePageKeys, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
@@ -39,8 +41,8 @@ import type { Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
 import type {
   CheckStatusResponseOptions, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions,
-  InstanceFilter, InstancesPage, ListInstancesQuery, LocalDurableClient, PurgeInstancesFilter, PurgeResult, RestartOptions, StartNewOptions,
-  WaitForCompletionOrCheckStatusOptions,
+  InstanceFilter, InstancesPage, ListInstancesQuery, LocalDurableClient, PurgeInstanceOptions, PurgeInstancesFilter, PurgeResult, RestartOptions, StartNewOptions,
+  TerminateOptions, WaitForCompletionOrCheckStatusOptions,
 } from './durable-client.js';
 import { ChangeRouter } from './change-router.js';
 import { createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusResponseOf } from './check-status-response.js';
@@ -279,12 +281,78 @@ export class LocalClient implements LocalDurableClient {
     }
   }
 
-  async terminate(instanceId: string, reason?: unknown): Promise<void> {
+  async terminate(instanceId: string, reason?: unknown, options?: TerminateOptions): Promise<void> {
+    const recursive = readRecursive(options, 'terminate options');
     const json = toTerminateReason(reason);
     const event: ExecutionTerminatedEvent = {
       type: 'ExecutionTerminated', eventId: -1, timestamp: this.#nowIso(), ...(json === undefined ? {} : { reason: json }),
+      ...(recursive ? { recursive: true } : {}),
     };
     await this.#send(instanceId, 'terminate', event, (state) => isTerminalStatus(state.runtimeStatus), 'running', this.#direct(event, decideTerminate));
+    if (recursive) await this.#treeTerminated(instanceId);
+  }
+
+  /**
+   * Read-your-writes of a recursive terminate: resolves once every sub-orchestration it reached, at any depth, is
+   * terminal (or gone, or no longer a child of the instance that sent it on), level by level: the children a terminated
+   * instance's history names as unanswered when it ended ({@link activeChildrenOf}), provided it was ended by a
+   * recursive terminate (one queued before, not recursive, ended it otherwise: nothing went on). Workers apply the
+   * children's terminates; after {@link COMMAND_APPLIED_TIMEOUT_MS} it resolves anyway, the rest still queued.
+   */
+  async #treeTerminated(rootId: string): Promise<void> {
+    let expire!: () => void;
+    const expired = new Promise<void>((resolve) => (expire = resolve));
+    let over = false;
+    const cancel = this.#deadlines.add(COMMAND_APPLIED_TIMEOUT_MS, () => {
+      over = true;
+      expire();
+    });
+    try {
+      const seen = new Set([rootId]);
+      for (let level = [rootId]; level.length > 0 && !over;) {
+        const children: { readonly id: string; readonly parentId: string }[] = [];
+        for (const parentId of level) {
+          const { events, after } = await this.#readHistory(parentId, 0);
+          if (after?.runtimeStatus !== 'Terminated' || !endedByRecursiveTerminate(events)) continue;
+          for (const id of activeChildrenOf(events, parentId)) {
+            if (seen.has(id)) continue;
+            seen.add(id);
+            children.push({ id, parentId });
+          }
+        }
+        await Promise.all(children.map(({ id, parentId }) => this.#untilEnded(id, parentId, expired)));
+        level = children.map(({ id }) => id);
+      }
+    } finally {
+      cancel();
+    }
+  }
+
+  /**
+   * Resolves once `id` is terminal, gone or no sub-orchestration of `parentId` (another instance took the id), when
+   * its feed ends, or when `expired` resolves.
+   */
+  #untilEnded(id: string, parentId: string, expired: Promise<void>): Promise<void> {
+    const ended = (state: InstanceState | undefined): boolean =>
+      !state || state.parentInstanceId !== parentId || isTerminalStatus(state.runtimeStatus);
+    return new Promise<void>((resolve) => {
+      let done = false;
+      let unwatch: (() => void) | undefined;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        resolve();
+        unwatch?.();
+      };
+      try {
+        unwatch = this.#changes.watch(id, { next: ({ state }) => ended(state) && finish(), error: finish, complete: finish });
+      } catch {
+        return finish(); // a closed client: nothing more to wait for
+      }
+      if (done) unwatch();
+      void expired.then(finish);
+      this.#read(id).then((state) => ended(state) && finish(), finish);
+    });
   }
 
   async suspend(instanceId: string, reason?: string): Promise<void> {
@@ -366,9 +434,37 @@ export class LocalClient implements LocalDurableClient {
     return newId;
   }
 
-  async purgeInstanceHistory(instanceId: string): Promise<PurgeResult> {
+  async purgeInstanceHistory(instanceId: string, options?: PurgeInstanceOptions): Promise<PurgeResult> {
     assertValidInstanceId(instanceId);
-    return { instancesDeleted: await this.#bounded(() => this.#store.purgeInstance(instanceId)) };
+    const recursive = readRecursive(options, 'purge options');
+    if (!recursive) return { instancesDeleted: await this.#bounded(() => this.#store.purgeInstance(instanceId)) };
+    // The tree, read first (each level from its parent's history, an id another parent's instance holds left out): a
+    // member that is not terminal refuses the purge before anything is deleted. Then deleted the deepest first, the
+    // named instance last, so one cut short is finished by a repeat (the named one still names the rest).
+    const root = await this.#read(instanceId);
+    if (!root) return { instancesDeleted: 0 };
+    const tree: InstanceState[] = [root];
+    const seen = new Set([instanceId]);
+    for (let i = 0; i < tree.length; i++) {
+      const parent = tree[i]!;
+      if (!isTerminalStatus(parent.runtimeStatus)) {
+        const what = i === 0 ? '' : ` (a sub-orchestration of ${JSON.stringify(parent.parentInstanceId)})`;
+        throw new InstanceNotTerminalError(`Cannot purge instance ${JSON.stringify(instanceId)}: instance ${JSON.stringify(parent.instanceId)}${what} is ${parent.runtimeStatus}`);
+      }
+      const { events } = await this.#readHistory(parent.instanceId, 0);
+      for (const id of subOrchestrationsOf(events, parent.instanceId)) {
+        if (seen.has(id)) continue;
+        seen.add(id);
+        const child = await this.#read(id);
+        if (child?.parentInstanceId === parent.instanceId) tree.push(child);
+      }
+    }
+    let instancesDeleted = 0;
+    for (let i = tree.length - 1; i >= 0; i--) {
+      const id = tree[i]!.instanceId;
+      instancesDeleted += await this.#bounded(() => this.#store.purgeInstance(id));
+    }
+    return { instancesDeleted };
   }
 
   async purgeInstanceHistoryBy(filter: PurgeInstancesFilter): Promise<PurgeResult> {

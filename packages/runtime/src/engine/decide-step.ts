@@ -15,6 +15,7 @@ import {
   firstStepMarker, parentLinkAfter, stepMarkers, suspendedWithNothingDeferred, type OrchestrationExecution, type StepResult,
 } from './orchestration-execution.js';
 import { rewindHistory } from './rewind-history.js';
+import { activeChildrenOf } from './active-children.js';
 
 /** The parent link of a sub-orchestration, as recorded in its ExecutionStarted event. */
 export type ParentLink = NonNullable<ExecutionStartedEvent['parentInstance']>;
@@ -133,7 +134,8 @@ function decide(
   }
   // A rewind whose history a client rewrote (`decideRewind`) replays too: a cached execution of the same length may
   // be one of the history before the rewrite.
-  const replays = !ignored && (input.cached === undefined || !!rerun);
+  // A recursive terminate names the sub-orchestrations of the history, which a cached execution does not hold.
+  const replays = !ignored && (input.cached === undefined || !!rerun || hasRecursiveTerminate(events));
   // Only stale results (`isStaleResult`: of an execution the instance no longer runs, such as a timer it queued or an
   // activity that lost a race before it continued as new; a late result of the current execution, Completed or
   // Terminated, is no stale result: recorded and ignored by the step): consumed (an activity step's task deleted),
@@ -165,7 +167,7 @@ function decide(
   const step = execution.step(input.now, events);
   const { writeSet, state: next } = stepWriteSet({
     state, step, consumed, first, lease: writeLease, now: input.now, newId: input.newId, baseHistory, parent: execution.parentInstance,
-    answers: stateLinkOf(state), rewind: rerun,
+    answers: stateLinkOf(state), rewind: rerun, history: input.history,
   });
   return {
     kind: 'commit', writeSet, state: next, execution: step.isFinished ? undefined : execution, cacheHit: !replays,
@@ -375,7 +377,7 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
     // a trace in history.
     return stepless(state, lease, undefined, consumed, bare ? lateSummary(events.length, input.failure, now) : events.map((e) => withoutPayload(e, reason)), undefined);
   }
-  const needsHistory = !!rewind || (state.parentInstanceId !== undefined && state.historyLength > 0);
+  const needsHistory = !!rewind || (state.historyLength > 0 && (state.parentInstanceId !== undefined || hasRecursiveTerminate(events)));
   if (needsHistory && input.history === undefined) return NEED_HISTORY;
   const history = input.history ?? NO_HISTORY;
   const baseHistory = rewind ? rewindHistory(history, state.input) : undefined;
@@ -398,7 +400,7 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   };
   const { writeSet, state: next } = stepWriteSet({
     state, step, consumed, lease, now, newId: input.newId, baseHistory, parent: parentLinkOf([...before, ...events]),
-    answers: stateLinkOf(state), rewind,
+    answers: stateLinkOf(state), rewind, history: before,
   });
   if (input.unrecorded) {
     // Its record of fixed size refused too: the end it records, in the state alone, at the history the store holds
@@ -556,6 +558,11 @@ interface StepWriteSetInput {
   readonly answers?: ParentAnswer | undefined;
   /** Set for a rewind: the `ExecutionRewound` event, sent on to the failed sub-orchestrations the step calls again. */
   readonly rewind?: ExecutionRewoundEvent | undefined;
+  /**
+   * The stored history of the execution before the step (when `baseHistory` is absent): given whenever the step may
+   * apply a recursive terminate ({@link hasRecursiveTerminate}), whose sub-orchestrations it names.
+   */
+  readonly history?: readonly HistoryEvent[] | undefined;
 }
 
 /** Turns a step's result into its write set. */
@@ -624,6 +631,22 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
       }
       default:
         assertNever(action);
+    }
+  }
+
+  // A recursive terminate that ends the execution goes on to each sub-orchestration whose call is unanswered (those this
+  // step started too, created above), in this commit: each level hands it on as durably as it applies it. Only to an
+  // active child of this instance (`ifActiveChildOf`): one of that id that another caller started, or that ended
+  // meanwhile, is left alone.
+  const ending = events.find((e): e is ExecutionTerminatedEvent => e.type === 'ExecutionTerminated');
+  if (ending?.recursive && !isTerminalStatus(state.runtimeStatus) && next.runtimeStatus === 'Terminated') {
+    const before = input.baseHistory ?? input.history ?? NO_HISTORY;
+    const timestamp = isoTime(now);
+    for (const child of activeChildrenOf([...before, ...events], id)) {
+      const terminate: ExecutionTerminatedEvent = {
+        type: 'ExecutionTerminated', eventId: -1, timestamp, ...(ending.reason === undefined ? {} : { reason: ending.reason }), recursive: true,
+      };
+      after.push({ type: 'insertMessage', message: message(input.newId(), child, undefined, terminate), ifMissing: 'drop', ifActiveChildOf: id });
     }
   }
 
@@ -898,6 +921,8 @@ const SEND: DirectDecision = Object.freeze({ kind: 'send' });
 export function decideTerminate(input: DirectInput<ExecutionTerminatedEvent>): DirectDecision {
   const { state } = input;
   if (isTerminalStatus(state.runtimeStatus)) return SEND;
+  // A recursive one names the sub-orchestrations of the history (none before the execution started).
+  if (input.event.recursive && started(state) && input.history === undefined) return NEED_HISTORY as DirectDecision;
   if (state.parentInstanceId === undefined) return unclaimedStep(input, true, undefined);
   if (state.historyLength === 0) {
     // Its parent call is in its state (a state stored before 2026-12-03 holds none: the queued start then tells it).
@@ -1136,7 +1161,7 @@ function unclaimedStep(input: DirectInput<HistoryEvent>, isFinished: boolean, pa
   return {
     kind: 'commit',
     ...stepWriteSet({
-      state, step, now, newId: input.newId, lease: unclaimedLeaseOf(input), parent, answers,
+      state, step, now, newId: input.newId, lease: unclaimedLeaseOf(input), parent, answers, history: input.history,
     }),
   };
 }
@@ -1236,6 +1261,18 @@ export function decideActivityStep(input: ActivityStepInput): StepDecision {
     { kind: 'activityStep', taskId, token: taskLeaseToken, instanceId: state.instanceId, version: state.version, now: input.now },
     undefined, { type: 'deleteTask', taskId }, false,
   );
+}
+
+/**
+ * True when `events` hold an `ExecutionTerminated` with `recursive`: the step that applies it needs the execution's
+ * history, whose unanswered sub-orchestration calls it terminates too (`stepWriteSet`).
+ */
+function hasRecursiveTerminate(events: readonly HistoryEvent[]): boolean {
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    if (e.type === 'ExecutionTerminated' && e.recursive) return true;
+  }
+  return false;
 }
 
 /** A message to deliver within a step's write set (dropped when its instance is gone). */

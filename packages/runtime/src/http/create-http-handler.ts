@@ -222,11 +222,11 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `GET /instances/{id}` (`showHistory`, `showHistoryOutput`, `showInput`, `returnInternalServerErrorOnFailure`, `format`) | 200 terminal, 202 (+ `Location`, `Retry-After`) otherwise, 500 Failed with `returnInternalServerErrorOnFailure=true` | 404 |
  * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` (empty on the last page) | 400 |
  * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data) | 202 | 400, 403, 404, 410, 413 |
- * | `POST /instances/{id}/terminate?reason=` (without `reason`, a JSON body is the reason) | 202 | 400, 403, 404, 410, 413 |
+ * | `POST /instances/{id}/terminate?reason=` (without `reason`, a JSON body is the reason; `recursive=true`, durable-rx's own: its running sub-orchestrations too, as `TerminateOptions.recursive`) | 202 | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/suspend?reason=`, `/resume?reason=` (without `reason`, a JSON string body is the reason) | 202 | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/rewind?reason=` (likewise) | 202 once the rewind is committed | 400, 403, 404, 409 (not terminal), 410 (Completed/Terminated), 413 (also: the store refused the rewritten history, the instance stays Failed) |
  * | `POST /instances/{id}/restart` (`restartWithNewInstanceId`, default true; `timeout` as for start) | 202 check-status body of the new instance (Pending) | 400, 403, 404, 409 (not terminal), 413 |
- * | `DELETE /instances/{id}` | 200 `{ instancesDeleted }` | 404, 409 |
+ * | `DELETE /instances/{id}` (`recursive=true`, durable-rx's own: its sub-orchestrations too, as `PurgeInstanceOptions.recursive`) | 200 `{ instancesDeleted }` | 400, 404, 409 |
  * | `DELETE /instances` (`createdTimeFrom` required, `createdTimeTo`, `runtimeStatus`; any other parameter but `taskHub`, `connection`, `connectionName`, `code` is 400) | 200 `{ instancesDeleted }` | 400, 404 (none) |
  * | `GET /instances/{id}/stream` (`untilTerminal=true` ends it after a terminal status) | SSE `status` events (data: status JSON or `null`) | 400 |
  * | `GET /instances/{id}/history/stream` (`untilTerminal=true`; `afterExecution` and `afterEvents`, a history position; `positions=true`) | SSE `history` events (one history event each); with a position or `positions=true`, each history preceded by a `position` event (`{ execution, events }`; see `streamSource`) | 400 |
@@ -531,11 +531,14 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   app.on('POST', paths('/instances/:id/terminate'), async (c) => {
     const id = parseInstanceIdSegment(c.req.param('id'));
-    const reason = parseString(queryOf(c.req.url), 'reason');
+    const params = queryOf(c.req.url);
+    const reason = parseString(params, 'reason');
+    // durable-rx's own (Durable Functions' route has no such parameter): `TerminateOptions.recursive`.
+    const recursive = parseBoolean(params, 'recursive');
     const body = await bodyOf(c, reason === undefined); // unused with ?reason=
     // `?reason=` wins, as Durable Functions reads only it: tools that always send a body (`{}` from Data Factory
     // web activities, Logic Apps) keep the reason they put in the URL. Only without one is a body the reason.
-    await client.terminate(id, reason !== undefined ? reason : body.present ? body.value : undefined);
+    await client.terminate(id, reason !== undefined ? reason : body.present ? body.value : undefined, recursive ? { recursive } : undefined);
     return accepted();
   });
 
@@ -557,7 +560,9 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
 
   app.on('DELETE', paths('/instances/:id'), async (c) => {
     const id = parseInstanceIdSegment(c.req.param('id'));
-    const result = await client.purgeInstanceHistory(id);
+    // durable-rx's own, as for terminate: `PurgeInstanceOptions.recursive`.
+    const recursive = parseBoolean(queryOf(c.req.url), 'recursive');
+    const result = await client.purgeInstanceHistory(id, recursive ? { recursive } : undefined);
     if (result.instancesDeleted === 0) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(id)}`);
     return jsonResponse({ instancesDeleted: result.instancesDeleted }, { status: 200 });
   });

@@ -61,6 +61,12 @@ export interface ExecutionTerminatedEvent extends EventBase {
   readonly type: 'ExecutionTerminated';
   /** The reason given to `terminate`, which becomes the instance's output. */
   readonly reason?: unknown;
+  /**
+   * `terminate(id, reason, { recursive: true })`: the step that applies it also sends this terminate (with the same
+   * reason, recursive too) to every sub-orchestration the execution started whose call is still unanswered, in the
+   * same commit (`activeChildrenOf`), so each level of the tree hands it on durably.
+   */
+  readonly recursive?: true;
 }
 /** `suspend` paused the instance: it makes no progress until resumed, and keeps the messages it receives. */
 export interface ExecutionSuspendedEvent extends EventBase {

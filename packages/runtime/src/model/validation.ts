@@ -398,6 +398,21 @@ export function readRestartOptions(options: unknown): { readonly restartWithNewI
 }
 
 /**
+ * Checks the options of `terminate` or `purgeInstanceHistory` (`{ recursive? }`, `undefined` for none) and returns
+ * whether the command goes to the instance's sub-orchestrations too (default `false`). Anything but an object, or a
+ * `recursive` that is not a boolean, throws {@link InvalidArgumentError}.
+ *
+ * @example
+ * ```ts
+ * readRecursive({ recursive: true }, 'terminate options'); // true
+ * readRecursive(undefined, 'terminate options');           // false
+ * ```
+ */
+export function readRecursive(options: unknown, what: string): boolean {
+  return readChecked(options, what, { recursive: isBoolean }).recursive === true;
+}
+
+/**
  * Checks an optional timeout in milliseconds and returns it, or `fallback` when absent: a number >= 0, or
  * `Infinity` for "no timeout" (wait as long as it takes). NaN, negative numbers and non-numbers give
  * {@link InvalidArgumentError}.

@@ -218,6 +218,12 @@ export interface InsertMessageWrite {
   readonly ifMissing: 'drop' | 'fail';
   /** A state the target instance must be in (a client command: not terminal); checked before the message is appended. */
   readonly requires?: InstanceCondition;
+  /**
+   * Delivered only to a non-terminal sub-orchestration of this instance (the target's `parentInstanceId`), dropped
+   * otherwise: a recursive terminate handed on to a child never reaches an instance of that id that another parent, or
+   * nobody, started (a call that found the id taken), nor one that ended meanwhile.
+   */
+  readonly ifActiveChildOf?: string;
 }
 
 /** Adds an activity task. */

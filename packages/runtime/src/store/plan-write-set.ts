@@ -150,8 +150,8 @@ function addId(ids: string[], id: string): string[] {
  * sub-orchestration a parent's rewind takes back ({@link rewindsChild}) delivers `ifFailed` instead when it is given
  * (a second such create of the write set delivers the `ifRunning` message, the instance being rewound or created
  * already); a
- * message is dropped when its instance does not exist (or fails, `ifMissing: 'fail'`) or when it carries another
- * execution's id; a `requires` condition (a client command on a running instance, a restart of a terminal one)
+ * message is dropped when its instance does not exist (or fails, `ifMissing: 'fail'`), when it carries another
+ * execution's id, or when it goes to an active child only (`ifActiveChildOf`) and the instance is none; a `requires` condition (a client command on a running instance, a restart of a terminal one)
  * refuses the write set when the instance is missing or in the wrong state (see `InstanceCondition`). Requests see
  * the effects of earlier requests of the same write set.
  */
@@ -225,6 +225,7 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
         break;
       case 'insertMessage':
         if (request.requires) checkCondition(request.message.instanceId, current(plan, stored, request.message.instanceId), request.requires);
+        if (request.ifActiveChildOf !== undefined && !isActiveChildOf(current(plan, stored, request.message.instanceId), request.ifActiveChildOf)) break;
         deliver(plan, stored, request.message, request.ifMissing);
         break;
       case 'insertTask': {
@@ -449,6 +450,11 @@ function withPreviousHistory(state: InstanceState, before: InstanceState | undef
 
 function alreadyExists(id: string, existing: InstanceState): InstanceAlreadyExistsError {
   return new InstanceAlreadyExistsError(`Instance ${JSON.stringify(id)} already exists and is ${existing.runtimeStatus}`);
+}
+
+/** `target` (a stored or planned state) is a non-terminal sub-orchestration of `parentId` (`InsertMessageWrite.ifActiveChildOf`). */
+function isActiveChildOf(target: InstanceState | undefined, parentId: string): boolean {
+  return target !== undefined && target.parentInstanceId === parentId && !isTerminalStatus(target.runtimeStatus);
 }
 
 function deliver(plan: PlanUnderWay, stored: StoredStates, message: OrchestrationMessage, ifMissing: 'drop' | 'fail'): void {

@@ -115,6 +115,9 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         ParentOfGated: function* (ctx) {
           return yield ctx.callSubOrchestrator('GatedSequence', undefined, `${ctx.instanceId}-child`);
         },
+        GrandparentOfGated: function* (ctx) {
+          return yield ctx.callSubOrchestrator('ParentOfGated', undefined, `${ctx.instanceId}-mid`);
+        },
         GatedFlaky: function* (ctx) {
           yield ctx.callActivity('Flaky', 1);
           return yield ctx.callActivity('Gated', `${ctx.instanceId}/rerun`);
@@ -884,6 +887,17 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           runtimeStatus: 'Completed', output: ['opened parent-child/1', 'opened parent-child/2'],
         });
         expect(await client.getStatus('parent')).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+      });
+
+      it('terminates the sub-orchestrations at every depth with `recursive`: they are Terminated when it resolves', async () => {
+        await client.startNew('GrandparentOfGated', { instanceId: 'tree' });
+        await gates.reached('tree-mid-child/1');
+        await client.terminate('tree', 'stop', { recursive: true });
+        for (const id of ['tree', 'tree-mid', 'tree-mid-child']) {
+          expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+        }
+        await expect(client.terminate('tree', 'again', { recursive: true })).rejects.toMatchObject({ code: 'instance-not-running', status: 410 });
+        await expect(client.terminate('tree', 'stop', { recursive: 'yes' } as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
       });
 
       it('rejects an unknown instance (404) and a terminal one (410)', async () => {
@@ -1745,6 +1759,19 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         await client.suspend('active');
         await expect(client.purgeInstanceHistory('active')).rejects.toMatchObject({ code: 'instance-not-terminal', status: 409 });
         expect((await client.getStatus('active'))?.runtimeStatus).toBe('Suspended');
+      });
+
+      it('purges an instance with its sub-orchestrations at every depth with `recursive`; a tree with an active member is refused (409)', async () => {
+        await client.startNew('GrandparentOfGated', { instanceId: 'ptree' });
+        await gates.reached('ptree-mid-child/1');
+        await client.terminate('ptree', 'stop');
+        // The children run on: a recursive purge deletes nothing.
+        await expect(client.purgeInstanceHistory('ptree', { recursive: true })).rejects.toMatchObject({ code: 'instance-not-terminal', status: 409 });
+        expect(await client.getStatus('ptree')).toBeDefined();
+        await client.terminate('ptree-mid', 'stop', { recursive: true });
+        expect(await client.purgeInstanceHistory('ptree', { recursive: true })).toEqual({ instancesDeleted: 3 });
+        for (const id of ['ptree', 'ptree-mid', 'ptree-mid-child']) expect(await client.getStatus(id)).toBeUndefined();
+        await expect(client.purgeInstanceHistory('ptree', { recursive: 1 } as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
       });
 
       it('purges terminal instances by filter', async () => {

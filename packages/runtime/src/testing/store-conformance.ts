@@ -2283,6 +2283,114 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       });
     });
 
+    describe('recursive terminate and purge', () => {
+      // A root that calls a child that completes, then one that calls a grandchild waiting for ever.
+      const tree: Record<string, Orchestrator> = {
+        TreeRoot: function* (ctx) {
+          yield ctx.callSubOrchestrator('TreeQuick', undefined, `${ctx.instanceId}-quick`);
+          return yield ctx.callSubOrchestrator('TreeMid', undefined, `${ctx.instanceId}-mid`);
+        },
+        TreeMid: function* (ctx) {
+          return yield ctx.callSubOrchestrator('TreeLeaf', undefined, `${ctx.instanceId}-leaf`);
+        },
+        TreeLeaf: function* (ctx) {
+          return yield ctx.waitForExternalEvent('never');
+        },
+        TreeQuick: function* () {
+          return 'quick';
+        },
+      };
+      const ids = (root: string) => ({ quick: `${root}-quick`, mid: `${root}-mid`, leaf: `${root}-mid-leaf` });
+      const treeRunning = async (client: DurableClient, root: string): Promise<void> => {
+        await client.startNew('TreeRoot', { instanceId: root });
+        await firstValueFrom(client.status$(ids(root).leaf).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+      };
+      const statusOf = async (client: DurableClient, id: string) => (await client.getStatus(id))?.runtimeStatus;
+
+      it('terminates the running sub-orchestrations at every depth with `recursive`, and they are terminal when it resolves', async () => {
+        const store = await open();
+        const { client } = await runtimeOn(store, 'w1', { orchestrators: tree });
+        await treeRunning(client, 'rt');
+        const { quick, mid, leaf } = ids('rt');
+        await client.terminate('rt', 'stop', { recursive: true });
+        expect(await client.getStatus('rt')).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+        expect(await client.getStatus(mid)).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+        expect(await client.getStatus(leaf)).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+        // A child that had completed is left as it was: nothing is appended to its history.
+        expect(await client.getStatus(quick)).toMatchObject({ runtimeStatus: 'Completed', output: 'quick' });
+        expect((await store.getHistory(quick)).some((e) => e.type === 'ExecutionTerminated')).toBe(false);
+        expect((await store.getHistory(leaf)).filter((e) => e.type === 'ExecutionTerminated')).toMatchObject([{ reason: 'stop', recursive: true }]);
+      });
+
+      it('terminates the named instance only by default: its sub-orchestrations run on', async () => {
+        const store = await open();
+        const { client } = await runtimeOn(store, 'w1', { orchestrators: tree });
+        await treeRunning(client, 'solo');
+        await client.terminate('solo', 'stop');
+        expect(await statusOf(client, 'solo')).toBe('Terminated');
+        expect(await statusOf(client, ids('solo').mid)).toBe('Running');
+        expect(await statusOf(client, ids('solo').leaf)).toBe('Running');
+      });
+
+      it('keeps a recursive terminate that no worker applies queued in the store: a worker started later ends the whole tree', async () => {
+        const store = await open();
+        const first = await runtimeOn(store, 'w1', { orchestrators: tree });
+        await treeRunning(first.client, 'later');
+        await first.stop();
+        const { mid, leaf } = ids('later');
+        const client = createClient({ store });
+        let resolved = false;
+        const terminated = client.terminate('later', 'stop', { recursive: true }).then(() => (resolved = true));
+        if (store.capabilities.unclaimedWrites) {
+          // The client applies the root's terminate itself; its children's wait, queued, for a worker.
+          await firstValueFrom(client.status$('later').pipe(filter((s) => s?.runtimeStatus === 'Terminated')));
+          expect(await statusOf(client, mid)).toBe('Running');
+          expect(resolved).toBe(false);
+        }
+        await runtimeOn(store, 'w2', { orchestrators: tree });
+        await within(terminated, 'the recursive terminate');
+        expect(await statusOf(client, 'later')).toBe('Terminated');
+        expect(await statusOf(client, mid)).toBe('Terminated');
+        expect(await statusOf(client, leaf)).toBe('Terminated');
+      });
+
+      it('purges a terminal instance with its sub-orchestrations at every depth with `recursive`, counting them all', async () => {
+        const store = await open();
+        const { client } = await runtimeOn(store, 'w1', { orchestrators: tree });
+        await treeRunning(client, 'pt');
+        await client.terminate('pt', 'stop', { recursive: true });
+        expect(await client.purgeInstanceHistory('pt', { recursive: true })).toEqual({ instancesDeleted: 4 });
+        for (const id of ['pt', ...Object.values(ids('pt'))]) {
+          expect(await client.getStatus(id)).toBeUndefined();
+          expect(await store.getHistory(id)).toEqual([]);
+        }
+        expect(await client.purgeInstanceHistory('pt', { recursive: true })).toEqual({ instancesDeleted: 0 });
+      });
+
+      it('refuses a recursive purge whose tree holds an instance that is not terminal (409), deleting nothing', async () => {
+        const store = await open();
+        const { client } = await runtimeOn(store, 'w1', { orchestrators: tree });
+        await treeRunning(client, 'busy');
+        await client.terminate('busy', 'stop');
+        await expect(client.purgeInstanceHistory('busy', { recursive: true })).rejects.toMatchObject({ code: 'instance-not-terminal', status: 409 });
+        for (const id of ['busy', ...Object.values(ids('busy'))]) expect(await client.getStatus(id)).toBeDefined();
+        // Without `recursive`, the named instance alone.
+        expect(await client.purgeInstanceHistory('busy')).toEqual({ instancesDeleted: 1 });
+        expect(await statusOf(client, ids('busy').leaf)).toBe('Running');
+      });
+
+      it('refuses options that are not `{ recursive?: boolean }` with 400, writing nothing', async () => {
+        const store = await open();
+        const client = createClient({ store });
+        await client.startNew('HelloSequence', { instanceId: 'opts' });
+        for (const options of [{ recursive: 'yes' }, 'recursive', null]) {
+          await expect(client.terminate('opts', 'stop', options as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+          await expect(client.purgeInstanceHistory('opts', options as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        }
+        expect(await statusOf(client, 'opts')).toBe('Pending');
+      });
+    });
+
     describe('change feed', () => {
       it('delivers every committed snapshot of an instance in order, and a purge', async () => {
         const store = await open();
