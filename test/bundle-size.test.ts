@@ -1170,12 +1170,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * budgets set to match.
  * 2026-12-05, the list filters' instanceIdPrefix rule named once (isInstanceIdPrefix), which read tokens reuse:
  * 38,896 / 49,586 -> 38,904 / 49,594 B (+8 / +8), budgets set to match; runtime-dexie and rx-client within theirs.
+ * 2026-12-05, terminate and purgeInstanceHistory's { recursive } (the step hands a terminate on to the active children,
+ * the client waits for the tree and purges it deepest first): 38,904 / 49,594 / 80,140 / 10,348 -> 39,676 / 50,403 /
+ * 80,914 / 10,405 B (+772 / +809 / +774 / +57), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 38_904 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 49_594 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 80_140 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 10_348 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 39_676 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 50_403 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 80_914 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 10_405 },
 ];
 
 describe('bundle size', () => {
