@@ -1546,3 +1546,48 @@ describe('decideRefusedStep', () => {
     expect(decision.writeSet.requests).toEqual([{ type: 'deleteMessages', instanceId: 'instance-1', messageIds: ['result'] }]);
   });
 });
+
+describe('a recursive terminate (decideStep, decideTerminate)', () => {
+  const twoChildren: Orchestrator = function* (ctx) {
+    yield ctx.callSubOrchestrator('Child', undefined, 'done-child');
+    return yield ctx.callSubOrchestrator('Child', undefined, 'open-child');
+  };
+  const history = new HistoryBuilder({ name: 'TwoChildren' })
+    .started().subOrchestrationCreated('Child', 'done-child').step().subOrchestrationCompleted(0, 'ok').subOrchestrationCreated('Child', 'open-child').build();
+  const s = state({ name: 'TwoChildren', historyLength: history.length });
+  const terminate = (recursive: boolean): OrchestrationMessage => ({
+    id: 'terminate', instanceId: 'instance-1',
+    event: { type: 'ExecutionTerminated', eventId: -1, timestamp: T0.toISOString(), reason: 'stop', ...(recursive ? { recursive: true as const } : {}) },
+  });
+  const newExecution = () => new OrchestrationExecution(twoChildren, { customStatusLimitBytes: LIMIT });
+  /** The messages a commit sends, as `[target, event type, ifActiveChildOf]`. */
+  const sent = (decision: ReturnType<typeof decideStep>) => {
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    return decision.writeSet.requests.flatMap((r) => (r.type === 'insertMessage' ? [[r.message.instanceId, r.message.event, r.ifActiveChildOf]] : []));
+  };
+
+  it('reads the history even with the execution cached, and terminates the unanswered child only, in the same commit', () => {
+    const cached = newExecution();
+    cached.replay(history);
+    expect(decideStep(input(s, [terminate(true)], { cached, newExecution }))).toEqual({ kind: 'needHistory' });
+    const decision = decideStep(input(s, [terminate(true)], { cached, newExecution, history }));
+    expect(decision).toMatchObject({ kind: 'commit', state: { runtimeStatus: 'Terminated', output: 'stop' } });
+    expect(sent(decision)).toEqual([
+      ['open-child', { type: 'ExecutionTerminated', eventId: -1, timestamp: T0.toISOString(), reason: 'stop', recursive: true }, 'instance-1'],
+    ]);
+  });
+
+  it('sends nothing on without `recursive`', () => {
+    expect(sent(decideStep(input(s, [terminate(false)], { newExecution, history })))).toEqual([]);
+  });
+
+  it('asks a client\'s direct terminate for the history of a top-level instance, and sends the children\'s terminates with it', () => {
+    const event = terminate(true).event as Extract<HistoryEvent, { type: 'ExecutionTerminated' }>;
+    let n = 0;
+    const newId = () => `id-${n++}`;
+    expect(decideTerminate({ state: s, event, now: T0, newId })).toEqual({ kind: 'needHistory' });
+    const decision = decideTerminate({ state: s, event, now: T0, newId, history });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.writeSet.requests.flatMap((r) => (r.type === 'insertMessage' ? [r.message.instanceId] : []))).toEqual(['open-child']);
+  });
+});
