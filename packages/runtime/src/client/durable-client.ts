@@ -285,12 +285,13 @@ export interface DurableClient {
    * instances of their own, whose `parentInstanceId` names it, and run on until they are terminated by id.
    *
    * With `{ recursive: true }` ({@link TerminateOptions}) they are: the step that terminates the instance (the
-   * client's own commit, or a worker's) sends the same terminate, recursive too, to every sub-orchestration whose call
-   * is still unanswered, in the same commit, and each of them does the same for its own when it applies it. So a
+   * client's own commit, or a worker's) sends the same terminate, recursive too, to every sub-orchestration of its
+   * current execution whose call is still unanswered, in the same commit, and each of them does the same for its own
+   * when it applies it. So a
    * crash or a lost lease between two levels leaves the rest queued in the store, never lost: the next worker goes on
    * with it. A child that ended meanwhile, or an instance of that id that this instance did not start, is left alone.
-   * The call resolves once the whole tree is terminal (reads then show every descendant terminal), or after the same
-   * 10 s wait when the descendants need a worker and none applies their terminates in time (they end when one runs).
+   * The call resolves once the whole tree is terminal (reads then show every descendant terminal), or, when no worker
+   * applies the descendants' terminates, after a further wait of 10 s (they end when one runs).
    * The children are terminated by a worker, never by the client's own commit: with no worker running anywhere, the
    * call waits its 10 s and resolves with the instance Terminated and its children not yet.
    *

@@ -75,7 +75,10 @@ export type StepDecision =
  *   as stored, in the next step, whatever messages it took;
  * - otherwise the cached execution continues (or a fresh one replays the history) and the step's events, actions,
  *   custom status, result to a parent and `continueAsNew` become requests; the status comes from {@link applyEvent}
- *   and `version` grows by one.
+ *   and `version` grows by one;
+ * - a recursive terminate (`ExecutionTerminatedEvent.recursive`) that ends the execution also sends itself, in the same
+ *   commit, to each sub-orchestration whose call is unanswered (`activeChildrenOf`), for an active child of this
+ *   instance only (`ifActiveChildOf`): the step reads the history for it even when the execution is cached.
  *
  * Pure apart from running the orchestrator, which is deterministic; `newId` and `now` are injected.
  */
@@ -917,6 +920,10 @@ const SEND: DirectDecision = Object.freeze({ kind: 'send' });
  * terminate queued first keeps its reason, as in Durable Functions), and an event, result or timer queued stays so,
  * for the worker that takes it later to meet as any message reaching a terminated instance (an event raised is
  * recorded after the termination and ignored).
+ *
+ * A recursive terminate (`event.recursive`) of a started execution asks for its history (`needHistory`), top-level
+ * too: the commit sends the same terminate to each sub-orchestration whose call is unanswered, as a worker's step does
+ * ({@link decideStep}).
  */
 export function decideTerminate(input: DirectInput<ExecutionTerminatedEvent>): DirectDecision {
   const { state } = input;
