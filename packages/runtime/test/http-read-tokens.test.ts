@@ -262,6 +262,16 @@ describe('a read token for a prefix', () => {
     }
   });
 
+  it('lists by its prefix alone: the ids it also names are read by id, not listed', async () => {
+    const { base } = await open();
+    const token = await createReadToken(KEY, { instanceIds: ['a-1'], instanceIdPrefix: 'tenant-a-', ttlMs: MINUTE });
+    expect((await fetch(`${base}/instances/a-1`, bearer(token))).status).toBe(202);
+    const listed = await fetch(`${base}/instances`, bearer(token));
+    expect(listed.status).toBe(200);
+    expect(ids(await listed.json() as { instanceId: string }[])).toEqual(['tenant-a-1', 'tenant-a-2']);
+    expect(await errorOf(await fetch(`${base}/instances?instanceIdPrefix=a-`, bearer(token)))).toEqual([403, 'forbidden']);
+  });
+
   it('reads nothing when no instance id can start with its prefix, as a list by that prefix finds nothing', async () => {
     const { base } = await open();
     for (const prefix of ['a/', '@a', 'a-\u0001']) {

@@ -8,12 +8,17 @@ import type { QueryParams } from './query-params.js';
 
 /** Options of {@link createReadToken}: what the token reads, and until when. */
 export interface ReadTokenOptions {
-  /** The instances the token reads, by id: 1 to 100 ids, each valid as any instance id (`startNew`'s rule). */
+  /**
+   * The instances the token reads, by id: 1 to 100 ids, each valid as any instance id (`startNew`'s rule). They are
+   * read by id only (status, history, streams): a list never shows them, beside a prefix either, since a token lists by
+   * its `instanceIdPrefix` alone. Their order does not matter, nor does an id given twice.
+   */
   readonly instanceIds?: readonly string[];
   /**
    * The instances whose id starts with this prefix: a non-empty prefix, valid as the list filters' `instanceIdPrefix`
    * (well-formed Unicode, matched literally). Only a token with a prefix may list instances (`GET /instances`, the list
-   * streams), and only those under it.
+   * streams), and only those under it: a list is one query by prefix, so the `instanceIds` a token also names are not
+   * in it (a page that wants them listed gets a token whose prefix covers them).
    */
   readonly instanceIdPrefix?: string;
   /** When the token stops being accepted: a `Date` or milliseconds since the epoch, in the future. Or `ttlMs`. */
@@ -89,7 +94,7 @@ function readScope(value: unknown, what: string, now: number): ReadScope {
  * the key (`Authorization: Bearer <token>` or `?code=<token>`, as `@durable-rx/rx-client` sends its `key`) may read the
  * instances of its scope, and only until it expires: their status (`GET /instances/{id}`, with history), their event
  * streams (single streams and subscriptions of the multiplexed stream), and lists and list streams under its
- * `instanceIdPrefix`. Every command and purge, and anything outside the scope, is refused with 403 `forbidden`; an
+ * `instanceIdPrefix` (only: the `instanceIds` it names beside a prefix are read by id, never listed). Every command and purge, and anything outside the scope, is refused with 403 `forbidden`; an
  * expired or altered token is refused with 401, as a wrong key. So a server can hand a browser the live status of one
  * run without handing it the key. An extension beyond Durable Functions.
  *
@@ -194,7 +199,7 @@ export function assertReadsInstance(scope: ReadScope, id: string): void {
 /**
  * `filter` within `scope`: its `instanceIdPrefix` narrowed to the token's when it asks for more (or none), kept when it
  * is within it. Throws {@link ForbiddenError} for a token without a prefix (it lists nothing) and for a prefix outside
- * the token's.
+ * the token's. A token lists by its prefix alone: the `instanceIds` it also names are read by id, not listed.
  */
 export function scopedFilter<F extends InstanceFilter>(scope: ReadScope, filter: F): F {
   const prefix = scope.instanceIdPrefix;
