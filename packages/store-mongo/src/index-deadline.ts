@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@durable-rx/runtime';
-import { isDelayMs, type MemberCheck } from '@durable-rx/runtime/store-kit';
+import { isDelayMs, MAX_TIMER_DELAY_MS, type MemberCheck } from '@durable-rx/runtime/store-kit';
 import { IndexBuildTimeoutError } from './errors/index-build-timeout-error.js';
 
 /**
@@ -10,12 +10,10 @@ import { IndexBuildTimeoutError } from './errors/index-build-timeout-error.js';
  */
 export const DEFAULT_INDEX_BUILD_TIMEOUT_MS = 10 * 60_000;
 
-/** The longest finite deadline: what one timer can wait (2^31 - 1 ms, 24.8 days); a longer one would fire at once. */
-const MAX_DEADLINE_MS = 2 ** 31 - 1;
-
 /**
  * The {@link MemberCheck} of `indexBuildTimeoutMs`: a number of milliseconds above 0 (the store kit's `isDelayMs`) and at
- * most 2^31 - 1 (24.8 days), or `Infinity` (no deadline: `connect` waits for the build however long it takes).
+ * most what one timer can wait (the store kit's `MAX_TIMER_DELAY_MS`, 2^31 - 1: 24.8 days; `AbortSignal.timeout` fires
+ * a longer one at once), or `Infinity` (no deadline: `connect` waits for the build however long it takes).
  *
  * @example
  * ```ts
@@ -25,8 +23,8 @@ const MAX_DEADLINE_MS = 2 ** 31 - 1;
  */
 export const isIndexBuildTimeoutMs: MemberCheck<number> = (value, what) => {
   const ms = isDelayMs(value, what);
-  if (ms !== Infinity && ms > MAX_DEADLINE_MS) {
-    throw new InvalidArgumentError(`${what} must be at most ${MAX_DEADLINE_MS} ms (24.8 days), or Infinity for no deadline`);
+  if (ms !== Infinity && ms > MAX_TIMER_DELAY_MS) {
+    throw new InvalidArgumentError(`${what} must be at most ${MAX_TIMER_DELAY_MS} ms (24.8 days), or Infinity for no deadline`);
   }
   return ms;
 };

@@ -1,4 +1,5 @@
 import { MongoClient, type Abortable, type CreateIndexesOptions, type DropIndexesOptions, type ListIndexesOptions } from 'mongodb';
+import { MAX_TIMER_DELAY_MS } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import { IndexBuildTimeoutError } from '../src/errors/index-build-timeout-error.js';
 import { indexDeadlineMessage, withIndexDeadline, type IndexDeadline } from '../src/index-deadline.js';
@@ -86,6 +87,13 @@ describe('indexBuildTimeoutMs', () => {
 
   it.each([1, 600_000, 2 ** 31 - 1, Infinity])('accepts %s', (value) => {
     expect(() => checkConnectOptions({ uri, indexBuildTimeoutMs: value })).not.toThrow();
+  });
+
+  it('takes at most what one timer can wait, as the store kit says it (MAX_TIMER_DELAY_MS)', () => {
+    expect(MAX_TIMER_DELAY_MS).toBe(2 ** 31 - 1);
+    expect(() => checkConnectOptions({ uri, indexBuildTimeoutMs: MAX_TIMER_DELAY_MS })).not.toThrow();
+    expect(() => checkConnectOptions({ uri, indexBuildTimeoutMs: MAX_TIMER_DELAY_MS + 1 }))
+      .toThrow(`MongoStore options.indexBuildTimeoutMs must be at most ${MAX_TIMER_DELAY_MS} ms (24.8 days), or Infinity`);
   });
 });
 

@@ -1,4 +1,13 @@
-/** Longest delay `setTimeout` honours: browsers and Node fire longer delays at once. */
+/**
+ * Longest delay `setTimeout` honours, 2^31 - 1 ms (24.8 days): browsers and Node fire longer delays at once. The
+ * runtime waits out a longer one in steps of at most this; an option that sets one timer (a store's deadline) is
+ * refused above it.
+ *
+ * @example
+ * ```ts
+ * if (ms > MAX_TIMER_DELAY_MS) throw new InvalidArgumentError(`${what} must be at most ${MAX_TIMER_DELAY_MS} ms (24.8 days)`);
+ * ```
+ */
 export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 /** An opaque handle returned by {@link Clock.setTimeout}. */

@@ -69,5 +69,7 @@ export { markShared, withOwnPayloads } from '../store/shared-states.js';
 export { ChangeRouter } from '../client/change-router.js';
 /** A timer on an injected `Clock` as an observable (feed back-offs and lingers that tests run on a `VirtualClock`). */
 export { timeoutAfter } from '../client/timeout-after.js';
+/** The longest wait one timer holds: a store refuses a deadline option above it, as the runtime does its own. */
+export { MAX_TIMER_DELAY_MS } from '../env/clock.js';
 /** `navigator.locks` where there is one: the default of a store that uses Web Locks, read as the worker reads it. */
 export { webLocks, type LockRequests } from '../env/web-locks.js';
