@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { advantageSpread, range } from '../bench/src/format.mjs';
 import { interleave, quantile, ratioSpread, spread } from '../bench/src/stats.mjs';
+import { indexedDbTables } from '../bench/src/tables.mjs';
 
 /**
  * The bench's pure analysis: the order contenders run in and the spread every figure is reported with. Timings are
@@ -43,5 +44,40 @@ describe('bench statistics', () => {
     expect(advantageSpread(spread([0.25, 0.5, 0.8]))).toBe('durable-rx 2.00x slower (1.25-4.00x, 3 rounds)');
     expect(advantageSpread(spread([]))).toBe('');
     expect(range(spread([3, 1, 2]), String)).toBe('1-3');
+  });
+
+  describe('the IndexedDB notes describe the order that ran', () => {
+    const QUICK = { instances1: 3, slices1: 1, rawPerInstance1: 4, durably1: 3, instances100: 100, batches100: 1, rawTransactions: 100, latencyInstances: 2, crossTabProbes: 20 };
+    const FULL = { ...QUICK, instances1: 15, slices1: 3, durably1: 10, batches100: 2, rawTransactions: 200 };
+    /** A result of `rounds` rounds with `sizes` and the throughput rows of `rows` ([kind, concurrency]). */
+    const notes = (rounds: number, sizes: typeof QUICK, rows: [string, number][]): string => {
+      const s = spread([1, 2, 3]);
+      const [throughput] = indexedDbTables({
+        chromium: '1', crossOriginIsolated: true, rounds, sizes, disturbedSlices: 0, sameTab: [], crossTab: [],
+        raw: { perSecond: s, msPerTransaction: s }, versions: { '@coji/durably': '0', sqlocal: '0', kysely: '0', zod: '0' },
+        throughput: rows.map(([kind, concurrency]) => ({ system: kind, kind: kind as 'dexie', concurrency, perSecond: s })),
+      });
+      return throughput!.notes!.join('\n');
+    };
+    const stores = (concurrency: number): [string, number][] => [['dexie', concurrency], ['keyval', concurrency]];
+
+    it('a quick run: one round, one slice and one batch per store, no durably at 100', () => {
+      const text = notes(1, QUICK, [...stores(1), ['durably', 1], ...stores(100)]);
+      expect(text).toContain('1 round, contenders interleaved in each round (DexieStore, KeyvalStore and durably at 1, then DexieStore and KeyvalStore at 100 concurrent)');
+      expect(text).toContain('1 slice per store per round (A B) of 3 instances');
+      expect(text).toContain('1 batch per store per round (A B).');
+      expect(text).toContain('raw and batches alternate: R A R B R)');
+      expect(text).toContain('100-job batch did not run');
+      expect(text).not.toMatch(/odd rounds|A B, B A|R A R B R B/);
+    });
+
+    it('a full run: alternating rounds, slices and batches, durably at both concurrencies', () => {
+      const text = notes(3, FULL, [...stores(1), ['durably', 1], ...stores(100), ['durably', 100]]);
+      expect(text).toContain('3 rounds, contenders interleaved in each round (DexieStore, KeyvalStore and durably at 1, then DexieStore, KeyvalStore and durably at 100 concurrent; odd rounds in reverse)');
+      expect(text).toContain('3 slices per store per round (A B, B A, A B) of 15 instances');
+      expect(text).toContain('2 batches per store per round (A B, B A).');
+      expect(text).toContain('raw and batches alternate: R A R B R B R A R)');
+      expect(text).toContain('100-job batch runs in the first round only');
+    });
   });
 });

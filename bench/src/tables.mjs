@@ -211,11 +211,38 @@ export function streamsTargets(r) {
   return parts.length ? [`Targets: ${parts.join('; ')}.`] : [];
 }
 
+/**
+ * The order of `runs` runs of two contenders A and B, each run the reverse of the one before, as a note writes it:
+ * 'A B' for one, 'A B, B A' for two, 'A B, B A, A B' for three, and the first three then '...' for more.
+ * @param {number} runs
+ * @returns {string}
+ */
+export function alternatingOrder(runs) {
+  const shown = Array.from({ length: Math.min(runs, 3) }, (_, i) => (i % 2 === 0 ? 'A B' : 'B A'));
+  return `${shown.join(', ')}${runs > 3 ? ' ...' : ''}`;
+}
+
+/**
+ * The order of one round's 100-concurrent batches of two stores A and B (`batches` each, alternating as
+ * {@link alternatingOrder}) with a raw measurement R before, between and after them: 'R A R B R' for one batch each,
+ * 'R A R B R B R A R' for two.
+ * @param {number} batches
+ * @returns {string}
+ */
+export function rawAlternation(batches) {
+  const order = Array.from({ length: batches }, (_, i) => (i % 2 === 0 ? ['A', 'B'] : ['B', 'A'])).flat();
+  return ['R', ...order.flatMap((store) => [store, 'R'])].join(' ');
+}
+
 /** @param {import('./scenarios/indexeddb.mjs').IndexedDbResult} r @returns {Table[]} */
 export function indexedDbTables(r) {
   const perSecond = (/** @type {number} */ v) => `${v < 100 ? v.toFixed(1) : integer(v)}/s`;
   const pct = (/** @type {number} */ v) => `${Math.round(v * 100)}%`;
   const fixed = (/** @type {number | undefined} */ v) => (v === undefined ? '' : v.toFixed(2));
+  const batches100 = r.sizes.batches100 ?? 1;
+  // Who ran at a concurrency, as this run had them (--quick leaves durably out at 100, --no-durably everywhere).
+  const contendersAt = (/** @type {number} */ concurrency) =>
+    (r.throughput.some((t) => t.kind === 'durably' && t.concurrency === concurrency) ? 'DexieStore, KeyvalStore and durably' : 'DexieStore and KeyvalStore');
   const throughput = {
     title: `Scenario 6a: hello sequence in headless Chromium ${r.chromium}, instances (durably: jobs) per second`,
     headers: ['concurrent', 'system', 'per second (median)', 'rounds min-max', 'steps/s', 'readwrite tx / step',
@@ -232,12 +259,12 @@ export function indexedDbTables(r) {
       ]),
     ],
     notes: [
-      `One page, ${r.rounds} round${r.rounds === 1 ? '' : 's'}, contenders interleaved in each round (DexieStore, KeyvalStore ` +
-        'and durably at 1, then at 100 concurrent; odd rounds in reverse); a fresh database for every measurement. ' +
-        `1 concurrent: ${r.sizes.slices1} slice${r.sizes.slices1 === 1 ? '' : 's'} per store per round (A B, B A ...) of ` +
+      `One page, ${r.rounds} round${r.rounds === 1 ? '' : 's'}, contenders interleaved in each round (${contendersAt(1)} at 1, then ` +
+        `${contendersAt(100)} at 100 concurrent${r.rounds > 1 ? '; odd rounds in reverse' : ''}); a fresh database for every measurement. ` +
+        `1 concurrent: ${r.sizes.slices1} slice${r.sizes.slices1 === 1 ? '' : 's'} per store per round (${alternatingOrder(r.sizes.slices1)}) of ` +
         `${r.sizes.instances1} instances one after another` +
         ` (start, wait for completion, next; durably: ${r.sizes.durably1 ?? r.sizes.instances1} jobs); 100 concurrent: ` +
-        `${r.sizes.instances100} started at once, ${r.sizes.batches100 ?? 1} batch${(r.sizes.batches100 ?? 1) === 1 ? '' : 'es'} per store per round (A B, B A ...). ` +
+        `${r.sizes.instances100} started at once, ${batches100} batch${batches100 === 1 ? '' : 'es'} per store per round (${alternatingOrder(batches100)}). ` +
         'A round\'s per-second figure is its slices\' (batches\') instances over their time. ' +
         'A hello sequence is 4 orchestration steps and 3 activities.',
       'vs durably: per round, the store\'s instances/s over durably\'s jobs/s. At 1 concurrent the store\'s figure is not ' +
@@ -258,19 +285,22 @@ export function indexedDbTables(r) {
         'during a raw burst is counted to the store, and its slice is left out of the shares: ' +
         `${r.disturbedSlices ?? 0} slice${r.disturbedSlices === 1 ? '' : 's'} of ${r.sizes.slices1 * r.rounds * r.throughput.filter((t) => t.concurrency === 1 && t.kind !== 'durably').length} in this run. ` +
         `At 100 concurrent, raw measurements of ${r.sizes.rawTransactions} transactions run right before and ` +
-        'right after each batch (one between two batches serves both, so raw and batches alternate: R A R B R B R A R), ' +
+        `right after each batch (one between two batches serves both, so raw and batches alternate: ${rawAlternation(batches100)}), ` +
         'and the ceiling uses the mean of the two rates ' +
         '(after/before: ' + r.throughput.filter((t) => t.rawAround).map((t) => `${t.system} ${fixed(t.rawAround?.afterOverBefore.median)} median, ` +
           `${fixed(t.rawAround?.afterOverBefore.min)}-${fixed(t.rawAround?.afterOverBefore.max)}`).join('; ') + '). ' +
         `The column gives the median and min-max of the per-measurement shares, each against its own ceiling, not a ` +
         `ratio of medians (${r.sizes.slices1 * r.rounds} per store at 1 ` +
-        `concurrent, ${(r.sizes.batches100 ?? 1) * r.rounds} at 100); the raw row is over all raw figures of the run. The raw transactions run one ` +
+        `concurrent, ${batches100 * r.rounds} at 100); the raw row is over all raw figures of the run. The raw transactions run one ` +
         'at a time; a store whose transactions overlap (disjoint object stores run in parallel) can exceed 100%.',
       `durably ${r.versions['@coji/durably']} on SQLocal ${r.versions.sqlocal} (SQLite WASM on OPFS in a Web Worker; ` +
         `kysely ${r.versions.kysely}, zod ${r.versions.zod}) runs the same job: three steps returning the greeting, with ` +
         '`step.progress` after each, as the orchestration sets its custom status. Worker polling 10 ms (its default is 1 s), ' +
         'one run at a time (its default; 4 or 16 at once made each job slower in a trial), default leases. Its ' +
-        '100-job batch runs in the first round only (it takes minutes on a loaded machine); --quick leaves it out. The page is served with COOP ' +
+        (r.throughput.some((t) => t.kind === 'durably' && t.concurrency === 100)
+          ? '100-job batch runs in the first round only (it takes minutes on a loaded machine). '
+          : '100-job batch did not run (--quick leaves it out: it takes minutes on a loaded machine). ') +
+        'The page is served with COOP ' +
         'same-origin and COEP require-corp, which SQLocal needs; the IndexedDB contenders run on the same page.',
     ],
   };
