@@ -6,7 +6,7 @@ import { startsOver } from './remote-error.js';
 
 /**
  * The current history of instance `instanceId`, live: its committed events so far (a new array on each change, one
- * for the events that arrive together, e.g. a whole history read at once), growing as events are appended, and empty
+ * for the events that arrive together, e.g. a whole history read at once, and none when they change nothing), growing as events are appended, and empty
  * again when a new history begins (`continueAsNew`, a new execution over a terminal instance, a rewind) or the
  * instance is purged (watched on `status$`), so it never holds events of an earlier one or of a deleted instance: what
  * `useHistory` renders. Where a history begins is the client's to say: the local
@@ -29,6 +29,8 @@ export function currentHistory$(client: DurableClient, instanceId: string): Obse
   // with buffer and share, more code than this.)
   return new Observable((subscriber) => {
     let events: readonly HistoryEvent[] = [];
+    /** Whether a value was given: the first one is given even when empty, as it says the history is known. */
+    let given = false;
     /** The values that arrived together; `null` (no `type`, as a position) empties the history: a purge. */
     let batch: (HistoryEvent | HistoryPosition | null)[] | undefined;
     const flush = (): void => {
@@ -40,6 +42,10 @@ export function currentHistory$(client: DurableClient, instanceId: string): Obse
       // extend it, in a new array (the batch itself when there is nothing to extend: it is not touched again).
       const start = values.findLastIndex((value) => !value || isHistoryPosition(value)) + 1;
       const fresh = (start ? values.slice(start) : values) as HistoryEvent[];
+      // Nothing new: a history that begins, or a purge, while the one given is empty leaves it as it was. A new empty
+      // array would be one more render of the same thing.
+      if (given && !fresh.length && !events.length) return;
+      given = true;
       subscriber.next(events = start || !events.length ? fresh : events.concat(fresh));
     };
     const add = (value: HistoryEvent | HistoryPosition | null): void => {

@@ -202,6 +202,17 @@ describe('currentHistory$ over the batches of a marked history', () => {
     expect(await send(e[2]!, 'purged')).toEqual([[]]);
   });
 
+  it('gives no new array for a batch that leaves the history as it was: a new history begun while it is empty', async () => {
+    const { send } = scriptedClient(true);
+    const known = await send(at('x/0'));
+    expect(known).toEqual([[]]); // the first value says the history is known: it ends loading
+    expect(await send(at('x/1'))).toEqual([]);
+    expect(await send(at('x/2'), at('x/3'))).toEqual([]);
+    expect(await send(e[0]!)).toEqual([[e[0]]]);
+    expect(await send(at('y/0'))).toEqual([[]]); // a new history over one with events: a change
+    expect(await send(at('y/1'), 'purged')).toEqual([]);
+  });
+
   it('collects every event of a client whose history has no marks, and applies a pending batch before the end', async () => {
     const { values, given, send } = scriptedClient(false);
     const first = (await send(e[0]!, e[1]!))[0]!;

@@ -1,6 +1,8 @@
 import {
-  createClient, createRuntime, InvalidArgumentError, MemoryStore, UnavailableError, type Activity, type DurableClient,
+  createClient, createRuntime, InvalidArgumentError, MemoryStore, UnavailableError, type Activity, type DurableClient, type HistoryEvent,
+  type InstanceStatus,
 } from '@durable-rx/runtime';
+import type { HistoryPosition } from '@durable-rx/runtime/http';
 import { sampleOrchestrators } from '@durable-rx/runtime/samples';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { DexieStore } from '@durable-rx/store-indexeddb';
@@ -738,6 +740,41 @@ function mountBurstView(hook: Hook, client: DurableClient, id: () => string) {
   root.render(createElement(StrictMode, null, createElement(Boundary, { errors }, createElement(View))));
   return { commits, errors, element, root, idChanged: () => listeners.forEach((listener) => listener()) };
 }
+
+describe('useHistory', () => {
+  it('renders once per batch of events that arrive together, and not at all for a batch that changes nothing', async () => {
+    // A client whose marked history is what the test sends, as the local and remote clients give it.
+    const values = new Subject<HistoryEvent | HistoryPosition>();
+    const statuses = new Subject<InstanceStatus | undefined>();
+    const client = { history$: () => values, historyPositions$: () => values, status$: () => statuses } as unknown as DurableClient;
+    const event = (n: number): HistoryEvent => ({ type: 'EventRaised', eventId: -1, timestamp: new Date(0).toISOString(), name: `e${n}`, input: n });
+    const at = (execution: string): HistoryPosition => ({ execution, events: 0 });
+    /** Sends `batch` in one task, as one store read or one chunk of the event stream delivers it. */
+    const send = (...batch: (HistoryEvent | HistoryPosition)[]) => batch.forEach((value) => values.next(value));
+    // Every render, committed or not (no StrictMode, which renders twice on purpose): the history's length.
+    const renders: string[] = [];
+    function View() {
+      const { value, loading } = useHistory(client, 'batched');
+      const text = loading ? 'loading' : String(value?.length);
+      renders.push(text);
+      return createElement('p', { 'data-testid': 'progress' }, text);
+    }
+    const { element, root } = rootInPage();
+    root.render(createElement(View));
+    await vi.waitFor(() => expect(values.observed).toBe(true)); // subscribed once mounted, from an effect
+    send(at('x/0'), ...Array.from({ length: 50 }, (_, n) => event(n)));
+    await renderedUntil(element, (p) => p.textContent === '50');
+    send(...Array.from({ length: 30 }, (_, n) => event(50 + n)));
+    await renderedUntil(element, (p) => p.textContent === '80');
+    send(at('y/0')); // a new history, with no events yet
+    await renderedUntil(element, (p) => p.textContent === '0');
+    send(at('y/1')); // another, while the history is empty: nothing to render
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    send(event(0));
+    await renderedUntil(element, (p) => p.textContent === '1');
+    expect(renders).toEqual(['loading', '50', '80', '0', '1']);
+  });
+});
 
 describe('React hooks render every value of a long burst', () => {
   const hooks: [string, Hook][] = [['useStatus', useStatus], ['useCustomStatus', useCustomStatus]];
