@@ -1173,12 +1173,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, terminate and purgeInstanceHistory's { recursive } (the step hands a terminate on to the active children,
  * the client waits for the tree and purges it deepest first): 38,904 / 49,594 / 80,140 / 10,348 -> 39,676 / 50,403 /
  * 80,914 / 10,405 B (+772 / +809 / +774 / +57), budgets set to match.
+ * 2026-12-05, startNew's startAt (a delayed start: scheduledStartTime, the start message visible at that time, and
+ * planWriteSet holding back what reaches it before): 39,676 / 50,403 / 80,914 / 10,405 -> XR / XK / XD / XC B, budgets
+ * set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 39_676 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 50_403 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 80_914 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 10_405 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 39_911 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 50_598 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_100 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 10_496 },
 ];
 
 describe('bundle size', () => {

@@ -15,6 +15,7 @@ describeReadmeExamples(new URL('../README.md', import.meta.url), new URL('./.doc
   [202, 'hi'],
   [202, 403, 'forbidden'],
   ['paid order-7', 'instance-already-exists'],
+  ['Pending', true, 'reminded ana'],
 ]);
 
 // docs/testing.md: the testing and samples entries (its conformance block only registers suites, so it is typechecked).

@@ -253,6 +253,40 @@ describe('POST /orchestrators/{name}/{instanceId?}', () => {
     await started.body?.cancel();
   });
 
+  it('takes startAt: the instance is Pending at once with scheduledStartTime in the status body, native and Durable Functions shape', async () => {
+    const at = new Date(Math.ceil((Date.now() + 3_600_000) / 1000) * 1000 + 250);
+    const response = await call(`/orchestrators/Echo/later?startAt=${encodeURIComponent(at.toISOString())}`, { method: 'POST', json: 'x' });
+    expect(response.status).toBe(202);
+    await response.body?.cancel();
+    expect((await runtime.client.getStatus('later'))?.scheduledStartTime?.getTime()).toBe(at.getTime());
+    const body = (await (await call('/instances/later')).json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ runtimeStatus: 'Pending', input: 'x', scheduledStartTime: `${at.toISOString().slice(0, 19)}Z` });
+    const native = (await (await call('/instances/later?format=native')).json()) as Record<string, unknown>;
+    expect(native).toMatchObject({ runtimeStatus: 'Pending', scheduledStartTime: at.toISOString() });
+    // A zone given as an offset (2026-01-01T00:00:00Z); a time at or before now starts at once.
+    const offset = await call('/orchestrators/Echo/offset?startAt=2026-01-01T01:00:00%2B01:00', { method: 'POST', json: 1 });
+    expect(offset.status).toBe(202);
+    await offset.body?.cancel();
+    expect((await runtime.client.waitForCompletion('offset', SETTLED))).toMatchObject({ runtimeStatus: 'Completed', output: 1 });
+    expect((await runtime.client.getStatus('offset'))?.scheduledStartTime).toBeUndefined();
+  });
+
+  it('refuses a startAt that is no ISO 8601 date-time with a zone (400, the usual error body), starting nothing', async () => {
+    const bad = [
+      'startAt=2026-12-24', 'startAt=2026-12-24T18:00:00', 'startAt=tomorrow', 'startAt=1766599200000', 'startAt=2026-02-30T18:00:00Z',
+      'startAt=2026-12-24T18:00:00Z&startAt=2026-12-25T18:00:00Z', 'startAt=2026-12-24T18:00:00+01:00',
+    ];
+    for (const query of bad) {
+      expect(await errorOf(call(`/orchestrators/Echo/x?${query}`, { method: 'POST', json: 1 })), query).toEqual([400, 'invalid-argument']);
+    }
+    expect(await runtime.client.getStatusAll()).toEqual([]);
+    // An empty value is the parameter left out: a start at once.
+    const started = await call('/orchestrators/Echo/x?startAt=', { method: 'POST', json: 1 });
+    expect(started.status).toBe(202);
+    await started.body?.cancel();
+    expect((await runtime.client.waitForCompletion('x', SETTLED)).scheduledStartTime).toBeUndefined();
+  });
+
   it('refuses an orchestration version (400), which durable-rx cannot record or hand to the orchestrator, starting nothing', async () => {
     // The durable-functions client appends ?version= to a start when asked for one; Durable Functions records it on
     // the instance for the orchestrator to read. Started without it, the instance would run as if none was asked.

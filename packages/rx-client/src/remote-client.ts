@@ -7,7 +7,7 @@ import {
 } from '@durable-rx/runtime';
 import {
   FIRST_ANSWER_GRACE_MS, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
-  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isHeaderText, isInstanceId, isReason, isStartIfExists, MAX_PAGE_SIZE, noStatusError, readChecked, readRecursive, readRestartOptions,
+  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isHeaderText, isInstanceId, isReason, isStartAt, isStartIfExists, MAX_PAGE_SIZE, noStatusError, readChecked, readRecursive, readRestartOptions,
   statusChangesMissed,
   type StatusStamp,
   readTimeoutMs, toPlainJson, toTerminateReason,
@@ -133,11 +133,12 @@ export class RemoteClient implements DurableClient {
   async startNew(name: string, options: StartNewOptions = {}): Promise<string> {
     assertValidName(name, 'orchestrator name');
     // Read once through the shared rule, as the local client does: null, a non-object or a throwing getter is a 400.
-    const { input, instanceId, ifExists } = readChecked(
-      options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId, ifExists: isStartIfExists },
+    const { input, instanceId, ifExists, startAt } = readChecked(
+      options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId, ifExists: isStartIfExists, startAt: isStartAt },
     );
-    const path = `/orchestrators/${segment(name)}${instanceId === undefined ? '' : `/${segment(instanceId)}`}` +
-      (ifExists === undefined ? '' : `?ifExists=${ifExists}`);
+    // `startAt` as an ISO time with its milliseconds and zone (`toISOString`), which the start route requires.
+    const query = queryString({ ifExists, startAt });
+    const path = `/orchestrators/${segment(name)}${instanceId === undefined ? '' : `/${segment(instanceId)}`}` + (query === '' ? '' : `?${query}`);
     return member(await this.#request('POST', path, input), 'id', 'string');
   }
 

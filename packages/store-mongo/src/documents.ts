@@ -274,7 +274,8 @@ function statusOf(state: InstanceState): string {
 }
 
 /**
- * Decodes the JSON text of an instance state and its input (`''` or absent: none), restoring its Dates. Throws
+ * Decodes the JSON text of an instance state and its input (`''` or absent: none), restoring its Dates (`createdTime`,
+ * `lastUpdatedTime`, and `scheduledStartTime` when present). Throws
  * `MongoStoreError` when it is corrupt.
  */
 export function decodeInstanceState(text: string, input?: string): InstanceState {
@@ -291,6 +292,8 @@ export function decodeInstanceState(text: string, input?: string): InstanceState
     ...(input ? { input: decodePayload(input, 'instance input') } : {}),
     createdTime: toDate(raw['createdTime'], 'createdTime'),
     lastUpdatedTime: toDate(raw['lastUpdatedTime'], 'lastUpdatedTime'),
+    // A delayed start's time (`startNew` `startAt`), the one optional Date of a state.
+    ...(raw['scheduledStartTime'] === undefined ? {} : { scheduledStartTime: toDate(raw['scheduledStartTime'], 'scheduledStartTime') }),
   } as unknown as InstanceState;
 }
 

@@ -29,6 +29,17 @@ describe('instance documents', () => {
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 
+  it("round-trip a delayed start's scheduledStartTime as a Date, and refuse one that is no ISO date", () => {
+    const delayed = { ...state, scheduledStartTime: new Date(T0.getTime() + 60_000) };
+    const encoded = encodeInstanceState(delayed, MAX_PAYLOAD_BYTES);
+    const decoded = decodeInstanceState(encoded.state, encoded.input);
+    expect(decoded).toEqual(delayed);
+    expect(decoded.scheduledStartTime).toBeInstanceOf(Date);
+    expect('scheduledStartTime' in decodeInstanceState(encodeInstanceState(state, MAX_PAYLOAD_BYTES).state)).toBe(false);
+    const corrupt = JSON.stringify({ ...JSON.parse(encoded.state), scheduledStartTime: 'soon' });
+    expect(() => decodeInstanceState(corrupt)).toThrow(/scheduledStartTime/);
+  });
+
   it('read one by one for a read of many instances: one that does not decode is reported and left out, the rest read', () => {
     const encoded = encodeInstanceState(state, MAX_PAYLOAD_BYTES);
     const unreadable: [string, unknown][] = [];

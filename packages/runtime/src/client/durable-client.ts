@@ -37,6 +37,28 @@ export interface StartNewOptions {
    * ```
    */
   readonly ifExists?: StartIfExists | undefined;
+  /**
+   * When the orchestration may start (as `StartOrchestrationOptions.StartAt` of the Durable Task .NET client,
+   * durabletask's scheduled start time, Temporal's start delay): the instance is stored at once, Pending, with
+   * `scheduledStartTime` set to this time, so `getStatus`, `listInstances`, `status$` and `instances$` show it and
+   * `ifExists` treats it as any active instance; its first step runs no sooner than this time, when its start message
+   * becomes visible to workers (they wake for it through the store's next due time: no polling). A time at or before
+   * now starts it at once (no `scheduledStartTime`). Any valid Date is taken (no upper bound, as for `ctx.createTimer`);
+   * anything else (an Invalid Date, a number, a string) is refused with `InvalidArgumentError`, nothing written.
+   *
+   * Until it starts: `terminate` ends it without running it; `raiseEvent` is buffered (delivered when the orchestrator
+   * waits for it); `suspend` and `resume` work as on any Pending instance (suspended at its start time, it starts
+   * suspended). `restart` of it, once terminal, starts the new execution at once, and a `continueAsNew` runs the next
+   * execution at once. Over HTTP: the start route's `startAt` query parameter (an ISO 8601 date-time with a zone).
+   *
+   * @example
+   * ```ts
+   * // Send the reminder tomorrow at 9:00 UTC; it shows as Pending until then.
+   * const id = await client.startNew('SendReminder', { input: { to: 'ana' }, startAt: new Date('2026-12-06T09:00:00Z') });
+   * (await client.getStatus(id))?.scheduledStartTime; // 2026-12-06T09:00:00.000Z
+   * ```
+   */
+  readonly startAt?: Date | undefined;
 }
 
 /** Options of {@link DurableClient.getStatus}. */

@@ -4,7 +4,7 @@
 // merge, a serial read, a distinct map) are written out.
 import { Observable, type Observer, type Subscription } from 'rxjs';
 import {
-  decideRestart, decideResume, decideRewind, decideSend, decideStart, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf, unrecordedRewindOf,
+  decideRestart, decideResume, decideRewind, decideSend, decideStart, isDelayedStart, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf, unrecordedRewindOf,
   type DirectDecision, type DirectInput,
 } from '../engine/decide-step.js';
 import { activeChildrenOf, endedByRecursiveTerminate, subOrchestrationsOf } from '../engine/active-children.js';
@@ -29,7 +29,7 @@ import { copyStoreValue, toPlainJson, toTerminateReason } from '../model/json.js
 import type { MessageEvent } from '../model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteSet } from '../model/write-set.js';
 import {
-  assertValidInstanceId, assertValidName, isBoolean, isInstanceId, isReason, isStartIfExists, readChecked, readClock, readRecursive, readRestartOptions, readTimeoutMs,
+  assertValidInstanceId, assertValidName, isBoolean, isInstanceId, isReason, isStartAt, isStartIfExists, readChecked, readClock, readRecursive, readRestartOptions, readTimeoutMs,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
 } from '../model/validation.js';
 import { comparePageKeys, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
@@ -161,13 +161,14 @@ export class LocalClient implements LocalDurableClient {
       throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(name)} is registered`);
     }
     // The remote client's reading too: one table, so both name a bad member by its path (`startNew options.input.f`).
-    const { input, instanceId: given, ifExists } = readChecked(
-      options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId, ifExists: isStartIfExists },
+    const { input, instanceId: given, ifExists, startAt } = readChecked(
+      options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId, ifExists: isStartIfExists, startAt: isStartAt },
     );
     const instanceId = given ?? this.#newId();
     if (given === undefined) assertValidInstanceId(instanceId); // a user-supplied newId may make a bad one
     const now = this.#now();
-    const handOff = this.#startHandOff?.();
+    // A delayed start is not handed to this runtime's worker: its start message becomes claimable at `startAt`.
+    const handOff = isDelayedStart(startAt, now) ? undefined : this.#startHandOff?.();
     // Until a macrotask after the commit, the worker takes the start up neither by a claim nor by the lease: the reads
     // the caller issues right after this resolves show it Pending.
     const held = handOff?.holdWakes();
@@ -177,7 +178,7 @@ export class LocalClient implements LocalDurableClient {
     let result: Partial<CommitResult> | undefined;
     try {
       // Inside: a user-supplied newId may throw, and the slot the lease reserved must be given back then too.
-      writeSet = decideStart({ instanceId, name, input, now, newId: this.#newId, lease, ifExists });
+      writeSet = decideStart({ instanceId, name, input, now, newId: this.#newId, lease, ifExists, startAt });
       // Its start message frozen, as a raised event's (#messageTo): it is the client's own (the input a copy), so a
       // store may keep it, and the ExecutionStarted event in the history, without a copy (MemoryStore does).
       freezeBuilt((writeSet.requests[0] as CreateInstanceWrite).message);

@@ -8,7 +8,7 @@ import { sanitiseFailureDetails, sanitiseStatus, type WireSanitiserOptions } fro
  * `input`, `customStatus`, `output`, `createdTime`, `lastUpdatedTime` and, with `showHistory=true`,
  * `historyEvents`. As in Durable Functions, `input`, `customStatus` and `output` are `null` when absent (or hidden
  * with `showInput=false`), a Failed instance's `output` is its error message, and the times are UTC to the second
- * (`2026-11-30T10:15:00Z`). `failureDetails` and `parentInstanceId` are durable-rx additions.
+ * (`2026-11-30T10:15:00Z`). `failureDetails`, `parentInstanceId` and `scheduledStartTime` are durable-rx additions.
  */
 export interface WireInstanceStatus {
   readonly name: string;
@@ -25,6 +25,11 @@ export interface WireInstanceStatus {
   readonly failureDetails?: FailureDetails;
   /** The parent orchestration of a sub-orchestration (durable-rx addition). */
   readonly parentInstanceId?: string;
+  /**
+   * When a delayed start was scheduled to begin (`InstanceStatus.scheduledStartTime`; durable-rx addition, as
+   * durabletask's `scheduledStartTimestamp`), UTC to the second as the other times; absent for a start at once.
+   */
+  readonly scheduledStartTime?: string;
 }
 
 /**
@@ -44,6 +49,8 @@ export interface NativeWireStatus {
   readonly createdTime: string;
   readonly lastUpdatedTime: string;
   readonly parentInstanceId?: string;
+  /** A delayed start's time, with its milliseconds (`InstanceStatus.scheduledStartTime`). */
+  readonly scheduledStartTime?: string;
   readonly history?: readonly HistoryEvent[];
 }
 
@@ -100,6 +107,7 @@ export function toWireStatusWithoutHistory(status: InstanceStatus, options: Wire
     lastUpdatedTime: toWireTime(status.lastUpdatedTime),
     ...(status.failureDetails !== undefined ? { failureDetails: sanitiseFailureDetails(status.failureDetails, options) } : {}),
     ...(status.parentInstanceId !== undefined ? { parentInstanceId: status.parentInstanceId } : {}),
+    ...(status.scheduledStartTime !== undefined ? { scheduledStartTime: toWireTime(status.scheduledStartTime) } : {}),
   };
 }
 
@@ -126,6 +134,7 @@ export function toNativeWireStatus(unsanitised: InstanceStatus, options: WireSan
     createdTime: status.createdTime.toISOString(),
     lastUpdatedTime: status.lastUpdatedTime.toISOString(),
     ...(status.parentInstanceId !== undefined ? { parentInstanceId: status.parentInstanceId } : {}),
+    ...(status.scheduledStartTime !== undefined ? { scheduledStartTime: status.scheduledStartTime.toISOString() } : {}),
     ...(status.history !== undefined ? { history: status.history } : {}),
   };
 }

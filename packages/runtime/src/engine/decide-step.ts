@@ -678,6 +678,8 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
     })));
     const continued = (next = writable(next, state));
     continued.executionId = executionId;
+    // The next execution starts at once: the time the last one was scheduled for is not its own.
+    if (continued.scheduledStartTime !== undefined) delete continued.scheduledStartTime;
     // Commands held in this step (a suspend after the continueAsNew) wait for that execution (`held` names it).
     if (continued.held) continued.held = { executionId, commands: continued.held.commands };
   }
@@ -805,6 +807,26 @@ export interface StartInput {
   readonly lease?: Lease;
   /** A client start only: what it does when the id is taken (`StartNewOptions.ifExists`); absent: `overwrite`. */
   readonly ifExists?: StartIfExists | undefined;
+  /**
+   * A client start only: when the execution may start (`StartNewOptions.startAt`, a valid Date). Later than `now`, the
+   * start is delayed ({@link isDelayedStart}); at or before `now`, or absent, it starts at once.
+   */
+  readonly startAt?: Date | undefined;
+}
+
+/**
+ * Whether a start at `now` asked to begin at `startAt` is delayed: `startAt` is later than `now`. The one rule of the
+ * client's starts: a delayed start stores the instance Pending with `scheduledStartTime` and its start message visible
+ * at `startAt` (`decideStart`), and a runtime's own worker is not handed its first step.
+ *
+ * @example
+ * ```ts
+ * isDelayedStart(new Date('2026-12-05T12:00:00Z'), new Date('2026-12-05T11:00:00Z')); // true
+ * isDelayedStart(new Date('2026-12-05T11:00:00Z'), new Date('2026-12-05T11:00:00Z')); // false: starts at once
+ * ```
+ */
+export function isDelayedStart(startAt: Date | undefined, now: Date): startAt is Date {
+  return startAt !== undefined && startAt.getTime() > now.getTime();
 }
 
 /** The new state and ExecutionStarted message of an instance (a new `executionId`). */
@@ -812,10 +834,14 @@ function startOf(input: StartInput): { state: InstanceState; message: Orchestrat
   const { instanceId, name, now } = input;
   const executionId = input.newId();
   const withInput = input.input === undefined ? {} : { input: input.input };
+  // A delayed start: Pending, with the time it was scheduled for, and its start message hidden until then (every
+  // message that reaches it before is hidden as long: `planWriteSet`).
+  const delayed = isDelayedStart(input.startAt, now) ? new Date(input.startAt!.getTime()) : undefined;
   return {
     state: {
       instanceId, name, runtimeStatus: 'Pending', createdTime: now, lastUpdatedTime: now, executionId, historyLength: 0,
       version: 1, ...withInput, ...(input.parent ? { parentInstanceId: input.parent.instanceId, parentCall: parentCallOf(input.parent) } : {}),
+      ...(delayed ? { scheduledStartTime: delayed } : {}),
     },
     // Without a spread when it has neither input nor parent (the object then has room for its six members only).
     message: message(input.newId(), instanceId, undefined, input.input === undefined && !input.parent
@@ -823,7 +849,7 @@ function startOf(input: StartInput): { state: InstanceState; message: Orchestrat
       : {
         type: 'ExecutionStarted', eventId: -1, timestamp: isoTime(now), name, instanceId, executionId, ...withInput,
         ...(input.parent ? { parentInstance: input.parent } : {}),
-      }),
+      }, delayed && new Date(delayed.getTime())),
   };
 }
 
@@ -831,14 +857,17 @@ function startOf(input: StartInput): { state: InstanceState; message: Orchestrat
  * The write set of a client start: creates the instance with its start message (a new execution id). When the id is
  * taken, `input.ifExists` decides, in the store's transaction (`planWriteSet`): by default (`overwrite`) it fails with
  * `InstanceAlreadyExistsError` when a non-terminal instance has the id and replaces a terminal one; `fail` fails over
- * any instance; `useExisting` writes nothing.
+ * any instance; `useExisting` writes nothing. A delayed start (`input.startAt` after `now`, {@link isDelayedStart})
+ * stores the instance Pending with `scheduledStartTime` and its start message with `visibleAt` = `startAt`, never
+ * leased (`input.lease` is left out: its holder would run the first step at once).
  */
 export function decideStart(input: StartInput): WriteSet {
   const { state, message: start } = startOf(input);
   const { ifExists } = input;
+  const lease = state.scheduledStartTime === undefined ? input.lease : undefined;
   return {
     requests: [{
-      type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' }, ...(input.lease ? { lease: input.lease } : {}),
+      type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' }, ...(lease ? { lease } : {}),
       ...(ifExists && { ifExists }),
     }],
   };

@@ -27,7 +27,7 @@ import { KeyVerifier, matchedKeySource } from './key-verifier.js';
 import { assertReadsInstance, presentedReadScope, ReadTokenVerifier, scopedFilter, scopeOwner, type ReadScope } from './read-token.js';
 import { parseInstanceFilter } from './instance-filter-params.js';
 import {
-  parseBoolean, parseDate, parseHistoryPosition, parseInstanceIdSegment, parseNonNegativeNumber, parseRuntimeStatuses,
+  parseBoolean, parseDate, parseHistoryPosition, parseInstanceIdSegment, parseNonNegativeNumber, parseRuntimeStatuses, parseStartTime,
   parseString, parseTop, QueryParams,
 } from './query-params.js';
 import { assertNotCrossSitePost, readJsonBody, type JsonBody } from './read-json-body.js';
@@ -218,7 +218,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  *
  * | route | success | failures |
  * |---|---|---|
- * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout` in s; `pollingInterval` ignored; `version` refused; `ifExists`, durable-rx's own: `overwrite`, `fail` or `useExisting`, as `StartNewOptions.ifExists`) | 202 check-status body, `Location`, `Retry-After` (the status link with `returnInternalServerErrorOnFailure=true` when given); with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`); with `useExisting` over an instance, the same for that instance | 400, 403, 409, 413 |
+ * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout` in s; `pollingInterval` ignored; `version` refused; `ifExists`, durable-rx's own: `overwrite`, `fail` or `useExisting`, as `StartNewOptions.ifExists`; `startAt`, durable-rx's own: an ISO 8601 date-time with a zone, as `StartNewOptions.startAt`) | 202 check-status body, `Location`, `Retry-After` (the status link with `returnInternalServerErrorOnFailure=true` when given); with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`); with `useExisting` over an instance, the same for that instance | 400, 403, 409, 413 |
  * | `GET /instances/{id}` (`showHistory`, `showHistoryOutput`, `showInput`, `returnInternalServerErrorOnFailure`, `format`) | 200 terminal, 202 (+ `Location`, `Retry-After`) otherwise, 500 Failed with `returnInternalServerErrorOnFailure=true` | 404 |
  * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` (empty on the last page) | 400 |
  * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data) | 202 | 400, 403, 404, 410, 413 |
@@ -404,12 +404,15 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     // An extension of durable-rx's (Durable Functions has none): what the start does when the id is taken.
     const ifExistsValue = query.value('ifExists');
     const ifExists = ifExistsValue === undefined ? undefined : isStartIfExists(ifExistsValue, 'ifExists');
+    // durable-rx's too: when the start may begin (`StartNewOptions.startAt`), an ISO 8601 date-time with a zone.
+    const startAt = parseStartTime(query, 'startAt');
     const root = rootOf(c, url); // before anything is done: a base that cannot be built on is refused first
     const input = await bodyOf(c);
     const id = await client.startNew(name, {
       ...(input.present ? { input: input.value } : {}),
       ...(instanceId === undefined ? {} : { instanceId }),
       ...(ifExists === undefined ? {} : { ifExists }),
+      ...(startAt === undefined ? {} : { startAt }),
     });
     return startedResponse(c, url, root, id, timeoutSeconds, returnServerErrorOnFailure);
   });

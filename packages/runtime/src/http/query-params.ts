@@ -169,6 +169,29 @@ function isoDate(raw: string, round: 'up' | 'down'): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
+/**
+ * When a start may begin (the start route's `startAt`, durable-rx's own): an ISO 8601 date-time with its time and a
+ * zone (`2026-12-24T18:00:00Z`, `2026-12-24T19:00:00+01:00`), read as {@link parseDate} reads one, digits below the
+ * millisecond rounded up (a start never begins before the time asked). Stricter than a list filter: a date alone or a
+ * time without a zone, whose instant depends on the sender's time zone, is refused. `undefined` when absent or empty.
+ *
+ * @example
+ * ```ts
+ * parseStartTime(new QueryParams(new URLSearchParams('startAt=2026-12-24T18:00:00Z')), 'startAt'); // 2026-12-24T18:00:00.000Z
+ * parseStartTime(new QueryParams(new URLSearchParams('startAt=2026-12-24')), 'startAt'); // throws InvalidArgumentError
+ * ```
+ */
+export function parseStartTime(params: QueryParams, name: string): Date | undefined {
+  const raw = params.value(name);
+  if (raw === undefined) return undefined;
+  const match = ISO_DATE_TIME.exec(raw);
+  const date = match && match[4] !== undefined && match[8] !== undefined ? isoDate(raw, 'up') : undefined;
+  if (!date) {
+    throw new InvalidArgumentError(`${name} must be an ISO 8601 date-time with a zone such as 2026-12-24T18:00:00Z (a + in a zone as %2B)`);
+  }
+  return date;
+}
+
 /** A decimal number >= 0 (`30`, `0.5`): no sign, exponent, hex or blanks; `undefined` when absent or empty. */
 export function parseNonNegativeNumber(params: QueryParams, name: string): number | undefined {
   const raw = params.value(name);

@@ -94,13 +94,20 @@ export interface InstanceStatus {
   readonly lastUpdatedTime: Date;
   /** The parent orchestration, for sub-orchestrations. */
   readonly parentInstanceId?: string;
+  /**
+   * When the execution was scheduled to start: the `startAt` given to `startNew` when it was later than the start
+   * itself (`StartNewOptions.startAt`). The instance stays Pending until then; the field stays for the whole execution
+   * (a `continueAsNew` or a restart starts the next one at once, without it). Absent for an execution started at once.
+   * Like durabletask's `scheduledStartTimestamp`.
+   */
+  readonly scheduledStartTime?: Date;
   /** History events, with `getStatus(id, { showHistory: true })`. */
   readonly history?: readonly HistoryEvent[];
 }
 
 /**
  * What a store keeps per instance: the public status plus the bookkeeping the worker and change feed need.
- * Plain JSON apart from the two Date fields.
+ * Plain JSON apart from the Date fields (`createdTime`, `lastUpdatedTime`, and `scheduledStartTime` when set).
  */
 export interface InstanceState extends Omit<InstanceStatus, 'history'> {
   /** Id of the current execution; changes on `continueAsNew` and when a terminal instance is started again. */
@@ -320,6 +327,7 @@ export function toInstanceStatus(state: InstanceState, options: { readonly showI
   if (state.customStatus !== undefined) status.customStatus = state.customStatus;
   if (state.failureDetails !== undefined) status.failureDetails = state.failureDetails;
   if (state.parentInstanceId !== undefined) status.parentInstanceId = state.parentInstanceId;
+  if (state.scheduledStartTime !== undefined) status.scheduledStartTime = state.scheduledStartTime;
   return status;
 }
 

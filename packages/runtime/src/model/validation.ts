@@ -384,6 +384,19 @@ const isDate: MemberCheck<Date> = (value, what) => {
 };
 
 /**
+ * The {@link MemberCheck} of when a start may begin (`startNew options.startAt`): a copy of a valid Date, any valid
+ * one (as `ctx.createTimer` takes any: no upper bound); a time at or before the start begins at once. Anything else (an
+ * Invalid Date, a number, an ISO string) is refused with {@link InvalidArgumentError}, nothing written.
+ *
+ * @example
+ * ```ts
+ * isStartAt(new Date('2026-12-24T18:00:00Z'), 'startNew options.startAt'); // a copy of the Date
+ * isStartAt('2026-12-24T18:00:00Z', 'startNew options.startAt'); // throws InvalidArgumentError
+ * ```
+ */
+export const isStartAt: MemberCheck<Date> = (value, what) => isDate(value, what);
+
+/**
  * Reads the options of `DurableClient.restart`: a restart keeps the instance's id unless `restartWithNewInstanceId`
  * is `true` (then a new random id is used). Throws {@link InvalidArgumentError} for a non-object or a non-boolean flag.
  *

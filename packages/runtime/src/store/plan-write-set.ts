@@ -464,7 +464,30 @@ function deliver(plan: PlanUnderWay, stored: StoredStates, message: Orchestratio
     return;
   }
   if (isStaleResult(message, target)) return;
-  plan.insertMessages = add(plan.insertMessages, message);
+  plan.insertMessages = add(plan.insertMessages, heldUntilStart(message, target));
+}
+
+/**
+ * `message` as it is queued for `target`, the instance it goes to: an execution whose start is delayed (a
+ * `scheduledStartTime`, `StartNewOptions.startAt`) and that has not started yet (no history, not terminal) takes no
+ * message before that time, so a message that would be visible sooner (an event raised, a command sent to a worker)
+ * is queued with `visibleAt` = `scheduledStartTime`. A claim never hands out a message of an execution whose start it
+ * cannot hand out with it, and at that time the start comes first, in arrival order: an event raised early is buffered
+ * as for any Pending instance. Any other message, and one to any other instance, is queued as it is. The one rule of
+ * every store, through {@link planWriteSet}.
+ *
+ * @example
+ * ```ts
+ * heldUntilStart(eventRaised, { ...pending, scheduledStartTime: at }).visibleAt; // at
+ * heldUntilStart(eventRaised, running); // eventRaised, as it is
+ * ```
+ */
+export function heldUntilStart(message: OrchestrationMessage, target: InstanceState): OrchestrationMessage {
+  const at = target.scheduledStartTime;
+  if (at === undefined || target.historyLength !== 0 || isTerminalStatus(target.runtimeStatus)) return message;
+  const atMs = at.getTime();
+  if (message.visibleAt !== undefined && message.visibleAt.getTime() >= atMs) return message;
+  return { ...message, visibleAt: new Date(atMs) };
 }
 
 const NOTHING_LEASED: CommitResult = Object.freeze({ leasedStarts: Object.freeze([]) });

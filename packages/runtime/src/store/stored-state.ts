@@ -106,6 +106,11 @@ export class StoredState implements InstanceState {
     return this.rare?.parentCall;
   }
 
+  get scheduledStartTime(): Date | undefined {
+    const ms = this.rare?.scheduledStartMs;
+    return ms === undefined ? undefined : new Date(ms);
+  }
+
   /** A fresh copy as a plain {@link InstanceState}: what a read, a claim or the change feed hands out. */
   toState(): InstanceState {
     // The fields every state has in one literal (V8 keeps them in the object itself; added one by one, most of them
@@ -128,6 +133,7 @@ export class StoredState implements InstanceState {
     if (rare.held !== undefined) state.held = copyStoreValue(rare.held);
     if (rare.rerun !== undefined) state.rerun = copyStoreValue(rare.rerun);
     if (rare.parentCall !== undefined) state.parentCall = copyStoreValue(rare.parentCall);
+    if (rare.scheduledStartMs !== undefined) state.scheduledStartTime = new Date(rare.scheduledStartMs);
     return state as InstanceState;
   }
 }
@@ -149,7 +155,7 @@ let createdBaseMs: number | undefined;
 
 /**
  * The fields of a state few instances have, apart from {@link StoredState}. Two shapes only: a sub-orchestration's
- * parent link alone (its two fields), or every field (a failed, suspended, rewound, continued or restarted instance),
+ * parent link alone (its two fields), or every field (a failed, suspended, rewound, continued, restarted or delayed instance),
  * so that a child waiting for its parent's event costs less than the seven fields did, not more.
  */
 interface Rare {
@@ -161,21 +167,24 @@ interface Rare {
   readonly heldSuspend?: HeldSuspend | undefined;
   readonly held?: HeldCommands | undefined;
   readonly rerun?: ExecutionRewoundEvent | undefined;
+  /** `scheduledStartTime` in ms since the epoch (a delayed start). */
+  readonly scheduledStartMs?: number | undefined;
 }
 
 /** What a {@link StoredState} keeps of the rare fields of `state`: copies, or `undefined` when it has none. */
 function rareOf(state: InstanceState): Rare | undefined {
-  const { parentInstanceId, failureDetails, historyEpoch, previousHistory, heldSuspend, held, rerun } = state;
+  const { parentInstanceId, failureDetails, historyEpoch, previousHistory, heldSuspend, held, rerun, scheduledStartTime } = state;
   const parentCall = copyStoreValue(state.parentCall);
   if (
     failureDetails === undefined && historyEpoch === undefined && previousHistory === undefined && heldSuspend === undefined &&
-    held === undefined && rerun === undefined
+    held === undefined && rerun === undefined && scheduledStartTime === undefined
   ) {
     return parentInstanceId === undefined && parentCall === undefined ? undefined : { parentInstanceId, parentCall };
   }
   return {
     parentInstanceId, parentCall, failureDetails: copyStoreValue(failureDetails), historyEpoch, previousHistory: copyStoreValue(previousHistory),
     heldSuspend: copyStoreValue(heldSuspend), held: copyStoreValue(held), rerun: copyStoreValue(rerun),
+    scheduledStartMs: scheduledStartTime?.getTime(),
   };
 }
 

@@ -169,6 +169,12 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           ctx.setCustomStatus({ stage: 'done', got });
           return { got };
         },
+        StartedAt: function* (ctx) {
+          // When its first step ran (a delayed start's time), and the `Go` event it waits for.
+          const at = ctx.currentUtcDateTime.toISOString();
+          const got: unknown = yield ctx.waitForExternalEvent('Go');
+          return { at, got };
+        },
         WaitForNamed: function* (ctx) {
           const received: unknown[] = [];
           for (const name of ctx.getInput<string[]>()) received.push(yield ctx.waitForExternalEvent(name));
@@ -435,6 +441,70 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         await client.startNew('WaitForEvents', { instanceId: 'big-event', input: 1 });
         await client.raiseEvent('big-event', 'Item', 2 ** 62);
         expect((await client.waitForCompletion('big-event', SETTLED)).output).toEqual([2 ** 62]);
+      });
+    });
+
+    describe('a delayed start (startNew startAt)', () => {
+      /** A time an hour ahead, in whole seconds (as every status format keeps it). */
+      const inAnHour = () => new Date(Math.ceil((Date.now() + 3_600_000) / 1000) * 1000);
+
+      it('shows a delayed start at once as Pending with its scheduledStartTime, in getStatus, listInstances, status$ and instances$', async () => {
+        const startAt = inAnHour();
+        const id = await client.startNew('Echo', { instanceId: 'later-1', input: 'x', startAt });
+        const isScheduled = (status: InstanceStatus | undefined) => {
+          expect(status).toMatchObject({ instanceId: id, runtimeStatus: 'Pending', input: 'x' });
+          expect(status?.scheduledStartTime).toBeInstanceOf(Date);
+          expect(status?.scheduledStartTime?.getTime()).toBe(startAt.getTime());
+        };
+        isScheduled(await client.getStatus(id));
+        isScheduled((await client.listInstances({ instanceIdPrefix: 'later-' })).instances[0]);
+        isScheduled(await within(firstValueFrom(client.status$(id)), 'the first status'));
+        isScheduled((await within(firstValueFrom(client.instances$({ instanceIdPrefix: 'later-' }).pipe(filter((l) => l.length > 0))), 'the first list'))[0]);
+        // Active: a second start of the id is refused, as over any Pending instance.
+        await expect(client.startNew('Echo', { instanceId: id })).rejects.toMatchObject({ code: 'instance-already-exists', status: 409 });
+      });
+
+      it('terminates a delayed start before its time without running it; a restart runs it at once, with no scheduled time', async () => {
+        const id = await client.startNew('StartedAt', { instanceId: 'later-2', startAt: inAnHour() });
+        await client.terminate(id, 'not needed');
+        const ended = await client.getStatus(id);
+        expect(ended).toMatchObject({ runtimeStatus: 'Terminated', output: 'not needed' });
+        expect(ended?.scheduledStartTime).toBeInstanceOf(Date);
+        await client.restart(id);
+        await client.raiseEvent(id, 'Go', 'now');
+        const done = await client.waitForCompletion(id, SETTLED);
+        expect(done).toMatchObject({ runtimeStatus: 'Completed', output: { got: 'now' } });
+        expect(done.scheduledStartTime).toBeUndefined();
+      });
+
+      it('suspends and resumes a delayed start before its time as any Pending instance', async () => {
+        const id = await client.startNew('StartedAt', { instanceId: 'later-3', startAt: inAnHour() });
+        await client.suspend(id, 'hold');
+        expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Suspended' });
+        await client.resume(id, 'go');
+        expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Pending' });
+        await client.raiseEvent(id, 'Go', 'kept');
+        expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Pending' });
+      });
+
+      it('runs a delayed start no sooner than its time, with an event raised before it buffered', async () => {
+        const startAt = new Date(Date.now() + 300);
+        const id = await client.startNew('StartedAt', { startAt });
+        await client.raiseEvent(id, 'Go', 'early');
+        const done = await client.waitForCompletion(id, SETTLED);
+        expect(done).toMatchObject({ runtimeStatus: 'Completed', output: { got: 'early' } });
+        expect(new Date((done.output as { at: string }).at).getTime()).toBeGreaterThanOrEqual(startAt.getTime());
+      });
+
+      it('starts at once for a startAt at or before now, and refuses one that is no valid Date (400), writing nothing', async () => {
+        const id = await client.startNew('Echo', { input: 1, startAt: new Date(Date.now() - 60_000) });
+        const done = await client.waitForCompletion(id, SETTLED);
+        expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 1 });
+        expect(done.scheduledStartTime).toBeUndefined();
+        for (const startAt of [new Date(Number.NaN), '2026-12-24T18:00:00Z', Date.now() + 1000]) {
+          await expect(client.startNew('Echo', { instanceId: 'bad-start', startAt: startAt as never })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        }
+        expect(await client.getStatus('bad-start')).toBeUndefined();
       });
     });
 

@@ -353,6 +353,115 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       }
     });
 
+    describe('a delayed start (startNew startAt)', () => {
+      /** A client on a clock at T0 (decideStart writes what the store is given). */
+      const clientOn = (store: Store) => createClient({ store, clock: new VirtualClock(T0) });
+
+      it('stores a delayed start at once, Pending with its scheduledStartTime, and hands out its start only from that time', async () => {
+        const store = await open();
+        await clientOn(store).startNew('Orch', { instanceId: 'd', input: 1, startAt: at(60_000) });
+        const state = await store.getInstance('d');
+        expect(state).toMatchObject({ runtimeStatus: 'Pending', input: 1, version: 1 });
+        expect(state?.scheduledStartTime).toBeInstanceOf(Date);
+        expect(state?.scheduledStartTime?.getTime()).toBe(at(60_000).getTime());
+        expect((await store.queryInstances({})).instances[0]?.scheduledStartTime?.getTime()).toBe(at(60_000).getTime());
+        expect(await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: at(59_999) })).toBeUndefined();
+        expect((await store.nextWakeTime(T0))?.getTime()).toBe(at(60_000).getTime());
+        const item = await claim(store, 'w', at(60_000));
+        expect(item.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
+        expect(item.state.scheduledStartTime?.getTime()).toBe(at(60_000).getTime());
+      });
+
+      it('holds a message that reaches a delayed start back until its time, then hands it out behind the start', async () => {
+        const store = await open();
+        const client = clientOn(store);
+        await client.startNew('Orch', { instanceId: 'd', startAt: at(60_000) });
+        await client.raiseEvent('d', 'early', { n: 1 });
+        expect(await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: at(59_999) })).toBeUndefined();
+        expect((await store.nextWakeTime(T0))?.getTime()).toBe(at(60_000).getTime());
+        const item = await claim(store, 'w', at(60_000));
+        expect(item.messages.map((m) => m.event)).toMatchObject([{ type: 'ExecutionStarted' }, { type: 'EventRaised', name: 'early', input: { n: 1 } }]);
+      });
+
+      it('starts at once when startAt is now or earlier, with no scheduledStartTime', async () => {
+        const store = await open();
+        const client = clientOn(store);
+        await client.startNew('Orch', { instanceId: 'now', startAt: T0 });
+        await client.startNew('Orch', { instanceId: 'past', startAt: at(-60_000) });
+        for (const id of ['now', 'past']) expect((await store.getInstance(id))?.scheduledStartTime).toBeUndefined();
+        const claimed = [await claim(store, 'w', T0), await claim(store, 'w', T0)];
+        expect(claimed.map((c) => c.state.instanceId).sort()).toEqual(['now', 'past']);
+      });
+
+      it('refuses a startAt that is no valid Date (400) and writes nothing', async () => {
+        const store = await open();
+        const client = clientOn(store);
+        for (const startAt of [new Date(Number.NaN), at(60_000).getTime(), at(60_000).toISOString(), null, {}]) {
+          await expect(client.startNew('Orch', { instanceId: 'bad', startAt: startAt as never })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        }
+        expect(await store.getInstance('bad')).toBeUndefined();
+        expect(await store.nextWakeTime(T0)).toBeUndefined();
+      });
+
+      it('keeps a delayed start active for ifExists: a second start of its id is refused (409) and writes nothing', async () => {
+        const store = await open();
+        const client = clientOn(store);
+        await client.startNew('Orch', { instanceId: 'd', input: 1, startAt: at(60_000) });
+        await expect(client.startNew('Orch', { instanceId: 'd', input: 2 })).rejects.toMatchObject({ code: 'instance-already-exists', status: 409 });
+        expect(await client.startNew('Orch', { instanceId: 'd', input: 3, ifExists: 'useExisting' })).toBe('d');
+        expect(await store.getInstance('d')).toMatchObject({ input: 1, version: 1 });
+        expect(await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: T0 })).toBeUndefined();
+      });
+
+      it('runs a delayed start at its time, woken by the store (no polling); terminated before, it never runs; restarted, it runs at once', async () => {
+        const store = await open();
+        const ran: string[] = [];
+        const runtime = await runtimeOn(store, 'delayed', {
+          orchestrators: {
+            At: function* (ctx) {
+              if (!ctx.isReplaying) ran.push(ctx.instanceId);
+              const got: unknown = yield ctx.waitForExternalEvent('go');
+              return { at: ctx.currentUtcDateTime.toISOString(), got };
+            },
+          },
+        });
+        const { client } = runtime;
+        // The real clock: a worker's timer for the store's next due time is what wakes it.
+        const startAt = new Date(Date.now() + 300);
+        await client.startNew('At', { instanceId: 'runs', startAt });
+        await client.startNew('At', { instanceId: 'ended', startAt: new Date(Date.now() + 3_600_000) });
+        await client.raiseEvent('runs', 'go', 'early');
+        await client.terminate('ended', 'not needed');
+        expect(await client.getStatus('ended')).toMatchObject({ runtimeStatus: 'Terminated', output: 'not needed' });
+        const status = await client.waitForCompletion('runs', SETTLED);
+        expect(status).toMatchObject({ runtimeStatus: 'Completed', output: { got: 'early' }, scheduledStartTime: startAt });
+        expect(new Date((status.output as { at: string }).at).getTime()).toBeGreaterThanOrEqual(startAt.getTime());
+        // A restart of the terminated one runs at once, with no scheduled time; it never ran before.
+        expect(ran).toEqual(['runs']);
+        await client.restart('ended');
+        expect((await client.getStatus('ended'))?.scheduledStartTime).toBeUndefined();
+        await client.raiseEvent('ended', 'go', 'now');
+        expect(await client.waitForCompletion('ended', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: { got: 'now' } });
+        expect(ran).toEqual(['runs', 'ended']);
+      });
+
+      it('suspends and resumes a delayed start as any Pending instance: suspended at its time, it starts suspended', async () => {
+        const store = await open();
+        const client = clientOn(store);
+        await client.startNew('Orch', { instanceId: 'd', startAt: at(60_000) });
+        await client.suspend('d', 'hold');
+        expect(await store.getInstance('d')).toMatchObject({ runtimeStatus: 'Suspended' });
+        await client.resume('d', 'go');
+        expect(await store.getInstance('d')).toMatchObject({ runtimeStatus: 'Pending' });
+        expect((await store.getInstance('d'))?.scheduledStartTime?.getTime()).toBe(at(60_000).getTime());
+        await client.suspend('d', 'hold again');
+        expect(await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: at(59_999) })).toBeUndefined();
+        const item = await claim(store, 'w', at(60_000));
+        expect(item.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
+        expect(item.state).toMatchObject({ runtimeStatus: 'Suspended' });
+      });
+    });
+
     describe('messages and orchestration work items', () => {
       it('refuses a message to an unknown instance', async () => {
         const store = await open();
