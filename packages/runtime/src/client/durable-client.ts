@@ -255,7 +255,8 @@ export interface DurableClient {
   /**
    * Creates a Pending instance and returns its id. With the runtime's own client, the reads issued as it resolves
    * (`getStatus`, `status$`'s first value, `listInstances`) show it Pending: the worker takes it up a macrotask later.
-   * Over HTTP the server's worker runs on its own, so a read may find it Running already.
+   * Over HTTP the server's worker runs on its own, so a read may find it Running already. With a `startAt` later than
+   * now it stays Pending until that time ({@link StartNewOptions.startAt}).
    */
   startNew(name: string, options?: StartNewOptions): Promise<string>;
   /** The status of an instance, `undefined` if unknown. */
