@@ -1174,13 +1174,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * the client waits for the tree and purges it deepest first): 38,904 / 49,594 / 80,140 / 10,348 -> 39,676 / 50,403 /
  * 80,914 / 10,405 B (+772 / +809 / +774 / +57), budgets set to match.
  * 2026-12-05, startNew's startAt (a delayed start: scheduledStartTime, the start message visible at that time, and
- * planWriteSet holding back what reaches it before): 39,676 / 50,403 / 80,914 / 10,405 -> XR / XK / XD / XC B, budgets
- * set to match.
+ * planWriteSet holding back what reaches it before): 39,676 / 50,403 / 80,914 / 10,405 -> 39,938 / 50,615 / 81,126 /
+ * 10,496 B (+262 / +212 / +212 / +91), budgets set to match; the KeyvalStore row of the store-indexeddb README, 16.4 kB
+ * over the runtime without MemoryStore before the recursive terminate and this, measured 16.7 kB.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 39_911 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 50_598 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_100 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 39_938 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 50_615 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_126 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_496 },
 ];
 
