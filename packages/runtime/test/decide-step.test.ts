@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  decideMisuse, decideRefusedStep, decideResume, decideStep, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf, type StepInput, unrecordedRewindOf, unrecordable,
+  decideMisuse, decideRefusedStep, decideResume, decideStart, decideStep, decideSuspend, decideTerminate, isDelayedStart, refusedRewindFrom, refusedRewindOf, type StepInput, unrecordedRewindOf, unrecordable,
 } from '../src/engine/decide-step.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { OrchestrationExecution, suspendedWithNothingDeferred } from '../src/engine/orchestration-execution.js';
@@ -42,6 +42,49 @@ function result(executionId: string, id = 'result'): OrchestrationMessage {
     event: { type: 'TaskCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0, result: 'done' },
   };
 }
+
+describe('a delayed start (decideStart with startAt)', () => {
+  const at = (ms: number) => new Date(T0.getTime() + ms);
+  const lease = { owner: 'w', token: 't', expiresAt: at(30_000) };
+  const startOf = (startAt: Date | undefined) => {
+    let n = 0;
+    const [create] = decideStart({ instanceId: 'd', name: 'CallOnce', input: 1, now: T0, newId: () => `id-${n++}`, lease, startAt }).requests;
+    if (create?.type !== 'createInstance') throw new Error('expected a create');
+    return create;
+  };
+
+  it('stores a start later than now Pending with scheduledStartTime, its message visible then, and never leased', () => {
+    const create = startOf(at(60_000));
+    expect(create.state).toMatchObject({ runtimeStatus: 'Pending', scheduledStartTime: at(60_000) });
+    expect(create.message.visibleAt).toEqual(at(60_000));
+    expect(create.lease).toBeUndefined();
+    expect(isDelayedStart(at(60_000), T0)).toBe(true);
+  });
+
+  it('starts one at or before now at once: no scheduledStartTime, no visibleAt, the lease kept', () => {
+    for (const startAt of [T0, at(-1), undefined]) {
+      const create = startOf(startAt);
+      expect('scheduledStartTime' in create.state).toBe(false);
+      expect(create.message.visibleAt).toBeUndefined();
+      expect(create.lease).toEqual(lease);
+      expect(isDelayedStart(startAt, T0)).toBe(false);
+    }
+  });
+
+  it('runs the execution a continueAsNew starts at once: its state drops the scheduled time', () => {
+    const again: Orchestrator = function* (ctx) {
+      ctx.continueAsNew(2);
+      return undefined;
+    };
+    const create = startOf(at(60_000));
+    const decision = decideStep(input({ ...create.state, version: 1 }, [create.message], {
+      now: at(60_000), newExecution: () => new OrchestrationExecution(again, { customStatusLimitBytes: LIMIT }),
+    }));
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.state.runtimeStatus).toBe('ContinuedAsNew');
+    expect('scheduledStartTime' in decision.state).toBe(false);
+  });
+});
 
 describe('decideStep', () => {
   const history = new HistoryBuilder({ name: 'CallOnce' }).started().taskScheduled('Act', 1).build();

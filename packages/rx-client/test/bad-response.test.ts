@@ -83,6 +83,11 @@ describe('a server answer the client cannot read', () => {
       status: '{"instanceId":"x","name":"n","runtimeStatus":"Running","createdTime":"yesterday","lastUpdatedTime":"today"}',
     });
     await expect(firstValueFrom(dates.status$('x'))).rejects.toMatchObject(badResponse);
+    // A delayed start's time that is no date makes no status either.
+    const scheduled = await serveOdd('{}', {
+      status: '{"instanceId":"x","name":"n","runtimeStatus":"Pending","createdTime":"2026-12-05T00:00:00.000Z","lastUpdatedTime":"2026-12-05T00:00:00.000Z","scheduledStartTime":"soon"}',
+    });
+    await expect(firstValueFrom(scheduled.status$('x'))).rejects.toMatchObject(badResponse);
   });
 
   it('errors every watcher with RemoteError bad-response when the stream is not an event stream or its data not JSON', async () => {
