@@ -1177,11 +1177,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * planWriteSet holding back what reaches it before): 39,676 / 50,403 / 80,914 / 10,405 -> 39,938 / 50,615 / 81,126 /
  * 10,496 B (+262 / +212 / +212 / +91), budgets set to match; the KeyvalStore row of the store-indexeddb README, 16.4 kB
  * over the runtime without MemoryStore before the recursive terminate and this, measured 16.7 kB.
+ * 2026-12-05, KeyvalStore writes a start of an id its handle has not met with `add`, without reading it first (running
+ * it again, reading, when the id is taken): 50,615 / 81,126 -> 50,949 / 81,223 B (+334 / +97), budgets set to match;
+ * the KeyvalStore row of the store-indexeddb README measured 17.0 kB.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 39_938 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 50_615 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_126 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 50_949 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_223 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_496 },
 ];
 

@@ -383,6 +383,13 @@ export abstract class IdbStore implements Store {
     const writing = this.#write('commit', scopeOf(writeSet), async (rows, tx) => {
       // The instance whose lease the commit releases: its own (orchestration), or an expired one an unclaimed write takes over.
       const leasedId = releasedInstanceOf(lease);
+      // A start's instance is usually new: where the backend can, it is written without being read first.
+      // Not a restart or a rewind's re-create, which expect the instance there.
+      if (tx.expectAbsent) {
+        for (const request of writeSet.requests) {
+          if (request.type === 'createInstance' && !request.requires && !request.ifFailed) tx.expectAbsent(request.state.instanceId);
+        }
+      }
       // The reads go out together: one round trip. Where the database numbers messages, they are stored with them.
       const reads = Promise.all([
         Promise.all(ids.map((id) => rows.get(id))),

@@ -115,6 +115,8 @@ const MAX: never[] = [];
  * a constant number of requests on small values.
  */
 export const MAX_PACKED_TASKS = 8;
+/** Instances a handle remembers as found present by a start that took them as absent (the oldest go first). */
+const MAX_PRESENT = 256;
 /** Keys read per request while scanning instances. */
 const SCAN_BATCH = 256;
 
@@ -227,6 +229,8 @@ class KeyvalBackend implements StoreBackend {
   readonly #onReopened: (() => void) | undefined;
   /** Called when the browser closes a connection of this backend itself (see {@link BrowserClose}). */
   readonly #onDropped: (() => void) | undefined;
+  /** Instances a start assumed absent and found present (see {@link KeyvalTransaction.expectAbsent}): read from then on. */
+  readonly #present = new Set<string>();
 
   constructor(
     useStore: UseStore, name: string, storeName: string, keyRange: typeof IDBKeyRange | undefined, clock: Clock, onVersionChange: () => void,
@@ -367,12 +371,18 @@ class KeyvalBackend implements StoreBackend {
     } catch (error) {
       return this.#refused(connection, error, reads);
     }
-    const tx = new KeyvalTransaction(store, this.#keyRange!, this.#clock, reads); // set: the connection was made with it
+    const tx = new KeyvalTransaction(store, this.#keyRange!, this.#clock, reads, this.#present); // set: the connection was made with it
     return finishChecked(store.transaction, reads, async () => {
       const result = await work(tx);
       await tx.finish();
       return result;
-    }, { closed: connection.closed, rerun: true, abandon: () => tx.abandon(), page: this.#page });
+    }, { closed: connection.closed, rerun: true, abandon: () => tx.abandon(), page: this.#page }).catch((error: unknown) => {
+      // Taken as absent, an instance was there after all, or a failure may rest on that: nothing was written, and the
+      // run again reads it (as do later starts of it by this handle).
+      tx.rememberAssumed();
+      if (tx.foundPresent) throw reads;
+      throw error;
+    });
   }
 
   /**
@@ -445,18 +455,55 @@ class KeyvalTransaction implements BackendTransaction {
    */
   readonly #messagesRead = new Map<string, Promise<MessageRow[]>>();
   readonly #reads: ReadsAhead;
+  /**
+   * Instances taken as absent without a read (see {@link KeyvalTransaction.expectAbsent}), each with the function that
+   * confirms it to the transaction's reads: written with `add`.
+   */
+  readonly #assumedAbsent = new Map<string, () => void>();
+  /** The backend's instances found present that way, bounded: a start of one of them reads it. */
+  readonly #present: Set<string>;
+  /** The instances taken as absent whose `add` was issued. */
+  readonly #added = new Set<string>();
+  /** An `add` of an instance taken as absent failed: it is present, the transaction aborts and runs again. */
+  foundPresent = false;
 
-  constructor(store: IDBObjectStore, keyRange: typeof IDBKeyRange, clock: Clock, reads: ReadsAhead) {
+  constructor(store: IDBObjectStore, keyRange: typeof IDBKeyRange, clock: Clock, reads: ReadsAhead, present = new Set<string>()) {
     this.#store = store;
     this.#keyRange = keyRange;
     this.#clock = clock;
     this.#reads = reads;
+    this.#present = present;
+  }
+
+  /**
+   * Takes an instance about to be created as absent, without reading it: its value is written with `add`, which fails
+   * if it is present after all (a start over an id in use), aborting the transaction; the run again (which runs no
+   * longer ahead) reads it. Only in a call's first run, for an instance neither read by this transaction nor known to
+   * this handle: one it committed or found present before.
+   */
+  expectAbsent(id: string): void {
+    if (!this.#reads.ahead || this.#loaded.has(id) || this.#loading.has(id) || this.#present.has(id) || this.#reads.remembers(`i:${id}`)) return;
+    this.#assumedAbsent.set(id, this.#reads.assume());
+    this.#loaded.set(id, { row: undefined, tasks: [], entry: undefined, dirty: false, tasksChanged: false, exact: false });
+  }
+
+  /** After a failed run: the instances it took as absent are read by this handle's later starts. */
+  rememberAssumed(): void {
+    for (const id of this.#assumedAbsent.keys()) this.#remember(id);
+  }
+
+  #remember(id: string): void {
+    this.#present.delete(id);
+    if (this.#present.size >= MAX_PRESENT) this.#present.delete(this.#present.values().next().value!);
+    this.#present.add(id);
   }
 
   /** Writes the instances this transaction changed and waits for every issued write. */
   async finish(): Promise<void> {
     await this.#writes.settle();
     this.#flushInstances();
+    // An instance taken as absent and not created: what the transaction did may rest on that; it runs again, reading.
+    if ([...this.#assumedAbsent.keys()].some((id) => !this.#added.has(id))) throw this.#reads;
     await this.#writes.settle();
   }
 
@@ -892,9 +939,21 @@ class KeyvalTransaction implements BackendTransaction {
         ...(loaded.tasks.length > 0 ? { tasks: loaded.tasks } : {}),
         ...(loaded.entry === undefined ? {} : { tasksReadyMs: loaded.entry[0], tasksSeq: loaded.entry[1] }),
       };
-      this.#store.put(value, ['i', id]);
+      const confirm = this.#assumedAbsent.get(id);
+      if (confirm) this.#addInstance(id, value, confirm);
+      else this.#store.put(value, ['i', id]);
       this.#reads.writes.set(`i:${id}`, value);
     }
+  }
+
+  /** Writes the value of an instance taken as absent, if it is: else the transaction aborts (see {@link KeyvalTransaction.expectAbsent}). */
+  #addInstance(id: string, value: StoredInstance, confirm: () => void): void {
+    this.#added.add(id);
+    const request = this.#store.add(value, ['i', id]);
+    request.addEventListener('success', confirm);
+    request.addEventListener('error', () => {
+      if (request.error?.name === 'ConstraintError') this.foundPresent = true;
+    });
   }
 
   async #get<T>(key: IDBValidKey): Promise<T | undefined> {

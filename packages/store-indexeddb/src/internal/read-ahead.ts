@@ -54,6 +54,33 @@ export class ReadsAhead {
     return Promise.resolve(remembered);
   }
 
+  /**
+   * True when this transaction may run ahead of the database (its call's first run): it may take remembered rows, and
+   * a backend may assume a row absent that it writes only if it is (see `BackendTransaction.expectAbsent`).
+   */
+  get ahead(): boolean {
+    return this.#rows !== undefined;
+  }
+
+  /**
+   * A row the transaction takes as absent without reading it: unconfirmed (a failure decided on it runs the
+   * transaction again) until the returned function is called, once a write found it absent.
+   */
+  assume(): () => void {
+    this.#unconfirmed++;
+    let confirmed = false;
+    return () => {
+      if (confirmed) return;
+      confirmed = true;
+      this.#unconfirmed--;
+    };
+  }
+
+  /** Whether the handle remembers a row under `key` (one it committed, so the database has it). */
+  remembers(key: string): boolean {
+    return this.#rows?.has(key) ?? false;
+  }
+
   /** True while some row taken ahead is not confirmed: a failure now may have been decided on a stale row. */
   get unconfirmed(): boolean {
     return this.#unconfirmed > 0;

@@ -74,6 +74,14 @@ export interface InstanceScan {
 export interface BackendTransaction {
   getInstance(id: string): Promise<InstanceRow | undefined>;
   /**
+   * Present where a backend can create an instance without reading it first: `id` is about to be created (a start, a
+   * sub-orchestration), so it is probably absent. The backend may then answer its read with "absent" without asking
+   * the database, and write the instance only if it is indeed absent; if it is present, the transaction is aborted,
+   * nothing of it is written, and it rejects with its `reads` (run it again: the run again reads the instance). Call it
+   * before the instance is read.
+   */
+  expectAbsent?(id: string): void;
+  /**
    * Writes `row` of an instance this transaction read; `previous` is the row as the database has it (adapters that
    * keep index entries by hand need it).
    */

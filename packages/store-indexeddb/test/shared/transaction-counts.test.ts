@@ -299,3 +299,49 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: a client command that
     }
   });
 });
+
+describe('KeyvalStore: starting an instance', () => {
+  it('writes a new id without reading it first: one round trip, no read', async () => {
+    const store = adapters.KeyvalStore(uniqueName('start-unread'));
+    const trips = firstRoundTrips();
+    try {
+      await create(store, newInstance('warm'));
+      counter = countIndexedDb();
+      const before = trips.sent().length;
+      await create(store, newInstance('a'));
+      const counts = counter.counts();
+      expect({ readwrite: counts.readwrite, readonly: counts.readonly }).toEqual({ readwrite: 1, readonly: 0 });
+      expect(counts.requests).toBe(counts.writes);
+      // Every request of the start goes out before the first is answered.
+      expect(trips.sent().slice(before)).toEqual([counts.requests]);
+      expect(await store.getInstance('a')).toMatchObject({ instanceId: 'a', runtimeStatus: 'Pending' });
+      expect((await claim(store)).messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
+    } finally {
+      trips.uninstall();
+      await store.close();
+    }
+  });
+
+  it('refuses a start over an id another handle holds and writes nothing of it; the next start of that id reads it first', async () => {
+    const name = uniqueName('start-taken');
+    const owner = adapters.KeyvalStore(name);
+    const starter = adapters.KeyvalStore(name);
+    try {
+      await create(owner, newInstance('x', 'first'));
+      const stored = await owner.getInstance('x');
+      expect(await starter.getInstance('other')).toBeUndefined(); // opened (its layout check is a transaction of its own)
+      counter = countIndexedDb();
+      // The starter does not know 'x': it writes it as new, the database refuses that, and the start runs again reading it.
+      await expect(create(starter, newInstance('x', 'second'))).rejects.toMatchObject({ code: 'instance-already-exists' });
+      expect(counter.counts().readwrite).toBe(2);
+      expect(await starter.getInstance('x')).toEqual(stored);
+      counter.reset();
+      await expect(create(starter, newInstance('x', 'third'))).rejects.toMatchObject({ code: 'instance-already-exists' });
+      expect({ readwrite: counter.counts().readwrite, writes: counter.counts().writes }).toEqual({ readwrite: 1, writes: 0 });
+      expect((await claim(starter)).messages.map((m) => (m.event as { input?: unknown }).input)).toEqual(['first']);
+    } finally {
+      await owner.close();
+      await starter.close();
+    }
+  });
+});
