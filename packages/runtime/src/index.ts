@@ -33,7 +33,7 @@ export {
   type FailureDetails, type InstanceStatus,
 } from './model/instance-status.js';
 export type {
-  ContinueAsNewEvent, EventBase, EventRaisedEvent, ExecutionCompletedEvent, ExecutionResumedEvent, ExecutionRewoundEvent,
+  ContinueAsNewEvent, EventBase, EventRaisedEvent, ExecutionCancelRequestedEvent, ExecutionCompletedEvent, ExecutionResumedEvent, ExecutionRewoundEvent,
   ExecutionStartedEvent, ExecutionSuspendedEvent, ExecutionTerminatedEvent, HistoryEvent, HistoryEventType,
   OrchestratorCompletedEvent, OrchestratorStartedEvent, SubOrchestrationInstanceCompletedEvent,
   SubOrchestrationInstanceCreatedEvent, SubOrchestrationInstanceFailedEvent, TaskCompletedEvent, TaskFailedEvent,
@@ -49,6 +49,7 @@ export { InvalidArgumentError } from './model/errors/invalid-argument-error.js';
 export { PayloadTooLargeError } from './model/errors/payload-too-large-error.js';
 export { NonDeterminismError } from './model/errors/non-determinism-error.js';
 export { TaskFailedError } from './model/errors/task-failed-error.js';
+export { CanceledError, isCancellation } from './model/errors/canceled-error.js';
 export { LeaseLostError } from './model/errors/lease-lost-error.js';
 export { StoreClosedError } from './model/errors/store-closed-error.js';
 export { UnavailableError } from './model/errors/unavailable-error.js';

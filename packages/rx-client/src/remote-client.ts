@@ -92,7 +92,7 @@ type Query = object;
  * live: connecting or reconnecting) share one subscription on it; one subscribed later takes its own. Each starts with
  * a value read after it subscribed, then gets every value its session delivers, in order.
  *
- * A command (`startNew`, `raiseEvent`, `terminate`, `suspend`, `resume`, `rewind`, `restart`, the purges) is sent only
+ * A command (`startNew`, `raiseEvent`, `terminate`, `cancel`, `suspend`, `resume`, `rewind`, `restart`, the purges) is sent only
  * once the server holds the subscriptions of the watches made before it, so a watch sees what a later command commits,
  * as with the local client: subscribe, then start at once, and no value is missed. It waits at most until the watch
  * ends, an attempt of the event stream fails, or `timeoutMs` passes (then it goes anyway); with no subscription on its
@@ -191,6 +191,14 @@ export class RemoteClient implements DurableClient {
 
   rewind(instanceId: string, reason?: string): Promise<void> {
     return this.#command(instanceId, 'rewind', reason);
+  }
+
+  /**
+   * `POST /instances/{id}/cancel` (the server's durable-rx extension; see `DurableClient.cancel`), the reason in a
+   * JSON string body. Resolves once the request is stored.
+   */
+  cancel(instanceId: string, reason?: string): Promise<void> {
+    return this.#command(instanceId, 'cancel', reason);
   }
 
   async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {

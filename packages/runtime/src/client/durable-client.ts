@@ -328,6 +328,35 @@ export interface DurableClient {
    */
   terminate(instanceId: string, reason?: unknown, options?: TerminateOptions): Promise<void>;
   /**
+   * Asks a Pending, Running or Suspended instance to stop, cooperatively (Temporal's cancellation; a durable-rx
+   * extension: Durable Functions has none). Unlike {@link terminate}, which ends the instance without running its code,
+   * the request is delivered into the orchestrator: a `CanceledError` (code `'canceled'`, with `reason`) is thrown at
+   * the `yield` it waits at, and `ctx.isCancellationRequested` becomes true. The orchestrator may catch it, call
+   * compensating activities and timers (they work as before), and return (Completed) or throw (Failed). When the
+   * `CanceledError` escapes it, the instance ends Failed with `failureDetails.errorType` `'CanceledError'`
+   * (`isCancellation(status.failureDetails)`), and, for a sub-orchestration, its parent's call fails with a
+   * `TaskFailedError` for which `isCancellation` holds.
+   *
+   * Resolves once the request is stored (as {@link raiseEvent} does); the status changes only when the orchestrator
+   * ends, so wait with `waitForCompletion` or `status$`. The request is recorded in the history
+   * (`ExecutionCancelRequested`) by the step that delivers it, so replays meet it at the same `yield`. An instance that
+   * has not run yet (Pending) starts and meets it at its first `yield`; a Suspended one keeps it until it is resumed,
+   * as any event. A second request is recorded and ignored, and so is one that reaches the instance after it ended
+   * (in the same step, or by a `continueAsNew` in the step that takes it: the next execution does not get it). The
+   * work the orchestrator waited for is not canceled: a running activity finishes and its result is recorded (and
+   * ignored unless the orchestrator yields that task again), and sub-orchestrations it started are not canceled with
+   * it (cancel each by id, from an activity or the caller, as with terminate). `reason`: a string (well-formed
+   * Unicode, as suspend's). Unknown: 404 (`InstanceNotFoundError`); terminal: 410 (`InstanceNotRunningError`).
+   *
+   * @example
+   * ```ts
+   * await client.cancel(id, 'order withdrawn');
+   * const done = await client.waitForCompletion(id);
+   * isCancellation(done.failureDetails); // true when the orchestrator let the CanceledError escape
+   * ```
+   */
+  cancel(instanceId: string, reason?: string): Promise<void>;
+  /**
    * Suspends an instance: it makes no progress, messages are kept for later. Resolves once it is Suspended. A Running
    * instance that no worker holds is suspended by the local client in its own commit, so it needs no worker at all (a
    * `createClient({ store })` alone); a Suspended one (a repeated suspend, an HTTP retry) is answered at once, the

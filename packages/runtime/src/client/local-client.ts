@@ -17,7 +17,7 @@ import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js'
 import { PayloadTooLargeError } from '../model/errors/payload-too-large-error.js';
 import { UnavailableError } from '../model/errors/unavailable-error.js';
 import type {
-  EventRaisedEvent, ExecutionResumedEvent, ExecutionRewoundEvent, ExecutionSuspendedEvent, ExecutionTerminatedEvent, HistoryEvent,
+  EventRaisedEvent, ExecutionCancelRequestedEvent, ExecutionResumedEvent, ExecutionRewoundEvent, ExecutionSuspendedEvent, ExecutionTerminatedEvent, HistoryEvent,
 } from '../model/history-event.js';
 import { eventsOfHistory, historyEndedByPurge, historyIdOf } from '../model/history-position.js';
 import {
@@ -354,6 +354,17 @@ export class LocalClient implements LocalDurableClient {
       void expired.then(finish);
       this.#read(id).then((state) => ended(state) && finish(), finish);
     });
+  }
+
+  cancel(instanceId: string, reason?: string): Promise<void> {
+    // A message, as a raised event: it runs the orchestrator's code, so only a worker applies it (no direct commit).
+    try {
+      const now = this.#now();
+      const event: ExecutionCancelRequestedEvent = { type: 'ExecutionCancelRequested', eventId: -1, timestamp: isoTime(now), ...reasonOf(reason) };
+      return this.#commitVoid(this.#messageTo(instanceId, CANCEL_REQUIRES, event), now.getTime());
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   async suspend(instanceId: string, reason?: string): Promise<void> {
@@ -1361,3 +1372,6 @@ function ignore(): void {}
  * module-level call would keep it in pages that use nothing of this client).
  */
 const RAISE_REQUIRES: InstanceCondition = { status: 'running', operation: 'raise an event on' };
+
+/** The condition of every cancel request: the instance is not terminal (as {@link RAISE_REQUIRES}). */
+const CANCEL_REQUIRES: InstanceCondition = { status: 'running', operation: 'cancel' };

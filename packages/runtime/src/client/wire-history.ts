@@ -131,6 +131,7 @@ export function toWireHistory(history: readonly HistoryEvent[], options: WireHis
       case 'ExecutionSuspended':
       case 'ExecutionResumed':
       case 'ExecutionRewound':
+      case 'ExecutionCancelRequested':
         out.push({ EventType: event.type, ...(event.reason !== undefined ? { Reason: event.reason } : {}), Timestamp });
         break;
       case 'ContinueAsNew':

@@ -131,6 +131,7 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
     case 'TimerCreated':
     case 'TimerFired':
     case 'EventRaised':
+    case 'ExecutionCancelRequested':
     case 'SubOrchestrationInstanceCreated':
     case 'SubOrchestrationInstanceCompleted':
     case 'SubOrchestrationInstanceFailed':

@@ -40,6 +40,25 @@ export interface OrchestrationContext {
   /** True while the engine replays history (side effects such as logging should be skipped). */
   readonly isReplaying: boolean;
   /**
+   * True once `client.cancel(id)` reached this execution (deterministic: from its history). The request is also thrown
+   * into the orchestrator, once, as a `CanceledError` at the `yield` it waits at (at its first `yield` when it came
+   * before the start); this flag tells code that caught it, or that runs later, that it should wind up. Calls and timers
+   * made after it work as before, so the orchestrator may compensate and then return (Completed) or throw (Failed:
+   * with the `CanceledError` itself, `failureDetails.errorType` is `'CanceledError'`).
+   *
+   * @example
+   * ```ts
+   * try {
+   *   yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 86_400_000));
+   * } catch (error) {
+   *   if (!ctx.isCancellationRequested) throw error;
+   *   yield ctx.callActivity('Refund');
+   *   return 'refunded';
+   * }
+   * ```
+   */
+  readonly isCancellationRequested: boolean;
+  /**
    * The time of the current step, from history (never the wall clock); within an execution it never goes back from one
    * step to the next (after `continueAsNew` the new execution starts afresh).
    */

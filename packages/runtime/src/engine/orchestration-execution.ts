@@ -2,10 +2,12 @@ import { cutText, ellipsis } from '../model/cut-text.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { NonDeterminismError } from '../model/errors/non-determinism-error.js';
 import { OrchestrationError } from '../model/errors/orchestration-error.js';
+import { CanceledError } from '../model/errors/canceled-error.js';
 import { TaskFailedError } from '../model/errors/task-failed-error.js';
 import { UnknownEventTypeError } from '../model/errors/unknown-event-type-error.js';
 import {
-  assertNever, type ContinueAsNewEvent, type EventRaisedEvent, type ExecutionStartedEvent, type HistoryEvent,
+  assertNever, type ContinueAsNewEvent, type EventRaisedEvent, type ExecutionCancelRequestedEvent, type ExecutionStartedEvent,
+  type HistoryEvent,
   type OrchestratorStartedEvent,
   type SubOrchestrationInstanceCreatedEvent, type TaskScheduledEvent, type TimerCreatedEvent,
 } from '../model/history-event.js';
@@ -107,6 +109,12 @@ interface Rare {
    * (`#matchScheduled`); dropped when the replay ends, so that a cached execution does not keep it.
    */
   replayThrown?: unknown;
+  /**
+   * The execution's first `ExecutionCancelRequested` (a later one is recorded and ignored): `ctx.isCancellationRequested`
+   * from then on. Delivered as a `CanceledError` at the `yield` the orchestrator waits at, or at its first one when the
+   * request came before the start (`#requestCancel`).
+   */
+  cancelRequested?: ExecutionCancelRequestedEvent;
 }
 
 /** Before ExecutionStarted: nothing runs yet. The orchestrator is kept here: nothing needs it once it started. */
@@ -517,6 +525,9 @@ export class OrchestrationExecution {
       case 'EventRaised':
         this.#deliverEvent(event);
         return;
+      case 'ExecutionCancelRequested':
+        this.#requestCancel(event);
+        return;
       case 'ExecutionSuspended':
         if (phase.kind === 'not-started' || phase.kind === 'running') this.#phase = { kind: 'suspended', resumeTo: phase, deferred: [] };
         return;
@@ -626,6 +637,30 @@ export class OrchestrationExecution {
   }
 
   /**
+   * Cooperative cancellation: the first request of a running execution throws a `CanceledError` into the generator
+   * at the `yield` it waits at (whatever it awaits: an activity, a timer, an event, a `Task.all` or `Task.any`); the
+   * tasks it waited for are left as they are (a result that comes later completes its task, which the orchestrator may
+   * yield again). One that reaches an execution not started yet is delivered at its first `yield` (`#start`). A request
+   * after the first, or after the end, is recorded and ignored. Replay applies it at the same point of the history, so
+   * the orchestrator meets it at the same `yield`.
+   */
+  #requestCancel(event: ExecutionCancelRequestedEvent): void {
+    const phase = this.#phase;
+    if (phase.kind === 'finished' || phase.kind === 'diverged' || this.#rare?.cancelRequested) return;
+    this.#more().cancelRequested = event;
+    if (phase.kind === 'running') this.#deliverCancel();
+  }
+
+  /** Throws the requested cancellation into the generator at the `yield` it waits at (see {@link #requestCancel}). */
+  #deliverCancel(): void {
+    const request = this.#rare?.cancelRequested;
+    if (!request || this.#phase.kind !== 'running' || !this.#awaiting) return;
+    this.#awaiting = undefined;
+    const { reason } = request;
+    this.#advance(true, new CanceledError(reason === undefined ? 'Canceled' : `Canceled: ${reason}`, reason));
+  }
+
+  /**
    * What external events are matched by: the name with case ignored (`eventNameKey`, the one rule), or the name as
    * given for a history recorded before `ReplayFlag.EventNamesIgnoreCase`.
    */
@@ -692,6 +727,8 @@ export class OrchestrationExecution {
     this.#generator = generator;
     this.#phase = RUNNING;
     this.#advance(false, undefined);
+    // A cancel that came before the start meets the orchestrator at its first yield.
+    if (this.#rare?.cancelRequested) this.#deliverCancel();
   }
 
   /** Feeds the awaited task's outcome to the generator while it is settled. */
@@ -974,6 +1011,7 @@ export class OrchestrationExecution {
     get parentInstanceId(): string | undefined { return this.#x.parentInstance?.instanceId; }
     get name(): string { return this.#x.#name(); }
     get isReplaying(): boolean { return this.#x.#mode.kind === 'replaying'; }
+    get isCancellationRequested(): boolean { return this.#x.#rare?.cancelRequested !== undefined; }
     get currentUtcDateTime(): Date { return this.#x.#now(); }
     get Task(): typeof Task { return Task; }
 

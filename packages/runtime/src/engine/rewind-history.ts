@@ -62,6 +62,9 @@ function rewoundEvents(history: readonly HistoryEvent[]): HistoryEvent[] {
       case 'ExecutionSuspended':
       case 'ExecutionResumed':
         return index < failedAt;
+      // Kept: the rewound run meets it where the failed one did (the orchestrator's code after it, a compensation
+      // that failed, is what reruns).
+      case 'ExecutionCancelRequested':
       case 'ExecutionStarted':
       case 'ExecutionRewound':
       case 'ContinueAsNew':

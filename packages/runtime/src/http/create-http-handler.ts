@@ -224,6 +224,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data) | 202 | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/terminate?reason=` (without `reason`, a JSON body is the reason; `recursive=true`, durable-rx's own: its running sub-orchestrations too, as `TerminateOptions.recursive`) | 202 | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/suspend?reason=`, `/resume?reason=` (without `reason`, a JSON string body is the reason) | 202 | 400, 403, 404, 410, 413 |
+ * | `POST /instances/{id}/cancel?reason=` (likewise; durable-rx's own: cooperative cancellation, see `DurableClient.cancel`) | 202 once the request is stored | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/rewind?reason=` (likewise) | 202 once the rewind is committed | 400, 403, 404, 409 (not terminal), 410 (Completed/Terminated), 413 (also: the store refused the rewritten history, the instance stays Failed) |
  * | `POST /instances/{id}/restart` (`restartWithNewInstanceId`, default true; `timeout` as for start) | 202 check-status body of the new instance (Pending) | 400, 403, 404, 409 (not terminal), 413 |
  * | `DELETE /instances/{id}` (`recursive=true`, durable-rx's own: its sub-orchestrations too, as `PurgeInstanceOptions.recursive`) | 200 `{ instancesDeleted }` | 400, 404, 409 |
@@ -545,7 +546,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     return accepted();
   });
 
-  for (const command of ['suspend', 'resume', 'rewind'] as const) {
+  for (const command of ['suspend', 'resume', 'rewind', 'cancel'] as const) {
     app.on('POST', paths(`/instances/:id/${command}`), async (c) => {
       const id = parseInstanceIdSegment(c.req.param('id'));
       const reason = parseString(queryOf(c.req.url), 'reason');

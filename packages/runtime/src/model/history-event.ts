@@ -68,6 +68,17 @@ export interface ExecutionTerminatedEvent extends EventBase {
    */
   readonly recursive?: true;
 }
+/**
+ * `cancel` asked the orchestration to stop (cooperative cancellation). The step that applies it throws a
+ * `CanceledError` into the orchestrator at the `yield` it waits at (one not started yet: at its first `yield`), and
+ * `ctx.isCancellationRequested` is true from then on; a second one is recorded and ignored. While the instance is
+ * suspended it waits, as every event does, for the resume.
+ */
+export interface ExecutionCancelRequestedEvent extends EventBase {
+  readonly type: 'ExecutionCancelRequested';
+  /** The reason given to `cancel`. */
+  readonly reason?: string;
+}
 /** `suspend` paused the instance: it makes no progress until resumed, and keeps the messages it receives. */
 export interface ExecutionSuspendedEvent extends EventBase {
   readonly type: 'ExecutionSuspended';
@@ -200,6 +211,7 @@ export type HistoryEvent =
   | ExecutionStartedEvent
   | ExecutionCompletedEvent
   | ExecutionTerminatedEvent
+  | ExecutionCancelRequestedEvent
   | ExecutionSuspendedEvent
   | ExecutionResumedEvent
   | ExecutionRewoundEvent

@@ -1,6 +1,6 @@
 import type { InstanceState } from './instance-status.js';
 import type {
-  EventRaisedEvent, ExecutionResumedEvent, ExecutionRewoundEvent, ExecutionStartedEvent, ExecutionSuspendedEvent,
+  EventRaisedEvent, ExecutionCancelRequestedEvent, ExecutionResumedEvent, ExecutionRewoundEvent, ExecutionStartedEvent, ExecutionSuspendedEvent,
   ExecutionTerminatedEvent, SubOrchestrationInstanceCompletedEvent, SubOrchestrationInstanceFailedEvent,
   TaskCompletedEvent, TaskFailedEvent, TimerFiredEvent,
 } from './history-event.js';
@@ -10,6 +10,7 @@ export type MessageEvent =
   | ExecutionStartedEvent
   | EventRaisedEvent
   | ExecutionTerminatedEvent
+  | ExecutionCancelRequestedEvent
   | ExecutionSuspendedEvent
   | ExecutionResumedEvent
   | ExecutionRewoundEvent

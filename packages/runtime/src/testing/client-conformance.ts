@@ -4,6 +4,7 @@ import type { Activity, Orchestrator } from '../engine/orchestration-context.js'
 import type { HistoryEvent } from '../model/history-event.js';
 import { toInstanceStatus, type InstanceStatus } from '../model/instance-status.js';
 import { PayloadTooLargeError } from '../model/errors/payload-too-large-error.js';
+import { isCancellation } from '../model/errors/canceled-error.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
 import type { WriteSet } from '../model/write-set.js';
@@ -174,6 +175,26 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           const at = ctx.currentUtcDateTime.toISOString();
           const got: unknown = yield ctx.waitForExternalEvent('Go');
           return { at, got };
+        },
+        Compensating: function* (ctx) {
+          // Waits on a gated call; a cancel compensates with a call made after it, and the instance completes.
+          yield ctx.callActivity('Step', 1);
+          try {
+            yield ctx.callActivity('Gated', `${ctx.instanceId}/work`);
+            return 'finished';
+          } catch (error) {
+            if (!isCancellation(error)) throw error;
+            const refund: number = yield ctx.callActivity('Step', 2);
+            ctx.setCustomStatus({ canceled: ctx.isCancellationRequested });
+            return `compensated ${refund}`;
+          }
+        },
+        ParentOfCanceled: function* (ctx) {
+          try {
+            return yield ctx.callSubOrchestrator('GatedSequence', undefined, `${ctx.instanceId}-child`);
+          } catch (error) {
+            return isCancellation(error) ? 'child canceled' : 'child failed';
+          }
         },
         WaitForNamed: function* (ctx) {
           const received: unknown[] = [];
@@ -975,6 +996,64 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         await client.startNew('Echo', { instanceId: 'finished', input: 1 });
         await client.waitForCompletion('finished', SETTLED);
         await expect(client.terminate('finished')).rejects.toMatchObject({ code: 'instance-not-running', status: 410 });
+      });
+    });
+
+    describe('cancel', () => {
+      it('delivers the cancel into the orchestrator at its wait: it compensates with a new call and completes', async () => {
+        await client.startNew('Compensating', { instanceId: 'cx' });
+        await gates.reached('cx/work');
+        await client.cancel('cx', 'withdrawn');
+        const done = await client.waitForCompletion('cx', SETTLED);
+        expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 'compensated 20', customStatus: { canceled: true } });
+        expect(calls.get('Step 2')).toBe(1);
+        const history = (await client.getStatus('cx', { showHistory: true }))!.history!;
+        expect(history.filter((e) => e.type === 'ExecutionCancelRequested')).toMatchObject([{ reason: 'withdrawn' }]);
+        // The call it waited for was not canceled: its result is recorded later, and ignored.
+        const recorded = firstValueFrom(client.history$('cx').pipe(filter((e) => e.type === 'TaskCompleted' && e.result === 'opened cx/work')));
+        gates.open('cx/work');
+        await recorded;
+        expect(await client.getStatus('cx')).toMatchObject({ runtimeStatus: 'Completed', output: 'compensated 20' });
+      });
+
+      it('ends the instance Failed with errorType CanceledError when the orchestrator lets the error escape', async () => {
+        await client.startNew('GatedSequence', { instanceId: 'cf' });
+        await gates.reached('cf/1');
+        await client.cancel('cf', 'stop');
+        const done = await client.waitForCompletion('cf', SETTLED);
+        expect(done).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorType: 'CanceledError', errorMessage: 'Canceled: stop' } });
+        expect(isCancellation(done.failureDetails)).toBe(true);
+      });
+
+      it('fails the parent\'s call of a canceled sub-orchestration with an error for which isCancellation holds', async () => {
+        await client.startNew('ParentOfCanceled', { instanceId: 'cp' });
+        await gates.reached('cp-child/1');
+        await client.cancel('cp-child');
+        expect(await client.waitForCompletion('cp', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'child canceled' });
+        expect(await client.getStatus('cp-child')).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorType: 'CanceledError' } });
+      });
+
+      it('keeps a cancel sent to a Suspended instance until it is resumed', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'cs', input: 1 });
+        await firstValueFrom(client.status$('cs').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+        await client.suspend('cs');
+        const recorded = firstValueFrom(client.history$('cs').pipe(filter((e) => e.type === 'ExecutionCancelRequested')));
+        await client.cancel('cs', 'held');
+        await recorded; // the worker consumed the request ...
+        expect(await client.getStatus('cs')).toMatchObject({ runtimeStatus: 'Suspended' }); // ... and kept it
+        await client.resume('cs');
+        expect(await client.waitForCompletion('cs', SETTLED)).toMatchObject({
+          runtimeStatus: 'Failed', failureDetails: { errorType: 'CanceledError', errorMessage: 'Canceled: held' },
+        });
+      });
+
+      it('rejects an unknown instance (404), a terminal one (410) and a reason that is not a string (400)', async () => {
+        await expect(client.cancel('nobody')).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
+        await client.startNew('Echo', { instanceId: 'c-finished', input: 1 });
+        await client.waitForCompletion('c-finished', SETTLED);
+        await expect(client.cancel('c-finished')).rejects.toMatchObject({ code: 'instance-not-running', status: 410 });
+        await expect(client.cancel('c-finished', 42 as unknown as string)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        expect((await client.getStatus('c-finished', { showHistory: true }))!.history!.some((e) => e.type === 'ExecutionCancelRequested')).toBe(false);
       });
     });
 
