@@ -92,7 +92,8 @@ function detailOf(event: HistoryEvent): string {
     case 'ExecutionTerminated': return formatJson(event.reason);
     case 'ExecutionSuspended':
     case 'ExecutionResumed':
-    case 'ExecutionRewound': return event.reason ?? '';
+    case 'ExecutionRewound':
+    case 'ExecutionCancelRequested': return event.reason ?? '';
     case 'ContinueAsNew': return formatJson(event.input);
     case 'TaskScheduled': return `#${event.eventId} ${event.name}(${argument(event.input)})`;
     case 'TaskCompleted': return `#${event.taskScheduledId} → ${formatJson(event.result)}`;

@@ -2998,6 +2998,36 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await opened.claimOrchestration({ owner: 'w2', leaseMs: 60_000, now: new Date(Date.now() + 3_600_000) })).toBeUndefined();
       }, 120_000);
 
+      it('keeps a cancel request queued behind the start and delivers it at the first wait, recorded in history with its reason', async () => {
+        const store = await open();
+        // Queued before any worker runs: the first step takes the start, the event and the cancel, in that order.
+        const client = createClient({ store });
+        const id = await client.startNew('Cancelable', { instanceId: 'cancel-queued' });
+        await client.raiseEvent(id, 'First', 1);
+        await client.cancel(id, 'queued cancel');
+        await expect(client.cancel('cancel-nobody')).rejects.toMatchObject({ code: 'instance-not-found' });
+        const cancelable: Orchestrator = function* (ctx) {
+          const first: unknown = yield ctx.waitForExternalEvent('First');
+          try {
+            yield ctx.waitForExternalEvent('Never');
+            return 'not canceled';
+          } catch (error) {
+            return { first, canceled: ctx.isCancellationRequested, message: (error as Error).message };
+          }
+        };
+        const runtime = await runtimeOn(store, 'w1', { orchestrators: { Cancelable: cancelable } });
+        expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({
+          runtimeStatus: 'Completed', output: { first: 1, canceled: true, message: 'Canceled: queued cancel' },
+        });
+        const history = await store.getHistory(id);
+        expect(history.filter((e) => e.type === 'ExecutionStarted' || e.type === 'EventRaised' || e.type === 'ExecutionCancelRequested').map((e) => e.type))
+          .toEqual(['ExecutionStarted', 'EventRaised', 'ExecutionCancelRequested']);
+        expect(history.find((e) => e.type === 'ExecutionCancelRequested')).toMatchObject({ reason: 'queued cancel' });
+        // A terminal instance refuses it, writing nothing.
+        await expect(client.cancel(id)).rejects.toMatchObject({ code: 'instance-not-running' });
+        expect(await store.getHistory(id)).toHaveLength(history.length);
+      });
+
       it('fails a continueAsNew whose carried events, each of which fits a message, do not fit one start message together', async () => {
         // A store that refuses for good (413) a commit inserting a message of more than MESSAGE_LIMIT characters, as
         // MongoStore refuses one over its maxPayloadBytes: the input and every carried event go in one start message.
