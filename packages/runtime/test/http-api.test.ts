@@ -702,6 +702,33 @@ describe('POST /instances/{id}/suspend and /resume', () => {
   });
 });
 
+describe('POST /instances/{id}/cancel', () => {
+  it('answers 202 and the orchestrator meets the cancel at its wait: Failed with CanceledError, the reason in the message', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'c', input: 1 });
+    await until('c', (st) => st?.runtimeStatus === 'Running');
+    expect((await call('/instances/c/cancel?reason=stop', { method: 'POST' })).status).toBe(202);
+    expect(await runtime.client.waitForCompletion('c', SETTLED)).toMatchObject({
+      runtimeStatus: 'Failed', failureDetails: { errorType: 'CanceledError', errorMessage: 'Canceled: stop' },
+    });
+    // Durable Functions' body: a Failed instance's output is its error message.
+    expect(await (await call('/instances/c')).json()).toMatchObject({ runtimeStatus: 'Failed', output: 'Canceled: stop' });
+  });
+
+  it('takes a JSON string body as the reason when there is no ?reason=', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'cb', input: 1 });
+    await until('cb', (st) => st?.runtimeStatus === 'Running');
+    expect((await call('/instances/cb/cancel', { method: 'POST', json: 'from the body' })).status).toBe(202);
+    expect((await runtime.client.waitForCompletion('cb', SETTLED)).failureDetails?.errorMessage).toBe('Canceled: from the body');
+  });
+
+  it('answers 404 for unknown and 410 for terminal instances', async () => {
+    expect(await errorOf(call('/instances/nobody/cancel', { method: 'POST' }))).toEqual([404, 'instance-not-found']);
+    await runtime.client.startNew('Echo', { instanceId: 'c-fin', input: 1 });
+    await runtime.client.waitForCompletion('c-fin', SETTLED);
+    expect(await errorOf(call('/instances/c-fin/cancel', { method: 'POST' }))).toEqual([410, 'instance-not-running']);
+  });
+});
+
 describe('POST /instances/{id}/rewind', () => {
   it('answers 202 and reruns the failed activity of a Failed instance', async () => {
     await failedInstance('rw');

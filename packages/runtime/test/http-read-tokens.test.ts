@@ -54,6 +54,7 @@ function writeRoutes(id: string): [string, string][] {
     ['POST', `/orchestrators/Echo/${id}-new`],
     ['POST', `/instances/${id}/raiseEvent/Item`],
     ['POST', `/instances/${id}/terminate?reason=r`],
+    ['POST', `/instances/${id}/cancel?reason=r`],
     ['POST', `/instances/${id}/suspend`],
     ['POST', `/instances/${id}/resume`],
     ['POST', `/instances/${id}/rewind`],
