@@ -1180,12 +1180,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, KeyvalStore writes a start of an id its handle has not met with `add`, without reading it first (running
  * it again, reading, when the id is taken): 50,615 / 81,126 -> 50,949 / 81,223 B (+334 / +97), budgets set to match;
  * the KeyvalStore row of the store-indexeddb README measured 17.0 kB.
+ * 2026-12-05, cooperative cancellation (client.cancel, a CanceledError thrown into the orchestrator at its wait,
+ * isCancellation): 39,938 / 50,949 / 81,223 / 10,496 -> 40,135 / 51,153 / 81,445 / 10,504 B (+197 / +204 / +222 / +8),
+ * budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 39_938 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 50_949 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_223 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 10_496 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 40_135 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 51_153 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_445 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 10_504 },
 ];
 
 describe('bundle size', () => {
