@@ -7,7 +7,7 @@ import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { OrchestrationExecution } from '../src/engine/orchestration-execution.js';
 import type { ExecutionTerminatedEvent, HistoryEvent } from '../src/model/history-event.js';
 import {
-  activityStepHolds, changesNothing, instanceIdsOf, leaseLostError, planWriteSet, rewindsChild, signalsWork, unclaimedHolds, writesInput,
+  activityStepHolds, changesNothing, checkWriteLease, instanceIdsOf, leaseLostError, planWriteSet, rewindsChild, signalsWork, unclaimedHolds, writesInput,
 } from '../src/store/plan-write-set.js';
 import { HistoryBuilder } from '../src/testing/history-builder.js';
 
@@ -36,6 +36,17 @@ function create(instanceId: string, ifRunning: 'fail' | 'notify'): WriteRequest 
 }
 
 describe('planWriteSet', () => {
+  it('lets an unclaimed write go ahead of the queued message it takes (UnclaimedLease.takes), not of another command', () => {
+    const terminate = (id: string): OrchestrationMessage => ({
+      id, instanceId: 'child', event: { type: 'ExecutionTerminated', eventId: -1, timestamp: t0.toISOString(), recursive: true },
+    });
+    const child = state('child', { parentInstanceId: 'p' });
+    const lease = { kind: 'unclaimed', instanceId: 'child', executionId: 'child-e1', version: 3, now: t0, takes: 'handed-on' } as const;
+    expect(unclaimedHolds(lease, { state: child, instanceLease: undefined, messages: [terminate('handed-on')] })).toBe(true);
+    expect(unclaimedHolds(lease, { state: child, instanceLease: undefined, messages: [terminate('handed-on'), terminate('another')] })).toBe(false);
+    expect(() => checkWriteLease({ ...lease, takes: '' })).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
+  });
+
   it('delivers a message meant for an active child (ifActiveChildOf) only to a non-terminal sub-orchestration of that parent', () => {
     const terminate = (id: string, to: string): WriteRequest => ({
       type: 'insertMessage', ifMissing: 'drop', ifActiveChildOf: 'p',

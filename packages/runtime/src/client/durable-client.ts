@@ -313,10 +313,11 @@ export interface DurableClient {
    * when it applies it. So a
    * crash or a lost lease between two levels leaves the rest queued in the store, never lost: the next worker goes on
    * with it. A child that ended meanwhile, or an instance of that id that this instance did not start, is left alone.
-   * The call resolves once the whole tree is terminal (reads then show every descendant terminal), or, when no worker
-   * applies the descendants' terminates, after a further wait of 10 s (they end when one runs).
-   * The children are terminated by a worker, never by the client's own commit: with no worker running anywhere, the
-   * call waits its 10 s and resolves with the instance Terminated and its children not yet.
+   * The call resolves once the whole tree is terminal (reads then show every descendant terminal). Where the client
+   * commits a terminate itself (as above), it applies the ones its commits handed on too, level by level, each in a
+   * commit that deletes the queued message it applies, so a client with no worker anywhere sees the whole tree end at
+   * once; a child a worker holds, or on a store without `capabilities.unclaimedWrites`, is left to a worker, and when
+   * none applies it the call resolves after a further wait of 10 s (the child ends when one runs).
    *
    * @example
    * ```ts

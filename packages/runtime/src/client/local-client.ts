@@ -289,18 +289,29 @@ export class LocalClient implements LocalDurableClient {
       type: 'ExecutionTerminated', eventId: -1, timestamp: this.#nowIso(), ...(json === undefined ? {} : { reason: json }),
       ...(recursive ? { recursive: true } : {}),
     };
-    await this.#send(instanceId, 'terminate', event, (state) => isTerminalStatus(state.runtimeStatus), 'running', this.#direct(event, decideTerminate));
-    if (recursive) await this.#treeTerminated(instanceId);
+    // A recursive one notes the terminates each commit of this client hands on (child id -> message id), which it may
+    // then apply itself (`#treeTerminated`).
+    const handedOn = recursive ? new Map<string, string>() : undefined;
+    const decide = handedOn ? notingHandedOn(handedOn) : decideTerminate;
+    await this.#send(instanceId, 'terminate', event, (state) => isTerminalStatus(state.runtimeStatus), 'running', this.#direct(event, decide));
+    if (handedOn) await this.#treeTerminated(instanceId, event, decide, handedOn);
   }
 
   /**
    * Read-your-writes of a recursive terminate: resolves once every sub-orchestration it reached, at any depth, is
    * terminal (or gone, or no longer a child of the instance that sent it on), level by level: the children a terminated
    * instance's history names as unanswered when it ended ({@link activeChildrenOf}), provided it was ended by a
-   * recursive terminate (one queued before, not recursive, ended it otherwise: nothing went on). Workers apply the
-   * children's terminates; after {@link COMMAND_APPLIED_TIMEOUT_MS} it resolves anyway, the rest still queued.
+   * recursive terminate (one queued before, not recursive, ended it otherwise: nothing went on). A child whose
+   * terminate a commit of this call handed on (`handedOn`) is terminated by this client itself where the store can
+   * (`unclaimedWrites`) and no worker holds it: the commit applies the queued message and deletes it
+   * (`DirectInput.takes`), as a worker's step would, so a client with no worker anywhere sees the whole tree end at
+   * once. Otherwise workers apply the children's terminates; after {@link COMMAND_APPLIED_TIMEOUT_MS} it resolves
+   * anyway, the rest still queued.
    */
-  async #treeTerminated(rootId: string): Promise<void> {
+  async #treeTerminated(
+    rootId: string, event: ExecutionTerminatedEvent, decide: (input: DirectInput<ExecutionTerminatedEvent>) => DirectDecision,
+    handedOn: ReadonlyMap<string, string>,
+  ): Promise<void> {
     let expire!: () => void;
     const expired = new Promise<void>((resolve) => (expire = resolve));
     let over = false;
@@ -321,7 +332,19 @@ export class LocalClient implements LocalDurableClient {
             children.push({ id, parentId });
           }
         }
-        await Promise.all(children.map(({ id, parentId }) => this.#untilEnded(id, parentId, expired)));
+        await Promise.all(children.map(async ({ id, parentId }) => {
+          const takes = handedOn.get(id);
+          const direct = takes === undefined ? undefined : this.#direct(event, (input) => decide({ ...input, takes }));
+          if (direct) {
+            try {
+              const state = await this.#read(id);
+              if (state?.parentInstanceId === parentId && !isTerminalStatus(state.runtimeStatus)) await direct(state);
+            } catch {
+              // Left to a worker: the terminate is queued for it.
+            }
+          }
+          await this.#untilEnded(id, parentId, expired);
+        }));
         level = children.map(({ id }) => id);
       }
     } finally {
@@ -1375,3 +1398,17 @@ const RAISE_REQUIRES: InstanceCondition = { status: 'running', operation: 'raise
 
 /** The condition of every cancel request: the instance is not terminal (as {@link RAISE_REQUIRES}). */
 const CANCEL_REQUIRES: InstanceCondition = { status: 'running', operation: 'cancel' };
+
+/**
+ * `decideTerminate`, noting in `handedOn` the terminates each commit it decides hands on to sub-orchestrations (child
+ * id -> message id), for a recursive terminate's client to apply itself.
+ */
+function notingHandedOn(handedOn: Map<string, string>): (input: DirectInput<ExecutionTerminatedEvent>) => DirectDecision {
+  return (input) => {
+    const decision = decideTerminate(input);
+    if (decision.kind === 'commit') {
+      for (const r of decision.writeSet.requests) if (r.type === 'insertMessage' && r.ifActiveChildOf !== undefined) handedOn.set(r.message.instanceId, r.message.id);
+    }
+    return decision;
+  };
+}

@@ -915,6 +915,11 @@ export interface DirectInput<E extends HistoryEvent> {
    * execution, and a worker applies what was queued before it first, in order.
    */
   readonly ahead?: boolean;
+  /**
+   * The id of a queued message that carries this very command (a terminate a parent's recursive terminate handed on):
+   * the commit applies it and deletes it, and it does not hold the commit back (`UnclaimedLease.takes`).
+   */
+  readonly takes?: string | undefined;
 }
 
 /**
@@ -1194,10 +1199,12 @@ function unclaimedStep(input: DirectInput<HistoryEvent>, isFinished: boolean, pa
     // An execution not started yet has no custom status of its own (a worker's first step drops the last execution's).
     customStatus: started(state) ? state.customStatus as JsonValue | undefined : undefined, isFinished,
   };
+  const { takes } = input;
   return {
     kind: 'commit',
     ...stepWriteSet({
       state, step, now, newId: input.newId, lease: unclaimedLeaseOf(input), parent, answers, history: input.history,
+      consumed: takes === undefined ? undefined : { type: 'deleteMessages', instanceId: state.instanceId, messageIds: [takes] },
     }),
   };
 }
@@ -1207,12 +1214,15 @@ function unclaimedStep(input: DirectInput<HistoryEvent>, isFinished: boolean, pa
  * may go ahead of the messages queued before it (`ahead`): what it may go ahead of is `UnclaimedLease.command`'s rule,
  * judged by store-kit's `unclaimedHolds`. A misuse's failure names none.
  */
-function unclaimedLeaseOf(input: { readonly state: InstanceState; readonly event: HistoryEvent; readonly now: Date; readonly ahead?: boolean }): UnclaimedLease {
-  const { state, event, now } = input;
+function unclaimedLeaseOf(input: {
+  readonly state: InstanceState; readonly event: HistoryEvent; readonly now: Date; readonly ahead?: boolean; readonly takes?: string | undefined;
+}): UnclaimedLease {
+  const { state, event, now, takes } = input;
   const command = !input.ahead ? undefined : event.type === 'ExecutionTerminated' ? 'terminate' : event.type === 'ExecutionSuspended' ? 'suspend'
     : event.type === 'ExecutionResumed' ? 'resume' : undefined;
   const lease: UnclaimedLease = { kind: 'unclaimed', instanceId: state.instanceId, executionId: state.executionId, version: state.version, now };
-  return command ? { ...lease, command } : lease;
+  const taking = takes === undefined ? lease : { ...lease, takes };
+  return command ? { ...taking, command } : taking;
 }
 
 /** The parent call a sub-orchestration's execution reports to, read from its history by the execution's own rule. */

@@ -68,7 +68,9 @@ export interface ActivityStepLease {
  *   reason as the output, as in Durable Functions) and a start of another execution: an event, a result or a timer
  *   queued before it reaches the instance as one that arrived after it (after a terminate, recorded and ignored,
  *   `decideStep`; after a suspend, kept, and processed after the resume). A write of no `command` (a rewind, a
- *   misuse's failure) goes ahead of none but the start of the execution.
+ *   misuse's failure) goes ahead of none but the start of the execution. The queued message `takes` names (a
+ *   recursive terminate its parent's commit handed on to the instance, which the write applies and deletes) holds
+ *   nothing back.
  *
  * The store refuses the write set with `LeaseLostError` otherwise and writes nothing (the client then sends its
  * command as a message, for a worker). Like a claim, the commit takes over an expired lease: the commit clears it, so
@@ -83,6 +85,11 @@ export interface UnclaimedLease {
   readonly now: Date;
   /** The client command the write applies, which decides the queued messages it may go ahead of (see above). */
   readonly command?: 'terminate' | 'suspend' | 'resume';
+  /**
+   * The id of the queued message the write applies itself and deletes in the same commit (a terminate a parent's
+   * recursive terminate handed on to this instance): it holds the write back no more than the write's own event would.
+   */
+  readonly takes?: string;
 }
 
 /** One request of a {@link WriteSet}, keyed by `type`. Every switch over it ends in `assertNever`. */

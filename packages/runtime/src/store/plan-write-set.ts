@@ -539,7 +539,8 @@ export function checkWriteLease(lease: WriteLease | undefined): void {
   const fields = lease as unknown as Record<string, unknown>;
   const bad = ids === undefined ? 'kind' : ids.find((id) => typeof fields[id] !== 'string' || fields[id] === '') ??
     (!timed ? undefined : !Number.isSafeInteger(fields.version) || (fields.version as number) < 1 ? 'version' : !isValidDate(fields.now) ? 'now'
-      : kind === 'unclaimed' && fields.command !== undefined && !UNCLAIMED_COMMANDS.includes(fields.command as string) ? 'command' : undefined);
+      : kind === 'unclaimed' && fields.command !== undefined && !UNCLAIMED_COMMANDS.includes(fields.command as string) ? 'command'
+        : kind === 'unclaimed' && fields.takes !== undefined && (typeof fields.takes !== 'string' || fields.takes === '') ? 'takes' : undefined);
   if (bad !== undefined) invalid("a write set's lease", `has a malformed ${bad}`);
   if (lease.kind !== 'unclaimed' && !isLeaseToken(lease.token)) throw leaseLostError(lease);
 }
@@ -613,7 +614,8 @@ export function unclaimedHolds(lease: UnclaimedLease, reading: UnclaimedReading)
   if (state?.version !== lease.version || state.executionId !== lease.executionId) return false;
   if (instanceLease !== undefined && !isDue(instanceLease.expiresAt.getTime(), lease.now)) return false;
   for (let i = 0; i < messages.length; i++) {
-    if (isVisible(messages[i]!, lease.now) && unclaimedHeldBack(lease, messages[i]!.event)) return false;
+    const m = messages[i]!;
+    if (m.id !== lease.takes && isVisible(m, lease.now) && unclaimedHeldBack(lease, m.event)) return false;
   }
   return true;
 }

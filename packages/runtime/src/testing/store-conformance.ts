@@ -2442,11 +2442,17 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       });
 
       it('keeps a recursive terminate that no worker applies queued in the store: a worker started later ends the whole tree', async () => {
-        const store = await open();
-        const first = await runtimeOn(store, 'w1', { orchestrators: tree });
+        const opened = await open();
+        const first = await runtimeOn(opened, 'w1', { orchestrators: tree });
         await treeRunning(first.client, 'later');
         await first.stop();
         const { mid, leaf } = ids('later');
+        // The client's own commit of a child's terminate fails (as a crash between the levels would leave it): the
+        // terminates the root's commit handed on stay queued.
+        const store = storeWith(opened, {
+          commit: (writeSet) => (writeSet.lease?.kind === 'unclaimed' && writeSet.lease.takes !== undefined
+            ? Promise.reject(new Error('lost before the child was terminated')) : opened.commit(writeSet)),
+        });
         const client = createClient({ store });
         let resolved = false;
         const terminated = client.terminate('later', 'stop', { recursive: true }).then(() => (resolved = true));
@@ -2456,11 +2462,32 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           expect(await statusOf(client, mid)).toBe('Running');
           expect(resolved).toBe(false);
         }
-        await runtimeOn(store, 'w2', { orchestrators: tree });
+        await runtimeOn(opened, 'w2', { orchestrators: tree });
         await within(terminated, 'the recursive terminate');
         expect(await statusOf(client, 'later')).toBe('Terminated');
         expect(await statusOf(client, mid)).toBe('Terminated');
         expect(await statusOf(client, leaf)).toBe('Terminated');
+      });
+
+      it('terminates the whole tree at once from a client with no worker anywhere, applying the terminates its commits handed on', async (context) => {
+        const store = await open();
+        if (!store.capabilities.unclaimedWrites) return context.skip();
+        const first = await runtimeOn(store, 'w1', { orchestrators: tree });
+        await treeRunning(first.client, 'alone');
+        await first.stop();
+        const { mid, leaf } = ids('alone');
+        const client = createClient({ store });
+        await client.terminate('alone', 'stop', { recursive: true });
+        for (const id of ['alone', mid, leaf]) expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+        // Each queued terminate was applied and deleted by the commit that applied it: what is left for a worker is the
+        // children's answers to their terminated parents, no terminate.
+        const left: string[] = [];
+        for (let item = await store.claimOrchestration({ owner: 'w2', leaseMs: 60_000, now: new Date() }); item;
+          item = await store.claimOrchestration({ owner: 'w2', leaseMs: 60_000, now: new Date() })) {
+          left.push(...item.messages.map((m) => `${m.instanceId} ${m.event.type}`));
+        }
+        expect(left.sort()).toEqual([`alone SubOrchestrationInstanceFailed`, `${mid} SubOrchestrationInstanceFailed`]);
+        for (const id of [mid, leaf]) expect((await store.getHistory(id)).filter((e) => e.type === 'ExecutionTerminated')).toHaveLength(1);
       });
 
       it('purges a terminal instance with its sub-orchestrations at every depth with `recursive`, counting them all', async () => {
