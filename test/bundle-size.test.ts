@@ -1183,11 +1183,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, cooperative cancellation (client.cancel, a CanceledError thrown into the orchestrator at its wait,
  * isCancellation): 39,938 / 50,949 / 81,223 / 10,496 -> 40,135 / 51,153 / 81,445 / 10,504 B (+197 / +204 / +222 / +8),
  * budgets set to match.
+ * 2026-12-05, a recursive terminate's client applies the terminates its commits handed on (UnclaimedLease.takes):
+ * 40,135 / 51,153 / 81,445 -> 40,334 / 51,356 / 81,646 B (+199 / +203 / +201), budgets set to match; rx-client
+ * unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 40_135 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 51_153 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_445 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 40_334 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 51_356 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_646 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_504 },
 ];
 
