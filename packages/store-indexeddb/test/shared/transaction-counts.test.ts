@@ -6,10 +6,13 @@ import { LeaseLostError } from '@durable-rx/runtime';
 import { adapters, claim, commitOf, create, newInstance, T0, uniqueName, type AdapterName } from './fixtures.js';
 
 // IndexedDB work per orchestration step of the hello sequence (4 steps, 3 activities per instance), counted by
-// wrapping the IndexedDB prototypes. Counts depend only on the sequence of store calls, not on speed.
-const budgets: Record<AdapterName, { readonly requestsPerStep: number }> = {
-  DexieStore: { requestsPerStep: 6 },
-  KeyvalStore: { requestsPerStep: 7 },
+// wrapping the IndexedDB prototypes. Counts depend only on the sequence of store calls, not on speed: `requestsPerStep`
+// is what one instance costs (its start and four steps), pinned, so that a change that saves a request, or costs one,
+// shows here and not only in the bench. KeyvalStore: 21 requests, its start's instance written without a read (22 with
+// it). Concurrent instances may cost a little more (a claim that finds nothing): at most `concurrentRequestsPerStep`.
+const budgets: Record<AdapterName, { readonly requestsPerStep: number; readonly concurrentRequestsPerStep: number }> = {
+  DexieStore: { requestsPerStep: 4, concurrentRequestsPerStep: 4.2 },
+  KeyvalStore: { requestsPerStep: 5.25, concurrentRequestsPerStep: 5.4 },
 };
 
 let counter: IdbCounter | undefined;
@@ -48,7 +51,8 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: IndexedDB work per he
       // waitForCompletion's first read shows the start Pending (read-your-writes) and costs no transaction: the worker
       // runs the first step a macrotask after the start, and until then the client answers from the state it committed.
       if (instances === 1) expect(counts.readonly).toBe(0);
-      expect(counts.requests / steps).toBeLessThanOrEqual(budgets[adapter].requestsPerStep);
+      if (instances === 1) expect(counts.requests / steps).toBe(budgets[adapter].requestsPerStep);
+      else expect(counts.requests / steps).toBeLessThanOrEqual(budgets[adapter].concurrentRequestsPerStep);
     } finally {
       await runtime.stop();
       await store.close();
