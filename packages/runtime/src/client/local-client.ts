@@ -487,11 +487,15 @@ export class LocalClient implements LocalDurableClient {
         throw new InstanceNotTerminalError(`Cannot purge instance ${JSON.stringify(instanceId)}: instance ${JSON.stringify(parent.instanceId)}${what} is ${parent.runtimeStatus}`);
       }
       const { events } = await this.#readHistory(parent.instanceId, 0);
+      // An id counts as seen once it joins the tree, not when a history first names it: two members may each have
+      // called a sub-orchestration of that id one after the other, and the instance is the last caller's, which may
+      // be read second. Each instance joins once, under the one parent it names (the named one is seen from the start).
       for (const id of subOrchestrationsOf(events, parent.instanceId)) {
         if (seen.has(id)) continue;
-        seen.add(id);
         const child = await this.#read(id);
-        if (child?.parentInstanceId === parent.instanceId) tree.push(child);
+        if (child?.parentInstanceId !== parent.instanceId) continue;
+        seen.add(id);
+        tree.push(child);
       }
     }
     let instancesDeleted = 0;
