@@ -1186,11 +1186,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, a recursive terminate's client applies the terminates its commits handed on (UnclaimedLease.takes):
  * 40,135 / 51,153 / 81,445 -> 40,334 / 51,356 / 81,646 B (+199 / +203 / +201), budgets set to match; rx-client
  * unchanged.
+ * 2026-12-05, a recursive purge counts an id as seen once its instance joins the tree: 51,356 / 81,646 -> 51,357 /
+ * 81,647 B (+1 / +1), budgets set to match; runtime.js and rx-client within theirs.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 40_334 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 51_356 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_646 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 51_357 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_647 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_504 },
 ];
 
