@@ -115,7 +115,10 @@ const MAX: never[] = [];
  * a constant number of requests on small values.
  */
 export const MAX_PACKED_TASKS = 8;
-/** Instances a handle remembers as found present by a start that took them as absent (the oldest go first). */
+/**
+ * Instances a handle remembers from a start that took them as absent and failed, most often because they were present
+ * (also a lost lease, a freeze, a closed connection: such an id only costs its next start a read); the oldest go first.
+ */
 const MAX_PRESENT = 256;
 /** Keys read per request while scanning instances. */
 const SCAN_BATCH = 256;
@@ -229,7 +232,7 @@ class KeyvalBackend implements StoreBackend {
   readonly #onReopened: (() => void) | undefined;
   /** Called when the browser closes a connection of this backend itself (see {@link BrowserClose}). */
   readonly #onDropped: (() => void) | undefined;
-  /** Instances a start assumed absent and found present (see {@link KeyvalTransaction.expectAbsent}): read from then on. */
+  /** Instances a start assumed absent and then failed, mostly found present (see {@link MAX_PRESENT}): read from then on. */
   readonly #present = new Set<string>();
 
   constructor(
@@ -460,7 +463,7 @@ class KeyvalTransaction implements BackendTransaction {
    * confirms it to the transaction's reads: written with `add`.
    */
   readonly #assumedAbsent = new Map<string, () => void>();
-  /** The backend's instances found present that way, bounded: a start of one of them reads it. */
+  /** The backend's instances a start took as absent and failed on, bounded: a start of one of them reads it. */
   readonly #present: Set<string>;
   /** The instances taken as absent whose `add` was issued. */
   readonly #added = new Set<string>();
