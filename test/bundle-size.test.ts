@@ -1188,11 +1188,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * unchanged.
  * 2026-12-05, a recursive purge counts an id as seen once its instance joins the tree: 51,356 / 81,646 -> 51,357 /
  * 81,647 B (+1 / +1), budgets set to match; runtime.js and rx-client within theirs.
+ * 2026-12-05, the IndexedDB stores write again a message stored ahead of a commit's reads that the plan holds until a
+ * delayed start's time: 51,357 / 81,647 -> 51,371 / 81,664 B (+14 / +17), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 40_334 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 51_357 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_647 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 51_371 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_664 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_504 },
 ];
 

@@ -927,7 +927,8 @@ function scopeOf(writeSet: WriteSet): readonly TableName[] {
  * Stores the messages a write set may insert (its starts' and its sends') ahead of the reads, where the database
  * numbers them: the number of a message that becomes its instance's oldest pending one then arrives with the reads,
  * instead of costing a round trip between the reads and the commit (a start took three). The plan decides which are
- * delivered; {@link RowWriter.apply} deletes the others. Messages to an instance whose pending messages the commit
+ * delivered, and when; {@link RowWriter.apply} deletes the others, and those it delivers later than they were written
+ * (an event held until a delayed start's time), which it writes again. Messages to an instance whose pending messages the commit
  * lists or deletes (the one it holds a lease on, or deletes messages of) take the usual way, after that, and so does
  * the second of two messages with one id.
  */
@@ -935,11 +936,13 @@ function storeAhead({ lease, requests }: WriteSet, add: (row: NewMessageRow) => 
   const listed = new Set<string>();
   if (lease && lease.kind !== 'activity') listed.add(lease.instanceId);
   for (const request of requests) if (request.type === 'deleteMessages') listed.add(request.instanceId);
-  const ahead = new Map<string, { readonly instanceId: string; readonly seq: Promise<number> }>();
+  const ahead = new Map<string, { readonly instanceId: string; readonly visibleMs: number; readonly seq: Promise<number> }>();
   for (const request of requests) {
     if (request.type !== 'createInstance' && request.type !== 'insertMessage') continue;
     const { message } = request;
-    if (!listed.has(message.instanceId) && !ahead.has(message.id)) ahead.set(message.id, { instanceId: message.instanceId, seq: add(messageRow(message)) });
+    if (listed.has(message.instanceId) || ahead.has(message.id)) continue;
+    const row = messageRow(message);
+    ahead.set(message.id, { instanceId: message.instanceId, visibleMs: row.visibleMs, seq: add(row) });
   }
   return ahead;
 }

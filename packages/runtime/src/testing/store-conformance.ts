@@ -460,6 +460,92 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(item.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted']);
         expect(item.state).toMatchObject({ runtimeStatus: 'Suspended' });
       });
+
+      /** Steps the work item claimed at `now` as a worker does, with an orchestrator that must not run. */
+      const stepAt = async (store: Store, now: Date) => {
+        const item = await claim(store, 'w', now);
+        const input: StepInput = {
+          state: item.state, messages: item.messages, leaseToken: item.lease.token, now, newId: () => randomId(),
+          newExecution: () => new OrchestrationExecution(function* () { throw new Error('ran'); }, { customStatusLimitBytes: 16_384 }),
+        };
+        let decision = decideStep(input);
+        if (decision.kind === 'needHistory') decision = decideStep({ ...input, history: await store.getHistory(item.state.instanceId) });
+        if (decision.kind !== 'commit') throw new Error('decideStep asked for the history twice');
+        await store.commit(decision.writeSet);
+        return item;
+      };
+
+      it('records and ignores the start of a delayed start terminated before its time when it falls due: it stays Terminated, with nothing left to wake for', async () => {
+        const store = await open();
+        const client = clientOn(store);
+        await client.startNew('Orch', { instanceId: 'd', startAt: at(60_000) });
+        await client.raiseEvent('d', 'early');
+        await client.terminate('d', 'not needed');
+        expect(await store.getInstance('d')).toMatchObject({ runtimeStatus: 'Terminated', output: 'not needed' });
+        expect((await store.nextWakeTime(T0))?.getTime()).toBe(at(60_000).getTime());
+        const item = await stepAt(store, at(60_000));
+        expect(item.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'EventRaised']);
+        expect(await store.getInstance('d')).toMatchObject({ runtimeStatus: 'Terminated', output: 'not needed' });
+        expect(await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: at(120_000) })).toBeUndefined();
+        expect(await store.nextWakeTime(at(60_000))).toBeUndefined();
+      });
+
+      it('purges a delayed start terminated before its time with the start and events still queued for it: a new start of its id takes none of them', async () => {
+        const store = await open();
+        const client = clientOn(store);
+        await client.startNew('Orch', { instanceId: 'd', input: 1, startAt: at(60_000) });
+        await client.raiseEvent('d', 'early');
+        await client.terminate('d', 'not needed');
+        expect(await client.purgeInstanceHistory('d')).toEqual({ instancesDeleted: 1 });
+        expect(await store.nextWakeTime(T0)).toBeUndefined();
+        expect(await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: at(60_000) })).toBeUndefined();
+        await client.startNew('Orch', { instanceId: 'd', input: 2 });
+        const item = await claim(store, 'w', at(60_000));
+        expect(item.messages.map((m) => m.event)).toMatchObject([{ type: 'ExecutionStarted', input: 2 }]);
+        expect(item.state.scheduledStartTime).toBeUndefined();
+      });
+
+      it('starts a new execution over a delayed start terminated before its time without the queued start or events of the one it replaces', async () => {
+        const store = await open();
+        const client = clientOn(store);
+        await client.startNew('Orch', { instanceId: 'd', input: 1, startAt: at(60_000) });
+        await client.raiseEvent('d', 'early');
+        await client.terminate('d', 'not needed');
+        await client.startNew('Orch', { instanceId: 'd', input: 2, startAt: at(120_000) });
+        expect(await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: at(60_000) })).toBeUndefined();
+        expect((await store.nextWakeTime(T0))?.getTime()).toBe(at(120_000).getTime());
+        const item = await claim(store, 'w', at(120_000));
+        expect(item.messages.map((m) => m.event)).toMatchObject([{ type: 'ExecutionStarted', input: 2 }]);
+      });
+
+      it('keeps an event raised to a delayed start back until its time across a suspend and resume before it: no claim hands it out without the start', async () => {
+        const store = await open();
+        const client = clientOn(store);
+        await client.startNew('Orch', { instanceId: 'd', startAt: at(60_000) });
+        await client.raiseEvent('d', 'early', 1);
+        await client.suspend('d', 'hold');
+        await client.resume('d', 'go');
+        expect(await store.getInstance('d')).toMatchObject({ runtimeStatus: 'Pending' });
+        expect((await store.nextWakeTime(T0))?.getTime()).toBe(at(60_000).getTime());
+        expect(await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: at(59_999) })).toBeUndefined();
+        const item = await claim(store, 'w', at(60_000));
+        expect(item.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'EventRaised']);
+      });
+
+      it('applies a terminate, suspend or resume of a delayed start at once from a runtime whose worker runs, an event raised before it kept', async () => {
+        const store = await open();
+        const runtime = await runtimeOn(store, 'delayed-commands');
+        const { client } = runtime;
+        await client.startNew('HelloSequence', { instanceId: 'held', startAt: new Date(Date.now() + 3_600_000) });
+        await client.startNew('HelloSequence', { instanceId: 'ended', startAt: new Date(Date.now() + 3_600_000) });
+        for (const id of ['held', 'ended']) await client.raiseEvent(id, 'early', 1);
+        await client.suspend('held', 'hold');
+        expect(await client.getStatus('held')).toMatchObject({ runtimeStatus: 'Suspended' });
+        await client.resume('held', 'go');
+        expect(await client.getStatus('held')).toMatchObject({ runtimeStatus: 'Pending' });
+        await client.terminate('ended', 'not needed');
+        expect(await client.getStatus('ended')).toMatchObject({ runtimeStatus: 'Terminated', output: 'not needed' });
+      });
     });
 
     describe('messages and orchestration work items', () => {

@@ -1,4 +1,4 @@
-import { signalsWork, type InstanceState, type OrchestrationMessage, type WritePlan } from '@durable-rx/runtime/store-kit';
+import { dueAtMs, signalsWork, type InstanceState, type OrchestrationMessage, type WritePlan } from '@durable-rx/runtime/store-kit';
 import {
   instanceRow, messageRow, queueFieldsAfterEnqueue, rescheduled, withQueueFields, type InstanceRow, type MessageRow, type TaskRow,
 } from './rows.js';
@@ -14,9 +14,9 @@ interface Entry {
 
 /**
  * Messages the store wrote ahead of its reads ({@link BackendTransaction.addMessageAhead}), by message id, with the
- * number the database gives each.
+ * number the database gives each and the `visibleMs` they were written with.
  */
-export type MessagesAhead = ReadonlyMap<string, { readonly instanceId: string; readonly seq: Promise<number> }>;
+export type MessagesAhead = ReadonlyMap<string, { readonly instanceId: string; readonly visibleMs: number; readonly seq: Promise<number> }>;
 
 /** What the store read under the write set's lease before planning it. */
 export interface LeasedRows {
@@ -137,8 +137,11 @@ export class RowWriter {
     const unused = new Map(ahead);
     for (const message of plan.insertMessages) {
       const stored = unused.get(message.id);
-      // A replaced instance's messages were dropped above, a message stored ahead of that with them.
-      const kept = stored?.instanceId === message.instanceId && !plan.replaced.includes(message.instanceId) ? stored : undefined;
+      // A replaced instance's messages were dropped above, a message stored ahead of that with them. One the plan
+      // delivers later than it was written (held until a delayed start's time, `heldUntilStart`) is written again as
+      // delivered, and the one stored ahead deleted: a row visible sooner would let a claim hand it out without its start.
+      const kept = stored?.instanceId === message.instanceId && stored.visibleMs === dueAtMs(message) && !plan.replaced.includes(message.instanceId)
+        ? stored : undefined;
       if ((await this.#enqueue(message, kept?.seq)) && kept) unused.delete(message.id);
     }
     for (const { instanceId, seq } of unused.values()) tx.deleteMessages([{ instanceId, seq: await seq }]);
