@@ -313,7 +313,9 @@ export interface DurableClient {
    * when it applies it. So a
    * crash or a lost lease between two levels leaves the rest queued in the store, never lost: the next worker goes on
    * with it. A child that ended meanwhile, or an instance of that id that this instance did not start, is left alone.
-   * The call resolves once the whole tree is terminal (reads then show every descendant terminal). Where the client
+   * The call resolves once every instance it reached is terminal (reads then show them terminal; a sub-orchestration
+   * below a child that had completed, such as one a `Task.any` left running, is not reached, nor is anything when a
+   * terminate queued before this one, not recursive, ended the instance). Where the client
    * commits a terminate itself (as above), it applies the ones its commits handed on too, level by level, each in a
    * commit that deletes the queued message it applies, so a client with no worker anywhere sees the whole tree end at
    * once; a child a worker holds, or on a store without `capabilities.unclaimedWrites`, is left to a worker, and when
