@@ -7,7 +7,7 @@ import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { OrchestrationExecution } from '../src/engine/orchestration-execution.js';
 import type { ExecutionTerminatedEvent, HistoryEvent } from '../src/model/history-event.js';
 import {
-  activityStepHolds, changesNothing, checkWriteLease, instanceIdsOf, leaseLostError, planWriteSet, rewindsChild, signalsWork, unclaimedHolds, writesInput,
+  activityStepHolds, changesNothing, checkWriteLease, heldUntilStart, instanceIdsOf, leaseLostError, planWriteSet, rewindsChild, signalsWork, unclaimedHolds, writesInput,
 } from '../src/store/plan-write-set.js';
 import { HistoryBuilder } from '../src/testing/history-builder.js';
 
@@ -505,5 +505,28 @@ describe('writesInput (whether a store that keeps the input apart writes it with
     const rewound = direct(rewind, failed.planned.state, failed.history);
     expect(rewound.planned.state).toMatchObject({ runtimeStatus: 'Running', executionId: failed.planned.state.executionId, input: 'second' });
     expect(writesInput(rewound.planned)).toBe(false);
+  });
+});
+
+describe('heldUntilStart (what reaches a delayed start before its time)', () => {
+  const startAt = new Date(t0.getTime() + 60_000);
+  const delayed = state('d', { runtimeStatus: 'Pending', scheduledStartTime: startAt });
+  const terminate: OrchestrationMessage = {
+    id: 'm-t', instanceId: 'd', event: { type: 'ExecutionTerminated', eventId: -1, timestamp: t0.toISOString(), reason: 'stop' },
+  };
+
+  it('queues an event or a command sent as a message to one not started no sooner than its time, as a store without unclaimed writes gets them', () => {
+    for (const sent of [raised('m-e', 'd'), terminate]) {
+      const plan = planWriteSet({ requests: [{ type: 'insertMessage', message: sent, ifMissing: 'fail' }] }, new Map([['d', delayed]]));
+      expect(plan.insertMessages.map((m) => m.visibleAt?.getTime())).toEqual([startAt.getTime()]);
+    }
+  });
+
+  it('keeps a later time, and leaves what reaches one started, terminal or started at once as it is', () => {
+    const later = { ...terminate, visibleAt: new Date(startAt.getTime() + 1) };
+    expect(heldUntilStart(later, delayed)).toBe(later);
+    expect(heldUntilStart(terminate, { ...delayed, historyLength: 3, runtimeStatus: 'Running' })).toBe(terminate);
+    expect(heldUntilStart(terminate, { ...delayed, runtimeStatus: 'Terminated' })).toBe(terminate);
+    expect(heldUntilStart(terminate, state('d', { runtimeStatus: 'Pending' }))).toBe(terminate);
   });
 });

@@ -48,7 +48,9 @@ export interface StartNewOptions {
    *
    * Until it starts: `terminate` ends it without running it; `raiseEvent` is buffered (delivered when the orchestrator
    * waits for it); `suspend` and `resume` work as on any Pending instance (suspended at its start time, it starts
-   * suspended). `restart` of it, once terminal, starts the new execution at once, and a `continueAsNew` runs the next
+   * suspended). These apply at once on a store with `capabilities.unclaimedWrites` (every store of durable-rx); on one
+   * without it, a command goes to the instance as a message, which waits for the start time as every message to it does.
+   * `restart` of it, once terminal, starts the new execution at once, and a `continueAsNew` runs the next
    * execution at once. Over HTTP: the start route's `startAt` query parameter (an ISO 8601 date-time with a zone).
    *
    * @example
