@@ -13,7 +13,7 @@ export { createClient, type CreateClientOptions } from './client/create-client.j
 export type {
   CheckStatusResponseOptions, DurableClient, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions,
   InstanceFilter, InstancesPage, ListInstancesQuery, LocalDurableClient, PurgeInstanceOptions, PurgeInstancesFilter, PurgeResult, RestartOptions,
-  StartNewOptions, TerminateOptions, WaitForCompletionOrCheckStatusOptions,
+  SignalWithStartOptions, StartNewOptions, TerminateOptions, WaitForCompletionOrCheckStatusOptions,
 } from './client/durable-client.js';
 export type { StartIfExists } from './model/write-set.js';
 export { MemoryStore } from './store/memory-store.js';

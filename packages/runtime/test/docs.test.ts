@@ -17,6 +17,7 @@ describeReadmeExamples(new URL('../README.md', import.meta.url), new URL('./.doc
   ['paid order-7', 'instance-already-exists'],
   ['Pending', true, 'reminded ana'],
   ['Failed', 'Canceled: customer withdrew', true],
+  [['cups', 'tea']],
 ]);
 
 // docs/testing.md: the testing and samples entries (its conformance block only registers suites, so it is typechecked).

@@ -50,6 +50,36 @@ async function failedInstance(id: string): Promise<void> {
   expect((await runtime.client.waitForCompletion(id, SETTLED)).runtimeStatus).toBe('Failed');
 }
 
+describe('POST /orchestrators/{name}/{instanceId}/signalWithStart/{eventName}', () => {
+  it('starts an absent id with the body\'s input and event data: 202 and its check-status body', async () => {
+    const response = await call('/orchestrators/WaitForEvents/cart/signalWithStart/Item', { method: 'POST', json: { input: 2, eventData: 'a' } });
+    expect(response.status).toBe(202);
+    expect(await response.json()).toEqual(createHttpManagementPayload('cart', server.url));
+    await runtime.client.raiseEvent('cart', 'Item', 'b');
+    expect(await runtime.client.waitForCompletion('cart', SETTLED)).toMatchObject({ input: 2, output: ['a', 'b'] });
+  });
+
+  it('delivers the event to an active instance and starts nothing; without a body, no data', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'busy', input: 2 });
+    const first = await call('/ORCHESTRATORS/Echo/busy/SignalWithStart/Item', { method: 'POST', json: { input: 'ignored', eventData: 1 } });
+    expect(first.status).toBe(202);
+    await first.body?.cancel();
+    const second = await call('/orchestrators/Echo/busy/signalWithStart/Item', { method: 'POST' });
+    expect(second.status).toBe(202);
+    await second.body?.cancel();
+    expect(await runtime.client.waitForCompletion('busy', SETTLED)).toMatchObject({ name: 'WaitForEvents', input: 2, output: [1, null] });
+  });
+
+  it('refuses a body that is not { input?, eventData? }, bad names and an unknown orchestrator (400), writing nothing', async () => {
+    for (const json of [[1], 'text', null, { data: 1 }, { input: 1, eventData: 2, extra: 3 }]) {
+      expect(await errorOf(call('/orchestrators/Echo/x/signalWithStart/Item', { method: 'POST', json })), JSON.stringify(json)).toEqual([400, 'invalid-argument']);
+    }
+    expect(await errorOf(call('/orchestrators/NoSuch/x/signalWithStart/Item', { method: 'POST', json: {} }))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(call('/orchestrators/Echo/x/signalWithStart/a%01b', { method: 'POST', json: {} }))).toEqual([400, 'invalid-argument']);
+    expect(await runtime.client.getStatusAll()).toEqual([]);
+  });
+});
+
 describe('POST /orchestrators/{name}/{instanceId?}', () => {
   it('starts an instance: 202, a check-status body equal to createHttpManagementPayload, Location and Retry-After', async () => {
     const response = await call('/orchestrators/E1_HelloSequence', { method: 'POST' });

@@ -3,11 +3,11 @@ import {
   type DurableClient,
   type GetStatusOptions, type HistoryEvent, type HttpManagementPayload, type HttpManagementPayloadOptions,
   type InstanceFilter, type InstancesPage, type InstanceStatus, type ListInstancesQuery, type PurgeInstancesFilter,
-  type PurgeInstanceOptions, type PurgeResult, type TerminateOptions, type RestartOptions, type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
+  type PurgeInstanceOptions, type PurgeResult, type TerminateOptions, type RestartOptions, type SignalWithStartOptions, type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
 } from '@durable-rx/runtime';
 import {
   FIRST_ANSWER_GRACE_MS, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
-  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isHeaderText, isInstanceId, isReason, isStartAt, isStartIfExists, MAX_PAGE_SIZE, noStatusError, readChecked, readRecursive, readRestartOptions,
+  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isHeaderText, isInstanceId, isReason, isStartAt, isStartIfExists, MAX_PAGE_SIZE, noStatusError, readChecked, readRecursive, readRestartOptions, readSignalWithStartOptions,
   statusChangesMissed,
   type StatusStamp,
   readTimeoutMs, toPlainJson, toTerminateReason,
@@ -92,7 +92,7 @@ type Query = object;
  * live: connecting or reconnecting) share one subscription on it; one subscribed later takes its own. Each starts with
  * a value read after it subscribed, then gets every value its session delivers, in order.
  *
- * A command (`startNew`, `raiseEvent`, `terminate`, `cancel`, `suspend`, `resume`, `rewind`, `restart`, the purges) is sent only
+ * A command (`startNew`, `signalWithStart`, `raiseEvent`, `terminate`, `cancel`, `suspend`, `resume`, `rewind`, `restart`, the purges) is sent only
  * once the server holds the subscriptions of the watches made before it, so a watch sees what a later command commits,
  * as with the local client: subscribe, then start at once, and no value is missed. It waits at most until the watch
  * ends, an attempt of the event stream fails, or `timeoutMs` passes (then it goes anyway); with no subscription on its
@@ -140,6 +140,15 @@ export class RemoteClient implements DurableClient {
     const query = queryString({ ifExists, startAt });
     const path = `/orchestrators/${segment(name)}${instanceId === undefined ? '' : `/${segment(instanceId)}`}` + (query === '' ? '' : `?${query}`);
     return member(await this.#request('POST', path, input), 'id', 'string');
+  }
+
+  async signalWithStart(name: string, options: SignalWithStartOptions): Promise<string> {
+    assertValidName(name, 'orchestrator name');
+    // The shared reading (startNew's rules for the id and input, raiseEvent's for the event), as the local client's.
+    const { instanceId, input, eventName, eventData } = readSignalWithStartOptions(options);
+    const path = `/orchestrators/${segment(name)}/${segment(instanceId)}/signalWithStart/${segment(eventName)}`;
+    const body = { ...(input === undefined ? {} : { input }), ...(eventData === undefined ? {} : { eventData }) };
+    return member(await this.#request('POST', path, body), 'id', 'string');
   }
 
   async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<InstanceStatus | undefined> {

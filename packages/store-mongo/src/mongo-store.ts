@@ -726,10 +726,11 @@ export class MongoStore implements Store {
         // duplicate is the caller's conflict; one on another index or document is a store error (mapDriverError).
         for (const request of creates) {
           if (request.type !== 'createInstance' || !isDuplicateIdOf(error, instanceKey(request.state.instanceId))) continue;
-          // A start that keeps any instance of its id (`ifExists: 'useExisting'`) runs again, and planWriteSet, now
-          // reading the instance that won, decides (it keeps it). Once: a second duplicate is an id purged and taken
-          // again meanwhile, a conflict as for any start.
-          if (request.ifExists === 'useExisting' && !retried) {
+          // A start that keeps any instance of its id (`ifExists: 'useExisting'`) or signals an active one
+          // (signal-with-start, `signal`) runs again, and planWriteSet, now reading the instance that won, decides (it
+          // keeps it, or delivers the signal to it). Once: a second duplicate is an id purged and taken again
+          // meanwhile, a conflict as for any start.
+          if ((request.ifExists === 'useExisting' || request.signal !== undefined) && !retried) {
             again = true;
             return;
           }

@@ -15,6 +15,7 @@ export { statusChangesMissed, type StatusStamp } from '../model/instance-status.
 export { sameJson } from '../client/same-json.js';
 export { armTimeout, FIRST_ANSWER_GRACE_MS } from '../client/timeout-after.js';
 export { noStatusError } from '../client/no-status-error.js';
+export { readSignalWithStartOptions } from '../client/read-signal-with-start-options.js';
 export { MAX_SUBSCRIPTIONS_PER_SESSION } from '../http/session-limits.js';
 export { MAX_PAGE_SIZE } from '../store/store-helpers.js';
 export { toPlainJson, toTerminateReason, type JsonValue } from '../model/json.js';

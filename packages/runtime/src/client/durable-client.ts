@@ -63,6 +63,18 @@ export interface StartNewOptions {
   readonly startAt?: Date | undefined;
 }
 
+/** Options of {@link DurableClient.signalWithStart}. */
+export interface SignalWithStartOptions {
+  /** The instance to signal, or to start with this id: required (an instance id as `startNew` takes it). */
+  readonly instanceId: string;
+  /** The input of the execution started when none is active; read as `startNew` reads it ({@link StartNewOptions.input}). */
+  readonly input?: unknown | undefined;
+  /** The event's name, as `raiseEvent` takes it: reaches `waitForExternalEvent(eventName)`, case ignored. */
+  readonly eventName: string;
+  /** The event's data, read as `raiseEvent` reads it (plain JSON). */
+  readonly eventData?: unknown | undefined;
+}
+
 /** Options of {@link DurableClient.getStatus}. */
 export interface GetStatusOptions {
   /**
@@ -279,6 +291,29 @@ export interface DurableClient {
    * are dropped), anything else refused with `InvalidArgumentError`.
    */
   raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void>;
+  /**
+   * Signal-with-start (Temporal's `signalWithStart`): delivers the event `eventName` to the instance `instanceId`,
+   * starting it first when it is not active, in one atomic step, so callers do not race a `getStatus`, a `startNew`
+   * and a `raiseEvent`. Decided in the store's transaction:
+   * - an active instance (Pending, Running, Suspended), whatever its orchestrator: gets the event, as `raiseEvent`
+   *   delivers it (kept while Suspended), and nothing is started;
+   * - no instance, or a terminal one (Completed, Failed, Terminated, which is replaced as `startNew` replaces it): a
+   *   new execution of `name` is started with `input`, and the event is buffered for it, so its first
+   *   `waitForExternalEvent(eventName)` gets it.
+   *
+   * Calls for one id that race, from any process, start one execution and deliver every event. Resolves with the id
+   * (an instance id, unlike `startNew`'s, is required). Refused with `InvalidArgumentError` (400), nothing written:
+   * what `startNew` refuses in `name`, `instanceId` and `input` (a runtime's own client: an orchestrator name it does
+   * not know, too) and what `raiseEvent` refuses in `eventName` and `eventData`. Over HTTP: `POST
+   * /orchestrators/{name}/{instanceId}/signalWithStart/{eventName}`, a durable-rx extension.
+   *
+   * @example
+   * ```ts
+   * // Every item goes to the cart's one running instance, started by the first item.
+   * await client.signalWithStart('Cart', { instanceId: `cart-${userId}`, input: { userId }, eventName: 'AddItem', eventData: item });
+   * ```
+   */
+  signalWithStart(name: string, options: SignalWithStartOptions): Promise<string>;
   /**
    * Terminates a Pending, Running or Suspended instance; `reason` becomes its output. Resolves once the termination
    * is committed (reads then show a terminal status), or, when it is only queued for a worker (the cases below), once

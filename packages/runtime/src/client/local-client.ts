@@ -4,7 +4,7 @@
 // merge, a serial read, a distinct map) are written out.
 import { Observable, type Observer, type Subscription } from 'rxjs';
 import {
-  decideRestart, decideResume, decideRewind, decideSend, decideStart, isDelayedStart, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf, unrecordedRewindOf,
+  decideRestart, decideResume, decideRewind, decideSend, decideSignalWithStart, decideStart, isDelayedStart, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf, unrecordedRewindOf,
   type DirectDecision, type DirectInput,
 } from '../engine/decide-step.js';
 import { activeChildrenOf, endedByRecursiveTerminate, subOrchestrationsOf } from '../engine/active-children.js';
@@ -41,10 +41,11 @@ import type { Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
 import type {
   CheckStatusResponseOptions, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions,
-  InstanceFilter, InstancesPage, ListInstancesQuery, LocalDurableClient, PurgeInstanceOptions, PurgeInstancesFilter, PurgeResult, RestartOptions, StartNewOptions,
+  InstanceFilter, InstancesPage, ListInstancesQuery, LocalDurableClient, PurgeInstanceOptions, PurgeInstancesFilter, PurgeResult, RestartOptions, SignalWithStartOptions, StartNewOptions,
   TerminateOptions, WaitForCompletionOrCheckStatusOptions,
 } from './durable-client.js';
 import { ChangeRouter } from './change-router.js';
+import { readSignalWithStartOptions } from './read-signal-with-start-options.js';
 import { createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusResponseOf } from './check-status-response.js';
 import { followPages } from './follow-pages.js';
 import { createHttpManagementPayload } from './http-management-payload.js';
@@ -205,6 +206,24 @@ export class LocalClient implements LocalDurableClient {
       }
     }
     held?.();
+    return instanceId;
+  }
+
+  async signalWithStart(name: string, options: SignalWithStartOptions): Promise<string> {
+    assertValidName(name, 'orchestrator name');
+    if (this.#known && !this.#known.has(name)) {
+      throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(name)} is registered`);
+    }
+    const { instanceId, input, eventName, eventData } = readSignalWithStartOptions(options);
+    const now = this.#now();
+    // Not handed to this runtime's worker leased (as startNew's is): over an active instance nothing is created, and
+    // the worker claims the new execution with both its messages as usual.
+    const writeSet = decideSignalWithStart({ instanceId, name, input, now, newId: this.#newId }, eventName, eventData);
+    const [created] = writeSet.requests as [CreateInstanceWrite];
+    // Frozen, as startNew's start message and a raised event: the client's own, so a store may keep them without a copy.
+    freezeBuilt(created.message);
+    freezeBuilt(created.signal!);
+    await this.#commit(writeSet, now.getTime());
     return instanceId;
   }
 

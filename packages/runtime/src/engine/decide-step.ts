@@ -874,6 +874,26 @@ export function decideStart(input: StartInput): WriteSet {
 }
 
 /**
+ * The write set of a signal-with-start (`DurableClient.signalWithStart`): the event `eventName` (with `eventData`)
+ * for the instance `input.instanceId`, decided in the store's transaction (`planWriteSet`, `CreateInstanceWrite.signal`):
+ * an active instance gets it and nothing is started; otherwise (no instance, or a terminal one, replaced) a new
+ * execution is started with `input.input` and gets the event right after its start message. Never leased (the first
+ * step may be the event's instance's, not this start's); `input.lease` and `input.ifExists` are not read.
+ */
+export function decideSignalWithStart(input: StartInput, eventName: string, eventData: JsonValue | undefined): WriteSet {
+  const { state, message: start } = startOf(input);
+  const timestamp = isoTime(input.now);
+  const event: MessageEvent = eventData === undefined
+    ? { type: 'EventRaised', eventId: -1, timestamp, name: eventName }
+    : { type: 'EventRaised', eventId: -1, timestamp, name: eventName, input: eventData };
+  return {
+    requests: [{
+      type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' }, signal: message(input.newId(), input.instanceId, undefined, event),
+    }],
+  };
+}
+
+/**
  * The write set of a restart: starts `input.instanceId` (the restarted id, or a new one) provided the instance
  * `restartedId` is still terminal when the write commits: `InstanceNotFoundError` when it is gone,
  * `InstanceNotTerminalError` when it is active again.

@@ -221,6 +221,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout` in s; `pollingInterval` ignored; `version` refused; `ifExists`, durable-rx's own: `overwrite`, `fail` or `useExisting`, as `StartNewOptions.ifExists`; `startAt`, durable-rx's own: an ISO 8601 date-time with a zone, as `StartNewOptions.startAt`) | 202 check-status body, `Location`, `Retry-After` (the status link with `returnInternalServerErrorOnFailure=true` when given); with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`); with `useExisting` over an instance, the same for that instance | 400, 403, 409, 413 |
  * | `GET /instances/{id}` (`showHistory`, `showHistoryOutput`, `showInput`, `returnInternalServerErrorOnFailure`, `format`) | 200 terminal, 202 (+ `Location`, `Retry-After`) otherwise, 500 Failed with `returnInternalServerErrorOnFailure=true` | 404 |
  * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` (empty on the last page) | 400 |
+ * | `POST /orchestrators/{name}/{instanceId}/signalWithStart/{eventName}` (durable-rx's own, `DurableClient.signalWithStart`; body: a JSON object `{ input?, eventData? }`; `timeout` as for start) | 202 check-status body of the instance signalled or started | 400, 403, 413 |
  * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data) | 202 | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/terminate?reason=` (without `reason`, a JSON body is the reason; `recursive=true`, durable-rx's own: its running sub-orchestrations too, as `TerminateOptions.recursive`) | 202 | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/suspend?reason=`, `/resume?reason=` (without `reason`, a JSON string body is the reason) | 202 | 400, 403, 404, 410, 413 |
@@ -414,6 +415,24 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       ...(instanceId === undefined ? {} : { instanceId }),
       ...(ifExists === undefined ? {} : { ifExists }),
       ...(startAt === undefined ? {} : { startAt }),
+    });
+    return startedResponse(c, url, root, id, timeoutSeconds, returnServerErrorOnFailure);
+  });
+
+  // An extension of durable-rx's (Durable Functions has none): Temporal's signal-with-start, the event delivered to the
+  // active instance of the id, or to a new execution started for it (`DurableClient.signalWithStart`). The body carries
+  // both values, as a JSON object `{ input?, eventData? }`.
+  app.on('POST', paths('/orchestrators/:name/:instanceId/signalWithStart/:eventName'), async (c) => {
+    const url = new URL(c.req.url);
+    const name = c.req.param('name');
+    const instanceId = parseInstanceIdSegment(c.req.param('instanceId'));
+    const eventName = c.req.param('eventName');
+    const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(queryOf(url));
+    const root = rootOf(c, url); // before anything is done, as on start
+    const body = await readJsonBody(c.req.raw, settings.maxBodyBytes);
+    const { input, eventData } = signalWithStartBody(body);
+    const id = await client.signalWithStart(name, {
+      instanceId, eventName, ...(input === undefined ? {} : { input }), ...(eventData === undefined ? {} : { eventData }),
     });
     return startedResponse(c, url, root, id, timeoutSeconds, returnServerErrorOnFailure);
   });
@@ -1082,4 +1101,19 @@ function isCrossSiteFetch(site: string | null): boolean {
 function timerDelay(ms: number, what: string): number {
   if (ms > MAX_TIMER_DELAY_MS) throw new InvalidArgumentError(`${what} must be at most ${MAX_TIMER_DELAY_MS} ms (24.8 days)`);
   return ms;
+}
+
+/**
+ * The values of a signal-with-start request's body: absent, or a JSON object whose only members are `input` and
+ * `eventData` (each optional). Anything else is refused with `InvalidArgumentError` (400), a misspelt member too,
+ * which would otherwise start an execution without its input.
+ */
+function signalWithStartBody(body: JsonBody): { readonly input?: unknown; readonly eventData?: unknown } {
+  if (!body.present) return {};
+  const value = body.value;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) invalid('the signalWithStart body', 'must be a JSON object { input?, eventData? }');
+  const extra = Object.keys(value).find((key) => key !== 'input' && key !== 'eventData');
+  if (extra !== undefined) invalid('the signalWithStart body', `has an unknown member ${JSON.stringify(extra)} (only input and eventData)`);
+  const members = value as { readonly input?: unknown; readonly eventData?: unknown };
+  return { ...(Object.hasOwn(members, 'input') ? { input: members.input } : {}), ...(Object.hasOwn(members, 'eventData') ? { eventData: members.eventData } : {}) };
 }

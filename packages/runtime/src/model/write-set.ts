@@ -128,6 +128,14 @@ export interface CreateInstanceWrite {
    */
   readonly ifExists?: StartIfExists;
   /**
+   * Signal-with-start (`DurableClient.signalWithStart`): a message (an `EventRaised`) for the instance of the id
+   * whichever way the request goes, checked after `ifExists`. An active instance (Pending, Running, Suspended) gets it
+   * and nothing is created (`ifRunning` is not consulted); otherwise the instance is created (over a terminal one as
+   * usual) and gets it right after its start message, so the new execution finds it buffered. Two such requests for
+   * one id that race, from any process, create one execution and deliver both messages.
+   */
+  readonly signal?: OrchestrationMessage;
+  /**
    * A parent's rewind re-creating a sub-orchestration that failed: when the id is taken by a Failed instance with the
    * same name and parent, nothing is created and this message (an `ExecutionRewound`) is delivered to it instead, so
    * the child is rewound in place (its completed work is kept, as Durable Functions rewinds failed sub-orchestrations

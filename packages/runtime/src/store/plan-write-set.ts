@@ -146,8 +146,9 @@ function addId(ids: string[], id: string): string[] {
  *
  * The rules, in one place: a client start's `ifExists` (`fail`, `useExisting`) refuses or skips a create over any
  * instance of its id; otherwise a created instance replaces a terminal one one `version` higher (1 for a new id) and
- * drops its history, messages and tasks; creating over a running instance fails or notifies (`ifRunning`), over a
- * sub-orchestration a parent's rewind takes back ({@link rewindsChild}) delivers `ifFailed` instead when it is given
+ * drops its history, messages and tasks; a signal-with-start (`signal`) delivers its message to an active instance
+ * instead of creating, or to the created execution after its start message; creating over a running instance fails
+ * or notifies (`ifRunning`), over a sub-orchestration a parent's rewind takes back ({@link rewindsChild}) delivers `ifFailed` instead when it is given
  * (a second such create of the write set delivers the `ifRunning` message, the instance being rewound or created
  * already); a
  * message is dropped when its instance does not exist (or fails, `ifMissing: 'fail'`), when it carries another
@@ -174,6 +175,12 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
         if (ifExists !== undefined && isStartIfExists(ifExists, 'createInstance.ifExists') !== 'overwrite' && existing) {
           if (ifExists === 'fail') throw alreadyExists(id, existing);
           break; // useExisting: nothing created, nothing delivered
+        }
+        // Signal-with-start: an active instance takes the signal, and nothing is created.
+        const { signal } = request;
+        if (signal && existing && !isTerminalStatus(existing.runtimeStatus)) {
+          deliver(plan, stored, signal, 'drop');
+          break;
         }
         // A parent's rewind (`rewindsChild`). A second call of the rewind to it finds it being rewound or created, as
         // over a running instance, and is told so (`ifRunning`).
@@ -206,6 +213,7 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
         // Only a new id is leased: the starter runs the step on the state it wrote, version 1.
         setState(plan, stored, { ...request.state, version: (existing?.version ?? 0) + 1 }, true, request.lease && !existing ? request.lease : undefined);
         deliver(plan, stored, request.message, 'drop');
+        if (signal) deliver(plan, stored, signal, 'drop'); // after the start: the new execution finds it buffered
         break;
       }
       case 'replaceState':

@@ -827,6 +827,68 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
       });
     });
 
+    describe('signalWithStart', () => {
+      it('starts an absent id with the input and the event buffered for its first wait', async () => {
+        expect(await client.signalWithStart('WaitForEvents', { instanceId: 'sws', input: 2, eventName: 'item', eventData: 'a' })).toBe('sws');
+        await client.raiseEvent('sws', 'Item', 'b');
+        expect(await client.waitForCompletion('sws', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', input: 2, output: ['a', 'b'] });
+      });
+
+      it('delivers the event to an active instance, a Suspended one too, and starts nothing', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'busy', input: 3 });
+        await client.raiseEvent('busy', 'Item', 1);
+        // Another orchestrator's name and input: the active instance keeps its own.
+        expect(await client.signalWithStart('Echo', { instanceId: 'busy', input: 'other', eventName: 'Item', eventData: 2 })).toBe('busy');
+        expect(await client.getStatus('busy')).toMatchObject({ name: 'WaitForEvents', input: 3 });
+        await client.suspend('busy');
+        await client.signalWithStart('WaitForEvents', { instanceId: 'busy', eventName: 'Item', eventData: 3 });
+        expect(await client.getStatus('busy')).toMatchObject({ runtimeStatus: 'Suspended' });
+        await client.resume('busy');
+        const done = await client.waitForCompletion('busy', SETTLED);
+        expect(done).toMatchObject({ runtimeStatus: 'Completed', output: [1, 2, 3] });
+        const history = (await client.getStatus('busy', { showHistory: true }))?.history ?? [];
+        expect(history.filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
+      });
+
+      it('starts a new execution over a terminal instance, with the new input and the event', async () => {
+        await client.startNew('Echo', { instanceId: 'again', input: 'first' });
+        await client.waitForCompletion('again', SETTLED);
+        await client.signalWithStart('WaitForEvents', { instanceId: 'again', input: 1, eventName: 'Item', eventData: 'late' });
+        expect(await client.waitForCompletion('again', SETTLED)).toMatchObject({ name: 'WaitForEvents', input: 1, output: ['late'] });
+      });
+
+      it('runs one execution for calls of one id that race, and delivers every event', async () => {
+        const ids = await Promise.all([1, 2, 3].map((n) => client.signalWithStart('WaitForEvents', { instanceId: 'raced', input: 3, eventName: 'Item', eventData: n })));
+        expect(ids).toEqual(['raced', 'raced', 'raced']);
+        const done = await client.waitForCompletion('raced', SETTLED);
+        expect((done.output as number[]).sort()).toEqual([1, 2, 3]);
+        const history = (await client.getStatus('raced', { showHistory: true }))?.history ?? [];
+        expect(history.filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
+      });
+
+      it('refuses bad arguments (400) as startNew and raiseEvent do, an unknown orchestrator too, and writes nothing', async () => {
+        const invalid = { code: 'invalid-argument', status: 400 };
+        const refused: [() => unknown, string?][] = [
+          [() => client.signalWithStart('NoSuchOrchestrator', { instanceId: 'x', eventName: 'Item' })],
+          [() => client.signalWithStart('', { instanceId: 'x', eventName: 'Item' })],
+          [() => client.signalWithStart('WaitForEvents', undefined as never), 'signalWithStart options must be an object'],
+          [() => client.signalWithStart('WaitForEvents', null as never), 'signalWithStart options must be an object'],
+          [() => client.signalWithStart('WaitForEvents', { eventName: 'Item' } as never), 'signalWithStart options.instanceId is required'],
+          [() => client.signalWithStart('WaitForEvents', { instanceId: 'x' } as never), 'signalWithStart options.eventName is required'],
+          [() => client.signalWithStart('WaitForEvents', { instanceId: 'a/b', eventName: 'Item' })],
+          [() => client.signalWithStart('WaitForEvents', { instanceId: 'x', eventName: '' })],
+          [() => client.signalWithStart('WaitForEvents', { instanceId: 'x', eventName: '..' })],
+          [() => client.signalWithStart('WaitForEvents', { instanceId: 'x', eventName: 'Item', input: { f() {} } }), 'signalWithStart options.input.f is a function, not JSON'],
+          [() => client.signalWithStart('WaitForEvents', { instanceId: 'x', eventName: 'Item', eventData: Number.NaN }), 'signalWithStart options.eventData is NaN, not JSON'],
+          [() => client.signalWithStart('WaitForEvents', { instanceId: 'x', eventName: 'Item', eventData: cyclic() })],
+        ];
+        for (const [call, message] of refused) {
+          await expect((async () => call())()).rejects.toMatchObject(message === undefined ? invalid : { ...invalid, message });
+        }
+        expect(await client.getStatusAll()).toEqual([]);
+      });
+    });
+
     describe('raiseEvent', () => {
       it('delivers events, buffering those raised before the orchestrator waits (FIFO)', async () => {
         await client.startNew('WaitForEvents', { instanceId: 'events', input: 3 });

@@ -548,6 +548,96 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       });
     });
 
+    describe('signal-with-start (CreateInstanceWrite.signal)', () => {
+      /** A client's signal-with-start of `request` with the event `name` (`data`), as decideSignalWithStart writes it. */
+      const signalWithStart = (store: Store, request: CreateInstanceRequest, name: string, data?: unknown) =>
+        store.commit({ requests: [{ type: 'createInstance', ...request, ifRunning: { kind: 'fail' }, signal: message(request.state.instanceId, eventRaised(name, data)) }] });
+      const eventsOf = (item: OrchestrationWorkItem) => item.messages.map((m) => m.event);
+
+      it('starts an absent id and buffers the event after its start message', async () => {
+        const store = await open();
+        await signalWithStart(store, newInstance('a', { input: 'in' }), 'Add', 1);
+        expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending', input: 'in', executionId: 'exec-1', version: 1 });
+        expect(eventsOf(await claim(store))).toMatchObject([{ type: 'ExecutionStarted', input: 'in' }, { type: 'EventRaised', name: 'Add', input: 1 }]);
+      });
+
+      it('delivers the event to an active instance and starts nothing: its execution, input and version stay', async () => {
+        const store = await open();
+        await create(store, newInstance('a', { input: 1 }));
+        await signalWithStart(store, newInstance('a', { input: 2, executionId: 'exec-2' }), 'Add', 'x');
+        expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending', input: 1, executionId: 'exec-1', version: 1 });
+        expect(eventsOf(await claim(store))).toMatchObject([
+          { type: 'ExecutionStarted', input: 1, executionId: 'exec-1' }, { type: 'EventRaised', name: 'Add', input: 'x' },
+        ]);
+      });
+
+      it('replaces a terminal instance with a new execution that gets the event', async () => {
+        const store = await open();
+        await create(store, newInstance('a', { input: 'first' }));
+        await commitStep(store, await claim(store), { runtimeStatus: 'Completed', output: 'done' }, [started('a'), completedEvent()]);
+        await signalWithStart(store, newInstance('a', { input: 'second', executionId: 'exec-2' }), 'Add');
+        expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending', input: 'second', executionId: 'exec-2', version: 3 });
+        expect(await store.getHistory('a')).toEqual([]);
+        expect(eventsOf(await claim(store))).toMatchObject([{ type: 'ExecutionStarted', executionId: 'exec-2' }, { type: 'EventRaised', name: 'Add' }]);
+      });
+
+      it('starts one execution for two that race over one id, and delivers both events', async () => {
+        const store = await open();
+        await Promise.all([
+          signalWithStart(store, newInstance('race', { input: 1, executionId: 'exec-1' }), 'Add', 1),
+          signalWithStart(store, newInstance('race', { input: 2, executionId: 'exec-2' }), 'Add', 2),
+        ]);
+        const state = await store.getInstance('race');
+        expect(state).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
+        const events = eventsOf(await claim(store));
+        expect(events).toHaveLength(3);
+        expect(events[0]).toMatchObject({ type: 'ExecutionStarted', executionId: state!.executionId, input: state!.input });
+        expect(events.slice(1).map((e) => e.type === 'EventRaised' && e.input).sort()).toEqual([1, 2]);
+      });
+
+      it('runs an orchestration once for signal-with-starts that race, each event reaching it, and again after it finished', async () => {
+        const store = await open();
+        const runtime = await runtimeOn(store, 'w1', {
+          orchestrators: {
+            Collect: function* (ctx) {
+              const items: unknown[] = [ctx.getInput()];
+              for (let i = 0; i < 3; i++) items.push(yield ctx.waitForExternalEvent('Add'));
+              return items;
+            },
+          },
+        });
+        const { client } = runtime;
+        const ids = await Promise.all([1, 2, 3].map((n) => client.signalWithStart('Collect', { instanceId: 'cart', input: `in-${n}`, eventName: 'add', eventData: n })));
+        expect(ids).toEqual(['cart', 'cart', 'cart']);
+        const done = await client.waitForCompletion('cart', SETTLED);
+        expect(done.runtimeStatus).toBe('Completed');
+        const [input, ...items] = done.output as unknown[];
+        expect(['in-1', 'in-2', 'in-3']).toContain(input);
+        expect(items.sort()).toEqual([1, 2, 3]);
+        // Over the finished instance: a new execution, with the new input and the event.
+        await client.signalWithStart('Collect', { instanceId: 'cart', input: 'again', eventName: 'Add', eventData: 4 });
+        await client.raiseEvent('cart', 'Add', 5);
+        await client.raiseEvent('cart', 'Add', 6);
+        expect(await client.waitForCompletion('cart', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['again', 4, 5, 6] });
+      }, 60_000);
+
+      if (options.shared) {
+        it('starts one execution when two handles signal-with-start one id at once, both events delivered', async () => {
+          const db = `shared-${randomId()}`;
+          const a = await open(db);
+          const b = await open(db);
+          await Promise.all([
+            signalWithStart(a, newInstance('s', { input: 1, executionId: 'exec-1' }), 'Add', 1),
+            signalWithStart(b, newInstance('s', { input: 2, executionId: 'exec-2' }), 'Add', 2),
+          ]);
+          expect(await a.getInstance('s')).toMatchObject({ runtimeStatus: 'Pending', version: 1 });
+          const events = eventsOf(await claim(b));
+          expect(events.map((e) => e.type)).toEqual(['ExecutionStarted', 'EventRaised', 'EventRaised']);
+          expect(events.slice(1).map((e) => e.type === 'EventRaised' && e.input).sort()).toEqual([1, 2]);
+        });
+      }
+    });
+
     describe('messages and orchestration work items', () => {
       it('refuses a message to an unknown instance', async () => {
         const store = await open();
