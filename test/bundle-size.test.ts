@@ -1190,12 +1190,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 81,647 B (+1 / +1), budgets set to match; runtime.js and rx-client within theirs.
  * 2026-12-05, the IndexedDB stores write again a message stored ahead of a commit's reads that the plan holds until a
  * delayed start's time: 51,357 / 81,647 -> 51,371 / 81,664 B (+14 / +17), budgets set to match.
+ * 2026-12-05, signalWithStart (its options read once for both clients, its write set decided by planWriteSet's
+ * CreateInstanceWrite.signal): 40,334 / 51,371 / 81,664 / 10,504 -> 40,567 / 51,624 / 81,906 / 10,650 B
+ * (+233 / +253 / +242 / +146), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 40_334 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 51_371 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_664 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 10_504 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 40_567 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 51_624 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_906 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 10_650 },
 ];
 
 describe('bundle size', () => {
