@@ -54,3 +54,33 @@ describe('purgeInstanceHistory with recursive', () => {
     expect((await client.getStatus('busy-g'))?.runtimeStatus).toBe('Running');
   });
 });
+
+describe('purgeInstanceHistory with recursive, racing a start', () => {
+  it('leaves alone an instance started over a member\'s id after the tree was read', async () => {
+    // The first deletion (the deepest member's) first starts and ends an instance of the next member's id, as another
+    // caller could while the purge runs.
+    let before: (() => Promise<void>) | undefined;
+    class Racing extends MemoryStore {
+      override async purgeInstance(instanceId: string): Promise<number> {
+        const run = before;
+        before = undefined;
+        if (run) await run();
+        return super.purgeInstance(instanceId);
+      }
+    }
+    const runtime = createRuntime({ store: new Racing(), orchestrators, logger: silentLogger });
+    runtimes.push(runtime);
+    await runtime.start();
+    const { client } = runtime;
+    await client.startNew('Root', { instanceId: 'race', input: 'quick' });
+    expect((await client.waitForCompletion('race')).runtimeStatus).toBe('Completed');
+    before = async () => {
+      await client.startNew('Grandchild', { instanceId: 'race-b', input: 'wait' });
+      await client.terminate('race-b', 'not the tree\'s');
+    };
+    // Deepest first: race-g, then race-b (now another instance), race-a, race.
+    expect(await client.purgeInstanceHistory('race', { recursive: true })).toEqual({ instancesDeleted: 3 });
+    expect(await client.getStatus('race-b')).toMatchObject({ runtimeStatus: 'Terminated', output: 'not the tree\'s' });
+    for (const id of ['race', 'race-a', 'race-g']) expect(await client.getStatus(id)).toBeUndefined();
+  });
+});

@@ -500,9 +500,10 @@ export interface DurableClient {
    * started (named in its history), and theirs, at any depth, are deleted too, and `instancesDeleted` counts them all;
    * an id such a call found taken by another parent's instance, or gone already, is skipped. Every instance of the tree
    * must be terminal: one that is not refuses the purge with 409 before anything is deleted. The instances are deleted
-   * one by one, the deepest first and the named one last, so a purge cut short (a crash, a descendant started again
+   * one by one, the deepest first and the named one last, so a purge cut short (a crash, a descendant rewound
    * meanwhile: 409) leaves the named instance, whose history still names the rest, and repeating the call finishes
-   * it.
+   * it. Each is read again just before it goes: an instance another caller started over a descendant's id since the
+   * tree was read is left alone (one started between that read and the deletion is still taken: a store purges by id).
    *
    * @example
    * ```ts

@@ -519,7 +519,11 @@ export class LocalClient implements LocalDurableClient {
     }
     let instancesDeleted = 0;
     for (let i = tree.length - 1; i >= 0; i--) {
-      const id = tree[i]!.instanceId;
+      const { instanceId: id, executionId } = tree[i]!;
+      // A member read again just before it goes: an instance another caller started over its id since the tree was
+      // read (a new execution) is not the tree's, and is left alone. (A start between this read and the purge is
+      // still taken with it: the Store port purges by id alone.)
+      if (i > 0 && (await this.#read(id))?.executionId !== executionId) continue;
       instancesDeleted += await this.#bounded(() => this.#store.purgeInstance(id));
     }
     return { instancesDeleted };
