@@ -1193,11 +1193,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, signalWithStart (its options read once for both clients, its write set decided by planWriteSet's
  * CreateInstanceWrite.signal): 40,334 / 51,371 / 81,664 / 10,504 -> 40,567 / 51,624 / 81,906 / 10,650 B
  * (+233 / +253 / +242 / +146), budgets set to match.
+ * 2026-12-05, a recursive purge reads each member again before deleting it: 40,567 / 51,624 / 81,906 -> 40,581 /
+ * 51,642 / 81,920 B (+14 / +18 / +14), budgets set to match; rx-client within its own.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 40_567 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 51_624 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_906 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 40_581 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 51_642 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_920 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_650 },
 ];
 
