@@ -429,12 +429,15 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         // The real clock: a worker's timer for the store's next due time is what wakes it.
         const startAt = new Date(Date.now() + 300);
         await client.startNew('At', { instanceId: 'runs', startAt });
+        // Issued before its time (a loaded machine may take longer), the start is held and its status says until when.
+        const issuedInTime = Date.now() < startAt.getTime();
         await client.startNew('At', { instanceId: 'ended', startAt: new Date(Date.now() + 3_600_000) });
         await client.raiseEvent('runs', 'go', 'early');
         await client.terminate('ended', 'not needed');
         expect(await client.getStatus('ended')).toMatchObject({ runtimeStatus: 'Terminated', output: 'not needed' });
         const status = await client.waitForCompletion('runs', SETTLED);
-        expect(status).toMatchObject({ runtimeStatus: 'Completed', output: { got: 'early' }, scheduledStartTime: startAt });
+        expect(status).toMatchObject({ runtimeStatus: 'Completed', output: { got: 'early' } });
+        if (issuedInTime) expect(status.scheduledStartTime).toEqual(startAt);
         expect(new Date((status.output as { at: string }).at).getTime()).toBeGreaterThanOrEqual(startAt.getTime());
         // A restart of the terminated one runs at once, with no scheduled time; it never ran before.
         expect(ran).toEqual(['runs']);
