@@ -302,7 +302,8 @@ export interface DurableClient {
    *   `waitForExternalEvent(eventName)` gets it.
    *
    * Calls for one id that race, from any process, start one execution and deliver every event. Resolves with the id
-   * (an instance id, unlike `startNew`'s, is required). Refused with `InvalidArgumentError` (400), nothing written:
+   * (an instance id, unlike `startNew`'s, is required); as after `startNew`, reads a runtime's own client issues as it
+   * resolves show an execution it started Pending. Refused with `InvalidArgumentError` (400), nothing written:
    * what `startNew` refuses in `name`, `instanceId` and `input` (a runtime's own client: an orchestrator name it does
    * not know, too) and what `raiseEvent` refuses in `eventName` and `eventData`. Over HTTP: `POST
    * /orchestrators/{name}/{instanceId}/signalWithStart/{eventName}`, a durable-rx extension.

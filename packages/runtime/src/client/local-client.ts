@@ -223,7 +223,14 @@ export class LocalClient implements LocalDurableClient {
     // Frozen, as startNew's start message and a raised event: the client's own, so a store may keep them without a copy.
     freezeBuilt(created.message);
     freezeBuilt(created.signal!);
-    await this.#commit(writeSet, now.getTime());
+    // The worker claims nothing until a macrotask after the commit, as after a start or a restart: the caller's reads
+    // right after show an execution it started Pending.
+    const held = this.#startHandOff?.()?.holdWakes();
+    try {
+      await this.#commit(writeSet, now.getTime());
+    } finally {
+      held?.();
+    }
     return instanceId;
   }
 

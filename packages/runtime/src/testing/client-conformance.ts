@@ -1659,6 +1659,25 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(await client.waitForCompletion('ryw-start', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 1 });
       });
 
+      it('shows an execution a signalWithStart started Pending to getStatus, status$ and listInstances read as it resolves', async (context) => {
+        if (under.startsShowPending === false) {
+          return context.skip('the worker behind this client runs on its own: a start may be Running at the next read');
+        }
+        const readNow = async (id: string): Promise<(string | undefined)[]> => {
+          const [status, first, page] = await Promise.all([
+            client.getStatus(id), firstValueFrom(client.status$(id)), client.listInstances(),
+          ]);
+          return [status?.runtimeStatus, first?.runtimeStatus, page.instances.find((s) => s.instanceId === id)?.runtimeStatus];
+        };
+        await client.signalWithStart('Echo', { instanceId: 'ryw-signal', input: 1, eventName: 'Item' });
+        expect(await readNow('ryw-signal')).toEqual(['Pending', 'Pending', 'Pending']);
+        expect(await client.waitForCompletion('ryw-signal', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 1 });
+        // Over the completed instance: a new execution, Pending too.
+        await client.signalWithStart('Echo', { instanceId: 'ryw-signal', input: 2, eventName: 'Item' });
+        expect(await readNow('ryw-signal')).toEqual(['Pending', 'Pending', 'Pending']);
+        expect(await client.waitForCompletion('ryw-signal', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 2 });
+      });
+
       it('shows a start, read as it resolves, exactly as the store holds it', async (context) => {
         if (under.startsShowPending === false) {
           return context.skip('the worker behind this client runs on its own: a start may be Running at the next read');
