@@ -1195,11 +1195,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * (+233 / +253 / +242 / +146), budgets set to match.
  * 2026-12-05, a recursive purge reads each member again before deleting it: 40,567 / 51,624 / 81,906 -> 40,581 /
  * 51,642 / 81,920 B (+14 / +18 / +14), budgets set to match; rx-client within its own.
+ * 2026-12-05, signalWithStart holds the runtime's worker off during its commit, as startNew does: 40,581 / 51,642 /
+ * 81,920 -> 40,584 / 51,648 / 81,925 B (+3 / +6 / +5), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 40_581 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 51_642 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_920 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 40_584 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 51_648 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_925 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_650 },
 ];
 
