@@ -5,7 +5,8 @@ import { rewindHistory } from '../src/engine/rewind-history.js';
 import { CanceledError, isCancellation } from '../src/model/errors/canceled-error.js';
 import { TaskFailedError } from '../src/model/errors/task-failed-error.js';
 import type { ExecutionCancelRequestedEvent, HistoryEvent } from '../src/model/history-event.js';
-import { HistoryBuilder, eventRaised, executionStarted, taskCompleted } from '../src/testing/history-builder.js';
+import { ReplayFlag } from '../src/engine/flags.js';
+import { HistoryBuilder, eventRaised, executionStarted, taskCompleted, taskFailed, timerFired } from '../src/testing/history-builder.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -163,6 +164,69 @@ describe('cooperative cancellation in the engine', () => {
     execution.step(T0, [executionStarted('Orch')]);
     expect(execution.step(at(1), [cancel()]).actions).toEqual([]);
     expect(completion(execution.step(at(2), [taskCompleted(0, 'late')]))).toMatchObject({ result: 'after cancel: late' });
+  });
+
+  describe('a call with retries made before the cancel starts no new attempt', () => {
+    /** Charges with retries; on cancel refunds (with retries too) and ends with what the charge call said. */
+    const charge: Orchestrator = function* (ctx) {
+      const retry = { firstRetryIntervalInMilliseconds: 1000, maxNumberOfAttempts: 5 };
+      try {
+        return yield ctx.callActivityWithRetry('Charge', retry);
+      } catch (error) {
+        if (!ctx.isCancellationRequested) throw error;
+        yield ctx.callActivityWithRetry('Refund', retry);
+        return 'refunded';
+      }
+    };
+    const types = (step: StepResult) => step.actions.map((a) => (a.type === 'ScheduleTask' ? `${a.name}#${a.attempt}` : a.type));
+
+    it('a retry timer that fires after the cancel fails the call with the last error, while the compensation retries', () => {
+      const execution = run(charge);
+      execution.step(T0, [executionStarted('Charge')]);
+      expect(types(execution.step(at(1), [taskFailed(0, 'declined')]))).toEqual(['CreateTimer']); // timer #1
+      expect(types(execution.step(at(2), [cancel('withdrawn')]))).toEqual(['Refund#1']); // #2
+      // The charge's retry timer fires: no second charge.
+      expect(types(execution.step(at(1002), [timerFired(1, at(1001))]))).toEqual([]);
+      // The refund, called after the cancel, retries as its options say.
+      expect(types(execution.step(at(1003), [taskFailed(2, 'busy')]))).toEqual(['CreateTimer']);
+      expect(types(execution.step(at(2004), [timerFired(3, at(2003))]))).toEqual(['Refund#2']);
+      expect(completion(execution.step(at(2005), [taskCompleted(4)]))).toMatchObject({ orchestrationStatus: 'Completed', result: 'refunded' });
+    });
+
+    it('an attempt that fails after the cancel fails the call: no retry timer, and a replay of that history agrees', () => {
+      const yieldsAgain: Orchestrator = function* (ctx) {
+        const call = ctx.callActivityWithRetry('Charge', { firstRetryIntervalInMilliseconds: 1000, maxNumberOfAttempts: 5 });
+        try {
+          return yield call;
+        } catch (error) {
+          if (!isCancellation(error)) throw error;
+        }
+        try {
+          return yield call; // the charge's own outcome, once it has one
+        } catch (error) {
+          return `charge failed: ${(error as Error).message}`;
+        }
+      };
+      const execution = run(yieldsAgain);
+      const history = [...execution.step(T0, [executionStarted('Charge')]).newEvents, ...execution.step(at(1), [cancel()]).newEvents];
+      const failed = execution.step(at(2), [taskFailed(0, 'declined')]);
+      history.push(...failed.newEvents);
+      expect(failed.actions).toEqual([]);
+      expect(completion(failed)).toMatchObject({ orchestrationStatus: 'Completed', result: expect.stringContaining('declined') });
+      const cold = new OrchestrationExecution(yieldsAgain, limit);
+      expect(cold.replay(history)).toBe(history.length);
+      expect(cold.inspection.phase.kind).toBe('finished');
+    });
+
+    it('a history recorded before the flag keeps retrying after the cancel', () => {
+      const flags = Object.values(ReplayFlag).filter((f) => f !== ReplayFlag.NoRetryAfterCancel);
+      const built = new HistoryBuilder({ name: 'Charge' }).started().taskScheduled('Charge').build();
+      const history = [{ ...built[0]!, replayFlags: flags } as HistoryEvent, ...built.slice(1)];
+      const execution = run(charge, history);
+      expect(types(execution.step(at(1), [taskFailed(0, 'declined')]))).toEqual(['CreateTimer']);
+      execution.step(at(2), [cancel()]);
+      expect(types(execution.step(at(1002), [timerFired(1, at(1001))]))).toEqual(['Charge#2']);
+    });
   });
 
   it('records and ignores a cancel that reaches a finished execution', () => {

@@ -386,7 +386,9 @@ export interface DurableClient {
    * (in the same step, or by a `continueAsNew` in the step that takes it: the next execution does not get it). The
    * work the orchestrator waited for is not canceled: a running activity finishes and its result is recorded (and
    * ignored unless the orchestrator yields that task again), and sub-orchestrations it started are not canceled with
-   * it (cancel each by id, from an activity or the caller, as with terminate). `reason`: a string (well-formed
+   * it (cancel each by id, from an activity or the caller, as with terminate). A call with retries made before the
+   * request starts no new attempt after it: its next failure, or its pending retry timer, fails it with the last error
+   * (calls made after the request, the compensation, retry as usual). `reason`: a string (well-formed
    * Unicode, as suspend's). Unknown: 404 (`InstanceNotFoundError`); terminal: 410 (`InstanceNotRunningError`).
    *
    * @example

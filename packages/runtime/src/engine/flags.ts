@@ -111,6 +111,13 @@ export const ReplayFlag = {
    * The rejection is handled now either way; a history recorded before keeps the retries.
    */
   RetryHandleDecidesAtOnce: 11,
+  /**
+   * @since 2026-12-05. Once `client.cancel` reached the execution, a call with retries starts no new attempt: a failed
+   * attempt fails the call with its error, and a retry timer that fires after the cancel does too. Before, the retries
+   * went on while the orchestrator compensated (a charge retried after its refund). A history recorded before keeps
+   * them.
+   */
+  NoRetryAfterCancel: 12,
 } as const;
 
 /** The id of a {@link ReplayFlag}. */

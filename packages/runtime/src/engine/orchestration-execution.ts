@@ -942,6 +942,7 @@ export class OrchestrationExecution {
       asDurableFunctions: this.#flags.includes(ReplayFlag.RetriesAsDurableFunctions),
       atCall: this.#flags.includes(ReplayFlag.RetryArgumentsAtCall),
       handleDecidesAtOnce: this.#flags.includes(ReplayFlag.RetryHandleDecidesAtOnce),
+      cancelRequested: () => this.#rare?.cancelRequested !== undefined && this.#flags.includes(ReplayFlag.NoRetryAfterCancel),
     }));
   }
 

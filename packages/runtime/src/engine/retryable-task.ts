@@ -20,6 +20,11 @@ export interface RetryScheduler<T> {
   readonly atCall: boolean;
   /** Whether a `handle` that returns a promise fails the call (see `ReplayFlag.RetryHandleDecidesAtOnce`). */
   readonly handleDecidesAtOnce: boolean;
+  /**
+   * Whether a cancel request reached the execution (always false for a history recorded before
+   * `ReplayFlag.NoRetryAfterCancel`): a call made before it stops retrying, one made after it (a compensation) retries.
+   */
+  cancelRequested(): boolean;
 }
 
 /**
@@ -31,6 +36,8 @@ export class RetryableTask<T> extends DurableTask<T> {
   #current: AtomicTask<T>;
   #timer: TimerTask | undefined;
   readonly #firstAttemptAt: number;
+  /** Made after a cancel request (a compensation): retried as usual. */
+  readonly #afterCancel: boolean;
   readonly #scheduler: RetryScheduler<T>;
   /** The options the retries follow: a copy taken at the call, or (a history recorded before that) the caller's. */
   readonly options: RetryOptions;
@@ -41,6 +48,7 @@ export class RetryableTask<T> extends DurableTask<T> {
     this.options = scheduler.atCall ? retryOptionsAtCall(options) : options;
     validateRetryOptions(this.options, scheduler.asDurableFunctions);
     this.#firstAttemptAt = scheduler.now().getTime();
+    this.#afterCancel = scheduler.cancelRequested();
     this.#current = this.#start();
   }
 
@@ -49,6 +57,8 @@ export class RetryableTask<T> extends DurableTask<T> {
     if (this.isSettled) return;
     if (child === this.#timer) {
       this.#timer = undefined;
+      // Canceled while it waited to retry: no new attempt, the call fails with the last one's error.
+      if (this.#stopRetrying()) return this.fail(this.#current.error!);
       this.#attempt += 1;
       this.#current = this.#start();
       return;
@@ -56,6 +66,7 @@ export class RetryableTask<T> extends DurableTask<T> {
     if (child !== this.#current) return;
     if (!child.isFaulted) return this.complete(child.result as T);
     const error = child.error!; // a faulted task holds the Error it failed with
+    if (this.#stopRetrying()) return this.fail(error);
     let delay: number | undefined;
     try {
       delay = this.#nextDelay(error);
@@ -69,6 +80,11 @@ export class RetryableTask<T> extends DurableTask<T> {
     if (delay === undefined) return this.fail(error);
     this.#timer = this.#scheduler.createTimer(new Date(this.#scheduler.now().getTime() + delay));
     this.#timer.addParent(this);
+  }
+
+  /** Canceled since the call: no new attempt starts (`ReplayFlag.NoRetryAfterCancel`). */
+  #stopRetrying(): boolean {
+    return !this.#afterCancel && this.#scheduler.cancelRequested();
   }
 
   #start(): AtomicTask<T> {
