@@ -218,6 +218,30 @@ describe('cooperative cancellation in the engine', () => {
       expect(cold.inspection.phase.kind).toBe('finished');
     });
 
+    it('a sub-orchestration canceled by id is not called again by its parent\'s retries; an activity error of that name is retried', () => {
+      const canceled = { errorType: 'CanceledError', errorMessage: 'Canceled: by id' };
+      const parent: Orchestrator = function* (ctx) {
+        try {
+          return yield ctx.callSubOrchestratorWithRetry('Child', { firstRetryIntervalInMilliseconds: 1000, maxNumberOfAttempts: 3 });
+        } catch (error) {
+          return isCancellation(error) ? 'child canceled' : 'child failed';
+        }
+      };
+      const execution = run(parent);
+      execution.step(T0, [executionStarted('Parent')]);
+      const failed = execution.step(at(1), [{ type: 'SubOrchestrationInstanceFailed', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0, failureDetails: canceled }]);
+      expect(failed.actions).toEqual([]);
+      expect(completion(failed)).toMatchObject({ orchestrationStatus: 'Completed', result: 'child canceled' });
+
+      const fetching: Orchestrator = function* (ctx) {
+        return yield ctx.callActivityWithRetry('Fetch', { firstRetryIntervalInMilliseconds: 1000, maxNumberOfAttempts: 3 });
+      };
+      const activity = run(fetching);
+      activity.step(T0, [executionStarted('Fetching')]);
+      const aborted = activity.step(at(1), [{ type: 'TaskFailed', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0, failureDetails: canceled }]);
+      expect(types(aborted)).toEqual(['CreateTimer']);
+    });
+
     it('a history recorded before the flag keeps retrying after the cancel', () => {
       const flags = Object.values(ReplayFlag).filter((f) => f !== ReplayFlag.NoRetryAfterCancel);
       const built = new HistoryBuilder({ name: 'Charge' }).started().taskScheduled('Charge').build();
@@ -262,6 +286,22 @@ describe('isCancellation', () => {
     expect(isCancellation(new TaskFailedError('child failed', { name: 'Child', taskScheduledId: 0 }, { errorType: 'CanceledError', errorMessage: 'Canceled' }))).toBe(true);
     expect(isCancellation({ errorType: 'CanceledError', errorMessage: 'Canceled' })).toBe(true);
     expect(new CanceledError('Canceled')).toMatchObject({ code: 'canceled', name: 'CanceledError' });
+  });
+
+  it('does not hold for an activity that failed with an error named CanceledError (an aborted request): no cancel reached the instance', () => {
+    let seen: boolean | undefined;
+    const orch: Orchestrator = function* (ctx) {
+      try {
+        return yield ctx.callActivity('Fetch');
+      } catch (error) {
+        seen = isCancellation(error);
+        return 'handled';
+      }
+    };
+    const execution = run(orch);
+    execution.step(T0, [executionStarted('Orch')]);
+    execution.step(at(1), [{ type: 'TaskFailed', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0, failureDetails: { errorType: 'CanceledError', errorMessage: 'canceled' } }]);
+    expect(seen).toBe(false);
   });
 
   it('does not hold for other errors and values', () => {

@@ -113,9 +113,10 @@ export const ReplayFlag = {
   RetryHandleDecidesAtOnce: 11,
   /**
    * @since 2026-12-05. Once `client.cancel` reached the execution, a call with retries starts no new attempt: a failed
-   * attempt fails the call with its error, and a retry timer that fires after the cancel does too. Before, the retries
-   * went on while the orchestrator compensated (a charge retried after its refund). A history recorded before keeps
-   * them.
+   * attempt fails the call with its error, and a retry timer that fires after the cancel does too; and a
+   * sub-orchestration that ended canceled (canceled by id) is not called again. Before, the retries went on while the
+   * orchestrator compensated (a charge retried after its refund), and a retry started a canceled child again. A history
+   * recorded before keeps them.
    */
   NoRetryAfterCancel: 12,
 } as const;

@@ -509,7 +509,7 @@ export class OrchestrationExecution {
         const what = task.kind === 'activity' ? 'Activity' : 'Sub-orchestration';
         task.fail(new TaskFailedError(
           `${what} ${JSON.stringify(task.name)} (#${task.eventId}) failed: ${event.failureDetails.errorMessage}`,
-          { name: task.name, taskScheduledId: task.eventId },
+          { name: task.name, taskScheduledId: task.eventId, kind: task.kind === 'activity' ? 'activity' : 'sub-orchestration' },
           owned(event.failureDetails),
         ));
         this.#resume();
@@ -942,7 +942,8 @@ export class OrchestrationExecution {
       asDurableFunctions: this.#flags.includes(ReplayFlag.RetriesAsDurableFunctions),
       atCall: this.#flags.includes(ReplayFlag.RetryArgumentsAtCall),
       handleDecidesAtOnce: this.#flags.includes(ReplayFlag.RetryHandleDecidesAtOnce),
-      cancelRequested: () => this.#rare?.cancelRequested !== undefined && this.#flags.includes(ReplayFlag.NoRetryAfterCancel),
+      stopsOnCancel: this.#flags.includes(ReplayFlag.NoRetryAfterCancel),
+      cancelRequested: () => this.#rare?.cancelRequested !== undefined,
     }));
   }
 

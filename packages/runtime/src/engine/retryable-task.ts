@@ -1,3 +1,4 @@
+import { isCancellation } from '../model/errors/canceled-error.js';
 import { TaskFailedError } from '../model/errors/task-failed-error.js';
 import type { FailureDetails } from '../model/instance-status.js';
 import { invalid, isFunction, isNumber, readChecked } from '../model/validation.js';
@@ -21,9 +22,11 @@ export interface RetryScheduler<T> {
   /** Whether a `handle` that returns a promise fails the call (see `ReplayFlag.RetryHandleDecidesAtOnce`). */
   readonly handleDecidesAtOnce: boolean;
   /**
-   * Whether a cancel request reached the execution (always false for a history recorded before
-   * `ReplayFlag.NoRetryAfterCancel`): a call made before it stops retrying, one made after it (a compensation) retries.
+   * Whether a cancel stops retries (see `ReplayFlag.NoRetryAfterCancel`): a cancel request that reached the execution
+   * after the call, and a sub-orchestration that ended canceled.
    */
+  readonly stopsOnCancel: boolean;
+  /** Whether a cancel request reached the execution. */
   cancelRequested(): boolean;
 }
 
@@ -66,7 +69,8 @@ export class RetryableTask<T> extends DurableTask<T> {
     if (child !== this.#current) return;
     if (!child.isFaulted) return this.complete(child.result as T);
     const error = child.error!; // a faulted task holds the Error it failed with
-    if (this.#stopRetrying()) return this.fail(error);
+    // Canceled since the call, or a sub-orchestration canceled by id: not retried (a retry would start it again).
+    if (this.#stopRetrying() || (this.#scheduler.stopsOnCancel && isCancellation(error))) return this.fail(error);
     let delay: number | undefined;
     try {
       delay = this.#nextDelay(error);
@@ -84,7 +88,7 @@ export class RetryableTask<T> extends DurableTask<T> {
 
   /** Canceled since the call: no new attempt starts (`ReplayFlag.NoRetryAfterCancel`). */
   #stopRetrying(): boolean {
-    return !this.#afterCancel && this.#scheduler.cancelRequested();
+    return this.#scheduler.stopsOnCancel && !this.#afterCancel && this.#scheduler.cancelRequested();
   }
 
   #start(): AtomicTask<T> {

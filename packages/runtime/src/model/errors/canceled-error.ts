@@ -42,7 +42,7 @@ export class CanceledError extends DurableError {
 /**
  * True when `value` says an orchestration was canceled: a {@link CanceledError} (also from another realm, by its
  * `name` and `code`), a `TaskFailedError` whose failed sub-orchestration ended canceled (its `failureDetails.errorType`
- * is `'CanceledError'`), or `FailureDetails` (an instance status's `failureDetails`) with that `errorType`. In the
+ * is `'CanceledError'`; never an activity's, whatever its error was named: an activity is not canceled), or `FailureDetails` (an instance status's `failureDetails`) with that `errorType`. In the
  * spirit of Temporal's `isCancellation`.
  *
  * @example
@@ -53,10 +53,12 @@ export class CanceledError extends DurableError {
  */
 export function isCancellation(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false;
-  const v = value as { name?: unknown; code?: unknown; errorType?: unknown; failureDetails?: unknown };
+  const v = value as { name?: unknown; code?: unknown; errorType?: unknown; failureDetails?: unknown; task?: unknown };
   if (v.name === 'CanceledError' && v.code === 'canceled') return true;
   if (typeof v.errorType === 'string') return v.errorType === 'CanceledError';
   if (v.name === 'TaskFailedError' && typeof v.failureDetails === 'object' && v.failureDetails !== null) {
+    // Not an activity's: an activity that threw an error of that name (an aborted HTTP request) was not canceled.
+    if ((v.task as { kind?: unknown } | undefined)?.kind === 'activity') return false;
     return (v.failureDetails as FailureDetails).errorType === 'CanceledError';
   }
   return false;

@@ -14,8 +14,13 @@ export class TaskFailedError extends DurableError {
 
   constructor(
     message: string,
-    /** Which task failed: the activity or sub-orchestration name and its scheduling id. */
-    readonly task: { readonly name: string; readonly taskScheduledId: number } = { name: '', taskScheduledId: -1 },
+    /**
+     * Which task failed: the activity or sub-orchestration name and its scheduling id, and (when the engine built it)
+     * which of the two it is.
+     */
+    readonly task: {
+      readonly name: string; readonly taskScheduledId: number; readonly kind?: 'activity' | 'sub-orchestration';
+    } = { name: '', taskScheduledId: -1 },
     /** The failure as recorded in history. */
     readonly failureDetails: FailureDetails = { errorType: 'Error', errorMessage: message },
   ) {
