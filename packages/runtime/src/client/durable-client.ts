@@ -383,7 +383,9 @@ export interface DurableClient {
    * (`ExecutionCancelRequested`) by the step that delivers it, so replays meet it at the same `yield`. An instance that
    * has not run yet (Pending) starts and meets it at its first `yield`; a Suspended one keeps it until it is resumed,
    * as any event. A second request is recorded and ignored, and so is one that reaches the instance after it ended
-   * (in the same step, or by a `continueAsNew` in the step that takes it: the next execution does not get it). The
+   * in the same step. One that reaches an execution after its `continueAsNew` (in the same step, or while suspended),
+   * or before it reached its first `yield`, is carried to the next execution (whatever `preserveUnprocessedEvents`
+   * says), which meets it at its first `yield`: a cancel is never lost to a continueAsNew. The
    * work the orchestrator waited for is not canceled: a running activity finishes and its result is recorded (and
    * ignored unless the orchestrator yields that task again), and sub-orchestrations it started are not canceled with
    * it (cancel each by id, from an activity or the caller, as with terminate). A call with retries made before the

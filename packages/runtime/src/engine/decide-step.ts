@@ -1,5 +1,5 @@
 import {
-  assertNever, type EventRaisedEvent, type ExecutionResumedEvent, type ExecutionRewoundEvent, type ExecutionStartedEvent, type ExecutionSuspendedEvent,
+  assertNever, type EventRaisedEvent, type ExecutionCancelRequestedEvent, type ExecutionResumedEvent, type ExecutionRewoundEvent, type ExecutionStartedEvent, type ExecutionSuspendedEvent,
   type ExecutionTerminatedEvent, type HistoryEvent,
 } from '../model/history-event.js';
 import { isTerminalStatus, type FailureDetails, type InstanceState, type Mutable } from '../model/instance-status.js';
@@ -742,8 +742,8 @@ function writable(next: InstanceState, state: InstanceState): Mutable<InstanceSt
  * of the unmarked ones of its name (those raised later), so the next execution receives each name's events in the
  * order raised, on every replay too.
  */
-function carriedOver(events: readonly EventRaisedEvent[]): EventRaisedEvent[] {
-  return events.map((e) => (e.carried ? e : { ...e, carried: true }));
+function carriedOver(events: readonly (EventRaisedEvent | ExecutionCancelRequestedEvent)[]): (EventRaisedEvent | ExecutionCancelRequestedEvent)[] {
+  return events.map((e) => (e.type !== 'EventRaised' || e.carried ? e : { ...e, carried: true }));
 }
 
 /** The parent call a sub-orchestration's result goes to: its link without the parent's name, which no result names. */

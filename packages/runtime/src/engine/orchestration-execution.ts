@@ -61,7 +61,10 @@ export interface StepResult {
   /** The custom status after the step. */
   readonly customStatus: JsonValue | undefined;
   /** Set when the orchestration called `continueAsNew`: the new input and the events to carry over. */
-  readonly continueAsNew?: { readonly input: JsonValue | undefined; readonly carryOverEvents: readonly EventRaisedEvent[] };
+  readonly continueAsNew?: {
+    readonly input: JsonValue | undefined;
+    readonly carryOverEvents: readonly (EventRaisedEvent | ExecutionCancelRequestedEvent)[];
+  };
   /** True when this execution has finished (completed, failed, terminated or continued as new). */
   readonly isFinished: boolean;
 }
@@ -115,6 +118,12 @@ interface Rare {
    * request came before the start (`#requestCancel`).
    */
   cancelRequested?: ExecutionCancelRequestedEvent;
+  /**
+   * The cancel request was thrown into the orchestrator (`#deliverCancel`). One that was not when the execution
+   * continued as new (it came after the continueAsNew, in the same step or while suspended, or the orchestrator
+   * continued before its first `yield`) is carried to the next execution, whatever `preserveUnprocessedEvents` says.
+   */
+  cancelDelivered?: true;
 }
 
 /** Before ExecutionStarted: nothing runs yet. The orchestrator is kept here: nothing needs it once it started. */
@@ -426,7 +435,11 @@ export class OrchestrationExecution {
     if (continued) {
       result.continueAsNew = {
         input: continued.input,
-        carryOverEvents: continued.preserveUnprocessedEvents ? [...(this.#rare?.bufferedEvents?.values() ?? [])].flat() : [],
+        carryOverEvents: [
+          // A cancel this execution did not deliver goes to the next one always: it asked the instance to stop.
+          ...(this.#rare?.cancelRequested && !this.#rare.cancelDelivered ? [this.#rare.cancelRequested] : []),
+          ...(continued.preserveUnprocessedEvents ? [...(this.#rare?.bufferedEvents?.values() ?? [])].flat() : []),
+        ],
       };
     }
     return result;
@@ -571,7 +584,13 @@ export class OrchestrationExecution {
    */
   #carryOverIfContinued(event: HistoryEvent): void {
     const phase = this.#phase;
-    if (event.type !== 'EventRaised' || phase.kind !== 'finished' || phase.outcome.kind !== 'continued-as-new') return;
+    if (phase.kind !== 'finished' || phase.outcome.kind !== 'continued-as-new') return;
+    if (event.type === 'ExecutionCancelRequested') {
+      // Not delivered (it came after the continueAsNew): the next execution gets it (the step's `carryOverEvents`).
+      this.#more().cancelRequested ??= event;
+      return;
+    }
+    if (event.type !== 'EventRaised') return;
     const buffered = (this.#more().bufferedEvents ??= new Map());
     const key = this.#eventKey(event.name);
     buffered.set(key, [...(buffered.get(key) ?? []), event]);
@@ -656,6 +675,7 @@ export class OrchestrationExecution {
     const request = this.#rare?.cancelRequested;
     if (!request || this.#phase.kind !== 'running' || !this.#awaiting) return;
     this.#awaiting = undefined;
+    this.#rare!.cancelDelivered = true;
     const { reason } = request;
     this.#advance(true, new CanceledError(reason === undefined ? 'Canceled' : `Canceled: ${reason}`, reason));
   }

@@ -41,11 +41,12 @@ export interface ExecutionStartedEvent extends EventBase {
     readonly executionId?: string;
   };
   /**
-   * Only on the start message a `continueAsNew` with `preserveUnprocessedEvents` sends, never in history: the events
-   * the last execution did not process, in the order raised (per name). The step that takes the start records them
-   * as `EventRaised` events (marked {@link EventRaisedEvent.carried}) just before it, in one batch with it.
+   * Only on the start message a `continueAsNew` sends, never in history: the events the last execution did not
+   * process: a cancel request it did not deliver (always carried), then, with `preserveUnprocessedEvents`, the raised
+   * events in the order raised (per name). The step that takes the start records them (the raised ones marked
+   * {@link EventRaisedEvent.carried}) just before it, in one batch with it.
    */
-  readonly carriedEvents?: readonly EventRaisedEvent[];
+  readonly carriedEvents?: readonly (EventRaisedEvent | ExecutionCancelRequestedEvent)[];
 }
 /** The orchestrator returned (Completed) or threw (Failed), which ends its execution. */
 export interface ExecutionCompletedEvent extends EventBase {
@@ -72,7 +73,8 @@ export interface ExecutionTerminatedEvent extends EventBase {
  * `cancel` asked the orchestration to stop (cooperative cancellation). The step that applies it throws a
  * `CanceledError` into the orchestrator at the `yield` it waits at (one not started yet: at its first `yield`), and
  * `ctx.isCancellationRequested` is true from then on; a second one is recorded and ignored. While the instance is
- * suspended it waits, as every event does, for the resume.
+ * suspended it waits, as every event does, for the resume. One that reaches an execution after its `continueAsNew` is
+ * carried to the next execution (recorded just before its `ExecutionStarted`).
  */
 export interface ExecutionCancelRequestedEvent extends EventBase {
   readonly type: 'ExecutionCancelRequested';
