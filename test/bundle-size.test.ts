@@ -1197,11 +1197,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 51,642 / 81,920 B (+14 / +18 / +14), budgets set to match; rx-client within its own.
  * 2026-12-05, signalWithStart holds the runtime's worker off during its commit, as startNew does: 40,581 / 51,642 /
  * 81,920 -> 40,584 / 51,648 / 81,925 B (+3 / +6 / +5), budgets set to match.
+ * 2026-12-05, a cancel stops the retries of calls made before it and is carried over a continueAsNew; isCancellation
+ * tells an activity's failure apart: 40,584 / 51,648 / 81,925 -> 40,825 / 51,874 / 82,137 B (+241 / +226 / +212).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 40_584 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 51_648 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 81_925 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 40_825 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 51_874 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 82_137 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_650 },
 ];
 
