@@ -1199,12 +1199,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 81,920 -> 40,584 / 51,648 / 81,925 B (+3 / +6 / +5), budgets set to match.
  * 2026-12-05, a cancel stops the retries of calls made before it and is carried over a continueAsNew; isCancellation
  * tells an activity's failure apart: 40,584 / 51,648 / 81,925 -> 40,825 / 51,874 / 82,137 B (+241 / +226 / +212).
+ * 2026-12-05, raiseEvent's idempotencyKey (checked by isIdempotencyKey, decided by planWriteSet, the keys kept with the
+ * instance) and rx-client's raise retried under a key of its own: 40,825 / 51,874 / 82,137 / 10,650 ->
+ * 41,316 / 52,373 / 82,608 / 10,940 B (+491 / +499 / +471 / +290), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 40_825 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 51_874 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 82_137 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 10_650 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 41_316 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 52_373 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 82_608 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 10_940 },
 ];
 
 describe('bundle size', () => {

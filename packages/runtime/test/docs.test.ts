@@ -18,6 +18,7 @@ describeReadmeExamples(new URL('../README.md', import.meta.url), new URL('./.doc
   ['Pending', true, 'reminded ana'],
   ['Failed', 'Canceled: customer withdrew', true],
   [['cups', 'tea']],
+  ['approved'],
 ]);
 
 // docs/testing.md: the testing and samples entries (its conformance block only registers suites, so it is typechecked).

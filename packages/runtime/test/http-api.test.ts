@@ -607,6 +607,27 @@ describe('POST /instances/{id}/raiseEvent/{eventName}', () => {
     // 256 characters are a name.
     expect((await call(`/instances/w/raiseEvent/${'e'.repeat(256)}`, { method: 'POST', json: 1 })).status).toBe(202);
   });
+
+  it('delivers a raise repeated with one Idempotency-Key once (202 each time), the key quoted or not', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'ik', input: 2 });
+    const raise = (data: unknown, key: string) => call('/instances/ik/raiseEvent/Item', { method: 'POST', json: data, headers: { 'Idempotency-Key': key } });
+    expect((await raise('a', 'key-1')).status).toBe(202);
+    expect((await raise('a again', 'key-1')).status).toBe(202);
+    expect((await raise('a quoted', '"key-1"')).status).toBe(202);
+    expect((await raise('b', 'key-2')).status).toBe(202);
+    expect((await runtime.client.waitForCompletion('ik', SETTLED)).output).toEqual(['a', 'b']);
+    // A repeat after the instance finished still answers 202: the event was delivered once.
+    expect((await raise('a', 'key-1')).status).toBe(202);
+  });
+
+  it('answers 400 for a malformed Idempotency-Key, delivering nothing', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'bad-key', input: 1 });
+    for (const key of ['', 'two words', 'k'.repeat(129)]) {
+      const response = call('/instances/bad-key/raiseEvent/Item', { method: 'POST', json: 1, headers: { 'Idempotency-Key': key } });
+      expect(await errorOf(response), JSON.stringify(key)).toEqual([400, 'invalid-argument']);
+    }
+    expect((await runtime.client.getStatus('bad-key', { showHistory: true }))?.history?.some((e) => e.type === 'EventRaised')).toBe(false);
+  });
 });
 
 describe('POST /instances/{id}/terminate', () => {

@@ -3,11 +3,11 @@ import {
   type DurableClient,
   type GetStatusOptions, type HistoryEvent, type HttpManagementPayload, type HttpManagementPayloadOptions,
   type InstanceFilter, type InstancesPage, type InstanceStatus, type ListInstancesQuery, type PurgeInstancesFilter,
-  type PurgeInstanceOptions, type PurgeResult, type TerminateOptions, type RestartOptions, type SignalWithStartOptions, type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
+  type PurgeInstanceOptions, type PurgeResult, type RaiseEventOptions, type TerminateOptions, type RestartOptions, type SignalWithStartOptions, type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
 } from '@durable-rx/runtime';
 import {
   FIRST_ANSWER_GRACE_MS, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
-  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isHeaderText, isInstanceId, isReason, isStartAt, isStartIfExists, MAX_PAGE_SIZE, noStatusError, readChecked, readRecursive, readRestartOptions, readSignalWithStartOptions,
+  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isHeaderText, isIdempotencyKey, isInstanceId, isReason, isRetryableError, isStartAt, isStartIfExists, MAX_PAGE_SIZE, noStatusError, readChecked, readRecursive, readRestartOptions, readSignalWithStartOptions,
   statusChangesMissed,
   type StatusStamp,
   readTimeoutMs, toPlainJson, toTerminateReason,
@@ -21,6 +21,22 @@ import {
   createStreamMux, type ConnectionState, type HistoryWatch, type ReconnectOptions, type StreamMux, type WatchSpec,
 } from './stream-mux.js';
 import { fromWireStatus } from './wire-status.js';
+
+/** How many times {@link RemoteClient.raiseEvent} sends one raise, at most, while each attempt fails retryably. */
+export const RAISE_ATTEMPTS = 3;
+
+/** The waits of {@link RemoteClient.raiseEvent} before its second and third attempts, in ms of the client's clock. */
+export const RAISE_RETRY_DELAYS_MS: readonly number[] = [250, 1000];
+
+/**
+ * A key of a raise's own: 128 random bits as 32 hex digits, from `crypto.getRandomValues` (which, unlike
+ * `crypto.randomUUID`, a page served over plain HTTP has too).
+ */
+function newIdempotencyKey(): string {
+  let key = '';
+  for (const byte of crypto.getRandomValues(new Uint8Array(16))) key += (byte | 256).toString(16).slice(1);
+  return key;
+}
 
 /** Options of {@link createRemoteClient}. */
 export interface RemoteClientOptions {
@@ -177,10 +193,31 @@ export class RemoteClient implements DurableClient {
     return followPages((continuationToken) => this.listInstances({ ...valid, pageSize: MAX_PAGE_SIZE, continuationToken }));
   }
 
-  async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
+  /**
+   * Raises an event over `POST /instances/{id}/raiseEvent/{eventName}`, with an `Idempotency-Key` header: the key given
+   * (`options.idempotencyKey`), or one of the call's own (128 random bits). So the call may try again when it cannot
+   * tell whether the server applied it: after a retryable failure (`isRetryableError`: the network failed or timed
+   * out, `unreachable`; the server answered 5xx, 408 or 429) it sends the same request with the same key again, up to
+   * {@link RAISE_ATTEMPTS} attempts in all ({@link RAISE_RETRY_DELAYS_MS} apart), and the event is delivered once
+   * however many of them reached the server. It rejects with the last error once they are spent, and at once for any
+   * other (a 4xx refusal, the client closed).
+   */
+  async raiseEvent(instanceId: string, eventName: string, eventData?: unknown, options?: RaiseEventOptions): Promise<void> {
     assertValidName(eventName, 'event name');
     const data = toPlainJson(eventData, 'event data');
-    await this.#request('POST', `${instancePath(instanceId)}/raiseEvent/${segment(eventName)}`, data);
+    const given = readChecked(options, 'raiseEvent options', { idempotencyKey: isIdempotencyKey }).idempotencyKey;
+    const path = `${instancePath(instanceId)}/raiseEvent/${segment(eventName)}`;
+    const headers = { 'idempotency-key': given ?? newIdempotencyKey() };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#mux.send('POST', path, data, headers);
+        return;
+      } catch (error) {
+        if (attempt >= RAISE_ATTEMPTS || !isRetryableError(error)) throw error;
+      }
+      await new Promise<void>((resolve) => this.#mux.arm(RAISE_RETRY_DELAYS_MS[attempt - 1]!, resolve));
+      if (this.#mux.signal.aborted) throw this.#mux.signal.reason;
+    }
   }
 
   async terminate(instanceId: string, reason?: unknown, options?: TerminateOptions): Promise<void> {

@@ -96,6 +96,16 @@ describe('write-set translation: the client\u2019s writes', () => {
     expect(() => translate({ requests: [{ type: 'insertMessage', message: raised('x', 'm1'), ifMissing: 'fail' }] }, {}))
       .toThrow(expect.objectContaining({ code: 'instance-not-found' }));
   });
+
+  it('sends a keyed raise with the key added to the state in the same update, the version kept; a repeat writes nothing', () => {
+    const keyed: WriteSet = { requests: [{ type: 'insertMessage', message: raised('a', 'm1'), ifMissing: 'fail', idempotencyKey: 'k1' }] };
+    const writes = translate(keyed, { a: { state: state('a', { raisedEventKeys: ['k0'] }), row: row() } });
+    expect(describeWrites(writes)).toEqual(['insertMessages 1', 'updateInstance a (state, queue set)']);
+    const update = only(writes, 'updateInstance');
+    expect(update).toMatchObject({ release: false, queue: { kind: 'set', head: { messageSeq: 11, nextMessageAt: EPOCH } } });
+    expect(decodeInstanceState((update.set as { state: string }).state)).toEqual(state('a', { raisedEventKeys: ['k0', 'k1'] }));
+    expect(translate(keyed, { a: { state: state('a', { raisedEventKeys: ['k1'] }), row: row() } })).toEqual([]);
+  });
 });
 
 describe('write-set translation: an orchestration step', () => {

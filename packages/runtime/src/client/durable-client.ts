@@ -75,6 +75,34 @@ export interface SignalWithStartOptions {
   readonly eventData?: unknown | undefined;
 }
 
+/** Options of {@link DurableClient.raiseEvent}. */
+export interface RaiseEventOptions {
+  /**
+   * Makes the raise safe to repeat: a raise with a key the instance remembers delivers nothing and resolves, as the
+   * first did (a caller that retries after a network failure or a crash, not knowing whether its raise committed,
+   * delivers the event once). Like a Temporal signal's request id or a DBOS `send`'s idempotency key:
+   * - scoped to the instance id: the same key raised to another instance is another event. Remembered across
+   *   `continueAsNew`, restarts and new starts of the id, until a purge;
+   * - the latest 64 keys raised to the instance are remembered (`MAX_REMEMBERED_EVENT_KEYS`), whether their event
+   *   is still pending or consumed long since: a repeat is recognised until 64 other keyed raises have reached the
+   *   instance since;
+   * - a repeat is recognised by its key alone: it resolves without delivering even when its name or data differ from
+   *   the first raise's (no error: the first one won), and even when the instance is terminal by now;
+   * - decided atomically in the store's transaction: two raises with one key that race deliver once, on every store;
+   * - a string of 1 to 128 visible ASCII characters (`!` to `~`), such as a UUID; anything else is refused with
+   *   `InvalidArgumentError` (400), nothing written.
+   *
+   * Over HTTP: the raise-event route's `Idempotency-Key` header.
+   *
+   * @example
+   * ```ts
+   * const key = crypto.randomUUID(); // one key per event, kept across its retries
+   * await retry(() => client.raiseEvent(id, 'Approved', { by: 'ana' }, { idempotencyKey: key }));
+   * ```
+   */
+  readonly idempotencyKey?: string | undefined;
+}
+
 /** Options of {@link DurableClient.getStatus}. */
 export interface GetStatusOptions {
   /**
@@ -288,9 +316,10 @@ export interface DurableClient {
    * raised in the history. An instance started before this rule keeps exact matching until its next execution.
    * `eventData` follows the rule of `startNew`'s input ({@link StartNewOptions.input}): plain JSON read as
    * `JSON.stringify` reads it (`undefined` and holes in arrays become `null`; `undefined` and symbol-keyed members
-   * are dropped), anything else refused with `InvalidArgumentError`.
+   * are dropped), anything else refused with `InvalidArgumentError`. With `options.idempotencyKey` a repeat of the
+   * raise delivers nothing ({@link RaiseEventOptions.idempotencyKey}).
    */
-  raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void>;
+  raiseEvent(instanceId: string, eventName: string, eventData?: unknown, options?: RaiseEventOptions): Promise<void>;
   /**
    * Signal-with-start (Temporal's `signalWithStart`): delivers the event `eventName` to the instance `instanceId`,
    * starting it first when it is not active, in one atomic step, so callers do not race a `getStatus`, a `startNew`

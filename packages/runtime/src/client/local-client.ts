@@ -29,7 +29,7 @@ import { copyStoreValue, toPlainJson, toTerminateReason } from '../model/json.js
 import type { MessageEvent } from '../model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteSet } from '../model/write-set.js';
 import {
-  assertValidInstanceId, assertValidName, isBoolean, isInstanceId, isReason, isStartAt, isStartIfExists, readChecked, readClock, readRecursive, readRestartOptions, readTimeoutMs,
+  assertValidInstanceId, assertValidName, isBoolean, isIdempotencyKey, isInstanceId, isReason, isStartAt, isStartIfExists, readChecked, readClock, readRecursive, readRestartOptions, readTimeoutMs,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
 } from '../model/validation.js';
 import { comparePageKeys, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
@@ -41,7 +41,7 @@ import type { Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
 import type {
   CheckStatusResponseOptions, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions,
-  InstanceFilter, InstancesPage, ListInstancesQuery, LocalDurableClient, PurgeInstanceOptions, PurgeInstancesFilter, PurgeResult, RestartOptions, SignalWithStartOptions, StartNewOptions,
+  InstanceFilter, InstancesPage, ListInstancesQuery, LocalDurableClient, PurgeInstanceOptions, PurgeInstancesFilter, PurgeResult, RaiseEventOptions, RestartOptions, SignalWithStartOptions, StartNewOptions,
   TerminateOptions, WaitForCompletionOrCheckStatusOptions,
 } from './durable-client.js';
 import { ChangeRouter } from './change-router.js';
@@ -285,11 +285,12 @@ export class LocalClient implements LocalDurableClient {
     return followPages((token) => this.listInstances({ ...valid, pageSize: MAX_PAGE_SIZE, continuationToken: token }));
   }
 
-  raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
+  raiseEvent(instanceId: string, eventName: string, eventData?: unknown, options?: RaiseEventOptions): Promise<void> {
     // Not an async function: the promise returned is the commit's own (an async function that returns a promise adds
     // a promise, a job and two turns to every raise). What it refuses rejects that promise all the same.
     try {
       assertValidName(eventName, 'event name');
+      const idempotencyKey = options === undefined ? undefined : readRaiseEventOptions(options).idempotencyKey;
       const input = toPlainJson(eventData, 'event data');
       // One reading of the clock for the event's time and the commit's bound.
       const now = this.#now();
@@ -302,7 +303,7 @@ export class LocalClient implements LocalDurableClient {
         : { type: 'EventRaised', eventId: -1, timestamp, name: eventName, input };
       // Returned, not awaited: no suspended call holds the write set until the commit settles (raising to thousands of
       // instances at once kept every write set alive through the next collections).
-      return this.#commitVoid(this.#messageTo(instanceId, RAISE_REQUIRES, event), now.getTime());
+      return this.#commitVoid(this.#messageTo(instanceId, RAISE_REQUIRES, event, idempotencyKey), now.getTime());
     } catch (error) {
       return Promise.reject(error);
     }
@@ -985,11 +986,11 @@ export class LocalClient implements LocalDurableClient {
   }
 
   /** The write set that sends `event` to an instance that meets `requires`. */
-  #messageTo(instanceId: string, requires: InstanceCondition, event: MessageEvent): WriteSet {
+  #messageTo(instanceId: string, requires: InstanceCondition, event: MessageEvent, idempotencyKey?: string): WriteSet {
     assertValidInstanceId(instanceId);
     // Frozen: the message is the client's own and nobody changes it after this, so a store may keep it without a copy
     // (MemoryStore does, without walking it: `freezeBuilt`). Its event is the client's literal around a copied payload.
-    return decideSend(freezeBuilt({ id: this.#newId(), instanceId, event }), requires);
+    return decideSend(freezeBuilt({ id: this.#newId(), instanceId, event }), requires, idempotencyKey);
   }
 
   /**
@@ -1428,6 +1429,13 @@ function ignore(): void {}
  * The condition of every raised event (one object for all of them): the instance is not terminal. A plain literal (a
  * module-level call would keep it in pages that use nothing of this client).
  */
+/** The options of a raise, checked: `InvalidArgumentError` for a malformed key, before anything is written. */
+function readRaiseEventOptions(options: RaiseEventOptions): { readonly idempotencyKey?: string } {
+  return readChecked(options, 'raiseEvent options', RAISE_OPTION_CHECKS);
+}
+
+const RAISE_OPTION_CHECKS = { idempotencyKey: isIdempotencyKey };
+
 const RAISE_REQUIRES: InstanceCondition = { status: 'running', operation: 'raise an event on' };
 
 /** The condition of every cancel request: the instance is not terminal (as {@link RAISE_REQUIRES}). */

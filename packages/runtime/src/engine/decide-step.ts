@@ -910,9 +910,13 @@ export function decideRestart(restartedId: string, input: StartInput): WriteSet 
 
 /**
  * The write set that sends `message` to an existing instance; `InstanceNotFoundError` when there is none. With
- * `requires` (a client command), refused atomically when the instance is not in that state at commit time.
+ * `requires` (a client command), refused atomically when the instance is not in that state at commit time. With
+ * `idempotencyKey` (a raised event's), a repeat of a raise with that key delivers nothing (`InsertMessageWrite.idempotencyKey`).
  */
-export function decideSend(message: OrchestrationMessage, requires?: InstanceCondition): WriteSet {
+export function decideSend(message: OrchestrationMessage, requires?: InstanceCondition, idempotencyKey?: string): WriteSet {
+  if (idempotencyKey !== undefined) {
+    return { requests: [requires ? { type: 'insertMessage', message, ifMissing: 'fail', requires, idempotencyKey } : { type: 'insertMessage', message, ifMissing: 'fail', idempotencyKey }] };
+  }
   return { requests: [requires ? { type: 'insertMessage', message, ifMissing: 'fail', requires } : { type: 'insertMessage', message, ifMissing: 'fail' }] };
 }
 

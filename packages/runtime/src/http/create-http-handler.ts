@@ -222,7 +222,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `GET /instances/{id}` (`showHistory`, `showHistoryOutput`, `showInput`, `returnInternalServerErrorOnFailure`, `format`) | 200 terminal, 202 (+ `Location`, `Retry-After`) otherwise, 500 Failed with `returnInternalServerErrorOnFailure=true` | 404 |
  * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` (empty on the last page) | 400 |
  * | `POST /orchestrators/{name}/{instanceId}/signalWithStart/{eventName}` (durable-rx's own, `DurableClient.signalWithStart`; body: a JSON object `{ input?, eventData? }`; `timeout` as for start) | 202 check-status body of the instance signalled or started | 400, 403, 413 |
- * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data) | 202 | 400, 403, 404, 410, 413 |
+ * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data; `Idempotency-Key` header, durable-rx's own: a repeat with the key delivers nothing, as `RaiseEventOptions.idempotencyKey`) | 202 (a repeat too) | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/terminate?reason=` (without `reason`, a JSON body is the reason; `recursive=true`, durable-rx's own: its running sub-orchestrations too, as `TerminateOptions.recursive`) | 202 | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/suspend?reason=`, `/resume?reason=` (without `reason`, a JSON string body is the reason) | 202 | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/cancel?reason=` (likewise; durable-rx's own: cooperative cancellation, see `DurableClient.cancel`) | 202 once the request is stored | 400, 403, 404, 410, 413 |
@@ -311,7 +311,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     app.use('*', cors({
       origin: [...settings.cors.origins],
       allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
-      allowHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID', 'x-ms-continuation-token', 'x-functions-key'],
+      allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID', 'x-ms-continuation-token', 'x-functions-key'],
       exposeHeaders: EXPOSED_HEADERS,
       maxAge: 600,
     }));
@@ -547,8 +547,10 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const eventName = c.req.param('eventName');
     // Declared JSON only (unlike the other bodies, see `bodyOf`): `application/json`, as Durable Functions requires of an
     // event's data, or an `application/…+json` type, which it refuses and durable-rx takes.
+    const idempotencyKey = idempotencyKeyOf(c.req.raw.headers);
     const body = await readJsonBody(c.req.raw, settings.maxBodyBytes);
-    await client.raiseEvent(id, eventName, body.present ? body.value : undefined);
+    const data = body.present ? body.value : undefined;
+    await (idempotencyKey === undefined ? client.raiseEvent(id, eventName, data) : client.raiseEvent(id, eventName, data, { idempotencyKey }));
     return accepted();
   });
 
@@ -789,6 +791,17 @@ function parseFormat(params: QueryParams): StatusFormat {
 }
 
 /** The query parameters of a request URL, by name in any case (see {@link QueryParams}). */
+/**
+ * The raise-event route's `Idempotency-Key` header (`RaiseEventOptions.idempotencyKey`), `undefined` without one. A
+ * value in double quotes (the structured-field string of the IETF `Idempotency-Key` draft) is read without them; the
+ * client checks the key (400 for a malformed one, nothing written).
+ */
+function idempotencyKeyOf(headers: Headers): string | undefined {
+  const value = headers.get('idempotency-key');
+  if (value === null) return undefined;
+  return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
+}
+
 function queryOf(url: URL | string): QueryParams {
   return new QueryParams((typeof url === 'string' ? new URL(url) : url).searchParams);
 }

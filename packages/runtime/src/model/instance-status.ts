@@ -156,7 +156,21 @@ export interface InstanceState extends Omit<InstanceStatus, 'history'> {
    * top-level instance, and in a state stored before 2026-12-03 (such a child is not attached). Plain JSON.
    */
   readonly parentCall?: ParentCall;
+  /**
+   * The idempotency keys of the latest events raised to the instance with one (`RaiseEventOptions.idempotencyKey`),
+   * oldest first, at most {@link MAX_REMEMBERED_EVENT_KEYS}: a raise whose key is among them is a repeat and delivers
+   * nothing. Kept across the executions of the id (`continueAsNew`, a restart, a new start over a terminal instance)
+   * until a purge. Set by `planWriteSet` only: every state it writes keeps the stored list, whatever the state given
+   * says, and a raise with a new key adds it. Absent when no event was raised with a key. Plain JSON.
+   */
+  readonly raisedEventKeys?: readonly string[];
 }
+
+/**
+ * How many idempotency keys of raised events an instance remembers ({@link InstanceState.raisedEventKeys}): a repeat
+ * of a raise is recognised as long as fewer than this many other keyed events were raised to the instance since.
+ */
+export const MAX_REMEMBERED_EVENT_KEYS = 64;
 
 /** The call of a parent a sub-orchestration reports to ({@link InstanceState.parentCall}). */
 export interface ParentCall {

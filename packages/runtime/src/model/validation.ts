@@ -343,6 +343,32 @@ const NOT_HEADER_TEXT = /[^\t -~\x80-\xff]/;
 export const isHeaderText: MemberCheck<string> = (value, what) =>
   NOT_HEADER_TEXT.test(isString(value, what)) ? invalid(what, 'must be an HTTP header value') : (value as string);
 
+/** Longest accepted idempotency key of a raised event, in characters. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
+
+// Visible ASCII, no space: what an `Idempotency-Key` header carries unchanged through any HTTP stack.
+const NOT_KEY_CHARACTER = /[^!-~]/;
+
+/**
+ * The {@link MemberCheck} of an idempotency key (`raiseEvent options.idempotencyKey`, the HTTP API's
+ * `Idempotency-Key` header, a write set's `InsertMessageWrite.idempotencyKey`): a string of 1 to
+ * {@link MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters (`!` to `~`, no space), such as a UUID. The same key
+ * travels in a header, a URL or a database field unchanged. Throws {@link InvalidArgumentError} otherwise.
+ *
+ * @example
+ * ```ts
+ * isIdempotencyKey('7f3c2a4e-order-42', 'raiseEvent options.idempotencyKey'); // '7f3c2a4e-order-42'
+ * isIdempotencyKey('two words', 'key'); // throws InvalidArgumentError
+ * ```
+ */
+export const isIdempotencyKey: MemberCheck<string> = (value, what) => {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    invalid(what, `must be a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
+  }
+  if (NOT_KEY_CHARACTER.test(value)) invalid(what, 'must be visible ASCII characters (! to ~, no space)');
+  return value;
+};
+
 const START_IF_EXISTS: readonly StartIfExists[] = ['overwrite', 'fail', 'useExisting'];
 
 /**

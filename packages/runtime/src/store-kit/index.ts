@@ -44,7 +44,7 @@ export { validateInstanceQuery, validatePurgeFilter, type ValidInstanceQuery, ty
  * injected dependencies): a store checks its options with these when it is created, as the runtime does its own.
  */
 export {
-  checkDependencies, CLOCK_METHODS, hasMethods, isBoolean, isDelayMs, isFunction, isStartIfExists, isString, isTimeoutMs, readChecked,
+  checkDependencies, CLOCK_METHODS, hasMethods, isBoolean, isDelayMs, isFunction, isIdempotencyKey, isStartIfExists, isString, isTimeoutMs, readChecked,
   type MemberCheck,
 } from '../model/validation.js';
 /** The one check of a time: a Date that holds one (an Invalid Date sorts and compares as no time at all). */
@@ -53,7 +53,7 @@ export { decideActivityResult, decideRestart, decideSend, decideStart, type Pare
 export { applyEvent } from '../engine/apply-event.js';
 
 export { isStaleResult, type ActivityTask, type Lease, type MessageEvent, type OrchestrationMessage } from '../model/message.js';
-export { isNewerChange, isNewerVersion, type PurgedSnapshot, type HeldCommand, type HeldCommands, type HeldSuspend, type InstanceState, type ParentCall } from '../model/instance-status.js';
+export { isNewerChange, isNewerVersion, MAX_REMEMBERED_EVENT_KEYS, type PurgedSnapshot, type HeldCommand, type HeldCommands, type HeldSuspend, type InstanceState, type ParentCall } from '../model/instance-status.js';
 export { toPlainJson, type JsonValue } from '../model/json.js';
 /** The hot feed behind a store's `changes$` and `workAvailable$`. */
 export { Broadcast } from '../store/broadcast.js';

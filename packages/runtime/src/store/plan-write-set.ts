@@ -5,10 +5,10 @@ import { InstanceNotTerminalError } from '../model/errors/instance-not-terminal-
 import { LeaseLostError } from '../model/errors/lease-lost-error.js';
 import { assertNever, type HistoryEvent } from '../model/history-event.js';
 import { historyIdOf } from '../model/history-position.js';
-import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
+import { isTerminalStatus, MAX_REMEMBERED_EVENT_KEYS, type InstanceState } from '../model/instance-status.js';
 import { isStaleResult, type ActivityTask, type Lease, type OrchestrationMessage } from '../model/message.js';
 import type { ActivityStepLease, InstanceCondition, UnclaimedLease, WriteLease, WriteSet } from '../model/write-set.js';
-import { invalid, isStartIfExists, isValidDate } from '../model/validation.js';
+import { invalid, isIdempotencyKey, isStartIfExists, isValidDate } from '../model/validation.js';
 import type { CommitResult } from './store.js';
 import { holdsLease, isDue, isLeaseToken, isVisible } from './store-helpers.js';
 
@@ -231,11 +231,16 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
       case 'deleteMessages':
         if (request.messageIds.length > 0) plan.deleteMessages = add(plan.deleteMessages, { instanceId: request.instanceId, messageIds: request.messageIds });
         break;
-      case 'insertMessage':
-        if (request.requires) checkCondition(request.message.instanceId, current(plan, stored, request.message.instanceId), request.requires);
-        if (request.ifActiveChildOf !== undefined && !isActiveChildOf(current(plan, stored, request.message.instanceId), request.ifActiveChildOf)) break;
-        deliver(plan, stored, request.message, request.ifMissing);
+      case 'insertMessage': {
+        const { message, idempotencyKey } = request;
+        // A repeat of a keyed raise delivers nothing, whatever the instance's status now (`isRepeat`).
+        if (idempotencyKey !== undefined && isRepeat(current(plan, stored, message.instanceId), idempotencyKey)) break;
+        if (request.requires) checkCondition(message.instanceId, current(plan, stored, message.instanceId), request.requires);
+        if (request.ifActiveChildOf !== undefined && !isActiveChildOf(current(plan, stored, message.instanceId), request.ifActiveChildOf)) break;
+        deliver(plan, stored, message, request.ifMissing);
+        if (idempotencyKey !== undefined) rememberKey(plan, stored, message.instanceId, idempotencyKey);
         break;
+      }
       case 'insertTask': {
         const { task, lease } = request;
         if (lease) {
@@ -421,7 +426,7 @@ function setState(plan: PlanUnderWay, stored: StoredStates, given: InstanceState
   const id = given.instanceId;
   const known = plannedOf(plan, id);
   const before = known ? known.before : stored.get(id);
-  const state = withPreviousHistory(given, before);
+  const state = withRaisedEventKeys(withPreviousHistory(given, before), known ? known.state : before);
   plan.changes = add(plan.changes, { instanceId: id, previousVersion: known ? known.state.version : before?.version ?? 0, state });
   const planned: Mutable<PlannedState> = { state, isNew: isNew || !!known?.isNew, before };
   const kept = isNew ? lease : known?.lease;
@@ -454,6 +459,63 @@ function withPreviousHistory(state: InstanceState, before: InstanceState | undef
   if (previous !== undefined) return { ...state, previousHistory: previous };
   const { previousHistory: _dropped, ...rest } = state;
   return rest;
+}
+
+/**
+ * `state` with the idempotency keys of raised events that `current` remembers (the instance as the write set found it,
+ * `undefined`: none), whatever `state` says: a worker's step, decided from the state its claim read, would otherwise
+ * drop a key a raise added since. `state` itself when the two agree (every commit of an instance raised to without
+ * keys). The one rule of {@link InstanceState.raisedEventKeys}, through {@link planWriteSet}.
+ */
+function withRaisedEventKeys(state: InstanceState, current: InstanceState | undefined): InstanceState {
+  const keys = current?.raisedEventKeys;
+  if (state.raisedEventKeys === keys) return state;
+  if (keys !== undefined) return { ...state, raisedEventKeys: keys };
+  const { raisedEventKeys: _dropped, ...rest } = state;
+  return rest;
+}
+
+/** Whether a raise with idempotency key `key` repeats one the instance (`target`, `undefined`: none) remembers. */
+function isRepeat(target: InstanceState | undefined, key: string): boolean {
+  isIdempotencyKey(key, 'insertMessage.idempotencyKey');
+  return target?.raisedEventKeys?.includes(key) ?? false;
+}
+
+/**
+ * Adds `key` to the keys the instance remembers (the latest {@link MAX_REMEMBERED_EVENT_KEYS}), in a state written at
+ * the same `version` and published as no change: the status is as it was. Nothing when the instance is gone (the
+ * message was dropped with it).
+ */
+function rememberKey(plan: PlanUnderWay, stored: StoredStates, id: string, key: string): void {
+  const known = plannedOf(plan, id);
+  const state = known ? known.state : stored.get(id);
+  if (!state) return;
+  const kept = state.raisedEventKeys ?? NONE;
+  const keys = kept.length < MAX_REMEMBERED_EVENT_KEYS ? [...kept, key] : [...kept.slice(kept.length - MAX_REMEMBERED_EVENT_KEYS + 1), key];
+  const planned: Mutable<PlannedState> = { state: { ...plainState(state), raisedEventKeys: keys }, isNew: !!known?.isNew, before: known ? known.before : state };
+  if (known?.lease) planned.lease = known.lease;
+  if (known) (plan.states as PlannedState[])[plan.states.indexOf(known)] = planned;
+  else plan.states = add(plan.states, planned);
+  // A change already planned for the instance publishes the state with its keys.
+  const changes = plan.changes as PlannedChange[];
+  for (let i = 0; i < changes.length; i++) if (changes[i]!.state === state) changes[i] = { ...changes[i]!, state: planned.state };
+}
+
+/**
+ * The fields of `state` on a plain object: a stored state may be an object of a class that reads as an
+ * {@link InstanceState} through getters (MemoryStore's records), which a spread would leave out.
+ */
+function plainState(state: InstanceState): InstanceState {
+  const copy: Record<string, unknown> = { ...state };
+  for (let proto: unknown = Object.getPrototypeOf(state); proto !== Object.prototype && proto !== null; proto = Object.getPrototypeOf(proto)) {
+    const descriptors = Object.getOwnPropertyDescriptors(proto as object);
+    for (const key in descriptors) {
+      if (descriptors[key]!.get === undefined || copy[key] !== undefined) continue;
+      const value: unknown = (state as unknown as Record<string, unknown>)[key];
+      if (value !== undefined) copy[key] = value;
+    }
+  }
+  return copy as unknown as InstanceState;
 }
 
 function alreadyExists(id: string, existing: InstanceState): InstanceAlreadyExistsError {

@@ -35,7 +35,7 @@ export class StoredState implements InstanceState {
   output!: unknown;
   customStatus!: unknown;
   /**
-   * The fields few states have: a sub-orchestration's link to its parent, a failure, a held suspend, a rewind (see
+   * The fields few states have: a sub-orchestration's link to its parent, a failure, a held suspend, a rewind, the keys of raised events (see
    * {@link Rare}); `undefined` when the state has none of them. Seven fields, one per field of the state, were 48 B
    * more on every instance waiting for an event.
    */
@@ -111,6 +111,10 @@ export class StoredState implements InstanceState {
     return ms === undefined ? undefined : new Date(ms);
   }
 
+  get raisedEventKeys(): readonly string[] | undefined {
+    return this.rare?.raisedEventKeys;
+  }
+
   /** A fresh copy as a plain {@link InstanceState}: what a read, a claim or the change feed hands out. */
   toState(): InstanceState {
     // The fields every state has in one literal (V8 keeps them in the object itself; added one by one, most of them
@@ -134,6 +138,7 @@ export class StoredState implements InstanceState {
     if (rare.rerun !== undefined) state.rerun = copyStoreValue(rare.rerun);
     if (rare.parentCall !== undefined) state.parentCall = copyStoreValue(rare.parentCall);
     if (rare.scheduledStartMs !== undefined) state.scheduledStartTime = new Date(rare.scheduledStartMs);
+    if (rare.raisedEventKeys !== undefined) state.raisedEventKeys = [...rare.raisedEventKeys];
     return state as InstanceState;
   }
 }
@@ -169,15 +174,17 @@ interface Rare {
   readonly rerun?: ExecutionRewoundEvent | undefined;
   /** `scheduledStartTime` in ms since the epoch (a delayed start). */
   readonly scheduledStartMs?: number | undefined;
+  readonly raisedEventKeys?: readonly string[] | undefined;
 }
 
 /** What a {@link StoredState} keeps of the rare fields of `state`: copies, or `undefined` when it has none. */
 function rareOf(state: InstanceState): Rare | undefined {
-  const { parentInstanceId, failureDetails, historyEpoch, previousHistory, heldSuspend, held, rerun, scheduledStartTime } = state;
+  const { parentInstanceId, failureDetails, historyEpoch, previousHistory, heldSuspend, held, rerun, scheduledStartTime, raisedEventKeys } = state;
   const parentCall = copyStoreValue(state.parentCall);
   if (
     failureDetails === undefined && historyEpoch === undefined && previousHistory === undefined && heldSuspend === undefined &&
-    held === undefined && rerun === undefined && scheduledStartTime === undefined
+    held === undefined && rerun === undefined && scheduledStartTime === undefined &&
+    raisedEventKeys === undefined
   ) {
     return parentInstanceId === undefined && parentCall === undefined ? undefined : { parentInstanceId, parentCall };
   }
@@ -185,6 +192,7 @@ function rareOf(state: InstanceState): Rare | undefined {
     parentInstanceId, parentCall, failureDetails: copyStoreValue(failureDetails), historyEpoch, previousHistory: copyStoreValue(previousHistory),
     heldSuspend: copyStoreValue(heldSuspend), held: copyStoreValue(held), rerun: copyStoreValue(rerun),
     scheduledStartMs: scheduledStartTime?.getTime(),
+    raisedEventKeys: raisedEventKeys === undefined ? undefined : Object.freeze([...raisedEventKeys]),
   };
 }
 

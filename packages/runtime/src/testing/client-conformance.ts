@@ -934,6 +934,20 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect((await client.waitForCompletion('city', SETTLED)).output).toBe('Seattle');
       });
 
+      it('delivers a raise repeated with one idempotency key once, and refuses a malformed key (400) delivering nothing', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'keyed', input: 2 });
+        for (const idempotencyKey of ['', 'two words', 'k'.repeat(129), 'clé', 7 as unknown as string]) {
+          await expect(client.raiseEvent('keyed', 'Item', 'refused', { idempotencyKey }), JSON.stringify(idempotencyKey))
+            .rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        }
+        await client.raiseEvent('keyed', 'Item', 'a', { idempotencyKey: 'key-a' });
+        await client.raiseEvent('keyed', 'Item', 'a again', { idempotencyKey: 'key-a' });
+        await client.raiseEvent('keyed', 'Item', 'b', { idempotencyKey: 'key-b' });
+        expect((await client.waitForCompletion('keyed', SETTLED)).output).toEqual(['a', 'b']);
+        // The event delivered once: a repeat of it still resolves, though the instance finished.
+        await client.raiseEvent('keyed', 'Item', 'a', { idempotencyKey: 'key-a' });
+      });
+
       it('rejects an unknown instance (404), a terminal one (410) and bad arguments (400)', async () => {
         await expect(client.raiseEvent('nobody', 'Item')).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
         await client.startNew('Echo', { instanceId: 'finished', input: 1 });

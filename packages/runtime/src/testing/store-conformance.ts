@@ -1,6 +1,6 @@
 import { firstValueFrom, filter, take, takeWhile, tap, toArray } from 'rxjs';
 import type { HistoryEvent } from '../model/history-event.js';
-import { isNewerChange, isTerminalStatus, type InstanceState } from '../model/instance-status.js';
+import { isNewerChange, isTerminalStatus, MAX_REMEMBERED_EVENT_KEYS, type InstanceState } from '../model/instance-status.js';
 import type { Lease, OrchestrationMessage } from '../model/message.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import type { ActivityTask } from '../model/message.js';
@@ -639,6 +639,113 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           expect(events.slice(1).map((e) => e.type === 'EventRaised' && e.input).sort()).toEqual([1, 2]);
         });
       }
+    });
+
+    describe('events raised with an idempotency key', () => {
+      const raised = (item: OrchestrationWorkItem) => item.messages.filter((m) => m.event.type === 'EventRaised').map((m) => (m.event as { input?: unknown }).input);
+
+      it("delivers a keyed raise once however often it is repeated, whatever the repeat's name and data; raises without a key are all delivered", async () => {
+        const store = await open();
+        await create(store, newInstance('a'));
+        const client = createClient({ store });
+        await client.raiseEvent('a', 'go', 1, { idempotencyKey: 'k1' });
+        await client.raiseEvent('a', 'go', 1, { idempotencyKey: 'k1' });
+        await client.raiseEvent('a', 'other', 2, { idempotencyKey: 'k1' });
+        await client.raiseEvent('a', 'go', 3, { idempotencyKey: 'k2' });
+        await client.raiseEvent('a', 'go', 4);
+        await client.raiseEvent('a', 'go', 4);
+        const item = await claim(store);
+        expect(raised(item)).toEqual([1, 3, 4, 4]);
+        // The keys are bookkeeping: the status did not change.
+        expect(item.state).toMatchObject({ runtimeStatus: 'Pending', version: 1, raisedEventKeys: ['k1', 'k2'] });
+        expect(await client.getStatus('a')).not.toHaveProperty('raisedEventKeys');
+      });
+
+      it('delivers nothing for a repeat of an event consumed into history, nor of one raised while the step that consumed the first was in flight', async () => {
+        const store = await open();
+        await create(store, newInstance('a'));
+        const client = createClient({ store });
+        await client.raiseEvent('a', 'go', 1, { idempotencyKey: 'k1' });
+        const item = await claim(store);
+        // Raised after the claim: the step below was decided from a state without this key, and must not drop it.
+        await client.raiseEvent('a', 'go', 2, { idempotencyKey: 'k2' });
+        await commitStep(store, item, { runtimeStatus: 'Running' }, [started('a'), { ...eventRaised('go', 1), eventId: -1 }]);
+        expect((await store.getInstance('a'))?.raisedEventKeys).toEqual(['k1', 'k2']);
+        await client.raiseEvent('a', 'go', 'again', { idempotencyKey: 'k1' });
+        await client.raiseEvent('a', 'go', 'again', { idempotencyKey: 'k2' });
+        const next = await claim(store, 'w1', at(60_000));
+        expect(raised(next)).toEqual([2]);
+      });
+
+      it('delivers once when raises with one key race, from one handle or several', async () => {
+        const db = `conformance-${randomId()}`;
+        const store = await open(db);
+        await create(store, newInstance('a'));
+        const clients = [createClient({ store }), createClient({ store: options.shared ? await open(db) : store })];
+        await Promise.all(Array.from({ length: 6 }, (_, i) => clients[i % 2]!.raiseEvent('a', 'go', i, { idempotencyKey: 'race' })));
+        expect(raised(await claim(store))).toHaveLength(1);
+      });
+
+      it('resolves a repeat to an instance that finished since, refusing a new key (410) and writing nothing', async () => {
+        const store = await open();
+        await create(store, newInstance('a'));
+        const client = createClient({ store });
+        await client.raiseEvent('a', 'go', 1, { idempotencyKey: 'k1' });
+        await commitStep(store, await claim(store), { runtimeStatus: 'Completed', output: 'done' }, [started('a'), completedEvent()]);
+        const finished = await store.getInstance('a');
+        await client.raiseEvent('a', 'go', 1, { idempotencyKey: 'k1' });
+        await expect(client.raiseEvent('a', 'go', 3, { idempotencyKey: 'k3' })).rejects.toMatchObject({ code: 'instance-not-running', status: 410 });
+        expect(await store.getInstance('a')).toEqual(finished);
+        expect(await claimNothingOr(store)).toBeUndefined();
+      });
+
+      it(`remembers the keys across a new execution of the id, and the latest ${MAX_REMEMBERED_EVENT_KEYS} only`, async () => {
+        const store = await open();
+        await create(store, newInstance('a'));
+        const client = createClient({ store });
+        await client.raiseEvent('a', 'go', 'first', { idempotencyKey: 'k1' });
+        await commitStep(store, await claim(store), { runtimeStatus: 'Completed' }, [started('a'), completedEvent()]);
+        await create(store, newInstance('a', { executionId: 'exec-2' }));
+        await client.raiseEvent('a', 'go', 'repeat', { idempotencyKey: 'k1' });
+        for (let i = 0; i < MAX_REMEMBERED_EVENT_KEYS; i++) await client.raiseEvent('a', 'n', i, { idempotencyKey: `n-${i}` });
+        // k1 is the oldest of MAX + 1 keys: forgotten, so its repeat is delivered; the latest are still known.
+        await client.raiseEvent('a', 'go', 'forgotten', { idempotencyKey: 'k1' });
+        await client.raiseEvent('a', 'n', 'repeat', { idempotencyKey: `n-${MAX_REMEMBERED_EVENT_KEYS - 1}` });
+        const item = await claim(store, 'w1', at(60_000));
+        expect(item.state.executionId).toBe('exec-2');
+        expect(raised(item)).toEqual([...Array.from({ length: MAX_REMEMBERED_EVENT_KEYS }, (_, i) => i), 'forgotten']);
+        expect(item.state.raisedEventKeys).toHaveLength(MAX_REMEMBERED_EVENT_KEYS);
+      });
+
+      it("refuses a write set's malformed key (400), writing nothing", async () => {
+        const store = await open();
+        await create(store, newInstance('a'));
+        for (const idempotencyKey of ['', 'has space', 'x'.repeat(129), 'é']) {
+          await expect(store.commit({ requests: [{ type: 'insertMessage', message: message('a', eventRaised('go')), ifMissing: 'fail', idempotencyKey }] }))
+            .rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        }
+        expect(raised(await claim(store))).toEqual([]);
+      });
+
+      it('delivers a repeated raise once to an orchestrator that a runtime runs', async () => {
+        const store = await open();
+        const runtime = await runtimeOn(store, 'w1', {
+          orchestrators: {
+            TwoEvents: function* (ctx) {
+              const first: unknown = yield ctx.waitForExternalEvent('go');
+              const second: unknown = yield ctx.waitForExternalEvent('go');
+              return [first, second];
+            },
+          },
+        });
+        const client = runtime.client;
+        await client.startNew('TwoEvents', { instanceId: 'two' });
+        await client.raiseEvent('two', 'go', 'a', { idempotencyKey: 'k-a' });
+        await within(firstValueFrom(client.history$('two').pipe(filter((e) => e.type === 'EventRaised'))), 'the first event recorded');
+        await client.raiseEvent('two', 'go', 'a again', { idempotencyKey: 'k-a' });
+        await client.raiseEvent('two', 'go', 'b', { idempotencyKey: 'k-b' });
+        expect(await client.waitForCompletion('two', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['a', 'b'] });
+      });
     });
 
     describe('messages and orchestration work items', () => {

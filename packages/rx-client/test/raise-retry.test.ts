@@ -1,0 +1,103 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { SETTLED } from '../../../test-support/settled.js';
+import { createRemoteClient } from '../src/index.js';
+import { KEY, openHarness, ownedByEachTest } from './harness.js';
+
+const { cleanups } = ownedByEachTest();
+
+/** A request a {@link DroppingProxy} relayed, as the test wants to see it. */
+interface Relayed {
+  readonly path: string;
+  readonly idempotencyKey: string | null;
+  /** The server's answer was dropped: the connection was cut after the server had answered. */
+  readonly dropped: boolean;
+}
+
+/**
+ * An HTTP server in front of `target` that relays every request and its answer, except that it cuts the connection
+ * instead of sending the answer of the first `drops` requests whose path ends with `suffix`, after the server behind
+ * it applied them: what a client sees when the network fails on the way back.
+ */
+async function openDroppingProxy(target: string, suffix: string, drops: number) {
+  const relayed: Relayed[] = [];
+  const server = createServer((request, response) => {
+    void (async () => {
+      const body = await bodyOf(request);
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(request.headers)) {
+        if (typeof value === 'string' && name !== 'host' && name !== 'connection') headers.set(name, value);
+      }
+      const answer = await fetch(`${target}${request.url}`, { method: request.method, headers, ...(body.length > 0 ? { body: body.toString('utf8') } : {}) });
+      const text = await answer.text();
+      const drop = request.url!.split('?')[0]!.endsWith(suffix) && drops > 0;
+      if (drop) drops--;
+      relayed.push({ path: request.url!, idempotencyKey: request.headers['idempotency-key'] as string | undefined ?? null, dropped: drop });
+      if (drop) {
+        request.socket.destroy();
+        return;
+      }
+      response.writeHead(answer.status, Object.fromEntries([...answer.headers].filter(([name]) => name !== 'content-length' && name !== 'transfer-encoding')));
+      response.end(text);
+    })().catch(() => request.socket.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    relayed,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+async function bodyOf(request: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('raiseEvent over a network that drops an answer', () => {
+  it('tries again with the same Idempotency-Key when the answer is lost after the server applied the raise: the event is delivered once', async () => {
+    const h = await openHarness();
+    const proxy = await openDroppingProxy(h.server.url, '/raiseEvent/Item', 1);
+    cleanups.push(() => h.close(), () => proxy.close());
+    const client = createRemoteClient({ baseUrl: proxy.url, key: KEY });
+    cleanups.push(() => client.close());
+    await h.runtime.client.startNew('WaitForEvents', { instanceId: 'lost-answer', input: 2 });
+    await client.raiseEvent('lost-answer', 'Item', 'a');
+    await client.raiseEvent('lost-answer', 'Item', 'b', { idempotencyKey: 'caller-key-b' });
+    expect((await h.runtime.client.waitForCompletion('lost-answer', SETTLED)).output).toEqual(['a', 'b']);
+    const raises = proxy.relayed.filter((r) => r.path.includes('/raiseEvent/'));
+    // The first raise was sent twice under one key of its own, the second once under the caller's key.
+    expect(raises.map((r) => r.dropped)).toEqual([true, false, false]);
+    expect(raises[0]!.idempotencyKey).toMatch(/^[!-~]{1,128}$/);
+    expect(raises[1]!.idempotencyKey).toBe(raises[0]!.idempotencyKey);
+    expect(raises[2]!.idempotencyKey).toBe('caller-key-b');
+  });
+
+  it('gives each call a key of its own: two raises of the same event are two events', async () => {
+    const h = await openHarness();
+    cleanups.push(() => h.close());
+    const client = createRemoteClient({ baseUrl: h.server.url, key: KEY });
+    cleanups.push(() => client.close());
+    await h.runtime.client.startNew('WaitForEvents', { instanceId: 'twice', input: 2 });
+    await client.raiseEvent('twice', 'Item', 'same');
+    await client.raiseEvent('twice', 'Item', 'same');
+    expect((await h.runtime.client.waitForCompletion('twice', SETTLED)).output).toEqual(['same', 'same']);
+  });
+
+  it('refuses a malformed key before sending anything (400)', async () => {
+    const h = await openHarness();
+    cleanups.push(() => h.close());
+    const client = createRemoteClient({ baseUrl: h.server.url, key: KEY });
+    cleanups.push(() => client.close());
+    const before = h.requests.length;
+    for (const idempotencyKey of ['', 'two words', 'k'.repeat(129), 'ключ']) {
+      await expect(client.raiseEvent('any', 'Item', 1, { idempotencyKey })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+    }
+    expect(h.requests.length).toBe(before);
+  });
+});
