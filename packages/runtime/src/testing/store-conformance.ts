@@ -717,6 +717,22 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(item.state.raisedEventKeys).toHaveLength(MAX_REMEMBERED_EVENT_KEYS);
       });
 
+      it('keeps the keys through a signal-with-start, delivered to the instance or starting the id anew over a finished one', async () => {
+        const store = await open();
+        await create(store, newInstance('a'));
+        const client = createClient({ store });
+        await client.raiseEvent('a', 'go', 1, { idempotencyKey: 'k1' });
+        await client.signalWithStart('Orch', { instanceId: 'a', eventName: 'go', eventData: 2 });
+        expect((await store.getInstance('a'))?.raisedEventKeys).toEqual(['k1']);
+        await commitStep(store, await claim(store), { runtimeStatus: 'Completed' }, [started('a'), completedEvent()]);
+        await client.signalWithStart('Orch', { instanceId: 'a', eventName: 'go', eventData: 3 });
+        await client.raiseEvent('a', 'go', 'repeat', { idempotencyKey: 'k1' });
+        const item = await claim(store, 'w1', at(60_000));
+        expect(item.state).toMatchObject({ runtimeStatus: 'Pending', raisedEventKeys: ['k1'] });
+        expect(item.state.executionId).not.toBe('exec-1');
+        expect(raised(item)).toEqual([3]);
+      });
+
       it("refuses a write set's malformed key (400), writing nothing", async () => {
         const store = await open();
         await create(store, newInstance('a'));
