@@ -78,6 +78,13 @@ describe('POST /orchestrators/{name}/{instanceId}/signalWithStart/{eventName}', 
     expect(await errorOf(call('/orchestrators/Echo/x/signalWithStart/a%01b', { method: 'POST', json: {} }))).toEqual([400, 'invalid-argument']);
     expect(await runtime.client.getStatusAll()).toEqual([]);
   });
+
+  it('refuses the start route\'s startAt, ifExists and version (400), which it does not take, writing nothing', async () => {
+    for (const query of ['startAt=2099-01-01T00:00:00Z', 'ifExists=fail', 'version=1']) {
+      expect(await errorOf(call(`/orchestrators/Echo/x/signalWithStart/Item?${query}`, { method: 'POST', json: {} })), query).toEqual([400, 'invalid-argument']);
+    }
+    expect(await runtime.client.getStatusAll()).toEqual([]);
+  });
 });
 
 describe('POST /orchestrators/{name}/{instanceId?}', () => {

@@ -221,7 +221,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout` in s; `pollingInterval` ignored; `version` refused; `ifExists`, durable-rx's own: `overwrite`, `fail` or `useExisting`, as `StartNewOptions.ifExists`; `startAt`, durable-rx's own: an ISO 8601 date-time with a zone, as `StartNewOptions.startAt`) | 202 check-status body, `Location`, `Retry-After` (the status link with `returnInternalServerErrorOnFailure=true` when given); with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`); with `useExisting` over an instance, the same for that instance | 400, 403, 409, 413 |
  * | `GET /instances/{id}` (`showHistory`, `showHistoryOutput`, `showInput`, `returnInternalServerErrorOnFailure`, `format`) | 200 terminal, 202 (+ `Location`, `Retry-After`) otherwise, 500 Failed with `returnInternalServerErrorOnFailure=true` | 404 |
  * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` (empty on the last page) | 400 |
- * | `POST /orchestrators/{name}/{instanceId}/signalWithStart/{eventName}` (durable-rx's own, `DurableClient.signalWithStart`; body: a JSON object `{ input?, eventData? }`; `timeout` as for start) | 202 check-status body of the instance signalled or started | 400, 403, 413 |
+ * | `POST /orchestrators/{name}/{instanceId}/signalWithStart/{eventName}` (durable-rx's own, `DurableClient.signalWithStart`; body: a JSON object `{ input?, eventData? }`; `timeout` as for start; the start route's `startAt`, `ifExists` and `version` refused) | 202 check-status body of the instance signalled or started | 400, 403, 409, 413 |
  * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data; `Idempotency-Key` header, durable-rx's own: a repeat with the key delivers nothing, as `RaiseEventOptions.idempotencyKey`) | 202 (a repeat too) | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/terminate?reason=` (without `reason`, a JSON body is the reason; `recursive=true`, durable-rx's own: its running sub-orchestrations too, as `TerminateOptions.recursive`) | 202 | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/suspend?reason=`, `/resume?reason=` (without `reason`, a JSON string body is the reason) | 202 | 400, 403, 404, 410, 413 |
@@ -427,7 +427,13 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const name = c.req.param('name');
     const instanceId = parseInstanceIdSegment(c.req.param('instanceId'));
     const eventName = c.req.param('eventName');
-    const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(queryOf(url));
+    const query = queryOf(url);
+    const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(query);
+    // The start route's own options do not apply here (an active instance is always signalled, a terminal one always
+    // replaced, the start is at once): a caller who sends one would otherwise get a start it did not ask for.
+    for (const option of ['startAt', 'ifExists', 'version']) {
+      if (query.value(option) !== undefined) throw new InvalidArgumentError(`${option} is not taken by signalWithStart; leave it out`);
+    }
     const root = rootOf(c, url); // before anything is done, as on start
     const body = await readJsonBody(c.req.raw, settings.maxBodyBytes);
     const { input, eventData } = signalWithStartBody(body);
