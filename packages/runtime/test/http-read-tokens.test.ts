@@ -38,6 +38,17 @@ async function open(handlerOptions: Partial<HttpHandlerOptions> = {}) {
   return opened;
 }
 
+/** Whether a stream opened with `credential` and `Last-Event-ID` `{sessionId}.0` resumes that session. */
+async function resumesSession(base: string, sessionId: string, credential: string): Promise<boolean> {
+  const controller = new AbortController();
+  const response = await fetch(`${base}/streams`, bearer(credential, { signal: controller.signal, headers: { 'last-event-id': `${sessionId}.0` } }));
+  const text = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let received = '';
+  while (!/^data: .*\n\n/m.test(received)) received += (await text.read()).value ?? '';
+  controller.abort();
+  return received.includes(`"session":"${sessionId}"`);
+}
+
 const bearer = (token: string, init: RequestInit = {}): RequestInit =>
   ({ ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string> | undefined) } });
 
@@ -436,15 +447,7 @@ describe('the multiplexed stream with a read token', () => {
     const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: MINUTE });
     const hub = await session(base, token);
     hub.close();
-    const resume = async (with_: string) => {
-      const controller = new AbortController();
-      const response = await fetch(`${base}/streams`, bearer(with_, { signal: controller.signal, headers: { 'last-event-id': `${hub.id}.0` } }));
-      const text = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-      let received = '';
-      while (!/^data: .*\n\n/m.test(received)) received += (await text.read()).value ?? '';
-      controller.abort();
-      return received.includes(`"session":"${hub.id}"`);
-    };
+    const resume = (with_: string) => resumesSession(base, hub.id, with_);
     expect(await resume(await createReadToken(KEY, { instanceIds: ['a-1', 'b-1'], ttlMs: MINUTE }))).toBe(false);
     expect(await resume(await createReadToken(KEY, { instanceIdPrefix: 'a-', ttlMs: MINUTE }))).toBe(false);
     expect(await resume(KEY)).toBe(false);
@@ -456,15 +459,7 @@ describe('the multiplexed stream with a read token', () => {
     const token = await createReadToken(KEY, { instanceIds: ['b-1', 'a-1'], instanceIdPrefix: 'tenant-a-', ttlMs: MINUTE });
     const hub = await session(base, token);
     hub.close();
-    const resumes = async (with_: string) => {
-      const controller = new AbortController();
-      const response = await fetch(`${base}/streams`, bearer(with_, { signal: controller.signal, headers: { 'last-event-id': `${hub.id}.0` } }));
-      const text = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-      let received = '';
-      while (!/^data: .*\n\n/m.test(received)) received += (await text.read()).value ?? '';
-      controller.abort();
-      return received.includes(`"session":"${hub.id}"`);
-    };
+    const resumes = (with_: string) => resumesSession(base, hub.id, with_);
     const reordered = await createReadToken(KEY, { instanceIds: ['a-1', 'b-1', 'a-1'], instanceIdPrefix: 'tenant-a-', ttlMs: 2 * MINUTE });
     expect(await resumes(reordered)).toBe(true);
     // It changes and deletes that session too.

@@ -1654,17 +1654,19 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(await client.waitForCompletion('ryw-held', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['suspend', 'resume', 'last'] });
       });
 
+      /** The status of `id` from getStatus, status$'s first value and listInstances, all three issued at once, in the
+       * promise job the command resolved in. */
+      const readNow = async (id: string): Promise<(string | undefined)[]> => {
+        const [status, first, page] = await Promise.all([
+          client.getStatus(id), firstValueFrom(client.status$(id)), client.listInstances(),
+        ]);
+        return [status?.runtimeStatus, first?.runtimeStatus, page.instances.find((s) => s.instanceId === id)?.runtimeStatus];
+      };
+
       it('shows a start, and a restart of a completed instance, Pending to getStatus, status$ and listInstances read as it resolves', async (context) => {
         if (under.startsShowPending === false) {
           return context.skip('the worker behind this client runs on its own: a start may be Running at the next read');
         }
-        // All three issued at once, in the promise job the command resolved in.
-        const readNow = async (id: string): Promise<(string | undefined)[]> => {
-          const [status, first, page] = await Promise.all([
-            client.getStatus(id), firstValueFrom(client.status$(id)), client.listInstances(),
-          ]);
-          return [status?.runtimeStatus, first?.runtimeStatus, page.instances.find((s) => s.instanceId === id)?.runtimeStatus];
-        };
         await client.startNew('Echo', { instanceId: 'ryw-start', input: 1 });
         expect(await readNow('ryw-start')).toEqual(['Pending', 'Pending', 'Pending']);
         expect(await client.waitForCompletion('ryw-start', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 1 });
@@ -1677,12 +1679,6 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         if (under.startsShowPending === false) {
           return context.skip('the worker behind this client runs on its own: a start may be Running at the next read');
         }
-        const readNow = async (id: string): Promise<(string | undefined)[]> => {
-          const [status, first, page] = await Promise.all([
-            client.getStatus(id), firstValueFrom(client.status$(id)), client.listInstances(),
-          ]);
-          return [status?.runtimeStatus, first?.runtimeStatus, page.instances.find((s) => s.instanceId === id)?.runtimeStatus];
-        };
         await client.signalWithStart('Echo', { instanceId: 'ryw-signal', input: 1, eventName: 'Item' });
         expect(await readNow('ryw-signal')).toEqual(['Pending', 'Pending', 'Pending']);
         expect(await client.waitForCompletion('ryw-signal', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 1 });
