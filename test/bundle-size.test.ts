@@ -1202,12 +1202,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, raiseEvent's idempotencyKey (checked by isIdempotencyKey, decided by planWriteSet, the keys kept with the
  * instance) and rx-client's raise retried under a key of its own: 40,825 / 51,874 / 82,137 / 10,650 ->
  * 41,316 / 52,373 / 82,608 / 10,940 B (+491 / +499 / +471 / +290), budgets set to match.
+ * 2026-12-05, rx-client's raise ends its wait between attempts at close() and no longer retries a proxy's 4xx page:
+ * rx-client 10,940 -> 10,998 B (+58), budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 41_316 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 52_373 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 82_608 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 10_940 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 10_998 },
 ];
 
 describe('bundle size', () => {

@@ -7,7 +7,7 @@ import {
 } from '@durable-rx/runtime';
 import {
   FIRST_ANSWER_GRACE_MS, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
-  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isHeaderText, isIdempotencyKey, isInstanceId, isReason, isRetryableError, isStartAt, isStartIfExists, MAX_PAGE_SIZE, noStatusError, readChecked, readRecursive, readRestartOptions, readSignalWithStartOptions,
+  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isHeaderText, isIdempotencyKey, isInstanceId, isReason, isRetryable, isRetryableError, isStartAt, isStartIfExists, MAX_PAGE_SIZE, noStatusError, readChecked, readRecursive, readRestartOptions, readSignalWithStartOptions,
   statusChangesMissed,
   type StatusStamp,
   readTimeoutMs, toPlainJson, toTerminateReason,
@@ -27,6 +27,16 @@ export const RAISE_ATTEMPTS = 3;
 
 /** The waits of {@link RemoteClient.raiseEvent} before its second and third attempts, in ms of the client's clock. */
 export const RAISE_RETRY_DELAYS_MS: readonly number[] = [250, 1000];
+
+/**
+ * Whether a raise that failed with `error` is sent again: a failure that may pass (`isRetryableError`) whose status is
+ * one worth retrying (`isRetryable`: the network failed or timed out, `unreachable` 503; 5xx, 408, 429). Not a 4xx
+ * answer that came from no durable-rx server (`bad-response` with its status: an auth gateway's 401, a proxy's 404 or
+ * 413 page), which the same request gets again, though `isRetryableError` lets the watches retry it.
+ */
+function retriesRaise(error: unknown): boolean {
+  return isRetryableError(error) && isRetryable((error as { readonly status: number }).status);
+}
 
 /**
  * A key of a raise's own: 128 random bits as 32 hex digits, from `crypto.getRandomValues` (which, unlike
@@ -123,6 +133,12 @@ type Query = object;
 export class RemoteClient implements DurableClient {
   /** The shared connection, and the path of every request. */
   readonly #mux: StreamMux;
+  /**
+   * The raises waiting to try again (`raiseEvent`), each by the function that ends its wait: `close()` calls them, so
+   * a raise waiting then rejects at once and leaves no timer behind (not a listener each on the mux's signal: Node warns
+   * of a leak past ten).
+   */
+  readonly #backOffs = new Set<() => void>();
 
   constructor(options: RemoteClientOptions) {
     // The shared rule: a baseUrl with a query, a fragment or credentials is refused, not cut silently.
@@ -200,7 +216,7 @@ export class RemoteClient implements DurableClient {
    * out, `unreachable`; the server answered 5xx, 408 or 429) it sends the same request with the same key again, up to
    * {@link RAISE_ATTEMPTS} attempts in all ({@link RAISE_RETRY_DELAYS_MS} apart), and the event is delivered once
    * however many of them reached the server. It rejects with the last error once they are spent, and at once for any
-   * other (a 4xx refusal, the client closed).
+   * other (a 4xx refusal, a proxy's 4xx page included; the client closed, also while it waits to try again).
    */
   async raiseEvent(instanceId: string, eventName: string, eventData?: unknown, options?: RaiseEventOptions): Promise<void> {
     assertValidName(eventName, 'event name');
@@ -213,11 +229,29 @@ export class RemoteClient implements DurableClient {
         await this.#mux.send('POST', path, data, headers);
         return;
       } catch (error) {
-        if (attempt >= RAISE_ATTEMPTS || !isRetryableError(error)) throw error;
+        if (attempt >= RAISE_ATTEMPTS || !retriesRaise(error)) throw error;
       }
-      await new Promise<void>((resolve) => this.#mux.arm(RAISE_RETRY_DELAYS_MS[attempt - 1]!, resolve));
-      if (this.#mux.signal.aborted) throw this.#mux.signal.reason;
+      await this.#backOff(RAISE_RETRY_DELAYS_MS[attempt - 1]!);
     }
+  }
+
+  /**
+   * The wait of a raise before it tries again: `ms` on the client's clock, or until `close()`, which ends it at once
+   * with the close's `StoreClosedError` and clears its timer (see {@link RemoteClient.#backOffs}).
+   */
+  #backOff(ms: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const closed = this.#mux.signal;
+      if (closed.aborted) return reject(closed.reason);
+      const end = (): void => {
+        this.#backOffs.delete(end);
+        unarm();
+        if (closed.aborted) reject(closed.reason);
+        else resolve();
+      };
+      const unarm = this.#mux.arm(ms, end);
+      this.#backOffs.add(end);
+    });
   }
 
   async terminate(instanceId: string, reason?: unknown, options?: TerminateOptions): Promise<void> {
@@ -479,6 +513,7 @@ export class RemoteClient implements DurableClient {
    */
   close(): void {
     this.#mux.close();
+    for (const end of [...this.#backOffs]) end();
   }
 
   // ---------------------------------------------------------------- helpers

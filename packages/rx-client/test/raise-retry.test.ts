@@ -1,8 +1,11 @@
 import { createServer, type IncomingMessage } from 'node:http';
-import { describe, expect, it } from 'vitest';
+import { StoreClosedError } from '@durable-rx/runtime';
+import { VirtualClock } from '@durable-rx/runtime/testing';
+import { describe, expect, it, vi } from 'vitest';
 import { SETTLED } from '../../../test-support/settled.js';
 import { createRemoteClient } from '../src/index.js';
-import { KEY, openHarness, ownedByEachTest } from './harness.js';
+import { RAISE_ATTEMPTS, RAISE_RETRY_DELAYS_MS } from '../src/remote-client.js';
+import { KEY, openHarness, outcome, ownedByEachTest, within } from './harness.js';
 
 const { cleanups } = ownedByEachTest();
 
@@ -99,5 +102,62 @@ describe('raiseEvent over a network that drops an answer', () => {
       await expect(client.raiseEvent('any', 'Item', 1, { idempotencyKey })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
     }
     expect(h.requests.length).toBe(before);
+  });
+});
+
+describe('raiseEvent tries again only what may pass, and not after close()', () => {
+  /** A fetch that answers every request with `answer()`, counting them. */
+  function answering(answer: () => Response): { readonly calls: string[]; readonly fetch: typeof fetch } {
+    const calls: string[] = [];
+    return {
+      calls,
+      fetch: async (input) => {
+        calls.push(String(input));
+        return answer();
+      },
+    };
+  }
+
+  /** Resolves once the raise waits `delay` to try again: its only timer is due then (not a request's deadline). */
+  async function waitingToTry(clock: VirtualClock, delay: number): Promise<void> {
+    await vi.waitFor(() => {
+      expect(clock.pendingTimers).toBe(1);
+      expect(clock.nextTimerAt?.getTime()).toBe(clock.now().getTime() + delay);
+    }, { timeout: 30_000, interval: 5 });
+  }
+
+  it('sends a raise once when a proxy answers it with a 4xx page (no durable-rx error body): the same request would get it again', async () => {
+    const { calls, fetch } = answering(() => new Response('<html>Forbidden</html>', { status: 403, headers: { 'content-type': 'text/html' } }));
+    const client = createRemoteClient({ baseUrl: 'http://127.0.0.1:9', key: KEY, fetch });
+    cleanups.push(() => client.close());
+    await expect(client.raiseEvent('a', 'Item', 1)).rejects.toMatchObject({ code: 'bad-response', status: 403 });
+    expect(calls).toHaveLength(1);
+  });
+
+  it('sends it again after a proxy\'s 5xx page', async () => {
+    const { calls, fetch } = answering(() => new Response('<html>Bad gateway</html>', { status: 502, headers: { 'content-type': 'text/html' } }));
+    const clock = new VirtualClock();
+    const client = createRemoteClient({ baseUrl: 'http://127.0.0.1:9', key: KEY, fetch, clock });
+    cleanups.push(() => client.close());
+    const raising = outcome(client.raiseEvent('a', 'Item', 1));
+    for (const delay of RAISE_RETRY_DELAYS_MS) {
+      await waitingToTry(clock, delay);
+      await clock.advance(delay);
+    }
+    expect(await within(raising, 'the raise')).toMatchObject({ code: 'bad-response', status: 502 });
+    expect(calls).toHaveLength(RAISE_ATTEMPTS);
+  });
+
+  it('rejects a raise waiting to try again at once when the client closes, its timer cleared', async () => {
+    const { calls, fetch } = answering(() => Response.json({ code: 'unavailable', message: 'busy' }, { status: 503 }));
+    const clock = new VirtualClock();
+    const client = createRemoteClient({ baseUrl: 'http://127.0.0.1:9', key: KEY, fetch, clock });
+    cleanups.push(() => client.close());
+    const raising = outcome(client.raiseEvent('a', 'Item', 1));
+    await waitingToTry(clock, RAISE_RETRY_DELAYS_MS[0]!);
+    client.close();
+    expect(await within(raising, 'the raise ending at the close')).toBeInstanceOf(StoreClosedError);
+    expect(clock.pendingTimers).toBe(0);
+    expect(calls).toHaveLength(1);
   });
 });
