@@ -1614,7 +1614,8 @@ describe('a recursive terminate (decideStep, decideTerminate)', () => {
     cached.replay(history);
     expect(decideStep(input(s, [terminate(true)], { cached, newExecution }))).toEqual({ kind: 'needHistory' });
     const decision = decideStep(input(s, [terminate(true)], { cached, newExecution, history }));
-    expect(decision).toMatchObject({ kind: 'commit', state: { runtimeStatus: 'Terminated', output: 'stop' } });
+    // The cached execution applies it: the history is read for the children's ids, not replayed.
+    expect(decision).toMatchObject({ kind: 'commit', state: { runtimeStatus: 'Terminated', output: 'stop' }, cacheHit: true, eventsReplayed: 0 });
     expect(sent(decision)).toEqual([
       ['open-child', { type: 'ExecutionTerminated', eventId: -1, timestamp: T0.toISOString(), reason: 'stop', recursive: true }, 'instance-1'],
     ]);

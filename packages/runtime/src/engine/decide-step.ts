@@ -78,7 +78,7 @@ export type StepDecision =
  *   and `version` grows by one;
  * - a recursive terminate (`ExecutionTerminatedEvent.recursive`) that ends the execution also sends itself, in the same
  *   commit, to each sub-orchestration whose call is unanswered (`activeChildrenOf`), for an active child of this
- *   instance only (`ifActiveChildOf`): the step reads the history for it even when the execution is cached.
+ *   instance only (`ifActiveChildOf`): the step reads the history for it (no replay) even when the execution is cached.
  *
  * Pure apart from running the orchestrator, which is deterministic; `newId` and `now` are injected.
  */
@@ -137,8 +137,7 @@ function decide(
   }
   // A rewind whose history a client rewrote (`decideRewind`) replays too: a cached execution of the same length may
   // be one of the history before the rewrite.
-  // A recursive terminate names the sub-orchestrations of the history, which a cached execution does not hold.
-  const replays = !ignored && (input.cached === undefined || !!rerun || hasRecursiveTerminate(events));
+  const replays = !ignored && (input.cached === undefined || !!rerun);
   // Only stale results (`isStaleResult`: of an execution the instance no longer runs, such as a timer it queued or an
   // activity that lost a race before it continued as new; a late result of the current execution, Completed or
   // Terminated, is no stale result: recorded and ignored by the step): consumed (an activity step's task deleted),
@@ -146,7 +145,10 @@ function decide(
   if (events.length === 0 && messages.length > 0 && !rerun) {
     return stepless(state, writeLease, first, consumed, undefined, isTerminalStatus(state.runtimeStatus) ? undefined : input.cached);
   }
-  if (replays && input.history === undefined && (state.historyLength > 0 || rewind)) return NEED_HISTORY;
+  // A recursive terminate names the sub-orchestrations of the history (`stepWriteSet`): read, not replayed, the cached
+  // execution applies it as any terminate.
+  const needsHistory = replays || (!ignored && input.cached !== undefined && hasRecursiveTerminate(events));
+  if (needsHistory && input.history === undefined && (state.historyLength > 0 || rewind)) return NEED_HISTORY;
 
   // Recorded, visibly in history (a new version, so history readers see it), and ignored: the status is as it was.
   if (ignored) return stepless(state, writeLease, first, consumed, events, undefined);
