@@ -1425,10 +1425,6 @@ function withFirst<A, B>(first: () => Promise<A>, rest: Observable<B>): Observab
 /** Ignores a value: a command's promise resolves with nothing once its commit has. */
 function ignore(): void {}
 
-/**
- * The condition of every raised event (one object for all of them): the instance is not terminal. A plain literal (a
- * module-level call would keep it in pages that use nothing of this client).
- */
 /** The options of a raise, checked: `InvalidArgumentError` for a malformed key, before anything is written. */
 function readRaiseEventOptions(options: RaiseEventOptions): { readonly idempotencyKey?: string } {
   return readChecked(options, 'raiseEvent options', RAISE_OPTION_CHECKS);
@@ -1436,6 +1432,10 @@ function readRaiseEventOptions(options: RaiseEventOptions): { readonly idempoten
 
 const RAISE_OPTION_CHECKS = { idempotencyKey: isIdempotencyKey };
 
+/**
+ * The condition of every raised event (one object for all of them): the instance is not terminal. A plain literal (a
+ * module-level call would keep it in pages that use nothing of this client).
+ */
 const RAISE_REQUIRES: InstanceCondition = { status: 'running', operation: 'raise an event on' };
 
 /** The condition of every cancel request: the instance is not terminal (as {@link RAISE_REQUIRES}). */

@@ -796,7 +796,6 @@ function parseFormat(params: QueryParams): StatusFormat {
   throw new InvalidArgumentError('format must be native or durable-functions');
 }
 
-/** The query parameters of a request URL, by name in any case (see {@link QueryParams}). */
 /**
  * The raise-event route's `Idempotency-Key` header (`RaiseEventOptions.idempotencyKey`), `undefined` without one. A
  * value in double quotes (the structured-field string of the IETF `Idempotency-Key` draft) is read without them; the
@@ -808,6 +807,7 @@ function idempotencyKeyOf(headers: Headers): string | undefined {
   return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
 }
 
+/** The query parameters of a request URL, by name in any case (see {@link QueryParams}). */
 function queryOf(url: URL | string): QueryParams {
   return new QueryParams((typeof url === 'string' ? new URL(url) : url).searchParams);
 }
