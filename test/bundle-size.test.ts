@@ -1204,11 +1204,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 41,316 / 52,373 / 82,608 / 10,940 B (+491 / +499 / +471 / +290), budgets set to match.
  * 2026-12-05, rx-client's raise ends its wait between attempts at close() and no longer retries a proxy's 4xx page:
  * rx-client 10,940 -> 10,998 B (+58), budget set to match.
+ * 2026-12-05, a recursive terminate applied by the cached execution (its history read, not replayed), and KeyvalStore's
+ * check of the instances it took as absent without an array per transaction: -> 41,323 / 52,376 / 82,614 B (+7 / +3 / +6).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 41_316 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 52_373 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 82_608 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 41_323 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 52_376 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 82_614 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 10_998 },
 ];
 
