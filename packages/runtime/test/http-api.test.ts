@@ -503,6 +503,44 @@ describe('GET /instances', () => {
     expect(noInput.map((s) => s.input)).toEqual([null, null, null]);
   });
 
+  it('filters by orchestrator name (the name parameter, repeated for several) and lists newest first with order=desc', async () => {
+    const inOrder = async (response: Response) => ((await response.json()) as { instanceId: string }[]).map((s) => s.instanceId);
+    expect(await ids(await call('/instances?name=Echo'))).toEqual(['done-1', 'done-2']);
+    expect(await ids(await call('/instances?NAME=WaitForEvents'))).toEqual(['wait-1']);
+    expect(await ids(await call('/instances?name=Echo&name=WaitForEvents'))).toHaveLength(3);
+    expect(await ids(await call('/instances?name=echo'))).toEqual([]);
+    expect(await ids(await call('/instances?name='))).toHaveLength(3);
+    const ascending = await inOrder(await call('/instances'));
+    expect(await inOrder(await call('/instances?order=desc'))).toEqual([...ascending].reverse());
+    expect(await inOrder(await call('/instances?order=DESC&name=Echo'))).toEqual(['done-2', 'done-1']);
+    expect(await inOrder(await call('/instances?order=asc'))).toEqual(ascending);
+    // Page by page newest first; a token used with the other order is refused.
+    const first = await call('/instances?order=desc&top=1');
+    const token = first.headers.get('x-ms-continuation-token')!;
+    expect(await inOrder(first)).toEqual([ascending[2]]);
+    const second = await call('/instances?order=desc&top=1', { headers: { 'x-ms-continuation-token': token } });
+    expect(await inOrder(second)).toEqual([ascending[1]]);
+    const other = await call('/instances?top=1', { headers: { 'x-ms-continuation-token': token } });
+    expect(other.status).toBe(400);
+    expect(await other.json()).toMatchObject({ code: 'invalid-argument' });
+  });
+
+  it('refuses a malformed name or order (400)', async () => {
+    for (const query of ['order=newest', 'order=desc&order=asc', 'name=a%01b', `name=${'x'.repeat(257)}`]) {
+      const response = await call(`/instances?${query}`);
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ code: 'invalid-argument' });
+    }
+  });
+
+  it('purges by orchestrator name (the name parameter), terminal instances only', async () => {
+    const from = new Date(0).toISOString();
+    expect((await call(`/instances?createdTimeFrom=${from}&name=WaitForEvents`, { method: 'DELETE' })).status).toBe(404);
+    const purged = await call(`/instances?createdTimeFrom=${from}&name=Echo`, { method: 'DELETE' });
+    expect(await purged.json()).toEqual({ instancesDeleted: 2 });
+    expect(await ids(await call('/instances'))).toEqual(['wait-1']);
+  });
+
   it('accepts every status of the Durable Functions enum: Canceled matches no instance', async () => {
     expect(await ids(await call('/instances?runtimeStatus=Canceled'))).toEqual([]);
     expect(await ids(await call('/instances?runtimeStatus=Canceled,Completed'))).toEqual(['done-1', 'done-2']);

@@ -48,7 +48,7 @@ describe('planInstancePage and nextPageToken', () => {
   const key = { createdTime: 5000, instanceId: 'e' };
 
   it('records on a first page the newest createdTime the store holds, never one before the page\'s last key', async () => {
-    expect(planInstancePage({ pageSize: 2 })).toEqual({ query: { pageSize: 2 }, after: undefined });
+    expect(planInstancePage({ pageSize: 2 })).toEqual({ query: { pageSize: 2 }, after: undefined, order: 'asc' });
     const plan = planInstancePage({});
     expect(decodeContinuationToken(await nextPageToken(plan, key, () => 9000))).toEqual({ ...key, boundMs: 9000 });
     expect(decodeContinuationToken(await nextPageToken(plan, key, async () => 9000))).toEqual({ ...key, boundMs: 9000 });
@@ -59,7 +59,7 @@ describe('planInstancePage and nextPageToken', () => {
   it('bounds every later page by the bound its token carries, intersected with the caller\'s createdTimeTo, and passes it on', async () => {
     const token = encodeContinuationToken(key, 9000);
     const plan = planInstancePage({ continuationToken: token, createdTimeFrom: at(1000) });
-    expect(plan).toEqual({ query: { continuationToken: token, createdTimeFrom: at(1000), createdTimeTo: at(9000) }, after: { ...key, boundMs: 9000 } });
+    expect(plan).toEqual({ query: { continuationToken: token, createdTimeFrom: at(1000), createdTimeTo: at(9000) }, after: { ...key, boundMs: 9000 }, order: 'asc' });
     expect(planInstancePage({ continuationToken: token, createdTimeTo: at(7000) }).query.createdTimeTo).toEqual(at(7000));
     expect(planInstancePage({ continuationToken: token, createdTimeTo: at(12_000) }).query.createdTimeTo).toEqual(at(9000));
     // Later pages keep the bound of the first: the store is not read for it again.
@@ -71,8 +71,22 @@ describe('planInstancePage and nextPageToken', () => {
     const old = encodeURIComponent(JSON.stringify([5000, 'e']));
     expect(old).toBe(encodeContinuationToken(key));
     const plan = planInstancePage({ continuationToken: old });
-    expect(plan).toEqual({ query: { continuationToken: old }, after: key });
+    expect(plan).toEqual({ query: { continuationToken: old }, after: key, order: 'asc' });
     expect(decodeContinuationToken(await nextPageToken(plan, { createdTime: 6000, instanceId: 'f' }, () => 9000)).boundMs).toBe(9000);
+  });
+
+  it('records the order of a newest-first listing in its tokens, and refuses a token with the other order', async () => {
+    const desc = await nextPageToken(planInstancePage({ order: 'desc' }), key, () => 9000);
+    expect(decodeContinuationToken(desc)).toEqual({ ...key, boundMs: 9000, order: 'desc' });
+    expect(planInstancePage({ order: 'desc', continuationToken: desc })).toMatchObject({ after: { ...key, boundMs: 9000, order: 'desc' }, order: 'desc' });
+    // An ascending token is written as the version before wrote it.
+    const asc = await nextPageToken(planInstancePage({ order: 'asc' }), key, () => 9000);
+    expect(asc).toBe(encodeContinuationToken(key, 9000));
+    for (const [order, token] of [['asc', desc], [undefined, desc], ['desc', asc], ['desc', encodeContinuationToken(key)]] as const) {
+      expect(() => planInstancePage({ ...(order ? { order } : {}), continuationToken: token }), `${order} ${token}`)
+        .toThrow(expect.objectContaining({ code: 'invalid-argument', message: expect.stringContaining('order') }));
+    }
+    expect(() => decodeContinuationToken(encodeURIComponent(JSON.stringify([5000, 'e', 9000, 'asc'])))).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
   });
 
   it('refuses a token whose bound is no instant', () => {

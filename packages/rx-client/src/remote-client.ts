@@ -596,8 +596,10 @@ function queryString(query: Query): string {
   for (const [name, value] of Object.entries(query)) {
     // An empty status list means "any status", as no list does.
     if (value !== undefined && !(Array.isArray(value) && value.length === 0)) {
+      // Orchestrator names, which may hold commas, as the parameter repeated (`name=A&name=B`).
+      if (name === 'name' && Array.isArray(value)) for (const each of value) params.append(name, each);
       // Any other value as URLSearchParams writes it (a list joined with commas).
-      params.set(name, value instanceof Date ? value.toISOString() : value);
+      else params.set(name, value instanceof Date ? value.toISOString() : value);
     }
   }
   return params.toString();

@@ -4,7 +4,7 @@ import {
 } from '@durable-rx/runtime';
 import {
   activityStepHolds, unclaimedHolds, checkWriteLease, releasedInstanceOf, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys,
-  holdsLease, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, nextPageToken, pageKeyOf,
+  holdsLease, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, namesOf, nextPageToken, pageKeyOf, pageOrderOf,
   pageSizeOf, planInstancePage, planWriteSet, Broadcast, CLOCK_METHODS, hasMethods, isDelayMs, isFunction, isTimeoutMs, readChecked, type MemberCheck, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
   type StoreCapabilities, type PageKey, type WritePlan, type WriteSet, validateLeaseOwner,
@@ -628,7 +628,10 @@ export abstract class IdbStore implements Store {
     const pageSize = pageSizeOf(query);
     const plan = planInstancePage(query); // the shared paging rule: after the token's key, up to its bound
     const { rows, token } = await this.#run('queryInstances', 'readonly', INSTANCES, async (tx) => {
-      const found = await scanByStatus(tx, statusesOf(plan.query.runtimeStatus), scanOf(plan.query, plan.after), pageSize + 1, (row) => matchesQuery(row.state, plan.query));
+      const found = await scanIndexed(
+        tx, statusesOf(plan.query.runtimeStatus), namesOf(plan.query.name), scanOf(plan.query, plan.after, plan.order), pageSize + 1,
+        (row) => matchesQuery(row.state, plan.query), plan.order,
+      );
       const last = found.length > pageSize ? found[pageSize - 1] : undefined;
       // The bound a first page's token records is read in the page's own transaction.
       return { rows: found, token: last && await nextPageToken(plan, pageKeyOf(last.state), () => tx.newestCreatedMs()) };
@@ -658,8 +661,8 @@ export abstract class IdbStore implements Store {
     const filter = validatePurgeFilter(request); // refused before anything is deleted
     const statuses = TERMINAL_RUNTIME_STATUSES.filter((s) => !filter.runtimeStatus?.length || filter.runtimeStatus.includes(s));
     const writes = await this.#write('purgeInstances', ALL, async (ws, tx) => {
-      const scan = scanOf(filter, undefined);
-      const rows = await scanByStatus(tx, statuses, scan, undefined, (row) => matchesPurgeFilter(row.state, filter));
+      const scan = scanOf(filter, undefined, 'asc');
+      const rows = await scanIndexed(tx, statuses, namesOf(filter.name), scan, undefined, (row) => matchesPurgeFilter(row.state, filter), 'asc');
       for (const row of rows) ws.remove(row);
     });
     this.#feed.publish(writes.changes, false);
@@ -956,14 +959,24 @@ function statusesOf(statuses: readonly OrchestrationRuntimeStatus[] | undefined)
 }
 
 /**
- * The index range of a query: from the later of `createdTimeFrom` and the continuation key, to `createdTimeTo`; or
- * `undefined` when that range is empty (`createdTimeFrom` after `createdTimeTo`, or a token kept while the filter was
- * narrowed to end before it), which selects nothing. The one check of it for both backends: an index range whose lower
- * bound is above its upper one makes IndexedDB fail the request (DataError).
+ * The index range of a query: in ascending order, from the later of `createdTimeFrom` and the continuation key, to
+ * `createdTimeTo`; newest first (`desc`), from `createdTimeFrom` to the earlier of `createdTimeTo` and the key, read
+ * from the top. `undefined` when that range is empty (`createdTimeFrom` after `createdTimeTo`, or a token kept while
+ * the filter was narrowed to end before it), which selects nothing. The one check of it for both backends: an index
+ * range whose lower bound is above its upper one makes IndexedDB fail the request (DataError).
  */
-function scanOf(query: Pick<InstanceQuery, 'createdTimeFrom' | 'createdTimeTo'>, after: PageKey | undefined): InstanceScan | undefined {
+function scanOf(
+  query: Pick<InstanceQuery, 'createdTimeFrom' | 'createdTimeTo'>, after: PageKey | undefined, order: 'asc' | 'desc',
+): InstanceScan | undefined {
   const fromMs = query.createdTimeFrom?.getTime() ?? -Infinity;
   const toMs = query.createdTimeTo?.getTime() ?? Infinity;
+  if (order === 'desc') {
+    // The lower bound is (fromMs, below every id): a range ending at fromMs is never empty, only one ending earlier.
+    const scan = after && after.createdTime <= toMs
+      ? { fromMs, fromId: '', fromOpen: false, toMs: after.createdTime, toId: after.instanceId, toOpen: true, reverse: true }
+      : { fromMs, fromId: '', fromOpen: false, toMs, reverse: true };
+    return fromMs > scan.toMs ? undefined : scan;
+  }
   // The upper bound is (toMs, above every id): a range starting at toMs is never empty, only one starting later.
   const scan = after && comparePageKeys(after, { createdTime: fromMs, instanceId: '' }) >= 0
     ? { fromMs: after.createdTime, fromId: after.instanceId, fromOpen: true, toMs }
@@ -971,16 +984,21 @@ function scanOf(query: Pick<InstanceQuery, 'createdTimeFrom' | 'createdTimeTo'>,
   return scan.fromMs > toMs ? undefined : scan;
 }
 
-/** Runs a scan once per status (each on the status index) or once over all, merging in page order; none when empty. */
-async function scanByStatus(
-  tx: BackendTransaction, statuses: readonly OrchestrationRuntimeStatus[] | undefined, scan: InstanceScan | undefined,
-  limit: number | undefined, filter: (row: InstanceRow) => boolean,
+/**
+ * Runs a scan once per name (each on the name index; statuses left to `filter`), else once per status (each on the
+ * status index), else once over all, merging in page order; none when empty.
+ */
+async function scanIndexed(
+  tx: BackendTransaction, statuses: readonly OrchestrationRuntimeStatus[] | undefined, names: readonly string[] | undefined,
+  scan: InstanceScan | undefined, limit: number | undefined, filter: (row: InstanceRow) => boolean, order: 'asc' | 'desc',
 ): Promise<InstanceRow[]> {
   if (!scan) return [];
   const base = { ...scan, filter, limit };
-  if (!statuses) return tx.scanInstances(base);
+  const scans = names ? names.map((name) => ({ ...base, name })) : statuses ? statuses.map((status) => ({ ...base, status })) : [base];
+  if (scans.length === 1) return tx.scanInstances(scans[0]!);
   const rows: InstanceRow[] = [];
-  for (const found of await Promise.all(statuses.map((status) => tx.scanInstances({ ...base, status })))) rows.push(...found);
-  rows.sort((a, b) => comparePageKeys(pageKeyOf(a.state), pageKeyOf(b.state)));
+  for (const found of await Promise.all(scans.map((each) => tx.scanInstances(each)))) rows.push(...found);
+  const compare = pageOrderOf(order);
+  rows.sort((a, b) => compare(pageKeyOf(a.state), pageKeyOf(b.state)));
   return limit === undefined ? rows : rows.slice(0, limit);
 }

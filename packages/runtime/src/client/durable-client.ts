@@ -129,6 +129,25 @@ export interface InstanceFilter {
   readonly createdTimeTo?: Date | undefined;
   /** Matched literally. */
   readonly instanceIdPrefix?: string | undefined;
+  /**
+   * Only instances of this orchestrator, or of one of these (at most 100), matched exactly, case included, as the
+   * runtime looks up orchestrators (`'hello'` does not match `'Hello'`); an empty array means any name. Each must be a
+   * name `startNew` takes (1 to 256 characters, no control characters), else `InvalidArgumentError` (400). Over HTTP:
+   * the `name` query parameter, repeated for several (`?name=A&name=B`).
+   *
+   * @example
+   * ```ts
+   * const failedOrders = await client.getStatusBy({ name: 'ProcessOrder', runtimeStatus: ['Failed'], order: 'desc' });
+   * ```
+   */
+  readonly name?: string | readonly string[] | undefined;
+  /**
+   * The order of the result: `'asc'` (default) by (createdTime, instanceId), oldest first; `'desc'` the exact reverse,
+   * newest first, as dashboards list runs. Paging is stable in both (see {@link ListInstancesQuery.continuationToken}),
+   * and `instances$` keeps its list in this order as it changes. Anything else: `InvalidArgumentError` (400). Over
+   * HTTP: the `order` query parameter (`asc` or `desc`).
+   */
+  readonly order?: 'asc' | 'desc' | undefined;
   /** Include inputs (default true). */
   readonly showInput?: boolean | undefined;
 }
@@ -143,7 +162,9 @@ export interface ListInstancesQuery extends InstanceFilter {
   readonly pageSize?: number | undefined;
   /**
    * The `continuationToken` of the previous page, for the page after it (same filters). Pages follow the order
-   * (createdTime, instanceId) and list what existed when paging began (the first page): every instance that existed
+   * (createdTime, instanceId), ascending, or descending with `order: 'desc'` (a token is refused with
+   * `InvalidArgumentError`, 400, when used with the other order; filters may change between pages: a token is a
+   * position in the order), and list what existed when paging began (the first page): every instance that existed
    * then, and was neither purged nor started again since, appears exactly once. An instance started after paging
    * began is not listed, nor is one started again over a terminal one (`startNew`, `restart`: a new execution, with a
    * new createdTime), whether a page listed its earlier execution or not, so none comes back; a listing begun later
@@ -156,7 +177,7 @@ export interface ListInstancesQuery extends InstanceFilter {
 
 /** One page of {@link DurableClient.listInstances}. */
 export interface InstancesPage {
-  /** The instances of this page, ordered by (createdTime, instanceId). */
+  /** The instances of this page, ordered by (createdTime, instanceId), ascending or as the query's `order` asks. */
   readonly instances: InstanceStatus[];
   /** Present when another page may follow. */
   readonly continuationToken?: string;
@@ -170,6 +191,8 @@ export interface PurgeInstancesFilter {
   readonly createdTimeTo?: Date | undefined;
   /** Only instances in one of these statuses; only terminal instances are ever purged. */
   readonly runtimeStatus?: readonly OrchestrationRuntimeStatus[] | undefined;
+  /** Only instances of this orchestrator, or of one of these, as {@link InstanceFilter.name} matches them. */
+  readonly name?: string | readonly string[] | undefined;
 }
 
 /**
@@ -303,11 +326,14 @@ export interface DurableClient {
   startNew(name: string, options?: StartNewOptions): Promise<string>;
   /** The status of an instance, `undefined` if unknown. */
   getStatus(instanceId: string, options?: GetStatusOptions): Promise<InstanceStatus | undefined>;
-  /** One page of instances, ordered by (createdTime, instanceId). */
+  /** One page of instances, ordered by (createdTime, instanceId), ascending or, with `order: 'desc'`, newest first. */
   listInstances(query?: ListInstancesQuery): Promise<InstancesPage>;
   /** Every instance (all pages), ordered as {@link listInstances}: by createdTime, then instanceId. */
   getStatusAll(): Promise<InstanceStatus[]>;
-  /** Every instance matching the filter (all pages), ordered as {@link listInstances}: by createdTime, then instanceId. */
+  /**
+   * Every instance matching the filter (all pages), ordered as {@link listInstances}: by createdTime, then instanceId,
+   * or newest first with `order: 'desc'`.
+   */
   getStatusBy(filter: InstanceFilter): Promise<InstanceStatus[]>;
   /**
    * Delivers an event to `waitForExternalEvent(eventName)`; buffered if the orchestrator is not waiting yet. Names match
@@ -595,8 +621,9 @@ export interface DurableClient {
   customStatus$(instanceId: string): Observable<unknown>;
   /**
    * A live query: the matching instances, re-emitted whenever membership or a member's status changes. Each list is
-   * ordered as {@link listInstances}: by createdTime, then instanceId; an instance started again over a terminal one
-   * (`startNew`, `restart`) has a new createdTime and moves to its new place. Each subscriber gets lists and statuses
+   * ordered as {@link listInstances}: by createdTime, then instanceId, or the reverse with `order: 'desc'` (newest
+   * first: an instance started meanwhile comes first); an instance started again over a terminal one (`startNew`,
+   * `restart`) has a new createdTime and moves to its new place. Each subscriber gets lists and statuses
    * of its own. It follows the commits its store reports, and runs its query once again when the store says it may
    * have missed some (`Store.resync$`: across browser tabs, the IndexedDB stores, a tab went, closed, reloaded or
    * crashed, between a commit and its post), so such a tab's last completion, terminate or purge reaches it too.

@@ -32,7 +32,7 @@ import {
   assertValidInstanceId, assertValidName, isBoolean, isIdempotencyKey, isInstanceId, isReason, isStartAt, isStartIfExists, readChecked, readClock, readRecursive, readRestartOptions, readTimeoutMs,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
 } from '../model/validation.js';
-import { comparePageKeys, matchesQuery, MAX_PAGE_SIZE, pageKeyOf } from '../store/store-helpers.js';
+import { matchesQuery, MAX_PAGE_SIZE, pageKeyOf, pageOrderOf, type PageKey } from '../store/store-helpers.js';
 import type { CommitResult, StatusChange, Store } from '../store/store.js';
 import type { CreateClientOptions } from './create-client.js';
 import { isShared, withOwnPayloads } from '../store/shared-states.js';
@@ -648,6 +648,7 @@ export class LocalClient implements LocalDurableClient {
     return new Observable<InstanceStatus[]>((subscriber) => {
       const list: LiveList = {
         members: new Map(), baselines: new Map(), shown: [], positions: new Map(), sorted: false, stale: new Set(), pending: [], ready: false,
+        order: pageOrderOf(query.order),
       };
       const statusOf = (state: InstanceState): InstanceStatus => this.#statusOf(state, show);
       /** Runs the query again when the store signalled it may have missed commits (see below). */
@@ -1312,6 +1313,8 @@ interface LiveList {
   /** Changes that arrived before the initial query answered. */
   pending: StatusChange[];
   ready: boolean;
+  /** The query's order of page keys: ascending, or newest first. */
+  readonly order: (a: PageKey, b: PageKey) => number;
 }
 
 /**
@@ -1320,7 +1323,7 @@ interface LiveList {
  */
 function shownStatuses(list: LiveList, statusOf: (state: InstanceState) => InstanceStatus): InstanceStatus[] {
   if (!list.sorted) {
-    const ids = [...list.members.values()].sort((a, b) => comparePageKeys(pageKeyOf(a), pageKeyOf(b))).map((s) => s.instanceId);
+    const ids = [...list.members.values()].sort((a, b) => list.order(pageKeyOf(a), pageKeyOf(b))).map((s) => s.instanceId);
     list.shown = ids.map((id) => {
       const at = list.positions.get(id);
       return at !== undefined && !list.stale.has(id) ? list.shown[at]! : statusOf(list.members.get(id)!);

@@ -25,7 +25,7 @@ import { ForbiddenError } from './forbidden-error.js';
 import { HostNotAllowedError } from './host-not-allowed-error.js';
 import { KeyVerifier, matchedKeySource } from './key-verifier.js';
 import { assertReadsInstance, presentedReadScope, ReadTokenVerifier, scopedFilter, scopeOwner, type ReadScope } from './read-token.js';
-import { parseInstanceFilter } from './instance-filter-params.js';
+import { parseInstanceFilter, parseNames } from './instance-filter-params.js';
 import {
   parseBoolean, parseDate, parseHistoryPosition, parseInstanceIdSegment, parseNonNegativeNumber, parseRuntimeStatuses, parseStartTime,
   parseString, parseTop, QueryParams,
@@ -602,11 +602,12 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     // An unread parameter (a misspelled filter, `runtimeStatus[]`) would purge more than asked, for good: refused first.
     // `instanceIdPrefix` passes only to be refused below by the purge rule, which says why; the message of an unknown
     // parameter does not list it among the ones the route knows.
-    const params = queryOf(c.req.url).knownOnly(['createdTimeFrom', 'createdTimeTo', 'runtimeStatus'], ['instanceIdPrefix']);
+    const params = queryOf(c.req.url).knownOnly(['createdTimeFrom', 'createdTimeTo', 'runtimeStatus', 'name'], ['instanceIdPrefix']);
     const createdTimeFrom = parseDate(params, 'createdTimeFrom', 'up');
     if (!createdTimeFrom) throw new InvalidArgumentError('createdTimeFrom is required');
     const createdTimeTo = parseDate(params, 'createdTimeTo', 'down');
     const runtimeStatus = parseRuntimeStatuses(params, 'runtimeStatus');
+    const name = parseNames(params, 'name');
     // Passed on for the client's purge rule to refuse: a filter a purge cannot apply is never dropped. An empty value is
     // the parameter left out, as for every typed parameter: no prefix narrows nothing, so nothing is widened.
     const instanceIdPrefix = params.value('instanceIdPrefix');
@@ -614,6 +615,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       createdTimeFrom,
       ...(createdTimeTo ? { createdTimeTo } : {}),
       ...(runtimeStatus ? { runtimeStatus } : {}),
+      ...(name ? { name } : {}),
       ...(instanceIdPrefix === undefined ? {} : { instanceIdPrefix }),
     };
     if (runtimeStatus?.length === 0 && instanceIdPrefix === undefined) {

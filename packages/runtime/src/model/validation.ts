@@ -552,7 +552,20 @@ export interface ValidInstanceFilter {
   readonly createdTimeTo?: Date;
   /** Matched literally. */
   readonly instanceIdPrefix?: string;
+  /**
+   * Orchestrator names, each a valid name ({@link assertValidName}), without duplicates and never empty (an empty list
+   * is left out: any name); an instance matches when its `name` is one of them, exactly, case included.
+   */
+  readonly name?: readonly string[];
+  /**
+   * The listing order: `'asc'` (the default, when absent) is (createdTime, instanceId) ascending, oldest first;
+   * `'desc'` is the reverse, newest first (createdTime descending, then instanceId descending).
+   */
+  readonly order?: 'asc' | 'desc';
 }
+
+/** Most orchestrator names one filter may list. */
+export const MAX_NAME_FILTER = 100;
 
 /** A listing query after {@link validateInstanceQuery}: filters plus paging. */
 export interface ValidInstanceQuery extends ValidInstanceFilter {
@@ -565,12 +578,15 @@ export interface ValidPurgeFilter {
   readonly createdTimeFrom: Date;
   readonly createdTimeTo?: Date;
   readonly runtimeStatus?: readonly OrchestrationRuntimeStatus[];
+  /** As {@link ValidInstanceFilter.name}. */
+  readonly name?: readonly string[];
 }
 
 /**
  * The one check of instance filters, used by every client, every store (`queryInstances`, `purgeInstances`) and the
  * HTTP API: `runtimeStatus` must be an array of known status names, the times valid Dates, the prefix a
- * well-formed string. Returns a snapshot holding only those members; throws {@link InvalidArgumentError} otherwise.
+ * well-formed string, `name` an orchestrator name or an array of them ({@link nameList}), `order` `'asc'` or `'desc'`.
+ * Returns a snapshot holding only those members; throws {@link InvalidArgumentError} otherwise.
  * A string `runtimeStatus` is refused, never read as a list of characters.
  *
  * @example
@@ -598,7 +614,8 @@ export function validateInstanceQuery(query: unknown, what = 'query'): ValidInst
  * (a purge cannot apply it, and ignoring it would delete every instance of the time range).
  */
 export function validatePurgeFilter(filter: unknown, what = 'purge filter'): ValidPurgeFilter {
-  const { instanceIdPrefix, ...valid } = validateInstanceFilter(filter ?? undefined, what);
+  // `order` means nothing to a purge: checked with the rest, then left out.
+  const { instanceIdPrefix, order: _order, ...valid } = validateInstanceFilter(filter ?? undefined, what);
   if (instanceIdPrefix !== undefined) invalid(`${what}.instanceIdPrefix`, 'is not a purge filter');
   if (valid.createdTimeFrom === undefined) invalid(`${what}.createdTimeFrom`, 'is required');
   return valid as ValidPurgeFilter;
@@ -614,12 +631,42 @@ export function validatePurgeFilter(filter: unknown, what = 'purge filter'): Val
  */
 export const isInstanceIdPrefix: MemberCheck<string> = isReason;
 
+/**
+ * The {@link MemberCheck} of a filter's `name`: one orchestrator name or an array of at most {@link MAX_NAME_FILTER},
+ * each a name `startNew` takes ({@link assertValidName}); read as a list without duplicates, an empty one as none
+ * (any name). Names are matched exactly, case included, as the runtime looks up its orchestrators.
+ */
+export function nameList(value: unknown, what: string): string[] | undefined {
+  const names: string[] = [];
+  try {
+    if (typeof value === 'string') value = [value];
+    if (!Array.isArray(value)) invalid(what, 'must be an orchestrator name or an array of them');
+    const { length } = value as unknown[];
+    if (length > MAX_NAME_FILTER) invalid(what, `must list at most ${MAX_NAME_FILTER} names`);
+    for (let index = 0; index < length; index++) {
+      const name = (value as unknown[])[index];
+      assertValidName(name, `${what}[${index}]`);
+      if (!names.includes(name)) names.push(name);
+    }
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) throw error;
+    invalid(what, 'threw when read', error);
+  }
+  return names.length === 0 ? undefined : names;
+}
+
+/** The {@link MemberCheck} of a listing's `order`: `'asc'` or `'desc'`. */
+export const isInstanceOrder: MemberCheck<'asc' | 'desc'> = (value, what) =>
+  (value === 'asc' || value === 'desc' ? value : invalid(what, "must be 'asc' or 'desc'"));
+
 /** The members of an instance filter and their checks. */
 const FILTER_CHECKS = {
   runtimeStatus: statusList,
   createdTimeFrom: isDate,
   createdTimeTo: isDate,
   instanceIdPrefix: isInstanceIdPrefix,
+  name: nameList,
+  order: isInstanceOrder,
 };
 
 /**

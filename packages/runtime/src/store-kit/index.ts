@@ -29,7 +29,7 @@ export {
   type StoredStates, type WritePlan,
 } from '../store/plan-write-set.js';
 export {
-  claimableAtMs, comparePageKeys, dueAtMs, holdsLease, isHeldBy, isLeaseToken, isVisible, leaseTokens, lifeLeaseOwner, matchesPurgeFilter, matchesQuery, newLease, nextPageToken, pageKeyOf,
+  claimableAtMs, comparePageKeys, dueAtMs, holdsLease, isHeldBy, isLeaseToken, isVisible, leaseTokens, lifeLeaseOwner, matchesName, matchesPurgeFilter, matchesQuery, namesOf, newLease, nextPageToken, pageKeyOf, pageOrderOf,
   pageSizeOf, planInstancePage, validateLeaseOwner, decideClaimedWork, type ClaimedWork, type ClaimedWorkAction, type InstancePagePlan, type PageCursor, type PageKey,
 } from '../store/store-helpers.js';
 /** The one rule of which leases a store looks up after claims whose outcome it could not learn. */

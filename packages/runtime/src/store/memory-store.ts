@@ -17,8 +17,8 @@ import type {
   Store, StoreCapabilities,
 } from './store.js';
 import {
-  claimableAtMs, comparePageKeys, dueAtMs, holdsLease, isHeldBy,
-  isVisible, leaseTokens, matchesPurgeFilter, matchesQuery, newLease, nextPageToken, pageKeyOf, pageSizeOf, planInstancePage, validateLeaseOwner,
+  claimableAtMs, dueAtMs, holdsLease, isHeldBy,
+  isVisible, leaseTokens, matchesPurgeFilter, matchesQuery, namesOf, newLease, nextPageToken, pageKeyOf, pageOrderOf, pageSizeOf, planInstancePage, validateLeaseOwner,
 } from './store-helpers.js';
 import { copyStoreValue } from '../model/json.js';
 
@@ -80,6 +80,8 @@ export class MemoryStore implements Store {
   readonly capabilities: StoreCapabilities = { name: 'memory', shared: false, durable: false, fusedSteps: true, unclaimedWrites: true };
 
   readonly #instances = new Map<string, InstanceRecord>();
+  /** The ids of the instances of each orchestrator name: the index a name filter lists from. */
+  readonly #byName = new Map<string, Set<string>>();
   /** Activity tasks in scheduling order. */
   readonly #tasks = new Map<string, TaskRecord>();
   /** Instances with pending messages, by when they are claimable (oldest first). */
@@ -166,12 +168,15 @@ export class MemoryStore implements Store {
         // Overwritten in place: nothing outside a synchronous operation of this store holds a StoredState (every read
         // copies it), and a new one per step outlived the young generation of the heap (a step of each instance
         // comes round only after thousands of others) to die in a full collection.
+        const name = record.name;
         record.assign(state);
+        if (record.name !== name) this.#indexName(state.instanceId, name, record.name);
         kept[i] = record;
       } else {
         const copy = new InstanceRecord(state, startLease && heldLease(startLease));
         kept[i] = copy;
         instances.set(state.instanceId, copy);
+        if (record?.name !== copy.name) this.#indexName(state.instanceId, record?.name, copy.name);
       }
     }
     // Whether the commit releases a lease stored on the instance (live or expired), for signalsWork.
@@ -329,14 +334,17 @@ export class MemoryStore implements Store {
     const pageSize = pageSizeOf(query);
     const plan = planInstancePage(query); // the shared paging rule: after the token's key, up to its bound
     const { after } = plan;
-    const records = [...this.#instances.values()];
+    const names = namesOf(plan.query.name);
+    // With a name filter, only the instances of those names (the name index) are read.
+    const records = names ? this.#namedRecords(names) : [...this.#instances.values()];
+    const order = pageOrderOf(plan.order);
     const matching = records
       .map((r) => ({ state: r, key: pageKeyOf(r) }))
-      .filter((m) => matchesQuery(m.state, plan.query) && (!after || comparePageKeys(m.key, after) > 0))
-      .sort((a, b) => comparePageKeys(a.key, b.key));
+      .filter((m) => matchesQuery(m.state, plan.query) && (!after || order(m.key, after) > 0))
+      .sort((a, b) => order(a.key, b.key));
     const page = matching.slice(0, pageSize);
     const last = page[page.length - 1];
-    const newest = () => records.reduce<number | undefined>((max, r) => Math.max(max ?? -Infinity, r.createdTime.getTime()), undefined);
+    const newest = () => [...this.#instances.values()].reduce<number | undefined>((max, r) => Math.max(max ?? -Infinity, r.createdTime.getTime()), undefined);
     return {
       instances: page.map((m) => m.state.toState()),
       ...(matching.length > pageSize && last ? { continuationToken: await nextPageToken(plan, last.key, newest) } : {}),
@@ -357,7 +365,8 @@ export class MemoryStore implements Store {
   async purgeInstances(request: PurgeFilter): Promise<number> {
     const filter = validatePurgeFilter(request); // refused before anything is deleted
     this.#ensureOpen();
-    const ids = [...this.#instances.values()].filter((r) => matchesPurgeFilter(r, filter)).map((r) => r.instanceId);
+    const names = namesOf(filter.name);
+    const ids = (names ? this.#namedRecords(names) : [...this.#instances.values()]).filter((r) => matchesPurgeFilter(r, filter)).map((r) => r.instanceId);
     for (const id of ids) this.#delete(id);
     return ids.length;
   }
@@ -383,9 +392,31 @@ export class MemoryStore implements Store {
     if (this.#closed) throw new StoreClosedError('The store is closed', { beforeCall: true });
   }
 
+  /** The records of the instances of `names`, from the name index. */
+  #namedRecords(names: readonly string[]): InstanceRecord[] {
+    const records: InstanceRecord[] = [];
+    for (const name of names) for (const id of this.#byName.get(name) ?? []) records.push(this.#instances.get(id)!);
+    return records;
+  }
+
+  /** Moves an instance in the name index from the name it had (`undefined`: none, a new id) to `to` (none: purged). */
+  #indexName(instanceId: string, from: string | undefined, to: string | undefined): void {
+    if (from !== undefined) {
+      const ids = this.#byName.get(from);
+      ids?.delete(instanceId);
+      if (ids?.size === 0) this.#byName.delete(from);
+    }
+    if (to !== undefined) {
+      let ids = this.#byName.get(to);
+      if (!ids) this.#byName.set(to, (ids = new Set()));
+      ids.add(instanceId);
+    }
+  }
+
   #delete(instanceId: string): void {
     const record = this.#instances.get(instanceId);
     this.#instances.delete(instanceId);
+    if (record) this.#indexName(instanceId, record.name, undefined);
     this.#dropPending(instanceId);
     if (record && this.#changes.observed) this.#changes.next({ instanceId, state: undefined, purged: { executionId: record.executionId, version: record.version } });
   }

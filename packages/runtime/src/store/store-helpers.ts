@@ -16,9 +16,14 @@ export const DEFAULT_PAGE_SIZE = 100;
 /** Largest page: a larger page size is taken as it by `validateInstanceQuery`, which every client and store applies. */
 export { MAX_PAGE_SIZE } from '../model/validation.js';
 
-/** True when `state` matches the filters of `query` (paging aside). */
+/**
+ * True when `state` matches the filters of `query` (paging and order aside): the one filter rule of every store and
+ * of live queries. A name filter matches the orchestrator name exactly, case included, as the runtime looks up its
+ * orchestrators (`startNew('hello')` does not run `Hello`).
+ */
 export function matchesQuery(state: InstanceState, query: InstanceQuery): boolean {
   if (query.runtimeStatus && query.runtimeStatus.length > 0 && !query.runtimeStatus.includes(state.runtimeStatus)) return false;
+  if (!matchesName(state.name, query.name)) return false;
   const created = state.createdTime.getTime();
   if (query.createdTimeFrom && created < query.createdTimeFrom.getTime()) return false;
   if (query.createdTimeTo && created > query.createdTimeTo.getTime()) return false;
@@ -30,7 +35,20 @@ export function matchesQuery(state: InstanceState, query: InstanceQuery): boolea
 export function matchesPurgeFilter(state: InstanceState, filter: PurgeFilter): boolean {
   if (!isTerminalStatus(state.runtimeStatus)) return false;
   // The filter's own members only (undefined ones match everything, as absent ones).
-  return matchesQuery(state, { createdTimeFrom: filter.createdTimeFrom, createdTimeTo: filter.createdTimeTo, runtimeStatus: filter.runtimeStatus });
+  return matchesQuery(state, { createdTimeFrom: filter.createdTimeFrom, createdTimeTo: filter.createdTimeTo, runtimeStatus: filter.runtimeStatus, name: filter.name });
+}
+
+/** True when an orchestrator `name` is one of `names` (exactly, case included); absent or empty `names`: any name. */
+export function matchesName(name: string, names: readonly string[] | undefined): boolean {
+  return names === undefined || names.length === 0 || names.includes(name);
+}
+
+/**
+ * The distinct names a name filter restricts to, or `undefined` for any name: what a store runs one index scan per
+ * name for (merging them in page order).
+ */
+export function namesOf(names: readonly string[] | undefined): readonly string[] | undefined {
+  return names && names.length > 0 ? [...new Set(names)] : undefined;
 }
 
 /** The paging key of an instance: (createdTime, instanceId). */
@@ -42,6 +60,14 @@ export interface PageKey {
 /** Orders instances for paging: createdTime, then instanceId. */
 export function comparePageKeys(a: PageKey, b: PageKey): number {
   return a.createdTime - b.createdTime || (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0);
+}
+
+/**
+ * The comparison of a listing's order: {@link comparePageKeys} for `'asc'` (or none), its reverse for `'desc'`. A page
+ * lists what follows its token's key in this order.
+ */
+export function pageOrderOf(order: 'asc' | 'desc' | undefined): (a: PageKey, b: PageKey) => number {
+  return order === 'desc' ? (a, b) => comparePageKeys(b, a) : comparePageKeys;
 }
 
 /** The paging key of a state. */
@@ -59,16 +85,21 @@ export interface PageCursor extends PageKey {
    * created after it. Absent from a token of an earlier version, which pages without a bound until the next token.
    */
   readonly boundMs?: number;
+  /** The order the token was made for: `'desc'` tokens say so; tokens of `'asc'` (and of earlier versions) do not. */
+  readonly order?: 'desc';
 }
 
 /**
- * Encodes where the next page starts as an opaque continuation token: the key of the page's last instance and the
- * session's bound, as JSON, percent-encoded (plain ASCII, safe in a header and in a query string). Not in store-kit:
- * a store makes its tokens with {@link nextPageToken}, which always records the bound, and reads them with
- * {@link planInstancePage}.
+ * Encodes where the next page starts as an opaque continuation token: the key of the page's last instance, the
+ * session's bound and, for a newest-first listing, `'desc'`, as JSON, percent-encoded (plain ASCII, safe in a header
+ * and in a query string). An ascending token is the one earlier versions made. Not in store-kit: a store makes its
+ * tokens with {@link nextPageToken}, which always records the bound, and reads them with {@link planInstancePage}.
  */
-export function encodeContinuationToken(key: PageKey, boundMs?: number): string {
-  return encodeURIComponent(JSON.stringify(boundMs === undefined ? [key.createdTime, key.instanceId] : [key.createdTime, key.instanceId, boundMs]));
+export function encodeContinuationToken(key: PageKey, boundMs?: number, order?: 'asc' | 'desc'): string {
+  const parts: unknown[] = [key.createdTime, key.instanceId];
+  if (boundMs !== undefined) parts.push(boundMs);
+  if (boundMs !== undefined && order === 'desc') parts.push('desc');
+  return encodeURIComponent(JSON.stringify(parts));
 }
 
 /**
@@ -80,9 +111,12 @@ export function encodeContinuationToken(key: PageKey, boundMs?: number): string 
 export function decodeContinuationToken(token: string): PageCursor {
   try {
     const parsed: unknown = JSON.parse(decodeURIComponent(token));
-    if (Array.isArray(parsed) && (parsed.length === 2 || parsed.length === 3) && isInstant(parsed[0]) && typeof parsed[1] === 'string') {
+    if (Array.isArray(parsed) && parsed.length >= 2 && parsed.length <= 4 && isInstant(parsed[0]) && typeof parsed[1] === 'string') {
       if (parsed.length === 2) return { createdTime: parsed[0], instanceId: parsed[1] };
-      if (isInstant(parsed[2])) return { createdTime: parsed[0], instanceId: parsed[1], boundMs: parsed[2] };
+      if (isInstant(parsed[2])) {
+        if (parsed.length === 3) return { createdTime: parsed[0], instanceId: parsed[1], boundMs: parsed[2] };
+        if (parsed[3] === 'desc') return { createdTime: parsed[0], instanceId: parsed[1], boundMs: parsed[2], order: 'desc' };
+      }
     }
   } catch {
     // fall through
@@ -98,8 +132,10 @@ function isInstant(value: unknown): value is number {
 export interface InstancePagePlan<Q extends InstanceQuery> {
   /** The filters to list by: the caller's, `createdTimeTo` at most the session's bound. */
   readonly query: Q;
-  /** The key the page starts after; `undefined` on a first page. */
+  /** The key the page starts after, in {@link InstancePagePlan.order}; `undefined` on a first page. */
   readonly after: PageCursor | undefined;
+  /** The order of the listing: `'desc'` lists the keys before `after`, newest first. */
+  readonly order: 'asc' | 'desc';
 }
 
 /**
@@ -114,6 +150,12 @@ export interface InstancePagePlan<Q extends InstanceQuery> {
  * instance a page listed comes back on a later one. A clock behind the one that stamped the newest instance can
  * stamp a new execution at or before the bound; that instance is listed again, as without the bound.
  *
+ * Newest first (`order: 'desc'`), a page lists the keys before the token's, in descending order, so an instance
+ * created after paging began (a key after every listed one) is never listed by a later page, bound or not. A token
+ * carries its order ({@link PageCursor.order}); one used with the other order is refused with
+ * `InvalidArgumentError` (400): the far side of its key is another listing. Other filters may change between pages,
+ * as before: the token is a position, and the next page lists what the new filters match past it.
+ *
  * @example
  * ```ts
  * const plan = planInstancePage(validateInstanceQuery(request));
@@ -122,11 +164,17 @@ export interface InstancePagePlan<Q extends InstanceQuery> {
  * ```
  */
 export function planInstancePage<Q extends InstanceQuery>(query: Q): InstancePagePlan<Q> {
-  if (query.continuationToken === undefined) return { query, after: undefined };
+  const order = query.order === 'desc' ? 'desc' : 'asc';
+  if (query.continuationToken === undefined) return { query, after: undefined, order };
   const after = decodeContinuationToken(query.continuationToken);
+  // A token is a position in one order: read in the other, it would list the far side of it. Filters may change
+  // between pages (the token is a key, not a session): the next page lists what they match after that key.
+  if ((after.order ?? 'asc') !== order) {
+    throw new InvalidArgumentError(`continuation token was made for order '${after.order ?? 'asc'}'; this query asks for '${order}'`);
+  }
   const { boundMs } = after;
-  if (boundMs === undefined || (query.createdTimeTo !== undefined && query.createdTimeTo.getTime() <= boundMs)) return { query, after };
-  return { query: { ...query, createdTimeTo: new Date(boundMs) }, after };
+  if (boundMs === undefined || (query.createdTimeTo !== undefined && query.createdTimeTo.getTime() <= boundMs)) return { query, after, order };
+  return { query: { ...query, createdTimeTo: new Date(boundMs) }, after, order };
 }
 
 /**
@@ -136,10 +184,11 @@ export function planInstancePage<Q extends InstanceQuery>(query: Q): InstancePag
  * when the store holds none), over all instances whatever the filters. The bound is never before `last`.
  */
 export async function nextPageToken(
-  plan: Pick<InstancePagePlan<InstanceQuery>, 'after'>, last: PageKey, newestCreatedMs: () => number | undefined | Promise<number | undefined>,
+  plan: Pick<InstancePagePlan<InstanceQuery>, 'after'> & { readonly order?: 'asc' | 'desc' }, last: PageKey,
+  newestCreatedMs: () => number | undefined | Promise<number | undefined>,
 ): Promise<string> {
   const boundMs = plan.after?.boundMs ?? Math.max((await newestCreatedMs()) ?? last.createdTime, last.createdTime);
-  return encodeContinuationToken(last, boundMs);
+  return encodeContinuationToken(last, boundMs, plan.order);
 }
 
 /**

@@ -155,7 +155,9 @@ export interface Store {
   ): Promise<{ readonly state: InstanceState | undefined; readonly history: HistoryEvent[] }>;
 
   /**
-   * One page of instances matching the query, ordered by (createdTime, instanceId). Keyset paging bounded by the point
+   * One page of instances matching the query, ordered by (createdTime, instanceId), ascending or, with
+   * `order: 'desc'`, descending. Every filter (the name filter included) and both orders are served by an index,
+   * never by reading every instance. Keyset paging bounded by the point
    * paging began (`planInstancePage`, `nextPageToken` of the store kit): a page never repeats or skips an instance that
    * existed when paging began, and instances created after it (new executions of terminal ones included) are left
    * out, as long as their createdTime is after the bound: a clock behind the one that stamped the newest instance, or a
@@ -302,6 +304,16 @@ export interface InstanceQuery {
   readonly createdTimeTo?: Date;
   /** Matched literally (no pattern characters). */
   readonly instanceIdPrefix?: string;
+  /**
+   * Only instances of one of these orchestrator names, matched exactly (case included; `matchesQuery` is the rule);
+   * absent or empty: any name. A store serves it with an index on (name, createdTime, instanceId).
+   */
+  readonly name?: readonly string[];
+  /**
+   * `'asc'` (default): (createdTime, instanceId) ascending; `'desc'`: newest first, the exact reverse. A continuation
+   * token carries the order it was made for; used with the other order, `planInstancePage` refuses it (400).
+   */
+  readonly order?: 'asc' | 'desc';
   /** Default 100. */
   readonly pageSize?: number;
   /** From the previous page. */
@@ -325,4 +337,6 @@ export interface PurgeFilter {
   readonly createdTimeTo?: Date;
   /** Restricts to these statuses (non-terminal ones never match). */
   readonly runtimeStatus?: readonly OrchestrationRuntimeStatus[];
+  /** Restricts to these orchestrator names, as {@link InstanceQuery.name}. */
+  readonly name?: readonly string[];
 }

@@ -819,6 +819,53 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         await expect(client.listInstances({ continuationToken: '%%%' })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
       });
 
+      it('filters by orchestrator name, exactly (case included), and lists newest first with order desc, page by page', async () => {
+        await startOutOfIdOrder(client, 'WaitForEvents', 'nm-w');
+        await client.startNew('Echo', { instanceId: 'nm-e1', input: 1 });
+        await client.startNew('Echo', { instanceId: 'nm-e2', input: 2 });
+        for (const id of ['nm-e1', 'nm-e2']) await client.waitForCompletion(id, SETTLED);
+        const ids = (list: readonly InstanceStatus[]) => list.map((s) => s.instanceId);
+        const all = ids(await client.getStatusAll());
+        expect(ids(await client.getStatusBy({ name: 'Echo' }))).toEqual(['nm-e1', 'nm-e2']);
+        expect(ids(await client.getStatusBy({ name: ['Echo'], order: 'desc' }))).toEqual(['nm-e2', 'nm-e1']);
+        const waiting = all.filter((id) => id.startsWith('nm-w'));
+        expect(waiting).toHaveLength(4);
+        expect(ids(await client.getStatusBy({ name: 'WaitForEvents' }))).toEqual(waiting);
+        expect(await client.getStatusBy({ name: 'echo' })).toEqual([]);
+        expect(ids(await client.getStatusBy({ name: [] }))).toEqual(all);
+        expect(ids(await client.getStatusBy({ order: 'desc' }))).toEqual([...all].reverse());
+        expect(ids(await client.getStatusBy({ name: ['WaitForEvents', 'Echo'], runtimeStatus: ['Completed'], order: 'desc' }))).toEqual(['nm-e2', 'nm-e1']);
+        // Page by page, newest first: every instance once, in the reverse of the default order.
+        const seen: string[] = [];
+        let token: string | undefined;
+        do {
+          const page = await client.listInstances({ pageSize: 2, order: 'desc', name: ['Echo', 'WaitForEvents'], ...(token ? { continuationToken: token } : {}) });
+          seen.push(...ids(page.instances));
+          token = page.continuationToken;
+          // A token is a position in one order: used with the other, it is refused.
+          if (token) await expect(client.listInstances({ continuationToken: token })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        } while (token);
+        expect(seen).toEqual([...all].reverse());
+        expect((await firstValueFrom(client.instances$({ name: 'Echo', order: 'desc' }))).map((s) => s.instanceId)).toEqual(['nm-e2', 'nm-e1']);
+        expect(await client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0), name: 'WaitForEvents' })).toEqual({ instancesDeleted: 0 });
+        expect(await client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0), name: ['Echo'] })).toEqual({ instancesDeleted: 2 });
+        expect(ids(await client.getStatusAll())).toEqual(waiting);
+      });
+
+      it('refuses a malformed name filter or order (400), listing, watching and purging nothing', async () => {
+        await client.startNew('Echo', { instanceId: 'bad-1', input: 1 });
+        await client.waitForCompletion('bad-1', SETTLED);
+        const hostile = [{ name: '' }, { name: [''] }, { name: [7] }, { name: 'a\u0001' }, { order: 'newest' }, { order: true }];
+        for (const filter of hostile) {
+          await expect(client.listInstances(filter as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+          await expect(client.getStatusBy(filter as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+          // Thrown as instances$ is called, or as its first error: either way the watch never starts.
+          await expect((async () => firstValueFrom(client.instances$(filter as never)))()).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+          await expect(client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0), ...filter } as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        }
+        expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['bad-1']);
+      });
+
       it('refuses a continuation token that no HTTP header can carry, as every other forged token', async () => {
         // A remote client sends it as a header, which fetch refuses (a TypeError, as if the network were down).
         for (const continuationToken of ['ключ', 'a\nb']) {
@@ -2297,6 +2344,29 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         await client.restart('live-c');
         expect(ids(await moved)).toEqual([...listed.filter((id) => id !== 'live-c'), 'live-c']);
         expect(ids(await client.getStatusBy({ instanceIdPrefix: 'live-' }))).toEqual(ids(await moved));
+      });
+
+      it('instances$ with order desc keeps the newest first as members join, change and leave', async () => {
+        const lists = client.instances$({ name: 'WaitForEvents', order: 'desc' });
+        const shown = (want: string) => firstValueFrom(lists.pipe(
+          map((list) => list.map((s) => `${s.instanceId}:${s.runtimeStatus}`).join(',')),
+          filter((text) => text === want),
+        ));
+        expect(await firstValueFrom(lists)).toEqual([]);
+        const one = shown('desc-a:Running');
+        await client.startNew('WaitForEvents', { instanceId: 'desc-a', input: 1 });
+        await one;
+        const two = shown('desc-b:Running,desc-a:Running');
+        await nextMillisecond();
+        await client.startNew('Echo', { instanceId: 'desc-e', input: 1 }); // another orchestrator: never listed
+        await client.startNew('WaitForEvents', { instanceId: 'desc-b', input: 1 });
+        await two;
+        const changed = shown('desc-b:Running,desc-a:Terminated');
+        await client.terminate('desc-a', 'done');
+        await changed;
+        const left = shown('desc-b:Running');
+        await client.purgeInstanceHistory('desc-a');
+        await left;
       });
 
       it('instances$ re-emits when membership or a member status changes', async () => {

@@ -2450,6 +2450,130 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await store.queryInstances({ continuationToken: '' })).toEqual(await store.queryInstances({}));
       });
 
+      describe('orchestrator name filter and newest-first order', () => {
+        /** Ids of a listing followed through every page. */
+        const allPages = async (store: Store, query: Parameters<Store['queryInstances']>[0]) => {
+          const seen: string[] = [];
+          for (let token: string | undefined, first = true; first || token !== undefined; first = false) {
+            const page = await store.queryInstances({ ...query, ...(token ? { continuationToken: token } : {}) });
+            seen.push(...page.instances.map((s) => s.instanceId));
+            token = page.continuationToken;
+          }
+          return seen;
+        };
+        const seed = async (store: Store) => {
+          // Two instances per millisecond, names interleaved; 'orders' differs from 'Orders' only in case.
+          const names = ['Orders', 'Billing', 'Orders', 'orders', 'Billing', 'Orders', 'Orders', 'Billing'];
+          for (const [i, name] of names.entries()) await create(store, newInstance(`n-${i}`, { name, createdTime: at(Math.floor(i / 2) * 1000) }));
+          await forceState(store, (await store.getInstance('n-2'))!, { runtimeStatus: 'Completed' });
+          await forceState(store, (await store.getInstance('n-4'))!, { runtimeStatus: 'Completed' });
+        };
+
+        it('filters by orchestrator name, exactly (case included), one name or several, with the other filters', async () => {
+          const store = await open();
+          await seed(store);
+          const ids = async (q: Parameters<Store['queryInstances']>[0]) => (await store.queryInstances(q)).instances.map((s) => s.instanceId);
+          expect(await ids({ name: ['Orders'] })).toEqual(['n-0', 'n-2', 'n-5', 'n-6']);
+          expect(await ids({ name: ['orders'] })).toEqual(['n-3']);
+          expect(await ids({ name: ['Orders', 'orders'] })).toEqual(['n-0', 'n-2', 'n-3', 'n-5', 'n-6']);
+          expect(await ids({ name: ['Billing', 'Orders'] })).toEqual(['n-0', 'n-1', 'n-2', 'n-4', 'n-5', 'n-6', 'n-7']);
+          expect(await ids({ name: ['ORDERS'] })).toEqual([]);
+          expect(await ids({ name: [] })).toHaveLength(8);
+          expect(await ids({ name: ['Orders', 'Billing'], runtimeStatus: ['Completed'] })).toEqual(['n-2', 'n-4']);
+          expect(await ids({ name: ['Orders'], createdTimeFrom: at(1000), createdTimeTo: at(2000) })).toEqual(['n-2', 'n-5']);
+          expect(await ids({ name: ['Billing'], instanceIdPrefix: 'n-7' })).toEqual(['n-7']);
+          expect(await ids({ name: ['Billing'], order: 'desc' })).toEqual(['n-7', 'n-4', 'n-1']);
+        });
+
+        it('lists newest first with order desc, the exact reverse of the default order, through every page', async () => {
+          const store = await open();
+          await seed(store);
+          const ascending = await allPages(store, {});
+          expect(ascending).toEqual(['n-0', 'n-1', 'n-2', 'n-3', 'n-4', 'n-5', 'n-6', 'n-7']);
+          expect(await allPages(store, { order: 'asc' })).toEqual(ascending);
+          for (const pageSize of [1, 2, 3, 100]) {
+            expect(await allPages(store, { order: 'desc', pageSize })).toEqual([...ascending].reverse());
+            // Several names merged, and a status filter, page for page in the same order.
+            expect(await allPages(store, { order: 'desc', pageSize, name: ['Orders', 'Billing'] })).toEqual(['n-7', 'n-6', 'n-5', 'n-4', 'n-2', 'n-1', 'n-0']);
+            expect(await allPages(store, { order: 'desc', pageSize, runtimeStatus: ['Pending'] })).toEqual(['n-7', 'n-6', 'n-5', 'n-3', 'n-1', 'n-0']);
+            expect(await allPages(store, { order: 'desc', pageSize, createdTimeFrom: at(1000), createdTimeTo: at(2000) })).toEqual(['n-5', 'n-4', 'n-3', 'n-2']);
+          }
+        });
+
+        it('pages newest first without repeating or skipping an instance that existed when paging began, while instances are added', async () => {
+          const store = await open();
+          const expected: string[] = [];
+          for (let i = 0; i < 25; i++) {
+            const id = `p-${String(i).padStart(2, '0')}`;
+            expected.push(id);
+            await create(store, newInstance(id, { name: i % 2 ? 'Odd' : 'Even', createdTime: at(Math.floor(i / 3) * 1000) }));
+          }
+          for (const [round, name] of [undefined, ['Even', 'Odd']].entries()) {
+            const seen: string[] = [];
+            let token: string | undefined;
+            let pages = 0;
+            do {
+              const page = await store.queryInstances({ pageSize: 4, order: 'desc', ...(name ? { name } : {}), ...(token ? { continuationToken: token } : {}) });
+              seen.push(...page.instances.map((s) => s.instanceId));
+              token = page.continuationToken;
+              // Added while paging, newer than every instance listed so far: never listed by a later page.
+              await create(store, newInstance(`late-${String(name)}-${pages}`, { name: 'Even', createdTime: at((round + 1) * 100_000 + pages) }));
+              pages++;
+            } while (token);
+            // The instances added by an earlier listing existed when this one began: listed (once) as the newest.
+            expect(seen.filter((id) => id.startsWith('p-'))).toEqual([...expected].reverse());
+            expect(seen.filter((id) => id.startsWith(`late-${String(name)}-`))).toEqual([]);
+            expect(new Set(seen).size).toBe(seen.length);
+          }
+        });
+
+        it('refuses a continuation token used with the other order (400), whatever the filters', async () => {
+          const store = await open();
+          await seed(store);
+          const asc = await store.queryInstances({ pageSize: 2 });
+          const desc = await store.queryInstances({ pageSize: 2, order: 'desc' });
+          await expect(store.queryInstances({ order: 'desc', continuationToken: asc.continuationToken! })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+          await expect(store.queryInstances({ continuationToken: desc.continuationToken! })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+          await expect(store.queryInstances({ order: 'asc', continuationToken: desc.continuationToken! })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+          // With its own order, a token goes on after its key, whatever the filters now are (a position, not a session).
+          expect((await store.queryInstances({ order: 'desc', continuationToken: desc.continuationToken!, name: ['Billing'] })).instances.map((s) => s.instanceId)).toEqual(['n-4', 'n-1']);
+        });
+
+        it('refuses a malformed name filter or order (400) and purges nothing', async () => {
+          const store = await open();
+          await seed(store);
+          const hostile = [
+            { name: [''] }, { name: [1] }, { name: ['ok', null] }, { name: ['a\u0000b'] }, { name: { 0: 'Orders' } },
+            { name: Array.from({ length: 101 }, (_, i) => `n${i}`) }, { order: 'newest' }, { order: 'DESC' }, { order: -1 },
+          ];
+          for (const query of hostile) {
+            await expect(store.queryInstances(query as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+            await expect(store.purgeInstances({ createdTimeFrom: T0, ...query } as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+          }
+          expect((await store.queryInstances({})).instances).toHaveLength(8);
+        });
+
+        it('purges the terminal instances of the names asked for only', async () => {
+          const store = await open();
+          await seed(store);
+          expect(await store.purgeInstances({ createdTimeFrom: T0, name: ['orders'] })).toBe(0);
+          expect(await store.purgeInstances({ createdTimeFrom: T0, name: ['Billing'] })).toBe(1);
+          expect((await store.queryInstances({ runtimeStatus: ['Completed'] })).instances.map((s) => s.instanceId)).toEqual(['n-2']);
+          expect(await store.purgeInstances({ createdTimeFrom: T0, name: ['Orders', 'Billing'] })).toBe(1);
+          expect((await store.queryInstances({})).instances).toHaveLength(6);
+        });
+
+        it('moves an instance between name filters when its id starts again under another orchestrator', async () => {
+          const store = await open();
+          await create(store, newInstance('x', { name: 'First' }));
+          await forceState(store, (await store.getInstance('x'))!, { runtimeStatus: 'Completed' });
+          await store.commit({ requests: [{ type: 'createInstance', ...newInstance('x', { name: 'Second', executionId: 'exec-2', createdTime: at(5000) }), ifRunning: { kind: 'fail' } }] });
+          expect((await store.queryInstances({ name: ['First'] })).instances).toEqual([]);
+          expect((await store.queryInstances({ name: ['Second'] })).instances.map((s) => s.instanceId)).toEqual(['x']);
+          expect(await store.purgeInstances({ createdTimeFrom: T0, name: ['First'] })).toBe(0);
+        });
+      });
+
       it('refuses a runtimeStatus that is a string or names an unknown status (the shared filter rule)', async () => {
         const store = await open();
         await create(store, newInstance('q1'));
@@ -3762,17 +3886,18 @@ function storeWith(opened: Store, overrides: Partial<Store>): Store {
 
 function newInstance(
   instanceId: string,
-  o: { input?: unknown; executionId?: string; createdTime?: Date } = {},
+  o: { input?: unknown; executionId?: string; createdTime?: Date; name?: string } = {},
 ): CreateInstanceRequest {
   const executionId = o.executionId ?? 'exec-1';
   const createdTime = o.createdTime ?? T0;
+  const name = o.name ?? 'Orch';
   return {
     state: {
-      instanceId, name: 'Orch', runtimeStatus: 'Pending', createdTime, lastUpdatedTime: createdTime, executionId,
+      instanceId, name, runtimeStatus: 'Pending', createdTime, lastUpdatedTime: createdTime, executionId,
       historyLength: 0, version: 1, ...(o.input === undefined ? {} : { input: o.input }),
     },
     message: message(instanceId, {
-      type: 'ExecutionStarted', eventId: -1, timestamp: createdTime.toISOString(), name: 'Orch', instanceId, executionId,
+      type: 'ExecutionStarted', eventId: -1, timestamp: createdTime.toISOString(), name, instanceId, executionId,
       ...(o.input === undefined ? {} : { input: o.input }),
     }),
   };

@@ -21,7 +21,7 @@ export function useInstances(client: DurableClient, filter: InstanceFilter = {})
 function filterKey(filter: InstanceFilter): string {
   return JSON.stringify([
     filter.runtimeStatus ?? null, timeKey(filter.createdTimeFrom), timeKey(filter.createdTimeTo),
-    filter.instanceIdPrefix ?? null, filter.showInput ?? null,
+    filter.instanceIdPrefix ?? null, filter.showInput ?? null, filter.name ?? null, filter.order ?? null,
   ]);
 }
 

@@ -1,4 +1,4 @@
-import { Dexie, type DBCoreIndex, type DBCoreKeyRange, type DBCoreMutateRequest, type DBCoreRangeType, type DBCoreTable } from 'dexie';
+import { Dexie, type Transaction, type DBCoreIndex, type DBCoreKeyRange, type DBCoreMutateRequest, type DBCoreRangeType, type DBCoreTable } from 'dexie';
 import type { HistoryEvent } from '@durable-rx/runtime';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { StorageError } from '../errors/storage-error.js';
@@ -20,14 +20,16 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`DexieStore schema v${DEXIE_SCHEMA_VERSION}`);
  * ```
  */
-export const DEXIE_SCHEMA_VERSION = 3;
+export const DEXIE_SCHEMA_VERSION = 4;
 
 /**
  * The IndexedDB version of the tables and indexes (Dexie's `db.version`). Layout version 2 changed what history rows
  * hold (one row per appended batch), not the tables, so the database itself was not upgraded. Layout 3 (Dexie
- * version 2) keeps an instance's first activity task in its row (see {@link StoredInstance}).
+ * version 2) keeps an instance's first activity task in its row (see {@link StoredInstance}). Layout 4 (Dexie version
+ * 3) adds the name index `[state.name+createdMs+id]` for the list's name filter: IndexedDB builds it from the rows
+ * as they are (every row holds its state's name), so the upgrade writes no row.
  */
-const DEXIE_DB_VERSION = 2;
+const DEXIE_DB_VERSION = 3;
 
 /**
  * Tables and their indexes. Every query of the store is one index range: claims use `[readyMs+headSeq]` for
@@ -39,7 +41,7 @@ const DEXIE_DB_VERSION = 2;
  */
 const SCHEMA: Readonly<Record<string, string>> = {
   meta: 'key',
-  instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id], [taskReadyMs+taskOrder]',
+  instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id], [taskReadyMs+taskOrder], [state.name+createdMs+id]',
   history: '[instanceId+seq]',
   messages: '++seq, [instanceId+seq]',
   tasks: '++seq, &id, [readyMs+seq], instanceId',
@@ -49,6 +51,12 @@ const SCHEMA: Readonly<Record<string, string>> = {
 const SCHEMA_V1: Readonly<Record<string, string>> = {
   ...SCHEMA,
   instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id]',
+};
+
+/** Layout 3 (Dexie version 2): an instance's first task in its row. */
+const SCHEMA_V2: Readonly<Record<string, string>> = {
+  ...SCHEMA,
+  instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id], [taskReadyMs+taskOrder]',
 };
 
 /**
@@ -141,10 +149,11 @@ export function startDexieOpen(
     ...(dependencies.IDBKeyRange ? { IDBKeyRange: dependencies.IDBKeyRange } : {}),
   });
   db.version(1).stores(SCHEMA_V1);
-  // Layout 3 adds an index; its marker is written in the upgrade itself, so that no code of layout 2 opening the
+  // Layouts 3 and 4 each add an index; the marker is written in the upgrade itself, so that no older code opening the
   // database after the upgrade takes it for its own. The rows stay as they are (see SCHEMA and StoredInstance).
-  db.version(DEXIE_DB_VERSION).stores(SCHEMA).upgrade((tx) =>
-    tx.table<MetaRow, string>('meta').put({ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }));
+  const mark = (tx: Transaction) => tx.table<MetaRow, string>('meta').put({ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' });
+  db.version(2).stores(SCHEMA_V2).upgrade(mark);
+  db.version(DEXIE_DB_VERSION).stores(SCHEMA).upgrade(mark);
   // Nothing but this store sees this private instance: no liveQuery reads it and no hook is registered on it. Dexie's
   // observability layer would cost every write a set of changed key ranges, and every readwrite transaction an event
   // plus a BroadcastChannel message to all tabs (the store's own change feed already tells them what they need); its
@@ -325,9 +334,10 @@ interface CoreTables {
   readonly messagesOf: DBCoreIndex;
   readonly tasksReady: DBCoreIndex;
   readonly taskIds: DBCoreIndex;
-  /** `[createdMs+id]` and `[status+createdMs+id]` of instances (paging), `instanceId` of tasks. */
+  /** `[createdMs+id]`, `[status+createdMs+id]` and `[state.name+createdMs+id]` of instances (paging), `instanceId` of tasks. */
   readonly instancesCreated: DBCoreIndex;
   readonly instancesByStatus: DBCoreIndex;
+  readonly instancesByName: DBCoreIndex;
   readonly tasksOf: DBCoreIndex;
 }
 
@@ -361,6 +371,7 @@ class DexieBackend implements StoreBackend {
       taskIds: index(tasks, 'id'),
       instancesCreated: index(instances, ['createdMs', 'id']),
       instancesByStatus: index(instances, ['status', 'createdMs', 'id']),
+      instancesByName: index(instances, ['state.name', 'createdMs', 'id']),
       tasksOf: index(tasks, 'instanceId'),
     };
   }
@@ -548,9 +559,11 @@ class DexieTransaction implements BackendTransaction {
   }
 
   /** The rows of an index range that `filter` accepts, at most `limit`, read with a cursor (it stops at the limit). */
-  async #scan<R>(table: DBCoreTable, index: DBCoreIndex, range: DBCoreKeyRange, filter: (row: R) => boolean, limit = Infinity): Promise<R[]> {
+  async #scan<R>(
+    table: DBCoreTable, index: DBCoreIndex, range: DBCoreKeyRange, filter: (row: R) => boolean, limit = Infinity, reverse = false,
+  ): Promise<R[]> {
     const rows: R[] = [];
-    const cursor = await this.#after(() => table.openCursor({ trans: this.#trans, values: true, query: { index, range } }));
+    const cursor = await this.#after(() => table.openCursor({ trans: this.#trans, values: true, reverse, query: { index, range } }));
     if (!cursor || limit <= 0) return rows;
     await cursor.start(() => {
       const row = cursor.value as R;
@@ -606,11 +619,14 @@ class DexieTransaction implements BackendTransaction {
   async scanInstances(scan: InstanceScan): Promise<InstanceRow[]> {
     this.#flush();
     const lower = [scan.fromMs, scan.fromId];
-    const upper = [scan.toMs, MAX];
-    const [index, range] = scan.status === undefined
-      ? [this.#core.instancesCreated, { ...between(lower, upper), lowerOpen: scan.fromOpen }]
-      : [this.#core.instancesByStatus, { ...between([scan.status, ...lower], [scan.status, ...upper]), lowerOpen: scan.fromOpen }];
-    return this.#rowsOf(await this.#scan(this.#core.instances, index, range, scan.filter ?? (() => true), scan.limit));
+    const upper = [scan.toMs, scan.toId ?? MAX];
+    const open = { lowerOpen: scan.fromOpen, upperOpen: scan.toOpen === true };
+    const [index, range] = scan.name !== undefined
+      ? [this.#core.instancesByName, { ...between([scan.name, ...lower], [scan.name, ...upper]), ...open }]
+      : scan.status === undefined
+        ? [this.#core.instancesCreated, { ...between(lower, upper), ...open }]
+        : [this.#core.instancesByStatus, { ...between([scan.status, ...lower], [scan.status, ...upper]), ...open }];
+    return this.#rowsOf(await this.#scan(this.#core.instances, index, range, scan.filter ?? (() => true), scan.limit, scan.reverse));
   }
 
   async newestCreatedMs(): Promise<number | undefined> {

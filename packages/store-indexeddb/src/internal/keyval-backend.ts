@@ -20,7 +20,7 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`KeyvalStore layout v${KEYVAL_SCHEMA_VERSION}`);
  * ```
  */
-export const KEYVAL_SCHEMA_VERSION = 8;
+export const KEYVAL_SCHEMA_VERSION = 9;
 
 /**
  * Key layout in the one object store idb-keyval gives us. Array keys sort element by element, so each prefix is a
@@ -33,6 +33,7 @@ export const KEYVAL_SCHEMA_VERSION = 8;
  *   ['xr', readyMs, headSeq, id]     claim order
  *   ['xp', readyMs, seq, id]         task claim order: one entry per instance with tasks (layout 7)
  *   ['xc', createdMs, id]            paging order; its value is the instance's status when terminal, else 0
+ *   ['xn', name, createdMs, id]      paging order per orchestrator name (layout 9), for the list's name filter
  *   ['t', taskId]                    a task row: a task beyond an instance's packed ones (layout 8), or of layout 5
  *   ['xt', readyMs, seq, taskId]     claim order of the task rows
  *   ['xi', instanceId, taskId]       the task rows of each instance (layout 8), for purges
@@ -61,6 +62,11 @@ export const KEYVAL_SCHEMA_VERSION = 8;
  * when its value is written ({@link KeyvalTransaction.#spillTasks}), so a value that packs more (older code) is split
  * by the next write here. Claims merge the first `xp` and the first `xt` entry by (readyMs, seq): oldest first across
  * packed tasks and rows.
+ *
+ * Layout 9 adds the `xn` entries: an instance's entry changes only with its createdTime or name (a new execution), so a
+ * step writes none. Opening an older layout writes one per instance from its row. Older code still open in another
+ * tab writes no `xn` entry for the instances it starts: a name filter here misses those until the database is opened
+ * by this layout again (nothing else is affected; `xc` stays exact).
  *
  * A paging value changes only when an instance becomes terminal or stops being so: a step from Pending to Running
  * (or to and from Suspended) writes no index entry, and a status query reads the rows of the entries without a
@@ -188,6 +194,7 @@ async function checkLayout(store: IDBObjectStore, name: string, keyRange: typeof
     }
     if (meta && meta.version < 7) await upgradeTaskEntries(store, keyRange);
     if (meta && meta.version < 8) await upgradeTaskRows(store, keyRange, clock);
+    if (meta && meta.version < 9) await upgradeNameEntries(store, keyRange);
     store.put({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' } satisfies MetaValue, META_KEY);
   } else if (meta.store !== 'durable-rx/keyval' || meta.version > KEYVAL_SCHEMA_VERSION) {
     throw new IncompatibleSchemaError(
@@ -524,6 +531,10 @@ class KeyvalTransaction implements BackendTransaction {
     if (previous && previous.createdMs !== row.createdMs) this.#store.delete(['xc', previous.createdMs, row.id]);
     const paging = pagingValue(row);
     if (!previous || previous.createdMs !== row.createdMs || pagingValue(previous) !== paging) this.#store.put(paging, ['xc', row.createdMs, row.id]);
+    if (!previous || previous.createdMs !== row.createdMs || previous.state.name !== row.state.name) {
+      if (previous) this.#store.delete(nameKey(previous));
+      this.#store.put(0, nameKey(row));
+    }
     this.#withInstance(row.id, (loaded) => {
       loaded.row = row;
       loaded.dirty = true;
@@ -533,6 +544,7 @@ class KeyvalTransaction implements BackendTransaction {
   deleteInstance(row: InstanceRow): void {
     this.#replaceIndexKeys(claimKeys(row), []);
     this.#store.delete(['xc', row.createdMs, row.id]);
+    this.#store.delete(nameKey(row));
     this.#store.delete(['i', row.id]);
     this.#reads.writes.set(`i:${row.id}`, undefined);
     this.#withInstance(row.id, (loaded) => {
@@ -575,13 +587,17 @@ class KeyvalTransaction implements BackendTransaction {
   }
 
   /**
-   * Pages the `xc` entries; with a status, only the rows whose entry holds it, or holds no terminal status (a
-   * non-terminal instance, or older code), are read.
+   * Pages the `xc` entries, or with a name the `xn` entries of that name; with a status, only the rows whose entry
+   * holds it, or holds no terminal status (a non-terminal instance, or older code), are read.
    */
   async scanInstances(scan: InstanceScan): Promise<InstanceRow[]> {
-    const { status } = scan;
-    const upper = ['xc', scan.toMs, MAX];
-    let lower: IDBValidKey[] = ['xc', scan.fromMs, scan.fromId];
+    const { reverse } = scan;
+    // A name scan leaves the status to `filter` (its entries hold none).
+    const status = scan.name === undefined ? scan.status : undefined;
+    const prefix: IDBValidKey[] = scan.name === undefined ? ['xc'] : ['xn', scan.name];
+    let upper: IDBValidKey[] = [...prefix, scan.toMs, scan.toId ?? MAX];
+    let upperOpen = scan.toOpen === true;
+    let lower: IDBValidKey[] = [...prefix, scan.fromMs, scan.fromId];
     let lowerOpen = scan.fromOpen;
     const rows: InstanceRow[] = [];
     const limit = scan.limit ?? Infinity;
@@ -589,8 +605,9 @@ class KeyvalTransaction implements BackendTransaction {
     const trustStatuses = status !== undefined &&
       await promisifyRequest(this.#store.getKey(this.#range([OLD_BY_STATUS_PREFIX], [OLD_BY_STATUS_PREFIX, MAX]))) === undefined;
     for (;;) {
-      const range = this.#range(lower, upper, lowerOpen);
-      const [keys, statuses] = await Promise.all([
+      const range = this.#keyRange.bound(lower, upper, lowerOpen, upperOpen);
+      // Newest first: a cursor from the top of the range (getAllKeys reads upwards only), with the entries' values.
+      const [keys, statuses] = reverse ? await this.#entriesDown(range, SCAN_BATCH, trustStatuses) : await Promise.all([
         this.#keys(range, SCAN_BATCH),
         trustStatuses ? promisifyRequest(this.#store.getAll(range, SCAN_BATCH)) as Promise<unknown[]> : undefined,
       ]);
@@ -602,9 +619,36 @@ class KeyvalTransaction implements BackendTransaction {
       }
       const last = keys[keys.length - 1];
       if (keys.length < SCAN_BATCH || !last) return rows;
-      lower = last;
-      lowerOpen = true;
+      if (reverse) {
+        upper = last;
+        upperOpen = true;
+      } else {
+        lower = last;
+        lowerOpen = true;
+      }
     }
+  }
+
+  /**
+   * The keys of at most `count` entries from the top of `range` down, read with one cursor, and with `values` their
+   * values (as `getAll` gives them upwards).
+   */
+  #entriesDown(range: IDBKeyRange, count: number, withValues: boolean): Promise<[IDBValidKey[][], unknown[] | undefined]> {
+    const keys: IDBValidKey[][] = [];
+    const values: unknown[] = [];
+    const request = withValues ? this.#store.openCursor(range, 'prev') : this.#store.openKeyCursor(range, 'prev');
+    return new Promise((resolve, reject) => {
+      request.onsuccess = () => {
+        const cursor = request.result;
+        if (cursor) {
+          keys.push(cursor.key as IDBValidKey[]);
+          if (withValues) values.push((cursor as IDBCursorWithValue).value);
+        }
+        if (!cursor || keys.length >= count) resolve([keys, withValues ? values : undefined]);
+        else cursor.continue();
+      };
+      request.onerror = () => reject(request.error);
+    });
   }
 
   async newestCreatedMs(): Promise<number | undefined> {
@@ -1018,6 +1062,27 @@ function sameEntry(a: readonly number[] | undefined, b: readonly number[] | unde
  * Layout 6 -> 7: moves each `['xp', readyMs, id]` entry to `['xp', readyMs, seq, id]` at its instance's first task
  * (an entry that is not its instance's, or of an instance without tasks, is dropped).
  */
+/** Layout 8 -> 9: gives every instance its `xn` entry (paging by orchestrator name), read off its row, a batch at a time. */
+async function upgradeNameEntries(store: IDBObjectStore, keyRange: typeof IDBKeyRange): Promise<void> {
+  for (let lower: IDBValidKey[] = ['i'], open = false; ;) {
+    const range = keyRange.bound(lower, ['i', MAX], open);
+    const [keys, rows] = await Promise.all([
+      promisifyRequest(store.getAllKeys(range, SCAN_BATCH)) as Promise<IDBValidKey[][]>,
+      promisifyRequest(store.getAll(range, SCAN_BATCH)) as Promise<InstanceRow[]>,
+    ]);
+    for (const row of rows) store.put(0, nameKey(row));
+    const last = keys[keys.length - 1];
+    if (keys.length < SCAN_BATCH || !last) return;
+    lower = last;
+    open = true;
+  }
+}
+
+/** The `xn` entry of an instance: its place in the paging order of its orchestrator name. */
+function nameKey(row: InstanceRow): IDBValidKey[] {
+  return ['xn', row.state.name, row.createdMs, row.id];
+}
+
 async function upgradeTaskEntries(store: IDBObjectStore, keyRange: typeof IDBKeyRange): Promise<void> {
   const keys = await promisifyRequest(store.getAllKeys(keyRange.bound(['xp'], ['xp', MAX]))) as IDBValidKey[][];
   await Promise.all(keys.filter((key) => key.length === 3).map(async (key) => {

@@ -43,17 +43,28 @@ export interface StoreBackend {
 /** The tables the store keeps; a transaction's scope is a list of them. */
 export type TableName = 'instances' | 'history' | 'messages' | 'tasks';
 
-/** Where a scan over the (createdMs, instanceId) order starts and ends; never empty (`fromMs` at most `toMs`). */
+/**
+ * Where a scan over the (createdMs, instanceId) order starts and ends; never empty (`fromMs` at most `toMs`). The
+ * range is (fromMs, fromId) to (toMs, toId), read in ascending order, or from its upper end down with `reverse`.
+ */
 export interface InstanceScan {
   /** Restricts to one status (uses the status index). */
   readonly status?: OrchestrationRuntimeStatus;
-  /** The first key: (createdMs, instanceId). */
+  /** Restricts to one orchestrator name (uses the name index; `status` is then left to `filter`). */
+  readonly name?: string;
+  /** The lower key: (createdMs, instanceId). */
   readonly fromMs: number;
   readonly fromId: string;
   /** True when the row at exactly (fromMs, fromId) is excluded (keyset paging). */
   readonly fromOpen: boolean;
   /** Inclusive upper bound of createdMs (may be Infinity). */
   readonly toMs: number;
+  /** The upper key's instanceId; absent: above every id of `toMs`. */
+  readonly toId?: string;
+  /** True when the row at exactly (toMs, toId) is excluded (keyset paging, newest first). */
+  readonly toOpen?: boolean;
+  /** Reads the range from its upper end down (newest first). */
+  readonly reverse?: boolean;
   /** Rows the scan must return at most (after `filter`). */
   readonly limit?: number;
   /** Residual filter evaluated during the scan. */

@@ -119,7 +119,7 @@ describe('DexieStore layout 3: an instance\'s first activity task kept in its ro
     expect(done).toMatchObject({ runtimeStatus: 'Completed', output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'] });
     expect(await rawRows(name, 'tasks')).toEqual([]);
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
-    expect(DEXIE_SCHEMA_VERSION).toBe(3);
+    expect(DEXIE_SCHEMA_VERSION).toBe(4);
   });
 
   it('claims layout-2 tasks before newer ones, keeps their leases, renews and abandons them by task id alone', async () => {
@@ -172,5 +172,41 @@ describe('DexieStore layout 3: an instance\'s first activity task kept in its ro
     // Had it found a table or index missing, Dexie would have upgraded the database, closing this store's connection.
     expect(await rawVersion(name)).toBe(versionBefore);
     expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending' });
+  });
+});
+
+// Layout 4 (Dexie version 3) adds the index `[state.name+createdMs+id]` for the list's name filter; IndexedDB builds it
+// from the rows a layout-3 database holds, which stay as they are.
+describe('DexieStore layout 4: an index by orchestrator name', () => {
+  const LAYOUT_3 = { ...LAYOUT_2, instances: `${LAYOUT_2.instances}, [taskReadyMs+taskOrder]` };
+
+  it('opens a layout-3 database and lists its instances by orchestrator name, newest first', async () => {
+    const source = uniqueName('layout-4-source');
+    const first = open(source);
+    const names = ['Orders', 'Billing', 'Orders', 'orders'];
+    for (const [i, name] of names.entries()) {
+      const request = newInstance(`n-${i}`);
+      const createdTime = new Date(T0.getTime() + i * 1000);
+      await create(first, { ...request, state: { ...request.state, name, createdTime, lastUpdatedTime: createdTime } });
+    }
+    await first.close();
+    const instances = await rawRows(source, 'instances');
+
+    const name = uniqueName('layout-3');
+    const db = dexie(name);
+    db.version(2).stores(LAYOUT_3);
+    await db.open();
+    await db.transaction('rw', ['meta', 'instances'], async () => {
+      await db.table('meta').put({ key: 'schema', version: 3, store: 'durable-rx/dexie' });
+      await db.table('instances').bulkPut(instances);
+    });
+    db.close();
+
+    const store = open(name);
+    const ids = async (query: Parameters<Store['queryInstances']>[0]) => (await store.queryInstances(query)).instances.map((s) => s.instanceId);
+    expect(await ids({ name: ['Orders'], order: 'desc' })).toEqual(['n-2', 'n-0']);
+    expect(await ids({ name: ['orders', 'Billing'] })).toEqual(['n-1', 'n-3']);
+    expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
+    expect(await rawVersion(name)).toBe(30);
   });
 });

@@ -92,7 +92,7 @@ describe('KeyvalStore layout 6: activity tasks packed into their instance', () =
     const keys = await rawKeys(name);
     expect(keys.filter(([prefix]) => prefix === 't' || prefix === 'xt' || prefix === 'xp')).toEqual([]);
     expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
-    expect(KEYVAL_SCHEMA_VERSION).toBe(8);
+    expect(KEYVAL_SCHEMA_VERSION).toBe(9);
   });
 
   it('keeps a task out of the ranges layout-5 code reads, and keeps it through a row that code rewrote', async () => {
@@ -448,3 +448,35 @@ function rawKeys(name: string): Promise<IDBValidKey[][]> {
 function rawGet(name: string, key: IDBValidKey): Promise<unknown> {
   return rawRead(name, (raw) => raw.get(key));
 }
+
+// Layout 9 keeps an entry ['xn', name, createdMs, id] per instance for the list's name filter.
+describe('KeyvalStore layout 9: paging entries per orchestrator name', () => {
+  it('opens a layout-8 database, gives each instance its name entry, and lists by name newest first', async () => {
+    const name = uniqueName('layout-8');
+    const first = open(name);
+    for (const [i, orchestrator] of ['Orders', 'Billing', 'Orders', 'orders'].entries()) {
+      const request = newInstance(`n-${i}`);
+      const createdTime = new Date(T0.getTime() + i * 1000);
+      await create(first, { ...request, state: { ...request.state, name: orchestrator, createdTime, lastUpdatedTime: createdTime } });
+    }
+    await first.close();
+    // What layout 8 left: no name entries.
+    await rawWrite(name, (raw) => {
+      raw.put({ version: 8, store: 'durable-rx/keyval' }, ['meta']);
+      raw.delete(IDBKeyRange.bound(['xn'], ['xn', []]));
+    });
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xn')).toEqual([]);
+
+    const store = open(name);
+    const ids = async (query: Parameters<KeyvalStore['queryInstances']>[0]) => (await store.queryInstances(query)).instances.map((s) => s.instanceId);
+    expect(await ids({ name: ['Orders'], order: 'desc' })).toEqual(['n-2', 'n-0']);
+    expect(await ids({ name: ['orders', 'Billing'] })).toEqual(['n-1', 'n-3']);
+    await store.close();
+    const keys = (await rawKeys(name)).filter(([prefix]) => prefix === 'xn');
+    expect(keys).toEqual([
+      ['xn', 'Billing', T0.getTime() + 1000, 'n-1'], ['xn', 'Orders', T0.getTime(), 'n-0'], ['xn', 'Orders', T0.getTime() + 2000, 'n-2'],
+      ['xn', 'orders', T0.getTime() + 3000, 'n-3'],
+    ]);
+    expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+  });
+});
