@@ -32,6 +32,11 @@ export interface InstanceDoc {
   // Indexed copies of status fields, for queries and purges.
   runtimeStatus: OrchestrationRuntimeStatus;
   createdTime: Date;
+  /**
+   * The orchestrator name, for the list's name filter (`name_page`). Absent from documents written before it was kept:
+   * `connect` fills it in once from their state.
+   */
+  name?: string;
   /** `lastUpdatedTime`: what a resync re-reads after the change feed lost its position. */
   updatedAt: Date;
   // Copies the store reads inside transactions without decoding `state`.
@@ -328,6 +333,7 @@ export function instanceDoc(state: InstanceState, encoded: EncodedState, queue: 
     input: encoded.input,
     runtimeStatus: state.runtimeStatus,
     createdTime: state.createdTime,
+    name: state.name,
     updatedAt: state.lastUpdatedTime,
     executionId: state.executionId,
     version: state.version,

@@ -59,7 +59,8 @@ import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
   activityClaimTries, buildQueryFilter, queryProjection, leaseLookupFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, claimBound, historyQuery, nextPageKey, PURGE_SCAN_PROJECTION, purgeScanFilter,
-  consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, NEWEST_CREATED, orchestrationClaimTries, PAGE_SORT,
+  consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, MISSING_NAME_FILTER, MISSING_NAME_HINT, NEWEST_CREATED,
+  orchestrationClaimTries, pageSortOf,
   PURGES_HINT, purgedSinceFilter, QUERY_PAGE_BYTES, queueHeadQueries, readPageWithinBytes, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, sweepChunkQuery, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
   TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter, UNCLAIMED_MESSAGES_READ, UNCLAIMED_READ_MAX_MS, visibleMessagesQuery,
   type VisibleMessagesQuery,
@@ -395,6 +396,7 @@ export class MongoStore implements Store {
         if (options.createIndexes !== false) await store.ensureIndexes();
         else await store.#checkIndexes();
         await store.#fillClaimAt();
+        await store.#fillName();
         // A mongos sends no majority-committed time in its heartbeats: read it now (so the first stream does not
         // open at the present) and once per heartbeat interval from then on (see majorityTimeSource).
         if (majorityTimeSource(reply) === 'majority-reads') {
@@ -1087,8 +1089,8 @@ export class MongoStore implements Store {
       const plan = planInstancePage(query); // the shared paging rule: after the token's key, up to its bound
       // Bounded in bytes too (QUERY_PAGE_BYTES): the page ends early, with a token, rather than hold up to
       // MAX_PAGE_SIZE documents of up to 15 MiB each.
-      const cursor = this.#instances.find(buildQueryFilter(plan.query, plan.after), {
-        session, sort: PAGE_SORT, limit: pageSize + 1, projection: queryProjection(request.showInput), ...readBound(),
+      const cursor = this.#instances.find(buildQueryFilter(plan.query, plan.after, plan.order), {
+        session, sort: pageSortOf(plan.order), limit: pageSize + 1, projection: queryProjection(request.showInput), ...readBound(),
       });
       let read: { readonly page: QueriedDoc[]; readonly next?: QueriedDoc };
       try {
@@ -1566,6 +1568,30 @@ export class MongoStore implements Store {
    * over them, updated in batches, each update conditional on the fields it was computed from. A document without
    * those fields was not written by MongoStore and is left alone. Once done, one index probe that finds nothing.
    */
+  async #fillName(): Promise<void> {
+    await this.#op('filling in name', async () => {
+      const cursor = this.#instances.find(MISSING_NAME_FILTER, { hint: MISSING_NAME_HINT, projection: { _id: 1, state: 1 }, ...SCAN_BOUND });
+      let batch: AnyBulkWriteOperation<InstanceDoc>[] = [];
+      const flush = async () => {
+        if (batch.length > 0) await this.#instances.bulkWrite(batch, { ordered: false });
+        batch = [];
+      };
+      try {
+        for await (const doc of cursor) {
+          // A state that does not decode is left as it is (every read of it logs it): it is listed by no name filter.
+          const state = decodeStoredState(doc as { _id: string; state: string }, () => undefined);
+          if (!state) continue;
+          // Conditional on the state read: a commit meanwhile wrote the name itself.
+          batch.push({ updateOne: { filter: { _id: doc._id, name: null as unknown as string }, update: { $set: { name: state.name } } } });
+          if (batch.length >= 500) await flush();
+        }
+        await flush();
+      } finally {
+        await cursor.close().catch(() => undefined);
+      }
+    });
+  }
+
   async #fillClaimAt(): Promise<void> {
     await this.#op('filling in claimAt', async () => {
       const cursor = this.#instances.find(MISSING_CLAIM_AT_FILTER, {

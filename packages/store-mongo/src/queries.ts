@@ -41,8 +41,16 @@ export function storeKeyed<T extends object>(filter: T): (T & typeof STORE_KEY) 
   return '_id' in filter ? { $and: [filter, STORE_KEY] } : { ...filter, ...STORE_KEY };
 }
 
-/** Page order of `queryInstances`: (createdTime, instanceId). Served by the `page` / `status_page` indexes. */
+/** Page order of `queryInstances`: (createdTime, instanceId). Served by the `page` / `status_page` / `name_page` indexes. */
 export const PAGE_SORT = { createdTime: 1, _id: 1 } as const satisfies Sort;
+
+/** Page order of `queryInstances` newest first (`order: 'desc'`): the same indexes, read backwards. */
+export const PAGE_SORT_DESC = { createdTime: -1, _id: -1 } as const satisfies Sort;
+
+/** The sort of a listing in `order`. */
+export function pageSortOf(order: 'asc' | 'desc' | undefined): typeof PAGE_SORT | typeof PAGE_SORT_DESC {
+  return order === 'desc' ? PAGE_SORT_DESC : PAGE_SORT;
+}
 
 /**
  * The key of the instances' claim index (`claim_at`), to which every orchestration claim and the instances' part of
@@ -189,6 +197,13 @@ export const INSTANCE_WAKE_FILTER: Filter<InstanceDoc> = storeKeyed({ claimAt: {
  * fills in once.
  */
 export const MISSING_CLAIM_AT_FILTER: Filter<InstanceDoc> = storeKeyed({ claimAt: null as unknown as Date });
+
+/**
+ * The instances written before `name` was kept (the field is missing: `null` in `name_page`), which `connect` fills
+ * in once; pinned to `name_page`.
+ */
+export const MISSING_NAME_FILTER: Filter<InstanceDoc> = storeKeyed({ name: null as unknown as string });
+export const MISSING_NAME_HINT = { name: 1, createdTime: 1, _id: 1 } as const;
 
 /** Order in which a claim takes an instance's messages: arrival order. */
 export const CLAIMED_MESSAGES_SORT = { seq: 1 } as const satisfies Sort;
@@ -362,19 +377,26 @@ export function queryProjection(showInput: boolean | undefined): { readonly stat
 }
 
 /**
- * The filter of `queryInstances`: status, created-time range, literal id prefix and, when paging, "after the last
- * instance of the previous page" in (createdTime, instanceId) order (keyset paging); {@link storeKeyed}, first.
+ * The filter of `queryInstances`: status, orchestrator name, created-time range, literal id prefix and, when paging,
+ * "after the last instance of the previous page" in (createdTime, instanceId) order, or before it newest first
+ * (`order: 'desc'`: keyset paging); {@link storeKeyed}, first.
  */
-export function buildQueryFilter(query: InstanceQuery, after?: PageKey): Filter<InstanceDoc> {
+export function buildQueryFilter(query: InstanceQuery, after?: PageKey, order: 'asc' | 'desc' = 'asc'): Filter<InstanceDoc> {
   const clauses: Filter<InstanceDoc>[] = [STORE_KEY];
   if (query.runtimeStatus && query.runtimeStatus.length > 0) clauses.push({ runtimeStatus: { $in: [...query.runtimeStatus] } });
+  if (query.name && query.name.length > 0) clauses.push({ name: { $in: [...query.name] } });
   const created = createdRange(query.createdTimeFrom, query.createdTimeTo);
   if (created) clauses.push(created);
   if (query.instanceIdPrefix) {
     const { plain, escaped } = instanceKeyPrefixPatterns(query.instanceIdPrefix);
     clauses.push(plain === undefined ? { _id: { $regex: escaped } } : { $or: [{ _id: { $regex: plain } }, { _id: { $regex: escaped } }] });
   }
-  if (after) {
+  if (after && order === 'desc') {
+    const time = new Date(after.createdTime);
+    // Newest first: the plain upper bound lets the backward index scan start at the cursor.
+    clauses.push({ createdTime: { $lte: time } });
+    clauses.push({ $or: [{ createdTime: { $lt: time } }, { createdTime: time, _id: { $lt: instanceKey(after.instanceId) } }] });
+  } else if (after) {
     const time = new Date(after.createdTime);
     // The plain lower bound lets the index scan start at the cursor; the $or then skips what the page already had.
     clauses.push({ createdTime: { $gte: time } });
@@ -482,7 +504,10 @@ export function purgeScanFilter(filter: PurgeFilter): Filter<InstanceDoc> {
   const requested = filter.runtimeStatus && filter.runtimeStatus.length > 0 ? filter.runtimeStatus : TERMINAL_RUNTIME_STATUSES;
   const statuses: OrchestrationRuntimeStatus[] = requested.filter((s) => TERMINAL_RUNTIME_STATUSES.includes(s));
   const created = createdRange(filter.createdTimeFrom, filter.createdTimeTo);
-  return combine(created ? [{ runtimeStatus: { $in: statuses } }, created] : [{ runtimeStatus: { $in: statuses } }]);
+  const clauses: Filter<InstanceDoc>[] = [{ runtimeStatus: { $in: statuses } }];
+  if (filter.name && filter.name.length > 0) clauses.push({ name: { $in: [...filter.name] } });
+  if (created) clauses.push(created);
+  return combine(clauses);
 }
 
 /** What the purge scan reads: the key, which `status_page` holds. */

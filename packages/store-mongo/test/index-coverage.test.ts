@@ -7,7 +7,8 @@ import { EPOCH } from '../src/documents.js';
 import { INDEXES, type CollectionNames } from '../src/indexes.js';
 import {
   activityClaimTries, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT,
-  changedSinceFilter, consumedMessagesFilter, historyQuery, INSTANCE_WAKE_FILTER, leaseLookupFilter, MISSING_CLAIM_AT_FILTER, NEWEST_CREATED,
+  changedSinceFilter, consumedMessagesFilter, historyQuery, INSTANCE_WAKE_FILTER, leaseLookupFilter, MISSING_CLAIM_AT_FILTER, MISSING_NAME_FILTER,
+  MISSING_NAME_HINT, NEWEST_CREATED, PAGE_SORT_DESC, pageSortOf,
   orchestrationClaimTries, ownerLeasesFilter, PAGE_SORT, PURGES_HINT, purgedSinceFilter, purgeScanFilter, queueHeadQueries, RELEASE_OWNER_HINTS,
   RESYNC_HINT, sweepChunkQuery, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimProbeFilter, timedClaimProbeFilter,
   visibleMessagesQuery,
@@ -88,6 +89,7 @@ function shapes(): Shape[] {
       '#instances.bulkWrite(instances.map((doc)=>({updateOne:{filter:{_id:doc._id,leaseToken:doc.leaseToken},update:{$set:releasedFields(doc.nextMessageAt,now)}}}))',
     ]),
     byKey('instances', 'the claimAt fill-in writes each instance it read', { _id: KEY, leaseExpiresAt: NOW, nextMessageAt: NOW }, ['#instances.bulkWrite(batch']),
+    byKey('instances', 'the name fill-in writes each instance it read', { _id: KEY, name: null }, ['#instances.bulkWrite(batch']),
     byKey('instances', 'a purge marks each instance it deletes', { _id: KEY }, ['#instances.bulkWrite(marks']),
     byKey('instances', 'purgeInstances re-reads a batch of candidates in its transaction', { $and: [{ _id: { $in: [KEY] } }, purgeScanFilter({ createdTimeFrom: NOW })] },
       ['#instances.find({$and:[{_id:{$in:[...batch]}},mongoFilter]}'], ['runtimeStatus', 'createdTime']),
@@ -117,8 +119,26 @@ function shapes(): Shape[] {
     },
     ...queries.flatMap((query) => [undefined, after].map((page, i): Shape => ({
       what: `queryInstances ${JSON.stringify(query)}${page ? ' after a page' : ''}`, collection: 'instances', filter: buildQueryFilter(query, page),
-      sort: PAGE_SORT, sites: query === queries[0] && i === 0 ? ['#instances.find(buildQueryFilter(plan.query,plan.after)'] : [],
+      sort: PAGE_SORT, sites: query === queries[0] && i === 0 ? ['#instances.find(buildQueryFilter(plan.query,plan.after,plan.order)'] : [],
     }))),
+    // Newest first and by orchestrator name: the same indexes read backwards, `name_page` for a name (several: merged).
+    ...[{}, { runtimeStatus: ['Failed' as const] }, { name: ['Orders'] }, { name: ['Orders', 'Billing'] }, { name: ['Orders'], createdTimeTo: LATER }]
+      .flatMap((query) => (['asc', 'desc'] as const).flatMap((order) => [undefined, after].map((page): Shape => ({
+        what: `queryInstances ${JSON.stringify(query)} ${order}${page ? ' after a page' : ''}`, collection: 'instances',
+        filter: buildQueryFilter(query, page, order), sort: pageSortOf(order), sites: [],
+      })))),
+    {
+      what: 'queryInstances by name and status', collection: 'instances', filter: buildQueryFilter({ name: ['Orders'], runtimeStatus: ['Failed'] }, after, 'desc'),
+      sort: PAGE_SORT_DESC, fetched: ['runtimeStatus'], sites: [],
+    },
+    {
+      what: 'the name fill-in at connect', collection: 'instances', filter: MISSING_NAME_FILTER, hint: MISSING_NAME_HINT,
+      sites: ['#instances.find(MISSING_NAME_FILTER'],
+    },
+    {
+      what: 'purgeInstances scan by name', collection: 'instances', filter: purgeScanFilter({ createdTimeFrom: NOW, name: ['Orders'] }),
+      fetched: ['runtimeStatus'], sites: [],
+    },
     {
       what: 'queryInstances with an instanceIdPrefix', collection: 'instances', filter: buildQueryFilter({ instanceIdPrefix: 'job-' }), sort: PAGE_SORT,
       sortInMemory: 'no index both bounds an id prefix and keeps the page order: a range of _id, its matches sorted in memory (README)', sites: [],
