@@ -1206,12 +1206,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * rx-client 10,940 -> 10,998 B (+58), budget set to match.
  * 2026-12-05, a recursive terminate applied by the cached execution (its history read, not replayed), and KeyvalStore's
  * check of the instances it took as absent without an array per transaction: -> 41,323 / 52,376 / 82,614 B (+7 / +3 / +6).
+ * 2026-12-05, the list's name filter and newest-first order (the filter's checks, MemoryStore's name index, the stores'
+ * descending ranges, KeyvalStore's name entries): 41,323 / 52,376 / 82,614 / 10,998 -> 41,802 / 53,082 / 83,162 /
+ * 11,158 B (+479 / +706 / +548 / +160), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 41_323 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 52_376 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 82_614 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 10_998 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 41_802 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 53_082 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 83_162 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 11_158 },
 ];
 
 describe('bundle size', () => {
