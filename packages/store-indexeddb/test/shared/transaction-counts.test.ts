@@ -8,11 +8,12 @@ import { adapters, claim, commitOf, create, newInstance, T0, uniqueName, type Ad
 // IndexedDB work per orchestration step of the hello sequence (4 steps, 3 activities per instance), counted by
 // wrapping the IndexedDB prototypes. Counts depend only on the sequence of store calls, not on speed: `requestsPerStep`
 // is what one instance costs (its start and four steps), pinned, so that a change that saves a request, or costs one,
-// shows here and not only in the bench. KeyvalStore: 21 requests, its start's instance written without a read (22 with
-// it). Concurrent instances may cost a little more (a claim that finds nothing): at most `concurrentRequestsPerStep`.
+// shows here and not only in the bench. KeyvalStore: 22 requests, its start's instance written without a read (23 with
+// it), one of them the instance's name entry (for the list's name filter), written once, at its start. Concurrent
+// instances may cost a little more (a claim that finds nothing): at most `concurrentRequestsPerStep`.
 const budgets: Record<AdapterName, { readonly requestsPerStep: number; readonly concurrentRequestsPerStep: number }> = {
   DexieStore: { requestsPerStep: 4, concurrentRequestsPerStep: 4.2 },
-  KeyvalStore: { requestsPerStep: 5.25, concurrentRequestsPerStep: 5.4 },
+  KeyvalStore: { requestsPerStep: 5.5, concurrentRequestsPerStep: 5.65 },
 };
 
 let counter: IdbCounter | undefined;
