@@ -45,6 +45,9 @@ export default defineConfig({
           globalSetup: ['test/e2e/global-setup.ts'],
           fileParallelism: false,
           testTimeout: 180_000,
+          // A project does not inherit the root's hookTimeout: Vitest's 10 s default timed out a beforeAll launching
+          // Chromium (frozen-tab's own profile) at load 24, and the file's 8 tests were skipped.
+          hookTimeout: 180_000,
         },
       },
     ],
