@@ -29,7 +29,7 @@ import { copyStoreValue, toPlainJson, toTerminateReason } from '../model/json.js
 import type { MessageEvent } from '../model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteSet } from '../model/write-set.js';
 import {
-  assertValidInstanceId, assertValidName, isBoolean, isIdempotencyKey, isInstanceId, isReason, isStartAt, isStartIfExists, readChecked, readClock, readRecursive, readRestartOptions, readTimeoutMs,
+  assertValidInstanceId, assertValidName, isBoolean, isDate, isIdempotencyKey, isInstanceId, isReason, isStartIfExists, readChecked, readClock, readRecursive, readRestartOptions, readTimeoutMs,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
 } from '../model/validation.js';
 import { matchesQuery, MAX_PAGE_SIZE, pageKeyOf, pageOrderOf, type PageKey } from '../store/store-helpers.js';
@@ -163,7 +163,7 @@ export class LocalClient implements LocalDurableClient {
     }
     // The remote client's reading too: one table, so both name a bad member by its path (`startNew options.input.f`).
     const { input, instanceId: given, ifExists, startAt } = readChecked(
-      options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId, ifExists: isStartIfExists, startAt: isStartAt },
+      options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId, ifExists: isStartIfExists, startAt: isDate },
     );
     const instanceId = given ?? this.#newId();
     if (given === undefined) assertValidInstanceId(instanceId); // a user-supplied newId may make a bad one

@@ -403,24 +403,22 @@ export function dateTime(value: unknown): number | undefined {
   }
 }
 
-/** The {@link MemberCheck} of a Date member: a copy of a valid Date. */
-const isDate: MemberCheck<Date> = (value, what) => {
-  const time = dateTime(value) ?? NaN;
-  return Number.isNaN(time) ? invalid(what, 'must be a valid Date') : new Date(time);
-};
-
 /**
- * The {@link MemberCheck} of when a start may begin (`startNew options.startAt`): a copy of a valid Date, any valid
- * one (as `ctx.createTimer` takes any: no upper bound); a time at or before the start begins at once. Anything else (an
- * Invalid Date, a number, an ISO string) is refused with {@link InvalidArgumentError}, nothing written.
+ * The {@link MemberCheck} of a Date member (`startNew options.startAt`, a filter's `createdTimeFrom` and
+ * `createdTimeTo`): a copy of a valid Date, any valid one (a start at or before now begins at once, as `ctx.createTimer`
+ * takes any time: no upper bound). Anything else (an Invalid Date, a number, an ISO string) is refused with
+ * {@link InvalidArgumentError}, nothing written.
  *
  * @example
  * ```ts
- * isStartAt(new Date('2026-12-24T18:00:00Z'), 'startNew options.startAt'); // a copy of the Date
- * isStartAt('2026-12-24T18:00:00Z', 'startNew options.startAt'); // throws InvalidArgumentError
+ * isDate(new Date('2026-12-24T18:00:00Z'), 'startNew options.startAt'); // a copy of the Date
+ * isDate('2026-12-24T18:00:00Z', 'startNew options.startAt'); // throws InvalidArgumentError
  * ```
  */
-export const isStartAt: MemberCheck<Date> = (value, what) => isDate(value, what);
+export const isDate: MemberCheck<Date> = (value, what) => {
+  const time = dateTime(value) ?? NaN;
+  return Number.isNaN(time) ? invalid(what, 'must be a valid Date') : new Date(time);
+};
 
 /**
  * Reads the options of `DurableClient.restart`: a restart keeps the instance's id unless `restartWithNewInstanceId`
