@@ -1,4 +1,4 @@
-import type { HistoryEvent } from '../model/history-event.js';
+import type { ExecutionTerminatedEvent, HistoryEvent } from '../model/history-event.js';
 
 /**
  * The instance ids of the sub-orchestrations an execution started whose calls are still unanswered, in the order
@@ -14,15 +14,40 @@ import type { HistoryEvent } from '../model/history-event.js';
  */
 export function activeChildrenOf(history: readonly HistoryEvent[], selfId: string): string[] {
   const open = new Map<number, string>();
-  for (const event of history) {
-    if (event.type === 'ExecutionTerminated') break;
+  foldCalls(open, history, selfId);
+  return [...new Set(open.values())];
+}
+
+/**
+ * The recursive terminate that ends a step (the first `ExecutionTerminated` of its `events`, when it is recursive) and
+ * the sub-orchestrations it goes on to, as {@link activeChildrenOf} reads them from the history the step commits:
+ * those of `before` (the execution's stored history, which holds no `ExecutionTerminated`: the execution had not
+ * ended) and of the step's events ahead of the terminate whose calls are unanswered. One walk of each; `undefined`
+ * when the step holds no terminate, or its first is not recursive.
+ */
+export function recursiveTerminateOf(
+  before: readonly HistoryEvent[], events: readonly HistoryEvent[], selfId: string,
+): { readonly terminate: ExecutionTerminatedEvent; readonly children: string[] } | undefined {
+  const open = new Map<number, string>();
+  foldCalls(open, before, selfId);
+  const terminate = foldCalls(open, events, selfId);
+  return terminate?.recursive ? { terminate, children: [...new Set(open.values())] } : undefined;
+}
+
+/**
+ * Folds `events` into `open` (the unanswered sub-orchestration calls, by the id of the event that scheduled them) up to
+ * their first `ExecutionTerminated`, which it returns (`undefined` when there is none).
+ */
+function foldCalls(open: Map<number, string>, events: readonly HistoryEvent[], selfId: string): ExecutionTerminatedEvent | undefined {
+  for (const event of events) {
+    if (event.type === 'ExecutionTerminated') return event;
     if (event.type === 'SubOrchestrationInstanceCreated') {
       if (event.instanceId !== selfId) open.set(event.eventId, event.instanceId);
     } else if (event.type === 'SubOrchestrationInstanceCompleted' || event.type === 'SubOrchestrationInstanceFailed') {
       open.delete(event.taskScheduledId);
     }
   }
-  return [...new Set(open.values())];
+  return undefined;
 }
 
 /**

@@ -15,7 +15,7 @@ import {
   firstStepMarker, parentLinkAfter, stepMarkers, suspendedWithNothingDeferred, type OrchestrationExecution, type StepResult,
 } from './orchestration-execution.js';
 import { rewindHistory } from './rewind-history.js';
-import { activeChildrenOf } from './active-children.js';
+import { recursiveTerminateOf } from './active-children.js';
 
 /** The parent link of a sub-orchestration, as recorded in its ExecutionStarted event. */
 export type ParentLink = NonNullable<ExecutionStartedEvent['parentInstance']>;
@@ -642,14 +642,16 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   // A recursive terminate that ends the execution goes on to each sub-orchestration whose call is unanswered (those this
   // step started too, created above), in this commit: each level hands it on as durably as it applies it. Only to an
   // active child of this instance (`ifActiveChildOf`): one of that id that another caller started, or that ended
-  // meanwhile, is left alone.
-  const ending = events.find((e): e is ExecutionTerminatedEvent => e.type === 'ExecutionTerminated');
-  if (ending?.recursive && !isTerminalStatus(state.runtimeStatus) && next.runtimeStatus === 'Terminated') {
-    const before = input.baseHistory ?? input.history ?? NO_HISTORY;
+  // meanwhile, is left alone. Looked for only in a step that terminated the instance: the others (nearly every step)
+  // walk none of their events for it.
+  const handOn = next.runtimeStatus === 'Terminated' && !isTerminalStatus(state.runtimeStatus)
+    ? recursiveTerminateOf(input.baseHistory ?? input.history ?? NO_HISTORY, events, id) : undefined;
+  if (handOn) {
+    const { reason } = handOn.terminate;
     const timestamp = isoTime(now);
-    for (const child of activeChildrenOf([...before, ...events], id)) {
+    for (const child of handOn.children) {
       const terminate: ExecutionTerminatedEvent = {
-        type: 'ExecutionTerminated', eventId: -1, timestamp, ...(ending.reason === undefined ? {} : { reason: ending.reason }), recursive: true,
+        type: 'ExecutionTerminated', eventId: -1, timestamp, ...(reason === undefined ? {} : { reason }), recursive: true,
       };
       after.push({ type: 'insertMessage', message: message(input.newId(), child, undefined, terminate), ifMissing: 'drop', ifActiveChildOf: id });
     }
