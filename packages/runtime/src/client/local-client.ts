@@ -316,28 +316,29 @@ export class LocalClient implements LocalDurableClient {
       type: 'ExecutionTerminated', eventId: -1, timestamp: this.#nowIso(), ...(json === undefined ? {} : { reason: json }),
       ...(recursive ? { recursive: true } : {}),
     };
-    // A recursive one notes the terminates each commit of this client hands on (child id -> message id), which it may
-    // then apply itself (`#treeTerminated`).
-    const handedOn = recursive ? new Map<string, string>() : undefined;
-    const decide = handedOn ? notingHandedOn(handedOn) : decideTerminate;
-    await this.#send(instanceId, 'terminate', event, (state) => isTerminalStatus(state.runtimeStatus), 'running', this.#direct(event, decide));
-    if (handedOn) await this.#treeTerminated(instanceId, event, decide, handedOn);
+    // A recursive one notes what each commit of this client that terminates an instance hands on (the instance's id ->
+    // its children's ids -> their messages), which it then waits for and may apply itself (`#treeTerminated`).
+    const handedOn = recursive ? new Map<string, ReadonlyMap<string, string>>() : undefined;
+    const noted = handedOn && notingHandedOn(handedOn);
+    await this.#send(instanceId, 'terminate', event, (state) => isTerminalStatus(state.runtimeStatus), 'running', this.#direct(event, decideTerminate, noted));
+    if (handedOn) await this.#treeTerminated(instanceId, event, handedOn, noted!);
   }
 
   /**
    * Read-your-writes of a recursive terminate: resolves once every sub-orchestration it reached, at any depth, is
    * terminal (or gone, or no longer a child of the instance that sent it on), level by level: the children a terminated
    * instance's history names as unanswered when it ended ({@link activeChildrenOf}), provided it was ended by a
-   * recursive terminate (one queued before, not recursive, ended it otherwise: nothing went on). A child whose
-   * terminate a commit of this call handed on (`handedOn`) is terminated by this client itself where the store can
-   * (`unclaimedWrites`) and no worker holds it: the commit applies the queued message and deletes it
+   * recursive terminate (one queued before, not recursive, ended it otherwise: nothing went on). An instance this
+   * client terminated in its own commit needs no read: the commit named the children it handed the terminate on to
+   * (`handedOn`, instance id -> child id -> message id). Such a child is terminated by this client itself where the
+   * store can (`unclaimedWrites`) and no worker holds it: the commit applies the queued message and deletes it
    * (`DirectInput.takes`), as a worker's step would, so a client with no worker anywhere sees the whole tree end at
    * once. Otherwise workers apply the children's terminates; after {@link COMMAND_APPLIED_TIMEOUT_MS} it resolves
    * anyway, the rest still queued.
    */
   async #treeTerminated(
-    rootId: string, event: ExecutionTerminatedEvent, decide: (input: DirectInput<ExecutionTerminatedEvent>) => DirectDecision,
-    handedOn: ReadonlyMap<string, string>,
+    rootId: string, event: ExecutionTerminatedEvent, handedOn: ReadonlyMap<string, ReadonlyMap<string, string>>,
+    noted: (state: InstanceState, writeSet: WriteSet) => void,
   ): Promise<void> {
     let expire!: () => void;
     const expired = new Promise<void>((resolve) => (expire = resolve));
@@ -351,17 +352,15 @@ export class LocalClient implements LocalDurableClient {
       for (let level = [rootId]; level.length > 0 && !over;) {
         const children: { readonly id: string; readonly parentId: string }[] = [];
         for (const parentId of level) {
-          const { events, after } = await this.#readHistory(parentId, 0);
-          if (after?.runtimeStatus !== 'Terminated' || !endedByRecursiveTerminate(events)) continue;
-          for (const id of activeChildrenOf(events, parentId)) {
+          for (const id of handedOn.get(parentId)?.keys() ?? await this.#childrenEndedWith(parentId)) {
             if (seen.has(id)) continue;
             seen.add(id);
             children.push({ id, parentId });
           }
         }
         await Promise.all(children.map(async ({ id, parentId }) => {
-          const takes = handedOn.get(id);
-          const direct = takes === undefined ? undefined : this.#direct(event, (input) => decide({ ...input, takes }));
+          const takes = handedOn.get(parentId)?.get(id);
+          const direct = takes === undefined ? undefined : this.#direct(event, (input) => decideTerminate({ ...input, takes }), noted);
           if (direct) {
             try {
               const state = await this.#read(id);
@@ -377,6 +376,15 @@ export class LocalClient implements LocalDurableClient {
     } finally {
       cancel();
     }
+  }
+
+  /**
+   * The children a recursive terminate that a worker applied to `parentId` went on to, read from its history: none
+   * unless it is Terminated, by a recursive terminate.
+   */
+  async #childrenEndedWith(parentId: string): Promise<readonly string[]> {
+    const { events, after } = await this.#readHistory(parentId, 0);
+    return after?.runtimeStatus === 'Terminated' && endedByRecursiveTerminate(events) ? activeChildrenOf(events, parentId) : [];
   }
 
   /**
@@ -1048,7 +1056,7 @@ export class LocalClient implements LocalDurableClient {
    * needs no worker, whatever events, results and timers are queued.
    */
   #direct<E extends MessageEvent>(
-    event: E, decide: (input: DirectInput<E>) => DirectDecision,
+    event: E, decide: (input: DirectInput<E>) => DirectDecision, committed?: (state: InstanceState, writeSet: WriteSet) => void,
   ): ((state: InstanceState) => Promise<DirectOutcome>) | undefined {
     if (!this.#store.capabilities.unclaimedWrites) return undefined;
     return async (state) => {
@@ -1079,6 +1087,7 @@ export class LocalClient implements LocalDurableClient {
       if (decision.kind !== 'commit') return 'send';
       try {
         await this.#commit(decision.writeSet, now.getTime());
+        committed?.(state, decision.writeSet);
         return 'committed';
       } catch (error) {
         if (isDurableError(error) && error.code === 'lease-lost') return 'refused';
@@ -1445,15 +1454,13 @@ const RAISE_REQUIRES: InstanceCondition = { status: 'running', operation: 'raise
 const CANCEL_REQUIRES: InstanceCondition = { status: 'running', operation: 'cancel' };
 
 /**
- * `decideTerminate`, noting in `handedOn` the terminates each commit it decides hands on to sub-orchestrations (child
- * id -> message id), for a recursive terminate's client to apply itself.
+ * Notes in `handedOn` what a committed terminate of an instance handed on to its sub-orchestrations (instance id ->
+ * child id -> message id; an instance with none noted too), for a recursive terminate's client to wait for and apply.
  */
-function notingHandedOn(handedOn: Map<string, string>): (input: DirectInput<ExecutionTerminatedEvent>) => DirectDecision {
-  return (input) => {
-    const decision = decideTerminate(input);
-    if (decision.kind === 'commit') {
-      for (const r of decision.writeSet.requests) if (r.type === 'insertMessage' && r.ifActiveChildOf !== undefined) handedOn.set(r.message.instanceId, r.message.id);
-    }
-    return decision;
+function notingHandedOn(handedOn: Map<string, ReadonlyMap<string, string>>): (state: InstanceState, writeSet: WriteSet) => void {
+  return (state, writeSet) => {
+    const children = new Map<string, string>();
+    for (const r of writeSet.requests) if (r.type === 'insertMessage' && r.ifActiveChildOf !== undefined) children.set(r.message.instanceId, r.message.id);
+    handedOn.set(state.instanceId, children);
   };
 }

@@ -2916,6 +2916,27 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         for (const id of [mid, leaf]) expect((await store.getHistory(id)).filter((e) => e.type === 'ExecutionTerminated')).toHaveLength(1);
       });
 
+      it('reads each history of the tree once when the client terminates every level itself', async (context) => {
+        const opened = await open();
+        if (!opened.capabilities.unclaimedWrites) return context.skip();
+        const first = await runtimeOn(opened, 'w1', { orchestrators: tree });
+        await treeRunning(first.client, 'once');
+        await first.stop();
+        const { mid, leaf } = ids('once');
+        const reads: string[] = [];
+        const atOnce = opened.getInstanceHistory;
+        const store = storeWith(opened, {
+          getHistory: (instanceId, options) => (reads.push(instanceId), opened.getHistory(instanceId, options)),
+          ...(atOnce ? { getInstanceHistory: (instanceId, options) => (reads.push(instanceId), atOnce.call(opened, instanceId, options)) } : {}),
+        });
+        const client = createClient({ store });
+        await client.terminate('once', 'stop', { recursive: true });
+        for (const id of ['once', mid, leaf]) expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+        // The history each commit needed (its sub-orchestration calls, a child's parent link); the children to wait for
+        // are those the commits handed the terminate on to, not read again.
+        expect(reads.sort()).toEqual(['once', mid, leaf].sort());
+      });
+
       it('purges a terminal instance with its sub-orchestrations at every depth with `recursive`, counting them all', async () => {
         const store = await open();
         const { client } = await runtimeOn(store, 'w1', { orchestrators: tree });
