@@ -388,29 +388,30 @@ export class LocalClient implements LocalDurableClient {
   }
 
   /**
-   * Resolves once `id` is terminal, gone or no sub-orchestration of `parentId` (another instance took the id), when
-   * its feed ends, or when `expired` resolves.
+   * Resolves once `id` is terminal, gone or no sub-orchestration of `parentId` (another instance took the id), as
+   * `#follow` delivers its states, when its feed ends, or when `expired` resolves.
    */
   #untilEnded(id: string, parentId: string, expired: Promise<void>): Promise<void> {
-    const ended = (state: InstanceState | undefined): boolean =>
-      !state || state.parentInstanceId !== parentId || isTerminalStatus(state.runtimeStatus);
     return new Promise<void>((resolve) => {
+      let stop: (() => void) | undefined;
       let done = false;
-      let unwatch: (() => void) | undefined;
       const finish = (): void => {
         if (done) return;
         done = true;
         resolve();
-        unwatch?.();
+        stop?.();
       };
       try {
-        unwatch = this.#changes.watch(id, { next: ({ state }) => ended(state) && finish(), error: finish, complete: finish });
+        stop = this.#follow(id, {
+          next: (state) => (!state || state.parentInstanceId !== parentId || isTerminalStatus(state.runtimeStatus)) && finish(),
+          error: finish,
+          complete: finish,
+        });
       } catch {
         return finish(); // a closed client: nothing more to wait for
       }
-      if (done) unwatch();
+      if (done) stop();
       void expired.then(finish);
-      this.#read(id).then((state) => ended(state) && finish(), finish);
     });
   }
 
