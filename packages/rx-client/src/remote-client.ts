@@ -6,7 +6,7 @@ import {
   type PurgeInstanceOptions, type PurgeResult, type RaiseEventOptions, type TerminateOptions, type RestartOptions, type SignalWithStartOptions, type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
 } from '@durable-rx/runtime';
 import {
-  FIRST_ANSWER_GRACE_MS, assertValidInstanceId, assertValidName, createCheckStatusResponseOf,
+  FIRST_ANSWER_GRACE_MS, assertValidInstanceId, assertValidName, awaitTerminatedTree, childrenTerminatedWith, COMMAND_APPLIED_TIMEOUT_MS, createCheckStatusResponseOf,
   createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isDate, isHeaderText, isIdempotencyKey, isInstanceId, isReason, isRetryable, isRetryableError, isStartIfExists, MAX_PAGE_SIZE, noStatusError, readChecked, readRecursive, readRestartOptions, readSignalWithStartOptions,
   statusChangesMissed,
   type StatusStamp,
@@ -258,7 +258,41 @@ export class RemoteClient implements DurableClient {
     // `?recursive=true` only when asked: a server of an earlier version refuses no parameter it does not read, and
     // would terminate the named instance alone where the caller asked for the tree.
     const recursive = readRecursive(options, 'terminate options');
-    return this.#command(instanceId, recursive ? 'terminate?recursive=true' : 'terminate', reason, true);
+    await this.#command(instanceId, recursive ? 'terminate?recursive=true' : 'terminate', reason, true);
+    // The server answers once the instance's own terminate is applied, as for one alone: the tree follows durably (each
+    // level hands the terminate on in the commit that applies it), and the wait for it, as long as the local client's,
+    // is this client's, on its event stream, so that no request outlasts the client's `timeoutMs`.
+    if (recursive) await this.#treeTerminated(instanceId);
+  }
+
+  /**
+   * The local client's read-your-writes of a recursive terminate, over HTTP: resolves once every sub-orchestration it
+   * reached is terminal, gone or no longer a child of the instance that sent it on (`status$`), level by level (each
+   * terminated instance's history, read with `getStatus`, names its children: `childrenTerminatedWith`), or after
+   * `COMMAND_APPLIED_TIMEOUT_MS` on the client's clock, the rest still queued for a worker. A read that fails ends the
+   * wait at that instance: the terminates are in the store, and the call that sent them succeeded.
+   */
+  async #treeTerminated(rootId: string): Promise<void> {
+    // Owns every watch and the deadline: the deadline's end, or the wait's, lets go of them all (each watch resolving).
+    const waits = new Subscription();
+    waits.add(this.#mux.arm(COMMAND_APPLIED_TIMEOUT_MS, () => waits.unsubscribe()));
+    try {
+      await awaitTerminatedTree(rootId, async (parentId) => {
+        const status = await this.getStatus(parentId, { showHistory: true, showHistoryOutput: false, showInput: false }).catch(() => undefined);
+        return status ? childrenTerminatedWith(parentId, status.runtimeStatus, status.history ?? []) : [];
+      }, (id, parentId) => new Promise<void>((resolve) => {
+        const watch = new Subscription(resolve);
+        waits.add(watch);
+        const end = (): void => watch.unsubscribe();
+        watch.add(this.status$(id).subscribe({
+          next: (status) => (!status || status.parentInstanceId !== parentId || isTerminalStatus(status.runtimeStatus)) && end(),
+          error: end,
+          complete: end,
+        }));
+      }), () => waits.closed);
+    } finally {
+      waits.unsubscribe();
+    }
   }
 
   suspend(instanceId: string, reason?: string): Promise<void> {

@@ -7,7 +7,9 @@ import {
   decideRestart, decideResume, decideRewind, decideSend, decideSignalWithStart, decideStart, isDelayedStart, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf, unrecordedRewindOf,
   type DirectDecision, type DirectInput,
 } from '../engine/decide-step.js';
-import { activeChildrenOf, endedByRecursiveTerminate, subOrchestrationsOf } from '../engine/active-children.js';
+import { subOrchestrationsOf } from '../engine/active-children.js';
+import { TERMINATE_ACCEPTED } from './terminate-accepted.js';
+import { awaitTerminatedTree, childrenTerminatedWith } from './terminated-tree.js';
 import { isDurableError } from '../model/errors/durable-error.js';
 import { InstanceNotTerminalError } from '../model/errors/instance-not-terminal-error.js';
 import { mayHaveApplied } from '../model/errors/may-have-applied.js';
@@ -309,7 +311,20 @@ export class LocalClient implements LocalDurableClient {
     }
   }
 
-  async terminate(instanceId: string, reason?: unknown, options?: TerminateOptions): Promise<void> {
+  terminate(instanceId: string, reason?: unknown, options?: TerminateOptions): Promise<void> {
+    return this.#terminate(instanceId, reason, options, true);
+  }
+
+  /**
+   * @internal The HTTP API's terminate (`terminateAccepted`): resolves as a terminate of the named instance
+   * alone does; a recursive one goes on applying and waiting for the sub-orchestrations it reached after that.
+   */
+  [TERMINATE_ACCEPTED](instanceId: string, reason: unknown, options: TerminateOptions | undefined): Promise<void> {
+    return this.#terminate(instanceId, reason, options, false);
+  }
+
+  /** `terminate`; with `tree`, a recursive one resolves once the sub-orchestrations it reached are terminal too. */
+  async #terminate(instanceId: string, reason: unknown, options: TerminateOptions | undefined, tree: boolean): Promise<void> {
     const recursive = readRecursive(options, 'terminate options');
     const json = toTerminateReason(reason);
     const event: ExecutionTerminatedEvent = {
@@ -321,14 +336,20 @@ export class LocalClient implements LocalDurableClient {
     const handedOn = recursive ? new Map<string, ReadonlyMap<string, string>>() : undefined;
     const noted = handedOn && notingHandedOn(handedOn);
     await this.#send(instanceId, 'terminate', event, (state) => isTerminalStatus(state.runtimeStatus), 'running', this.#direct(event, decideTerminate, noted));
-    if (handedOn) await this.#treeTerminated(instanceId, event, handedOn, noted!);
+    if (!handedOn) return;
+    const terminated = this.#treeTerminated(instanceId, event, handedOn, noted!);
+    // Not waited for: the sub-orchestrations' terminates are in the store already; a read that fails here only ends
+    // the wait nobody makes.
+    if (tree) await terminated;
+    else terminated.catch(ignore);
   }
 
   /**
    * Read-your-writes of a recursive terminate: resolves once every sub-orchestration it reached, at any depth, is
    * terminal (or gone, or no longer a child of the instance that sent it on), level by level: the children a terminated
-   * instance's history names as unanswered when it ended ({@link activeChildrenOf}), provided it was ended by a
-   * recursive terminate (one queued before, not recursive, ended it otherwise: nothing went on). An instance this
+   * instance's history names as unanswered when it ended ({@link childrenTerminatedWith}), provided it was ended by a
+   * recursive terminate (one queued before, not recursive, ended it otherwise: nothing went on), level by level
+   * ({@link awaitTerminatedTree}). An instance this
    * client terminated in its own commit needs no read: the commit named the children it handed the terminate on to
    * (`handedOn`, instance id -> child id -> message id). Such a child is terminated by this client itself where the
    * store can (`unclaimedWrites`) and no worker holds it: the commit applies the queued message and deletes it
@@ -348,43 +369,28 @@ export class LocalClient implements LocalDurableClient {
       expire();
     });
     try {
-      const seen = new Set([rootId]);
-      for (let level = [rootId]; level.length > 0 && !over;) {
-        const children: { readonly id: string; readonly parentId: string }[] = [];
-        for (const parentId of level) {
-          for (const id of handedOn.get(parentId)?.keys() ?? await this.#childrenEndedWith(parentId)) {
-            if (seen.has(id)) continue;
-            seen.add(id);
-            children.push({ id, parentId });
+      await awaitTerminatedTree(rootId, (parentId) => handedOn.get(parentId)?.keys() ?? this.#childrenEndedWith(parentId), async (id, parentId) => {
+        const takes = handedOn.get(parentId)?.get(id);
+        const direct = takes === undefined ? undefined : this.#direct(event, (input) => decideTerminate({ ...input, takes }), noted);
+        if (direct) {
+          try {
+            const state = await this.#read(id);
+            if (state?.parentInstanceId === parentId && !isTerminalStatus(state.runtimeStatus)) await direct(state);
+          } catch {
+            // Left to a worker: the terminate is queued for it.
           }
         }
-        await Promise.all(children.map(async ({ id, parentId }) => {
-          const takes = handedOn.get(parentId)?.get(id);
-          const direct = takes === undefined ? undefined : this.#direct(event, (input) => decideTerminate({ ...input, takes }), noted);
-          if (direct) {
-            try {
-              const state = await this.#read(id);
-              if (state?.parentInstanceId === parentId && !isTerminalStatus(state.runtimeStatus)) await direct(state);
-            } catch {
-              // Left to a worker: the terminate is queued for it.
-            }
-          }
-          await this.#untilEnded(id, parentId, expired);
-        }));
-        level = children.map(({ id }) => id);
-      }
+        await this.#untilEnded(id, parentId, expired);
+      }, () => over);
     } finally {
       cancel();
     }
   }
 
-  /**
-   * The children a recursive terminate that a worker applied to `parentId` went on to, read from its history: none
-   * unless it is Terminated, by a recursive terminate.
-   */
+  /** The children a recursive terminate that a worker applied to `parentId` went on to, read from its history. */
   async #childrenEndedWith(parentId: string): Promise<readonly string[]> {
     const { events, after } = await this.#readHistory(parentId, 0);
-    return after?.runtimeStatus === 'Terminated' && endedByRecursiveTerminate(events) ? activeChildrenOf(events, parentId) : [];
+    return childrenTerminatedWith(parentId, after?.runtimeStatus, events);
   }
 
   /**

@@ -8,6 +8,7 @@ import { checkStatusResponse, completionResponse, withFailureStatusLink } from '
 import type { DurableClient, InstanceFilter, ListInstancesQuery, PurgeInstancesFilter } from '../client/durable-client.js';
 import { LEGACY_WEBHOOK_PATH, managementPayloadAt, mountOf, WEBHOOK_PATH } from '../client/http-management-payload.js';
 import { jsonResponse } from '../client/json-response.js';
+import { terminateAccepted } from '../client/terminate-accepted.js';
 import { timeoutAfter } from '../client/timeout-after.js';
 import { MAX_TIMER_DELAY_MS } from '../env/clock.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
@@ -223,7 +224,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` (empty on the last page) | 400 |
  * | `POST /orchestrators/{name}/{instanceId}/signalWithStart/{eventName}` (durable-rx's own, `DurableClient.signalWithStart`; body: a JSON object `{ input?, eventData? }`; `timeout` as for start; the start route's `startAt`, `ifExists` and `version` refused) | 202 check-status body of the instance signalled or started | 400, 403, 409, 413 |
  * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data; `Idempotency-Key` header, durable-rx's own: a repeat with the key delivers nothing, as `RaiseEventOptions.idempotencyKey`) | 202 (a repeat too) | 400, 403, 404, 410, 413 |
- * | `POST /instances/{id}/terminate?reason=` (without `reason`, a JSON body is the reason; `recursive=true`, durable-rx's own: its running sub-orchestrations too, as `TerminateOptions.recursive`) | 202 | 400, 403, 404, 410, 413 |
+ * | `POST /instances/{id}/terminate?reason=` (without `reason`, a JSON body is the reason; `recursive=true`, durable-rx's own: its running sub-orchestrations too, as `TerminateOptions.recursive`, answered once the instance's own terminate is, the tree following durably) | 202 | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/suspend?reason=`, `/resume?reason=` (without `reason`, a JSON string body is the reason) | 202 | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/cancel?reason=` (likewise; durable-rx's own: cooperative cancellation, see `DurableClient.cancel`) | 202 once the request is stored | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/rewind?reason=` (likewise) | 202 once the rewind is committed | 400, 403, 404, 409 (not terminal), 410 (Completed/Terminated), 413 (also: the store refused the rewritten history, the instance stays Failed) |
@@ -569,7 +570,11 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const body = await bodyOf(c, reason === undefined); // unused with ?reason=
     // `?reason=` wins, as Durable Functions reads only it: tools that always send a body (`{}` from Data Factory
     // web activities, Logic Apps) keep the reason they put in the URL. Only without one is a body the reason.
-    await client.terminate(id, reason !== undefined ? reason : body.present ? body.value : undefined, recursive ? { recursive } : undefined);
+    // Answered once the instance's own terminate is applied (or queued for a worker), as without `recursive`: the
+    // commit that applies it hands it on to the sub-orchestrations, so the tree follows durably, and a wait for every
+    // level (10 s at most per the client's rule, after the instance's own) would outlast a caller's request timeout.
+    // The remote client waits for the tree itself, over its event stream.
+    await terminateAccepted(client, id, reason !== undefined ? reason : body.present ? body.value : undefined, recursive ? { recursive } : undefined);
     return accepted();
   });
 
