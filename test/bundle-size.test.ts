@@ -1209,12 +1209,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, the list's name filter and newest-first order (the filter's checks, MemoryStore's name index, the stores'
  * descending ranges, KeyvalStore's name entries): 41,323 / 52,376 / 82,614 / 10,998 -> 41,802 / 53,082 / 83,162 /
  * 11,158 B (+479 / +706 / +548 / +160), budgets set to match.
+ * 2026-12-05, the HTTP route answers a recursive terminate once the named instance's own terminate is, and rx-client
+ * waits for the tree itself (its own loop over status$, shared with the local client's in client-kit); the client's
+ * commits note what they hand on once committed: -> 41,976 / 53,226 / 83,310 / 11,548 B (+174 / +144 / +148 / +390).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 41_802 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 53_082 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 83_162 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 11_158 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 41_976 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 53_226 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 83_310 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 11_548 },
 ];
 
 describe('bundle size', () => {
