@@ -11,7 +11,7 @@
 export { createRuntime, type Runtime, type RuntimeOptions } from './runtime/create-runtime.js';
 export { createClient, type CreateClientOptions } from './client/create-client.js';
 export type {
-  CheckStatusResponseOptions, DurableClient, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions,
+  BulkCommandOptions, BulkCommandResult, BulkTerminateOptions, CheckStatusResponseOptions, DurableClient, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions,
   InstanceFilter, InstancesPage, ListInstancesQuery, LocalDurableClient, PurgeInstanceOptions, PurgeInstancesFilter, PurgeResult, RaiseEventOptions, RestartOptions,
   SignalWithStartOptions, StartNewOptions, TerminateOptions, WaitForCompletionOrCheckStatusOptions,
 } from './client/durable-client.js';

@@ -1,12 +1,12 @@
 import {
-  InstanceNotFoundError, isTerminalStatus, UnavailableError, type CheckStatusResponseOptions, type Clock,
-  type DurableClient,
+  InstanceNotFoundError, isTerminalStatus, UnavailableError, type BulkCommandOptions, type BulkCommandResult, type BulkTerminateOptions,
+  type CheckStatusResponseOptions, type Clock, type DurableClient,
   type GetStatusOptions, type HistoryEvent, type HttpManagementPayload, type HttpManagementPayloadOptions,
   type InstanceFilter, type InstancesPage, type InstanceStatus, type ListInstancesQuery, type PurgeInstancesFilter,
   type PurgeInstanceOptions, type PurgeResult, type RaiseEventOptions, type TerminateOptions, type RestartOptions, type SignalWithStartOptions, type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
 } from '@durable-rx/runtime';
 import {
-  FIRST_ANSWER_GRACE_MS, assertValidInstanceId, assertValidName, awaitTerminatedTree, childrenTerminatedWith, COMMAND_APPLIED_TIMEOUT_MS, createCheckStatusResponseOf,
+  BULK_REQUEST_SIZE, bulkFilter, FIRST_ANSWER_GRACE_MS, assertValidInstanceId, readBulkOptions, type BulkCommand, assertValidName, awaitTerminatedTree, childrenTerminatedWith, COMMAND_APPLIED_TIMEOUT_MS, createCheckStatusResponseOf,
   createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isDate, isHeaderText, isIdempotencyKey, isInstanceId, isReason, isRetryable, isRetryableError, isStartIfExists, MAX_PAGE_SIZE, noStatusError, readChecked, readRecursive, readRestartOptions, readSignalWithStartOptions,
   statusChangesMissed,
   type StatusStamp,
@@ -333,6 +333,22 @@ export class RemoteClient implements DurableClient {
     return purgeResultOf(await this.#request('DELETE', `/instances?${queryString(validatePurgeFilter(purgeFilter))}`, undefined, true));
   }
 
+  terminateBy(filter: InstanceFilter, reason?: unknown, options?: BulkTerminateOptions): Promise<BulkCommandResult> {
+    return this.#commandBy('terminate', filter, reason, options, true);
+  }
+
+  suspendBy(filter: InstanceFilter, reason?: string, options?: BulkCommandOptions): Promise<BulkCommandResult> {
+    return this.#commandBy('suspend', filter, reason, options);
+  }
+
+  resumeBy(filter: InstanceFilter, reason?: string, options?: BulkCommandOptions): Promise<BulkCommandResult> {
+    return this.#commandBy('resume', filter, reason, options);
+  }
+
+  cancelBy(filter: InstanceFilter, reason?: string, options?: BulkCommandOptions): Promise<BulkCommandResult> {
+    return this.#commandBy('cancel', filter, reason, options);
+  }
+
   async waitForCompletion(
     instanceId: string, options: { readonly timeoutMs?: number | undefined } = {},
   ): Promise<InstanceStatus> {
@@ -563,6 +579,41 @@ export class RemoteClient implements DurableClient {
   }
 
   /**
+   * A command by filter (`POST /instances/{command}`): the filter, reason and options checked by the shared rules
+   * first, as the local client checks them, so a malformed one never reaches the server; then requests of at most
+   * {@link BULK_REQUEST_SIZE} instances each (`limit`), each going on from the last one's `continuationToken`, so that
+   * no request outlasts the client's `timeoutMs` however many instances match. The counts are summed; `signal` is
+   * checked before each request. The reason goes as the JSON body, as for one instance.
+   */
+  async #commandBy(command: BulkCommand, filter: unknown, reason: unknown, options: unknown, json?: true): Promise<BulkCommandResult> {
+    const valid = bulkFilter(command, filter);
+    reason = json ? toTerminateReason(reason) : reason === undefined ? reason : isReason(reason, 'reason');
+    const { limit, continuationToken, signal, recursive } = readBulkOptions(command, options);
+    let instancesAffected = 0;
+    let instancesSkipped = 0;
+    let token = continuationToken;
+    let remaining = limit ?? Infinity;
+    if (signal?.aborted) throw signal.reason;
+    // The statuses the command applies to are the server's to narrow to: the filter's own go as given.
+    const query = { ...validateInstanceFilter(filter ?? undefined, `${command}By filter`), ...(recursive ? { recursive: 'true' } : {}) };
+    while (valid && remaining > 0) {
+      if (signal?.aborted) throw signal.reason;
+      const batch = Math.min(remaining, BULK_REQUEST_SIZE);
+      const [body] = await this.#mux.send(
+        'POST', `/instances/${command}?${queryString({ ...query, limit: String(batch) })}`, reason, token ? { 'x-ms-continuation-token': token } : {},
+      );
+      const affected = member<number>(body, 'instancesAffected', 'number');
+      const skipped = member<number>(body, 'instancesSkipped', 'number');
+      instancesAffected += affected;
+      instancesSkipped += skipped;
+      remaining -= affected + skipped;
+      token = optionalMember(body, 'continuationToken');
+      if (token === undefined) break;
+    }
+    return { instancesAffected, instancesSkipped, ...(valid && token !== undefined ? { continuationToken: token } : {}) };
+  }
+
+  /**
    * The values of a watched stream, each read from the server's data by a `reader()` of the subscription's own (told
    * whether it is the first of a session, see `WatchedValue`; a throw errors the subscriber), with
    * consecutive duplicates dropped: a stream the server could not resume starts again with the current snapshot,
@@ -661,6 +712,11 @@ function statusesOf(data: unknown): InstanceStatus[] {
 /** The result of a purge answer; `undefined` (instance not found) deleted nothing. */
 function purgeResultOf(body: unknown): PurgeResult {
   return { instancesDeleted: body === undefined ? 0 : member(body, 'instancesDeleted', 'number') };
+}
+
+/** Member `key` of an answer's JSON `body`: absent, or a string (a bad response otherwise). */
+function optionalMember(body: unknown, key: string): string | undefined {
+  return (body as Record<string, unknown> | undefined)?.[key] === undefined ? undefined : member<string>(body, key, 'string');
 }
 
 /** Member `key` of an answer's JSON `body`, which must be of `type`; a bad response otherwise. */

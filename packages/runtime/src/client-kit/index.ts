@@ -10,6 +10,7 @@ export { awaitTerminatedTree, childrenTerminatedWith } from '../client/terminate
 export { createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusResponseOf } from '../client/check-status-response.js';
 export { createHttpManagementPayload, WEBHOOK_PATH, webhookRoot } from '../client/http-management-payload.js';
 export { followPages, type Page } from '../client/follow-pages.js';
+export { BULK_REQUEST_SIZE, bulkFilter, readBulkOptions, type BulkCommand, type ValidBulkOptions } from '../client/bulk-command.js';
 export { isHistoryPosition, markedHistory$ } from '../client/marked-history.js';
 export { historyEventsMissed } from '../model/history-position.js';
 export { statusChangesMissed, type StatusStamp } from '../model/instance-status.js';

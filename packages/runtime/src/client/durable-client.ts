@@ -222,6 +222,51 @@ export interface PurgeResult {
   readonly instancesDeleted: number;
 }
 
+/**
+ * Options of the commands by filter ({@link DurableClient.terminateBy}, {@link DurableClient.suspendBy},
+ * {@link DurableClient.resumeBy}, {@link DurableClient.cancelBy}): how many instances one call takes up, where it
+ * begins, and how to stop it.
+ */
+export interface BulkCommandOptions {
+  /**
+   * Take up at most this many matching instances (a positive integer; default: all). When more may match, the result
+   * has a `continuationToken` to go on from there. Counts every instance taken up, affected or skipped.
+   */
+  readonly limit?: number | undefined;
+  /**
+   * The `continuationToken` of an earlier call's result, with the same filter: this call takes up the instances after
+   * the last one that call took up, in the listing's order (the list's token, read by the same rule; a forged one, or
+   * one of the other `order`, is refused with `InvalidArgumentError`, 400, nothing changed).
+   */
+  readonly continuationToken?: string | undefined;
+  /**
+   * Stops the call: no instance is taken up once it is aborted, the commands already sent finish, and the call then
+   * rejects with the signal's `reason` (as `fetch` does). What was changed before stays changed; a later call with
+   * the same filter goes on with the rest. An already aborted signal changes nothing. A remote client stops before
+   * its next request (each carries at most 16 instances).
+   */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Options of {@link DurableClient.terminateBy}: {@link BulkCommandOptions} plus `recursive`, as `terminate` takes it. */
+export interface BulkTerminateOptions extends BulkCommandOptions, TerminateOptions {}
+
+/** Result of a command by filter ({@link DurableClient.terminateBy} and its siblings). */
+export interface BulkCommandResult {
+  /** How many instances the command was applied to, each as its per-instance command applies it. */
+  readonly instancesAffected: number;
+  /**
+   * How many instances matched when listed but whose state no longer allowed the command when their turn came: ended
+   * meanwhile (410), purged (404). Skipped, not an error.
+   */
+  readonly instancesSkipped: number;
+  /**
+   * Present when `limit` stopped the call and more instances may match: pass it as `continuationToken` (with the same
+   * filter) to go on. Absent: every instance that matched has been taken up.
+   */
+  readonly continuationToken?: string;
+}
+
 /** The management URLs of an instance, as Durable Functions' `createCheckStatusResponse` formats them. */
 export interface HttpManagementPayload {
   /** The instance id. */
@@ -576,6 +621,81 @@ export interface DurableClient {
    * rejects with `StoreClosedError`, whose message names the count deleted before.
    */
   purgeInstanceHistoryBy(filter: PurgeInstancesFilter): Promise<PurgeResult>;
+  /**
+   * Terminates every instance matching `filter` (the filter of {@link listInstances}: `runtimeStatus`, the created-time
+   * range, `instanceIdPrefix`, `name`, `order`), as {@link terminate} terminates one, with the same `reason` (and
+   * `recursive`, see {@link BulkTerminateOptions}): Temporal's batch terminate, Inngest's bulk cancellation. The
+   * commands by filter (`terminateBy`, {@link suspendBy}, {@link resumeBy}, {@link cancelBy}) are named as Durable
+   * Functions names its one command by filter: the per-instance command and `By` (`purgeInstanceHistoryBy`,
+   * `getStatusBy`), and share these rules:
+   *
+   * - **Which instances.** Those the filter matches as the store lists them, page by page through its indexes (never
+   *   all in memory): what existed when the call began (as a listing's paging), in the listing's order. Only the
+   *   statuses the command applies to are listed: Pending, Running and Suspended for terminate and cancel; Pending and
+   *   Running for suspend; Suspended for resume. A `runtimeStatus` filter narrows these; one that lists none of them
+   *   matches nothing (0, not an error). No filter at all takes every such instance.
+   * - **Each instance on its own.** Each is changed by its per-instance command (read, checked and committed in its own
+   *   transaction, resolving as that command resolves: see {@link terminate}), not atomically across instances: a
+   *   call cut short (a crash, `signal`, a store error, which it rejects with) leaves the instances it changed changed
+   *   and the rest as they were. Repeating the call is safe and goes on with the rest: a changed instance no longer
+   *   matches (a terminated one is terminal, a suspended one Suspended, a resumed one no longer Suspended; a second
+   *   cancel is recorded and ignored). Up to 16 commands run at once.
+   * - **What it returns.** `instancesAffected`, and `instancesSkipped`: an instance whose state no longer allowed the
+   *   command when its turn came (ended or purged since it was listed) is skipped, not an error
+   *   ({@link BulkCommandResult}).
+   * - **Bounds.** `limit` takes up at most that many and gives a `continuationToken` to go on; `signal` stops the call
+   *   ({@link BulkCommandOptions}).
+   *
+   * A malformed filter, reason or option is refused with `InvalidArgumentError` (400) before anything changes. Over
+   * HTTP: `POST /instances/terminate` with the list filters as query parameters.
+   *
+   * @example
+   * ```ts
+   * // Every running or pending run of ImportFile started yesterday, at most 1000 per call.
+   * let token: string | undefined;
+   * do {
+   *   const r = await client.terminateBy(
+   *     { name: 'ImportFile', createdTimeFrom: yesterday, createdTimeTo: today },
+   *     'bad input file', { limit: 1000, continuationToken: token },
+   *   );
+   *   console.log(`${r.instancesAffected} terminated, ${r.instancesSkipped} had ended`);
+   *   token = r.continuationToken;
+   * } while (token);
+   * ```
+   */
+  terminateBy(filter: InstanceFilter, reason?: unknown, options?: BulkTerminateOptions): Promise<BulkCommandResult>;
+  /**
+   * Suspends every Pending or Running instance matching `filter`, as {@link suspend} suspends one; the rules of
+   * {@link terminateBy}. Over HTTP: `POST /instances/suspend`.
+   *
+   * @example
+   * ```ts
+   * await client.suspendBy({ name: 'SendNewsletter' }, 'mail provider down'); // { instancesAffected: 12, instancesSkipped: 0 }
+   * ```
+   */
+  suspendBy(filter: InstanceFilter, reason?: string, options?: BulkCommandOptions): Promise<BulkCommandResult>;
+  /**
+   * Resumes every Suspended instance matching `filter`, as {@link resume} resumes one; the rules of
+   * {@link terminateBy}. Over HTTP: `POST /instances/resume`.
+   *
+   * @example
+   * ```ts
+   * await client.resumeBy({ name: 'SendNewsletter' }, 'mail provider back');
+   * ```
+   */
+  resumeBy(filter: InstanceFilter, reason?: string, options?: BulkCommandOptions): Promise<BulkCommandResult>;
+  /**
+   * Asks every Pending, Running or Suspended instance matching `filter` to stop, cooperatively, as {@link cancel} asks
+   * one (each resolves once its request is stored); the rules of {@link terminateBy}, except that a canceled instance
+   * may go on running (its code decides when it ends), so a repeated call asks it again (recorded and ignored): go on
+   * with the `continuationToken` instead. Over HTTP: `POST /instances/cancel`.
+   *
+   * @example
+   * ```ts
+   * await client.cancelBy({ name: 'ProcessOrder', instanceIdPrefix: 'tenant-42/' }, 'tenant closed');
+   * ```
+   */
+  cancelBy(filter: InstanceFilter, reason?: string, options?: BulkCommandOptions): Promise<BulkCommandResult>;
   /**
    * Resolves when the instance is terminal, or with its latest status after `timeoutMs` (default 10 s), counted from
    * the call on the client's clock: a runtime's client uses the runtime's `clock` (`createClient`, its `clock` option;

@@ -43,9 +43,10 @@ import type { Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
 import type {
   CheckStatusResponseOptions, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions,
-  InstanceFilter, InstancesPage, ListInstancesQuery, LocalDurableClient, PurgeInstanceOptions, PurgeInstancesFilter, PurgeResult, RaiseEventOptions, RestartOptions, SignalWithStartOptions, StartNewOptions,
+  BulkCommandOptions, BulkCommandResult, BulkTerminateOptions, InstanceFilter, InstancesPage, ListInstancesQuery, LocalDurableClient, PurgeInstanceOptions, PurgeInstancesFilter, PurgeResult, RaiseEventOptions, RestartOptions, SignalWithStartOptions, StartNewOptions,
   TerminateOptions, WaitForCompletionOrCheckStatusOptions,
 } from './durable-client.js';
+import { BULK_CONCURRENCY, bulkFilter, readBulkOptions, type BulkCommand } from './bulk-command.js';
 import { ChangeRouter } from './change-router.js';
 import { readSignalWithStartOptions } from './read-signal-with-start-options.js';
 import { createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusResponseOf } from './check-status-response.js';
@@ -98,6 +99,9 @@ const HISTORY_READ_ATTEMPTS = 5;
  * the instance changed meanwhile (concurrent commands of several clients), before it sends the command as a message.
  */
 const DIRECT_ATTEMPTS = 5;
+
+/** How many instances a command by filter lists per page (`#commandBy`): a bounded share of memory, whatever the set. */
+const BULK_PAGE_SIZE = 100;
 
 /** How the client's errors name its clock (see `readClock`). */
 const CLIENT_CLOCK = "the client's clock";
@@ -554,6 +558,73 @@ export class LocalClient implements LocalDurableClient {
 
   async purgeInstanceHistoryBy(filter: PurgeInstancesFilter): Promise<PurgeResult> {
     return { instancesDeleted: await this.#bounded(() => this.#store.purgeInstances(validatePurgeFilter(filter))) };
+  }
+
+  terminateBy(filter: InstanceFilter, reason?: unknown, options?: BulkTerminateOptions): Promise<BulkCommandResult> {
+    return this.#commandBy('terminate', filter, options, () => toTerminateReason(reason), (id, json, recursive) =>
+      this.terminate(id, json, recursive ? { recursive } : undefined));
+  }
+
+  suspendBy(filter: InstanceFilter, reason?: string, options?: BulkCommandOptions): Promise<BulkCommandResult> {
+    return this.#commandBy('suspend', filter, options, () => reasonOf(reason).reason, (id, checked) => this.suspend(id, checked as string | undefined));
+  }
+
+  resumeBy(filter: InstanceFilter, reason?: string, options?: BulkCommandOptions): Promise<BulkCommandResult> {
+    return this.#commandBy('resume', filter, options, () => reasonOf(reason).reason, (id, checked) => this.resume(id, checked as string | undefined));
+  }
+
+  cancelBy(filter: InstanceFilter, reason?: string, options?: BulkCommandOptions): Promise<BulkCommandResult> {
+    return this.#commandBy('cancel', filter, options, () => reasonOf(reason).reason, (id, checked) => this.cancel(id, checked as string | undefined));
+  }
+
+  /**
+   * A command by filter (see `DurableClient.terminateBy`): the filter, the reason (`checkReason`, which returns it as
+   * the command takes it) and the options checked before anything is read; then the instances the store lists for
+   * `command`, page by page (no inputs read), each given to its per-instance command (`apply`), up to
+   * {@link BULK_CONCURRENCY} at once. An instance that command refuses as unknown (404) or no longer in a status it
+   * applies to (410) is skipped; any other error ends the call once the commands under way have settled.
+   */
+  async #commandBy(
+    command: BulkCommand, filter: unknown, options: unknown, checkReason: () => unknown,
+    apply: (instanceId: string, reason: unknown, recursive: boolean) => Promise<void>,
+  ): Promise<BulkCommandResult> {
+    const query = bulkFilter(command, filter);
+    const reason = checkReason();
+    const { limit, continuationToken, signal, recursive } = readBulkOptions(command, options);
+    if (signal?.aborted) throw signal.reason;
+    let instancesAffected = 0;
+    let instancesSkipped = 0;
+    let token = continuationToken;
+    let remaining = limit ?? Infinity;
+    while (query && remaining > 0) {
+      if (signal?.aborted) throw signal.reason;
+      const pageSize = Math.min(BULK_PAGE_SIZE, remaining);
+      const page = await this.#bounded(() => this.#store.queryInstances({
+        ...query, showInput: false, pageSize, ...(token === undefined ? {} : { continuationToken: token }),
+      }));
+      const ids = page.instances.map((state) => state.instanceId);
+      remaining -= ids.length;
+      token = page.continuationToken;
+      let next = 0;
+      let failure: { readonly error: unknown } | undefined;
+      const run = async (): Promise<void> => {
+        while (next < ids.length && !failure && !signal?.aborted) {
+          const id = ids[next++]!;
+          try {
+            await apply(id, reason, recursive);
+            instancesAffected++;
+          } catch (error) {
+            if (isDurableError(error) && (error.code === 'instance-not-found' || error.code === 'instance-not-running')) instancesSkipped++;
+            else failure ??= { error };
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(BULK_CONCURRENCY, ids.length) }, run));
+      if (failure) throw failure.error;
+      if (signal?.aborted && (next < ids.length || token !== undefined)) throw signal.reason;
+      if (token === undefined) break;
+    }
+    return { instancesAffected, instancesSkipped, ...(query && token !== undefined ? { continuationToken: token } : {}) };
   }
 
   async waitForCompletion(

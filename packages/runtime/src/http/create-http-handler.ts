@@ -28,7 +28,7 @@ import { KeyVerifier, matchedKeySource } from './key-verifier.js';
 import { assertReadsInstance, presentedReadScope, ReadTokenVerifier, scopedFilter, scopeOwner, type ReadScope } from './read-token.js';
 import { parseInstanceFilter, parseNames } from './instance-filter-params.js';
 import {
-  parseBoolean, parseDate, parseHistoryPosition, parseInstanceIdSegment, parseNonNegativeNumber, parseRuntimeStatuses, parseStartTime,
+  parseBoolean, parseCount, parseDate, parseHistoryPosition, parseInstanceIdSegment, parseNonNegativeNumber, parseRuntimeStatuses, parseStartTime,
   parseString, parseTop, QueryParams,
 } from './query-params.js';
 import { assertNotCrossSitePost, readJsonBody, type JsonBody } from './read-json-body.js';
@@ -589,6 +589,40 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       // that always send one, `{}` from Data Factory web activities).
       await client[command](id, reason ?? (body.present && typeof body.value === 'string' ? body.value : undefined));
       return accepted();
+    });
+  }
+
+  // durable-rx's own (Durable Functions has only the purge by filter below): a command applied to every instance the
+  // list filters match (`DurableClient.terminateBy` and its siblings). A route of two segments, which no command on one
+  // instance (`/instances/{id}/terminate`) has. Every parameter is read before anything is done: a misspelled filter
+  // would change more instances than asked, so an unknown one is 400, as on the purge; `showInput` and `top` are list
+  // parameters, not filters. Paging as the list's: `x-ms-continuation-token` in, `continuationToken` in the answer.
+  for (const command of ['terminate', 'suspend', 'resume', 'cancel'] as const) {
+    app.on('POST', paths(`/instances/${command}`), async (c) => {
+      const params = queryOf(c.req.url).knownOnly([
+        'runtimeStatus', 'createdTimeFrom', 'createdTimeTo', 'instanceIdPrefix', 'name', 'order', 'reason', 'limit',
+        ...(command === 'terminate' ? ['recursive'] : []),
+      ]);
+      const filter = parseInstanceFilter(params);
+      const reason = parseString(params, 'reason');
+      const recursive = parseBoolean(params, 'recursive');
+      const limit = parseCount(params, 'limit');
+      const continuationToken = c.req.header('x-ms-continuation-token');
+      // As on one instance: `?reason=` wins; without it a terminate's JSON body is its reason, and another command's
+      // body is its reason when it is a JSON string.
+      const body = await bodyOf(c, reason === undefined && command === 'terminate');
+      const why = reason ?? (!body.present ? undefined : command === 'terminate' || typeof body.value === 'string' ? body.value : undefined);
+      // A filter of only statuses durable-rx never gives (`Canceled`) matches nothing: nothing to do.
+      const result = filter.runtimeStatus?.length === 0
+        ? { instancesAffected: 0, instancesSkipped: 0 }
+        : await client[`${command}By`](filter, why as string | undefined, {
+          ...(limit === undefined ? {} : { limit }),
+          ...(continuationToken ? { continuationToken } : {}),
+          ...(recursive ? { recursive } : {}),
+          // The client went away: no further instance is taken up.
+          signal: c.req.raw.signal,
+        });
+      return jsonResponse(result, { status: 200 });
     });
   }
 

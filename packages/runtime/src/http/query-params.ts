@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { readHistoryPosition, type HistoryPosition } from '../model/history-position.js';
 import type { OrchestrationRuntimeStatus } from '../model/instance-status.js';
-import { assertValidInstanceId, readPageSize, runtimeStatusNamed } from '../model/validation.js';
+import { assertValidInstanceId, isCount, readPageSize, runtimeStatusNamed } from '../model/validation.js';
 
 /**
  * Parsers for the HTTP API's path and query parameters. Each returns `undefined` for an absent parameter and throws
@@ -236,6 +236,13 @@ export function parseTop(params: QueryParams, name: string): number | undefined 
   const raw = params.value(name);
   if (raw === undefined) return undefined;
   return readPageSize(/^\d{1,15}$/.test(raw) ? Number(raw) : raw, name);
+}
+
+/** A positive integer in decimal digits (`limit`), as the clients' `isCount` takes it; `undefined` when absent or empty. */
+export function parseCount(params: QueryParams, name: string): number | undefined {
+  const raw = params.value(name);
+  if (raw === undefined) return undefined;
+  return isCount(/^\d{1,15}$/.test(raw) ? Number(raw) : raw, name);
 }
 
 /** A string parameter, as given. */

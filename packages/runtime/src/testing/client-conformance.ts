@@ -2033,6 +2033,100 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
       });
     });
 
+    describe('commands by filter (terminateBy, suspendBy, resumeBy, cancelBy)', () => {
+      /** Starts `WaitForEvents` instances `${prefix}1` .. `${prefix}n` (each waits for an event that never comes). */
+      const startWaiting = async (prefix: string, n: number): Promise<string[]> => {
+        const ids = Array.from({ length: n }, (_, i) => `${prefix}${i + 1}`);
+        for (const id of ids) await client.startNew('WaitForEvents', { instanceId: id, input: 1 });
+        return ids;
+      };
+      const statusesOf = async (ids: readonly string[]) => Promise.all(ids.map(async (id) => (await client.getStatus(id))?.runtimeStatus));
+
+      it('terminates every active instance the filter matches, with the reason, and leaves the rest; a repeat finds none', async () => {
+        const ids = await startWaiting('bulk-', 3);
+        await client.startNew('WaitForItems', { instanceId: 'bulk-other-name', input: { items: 1 } });
+        await client.startNew('Echo', { instanceId: 'bulk-done', input: 1 });
+        await client.waitForCompletion('bulk-done', SETTLED);
+        await client.startNew('WaitForEvents', { instanceId: 'elsewhere', input: 1 });
+        expect(await client.terminateBy({ instanceIdPrefix: 'bulk-', name: 'WaitForEvents' }, { why: 'stop' })).toEqual({ instancesAffected: 3, instancesSkipped: 0 });
+        for (const id of ids) expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Terminated', output: { why: 'stop' } });
+        expect(await statusesOf(['bulk-other-name', 'elsewhere'])).not.toContain('Terminated');
+        expect((await client.getStatus('bulk-done'))?.runtimeStatus).toBe('Completed');
+        // Repeating is safe: the terminated instances no longer match.
+        expect(await client.terminateBy({ instanceIdPrefix: 'bulk-', name: 'WaitForEvents' }, 'again')).toEqual({ instancesAffected: 0, instancesSkipped: 0 });
+        // A runtimeStatus of terminal statuses only matches nothing: not an error.
+        expect(await client.terminateBy({ runtimeStatus: ['Completed', 'Failed'] })).toEqual({ instancesAffected: 0, instancesSkipped: 0 });
+        expect((await client.getStatus('bulk-done'))?.runtimeStatus).toBe('Completed');
+      });
+
+      it('takes up at most `limit` instances per call and goes on from its continuation token, in the listing order', async () => {
+        const ids = await startWaiting('paged-', 5);
+        const first = await client.terminateBy({ instanceIdPrefix: 'paged-' }, 'stop', { limit: 2 });
+        expect(first).toMatchObject({ instancesAffected: 2, instancesSkipped: 0, continuationToken: expect.any(String) });
+        const after = await statusesOf(ids);
+        expect(after.slice(0, 2)).toEqual(['Terminated', 'Terminated']);
+        expect(after.slice(2)).not.toContain('Terminated');
+        const second = await client.terminateBy({ instanceIdPrefix: 'paged-' }, 'stop', { limit: 2, continuationToken: first.continuationToken });
+        expect(second).toMatchObject({ instancesAffected: 2, instancesSkipped: 0, continuationToken: expect.any(String) });
+        const last = await client.terminateBy({ instanceIdPrefix: 'paged-' }, 'stop', { limit: 2, continuationToken: second.continuationToken });
+        expect(last).toEqual({ instancesAffected: 1, instancesSkipped: 0 });
+        expect(new Set(await statusesOf(ids))).toEqual(new Set(['Terminated']));
+      });
+
+      it('ends sub-orchestrations the filter matches once each, by a recursive terminate of their parent or their own: never an error', async () => {
+        await client.startNew('GrandparentOfGated', { instanceId: 'btree' });
+        await gates.reached('btree-mid-child/1');
+        const result = await client.terminateBy({ instanceIdPrefix: 'btree' }, 'stop', { recursive: true });
+        expect(result.instancesAffected + result.instancesSkipped).toBe(3);
+        expect(result.instancesAffected).toBeGreaterThanOrEqual(1);
+        expect(await statusesOf(['btree', 'btree-mid', 'btree-mid-child'])).toEqual(['Terminated', 'Terminated', 'Terminated']);
+      });
+
+      it('suspends the Pending and Running instances the filter matches and resumes the Suspended ones', async () => {
+        const ids = await startWaiting('pause-', 3);
+        await client.suspend('pause-3', 'earlier');
+        expect(await client.suspendBy({ instanceIdPrefix: 'pause-' }, 'maintenance')).toEqual({ instancesAffected: 2, instancesSkipped: 0 });
+        expect(await statusesOf(ids)).toEqual(['Suspended', 'Suspended', 'Suspended']);
+        expect(await client.suspendBy({ instanceIdPrefix: 'pause-' })).toEqual({ instancesAffected: 0, instancesSkipped: 0 });
+        expect(await client.resumeBy({ instanceIdPrefix: 'pause-' }, 'done')).toEqual({ instancesAffected: 3, instancesSkipped: 0 });
+        expect(await statusesOf(ids)).not.toContain('Suspended');
+        // They go on: the event each waits for completes it.
+        await client.raiseEvent('pause-1', 'Item', 'go');
+        expect(await client.waitForCompletion('pause-1', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['go'] });
+      });
+
+      it('sends a cancel to every active instance the filter matches', async () => {
+        const ids = await startWaiting('stopme-', 2);
+        expect(await client.cancelBy({ instanceIdPrefix: 'stopme-' }, 'withdrawn')).toEqual({ instancesAffected: 2, instancesSkipped: 0 });
+        for (const id of ids) {
+          const done = await client.waitForCompletion(id, SETTLED);
+          expect(done.runtimeStatus).toBe('Failed');
+          expect(isCancellation(done.failureDetails)).toBe(true);
+        }
+      });
+
+      it('refuses a malformed filter, reason or option (400) and changes nothing; an aborted signal changes nothing', async () => {
+        const ids = await startWaiting('keep-', 2);
+        const refused = [
+          () => client.terminateBy({ runtimeStatus: 'Running' } as never),
+          () => client.terminateBy({ instanceIdPrefix: 'keep-', name: '' }),
+          () => client.terminateBy({ instanceIdPrefix: 'keep-' }, () => 'not json'),
+          () => client.suspendBy({ instanceIdPrefix: 'keep-' }, 42 as never),
+          () => client.resumeBy({ instanceIdPrefix: 'keep-' }, undefined, { limit: 0 }),
+          () => client.cancelBy({ instanceIdPrefix: 'keep-' }, undefined, { signal: 'stop' as never }),
+          () => client.terminateBy({ instanceIdPrefix: 'keep-' }, undefined, { recursive: 'yes' as never }),
+          () => client.terminateBy({ instanceIdPrefix: 'keep-' }, undefined, { continuationToken: 'forged' }),
+          () => client.suspendBy({ instanceIdPrefix: 'keep-' }, undefined, 'all' as never),
+        ];
+        for (const call of refused) await expect(call()).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        const aborted = new AbortController();
+        aborted.abort(new Error('stopped by the caller'));
+        await expect(client.terminateBy({ instanceIdPrefix: 'keep-' }, 'stop', { signal: aborted.signal })).rejects.toThrow('stopped by the caller');
+        expect(await statusesOf(ids)).not.toContain('Terminated');
+        expect(await statusesOf(ids)).not.toContain('Suspended');
+      });
+    });
+
     describe('purge', () => {
       it('purges a terminal instance, returns 0 for unknown, refuses an active one (409)', async () => {
         await client.startNew('Echo', { instanceId: 'p', input: 1 });
