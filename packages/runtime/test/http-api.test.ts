@@ -973,6 +973,58 @@ describe('DELETE /instances/{id} and DELETE /instances', () => {
   });
 });
 
+describe('POST /instances/terminate, /suspend, /resume, /cancel (commands by filter)', () => {
+  const statuses = async (ids: readonly string[]) => Promise.all(ids.map(async (id) => (await runtime.client.getStatus(id))?.runtimeStatus));
+
+  it('terminates the active instances the list filters match (200 with the counts), the reason in the URL or as a JSON body', async () => {
+    for (const id of ['b-1', 'b-2', 'c-1']) await runtime.client.startNew('WaitForEvents', { instanceId: id, input: 1 });
+    const response = await call('/instances/terminate?instanceIdPrefix=b-&name=WaitForEvents&reason=stop', { method: 'POST' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ instancesAffected: 2, instancesSkipped: 0 });
+    expect(await statuses(['b-1', 'b-2', 'c-1'])).toEqual(['Terminated', 'Terminated', expect.not.stringMatching('Terminated')]);
+    expect((await runtime.client.getStatus('b-1'))?.output).toBe('stop');
+    const byBody = await call('/Instances/Terminate/?instanceIdPrefix=c-', { method: 'POST', json: { why: 'cleanup' } });
+    expect(await byBody.json()).toEqual({ instancesAffected: 1, instancesSkipped: 0 });
+    expect((await runtime.client.getStatus('c-1'))?.output).toEqual({ why: 'cleanup' });
+    // A status durable-rx never gives matches nothing.
+    expect(await (await call('/instances/terminate?runtimeStatus=Canceled', { method: 'POST' })).json()).toEqual({ instancesAffected: 0, instancesSkipped: 0 });
+  });
+
+  it('pages with limit and x-ms-continuation-token, and suspends and resumes with a JSON string body as the reason', async () => {
+    for (const id of ['s-1', 's-2', 's-3']) await runtime.client.startNew('WaitForEvents', { instanceId: id, input: 1 });
+    const first = await (await call('/instances/suspend?instanceIdPrefix=s-&limit=2', { method: 'POST', json: 'maintenance' })).json() as { continuationToken: string };
+    expect(first).toEqual({ instancesAffected: 2, instancesSkipped: 0, continuationToken: expect.any(String) });
+    const rest = await call('/instances/suspend?instanceIdPrefix=s-&limit=2', { method: 'POST', headers: { 'x-ms-continuation-token': first.continuationToken } });
+    expect(await rest.json()).toEqual({ instancesAffected: 1, instancesSkipped: 0 });
+    expect(await statuses(['s-1', 's-2', 's-3'])).toEqual(['Suspended', 'Suspended', 'Suspended']);
+    const history = (await runtime.client.getStatus('s-1', { showHistory: true }))?.history ?? [];
+    expect(history.find((e) => e.type === 'ExecutionSuspended')).toMatchObject({ reason: 'maintenance' });
+    expect(await (await call('/instances/resume?instanceIdPrefix=s-', { method: 'POST' })).json()).toEqual({ instancesAffected: 3, instancesSkipped: 0 });
+    expect(await statuses(['s-1', 's-2', 's-3'])).not.toContain('Suspended');
+  });
+
+  it('refuses a malformed or unknown parameter (400) before changing anything', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'k-1', input: 1 });
+    for (const query of [
+      'instanceIdPrefx=k-', 'runtimeStatus=Bogus', 'createdTimeFrom=yesterday', 'limit=0', 'limit=1.5', 'showInput=false', 'top=5',
+      'order=sideways', 'recursive=yes',
+    ]) {
+      expect(await errorOf(call(`/instances/terminate?instanceIdPrefix=k-&${query}`, { method: 'POST' })), query).toEqual([400, 'invalid-argument']);
+    }
+    expect(await errorOf(call('/instances/suspend?instanceIdPrefix=k-&recursive=true', { method: 'POST' }))).toEqual([400, 'invalid-argument']);
+    expect(await errorOf(call('/instances/terminate?instanceIdPrefix=k-', { method: 'POST', headers: { 'x-ms-continuation-token': 'forged' } })))
+      .toEqual([400, 'invalid-argument']);
+    expect((await runtime.client.getStatus('k-1'))?.runtimeStatus).not.toBe('Terminated');
+  });
+
+  it('leaves the routes of an instance named terminate as they were', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'terminate', input: 1 });
+    expect((await call('/instances/terminate')).status).toBe(202);
+    expect((await call('/instances/terminate/terminate?reason=one', { method: 'POST' })).status).toBe(202);
+    expect((await runtime.client.getStatus('terminate'))?.output).toBe('one');
+  });
+});
+
 describe('every instance command in every state', () => {
   type State = 'Running' | 'Suspended' | 'Completed' | 'Failed' | 'Terminated' | 'unknown';
 
