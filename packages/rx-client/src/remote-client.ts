@@ -594,8 +594,8 @@ export class RemoteClient implements DurableClient {
     let token = continuationToken;
     let remaining = limit ?? Infinity;
     if (signal?.aborted) throw signal.reason;
-    // The statuses the command applies to are the server's to narrow to: the filter's own go as given.
-    const query = { ...validateInstanceFilter(filter ?? undefined, `${command}By filter`), ...(recursive ? { recursive: 'true' } : {}) };
+    // The filter as the shared rule narrowed it (the server narrows it again, to the same statuses).
+    const query = { ...valid, ...(recursive ? { recursive: 'true' } : {}) };
     while (valid && remaining > 0) {
       if (signal?.aborted) throw signal.reason;
       const batch = Math.min(remaining, BULK_REQUEST_SIZE);
