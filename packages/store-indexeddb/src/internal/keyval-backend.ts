@@ -65,8 +65,9 @@ export const KEYVAL_SCHEMA_VERSION = 9;
  *
  * Layout 9 adds the `xn` entries: an instance's entry changes only with its createdTime or name (a new execution), so a
  * step writes none. Opening an older layout writes one per instance from its row. Older code still open in another
- * tab writes no `xn` entry for the instances it starts: a name filter here misses those until the database is opened
- * by this layout again (nothing else is affected; `xc` stays exact).
+ * tab writes no `xn` entry for the instances it starts (or starts again), and leaves the entry of one it starts again
+ * or purges: a name filter here misses the instances that tab started (nothing else does; `xc` stays exact) until they
+ * are started again here, and passes over an entry that is not its row's, so it never lists a row out of its place.
  *
  * A paging value changes only when an instance becomes terminal or stops being so: a step from Pending to Running
  * (or to and from Suspended) writes no index entry, and a status query reads the rows of the entries without a
@@ -613,7 +614,10 @@ class KeyvalTransaction implements BackendTransaction {
       ]);
       const wanted = statuses ? keys.filter((_, i) => statuses[i] === status || !isTerminalValue(statuses[i])) : keys;
       const batch = await Promise.all(wanted.map((key) => this.getInstance(lastOf(key))));
-      for (const row of batch) {
+      for (const [i, row] of batch.entries()) {
+        // A name entry that is not its row's (older code started the instance again, or purged it) is passed over: its
+        // row listed there would be out of its place, and the next page, after its key, would skip the ones between.
+        if (scan.name !== undefined && row && !isNameEntryOf(wanted[i]!, row)) continue;
         if (row && (status === undefined || row.status === status) && (!scan.filter || scan.filter(row))) rows.push(row);
         if (rows.length >= limit) return rows;
       }
@@ -1058,10 +1062,6 @@ function sameEntry(a: readonly number[] | undefined, b: readonly number[] | unde
   return a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]));
 }
 
-/**
- * Layout 6 -> 7: moves each `['xp', readyMs, id]` entry to `['xp', readyMs, seq, id]` at its instance's first task
- * (an entry that is not its instance's, or of an instance without tasks, is dropped).
- */
 /** Layout 8 -> 9: gives every instance its `xn` entry (paging by orchestrator name), read off its row, a batch at a time. */
 async function upgradeNameEntries(store: IDBObjectStore, keyRange: typeof IDBKeyRange): Promise<void> {
   for (let lower: IDBValidKey[] = ['i'], open = false; ;) {
@@ -1078,11 +1078,20 @@ async function upgradeNameEntries(store: IDBObjectStore, keyRange: typeof IDBKey
   }
 }
 
+/** True when `key` is the `xn` entry of `row` (its name and createdMs), not one older code left behind. */
+function isNameEntryOf(key: readonly IDBValidKey[], row: InstanceRow): boolean {
+  return key[1] === row.state.name && key[2] === row.createdMs;
+}
+
 /** The `xn` entry of an instance: its place in the paging order of its orchestrator name. */
 function nameKey(row: InstanceRow): IDBValidKey[] {
   return ['xn', row.state.name, row.createdMs, row.id];
 }
 
+/**
+ * Layout 6 -> 7: moves each `['xp', readyMs, id]` entry to `['xp', readyMs, seq, id]` at its instance's first task
+ * (an entry that is not its instance's, or of an instance without tasks, is dropped).
+ */
 async function upgradeTaskEntries(store: IDBObjectStore, keyRange: typeof IDBKeyRange): Promise<void> {
   const keys = await promisifyRequest(store.getAllKeys(keyRange.bound(['xp'], ['xp', MAX]))) as IDBValidKey[][];
   await Promise.all(keys.filter((key) => key.length === 3).map(async (key) => {

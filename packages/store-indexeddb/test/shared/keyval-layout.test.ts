@@ -480,3 +480,39 @@ describe('KeyvalStore layout 9: paging entries per orchestrator name', () => {
     expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
   });
 });
+
+describe('KeyvalStore layout 9 next to layout-8 code still open in another tab', () => {
+  it('lists by name without a gap when such a tab started an instance again at a later createdTime (its name entry left behind)', async () => {
+    const name = uniqueName('layout-8-tab');
+    const store = open(name);
+    for (const [i, id] of ['a', 'x', 'b', 'c'].entries()) {
+      const request = newInstance(id);
+      const createdTime = new Date(T0.getTime() + i * 1000);
+      await create(store, { ...request, state: { ...request.state, runtimeStatus: 'Completed', createdTime, lastUpdatedTime: createdTime } });
+    }
+    await store.close();
+    // What layout-8 code does starting 'x' again, later: its row and `xc` entry move; its `xn` entry stays where it was.
+    const restartedMs = T0.getTime() + 9000;
+    const row = await rawGet(name, ['i', 'x']) as { createdMs: number; state: { createdTime: Date; lastUpdatedTime: Date; executionId: string } };
+    await rawWrite(name, (raw) => {
+      raw.put({
+        ...row, createdMs: restartedMs,
+        state: { ...row.state, runtimeStatus: 'Pending', createdTime: new Date(restartedMs), lastUpdatedTime: new Date(restartedMs), executionId: 'exec-2' },
+      }, ['i', 'x']);
+      raw.delete(['xc', row.createdMs, 'x']);
+      raw.put(0, ['xc', restartedMs, 'x']);
+    });
+    const reopened = open(name);
+    for (const order of ['asc', 'desc'] as const) {
+      const seen: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await reopened.queryInstances({ name: ['Orch'], order, pageSize: 2, ...(token ? { continuationToken: token } : {}) });
+        seen.push(...page.instances.map((s) => s.instanceId));
+        token = page.continuationToken;
+      } while (token);
+      // Every instance whose entry is its own, once and in order; never one listed out of its place, skipping others.
+      expect(seen).toEqual(order === 'asc' ? ['a', 'b', 'c'] : ['c', 'b', 'a']);
+    }
+  });
+});
