@@ -2440,6 +2440,29 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(ids(await client.getStatusBy({ instanceIdPrefix: 'live-' }))).toEqual(ids(await moved));
       });
 
+      it('moves an instance between name filters, lists and live lists, when its id starts again under another orchestrator', async () => {
+        const ids = (list: readonly InstanceStatus[]) => list.map((s) => s.instanceId);
+        const shown = (name: string, want: string) => firstValueFrom(client.instances$({ name, order: 'desc' }).pipe(
+          map((list) => list.map((s) => `${s.instanceId}:${s.name}`).join(',')),
+          filter((text) => text === want),
+        ));
+        await client.startNew('Echo', { instanceId: 'mv-x', input: 1 });
+        await client.waitForCompletion('mv-x', SETTLED);
+        const echoLeft = shown('Echo', '');
+        const waitJoined = shown('WaitForEvents', 'mv-x:WaitForEvents');
+        await nextMillisecond();
+        await client.startNew('WaitForEvents', { instanceId: 'mv-x', input: 1 });
+        await echoLeft;
+        await waitJoined;
+        expect(await client.getStatusBy({ name: 'Echo' })).toEqual([]);
+        expect(ids(await client.getStatusBy({ name: ['WaitForEvents'], order: 'desc' }))).toEqual(['mv-x']);
+        await client.terminate('mv-x', 'done');
+        await client.waitForCompletion('mv-x', SETTLED);
+        expect(await client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0), name: 'Echo' })).toEqual({ instancesDeleted: 0 });
+        expect(await client.getStatus('mv-x')).toMatchObject({ name: 'WaitForEvents', runtimeStatus: 'Terminated' });
+        expect(await client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0), name: 'WaitForEvents' })).toEqual({ instancesDeleted: 1 });
+      });
+
       it('instances$ with order desc keeps the newest first as members join, change and leave', async () => {
         const lists = client.instances$({ name: 'WaitForEvents', order: 'desc' });
         const shown = (want: string) => firstValueFrom(lists.pipe(
