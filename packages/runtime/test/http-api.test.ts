@@ -541,6 +541,17 @@ describe('GET /instances', () => {
     expect(await ids(await call('/instances'))).toEqual(['wait-1']);
   });
 
+  it('refuses a purge with a malformed name, an order or 101 names (400), deleting nothing', async () => {
+    const from = new Date(0).toISOString();
+    const many = Array.from({ length: 101 }, (_, i) => `name=N${i}`).join('&');
+    for (const query of ['name=a%01b', `name=${'x'.repeat(257)}`, 'name=Echo&order=desc', 'name=Echo&order=newest', many, 'name=Echo&name[]=x']) {
+      const response = await call(`/instances?createdTimeFrom=${from}&${query}`, { method: 'DELETE' });
+      expect(response.status, query).toBe(400);
+      expect(await response.json()).toMatchObject({ code: 'invalid-argument' });
+    }
+    expect(await ids(await call('/instances'))).toEqual(['done-1', 'done-2', 'wait-1']);
+  });
+
   it('accepts every status of the Durable Functions enum: Canceled matches no instance', async () => {
     expect(await ids(await call('/instances?runtimeStatus=Canceled'))).toEqual([]);
     expect(await ids(await call('/instances?runtimeStatus=Canceled,Completed'))).toEqual(['done-1', 'done-2']);
