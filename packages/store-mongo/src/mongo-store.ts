@@ -1564,9 +1564,10 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Gives instances written before `claimAt` existed their `claimAt` (`claimAtOf` their lease and queue head): one pass
-   * over them, updated in batches, each update conditional on the fields it was computed from. A document without
-   * those fields was not written by MongoStore and is left alone. Once done, one index probe that finds nothing.
+   * Gives instances written before `name` was kept (by an earlier version, also one still running beside this one in a
+   * rolling upgrade) their `name`, read off their state: one pass over them on `name_page`, updated in batches, each
+   * update conditional on `name` still missing. A state that does not decode is left alone. Once done, one index probe
+   * that finds nothing.
    */
   async #fillName(): Promise<void> {
     await this.#op('filling in name', async () => {
@@ -1592,6 +1593,11 @@ export class MongoStore implements Store {
     });
   }
 
+  /**
+   * Gives instances written before `claimAt` existed their `claimAt` (`claimAtOf` their lease and queue head): one pass
+   * over them, updated in batches, each update conditional on the fields it was computed from. A document without
+   * those fields was not written by MongoStore and is left alone. Once done, one index probe that finds nothing.
+   */
   async #fillClaimAt(): Promise<void> {
     await this.#op('filling in claimAt', async () => {
       const cursor = this.#instances.find(MISSING_CLAIM_AT_FILTER, {
