@@ -30,7 +30,7 @@ export { Task } from './engine/task.js';
 
 export {
   OrchestrationRuntimeStatus, ALL_RUNTIME_STATUSES, TERMINAL_RUNTIME_STATUSES, isTerminalStatus,
-  type FailureDetails, type InstanceStatus,
+  MAX_TAGS, MAX_TAG_KEY_LENGTH, MAX_TAG_VALUE_LENGTH, MAX_TAGS_BYTES, type FailureDetails, type InstanceStatus, type InstanceTags,
 } from './model/instance-status.js';
 export type {
   ContinueAsNewEvent, EventBase, EventRaisedEvent, ExecutionCancelRequestedEvent, ExecutionCompletedEvent, ExecutionResumedEvent, ExecutionRewoundEvent,

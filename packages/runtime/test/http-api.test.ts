@@ -324,6 +324,37 @@ describe('POST /orchestrators/{name}/{instanceId?}', () => {
     expect((await runtime.client.waitForCompletion('x', SETTLED)).scheduledStartTime).toBeUndefined();
   });
 
+  it('takes tags as a JSON object in the tags query parameter, shown in the status body, native and Durable Functions shape', async () => {
+    const tags = { tenant: 'acme', 'a=b&c': 'x,y', __proto__x: '' };
+    const response = await call(`/orchestrators/Echo/tagged?tags=${encodeURIComponent(JSON.stringify(tags))}`, { method: 'POST', json: 'x' });
+    expect(response.status).toBe(202);
+    await response.body?.cancel();
+    await runtime.client.waitForCompletion('tagged', SETTLED);
+    expect(((await (await call('/instances/tagged')).json()) as Record<string, unknown>)['tags']).toEqual(tags);
+    expect(((await (await call('/instances/tagged?format=native')).json()) as Record<string, unknown>)['tags']).toEqual(tags);
+    const listed = (await (await call('/instances')).json()) as Record<string, unknown>[];
+    expect(listed.find((s) => s['instanceId'] === 'tagged')?.['tags']).toEqual(tags);
+    // None: no member at all, as for the other optional fields.
+    const plain = await call('/orchestrators/Echo/plain?tags=', { method: 'POST', json: 1 });
+    await plain.body?.cancel();
+    await runtime.client.waitForCompletion('plain', SETTLED);
+    expect('tags' in ((await (await call('/instances/plain')).json()) as object)).toBe(false);
+    // signalWithStart's start takes them the same way.
+    const signalled = await call(`/orchestrators/Echo/sws/signalWithStart/go?tags=${encodeURIComponent('{"k":"v"}')}`, { method: 'POST', json: { input: 1 } });
+    expect(signalled.status).toBe(202);
+    await signalled.body?.cancel();
+    expect((await runtime.client.getStatus('sws'))?.tags).toEqual({ k: 'v' });
+  });
+
+  it('refuses tags that are no JSON object of strings within the limits (400, the usual error body), starting nothing', async () => {
+    const bad = ['tenant:acme', 'tenant=acme', '[]', '{"n":1}', '"x"', `{"${'k'.repeat(129)}":"v"}`, '{"a":"b"'];
+    for (const tags of bad) {
+      expect(await errorOf(call(`/orchestrators/Echo/t?tags=${encodeURIComponent(tags)}`, { method: 'POST', json: 1 })), tags).toEqual([400, 'invalid-argument']);
+      expect(await errorOf(call(`/orchestrators/Echo/t/signalWithStart/go?tags=${encodeURIComponent(tags)}`, { method: 'POST', json: {} })), tags).toEqual([400, 'invalid-argument']);
+    }
+    expect(await runtime.client.getStatusAll()).toEqual([]);
+  });
+
   it('refuses an orchestration version (400), which durable-rx cannot record or hand to the orchestrator, starting nothing', async () => {
     // The durable-functions client appends ?version= to a start when asked for one; Durable Functions records it on
     // the instance for the orchestrator to read. Started without it, the instance would run as if none was asked.

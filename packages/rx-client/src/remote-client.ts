@@ -7,7 +7,7 @@ import {
 } from '@durable-rx/runtime';
 import {
   BULK_REQUEST_SIZE, bulkFilter, FIRST_ANSWER_GRACE_MS, assertValidInstanceId, readBulkOptions, type BulkCommand, assertValidName, awaitTerminatedTree, childrenTerminatedWith, COMMAND_APPLIED_TIMEOUT_MS, createCheckStatusResponseOf,
-  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isDate, isHeaderText, isIdempotencyKey, isInstanceId, isReason, isRetryable, isRetryableError, isStartIfExists, MAX_PAGE_SIZE, noStatusError, readChecked, readRecursive, readRestartOptions, readSignalWithStartOptions,
+  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isDate, isHeaderText, isIdempotencyKey, isInstanceId, isReason, isRetryable, isRetryableError, isStartIfExists, isTags, MAX_PAGE_SIZE, noStatusError, readChecked, readRecursive, readRestartOptions, readSignalWithStartOptions,
   statusChangesMissed,
   type StatusStamp,
   readTimeoutMs, toPlainJson, toTerminateReason,
@@ -165,11 +165,12 @@ export class RemoteClient implements DurableClient {
   async startNew(name: string, options: StartNewOptions = {}): Promise<string> {
     assertValidName(name, 'orchestrator name');
     // Read once through the shared rule, as the local client does: null, a non-object or a throwing getter is a 400.
-    const { input, instanceId, ifExists, startAt } = readChecked(
-      options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId, ifExists: isStartIfExists, startAt: isDate },
+    const { input, instanceId, ifExists, startAt, tags } = readChecked(
+      options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId, ifExists: isStartIfExists, startAt: isDate, tags: isTags },
     );
-    // `startAt` as an ISO time with its milliseconds and zone (`toISOString`), which the start route requires.
-    const query = queryString({ ifExists, startAt });
+    // `startAt` as an ISO time with its milliseconds and zone (`toISOString`), which the start route requires; `tags`
+    // as a JSON object.
+    const query = queryString({ ifExists, startAt, tags });
     const path = `/orchestrators/${segment(name)}${instanceId === undefined ? '' : `/${segment(instanceId)}`}` + (query === '' ? '' : `?${query}`);
     return member(await this.#request('POST', path, input), 'id', 'string');
   }
@@ -177,8 +178,9 @@ export class RemoteClient implements DurableClient {
   async signalWithStart(name: string, options: SignalWithStartOptions): Promise<string> {
     assertValidName(name, 'orchestrator name');
     // The shared reading (startNew's rules for the id and input, raiseEvent's for the event), as the local client's.
-    const { instanceId, input, eventName, eventData } = readSignalWithStartOptions(options);
-    const path = `/orchestrators/${segment(name)}/${segment(instanceId)}/signalWithStart/${segment(eventName)}`;
+    const { instanceId, input, eventName, eventData, tags } = readSignalWithStartOptions(options);
+    const query = queryString({ tags });
+    const path = `/orchestrators/${segment(name)}/${segment(instanceId)}/signalWithStart/${segment(eventName)}` + (query === '' ? '' : `?${query}`);
     const body = { ...(input === undefined ? {} : { input }), ...(eventData === undefined ? {} : { eventData }) };
     return member(await this.#request('POST', path, body), 'id', 'string');
   }
@@ -683,6 +685,8 @@ function queryString(query: Query): string {
     if (value !== undefined && !(Array.isArray(value) && value.length === 0)) {
       // Orchestrator names, which may hold commas, as the parameter repeated (`name=A&name=B`).
       if (name === 'name' && Array.isArray(value)) for (const each of value) params.append(name, each);
+      // Tags as a JSON object, which carries any key and value as it is.
+      else if (name === 'tags') params.set(name, JSON.stringify(value));
       // Any other value as URLSearchParams writes it (a list joined with commas).
       else params.set(name, value instanceof Date ? value.toISOString() : value);
     }

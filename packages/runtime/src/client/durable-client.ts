@@ -61,6 +61,22 @@ export interface StartNewOptions {
    * ```
    */
   readonly startAt?: Date | undefined;
+  /**
+   * The instance's tags: string keys and string values shown on its status (`InstanceStatus.tags`), as
+   * `StartOrchestrationOptions.Tags` of the Durable Task .NET client. At most 64 tags, each key 1 to 128 characters and
+   * each value 0 to 256, without control characters, all together at most 4 KiB of UTF-8; any other key (`__proto__`, `$env`, `a.b`) is kept as it is.
+   * Anything else is refused with `InvalidArgumentError`, nothing written; an empty object is no tags. They stay with
+   * the instance through `continueAsNew` and rewinds; a `restart` starts again with them; its sub-orchestrations
+   * start with them (as the Durable Task Framework passes a parent's tags on). Over HTTP: the start route's `tags`
+   * query parameter, the tags as a JSON object.
+   *
+   * @example
+   * ```ts
+   * const id = await client.startNew('ProcessOrder', { input: order, tags: { tenant: 'acme', channel: 'web' } });
+   * (await client.getStatus(id))?.tags; // { tenant: 'acme', channel: 'web' }
+   * ```
+   */
+  readonly tags?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Options of {@link DurableClient.signalWithStart}. */
@@ -73,6 +89,11 @@ export interface SignalWithStartOptions {
   readonly eventName: string;
   /** The event's data, read as `raiseEvent` reads it (plain JSON). */
   readonly eventData?: unknown | undefined;
+  /**
+   * The tags of the execution started when none is active ({@link StartNewOptions.tags}); an active instance that
+   * gets the event keeps its own.
+   */
+  readonly tags?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Options of {@link DurableClient.raiseEvent}. */

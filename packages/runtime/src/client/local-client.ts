@@ -31,7 +31,7 @@ import { copyStoreValue, toPlainJson, toTerminateReason } from '../model/json.js
 import type { MessageEvent } from '../model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteSet } from '../model/write-set.js';
 import {
-  assertValidInstanceId, assertValidName, isBoolean, isDate, isIdempotencyKey, isInstanceId, isReason, isStartIfExists, readChecked, readClock, readRecursive, readRestartOptions, readTimeoutMs,
+  assertValidInstanceId, assertValidName, isBoolean, isDate, isIdempotencyKey, isInstanceId, isReason, isStartIfExists, isTags, readChecked, readClock, readRecursive, readRestartOptions, readTimeoutMs,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
 } from '../model/validation.js';
 import { matchesQuery, MAX_PAGE_SIZE, pageKeyOf, pageOrderOf, type PageKey } from '../store/store-helpers.js';
@@ -168,8 +168,8 @@ export class LocalClient implements LocalDurableClient {
       throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(name)} is registered`);
     }
     // The remote client's reading too: one table, so both name a bad member by its path (`startNew options.input.f`).
-    const { input, instanceId: given, ifExists, startAt } = readChecked(
-      options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId, ifExists: isStartIfExists, startAt: isDate },
+    const { input, instanceId: given, ifExists, startAt, tags } = readChecked(
+      options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId, ifExists: isStartIfExists, startAt: isDate, tags: isTags },
     );
     const instanceId = given ?? this.#newId();
     if (given === undefined) assertValidInstanceId(instanceId); // a user-supplied newId may make a bad one
@@ -185,7 +185,7 @@ export class LocalClient implements LocalDurableClient {
     let result: Partial<CommitResult> | undefined;
     try {
       // Inside: a user-supplied newId may throw, and the slot the lease reserved must be given back then too.
-      writeSet = decideStart({ instanceId, name, input, now, newId: this.#newId, lease, ifExists, startAt });
+      writeSet = decideStart({ instanceId, name, input, now, newId: this.#newId, lease, ifExists, startAt, tags });
       // Its start message frozen, as a raised event's (#messageTo): it is the client's own (the input a copy), so a
       // store may keep it, and the ExecutionStarted event in the history, without a copy (MemoryStore does).
       freezeBuilt((writeSet.requests[0] as CreateInstanceWrite).message);
@@ -220,11 +220,11 @@ export class LocalClient implements LocalDurableClient {
     if (this.#known && !this.#known.has(name)) {
       throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(name)} is registered`);
     }
-    const { instanceId, input, eventName, eventData } = readSignalWithStartOptions(options);
+    const { instanceId, input, eventName, eventData, tags } = readSignalWithStartOptions(options);
     const now = this.#now();
     // Not handed to this runtime's worker leased (as startNew's is): over an active instance nothing is created, and
     // the worker claims the new execution with both its messages as usual.
-    const writeSet = decideSignalWithStart({ instanceId, name, input, now, newId: this.#newId }, eventName, eventData);
+    const writeSet = decideSignalWithStart({ instanceId, name, input, now, newId: this.#newId, tags }, eventName, eventData);
     const [created] = writeSet.requests as [CreateInstanceWrite];
     // Frozen, as startNew's start message and a raised event: the client's own, so a store may keep them without a copy.
     freezeBuilt(created.message);
@@ -502,7 +502,7 @@ export class LocalClient implements LocalDurableClient {
     }
     const newId = restartWithNewInstanceId ? this.#newId() : instanceId;
     const writeSet = decideRestart(instanceId, {
-      instanceId: newId, name: state.name, input: toPlainJson(state.input, 'input'), now: this.#now(), newId: this.#newId,
+      instanceId: newId, name: state.name, input: toPlainJson(state.input, 'input'), now: this.#now(), newId: this.#newId, tags: state.tags,
     });
     // The worker claims nothing until a macrotask after the commit: the caller's reads right after show it Pending.
     const held = this.#startHandOff?.()?.holdWakes();

@@ -8,7 +8,7 @@ import { sanitiseFailureDetails, sanitiseStatus, type WireSanitiserOptions } fro
  * `input`, `customStatus`, `output`, `createdTime`, `lastUpdatedTime` and, with `showHistory=true`,
  * `historyEvents`. As in Durable Functions, `input`, `customStatus` and `output` are `null` when absent (or hidden
  * with `showInput=false`), a Failed instance's `output` is its error message, and the times are UTC to the second
- * (`2026-11-30T10:15:00Z`). `failureDetails`, `parentInstanceId` and `scheduledStartTime` are durable-rx additions.
+ * (`2026-11-30T10:15:00Z`). `failureDetails`, `parentInstanceId`, `scheduledStartTime` and `tags` are durable-rx additions.
  */
 export interface WireInstanceStatus {
   readonly name: string;
@@ -30,6 +30,8 @@ export interface WireInstanceStatus {
    * durabletask's `scheduledStartTimestamp`), UTC to the second as the other times; absent for a start at once.
    */
   readonly scheduledStartTime?: string;
+  /** The instance's tags (`InstanceStatus.tags`; durable-rx addition, as Durable Task's `Tags`); absent when none. */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -51,6 +53,8 @@ export interface NativeWireStatus {
   readonly parentInstanceId?: string;
   /** A delayed start's time, with its milliseconds (`InstanceStatus.scheduledStartTime`). */
   readonly scheduledStartTime?: string;
+  /** The instance's tags (`InstanceStatus.tags`); absent when none. */
+  readonly tags?: Readonly<Record<string, string>>;
   readonly history?: readonly HistoryEvent[];
 }
 
@@ -108,6 +112,7 @@ export function toWireStatusWithoutHistory(status: InstanceStatus, options: Wire
     ...(status.failureDetails !== undefined ? { failureDetails: sanitiseFailureDetails(status.failureDetails, options) } : {}),
     ...(status.parentInstanceId !== undefined ? { parentInstanceId: status.parentInstanceId } : {}),
     ...(status.scheduledStartTime !== undefined ? { scheduledStartTime: toWireTime(status.scheduledStartTime) } : {}),
+    ...(status.tags !== undefined ? { tags: status.tags } : {}),
   };
 }
 
@@ -135,6 +140,7 @@ export function toNativeWireStatus(unsanitised: InstanceStatus, options: WireSan
     lastUpdatedTime: status.lastUpdatedTime.toISOString(),
     ...(status.parentInstanceId !== undefined ? { parentInstanceId: status.parentInstanceId } : {}),
     ...(status.scheduledStartTime !== undefined ? { scheduledStartTime: status.scheduledStartTime.toISOString() } : {}),
+    ...(status.tags !== undefined ? { tags: status.tags } : {}),
     ...(status.history !== undefined ? { history: status.history } : {}),
   };
 }

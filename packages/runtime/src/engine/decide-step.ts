@@ -2,7 +2,7 @@ import {
   assertNever, type EventRaisedEvent, type ExecutionCancelRequestedEvent, type ExecutionResumedEvent, type ExecutionRewoundEvent, type ExecutionStartedEvent, type ExecutionSuspendedEvent,
   type ExecutionTerminatedEvent, type HistoryEvent,
 } from '../model/history-event.js';
-import { isTerminalStatus, type FailureDetails, type InstanceState, type Mutable } from '../model/instance-status.js';
+import { isTerminalStatus, type FailureDetails, type InstanceState, type InstanceTags, type Mutable } from '../model/instance-status.js';
 import { freezeBuilt } from '../model/frozen.js';
 import { historyIdOf } from '../model/history-position.js';
 import { cutText, ellipsis } from '../model/cut-text.js';
@@ -622,7 +622,8 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
         // history the rewind reran from was read) has its answer: its instance is not created, or rewound, again.
         if (input.rewind && events.some((e) => 'taskScheduledId' in e && e.taskScheduledId === action.eventId)) break;
         const parent = { instanceId: id, name: state.name, taskScheduledId: action.eventId, executionId: state.executionId };
-        const start = startOf({ instanceId: action.instanceId, name: action.name, input: action.input, now, newId: input.newId, parent });
+        // The child starts with its parent's tags, as the Durable Task Framework passes them on.
+        const start = startOf({ instanceId: action.instanceId, name: action.name, input: action.input, now, newId: input.newId, parent, tags: state.tags });
         // A rewind step schedules again the calls that failed the parent: a sub-orchestration among them is rewound in
         // place (keeping its completed work, and so on down the tree), or created afresh when its instance is gone.
         // The rewound one reports to this call from then on: it may have been created for another call, of another
@@ -816,6 +817,11 @@ export interface StartInput {
    * start is delayed ({@link isDelayedStart}); at or before `now`, or absent, it starts at once.
    */
   readonly startAt?: Date | undefined;
+  /**
+   * The instance's tags, checked (`isTags`): a client's start's own, a restart's those of the restarted instance, a
+   * sub-orchestration's its parent's. Absent: none.
+   */
+  readonly tags?: InstanceTags | undefined;
 }
 
 /**
@@ -845,7 +851,7 @@ function startOf(input: StartInput): { state: InstanceState; message: Orchestrat
     state: {
       instanceId, name, runtimeStatus: 'Pending', createdTime: now, lastUpdatedTime: now, executionId, historyLength: 0,
       version: 1, ...withInput, ...(input.parent ? { parentInstanceId: input.parent.instanceId, parentCall: parentCallOf(input.parent) } : {}),
-      ...(delayed ? { scheduledStartTime: delayed } : {}),
+      ...(delayed ? { scheduledStartTime: delayed } : {}), ...(input.tags ? { tags: input.tags } : {}),
     },
     // Without a spread when it has neither input nor parent (the object then has room for its six members only).
     message: message(input.newId(), instanceId, undefined, input.input === undefined && !input.parent

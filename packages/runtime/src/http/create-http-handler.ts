@@ -28,7 +28,7 @@ import { KeyVerifier, matchedKeySource } from './key-verifier.js';
 import { assertReadsInstance, presentedReadScope, ReadTokenVerifier, scopedFilter, scopeOwner, type ReadScope } from './read-token.js';
 import { parseInstanceFilter, parseNames } from './instance-filter-params.js';
 import {
-  parseBoolean, parseCount, parseDate, parseHistoryPosition, parseInstanceIdSegment, parseNonNegativeNumber, parseRuntimeStatuses, parseStartTime,
+  parseBoolean, parseCount, parseDate, parseHistoryPosition, parseInstanceIdSegment, parseNonNegativeNumber, parseRuntimeStatuses, parseStartTime, parseTags,
   parseString, parseTop, QueryParams,
 } from './query-params.js';
 import { assertNotCrossSitePost, readJsonBody, type JsonBody } from './read-json-body.js';
@@ -219,10 +219,10 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  *
  * | route | success | failures |
  * |---|---|---|
- * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout` in s; `pollingInterval` ignored; `version` refused; `ifExists`, durable-rx's own: `overwrite`, `fail` or `useExisting`, as `StartNewOptions.ifExists`; `startAt`, durable-rx's own: an ISO 8601 date-time with a zone, as `StartNewOptions.startAt`) | 202 check-status body, `Location`, `Retry-After` (the status link with `returnInternalServerErrorOnFailure=true` when given); with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`); with `useExisting` over an instance, the same for that instance | 400, 403, 409, 413 |
+ * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout` in s; `pollingInterval` ignored; `version` refused; `ifExists`, durable-rx's own: `overwrite`, `fail` or `useExisting`, as `StartNewOptions.ifExists`; `startAt`, durable-rx's own: an ISO 8601 date-time with a zone, as `StartNewOptions.startAt`; `tags`, durable-rx's own: a JSON object of string keys and values, as `StartNewOptions.tags`) | 202 check-status body, `Location`, `Retry-After` (the status link with `returnInternalServerErrorOnFailure=true` when given); with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`); with `useExisting` over an instance, the same for that instance | 400, 403, 409, 413 |
  * | `GET /instances/{id}` (`showHistory`, `showHistoryOutput`, `showInput`, `returnInternalServerErrorOnFailure`, `format`) | 200 terminal, 202 (+ `Location`, `Retry-After`) otherwise, 500 Failed with `returnInternalServerErrorOnFailure=true` | 404 |
  * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` (empty on the last page) | 400 |
- * | `POST /orchestrators/{name}/{instanceId}/signalWithStart/{eventName}` (durable-rx's own, `DurableClient.signalWithStart`; body: a JSON object `{ input?, eventData? }`; `timeout` as for start; the start route's `startAt`, `ifExists` and `version` refused) | 202 check-status body of the instance signalled or started | 400, 403, 409, 413 |
+ * | `POST /orchestrators/{name}/{instanceId}/signalWithStart/{eventName}` (durable-rx's own, `DurableClient.signalWithStart`; body: a JSON object `{ input?, eventData? }`; `timeout` and `tags` as for start; the start route's `startAt`, `ifExists` and `version` refused) | 202 check-status body of the instance signalled or started | 400, 403, 409, 413 |
  * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data; `Idempotency-Key` header, durable-rx's own: a repeat with the key delivers nothing, as `RaiseEventOptions.idempotencyKey`) | 202 (a repeat too) | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/terminate?reason=` (without `reason`, a JSON body is the reason; `recursive=true`, durable-rx's own: its running sub-orchestrations too, as `TerminateOptions.recursive`, answered once the instance's own terminate is, the tree following durably) | 202 | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/suspend?reason=`, `/resume?reason=` (without `reason`, a JSON string body is the reason) | 202 | 400, 403, 404, 410, 413 |
@@ -409,6 +409,8 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const ifExists = ifExistsValue === undefined ? undefined : isStartIfExists(ifExistsValue, 'ifExists');
     // durable-rx's too: when the start may begin (`StartNewOptions.startAt`), an ISO 8601 date-time with a zone.
     const startAt = parseStartTime(query, 'startAt');
+    // durable-rx's too: the instance's tags (`StartNewOptions.tags`), a JSON object.
+    const tags = parseTags(query, 'tags');
     const root = rootOf(c, url); // before anything is done: a base that cannot be built on is refused first
     const input = await bodyOf(c);
     const id = await client.startNew(name, {
@@ -416,6 +418,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       ...(instanceId === undefined ? {} : { instanceId }),
       ...(ifExists === undefined ? {} : { ifExists }),
       ...(startAt === undefined ? {} : { startAt }),
+      ...(tags === undefined ? {} : { tags }),
     });
     return startedResponse(c, url, root, id, timeoutSeconds, returnServerErrorOnFailure);
   });
@@ -435,11 +438,14 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     for (const option of ['startAt', 'ifExists', 'version']) {
       if (query.value(option) !== undefined) throw new InvalidArgumentError(`${option} is not taken by signalWithStart; leave it out`);
     }
+    // The started execution's tags, as on start.
+    const tags = parseTags(query, 'tags');
     const root = rootOf(c, url); // before anything is done, as on start
     const body = await readJsonBody(c.req.raw, settings.maxBodyBytes);
     const { input, eventData } = signalWithStartBody(body);
     const id = await client.signalWithStart(name, {
       instanceId, eventName, ...(input === undefined ? {} : { input }), ...(eventData === undefined ? {} : { eventData }),
+      ...(tags === undefined ? {} : { tags }),
     });
     return startedResponse(c, url, root, id, timeoutSeconds, returnServerErrorOnFailure);
   });

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { readHistoryPosition, type HistoryPosition } from '../model/history-position.js';
-import type { OrchestrationRuntimeStatus } from '../model/instance-status.js';
-import { assertValidInstanceId, isCount, readPageSize, runtimeStatusNamed } from '../model/validation.js';
+import type { InstanceTags, OrchestrationRuntimeStatus } from '../model/instance-status.js';
+import { assertValidInstanceId, isCount, isTags, readPageSize, runtimeStatusNamed } from '../model/validation.js';
 
 /**
  * Parsers for the HTTP API's path and query parameters. Each returns `undefined` for an absent parameter and throws
@@ -190,6 +190,29 @@ export function parseStartTime(params: QueryParams, name: string): Date | undefi
     throw new InvalidArgumentError(`${name} must be an ISO 8601 date-time with a zone such as 2026-12-24T18:00:00Z (a + in a zone as %2B)`);
   }
   return date;
+}
+
+/**
+ * Tags in a query parameter (the start route's `tags`, durable-rx's own): a JSON object of string keys and string values,
+ * checked as `StartNewOptions.tags` is (`isTags`). JSON, so that any key (`a=b`, `a,b`, `__proto__`) travels as it is.
+ * `undefined` when absent, empty, or `{}`; anything else is refused with {@link InvalidArgumentError}.
+ *
+ * @example
+ * ```ts
+ * parseTags(new QueryParams(new URLSearchParams('tags={"tenant":"acme"}')), 'tags'); // { tenant: 'acme' }
+ * parseTags(new QueryParams(new URLSearchParams('tags=tenant:acme')), 'tags');       // throws InvalidArgumentError
+ * ```
+ */
+export function parseTags(params: QueryParams, name: string): InstanceTags | undefined {
+  const raw = params.value(name);
+  if (raw === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (error) {
+    throw new InvalidArgumentError(`${name} must be a JSON object of string keys and string values, such as {"tenant":"acme"}`, { cause: error });
+  }
+  return isTags(value, name);
 }
 
 /** A decimal number >= 0 (`30`, `0.5`): no sign, exponent, hex or blanks; `undefined` when absent or empty. */

@@ -101,9 +101,39 @@ export interface InstanceStatus {
    * Like durabletask's `scheduledStartTimestamp`.
    */
   readonly scheduledStartTime?: Date;
+  /**
+   * The instance's tags (`StartNewOptions.tags`): string keys and values the caller chose, as Durable Task's
+   * `StartOrchestrationOptions.Tags`, for dashboards and filters. Absent when the instance has none (an empty map is
+   * not kept). Kept by `continueAsNew`, a rewind and a restart; a sub-orchestration starts with its parent's.
+   */
+  readonly tags?: InstanceTags;
   /** History events, with `getStatus(id, { showHistory: true })`. */
   readonly history?: readonly HistoryEvent[];
 }
+
+/**
+ * An instance's tags: a map of string keys to string values (`InstanceStatus.tags`, `StartNewOptions.tags`). The
+ * limits every client, store and the HTTP API apply (`isTags`): at most {@link MAX_TAGS} tags, each key 1 to
+ * {@link MAX_TAG_KEY_LENGTH} characters, each value 0 to {@link MAX_TAG_VALUE_LENGTH}, both well-formed Unicode without
+ * control characters, and all keys and values together at most {@link MAX_TAGS_BYTES} bytes of UTF-8 (so that they
+ * travel in the URL of an HTTP start). Any other key is taken as it is, `__proto__`, `constructor` and keys starting with `$` or holding
+ * `.` included: each is an own member of the map, in every store.
+ *
+ * @example
+ * ```ts
+ * const tags: InstanceTags = { tenant: 'acme', 'release.channel': 'beta' };
+ * ```
+ */
+export type InstanceTags = Readonly<Record<string, string>>;
+
+/** Most tags one instance may have. */
+export const MAX_TAGS = 64;
+/** Longest tag key, in UTF-16 code units. */
+export const MAX_TAG_KEY_LENGTH = 128;
+/** Longest tag value, in UTF-16 code units. */
+export const MAX_TAG_VALUE_LENGTH = 256;
+/** Most bytes of UTF-8 that all the keys and values of one instance's tags may take together (4 KiB). */
+export const MAX_TAGS_BYTES = 4096;
 
 /**
  * What a store keeps per instance: the public status plus the bookkeeping the worker and change feed need.
@@ -342,6 +372,7 @@ export function toInstanceStatus(state: InstanceState, options: { readonly showI
   if (state.failureDetails !== undefined) status.failureDetails = state.failureDetails;
   if (state.parentInstanceId !== undefined) status.parentInstanceId = state.parentInstanceId;
   if (state.scheduledStartTime !== undefined) status.scheduledStartTime = state.scheduledStartTime;
+  if (state.tags !== undefined) status.tags = state.tags;
   return status;
 }
 

@@ -1,5 +1,7 @@
 import { InvalidArgumentError } from './errors/invalid-argument-error.js';
-import { ALL_RUNTIME_STATUSES, type OrchestrationRuntimeStatus } from './instance-status.js';
+import {
+  ALL_RUNTIME_STATUSES, MAX_TAG_KEY_LENGTH, MAX_TAG_VALUE_LENGTH, MAX_TAGS, MAX_TAGS_BYTES, type InstanceTags, type OrchestrationRuntimeStatus,
+} from './instance-status.js';
 import type { StartIfExists } from './write-set.js';
 
 /** Longest accepted instance id, in characters (as Durable Functions). */
@@ -419,6 +421,69 @@ export const isDate: MemberCheck<Date> = (value, what) => {
   const time = dateTime(value) ?? NaN;
   return Number.isNaN(time) ? invalid(what, 'must be a valid Date') : new Date(time);
 };
+
+/**
+ * The {@link MemberCheck} of an instance's tags (`StartNewOptions.tags`) and of a filter's tags: a plain object of at
+ * most {@link MAX_TAGS} members, each key a string of 1 to {@link MAX_TAG_KEY_LENGTH} characters and each value a string
+ * of 0 to {@link MAX_TAG_VALUE_LENGTH}, both well-formed Unicode ({@link assertWellFormed}) without control characters,
+ * all of them together at most {@link MAX_TAGS_BYTES} bytes of UTF-8. Returns a fresh copy whose members are own data
+ * members (a key `__proto__` stays a key, never the copy's prototype), or `undefined` for an empty object (no tags).
+ * Anything else (an array, a Map, a non-string value, a key or value too long, a getter that throws) throws
+ * {@link InvalidArgumentError} naming the option (`startNew options.tags`) and the rule.
+ * The one rule of every client, store and the HTTP API.
+ *
+ * @example
+ * ```ts
+ * isTags({ tenant: 'acme', $env: 'prod' }, 'startNew options.tags'); // { tenant: 'acme', $env: 'prod' }
+ * isTags({}, 'startNew options.tags');                               // undefined: no tags
+ * isTags({ tenant: 42 }, 'startNew options.tags');                   // throws InvalidArgumentError
+ * ```
+ */
+export const isTags: MemberCheck<InstanceTags | undefined> = (value, what) => {
+  const tags: Record<string, string> = {};
+  let count = 0;
+  let bytes = 0;
+  try {
+    if (value === null || typeof value !== 'object' || Array.isArray(value) || !isPlainPrototype(Object.getPrototypeOf(value))) count = -1;
+    const keys = count < 0 ? [] : Object.keys(value as object);
+    for (const key of keys) {
+      const tag = (value as Record<string, unknown>)[key];
+      bytes += utf8Length(key) + utf8Length(tag);
+      if (++count > MAX_TAGS || bytes > MAX_TAGS_BYTES || !isTagText(key, 1, MAX_TAG_KEY_LENGTH) || !isTagText(tag, 0, MAX_TAG_VALUE_LENGTH)) break;
+      // An own data member whatever the key (`__proto__` included): an assignment would set the prototype instead.
+      Object.defineProperty(tags, key, { value: tag, enumerable: true, writable: true, configurable: true });
+    }
+  } catch (error) {
+    invalid(what, 'threw when read', error);
+  }
+  if (count < 0 || Object.keys(tags).length !== count) {
+    invalid(what, `must map at most ${MAX_TAGS} keys of 1 to ${MAX_TAG_KEY_LENGTH} characters to strings of at most ${MAX_TAG_VALUE_LENGTH}, ` +
+      `${MAX_TAGS_BYTES} bytes of UTF-8 in all, well-formed and without control characters`);
+  }
+  return count === 0 ? undefined : tags;
+};
+
+/** Whether `proto` is that of a plain object: `Object.prototype`, or none. */
+function isPlainPrototype(proto: unknown): boolean {
+  return proto === Object.prototype || proto === null;
+}
+
+/** Whether `text` is a tag's key or value: a string of `min` to `max` code units, well-formed, without control characters. */
+function isTagText(text: unknown, min: number, max: number): boolean {
+  return typeof text === 'string' && text.length >= min && text.length <= max && !CONTROL_CHARACTER.test(text) && !LONE_SURROGATE.test(text);
+}
+
+/** The length in UTF-8 of `text` when it is a string (a surrogate pair, 4 bytes, is two code units of 2); else 0. */
+function utf8Length(text: unknown): number {
+  let bytes = 0;
+  if (typeof text === 'string') {
+    for (let i = 0; i < text.length; i++) {
+      const unit = text.charCodeAt(i);
+      bytes += unit < 0x80 ? 1 : unit < 0x800 || (unit >= 0xd800 && unit <= 0xdfff) ? 2 : 3;
+    }
+  }
+  return bytes;
+}
 
 /**
  * Reads the options of `DurableClient.restart`: a restart keeps the instance's id unless `restartWithNewInstanceId`

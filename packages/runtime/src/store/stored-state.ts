@@ -1,5 +1,5 @@
 import type { ExecutionRewoundEvent } from '../model/history-event.js';
-import type { FailureDetails, HeldCommands, HeldSuspend, InstanceState, OrchestrationRuntimeStatus, ParentCall } from '../model/instance-status.js';
+import type { FailureDetails, HeldCommands, HeldSuspend, InstanceState, InstanceTags, OrchestrationRuntimeStatus, ParentCall } from '../model/instance-status.js';
 import { copyStoreValue } from '../model/json.js';
 
 /**
@@ -106,6 +106,10 @@ export class StoredState implements InstanceState {
     return this.rare?.parentCall;
   }
 
+  get tags(): InstanceTags | undefined {
+    return this.rare?.tags;
+  }
+
   get scheduledStartTime(): Date | undefined {
     const ms = this.rare?.scheduledStartMs;
     return ms === undefined ? undefined : new Date(ms);
@@ -139,6 +143,7 @@ export class StoredState implements InstanceState {
     if (rare.parentCall !== undefined) state.parentCall = copyStoreValue(rare.parentCall);
     if (rare.scheduledStartMs !== undefined) state.scheduledStartTime = new Date(rare.scheduledStartMs);
     if (rare.raisedEventKeys !== undefined) state.raisedEventKeys = [...rare.raisedEventKeys];
+    if (rare.tags !== undefined) state.tags = copyStoreValue(rare.tags);
     return state as InstanceState;
   }
 }
@@ -160,7 +165,7 @@ let createdBaseMs: number | undefined;
 
 /**
  * The fields of a state few instances have, apart from {@link StoredState}. Two shapes only: a sub-orchestration's
- * parent link alone (its two fields), or every field (a failed, suspended, rewound, continued, restarted or delayed instance),
+ * parent link alone (its two fields), or every field (a failed, suspended, rewound, continued, restarted, delayed or tagged instance),
  * so that a child waiting for its parent's event costs less than the seven fields did, not more.
  */
 interface Rare {
@@ -175,16 +180,18 @@ interface Rare {
   /** `scheduledStartTime` in ms since the epoch (a delayed start). */
   readonly scheduledStartMs?: number | undefined;
   readonly raisedEventKeys?: readonly string[] | undefined;
+  /** The instance's tags. */
+  readonly tags?: InstanceTags | undefined;
 }
 
 /** What a {@link StoredState} keeps of the rare fields of `state`: copies, or `undefined` when it has none. */
 function rareOf(state: InstanceState): Rare | undefined {
-  const { parentInstanceId, failureDetails, historyEpoch, previousHistory, heldSuspend, held, rerun, scheduledStartTime, raisedEventKeys } = state;
+  const { parentInstanceId, failureDetails, historyEpoch, previousHistory, heldSuspend, held, rerun, scheduledStartTime, raisedEventKeys, tags } = state;
   const parentCall = copyStoreValue(state.parentCall);
   if (
     failureDetails === undefined && historyEpoch === undefined && previousHistory === undefined && heldSuspend === undefined &&
     held === undefined && rerun === undefined && scheduledStartTime === undefined &&
-    raisedEventKeys === undefined
+    raisedEventKeys === undefined && tags === undefined
   ) {
     return parentInstanceId === undefined && parentCall === undefined ? undefined : { parentInstanceId, parentCall };
   }
@@ -193,6 +200,7 @@ function rareOf(state: InstanceState): Rare | undefined {
     heldSuspend: copyStoreValue(heldSuspend), held: copyStoreValue(held), rerun: copyStoreValue(rerun),
     scheduledStartMs: scheduledStartTime?.getTime(),
     raisedEventKeys: raisedEventKeys === undefined ? undefined : Object.freeze([...raisedEventKeys]),
+    tags: copyStoreValue(tags),
   };
 }
 

@@ -529,6 +529,94 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
       });
     });
 
+    describe('instance tags (startNew tags)', () => {
+      const tags = { tenant: 'acme', 'release.channel': 'beta', empty: '' };
+
+      it('shows the tags given to startNew in getStatus, listInstances, status$ and instances$, and none when none were given', async () => {
+        const id = await client.startNew('Echo', { instanceId: 'tagged', input: 1, tags });
+        await client.startNew('Echo', { instanceId: 'plain', input: 2, tags: {} });
+        expect((await client.getStatus(id))?.tags).toEqual(tags);
+        const listed = (await client.listInstances()).instances;
+        expect(listed.find((s) => s.instanceId === 'tagged')?.tags).toEqual(tags);
+        expect(listed.find((s) => s.instanceId === 'plain')?.tags).toBeUndefined();
+        expect((await within(firstValueFrom(client.status$(id).pipe(filter((s) => s !== undefined))), 'the status'))?.tags).toEqual(tags);
+        const live = await within(firstValueFrom(client.instances$().pipe(filter((list) => list.length === 2))), 'the list');
+        expect(live.find((s) => s.instanceId === 'tagged')?.tags).toEqual(tags);
+        const done = await client.waitForCompletion(id, SETTLED);
+        expect(done).toMatchObject({ runtimeStatus: 'Completed', tags });
+        expect((await client.waitForCompletion('plain', SETTLED)).tags).toBeUndefined();
+      });
+
+      it('keeps hostile tag keys as own members of plain data: __proto__, constructor, $ keys, dotted keys', async () => {
+        const hostile = JSON.parse('{"__proto__":"p","constructor":"c","$where":"1","a.b":"d","x=y&z":"v"}') as Record<string, string>;
+        await client.startNew('Echo', { instanceId: 'hostile-tags', tags: hostile });
+        const status = await client.waitForCompletion('hostile-tags', SETTLED);
+        expect(Object.keys(status.tags!)).toEqual(['__proto__', 'constructor', '$where', 'a.b', 'x=y&z']);
+        expect(Object.getOwnPropertyDescriptor(status.tags, '__proto__')?.value).toBe('p');
+        expect(Object.getPrototypeOf(status.tags)).toBe(Object.prototype);
+        expect(({} as Record<string, unknown>)['$where']).toBeUndefined();
+      });
+
+      it('refuses tags that are no map of strings or break a limit (400) and writes nothing', async () => {
+        const long = (n: number) => 'k'.repeat(n);
+        const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v']));
+        const refused: unknown[] = [
+          'tenant=acme', ['tenant', 'acme'], null, new Map([['a', 'b']]), { tenant: 1 }, { tenant: null }, { tenant: { id: 1 } },
+          { '': 'v' }, { [long(129)]: 'v' }, { k: long(257) }, { 'a\nb': 'v' }, { k: 'a\u0000b' }, { k: '\ud800' }, many,
+        ];
+        for (const bad of refused) {
+          await expect(client.startNew('Echo', { instanceId: 'bad-tags', tags: bad as never })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+          await expect(client.signalWithStart('Echo', { instanceId: 'bad-tags', eventName: 'e', tags: bad as never })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        }
+        expect(await client.getStatusAll()).toEqual([]);
+        const euros = (n: number) => '\u20ac'.repeat(n); // 3 bytes of UTF-8 each
+        const tooMuch = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`${i}`.padEnd(128, 'k'), long(256)])); // 4224 bytes
+        for (const bad of [tooMuch, { a: euros(256), b: euros(256), c: euros(256), d: euros(256), e: euros(256), f: euros(84) }]) {
+          await expect(client.startNew('Echo', { instanceId: 'bad-tags', tags: bad })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        }
+        expect(await client.getStatusAll()).toEqual([]);
+        // At the limits: 64 tags; a key of 128 characters and a value of 256; 4 KiB of UTF-8 in all, in 3-byte characters too.
+        const most = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`k${i}`, 'v']));
+        const longest = { [long(128)]: long(256) };
+        const heaviest = { a: euros(256), b: euros(256), c: euros(256), d: euros(256), e: euros(256), ff: euros(83) }; // 4096 bytes
+        for (const [id, limit] of [['most-tags', most], ['longest-tags', longest], ['heaviest-tags', heaviest]] as const) {
+          await client.startNew('Echo', { instanceId: id, tags: limit });
+          expect((await client.waitForCompletion(id, SETTLED)).tags).toEqual(limit);
+        }
+      });
+
+      it('keeps the tags through continueAsNew, passes them to sub-orchestrations, and restarts with them', async () => {
+        await client.startNew('GatedLoop', { instanceId: 'loop-tags', input: { n: 1, last: 2 }, tags });
+        gates.open('loop-tags/1');
+        const second = (s: InstanceStatus | undefined) => (s?.input as { n?: number } | undefined)?.n === 2;
+        expect((await within(firstValueFrom(client.status$('loop-tags').pipe(filter(second))), 'the second execution'))?.tags).toEqual(tags);
+        gates.open('loop-tags/2');
+        expect(await client.waitForCompletion('loop-tags', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', tags });
+
+        await client.startNew('ParentOfGated', { instanceId: 'parent-tags', tags });
+        const child = await within(firstValueFrom(client.status$('parent-tags-child').pipe(filter((s) => s !== undefined))), 'the child');
+        expect(child?.tags).toEqual(tags);
+        gates.open('parent-tags-child/1');
+        gates.open('parent-tags-child/2');
+        expect(await client.waitForCompletion('parent-tags', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', tags });
+
+        const again = await client.restart('parent-tags', { restartWithNewInstanceId: true });
+        expect((await client.getStatus(again))?.tags).toEqual(tags);
+        gates.open(`${again}-child/1`);
+        gates.open(`${again}-child/2`);
+        expect(await client.waitForCompletion(again, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', tags });
+        await client.startNew('Echo', { instanceId: 'parent-tags', input: 'untagged' });
+        expect((await client.waitForCompletion('parent-tags', SETTLED)).tags).toBeUndefined();
+      });
+
+      it('gives signalWithStart\'s new execution its tags, and leaves an active instance\'s own', async () => {
+        await client.signalWithStart('WaitForEvents', { instanceId: 'sws-tags', input: 2, eventName: 'Item', eventData: 'a', tags });
+        expect((await client.getStatus('sws-tags'))?.tags).toEqual(tags);
+        await client.signalWithStart('WaitForEvents', { instanceId: 'sws-tags', eventName: 'Item', eventData: 'b', tags: { other: 'x' } });
+        expect(await client.waitForCompletion('sws-tags', SETTLED)).toMatchObject({ output: ['a', 'b'], tags });
+      });
+    });
+
     describe('names that are Object.prototype keys', () => {
       const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
 

@@ -551,6 +551,72 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       });
     });
 
+    describe('instance tags (startNew tags)', () => {
+      /** Keys a store must keep as they are: an own `__proto__`, `$` and dotted keys, `constructor`. */
+      const tags = JSON.parse('{"tenant":"acme","__proto__":"p","$set":"1","a.b":"c","constructor":"k","empty":""}') as Record<string, string>;
+      const clientOn = (store: Store) => createClient({ store, clock: new VirtualClock(T0) });
+      const sameTags = (got: Readonly<Record<string, string>> | undefined) => {
+        expect(got).toEqual(tags);
+        expect(Object.keys(got!)).toEqual(Object.keys(tags));
+        expect(Object.getOwnPropertyDescriptor(got, '__proto__')?.value).toBe('p');
+        expect(Object.getPrototypeOf(got)).toBe(Object.prototype);
+      };
+
+      it('stores the tags of a start and hands them out as they were given, in reads, lists, claims and changes', async () => {
+        const store = await open();
+        const change = firstValueFrom(store.changes$.pipe(filter((c) => c.instanceId === 't')));
+        await clientOn(store).startNew('Orch', { instanceId: 't', input: 1, tags });
+        await clientOn(store).startNew('Orch', { instanceId: 'u', input: 2 });
+        sameTags((await store.getInstance('t'))?.tags);
+        expect((await store.getInstance('u'))?.tags).toBeUndefined();
+        const listed = (await store.queryInstances({})).instances;
+        sameTags(listed.find((s) => s.instanceId === 't')?.tags);
+        expect(listed.find((s) => s.instanceId === 'u')?.tags).toBeUndefined();
+        sameTags((await within(change, 'the start\'s change')).state?.tags);
+        const item = await claimId(store, 't');
+        sameTags(item.state.tags);
+        // A step's state, built from the claimed one, keeps them.
+        await commitStep(store, item, { runtimeStatus: 'Running' }, [started('t')]);
+        sameTags((await store.getInstance('t'))?.tags);
+      });
+
+      it('keeps the tags through a continueAsNew, gives them to a sub-orchestration, and a restart starts with them', async () => {
+        const store = await open();
+        const runtime = await runtimeOn(store, 'tags', {
+          orchestrators: {
+            TaggedParent: function* (ctx) {
+              if (ctx.getInput<number>() === 0) {
+                ctx.continueAsNew(1);
+                return undefined;
+              }
+              return yield ctx.callSubOrchestrator('HelloSequence', undefined, `${ctx.instanceId}-child`);
+            },
+          },
+        });
+        const { client } = runtime;
+        await client.startNew('TaggedParent', { instanceId: 'p', input: 0, tags });
+        const done = await client.waitForCompletion('p', SETTLED);
+        expect(done).toMatchObject({ runtimeStatus: 'Completed', input: 1 });
+        sameTags(done.tags);
+        sameTags((await client.getStatus('p-child'))?.tags);
+        await client.restart('p');
+        sameTags((await store.getInstance('p'))?.tags);
+        sameTags((await client.waitForCompletion('p', SETTLED)).tags);
+        // A new start over the finished id is a new instance: the tags it was given, or none.
+        await client.startNew('HelloSequence', { instanceId: 'p' });
+        expect((await store.getInstance('p'))?.tags).toBeUndefined();
+      });
+
+      it('refuses tags that break the rules (400) and writes nothing', async () => {
+        const store = await open();
+        const client = clientOn(store);
+        for (const bad of [{ n: 1 }, [], 'a=b', { '': 'x' }, { ['k'.repeat(129)]: 'v' }]) {
+          await expect(client.startNew('Orch', { instanceId: 'bad', tags: bad as never })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        }
+        expect(await store.getInstance('bad')).toBeUndefined();
+      });
+    });
+
     describe('signal-with-start (CreateInstanceWrite.signal)', () => {
       /** A client's signal-with-start of `request` with the event `name` (`data`), as decideSignalWithStart writes it. */
       const signalWithStart = (store: Store, request: CreateInstanceRequest, name: string, data?: unknown) =>
