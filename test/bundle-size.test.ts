@@ -1215,12 +1215,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, commands by filter (terminateBy, suspendBy, resumeBy, cancelBy: the filter and options checks, the paged
  * loop of the local client, the batched requests of the remote one): 41,976 / 53,226 / 83,310 / 11,548 -> 42,560 /
  * 53,817 / 83,915 / 12,030 B (+584 / +591 / +605 / +482), budgets set to match.
+ * 2026-12-05, instance tags (startNew's and signalWithStart's tags, their check on every client, the status field, the
+ * HTTP tags parameter): +388 / +353 / +371 / +368 -> 42,948 / 54,170 / 84,286 / 12,398 B, budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 42_560 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 53_817 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 83_915 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 12_030 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 42_948 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_170 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 84_286 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 12_398 },
 ];
 
 describe('bundle size', () => {
