@@ -1217,10 +1217,12 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 53,817 / 83,915 / 12,030 B (+584 / +591 / +605 / +482), budgets set to match.
  * 2026-12-05, instance tags (startNew's and signalWithStart's tags, their check on every client, the status field, the
  * HTTP tags parameter): +388 / +353 / +371 / +368 -> 42,948 / 54,170 / 84,286 / 12,398 B, budgets set to match.
+ * 2026-12-05, runtime-keyval measured on main after the tags landed, with the KeyvalStore change landed just before them:
+ * 54,170 -> 54,194 B (+24), budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 42_948 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_170 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_194 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 84_286 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_398 },
 ];
