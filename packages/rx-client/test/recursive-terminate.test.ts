@@ -80,4 +80,42 @@ describe('a recursive terminate over HTTP', () => {
       expect(await remote.getStatus(id)).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
     }
   });
+
+  it('by filter is answered once each instance it takes up is terminated, before their sub-orchestrations end', async () => {
+    const store = new MemoryStore();
+    const first = createRuntime({ store, orchestrators: tree, logger: silentLogger });
+    await first.start();
+    await first.client.startNew('TreeRoot', { instanceId: 'root' });
+    await firstValueFrom(first.client.status$('root-mid-leaf').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    await first.stop();
+
+    // As above: the terminates handed on stay queued until a worker runs, and the server's clock never moves.
+    const refusing: Store = new Proxy(store, {
+      get: (target, key) => {
+        if (key === 'commit') {
+          return (writeSet: Parameters<Store['commit']>[0]) => (writeSet.lease?.kind === 'unclaimed' && writeSet.lease.takes !== undefined
+            ? Promise.reject(new Error('held by a worker')) : target.commit(writeSet));
+        }
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const handler = createHttpHandler(createClient({ store: refusing, clock: new VirtualClock() }), { key: KEY, logger: silentLogger });
+    const server = await serveForTest(handler);
+    cleanups.push(() => server.close());
+    const remote = createRemoteClient({ baseUrl: server.url, key: KEY, clock: new VirtualClock() });
+    cleanups.push(() => remote.close());
+
+    let result: unknown;
+    void remote.terminateBy({ name: 'TreeRoot' }, 'stop', { recursive: true }).then((r) => (result = r), (error: unknown) => (result = error));
+    await vi.waitFor(() => expect(result).toEqual({ instancesAffected: 1, instancesSkipped: 0 }), { timeout: 10_000 });
+    expect(await remote.getStatus('root')).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+    expect((await remote.getStatus('root-mid'))?.runtimeStatus).toBe('Running');
+
+    // A worker applies the queued terminates: the tree follows durably.
+    const second = createRuntime({ store, orchestrators: tree, logger: silentLogger });
+    await second.start();
+    cleanups.push(() => second.stop());
+    await vi.waitFor(async () => expect((await remote.getStatus('root-mid-leaf'))?.runtimeStatus).toBe('Terminated'), { timeout: 10_000 });
+  });
 });

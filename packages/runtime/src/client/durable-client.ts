@@ -269,7 +269,12 @@ export interface BulkCommandOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** Options of {@link DurableClient.terminateBy}: {@link BulkCommandOptions} plus `recursive`, as `terminate` takes it. */
+/**
+ * Options of {@link DurableClient.terminateBy}: {@link BulkCommandOptions} plus `recursive`, as `terminate` takes it. A
+ * local client's recursive `terminateBy` resolves each instance's terminate once its tree is terminal, as `terminate`
+ * does; a remote client's (rx-client) once each instance's own terminate is applied, its sub-orchestrations following
+ * durably, as the HTTP API answers it.
+ */
 export interface BulkTerminateOptions extends BulkCommandOptions, TerminateOptions {}
 
 /** Result of a command by filter ({@link DurableClient.terminateBy} and its siblings). */

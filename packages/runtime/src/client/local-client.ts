@@ -8,7 +8,7 @@ import {
   type DirectDecision, type DirectInput,
 } from '../engine/decide-step.js';
 import { subOrchestrationsOf } from '../engine/active-children.js';
-import { TERMINATE_ACCEPTED } from './terminate-accepted.js';
+import { TERMINATE_ACCEPTED, TERMINATE_BY_ACCEPTED } from './terminate-accepted.js';
 import { awaitTerminatedTree, childrenTerminatedWith } from './terminated-tree.js';
 import { isDurableError } from '../model/errors/durable-error.js';
 import { InstanceNotTerminalError } from '../model/errors/instance-not-terminal-error.js';
@@ -561,8 +561,21 @@ export class LocalClient implements LocalDurableClient {
   }
 
   terminateBy(filter: InstanceFilter, reason?: unknown, options?: BulkTerminateOptions): Promise<BulkCommandResult> {
+    return this.#terminateBy(filter, reason, options, true);
+  }
+
+  /**
+   * @internal The HTTP API's terminate by filter (`terminateByAccepted`): each instance's terminate resolves as
+   * `[TERMINATE_ACCEPTED]` resolves one; a recursive one goes on down each tree after that.
+   */
+  [TERMINATE_BY_ACCEPTED](filter: InstanceFilter, reason: unknown, options: BulkTerminateOptions | undefined): Promise<BulkCommandResult> {
+    return this.#terminateBy(filter, reason, options, false);
+  }
+
+  /** `terminateBy`; with `tree`, a recursive one's terminate of each instance resolves once its tree is terminal too. */
+  #terminateBy(filter: InstanceFilter, reason: unknown, options: BulkTerminateOptions | undefined, tree: boolean): Promise<BulkCommandResult> {
     return this.#commandBy('terminate', filter, options, () => toTerminateReason(reason), (id, json, recursive) =>
-      this.terminate(id, json, recursive ? { recursive } : undefined));
+      this.#terminate(id, json, recursive ? { recursive } : undefined, tree));
   }
 
   suspendBy(filter: InstanceFilter, reason?: string, options?: BulkCommandOptions): Promise<BulkCommandResult> {

@@ -8,7 +8,7 @@ import { checkStatusResponse, completionResponse, withFailureStatusLink } from '
 import type { DurableClient, InstanceFilter, ListInstancesQuery, PurgeInstancesFilter } from '../client/durable-client.js';
 import { LEGACY_WEBHOOK_PATH, managementPayloadAt, mountOf, WEBHOOK_PATH } from '../client/http-management-payload.js';
 import { jsonResponse } from '../client/json-response.js';
-import { terminateAccepted } from '../client/terminate-accepted.js';
+import { terminateAccepted, terminateByAccepted } from '../client/terminate-accepted.js';
 import { timeoutAfter } from '../client/timeout-after.js';
 import { MAX_TIMER_DELAY_MS } from '../env/clock.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
@@ -619,15 +619,20 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       const body = await bodyOf(c, reason === undefined && command === 'terminate');
       const why = reason ?? (!body.present ? undefined : command === 'terminate' || typeof body.value === 'string' ? body.value : undefined);
       // A filter of only statuses durable-rx never gives (`Canceled`) matches nothing: nothing to do.
+      const bulkOptions = {
+        ...(limit === undefined ? {} : { limit }),
+        ...(continuationToken ? { continuationToken } : {}),
+        ...(recursive ? { recursive } : {}),
+        // The client went away: no further instance is taken up.
+        signal: c.req.raw.signal,
+      };
+      // A terminate's instances are answered for as on one instance: once each one's own terminate is applied, a
+      // recursive one's sub-orchestrations following durably (not waited for level by level within the request).
       const result = filter.runtimeStatus?.length === 0
         ? { instancesAffected: 0, instancesSkipped: 0 }
-        : await client[`${command}By`](filter, why as string | undefined, {
-          ...(limit === undefined ? {} : { limit }),
-          ...(continuationToken ? { continuationToken } : {}),
-          ...(recursive ? { recursive } : {}),
-          // The client went away: no further instance is taken up.
-          signal: c.req.raw.signal,
-        });
+        : command === 'terminate'
+          ? await terminateByAccepted(client, filter, why, bulkOptions)
+          : await client[`${command}By`](filter, why as string | undefined, bulkOptions);
       return jsonResponse(result, { status: 200 });
     });
   }
