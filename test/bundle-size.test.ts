@@ -1219,10 +1219,12 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * HTTP tags parameter): +388 / +353 / +371 / +368 -> 42,948 / 54,170 / 84,286 / 12,398 B, budgets set to match.
  * 2026-12-05, runtime-keyval measured on main after the tags landed, with the KeyvalStore change landed just before them:
  * 54,170 -> 54,194 B (+24), budget set to match.
+ * 2026-12-05, the HTTP terminate by filter answers once each instance's own terminate is applied (the local client's
+ * accepted form of terminateBy): runtime 42,948 -> 42,969 B (+21), runtime-keyval 54,194 -> 54,221 B (+27).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 42_948 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_194 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 42_969 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_221 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 84_286 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_398 },
 ];
