@@ -1221,10 +1221,12 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 54,170 -> 54,194 B (+24), budget set to match.
  * 2026-12-05, the HTTP terminate by filter answers once each instance's own terminate is applied (the local client's
  * accepted form of terminateBy): runtime 42,948 -> 42,969 B (+21), runtime-keyval 54,194 -> 54,221 B (+27).
+ * 2026-12-05, a command by filter aborted after it took up all its limit asked returns its result: runtime 42,969 ->
+ * 42,974 B (+5), runtime-keyval 54,221 -> 54,226 B (+5).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 42_969 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_221 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 42_974 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_226 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 84_286 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_398 },
 ];

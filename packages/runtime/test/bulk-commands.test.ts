@@ -84,6 +84,31 @@ describe('commands by filter on a local client', () => {
     expect(await statusCounts(memory, 'a')).toEqual({ Suspended: 150 });
   });
 
+  it('returns its counts and continuation token when its signal is aborted only after it took up all its limit asked', async () => {
+    const memory = new MemoryStore();
+    await startMany(memory, 'l', 20);
+    const abort = new AbortController();
+    let commits = 0;
+    const store = new Proxy(memory, {
+      get(target, key) {
+        if (key === 'commit') {
+          return async (writeSet: Parameters<Store['commit']>[0]) => {
+            const result = await target.commit(writeSet);
+            if (++commits === 10) abort.abort(new Error('enough'));
+            return result;
+          };
+        }
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const client = createClient({ store });
+    const first = await client.cancelBy({ instanceIdPrefix: 'l' }, 'stop', { limit: 10, signal: abort.signal });
+    expect(first).toMatchObject({ instancesAffected: 10, instancesSkipped: 0 });
+    // The token goes on with the ten not asked yet (a repeated cancel would ask the first ten again).
+    expect(await client.cancelBy({ instanceIdPrefix: 'l' }, 'stop', { continuationToken: first.continuationToken })).toEqual({ instancesAffected: 10, instancesSkipped: 0 });
+  });
+
   it('rejects with a store error it meets and keeps what it changed before', async () => {
     const memory = new MemoryStore();
     await startMany(memory, 'e', 150);

@@ -262,7 +262,8 @@ export interface BulkCommandOptions {
   readonly continuationToken?: string | undefined;
   /**
    * Stops the call: no instance is taken up once it is aborted, the commands already sent finish, and the call then
-   * rejects with the signal's `reason` (as `fetch` does). What was changed before stays changed; a later call with
+   * rejects with the signal's `reason` (as `fetch` does), unless it had already taken up every instance asked for (all
+   * that match, or `limit`): then it returns its result. What was changed before stays changed; a later call with
    * the same filter goes on with the rest. An already aborted signal changes nothing. A remote client stops before
    * its next request (each carries at most 16 instances).
    */

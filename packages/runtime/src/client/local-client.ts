@@ -634,7 +634,9 @@ export class LocalClient implements LocalDurableClient {
       };
       await Promise.all(Array.from({ length: Math.min(BULK_CONCURRENCY, ids.length) }, run));
       if (failure) throw failure.error;
-      if (signal?.aborted && (next < ids.length || token !== undefined)) throw signal.reason;
+      // Aborted with instances left to take up: rejects. Once every instance asked for is taken up (all that match, or
+      // `limit` reached), the call has done its work and returns it, with the token to go on.
+      if (signal?.aborted && (next < ids.length || (token !== undefined && remaining > 0))) throw signal.reason;
       if (token === undefined) break;
     }
     return { instancesAffected, instancesSkipped, ...(query && token !== undefined ? { continuationToken: token } : {}) };
