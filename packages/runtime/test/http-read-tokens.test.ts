@@ -72,6 +72,10 @@ function writeRoutes(id: string): [string, string][] {
     ['POST', `/instances/${id}/restart`],
     ['DELETE', `/instances/${id}`],
     ['DELETE', `/instances?createdTimeFrom=2000-01-01T00:00:00Z`],
+    ['POST', `/instances/terminate?instanceIdPrefix=${id}`],
+    ['POST', `/instances/suspend?instanceIdPrefix=${id}`],
+    ['POST', `/instances/resume?instanceIdPrefix=${id}`],
+    ['POST', `/instances/cancel?instanceIdPrefix=${id}`],
   ];
 }
 
