@@ -64,7 +64,7 @@ export interface StartNewOptions {
   /**
    * The instance's tags: string keys and string values shown on its status (`InstanceStatus.tags`), as
    * `StartOrchestrationOptions.Tags` of the Durable Task .NET client. At most 64 tags, each key 1 to 128 characters and
-   * each value 0 to 256, without control characters, all together at most 4 KiB of UTF-8; any other key (`__proto__`, `$env`, `a.b`) is kept as it is.
+   * each value 0 to 256, without control characters, all together at most 4 KiB of UTF-8 (a `"` or `\` counting 2, as JSON escapes it); any other key (`__proto__`, `$env`, `a.b`) is kept as it is.
    * Anything else is refused with `InvalidArgumentError`, nothing written; an empty object is no tags. They stay with
    * the instance through `continueAsNew` and rewinds; a `restart` starts again with them; its sub-orchestrations
    * start with them (as the Durable Task Framework passes a parent's tags on). Over HTTP: the start route's `tags`

@@ -115,7 +115,7 @@ export interface InstanceStatus {
  * An instance's tags: a map of string keys to string values (`InstanceStatus.tags`, `StartNewOptions.tags`). The
  * limits every client, store and the HTTP API apply (`isTags`): at most {@link MAX_TAGS} tags, each key 1 to
  * {@link MAX_TAG_KEY_LENGTH} characters, each value 0 to {@link MAX_TAG_VALUE_LENGTH}, both well-formed Unicode without
- * control characters, and all keys and values together at most {@link MAX_TAGS_BYTES} bytes of UTF-8 (so that they
+ * control characters, and all keys and values together at most {@link MAX_TAGS_BYTES} bytes of UTF-8, a `"` or `\` counting 2 as JSON escapes it (so that they
  * travel in the URL of an HTTP start). Any other key is taken as it is, `__proto__`, `constructor` and keys starting with `$` or holding
  * `.` included: each is an own member of the map, in every store.
  *
@@ -132,7 +132,7 @@ export const MAX_TAGS = 64;
 export const MAX_TAG_KEY_LENGTH = 128;
 /** Longest tag value, in UTF-16 code units. */
 export const MAX_TAG_VALUE_LENGTH = 256;
-/** Most bytes of UTF-8 that all the keys and values of one instance's tags may take together (4 KiB). */
+/** Most bytes of UTF-8 that all the keys and values of one instance's tags may take together (4 KiB), a `"` or `\` counting 2. */
 export const MAX_TAGS_BYTES = 4096;
 
 /**

@@ -426,7 +426,7 @@ export const isDate: MemberCheck<Date> = (value, what) => {
  * The {@link MemberCheck} of an instance's tags (`StartNewOptions.tags`) and of a filter's tags: a plain object of at
  * most {@link MAX_TAGS} members, each key a string of 1 to {@link MAX_TAG_KEY_LENGTH} characters and each value a string
  * of 0 to {@link MAX_TAG_VALUE_LENGTH}, both well-formed Unicode ({@link assertWellFormed}) without control characters,
- * all of them together at most {@link MAX_TAGS_BYTES} bytes of UTF-8. Returns a fresh copy whose members are own data
+ * all of them together at most {@link MAX_TAGS_BYTES} bytes of UTF-8 as JSON writes them (a `"` or `\` counts 2). Returns a fresh copy whose members are own data
  * members (a key `__proto__` stays a key, never the copy's prototype), or `undefined` for an empty object (no tags).
  * Anything else (an array, a Map, a non-string value, a key or value too long, a getter that throws) throws
  * {@link InvalidArgumentError} naming the option (`startNew options.tags`) and the rule.
@@ -458,7 +458,7 @@ export const isTags: MemberCheck<InstanceTags | undefined> = (value, what) => {
   }
   if (count < 0 || Object.keys(tags).length !== count) {
     invalid(what, `must map at most ${MAX_TAGS} keys of 1 to ${MAX_TAG_KEY_LENGTH} characters to strings of at most ${MAX_TAG_VALUE_LENGTH}, ` +
-      `${MAX_TAGS_BYTES} bytes of UTF-8 in all, well-formed and without control characters`);
+      `${MAX_TAGS_BYTES} bytes of UTF-8 in all (a " or \\ counting 2), well-formed and without control characters`);
   }
   return count === 0 ? undefined : tags;
 };
@@ -473,13 +473,17 @@ function isTagText(text: unknown, min: number, max: number): boolean {
   return typeof text === 'string' && text.length >= min && text.length <= max && !CONTROL_CHARACTER.test(text) && !LONE_SURROGATE.test(text);
 }
 
-/** The length in UTF-8 of `text` when it is a string (a surrogate pair, 4 bytes, is two code units of 2); else 0. */
+/**
+ * The length in UTF-8 of `text` as a JSON string's content when it is a string, else 0: a surrogate pair, 4 bytes, is two
+ * code units of 2, and a `"` or `\` counts 2, as JSON writes it escaped (the tags travel as JSON in a start's URL, where
+ * an escaped quote takes six characters, `%5C%22`).
+ */
 function utf8Length(text: unknown): number {
   let bytes = 0;
   if (typeof text === 'string') {
     for (let i = 0; i < text.length; i++) {
       const unit = text.charCodeAt(i);
-      bytes += unit < 0x80 ? 1 : unit < 0x800 || (unit >= 0xd800 && unit <= 0xdfff) ? 2 : 3;
+      bytes += unit === 0x22 || unit === 0x5c ? 2 : unit < 0x80 ? 1 : unit < 0x800 || (unit >= 0xd800 && unit <= 0xdfff) ? 2 : 3;
     }
   }
   return bytes;
