@@ -16,6 +16,7 @@ describeReadmeExamples(new URL('../README.md', import.meta.url), new URL('./.doc
   [202, 403, 'forbidden'],
   ['paid order-7', 'instance-already-exists'],
   ['Pending', true, 'reminded ana'],
+  [{ tenant: 'acme', channel: 'web' }],
   ['Failed', 'Canceled: customer withdrew', true],
   [['cups', 'tea']],
   ['approved'],
