@@ -423,7 +423,7 @@ export const isDate: MemberCheck<Date> = (value, what) => {
 };
 
 /**
- * The {@link MemberCheck} of an instance's tags (`StartNewOptions.tags`) and of a filter's tags: a plain object of at
+ * The {@link MemberCheck} of an instance's tags (`StartNewOptions.tags`, `SignalWithStartOptions.tags`): a plain object of at
  * most {@link MAX_TAGS} members, each key a string of 1 to {@link MAX_TAG_KEY_LENGTH} characters and each value a string
  * of 0 to {@link MAX_TAG_VALUE_LENGTH}, both well-formed Unicode ({@link assertWellFormed}) without control characters,
  * all of them together at most {@link MAX_TAGS_BYTES} bytes of UTF-8 as JSON writes them (a `"` or `\` counts 2). Returns a fresh copy whose members are own data
