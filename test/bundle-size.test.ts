@@ -1223,12 +1223,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * accepted form of terminateBy): runtime 42,948 -> 42,969 B (+21), runtime-keyval 54,194 -> 54,221 B (+27).
  * 2026-12-05, a command by filter aborted after it took up all its limit asked returns its result: runtime 42,969 ->
  * 42,974 B (+5), runtime-keyval 54,221 -> 54,226 B (+5).
+ * 2026-12-05, tags count a " or \ twice toward their 4 KiB (its escape in the start URL's JSON): runtime 42,974 ->
+ * 43,004 B (+30), runtime-keyval 54,226 -> 54,260 B (+34), runtime-dexie 84,286 -> 84,313 B (+27 with the command by filter's), rx-client 12,398 -> 12,424 B (+26).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 42_974 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_226 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 84_286 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 12_398 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 43_004 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_260 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 84_313 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 12_424 },
 ];
 
 describe('bundle size', () => {
