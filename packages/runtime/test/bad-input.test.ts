@@ -407,7 +407,7 @@ describe('timeouts', () => {
   it('createClient takes a store with only what a client uses (no claims, leases, wake times, close); createRuntime refuses it', async () => {
     const memory = new MemoryStore();
     // A read/command-only adapter: the members a client uses, each MemoryStore's own, and nothing else.
-    const used = ['capabilities', 'changes$', 'commit', 'getInstance', 'getHistory', 'queryInstances', 'purgeInstance', 'purgeInstances'];
+    const used = ['capabilities', 'changes$', 'commit', 'getInstance', 'getHistory', 'queryInstances', 'purgeInstance', 'purgeInstances', 'purgeInstanceSet'];
     const adapter = Object.fromEntries(used.map((key) => {
       const value: unknown = Reflect.get(memory, key, memory);
       return [key, typeof value === 'function' ? value.bind(memory) : value];

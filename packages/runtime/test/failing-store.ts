@@ -6,7 +6,7 @@ import type { StatusChange } from '../src/store/store.js';
 export type Method =
   | 'commit' | 'claimOrchestration' | 'abandonOrchestration' | 'claimActivity' | 'abandonActivity' | 'releaseOwner'
   | 'renewActivityLease' | 'getInstance' | 'getHistory' | 'getInstanceHistory' | 'queryInstances' | 'purgeInstance'
-  | 'purgeInstances' | 'nextWakeTime';
+  | 'purgeInstances' | 'purgeInstanceSet' | 'nextWakeTime';
 
 /** How a failing call fails: a rejected promise, or an exception thrown before any promise is returned. */
 type How = 'reject' | 'throw';
@@ -148,6 +148,7 @@ export class FailingStore implements Store {
   queryInstances(...args: Parameters<Store['queryInstances']>) { return this.#call('queryInstances', args, () => this.inner.queryInstances(...args)); }
   purgeInstance(...args: Parameters<Store['purgeInstance']>) { return this.#call('purgeInstance', args, () => this.inner.purgeInstance(...args)); }
   purgeInstances(...args: Parameters<Store['purgeInstances']>) { return this.#call('purgeInstances', args, () => this.inner.purgeInstances(...args)); }
+  purgeInstanceSet(...args: Parameters<Store['purgeInstanceSet']>) { return this.#call('purgeInstanceSet', args, () => this.inner.purgeInstanceSet(...args)); }
   nextWakeTime(...args: Parameters<Store['nextWakeTime']>) { return this.#call('nextWakeTime', args, () => this.inner.nextWakeTime(...args)); }
   close() { return this.inner.close(); }
 }

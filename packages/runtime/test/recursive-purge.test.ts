@@ -4,6 +4,9 @@ import { silentLogger } from '../src/env/logger.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
+import { createClient } from '../src/client/create-client.js';
+import { MAX_PURGE_SET } from '../src/store/plan-tree-purge.js';
+import type { PurgeMember, PurgeSetResult } from '../src/store/store.js';
 
 // A root that calls two children one after the other; each calls a grandchild of one fixed id (the root's id with
 // `-g`), so the second child's call starts a new instance over the first one's finished grandchild.
@@ -57,15 +60,15 @@ describe('purgeInstanceHistory with recursive', () => {
 
 describe('purgeInstanceHistory with recursive, racing a start', () => {
   it('leaves alone an instance started over a member\'s id after the tree was read', async () => {
-    // The first deletion (the deepest member's) first starts and ends an instance of the next member's id, as another
-    // caller could while the purge runs.
+    // Just before the store deletes the tree, another caller starts and ends an instance over a member's id: the set's
+    // condition on that member fails, nothing is deleted, and the purge reads the tree again without it.
     let before: (() => Promise<void>) | undefined;
     class Racing extends MemoryStore {
-      override async purgeInstance(instanceId: string): Promise<number> {
+      override async purgeInstanceSet(members: readonly PurgeMember[]): Promise<PurgeSetResult> {
         const run = before;
         before = undefined;
         if (run) await run();
-        return super.purgeInstance(instanceId);
+        return super.purgeInstanceSet(members);
       }
     }
     const runtime = createRuntime({ store: new Racing(), orchestrators, logger: silentLogger });
@@ -78,9 +81,76 @@ describe('purgeInstanceHistory with recursive, racing a start', () => {
       await client.startNew('Grandchild', { instanceId: 'race-b', input: 'wait' });
       await client.terminate('race-b', 'not the tree\'s');
     };
-    // Deepest first: race-g, then race-b (now another instance), race-a, race.
     expect(await client.purgeInstanceHistory('race', { recursive: true })).toEqual({ instancesDeleted: 3 });
     expect(await client.getStatus('race-b')).toMatchObject({ runtimeStatus: 'Terminated', output: 'not the tree\'s' });
     for (const id of ['race', 'race-a', 'race-g']) expect(await client.getStatus(id)).toBeUndefined();
+  });
+});
+
+describe('purgeInstanceHistory with recursive, in sets', () => {
+  // A root that fans out to more sub-orchestrations than one set of the store holds.
+  const fanOut: Record<string, Orchestrator> = {
+    Fan: function* (ctx) {
+      const n = ctx.getInput() as number;
+      return yield ctx.Task.all(Array.from({ length: n }, (_, i) => ctx.callSubOrchestrator('Leaf', undefined, `${ctx.instanceId}-${i}`)));
+    },
+    Leaf: function* () {
+      return 'leaf';
+    },
+  };
+
+  /** A MemoryStore that records each set it is asked to purge, and can be told to fail a call first. */
+  class Recording extends MemoryStore {
+    readonly sets: string[][] = [];
+    failNext: ((members: readonly PurgeMember[]) => Promise<PurgeSetResult> | undefined) | undefined;
+    override async purgeInstanceSet(members: readonly PurgeMember[]): Promise<PurgeSetResult> {
+      this.sets.push(members.map((m) => m.instanceId));
+      const failed = this.failNext?.(members);
+      return failed ?? super.purgeInstanceSet(members);
+    }
+  }
+
+  async function fanned(store: Recording, id: string, n: number): Promise<Runtime> {
+    const runtime = createRuntime({ store, orchestrators: fanOut, logger: silentLogger });
+    runtimes.push(runtime);
+    await runtime.start();
+    await runtime.client.startNew('Fan', { instanceId: id, input: n });
+    expect((await runtime.client.waitForCompletion(id)).runtimeStatus).toBe('Completed');
+    // No worker changes a member while the purge runs.
+    await runtime.stop();
+    return runtime;
+  }
+
+  it(`deletes a tree of more than ${MAX_PURGE_SET} instances in sets of at most ${MAX_PURGE_SET}, the deepest first and the named instance in the last`, async () => {
+    const store = new Recording();
+    await fanned(store, 'big', MAX_PURGE_SET + 10);
+    const client = createClient({ store });
+    expect(await client.purgeInstanceHistory('big', { recursive: true })).toEqual({ instancesDeleted: MAX_PURGE_SET + 11 });
+    expect(store.sets.map((s) => s.length)).toEqual([MAX_PURGE_SET, 11]);
+    expect(store.sets[1]!.at(-1)).toBe('big');
+    expect(store.sets.flat().filter((id) => id === 'big')).toHaveLength(1);
+    expect((await client.listInstances()).instances).toEqual([]);
+  });
+
+  it('leaves the named instance when a purge is cut short between sets, and a repeat deletes the rest', async () => {
+    const store = new Recording();
+    await fanned(store, 'cut', MAX_PURGE_SET + 5);
+    const client = createClient({ store });
+    store.failNext = () => (store.sets.length === 2 ? Promise.reject(new Error('connection lost')) : undefined);
+    await expect(client.purgeInstanceHistory('cut', { recursive: true })).rejects.toThrow('connection lost');
+    expect(await client.getStatus('cut')).toBeDefined();
+    store.failNext = undefined;
+    expect(await client.purgeInstanceHistory('cut', { recursive: true })).toEqual({ instancesDeleted: 6 });
+    expect((await client.listInstances()).instances).toEqual([]);
+  });
+
+  it('gives up with 503, deleting nothing, when a member changes every time the purge reads the tree again', async () => {
+    const store = new Recording();
+    await fanned(store, 'churn', 3);
+    const client = createClient({ store });
+    store.failNext = (members) => Promise.resolve({ instancesDeleted: 0, changed: members[0]!.instanceId });
+    await expect(client.purgeInstanceHistory('churn', { recursive: true })).rejects.toMatchObject({ code: 'unavailable', status: 503 });
+    expect(store.sets.length).toBeGreaterThan(1);
+    for (const id of ['churn', 'churn-0', 'churn-1', 'churn-2']) expect(await client.getStatus(id)).toBeDefined();
   });
 });

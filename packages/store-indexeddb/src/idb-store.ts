@@ -6,7 +6,8 @@ import {
   activityStepHolds, unclaimedHolds, checkWriteLease, releasedInstanceOf, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys,
   holdsLease, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, namesOf, nextPageToken, pageKeyOf, pageOrderOf,
   pageSizeOf, planInstancePage, planWriteSet, Broadcast, CLOCK_METHODS, hasMethods, isDelayMs, isFunction, isTimeoutMs, readChecked, type MemberCheck, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
-  type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
+  type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type PurgeMember, type PurgeSetResult, type StatusChange, type Store,
+  purgeMemberHolds, validatePurgeSet,
   type StoreCapabilities, type PageKey, type WritePlan, type WriteSet, validateLeaseOwner,
 } from '@durable-rx/runtime/store-kit';
 import type { Observable } from 'rxjs';
@@ -655,6 +656,19 @@ export abstract class IdbStore implements Store {
     });
     this.#feed.publish(writes.changes, false);
     return writes.changes.length;
+  }
+
+  async purgeInstanceSet(request: readonly PurgeMember[]): Promise<PurgeSetResult> {
+    const members = validatePurgeSet(request); // refused before anything is deleted
+    let changed: string | undefined;
+    // One transaction: every member read and checked, then every one deleted, or none.
+    const writes = await this.#write('purgeInstanceSet', ALL, async (ws) => {
+      const rows = await Promise.all(members.map((m) => ws.get(m.instanceId)));
+      changed = members.find((m, i) => !purgeMemberHolds(m, rows[i]?.state))?.instanceId;
+      if (changed === undefined) for (const row of rows) ws.remove(row!);
+    });
+    this.#feed.publish(writes.changes, false);
+    return changed === undefined ? { instancesDeleted: writes.changes.length } : { instancesDeleted: 0, changed };
   }
 
   async purgeInstances(request: PurgeFilter): Promise<number> {

@@ -6,7 +6,8 @@ import {
   assertNever, checkWriteLease, commitResultOf, releasedInstanceOf, guardedLogger, instanceIdsOf, isHeldBy, isLeaseToken, leaseLostError, leaseTokens, newLease,
   matchesQuery, nextPageToken, pageSizeOf, planInstancePage, planWriteSet, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
   type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
-  type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type StatusChange, type Store,
+  type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type PurgeMember, type PurgeSetResult, type StatusChange, type Store,
+  purgeMemberHolds, validatePurgeSet,
   type StoreCapabilities, type UnclaimedLease, type WriteRequest, type WriteSet, UnconfirmedClaims,
 } from '@durable-rx/runtime/store-kit';
 import {
@@ -1158,6 +1159,31 @@ export class MongoStore implements Store {
       }, { doing, wrote: (n) => n > 0 }));
     if (purged > 0) this.#sweep();
     return purged;
+  }
+
+  async purgeInstanceSet(request: readonly PurgeMember[]): Promise<PurgeSetResult> {
+    const members = validatePurgeSet(request); // refused before anything is deleted
+    if (members.length === 0) return { instancesDeleted: 0 };
+    const doing = `purging ${members.length} instances of a tree`;
+    const result = await this.#op(doing, async () =>
+      this.#transaction(async (session): Promise<PurgeSetResult> => {
+        // One transaction: every member read and checked by its indexed copies (the store's own rule, as purgeInstance
+        // decides by the indexed status), then every one deleted, or none. Its deletes write each document read, so a
+        // commit of another transaction to one of them since the read fails this one's, which runs again and reads
+        // again.
+        const memberKeys = members.map((m) => instanceKey(m.instanceId));
+        const docs = await this.#instances.find(
+          { _id: { $in: memberKeys } },
+          { session, projection: { _id: 1, runtimeStatus: 1, historyGen: 1, executionId: 1, version: 1 }, ...TRANSACTION_READ_BOUND },
+        ).toArray();
+        const byKey = new Map(docs.map((d) => [d._id, d]));
+        const changed = members.find((m) => !purgeMemberHolds(m, byKey.get(instanceKey(m.instanceId))))?.instanceId;
+        if (changed !== undefined) return { instancesDeleted: 0, changed };
+        await this.#drop(session, docs);
+        return { instancesDeleted: docs.length };
+      }, { doing, wrote: (r) => r.instancesDeleted > 0 }));
+    if (result.instancesDeleted > 0) this.#sweep();
+    return result;
   }
 
   async purgeInstances(request: PurgeFilter): Promise<number> {

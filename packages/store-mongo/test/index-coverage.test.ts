@@ -82,8 +82,9 @@ function shapes(): Shape[] {
     byKey('instances', 'a commit takes its instances, the leased one by its lease token; the release of a lease without a commit', { _id: KEY, leaseToken: 't' }, [
       '#instances.findOneAndUpdate(filter', '#instances.findOne(filter', '#instances.findOne({_id:key,leaseToken}', '#instances.updateOne({_id:key,leaseToken}',
     ]),
-    byKey('instances', 'batched input reads, the re-read of a resync by key, the delete of a purge', { _id: { $in: [KEY, 'order-2'] } }, [
+    byKey('instances', 'batched input reads, the re-read of a resync by key, the delete of a purge, a tree purge\u2019s read of its members', { _id: { $in: [KEY, 'order-2'] } }, [
       '#instances.find({_id:{$in:[...keys]}}', '#instances.find({_id:{$in:keys}}', '#instances.deleteMany({_id:{$in:keys}}',
+      '#instances.find({_id:{$in:memberKeys}}',
     ]),
     byKey('instances', 'releaseOwner frees each lease it found, by key and token', { _id: KEY, leaseToken: 't' }, [
       '#instances.bulkWrite(instances.map((doc)=>({updateOne:{filter:{_id:doc._id,leaseToken:doc.leaseToken},update:{$set:releasedFields(doc.nextMessageAt,now)}}}))',

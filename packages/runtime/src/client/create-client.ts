@@ -14,7 +14,7 @@ export interface CreateClientOptions {
    * when there), so an adapter that reads and commits without claims or leases serves it.
    */
   readonly store: Pick<Store, 'capabilities' | 'changes$' | 'commit' | 'getInstance' | 'getHistory' | 'queryInstances'
-    | 'purgeInstance' | 'purgeInstances' | 'instanceChanges$' | 'resync$' | 'getInstanceHistory'>;
+    | 'purgeInstance' | 'purgeInstances' | 'purgeInstanceSet' | 'instanceChanges$' | 'resync$' | 'getInstanceHistory'>;
   /**
    * The time of commands, and the timer of every wait: `waitForCompletion`'s `timeoutMs`, how long a command waits
    * for a worker to apply it, and `storeCallTimeoutMs`. Defaults to the system clock; pass the runtime's clock (a

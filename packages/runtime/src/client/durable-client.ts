@@ -631,11 +631,14 @@ export interface DurableClient {
    * terminal. With `{ recursive: true }` ({@link PurgeInstanceOptions}) the sub-orchestrations its last execution
    * started (named in its history), and theirs, at any depth, are deleted too, and `instancesDeleted` counts them all;
    * an id such a call found taken by another parent's instance, or gone already, is skipped. Every instance of the tree
-   * must be terminal: one that is not refuses the purge with 409 before anything is deleted. The instances are deleted
-   * one by one, the deepest first and the named one last, so a purge cut short (a crash, a descendant rewound
-   * meanwhile: 409) leaves the named instance, whose history still names the rest, and repeating the call finishes
-   * it. Each is read again just before it goes: an instance another caller started over a descendant's id since the
-   * tree was read is left alone (one started between that read and the deletion is still taken: a store purges by id).
+   * must be terminal: one that is not refuses the purge with 409 before anything is deleted. The tree is deleted in one
+   * store transaction (`Store.purgeInstanceSet`), each instance only while it is still the snapshot the purge read
+   * (its execution and version, terminal): when one changed since (an instance started over a descendant's id, a
+   * rewind, a late result recorded), nothing is deleted, the tree is read again and the purge decided again, up to 5
+   * times, after which it rejects with `UnavailableError` (503), nothing more deleted. A tree larger than one
+   * transaction's bound (`MAX_PURGE_SET`, 50) is deleted in several, the deepest first and the named instance in the
+   * last, so a purge cut short between them leaves the named instance, whose history still names the rest, and
+   * repeating the call finishes it.
    *
    * @example
    * ```ts

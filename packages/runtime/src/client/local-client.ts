@@ -7,11 +7,9 @@ import {
   decideRestart, decideResume, decideRewind, decideSend, decideSignalWithStart, decideStart, isDelayedStart, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf, unrecordedRewindOf,
   type DirectDecision, type DirectInput,
 } from '../engine/decide-step.js';
-import { subOrchestrationsOf } from '../engine/active-children.js';
 import { TERMINATE_ACCEPTED, TERMINATE_BY_ACCEPTED } from './terminate-accepted.js';
 import { awaitTerminatedTree, childrenTerminatedWith } from './terminated-tree.js';
 import { isDurableError } from '../model/errors/durable-error.js';
-import { InstanceNotTerminalError } from '../model/errors/instance-not-terminal-error.js';
 import { mayHaveApplied } from '../model/errors/may-have-applied.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { isoTime } from '../model/iso-time.js';
@@ -35,6 +33,7 @@ import {
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
 } from '../model/validation.js';
 import { matchesQuery, MAX_PAGE_SIZE, pageKeyOf, pageOrderOf, type PageKey } from '../store/store-helpers.js';
+import { MAX_PURGE_SET, planTreePurge } from '../store/plan-tree-purge.js';
 import type { CommitResult, StatusChange, Store } from '../store/store.js';
 import type { CreateClientOptions } from './create-client.js';
 import { isShared, withOwnPayloads } from '../store/shared-states.js';
@@ -102,6 +101,12 @@ const DIRECT_ATTEMPTS = 5;
 
 /** How many instances a command by filter lists per page (`#commandBy`): a bounded share of memory, whatever the set. */
 const BULK_PAGE_SIZE = 100;
+
+/**
+ * How many times a recursive purge reads its tree and decides, when the store refused a set of it because a member
+ * changed since it was read (`PurgeSetResult.changed`), before it gives up with `UnavailableError` (503).
+ */
+const PURGE_ATTEMPTS = 5;
 
 /** How the client's errors name its clock (see `readClock`). */
 const CLIENT_CLOCK = "the client's clock";
@@ -519,41 +524,34 @@ export class LocalClient implements LocalDurableClient {
     assertValidInstanceId(instanceId);
     const recursive = readRecursive(options, 'purge options');
     if (!recursive) return { instancesDeleted: await this.#bounded(() => this.#store.purgeInstance(instanceId)) };
-    // The tree, read first (each level from its parent's history, an id another parent's instance holds left out): a
-    // member that is not terminal refuses the purge before anything is deleted. Then deleted the deepest first, the
-    // named instance last, so one cut short is finished by a repeat (the named one still names the rest).
-    const root = await this.#read(instanceId);
-    if (!root) return { instancesDeleted: 0 };
-    const tree: InstanceState[] = [root];
-    const seen = new Set([instanceId]);
-    for (let i = 0; i < tree.length; i++) {
-      const parent = tree[i]!;
-      if (!isTerminalStatus(parent.runtimeStatus)) {
-        const what = i === 0 ? '' : ` (a sub-orchestration of ${JSON.stringify(parent.parentInstanceId)})`;
-        throw new InstanceNotTerminalError(`Cannot purge instance ${JSON.stringify(instanceId)}: instance ${JSON.stringify(parent.instanceId)}${what} is ${parent.runtimeStatus}`);
-      }
-      const { events } = await this.#readHistory(parent.instanceId, 0);
-      // An id counts as seen once it joins the tree, not when a history first names it: two members may each have
-      // called a sub-orchestration of that id one after the other, and the instance is the last caller's, which may
-      // be read second. Each instance joins once, under the one parent it names (the named one is seen from the start).
-      for (const id of subOrchestrationsOf(events, parent.instanceId)) {
-        if (seen.has(id)) continue;
-        const child = await this.#read(id);
-        if (child?.parentInstanceId !== parent.instanceId) continue;
-        seen.add(id);
-        tree.push(child);
-      }
-    }
+    // The tree is read (planTreePurge asks for each level's states, then their histories) and deleted with each member's
+    // condition (the snapshot read, still terminal) in sets of MAX_PURGE_SET, deepest first, each set all or nothing. A
+    // set whose condition failed (a member changed since it was read) deleted nothing: the tree is read again and the
+    // decision made again, PURGE_ATTEMPTS times in all.
     let instancesDeleted = 0;
-    for (let i = tree.length - 1; i >= 0; i--) {
-      const { instanceId: id, executionId } = tree[i]!;
-      // A member read again just before it goes: an instance another caller started over its id since the tree was
-      // read (a new execution) is not the tree's, and is left alone. (A start between this read and the purge is
-      // still taken with it: the Store port purges by id alone.)
-      if (i > 0 && (await this.#read(id))?.executionId !== executionId) continue;
-      instancesDeleted += await this.#bounded(() => this.#store.purgeInstance(id));
+    for (let attempt = 1; ; attempt++) {
+      const reads = { states: new Map<string, InstanceState | undefined>(), histories: new Map<string, readonly HistoryEvent[]>() };
+      let decision = planTreePurge(instanceId, reads);
+      while (decision.kind === 'read') {
+        const { states, histories } = decision;
+        await Promise.all([
+          ...states.map(async (id) => void reads.states.set(id, await this.#read(id))),
+          ...histories.map(async (id) => void reads.histories.set(id, (await this.#readHistory(id, 0)).events)),
+        ]);
+        decision = planTreePurge(instanceId, reads);
+      }
+      const { members } = decision;
+      let changed: string | undefined;
+      for (let from = 0; from < members.length && changed === undefined; from += MAX_PURGE_SET) {
+        const result = await this.#bounded(() => this.#store.purgeInstanceSet(members.slice(from, from + MAX_PURGE_SET)));
+        instancesDeleted += result.instancesDeleted;
+        changed = result.changed;
+      }
+      if (changed === undefined) return { instancesDeleted };
+      if (attempt === PURGE_ATTEMPTS) {
+        throw new UnavailableError(`Cannot purge instance ${JSON.stringify(instanceId)}: its tree changed while it was purged (instance ${JSON.stringify(changed)}), ${PURGE_ATTEMPTS} times; try again`);
+      }
     }
-    return { instancesDeleted };
   }
 
   async purgeInstanceHistoryBy(filter: PurgeInstancesFilter): Promise<PurgeResult> {

@@ -171,7 +171,8 @@ const RUNTIME_STORE_MEMBERS: StoreMembers = {
   feeds: ['changes$', 'workAvailable$'],
   methods: [
     'commit', 'claimOrchestration', 'abandonOrchestration', 'claimActivity', 'abandonActivity', 'releaseOwner', 'renewActivityLease',
-    'getInstance', 'getHistory', 'queryInstances', 'purgeInstance', 'purgeInstances', 'nextWakeTime', 'close',
+    'getInstance', 'getHistory', 'queryInstances', 'purgeInstance', 'purgeInstances', 'purgeInstanceSet', 'nextWakeTime',
+    'close',
   ],
 };
 
@@ -181,7 +182,7 @@ const RUNTIME_STORE_MEMBERS: StoreMembers = {
  */
 export const CLIENT_STORE_MEMBERS = {
   feeds: ['changes$'],
-  methods: ['commit', 'getInstance', 'getHistory', 'queryInstances', 'purgeInstance', 'purgeInstances'],
+  methods: ['commit', 'getInstance', 'getHistory', 'queryInstances', 'purgeInstance', 'purgeInstances', 'purgeInstanceSet'],
 } as const satisfies StoreMembers;
 
 /**

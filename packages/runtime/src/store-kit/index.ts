@@ -16,9 +16,13 @@
  * @packageDocumentation
  */
 export type {
-  ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange, Store,
-  StoreCapabilities,
+  ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, PurgeMember, PurgeSetResult,
+  StatusChange, Store, StoreCapabilities,
 } from '../store/store.js';
+/** The one rule of a recursive purge: which instances, on which conditions (`Store.purgeInstanceSet` executes it). */
+export {
+  MAX_PURGE_SET, planTreePurge, purgeMemberHolds, validatePurgeSet, type TreePurgeDecision, type TreeReads,
+} from '../store/plan-tree-purge.js';
 export type {
   AppendHistoryWrite, CreateInstanceWrite, DeleteMessagesWrite, DeleteTaskWrite, InsertMessageWrite, InsertTaskWrite,
   InstanceCondition, StartIfExists,

@@ -13,9 +13,10 @@ import { ClaimQueue } from './claim-queue.js';
 import { StoredState } from './stored-state.js';
 import { activityStepHolds, checkWriteLease, commitResultOf, leaseLostError, planWriteSet, signalsWork, unclaimedHolds, type StoredStates, type WritePlan } from './plan-write-set.js';
 import type {
-  ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange,
-  Store, StoreCapabilities,
+  ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, PurgeMember, PurgeSetResult,
+  StatusChange, Store, StoreCapabilities,
 } from './store.js';
+import { purgeMemberHolds, validatePurgeSet } from './plan-tree-purge.js';
 import {
   claimableAtMs, dueAtMs, holdsLease, isHeldBy,
   isVisible, leaseTokens, matchesPurgeFilter, matchesQuery, namesOf, newLease, nextPageToken, pageKeyOf, pageOrderOf, pageSizeOf, planInstancePage, validateLeaseOwner,
@@ -360,6 +361,16 @@ export class MemoryStore implements Store {
     }
     this.#delete(instanceId);
     return 1;
+  }
+
+  async purgeInstanceSet(request: readonly PurgeMember[]): Promise<PurgeSetResult> {
+    const members = validatePurgeSet(request); // refused before anything is deleted
+    this.#ensureOpen();
+    // Every condition first, then every deletion: all or nothing.
+    const changed = members.find((m) => !purgeMemberHolds(m, this.#instances.get(m.instanceId)));
+    if (changed) return { instancesDeleted: 0, changed: changed.instanceId };
+    for (const { instanceId } of members) this.#delete(instanceId);
+    return { instancesDeleted: members.length };
   }
 
   async purgeInstances(request: PurgeFilter): Promise<number> {

@@ -177,6 +177,18 @@ export interface Store {
   purgeInstances(filter: PurgeFilter): Promise<number>;
 
   /**
+   * Deletes a set of terminal instances with their histories, messages and tasks in ONE transaction, each only while
+   * it is still the snapshot the caller decided on (`purgeMemberHolds` in store-kit: the same execution at the same
+   * `version`, terminal): all or nothing. When any member's condition fails (another execution started over its id, a
+   * rewind, a late result recorded, purged already), nothing is deleted and the result names that member (`changed`);
+   * the caller reads again and decides again. This is how a recursive purge deletes a tree (`planTreePurge` decides the
+   * members, deepest first; the client sends at most `MAX_PURGE_SET` at a time). The set is checked with
+   * `validatePurgeSet` first (`InvalidArgumentError`, nothing deleted: not an array, more than `MAX_PURGE_SET`
+   * members, a member that is malformed or given twice). An empty set deletes nothing.
+   */
+  purgeInstanceSet(members: readonly PurgeMember[]): Promise<PurgeSetResult>;
+
+  /**
    * The earliest time at which work that nobody has claimed is or becomes claimable without any new write: a pending
    * message becomes visible, a lease expires (`claimableAtMs` from the store helpers, over every unclaimed message and
    * activity task), or `undefined` when there is none. Work that is claimable already gives a time at or before
@@ -327,6 +339,24 @@ export interface InstancePage {
   readonly instances: readonly InstanceState[];
   /** Present when more instances may follow. */
   readonly continuationToken?: string;
+}
+
+/**
+ * One instance of {@link Store.purgeInstanceSet}: deleted only while the stored instance runs execution `executionId`
+ * at `version` (the snapshot its purge was decided on, terminal then, so terminal still).
+ */
+export interface PurgeMember {
+  readonly instanceId: string;
+  readonly executionId: string;
+  readonly version: number;
+}
+
+/** What {@link Store.purgeInstanceSet} did: every member deleted, or none. */
+export interface PurgeSetResult {
+  /** The count deleted: every member's, or 0 when a condition failed. */
+  readonly instancesDeleted: number;
+  /** The first member whose condition failed (`instancesDeleted` is then 0); absent when the set was deleted. */
+  readonly changed?: string;
 }
 
 /** Which instances `purgeInstances` deletes (terminal ones only). */

@@ -1,7 +1,7 @@
 import { filter, type Observable } from 'rxjs';
 import { DurableError } from '../model/errors/durable-error.js';
 import type {
-  ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, StatusChange,
+  ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, PurgeMember, PurgeSetResult, StatusChange,
   Store, StoreCapabilities,
 } from '../store/store.js';
 import type { WriteSet } from '../model/write-set.js';
@@ -264,6 +264,10 @@ export class FaultyStore implements Store {
 
   purgeInstances(filter: PurgeFilter): Promise<number> {
     return this.#call('purgeInstances', () => this.#store.purgeInstances(filter));
+  }
+
+  purgeInstanceSet(members: readonly PurgeMember[]): Promise<PurgeSetResult> {
+    return this.#call('purgeInstanceSet', () => this.#store.purgeInstanceSet(members));
   }
 
   nextWakeTime(now: Date): Promise<Date | undefined> {

@@ -5,7 +5,8 @@ import type { Lease, OrchestrationMessage } from '../model/message.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import type { ActivityTask } from '../model/message.js';
 import type { StartIfExists, UnclaimedLease, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
-import type { OrchestrationWorkItem, StatusChange, Store } from '../store/store.js';
+import type { OrchestrationWorkItem, PurgeMember, StatusChange, Store } from '../store/store.js';
+import { MAX_PURGE_SET } from '../store/plan-tree-purge.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { createClient } from '../client/create-client.js';
 import type { DurableClient } from '../client/durable-client.js';
@@ -3026,6 +3027,92 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         // Without `recursive`, the named instance alone.
         expect(await client.purgeInstanceHistory('busy')).toEqual({ instancesDeleted: 1 });
         expect(await statusOf(client, ids('busy').leaf)).toBe('Running');
+      });
+
+      // The snapshot a purge of the set decides on: the instance's execution and version as read now.
+      const memberOf = async (store: Store, instanceId: string): Promise<PurgeMember> => {
+        const state = await store.getInstance(instanceId);
+        if (!state) throw new Error(`no instance ${instanceId}`);
+        return { instanceId, executionId: state.executionId, version: state.version };
+      };
+
+      it('purges a set of instances all at once, and none when one of them is no longer the snapshot the purge read', async () => {
+        const opened = await open();
+        const runtime = await runtimeOn(opened, 'w1', { orchestrators: tree });
+        await treeRunning(runtime.client, 'ps');
+        await runtime.client.terminate('ps', 'stop', { recursive: true });
+        // No worker records the children's late answers meanwhile: every version stays as read.
+        await runtime.stop();
+        const store = opened;
+        const client = createClient({ store });
+        await client.startNew('TreeLeaf', { instanceId: 'ps-other' }); // Pending: not terminal
+        const all = ['ps-mid-leaf', 'ps-mid', 'ps-quick', 'ps'];
+        const members = await Promise.all(all.map((id) => memberOf(store, id)));
+        const refusals: [PurgeMember[], string][] = [
+          [members.map((m, i) => (i === 1 ? { ...m, version: m.version + 1 } : m)), 'ps-mid'], // a later version
+          [members.map((m, i) => (i === 2 ? { ...m, executionId: 'another' } : m)), 'ps-quick'], // another execution
+          [[...members, { instanceId: 'ps-nobody', executionId: 'e', version: 1 }], 'ps-nobody'], // no such instance
+          [[...members.slice(0, 2), await memberOf(store, 'ps-other'), ...members.slice(2)], 'ps-other'], // not terminal
+        ];
+        for (const [set, changed] of refusals) expect(await store.purgeInstanceSet(set)).toEqual({ instancesDeleted: 0, changed });
+        for (const id of [...all, 'ps-other']) expect(await store.getInstance(id)).toBeDefined();
+        expect(await store.getHistory('ps-mid-leaf')).not.toEqual([]);
+        const purges = within(firstValueFrom(store.changes$.pipe(
+          filter((c) => c.state === undefined && all.includes(c.instanceId)), take(all.length), toArray(),
+        )), 'the purges on changes$');
+        expect(await store.purgeInstanceSet(members)).toEqual({ instancesDeleted: 4 });
+        expect((await purges).map((c) => [c.instanceId, c.purged]).sort()).toEqual(
+          members.map((m) => [m.instanceId, { executionId: m.executionId, version: m.version }]).sort(),
+        );
+        for (const id of all) {
+          expect(await store.getInstance(id)).toBeUndefined();
+          expect(await store.getHistory(id)).toEqual([]);
+        }
+        expect(await store.getInstance('ps-other')).toBeDefined();
+        expect(await store.purgeInstanceSet([])).toEqual({ instancesDeleted: 0 });
+      });
+
+      it('refuses a malformed purge set with 400, deleting nothing', async () => {
+        const store = await open();
+        const client = createClient({ store });
+        await client.startNew('HelloSequence', { instanceId: 'pbad' });
+        await client.terminate('pbad', 'stop');
+        const member = await memberOf(store, 'pbad');
+        const many = Array.from({ length: MAX_PURGE_SET + 1 }, (_, i) => ({ ...member, instanceId: `pbad-${i}` }));
+        for (const set of [member, [member, member], [{ ...member, version: 0 }], [{ ...member, executionId: '' }], [{ ...member, instanceId: '' }], [null], many]) {
+          await expect(store.purgeInstanceSet(set as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        }
+        expect(await store.getInstance('pbad')).toBeDefined();
+        expect(await store.purgeInstanceSet([member])).toEqual({ instancesDeleted: 1 });
+      });
+
+      it('leaves alone an instance started over a member\'s id after the tree was read, and purges the rest of the tree', async () => {
+        const opened = await open();
+        const runtime = await runtimeOn(opened, 'w1', { orchestrators: tree });
+        await treeRunning(runtime.client, 'pr');
+        await runtime.client.terminate('pr', 'stop', { recursive: true });
+        await runtime.stop();
+        const { quick, mid, leaf } = ids('pr');
+        // Just before the purge's first set reaches the store, another caller starts an instance over a member's id (the
+        // completed child's): the set's condition on it fails, so nothing of the set is deleted, and the purge reads
+        // its tree again, where that id is no longer a sub-orchestration of the root.
+        let race: (() => Promise<unknown>) | undefined = () => createClient({ store: opened }).startNew('TreeQuick', { instanceId: quick, input: 'not the tree\'s' });
+        const sets: string[][] = [];
+        const store = storeWith(opened, {
+          purgeInstanceSet: async (members) => {
+            const run = race;
+            race = undefined;
+            await run?.();
+            sets.push(members.map((m) => m.instanceId));
+            return opened.purgeInstanceSet(members);
+          },
+        });
+        const client = createClient({ store });
+        expect(await client.purgeInstanceHistory('pr', { recursive: true })).toEqual({ instancesDeleted: 3 });
+        expect(sets).toEqual([[leaf, mid, quick, 'pr'], [leaf, mid, 'pr']]);
+        for (const id of ['pr', mid, leaf]) expect(await client.getStatus(id)).toBeUndefined();
+        expect(await client.getStatus(quick, { showInput: true })).toMatchObject({ runtimeStatus: 'Pending', input: 'not the tree\'s' });
+        expect((await client.getStatus(quick))?.parentInstanceId).toBeUndefined();
       });
 
       it('refuses options that are not `{ recursive?: boolean }` with 400, writing nothing', async () => {
