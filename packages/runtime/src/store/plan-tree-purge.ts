@@ -2,7 +2,7 @@ import { subOrchestrationsOf } from '../engine/active-children.js';
 import { InstanceNotTerminalError } from '../model/errors/instance-not-terminal-error.js';
 import type { HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
-import { assertValidInstanceId, invalid } from '../model/validation.js';
+import { invalid } from '../model/validation.js';
 import type { PurgeMember } from './store.js';
 
 /**
@@ -106,21 +106,17 @@ export function purgeMemberHolds(
 
 /**
  * Checks the argument of `Store.purgeInstanceSet` and returns it: an array of at most {@link MAX_PURGE_SET} members,
- * each a valid instance id, a non-empty `executionId` and a whole `version` of at least 1, no id twice. Anything else
+ * each a non-empty `instanceId` and `executionId` and a whole `version` of at least 1, no id twice. Anything else
  * throws `InvalidArgumentError`, before the store deletes anything.
  */
 export function validatePurgeSet(members: unknown): readonly PurgeMember[] {
-  const what = 'purge set';
-  if (!Array.isArray(members)) invalid(what, 'must be an array');
-  if (members.length > MAX_PURGE_SET) invalid(what, `must hold at most ${MAX_PURGE_SET} members, not ${members.length}`);
+  if (!Array.isArray(members) || members.length > MAX_PURGE_SET) invalid('purge set', `must be an array of at most ${MAX_PURGE_SET} members`);
   const ids = new Set<string>();
-  for (const member of members as unknown[]) {
-    const m = member as Partial<Record<keyof PurgeMember, unknown>> | null;
-    if (m === null || typeof m !== 'object') invalid(what, 'members must be objects');
-    assertValidInstanceId(m.instanceId, `${what} member instanceId`);
-    if (typeof m.executionId !== 'string' || m.executionId === '') invalid(what, `member ${JSON.stringify(m.instanceId)} needs an executionId`);
-    if (!Number.isInteger(m.version) || (m.version as number) < 1) invalid(what, `member ${JSON.stringify(m.instanceId)} needs a version (a whole number >= 1)`);
-    if (ids.has(m.instanceId)) invalid(what, `names ${JSON.stringify(m.instanceId)} twice`);
+  for (const m of members as Partial<Record<keyof PurgeMember, unknown>>[]) {
+    if (typeof m?.instanceId !== 'string' || m.instanceId === '' || typeof m.executionId !== 'string' || m.executionId === '' || !Number.isInteger(m.version)
+      || (m.version as number) < 1 || ids.has(m.instanceId)) {
+      invalid('purge set', 'members must be { instanceId, executionId, version >= 1 }, each instance once');
+    }
     ids.add(m.instanceId);
   }
   return members as readonly PurgeMember[];
