@@ -1225,11 +1225,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 42,974 B (+5), runtime-keyval 54,221 -> 54,226 B (+5).
  * 2026-12-05, tags count a " or \ twice toward their 4 KiB (its escape in the start URL's JSON): runtime 42,974 ->
  * 43,004 B (+30), runtime-keyval 54,226 -> 54,260 B (+34), runtime-dexie 84,286 -> 84,313 B (+27 with the command by filter's), rx-client 12,398 -> 12,424 B (+26).
+ * 2026-12-05, the recursive purge in one transaction per set (planTreePurge, validatePurgeSet, each store's
+ * purgeInstanceSet, the client's retry): 43,004 / 54,260 / 84,313 -> 43,546 / 54,804 / 84,854 B (+542 / +544 / +541),
+ * budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 43_004 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_260 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 84_313 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 43_546 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_804 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 84_854 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_424 },
 ];
 

@@ -638,7 +638,9 @@ export interface DurableClient {
    * times, after which it rejects with `UnavailableError` (503), nothing more deleted. A tree larger than one
    * transaction's bound (`MAX_PURGE_SET`, 50) is deleted in several, the deepest first and the named instance in the
    * last, so a purge cut short between them leaves the named instance, whose history still names the rest, and
-   * repeating the call finishes it.
+   * repeating the call finishes it. What is deleted is the tree as it is when the deletion commits: an instance another
+   * caller started over a descendant's id is left alone, and so are the sub-orchestrations only that descendant's old
+   * history named.
    *
    * @example
    * ```ts
