@@ -5,7 +5,7 @@ import {
 import {
   activityStepHolds, unclaimedHolds, checkWriteLease, releasedInstanceOf, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys,
   holdsLease, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, namesOf, nextPageToken, pageKeyOf, pageOrderOf,
-  pageSizeOf, planInstancePage, planWriteSet, Broadcast, CLOCK_METHODS, hasMethods, isDelayMs, isFunction, isTimeoutMs, readChecked, type MemberCheck, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
+  pageSizeOf, planInstancePage, planWriteSet, Broadcast, CLOCK_METHODS, copyStoreValue, hasMethods, isDelayMs, isFunction, isTimeoutMs, readChecked, type MemberCheck, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type PurgeMember, type PurgeSetResult, type StatusChange, type Store,
   purgeMemberHolds, validatePurgeSet,
   type StoreCapabilities, type PageKey, type WritePlan, type WriteSet, validateLeaseOwner,
@@ -570,7 +570,7 @@ export abstract class IdbStore implements Store {
   async getInstance(instanceId: string): Promise<InstanceState | undefined> {
     const committing = this.#closed || this.#lost ? undefined : this.#committing.get(instanceId);
     const committed = committing && (await committing.then((writes) => writes.stateOf(instanceId), () => undefined));
-    if (committed) return committed.state && structuredClone(committed.state);
+    if (committed) return committed.state && copyStoreValue(committed.state);
     return this.#readInstance(instanceId);
   }
 
@@ -606,7 +606,7 @@ export abstract class IdbStore implements Store {
     // it in the same batch a copy of that.
     return batch.read.then((states) => {
       const state = states.get(instanceId);
-      return first || !state ? state : structuredClone(state);
+      return first || !state ? state : copyStoreValue(state);
     });
   }
 

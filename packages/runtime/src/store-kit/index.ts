@@ -58,7 +58,8 @@ export { applyEvent } from '../engine/apply-event.js';
 
 export { isStaleResult, type ActivityTask, type Lease, type MessageEvent, type OrchestrationMessage } from '../model/message.js';
 export { isNewerChange, isNewerVersion, MAX_REMEMBERED_EVENT_KEYS, type PurgedSnapshot, type HeldCommand, type HeldCommands, type HeldSuspend, type InstanceState, type ParentCall } from '../model/instance-status.js';
-export { toPlainJson, type JsonValue } from '../model/json.js';
+/** The one copy of a stored value (plain JSON plus Dates): a store hands out and publishes copies made by it. */
+export { copyStoreValue, toPlainJson, type JsonValue } from '../model/json.js';
 /** The hot feed behind a store's `changes$` and `workAvailable$`. */
 export { Broadcast } from '../store/broadcast.js';
 /**

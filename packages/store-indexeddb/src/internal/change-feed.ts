@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import { randomId, type Clock, type ClockTimer } from '@durable-rx/runtime';
-import { Broadcast, webLocks, withOwnPayloads, type StatusChange } from '@durable-rx/runtime/store-kit';
+import { Broadcast, copyStoreValue, webLocks, withOwnPayloads, type StatusChange } from '@durable-rx/runtime/store-kit';
 import { VersionGate, isFeedChange, type FeedChange } from './version-gate.js';
 import type { PageFreeze } from './page-freeze.js';
 
@@ -247,7 +247,9 @@ export class ChangeFeed {
    */
   publish(changes: readonly FeedChange[], work: boolean, othersWork = work): void {
     if (this.#closed || (changes.length === 0 && !work && !othersWork)) return;
-    const copies = changes.map((c) => structuredClone(c));
+    // Snapshots are plain JSON plus Dates (the port's rule): copyStoreValue copies them, structuredClone took about 30x
+    // as long in Chromium (32 against 1 µs a snapshot), the largest piece of a step's JavaScript outside IndexedDB.
+    const copies = changes.map(copyStoreValue);
     const others = work || othersWork;
     const posts = this.#always || this.#peers.size > 0;
     const keeps = !posts && !!this.#locks;
