@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import {
   decideClaimedWork, decodeContinuationToken, encodeContinuationToken, holdsLease, nextPageToken, planInstancePage, isHeldBy, isLeaseToken, leaseTokens,
@@ -18,6 +19,19 @@ describe('copyStoreValue', () => {
     expect(Object.getPrototypeOf(copy.hostile)).toBe(Object.prototype);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
     expect('missing' in copy).toBe(true);
+  });
+
+  it('copies a Date of another realm as a Date of this one, as structuredClone does', () => {
+    const foreign = runInNewContext('({ at: new Date(1767225600000), list: [new Date(5)], spoof: { [Symbol.toStringTag]: "Date" } })') as {
+      at: Date; list: Date[]; spoof: object;
+    };
+    expect(foreign.at).not.toBeInstanceOf(Date); // the premise: instanceof fails across realms
+    const copy = copyStoreValue(foreign);
+    expect(copy.at).toBeInstanceOf(Date);
+    expect(copy.at.getTime()).toBe(1767225600000);
+    expect(copy.list[0]).toBeInstanceOf(Date);
+    expect(copy.list[0]!.getTime()).toBe(5);
+    expect(copy.spoof).not.toBeInstanceOf(Date); // an object that only names itself a Date stays an object
   });
 });
 

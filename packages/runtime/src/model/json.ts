@@ -177,7 +177,8 @@ export function assertJsonSize(value: unknown, limitBytes: number, what: string)
 /**
  * Deep copy of a value that crosses the Store port (plain JSON plus Dates, per the port's rules) — several times
  * faster than `structuredClone` for such values. Own keys such as `__proto__` stay own data properties; `undefined`
- * members are kept as they are.
+ * members are kept as they are; a Date of another realm (read through an iframe's `indexedDB`, made in a `vm`
+ * context) is copied as a Date of this one, as `structuredClone` copies it.
  */
 export function copyStoreValue<T>(value: T): T {
   if (typeof value !== 'object' || value === null) return value;
@@ -187,6 +188,13 @@ export function copyStoreValue<T>(value: T): T {
     for (let i = 0; i < value.length; i++) out[i] = copyStoreValue(value[i]);
     return out as T;
   }
+  // Not this realm's Date: a plain object (one prototype check), else maybe another realm's Date, which has no own
+  // members (copied member by member it became {}).
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) {
+    const time = foreignDateTime(value);
+    if (time !== undefined) return new Date(time) as T;
+  }
   const out: Record<string, unknown> = {};
   // for-in over a plain object allocates no key array (Object.keys did, on every copied object)
   for (const key in value) {
@@ -194,4 +202,14 @@ export function copyStoreValue<T>(value: T): T {
     defineMember(out, key, copyStoreValue(value[key]));
   }
   return out as T;
+}
+
+/** The time of a Date of any realm (its brand, not its prototype), or undefined for anything else. */
+function foreignDateTime(value: object): number | undefined {
+  if (Object.prototype.toString.call(value) !== '[object Date]') return undefined;
+  try {
+    return Date.prototype.getTime.call(value); // throws for an object that only calls itself a Date (Symbol.toStringTag)
+  } catch {
+    return undefined;
+  }
 }
