@@ -7,7 +7,7 @@ import { ChangeFeed } from '../../src/internal/change-feed.js';
 import { newInstance, uniqueName } from '../shared/fixtures.js';
 
 describe('the change feed\'s copy of a published snapshot', () => {
-  it('keeps every value a snapshot holds: Dates (also of another realm), undefined members, nested arrays, a large input', async () => {
+  it('keeps every value a snapshot holds: Dates (also of another realm), undefined members, nested arrays, tags with a __proto__ key, a large input', async () => {
     // A database opened through another realm's indexedDB (an iframe's) reads Dates of that realm.
     const foreignDate = runInNewContext('(ms) => new Date(ms)') as (ms: number) => Date;
     const base = newInstance('x', { nested: [[1, [2, [3, null]]], { deep: [{ a: 'b' }] }], big: 'x'.repeat(1_000_000) }).state;
@@ -17,6 +17,7 @@ describe('the change feed\'s copy of a published snapshot', () => {
       lastUpdatedTime: new Date(base.lastUpdatedTime.getTime() + 1),
       scheduledStartTime: foreignDate(base.createdTime.getTime() + 60_000),
       customStatus: undefined,
+      tags: JSON.parse('{"__proto__":"x","tenant":"acme"}') as Record<string, string>,
     };
     const feed = new ChangeFeed({ channelName: changeChannelName(uniqueName('copies')), gapTimeoutMs: 1000, joinTimeoutMs: 1000, clock: new VirtualClock() });
     try {
@@ -31,6 +32,7 @@ describe('the change feed\'s copy of a published snapshot', () => {
       expect(copy.scheduledStartTime).toBeInstanceOf(Date);
       expect(copy.scheduledStartTime!.getTime()).toBe(base.createdTime.getTime() + 60_000);
       expect('customStatus' in copy).toBe(true);
+      expect(Object.entries(copy.tags!)).toEqual([['__proto__', 'x'], ['tenant', 'acme']]);
       expect(copy.input).toEqual(base.input);
       expect(copy.input).not.toBe(base.input);
       expect(structuredClone(copy)).toEqual(structuredClone(state));
