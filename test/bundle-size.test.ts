@@ -1228,11 +1228,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, the recursive purge in one transaction per set (planTreePurge, validatePurgeSet, each store's
  * purgeInstanceSet, the client's retry): 43,004 / 54,260 / 84,313 -> 43,546 / 54,804 / 84,854 B (+542 / +544 / +541),
  * budgets set to match; rx-client unchanged.
+ * 2026-12-05, the IndexedDB stores copy published snapshots with copyStoreValue, which now copies a Date of another
+ * realm as a Date: 43,546 / 54,804 / 84,854 -> 43,588 / 54,809 / 84,885 B (+42 / +5 / +31), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 43_546 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_804 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 84_854 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 43_588 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_809 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 84_885 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_424 },
 ];
 
