@@ -1230,12 +1230,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * budgets set to match; rx-client unchanged.
  * 2026-12-05, the IndexedDB stores copy published snapshots with copyStoreValue, which now copies a Date of another
  * realm as a Date: 43,546 / 54,804 / 84,854 -> 43,588 / 54,809 / 84,885 B (+42 / +5 / +31), budgets set to match.
+ * 2026-12-05, rx-client sends a key in double quotes in one more pair, so the server reads the key the local client
+ * would: rx-client 12,424 -> 12,473 B (+49), budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 43_588 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_809 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 84_885 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 12_424 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 12_473 },
 ];
 
 describe('bundle size', () => {

@@ -7,7 +7,7 @@ import {
 } from '@durable-rx/runtime';
 import {
   BULK_REQUEST_SIZE, bulkFilter, FIRST_ANSWER_GRACE_MS, assertValidInstanceId, readBulkOptions, type BulkCommand, assertValidName, awaitTerminatedTree, childrenTerminatedWith, COMMAND_APPLIED_TIMEOUT_MS, createCheckStatusResponseOf,
-  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, isBoolean, isDate, isHeaderText, isIdempotencyKey, isInstanceId, isReason, isRetryable, isRetryableError, isStartIfExists, isTags, MAX_PAGE_SIZE, noStatusError, readChecked, readRecursive, readRestartOptions, readSignalWithStartOptions,
+  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, idempotencyKeyHeader, isBoolean, isDate, isHeaderText, isIdempotencyKey, isInstanceId, isReason, isRetryable, isRetryableError, isStartIfExists, isTags, MAX_PAGE_SIZE, noStatusError, readChecked, readRecursive, readRestartOptions, readSignalWithStartOptions,
   statusChangesMissed,
   type StatusStamp,
   readTimeoutMs, toPlainJson, toTerminateReason,
@@ -213,7 +213,8 @@ export class RemoteClient implements DurableClient {
 
   /**
    * Raises an event over `POST /instances/{id}/raiseEvent/{eventName}`, with an `Idempotency-Key` header: the key given
-   * (`options.idempotencyKey`), or one of the call's own (128 random bits). So the call may try again when it cannot
+   * (`options.idempotencyKey`, written by `idempotencyKeyHeader`, so a key in double quotes reaches the server with
+   * them, the same key as the local client's), or one of the call's own (128 random bits). So the call may try again when it cannot
    * tell whether the server applied it: after a retryable failure (`isRetryableError`: the network failed or timed
    * out, `unreachable`; the server answered 5xx, 408 or 429) it sends the same request with the same key again, up to
    * {@link RAISE_ATTEMPTS} attempts in all ({@link RAISE_RETRY_DELAYS_MS} apart), and the event is delivered once
@@ -225,7 +226,7 @@ export class RemoteClient implements DurableClient {
     const data = toPlainJson(eventData, 'event data');
     const given = readChecked(options, 'raiseEvent options', { idempotencyKey: isIdempotencyKey }).idempotencyKey;
     const path = `${instancePath(instanceId)}/raiseEvent/${segment(eventName)}`;
-    const headers = { 'idempotency-key': given ?? newIdempotencyKey() };
+    const headers = { 'idempotency-key': given === undefined ? newIdempotencyKey() : idempotencyKeyHeader(given) };
     for (let attempt = 1; ; attempt++) {
       try {
         await this.#mux.send('POST', path, data, headers);

@@ -92,6 +92,23 @@ describe('raiseEvent over a network that drops an answer', () => {
     expect((await h.runtime.client.waitForCompletion('twice', SETTLED)).output).toEqual(['same', 'same']);
   });
 
+  it('sends a key in double quotes so that the server reads the same key as the local client: one delivery for both', async () => {
+    const h = await openHarness();
+    const proxy = await openDroppingProxy(h.server.url, '/raiseEvent/none', 0);
+    cleanups.push(() => h.close(), () => proxy.close());
+    const client = createRemoteClient({ baseUrl: proxy.url, key: KEY });
+    cleanups.push(() => client.close());
+    await h.runtime.client.startNew('WaitForEvents', { instanceId: 'quoted', input: 3 });
+    await client.raiseEvent('quoted', 'Item', 'quoted', { idempotencyKey: '"q"' });
+    await h.runtime.client.raiseEvent('quoted', 'Item', 'quoted again', { idempotencyKey: '"q"' });
+    await client.raiseEvent('quoted', 'Item', 'bare', { idempotencyKey: 'q' });
+    await h.runtime.client.raiseEvent('quoted', 'Item', 'bare again', { idempotencyKey: 'q' });
+    await client.raiseEvent('quoted', 'Item', 'quotes only', { idempotencyKey: '""' });
+    await client.raiseEvent('quoted', 'Item', 'quotes only again', { idempotencyKey: '""' });
+    expect((await h.runtime.client.waitForCompletion('quoted', SETTLED)).output).toEqual(['quoted', 'bare', 'quotes only']);
+    expect(proxy.relayed.map((r) => r.idempotencyKey)).toEqual(['""q""', 'q', '""""', '""""']);
+  });
+
   it('refuses a malformed key before sending anything (400)', async () => {
     const h = await openHarness();
     cleanups.push(() => h.close());

@@ -16,7 +16,7 @@ import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js'
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
 import { decodeContinuationToken } from '../store/store-helpers.js';
 import {
-  assertMethods, checkDependencies, httpBaseUrl, invalid, isBoolean, isCount, isFiniteDelayMs, isHeaderText, isStartIfExists, readChecked, readClock,
+  assertMethods, checkDependencies, httpBaseUrl, idempotencyKeyOfHeader, invalid, isBoolean, isCount, isFiniteDelayMs, isHeaderText, isStartIfExists, readChecked, readClock,
   requestBase, type MemberCheck,
 } from '../model/validation.js';
 import { systemClock, type Clock } from '../env/clock.js';
@@ -849,14 +849,12 @@ function parseFormat(params: QueryParams): StatusFormat {
 }
 
 /**
- * The raise-event route's `Idempotency-Key` header (`RaiseEventOptions.idempotencyKey`), `undefined` without one. A
- * value in double quotes (the structured-field string of the IETF `Idempotency-Key` draft) is read without them; the
- * client checks the key (400 for a malformed one, nothing written).
+ * The raise-event route's `Idempotency-Key` header (`RaiseEventOptions.idempotencyKey`), `undefined` without one: the
+ * value without its surrounding double quotes, if any (`idempotencyKeyOfHeader`, the rule rx-client writes its header
+ * by); the client checks the key (400 for a malformed one, nothing written).
  */
 function idempotencyKeyOf(headers: Headers): string | undefined {
-  const value = headers.get('idempotency-key');
-  if (value === null) return undefined;
-  return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
+  return idempotencyKeyOfHeader(headers.get('idempotency-key'));
 }
 
 /** The query parameters of a request URL, by name in any case (see {@link QueryParams}). */

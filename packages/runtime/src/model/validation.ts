@@ -372,6 +372,43 @@ export const isIdempotencyKey: MemberCheck<string> = (value, what) => {
   return value;
 };
 
+/**
+ * The `Idempotency-Key` header value that carries `key` (a key {@link isIdempotencyKey} accepts) to the HTTP API,
+ * which reads it back with {@link idempotencyKeyOfHeader}: the key as it is, except that a key that starts and ends
+ * with `"` is sent in one more pair of quotes, since the server reads a quoted value without its quotes (the
+ * structured-field string of the IETF `Idempotency-Key` draft). So a key means the same through any client.
+ *
+ * @example
+ * ```ts
+ * idempotencyKeyHeader('order-42');     // 'order-42'
+ * idempotencyKeyHeader('"order-42"');   // '""order-42""'
+ * idempotencyKeyOfHeader(idempotencyKeyHeader('"order-42"')); // '"order-42"'
+ * ```
+ */
+export function idempotencyKeyHeader(key: string): string {
+  return isQuoted(key) ? `"${key}"` : key;
+}
+
+/**
+ * The idempotency key an `Idempotency-Key` header value carries (`null`: no header, `undefined`): the value without
+ * its surrounding double quotes when it has them, as is. The one rule of the HTTP API's routes, whose inverse is
+ * {@link idempotencyKeyHeader}; the key is then checked by {@link isIdempotencyKey}.
+ *
+ * @example
+ * ```ts
+ * idempotencyKeyOfHeader('"order-42"'); // 'order-42'
+ * idempotencyKeyOfHeader('order-42');   // 'order-42'
+ * ```
+ */
+export function idempotencyKeyOfHeader(value: string | null): string | undefined {
+  if (value === null) return undefined;
+  return isQuoted(value) ? value.slice(1, -1) : value;
+}
+
+function isQuoted(value: string): boolean {
+  return value.length >= 2 && value.startsWith('"') && value.endsWith('"');
+}
+
 const START_IF_EXISTS: readonly StartIfExists[] = ['overwrite', 'fail', 'useExisting'];
 
 /**
