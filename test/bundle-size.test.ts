@@ -1232,12 +1232,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * realm as a Date: 43,546 / 54,804 / 84,854 -> 43,588 / 54,809 / 84,885 B (+42 / +5 / +31), budgets set to match.
  * 2026-12-05, rx-client sends a key in double quotes in one more pair, so the server reads the key the local client
  * would: rx-client 12,424 -> 12,473 B (+49), budget set to match.
+ * 2026-12-05, signalWithStart takes an idempotencyKey (decided by planWriteSet; rx-client keys and retries it as a
+ * raise): 43,588 / 54,809 / 84,885 / 12,473 -> 43,639 / 54,887 / 84,970 / 12,481 B (+51 / +78 / +85 / +8), budgets set
+ * to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 43_588 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_809 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 84_885 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 12_473 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 43_639 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_887 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 84_970 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 12_481 },
 ];
 
 describe('bundle size', () => {

@@ -70,6 +70,24 @@ describe('POST /orchestrators/{name}/{instanceId}/signalWithStart/{eventName}', 
     expect(await runtime.client.waitForCompletion('busy', SETTLED)).toMatchObject({ name: 'WaitForEvents', input: 2, output: [1, null] });
   });
 
+  it('delivers and starts once for a call repeated with one Idempotency-Key (202 each time); a malformed key is 400, writing nothing', async () => {
+    const signal = async (data: unknown, key: string) => {
+      const response = await call('/orchestrators/WaitForEvents/keyed/signalWithStart/Item', { method: 'POST', json: { input: 2, eventData: data }, headers: { 'Idempotency-Key': key } });
+      await response.body?.cancel();
+      return response.status;
+    };
+    expect(await signal('a', 'key-1')).toBe(202);
+    expect(await signal('a again', 'key-1')).toBe(202);
+    expect(await signal('a quoted', '"key-1"')).toBe(202);
+    expect(await errorOf(call('/orchestrators/WaitForEvents/keyed/signalWithStart/Item', { method: 'POST', json: {}, headers: { 'Idempotency-Key': 'two words' } })))
+      .toEqual([400, 'invalid-argument']);
+    expect(await signal('b', 'key-2')).toBe(202);
+    expect(await runtime.client.waitForCompletion('keyed', SETTLED)).toMatchObject({ input: 2, output: ['a', 'b'] });
+    // A repeat after the instance finished starts nothing over it.
+    expect(await signal('a', 'key-1')).toBe(202);
+    expect((await runtime.client.getStatus('keyed'))?.runtimeStatus).toBe('Completed');
+  });
+
   it('refuses a body that is not { input?, eventData? }, bad names and an unknown orchestrator (400), writing nothing', async () => {
     for (const json of [[1], 'text', null, { data: 1 }, { input: 1, eventData: 2, extra: 3 }]) {
       expect(await errorOf(call('/orchestrators/Echo/x/signalWithStart/Item', { method: 'POST', json })), JSON.stringify(json)).toEqual([400, 'invalid-argument']);

@@ -22,10 +22,13 @@ import {
 } from './stream-mux.js';
 import { fromWireStatus } from './wire-status.js';
 
-/** How many times {@link RemoteClient.raiseEvent} sends one raise, at most, while each attempt fails retryably. */
+/**
+ * How many times {@link RemoteClient.raiseEvent} sends one raise (and {@link RemoteClient.signalWithStart} one call), at
+ * most, while each attempt fails retryably.
+ */
 export const RAISE_ATTEMPTS = 3;
 
-/** The waits of {@link RemoteClient.raiseEvent} before its second and third attempts, in ms of the client's clock. */
+/** The waits of {@link RemoteClient.raiseEvent} (and `signalWithStart`) before the second and third attempts, in ms of the client's clock. */
 export const RAISE_RETRY_DELAYS_MS: readonly number[] = [250, 1000];
 
 /**
@@ -175,14 +178,20 @@ export class RemoteClient implements DurableClient {
     return member(await this.#request('POST', path, input), 'id', 'string');
   }
 
+  /**
+   * Signal-with-start over `POST /orchestrators/{name}/{instanceId}/signalWithStart/{eventName}`, keyed and retried as
+   * {@link RemoteClient.raiseEvent} is: an `Idempotency-Key` header with the key given (`options.idempotencyKey`) or
+   * one of the call's own, the same request sent again under it after a retryable failure, so the event is delivered
+   * and the instance started once however many attempts reached the server.
+   */
   async signalWithStart(name: string, options: SignalWithStartOptions): Promise<string> {
     assertValidName(name, 'orchestrator name');
     // The shared reading (startNew's rules for the id and input, raiseEvent's for the event), as the local client's.
-    const { instanceId, input, eventName, eventData, tags } = readSignalWithStartOptions(options);
+    const { instanceId, input, eventName, eventData, tags, idempotencyKey } = readSignalWithStartOptions(options);
     const query = queryString({ tags });
     const path = `/orchestrators/${segment(name)}/${segment(instanceId)}/signalWithStart/${segment(eventName)}` + (query === '' ? '' : `?${query}`);
     const body = { ...(input === undefined ? {} : { input }), ...(eventData === undefined ? {} : { eventData }) };
-    return member(await this.#request('POST', path, body), 'id', 'string');
+    return member(await this.#sendKeyed(path, body, idempotencyKey), 'id', 'string');
   }
 
   async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<InstanceStatus | undefined> {
@@ -225,12 +234,20 @@ export class RemoteClient implements DurableClient {
     assertValidName(eventName, 'event name');
     const data = toPlainJson(eventData, 'event data');
     const given = readChecked(options, 'raiseEvent options', { idempotencyKey: isIdempotencyKey }).idempotencyKey;
-    const path = `${instancePath(instanceId)}/raiseEvent/${segment(eventName)}`;
-    const headers = { 'idempotency-key': given === undefined ? newIdempotencyKey() : idempotencyKeyHeader(given) };
+    await this.#sendKeyed(`${instancePath(instanceId)}/raiseEvent/${segment(eventName)}`, data, given);
+  }
+
+  /**
+   * POSTs `body` to `path` with an `Idempotency-Key` header, `key` (written by `idempotencyKeyHeader`) or one of the
+   * call's own, and sends it again under the same key after a retryable failure, up to {@link RAISE_ATTEMPTS}
+   * attempts ({@link RAISE_RETRY_DELAYS_MS} apart): the retries of `raiseEvent` and `signalWithStart`, whose server
+   * applies a key once. Resolves with the answer's body.
+   */
+  async #sendKeyed(path: string, body: unknown, key: string | undefined): Promise<unknown> {
+    const headers = { 'idempotency-key': key === undefined ? newIdempotencyKey() : idempotencyKeyHeader(key) };
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#mux.send('POST', path, data, headers);
-        return;
+        return (await this.#mux.send('POST', path, body, headers))[0];
       } catch (error) {
         if (attempt >= RAISE_ATTEMPTS || !retriesRaise(error)) throw error;
       }

@@ -81,6 +81,25 @@ describe('raiseEvent over a network that drops an answer', () => {
     expect(raises[2]!.idempotencyKey).toBe('caller-key-b');
   });
 
+  it('tries a signalWithStart again with the same Idempotency-Key when its answer is lost: started once, the event delivered once', async () => {
+    const h = await openHarness();
+    const proxy = await openDroppingProxy(h.server.url, '/signalWithStart/Item', 2);
+    cleanups.push(() => h.close(), () => proxy.close());
+    const client = createRemoteClient({ baseUrl: proxy.url, key: KEY });
+    cleanups.push(() => client.close());
+    expect(await client.signalWithStart('WaitForEvents', { instanceId: 'lost-signal', input: 2, eventName: 'Item', eventData: 'a' })).toBe('lost-signal');
+    await client.signalWithStart('WaitForEvents', { instanceId: 'lost-signal', eventName: 'Item', eventData: 'b', idempotencyKey: '"caller-key"' });
+    expect(await h.runtime.client.waitForCompletion('lost-signal', SETTLED)).toMatchObject({ input: 2, output: ['a', 'b'] });
+    const calls = proxy.relayed.filter((r) => r.path.includes('/signalWithStart/'));
+    expect(calls.map((r) => r.dropped)).toEqual([true, true, false, false]);
+    expect(calls[0]!.idempotencyKey).toMatch(/^[!-~]{1,128}$/);
+    expect(calls.slice(0, 3).map((r) => r.idempotencyKey)).toEqual(Array(3).fill(calls[0]!.idempotencyKey));
+    expect(calls[3]!.idempotencyKey).toBe('""caller-key""');
+    // The caller's key is the local client's key too: a repeat through it delivers nothing.
+    expect(await h.runtime.client.signalWithStart('WaitForEvents', { instanceId: 'lost-signal', eventName: 'Item', idempotencyKey: '"caller-key"' })).toBe('lost-signal');
+    expect((await h.runtime.client.getStatus('lost-signal'))?.runtimeStatus).toBe('Completed');
+  });
+
   it('gives each call a key of its own: two raises of the same event are two events', async () => {
     const h = await openHarness();
     cleanups.push(() => h.close());

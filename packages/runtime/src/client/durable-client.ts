@@ -94,6 +94,21 @@ export interface SignalWithStartOptions {
    * gets the event keeps its own.
    */
   readonly tags?: Readonly<Record<string, string>> | undefined;
+  /**
+   * Makes the call safe to repeat, as {@link RaiseEventOptions.idempotencyKey} makes a raise: a call with a key the
+   * instance of `instanceId` remembers (from a raise or a signal-with-start with it) delivers nothing and starts
+   * nothing, and resolves with the id, as the first call did; otherwise the key is remembered with the event, whichever
+   * way the call goes (delivered to the active instance, or to the execution it started). The same keys as
+   * `raiseEvent`'s (one list per instance id, the latest 64); decided in the store's transaction, so calls with one key
+   * that race deliver once and start at most once. Over HTTP: the signalWithStart route's `Idempotency-Key` header.
+   *
+   * @example
+   * ```ts
+   * const key = crypto.randomUUID(); // one key per item, kept across its retries
+   * await retry(() => client.signalWithStart('Cart', { instanceId: 'cart-7', eventName: 'AddItem', eventData: item, idempotencyKey: key }));
+   * ```
+   */
+  readonly idempotencyKey?: string | undefined;
 }
 
 /** Options of {@link DurableClient.raiseEvent}. */

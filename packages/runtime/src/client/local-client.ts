@@ -225,11 +225,11 @@ export class LocalClient implements LocalDurableClient {
     if (this.#known && !this.#known.has(name)) {
       throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(name)} is registered`);
     }
-    const { instanceId, input, eventName, eventData, tags } = readSignalWithStartOptions(options);
+    const { instanceId, input, eventName, eventData, tags, idempotencyKey } = readSignalWithStartOptions(options);
     const now = this.#now();
     // Not handed to this runtime's worker leased (as startNew's is): over an active instance nothing is created, and
     // the worker claims the new execution with both its messages as usual.
-    const writeSet = decideSignalWithStart({ instanceId, name, input, now, newId: this.#newId, tags }, eventName, eventData);
+    const writeSet = decideSignalWithStart({ instanceId, name, input, now, newId: this.#newId, tags }, eventName, eventData, idempotencyKey);
     const [created] = writeSet.requests as [CreateInstanceWrite];
     // Frozen, as startNew's start message and a raised event: the client's own, so a store may keep them without a copy.
     freezeBuilt(created.message);

@@ -888,9 +888,10 @@ export function decideStart(input: StartInput): WriteSet {
  * for the instance `input.instanceId`, decided in the store's transaction (`planWriteSet`, `CreateInstanceWrite.signal`):
  * an active instance gets it and nothing is started; otherwise (no instance, or a terminal one, replaced) a new
  * execution is started with `input.input` and gets the event right after its start message. Never leased (the first
- * step may be the event's instance's, not this start's); `input.lease` and `input.ifExists` are not read.
+ * step may be the event's instance's, not this start's); `input.lease` and `input.ifExists` are not read. With
+ * `idempotencyKey`, a repeat of a call with that key delivers and starts nothing (`CreateInstanceWrite.idempotencyKey`).
  */
-export function decideSignalWithStart(input: StartInput, eventName: string, eventData: JsonValue | undefined): WriteSet {
+export function decideSignalWithStart(input: StartInput, eventName: string, eventData: JsonValue | undefined, idempotencyKey?: string): WriteSet {
   const { state, message: start } = startOf(input);
   const timestamp = isoTime(input.now);
   const event: MessageEvent = eventData === undefined
@@ -899,6 +900,7 @@ export function decideSignalWithStart(input: StartInput, eventName: string, even
   return {
     requests: [{
       type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' }, signal: message(input.newId(), input.instanceId, undefined, event),
+      ...(idempotencyKey !== undefined && { idempotencyKey }),
     }],
   };
 }

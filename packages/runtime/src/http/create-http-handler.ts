@@ -222,7 +222,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout` in s; `pollingInterval` ignored; `version` refused; `ifExists`, durable-rx's own: `overwrite`, `fail` or `useExisting`, as `StartNewOptions.ifExists`; `startAt`, durable-rx's own: an ISO 8601 date-time with a zone, as `StartNewOptions.startAt`; `tags`, durable-rx's own: a JSON object of string keys and values, as `StartNewOptions.tags`) | 202 check-status body, `Location`, `Retry-After` (the status link with `returnInternalServerErrorOnFailure=true` when given); with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`); with `useExisting` over an instance, the same for that instance | 400, 403, 409, 413 |
  * | `GET /instances/{id}` (`showHistory`, `showHistoryOutput`, `showInput`, `returnInternalServerErrorOnFailure`, `format`) | 200 terminal, 202 (+ `Location`, `Retry-After`) otherwise, 500 Failed with `returnInternalServerErrorOnFailure=true` | 404 |
  * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` (empty on the last page) | 400 |
- * | `POST /orchestrators/{name}/{instanceId}/signalWithStart/{eventName}` (durable-rx's own, `DurableClient.signalWithStart`; body: a JSON object `{ input?, eventData? }`; `timeout` and `tags` as for start; the start route's `startAt`, `ifExists` and `version` refused) | 202 check-status body of the instance signalled or started | 400, 403, 409, 413 |
+ * | `POST /orchestrators/{name}/{instanceId}/signalWithStart/{eventName}` (durable-rx's own, `DurableClient.signalWithStart`; body: a JSON object `{ input?, eventData? }`; `Idempotency-Key` header as on raiseEvent; `timeout` and `tags` as for start; the start route's `startAt`, `ifExists` and `version` refused) | 202 check-status body of the instance signalled or started | 400, 403, 409, 413 |
  * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data; `Idempotency-Key` header, durable-rx's own: a repeat with the key delivers nothing, as `RaiseEventOptions.idempotencyKey`) | 202 (a repeat too) | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/terminate?reason=` (without `reason`, a JSON body is the reason; `recursive=true`, durable-rx's own: its running sub-orchestrations too, as `TerminateOptions.recursive`, answered once the instance's own terminate is, the tree following durably) | 202 | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/suspend?reason=`, `/resume?reason=` (without `reason`, a JSON string body is the reason) | 202 | 400, 403, 404, 410, 413 |
@@ -443,9 +443,11 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const root = rootOf(c, url); // before anything is done, as on start
     const body = await readJsonBody(c.req.raw, settings.maxBodyBytes);
     const { input, eventData } = signalWithStartBody(body);
+    const idempotencyKey = idempotencyKeyOf(c.req.raw.headers);
     const id = await client.signalWithStart(name, {
       instanceId, eventName, ...(input === undefined ? {} : { input }), ...(eventData === undefined ? {} : { eventData }),
       ...(tags === undefined ? {} : { tags }),
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
     });
     return startedResponse(c, url, root, id, timeoutSeconds, returnServerErrorOnFailure);
   });
@@ -849,7 +851,8 @@ function parseFormat(params: QueryParams): StatusFormat {
 }
 
 /**
- * The raise-event route's `Idempotency-Key` header (`RaiseEventOptions.idempotencyKey`), `undefined` without one: the
+ * The `Idempotency-Key` header of the raise-event and signalWithStart routes (`RaiseEventOptions.idempotencyKey`,
+ * `SignalWithStartOptions.idempotencyKey`), `undefined` without one: the
  * value without its surrounding double quotes, if any (`idempotencyKeyOfHeader`, the rule rx-client writes its header
  * by); the client checks the key (400 for a malformed one, nothing written).
  */

@@ -136,6 +136,13 @@ export interface CreateInstanceWrite {
    */
   readonly signal?: OrchestrationMessage;
   /**
+   * The caller's idempotency key of `signal` (`SignalWithStartOptions.idempotencyKey`, checked by `isIdempotencyKey`;
+   * only with `signal`), checked first: when the instance of the id remembers it (the keys of
+   * {@link InsertMessageWrite.idempotencyKey}) the request is a repeat, and nothing is created or delivered. Otherwise
+   * the request goes as without it, and the key is remembered for the id with the signal, in the same commit.
+   */
+  readonly idempotencyKey?: string;
+  /**
    * A parent's rewind re-creating a sub-orchestration that failed: when the id is taken by a Failed instance with the
    * same name and parent, nothing is created and this message (an `ExecutionRewound`) is delivered to it instead, so
    * the child is rewound in place (its completed work is kept, as Durable Functions rewinds failed sub-orchestrations

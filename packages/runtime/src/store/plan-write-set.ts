@@ -170,6 +170,12 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
         if (request.requires) checkCondition(request.requires.instanceId, current(plan, stored, request.requires.instanceId), request.requires);
         const id = request.state.instanceId;
         const existing = current(plan, stored, id);
+        // A repeat of a keyed signal-with-start starts and delivers nothing (`isRepeat`).
+        const { signal, idempotencyKey } = request;
+        if (idempotencyKey !== undefined && (!signal || isRepeat(existing, idempotencyKey))) {
+          if (!signal) invalid('createInstance.idempotencyKey', 'is only taken with a signal');
+          break;
+        }
         // A start told what to do with any instance of the id (`StartIfExists`): refused, or that instance kept.
         const { ifExists } = request;
         if (ifExists !== undefined && isStartIfExists(ifExists, 'createInstance.ifExists') !== 'overwrite' && existing) {
@@ -177,9 +183,9 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
           break; // useExisting: nothing created, nothing delivered
         }
         // Signal-with-start: an active instance takes the signal, and nothing is created.
-        const { signal } = request;
         if (signal && existing && !isTerminalStatus(existing.runtimeStatus)) {
           deliver(plan, stored, signal, 'drop');
+          if (idempotencyKey !== undefined) rememberKey(plan, stored, id, idempotencyKey);
           break;
         }
         // A parent's rewind (`rewindsChild`). A second call of the rewind to it finds it being rewound or created, as
@@ -214,6 +220,7 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
         setState(plan, stored, { ...request.state, version: (existing?.version ?? 0) + 1 }, true, request.lease && !existing ? request.lease : undefined);
         deliver(plan, stored, request.message, 'drop');
         if (signal) deliver(plan, stored, signal, 'drop'); // after the start: the new execution finds it buffered
+        if (idempotencyKey !== undefined) rememberKey(plan, stored, id, idempotencyKey);
         break;
       }
       case 'replaceState':

@@ -800,6 +800,52 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(raised(item)).toEqual([3]);
       });
 
+      it('starts and delivers a keyed signal-with-start once however often it is repeated, also after the instance finished, and shares its keys with raises', async () => {
+        const store = await open();
+        const client = createClient({ store });
+        const signal = (data: unknown, idempotencyKey: string) => client.signalWithStart('Orch', { instanceId: 's', eventName: 'go', eventData: data, idempotencyKey });
+        expect(await signal(1, 'sk')).toBe('s');
+        expect(await signal('again', 'sk')).toBe('s');
+        await client.raiseEvent('s', 'go', 'raised with its key', { idempotencyKey: 'sk' });
+        await client.raiseEvent('s', 'go', 2, { idempotencyKey: 'rk' });
+        await signal('signalled with a raise key', 'rk');
+        const item = await claim(store);
+        expect(item.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'EventRaised', 'EventRaised']);
+        expect(raised(item)).toEqual([1, 2]);
+        expect(item.state.version).toBe(1);
+        await commitStep(store, item, { runtimeStatus: 'Completed' }, [started('s'), completedEvent()]);
+        const finished = await store.getInstance('s');
+        // A repeat after the instance finished starts nothing over it; a new key does.
+        expect(await signal('late repeat', 'sk')).toBe('s');
+        expect(await store.getInstance('s')).toEqual(finished);
+        expect(await claimNothingOr(store)).toBeUndefined();
+        await signal(3, 'sk-2');
+        const next = await claim(store, 'w1', at(60_000));
+        expect(next.state.version).toBe(finished!.version + 1);
+        expect(raised(next)).toEqual([3]);
+      });
+
+      it('starts once and delivers once when keyed signal-with-starts with one key race, from one handle or several', async () => {
+        const db = `conformance-${randomId()}`;
+        const store = await open(db);
+        const clients = [createClient({ store }), createClient({ store: options.shared ? await open(db) : store })];
+        await Promise.all(Array.from({ length: 6 }, (_, i) =>
+          clients[i % 2]!.signalWithStart('Orch', { instanceId: 'r', input: i, eventName: 'go', eventData: i, idempotencyKey: 'race' })));
+        const item = await claim(store);
+        expect(item.state.version).toBe(1);
+        expect(item.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'EventRaised']);
+      });
+
+      it("refuses a signal-with-start's malformed key (400), writing nothing", async () => {
+        const store = await open();
+        const client = createClient({ store });
+        for (const idempotencyKey of ['', 'has space', 'x'.repeat(129), 'é']) {
+          await expect(client.signalWithStart('Orch', { instanceId: 'bad', eventName: 'go', idempotencyKey }))
+            .rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        }
+        expect(await store.getInstance('bad')).toBeUndefined();
+      });
+
       it("refuses a write set's malformed key (400), writing nothing", async () => {
         const store = await open();
         await create(store, newInstance('a'));
