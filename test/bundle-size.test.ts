@@ -1235,11 +1235,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, signalWithStart takes an idempotencyKey (decided by planWriteSet; rx-client keys and retries it as a
  * raise): 43,588 / 54,809 / 84,885 / 12,473 -> 43,639 / 54,887 / 84,970 / 12,481 B (+51 / +78 / +85 / +8), budgets set
  * to match.
+ * 2026-12-05, a recursive purge checks each member's history is the one of the state it read (eventsOfHistory), and
+ * planWriteSet names the member of a malformed key: 43,639 / 54,887 / 84,970 -> 43,684 / 54,930 / 85,005 B (+45 / +43
+ * / +35), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 43_639 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_887 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 84_970 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 43_684 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_930 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 85_005 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_481 },
 ];
 

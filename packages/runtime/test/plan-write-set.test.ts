@@ -36,6 +36,15 @@ function create(instanceId: string, ifRunning: 'fail' | 'notify'): WriteRequest 
 }
 
 describe('planWriteSet', () => {
+  it('names the member a malformed idempotency key came in: createInstance\'s or insertMessage\'s', () => {
+    const signalled = { ...create('a', 'fail'), signal: raised('a-signal', 'a'), idempotencyKey: 'two words' } as WriteRequest;
+    expect(() => planWriteSet({ requests: [signalled] }, new Map([['a', undefined]])))
+      .toThrow(expect.objectContaining({ code: 'invalid-argument', message: expect.stringContaining('createInstance.idempotencyKey') }));
+    const keyed: WriteRequest = { type: 'insertMessage', message: raised('m', 'a'), ifMissing: 'drop', idempotencyKey: 'two words' };
+    expect(() => planWriteSet({ requests: [keyed] }, new Map([['a', state('a')]])))
+      .toThrow(expect.objectContaining({ code: 'invalid-argument', message: expect.stringContaining('insertMessage.idempotencyKey') }));
+  });
+
   it('lets an unclaimed write go ahead of the queued message it takes (UnclaimedLease.takes), not of another command', () => {
     const terminate = (id: string): OrchestrationMessage => ({
       id, instanceId: 'child', event: { type: 'ExecutionTerminated', eventId: -1, timestamp: t0.toISOString(), recursive: true },

@@ -1,11 +1,13 @@
 import { filter, firstValueFrom } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../src/env/logger.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { createClient } from '../src/client/create-client.js';
 import { MAX_PURGE_SET } from '../src/store/plan-tree-purge.js';
+import type { HistoryEvent } from '../src/model/history-event.js';
+import type { InstanceState } from '../src/model/instance-status.js';
 import type { PurgeMember, PurgeSetResult } from '../src/store/store.js';
 
 // A root that calls two children one after the other; each calls a grandchild of one fixed id (the root's id with
@@ -157,4 +159,58 @@ describe('purgeInstanceHistory with recursive, in sets', () => {
     expect(store.sets.length).toBeGreaterThan(1);
     for (const id of ['churn', 'churn-0', 'churn-1', 'churn-2']) expect(await client.getStatus(id)).toBeDefined();
   });
+
+  it('deletes none of the children of an execution started over the named instance between its state read and its history read', async () => {
+    // The named instance fans out to more children than one set holds and waits for an event; its first execution is
+    // let go and completes. When the purge reads its history, the instance has been restarted: the new execution's
+    // children are all finished, and it waits. The history read is not the first execution's, so the tree is read
+    // again: the instance is Running (409) and none of the new execution's children is deleted.
+    const fanWait: Record<string, Orchestrator> = {
+      FanWait: function* (ctx) {
+        const n = ctx.getInput() as number;
+        yield ctx.Task.all(Array.from({ length: n }, (_, i) => ctx.callSubOrchestrator('Leaf', undefined, `${ctx.instanceId}-${i}`)));
+        return yield ctx.waitForExternalEvent('go');
+      },
+      Leaf: function* () {
+        return 'leaf';
+      },
+    };
+    const n = MAX_PURGE_SET + 5;
+    let beforeHistory: (() => Promise<void>) | undefined;
+    class Restarting extends MemoryStore {
+      override async getInstanceHistory(
+        instanceId: string, options?: { readonly fromIndex?: number },
+      ): Promise<{ readonly state: InstanceState | undefined; readonly history: HistoryEvent[] }> {
+        const run = beforeHistory;
+        beforeHistory = undefined;
+        if (run) await run();
+        return super.getInstanceHistory(instanceId, options);
+      }
+    }
+    const store = new Restarting();
+    const runtime = createRuntime({ store, orchestrators: fanWait, logger: silentLogger });
+    runtimes.push(runtime);
+    await runtime.start();
+    const { client } = runtime;
+    const childrenDone = async (): Promise<void> => {
+      await vi.waitFor(async () => {
+        const history = (await client.getStatus('again', { showHistory: true }))?.history ?? [];
+        expect(history.filter((e) => e.type === 'SubOrchestrationInstanceCompleted')).toHaveLength(n);
+      }, { timeout: 30_000 });
+    };
+    await client.startNew('FanWait', { instanceId: 'again', input: n });
+    await childrenDone();
+    await client.raiseEvent('again', 'go', 'first');
+    expect((await client.waitForCompletion('again')).runtimeStatus).toBe('Completed');
+    const first = (await store.getInstance('again'))!.executionId;
+    beforeHistory = async () => {
+      await client.restart('again');
+      expect((await store.getInstance('again'))?.executionId).not.toBe(first);
+      await childrenDone();
+    };
+    await expect(client.purgeInstanceHistory('again', { recursive: true })).rejects.toMatchObject({ code: 'instance-not-terminal', status: 409 });
+    expect(beforeHistory).toBeUndefined();
+    expect((await client.getStatus('again'))?.runtimeStatus).toBe('Running');
+    for (let i = 0; i < n; i++) expect(await client.getStatus(`again-${i}`)).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: 'again' });
+  }, 60_000);
 });

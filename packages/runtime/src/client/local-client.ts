@@ -527,25 +527,36 @@ export class LocalClient implements LocalDurableClient {
     // The tree is read (planTreePurge asks for each level's states, then their histories) and deleted with each member's
     // condition (the snapshot read, still terminal) in sets of MAX_PURGE_SET, deepest first, each set all or nothing. A
     // set whose condition failed (a member changed since it was read) deleted nothing: the tree is read again and the
-    // decision made again, PURGE_ATTEMPTS times in all.
+    // decision made again, PURGE_ATTEMPTS times in all. So is the tree when a member's history read is no longer the
+    // history of the state read for it (eventsOfHistory: restarted, rewound or purged in between): the children it
+    // names would be another execution's, deleted in an earlier set before the member's own condition fails.
     let instancesDeleted = 0;
     for (let attempt = 1; ; attempt++) {
       const reads = { states: new Map<string, InstanceState | undefined>(), histories: new Map<string, readonly HistoryEvent[]>() };
       let decision = planTreePurge(instanceId, reads);
-      while (decision.kind === 'read') {
-        const { states, histories } = decision;
-        await Promise.all([
-          ...states.map(async (id) => void reads.states.set(id, await this.#read(id))),
-          ...histories.map(async (id) => void reads.histories.set(id, (await this.#readHistory(id, 0)).events)),
-        ]);
-        decision = planTreePurge(instanceId, reads);
-      }
-      const { members } = decision;
       let changed: string | undefined;
-      for (let from = 0; from < members.length && changed === undefined; from += MAX_PURGE_SET) {
-        const result = await this.#bounded(() => this.#store.purgeInstanceSet(members.slice(from, from + MAX_PURGE_SET)));
-        instancesDeleted += result.instancesDeleted;
-        changed = result.changed;
+      while (decision.kind === 'read' && changed === undefined) {
+        const { states, histories } = decision;
+        const moved = await Promise.all([
+          ...states.map(async (id) => void reads.states.set(id, await this.#read(id))),
+          ...histories.map(async (id) => {
+            const { events, after } = await this.#readHistory(id, 0);
+            const own = eventsOfHistory(reads.states.get(id)!, 0, events, after);
+            if (!own) return id;
+            reads.histories.set(id, own);
+            return undefined;
+          }),
+        ]);
+        changed = moved.find((id) => id !== undefined);
+        if (changed === undefined) decision = planTreePurge(instanceId, reads);
+      }
+      if (decision.kind === 'purge') {
+        const { members } = decision;
+        for (let from = 0; from < members.length && changed === undefined; from += MAX_PURGE_SET) {
+          const result = await this.#bounded(() => this.#store.purgeInstanceSet(members.slice(from, from + MAX_PURGE_SET)));
+          instancesDeleted += result.instancesDeleted;
+          changed = result.changed;
+        }
       }
       if (changed === undefined) return { instancesDeleted };
       if (attempt === PURGE_ATTEMPTS) {

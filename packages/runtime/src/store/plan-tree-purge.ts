@@ -17,7 +17,11 @@ export const MAX_PURGE_SET = 50;
 export interface TreeReads {
   /** Each id's state as read (`undefined`: no instance). */
   readonly states: ReadonlyMap<string, InstanceState | undefined>;
-  /** Each member's history as read (its current execution's events). */
+  /**
+   * Each member's history as read: the events of the history of its state in `states` (`eventsOfHistory`). A history
+   * read after the instance moved on (restarted, rewound) names another execution's children: the caller reads the
+   * tree again rather than add it.
+   */
   readonly histories: ReadonlyMap<string, readonly HistoryEvent[]>;
 }
 

@@ -172,7 +172,7 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
         const existing = current(plan, stored, id);
         // A repeat of a keyed signal-with-start starts and delivers nothing (`isRepeat`).
         const { signal, idempotencyKey } = request;
-        if (idempotencyKey !== undefined && (!signal || isRepeat(existing, idempotencyKey))) {
+        if (idempotencyKey !== undefined && (!signal || isRepeat(existing, idempotencyKey, 'createInstance.idempotencyKey'))) {
           if (!signal) invalid('createInstance.idempotencyKey', 'is only taken with a signal');
           break;
         }
@@ -241,7 +241,7 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
       case 'insertMessage': {
         const { message, idempotencyKey } = request;
         // A repeat of a keyed raise delivers nothing, whatever the instance's status now (`isRepeat`).
-        if (idempotencyKey !== undefined && isRepeat(current(plan, stored, message.instanceId), idempotencyKey)) break;
+        if (idempotencyKey !== undefined && isRepeat(current(plan, stored, message.instanceId), idempotencyKey, 'insertMessage.idempotencyKey')) break;
         if (request.requires) checkCondition(message.instanceId, current(plan, stored, message.instanceId), request.requires);
         if (request.ifActiveChildOf !== undefined && !isActiveChildOf(current(plan, stored, message.instanceId), request.ifActiveChildOf)) break;
         deliver(plan, stored, message, request.ifMissing);
@@ -482,9 +482,12 @@ function withRaisedEventKeys(state: InstanceState, current: InstanceState | unde
   return rest;
 }
 
-/** Whether a raise with idempotency key `key` repeats one the instance (`target`, `undefined`: none) remembers. */
-function isRepeat(target: InstanceState | undefined, key: string): boolean {
-  isIdempotencyKey(key, 'insertMessage.idempotencyKey');
+/**
+ * Whether a raise with idempotency key `key` repeats one the instance (`target`, `undefined`: none) remembers; a
+ * malformed key is an `InvalidArgumentError` naming `what`, the request's member.
+ */
+function isRepeat(target: InstanceState | undefined, key: string, what: string): boolean {
+  isIdempotencyKey(key, what);
   return target?.raisedEventKeys?.includes(key) ?? false;
 }
 

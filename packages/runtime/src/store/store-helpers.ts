@@ -93,8 +93,11 @@ export interface PageCursor extends PageKey {
  * Encodes where the next page starts as an opaque continuation token: the key of the page's last instance, the
  * session's bound and, for a newest-first listing, `'desc'`, as JSON, percent-encoded (plain ASCII, safe in a header
  * and in a query string). An ascending token is the one earlier versions made. Not in store-kit: a store makes its
- * tokens with {@link nextPageToken}, which always records the bound, and reads them with {@link planInstancePage}.
+ * tokens with {@link nextPageToken}, which always records the bound, and reads them with {@link planInstancePage}. A
+ * token without a bound (the version before) has no order: it is an ascending one, so the order needs the bound.
  */
+export function encodeContinuationToken(key: PageKey): string;
+export function encodeContinuationToken(key: PageKey, boundMs: number, order?: 'asc' | 'desc'): string;
 export function encodeContinuationToken(key: PageKey, boundMs?: number, order?: 'asc' | 'desc'): string {
   const parts: unknown[] = [key.createdTime, key.instanceId];
   if (boundMs !== undefined) parts.push(boundMs);
