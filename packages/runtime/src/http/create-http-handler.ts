@@ -5,7 +5,10 @@ import { methodNotAllowed } from 'hono/method-not-allowed';
 import { matchedRoutes, routePath } from 'hono/route';
 import { firstValueFrom, last, merge, Observable, takeUntil, takeWhile } from 'rxjs';
 import { checkStatusResponse, completionResponse, withFailureStatusLink } from '../client/check-status-response.js';
-import type { DurableClient, InstanceFilter, ListInstancesQuery, PurgeInstancesFilter } from '../client/durable-client.js';
+import { BULK_CONCURRENCY } from '../client/bulk-command.js';
+import type {
+  BulkCommandResult, BulkTerminateOptions, DurableClient, InstanceFilter, ListInstancesQuery, PurgeInstancesFilter,
+} from '../client/durable-client.js';
 import { LEGACY_WEBHOOK_PATH, managementPayloadAt, mountOf, WEBHOOK_PATH } from '../client/http-management-payload.js';
 import { jsonResponse } from '../client/json-response.js';
 import { terminateAccepted, terminateByAccepted } from '../client/terminate-accepted.js';
@@ -14,9 +17,10 @@ import { MAX_TIMER_DELAY_MS } from '../env/clock.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
+import { toTerminateReason } from '../model/json.js';
 import { decodeContinuationToken } from '../store/store-helpers.js';
 import {
-  assertMethods, checkDependencies, httpBaseUrl, idempotencyKeyOfHeader, invalid, isBoolean, isCount, isFiniteDelayMs, isHeaderText, isStartIfExists, readChecked, readClock,
+  assertMethods, checkDependencies, httpBaseUrl, idempotencyKeyOfHeader, invalid, isBoolean, isReason, isCount, isFiniteDelayMs, isHeaderText, isStartIfExists, readChecked, readClock,
   requestBase, type MemberCheck,
 } from '../model/validation.js';
 import { systemClock, type Clock } from '../env/clock.js';
@@ -221,7 +225,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * |---|---|---|
  * | `POST /orchestrators/{name}/{instanceId?}` (body: input; `timeout` in s; `pollingInterval` ignored; `version` refused; `ifExists`, durable-rx's own: `overwrite`, `fail` or `useExisting`, as `StartNewOptions.ifExists`; `startAt`, durable-rx's own: an ISO 8601 date-time with a zone, as `StartNewOptions.startAt`; `tags`, durable-rx's own: a JSON object of string keys and values, as `StartNewOptions.tags`) | 202 check-status body, `Location`, `Retry-After` (the status link with `returnInternalServerErrorOnFailure=true` when given); with `timeout`, once it finishes in time: 200 output (Completed), 200 status (Terminated, Failed; 500 with `returnInternalServerErrorOnFailure=true`); with `useExisting` over an instance, the same for that instance | 400, 403, 409, 413 |
  * | `GET /instances/{id}` (`showHistory`, `showHistoryOutput`, `showInput`, `returnInternalServerErrorOnFailure`, `format`) | 200 terminal, 202 (+ `Location`, `Retry-After`) otherwise, 500 Failed with `returnInternalServerErrorOnFailure=true` | 404 |
- * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` (empty on the last page) | 400 |
+ * | `GET /instances` (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`, `name` (exact, repeated for several), `order` (`asc` or `desc`), `showInput`, `top`, `format`; `x-ms-continuation-token` header) | 200 array, `x-ms-continuation-token` (empty on the last page) | 400 |
  * | `POST /orchestrators/{name}/{instanceId}/signalWithStart/{eventName}` (durable-rx's own, `DurableClient.signalWithStart`; body: a JSON object `{ input?, eventData? }`; `Idempotency-Key` header as on raiseEvent; `timeout` and `tags` as for start; the start route's `startAt`, `ifExists` and `version` refused) | 202 check-status body of the instance signalled or started | 400, 403, 409, 413 |
  * | `POST /instances/{id}/raiseEvent/{eventName}` (body: event data; `Idempotency-Key` header, durable-rx's own: a repeat with the key delivers nothing, as `RaiseEventOptions.idempotencyKey`) | 202 (a repeat too) | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/terminate?reason=` (without `reason`, a JSON body is the reason; `recursive=true`, durable-rx's own: its running sub-orchestrations too, as `TerminateOptions.recursive`, answered once the instance's own terminate is, the tree following durably) | 202 | 400, 403, 404, 410, 413 |
@@ -229,8 +233,9 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `POST /instances/{id}/cancel?reason=` (likewise; durable-rx's own: cooperative cancellation, see `DurableClient.cancel`) | 202 once the request is stored | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/rewind?reason=` (likewise) | 202 once the rewind is committed | 400, 403, 404, 409 (not terminal), 410 (Completed/Terminated), 413 (also: the store refused the rewritten history, the instance stays Failed) |
  * | `POST /instances/{id}/restart` (`restartWithNewInstanceId`, default true; `timeout` as for start) | 202 check-status body of the new instance (Pending) | 400, 403, 404, 409 (not terminal), 413 |
- * | `DELETE /instances/{id}` (`recursive=true`, durable-rx's own: its sub-orchestrations too, as `PurgeInstanceOptions.recursive`) | 200 `{ instancesDeleted }` | 400, 404, 409 |
- * | `DELETE /instances` (`createdTimeFrom` required, `createdTimeTo`, `runtimeStatus`; any other parameter but `taskHub`, `connection`, `connectionName`, `code` is 400) | 200 `{ instancesDeleted }` | 400, 404 (none) |
+ * | `DELETE /instances/{id}` (`recursive=true`, durable-rx's own: its sub-orchestrations too, as `PurgeInstanceOptions.recursive`) | 200 `{ instancesDeleted }` | 400, 404, 409, 503 (with `recursive=true`: the tree kept changing) |
+ * | `DELETE /instances` (`createdTimeFrom` required, `createdTimeTo`, `runtimeStatus`, `name`; any other parameter but `taskHub`, `connection`, `connectionName`, `code` is 400) | 200 `{ instancesDeleted }` | 400, 404 (none) |
+ * | `POST /instances/terminate`, `/suspend`, `/resume`, `/cancel` (durable-rx's own, `DurableClient.terminateBy` and its siblings: the list filters but `showInput` and `top`, `reason`, `limit`, `recursive` for terminate; `x-ms-continuation-token` header; any other parameter but `taskHub`, `connection`, `connectionName`, `code` is 400; body: the reason, as on one instance) | 200 `{ instancesAffected, instancesSkipped, continuationToken? }` (a token when `limit` stopped it or the request was cut short, and more may match) | 400, 403 |
  * | `GET /instances/{id}/stream` (`untilTerminal=true` ends it after a terminal status) | SSE `status` events (data: status JSON or `null`) | 400 |
  * | `GET /instances/{id}/history/stream` (`untilTerminal=true`; `afterExecution` and `afterEvents`, a history position; `positions=true`) | SSE `history` events (one history event each); with a position or `positions=true`, each history preceded by a `position` event (`{ execution, events }`; see `streamSource`) | 400 |
  * | `GET /streams/instances` (list filters) | SSE `instances` events (data: array) | 400 |
@@ -616,26 +621,43 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       const recursive = parseBoolean(params, 'recursive');
       const limit = parseCount(params, 'limit');
       const continuationToken = c.req.header('x-ms-continuation-token');
+      // Checked first, as on the list: a forged token is 400 also when the filter matches nothing.
+      if (continuationToken) decodeContinuationToken(continuationToken);
       // As on one instance: `?reason=` wins; without it a terminate's JSON body is its reason, and another command's
       // body is its reason when it is a JSON string.
       const body = await bodyOf(c, reason === undefined && command === 'terminate');
       const why = reason ?? (!body.present ? undefined : command === 'terminate' || typeof body.value === 'string' ? body.value : undefined);
-      // A filter of only statuses durable-rx never gives (`Canceled`) matches nothing: nothing to do.
-      const bulkOptions = {
-        ...(limit === undefined ? {} : { limit }),
-        ...(continuationToken ? { continuationToken } : {}),
-        ...(recursive ? { recursive } : {}),
-        // The client went away: no further instance is taken up.
-        signal: c.req.raw.signal,
-      };
+      // A filter of only statuses durable-rx never gives (`Canceled`) matches nothing: nothing to do, once the reason
+      // is checked as the command checks it (a reason it would refuse is 400 whatever the filter).
+      if (matchesNothing(filter)) {
+        if (command === 'terminate') toTerminateReason(why);
+        else if (why !== undefined) isReason(why, 'reason');
+        return jsonResponse({ instancesAffected: 0, instancesSkipped: 0 }, { status: 200 });
+      }
       // A terminate's instances are answered for as on one instance: once each one's own terminate is applied, a
       // recursive one's sub-orchestrations following durably (not waited for level by level within the request).
-      const result = filter.runtimeStatus?.length === 0
-        ? { instancesAffected: 0, instancesSkipped: 0 }
-        : command === 'terminate'
-          ? await terminateByAccepted(client, filter, why, bulkOptions)
-          : await client[`${command}By`](filter, why as string | undefined, bulkOptions);
-      return jsonResponse(result, { status: 200 });
+      const run = (options: BulkTerminateOptions): Promise<BulkCommandResult> => (command === 'terminate'
+        ? terminateByAccepted(client, filter, why, options)
+        : client[`${command}By`](filter, why as string | undefined, options));
+      // Taken up BULK_CONCURRENCY instances at a time, each group with its own `limit`, until the request's signal
+      // aborts (the client went away; on some Node versions, once the body was read): no further instance is then
+      // taken up, and the answer is the one a `limit` gives, the counts and the token to go on with. The signal is not
+      // handed to the command, which would reject and lose the counts. One group at least: a request always moves on.
+      const signal = c.req.raw.signal;
+      let instancesAffected = 0;
+      let instancesSkipped = 0;
+      let token = continuationToken || undefined;
+      let remaining = limit ?? Infinity;
+      do {
+        const result = await run({
+          limit: Math.min(remaining, BULK_CONCURRENCY), ...(token === undefined ? {} : { continuationToken: token }), ...(recursive ? { recursive } : {}),
+        });
+        instancesAffected += result.instancesAffected;
+        instancesSkipped += result.instancesSkipped;
+        remaining -= result.instancesAffected + result.instancesSkipped;
+        token = result.continuationToken;
+      } while (token !== undefined && remaining > 0 && !signal.aborted);
+      return jsonResponse({ instancesAffected, instancesSkipped, ...(token === undefined ? {} : { continuationToken: token }) }, { status: 200 });
     });
   }
 

@@ -19,10 +19,11 @@ export type {
   ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, PurgeMember, PurgeSetResult,
   StatusChange, Store, StoreCapabilities,
 } from '../store/store.js';
-/** The one rule of a recursive purge: which instances, on which conditions (`Store.purgeInstanceSet` executes it). */
-export {
-  MAX_PURGE_SET, planTreePurge, purgeMemberHolds, validatePurgeSet, type TreePurgeDecision, type TreeReads,
-} from '../store/plan-tree-purge.js';
+/**
+ * What a store applies to a set of a recursive purge (`Store.purgeInstanceSet`): its size, its check, each member's
+ * condition. Which members, on which conditions, the client decides.
+ */
+export { MAX_PURGE_SET, purgeMemberHolds, validatePurgeSet } from '../store/plan-tree-purge.js';
 export type {
   AppendHistoryWrite, CreateInstanceWrite, DeleteMessagesWrite, DeleteTaskWrite, InsertMessageWrite, InsertTaskWrite,
   InstanceCondition, StartIfExists,
