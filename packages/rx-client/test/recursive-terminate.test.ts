@@ -30,28 +30,36 @@ const tree: Record<string, Orchestrator> = {
   },
 };
 
+/**
+ * A running root -> mid -> leaf tree in a MemoryStore with no worker, and a view of that store whose commits refuse to
+ * apply a terminate handed on to a child (as when a worker holds it): those stay queued until a worker runs.
+ */
+async function treeWithHeldTerminates(): Promise<{ store: MemoryStore; refusing: Store }> {
+  const store = new MemoryStore();
+  const first = createRuntime({ store, orchestrators: tree, logger: silentLogger });
+  await first.start();
+  await first.client.startNew('TreeRoot', { instanceId: 'root' });
+  await firstValueFrom(first.client.status$('root-mid-leaf').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+  await first.stop();
+  const refusing: Store = new Proxy(store, {
+    get: (target, key) => {
+      if (key === 'commit') {
+        return (writeSet: Parameters<Store['commit']>[0]) => (writeSet.lease?.kind === 'unclaimed' && writeSet.lease.takes !== undefined
+          ? Promise.reject(new Error('held by a worker')) : target.commit(writeSet));
+      }
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { store, refusing };
+}
+
 describe('a recursive terminate over HTTP', () => {
   it('is answered once the instance is terminated, before its sub-orchestrations end; the remote terminate waits for them', async () => {
-    const store = new MemoryStore();
-    const first = createRuntime({ store, orchestrators: tree, logger: silentLogger });
-    await first.start();
-    await first.client.startNew('TreeRoot', { instanceId: 'root' });
-    await firstValueFrom(first.client.status$('root-mid-leaf').pipe(filter((s) => s?.runtimeStatus === 'Running')));
-    await first.stop();
-
     // The server's client terminates the root itself but cannot apply the terminates it hands on (as when a worker
     // holds each child): they stay queued until a worker runs. Its clock never moves, so its own wait for the tree
     // would never end.
-    const refusing: Store = new Proxy(store, {
-      get: (target, key) => {
-        if (key === 'commit') {
-          return (writeSet: Parameters<Store['commit']>[0]) => (writeSet.lease?.kind === 'unclaimed' && writeSet.lease.takes !== undefined
-            ? Promise.reject(new Error('held by a worker')) : target.commit(writeSet));
-        }
-        const value = Reflect.get(target, key, target) as unknown;
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+    const { store, refusing } = await treeWithHeldTerminates();
     const serverClient = createClient({ store: refusing, clock: new VirtualClock() });
     const handler = createHttpHandler(serverClient, { key: KEY, logger: silentLogger });
     const answers: number[] = [];
@@ -82,24 +90,8 @@ describe('a recursive terminate over HTTP', () => {
   });
 
   it('by filter is answered once each instance it takes up is terminated, before their sub-orchestrations end', async () => {
-    const store = new MemoryStore();
-    const first = createRuntime({ store, orchestrators: tree, logger: silentLogger });
-    await first.start();
-    await first.client.startNew('TreeRoot', { instanceId: 'root' });
-    await firstValueFrom(first.client.status$('root-mid-leaf').pipe(filter((s) => s?.runtimeStatus === 'Running')));
-    await first.stop();
-
     // As above: the terminates handed on stay queued until a worker runs, and the server's clock never moves.
-    const refusing: Store = new Proxy(store, {
-      get: (target, key) => {
-        if (key === 'commit') {
-          return (writeSet: Parameters<Store['commit']>[0]) => (writeSet.lease?.kind === 'unclaimed' && writeSet.lease.takes !== undefined
-            ? Promise.reject(new Error('held by a worker')) : target.commit(writeSet));
-        }
-        const value = Reflect.get(target, key, target) as unknown;
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+    const { store, refusing } = await treeWithHeldTerminates();
     const handler = createHttpHandler(createClient({ store: refusing, clock: new VirtualClock() }), { key: KEY, logger: silentLogger });
     const server = await serveForTest(handler);
     cleanups.push(() => server.close());
