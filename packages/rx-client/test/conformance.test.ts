@@ -11,5 +11,7 @@ describeClientConformance('remote client (HTTP + SSE)', async (runtime) => {
   const handler = createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, reconnectDelayMs: 50 });
   const server = await serveForTest(handler);
   // The server's worker runs on its own (as with Durable Functions): a start may be Running by the next read.
-  return { client: createRemoteClient({ baseUrl: server.url, key: KEY }), close: () => server.close(), startsShowPending: false };
+  const client = createRemoteClient({ baseUrl: server.url, key: KEY });
+  // The client's stream and timers end with it, the server's sessions with the server.
+  return { client, close: async () => { client.close(); await server.close(); }, startsShowPending: false };
 });

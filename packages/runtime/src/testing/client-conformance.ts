@@ -12,6 +12,7 @@ import { createClient } from '../client/create-client.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { silentLogger } from '../env/logger.js';
 import { randomId } from '../env/new-id.js';
+import { Gates } from './gates.js';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from './samples.js';
 import { SETTLED, within } from './settled.js';
 import { VirtualClock } from './virtual-clock.js';
@@ -3003,47 +3004,6 @@ async function nextMillisecond(): Promise<void> {
 function byPageKey(list: readonly InstanceStatus[]): InstanceStatus[] {
   return [...list].sort((a, b) =>
     a.createdTime.getTime() - b.createdTime.getTime() || (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
-}
-
-/** Promises an activity can wait on and a test can open, plus notification when an activity reaches one. */
-class Gates {
-  readonly #gates = new Map<string, Latch>();
-  readonly #reached = new Map<string, Latch>();
-
-  wait(key: string): Promise<void> {
-    latchOf(this.#reached, key).open();
-    return latchOf(this.#gates, key).promise;
-  }
-
-  reached(key: string): Promise<void> {
-    return latchOf(this.#reached, key).promise;
-  }
-
-  open(key: string): void {
-    latchOf(this.#gates, key).open();
-  }
-
-  openAll(): void {
-    for (const gate of this.#gates.values()) gate.open();
-  }
-}
-
-/** A promise and the function that resolves it. */
-interface Latch {
-  readonly promise: Promise<void>;
-  readonly open: () => void;
-}
-
-/** The latch of `key` in `latches`, made on first use. */
-function latchOf(latches: Map<string, Latch>, key: string): Latch {
-  let latch = latches.get(key);
-  if (!latch) {
-    let open!: () => void;
-    const promise = new Promise<void>((resolve) => (open = resolve));
-    latch = { promise, open };
-    latches.set(key, latch);
-  }
-  return latch;
 }
 
 /** Subscribes at once; `ready` resolves with the first value, `done` with the first `count` values. */
