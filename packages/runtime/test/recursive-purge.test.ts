@@ -5,10 +5,10 @@ import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { createClient } from '../src/client/create-client.js';
-import { MAX_PURGE_SET } from '../src/store/plan-tree-purge.js';
+import { MAX_PURGE_SET, planTreePurge } from '../src/store/plan-tree-purge.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
 import type { InstanceState } from '../src/model/instance-status.js';
-import type { PurgeMember, PurgeSetResult } from '../src/store/store.js';
+import type { PurgeMember, PurgeSetResult, Store } from '../src/store/store.js';
 
 // A root that calls two children one after the other; each calls a grandchild of one fixed id (the root's id with
 // `-g`), so the second child's call starts a new instance over the first one's finished grandchild.
@@ -213,4 +213,94 @@ describe('purgeInstanceHistory with recursive, in sets', () => {
     expect((await client.getStatus('again'))?.runtimeStatus).toBe('Running');
     for (let i = 0; i < n; i++) expect(await client.getStatus(`again-${i}`)).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: 'again' });
   }, 60_000);
+
+  it('deletes none of the children of an execution started over the named instance between its history read and its children\'s reads', async () => {
+    // As above, but the restart comes after the purge read the first execution's history and before it reads the
+    // children that history names: their instances (the same ids, called again) are the new execution's, which the
+    // purge does not take, though each names the instance as its parent.
+    const fanWait: Record<string, Orchestrator> = {
+      FanWait: function* (ctx) {
+        const n = ctx.getInput() as number;
+        yield ctx.Task.all(Array.from({ length: n }, (_, i) => ctx.callSubOrchestrator('Leaf', undefined, `${ctx.instanceId}-${i}`)));
+        return yield ctx.waitForExternalEvent('go');
+      },
+      Leaf: function* () {
+        return 'leaf';
+      },
+    };
+    const n = MAX_PURGE_SET + 5;
+    const store = new MemoryStore();
+    const runtime = createRuntime({ store, orchestrators: fanWait, logger: silentLogger });
+    runtimes.push(runtime);
+    await runtime.start();
+    const { client } = runtime;
+    const childrenDone = async (): Promise<void> => {
+      await vi.waitFor(async () => {
+        const history = (await client.getStatus('late', { showHistory: true }))?.history ?? [];
+        expect(history.filter((e) => e.type === 'SubOrchestrationInstanceCompleted')).toHaveLength(n);
+      }, { timeout: 30_000 });
+    };
+    await client.startNew('FanWait', { instanceId: 'late', input: n });
+    await childrenDone();
+    await client.raiseEvent('late', 'go', 'first');
+    expect((await client.waitForCompletion('late')).runtimeStatus).toBe('Completed');
+    const first = (await store.getInstance('late'))!.executionId;
+    // The purging client's reads of the children wait for the restart, which the first of them starts.
+    let restart: (() => Promise<void>) | undefined = async () => {
+      await client.restart('late');
+      expect((await store.getInstance('late'))?.executionId).not.toBe(first);
+      await childrenDone();
+    };
+    let restarted: Promise<void> | undefined;
+    const view: Store = new Proxy(store, {
+      get: (target, key) => {
+        if (key === 'getInstance') {
+          return async (id: string) => {
+            if (id.startsWith('late-')) {
+              restarted ??= restart!();
+              restart = undefined;
+              await restarted;
+            }
+            return target.getInstance(id);
+          };
+        }
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    await expect(createClient({ store: view }).purgeInstanceHistory('late', { recursive: true }))
+      .rejects.toMatchObject({ code: 'instance-not-terminal', status: 409 });
+    expect(restart).toBeUndefined();
+    expect((await client.getStatus('late'))?.runtimeStatus).toBe('Running');
+    for (let i = 0; i < n; i++) expect(await client.getStatus(`late-${i}`)).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: 'late' });
+  }, 60_000);
+});
+
+describe('planTreePurge', () => {
+  const created = (instanceId: string, eventId: number): HistoryEvent =>
+    ({ type: 'SubOrchestrationInstanceCreated', eventId, timestamp: '2026-01-01T00:00:00.000Z', name: 'Leaf', instanceId });
+  const state = (instanceId: string, executionId: string, more: Partial<InstanceState> = {}): InstanceState =>
+    ({ instanceId, executionId, version: 3, name: 'Any', runtimeStatus: 'Completed', historyLength: 3, ...more }) as InstanceState;
+
+  it('takes a sub-orchestration only when its parent call names the execution whose history named it', () => {
+    const root = state('root', 'e1');
+    const plan = planTreePurge('root', {
+      states: new Map([
+        ['root', root],
+        ['own', state('own', 'c1', { parentInstanceId: 'root', parentCall: { executionId: 'e1', taskScheduledId: 0 } })],
+        ['newer', state('newer', 'c2', { parentInstanceId: 'root', parentCall: { executionId: 'e2', taskScheduledId: 1 } })],
+        // A link recorded before executions were named in it: the parent's id is all there is to go by.
+        ['unnamed', state('unnamed', 'c3', { parentInstanceId: 'root', parentCall: { taskScheduledId: 2 } })],
+      ]),
+      histories: new Map([['root', [created('own', 0), created('newer', 1), created('unnamed', 2)]], ['own', []], ['unnamed', []]]),
+    });
+    expect(plan).toEqual({
+      kind: 'purge',
+      members: [
+        { instanceId: 'unnamed', executionId: 'c3', version: 3 },
+        { instanceId: 'own', executionId: 'c1', version: 3 },
+        { instanceId: 'root', executionId: 'e1', version: 3 },
+      ],
+    });
+  });
 });

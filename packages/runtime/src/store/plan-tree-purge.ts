@@ -37,8 +37,9 @@ export type TreePurgeDecision =
  * decision is `kind: 'purge'`.
  *
  * - The tree is the named instance and, level by level, every sub-orchestration a member's history started (answered
- *   or not, `subOrchestrationsOf`) whose instance names that member as its parent; an id gone, or taken by another
- *   parent's instance, is left out. An id joins once, under the first member (in tree order) whose call its instance
+ *   or not, `subOrchestrationsOf`) whose instance names that member's execution as its parent ({@link isChildOf}); an
+ *   id gone, or taken by another parent's instance or by another execution's call of the member (restarted since its
+ *   history was read, calling the same id again), is left out. An id joins once, under the first member (in tree order) whose call its instance
  *   answers: two members may have called one id one after the other, and the instance is the later caller's.
  * - Every member must be terminal: one that is not throws {@link InstanceNotTerminalError} (409) before anything is
  *   deleted.
@@ -79,7 +80,7 @@ export function planTreePurge(rootId: string, reads: TreeReads): TreePurgeDecisi
         continue;
       }
       const child = reads.states.get(id);
-      if (child?.parentInstanceId !== parent.instanceId) continue;
+      if (!child || !isChildOf(child, parent)) continue;
       seen.add(id);
       tree.push(child);
     }
@@ -89,6 +90,16 @@ export function planTreePurge(rootId: string, reads: TreeReads): TreePurgeDecisi
     kind: 'purge',
     members: tree.reverse().map(({ instanceId, executionId, version }) => ({ instanceId, executionId, version })),
   };
+}
+
+/**
+ * Whether `child` is a sub-orchestration of the execution of `parent` that was read: it names `parent` as its parent,
+ * and its parent call names that execution (`parentCall.executionId`). A child whose link names no execution (stored
+ * before links named one) is taken by its parent's id alone.
+ */
+function isChildOf(child: InstanceState, parent: InstanceState): boolean {
+  const execution = child.parentCall?.executionId;
+  return child.parentInstanceId === parent.instanceId && (execution === undefined || execution === parent.executionId);
 }
 
 /**
