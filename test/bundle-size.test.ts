@@ -1238,11 +1238,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, a recursive purge checks each member's history is the one of the state it read (eventsOfHistory), and
  * planWriteSet names the member of a malformed key: 43,639 / 54,887 / 84,970 -> 43,684 / 54,930 / 85,005 B (+45 / +43
  * / +35), budgets set to match.
+ * 2026-12-05, a recursive purge takes a child only when its parent call names the member's execution read:
+ * 43,684 / 54,930 / 85,005 -> 43,718 / 54,970 / 85,053 B (+34 / +40 / +48), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 43_684 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_930 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 85_005 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 43_718 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 54_970 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 85_053 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_481 },
 ];
 
