@@ -61,3 +61,5 @@ export { randomId, type NewId } from './env/new-id.js';
 export { consoleLogger, silentLogger, type Logger } from './env/logger.js';
 export type { StopOptions, WorkerMetrics } from './worker/worker.js';
 export type { LeaseStorage } from './worker/lease-succession.js';
+export type { RetentionOptions } from './worker/retention-sweep.js';
+export { isDueForPurge, type RetentionPeriods } from './store/plan-retention.js';

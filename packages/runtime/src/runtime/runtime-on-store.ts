@@ -14,6 +14,7 @@ import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
 import { DEFAULT_CACHE_SIZE } from '../worker/execution-cache.js';
 import type { LeaseStorage } from '../worker/lease-succession.js';
 import { DEFAULT_STORE_CALL_TIMEOUT_MS } from '../model/store-call-timeout.js';
+import type { RetentionOptions } from '../worker/retention-sweep.js';
 import { DEFAULT_STOP_GRACE_MS, NO_WORKER_METRICS, Worker, type StartHandOff, type StopOptions, type WorkerMetrics } from '../worker/worker.js';
 
 /**
@@ -126,6 +127,25 @@ export interface RuntimeOptions {
    * recorded lives are taken to be over at once. One runtime per storage. Default: nothing is recorded.
    */
   readonly leaseStorage?: LeaseStorage;
+  /**
+   * Purges ended instances automatically once they have been ended for a period of their status (ms, counted from
+   * their end, not their creation): `completed`, `failed`, `terminated`, each a number >= 0 (`Infinity`, or left out:
+   * kept), and `intervalMs`, the time between two sweeps (default: the shortest period, within 1 s and 5 min). Off
+   * by default: instances are kept until purged by hand (`purgeInstanceHistory`, `purgeInstanceHistoryBy`). The
+   * worker sweeps while it runs: at its start, then every `intervalMs`, a bounded number of pages per sweep with a
+   * macrotask between two (it never holds up steps), and `stop()` releases its timer. A Pending, Running or Suspended
+   * instance is never purged, nor one that changed since the sweep read it (a restart racing the sweep wins). A
+   * sub-orchestration is kept as long as the execution of its parent that started it is kept, so a tree goes as a
+   * whole once its root is due; one whose parent is gone or continued as new goes by its own end. Safe with several
+   * workers on one store (tabs, processes): each instance is purged once. A sweep that fails is logged and the next
+   * one tries again.
+   *
+   * @example
+   * ```ts
+   * createRuntime({ store, orchestrators, retention: { completed: 24 * 3_600_000, failed: 7 * 24 * 3_600_000 } });
+   * ```
+   */
+  readonly retention?: RetentionOptions;
 }
 
 /** A worker plus its client. */
@@ -208,6 +228,7 @@ export function runtimeOnStore(options: CheckedRuntimeOptions, store: Store): Ru
     ...limits,
     cacheSize: options.cacheSize ?? DEFAULT_CACHE_SIZE,
     leaseStorage: options.leaseStorage,
+    retention: options.retention,
     metrics,
   });
   const knownOrchestrators = new Set(orchestrators.keys());
@@ -350,6 +371,10 @@ const RUNTIME_CHECKS = {
   // A delay: Infinity bounds store calls by their leases only.
   storeCallTimeoutMs: isDelayMs,
   leaseStorage: hasMethods<LeaseStorage>(['getItem', 'setItem']),
+  // Periods >= 0 (Infinity: kept), the interval a finite delay, as a timer is set on it.
+  retention: (value: unknown, what: string): RetentionOptions => readChecked(value, what, {
+    completed: isTimeoutMs, failed: isTimeoutMs, terminated: isTimeoutMs, intervalMs: isFiniteDelayMs,
+  }),
 };
 
 /** {@link RuntimeOptions} as {@link checkRuntimeOptions} reads them: each member checked, the registries as Maps. */

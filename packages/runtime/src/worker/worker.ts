@@ -27,6 +27,7 @@ import { ExecutionCache } from './execution-cache.js';
 import { Turns } from './turns.js';
 import { LeaseSuccession, type LeaseStorage, type WorkerLocks } from './lease-succession.js';
 import type { Logger } from '../env/logger.js';
+import { RetentionSweep, type RetentionOptions } from './retention-sweep.js';
 
 /** First and longest delay before the worker retries after its store failed to hand out work. */
 const MIN_PUMP_RETRY_MS = 100;
@@ -160,6 +161,8 @@ export interface WorkerOptions {
   readonly leaseStorage?: LeaseStorage;
   /** Web Locks for the lease succession; default `navigator.locks`. */
   readonly locks?: WorkerLocks;
+  /** Purge ended instances once their period has passed ({@link RetentionSweep}); absent: never. */
+  readonly retention?: RetentionOptions | undefined;
 }
 
 /**
@@ -374,6 +377,8 @@ export class Worker {
    */
   readonly #turns = new Turns();
   #metrics: { -readonly [K in keyof WorkerMetrics]: number };
+  /** The retention sweeps, when `retention` was given: armed by `start`, released by `stop`. */
+  readonly #sweep: RetentionSweep | undefined;
 
   constructor(options: WorkerOptions) {
     this.#o = options;
@@ -381,6 +386,10 @@ export class Worker {
     this.#leaseOwner = options.leaseStorage || options.ownerReused ? lifeLeaseOwner(options.owner, lifeStart(readClock(options.clock, WORKER_CLOCK))) : options.owner;
     this.#cache = new ExecutionCache(options.cacheSize);
     this.#calls = new DeadlineList(options.clock, true, WORKER_CLOCK);
+    this.#sweep = options.retention && new RetentionSweep({
+      store: options.store, clock: options.clock, logger: options.logger, retention: options.retention,
+      bounded: (call, what) => this.#bounded(call, what),
+    });
   }
 
   /**
@@ -413,6 +422,7 @@ export class Worker {
     if (this.#started || this.#stopping) return;
     this.#started = true;
     this.#subscribeWork();
+    this.#sweep?.start();
     const { leaseStorage, ownerReused = false } = this.#o;
     if (!leaseStorage && !ownerReused) {
       this.#claiming = true;
@@ -525,6 +535,8 @@ export class Worker {
     this.#stopped ??= (async () => {
       this.#stopping = true;
       this.#succession?.stopWaiting();
+      // The sweep's timer is released now; a sweep under way stops at its next page (its store call ends below).
+      const sweepEnded = this.#sweep?.stop();
       // What waits for a turn goes on now (a step sees the stop and is not run); no turn is asked for after.
       this.#turns.close();
       try {
@@ -590,6 +602,7 @@ export class Worker {
         this.#ended = true;
         this.#calls.lingers = false;
         this.#calls.endAll(() => new StoreClosedError('the worker stopped'));
+        await sweepEnded;
         // When every lease of this life was committed or released, nothing is left for a next life to take over.
         this.#succession?.end(clean);
       }

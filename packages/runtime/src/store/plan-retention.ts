@@ -1,0 +1,138 @@
+import { isTerminalStatus, type InstanceState, type OrchestrationRuntimeStatus } from '../model/instance-status.js';
+import type { PurgeMember } from './store.js';
+
+/**
+ * How long ended instances are kept, per status, in ms counted from the instance's end (its `lastUpdatedTime` as an
+ * ended instance); a status left out (or `Infinity`) is kept until purged by hand. `0` purges an instance at the first
+ * pass that sees it ended. Only the ended statuses have a period: a Pending, Running, Suspended or ContinuedAsNew
+ * instance is never due.
+ *
+ * @example
+ * ```ts
+ * const periods: RetentionPeriods = { completed: 86_400_000, failed: 7 * 86_400_000 }; // Terminated ones are kept
+ * ```
+ */
+export interface RetentionPeriods {
+  /** Completed instances: kept this long after they completed. */
+  readonly completed?: number;
+  /** Failed instances: kept this long after they failed (longer, to debug or rewind them, is common). */
+  readonly failed?: number;
+  /** Terminated instances: kept this long after they were terminated. */
+  readonly terminated?: number;
+}
+
+/** The period of `status` (ms), or `undefined` when instances of that status are kept (not ended, or no period). */
+export function retentionPeriodOf(status: OrchestrationRuntimeStatus, periods: RetentionPeriods): number | undefined {
+  const period = status === 'Completed' ? periods.completed : status === 'Failed' ? periods.failed : status === 'Terminated' ? periods.terminated : undefined;
+  return period === undefined || period === Infinity ? undefined : period;
+}
+
+/** The statuses that have a period, the filter a sweep lists its candidates by. */
+export function retainedStatuses(periods: RetentionPeriods): OrchestrationRuntimeStatus[] {
+  return (['Completed', 'Failed', 'Terminated'] as const).filter((status) => retentionPeriodOf(status, periods) !== undefined);
+}
+
+/**
+ * The latest `createdTime` an instance due at `now` can have: `now` less the shortest period (an instance that ended
+ * before its period began was created before that too). A sweep lists candidates with it as `createdTimeTo`, then
+ * decides each by {@link isDueForPurge}. `undefined` when no status has a period.
+ */
+export function retentionCutoff(now: Date, periods: RetentionPeriods): Date | undefined {
+  const shortest = shortestPeriod(periods);
+  return shortest === undefined ? undefined : new Date(now.getTime() - shortest);
+}
+
+/** The shortest period of `periods` (ms), or `undefined` when no status has one. */
+export function shortestPeriod(periods: RetentionPeriods): number | undefined {
+  const shortest = Math.min(...retainedStatuses(periods).map((status) => retentionPeriodOf(status, periods)!));
+  return shortest === Infinity ? undefined : shortest;
+}
+
+/**
+ * The one rule of retention, for one instance on its own: it has ended (Completed, Failed or Terminated), its status
+ * has a period, and that period has passed at `now`, counted from its end (`lastUpdatedTime`: the time it ended, or of
+ * a later change recorded on the ended instance, such as a late result recorded and ignored). Whether a
+ * sub-orchestration is also kept for its parent's sake is {@link planRetention}'s to decide.
+ *
+ * @example
+ * ```ts
+ * isDueForPurge(completedAtNoon, new Date('2026-12-06T12:00:00Z'), { completed: 86_400_000 }); // true: a day passed
+ * isDueForPurge(runningInstance, new Date(), { completed: 0 }); // false: never one that has not ended
+ * ```
+ */
+export function isDueForPurge(
+  state: Pick<InstanceState, 'runtimeStatus' | 'lastUpdatedTime'>, now: Date, periods: RetentionPeriods,
+): boolean {
+  if (!isTerminalStatus(state.runtimeStatus)) return false;
+  const period = retentionPeriodOf(state.runtimeStatus, periods);
+  return period !== undefined && state.lastUpdatedTime.getTime() + period <= now.getTime();
+}
+
+/**
+ * Whether `parent` (the instance now under a sub-orchestration's `parentInstanceId`) is the execution that started
+ * `child`, so that the child is kept as long as it is: its `parentCall` names that execution. A parent that continued
+ * as new, was started again or was purged (and perhaps started again) no longer is, and a link stored before
+ * executions were named in it (no `parentCall.executionId`) names none: such a child is decided on its own.
+ */
+export function parentKeeps(child: Pick<InstanceState, 'parentCall'>, parent: Pick<InstanceState, 'executionId'>): boolean {
+  const execution = child.parentCall?.executionId;
+  return execution !== undefined && execution === parent.executionId;
+}
+
+/** The decision of {@link planRetention}: which parents to read first, or which instances to purge on which conditions. */
+export type RetentionDecision =
+  | { readonly kind: 'read'; readonly instanceIds: readonly string[] }
+  | { readonly kind: 'purge'; readonly members: readonly PurgeMember[] };
+
+/**
+ * Which of a page of candidates a retention sweep purges at `now`. Pure: when it needs the state of a parent it has
+ * not been given (`kind: 'read'`), the caller reads those ids (`undefined` for a missing one), adds them to `parents`
+ * and asks again.
+ *
+ * A candidate is purged when it is due on its own ({@link isDueForPurge}) and no ancestor keeps it: a sub-orchestration
+ * is kept as long as the execution that started it ({@link parentKeeps}) is kept, that is, while that parent has not
+ * ended, or ended less than its own period ago, or is kept by its own parent, up the tree. So a tree goes as a whole
+ * once its root is due (its members in the same pass, each by its own condition), and an instance never loses a
+ * sub-orchestration its history still names while it can be read. A child whose parent is gone or runs another
+ * execution (an eternal orchestration that continued as new, a parent restarted or purged on its own) is decided by
+ * its own end, so nothing is kept for ever.
+ *
+ * Each member carries the execution and version read: the store deletes it only while it still is that snapshot
+ * (`purgeMemberHolds`), so an instance started again, rewound or changed since it was read is never purged on a stale
+ * decision.
+ *
+ * @example
+ * ```ts
+ * planRetention(page.instances, new Map(), now, { completed: 3_600_000 }); // { kind: 'read', instanceIds: [parent ids] } or { kind: 'purge', members }
+ * ```
+ */
+export function planRetention(
+  candidates: readonly InstanceState[], parents: ReadonlyMap<string, InstanceState | undefined>, now: Date, periods: RetentionPeriods,
+): RetentionDecision {
+  const listed = new Map(candidates.map((state) => [state.instanceId, state]));
+  const read = new Set<string>();
+  const members: PurgeMember[] = [];
+  for (const candidate of candidates) {
+    if (!isDueForPurge(candidate, now, periods)) continue;
+    let kept = false;
+    const seen = new Set([candidate.instanceId]);
+    for (let state = candidate; state.parentInstanceId !== undefined && !seen.has(state.parentInstanceId);) {
+      const parentId = state.parentInstanceId;
+      seen.add(parentId);
+      const parent = parents.has(parentId) ? parents.get(parentId) : listed.get(parentId);
+      if (parent === undefined && !parents.has(parentId)) {
+        read.add(parentId);
+        kept = true; // undecided until the parent is read
+        break;
+      }
+      if (parent === undefined || !parentKeeps(state, parent)) break;
+      if (!isDueForPurge(parent, now, periods)) {
+        kept = true;
+        break;
+      }
+      state = parent;
+    }
+    if (!kept) members.push({ instanceId: candidate.instanceId, executionId: candidate.executionId, version: candidate.version });
+  }
+  return read.size > 0 ? { kind: 'read', instanceIds: [...read] } : { kind: 'purge', members };
+}

@@ -1,0 +1,169 @@
+import { isStoreClosed } from '../model/errors/store-closed-error.js';
+import type { InstanceState } from '../model/instance-status.js';
+import { readClock } from '../model/validation.js';
+import type { Clock, ClockTimer } from '../env/clock.js';
+import type { Logger } from '../env/logger.js';
+import { MAX_PURGE_SET } from '../store/plan-tree-purge.js';
+import { planRetention, retainedStatuses, retentionCutoff, shortestPeriod, type RetentionPeriods } from '../store/plan-retention.js';
+import type { PurgeMember, Store } from '../store/store.js';
+import { onNextMacrotask } from './turns.js';
+
+/**
+ * Automatic retention of ended instances (`RuntimeOptions.retention`): how long each ended status is kept
+ * ({@link RetentionPeriods}, counted from the instance's end) and how often the worker looks for instances past it.
+ * Off unless given; a status without a period is kept until purged by hand.
+ *
+ * @example
+ * ```ts
+ * createRuntime({ store, orchestrators, retention: { completed: 86_400_000, failed: 7 * 86_400_000 } });
+ * ```
+ */
+export interface RetentionOptions extends RetentionPeriods {
+  /**
+   * Time between two sweeps, in ms on the runtime's clock (a finite number > 0). Default: the shortest period, at
+   * least 1 s and at most 5 min. An instance is purged between its period's end and one interval later (plus the time
+   * a sweep takes to reach it); the first sweep runs as the worker starts.
+   */
+  readonly intervalMs?: number;
+}
+
+/** The default of {@link RetentionOptions.intervalMs}: the shortest period, within these bounds. */
+const MIN_DEFAULT_INTERVAL_MS = 1000;
+const MAX_DEFAULT_INTERVAL_MS = 300_000;
+/** Instances one page of a sweep lists, and the most pages one sweep reads before it lets the next one go on. */
+export const RETENTION_PAGE_SIZE = 100;
+export const RETENTION_PAGES_PER_SWEEP = 10;
+/** How soon the next sweep comes after one that stopped with more left (its bound of pages, a page left unfinished). */
+const BACKLOG_SWEEP_MS = 1000;
+/** How many times a sweep sends one set of members, each time without the one the store found changed. */
+const SET_ATTEMPTS = 3;
+
+/** The interval of `options` (see {@link RetentionOptions.intervalMs}). */
+export function retentionIntervalMs(options: RetentionOptions): number {
+  if (options.intervalMs !== undefined) return options.intervalMs;
+  const shortest = shortestPeriod(options) ?? MAX_DEFAULT_INTERVAL_MS;
+  return Math.min(MAX_DEFAULT_INTERVAL_MS, Math.max(MIN_DEFAULT_INTERVAL_MS, shortest));
+}
+
+/** What a {@link RetentionSweep} works with: the worker's store, clock and logger, and its bound on store calls. */
+export interface RetentionSweepOptions {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly retention: RetentionOptions;
+  /** The worker's bound on one store call (its `storeCallTimeoutMs`, ended by its stop). */
+  readonly bounded: <T>(call: () => Promise<T>, what: string) => Promise<T>;
+}
+
+/**
+ * The worker's retention sweeps: one timer on the worker's clock, armed by `start` and released by `stop`. A sweep
+ * lists the instances of the retained statuses created up to the cutoff (`retentionCutoff`: an instance that ended
+ * before its period began was created before that), a page at a time, decides with `planRetention` which are due, and
+ * deletes them with `Store.purgeInstanceSet`, each only while it is still the snapshot read: an instance restarted,
+ * rewound or changed in between is left (the set is sent again without it, up to 3 times; then the page is left to the
+ * next sweep, which reads it again). So several workers (tabs, processes) sweeping one store at once purge each
+ * instance once and nothing else. A sweep reads at most
+ * {@link RETENTION_PAGES_PER_SWEEP} pages and waits a macrotask between two, so steps and timers go on meanwhile; the
+ * next sweep goes on where it stopped (its continuation token), a second later when it stopped with more left. A sweep
+ * that fails is logged (not when the store was closed: the worker hears of that from its own calls) and the next one
+ * tries again, from the start.
+ */
+export class RetentionSweep {
+  readonly #o: RetentionSweepOptions;
+  readonly #intervalMs: number;
+  #timer: ClockTimer | undefined;
+  /** The sweep running now, if any: `stop` returns it. */
+  #running: Promise<void> | undefined;
+  #stopped = false;
+  /** Where the last sweep stopped at its bound of pages, for the next one. */
+  #token: string | undefined;
+
+  constructor(options: RetentionSweepOptions) {
+    this.#o = options;
+    this.#intervalMs = retentionIntervalMs(options.retention);
+  }
+
+  /** Arms the first sweep, at once (on the next tick of the clock). */
+  start(): void {
+    if (this.#stopped || this.#timer !== undefined || this.#running) return;
+    this.#arm(0);
+  }
+
+  /** Releases the timer; a sweep under way stops at its next page. Resolves when it has. Never rejects. */
+  stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    return this.#running ?? Promise.resolve();
+  }
+
+  #arm(delayMs: number): void {
+    this.#timer = this.#o.clock.setTimeout(this.#fire, delayMs);
+  }
+
+  readonly #fire = (): void => {
+    this.#timer = undefined;
+    if (this.#stopped) return;
+    const running = (this.#running = this.#sweep().then((more) => more ? BACKLOG_SWEEP_MS : this.#intervalMs, (error: unknown) => {
+      this.#token = undefined;
+      if (!this.#stopped && !isStoreClosed(error)) this.#o.logger.error(`retention sweep failed; the next one in ${this.#intervalMs} ms`, error);
+      return this.#intervalMs;
+    }).then((delayMs) => {
+      if (this.#running === running) this.#running = undefined;
+      if (!this.#stopped) this.#arm(delayMs);
+    }));
+  };
+
+  /** One sweep; true when it stopped with more to do (its bound of pages, or a page left to the next sweep). */
+  async #sweep(): Promise<boolean> {
+    const { store, clock, retention, bounded } = this.#o;
+    const statuses = retainedStatuses(retention);
+    for (let page = 0; page < RETENTION_PAGES_PER_SWEEP; page++) {
+      if (page > 0) await new Promise<void>((resolve) => onNextMacrotask(resolve));
+      if (this.#stopped) return false;
+      const now = readClock(clock, "the worker's clock");
+      const cutoff = retentionCutoff(now, retention);
+      if (cutoff === undefined) return false;
+      const continuationToken = this.#token;
+      const { instances, continuationToken: next } = await bounded(() => store.queryInstances({
+        runtimeStatus: statuses, createdTimeTo: cutoff, pageSize: RETENTION_PAGE_SIZE, showInput: false,
+        ...(continuationToken === undefined ? {} : { continuationToken }),
+      }), 'queryInstances');
+      // A page whose purge was left unfinished is read again by the next sweep (its token is kept).
+      if (!(await this.#purgeDue(instances, now))) return true;
+      this.#token = next;
+      if (next === undefined) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Purges what `planRetention` finds due among `candidates`, reading the parents it asks for. False when it left some
+   * for the next sweep: stopped, or a set refused more than {@link SET_ATTEMPTS} times.
+   */
+  async #purgeDue(candidates: readonly InstanceState[], now: Date): Promise<boolean> {
+    const { store, retention, bounded } = this.#o;
+    const parents = new Map<string, InstanceState | undefined>();
+    let decision = planRetention(candidates, parents, now, retention);
+    while (decision.kind === 'read') {
+      if (this.#stopped) return false;
+      const read = await Promise.all(decision.instanceIds.map((id) => bounded(() => store.getInstance(id), 'getInstance')));
+      decision.instanceIds.forEach((id, i) => parents.set(id, read[i]));
+      decision = planRetention(candidates, parents, now, retention);
+    }
+    const { members } = decision;
+    for (let from = 0; from < members.length; from += MAX_PURGE_SET) {
+      let set: readonly PurgeMember[] = members.slice(from, from + MAX_PURGE_SET);
+      // A member that changed since it was read (or that another sweep purged) fails the whole set, which deleted
+      // nothing: the set is sent again without it, a few times; past that (another worker sweeping the same page at
+      // the same time), the rest is left to the next sweep, which reads the page again.
+      for (let attempt = 1; set.length > 0; attempt++) {
+        if (this.#stopped || attempt > SET_ATTEMPTS) return false;
+        const { changed } = await bounded(() => store.purgeInstanceSet(set), 'purgeInstanceSet');
+        if (changed === undefined) break;
+        set = set.filter((member) => member.instanceId !== changed);
+      }
+    }
+    return true;
+  }
+}

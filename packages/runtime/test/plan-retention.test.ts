@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import type { InstanceState, OrchestrationRuntimeStatus } from '../src/model/instance-status.js';
+import { isDueForPurge, planRetention, retentionCutoff } from '../src/store/plan-retention.js';
+import { retentionIntervalMs } from '../src/worker/retention-sweep.js';
+
+const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+const HOUR = 3_600_000;
+
+function state(
+  instanceId: string, runtimeStatus: OrchestrationRuntimeStatus, endedAtMs: number,
+  o: { parent?: string; parentExecution?: string; executionId?: string } = {},
+): InstanceState {
+  return {
+    instanceId, name: 'Orch', runtimeStatus, createdTime: new Date(T0), lastUpdatedTime: new Date(endedAtMs),
+    executionId: o.executionId ?? `${instanceId}-e1`, historyLength: 3, version: 4,
+    ...(o.parent === undefined ? {} : {
+      parentInstanceId: o.parent,
+      parentCall: { taskScheduledId: 0, ...(o.parentExecution === undefined ? {} : { executionId: o.parentExecution }) },
+    }),
+  };
+}
+
+const member = (s: InstanceState) => ({ instanceId: s.instanceId, executionId: s.executionId, version: s.version });
+
+describe('isDueForPurge', () => {
+  const now = new Date(T0 + 2 * HOUR);
+  it('counts the period from the end, inclusive, for the statuses that have one', () => {
+    expect(isDueForPurge(state('a', 'Completed', T0 + HOUR), now, { completed: HOUR })).toBe(true);
+    expect(isDueForPurge(state('a', 'Completed', T0 + HOUR + 1), now, { completed: HOUR })).toBe(false);
+    expect(isDueForPurge(state('a', 'Failed', T0), now, { completed: 0 })).toBe(false);
+    expect(isDueForPurge(state('a', 'Terminated', T0), now, { terminated: Infinity })).toBe(false);
+    expect(isDueForPurge(state('a', 'Terminated', T0), now, { terminated: 0 })).toBe(true);
+  });
+
+  it('is never true of an instance that has not ended', () => {
+    for (const status of ['Pending', 'Running', 'Suspended', 'ContinuedAsNew'] as const) {
+      expect(isDueForPurge(state('a', status, T0), now, { completed: 0, failed: 0, terminated: 0 })).toBe(false);
+    }
+  });
+});
+
+describe('retentionCutoff and the default interval', () => {
+  it('lists from the shortest period; none without a period', () => {
+    const now = new Date(T0 + 10 * HOUR);
+    expect(retentionCutoff(now, { completed: 2 * HOUR, failed: 5 * HOUR })).toEqual(new Date(T0 + 8 * HOUR));
+    expect(retentionCutoff(now, {})).toBeUndefined();
+    expect(retentionCutoff(now, { failed: Infinity })).toBeUndefined();
+  });
+
+  it('sweeps every shortest period, within 1 s and 5 min, unless told', () => {
+    expect(retentionIntervalMs({ completed: 30_000 })).toBe(30_000);
+    expect(retentionIntervalMs({ completed: 0 })).toBe(1000);
+    expect(retentionIntervalMs({ completed: 24 * HOUR })).toBe(300_000);
+    expect(retentionIntervalMs({ completed: 24 * HOUR, intervalMs: 10 })).toBe(10);
+  });
+});
+
+describe('planRetention', () => {
+  const now = new Date(T0 + 10 * HOUR);
+  const periods = { completed: HOUR, failed: 5 * HOUR };
+
+  it('purges due top-level instances with the snapshot read and leaves the rest', () => {
+    const due = state('due', 'Completed', T0);
+    const recent = state('recent', 'Completed', T0 + 9.5 * HOUR);
+    const failed = state('failed', 'Failed', T0 + 6 * HOUR);
+    expect(planRetention([due, recent, failed], new Map(), now, periods)).toEqual({ kind: 'purge', members: [member(due)] });
+  });
+
+  it('asks for the parents it needs, then keeps a child while the execution that started it is kept', () => {
+    const child = state('child', 'Completed', T0, { parent: 'p', parentExecution: 'p-e1' });
+    expect(planRetention([child], new Map(), now, periods)).toEqual({ kind: 'read', instanceIds: ['p'] });
+    const running = state('p', 'Running', T0);
+    expect(planRetention([child], new Map([['p', running]]), now, periods)).toEqual({ kind: 'purge', members: [] });
+    const endedRecently = state('p', 'Completed', T0 + 9.5 * HOUR);
+    expect(planRetention([child], new Map([['p', endedRecently]]), now, periods)).toEqual({ kind: 'purge', members: [] });
+    const endedLongAgo = state('p', 'Completed', T0);
+    expect(planRetention([child], new Map([['p', endedLongAgo]]), now, periods)).toEqual({ kind: 'purge', members: [member(child)] });
+  });
+
+  it('decides a child on its own when its parent is gone, runs another execution, or the link names none', () => {
+    const child = state('child', 'Completed', T0, { parent: 'p', parentExecution: 'p-e1' });
+    const unnamed = state('old', 'Completed', T0, { parent: 'p' });
+    const continued = state('p', 'Running', T0, { executionId: 'p-e2' });
+    expect(planRetention([child], new Map([['p', undefined]]), now, periods)).toEqual({ kind: 'purge', members: [member(child)] });
+    expect(planRetention([child, unnamed], new Map([['p', continued]]), now, periods)).toEqual({ kind: 'purge', members: [member(child), member(unnamed)] });
+    expect(planRetention([unnamed], new Map([['p', state('p', 'Running', T0)]]), now, periods)).toEqual({ kind: 'purge', members: [member(unnamed)] });
+  });
+
+  it('walks up the tree: a grandchild is kept by a running root through its due parent', () => {
+    const leaf = state('leaf', 'Completed', T0, { parent: 'mid', parentExecution: 'mid-e1' });
+    const mid = state('mid', 'Completed', T0, { parent: 'root', parentExecution: 'root-e1' });
+    // `mid` is listed in the page: no read of it, only of the root.
+    expect(planRetention([mid, leaf], new Map(), now, periods)).toEqual({ kind: 'read', instanceIds: ['root'] });
+    expect(planRetention([mid, leaf], new Map([['root', state('root', 'Running', T0)]]), now, periods)).toEqual({ kind: 'purge', members: [] });
+    expect(planRetention([mid, leaf], new Map([['root', state('root', 'Failed', T0)]]), now, periods)).toEqual({ kind: 'purge', members: [member(mid), member(leaf)] });
+  });
+
+  it('ends on a cycle of parents', () => {
+    const a = state('a', 'Completed', T0, { parent: 'b', parentExecution: 'b-e1' });
+    const b = state('b', 'Completed', T0, { parent: 'a', parentExecution: 'a-e1' });
+    expect(planRetention([a, b], new Map(), now, periods)).toEqual({ kind: 'purge', members: [member(a), member(b)] });
+  });
+});

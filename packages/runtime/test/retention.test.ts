@@ -1,0 +1,305 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createClient, createRuntime, MemoryStore, type Logger, type Orchestrator, type Runtime, type RuntimeOptions, type Store } from '../src/index.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { silentLogger } from '../src/env/logger.js';
+import type { PurgeMember } from '../src/store/store.js';
+import { RETENTION_PAGE_SIZE, RETENTION_PAGES_PER_SWEEP } from '../src/worker/retention-sweep.js';
+
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+/** A loaded machine runs the workers slowly: waits end on the state, never on time. */
+const WAIT = { timeout: 10_000 };
+
+const orchestrators: Record<string, Orchestrator> = {
+  Quick: function* () {
+    return 'done';
+  },
+  Waiter: function* (ctx) {
+    return yield ctx.waitForExternalEvent('go');
+  },
+  Failing: function* () {
+    throw new Error('boom');
+  },
+  Parent: function* (ctx) {
+    yield ctx.callSubOrchestrator('Quick', undefined, `${ctx.instanceId}-child`);
+    return yield ctx.waitForExternalEvent('go');
+  },
+  Eternal: function* (ctx) {
+    const pass = ctx.getInput<number>();
+    yield ctx.callSubOrchestrator('Quick', undefined, `${ctx.instanceId}-child-${pass}`);
+    yield ctx.waitForExternalEvent('next');
+    ctx.continueAsNew(pass + 1);
+  },
+};
+
+const runtimes: Runtime[] = [];
+afterEach(async () => {
+  await Promise.all(runtimes.splice(0).map((runtime) => runtime.stop({ graceMs: 0 })));
+});
+
+async function started(options: Partial<RuntimeOptions> & { clock: VirtualClock }): Promise<Runtime> {
+  const runtime = createRuntime({ orchestrators, logger: silentLogger, ...options });
+  runtimes.push(runtime);
+  await runtime.start();
+  return runtime;
+}
+
+async function statusOf(runtime: Runtime, id: string): Promise<string | undefined> {
+  return (await runtime.client.getStatus(id))?.runtimeStatus;
+}
+
+/**
+ * Moves the clock a sweep interval at a time until `check` passes: a sweep runs on promise jobs and I/O, so the next
+ * one may be armed after a tick of the clock has returned. The caller moves the clock to the time the check expects
+ * first; this only lets the sweeps due then run.
+ */
+async function sweepUntil(clock: VirtualClock, stepMs: number, check: () => Promise<void>): Promise<void> {
+  await vi.waitFor(async () => {
+    await clock.advance(stepMs);
+    await check();
+  }, WAIT);
+}
+
+describe('retention of ended instances', () => {
+  it('purges an instance once its period has passed since it ended, not since it was created', async () => {
+    const clock = new VirtualClock();
+    const runtime = await started({ clock, retention: { completed: HOUR, intervalMs: MINUTE } });
+    const { client } = runtime;
+    await client.startNew('Waiter', { instanceId: 'late' });
+    await clock.advance(2 * HOUR); // created 2 h ago, still running: kept
+    expect(await statusOf(runtime, 'late')).toBe('Running');
+    await client.raiseEvent('late', 'go', 1);
+    expect((await client.waitForCompletion('late')).runtimeStatus).toBe('Completed');
+    await clock.advance(HOUR - 2 * MINUTE); // ended 58 min ago: kept
+    expect(await statusOf(runtime, 'late')).toBe('Completed');
+    await sweepUntil(clock, MINUTE, async () => expect(await client.getStatus('late')).toBeUndefined());
+  });
+
+  it('never purges a Pending, Running or Suspended instance, nor a status without a period', async () => {
+    const clock = new VirtualClock();
+    const runtime = await started({ clock, retention: { completed: 0, intervalMs: MINUTE } });
+    const { client } = runtime;
+    await client.startNew('Waiter', { instanceId: 'running' });
+    await client.startNew('Waiter', { instanceId: 'suspended' });
+    await client.startNew('Waiter', { instanceId: 'pending', startAt: new Date(clock.now().getTime() + 100 * HOUR) });
+    await client.startNew('Failing', { instanceId: 'failed' });
+    await client.startNew('Waiter', { instanceId: 'terminated' });
+    await client.startNew('Quick', { instanceId: 'done' });
+    await client.suspend('suspended');
+    await client.terminate('terminated');
+    expect((await client.waitForCompletion('failed')).runtimeStatus).toBe('Failed');
+    await sweepUntil(clock, MINUTE, async () => expect(await client.getStatus('done')).toBeUndefined());
+    await clock.advance(10 * HOUR);
+    expect(await Promise.all(['running', 'suspended', 'pending', 'failed', 'terminated'].map((id) => statusOf(runtime, id))))
+      .toEqual(['Running', 'Suspended', 'Pending', 'Failed', 'Terminated']);
+  });
+
+  it('keeps each ended status for its own period', async () => {
+    const clock = new VirtualClock();
+    const runtime = await started({ clock, retention: { completed: HOUR, failed: 3 * HOUR, terminated: 2 * HOUR, intervalMs: MINUTE } });
+    const { client } = runtime;
+    await client.startNew('Quick', { instanceId: 'c' });
+    await client.startNew('Failing', { instanceId: 'f' });
+    await client.startNew('Waiter', { instanceId: 't' });
+    await client.terminate('t');
+    expect((await client.waitForCompletion('f')).runtimeStatus).toBe('Failed');
+    expect((await client.waitForCompletion('c')).runtimeStatus).toBe('Completed');
+    await clock.advance(HOUR - MINUTE);
+    expect(await statusOf(runtime, 'c')).toBe('Completed');
+    await sweepUntil(clock, MINUTE, async () => expect(await client.getStatus('c')).toBeUndefined());
+    await clock.advanceTo(new Date(clock.now().getTime() + HOUR - 5 * MINUTE));
+    expect(await statusOf(runtime, 't')).toBe('Terminated');
+    await clock.advance(5 * MINUTE);
+    await sweepUntil(clock, MINUTE, async () => expect(await client.getStatus('t')).toBeUndefined());
+    await clock.advance(HOUR - 10 * MINUTE);
+    expect(await statusOf(runtime, 'f')).toBe('Failed');
+    await clock.advance(10 * MINUTE);
+    await sweepUntil(clock, MINUTE, async () => expect(await client.getStatus('f')).toBeUndefined());
+  });
+
+  it('keeps a sub-orchestration as long as the parent execution that started it, and one whose parent continued as new by its own end', async () => {
+    const clock = new VirtualClock();
+    const runtime = await started({ clock, retention: { completed: HOUR, intervalMs: MINUTE } });
+    const { client } = runtime;
+    await client.startNew('Parent', { instanceId: 'p' });
+    await client.startNew('Eternal', { instanceId: 'e', input: 0 });
+    await vi.waitFor(async () => expect(await statusOf(runtime, 'p-child')).toBe('Completed'), WAIT);
+    await vi.waitFor(async () => expect(await statusOf(runtime, 'e-child-0')).toBe('Completed'), WAIT);
+    await clock.advance(5 * HOUR);
+    // The running parent keeps its child; the eternal one keeps its current pass's child.
+    expect(await statusOf(runtime, 'p-child')).toBe('Completed');
+    expect(await statusOf(runtime, 'e-child-0')).toBe('Completed');
+    await client.raiseEvent('e', 'next');
+    await vi.waitFor(async () => expect(await statusOf(runtime, 'e-child-1')).toBe('Completed'), WAIT);
+    // The eternal orchestration continued as new: its earlier pass's child goes by its own end, long past.
+    await sweepUntil(clock, MINUTE, async () => expect(await client.getStatus('e-child-0')).toBeUndefined());
+    expect(await statusOf(runtime, 'e-child-1')).toBe('Completed');
+    expect(await statusOf(runtime, 'p-child')).toBe('Completed');
+    await client.raiseEvent('p', 'go');
+    expect((await client.waitForCompletion('p')).runtimeStatus).toBe('Completed');
+    await clock.advance(HOUR - 2 * MINUTE);
+    expect(await statusOf(runtime, 'p-child')).toBe('Completed');
+    // The parent's period passed: the tree goes as a whole.
+    await sweepUntil(clock, MINUTE, async () => {
+      expect(await client.getStatus('p')).toBeUndefined();
+      expect(await client.getStatus('p-child')).toBeUndefined();
+    });
+  });
+
+  it('leaves an instance started again between the sweep\'s read and its purge', async () => {
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    let race: (() => Promise<unknown>) | undefined;
+    const sets: string[][] = [];
+    const store = storeWith(memory, {
+      purgeInstanceSet: async (members: readonly PurgeMember[]) => {
+        const run = race;
+        race = undefined;
+        await run?.();
+        sets.push(members.map((m) => m.instanceId));
+        return memory.purgeInstanceSet(members);
+      },
+    });
+    const runtime = await started({ clock, store, retention: { completed: HOUR, intervalMs: MINUTE } });
+    const { client } = runtime;
+    await client.startNew('Quick', { instanceId: 'a' });
+    await client.startNew('Quick', { instanceId: 'b' });
+    await vi.waitFor(async () => expect(await statusOf(runtime, 'b')).toBe('Completed'), WAIT);
+    await vi.waitFor(async () => expect(await statusOf(runtime, 'a')).toBe('Completed'), WAIT);
+    race = () => client.startNew('Waiter', { instanceId: 'a' });
+    await clock.advance(HOUR);
+    await sweepUntil(clock, MINUTE, async () => expect(await client.getStatus('b')).toBeUndefined());
+    expect(sets).toEqual([['a', 'b'], ['b']]);
+    expect(await statusOf(runtime, 'a')).toBe('Running');
+  });
+
+  it('leaves a page whose set the store keeps refusing to the next sweep, a second later, which reads it again', async () => {
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    const calls: string[][] = [];
+    let refusals = 3;
+    const store = storeWith(memory, {
+      // Another sweeper (or a writer) gets there first three times in a row: each time a member has changed.
+      purgeInstanceSet: async (members: readonly PurgeMember[]) => {
+        calls.push(members.map((m) => m.instanceId));
+        return refusals-- > 0 ? { instancesDeleted: 0, changed: members[0]!.instanceId } : memory.purgeInstanceSet(members);
+      },
+    });
+    const runtime = await started({ clock, store, retention: { completed: HOUR, intervalMs: HOUR } });
+    for (const id of ['a', 'b', 'c', 'd']) await runtime.client.startNew('Quick', { instanceId: id });
+    await vi.waitFor(async () => expect((await runtime.client.getStatusBy({ runtimeStatus: ['Completed'] })).length).toBe(4), WAIT);
+    await clock.advance(HOUR); // the sweep due then finds all four due
+    await vi.waitFor(() => expect(calls).toHaveLength(3), WAIT);
+    expect(calls).toEqual([['a', 'b', 'c', 'd'], ['b', 'c', 'd'], ['c', 'd']]);
+    expect(await memory.getInstance('d')).toBeDefined();
+    await sweepUntil(clock, 1000, async () => expect(await memory.getInstance('a')).toBeUndefined());
+    expect(calls.slice(3)).toEqual([['a', 'b', 'c', 'd']]);
+  });
+
+  it('logs a sweep that fails and tries again at the next one, with no unhandled rejection', async () => {
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    let failures = 1;
+    const store = storeWith(memory, {
+      queryInstances: async (query) => {
+        if (query.createdTimeTo !== undefined && failures-- > 0) throw new Error('disk on fire');
+        return memory.queryInstances(query);
+      },
+    });
+    const errors: unknown[][] = [];
+    const logger: Logger = { warn: () => {}, error: (...args) => void errors.push(args) };
+    const runtime = await started({ clock, store, logger, retention: { completed: 0, intervalMs: MINUTE } });
+    await runtime.client.startNew('Quick', { instanceId: 'q' });
+    await vi.waitFor(async () => expect(await statusOf(runtime, 'q')).toBe('Completed'), WAIT);
+    await clock.advance(0); // the first sweep
+    await vi.waitFor(async () => expect(errors.length).toBe(1), WAIT);
+    expect(String(errors[0]![0])).toMatch(/retention sweep failed/);
+    expect((errors[0]![1] as Error).message).toBe('disk on fire');
+    await sweepUntil(clock, MINUTE, async () => expect(await runtime.client.getStatus('q')).toBeUndefined());
+    expect(errors).toHaveLength(1);
+  });
+
+  it('purges each instance once with two workers sweeping one store', async () => {
+    const clock = new VirtualClock();
+    const store = new MemoryStore();
+    const errors: unknown[] = [];
+    const logger: Logger = { warn: () => {}, error: (message) => void errors.push(message) };
+    const purged: string[] = [];
+    store.changes$.subscribe((change) => void (change.state === undefined && purged.push(change.instanceId)));
+    const retention = { completed: HOUR, intervalMs: MINUTE };
+    const one = await started({ clock, store, logger, retention });
+    await started({ clock, store, logger, retention });
+    const ids = Array.from({ length: 30 }, (_, i) => `i${String(i).padStart(2, '0')}`);
+    for (const id of ids) await one.client.startNew('Quick', { instanceId: id });
+    await vi.waitFor(async () => expect((await one.client.getStatusBy({ runtimeStatus: ['Completed'] })).length).toBe(30), WAIT);
+    await clock.advance(HOUR);
+    await sweepUntil(clock, MINUTE, async () => expect(purged).toHaveLength(30));
+    expect([...purged].sort()).toEqual(ids);
+    expect(errors).toEqual([]);
+  });
+
+  it('reads a bounded number of pages per sweep and goes on where it stopped', async () => {
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    const pages: number[] = [];
+    const tokens: (string | undefined)[] = [];
+    const store = storeWith(memory, {
+      queryInstances: async (query) => {
+        if (query.createdTimeTo !== undefined) {
+          pages.push(clock.now().getTime());
+          tokens.push(query.continuationToken);
+        }
+        return memory.queryInstances(query);
+      },
+    });
+    const total = RETENTION_PAGE_SIZE * RETENTION_PAGES_PER_SWEEP + 50;
+    // Terminated before any worker ran them (the client commits a terminate of an unclaimed instance itself).
+    const client = createClient({ store: memory, clock });
+    for (let i = 0; i < total; i++) {
+      await client.startNew('Waiter', { instanceId: `t${i}` });
+      await client.terminate(`t${i}`);
+    }
+    expect((await client.getStatusBy({ runtimeStatus: ['Terminated'] })).length).toBe(total);
+    await clock.advance(2 * HOUR);
+    const start = clock.now().getTime();
+    // The shortest period (completed) lists instances created an hour ago or before: the Terminated ones, none due.
+    await started({ clock, store, retention: { completed: HOUR, terminated: 10 * HOUR, intervalMs: HOUR } });
+    await clock.advance(0); // the first sweep
+    await vi.waitFor(() => expect(pages.length).toBe(RETENTION_PAGES_PER_SWEEP), WAIT);
+    await clock.advance(1000); // the next sweep comes a second later, where this one stopped
+    await vi.waitFor(() => expect(pages.length).toBe(RETENTION_PAGES_PER_SWEEP + 1), WAIT);
+    expect(pages.slice(0, RETENTION_PAGES_PER_SWEEP).every((at) => at === start)).toBe(true);
+    expect(pages.at(-1)).toBe(start + 1000);
+    expect(tokens[0]).toBeUndefined();
+    expect(tokens.slice(1).every((token) => token !== undefined)).toBe(true); // the second sweep went on from the first
+    await clock.advance(1000); // that one read the last page: the next comes an interval later
+    expect(pages.length).toBe(RETENTION_PAGES_PER_SWEEP + 1);
+    expect(await memory.getInstance('t0')).toBeDefined();
+  });
+
+  it('releases its timer when the runtime stops', async () => {
+    const clock = new VirtualClock();
+    const runtime = await started({ clock, retention: { completed: HOUR, intervalMs: MINUTE } });
+    await clock.advance(0); // the first sweep ran and armed the next
+    await vi.waitFor(() => expect(clock.pendingTimers).toBeGreaterThan(0), WAIT);
+    await runtime.stop();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('refuses a malformed retention option, making nothing', () => {
+    for (const retention of [{ completed: -1 }, { failed: 'day' }, { intervalMs: 0 }, { intervalMs: Infinity }, 'day', null]) {
+      expect(() => createRuntime({ orchestrators, retention: retention as never })).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
+    }
+  });
+});
+
+function storeWith(opened: Store, overrides: Partial<Store>): Store {
+  return new Proxy(opened, {
+    get: (target, key) => {
+      if (Object.hasOwn(overrides, key)) return overrides[key as keyof Store];
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
