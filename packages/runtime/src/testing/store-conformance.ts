@@ -21,7 +21,7 @@ import { SETTLED, within } from './settled.js';
 import { VirtualClock } from './virtual-clock.js';
 import { vitest } from './vitest-api.js';
 
-const { afterEach, describe, expect, it } = vitest;
+const { afterEach, describe, expect, it, vi } = vitest;
 
 /** Opens a store on the database `name`. With `shared`, two calls with one name give two handles on one database. */
 export type StoreFactory = (name: string) => Store | Promise<Store>;
@@ -3170,6 +3170,97 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           await expect(client.purgeInstanceHistory('opts', options as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
         }
         expect(await statusOf(client, 'opts')).toBe('Pending');
+      });
+    });
+
+    describe('retention', () => {
+      const HOUR = 3_600_000;
+      const MINUTE = 60_000;
+
+      it('purges ended instances once their period has passed since they ended, leaving the others and one started again meanwhile', async () => {
+        const opened = await open();
+        const clock = new VirtualClock(T0);
+        // Just before the sweep's set reaches the store, another caller starts an instance over one of its members.
+        let race: (() => Promise<unknown>) | undefined;
+        const store = storeWith(opened, {
+          purgeInstanceSet: async (members) => {
+            const run = race;
+            race = undefined;
+            await run?.();
+            return opened.purgeInstanceSet(members);
+          },
+        });
+        const waiting: Orchestrator = function* (ctx) {
+          return yield ctx.waitForExternalEvent('go');
+        };
+        const runtime = createRuntime({
+          store, clock, logger: silentLogger, orchestrators: { HelloSequence: helloSequence, Waiting: waiting }, activities: { E1_SayHello: sayHello },
+          retention: { completed: HOUR, terminated: HOUR, intervalMs: MINUTE }, storeCallTimeoutMs: Infinity,
+        });
+        runtimes.push(runtime);
+        await runtime.start();
+        const { client } = runtime;
+        for (const id of ['ret-a', 'ret-b']) await client.startNew('HelloSequence', { instanceId: id });
+        for (const id of ['ret-running', 'ret-terminated', 'ret-late']) await client.startNew('Waiting', { instanceId: id });
+        await client.terminate('ret-terminated', 'stop');
+        for (const id of ['ret-a', 'ret-b', 'ret-terminated']) expect(['Completed', 'Terminated']).toContain((await client.waitForCompletion(id)).runtimeStatus);
+        await clock.advance(HOUR / 2);
+        await client.raiseEvent('ret-late', 'go', 'late'); // ends half an hour after the others
+        expect((await client.waitForCompletion('ret-late')).runtimeStatus).toBe('Completed');
+        await clock.advance(HOUR / 2 - MINUTE);
+        for (const id of ['ret-a', 'ret-b', 'ret-terminated']) expect(await client.getStatus(id)).toBeDefined();
+        race = () => createClient({ store: opened, clock }).startNew('Waiting', { instanceId: 'ret-a', input: 'again' });
+        await clock.advance(MINUTE);
+        await vi.waitFor(async () => {
+          await clock.advance(MINUTE);
+          for (const id of ['ret-b', 'ret-terminated']) expect(await client.getStatus(id)).toBeUndefined();
+        }, { timeout: 20_000 });
+        expect(await client.getStatus('ret-a', { showInput: true })).toMatchObject({ runtimeStatus: expect.stringMatching(/^(Pending|Running)$/), input: 'again' });
+        expect((await client.getStatus('ret-running'))?.runtimeStatus).toBe('Running');
+        expect((await client.getStatus('ret-late'))?.runtimeStatus).toBe('Completed'); // ended 29 min ago
+        await runtime.stop({ graceMs: 0 });
+      });
+
+      it(`purges each instance once with two workers sweeping at once${options.shared ? ' on two handles' : ''}, logging nothing`, async () => {
+        const db = `retention-${randomId()}`;
+        const handles = [await open(db), options.shared ? await open(db) : undefined];
+        const clock = new VirtualClock(T0);
+        let deleted = 0;
+        const errors: unknown[] = [];
+        const quick: Orchestrator = function* () {
+          return 'done';
+        };
+        const workers = handles.map((handle, i) => {
+          const opened = handle ?? handles[0]!;
+          const store = storeWith(opened, {
+            purgeInstanceSet: async (members) => {
+              const result = await opened.purgeInstanceSet(members);
+              deleted += result.instancesDeleted;
+              return result;
+            },
+          });
+          const runtime = createRuntime({
+            store, clock, workerId: `sweeper-${i}`, orchestrators: { Quick: quick },
+            logger: { warn: () => undefined, error: (message: string, details?: unknown) => void errors.push(`${message}: ${String(details)}`) },
+            // The clock jumps an hour while a store call may be in flight: no call is to end for that.
+            retention: { completed: HOUR, intervalMs: MINUTE }, storeCallTimeoutMs: Infinity,
+          });
+          runtimes.push(runtime);
+          return runtime;
+        });
+        await Promise.all(workers.map((runtime) => runtime.start()));
+        const { client } = workers[0]!;
+        const ids = Array.from({ length: 20 }, (_, i) => `sweep-${String(i).padStart(2, '0')}`);
+        for (const id of ids) await client.startNew('Quick', { instanceId: id });
+        for (const id of ids) expect((await client.waitForCompletion(id)).runtimeStatus).toBe('Completed');
+        await clock.advance(HOUR);
+        await vi.waitFor(async () => {
+          await clock.advance(MINUTE);
+          expect((await client.getStatusBy({ instanceIdPrefix: 'sweep-' })).length).toBe(0);
+        }, { timeout: 20_000 });
+        expect(deleted).toBe(ids.length);
+        expect(errors).toEqual([]);
+        await Promise.all(workers.map((runtime) => runtime.stop({ graceMs: 0 })));
       });
     });
 
