@@ -21,6 +21,7 @@ describeReadmeExamples(new URL('../README.md', import.meta.url), new URL('./.doc
   [['cups', 'tea']],
   ['approved'],
   [2, 1, { instancesAffected: 3, instancesSkipped: 0 }],
+  ['Completed', true],
 ]);
 
 // docs/testing.md: the testing and samples entries (its conformance block only registers suites, so it is typechecked).
