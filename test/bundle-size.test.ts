@@ -1242,11 +1242,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 43,684 / 54,930 / 85,005 -> 43,718 / 54,970 / 85,053 B (+34 / +40 / +48), budgets set to match.
  * 2026-12-05, automatic retention of ended instances (the worker's sweep, planRetention, the retention option's check):
  * 43,718 / 54,970 / 85,053 -> 44,688 / 55,914 / 85,988 B (+970 / +944 / +935), budgets set to match; rx-client unchanged.
+ * 2026-12-05, the retention cutoff stops at the earliest Date: 44,688 / 55,914 / 85,988 -> 44,698 / 55,924 / 85,998 B
+ * (+10 each), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 44_688 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 55_914 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 85_988 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 44_698 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 55_924 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 85_998 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_481 },
 ];
 

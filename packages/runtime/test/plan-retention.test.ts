@@ -45,6 +45,7 @@ describe('retentionCutoff and the default interval', () => {
     expect(retentionCutoff(now, { completed: 2 * HOUR, failed: 5 * HOUR })).toEqual(new Date(T0 + 8 * HOUR));
     expect(retentionCutoff(now, {})).toBeUndefined();
     expect(retentionCutoff(now, { failed: Infinity })).toBeUndefined();
+    expect(retentionCutoff(now, { failed: 1e16 })).toEqual(new Date(-8.64e15)); // the earliest Date, not an Invalid one
   });
 
   it('sweeps every shortest period, within 1 s and 5 min, unless told', () => {

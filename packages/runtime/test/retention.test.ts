@@ -286,6 +286,28 @@ describe('retention of ended instances', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('ends a sweep whose store call hangs when the runtime stops, logging nothing and arming nothing after', async () => {
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    let listed!: () => void;
+    const called = new Promise<void>((resolve) => (listed = resolve));
+    const store = storeWith(memory, {
+      queryInstances: (query) => {
+        if (query.createdTimeTo === undefined) return memory.queryInstances(query);
+        listed();
+        return new Promise(() => undefined); // never answers
+      },
+    });
+    const errors: unknown[] = [];
+    const logger: Logger = { warn: () => {}, error: (message) => void errors.push(message) };
+    const runtime = await started({ clock, store, logger, retention: { completed: HOUR, intervalMs: MINUTE } });
+    await clock.advance(0);
+    await called;
+    await runtime.stop({ graceMs: 0 });
+    expect(clock.pendingTimers).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
   it('refuses a malformed retention option, making nothing', () => {
     for (const retention of [{ completed: -1 }, { failed: 'day' }, { intervalMs: 0 }, { intervalMs: Infinity }, 'day', null]) {
       expect(() => createRuntime({ orchestrators, retention: retention as never })).toThrow(expect.objectContaining({ code: 'invalid-argument' }));

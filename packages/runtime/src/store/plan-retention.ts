@@ -34,12 +34,13 @@ export function retainedStatuses(periods: RetentionPeriods): OrchestrationRuntim
 
 /**
  * The latest `createdTime` an instance due at `now` can have: `now` less the shortest period (an instance that ended
- * before its period began was created before that too). A sweep lists candidates with it as `createdTimeTo`, then
- * decides each by {@link isDueForPurge}. `undefined` when no status has a period.
+ * before its period began was created before that too), and no earlier than the earliest time a Date holds (a period
+ * of 10^16 ms, some 300,000 years, lists nothing rather than an Invalid Date). A sweep lists candidates with it as
+ * `createdTimeTo`, then decides each by {@link isDueForPurge}. `undefined` when no status has a period.
  */
 export function retentionCutoff(now: Date, periods: RetentionPeriods): Date | undefined {
   const shortest = shortestPeriod(periods);
-  return shortest === undefined ? undefined : new Date(now.getTime() - shortest);
+  return shortest === undefined ? undefined : new Date(Math.max(now.getTime() - shortest, -8.64e15));
 }
 
 /** The shortest period of `periods` (ms), or `undefined` when no status has one. */
