@@ -1244,12 +1244,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 43,718 / 54,970 / 85,053 -> 44,688 / 55,914 / 85,988 B (+970 / +944 / +935), budgets set to match; rx-client unchanged.
  * 2026-12-05, the retention cutoff stops at the earliest Date: 44,688 / 55,914 / 85,988 -> 44,698 / 55,924 / 85,998 B
  * (+10 each), budgets set to match.
+ * 2026-12-05, a client runs at most 16 background tree walks of accepted recursive terminates and its close ends them;
+ * the child-settled rule is one client-kit function (childSettled) both clients call: 44,698 / 55,924 / 85,998 /
+ * 12,481 -> 44,756 / 55,991 / 86,064 / 12,491 B (+58 / +67 / +66 / +10), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 44_698 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 55_924 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 85_998 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 12_481 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 44_756 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 55_991 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 86_064 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 12_491 },
 ];
 
 describe('bundle size', () => {

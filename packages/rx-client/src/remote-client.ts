@@ -6,7 +6,7 @@ import {
   type PurgeInstanceOptions, type PurgeResult, type RaiseEventOptions, type TerminateOptions, type RestartOptions, type SignalWithStartOptions, type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
 } from '@durable-rx/runtime';
 import {
-  BULK_REQUEST_SIZE, bulkFilter, FIRST_ANSWER_GRACE_MS, assertValidInstanceId, readBulkOptions, type BulkCommand, assertValidName, awaitTerminatedTree, childrenTerminatedWith, COMMAND_APPLIED_TIMEOUT_MS, createCheckStatusResponseOf,
+  BULK_REQUEST_SIZE, bulkFilter, FIRST_ANSWER_GRACE_MS, assertValidInstanceId, readBulkOptions, type BulkCommand, assertValidName, awaitTerminatedTree, childSettled, childrenTerminatedWith, COMMAND_APPLIED_TIMEOUT_MS, createCheckStatusResponseOf,
   createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, idempotencyKeyHeader, isBoolean, isDate, isHeaderText, isIdempotencyKey, isInstanceId, isReason, isRetryable, isRetryableError, isStartIfExists, isTags, MAX_PAGE_SIZE, noStatusError, readChecked, readRecursive, readRestartOptions, readSignalWithStartOptions,
   statusChangesMissed,
   type StatusStamp,
@@ -305,7 +305,7 @@ export class RemoteClient implements DurableClient {
         waits.add(watch);
         const end = (): void => watch.unsubscribe();
         watch.add(this.status$(id).subscribe({
-          next: (status) => (!status || status.parentInstanceId !== parentId || isTerminalStatus(status.runtimeStatus)) && end(),
+          next: (status) => childSettled(status, parentId) && end(),
           error: end,
           complete: end,
         }));

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 export { COMMAND_APPLIED_TIMEOUT_MS, DEFAULT_WAIT_TIMEOUT_MS } from '../client/local-client.js';
-export { awaitTerminatedTree, childrenTerminatedWith } from '../client/terminated-tree.js';
+export { awaitTerminatedTree, childSettled, childrenTerminatedWith } from '../client/terminated-tree.js';
 export { createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusResponseOf } from '../client/check-status-response.js';
 export { createHttpManagementPayload, WEBHOOK_PATH, webhookRoot } from '../client/http-management-payload.js';
 export { followPages, type Page } from '../client/follow-pages.js';

@@ -8,7 +8,7 @@ import {
   type DirectDecision, type DirectInput,
 } from '../engine/decide-step.js';
 import { TERMINATE_ACCEPTED, TERMINATE_BY_ACCEPTED } from './terminate-accepted.js';
-import { awaitTerminatedTree, childrenTerminatedWith } from './terminated-tree.js';
+import { awaitTerminatedTree, childSettled, childrenTerminatedWith } from './terminated-tree.js';
 import { isDurableError } from '../model/errors/durable-error.js';
 import { mayHaveApplied } from '../model/errors/may-have-applied.js';
 import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
@@ -128,6 +128,15 @@ const CLIENT_CLOCK = "the client's clock";
 export const COMMAND_APPLIED_TIMEOUT_MS = 10_000;
 
 /**
+ * Most tree walks one client runs at once for recursive terminates that resolved before their tree ended (the HTTP
+ * API's, answered 202 once the named instance is terminated): each applies the terminates handed on to the
+ * sub-orchestrations where no worker holds one and follows them until they end, for {@link COMMAND_APPLIED_TIMEOUT_MS}
+ * at most. A recursive terminate accepted while this many run starts none: its sub-orchestrations end as workers
+ * apply the terminates it handed on, which are in the store since its commit. The client's `close()` ends every walk.
+ */
+export const MAX_TREE_WALKS = 16;
+
+/**
  * {@link DurableClient} over a {@link Store}: commands validate and write through the store; observables are
  * built on the store's change feed (`changes$`), so they push committed changes and never poll.
  */
@@ -145,6 +154,10 @@ export class LocalClient implements LocalDurableClient {
   readonly #deadlines: DeadlineList;
   /** `storeCallTimeoutMs`: the bound of each store call ({@link LocalClient.#bounded}). */
   readonly #callTimeoutMs: number;
+  /** The end of each recursive terminate's tree walk under way ({@link LocalClient.#treeTerminated}): `close` calls them. */
+  readonly #walks = new Set<() => void>();
+  /** How many of those walks run after their call resolved (`[TERMINATE_ACCEPTED]`): at most {@link MAX_TREE_WALKS}. */
+  #backgroundWalks = 0;
   /** Completes the store's per-instance feeds when {@link LocalClient.close} is called; empty once closed. */
   readonly #onClose = new Set<() => void>();
   #isClosed = false;
@@ -346,11 +359,13 @@ export class LocalClient implements LocalDurableClient {
     const noted = handedOn && notingHandedOn(handedOn);
     await this.#send(instanceId, 'terminate', event, (state) => isTerminalStatus(state.runtimeStatus), 'running', this.#direct(event, decideTerminate, noted));
     if (!handedOn) return;
-    const terminated = this.#treeTerminated(instanceId, event, handedOn, noted!);
+    if (tree) return this.#treeTerminated(instanceId, event, handedOn, noted!);
     // Not waited for: the sub-orchestrations' terminates are in the store already; a read that fails here only ends
-    // the wait nobody makes.
-    if (tree) await terminated;
-    else terminated.catch(ignore);
+    // the wait nobody makes. At most MAX_TREE_WALKS at once: beyond, the workers end the tree.
+    if (this.#isClosed || this.#backgroundWalks >= MAX_TREE_WALKS) return;
+    this.#backgroundWalks++;
+    const done = (): void => void this.#backgroundWalks--;
+    this.#treeTerminated(instanceId, event, handedOn, noted!).then(done, done);
   }
 
   /**
@@ -364,7 +379,7 @@ export class LocalClient implements LocalDurableClient {
    * store can (`unclaimedWrites`) and no worker holds it: the commit applies the queued message and deletes it
    * (`DirectInput.takes`), as a worker's step would, so a client with no worker anywhere sees the whole tree end at
    * once. Otherwise workers apply the children's terminates; after {@link COMMAND_APPLIED_TIMEOUT_MS} it resolves
-   * anyway, the rest still queued.
+   * anyway, the rest still queued, and at once when the client closes (`#walks`).
    */
   async #treeTerminated(
     rootId: string, event: ExecutionTerminatedEvent, handedOn: ReadonlyMap<string, ReadonlyMap<string, string>>,
@@ -373,10 +388,13 @@ export class LocalClient implements LocalDurableClient {
     let expire!: () => void;
     const expired = new Promise<void>((resolve) => (expire = resolve));
     let over = false;
-    const cancel = this.#deadlines.add(COMMAND_APPLIED_TIMEOUT_MS, () => {
+    const end = (): void => {
       over = true;
       expire();
-    });
+    };
+    const cancel = this.#deadlines.add(COMMAND_APPLIED_TIMEOUT_MS, end);
+    this.#walks.add(end);
+    if (this.#isClosed) end();
     try {
       await awaitTerminatedTree(rootId, (parentId) => handedOn.get(parentId)?.keys() ?? this.#childrenEndedWith(parentId), async (id, parentId) => {
         const takes = handedOn.get(parentId)?.get(id);
@@ -393,6 +411,7 @@ export class LocalClient implements LocalDurableClient {
       }, () => over);
     } finally {
       cancel();
+      this.#walks.delete(end);
     }
   }
 
@@ -418,7 +437,7 @@ export class LocalClient implements LocalDurableClient {
       };
       try {
         stop = this.#follow(id, {
-          next: (state) => (!state || state.parentInstanceId !== parentId || isTerminalStatus(state.runtimeStatus)) && finish(),
+          next: (state) => childSettled(state, parentId) && finish(),
           error: finish,
           complete: finish,
         });
@@ -949,7 +968,7 @@ export class LocalClient implements LocalDurableClient {
     // Every feed is ended even when letting go of one throws (a store feed whose teardown throws); the first error is
     // thrown after.
     const errors: unknown[] = [];
-    for (const end of [() => this.#changes.close(), ...this.#onClose]) {
+    for (const end of [...this.#walks, () => this.#changes.close(), ...this.#onClose]) {
       try {
         end();
       } catch (error) {

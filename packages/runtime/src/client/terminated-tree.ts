@@ -1,5 +1,6 @@
 import { activeChildrenOf, endedByRecursiveTerminate } from '../engine/active-children.js';
 import type { HistoryEvent } from '../model/history-event.js';
+import { isTerminalStatus, type OrchestrationRuntimeStatus } from '../model/instance-status.js';
 
 /**
  * The children a recursive terminate went on to from an instance, read from its history (`history`) and the status
@@ -16,10 +17,26 @@ export function childrenTerminatedWith(instanceId: string, runtimeStatus: string
 }
 
 /**
+ * Whether a sub-orchestration a recursive terminate reached needs no more waiting for, from its status or state as read
+ * or delivered (`undefined`: no instance): gone, no sub-orchestration of `parentId` any more (another instance took its
+ * id), or terminal. The rule of every client's `settle` in {@link awaitTerminatedTree}.
+ *
+ * @example
+ * ```ts
+ * client.status$('order-1-payment').subscribe((status) => childSettled(status, 'order-1') && done());
+ * ```
+ */
+export function childSettled(
+  child: { readonly parentInstanceId?: string | undefined; readonly runtimeStatus: OrchestrationRuntimeStatus } | undefined, parentId: string,
+): boolean {
+  return !child || child.parentInstanceId !== parentId || isTerminalStatus(child.runtimeStatus);
+}
+
+/**
  * The wait of a recursive terminate for the tree it reached, level by level, the one loop of the local client and of
  * remote ones: the children of each instance of a level (`childrenOf`; an id met before is taken once), then `settle`
- * for each of them at once, which resolves once that child is terminal, gone or no child of `parentId` any more (or
- * the caller's wait is over), until a level has no children or `over()` says the wait's time is up.
+ * for each of them at once, which resolves once that child is terminal, gone or no child of `parentId` any more
+ * ({@link childSettled}; or the caller's wait is over), until a level has no children or `over()` says the wait's time is up.
  *
  * @example
  * ```ts
