@@ -1247,11 +1247,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, a client runs at most 16 background tree walks of accepted recursive terminates and its close ends them;
  * the child-settled rule is one client-kit function (childSettled) both clients call: 44,698 / 55,924 / 85,998 /
  * 12,481 -> 44,756 / 55,991 / 86,064 / 12,491 B (+58 / +67 / +66 / +10), budgets set to match.
+ * 2026-12-05, raise keys in a record of their own per instance (planWriteSet reads and writes the store's
+ * RaiseKeysRecord; the IndexedDB stores' raiseKeys table and ['k', id] value): 44,756 / 55,991 / 86,064 -> 44,965 /
+ * 56,357 / 86,481 B (+209 / +366 / +417), budgets set to match; rx-client unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 44_756 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 55_991 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 86_064 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 44_965 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 56_357 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 86_481 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_491 },
 ];
 

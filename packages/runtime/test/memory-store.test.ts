@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createClient } from '../src/client/create-client.js';
 import { decideStart } from '../src/engine/decide-step.js';
 import { describeStoreConformance } from '../src/testing/index.js';
 import { MemoryStore } from '../src/store/memory-store.js';
@@ -112,5 +113,26 @@ describe('MemoryStore keeps what it is given', () => {
     expect(history[1]).not.toBe(open);
     expect(history[1]).toEqual({ type: 'OrchestratorCompleted', eventId: -1, timestamp: now.toISOString() });
     expect(Object.isFrozen(history[1])).toBe(true);
+  });
+});
+
+describe('MemoryStore keeps the keys of keyed raises apart from the instance', () => {
+  it('writes no state for a keyed raise, publishes no snapshot for it, and hands out states without the keys', async () => {
+    const store = new MemoryStore();
+    const now = new Date('2026-01-01T00:00:00Z');
+    await store.commit(decideStart({ instanceId: 'big', name: 'Orch', input: { rows: Array.from({ length: 1000 }, (_, i) => i) }, now, newId: () => 'id-1' }));
+    const before = await store.getInstance('big');
+    const snapshots: unknown[] = [];
+    const subscription = store.changes$.subscribe((change) => snapshots.push(change));
+    const client = createClient({ store });
+    for (let i = 0; i < 3; i++) await client.raiseEvent('big', 'go', i, { idempotencyKey: `k${i}` });
+    await client.raiseEvent('big', 'go', 'repeat', { idempotencyKey: 'k0' });
+    await client.signalWithStart('Orch', { instanceId: 'big', eventName: 'go', eventData: 'signal', idempotencyKey: 'k1' });
+    subscription.unsubscribe();
+    expect(snapshots).toEqual([]);
+    expect(await store.getInstance('big')).toEqual(before);
+    const claimed = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now });
+    expect(claimed!.state).not.toHaveProperty('raisedEventKeys');
+    expect(claimed!.messages.slice(1).map((m) => (m.event as { input?: unknown }).input)).toEqual([0, 1, 2]);
   });
 });

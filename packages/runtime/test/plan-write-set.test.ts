@@ -7,7 +7,7 @@ import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { OrchestrationExecution } from '../src/engine/orchestration-execution.js';
 import type { ExecutionTerminatedEvent, HistoryEvent } from '../src/model/history-event.js';
 import {
-  activityStepHolds, changesNothing, checkWriteLease, heldUntilStart, instanceIdsOf, leaseLostError, planWriteSet, rewindsChild, signalsWork, unclaimedHolds, writesInput,
+  activityStepHolds, changesNothing, checkWriteLease, heldUntilStart, instanceIdsOf, leaseLostError, planWriteSet, raiseKeyIdsOf, rewindsChild, signalsWork, unclaimedHolds, writesInput,
 } from '../src/store/plan-write-set.js';
 import { HistoryBuilder } from '../src/testing/history-builder.js';
 
@@ -537,5 +537,47 @@ describe('heldUntilStart (what reaches a delayed start before its time)', () => 
     expect(heldUntilStart(terminate, { ...delayed, historyLength: 3, runtimeStatus: 'Running' })).toBe(terminate);
     expect(heldUntilStart(terminate, { ...delayed, runtimeStatus: 'Terminated' })).toBe(terminate);
     expect(heldUntilStart(terminate, state('d', { runtimeStatus: 'Pending' }))).toBe(terminate);
+  });
+});
+
+describe('planWriteSet and the keys of keyed raises', () => {
+  const keyed = (key: string): WriteSet => ({ requests: [{ type: 'insertMessage', message: raised(`m-${key}`, 'a'), ifMissing: 'fail', idempotencyKey: key }] });
+
+  it('reads and writes the raise-key record only, leaving the state alone: no state written, no change published', () => {
+    const stored = new Map([['a', state('a')]]);
+    expect(raiseKeyIdsOf(keyed('k1'))).toEqual(['a']);
+    expect(raiseKeyIdsOf({ requests: [{ type: 'insertMessage', message: raised('m', 'a'), ifMissing: 'fail' }] })).toEqual([]);
+    const plan = planWriteSet(keyed('k2'), stored, new Map([['a', ['k1']]]));
+    expect(plan.raiseKeys).toEqual([{ instanceId: 'a', keys: ['k1', 'k2'] }]);
+    expect(plan.states).toEqual([]);
+    expect(plan.changes).toEqual([]);
+    expect(plan.insertMessages).toHaveLength(1);
+    expect(changesNothing(planWriteSet(keyed('k1'), stored, new Map([['a', ['k1']]])), false)).toBe(true);
+  });
+
+  it('recognises the keys a state written before the records carries, and moves them to the record with the next key', () => {
+    const legacy = state('a', { raisedEventKeys: ['old'] });
+    const stored = new Map([['a', legacy]]);
+    const repeat = planWriteSet(keyed('old'), stored, new Map());
+    expect(changesNothing(repeat, false)).toBe(true);
+    const plan = planWriteSet(keyed('new'), stored, new Map());
+    expect(plan.raiseKeys).toEqual([{ instanceId: 'a', keys: ['old', 'new'] }]);
+    expect(plan.states).toHaveLength(1);
+    expect(plan.states[0]!.state).not.toHaveProperty('raisedEventKeys');
+    expect(plan.states[0]!.state.version).toBe(legacy.version);
+    expect(plan.changes).toEqual([]);
+    // A step decided from a claim of the legacy state does not bring the keys back once they moved.
+    const moved = new Map([['a', plan.states[0]!.state]]);
+    const step = planWriteSet({ requests: [{ type: 'replaceState', state: { ...legacy, version: 4 } }] }, moved, new Map());
+    expect(step.states[0]!.state).not.toHaveProperty('raisedEventKeys');
+  });
+
+  it('counts the keys of both the record and a state that code of an earlier version sharing the store wrote, and keeps both in the record', () => {
+    const stored = new Map([['a', state('a', { raisedEventKeys: ['old', 'both'] })]]);
+    const records = new Map([['a', ['both', 'new']]]);
+    for (const key of ['old', 'both', 'new']) expect(changesNothing(planWriteSet(keyed(key), stored, records), false), key).toBe(true);
+    const plan = planWriteSet(keyed('next'), stored, records);
+    expect(plan.raiseKeys).toEqual([{ instanceId: 'a', keys: ['old', 'both', 'new', 'next'] }]);
+    expect(plan.states[0]!.state).not.toHaveProperty('raisedEventKeys');
   });
 });

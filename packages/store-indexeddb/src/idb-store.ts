@@ -4,7 +4,7 @@ import {
 } from '@durable-rx/runtime';
 import {
   activityStepHolds, unclaimedHolds, checkWriteLease, releasedInstanceOf, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys,
-  holdsLease, instanceIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, namesOf, nextPageToken, pageKeyOf, pageOrderOf,
+  holdsLease, instanceIdsOf, raiseKeyIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, namesOf, nextPageToken, pageKeyOf, pageOrderOf,
   pageSizeOf, planInstancePage, planWriteSet, Broadcast, CLOCK_METHODS, copyStoreValue, hasMethods, isDelayMs, isFunction, isTimeoutMs, readChecked, type MemberCheck, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type PurgeMember, type PurgeSetResult, type StatusChange, type Store,
   purgeMemberHolds, validatePurgeSet,
@@ -165,6 +165,10 @@ const MAX_RUNS = 3;
 
 // Transaction scopes: each operation locks only the tables it touches, so independent work runs in parallel.
 const ALL: readonly TableName[] = ['instances', 'history', 'messages', 'tasks'];
+/** What a commit without a keyed raise reads of the raise-key records: none. */
+const NO_KEYS: readonly (readonly string[] | undefined)[] = [];
+/** A purge: every table, the instances' raise-key records too. */
+const PURGE: readonly TableName[] = [...ALL, 'raiseKeys'];
 /** Instances and their pending messages (sending, claiming, releasing orchestration work). */
 const QUEUE: readonly TableName[] = ['instances', 'messages'];
 /** Activity tasks: DexieStore keeps an instance's first task in the instance row, so the instances come with them. */
@@ -381,6 +385,8 @@ export abstract class IdbStore implements Store {
     let leasedTasks: WritePlan['taskLeases'] = [];
     let inserted: WritePlan['insertTasks'] = [];
     const ids = instanceIdsOf(writeSet);
+    // The raise-key records a keyed raise or signal-with-start reads (none for any other write set).
+    const keyIds = raiseKeyIdsOf(writeSet);
     const writing = this.#write('commit', scopeOf(writeSet), async (rows, tx) => {
       // The instance whose lease the commit releases: its own (orchestration), or an expired one an unclaimed write takes over.
       const leasedId = releasedInstanceOf(lease);
@@ -396,9 +402,10 @@ export abstract class IdbStore implements Store {
         Promise.all(ids.map((id) => rows.get(id))),
         lease?.kind === 'activityStep' ? tx.getTask(lease.taskId, lease.instanceId)
           : lease?.kind === 'activity' ? tx.getTask(lease.taskId, this.#taskInstances.get(lease.taskId)) : undefined,
+        keyIds.length === 0 ? NO_KEYS : Promise.all(keyIds.map((id) => tx.getRaiseKeys(id))),
       ]);
       const ahead = tx.addMessageAhead ? storeAhead(writeSet, tx.addMessageAhead.bind(tx)) : undefined;
-      const [found, task] = await reads;
+      const [found, task, keys] = await reads;
       // The released instance's remaining messages decide its claim schedule. A step that consumes as many messages
       // as the row counts pending consumed all of them (it can only consume pending ones): no need to read them.
       const consumed = writeSet.requests.reduce((n, r) => (r.type === 'deleteMessages' && r.instanceId === leasedId ? n + r.messageIds.length : n), 0);
@@ -426,7 +433,7 @@ export abstract class IdbStore implements Store {
         const held = lease.kind === 'orchestration' ? await rows.get(lease.instanceId) : task;
         if (!holdsLease(held?.lease, lease.token)) throw leaseLostError(lease);
       }
-      const plan = planWriteSet(writeSet, new Map(ids.map((id, i) => [id, found[i]?.state])));
+      const plan = planWriteSet(writeSet, new Map(ids.map((id, i) => [id, found[i]?.state])), new Map(keyIds.map((id, i) => [id, keys[i]])));
       result = commitResultOf(plan);
       ({ taskLeases: leasedTasks, insertTasks: inserted } = plan);
       await rows.apply(plan, { instance, task }, ahead);
@@ -644,7 +651,7 @@ export abstract class IdbStore implements Store {
   }
 
   async purgeInstance(instanceId: string): Promise<number> {
-    const writes = await this.#write('purgeInstance', ALL, async (ws) => {
+    const writes = await this.#write('purgeInstance', PURGE, async (ws) => {
       const row = await ws.get(instanceId);
       if (!row) return;
       if (!isTerminalStatus(row.state.runtimeStatus)) {
@@ -662,7 +669,7 @@ export abstract class IdbStore implements Store {
     const members = validatePurgeSet(request); // refused before anything is deleted
     let changed: string | undefined;
     // One transaction: every member read and checked, then every one deleted, or none.
-    const writes = await this.#write('purgeInstanceSet', ALL, async (ws) => {
+    const writes = await this.#write('purgeInstanceSet', PURGE, async (ws) => {
       const rows = await Promise.all(members.map((m) => ws.get(m.instanceId)));
       changed = members.find((m, i) => !purgeMemberHolds(m, rows[i]?.state))?.instanceId;
       if (changed === undefined) for (const row of rows) ws.remove(row!);
@@ -674,7 +681,7 @@ export abstract class IdbStore implements Store {
   async purgeInstances(request: PurgeFilter): Promise<number> {
     const filter = validatePurgeFilter(request); // refused before anything is deleted
     const statuses = TERMINAL_RUNTIME_STATUSES.filter((s) => !filter.runtimeStatus?.length || filter.runtimeStatus.includes(s));
-    const writes = await this.#write('purgeInstances', ALL, async (ws, tx) => {
+    const writes = await this.#write('purgeInstances', PURGE, async (ws, tx) => {
       const scan = scanOf(filter, undefined, 'asc');
       const rows = await scanIndexed(tx, statuses, namesOf(filter.name), scan, undefined, (row) => matchesPurgeFilter(row.state, filter), 'asc');
       for (const row of rows) ws.remove(row);
@@ -909,7 +916,10 @@ interface InstanceReads {
   readonly read: Promise<ReadonlyMap<string, InstanceState | undefined>>;
 }
 
-/** The tables a write set touches: instances and messages always, history and tasks when it writes them. */
+/**
+ * The tables a write set touches: instances and messages always, history and tasks when it writes them, the raise-key
+ * records for a keyed raise or signal-with-start.
+ */
 function scopeOf(writeSet: WriteSet): readonly TableName[] {
   let history = false;
   let tasks = writeSet.lease?.kind === 'activity' || writeSet.lease?.kind === 'activityStep';
@@ -935,9 +945,9 @@ function scopeOf(writeSet: WriteSet): readonly TableName[] {
         assertNever(request, 'write request');
     }
   }
-  if (history && tasks) return ALL;
-  if (history) return HISTORY_AND_QUEUE;
-  return tasks ? TASKS_AND_QUEUE : QUEUE;
+  const scope = history && tasks ? ALL : history ? HISTORY_AND_QUEUE : tasks ? TASKS_AND_QUEUE : QUEUE;
+  // A keyed raise or signal-with-start reads and writes its instance's raise-key record.
+  return raiseKeyIdsOf(writeSet).length > 0 ? [...scope, 'raiseKeys'] : scope;
 }
 
 /**

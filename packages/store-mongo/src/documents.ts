@@ -192,6 +192,17 @@ export function queueFields(head: QueueHead, leaseExpiresAt: Date): QueueFields 
 }
 
 /** The record of a purged instance, kept for a while so a status resync can report the purge. */
+/**
+ * The raise-key record of an instance (store-kit's `RaiseKeysRecord`) in the `raiseKeys` collection: the idempotency
+ * keys it remembers, oldest first. Apart from the instance document, so a keyed raise neither reads nor rewrites the
+ * state, and no claim, read or change event carries the keys.
+ */
+export interface RaiseKeysDoc {
+  /** The instance id's key (`instanceKey`). */
+  _id: string;
+  keys: string[];
+}
+
 export interface PurgeDoc {
   _id: ObjectId;
   /** The instance id's key. */

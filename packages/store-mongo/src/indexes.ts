@@ -12,11 +12,16 @@ export interface CollectionNames {
   readonly sweeps: string;
   /** When each instance was purged, kept for {@link PURGE_RECORD_TTL_S}: what a status resync reports as purged. */
   readonly purges: string;
+  /**
+   * The raise-key record of each instance that was raised to with an idempotency key (store-kit's `RaiseKeysRecord`):
+   * `{ _id: <instance key>, keys }`, read and written only by a keyed raise or signal-with-start, deleted by a purge.
+   */
+  readonly raiseKeys: string;
 }
 
 /**
  * The collection names for a prefix: `${prefix}instances`, `${prefix}history`, `${prefix}messages`,
- * `${prefix}activityTasks`, `${prefix}sweeps`, `${prefix}purges`.
+ * `${prefix}activityTasks`, `${prefix}sweeps`, `${prefix}purges`, `${prefix}raiseKeys`.
  *
  * @example
  * ```ts
@@ -31,6 +36,7 @@ export function collectionNames(prefix = ''): CollectionNames {
     activityTasks: `${prefix}activityTasks`,
     sweeps: `${prefix}sweeps`,
     purges: `${prefix}purges`,
+    raiseKeys: `${prefix}raiseKeys`,
   };
 }
 
@@ -131,6 +137,8 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
     // The resync of changes$ (purges since the feed was last healthy); expiry of old records.
     { name: 'purged_at', key: { purgedAt: 1 }, expireAfterSeconds: PURGE_RECORD_TTL_S },
   ],
+  // Read and written by _id alone.
+  raiseKeys: [],
 };
 
 /**
@@ -152,7 +160,7 @@ export const OBSOLETE_INDEXES: { readonly [K in keyof CollectionNames]?: readonl
  *
  * @example
  * ```ts
- * missingCollections(collectionNames(), new Set(['instances', 'history'])); // ['messages', 'activityTasks', 'sweeps', 'purges']
+ * missingCollections(collectionNames(), new Set(['instances', 'history'])); // ['messages', 'activityTasks', 'sweeps', 'purges', 'raiseKeys']
  * ```
  */
 export function missingCollections(names: CollectionNames, existing: ReadonlySet<string>): string[] {

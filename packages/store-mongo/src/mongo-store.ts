@@ -4,11 +4,11 @@ import {
 } from '@durable-rx/runtime';
 import {
   assertNever, checkWriteLease, commitResultOf, releasedInstanceOf, guardedLogger, instanceIdsOf, isHeldBy, isLeaseToken, leaseLostError, leaseTokens, newLease,
-  matchesQuery, nextPageToken, pageSizeOf, planInstancePage, planWriteSet, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
+  matchesQuery, nextPageToken, pageSizeOf, planInstancePage, planWriteSet, raiseKeyIdsOf, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
   type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type PurgeMember, type PurgeSetResult, type StatusChange, type Store,
   purgeMemberHolds, validatePurgeSet,
-  type StoreCapabilities, type UnclaimedLease, type WriteRequest, type WriteSet, UnconfirmedClaims,
+  type StoreCapabilities, type UnclaimedLease, type WritePlan, type WriteRequest, type WriteSet, UnconfirmedClaims,
 } from '@durable-rx/runtime/store-kit';
 import {
   MongoClient, ObjectId, ReadConcern, type Abortable, type AnyBulkWriteOperation, type ChangeStreamOptions, type ClientSession, type Collection,
@@ -34,7 +34,7 @@ import { ClusterClock, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf
 import { assertReplicaSet, assertWritablePrimary, classifyDeployment, databaseFromUri, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
 import {
   EPOCH, FREE_LEASE, NEVER, claimAtOf, decodeHistoryEvent, decodeInstanceState, decodeStoredState, newHistoryGen,
-  purgeDocs, purgeMarkOf, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type QueueHead, type SweepDoc, type TaskDoc,
+  purgeDocs, purgeMarkOf, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type QueueHead, type RaiseKeysDoc, type SweepDoc, type TaskDoc,
 } from './documents.js';
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
 import { StoreUnreachableError } from './errors/store-unreachable-error.js';
@@ -111,6 +111,9 @@ interface TakenLease<D> {
   readonly lease: Lease;
 }
 
+/** What a commit without a keyed raise reads of the raise-key records: none. */
+const NO_RAISE_KEYS: ReadonlyMap<string, readonly string[]> = new Map();
+
 /** Instances purged per transaction by `purgeInstances`. */
 const PURGE_BATCH = 50;
 
@@ -153,7 +156,7 @@ const HISTORY_READ_ATTEMPTS = 3;
  * The Store port on MongoDB (a replica set or a sharded cluster): several Node processes on several machines share
  * one database and its work through leases, and watch status through change streams.
  *
- * - Collections `instances`, `history`, `messages`, `activityTasks`, `sweeps`, `purges` (with an optional prefix), with an
+ * - Collections `instances`, `history`, `messages`, `activityTasks`, `sweeps`, `purges`, `raiseKeys` (with an optional prefix), with an
  *   index for every query and claim (`ensureIndexes`, run when opening); claims are pinned to theirs with a hint.
  * - Every write is one write set (`@durable-rx/runtime/store-kit`), decided by the shared `planWriteSet` and
  *   executed in one transaction whose first operation takes the instance documents it needs; an orchestration step
@@ -221,6 +224,8 @@ export class MongoStore implements Store {
   readonly #tasks: Collection<TaskDoc>;
   readonly #sweeps: Collection<SweepDoc>;
   readonly #purges: Collection<PurgeDoc>;
+  /** The raise-key record of each instance raised to with a key (`RaiseKeysDoc`), apart from its document. */
+  readonly #raiseKeys: Collection<RaiseKeysDoc>;
   /**
    * `instances` and `activityTasks` read at `local` concern: the look-ups of leases claims may have written without
    * learning it (`#recoverInstance`, `#recoverTask`) find one the primary applied before a majority acknowledged it.
@@ -445,6 +450,7 @@ export class MongoStore implements Store {
     this.#tasks = this.#db.collection<TaskDoc>(this.collections.activityTasks);
     this.#sweeps = this.#db.collection<SweepDoc>(this.collections.sweeps);
     this.#purges = this.#db.collection<PurgeDoc>(this.collections.purges);
+    this.#raiseKeys = this.#db.collection<RaiseKeysDoc>(this.collections.raiseKeys);
     const local = { readConcern: new ReadConcern('local') };
     this.#instancesLocal = this.#db.collection<InstanceDoc>(this.collections.instances, local);
     this.#tasksLocal = this.#db.collection<TaskDoc>(this.collections.activityTasks, local);
@@ -536,7 +542,7 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Creates the store's six collections when missing (a transaction on a sharded cluster cannot create one) and its
+   * Creates the store's seven collections when missing (a transaction on a sharded cluster cannot create one) and its
    * indexes (see the README for the list). It drops no index an earlier version may still hint: those the current
    * layout replaced (`RETIRED_INDEXES`) are kept, so that processes of the earlier version keep working during a rolling
    * upgrade, and named in a warning until `dropRetiredIndexes` (or a `dropIndex` by hand) removes them. The one kind it
@@ -629,6 +635,7 @@ export class MongoStore implements Store {
   #collectionsByKind(): { readonly [K in keyof CollectionNames]: Pick<Collection, 'listIndexes' | 'dropIndex'> } {
     return {
       instances: this.#instances, history: this.#history, messages: this.#messages, activityTasks: this.#tasks, sweeps: this.#sweeps, purges: this.#purges,
+      raiseKeys: this.#raiseKeys,
     };
   }
 
@@ -713,11 +720,13 @@ export class MongoStore implements Store {
           const now = this.#clock.now();
           const rows = await this.#take(session, writeSet);
           const states = new Map([...rows].map(([id, row]) => [id, row?.state]));
-          const plan = planWriteSet(writeSet, states);
+          // The raise-key records of a keyed raise or signal-with-start, read after its instance was taken.
+          const plan = planWriteSet(writeSet, states, await this.#readRaiseKeys(session, raiseKeyIdsOf(writeSet)));
           result = commitResultOf(plan);
           const stored = new Map([...rows].map(([id, row]) => [id, row?.row]));
           const writes = translateWritePlan(plan, { stored, limitBytes: this.#limit, now, newGen: newHistoryGen });
           const releasedHead = await this.#apply(session, writes, now);
+          await this.#writeRaiseKeys(session, plan.raiseKeys);
           // Work when new work was written or the released lease left messages (a plan that changes nothing has no
           // operation, translateWritePlan, and nothing to signal).
           work = commitSignalsWork(plan, stored, releasedHead);
@@ -1671,6 +1680,33 @@ export class MongoStore implements Store {
     await this.#tasks.deleteMany({ instanceId: { $in: keys } }, { session });
     await this.#sweeps.insertMany(docs.map((d) => ({ _id: new ObjectId(), instanceId: d._id, gen: d.historyGen })), { session });
     await this.#purges.insertMany(purgeDocs(keys, this.#clock.now()), { session });
+    await this.#raiseKeys.deleteMany({ _id: { $in: keys } }, { session });
+  }
+
+  /**
+   * The raise-key records of `ids` (store-kit's `raiseKeyIdsOf`: those a keyed raise or signal-with-start goes to),
+   * read in the commit's transaction after `#take` took their instances: a raise racing this one with the same key
+   * conflicts on the instance document, and one of the two runs again and reads the other's record. No read for any
+   * other write set.
+   */
+  async #readRaiseKeys(session: ClientSession, ids: readonly string[]): Promise<ReadonlyMap<string, readonly string[]>> {
+    if (ids.length === 0) return NO_RAISE_KEYS;
+    const docs = await this.#raiseKeys.find({ _id: { $in: ids.map(instanceKey) } }, { session, ...TRANSACTION_READ_BOUND }).toArray();
+    const byKey = new Map(docs.map((doc) => [doc._id, doc.keys]));
+    const found = new Map<string, readonly string[]>();
+    for (const id of ids) {
+      const keys = byKey.get(instanceKey(id));
+      if (keys !== undefined) found.set(id, keys);
+    }
+    return found;
+  }
+
+  /** Writes the raise-key records of a plan (`WritePlan.raiseKeys`), each replacing the stored one, in the commit's transaction. */
+  async #writeRaiseKeys(session: ClientSession, records: WritePlan['raiseKeys']): Promise<void> {
+    for (const { instanceId, keys } of records) {
+      // An upsert takes its _id from the filter.
+      await this.#raiseKeys.replaceOne({ _id: instanceKey(instanceId) }, { keys: [...keys] }, { session, upsert: true });
+    }
   }
 
   /**

@@ -58,6 +58,7 @@ export function requiredPrivileges(db: string, names: CollectionNames, options: 
     // update: a process leases the sweep it works (sweep-lease.ts).
     on('sweeps', ['find', 'insert', 'update', 'remove'], ['createCollection']),
     on('purges', ['find', 'insert'], ['createCollection', 'createIndex']),
+    on('raiseKeys', ['find', 'insert', 'update', 'remove'], ['createCollection']),
   ];
 }
 
@@ -116,7 +117,7 @@ export function assertPrivileges(connectionStatus: Document, required: readonly 
     `${p.actions.join(', ')} on ${p.resource.collection === '' ? `the whole database ${JSON.stringify(p.resource.db)}` : `${p.resource.db}.${p.resource.collection}`}`);
   throw new StoreAuthenticationError(
     `The MongoDB user ${who} lacks privileges MongoStore needs: ${lines.join('; ')}. ` +
-      'The store reads and writes its six collections in transactions and watches them through change streams, one of ' +
+      'The store reads and writes its seven collections in transactions and watches them through change streams, one of ' +
       'them on the whole database (MongoDB requires find and changeStream on every collection of it). ' +
       `Grant the built-in role readWrite on ${JSON.stringify(db)}, for example in mongosh: ` +
       `db.getSiblingDB(${JSON.stringify(String(first?.db ?? 'admin'))}).grantRolesToUser(${JSON.stringify(String(first?.user ?? ''))}, ` +

@@ -73,7 +73,7 @@ describe.skipIf(!uri)('MongoStore.connect checks the deployment (integration)', 
   it('refuses collection-level grants that cannot open the change stream on the whole database', async (context) => {
     const prefix = db.prefix('pc');
     const names = { instances: `${prefix}instances`, history: `${prefix}history`, messages: `${prefix}messages`,
-      activityTasks: `${prefix}activityTasks`, sweeps: `${prefix}sweeps`, purges: `${prefix}purges` };
+      activityTasks: `${prefix}activityTasks`, sweeps: `${prefix}sweeps`, purges: `${prefix}purges`, raiseKeys: `${prefix}raiseKeys` };
     // Everything the store does on each of its collections, named one by one, and nothing on the database as a whole.
     const perCollection = requiredPrivileges(db.name, names, { createIndexes: true }).slice(1)
       .map((p) => ({ resource: { ...p.resource }, actions: [...p.actions] }));

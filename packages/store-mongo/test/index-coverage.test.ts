@@ -227,6 +227,11 @@ function shapes(): Shape[] {
         'an index on the lease expiry would cost every sweep written and renewed for a scan of a handful of documents',
       sites: ['#sweeps.findOne(held.filter'],
     },
+    // ---- raise-key records
+    byKey('raiseKeys', 'a keyed raise reads the records of its instances, and a purge deletes those of the instances it deletes', { _id: { $in: [KEY, 'order-2'] } }, [
+      '#raiseKeys.find({_id:{$in:ids.map(instanceKey)}}', '#raiseKeys.deleteMany({_id:{$in:keys}}',
+    ]),
+    byKey('raiseKeys', 'a keyed raise writes the record of its instance', { _id: KEY }, ['#raiseKeys.replaceOne({_id:instanceKey(instanceId)}']),
     // ---- purges
     {
       what: 'the purges a changes$ resync reports', collection: 'purges', filter: purgedSinceFilter(NOW), hint: PURGES_HINT,
@@ -282,7 +287,7 @@ function collectionCalls(source: string): string[] {
 
 /** {@link collectionCalls}, each with the text of all its arguments (`args`, without whitespace). */
 function collectionCallArguments(source: string): { readonly site: string; readonly args: string }[] {
-  const receivers = 'this\\.#(?:instances|instancesLocal|history|messages|tasks|tasksLocal|sweeps|purges)|\\bmessages';
+  const receivers = 'this\\.#(?:instances|instancesLocal|history|messages|tasks|tasksLocal|sweeps|purges|raiseKeys)|\\bmessages';
   const methods = 'find|findOne|findOneAndUpdate|findOneAndDelete|findOneAndReplace|updateOne|updateMany|deleteOne|deleteMany|replaceOne|' +
     'countDocuments|estimatedDocumentCount|distinct|aggregate|bulkWrite';
   const call = new RegExp(`(${receivers})\\s*\\.\\s*(${methods})\\s*(?:<[^(]*>)?\\s*\\(`, 'g');

@@ -1625,6 +1625,28 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       });
     });
 
+    it('counts the raise keys a state written before the raiseKeys collection carries, and moves them there with the next keyed raise', async () => {
+      const store = await db.open('legacy-keys');
+      await alongside(store, async (client) => {
+        const instances = client.db(db.name).collection<InstanceDoc>(store.collections.instances);
+        const raiseKeys = client.db(db.name).collection<{ _id: string; keys: string[] }>(store.collections.raiseKeys);
+        const messages = client.db(db.name).collection(store.collections.messages);
+        // The previous version: the keys in the state, no raiseKeys document.
+        const { state } = request('legacy-keys', { order: 42 });
+        const legacy = { ...state, raisedEventKeys: ['old'] };
+        await instances.insertOne(instanceDoc(legacy, encodeInstanceState(legacy, MAX_PAYLOAD_BYTES), emptyQueueHead(0), 'gen-1'));
+        const durable = createClient({ store });
+        await durable.raiseEvent('legacy-keys', 'go', 'repeat', { idempotencyKey: 'old' });
+        expect(await messages.countDocuments({ instanceId: instanceKey('legacy-keys') })).toBe(0);
+        await durable.raiseEvent('legacy-keys', 'go', 'new', { idempotencyKey: 'new' });
+        await durable.raiseEvent('legacy-keys', 'go', 'repeat', { idempotencyKey: 'old' });
+        await durable.raiseEvent('legacy-keys', 'go', 'repeat', { idempotencyKey: 'new' });
+        expect(await messages.countDocuments({ instanceId: instanceKey('legacy-keys') })).toBe(1);
+        expect(await raiseKeys.findOne({ _id: instanceKey('legacy-keys') })).toEqual({ _id: instanceKey('legacy-keys'), keys: ['old', 'new'] });
+        expect(await store.getInstance('legacy-keys')).toEqual(state);
+      });
+    });
+
     it('the commit\u2019s projection gives the UTF-8 size of a text input only, and leaves the input out', async () => {
       const client = new MongoClient(mongoUri);
       try {

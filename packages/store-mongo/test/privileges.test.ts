@@ -25,6 +25,8 @@ describe('privilege check at connect', () => {
     const on = (collection: string) => required.find((p) => p.resource.collection === collection)?.actions;
     expect(on('drx_instances')).toEqual(['find', 'insert', 'update', 'remove', 'changeStream', 'createCollection', 'createIndex', 'dropIndex', 'listIndexes']);
     expect(on('drx_purges')).toEqual(['find', 'insert', 'createCollection', 'createIndex']);
+    // The raise-key records: read, upserted by a keyed raise, deleted by a purge; no index of their own.
+    expect(on('drx_raiseKeys')).toEqual(['find', 'insert', 'update', 'remove', 'createCollection']);
     expect(required.map((p) => p.resource.collection).sort()).toEqual(['', ...Object.values(names)].sort());
     // Without createIndexes the schema actions are not asked for.
     for (const privilege of requiredNoIndexes) {

@@ -407,11 +407,13 @@ describe('claims', () => {
 
   it('create only missing collections and drop only obsolete indexes still there: nothing on the current layout', () => {
     const names = collectionNames('drx_');
-    // A fresh database: all six, sweeps included (no index would create it, and a cross-shard transaction cannot).
+    // A fresh database: all seven, sweeps and raiseKeys included (no index would create them, and a cross-shard
+    // transaction cannot). A database of the version before the raise-key records lacks raiseKeys alone.
     expect(missingCollections(names, new Set())).toEqual(Object.values(names));
     expect(missingCollections(names, new Set(['drx_instances', 'drx_history', 'other']))).toEqual(
-      ['drx_messages', 'drx_activityTasks', 'drx_sweeps', 'drx_purges'],
+      ['drx_messages', 'drx_activityTasks', 'drx_sweeps', 'drx_purges', 'drx_raiseKeys'],
     );
+    expect(missingCollections(names, new Set(Object.values(names).filter((name) => name !== 'drx_raiseKeys')))).toEqual(['drx_raiseKeys']);
     expect(missingCollections(names, new Set(Object.values(names)))).toEqual([]);
     // The current layout has none of the obsolete indexes: nothing to drop.
     for (const kind of Object.keys(INDEXES) as (keyof typeof INDEXES)[]) {

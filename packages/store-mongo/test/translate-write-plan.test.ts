@@ -38,11 +38,13 @@ const row = (over: Partial<StoredRow> = {}): StoredRow => ({
 });
 
 /** Plans a write set against stored instances and translates it, the way MongoStore.commit does inside its transaction. */
-function translate(writeSet: WriteSet, stored: Record<string, { state: InstanceState; row: StoredRow }>): MongoWrite[] {
+function translate(
+  writeSet: WriteSet, stored: Record<string, { state: InstanceState; row: StoredRow }>, raiseKeys: ReadonlyMap<string, readonly string[]> = new Map(),
+): MongoWrite[] {
   const states = new Map(Object.entries(stored).map(([id, s]) => [id, s.state] as const));
   const rows = new Map(Object.entries(stored).map(([id, s]) => [id, s.row] as const));
   let gens = 0;
-  return translateWritePlan(planWriteSet(writeSet, states), {
+  return translateWritePlan(planWriteSet(writeSet, states, raiseKeys), {
     stored: rows, limitBytes: MAX_PAYLOAD_BYTES, now: at(500), newGen: () => `gen-new-${++gens}`,
   });
 }
@@ -97,13 +99,20 @@ describe('write-set translation: the client\u2019s writes', () => {
       .toThrow(expect.objectContaining({ code: 'instance-not-found' }));
   });
 
-  it('sends a keyed raise with the key added to the state in the same update, the version kept; a repeat writes nothing', () => {
-    const keyed: WriteSet = { requests: [{ type: 'insertMessage', message: raised('a', 'm1'), ifMissing: 'fail', idempotencyKey: 'k1' }] };
+  const keyed: WriteSet = { requests: [{ type: 'insertMessage', message: raised('a', 'm1'), ifMissing: 'fail', idempotencyKey: 'k1' }] };
+
+  it('sends a keyed raise as an unkeyed one: the key goes to the raise-key record, the state is not written; a repeat writes nothing', () => {
+    const writes = translate(keyed, { a: { state: state('a'), row: row() } }, new Map([['a', ['k0']]]));
+    expect(describeWrites(writes)).toEqual(['insertMessages 1', 'setQueue a']);
+    expect(translate(keyed, { a: { state: state('a'), row: row() } }, new Map([['a', ['k1']]]))).toEqual([]);
+  });
+
+  it('moves the keys a state of the version before the records carries out of it, the version kept; a repeat of one writes nothing', () => {
     const writes = translate(keyed, { a: { state: state('a', { raisedEventKeys: ['k0'] }), row: row() } });
     expect(describeWrites(writes)).toEqual(['insertMessages 1', 'updateInstance a (state, queue set)']);
     const update = only(writes, 'updateInstance');
     expect(update).toMatchObject({ release: false, queue: { kind: 'set', head: { messageSeq: 11, nextMessageAt: EPOCH } } });
-    expect(decodeInstanceState((update.set as { state: string }).state)).toEqual(state('a', { raisedEventKeys: ['k0', 'k1'] }));
+    expect(decodeInstanceState((update.set as { state: string }).state)).toEqual(state('a'));
     expect(translate(keyed, { a: { state: state('a', { raisedEventKeys: ['k1'] }), row: row() } })).toEqual([]);
   });
 });

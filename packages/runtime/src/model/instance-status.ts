@@ -191,7 +191,10 @@ export interface InstanceState extends Omit<InstanceStatus, 'history'> {
    * oldest first, at most {@link MAX_REMEMBERED_EVENT_KEYS}: a raise whose key is among them is a repeat and delivers
    * nothing. Kept across the executions of the id (`continueAsNew`, a restart, a new start over a terminal instance)
    * until a purge. Set by `planWriteSet` only: every state it writes keeps the stored list, whatever the state given
-   * says, and a raise with a new key adds it. Absent when no event was raised with a key. Plain JSON.
+   * says, and a raise with a new key adds it. Only where the store keeps no raise-key records (`planWriteSet` given
+   * none); a store that keeps them (store-kit's `RaiseKeysRecord`: every store of this repository) has the keys there,
+   * and a state of an earlier version that carries some has them moved to the record by the next keyed raise. Absent
+   * when no event was raised with a key. Plain JSON.
    */
   readonly raisedEventKeys?: readonly string[];
 }

@@ -248,10 +248,12 @@ export interface InsertMessageWrite {
   readonly ifActiveChildOf?: string;
   /**
    * The caller's idempotency key of a raised event (`RaiseEventOptions.idempotencyKey`, checked by
-   * `isIdempotencyKey`). When the target instance remembers it (`InstanceState.raisedEventKeys`: raised before, still
-   * pending or consumed long since) the request is a repeat: nothing is appended and `requires` is not checked (the
-   * first raise was accepted; the instance may have finished since). Otherwise the key is added to the instance's
-   * remembered keys in the same commit (the state is rewritten at the same `version`: no status change is published).
+   * `isIdempotencyKey`). When the target instance remembers it (its raise-key record, store-kit's `RaiseKeysRecord`,
+   * or `InstanceState.raisedEventKeys` where the store keeps none: raised before, still pending or consumed long since)
+   * the request is a repeat: nothing is appended and `requires` is not checked (the first raise was accepted; the
+   * instance may have finished since). Otherwise the key is added to the instance's remembered keys in the same commit
+   * (its record is written and its state is not; without records, the state is rewritten at the same `version`): no
+   * status change is published.
    * Decided by `planWriteSet` inside the store's transaction, so two raises with one key that race deliver once.
    */
   readonly idempotencyKey?: string;

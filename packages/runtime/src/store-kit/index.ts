@@ -30,8 +30,8 @@ export type {
   ActivityStepLease, UnclaimedLease, ReplaceHistoryWrite, ReplaceStateWrite, WriteLease, WriteRequest, WriteSet,
 } from '../model/write-set.js';
 export {
-  activityStepHolds, unclaimedHolds, changesNothing, signalsWork, writesInput, checkWriteLease, commitResultOf, releasedInstanceOf, instanceIdsOf, leaseLostError, planWriteSet, type ActivityStepReading, type UnclaimedReading, type PlannedChange, type PlannedHistory, type PlannedState,
-  type StoredStates, type WritePlan,
+  activityStepHolds, unclaimedHolds, changesNothing, signalsWork, writesInput, checkWriteLease, commitResultOf, releasedInstanceOf, instanceIdsOf, raiseKeyIdsOf, leaseLostError, planWriteSet, type ActivityStepReading, type UnclaimedReading, type PlannedChange, type PlannedHistory, type PlannedState,
+  type RaiseKeysRecord, type StoredRaiseKeys, type StoredStates, type WritePlan,
 } from '../store/plan-write-set.js';
 export {
   claimableAtMs, comparePageKeys, dueAtMs, holdsLease, isHeldBy, isLeaseToken, isVisible, leaseTokens, lifeLeaseOwner, matchesName, matchesPurgeFilter, matchesQuery, namesOf, newLease, nextPageToken, pageKeyOf, pageOrderOf,

@@ -95,6 +95,8 @@ export class MemoryStore implements Store {
   readonly #newToken = leaseTokens();
   /** What planWriteSet reads: the stored state of an instance, straight from its record. */
   readonly #storedStates: StoredStates = { get: (instanceId) => this.#instances.get(instanceId) };
+  /** The raise-key record of each instance that has one (`RaiseKeysRecord`), apart from its state: frozen key lists. */
+  readonly #raiseKeys = new Map<string, readonly string[]>();
 
   readonly changes$: Observable<StatusChange> = this.#changes.observable;
   readonly workAvailable$: Observable<void> = this.#work.observable;
@@ -155,8 +157,12 @@ export class MemoryStore implements Store {
     // planWriteSet is pure: it reads the write set as given, and what the store keeps of it is copied below (the one
     // copy of what comes in; from then on the store owns those objects and never changes them in place). Index loops
     // throughout: this runs on every commit.
-    const plan = planWriteSet(writeSet, this.#storedStates);
+    const plan = planWriteSet(writeSet, this.#storedStates, this.#raiseKeys);
     const instances = this.#instances;
+    for (let i = 0; i < plan.raiseKeys.length; i++) {
+      const { instanceId, keys } = plan.raiseKeys[i]!;
+      this.#raiseKeys.set(instanceId, Object.freeze([...keys]));
+    }
 
     for (let i = 0; i < plan.replaced.length; i++) this.#dropPending(plan.replaced[i]!);
     // The copies kept, in the order of plan.states (a write set changes one or two instances: no Map).
@@ -428,6 +434,7 @@ export class MemoryStore implements Store {
     const record = this.#instances.get(instanceId);
     this.#instances.delete(instanceId);
     if (record) this.#indexName(instanceId, record.name, undefined);
+    this.#raiseKeys.delete(instanceId);
     this.#dropPending(instanceId);
     if (record && this.#changes.observed) this.#changes.next({ instanceId, state: undefined, purged: { executionId: record.executionId, version: record.version } });
   }

@@ -48,6 +48,12 @@ export interface WritePlan {
   /** The snapshots to publish on `changes$` after the commit, in commit order. */
   readonly changes: readonly PlannedChange[];
   /**
+   * The raise-key records to write ({@link RaiseKeysRecord}: put, replacing the stored one), one per instance a keyed
+   * raise or signal-with-start remembered a key for. Empty unless the write set carries a key and `planWriteSet` was
+   * given the stored records ({@link StoredRaiseKeys}).
+   */
+  readonly raiseKeys: readonly RaiseKeysRecord[];
+  /**
    * True when claimable work was written: a message, or a task stored without a lease. A store also signals work
    * when the commit released an orchestration lease (`released`) and that instance still has pending messages.
    */
@@ -88,6 +94,42 @@ export interface PlannedChange {
   readonly instanceId: string;
   readonly previousVersion: number;
   readonly state: InstanceState;
+}
+
+/**
+ * The record of the idempotency keys an instance remembers (`RaiseEventOptions.idempotencyKey`,
+ * `SignalWithStartOptions.idempotencyKey`): its latest {@link MAX_REMEMBERED_EVENT_KEYS} keys, oldest first. A store
+ * keeps it apart from the instance's state, one per instance id: only a keyed raise or signal-with-start reads it
+ * (its ids: {@link raiseKeyIdsOf}) and writes it ({@link WritePlan.raiseKeys}); no claim, commit of a step, status
+ * read or change-feed event carries it. It outlives the executions of the id (a `continueAsNew`, a restart, a new
+ * start over a terminal instance) and a purge of the instance deletes it, in the purge's transaction.
+ */
+export interface RaiseKeysRecord {
+  readonly instanceId: string;
+  readonly keys: readonly string[];
+}
+
+/**
+ * The raise-key records {@link planWriteSet} reads: `get(id)` for each id of {@link raiseKeyIdsOf} (`undefined`: no
+ * record), read in the transaction that applies the write set. A `Map` of the keys is one.
+ */
+export interface StoredRaiseKeys {
+  get(instanceId: string): readonly string[] | undefined;
+}
+
+/**
+ * The ids whose raise-key record ({@link RaiseKeysRecord}) {@link planWriteSet} needs: those a keyed raise or
+ * signal-with-start of the write set goes to. Empty for every other write set (a step, an unkeyed raise), which then
+ * reads no record.
+ */
+export function raiseKeyIdsOf(writeSet: WriteSet): string[] {
+  let ids: string[] | undefined;
+  for (const request of writeSet.requests) {
+    const id = request.type === 'insertMessage' && request.idempotencyKey !== undefined ? request.message.instanceId
+      : request.type === 'createInstance' && request.idempotencyKey !== undefined ? request.state.instanceId : undefined;
+    if (id !== undefined && !(ids ??= []).includes(id)) ids.push(id);
+  }
+  return ids ?? [];
 }
 
 /**
@@ -156,13 +198,13 @@ function addId(ids: string[], id: string): string[] {
  * refuses the write set when the instance is missing or in the wrong state (see `InstanceCondition`). Requests see
  * the effects of earlier requests of the same write set.
  */
-export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePlan {
+export function planWriteSet(writeSet: WriteSet, stored: StoredStates, keys?: StoredRaiseKeys): WritePlan {
   // This runs on every commit of every store, and a write set touches one or two instances and inserts a task or two:
   // plain arrays searched in place (no Maps), the helpers take the plan under construction instead of closing over
   // it, and a kind of row change the write set has none of shares one frozen empty array.
   const plan: PlanUnderWay = {
     replaced: NONE, history: NONE, deleteMessages: NONE, deleteTasks: NONE, insertTasks: NONE, insertMessages: NONE,
-    taskLeases: NONE, states: NONE, changes: NONE, work: false,
+    taskLeases: NONE, states: NONE, changes: NONE, raiseKeys: NONE, work: false, keys,
   };
   for (const request of writeSet.requests) {
     switch (request.type) {
@@ -172,7 +214,7 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
         const existing = current(plan, stored, id);
         // A repeat of a keyed signal-with-start starts and delivers nothing (`isRepeat`).
         const { signal, idempotencyKey } = request;
-        if (idempotencyKey !== undefined && (!signal || isRepeat(existing, idempotencyKey, 'createInstance.idempotencyKey'))) {
+        if (idempotencyKey !== undefined && (!signal || isRepeat(plan, existing, id, idempotencyKey, 'createInstance.idempotencyKey'))) {
           if (!signal) invalid('createInstance.idempotencyKey', 'is only taken with a signal');
           break;
         }
@@ -241,7 +283,7 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates): WritePla
       case 'insertMessage': {
         const { message, idempotencyKey } = request;
         // A repeat of a keyed raise delivers nothing, whatever the instance's status now (`isRepeat`).
-        if (idempotencyKey !== undefined && isRepeat(current(plan, stored, message.instanceId), idempotencyKey, 'insertMessage.idempotencyKey')) break;
+        if (idempotencyKey !== undefined && isRepeat(plan, current(plan, stored, message.instanceId), message.instanceId, idempotencyKey, 'insertMessage.idempotencyKey')) break;
         if (request.requires) checkCondition(message.instanceId, current(plan, stored, message.instanceId), request.requires);
         if (request.ifActiveChildOf !== undefined && !isActiveChildOf(current(plan, stored, message.instanceId), request.ifActiveChildOf)) break;
         deliver(plan, stored, message, request.ifMissing);
@@ -338,7 +380,7 @@ export function writesInput(planned: PlannedState): boolean {
 
 /**
  * True when writing `plan` changes nothing: it creates, replaces or changes no instance and writes or deletes no
- * history, message or task, and the instance whose lease it releases (`released`), if any, has no lease stored
+ * history, message, task or raise-key record, and the instance whose lease it releases (`released`), if any, has no lease stored
  * (`leaseStored`: a lease on it, live or expired; an unclaimed write clears an expired one, a change). A client's
  * commit of no request is one once its check holds: a suspend or resume that changes nothing (an HTTP retry, see
  * `unclaimedStatus`). A store then writes nothing (no row, no lease field), so the commit publishes no snapshot and
@@ -350,7 +392,7 @@ export function writesInput(planned: PlannedState): boolean {
  * ```
  */
 export function changesNothing(plan: WritePlan, leaseStored: boolean): boolean {
-  return plan.states.length === 0 && plan.replaced.length === 0 && plan.history.length === 0 && plan.deleteMessages.length === 0 &&
+  return plan.states.length === 0 && plan.raiseKeys.length === 0 && plan.replaced.length === 0 && plan.history.length === 0 && plan.deleteMessages.length === 0 &&
     plan.deleteTasks.length === 0 && plan.insertTasks.length === 0 && plan.insertMessages.length === 0 &&
     (plan.released === undefined || !leaseStored);
 }
@@ -400,8 +442,11 @@ interface PlanUnderWay {
   taskLeases: readonly { readonly taskId: string; readonly lease: Lease }[];
   states: readonly PlannedState[];
   changes: readonly PlannedChange[];
+  raiseKeys: readonly RaiseKeysRecord[];
   work: boolean;
   released?: string;
+  /** The stored raise-key records; `undefined`: the store keeps the keys in the instance's state (`InstanceState.raisedEventKeys`). */
+  readonly keys: StoredRaiseKeys | undefined;
 }
 
 /** The empty row changes of a plan, shared (frozen: {@link add} makes an array before anything is added). */
@@ -483,30 +528,59 @@ function withRaisedEventKeys(state: InstanceState, current: InstanceState | unde
 }
 
 /**
- * Whether a raise with idempotency key `key` repeats one the instance (`target`, `undefined`: none) remembers; a
- * malformed key is an `InvalidArgumentError` naming `what`, the request's member.
+ * Whether a raise (or signal-with-start) with idempotency key `key` repeats one the instance `id` (`target`,
+ * `undefined`: none) remembers: among the keys of its record ({@link RaiseKeysRecord}), or, with no record, those its
+ * state carries (`InstanceState.raisedEventKeys`, where a store keeps no records and in a state written by a version
+ * before them). No instance remembers anything. A malformed key is an `InvalidArgumentError` naming `what`, the
+ * request's member.
  */
-function isRepeat(target: InstanceState | undefined, key: string, what: string): boolean {
+function isRepeat(plan: PlanUnderWay, target: InstanceState | undefined, id: string, key: string, what: string): boolean {
   isIdempotencyKey(key, what);
-  return target?.raisedEventKeys?.includes(key) ?? false;
+  return target !== undefined && (keysOf(plan, target, id)?.includes(key) ?? false);
 }
 
 /**
- * Adds `key` to the keys the instance remembers (the latest {@link MAX_REMEMBERED_EVENT_KEYS}), in a state written at
- * the same `version` and published as no change: the status is as it was. Nothing when the instance is gone (the
- * message was dropped with it).
+ * The keys instance `id` (its state as the write set has it so far: `state`) remembers; `undefined`: none. Its record's,
+ * and those its state carries from a version before the records: both only where code of that version shares the
+ * store (a tab still open on an IndexedDB database, a process of a rolling upgrade), which keeps its keys in the state.
+ */
+function keysOf(plan: PlanUnderWay, state: InstanceState, id: string): readonly string[] | undefined {
+  const records = plan.raiseKeys;
+  for (let i = 0; i < records.length; i++) if (records[i]!.instanceId === id) return records[i]!.keys;
+  const recorded = plan.keys?.get(id);
+  const legacy = state.raisedEventKeys;
+  if (recorded === undefined || legacy === undefined) return recorded ?? legacy;
+  const merged = [...legacy.filter((key) => !recorded.includes(key)), ...recorded];
+  return merged.length > MAX_REMEMBERED_EVENT_KEYS ? merged.slice(merged.length - MAX_REMEMBERED_EVENT_KEYS) : merged;
+}
+
+/**
+ * Adds `key` to the keys the instance remembers (the latest {@link MAX_REMEMBERED_EVENT_KEYS}): in its record
+ * ({@link WritePlan.raiseKeys}), its state untouched, unless the state still carries keys of a version before the
+ * records, which move to the record (the state is written once more without them, at the same `version`, published
+ * as no change). A store that keeps no records (`plan.keys` undefined) keeps them in the state, written the same way.
+ * Nothing when the instance is gone (the message was dropped with it).
  */
 function rememberKey(plan: PlanUnderWay, stored: StoredStates, id: string, key: string): void {
   const known = plannedOf(plan, id);
   const state = known ? known.state : stored.get(id);
   if (!state) return;
-  const kept = state.raisedEventKeys ?? NONE;
+  const kept = keysOf(plan, state, id) ?? NONE;
   const keys = kept.length < MAX_REMEMBERED_EVENT_KEYS ? [...kept, key] : [...kept.slice(kept.length - MAX_REMEMBERED_EVENT_KEYS + 1), key];
-  const planned: Mutable<PlannedState> = { state: { ...plainState(state), raisedEventKeys: keys }, isNew: !!known?.isNew, before: known ? known.before : state };
+  if (plan.keys) {
+    const records = plan.raiseKeys;
+    let at = 0;
+    while (at < records.length && records[at]!.instanceId !== id) at++;
+    if (at < records.length) (records as RaiseKeysRecord[])[at] = { instanceId: id, keys };
+    else plan.raiseKeys = add(records, { instanceId: id, keys });
+    if (state.raisedEventKeys === undefined) return;
+  }
+  const { raisedEventKeys: _moved, ...rest } = plainState(state);
+  const planned: Mutable<PlannedState> = { state: plan.keys ? rest : { ...rest, raisedEventKeys: keys }, isNew: !!known?.isNew, before: known ? known.before : state };
   if (known?.lease) planned.lease = known.lease;
   if (known) (plan.states as PlannedState[])[plan.states.indexOf(known)] = planned;
   else plan.states = add(plan.states, planned);
-  // A change already planned for the instance publishes the state with its keys.
+  // A change already planned for the instance publishes the state as it is written.
   const changes = plan.changes as PlannedChange[];
   for (let i = 0; i < changes.length; i++) if (changes[i]!.state === state) changes[i] = { ...changes[i]!, state: planned.state };
 }

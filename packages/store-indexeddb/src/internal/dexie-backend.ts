@@ -20,16 +20,21 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`DexieStore schema v${DEXIE_SCHEMA_VERSION}`);
  * ```
  */
-export const DEXIE_SCHEMA_VERSION = 4;
+export const DEXIE_SCHEMA_VERSION = 5;
 
 /**
  * The IndexedDB version of the tables and indexes (Dexie's `db.version`). Layout version 2 changed what history rows
  * hold (one row per appended batch), not the tables, so the database itself was not upgraded. Layout 3 (Dexie
  * version 2) keeps an instance's first activity task in its row (see {@link StoredInstance}). Layout 4 (Dexie version
  * 3) adds the name index `[state.name+createdMs+id]` for the list's name filter: IndexedDB builds it from the rows
- * as they are (every row holds its state's name), so the upgrade writes no row.
+ * as they are (every row holds its state's name), so the upgrade writes no row. Layout 5 (Dexie version 4) adds the
+ * `raiseKeys` table: the raise-key record of each instance (store-kit's `RaiseKeysRecord`, `{ id, keys }`), so a keyed
+ * raise reads and writes that small row instead of the instance's (which holds its input). The upgrade writes no row:
+ * keys a state of an earlier layout carries (`InstanceState.raisedEventKeys`) still count, and the next keyed raise to
+ * the instance moves them to its record. Older code cannot be open beside it: the upgrade closes its connections, and
+ * it refuses a database with a table it does not know.
  */
-const DEXIE_DB_VERSION = 3;
+const DEXIE_DB_VERSION = 4;
 
 /**
  * Tables and their indexes. Every query of the store is one index range: claims use `[readyMs+headSeq]` for
@@ -45,19 +50,29 @@ const SCHEMA: Readonly<Record<string, string>> = {
   history: '[instanceId+seq]',
   messages: '++seq, [instanceId+seq]',
   tasks: '++seq, &id, [readyMs+seq], instanceId',
+  raiseKeys: 'id',
 };
+
+/** Layout 4 (Dexie version 3): no raise-key records. */
+const { raiseKeys: _raiseKeys, ...SCHEMA_V3 } = SCHEMA;
 
 /** Layouts 1 and 2 (Dexie version 1): every task a row of the tasks table. */
 const SCHEMA_V1: Readonly<Record<string, string>> = {
-  ...SCHEMA,
+  ...SCHEMA_V3,
   instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id]',
 };
 
 /** Layout 3 (Dexie version 2): an instance's first task in its row. */
 const SCHEMA_V2: Readonly<Record<string, string>> = {
-  ...SCHEMA,
+  ...SCHEMA_V3,
   instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id], [taskReadyMs+taskOrder]',
 };
+
+/** A row of the `raiseKeys` table (layout 5): the raise-key record of instance `id`. */
+interface RaiseKeysRow {
+  readonly id: string;
+  readonly keys: readonly string[];
+}
 
 /**
  * An instance row as layout 3 stores it: with at most one activity task of the instance (`task`, its `seq` being
@@ -149,10 +164,12 @@ export function startDexieOpen(
     ...(dependencies.IDBKeyRange ? { IDBKeyRange: dependencies.IDBKeyRange } : {}),
   });
   db.version(1).stores(SCHEMA_V1);
-  // Layouts 3 and 4 each add an index; the marker is written in the upgrade itself, so that no older code opening the
-  // database after the upgrade takes it for its own. The rows stay as they are (see SCHEMA and StoredInstance).
+  // Layouts 3 and 4 each add an index, layout 5 a table; the marker is written in the upgrade itself, so that no older
+  // code opening the database after the upgrade takes it for its own. The rows stay as they are (see SCHEMA and
+  // StoredInstance).
   const mark = (tx: Transaction) => tx.table<MetaRow, string>('meta').put({ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' });
   db.version(2).stores(SCHEMA_V2).upgrade(mark);
+  db.version(3).stores(SCHEMA_V3).upgrade(mark);
   db.version(DEXIE_DB_VERSION).stores(SCHEMA).upgrade(mark);
   // Nothing but this store sees this private instance: no liveQuery reads it and no hook is registered on it. Dexie's
   // observability layer would cost every write a set of changed key ranges, and every readwrite transaction an event
@@ -328,6 +345,7 @@ interface CoreTables {
   readonly history: DBCoreTable;
   readonly messages: DBCoreTable;
   readonly tasks: DBCoreTable;
+  readonly raiseKeys: DBCoreTable;
   /** `[readyMs+headSeq]` and `[taskReadyMs+taskOrder]` of instances, `[instanceId+seq]` of messages, `[readyMs+seq]` and `id` of tasks. */
   readonly instancesReady: DBCoreIndex;
   readonly instanceTasksReady: DBCoreIndex;
@@ -363,7 +381,7 @@ class DexieBackend implements StoreBackend {
     const messages = table('messages');
     const tasks = table('tasks');
     this.#core = {
-      instances, messages, tasks, history: table('history'),
+      instances, messages, tasks, history: table('history'), raiseKeys: table('raiseKeys'),
       instancesReady: index(instances, ['readyMs', 'headSeq']),
       instanceTasksReady: index(instances, ['taskReadyMs', 'taskOrder']),
       messagesOf: index(messages, ['instanceId', 'seq']),
@@ -638,6 +656,18 @@ class DexieTransaction implements BackendTransaction {
     }));
     const key: unknown = cursor?.key;
     return Array.isArray(key) && typeof key[0] === 'number' ? key[0] : undefined;
+  }
+
+  async getRaiseKeys(instanceId: string): Promise<readonly string[] | undefined> {
+    return ((await this.#core.raiseKeys.get({ trans: this.#trans, key: instanceId })) as RaiseKeysRow | undefined)?.keys;
+  }
+
+  putRaiseKeys(instanceId: string, keys: readonly string[]): void {
+    this.#store('raiseKeys').put({ id: instanceId, keys } satisfies RaiseKeysRow);
+  }
+
+  deleteRaiseKeys(instanceId: string): void {
+    this.#store('raiseKeys').delete(instanceId);
   }
 
   async readHistory(instanceId: string, from: number): Promise<HistoryEvent[]> {

@@ -20,7 +20,7 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`KeyvalStore layout v${KEYVAL_SCHEMA_VERSION}`);
  * ```
  */
-export const KEYVAL_SCHEMA_VERSION = 9;
+export const KEYVAL_SCHEMA_VERSION = 10;
 
 /**
  * Key layout in the one object store idb-keyval gives us. Array keys sort element by element, so each prefix is a
@@ -37,6 +37,7 @@ export const KEYVAL_SCHEMA_VERSION = 9;
  *   ['t', taskId]                    a task row: a task beyond an instance's packed ones (layout 8), or of layout 5
  *   ['xt', readyMs, seq, taskId]     claim order of the task rows
  *   ['xi', instanceId, taskId]       the task rows of each instance (layout 8), for purges
+ *   ['k', id]                        the instance's raise-key record, its keys (layout 10)
  *
  * Layout 6 packs an instance's activity tasks into its value: a step reads and writes that value anyway, so
  * scheduling, claiming and completing a task costs no request of its own. The `xp` entry of an instance (its key's
@@ -68,6 +69,14 @@ export const KEYVAL_SCHEMA_VERSION = 9;
  * tab writes no `xn` entry for the instances it starts (or starts again), and leaves the entry of one it starts again
  * or purges: a name filter here misses the instances that tab started (nothing else does; `xc` stays exact) until they
  * are started again here, and passes over an entry that is not its row's, so it never lists a row out of its place.
+ *
+ * Layout 10 keeps the keys of an instance's keyed raises in a value of their own under `['k', id]` (store-kit's
+ * `RaiseKeysRecord`): a keyed raise reads and writes that small value instead of the instance's (which holds its
+ * input), and a purge deletes it. Opening an older layout writes nothing: keys a state of an earlier layout carries
+ * (`InstanceState.raisedEventKeys`) still count, and the next keyed raise here moves them to the record. Older code
+ * still open in another tab keeps the keys of the raises it makes in the state, and they count here as well (with those
+ * of the record); purging an instance it leaves the record, whose keys then count against a new instance of the id
+ * until that tab reloads and purges no more (nothing else: a raise with another key is delivered).
  *
  * A paging value changes only when an instance becomes terminal or stops being so: a step from Pending to Running
  * (or to and from Suspended) writes no index entry, and a status query reads the rows of the entries without a
@@ -669,6 +678,18 @@ class KeyvalTransaction implements BackendTransaction {
   async historyEnd(instanceId: string): Promise<number> {
     const cursor = await promisifyRequest(this.#store.openCursor(this.#range(['h', instanceId], ['h', instanceId, MAX]), 'prev'));
     return cursor ? (cursor.key as [string, string, number])[2] + eventsOf(cursor.value as HistoryEvent[] | HistoryEvent).length : 0;
+  }
+
+  getRaiseKeys(instanceId: string): Promise<readonly string[] | undefined> {
+    return promisifyRequest(this.#store.get(['k', instanceId])) as Promise<readonly string[] | undefined>;
+  }
+
+  putRaiseKeys(instanceId: string, keys: readonly string[]): void {
+    this.#store.put(keys, ['k', instanceId]);
+  }
+
+  deleteRaiseKeys(instanceId: string): void {
+    this.#store.delete(['k', instanceId]);
   }
 
   appendHistory(instanceId: string, from: number, events: readonly HistoryEvent[]): void {

@@ -145,6 +145,8 @@ export class RowWriter {
       if ((await this.#enqueue(message, kept?.seq)) && kept) unused.delete(message.id);
     }
     for (const { instanceId, seq } of unused.values()) tx.deleteMessages([{ instanceId, seq: await seq }]);
+    // The raise-key records a keyed raise or signal-with-start remembered a key in (their states are not written).
+    for (const { instanceId, keys } of plan.raiseKeys) tx.putRaiseKeys(instanceId, keys);
     for (const { instanceId, previousVersion, state } of plan.changes) this.changes.push({ instanceId, after: previousVersion, state });
     // Released with messages still pending, they are claimable again (at once, or when the first is visible); a signal
     // wakes this tab's and every other tab's worker, so none is sent for a commit that left claimable only what was.
@@ -171,9 +173,13 @@ export class RowWriter {
     return true;
   }
 
-  /** Deletes an instance with its history, messages and tasks (read it with {@link RowWriter.get} first). */
+  /**
+   * Deletes an instance with its history, messages, tasks and raise-key record (read it with {@link RowWriter.get}
+   * first; the transaction's scope has `raiseKeys`).
+   */
   remove(row: InstanceRow): void {
     this.#tx.deleteInstance(this.#entries.get(row.id)?.original ?? row);
+    this.#tx.deleteRaiseKeys(row.id);
     this.#dropPending(row.id);
     this.#entries.set(row.id, { original: undefined, row: undefined, dirty: false });
     const { executionId, version } = row.state;

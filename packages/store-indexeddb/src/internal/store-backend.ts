@@ -40,8 +40,11 @@ export interface StoreBackend {
   closing?(): void;
 }
 
-/** The tables the store keeps; a transaction's scope is a list of them. */
-export type TableName = 'instances' | 'history' | 'messages' | 'tasks';
+/**
+ * The tables the store keeps; a transaction's scope is a list of them. `raiseKeys`: the raise-key record of each
+ * instance (store-kit's `RaiseKeysRecord`), which only a keyed raise or signal-with-start and a purge touch.
+ */
+export type TableName = 'instances' | 'history' | 'messages' | 'tasks' | 'raiseKeys';
 
 /**
  * Where a scan over the (createdMs, instanceId) order starts and ends; never empty (`fromMs` at most `toMs`). The
@@ -115,6 +118,16 @@ export interface BackendTransaction {
   scanInstances(scan: InstanceScan): Promise<InstanceRow[]>;
   /** The largest createdMs of any instance (the last of the paging order), `undefined` when there is none. */
   newestCreatedMs(): Promise<number | undefined>;
+
+  /**
+   * The keys of an instance's raise-key record (store-kit's `RaiseKeysRecord`), `undefined` when it has none. Read
+   * from the database (never ahead): only a keyed raise or signal-with-start reads it, in a scope with `raiseKeys`.
+   */
+  getRaiseKeys(instanceId: string): Promise<readonly string[] | undefined>;
+  /** Writes an instance's raise-key record, replacing the stored one. */
+  putRaiseKeys(instanceId: string, keys: readonly string[]): void;
+  /** Deletes an instance's raise-key record, if any (a purge, in a scope with `raiseKeys`). */
+  deleteRaiseKeys(instanceId: string): void;
 
   /** History events of an instance from position `from`. */
   readHistory(instanceId: string, from: number): Promise<HistoryEvent[]>;

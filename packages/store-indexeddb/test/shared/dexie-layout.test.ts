@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Dexie } from 'dexie';
-import { createRuntime, silentLogger, type Runtime } from '@durable-rx/runtime';
+import { createClient, createRuntime, silentLogger, type Runtime } from '@durable-rx/runtime';
 import { helloSequence } from '@durable-rx/runtime/samples';
 import type { ActivityTask, Store } from '@durable-rx/runtime/store-kit';
 import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
@@ -119,7 +119,7 @@ describe('DexieStore layout 3: an instance\'s first activity task kept in its ro
     expect(done).toMatchObject({ runtimeStatus: 'Completed', output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'] });
     expect(await rawRows(name, 'tasks')).toEqual([]);
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
-    expect(DEXIE_SCHEMA_VERSION).toBe(4);
+    expect(DEXIE_SCHEMA_VERSION).toBe(5);
   });
 
   it('claims layout-2 tasks before newer ones, keeps their leases, renews and abandons them by task id alone', async () => {
@@ -207,6 +207,58 @@ describe('DexieStore layout 4: an index by orchestrator name', () => {
     expect(await ids({ name: ['Orders'], order: 'desc' })).toEqual(['n-2', 'n-0']);
     expect(await ids({ name: ['orders', 'Billing'] })).toEqual(['n-1', 'n-3']);
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
-    expect(await rawVersion(name)).toBe(30);
+    expect(await rawVersion(name)).toBe(40);
+  });
+});
+
+describe('DexieStore layout 5: the keys of keyed raises in a table of their own', () => {
+  const LAYOUT_4 = { ...LAYOUT_2, instances: `${LAYOUT_2.instances}, [taskReadyMs+taskOrder], [state.name+createdMs+id]` };
+  const raised = (item: Awaited<ReturnType<typeof claim>>) => item.messages.filter((m) => m.event.type === 'EventRaised').map((m) => (m.event as { input?: unknown }).input);
+
+  it('opens a layout-4 database whose instance keeps keys in its state: they still count, move to the record with the next key, and go with a purge', async () => {
+    const source = uniqueName('layout-5-source');
+    const first = open(source);
+    await create(first, newInstance('a', { rows: Array.from({ length: 100 }, (_, i) => i) }));
+    await first.close();
+    const [instance] = await rawRows(source, 'instances');
+    const messages = await rawRows(source, 'messages');
+
+    // What layout 4 left: the keys in the state, no raiseKeys table.
+    const name = uniqueName('layout-4');
+    const db = dexie(name);
+    db.version(3).stores(LAYOUT_4);
+    await db.open();
+    await db.transaction('rw', ['meta', 'instances', 'messages'], async () => {
+      await db.table('meta').put({ key: 'schema', version: 4, store: 'durable-rx/dexie' });
+      await db.table('instances').put({ ...instance, state: { ...(instance!.state as Row), raisedEventKeys: ['old'] } });
+      await db.table('messages').bulkPut(messages);
+    });
+    db.close();
+
+    const store = open(name);
+    const client = createClient({ store });
+    await client.raiseEvent('a', 'go', 'repeat', { idempotencyKey: 'old' });
+    await client.raiseEvent('a', 'go', 'new', { idempotencyKey: 'new' });
+    await client.raiseEvent('a', 'go', 'repeat', { idempotencyKey: 'old' });
+    await client.raiseEvent('a', 'go', 'repeat', { idempotencyKey: 'new' });
+    expect(await rawRows(name, 'raiseKeys')).toEqual([{ id: 'a', keys: ['old', 'new'] }]);
+    expect((await rawRows(name, 'instances'))[0]!.state).not.toHaveProperty('raisedEventKeys');
+    expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
+    expect(await rawVersion(name)).toBe(40);
+    // A keyed raise now writes the key to the record alone: the state in the instance's row stays as it was (the row
+    // itself counts the message, as for any message).
+    const [before] = await rawRows(name, 'instances');
+    await client.raiseEvent('a', 'go', 'third', { idempotencyKey: 'third' });
+    expect((await rawRows(name, 'instances'))[0]!.state).toEqual(before!.state);
+    expect(await rawRows(name, 'raiseKeys')).toEqual([{ id: 'a', keys: ['old', 'new', 'third'] }]);
+
+    const item = await claim(store);
+    expect(raised(item)).toEqual(['new', 'third']);
+    expect(item.state).not.toHaveProperty('raisedEventKeys');
+    await store.commit(commitOf(item.state, item.lease.token, {
+      state: { ...item.state, runtimeStatus: 'Completed', version: item.state.version + 1 }, consumedMessageIds: item.messages.map((m) => m.id),
+    }));
+    expect(await store.purgeInstance('a')).toBe(1);
+    expect(await rawRows(name, 'raiseKeys')).toEqual([]);
   });
 });

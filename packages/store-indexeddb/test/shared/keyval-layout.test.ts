@@ -4,7 +4,8 @@ import { KEYVAL_SCHEMA_VERSION, MAX_PACKED_TASKS } from '../../src/internal/keyv
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { KeyvalStore, type KeyvalStoreOptions } from '../../src/keyval-store.js';
 import { countIndexedDb, type IdbCounts } from '../count-idb.js';
-import { claim, create, message, newInstance, send, T0, uniqueName } from './fixtures.js';
+import { createClient } from '@durable-rx/runtime';
+import { claim, commitOf, create, message, newInstance, send, T0, uniqueName } from './fixtures.js';
 
 // Layout 6 of KeyvalStore packs an instance's activity tasks into its value, with one ['xp', readyMs, id] entry per
 // instance that has tasks. These tests write what layout 5 (or layout-5 code still open in another tab) leaves in the
@@ -92,7 +93,7 @@ describe('KeyvalStore layout 6: activity tasks packed into their instance', () =
     const keys = await rawKeys(name);
     expect(keys.filter(([prefix]) => prefix === 't' || prefix === 'xt' || prefix === 'xp')).toEqual([]);
     expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
-    expect(KEYVAL_SCHEMA_VERSION).toBe(9);
+    expect(KEYVAL_SCHEMA_VERSION).toBe(10);
   });
 
   it('keeps a task out of the ranges layout-5 code reads, and keeps it through a row that code rewrote', async () => {
@@ -514,5 +515,65 @@ describe('KeyvalStore layout 9 next to layout-8 code still open in another tab',
       // Every instance whose entry is its own, once and in order; never one listed out of its place, skipping others.
       expect(seen).toEqual(order === 'asc' ? ['a', 'b', 'c'] : ['c', 'b', 'a']);
     }
+  });
+});
+
+// Layout 10 keeps the keys of an instance's keyed raises under ['k', id] instead of in its state.
+describe('KeyvalStore layout 10: the keys of keyed raises in a value of their own', () => {
+  const raised = (item: Awaited<ReturnType<typeof claim>>) => item.messages.filter((m) => m.event.type === 'EventRaised').map((m) => (m.event as { input?: unknown }).input);
+  type StoredRow = { state: Record<string, unknown> };
+
+  it('opens a layout-9 database whose instance keeps keys in its state: they still count, move to the record with the next key, and go with a purge', async () => {
+    const name = uniqueName('layout-9');
+    const first = open(name);
+    await create(first, newInstance('a', { rows: Array.from({ length: 100 }, (_, i) => i) }));
+    await first.close();
+    // What layout 9 left: the keys in the state, no record.
+    const row = await rawGet(name, ['i', 'a']) as StoredRow;
+    await rawWrite(name, (raw) => {
+      raw.put({ version: 9, store: 'durable-rx/keyval' }, ['meta']);
+      raw.put({ ...row, state: { ...row.state, raisedEventKeys: ['old'] } }, ['i', 'a']);
+    });
+
+    const store = open(name);
+    const client = createClient({ store });
+    await client.raiseEvent('a', 'go', 'repeat', { idempotencyKey: 'old' });
+    await client.raiseEvent('a', 'go', 'new', { idempotencyKey: 'new' });
+    await client.raiseEvent('a', 'go', 'repeat', { idempotencyKey: 'old' });
+    await client.raiseEvent('a', 'go', 'repeat', { idempotencyKey: 'new' });
+    expect(await rawGet(name, ['k', 'a'])).toEqual(['old', 'new']);
+    expect((await rawGet(name, ['i', 'a']) as StoredRow).state).not.toHaveProperty('raisedEventKeys');
+    expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+    // A keyed raise now writes the key to the record alone: the state in the instance's value stays as it was (the
+    // value itself takes the message's number, as for any message).
+    const before = await rawGet(name, ['i', 'a']) as StoredRow;
+    await client.raiseEvent('a', 'go', 'third', { idempotencyKey: 'third' });
+    expect((await rawGet(name, ['i', 'a']) as StoredRow).state).toEqual(before.state);
+    expect(await rawGet(name, ['k', 'a'])).toEqual(['old', 'new', 'third']);
+
+    const item = await claim(store);
+    expect(raised(item)).toEqual(['new', 'third']);
+    expect(item.state).not.toHaveProperty('raisedEventKeys');
+    await store.commit(commitOf(item.state, item.lease.token, {
+      state: { ...item.state, runtimeStatus: 'Completed', version: item.state.version + 1 }, consumedMessageIds: item.messages.map((m) => m.id),
+    }));
+    expect(await store.purgeInstance('a')).toBe(1);
+    expect(await rawGet(name, ['k', 'a'])).toBeUndefined();
+  });
+
+  it('counts the keys layout-9 code still open in another tab keeps in the state, with those of the record', async () => {
+    const name = uniqueName('layout-9-tab');
+    const store = open(name);
+    await create(store, newInstance('a'));
+    const client = createClient({ store });
+    await client.raiseEvent('a', 'go', 'here', { idempotencyKey: 'here' });
+    // That tab's keyed raise: its message, and its key in the state.
+    const row = await rawGet(name, ['i', 'a']) as StoredRow;
+    await rawWrite(name, (raw) => raw.put({ ...row, state: { ...row.state, raisedEventKeys: ['there'] } }, ['i', 'a']));
+    await client.raiseEvent('a', 'go', 'repeat', { idempotencyKey: 'there' });
+    await client.raiseEvent('a', 'go', 'repeat', { idempotencyKey: 'here' });
+    await client.raiseEvent('a', 'go', 'next', { idempotencyKey: 'next' });
+    expect(raised(await claim(store))).toEqual(['here', 'next']);
+    expect(await rawGet(name, ['k', 'a'])).toEqual(['there', 'here', 'next']);
   });
 });
