@@ -87,7 +87,7 @@ describe.skipIf(!uri)('MongoStore.connect checks the deployment (integration)', 
     expect((error as Error).message).toContain(`find, changeStream on the whole database ${JSON.stringify(db.name)}`);
   });
 
-  it('opens for a user with readWrite, creates all six collections, and leaves no cursor of the probe open', async (context) => {
+  it('opens for a user with readWrite, creates all seven collections, and leaves no cursor of the probe open', async (context) => {
     const refused = await createUser('writer', [{ role: 'readWrite', db: db.name }]);
     if (refused !== undefined) {
       console.log(`readWrite user test SKIPPED: the server refused createUser (${refused}).`);
