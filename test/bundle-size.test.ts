@@ -1250,11 +1250,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, raise keys in a record of their own per instance (planWriteSet reads and writes the store's
  * RaiseKeysRecord; the IndexedDB stores' raiseKeys table and ['k', id] value): 44,756 / 55,991 / 86,064 -> 44,965 /
  * 56,357 / 86,481 B (+209 / +366 / +417), budgets set to match; rx-client unchanged.
+ * 2026-12-05, a retention sweep purges a sub-orchestration with the due ancestors its purge was decided on, and leaves it
+ * out when one of them changed: 44,965 / 56,357 / 86,481 -> 45,062 / 56,458 / 86,581 B (+97 / +101 / +100), budgets set.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 44_965 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 56_357 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 86_481 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 45_062 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 56_458 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 86_581 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_491 },
 ];
 

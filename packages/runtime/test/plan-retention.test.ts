@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { InstanceState, OrchestrationRuntimeStatus } from '../src/model/instance-status.js';
-import { isDueForPurge, planRetention, retentionCutoff } from '../src/store/plan-retention.js';
+import { isDueForPurge, membersLeft, planRetention, retentionCutoff } from '../src/store/plan-retention.js';
 import { retentionIntervalMs } from '../src/worker/retention-sweep.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
@@ -64,27 +64,30 @@ describe('planRetention', () => {
     const due = state('due', 'Completed', T0);
     const recent = state('recent', 'Completed', T0 + 9.5 * HOUR);
     const failed = state('failed', 'Failed', T0 + 6 * HOUR);
-    expect(planRetention([due, recent, failed], new Map(), now, periods)).toEqual({ kind: 'purge', members: [member(due)] });
+    expect(planRetention([due, recent, failed], new Map(), now, periods)).toMatchObject({ kind: 'purge', members: [member(due)] });
   });
 
   it('asks for the parents it needs, then keeps a child while the execution that started it is kept', () => {
     const child = state('child', 'Completed', T0, { parent: 'p', parentExecution: 'p-e1' });
     expect(planRetention([child], new Map(), now, periods)).toEqual({ kind: 'read', instanceIds: ['p'] });
     const running = state('p', 'Running', T0);
-    expect(planRetention([child], new Map([['p', running]]), now, periods)).toEqual({ kind: 'purge', members: [] });
+    expect(planRetention([child], new Map([['p', running]]), now, periods)).toMatchObject({ kind: 'purge', members: [] });
     const endedRecently = state('p', 'Completed', T0 + 9.5 * HOUR);
-    expect(planRetention([child], new Map([['p', endedRecently]]), now, periods)).toEqual({ kind: 'purge', members: [] });
+    expect(planRetention([child], new Map([['p', endedRecently]]), now, periods)).toMatchObject({ kind: 'purge', members: [] });
+    // Its due parent goes with it, first: the child's purge holds only while the parent is the snapshot read.
     const endedLongAgo = state('p', 'Completed', T0);
-    expect(planRetention([child], new Map([['p', endedLongAgo]]), now, periods)).toEqual({ kind: 'purge', members: [member(child)] });
+    expect(planRetention([child], new Map([['p', endedLongAgo]]), now, periods)).toEqual({
+      kind: 'purge', members: [member(endedLongAgo), member(child)], dependsOn: new Map([['p', []], ['child', ['p']]]),
+    });
   });
 
   it('decides a child on its own when its parent is gone, runs another execution, or the link names none', () => {
     const child = state('child', 'Completed', T0, { parent: 'p', parentExecution: 'p-e1' });
     const unnamed = state('old', 'Completed', T0, { parent: 'p' });
     const continued = state('p', 'Running', T0, { executionId: 'p-e2' });
-    expect(planRetention([child], new Map([['p', undefined]]), now, periods)).toEqual({ kind: 'purge', members: [member(child)] });
-    expect(planRetention([child, unnamed], new Map([['p', continued]]), now, periods)).toEqual({ kind: 'purge', members: [member(child), member(unnamed)] });
-    expect(planRetention([unnamed], new Map([['p', state('p', 'Running', T0)]]), now, periods)).toEqual({ kind: 'purge', members: [member(unnamed)] });
+    expect(planRetention([child], new Map([['p', undefined]]), now, periods)).toMatchObject({ kind: 'purge', members: [member(child)] });
+    expect(planRetention([child, unnamed], new Map([['p', continued]]), now, periods)).toMatchObject({ kind: 'purge', members: [member(child), member(unnamed)] });
+    expect(planRetention([unnamed], new Map([['p', state('p', 'Running', T0)]]), now, periods)).toMatchObject({ kind: 'purge', members: [member(unnamed)] });
   });
 
   it('walks up the tree: a grandchild is kept by a running root through its due parent', () => {
@@ -92,13 +95,29 @@ describe('planRetention', () => {
     const mid = state('mid', 'Completed', T0, { parent: 'root', parentExecution: 'root-e1' });
     // `mid` is listed in the page: no read of it, only of the root.
     expect(planRetention([mid, leaf], new Map(), now, periods)).toEqual({ kind: 'read', instanceIds: ['root'] });
-    expect(planRetention([mid, leaf], new Map([['root', state('root', 'Running', T0)]]), now, periods)).toEqual({ kind: 'purge', members: [] });
-    expect(planRetention([mid, leaf], new Map([['root', state('root', 'Failed', T0)]]), now, periods)).toEqual({ kind: 'purge', members: [member(mid), member(leaf)] });
+    expect(planRetention([mid, leaf], new Map([['root', state('root', 'Running', T0)]]), now, periods)).toMatchObject({ kind: 'purge', members: [] });
+    const root = state('root', 'Failed', T0);
+    expect(planRetention([mid, leaf], new Map([['root', root]]), now, periods)).toEqual({
+      kind: 'purge', members: [member(root), member(mid), member(leaf)],
+      dependsOn: new Map([['root', []], ['mid', ['root']], ['leaf', ['root', 'mid']]]),
+    });
   });
 
   it('ends on a cycle of parents', () => {
     const a = state('a', 'Completed', T0, { parent: 'b', parentExecution: 'b-e1' });
     const b = state('b', 'Completed', T0, { parent: 'a', parentExecution: 'a-e1' });
-    expect(planRetention([a, b], new Map(), now, periods)).toEqual({ kind: 'purge', members: [member(a), member(b)] });
+    expect(planRetention([a, b], new Map(), now, periods)).toMatchObject({ kind: 'purge', members: [member(b), member(a)] });
+  });
+
+  it('leaves out a member found changed and every member decided on its snapshot', () => {
+    const root = state('root', 'Failed', T0);
+    const mid = state('mid', 'Completed', T0, { parent: 'root', parentExecution: 'root-e1' });
+    const leaf = state('leaf', 'Completed', T0, { parent: 'mid', parentExecution: 'mid-e1' });
+    const alone = state('alone', 'Completed', T0);
+    const decision = planRetention([mid, leaf, alone], new Map([['root', root]]), now, periods);
+    if (decision.kind !== 'purge') throw new Error('expected a purge');
+    expect(membersLeft(decision.members, decision.dependsOn, new Set(['root']))).toEqual([member(alone)]);
+    expect(membersLeft(decision.members, decision.dependsOn, new Set(['mid']))).toEqual([member(root), member(alone)]);
+    expect(membersLeft(decision.members, decision.dependsOn, new Set(['leaf']))).toEqual([member(root), member(mid), member(alone)]);
   });
 });

@@ -24,6 +24,9 @@ const orchestrators: Record<string, Orchestrator> = {
     yield ctx.callSubOrchestrator('Quick', undefined, `${ctx.instanceId}-child`);
     return yield ctx.waitForExternalEvent('go');
   },
+  FailingParent: function* (ctx) {
+    return yield ctx.callSubOrchestrator('Failing', undefined, `${ctx.instanceId}-child`);
+  },
   Eternal: function* (ctx) {
     const pass = ctx.getInput<number>();
     yield ctx.callSubOrchestrator('Quick', undefined, `${ctx.instanceId}-child-${pass}`);
@@ -171,6 +174,41 @@ describe('retention of ended instances', () => {
     await sweepUntil(clock, MINUTE, async () => expect(await client.getStatus('b')).toBeUndefined());
     expect(sets).toEqual([['a', 'b'], ['b']]);
     expect(await statusOf(runtime, 'a')).toBe('Running');
+  });
+
+  it('keeps a sub-orchestration whose parent was rewound between the sweep\'s read and its purge', async () => {
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    let race: (() => Promise<unknown>) | undefined;
+    const sets: string[][] = [];
+    const store = storeWith(memory, {
+      purgeInstanceSet: async (members: readonly PurgeMember[]) => {
+        const run = race;
+        race = undefined;
+        await run?.();
+        sets.push(members.map((m) => m.instanceId));
+        return memory.purgeInstanceSet(members);
+      },
+    });
+    const runtime = await started({ clock, store, retention: { failed: HOUR, intervalMs: MINUTE } });
+    const { client } = runtime;
+    await client.startNew('FailingParent', { instanceId: 'fp' });
+    expect((await client.waitForCompletion('fp')).runtimeStatus).toBe('Failed');
+    expect(await statusOf(runtime, 'fp-child')).toBe('Failed');
+    // The parent is rewound (by a client without a worker: committed at once, Running, its failed child not yet rerun)
+    // just before the sweep's set reaches the store: the rewind reruns that child in place, so it must stay.
+    let rewound = false;
+    race = async () => {
+      await createClient({ store: memory, clock }).rewind('fp');
+      rewound = true;
+    };
+    await clock.advance(HOUR);
+    await vi.waitFor(() => expect(rewound).toBe(true), WAIT);
+    await sweepUntil(clock, MINUTE, async () => expect(sets.length).toBeGreaterThanOrEqual(1));
+    await clock.advance(MINUTE);
+    expect(sets[0]).toEqual(['fp', 'fp-child']);
+    expect(await memory.getInstance('fp-child')).toBeDefined();
+    expect(await memory.getInstance('fp')).toBeDefined();
   });
 
   it('leaves a page whose set the store keeps refusing to the next sweep, a second later, which reads it again', async () => {

@@ -83,7 +83,17 @@ export function parentKeeps(child: Pick<InstanceState, 'parentCall'>, parent: Pi
 /** The decision of {@link planRetention}: which parents to read first, or which instances to purge on which conditions. */
 export type RetentionDecision =
   | { readonly kind: 'read'; readonly instanceIds: readonly string[] }
-  | { readonly kind: 'purge'; readonly members: readonly PurgeMember[] };
+  | {
+    readonly kind: 'purge';
+    /** Each member after the members it depends on (its ancestors that are purged with it). */
+    readonly members: readonly PurgeMember[];
+    /**
+     * The members each member's purge was decided on besides its own snapshot: the ancestors (purged with it) whose
+     * snapshots did not keep it. One of them found changed takes the members that depend on it out too
+     * ({@link membersLeft}).
+     */
+    readonly dependsOn: ReadonlyMap<string, readonly string[]>;
+  };
 
 /**
  * Which of a page of candidates a retention sweep purges at `now`. Pure: when it needs the state of a parent it has
@@ -100,7 +110,10 @@ export type RetentionDecision =
  *
  * Each member carries the execution and version read: the store deletes it only while it still is that snapshot
  * (`purgeMemberHolds`), so an instance started again, rewound or changed since it was read is never purged on a stale
- * decision.
+ * decision. A sub-orchestration purged because its ancestors are due depends on their snapshots too: those ancestors
+ * are members as well (read by the caller, if not listed), placed before it, so sets sent in order never delete it
+ * while an ancestor is still there to change, and one found changed (a parent rewound, which reruns its failed
+ * sub-orchestrations in place) takes it out of the purge ({@link membersLeft}).
  *
  * @example
  * ```ts
@@ -113,10 +126,13 @@ export function planRetention(
   const listed = new Map(candidates.map((state) => [state.instanceId, state]));
   const read = new Set<string>();
   const members: PurgeMember[] = [];
+  const dependsOn = new Map<string, readonly string[]>();
   for (const candidate of candidates) {
     if (!isDueForPurge(candidate, now, periods)) continue;
     let kept = false;
     const seen = new Set([candidate.instanceId]);
+    // The due ancestors whose execution started the one below, nearest first: each is purged with the candidate.
+    const chain: InstanceState[] = [];
     for (let state = candidate; state.parentInstanceId !== undefined && !seen.has(state.parentInstanceId);) {
       const parentId = state.parentInstanceId;
       seen.add(parentId);
@@ -131,9 +147,33 @@ export function planRetention(
         kept = true;
         break;
       }
+      chain.push(parent);
       state = parent;
     }
-    if (!kept) members.push({ instanceId: candidate.instanceId, executionId: candidate.executionId, version: candidate.version });
+    if (kept) continue;
+    // The root first: each member after the ones it depends on.
+    const line = [...chain.reverse(), candidate];
+    line.forEach((state, i) => {
+      if (dependsOn.has(state.instanceId)) return;
+      dependsOn.set(state.instanceId, line.slice(0, i).map((above) => above.instanceId));
+      members.push({ instanceId: state.instanceId, executionId: state.executionId, version: state.version });
+    });
   }
-  return read.size > 0 ? { kind: 'read', instanceIds: [...read] } : { kind: 'purge', members };
+  return read.size > 0 ? { kind: 'read', instanceIds: [...read] } : { kind: 'purge', members, dependsOn };
+}
+
+/**
+ * The members of `set` a sweep may still purge once the store found the members `changed` changed (or gone): not
+ * those, nor any member that depends on one of them (`dependsOn` of {@link planRetention}), whose purge was decided
+ * on that member's snapshot.
+ *
+ * @example
+ * ```ts
+ * membersLeft(set, decision.dependsOn, new Set(['parent'])); // neither 'parent' nor the sub-orchestrations it kept due
+ * ```
+ */
+export function membersLeft(
+  set: readonly PurgeMember[], dependsOn: ReadonlyMap<string, readonly string[]>, changed: ReadonlySet<string>,
+): PurgeMember[] {
+  return set.filter(({ instanceId }) => !changed.has(instanceId) && !(dependsOn.get(instanceId) ?? []).some((id) => changed.has(id)));
 }

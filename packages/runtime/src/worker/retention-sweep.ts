@@ -4,7 +4,7 @@ import { readClock } from '../model/validation.js';
 import type { Clock, ClockTimer } from '../env/clock.js';
 import type { Logger } from '../env/logger.js';
 import { MAX_PURGE_SET } from '../store/plan-tree-purge.js';
-import { planRetention, retainedStatuses, retentionCutoff, shortestPeriod, type RetentionPeriods } from '../store/plan-retention.js';
+import { membersLeft, planRetention, retainedStatuses, retentionCutoff, shortestPeriod, type RetentionPeriods } from '../store/plan-retention.js';
 import type { PurgeMember, Store } from '../store/store.js';
 import { onNextMacrotask } from './turns.js';
 
@@ -151,9 +151,12 @@ export class RetentionSweep {
       decision.instanceIds.forEach((id, i) => parents.set(id, read[i]));
       decision = planRetention(candidates, parents, now, retention);
     }
-    const { members } = decision;
+    const { members, dependsOn } = decision;
+    // The members found changed: neither they nor the members decided on their snapshots (a sub-orchestration its
+    // rewound parent keeps again) are sent, in this set or a later one.
+    const changedMembers = new Set<string>();
     for (let from = 0; from < members.length; from += MAX_PURGE_SET) {
-      let set: readonly PurgeMember[] = members.slice(from, from + MAX_PURGE_SET);
+      let set: readonly PurgeMember[] = membersLeft(members.slice(from, from + MAX_PURGE_SET), dependsOn, changedMembers);
       // A member that changed since it was read (or that another sweep purged) fails the whole set, which deleted
       // nothing: the set is sent again without it, a few times; past that (another worker sweeping the same page at
       // the same time), the rest is left to the next sweep, which reads the page again.
@@ -161,7 +164,8 @@ export class RetentionSweep {
         if (this.#stopped || attempt > SET_ATTEMPTS) return false;
         const { changed } = await bounded(() => store.purgeInstanceSet(set), 'purgeInstanceSet');
         if (changed === undefined) break;
-        set = set.filter((member) => member.instanceId !== changed);
+        changedMembers.add(changed);
+        set = membersLeft(set, dependsOn, changedMembers);
       }
     }
     return true;
