@@ -40,12 +40,15 @@ describe('isDueForPurge', () => {
 });
 
 describe('retentionCutoff and the default interval', () => {
-  it('lists from the shortest period; none without a period', () => {
+  it('lists each status from its own period; none without a period', () => {
     const now = new Date(T0 + 10 * HOUR);
-    expect(retentionCutoff(now, { completed: 2 * HOUR, failed: 5 * HOUR })).toEqual(new Date(T0 + 8 * HOUR));
-    expect(retentionCutoff(now, {})).toBeUndefined();
-    expect(retentionCutoff(now, { failed: Infinity })).toBeUndefined();
-    expect(retentionCutoff(now, { failed: 1e16 })).toEqual(new Date(-8.64e15)); // the earliest Date, not an Invalid one
+    const periods = { completed: 2 * HOUR, failed: 5 * HOUR };
+    expect(retentionCutoff(now, 'Completed', periods)).toEqual(new Date(T0 + 8 * HOUR));
+    expect(retentionCutoff(now, 'Failed', periods)).toEqual(new Date(T0 + 5 * HOUR));
+    expect(retentionCutoff(now, 'Terminated', periods)).toBeUndefined();
+    expect(retentionCutoff(now, 'Running', { completed: 0, failed: 0, terminated: 0 })).toBeUndefined();
+    expect(retentionCutoff(now, 'Failed', { failed: Infinity })).toBeUndefined();
+    expect(retentionCutoff(now, 'Failed', { failed: 1e16 })).toEqual(new Date(-8.64e15)); // the earliest Date, not an Invalid one
   });
 
   it('sweeps every shortest period, within 1 s and 5 min, unless told', () => {

@@ -276,6 +276,29 @@ describe('retention of ended instances', () => {
     expect(errors).toEqual([]);
   });
 
+  it('lists each ended status only as far back as its own period reaches', async () => {
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    const listed: string[] = [];
+    const store = storeWith(memory, {
+      queryInstances: async (query) => {
+        const page = await memory.queryInstances(query);
+        if (query.createdTimeTo !== undefined) listed.push(...page.instances.map((i) => `${i.instanceId}:${i.runtimeStatus}`));
+        return page;
+      },
+    });
+    // Failures are kept for days while completions go at once: a sweep every second must not read every kept failure.
+    const runtime = await started({ clock, store, retention: { completed: 0, failed: 10 * HOUR, intervalMs: MINUTE } });
+    const { client } = runtime;
+    for (const id of ['f1', 'f2', 'f3']) await client.startNew('Failing', { instanceId: id });
+    for (const id of ['f1', 'f2', 'f3']) expect((await client.waitForCompletion(id)).runtimeStatus).toBe('Failed');
+    await client.startNew('Quick', { instanceId: 'q' });
+    expect((await client.waitForCompletion('q')).runtimeStatus).toBe('Completed');
+    await sweepUntil(clock, MINUTE, async () => expect(await client.getStatus('q')).toBeUndefined());
+    expect(listed).toContain('q:Completed');
+    expect(listed.filter((entry) => entry.endsWith(':Failed'))).toEqual([]);
+  });
+
   it('reads a bounded number of pages per sweep and goes on where it stopped', async () => {
     const clock = new VirtualClock();
     const memory = new MemoryStore();
@@ -292,16 +315,14 @@ describe('retention of ended instances', () => {
     });
     const total = RETENTION_PAGE_SIZE * RETENTION_PAGES_PER_SWEEP + 50;
     // Terminated before any worker ran them (the client commits a terminate of an unclaimed instance itself).
+    // Created two hours ago and terminated now: listed (created before the cutoff, an hour ago), none due.
     const client = createClient({ store: memory, clock });
-    for (let i = 0; i < total; i++) {
-      await client.startNew('Waiter', { instanceId: `t${i}` });
-      await client.terminate(`t${i}`);
-    }
-    expect((await client.getStatusBy({ runtimeStatus: ['Terminated'] })).length).toBe(total);
+    for (let i = 0; i < total; i++) await client.startNew('Waiter', { instanceId: `t${i}` });
     await clock.advance(2 * HOUR);
+    for (let i = 0; i < total; i++) await client.terminate(`t${i}`);
+    expect((await client.getStatusBy({ runtimeStatus: ['Terminated'] })).length).toBe(total);
     const start = clock.now().getTime();
-    // The shortest period (completed) lists instances created an hour ago or before: the Terminated ones, none due.
-    await started({ clock, store, retention: { completed: HOUR, terminated: 10 * HOUR, intervalMs: HOUR } });
+    await started({ clock, store, retention: { terminated: HOUR, intervalMs: HOUR } });
     await clock.advance(0); // the first sweep
     await vi.waitFor(() => expect(pages.length).toBe(RETENTION_PAGES_PER_SWEEP), WAIT);
     await clock.advance(1000); // the next sweep comes a second later, where this one stopped

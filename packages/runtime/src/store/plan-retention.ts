@@ -33,14 +33,16 @@ export function retainedStatuses(periods: RetentionPeriods): OrchestrationRuntim
 }
 
 /**
- * The latest `createdTime` an instance due at `now` can have: `now` less the shortest period (an instance that ended
- * before its period began was created before that too), and no earlier than the earliest time a Date holds (a period
- * of 10^16 ms, some 300,000 years, lists nothing rather than an Invalid Date). A sweep lists candidates with it as
- * `createdTimeTo`, then decides each by {@link isDueForPurge}. `undefined` when no status has a period.
+ * The latest `createdTime` an instance of `status` due at `now` can have: `now` less the period of that status (an
+ * instance that ended before its period began was created before that too), and no earlier than the earliest time a
+ * Date holds (a period of 10^16 ms, some 300,000 years, lists nothing rather than an Invalid Date). A sweep lists the
+ * candidates of each status with its own cutoff as `createdTimeTo` (a status kept for a week is not listed back to the
+ * cutoff of one kept for a minute), then decides each by {@link isDueForPurge}. `undefined` when the status has no
+ * period.
  */
-export function retentionCutoff(now: Date, periods: RetentionPeriods): Date | undefined {
-  const shortest = shortestPeriod(periods);
-  return shortest === undefined ? undefined : new Date(Math.max(now.getTime() - shortest, -8.64e15));
+export function retentionCutoff(now: Date, status: OrchestrationRuntimeStatus, periods: RetentionPeriods): Date | undefined {
+  const period = retentionPeriodOf(status, periods);
+  return period === undefined ? undefined : new Date(Math.max(now.getTime() - period, -8.64e15));
 }
 
 /** The shortest period of `periods` (ms), or `undefined` when no status has one. */

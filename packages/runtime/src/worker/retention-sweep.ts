@@ -1,5 +1,5 @@
 import { isStoreClosed } from '../model/errors/store-closed-error.js';
-import type { InstanceState } from '../model/instance-status.js';
+import type { InstanceState, OrchestrationRuntimeStatus } from '../model/instance-status.js';
 import { readClock } from '../model/validation.js';
 import type { Clock, ClockTimer } from '../env/clock.js';
 import type { Logger } from '../env/logger.js';
@@ -57,8 +57,8 @@ export interface RetentionSweepOptions {
 
 /**
  * The worker's retention sweeps: one timer on the worker's clock, armed by `start` and released by `stop`. A sweep
- * lists the instances of the retained statuses created up to the cutoff (`retentionCutoff`: an instance that ended
- * before its period began was created before that), a page at a time, decides with `planRetention` which are due, and
+ * lists the instances of each retained status created up to that status's cutoff (`retentionCutoff`: an instance that
+ * ended before its period began was created before that), a page at a time, decides with `planRetention` which are due, and
  * deletes them with `Store.purgeInstanceSet`, each only while it is still the snapshot read: an instance restarted,
  * rewound or changed in between is left (the set is sent again without it, up to 3 times; then the page is left to the
  * next sweep, which reads it again). So several workers (tabs, processes) sweeping one store at once purge each
@@ -75,8 +75,10 @@ export class RetentionSweep {
   /** The sweep running now, if any: `stop` returns it. */
   #running: Promise<void> | undefined;
   #stopped = false;
-  /** Where the last sweep stopped at its bound of pages, for the next one. */
-  #token: string | undefined;
+  /** Where the last sweeps stopped in the listing of each status, for the next one. */
+  readonly #tokens = new Map<OrchestrationRuntimeStatus, string>();
+  /** The index of the status the next sweep begins with: the one the last stopped in at its bound of pages. */
+  #from = 0;
 
   constructor(options: RetentionSweepOptions) {
     this.#o = options;
@@ -105,7 +107,8 @@ export class RetentionSweep {
     this.#timer = undefined;
     if (this.#stopped) return;
     const running = (this.#running = this.#sweep().then((more) => more ? BACKLOG_SWEEP_MS : this.#intervalMs, (error: unknown) => {
-      this.#token = undefined;
+      this.#tokens.clear();
+      this.#from = 0;
       if (!this.#stopped && !isStoreClosed(error)) this.#o.logger.error(`retention sweep failed; the next one in ${this.#intervalMs} ms`, error);
       return this.#intervalMs;
     }).then((delayMs) => {
@@ -114,27 +117,48 @@ export class RetentionSweep {
     }));
   };
 
-  /** One sweep; true when it stopped with more to do (its bound of pages, or a page left to the next sweep). */
+  /**
+   * One sweep; true when it stopped with more to do (its bound of pages, or a page left to the next sweep). Each status
+   * is listed on its own, back to its own cutoff: a status kept for days is not read by every sweep of one kept for
+   * seconds.
+   */
   async #sweep(): Promise<boolean> {
     const { store, clock, retention, bounded } = this.#o;
     const statuses = retainedStatuses(retention);
-    for (let page = 0; page < RETENTION_PAGES_PER_SWEEP; page++) {
-      if (page > 0) await new Promise<void>((resolve) => onNextMacrotask(resolve));
-      if (this.#stopped) return false;
-      const now = readClock(clock, "the worker's clock");
-      const cutoff = retentionCutoff(now, retention);
-      if (cutoff === undefined) return false;
-      const continuationToken = this.#token;
-      const { instances, continuationToken: next } = await bounded(() => store.queryInstances({
-        runtimeStatus: statuses, createdTimeTo: cutoff, pageSize: RETENTION_PAGE_SIZE, showInput: false,
-        ...(continuationToken === undefined ? {} : { continuationToken }),
-      }), 'queryInstances');
-      // A page whose purge was left unfinished is read again by the next sweep (its token is kept).
-      if (!(await this.#purgeDue(instances, now))) return true;
-      this.#token = next;
-      if (next === undefined) return false;
+    let pages = 0;
+    let more = false;
+    for (let i = 0; i < statuses.length; i++) {
+      const index = (this.#from + i) % statuses.length;
+      const status = statuses[index]!;
+      for (;;) {
+        if (pages === RETENTION_PAGES_PER_SWEEP) {
+          this.#from = index;
+          return true;
+        }
+        if (pages++ > 0) await new Promise<void>((resolve) => onNextMacrotask(resolve));
+        if (this.#stopped) return false;
+        const now = readClock(clock, "the worker's clock");
+        const cutoff = retentionCutoff(now, status, retention);
+        if (cutoff === undefined) break;
+        const continuationToken = this.#tokens.get(status);
+        const { instances, continuationToken: next } = await bounded(() => store.queryInstances({
+          runtimeStatus: [status], createdTimeTo: cutoff, pageSize: RETENTION_PAGE_SIZE, showInput: false,
+          ...(continuationToken === undefined ? {} : { continuationToken }),
+        }), 'queryInstances');
+        // A page whose purge was left unfinished is read again by the next sweep (its token is kept).
+        if (!(await this.#purgeDue(instances, now))) {
+          more = true;
+          break;
+        }
+        if (next === undefined) {
+          this.#tokens.delete(status);
+          break;
+        }
+        this.#tokens.set(status, next);
+      }
     }
-    return true;
+    this.#from = 0;
+    return more;
   }
 
   /**
