@@ -1254,9 +1254,11 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * out when one of them changed: 44,965 / 56,357 / 86,481 -> 45,062 / 56,458 / 86,581 B (+97 / +101 / +100), budgets set.
  * 2026-12-05, a retention sweep lists each status back to its own period's cutoff, not the shortest one's:
  * 45,062 / 56,458 / 86,581 -> 45,123 / 56,529 / 86,654 B (+61 / +71 / +73), budgets set to match.
+ * 2026-12-05, a retention sweep arms no timer beyond 2^31 - 1 ms: runtime.js 45,123 -> 45,127 B (+4); the others within
+ * their budgets.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 45_123 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 45_127 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 56_529 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 86_654 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_491 },

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient, createRuntime, MemoryStore, type Logger, type Orchestrator, type Runtime, type RuntimeOptions, type Store } from '../src/index.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { MAX_TIMER_DELAY_MS, type Clock } from '../src/env/clock.js';
 import { silentLogger } from '../src/env/logger.js';
 import type { PurgeMember } from '../src/store/store.js';
 import { RETENTION_PAGE_SIZE, RETENTION_PAGES_PER_SWEEP } from '../src/worker/retention-sweep.js';
@@ -365,6 +366,36 @@ describe('retention of ended instances', () => {
     await runtime.stop({ graceMs: 0 });
     expect(clock.pendingTimers).toBe(0);
     expect(errors).toEqual([]);
+  });
+
+  it('arms no timer longer than a timer can wait, for an interval beyond 24.8 days', async () => {
+    const clock = new VirtualClock();
+    const delays: number[] = [];
+    // A clock that hands its delays to the platform's setTimeout as they are, as a custom clock may: one beyond
+    // 2^31 - 1 ms would fire at once there, every time, and sweep without pause.
+    const recording: Clock = {
+      now: () => clock.now(),
+      setTimeout: (callback, delayMs) => {
+        delays.push(delayMs);
+        return clock.setTimeout(callback, delayMs);
+      },
+      clearTimeout: (timer) => clock.clearTimeout(timer),
+    };
+    const queried: number[] = [];
+    const memory = new MemoryStore();
+    const store = storeWith(memory, {
+      queryInstances: async (query) => {
+        if (query.createdTimeTo !== undefined) queried.push(queried.length);
+        return memory.queryInstances(query);
+      },
+    });
+    const runtime = createRuntime({ orchestrators, logger: silentLogger, store, clock: recording, retention: { completed: HOUR, intervalMs: 30 * 24 * HOUR } });
+    runtimes.push(runtime);
+    await runtime.start();
+    await clock.advance(0); // the first sweep
+    await vi.waitFor(() => expect(queried.length).toBe(1), WAIT);
+    await vi.waitFor(() => expect(delays.some((delay) => delay > 0 && delay >= 24 * 24 * HOUR)).toBe(true), WAIT);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(MAX_TIMER_DELAY_MS);
   });
 
   it('refuses a malformed retention option, making nothing', () => {

@@ -1,7 +1,7 @@
 import { isStoreClosed } from '../model/errors/store-closed-error.js';
 import type { InstanceState, OrchestrationRuntimeStatus } from '../model/instance-status.js';
 import { readClock } from '../model/validation.js';
-import type { Clock, ClockTimer } from '../env/clock.js';
+import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from '../env/clock.js';
 import type { Logger } from '../env/logger.js';
 import { MAX_PURGE_SET } from '../store/plan-tree-purge.js';
 import { membersLeft, planRetention, retainedStatuses, retentionCutoff, shortestPeriod, type RetentionPeriods } from '../store/plan-retention.js';
@@ -22,7 +22,8 @@ export interface RetentionOptions extends RetentionPeriods {
   /**
    * Time between two sweeps, in ms on the runtime's clock (a finite number > 0). Default: the shortest period, at
    * least 1 s and at most 5 min. An instance is purged between its period's end and one interval later (plus the time
-   * a sweep takes to reach it); the first sweep runs as the worker starts.
+   * a sweep takes to reach it); the first sweep runs as the worker starts. An interval beyond 2^31 - 1 ms (24.8 days,
+   * the longest a timer waits) sweeps every 24.8 days.
    */
   readonly intervalMs?: number;
 }
@@ -100,7 +101,9 @@ export class RetentionSweep {
   }
 
   #arm(delayMs: number): void {
-    this.#timer = this.#o.clock.setTimeout(this.#fire, delayMs);
+    // No longer than one timer waits: beyond it the platform's setTimeout (through a clock that hands it the delay as
+    // it is) fires at once, each time, and the sweeps would follow each other without pause.
+    this.#timer = this.#o.clock.setTimeout(this.#fire, Math.min(delayMs, MAX_TIMER_DELAY_MS));
   }
 
   readonly #fire = (): void => {
