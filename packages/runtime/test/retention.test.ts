@@ -300,7 +300,7 @@ describe('retention of ended instances', () => {
     expect(listed.filter((entry) => entry.endsWith(':Failed'))).toEqual([]);
   });
 
-  it('reads a bounded number of pages per sweep and goes on where it stopped', async () => {
+  it('reads a bounded number of pages per sweep and, having purged nothing, goes on where it stopped an interval later', async () => {
     const clock = new VirtualClock();
     const memory = new MemoryStore();
     const pages: number[] = [];
@@ -326,15 +326,98 @@ describe('retention of ended instances', () => {
     await started({ clock, store, retention: { terminated: HOUR, intervalMs: HOUR } });
     await clock.advance(0); // the first sweep
     await vi.waitFor(() => expect(pages.length).toBe(RETENTION_PAGES_PER_SWEEP), WAIT);
-    await clock.advance(1000); // the next sweep comes a second later, where this one stopped
+    await vi.waitFor(() => expect(clock.pendingTimers).toBeGreaterThan(0), WAIT);
+    // It purged nothing (all kept): the same kept instances are not read again a second later.
+    for (let i = 0; i < 5; i++) await clock.advance(1000);
+    expect(pages.length).toBe(RETENTION_PAGES_PER_SWEEP);
+    await clock.advanceTo(new Date(start + HOUR)); // the next sweep comes an interval later, where this one stopped
     await vi.waitFor(() => expect(pages.length).toBe(RETENTION_PAGES_PER_SWEEP + 1), WAIT);
     expect(pages.slice(0, RETENTION_PAGES_PER_SWEEP).every((at) => at === start)).toBe(true);
-    expect(pages.at(-1)).toBe(start + 1000);
+    expect(pages.at(-1)).toBe(start + HOUR);
     expect(tokens[0]).toBeUndefined();
     expect(tokens.slice(1).every((token) => token !== undefined)).toBe(true); // the second sweep went on from the first
     await clock.advance(1000); // that one read the last page: the next comes an interval later
     expect(pages.length).toBe(RETENTION_PAGES_PER_SWEEP + 1);
     expect(await memory.getInstance('t0')).toBeDefined();
+  });
+
+  it('sweeps again a second later when a sweep reached its bound of pages having purged some', async () => {
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    const pages: number[] = [];
+    const store = storeWith(memory, {
+      queryInstances: async (query) => {
+        if (query.createdTimeTo !== undefined) pages.push(clock.now().getTime());
+        return memory.queryInstances(query);
+      },
+    });
+    const total = RETENTION_PAGE_SIZE * RETENTION_PAGES_PER_SWEEP + 50;
+    const client = createClient({ store: memory, clock });
+    for (let i = 0; i < total; i++) await client.startNew('Waiter', { instanceId: `t${i}` });
+    for (let i = 0; i < total; i++) await client.terminate(`t${i}`);
+    await clock.advance(2 * HOUR); // all due
+    const start = clock.now().getTime();
+    await started({ clock, store, retention: { terminated: HOUR, intervalMs: HOUR } });
+    await clock.advance(0); // the first sweep
+    await vi.waitFor(() => expect(pages.length).toBe(RETENTION_PAGES_PER_SWEEP), WAIT);
+    await vi.waitFor(async () => expect((await client.getStatusBy({ runtimeStatus: ['Terminated'] })).length).toBeLessThan(total), WAIT);
+    await sweepUntil(clock, 1000, async () => expect(await client.getStatusBy({ runtimeStatus: ['Terminated'] })).toEqual([]));
+    expect(clock.now().getTime() - start).toBeLessThan(HOUR);
+  });
+
+  it('logs a clock that fails to arm the next sweep, with no unhandled rejection', async () => {
+    const clock = new VirtualClock();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const interval = 7 * MINUTE;
+      // A custom clock that refuses the sweep's next timer (the only one of that delay).
+      const failing: Clock = {
+        now: () => clock.now(),
+        setTimeout: (callback, delayMs) => {
+          if (delayMs === interval) throw new Error('no timers left');
+          return clock.setTimeout(callback, delayMs);
+        },
+        clearTimeout: (timer) => clock.clearTimeout(timer),
+      };
+      const errors: unknown[][] = [];
+      const logger: Logger = { warn: () => {}, error: (...args) => void errors.push(args) };
+      const runtime = createRuntime({ orchestrators, logger, clock: failing, retention: { completed: HOUR, intervalMs: interval } });
+      runtimes.push(runtime);
+      await runtime.start();
+      await clock.advance(0); // the first sweep, which then arms the next
+      await vi.waitFor(() => expect(errors.map(([message]) => String(message))).toEqual([expect.stringMatching(/retention sweeps stopped/)]), WAIT);
+      expect((errors[0]![1] as Error).message).toBe('no timers left');
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('stops sweeping once the store is closed', async () => {
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    let queries = 0;
+    const store = storeWith(memory, {
+      queryInstances: async (query) => {
+        if (query.createdTimeTo !== undefined) queries++;
+        return memory.queryInstances(query);
+      },
+    });
+    const errors: unknown[] = [];
+    const logger: Logger = { warn: () => {}, error: (message) => void errors.push(message) };
+    await started({ clock, store, logger, retention: { completed: HOUR, intervalMs: MINUTE } });
+    await clock.advance(0);
+    await vi.waitFor(() => expect(queries).toBe(1), WAIT);
+    await vi.waitFor(() => expect(clock.pendingTimers).toBeGreaterThan(0), WAIT);
+    await memory.close();
+    await clock.advance(MINUTE); // this sweep finds the store closed
+    await vi.waitFor(() => expect(queries).toBe(2), WAIT);
+    for (let i = 0; i < 5; i++) await clock.advance(MINUTE);
+    expect(queries).toBe(2);
+    expect(errors).toEqual([]);
   });
 
   it('releases its timer when the runtime stops', async () => {

@@ -34,7 +34,12 @@ const MAX_DEFAULT_INTERVAL_MS = 300_000;
 /** Instances one page of a sweep lists, and the most pages one sweep reads before it lets the next one go on. */
 export const RETENTION_PAGE_SIZE = 100;
 export const RETENTION_PAGES_PER_SWEEP = 10;
-/** How soon the next sweep comes after one that stopped with more left (its bound of pages, a page left unfinished). */
+/**
+ * How soon the next sweep comes after one that stopped with more left and made progress: it purged something before
+ * its bound of pages, or left a set the store refused (another sweeper got there first). A sweep that read its bound of
+ * pages and purged nothing (sub-orchestrations their parents keep, say) waits a whole interval, and the next goes on
+ * past them: it does not read the same kept instances again a second later.
+ */
 const BACKLOG_SWEEP_MS = 1000;
 /** How many times a sweep sends one set of members, each time without the one the store found changed. */
 const SET_ATTEMPTS = 3;
@@ -65,9 +70,11 @@ export interface RetentionSweepOptions {
  * next sweep, which reads it again). So several workers (tabs, processes) sweeping one store at once purge each
  * instance once and nothing else. A sweep reads at most
  * {@link RETENTION_PAGES_PER_SWEEP} pages and waits a macrotask between two, so steps and timers go on meanwhile; the
- * next sweep goes on where it stopped (its continuation token), a second later when it stopped with more left. A sweep
- * that fails is logged (not when the store was closed: the worker hears of that from its own calls) and the next one
- * tries again, from the start.
+ * next sweep goes on where it stopped (its continuation token), a second later when it stopped with more left after
+ * purging something, an interval later when it purged nothing (instances kept by their parents are not read again
+ * every second). A sweep that fails is logged and the next one tries again, from the start; one that finds the store
+ * closed for good (`isStoreClosed`) ends the sweeps, unlogged (the worker hears of that from its own calls). A clock
+ * whose `setTimeout` throws ends them too, logged.
  */
 export class RetentionSweep {
   readonly #o: RetentionSweepOptions;
@@ -89,7 +96,7 @@ export class RetentionSweep {
   /** Arms the first sweep, at once (on the next tick of the clock). */
   start(): void {
     if (this.#stopped || this.#timer !== undefined || this.#running) return;
-    this.#arm(0);
+    this.#armOrLog(0);
   }
 
   /** Releases the timer; a sweep under way stops at its next page. Resolves when it has. Never rejects. */
@@ -112,13 +119,36 @@ export class RetentionSweep {
     const running = (this.#running = this.#sweep().then((more) => more ? BACKLOG_SWEEP_MS : this.#intervalMs, (error: unknown) => {
       this.#tokens.clear();
       this.#from = 0;
-      if (!this.#stopped && !isStoreClosed(error)) this.#o.logger.error(`retention sweep failed; the next one in ${this.#intervalMs} ms`, error);
+      // A store closed for good serves no later sweep either: the sweeps end (the worker hears of it from its own calls).
+      if (isStoreClosed(error)) {
+        this.#stopped = true;
+        return undefined;
+      }
+      if (!this.#stopped) this.#log(`retention sweep failed; the next one in ${this.#intervalMs} ms`, error);
       return this.#intervalMs;
     }).then((delayMs) => {
       if (this.#running === running) this.#running = undefined;
-      if (!this.#stopped) this.#arm(delayMs);
+      if (!this.#stopped && delayMs !== undefined) this.#armOrLog(delayMs);
     }));
   };
+
+  /** Arms the next sweep; a custom clock whose `setTimeout` throws ends the sweeps, logged, and rejects nothing. */
+  #armOrLog(delayMs: number): void {
+    try {
+      this.#arm(delayMs);
+    } catch (error) {
+      this.#log('retention sweeps stopped: the clock failed to arm the next one', error);
+    }
+  }
+
+  /** Logs through the worker's logger; a logger that throws is ignored, so no sweep's promise ever rejects. */
+  #log(message: string, error: unknown): void {
+    try {
+      this.#o.logger.error(message, error);
+    } catch {
+      // Nothing left to tell it with.
+    }
+  }
 
   /**
    * One sweep; true when it stopped with more to do (its bound of pages, or a page left to the next sweep). Each status
@@ -130,13 +160,16 @@ export class RetentionSweep {
     const statuses = retainedStatuses(retention);
     let pages = 0;
     let more = false;
+    let purged = false;
     for (let i = 0; i < statuses.length; i++) {
       const index = (this.#from + i) % statuses.length;
       const status = statuses[index]!;
       for (;;) {
         if (pages === RETENTION_PAGES_PER_SWEEP) {
           this.#from = index;
-          return true;
+          // Its bound of pages: a second later when it purged something (more may be due), else an interval later,
+          // past what it read (the tokens), so instances kept for days are not read again every second.
+          return more || purged;
         }
         if (pages++ > 0) await new Promise<void>((resolve) => onNextMacrotask(resolve));
         if (this.#stopped) return false;
@@ -149,10 +182,12 @@ export class RetentionSweep {
           ...(continuationToken === undefined ? {} : { continuationToken }),
         }), 'queryInstances');
         // A page whose purge was left unfinished is read again by the next sweep (its token is kept).
-        if (!(await this.#purgeDue(instances, now))) {
+        const done = await this.#purgeDue(instances, now);
+        if (done === false) {
           more = true;
           break;
         }
+        if (done > 0) purged = true;
         if (next === undefined) {
           this.#tokens.delete(status);
           break;
@@ -165,10 +200,10 @@ export class RetentionSweep {
   }
 
   /**
-   * Purges what `planRetention` finds due among `candidates`, reading the parents it asks for. False when it left some
-   * for the next sweep: stopped, or a set refused more than {@link SET_ATTEMPTS} times.
+   * Purges what `planRetention` finds due among `candidates`, reading the parents it asks for: how many it purged, or
+   * false when it left some for the next sweep (stopped, or a set refused more than {@link SET_ATTEMPTS} times).
    */
-  async #purgeDue(candidates: readonly InstanceState[], now: Date): Promise<boolean> {
+  async #purgeDue(candidates: readonly InstanceState[], now: Date): Promise<number | false> {
     const { store, retention, bounded } = this.#o;
     const parents = new Map<string, InstanceState | undefined>();
     let decision = planRetention(candidates, parents, now, retention);
@@ -182,6 +217,7 @@ export class RetentionSweep {
     // The members found changed: neither they nor the members decided on their snapshots (a sub-orchestration its
     // rewound parent keeps again) are sent, in this set or a later one.
     const changedMembers = new Set<string>();
+    let purged = 0;
     for (let from = 0; from < members.length; from += MAX_PURGE_SET) {
       let set: readonly PurgeMember[] = membersLeft(members.slice(from, from + MAX_PURGE_SET), dependsOn, changedMembers);
       // A member that changed since it was read (or that another sweep purged) fails the whole set, which deleted
@@ -190,11 +226,14 @@ export class RetentionSweep {
       for (let attempt = 1; set.length > 0; attempt++) {
         if (this.#stopped || attempt > SET_ATTEMPTS) return false;
         const { changed } = await bounded(() => store.purgeInstanceSet(set), 'purgeInstanceSet');
-        if (changed === undefined) break;
+        if (changed === undefined) {
+          purged += set.length; // every member, or none
+          break;
+        }
         changedMembers.add(changed);
         set = membersLeft(set, dependsOn, changedMembers);
       }
     }
-    return true;
+    return purged;
   }
 }
