@@ -1256,11 +1256,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 45,062 / 56,458 / 86,581 -> 45,123 / 56,529 / 86,654 B (+61 / +71 / +73), budgets set to match.
  * 2026-12-05, a retention sweep arms no timer beyond 2^31 - 1 ms: runtime.js 45,123 -> 45,127 B (+4); the others within
  * their budgets.
+ * 2026-12-05, a retention sweep that purged nothing waits an interval, a clock that fails to arm one is logged, a closed
+ * store ends the sweeps: runtime.js 45,127 -> 45,206 B (+79), runtime-keyval.js 56,529 -> 56,594 (+65), runtime-dexie.js
+ * 86,654 -> 86,728 (+74).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 45_127 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 56_529 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 86_654 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 45_206 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 56_594 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 86_728 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_491 },
 ];
 
