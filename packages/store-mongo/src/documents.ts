@@ -191,7 +191,6 @@ export function queueFields(head: QueueHead, leaseExpiresAt: Date): QueueFields 
   return { messageSeq: head.messageSeq, nextMessageAt: head.nextMessageAt, readyAt: head.readyAt, claimAt: claimAtOf(leaseExpiresAt, head.nextMessageAt) };
 }
 
-/** The record of a purged instance, kept for a while so a status resync can report the purge. */
 /**
  * The raise-key record of an instance (store-kit's `RaiseKeysRecord`) in the `raiseKeys` collection: the idempotency
  * keys it remembers, oldest first. Apart from the instance document, so a keyed raise neither reads nor rewrites the
@@ -203,6 +202,7 @@ export interface RaiseKeysDoc {
   keys: string[];
 }
 
+/** The record of a purged instance, kept for a while so a status resync can report the purge. */
 export interface PurgeDoc {
   _id: ObjectId;
   /** The instance id's key. */
