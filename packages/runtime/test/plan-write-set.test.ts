@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { InstanceState } from '../src/model/instance-status.js';
+import { MAX_REMEMBERED_EVENT_KEYS, type InstanceState } from '../src/model/instance-status.js';
 import type { OrchestrationMessage } from '../src/model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteRequest, WriteSet } from '../src/model/write-set.js';
 import { decideRewind, decideStep, decideSuspend, decideTerminate, type DirectDecision } from '../src/engine/decide-step.js';
@@ -555,29 +555,40 @@ describe('planWriteSet and the keys of keyed raises', () => {
     expect(changesNothing(planWriteSet(keyed('k1'), stored, new Map([['a', ['k1']]])), false)).toBe(true);
   });
 
-  it('recognises the keys a state written before the records carries, and moves them to the record with the next key', () => {
+  it('recognises the keys a state written before the records carries and leaves them there: a keyed raise writes the record alone', () => {
     const legacy = state('a', { raisedEventKeys: ['old'] });
     const stored = new Map([['a', legacy]]);
     const repeat = planWriteSet(keyed('old'), stored, new Map());
     expect(changesNothing(repeat, false)).toBe(true);
     const plan = planWriteSet(keyed('new'), stored, new Map());
-    expect(plan.raiseKeys).toEqual([{ instanceId: 'a', keys: ['old', 'new'] }]);
-    expect(plan.states).toHaveLength(1);
-    expect(plan.states[0]!.state).not.toHaveProperty('raisedEventKeys');
-    expect(plan.states[0]!.state.version).toBe(legacy.version);
+    expect(plan.raiseKeys).toEqual([{ instanceId: 'a', keys: ['new'] }]);
+    expect(plan.states).toEqual([]);
     expect(plan.changes).toEqual([]);
-    // A step decided from a claim of the legacy state does not bring the keys back once they moved.
-    const moved = new Map([['a', plan.states[0]!.state]]);
-    const step = planWriteSet({ requests: [{ type: 'replaceState', state: { ...legacy, version: 4 } }] }, moved, new Map());
-    expect(step.states[0]!.state).not.toHaveProperty('raisedEventKeys');
+    // A step keeps the stored keys whatever the state it was given says.
+    const step = planWriteSet({ requests: [{ type: 'replaceState', state: { ...state('a'), version: 4 } }] }, stored, new Map());
+    expect(step.states[0]!.state.raisedEventKeys).toEqual(['old']);
   });
 
-  it('counts the keys of both the record and a state that code of an earlier version sharing the store wrote, and keeps both in the record', () => {
-    const stored = new Map([['a', state('a', { raisedEventKeys: ['old', 'both'] })]]);
-    const records = new Map([['a', ['both', 'new']]]);
-    for (const key of ['old', 'both', 'new']) expect(changesNothing(planWriteSet(keyed(key), stored, records), false), key).toBe(true);
+  it('leaves code of an earlier version sharing the store (which reads the keys from the state only) the keys it raised there', () => {
+    const stored = new Map([['a', state('a', { raisedEventKeys: ['there'] })]]);
+    const records = new Map<string, readonly string[]>();
+    // This version: a raise with another key, its record written.
+    const here = planWriteSet(keyed('here'), stored, records);
+    for (const { state: written } of here.states) stored.set('a', written);
+    for (const { instanceId, keys } of here.raiseKeys) records.set(instanceId, keys);
+    // The earlier version (planWriteSet given no records) still takes a raise with its own key for a repeat.
+    expect(changesNothing(planWriteSet(keyed('there'), stored), false)).toBe(true);
+  });
+
+  it('counts the keys of both the record and a state that code of an earlier version sharing the store wrote, however many the record holds', () => {
+    const full = Array.from({ length: MAX_REMEMBERED_EVENT_KEYS }, (_, i) => `k${i}`);
+    // The earlier version's raise came after the record was full: its key is the newest of all.
+    const stored = new Map([['a', state('a', { raisedEventKeys: ['old', 'there'] })]]);
+    const records = new Map([['a', full]]);
+    for (const key of ['old', 'there', 'k0', full.at(-1)!]) expect(changesNothing(planWriteSet(keyed(key), stored, records), false), key).toBe(true);
     const plan = planWriteSet(keyed('next'), stored, records);
-    expect(plan.raiseKeys).toEqual([{ instanceId: 'a', keys: ['old', 'both', 'new', 'next'] }]);
-    expect(plan.states[0]!.state).not.toHaveProperty('raisedEventKeys');
+    expect(plan.raiseKeys).toEqual([{ instanceId: 'a', keys: [...full.slice(1), 'next'] }]);
+    expect(plan.states).toEqual([]);
+    expect(changesNothing(planWriteSet(keyed('there'), stored, new Map(plan.raiseKeys.map((r) => [r.instanceId, r.keys]))), false)).toBe(true);
   });
 });

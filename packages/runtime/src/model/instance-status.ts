@@ -193,8 +193,9 @@ export interface InstanceState extends Omit<InstanceStatus, 'history'> {
    * until a purge. Set by `planWriteSet` only: every state it writes keeps the stored list, whatever the state given
    * says, and a raise with a new key adds it. Only where the store keeps no raise-key records (`planWriteSet` given
    * none); a store that keeps them (store-kit's `RaiseKeysRecord`: every store of this repository) has the keys there,
-   * and a state of an earlier version that carries some has them moved to the record by the next keyed raise. Absent
-   * when no event was raised with a key. Plain JSON.
+   * and new keys go there only. The keys a state of an earlier version carries stay in it and count as well as the
+   * record's (code of that version sharing the store reads its keys from the state alone). Absent when no event was
+   * raised with a key. Plain JSON.
    */
   readonly raisedEventKeys?: readonly string[];
 }

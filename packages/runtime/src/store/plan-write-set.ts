@@ -529,43 +529,36 @@ function withRaisedEventKeys(state: InstanceState, current: InstanceState | unde
 
 /**
  * Whether a raise (or signal-with-start) with idempotency key `key` repeats one the instance `id` (`target`,
- * `undefined`: none) remembers: among the keys of its record ({@link RaiseKeysRecord}), or, with no record, those its
- * state carries (`InstanceState.raisedEventKeys`, where a store keeps no records and in a state written by a version
- * before them). No instance remembers anything. A malformed key is an `InvalidArgumentError` naming `what`, the
- * request's member.
+ * `undefined`: none) remembers: among the keys of its record ({@link RaiseKeysRecord}) or those its state carries
+ * (`InstanceState.raisedEventKeys`: where a store keeps no records, and in a state written by a version before them or
+ * by code of that version still sharing the store, which reads and writes its keys there only). Each list is checked
+ * whole: the two have no order between them, so neither pushes the other's keys out. No instance remembers anything.
+ * A malformed key is an `InvalidArgumentError` naming `what`, the request's member.
  */
 function isRepeat(plan: PlanUnderWay, target: InstanceState | undefined, id: string, key: string, what: string): boolean {
   isIdempotencyKey(key, what);
-  return target !== undefined && (keysOf(plan, target, id)?.includes(key) ?? false);
+  return target !== undefined && ((target.raisedEventKeys?.includes(key) ?? false) || (plan.keys !== undefined && (recordOf(plan, id)?.includes(key) ?? false)));
 }
 
-/**
- * The keys instance `id` (its state as the write set has it so far: `state`) remembers; `undefined`: none. Its record's,
- * and those its state carries from a version before the records: both only where code of that version shares the
- * store (a tab still open on an IndexedDB database, a process of a rolling upgrade), which keeps its keys in the state.
- */
-function keysOf(plan: PlanUnderWay, state: InstanceState, id: string): readonly string[] | undefined {
+/** The keys of instance `id`'s raise-key record as the write set has it so far; `undefined`: none. */
+function recordOf(plan: PlanUnderWay, id: string): readonly string[] | undefined {
   const records = plan.raiseKeys;
   for (let i = 0; i < records.length; i++) if (records[i]!.instanceId === id) return records[i]!.keys;
-  const recorded = plan.keys?.get(id);
-  const legacy = state.raisedEventKeys;
-  if (recorded === undefined || legacy === undefined) return recorded ?? legacy;
-  const merged = [...legacy.filter((key) => !recorded.includes(key)), ...recorded];
-  return merged.length > MAX_REMEMBERED_EVENT_KEYS ? merged.slice(merged.length - MAX_REMEMBERED_EVENT_KEYS) : merged;
+  return plan.keys?.get(id);
 }
 
 /**
  * Adds `key` to the keys the instance remembers (the latest {@link MAX_REMEMBERED_EVENT_KEYS}): in its record
- * ({@link WritePlan.raiseKeys}), its state untouched, unless the state still carries keys of a version before the
- * records, which move to the record (the state is written once more without them, at the same `version`, published
- * as no change). A store that keeps no records (`plan.keys` undefined) keeps them in the state, written the same way.
- * Nothing when the instance is gone (the message was dropped with it).
+ * ({@link WritePlan.raiseKeys}), its state untouched. Keys a state of an earlier version carries stay there: code of
+ * that version sharing the store reads them from the state only, and here they count as well (`isRepeat`). A store that
+ * keeps no records (`plan.keys` undefined) keeps the keys in the state, written once more at the same `version` and
+ * published as no change. Nothing when the instance is gone (the message was dropped with it).
  */
 function rememberKey(plan: PlanUnderWay, stored: StoredStates, id: string, key: string): void {
   const known = plannedOf(plan, id);
   const state = known ? known.state : stored.get(id);
   if (!state) return;
-  const kept = keysOf(plan, state, id) ?? NONE;
+  const kept = (plan.keys ? recordOf(plan, id) : state.raisedEventKeys) ?? NONE;
   const keys = kept.length < MAX_REMEMBERED_EVENT_KEYS ? [...kept, key] : [...kept.slice(kept.length - MAX_REMEMBERED_EVENT_KEYS + 1), key];
   if (plan.keys) {
     const records = plan.raiseKeys;
@@ -573,14 +566,13 @@ function rememberKey(plan: PlanUnderWay, stored: StoredStates, id: string, key: 
     while (at < records.length && records[at]!.instanceId !== id) at++;
     if (at < records.length) (records as RaiseKeysRecord[])[at] = { instanceId: id, keys };
     else plan.raiseKeys = add(records, { instanceId: id, keys });
-    if (state.raisedEventKeys === undefined) return;
+    return;
   }
-  const { raisedEventKeys: _moved, ...rest } = plainState(state);
-  const planned: Mutable<PlannedState> = { state: plan.keys ? rest : { ...rest, raisedEventKeys: keys }, isNew: !!known?.isNew, before: known ? known.before : state };
+  const planned: Mutable<PlannedState> = { state: { ...plainState(state), raisedEventKeys: keys }, isNew: !!known?.isNew, before: known ? known.before : state };
   if (known?.lease) planned.lease = known.lease;
   if (known) (plan.states as PlannedState[])[plan.states.indexOf(known)] = planned;
   else plan.states = add(plan.states, planned);
-  // A change already planned for the instance publishes the state as it is written.
+  // A change already planned for the instance publishes the state with its keys.
   const changes = plan.changes as PlannedChange[];
   for (let i = 0; i < changes.length; i++) if (changes[i]!.state === state) changes[i] = { ...changes[i]!, state: planned.state };
 }

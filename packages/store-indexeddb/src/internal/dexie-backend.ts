@@ -30,9 +30,9 @@ export const DEXIE_SCHEMA_VERSION = 5;
  * as they are (every row holds its state's name), so the upgrade writes no row. Layout 5 (Dexie version 4) adds the
  * `raiseKeys` table: the raise-key record of each instance (store-kit's `RaiseKeysRecord`, `{ id, keys }`), so a keyed
  * raise reads and writes that small row instead of the instance's (which holds its input). The upgrade writes no row:
- * keys a state of an earlier layout carries (`InstanceState.raisedEventKeys`) still count, and the next keyed raise to
- * the instance moves them to its record. Older code cannot be open beside it: the upgrade closes its connections, and
- * it refuses a database with a table it does not know.
+ * keys a state of an earlier layout carries (`InstanceState.raisedEventKeys`) still count, and stay in the state (new
+ * keys go to the record). Older code cannot be open beside it: the upgrade closes its connections, and it refuses a
+ * database with a table it does not know.
  */
 const DEXIE_DB_VERSION = 4;
 

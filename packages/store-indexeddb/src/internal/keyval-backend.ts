@@ -73,10 +73,11 @@ export const KEYVAL_SCHEMA_VERSION = 10;
  * Layout 10 keeps the keys of an instance's keyed raises in a value of their own under `['k', id]` (store-kit's
  * `RaiseKeysRecord`): a keyed raise reads and writes that small value instead of the instance's (which holds its
  * input), and a purge deletes it. Opening an older layout writes nothing: keys a state of an earlier layout carries
- * (`InstanceState.raisedEventKeys`) still count, and the next keyed raise here moves them to the record. Older code
- * still open in another tab keeps the keys of the raises it makes in the state, and they count here as well (with those
- * of the record); purging an instance it leaves the record, whose keys then count against a new instance of the id
- * until that tab reloads and purges no more (nothing else: a raise with another key is delivered).
+ * (`InstanceState.raisedEventKeys`) still count, and stay in the state (new keys go to the record). Older code still
+ * open in another tab keeps the keys of the raises it makes in the state, and they count here as well (with those of
+ * the record); it reads no record, so a repeat there of a raise made here is delivered again; purging an instance it
+ * leaves the record, whose keys then count against a new instance of the id until that tab reloads and purges no more
+ * (nothing else: a raise with another key is delivered).
  *
  * A paging value changes only when an instance becomes terminal or stops being so: a step from Pending to Running
  * (or to and from Suspended) writes no index entry, and a status query reads the rows of the entries without a
