@@ -1259,12 +1259,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, a retention sweep that purged nothing waits an interval, a clock that fails to arm one is logged, a closed
  * store ends the sweeps: runtime.js 45,127 -> 45,206 B (+79), runtime-keyval.js 56,529 -> 56,594 (+65), runtime-dexie.js
  * 86,654 -> 86,728 (+74).
+ * 2026-12-05, instance lists filter by tags from an index in every store (MemoryStore's tag map, DexieStore's tagKeys,
+ * KeyvalStore's xg entries), rx-client's useInstances keys the tags: 45,206 / 56,594 / 86,728 / 12,491 -> 45,498 /
+ * 57,037 / 87,137 / 12,494 B (+292 / +443 / +409 / +3), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 45_206 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 56_594 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 86_728 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 12_491 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 45_498 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 57_037 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 87_137 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 12_494 },
 ];
 
 describe('bundle size', () => {

@@ -574,6 +574,33 @@ describe('GET /instances', () => {
     expect(await other.json()).toMatchObject({ code: 'invalid-argument' });
   });
 
+  it('filters by tags (the tags parameter, a JSON object as on a start: every pair, exactly), on lists, commands and purges', async () => {
+    await runtime.client.startNew('Echo', { instanceId: 'tag-1', input: 1, tags: { tenant: 'acme', 'a=b': 'c' } });
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'tag-2', input: 1, tags: { tenant: 'acme' } });
+    await runtime.client.waitForCompletion('tag-1', SETTLED);
+    const tags = (value: Record<string, string>) => `tags=${encodeURIComponent(JSON.stringify(value))}`;
+    expect(await ids(await call(`/instances?${tags({ tenant: 'acme' })}`))).toEqual(['tag-1', 'tag-2']);
+    expect(await ids(await call(`/instances?${tags({ tenant: 'acme', 'a=b': 'c' })}`))).toEqual(['tag-1']);
+    expect(await ids(await call(`/instances?TAGS=${encodeURIComponent('{"tenant":"ACME"}')}`))).toEqual([]);
+    expect(await ids(await call('/instances?tags=%7B%7D'))).toHaveLength(5);
+    const terminated = await call(`/instances/terminate?${tags({ tenant: 'acme' })}&reason=stop`, { method: 'POST' });
+    expect(await terminated.json()).toMatchObject({ instancesAffected: 1, instancesSkipped: 0 });
+    const from = new Date(0).toISOString();
+    expect(await (await call(`/instances?createdTimeFrom=${from}&${tags({ tenant: 'acme', 'a=b': 'c' })}`, { method: 'DELETE' })).json()).toEqual({ instancesDeleted: 1 });
+    expect(await ids(await call(`/instances?${tags({ tenant: 'acme' })}`))).toEqual(['tag-2']);
+  });
+
+  it('refuses a malformed tags filter (400), deleting and terminating nothing', async () => {
+    for (const query of ['tags=tenant:acme', 'tags=%5B%5D', `tags=${encodeURIComponent('{"tenant":1}')}`, `tags=${encodeURIComponent('{"":"x"}')}`, 'tags=%7B%7D&tags=%7B%7D']) {
+      for (const [method, path] of [['GET', '/instances'], ['DELETE', '/instances'], ['POST', '/instances/terminate']] as const) {
+        const response = await call(`${path}?createdTimeFrom=${new Date(0).toISOString()}&${query}`, { method });
+        expect(response.status, `${method} ${query}`).toBe(400);
+        expect(await response.json()).toMatchObject({ code: 'invalid-argument' });
+      }
+    }
+    expect(await ids(await call('/instances'))).toHaveLength(3);
+  });
+
   it('refuses a malformed name or order (400)', async () => {
     for (const query of ['order=newest', 'order=desc&order=asc', 'name=a%01b', `name=${'x'.repeat(257)}`]) {
       const response = await call(`/instances?${query}`);

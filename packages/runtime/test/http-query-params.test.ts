@@ -95,7 +95,7 @@ describe('a purge by filter with a parameter it does not read', () => {
     const response = await call('/instances?createdTimeFrom=2026-01-01&top=5', 'DELETE');
     const body = (await response.json()) as { code: string; message: string };
     expect([response.status, body.code]).toEqual([400, 'invalid-argument']);
-    expect(body.message).toBe('"top" is not a parameter of this route (it knows createdTimeFrom, createdTimeTo, runtimeStatus, name)');
+    expect(body.message).toBe('"top" is not a parameter of this route (it knows createdTimeFrom, createdTimeTo, runtimeStatus, name, tags)');
     const prefixed = await call('/instances?createdTimeFrom=2026-01-01&instanceIdPrefix=do', 'DELETE');
     expect(((await prefixed.json()) as { message: string }).message).toContain('instanceIdPrefix is not a purge filter');
     expect(await remaining()).toEqual(['done', 'ended']);

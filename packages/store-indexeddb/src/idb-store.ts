@@ -1,10 +1,10 @@
 import {
   InstanceNotTerminalError, InvalidArgumentError, LeaseLostError, StoreClosedError, TERMINAL_RUNTIME_STATUSES, isTerminalStatus, systemClock,
-  type Clock, type DurableError, type HistoryEvent, type OrchestrationRuntimeStatus,
+  type Clock, type DurableError, type HistoryEvent, type InstanceTags, type OrchestrationRuntimeStatus,
 } from '@durable-rx/runtime';
 import {
   activityStepHolds, unclaimedHolds, checkWriteLease, releasedInstanceOf, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys,
-  holdsLease, instanceIdsOf, raiseKeyIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, namesOf, nextPageToken, pageKeyOf, pageOrderOf,
+  holdsLease, instanceIdsOf, raiseKeyIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, namesOf, nextPageToken, pageKeyOf, pageOrderOf, selectiveTagPair,
   pageSizeOf, planInstancePage, planWriteSet, Broadcast, CLOCK_METHODS, copyStoreValue, hasMethods, isDelayMs, isFunction, isTimeoutMs, readChecked, type MemberCheck, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type PurgeMember, type PurgeSetResult, type StatusChange, type Store,
   purgeMemberHolds, validatePurgeSet,
@@ -637,7 +637,7 @@ export abstract class IdbStore implements Store {
     const plan = planInstancePage(query); // the shared paging rule: after the token's key, up to its bound
     const { rows, token } = await this.#run('queryInstances', 'readonly', INSTANCES, async (tx) => {
       const found = await scanIndexed(
-        tx, statusesOf(plan.query.runtimeStatus), namesOf(plan.query.name), scanOf(plan.query, plan.after, plan.order), pageSize + 1,
+        tx, plan.query.tags, statusesOf(plan.query.runtimeStatus), namesOf(plan.query.name), scanOf(plan.query, plan.after, plan.order), pageSize + 1,
         (row) => matchesQuery(row.state, plan.query), plan.order,
       );
       const last = found.length > pageSize ? found[pageSize - 1] : undefined;
@@ -683,7 +683,7 @@ export abstract class IdbStore implements Store {
     const statuses = TERMINAL_RUNTIME_STATUSES.filter((s) => !filter.runtimeStatus?.length || filter.runtimeStatus.includes(s));
     const writes = await this.#write('purgeInstances', PURGE, async (ws, tx) => {
       const scan = scanOf(filter, undefined, 'asc');
-      const rows = await scanIndexed(tx, statuses, namesOf(filter.name), scan, undefined, (row) => matchesPurgeFilter(row.state, filter), 'asc');
+      const rows = await scanIndexed(tx, filter.tags, statuses, namesOf(filter.name), scan, undefined, (row) => matchesPurgeFilter(row.state, filter), 'asc');
       for (const row of rows) ws.remove(row);
     });
     this.#feed.publish(writes.changes, false);
@@ -1009,15 +1009,19 @@ function scanOf(
 }
 
 /**
- * Runs a scan once per name (each on the name index; statuses left to `filter`), else once per status (each on the
- * status index), else once over all, merging in page order; none when empty.
+ * Runs a scan on the tag index over the entries of the filter's most selective tag pair (`selectiveTagPair`, by the
+ * entries' counts; names, statuses and the other pairs left to `filter`), else once per name (each on the name index;
+ * statuses left to `filter`), else once per status (each on the status index), else once over all, merging in page
+ * order; none when empty. `filter` checks the whole filter against each row (an index entry only narrows the read).
  */
 async function scanIndexed(
-  tx: BackendTransaction, statuses: readonly OrchestrationRuntimeStatus[] | undefined, names: readonly string[] | undefined,
+  tx: BackendTransaction, tags: InstanceTags | undefined, statuses: readonly OrchestrationRuntimeStatus[] | undefined, names: readonly string[] | undefined,
   scan: InstanceScan | undefined, limit: number | undefined, filter: (row: InstanceRow) => boolean, order: 'asc' | 'desc',
 ): Promise<InstanceRow[]> {
   if (!scan) return [];
   const base = { ...scan, filter, limit };
+  const tag = await selectiveTagPair(tags, (pair) => tx.countTagged(pair));
+  if (tag) return tx.scanInstances({ ...base, tag });
   const scans = names ? names.map((name) => ({ ...base, name })) : statuses ? statuses.map((status) => ({ ...base, status })) : [base];
   if (scans.length === 1) return tx.scanInstances(scans[0]!);
   const rows: InstanceRow[] = [];

@@ -1,5 +1,5 @@
 import { ALL_RUNTIME_STATUSES, type HistoryEvent, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
-import { claimableAtMs, isValidDate, type ActivityTask, type InstanceState, type OrchestrationMessage, type PurgedSnapshot } from '@durable-rx/runtime/store-kit';
+import { claimableAtMs, isValidDate, tagEntryKey, tagPairsOf, type ActivityTask, type InstanceState, type OrchestrationMessage, type PurgedSnapshot } from '@durable-rx/runtime/store-kit';
 import { Buffer } from 'node:buffer';
 import { ObjectId } from 'mongodb';
 import { MongoStoreError } from './errors/mongo-store-error.js';
@@ -37,6 +37,14 @@ export interface InstanceDoc {
    * `connect` fills it in once from their state.
    */
   name?: string;
+  /**
+   * One key per tag pair of the state (`tagEntryKey` of each of `tagPairsOf(state.tags)`; `['{}']` without tags), for
+   * the list's tag filter (`tag_page`, multikey). Written with every state write (a new execution may change the tags).
+   * Absent from documents written before it was kept: `connect` fills it in once from their state. Never empty: an
+   * empty array is indexed as `undefined`, which the fill-in's probe for a missing field may visit, so every document
+   * without tags would be read at every `connect`.
+   */
+  tagKeys?: string[];
   /** `lastUpdatedTime`: what a resync re-reads after the change feed lost its position. */
   updatedAt: Date;
   // Copies the store reads inside transactions without decoding `state`.
@@ -336,6 +344,15 @@ export function decodeStoredState(
   }
 }
 
+/** The `tagKeys` of a state ({@link InstanceDoc.tagKeys}): one key per tag pair, `['{}']` ({@link NO_TAGS_KEY}) without tags. */
+export function tagKeysOf(state: Pick<InstanceState, 'tags'>): string[] {
+  const pairs = tagPairsOf(state.tags);
+  return pairs.length === 0 ? [NO_TAGS_KEY] : pairs.map(tagEntryKey);
+}
+
+/** The one key of `tagKeys` without tags: no pair's key (each is a JSON array), so no tag filter lists it. */
+export const NO_TAGS_KEY = '{}';
+
 /** The document of an instance: its state (already encoded), indexed copies, a free lease. */
 export function instanceDoc(state: InstanceState, encoded: EncodedState, queue: QueueHead, historyGen: string): InstanceDoc {
   return {
@@ -345,6 +362,7 @@ export function instanceDoc(state: InstanceState, encoded: EncodedState, queue: 
     runtimeStatus: state.runtimeStatus,
     createdTime: state.createdTime,
     name: state.name,
+    tagKeys: tagKeysOf(state),
     updatedAt: state.lastUpdatedTime,
     executionId: state.executionId,
     version: state.version,

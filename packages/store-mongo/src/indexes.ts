@@ -95,6 +95,10 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
     // queryInstances / purgeInstances with a name filter (one range per name, merged in page order); the fill-in of
     // `name` at connect (documents without it: null in the index).
     { name: 'name_page', key: { name: 1, createdTime: 1, _id: 1 } },
+    // queryInstances / purgeInstances with a tag filter: multikey, one key per tag pair (`tagKeys`), the scan bounded by
+    // the filter's most selective pair and the others checked on each document; the counts that choose that pair; the
+    // fill-in of `tagKeys` at connect (documents without it: null in the index).
+    { name: 'tag_page', key: { tagKeys: 1, createdTime: 1, _id: 1 } },
     // claimOrchestration and nextWakeTime: ranges on when an instance can be claimed (claimAt EPOCH, in the order
     // messages became visible; or a due time up to now), so instances waiting for later times are never visited.
     { name: 'claim_at', key: { claimAt: 1, readyAt: 1 } },

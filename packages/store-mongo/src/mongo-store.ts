@@ -1,10 +1,10 @@
 import {
   InstanceAlreadyExistsError, InstanceNotTerminalError, InvalidArgumentError, LeaseLostError, StoreClosedError,
-  consoleLogger, isTerminalStatus, systemClock, type Clock, type ClockTimer, type HistoryEvent, type Logger,
+  consoleLogger, isTerminalStatus, systemClock, type Clock, type ClockTimer, type HistoryEvent, type InstanceTags, type Logger,
 } from '@durable-rx/runtime';
 import {
   assertNever, checkWriteLease, commitResultOf, releasedInstanceOf, guardedLogger, instanceIdsOf, isHeldBy, isLeaseToken, leaseLostError, leaseTokens, newLease,
-  matchesQuery, nextPageToken, pageSizeOf, planInstancePage, planWriteSet, raiseKeyIdsOf, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
+  matchesQuery, nextPageToken, pageSizeOf, planInstancePage, planWriteSet, raiseKeyIdsOf, selectiveTagPair, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
   type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type PurgeMember, type PurgeSetResult, type StatusChange, type Store,
   purgeMemberHolds, validatePurgeSet,
@@ -34,7 +34,7 @@ import { ClusterClock, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf
 import { assertReplicaSet, assertWritablePrimary, classifyDeployment, databaseFromUri, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
 import {
   EPOCH, FREE_LEASE, NEVER, claimAtOf, decodeHistoryEvent, decodeInstanceState, decodeStoredState, newHistoryGen,
-  purgeDocs, purgeMarkOf, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type QueueHead, type RaiseKeysDoc, type SweepDoc, type TaskDoc,
+  purgeDocs, purgeMarkOf, tagKeysOf, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type QueueHead, type RaiseKeysDoc, type SweepDoc, type TaskDoc,
 } from './documents.js';
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
 import { StoreUnreachableError } from './errors/store-unreachable-error.js';
@@ -60,7 +60,7 @@ import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
   activityClaimTries, buildQueryFilter, queryProjection, leaseLookupFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, claimBound, historyQuery, nextPageKey, PURGE_SCAN_PROJECTION, purgeScanFilter,
-  consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, MISSING_NAME_FILTER, MISSING_NAME_HINT, NEWEST_CREATED,
+  consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, MISSING_NAME_FILTER, MISSING_NAME_HINT, MISSING_TAG_KEYS_FILTER, NEWEST_CREATED, TAG_COUNT_LIMIT, TAG_PAGE_HINT, tagCountFilter,
   orchestrationClaimTries, pageSortOf,
   PURGES_HINT, purgedSinceFilter, QUERY_PAGE_BYTES, queueHeadQueries, readPageWithinBytes, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, sweepChunkQuery, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
   TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter, UNCLAIMED_MESSAGES_READ, UNCLAIMED_READ_MAX_MS, visibleMessagesQuery,
@@ -403,6 +403,7 @@ export class MongoStore implements Store {
         else await store.#checkIndexes();
         await store.#fillClaimAt();
         await store.#fillName();
+        await store.#fillTagKeys();
         // A mongos sends no majority-committed time in its heartbeats: read it now (so the first stream does not
         // open at the present) and once per heartbeat interval from then on (see majorityTimeSource).
         if (majorityTimeSource(reply) === 'majority-reads') {
@@ -1099,9 +1100,16 @@ export class MongoStore implements Store {
       const plan = planInstancePage(query); // the shared paging rule: after the token's key, up to its bound
       // Bounded in bytes too (QUERY_PAGE_BYTES): the page ends early, with a token, rather than hold up to
       // MAX_PAGE_SIZE documents of up to 15 MiB each.
-      const cursor = this.#instances.find(buildQueryFilter(plan.query, plan.after, plan.order), {
-        session, sort: pageSortOf(plan.order), limit: pageSize + 1, projection: queryProjection(request.showInput), ...readBound(),
-      });
+      // With tags, pinned to `tag_page`, bounded by the most selective pair's keys.
+      const lead = await this.#leadTag(plan.query.tags, session);
+      const pageFilter = buildQueryFilter(plan.query, plan.after, plan.order, lead);
+      const cursor = lead === undefined
+        ? this.#instances.find(pageFilter, {
+          session, sort: pageSortOf(plan.order), limit: pageSize + 1, projection: queryProjection(request.showInput), ...readBound(),
+        })
+        : this.#instances.find(pageFilter, {
+          session, sort: pageSortOf(plan.order), hint: TAG_PAGE_HINT, limit: pageSize + 1, projection: queryProjection(request.showInput), ...readBound(),
+        });
       let read: { readonly page: QueriedDoc[]; readonly next?: QueriedDoc };
       try {
         read = await readPageWithinBytes<QueriedDoc>(cursor, pageSize, QUERY_PAGE_BYTES, queriedBytes);
@@ -1198,7 +1206,10 @@ export class MongoStore implements Store {
   async purgeInstances(request: PurgeFilter): Promise<number> {
     const filter = validatePurgeFilter(request); // refused before anything is deleted
     const deleted = await this.#op('purging instances', async () => {
-      const mongoFilter = purgeScanFilter(filter);
+      // Every tag pair is in the filter (the scan's and each batch's re-read): with tags, the scan is pinned to
+      // `tag_page`, bounded by the most selective pair's keys.
+      const lead = await this.#leadTag(filter.tags);
+      const mongoFilter = purgeScanFilter(filter, lead);
       const purge = async (batch: readonly string[]) => this.#transaction(async (session) => {
         // Re-read inside the transaction: an instance restarted since the scan is no longer terminal. The filter
         // decides, on the indexed status and created time (written with the state by every update), as purgeInstance
@@ -1213,9 +1224,9 @@ export class MongoStore implements Store {
       // The matching ids are read as they are purged, not all first: a retention purge of millions of instances
       // holds one cursor batch in memory, not every id. The scan reads index keys alone (purgeScanFilter), so it
       // returns the keys of other programs' documents too; those are not strings, never keys of this store's.
-      const cursor = this.#instances.find<{ readonly _id: unknown }>(mongoFilter, {
-        projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH, ...SCAN_BOUND,
-      });
+      const cursor = lead === undefined
+        ? this.#instances.find<{ readonly _id: unknown }>(mongoFilter, { projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH, ...SCAN_BOUND })
+        : this.#instances.find<{ readonly _id: unknown }>(mongoFilter, { hint: TAG_PAGE_HINT, projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH, ...SCAN_BOUND });
       try {
         // Stops between batches once close() began: close waits for one batch, not for the rest of the scan.
         return await purgeInBatches(idsOf(cursor), PURGE_BATCH, purge, () => this.#closed !== undefined);
@@ -1626,6 +1637,44 @@ export class MongoStore implements Store {
         await cursor.close().catch(() => undefined);
       }
     });
+  }
+
+  /**
+   * Gives instances written before `tagKeys` was kept their `tagKeys` (`['{}']` without tags), read off their state, as
+   * {@link MongoStore.#fillName} does `name`: one pass on `tag_page`, updated in batches, each update conditional on
+   * `tagKeys` still missing. A state that does not decode is left alone (listed by no tag filter).
+   */
+  async #fillTagKeys(): Promise<void> {
+    await this.#op('filling in tagKeys', async () => {
+      const cursor = this.#instances.find(MISSING_TAG_KEYS_FILTER, { hint: TAG_PAGE_HINT, projection: { _id: 1, state: 1 }, ...SCAN_BOUND });
+      let batch: AnyBulkWriteOperation<InstanceDoc>[] = [];
+      const flush = async () => {
+        if (batch.length > 0) await this.#instances.bulkWrite(batch, { ordered: false });
+        batch = [];
+      };
+      try {
+        for await (const doc of cursor) {
+          const state = decodeStoredState(doc as { _id: string; state: string }, () => undefined);
+          if (!state) continue;
+          // Conditional on the field still missing: a commit meanwhile wrote it itself.
+          batch.push({ updateOne: { filter: { _id: doc._id, tagKeys: null as unknown as string }, update: { $set: { tagKeys: tagKeysOf(state) } } } });
+          if (batch.length >= 500) await flush();
+        }
+        await flush();
+      } finally {
+        await cursor.close().catch(() => undefined);
+      }
+    });
+  }
+
+  /**
+   * The pair of a tag filter whose `tag_page` keys bound its scan: the one with the fewest instances
+   * (`selectiveTagPair`), each counted on `tag_page` up to {@link TAG_COUNT_LIMIT}; `undefined` without tags.
+   */
+  #leadTag(tags: InstanceTags | undefined, session?: ClientSession): Promise<readonly [string, string] | undefined> {
+    return selectiveTagPair(tags, (pair) => this.#instances.countDocuments(tagCountFilter(pair), {
+      ...(session ? { session, ...readBound() } : SCAN_BOUND), hint: TAG_PAGE_HINT, limit: TAG_COUNT_LIMIT,
+    }));
   }
 
   /**

@@ -1,5 +1,5 @@
-import { InvalidArgumentError, TERMINAL_RUNTIME_STATUSES, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
-import { isValidDate, type InstanceQuery, type Lease, type PageKey, type PurgeFilter } from '@durable-rx/runtime/store-kit';
+import { InvalidArgumentError, TERMINAL_RUNTIME_STATUSES, type InstanceTags, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
+import { isValidDate, tagEntryKey, tagPairsOf, type InstanceQuery, type Lease, type PageKey, type PurgeFilter } from '@durable-rx/runtime/store-kit';
 import type { Filter, Sort } from 'mongodb';
 import { EPOCH, NEVER, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type TaskDoc } from './documents.js';
 import { instanceKey, instanceKeyPrefixPatterns, instanceIdOfKey } from './instance-key.js';
@@ -205,6 +205,34 @@ export const MISSING_CLAIM_AT_FILTER: Filter<InstanceDoc> = storeKeyed({ claimAt
 export const MISSING_NAME_FILTER: Filter<InstanceDoc> = storeKeyed({ name: null as unknown as string });
 export const MISSING_NAME_HINT = { name: 1, createdTime: 1, _id: 1 } as const;
 
+/**
+ * The instances written before `tagKeys` was kept (the field is missing: `null` in `tag_page`), which `connect` fills
+ * in once; pinned to `tag_page`.
+ */
+export const MISSING_TAG_KEYS_FILTER: Filter<InstanceDoc> = storeKeyed({ tagKeys: null as unknown as string });
+/** The key of `tag_page`: the hint of every query by tag (a listing, a purge's scan, a pair's count, the fill-in). */
+export const TAG_PAGE_HINT = { tagKeys: 1, createdTime: 1, _id: 1 } as const;
+/** A pair's count (which pair bounds a tag scan: `selectiveTagPair`) stops there: past it, a pair is as bad as any. */
+export const TAG_COUNT_LIMIT = 10_000;
+
+/** The instances with one tag pair: what {@link TAG_COUNT_LIMIT} counts, on `tag_page`. */
+export function tagCountFilter(pair: readonly [string, string]): Filter<InstanceDoc> {
+  return storeKeyed({ tagKeys: tagEntryKey(pair) });
+}
+
+/**
+ * The condition of a tag filter on `tagKeys`, `undefined` for none: the instances with every pair, `lead` (the pair
+ * whose keys bound the scan of `tag_page`, by default the first) first in `$all` (the server bounds a multikey scan
+ * by one element, the first, and checks the others on each document).
+ */
+export function tagCondition(tags: InstanceTags | undefined, lead?: readonly [string, string]): Filter<InstanceDoc> | undefined {
+  const pairs = tagPairsOf(tags);
+  if (pairs.length === 0) return undefined;
+  const first = lead ?? pairs[0]!;
+  const keys = [tagEntryKey(first), ...pairs.filter(([k, v]) => k !== first[0] || v !== first[1]).map(tagEntryKey)];
+  return keys.length === 1 ? { tagKeys: keys[0]! } : { tagKeys: { $all: keys } };
+}
+
 /** Order in which a claim takes an instance's messages: arrival order. */
 export const CLAIMED_MESSAGES_SORT = { seq: 1 } as const satisfies Sort;
 
@@ -381,8 +409,12 @@ export function queryProjection(showInput: boolean | undefined): { readonly stat
  * "after the last instance of the previous page" in (createdTime, instanceId) order, or before it newest first
  * (`order: 'desc'`: keyset paging); {@link storeKeyed}, first.
  */
-export function buildQueryFilter(query: InstanceQuery, after?: PageKey, order: 'asc' | 'desc' = 'asc'): Filter<InstanceDoc> {
+export function buildQueryFilter(
+  query: InstanceQuery, after?: PageKey, order: 'asc' | 'desc' = 'asc', lead?: readonly [string, string],
+): Filter<InstanceDoc> {
   const clauses: Filter<InstanceDoc>[] = [STORE_KEY];
+  const tags = tagCondition(query.tags, lead);
+  if (tags) clauses.push(tags);
   if (query.runtimeStatus && query.runtimeStatus.length > 0) clauses.push({ runtimeStatus: { $in: [...query.runtimeStatus] } });
   if (query.name && query.name.length > 0) clauses.push({ name: { $in: [...query.name] } });
   const created = createdRange(query.createdTimeFrom, query.createdTimeTo);
@@ -500,11 +532,14 @@ export async function readPageWithinBytes<T>(
  * // { $and: [{ runtimeStatus: { $in: ['Completed', 'Failed', 'Terminated'] } }, { createdTime: { $gte: from } }] }
  * ```
  */
-export function purgeScanFilter(filter: PurgeFilter): Filter<InstanceDoc> {
+export function purgeScanFilter(filter: PurgeFilter, lead?: readonly [string, string]): Filter<InstanceDoc> {
   const requested = filter.runtimeStatus && filter.runtimeStatus.length > 0 ? filter.runtimeStatus : TERMINAL_RUNTIME_STATUSES;
   const statuses: OrchestrationRuntimeStatus[] = requested.filter((s) => TERMINAL_RUNTIME_STATUSES.includes(s));
   const created = createdRange(filter.createdTimeFrom, filter.createdTimeTo);
   const clauses: Filter<InstanceDoc>[] = [{ runtimeStatus: { $in: statuses } }];
+  // Every pair, in the scan and in the re-read of each batch in its transaction: a purge by tags deletes no other.
+  const tags = tagCondition(filter.tags, lead);
+  if (tags) clauses.push(tags);
   if (filter.name && filter.name.length > 0) clauses.push({ name: { $in: [...filter.name] } });
   if (created) clauses.push(created);
   return combine(clauses);

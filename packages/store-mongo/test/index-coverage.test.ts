@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { TERMINAL_RUNTIME_STATUSES } from '@durable-rx/runtime';
-import type { PurgeFilter } from '@durable-rx/runtime/store-kit';
+import type { InstanceQuery, PurgeFilter } from '@durable-rx/runtime/store-kit';
 import { ObjectId, type Document } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { EPOCH } from '../src/documents.js';
@@ -8,7 +8,7 @@ import { INDEXES, type CollectionNames } from '../src/indexes.js';
 import {
   activityClaimTries, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT,
   changedSinceFilter, consumedMessagesFilter, historyQuery, INSTANCE_WAKE_FILTER, leaseLookupFilter, MISSING_CLAIM_AT_FILTER, MISSING_NAME_FILTER,
-  MISSING_NAME_HINT, NEWEST_CREATED, PAGE_SORT_DESC, pageSortOf,
+  MISSING_NAME_HINT, MISSING_TAG_KEYS_FILTER, NEWEST_CREATED, PAGE_SORT_DESC, pageSortOf, TAG_PAGE_HINT, tagCountFilter,
   orchestrationClaimTries, ownerLeasesFilter, PAGE_SORT, PURGES_HINT, purgedSinceFilter, purgeScanFilter, queueHeadQueries, RELEASE_OWNER_HINTS,
   RESYNC_HINT, sweepChunkQuery, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimProbeFilter, timedClaimProbeFilter,
   visibleMessagesQuery,
@@ -91,6 +91,7 @@ function shapes(): Shape[] {
     ]),
     byKey('instances', 'the claimAt fill-in writes each instance it read', { _id: KEY, leaseExpiresAt: NOW, nextMessageAt: NOW }, ['#instances.bulkWrite(batch']),
     byKey('instances', 'the name fill-in writes each instance it read', { _id: KEY, name: null }, ['#instances.bulkWrite(batch']),
+    byKey('instances', 'the tagKeys fill-in writes each instance it read', { _id: KEY, tagKeys: null }, ['#instances.bulkWrite(batch']),
     byKey('instances', 'a purge marks each instance it deletes', { _id: KEY }, ['#instances.bulkWrite(marks']),
     byKey('instances', 'purgeInstances re-reads a batch of candidates in its transaction', { $and: [{ _id: { $in: [KEY] } }, purgeScanFilter({ createdTimeFrom: NOW })] },
       ['#instances.find({$and:[{_id:{$in:[...batch]}},mongoFilter]}'], ['runtimeStatus', 'createdTime']),
@@ -120,7 +121,7 @@ function shapes(): Shape[] {
     },
     ...queries.flatMap((query) => [undefined, after].map((page, i): Shape => ({
       what: `queryInstances ${JSON.stringify(query)}${page ? ' after a page' : ''}`, collection: 'instances', filter: buildQueryFilter(query, page),
-      sort: PAGE_SORT, sites: query === queries[0] && i === 0 ? ['#instances.find(buildQueryFilter(plan.query,plan.after,plan.order)'] : [],
+      sort: PAGE_SORT, sites: query === queries[0] && i === 0 ? ['#instances.find(pageFilter'] : [],
     }))),
     // Newest first and by orchestrator name: the same indexes read backwards, `name_page` for a name (several: merged).
     ...[{}, { runtimeStatus: ['Failed' as const] }, { name: ['Orders'] }, { name: ['Orders', 'Billing'] }, { name: ['Orders'], createdTimeTo: LATER }]
@@ -132,6 +133,28 @@ function shapes(): Shape[] {
       what: 'queryInstances by name and status', collection: 'instances', filter: buildQueryFilter({ name: ['Orders'], runtimeStatus: ['Failed'] }, after, 'desc'),
       sort: PAGE_SORT_DESC, fetched: ['runtimeStatus'], sites: [],
     },
+    // By tags: pinned to `tag_page`, bounded by the lead pair's keys (the first of `$all`), the other pairs and filters
+    // checked on each document; both orders, after a page or not.
+    ...([{ tags: { tenant: 'acme' } }, { tags: { tenant: 'acme', region: 'eu' } }, { tags: { tenant: 'acme' }, name: ['Orders'], runtimeStatus: ['Failed'] },
+      { tags: { tenant: 'acme' }, createdTimeFrom: NOW, createdTimeTo: LATER }] satisfies InstanceQuery[] as InstanceQuery[])
+      .flatMap((query, q) => (['asc', 'desc'] as const).flatMap((order) => [undefined, after].map((page, i): Shape => ({
+        what: `queryInstances ${JSON.stringify(query)} ${order}${page ? ' after a page' : ''}`, collection: 'instances',
+        filter: buildQueryFilter(query, page, order, ['tenant', 'acme']), sort: pageSortOf(order), hint: TAG_PAGE_HINT,
+        fetched: ['name', 'runtimeStatus'], sites: q === 0 && order === 'asc' && i === 0 ? ['#instances.find(pageFilter'] : [],
+      })))),
+    {
+      what: 'the count of a tag pair (which pair bounds a tag scan)', collection: 'instances', filter: tagCountFilter(['tenant', 'acme']), hint: TAG_PAGE_HINT,
+      sites: ['#instances.countDocuments(tagCountFilter(pair)'],
+    },
+    {
+      what: 'the tagKeys fill-in at connect', collection: 'instances', filter: MISSING_TAG_KEYS_FILTER, hint: TAG_PAGE_HINT,
+      sites: ['#instances.find(MISSING_TAG_KEYS_FILTER'],
+    },
+    ...([{ createdTimeFrom: NOW, tags: { tenant: 'acme' } }, { createdTimeFrom: NOW, createdTimeTo: LATER, name: ['Orders'], tags: { region: 'eu', tenant: 'acme' } }] satisfies PurgeFilter[] as PurgeFilter[])
+      .map((request, i): Shape => ({
+        what: `purgeInstances scan by tags ${JSON.stringify(request)}`, collection: 'instances', filter: purgeScanFilter(request, ['tenant', 'acme']),
+        hint: TAG_PAGE_HINT, fetched: ['runtimeStatus', 'name'], sites: i === 0 ? ['#instances.find(mongoFilter'] : [],
+      })),
     {
       what: 'the name fill-in at connect', collection: 'instances', filter: MISSING_NAME_FILTER, hint: MISSING_NAME_HINT,
       sites: ['#instances.find(MISSING_NAME_FILTER'],

@@ -1036,6 +1036,38 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('gives instances written before tagKeys was kept their tagKeys at connect: listed and purged by tags, only those that match', async () => {
+      const prefix = db.prefix('filltags');
+      const first = await db.open('filltags', { prefix });
+      const client = new MongoClient(mongoUri);
+      try {
+        for (const [id, tags] of [['t-acme', { tenant: 'acme' }], ['t-both', { tenant: 'acme', region: 'eu' }], ['t-globex', { tenant: 'globex' }], ['t-none', undefined]] as const) {
+          const { state, message } = request(id);
+          await first.commit({ requests: [{ type: 'createInstance', state: { ...state, ...(tags ? { tags } : {}) }, message, ifRunning: { kind: 'fail' } }] });
+        }
+        await first.close();
+        // What the earlier version left: no tagKeys.
+        const instances = client.db(db.name).collection<{ _id: string; tagKeys?: string[]; runtimeStatus: string }>(`${prefix}instances`);
+        await instances.updateMany({}, { $unset: { tagKeys: '' } });
+        const second = await db.open('filltags', { prefix });
+        try {
+          expect((await instances.findOne({ _id: 't-both' }))?.tagKeys).toEqual(['["region","eu"]', '["tenant","acme"]']);
+          expect((await instances.findOne({ _id: 't-none' }))?.tagKeys).toEqual(['{}']);
+          const ids = async (tags: Record<string, string>) => (await second.queryInstances({ tags })).instances.map((s) => s.instanceId).sort();
+          expect(await ids({ tenant: 'acme' })).toEqual(['t-acme', 't-both']);
+          expect(await ids({ region: 'eu', tenant: 'acme' })).toEqual(['t-both']);
+          // Terminal, all of them: a purge by tags deletes only the ones with every pair.
+          await instances.updateMany({}, { $set: { runtimeStatus: 'Completed' } });
+          expect(await second.purgeInstances({ createdTimeFrom: new Date(0), tags: { tenant: 'acme', region: 'eu' } })).toBe(1);
+          expect((await instances.find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id).sort()).toEqual(['t-acme', 't-globex', 't-none']);
+        } finally {
+          await second.close();
+        }
+      } finally {
+        await client.close();
+      }
+    });
+
     it('judges this process\u2019s clock, not the claim\u2019s: a claim at a time of its own (an hour ahead) is not refused', async () => {
       const store = await db.open('skewclaim', { refuseClaimsOnClockSkew: true, clockSkewCheckMs: 0 });
       try {

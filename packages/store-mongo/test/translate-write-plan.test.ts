@@ -362,7 +362,9 @@ describe('write-set translation: hostile user JSON', () => {
   it('never becomes a key or an operator of what is sent to MongoDB: every document passes the BSON encoder\u2019s key check', () => {
     const lease = { kind: 'orchestration', instanceId: 'a', token: 'lease-1' } as const;
     const stepState = state('a', { historyLength: 5, version: 5, lastUpdatedTime: at(200), input: payload, output: payload, customStatus: payload });
-    const child = state('c', { runtimeStatus: 'Pending', historyLength: 0, version: 1, input: payload });
+    // Tags with keys MongoDB reads as operators or paths: kept in the state, and in `tagKeys` as JSON text.
+    const tags = JSON.parse('{"$where":"1","a.b":"c","__proto__":"p"}') as Record<string, string>;
+    const child = state('c', { runtimeStatus: 'Pending', historyLength: 0, version: 1, input: payload, tags });
     const writes = translate({
       lease,
       requests: [
@@ -398,12 +400,15 @@ describe('write-set translation: hostile user JSON', () => {
       }
     }
     expect(sent.length).toBeGreaterThanOrEqual(6);
+    expect(sent.find((doc) => doc['_id'] === 'c')?.['tagKeys']).toEqual(['["$where","1"]', '["__proto__","p"]', '["a.b","c"]']);
     for (const doc of sent) {
       // checkKeys: the driver's encoder refuses a key that starts with `$`, contains `.` or NUL, at any depth.
       expect(() => BSON.serialize(doc, { checkKeys: true })).not.toThrow();
-      // Every value is a string, number, boolean, null, Date or ObjectId: no sub-document a query could match into.
+      // Every value is a string, number, boolean, null, Date or ObjectId, or an array of strings (`tagKeys`, each tag
+      // pair as JSON text): no sub-document a query could match into.
       for (const value of Object.values(doc)) {
-        expect(value === null || ['string', 'number', 'boolean'].includes(typeof value) || value instanceof Date || value instanceof ObjectId, String(value)).toBe(true);
+        const scalar = (v: unknown) => v === null || ['string', 'number', 'boolean'].includes(typeof v) || v instanceof Date || v instanceof ObjectId;
+        expect(scalar(value) || (Array.isArray(value) && value.every((v) => typeof v === 'string')), String(value)).toBe(true);
       }
     }
     // And the payloads come back exactly, hostile keys included (the step keeps the stored input).

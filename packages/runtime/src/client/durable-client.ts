@@ -184,6 +184,23 @@ export interface InstanceFilter {
    * HTTP: the `order` query parameter (`asc` or `desc`).
    */
   readonly order?: 'asc' | 'desc' | undefined;
+  /**
+   * Only instances that have every one of these tags ({@link InstanceStatus.tags}; AND, no OR): each key present with
+   * exactly that value (case included); other tags of the instance do not matter, and an instance without tags matches
+   * no pair. `{}` means any tags. Checked by the rule of {@link StartNewOptions.tags} (a plain object of at most 64
+   * string keys of 1 to 128 characters and string values of at most 256, 4 KiB in all, no control characters):
+   * anything else is `InvalidArgumentError` (400), and nothing is read, changed or purged. It combines with every
+   * other filter and pages in both orders; the listing follows an instance's tags as a new execution changes them
+   * (a restart and `continueAsNew` keep them). Every store serves it from an index of tag pairs, reading the
+   * entries of the pair with the fewest instances. Over HTTP: the `tags` query parameter, a JSON object as on a start
+   * (`?tags={"tenant":"acme"}`, percent-encoded).
+   *
+   * @example
+   * ```ts
+   * const acmeFailures = await client.getStatusBy({ tags: { tenant: 'acme' }, runtimeStatus: ['Failed'] });
+   * ```
+   */
+  readonly tags?: Readonly<Record<string, string>> | undefined;
   /** Include inputs (default true). */
   readonly showInput?: boolean | undefined;
 }
@@ -229,6 +246,11 @@ export interface PurgeInstancesFilter {
   readonly runtimeStatus?: readonly OrchestrationRuntimeStatus[] | undefined;
   /** Only instances of this orchestrator, or of one of these, as {@link InstanceFilter.name} matches them. */
   readonly name?: string | readonly string[] | undefined;
+  /**
+   * Only instances that have every one of these tags, as {@link InstanceFilter.tags} matches them (a purge deletes no
+   * other). Over HTTP: `tags` on `DELETE /instances`.
+   */
+  readonly tags?: Readonly<Record<string, string>> | undefined;
 }
 
 /**
@@ -670,7 +692,7 @@ export interface DurableClient {
   purgeInstanceHistoryBy(filter: PurgeInstancesFilter): Promise<PurgeResult>;
   /**
    * Terminates every instance matching `filter` (the filter of {@link listInstances}: `runtimeStatus`, the created-time
-   * range, `instanceIdPrefix`, `name`, `order`), as {@link terminate} terminates one, with the same `reason` (and
+   * range, `instanceIdPrefix`, `name`, `tags`, `order`), as {@link terminate} terminates one, with the same `reason` (and
    * `recursive`, see {@link BulkTerminateOptions}): Temporal's batch terminate, Inngest's bulk cancellation. The
    * commands by filter (`terminateBy`, {@link suspendBy}, {@link resumeBy}, {@link cancelBy}) are named as Durable
    * Functions names its one command by filter: the per-instance command and `By` (`purgeInstanceHistoryBy`,

@@ -613,7 +613,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   for (const command of ['terminate', 'suspend', 'resume', 'cancel'] as const) {
     app.on('POST', paths(`/instances/${command}`), async (c) => {
       const params = queryOf(c.req.url).knownOnly([
-        'runtimeStatus', 'createdTimeFrom', 'createdTimeTo', 'instanceIdPrefix', 'name', 'order', 'reason', 'limit',
+        'runtimeStatus', 'createdTimeFrom', 'createdTimeTo', 'instanceIdPrefix', 'name', 'order', 'tags', 'reason', 'limit',
         ...(command === 'terminate' ? ['recursive'] : []),
       ]);
       const filter = parseInstanceFilter(params);
@@ -676,12 +676,13 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     // An unread parameter (a misspelled filter, `runtimeStatus[]`) would purge more than asked, for good: refused first.
     // `instanceIdPrefix` passes only to be refused below by the purge rule, which says why; the message of an unknown
     // parameter does not list it among the ones the route knows.
-    const params = queryOf(c.req.url).knownOnly(['createdTimeFrom', 'createdTimeTo', 'runtimeStatus', 'name'], ['instanceIdPrefix']);
+    const params = queryOf(c.req.url).knownOnly(['createdTimeFrom', 'createdTimeTo', 'runtimeStatus', 'name', 'tags'], ['instanceIdPrefix']);
     const createdTimeFrom = parseDate(params, 'createdTimeFrom', 'up');
     if (!createdTimeFrom) throw new InvalidArgumentError('createdTimeFrom is required');
     const createdTimeTo = parseDate(params, 'createdTimeTo', 'down');
     const runtimeStatus = parseRuntimeStatuses(params, 'runtimeStatus');
     const name = parseNames(params, 'name');
+    const tags = parseTags(params, 'tags');
     // Passed on for the client's purge rule to refuse: a filter a purge cannot apply is never dropped. An empty value is
     // the parameter left out, as for every typed parameter: no prefix narrows nothing, so nothing is widened.
     const instanceIdPrefix = params.value('instanceIdPrefix');
@@ -690,6 +691,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       ...(createdTimeTo ? { createdTimeTo } : {}),
       ...(runtimeStatus ? { runtimeStatus } : {}),
       ...(name ? { name } : {}),
+      ...(tags ? { tags } : {}),
       ...(instanceIdPrefix === undefined ? {} : { instanceIdPrefix }),
     };
     if (runtimeStatus?.length === 0 && instanceIdPrefix === undefined) {

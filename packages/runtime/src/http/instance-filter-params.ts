@@ -1,11 +1,11 @@
 import type { InstanceFilter } from '../client/durable-client.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { nameList } from '../model/validation.js';
-import { parseBoolean, parseDate, parseRuntimeStatuses, parseString, type QueryParams } from './query-params.js';
+import { parseBoolean, parseDate, parseRuntimeStatuses, parseString, parseTags, type QueryParams } from './query-params.js';
 
 /**
  * The list filters of the HTTP API (`runtimeStatus=a,b`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`,
- * `name`, `order`, `showInput`) from query parameters (names in any case); a malformed or repeated one throws
+ * `name`, `order`, `tags` as a JSON object, `showInput`) from query parameters (names in any case); a malformed or repeated one throws
  * `InvalidArgumentError` (400).
  */
 export function parseInstanceFilter(params: QueryParams): InstanceFilter {
@@ -16,6 +16,7 @@ export function parseInstanceFilter(params: QueryParams): InstanceFilter {
   const createdTimeTo = parseDate(params, 'createdTimeTo', 'down');
   const instanceIdPrefix = parseString(params, 'instanceIdPrefix');
   const showInput = parseBoolean(params, 'showInput');
+  const tags = parseTags(params, 'tags');
   return {
     ...(runtimeStatus ? { runtimeStatus } : {}),
     ...(createdTimeFrom ? { createdTimeFrom } : {}),
@@ -23,6 +24,7 @@ export function parseInstanceFilter(params: QueryParams): InstanceFilter {
     ...(instanceIdPrefix !== undefined ? { instanceIdPrefix } : {}),
     ...(name ? { name } : {}),
     ...(order ? { order } : {}),
+    ...(tags ? { tags } : {}),
     ...(showInput !== undefined ? { showInput } : {}),
   };
 }
@@ -56,5 +58,7 @@ export function instanceFilterKey(filter: InstanceFilter): string {
       filter.name === undefined ? null : [...new Set(typeof filter.name === 'string' ? [filter.name] : filter.name)].sort(),
       filter.order === 'desc' ? 'desc' : null,
     ]),
+    // Likewise; pairs sorted by key, so the order they were written in does not matter.
+    ...(filter.tags === undefined || Object.keys(filter.tags).length === 0 ? [] : [Object.entries(filter.tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]),
   ]);
 }

@@ -667,6 +667,8 @@ export interface ValidInstanceFilter {
    * `'desc'` is the reverse, newest first (createdTime descending, then instanceId descending).
    */
   readonly order?: 'asc' | 'desc';
+  /** Tags an instance must all have ({@link isTags}; `{}` is left out: any tags). */
+  readonly tags?: InstanceTags;
 }
 
 /** Most orchestrator names one filter may list. */
@@ -685,6 +687,8 @@ export interface ValidPurgeFilter {
   readonly runtimeStatus?: readonly OrchestrationRuntimeStatus[];
   /** As {@link ValidInstanceFilter.name}. */
   readonly name?: readonly string[];
+  /** As {@link ValidInstanceFilter.tags}. */
+  readonly tags?: InstanceTags;
 }
 
 /**
@@ -772,6 +776,7 @@ const FILTER_CHECKS = {
   instanceIdPrefix: isInstanceIdPrefix,
   name: nameList,
   order: isInstanceOrder,
+  tags: isTags,
 };
 
 /**

@@ -34,7 +34,7 @@ export {
   type RaiseKeysRecord, type StoredRaiseKeys, type StoredStates, type WritePlan,
 } from '../store/plan-write-set.js';
 export {
-  claimableAtMs, comparePageKeys, dueAtMs, holdsLease, isHeldBy, isLeaseToken, isVisible, leaseTokens, lifeLeaseOwner, matchesName, matchesPurgeFilter, matchesQuery, namesOf, newLease, nextPageToken, pageKeyOf, pageOrderOf,
+  claimableAtMs, comparePageKeys, dueAtMs, holdsLease, isHeldBy, isLeaseToken, isVisible, leaseTokens, lifeLeaseOwner, matchesName, matchesPurgeFilter, matchesQuery, matchesTags, namesOf, newLease, nextPageToken, pageKeyOf, pageOrderOf, sameTags, selectiveTagPair, tagEntryKey, tagPairsOf,
   pageSizeOf, planInstancePage, validateLeaseOwner, decideClaimedWork, type ClaimedWork, type ClaimedWorkAction, type InstancePagePlan, type PageCursor, type PageKey,
 } from '../store/store-helpers.js';
 /** The one rule of which leases a store looks up after claims whose outcome it could not learn. */

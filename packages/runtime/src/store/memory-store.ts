@@ -4,7 +4,7 @@ import { InstanceNotTerminalError } from '../model/errors/instance-not-terminal-
 import { LeaseLostError } from '../model/errors/lease-lost-error.js';
 import { StoreClosedError } from '../model/errors/store-closed-error.js';
 import type { HistoryEvent } from '../model/history-event.js';
-import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
+import { isTerminalStatus, type InstanceState, type InstanceTags } from '../model/instance-status.js';
 import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
 import { deepFreeze, isDeepFrozen } from '../model/frozen.js';
 import { readChecked, validateInstanceQuery, validatePurgeFilter } from '../model/validation.js';
@@ -19,7 +19,8 @@ import type {
 import { purgeMemberHolds, validatePurgeSet } from './plan-tree-purge.js';
 import {
   claimableAtMs, dueAtMs, holdsLease, isHeldBy,
-  isVisible, leaseTokens, matchesPurgeFilter, matchesQuery, namesOf, newLease, nextPageToken, pageKeyOf, pageOrderOf, pageSizeOf, planInstancePage, validateLeaseOwner,
+  isVisible, leaseTokens, matchesPurgeFilter, matchesQuery, namesOf, newLease, nextPageToken, pageKeyOf, pageOrderOf, pageSizeOf, planInstancePage, sameTags,
+  tagEntryKey, tagPairsOf, validateLeaseOwner,
 } from './store-helpers.js';
 import { copyStoreValue } from '../model/json.js';
 
@@ -83,6 +84,8 @@ export class MemoryStore implements Store {
   readonly #instances = new Map<string, InstanceRecord>();
   /** The ids of the instances of each orchestrator name: the index a name filter lists from. */
   readonly #byName = new Map<string, Set<string>>();
+  /** The ids of the instances with each tag pair (`tagEntryKey`): the index a tag filter lists from. */
+  readonly #byTag = new Map<string, Set<string>>();
   /** Activity tasks in scheduling order. */
   readonly #tasks = new Map<string, TaskRecord>();
   /** Instances with pending messages, by when they are claimable (oldest first). */
@@ -175,15 +178,17 @@ export class MemoryStore implements Store {
         // Overwritten in place: nothing outside a synchronous operation of this store holds a StoredState (every read
         // copies it), and a new one per step outlived the young generation of the heap (a step of each instance
         // comes round only after thousands of others) to die in a full collection.
-        const name = record.name;
+        const { name, tags } = record;
         record.assign(state);
         if (record.name !== name) this.#indexName(state.instanceId, name, record.name);
+        if (!sameTags(record.tags, tags)) this.#indexTags(state.instanceId, tags, record.tags);
         kept[i] = record;
       } else {
         const copy = new InstanceRecord(state, startLease && heldLease(startLease));
         kept[i] = copy;
         instances.set(state.instanceId, copy);
         if (record?.name !== copy.name) this.#indexName(state.instanceId, record?.name, copy.name);
+        if (!sameTags(record?.tags, copy.tags)) this.#indexTags(state.instanceId, record?.tags, copy.tags);
       }
     }
     // Whether the commit releases a lease stored on the instance (live or expired), for signalsWork.
@@ -341,9 +346,9 @@ export class MemoryStore implements Store {
     const pageSize = pageSizeOf(query);
     const plan = planInstancePage(query); // the shared paging rule: after the token's key, up to its bound
     const { after } = plan;
-    const names = namesOf(plan.query.name);
-    // With a name filter, only the instances of those names (the name index) are read.
-    const records = names ? this.#namedRecords(names) : [...this.#instances.values()];
+    // With a tag filter, only the instances of its most selective pair (the tag index) are read; else with a name
+    // filter, only the instances of those names (the name index).
+    const records = this.#indexedRecords(plan.query.tags, plan.query.name);
     const order = pageOrderOf(plan.order);
     const matching = records
       .map((r) => ({ state: r, key: pageKeyOf(r) }))
@@ -382,8 +387,7 @@ export class MemoryStore implements Store {
   async purgeInstances(request: PurgeFilter): Promise<number> {
     const filter = validatePurgeFilter(request); // refused before anything is deleted
     this.#ensureOpen();
-    const names = namesOf(filter.name);
-    const ids = (names ? this.#namedRecords(names) : [...this.#instances.values()]).filter((r) => matchesPurgeFilter(r, filter)).map((r) => r.instanceId);
+    const ids = this.#indexedRecords(filter.tags, filter.name).filter((r) => matchesPurgeFilter(r, filter)).map((r) => r.instanceId);
     for (const id of ids) this.#delete(id);
     return ids.length;
   }
@@ -407,6 +411,42 @@ export class MemoryStore implements Store {
 
   #ensureOpen(): void {
     if (this.#closed) throw new StoreClosedError('The store is closed', { beforeCall: true });
+  }
+
+  /**
+   * The records a filter can match, from an index: those with the tag pair of `tags` with the fewest instances, else
+   * those of `names`, else every one. The caller checks the whole filter against each.
+   */
+  #indexedRecords(tags: InstanceTags | undefined, name: readonly string[] | undefined): InstanceRecord[] {
+    const pairs = tagPairsOf(tags);
+    if (pairs.length > 0) {
+      // selectiveTagPair's rule, synchronously (the sets' sizes are at hand).
+      let fewest: Set<string> | undefined;
+      for (const pair of pairs) {
+        const ids = this.#byTag.get(tagEntryKey(pair));
+        if (!ids) return [];
+        if (!fewest || ids.size < fewest.size) fewest = ids;
+      }
+      return [...fewest!].map((id) => this.#instances.get(id)!);
+    }
+    const names = namesOf(name);
+    return names ? this.#namedRecords(names) : [...this.#instances.values()];
+  }
+
+  /** Moves an instance in the tag index from the tags it had (`undefined`: none) to `to` (none: purged). */
+  #indexTags(instanceId: string, from: InstanceTags | undefined, to: InstanceTags | undefined): void {
+    for (const pair of tagPairsOf(from)) {
+      const key = tagEntryKey(pair);
+      const ids = this.#byTag.get(key);
+      ids?.delete(instanceId);
+      if (ids?.size === 0) this.#byTag.delete(key);
+    }
+    for (const pair of tagPairsOf(to)) {
+      const key = tagEntryKey(pair);
+      let ids = this.#byTag.get(key);
+      if (!ids) this.#byTag.set(key, (ids = new Set()));
+      ids.add(instanceId);
+    }
   }
 
   /** The records of the instances of `names`, from the name index. */
@@ -433,7 +473,10 @@ export class MemoryStore implements Store {
   #delete(instanceId: string): void {
     const record = this.#instances.get(instanceId);
     this.#instances.delete(instanceId);
-    if (record) this.#indexName(instanceId, record.name, undefined);
+    if (record) {
+      this.#indexName(instanceId, record.name, undefined);
+      this.#indexTags(instanceId, record.tags, undefined);
+    }
     this.#raiseKeys.delete(instanceId);
     this.#dropPending(instanceId);
     if (record && this.#changes.observed) this.#changes.next({ instanceId, state: undefined, purged: { executionId: record.executionId, version: record.version } });

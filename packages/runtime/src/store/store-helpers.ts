@@ -1,6 +1,6 @@
 import { randomId } from '../env/new-id.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
-import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
+import { isTerminalStatus, type InstanceState, type InstanceTags } from '../model/instance-status.js';
 import type { Lease, OrchestrationMessage } from '../model/message.js';
 import { assertValidName, invalid, isValidDate, MAX_PAGE_SIZE, readPageSize } from '../model/validation.js';
 import type { validateInstanceQuery } from '../model/validation.js';
@@ -28,14 +28,82 @@ export function matchesQuery(state: InstanceState, query: InstanceQuery): boolea
   if (query.createdTimeFrom && created < query.createdTimeFrom.getTime()) return false;
   if (query.createdTimeTo && created > query.createdTimeTo.getTime()) return false;
   if (query.instanceIdPrefix !== undefined && !state.instanceId.startsWith(query.instanceIdPrefix)) return false;
+  return matchesTags(state.tags, query.tags);
+}
+
+/**
+ * True when `tags` has every pair of `wanted` (each key, own, with exactly that value); absent `wanted`: any tags. The
+ * one tag rule of every store and client.
+ *
+ * @example
+ * ```ts
+ * matchesTags({ tenant: 'acme', channel: 'web' }, { tenant: 'acme' }); // true
+ * matchesTags(undefined, { tenant: 'acme' });                          // false
+ * ```
+ */
+export function matchesTags(tags: InstanceTags | undefined, wanted: InstanceTags | undefined): boolean {
+  if (wanted === undefined) return true;
+  for (const key in wanted) {
+    if (!Object.hasOwn(wanted, key)) continue;
+    if (tags === undefined || !Object.hasOwn(tags, key) || tags[key] !== wanted[key]) return false;
+  }
   return true;
+}
+
+/**
+ * The pairs of an instance's tags (or of a tag filter), each `[key, value]`, sorted by key then value: what a store
+ * keeps one index entry per pair for ({@link tagEntryKey}). Empty for no tags.
+ *
+ * @example
+ * ```ts
+ * tagPairsOf({ tenant: 'acme', channel: 'web' }); // [['channel', 'web'], ['tenant', 'acme']]
+ * ```
+ */
+export function tagPairsOf(tags: InstanceTags | undefined): Array<readonly [string, string]> {
+  if (tags === undefined) return [];
+  return Object.entries(tags).sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0));
+}
+
+/**
+ * One tag pair as one string, the same pair always the same string and two pairs never one (`["tenant","acme"]`, JSON
+ * of the pair: a key holding `=` or `:` stays apart from its value): the key of a tag index entry where a store keys
+ * entries by a string (MemoryStore's map, MongoStore's multikey field).
+ */
+export function tagEntryKey(pair: readonly [string, string]): string {
+  return JSON.stringify(pair);
+}
+
+/**
+ * Whether two instances' tags are the same pairs (order aside): a store that keeps tag index entries by hand rewrites
+ * them only when they are not (tags change only with a new execution, a restart or a start over an ended instance).
+ */
+export function sameTags(a: InstanceTags | undefined, b: InstanceTags | undefined): boolean {
+  if (a === b) return true;
+  const pairs = tagPairsOf(a);
+  return pairs.length === tagPairsOf(b).length && matchesTags(b, a);
+}
+
+/**
+ * The pair of a tag filter a store lists from: the one with the fewest index entries (`count` of each pair; on a tie,
+ * the first in {@link tagPairsOf} order), the other pairs and filters then checked against each row with
+ * {@link matchesQuery}. `undefined` when the filter has no tags. A filter of one pair counts nothing.
+ */
+export async function selectiveTagPair(
+  tags: InstanceTags | undefined, count: (pair: readonly [string, string]) => number | Promise<number>,
+): Promise<readonly [string, string] | undefined> {
+  const pairs = tagPairsOf(tags);
+  if (pairs.length <= 1) return pairs[0];
+  const counts = await Promise.all(pairs.map(count));
+  let best = 0;
+  for (let i = 1; i < pairs.length; i++) if (counts[i]! < counts[best]!) best = i;
+  return pairs[best];
 }
 
 /** True when the purge filter selects `state`. Only terminal instances are ever purged. */
 export function matchesPurgeFilter(state: InstanceState, filter: PurgeFilter): boolean {
   if (!isTerminalStatus(state.runtimeStatus)) return false;
   // The filter's own members only (undefined ones match everything, as absent ones).
-  return matchesQuery(state, { createdTimeFrom: filter.createdTimeFrom, createdTimeTo: filter.createdTimeTo, runtimeStatus: filter.runtimeStatus, name: filter.name });
+  return matchesQuery(state, { createdTimeFrom: filter.createdTimeFrom, createdTimeTo: filter.createdTimeTo, runtimeStatus: filter.runtimeStatus, name: filter.name, tags: filter.tags });
 }
 
 /** True when an orchestrator `name` is one of `names` (exactly, case included); absent or empty `names`: any name. */

@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import type { HistoryEvent } from '../model/history-event.js';
-import type { InstanceState, OrchestrationRuntimeStatus, PurgedSnapshot } from '../model/instance-status.js';
+import type { InstanceState, InstanceTags, OrchestrationRuntimeStatus, PurgedSnapshot } from '../model/instance-status.js';
 import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
 import type { WriteSet } from '../model/write-set.js';
 
@@ -326,6 +326,13 @@ export interface InstanceQuery {
    * token carries the order it was made for; used with the other order, `planInstancePage` refuses it (400).
    */
   readonly order?: 'asc' | 'desc';
+  /**
+   * Only instances whose tags include every one of these pairs (the key with exactly that value; `matchesQuery` is
+   * the rule); absent: any tags. A store serves it from an index of tag pairs, one entry per pair of each instance,
+   * kept with the instance's tags and createdTime (a new execution may change both): it reads the entries of the pair
+   * with the fewest (`selectiveTagPair`) and checks the rest of the filter against each row, never every instance.
+   */
+  readonly tags?: InstanceTags;
   /** Default 100. */
   readonly pageSize?: number;
   /** From the previous page. */
@@ -369,4 +376,6 @@ export interface PurgeFilter {
   readonly runtimeStatus?: readonly OrchestrationRuntimeStatus[];
   /** Restricts to these orchestrator names, as {@link InstanceQuery.name}. */
   readonly name?: readonly string[];
+  /** Restricts to instances with these tags, as {@link InstanceQuery.tags}. */
+  readonly tags?: InstanceTags;
 }

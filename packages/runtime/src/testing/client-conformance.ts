@@ -955,6 +955,58 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['bad-1']);
       });
 
+      it('filters by tags (every pair, exactly), with the other filters, page by page in both orders, in lists, watches and purges', async () => {
+        // An own `__proto__` key and a key holding `=`: carried as they are (JSON over HTTP).
+        const odd = JSON.parse('{"__proto__":"p","a=b":"c"}') as Record<string, string>;
+        await client.startNew('Echo', { instanceId: 'tg-1', input: 1, tags: { tenant: 'acme', region: 'eu' } });
+        await client.startNew('Echo', { instanceId: 'tg-2', input: 2, tags: { tenant: 'acme' } });
+        await client.startNew('Echo', { instanceId: 'tg-3', input: 3, tags: { tenant: 'ACME', ...odd } });
+        await client.startNew('WaitForEvents', { instanceId: 'tg-4', input: 1, tags: { tenant: 'acme', region: 'eu' } });
+        await client.startNew('Echo', { instanceId: 'tg-5', input: 5 });
+        for (const id of ['tg-1', 'tg-2', 'tg-3', 'tg-5']) await client.waitForCompletion(id, SETTLED);
+        const ids = (list: readonly InstanceStatus[]) => list.map((s) => s.instanceId);
+        const acme = ids(await client.getStatusAll()).filter((id) => ['tg-1', 'tg-2', 'tg-4'].includes(id));
+        expect(ids(await client.getStatusBy({ tags: { tenant: 'acme' } }))).toEqual(acme);
+        expect(ids(await client.getStatusBy({ tags: { tenant: 'acme' }, order: 'desc' }))).toEqual([...acme].reverse());
+        expect(ids(await client.getStatusBy({ tags: { region: 'eu', tenant: 'acme' } })).sort()).toEqual(['tg-1', 'tg-4']);
+        expect(ids(await client.getStatusBy({ tags: { tenant: 'acme', region: 'eu' }, runtimeStatus: ['Completed'] }))).toEqual(['tg-1']);
+        expect(ids(await client.getStatusBy({ tags: { tenant: 'acme' }, name: 'WaitForEvents' }))).toEqual(['tg-4']);
+        expect(await client.getStatusBy({ tags: { tenant: 'Acme' } })).toEqual([]);
+        expect(ids(await client.getStatusBy({ tags: odd }))).toEqual(['tg-3']);
+        expect(ids(await client.getStatusBy({ tags: {} })).sort()).toEqual(['tg-1', 'tg-2', 'tg-3', 'tg-4', 'tg-5']);
+        expect((await client.getStatusBy({ tags: { tenant: 'ACME' } }))[0]?.tags).toEqual({ tenant: 'ACME', ...odd });
+        for (const order of ['asc', 'desc'] as const) {
+          const seen: string[] = [];
+          let token: string | undefined;
+          do {
+            const page = await client.listInstances({ pageSize: 1, order, tags: { tenant: 'acme' }, ...(token ? { continuationToken: token } : {}) });
+            seen.push(...ids(page.instances));
+            token = page.continuationToken;
+          } while (token);
+          expect(seen).toEqual(order === 'asc' ? acme : [...acme].reverse());
+        }
+        expect((await firstValueFrom(client.instances$({ tags: { tenant: 'acme' }, order: 'desc' }))).map((s) => s.instanceId)).toEqual([...acme].reverse());
+        expect(await client.terminateBy({ tags: { tenant: 'acme', region: 'eu' } }, 'stop')).toEqual({ instancesAffected: 1, instancesSkipped: 0 });
+        expect((await client.getStatus('tg-4'))?.runtimeStatus).toBe('Terminated');
+        expect(await client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0), tags: { tenant: 'acme', region: 'eu' }, name: 'Echo' })).toEqual({ instancesDeleted: 1 });
+        expect(await client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0), tags: { tenant: 'acme' } })).toEqual({ instancesDeleted: 2 });
+        expect(ids(await client.getStatusAll()).sort()).toEqual(['tg-3', 'tg-5']);
+      });
+
+      it('refuses a malformed tag filter (400), as tags on a start, listing, watching, purging and terminating nothing', async () => {
+        await client.startNew('Echo', { instanceId: 'badtag-1', input: 1, tags: { tenant: 'acme' } });
+        await client.waitForCompletion('badtag-1', SETTLED);
+        const hostile = [{ tags: 'tenant=acme' }, { tags: ['acme'] }, { tags: { tenant: 1 } }, { tags: { '': 'x' } }, { tags: { t: 'a\u0001' } }, { tags: null }];
+        for (const filter of hostile) {
+          await expect(client.listInstances(filter as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+          await expect(client.getStatusBy(filter as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+          await expect((async () => firstValueFrom(client.instances$(filter as never)))()).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+          await expect(client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0), ...filter } as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+          await expect(client.terminateBy(filter as never, 'stop')).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        }
+        expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['badtag-1']);
+      });
+
       it('refuses a continuation token that no HTTP header can carry, as every other forged token', async () => {
         // A remote client sends it as a header, which fetch refuses (a TypeError, as if the network were down).
         for (const continuationToken of ['ключ', 'a\nb']) {

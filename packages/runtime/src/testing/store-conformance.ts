@@ -14,7 +14,7 @@ import { decideStep, decideSuspend, decideTerminate, type StepInput } from '../e
 import { OrchestrationExecution } from '../engine/orchestration-execution.js';
 import { silentLogger } from '../env/logger.js';
 import { randomId } from '../env/new-id.js';
-import { lifeLeaseOwner } from '../store/store-helpers.js';
+import { lifeLeaseOwner, matchesQuery } from '../store/store-helpers.js';
 import { PayloadTooLargeError } from '../model/errors/payload-too-large-error.js';
 import { helloSequence, sayHello } from './samples.js';
 import { SETTLED, within } from './settled.js';
@@ -2745,6 +2745,145 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         });
       });
 
+      describe('tag filter', () => {
+        /** Ids of a listing followed through every page. */
+        const allPages = async (store: Store, query: Parameters<Store['queryInstances']>[0]) => {
+          const seen: string[] = [];
+          for (let token: string | undefined, first = true; first || token !== undefined; first = false) {
+            const page = await store.queryInstances({ ...query, ...(token ? { continuationToken: token } : {}) });
+            seen.push(...page.instances.map((s) => s.instanceId));
+            token = page.continuationToken;
+          }
+          return seen;
+        };
+        // An own `__proto__` key, a key holding `=` and one holding `"`: pairs that a `key=value` string would mix up.
+        const odd = JSON.parse('{"__proto__":"p"}') as Record<string, string>;
+        /** Tags of `t-<i>`: tenant acme or globex (and ACME, another value), every third also region eu. */
+        const tagsOf = (i: number): Record<string, string> | undefined => i === 9 ? undefined : {
+          tenant: i % 4 === 3 ? 'ACME' : i % 2 === 0 ? 'acme' : 'globex',
+          ...(i % 3 === 0 ? { region: 'eu' } : {}),
+          ...(i === 5 ? { 'tenant=acme': 'x', ...odd } : {}),
+          ...(i === 7 ? { tenant2: '"q"' } : {}),
+        };
+        const seed = async (store: Store) => {
+          // Two instances per millisecond; t-9 without tags; names alternate.
+          for (let i = 0; i < 10; i++) {
+            const tags = tagsOf(i);
+            await create(store, newInstance(`t-${i}`, { name: i % 2 ? 'Odd' : 'Even', createdTime: at(Math.floor(i / 2) * 1000), ...(tags ? { tags } : {}) }));
+          }
+          await forceState(store, (await store.getInstance('t-0'))!, { runtimeStatus: 'Completed' });
+          await forceState(store, (await store.getInstance('t-3'))!, { runtimeStatus: 'Failed' });
+          await forceState(store, (await store.getInstance('t-6'))!, { runtimeStatus: 'Completed' });
+        };
+        const ids = async (store: Store, q: Parameters<Store['queryInstances']>[0]) => (await store.queryInstances(q)).instances.map((s) => s.instanceId);
+
+        it('lists the instances that have every pair asked for, exactly (case included), with the other filters and newest first', async () => {
+          const store = await open();
+          await seed(store);
+          expect(await ids(store, { tags: { tenant: 'acme' } })).toEqual(['t-0', 't-2', 't-4', 't-6', 't-8']);
+          expect(await ids(store, { tags: { tenant: 'ACME' } })).toEqual(['t-3', 't-7']);
+          expect(await ids(store, { tags: { tenant: 'Acme' } })).toEqual([]);
+          expect(await ids(store, { tags: { region: 'eu' } })).toEqual(['t-0', 't-3', 't-6']);
+          expect(await ids(store, { tags: { tenant: 'acme', region: 'eu' } })).toEqual(['t-0', 't-6']);
+          expect(await ids(store, { tags: { region: 'eu', tenant: 'globex' } })).toEqual([]);
+          expect(await ids(store, { tags: { tenant: 'acme', nope: '' } })).toEqual([]);
+          expect(await ids(store, { tags: { 'tenant=acme': 'x' } })).toEqual(['t-5']);
+          expect(await ids(store, { tags: { tenant: 'acme=x' } })).toEqual([]);
+          expect(await ids(store, { tags: odd })).toEqual(['t-5']);
+          expect(await ids(store, { tags: { tenant2: '"q"' } })).toEqual(['t-7']);
+          expect(await ids(store, { tags: {} })).toHaveLength(10);
+          expect(await ids(store, { tags: { tenant: 'acme' }, runtimeStatus: ['Completed'] })).toEqual(['t-0', 't-6']);
+          expect(await ids(store, { tags: { tenant: 'acme' }, runtimeStatus: ['Pending'], name: ['Even'] })).toEqual(['t-2', 't-4', 't-8']);
+          expect(await ids(store, { tags: { tenant: 'globex' }, name: ['Even'] })).toEqual([]);
+          expect(await ids(store, { tags: { tenant: 'acme' }, createdTimeFrom: at(1000), createdTimeTo: at(3000) })).toEqual(['t-2', 't-4', 't-6']);
+          expect(await ids(store, { tags: { tenant: 'acme' }, instanceIdPrefix: 't-8' })).toEqual(['t-8']);
+          expect(await ids(store, { tags: { tenant: 'acme' }, order: 'desc' })).toEqual(['t-8', 't-6', 't-4', 't-2', 't-0']);
+        });
+
+        it('pages by tag through every page, in both orders, with the other filters, exactly as the unfiltered listing filtered', async () => {
+          const store = await open();
+          await seed(store);
+          const everything = (await store.queryInstances({})).instances;
+          const queries: Array<Parameters<Store['queryInstances']>[0]> = [
+            { tags: { tenant: 'acme' } }, { tags: { tenant: 'acme', region: 'eu' } }, { tags: { region: 'eu' }, runtimeStatus: ['Completed', 'Failed'] },
+            { tags: { tenant: 'acme' }, name: ['Even', 'Odd'] }, { tags: { tenant: 'globex' }, createdTimeFrom: at(1000) },
+          ];
+          for (const query of queries) {
+            const expected = everything.filter((state) => matchesQuery(state, query)).map((s) => s.instanceId);
+            expect(expected.length).toBeGreaterThan(0);
+            for (const pageSize of [1, 2, 3, 100]) {
+              const q = { ...query, pageSize };
+              expect(await allPages(store, q)).toEqual(expected);
+              expect(await allPages(store, { ...q, order: 'desc' })).toEqual([...expected].reverse());
+            }
+          }
+        });
+
+        it('refuses a malformed tag filter (400), as it refuses tags on a start, and purges nothing', async () => {
+          const store = await open();
+          await seed(store);
+          const hostile = [
+            { tags: 'tenant=acme' }, { tags: ['acme'] }, { tags: { tenant: 1 } }, { tags: { '': 'x' } }, { tags: { tenant: null } },
+            { tags: { t: 'a\u0000b' } }, { tags: { ['k'.repeat(129)]: 'v' } }, { tags: new Map([['tenant', 'acme']]) },
+          ];
+          for (const query of hostile) {
+            await expect(store.queryInstances(query as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+            await expect(store.purgeInstances({ createdTimeFrom: T0, ...query } as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+          }
+          expect((await store.queryInstances({})).instances).toHaveLength(10);
+        });
+
+        it('purges the terminal instances that have every pair asked for only', async () => {
+          const store = await open();
+          await seed(store);
+          expect(await store.purgeInstances({ createdTimeFrom: T0, tags: { tenant: 'globex' } })).toBe(0);
+          expect(await store.purgeInstances({ createdTimeFrom: T0, tags: { tenant: 'acme', region: 'eu' }, name: ['Odd'] })).toBe(0);
+          expect(await store.purgeInstances({ createdTimeFrom: T0, tags: { tenant: 'acme', region: 'eu' }, createdTimeTo: at(2000) })).toBe(1);
+          expect((await ids(store, { runtimeStatus: ['Completed', 'Failed'] }))).toEqual(['t-3', 't-6']);
+          expect(await store.purgeInstances({ createdTimeFrom: T0, tags: { region: 'eu' } })).toBe(2);
+          expect(await ids(store, {})).toEqual(['t-1', 't-2', 't-4', 't-5', 't-7', 't-8', 't-9']);
+          expect(await ids(store, { tags: { region: 'eu' } })).toEqual([]);
+        });
+
+        it('moves an instance between tag filters when its id starts again with other tags at another time, and drops it when purged', async () => {
+          const store = await open();
+          await create(store, newInstance('x', { tags: { tenant: 'acme', plan: 'free' } }));
+          await create(store, newInstance('y', { tags: { tenant: 'acme' }, createdTime: at(2000) }));
+          await forceState(store, (await store.getInstance('x'))!, { runtimeStatus: 'Completed' });
+          await store.commit({ requests: [{ type: 'createInstance', ...newInstance('x', { executionId: 'exec-2', createdTime: at(5000), tags: { tenant: 'acme', plan: 'pro' } }), ifRunning: { kind: 'fail' } }] });
+          expect(await ids(store, { tags: { plan: 'free' } })).toEqual([]);
+          expect(await ids(store, { tags: { plan: 'pro' } })).toEqual(['x']);
+          // Listed at its new place in the order, once, across pages.
+          expect(await allPages(store, { tags: { tenant: 'acme' }, pageSize: 1 })).toEqual(['y', 'x']);
+          expect(await allPages(store, { tags: { tenant: 'acme' }, pageSize: 1, order: 'desc' })).toEqual(['x', 'y']);
+          expect(await ids(store, { tags: { tenant: 'acme' }, createdTimeTo: at(3000) })).toEqual(['y']);
+          expect(await store.purgeInstances({ createdTimeFrom: T0, tags: { plan: 'free' } })).toBe(0);
+          await forceState(store, (await store.getInstance('x'))!, { runtimeStatus: 'Completed' });
+          // Started again without tags: in no tag listing.
+          await store.commit({ requests: [{ type: 'createInstance', ...newInstance('x', { executionId: 'exec-3', createdTime: at(6000) }), ifRunning: { kind: 'fail' } }] });
+          expect(await ids(store, { tags: { tenant: 'acme' } })).toEqual(['y']);
+          await forceState(store, (await store.getInstance('y'))!, { runtimeStatus: 'Completed' });
+          expect(await store.purgeInstances({ createdTimeFrom: T0, tags: { tenant: 'acme' } })).toBe(1);
+          await create(store, newInstance('y', { executionId: 'exec-2', createdTime: at(7000) }));
+          expect(await ids(store, { tags: { tenant: 'acme' } })).toEqual([]);
+        });
+
+        it('keeps an instance in its tag listings at its new place after a restart (a new execution at a later time)', async () => {
+          const store = await open();
+          const clock = new VirtualClock(T0);
+          const client = createClient({ store, clock });
+          await client.startNew('Orch', { instanceId: 'r', tags: { tenant: 'acme' } });
+          await clock.advance(1000);
+          await client.startNew('Orch', { instanceId: 's', tags: { tenant: 'acme' } });
+          await forceState(store, (await store.getInstance('r'))!, { runtimeStatus: 'Completed' });
+          await clock.advance(1000);
+          await client.restart('r');
+          expect((await store.getInstance('r'))?.createdTime.getTime()).toBeGreaterThan(T0.getTime() + 1000);
+          expect(await allPages(store, { tags: { tenant: 'acme' }, pageSize: 1 })).toEqual(['s', 'r']);
+          expect(await ids(store, { tags: { tenant: 'acme' }, createdTimeTo: at(1500) })).toEqual(['s']);
+        });
+      });
+
       it('refuses a runtimeStatus that is a string or names an unknown status (the shared filter rule)', async () => {
         const store = await open();
         await create(store, newInstance('q1'));
@@ -4255,7 +4394,7 @@ function storeWith(opened: Store, overrides: Partial<Store>): Store {
 
 function newInstance(
   instanceId: string,
-  o: { input?: unknown; executionId?: string; createdTime?: Date; name?: string } = {},
+  o: { input?: unknown; executionId?: string; createdTime?: Date; name?: string; tags?: Readonly<Record<string, string>> } = {},
 ): CreateInstanceRequest {
   const executionId = o.executionId ?? 'exec-1';
   const createdTime = o.createdTime ?? T0;
@@ -4263,7 +4402,7 @@ function newInstance(
   return {
     state: {
       instanceId, name, runtimeStatus: 'Pending', createdTime, lastUpdatedTime: createdTime, executionId,
-      historyLength: 0, version: 1, ...(o.input === undefined ? {} : { input: o.input }),
+      historyLength: 0, version: 1, ...(o.input === undefined ? {} : { input: o.input }), ...(o.tags === undefined ? {} : { tags: o.tags }),
     },
     message: message(instanceId, {
       type: 'ExecutionStarted', eventId: -1, timestamp: createdTime.toISOString(), name, instanceId, executionId,

@@ -21,8 +21,18 @@ export function useInstances(client: DurableClient, filter: InstanceFilter = {})
 function filterKey(filter: InstanceFilter): string {
   return JSON.stringify([
     filter.runtimeStatus ?? null, timeKey(filter.createdTimeFrom), timeKey(filter.createdTimeTo),
-    filter.instanceIdPrefix ?? null, filter.showInput ?? null, filter.name ?? null, filter.order ?? null,
+    filter.instanceIdPrefix ?? null, filter.showInput ?? null, filter.name ?? null, filter.order ?? null, tagsKey(filter.tags),
   ]);
+}
+
+/** The tags of the filter as their pairs sorted by key; a value that is no readable object as it is (or a marker). */
+function tagsKey(tags: unknown): unknown {
+  if (tags === null || typeof tags !== 'object') return tags ?? null;
+  try {
+    return Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  } catch {
+    return 'unreadable';
+  }
 }
 
 /** A time of the filter as its milliseconds (`'NaN'` for an Invalid Date); a value that is no Date as it is. */

@@ -257,6 +257,24 @@ describe('React hooks at the edges', () => {
     expect(withoutId).toEqual(withoutId.map(() => `none=${idle}|${idle}|${idle}`));
   });
 
+  it('list again when the tag filter changes (the tags compared by value)', async () => {
+    const store = new MemoryStore();
+    const client = createClient({ store });
+    cleanups.push(() => store.close());
+    await client.startNew('Echo', { instanceId: 'tag-a', input: 1, tags: { tenant: 'acme' } });
+    await client.startNew('Echo', { instanceId: 'tag-g', input: 1, tags: { tenant: 'globex' } });
+    function View({ tenant }: { tenant: string }) {
+      const list = useInstances(client, { tags: { tenant }, showInput: false });
+      return createElement('p', { 'data-testid': 'progress' }, `${tenant}:${list.value?.map((s) => s.instanceId).join(',') ?? 'waiting'}`);
+    }
+    const { element, root } = rootInPage();
+    const show = (tenant: string) => root.render(createElement(StrictMode, null, createElement(View, { tenant })));
+    show('acme');
+    expect((await renderedUntil(element, (p) => p.textContent === 'acme:tag-a')).textContent).toBe('acme:tag-a');
+    show('globex');
+    expect((await renderedUntil(element, (p) => p.textContent === 'globex:tag-g')).textContent).toBe('globex:tag-g');
+  });
+
   it('render an invalid list filter (a date input left empty) as the hook\'s error, not a throw while rendering', async () => {
     const store = new MemoryStore();
     const client = createClient({ store });

@@ -1,5 +1,6 @@
 import { Dexie, type Transaction, type DBCoreIndex, type DBCoreKeyRange, type DBCoreMutateRequest, type DBCoreRangeType, type DBCoreTable } from 'dexie';
 import type { HistoryEvent } from '@durable-rx/runtime';
+import { tagPairsOf } from '@durable-rx/runtime/store-kit';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { StorageError } from '../errors/storage-error.js';
 import { errorNames, mapStorageError } from './map-storage-error.js';
@@ -20,7 +21,7 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`DexieStore schema v${DEXIE_SCHEMA_VERSION}`);
  * ```
  */
-export const DEXIE_SCHEMA_VERSION = 5;
+export const DEXIE_SCHEMA_VERSION = 6;
 
 /**
  * The IndexedDB version of the tables and indexes (Dexie's `db.version`). Layout version 2 changed what history rows
@@ -32,9 +33,11 @@ export const DEXIE_SCHEMA_VERSION = 5;
  * raise reads and writes that small row instead of the instance's (which holds its input). The upgrade writes no row:
  * keys a state of an earlier layout carries (`InstanceState.raisedEventKeys`) still count, and stay in the state (new
  * keys go to the record). Older code cannot be open beside it: the upgrade closes its connections, and it refuses a
- * database with a table it does not know.
+ * database with a table it does not know. Layout 6 (Dexie version 5) adds the tag index `*tagKeys` for the list's tag
+ * filter: its upgrade gives every row with tags its `tagKeys` ({@link StoredInstance.tagKeys}), from which IndexedDB
+ * builds the index.
  */
-const DEXIE_DB_VERSION = 4;
+const DEXIE_DB_VERSION = 5;
 
 /**
  * Tables and their indexes. Every query of the store is one index range: claims use `[readyMs+headSeq]` for
@@ -46,15 +49,21 @@ const DEXIE_DB_VERSION = 4;
  */
 const SCHEMA: Readonly<Record<string, string>> = {
   meta: 'key',
-  instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id], [taskReadyMs+taskOrder], [state.name+createdMs+id]',
+  instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id], [taskReadyMs+taskOrder], [state.name+createdMs+id], *tagKeys',
   history: '[instanceId+seq]',
   messages: '++seq, [instanceId+seq]',
   tasks: '++seq, &id, [readyMs+seq], instanceId',
   raiseKeys: 'id',
 };
 
+/** Layout 5 (Dexie version 4): no tag index. */
+const SCHEMA_V4: Readonly<Record<string, string>> = {
+  ...SCHEMA,
+  instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id], [taskReadyMs+taskOrder], [state.name+createdMs+id]',
+};
+
 /** Layout 4 (Dexie version 3): no raise-key records. */
-const { raiseKeys: _raiseKeys, ...SCHEMA_V3 } = SCHEMA;
+const { raiseKeys: _raiseKeys, ...SCHEMA_V3 } = SCHEMA_V4;
 
 /** Layouts 1 and 2 (Dexie version 1): every task a row of the tasks table. */
 const SCHEMA_V1: Readonly<Record<string, string>> = {
@@ -96,6 +105,18 @@ interface StoredInstance extends InstanceRow {
   readonly task?: TaskRow;
   readonly taskReadyMs?: number;
   readonly taskOrder?: number;
+  /**
+   * Layout 6: one key `[key, value, createdMs, id]` per tag pair of the state ({@link tagKeysOf}), the entries of the
+   * multiEntry tag index: the instances of one pair in paging order. Written with the row every time (a new execution
+   * may change the tags and the createdMs), absent when the state has no tags.
+   */
+  readonly tagKeys?: readonly (readonly [string, string, number, string])[];
+}
+
+/** The `tagKeys` of a row ({@link StoredInstance.tagKeys}); `undefined` when its state has no tags. */
+function tagKeysOf(row: InstanceRow): StoredInstance['tagKeys'] {
+  const pairs = tagPairsOf(row.state.tags);
+  return pairs.length === 0 ? undefined : pairs.map(([key, value]) => [key, value, row.createdMs, row.id] as const);
 }
 
 /** A row of the tasks table: `seq` is its key, `order` its claim-order stamp (absent in rows of layouts 1 and 2). */
@@ -164,13 +185,20 @@ export function startDexieOpen(
     ...(dependencies.IDBKeyRange ? { IDBKeyRange: dependencies.IDBKeyRange } : {}),
   });
   db.version(1).stores(SCHEMA_V1);
-  // Layouts 3 and 4 each add an index, layout 5 a table; the marker is written in the upgrade itself, so that no older
-  // code opening the database after the upgrade takes it for its own. The rows stay as they are (see SCHEMA and
-  // StoredInstance).
+  // Layouts 3, 4 and 6 each add an index, layout 5 a table; the marker is written in the upgrade itself, so that no
+  // older code opening the database after the upgrade takes it for its own. The rows stay as they are (see SCHEMA and
+  // StoredInstance), but for layout 6's `tagKeys`, given to each row with tags.
   const mark = (tx: Transaction) => tx.table<MetaRow, string>('meta').put({ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' });
   db.version(2).stores(SCHEMA_V2).upgrade(mark);
   db.version(3).stores(SCHEMA_V3).upgrade(mark);
-  db.version(DEXIE_DB_VERSION).stores(SCHEMA).upgrade(mark);
+  db.version(4).stores(SCHEMA_V4).upgrade(mark);
+  db.version(DEXIE_DB_VERSION).stores(SCHEMA).upgrade(async (tx) => {
+    await mark(tx);
+    await tx.table<StoredInstance, string>('instances').toCollection().modify((row) => {
+      const tagKeys = tagKeysOf(row);
+      if (tagKeys) (row as { tagKeys?: StoredInstance['tagKeys'] }).tagKeys = tagKeys;
+    });
+  });
   // Nothing but this store sees this private instance: no liveQuery reads it and no hook is registered on it. Dexie's
   // observability layer would cost every write a set of changed key ranges, and every readwrite transaction an event
   // plus a BroadcastChannel message to all tabs (the store's own change feed already tells them what they need); its
@@ -356,6 +384,8 @@ interface CoreTables {
   readonly instancesCreated: DBCoreIndex;
   readonly instancesByStatus: DBCoreIndex;
   readonly instancesByName: DBCoreIndex;
+  /** `*tagKeys` of instances: `[key, value, createdMs, id]` per tag pair (multiEntry). */
+  readonly instancesByTag: DBCoreIndex;
   readonly tasksOf: DBCoreIndex;
 }
 
@@ -390,6 +420,7 @@ class DexieBackend implements StoreBackend {
       instancesCreated: index(instances, ['createdMs', 'id']),
       instancesByStatus: index(instances, ['status', 'createdMs', 'id']),
       instancesByName: index(instances, ['state.name', 'createdMs', 'id']),
+      instancesByTag: index(instances, 'tagKeys'),
       tasksOf: index(tasks, 'instanceId'),
     };
   }
@@ -500,7 +531,7 @@ class DexieTransaction implements BackendTransaction {
     if (known) return known;
     let loaded: Loaded = { row: undefined, task: undefined, dirty: false };
     if (stored) {
-      const { task, taskReadyMs: _r, taskOrder: _o, ...row } = stored;
+      const { task, taskReadyMs: _r, taskOrder: _o, tagKeys: _t, ...row } = stored;
       loaded = { row, task, dirty: false };
     }
     this.#loaded.set(id, loaded);
@@ -524,7 +555,10 @@ class DexieTransaction implements BackendTransaction {
       if (!loaded.dirty || !loaded.row) continue;
       loaded.dirty = false;
       const { task } = loaded;
-      const stored: StoredInstance = task ? { ...loaded.row, task, taskReadyMs: task.readyMs, taskOrder: task.seq } : loaded.row;
+      const tagKeys = tagKeysOf(loaded.row);
+      const stored: StoredInstance = task || tagKeys
+        ? { ...loaded.row, ...(task ? { task, taskReadyMs: task.readyMs, taskOrder: task.seq } : {}), ...(tagKeys ? { tagKeys } : {}) }
+        : loaded.row;
       this.#store('instances').put(stored);
       this.#reads.writes.set(`i:${id}`, stored);
     }
@@ -639,12 +673,20 @@ class DexieTransaction implements BackendTransaction {
     const lower = [scan.fromMs, scan.fromId];
     const upper = [scan.toMs, scan.toId ?? MAX];
     const open = { lowerOpen: scan.fromOpen, upperOpen: scan.toOpen === true };
-    const [index, range] = scan.name !== undefined
+    const [index, range] = scan.tag !== undefined
+      ? [this.#core.instancesByTag, { ...between([...scan.tag, ...lower], [...scan.tag, ...upper]), ...open }]
+      : scan.name !== undefined
       ? [this.#core.instancesByName, { ...between([scan.name, ...lower], [scan.name, ...upper]), ...open }]
       : scan.status === undefined
         ? [this.#core.instancesCreated, { ...between(lower, upper), ...open }]
         : [this.#core.instancesByStatus, { ...between([scan.status, ...lower], [scan.status, ...upper]), ...open }];
     return this.#rowsOf(await this.#scan(this.#core.instances, index, range, scan.filter ?? (() => true), scan.limit, scan.reverse));
+  }
+
+  async countTagged(pair: readonly [string, string]): Promise<number> {
+    this.#flush();
+    const { instances, instancesByTag } = this.#core;
+    return this.#after(() => instances.count({ trans: this.#trans, query: { index: instancesByTag, range: between([...pair], [...pair, MAX]) } }));
   }
 
   async newestCreatedMs(): Promise<number | undefined> {

@@ -1,5 +1,6 @@
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval';
 import { isTerminalStatus, type Clock, type HistoryEvent, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
+import { sameTags, tagPairsOf } from '@durable-rx/runtime/store-kit';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { errorNames, mapStorageError, missingApi } from './map-storage-error.js';
 import { eventsOf, historyFrom, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
@@ -20,7 +21,7 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`KeyvalStore layout v${KEYVAL_SCHEMA_VERSION}`);
  * ```
  */
-export const KEYVAL_SCHEMA_VERSION = 10;
+export const KEYVAL_SCHEMA_VERSION = 11;
 
 /**
  * Key layout in the one object store idb-keyval gives us. Array keys sort element by element, so each prefix is a
@@ -34,6 +35,7 @@ export const KEYVAL_SCHEMA_VERSION = 10;
  *   ['xp', readyMs, seq, id]         task claim order: one entry per instance with tasks (layout 7)
  *   ['xc', createdMs, id]            paging order; its value is the instance's status when terminal, else 0
  *   ['xn', name, createdMs, id]      paging order per orchestrator name (layout 9), for the list's name filter
+ *   ['xg', key, value, createdMs, id] paging order per tag pair (layout 11), for the list's tag filter
  *   ['t', taskId]                    a task row: a task beyond an instance's packed ones (layout 8), or of layout 5
  *   ['xt', readyMs, seq, taskId]     claim order of the task rows
  *   ['xi', instanceId, taskId]       the task rows of each instance (layout 8), for purges
@@ -78,6 +80,12 @@ export const KEYVAL_SCHEMA_VERSION = 10;
  * the record); it reads no record, so a repeat there of a raise made here is delivered again; purging an instance it
  * leaves the record, whose keys then count against a new instance of the id until that tab reloads and purges no more
  * (nothing else: a raise with another key is delivered).
+ *
+ * Layout 11 adds the `xg` entries, one per tag pair of an instance: they change only with its createdTime or tags (a new
+ * execution), so a step writes none. Opening an older layout writes them for every instance with tags, from its row.
+ * Layout-10 code still open in another tab, as for `xn`: it writes no `xg` entry for the instances it starts (a tag
+ * filter here misses those until they are started again here) and leaves the entries of one it starts again or
+ * purges, which a tag listing checks against the row (its createdMs and the pair) and passes over.
  *
  * A paging value changes only when an instance becomes terminal or stops being so: a step from Pending to Running
  * (or to and from Suspended) writes no index entry, and a status query reads the rows of the entries without a
@@ -205,7 +213,8 @@ async function checkLayout(store: IDBObjectStore, name: string, keyRange: typeof
     }
     if (meta && meta.version < 7) await upgradeTaskEntries(store, keyRange);
     if (meta && meta.version < 8) await upgradeTaskRows(store, keyRange, clock);
-    if (meta && meta.version < 9) await upgradeNameEntries(store, keyRange);
+    if (meta && meta.version < 9) await upgradeEntries(store, keyRange, (row) => store.put(0, nameKey(row)));
+    if (meta && meta.version < 11) await upgradeEntries(store, keyRange, (row) => { for (const key of tagKeys(row)) store.put(0, key); });
     store.put({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' } satisfies MetaValue, META_KEY);
   } else if (meta.store !== 'durable-rx/keyval' || meta.version > KEYVAL_SCHEMA_VERSION) {
     throw new IncompatibleSchemaError(
@@ -546,6 +555,10 @@ class KeyvalTransaction implements BackendTransaction {
       if (previous) this.#store.delete(nameKey(previous));
       this.#store.put(0, nameKey(row));
     }
+    if (!previous ? row.state.tags !== undefined : previous.createdMs !== row.createdMs || !sameTags(previous.state.tags, row.state.tags)) {
+      if (previous) for (const key of tagKeys(previous)) this.#store.delete(key);
+      for (const key of tagKeys(row)) this.#store.put(0, key);
+    }
     this.#withInstance(row.id, (loaded) => {
       loaded.row = row;
       loaded.dirty = true;
@@ -556,6 +569,7 @@ class KeyvalTransaction implements BackendTransaction {
     this.#replaceIndexKeys(claimKeys(row), []);
     this.#store.delete(['xc', row.createdMs, row.id]);
     this.#store.delete(nameKey(row));
+    for (const key of tagKeys(row)) this.#store.delete(key);
     this.#store.delete(['i', row.id]);
     this.#reads.writes.set(`i:${row.id}`, undefined);
     this.#withInstance(row.id, (loaded) => {
@@ -598,14 +612,15 @@ class KeyvalTransaction implements BackendTransaction {
   }
 
   /**
-   * Pages the `xc` entries, or with a name the `xn` entries of that name; with a status, only the rows whose entry
-   * holds it, or holds no terminal status (a non-terminal instance, or older code), are read.
+   * Pages the `xc` entries, or with a tag pair the `xg` entries of that pair, or with a name the `xn` entries of that
+   * name; with a status, only the rows whose `xc` entry holds it, or holds no terminal status (a non-terminal instance,
+   * or older code), are read.
    */
   async scanInstances(scan: InstanceScan): Promise<InstanceRow[]> {
-    const { reverse } = scan;
-    // A name scan leaves the status to `filter` (its entries hold none).
-    const status = scan.name === undefined ? scan.status : undefined;
-    const prefix: IDBValidKey[] = scan.name === undefined ? ['xc'] : ['xn', scan.name];
+    const { reverse, tag } = scan;
+    // A tag or name scan leaves the status to `filter` (their entries hold none).
+    const status = scan.name === undefined && tag === undefined ? scan.status : undefined;
+    const prefix: IDBValidKey[] = tag !== undefined ? ['xg', ...tag] : scan.name === undefined ? ['xc'] : ['xn', scan.name];
     let upper: IDBValidKey[] = [...prefix, scan.toMs, scan.toId ?? MAX];
     let upperOpen = scan.toOpen === true;
     let lower: IDBValidKey[] = [...prefix, scan.fromMs, scan.fromId];
@@ -627,7 +642,8 @@ class KeyvalTransaction implements BackendTransaction {
       for (const [i, row] of batch.entries()) {
         // A name entry that is not its row's (older code started the instance again, or purged it) is passed over: its
         // row listed there would be out of its place, and the next page, after its key, would skip the ones between.
-        if (scan.name !== undefined && row && !isNameEntryOf(wanted[i]!, row)) continue;
+        // Likewise a tag entry (older code started the instance again with other tags or at another time, or purged it).
+        if (tag !== undefined ? row && !isTagEntryOf(wanted[i]!, row) : scan.name !== undefined && row && !isNameEntryOf(wanted[i]!, row)) continue;
         if (row && (status === undefined || row.status === status) && (!scan.filter || scan.filter(row))) rows.push(row);
         if (rows.length >= limit) return rows;
       }
@@ -663,6 +679,10 @@ class KeyvalTransaction implements BackendTransaction {
       };
       request.onerror = () => reject(request.error);
     });
+  }
+
+  async countTagged(pair: readonly [string, string]): Promise<number> {
+    return promisifyRequest(this.#store.count(this.#range(['xg', ...pair], ['xg', ...pair, MAX])));
   }
 
   async newestCreatedMs(): Promise<number | undefined> {
@@ -1084,15 +1104,18 @@ function sameEntry(a: readonly number[] | undefined, b: readonly number[] | unde
   return a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]));
 }
 
-/** Layout 8 -> 9: gives every instance its `xn` entry (paging by orchestrator name), read off its row, a batch at a time. */
-async function upgradeNameEntries(store: IDBObjectStore, keyRange: typeof IDBKeyRange): Promise<void> {
+/**
+ * Layout 8 -> 9 and 10 -> 11: gives every instance its `xn` entry (paging by orchestrator name), then its `xg` entries
+ * (paging by tag pair), `write` putting those of each row read, a batch at a time.
+ */
+async function upgradeEntries(store: IDBObjectStore, keyRange: typeof IDBKeyRange, write: (row: InstanceRow) => void): Promise<void> {
   for (let lower: IDBValidKey[] = ['i'], open = false; ;) {
     const range = keyRange.bound(lower, ['i', MAX], open);
     const [keys, rows] = await Promise.all([
       promisifyRequest(store.getAllKeys(range, SCAN_BATCH)) as Promise<IDBValidKey[][]>,
       promisifyRequest(store.getAll(range, SCAN_BATCH)) as Promise<InstanceRow[]>,
     ]);
-    for (const row of rows) store.put(0, nameKey(row));
+    for (const row of rows) write(row);
     const last = keys[keys.length - 1];
     if (keys.length < SCAN_BATCH || !last) return;
     lower = last;
@@ -1103,6 +1126,20 @@ async function upgradeNameEntries(store: IDBObjectStore, keyRange: typeof IDBKey
 /** True when `key` is the `xn` entry of `row` (its name and createdMs), not one older code left behind. */
 function isNameEntryOf(key: readonly IDBValidKey[], row: InstanceRow): boolean {
   return key[1] === row.state.name && key[2] === row.createdMs;
+}
+
+/**
+ * True when `key` is an `xg` entry of `row` (`['xg', key, value, createdMs, id]`: the row has that tag pair and that
+ * createdMs), not one older code left behind.
+ */
+function isTagEntryOf(key: readonly IDBValidKey[], row: InstanceRow): boolean {
+  const tags = row.state.tags;
+  return key[3] === row.createdMs && tags !== undefined && typeof key[1] === 'string' && Object.hasOwn(tags, key[1]) && tags[key[1]] === key[2];
+}
+
+/** The `xg` entries of an instance, one per tag pair: its place in the paging order of each. */
+function tagKeys(row: InstanceRow): IDBValidKey[][] {
+  return tagPairsOf(row.state.tags).map(([key, value]) => ['xg', key, value, row.createdMs, row.id]);
 }
 
 /** The `xn` entry of an instance: its place in the paging order of its orchestrator name. */

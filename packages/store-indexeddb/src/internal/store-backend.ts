@@ -55,6 +55,11 @@ export interface InstanceScan {
   readonly status?: OrchestrationRuntimeStatus;
   /** Restricts to one orchestrator name (uses the name index; `status` is then left to `filter`). */
   readonly name?: string;
+  /**
+   * Restricts to the instances with one tag pair `[key, value]` (uses the tag index; `name` and `status` are then left
+   * to `filter`, which must check the row's tags too where an entry may be stale, as KeyvalStore's may).
+   */
+  readonly tag?: readonly [string, string];
   /** The lower key: (createdMs, instanceId). */
   readonly fromMs: number;
   readonly fromId: string;
@@ -116,6 +121,11 @@ export interface BackendTransaction {
   queuedInstances(filter: (row: InstanceRow) => boolean): Promise<InstanceRow[]>;
   /** Instances in (createdMs, instanceId) order. */
   scanInstances(scan: InstanceScan): Promise<InstanceRow[]>;
+  /**
+   * How many tag index entries `pair` has (an entry a tab of an older layout left may be counted): what a tag filter's
+   * most selective pair is chosen by (`selectiveTagPair`).
+   */
+  countTagged(pair: readonly [string, string]): Promise<number>;
   /** The largest createdMs of any instance (the last of the paging order), `undefined` when there is none. */
   newestCreatedMs(): Promise<number | undefined>;
 

@@ -347,7 +347,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('a %s store whose page fre
       watch.restore();
       document.dispatchEvent(new Event('resume'));
     }
-    expect(await layoutOf(adapter, name)).toEqual(adapter === 'DexieStore' ? { idbVersion: 40, layout: 5 } : { idbVersion: 1, layout: 10 });
+    expect(await layoutOf(adapter, name)).toEqual(adapter === 'DexieStore' ? { idbVersion: 50, layout: 6 } : { idbVersion: 1, layout: 11 });
     await create(store, newInstance('a'));
     expect(await store.getInstance('a')).toMatchObject({ instanceId: 'a', version: 1 });
   });

@@ -119,7 +119,7 @@ describe('DexieStore layout 3: an instance\'s first activity task kept in its ro
     expect(done).toMatchObject({ runtimeStatus: 'Completed', output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'] });
     expect(await rawRows(name, 'tasks')).toEqual([]);
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
-    expect(DEXIE_SCHEMA_VERSION).toBe(5);
+    expect(DEXIE_SCHEMA_VERSION).toBe(6);
   });
 
   it('claims layout-2 tasks before newer ones, keeps their leases, renews and abandons them by task id alone', async () => {
@@ -207,7 +207,7 @@ describe('DexieStore layout 4: an index by orchestrator name', () => {
     expect(await ids({ name: ['Orders'], order: 'desc' })).toEqual(['n-2', 'n-0']);
     expect(await ids({ name: ['orders', 'Billing'] })).toEqual(['n-1', 'n-3']);
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
-    expect(await rawVersion(name)).toBe(40);
+    expect(await rawVersion(name)).toBe(50);
   });
 });
 
@@ -244,7 +244,7 @@ describe('DexieStore layout 5: the keys of keyed raises in a table of their own'
     expect(await rawRows(name, 'raiseKeys')).toEqual([{ id: 'a', keys: ['new'] }]);
     expect((await rawRows(name, 'instances'))[0]!.state).toHaveProperty('raisedEventKeys', ['old']);
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
-    expect(await rawVersion(name)).toBe(40);
+    expect(await rawVersion(name)).toBe(50);
     // A keyed raise now writes the key to the record alone: the state in the instance's row stays as it was (the row
     // itself counts the message, as for any message).
     const [before] = await rawRows(name, 'instances');
@@ -259,5 +259,58 @@ describe('DexieStore layout 5: the keys of keyed raises in a table of their own'
     }));
     expect(await store.purgeInstance('a')).toBe(1);
     expect(await rawRows(name, 'raiseKeys')).toEqual([]);
+  });
+});
+
+// Layout 6 (Dexie version 5) adds the multiEntry index `*tagKeys` for the list's tag filter: its upgrade gives each row
+// with tags its `tagKeys` ([key, value, createdMs, id] per pair), from which IndexedDB builds the index.
+describe('DexieStore layout 6: an index by tag pair', () => {
+  const LAYOUT_5 = { ...LAYOUT_2, instances: `${LAYOUT_2.instances}, [taskReadyMs+taskOrder], [state.name+createdMs+id]`, raiseKeys: 'id' };
+
+  it('opens a layout-5 database and lists its instances by tags, across pages and newest first', async () => {
+    const source = uniqueName('layout-6-source');
+    const first = open(source);
+    const tags: (Record<string, string> | undefined)[] = [{ tenant: 'acme', region: 'eu' }, { tenant: 'globex' }, undefined, { tenant: 'acme' }];
+    for (const [i, tagged] of tags.entries()) {
+      const request = newInstance(`g-${i}`);
+      const createdTime = new Date(T0.getTime() + i * 1000);
+      await create(first, { ...request, state: { ...request.state, createdTime, lastUpdatedTime: createdTime, ...(tagged ? { tags: tagged } : {}) } });
+    }
+    await first.close();
+    // The rows as layout 5 wrote them: without `tagKeys`.
+    const instances = (await rawRows(source, 'instances')).map(({ tagKeys: _t, ...row }) => row);
+    expect(instances.filter((row) => (row.state as { tags?: unknown }).tags !== undefined)).toHaveLength(3);
+
+    const name = uniqueName('layout-5');
+    const db = dexie(name);
+    db.version(4).stores(LAYOUT_5);
+    await db.open();
+    await db.transaction('rw', ['meta', 'instances'], async () => {
+      await db.table('meta').put({ key: 'schema', version: 5, store: 'durable-rx/dexie' });
+      await db.table('instances').bulkPut(instances);
+    });
+    db.close();
+
+    const store = open(name);
+    const pages = async (query: Parameters<Store['queryInstances']>[0]) => {
+      const seen: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await store.queryInstances({ ...query, pageSize: 1, ...(token ? { continuationToken: token } : {}) });
+        seen.push(...page.instances.map((s) => s.instanceId));
+        token = page.continuationToken;
+      } while (token);
+      return seen;
+    };
+    expect(await pages({ tags: { tenant: 'acme' } })).toEqual(['g-0', 'g-3']);
+    expect(await pages({ tags: { tenant: 'acme' }, order: 'desc' })).toEqual(['g-3', 'g-0']);
+    expect(await pages({ tags: { tenant: 'acme', region: 'eu' } })).toEqual(['g-0']);
+    expect(await pages({ tags: { tenant: 'globex' } })).toEqual(['g-1']);
+    expect((await rawRows(name, 'instances')).find((row) => row.id === 'g-0')?.tagKeys).toEqual([
+      ['region', 'eu', T0.getTime(), 'g-0'], ['tenant', 'acme', T0.getTime(), 'g-0'],
+    ]);
+    expect((await rawRows(name, 'instances')).find((row) => row.id === 'g-2')?.tagKeys).toBeUndefined();
+    expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
+    expect(await rawVersion(name)).toBe(50);
   });
 });

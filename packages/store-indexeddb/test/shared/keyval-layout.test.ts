@@ -93,7 +93,7 @@ describe('KeyvalStore layout 6: activity tasks packed into their instance', () =
     const keys = await rawKeys(name);
     expect(keys.filter(([prefix]) => prefix === 't' || prefix === 'xt' || prefix === 'xp')).toEqual([]);
     expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
-    expect(KEYVAL_SCHEMA_VERSION).toBe(10);
+    expect(KEYVAL_SCHEMA_VERSION).toBe(11);
   });
 
   it('keeps a task out of the ranges layout-5 code reads, and keeps it through a row that code rewrote', async () => {
@@ -576,5 +576,78 @@ describe('KeyvalStore layout 10: the keys of keyed raises in a value of their ow
     expect(await rawGet(name, ['k', 'a'])).toEqual(['here', 'next']);
     // The key that tab raised stays where that tab reads it, so a repeat of its raise there is no delivery either.
     expect((await rawGet(name, ['i', 'a']) as StoredRow).state).toHaveProperty('raisedEventKeys', ['there']);
+  });
+});
+
+// Layout 11 keeps an entry ['xg', key, value, createdMs, id] per tag pair of each instance for the list's tag filter.
+describe('KeyvalStore layout 11: paging entries per tag pair', () => {
+  const tagged = async (name: string, tags: readonly (Record<string, string> | undefined)[], status?: 'Completed') => {
+    const store = open(name);
+    for (const [i, each] of tags.entries()) {
+      const request = newInstance(`g-${i}`);
+      const createdTime = new Date(T0.getTime() + i * 1000);
+      await create(store, {
+        ...request, state: { ...request.state, createdTime, lastUpdatedTime: createdTime, ...(status ? { runtimeStatus: status } : {}), ...(each ? { tags: each } : {}) },
+      });
+    }
+    await store.close();
+  };
+  const pages = async (store: KeyvalStore, query: Parameters<KeyvalStore['queryInstances']>[0]) => {
+    const seen: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await store.queryInstances({ ...query, pageSize: 1, ...(token ? { continuationToken: token } : {}) });
+      seen.push(...page.instances.map((s) => s.instanceId));
+      token = page.continuationToken;
+    } while (token);
+    return seen;
+  };
+
+  it('opens a layout-10 database, gives each instance with tags its tag entries, and lists by tags across pages', async () => {
+    const name = uniqueName('layout-10');
+    await tagged(name, [{ tenant: 'acme', region: 'eu' }, { tenant: 'globex' }, undefined, { tenant: 'acme' }]);
+    // What layout 10 left: no tag entries.
+    await rawWrite(name, (raw) => {
+      raw.put({ version: 10, store: 'durable-rx/keyval' }, ['meta']);
+      raw.delete(IDBKeyRange.bound(['xg'], ['xg', []]));
+    });
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xg')).toEqual([]);
+
+    const store = open(name);
+    expect(await pages(store, { tags: { tenant: 'acme' } })).toEqual(['g-0', 'g-3']);
+    expect(await pages(store, { tags: { tenant: 'acme' }, order: 'desc' })).toEqual(['g-3', 'g-0']);
+    expect(await pages(store, { tags: { region: 'eu', tenant: 'acme' } })).toEqual(['g-0']);
+    await store.close();
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xg')).toEqual([
+      ['xg', 'region', 'eu', T0.getTime(), 'g-0'], ['xg', 'tenant', 'acme', T0.getTime(), 'g-0'], ['xg', 'tenant', 'acme', T0.getTime() + 3000, 'g-3'],
+      ['xg', 'tenant', 'globex', T0.getTime() + 1000, 'g-1'],
+    ]);
+    expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+  });
+
+  it('passes over the tag entries layout-10 code in another tab left when it started instances again later, with their tags or others', async () => {
+    const name = uniqueName('layout-10-tags-tab');
+    await tagged(name, [{ tenant: 'acme' }, { tenant: 'acme' }, { tenant: 'acme' }, { tenant: 'acme' }], 'Completed');
+    // What layout-10 code does starting 'g-1' (same tags) and 'g-2' (other tags) again, later: their rows and `xc`
+    // entries move; their `xg` entries stay where they were, and the new executions get none.
+    for (const [id, tags, restartedMs] of [['g-1', { tenant: 'acme' }, T0.getTime() + 9000], ['g-2', { tenant: 'globex' }, T0.getTime() + 9500]] as const) {
+      const row = await rawGet(name, ['i', id]) as { createdMs: number; state: Record<string, unknown> };
+      await rawWrite(name, (raw) => {
+        raw.put({
+          ...row, createdMs: restartedMs, status: 'Pending',
+          state: { ...row.state, runtimeStatus: 'Pending', createdTime: new Date(restartedMs), lastUpdatedTime: new Date(restartedMs), executionId: 'exec-2', tags },
+        }, ['i', id]);
+        raw.delete(['xc', row.createdMs, id]);
+        raw.put(0, ['xc', restartedMs, id]);
+      });
+    }
+    const store = open(name);
+    // Every instance whose entry is its own, once and in order; never one listed out of its place (after 'g-1' at its
+    // new createdMs, the next page would skip 'g-2' and 'g-3').
+    expect(await pages(store, { tags: { tenant: 'acme' } })).toEqual(['g-0', 'g-3']);
+    expect(await pages(store, { tags: { tenant: 'acme' }, order: 'desc' })).toEqual(['g-3', 'g-0']);
+    // A purge by tags deletes only the terminal instances whose rows match.
+    expect(await store.purgeInstances({ createdTimeFrom: T0, tags: { tenant: 'acme' } })).toBe(2);
+    expect((await store.queryInstances({})).instances.map((s) => s.instanceId)).toEqual(['g-1', 'g-2']);
   });
 });

@@ -146,6 +146,34 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: reading instances tog
 });
 
 describe.each(Object.keys(adapters) as AdapterName[])('%s: IndexedDB work of an activity lease', (adapter) => {
+  it('lists and purges by tags with the same requests whether 5 or 60 other instances exist: the tag index, never every instance', async () => {
+    const requests: number[] = [];
+    for (const others of [5, 60]) {
+      const store = adapters[adapter](uniqueName('tag-counts'));
+      try {
+        const tagged = (id: string, tags: Record<string, string>, ms: number) => {
+          const request = newInstance(id);
+          const createdTime = new Date(T0.getTime() + ms);
+          return create(store, { ...request, state: { ...request.state, createdTime, lastUpdatedTime: createdTime, tags } });
+        };
+        // The others share the filter's broad pair, not its narrow one: the listing reads the narrow pair's entries.
+        for (let i = 0; i < others; i++) await tagged(`other-${i}`, { env: 'prod', tenant: `t${i}` }, i);
+        await tagged('acme-1', { env: 'prod', tenant: 'acme' }, 1000);
+        await tagged('acme-2', { env: 'prod', tenant: 'acme' }, 2000);
+        counter = countIndexedDb();
+        expect((await store.queryInstances({ tags: { env: 'prod', tenant: 'acme' }, pageSize: 1 })).instances.map((s) => s.instanceId)).toEqual(['acme-1']);
+        expect((await store.queryInstances({ tags: { tenant: 'acme' }, order: 'desc' })).instances.map((s) => s.instanceId)).toEqual(['acme-2', 'acme-1']);
+        expect(await store.purgeInstances({ createdTimeFrom: T0, tags: { tenant: 'acme' } })).toBe(0);
+        requests.push(counter.counts().requests);
+        counter.uninstall();
+        counter = undefined;
+      } finally {
+        await store.close();
+      }
+    }
+    expect(requests[1]).toBe(requests[0]);
+  });
+
   it('renewing and abandoning a lease reads the same whether 1 or 40 instances hold activity tasks', async () => {
     const requests: number[] = [];
     for (const instances of [1, 40]) {

@@ -2,7 +2,8 @@ import type { Document } from 'mongodb';
 
 /**
  * How MongoDB serves a query of the simple shapes MongoStore sends (a conjunction of equalities, `$in` and
- * `$gt/$gte/$lt/$lte` ranges (with a `$ne` excluding one value of a range: it never widens the bounds), an anchored literal `$regex` (a prefix: `^` and escaped text only, which the server scans as
+ * `$gt/$gte/$lt/$lte` ranges (with a `$ne` excluding one value of a range: it never widens the bounds), `$all` on a multikey field
+ * (bounded by its first element, the others checked on the document), an anchored literal `$regex` (a prefix: `^` and escaped text only, which the server scans as
  * the range of strings that start with it), `$type` conditions, possibly as an `$and` of such clauses, a sort) from one index, read
  * off the shapes alone, so unit tests can check index use without a server: the bounds of the index scan on the index's
  * leading field, whether the sort comes from the index order, and which fields need the document fetched on every
@@ -82,7 +83,14 @@ export function indexScan(
     if (!fields.includes(field)) throw new Error(`${field} is not in the index ${JSON.stringify(key)}`);
     const isOps = typeof condition === 'object' && condition !== null && !(condition instanceof Date) &&
       Object.keys(condition as object).every((k) => k.startsWith('$'));
-    if (isOps && '$regex' in (condition as object)) {
+    if (isOps && '$all' in (condition as object)) {
+      // A multikey field: the server bounds the scan by one element of `$all` (the first) and checks the others on
+      // each fetched document.
+      const all = (condition as { $all: unknown }).$all;
+      if (Object.keys(condition as object).length > 1 || !Array.isArray(all) || all.length === 0) throw new Error('$all with other operators, or empty, is outside the model');
+      predicates.set(field, { $eq: all[0] });
+      if (all.length > 1 && !fetchedFor.includes(field)) fetchedFor.push(field);
+    } else if (isOps && '$regex' in (condition as object)) {
       if (Object.keys(condition as object).length > 1) throw new Error('$regex with other operators or $options is outside the model');
       predicates.set(field, { $prefix: literalPrefix((condition as { $regex: unknown }).$regex) });
     } else if (isOps) {
