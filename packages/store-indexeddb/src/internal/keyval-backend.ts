@@ -637,7 +637,10 @@ class KeyvalTransaction implements BackendTransaction {
         this.#keys(range, SCAN_BATCH),
         trustStatuses ? promisifyRequest(this.#store.getAll(range, SCAN_BATCH)) as Promise<unknown[]> : undefined,
       ]);
-      const wanted = statuses ? keys.filter((_, i) => statuses[i] === status || !isTerminalValue(statuses[i])) : keys;
+      // Trusted, an entry's value is exact for a terminal status and 0 (or layout 4's exact status) for any other, so a
+      // terminal status reads only its own rows: a retention sweep or a list of Completed ones skips the running ones.
+      const terminal = status !== undefined && isTerminalStatus(status);
+      const wanted = statuses ? keys.filter((_, i) => statuses[i] === status || (!terminal && !isTerminalValue(statuses[i]))) : keys;
       const batch = await Promise.all(wanted.map((key) => this.getInstance(lastOf(key))));
       for (const [i, row] of batch.entries()) {
         // A name entry that is not its row's (older code started the instance again, or purged it) is passed over: its

@@ -174,6 +174,36 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: IndexedDB work of an 
     expect(requests[1]).toBe(requests[0]);
   });
 
+  it('lists and purges one ended status with the same requests whether 5 or 60 running instances exist: their rows are not read', async () => {
+    const requests: number[] = [];
+    for (const running of [5, 60]) {
+      const store = adapters[adapter](uniqueName('status-counts'));
+      try {
+        const at = (id: string, runtimeStatus: 'Pending' | 'Completed', ms: number) => {
+          const request = newInstance(id);
+          const createdTime = new Date(T0.getTime() + ms);
+          return create(store, { ...request, state: { ...request.state, runtimeStatus, createdTime, lastUpdatedTime: createdTime } });
+        };
+        for (let i = 0; i < running; i++) await at(`running-${i}`, 'Pending', i);
+        await at('done-1', 'Completed', 1000);
+        await at('done-2', 'Completed', 2000);
+        counter = countIndexedDb();
+        expect((await store.queryInstances({ runtimeStatus: ['Completed'], pageSize: 1 })).instances.map((s) => s.instanceId)).toEqual(['done-1']);
+        expect((await store.queryInstances({ runtimeStatus: ['Completed'] })).instances.map((s) => s.instanceId)).toEqual(['done-1', 'done-2']);
+        expect(await store.purgeInstances({ createdTimeFrom: T0, createdTimeTo: new Date(T0.getTime() + 1500), runtimeStatus: ['Completed'] })).toBe(1);
+        requests.push(counter.counts().requests);
+        counter.uninstall();
+        counter = undefined;
+        // Uncounted (a cursor downwards counts each entry it steps over): newest first, and the running ones all there.
+        expect((await store.queryInstances({ runtimeStatus: ['Completed'], order: 'desc' })).instances.map((s) => s.instanceId)).toEqual(['done-2']);
+        expect((await store.queryInstances({ runtimeStatus: ['Pending'] })).instances).toHaveLength(running);
+      } finally {
+        await store.close();
+      }
+    }
+    expect(requests[1]).toBe(requests[0]);
+  });
+
   it('renewing and abandoning a lease reads the same whether 1 or 40 instances hold activity tasks', async () => {
     const requests: number[] = [];
     for (const instances of [1, 40]) {
