@@ -51,9 +51,9 @@ describe('retentionCutoff and the default interval', () => {
     expect(retentionCutoff(now, 'Failed', { failed: 1e16 })).toEqual(new Date(-8.64e15)); // the earliest Date, not an Invalid one
   });
 
-  it('sweeps every shortest period, within 1 s and 5 min, unless told', () => {
+  it('sweeps every shortest period, within 10 s and 5 min, unless told', () => {
     expect(retentionIntervalMs({ completed: 30_000 })).toBe(30_000);
-    expect(retentionIntervalMs({ completed: 0 })).toBe(1000);
+    expect(retentionIntervalMs({ completed: 0 })).toBe(10_000);
     expect(retentionIntervalMs({ completed: 24 * HOUR })).toBe(300_000);
     expect(retentionIntervalMs({ completed: 24 * HOUR, intervalMs: 10 })).toBe(10);
   });

@@ -37,6 +37,7 @@ describe('the tree walks of accepted recursive terminates', () => {
     const n = MAX_TREE_WALKS + 4;
     const store = new MemoryStore();
     const first = createRuntime({ store, orchestrators: tree, logger: silentLogger });
+    runtimes.push(first); // stopped below; stopped again (a no-op) after a failure before that
     await first.start();
     for (let i = 0; i < n; i++) await first.client.startNew('Root', { instanceId: `t${i}` });
     for (let i = 0; i < n; i++) {

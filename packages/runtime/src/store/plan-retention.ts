@@ -104,9 +104,9 @@ export type RetentionDecision =
  *
  * A candidate is purged when it is due on its own ({@link isDueForPurge}) and no ancestor keeps it: a sub-orchestration
  * is kept as long as the execution that started it ({@link parentKeeps}) is kept, that is, while that parent has not
- * ended, or ended less than its own period ago, or is kept by its own parent, up the tree. So a tree goes as a whole
- * once its root is due (its members in the same pass, each by its own condition), and an instance never loses a
- * sub-orchestration its history still names while it can be read. A child whose parent is gone or runs another
+ * ended, or ended less than its own period ago, or is kept by its own parent, up the tree. So an instance never loses a
+ * sub-orchestration its history still names while it can be read; a parent may go before its children, which then go
+ * by their own periods (a child whose status has no period stays until purged by hand). A child whose parent is gone or runs another
  * execution (an eternal orchestration that continued as new, a parent restarted or purged on its own) is decided by
  * its own end, so nothing is kept for ever.
  *

@@ -21,7 +21,8 @@ import { onNextMacrotask } from './turns.js';
 export interface RetentionOptions extends RetentionPeriods {
   /**
    * Time between two sweeps, in ms on the runtime's clock (a finite number > 0). Default: the shortest period, at
-   * least 1 s and at most 5 min. An instance is purged between its period's end and one interval later (plus the time
+   * least 10 s and at most 5 min (a sweep lists each retained status up to its cutoff, and a store without a status
+   * index, KeyvalStore, reads every paging entry there: a shorter interval is for a small store). An instance is purged between its period's end and one interval later (plus the time
    * a sweep takes to reach it); the first sweep runs as the worker starts. An interval beyond 2^31 - 1 ms (24.8 days,
    * the longest a timer waits) sweeps every 24.8 days.
    */
@@ -29,7 +30,7 @@ export interface RetentionOptions extends RetentionPeriods {
 }
 
 /** The default of {@link RetentionOptions.intervalMs}: the shortest period, within these bounds. */
-const MIN_DEFAULT_INTERVAL_MS = 1000;
+const MIN_DEFAULT_INTERVAL_MS = 10_000;
 const MAX_DEFAULT_INTERVAL_MS = 300_000;
 /** Instances one page of a sweep lists, and the most pages one sweep reads before it lets the next one go on. */
 export const RETENTION_PAGE_SIZE = 100;
