@@ -13,7 +13,7 @@ import {
 import {
   MongoClient, ObjectId, ReadConcern, type Abortable, type AnyBulkWriteOperation, type ChangeStreamOptions, type ClientSession, type Collection,
   type CreateIndexesOptions, type Db, type Document, type DropIndexesOptions, type Filter, type IndexDescription, type ListIndexesOptions,
-  type ServerHeartbeatSucceededEvent, type TransactionOptions,
+  type FindCursor, type ServerHeartbeatSucceededEvent, type TransactionOptions, type UpdateFilter, type WithId,
 } from 'mongodb';
 import { Buffer } from 'node:buffer';
 import { merge, Observable, of, Subject } from 'rxjs';
@@ -1611,59 +1611,27 @@ export class MongoStore implements Store {
 
   /**
    * Gives instances written before `name` was kept (by an earlier version, also one still running beside this one in a
-   * rolling upgrade) their `name`, read off their state: one pass over them on `name_page`, updated in batches, each
-   * update conditional on `name` still missing. A state that does not decode is left alone. Once done, one index probe
-   * that finds nothing.
+   * rolling upgrade) their `name`, read off their state: one pass over them on `name_page`. A state that does not
+   * decode is left alone (every read of it logs it): it is listed by no name filter. Once done, one index probe that
+   * finds nothing.
    */
-  async #fillName(): Promise<void> {
-    await this.#op('filling in name', async () => {
-      const cursor = this.#instances.find(MISSING_NAME_FILTER, { hint: MISSING_NAME_HINT, projection: { _id: 1, state: 1 }, ...SCAN_BOUND });
-      let batch: AnyBulkWriteOperation<InstanceDoc>[] = [];
-      const flush = async () => {
-        if (batch.length > 0) await this.#instances.bulkWrite(batch, { ordered: false });
-        batch = [];
-      };
-      try {
-        for await (const doc of cursor) {
-          // A state that does not decode is left as it is (every read of it logs it): it is listed by no name filter.
-          const state = decodeStoredState(doc as { _id: string; state: string }, () => undefined);
-          if (!state) continue;
-          // Conditional on the state read: a commit meanwhile wrote the name itself.
-          batch.push({ updateOne: { filter: { _id: doc._id, name: null as unknown as string }, update: { $set: { name: state.name } } } });
-          if (batch.length >= 500) await flush();
-        }
-        await flush();
-      } finally {
-        await cursor.close().catch(() => undefined);
-      }
+  #fillName(): Promise<void> {
+    return this.#fillIn('name', () => this.#instances.find(MISSING_NAME_FILTER, { hint: MISSING_NAME_HINT, projection: { _id: 1, state: 1 }, ...SCAN_BOUND }), (doc) => {
+      const state = decodeStoredState(doc as { _id: string; state: string }, () => undefined);
+      // Conditional on the field still missing: a commit meanwhile wrote the name itself.
+      return state && { filter: { _id: doc._id, name: null as unknown as string }, update: { $set: { name: state.name } } };
     });
   }
 
   /**
    * Gives instances written before `tagKeys` was kept their `tagKeys` (`['{}']` without tags), read off their state, as
-   * {@link MongoStore.#fillName} does `name`: one pass on `tag_page`, updated in batches, each update conditional on
-   * `tagKeys` still missing. A state that does not decode is left alone (listed by no tag filter).
+   * {@link MongoStore.#fillName} does `name`, on `tag_page`. A state that does not decode is left alone (listed by no
+   * tag filter).
    */
-  async #fillTagKeys(): Promise<void> {
-    await this.#op('filling in tagKeys', async () => {
-      const cursor = this.#instances.find(MISSING_TAG_KEYS_FILTER, { hint: TAG_PAGE_HINT, projection: { _id: 1, state: 1 }, ...SCAN_BOUND });
-      let batch: AnyBulkWriteOperation<InstanceDoc>[] = [];
-      const flush = async () => {
-        if (batch.length > 0) await this.#instances.bulkWrite(batch, { ordered: false });
-        batch = [];
-      };
-      try {
-        for await (const doc of cursor) {
-          const state = decodeStoredState(doc as { _id: string; state: string }, () => undefined);
-          if (!state) continue;
-          // Conditional on the field still missing: a commit meanwhile wrote it itself.
-          batch.push({ updateOne: { filter: { _id: doc._id, tagKeys: null as unknown as string }, update: { $set: { tagKeys: tagKeysOf(state) } } } });
-          if (batch.length >= 500) await flush();
-        }
-        await flush();
-      } finally {
-        await cursor.close().catch(() => undefined);
-      }
+  #fillTagKeys(): Promise<void> {
+    return this.#fillIn('tagKeys', () => this.#instances.find(MISSING_TAG_KEYS_FILTER, { hint: TAG_PAGE_HINT, projection: { _id: 1, state: 1 }, ...SCAN_BOUND }), (doc) => {
+      const state = decodeStoredState(doc as { _id: string; state: string }, () => undefined);
+      return state && { filter: { _id: doc._id, tagKeys: null as unknown as string }, update: { $set: { tagKeys: tagKeysOf(state) } } };
     });
   }
 
@@ -1678,15 +1646,33 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Gives instances written before `claimAt` existed their `claimAt` (`claimAtOf` their lease and queue head): one pass
-   * over them, updated in batches, each update conditional on the fields it was computed from. A document without
-   * those fields was not written by MongoStore and is left alone. Once done, one index probe that finds nothing.
+   * Gives instances written before `claimAt` existed their `claimAt` (`claimAtOf` their lease and queue head), each
+   * update conditional on the fields it was computed from. A document without those fields was not written by
+   * MongoStore and is left alone. Once done, one index probe that finds nothing.
    */
-  async #fillClaimAt(): Promise<void> {
-    await this.#op('filling in claimAt', async () => {
-      const cursor = this.#instances.find(MISSING_CLAIM_AT_FILTER, {
-        hint: CLAIM_ORCHESTRATION_HINT, projection: { _id: 1, leaseExpiresAt: 1, nextMessageAt: 1 }, ...SCAN_BOUND,
-      });
+  #fillClaimAt(): Promise<void> {
+    const missing = () => this.#instances.find(MISSING_CLAIM_AT_FILTER, {
+      hint: CLAIM_ORCHESTRATION_HINT, projection: { _id: 1, leaseExpiresAt: 1, nextMessageAt: 1 }, ...SCAN_BOUND,
+    });
+    return this.#fillIn('claimAt', missing, (doc) => {
+      const { leaseExpiresAt, nextMessageAt } = doc as Partial<InstanceDoc>;
+      if (!(leaseExpiresAt instanceof Date) || !(nextMessageAt instanceof Date)) return undefined;
+      return { filter: { _id: doc._id, leaseExpiresAt, nextMessageAt }, update: { $set: { claimAt: claimAtOf(leaseExpiresAt, nextMessageAt) } } };
+    });
+  }
+
+  /**
+   * One connect-time pass that gives the instances missing `field` (the cursor `missing` opens, each caller's query on
+   * its own index) the value `update` computes from the projected document: updated in unordered batches of 500, each
+   * update conditional (its filter) so that a commit that wrote the field meanwhile wins; a document `update` skips is
+   * left as it is.
+   */
+  async #fillIn(
+    field: string, missing: () => FindCursor<WithId<InstanceDoc>>,
+    update: (doc: WithId<InstanceDoc>) => { filter: Filter<InstanceDoc>; update: UpdateFilter<InstanceDoc> } | undefined,
+  ): Promise<void> {
+    await this.#op(`filling in ${field}`, async () => {
+      const cursor = missing();
       let batch: AnyBulkWriteOperation<InstanceDoc>[] = [];
       const flush = async () => {
         if (batch.length > 0) await this.#instances.bulkWrite(batch, { ordered: false });
@@ -1694,14 +1680,9 @@ export class MongoStore implements Store {
       };
       try {
         for await (const doc of cursor) {
-          const { leaseExpiresAt, nextMessageAt } = doc as Partial<InstanceDoc>;
-          if (!(leaseExpiresAt instanceof Date) || !(nextMessageAt instanceof Date)) continue;
-          batch.push({
-            updateOne: {
-              filter: { _id: doc._id, leaseExpiresAt, nextMessageAt },
-              update: { $set: { claimAt: claimAtOf(leaseExpiresAt, nextMessageAt) } },
-            },
-          });
+          const updateOne = update(doc);
+          if (!updateOne) continue;
+          batch.push({ updateOne });
           if (batch.length >= 500) await flush();
         }
         await flush();

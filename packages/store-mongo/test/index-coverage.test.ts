@@ -89,9 +89,9 @@ function shapes(): Shape[] {
     byKey('instances', 'releaseOwner frees each lease it found, by key and token', { _id: KEY, leaseToken: 't' }, [
       '#instances.bulkWrite(instances.map((doc)=>({updateOne:{filter:{_id:doc._id,leaseToken:doc.leaseToken},update:{$set:releasedFields(doc.nextMessageAt,now)}}}))',
     ]),
-    byKey('instances', 'the claimAt fill-in writes each instance it read', { _id: KEY, leaseExpiresAt: NOW, nextMessageAt: NOW }, ['#instances.bulkWrite(batch']),
-    byKey('instances', 'the name fill-in writes each instance it read', { _id: KEY, name: null }, ['#instances.bulkWrite(batch']),
-    byKey('instances', 'the tagKeys fill-in writes each instance it read', { _id: KEY, tagKeys: null }, ['#instances.bulkWrite(batch']),
+    byKey('instances', 'the claimAt fill-in writes each instance it read (#fillIn, the one call of the three fill-ins)', { _id: KEY, leaseExpiresAt: NOW, nextMessageAt: NOW }, ['#instances.bulkWrite(batch']),
+    byKey('instances', 'the name fill-in writes each instance it read (the one #fillIn call, as above)', { _id: KEY, name: null }, []),
+    byKey('instances', 'the tagKeys fill-in writes each instance it read (the one #fillIn call, as above)', { _id: KEY, tagKeys: null }, []),
     byKey('instances', 'a purge marks each instance it deletes', { _id: KEY }, ['#instances.bulkWrite(marks']),
     byKey('instances', 'purgeInstances re-reads a batch of candidates in its transaction', { $and: [{ _id: { $in: [KEY] } }, purgeScanFilter({ createdTimeFrom: NOW })] },
       ['#instances.find({$and:[{_id:{$in:[...batch]}},mongoFilter]}'], ['runtimeStatus', 'createdTime']),
