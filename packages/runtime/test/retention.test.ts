@@ -168,24 +168,14 @@ describe('retention of ended instances', () => {
   it('leaves an instance started again between the sweep\'s read and its purge', async () => {
     const clock = new VirtualClock();
     const memory = new MemoryStore();
-    let race: (() => Promise<unknown>) | undefined;
-    const sets: string[][] = [];
-    const store = storeWith(memory, {
-      purgeInstanceSet: async (members: readonly PurgeMember[]) => {
-        const run = race;
-        race = undefined;
-        await run?.();
-        sets.push(members.map((m) => m.instanceId));
-        return memory.purgeInstanceSet(members);
-      },
-    });
+    const { store, sets, raceNextSet } = racingSets(memory);
     const runtime = await started({ clock, store, retention: { completed: HOUR, intervalMs: MINUTE } });
     const { client } = runtime;
     await client.startNew('Quick', { instanceId: 'a' });
     await client.startNew('Quick', { instanceId: 'b' });
     await vi.waitFor(async () => expect(await statusOf(runtime, 'b')).toBe('Completed'), WAIT);
     await vi.waitFor(async () => expect(await statusOf(runtime, 'a')).toBe('Completed'), WAIT);
-    race = () => client.startNew('Waiter', { instanceId: 'a' });
+    raceNextSet(() => client.startNew('Waiter', { instanceId: 'a' }));
     await clock.advance(HOUR);
     await sweepUntil(clock, MINUTE, async () => expect(await client.getStatus('b')).toBeUndefined());
     expect(sets).toEqual([['a', 'b'], ['b']]);
@@ -195,17 +185,7 @@ describe('retention of ended instances', () => {
   it('keeps a sub-orchestration whose parent was rewound between the sweep\'s read and its purge', async () => {
     const clock = new VirtualClock();
     const memory = new MemoryStore();
-    let race: (() => Promise<unknown>) | undefined;
-    const sets: string[][] = [];
-    const store = storeWith(memory, {
-      purgeInstanceSet: async (members: readonly PurgeMember[]) => {
-        const run = race;
-        race = undefined;
-        await run?.();
-        sets.push(members.map((m) => m.instanceId));
-        return memory.purgeInstanceSet(members);
-      },
-    });
+    const { store, sets, raceNextSet } = racingSets(memory);
     const runtime = await started({ clock, store, retention: { failed: HOUR, intervalMs: MINUTE } });
     const { client } = runtime;
     await client.startNew('FailingParent', { instanceId: 'fp' });
@@ -214,10 +194,10 @@ describe('retention of ended instances', () => {
     // The parent is rewound (by a client without a worker: committed at once, Running, its failed child not yet rerun)
     // just before the sweep's set reaches the store: the rewind reruns that child in place, so it must stay.
     let rewound = false;
-    race = async () => {
+    raceNextSet(async () => {
       await createClient({ store: memory, clock }).rewind('fp');
       rewound = true;
-    };
+    });
     await clock.advance(HOUR);
     await vi.waitFor(() => expect(rewound).toBe(true), WAIT);
     await sweepUntil(clock, MINUTE, async () => expect(sets.length).toBeGreaterThanOrEqual(1));
@@ -497,6 +477,25 @@ describe('retention of ended instances', () => {
     }
   });
 });
+
+/**
+ * `memory` with each set of a purge recorded in `sets`, and a race to run just before the next set reaches the store
+ * (`raceNextSet`): another caller changing a member between the sweep's read and its delete.
+ */
+function racingSets(memory: MemoryStore): { store: Store; sets: string[][]; raceNextSet: (race: () => Promise<unknown>) => void } {
+  let race: (() => Promise<unknown>) | undefined;
+  const sets: string[][] = [];
+  const store = storeWith(memory, {
+    purgeInstanceSet: async (members: readonly PurgeMember[]) => {
+      const run = race;
+      race = undefined;
+      await run?.();
+      sets.push(members.map((m) => m.instanceId));
+      return memory.purgeInstanceSet(members);
+    },
+  });
+  return { store, sets, raceNextSet: (next) => void (race = next) };
+}
 
 function storeWith(opened: Store, overrides: Partial<Store>): Store {
   return new Proxy(opened, {
