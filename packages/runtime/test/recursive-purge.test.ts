@@ -37,6 +37,18 @@ async function started(): Promise<Runtime> {
   return runtime;
 }
 
+/** Fans out to `input` children (`<id>-<i>`), each done at once, then waits for `go`. */
+const fanWait: Record<string, Orchestrator> = {
+  FanWait: function* (ctx) {
+    const n = ctx.getInput() as number;
+    yield ctx.Task.all(Array.from({ length: n }, (_, i) => ctx.callSubOrchestrator('Leaf', undefined, `${ctx.instanceId}-${i}`)));
+    return yield ctx.waitForExternalEvent('go');
+  },
+  Leaf: function* () {
+    return 'leaf';
+  },
+};
+
 describe('purgeInstanceHistory with recursive', () => {
   it('deletes a sub-orchestration whose id an earlier member of the tree called too, under the member that holds it', async () => {
     const { client } = await started();
@@ -165,16 +177,6 @@ describe('purgeInstanceHistory with recursive, in sets', () => {
     // let go and completes. When the purge reads its history, the instance has been restarted: the new execution's
     // children are all finished, and it waits. The history read is not the first execution's, so the tree is read
     // again: the instance is Running (409) and none of the new execution's children is deleted.
-    const fanWait: Record<string, Orchestrator> = {
-      FanWait: function* (ctx) {
-        const n = ctx.getInput() as number;
-        yield ctx.Task.all(Array.from({ length: n }, (_, i) => ctx.callSubOrchestrator('Leaf', undefined, `${ctx.instanceId}-${i}`)));
-        return yield ctx.waitForExternalEvent('go');
-      },
-      Leaf: function* () {
-        return 'leaf';
-      },
-    };
     const n = MAX_PURGE_SET + 5;
     let beforeHistory: (() => Promise<void>) | undefined;
     class Restarting extends MemoryStore {
@@ -218,16 +220,6 @@ describe('purgeInstanceHistory with recursive, in sets', () => {
     // As above, but the restart comes after the purge read the first execution's history and before it reads the
     // children that history names: their instances (the same ids, called again) are the new execution's, which the
     // purge does not take, though each names the instance as its parent.
-    const fanWait: Record<string, Orchestrator> = {
-      FanWait: function* (ctx) {
-        const n = ctx.getInput() as number;
-        yield ctx.Task.all(Array.from({ length: n }, (_, i) => ctx.callSubOrchestrator('Leaf', undefined, `${ctx.instanceId}-${i}`)));
-        return yield ctx.waitForExternalEvent('go');
-      },
-      Leaf: function* () {
-        return 'leaf';
-      },
-    };
     const n = MAX_PURGE_SET + 5;
     const store = new MemoryStore();
     const runtime = createRuntime({ store, orchestrators: fanWait, logger: silentLogger });
