@@ -5,6 +5,7 @@ import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { createClient } from '../src/client/create-client.js';
+import type { DurableClient } from '../src/client/durable-client.js';
 import { MAX_PURGE_SET, planTreePurge } from '../src/store/plan-tree-purge.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
 import type { InstanceState } from '../src/model/instance-status.js';
@@ -48,6 +49,23 @@ const fanWait: Record<string, Orchestrator> = {
     return 'leaf';
   },
 };
+
+/** Waits until the current execution of `id` (a FanWait) has heard all `n` of its children complete. */
+async function fannedOut(client: DurableClient, id: string, n: number): Promise<void> {
+  await vi.waitFor(async () => {
+    const history = (await client.getStatus(id, { showHistory: true }))?.history ?? [];
+    expect(history.filter((e) => e.type === 'SubOrchestrationInstanceCompleted')).toHaveLength(n);
+  }, { timeout: 30_000 });
+}
+
+/** Starts a FanWait `id` over `n` children, lets it complete, and returns that first execution's id. */
+async function fanWaitCompleted(client: DurableClient, store: Store, id: string, n: number): Promise<string> {
+  await client.startNew('FanWait', { instanceId: id, input: n });
+  await fannedOut(client, id, n);
+  await client.raiseEvent(id, 'go', 'first');
+  expect((await client.waitForCompletion(id)).runtimeStatus).toBe('Completed');
+  return (await store.getInstance(id))!.executionId;
+}
 
 describe('purgeInstanceHistory with recursive', () => {
   it('deletes a sub-orchestration whose id an earlier member of the tree called too, under the member that holds it', async () => {
@@ -194,17 +212,8 @@ describe('purgeInstanceHistory with recursive, in sets', () => {
     runtimes.push(runtime);
     await runtime.start();
     const { client } = runtime;
-    const childrenDone = async (): Promise<void> => {
-      await vi.waitFor(async () => {
-        const history = (await client.getStatus('again', { showHistory: true }))?.history ?? [];
-        expect(history.filter((e) => e.type === 'SubOrchestrationInstanceCompleted')).toHaveLength(n);
-      }, { timeout: 30_000 });
-    };
-    await client.startNew('FanWait', { instanceId: 'again', input: n });
-    await childrenDone();
-    await client.raiseEvent('again', 'go', 'first');
-    expect((await client.waitForCompletion('again')).runtimeStatus).toBe('Completed');
-    const first = (await store.getInstance('again'))!.executionId;
+    const childrenDone = (): Promise<void> => fannedOut(client, 'again', n);
+    const first = await fanWaitCompleted(client, store, 'again', n);
     beforeHistory = async () => {
       await client.restart('again');
       expect((await store.getInstance('again'))?.executionId).not.toBe(first);
@@ -226,17 +235,8 @@ describe('purgeInstanceHistory with recursive, in sets', () => {
     runtimes.push(runtime);
     await runtime.start();
     const { client } = runtime;
-    const childrenDone = async (): Promise<void> => {
-      await vi.waitFor(async () => {
-        const history = (await client.getStatus('late', { showHistory: true }))?.history ?? [];
-        expect(history.filter((e) => e.type === 'SubOrchestrationInstanceCompleted')).toHaveLength(n);
-      }, { timeout: 30_000 });
-    };
-    await client.startNew('FanWait', { instanceId: 'late', input: n });
-    await childrenDone();
-    await client.raiseEvent('late', 'go', 'first');
-    expect((await client.waitForCompletion('late')).runtimeStatus).toBe('Completed');
-    const first = (await store.getInstance('late'))!.executionId;
+    const childrenDone = (): Promise<void> => fannedOut(client, 'late', n);
+    const first = await fanWaitCompleted(client, store, 'late', n);
     // The purging client's reads of the children wait for the restart, which the first of them starts.
     let restart: (() => Promise<void>) | undefined = async () => {
       await client.restart('late');

@@ -3,6 +3,7 @@ import { helloSequence, sayHello } from '@durable-rx/runtime/samples';
 import { afterEach, describe, expect, it } from 'vitest';
 import { countIndexedDb, type IdbCounter, type IdbCounts } from '../count-idb.js';
 import { LeaseLostError } from '@durable-rx/runtime';
+import type { InstanceState, Store } from '@durable-rx/runtime/store-kit';
 import { adapters, claim, commitOf, create, newInstance, T0, uniqueName, type AdapterName } from './fixtures.js';
 
 // IndexedDB work per orchestration step of the hello sequence (4 steps, 3 activities per instance), counted by
@@ -145,17 +146,20 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: reading instances tog
   });
 });
 
+/** Creates instance `id` created (and last updated) `ms` after T0, with `state` over newInstance's. */
+function createdAt(store: Store, id: string, ms: number, state: Partial<InstanceState>): Promise<unknown> {
+  const request = newInstance(id);
+  const createdTime = new Date(T0.getTime() + ms);
+  return create(store, { ...request, state: { ...request.state, ...state, createdTime, lastUpdatedTime: createdTime } });
+}
+
 describe.each(Object.keys(adapters) as AdapterName[])('%s: IndexedDB work of an activity lease', (adapter) => {
   it('lists and purges by tags with the same requests whether 5 or 60 other instances exist: the tag index, never every instance', async () => {
     const requests: number[] = [];
     for (const others of [5, 60]) {
       const store = adapters[adapter](uniqueName('tag-counts'));
       try {
-        const tagged = (id: string, tags: Record<string, string>, ms: number) => {
-          const request = newInstance(id);
-          const createdTime = new Date(T0.getTime() + ms);
-          return create(store, { ...request, state: { ...request.state, createdTime, lastUpdatedTime: createdTime, tags } });
-        };
+        const tagged = (id: string, tags: Record<string, string>, ms: number) => createdAt(store, id, ms, { tags });
         // The others share the filter's broad pair, not its narrow one: the listing reads the narrow pair's entries.
         for (let i = 0; i < others; i++) await tagged(`other-${i}`, { env: 'prod', tenant: `t${i}` }, i);
         await tagged('acme-1', { env: 'prod', tenant: 'acme' }, 1000);
@@ -179,11 +183,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: IndexedDB work of an 
     for (const running of [5, 60]) {
       const store = adapters[adapter](uniqueName('status-counts'));
       try {
-        const at = (id: string, runtimeStatus: 'Pending' | 'Completed', ms: number) => {
-          const request = newInstance(id);
-          const createdTime = new Date(T0.getTime() + ms);
-          return create(store, { ...request, state: { ...request.state, runtimeStatus, createdTime, lastUpdatedTime: createdTime } });
-        };
+        const at = (id: string, runtimeStatus: 'Pending' | 'Completed', ms: number) => createdAt(store, id, ms, { runtimeStatus });
         for (let i = 0; i < running; i++) await at(`running-${i}`, 'Pending', i);
         await at('done-1', 'Completed', 1000);
         await at('done-2', 'Completed', 2000);
