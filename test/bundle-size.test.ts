@@ -1262,11 +1262,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, instance lists filter by tags from an index in every store (MemoryStore's tag map, DexieStore's tagKeys,
  * KeyvalStore's xg entries), rx-client's useInstances keys the tags: 45,206 / 56,594 / 86,728 / 12,491 -> 45,498 /
  * 57,037 / 87,137 / 12,494 B (+292 / +443 / +409 / +3), budgets set to match.
+ * 2026-12-05, the clients refuse a name, tag or descending-order filter that the store does not name in
+ * capabilities.filters (a store that predates the member would ignore it, and a purge by filter would take instances
+ * the caller excluded): 45,441 / 56,989 / 87,080 -> 45,567 / 57,123 / 87,218 B (+126 / +134 / +138), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 45_498 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 57_037 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 87_137 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 45_567 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 57_123 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 87_218 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_494 },
 ];
 

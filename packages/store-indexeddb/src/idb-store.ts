@@ -273,7 +273,7 @@ export abstract class IdbStore implements Store {
     this.#clock = settings.clock ?? systemClock;
     this.#openTimeoutMs = settings.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
     this.#gate = new OpenGate<StoreBackend>(settings.databaseName, this.#openTimeoutMs, (backend) => backend.close(), this.#page);
-    this.capabilities = { name: settings.kind, shared: true, durable: true, fusedSteps: true, unclaimedWrites: true };
+    this.capabilities = { name: settings.kind, shared: true, durable: true, fusedSteps: true, unclaimedWrites: true, filters: ['name', 'tags', 'order'] };
     this.#feed = new ChangeFeed({
       channelName: changeChannelName(settings.databaseName),
       gapTimeoutMs: settings.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS,

@@ -191,7 +191,7 @@ const HISTORY_READ_ATTEMPTS = 3;
  * ```
  */
 export class MongoStore implements Store {
-  readonly capabilities: StoreCapabilities = { name: 'mongodb', shared: true, durable: true, unclaimedWrites: true };
+  readonly capabilities: StoreCapabilities = { name: 'mongodb', shared: true, durable: true, unclaimedWrites: true, filters: ['name', 'tags', 'order'] };
 
   /** Every committed status change, from any process, in commit order per instance. */
   readonly changes$: Observable<StatusChange>;

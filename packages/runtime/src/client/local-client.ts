@@ -32,7 +32,7 @@ import {
   assertValidInstanceId, assertValidName, isBoolean, isDate, isIdempotencyKey, isInstanceId, isReason, isStartIfExists, isTags, readChecked, readClock, readRecursive, readRestartOptions, readTimeoutMs,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
 } from '../model/validation.js';
-import { matchesQuery, MAX_PAGE_SIZE, pageKeyOf, pageOrderOf, type PageKey } from '../store/store-helpers.js';
+import { assertStoreFilters, matchesQuery, MAX_PAGE_SIZE, pageKeyOf, pageOrderOf, type PageKey } from '../store/store-helpers.js';
 import { MAX_PURGE_SET, planTreePurge } from '../store/plan-tree-purge.js';
 import type { CommitResult, StatusChange, Store } from '../store/store.js';
 import type { CreateClientOptions } from './create-client.js';
@@ -292,6 +292,7 @@ export class LocalClient implements LocalDurableClient {
 
   async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
     const storeQuery = validateInstanceQuery(query);
+    assertStoreFilters(this.#store.capabilities, storeQuery, 'query');
     const show = showInputOf(query, 'query');
     const page = await this.#bounded(() => this.#store.queryInstances(show.showInput === false ? { ...storeQuery, showInput: false } : storeQuery));
     return {
@@ -585,7 +586,9 @@ export class LocalClient implements LocalDurableClient {
   }
 
   async purgeInstanceHistoryBy(filter: PurgeInstancesFilter): Promise<PurgeResult> {
-    return { instancesDeleted: await this.#bounded(() => this.#store.purgeInstances(validatePurgeFilter(filter))) };
+    const valid = validatePurgeFilter(filter);
+    assertStoreFilters(this.#store.capabilities, valid, 'purge filter');
+    return { instancesDeleted: await this.#bounded(() => this.#store.purgeInstances(valid)) };
   }
 
   terminateBy(filter: InstanceFilter, reason?: unknown, options?: BulkTerminateOptions): Promise<BulkCommandResult> {
@@ -630,6 +633,7 @@ export class LocalClient implements LocalDurableClient {
     apply: (instanceId: string, reason: unknown, recursive: boolean) => Promise<void>,
   ): Promise<BulkCommandResult> {
     const query = bulkFilter(command, filter);
+    if (query) assertStoreFilters(this.#store.capabilities, query, `${command}By filter`);
     const reason = checkReason();
     const { limit, continuationToken, signal, recursive } = readBulkOptions(command, options);
     if (signal?.aborted) throw signal.reason;
@@ -773,6 +777,7 @@ export class LocalClient implements LocalDurableClient {
 
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
     const query = validateInstanceFilter(instanceFilter);
+    assertStoreFilters(this.#store.capabilities, query, 'filter');
     const show = showInputOf(instanceFilter);
     return new Observable<InstanceStatus[]>((subscriber) => {
       const list: LiveList = {

@@ -17,7 +17,7 @@
  */
 export type {
   ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, PurgeMember, PurgeSetResult,
-  StatusChange, Store, StoreCapabilities,
+  StatusChange, Store, StoreCapabilities, StoreFilter,
 } from '../store/store.js';
 /**
  * What a store applies to a set of a recursive purge (`Store.purgeInstanceSet`): its size, its check, each member's

@@ -79,7 +79,7 @@ interface TaskRecord {
  * ```
  */
 export class MemoryStore implements Store {
-  readonly capabilities: StoreCapabilities = { name: 'memory', shared: false, durable: false, fusedSteps: true, unclaimedWrites: true };
+  readonly capabilities: StoreCapabilities = { name: 'memory', shared: false, durable: false, fusedSteps: true, unclaimedWrites: true, filters: ['name', 'tags', 'order'] };
 
   readonly #instances = new Map<string, InstanceRecord>();
   /** The ids of the instances of each orchestrator name: the index a name filter lists from. */

@@ -4,7 +4,7 @@ import { isTerminalStatus, type InstanceState, type InstanceTags } from '../mode
 import type { Lease, OrchestrationMessage } from '../model/message.js';
 import { assertValidName, invalid, isValidDate, MAX_PAGE_SIZE, readPageSize } from '../model/validation.js';
 import type { validateInstanceQuery } from '../model/validation.js';
-import type { ClaimOptions, InstanceQuery, PurgeFilter } from './store.js';
+import type { ClaimOptions, InstanceQuery, PurgeFilter, StoreCapabilities } from './store.js';
 
 /**
  * Pure helpers every Store adapter shares, so adapters only translate decisions into their own transactions.
@@ -15,6 +15,23 @@ export const DEFAULT_PAGE_SIZE = 100;
 
 /** Largest page: a larger page size is taken as it by `validateInstanceQuery`, which every client and store applies. */
 export { MAX_PAGE_SIZE } from '../model/validation.js';
+
+/**
+ * Refuses a filter that uses a member the store does not apply (`StoreCapabilities.filters`): `name`, `tags`, or
+ * `order: 'desc'`, with an `InvalidArgumentError` naming the member (`what` names the filter), before the store is
+ * called. A store that predates a filter member would ignore it, and a list or purge by filter would then take
+ * instances the caller excluded. The one rule of the clients' lists, purges and commands by filter.
+ */
+export function assertStoreFilters(
+  capabilities: StoreCapabilities, filter: { readonly name?: unknown; readonly tags?: unknown; readonly order?: unknown }, what: string,
+): void {
+  for (const member of ['name', 'tags', 'order'] as const) {
+    const value = filter[member];
+    if (value && value !== 'asc' && Object.keys(value).length > 0 && !capabilities.filters?.includes(member)) {
+      invalid(`${what}.${member}`, `is not applied by the store ${capabilities.name}`);
+    }
+  }
+}
 
 /**
  * True when `state` matches the filters of `query` (paging and order aside): the one filter rule of every store and

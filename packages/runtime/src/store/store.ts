@@ -251,7 +251,19 @@ export interface StoreCapabilities {
    * the command as a message.
    */
   readonly unclaimedWrites?: boolean;
+  /**
+   * The members of {@link InstanceQuery} and {@link PurgeFilter} the store applies beyond the ones every store applies
+   * (`runtimeStatus`, `createdTimeFrom`, `createdTimeTo`, `instanceIdPrefix`): `name`, `tags`, and `order` (`'desc'`).
+   * A client refuses a list, purge or command by filter that uses a member the store does not name here, with
+   * `InvalidArgumentError` and before the store is called (`assertStoreFilters`), so a store written before a filter
+   * existed, which would ignore it, never lists or purges instances the caller excluded. Every store of this
+   * repository names all three. Absent: none of them.
+   */
+  readonly filters?: readonly StoreFilter[];
 }
+
+/** A member of an instance filter that a store may or may not apply ({@link StoreCapabilities.filters}). */
+export type StoreFilter = 'name' | 'tags' | 'order';
 
 /** Arguments of a claim. */
 export interface ClaimOptions {
