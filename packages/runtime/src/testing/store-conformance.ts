@@ -2622,16 +2622,6 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       });
 
       describe('orchestrator name filter and newest-first order', () => {
-        /** Ids of a listing followed through every page. */
-        const allPages = async (store: Store, query: Parameters<Store['queryInstances']>[0]) => {
-          const seen: string[] = [];
-          for (let token: string | undefined, first = true; first || token !== undefined; first = false) {
-            const page = await store.queryInstances({ ...query, ...(token ? { continuationToken: token } : {}) });
-            seen.push(...page.instances.map((s) => s.instanceId));
-            token = page.continuationToken;
-          }
-          return seen;
-        };
         const seed = async (store: Store) => {
           // Two instances per millisecond, names interleaved; 'orders' differs from 'Orders' only in case.
           const names = ['Orders', 'Billing', 'Orders', 'orders', 'Billing', 'Orders', 'Orders', 'Billing'];
@@ -2746,16 +2736,6 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       });
 
       describe('tag filter', () => {
-        /** Ids of a listing followed through every page. */
-        const allPages = async (store: Store, query: Parameters<Store['queryInstances']>[0]) => {
-          const seen: string[] = [];
-          for (let token: string | undefined, first = true; first || token !== undefined; first = false) {
-            const page = await store.queryInstances({ ...query, ...(token ? { continuationToken: token } : {}) });
-            seen.push(...page.instances.map((s) => s.instanceId));
-            token = page.continuationToken;
-          }
-          return seen;
-        };
         // An own `__proto__` key, a key holding `=` and one holding `"`: pairs that a `key=value` string would mix up.
         const odd = JSON.parse('{"__proto__":"p"}') as Record<string, string>;
         /** Tags of `t-<i>`: tenant acme or globex (and ACME, another value), every third also region eu. */
@@ -4392,6 +4372,17 @@ function storeWith(opened: Store, overrides: Partial<Store>): Store {
       return typeof value === 'function' ? value.bind(target) as unknown : value;
     },
   });
+}
+
+/** Ids of a listing followed through every page. */
+async function allPages(store: Store, query: Parameters<Store['queryInstances']>[0]): Promise<string[]> {
+  const seen: string[] = [];
+  for (let token: string | undefined, first = true; first || token !== undefined; first = false) {
+    const page = await store.queryInstances({ ...query, ...(token ? { continuationToken: token } : {}) });
+    seen.push(...page.instances.map((s) => s.instanceId));
+    token = page.continuationToken;
+  }
+  return seen;
 }
 
 function newInstance(
