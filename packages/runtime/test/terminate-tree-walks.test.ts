@@ -46,8 +46,10 @@ describe('the tree walks of accepted recursive terminates', () => {
     await first.stop();
 
     // A client with no worker, over a view of the store that refuses to apply a terminate handed on to a child (as
-    // when a worker holds it) and counts the instances whose changes it is following; its clock never moves, so no
-    // walk ends by its deadline.
+    // when a worker holds it), counts the instances whose changes it is following and notes each store call made once
+    // the client is closed; its clock never moves, so no walk ends by its deadline.
+    let closed = false;
+    const callsAfterClose: string[] = [];
     const followed = new Map<string, number>();
     const follow = (id: string, by: number): void => void followed.set(id, (followed.get(id) ?? 0) + by);
     const view: Store = new Proxy(store, {
@@ -67,7 +69,11 @@ describe('the tree walks of accepted recursive terminates', () => {
           });
         }
         const value = Reflect.get(target, key, target) as unknown;
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (closed) callsAfterClose.push(`${String(key)}(${JSON.stringify(args[0])})`);
+          return (value as (...args: unknown[]) => unknown).apply(target, args);
+        };
       },
     });
     const clock = new VirtualClock();
@@ -80,10 +86,15 @@ describe('the tree walks of accepted recursive terminates', () => {
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(leavesFollowed()).toBe(MAX_TREE_WALKS);
 
-    // The client's close ends every walk: nothing followed, no deadline left on its clock.
+    // The client's close ends every walk where it is: nothing followed, no deadline left on its clock, and no walk
+    // goes on to the next level of its tree (a read of each leaf's history, for the children it handed on) or
+    // reads anything else from the store once the client is closed.
+    closed = true;
     client.close();
     await vi.waitFor(() => expect(leavesFollowed()).toBe(0), { timeout: 10_000 });
     await vi.waitFor(() => expect(clock.pendingTimers).toBe(0), { timeout: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(callsAfterClose).toEqual([]);
 
     // Every tree ends: a worker applies the terminates handed on, those of the trees no walk took up included.
     const second = createRuntime({ store, orchestrators: tree, logger: silentLogger });
