@@ -1265,11 +1265,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, the clients refuse a name, tag or descending-order filter that the store does not name in
  * capabilities.filters (a store that predates the member would ignore it, and a purge by filter would take instances
  * the caller excluded): 45,441 / 56,989 / 87,080 -> 45,567 / 57,123 / 87,218 B (+126 / +134 / +138), budgets set to match.
+ * 2026-12-05, a client queues the tree walks of accepted recursive terminates beyond its 16 (bounded by an estimate of
+ * their memory) instead of leaving their trees to the workers: 45,567 / 57,123 / 87,218 -> 45,775 / 57,337 / 87,435 B
+ * (+208 / +214 / +217).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 45_567 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 57_123 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 87_218 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 45_775 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 57_337 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 87_435 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_494 },
 ];
 

@@ -1,7 +1,7 @@
 import { filter, firstValueFrom, Observable } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient } from '../src/client/create-client.js';
-import { MAX_TREE_WALKS } from '../src/client/local-client.js';
+import { MAX_QUEUED_TREE_WALK_BYTES, MAX_TREE_WALKS } from '../src/client/local-client.js';
 import { terminateAccepted } from '../src/client/terminate-accepted.js';
 import { childSettled } from '../src/client/terminated-tree.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
@@ -14,8 +14,8 @@ import { VirtualClock } from '../src/testing/virtual-clock.js';
 /**
  * A recursive terminate the HTTP API answers once the named instance is terminated (`terminateAccepted`) leaves the
  * client walking its tree in the background: applying the terminates it handed on where no worker holds a child, and
- * following each child until it ends. Those walks are the client's: at most MAX_TREE_WALKS at once (a terminate
- * accepted beyond them leaves its tree to the workers, which end it durably), and `close()` ends them all.
+ * following each child until it ends. Those walks are the client's: at most MAX_TREE_WALKS at once, a terminate
+ * accepted beyond them queued until one ends, and `close()` ends the running ones and drops the queued ones.
  */
 
 const runtimes: Runtime[] = [];
@@ -32,18 +32,28 @@ const tree: Record<string, Orchestrator> = {
   },
 };
 
+/** A store holding `n` trees `t<i>` -> `t<i>-leaf`, each leaf Running, its worker stopped. */
+async function trees(n: number): Promise<MemoryStore> {
+  const store = new MemoryStore();
+  const runtime = createRuntime({ store, orchestrators: tree, logger: silentLogger });
+  runtimes.push(runtime); // stopped below; stopped again (a no-op) after a failure before that
+  await runtime.start();
+  for (let i = 0; i < n; i++) await runtime.client.startNew('Root', { instanceId: `t${i}` });
+  for (let i = 0; i < n; i++) {
+    await firstValueFrom(runtime.client.status$(`t${i}-leaf`).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+  }
+  await runtime.stop();
+  return store;
+}
+
+/** Whether a commit is a client's own terminate of a child that takes the message handed on to it. */
+const takesHandedOn = (writeSet: Parameters<Store['commit']>[0]): boolean =>
+  writeSet.lease?.kind === 'unclaimed' && writeSet.lease.takes !== undefined;
+
 describe('the tree walks of accepted recursive terminates', () => {
-  it(`are at most ${MAX_TREE_WALKS} at once; the trees beyond are ended by a worker, and close() ends the walks`, async () => {
+  it(`are at most ${MAX_TREE_WALKS} at once, the others queued; close() ends the running walks and drops the queued ones`, async () => {
     const n = MAX_TREE_WALKS + 4;
-    const store = new MemoryStore();
-    const first = createRuntime({ store, orchestrators: tree, logger: silentLogger });
-    runtimes.push(first); // stopped below; stopped again (a no-op) after a failure before that
-    await first.start();
-    for (let i = 0; i < n; i++) await first.client.startNew('Root', { instanceId: `t${i}` });
-    for (let i = 0; i < n; i++) {
-      await firstValueFrom(first.client.status$(`t${i}-leaf`).pipe(filter((s) => s?.runtimeStatus === 'Running')));
-    }
-    await first.stop();
+    const store = await trees(n);
 
     // A client with no worker, over a view of the store that refuses to apply a terminate handed on to a child (as
     // when a worker holds it), counts the instances whose changes it is following and notes each store call made once
@@ -55,7 +65,7 @@ describe('the tree walks of accepted recursive terminates', () => {
     const view: Store = new Proxy(store, {
       get: (target, key) => {
         if (key === 'commit') {
-          return (writeSet: Parameters<Store['commit']>[0]) => (writeSet.lease?.kind === 'unclaimed' && writeSet.lease.takes !== undefined
+          return (writeSet: Parameters<Store['commit']>[0]) => (takesHandedOn(writeSet)
             ? Promise.reject(new Error('held by a worker')) : target.commit(writeSet));
         }
         if (key === 'instanceChanges$') {
@@ -86,9 +96,9 @@ describe('the tree walks of accepted recursive terminates', () => {
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(leavesFollowed()).toBe(MAX_TREE_WALKS);
 
-    // The client's close ends every walk where it is: nothing followed, no deadline left on its clock, and no walk
-    // goes on to the next level of its tree (a read of each leaf's history, for the children it handed on) or
-    // reads anything else from the store once the client is closed.
+    // The client's close ends every walk where it is and drops the queued ones: nothing followed, no deadline left on
+    // its clock, no walk goes on to the next level of its tree (a read of each leaf's history, for the children it
+    // handed on), and no queued walk starts (a read of its leaf): no store call once the client is closed.
     closed = true;
     client.close();
     await vi.waitFor(() => expect(leavesFollowed()).toBe(0), { timeout: 10_000 });
@@ -96,12 +106,63 @@ describe('the tree walks of accepted recursive terminates', () => {
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(callsAfterClose).toEqual([]);
 
-    // Every tree ends: a worker applies the terminates handed on, those of the trees no walk took up included.
+    // Every tree ends: a worker applies the terminates handed on, those of the trees whose walks were dropped included.
     const second = createRuntime({ store, orchestrators: tree, logger: silentLogger });
     runtimes.push(second);
     await second.start();
     for (let i = 0; i < n; i++) {
       expect(await second.client.waitForCompletion(`t${i}-leaf`, { timeoutMs: 30_000 })).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+    }
+  });
+});
+
+describe('the queued tree walks', () => {
+  it(`start as running ones end: with no worker anywhere, every tree of ${MAX_TREE_WALKS + 8} accepted recursive terminates ends, but one past the queue's bound`, async () => {
+    const n = MAX_TREE_WALKS + 8;
+    // One terminate queued behind the running walks holds a reason too large for the queue's memory bound (2 bytes a
+    // character): it is not queued, and its tree is left to the workers; the queue takes the next one.
+    const unqueued = MAX_TREE_WALKS + 2;
+    const store = await trees(n);
+    // A client with no worker over a view of the store that holds each commit applying a terminate handed on to a
+    // child until the test lets them go: the walks under way then are the running ones, the others wait behind them.
+    const held: (() => void)[] = [];
+    const view: Store = new Proxy(store, {
+      get: (target, key) => {
+        if (key === 'commit') {
+          return (writeSet: Parameters<Store['commit']>[0]) => (takesHandedOn(writeSet)
+            ? new Promise<void>((resolve) => held.push(resolve)).then(() => target.commit(writeSet)) : target.commit(writeSet));
+        }
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const clock = new VirtualClock();
+    const client = createClient({ store: view, clock });
+    const reasonOf = (i: number): string => (i === unqueued ? 'x'.repeat(MAX_QUEUED_TREE_WALK_BYTES / 2) : 'stop');
+    try {
+      for (let i = 0; i < n; i++) await terminateAccepted(client, `t${i}`, reasonOf(i), { recursive: true });
+      await vi.waitFor(() => expect(held).toHaveLength(MAX_TREE_WALKS), { timeout: 10_000 });
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      expect(held).toHaveLength(MAX_TREE_WALKS);
+
+      // Each commit let go as it comes: the queued walks take their turns, and every leaf of theirs ends, its
+      // terminate taken; the leaf of the terminate not queued runs on, its terminate left queued for a worker.
+      const release = (): void => void held.splice(0).forEach((go) => go());
+      await vi.waitFor(async () => {
+        release();
+        for (let i = 0; i < n; i++) {
+          if (i !== unqueued) expect(await store.getInstance(`t${i}-leaf`)).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+        }
+      }, { timeout: 10_000 });
+      await vi.waitFor(() => expect(clock.pendingTimers).toBe(0), { timeout: 10_000 });
+      expect(held).toHaveLength(0);
+      expect((await store.getInstance(`t${unqueued}-leaf`))?.runtimeStatus).toBe('Running');
+      // What a worker could claim: the other roots' answers from their leaves, and the terminate of the leaf left to it.
+      const claimable: string[] = [];
+      for (let item; (item = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() }));) claimable.push(item.state.instanceId);
+      expect(claimable.sort()).toEqual(Array.from({ length: n }, (_, i) => (i === unqueued ? `t${i}-leaf` : `t${i}`)).sort());
+    } finally {
+      client.close();
     }
   });
 });

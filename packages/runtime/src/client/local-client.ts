@@ -25,7 +25,7 @@ import {
 } from '../model/instance-status.js';
 import type { HistoryPosition } from '../model/history-position.js';
 import { freezeBuilt } from '../model/frozen.js';
-import { copyStoreValue, toPlainJson, toTerminateReason } from '../model/json.js';
+import { copyStoreValue, toPlainJson, toTerminateReason, type JsonValue } from '../model/json.js';
 import type { MessageEvent } from '../model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteSet } from '../model/write-set.js';
 import {
@@ -131,10 +131,41 @@ export const COMMAND_APPLIED_TIMEOUT_MS = 10_000;
  * Most tree walks one client runs at once for recursive terminates that resolved before their tree ended (the HTTP
  * API's, answered 202 once the named instance is terminated): each applies the terminates handed on to the
  * sub-orchestrations where no worker holds one and follows them until they end, for {@link COMMAND_APPLIED_TIMEOUT_MS}
- * at most. A recursive terminate accepted while this many run starts none: its sub-orchestrations end as workers
- * apply the terminates it handed on, which are in the store since its commit. The client's `close()` ends every walk.
+ * at most from its start. A recursive terminate accepted while this many run waits in the client's queue, first in
+ * first out, and its walk starts as soon as one of those ends (up to {@link MAX_QUEUED_TREE_WALK_BYTES}). The client's
+ * `close()` ends every walk and drops the queued ones.
  */
 export const MAX_TREE_WALKS = 16;
+
+/**
+ * Most memory, in bytes as {@link queuedWalkBytes} estimates it, that the recursive terminates queued for a tree walk
+ * (beyond {@link MAX_TREE_WALKS}) hold in all: each holds its instance's id, its terminate (the reason too) and, where
+ * this client's own commit terminated the instance, the ids of the sub-orchestrations it handed the terminate on to
+ * with the ids of those messages (so that its walk can apply them): some 300 bytes for a terminate that a worker
+ * applied, 1 KB for one handed on to one child. A terminate whose walk would pass this bound is not queued: its
+ * sub-orchestrations end as workers apply the terminates it handed on, which are in the store since its commit (with
+ * no worker running anywhere, they stay queued there until one runs). A terminate this client's commit handed on to
+ * no child needs no walk and takes no place.
+ */
+export const MAX_QUEUED_TREE_WALK_BYTES = 4 * 1024 * 1024;
+
+/** A tree walk waiting for one of the {@link MAX_TREE_WALKS} to end: its start, and its {@link queuedWalkBytes}. */
+interface QueuedTreeWalk {
+  readonly bytes: number;
+  readonly walk: () => Promise<void>;
+}
+
+/**
+ * The heap a queued tree walk holds, estimated (V8, measured): 320 bytes for the entry, its terminate and its closure,
+ * 2 per character of the instance's id and of the reason's JSON text, and 512 per child it was handed on to plus 2
+ * per character of the child's id and of the message's.
+ */
+function queuedWalkBytes(instanceId: string, reason: JsonValue | undefined, children: ReadonlyMap<string, string> | undefined): number {
+  let bytes = 320 + 2 * instanceId.length;
+  if (reason !== undefined) bytes += 2 * (typeof reason === 'string' ? reason.length : JSON.stringify(reason).length);
+  for (const [id, messageId] of children ?? []) bytes += 512 + 2 * (id.length + messageId.length);
+  return bytes;
+}
 
 /**
  * {@link DurableClient} over a {@link Store}: commands validate and write through the store; observables are
@@ -158,6 +189,14 @@ export class LocalClient implements LocalDurableClient {
   readonly #walks = new Set<() => void>();
   /** How many of those walks run after their call resolved (`[TERMINATE_ACCEPTED]`): at most {@link MAX_TREE_WALKS}. */
   #backgroundWalks = 0;
+  /**
+   * The background walks waiting for one of those to end, first in first out: taken from `#walksOut`, which is
+   * refilled from `#walksIn` (reversed) once empty, so each takes constant time. Emptied by `close`.
+   */
+  #walksIn: QueuedTreeWalk[] = [];
+  #walksOut: QueuedTreeWalk[] = [];
+  /** The bytes the queued walks hold in all ({@link queuedWalkBytes}): at most {@link MAX_QUEUED_TREE_WALK_BYTES}. */
+  #queuedWalkBytes = 0;
   /** Completes the store's per-instance feeds when {@link LocalClient.close} is called; empty once closed. */
   readonly #onClose = new Set<() => void>();
   #isClosed = false;
@@ -362,11 +401,43 @@ export class LocalClient implements LocalDurableClient {
     if (!handedOn) return;
     if (tree) return this.#treeTerminated(instanceId, event, handedOn, noted!);
     // Not waited for: the sub-orchestrations' terminates are in the store already; a read that fails here only ends
-    // the wait nobody makes. At most MAX_TREE_WALKS at once: beyond, the workers end the tree.
-    if (this.#isClosed || this.#backgroundWalks >= MAX_TREE_WALKS) return;
+    // the wait nobody makes. At most MAX_TREE_WALKS at once, the others queued behind them. This client's commit that
+    // handed on to no child leaves no tree to walk.
+    const children = handedOn.get(instanceId);
+    if (children?.size === 0) return;
+    this.#walkInBackground(() => queuedWalkBytes(instanceId, json, children), () => this.#treeTerminated(instanceId, event, handedOn, noted!));
+  }
+
+  /**
+   * Starts a background tree walk (`walk`) if fewer than {@link MAX_TREE_WALKS} run, else queues it behind the others
+   * if the queue stays within {@link MAX_QUEUED_TREE_WALK_BYTES} with it (`bytes`, estimated only then), else drops it:
+   * its tree is left to the workers. None once closed.
+   */
+  #walkInBackground(bytesOf: () => number, walk: () => Promise<void>): void {
+    if (this.#isClosed) return;
+    if (this.#backgroundWalks < MAX_TREE_WALKS) return this.#runWalk(walk);
+    const bytes = bytesOf();
+    if (this.#queuedWalkBytes + bytes > MAX_QUEUED_TREE_WALK_BYTES) return;
+    this.#queuedWalkBytes += bytes;
+    this.#walksIn.push({ bytes, walk });
+  }
+
+  /** Runs a background walk; once it ends (a failed read ends it too), the first queued one, if any, takes its place. */
+  #runWalk(walk: () => Promise<void>): void {
     this.#backgroundWalks++;
-    const done = (): void => void this.#backgroundWalks--;
-    this.#treeTerminated(instanceId, event, handedOn, noted!).then(done, done);
+    const done = (): void => {
+      this.#backgroundWalks--;
+      if (this.#isClosed) return;
+      if (this.#walksOut.length === 0) {
+        this.#walksOut = this.#walksIn.reverse();
+        this.#walksIn = [];
+      }
+      const next = this.#walksOut.pop();
+      if (!next) return;
+      this.#queuedWalkBytes -= next.bytes;
+      this.#runWalk(next.walk);
+    };
+    walk().then(done, done);
   }
 
   /**
@@ -970,6 +1041,10 @@ export class LocalClient implements LocalDurableClient {
   close(): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
+    // The queued tree walks never start; the running ones end where they are.
+    this.#walksIn = [];
+    this.#walksOut = [];
+    this.#queuedWalkBytes = 0;
     // Every feed is ended even when letting go of one throws (a store feed whose teardown throws); the first error is
     // thrown after.
     const errors: unknown[] = [];
