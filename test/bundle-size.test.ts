@@ -1268,11 +1268,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, a client queues the tree walks of accepted recursive terminates beyond its 16 (bounded by an estimate of
  * their memory) instead of leaving their trees to the workers: 45,567 / 57,123 / 87,218 -> 45,775 / 57,337 / 87,435 B
  * (+208 / +214 / +217).
+ * 2026-12-05, a retention sweep remembers the ended parents it found keeping their sub-orchestrations (until they fall
+ * due, 5 min at most) instead of reading them at every sweep: 45,775 / 57,337 / 87,435 -> 45,979 / 57,531 / 87,648 B
+ * (+204 / +194 / +213).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 45_775 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 57_337 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 87_435 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 45_979 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 57_531 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 87_648 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_494 },
 ];
 

@@ -123,4 +123,34 @@ describe('planRetention', () => {
     expect(membersLeft(decision.members, decision.dependsOn, new Set(['mid']))).toEqual([member(root), member(alone)]);
     expect(membersLeft(decision.members, decision.dependsOn, new Set(['leaf']))).toEqual([member(root), member(mid), member(alone)]);
   });
+
+  it('notes the ended parents it finds keeping a due child, until they become due, and not a running one', () => {
+    const child = state('child', 'Completed', T0, { parent: 'p', parentExecution: 'p-e1' });
+    const failed = state('p', 'Failed', T0 + 6 * HOUR);
+    expect(planRetention([child], new Map([['p', failed]]), now, periods)).toMatchObject({
+      kind: 'purge', members: [], keeps: new Map([['p', { executionId: 'p-e1', until: T0 + 11 * HOUR }]]),
+    });
+    expect(planRetention([child], new Map([['p', state('p', 'Running', T0)]]), now, periods)).not.toHaveProperty('keeps');
+    // Up the tree: the due parent is kept for as long as the failed root that keeps it.
+    const leaf = state('leaf', 'Completed', T0, { parent: 'mid', parentExecution: 'mid-e1' });
+    const mid = state('mid', 'Completed', T0, { parent: 'root', parentExecution: 'root-e1' });
+    expect(planRetention([mid, leaf], new Map([['root', state('root', 'Failed', T0 + 6 * HOUR)]]), now, periods)).toMatchObject({
+      members: [],
+      keeps: new Map([['root', { executionId: 'root-e1', until: T0 + 11 * HOUR }], ['mid', { executionId: 'mid-e1', until: T0 + 11 * HOUR }]]),
+    });
+  });
+
+  it('keeps a child with no read while a parent it is given as keeping it keeps the execution that started it', () => {
+    const child = state('child', 'Completed', T0, { parent: 'p', parentExecution: 'p-e1' });
+    const keeping = (executionId: string, until: number) => new Map([['p', { executionId, until }]]);
+    expect(planRetention([child], new Map(), now, periods, keeping('p-e1', T0 + 11 * HOUR))).toEqual({ kind: 'purge', members: [], dependsOn: new Map() });
+    // Not past its time, nor for another execution: read.
+    expect(planRetention([child], new Map(), now, periods, keeping('p-e1', T0 + 10 * HOUR))).toEqual({ kind: 'read', instanceIds: ['p'] });
+    expect(planRetention([child], new Map(), now, periods, keeping('p-e0', T0 + 11 * HOUR))).toEqual({ kind: 'read', instanceIds: ['p'] });
+    // A snapshot read or listed is decided on, whatever was noted: a parent started again (another execution) or due.
+    const restarted = state('p', 'Running', T0, { executionId: 'p-e2' });
+    expect(planRetention([child], new Map([['p', restarted]]), now, periods, keeping('p-e1', T0 + 11 * HOUR))).toMatchObject({ members: [member(child)] });
+    const due = state('p', 'Failed', T0);
+    expect(planRetention([due, child], new Map(), now, periods, keeping('p-e1', T0 + 11 * HOUR))).toMatchObject({ members: [member(due), member(child)] });
+  });
 });

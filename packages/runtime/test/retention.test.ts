@@ -4,7 +4,7 @@ import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { MAX_TIMER_DELAY_MS, type Clock } from '../src/env/clock.js';
 import { silentLogger } from '../src/env/logger.js';
 import type { PurgeMember } from '../src/store/store.js';
-import { RETENTION_PAGE_SIZE, RETENTION_PAGES_PER_SWEEP } from '../src/worker/retention-sweep.js';
+import { KEPT_PARENT_TRUST_MS, RETENTION_PAGE_SIZE, RETENTION_PAGES_PER_SWEEP } from '../src/worker/retention-sweep.js';
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -27,6 +27,10 @@ const orchestrators: Record<string, Orchestrator> = {
   },
   FailingParent: function* (ctx) {
     return yield ctx.callSubOrchestrator('Failing', undefined, `${ctx.instanceId}-child`);
+  },
+  FailsAfterChild: function* (ctx) {
+    yield ctx.callSubOrchestrator('Quick', undefined, `${ctx.instanceId}-child`);
+    throw new Error('boom');
   },
   Eternal: function* (ctx) {
     const pass = ctx.getInput<number>();
@@ -359,6 +363,67 @@ describe('retention of ended instances', () => {
     await vi.waitFor(async () => expect((await client.getStatusBy({ runtimeStatus: ['Terminated'] })).length).toBeLessThan(total), WAIT);
     await sweepUntil(clock, 1000, async () => expect(await client.getStatusBy({ runtimeStatus: ['Terminated'] })).toEqual([]));
     expect(clock.now().getTime() - start).toBeLessThan(HOUR);
+  });
+
+  it('reads an ended parent that keeps its completed sub-orchestrations once per 5 minutes at most, not at every sweep', async () => {
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    const n = RETENTION_PAGE_SIZE + 50; // two pages of children
+    // n failures, each with a completed sub-orchestration: failures are kept for 20 minutes, completions go at once
+    // unless their parent keeps them, and the sweeps come every 10 s (the shortest period, 0, raised to the floor).
+    const maker = await started({ clock, store: memory });
+    for (let i = 0; i < n; i++) await maker.client.startNew('FailsAfterChild', { instanceId: `p${i}` });
+    for (let i = 0; i < n; i++) expect((await maker.client.waitForCompletion(`p${i}`)).runtimeStatus).toBe('Failed');
+    await maker.stop();
+    const start = clock.now().getTime();
+    let reads = 0;
+    let pages = 0;
+    const store = storeWith(memory, {
+      getInstance: (id) => {
+        reads++;
+        return memory.getInstance(id);
+      },
+      queryInstances: async (query) => {
+        if (query.createdTimeTo !== undefined) pages++;
+        return memory.queryInstances(query);
+      },
+    });
+    const interval = 10_000;
+    const delays: number[] = [];
+    const armed = (): number => delays.filter((delay) => delay === interval).length;
+    await started({ clock: recordingClock(clock, delays), store, retention: { completed: 0, failed: 20 * MINUTE } });
+    const completed = async (): Promise<number> => (await memory.queryInstances({ runtimeStatus: ['Completed'], pageSize: 1000 })).instances.length;
+    // Each sweep lists the completed children (two pages) and the failures (one page, empty: none is 20 minutes old);
+    // the next is armed once it is over.
+    let sweeps = 0;
+    const sweep = async (): Promise<void> => {
+      await clock.advance(sweeps === 0 ? 0 : interval);
+      sweeps++;
+      await vi.waitFor(() => expect(armed()).toBe(sweeps), WAIT);
+      expect(pages).toBe(3 * sweeps);
+    };
+    await sweep();
+    expect(reads).toBe(n); // each child's parent, read once
+    // The sweeps of the next 5 minutes list the same children, and read none of their parents again.
+    while (clock.now().getTime() + interval < start + KEPT_PARENT_TRUST_MS) await sweep();
+    expect(sweeps).toBe(KEPT_PARENT_TRUST_MS / interval);
+    expect(reads).toBe(n);
+    expect(await completed()).toBe(n);
+    // Then each parent is read again, and keeps its child.
+    await sweep();
+    expect(reads).toBe(2 * n);
+    expect(await completed()).toBe(n);
+
+    // A failure started again no longer keeps its child, which goes by its own end, within 5 minutes.
+    const restartedAt = clock.now().getTime();
+    await createClient({ store: memory, clock }).startNew('Waiter', { instanceId: 'p0' });
+    await sweepUntil(clock, interval, async () => expect(await memory.getInstance('p0-child')).toBeUndefined());
+    expect(clock.now().getTime() - restartedAt).toBeLessThanOrEqual(KEPT_PARENT_TRUST_MS + interval);
+    expect(await completed()).toBe(n - 1);
+
+    // The failures' period over, every tree goes.
+    await clock.advanceTo(new Date(start + 20 * MINUTE));
+    await sweepUntil(clock, interval, async () => expect((await memory.queryInstances({ pageSize: 1000 })).instances.map((i) => i.instanceId)).toEqual(['p0']));
   });
 
   it('logs a clock that fails to arm the next sweep, with no unhandled rejection', async () => {

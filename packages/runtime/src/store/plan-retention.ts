@@ -66,9 +66,17 @@ export function shortestPeriod(periods: RetentionPeriods): number | undefined {
 export function isDueForPurge(
   state: Pick<InstanceState, 'runtimeStatus' | 'lastUpdatedTime'>, now: Date, periods: RetentionPeriods,
 ): boolean {
-  if (!isTerminalStatus(state.runtimeStatus)) return false;
+  return dueTimeOf(state, periods) <= now.getTime();
+}
+
+/**
+ * The time (ms) at which `state` becomes due on its own ({@link isDueForPurge}): its end plus its status's period, or
+ * `Infinity` for one that has not ended or whose status has no period.
+ */
+function dueTimeOf(state: Pick<InstanceState, 'runtimeStatus' | 'lastUpdatedTime'>, periods: RetentionPeriods): number {
+  if (!isTerminalStatus(state.runtimeStatus)) return Infinity;
   const period = retentionPeriodOf(state.runtimeStatus, periods);
-  return period !== undefined && state.lastUpdatedTime.getTime() + period <= now.getTime();
+  return period === undefined ? Infinity : state.lastUpdatedTime.getTime() + period;
 }
 
 /**
@@ -80,6 +88,16 @@ export function isDueForPurge(
 export function parentKeeps(child: Pick<InstanceState, 'parentCall'>, parent: Pick<InstanceState, 'executionId'>): boolean {
   const execution = child.parentCall?.executionId;
   return execution !== undefined && execution === parent.executionId;
+}
+
+/**
+ * An ended parent execution found keeping its sub-orchestrations: it keeps those that name `executionId` (their
+ * `parentCall.executionId`) until `until` (ms) at least, as long as it is still that execution. See
+ * {@link planRetention}'s `keeping`.
+ */
+export interface KeptParent {
+  readonly executionId: string;
+  readonly until: number;
 }
 
 /** The decision of {@link planRetention}: which parents to read first, or which instances to purge on which conditions. */
@@ -95,6 +113,12 @@ export type RetentionDecision =
      * ({@link membersLeft}).
      */
     readonly dependsOn: ReadonlyMap<string, readonly string[]>;
+    /**
+     * The ended parents (by instance id) that this decision found keeping a due sub-orchestration, each until the
+     * time the ended ancestor that keeps it becomes due (`Infinity` for a status without a period); absent when none.
+     * A caller may give them back as `keeping` to later decisions, so as not to read those parents again.
+     */
+    readonly keeps?: ReadonlyMap<string, KeptParent>;
   };
 
 /**
@@ -117,6 +141,12 @@ export type RetentionDecision =
  * while an ancestor is still there to change, and one found changed (a parent rewound, which reruns its failed
  * sub-orchestrations in place) takes it out of the purge ({@link membersLeft}).
  *
+ * `keeping` holds what earlier decisions found (their `keeps`): an ancestor neither listed nor read that is known there
+ * to keep the execution that started the one below until after `now` keeps the candidate, with no read. That only ever keeps
+ * more: an ended parent that is rewound keeps its children longer anyway, and one started again or purged by hand
+ * since (whose children then go by their own end) keeps them until the caller stops giving it. Only ended parents are
+ * found keeping (`keeps`): a running one changes execution on its own (`continueAsNew`), and is read each time.
+ *
  * @example
  * ```ts
  * planRetention(page.instances, new Map(), now, { completed: 3_600_000 }); // { kind: 'read', instanceIds: [parent ids] } or { kind: 'purge', members }
@@ -124,11 +154,14 @@ export type RetentionDecision =
  */
 export function planRetention(
   candidates: readonly InstanceState[], parents: ReadonlyMap<string, InstanceState | undefined>, now: Date, periods: RetentionPeriods,
+  keeping: ReadonlyMap<string, KeptParent> = new Map(),
 ): RetentionDecision {
   const listed = new Map(candidates.map((state) => [state.instanceId, state]));
   const read = new Set<string>();
   const members: PurgeMember[] = [];
   const dependsOn = new Map<string, readonly string[]>();
+  const keeps = new Map<string, KeptParent>();
+  const nowMs = now.getTime();
   for (const candidate of candidates) {
     if (!isDueForPurge(candidate, now, periods)) continue;
     let kept = false;
@@ -140,12 +173,22 @@ export function planRetention(
       seen.add(parentId);
       const parent = parents.has(parentId) ? parents.get(parentId) : listed.get(parentId);
       if (parent === undefined && !parents.has(parentId)) {
-        read.add(parentId);
-        kept = true; // undecided until the parent is read
+        // Not read: known to keep it (and so the due ancestors below, for as long), else undecided until it is read.
+        const known = keeping.get(parentId);
+        if (known !== undefined && known.until > nowMs && known.executionId === state.parentCall?.executionId) {
+          for (const above of chain) keeps.set(above.instanceId, { executionId: above.executionId, until: known.until });
+        } else {
+          read.add(parentId);
+        }
+        kept = true;
         break;
       }
       if (parent === undefined || !parentKeeps(state, parent)) break;
       if (!isDueForPurge(parent, now, periods)) {
+        if (isTerminalStatus(parent.runtimeStatus)) {
+          const until = dueTimeOf(parent, periods);
+          for (const above of [parent, ...chain]) keeps.set(above.instanceId, { executionId: above.executionId, until });
+        }
         kept = true;
         break;
       }
@@ -161,7 +204,8 @@ export function planRetention(
       members.push({ instanceId: state.instanceId, executionId: state.executionId, version: state.version });
     });
   }
-  return read.size > 0 ? { kind: 'read', instanceIds: [...read] } : { kind: 'purge', members, dependsOn };
+  if (read.size > 0) return { kind: 'read', instanceIds: [...read] };
+  return keeps.size > 0 ? { kind: 'purge', members, dependsOn, keeps } : { kind: 'purge', members, dependsOn };
 }
 
 /**

@@ -4,7 +4,9 @@ import { readClock } from '../model/validation.js';
 import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from '../env/clock.js';
 import type { Logger } from '../env/logger.js';
 import { MAX_PURGE_SET } from '../store/plan-tree-purge.js';
-import { membersLeft, planRetention, retainedStatuses, retentionCutoff, shortestPeriod, type RetentionPeriods } from '../store/plan-retention.js';
+import {
+  membersLeft, planRetention, retainedStatuses, retentionCutoff, shortestPeriod, type KeptParent, type RetentionPeriods,
+} from '../store/plan-retention.js';
 import type { PurgeMember, Store } from '../store/store.js';
 import { onNextMacrotask } from './turns.js';
 
@@ -44,6 +46,14 @@ export const RETENTION_PAGES_PER_SWEEP = 10;
 const BACKLOG_SWEEP_MS = 1000;
 /** How many times a sweep sends one set of members, each time without the one the store found changed. */
 const SET_ATTEMPTS = 3;
+/**
+ * How long a sweeper trusts, without reading it again, that an ended parent keeps its sub-orchestrations
+ * (`planRetention`'s `keeps`): until that parent becomes due, and this long at most. A sub-orchestration whose ended
+ * parent is started again or purged by hand meanwhile (and so goes by its own end) is purged up to this much later.
+ */
+export const KEPT_PARENT_TRUST_MS = 300_000;
+/** Most ended parents a sweeper remembers as keeping their sub-orchestrations (the earliest noted go first). */
+export const MAX_KEPT_PARENTS = 10_000;
 
 /** The interval of `options` (see {@link RetentionOptions.intervalMs}). */
 export function retentionIntervalMs(options: RetentionOptions): number {
@@ -73,7 +83,8 @@ export interface RetentionSweepOptions {
  * {@link RETENTION_PAGES_PER_SWEEP} pages and waits a macrotask between two, so steps and timers go on meanwhile; the
  * next sweep goes on where it stopped (its continuation token), a second later when it stopped with more left after
  * purging something, an interval later when it purged nothing (instances kept by their parents are not read again
- * every second). A sweep that fails is logged and the next one tries again, from the start; one that finds the store
+ * every second). An ended parent found keeping a due sub-orchestration is remembered (`#keeping`) and not read again
+ * until it becomes due, or for {@link KEPT_PARENT_TRUST_MS}. A sweep that fails is logged and the next one tries again, from the start; one that finds the store
  * closed for good (`isStoreClosed`) ends the sweeps, unlogged (the worker hears of that from its own calls). A clock
  * whose `setTimeout` throws ends them too, logged.
  */
@@ -88,6 +99,12 @@ export class RetentionSweep {
   readonly #tokens = new Map<OrchestrationRuntimeStatus, string>();
   /** The index of the status the next sweep begins with: the one the last stopped in at its bound of pages. */
   #from = 0;
+  /**
+   * The ended parents found keeping their sub-orchestrations, each until it becomes due or for
+   * {@link KEPT_PARENT_TRUST_MS} (whichever comes first), at most {@link MAX_KEPT_PARENTS}: a sweep reads no parent
+   * known here (a week-long failure's completed children, listed by each sweep, cost no read of their parent).
+   */
+  readonly #keeping = new Map<string, KeptParent>();
 
   constructor(options: RetentionSweepOptions) {
     this.#o = options;
@@ -207,14 +224,26 @@ export class RetentionSweep {
   async #purgeDue(candidates: readonly InstanceState[], now: Date): Promise<number | false> {
     const { store, retention, bounded } = this.#o;
     const parents = new Map<string, InstanceState | undefined>();
-    let decision = planRetention(candidates, parents, now, retention);
+    const keeping = this.#keeping;
+    let decision = planRetention(candidates, parents, now, retention, keeping);
     while (decision.kind === 'read') {
       if (this.#stopped) return false;
       const read = await Promise.all(decision.instanceIds.map((id) => bounded(() => store.getInstance(id), 'getInstance')));
       decision.instanceIds.forEach((id, i) => parents.set(id, read[i]));
-      decision = planRetention(candidates, parents, now, retention);
+      decision = planRetention(candidates, parents, now, retention, keeping);
     }
-    const { members, dependsOn } = decision;
+    const { members, dependsOn, keeps } = decision;
+    if (keeps) {
+      const trustedUntil = now.getTime() + KEPT_PARENT_TRUST_MS;
+      for (const [id, kept] of keeps) {
+        keeping.delete(id); // noted again last: the earliest noted go first
+        keeping.set(id, { executionId: kept.executionId, until: Math.min(kept.until, trustedUntil) });
+      }
+      for (const id of keeping.keys()) {
+        if (keeping.size <= MAX_KEPT_PARENTS) break;
+        keeping.delete(id);
+      }
+    }
     // The members found changed: neither they nor the members decided on their snapshots (a sub-orchestration its
     // rewound parent keeps again) are sent, in this set or a later one.
     const changedMembers = new Set<string>();
