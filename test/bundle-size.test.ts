@@ -1271,12 +1271,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, a retention sweep remembers the ended parents it found keeping their sub-orchestrations (until they fall
  * due, 5 min at most) instead of reading them at every sweep: 45,775 / 57,337 / 87,435 -> 45,979 / 57,531 / 87,648 B
  * (+204 / +194 / +213).
+ * 2026-12-05, fork an instance (`DurableClient.fork`: forkHistory's cut, decideFork, the local and remote client's fork):
+ * 45,979 / 57,531 / 87,648 / 12,494 -> 46,798 / 58,423 / 88,503 / 12,585 B (+819 / +892 / +855 / +91), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 45_979 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 57_531 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 87_648 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 12_494 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 46_798 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 58_423 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 88_503 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 12_585 },
 ];
 
 describe('bundle size', () => {

@@ -12,7 +12,7 @@ export { createRuntime, type Runtime, type RuntimeOptions } from './runtime/crea
 export { createClient, type CreateClientOptions } from './client/create-client.js';
 export type {
   BulkCommandOptions, BulkCommandResult, BulkTerminateOptions, CheckStatusResponseOptions, DurableClient, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions,
-  InstanceFilter, InstancesPage, ListInstancesQuery, LocalDurableClient, PurgeInstanceOptions, PurgeInstancesFilter, PurgeResult, RaiseEventOptions, RestartOptions,
+  ForkOptions, InstanceFilter, InstancesPage, ListInstancesQuery, LocalDurableClient, PurgeInstanceOptions, PurgeInstancesFilter, PurgeResult, RaiseEventOptions, RestartOptions,
   SignalWithStartOptions, StartNewOptions, TerminateOptions, WaitForCompletionOrCheckStatusOptions,
 } from './client/durable-client.js';
 export type { StartIfExists } from './model/write-set.js';

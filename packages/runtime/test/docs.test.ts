@@ -22,6 +22,7 @@ describeReadmeExamples(new URL('../README.md', import.meta.url), new URL('./.doc
   ['approved'],
   [2, 1, { instancesAffected: 3, instancesSkipped: 0 }],
   ['Completed', true],
+  ['Completed', 'shipped with receipt 1 for 40', 1],
 ]);
 
 // docs/testing.md: the testing and samples entries (its conformance block only registers suites, so it is typechecked).

@@ -3,11 +3,11 @@ import {
   type CheckStatusResponseOptions, type Clock, type DurableClient,
   type GetStatusOptions, type HistoryEvent, type HttpManagementPayload, type HttpManagementPayloadOptions,
   type InstanceFilter, type InstancesPage, type InstanceStatus, type ListInstancesQuery, type PurgeInstancesFilter,
-  type PurgeInstanceOptions, type PurgeResult, type RaiseEventOptions, type TerminateOptions, type RestartOptions, type SignalWithStartOptions, type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
+  type PurgeInstanceOptions, type PurgeResult, type RaiseEventOptions, type TerminateOptions, type RestartOptions, type ForkOptions, type SignalWithStartOptions, type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
 } from '@durable-rx/runtime';
 import {
   BULK_REQUEST_SIZE, bulkFilter, FIRST_ANSWER_GRACE_MS, assertValidInstanceId, readBulkOptions, type BulkCommand, assertValidName, awaitTerminatedTree, childSettled, childrenTerminatedWith, COMMAND_APPLIED_TIMEOUT_MS, createCheckStatusResponseOf,
-  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, idempotencyKeyHeader, isBoolean, isDate, isHeaderText, isIdempotencyKey, isInstanceId, isReason, isRetryable, isRetryableError, isStartIfExists, isTags, MAX_PAGE_SIZE, noStatusError, readChecked, readRecursive, readRestartOptions, readSignalWithStartOptions,
+  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, idempotencyKeyHeader, isBoolean, isDate, isHeaderText, isIdempotencyKey, isInstanceId, isReason, isRetryable, isRetryableError, isStartIfExists, isTags, MAX_PAGE_SIZE, noStatusError, readChecked, readForkOptions, readRecursive, readRestartOptions, readSignalWithStartOptions,
   statusChangesMissed,
   type StatusStamp,
   readTimeoutMs, toPlainJson, toTerminateReason,
@@ -340,6 +340,17 @@ export class RemoteClient implements DurableClient {
     // Always sent: the route's own default is Durable Functions' (a new id), the client method's is to keep the id.
     const path = `${instancePath(instanceId)}/restart?restartWithNewInstanceId=${restartWithNewInstanceId}`;
     return member(await this.#request('POST', path), 'id', 'string');
+  }
+
+  /**
+   * `POST /instances/{id}/fork` (the server's durable-rx extension; see `DurableClient.fork`), its options checked here
+   * first by the shared rule (a bad `newInstanceId` or `keepResults` never reaches the server). Resolves with the fork's id.
+   */
+  async fork(instanceId: string, options: ForkOptions = {}): Promise<string> {
+    const path = instancePath(instanceId);
+    const { newInstanceId, keepResults } = readForkOptions(options);
+    const query = queryString({ newInstanceId, keepResults: keepResults === undefined ? undefined : String(keepResults) });
+    return member(await this.#request('POST', `${path}/fork${query === '' ? '' : `?${query}`}`), 'id', 'string');
   }
 
   async purgeInstanceHistory(instanceId: string, options?: PurgeInstanceOptions): Promise<PurgeResult> {

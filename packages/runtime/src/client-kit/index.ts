@@ -24,7 +24,7 @@ export { toPlainJson, toTerminateReason, type JsonValue } from '../model/json.js
 export { isRemoteStoreLost, isRetryable, isRetryableError } from '../model/errors/retryable.js';
 export {
   assertValidInstanceId, assertValidName, httpBaseUrl, idempotencyKeyHeader, isBoolean, isDate, isHeaderText, isIdempotencyKey, isInstanceId, isReason, isStartIfExists, isTags,
-  CLOCK_METHODS, hasMethods, isCount, isDelayMs, isFunction, isTimeoutMs, readChecked, readOptions, readRecursive, readRestartOptions, readTimeoutMs, type MemberCheck,
+  CLOCK_METHODS, hasMethods, isCount, isDelayMs, isFunction, isTimeoutMs, readChecked, readOptions, readForkOptions, readRecursive, readRestartOptions, readTimeoutMs, type MemberCheck,
   resolveTimeoutMs, runtimeStatusNamed, validateInstanceFilter, validateInstanceQuery, validatePurgeFilter,
   type ValidInstanceFilter, type ValidInstanceQuery, type ValidPurgeFilter,
 } from '../model/validation.js';

@@ -369,6 +369,20 @@ export interface RestartOptions {
   readonly restartWithNewInstanceId?: boolean | undefined;
 }
 
+/** Options of {@link DurableClient.fork}. */
+export interface ForkOptions {
+  /** The fork's id. Default: a new random id. Checked as `startNew`'s `instanceId`; one that any instance has: 409. */
+  readonly newInstanceId?: string | undefined;
+  /**
+   * How many of the source's results the fork keeps: its activity, sub-orchestration, timer and external-event results
+   * (completions and failures), counted in the order the orchestrator received them, up to the end of its current
+   * execution. 0 starts the fork afresh; default: all of them (the fork gets back every result and makes anew the
+   * calls still waiting for one; a Completed source's fork completes again with the same output without running an
+   * activity, a Failed one's fails again unless its code changed: keep fewer to rerun the failed call).
+   */
+  readonly keepResults?: number | undefined;
+}
+
 /** Options of {@link DurableClient.createCheckStatusResponse}. */
 export interface CheckStatusResponseOptions extends HttpManagementPayloadOptions {
   /**
@@ -663,6 +677,37 @@ export interface DurableClient {
    * that has the orchestrator claims it (one without it fails it, as any start of a name it does not have).
    */
   restart(instanceId: string, options?: RestartOptions): Promise<string>;
+  /**
+   * Forks an instance into a new one (DBOS's `forkWorkflow`, Temporal's reset into a new run): the fork runs the same
+   * orchestrator with the same input and tags, as a top-level instance, from a snapshot of the source's current
+   * execution. It gets back the first `keepResults` results the source received ({@link ForkOptions.keepResults}:
+   * activity, sub-orchestration, timer and external-event results, in the order received; default all of them), so the
+   * calls that made them are not made again, and runs everything after them again: a call the source made but whose
+   * result is not kept is made anew (an activity runs again, a timer is created again for the time the replay gives
+   * it, so one due already fires at once; a sub-orchestration starts as a child of the fork), and the code goes on from
+   * there. Resolves with the fork's id once it is committed: Running (its history holds the kept results and an
+   * `ExecutionRewound`, reason `forked from "<source>"`, is queued for its first step), or Pending when it keeps no
+   * result (a new start with the source's input). The source is not changed, whatever its status (Pending, Running,
+   * Suspended, Completed, Failed, Terminated; one that continued as new is forked from its current execution).
+   *
+   * The fork's `ctx.instanceId` and `newGuid()` are its own. A sub-orchestration the source called without an id gets
+   * the fork's id for it (kept or called anew); one called with an id the code gave is called with that id again, and
+   * fails (`InstanceAlreadyExistsError`) while the source's child of that id is still active. A code that derives a
+   * child id from `ctx.instanceId` itself replays a kept call with another id, and the fork fails with
+   * `NonDeterminismError`: keep only the results before such a call.
+   *
+   * Unknown source: 404. `newInstanceId` not a valid id, `keepResults` not an integer from 0 to the number of results
+   * the source recorded, or an orchestrator this runtime does not know (as `restart`): 400. `newInstanceId` taken by
+   * any instance: 409 (`InstanceAlreadyExistsError`). Each writes nothing.
+   *
+   * @example
+   * ```ts
+   * // Run an order again from its second activity on, keeping the first activity's result.
+   * const forkId = await client.fork(orderId, { keepResults: 1 });
+   * const done = await client.waitForCompletion(forkId);
+   * ```
+   */
+  fork(instanceId: string, options?: ForkOptions): Promise<string>;
   /**
    * Deletes a terminal instance, its history and messages; 0 for an unknown id, 409 for an instance that is not
    * terminal. With `{ recursive: true }` ({@link PurgeInstanceOptions}) the sub-orchestrations its last execution

@@ -4,7 +4,7 @@
 // merge, a serial read, a distinct map) are written out.
 import { Observable, type Observer, type Subscription } from 'rxjs';
 import {
-  decideRestart, decideResume, decideRewind, decideSend, decideSignalWithStart, decideStart, isDelayedStart, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf, unrecordedRewindOf,
+  decideFork, decideRestart, decideResume, decideRewind, decideSend, decideSignalWithStart, decideStart, isDelayedStart, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf, unrecordedRewindOf,
   type DirectDecision, type DirectInput,
 } from '../engine/decide-step.js';
 import { TERMINATE_ACCEPTED, TERMINATE_BY_ACCEPTED } from './terminate-accepted.js';
@@ -29,7 +29,7 @@ import { copyStoreValue, toPlainJson, toTerminateReason, type JsonValue } from '
 import type { MessageEvent } from '../model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteSet } from '../model/write-set.js';
 import {
-  assertValidInstanceId, assertValidName, isBoolean, isDate, isIdempotencyKey, isInstanceId, isReason, isStartIfExists, isTags, readChecked, readClock, readRecursive, readRestartOptions, readTimeoutMs,
+  assertValidInstanceId, assertValidName, isBoolean, isDate, isIdempotencyKey, isInstanceId, isReason, isStartIfExists, isTags, readChecked, readClock, readForkOptions, readRecursive, readRestartOptions, readTimeoutMs,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
 } from '../model/validation.js';
 import { assertStoreFilters, matchesQuery, MAX_PAGE_SIZE, pageKeyOf, pageOrderOf, type PageKey } from '../store/store-helpers.js';
@@ -42,7 +42,7 @@ import type { Clock } from '../env/clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
 import type {
   CheckStatusResponseOptions, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions,
-  BulkCommandOptions, BulkCommandResult, BulkTerminateOptions, InstanceFilter, InstancesPage, ListInstancesQuery, LocalDurableClient, PurgeInstanceOptions, PurgeInstancesFilter, PurgeResult, RaiseEventOptions, RestartOptions, SignalWithStartOptions, StartNewOptions,
+  BulkCommandOptions, BulkCommandResult, BulkTerminateOptions, ForkOptions, InstanceFilter, InstancesPage, ListInstancesQuery, LocalDurableClient, PurgeInstanceOptions, PurgeInstancesFilter, PurgeResult, RaiseEventOptions, RestartOptions, SignalWithStartOptions, StartNewOptions,
   TerminateOptions, WaitForCompletionOrCheckStatusOptions,
 } from './durable-client.js';
 import { BULK_CONCURRENCY, bulkFilter, readBulkOptions, type BulkCommand } from './bulk-command.js';
@@ -308,25 +308,36 @@ export class LocalClient implements LocalDurableClient {
         history: history.map(!showHistoryOutput ? withoutPayload : showInput === false ? withoutInput : ownEvent),
       }
     );
-    if (showHistory && this.#store.getInstanceHistory) {
-      // One reading of the instance with its own history (`Store.getInstanceHistory`): nothing to check, no retry.
+    if (showHistory) {
+      const read = await this.#snapshot(instanceId);
+      return read && shown(read.state, read.history);
+    }
+    const state = await this.#read(instanceId);
+    return state && toInstanceStatus(state, { showInput });
+  }
+
+  /**
+   * The state of an instance with its current history, of one reading (`undefined`: no such instance): in one call
+   * where the store reads both at once (`Store.getInstanceHistory`), otherwise the history read is the state's only
+   * when the instance still shows that history once it has answered (`eventsOfHistory`); if not, both are read again,
+   * at most HISTORY_READ_ATTEMPTS times (an instance that moves on faster than its history reads: UnavailableError).
+   */
+  async #snapshot(instanceId: string): Promise<{ state: InstanceState; history: readonly HistoryEvent[] } | undefined> {
+    if (this.#store.getInstanceHistory) {
       const { events, after } = await this.#readHistory(instanceId, 0);
-      return after && shown(after, events);
+      return after && { state: after, history: events };
     }
     let state = await this.#read(instanceId);
-    // The status and the history of one reading: the history read is the status's only when the instance still shows
-    // that history once it has answered (`eventsOfHistory`); otherwise both are read again, at most
-    // HISTORY_READ_ATTEMPTS times (an instance that moves on faster than its history reads: UnavailableError).
-    for (let attempt = 1; state && showHistory; attempt++) {
+    for (let attempt = 1; state; attempt++) {
       const { events, after } = await this.#readHistory(instanceId, 0);
       const history = eventsOfHistory(state, 0, events, after);
-      if (history) return shown(state, history);
+      if (history) return { state, history };
       if (attempt === HISTORY_READ_ATTEMPTS) {
         throw new UnavailableError(`The history of ${JSON.stringify(instanceId)} started over at each read; try again`);
       }
       state = after; // undefined: purged in between
     }
-    return state && toInstanceStatus(state, { showInput });
+    return undefined;
   }
 
   async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
@@ -609,6 +620,32 @@ export class LocalClient implements LocalDurableClient {
       held?.();
     }
     return newId;
+  }
+
+  async fork(instanceId: string, options: ForkOptions = {}): Promise<string> {
+    assertValidInstanceId(instanceId);
+    const { newInstanceId, keepResults } = readForkOptions(options);
+    // One snapshot of the source (its state and the history of that state): the source may go on meanwhile, the fork
+    // copies what it had at that reading, and writes nothing of it.
+    const read = await this.#snapshot(instanceId);
+    if (!read) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`);
+    const { state, history } = read;
+    if (this.#known && !this.#known.has(state.name)) {
+      throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(state.name)} is registered`);
+    }
+    const forkId = newInstanceId ?? this.#newId();
+    if (newInstanceId === undefined) assertValidInstanceId(forkId); // a user-supplied newId may make a bad one
+    const writeSet = decideFork({ source: state, history, keepResults, instanceId: forkId, now: this.#now(), newId: this.#newId });
+    // The worker claims nothing until a macrotask after the commit, as after a restart: the caller's reads right after
+    // show the fork as committed.
+    const held = this.#startHandOff?.()?.holdWakes();
+    try {
+      // The store refuses it in the commit's transaction when any instance has the id: 409.
+      await this.#commit(writeSet);
+    } finally {
+      held?.();
+    }
+    return forkId;
   }
 
   async purgeInstanceHistory(instanceId: string, options?: PurgeInstanceOptions): Promise<PurgeResult> {

@@ -14,6 +14,7 @@ import { applyEvent, heldCommands, parentCallOf, startsAnotherExecution } from '
 import {
   firstStepMarker, parentLinkAfter, stepMarkers, suspendedWithNothingDeferred, type OrchestrationExecution, type StepResult,
 } from './orchestration-execution.js';
+import { forkHistory } from './fork-history.js';
 import { rewindHistory } from './rewind-history.js';
 import { recursiveTerminateOf } from './active-children.js';
 
@@ -917,6 +918,51 @@ export function decideRestart(restartedId: string, input: StartInput): WriteSet 
       type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' },
       requires: { instanceId: restartedId, status: 'terminal', operation: 'restart' },
     }],
+  };
+}
+
+/** Everything {@link decideFork} needs. */
+export interface ForkInput {
+  /** The source instance as read. */
+  readonly source: InstanceState;
+  /** The source's current history, read with `source` (one snapshot: `source.historyLength` events). */
+  readonly history: readonly HistoryEvent[];
+  /** How many of the source's results the fork keeps (`forkHistory`); default all. */
+  readonly keepResults?: number | undefined;
+  /** The fork's id. */
+  readonly instanceId: string;
+  readonly now: Date;
+  readonly newId: () => string;
+}
+
+/**
+ * The write set of a fork (`DurableClient.fork`): creates `input.instanceId` with the source's name, input and tags,
+ * no parent, refused with `InstanceAlreadyExistsError` when any instance has the id (`ifExists: 'fail'`). The fork's
+ * history is the source's cut by {@link forkHistory}: when it keeps results, the instance is created Running with that
+ * history and an `ExecutionRewound` (reason `forked from "<source>"`) queued, whose step replays the history and issues
+ * the calls the replay makes anew, as a client's rewind leaves an instance (`decideRewind`); when it keeps none, it
+ * is a start of a new execution with the source's input, Pending, as a restart's. Nothing of the source is written.
+ * `InvalidArgumentError` when `keepResults` is out of range.
+ */
+export function decideFork(input: ForkInput): WriteSet {
+  const { source, instanceId, now, newId } = input;
+  const executionId = newId();
+  const events = forkHistory(input.history, input.keepResults, { instanceId, executionId, input: source.input });
+  const tags = source.tags ? { tags: source.tags } : {};
+  if (events.length === 0) {
+    const { state, message: start } = startOf({ instanceId, name: source.name, input: source.input as JsonValue | undefined, now, newId, ...tags });
+    return { requests: [{ type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' }, ifExists: 'fail' }] };
+  }
+  const rewound: ExecutionRewoundEvent = { type: 'ExecutionRewound', eventId: -1, timestamp: isoTime(now), reason: `forked from ${JSON.stringify(source.instanceId)}` };
+  const state: InstanceState = {
+    instanceId, name: source.name, runtimeStatus: 'Running', createdTime: now, lastUpdatedTime: now, executionId,
+    historyLength: events.length, version: 1, ...(source.input === undefined ? {} : { input: source.input }), ...tags,
+  };
+  return {
+    requests: [
+      { type: 'createInstance', state, message: message(newId(), instanceId, executionId, rewound), ifRunning: { kind: 'fail' }, ifExists: 'fail' },
+      { type: 'replaceHistory', instanceId, events },
+    ],
   };
 }
 

@@ -939,13 +939,7 @@ export class OrchestrationExecution {
 
   /** The id of a sub-orchestration called without one (see {@link ReplayFlag.SubOrchestrationIdPerExecution}). */
   #defaultChildId(eventId: number): string {
-    if (!this.#flags.includes(ReplayFlag.SubOrchestrationIdPerExecution)) return `${this.#instanceId()}:${eventId}`;
-    const execution = `${this.#instanceId()}:${this.#started?.executionId ?? ''}`;
-    const id = `${execution}:${eventId}`;
-    // One that is no valid id (see ReplayFlag.SubOrchestrationIdFits): a name-based uuid stands for the parent's part.
-    return !this.#flags.includes(ReplayFlag.SubOrchestrationIdFits) || isValidInstanceId(id)
-      ? id
-      : `${uuidV5(execution)}:${eventId}`;
+    return defaultChildId(this.#instanceId(), this.#started?.executionId ?? '', eventId, this.#flags);
   }
 
   #createTimer(fireAt: Date): TimerTask {
@@ -1175,6 +1169,26 @@ export function firstStepMarker(timestamp: string, customStatusLimitBytes: numbe
     });
   }
   return firstMarker;
+}
+
+/**
+ * The id of a sub-orchestration called without one, as call `eventId` of execution `executionId` of `instanceId` makes
+ * it under the replay flags `flags` (see {@link ReplayFlag.SubOrchestrationIdPerExecution} and
+ * {@link ReplayFlag.SubOrchestrationIdFits}). The one rule of the engine and of a fork, which renames the recorded
+ * children of its source so that its replay names them alike (`forkHistory`).
+ *
+ * @example
+ * ```ts
+ * defaultChildId('order-1', 'e1', 3, [ReplayFlag.SubOrchestrationIdPerExecution]); // 'order-1:e1:3'
+ * defaultChildId('order-1', 'e1', 3, []); // 'order-1:3'
+ * ```
+ */
+export function defaultChildId(instanceId: string, executionId: string, eventId: number, flags: readonly number[]): string {
+  if (!flags.includes(ReplayFlag.SubOrchestrationIdPerExecution)) return `${instanceId}:${eventId}`;
+  const execution = `${instanceId}:${executionId}`;
+  const id = `${execution}:${eventId}`;
+  // One that is no valid id (see ReplayFlag.SubOrchestrationIdFits): a name-based uuid stands for the parent's part.
+  return !flags.includes(ReplayFlag.SubOrchestrationIdFits) || isValidInstanceId(id) ? id : `${uuidV5(execution)}:${eventId}`;
 }
 
 /** Most characters of a thrown message that a NonDeterminismError copies (the whole is in its cause). */

@@ -233,6 +233,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `POST /instances/{id}/cancel?reason=` (likewise; durable-rx's own: cooperative cancellation, see `DurableClient.cancel`) | 202 once the request is stored | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/rewind?reason=` (likewise) | 202 once the rewind is committed | 400, 403, 404, 409 (not terminal), 410 (Completed/Terminated), 413 (also: the store refused the rewritten history, the instance stays Failed) |
  * | `POST /instances/{id}/restart` (`restartWithNewInstanceId`, default true; `timeout` as for start) | 202 check-status body of the new instance (Pending) | 400, 403, 404, 409 (not terminal), 413 |
+ * | `POST /instances/{id}/fork` (durable-rx's own, `DurableClient.fork`: `newInstanceId`, `keepResults`; `timeout` as for start) | 202 check-status body of the fork | 400 (a bad id, `keepResults` not from 0 to the results recorded), 403, 404, 409 (`newInstanceId` taken), 413 |
  * | `DELETE /instances/{id}` (`recursive=true`, durable-rx's own: its sub-orchestrations too, as `PurgeInstanceOptions.recursive`) | 200 `{ instancesDeleted }` | 400, 404, 409, 503 (with `recursive=true`: the tree kept changing) |
  * | `DELETE /instances` (`createdTimeFrom` required, `createdTimeTo`, `runtimeStatus`, `name`, `tags`; any other parameter but `taskHub`, `connection`, `connectionName`, `code` is 400) | 200 `{ instancesDeleted }` | 400, 404 (none) |
  * | `POST /instances/terminate`, `/suspend`, `/resume`, `/cancel` (durable-rx's own, `DurableClient.terminateBy` and its siblings: the list filters but `showInput` and `top`, `reason`, `limit`, `recursive` for terminate; `x-ms-continuation-token` header; any other parameter but `taskHub`, `connection`, `connectionName`, `code` is 400; body: the reason, as on one instance) | 200 `{ instancesAffected, instancesSkipped, continuationToken? }` (a token when `limit` stopped it or the request was cut short, and more may match) | 400, 403 |
@@ -468,6 +469,23 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     // Durable Functions' route restarts under a new id unless told otherwise (the client method keeps the id).
     const newId = await client.restart(id, { restartWithNewInstanceId: restartWithNewInstanceId ?? true });
     return startedResponse(c, url, root, newId, timeoutSeconds, returnServerErrorOnFailure);
+  });
+
+  app.on('POST', paths('/instances/:id/fork'), async (c) => {
+    const url = new URL(c.req.url);
+    const id = parseInstanceIdSegment(c.req.param('id'));
+    const query = queryOf(url);
+    const newInstanceId = query.value('newInstanceId');
+    const keep = query.value('keepResults');
+    const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(query);
+    const root = rootOf(c, url); // before anything is done, as on start
+    await bodyOf(c, false); // a body is allowed but unused; still size-checked
+    // Checked by the client as `fork`'s options: a count in decimal digits, anything else refused (400).
+    const keepResults = keep === undefined ? undefined : /^\d{1,15}$/.test(keep) ? Number(keep) : keep;
+    const forkId = await client.fork(id, {
+      ...(newInstanceId === undefined ? {} : { newInstanceId }), ...(keepResults === undefined ? {} : { keepResults: keepResults as number }),
+    });
+    return startedResponse(c, url, root, forkId, timeoutSeconds, returnServerErrorOnFailure);
   });
 
   // ------------------------------------------------------------------ streams

@@ -542,6 +542,21 @@ export function readRestartOptions(options: unknown): { readonly restartWithNewI
 }
 
 /**
+ * Checks the options of `fork` (`{ newInstanceId?, keepResults? }`, `undefined` for none): a `newInstanceId` that is
+ * no valid instance id, or a `keepResults` that is no integer >= 0, throws {@link InvalidArgumentError}. (Whether the
+ * source has that many results is the fork's to check, once it read them.)
+ *
+ * @example
+ * ```ts
+ * readForkOptions({ keepResults: 2 }); // { keepResults: 2 }
+ * readForkOptions({ keepResults: -1 }); // throws InvalidArgumentError
+ * ```
+ */
+export function readForkOptions(options: unknown): { readonly newInstanceId?: string; readonly keepResults?: number } {
+  return readChecked(options, 'fork options', { newInstanceId: isInstanceId, keepResults: isCountOrZero });
+}
+
+/**
  * Checks the options of `terminate` or `purgeInstanceHistory` (`{ recursive? }`, `undefined` for none) and returns
  * whether the command goes to the instance's sub-orchestrations too (default `false`). Anything but an object, or a
  * `recursive` that is not a boolean, throws {@link InvalidArgumentError}.

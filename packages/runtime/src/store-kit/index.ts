@@ -54,7 +54,8 @@ export {
 } from '../model/validation.js';
 /** The one check of a time: a Date that holds one (an Invalid Date sorts and compares as no time at all). */
 export { isValidDate } from '../model/validation.js';
-export { decideActivityResult, decideRestart, decideSend, decideStart, type ParentLink, type StartInput } from '../engine/decide-step.js';
+export { decideActivityResult, decideFork, decideRestart, decideSend, decideStart, type ForkInput, type ParentLink, type StartInput } from '../engine/decide-step.js';
+export { forkableResults, forkHistory, type ForkTarget } from '../engine/fork-history.js';
 export { applyEvent } from '../engine/apply-event.js';
 
 export { isStaleResult, type ActivityTask, type Lease, type MessageEvent, type OrchestrationMessage } from '../model/message.js';

@@ -333,6 +333,9 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           () => client.waitForCompletion('opts', null as never),
           () => client.waitForCompletion('opts', throwing as never),
           () => client.restart('opts', null as never),
+          () => client.fork('opts', null as never),
+          () => client.fork('opts', { keepResults: -1 }),
+          () => client.fork('opts', { newInstanceId: '@x' }),
           () => client.instances$(null as never),
           () => client.createHttpManagementPayload('opts', 'http://h.example', null as never),
         ];
@@ -361,6 +364,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           [() => client.instances$({ showInput: 'no' } as never), 'filter.showInput must be a boolean'],
           [() => client.waitForCompletion('named', { timeoutMs: -1 }), 'waitForCompletion options.timeoutMs must be a number >= 0 (ms)'],
           [() => client.restart('named', { restartWithNewInstanceId: 1 } as never), 'restart options.restartWithNewInstanceId must be a boolean'],
+          [() => client.fork('named', { keepResults: 1.5 }), 'fork options.keepResults must be an integer >= 0'],
           [
             () => client.createHttpManagementPayload('named', 'http://h.example', { key: 1 } as never),
             'createHttpManagementPayload options.key must be a string',
@@ -1885,6 +1889,34 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         const [status, stored] = await Promise.all([client.getStatus('ryw-same'), store.getInstance('ryw-same')]);
         expect(stored?.runtimeStatus).toBe('Pending');
         expect(status).toStrictEqual(toInstanceStatus(stored!));
+      });
+    });
+
+    describe('fork', () => {
+      it('forks a failed instance keeping the results before the failure: the kept call is not made again, the failed one is; the source stays Failed', async () => {
+        await client.startNew('StepThenFlaky', { instanceId: 'fk0' });
+        expect((await client.waitForCompletion('fk0', SETTLED)).runtimeStatus).toBe('Failed');
+        // Every result kept (the failure too): the fork fails again, running nothing.
+        const again = await client.fork('fk0');
+        expect((await client.waitForCompletion(again, SETTLED)).runtimeStatus).toBe('Failed');
+        expect([calls.get('Step 1'), calls.get('Flaky')]).toEqual([1, 1]);
+        flakyFixed = true;
+        expect(await client.fork('fk0', { newInstanceId: 'fk0-mended', keepResults: 1 })).toBe('fk0-mended');
+        expect(await client.waitForCompletion('fk0-mended', SETTLED)).toMatchObject({ name: 'StepThenFlaky', runtimeStatus: 'Completed', output: 10 + 11 });
+        expect([calls.get('Step 1'), calls.get('Flaky')]).toEqual([1, 2]);
+        expect((await client.getStatus('fk0'))?.runtimeStatus).toBe('Failed');
+      });
+
+      it('refuses an unknown source (404), keepResults beyond the results recorded (400) and a taken id (409), writing nothing', async () => {
+        await client.startNew('Echo', { instanceId: 'fk1', input: 1 });
+        await client.waitForCompletion('fk1', SETTLED);
+        await expect(client.fork('fk-none')).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
+        await expect(client.fork('fk1', { keepResults: 1 })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        await expect(client.fork('fk1', { newInstanceId: 'fk1' })).rejects.toMatchObject({ code: 'instance-already-exists', status: 409 });
+        expect((await client.getStatusAll()).map((s) => s.instanceId)).toEqual(['fk1']);
+        // Nothing recorded to keep: a new start with the source's input.
+        const fresh = await client.fork('fk1', { keepResults: 0 });
+        expect(await client.waitForCompletion(fresh, SETTLED)).toMatchObject({ name: 'Echo', output: 1, input: 1 });
       });
     });
 

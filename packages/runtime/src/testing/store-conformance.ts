@@ -618,6 +618,158 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       });
     });
 
+    describe('a fork (DurableClient.fork)', () => {
+      /** Activity runs by input, for a test to count. */
+      const forkRuns = () => {
+        const runs = new Map<string, number>();
+        const Count: Activity = (input) => {
+          runs.set(String(input), (runs.get(String(input)) ?? 0) + 1);
+          return String(input).toUpperCase();
+        };
+        return { runs, Count, of: (input: string) => runs.get(input) ?? 0 };
+      };
+      /** Two activities, a wait for `go` (custom status `waiting`), a third activity. */
+      const ForkSeq: Orchestrator = function* (ctx) {
+        const a: unknown = yield ctx.callActivity('Count', 'a');
+        const b: unknown = yield ctx.callActivity('Count', 'b');
+        ctx.setCustomStatus('waiting');
+        const go: unknown = yield ctx.waitForExternalEvent('go');
+        const c: unknown = yield ctx.callActivity('Count', 'c');
+        return [a, b, go, c, ctx.getInput()];
+      };
+      /** A sub-orchestration (id of the engine's), a timer, a fan-out of two activities. */
+      const ForkTree: Orchestrator = function* (ctx) {
+        const child: unknown = yield ctx.callSubOrchestrator('ForkSeqChild', undefined);
+        yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 1));
+        const fan: unknown = yield ctx.Task.all([ctx.callActivity('Count', 'x'), ctx.callActivity('Count', 'y')]);
+        return [child, fan];
+      };
+      const ForkSeqChild: Orchestrator = function* (ctx) {
+        return yield ctx.callActivity('Count', 'child');
+      };
+      const forkRuntime = async (store: Store, count: Activity, more: Record<string, Orchestrator> = {}) => runtimeOn(store, `fork-${randomId()}`, {
+        orchestrators: { ForkSeq, ForkTree, ForkSeqChild, ...more }, activities: { Count: count },
+      });
+      const waiting = (client: DurableClient, id: string) =>
+        within(firstValueFrom(client.customStatus$(id).pipe(filter((v) => v === 'waiting'))), `${id} waiting for go`);
+      const snapshot = async (store: Store, client: DurableClient, id: string) => ({
+        status: await client.getStatus(id, { showHistory: true, showHistoryOutput: true }), version: (await store.getInstance(id))?.version,
+      });
+
+      it('keeps the first results of a running instance without running their activities again, runs the rest, and leaves the source as it was', async () => {
+        const store = await open();
+        const count = forkRuns();
+        const { client } = await forkRuntime(store, count.Count);
+        await client.startNew('ForkSeq', { instanceId: 'src', input: 'in', tags: { team: 't' } });
+        await waiting(client, 'src');
+        const before = await snapshot(store, client, 'src');
+        expect(await client.fork('src', { newInstanceId: 'f1', keepResults: 1 })).toBe('f1');
+        // Read-your-writes: the fork is there, Running with the kept result, a top-level instance with the source's name,
+        // input and tags.
+        const forked = (await client.getStatus('f1', { showHistory: true }))!;
+        expect(forked).toMatchObject({ name: 'ForkSeq', runtimeStatus: 'Running', input: 'in', tags: { team: 't' } });
+        expect(forked.parentInstanceId).toBeUndefined();
+        expect(forked.history!.filter((e) => e.type === 'TaskCompleted')).toHaveLength(1);
+        await waiting(client, 'f1');
+        await client.raiseEvent('f1', 'go', 'g');
+        expect(await client.waitForCompletion('f1', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['A', 'B', 'g', 'C', 'in'] });
+        // `a` was kept (run once, by the source); `b` ran again in the fork; `c` ran in the fork only.
+        expect([count.of('a'), count.of('b'), count.of('c')]).toEqual([1, 2, 1]);
+        expect(await snapshot(store, client, 'src')).toEqual(before);
+        await client.raiseEvent('src', 'go', 's');
+        expect(await client.waitForCompletion('src', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['A', 'B', 's', 'C', 'in'] });
+      });
+
+      it('forks an ended instance: keeping every result it completes again running no activity; keeping none it runs everything again', async () => {
+        const store = await open();
+        const count = forkRuns();
+        const { client } = await forkRuntime(store, count.Count);
+        await client.startNew('ForkSeq', { instanceId: 'done' });
+        await waiting(client, 'done');
+        await client.raiseEvent('done', 'go', 1);
+        const done = await client.waitForCompletion('done', SETTLED);
+        const all = await client.fork('done');
+        expect(await client.waitForCompletion(all, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: done.output });
+        expect([...count.runs.values()]).toEqual([1, 1, 1]);
+        // None kept: a new start with the source's input, Pending as it resolves.
+        await client.fork('done', { newInstanceId: 'again', keepResults: 0 });
+        expect((await client.getStatus('again'))?.runtimeStatus).toBe('Pending');
+        await waiting(client, 'again');
+        await client.raiseEvent('again', 'go', 2);
+        expect(await client.waitForCompletion('again', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['A', 'B', 2, 'C', null] });
+        expect([count.of('a'), count.of('b'), count.of('c')]).toEqual([2, 2, 2]);
+        // A terminated instance: its fork goes on where it was stopped.
+        await client.startNew('ForkSeq', { instanceId: 'stopped', input: 3 });
+        await waiting(client, 'stopped');
+        await client.terminate('stopped', 'enough');
+        await client.waitForCompletion('stopped', SETTLED);
+        const resumed = await client.fork('stopped', { newInstanceId: 'resumed' });
+        await waiting(client, resumed);
+        await client.raiseEvent(resumed, 'go', 'r');
+        expect(await client.waitForCompletion(resumed, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['A', 'B', 'r', 'C', 3] });
+        expect((await client.getStatus('stopped'))?.runtimeStatus).toBe('Terminated');
+        expect([count.of('a'), count.of('b')]).toEqual([3, 3]);
+      });
+
+      it('keeps a sub-orchestration\u2019s result and a fired timer, runs a fan-out again; keeping none starts the child anew as the fork\u2019s own', async () => {
+        const store = await open();
+        const count = forkRuns();
+        const { client } = await forkRuntime(store, count.Count);
+        await client.startNew('ForkTree', { instanceId: 'tree' });
+        const done = await client.waitForCompletion('tree', SETTLED);
+        expect(done).toMatchObject({ runtimeStatus: 'Completed', output: ['CHILD', ['X', 'Y']] });
+        // Results: the child's, the timer's, then x's and y's (in either order): keep the first two.
+        await client.fork('tree', { newInstanceId: 'tree-2', keepResults: 2 });
+        expect((await client.waitForCompletion('tree-2', SETTLED)).output).toEqual(done.output);
+        expect([count.of('child'), count.of('x'), count.of('y')]).toEqual([1, 2, 2]);
+        await client.fork('tree', { newInstanceId: 'tree-0', keepResults: 0 });
+        expect((await client.waitForCompletion('tree-0', SETTLED)).output).toEqual(done.output);
+        expect(count.of('child')).toBe(2);
+        const children = (await client.listInstances({})).instances.filter((s) => s.parentInstanceId !== undefined);
+        expect(children.map((s) => s.parentInstanceId).sort()).toEqual(['tree', 'tree-0']);
+      });
+
+      it('forks an instance that continued as new from its current execution, with that execution\u2019s input', async () => {
+        const store = await open();
+        const count = forkRuns();
+        const { client } = await forkRuntime(store, count.Count, {
+          Loop: function* (ctx) {
+            const n = ctx.getInput<number>();
+            const r: unknown = yield ctx.callActivity('Count', `loop${n}`);
+            if (n < 2) {
+              ctx.continueAsNew(n + 1);
+              return undefined;
+            }
+            return r;
+          },
+        });
+        await client.startNew('Loop', { instanceId: 'loop', input: 0 });
+        await client.waitForCompletion('loop', SETTLED);
+        const fork = await client.fork('loop');
+        expect(await client.waitForCompletion(fork, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'LOOP2', input: 2 });
+        expect([count.of('loop0'), count.of('loop2')]).toEqual([1, 1]);
+      });
+
+      it('refuses an unknown source (404), a bad id or keepResults (400), and a taken id (409), writing nothing', async () => {
+        const store = await open();
+        const count = forkRuns();
+        const { client } = await forkRuntime(store, count.Count);
+        await client.startNew('ForkSeq', { instanceId: 'src' });
+        await waiting(client, 'src');
+        await client.startNew('ForkSeq', { instanceId: 'other' });
+        const before = (await client.listInstances({})).instances.map((s) => s.instanceId).sort();
+        await expect(client.fork('nobody')).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
+        for (const options of [{ keepResults: 3 }, { keepResults: -1 }, { keepResults: 1.5 }, { newInstanceId: 'a/b' }, { newInstanceId: '' }, 'x']) {
+          await expect(client.fork('src', options as never), JSON.stringify(options)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
+        }
+        await expect(client.fork('src', { newInstanceId: 'src' })).rejects.toMatchObject({ code: 'instance-already-exists', status: 409 });
+        await expect(client.fork('src', { newInstanceId: 'other', keepResults: 2 })).rejects.toMatchObject({ code: 'instance-already-exists', status: 409 });
+        expect((await client.listInstances({})).instances.map((s) => s.instanceId).sort()).toEqual(before);
+        // Two results recorded: keeping both is taken.
+        expect(await client.fork('src', { keepResults: 2, newInstanceId: 'both' })).toBe('both');
+      });
+    });
+
     describe('signal-with-start (CreateInstanceWrite.signal)', () => {
       /** A client's signal-with-start of `request` with the event `name` (`data`), as decideSignalWithStart writes it. */
       const signalWithStart = (store: Store, request: CreateInstanceRequest, name: string, data?: unknown) =>

@@ -1,0 +1,167 @@
+import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
+import { assertNever, type ExecutionStartedEvent, type HistoryEvent } from '../model/history-event.js';
+import { defaultChildId } from './orchestration-execution.js';
+
+/** The new instance a {@link forkHistory} is written for. */
+export interface ForkTarget {
+  /** The fork's instance id. */
+  readonly instanceId: string;
+  /** The fork's execution id. */
+  readonly executionId: string;
+  /**
+   * The source's input (its state's): put back into a start recorded without it (`payloadRefused`), as a rewind does.
+   */
+  readonly input?: unknown;
+}
+
+/**
+ * How many results of `history` (one execution's) a fork may keep ({@link forkHistory}): the activity,
+ * sub-orchestration, timer and external-event results (`TaskCompleted`, `TaskFailed`, `SubOrchestrationInstanceCompleted`,
+ * `SubOrchestrationInstanceFailed`, `TimerFired`, `EventRaised`) the orchestrator received, in the order it received
+ * them: those recorded before the execution ended (a result recorded after its `ExecutionCompleted`,
+ * `ExecutionTerminated` or `ContinueAsNew` was recorded and ignored) and before the first one recorded without its
+ * payload (`payloadRefused`: there is nothing to replay).
+ *
+ * @example
+ * ```ts
+ * forkableResults(history); // 3: two activity results and a fired timer
+ * ```
+ */
+export function forkableResults(history: readonly HistoryEvent[]): number {
+  return scan(history).results.length;
+}
+
+/**
+ * The history of a fork of an instance whose current execution recorded `history`, keeping its first `keepResults`
+ * results ({@link forkableResults}; default all of them) and nothing after the last of them: the one rule of
+ * `DurableClient.fork`. Pure.
+ *
+ * - The fork's replay gets back the kept results as the source received them, so the calls that made them are not
+ *   made again (their `TaskScheduled`, `TimerCreated` and `SubOrchestrationInstanceCreated` events stay).
+ * - Every call made before the cut whose result is not kept loses its scheduling event: the replay makes it anew, and
+ *   the fork's first step issues it (an activity runs again, a timer is created again for the time the replay gives
+ *   it, a sub-orchestration starts as a child of the fork). Calls made after the cut, the results after it and the
+ *   execution's end are dropped.
+ * - The start names the fork (`instanceId`, `executionId`) and no parent. A sub-orchestration the source called
+ *   without an id of its own, whose id the engine derived from the source's (`defaultChildId`), is named as the fork's
+ *   replay derives it.
+ * - A rewind (`ExecutionRewound`) and a suspend not resumed before the cut are dropped: the fork runs. A step cut in
+ *   the middle is closed with an `OrchestratorCompleted` at its time; a step left with no event is dropped.
+ *
+ * `keepResults` 0 gives an empty history: the fork then starts afresh with the source's input. More results than
+ * the source has, or no integer >= 0, throws {@link InvalidArgumentError}.
+ *
+ * @example
+ * ```ts
+ * // The source called A, then B (both completed), then C (still running).
+ * forkHistory(history, 1, { instanceId: 'fork-1', executionId: 'e2' }); // A kept; B and C are called again by the fork
+ * ```
+ */
+export function forkHistory(history: readonly HistoryEvent[], keepResults: number | undefined, target: ForkTarget): HistoryEvent[] {
+  const { end, results } = scan(history);
+  const keep = keepResults ?? results.length;
+  if (!Number.isSafeInteger(keep) || keep < 0 || keep > results.length) {
+    throw new InvalidArgumentError(`keepResults must be an integer from 0 to ${results.length} (the results recorded), not ${String(keepResults)}`);
+  }
+  if (keep === 0) return [];
+  const cut = keep < results.length ? results[keep]! : end;
+  // The calls whose result is kept (activities, timers and sub-orchestrations share one sequence of event ids).
+  const answered = new Set<number>();
+  for (let r = 0; r < keep; r++) {
+    const event = history[results[r]!]!;
+    if (event.type === 'TimerFired') answered.add(event.timerId);
+    else if ('taskScheduledId' in event) answered.add(event.taskScheduledId);
+  }
+  let lastResume = -1;
+  for (let i = 0; i < cut; i++) if (history[i]!.type === 'ExecutionResumed') lastResume = i;
+  let source: ExecutionStartedEvent | undefined;
+  let flags: readonly number[] = [];
+  let open: string | undefined; // the time of the step the events are in, until its OrchestratorCompleted
+  const events: HistoryEvent[] = [];
+  for (let i = 0; i < cut; i++) {
+    let event = history[i]!;
+    switch (event.type) {
+      case 'OrchestratorStarted':
+        if (event.replayFlags) flags = event.replayFlags; // on the first step only
+        open = event.timestamp;
+        break;
+      case 'OrchestratorCompleted':
+        open = undefined;
+        // A step left with nothing (its calls made anew, its commands dropped) is dropped whole.
+        if (events.at(-1)?.type === 'OrchestratorStarted') {
+          events.pop();
+          continue;
+        }
+        break;
+      case 'ExecutionStarted': {
+        source = event;
+        const { parentInstance: _p, payloadRefused, ...start } = event;
+        const restored = payloadRefused !== undefined && target.input !== undefined ? { input: target.input } : {};
+        event = { ...start, ...restored, instanceId: target.instanceId, executionId: target.executionId };
+        break;
+      }
+      case 'TaskScheduled':
+      case 'TimerCreated':
+        if (!answered.has(event.eventId)) continue;
+        break;
+      case 'SubOrchestrationInstanceCreated':
+        if (!answered.has(event.eventId)) continue;
+        if (source && event.instanceId === defaultChildId(source.instanceId, source.executionId, event.eventId, flags)) {
+          event = { ...event, instanceId: defaultChildId(target.instanceId, target.executionId, event.eventId, flags) };
+        }
+        break;
+      case 'ExecutionSuspended':
+        if (i > lastResume) continue;
+        break;
+      // Not before the cut (the end of the execution is where `scan` stops), or dropped (a rewind).
+      case 'ExecutionRewound':
+      case 'ExecutionCompleted':
+      case 'ExecutionTerminated':
+      case 'ContinueAsNew':
+        continue;
+      case 'ExecutionResumed':
+      case 'ExecutionCancelRequested':
+      case 'TaskCompleted':
+      case 'TaskFailed':
+      case 'TimerFired':
+      case 'EventRaised':
+      case 'SubOrchestrationInstanceCompleted':
+      case 'SubOrchestrationInstanceFailed':
+        break;
+      default:
+        assertNever(event);
+    }
+    events.push(event);
+  }
+  if (open !== undefined) {
+    if (events.at(-1)?.type === 'OrchestratorStarted') events.pop();
+    else events.push({ type: 'OrchestratorCompleted', eventId: -1, timestamp: open });
+  }
+  return events;
+}
+
+/** Where the execution of `history` ended (or its length) and the positions of the results it received before. */
+function scan(history: readonly HistoryEvent[]): { end: number; results: number[] } {
+  const results: number[] = [];
+  for (let i = 0; i < history.length; i++) {
+    const event = history[i]!;
+    switch (event.type) {
+      case 'ExecutionCompleted':
+      case 'ExecutionTerminated':
+      case 'ContinueAsNew':
+        return { end: i, results };
+      case 'TaskCompleted':
+      case 'TaskFailed':
+      case 'TimerFired':
+      case 'EventRaised':
+      case 'SubOrchestrationInstanceCompleted':
+      case 'SubOrchestrationInstanceFailed':
+        if (event.payloadRefused !== undefined) return { end: i, results };
+        results.push(i);
+        break;
+      default:
+        break;
+    }
+  }
+  return { end: history.length, results };
+}

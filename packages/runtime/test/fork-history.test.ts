@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import { forkableResults, forkHistory } from '../src/engine/fork-history.js';
+import { defaultChildId } from '../src/engine/orchestration-execution.js';
+import { CURRENT_REPLAY_FLAGS } from '../src/engine/flags.js';
+import { InvalidArgumentError } from '../src/model/errors/invalid-argument-error.js';
+import type { HistoryEvent } from '../src/model/history-event.js';
+import { HistoryBuilder } from '../src/testing/history-builder.js';
+
+const FORK = { instanceId: 'fork-1', executionId: 'fork-e' };
+const T = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms);
+
+/** `type` (and the call or result id, where there is one) of each event: the shape of a history. */
+function shape(history: readonly HistoryEvent[]): string[] {
+  return history.map((e) => {
+    if ('taskScheduledId' in e) return `${e.type}(${e.taskScheduledId})`;
+    if (e.type === 'TimerFired') return `${e.type}(${e.timerId})`;
+    if (e.type === 'EventRaised') return `${e.type}(${e.name})`;
+    return e.eventId >= 0 ? `${e.type}#${e.eventId}` : e.type;
+  });
+}
+
+/** A, B, C called one after the other; A and B completed, C still running. */
+function sequence() {
+  return new HistoryBuilder({ name: 'Seq', instanceId: 'src', executionId: 'src-e' })
+    .started('in').taskScheduled('A')
+    .step(1000).taskCompleted(0, 'a').taskScheduled('B')
+    .step(1000).taskCompleted(1, 'b').taskScheduled('C')
+    .build();
+}
+
+describe('forkHistory: the history a fork replays', () => {
+  it('keeps the first results and the calls that made them; a call whose result is not kept is made anew', () => {
+    const history = sequence();
+    expect(forkableResults(history)).toBe(2);
+    const forked = forkHistory(history, 1, FORK);
+    expect(shape(forked)).toEqual([
+      'OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled#0', 'OrchestratorCompleted',
+      'OrchestratorStarted', 'TaskCompleted(0)', 'OrchestratorCompleted',
+    ]);
+    // The start names the fork; the step cut in the middle is closed at its own time.
+    expect(forked[1]).toMatchObject({ instanceId: 'fork-1', executionId: 'fork-e', input: 'in', name: 'Seq' });
+    expect(forked.at(-1)!.timestamp).toBe(forked[4]!.timestamp);
+    // The source's first marker (its replay flags) is kept as it was.
+    expect(forked[0]).toBe(history[0]);
+  });
+
+  it('keeps every result by default, and a call still running is made anew', () => {
+    const forked = forkHistory(sequence(), undefined, FORK);
+    expect(shape(forked)).toEqual([
+      'OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled#0', 'OrchestratorCompleted',
+      'OrchestratorStarted', 'TaskCompleted(0)', 'TaskScheduled#1', 'OrchestratorCompleted',
+      'OrchestratorStarted', 'TaskCompleted(1)', 'OrchestratorCompleted',
+    ]);
+  });
+
+  it('drops the end of an ended execution and what was recorded after it', () => {
+    const history = new HistoryBuilder({ name: 'Seq', instanceId: 'src' })
+      .started().taskScheduled('A')
+      .step(1000).taskCompleted(0, 'a')
+      .event({ type: 'ExecutionCompleted', eventId: -1, timestamp: T(1000).toISOString(), orchestrationStatus: 'Completed', result: 'a' })
+      .step(1000).eventRaised('late', 1) // recorded and ignored: not received
+      .build();
+    expect(forkableResults(history)).toBe(1);
+    expect(shape(forkHistory(history, 1, FORK))).toEqual([
+      'OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled#0', 'OrchestratorCompleted',
+      'OrchestratorStarted', 'TaskCompleted(0)', 'OrchestratorCompleted',
+    ]);
+  });
+
+  it('gives an empty history for keepResults 0 (a fresh start), and for a history with no events', () => {
+    expect(forkHistory(sequence(), 0, FORK)).toEqual([]);
+    expect(forkHistory([], undefined, FORK)).toEqual([]);
+    expect(forkableResults([])).toBe(0);
+  });
+
+  it('refuses a keepResults beyond the results recorded, below 0 or not an integer', () => {
+    for (const keep of [3, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => forkHistory(sequence(), keep, FORK)).toThrow(InvalidArgumentError);
+    }
+  });
+
+  it('counts the results of a fan-out in the order received, keeping only the calls they answer', () => {
+    const history = new HistoryBuilder({ name: 'Fan', instanceId: 'src' })
+      .started().taskScheduled('W', 0).taskScheduled('W', 1).taskScheduled('W', 2)
+      .step(1000).taskCompleted(1, 'w1').taskCompleted(0, 'w0')
+      .step(1000).taskCompleted(2, 'w2')
+      .build();
+    expect(shape(forkHistory(history, 1, FORK))).toEqual([
+      'OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled#1', 'OrchestratorCompleted',
+      'OrchestratorStarted', 'TaskCompleted(1)', 'OrchestratorCompleted',
+    ]);
+    expect(shape(forkHistory(history, 2, FORK))).toEqual([
+      'OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled#0', 'TaskScheduled#1', 'OrchestratorCompleted',
+      'OrchestratorStarted', 'TaskCompleted(1)', 'TaskCompleted(0)', 'OrchestratorCompleted',
+    ]);
+  });
+
+  it('keeps a fired timer and a failure as results; a timer not fired before the cut is created again', () => {
+    const history = new HistoryBuilder({ name: 'Timers', instanceId: 'src' })
+      .started().timerCreated(T(5000))
+      .step(5000).timerFired(0, T(5000)).taskScheduled('A')
+      .step(1000).taskFailed(1, { errorType: 'Error', errorMessage: 'boom' }).timerCreated(T(60_000))
+      .build();
+    expect(forkableResults(history)).toBe(2);
+    expect(shape(forkHistory(history, 2, FORK))).toEqual([
+      'OrchestratorStarted', 'ExecutionStarted', 'TimerCreated#0', 'OrchestratorCompleted',
+      'OrchestratorStarted', 'TimerFired(0)', 'TaskScheduled#1', 'OrchestratorCompleted',
+      'OrchestratorStarted', 'TaskFailed(1)', 'OrchestratorCompleted',
+    ]);
+  });
+
+  it('counts raised events, and stops at a result recorded without its payload', () => {
+    const history = new HistoryBuilder({ name: 'Events', instanceId: 'src' })
+      .started().eventRaised('go', 1)
+      .step(1000).eventRaised('go', 2)
+      .step(1000).event({ type: 'EventRaised', eventId: -1, timestamp: T(2000).toISOString(), name: 'go', payloadRefused: 'too large' })
+      .step(1000).eventRaised('go', 4)
+      .build();
+    expect(forkableResults(history)).toBe(2);
+    expect(shape(forkHistory(history, 2, FORK))).toEqual([
+      'OrchestratorStarted', 'ExecutionStarted', 'EventRaised(go)', 'OrchestratorCompleted',
+      'OrchestratorStarted', 'EventRaised(go)', 'OrchestratorCompleted',
+    ]);
+  });
+
+  it("names a kept sub-orchestration the engine named after the source as the fork's replay names it; an id the code gave stays", () => {
+    const flags = CURRENT_REPLAY_FLAGS;
+    const sourceChild = defaultChildId('src', 'src-e', 0, flags);
+    const history = new HistoryBuilder({ name: 'Parent', instanceId: 'src', executionId: 'src-e' })
+      .started().subOrchestrationCreated('Child', sourceChild).subOrchestrationCreated('Child', 'fixed-id')
+      .subOrchestrationCreated('Child', defaultChildId('src', 'src-e', 2, flags))
+      .step(1000).subOrchestrationCompleted(0, 'c0').subOrchestrationCompleted(1, 'c1')
+      .build();
+    const forked = forkHistory(history, 2, FORK);
+    expect(forked.filter((e) => e.type === 'SubOrchestrationInstanceCreated').map((e) => 'instanceId' in e && e.instanceId)).toEqual([
+      defaultChildId('fork-1', 'fork-e', 0, flags), 'fixed-id', // the third, unanswered, is called anew
+    ]);
+    expect(defaultChildId('fork-1', 'fork-e', 0, flags)).toBe('fork-1:fork-e:0');
+  });
+
+  it('drops the parent link, a rewind and a suspend not resumed before the cut; keeps a suspend that was resumed', () => {
+    const ts = T(0).toISOString();
+    const history = new HistoryBuilder({ name: 'Child', instanceId: 'src' })
+      .event({
+        type: 'ExecutionStarted', eventId: -1, timestamp: ts, name: 'Child', instanceId: 'src', executionId: 'src-e',
+        parentInstance: { instanceId: 'p', name: 'P', taskScheduledId: 0 },
+      })
+      .taskScheduled('A')
+      .step(1000).event({ type: 'ExecutionSuspended', eventId: -1, timestamp: ts })
+      .step(1000).event({ type: 'ExecutionResumed', eventId: -1, timestamp: ts })
+      .step(1000).taskCompleted(0, 'a').event({ type: 'ExecutionRewound', eventId: -1, timestamp: ts })
+      .event({ type: 'ExecutionSuspended', eventId: -1, timestamp: ts })
+      .build();
+    const forked = forkHistory(history, 1, FORK);
+    expect(forked[1]).not.toHaveProperty('parentInstance');
+    expect(shape(forked).filter((t) => t.startsWith('Execution'))).toEqual([
+      'ExecutionStarted', 'ExecutionSuspended', 'ExecutionResumed',
+    ]);
+  });
+
+  it('puts back the input of a start recorded without it', () => {
+    const history = new HistoryBuilder({ name: 'Seq', instanceId: 'src' })
+      .event({ type: 'ExecutionStarted', eventId: -1, timestamp: T(0).toISOString(), name: 'Seq', instanceId: 'src', executionId: 'e', payloadRefused: 'x' })
+      .taskScheduled('A').step(1000).taskCompleted(0, 'a').build();
+    const [, start] = forkHistory(history, 1, { ...FORK, input: { n: 1 } });
+    expect(start).toMatchObject({ input: { n: 1 } });
+    expect(start).not.toHaveProperty('payloadRefused');
+  });
+});
