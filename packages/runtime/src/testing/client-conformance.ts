@@ -1907,6 +1907,37 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect((await client.getStatus('fk0'))?.runtimeStatus).toBe('Failed');
       });
 
+      it('forks from one snapshot of the source, however late its history read answers: the execution the history is of, with its input', async () => {
+        await client.startNew('GatedLoop', { instanceId: 'fk-torn', input: { n: 0, last: 1 } });
+        await gates.reached('fk-torn/0');
+        // The source's history is read only once the source has gone on to its next execution (continueAsNew).
+        const read = held.holdNext();
+        const forked = client.fork('fk-torn', { newInstanceId: 'fk-torn-copy' });
+        await read.reached;
+        gates.open('fk-torn/0');
+        await gates.reached('fk-torn/1');
+        read.release();
+        expect(await forked).toBe('fk-torn-copy');
+        expect((await client.getStatus('fk-torn-copy'))?.input).toEqual({ n: 1, last: 1 });
+        gates.open('fk-torn-copy/1');
+        expect(await client.waitForCompletion('fk-torn-copy', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 1 });
+      });
+
+      it('forks a suspended instance: the fork runs with the events the source recorded, the source stays Suspended', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'fk-held', input: 3 });
+        await client.raiseEvent('fk-held', 'Item', 'a');
+        await within(firstValueFrom(client.customStatus$('fk-held').pipe(filter((v) => (v as { received?: number } | undefined)?.received === 1))), 'the first event taken');
+        await client.suspend('fk-held');
+        await client.raiseEvent('fk-held', 'Item', 'b');
+        // Recorded while suspended, kept for the resume.
+        await within(firstValueFrom(client.history$('fk-held').pipe(filter((e) => e.type === 'EventRaised'), take(2), toArray())), 'both events recorded');
+        const fork = await client.fork('fk-held');
+        await within(firstValueFrom(client.customStatus$(fork).pipe(filter((v) => (v as { received?: number } | undefined)?.received === 2))), 'the fork taking both events');
+        await client.raiseEvent(fork, 'Item', 'c');
+        expect(await client.waitForCompletion(fork, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['a', 'b', 'c'] });
+        expect(await client.getStatus('fk-held')).toMatchObject({ runtimeStatus: 'Suspended', customStatus: { received: 1 } });
+      });
+
       it('refuses an unknown source (404), keepResults beyond the results recorded (400) and a taken id (409), writing nothing', async () => {
         await client.startNew('Echo', { instanceId: 'fk1', input: 1 });
         await client.waitForCompletion('fk1', SETTLED);
