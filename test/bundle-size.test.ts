@@ -1273,11 +1273,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * (+204 / +194 / +213).
  * 2026-12-05, fork an instance (`DurableClient.fork`: forkHistory's cut, decideFork, the local and remote client's fork):
  * 45,979 / 57,531 / 87,648 / 12,494 -> 46,798 / 58,423 / 88,503 / 12,585 B (+819 / +892 / +855 / +91), budgets set to match.
+ * 2026-12-05, a cached execution waiting for an event keeps less (its waiter's kind and event id on the class, one key
+ * string per event name, no mode or case flag field; MemoryStore's time offsets as small integers): 46,798 / 58,423 /
+ * 88,503 -> 46,950 / 58,544 / 88,674 B (+152 / +121 / +171), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 46_798 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 58_423 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 88_503 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 46_950 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 58_544 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 88_674 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_585 },
 ];
 

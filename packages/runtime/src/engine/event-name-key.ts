@@ -6,6 +6,19 @@
  * .NET. The one rule of it: nothing else compares event names.
  */
 export function eventNameKey(name: string): string {
+  // The key of the last name asked for is kept: a waiter keeps its key, and the waiters of one name (thousands of
+  // instances waiting for the same event) share one string instead of one each.
+  if (name === lastName) return lastKey;
+  lastKey = keyOf(name);
+  lastName = name;
+  return lastKey;
+}
+
+/** The last name {@link eventNameKey} was asked for, and its key. */
+let lastName: string | undefined;
+let lastKey = '';
+
+function keyOf(name: string): string {
   if (ASCII.test(name)) return name.toUpperCase();
   let key = '';
   for (const char of name) {

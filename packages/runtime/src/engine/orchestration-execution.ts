@@ -17,7 +17,7 @@ import { assertJsonSize, copyStoreValue, toPlainJson, type JsonValue } from '../
 import { assertValidInstanceId, assertValidName } from '../model/validation.js';
 import { AtomicTask } from './atomic-task.js';
 import { uuidV5 } from './deterministic-guid.js';
-import { isDurableTask, type DurableTask } from './durable-task.js';
+import { DurableTask, isDurableTask } from './durable-task.js';
 import { eventNameKey } from './event-name-key.js';
 import { CURRENT_REPLAY_FLAGS, ReplayFlag } from './flags.js';
 import type { MisuseMarks } from './misuse-marks.js';
@@ -69,10 +69,22 @@ export interface StepResult {
   readonly isFinished: boolean;
 }
 
-/** A task waiting for an external event, with the key its name is matched by (`#eventKey`), worked out once. */
-class EventWaiter<T> extends AtomicTask<T> {
-  constructor(name: string, readonly key: string) {
-    super('external-event', name, -1);
+/**
+ * A task waiting for an external event, with the key its name is matched by (`#eventKey`), worked out once. An
+ * {@link AtomicTask} to its readers, but its kind and event id, the same for every waiter, are read from its class
+ * rather than kept on each (16 B less on every execution waiting for an event).
+ */
+class EventWaiter<T> extends DurableTask<T> {
+  constructor(readonly name: string, readonly key: string) {
+    super();
+  }
+
+  get kind(): 'external-event' {
+    return 'external-event';
+  }
+
+  get eventId(): -1 {
+    return -1;
   }
 }
 
@@ -174,6 +186,24 @@ const IDLE: Mode = { kind: 'idle' };
 const REPLAYING: Mode = { kind: 'replaying' };
 
 /**
+ * An execution whose replay or step runs now, with its {@link Mode}, and the run it interrupted (`outer`: another
+ * execution's, when one runs inside another's, e.g. a replay made from orchestrator code). The mode lives here, not in a
+ * field of every execution: only those running have one other than {@link IDLE}, and a field cost 8 B on every cached
+ * execution.
+ */
+interface RunFrame {
+  readonly execution: OrchestrationExecution;
+  readonly mode: Mode;
+  readonly outer: RunFrame | undefined;
+}
+
+/** The innermost run now (see {@link RunFrame}); `undefined` between runs. */
+let runs: RunFrame | undefined;
+
+/** Whether the replay flags of {@link CURRENT_REPLAY_FLAGS} match event names with case ignored. */
+const CURRENT_NAMES_IGNORE_CASE = CURRENT_REPLAY_FLAGS.includes(ReplayFlag.EventNamesIgnoreCase);
+
+/**
  * One live execution of an orchestrator: the suspended generator plus everything needed to feed it events.
  * Pure: time comes from OrchestratorStarted events, nothing here does I/O.
  *
@@ -192,14 +222,11 @@ export class OrchestrationExecution {
    * awaited event.
    */
   #awaiting: DurableTask<unknown> | undefined;
-  #mode: Mode = IDLE;
   /**
    * The ids of the replay flags in force: those recorded when the execution started (see `flags.ts`), none for a
    * history older than flags. Ids this engine does not know (a history of a newer engine) change nothing here.
    */
   #flags: readonly number[] = [];
-  /** `ReplayFlag.EventNamesIgnoreCase` is in {@link #flags}: read once where they are set, not at every event. */
-  #namesIgnoreCase = false;
   /**
    * The time of the current step, as its ISO text; the Date is read from it when asked (a
    * replayed step only records its OrchestratorStarted text).
@@ -312,6 +339,12 @@ export class OrchestrationExecution {
     return { phase: this.#phase, openTasks: this.#openTasks, eventWaiters: this.#eventWaiters };
   }
 
+  /** Who feeds this execution events now (see {@link RunFrame}): {@link IDLE} between its runs. */
+  #mode(): Mode {
+    for (let run = runs; run; run = run.outer) if (run.execution === this) return run.mode;
+    return IDLE;
+  }
+
   /** The execution's {@link Rare} part, made when first needed. */
   #more(): Rare {
     return (this.#rare ??= { guidCounter: 0 });
@@ -324,7 +357,8 @@ export class OrchestrationExecution {
    * cost O(new events). (A step applies each of its events once.)
    */
   replay(history: readonly HistoryEvent[]): number {
-    this.#mode = REPLAYING;
+    const outer = runs;
+    runs = { execution: this, mode: REPLAYING, outer };
     let replayed = 0;
     try {
       for (const event of history) {
@@ -337,7 +371,7 @@ export class OrchestrationExecution {
       // replay for a value without a text (an object without a prototype), and the step then failed at every lease expiry.
       this.#phase = { kind: 'diverged', error };
     } finally {
-      this.#mode = IDLE;
+      runs = outer;
       if (this.#rare) this.#rare.replayThrown = undefined;
     }
     return replayed;
@@ -349,11 +383,12 @@ export class OrchestrationExecution {
    */
   step(now: Date, events: readonly HistoryEvent[]): StepResult {
     const mode: Mode = { kind: 'stepping', newEvents: [], newActions: [] };
-    this.#mode = mode;
+    const outer = runs;
+    runs = { execution: this, mode, outer };
     try {
       return this.#step(mode, now, events);
     } finally {
-      this.#mode = IDLE;
+      runs = outer;
     }
   }
 
@@ -373,7 +408,6 @@ export class OrchestrationExecution {
       // The step that starts the execution records the flags and the custom status limit it runs under, for every
       // later replay.
       this.#flags = CURRENT_REPLAY_FLAGS;
-      this.#namesIgnoreCase = CURRENT_REPLAY_FLAGS.includes(ReplayFlag.EventNamesIgnoreCase);
       this.#record(firstStepMarker(nowIso, this.#options.customStatusLimitBytes));
     } else {
       this.#record(stepMarkers(nowIso).started);
@@ -476,8 +510,7 @@ export class OrchestrationExecution {
         this.#nowIso = event.timestamp;
         // The first step of the execution recorded the flags in force; a history older than flags has none.
         if (phase.kind === 'not-started') {
-          this.#flags = event.replayFlags ?? [];
-          this.#namesIgnoreCase = this.#flags.includes(ReplayFlag.EventNamesIgnoreCase);
+          this.#flags = sharedFlags(event.replayFlags ?? []);
           // And the custom status limit (see #statusLimit). A history recorded before the limit was recorded keeps the
           // runtime's: that is what its replays checked until now, so with the limit unchanged (how such an instance
           // started) it replays as it ran, a status the orchestrator caught as too large included. Checking nothing in
@@ -685,7 +718,9 @@ export class OrchestrationExecution {
    * given for a history recorded before `ReplayFlag.EventNamesIgnoreCase`.
    */
   #eventKey(name: string): string {
-    return this.#namesIgnoreCase ? eventNameKey(name) : name;
+    const flags = this.#flags;
+    const ignoreCase = flags === CURRENT_REPLAY_FLAGS ? CURRENT_NAMES_IGNORE_CASE : flags.includes(ReplayFlag.EventNamesIgnoreCase);
+    return ignoreCase ? eventNameKey(name) : name;
   }
 
 
@@ -815,7 +850,7 @@ export class OrchestrationExecution {
 
   /** Fails the execution with `error` (what the orchestrator threw, or why it cannot go on). */
   #fail(error: unknown): void {
-    if (this.#mode.kind === 'replaying' && this.#phase.kind !== 'finished') this.#more().replayThrown = error;
+    if (this.#mode().kind === 'replaying' && this.#phase.kind !== 'finished') this.#more().replayThrown = error;
     this.#finish({ kind: 'failed', failure: toFailureDetails(error) });
   }
 
@@ -823,7 +858,7 @@ export class OrchestrationExecution {
   #finish(outcome: Outcome): void {
     if (this.#phase.kind === 'finished') return;
     this.#phase = { kind: 'finished', outcome };
-    if (this.#mode.kind === 'stepping') this.#recordOutcome(); // replaying: the outcome is in history, or see `late`
+    if (this.#mode().kind === 'stepping') this.#recordOutcome(); // replaying: the outcome is in history, or see `late`
   }
 
   /** Records the outcome of the finished execution, at the current step's time. */
@@ -861,12 +896,13 @@ export class OrchestrationExecution {
   // ---------------------------------------------------------------- actions
 
   #schedule(action: OrchestratorAction): void {
-    if (this.#mode.kind === 'replaying') (this.#more().unmatched ??= new Map()).set(action.eventId, action);
+    if (this.#mode().kind === 'replaying') (this.#more().unmatched ??= new Map()).set(action.eventId, action);
     else this.#issue(action);
   }
 
   #issue(action: OrchestratorAction): void {
-    if (this.#mode.kind === 'stepping') this.#mode.newActions.push(action);
+    const mode = this.#mode();
+    if (mode.kind === 'stepping') mode.newActions.push(action);
     const timestamp = this.#nowIso;
     switch (action.type) {
       case 'ScheduleTask':
@@ -887,7 +923,8 @@ export class OrchestrationExecution {
   }
 
   #record(event: HistoryEvent): void {
-    if (this.#mode.kind === 'stepping') this.#mode.newEvents.push(event);
+    const mode = this.#mode();
+    if (mode.kind === 'stepping') mode.newEvents.push(event);
   }
 
   #callActivity<T>(name: string, input: unknown, attempt = 1): AtomicTask<T> {
@@ -984,7 +1021,7 @@ export class OrchestrationExecution {
    * nothing and does not throw: it runs in a host callback, where a throw would be uncaught and end the process.
    */
   #outsideRun(): boolean {
-    if (this.#mode.kind !== 'idle') return false;
+    if (this.#mode().kind !== 'idle') return false;
     // Marked where the next step finds it, also when that step replays a fresh execution (see MisuseMarks: a worker
     // also commits the failure to the store at once); an execution that ended has no next step.
     if (this.#phase.kind === 'finished') return true;
@@ -1026,7 +1063,7 @@ export class OrchestrationExecution {
     get instanceId(): string { return this.#x.#instanceId(); }
     get parentInstanceId(): string | undefined { return this.#x.parentInstance?.instanceId; }
     get name(): string { return this.#x.#name(); }
-    get isReplaying(): boolean { return this.#x.#mode.kind === 'replaying'; }
+    get isReplaying(): boolean { return this.#x.#mode().kind === 'replaying'; }
     get isCancellationRequested(): boolean { return this.#x.#rare?.cancelRequested !== undefined; }
     get currentUtcDateTime(): Date { return this.#x.#now(); }
     get Task(): typeof Task { return Task; }
@@ -1116,6 +1153,16 @@ export class OrchestrationExecution {
 }
 
 // ------------------------------------------------------------------ helpers
+
+/**
+ * The replay flags an execution keeps for `flags`, read from its history: {@link CURRENT_REPLAY_FLAGS} when they are
+ * the same flags (the usual case, which `#eventKey` then reads without a search).
+ */
+function sharedFlags(flags: readonly number[]): readonly number[] {
+  if (flags.length !== CURRENT_REPLAY_FLAGS.length) return flags;
+  for (let i = 0; i < flags.length; i++) if (flags[i] !== CURRENT_REPLAY_FLAGS[i]) return flags;
+  return CURRENT_REPLAY_FLAGS;
+}
 
 /** Whether `id` is a valid instance id, by the one rule (`assertValidInstanceId`). */
 function isValidInstanceId(id: string): boolean {

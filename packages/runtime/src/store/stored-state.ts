@@ -58,8 +58,8 @@ export class StoredState implements InstanceState {
     this.historyLength = state.historyLength;
     this.version = state.version;
     if (createdBaseMs === undefined && Number.isFinite(createdMs)) createdBaseMs = createdMs;
-    this.createdAfterBaseMs = createdMs - (createdBaseMs ?? 0);
-    this.updatedAfterMs = updatedMs - createdMs;
+    this.createdAfterBaseMs = small(createdMs - (createdBaseMs ?? 0));
+    this.updatedAfterMs = small(updatedMs - createdMs);
     this.input = copyStoreValue(state.input);
     this.output = copyStoreValue(state.output);
     this.customStatus = copyStoreValue(state.customStatus);
@@ -154,6 +154,16 @@ export class StoredState implements InstanceState {
  */
 function createdMsOf(state: StoredState): number {
   return (createdBaseMs ?? 0) + state.createdAfterBaseMs;
+}
+
+/**
+ * `ms` as V8 keeps a small integer in a field: `ms | 0` when that is `ms`. The difference of two times in ms since the
+ * epoch is computed as a floating-point number, and code not yet optimised stores it as a number object of its own
+ * (16 B, two per record: on a third of the records at 10,000 waiting instances) even when it is a small integer; `| 0` gives a small integer however the code runs. Any other number (an offset beyond 24 days, NaN
+ * of an invalid Date) is kept as it is.
+ */
+function small(ms: number): number {
+  return (ms | 0) === ms ? ms | 0 : ms;
 }
 
 /**
