@@ -1276,9 +1276,11 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, a cached execution waiting for an event keeps less (its waiter's kind and event id on the class, one key
  * string per event name, no mode or case flag field; MemoryStore's time offsets as small integers): 46,798 / 58,423 /
  * 88,503 -> 46,950 / 58,544 / 88,674 B (+152 / +121 / +171), budgets set to match.
+ * 2026-12-05, MemoryStore's name index keeps an array of ids per name instead of a Set: runtime.js 46,950 -> 47,056 B
+ * (+106); the others unchanged.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 46_950 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 47_056 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 58_544 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 88_674 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_585 },

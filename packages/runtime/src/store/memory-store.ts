@@ -57,6 +57,18 @@ class InstanceRecord extends StoredState {
 const NO_EVENTS = Object.freeze([]) as unknown as HistoryEvent[];
 const NO_MESSAGES = Object.freeze([]) as unknown as OrchestrationMessage[];
 
+/**
+ * The ids of the instances of one orchestrator name, in an array rather than a Set (a Set took 26-33 B per instance at
+ * 50,000-10,000 instances, the array about 10 B): an instance that leaves the name (purged, or started again under
+ * another) leaves its id behind until the list holds more than twice its live ids, or is read; an instance that leaves
+ * and comes back may be listed twice meanwhile. `live` counts the instances of the name, so that `ids.length - live` is
+ * the number of such stale entries.
+ */
+interface NameIndex {
+  ids: string[];
+  live: number;
+}
+
 interface TaskRecord {
   lease: HeldLease | undefined;
   task: ActivityTask;
@@ -82,8 +94,8 @@ export class MemoryStore implements Store {
   readonly capabilities: StoreCapabilities = { name: 'memory', shared: false, durable: false, fusedSteps: true, unclaimedWrites: true, filters: ['name', 'tags', 'order'] };
 
   readonly #instances = new Map<string, InstanceRecord>();
-  /** The ids of the instances of each orchestrator name: the index a name filter lists from. */
-  readonly #byName = new Map<string, Set<string>>();
+  /** The ids of the instances of each orchestrator name: the index a name filter lists from (see {@link NameIndex}). */
+  readonly #byName = new Map<string, NameIndex>();
   /** The ids of the instances with each tag pair (`tagEntryKey`): the index a tag filter lists from. */
   readonly #byTag = new Map<string, Set<string>>();
   /** Activity tasks in scheduling order. */
@@ -452,22 +464,45 @@ export class MemoryStore implements Store {
   /** The records of the instances of `names`, from the name index. */
   #namedRecords(names: readonly string[]): InstanceRecord[] {
     const records: InstanceRecord[] = [];
-    for (const name of names) for (const id of this.#byName.get(name) ?? []) records.push(this.#instances.get(id)!);
+    for (const name of names) {
+      const index = this.#byName.get(name);
+      if (!index) continue;
+      if (index.ids.length > index.live) this.#compactName(name, index); // ids of instances that left it: out first
+      for (const id of index.ids) records.push(this.#instances.get(id)!);
+    }
     return records;
   }
 
   /** Moves an instance in the name index from the name it had (`undefined`: none, a new id) to `to` (none: purged). */
   #indexName(instanceId: string, from: string | undefined, to: string | undefined): void {
     if (from !== undefined) {
-      const ids = this.#byName.get(from);
-      ids?.delete(instanceId);
-      if (ids?.size === 0) this.#byName.delete(from);
+      const index = this.#byName.get(from)!; // an instance's name is indexed
+      // Its id stays in the list until a compaction: a search for it here cost O(instances of the name).
+      if (--index.live === 0) this.#byName.delete(from);
+      else if (index.ids.length > 2 * index.live + 1024) this.#compactName(from, index);
     }
     if (to !== undefined) {
-      let ids = this.#byName.get(to);
-      if (!ids) this.#byName.set(to, (ids = new Set()));
-      ids.add(instanceId);
+      let index = this.#byName.get(to);
+      if (!index) this.#byName.set(to, (index = { ids: [], live: 0 }));
+      index.ids.push(instanceId);
+      index.live++;
     }
+  }
+
+  /**
+   * Keeps in the list of `name` only the ids of the instances of that name now, each once, where it was listed last
+   * (an instance that left and came back is listed from its return, as a Set it was deleted from and added to again).
+   */
+  #compactName(name: string, index: NameIndex): void {
+    const seen = new Set<string>();
+    const kept: string[] = [];
+    for (let i = index.ids.length - 1; i >= 0; i--) {
+      const id = index.ids[i]!;
+      if (this.#instances.get(id)?.name !== name || seen.has(id)) continue;
+      seen.add(id);
+      kept.push(id);
+    }
+    index.ids = kept.reverse();
   }
 
   #delete(instanceId: string): void {

@@ -2885,6 +2885,27 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           expect((await store.queryInstances({ name: ['Second'] })).instances.map((s) => s.instanceId)).toEqual(['x']);
           expect(await store.purgeInstances({ createdTimeFrom: T0, name: ['First'] })).toBe(0);
         });
+
+        it('lists an instance once under its name after it left that name and came back (started again, purged and made again)', async () => {
+          const store = await open();
+          const restart = async (id: string, name: string, n: number) => {
+            await forceState(store, (await store.getInstance(id))!, { runtimeStatus: 'Completed' });
+            await store.commit({ requests: [{ type: 'createInstance', ...newInstance(id, { name, executionId: `exec-${n}`, createdTime: at(n * 1000) }), ifRunning: { kind: 'fail' } }] });
+          };
+          await create(store, newInstance('y', { name: 'First', createdTime: at(3000) }));
+          await create(store, newInstance('x', { name: 'First' }));
+          await restart('x', 'Second', 1);
+          await restart('x', 'First', 2);
+          await forceState(store, (await store.getInstance('y'))!, { runtimeStatus: 'Completed' });
+          expect(await store.purgeInstance('y')).toBe(1);
+          await create(store, newInstance('y', { name: 'First', executionId: 'exec-4', createdTime: at(4000) }));
+          expect((await store.queryInstances({ name: ['First'] })).instances.map((s) => s.instanceId)).toEqual(['x', 'y']);
+          expect((await store.queryInstances({ name: ['Second'] })).instances).toEqual([]);
+          await forceState(store, (await store.getInstance('x'))!, { runtimeStatus: 'Completed' });
+          await forceState(store, (await store.getInstance('y'))!, { runtimeStatus: 'Completed' });
+          expect(await store.purgeInstances({ createdTimeFrom: T0, name: ['First'] })).toBe(2);
+          expect((await store.queryInstances({})).instances).toEqual([]);
+        });
       });
 
       describe('tag filter', () => {
