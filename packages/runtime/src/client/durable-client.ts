@@ -688,11 +688,14 @@ export interface DurableClient {
    * there. Resolves with the fork's id once it is committed: Running (its history holds the kept results and an
    * `ExecutionRewound`, reason `forked from "<source>"`, is queued for its first step), or Pending when it keeps no
    * result (a new start with the source's input). The source is not changed, whatever its status (Pending, Running,
-   * Suspended, Completed, Failed, Terminated; one that continued as new is forked from its current execution).
+   * Suspended, Completed, Failed, Terminated; one that continued as new is forked from its current execution). A
+   * terminate, a suspend not resumed and a cancel request after the last kept result are not copied: the fork of a
+   * terminated or canceled instance goes on from there (a cancel request before a kept result is, as the code met it).
    *
    * The fork's `ctx.instanceId` and `newGuid()` are its own. A sub-orchestration the source called without an id gets
-   * the fork's id for it (kept or called anew); one called with an id the code gave is called with that id again, and
-   * fails (`InstanceAlreadyExistsError`) while the source's child of that id is still active. A code that derives a
+   * the fork's id for it (kept or called anew); one called with an id the code gave is called with that id again: the
+   * call fails while the source's child of that id is still active, and once that child ended it is started again as
+   * the fork's child, replacing it (as any start of an ended id). A code that derives a
    * child id from `ctx.instanceId` itself replays a kept call with another id, and the fork fails with
    * `NonDeterminismError`: keep only the results before such a call.
    *

@@ -45,6 +45,8 @@ export function forkableResults(history: readonly HistoryEvent[]): number {
  * - The start names the fork (`instanceId`, `executionId`) and no parent. A sub-orchestration the source called
  *   without an id of its own, whose id the engine derived from the source's (`defaultChildId`), is named as the fork's
  *   replay derives it.
+ * - A cancel request after the last kept result is dropped (one before it is kept: the code met it before that
+ *   result, and the fork's replay meets it there too).
  * - A rewind (`ExecutionRewound`) and a suspend not resumed before the cut are dropped: the fork runs. A step cut in
  *   the middle is closed with an `OrchestratorCompleted` at its time; a step left with no event is dropped.
  *
@@ -72,6 +74,8 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
     if (event.type === 'TimerFired') answered.add(event.timerId);
     else if ('taskScheduledId' in event) answered.add(event.taskScheduledId);
   }
+  // A cancel request after the last kept result is dropped, as the results after it are: the fork goes on from there.
+  const lastKept = results[keep - 1]!;
   let lastResume = -1;
   for (let i = 0; i < cut; i++) if (history[i]!.type === 'ExecutionResumed') lastResume = i;
   let source: ExecutionStartedEvent | undefined;
@@ -119,8 +123,10 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
       case 'ExecutionTerminated':
       case 'ContinueAsNew':
         continue;
-      case 'ExecutionResumed':
       case 'ExecutionCancelRequested':
+        if (i > lastKept) continue;
+        break;
+      case 'ExecutionResumed':
       case 'TaskCompleted':
       case 'TaskFailed':
       case 'TimerFired':
