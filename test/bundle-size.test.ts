@@ -1278,11 +1278,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 88,503 -> 46,950 / 58,544 / 88,674 B (+152 / +121 / +171), budgets set to match.
  * 2026-12-05, MemoryStore's name index keeps an array of ids per name instead of a Set: runtime.js 46,950 -> 47,056 B
  * (+106); the others unchanged.
+ * 2026-12-05, the IndexedDB stores keep an instance's input in a record of its own (read with a state, written by a new
+ * execution): runtime-keyval.js 58,544 -> 59,001 B (+457), runtime-dexie.js 88,674 -> 89,188 (+514).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 47_056 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 58_544 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 88_674 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 59_001 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 89_188 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_585 },
 ];
 

@@ -18,7 +18,9 @@ import { WatchedInstances } from './internal/watched-instances.js';
 import { mapStorageError } from './internal/map-storage-error.js';
 import { DEFAULT_OPEN_TIMEOUT_MS, OpenGate, type OpenAttempt } from './internal/open-gate.js';
 import { PageFreeze } from './internal/page-freeze.js';
-import { instanceRow, messageRow, queueFieldsOf, withQueueFields, type InstanceRow, type NewMessageRow } from './internal/rows.js';
+import {
+  isInputApart, messageRow, queueFieldsOf, stateWithInput, withQueueFields, type InputRecord, type InstanceRow, type NewMessageRow,
+} from './internal/rows.js';
 import { ReadsAhead, type CommittedRows } from './internal/read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './internal/store-backend.js';
 import { RowWriter, type MessagesAhead } from './internal/row-writer.js';
@@ -167,16 +169,20 @@ const MAX_RUNS = 3;
 const ALL: readonly TableName[] = ['instances', 'history', 'messages', 'tasks'];
 /** What a commit without a keyed raise reads of the raise-key records: none. */
 const NO_KEYS: readonly (readonly string[] | undefined)[] = [];
-/** A purge: every table, the instances' raise-key records too. */
-const PURGE: readonly TableName[] = [...ALL, 'raiseKeys'];
+/** A purge: every table, the instances' raise-key and input records too. */
+const PURGE: readonly TableName[] = [...ALL, 'raiseKeys', 'inputs'];
 /** Instances and their pending messages (sending, claiming, releasing orchestration work). */
 const QUEUE: readonly TableName[] = ['instances', 'messages'];
+/** A claim: its instance's messages, and its input record (the work item's state carries the input). */
+const CLAIM: readonly TableName[] = ['instances', 'messages', 'inputs'];
+/** A read of states with their inputs. */
+const STATES: readonly TableName[] = ['instances', 'inputs'];
 /** Activity tasks: DexieStore keeps an instance's first task in the instance row, so the instances come with them. */
 const TASKS: readonly TableName[] = ['instances', 'tasks'];
 const TASKS_AND_QUEUE: readonly TableName[] = ['tasks', 'instances', 'messages'];
 const INSTANCES: readonly TableName[] = ['instances'];
 const HISTORY: readonly TableName[] = ['history'];
-const INSTANCE_HISTORY: readonly TableName[] = ['instances', 'history'];
+const INSTANCE_HISTORY: readonly TableName[] = ['instances', 'history', 'inputs'];
 const HISTORY_AND_QUEUE: readonly TableName[] = ['history', 'instances', 'messages'];
 
 /**
@@ -471,16 +477,17 @@ export abstract class IdbStore implements Store {
     }
     // The oldest hint is usually the first in claim order (this handle's commits ran in that order).
     const likely: string | undefined = this.#claimableHints.values().next().value;
-    const item = await this.#run('claimOrchestration', 'readwrite', QUEUE, async (tx) => {
+    const item = await this.#run('claimOrchestration', 'readwrite', CLAIM, async (tx) => {
       for (let guess = likely; ; guess = undefined) {
         const row = await tx.firstReadyInstance(nowMs, guess);
         if (!row) return undefined;
-        const pending = await tx.listMessages(row.id);
+        // The work item's state carries the input (a step's commit publishes the state it was given): read with the messages.
+        const [pending, input] = await Promise.all([tx.listMessages(row.id), inputOf(tx, row)]);
         const visible = pending.filter((m) => isVisible(m.message, options.now));
         const lease = visible.length > 0 ? newLease(options, nextLeaseToken()) : row.lease;
         // Without visible messages the row's schedule was stale: repairing it moves it past `now`.
         tx.putInstance(withQueueFields(row, lease, queueFieldsOf(lease, pending)), row);
-        if (lease && visible.length > 0) return { state: row.state, messages: visible.map((m) => m.message), lease };
+        if (lease && visible.length > 0) return { state: stateWithInput(row, input), messages: visible.map((m) => m.message), lease };
       }
     });
     // Taken, or (nothing found) taken by another handle meanwhile: either way no longer a hint. So is a wrong guess
@@ -594,11 +601,11 @@ export abstract class IdbStore implements Store {
     let batch = this.#instanceReads;
     if (!batch) {
       const ids = new Set<string>();
-      const read = this.#run('getInstance', 'readonly', INSTANCES, async (tx) => {
+      const read = this.#run('getInstance', 'readonly', STATES, async (tx) => {
         // Reads asked for from now on wait for the next transaction.
         if (this.#instanceReads?.ids === ids) this.#instanceReads = undefined;
-        const rows = await Promise.all([...ids].map((id) => tx.getInstance(id)));
-        return new Map([...ids].map((id, i) => [id, rows[i]?.state]));
+        const states = await Promise.all([...ids].map((id) => readState(tx, id)));
+        return new Map([...ids].map((id, i) => [id, states[i]]));
       });
       // A read that failed before its transaction began (the open failed) leaves no batch behind for the next.
       read.catch(() => {
@@ -626,8 +633,8 @@ export abstract class IdbStore implements Store {
     instanceId: string, options?: { readonly fromIndex?: number },
   ): Promise<{ readonly state: InstanceState | undefined; readonly history: HistoryEvent[] }> {
     return this.#run('getInstanceHistory', 'readonly', INSTANCE_HISTORY, async (tx) => {
-      const [row, history] = await Promise.all([tx.getInstance(instanceId), tx.readHistory(instanceId, Math.max(0, options?.fromIndex ?? 0))]);
-      return { state: row?.state, history };
+      const [state, history] = await Promise.all([readState(tx, instanceId), tx.readHistory(instanceId, Math.max(0, options?.fromIndex ?? 0))]);
+      return { state, history };
     });
   }
 
@@ -635,17 +642,24 @@ export abstract class IdbStore implements Store {
     const query = validateInstanceQuery(request); // the shared rule: unknown statuses and non-arrays are refused
     const pageSize = pageSizeOf(query);
     const plan = planInstancePage(query); // the shared paging rule: after the token's key, up to its bound
-    const { rows, token } = await this.#run('queryInstances', 'readonly', INSTANCES, async (tx) => {
+    const { states, token } = await this.#run('queryInstances', 'readonly', STATES, async (tx) => {
       const found = await scanIndexed(
         tx, plan.query.tags, statusesOf(plan.query.runtimeStatus), namesOf(plan.query.name), scanOf(plan.query, plan.after, plan.order), pageSize + 1,
         (row) => matchesQuery(row.state, plan.query), plan.order,
       );
       const last = found.length > pageSize ? found[pageSize - 1] : undefined;
-      // The bound a first page's token records is read in the page's own transaction.
-      return { rows: found, token: last && await nextPageToken(plan, pageKeyOf(last.state), () => tx.newestCreatedMs()) };
+      // The page's inputs, read together once its rows are known; none when the caller shows none (the states of an
+      // earlier layout's rows still carry theirs).
+      const page = found.slice(0, pageSize);
+      const [inputs, next] = await Promise.all([
+        request.showInput === false ? [] : Promise.all(page.map((row) => inputOf(tx, row))),
+        // The bound a first page's token records is read in the page's own transaction.
+        last && nextPageToken(plan, pageKeyOf(last.state), () => tx.newestCreatedMs()),
+      ]);
+      return { states: page.map((row, i) => stateWithInput(row, inputs[i])), token: next };
     });
     return {
-      instances: rows.slice(0, pageSize).map((r) => r.state),
+      instances: states,
       ...(token === undefined ? {} : { continuationToken: token }),
     };
   }
@@ -909,6 +923,20 @@ function isSteppable(row: unknown): boolean {
   return status === undefined || !isTerminalStatus(status);
 }
 
+/**
+ * An instance's state with its input (see `stateWithInput`), in a scope with `inputs`: the row, then the input record
+ * when the row keeps its input apart (an instance without input costs no read of a record it does not have).
+ */
+async function readState(tx: BackendTransaction, instanceId: string): Promise<InstanceState | undefined> {
+  const row = await tx.getInstance(instanceId);
+  return row && stateWithInput(row, await inputOf(tx, row));
+}
+
+/** The input record of a row whose input is kept apart (`isInputApart`), else nothing to read. */
+function inputOf(tx: BackendTransaction, row: InstanceRow): Promise<InputRecord | undefined> | undefined {
+  return isInputApart(row) ? tx.getInput(row.id) : undefined;
+}
+
 /** Instance reads that share one readonly transaction. */
 interface InstanceReads {
   /** The instances to read; the transaction reads those added before it begins. */
@@ -917,17 +945,19 @@ interface InstanceReads {
 }
 
 /**
- * The tables a write set touches: instances and messages always, history and tasks when it writes them, the raise-key
- * records for a keyed raise or signal-with-start.
+ * The tables a write set touches: instances and messages always, history and tasks when it writes them, the input
+ * records when it writes a state, the raise-key records for a keyed raise or signal-with-start.
  */
 function scopeOf(writeSet: WriteSet): readonly TableName[] {
   let history = false;
+  let states = false;
   let tasks = writeSet.lease?.kind === 'activity' || writeSet.lease?.kind === 'activityStep';
   for (const request of writeSet.requests) {
     switch (request.type) {
       case 'createInstance': // may replace a terminal instance, dropping its history and tasks
         history = true;
         tasks = true;
+        states = true;
         break;
       case 'appendHistory':
       case 'replaceHistory':
@@ -938,6 +968,8 @@ function scopeOf(writeSet: WriteSet): readonly TableName[] {
         tasks = true;
         break;
       case 'replaceState':
+        states = true;
+        break;
       case 'deleteMessages':
       case 'insertMessage':
         break;
@@ -945,7 +977,9 @@ function scopeOf(writeSet: WriteSet): readonly TableName[] {
         assertNever(request, 'write request');
     }
   }
-  const scope = history && tasks ? ALL : history ? HISTORY_AND_QUEUE : tasks ? TASKS_AND_QUEUE : QUEUE;
+  const base = history && tasks ? ALL : history ? HISTORY_AND_QUEUE : tasks ? TASKS_AND_QUEUE : QUEUE;
+  // A state written may write or delete its instance's input record (a new execution, a row of an earlier layout).
+  const scope = states ? [...base, 'inputs' as const] : base;
   // A keyed raise or signal-with-start reads and writes its instance's raise-key record.
   return raiseKeyIdsOf(writeSet).length > 0 ? [...scope, 'raiseKeys'] : scope;
 }

@@ -118,6 +118,34 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await store.getHistory('a')).toEqual([]);
       });
 
+      it('keeps an execution\'s input through its steps and raises, takes a continueAsNew\'s or a new start\'s in its place (none when it has none), and drops it with a purge', async () => {
+        const store = await open();
+        const input = { rows: Array.from({ length: 50 }, (_, i) => ({ i })) };
+        const inputOf = async () => [(await store.getInstance('a'))?.input, (await store.queryInstances({})).instances[0]?.input];
+        await create(store, newInstance('a', { input }));
+        await commitStep(store, await claim(store), { runtimeStatus: 'Running' }, [started('a')]);
+        for (const name of ['one', 'two']) {
+          await send(store, message('a', eventRaised(name)));
+          const item = await claim(store);
+          expect(item.state.input).toEqual(input);
+          await commitStep(store, item, { customStatus: name }, [eventRaised(name)]);
+        }
+        expect(await inputOf()).toEqual([input, input]);
+        await send(store, message('a', eventRaised('again')));
+        await commitStep(store, await claim(store), { executionId: 'exec-2', input: 'next' }, [started('a')], { replaceHistory: true });
+        expect(await inputOf()).toEqual(['next', 'next']);
+        await send(store, message('a', eventRaised('end')));
+        await commitStep(store, await claim(store), { runtimeStatus: 'Completed' }, [completedEvent()]);
+        await create(store, newInstance('a', { executionId: 'exec-3' }));
+        expect(await inputOf()).toEqual([undefined, undefined]);
+        const third = await claim(store);
+        expect(third.state.input).toBeUndefined();
+        await commitStep(store, third, { runtimeStatus: 'Completed' }, [completedEvent()]);
+        expect(await store.purgeInstance('a')).toBe(1);
+        await create(store, newInstance('a', { executionId: 'exec-4' }));
+        expect(await inputOf()).toEqual([undefined, undefined]);
+      });
+
       it('creates over a terminal instance that still has pending messages: only the new start message is left', async () => {
         const store = await open();
         await create(store, newInstance('a'));

@@ -7,7 +7,9 @@ import { errorNames, mapStorageError } from './map-storage-error.js';
 import type { OpenAttempt } from './open-gate.js';
 import { BrowserClose, finishChecked, refusedWhileClosing } from './idb-transaction.js';
 import type { PageFreeze } from './page-freeze.js';
-import { eventsOf, historyFrom, type HistoryRow, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
+import {
+  eventsOf, historyFrom, type HistoryRow, type InputRecord, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow,
+} from './rows.js';
 import { PendingWrites } from './pending-writes.js';
 import { ReadsAhead } from './read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './store-backend.js';
@@ -21,7 +23,7 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`DexieStore schema v${DEXIE_SCHEMA_VERSION}`);
  * ```
  */
-export const DEXIE_SCHEMA_VERSION = 6;
+export const DEXIE_SCHEMA_VERSION = 7;
 
 /**
  * The IndexedDB version of the tables and indexes (Dexie's `db.version`). Layout version 2 changed what history rows
@@ -35,9 +37,12 @@ export const DEXIE_SCHEMA_VERSION = 6;
  * keys go to the record). Older code cannot be open beside it: the upgrade closes its connections, and it refuses a
  * database with a table it does not know. Layout 6 (Dexie version 5) adds the tag index `*tagKeys` for the list's tag
  * filter: its upgrade gives every row with tags its `tagKeys` ({@link StoredInstance.tagKeys}), from which IndexedDB
- * builds the index.
+ * builds the index. Layout 7 (Dexie version 6) adds the `inputs` table: the input of each instance's execution
+ * (`{ id, executionId, input }`, see `InputRecord`), written by the commit that creates the execution, so that a step,
+ * a raise or a claim rewrites a row without it. The upgrade writes no row: a row of an earlier layout keeps its input in
+ * its state, which reads take as it is, until the instance's next write moves it out.
  */
-const DEXIE_DB_VERSION = 5;
+const DEXIE_DB_VERSION = 6;
 
 /**
  * Tables and their indexes. Every query of the store is one index range: claims use `[readyMs+headSeq]` for
@@ -54,11 +59,15 @@ const SCHEMA: Readonly<Record<string, string>> = {
   messages: '++seq, [instanceId+seq]',
   tasks: '++seq, &id, [readyMs+seq], instanceId',
   raiseKeys: 'id',
+  inputs: 'id',
 };
+
+/** Layout 6 (Dexie version 5): no input records. */
+const { inputs: _inputs, ...SCHEMA_V5 } = SCHEMA;
 
 /** Layout 5 (Dexie version 4): no tag index. */
 const SCHEMA_V4: Readonly<Record<string, string>> = {
-  ...SCHEMA,
+  ...SCHEMA_V5,
   instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id], [taskReadyMs+taskOrder], [state.name+createdMs+id]',
 };
 
@@ -76,6 +85,11 @@ const SCHEMA_V2: Readonly<Record<string, string>> = {
   ...SCHEMA_V3,
   instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id], [taskReadyMs+taskOrder]',
 };
+
+/** A row of the `inputs` table (layout 7): the input record of instance `id`. */
+interface InputRow extends InputRecord {
+  readonly id: string;
+}
 
 /** A row of the `raiseKeys` table (layout 5): the raise-key record of instance `id`. */
 interface RaiseKeysRow {
@@ -185,20 +199,21 @@ export function startDexieOpen(
     ...(dependencies.IDBKeyRange ? { IDBKeyRange: dependencies.IDBKeyRange } : {}),
   });
   db.version(1).stores(SCHEMA_V1);
-  // Layouts 3, 4 and 6 each add an index, layout 5 a table; the marker is written in the upgrade itself, so that no
-  // older code opening the database after the upgrade takes it for its own. The rows stay as they are (see SCHEMA and
+  // Layouts 3, 4 and 6 each add an index, layouts 5 and 7 a table; the marker is written in the upgrade itself, so that
+  // no older code opening the database after the upgrade takes it for its own. The rows stay as they are (see SCHEMA and
   // StoredInstance), but for layout 6's `tagKeys`, given to each row with tags.
   const mark = (tx: Transaction) => tx.table<MetaRow, string>('meta').put({ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' });
   db.version(2).stores(SCHEMA_V2).upgrade(mark);
   db.version(3).stores(SCHEMA_V3).upgrade(mark);
   db.version(4).stores(SCHEMA_V4).upgrade(mark);
-  db.version(DEXIE_DB_VERSION).stores(SCHEMA).upgrade(async (tx) => {
+  db.version(5).stores(SCHEMA_V5).upgrade(async (tx) => {
     await mark(tx);
     await tx.table<StoredInstance, string>('instances').toCollection().modify((row) => {
       const tagKeys = tagKeysOf(row);
       if (tagKeys) (row as { tagKeys?: StoredInstance['tagKeys'] }).tagKeys = tagKeys;
     });
   });
+  db.version(DEXIE_DB_VERSION).stores(SCHEMA).upgrade(mark);
   // Nothing but this store sees this private instance: no liveQuery reads it and no hook is registered on it. Dexie's
   // observability layer would cost every write a set of changed key ranges, and every readwrite transaction an event
   // plus a BroadcastChannel message to all tabs (the store's own change feed already tells them what they need); its
@@ -374,6 +389,7 @@ interface CoreTables {
   readonly messages: DBCoreTable;
   readonly tasks: DBCoreTable;
   readonly raiseKeys: DBCoreTable;
+  readonly inputs: DBCoreTable;
   /** `[readyMs+headSeq]` and `[taskReadyMs+taskOrder]` of instances, `[instanceId+seq]` of messages, `[readyMs+seq]` and `id` of tasks. */
   readonly instancesReady: DBCoreIndex;
   readonly instanceTasksReady: DBCoreIndex;
@@ -411,7 +427,7 @@ class DexieBackend implements StoreBackend {
     const messages = table('messages');
     const tasks = table('tasks');
     this.#core = {
-      instances, messages, tasks, history: table('history'), raiseKeys: table('raiseKeys'),
+      instances, messages, tasks, history: table('history'), raiseKeys: table('raiseKeys'), inputs: table('inputs'),
       instancesReady: index(instances, ['readyMs', 'headSeq']),
       instanceTasksReady: index(instances, ['taskReadyMs', 'taskOrder']),
       messagesOf: index(messages, ['instanceId', 'seq']),
@@ -710,6 +726,19 @@ class DexieTransaction implements BackendTransaction {
 
   deleteRaiseKeys(instanceId: string): void {
     this.#store('raiseKeys').delete(instanceId);
+  }
+
+  async getInput(instanceId: string): Promise<InputRecord | undefined> {
+    const row = (await this.#core.inputs.get({ trans: this.#trans, key: instanceId })) as InputRow | undefined;
+    return row && { executionId: row.executionId, input: row.input };
+  }
+
+  putInput(instanceId: string, { executionId, input }: InputRecord): void {
+    this.#store('inputs').put({ id: instanceId, executionId, input } satisfies InputRow);
+  }
+
+  deleteInput(instanceId: string): void {
+    this.#store('inputs').delete(instanceId);
   }
 
   async readHistory(instanceId: string, from: number): Promise<HistoryEvent[]> {

@@ -3,7 +3,9 @@ import { isTerminalStatus, type Clock, type HistoryEvent, type OrchestrationRunt
 import { sameTags, tagPairsOf } from '@durable-rx/runtime/store-kit';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { errorNames, mapStorageError, missingApi } from './map-storage-error.js';
-import { eventsOf, historyFrom, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow } from './rows.js';
+import {
+  eventsOf, historyFrom, type InputRecord, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow,
+} from './rows.js';
 import { PendingWrites } from './pending-writes.js';
 import { BrowserClose, finishChecked, refusedWhileClosing } from './idb-transaction.js';
 import type { PageFreeze } from './page-freeze.js';
@@ -21,7 +23,7 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`KeyvalStore layout v${KEYVAL_SCHEMA_VERSION}`);
  * ```
  */
-export const KEYVAL_SCHEMA_VERSION = 11;
+export const KEYVAL_SCHEMA_VERSION = 12;
 
 /**
  * Key layout in the one object store idb-keyval gives us. Array keys sort element by element, so each prefix is a
@@ -40,6 +42,7 @@ export const KEYVAL_SCHEMA_VERSION = 11;
  *   ['xt', readyMs, seq, taskId]     claim order of the task rows
  *   ['xi', instanceId, taskId]       the task rows of each instance (layout 8), for purges
  *   ['k', id]                        the instance's raise-key record, its keys (layout 10)
+ *   ['in', id]                       the input record of the instance's execution, { executionId, input } (layout 12)
  *
  * Layout 6 packs an instance's activity tasks into its value: a step reads and writes that value anyway, so
  * scheduling, claiming and completing a task costs no request of its own. The `xp` entry of an instance (its key's
@@ -86,6 +89,19 @@ export const KEYVAL_SCHEMA_VERSION = 11;
  * Layout-10 code still open in another tab, as for `xn`: it writes no `xg` entry for the instances it starts (a tag
  * filter here misses those until they are started again here) and leaves the entries of one it starts again or
  * purges, which a tag listing checks against the row (its createdMs and the pair) and passes over.
+ *
+ * Layout 12 keeps the input of an instance's execution in a value of its own under `['in', id]` (`InputRecord`), written
+ * by the commit that creates the execution (a start, a restart, a `continueAsNew`), so that a step, a raise, a claim's
+ * lease or an activity result rewrites the instance's value without it (the value's state has none, and says so:
+ * `inputApart`). A read that answers a state with its input (a status read, a listing, a claim) reads the record too,
+ * and a purge deletes it. Opening an older layout writes nothing: a value of an earlier layout keeps its input in its
+ * state, which reads take as it is, until the instance's next write moves it out. Layout-11 code still open in another
+ * tab reads the values of this layout without their input: its status reads and listings show none, the states its
+ * claims hand out have none (its steps read the input from the history, as every step does) and the changes it
+ * publishes of such an instance carry none, until a tab of this layout commits the instance again. A new execution it
+ * starts keeps its input in the state, which wins over the record here (the record names the execution it is of); a
+ * purge there leaves the record, which names an execution no later row has, and is deleted by the next purge of the id
+ * here.
  *
  * A paging value changes only when an instance becomes terminal or stops being so: a step from Pending to Running
  * (or to and from Suspended) writes no index entry, and a status query reads the rows of the entries without a
@@ -714,6 +730,18 @@ class KeyvalTransaction implements BackendTransaction {
 
   deleteRaiseKeys(instanceId: string): void {
     this.#store.delete(['k', instanceId]);
+  }
+
+  getInput(instanceId: string): Promise<InputRecord | undefined> {
+    return this.#get<InputRecord>(['in', instanceId]);
+  }
+
+  putInput(instanceId: string, record: InputRecord): void {
+    this.#store.put(record, ['in', instanceId]);
+  }
+
+  deleteInput(instanceId: string): void {
+    this.#store.delete(['in', instanceId]);
   }
 
   appendHistory(instanceId: string, from: number, events: readonly HistoryEvent[]): void {

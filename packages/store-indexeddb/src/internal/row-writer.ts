@@ -1,6 +1,6 @@
 import { dueAtMs, signalsWork, type InstanceState, type OrchestrationMessage, type WritePlan } from '@durable-rx/runtime/store-kit';
 import {
-  instanceRow, messageRow, queueFieldsAfterEnqueue, rescheduled, withQueueFields, type InstanceRow, type MessageRow, type TaskRow,
+  isInputApart, messageRow, queueFieldsAfterEnqueue, rescheduled, stateWriteOf, withQueueFields, type InstanceRow, type MessageRow, type TaskRow,
 } from './rows.js';
 import type { BackendTransaction } from './store-backend.js';
 import type { FeedChange } from './version-gate.js';
@@ -39,6 +39,11 @@ export interface LeasedRows {
 export class RowWriter {
   readonly #tx: BackendTransaction;
   readonly #entries = new Map<string, Entry>();
+  /**
+   * The states this transaction wrote, with their inputs (the row's state has none when it is kept apart), or
+   * `undefined` where the commit does not know it (see {@link StateWrite.full}); a purged instance's is `undefined` too.
+   */
+  readonly #states = new Map<string, InstanceState | undefined>();
   /** Snapshots to publish after the commit, in commit order. */
   readonly changes: FeedChange[] = [];
   /** True when claimable work was written (a message, an unleased task) or released (a lease on pending messages). */
@@ -67,7 +72,11 @@ export class RowWriter {
    */
   stateOf(instanceId: string): { readonly state: InstanceState | undefined } | undefined {
     const entry = this.#entries.get(instanceId);
-    return entry ? { state: entry.row?.state } : undefined;
+    if (!entry) return undefined;
+    if (!entry.row) return { state: undefined };
+    // The state with its input: as written, else a row's that holds it (inline, or none); unknown when kept apart.
+    const state = this.#states.has(instanceId) ? this.#states.get(instanceId) : isInputApart(entry.row) ? undefined : entry.row.state;
+    return state ? { state } : undefined;
   }
 
   /**
@@ -82,9 +91,17 @@ export class RowWriter {
       if (replace) tx.deleteHistory(instanceId);
       tx.appendHistory(instanceId, from, events);
     }
-    for (const { state, isNew, lease } of plan.states) {
-      const row = isNew ? undefined : this.#cached(state.instanceId);
-      this.#set(row ? { ...row, ...instanceRow(state) } : lease ? { ...instanceRow(state), lease } : instanceRow(state));
+    for (const planned of plan.states) {
+      const { state, isNew, lease } = planned;
+      const id = state.instanceId;
+      const stored = this.#cached(id);
+      // The row without the input, and the input record: written by the commit that creates the execution, not by its steps.
+      const write = stateWriteOf(planned, stored);
+      if (write.input === null) tx.deleteInput(id);
+      else if (write.input) tx.putInput(id, write.input);
+      this.#states.set(id, write.full);
+      const kept = isNew ? undefined : stored && withoutInputApart(stored);
+      this.#set(kept ? { ...kept, ...write.row } : lease ? { ...write.row, lease } : write.row);
       // Created leased to the committing worker: other workers time the lease expiry.
       if (lease) this.leasedWork = true;
     }
@@ -174,12 +191,15 @@ export class RowWriter {
   }
 
   /**
-   * Deletes an instance with its history, messages, tasks and raise-key record (read it with {@link RowWriter.get}
-   * first; the transaction's scope has `raiseKeys`).
+   * Deletes an instance with its history, messages, tasks, raise-key record and input record (read it with
+   * {@link RowWriter.get} first; the transaction's scope has `raiseKeys` and `inputs`). The input record goes whatever
+   * the row says: code of an earlier layout may have left one behind it.
    */
   remove(row: InstanceRow): void {
     this.#tx.deleteInstance(this.#entries.get(row.id)?.original ?? row);
     this.#tx.deleteRaiseKeys(row.id);
+    this.#tx.deleteInput(row.id);
+    this.#states.set(row.id, undefined);
     this.#dropPending(row.id);
     this.#entries.set(row.id, { original: undefined, row: undefined, dirty: false });
     const { executionId, version } = row.state;
@@ -226,4 +246,11 @@ export class RowWriter {
     this.#tx.deleteMessagesOf(instanceId);
     this.#tx.deleteTasksOf(instanceId);
   }
+}
+
+/** A row without its {@link InstanceRow.inputApart} mark: a state written over it says where its input is. */
+function withoutInputApart(row: InstanceRow): InstanceRow {
+  if (row.inputApart === undefined) return row;
+  const { inputApart: _apart, ...rest } = row;
+  return rest;
 }

@@ -1,5 +1,7 @@
 import type { HistoryEvent, OrchestrationRuntimeStatus } from '@durable-rx/runtime';
-import { claimableAtMs, dueAtMs, type ActivityTask, type InstanceState, type Lease, type OrchestrationMessage } from '@durable-rx/runtime/store-kit';
+import {
+  claimableAtMs, dueAtMs, writesInput, type ActivityTask, type InstanceState, type Lease, type OrchestrationMessage, type PlannedState,
+} from '@durable-rx/runtime/store-kit';
 
 /**
  * What both IndexedDB stores keep, as plain structured-cloneable rows. Each adapter lays the rows out in its own way
@@ -36,6 +38,97 @@ export interface InstanceRow {
    * themselves (KeyvalStore), so the next one is greater; absent before the first, and in rows of other layouts.
    */
   readonly tailSeq?: number;
+  /**
+   * Rows written since DexieStore's layout 7 and KeyvalStore's layout 12: the state's input is kept in the instance's
+   * {@link InputRecord}, and `state` has none (see {@link isInputApart}). Absent in rows of earlier layouts, whose state
+   * holds its input, and in rows of instances without one.
+   */
+  readonly inputApart?: true;
+}
+
+/**
+ * The input of an instance's execution, kept apart from its row: a step, a raise, a claim's lease and an activity
+ * result rewrite the row, which would otherwise structured-clone and write the input (up to the input size limit) every
+ * time. Written once by the commit that creates the execution (a start, a restart, a `continueAsNew`: store-kit's
+ * `writesInput`), read only by what answers a state with its input (a status read, a listing, a claim), and deleted
+ * with the instance by every purge.
+ */
+export interface InputRecord {
+  /**
+   * The execution the input is of: a record whose execution is not the row's (code of an earlier layout started the
+   * instance over, writing its input into the state, or purged it and left the record) is no input of the row's.
+   */
+  readonly executionId: string;
+  readonly input: unknown;
+}
+
+/**
+ * True when the input of `row`'s state is in the instance's {@link InputRecord}: the row says so and its state carries
+ * no input of its own. A state with an `input` member was written by code of an earlier layout (a tab still open
+ * during an upgrade that started the execution over over a row of this layout): its own input wins.
+ */
+export function isInputApart(row: InstanceRow): boolean {
+  return row.inputApart === true && !Object.hasOwn(row.state, 'input');
+}
+
+/**
+ * The state of `row` with its input: from `record` when the input is kept apart ({@link isInputApart}) and the record
+ * is of the row's execution, else the state as stored (its input inline, or none).
+ *
+ * @example
+ * ```ts
+ * stateWithInput(row, await tx.getInput(row.id)); // what getInstance answers
+ * ```
+ */
+export function stateWithInput(row: InstanceRow, record: InputRecord | undefined): InstanceState {
+  if (!isInputApart(row) || record?.executionId !== row.state.executionId) return row.state;
+  return { ...row.state, input: record.input };
+}
+
+/** What a commit writes for a planned state: see {@link stateWriteOf}. */
+export interface StateWrite {
+  /** The row's own fields for the state (`id`, `state` without its input, `createdMs`, `status`, `inputApart`). */
+  readonly row: InstanceRow;
+  /** The input record to write; `null`: delete the instance's record; `undefined`: leave it as it is. */
+  readonly input: InputRecord | null | undefined;
+  /**
+   * The state as stored, with its input, as a read answers it; `undefined` when the commit does not know it (a state of
+   * the same execution given without its input: the stored one stays, unread).
+   */
+  readonly full: InstanceState | undefined;
+}
+
+/**
+ * How a planned state is stored over the instance's row as the transaction read it (`stored`, undefined: none): the
+ * row without the input, and the input record. The one rule of both IndexedDB layouts. The record is written when the
+ * commit writes the input (store-kit's `writesInput`: a created or replaced instance, a new execution), and when the
+ * stored row of an earlier layout holds its input in its state (it moves out at the instance's first write, so
+ * opening an older database rewrites no row); a step of the same execution over a row whose input is apart writes no
+ * input at all, whatever its state carries. A new execution without input deletes the record of the one it replaces.
+ *
+ * @example
+ * ```ts
+ * stateWriteOf(stepPlanned, storedRow);  // { row: { ..., inputApart: true }, input: undefined, full }: no input written
+ * stateWriteOf(startPlanned, undefined); // { row, input: { executionId, input }, full }
+ * ```
+ */
+export function stateWriteOf(planned: PlannedState, stored: InstanceRow | undefined): StateWrite {
+  const { input: given, ...state } = planned.state;
+  let input = given;
+  if (stored && !writesInput(planned)) {
+    // The execution's input is stored already: apart, it is not written again; in the state of an earlier layout's
+    // row, it moves out now.
+    if (isInputApart(stored)) {
+      return { row: { ...instanceRow(state), inputApart: true }, input: undefined, full: Object.hasOwn(planned.state, 'input') ? planned.state : undefined };
+    }
+    input = stored.state.input;
+  }
+  if (input === undefined) return { row: instanceRow(state), input: stored?.inputApart ? null : undefined, full: state };
+  return {
+    row: { ...instanceRow(state), inputApart: true },
+    input: { executionId: state.executionId, input },
+    full: input === given ? planned.state : { ...state, input },
+  };
 }
 
 /** A pending message. `seq` orders messages by arrival, across tabs (it comes from the database). */

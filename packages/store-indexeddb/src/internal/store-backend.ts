@@ -1,6 +1,6 @@
 import type { HistoryEvent, OrchestrationRuntimeStatus } from '@durable-rx/runtime';
 import type { ReadsAhead } from './read-ahead.js';
-import type { InstanceRow, MessageRow, NewMessageRow, NewTaskRow, TaskRow } from './rows.js';
+import type { InputRecord, InstanceRow, MessageRow, NewMessageRow, NewTaskRow, TaskRow } from './rows.js';
 
 /**
  * The small port between the shared store logic (`idb-store.ts`) and one way of laying rows out in IndexedDB.
@@ -42,9 +42,11 @@ export interface StoreBackend {
 
 /**
  * The tables the store keeps; a transaction's scope is a list of them. `raiseKeys`: the raise-key record of each
- * instance (store-kit's `RaiseKeysRecord`), which only a keyed raise or signal-with-start and a purge touch.
+ * instance (store-kit's `RaiseKeysRecord`), which only a keyed raise or signal-with-start and a purge touch. `inputs`:
+ * the input record of each instance ({@link InputRecord}), which a commit that writes a state, a read that answers one
+ * and a purge touch.
  */
-export type TableName = 'instances' | 'history' | 'messages' | 'tasks' | 'raiseKeys';
+export type TableName = 'instances' | 'history' | 'messages' | 'tasks' | 'raiseKeys' | 'inputs';
 
 /**
  * Where a scan over the (createdMs, instanceId) order starts and ends; never empty (`fromMs` at most `toMs`). The
@@ -138,6 +140,16 @@ export interface BackendTransaction {
   putRaiseKeys(instanceId: string, keys: readonly string[]): void;
   /** Deletes an instance's raise-key record, if any (a purge, in a scope with `raiseKeys`). */
   deleteRaiseKeys(instanceId: string): void;
+
+  /**
+   * The instance's input record ({@link InputRecord}), `undefined` when it has none. Read from the database (never
+   * ahead), in a scope with `inputs`.
+   */
+  getInput(instanceId: string): Promise<InputRecord | undefined>;
+  /** Writes the instance's input record, replacing the stored one. */
+  putInput(instanceId: string, record: InputRecord): void;
+  /** Deletes the instance's input record, if any. */
+  deleteInput(instanceId: string): void;
 
   /** History events of an instance from position `from`. */
   readHistory(instanceId: string, from: number): Promise<HistoryEvent[]>;

@@ -421,9 +421,9 @@ async function oldKeyvalTab(name: string): Promise<IDBDatabase> {
 
 describe('DexieStore on a database a newer version of the app raised, whose second open queues behind a blocked upgrade', () => {
   /**
-   * The database at native version 60 (a newer app's, above DexieStore's own), held open by an old tab that ignores
+   * The database at native version 70 (a newer app's, above DexieStore's own), held open by an old tab that ignores
    * versionchange. DexieStore's open of its version fails with VersionError at once, and Dexie opens again without a
-   * version; the returned factory has a still newer app ask to upgrade to 70 (blocked by the old tab) at that
+   * version; the returned factory has a still newer app ask to upgrade to 80 (blocked by the old tab) at that
    * VersionError, before Dexie's second request, which so queues behind the upgrade, told nothing by Chromium.
    */
   async function raisedAndHeld(name: string): Promise<{
@@ -432,8 +432,8 @@ describe('DexieStore on a database a newer version of the app raised, whose seco
     const first = new DexieStore({ name });
     await create(first, newInstance('before'));
     await first.close();
-    (await oldTab(name, 60)).close(); // the newer app's upgrade, which changes no table
-    const a = await oldTab(name, 60);
+    (await oldTab(name, 70)).close(); // the newer app's upgrade, which changes no table
+    const a = await oldTab(name, 70);
     let blocked!: () => void;
     const upgradeBlocked = new Promise<void>((resolve) => (blocked = resolve));
     let done!: () => void;
@@ -444,7 +444,7 @@ describe('DexieStore on a database a newer version of the app raised, whose seco
     });
     const counted = countingOpens((request) => request.addEventListener('error', () => {
       if (request.error?.name !== 'VersionError') return;
-      const upgrade = askUpgrade(name, 70);
+      const upgrade = askUpgrade(name, 80);
       void upgrade.blocked.then(blocked);
       upgrade.done.then(done, failed);
     }));

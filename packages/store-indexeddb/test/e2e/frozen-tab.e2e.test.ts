@@ -147,8 +147,8 @@ describe.each(adapters)('a tab frozen mid-activity on a %s database', (adapter) 
   }, 2 * WAIT_MS);
 });
 
-/** The IndexedDB version and layout marker of a database at this layout (DexieStore's Dexie version 5 is 50). */
-const CURRENT = { dexie: { idbVersion: 50, layout: 6 }, keyval: { idbVersion: 1, layout: 11 } } as const;
+/** The IndexedDB version and layout marker of a database at this layout (DexieStore's Dexie version 6 is 60). */
+const CURRENT = { dexie: { idbVersion: 60, layout: 7 }, keyval: { idbVersion: 1, layout: 12 } } as const;
 
 /**
  * The transactions that open the database, aborted at the freeze like the store's others. Before, a tab frozen in its

@@ -5,7 +5,7 @@ import { helloSequence } from '@durable-rx/runtime/samples';
 import type { ActivityTask, Store } from '@durable-rx/runtime/store-kit';
 import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
 import { instanceRow } from '../../src/internal/rows.js';
-import { adapters, claim, commitOf, create, newInstance, started, T0, uniqueName } from './fixtures.js';
+import { adapters, claim, commitOf, create, message, newInstance, send, started, T0, uniqueName } from './fixtures.js';
 
 // Layout 3 of DexieStore (Dexie version 2) keeps an instance's first activity task in its row (further ones in the
 // tasks table), with an index over it. Layout 2 (Dexie version 1) kept every task in the tasks table. These tests write a layout-2 database with Dexie and the old table declarations, as that layout left it, and
@@ -119,7 +119,7 @@ describe('DexieStore layout 3: an instance\'s first activity task kept in its ro
     expect(done).toMatchObject({ runtimeStatus: 'Completed', output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'] });
     expect(await rawRows(name, 'tasks')).toEqual([]);
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
-    expect(DEXIE_SCHEMA_VERSION).toBe(6);
+    expect(DEXIE_SCHEMA_VERSION).toBe(7);
   });
 
   it('claims layout-2 tasks before newer ones, keeps their leases, renews and abandons them by task id alone', async () => {
@@ -207,7 +207,7 @@ describe('DexieStore layout 4: an index by orchestrator name', () => {
     expect(await ids({ name: ['Orders'], order: 'desc' })).toEqual(['n-2', 'n-0']);
     expect(await ids({ name: ['orders', 'Billing'] })).toEqual(['n-1', 'n-3']);
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
-    expect(await rawVersion(name)).toBe(50);
+    expect(await rawVersion(name)).toBe(60);
   });
 });
 
@@ -244,7 +244,7 @@ describe('DexieStore layout 5: the keys of keyed raises in a table of their own'
     expect(await rawRows(name, 'raiseKeys')).toEqual([{ id: 'a', keys: ['new'] }]);
     expect((await rawRows(name, 'instances'))[0]!.state).toHaveProperty('raisedEventKeys', ['old']);
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
-    expect(await rawVersion(name)).toBe(50);
+    expect(await rawVersion(name)).toBe(60);
     // A keyed raise now writes the key to the record alone: the state in the instance's row stays as it was (the row
     // itself counts the message, as for any message).
     const [before] = await rawRows(name, 'instances');
@@ -311,6 +311,79 @@ describe('DexieStore layout 6: an index by tag pair', () => {
     ]);
     expect((await rawRows(name, 'instances')).find((row) => row.id === 'g-2')?.tagKeys).toBeUndefined();
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
-    expect(await rawVersion(name)).toBe(50);
+    expect(await rawVersion(name)).toBe(60);
+  });
+});
+
+// Layout 7 (Dexie version 6) adds the table `inputs`: an instance's input is written there by the commit that creates
+// its execution, and the instance row, which every step rewrites, holds none.
+describe('DexieStore layout 7: inputs in a table of their own', () => {
+  const LAYOUT_6 = {
+    ...LAYOUT_2, instances: `${LAYOUT_2.instances}, [taskReadyMs+taskOrder], [state.name+createdMs+id], *tagKeys`, raiseKeys: 'id',
+  };
+  const input = { rows: Array.from({ length: 100 }, (_, i) => i) };
+
+  it('keeps the input out of the row its steps rewrite, reads it with the state, and purges it with the instance', async () => {
+    const name = uniqueName('layout-7');
+    const store = open(name);
+    await create(store, newInstance('a', input));
+    const [row] = await rawRows(name, 'instances');
+    expect(row).toMatchObject({ id: 'a', inputApart: true });
+    expect(row!.state).not.toHaveProperty('input');
+    expect(await rawRows(name, 'inputs')).toEqual([{ id: 'a', executionId: 'exec-1', input }]);
+
+    const item = await claim(store);
+    expect(item.state.input).toEqual(input);
+    const running = { ...item.state, runtimeStatus: 'Running' as const, version: item.state.version + 1 };
+    await store.commit(commitOf(item.state, item.lease.token, { state: running, history: [started('a')], consumedMessageIds: item.messages.map((m) => m.id) }));
+    expect((await rawRows(name, 'instances'))[0]!.state).not.toHaveProperty('input');
+    expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Running', input });
+    expect((await store.getInstanceHistory!('a')).state?.input).toEqual(input);
+    expect((await store.queryInstances({})).instances[0]?.input).toEqual(input);
+    expect((await store.queryInstances({ showInput: false })).instances[0]).not.toHaveProperty('input');
+
+    await send(store, message('a', { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'end' }));
+    const last = await claim(store);
+    await store.commit(commitOf(last.state, last.lease.token, {
+      state: { ...last.state, runtimeStatus: 'Completed', version: last.state.version + 1 }, consumedMessageIds: last.messages.map((m) => m.id),
+    }));
+    expect(await store.purgeInstance('a')).toBe(1);
+    expect(await rawRows(name, 'inputs')).toEqual([]);
+  });
+
+  it('opens a layout-6 database: a row keeps its input in its state, read as it is, until its next write moves it out', async () => {
+    const source = uniqueName('layout-7-source');
+    const first = open(source);
+    await create(first, newInstance('a', input));
+    await first.close();
+    // The row as layout 6 wrote it: the input in its state.
+    const { inputApart: _apart, ...row } = (await rawRows(source, 'instances'))[0]!;
+    const messages = await rawRows(source, 'messages');
+    const name = uniqueName('layout-6');
+    const db = dexie(name);
+    db.version(5).stores(LAYOUT_6);
+    await db.open();
+    await db.transaction('rw', ['meta', 'instances', 'messages'], async () => {
+      await db.table('meta').put({ key: 'schema', version: 6, store: 'durable-rx/dexie' });
+      await db.table('instances').put({ ...row, state: { ...(row.state as Row), input } });
+      await db.table('messages').bulkPut(messages);
+    });
+    db.close();
+
+    const store = open(name);
+    expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending', input });
+    expect(await rawVersion(name)).toBe(60);
+    expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
+    expect(await rawRows(name, 'inputs')).toEqual([]);
+    const item = await claim(store);
+    expect(item.state.input).toEqual(input);
+    const { input: _given, ...withoutInput } = item.state; // a state without its input: the stored one moves all the same
+    await store.commit(commitOf(item.state, item.lease.token, {
+      state: { ...withoutInput, runtimeStatus: 'Running', version: item.state.version + 1 }, consumedMessageIds: item.messages.map((m) => m.id),
+    }));
+    expect((await rawRows(name, 'instances'))[0]).toMatchObject({ inputApart: true });
+    expect((await rawRows(name, 'instances'))[0]!.state).not.toHaveProperty('input');
+    expect(await rawRows(name, 'inputs')).toEqual([{ id: 'a', executionId: 'exec-1', input }]);
+    expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Running', input });
   });
 });

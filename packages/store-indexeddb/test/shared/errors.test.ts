@@ -542,7 +542,7 @@ describe('schema checks', () => {
     await create(first, newInstance('a'));
     await first.close();
     // A newer version of the app upgraded the database (new native version, new table) and its schema marker.
-    const db = await openRaw(name, 60, (upgrading, tx) => {
+    const db = await openRaw(name, 70, (upgrading, tx) => {
       upgrading.createObjectStore('newTable');
       tx.objectStore('meta').put({ key: 'schema', version: DEXIE_SCHEMA_VERSION + 1, store: 'durable-rx/dexie' });
     });

@@ -93,7 +93,7 @@ describe('KeyvalStore layout 6: activity tasks packed into their instance', () =
     const keys = await rawKeys(name);
     expect(keys.filter(([prefix]) => prefix === 't' || prefix === 'xt' || prefix === 'xp')).toEqual([]);
     expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
-    expect(KEYVAL_SCHEMA_VERSION).toBe(11);
+    expect(KEYVAL_SCHEMA_VERSION).toBe(12);
   });
 
   it('keeps a task out of the ranges layout-5 code reads, and keeps it through a row that code rewrote', async () => {
@@ -649,5 +649,81 @@ describe('KeyvalStore layout 11: paging entries per tag pair', () => {
     // A purge by tags deletes only the terminal instances whose rows match.
     expect(await store.purgeInstances({ createdTimeFrom: T0, tags: { tenant: 'acme' } })).toBe(2);
     expect((await store.queryInstances({})).instances.map((s) => s.instanceId)).toEqual(['g-1', 'g-2']);
+  });
+});
+
+// Layout 12 keeps an instance's input under ['in', id], written by the commit that creates its execution: the
+// instance's value, which every step rewrites, holds none.
+describe('KeyvalStore layout 12: inputs in values of their own', () => {
+  const input = { rows: Array.from({ length: 100 }, (_, i) => i) };
+  type StoredRow = { state: Record<string, unknown>; inputApart?: true };
+
+  /** Claims 'a' and commits a step that leaves it `runtimeStatus` (with its state as given, else as claimed). */
+  async function stepA(store: KeyvalStore, runtimeStatus: 'Running' | 'Completed', withoutInput = false): Promise<void> {
+    const item = await claim(store);
+    expect(item.state.input).toEqual(input);
+    const { input: _i, ...bare } = item.state;
+    await store.commit(commitOf(item.state, item.lease.token, {
+      state: { ...(withoutInput ? bare : item.state), runtimeStatus, version: item.state.version + 1 }, consumedMessageIds: item.messages.map((m) => m.id),
+    }));
+  }
+
+  it('keeps the input out of the value its steps rewrite, reads it with the state, and purges it with the instance', async () => {
+    const name = uniqueName('layout-12');
+    const store = open(name);
+    await create(store, newInstance('a', input));
+    expect(await rawGet(name, ['i', 'a'])).toMatchObject({ inputApart: true });
+    expect((await rawGet(name, ['i', 'a']) as StoredRow).state).not.toHaveProperty('input');
+    expect(await rawGet(name, ['in', 'a'])).toEqual({ executionId: 'exec-1', input });
+    await stepA(store, 'Running');
+    expect((await rawGet(name, ['i', 'a']) as StoredRow).state).not.toHaveProperty('input');
+    expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Running', input });
+    expect((await store.getInstanceHistory('a')).state?.input).toEqual(input);
+    expect((await store.queryInstances({})).instances[0]?.input).toEqual(input);
+    expect((await store.queryInstances({ showInput: false })).instances[0]).not.toHaveProperty('input');
+    await send(store, message('a', { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'end' }));
+    await stepA(store, 'Completed');
+    expect(await store.purgeInstance('a')).toBe(1);
+    expect((await rawKeys(name)).filter(([prefix]) => prefix !== 'meta')).toEqual([]);
+  });
+
+  it('opens a layout-11 database: a value keeps its input in its state, read as it is, until its next write moves it out', async () => {
+    const name = uniqueName('layout-11');
+    const first = open(name);
+    await create(first, newInstance('a', input));
+    await first.close();
+    // What layout 11 left: the input in the state, no record.
+    const { inputApart: _apart, ...row } = await rawGet(name, ['i', 'a']) as StoredRow;
+    await rawWrite(name, (raw) => {
+      raw.put({ version: 11, store: 'durable-rx/keyval' }, ['meta']);
+      raw.put({ ...row, state: { ...row.state, input } }, ['i', 'a']);
+      raw.delete(['in', 'a']);
+    });
+    const store = open(name);
+    expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending', input });
+    expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+    await stepA(store, 'Running', true); // a state without its input: the stored one moves all the same
+    expect(await rawGet(name, ['i', 'a'])).toMatchObject({ inputApart: true });
+    expect((await rawGet(name, ['i', 'a']) as StoredRow).state).not.toHaveProperty('input');
+    expect(await rawGet(name, ['in', 'a'])).toEqual({ executionId: 'exec-1', input });
+    expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Running', input });
+  });
+
+  it('next to layout-11 code still open in another tab: a new execution it writes keeps its input in the state, which wins; its purge leaves the record, which a purge here deletes', async () => {
+    const name = uniqueName('layout-11-tab');
+    const store = open(name);
+    await create(store, newInstance('a', input));
+    // Layout-11 code continues the instance as new: its value rewritten by copying the one it read, the new input in the state.
+    const row = await rawGet(name, ['i', 'a']) as StoredRow;
+    await rawWrite(name, (raw) => raw.put({ ...row, state: { ...row.state, executionId: 'exec-2', input: 'next' } }, ['i', 'a']));
+    expect(await store.getInstance('a')).toMatchObject({ executionId: 'exec-2', input: 'next' });
+    // And once more without an input: the record, of exec-1, is no input of exec-3.
+    await rawWrite(name, (raw) => raw.put({ ...row, state: { ...row.state, executionId: 'exec-3' } }, ['i', 'a']));
+    expect(await store.getInstance('a')).not.toHaveProperty('input');
+    expect(await rawGet(name, ['in', 'a'])).toEqual({ executionId: 'exec-1', input });
+    // A purge here deletes the record whatever the value says.
+    await rawWrite(name, (raw) => raw.put({ ...row, state: { ...row.state, executionId: 'exec-3', runtimeStatus: 'Completed' }, status: 'Completed' }, ['i', 'a']));
+    expect(await store.purgeInstance('a')).toBe(1);
+    expect(await rawGet(name, ['in', 'a'])).toBeUndefined();
   });
 });

@@ -1,6 +1,8 @@
 import type { Lease } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
-import { instanceRow, messageRow, queueFieldsOf, rescheduled, withQueueFields, type InstanceRow, type MessageRow } from '../../src/internal/rows.js';
+import {
+  instanceRow, isInputApart, messageRow, queueFieldsOf, rescheduled, stateWithInput, stateWriteOf, withQueueFields, type InstanceRow, type MessageRow,
+} from '../../src/internal/rows.js';
 import { newInstance, T0 } from './fixtures.js';
 
 // The row rules both layouts (DexieStore, KeyvalStore) write by, through RowWriter: here the one that decides whether
@@ -35,5 +37,65 @@ describe('rescheduled: the row a commit writes for an instance whose lease or pe
     });
     const emptied = rescheduled(stored(undefined, pending), undefined, []);
     expect(emptied).toEqual(instanceRow(start.state));
+  });
+});
+
+describe('stateWriteOf: where a commit stores a state\'s input', () => {
+  const input = { rows: [1, 2, 3] };
+  const first = { ...newInstance('a', input).state };
+  const { input: _none, ...withoutInput } = first;
+  const created = stateWriteOf({ state: first, isNew: true, before: undefined }, undefined);
+  const apart = created.row;
+  const step = { ...first, runtimeStatus: 'Running' as const, version: 2 };
+
+  it('a start: the row without the input, which goes to the record of its execution', () => {
+    expect(created.row).toEqual({ ...instanceRow(withoutInput), inputApart: true });
+    expect(created.row.state).not.toHaveProperty('input');
+    expect(created.input).toEqual({ executionId: 'exec-1', input });
+    expect(created.full).toBe(first);
+    // The row and the record give the state back; a record of another execution gives none.
+    expect(stateWithInput(apart, created.input!)).toEqual(first);
+    expect(stateWithInput(apart, { executionId: 'exec-0', input: 'other' })).toEqual(withoutInput);
+    expect(stateWithInput(apart, undefined)).toEqual(withoutInput);
+  });
+
+  it('a step of the same execution writes no input, whether its state carries it or not', () => {
+    expect(stateWriteOf({ state: step, isNew: false, before: first }, apart)).toEqual({
+      row: { ...instanceRow({ ...withoutInput, runtimeStatus: 'Running', version: 2 }), inputApart: true }, input: undefined, full: step,
+    });
+    const { input: _i, ...bare } = step;
+    const lean = stateWriteOf({ state: bare, isNew: false, before: first }, apart);
+    expect(lean.input).toBeUndefined();
+    expect(lean.row.inputApart).toBe(true);
+    expect(lean.full).toBeUndefined(); // the stored input stays, unread: the commit does not know the state whole
+  });
+
+  it('a new execution writes its own input, or deletes the record when it has none', () => {
+    const next = { ...step, executionId: 'exec-2', input: 'next', version: 3 };
+    expect(stateWriteOf({ state: next, isNew: false, before: step }, apart).input).toEqual({ executionId: 'exec-2', input: 'next' });
+    const { input: _i, ...bare } = next;
+    const none = stateWriteOf({ state: bare, isNew: true, before: step }, apart);
+    expect(none).toEqual({ row: instanceRow(bare), input: null, full: bare });
+    // Over a row that keeps no record: nothing to delete.
+    expect(stateWriteOf({ state: bare, isNew: true, before: undefined }, undefined).input).toBeUndefined();
+  });
+
+  it('moves the input of a row of an earlier layout (in its state) out at its first write, whatever the state given carries', () => {
+    const old = instanceRow(first);
+    expect(stateWithInput(old, undefined)).toBe(first);
+    const { input: _i, ...bare } = step;
+    const moved = stateWriteOf({ state: bare, isNew: false, before: first }, old);
+    expect(moved.input).toEqual({ executionId: 'exec-1', input });
+    expect(moved.row).toMatchObject({ inputApart: true, state: bare });
+    expect(moved.full).toEqual(step);
+  });
+
+  it('takes the input a state carries of its own over the record: code of an earlier layout started the execution over on such a row', () => {
+    const older = { ...apart, state: { ...step, executionId: 'exec-2', input: 'inline' } };
+    expect(isInputApart(older)).toBe(false);
+    expect(stateWithInput(older, created.input!)).toMatchObject({ executionId: 'exec-2', input: 'inline' });
+    // Its next step here moves that input out, as for any row of an earlier layout.
+    const next = stateWriteOf({ state: { ...older.state, version: 3 }, isNew: false, before: older.state }, older);
+    expect(next.input).toEqual({ executionId: 'exec-2', input: 'inline' });
   });
 });

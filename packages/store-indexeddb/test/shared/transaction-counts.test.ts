@@ -62,6 +62,35 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: IndexedDB work per he
   });
 });
 
+describe.each(Object.keys(adapters) as AdapterName[])('%s: an instance\'s input', (adapter) => {
+  it('is written once by its start, not again by its steps: a hello sequence with a large input writes it three times (its record, its start message, its history\'s start)', async () => {
+    const input = { text: 'x'.repeat(50_000) };
+    const written: number[] = [];
+    for (const given of [undefined, input]) {
+      const store = adapters[adapter](uniqueName('input-bytes'));
+      const runtime = createRuntime({
+        store, orchestrators: { HelloSequence: helloSequence }, activities: { E1_SayHello: sayHello }, logger: silentLogger,
+      });
+      try {
+        await runtime.start();
+        counter = countIndexedDb();
+        await runtime.client.startNew('HelloSequence', { instanceId: 'big', ...(given ? { input: given } : {}) });
+        expect((await runtime.client.waitForCompletion('big', { timeoutMs: 60_000 })).input).toEqual(given);
+        await runtime.stop({ graceMs: Infinity });
+        written.push(counter.counts().bytesWritten);
+        counter.uninstall();
+        counter = undefined;
+      } finally {
+        await runtime.stop();
+        await store.close();
+      }
+    }
+    // Not in the row its commits rewrite: with it there, seven copies (the row at the start and at each of the four
+    // steps, besides the start message and the history's start).
+    expect((written[1]! - written[0]!) / JSON.stringify(input).length).toBeCloseTo(3, 1);
+  });
+});
+
 describe.each(Object.keys(adapters) as AdapterName[])('%s: a call on an open store', (adapter) => {
   it('has its transaction and first request under way before the callbacks queued after the call run', async () => {
     // A step's commit then goes out before the client's and the change feed's callbacks that the previous commit
