@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient } from '../src/client/create-client.js';
 import { MAX_QUEUED_TREE_WALK_BYTES, MAX_TREE_WALKS } from '../src/client/local-client.js';
 import { terminateAccepted } from '../src/client/terminate-accepted.js';
-import { childSettled } from '../src/client/terminated-tree.js';
+import { awaitTerminatedTree, childSettled } from '../src/client/terminated-tree.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { silentLogger } from '../src/env/logger.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
@@ -114,6 +114,39 @@ describe('the tree walks of accepted recursive terminates', () => {
       expect(await second.client.waitForCompletion(`t${i}-leaf`, { timeoutMs: 30_000 })).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
     }
   });
+
+  it('end where they are when the client closes during a read of a child they would terminate: no commit after close()', async () => {
+    const store = await trees(1);
+    // A client with no worker over a view of the store that holds its reads of the leaf until the test lets them go,
+    // and notes each store call made once the client is closed.
+    let closed = false;
+    const callsAfterClose: string[] = [];
+    const held: (() => void)[] = [];
+    const view: Store = new Proxy(store, {
+      get: (target, key) => {
+        const value = Reflect.get(target, key, target) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (closed) callsAfterClose.push(`${String(key)}(${JSON.stringify(args[0])})`);
+          const call = (): unknown => (value as (...args: unknown[]) => unknown).apply(target, args);
+          return key === 'getInstance' && args[0] === 't0-leaf' ? new Promise<void>((resolve) => held.push(resolve)).then(call) : call();
+        };
+      },
+    });
+    const client = createClient({ store: view, clock: new VirtualClock() });
+    await terminateAccepted(client, 't0', 'stop', { recursive: true });
+    expect((await store.getInstance('t0'))?.runtimeStatus).toBe('Terminated');
+    // The walk reads the leaf before applying the terminate handed on to it; the client closes meanwhile.
+    await vi.waitFor(() => expect(held).toHaveLength(1), { timeout: 10_000 });
+    closed = true;
+    client.close();
+    held.splice(0).forEach((go) => go());
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    // The leaf's terminate is left queued for a worker: the closed client applied nothing.
+    expect(callsAfterClose).toEqual([]);
+    expect((await store.getInstance('t0-leaf'))?.runtimeStatus).toBe('Running');
+  });
 });
 
 describe('the queued tree walks', () => {
@@ -164,6 +197,22 @@ describe('the queued tree walks', () => {
     } finally {
       client.close();
     }
+  });
+});
+
+describe('awaitTerminatedTree', () => {
+  it('ends where it is once over: no read of the next parent\'s children, no child of the level settled', async () => {
+    let over = false;
+    const asked: string[] = [];
+    const settled: string[] = [];
+    const children: Record<string, string[]> = { root: ['a', 'b'], a: ['a1'], b: ['b1'] };
+    await awaitTerminatedTree('root', (parentId) => {
+      asked.push(parentId);
+      if (parentId === 'a') over = true; // the wait's time is up while a's children are read
+      return children[parentId] ?? [];
+    }, async (id) => void settled.push(id), () => over);
+    expect(asked).toEqual(['root', 'a']);
+    expect(settled).toEqual(['a', 'b']);
   });
 });
 

@@ -485,12 +485,13 @@ export class LocalClient implements LocalDurableClient {
         if (direct) {
           try {
             const state = await this.#read(id);
-            if (state?.parentInstanceId === parentId && !isTerminalStatus(state.runtimeStatus)) await direct(state);
+            if (!over && state?.parentInstanceId === parentId && !isTerminalStatus(state.runtimeStatus)) await direct(state);
           } catch {
             // Left to a worker: the terminate is queued for it.
           }
         }
-        await this.#untilEnded(id, parentId, expired);
+        // A walk over (its deadline passed, or the client closed during the read) ends where it is: no commit, no feed.
+        if (!over) await this.#untilEnded(id, parentId, expired);
       }, () => over);
     } finally {
       cancel();

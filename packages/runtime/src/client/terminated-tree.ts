@@ -36,7 +36,9 @@ export function childSettled(
  * The wait of a recursive terminate for the tree it reached, level by level, the one loop of the local client and of
  * remote ones: the children of each instance of a level (`childrenOf`; an id met before is taken once), then `settle`
  * for each of them at once, which resolves once that child is terminal, gone or no child of `parentId` any more
- * ({@link childSettled}; or the caller's wait is over), until a level has no children or `over()` says the wait's time is up.
+ * ({@link childSettled}; or the caller's wait is over), until a level has no children or `over()` says the wait's time is up:
+ * asked before each `childrenOf` and before a level's `settle`s, so a wait that is over ends where it is (no read of the
+ * next parent's children, no child settled).
  *
  * @example
  * ```ts
@@ -51,12 +53,14 @@ export async function awaitTerminatedTree(
   for (let level = [rootId]; level.length > 0 && !over();) {
     const children: { readonly id: string; readonly parentId: string }[] = [];
     for (const parentId of level) {
+      if (over()) return;
       for (const id of await childrenOf(parentId)) {
         if (seen.has(id)) continue;
         seen.add(id);
         children.push({ id, parentId });
       }
     }
+    if (over()) return;
     await Promise.all(children.map(({ id, parentId }) => settle(id, parentId)));
     level = children.map(({ id }) => id);
   }
