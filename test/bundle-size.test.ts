@@ -1280,12 +1280,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * (+106); the others unchanged.
  * 2026-12-05, the IndexedDB stores keep an instance's input in a record of its own (read with a state, written by a new
  * execution): runtime-keyval.js 58,544 -> 59,001 B (+457), runtime-dexie.js 88,674 -> 89,188 (+514).
+ * 2026-12-05, a tree walk that is over ends where it is (awaitTerminatedTree asks over() before each parent and level),
+ * and the queue of walks counts a reason by the heap of its value: +81 / +86 / +75 / +7 B, budgets set to 47,154 /
+ * 59,087 / 89,288 / 12,592 (runtime.js and runtime-dexie.js were some 17 and 25 B past theirs before).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 47_056 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 59_001 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 89_188 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 12_585 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 47_154 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 59_087 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 89_288 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 12_592 },
 ];
 
 describe('bundle size', () => {

@@ -150,11 +150,12 @@ describe('the tree walks of accepted recursive terminates', () => {
 });
 
 describe('the queued tree walks', () => {
-  it(`start as running ones end: with no worker anywhere, every tree of ${MAX_TREE_WALKS + 8} accepted recursive terminates ends, but one past the queue's bound`, async () => {
+  it(`start as running ones end: with no worker anywhere, every tree of ${MAX_TREE_WALKS + 8} accepted recursive terminates ends, but those past the queue's bound`, async () => {
     const n = MAX_TREE_WALKS + 8;
-    // One terminate queued behind the running walks holds a reason too large for the queue's memory bound (2 bytes a
-    // character): it is not queued, and its tree is left to the workers; the queue takes the next one.
-    const unqueued = MAX_TREE_WALKS + 2;
+    // Two terminates queued behind the running walks hold a reason too large for the queue's memory bound: a text (2
+    // bytes a character), and 32,768 one-element arrays (128 KB of JSON, but some 6 MB of heap once parsed and copied:
+    // 200 bytes an array). Neither is queued, and their trees are left to the workers; the queue takes the next one.
+    const unqueued = new Set([MAX_TREE_WALKS + 2, MAX_TREE_WALKS + 4]);
     const store = await trees(n);
     // A client with no worker over a view of the store that holds each commit applying a terminate handed on to a
     // child until the test lets them go: the walks under way then are the running ones, the others wait behind them.
@@ -171,7 +172,8 @@ describe('the queued tree walks', () => {
     });
     const clock = new VirtualClock();
     const client = createClient({ store: view, clock });
-    const reasonOf = (i: number): string => (i === unqueued ? 'x'.repeat(MAX_QUEUED_TREE_WALK_BYTES / 2) : 'stop');
+    const reasonOf = (i: number): unknown => (i === MAX_TREE_WALKS + 2 ? 'x'.repeat(MAX_QUEUED_TREE_WALK_BYTES / 2)
+      : i === MAX_TREE_WALKS + 4 ? Array.from({ length: 2 ** 15 }, () => [0]) : 'stop');
     try {
       for (let i = 0; i < n; i++) await terminateAccepted(client, `t${i}`, reasonOf(i), { recursive: true });
       await vi.waitFor(() => expect(held).toHaveLength(MAX_TREE_WALKS), { timeout: 10_000 });
@@ -179,21 +181,21 @@ describe('the queued tree walks', () => {
       expect(held).toHaveLength(MAX_TREE_WALKS);
 
       // Each commit let go as it comes: the queued walks take their turns, and every leaf of theirs ends, its
-      // terminate taken; the leaf of the terminate not queued runs on, its terminate left queued for a worker.
+      // terminate taken; the leaves of the terminates not queued run on, their terminates left queued for a worker.
       const release = (): void => void held.splice(0).forEach((go) => go());
       await vi.waitFor(async () => {
         release();
         for (let i = 0; i < n; i++) {
-          if (i !== unqueued) expect(await store.getInstance(`t${i}-leaf`)).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+          if (!unqueued.has(i)) expect(await store.getInstance(`t${i}-leaf`)).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
         }
       }, { timeout: 10_000 });
       await vi.waitFor(() => expect(clock.pendingTimers).toBe(0), { timeout: 10_000 });
       expect(held).toHaveLength(0);
-      expect((await store.getInstance(`t${unqueued}-leaf`))?.runtimeStatus).toBe('Running');
-      // What a worker could claim: the other roots' answers from their leaves, and the terminate of the leaf left to it.
+      for (const i of unqueued) expect((await store.getInstance(`t${i}-leaf`))?.runtimeStatus).toBe('Running');
+      // What a worker could claim: the other roots' answers from their leaves, and the terminates of the leaves left to it.
       const claimable: string[] = [];
       for (let item; (item = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() }));) claimable.push(item.state.instanceId);
-      expect(claimable.sort()).toEqual(Array.from({ length: n }, (_, i) => (i === unqueued ? `t${i}-leaf` : `t${i}`)).sort());
+      expect(claimable.sort()).toEqual(Array.from({ length: n }, (_, i) => (unqueued.has(i) ? `t${i}-leaf` : `t${i}`)).sort());
     } finally {
       client.close();
     }
