@@ -1283,11 +1283,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, a tree walk that is over ends where it is (awaitTerminatedTree asks over() before each parent and level),
  * and the queue of walks counts a reason by the heap of its value: +81 / +86 / +75 / +7 B, budgets set to 47,154 /
  * 59,087 / 89,288 / 12,592 (runtime.js and runtime-dexie.js were some 17 and 25 B past theirs before).
+ * 2026-12-05, a fork's kept results from the step of the last one on go to its first step as messages (forkHistory's
+ * pending), so the code after them runs at the fork's time: 47,154 / 59,087 / 89,288 / 12,592 -> 47,255 / 59,195 / 89,395 / 12,592 B
+ * (+101 / +108 / +107 / +0), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 47_154 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 59_087 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 89_288 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 47_255 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 59_195 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 89_395 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_592 },
 ];
 

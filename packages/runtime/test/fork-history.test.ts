@@ -29,28 +29,25 @@ function sequence() {
 }
 
 describe('forkHistory: the history a fork replays', () => {
-  it('keeps the first results and the calls that made them; a call whose result is not kept is made anew', () => {
+  it('keeps the first results and the calls that made them; the code after the last one runs again in the fork\u2019s first step, and a call whose result is not kept is made anew', () => {
     const history = sequence();
     expect(forkableResults(history)).toBe(2);
-    const forked = forkHistory(history, 1, FORK);
-    expect(shape(forked)).toEqual([
-      'OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled#0', 'OrchestratorCompleted',
-      'OrchestratorStarted', 'TaskCompleted(0)', 'OrchestratorCompleted',
-    ]);
-    // The start names the fork; the step cut in the middle is closed at its own time.
-    expect(forked[1]).toMatchObject({ instanceId: 'fork-1', executionId: 'fork-e', input: 'in', name: 'Seq' });
-    expect(forked.at(-1)!.timestamp).toBe(forked[4]!.timestamp);
-    // The source's first marker (its replay flags) is kept as it was.
-    expect(forked[0]).toBe(history[0]);
+    const { events, pending } = forkHistory(history, 1, FORK);
+    // A's result (the last kept) goes to the fork's first step, with the step it came in; B is called anew then.
+    expect(shape(events)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled#0', 'OrchestratorCompleted']);
+    expect(shape(pending)).toEqual(['TaskCompleted(0)']);
+    // The start names the fork; the source's first marker (its replay flags) is kept as it was.
+    expect(events[1]).toMatchObject({ instanceId: 'fork-1', executionId: 'fork-e', input: 'in', name: 'Seq' });
+    expect(events[0]).toBe(history[0]);
   });
 
   it('keeps every result by default, and a call still running is made anew', () => {
-    const forked = forkHistory(sequence(), undefined, FORK);
-    expect(shape(forked)).toEqual([
+    const { events, pending } = forkHistory(sequence(), undefined, FORK);
+    expect(shape(events)).toEqual([
       'OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled#0', 'OrchestratorCompleted',
       'OrchestratorStarted', 'TaskCompleted(0)', 'TaskScheduled#1', 'OrchestratorCompleted',
-      'OrchestratorStarted', 'TaskCompleted(1)', 'OrchestratorCompleted',
     ]);
+    expect(shape(pending)).toEqual(['TaskCompleted(1)']);
   });
 
   it('drops the end of an ended execution and what was recorded after it', () => {
@@ -61,15 +58,14 @@ describe('forkHistory: the history a fork replays', () => {
       .step(1000).eventRaised('late', 1) // recorded and ignored: not received
       .build();
     expect(forkableResults(history)).toBe(1);
-    expect(shape(forkHistory(history, 1, FORK))).toEqual([
-      'OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled#0', 'OrchestratorCompleted',
-      'OrchestratorStarted', 'TaskCompleted(0)', 'OrchestratorCompleted',
-    ]);
+    const { events, pending } = forkHistory(history, 1, FORK);
+    expect(shape(events)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled#0', 'OrchestratorCompleted']);
+    expect(shape(pending)).toEqual(['TaskCompleted(0)']);
   });
 
   it('gives an empty history for keepResults 0 (a fresh start), and for a history with no events', () => {
-    expect(forkHistory(sequence(), 0, FORK)).toEqual([]);
-    expect(forkHistory([], undefined, FORK)).toEqual([]);
+    expect(forkHistory(sequence(), 0, FORK)).toEqual({ events: [], pending: [] });
+    expect(forkHistory([], undefined, FORK)).toEqual({ events: [], pending: [] });
     expect(forkableResults([])).toBe(0);
   });
 
@@ -85,14 +81,18 @@ describe('forkHistory: the history a fork replays', () => {
       .step(1000).taskCompleted(1, 'w1').taskCompleted(0, 'w0')
       .step(1000).taskCompleted(2, 'w2')
       .build();
-    expect(shape(forkHistory(history, 1, FORK))).toEqual([
-      'OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled#1', 'OrchestratorCompleted',
-      'OrchestratorStarted', 'TaskCompleted(1)', 'OrchestratorCompleted',
-    ]);
-    expect(shape(forkHistory(history, 2, FORK))).toEqual([
-      'OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled#0', 'TaskScheduled#1', 'OrchestratorCompleted',
+    const one = forkHistory(history, 1, FORK);
+    expect(shape(one.events)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled#1', 'OrchestratorCompleted']);
+    expect(shape(one.pending)).toEqual(['TaskCompleted(1)']);
+    const two = forkHistory(history, 2, FORK);
+    expect(shape(two.events)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled#0', 'TaskScheduled#1', 'OrchestratorCompleted']);
+    expect(shape(two.pending)).toEqual(['TaskCompleted(1)', 'TaskCompleted(0)']);
+    const all = forkHistory(history, 3, FORK);
+    expect(shape(all.events)).toEqual([
+      'OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled#0', 'TaskScheduled#1', 'TaskScheduled#2', 'OrchestratorCompleted',
       'OrchestratorStarted', 'TaskCompleted(1)', 'TaskCompleted(0)', 'OrchestratorCompleted',
     ]);
+    expect(shape(all.pending)).toEqual(['TaskCompleted(2)']);
   });
 
   it('keeps a fired timer and a failure as results; a timer not fired before the cut is created again', () => {
@@ -102,11 +102,12 @@ describe('forkHistory: the history a fork replays', () => {
       .step(1000).taskFailed(1, { errorType: 'Error', errorMessage: 'boom' }).timerCreated(T(60_000))
       .build();
     expect(forkableResults(history)).toBe(2);
-    expect(shape(forkHistory(history, 2, FORK))).toEqual([
+    const { events, pending } = forkHistory(history, 2, FORK);
+    expect(shape(events)).toEqual([
       'OrchestratorStarted', 'ExecutionStarted', 'TimerCreated#0', 'OrchestratorCompleted',
       'OrchestratorStarted', 'TimerFired(0)', 'TaskScheduled#1', 'OrchestratorCompleted',
-      'OrchestratorStarted', 'TaskFailed(1)', 'OrchestratorCompleted',
     ]);
+    expect(shape(pending)).toEqual(['TaskFailed(1)']);
   });
 
   it('counts raised events, and stops at a result recorded without its payload', () => {
@@ -117,10 +118,19 @@ describe('forkHistory: the history a fork replays', () => {
       .step(1000).eventRaised('go', 4)
       .build();
     expect(forkableResults(history)).toBe(2);
-    expect(shape(forkHistory(history, 2, FORK))).toEqual([
-      'OrchestratorStarted', 'ExecutionStarted', 'EventRaised(go)', 'OrchestratorCompleted',
-      'OrchestratorStarted', 'EventRaised(go)', 'OrchestratorCompleted',
-    ]);
+    const { events, pending } = forkHistory(history, 2, FORK);
+    expect(shape(events)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'EventRaised(go)', 'OrchestratorCompleted']);
+    expect(pending).toEqual([expect.objectContaining({ type: 'EventRaised', input: 2 })]);
+  });
+
+  it('keeps a first step cut in the middle in the history, closed at its own time', () => {
+    const history = new HistoryBuilder({ name: 'Events', instanceId: 'src' })
+      .started().eventRaised('go', 1).eventRaised('go', 2)
+      .build();
+    const { events, pending } = forkHistory(history, 1, FORK);
+    expect(shape(events)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'EventRaised(go)', 'OrchestratorCompleted']);
+    expect(events.at(-1)!.timestamp).toBe(events[0]!.timestamp);
+    expect(pending).toEqual([]);
   });
 
   it("names a kept sub-orchestration the engine named after the source as the fork's replay names it; an id the code gave stays", () => {
@@ -131,8 +141,8 @@ describe('forkHistory: the history a fork replays', () => {
       .subOrchestrationCreated('Child', defaultChildId('src', 'src-e', 2, flags))
       .step(1000).subOrchestrationCompleted(0, 'c0').subOrchestrationCompleted(1, 'c1')
       .build();
-    const forked = forkHistory(history, 2, FORK);
-    expect(forked.filter((e) => e.type === 'SubOrchestrationInstanceCreated').map((e) => 'instanceId' in e && e.instanceId)).toEqual([
+    const { events } = forkHistory(history, 2, FORK);
+    expect(events.filter((e) => e.type === 'SubOrchestrationInstanceCreated').map((e) => 'instanceId' in e && e.instanceId)).toEqual([
       defaultChildId('fork-1', 'fork-e', 0, flags), 'fixed-id', // the third, unanswered, is called anew
     ]);
     expect(defaultChildId('fork-1', 'fork-e', 0, flags)).toBe('fork-1:fork-e:0');
@@ -145,15 +155,20 @@ describe('forkHistory: the history a fork replays', () => {
         type: 'ExecutionStarted', eventId: -1, timestamp: ts, name: 'Child', instanceId: 'src', executionId: 'src-e',
         parentInstance: { instanceId: 'p', name: 'P', taskScheduledId: 0 },
       })
-      .taskScheduled('A')
+      .taskScheduled('A').taskScheduled('B')
       .step(1000).event({ type: 'ExecutionSuspended', eventId: -1, timestamp: ts })
       .step(1000).event({ type: 'ExecutionResumed', eventId: -1, timestamp: ts })
       .step(1000).taskCompleted(0, 'a').event({ type: 'ExecutionRewound', eventId: -1, timestamp: ts })
-      .event({ type: 'ExecutionSuspended', eventId: -1, timestamp: ts })
+      .step(1000).event({ type: 'ExecutionSuspended', eventId: -1, timestamp: ts })
+      .step(1000).taskCompleted(1, 'b')
       .build();
-    const forked = forkHistory(history, 1, FORK);
-    expect(forked[1]).not.toHaveProperty('parentInstance');
-    expect(shape(forked).filter((t) => t.startsWith('Execution'))).toEqual([
+    const { events, pending } = forkHistory(history, 1, FORK);
+    expect(events[1]).not.toHaveProperty('parentInstance');
+    expect(shape(events).filter((t) => t.startsWith('Execution'))).toEqual(['ExecutionStarted', 'ExecutionSuspended', 'ExecutionResumed']);
+    expect(shape(pending)).toEqual(['TaskCompleted(0)']);
+    // Every result kept: the suspend after the last resume is dropped, in the history and in the first step.
+    const all = forkHistory(history, 2, FORK);
+    expect([...shape(all.events), ...shape(all.pending)].filter((t) => t.startsWith('Execution'))).toEqual([
       'ExecutionStarted', 'ExecutionSuspended', 'ExecutionResumed',
     ]);
   });
@@ -162,7 +177,7 @@ describe('forkHistory: the history a fork replays', () => {
     const history = new HistoryBuilder({ name: 'Seq', instanceId: 'src' })
       .event({ type: 'ExecutionStarted', eventId: -1, timestamp: T(0).toISOString(), name: 'Seq', instanceId: 'src', executionId: 'e', payloadRefused: 'x' })
       .taskScheduled('A').step(1000).taskCompleted(0, 'a').build();
-    const [, start] = forkHistory(history, 1, { ...FORK, input: { n: 1 } });
+    const [, start] = forkHistory(history, 1, { ...FORK, input: { n: 1 } }).events;
     expect(start).toMatchObject({ input: { n: 1 } });
     expect(start).not.toHaveProperty('payloadRefused');
   });

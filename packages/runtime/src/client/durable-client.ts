@@ -682,15 +682,17 @@ export interface DurableClient {
    * orchestrator with the same input and tags, as a top-level instance, from a snapshot of the source's current
    * execution. It gets back the first `keepResults` results the source received ({@link ForkOptions.keepResults}:
    * activity, sub-orchestration, timer and external-event results, in the order received; default all of them), so the
-   * calls that made them are not made again, and runs everything after them again: a call the source made but whose
-   * result is not kept is made anew (an activity runs again, a timer is created again for the time the replay gives
-   * it, so one due already fires at once; a sub-orchestration starts as a child of the fork), and the code goes on from
-   * there. Resolves with the fork's id once it is committed: Running (its history holds the kept results and an
-   * `ExecutionRewound`, reason `forked from "<source>"`, is queued for its first step), or Pending when it keeps no
-   * result (a new start with the source's input). The source is not changed, whatever its status (Pending, Running,
-   * Suspended, Completed, Failed, Terminated; one that continued as new is forked from its current execution). A
-   * terminate, a suspend not resumed and a cancel request after the last kept result are not copied: the fork of a
-   * terminated or canceled instance goes on from there (a cancel request before a kept result is, as the code met it).
+   * calls that made them are not made again, and runs everything after them again: the code after the last kept
+   * result runs in the fork's first step, at the fork's time (`ctx.currentUtcDateTime`: a timer it creates counts from
+   * then); a call the source made before that but whose result is not kept is made anew (an activity runs again, a
+   * timer is created again for the time it was created for, so one due already fires at once; a sub-orchestration
+   * starts as a child of the fork). Resolves with the fork's id once it is committed: Running (its history holds the
+   * kept results, and its first step, queued, records an `ExecutionRewound` with the reason `forked from "<source>"`),
+   * or Pending when it keeps no result (a new start with the source's input). The source is not changed, whatever
+   * its status (Pending, Running, Suspended, Completed, Failed, Terminated; one that continued as new is forked from
+   * its current execution). A terminate, a suspend not resumed and a cancel request after the last kept result are
+   * not copied: the fork of a terminated or canceled instance goes on from there (a cancel request before a kept
+   * result is, as the code met it).
    *
    * The fork's `ctx.instanceId` and `newGuid()` are its own. A sub-orchestration the source called without an id gets
    * the fork's id for it (kept or called anew); one called with an id the code gave is called with that id again: the

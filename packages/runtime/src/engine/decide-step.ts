@@ -939,15 +939,17 @@ export interface ForkInput {
  * The write set of a fork (`DurableClient.fork`): creates `input.instanceId` with the source's name, input and tags,
  * no parent, refused with `InstanceAlreadyExistsError` when any instance has the id (`ifExists: 'fail'`). The fork's
  * history is the source's cut by {@link forkHistory}: when it keeps results, the instance is created Running with that
- * history and an `ExecutionRewound` (reason `forked from "<source>"`) queued, whose step replays the history and issues
- * the calls the replay makes anew, as a client's rewind leaves an instance (`decideRewind`); when it keeps none, it
+ * history and an `ExecutionRewound` (reason `forked from "<source>"`) queued, then the kept results from the step of
+ * the last one on (`ForkedHistory.pending`): its first step replays the history, issues the calls the replay makes
+ * anew and takes those results at its own time, as a client's rewind leaves an instance to a step (`decideRewind`);
+ * when it keeps none, it
  * is a start of a new execution with the source's input, Pending, as a restart's. Nothing of the source is written.
  * `InvalidArgumentError` when `keepResults` is out of range.
  */
 export function decideFork(input: ForkInput): WriteSet {
   const { source, instanceId, now, newId } = input;
   const executionId = newId();
-  const events = forkHistory(input.history, input.keepResults, { instanceId, executionId, input: source.input });
+  const { events, pending } = forkHistory(input.history, input.keepResults, { instanceId, executionId, input: source.input });
   const tags = source.tags ? { tags: source.tags } : {};
   if (events.length === 0) {
     const { state, message: start } = startOf({ instanceId, name: source.name, input: source.input as JsonValue | undefined, now, newId, ...tags });
@@ -962,6 +964,8 @@ export function decideFork(input: ForkInput): WriteSet {
     requests: [
       { type: 'createInstance', state, message: message(newId(), instanceId, executionId, rewound), ifRunning: { kind: 'fail' }, ifExists: 'fail' },
       { type: 'replaceHistory', instanceId, events },
+      // The kept results of the step the cut is in, taken by the fork's first step after its `ExecutionRewound`.
+      ...pending.map((event): WriteRequest => ({ type: 'insertMessage', message: message(newId(), instanceId, executionId, event), ifMissing: 'drop' })),
     ],
   };
 }

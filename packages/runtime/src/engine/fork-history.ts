@@ -1,6 +1,19 @@
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { assertNever, type ExecutionStartedEvent, type HistoryEvent } from '../model/history-event.js';
+import type { MessageEvent } from '../model/message.js';
 import { defaultChildId } from './orchestration-execution.js';
+
+/** What {@link forkHistory} gives a fork. */
+export interface ForkedHistory {
+  /** The fork's history, in whole steps. Empty: the fork starts afresh. */
+  readonly events: HistoryEvent[];
+  /**
+   * The kept events from the step of the last kept result on, in their order: the fork's first step takes them as
+   * messages, so the code that ran after them in the source runs again at the fork's own time (a timer it creates
+   * counts from then).
+   */
+  readonly pending: MessageEvent[];
+}
 
 /** The new instance a {@link forkHistory} is written for. */
 export interface ForkTarget {
@@ -32,7 +45,7 @@ export function forkableResults(history: readonly HistoryEvent[]): number {
 }
 
 /**
- * The history of a fork of an instance whose current execution recorded `history`, keeping its first `keepResults`
+ * The history (and first messages) of a fork of an instance whose current execution recorded `history`, keeping its first `keepResults`
  * results ({@link forkableResults}; default all of them) and nothing after the last of them: the one rule of
  * `DurableClient.fork`. Pure.
  *
@@ -47,8 +60,11 @@ export function forkableResults(history: readonly HistoryEvent[]): number {
  *   replay derives it.
  * - A cancel request after the last kept result is dropped (one before it is kept: the code met it before that
  *   result, and the fork's replay meets it there too).
- * - A rewind (`ExecutionRewound`) and a suspend not resumed before the cut are dropped: the fork runs. A step cut in
- *   the middle is closed with an `OrchestratorCompleted` at its time; a step left with no event is dropped.
+ * - A rewind (`ExecutionRewound`) and a suspend not resumed before the cut are dropped: the fork runs. A step left
+ *   with no event is dropped. The kept events from the step of the last kept result up to the cut are `pending`: the
+ *   fork's first step takes them, at the fork's time, so the code after the last kept result runs again then (a timer
+ *   it creates counts from the fork's time, not the source's). Only the first step of all (the start is in it) stays
+ *   in the history, closed at its own time when it is cut.
  *
  * `keepResults` 0 gives an empty history: the fork then starts afresh with the source's input. More results than
  * the source has, or no integer >= 0, throws {@link InvalidArgumentError}.
@@ -56,16 +72,17 @@ export function forkableResults(history: readonly HistoryEvent[]): number {
  * @example
  * ```ts
  * // The source called A, then B (both completed), then C (still running).
- * forkHistory(history, 1, { instanceId: 'fork-1', executionId: 'e2' }); // A kept; B and C are called again by the fork
+ * forkHistory(history, 1, { instanceId: 'fork-1', executionId: 'e2' });
+ * // { events: [the first step, A scheduled], pending: [A's result] }: B and C are called again by the fork
  * ```
  */
-export function forkHistory(history: readonly HistoryEvent[], keepResults: number | undefined, target: ForkTarget): HistoryEvent[] {
+export function forkHistory(history: readonly HistoryEvent[], keepResults: number | undefined, target: ForkTarget): ForkedHistory {
   const { end, results } = scan(history);
   const keep = keepResults ?? results.length;
   if (!Number.isSafeInteger(keep) || keep < 0 || keep > results.length) {
     throw new InvalidArgumentError(`keepResults must be an integer from 0 to ${results.length} (the results recorded), not ${String(keepResults)}`);
   }
-  if (keep === 0) return [];
+  if (keep === 0) return { events: [], pending: [] };
   const cut = keep < results.length ? results[keep]! : end;
   // The calls whose result is kept (activities, timers and sub-orchestrations share one sequence of event ids).
   const answered = new Set<number>();
@@ -76,13 +93,20 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
   }
   // A cancel request after the last kept result is dropped, as the results after it are: the fork goes on from there.
   const lastKept = results[keep - 1]!;
+  // The step of the last kept result: from there to the cut, the kept events are the fork's first step's (`pending`),
+  // unless it is the first step of all (the start is in it), which the history keeps.
+  let stepStart = lastKept;
+  while (stepStart > 0 && history[stepStart]!.type !== 'OrchestratorStarted') stepStart--;
+  let first = false;
+  for (let i = stepStart; i < cut && !first; i++) first = history[i]!.type === 'ExecutionStarted';
+  const until = first ? cut : stepStart;
   let lastResume = -1;
-  for (let i = 0; i < cut; i++) if (history[i]!.type === 'ExecutionResumed') lastResume = i;
+  for (let i = 0; i < until; i++) if (history[i]!.type === 'ExecutionResumed') lastResume = i;
   let source: ExecutionStartedEvent | undefined;
   let flags: readonly number[] = [];
   let open: string | undefined; // the time of the step the events are in, until its OrchestratorCompleted
   const events: HistoryEvent[] = [];
-  for (let i = 0; i < cut; i++) {
+  for (let i = 0; i < until; i++) {
     let event = history[i]!;
     switch (event.type) {
       case 'OrchestratorStarted':
@@ -139,11 +163,28 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
     }
     events.push(event);
   }
-  if (open !== undefined) {
-    if (events.at(-1)?.type === 'OrchestratorStarted') events.pop();
-    else events.push({ type: 'OrchestratorCompleted', eventId: -1, timestamp: open });
+  // The first step cut in the middle: closed at its own time.
+  if (open !== undefined) events.push({ type: 'OrchestratorCompleted', eventId: -1, timestamp: open });
+  const pending: MessageEvent[] = [];
+  for (let i = until; i < cut; i++) {
+    const event = history[i]!;
+    switch (event.type) {
+      case 'TaskCompleted':
+      case 'TaskFailed':
+      case 'TimerFired':
+      case 'EventRaised':
+      case 'SubOrchestrationInstanceCompleted':
+      case 'SubOrchestrationInstanceFailed':
+        pending.push(event);
+        break;
+      case 'ExecutionCancelRequested':
+        if (i < lastKept) pending.push(event);
+        break;
+      default:
+        break; // step markers, suspends and resumes, and calls made there (none answered: made anew)
+    }
   }
-  return events;
+  return { events, pending };
 }
 
 /** Where the execution of `history` ended (or its length) and the positions of the results it received before. */

@@ -55,7 +55,7 @@ export {
 /** The one check of a time: a Date that holds one (an Invalid Date sorts and compares as no time at all). */
 export { isValidDate } from '../model/validation.js';
 export { decideActivityResult, decideFork, decideRestart, decideSend, decideStart, type ForkInput, type ParentLink, type StartInput } from '../engine/decide-step.js';
-export { forkableResults, forkHistory, type ForkTarget } from '../engine/fork-history.js';
+export { forkableResults, forkHistory, type ForkedHistory, type ForkTarget } from '../engine/fork-history.js';
 export { applyEvent } from '../engine/apply-event.js';
 
 export { isStaleResult, type ActivityTask, type Lease, type MessageEvent, type OrchestrationMessage } from '../model/message.js';
