@@ -98,8 +98,9 @@ export const KEYVAL_SCHEMA_VERSION = 12;
  * state, which reads take as it is, until the instance's next write moves it out. Layout-11 code still open in another
  * tab reads the values of this layout without their input: its status reads and listings show none, the states its
  * claims hand out have none (its steps read the input from the history, as every step does) and the changes it
- * publishes of such an instance carry none, until a tab of this layout commits the instance again. A new execution it
- * starts keeps its input in the state, which wins over the record here (the record names the execution it is of); a
+ * publishes of such an instance carry none, until a tab of this layout commits the instance again; a restart or a fork
+ * it makes of such an instance starts the new execution without input (it read none). A new execution it starts with
+ * an input keeps it in the state, which wins over the record here (the record names the execution it is of); a
  * purge there leaves the record, which names an execution no later row has, and is deleted by the next purge of the id
  * here.
  *
