@@ -143,9 +143,9 @@ export type RetentionDecision =
  *
  * `keeping` holds what earlier decisions found (their `keeps`): an ancestor neither listed nor read that is known there
  * to keep the execution that started the one below until after `now` keeps the candidate, with no read. That only ever keeps
- * more: an ended parent that is rewound keeps its children longer anyway, and one started again or purged by hand
- * since (whose children then go by their own end) keeps them until the caller stops giving it. Only ended parents are
- * found keeping (`keeps`): a running one changes execution on its own (`continueAsNew`), and is read each time.
+ * more: an ended parent that is rewound, started again or purged by hand since keeps its children (which may by then be
+ * due sooner, or go by their own end) until the caller stops giving it. Only ended parents are found keeping (`keeps`),
+ * and only by an ended ancestor: a running one changes execution on its own (`continueAsNew`), and is read each time.
  *
  * @example
  * ```ts
