@@ -1286,11 +1286,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, a fork's kept results from the step of the last one on go to its first step as messages (forkHistory's
  * pending), so the code after them runs at the fork's time: 47,154 / 59,087 / 89,288 / 12,592 -> 47,255 / 59,195 / 89,395 / 12,592 B
  * (+101 / +108 / +107 / +0), budgets set to match.
+ * The filter check then names each member's use outright (a name list with members, tags with a pair, order 'desc')
+ * instead of one truthy test that held for 'desc' by accident: 47,255 / 59,195 / 89,395 -> 47,261 / 59,205 / 89,405 B,
+ * budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 47_255 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 59_195 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 89_395 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 47_261 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 59_205 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 89_405 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_592 },
 ];
 

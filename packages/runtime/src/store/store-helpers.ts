@@ -23,13 +23,11 @@ export { MAX_PAGE_SIZE } from '../model/validation.js';
  * instances the caller excluded. The one rule of the clients' lists, purges and commands by filter.
  */
 export function assertStoreFilters(
-  capabilities: StoreCapabilities, filter: { readonly name?: unknown; readonly tags?: unknown; readonly order?: unknown }, what: string,
+  capabilities: StoreCapabilities, filter: Pick<InstanceQuery, 'name' | 'tags' | 'order'>, what: string,
 ): void {
+  const used = { name: filter.name?.length, tags: filter.tags && Object.keys(filter.tags).length, order: filter.order === 'desc' };
   for (const member of ['name', 'tags', 'order'] as const) {
-    const value = filter[member];
-    if (value && value !== 'asc' && Object.keys(value).length > 0 && !capabilities.filters?.includes(member)) {
-      invalid(`${what}.${member}`, `is not applied by the store ${capabilities.name}`);
-    }
+    if (used[member] && !capabilities.filters?.includes(member)) invalid(`${what}.${member}`, `is not applied by the store ${capabilities.name}`);
   }
 }
 

@@ -2800,6 +2800,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       });
 
       describe('orchestrator name filter and newest-first order', () => {
+        it("names 'name' and 'order' in capabilities.filters: a client refuses those filters on a store that does not", async () => {
+          expect((await open()).capabilities.filters).toEqual(expect.arrayContaining(['name', 'order']));
+        });
+
         const seed = async (store: Store) => {
           // Two instances per millisecond, names interleaved; 'orders' differs from 'Orders' only in case.
           const names = ['Orders', 'Billing', 'Orders', 'orders', 'Billing', 'Orders', 'Orders', 'Billing'];
@@ -2935,6 +2939,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       });
 
       describe('tag filter', () => {
+        it("names 'tags' in capabilities.filters: a client refuses a tag filter on a store that does not", async () => {
+          expect((await open()).capabilities.filters).toEqual(expect.arrayContaining(['tags']));
+        });
+
         // An own `__proto__` key, a key holding `=` and one holding `"`: pairs that a `key=value` string would mix up.
         const odd = JSON.parse('{"__proto__":"p"}') as Record<string, string>;
         /** Tags of `t-<i>`: tenant acme or globex (and ACME, another value), every third also region eu. */
