@@ -1289,11 +1289,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The filter check then names each member's use outright (a name list with members, tags with a pair, order 'desc')
  * instead of one truthy test that held for 'desc' by accident: 47,255 / 59,195 / 89,395 -> 47,261 / 59,205 / 89,405 B,
  * budgets set to match.
+ * forkHistory's two lists of result events after its exhaustive switch then became one set (isResult): 47,261 /
+ * 59,205 / 89,405 -> 47,291 / 59,261 / 89,428 B (+30 / +56 / +23; gzip already stored the repeats cheaply), budgets set
+ * to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 47_261 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 59_205 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 89_405 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 47_291 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 59_261 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 89_428 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_592 },
 ];
 

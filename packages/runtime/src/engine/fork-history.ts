@@ -168,21 +168,8 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
   const pending: MessageEvent[] = [];
   for (let i = until; i < cut; i++) {
     const event = history[i]!;
-    switch (event.type) {
-      case 'TaskCompleted':
-      case 'TaskFailed':
-      case 'TimerFired':
-      case 'EventRaised':
-      case 'SubOrchestrationInstanceCompleted':
-      case 'SubOrchestrationInstanceFailed':
-        pending.push(event);
-        break;
-      case 'ExecutionCancelRequested':
-        if (i < lastKept) pending.push(event);
-        break;
-      default:
-        break; // step markers, suspends and resumes, and calls made there (none answered: made anew)
-    }
+    // Not step markers, suspends and resumes, nor calls made there (none answered: made anew).
+    if (isResult(event) || (event.type === 'ExecutionCancelRequested' && i < lastKept)) pending.push(event);
   }
   return { events, pending };
 }
@@ -192,23 +179,20 @@ function scan(history: readonly HistoryEvent[]): { end: number; results: number[
   const results: number[] = [];
   for (let i = 0; i < history.length; i++) {
     const event = history[i]!;
-    switch (event.type) {
-      case 'ExecutionCompleted':
-      case 'ExecutionTerminated':
-      case 'ContinueAsNew':
-        return { end: i, results };
-      case 'TaskCompleted':
-      case 'TaskFailed':
-      case 'TimerFired':
-      case 'EventRaised':
-      case 'SubOrchestrationInstanceCompleted':
-      case 'SubOrchestrationInstanceFailed':
-        if (event.payloadRefused !== undefined) return { end: i, results };
-        results.push(i);
-        break;
-      default:
-        break;
+    if (event.type === 'ExecutionCompleted' || event.type === 'ExecutionTerminated' || event.type === 'ContinueAsNew') return { end: i, results };
+    if (isResult(event)) {
+      if (event.payloadRefused !== undefined) return { end: i, results };
+      results.push(i);
     }
   }
   return { end: history.length, results };
+}
+
+/** The events that count as results: what `keepResults` counts. */
+const RESULT_TYPES: ReadonlySet<HistoryEvent['type']> = new Set([
+  'TaskCompleted', 'TaskFailed', 'TimerFired', 'EventRaised', 'SubOrchestrationInstanceCompleted', 'SubOrchestrationInstanceFailed',
+]);
+
+function isResult(event: HistoryEvent): event is Extract<MessageEvent, { type: 'TaskCompleted' | 'TaskFailed' | 'TimerFired' | 'EventRaised' | 'SubOrchestrationInstanceCompleted' | 'SubOrchestrationInstanceFailed' }> {
+  return RESULT_TYPES.has(event.type);
 }
