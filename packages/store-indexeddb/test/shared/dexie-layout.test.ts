@@ -5,7 +5,7 @@ import { helloSequence } from '@durable-rx/runtime/samples';
 import type { ActivityTask, Store } from '@durable-rx/runtime/store-kit';
 import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
 import { instanceRow } from '../../src/internal/rows.js';
-import { adapters, claim, commitOf, create, message, newInstance, send, started, T0, uniqueName } from './fixtures.js';
+import { adapters, allIds, claim, commitOf, create, message, newInstance, send, started, T0, uniqueName } from './fixtures.js';
 
 // Layout 3 of DexieStore (Dexie version 2) keeps an instance's first activity task in its row (further ones in the
 // tasks table), with an index over it. Layout 2 (Dexie version 1) kept every task in the tasks table. These tests write a layout-2 database with Dexie and the old table declarations, as that layout left it, and
@@ -292,20 +292,10 @@ describe('DexieStore layout 6: an index by tag pair', () => {
     db.close();
 
     const store = open(name);
-    const pages = async (query: Parameters<Store['queryInstances']>[0]) => {
-      const seen: string[] = [];
-      let token: string | undefined;
-      do {
-        const page = await store.queryInstances({ ...query, pageSize: 1, ...(token ? { continuationToken: token } : {}) });
-        seen.push(...page.instances.map((s) => s.instanceId));
-        token = page.continuationToken;
-      } while (token);
-      return seen;
-    };
-    expect(await pages({ tags: { tenant: 'acme' } })).toEqual(['g-0', 'g-3']);
-    expect(await pages({ tags: { tenant: 'acme' }, order: 'desc' })).toEqual(['g-3', 'g-0']);
-    expect(await pages({ tags: { tenant: 'acme', region: 'eu' } })).toEqual(['g-0']);
-    expect(await pages({ tags: { tenant: 'globex' } })).toEqual(['g-1']);
+    expect(await allIds(store, { tags: { tenant: 'acme' } })).toEqual(['g-0', 'g-3']);
+    expect(await allIds(store, { tags: { tenant: 'acme' }, order: 'desc' })).toEqual(['g-3', 'g-0']);
+    expect(await allIds(store, { tags: { tenant: 'acme', region: 'eu' } })).toEqual(['g-0']);
+    expect(await allIds(store, { tags: { tenant: 'globex' } })).toEqual(['g-1']);
     expect((await rawRows(name, 'instances')).find((row) => row.id === 'g-0')?.tagKeys).toEqual([
       ['region', 'eu', T0.getTime(), 'g-0'], ['tenant', 'acme', T0.getTime(), 'g-0'],
     ]);

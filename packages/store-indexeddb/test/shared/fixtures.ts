@@ -7,6 +7,18 @@ import { DexieStore } from '../../src/dexie-store.js';
 import type { IdbStoreOptions } from '../../src/idb-store.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
 
+/** Ids of a listing followed through every page (`pageSize` defaults to 1, so each page boundary is crossed). */
+export async function allIds(store: Store, query: Parameters<Store['queryInstances']>[0]): Promise<string[]> {
+  const seen: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await store.queryInstances({ pageSize: 1, ...query, ...(token ? { continuationToken: token } : {}) });
+    seen.push(...page.instances.map((s) => s.instanceId));
+    token = page.continuationToken;
+  } while (token);
+  return seen;
+}
+
 /** Change-feed options a test may give either adapter. */
 export type FeedOptions = Pick<IdbStoreOptions, 'gapTimeoutMs' | 'joinTimeoutMs' | 'clock'>;
 

@@ -5,7 +5,7 @@ import { VirtualClock } from '@durable-rx/runtime/testing';
 import { KeyvalStore, type KeyvalStoreOptions } from '../../src/keyval-store.js';
 import { countIndexedDb, type IdbCounts } from '../count-idb.js';
 import { createClient } from '@durable-rx/runtime';
-import { claim, commitOf, create, message, newInstance, send, T0, uniqueName } from './fixtures.js';
+import { allIds, claim, commitOf, create, message, newInstance, send, T0, uniqueName } from './fixtures.js';
 
 // Layout 6 of KeyvalStore packs an instance's activity tasks into its value, with one ['xp', readyMs, id] entry per
 // instance that has tasks. These tests write what layout 5 (or layout-5 code still open in another tab) leaves in the
@@ -505,13 +505,7 @@ describe('KeyvalStore layout 9 next to layout-8 code still open in another tab',
     });
     const reopened = open(name);
     for (const order of ['asc', 'desc'] as const) {
-      const seen: string[] = [];
-      let token: string | undefined;
-      do {
-        const page = await reopened.queryInstances({ name: ['Orch'], order, pageSize: 2, ...(token ? { continuationToken: token } : {}) });
-        seen.push(...page.instances.map((s) => s.instanceId));
-        token = page.continuationToken;
-      } while (token);
+      const seen = await allIds(reopened, { name: ['Orch'], order, pageSize: 2 });
       // Every instance whose entry is its own, once and in order; never one listed out of its place, skipping others.
       expect(seen).toEqual(order === 'asc' ? ['a', 'b', 'c'] : ['c', 'b', 'a']);
     }
@@ -592,16 +586,6 @@ describe('KeyvalStore layout 11: paging entries per tag pair', () => {
     }
     await store.close();
   };
-  const pages = async (store: KeyvalStore, query: Parameters<KeyvalStore['queryInstances']>[0]) => {
-    const seen: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await store.queryInstances({ ...query, pageSize: 1, ...(token ? { continuationToken: token } : {}) });
-      seen.push(...page.instances.map((s) => s.instanceId));
-      token = page.continuationToken;
-    } while (token);
-    return seen;
-  };
 
   it('opens a layout-10 database, gives each instance with tags its tag entries, and lists by tags across pages', async () => {
     const name = uniqueName('layout-10');
@@ -614,9 +598,9 @@ describe('KeyvalStore layout 11: paging entries per tag pair', () => {
     expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xg')).toEqual([]);
 
     const store = open(name);
-    expect(await pages(store, { tags: { tenant: 'acme' } })).toEqual(['g-0', 'g-3']);
-    expect(await pages(store, { tags: { tenant: 'acme' }, order: 'desc' })).toEqual(['g-3', 'g-0']);
-    expect(await pages(store, { tags: { region: 'eu', tenant: 'acme' } })).toEqual(['g-0']);
+    expect(await allIds(store, { tags: { tenant: 'acme' } })).toEqual(['g-0', 'g-3']);
+    expect(await allIds(store, { tags: { tenant: 'acme' }, order: 'desc' })).toEqual(['g-3', 'g-0']);
+    expect(await allIds(store, { tags: { region: 'eu', tenant: 'acme' } })).toEqual(['g-0']);
     await store.close();
     expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xg')).toEqual([
       ['xg', 'region', 'eu', T0.getTime(), 'g-0'], ['xg', 'tenant', 'acme', T0.getTime(), 'g-0'], ['xg', 'tenant', 'acme', T0.getTime() + 3000, 'g-3'],
@@ -644,8 +628,8 @@ describe('KeyvalStore layout 11: paging entries per tag pair', () => {
     const store = open(name);
     // Every instance whose entry is its own, once and in order; never one listed out of its place (after 'g-1' at its
     // new createdMs, the next page would skip 'g-2' and 'g-3').
-    expect(await pages(store, { tags: { tenant: 'acme' } })).toEqual(['g-0', 'g-3']);
-    expect(await pages(store, { tags: { tenant: 'acme' }, order: 'desc' })).toEqual(['g-3', 'g-0']);
+    expect(await allIds(store, { tags: { tenant: 'acme' } })).toEqual(['g-0', 'g-3']);
+    expect(await allIds(store, { tags: { tenant: 'acme' }, order: 'desc' })).toEqual(['g-3', 'g-0']);
     // A purge by tags deletes only the terminal instances whose rows match.
     expect(await store.purgeInstances({ createdTimeFrom: T0, tags: { tenant: 'acme' } })).toBe(2);
     expect((await store.queryInstances({})).instances.map((s) => s.instanceId)).toEqual(['g-1', 'g-2']);
