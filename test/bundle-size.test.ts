@@ -1292,11 +1292,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * forkHistory's two lists of result events after its exhaustive switch then became one set (isResult): 47,261 /
  * 59,205 / 89,405 -> 47,291 / 59,261 / 89,428 B (+30 / +56 / +23; gzip already stored the repeats cheaply), budgets set
  * to match.
+ * 2026-12-05, a fork's start carries its source's GUID seed (guidSeedOf, the one rule of the engine and of forkHistory):
+ * 47,291 / 59,261 / 89,428 -> 47,336 / 59,297 / 89,467 B (+45 / +36 / +39), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 47_291 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 59_261 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 89_428 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 47_336 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 59_297 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 89_467 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_592 },
 ];
 

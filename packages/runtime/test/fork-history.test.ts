@@ -181,4 +181,16 @@ describe('forkHistory: the history a fork replays', () => {
     expect(start).toMatchObject({ input: { n: 1 } });
     expect(start).not.toHaveProperty('payloadRefused');
   });
+
+  it("gives the fork's start its source's GUID seed: the source's ids as its flags name them, or the seed of a fork's start", () => {
+    const [, current] = forkHistory(sequence(), 1, FORK).events;
+    expect(current).toMatchObject({ instanceId: 'fork-1', guidSeed: 'src_src-e' });
+    // A history recorded before GUIDs named the execution: the instance id alone, as its replay made them.
+    const legacy = new HistoryBuilder({ name: 'Seq', instanceId: 'src', executionId: 'src-e', legacy: true })
+      .started().taskScheduled('A').step(1000).taskCompleted(0, 'a').build();
+    expect(forkHistory(legacy, 1, FORK).events[1]).toMatchObject({ guidSeed: 'src' });
+    // A fork of a fork keeps the first source's seed.
+    const forked = forkHistory(sequence(), undefined, FORK).events;
+    expect(forkHistory(forked, 1, { instanceId: 'fork-2', executionId: 'e2' }).events[1]).toMatchObject({ instanceId: 'fork-2', guidSeed: 'src_src-e' });
+  });
 });

@@ -697,12 +697,18 @@ export interface DurableClient {
    * not copied: the fork of a terminated or canceled instance goes on from there (a cancel request before a kept
    * result is, as the code met it).
    *
-   * The fork's `ctx.instanceId` and `newGuid()` are its own. A sub-orchestration the source called without an id gets
+   * The fork's `ctx.instanceId` is its own, and its `newGuid()` is seeded as its source's (the start's `guidSeed`;
+   * a fork of a fork keeps the first source's): the replay of the kept steps makes the GUIDs the source made, so a
+   * kept call the code named with one (a sub-orchestration id) replays. The GUIDs made after the cut come from the
+   * fork's own step times, so they differ from the source's, except when the fork's step runs in the same millisecond
+   * as the source's step that made them (a fork taken while the source runs, or a clock that stands still): then they
+   * are the source's (a sub-orchestration named with one is the source's child id, below). An execution the fork starts
+   * by `continueAsNew` has GUIDs of its own, as any execution. A sub-orchestration the source called without an id gets
    * the fork's id for it (kept or called anew); one called with an id the code gave is called with that id again: the
    * call fails while the source's child of that id is still active, and once that child ended it is started again as
-   * the fork's child, replacing it (as any start of an ended id). A code that derives a
-   * child id from `ctx.instanceId` itself replays a kept call with another id, and the fork fails with
-   * `NonDeterminismError`: keep only the results before such a call.
+   * the fork's child, replacing it (as any start of an ended id). A code that derives a child id from
+   * `ctx.instanceId` itself replays a kept call with another id, and the fork fails with `NonDeterminismError`: keep
+   * only the results before such a call, or name the child with `newGuid()`.
    *
    * Unknown source: 404. `newInstanceId` not a valid id, `keepResults` not an integer from 0 to the number of results
    * the source recorded, or an orchestrator this runtime does not know (as `restart`): 400. `newInstanceId` taken by

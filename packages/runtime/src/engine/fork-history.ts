@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { assertNever, type ExecutionStartedEvent, type HistoryEvent } from '../model/history-event.js';
 import type { MessageEvent } from '../model/message.js';
-import { defaultChildId } from './orchestration-execution.js';
+import { defaultChildId, guidSeedOf } from './orchestration-execution.js';
 
 /** What {@link forkHistory} gives a fork. */
 export interface ForkedHistory {
@@ -125,7 +125,8 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
         source = event;
         const { parentInstance: _p, payloadRefused, ...start } = event;
         const restored = payloadRefused !== undefined && target.input !== undefined ? { input: target.input } : {};
-        event = { ...start, ...restored, instanceId: target.instanceId, executionId: target.executionId };
+        // The source's GUID seed: the fork's replay makes the GUIDs the source made (a kept call named with one).
+        event = { ...start, ...restored, instanceId: target.instanceId, executionId: target.executionId, guidSeed: guidSeedOf(event, flags) };
         break;
       }
       case 'TaskScheduled':

@@ -967,11 +967,10 @@ export class OrchestrationExecution {
     return phase.kind === 'running' && phase.continueAsNew !== undefined && this.#flags.includes(ReplayFlag.NothingScheduledAfterContinueAsNew);
   }
 
-  /** What a `newGuid` name starts with: the instance id, and the execution's (see {@link ReplayFlag.GuidPerExecution}). */
+  /** What a `newGuid` name starts with ({@link guidSeedOf}). */
   #guidPrefix(): string {
-    return this.#flags.includes(ReplayFlag.GuidPerExecution)
-      ? `${this.#instanceId()}_${this.#started?.executionId ?? ''}`
-      : this.#instanceId();
+    const started = this.#started;
+    return started ? guidSeedOf(started, this.#flags) : '';
   }
 
   /** The id of a sub-orchestration called without one (see {@link ReplayFlag.SubOrchestrationIdPerExecution}). */
@@ -1236,6 +1235,24 @@ export function defaultChildId(instanceId: string, executionId: string, eventId:
   const id = `${execution}:${eventId}`;
   // One that is no valid id (see ReplayFlag.SubOrchestrationIdFits): a name-based uuid stands for the parent's part.
   return !flags.includes(ReplayFlag.SubOrchestrationIdFits) || isValidInstanceId(id) ? id : `${uuidV5(execution)}:${eventId}`;
+}
+
+/**
+ * What the `newGuid` names of the execution `started` starts, under the replay flags `flags`, begin with (each GUID
+ * is a name-based UUID of `<seed>_<step time>_<counter>`): its {@link ExecutionStartedEvent.guidSeed} when it has one
+ * (a fork's: its source's seed), else its instance id, and its execution id too under
+ * {@link ReplayFlag.GuidPerExecution}. The one rule of the engine and of a fork, which gives its start the seed of
+ * its source (`forkHistory`) so that its replay makes the GUIDs its source made.
+ *
+ * @example
+ * ```ts
+ * guidSeedOf({ ...started, instanceId: 'order-1', executionId: 'e1' }, [ReplayFlag.GuidPerExecution]); // 'order-1_e1'
+ * guidSeedOf({ ...started, instanceId: 'fork-1', guidSeed: 'order-1_e1' }, CURRENT_REPLAY_FLAGS); // 'order-1_e1'
+ * ```
+ */
+export function guidSeedOf(started: ExecutionStartedEvent, flags: readonly number[]): string {
+  if (started.guidSeed !== undefined) return started.guidSeed;
+  return flags.includes(ReplayFlag.GuidPerExecution) ? `${started.instanceId}_${started.executionId}` : started.instanceId;
 }
 
 /** Most characters of a thrown message that a NonDeterminismError copies (the whole is in its cause). */

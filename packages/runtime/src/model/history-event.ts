@@ -32,6 +32,14 @@ export interface ExecutionStartedEvent extends EventBase {
   readonly executionId: string;
   /** The orchestration input; absent when none was given. */
   readonly input?: unknown;
+  /**
+   * What this execution's `ctx.newGuid()` names begin with, written by a fork (`DurableClient.fork`): its source's
+   * seed (the source's own `guidSeed` when it is a fork itself, else its instance and execution ids), so the fork's
+   * replay makes the GUIDs the source made and a kept call the code named with one matches. Absent (every other start,
+   * and every history recorded before it existed): the instance's own id, and its execution's (`guidSeedOf`). A
+   * `continueAsNew`, restart or fork keeping no result starts an execution without it.
+   */
+  readonly guidSeed?: string;
   /** The calling orchestration and its call, for a sub-orchestration. */
   readonly parentInstance?: {
     readonly instanceId: string;

@@ -1,0 +1,115 @@
+import { expect, it, vi } from 'vitest';
+import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import { SETTLED, within } from '../src/testing/settled.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { startedRuntimes } from './started-runtimes.js';
+
+const { start } = startedRuntimes();
+
+/** Two sub-orchestrations named by `newGuid()`, one after the other, then an activity given a third GUID. */
+const parent: Orchestrator = function* (ctx) {
+  const first = ctx.newGuid();
+  yield ctx.callSubOrchestrator('Child', 1, first);
+  const second = ctx.newGuid();
+  yield ctx.callSubOrchestrator('Child', 2, second);
+  const third = ctx.newGuid();
+  yield ctx.callActivity('Note', third);
+  return [first, second, third];
+};
+
+async function started() {
+  const clock = new VirtualClock();
+  const children: unknown[] = [];
+  const runtime = await start({
+    clock,
+    orchestrators: {
+      Parent: parent,
+      Child: function* (ctx) {
+        children.push(ctx.getInput());
+        return ctx.getInput();
+      },
+    },
+    activities: { Note: (guid: string) => guid },
+  });
+  return { client: runtime.client, clock, children };
+}
+
+it("replays the GUIDs of the kept calls: a fork keeps a sub-orchestration named by newGuid(), and makes new GUIDs after the cut", async () => {
+  const { client, clock, children } = await started();
+  const id = await client.startNew('Parent');
+  const source = await within(client.waitForCompletion(id, SETTLED), 'the source ending');
+  expect(source.runtimeStatus).toBe('Completed');
+  const [first, second, third] = source.output as [string, string, string];
+  expect(children).toEqual([1, 2]);
+
+  await clock.advance(60_000);
+  const fork = await client.fork(id, { keepResults: 1 });
+  const forked = await within(client.waitForCompletion(fork, SETTLED), 'the fork ending');
+  expect(forked.runtimeStatus).toBe('Completed');
+  const [forkFirst, forkSecond, forkThird] = forked.output as [string, string, string];
+  // The kept child's id is the source's: its call is not made again. The GUIDs after the cut are the fork's own.
+  expect(forkFirst).toBe(first);
+  expect(forkSecond).not.toBe(second);
+  expect(forkThird).not.toBe(third);
+  expect(children).toEqual([1, 2, 2]);
+  expect((await client.getStatus(forkSecond))?.runtimeStatus).toBe('Completed');
+  expect((await client.getStatus(second))?.runtimeStatus).toBe('Completed');
+
+  // A fork of the fork keeps the source's seed: both children replay, the first named in the source, the second in the fork.
+  await clock.advance(60_000);
+  const again = await client.fork(fork, { keepResults: 2 });
+  const replayed = await within(client.waitForCompletion(again, SETTLED), 'the fork of the fork ending');
+  expect(replayed.runtimeStatus).toBe('Completed');
+  const [againFirst, againSecond, againThird] = replayed.output as string[];
+  expect([againFirst, againSecond]).toEqual([first, forkSecond]);
+  expect(new Set([third, forkThird, againThird]).size).toBe(3);
+  expect(children).toEqual([1, 2, 2]);
+});
+
+it("starts the execution a fork's continueAsNew makes without the source's seed: its GUIDs are its own, on a clock that stands still too", async () => {
+  const clock = new VirtualClock();
+  const notes: string[] = [];
+  const runtime = await start({
+    clock,
+    orchestrators: {
+      Pass: function* (ctx) {
+        const guid = ctx.newGuid();
+        yield ctx.callActivity('Note', guid);
+        if (ctx.getInput() === 0) {
+          yield ctx.waitForExternalEvent('go');
+          ctx.continueAsNew(1);
+        }
+        return guid;
+      },
+    },
+    activities: { Note: (guid: string) => void notes.push(guid) },
+  });
+  const { client } = runtime;
+  const id = await client.startNew('Pass', { input: 0 });
+  await vi.waitFor(() => expect(notes).toHaveLength(1), { timeout: SETTLED.timeoutMs });
+  const fork = await client.fork(id, { keepResults: 1 });
+  await client.raiseEvent(fork, 'go');
+  const forked = await within(client.waitForCompletion(fork, SETTLED), 'the fork ending');
+  await client.raiseEvent(id, 'go');
+  const source = await within(client.waitForCompletion(id, SETTLED), 'the source ending');
+  expect([forked.runtimeStatus, source.runtimeStatus]).toEqual(['Completed', 'Completed']);
+  // The first pass's activity ran once (the fork kept its result); each second pass made a GUID of its own execution.
+  expect(notes).toHaveLength(3);
+  expect(new Set(notes).size).toBe(3);
+  expect(notes).toEqual(expect.arrayContaining([forked.output, source.output]));
+  const begun = (await client.getStatus(fork, { showHistory: true }))?.history?.find((e) => e.type === 'ExecutionStarted');
+  expect(begun).toBeDefined();
+  expect(begun).not.toHaveProperty('guidSeed');
+});
+
+it("makes the source's GUIDs after the cut when its step runs in the same millisecond as the source's that made them", async () => {
+  const { client, children } = await started(); // the clock stands still
+  const id = await client.startNew('Parent');
+  const [, second] = (await within(client.waitForCompletion(id, SETTLED), 'the source ending')).output as [string, string, string];
+  const fork = await client.fork(id, { keepResults: 1 });
+  const forked = await within(client.waitForCompletion(fork, SETTLED), 'the fork ending');
+  // The second child's id is the source's: the source's ended child of that id is started again, as the fork's.
+  expect(forked).toMatchObject({ runtimeStatus: 'Completed', output: [expect.any(String), second, expect.any(String)] });
+  expect(children).toEqual([1, 2, 2]);
+  expect(await client.getStatus(second)).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: fork });
+});
