@@ -1,7 +1,7 @@
 import { filter, firstValueFrom, Observable } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient } from '../src/client/create-client.js';
-import { MAX_QUEUED_TREE_WALK_BYTES, MAX_TREE_WALKS } from '../src/client/local-client.js';
+import { COMMAND_APPLIED_TIMEOUT_MS, MAX_QUEUED_TREE_WALK_BYTES, MAX_TREE_WALKS } from '../src/client/local-client.js';
 import { terminateAccepted } from '../src/client/terminate-accepted.js';
 import { awaitTerminatedTree, childSettled } from '../src/client/terminated-tree.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
@@ -196,6 +196,47 @@ describe('the queued tree walks', () => {
       const claimable: string[] = [];
       for (let item; (item = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() }));) claimable.push(item.state.instanceId);
       expect(claimable.sort()).toEqual(Array.from({ length: n }, (_, i) => (unqueued.has(i) ? `t${i}-leaf` : `t${i}`)).sort());
+    } finally {
+      client.close();
+    }
+  });
+});
+
+describe('a tree walk whose store call never answers', () => {
+  it(`gives its place up at its deadline, with storeCallTimeoutMs: Infinity: ${MAX_TREE_WALKS} stuck walks do not stop the queue`, async () => {
+    const n = MAX_TREE_WALKS + 1;
+    const store = await trees(n);
+    // A client with no worker and no bound on its store calls, over a view of the store whose reads of the first
+    // MAX_TREE_WALKS leaves never answer: their walks are stuck in a read, the last tree's walk is queued behind them.
+    const stuck: string[] = [];
+    const view: Store = new Proxy(store, {
+      get: (target, key) => {
+        const value = Reflect.get(target, key, target) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          const id = args[0];
+          if (key === 'getInstance' && typeof id === 'string' && id.endsWith('-leaf') && id !== `t${n - 1}-leaf`) {
+            stuck.push(id);
+            return new Promise<never>(() => undefined);
+          }
+          return (value as (...args: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const clock = new VirtualClock();
+    const client = createClient({ store: view, clock, storeCallTimeoutMs: Infinity });
+    try {
+      for (let i = 0; i < n; i++) await terminateAccepted(client, `t${i}`, 'stop', { recursive: true });
+      await vi.waitFor(() => expect(stuck).toHaveLength(MAX_TREE_WALKS), { timeout: 10_000 });
+      expect((await store.getInstance(`t${n - 1}-leaf`))?.runtimeStatus).toBe('Running');
+
+      // The walks' deadline passes: the stuck ones end where they are, and the queued walk ends its tree.
+      await clock.advance(COMMAND_APPLIED_TIMEOUT_MS);
+      await vi.waitFor(async () => {
+        expect(await store.getInstance(`t${n - 1}-leaf`)).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+      }, { timeout: 10_000 });
+      // The stuck leaves' terminates stay queued for a worker.
+      for (let i = 0; i < MAX_TREE_WALKS; i++) expect((await store.getInstance(`t${i}-leaf`))?.runtimeStatus).toBe('Running');
     } finally {
       client.close();
     }

@@ -131,7 +131,9 @@ export const COMMAND_APPLIED_TIMEOUT_MS = 10_000;
  * Most tree walks one client runs at once for recursive terminates that resolved before their tree ended (the HTTP
  * API's, answered 202 once the named instance is terminated): each applies the terminates handed on to the
  * sub-orchestrations where no worker holds one and follows them until they end, for {@link COMMAND_APPLIED_TIMEOUT_MS}
- * at most from its start. A recursive terminate accepted while this many run waits in the client's queue, first in
+ * at most from its start, whatever its store calls do: one that never answers (`storeCallTimeoutMs: Infinity`) holds
+ * the walk's place no longer, and the rest of its tree is left to the workers (its terminates are queued in the store),
+ * as past the queue's bound. A recursive terminate accepted while this many run waits in the client's queue, first in
  * first out, and its walk starts as soon as one of those ends (up to {@link MAX_QUEUED_TREE_WALK_BYTES}). The client's
  * `close()` ends every walk and drops the queued ones.
  */
@@ -499,7 +501,9 @@ export class LocalClient implements LocalDurableClient {
     this.#walks.add(end);
     if (this.#isClosed) end();
     try {
-      await awaitTerminatedTree(rootId, (parentId) => handedOn.get(parentId)?.keys() ?? this.#childrenEndedWith(parentId), async (id, parentId) => {
+      // Over at its deadline whatever its store calls do: one that never answers (`storeCallTimeoutMs: Infinity`) holds
+      // the walk's place no longer than that, and its late answer finds the walk over (no commit, no read, no feed).
+      await Promise.race([expired, awaitTerminatedTree(rootId, (parentId) => handedOn.get(parentId)?.keys() ?? this.#childrenEndedWith(parentId), async (id, parentId) => {
         const takes = handedOn.get(parentId)?.get(id);
         const direct = takes === undefined ? undefined : this.#direct(event, (input) => decideTerminate({ ...input, takes }), noted);
         if (direct) {
@@ -512,7 +516,7 @@ export class LocalClient implements LocalDurableClient {
         }
         // A walk over (its deadline passed, or the client closed during the read) ends where it is: no commit, no feed.
         if (!over) await this.#untilEnded(id, parentId, expired);
-      }, () => over);
+      }, () => over)]);
     } finally {
       cancel();
       this.#walks.delete(end);
