@@ -1,4 +1,4 @@
-import { filter, firstValueFrom, Observable } from 'rxjs';
+import { filter, firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient } from '../src/client/create-client.js';
 import { COMMAND_APPLIED_TIMEOUT_MS, MAX_QUEUED_TREE_WALK_BYTES, MAX_TREE_WALKS } from '../src/client/local-client.js';
@@ -6,9 +6,10 @@ import { terminateAccepted } from '../src/client/terminate-accepted.js';
 import { awaitTerminatedTree, childSettled } from '../src/client/terminated-tree.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { silentLogger } from '../src/env/logger.js';
+import { LeaseLostError } from '../src/model/errors/lease-lost-error.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import type { StatusChange, Store } from '../src/store/store.js';
+import type { Store } from '../src/store/store.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 
 /**
@@ -55,53 +56,40 @@ describe('the tree walks of accepted recursive terminates', () => {
     const n = MAX_TREE_WALKS + 4;
     const store = await trees(n);
 
-    // A client with no worker, over a view of the store that refuses to apply a terminate handed on to a child (as
-    // when a worker holds it), counts the instances whose changes it is following and notes each store call made once
-    // the client is closed; its clock never moves, so no walk ends by its deadline.
+    // A client with no worker, over a view of the store that holds each commit applying a terminate handed on to a
+    // child (the walks under way then are the running ones) and notes each store call made once the client is closed;
+    // its clock never moves, so no walk ends by its deadline.
     let closed = false;
     const callsAfterClose: string[] = [];
-    const followed = new Map<string, number>();
-    const follow = (id: string, by: number): void => void followed.set(id, (followed.get(id) ?? 0) + by);
+    const held: { readonly id: string; readonly go: () => void }[] = [];
     const view: Store = new Proxy(store, {
       get: (target, key) => {
-        if (key === 'commit') {
-          return (writeSet: Parameters<Store['commit']>[0]) => (takesHandedOn(writeSet)
-            ? Promise.reject(new Error('held by a worker')) : target.commit(writeSet));
-        }
-        if (key === 'instanceChanges$') {
-          return (id: string) => new Observable<StatusChange>((subscriber) => {
-            follow(id, 1);
-            const subscription = target.changes$.pipe(filter((change) => change.instanceId === id)).subscribe(subscriber);
-            return () => {
-              follow(id, -1);
-              subscription.unsubscribe();
-            };
-          });
-        }
         const value = Reflect.get(target, key, target) as unknown;
         if (typeof value !== 'function') return value;
         return (...args: unknown[]) => {
           if (closed) callsAfterClose.push(`${String(key)}(${JSON.stringify(args[0])})`);
-          return (value as (...args: unknown[]) => unknown).apply(target, args);
+          const call = (): unknown => (value as (...args: unknown[]) => unknown).apply(target, args);
+          const writeSet = args[0] as Parameters<Store['commit']>[0];
+          if (key !== 'commit' || !takesHandedOn(writeSet)) return call();
+          return new Promise<void>((go) => held.push({ id: writeSet.lease?.kind === 'unclaimed' ? writeSet.lease.instanceId : '', go })).then(call);
         };
       },
     });
     const clock = new VirtualClock();
     const client = createClient({ store: view, clock });
-    const leavesFollowed = (): number => [...followed].filter(([id, count]) => id.endsWith('-leaf') && count > 0).length;
 
     for (let i = 0; i < n; i++) await terminateAccepted(client, `t${i}`, 'stop', { recursive: true });
     for (let i = 0; i < n; i++) expect((await client.getStatus(`t${i}`))?.runtimeStatus).toBe('Terminated');
-    await vi.waitFor(() => expect(leavesFollowed()).toBe(MAX_TREE_WALKS), { timeout: 10_000 });
+    await vi.waitFor(() => expect(held).toHaveLength(MAX_TREE_WALKS), { timeout: 10_000 });
     await new Promise((resolve) => setTimeout(resolve, 0));
-    expect(leavesFollowed()).toBe(MAX_TREE_WALKS);
+    expect(held.map(({ id }) => id).sort()).toEqual(Array.from({ length: MAX_TREE_WALKS }, (_, i) => `t${i}-leaf`).sort());
 
-    // The client's close ends every walk where it is and drops the queued ones: nothing followed, no deadline left on
-    // its clock, no walk goes on to the next level of its tree (a read of each leaf's history, for the children it
-    // handed on), and no queued walk starts (a read of its leaf): no store call once the client is closed.
+    // The client's close ends every walk where it is and drops the queued ones: the commits under way answer after it
+    // and lead to nothing more, no deadline is left on its clock, and no queued walk starts (a read of its leaf): no
+    // store call once the client is closed.
     closed = true;
     client.close();
-    await vi.waitFor(() => expect(leavesFollowed()).toBe(0), { timeout: 10_000 });
+    held.splice(0).forEach(({ go }) => go());
     await vi.waitFor(() => expect(clock.pendingTimers).toBe(0), { timeout: 10_000 });
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(callsAfterClose).toEqual([]);
@@ -112,6 +100,40 @@ describe('the tree walks of accepted recursive terminates', () => {
     await second.start();
     for (let i = 0; i < n; i++) {
       expect(await second.client.waitForCompletion(`t${i}-leaf`, { timeoutMs: 30_000 })).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+    }
+  });
+
+  it('take no place for a tree a worker terminated: the worker hands the terminate on, and the client reads nothing of the tree', async () => {
+    const store = new MemoryStore();
+    const runtime = createRuntime({ store, orchestrators: tree, logger: silentLogger });
+    runtimes.push(runtime);
+    await runtime.start();
+    await runtime.client.startNew('Root', { instanceId: 'w' });
+    await firstValueFrom(runtime.client.status$('w-leaf').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    // A client over a view of the store that refuses its own commit of the terminate (as when a worker holds the
+    // instance): the terminate goes to the runtime's worker as a message, and the worker applies it and hands it on.
+    const calls: string[] = [];
+    const view: Store = new Proxy(store, {
+      get: (target, key) => {
+        const value = Reflect.get(target, key, target) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls.push(`${String(key)}(${typeof args[0] === 'string' ? args[0] : '...'})`);
+          if (key === 'commit' && (args[0] as Parameters<Store['commit']>[0]).lease?.kind === 'unclaimed') return Promise.reject(new LeaseLostError('held'));
+          return (value as (...args: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const client = createClient({ store: view, clock: new VirtualClock() });
+    try {
+      await terminateAccepted(client, 'w', 'stop', { recursive: true });
+      expect((await store.getInstance('w'))?.runtimeStatus).toBe('Terminated');
+      expect(await runtime.client.waitForCompletion('w-leaf', { timeoutMs: 30_000 })).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      // No walk: neither a read of the root's history for the children the worker handed on to, nor of the leaf.
+      expect(calls.filter((call) => call.startsWith('getInstanceHistory') || call.includes('(w-leaf)'))).toEqual([]);
+    } finally {
+      client.close();
     }
   });
 

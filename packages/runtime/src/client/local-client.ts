@@ -129,8 +129,9 @@ export const COMMAND_APPLIED_TIMEOUT_MS = 10_000;
 
 /**
  * Most tree walks one client runs at once for recursive terminates that resolved before their tree ended (the HTTP
- * API's, answered 202 once the named instance is terminated): each applies the terminates handed on to the
- * sub-orchestrations where no worker holds one and follows them until they end, for {@link COMMAND_APPLIED_TIMEOUT_MS}
+ * API's, answered 202 once the named instance is terminated): each applies the terminates this client's own commits
+ * handed on to the sub-orchestrations where no worker holds one, level by level (a child left to a worker, and what is
+ * below it, is the workers' to end: the walk neither waits for it nor reads it), for {@link COMMAND_APPLIED_TIMEOUT_MS}
  * at most from its start, whatever its store calls do: one that never answers (`storeCallTimeoutMs: Infinity`) holds
  * the walk's place no longer, and the rest of its tree is left to the workers (its terminates are queued in the store),
  * as past the queue's bound. A recursive terminate accepted while this many run waits in the client's queue, first in
@@ -147,7 +148,7 @@ export const MAX_TREE_WALKS = 16;
  * applied, 1 KB for one handed on to one child. A terminate whose walk would pass this bound is not queued: its
  * sub-orchestrations end as workers apply the terminates it handed on, which are in the store since its commit (with
  * no worker running anywhere, they stay queued there until one runs). A terminate this client's commit handed on to
- * no child needs no walk and takes no place.
+ * no child needs no walk and takes no place, nor does one a worker applied (the worker handed it on).
  */
 export const MAX_QUEUED_TREE_WALK_BYTES = 4 * 1024 * 1024;
 
@@ -432,13 +433,14 @@ export class LocalClient implements LocalDurableClient {
     const noted = handedOn && notingHandedOn(handedOn);
     await this.#send(instanceId, 'terminate', event, (state) => isTerminalStatus(state.runtimeStatus), 'running', this.#direct(event, decideTerminate, noted));
     if (!handedOn) return;
-    if (tree) return this.#treeTerminated(instanceId, event, handedOn, noted!);
-    // Not waited for: the sub-orchestrations' terminates are in the store already; a read that fails here only ends
-    // the wait nobody makes. At most MAX_TREE_WALKS at once, the others queued behind them. This client's commit that
-    // handed on to no child leaves no tree to walk.
+    if (tree) return this.#treeTerminated(instanceId, event, handedOn, noted!, true);
+    // Not waited for: the sub-orchestrations' terminates are in the store already. The walk only applies those this
+    // client's own commits handed on; an instance a worker terminated (the named one too: no commit of this client
+    // handed anything on) is the workers' to go on from, so a walk there would only wait: it takes no place. At most
+    // MAX_TREE_WALKS at once, the others queued behind them.
     const children = handedOn.get(instanceId);
-    if (children?.size === 0) return;
-    this.#walkInBackground(() => queuedWalkBytes(instanceId, json, children), () => this.#treeTerminated(instanceId, event, handedOn, noted!));
+    if (!children?.size) return;
+    this.#walkInBackground(() => queuedWalkBytes(instanceId, json, children), () => this.#treeTerminated(instanceId, event, handedOn, noted!, false));
   }
 
   /**
@@ -484,11 +486,14 @@ export class LocalClient implements LocalDurableClient {
    * store can (`unclaimedWrites`) and no worker holds it: the commit applies the queued message and deletes it
    * (`DirectInput.takes`), as a worker's step would, so a client with no worker anywhere sees the whole tree end at
    * once. Otherwise workers apply the children's terminates; after {@link COMMAND_APPLIED_TIMEOUT_MS} it resolves
-   * anyway, the rest still queued, and at once when the client closes (`#walks`).
+   * anyway, the rest still queued, and at once when the client closes (`#walks`). Without `wait` (a walk in the
+   * background, which nobody waits for) it only applies what this client handed on: it neither waits for a child left to
+   * a worker nor reads the children of an instance a worker terminated (the worker handed its terminate on), and ends
+   * once the level it terminated itself has no children, so it gives its place to a queued walk as soon as it can.
    */
   async #treeTerminated(
     rootId: string, event: ExecutionTerminatedEvent, handedOn: ReadonlyMap<string, ReadonlyMap<string, string>>,
-    noted: (state: InstanceState, writeSet: WriteSet) => void,
+    noted: (state: InstanceState, writeSet: WriteSet) => void, wait: boolean,
   ): Promise<void> {
     let expire!: () => void;
     const expired = new Promise<void>((resolve) => (expire = resolve));
@@ -503,7 +508,7 @@ export class LocalClient implements LocalDurableClient {
     try {
       // Over at its deadline whatever its store calls do: one that never answers (`storeCallTimeoutMs: Infinity`) holds
       // the walk's place no longer than that, and its late answer finds the walk over (no commit, no read, no feed).
-      await Promise.race([expired, awaitTerminatedTree(rootId, (parentId) => handedOn.get(parentId)?.keys() ?? this.#childrenEndedWith(parentId), async (id, parentId) => {
+      await Promise.race([expired, awaitTerminatedTree(rootId, (parentId) => handedOn.get(parentId)?.keys() ?? (wait ? this.#childrenEndedWith(parentId) : []), async (id, parentId) => {
         const takes = handedOn.get(parentId)?.get(id);
         const direct = takes === undefined ? undefined : this.#direct(event, (input) => decideTerminate({ ...input, takes }), noted);
         if (direct) {
@@ -515,7 +520,7 @@ export class LocalClient implements LocalDurableClient {
           }
         }
         // A walk over (its deadline passed, or the client closed during the read) ends where it is: no commit, no feed.
-        if (!over) await this.#untilEnded(id, parentId, expired);
+        if (wait && !over) await this.#untilEnded(id, parentId, expired);
       }, () => over)]);
     } finally {
       cancel();

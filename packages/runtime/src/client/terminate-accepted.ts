@@ -4,7 +4,7 @@ import type { BulkCommandResult, BulkTerminateOptions, DurableClient, InstanceFi
  * The key of a client's terminate that resolves as a terminate of the named instance alone does (its terminate
  * committed and applied, or queued for a worker), without waiting for the sub-orchestrations a recursive one reached:
  * the terminate is handed on to them in the commit that applies it, so they follow durably, and the client goes on
- * applying and waiting for them after the call has resolved.
+ * applying the terminates its own commits handed on after the call has resolved (workers apply the rest).
  */
 export const TERMINATE_ACCEPTED: unique symbol = Symbol('terminate accepted');
 
