@@ -224,6 +224,60 @@ describe('the queued tree walks', () => {
   });
 });
 
+describe('a tree walk\'s terminates', () => {
+  it('are stamped as a worker stamps them: a grandchild\'s with the time its parent was terminated, not the root\'s', async () => {
+    const deep: Record<string, Orchestrator> = {
+      Root: function* (ctx) {
+        return yield ctx.callSubOrchestrator('Mid', undefined, `${ctx.instanceId}-mid`);
+      },
+      Mid: function* (ctx) {
+        return yield ctx.callSubOrchestrator('Leaf', undefined, `${ctx.instanceId}-leaf`);
+      },
+      Leaf: tree.Leaf!,
+    };
+    const store = new MemoryStore();
+    const runtime = createRuntime({ store, orchestrators: deep, logger: silentLogger });
+    runtimes.push(runtime);
+    await runtime.start();
+    await runtime.client.startNew('Root', { instanceId: 'd' });
+    await firstValueFrom(runtime.client.status$('d-mid-leaf').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    await runtime.stop();
+    // A client with no worker, over a view of the store that holds its read of the middle instance (before it applies
+    // the terminate handed on to it) until the test has moved the clock on by a second: the middle one ends a second
+    // after the root.
+    const held: (() => void)[] = [];
+    const view: Store = new Proxy(store, {
+      get: (target, key) => {
+        const value = Reflect.get(target, key, target) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          const call = (): unknown => (value as (...args: unknown[]) => unknown).apply(target, args);
+          return key === 'getInstance' && args[0] === 'd-mid' ? new Promise<void>((go) => held.push(go)).then(call) : call();
+        };
+      },
+    });
+    const clock = new VirtualClock();
+    const client = createClient({ store: view, clock });
+    try {
+      const terminatedAt = async (id: string): Promise<string | undefined> =>
+        (await store.getHistory(id)).find((e) => e.type === 'ExecutionTerminated')?.timestamp;
+      await terminateAccepted(client, 'd', 'stop', { recursive: true });
+      await vi.waitFor(() => expect(held).toHaveLength(1), { timeout: 10_000 });
+      await clock.advance(1000);
+      held.splice(0).forEach((go) => go());
+      await vi.waitFor(async () => expect((await store.getInstance('d-mid-leaf'))?.runtimeStatus).toBe('Terminated'), { timeout: 10_000 });
+      const root = await terminatedAt('d');
+      const mid = await terminatedAt('d-mid');
+      // The middle one's terminate was handed on by the root's commit; the leaf's by the middle one's, a second later.
+      expect(mid).toBe(root);
+      expect(new Date((await terminatedAt('d-mid-leaf'))!).getTime() - new Date(root!).getTime()).toBe(1000);
+      expect(await terminatedAt('d-mid-leaf')).toBe((await store.getInstance('d-mid'))!.lastUpdatedTime.toISOString());
+    } finally {
+      client.close();
+    }
+  });
+});
+
 describe('a tree walk whose store call never answers', () => {
   it(`gives its place up at its deadline, with storeCallTimeoutMs: Infinity: ${MAX_TREE_WALKS} stuck walks do not stop the queue`, async () => {
     const n = MAX_TREE_WALKS + 1;

@@ -144,8 +144,8 @@ export const MAX_TREE_WALKS = 16;
  * Most memory, in bytes as {@link queuedWalkBytes} estimates it, that the recursive terminates queued for a tree walk
  * (beyond {@link MAX_TREE_WALKS}) hold in all: each holds its instance's id, its terminate (the reason too) and, where
  * this client's own commit terminated the instance, the ids of the sub-orchestrations it handed the terminate on to
- * with the ids of those messages (so that its walk can apply them): some 300 bytes for a terminate that a worker
- * applied, 1 KB for one handed on to one child. A terminate whose walk would pass this bound is not queued: its
+ * with the ids of those messages and the terminate they carry (so that its walk can apply them): some 1 KB for one
+ * handed on to one child. A terminate whose walk would pass this bound is not queued: its
  * sub-orchestrations end as workers apply the terminates it handed on, which are in the store since its commit (with
  * no worker running anywhere, they stay queued there until one runs). A terminate this client's commit handed on to
  * no child needs no walk and takes no place, nor does one a worker applied (the worker handed it on).
@@ -160,11 +160,12 @@ interface QueuedTreeWalk {
 
 /**
  * The heap a queued tree walk holds, estimated (V8, measured): 320 bytes for the entry, its terminate and its closure,
- * 2 per character of the instance's id, the reason's ({@link jsonHeapBytes}), and 512 per child it was handed on to
- * plus 2 per character of the child's id and of the message's.
+ * 160 for the record of what its commit handed on ({@link HandedOn}, the terminate sent with it), 2 per character of
+ * the instance's id, the reason's ({@link jsonHeapBytes}), and 512 per child it was handed on to plus 2 per character
+ * of the child's id and of the message's.
  */
 function queuedWalkBytes(instanceId: string, reason: JsonValue | undefined, children: ReadonlyMap<string, string> | undefined): number {
-  let bytes = 320 + 2 * instanceId.length;
+  let bytes = 480 + 2 * instanceId.length;
   if (reason !== undefined) bytes += jsonHeapBytes(reason);
   for (const [id, messageId] of children ?? []) bytes += 512 + 2 * (id.length + messageId.length);
   return bytes;
@@ -429,7 +430,7 @@ export class LocalClient implements LocalDurableClient {
     };
     // A recursive one notes what each commit of this client that terminates an instance hands on (the instance's id ->
     // its children's ids -> their messages), which it then waits for and may apply itself (`#treeTerminated`).
-    const handedOn = recursive ? new Map<string, ReadonlyMap<string, string>>() : undefined;
+    const handedOn = recursive ? new Map<string, HandedOn>() : undefined;
     const noted = handedOn && notingHandedOn(handedOn);
     await this.#send(instanceId, 'terminate', event, (state) => isTerminalStatus(state.runtimeStatus), 'running', this.#direct(event, decideTerminate, noted));
     if (!handedOn) return;
@@ -438,7 +439,7 @@ export class LocalClient implements LocalDurableClient {
     // client's own commits handed on; an instance a worker terminated (the named one too: no commit of this client
     // handed anything on) is the workers' to go on from, so a walk there would only wait: it takes no place. At most
     // MAX_TREE_WALKS at once, the others queued behind them.
-    const children = handedOn.get(instanceId);
+    const children = handedOn.get(instanceId)?.messages;
     if (!children?.size) return;
     this.#walkInBackground(() => queuedWalkBytes(instanceId, json, children), () => this.#treeTerminated(instanceId, event, handedOn, noted!, false));
   }
@@ -492,7 +493,7 @@ export class LocalClient implements LocalDurableClient {
    * once the level it terminated itself has no children, so it gives its place to a queued walk as soon as it can.
    */
   async #treeTerminated(
-    rootId: string, event: ExecutionTerminatedEvent, handedOn: ReadonlyMap<string, ReadonlyMap<string, string>>,
+    rootId: string, event: ExecutionTerminatedEvent, handedOn: ReadonlyMap<string, HandedOn>,
     noted: (state: InstanceState, writeSet: WriteSet) => void, wait: boolean,
   ): Promise<void> {
     let expire!: () => void;
@@ -508,9 +509,12 @@ export class LocalClient implements LocalDurableClient {
     try {
       // Over at its deadline whatever its store calls do: one that never answers (`storeCallTimeoutMs: Infinity`) holds
       // the walk's place no longer than that, and its late answer finds the walk over (no commit, no read, no feed).
-      await Promise.race([expired, awaitTerminatedTree(rootId, (parentId) => handedOn.get(parentId)?.keys() ?? (wait ? this.#childrenEndedWith(parentId) : []), async (id, parentId) => {
-        const takes = handedOn.get(parentId)?.get(id);
-        const direct = takes === undefined ? undefined : this.#direct(event, (input) => decideTerminate({ ...input, takes }), noted);
+      await Promise.race([expired, awaitTerminatedTree(rootId, (parentId) => handedOn.get(parentId)?.messages.keys() ?? (wait ? this.#childrenEndedWith(parentId) : []), async (id, parentId) => {
+        // The terminate the message carries, as a worker that took it would record it: stamped when its parent was
+        // terminated and handed it on, not when the root's terminate was asked for.
+        const handed = handedOn.get(parentId);
+        const takes = handed?.messages.get(id);
+        const direct = takes === undefined || !handed?.terminate ? undefined : this.#direct(handed.terminate, (input) => decideTerminate({ ...input, takes }), noted);
         if (direct) {
           try {
             const state = await this.#read(id);
@@ -1722,13 +1726,28 @@ const RAISE_REQUIRES: InstanceCondition = { status: 'running', operation: 'raise
 const CANCEL_REQUIRES: InstanceCondition = { status: 'running', operation: 'cancel' };
 
 /**
- * Notes in `handedOn` what a committed terminate of an instance handed on to its sub-orchestrations (instance id ->
- * child id -> message id; an instance with none noted too), for a recursive terminate's client to wait for and apply.
+ * What a commit of a client that terminated an instance handed on to its sub-orchestrations: the id of each child's
+ * message (child id -> message id; none for an instance with no child), and the terminate those messages carry (one
+ * for all: each is stamped with the commit's time and has the root's reason; absent with no child).
  */
-function notingHandedOn(handedOn: Map<string, ReadonlyMap<string, string>>): (state: InstanceState, writeSet: WriteSet) => void {
+interface HandedOn {
+  readonly messages: ReadonlyMap<string, string>;
+  readonly terminate: ExecutionTerminatedEvent | undefined;
+}
+
+/**
+ * Notes in `handedOn` what a committed terminate of an instance handed on to its sub-orchestrations (instance id ->
+ * {@link HandedOn}), for a recursive terminate's client to wait for and apply.
+ */
+function notingHandedOn(handedOn: Map<string, HandedOn>): (state: InstanceState, writeSet: WriteSet) => void {
   return (state, writeSet) => {
-    const children = new Map<string, string>();
-    for (const r of writeSet.requests) if (r.type === 'insertMessage' && r.ifActiveChildOf !== undefined) children.set(r.message.instanceId, r.message.id);
-    handedOn.set(state.instanceId, children);
+    const messages = new Map<string, string>();
+    let terminate: ExecutionTerminatedEvent | undefined;
+    for (const r of writeSet.requests) {
+      if (r.type !== 'insertMessage' || r.ifActiveChildOf === undefined) continue;
+      messages.set(r.message.instanceId, r.message.id);
+      terminate = r.message.event as ExecutionTerminatedEvent;
+    }
+    handedOn.set(state.instanceId, { messages, terminate });
   };
 }
