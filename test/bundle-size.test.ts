@@ -1296,11 +1296,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 47,291 / 59,261 / 89,428 -> 47,336 / 59,297 / 89,467 B (+45 / +36 / +39), budgets set to match.
  * Tree walks then end at their deadline whatever their store calls do, and a background walk applies only what the
  * client's own commits handed on: 47,336 / 59,297 / 89,467 -> 47,349 / 59,315 / 89,477 B (+13 / +18 / +10), budgets set to match.
+ * A walk's commit of a child's terminate then records the terminate the handed-on message carries (its parent's time):
+ * 47,349 / 59,315 / 89,477 -> 47,390 / 59,348 / 89,511 B (+41 / +33 / +34), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 47_349 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 59_315 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 89_477 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 47_390 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 59_348 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 89_511 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_592 },
 ];
 
