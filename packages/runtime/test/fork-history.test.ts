@@ -64,8 +64,8 @@ describe('forkHistory: the history a fork replays', () => {
   });
 
   it('gives an empty history for keepResults 0 (a fresh start), and for a history with no events', () => {
-    expect(forkHistory(sequence(), 0, FORK)).toEqual({ events: [], pending: [] });
-    expect(forkHistory([], undefined, FORK)).toEqual({ events: [], pending: [] });
+    expect(forkHistory(sequence(), 0, FORK)).toEqual({ events: [], pending: [], reapplied: [] });
+    expect(forkHistory([], undefined, FORK)).toEqual({ events: [], pending: [], reapplied: [] });
     expect(forkableResults([])).toBe(0);
   });
 
@@ -192,5 +192,24 @@ describe('forkHistory: the history a fork replays', () => {
     // A fork of a fork keeps the first source's seed.
     const forked = forkHistory(sequence(), undefined, FORK).events;
     expect(forkHistory(forked, 1, { instanceId: 'fork-2', executionId: 'e2' }).events[1]).toMatchObject({ instanceId: 'fork-2', guidSeed: 'src_src-e' });
+  });
+
+  it('gives the external events among the results not kept, in the order received, as raised events of their name, data and time', () => {
+    const history = new HistoryBuilder({ name: 'Ev', instanceId: 'src' })
+      .started().taskScheduled('A')
+      .step(1000).eventRaised('e', 1).taskCompleted(0, 'a')
+      .step(1000).eventRaised('f').taskScheduled('B')
+      .step(1000).eventRaised('e', 2)
+      .event({ type: 'EventRaised', eventId: -1, timestamp: T(3000).toISOString(), name: 'g', input: 3, carried: true })
+      .event({ type: 'ExecutionCompleted', eventId: -1, timestamp: T(3000).toISOString(), orchestrationStatus: 'Completed' })
+      .step(1000).eventRaised('late', 4) // after the end: recorded and ignored, not received
+      .build();
+    const names = (keep: number) => forkHistory(history, keep, FORK).reapplied.map((e) => [e.name, e.input]);
+    expect(names(0)).toEqual([['e', 1], ['f', undefined], ['e', 2], ['g', 3]]);
+    expect(names(2)).toEqual([['f', undefined], ['e', 2], ['g', 3]]);
+    expect(names(5)).toEqual([]);
+    const [f, , g] = forkHistory(history, 2, FORK).reapplied;
+    expect(f).toEqual({ type: 'EventRaised', eventId: -1, timestamp: T(2000).toISOString(), name: 'f' });
+    expect(g).not.toHaveProperty('carried');
   });
 });

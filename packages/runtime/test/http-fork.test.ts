@@ -48,7 +48,19 @@ describe('POST /instances/{id}/fork', () => {
     expect(await waited.json()).toEqual(output);
   });
 
-  it('answers 404 for an unknown source, 400 for a bad id or keepResults, 409 for a taken id, creating nothing', async () => {
+  it('raises the events not kept to the fork by default, and not with reapplyEvents=false', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'ev', input: 2 });
+    await runtime.client.raiseEvent('ev', 'Item', 'a');
+    await runtime.client.raiseEvent('ev', 'Item', 'b');
+    expect((await runtime.client.waitForCompletion('ev', SETTLED)).output).toEqual(['a', 'b']);
+    expect((await call('/instances/ev/fork?newInstanceId=ev-1&keepResults=1', { method: 'POST' })).status).toBe(202);
+    expect((await runtime.client.waitForCompletion('ev-1', SETTLED)).output).toEqual(['a', 'b']);
+    expect((await call('/instances/ev/fork?newInstanceId=ev-own&keepResults=1&reapplyEvents=false', { method: 'POST' })).status).toBe(202);
+    await runtime.client.raiseEvent('ev-own', 'Item', 'x');
+    expect((await runtime.client.waitForCompletion('ev-own', SETTLED)).output).toEqual(['a', 'x']);
+  });
+
+  it('answers 404 for an unknown source, 400 for a bad id, keepResults or reapplyEvents, 409 for a taken id, creating nothing', async () => {
     await runtime.client.startNew('E1_HelloSequence', { instanceId: 'src' });
     await runtime.client.waitForCompletion('src', SETTLED);
     const statusOf = async (path: string) => {
@@ -56,7 +68,7 @@ describe('POST /instances/{id}/fork', () => {
       return [response.status, ((await response.json()) as { code: string }).code];
     };
     expect(await statusOf('/instances/nobody/fork')).toEqual([404, 'instance-not-found']);
-    for (const query of ['keepResults=4', 'keepResults=-1', 'keepResults=one', 'keepResults=1.5', 'newInstanceId=%40x']) {
+    for (const query of ['keepResults=4', 'keepResults=-1', 'keepResults=one', 'keepResults=1.5', 'newInstanceId=%40x', 'reapplyEvents=yes']) {
       expect(await statusOf(`/instances/src/fork?${query}`), query).toEqual([400, 'invalid-argument']);
     }
     expect(await statusOf('/instances/src/fork?newInstanceId=src')).toEqual([409, 'instance-already-exists']);

@@ -344,12 +344,14 @@ export class RemoteClient implements DurableClient {
 
   /**
    * `POST /instances/{id}/fork` (the server's durable-rx extension; see `DurableClient.fork`), its options checked here
-   * first by the shared rule (a bad `newInstanceId` or `keepResults` never reaches the server). Resolves with the fork's id.
+   * first by the shared rule (a bad `newInstanceId`, `keepResults` or `reapplyEvents` never reaches the server). Resolves with the fork's id.
    */
   async fork(instanceId: string, options: ForkOptions = {}): Promise<string> {
     const path = instancePath(instanceId);
-    const { newInstanceId, keepResults } = readForkOptions(options);
-    const query = queryString({ newInstanceId, keepResults: keepResults === undefined ? undefined : String(keepResults) });
+    const { newInstanceId, keepResults, reapplyEvents } = readForkOptions(options);
+    const query = queryString({
+      newInstanceId, keepResults: keepResults === undefined ? undefined : String(keepResults), reapplyEvents: reapplyEvents === undefined ? undefined : String(reapplyEvents),
+    });
     return member(await this.#request('POST', `${path}/fork${query === '' ? '' : `?${query}`}`), 'id', 'string');
   }
 

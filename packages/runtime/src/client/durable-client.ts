@@ -381,6 +381,17 @@ export interface ForkOptions {
    * activity, a Failed one's fails again unless its code changed: keep fewer to rerun the failed call).
    */
   readonly keepResults?: number | undefined;
+  /**
+   * Raise to the fork the external events the source received that it does not keep (the `EventRaised` results after
+   * the first `keepResults`, up to the end of the source's current execution), in the order the source received them,
+   * after the kept results (with `keepResults: 0`, after its start), as `raiseEvent` would: each goes to the fork's
+   * waiter of its name, or waits for one. Default true, as a Temporal reset reapplies signals: those events came from
+   * outside (an approval, a user's input), so the code the fork runs again does not make them, and without them a fork
+   * taken before an approval waits for one that was already given. False leaves them out, to run the fork as if they
+   * never came. An event raised to the source after the fork read it, or recorded after its execution ended, is not
+   * among them.
+   */
+  readonly reapplyEvents?: boolean | undefined;
 }
 
 /** Options of {@link DurableClient.createCheckStatusResponse}. */
@@ -710,8 +721,11 @@ export interface DurableClient {
    * `ctx.instanceId` itself replays a kept call with another id, and the fork fails with `NonDeterminismError`: keep
    * only the results before such a call, or name the child with `newGuid()`.
    *
+   * The external events the source received that the fork does not keep are raised to it after the kept results,
+   * in the order received ({@link ForkOptions.reapplyEvents}, default true).
+   *
    * Unknown source: 404. `newInstanceId` not a valid id, `keepResults` not an integer from 0 to the number of results
-   * the source recorded, or an orchestrator this runtime does not know (as `restart`): 400. `newInstanceId` taken by
+   * the source recorded, `reapplyEvents` not a boolean, or an orchestrator this runtime does not know (as `restart`): 400. `newInstanceId` taken by
    * any instance: 409 (`InstanceAlreadyExistsError`). Each writes nothing.
    *
    * @example

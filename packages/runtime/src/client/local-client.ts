@@ -658,7 +658,7 @@ export class LocalClient implements LocalDurableClient {
 
   async fork(instanceId: string, options: ForkOptions = {}): Promise<string> {
     assertValidInstanceId(instanceId);
-    const { newInstanceId, keepResults } = readForkOptions(options);
+    const { newInstanceId, keepResults, reapplyEvents } = readForkOptions(options);
     // One snapshot of the source (its state and the history of that state): the source may go on meanwhile, the fork
     // copies what it had at that reading, and writes nothing of it.
     const read = await this.#snapshot(instanceId);
@@ -669,7 +669,7 @@ export class LocalClient implements LocalDurableClient {
     }
     const forkId = newInstanceId ?? this.#newId();
     if (newInstanceId === undefined) assertValidInstanceId(forkId); // a user-supplied newId may make a bad one
-    const writeSet = decideFork({ source: state, history, keepResults, instanceId: forkId, now: this.#now(), newId: this.#newId });
+    const writeSet = decideFork({ source: state, history, keepResults, reapplyEvents, instanceId: forkId, now: this.#now(), newId: this.#newId });
     // The worker claims nothing until a macrotask after the commit, as after a restart: the caller's reads right after
     // show the fork as committed.
     const held = this.#startHandOff?.()?.holdWakes();

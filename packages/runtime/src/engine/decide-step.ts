@@ -929,6 +929,11 @@ export interface ForkInput {
   readonly history: readonly HistoryEvent[];
   /** How many of the source's results the fork keeps (`forkHistory`); default all. */
   readonly keepResults?: number | undefined;
+  /**
+   * Raise to the fork the external events among the results not kept (`ForkedHistory.reapplied`), after the kept
+   * results; default true. False leaves them out.
+   */
+  readonly reapplyEvents?: boolean | undefined;
   /** The fork's id. */
   readonly instanceId: string;
   readonly now: Date;
@@ -943,17 +948,24 @@ export interface ForkInput {
  * the last one on (`ForkedHistory.pending`): its first step replays the history, issues the calls the replay makes
  * anew and takes those results at its own time, as a client's rewind leaves an instance to a step (`decideRewind`);
  * when it keeps none, it
- * is a start of a new execution with the source's input, Pending, as a restart's. Nothing of the source is written.
+ * is a start of a new execution with the source's input, Pending, as a restart's. Unless `input.reapplyEvents` is
+ * false, the external events among the results not kept (`ForkedHistory.reapplied`) are queued behind that, in the
+ * order the source received them, as raised events. Nothing of the source is written.
  * `InvalidArgumentError` when `keepResults` is out of range.
  */
 export function decideFork(input: ForkInput): WriteSet {
   const { source, instanceId, now, newId } = input;
   const executionId = newId();
-  const { events, pending } = forkHistory(input.history, input.keepResults, { instanceId, executionId, input: source.input });
+  const { events, pending, reapplied } = forkHistory(input.history, input.keepResults, { instanceId, executionId, input: source.input });
   const tags = source.tags ? { tags: source.tags } : {};
+  // The external events not kept, raised to the fork as a client raises them (to whichever execution it runs), behind
+  // its start or the kept results.
+  const raised = input.reapplyEvents === false ? [] : reapplied.map((event): WriteRequest => ({
+    type: 'insertMessage', message: message(newId(), instanceId, undefined, event), ifMissing: 'drop',
+  }));
   if (events.length === 0) {
     const { state, message: start } = startOf({ instanceId, name: source.name, input: source.input as JsonValue | undefined, now, newId, ...tags });
-    return { requests: [{ type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' }, ifExists: 'fail' }] };
+    return { requests: [{ type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' }, ifExists: 'fail' }, ...raised] };
   }
   const rewound: ExecutionRewoundEvent = { type: 'ExecutionRewound', eventId: -1, timestamp: isoTime(now), reason: `forked from ${JSON.stringify(source.instanceId)}` };
   const state: InstanceState = {
@@ -966,6 +978,7 @@ export function decideFork(input: ForkInput): WriteSet {
       { type: 'replaceHistory', instanceId, events },
       // The kept results of the step the cut is in, taken by the fork's first step after its `ExecutionRewound`.
       ...pending.map((event): WriteRequest => ({ type: 'insertMessage', message: message(newId(), instanceId, executionId, event), ifMissing: 'drop' })),
+      ...raised,
     ],
   };
 }

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
-import { assertNever, type ExecutionStartedEvent, type HistoryEvent } from '../model/history-event.js';
+import { assertNever, type EventRaisedEvent, type ExecutionStartedEvent, type HistoryEvent } from '../model/history-event.js';
 import type { MessageEvent } from '../model/message.js';
 import { defaultChildId, guidSeedOf } from './orchestration-execution.js';
 
@@ -13,6 +13,12 @@ export interface ForkedHistory {
    * counts from then).
    */
   readonly pending: MessageEvent[];
+  /**
+   * The external events among the results not kept, in the order the source received them, as raised events (the
+   * source's name, data and time): what `DurableClient.fork` with `reapplyEvents` (its default) raises to the fork
+   * after the kept results. Empty when every result is kept.
+   */
+  readonly reapplied: EventRaisedEvent[];
 }
 
 /** The new instance a {@link forkHistory} is written for. */
@@ -66,6 +72,10 @@ export function forkableResults(history: readonly HistoryEvent[]): number {
  *   it creates counts from the fork's time, not the source's). Only the first step of all (the start is in it) stays
  *   in the history, closed at its own time when it is cut.
  *
+ * - The external events among the results not kept (`EventRaised`, up to the end of the execution) are `reapplied`,
+ *   in the order received: raised events of the source's name, data and time, without the mark of an event carried
+ *   over by `continueAsNew`.
+ *
  * `keepResults` 0 gives an empty history: the fork then starts afresh with the source's input. More results than
  * the source has, or no integer >= 0, throws {@link InvalidArgumentError}.
  *
@@ -82,7 +92,14 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
   if (!Number.isSafeInteger(keep) || keep < 0 || keep > results.length) {
     throw new InvalidArgumentError(`keepResults must be an integer from 0 to ${results.length} (the results recorded), not ${String(keepResults)}`);
   }
-  if (keep === 0) return { events: [], pending: [] };
+  const reapplied: EventRaisedEvent[] = [];
+  for (let r = keep; r < results.length; r++) {
+    const event = history[results[r]!]!;
+    if (event.type !== 'EventRaised') continue;
+    const { type, timestamp, name } = event;
+    reapplied.push(event.input === undefined ? { type, eventId: -1, timestamp, name } : { type, eventId: -1, timestamp, name, input: event.input });
+  }
+  if (keep === 0) return { events: [], pending: [], reapplied };
   const cut = keep < results.length ? results[keep]! : end;
   // The calls whose result is kept (activities, timers and sub-orchestrations share one sequence of event ids).
   const answered = new Set<number>();
@@ -172,7 +189,7 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
     // Not step markers, suspends and resumes, nor calls made there (none answered: made anew).
     if (isResult(event) || (event.type === 'ExecutionCancelRequested' && i < lastKept)) pending.push(event);
   }
-  return { events, pending };
+  return { events, pending, reapplied };
 }
 
 /** Where the execution of `history` ended (or its length) and the positions of the results it received before. */

@@ -233,7 +233,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `POST /instances/{id}/cancel?reason=` (likewise; durable-rx's own: cooperative cancellation, see `DurableClient.cancel`) | 202 once the request is stored | 400, 403, 404, 410, 413 |
  * | `POST /instances/{id}/rewind?reason=` (likewise) | 202 once the rewind is committed | 400, 403, 404, 409 (not terminal), 410 (Completed/Terminated), 413 (also: the store refused the rewritten history, the instance stays Failed) |
  * | `POST /instances/{id}/restart` (`restartWithNewInstanceId`, default true; `timeout` as for start) | 202 check-status body of the new instance (Pending) | 400, 403, 404, 409 (not terminal), 413 |
- * | `POST /instances/{id}/fork` (durable-rx's own, `DurableClient.fork`: `newInstanceId`, `keepResults`; `timeout` as for start) | 202 check-status body of the fork | 400 (a bad id, `keepResults` not from 0 to the results recorded), 403, 404, 409 (`newInstanceId` taken), 413 |
+ * | `POST /instances/{id}/fork` (durable-rx's own, `DurableClient.fork`: `newInstanceId`, `keepResults`, `reapplyEvents` (`true` or `false`, default true); `timeout` as for start) | 202 check-status body of the fork | 400 (a bad id, `keepResults` not from 0 to the results recorded, `reapplyEvents` not `true` or `false`), 403, 404, 409 (`newInstanceId` taken), 413 |
  * | `DELETE /instances/{id}` (`recursive=true`, durable-rx's own: its sub-orchestrations too, as `PurgeInstanceOptions.recursive`) | 200 `{ instancesDeleted }` | 400, 404, 409, 503 (with `recursive=true`: the tree kept changing) |
  * | `DELETE /instances` (`createdTimeFrom` required, `createdTimeTo`, `runtimeStatus`, `name`, `tags`; any other parameter but `taskHub`, `connection`, `connectionName`, `code` is 400) | 200 `{ instancesDeleted }` | 400, 404 (none) |
  * | `POST /instances/terminate`, `/suspend`, `/resume`, `/cancel` (durable-rx's own, `DurableClient.terminateBy` and its siblings: the list filters but `showInput` and `top`, `reason`, `limit`, `recursive` for terminate; `x-ms-continuation-token` header; any other parameter but `taskHub`, `connection`, `connectionName`, `code` is 400; body: the reason, as on one instance) | 200 `{ instancesAffected, instancesSkipped, continuationToken? }` (a token when `limit` stopped it or the request was cut short, and more may match) | 400, 403 |
@@ -477,6 +477,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const query = queryOf(url);
     const newInstanceId = query.value('newInstanceId');
     const keep = query.value('keepResults');
+    const reapplyEvents = parseBoolean(query, 'reapplyEvents');
     const { timeoutSeconds, returnServerErrorOnFailure } = parseWait(query);
     const root = rootOf(c, url); // before anything is done, as on start
     await bodyOf(c, false); // a body is allowed but unused; still size-checked
@@ -484,6 +485,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const keepResults = keep === undefined ? undefined : /^\d{1,15}$/.test(keep) ? Number(keep) : keep;
     const forkId = await client.fork(id, {
       ...(newInstanceId === undefined ? {} : { newInstanceId }), ...(keepResults === undefined ? {} : { keepResults: keepResults as number }),
+      ...(reapplyEvents === undefined ? {} : { reapplyEvents }),
     });
     return startedResponse(c, url, root, forkId, timeoutSeconds, returnServerErrorOnFailure);
   });

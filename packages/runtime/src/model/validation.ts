@@ -542,9 +542,10 @@ export function readRestartOptions(options: unknown): { readonly restartWithNewI
 }
 
 /**
- * Checks the options of `fork` (`{ newInstanceId?, keepResults? }`, `undefined` for none): a `newInstanceId` that is
- * no valid instance id, or a `keepResults` that is no integer >= 0, throws {@link InvalidArgumentError}. (Whether the
- * source has that many results is the fork's to check, once it read them.)
+ * Checks the options of `fork` (`{ newInstanceId?, keepResults?, reapplyEvents? }`, `undefined` for none): a
+ * `newInstanceId` that is no valid instance id, a `keepResults` that is no integer >= 0, or a `reapplyEvents` that is
+ * no boolean throws {@link InvalidArgumentError}. (Whether the source has that many results is the fork's to check,
+ * once it read them.)
  *
  * @example
  * ```ts
@@ -552,8 +553,8 @@ export function readRestartOptions(options: unknown): { readonly restartWithNewI
  * readForkOptions({ keepResults: -1 }); // throws InvalidArgumentError
  * ```
  */
-export function readForkOptions(options: unknown): { readonly newInstanceId?: string; readonly keepResults?: number } {
-  return readChecked(options, 'fork options', { newInstanceId: isInstanceId, keepResults: isCountOrZero });
+export function readForkOptions(options: unknown): { readonly newInstanceId?: string; readonly keepResults?: number; readonly reapplyEvents?: boolean } {
+  return readChecked(options, 'fork options', { newInstanceId: isInstanceId, keepResults: isCountOrZero, reapplyEvents: isBoolean });
 }
 
 /**

@@ -336,6 +336,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           () => client.fork('opts', null as never),
           () => client.fork('opts', { keepResults: -1 }),
           () => client.fork('opts', { newInstanceId: '@x' }),
+          () => client.fork('opts', { reapplyEvents: 'yes' } as never),
           () => client.instances$(null as never),
           () => client.createHttpManagementPayload('opts', 'http://h.example', null as never),
         ];
@@ -365,6 +366,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           [() => client.waitForCompletion('named', { timeoutMs: -1 }), 'waitForCompletion options.timeoutMs must be a number >= 0 (ms)'],
           [() => client.restart('named', { restartWithNewInstanceId: 1 } as never), 'restart options.restartWithNewInstanceId must be a boolean'],
           [() => client.fork('named', { keepResults: 1.5 }), 'fork options.keepResults must be an integer >= 0'],
+          [() => client.fork('named', { reapplyEvents: 1 } as never), 'fork options.reapplyEvents must be a boolean'],
           [
             () => client.createHttpManagementPayload('named', 'http://h.example', { key: 1 } as never),
             'createHttpManagementPayload options.key must be a string',
@@ -1936,6 +1938,20 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         await client.raiseEvent(fork, 'Item', 'c');
         expect(await client.waitForCompletion(fork, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['a', 'b', 'c'] });
         expect(await client.getStatus('fk-held')).toMatchObject({ runtimeStatus: 'Suspended', customStatus: { received: 1 } });
+      });
+
+      it('raises to the fork the external events it does not keep, in the order received, unless reapplyEvents is false', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'fk-ev', input: 3 });
+        for (const item of ['a', 'b', 'c']) await client.raiseEvent('fk-ev', 'Item', item);
+        expect(await client.waitForCompletion('fk-ev', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['a', 'b', 'c'] });
+        // The first kept, the other two raised to the fork again.
+        const again = await client.fork('fk-ev', { keepResults: 1 });
+        expect(await client.waitForCompletion(again, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['a', 'b', 'c'] });
+        const own = await client.fork('fk-ev', { keepResults: 1, reapplyEvents: false });
+        await within(firstValueFrom(client.customStatus$(own).pipe(filter((v) => (v as { received?: number } | undefined)?.received === 1))), 'the fork taking its kept event');
+        await client.raiseEvent(own, 'Item', 'x');
+        await client.raiseEvent(own, 'Item', 'y');
+        expect(await client.waitForCompletion(own, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['a', 'x', 'y'] });
       });
 
       it('refuses an unknown source (404), keepResults beyond the results recorded (400) and a taken id (409), writing nothing', async () => {

@@ -717,12 +717,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const all = await client.fork('done');
         expect(await client.waitForCompletion(all, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: done.output });
         expect([...count.runs.values()]).toEqual([1, 1, 1]);
-        // None kept: a new start with the source's input, Pending as it resolves.
+        // None kept: a new start with the source's input, Pending as it resolves; the event `go` is raised to it again.
         await client.fork('done', { newInstanceId: 'again', keepResults: 0 });
         expect((await client.getStatus('again'))?.runtimeStatus).toBe('Pending');
-        await waiting(client, 'again');
-        await client.raiseEvent('again', 'go', 2);
-        expect(await client.waitForCompletion('again', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['A', 'B', 2, 'C', null] });
+        expect(await client.waitForCompletion('again', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['A', 'B', 1, 'C', null] });
         expect([count.of('a'), count.of('b'), count.of('c')]).toEqual([2, 2, 2]);
         // A terminated instance: its fork goes on where it was stopped.
         await client.startNew('ForkSeq', { instanceId: 'stopped', input: 3 });
@@ -776,7 +774,45 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect([count.of('loop0'), count.of('loop2')]).toEqual([1, 1]);
       });
 
-      it('refuses an unknown source (404), a bad id or keepResults (400), and a taken id (409), writing nothing', async () => {
+      it('raises to the fork the external events it does not keep, after the kept results and in the order the source received them, unless reapplyEvents is false', async () => {
+        const store = await open();
+        const count = forkRuns();
+        const { client } = await forkRuntime(store, count.Count, {
+          // An activity, then three events `e` in the order they come, then one `f`.
+          Events: function* (ctx) {
+            const a: unknown = yield ctx.callActivity('Count', 'a');
+            const got: unknown[] = [a];
+            ctx.setCustomStatus(got.length);
+            for (let i = 0; i < 3; i++) {
+              got.push(yield ctx.waitForExternalEvent('e'));
+              ctx.setCustomStatus(got.length);
+            }
+            got.push(yield ctx.waitForExternalEvent('f'));
+            return got;
+          },
+        });
+        await client.startNew('Events', { instanceId: 'ev' });
+        // Raised once the activity's result is in: it is the first result.
+        await within(firstValueFrom(client.customStatus$('ev').pipe(filter((v) => v === 1))), 'the activity\u2019s result taken');
+        for (const [name, data] of [['e', 1], ['f', 'F'], ['e', 2], ['e', 3]] as const) await client.raiseEvent('ev', name, data);
+        expect(await client.waitForCompletion('ev', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['A', 1, 2, 3, 'F'] });
+        // Results in the order received: a, e 1, f, e 2, e 3. Keeping two, f, e 2 and e 3 are raised to the fork again.
+        await client.fork('ev', { newInstanceId: 'ev-2', keepResults: 2 });
+        expect(await client.waitForCompletion('ev-2', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['A', 1, 2, 3, 'F'] });
+        // Keeping none: a new start, every event raised behind it (the activity runs again).
+        await client.fork('ev', { newInstanceId: 'ev-0', keepResults: 0 });
+        expect(await client.waitForCompletion('ev-0', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['A', 1, 2, 3, 'F'] });
+        expect(count.of('a')).toBe(2);
+        // Left out: the fork waits for the second `e`, which the caller raises.
+        await client.fork('ev', { newInstanceId: 'ev-own', keepResults: 2, reapplyEvents: false });
+        await within(firstValueFrom(client.customStatus$('ev-own').pipe(filter((v) => v === 2))), 'the fork taking its kept event');
+        for (const [name, data] of [['e', 'x'], ['e', 'y'], ['f', 'z']] as const) await client.raiseEvent('ev-own', name, data);
+        expect(await client.waitForCompletion('ev-own', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['A', 1, 'x', 'y', 'z'] });
+        expect(count.of('a')).toBe(2);
+        expect((await client.getStatus('ev'))?.output).toEqual(['A', 1, 2, 3, 'F']);
+      });
+
+      it('refuses an unknown source (404), a bad id, keepResults or reapplyEvents (400), and a taken id (409), writing nothing', async () => {
         const store = await open();
         const count = forkRuns();
         const { client } = await forkRuntime(store, count.Count);
@@ -785,7 +821,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         await client.startNew('ForkSeq', { instanceId: 'other' });
         const before = (await client.listInstances({})).instances.map((s) => s.instanceId).sort();
         await expect(client.fork('nobody')).rejects.toMatchObject({ code: 'instance-not-found', status: 404 });
-        for (const options of [{ keepResults: 3 }, { keepResults: -1 }, { keepResults: 1.5 }, { newInstanceId: 'a/b' }, { newInstanceId: '' }, 'x']) {
+        for (const options of [{ keepResults: 3 }, { keepResults: -1 }, { keepResults: 1.5 }, { newInstanceId: 'a/b' }, { newInstanceId: '' }, { reapplyEvents: 'no' }, 'x']) {
           await expect(client.fork('src', options as never), JSON.stringify(options)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
         }
         await expect(client.fork('src', { newInstanceId: 'src' })).rejects.toMatchObject({ code: 'instance-already-exists', status: 409 });
