@@ -388,8 +388,8 @@ export interface ForkOptions {
    * waiter of its name, or waits for one. Default true, as a Temporal reset reapplies signals: those events came from
    * outside (an approval, a user's input), so the code the fork runs again does not make them, and without them a fork
    * taken before an approval waits for one that was already given. False leaves them out, to run the fork as if they
-   * never came. An event raised to the source after the fork read it, or recorded after its execution ended, is not
-   * among them.
+   * never came. An event raised to the source after the fork read it, one still queued for it (raised to a Pending
+   * source, which records it with its start), or one recorded after its execution ended is not among them.
    */
   readonly reapplyEvents?: boolean | undefined;
 }
@@ -701,7 +701,9 @@ export interface DurableClient {
    * ran (events raised to it while Pending, a signal-with-start's), the code after them runs at the source's start
    * time. Resolves with the fork's id once it is committed: Running (its history holds the kept results up to the step
    * of the last one, whose results are queued for the fork's first step, which records an `ExecutionRewound` with the
-   * reason `forked from "<source>"`), or Pending when it keeps no result (a new start with the source's input). The
+   * reason `forked from "<source>"`), or Pending when it keeps no result (a new start with the source's input; of a
+   * source whose delayed start, `startAt`, is still to come, a start delayed to that same time, and at once when
+   * that time has passed though no worker started the source yet). The
    * source's own state and history are not changed (but see sub-orchestrations called with an id, below), whatever
    * its status (Pending, Running, Suspended, Completed, Failed, Terminated; one that continued as new is forked from
    * its current execution). A terminate, a suspend not resumed and a cancel request after the last kept result are

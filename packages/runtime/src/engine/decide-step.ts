@@ -948,7 +948,9 @@ export interface ForkInput {
  * the last one on (`ForkedHistory.pending`): its first step replays the history, issues the calls the replay makes
  * anew and takes those results at its own time, as a client's rewind leaves an instance to a step (`decideRewind`);
  * when it keeps none, it
- * is a start of a new execution with the source's input, Pending, as a restart's. Unless `input.reapplyEvents` is
+ * is a start of a new execution with the source's input, Pending, as a restart's, delayed to the source's
+ * `scheduledStartTime` when that is still after `now` (`isDelayedStart`; a source that has not started yet), else at
+ * once. Unless `input.reapplyEvents` is
  * false, the external events among the results not kept (`ForkedHistory.reapplied`) are queued behind that, in the
  * order the source received them, as raised events. Nothing of the source is written.
  * `InvalidArgumentError` when `keepResults` is out of range.
@@ -964,7 +966,11 @@ export function decideFork(input: ForkInput): WriteSet {
     type: 'insertMessage', message: message(newId(), instanceId, undefined, event), ifMissing: 'drop',
   }));
   if (events.length === 0) {
-    const { state, message: start } = startOf({ instanceId, name: source.name, input: source.input as JsonValue | undefined, now, newId, ...tags });
+    // A source whose scheduled start is still to come (a delayed start not yet run) forks into a start delayed as long.
+    const startAt = source.scheduledStartTime;
+    const { state, message: start } = startOf({
+      instanceId, name: source.name, input: source.input as JsonValue | undefined, now, newId, ...tags, ...(startAt ? { startAt } : {}),
+    });
     return { requests: [{ type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' }, ifExists: 'fail' }, ...raised] };
   }
   const rewound: ExecutionRewoundEvent = { type: 'ExecutionRewound', eventId: -1, timestamp: isoTime(now), reason: `forked from ${JSON.stringify(source.instanceId)}` };

@@ -422,6 +422,23 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(claimed.map((c) => c.state.instanceId).sort()).toEqual(['now', 'past']);
       });
 
+      it('forks a delayed start not yet run into one delayed as long, and into a start at once when its time has passed', async () => {
+        const store = await open();
+        await clientOn(store).startNew('Orch', { instanceId: 'd', input: 1, startAt: at(60_000) });
+        await clientOn(store).fork('d', { newInstanceId: 'f' });
+        const forked = await store.getInstance('f');
+        expect(forked).toMatchObject({ runtimeStatus: 'Pending', input: 1 });
+        expect(forked?.scheduledStartTime?.getTime()).toBe(at(60_000).getTime());
+        expect(await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: at(59_999) })).toBeUndefined();
+        // Forked once its time has passed (no worker started it): at once.
+        await createClient({ store, clock: new VirtualClock(at(60_001)) }).fork('d', { newInstanceId: 'g' });
+        expect((await store.getInstance('g'))?.scheduledStartTime).toBeUndefined();
+        expect((await store.claimOrchestration({ owner: 'w', leaseMs: 600_000, now: T0 }))?.state.instanceId).toBe('g');
+        const due = [await claim(store, 'w', at(60_000)), await claim(store, 'w', at(60_000))];
+        expect(due.map((c) => c.state.instanceId).sort()).toEqual(['d', 'f']);
+        expect(due.map((c) => c.messages.map((m) => m.event.type))).toEqual([['ExecutionStarted'], ['ExecutionStarted']]);
+      });
+
       it('refuses a startAt that is no valid Date (400) and writes nothing', async () => {
         const store = await open();
         const client = clientOn(store);
