@@ -1298,12 +1298,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * client's own commits handed on: 47,336 / 59,297 / 89,467 -> 47,349 / 59,315 / 89,477 B (+13 / +18 / +10), budgets set to match.
  * A walk's commit of a child's terminate then records the terminate the handed-on message carries (its parent's time):
  * 47,349 / 59,315 / 89,477 -> 47,390 / 59,348 / 89,511 B (+41 / +33 / +34), budgets set to match.
+ * 2026-12-05, a fork raises again the external events it does not keep (reapplyEvents on both clients and the HTTP
+ * route) and keeps a delayed start's time: 47,390 / 59,348 / 89,511 / 12,592 -> 47,527 / 59,469 / 89,623 / 12,612 B
+ * (+137 / +121 / +112 / +20), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 47_390 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 59_348 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 89_511 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 12_592 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 47_527 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 59_469 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 89_623 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 
 describe('bundle size', () => {
