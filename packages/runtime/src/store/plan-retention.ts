@@ -98,6 +98,11 @@ export function parentKeeps(child: Pick<InstanceState, 'parentCall'>, parent: Pi
 export interface KeptParent {
   readonly executionId: string;
   readonly until: number;
+  /**
+   * The parent whose own keeping keeps this one (a due parent kept for as long as the ended ancestor above it): a
+   * memory of these drops this one with that parent's. Absent for the ended ancestor whose own due time `until` is.
+   */
+  readonly parentId?: string;
 }
 
 /** The decision of {@link planRetention}: which parents to read first, or which instances to purge on which conditions. */
@@ -116,7 +121,8 @@ export type RetentionDecision =
     /**
      * The ended parents (by instance id) that this decision found keeping a due sub-orchestration, each until the
      * time the ended ancestor that keeps it becomes due (`Infinity` for a status without a period); absent when none.
-     * A caller may give them back as `keeping` to later decisions, so as not to read those parents again.
+     * A caller may give them back as `keeping` to later decisions, so as not to read those parents again; one that
+     * forgets a parent (it changed) forgets with it those whose `parentId` names it.
      */
     readonly keeps?: ReadonlyMap<string, KeptParent>;
   };
@@ -176,7 +182,7 @@ export function planRetention(
         // Not read: known to keep it (and so the due ancestors below, for as long), else undecided until it is read.
         const known = keeping.get(parentId);
         if (known !== undefined && known.until > nowMs && known.executionId === state.parentCall?.executionId) {
-          for (const above of chain) keeps.set(above.instanceId, { executionId: above.executionId, until: known.until });
+          for (const above of chain) keeps.set(above.instanceId, keptBy(above, known.until));
         } else {
           read.add(parentId);
         }
@@ -187,7 +193,8 @@ export function planRetention(
       if (!isDueForPurge(parent, now, periods)) {
         if (isTerminalStatus(parent.runtimeStatus)) {
           const until = dueTimeOf(parent, periods);
-          for (const above of [parent, ...chain]) keeps.set(above.instanceId, { executionId: above.executionId, until });
+          keeps.set(parent.instanceId, { executionId: parent.executionId, until });
+          for (const above of chain) keeps.set(above.instanceId, keptBy(above, until));
         }
         kept = true;
         break;
@@ -206,6 +213,11 @@ export function planRetention(
   }
   if (read.size > 0) return { kind: 'read', instanceIds: [...read] };
   return keeps.size > 0 ? { kind: 'purge', members, dependsOn, keeps } : { kind: 'purge', members, dependsOn };
+}
+
+/** A due ancestor in a chain, kept until `until` for as long as its parent is (the next one up the chain). */
+function keptBy(state: InstanceState, until: number): KeptParent {
+  return { executionId: state.executionId, until, parentId: state.parentInstanceId! };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { ChangeRouter } from '../client/change-router.js';
 import { isStoreClosed } from '../model/errors/store-closed-error.js';
 import type { InstanceState, OrchestrationRuntimeStatus } from '../model/instance-status.js';
 import { readClock } from '../model/validation.js';
@@ -5,9 +6,10 @@ import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from '../env/clock.js
 import type { Logger } from '../env/logger.js';
 import { MAX_PURGE_SET } from '../store/plan-tree-purge.js';
 import {
-  membersLeft, planRetention, retainedStatuses, retentionCutoff, shortestPeriod, type KeptParent, type RetentionPeriods,
+  membersLeft, planRetention, retainedStatuses, retentionCutoff, shortestPeriod, type RetentionPeriods,
 } from '../store/plan-retention.js';
 import type { PurgeMember, Store } from '../store/store.js';
+import { KeptParents } from './kept-parents.js';
 import { onNextMacrotask } from './turns.js';
 
 /**
@@ -48,11 +50,17 @@ const BACKLOG_SWEEP_MS = 1000;
 const SET_ATTEMPTS = 3;
 /**
  * How long a sweeper trusts, without reading it again, that an ended parent keeps its sub-orchestrations
- * (`planRetention`'s `keeps`): until that parent becomes due, and this long at most. A sub-orchestration whose ended
- * parent is started again or purged by hand meanwhile (and so goes by its own end) is purged up to this much later.
+ * (`planRetention`'s `keeps`): until that parent becomes due, and this long at most. The sweeper forgets a parent as
+ * soon as the store's change feed tells of a change of it (started again, rewound, purged by hand), so its children are
+ * decided afresh at the next sweep; this bound is the safety net for a change the feed did not tell (one committed
+ * between the sweeper's read of the parent and its noting it, or missed by a store whose feed can miss commits): a
+ * sub-orchestration is then purged up to this much later.
  */
 export const KEPT_PARENT_TRUST_MS = 300_000;
-/** Most ended parents a sweeper remembers as keeping their sub-orchestrations (the earliest noted go first). */
+/**
+ * Most ended parents a sweeper remembers as keeping their sub-orchestrations (the earliest noted go first); each holds
+ * a watch of its instance on the store's change feed while it is remembered.
+ */
 export const MAX_KEPT_PARENTS = 10_000;
 
 /** The interval of `options` (see {@link RetentionOptions.intervalMs}). */
@@ -84,7 +92,8 @@ export interface RetentionSweepOptions {
  * next sweep goes on where it stopped (its continuation token), a second later when it stopped with more left after
  * purging something, an interval later when it purged nothing (instances kept by their parents are not read again
  * every second). An ended parent found keeping a due sub-orchestration is remembered (`#keeping`) and not read again
- * until it becomes due, or for {@link KEPT_PARENT_TRUST_MS}. A sweep that fails is logged and the next one tries again, from the start; one that finds the store
+ * until it becomes due, it changes (the store's change feed: `instanceChanges$` where the store has it, else
+ * `changes$`, watched only while something is remembered), or for {@link KEPT_PARENT_TRUST_MS}. A sweep that fails is logged and the next one tries again, from the start; one that finds the store
  * closed for good (`isStoreClosed`) ends the sweeps, unlogged (the worker hears of that from its own calls). A clock
  * whose `setTimeout` throws ends them too, logged.
  */
@@ -100,15 +109,23 @@ export class RetentionSweep {
   /** The index of the status the next sweep begins with: the one the last stopped in at its bound of pages. */
   #from = 0;
   /**
-   * The ended parents found keeping their sub-orchestrations, each until it becomes due or for
+   * The ended parents found keeping their sub-orchestrations, each until it becomes due, it changes, or for
    * {@link KEPT_PARENT_TRUST_MS} (whichever comes first), at most {@link MAX_KEPT_PARENTS}: a sweep reads no parent
-   * known here (a week-long failure's completed children, listed by each sweep, cost no read of their parent).
+   * known here (a week-long failure's completed children, listed by each sweep, cost no read of their parent). Its
+   * watches go through one router over the store's feeds, which holds a subscription only while one is watched; `stop`
+   * releases them all.
    */
-  readonly #keeping = new Map<string, KeptParent>();
+  readonly #keeping: KeptParents;
 
   constructor(options: RetentionSweepOptions) {
     this.#o = options;
     this.#intervalMs = retentionIntervalMs(options.retention);
+    const { store } = options;
+    let router: ChangeRouter | undefined;
+    this.#keeping = new KeptParents((id, changed) => {
+      router ??= new ChangeRouter(store.changes$, store.instanceChanges$?.bind(store));
+      return router.watch(id, { next: changed, error: changed, complete: changed });
+    }, MAX_KEPT_PARENTS);
   }
 
   /** Arms the first sweep, at once (on the next tick of the clock). */
@@ -120,6 +137,7 @@ export class RetentionSweep {
   /** Releases the timer; a sweep under way stops at its next page. Resolves when it has. Never rejects. */
   stop(): Promise<void> {
     this.#stopped = true;
+    this.#keeping.clear();
     if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     return this.#running ?? Promise.resolve();
@@ -176,6 +194,8 @@ export class RetentionSweep {
   async #sweep(): Promise<boolean> {
     const { store, clock, retention, bounded } = this.#o;
     const statuses = retainedStatuses(retention);
+    // What the memory holds past its time goes (and its watch with it), whether or not a candidate names it again.
+    this.#keeping.expire(readClock(clock, "the worker's clock").getTime());
     let pages = 0;
     let more = false;
     let purged = false;
@@ -225,25 +245,15 @@ export class RetentionSweep {
     const { store, retention, bounded } = this.#o;
     const parents = new Map<string, InstanceState | undefined>();
     const keeping = this.#keeping;
-    let decision = planRetention(candidates, parents, now, retention, keeping);
+    let decision = planRetention(candidates, parents, now, retention, keeping.map);
     while (decision.kind === 'read') {
       if (this.#stopped) return false;
       const read = await Promise.all(decision.instanceIds.map((id) => bounded(() => store.getInstance(id), 'getInstance')));
       decision.instanceIds.forEach((id, i) => parents.set(id, read[i]));
-      decision = planRetention(candidates, parents, now, retention, keeping);
+      decision = planRetention(candidates, parents, now, retention, keeping.map);
     }
     const { members, dependsOn, keeps } = decision;
-    if (keeps) {
-      const trustedUntil = now.getTime() + KEPT_PARENT_TRUST_MS;
-      for (const [id, kept] of keeps) {
-        keeping.delete(id); // noted again last: the earliest noted go first
-        keeping.set(id, { executionId: kept.executionId, until: Math.min(kept.until, trustedUntil) });
-      }
-      for (const id of keeping.keys()) {
-        if (keeping.size <= MAX_KEPT_PARENTS) break;
-        keeping.delete(id);
-      }
-    }
+    if (keeps && !this.#stopped) keeping.note(keeps, now.getTime() + KEPT_PARENT_TRUST_MS);
     // The members found changed: neither they nor the members decided on their snapshots (a sub-orchestration its
     // rewound parent keeps again) are sent, in this set or a later one.
     const changedMembers = new Set<string>();
