@@ -1301,11 +1301,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, a fork raises again the external events it does not keep (reapplyEvents on both clients and the HTTP
  * route) and keeps a delayed start's time: 47,390 / 59,348 / 89,511 / 12,592 -> 47,527 / 59,469 / 89,623 / 12,612 B
  * (+137 / +121 / +112 / +20), budgets set to match.
+ * The retention sweeper's memory of kept parents then watches each on the store's feed (forgotten when it changes, with
+ * the entries kept through it) and expires entries at each sweep (KeptParents): 47,527 / 59,469 / 89,623 -> 47,856 /
+ * 59,793 / 89,965 B (+329 / +324 / +342), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 47_527 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 59_469 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 89_623 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 47_856 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 59_793 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 89_965 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 
