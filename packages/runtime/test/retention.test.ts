@@ -1,4 +1,4 @@
-import { Observable } from 'rxjs';
+import { filter, Observable } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient, createRuntime, MemoryStore, type Logger, type Orchestrator, type Runtime, type RuntimeOptions, type Store } from '../src/index.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
@@ -430,6 +430,44 @@ describe('retention of ended instances', () => {
     // The failures' period over, every tree goes.
     await clock.advanceTo(new Date(start + 20 * MINUTE));
     await sweepUntil(clock, interval, async () => expect((await memory.queryInstances({ pageSize: 1000 })).instances.map((i) => i.instanceId)).toEqual(['p0']));
+  });
+
+  it('watches each kept parent on a store\'s per-instance feed where it has one, and forgets one purged by hand at the next sweep', async () => {
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    const maker = await started({ clock, store: memory });
+    for (const id of ['a', 'b']) await maker.client.startNew('FailsAfterChild', { instanceId: id });
+    for (const id of ['a', 'b']) expect((await maker.client.waitForCompletion(id)).runtimeStatus).toBe('Failed');
+    await maker.stop();
+    // The sweeper's store, with a per-instance feed whose subscriptions are counted by instance.
+    const watched = new Map<string, number>();
+    const store = storeWith(memory, {
+      instanceChanges$: (id: string) => new Observable<StatusChange>((subscriber) => {
+        watched.set(id, (watched.get(id) ?? 0) + 1);
+        const subscription = memory.changes$.pipe(filter((change) => change.instanceId === id)).subscribe(subscriber);
+        return () => {
+          watched.set(id, watched.get(id)! - 1);
+          subscription.unsubscribe();
+        };
+      }),
+    });
+    const interval = 10_000;
+    const delays: number[] = [];
+    const armed = (): number => delays.filter((delay) => delay === interval).length;
+    const sweeper = await started({ clock: recordingClock(clock, delays), store, retention: { completed: 0, failed: 20 * MINUTE } });
+    await clock.advance(0);
+    await vi.waitFor(() => expect(armed()).toBe(1), WAIT);
+    expect(Object.fromEntries(watched)).toEqual({ a: 1, b: 1 });
+    // 'a' purged by hand: its child goes at the next sweep, and its watch with it; 'b' is still watched until the
+    // runtime stops.
+    await createClient({ store: memory, clock }).purgeInstanceHistory('a');
+    await clock.advance(interval);
+    await vi.waitFor(() => expect(armed()).toBe(2), WAIT);
+    expect(await memory.getInstance('a-child')).toBeUndefined();
+    expect(await memory.getInstance('b-child')).toBeDefined();
+    expect(Object.fromEntries(watched)).toEqual({ a: 0, b: 1 });
+    await sweeper.stop();
+    expect(Object.fromEntries(watched)).toEqual({ a: 0, b: 0 });
   });
 
   it('forgets a kept parent once its time has come, and lets go of the feed it watched it on', async () => {
