@@ -280,6 +280,20 @@ describe('the durable-functions DurableClient against the durable-rx HTTP API', 
       await expect(client.resume('nobody', 'x')).rejects.toThrow(/nobody/);
     });
 
+    it('refuses a terminate or suspend of the id "." (its URL resolves to the command by filter\'s route) and changes no instance', async () => {
+      // The client puts the id into its URL as written; the URL parser removes the segment `.` (or `%2e`), so the
+      // request names `/instances/terminate`, the route of a command by filter, with no filter but its reason.
+      const ids = ['dot-a', 'dot-b', 'dot-c'];
+      for (const id of ids) await client.startNew('WaitForEvents', { instanceId: id, input: 1 });
+      for (const id of ids) await until(id, (s) => s?.runtimeStatus === 'Running');
+      for (const dot of ['.', '%2e', '%2E']) {
+        await expect(client.suspend(dot, 'pause one'), dot).rejects.toThrow(/400/);
+        await expect(client.terminate(dot, 'one bad id'), dot).rejects.toThrow(/400/);
+        await expect(client.resume(dot, 'go'), dot).rejects.toThrow(/400/);
+      }
+      for (const id of ids) expect((await client.getStatus(id)).runtimeStatus, id).toBe(df.OrchestrationRuntimeStatus.Running);
+    });
+
     it('takes reasons and an instance id with a bare %, which the client puts into its URLs as written', async () => {
       // The client fills its URL templates without encoding: `?reason=50%%20done`, `/instances/50%off`. A `%` that
       // begins no escape is kept as written, as Durable Functions reads it.

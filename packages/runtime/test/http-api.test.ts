@@ -1127,6 +1127,27 @@ describe('POST /instances/terminate, /suspend, /resume, /cancel (commands by fil
     expect((await runtime.client.getStatus('k-1'))?.runtimeStatus).not.toBe('Terminated');
   });
 
+  it('refuses a command that names no filter (400, nothing changed): a command on the id . or %2e is resolved to it', async () => {
+    const ids = ['n-1', 'n-2'];
+    for (const id of ids) await runtime.client.startNew('WaitForEvents', { instanceId: id, input: 1 });
+    for (const id of ids) await until(id, (s) => s?.runtimeStatus === 'Running');
+    for (const command of ['terminate', 'suspend', 'resume', 'cancel']) {
+      for (const path of [
+        // What a client sends for a command on the id `.`: fetch (as any WHATWG URL parser) sends `/instances/{command}`.
+        `/instances/./${command}?reason=oops`, `/instances/%2e/${command}?reason=oops`, `/instances/${command}`,
+        // Neither paging, order, reason nor recursive narrows anything; an empty prefix or tags object matches every instance.
+        `/instances/${command}?limit=5&order=asc&reason=x`, `/instances/${command}?instanceIdPrefix=`, `/instances/${command}?tags=%7B%7D`,
+        `/instances/${command}?runtimeStatus=`,
+      ]) {
+        expect(await errorOf(call(path, { method: 'POST', json: 'why' })), path).toEqual([400, 'invalid-argument']);
+      }
+    }
+    expect(await statuses(ids)).toEqual(['Running', 'Running']);
+    // Every instance the command applies to, asked for by its statuses (what the remote client sends for terminateBy({})).
+    expect(await (await call('/instances/suspend?runtimeStatus=Pending,Running', { method: 'POST' })).json()).toEqual({ instancesAffected: 2, instancesSkipped: 0 });
+    expect(await statuses(ids)).toEqual(['Suspended', 'Suspended']);
+  });
+
   it('leaves the routes of an instance named terminate as they were', async () => {
     await runtime.client.startNew('WaitForEvents', { instanceId: 'terminate', input: 1 });
     expect((await call('/instances/terminate')).status).toBe(202);

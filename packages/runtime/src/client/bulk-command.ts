@@ -8,7 +8,7 @@ export type BulkCommand = 'terminate' | 'suspend' | 'resume' | 'cancel';
  * The statuses each command by filter lists: those its per-instance command applies to. A filter's own
  * `runtimeStatus` narrows them.
  */
-const BULK_STATUSES: Readonly<Record<BulkCommand, readonly OrchestrationRuntimeStatus[]>> = {
+export const BULK_STATUSES: Readonly<Record<BulkCommand, readonly OrchestrationRuntimeStatus[]>> = {
   terminate: ['Pending', 'Running', 'Suspended'],
   cancel: ['Pending', 'Running', 'Suspended'],
   suspend: ['Pending', 'Running'],

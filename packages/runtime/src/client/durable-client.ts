@@ -791,7 +791,9 @@ export interface DurableClient {
    *   ({@link BulkCommandOptions}).
    *
    * A malformed filter, reason or option is refused with `InvalidArgumentError` (400) before anything changes. Over
-   * HTTP: `POST /instances/terminate` with the list filters as query parameters.
+   * HTTP: `POST /instances/terminate` with the list filters as query parameters; there a request must name at least
+   * one filter (the remote client names the statuses, so `terminateBy({})` takes every instance through it too): a
+   * command on the id `.` reaches that route once URL parsers remove the dot segment, and is refused.
    *
    * @example
    * ```ts

@@ -5,7 +5,7 @@ import { methodNotAllowed } from 'hono/method-not-allowed';
 import { matchedRoutes, routePath } from 'hono/route';
 import { firstValueFrom, last, merge, Observable, takeUntil, takeWhile } from 'rxjs';
 import { checkStatusResponse, completionResponse, withFailureStatusLink } from '../client/check-status-response.js';
-import { BULK_CONCURRENCY } from '../client/bulk-command.js';
+import { BULK_CONCURRENCY, BULK_STATUSES, type BulkCommand } from '../client/bulk-command.js';
 import type {
   BulkCommandResult, BulkTerminateOptions, DurableClient, InstanceFilter, ListInstancesQuery, PurgeInstancesFilter,
 } from '../client/durable-client.js';
@@ -236,7 +236,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * | `POST /instances/{id}/fork` (durable-rx's own, `DurableClient.fork`: `newInstanceId`, `keepResults`, `reapplyEvents` (`true` or `false`, default true); `timeout` as for start) | 202 check-status body of the fork | 400 (a bad id, `keepResults` not from 0 to the results recorded, `reapplyEvents` not `true` or `false`), 403, 404, 409 (`newInstanceId` taken), 413 |
  * | `DELETE /instances/{id}` (`recursive=true`, durable-rx's own: its sub-orchestrations too, as `PurgeInstanceOptions.recursive`) | 200 `{ instancesDeleted }` | 400, 404, 409, 503 (with `recursive=true`: the tree kept changing) |
  * | `DELETE /instances` (`createdTimeFrom` required, `createdTimeTo`, `runtimeStatus`, `name`, `tags`; any other parameter but `taskHub`, `connection`, `connectionName`, `code` is 400) | 200 `{ instancesDeleted }` | 400, 404 (none) |
- * | `POST /instances/terminate`, `/suspend`, `/resume`, `/cancel` (durable-rx's own, `DurableClient.terminateBy` and its siblings: the list filters but `showInput` and `top`, `reason`, `limit`, `recursive` for terminate; `x-ms-continuation-token` header; any other parameter but `taskHub`, `connection`, `connectionName`, `code` is 400; body: the reason, as on one instance) | 200 `{ instancesAffected, instancesSkipped, continuationToken? }` (a token when `limit` stopped it or the request was cut short, and more may match) | 400, 403 |
+ * | `POST /instances/terminate`, `/suspend`, `/resume`, `/cancel` (durable-rx's own, `DurableClient.terminateBy` and its siblings: the list filters but `showInput` and `top`, `reason`, `limit`, `recursive` for terminate; `x-ms-continuation-token` header; any other parameter but `taskHub`, `connection`, `connectionName`, `code` is 400, and so is a request naming no filter, which is what a command on the id `.` or `%2e` becomes once a URL parser removes that segment; body: the reason, as on one instance) | 200 `{ instancesAffected, instancesSkipped, continuationToken? }` (a token when `limit` stopped it or the request was cut short, and more may match) | 400, 403 |
  * | `GET /instances/{id}/stream` (`untilTerminal=true` ends it after a terminal status) | SSE `status` events (data: status JSON or `null`) | 400 |
  * | `GET /instances/{id}/history/stream` (`untilTerminal=true`; `afterExecution` and `afterEvents`, a history position; `positions=true`) | SSE `history` events (one history event each); with a position or `positions=true`, each history preceded by a `position` event (`{ execution, events }`; see `streamSource`) | 400 |
  * | `GET /streams/instances` (list filters) | SSE `instances` events (data: array) | 400 |
@@ -626,10 +626,14 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
   }
 
   // durable-rx's own (Durable Functions has only the purge by filter below): a command applied to every instance the
-  // list filters match (`DurableClient.terminateBy` and its siblings). A route of two segments, which no command on one
-  // instance (`/instances/{id}/terminate`) has. Every parameter is read before anything is done: a misspelled filter
-  // would change more instances than asked, so an unknown one is 400, as on the purge; `showInput` and `top` are list
-  // parameters, not filters. Paging as the list's: `x-ms-continuation-token` in, `continuationToken` in the answer.
+  // list filters match (`DurableClient.terminateBy` and its siblings). Every parameter is read before anything is
+  // done: a misspelled filter would change more instances than asked, so an unknown one is 400, as on the purge;
+  // `showInput` and `top` are list parameters, not filters. Paging as the list's: `x-ms-continuation-token` in,
+  // `continuationToken` in the answer.
+  // A request that names no filter is 400 (`assertNamesAFilter`), though `terminateBy({})` takes every instance: the
+  // command on one instance whose id is the dot segment `.` or `%2e` (`/instances/./terminate`, which the Durable
+  // Functions client sends as written) reaches this route, as every URL parser (fetch, curl, the runtime serving the
+  // handler) removes that segment before the handler sees the path.
   for (const command of ['terminate', 'suspend', 'resume', 'cancel'] as const) {
     app.on('POST', paths(`/instances/${command}`), async (c) => {
       const params = queryOf(c.req.url).knownOnly([
@@ -640,6 +644,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       const reason = parseString(params, 'reason');
       const recursive = parseBoolean(params, 'recursive');
       const limit = parseCount(params, 'limit');
+      assertNamesAFilter(filter, command);
       const continuationToken = c.req.header('x-ms-continuation-token');
       // Checked first, as on the list: a forged token is 400 also when the filter matches nothing.
       if (continuationToken) decodeContinuationToken(continuationToken);
@@ -912,6 +917,28 @@ function queryOf(url: URL | string): QueryParams {
 /** A runtime status filter naming only statuses durable-rx never gives (`Canceled`) matches no instance. */
 function matchesNothing(filter: InstanceFilter): boolean {
   return filter.runtimeStatus !== undefined && filter.runtimeStatus.length === 0;
+}
+
+/**
+ * Refuses (`InvalidArgumentError`, 400) a command by filter over HTTP whose filter names no instances: no
+ * `runtimeStatus`, created-time bound, `name`, non-empty `instanceIdPrefix` or `tags` pair. Such a request is what a
+ * command on the id `.` or `%2e` becomes once a URL parser has removed that dot segment, and it would change every
+ * instance; every instance is asked for by naming the statuses (`runtimeStatus=Pending,Running,Suspended`), as the
+ * remote client's `terminateBy({})` does.
+ */
+function assertNamesAFilter(filter: InstanceFilter, command: BulkCommand): void {
+  if (
+    filter.runtimeStatus !== undefined || filter.createdTimeFrom !== undefined || filter.createdTimeTo !== undefined ||
+    (filter.name !== undefined && filter.name.length > 0) || (filter.instanceIdPrefix !== undefined && filter.instanceIdPrefix !== '') ||
+    (filter.tags !== undefined && Object.keys(filter.tags).length > 0)
+  ) {
+    return;
+  }
+  throw new InvalidArgumentError(
+    `POST /instances/${command} changes every instance its filter matches and names none: give runtimeStatus, createdTimeFrom, ` +
+    `createdTimeTo, instanceIdPrefix, name or tags (runtimeStatus=${BULK_STATUSES[command].join(',')} for every instance ` +
+    `it applies to). A command on one instance whose id is . or %2e reaches this route: URL parsers remove that path segment`,
+  );
 }
 
 /** Emits once when `signal` aborts (at once if it already has). */
