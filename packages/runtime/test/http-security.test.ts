@@ -827,6 +827,19 @@ describe('CORS', () => {
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
     expect((await fetch(`${base}/instances`, { headers: { origin: 'https://app.example.com' } })).status).toBe(401);
   });
+
+  it('allows the trace context headers in a preflight: a page whose fetch calls carry traceparent and tracestate is not blocked', async () => {
+    // OpenTelemetry's fetch instrumentation adds both to every request; Durable Functions' HTTP API reads them.
+    const { base } = await open({ cors: { origins: ['https://app.example.com'] } });
+    const requested = ['authorization', 'content-type', 'traceparent', 'tracestate'];
+    const preflight = await fetch(`${base}/instances/x/terminate`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': requested.join(',') },
+    });
+    expect(preflight.status).toBe(204);
+    const allowed = (preflight.headers.get('access-control-allow-headers') ?? '').toLowerCase().split(',').map((h) => h.trim());
+    for (const header of requested) expect(allowed, header).toContain(header);
+  });
 });
 
 describe('failure details', () => {

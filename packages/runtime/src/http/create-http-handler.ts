@@ -161,7 +161,9 @@ export interface HttpHandlerOptions {
   /**
    * Cross-origin access for browser apps on other origins: the allowed origins, each as a browser sends it in `Origin`
    * (`https://app.example.com`, `http://localhost:5173`: no path, no trailing slash; otherwise `createHttpHandler`
-   * throws `InvalidArgumentError`). Preflight requests are answered without a key; `x-ms-continuation-token`,
+   * throws `InvalidArgumentError`). Preflight requests are answered without a key, allowing the headers the API reads
+   * (`Authorization`, `Content-Type`, `Idempotency-Key`, `Last-Event-ID`, `x-ms-continuation-token`,
+   * `x-functions-key`) and the trace context ones (`traceparent`, `tracestate`); `x-ms-continuation-token`,
    * `Location` and `Retry-After` are exposed. Pages on these origins may also POST what a browser sends without a
    * preflight (a body not declared JSON, a form post, an empty body), which is 403 `cross-origin-body` from any other
    * origin (and from every origin to a handler created in a browser). Default: no CORS headers.
@@ -318,7 +320,9 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     app.use('*', cors({
       origin: [...settings.cors.origins],
       allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
-      allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID', 'x-ms-continuation-token', 'x-functions-key'],
+      // `traceparent` and `tracestate` (W3C trace context, which Durable Functions' HTTP API reads): a page whose fetch
+      // calls carry them (OpenTelemetry's fetch instrumentation adds them to every request) would otherwise be blocked.
+      allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID', 'x-ms-continuation-token', 'x-functions-key', 'traceparent', 'tracestate'],
       exposeHeaders: EXPOSED_HEADERS,
       maxAge: 600,
     }));
