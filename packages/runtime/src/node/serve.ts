@@ -2,6 +2,7 @@ import { getRequestListener, type Http2Bindings, type HttpBindings } from '@hono
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { createServer, IncomingMessage, ServerResponse, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { errorResponse } from '../http/error-response.js';
 import { SSE_STREAM, type SseBody } from '../http/sse-connection.js';
 import { invalid, isCount, isCountOrZero, isFunction, isString, readChecked, type MemberCheck } from '../model/validation.js';
 import { SocketWriter } from './socket-writer.js';
@@ -66,7 +67,9 @@ export interface NodeServer {
  * from the request target's host: the `Host` header for the origin-form requests browsers send (without one, as an
  * HTTP/1.0 client may send them, the listening `hostname:port` that `url` names, so that the URLs a response names
  * reach this server), and the `Host` header stays on the request: its host name is what an anonymous
- * `createHttpHandler` checks against its `allowedHosts`.
+ * `createHttpHandler` checks against its `allowedHosts`. A request whose path has a dot segment (`.` or `..`, also
+ * written `%2e`) is answered 400 `invalid-argument` without calling the handler: resolved, as the handler's URL is, it
+ * would name another route (`/instances/./terminate` is `/instances/terminate`), and no path of the HTTP API has one.
  *
  * An answer sent before the request body arrived whole (a 413 for a body over the limit, a 401, 403, 404 or 405
  * given without reading it) says `Connection: close` (RFC 9112, 9.6): the rest of that body is never read as a
@@ -92,7 +95,10 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
     port: isPort, hostname: isString, requestTimeoutMs: isCount,
   });
   const answer = async (request: Request, env: HttpBindings | Http2Bindings): Promise<Response> => {
-    const response = await handler(request);
+    // The request URL the handler gets has its dot segments removed (WHATWG URL parsing), so it cannot tell
+    // `/instances/./terminate` from `/instances/terminate`: refused here, on the target as the client sent it.
+    const target = env?.incoming instanceof IncomingMessage ? env.incoming.url : undefined;
+    const response = target !== undefined && hasDotSegment(target) ? dotSegmentRefusal() : await handler(request);
     const stream = (response.body as SseBody | null)?.[SSE_STREAM];
     if (!(env?.outgoing instanceof ServerResponse)) return response;
     const outgoing = env.outgoing;
@@ -154,6 +160,27 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
       return closing;
     },
   };
+}
+
+/**
+ * Whether the path of request target `target` (before `?` or `#`; of an absolute-form target, after its authority)
+ * has a dot segment: `.` or `..`, in any mix with `%2e` in any case, between `/` or `\\` (which URL parsers read as `/`
+ * in an http URL). Such a path names another one once a URL parser resolves it (`/instances/./terminate` is
+ * `/instances/terminate`, `/a/b/../c` is `/a/c`); no path of the HTTP API has one (no instance id or name is `.` or `..`).
+ */
+function hasDotSegment(target: string): boolean {
+  let path = target.split(/[?#]/, 1)[0]!;
+  const origin = /^[a-z][a-z\d+.-]*:\/\/[^/\\]*/i.exec(path);
+  if (origin) path = path.slice(origin[0].length);
+  return path.split(/[/\\]/).some((segment) => /^(?:\.|%2e){1,2}$/i.test(segment));
+}
+
+/** The answer to a request whose path has a dot segment ({@link hasDotSegment}): 400 `invalid-argument`, the handler not called. */
+function dotSegmentRefusal(): Response {
+  return errorResponse(
+    400, 'invalid-argument',
+    'The request path has a dot segment (. or .., also as %2e): resolved, it would name another route (a command on the instance id . becomes one on every instance)',
+  );
 }
 
 /** The sockets whose answer said `Connection: close` because the request body was not read whole. */
