@@ -1190,7 +1190,8 @@ describe('every instance command in every state', () => {
     // Difference: Durable Functions answers 500 for suspending a Suspended instance and resuming a Running one.
     'POST suspend?reason=x': { Running: 202, Suspended: 202, Completed: 410, Failed: 410, Terminated: 410, unknown: 404 },
     'POST resume?reason=x': { Running: 202, Suspended: 202, Completed: 410, Failed: 410, Terminated: 410, unknown: 404 },
-    // Difference: Durable Functions answers 500 for an active instance (its client throws InvalidOperationException).
+    // Difference: Durable Functions answers 412 for any status but Failed (older versions: 410 for Completed or
+    // Terminated, 500 for an active instance, whose rewind its client refused with InvalidOperationException).
     'POST rewind?reason=x': { Running: 409, Suspended: 409, Completed: 410, Failed: 202, Terminated: 410, unknown: 404 },
     'GET ': { Running: 202, Suspended: 202, Completed: 200, Failed: 200, Terminated: 200, unknown: 404 },
     // Difference: Durable Functions answers 412 for an instance that is not terminal.
