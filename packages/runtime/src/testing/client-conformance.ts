@@ -2279,6 +2279,18 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect((await client.getStatus('bulk-done'))?.runtimeStatus).toBe('Completed');
       });
 
+      it('takes every instance in the statuses the command applies to when the filter names nothing', async () => {
+        // The HTTP API refuses a request naming no filter (a command on the id `.` reaches that route); a remote
+        // client names the statuses for `{}`, so that it means what it means to a local client.
+        const ids = await startWaiting('all-', 3);
+        await client.startNew('Echo', { instanceId: 'all-done', input: 1 });
+        await client.waitForCompletion('all-done', SETTLED);
+        expect(await client.suspendBy({}, 'everything')).toEqual({ instancesAffected: 3, instancesSkipped: 0 });
+        expect(await statusesOf(ids)).toEqual(['Suspended', 'Suspended', 'Suspended']);
+        expect(await client.terminateBy({}, 'everything')).toEqual({ instancesAffected: 3, instancesSkipped: 0 });
+        expect(await statusesOf([...ids, 'all-done'])).toEqual(['Terminated', 'Terminated', 'Terminated', 'Completed']);
+      });
+
       it('takes up at most `limit` instances per call and goes on from its continuation token, in the listing order', async () => {
         const ids = await startWaiting('paged-', 5);
         const first = await client.terminateBy({ instanceIdPrefix: 'paged-' }, 'stop', { limit: 2 });
