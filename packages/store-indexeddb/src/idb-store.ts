@@ -13,7 +13,8 @@ import {
 import type { Observable } from 'rxjs';
 import { DatabaseUpgradingError } from './errors/database-upgrading-error.js';
 import { ChangeFeed } from './internal/change-feed.js';
-import { readChangeOf } from './internal/version-gate.js';
+import { ExecutionInputs } from './internal/execution-inputs.js';
+import { readChangeOf, type FeedChange } from './internal/version-gate.js';
 import { WatchedInstances } from './internal/watched-instances.js';
 import { mapStorageError } from './internal/map-storage-error.js';
 import { DEFAULT_OPEN_TIMEOUT_MS, OpenGate, type OpenAttempt } from './internal/open-gate.js';
@@ -269,6 +270,12 @@ export abstract class IdbStore implements Store {
    * from them (see {@link ReadsAhead}), since a step usually follows one this handle committed.
    */
   readonly #committedRows: CommittedRows = new Map();
+  /**
+   * The inputs of the executions this handle's worker commits and claims, frozen (see {@link ExecutionInputs}): a
+   * claim of a known execution reads no input record, a commit publishes the input without a copy, and a read answers
+   * it without reading the record.
+   */
+  readonly #inputs = new ExecutionInputs();
 
   /** Only this package's adapters extend the class: the settings it takes are internal. */
   protected constructor(settings: never);
@@ -289,6 +296,7 @@ export abstract class IdbStore implements Store {
       peerGone: (owners) => this.#peerGone(owners),
       // Changes another handle posted that the feed could not read (dropped): one may stand for a commit.
       unreadable: () => this.#readWatched(),
+      keptInput: (value) => this.#inputs.isKept(value),
     });
     this.changes$ = this.#feed.changes$;
     this.#watched = new WatchedInstances(this.#feed.changes$);
@@ -458,8 +466,28 @@ export abstract class IdbStore implements Store {
       if (task) this.#rememberTask(taskId, task.instanceId);
     }
     for (const id of writes.claimable) if (this.#claimableHints.size < MAX_CLAIMABLE_HINTS) this.#claimableHints.add(id);
-    this.#feed.publish(writes.changes, writes.work, writes.work || writes.leasedWork);
+    // A worker's commit (a step, a start leased to it) keeps the execution's input: its next steps carry the same one.
+    // An instance created again may reuse an execution id (a caller's own): what was kept of it goes.
+    const keeps = lease?.kind === 'orchestration' || lease?.kind === 'activityStep' || writes.leasedWork;
+    for (const request of writeSet.requests) if (request.type === 'createInstance') this.#inputs.forget(request.state.instanceId);
+    this.#feed.publish(writes.changes.map((change) => this.#withKnownInput(change, keeps)), writes.work, writes.work || writes.leasedWork);
     return result!; // set by the transaction that committed
+  }
+
+  /**
+   * `change` with its state's input as this handle keeps it (see {@link ExecutionInputs}), which the change feed
+   * publishes without a copy: the input known for the execution, else (`keeps`: a worker's commit) the one given,
+   * frozen and kept from now on. An instance that ended or was purged is forgotten.
+   */
+  #withKnownInput(change: FeedChange, keeps: boolean): FeedChange {
+    const { instanceId, state } = change;
+    if (!state || isTerminalStatus(state.runtimeStatus)) {
+      const known = state && this.#inputs.get(instanceId, state.executionId);
+      this.#inputs.forget(instanceId);
+      return known ? { ...change, state: { ...state, input: known } } : change;
+    }
+    const input = keeps ? this.#inputs.keep(instanceId, state.executionId, state.input, false) : this.#inputs.get(instanceId, state.executionId) ?? state.input;
+    return input === state.input ? change : { ...change, state: { ...state, input } };
   }
 
   async claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {
@@ -481,13 +509,15 @@ export abstract class IdbStore implements Store {
       for (let guess = likely; ; guess = undefined) {
         const row = await tx.firstReadyInstance(nowMs, guess);
         if (!row) return undefined;
-        // The work item's state carries the input (a step's commit publishes the state it was given): read with the messages.
-        const [pending, input] = await Promise.all([tx.listMessages(row.id), inputOf(tx, row)]);
+        // The work item's state carries the input (a step's commit publishes the state it was given): the one this handle
+        // knows for the execution, else read with the messages.
+        const known = isInputApart(row) ? this.#inputs.get(row.id, row.state.executionId) : undefined;
+        const [pending, input] = await Promise.all([tx.listMessages(row.id), known ? undefined : inputOf(tx, row)]);
         const visible = pending.filter((m) => isVisible(m.message, options.now));
         const lease = visible.length > 0 ? newLease(options, nextLeaseToken()) : row.lease;
         // Without visible messages the row's schedule was stale: repairing it moves it past `now`.
         tx.putInstance(withQueueFields(row, lease, queueFieldsOf(lease, pending)), row);
-        if (lease && visible.length > 0) return { state: stateWithInput(row, input), messages: visible.map((m) => m.message), lease };
+        if (lease && visible.length > 0) return { state: this.#claimedState(row, known, input), messages: visible.map((m) => m.message), lease };
       }
     });
     // Taken, or (nothing found) taken by another handle meanwhile: either way no longer a hint. So is a wrong guess
@@ -497,6 +527,17 @@ export abstract class IdbStore implements Store {
       this.#claimableHints.delete(likely!);
     } else this.#claimableHints.clear();
     return item;
+  }
+
+  /**
+   * The state a claim hands out: with the input known for its execution, else with the one read (when kept apart),
+   * which is kept from now on, frozen (the worker's steps of the execution carry it: see {@link ExecutionInputs}).
+   */
+  #claimedState(row: InstanceRow, known: object | undefined, record: InputRecord | undefined): InstanceState {
+    if (known) return { ...row.state, input: known };
+    const state = stateWithInput(row, record);
+    if (state === row.state) return state;
+    return { ...state, input: this.#inputs.keep(row.id, state.executionId, state.input, true) };
   }
 
   async abandonOrchestration(instanceId: string, leaseToken: string): Promise<void> {
@@ -583,7 +624,7 @@ export abstract class IdbStore implements Store {
    */
   async getInstance(instanceId: string): Promise<InstanceState | undefined> {
     const committing = this.#closed || this.#lost ? undefined : this.#committing.get(instanceId);
-    const committed = committing && (await committing.then((writes) => writes.stateOf(instanceId), () => undefined));
+    const committed = committing && (await committing.then((writes) => writes.stateOf(instanceId, this.#inputs), () => undefined));
     if (committed) return committed.state && copyStoreValue(committed.state);
     return this.#readInstance(instanceId);
   }
@@ -604,7 +645,7 @@ export abstract class IdbStore implements Store {
       const read = this.#run('getInstance', 'readonly', STATES, async (tx) => {
         // Reads asked for from now on wait for the next transaction.
         if (this.#instanceReads?.ids === ids) this.#instanceReads = undefined;
-        const states = await Promise.all([...ids].map((id) => readState(tx, id)));
+        const states = await Promise.all([...ids].map((id) => readState(tx, id, this.#inputs)));
         return new Map([...ids].map((id, i) => [id, states[i]]));
       });
       // A read that failed before its transaction began (the open failed) leaves no batch behind for the next.
@@ -633,7 +674,7 @@ export abstract class IdbStore implements Store {
     instanceId: string, options?: { readonly fromIndex?: number },
   ): Promise<{ readonly state: InstanceState | undefined; readonly history: HistoryEvent[] }> {
     return this.#run('getInstanceHistory', 'readonly', INSTANCE_HISTORY, async (tx) => {
-      const [state, history] = await Promise.all([readState(tx, instanceId), tx.readHistory(instanceId, Math.max(0, options?.fromIndex ?? 0))]);
+      const [state, history] = await Promise.all([readState(tx, instanceId, this.#inputs), tx.readHistory(instanceId, Math.max(0, options?.fromIndex ?? 0))]);
       return { state, history };
     });
   }
@@ -731,6 +772,7 @@ export abstract class IdbStore implements Store {
       this.#page.dispose();
       this.#committedRows.clear();
       this.#claimableHints.clear();
+      this.#inputs.clear();
       this.#endFeed();
       const backend = this.#backend;
       this.#backend = undefined;
@@ -925,11 +967,14 @@ function isSteppable(row: unknown): boolean {
 
 /**
  * An instance's state with its input (see `stateWithInput`), in a scope with `inputs`: the row, then the input record
- * when the row keeps its input apart (an instance without input costs no read of a record it does not have).
+ * when the row keeps its input apart (an instance without input costs no read of a record it does not have), unless
+ * the handle knows the input of the row's execution (`inputs`): then a copy of that, and no record read.
  */
-async function readState(tx: BackendTransaction, instanceId: string): Promise<InstanceState | undefined> {
+async function readState(tx: BackendTransaction, instanceId: string, inputs: ExecutionInputs): Promise<InstanceState | undefined> {
   const row = await tx.getInstance(instanceId);
-  return row && stateWithInput(row, await inputOf(tx, row));
+  if (!row) return undefined;
+  const known = isInputApart(row) ? inputs.get(row.id, row.state.executionId) : undefined;
+  return known ? { ...row.state, input: copyStoreValue(known) } : stateWithInput(row, await inputOf(tx, row));
 }
 
 /** The input record of a row whose input is kept apart (`isInputApart`), else nothing to read. */

@@ -11,7 +11,8 @@ import { readChecked, validateInstanceQuery, validatePurgeFilter } from '../mode
 import type { WriteSet } from '../model/write-set.js';
 import { ClaimQueue } from './claim-queue.js';
 import { StoredState } from './stored-state.js';
-import { activityStepHolds, checkWriteLease, commitResultOf, leaseLostError, planWriteSet, signalsWork, unclaimedHolds, type StoredStates, type WritePlan } from './plan-write-set.js';
+import { activityStepHolds, checkWriteLease, commitResultOf, leaseLostError, planWriteSet, signalsWork, unclaimedHolds, writesInput, type StoredStates, type WritePlan } from './plan-write-set.js';
+import { markShared } from './shared-states.js';
 import type {
   ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, PurgeMember, PurgeSetResult,
   StatusChange, Store, StoreCapabilities,
@@ -82,7 +83,10 @@ interface TaskRecord {
  * way in (the store never changes those objects in place; a history event or message handed over deeply frozen is
  * kept without a copy), reads and claims copy on the way out (history events and messages excepted: they are stored
  * frozen and handed out as they are), and each published change is copied once for all its subscribers (marked
- * shared when it has several: each client then copies what its users may change, see `markShared`). An instance's state is kept as a compact {@link StoredState}. Claims take the oldest claimable instance or task from a {@link ClaimQueue}
+ * shared when it has several: each client then copies what its users may change, see `markShared`). An instance's
+ * input is the exception: kept frozen once per execution (a step of it keeps the one kept, and a deeply frozen input,
+ * as a client's start sends, is kept without a copy), it is published as it is, the state marked shared, so a step
+ * with a large input copies it neither in nor out. An instance's state is kept as a compact {@link StoredState}. Claims take the oldest claimable instance or task from a {@link ClaimQueue}
  * instead of scanning the pending work.
  *
  * @example
@@ -191,7 +195,7 @@ export class MemoryStore implements Store {
         // copies it), and a new one per step outlived the young generation of the heap (a step of each instance
         // comes round only after thousands of others) to die in a full collection.
         const { name, tags } = record;
-        record.assign(state);
+        record.assign(state, !writesInput(states[i]!));
         if (record.name !== name) this.#indexName(state.instanceId, name, record.name);
         if (!sameTags(record.tags, tags)) this.#indexTags(state.instanceId, tags, record.tags);
         kept[i] = record;
@@ -543,7 +547,11 @@ export class MemoryStore implements Store {
 
   #emit(instanceId: string, state: StoredState | InstanceState | undefined): void {
     if (!this.#changes.observed) return; // nobody to copy for
-    this.#changes.next({ instanceId, state: state instanceof StoredState ? state.toState() : copyStoreValue(state) });
+    // The kept input goes out as it is, frozen (the next step of its execution publishes it again): the state is marked
+    // shared, so that a client copies it only for a status it builds.
+    const change = { instanceId, state: state instanceof StoredState ? state.toState(true) : copyStoreValue(state) };
+    if (typeof change.state?.input === 'object' && change.state.input !== null) markShared(change);
+    this.#changes.next(change);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { ExecutionRewoundEvent } from '../model/history-event.js';
 import type { FailureDetails, HeldCommands, HeldSuspend, InstanceState, InstanceTags, OrchestrationRuntimeStatus, ParentCall } from '../model/instance-status.js';
+import { deepFreeze, isDeepFrozen } from '../model/frozen.js';
 import { copyStoreValue } from '../model/json.js';
 
 /**
@@ -10,7 +11,8 @@ import { copyStoreValue } from '../model/json.js';
  * made when read), and it leaves the store only as a copy made by {@link StoredState.toState}.
  *
  * Built from a state the store was given, it copies the JSON payloads (input, output, custom status, failure): the
- * store never keeps what it was given. A commit overwrites an instance's StoredState in place ({@link
+ * store never keeps what it was given. The input is kept frozen (an execution's input never changes: a step of it keeps
+ * the one kept, see {@link StoredState.assign}), so the change feed publishes it without a copy per step. A commit overwrites an instance's StoredState in place ({@link
  * StoredState.assign}); nothing outside one synchronous operation of the store ever holds one.
  */
 export class StoredState implements InstanceState {
@@ -45,8 +47,12 @@ export class StoredState implements InstanceState {
     this.assign(state);
   }
 
-  /** Becomes a copy of `state` (the same fields, in the same order, as when built). */
-  assign(state: InstanceState): void {
+  /**
+   * Becomes a copy of `state` (the same fields, in the same order, as when built). `sameInput`: `state` is a step of
+   * the execution this state holds (store-kit's `writesInput` is false), whose input is the one kept, which stays
+   * without being copied again.
+   */
+  assign(state: InstanceState, sameInput = false): void {
     // Read before any field is written: `state` may be this very object.
     const createdMs = state.createdTime.getTime();
     const updatedMs = state.lastUpdatedTime.getTime();
@@ -60,7 +66,7 @@ export class StoredState implements InstanceState {
     if (createdBaseMs === undefined && Number.isFinite(createdMs)) createdBaseMs = createdMs;
     this.createdAfterBaseMs = small(createdMs - (createdBaseMs ?? 0));
     this.updatedAfterMs = small(updatedMs - createdMs);
-    this.input = copyStoreValue(state.input);
+    if (!sameInput) this.input = frozenCopy(state.input);
     this.output = copyStoreValue(state.output);
     this.customStatus = copyStoreValue(state.customStatus);
     this.rare = rare;
@@ -119,8 +125,11 @@ export class StoredState implements InstanceState {
     return this.rare?.raisedEventKeys;
   }
 
-  /** A fresh copy as a plain {@link InstanceState}: what a read, a claim or the change feed hands out. */
-  toState(): InstanceState {
+  /**
+   * A fresh copy as a plain {@link InstanceState}: what a read, a claim or the change feed hands out. `shareInput`: its
+   * input is the kept one, frozen, not a copy (the change feed's, which marks the state shared: `markShared`).
+   */
+  toState(shareInput = false): InstanceState {
     // The fields every state has in one literal (V8 keeps them in the object itself; added one by one, most of them
     // went to a separate property array), then the optional ones that are set.
     const createdMs = createdMsOf(this);
@@ -128,7 +137,7 @@ export class StoredState implements InstanceState {
       instanceId: this.instanceId, name: this.name, runtimeStatus: this.runtimeStatus, createdTime: new Date(createdMs),
       lastUpdatedTime: new Date(createdMs + this.updatedAfterMs), executionId: this.executionId, historyLength: this.historyLength, version: this.version,
     };
-    if (this.input !== undefined) state.input = copyStoreValue(this.input);
+    if (this.input !== undefined) state.input = shareInput ? this.input : copyStoreValue(this.input);
     if (this.output !== undefined) state.output = copyStoreValue(this.output);
     if (this.customStatus !== undefined) state.customStatus = copyStoreValue(this.customStatus);
     const rare = this.rare;
@@ -216,3 +225,11 @@ function rareOf(state: InstanceState): Rare | undefined {
 
 /** An object under construction: its fields are assigned one by one, optional ones only when present. */
 type Writable<T> = { -readonly [K in keyof T]?: T[K] };
+
+/**
+ * What a StoredState keeps of an input: the value itself when it is frozen all the way down (a client's start freezes
+ * the input it sends), else a copy, frozen.
+ */
+function frozenCopy<T>(value: T): T {
+  return isDeepFrozen(value) ? value : deepFreeze(copyStoreValue(value));
+}

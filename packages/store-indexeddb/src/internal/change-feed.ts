@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import { randomId, type Clock, type ClockTimer } from '@durable-rx/runtime';
-import { Broadcast, copyStoreValue, webLocks, withOwnPayloads, type StatusChange } from '@durable-rx/runtime/store-kit';
+import { Broadcast, copyStoreValue, markShared, webLocks, withOwnPayloads, type InstanceState, type StatusChange } from '@durable-rx/runtime/store-kit';
 import { VersionGate, isFeedChange, type FeedChange } from './version-gate.js';
 import type { PageFreeze } from './page-freeze.js';
 
@@ -34,6 +34,12 @@ export interface ChangeFeedOptions {
    * store reads again what its subscribers watch and hands it to {@link ChangeFeed.deliverRead}, as after a peer gone.
    */
   readonly unreadable?: (() => void) | undefined;
+  /**
+   * True for an input the store keeps frozen (its `ExecutionInputs`): a published state whose input is one carries
+   * it as it is, not a copy (nobody can change it), and is marked shared (`markShared`), so that a client copies it
+   * only for a status it builds. A step of an execution so publishes its large input without copying it each time.
+   */
+  readonly keptInput?: ((value: unknown) => boolean) | undefined;
 }
 
 /**
@@ -191,6 +197,7 @@ export class ChangeFeed {
   readonly #page: PageFreeze | undefined;
   readonly #peerGone: ((owners: readonly string[]) => void) | undefined;
   readonly #unreadable: (() => void) | undefined;
+  readonly #keptInput: (value: unknown) => boolean;
   /** The lease owners this handle's claims and commits named (see {@link ChangeFeed.announceOwner}), oldest first. */
   readonly #owners: string[] = [];
   /** The lease owners each other feed announced, by feed id: released when its lock frees without a bye. */
@@ -223,6 +230,7 @@ export class ChangeFeed {
     this.#page = options.page;
     this.#peerGone = options.peerGone;
     this.#unreadable = options.unreadable;
+    this.#keptInput = options.keptInput ?? never;
     this.#locks = this.#channel && (options.locks ?? webLocks<LockManager>());
     this.#always = this.#locks === undefined;
     if (!this.#locks) {
@@ -249,7 +257,8 @@ export class ChangeFeed {
     if (this.#closed || (changes.length === 0 && !work && !othersWork)) return;
     // Snapshots are plain JSON plus Dates (the port's rule): copyStoreValue copies them, structuredClone took about 30x
     // as long in Chromium (32 against 1 µs a snapshot), the largest piece of a step's JavaScript outside IndexedDB.
-    const copies = changes.map(copyStoreValue);
+    // An input the store keeps frozen is not copied (see the `keptInput` option).
+    const copies = changes.map((change) => (this.#keptInput(change.state?.input) ? withKeptInput(change) : copyStoreValue(change)));
     const others = work || othersWork;
     const posts = this.#always || this.#peers.size > 0;
     const keeps = !posts && !!this.#locks;
@@ -259,6 +268,7 @@ export class ChangeFeed {
     // with one watcher hands its payloads without a copy. Copied only when a subscriber may hear the batch (one is
     // subscribed, or the gate holds changes, which it hands to whoever is subscribed when it lets them go; a change it
     // begins to hold now has been heard by nobody yet): a batch nobody hears stays this feed's own.
+    const keptCopy = (change: FeedChange): FeedChange => copyPayloads(change, this.#keptInput);
     const kept = keeps && (this.#changes.observed || this.#gate.holding) ? copies.map(keptCopy) : copies;
     this.#deliver(copies, work);
     if (keeps) this.#keep(kept === copies && this.#gate.holding ? copies.map(keptCopy) : kept, others);
@@ -605,12 +615,36 @@ function openChannel(name: string): BroadcastChannel | undefined {
 }
 
 /**
- * `change` with a state of its own whose payloads are copies (store-kit's `withOwnPayloads`): what a commit kept for a
- * late peer needs once the feed's subscribers hold the delivered one. Copying only the payloads costs less than marking
- * the state shared and copying the payloads of one emission in the client did; a full copy of the change, more.
+ * `change` with a state of its own whose payloads are copies (store-kit's `withOwnPayloads`), but for an input the
+ * store keeps frozen (`keptInput`), which nobody can change: what a commit kept for a late peer needs once the feed's
+ * subscribers hold the delivered one. Copying only the payloads costs less than marking the state shared and copying
+ * the payloads of one emission in the client did; a full copy of the change, more.
  */
-function keptCopy(change: FeedChange): FeedChange {
-  return change.state ? { ...change, state: withOwnPayloads({ ...change.state }) } : change;
+function copyPayloads(change: FeedChange, keptInput: (value: unknown) => boolean): FeedChange {
+  const { state } = change;
+  if (!state) return change;
+  if (!keptInput(state.input)) return { ...change, state: withOwnPayloads({ ...state }) };
+  const own = withOwnPayloads({ ...state, input: undefined }) as { input: unknown };
+  own.input = state.input;
+  return { ...change, state: own as unknown as InstanceState };
+}
+
+/**
+ * A copy of `change` whose state keeps its input as it is, an input the store keeps frozen (the `keptInput` option),
+ * marked shared: the feed holds that input after handing it out (the next step of the execution publishes it again),
+ * so a client copies it for its users (`markShared`'s rule). The rest of the state is copied as any change's is.
+ */
+function withKeptInput(change: FeedChange): FeedChange {
+  const state = change.state!;
+  const copy = copyStoreValue({ ...change, state: { ...state, input: undefined } });
+  (copy.state as { input: unknown }).input = state.input;
+  markShared(copy);
+  return copy;
+}
+
+/** No input is kept (a feed without the `keptInput` option). */
+function never(): boolean {
+  return false;
 }
 
 /**

@@ -3,6 +3,7 @@ import {
   isInputApart, messageRow, queueFieldsAfterEnqueue, rescheduled, stateWriteOf, withQueueFields, type InstanceRow, type MessageRow, type TaskRow,
 } from './rows.js';
 import type { BackendTransaction } from './store-backend.js';
+import type { ExecutionInputs } from './execution-inputs.js';
 import type { FeedChange } from './version-gate.js';
 
 interface Entry {
@@ -68,15 +69,23 @@ export class RowWriter {
 
   /**
    * The state of an instance as this transaction leaves it, if the transaction read it: `{ state }` (undefined: no
-   * such instance), else `undefined`. Once the transaction committed, that is the committed state.
+   * such instance), else `undefined`. Once the transaction committed, that is the committed state. The input of a
+   * row that keeps it apart, which the transaction did not write, is the one `inputs` knows for the row's execution
+   * (see {@link ExecutionInputs}): unknown there, the state is unknown too.
    */
-  stateOf(instanceId: string): { readonly state: InstanceState | undefined } | undefined {
+  stateOf(instanceId: string, inputs?: ExecutionInputs): { readonly state: InstanceState | undefined } | undefined {
     const entry = this.#entries.get(instanceId);
     if (!entry) return undefined;
-    if (!entry.row) return { state: undefined };
-    // The state with its input: as written, else a row's that holds it (inline, or none); unknown when kept apart.
-    const state = this.#states.has(instanceId) ? this.#states.get(instanceId) : isInputApart(entry.row) ? undefined : entry.row.state;
-    return state ? { state } : undefined;
+    const { row } = entry;
+    if (!row) return { state: undefined };
+    if (this.#states.has(instanceId)) {
+      const written = this.#states.get(instanceId);
+      return written ? { state: written } : undefined;
+    }
+    // The state with its input: a row's that holds it (inline, or none), else the one known for its execution.
+    if (!isInputApart(row)) return { state: row.state };
+    const known = inputs?.get(instanceId, row.state.executionId);
+    return known ? { state: { ...row.state, input: known } } : undefined;
   }
 
   /**

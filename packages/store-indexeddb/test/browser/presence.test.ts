@@ -525,7 +525,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
   it('a store alone hands its one subscriber states of its own (not marked shared), and still answers a newcomer with them as committed', async () => {
     const name = uniqueName('kept-unshared');
     const a = open(name);
-    await create(a, newInstance('x', { n: 1 }));
+    await create(a, newInstance('x', 'one'));
     // The marks of `markShared` (the client copies the payloads of a marked state before its users get them).
     const marks = (globalThis as { [key: symbol]: WeakSet<object> | undefined })[Symbol.for('durable-rx.shared')];
     expect(marks).toBeInstanceOf(WeakSet);
@@ -533,15 +533,37 @@ describe.each(Object.keys(adapters) as AdapterName[])('presence of the change fe
     const heard: { version: number; shared: boolean }[] = [];
     const stepped = new ReplaySubject<void>();
     const subscription = a.changes$.pipe(filter((c) => c.instanceId === 'x')).subscribe(({ state }) => {
-      if (!state) return;
+      if (!state?.customStatus) return;
       heard.push({ version: state.version, shared: marks!.has(state) });
-      (state.input as { n: number }).n = 2;
-      if (state.customStatus !== undefined) stepped.next();
+      (state.customStatus as { stage: string }).stage = 'changed';
+      stepped.next();
     });
     cleanups.push(() => subscription.unsubscribe());
     await commitSteps(a, 'x', [{ stage: 'one' }]); // version 2: kept, not posted
     await firstValueFrom(stepped);
     expect(heard).toEqual([{ version: 2, shared: false }]);
+    const kept = (await keptAnswered(name)).flatMap((batch) => batch.changes.map((c) => c.state as { version: number; customStatus?: unknown }));
+    expect(kept.map(({ version, customStatus }) => ({ version, customStatus }))).toEqual([{ version: 1, customStatus: undefined }, { version: 2, customStatus: { stage: 'one' } }]);
+  });
+
+  it('a store alone hands its subscriber a step\'s object input as the one it keeps, frozen, the state marked shared, and answers a newcomer with it', async () => {
+    const name = uniqueName('kept-input');
+    const a = open(name);
+    await create(a, newInstance('x', { n: 1 }));
+    const marks = (globalThis as { [key: symbol]: WeakSet<object> | undefined })[Symbol.for('durable-rx.shared')];
+    const heard: { version: number; shared: boolean; frozen: boolean; input: unknown }[] = [];
+    const stepped = new ReplaySubject<void>();
+    const subscription = a.changes$.pipe(filter((c) => c.instanceId === 'x')).subscribe(({ state }) => {
+      if (!state) return;
+      heard.push({ version: state.version, shared: marks!.has(state), frozen: Object.isFrozen(state.input), input: state.input });
+      stepped.next();
+    });
+    cleanups.push(() => subscription.unsubscribe());
+    // The step's claim read the input and keeps it: the step publishes that value, which nobody can change, and a
+    // client copies it for its users.
+    await commitSteps(a, 'x', [{ stage: 'one' }]);
+    await firstValueFrom(stepped);
+    expect(heard).toEqual([{ version: 2, shared: true, frozen: true, input: { n: 1 } }]);
     const kept = (await keptAnswered(name)).flatMap((batch) => batch.changes.map((c) => c.state as { version: number; input?: unknown }));
     expect(kept.map(({ version, input }) => ({ version, input }))).toEqual([{ version: 1, input: { n: 1 } }, { version: 2, input: { n: 1 } }]);
   });

@@ -1,10 +1,10 @@
-import { createClient, createRuntime, silentLogger } from '@durable-rx/runtime';
+import { createClient, createRuntime, silentLogger, type InstanceStatus } from '@durable-rx/runtime';
 import { helloSequence, sayHello } from '@durable-rx/runtime/samples';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { countIndexedDb, type IdbCounter, type IdbCounts } from '../count-idb.js';
 import { LeaseLostError } from '@durable-rx/runtime';
 import type { InstanceState, Store } from '@durable-rx/runtime/store-kit';
-import { adapters, claim, commitOf, create, newInstance, T0, uniqueName, type AdapterName } from './fixtures.js';
+import { adapters, claim, commitOf, create, message, newInstance, T0, uniqueName, type AdapterName } from './fixtures.js';
 
 // IndexedDB work per orchestration step of the hello sequence (4 steps, 3 activities per instance), counted by
 // wrapping the IndexedDB prototypes. Counts depend only on the sequence of store calls, not on speed: `requestsPerStep`
@@ -435,5 +435,101 @@ describe('KeyvalStore: starting an instance', () => {
       await owner.close();
       await starter.close();
     }
+  });
+});
+
+describe.each(Object.keys(adapters) as AdapterName[])('%s: the steps of an instance with a large input', (adapter) => {
+  const big = { items: Array.from({ length: 500 }, (_, i) => ({ id: i, text: 'x'.repeat(90) })) }; // about 50 KB
+
+  it('cost the transactions and requests of steps without input: a hello sequence with a 50 KB input', async () => {
+    const store = adapters[adapter](uniqueName('input-counts'));
+    const runtime = createRuntime({
+      store, orchestrators: { HelloSequence: helloSequence }, activities: { E1_SayHello: sayHello }, logger: silentLogger,
+    });
+    try {
+      await runtime.start();
+      await runtime.client.startNew('HelloSequence', { instanceId: 'warm-up', input: big });
+      await runtime.client.waitForCompletion('warm-up', { timeoutMs: 60_000 });
+      counter = countIndexedDb();
+      await runtime.client.startNew('HelloSequence', { instanceId: 'big', input: big });
+      expect((await runtime.client.waitForCompletion('big', { timeoutMs: 60_000 })).input).toEqual(big);
+      await runtime.stop({ graceMs: Infinity });
+      const counts = counter.counts();
+      expect(counts.readwrite).toBe(5);
+      expect(counts.readonly).toBe(0);
+      // Per step as without input, and one request more for the instance: its start writes the input record.
+      expect(counts.requests).toBe(4 * budgets[adapter].requestsPerStep + 1);
+    } finally {
+      await runtime.stop();
+      await store.close();
+    }
+  });
+
+  it('publish the input of their execution without a copy per step, and each status a client builds has an input of its own', async () => {
+    const store = adapters[adapter](uniqueName('input-copies'));
+    const runtime = createRuntime({
+      store, orchestrators: { HelloSequence: helloSequence }, activities: { E1_SayHello: sayHello }, logger: silentLogger,
+    });
+    try {
+      await runtime.start();
+      const published: unknown[] = [];
+      const watched: InstanceStatus[] = [];
+      const feed = store.changes$.subscribe(({ instanceId, state }) => instanceId === 'big' && published.push(state?.input));
+      const statuses = runtime.client.status$('big').subscribe((status) => status && watched.push(status));
+      await runtime.client.startNew('HelloSequence', { instanceId: 'big', input: big });
+      const done = await runtime.client.waitForCompletion('big', { timeoutMs: 60_000 });
+      await vi.waitFor(() => expect(watched.at(-1)?.runtimeStatus).toBe('Completed'));
+      feed.unsubscribe();
+      statuses.unsubscribe();
+      // The start and its four steps: one input object, frozen (nobody changes it), not five copies.
+      expect(published).toHaveLength(5);
+      expect(new Set(published).size).toBe(1);
+      expect(published[0]).toEqual(big);
+      expect(Object.isFrozen(published[0])).toBe(true);
+      // What the client hands its users is theirs to change: a copy per status, which changes nothing else.
+      expect(watched.length).toBeGreaterThan(1);
+      for (const status of [...watched, done]) {
+        expect(status.input).toEqual(big);
+        expect(status.input).not.toBe(published[0]);
+      }
+      (watched[0]!.input as { items: { text: string }[] }).items[0]!.text = 'changed';
+      expect(watched[1]!.input).toEqual(big);
+      expect((await runtime.client.getStatus('big'))?.input).toEqual(big);
+    } finally {
+      await runtime.stop();
+      await store.close();
+    }
+  });
+
+  it('are claimed without reading the input record again, and a read during a commit that only adds a message costs no transaction', async () => {
+    const counts: { readonly readonly: number; readonly read: number; readonly claim: number }[] = [];
+    for (const input of [undefined, big]) {
+      const store = adapters[adapter](uniqueName('input-claims'));
+      try {
+        await create(store, newInstance('x', input));
+        // The first claim reads the input (this handle has not met the execution), and keeps it.
+        const first = await claim(store);
+        expect(first.state.input).toEqual(input);
+        await store.commit(commitOf(first.state, first.lease.token, {
+          consumedMessageIds: first.messages.map((m) => m.id), state: { ...first.state, runtimeStatus: 'Running', version: first.state.version + 1 },
+        }));
+        counter = countIndexedDb();
+        const raised = store.commit({ requests: [{ type: 'insertMessage', message: message('x', { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'go' }), ifMissing: 'drop' }] });
+        const reading = store.getInstance('x');
+        await raised;
+        expect((await reading)?.input).toEqual(input);
+        const { readonly, requests: read } = counter.counts();
+        const next = await claim(store);
+        expect(next.state.input).toEqual(input);
+        counts.push({ readonly, read, claim: counter.counts().requests - read });
+        counter.uninstall();
+        counter = undefined;
+      } finally {
+        await store.close();
+      }
+    }
+    // The raise with the read (answered from the raise's commit), and the claim: the same requests with the input as without.
+    expect(counts.map((c) => c.readonly)).toEqual([0, 0]);
+    expect(counts[1]).toEqual(counts[0]);
   });
 });

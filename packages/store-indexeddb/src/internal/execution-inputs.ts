@@ -1,0 +1,100 @@
+import { copyStoreValue } from '@durable-rx/runtime/store-kit';
+
+/**
+ * The inputs of the executions a store handle met lately, frozen, by instance: what spares a step its copies and reads
+ * of a large input. An execution's input never changes (a step of it writes none: store-kit's `writesInput`, and the
+ * execution id of a new one is new), so the input known for an instance's execution stands for its input record
+ * wherever that execution is read, in any tab:
+ *
+ * - a claim of it reads no input record (the work item's state carries the known input, frozen);
+ * - a commit publishes the known input by reference, not a copy per step: the change feed copies the rest of the state,
+ *   and marks it shared (`markShared`), so that a client copies the input only for a status it builds;
+ * - a read of it while this handle commits it answers from that commit without a transaction of its own.
+ *
+ * Kept: the inputs that are objects (a string or number costs nothing to copy and needs no record read saved here)
+ * of executions this handle committed or claimed, at most {@link MAX_EXECUTION_INPUTS} instances (the oldest goes
+ * first), each until its instance ends or is purged here. The values are frozen all the way down, so nobody who gets
+ * one can change it in place.
+ *
+ * @example
+ * ```ts
+ * const inputs = new ExecutionInputs();
+ * const kept = inputs.keep('order-1', 'exec-1', { items: [] }, true); // frozen, the same object
+ * inputs.get('order-1', 'exec-1') === kept; // true
+ * inputs.get('order-1', 'exec-2'); // undefined: another execution
+ * ```
+ */
+export class ExecutionInputs {
+  readonly #byInstance = new Map<string, { readonly executionId: string; readonly input: object }>();
+  /** The values this handle froze and keeps: the change feed publishes them without a copy. */
+  readonly #kept = new WeakSet<object>();
+  readonly #max: number;
+
+  constructor(max = MAX_EXECUTION_INPUTS) {
+    this.#max = max;
+  }
+
+  /** The input known for execution `executionId` of instance `instanceId` (frozen), else `undefined`. */
+  get(instanceId: string, executionId: string): object | undefined {
+    const known = this.#byInstance.get(instanceId);
+    return known?.executionId === executionId ? known.input : undefined;
+  }
+
+  /**
+   * Keeps `input` as the input of execution `executionId` of instance `instanceId`, and returns what is kept: the
+   * value known already for that execution, else `input` frozen (when `own`: the caller gives it up, as a claim gives
+   * up what it read) or a frozen copy of it. An input that is no object is returned as it is, and not kept.
+   */
+  keep(instanceId: string, executionId: string, input: unknown, own: boolean): unknown {
+    if (typeof input !== 'object' || input === null) return input;
+    const known = this.get(instanceId, executionId);
+    if (known) return known;
+    // A value frozen all the way down already (a client's start freezes the input it sends) is kept as it is.
+    const kept = own || isDeepFrozen(input) ? deepFreeze(input) : deepFreeze(copyStoreValue(input));
+    this.#kept.add(kept);
+    this.#byInstance.delete(instanceId);
+    if (this.#byInstance.size >= this.#max) this.#byInstance.delete(this.#byInstance.keys().next().value ?? '');
+    this.#byInstance.set(instanceId, { executionId, input: kept });
+    return kept;
+  }
+
+  /** True for a value {@link ExecutionInputs.keep} froze: nobody changes it, so it is published without a copy. */
+  isKept(value: unknown): boolean {
+    return typeof value === 'object' && value !== null && this.#kept.has(value);
+  }
+
+  /** Forgets the instance's input (it ended, or was purged). */
+  forget(instanceId: string): void {
+    this.#byInstance.delete(instanceId);
+  }
+
+  /** Forgets every input (the store closes). */
+  clear(): void {
+    this.#byInstance.clear();
+  }
+}
+
+/** At most this many instances' inputs are kept (see {@link ExecutionInputs}). */
+export const MAX_EXECUTION_INPUTS = 100;
+
+/** Freezes `value` and every object and array in it (plain JSON plus Dates, the port's values); returns it. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  for (const key in value) if (Object.hasOwn(value, key)) deepFreeze(value[key]);
+  return Object.freeze(value);
+}
+
+/**
+ * True when no part of `value` can change: a primitive, or a frozen array or plain object whose members are all data
+ * properties, deeply frozen too (a class instance never is, nor is a member with a getter). Walked once per execution.
+ */
+function isDeepFrozen(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (!Object.isFrozen(value) || !(Array.isArray(value) || proto === Object.prototype || proto === null)) return false;
+  for (const key of Object.keys(value)) {
+    const member = Object.getOwnPropertyDescriptor(value, key);
+    if (!member || !('value' in member) || !isDeepFrozen(member.value)) return false;
+  }
+  return true;
+}
