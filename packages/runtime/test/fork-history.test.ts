@@ -123,14 +123,26 @@ describe('forkHistory: the history a fork replays', () => {
     expect(pending).toEqual([expect.objectContaining({ type: 'EventRaised', input: 2 })]);
   });
 
-  it('keeps a first step cut in the middle in the history, closed at its own time', () => {
-    const history = new HistoryBuilder({ name: 'Events', instanceId: 'src' })
-      .started().eventRaised('go', 1).eventRaised('go', 2)
+  it("begins a fork with the source's start as a message when every kept result reached the source before its first step", () => {
+    const ts = T(0).toISOString();
+    const history = new HistoryBuilder({ name: 'Events', instanceId: 'src', executionId: 'src-e' })
+      // Carried over by a continueAsNew: recorded ahead of the start.
+      .event({ type: 'EventRaised', eventId: -1, timestamp: ts, name: 'go', input: 0, carried: true })
+      .started('in').eventRaised('go', 1).taskScheduled('A').eventRaised('go', 2)
+      .step(1000).taskCompleted(0, 'a')
       .build();
-    const { events, pending } = forkHistory(history, 1, FORK);
-    expect(shape(events)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'EventRaised(go)', 'OrchestratorCompleted']);
-    expect(events.at(-1)!.timestamp).toBe(events[0]!.timestamp);
-    expect(pending).toEqual([]);
+    const { events, pending, start, reapplied } = forkHistory(history, 2, FORK);
+    expect(events).toEqual([]);
+    expect(start).toMatchObject({
+      type: 'ExecutionStarted', instanceId: 'fork-1', executionId: 'fork-e', input: 'in', guidSeed: 'src_src-e',
+      carriedEvents: [{ type: 'EventRaised', name: 'go', input: 0, carried: true }],
+    });
+    // The kept result after the start goes behind it; A is called anew; the event not kept is raised again.
+    expect(shape(pending)).toEqual(['EventRaised(go)']);
+    expect(pending[0]).toMatchObject({ input: 1 });
+    expect(reapplied.map((e) => e.input)).toEqual([2]);
+    // A result of a later step kept: the first step stays in the history.
+    expect(forkHistory(history, 4, FORK).start).toBeUndefined();
   });
 
   it("names a kept sub-orchestration the engine named after the source as the fork's replay names it; an id the code gave stays", () => {

@@ -697,11 +697,12 @@ export interface DurableClient {
    * result runs in the fork's first step, at the fork's time (`ctx.currentUtcDateTime`: a timer it creates counts from
    * then); a call the source made before that but whose result is not kept is made anew (an activity runs again, a
    * timer is created again for the time it was created for, so one due already fires at once; a sub-orchestration
-   * starts as a child of the fork). One exception: when every kept result reached the source before its first step
-   * ran (events raised to it while Pending, a signal-with-start's), the code after them runs at the source's start
-   * time. Resolves with the fork's id once it is committed: Running (its history holds the kept results up to the step
-   * of the last one, whose results are queued for the fork's first step, which records an `ExecutionRewound` with the
-   * reason `forked from "<source>"`), or Pending when it keeps no result (a new start with the source's input; of a
+   * starts as a child of the fork). Resolves with the fork's id once it is committed: Running (its history holds the
+   * kept results up to the step of the last one, whose results are queued for the fork's first step, which records
+   * an `ExecutionRewound` with the reason `forked from "<source>"`); Pending when every kept result reached the
+   * source before its first step ran (events raised to it while Pending, a signal-with-start's: the source's start,
+   * naming the fork, is its start message, those results behind it, so the code after them runs at the fork's time
+   * too, and no `ExecutionRewound` is recorded); or Pending when it keeps no result (a new start with the source's input; of a
    * source whose delayed start, `startAt`, is still to come, a start delayed to that same time, and at once when
    * that time has passed though no worker started the source yet). The
    * source's own state and history are not changed (but see sub-orchestrations called with an id, below), whatever

@@ -943,11 +943,12 @@ export interface ForkInput {
 /**
  * The write set of a fork (`DurableClient.fork`): creates `input.instanceId` with the source's name, input and tags,
  * no parent, refused with `InstanceAlreadyExistsError` when any instance has the id (`ifExists: 'fail'`). The fork's
- * history is the source's cut by {@link forkHistory}: when it keeps results, the instance is created Running with that
+ * history is the source's cut by {@link forkHistory}: when it keeps results (not all of them received before the source's first step), the instance is created Running with that
  * history and an `ExecutionRewound` (reason `forked from "<source>"`) queued, then the kept results from the step of
  * the last one on (`ForkedHistory.pending`): its first step replays the history, issues the calls the replay makes
  * anew and takes those results at its own time, as a client's rewind leaves an instance to a step (`decideRewind`);
- * when it keeps none, it
+ * when every result it keeps reached the source before its first step (`ForkedHistory.start`), it is created Pending
+ * with the source's start (naming the fork) as its start message and those results behind it; when it keeps none, it
  * is a start of a new execution with the source's input, Pending, as a restart's, delayed to the source's
  * `scheduledStartTime` when that is still after `now` (`isDelayedStart`; a source that has not started yet), else at
  * once. Unless `input.reapplyEvents` is
@@ -958,13 +959,23 @@ export interface ForkInput {
 export function decideFork(input: ForkInput): WriteSet {
   const { source, instanceId, now, newId } = input;
   const executionId = newId();
-  const { events, pending, reapplied } = forkHistory(input.history, input.keepResults, { instanceId, executionId, input: source.input });
+  const { events, pending, reapplied, start: first } = forkHistory(input.history, input.keepResults, { instanceId, executionId, input: source.input });
   const tags = source.tags ? { tags: source.tags } : {};
+  const kept = pending.map((event): WriteRequest => ({ type: 'insertMessage', message: message(newId(), instanceId, executionId, event), ifMissing: 'drop' }));
   // The external events not kept, raised to the fork as a client raises them (to whichever execution it runs), behind
   // its start or the kept results.
   const raised = input.reapplyEvents === false ? [] : reapplied.map((event): WriteRequest => ({
     type: 'insertMessage', message: message(newId(), instanceId, undefined, event), ifMissing: 'drop',
   }));
+  if (first) {
+    // Every kept result reached the source before its first step: the source's start as a message, those results behind it.
+    const state: InstanceState = {
+      instanceId, name: source.name, runtimeStatus: 'Pending', createdTime: now, lastUpdatedTime: now, executionId,
+      historyLength: 0, version: 1, ...(source.input === undefined ? {} : { input: source.input }), ...tags,
+    };
+    const start = message(newId(), instanceId, undefined, { ...first, timestamp: isoTime(now) });
+    return { requests: [{ type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' }, ifExists: 'fail' }, ...kept, ...raised] };
+  }
   if (events.length === 0) {
     // A source whose scheduled start is still to come (a delayed start not yet run) forks into a start delayed as long.
     const startAt = source.scheduledStartTime;
@@ -983,7 +994,7 @@ export function decideFork(input: ForkInput): WriteSet {
       { type: 'createInstance', state, message: message(newId(), instanceId, executionId, rewound), ifRunning: { kind: 'fail' }, ifExists: 'fail' },
       { type: 'replaceHistory', instanceId, events },
       // The kept results of the step the cut is in, taken by the fork's first step after its `ExecutionRewound`.
-      ...pending.map((event): WriteRequest => ({ type: 'insertMessage', message: message(newId(), instanceId, executionId, event), ifMissing: 'drop' })),
+      ...kept,
       ...raised,
     ],
   };

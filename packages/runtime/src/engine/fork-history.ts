@@ -1,12 +1,21 @@
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
-import { assertNever, type EventRaisedEvent, type ExecutionStartedEvent, type HistoryEvent } from '../model/history-event.js';
+import {
+  assertNever, type EventRaisedEvent, type ExecutionCancelRequestedEvent, type ExecutionStartedEvent, type HistoryEvent,
+} from '../model/history-event.js';
 import type { MessageEvent } from '../model/message.js';
 import { defaultChildId, guidSeedOf } from './orchestration-execution.js';
 
 /** What {@link forkHistory} gives a fork. */
 export interface ForkedHistory {
-  /** The fork's history, in whole steps. Empty: the fork starts afresh. */
+  /** The fork's history, in whole steps. Empty: the fork begins with a start message, {@link start} or a fresh one. */
   readonly events: HistoryEvent[];
+  /**
+   * When every kept result reached the source before its first step ran (events raised to it while Pending, a
+   * signal-with-start's): the fork's start message (the source's start, naming the fork, with the kept events recorded
+   * ahead of the source's start as its `carriedEvents`), `pending` behind it, so the fork's first step runs the code
+   * after them at the fork's time, as any first step. Absent otherwise.
+   */
+  readonly start?: ExecutionStartedEvent;
   /**
    * The kept events from the step of the last kept result on, in their order: the fork's first step takes them as
    * messages, so the code that ran after them in the source runs again at the fork's own time (a timer it creates
@@ -69,9 +78,10 @@ export function forkableResults(history: readonly HistoryEvent[]): number {
  * - A rewind (`ExecutionRewound`) and a suspend not resumed before the cut are dropped: the fork runs. A step left
  *   with no event is dropped. The kept events from the step of the last kept result up to the cut are `pending`: the
  *   fork's first step takes them, at the fork's time, so the code after the last kept result runs again then (a timer
- *   it creates counts from the fork's time, not the source's). Only the first step of all (the start is in it) stays
- *   in the history, closed at its own time when it is cut.
- *
+ *   it creates counts from the fork's time, not the source's). When that step is the first of all (every kept result
+ *   reached the source before its first step ran: events raised to it while Pending, a signal-with-start's), the fork
+ *   has no history: it begins with the source's start as a message (`start`), the kept events behind it, so that code
+ *   too runs at the fork's time.
  * - The external events among the results not kept (`EventRaised`, up to the end of the execution) are `reapplied`,
  *   in the order received: raised events of the source's name, data and time, without the mark of an event carried
  *   over by `continueAsNew`.
@@ -111,41 +121,35 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
   // A cancel request after the last kept result is dropped, as the results after it are: the fork goes on from there.
   const lastKept = results[keep - 1]!;
   // The step of the last kept result: from there to the cut, the kept events are the fork's first step's (`pending`),
-  // unless it is the first step of all (the start is in it), which the history keeps.
+  // behind the source's start as a message when it is the first step of all (the start is in it).
   let stepStart = lastKept;
   while (stepStart > 0 && history[stepStart]!.type !== 'OrchestratorStarted') stepStart--;
   let first = false;
   for (let i = stepStart; i < cut && !first; i++) first = history[i]!.type === 'ExecutionStarted';
-  const until = first ? cut : stepStart;
+  if (first) return firstStepFork(history, stepStart, cut, lastKept, target, reapplied);
+  const until = stepStart;
   let lastResume = -1;
   for (let i = 0; i < until; i++) if (history[i]!.type === 'ExecutionResumed') lastResume = i;
   let source: ExecutionStartedEvent | undefined;
   let flags: readonly number[] = [];
-  let open: string | undefined; // the time of the step the events are in, until its OrchestratorCompleted
   const events: HistoryEvent[] = [];
   for (let i = 0; i < until; i++) {
     let event = history[i]!;
     switch (event.type) {
       case 'OrchestratorStarted':
         if (event.replayFlags) flags = event.replayFlags; // on the first step only
-        open = event.timestamp;
         break;
       case 'OrchestratorCompleted':
-        open = undefined;
         // A step left with nothing (its calls made anew, its commands dropped) is dropped whole.
         if (events.at(-1)?.type === 'OrchestratorStarted') {
           events.pop();
           continue;
         }
         break;
-      case 'ExecutionStarted': {
+      case 'ExecutionStarted':
         source = event;
-        const { parentInstance: _p, payloadRefused, ...start } = event;
-        const restored = payloadRefused !== undefined && target.input !== undefined ? { input: target.input } : {};
-        // The source's GUID seed: the fork's replay makes the GUIDs the source made (a kept call named with one).
-        event = { ...start, ...restored, instanceId: target.instanceId, executionId: target.executionId, guidSeed: guidSeedOf(event, flags) };
+        event = forkedStart(event, flags, target);
         break;
-      }
       case 'TaskScheduled':
       case 'TimerCreated':
         if (!answered.has(event.eventId)) continue;
@@ -181,8 +185,6 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
     }
     events.push(event);
   }
-  // The first step cut in the middle: closed at its own time.
-  if (open !== undefined) events.push({ type: 'OrchestratorCompleted', eventId: -1, timestamp: open });
   const pending: MessageEvent[] = [];
   for (let i = until; i < cut; i++) {
     const event = history[i]!;
@@ -190,6 +192,42 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
     if (isResult(event) || (event.type === 'ExecutionCancelRequested' && i < lastKept)) pending.push(event);
   }
   return { events, pending, reapplied };
+}
+
+/**
+ * The fork's start: the source's `start` naming the fork (`target`), with no parent, the input put back into a start
+ * recorded without it, and the source's GUID seed (under its replay flags `flags`), so the fork's replay makes the
+ * GUIDs the source made (a kept call named with one).
+ */
+function forkedStart(start: ExecutionStartedEvent, flags: readonly number[], target: ForkTarget): ExecutionStartedEvent {
+  const { parentInstance: _p, payloadRefused, ...rest } = start;
+  const restored = payloadRefused !== undefined && target.input !== undefined ? { input: target.input } : {};
+  return { ...rest, ...restored, instanceId: target.instanceId, executionId: target.executionId, guidSeed: guidSeedOf(start, flags) };
+}
+
+/**
+ * The fork whose kept results all reached the source before its first step ran ({@link ForkedHistory.start}): no
+ * history, the source's start as a message, the kept events of the first step (from `from`, up to `cut`) behind it.
+ * Those recorded ahead of the start (carried over by a `continueAsNew`) travel in it, as a `continueAsNew` sends them;
+ * a cancel request after the last kept result (`lastKept`) is dropped.
+ */
+function firstStepFork(
+  history: readonly HistoryEvent[], from: number, cut: number, lastKept: number, target: ForkTarget, reapplied: EventRaisedEvent[],
+): ForkedHistory {
+  let flags: readonly number[] = [];
+  let start: ExecutionStartedEvent | undefined;
+  const carried: (EventRaisedEvent | ExecutionCancelRequestedEvent)[] = [];
+  const pending: MessageEvent[] = [];
+  for (let i = from; i < cut; i++) {
+    const event = history[i]!;
+    if (event.type === 'OrchestratorStarted') flags = event.replayFlags ?? flags;
+    else if (event.type === 'ExecutionStarted') start = forkedStart(event, flags, target);
+    else if (isResult(event) || (event.type === 'ExecutionCancelRequested' && i < lastKept)) {
+      if (start) pending.push(event);
+      else if (event.type === 'EventRaised' || event.type === 'ExecutionCancelRequested') carried.push(event);
+    }
+  }
+  return { events: [], start: carried.length === 0 ? start! : { ...start!, carriedEvents: carried }, pending, reapplied };
 }
 
 /** Where the execution of `history` ended (or its length) and the positions of the results it received before. */

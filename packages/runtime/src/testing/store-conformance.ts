@@ -829,6 +829,29 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect((await client.getStatus('ev'))?.output).toEqual(['A', 1, 2, 3, 'F']);
       });
 
+      it('forks an instance whose kept results all came with its start into a start with those results behind it', async () => {
+        const store = await open();
+        const count = forkRuns();
+        const { client } = await forkRuntime(store, count.Count, {
+          First: function* (ctx) {
+            const go: unknown = yield ctx.waitForExternalEvent('go');
+            ctx.setCustomStatus('waiting');
+            const more: unknown = yield ctx.waitForExternalEvent('more');
+            return [go, more, ctx.getInput()];
+          },
+        });
+        await client.signalWithStart('First', { instanceId: 'sw', input: 'in', eventName: 'go', eventData: 1 });
+        await waiting(client, 'sw');
+        await client.fork('sw', { newInstanceId: 'sw-2', keepResults: 1 });
+        expect(await client.getStatus('sw-2')).toMatchObject({ runtimeStatus: 'Pending', input: 'in' });
+        await waiting(client, 'sw-2');
+        await client.raiseEvent('sw-2', 'more', 'm');
+        expect(await client.waitForCompletion('sw-2', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: [1, 'm', 'in'] });
+        const done = await client.getStatus('sw-2', { showHistory: true });
+        expect(done?.history?.filter((e) => e.type === 'ExecutionStarted' || e.type === 'ExecutionRewound')).toMatchObject([{ type: 'ExecutionStarted', instanceId: 'sw-2' }]);
+        expect((await client.getStatus('sw'))?.runtimeStatus).toBe('Running');
+      });
+
       it('refuses an unknown source (404), a bad id, keepResults or reapplyEvents (400), and a taken id (409), writing nothing', async () => {
         const store = await open();
         const count = forkRuns();
