@@ -1308,11 +1308,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * the IndexedDB stores' ExecutionInputs, which also spare claims and reads the input record): 47,856 / 59,793 / 89,965
  * -> 47,948 / 60,421 / 90,578 B (+92 / +628 / +613), budgets set to match; the store-indexeddb README's rows measured 50.2 / 20.1 kB (49 / 19.5 stated
  * before).
+ * 2026-12-05, a fork whose kept results all came with its source's start begins as a start with them behind it
+ * (forkHistory's start, carried events in it): 47,948 / 60,421 / 90,578 -> 48,076 / 60,563 / 90,715 B (+128 / +142 /
+ * +137), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 47_948 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 60_421 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 90_578 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 48_076 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 60_563 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 90_715 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 
