@@ -1311,11 +1311,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 2026-12-05, a fork whose kept results all came with its source's start begins as a start with them behind it
  * (forkHistory's start, carried events in it): 47,948 / 60,421 / 90,578 -> 48,076 / 60,563 / 90,715 B (+128 / +142 /
  * +137), budgets set to match.
+ * A tree walk over during the read of a child's history commits nothing: 48,076 / 60,563 / 90,715 -> 48,078 / 60,566 /
+ * 90,717 B (+2 / +3 / +2), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 48_076 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 60_563 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 90_715 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 48_078 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 60_566 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 90_717 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

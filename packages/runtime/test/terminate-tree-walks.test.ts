@@ -169,6 +169,36 @@ describe('the tree walks of accepted recursive terminates', () => {
     expect(callsAfterClose).toEqual([]);
     expect((await store.getInstance('t0-leaf'))?.runtimeStatus).toBe('Running');
   });
+
+  it('end where they are when the client closes during the read of a child\'s history its terminate needs: no commit after close()', async () => {
+    const store = await trees(1);
+    // As above, but the view holds the read of the leaf's history (a started child's recursive terminate names its
+    // children from it) that comes after the read of the leaf's state, just before the commit.
+    let closed = false;
+    const callsAfterClose: string[] = [];
+    const held: (() => void)[] = [];
+    const view: Store = new Proxy(store, {
+      get: (target, key) => {
+        const value = Reflect.get(target, key, target) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (closed) callsAfterClose.push(`${String(key)}(${JSON.stringify(args[0])})`);
+          const call = (): unknown => (value as (...args: unknown[]) => unknown).apply(target, args);
+          return key === 'getHistory' && args[0] === 't0-leaf' ? new Promise<void>((resolve) => held.push(resolve)).then(call) : call();
+        };
+      },
+    });
+    const client = createClient({ store: view, clock: new VirtualClock() });
+    await terminateAccepted(client, 't0', 'stop', { recursive: true });
+    await vi.waitFor(() => expect(held).toHaveLength(1), { timeout: 10_000 });
+    closed = true;
+    client.close();
+    held.splice(0).forEach((go) => go());
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(callsAfterClose).toEqual([]);
+    expect((await store.getInstance('t0-leaf'))?.runtimeStatus).toBe('Running');
+  });
 });
 
 describe('the queued tree walks', () => {

@@ -511,10 +511,13 @@ export class LocalClient implements LocalDurableClient {
       // the walk's place no longer than that, and its late answer finds the walk over (no commit, no read, no feed).
       await Promise.race([expired, awaitTerminatedTree(rootId, (parentId) => handedOn.get(parentId)?.messages.keys() ?? (wait ? this.#childrenEndedWith(parentId) : []), async (id, parentId) => {
         // The terminate the message carries, as a worker that took it would record it: stamped when its parent was
-        // terminated and handed it on, not when the root's terminate was asked for.
+        // terminated and handed it on, not when the root's terminate was asked for. Decided again after the read of the
+        // child's history a started child's needs: a walk over by then (the client closed, its deadline passed) leaves
+        // the terminate to a worker (no commit after close()).
         const handed = handedOn.get(parentId);
         const takes = handed?.messages.get(id);
-        const direct = takes === undefined || !handed?.terminate ? undefined : this.#direct(handed.terminate, (input) => decideTerminate({ ...input, takes }), noted);
+        const direct = takes === undefined || !handed?.terminate ? undefined
+          : this.#direct(handed.terminate, (input) => (over ? { kind: 'send' } : decideTerminate({ ...input, takes })), noted);
         if (direct) {
           try {
             const state = await this.#read(id);
