@@ -1313,11 +1313,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * +137), budgets set to match.
  * A tree walk over during the read of a child's history commits nothing: 48,076 / 60,563 / 90,715 -> 48,078 / 60,566 /
  * 90,717 B (+2 / +3 / +2), budgets set to match.
+ * 2026-12-06, the retention sweeper watches 64 of the parents it remembers at most (MAX_WATCHED_KEPT_PARENTS; the rest
+ * are trusted up to 5 min without a watch), so a worker remembering thousands no longer widens a MongoStore's change
+ * stream to every instance: 48,078 / 60,566 / 90,717 -> 48,084 / 60,577 / 90,729 B (+6 / +11 / +12), budgets set
+ * to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 48_078 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 60_566 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 90_717 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 48_084 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 60_577 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 90_729 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

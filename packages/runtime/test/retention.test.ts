@@ -5,7 +5,7 @@ import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { MAX_TIMER_DELAY_MS, type Clock } from '../src/env/clock.js';
 import { silentLogger } from '../src/env/logger.js';
 import type { PurgeMember, StatusChange } from '../src/store/store.js';
-import { KEPT_PARENT_TRUST_MS, RETENTION_PAGE_SIZE, RETENTION_PAGES_PER_SWEEP } from '../src/worker/retention-sweep.js';
+import { KEPT_PARENT_TRUST_MS, MAX_WATCHED_KEPT_PARENTS, RETENTION_PAGE_SIZE, RETENTION_PAGES_PER_SWEEP } from '../src/worker/retention-sweep.js';
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -468,6 +468,68 @@ describe('retention of ended instances', () => {
     expect(Object.fromEntries(watched)).toEqual({ a: 0, b: 1 });
     await sweeper.stop();
     expect(Object.fromEntries(watched)).toEqual({ a: 0, b: 0 });
+  });
+
+  it('watches at most MAX_WATCHED_KEPT_PARENTS kept parents on the per-instance feed, trusting the others up to KEPT_PARENT_TRUST_MS', async () => {
+    // Each watch is one more instance a MongoStore's stream names (past maxWatchedInstances it carries every commit to
+    // the process) and one more read by the IndexedDB stores when a tab goes without its goodbye: remembering thousands
+    // of parents must not watch thousands.
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    const n = MAX_WATCHED_KEPT_PARENTS + 16;
+    const maker = await started({ clock, store: memory });
+    for (let i = 0; i < n; i++) await maker.client.startNew('FailsAfterChild', { instanceId: `p${i}` });
+    for (let i = 0; i < n; i++) expect((await maker.client.waitForCompletion(`p${i}`)).runtimeStatus).toBe('Failed');
+    await maker.stop();
+    let reads = 0;
+    const watched = new Map<string, number>();
+    const live = (): string[] => [...watched].filter(([, count]) => count > 0).map(([id]) => id);
+    const store = storeWith(memory, {
+      getInstance: (id) => {
+        reads++;
+        return memory.getInstance(id);
+      },
+      instanceChanges$: (id: string) => new Observable<StatusChange>((subscriber) => {
+        watched.set(id, (watched.get(id) ?? 0) + 1);
+        const subscription = memory.changes$.pipe(filter((change) => change.instanceId === id)).subscribe(subscriber);
+        return () => {
+          watched.set(id, watched.get(id)! - 1);
+          subscription.unsubscribe();
+        };
+      }),
+    });
+    const interval = 10_000;
+    const delays: number[] = [];
+    const armed = (): number => delays.filter((delay) => delay === interval).length;
+    const sweeper = await started({ clock: recordingClock(clock, delays), store, retention: { completed: 0, failed: 20 * MINUTE } });
+    await clock.advance(0);
+    await vi.waitFor(() => expect(armed()).toBe(1), WAIT);
+    expect(reads).toBe(n);
+    expect(live()).toHaveLength(MAX_WATCHED_KEPT_PARENTS);
+    expect([...watched.values()].every((count) => count <= 1)).toBe(true);
+    // Every parent is remembered, watched or not: the next sweep reads none of them.
+    await clock.advance(interval);
+    await vi.waitFor(() => expect(armed()).toBe(2), WAIT);
+    expect(reads).toBe(n);
+    // A watched parent purged by hand is forgotten at once: its child goes at the next sweep. An unwatched one is
+    // trusted until its time: its child goes once the memory's 5 minutes are over.
+    const byHand = createClient({ store: memory, clock });
+    const watchedParent = live()[0]!;
+    const unwatchedParent = Array.from({ length: n }, (_, i) => `p${i}`).find((id) => !live().includes(id))!;
+    await byHand.purgeInstanceHistory(watchedParent);
+    await byHand.purgeInstanceHistory(unwatchedParent);
+    await clock.advance(interval);
+    await vi.waitFor(() => expect(armed()).toBe(3), WAIT);
+    expect(await memory.getInstance(`${watchedParent}-child`)).toBeUndefined();
+    expect(await memory.getInstance(`${unwatchedParent}-child`)).toBeDefined();
+    expect(live().length).toBeLessThanOrEqual(MAX_WATCHED_KEPT_PARENTS);
+    await clock.advance(KEPT_PARENT_TRUST_MS);
+    await sweepUntil(clock, interval, async () => expect(await memory.getInstance(`${unwatchedParent}-child`)).toBeUndefined());
+    // The parents read again are remembered again, still within the bound of watches; stop releases them all.
+    expect(live().length).toBeLessThanOrEqual(MAX_WATCHED_KEPT_PARENTS);
+    expect(live().length).toBeGreaterThan(0);
+    await sweeper.stop();
+    expect(live()).toEqual([]);
   });
 
   it('forgets a kept parent once its time has come, and lets go of the feed it watched it on', async () => {

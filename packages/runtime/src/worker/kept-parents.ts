@@ -7,11 +7,15 @@ import type { KeptParent } from '../store/plan-retention.js';
  * {@link KeptParents.expire} ends; a change of its instance, heard through `watch` (started again, rewound, purged,
  * anything committed: the next sweep reads it again); and the end of the entry it depends on (`parentId`: a due parent
  * kept for as long as the ancestor above it), which takes it with it. At most `max` entries, the earliest noted going
- * first. Each entry holds one watch, released with it; {@link KeptParents.clear} releases them all.
+ * first. The first `maxWatched` entries hold one watch each, released with it; the others are remembered without one
+ * (trusted until their time, the safety net for a change no watch told), and one noted again while a watch is free
+ * takes it. So the watches are bounded whatever `max` is: each costs the store something (one more instance named in
+ * MongoStore's per-instance stream, one more read by the IndexedDB stores when another tab goes without its goodbye).
+ * {@link KeptParents.clear} releases them all.
  *
  * @example
  * ```ts
- * const kept = new KeptParents((id, changed) => router.watch(id, { next: changed, error: changed, complete: changed }), 10_000);
+ * const kept = new KeptParents((id, changed) => router.watch(id, { next: changed, error: changed, complete: changed }), 10_000, 64);
  * kept.note(decision.keeps, now + 300_000);
  * planRetention(candidates, parents, now, periods, kept.map);
  * ```
@@ -24,15 +28,18 @@ export class KeptParents {
   readonly #below = new Map<string, Set<string>>();
   readonly #watch: (instanceId: string, changed: () => void) => () => void;
   readonly #max: number;
+  readonly #maxWatched: number;
 
   /**
    * @param watch - starts hearing of the committed changes of one instance, calling `changed` on each (and when the
    *   feed ends); returns its release.
    * @param max - most entries kept.
+   * @param maxWatched - most entries watched at once (the rest are kept until their time without a watch).
    */
-  constructor(watch: (instanceId: string, changed: () => void) => () => void, max: number) {
+  constructor(watch: (instanceId: string, changed: () => void) => () => void, max: number, maxWatched: number) {
     this.#watch = watch;
     this.#max = max;
+    this.#maxWatched = maxWatched;
   }
 
   /** The entries, by instance id: what `planRetention` takes as `keeping`. */
@@ -58,7 +65,7 @@ export class KeptParents {
         if (!below) this.#below.set(kept.parentId, (below = new Set()));
         below.add(id);
       }
-      if (this.#unwatch.has(id)) continue;
+      if (this.#unwatch.has(id) || this.#unwatch.size >= this.#maxWatched) continue;
       const unwatch = this.#watch(id, () => this.forget(id));
       if (this.#kept.has(id)) this.#unwatch.set(id, unwatch);
       else unwatch(); // the feed had ended: forgotten at once

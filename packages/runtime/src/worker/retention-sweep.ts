@@ -58,10 +58,23 @@ const SET_ATTEMPTS = 3;
  */
 export const KEPT_PARENT_TRUST_MS = 300_000;
 /**
- * Most ended parents a sweeper remembers as keeping their sub-orchestrations (the earliest noted go first); each holds
- * a watch of its instance on the store's change feed while it is remembered.
+ * Most ended parents a sweeper remembers as keeping their sub-orchestrations (the earliest noted go first). The first
+ * {@link MAX_WATCHED_KEPT_PARENTS} of them hold a watch of their instance on the store's change feed; the others are
+ * trusted for {@link KEPT_PARENT_TRUST_MS} at most without one.
  */
 export const MAX_KEPT_PARENTS = 10_000;
+/**
+ * Most remembered parents a sweeper watches at once on the store's change feed (so that one restarted or purged by hand
+ * is forgotten at once); the others are remembered without a watch, each until its time
+ * ({@link KEPT_PARENT_TRUST_MS} at most), and one noted again while a watch is free takes it. Each watch costs the
+ * store: on MongoStore one more instance named in its per-instance stream's `$match`, which past `maxWatchedInstances`
+ * (1,000 by default, the process's clients' watches counted) carries every instance's commits to the process, and whose
+ * every change reopens or widens that stream; on the IndexedDB stores one more instance read again when another tab
+ * goes without its goodbye. 64 is a sixteenth of that default, leaving the rest to the clients, and bounds how often
+ * the sweeper changes the watched set (a watch starts only when one is free); the watches only hasten what the trust
+ * bound does anyway.
+ */
+export const MAX_WATCHED_KEPT_PARENTS = 64;
 
 /** The interval of `options` (see {@link RetentionOptions.intervalMs}). */
 export function retentionIntervalMs(options: RetentionOptions): number {
@@ -93,7 +106,8 @@ export interface RetentionSweepOptions {
  * purging something, an interval later when it purged nothing (instances kept by their parents are not read again
  * every second). An ended parent found keeping a due sub-orchestration is remembered (`#keeping`) and not read again
  * until it becomes due, it changes (the store's change feed: `instanceChanges$` where the store has it, else
- * `changes$`, watched only while something is remembered), or for {@link KEPT_PARENT_TRUST_MS}. A sweep that fails is logged and the next one tries again, from the start; one that finds the store
+ * `changes$`, watched only while something is remembered, for {@link MAX_WATCHED_KEPT_PARENTS} parents at most), or
+ * for {@link KEPT_PARENT_TRUST_MS}. A sweep that fails is logged and the next one tries again, from the start; one that finds the store
  * closed for good (`isStoreClosed`) ends the sweeps, unlogged (the worker hears of that from its own calls). A clock
  * whose `setTimeout` throws ends them too, logged.
  */
@@ -111,9 +125,9 @@ export class RetentionSweep {
   /**
    * The ended parents found keeping their sub-orchestrations, each until it becomes due, it changes, or for
    * {@link KEPT_PARENT_TRUST_MS} (whichever comes first), at most {@link MAX_KEPT_PARENTS}: a sweep reads no parent
-   * known here (a week-long failure's completed children, listed by each sweep, cost no read of their parent). Its
-   * watches go through one router over the store's feeds, which holds a subscription only while one is watched; `stop`
-   * releases them all.
+   * known here (a week-long failure's completed children, listed by each sweep, cost no read of their parent). At most
+   * {@link MAX_WATCHED_KEPT_PARENTS} of them are watched, through one router over the store's feeds, which holds a
+   * subscription only while one is watched; `stop` releases them all.
    */
   readonly #keeping: KeptParents;
 
@@ -125,7 +139,7 @@ export class RetentionSweep {
     this.#keeping = new KeptParents((id, changed) => {
       router ??= new ChangeRouter(store.changes$, store.instanceChanges$?.bind(store));
       return router.watch(id, { next: changed, error: changed, complete: changed });
-    }, MAX_KEPT_PARENTS);
+    }, MAX_KEPT_PARENTS, MAX_WATCHED_KEPT_PARENTS);
   }
 
   /** Arms the first sweep, at once (on the next tick of the clock). */
