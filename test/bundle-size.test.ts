@@ -1317,11 +1317,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * are trusted up to 5 min without a watch), so a worker remembering thousands no longer widens a MongoStore's change
  * stream to every instance: 48,078 / 60,566 / 90,717 -> 48,084 / 60,577 / 90,729 B (+6 / +11 / +12), budgets set
  * to match.
+ * Each step a fork copies names the GUID seed its source's step used, and the steps the fork runs make GUIDs of their
+ * own (the engine reads a step's seed): 48,084 / 60,577 / 90,729 -> 48,131 / 60,616 / 90,763 B (+47 / +39 / +34), budgets set to
+ * match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 48_084 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 60_577 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 90_729 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 48_131 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 60_616 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 90_763 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -66,7 +66,7 @@ it("replays the GUIDs of the kept calls: a fork keeps a sub-orchestration named 
   expect(children).toEqual([1, 2, 2]);
 });
 
-it("starts the execution a fork's continueAsNew makes without the source's seed: its GUIDs are its own, on a clock that stands still too", async () => {
+it("runs the execution a fork's continueAsNew makes without the source's seed: its GUIDs are its own, on a clock that stands still too", async () => {
   const clock = new VirtualClock();
   const notes: string[] = [];
   const runtime = await start({
@@ -97,19 +97,26 @@ it("starts the execution a fork's continueAsNew makes without the source's seed:
   expect(notes).toHaveLength(3);
   expect(new Set(notes).size).toBe(3);
   expect(notes).toEqual(expect.arrayContaining([forked.output, source.output]));
-  const begun = (await client.getStatus(fork, { showHistory: true }))?.history?.find((e) => e.type === 'ExecutionStarted');
-  expect(begun).toBeDefined();
-  expect(begun).not.toHaveProperty('guidSeed');
+  // The continued execution's steps are its own: none names the source's seed.
+  const history = (await client.getStatus(fork, { showHistory: true }))?.history ?? [];
+  expect(history.filter((e) => e.type === 'OrchestratorStarted').length).toBeGreaterThan(0);
+  expect(history.filter((e) => 'guidSeed' in e)).toEqual([]);
 });
 
-it("makes the source's GUIDs after the cut when its step runs in the same millisecond as the source's that made them", async () => {
+it("makes GUIDs of its own in the steps it runs, whatever their time: forks of one source stepping in the same millisecond as each other and as the source call children of their own", async () => {
   const { client, children } = await started(); // the clock stands still
   const id = await client.startNew('Parent');
-  const [, second] = (await within(client.waitForCompletion(id, SETTLED), 'the source ending')).output as [string, string, string];
-  const fork = await client.fork(id, { keepResults: 1 });
-  const forked = await within(client.waitForCompletion(fork, SETTLED), 'the fork ending');
-  // The second child's id is the source's: the source's ended child of that id is started again, as the fork's.
-  expect(forked).toMatchObject({ runtimeStatus: 'Completed', output: [expect.any(String), second, expect.any(String)] });
-  expect(children).toEqual([1, 2, 2]);
-  expect(await client.getStatus(second)).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: fork });
+  const [first, second, third] = (await within(client.waitForCompletion(id, SETTLED), 'the source ending')).output as [string, string, string];
+  const forks = await Promise.all([client.fork(id, { keepResults: 1 }), client.fork(id, { keepResults: 1 })]);
+  const done = await Promise.all(forks.map((fork) => within(client.waitForCompletion(fork, SETTLED), 'a fork ending')));
+  expect(done.map((status) => status.runtimeStatus)).toEqual(['Completed', 'Completed']);
+  const [one, two] = done.map((status) => status.output as [string, string, string]);
+  // The kept child is the source's; each fork's second child and third GUID are its own.
+  expect([one![0], two![0]]).toEqual([first, first]);
+  expect(new Set([second, one![1], two![1]]).size).toBe(3);
+  expect(new Set([third, one![2], two![2]]).size).toBe(3);
+  expect(children).toEqual([1, 2, 2, 2]);
+  expect(await client.getStatus(second)).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: id });
+  expect(await client.getStatus(one![1])).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: forks[0] });
+  expect(await client.getStatus(two![1])).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: forks[1] });
 });

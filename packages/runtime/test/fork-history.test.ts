@@ -36,9 +36,9 @@ describe('forkHistory: the history a fork replays', () => {
     // A's result (the last kept) goes to the fork's first step, with the step it came in; B is called anew then.
     expect(shape(events)).toEqual(['OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled#0', 'OrchestratorCompleted']);
     expect(shape(pending)).toEqual(['TaskCompleted(0)']);
-    // The start names the fork; the source's first marker (its replay flags) is kept as it was.
+    // The start names the fork; the source's first marker keeps its replay flags and names the seed of its GUIDs.
     expect(events[1]).toMatchObject({ instanceId: 'fork-1', executionId: 'fork-e', input: 'in', name: 'Seq' });
-    expect(events[0]).toBe(history[0]);
+    expect(events[0]).toEqual({ ...history[0], guidSeed: 'src_src-e' });
   });
 
   it('keeps every result by default, and a call still running is made anew', () => {
@@ -133,8 +133,10 @@ describe('forkHistory: the history a fork replays', () => {
       .build();
     const { events, pending, start, reapplied } = forkHistory(history, 2, FORK);
     expect(events).toEqual([]);
+    // Its first step runs no step of the source's: it makes GUIDs of its own (no seed to name).
+    expect(start).not.toHaveProperty('guidSeed');
     expect(start).toMatchObject({
-      type: 'ExecutionStarted', instanceId: 'fork-1', executionId: 'fork-e', input: 'in', guidSeed: 'src_src-e',
+      type: 'ExecutionStarted', instanceId: 'fork-1', executionId: 'fork-e', input: 'in',
       carriedEvents: [{ type: 'EventRaised', name: 'go', input: 0, carried: true }],
     });
     // The kept result after the start goes behind it; A is called anew; the event not kept is raised again.
@@ -194,16 +196,29 @@ describe('forkHistory: the history a fork replays', () => {
     expect(start).not.toHaveProperty('payloadRefused');
   });
 
-  it("gives the fork's start its source's GUID seed: the source's ids as its flags name them, or the seed of a fork's start", () => {
-    const [, current] = forkHistory(sequence(), 1, FORK).events;
-    expect(current).toMatchObject({ instanceId: 'fork-1', guidSeed: 'src_src-e' });
+  it("names on each step it copies the seed the source's step made its GUIDs with: the source's ids as its flags name them, or the seed a fork wrote there", () => {
+    const seeds = (events: readonly HistoryEvent[]) => events.flatMap((e) => (e.type === 'OrchestratorStarted' ? [e.guidSeed] : []));
+    const kept = forkHistory(sequence(), undefined, FORK).events;
+    expect(seeds(kept)).toEqual(['src_src-e', 'src_src-e']);
+    expect(kept[1]).not.toHaveProperty('guidSeed');
     // A history recorded before GUIDs named the execution: the instance id alone, as its replay made them.
     const legacy = new HistoryBuilder({ name: 'Seq', instanceId: 'src', executionId: 'src-e', legacy: true })
-      .started().taskScheduled('A').step(1000).taskCompleted(0, 'a').build();
-    expect(forkHistory(legacy, 1, FORK).events[1]).toMatchObject({ guidSeed: 'src' });
-    // A fork of a fork keeps the first source's seed.
-    const forked = forkHistory(sequence(), undefined, FORK).events;
-    expect(forkHistory(forked, 1, { instanceId: 'fork-2', executionId: 'e2' }).events[1]).toMatchObject({ instanceId: 'fork-2', guidSeed: 'src_src-e' });
+      .started().taskScheduled('A').step(1000).taskCompleted(0, 'a').taskScheduled('B').step(1000).taskCompleted(1, 'b').build();
+    expect(seeds(forkHistory(legacy, 2, FORK).events)).toEqual(['src', 'src']);
+    // A fork of a fork: the steps it copied from the first source keep that source's seed, the steps the first fork
+    // ran itself get the first fork's own.
+    const at = (ms: number) => T(ms).toISOString();
+    const firstFork: HistoryEvent[] = [
+      ...kept,
+      // The first fork's own steps: B's result, C called; then C's result.
+      { type: 'OrchestratorStarted', eventId: -1, timestamp: at(5000) },
+      { type: 'TaskCompleted', eventId: -1, timestamp: at(5000), taskScheduledId: 1, result: 'b' },
+      { type: 'TaskScheduled', eventId: 2, timestamp: at(5000), name: 'C' },
+      { type: 'OrchestratorCompleted', eventId: -1, timestamp: at(5000) },
+      { type: 'OrchestratorStarted', eventId: -1, timestamp: at(6000) },
+      { type: 'TaskCompleted', eventId: -1, timestamp: at(6000), taskScheduledId: 2, result: 'c' },
+    ];
+    expect(seeds(forkHistory(firstFork, 3, { instanceId: 'fork-2', executionId: 'e2' }).events)).toEqual(['src_src-e', 'src_src-e', 'fork-1_fork-e']);
   });
 
   it('gives the external events among the results not kept, in the order received, as raised events of their name, data and time', () => {

@@ -711,13 +711,13 @@ export interface DurableClient {
    * not copied: the fork of a terminated or canceled instance goes on from there (a cancel request before a kept
    * result is, as the code met it).
    *
-   * The fork's `ctx.instanceId` is its own, and its `newGuid()` is seeded as its source's (the start's `guidSeed`;
-   * a fork of a fork keeps the first source's): the replay of the kept steps makes the GUIDs the source made, so a
-   * kept call the code named with one (a sub-orchestration id) replays. The GUIDs made after the cut come from the
-   * fork's own step times, so they differ from the source's, except when the fork's step runs in the same millisecond
-   * as the source's step that made them (a fork taken while the source runs, or a clock that stands still): then they
-   * are the source's (a sub-orchestration named with one is the source's child id, below). An execution the fork starts
-   * by `continueAsNew` has GUIDs of its own, as any execution. A sub-orchestration the source called without an id gets
+   * The fork's `ctx.instanceId` is its own, and the replay of the steps it copies makes the GUIDs its source made
+   * (each copied step's `guidSeed`; a fork of a fork copies the seeds along), so a kept call the code named with one
+   * (a sub-orchestration id) replays. The steps the fork runs itself make GUIDs of its own, whatever their time: two
+   * forks of one source, or a fork and its running source, stepping in the same millisecond do not name children
+   * alike. A call made anew in a copied step (its result not kept) is named with the GUID that step made, the
+   * source's (as an id the code gave, below). An execution the fork starts by `continueAsNew` has GUIDs of its own, as
+   * any execution. A sub-orchestration the source called without an id gets
    * the fork's id for it (kept or called anew); one called with an id the code gave is called with that id again: the
    * call fails while the source's child of that id is still active, and once that child ended it is started again as
    * the fork's child, replacing it (as any start of an ended id). A code that derives a child id from

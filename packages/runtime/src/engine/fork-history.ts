@@ -72,7 +72,9 @@ export function forkableResults(history: readonly HistoryEvent[]): number {
  *   execution's end are dropped.
  * - The start names the fork (`instanceId`, `executionId`) and no parent. A sub-orchestration the source called
  *   without an id of its own, whose id the engine derived from the source's (`defaultChildId`), is named as the fork's
- *   replay derives it.
+ *   replay derives it. Each step kept names the GUID seed its source's step used (`OrchestratorStarted.guidSeed`):
+ *   the fork's replay makes the GUIDs the source made (a kept call named with one matches), and the steps the fork
+ *   runs make its own.
  * - A cancel request after the last kept result is dropped (one before it is kept: the code met it before that
  *   result, and the fork's replay meets it there too).
  * - A rewind (`ExecutionRewound`) and a suspend not resumed before the cut are dropped: the fork runs. A step left
@@ -148,7 +150,7 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
         break;
       case 'ExecutionStarted':
         source = event;
-        event = forkedStart(event, flags, target);
+        event = forkedStart(event, target);
         break;
       case 'TaskScheduled':
       case 'TimerCreated':
@@ -185,6 +187,10 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
     }
     events.push(event);
   }
+  // Each step kept names the seed the source's step made its GUIDs with (a step the source copied keeps its own), so
+  // the fork's replay makes the source's GUIDs (a kept call named with one matches) and the steps it runs make its own.
+  const guidSeed = source && guidSeedOf(source, flags);
+  for (let i = 0; guidSeed && i < events.length; i++) if (events[i]!.type === 'OrchestratorStarted') events[i] = { guidSeed, ...events[i]! } as HistoryEvent;
   const pending: MessageEvent[] = [];
   for (let i = until; i < cut; i++) {
     const event = history[i]!;
@@ -195,14 +201,13 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
 }
 
 /**
- * The fork's start: the source's `start` naming the fork (`target`), with no parent, the input put back into a start
- * recorded without it, and the source's GUID seed (under its replay flags `flags`), so the fork's replay makes the
- * GUIDs the source made (a kept call named with one).
+ * The fork's start: the source's `start` naming the fork (`target`), with no parent, and the input put back into a
+ * start recorded without it.
  */
-function forkedStart(start: ExecutionStartedEvent, flags: readonly number[], target: ForkTarget): ExecutionStartedEvent {
+function forkedStart(start: ExecutionStartedEvent, target: ForkTarget): ExecutionStartedEvent {
   const { parentInstance: _p, payloadRefused, ...rest } = start;
   const restored = payloadRefused !== undefined && target.input !== undefined ? { input: target.input } : {};
-  return { ...rest, ...restored, instanceId: target.instanceId, executionId: target.executionId, guidSeed: guidSeedOf(start, flags) };
+  return { ...rest, ...restored, instanceId: target.instanceId, executionId: target.executionId };
 }
 
 /**
@@ -214,14 +219,12 @@ function forkedStart(start: ExecutionStartedEvent, flags: readonly number[], tar
 function firstStepFork(
   history: readonly HistoryEvent[], from: number, cut: number, lastKept: number, target: ForkTarget, reapplied: EventRaisedEvent[],
 ): ForkedHistory {
-  let flags: readonly number[] = [];
   let start: ExecutionStartedEvent | undefined;
   const carried: (EventRaisedEvent | ExecutionCancelRequestedEvent)[] = [];
   const pending: MessageEvent[] = [];
   for (let i = from; i < cut; i++) {
     const event = history[i]!;
-    if (event.type === 'OrchestratorStarted') flags = event.replayFlags ?? flags;
-    else if (event.type === 'ExecutionStarted') start = forkedStart(event, flags, target);
+    if (event.type === 'ExecutionStarted') start = forkedStart(event, target);
     else if (isResult(event) || (event.type === 'ExecutionCancelRequested' && i < lastKept)) {
       if (start) pending.push(event);
       else if (event.type === 'EventRaised' || event.type === 'ExecutionCancelRequested') carried.push(event);

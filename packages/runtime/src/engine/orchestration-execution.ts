@@ -111,6 +111,8 @@ interface Rare {
   rewoundParent?: ExecutionStartedEvent['parentInstance'];
   /** `newGuid` calls so far. */
   guidCounter: number;
+  /** The seed of the step being replayed, when its OrchestratorStarted names one (a step a fork copied). */
+  stepGuidSeed?: string | undefined;
   /** The execution's outcome is in its history (replayed, or recorded by a step); only a finished execution has one. */
   outcomeKept?: boolean;
   /** Why the next step fails the instance: `ctx` was used between steps (see `#outsideRun`), with no `misuseMarks`. */
@@ -413,6 +415,8 @@ export class OrchestrationExecution {
       this.#record(stepMarkers(nowIso).started);
     }
     this.#nowIso = nowIso;
+    // A step run now makes the execution's own GUIDs, never those of a step a fork copied.
+    if (this.#rare) this.#rare.stepGuidSeed = undefined;
     if (this.#phase.kind === 'diverged') {
       // Replay diverged from history. Whatever the replay concluded is void: the instance fails, once.
       const { error } = this.#phase;
@@ -508,6 +512,8 @@ export class OrchestrationExecution {
     switch (event.type) {
       case 'OrchestratorStarted':
         this.#nowIso = event.timestamp;
+        // A step a fork copied makes its source's GUIDs (see #guidPrefix).
+        if (event.guidSeed || this.#rare) this.#more().stepGuidSeed = event.guidSeed;
         // The first step of the execution recorded the flags in force; a history older than flags has none.
         if (phase.kind === 'not-started') {
           this.#flags = sharedFlags(event.replayFlags ?? []);
@@ -967,10 +973,13 @@ export class OrchestrationExecution {
     return phase.kind === 'running' && phase.continueAsNew !== undefined && this.#flags.includes(ReplayFlag.NothingScheduledAfterContinueAsNew);
   }
 
-  /** What a `newGuid` name starts with ({@link guidSeedOf}). */
+  /**
+   * What a `newGuid` name starts with: the seed of the step being replayed when a fork copied it from its source
+   * ({@link OrchestratorStartedEvent.guidSeed}), else the execution's ({@link guidSeedOf}).
+   */
   #guidPrefix(): string {
     const started = this.#started;
-    return started ? guidSeedOf(started, this.#flags) : '';
+    return this.#rare?.stepGuidSeed ?? (started ? guidSeedOf(started, this.#flags) : '');
   }
 
   /** The id of a sub-orchestration called without one (see {@link ReplayFlag.SubOrchestrationIdPerExecution}). */
@@ -1238,20 +1247,19 @@ export function defaultChildId(instanceId: string, executionId: string, eventId:
 }
 
 /**
- * What the `newGuid` names of the execution `started` starts, under the replay flags `flags`, begin with (each GUID
- * is a name-based UUID of `<seed>_<step time>_<counter>`): its {@link ExecutionStartedEvent.guidSeed} when it has one
- * (a fork's: its source's seed), else its instance id, and its execution id too under
- * {@link ReplayFlag.GuidPerExecution}. The one rule of the engine and of a fork, which gives its start the seed of
- * its source (`forkHistory`) so that its replay makes the GUIDs its source made.
+ * What the `newGuid` names of the execution `started` makes in its own steps, under the replay flags `flags`, begin
+ * with (each GUID is a name-based UUID of `<seed>_<step time>_<counter>`): its instance id, and its execution id too
+ * under {@link ReplayFlag.GuidPerExecution}. A step a fork copied from its source names the seed its source's step
+ * used ({@link OrchestratorStartedEvent.guidSeed}, which `forkHistory` writes by this rule), so the fork's replay
+ * makes the GUIDs its source made, and the steps the fork runs make GUIDs of its own.
  *
  * @example
  * ```ts
  * guidSeedOf({ ...started, instanceId: 'order-1', executionId: 'e1' }, [ReplayFlag.GuidPerExecution]); // 'order-1_e1'
- * guidSeedOf({ ...started, instanceId: 'fork-1', guidSeed: 'order-1_e1' }, CURRENT_REPLAY_FLAGS); // 'order-1_e1'
+ * guidSeedOf({ ...started, instanceId: 'order-1', executionId: 'e1' }, []); // 'order-1'
  * ```
  */
 export function guidSeedOf(started: ExecutionStartedEvent, flags: readonly number[]): string {
-  if (started.guidSeed !== undefined) return started.guidSeed;
   return flags.includes(ReplayFlag.GuidPerExecution) ? `${started.instanceId}_${started.executionId}` : started.instanceId;
 }
 

@@ -32,14 +32,6 @@ export interface ExecutionStartedEvent extends EventBase {
   readonly executionId: string;
   /** The orchestration input; absent when none was given. */
   readonly input?: unknown;
-  /**
-   * What this execution's `ctx.newGuid()` names begin with, written by a fork (`DurableClient.fork`): its source's
-   * seed (the source's own `guidSeed` when it is a fork itself, else its instance and execution ids), so the fork's
-   * replay makes the GUIDs the source made and a kept call the code named with one matches. Absent (every other start,
-   * and every history recorded before it existed): the instance's own id, and its execution's (`guidSeedOf`). A
-   * `continueAsNew`, restart or fork keeping no result starts an execution without it.
-   */
-  readonly guidSeed?: string;
   /** The calling orchestration and its call, for a sub-orchestration. */
   readonly parentInstance?: {
     readonly instanceId: string;
@@ -135,6 +127,14 @@ export interface OrchestratorStartedEvent extends EventBase {
    * with another limit replays it as it ran. Absent on later steps, and on executions recorded before it was recorded.
    */
   readonly customStatusLimitBytes?: number;
+  /**
+   * What the `ctx.newGuid()` names this step makes begin with, written by a fork (`DurableClient.fork`) on each step
+   * it copies from its source: the seed the source's step used (its own `guidSeed`, on a step a fork copied in turn,
+   * else its execution's, `guidSeedOf`), so the fork's replay makes the GUIDs the source made and a kept call the code
+   * named with one matches. Absent (every step an execution runs itself, and every history recorded before it
+   * existed): the execution's own (`guidSeedOf`), so the steps a fork runs make GUIDs of its own, whatever their time.
+   */
+  readonly guidSeed?: string;
 }
 /** A step ends: what it scheduled is committed with it. */
 export interface OrchestratorCompletedEvent extends EventBase {

@@ -791,6 +791,38 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect([count.of('loop0'), count.of('loop2')]).toEqual([1, 1]);
       });
 
+      it('replays the kept sub-orchestrations named by newGuid(), and names with GUIDs of its own the children its own steps call, a fork of a fork too', async () => {
+        const store = await open();
+        const count = forkRuns();
+        const { client } = await forkRuntime(store, count.Count, {
+          Guids: function* (ctx) {
+            const first = ctx.newGuid();
+            yield ctx.callSubOrchestrator('ForkSeqChild', undefined, first);
+            const second = ctx.newGuid();
+            yield ctx.callSubOrchestrator('ForkSeqChild', undefined, second);
+            const third = ctx.newGuid();
+            yield ctx.callSubOrchestrator('ForkSeqChild', undefined, third);
+            return [first, second, third];
+          },
+        });
+        await client.startNew('Guids', { instanceId: 'guids' });
+        const [first, second, third] = (await client.waitForCompletion('guids', SETTLED)).output as string[];
+        // The first child is kept (its call not made again), the others are the fork's own.
+        await client.fork('guids', { newInstanceId: 'guids-1', keepResults: 1 });
+        const forked = await client.waitForCompletion('guids-1', SETTLED);
+        expect(forked.runtimeStatus).toBe('Completed');
+        const [, forkSecond, forkThird] = forked.output as string[];
+        expect(forked.output).toEqual([first, expect.any(String), expect.any(String)]);
+        expect(new Set([second, third, forkSecond, forkThird]).size).toBe(4);
+        // A fork of the fork keeps a child named in the source and one named in the first fork.
+        await client.fork('guids-1', { newInstanceId: 'guids-2', keepResults: 2 });
+        const again = await client.waitForCompletion('guids-2', SETTLED);
+        expect(again).toMatchObject({ runtimeStatus: 'Completed', output: [first, forkSecond, expect.any(String)] });
+        expect(count.of('child')).toBe(3 + 2 + 1);
+        const parents = (await client.listInstances({})).instances.filter((s) => s.parentInstanceId !== undefined).map((s) => s.parentInstanceId);
+        expect(parents.sort()).toEqual(['guids', 'guids', 'guids', 'guids-1', 'guids-1', 'guids-2']);
+      });
+
       it('raises to the fork the external events it does not keep, after the kept results and in the order the source received them, unless reapplyEvents is false', async () => {
         const store = await open();
         const count = forkRuns();
