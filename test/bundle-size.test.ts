@@ -1320,11 +1320,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * Each step a fork copies names the GUID seed its source's step used, and the steps the fork runs make GUIDs of their
  * own (the engine reads a step's seed): 48,084 / 60,577 / 90,729 -> 48,131 / 60,616 / 90,763 B (+47 / +39 / +34), budgets set to
  * match.
+ * The IndexedDB stores' kept inputs then also hold at most 32 MB of heap in all (ExecutionInputs' byte bound): 60,616 /
+ * 90,763 -> 60,831 / 90,988 B (+215 / +225), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 48_131 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 60_616 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 90_763 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 60_831 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 90_988 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -12,9 +12,12 @@ import { copyStoreValue } from '@durable-rx/runtime/store-kit';
  * - a read of it while this handle commits it answers from that commit without a transaction of its own.
  *
  * Kept: the inputs that are objects (a string or number costs nothing to copy and needs no record read saved here)
- * of executions this handle committed or claimed, at most {@link MAX_EXECUTION_INPUTS} instances (the oldest goes
- * first), each until its instance ends or is purged here. The values are frozen all the way down, so nobody who gets
- * one can change it in place.
+ * of executions this handle committed or claimed, at most {@link MAX_EXECUTION_INPUTS} instances and
+ * {@link MAX_EXECUTION_INPUT_BYTES} of heap in all (the oldest goes first), each until its instance ends or is purged
+ * here. An input larger than that bound alone is not kept (its execution is remembered as such, so that its steps do
+ * not measure it again): its steps copy and read it as before. An instance whose next steps run in another tab, or
+ * that another tab ended or purged, keeps its place until newer ones push it out. The values are frozen all the way
+ * down, so nobody who gets one can change it in place.
  *
  * @example
  * ```ts
@@ -25,13 +28,18 @@ import { copyStoreValue } from '@durable-rx/runtime/store-kit';
  * ```
  */
 export class ExecutionInputs {
-  readonly #byInstance = new Map<string, { readonly executionId: string; readonly input: object }>();
+  /** By instance, oldest first; `input` undefined: the execution's input is too large to keep (not measured again). */
+  readonly #byInstance = new Map<string, { readonly executionId: string; readonly input: object | undefined; readonly bytes: number }>();
   /** The values this handle froze and keeps: the change feed publishes them without a copy. */
   readonly #kept = new WeakSet<object>();
   readonly #max: number;
+  readonly #maxBytes: number;
+  /** The heap the kept inputs hold in all, as {@link inputHeapBytes} estimates it. */
+  #bytes = 0;
 
-  constructor(max = MAX_EXECUTION_INPUTS) {
+  constructor(max = MAX_EXECUTION_INPUTS, maxBytes = MAX_EXECUTION_INPUT_BYTES) {
     this.#max = max;
+    this.#maxBytes = maxBytes;
   }
 
   /** The input known for execution `executionId` of instance `instanceId` (frozen), else `undefined`. */
@@ -47,15 +55,29 @@ export class ExecutionInputs {
    */
   keep(instanceId: string, executionId: string, input: unknown, own: boolean): unknown {
     if (typeof input !== 'object' || input === null) return input;
-    const known = this.get(instanceId, executionId);
-    if (known) return known;
+    const known = this.#byInstance.get(instanceId);
+    if (known?.executionId === executionId) return known.input ?? input;
+    this.forget(instanceId);
+    const bytes = inputHeapBytes(input, this.#maxBytes);
+    if (bytes > this.#maxBytes) {
+      // Too large to keep: remembered as such, so that the execution's next steps do not walk it again.
+      this.#add(instanceId, { executionId, input: undefined, bytes: 0 });
+      return input;
+    }
     // A value frozen all the way down already (a client's start freezes the input it sends) is kept as it is.
     const kept = own || isDeepFrozen(input) ? deepFreeze(input) : deepFreeze(copyStoreValue(input));
     this.#kept.add(kept);
-    this.#byInstance.delete(instanceId);
-    if (this.#byInstance.size >= this.#max) this.#byInstance.delete(this.#byInstance.keys().next().value ?? '');
-    this.#byInstance.set(instanceId, { executionId, input: kept });
+    this.#add(instanceId, { executionId, input: kept, bytes });
     return kept;
+  }
+
+  /** Adds an entry, the oldest ones going first while the count or the bytes would pass their bounds. */
+  #add(instanceId: string, entry: { readonly executionId: string; readonly input: object | undefined; readonly bytes: number }): void {
+    while (this.#byInstance.size > 0 && (this.#byInstance.size >= this.#max || this.#bytes + entry.bytes > this.#maxBytes)) {
+      this.forget(this.#byInstance.keys().next().value!);
+    }
+    this.#byInstance.set(instanceId, entry);
+    this.#bytes += entry.bytes;
   }
 
   /** True for a value {@link ExecutionInputs.keep} froze: nobody changes it, so it is published without a copy. */
@@ -65,17 +87,50 @@ export class ExecutionInputs {
 
   /** Forgets the instance's input (it ended, or was purged). */
   forget(instanceId: string): void {
+    const known = this.#byInstance.get(instanceId);
+    if (!known) return;
     this.#byInstance.delete(instanceId);
+    this.#bytes -= known.bytes;
   }
 
   /** Forgets every input (the store closes). */
   clear(): void {
     this.#byInstance.clear();
+    this.#bytes = 0;
   }
 }
 
 /** At most this many instances' inputs are kept (see {@link ExecutionInputs}). */
 export const MAX_EXECUTION_INPUTS = 100;
+
+/**
+ * At most this much heap, in bytes as {@link inputHeapBytes} estimates it, is held by the inputs kept in all (see
+ * {@link ExecutionInputs}): a tab that met a hundred executions with inputs of a few megabytes each would otherwise
+ * hold them all for as long as they wait. A 1 MB JSON input of 10,000 small objects holds some 4 MB.
+ */
+export const MAX_EXECUTION_INPUT_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The heap a JSON value (plus Dates) holds, estimated from above as the runtime estimates it for its queued tree walks
+ * (V8, measured): 32 bytes and 2 a character for a string, 16 for a number, boolean or null, 64 for an object and 64 a
+ * member besides its key's characters, 208 for an array and 16 an element. Stops counting once past `limit`.
+ */
+export function inputHeapBytes(value: unknown, limit = Infinity): number {
+  if (typeof value === 'string') return 32 + 2 * value.length;
+  if (typeof value !== 'object' || value === null) return 16;
+  let bytes: number;
+  if (Array.isArray(value)) {
+    bytes = 208 + 16 * value.length;
+    for (let i = 0; i < value.length && bytes <= limit; i++) bytes += inputHeapBytes(value[i], limit - bytes);
+  } else {
+    bytes = 64;
+    for (const key in value) {
+      if (bytes > limit) break;
+      if (Object.hasOwn(value, key)) bytes += 64 + 2 * key.length + inputHeapBytes((value as Record<string, unknown>)[key], limit - bytes);
+    }
+  }
+  return bytes;
+}
 
 /** Freezes `value` and every object and array in it (plain JSON plus Dates, the port's values); returns it. */
 function deepFreeze<T>(value: T): T {

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { ExecutionInputs, MAX_EXECUTION_INPUTS } from '../../src/internal/execution-inputs.js';
+
+// What a store handle keeps in memory of the inputs of the executions its worker met: bounded by count and by bytes,
+// so that a tab that met many executions with inputs of a few megabytes does not hold all of them while they wait.
+const MB = 1024 * 1024;
+
+/** An input whose heap is about `mb` megabytes (one string of `mb / 2` million characters, shared by every call). */
+function inputOf(mb: number): { readonly text: string } {
+  return { text: 'x'.repeat((mb * MB) / 2) };
+}
+
+describe('ExecutionInputs', () => {
+  it('keeps no more than 32 MB of inputs in all, the oldest going first', () => {
+    const inputs = new ExecutionInputs();
+    const text = inputOf(4).text;
+    for (let i = 0; i < 20; i++) inputs.keep(`i${i}`, 'e1', { text }, false);
+    expect(inputs.get('i0', 'e1')).toBeUndefined();
+    expect(inputs.get('i19', 'e1')).toEqual({ text });
+    const kept = Array.from({ length: 20 }, (_, i) => inputs.get(`i${i}`, 'e1')).filter((input) => input !== undefined);
+    expect(kept.length).toBeGreaterThan(1);
+    expect(kept.length * 4).toBeLessThanOrEqual(32);
+  });
+
+  it('does not keep an input larger than that alone: it is handed back as given, not frozen, and its steps still work', () => {
+    const inputs = new ExecutionInputs();
+    const small = inputs.keep('small', 'e1', { n: 1 }, false);
+    const big = inputOf(40);
+    expect(inputs.keep('big', 'e1', big, true)).toBe(big);
+    expect(Object.isFrozen(big)).toBe(false);
+    expect(inputs.get('big', 'e1')).toBeUndefined();
+    expect(inputs.isKept(big)).toBe(false);
+    // A next step of the execution gets its own input back; the small input kept before stays.
+    const next = { ...big };
+    expect(inputs.keep('big', 'e1', next, false)).toBe(next);
+    expect(inputs.get('small', 'e1')).toBe(small);
+  });
+
+  it('keeps at most 100 instances, the oldest going first', () => {
+    const inputs = new ExecutionInputs();
+    for (let i = 0; i <= MAX_EXECUTION_INPUTS; i++) inputs.keep(`i${i}`, 'e1', { i }, false);
+    expect(inputs.get('i0', 'e1')).toBeUndefined();
+    expect(inputs.get('i1', 'e1')).toEqual({ i: 1 });
+    expect(inputs.get(`i${MAX_EXECUTION_INPUTS}`, 'e1')).toEqual({ i: MAX_EXECUTION_INPUTS });
+  });
+
+  it('frees the bytes of an instance forgotten (it ended) or of an execution replaced by the next', () => {
+    const inputs = new ExecutionInputs();
+    const twenty = inputOf(20).text;
+    const ten = inputOf(10).text;
+    inputs.keep('a', 'e1', { text: twenty }, false);
+    inputs.forget('a');
+    inputs.keep('b', 'e1', { text: twenty }, false);
+    inputs.keep('c', 'e1', { text: ten }, false);
+    expect(inputs.get('c', 'e1')).toEqual({ text: ten });
+    expect(inputs.get('b', 'e1')).toEqual({ text: twenty });
+    inputs.keep('b', 'e2', { text: twenty }, false);
+    expect(inputs.get('b', 'e1')).toBeUndefined();
+    expect(inputs.get('b', 'e2')).toEqual({ text: twenty });
+    expect(inputs.get('c', 'e1')).toEqual({ text: ten });
+  });
+});
