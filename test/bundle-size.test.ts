@@ -1322,11 +1322,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * match.
  * The IndexedDB stores' kept inputs then also hold at most 32 MB of heap in all (ExecutionInputs' byte bound): 60,616 /
  * 90,763 -> 60,831 / 90,988 B (+215 / +225), budgets set to match.
+ * A fork whose cut falls among the events carried ahead of its source's start keeps the ones it counts in its start:
+ * 48,131 / 60,831 / 90,988 -> 48,158 / 60,850 / 90,996 B (+27 / +19 / +8), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 48_131 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 60_831 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 90_988 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 48_158 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 60_850 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 90_996 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -147,6 +147,23 @@ describe('forkHistory: the history a fork replays', () => {
     expect(forkHistory(history, 4, FORK).start).toBeUndefined();
   });
 
+  it('keeps the events carried ahead of the start that keepResults counts when the cut falls among them, and raises the rest again', () => {
+    const ts = T(0).toISOString();
+    const history = new HistoryBuilder({ name: 'Events', instanceId: 'src', executionId: 'src-e' })
+      // Two events carried over by a continueAsNew, recorded ahead of the start: the first two results.
+      .event({ type: 'EventRaised', eventId: -1, timestamp: ts, name: 'go', input: 0, carried: true })
+      .event({ type: 'EventRaised', eventId: -1, timestamp: ts, name: 'go', input: 1, carried: true })
+      .started('in').taskScheduled('A')
+      .step(1000).taskCompleted(0, 'a')
+      .build();
+    const { events, pending, start, reapplied } = forkHistory(history, 1, FORK);
+    expect(events).toEqual([]);
+    expect(start).toMatchObject({ instanceId: 'fork-1', executionId: 'fork-e', input: 'in', carriedEvents: [{ name: 'go', input: 0 }] });
+    expect(start?.carriedEvents).toHaveLength(1);
+    expect(pending).toEqual([]);
+    expect(reapplied.map((e) => e.input)).toEqual([1]);
+  });
+
   it("names a kept sub-orchestration the engine named after the source as the fork's replay names it; an id the code gave stays", () => {
     const flags = CURRENT_REPLAY_FLAGS;
     const sourceChild = defaultChildId('src', 'src-e', 0, flags);

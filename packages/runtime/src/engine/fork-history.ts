@@ -126,8 +126,10 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
   // behind the source's start as a message when it is the first step of all (the start is in it).
   let stepStart = lastKept;
   while (stepStart > 0 && history[stepStart]!.type !== 'OrchestratorStarted') stepStart--;
+  // The first step holds the start, also when the cut falls among the events recorded ahead of it (carried over by a
+  // continueAsNew and counted as results).
   let first = false;
-  for (let i = stepStart; i < cut && !first; i++) first = history[i]!.type === 'ExecutionStarted';
+  for (let i = stepStart; i < history.length && !first && history[i]!.type !== 'OrchestratorCompleted'; i++) first = history[i]!.type === 'ExecutionStarted';
   if (first) return firstStepFork(history, stepStart, cut, lastKept, target, reapplied);
   const until = stepStart;
   let lastResume = -1;
@@ -222,9 +224,11 @@ function firstStepFork(
   let start: ExecutionStartedEvent | undefined;
   const carried: (EventRaisedEvent | ExecutionCancelRequestedEvent)[] = [];
   const pending: MessageEvent[] = [];
-  for (let i = from; i < cut; i++) {
+  // Up to the cut, and on to the start when the cut is ahead of it.
+  for (let i = from; i < history.length && (i < cut || !start); i++) {
     const event = history[i]!;
     if (event.type === 'ExecutionStarted') start = forkedStart(event, target);
+    else if (i >= cut) continue;
     else if (isResult(event) || (event.type === 'ExecutionCancelRequested' && i < lastKept)) {
       if (start) pending.push(event);
       else if (event.type === 'EventRaised' || event.type === 'ExecutionCancelRequested') carried.push(event);
