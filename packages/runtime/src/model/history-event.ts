@@ -41,10 +41,12 @@ export interface ExecutionStartedEvent extends EventBase {
     readonly executionId?: string;
   };
   /**
-   * Only on the start message a `continueAsNew` sends, never in history: the events the last execution did not
-   * process: a cancel request it did not deliver (always carried), then, with `preserveUnprocessedEvents`, the raised
-   * events in the order raised (per name). The step that takes the start records them (the raised ones marked
-   * {@link EventRaisedEvent.carried}) just before it, in one batch with it.
+   * Only on a start message, never in history: on the one a `continueAsNew` sends, the events the last execution did
+   * not process: a cancel request it did not deliver (always carried), then, with `preserveUnprocessedEvents`, the
+   * raised events in the order raised (per name); on the one a fork (`DurableClient.fork`) whose kept results all
+   * reached its source before its first step sends, the kept events its source's first step recorded ahead of its
+   * start. The step that takes the start records them (the raised ones marked {@link EventRaisedEvent.carried}) just
+   * before it, in one batch with it.
    */
   readonly carriedEvents?: readonly (EventRaisedEvent | ExecutionCancelRequestedEvent)[];
 }
@@ -130,9 +132,11 @@ export interface OrchestratorStartedEvent extends EventBase {
   /**
    * What the `ctx.newGuid()` names this step makes begin with, written by a fork (`DurableClient.fork`) on each step
    * it copies from its source: the seed the source's step used (its own `guidSeed`, on a step a fork copied in turn,
-   * else its execution's, `guidSeedOf`), so the fork's replay makes the GUIDs the source made and a kept call the code
-   * named with one matches. Absent (every step an execution runs itself, and every history recorded before it
-   * existed): the execution's own (`guidSeedOf`), so the steps a fork runs make GUIDs of its own, whatever their time.
+   * else its execution's), so the fork's replay makes the GUIDs the source made and a kept call the code named with
+   * one matches. Absent (every step an execution runs itself, and every history recorded before it existed): the
+   * execution's own seed, so the steps a fork runs make GUIDs of its own, whatever their time. An execution's own
+   * seed is `<instanceId>_<executionId>`, or the instance id alone in a history recorded before GUIDs named the
+   * execution (its first step's {@link OrchestratorStartedEvent.replayFlags} tell).
    */
   readonly guidSeed?: string;
 }
