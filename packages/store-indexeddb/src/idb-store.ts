@@ -716,7 +716,7 @@ export abstract class IdbStore implements Store {
       }
       ws.remove(row);
     });
-    this.#feed.publish(writes.changes, false);
+    this.#publishPurged(writes.changes);
     return writes.changes.length;
   }
 
@@ -729,7 +729,7 @@ export abstract class IdbStore implements Store {
       changed = members.find((m, i) => !purgeMemberHolds(m, rows[i]?.state))?.instanceId;
       if (changed === undefined) for (const row of rows) ws.remove(row!);
     });
-    this.#feed.publish(writes.changes, false);
+    this.#publishPurged(writes.changes);
     return changed === undefined ? { instancesDeleted: writes.changes.length } : { instancesDeleted: 0, changed };
   }
 
@@ -741,8 +741,17 @@ export abstract class IdbStore implements Store {
       const rows = await scanIndexed(tx, filter.tags, statuses, namesOf(filter.name), scan, undefined, (row) => matchesPurgeFilter(row.state, filter), 'asc');
       for (const row of rows) ws.remove(row);
     });
-    this.#feed.publish(writes.changes, false);
+    this.#publishPurged(writes.changes);
     return writes.changes.length;
+  }
+
+  /**
+   * Publishes a purge's deletions and forgets the inputs kept of the instances it deleted (see {@link ExecutionInputs}):
+   * one that another tab ended would otherwise stay kept until newer inputs push it out.
+   */
+  #publishPurged(changes: readonly FeedChange[]): void {
+    for (const { instanceId } of changes) this.#inputs.forget(instanceId);
+    this.#feed.publish(changes, false);
   }
 
   async nextWakeTime(_now: Date): Promise<Date | undefined> {

@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { createClient } from '@durable-rx/runtime';
+import type { InstanceState, Store } from '@durable-rx/runtime/store-kit';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ExecutionInputs, MAX_EXECUTION_INPUTS } from '../../src/internal/execution-inputs.js';
+import { adapters, uniqueName, type AdapterName } from './fixtures.js';
 
 // What a store handle keeps in memory of the inputs of the executions its worker met: bounded by count and by bytes,
 // so that a tab that met many executions with inputs of a few megabytes does not hold all of them while they wait.
@@ -58,5 +61,43 @@ describe('ExecutionInputs', () => {
     expect(inputs.get('b', 'e1')).toBeUndefined();
     expect(inputs.get('b', 'e2')).toEqual({ text: twenty });
     expect(inputs.get('c', 'e1')).toEqual({ text: ten });
+  });
+});
+
+// A purge forgets what a handle kept of the purged instances' inputs: an instance whose input a claim here kept, and
+// that another tab ended, would otherwise hold its input in this tab's memory until newer inputs pushed it out.
+describe.each(Object.keys(adapters) as AdapterName[])('a purge forgets the purged instances\' kept inputs: %s', (adapter) => {
+  const opened: Store[] = [];
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
+
+  const purges: Record<string, (store: Store, ended: InstanceState) => Promise<number>> = {
+    purgeInstance: (store, { instanceId }) => store.purgeInstance(instanceId),
+    purgeInstanceSet: async (store, { instanceId, executionId, version }) => (await store.purgeInstanceSet([{ instanceId, executionId, version }])).instancesDeleted,
+    purgeInstances: (store) => store.purgeInstances({ createdTimeFrom: new Date(0), runtimeStatus: ['Terminated'] }),
+  };
+
+  it.each(Object.keys(purges))('%s', async (purge) => {
+    const name = uniqueName('purge-inputs');
+    const here = adapters[adapter](name);
+    const elsewhere = adapters[adapter](name);
+    opened.push(here, elsewhere);
+    const keep = vi.spyOn(ExecutionInputs.prototype, 'keep');
+    await createClient({ store: here }).startNew('O', { instanceId: 'x', input: { items: [1, 2, 3] } });
+    const item = await here.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() });
+    expect(item?.state.input).toEqual({ items: [1, 2, 3] });
+    const executionId = item!.state.executionId;
+    const inputs = keep.mock.contexts.find((c): c is ExecutionInputs => c instanceof ExecutionInputs && c.get('x', executionId) !== undefined);
+    expect(inputs).toBeDefined();
+    // The worker here gives the step up, and another tab's client ends the instance: this handle commits nothing of it.
+    await here.abandonOrchestration('x', item!.lease.token);
+    await createClient({ store: elsewhere }).terminate('x', 'ended in another tab');
+    const ended = await here.getInstance('x');
+    expect(ended?.runtimeStatus).toBe('Terminated');
+    expect(inputs!.get('x', executionId)).toBeDefined();
+    expect(await purges[purge]!(here, ended!)).toBe(1);
+    expect(inputs!.get('x', executionId)).toBeUndefined();
   });
 });
