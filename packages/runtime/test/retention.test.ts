@@ -442,14 +442,7 @@ describe('retention of ended instances', () => {
     // The sweeper's store, with a per-instance feed whose subscriptions are counted by instance.
     const watched = new Map<string, number>();
     const store = storeWith(memory, {
-      instanceChanges$: (id: string) => new Observable<StatusChange>((subscriber) => {
-        watched.set(id, (watched.get(id) ?? 0) + 1);
-        const subscription = memory.changes$.pipe(filter((change) => change.instanceId === id)).subscribe(subscriber);
-        return () => {
-          watched.set(id, watched.get(id)! - 1);
-          subscription.unsubscribe();
-        };
-      }),
+      instanceChanges$: countedFeed(memory, watched),
     });
     const interval = 10_000;
     const delays: number[] = [];
@@ -489,14 +482,7 @@ describe('retention of ended instances', () => {
         reads++;
         return memory.getInstance(id);
       },
-      instanceChanges$: (id: string) => new Observable<StatusChange>((subscriber) => {
-        watched.set(id, (watched.get(id) ?? 0) + 1);
-        const subscription = memory.changes$.pipe(filter((change) => change.instanceId === id)).subscribe(subscriber);
-        return () => {
-          watched.set(id, watched.get(id)! - 1);
-          subscription.unsubscribe();
-        };
-      }),
+      instanceChanges$: countedFeed(memory, watched),
     });
     const interval = 10_000;
     const delays: number[] = [];
@@ -702,6 +688,21 @@ function racingSets(memory: MemoryStore): { store: Store; sets: string[][]; race
     },
   });
   return { store, sets, raceNextSet: (next) => void (race = next) };
+}
+
+/**
+ * A per-instance feed (`instanceChanges$`) over `store`'s changes that counts its open subscriptions by instance in
+ * `watched`: what a sweeper watches, and what it lets go.
+ */
+function countedFeed(store: Store, watched: Map<string, number>): (instanceId: string) => Observable<StatusChange> {
+  return (id) => new Observable<StatusChange>((subscriber) => {
+    watched.set(id, (watched.get(id) ?? 0) + 1);
+    const subscription = store.changes$.pipe(filter((change) => change.instanceId === id)).subscribe(subscriber);
+    return () => {
+      watched.set(id, watched.get(id)! - 1);
+      subscription.unsubscribe();
+    };
+  });
 }
 
 function storeWith(opened: Store, overrides: Partial<Store>): Store {

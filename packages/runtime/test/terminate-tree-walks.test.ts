@@ -137,9 +137,14 @@ describe('the tree walks of accepted recursive terminates', () => {
     }
   });
 
-  it('end where they are when the client closes during a read of a child they would terminate: no commit after close()', async () => {
+  // The walk reads the leaf's state before applying the terminate handed on to it, then (a started child's recursive
+  // terminate names its children from it) the leaf's history, just before the commit: the client closes during each.
+  it.each([
+    ['a read of a child they would terminate', 'getInstance'],
+    ["the read of a child's history its terminate needs", 'getHistory'],
+  ] as const)('end where they are when the client closes during %s: no commit after close()', async (_, heldCall) => {
     const store = await trees(1);
-    // A client with no worker over a view of the store that holds its reads of the leaf until the test lets them go,
+    // A client with no worker over a view of the store that holds that read of the leaf until the test lets it go,
     // and notes each store call made once the client is closed.
     let closed = false;
     const callsAfterClose: string[] = [];
@@ -151,14 +156,13 @@ describe('the tree walks of accepted recursive terminates', () => {
         return (...args: unknown[]) => {
           if (closed) callsAfterClose.push(`${String(key)}(${JSON.stringify(args[0])})`);
           const call = (): unknown => (value as (...args: unknown[]) => unknown).apply(target, args);
-          return key === 'getInstance' && args[0] === 't0-leaf' ? new Promise<void>((resolve) => held.push(resolve)).then(call) : call();
+          return key === heldCall && args[0] === 't0-leaf' ? new Promise<void>((resolve) => held.push(resolve)).then(call) : call();
         };
       },
     });
     const client = createClient({ store: view, clock: new VirtualClock() });
     await terminateAccepted(client, 't0', 'stop', { recursive: true });
     expect((await store.getInstance('t0'))?.runtimeStatus).toBe('Terminated');
-    // The walk reads the leaf before applying the terminate handed on to it; the client closes meanwhile.
     await vi.waitFor(() => expect(held).toHaveLength(1), { timeout: 10_000 });
     closed = true;
     client.close();
@@ -166,36 +170,6 @@ describe('the tree walks of accepted recursive terminates', () => {
     await new Promise((resolve) => setTimeout(resolve, 0));
     await new Promise((resolve) => setTimeout(resolve, 0));
     // The leaf's terminate is left queued for a worker: the closed client applied nothing.
-    expect(callsAfterClose).toEqual([]);
-    expect((await store.getInstance('t0-leaf'))?.runtimeStatus).toBe('Running');
-  });
-
-  it('end where they are when the client closes during the read of a child\'s history its terminate needs: no commit after close()', async () => {
-    const store = await trees(1);
-    // As above, but the view holds the read of the leaf's history (a started child's recursive terminate names its
-    // children from it) that comes after the read of the leaf's state, just before the commit.
-    let closed = false;
-    const callsAfterClose: string[] = [];
-    const held: (() => void)[] = [];
-    const view: Store = new Proxy(store, {
-      get: (target, key) => {
-        const value = Reflect.get(target, key, target) as unknown;
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
-          if (closed) callsAfterClose.push(`${String(key)}(${JSON.stringify(args[0])})`);
-          const call = (): unknown => (value as (...args: unknown[]) => unknown).apply(target, args);
-          return key === 'getHistory' && args[0] === 't0-leaf' ? new Promise<void>((resolve) => held.push(resolve)).then(call) : call();
-        };
-      },
-    });
-    const client = createClient({ store: view, clock: new VirtualClock() });
-    await terminateAccepted(client, 't0', 'stop', { recursive: true });
-    await vi.waitFor(() => expect(held).toHaveLength(1), { timeout: 10_000 });
-    closed = true;
-    client.close();
-    held.splice(0).forEach((go) => go());
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    await new Promise((resolve) => setTimeout(resolve, 0));
     expect(callsAfterClose).toEqual([]);
     expect((await store.getInstance('t0-leaf'))?.runtimeStatus).toBe('Running');
   });
