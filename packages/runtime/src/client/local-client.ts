@@ -25,7 +25,7 @@ import {
 } from '../model/instance-status.js';
 import type { HistoryPosition } from '../model/history-position.js';
 import { freezeBuilt } from '../model/frozen.js';
-import { copyStoreValue, toPlainJson, toTerminateReason, type JsonValue } from '../model/json.js';
+import { copyStoreValue, jsonHeapBytes, toPlainJson, toTerminateReason, type JsonValue } from '../model/json.js';
 import type { MessageEvent } from '../model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteSet } from '../model/write-set.js';
 import {
@@ -168,26 +168,6 @@ function queuedWalkBytes(instanceId: string, reason: JsonValue | undefined, chil
   let bytes = 480 + 2 * instanceId.length;
   if (reason !== undefined) bytes += jsonHeapBytes(reason);
   for (const [id, messageId] of children ?? []) bytes += 512 + 2 * (id.length + messageId.length);
-  return bytes;
-}
-
-/**
- * The heap a JSON value copied by `toPlainJson` holds, estimated from above (V8, measured): 32 bytes and 2 a character
- * for a string, 16 for a number, boolean or null, 64 for an object and 64 a member besides its key's characters, 208
- * for an array and 16 an element (an array filled by `push` keeps room for 17 elements or half again its length).
- * Counted on the value, not on its JSON text: an array of one zero, 3 characters of text, holds some 200 bytes.
- */
-function jsonHeapBytes(value: JsonValue): number {
-  if (typeof value === 'string') return 32 + 2 * value.length;
-  if (typeof value !== 'object' || value === null) return 16;
-  let bytes: number;
-  if (Array.isArray(value)) {
-    bytes = 208 + 16 * value.length;
-    for (const element of value) bytes += jsonHeapBytes(element);
-  } else {
-    bytes = 64;
-    for (const [key, member] of Object.entries(value)) bytes += 64 + 2 * key.length + jsonHeapBytes(member);
-  }
   return bytes;
 }
 

@@ -1,3 +1,5 @@
+import { copyStoreValue } from './json.js';
+
 /**
  * Plain values frozen all the way down: nobody can change them in place, so whoever holds one may keep it without a
  * copy. MemoryStore stores history events and messages so, and the client and the engine hand it values they built
@@ -65,6 +67,23 @@ export function isDeepFrozen(value: unknown): boolean {
     if (lookupGetter.call(value, key) || !isDeepFrozen((value as Record<string, unknown>)[key])) return false;
   }
   return true;
+}
+
+/**
+ * What a store keeps of a value it is given and hands out without a copy per read: the value itself when it is
+ * {@link isDeepFrozen} (the client and the engine hand over what they built frozen), else a copy
+ * (`copyStoreValue`: plain JSON plus Dates) whose objects and arrays are all frozen. The rule of MemoryStore's stored
+ * inputs, events and messages, and of the inputs the IndexedDB stores keep in memory.
+ *
+ * @example
+ * ```ts
+ * const given = { items: [1, 2] };
+ * const kept = frozenCopy(given); // a copy: `given` is not frozen
+ * frozenCopy(kept) === kept; // true: frozen all the way down already
+ * ```
+ */
+export function frozenCopy<T>(value: T): T {
+  return isDeepFrozen(value) ? value : deepFreeze(copyStoreValue(value));
 }
 
 const objectPrototype = Object.prototype as { __lookupGetter__?(this: object, key: string): unknown };

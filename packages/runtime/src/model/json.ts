@@ -213,3 +213,37 @@ function foreignDateTime(value: object): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * The heap a JSON value (as `toPlainJson` copies it; a Date counts as an object without members) holds, estimated from
+ * above (V8, measured): 32 bytes and 2 a character for a string, 16 for a number, boolean or null, 64 for an object
+ * and 64 a member besides its key's characters, 208 for an array and 16 an element (an array filled by `push` keeps
+ * room for 17 elements or half again its length). Counted on the value, not on its JSON text: an array of one zero, 3
+ * characters of text, holds some 200 bytes. The client bounds its queued tree walks by it, the IndexedDB stores the
+ * execution inputs they keep in memory.
+ *
+ * @param limit Stops counting once the count passes it (a bound's check need not walk a large value to its end): the
+ *   answer is then some count above `limit`, not the whole value's. Default: no limit.
+ *
+ * @example
+ * ```ts
+ * jsonHeapBytes({ a: 'xy' }); // 64 + (64 + 2) + (32 + 4) = 166
+ * jsonHeapBytes(bigInput, 32 * 1024 * 1024) > 32 * 1024 * 1024; // stops walking past 32 MB
+ * ```
+ */
+export function jsonHeapBytes(value: unknown, limit = Infinity): number {
+  if (typeof value === 'string') return 32 + 2 * value.length;
+  if (typeof value !== 'object' || value === null) return 16;
+  let bytes: number;
+  if (Array.isArray(value)) {
+    bytes = 208 + 16 * value.length;
+    for (let i = 0; i < value.length && bytes <= limit; i++) bytes += jsonHeapBytes(value[i], limit - bytes);
+  } else {
+    bytes = 64;
+    for (const key in value) {
+      if (bytes > limit) break;
+      if (Object.hasOwn(value, key)) bytes += 64 + 2 * key.length + jsonHeapBytes((value as Record<string, unknown>)[key], limit - bytes);
+    }
+  }
+  return bytes;
+}

@@ -62,6 +62,13 @@ export { isStaleResult, type ActivityTask, type Lease, type MessageEvent, type O
 export { isNewerChange, isNewerVersion, MAX_REMEMBERED_EVENT_KEYS, type PurgedSnapshot, type HeldCommand, type HeldCommands, type HeldSuspend, type InstanceState, type ParentCall } from '../model/instance-status.js';
 /** The one copy of a stored value (plain JSON plus Dates): a store hands out and publishes copies made by it. */
 export { copyStoreValue, toPlainJson, type JsonValue } from '../model/json.js';
+/** The one estimate of the heap a JSON value holds: a store that keeps values in memory bounds them by it. */
+export { jsonHeapBytes } from '../model/json.js';
+/**
+ * The one rule of values frozen all the way down: a store that keeps a value and hands it out without a copy keeps
+ * its {@link frozenCopy} (or, for a value it owns, freezes it with {@link deepFreeze}).
+ */
+export { deepFreeze, frozenCopy } from '../model/frozen.js';
 /** The hot feed behind a store's `changes$` and `workAvailable$`. */
 export { Broadcast } from '../store/broadcast.js';
 /**

@@ -6,7 +6,7 @@ import { StoreClosedError } from '../model/errors/store-closed-error.js';
 import type { HistoryEvent } from '../model/history-event.js';
 import { isTerminalStatus, type InstanceState, type InstanceTags } from '../model/instance-status.js';
 import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
-import { deepFreeze, isDeepFrozen } from '../model/frozen.js';
+import { frozenCopy } from '../model/frozen.js';
 import { readChecked, validateInstanceQuery, validatePurgeFilter } from '../model/validation.js';
 import type { WriteSet } from '../model/write-set.js';
 import { ClaimQueue } from './claim-queue.js';
@@ -611,8 +611,8 @@ function leaseOf(record: { readonly lease: HeldLease | undefined }): Lease | und
 }
 
 /**
- * What the store keeps of a history event or message it is given: the value itself when it is deeply frozen already
- * (nobody can change it: the client and the engine hand over what they built frozen, and a claimed message's event
+ * What the store keeps of a history event or message it is given, its {@link frozenCopy}: the value itself when it is
+ * deeply frozen already (nobody can change it: the client and the engine hand over what they built frozen, and a claimed message's event
  * comes back in the step that consumes it), otherwise a deep copy whose objects and arrays are all frozen. Nobody can
  * change a stored event or message in place, so `getHistory` and claims hand out the stored objects themselves (in a
  * new array) instead of a deep copy per read: a replay after a cache miss read every event of the history again (a
@@ -621,9 +621,9 @@ function leaseOf(record: { readonly lease: HeldLease | undefined }): Lease | und
  */
 function keptFrozen<T>(value: T): T {
   if (value === lastFrozen[0] || value === lastFrozen[1]) return value;
-  if (!isDeepFrozen(value)) return deepFreeze(copyStoreValue(value));
-  lastFrozen[lastFrozenAt ^= 1] = value;
-  return value;
+  const kept = frozenCopy(value);
+  if (kept === value) lastFrozen[lastFrozenAt ^= 1] = value;
+  return kept;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { ExecutionRewoundEvent } from '../model/history-event.js';
 import type { FailureDetails, HeldCommands, HeldSuspend, InstanceState, InstanceTags, OrchestrationRuntimeStatus, ParentCall } from '../model/instance-status.js';
-import { deepFreeze, isDeepFrozen } from '../model/frozen.js';
+import { frozenCopy } from '../model/frozen.js';
 import { copyStoreValue } from '../model/json.js';
 
 /**
@@ -225,11 +225,3 @@ function rareOf(state: InstanceState): Rare | undefined {
 
 /** An object under construction: its fields are assigned one by one, optional ones only when present. */
 type Writable<T> = { -readonly [K in keyof T]?: T[K] };
-
-/**
- * What a StoredState keeps of an input: the value itself when it is frozen all the way down (a client's start freezes
- * the input it sends), else a copy, frozen.
- */
-function frozenCopy<T>(value: T): T {
-  return isDeepFrozen(value) ? value : deepFreeze(copyStoreValue(value));
-}

@@ -1,4 +1,4 @@
-import { copyStoreValue } from '@durable-rx/runtime/store-kit';
+import { deepFreeze, frozenCopy, jsonHeapBytes } from '@durable-rx/runtime/store-kit';
 
 /**
  * The inputs of the executions a store handle met lately, frozen, by instance: what spares a step its copies and reads
@@ -34,7 +34,7 @@ export class ExecutionInputs {
   readonly #kept = new WeakSet<object>();
   readonly #max: number;
   readonly #maxBytes: number;
-  /** The heap the kept inputs hold in all, as {@link inputHeapBytes} estimates it. */
+  /** The heap the kept inputs hold in all, as store-kit's `jsonHeapBytes` estimates it. */
   #bytes = 0;
 
   constructor(max = MAX_EXECUTION_INPUTS, maxBytes = MAX_EXECUTION_INPUT_BYTES) {
@@ -58,14 +58,14 @@ export class ExecutionInputs {
     const known = this.#byInstance.get(instanceId);
     if (known?.executionId === executionId) return known.input ?? input;
     this.forget(instanceId);
-    const bytes = inputHeapBytes(input, this.#maxBytes);
+    const bytes = jsonHeapBytes(input, this.#maxBytes);
     if (bytes > this.#maxBytes) {
       // Too large to keep: remembered as such, so that the execution's next steps do not walk it again.
       this.#add(instanceId, { executionId, input: undefined, bytes: 0 });
       return input;
     }
     // A value frozen all the way down already (a client's start freezes the input it sends) is kept as it is.
-    const kept = own || isDeepFrozen(input) ? deepFreeze(input) : deepFreeze(copyStoreValue(input));
+    const kept = own ? deepFreeze(input) : frozenCopy(input);
     this.#kept.add(kept);
     this.#add(instanceId, { executionId, input: kept, bytes });
     return kept;
@@ -104,52 +104,8 @@ export class ExecutionInputs {
 export const MAX_EXECUTION_INPUTS = 100;
 
 /**
- * At most this much heap, in bytes as {@link inputHeapBytes} estimates it, is held by the inputs kept in all (see
+ * At most this much heap, in bytes as store-kit's `jsonHeapBytes` estimates it, is held by the inputs kept in all (see
  * {@link ExecutionInputs}): a tab that met a hundred executions with inputs of a few megabytes each would otherwise
  * hold them all for as long as they wait. A 1 MB JSON input of 10,000 small objects holds some 4 MB.
  */
 export const MAX_EXECUTION_INPUT_BYTES = 32 * 1024 * 1024;
-
-/**
- * The heap a JSON value (plus Dates) holds, estimated from above as the runtime estimates it for its queued tree walks
- * (V8, measured): 32 bytes and 2 a character for a string, 16 for a number, boolean or null, 64 for an object and 64 a
- * member besides its key's characters, 208 for an array and 16 an element. Stops counting once past `limit`.
- */
-export function inputHeapBytes(value: unknown, limit = Infinity): number {
-  if (typeof value === 'string') return 32 + 2 * value.length;
-  if (typeof value !== 'object' || value === null) return 16;
-  let bytes: number;
-  if (Array.isArray(value)) {
-    bytes = 208 + 16 * value.length;
-    for (let i = 0; i < value.length && bytes <= limit; i++) bytes += inputHeapBytes(value[i], limit - bytes);
-  } else {
-    bytes = 64;
-    for (const key in value) {
-      if (bytes > limit) break;
-      if (Object.hasOwn(value, key)) bytes += 64 + 2 * key.length + inputHeapBytes((value as Record<string, unknown>)[key], limit - bytes);
-    }
-  }
-  return bytes;
-}
-
-/** Freezes `value` and every object and array in it (plain JSON plus Dates, the port's values); returns it. */
-function deepFreeze<T>(value: T): T {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
-  for (const key in value) if (Object.hasOwn(value, key)) deepFreeze(value[key]);
-  return Object.freeze(value);
-}
-
-/**
- * True when no part of `value` can change: a primitive, or a frozen array or plain object whose members are all data
- * properties, deeply frozen too (a class instance never is, nor is a member with a getter). Walked once per execution.
- */
-function isDeepFrozen(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null) return true;
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (!Object.isFrozen(value) || !(Array.isArray(value) || proto === Object.prototype || proto === null)) return false;
-  for (const key of Object.keys(value)) {
-    const member = Object.getOwnPropertyDescriptor(value, key);
-    if (!member || !('value' in member) || !isDeepFrozen(member.value)) return false;
-  }
-  return true;
-}
