@@ -199,7 +199,9 @@ export interface Store {
 
   /**
    * Every committed change of instance state (see the rules above). Hot; never completes before `close`, and errors
-   * only when the store lost its database for good (see the rules above).
+   * only when the store lost its database for good (see the rules above). A published state may be shared with other
+   * subscribers and with the store, and parts of it (its input included) may be frozen all the way down: a subscriber
+   * must not change it in place (the clients copy what they hand out).
    */
   readonly changes$: Observable<StatusChange>;
 
