@@ -73,6 +73,16 @@ function recordingClock(clock: VirtualClock, delays: number[]): Clock {
 }
 
 /**
+ * A runtime over `store` that keeps failures 20 minutes and completions not at all (a sweep every 10 s), on `clock`;
+ * `armed` counts the sweeps armed so far (timers of the interval's delay), which a test waits for.
+ */
+async function keptFailuresSweeper(clock: VirtualClock, store: Store): Promise<{ sweeper: Runtime; armed: () => number }> {
+  const delays: number[] = [];
+  const sweeper = await started({ clock: recordingClock(clock, delays), store, retention: { completed: 0, failed: 20 * MINUTE } });
+  return { sweeper, armed: () => delays.filter((delay) => delay === 10_000).length };
+}
+
+/**
  * Moves the clock a sweep interval at a time until `check` passes: a sweep runs on promise jobs and I/O, so the next
  * one may be armed after a tick of the clock has returned. The caller moves the clock to the time the check expects
  * first; this only lets the sweeps due then run.
@@ -390,9 +400,7 @@ describe('retention of ended instances', () => {
       },
     });
     const interval = 10_000;
-    const delays: number[] = [];
-    const armed = (): number => delays.filter((delay) => delay === interval).length;
-    await started({ clock: recordingClock(clock, delays), store, retention: { completed: 0, failed: 20 * MINUTE } });
+    const { armed } = await keptFailuresSweeper(clock, store);
     const completed = async (): Promise<number> => (await memory.queryInstances({ runtimeStatus: ['Completed'], pageSize: 1000 })).instances.length;
     // Each sweep lists the completed children (two pages) and the failures (one page, empty: none is 20 minutes old);
     // the next is armed once it is over.
@@ -445,9 +453,7 @@ describe('retention of ended instances', () => {
       instanceChanges$: countedFeed(memory, watched),
     });
     const interval = 10_000;
-    const delays: number[] = [];
-    const armed = (): number => delays.filter((delay) => delay === interval).length;
-    const sweeper = await started({ clock: recordingClock(clock, delays), store, retention: { completed: 0, failed: 20 * MINUTE } });
+    const { sweeper, armed } = await keptFailuresSweeper(clock, store);
     await clock.advance(0);
     await vi.waitFor(() => expect(armed()).toBe(1), WAIT);
     expect(Object.fromEntries(watched)).toEqual({ a: 1, b: 1 });
@@ -485,9 +491,7 @@ describe('retention of ended instances', () => {
       instanceChanges$: countedFeed(memory, watched),
     });
     const interval = 10_000;
-    const delays: number[] = [];
-    const armed = (): number => delays.filter((delay) => delay === interval).length;
-    const sweeper = await started({ clock: recordingClock(clock, delays), store, retention: { completed: 0, failed: 20 * MINUTE } });
+    const { sweeper, armed } = await keptFailuresSweeper(clock, store);
     await clock.advance(0);
     await vi.waitFor(() => expect(armed()).toBe(1), WAIT);
     expect(reads).toBe(n);
@@ -538,9 +542,7 @@ describe('retention of ended instances', () => {
       }),
     });
     const interval = 10_000;
-    const delays: number[] = [];
-    const armed = (): number => delays.filter((delay) => delay === interval).length;
-    await started({ clock: recordingClock(clock, delays), store, retention: { completed: 0, failed: 20 * MINUTE } });
+    const { armed } = await keptFailuresSweeper(clock, store);
     // The first sweep finds the failure keeping its completed child, and watches it.
     await clock.advance(0);
     await vi.waitFor(() => expect(armed()).toBe(1), WAIT);

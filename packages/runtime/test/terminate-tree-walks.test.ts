@@ -62,18 +62,11 @@ describe('the tree walks of accepted recursive terminates', () => {
     let closed = false;
     const callsAfterClose: string[] = [];
     const held: { readonly id: string; readonly go: () => void }[] = [];
-    const view: Store = new Proxy(store, {
-      get: (target, key) => {
-        const value = Reflect.get(target, key, target) as unknown;
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
-          if (closed) callsAfterClose.push(`${String(key)}(${JSON.stringify(args[0])})`);
-          const call = (): unknown => (value as (...args: unknown[]) => unknown).apply(target, args);
-          const writeSet = args[0] as Parameters<Store['commit']>[0];
-          if (key !== 'commit' || !takesHandedOn(writeSet)) return call();
-          return new Promise<void>((go) => held.push({ id: writeSet.lease?.kind === 'unclaimed' ? writeSet.lease.instanceId : '', go })).then(call);
-        };
-      },
+    const view = intercepted(store, (key, args, call) => {
+      if (closed) callsAfterClose.push(`${String(key)}(${JSON.stringify(args[0])})`);
+      const writeSet = args[0] as Parameters<Store['commit']>[0];
+      if (key !== 'commit' || !takesHandedOn(writeSet)) return call();
+      return new Promise<void>((go) => held.push({ id: writeSet.lease?.kind === 'unclaimed' ? writeSet.lease.instanceId : '', go })).then(call);
     });
     const clock = new VirtualClock();
     const client = createClient({ store: view, clock });
@@ -113,16 +106,10 @@ describe('the tree walks of accepted recursive terminates', () => {
     // A client over a view of the store that refuses its own commit of the terminate (as when a worker holds the
     // instance): the terminate goes to the runtime's worker as a message, and the worker applies it and hands it on.
     const calls: string[] = [];
-    const view: Store = new Proxy(store, {
-      get: (target, key) => {
-        const value = Reflect.get(target, key, target) as unknown;
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
-          calls.push(`${String(key)}(${typeof args[0] === 'string' ? args[0] : '...'})`);
-          if (key === 'commit' && (args[0] as Parameters<Store['commit']>[0]).lease?.kind === 'unclaimed') return Promise.reject(new LeaseLostError('held'));
-          return (value as (...args: unknown[]) => unknown).apply(target, args);
-        };
-      },
+    const view = intercepted(store, (key, args, call) => {
+      calls.push(`${String(key)}(${typeof args[0] === 'string' ? args[0] : '...'})`);
+      if (key === 'commit' && (args[0] as Parameters<Store['commit']>[0]).lease?.kind === 'unclaimed') return Promise.reject(new LeaseLostError('held'));
+      return call();
     });
     const client = createClient({ store: view, clock: new VirtualClock() });
     try {
@@ -149,16 +136,9 @@ describe('the tree walks of accepted recursive terminates', () => {
     let closed = false;
     const callsAfterClose: string[] = [];
     const held: (() => void)[] = [];
-    const view: Store = new Proxy(store, {
-      get: (target, key) => {
-        const value = Reflect.get(target, key, target) as unknown;
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
-          if (closed) callsAfterClose.push(`${String(key)}(${JSON.stringify(args[0])})`);
-          const call = (): unknown => (value as (...args: unknown[]) => unknown).apply(target, args);
-          return key === heldCall && args[0] === 't0-leaf' ? new Promise<void>((resolve) => held.push(resolve)).then(call) : call();
-        };
-      },
+    const view = intercepted(store, (key, args, call) => {
+      if (closed) callsAfterClose.push(`${String(key)}(${JSON.stringify(args[0])})`);
+      return key === heldCall && args[0] === 't0-leaf' ? new Promise<void>((resolve) => held.push(resolve)).then(call) : call();
     });
     const client = createClient({ store: view, clock: new VirtualClock() });
     await terminateAccepted(client, 't0', 'stop', { recursive: true });
@@ -186,16 +166,8 @@ describe('the queued tree walks', () => {
     // A client with no worker over a view of the store that holds each commit applying a terminate handed on to a
     // child until the test lets them go: the walks under way then are the running ones, the others wait behind them.
     const held: (() => void)[] = [];
-    const view: Store = new Proxy(store, {
-      get: (target, key) => {
-        if (key === 'commit') {
-          return (writeSet: Parameters<Store['commit']>[0]) => (takesHandedOn(writeSet)
-            ? new Promise<void>((resolve) => held.push(resolve)).then(() => target.commit(writeSet)) : target.commit(writeSet));
-        }
-        const value = Reflect.get(target, key, target) as unknown;
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+    const view = intercepted(store, (key, args, call) => (key === 'commit' && takesHandedOn(args[0] as Parameters<Store['commit']>[0])
+      ? new Promise<void>((resolve) => held.push(resolve)).then(call) : call()));
     const clock = new VirtualClock();
     const client = createClient({ store: view, clock });
     const reasonOf = (i: number): unknown => (i === MAX_TREE_WALKS + 2 ? 'x'.repeat(MAX_QUEUED_TREE_WALK_BYTES / 2)
@@ -250,16 +222,8 @@ describe('a tree walk\'s terminates', () => {
     // the terminate handed on to it) until the test has moved the clock on by a second: the middle one ends a second
     // after the root.
     const held: (() => void)[] = [];
-    const view: Store = new Proxy(store, {
-      get: (target, key) => {
-        const value = Reflect.get(target, key, target) as unknown;
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
-          const call = (): unknown => (value as (...args: unknown[]) => unknown).apply(target, args);
-          return key === 'getInstance' && args[0] === 'd-mid' ? new Promise<void>((go) => held.push(go)).then(call) : call();
-        };
-      },
-    });
+    const view = intercepted(store, (key, args, call) => (key === 'getInstance' && args[0] === 'd-mid'
+      ? new Promise<void>((go) => held.push(go)).then(call) : call()));
     const clock = new VirtualClock();
     const client = createClient({ store: view, clock });
     try {
@@ -289,19 +253,13 @@ describe('a tree walk whose store call never answers', () => {
     // A client with no worker and no bound on its store calls, over a view of the store whose reads of the first
     // MAX_TREE_WALKS leaves never answer: their walks are stuck in a read, the last tree's walk is queued behind them.
     const stuck: string[] = [];
-    const view: Store = new Proxy(store, {
-      get: (target, key) => {
-        const value = Reflect.get(target, key, target) as unknown;
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
-          const id = args[0];
-          if (key === 'getInstance' && typeof id === 'string' && id.endsWith('-leaf') && id !== `t${n - 1}-leaf`) {
-            stuck.push(id);
-            return new Promise<never>(() => undefined);
-          }
-          return (value as (...args: unknown[]) => unknown).apply(target, args);
-        };
-      },
+    const view = intercepted(store, (key, args, call) => {
+      const id = args[0];
+      if (key === 'getInstance' && typeof id === 'string' && id.endsWith('-leaf') && id !== `t${n - 1}-leaf`) {
+        stuck.push(id);
+        return new Promise<never>(() => undefined);
+      }
+      return call();
     });
     const clock = new VirtualClock();
     const client = createClient({ store: view, clock, storeCallTimeoutMs: Infinity });
@@ -350,3 +308,17 @@ describe('childSettled', () => {
     }
   });
 });
+
+/**
+ * A view of `store` whose every method call goes through `intercept`, with the method's name, its arguments and the
+ * call to the store itself (`call`), which `intercept` makes, holds back, replaces or refuses.
+ */
+function intercepted(store: Store, intercept: (key: string | symbol, args: unknown[], call: () => unknown) => unknown): Store {
+  return new Proxy(store, {
+    get: (target, key) => {
+      const value = Reflect.get(target, key, target) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => intercept(key, args, () => (value as (...args: unknown[]) => unknown).apply(target, args));
+    },
+  });
+}
