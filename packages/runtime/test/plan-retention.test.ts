@@ -136,7 +136,7 @@ describe('planRetention', () => {
     const mid = state('mid', 'Completed', T0, { parent: 'root', parentExecution: 'root-e1' });
     expect(planRetention([mid, leaf], new Map([['root', state('root', 'Failed', T0 + 6 * HOUR)]]), now, periods)).toMatchObject({
       members: [],
-      keeps: new Map([['root', { executionId: 'root-e1', until: T0 + 11 * HOUR }], ['mid', { executionId: 'mid-e1', until: T0 + 11 * HOUR, parentId: 'root' }]]),
+      keeps: new Map([['root', { executionId: 'root-e1', until: T0 + 11 * HOUR }], ['mid', { executionId: 'mid-e1', until: T0 + 11 * HOUR }]]),
     });
   });
 

@@ -98,11 +98,6 @@ export function parentKeeps(child: Pick<InstanceState, 'parentCall'>, parent: Pi
 export interface KeptParent {
   readonly executionId: string;
   readonly until: number;
-  /**
-   * The parent whose own keeping keeps this one (a due parent kept for as long as the ended ancestor above it): a
-   * memory of these drops this one with that parent's. Absent for the ended ancestor whose own due time `until` is.
-   */
-  readonly parentId?: string;
 }
 
 /** The decision of {@link planRetention}: which parents to read first, or which instances to purge on which conditions. */
@@ -121,8 +116,9 @@ export type RetentionDecision =
     /**
      * The ended parents (by instance id) that this decision found keeping a due sub-orchestration, each until the
      * time the ended ancestor that keeps it becomes due (`Infinity` for a status without a period); absent when none.
-     * A caller may give them back as `keeping` to later decisions, so as not to read those parents again; one that
-     * forgets a parent (it changed) forgets with it those whose `parentId` names it.
+     * A caller may give them back as `keeping` to later decisions, so as not to read those parents again, and forgets
+     * one that changed. A due parent kept by the ended ancestor above it is one of them, until that ancestor's time: an
+     * entry that outlives a change of the ancestor only keeps more, and never past that time.
      */
     readonly keeps?: ReadonlyMap<string, KeptParent>;
   };
@@ -215,9 +211,9 @@ export function planRetention(
   return keeps.size > 0 ? { kind: 'purge', members, dependsOn, keeps } : { kind: 'purge', members, dependsOn };
 }
 
-/** A due ancestor in a chain, kept until `until` for as long as its parent is (the next one up the chain). */
+/** A due ancestor in a chain, kept until `until` (the time of the ended ancestor that keeps the chain). */
 function keptBy(state: InstanceState, until: number): KeptParent {
-  return { executionId: state.executionId, until, parentId: state.parentInstanceId! };
+  return { executionId: state.executionId, until };
 }
 
 /**

@@ -3,11 +3,12 @@ import type { KeptParent } from '../store/plan-retention.js';
 /**
  * A retention sweeper's memory of the ended parents found keeping their sub-orchestrations (`planRetention`'s
  * `keeps`, given back to it as `keeping` through {@link KeptParents.map}), so that a sweep reads no parent known here.
- * Each entry lasts until the earliest of: its time (`until`, no later than the trust bound it was noted with), which
- * {@link KeptParents.expire} ends; a change of its instance, heard through `watch` (started again, rewound, purged,
- * anything committed: the next sweep reads it again); and the end of the entry it depends on (`parentId`: a due parent
- * kept for as long as the ancestor above it), which takes it with it. At most `max` entries, the earliest noted going
- * first. The first `maxWatched` entries hold one watch each, released with it; the others are remembered without one
+ * Each entry lasts until the earlier of: its time (`until`, no later than the trust bound it was noted with), which
+ * {@link KeptParents.expire} ends; and a change of its instance, heard through `watch` (started again, rewound, purged,
+ * anything committed: the next sweep reads it again). Entries stand alone: a due parent noted as kept for as long as
+ * the ended ancestor above it keeps its own entry when that ancestor changes. That only keeps more, and not for long:
+ * the due parent is listed by the sweeps itself, and once it goes (its ancestor no longer keeps it) its own watch ends
+ * its entry, or its time does. At most `max` entries, the earliest noted going first. The first `maxWatched` entries hold one watch each, released with it; the others are remembered without one
  * (trusted until their time, the safety net for a change no watch told), and one noted again while a watch is free
  * takes it. So the watches are bounded whatever `max` is: each costs the store something (one more instance named in
  * MongoStore's per-instance stream, one more read by the IndexedDB stores when another tab goes without its goodbye).
@@ -24,8 +25,6 @@ export class KeptParents {
   readonly #kept = new Map<string, KeptParent>();
   /** The release of each entry's watch. */
   readonly #unwatch = new Map<string, () => void>();
-  /** The entries that depend on each entry (their `parentId`). */
-  readonly #below = new Map<string, Set<string>>();
   readonly #watch: (instanceId: string, changed: () => void) => () => void;
   readonly #max: number;
   readonly #maxWatched: number;
@@ -49,63 +48,39 @@ export class KeptParents {
 
   /**
    * Notes what a decision found keeping (`keeps`), each trusted until `trustedUntil` at most; an entry noted again is
-   * noted last. One whose `parentId` has no entry once all are noted (forgotten meanwhile) is not kept.
+   * noted last.
    */
   note(keeps: ReadonlyMap<string, KeptParent>, trustedUntil: number): void {
     for (const [id, found] of keeps) {
-      const kept: KeptParent = { executionId: found.executionId, until: Math.min(found.until, trustedUntil), ...(found.parentId === undefined ? {} : { parentId: found.parentId }) };
-      const before = this.#kept.get(id);
-      if (before) {
-        this.#kept.delete(id);
-        this.#unlink(id, before);
-      }
-      this.#kept.set(id, kept);
-      if (kept.parentId !== undefined) {
-        let below = this.#below.get(kept.parentId);
-        if (!below) this.#below.set(kept.parentId, (below = new Set()));
-        below.add(id);
-      }
+      // Deleted first, so that an entry noted again is noted last (the earliest noted go first past `max`).
+      this.#kept.delete(id);
+      this.#kept.set(id, { executionId: found.executionId, until: Math.min(found.until, trustedUntil) });
       if (this.#unwatch.has(id) || this.#unwatch.size >= this.#maxWatched) continue;
       const unwatch = this.#watch(id, () => this.forget(id));
       if (this.#kept.has(id)) this.#unwatch.set(id, unwatch);
       else unwatch(); // the feed had ended: forgotten at once
     }
-    for (const [id, { parentId }] of keeps) if (parentId !== undefined && !this.#kept.has(parentId)) this.forget(id);
     for (const id of this.#kept.keys()) {
       if (this.#kept.size <= this.#max) break;
       this.forget(id);
     }
   }
 
-  /** Forgets the entries whose time has come at `nowMs`, with those that depend on them. */
+  /** Forgets the entries whose time has come at `nowMs`. */
   expire(nowMs: number): void {
     for (const [id, kept] of this.#kept) if (kept.until <= nowMs) this.forget(id);
   }
 
-  /** Forgets the entry of `instanceId`, if any, and every entry that depends on it; releases their watches. */
+  /** Forgets the entry of `instanceId`, if any, and releases its watch. */
   forget(instanceId: string): void {
-    const kept = this.#kept.get(instanceId);
-    if (!kept) return;
-    this.#kept.delete(instanceId);
+    if (!this.#kept.delete(instanceId)) return;
     const unwatch = this.#unwatch.get(instanceId);
     this.#unwatch.delete(instanceId);
-    this.#unlink(instanceId, kept);
-    const below = this.#below.get(instanceId);
-    this.#below.delete(instanceId);
     unwatch?.();
-    for (const id of below ?? []) this.forget(id);
   }
 
   /** Forgets every entry and releases every watch. */
   clear(): void {
     for (const id of [...this.#kept.keys()]) this.forget(id);
-  }
-
-  /** Takes `instanceId` out of the entries that depend on its `parentId`. */
-  #unlink(instanceId: string, kept: KeptParent): void {
-    if (kept.parentId === undefined) return;
-    const below = this.#below.get(kept.parentId);
-    below?.delete(instanceId);
-    if (below?.size === 0) this.#below.delete(kept.parentId);
   }
 }
