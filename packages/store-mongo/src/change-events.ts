@@ -215,7 +215,8 @@ export function filterCovers(filter: readonly string[] | undefined, key: string)
  * Whether the per-instance status stream should read `event` (decode its snapshot, read the input it lacks): only when
  * the event's instance is watched now; an event without a string key (an invalidation, say) is read as it comes. Past
  * `maxWatchedInstances` the stream carries every instance, its `$match` names the instance `matchKeysFor` kept only to
- * resume, and it names instances unwatched since it opened (a stream is not reopened when a watch ends): the events of
+ * resume, and it names instances unwatched since it opened (a watch that ends reopens it only when it names none, see
+ * `narrowsStream`): the events of
  * those are dropped here, not decoded (their input read) only for the router to drop them. A watcher that comes after
  * such an event loses nothing: its instance is counted as watched before its first read, which sees that commit.
  *

@@ -6,8 +6,9 @@ import { Observable } from 'rxjs';
  * source (the per-instance change stream) to the watchers of each instance, opening it with the first watcher and
  * closing it with the last, and ends every watcher when the source ends (an error, or completion when the store
  * closes; a later watcher then subscribes again, and a closed store's feed completes it at once). What this class
- * adds is what the store's `$match` needs: which ids are watched ({@link InstanceWatchers.ids}), and a call of
- * `onWatch` for each new watcher so the store can widen that `$match`.
+ * adds is what the store's `$match` needs: which ids are watched ({@link InstanceWatchers.ids}), a call of
+ * `onWatch` for each new watcher so the store can widen that `$match`, and a call of `onUnwatch` when a watcher leaves
+ * (once it no longer counts) so the store can narrow it again.
  *
  * @example
  * ```ts
@@ -18,12 +19,14 @@ import { Observable } from 'rxjs';
 export class InstanceWatchers {
   readonly #router: ChangeRouter;
   readonly #onWatch: (instanceId: string) => void;
+  readonly #onUnwatch: (instanceId: string) => void;
   /** Watchers per watched id. */
   readonly #counts = new Map<string, number>();
 
-  constructor(source: Observable<StatusChange>, onWatch: (instanceId: string) => void) {
+  constructor(source: Observable<StatusChange>, onWatch: (instanceId: string) => void, onUnwatch: (instanceId: string) => void = () => undefined) {
     this.#router = new ChangeRouter(source);
     this.#onWatch = onWatch;
+    this.#onUnwatch = onUnwatch;
   }
 
   /** The ids watched now. */
@@ -48,6 +51,7 @@ export class InstanceWatchers {
         const left = (this.#counts.get(instanceId) ?? 1) - 1;
         if (left > 0) this.#counts.set(instanceId, left);
         else this.#counts.delete(instanceId);
+        this.#onUnwatch(instanceId);
       };
     });
   }

@@ -59,7 +59,8 @@ export interface MongoStoreCommonOptions {
    * (`MAX_WATCH_FILTER_BYTES`: about 5,000 ids of 256 non-ASCII characters), whatever this bound, so that the command
    * that opens the stream stays under MongoDB's 16 MiB. (It also carries every instance
    * for 10 s at a time while new instances are watched faster than its reopens allow: 10 at once, then one a second;
-   * see `WatchScope`.)
+   * see `WatchScope`.) A stream that carries every instance is reopened naming the watched ones as soon as a watch
+   * that ends brings them back within both bounds (from the same reopen budget, or 10 s later when it is spent).
    */
   readonly maxWatchedInstances?: number;
   /**

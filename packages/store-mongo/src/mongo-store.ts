@@ -19,7 +19,7 @@ import { Buffer } from 'node:buffer';
 import { merge, Observable, of, Subject } from 'rxjs';
 import {
   concernsWatched, DEFAULT_MAX_WATCHED_INSTANCES, filterCovers, InputCache, matchKeysFor, purgedDuringGap, PurgeMarks, readStatusEvent, statusPipeline, wakePipeline, wakeSignalOf,
-  watchFilterFor, withInput,
+  withInput,
   type ChangeEventLike,
 } from './change-events.js';
 import { allSettledOrThrow } from './all-settled-or-throw.js';
@@ -259,6 +259,8 @@ export class MongoStore implements Store {
   readonly #watchScope: WatchScope;
   /** Ends a wide scope taken because of churn (see `WatchScope`). */
   #narrowTimer: ClockTimer | undefined;
+  /** True from a narrowing reopen's `refresh` until the microtask after it (see `#narrowIfDue`). */
+  #narrowQueued = false;
   readonly #inputs = new InputCache();
   /**
    * Reads the inputs the status feeds miss, in batches by key (one `$in` read per batch, one read at a time): a burst
@@ -532,12 +534,14 @@ export class MongoStore implements Store {
     // A stream that is open (or lingering) without a newly watched instance in its $match is reopened where it is
     // (after its last token, in this tick: see ChangeFeed.refresh), naming it, or naming no instance once such
     // reopens come faster than WatchScope allows.
+    // A watch that ends may bring the watched instances back within maxWatchedInstances: a stream that names none
+    // then is reopened naming them (see narrowsStream), from the same budget.
     this.#watchers = new InstanceWatchers(this.#watchFeed.events$, (instanceId) => {
       if (filterCovers(this.#watchFilter, instanceKey(instanceId))) return;
       const now = clock.now().getTime();
       if (this.#watchScope.reopenFor(now) === 'wide') this.#narrowLater(now);
       this.#watchFeed.refresh();
-    });
+    }, () => this.#narrowIfDue(clock.now().getTime()));
     this.changes$ = this.#statusFeed.events$;
     this.workAvailable$ = merge(this.#localWork, wakeSignals(this.#wakeFeed.events$, clock));
   }
@@ -1356,20 +1360,40 @@ export class MongoStore implements Store {
 
   /**
    * Names the watched instances in the per-instance stream's `$match` again once `WatchScope` allows a reopen for
-   * them (its bucket is full): one reopen, where the stream is, when it is open and the watched instances fit in
-   * `maxWatchedInstances`.
+   * them (its bucket is full): ends the scope that churn made wide, then reopens the stream where it is when
+   * `#narrowIfDue` says so. Not armed again while the watched instances are past `maxWatchedInstances`: the watch that
+   * ends and brings them back within it asks `#narrowIfDue` itself.
    */
   #narrowLater(nowMs: number): void {
     if (this.#narrowTimer !== undefined || this.#closed) return;
     this.#narrowTimer = this.#clock.setTimeout(() => {
       this.#narrowTimer = undefined;
       if (this.#closed) return;
-      const keys = new Set(this.#watchers.ids().map(instanceKey));
-      const narrowed = this.#watchScope.narrow(this.#clock.now().getTime());
-      if (narrowed && this.#watchFilter === undefined && watchFilterFor(keys, this.#maxWatched) !== undefined) this.#watchFeed.refresh();
+      this.#watchScope.narrow();
+      this.#narrowIfDue(this.#clock.now().getTime());
     }, this.#watchScope.narrowAt(nowMs) - nowMs);
     // Like a lingering feed, this timer never keeps the process alive by itself.
     (this.#narrowTimer as { unref?: () => void }).unref?.();
+  }
+
+  /**
+   * Reopens the per-instance stream where it is, naming the watched instances, when it names none though they fit
+   * (`WatchScope.narrowing`): at once when the reopen budget allows, else on the narrowing timer. Once per tick: the
+   * reopen (`ChangeFeed.refresh`, a microtask) sets the new `$match`, and the watches that end before it would
+   * otherwise each spend a token on it.
+   */
+  #narrowIfDue(nowMs: number): void {
+    if (this.#closed || this.#narrowQueued || !this.#watchFeed.isActive) return;
+    const keys = new Set(this.#watchers.ids().map(instanceKey));
+    const decision = this.#watchScope.narrowing(this.#watchFilter, keys, this.#maxWatched, nowMs);
+    if (decision === 'later') this.#narrowLater(nowMs);
+    if (decision !== 'reopen') return;
+    this.#narrowQueued = true;
+    this.#watchFeed.refresh();
+    // Queued after the refresh's own microtask, which rebuilds the pipeline (and #watchFilter) first.
+    queueMicrotask(() => {
+      this.#narrowQueued = false;
+    });
   }
 
   #ensureOpen(): void {

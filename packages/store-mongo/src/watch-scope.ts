@@ -29,6 +29,10 @@ export const WATCH_REOPENS_PER_SECOND = 1;
  * the feed's ordinary `refresh` (after the last token the stream delivered, in the same tick as the watch): nothing is
  * missed, repeated or reordered, whatever the scope.
  *
+ * The stream also narrows again when the watched instances come back within `maxWatchedInstances` after going past
+ * it: when a watch ends (or the narrowing timer fires), {@link WatchScope.narrowing} says whether to reopen it naming them, from
+ * the same bucket (see {@link narrowsStream}).
+ *
  * Pure (times are passed in); the store arms the timer for {@link narrowAt}.
  *
  * @example
@@ -84,15 +88,27 @@ export class WatchScope {
   }
 
   /**
-   * Ends the wide scope (the store reopens the stream to name the watched instances again, which spends a token). True
-   * when it was wide.
+   * Ends the wide scope; the store then asks {@link narrowing} whether to reopen the stream naming the watched
+   * instances (which spends a token). True when it was wide.
    */
-  narrow(nowMs: number): boolean {
+  narrow(): boolean {
     if (!this.#wide) return false;
     this.#wide = false;
-    this.#refill(nowMs);
-    this.#tokens = Math.max(0, this.#tokens - 1);
     return true;
+  }
+
+  /**
+   * Whether the stream, open with `filter`, is reopened now to name the watched `keys` (see {@link narrowsStream}):
+   * asked when a watch ends and when the narrowing timer fires. `'reopen'` spends a token (the same budget as the
+   * reopens for newly watched instances); `'later'`: it should, but the bucket is empty (arm the timer at
+   * {@link narrowAt} and ask again then); `'keep'`: it need not.
+   */
+  narrowing(filter: readonly string[] | undefined, keys: ReadonlySet<string>, max: number, nowMs: number): 'reopen' | 'later' | 'keep' {
+    if (!narrowsStream(filter, keys, max, this.#wide)) return 'keep';
+    this.#refill(nowMs);
+    if (this.#tokens < 1) return 'later';
+    this.#tokens -= 1;
+    return 'reopen';
   }
 
   #refill(nowMs: number): void {
@@ -101,4 +117,25 @@ export class WatchScope {
       this.#at = nowMs;
     }
   }
+}
+
+/**
+ * Whether the per-instance status stream, open with `filter` (`undefined`: it names no instance), should be reopened
+ * to name the watched `keys`: it names none, yet they are some and fit in `max` (and the byte bound of
+ * {@link watchFilterFor}), and the scope is not wide for churn (`wideForChurn`: that ends on the narrowing timer). A
+ * stream that went wide past `maxWatchedInstances` is not reopened by a new watch (its filter covers every id), so
+ * without this it would carry every instance's commits for as long as it stays open, however few are watched. A
+ * stream that names instances no longer watched is left as it is: their events are dropped before they are decoded,
+ * and the next new watch it does not name reopens it with the watched ones only. No keys: the stream is closing
+ * (lingering), and the next one opens with the keys watched then.
+ *
+ * @example
+ * ```ts
+ * narrowsStream(undefined, new Set(['a']), 1000, false); // true: wide, one watched
+ * narrowsStream(undefined, new Set(['a', 'b']), 1, false); // false: still past maxWatchedInstances
+ * narrowsStream(['a', 'b'], new Set(['a']), 1000, false); // false: it names them already
+ * ```
+ */
+export function narrowsStream(filter: readonly string[] | undefined, keys: ReadonlySet<string>, max: number, wideForChurn: boolean): boolean {
+  return filter === undefined && !wideForChurn && keys.size > 0 && watchFilterFor(keys, max) !== undefined;
 }

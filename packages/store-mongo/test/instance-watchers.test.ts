@@ -55,6 +55,19 @@ describe('instanceChanges$ watchers', () => {
     expect(open()).toBe(0);
   });
 
+  it('tells the store when a watcher leaves, once the instance no longer counts it (so the $match can narrow)', () => {
+    const { source } = countedSource();
+    const left: string[][] = [];
+    const watchers = new InstanceWatchers(source, () => undefined, () => left.push(watchers.ids().sort()));
+    const a1 = watchers.watch('a').subscribe();
+    const a2 = watchers.watch('a').subscribe();
+    const b = watchers.watch('b').subscribe();
+    a1.unsubscribe();
+    a2.unsubscribe();
+    b.unsubscribe();
+    expect(left).toEqual([['a', 'b'], ['b'], []]);
+  });
+
   it('completes every watcher when the source completes (the store closed), and every later watcher at once', () => {
     const { subject, source } = countedSource();
     const watchers = new InstanceWatchers(source, () => undefined);

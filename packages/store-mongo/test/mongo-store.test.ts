@@ -1189,6 +1189,46 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('narrows the per-instance stream again when the watched instances fit maxWatchedInstances after a spike: no other instance\u2019s commit is sent', async () => {
+      // Three watched with maxWatchedInstances 2: the $match names no instance, and every commit of the collection is
+      // sent. The watch that ends brings them within the bound: the stream is reopened naming the two left.
+      const prefix = db.prefix('narrow');
+      const writer = await db.open('narrow-writer', { prefix });
+      const monitored = new MongoClient(mongoUri, { monitorCommands: true });
+      const sent = new Set<string>();
+      monitored.on('commandSucceeded', (event) => {
+        const cursor = (event.reply as Document)['cursor'] as { firstBatch?: Document[]; nextBatch?: Document[] } | undefined;
+        for (const change of [...(cursor?.firstBatch ?? []), ...(cursor?.nextBatch ?? [])]) {
+          const key: unknown = (change['documentKey'] as Document | undefined)?.['_id'];
+          if (typeof key === 'string') sent.add(key);
+        }
+      });
+      // A clock that stands still: the reopen budget (a burst of ten) is not refilled mid-test, and is enough here.
+      const reader = await MongoStore.connect({
+        client: monitored, dbName: db.name, collectionPrefix: prefix, feedLingerMs: 0, maxWatchedInstances: 2, clock: new VirtualClock(),
+      });
+      const seen = (id: string) => firstValueFrom(reader.instanceChanges$(id).pipe(filter((c) => c.state !== undefined), timeout({ first: 60_000 })));
+      const watching = ['narrow-a', 'narrow-b', 'narrow-c'].map((id) => reader.instanceChanges$(id).subscribe());
+      try {
+        const b = seen('narrow-b');
+        await writer.commit(start('narrow-other-1'));
+        await writer.commit(start('narrow-b'));
+        await b; // the stream delivers in commit order: the other instance's commit was sent before
+        expect(sent.has(instanceKey('narrow-other-1')), 'sent while past the bound').toBe(true);
+        watching[2]?.unsubscribe();
+        const a = seen('narrow-a');
+        await writer.commit(start('narrow-other-2'));
+        await writer.commit(start('narrow-a'));
+        await a;
+        expect(sent.has(instanceKey('narrow-other-2')), 'not sent once the stream names a and b').toBe(false);
+      } finally {
+        for (const subscription of watching) subscription.unsubscribe();
+        await reader.close();
+        await monitored.close();
+        await writer.close();
+      }
+    });
+
     it('reopens the per-instance stream for Y right after X, no longer watched, changed: Y\u2019s change arrives, no position lost', async () => {
       // The stream's last token is X's event; the reopened $match names Y. MongoDB 6.0+ filters the oplog with the
       // $match before it looks for the token: without X kept in it, ChangeStreamFatalError 280, a logged error and a
