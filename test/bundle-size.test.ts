@@ -1327,11 +1327,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The IndexedDB stores' kept inputs then froze and measured with store-kit's deepFreeze, frozenCopy and jsonHeapBytes
  * instead of copies of them: 48,158 / 60,850 / 90,996 -> 48,163 / 60,727 / 90,870 B (+5 / -123 / -126), budgets set
  * to match.
+ * A fork's call made again with a GUID of a copied step in its id runs under the fork's own GUID (forkCallId, and the
+ * engine keeping the GUIDs its copied steps made): 48,163 / 60,727 / 90,870 -> 48,339 / 60,925 / 91,058 B (+176 / +198
+ * / +188), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 48_163 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 60_727 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 90_870 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 48_339 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 60_925 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 91_058 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -1,5 +1,9 @@
 import { expect, it, vi } from 'vitest';
+import { uuidV5 } from '../src/engine/deterministic-guid.js';
+import { forkCallId } from '../src/engine/fork-call-id.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import { NonDeterminismError } from '../src/model/errors/non-determinism-error.js';
+import { replayHistory } from '../src/testing/replay-history.js';
 import { SETTLED, within } from '../src/testing/settled.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { startedRuntimes } from './started-runtimes.js';
@@ -119,4 +123,62 @@ it("makes GUIDs of its own in the steps it runs, whatever their time: forks of o
   expect(await client.getStatus(second)).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: id });
   expect(await client.getStatus(one![1])).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: forks[0] });
   expect(await client.getStatus(two![1])).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: forks[1] });
+});
+
+/** Two children named by GUIDs (one by an id built from a GUID) and one by a fixed id, called at once. */
+const fan: Orchestrator = function* (ctx) {
+  const ids = [ctx.newGuid(), `job-${ctx.newGuid()}`, 'shipping-42'];
+  return yield ctx.Task.all(ids.map((id, i) => ctx.callSubOrchestrator('Child', i, id)));
+};
+
+it('runs a call a copied step makes again, named by a GUID, under a GUID of its own on every replay; a fixed id stays, and a fork recorded under the source\u2019s GUID replays as it ran', async () => {
+  const clock = new VirtualClock();
+  const runtime = await start({ clock, orchestrators: { Fan: fan, Child: function* (ctx) { return ctx.getInput(); } } });
+  const { client } = runtime;
+  /** The history of `of` and the ids of the children it called, by call. */
+  const calls = async (of: string) => {
+    const history = (await client.getStatus(of, { showHistory: true, showHistoryOutput: true }))!.history!;
+    return { history, ids: new Map(history.flatMap((e) => (e.type === 'SubOrchestrationInstanceCreated' ? [[e.eventId, e.instanceId] as const] : []))) };
+  };
+  const id = await client.startNew('Fan');
+  expect(await within(client.waitForCompletion(id, SETTLED), 'the source ending')).toMatchObject({ runtimeStatus: 'Completed', output: [0, 1, 2] });
+  const source = await calls(id);
+  await clock.advance(60_000);
+  // The first result kept (of whichever child answered first): the two other calls are made again.
+  const fork = await client.fork(id, { keepResults: 1 });
+  expect(await within(client.waitForCompletion(fork, SETTLED), 'the fork ending')).toMatchObject({ runtimeStatus: 'Completed', output: [0, 1, 2] });
+  const forked = await calls(fork);
+  const kept = forked.history.flatMap((e) => (e.type === 'SubOrchestrationInstanceCompleted' ? [e.taskScheduledId] : []))[0]!;
+  expect(forked.ids.get(kept)).toBe(source.ids.get(kept));
+  const remade = [...source.ids.keys()].filter((call) => call !== kept);
+  expect(remade).toHaveLength(2);
+  for (const call of remade) {
+    const [was, is] = [source.ids.get(call)!, forked.ids.get(call)!];
+    // A GUID of the source is renamed (an id built from one keeps its shape); the fixed id is the code's, kept as it is.
+    if (was === 'shipping-42') expect(is).toBe(was);
+    else expect([is === was, is.startsWith('job-')]).toEqual([false, was.startsWith('job-')]);
+  }
+  // The stored history replays as it ran (as a worker replays it from the start, after a restart).
+  expect(replayHistory(fan, forked.history)).toMatchObject({ runtimeStatus: 'Completed', output: [0, 1, 2] });
+  // A fork recorded before such calls were renamed (under the source's GUIDs) replays as it ran too.
+  const old = forked.history.map((e) => (e.type === 'SubOrchestrationInstanceCreated' ? { ...e, instanceId: source.ids.get(e.eventId)! } : e));
+  expect(old).not.toEqual(forked.history);
+  expect(replayHistory(fan, old)).toMatchObject({ runtimeStatus: 'Completed', output: [0, 1, 2] });
+  // Another id in place of the fork's own is no replay of it.
+  const other = forked.history.map((e) => (e.type === 'SubOrchestrationInstanceCreated' && e.instanceId !== source.ids.get(e.eventId) ? { ...e, instanceId: `${e.instanceId.slice(0, -1)}0` } : e));
+  expect(() => replayHistory(fan, other)).toThrow(NonDeterminismError);
+});
+
+it('forkCallId: renames in a call id each GUID a copied step made under another seed, as that step would have made it under the recording step\u2019s seed', () => {
+  const name = '_2026-12-06T02:00:00.000Z_0';
+  const g = uuidV5(`src_e1${name}`);
+  const copied = new Map([[g, { seed: 'src_e1', name }]]);
+  const own = uuidV5(`fork_e2${name}`);
+  expect(forkCallId(`job-${g}:1`, copied, 'fork_e2')).toBe(`job-${own}:1`);
+  expect(forkCallId(`${g}${g}`, copied, 'fork_e2')).toBe(`${own}${own}`);
+  // Recorded by a step of the seed that made it (a kept call), or not a GUID it made, or changed by the code: as it is.
+  expect(forkCallId(g, copied, 'src_e1')).toBe(g);
+  expect(forkCallId('shipping-42', copied, 'fork_e2')).toBe('shipping-42');
+  expect(forkCallId(g.toUpperCase(), copied, 'fork_e2')).toBe(g.toUpperCase());
+  expect(forkCallId(uuidV5('other'), copied, 'fork_e2')).toBe(uuidV5('other'));
 });

@@ -715,12 +715,18 @@ export interface DurableClient {
    * (each copied step's `guidSeed`; a fork of a fork copies the seeds along), so a kept call the code named with one
    * (a sub-orchestration id) replays. The steps the fork runs itself make GUIDs of its own, whatever their time: two
    * forks of one source, or a fork and its running source, stepping in the same millisecond do not name children
-   * alike. A call made anew in a copied step (its result not kept) is named with the GUID that step made, the
-   * source's (as an id the code gave, below). An execution the fork starts by `continueAsNew` has GUIDs of its own, as
-   * any execution. A sub-orchestration the source called without an id gets
-   * the fork's id for it (kept or called anew); one called with an id the code gave is called with that id again: the
-   * call fails while the source's child of that id is still active, and once that child ended it is started again as
-   * the fork's child, replacing it (as any start of an ended id). A code that derives a child id from
+   * alike. A sub-orchestration call made anew (its result not kept) whose id holds a GUID a copied step made (the
+   * source's: `newGuid()`, or an id built from one, such as `` `job-${ctx.newGuid()}` ``) runs under that id with the
+   * GUID the fork would have made in its place (`forkCallId`): a fan-out of GUID-named children cut in the middle
+   * neither fails on the source's running children nor replaces its ended ones, no two forks of one source share such
+   * an id, and every replay of the fork (or of a fork of it) names the call alike. The code's own variable still holds
+   * the source's GUID (it was made in the copied step); list the fork's children by their `parentInstanceId`. An
+   * execution the fork starts by `continueAsNew` has GUIDs of its own, as any execution. A sub-orchestration the source
+   * called without an id gets
+   * the fork's id for it (kept or called anew); one called with an id the code chose (`'shipping-42'`, no GUID a
+   * copied step made in it) is called with that id again: the call fails while the source's child of that id is still
+   * active, and once that child ended it is started again as the fork's child, replacing it (as any start of an ended
+   * id: the code named one instance for that work, and the fork does that work again). A code that derives a child id from
    * `ctx.instanceId` itself replays a kept call with another id, and the fork fails with `NonDeterminismError`: keep
    * only the results before such a call, or name the child with `newGuid()`.
    *

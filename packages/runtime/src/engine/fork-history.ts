@@ -74,7 +74,9 @@ export function forkableResults(history: readonly HistoryEvent[]): number {
  *   without an id of its own, whose id the engine derived from the source's (`defaultChildId`), is named as the fork's
  *   replay derives it. Each step kept names the GUID seed its source's step used (`OrchestratorStarted.guidSeed`):
  *   the fork's replay makes the GUIDs the source made (a kept call named with one matches), and the steps the fork
- *   runs make its own.
+ *   runs make its own. A sub-orchestration call made anew whose id holds such a GUID is issued by the fork's first step
+ *   under the GUID the fork makes in its place, on every replay alike (the engine's rule, `forkCallId`): it neither
+ *   collides with nor replaces the source's child.
  * - A cancel request after the last kept result is dropped (one before it is kept: the code met it before that
  *   result, and the fork's replay meets it there too).
  * - A rewind (`ExecutionRewound`) and a suspend not resumed before the cut are dropped: the fork runs. A step left

@@ -19,6 +19,7 @@ import { AtomicTask } from './atomic-task.js';
 import { uuidV5 } from './deterministic-guid.js';
 import { DurableTask, isDurableTask } from './durable-task.js';
 import { eventNameKey } from './event-name-key.js';
+import { forkCallId, type CopiedGuid } from './fork-call-id.js';
 import { CURRENT_REPLAY_FLAGS, ReplayFlag } from './flags.js';
 import type { MisuseMarks } from './misuse-marks.js';
 import type { Orchestration, OrchestrationContext, Orchestrator } from './orchestration-context.js';
@@ -113,6 +114,11 @@ interface Rare {
   guidCounter: number;
   /** The seed of the step being replayed, when its OrchestratorStarted names one (a step a fork copied). */
   stepGuidSeed?: string | undefined;
+  /**
+   * The GUIDs `newGuid` gave in the steps a fork copied (with their seed and name), by GUID: a sub-orchestration call
+   * named with one that a step of another seed records runs under the fork's GUID instead (`forkCallId`).
+   */
+  copiedGuids?: Map<string, CopiedGuid> | undefined;
   /** The execution's outcome is in its history (replayed, or recorded by a step); only a finished execution has one. */
   outcomeKept?: boolean;
   /** Why the next step fails the instance: `ctx` was used between steps (see `#outsideRun`), with no `misuseMarks`. */
@@ -749,7 +755,11 @@ export class OrchestrationExecution {
   #matchScheduled(event: TaskScheduledEvent | TimerCreatedEvent | SubOrchestrationInstanceCreatedEvent): void {
     const recorded = describeCall(event);
     const action = this.#rare?.unmatched?.get(event.eventId);
-    const actual = action && describeCall(action);
+    let actual = action && describeCall(action);
+    // A call named with a GUID a copied step made, recorded in a step of another seed (the fork's, or one a fork of the
+    // fork copied from it): recorded under the id that step gave it (`forkCallId`). Also as made: a fork recorded
+    // before such calls were renamed replays as it ran.
+    if (actual !== recorded && action?.type === 'CreateSubOrchestration' && describeCall(this.#forkCall(action)) === recorded) actual = recorded;
     if (actual !== recorded) {
       // The code ended the execution before it (threw, returned): say so, and keep what it threw, which is otherwise
       // lost: as the cause, and its stack after the error's own (the instance's failureDetails.stackTrace), which shows
@@ -908,6 +918,8 @@ export class OrchestrationExecution {
 
   #issue(action: OrchestratorAction): void {
     const mode = this.#mode();
+    // A call named with a GUID a step a fork copied made (its source's): under the fork's GUID.
+    if (action.type === 'CreateSubOrchestration') action = this.#forkCall(action);
     if (mode.kind === 'stepping') mode.newActions.push(action);
     const timestamp = this.#nowIso;
     switch (action.type) {
@@ -980,6 +992,16 @@ export class OrchestrationExecution {
   #guidPrefix(): string {
     const started = this.#started;
     return this.#rare?.stepGuidSeed ?? (started ? guidSeedOf(started, this.#flags) : '');
+  }
+
+  /**
+   * The sub-orchestration call `action` as the current step records it: under the id {@link forkCallId} gives when its
+   * id holds a GUID a step a fork copied made (`Rare.copiedGuids`), else as it is.
+   */
+  #forkCall<A extends OrchestratorAction & { readonly instanceId: string }>(action: A): A {
+    const copied = this.#rare?.copiedGuids;
+    const instanceId = copied ? forkCallId(action.instanceId, copied, this.#guidPrefix()) : action.instanceId;
+    return instanceId === action.instanceId ? action : { ...action, instanceId };
   }
 
   /** The id of a sub-orchestration called without one (see {@link ReplayFlag.SubOrchestrationIdPerExecution}). */
@@ -1153,9 +1175,17 @@ export class OrchestrationExecution {
 
     newGuid(): string {
       const x = this.#x;
+      const more = x.#more();
+      const seed = x.#guidPrefix();
+      const name = `_${x.#now().toISOString()}_${more.guidCounter}`;
+      const guid = uuidV5(`${seed}${name}`);
       // Outside the run: a guid (the next one, which a later call gives again), without taking it; the instance fails.
-      if (x.#outsideRun()) return uuidV5(`${x.#guidPrefix()}_${x.#now().toISOString()}_${x.#more().guidCounter}`);
-      return uuidV5(`${x.#guidPrefix()}_${x.#now().toISOString()}_${x.#more().guidCounter++}`);
+      if (x.#outsideRun()) return guid;
+      more.guidCounter++;
+      // A step a fork copied gives its source's GUID: kept, so that a call named with it that the fork makes again runs
+      // under the fork's own (`forkCallId`).
+      if (more.stepGuidSeed !== undefined) (more.copiedGuids ??= new Map()).set(guid, { seed, name });
+      return guid;
     }
   };
 }

@@ -133,8 +133,9 @@ export interface OrchestratorStartedEvent extends EventBase {
    * What the `ctx.newGuid()` names this step makes begin with, written by a fork (`DurableClient.fork`) on each step
    * it copies from its source: the seed the source's step used (its own `guidSeed`, on a step a fork copied in turn,
    * else its execution's), so the fork's replay makes the GUIDs the source made and a kept call the code named with
-   * one matches. Absent (every step an execution runs itself, and every history recorded before it existed): the
-   * execution's own seed, so the steps a fork runs make GUIDs of its own, whatever their time. An execution's own
+   * one matches; a call the fork makes again, named with one, runs under the GUID the step recording it makes in its
+   * place (`forkCallId`). Absent (every step an execution runs itself, and every history recorded before it existed):
+   * the execution's own seed, so the steps a fork runs make GUIDs of its own, whatever their time. An execution's own
    * seed is `<instanceId>_<executionId>`, or the instance id alone in a history recorded before GUIDs named the
    * execution (its first step's {@link OrchestratorStartedEvent.replayFlags} tell).
    */

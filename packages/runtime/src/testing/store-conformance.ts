@@ -823,6 +823,69 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(parents.sort()).toEqual(['guids', 'guids', 'guids', 'guids-1', 'guids-1', 'guids-2']);
       });
 
+      it('runs the sub-orchestrations a copied step calls again, named by newGuid(), under ids of its own: a fan-out cut in the middle neither collides with the source\u2019s running children nor replaces its ended ones', async () => {
+        const store = await open();
+        const count = forkRuns();
+        const { client } = await forkRuntime(store, count.Count, {
+          // Three children named by GUIDs (one an id built from a GUID), called at once; each waits for `go`.
+          GuidFan: function* (ctx) {
+            const ids = [ctx.newGuid(), `job-${ctx.newGuid()}`, ctx.newGuid()];
+            ctx.setCustomStatus(ids);
+            return yield ctx.Task.all(ids.map((id, i) => ctx.callSubOrchestrator('HeldChild', i, id)));
+          },
+          HeldChild: function* (ctx) {
+            yield ctx.waitForExternalEvent('go');
+            return ctx.getInput();
+          },
+        });
+        // The ids of the children an instance called, in the order of its history (the kept calls first).
+        const children = (id: string) => within(firstValueFrom(client.history$(id).pipe(
+          filter((e) => e.type === 'SubOrchestrationInstanceCreated'), take(3), toArray(),
+        )), `${id} calling its children`).then((events) => events.map((e) => (e as { instanceId: string }).instanceId));
+        // Raises `go` to each child in turn, each once the parent took the result of the one before (results in that order).
+        const release = async (parent: string, taken: number, ids: readonly string[]) => {
+          for (const [i, id] of ids.entries()) {
+            await client.raiseEvent(id, 'go');
+            await within(firstValueFrom(client.history$(parent).pipe(
+              filter((e) => e.type === 'SubOrchestrationInstanceCompleted'), take(taken + i + 1), toArray(),
+            )), `${parent} taking the result of ${id}`);
+          }
+        };
+        await client.startNew('GuidFan', { instanceId: 'fan' });
+        const ids = await children('fan');
+        expect(ids[1]).toMatch(/^job-/);
+        // The first child ends and the source takes its result: the other two run on, and the fork keeps that result only.
+        await release('fan', 0, ids.slice(0, 1));
+        await client.fork('fan', { newInstanceId: 'fan-1', keepResults: 1 });
+        const [kept, ...own] = await children('fan-1');
+        expect(kept).toBe(ids[0]);
+        // The two calls made again run as children of the fork under ids of its own (an id built from a GUID keeps its shape).
+        expect(own.filter((id) => ids.includes(id))).toEqual([]);
+        expect(own[0]).toMatch(/^job-/);
+        for (const id of own) expect((await client.getStatus(id))?.parentInstanceId).toBe('fan-1');
+        for (const id of ids.slice(1)) expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Running', parentInstanceId: 'fan' });
+        await release('fan-1', 1, own);
+        expect(await client.waitForCompletion('fan-1', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: [0, 1, 2] });
+        await release('fan', 1, ids.slice(1));
+        expect(await client.waitForCompletion('fan', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: [0, 1, 2] });
+        // Another fork of the ended source: ids of its own again, the source's ended children left as they were.
+        await client.fork('fan', { newInstanceId: 'fan-2', keepResults: 1 });
+        const again = (await children('fan-2')).slice(1);
+        expect(new Set([...ids, ...own, ...again]).size).toBe(7);
+        for (const id of ids.slice(1)) expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: 'fan' });
+        await release('fan-2', 1, again);
+        expect(await client.waitForCompletion('fan-2', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: [0, 1, 2] });
+        // A fork of the first fork keeping its first own child's result replays that call under the id the first fork gave
+        // it, and calls the last child under an id of its own.
+        await client.fork('fan-1', { newInstanceId: 'fan-1-1', keepResults: 2 });
+        const third = await children('fan-1-1');
+        expect(third.slice(0, 2)).toEqual([ids[0], own[0]]);
+        expect([...ids, ...own, ...again]).not.toContain(third[2]);
+        await release('fan-1-1', 2, third.slice(2));
+        expect(await client.waitForCompletion('fan-1-1', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: [0, 1, 2] });
+        expect(await client.getStatus(own[1]!)).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: 'fan-1' });
+      });
+
       it('raises to the fork the external events it does not keep, after the kept results and in the order the source received them, unless reapplyEvents is false', async () => {
         const store = await open();
         const count = forkRuns();
