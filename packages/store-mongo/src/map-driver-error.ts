@@ -69,8 +69,8 @@ const RETRYABLE_LABEL = 'RetryableError';
 const UNKNOWN_COMMIT_LABEL = 'UnknownTransactionCommitResult';
 /**
  * The label of an error after which the whole transaction can be retried: it was aborted, nothing of it was written.
- * `withTransaction` retries such transactions itself for 120 s; the label reaches the store only when that ran out
- * (write conflicts that never cleared, an election that outlasted it).
+ * `withTransaction` retries such transactions itself (the store starts no attempt past `TRANSACTION_RETRY_MS`, 20 s);
+ * the label reaches the store only when that ran out (write conflicts that never cleared, an election that outlasted it).
  */
 const TRANSIENT_TRANSACTION_LABEL = 'TransientTransactionError';
 /**
@@ -315,7 +315,7 @@ export function mapDriverError(error: unknown, doing: string): DurableError {
       // The label says the transaction did not run: nothing of it was written, as for an operation an overloaded
       // server shed. So the same 503 "did not run, try again", not a 500 that reads as a fault of the store.
       return new StoreUnreachableError(
-        `MongoDB aborted the transaction while ${doing}, and the driver's retries for 120 s did not get it through: ${detail}. ` +
+        `MongoDB aborted the transaction while ${doing}, and the retries did not get it through: ${detail}. ` +
           'Nothing of it was written, so trying again is safe (the worker retries steps and activity results by itself). ' +
           'Lasting write conflicts mean many writers of one instance at once (a hot instance); an election that outlasts the retries, a primary that is unhealthy.',
         options,

@@ -80,6 +80,7 @@ import { seqPages } from './seq-pages.js';
 import { heldSweepsQuery, sweepClaim, sweepRecheckDelay, sweepRenewal } from './sweep-lease.js';
 import { unclaimedWriteHolds } from './unclaimed-write-holds.js';
 import { wakeSignals } from './wake-signals.js';
+import { startsAnotherAttempt, TransactionDeadlineError, transactionRanOut } from './transaction-deadline.js';
 import { WatchScope } from './watch-scope.js';
 import { readStableGeneration } from './stable-generation-read.js';
 import { snapshotReadOptions, transactionOptionsFor, transactionOptionsProblem, transactionWriteConcernWarning } from './write-concern.js';
@@ -1442,7 +1443,9 @@ export class MongoStore implements Store {
    * An error of `fn` (of the last attempt `withTransaction` made) is thrown as it is: nothing was committed. An error
    * after `fn` returned came from the commit, and is mapped here by what the transaction did (`mapCommitFailure`): a
    * commit whose outcome is open is `CommitOutcomeUnknownError` only when the transaction wrote, and an unreachable
-   * server during the commit's retry is such an outcome too (driver 7.8 does not label it so).
+   * server during the commit's retry is such an outcome too (driver 7.8 does not label it so). No attempt starts
+   * `TRANSACTION_RETRY_MS` (20 s) after the first: the call then fails with `StoreUnreachableError` (nothing written),
+   * before the runtime's default `storeCallTimeoutMs` (30 s) abandons it, instead of the driver's 120 s of retries.
    */
   async #transaction<T>(fn: (session: ClientSession) => Promise<T>, use: TransactionUse<T>): Promise<T> {
     const options = use.options ?? this.#transactionOptions;
@@ -1450,10 +1453,23 @@ export class MongoStore implements Store {
     const session = use.read ? this.#sessionAfterKnownCommits() : this.#client.startSession();
     // What the callback of the attempt being committed returned; undefined while a callback runs or after it threw.
     let returned: { readonly result: T } | undefined;
+    // The driver retries an aborted transaction for 120 s; no attempt starts past TRANSACTION_RETRY_MS (the caller's
+    // storeCallTimeoutMs is 30 s by default). A non-Mongo error from the callback ends withTransaction's retries.
+    const startedMs = performance.now();
+    let attempts = 0;
+    let lastError: unknown;
     try {
       const result = await session.withTransaction(async (s) => {
         returned = undefined;
-        const value = await fn(s);
+        if (attempts++ > 0 && !startsAnotherAttempt(startedMs, performance.now())) throw new TransactionDeadlineError('no attempt may start', { cause: lastError });
+        let value: T;
+        try {
+          value = await fn(s);
+        } catch (error) {
+          lastError = error;
+          throw error;
+        }
+        lastError = undefined; // a commit's error is the driver's to see
         returned = { result: value };
         return value;
       }, options);
@@ -1463,6 +1479,7 @@ export class MongoStore implements Store {
       if ((use.wrote?.(result) ?? true) && isMajorityWriteConcern(options.writeConcern)) this.#clusterClock.observeMajority(session.operationTime);
       return result;
     } catch (error) {
+      if (error instanceof TransactionDeadlineError) throw transactionRanOut(use.doing, error.cause);
       if (returned === undefined) throw error;
       const work = use.read ? 'read' : (use.wrote?.(returned.result) ?? true) ? 'wrote' : 'wrote-nothing';
       throw mapCommitFailure(error, use.doing, work);

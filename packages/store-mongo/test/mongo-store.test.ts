@@ -1898,6 +1898,32 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('stops retrying a transaction that stays aborted (TransientTransactionError) before the caller gives up: store-unreachable, nothing written, close() resolves', { timeout: 120_000 }, async (context) => {
+      // withTransaction alone would start attempts for 120 s, long after the worker abandoned the call (30 s).
+      const appName = `drx-aborted-${process.pid}`;
+      const { client, commands: inserts, store } = await recording('insert', 'aborted', appName);
+      const admin = new MongoClient(mongoUri);
+      let closed = false;
+      try {
+        await failPointOrSkip(context, 'transaction deadline test', () => failCommand(admin, 'alwaysOn', {
+          failCommands: ['insert'], errorCode: 112, errorLabels: ['TransientTransactionError'], appName,
+        }));
+        const error: unknown = await store.commit(start('aborted')).catch((e: unknown) => e);
+        expect(error).toMatchObject({ code: 'store-unreachable', status: 503 });
+        expect(inserts.length).toBeGreaterThan(1); // the transaction was attempted again before the store gave up
+        await failCommandOff(admin);
+        expect(await store.getInstance('aborted')).toBeUndefined();
+        expect(await client.db(db.name).collection(store.collections.messages).countDocuments({ instanceId: 'aborted' })).toBe(0);
+        await store.close();
+        closed = true;
+      } finally {
+        await failCommandOff(admin);
+        await admin.close().catch(() => undefined);
+        if (!closed) await store.close();
+        await client.close();
+      }
+    });
+
     it('opens change streams for subscribers only, and releases them on unsubscribe and close', async () => {
       const client = new MongoClient(mongoUri);
       const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix('streams'), feedLingerMs: 0 });
