@@ -1330,11 +1330,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A fork's call made again with a GUID of a copied step in its id runs under the fork's own GUID (forkCallId, and the
  * engine keeping the GUIDs its copied steps made): 48,163 / 60,727 / 90,870 -> 48,339 / 60,925 / 91,058 B (+176 / +198
  * / +188), budgets set to match.
+ * DexieStore then wrote a start of an id its handle has not met with add, without reading it first (as KeyvalStore
+ * does; a request less per instance): 91,058 -> 91,159 B (+101), budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 48_339 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 60_925 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 91_058 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 91_159 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

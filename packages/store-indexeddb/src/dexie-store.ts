@@ -13,7 +13,9 @@ export interface DexieStoreOptions extends IdbStoreOptions {
 /**
  * A durable, shared Store on IndexedDB through Dexie: tables for instances, history, messages and activity tasks,
  * with an index for every query (claims, timers, paging, per-instance history and messages). Every method is one
- * Dexie transaction; a commit checks its lease inside it. Several tabs may open the same database and run workers:
+ * Dexie transaction; a commit checks its lease inside it. A start of an id the store object has not met writes the
+ * instance without reading it first (if the id is taken after all, the database refuses that write, nothing is
+ * written, and the start runs again reading it). Several tabs may open the same database and run workers:
  * leases keep each step applied once, and committed status snapshots reach `changes$` in every tab over a
  * BroadcastChannel. The database opens on first use.
  *

@@ -415,6 +415,8 @@ class DexieBackend implements StoreBackend {
    */
   readonly #closed: BrowserClose;
   readonly #page: PageFreeze | undefined;
+  /** Instances a start assumed absent and then failed, mostly found present (see {@link MAX_PRESENT}): read from then on. */
+  readonly #present = new Set<string>();
 
   constructor(db: Dexie, page: PageFreeze | undefined, onDropped: (() => void) | undefined) {
     this.#db = db;
@@ -455,8 +457,15 @@ class DexieBackend implements StoreBackend {
       // as it is; by one the browser is closing, run again once it closed.
       return this.#db.hasBeenClosed() ? Promise.reject(error) : refusedWhileClosing(this.#closed, error, reads);
     }
-    return finishChecked(trans, reads, () => new DexieTransaction(trans, this.#core, reads).run(work), {
+    const tx = new DexieTransaction(trans, this.#core, reads, this.#present);
+    return finishChecked(trans, reads, () => tx.run(work), {
       closed: this.#closed, rerun: true, page: this.#page,
+    }).catch((error: unknown) => {
+      // Taken as absent, an instance was there after all, or a failure may rest on that: nothing was written, and the
+      // run again reads it (as do later starts of it by this handle).
+      tx.rememberAssumed();
+      if (tx.foundPresent) throw reads;
+      throw error;
     });
   }
 
@@ -509,22 +518,57 @@ class DexieTransaction implements BackendTransaction {
    * messages drops them all (requests run in order, so a read answers as of the moment it was made).
    */
   readonly #messagesRead = new Map<string, Promise<MessageRow[]>>();
+  /**
+   * Instances taken as absent without a read (see {@link DexieTransaction.expectAbsent}), each with the function that
+   * confirms it to the transaction's reads: written with `add`.
+   */
+  readonly #assumedAbsent = new Map<string, () => void>();
+  /** The backend's instances a start took as absent and failed on, bounded: a start of one of them reads it. */
+  readonly #present: Set<string>;
+  /** The instances taken as absent whose `add` was issued (a later write of one in this transaction is a `put`). */
+  readonly #added = new Set<string>();
+  /** An `add` of an instance taken as absent failed: it is present, the transaction aborts and runs again. */
+  foundPresent = false;
 
-  constructor(trans: IDBTransaction, core: CoreTables, reads: ReadsAhead) {
+  constructor(trans: IDBTransaction, core: CoreTables, reads: ReadsAhead, present = new Set<string>()) {
     this.#trans = trans;
     this.#core = core;
     this.#reads = reads;
+    this.#present = present;
   }
 
   async run<T>(work: (tx: BackendTransaction) => Promise<T>): Promise<T> {
     try {
       const result = await work(this);
       this.#flush();
+      // An instance taken as absent and not created: what the transaction did may rest on that; it runs again, reading.
+      if (this.#added.size < this.#assumedAbsent.size) throw this.#reads; // #added holds only ids taken as absent
       await this.#writes.settle();
       return result;
     } catch (error) {
       this.#writes.settle()?.catch(() => undefined);
       throw error;
+    }
+  }
+
+  /**
+   * Takes an instance about to be created as absent, without reading it: its row is written with `add`, which fails
+   * if it is present after all (a start over an id in use), aborting the transaction; the run again (which runs no
+   * longer ahead) reads it. Only in a call's first run, for an instance neither read by this transaction nor known to
+   * this handle: one it committed or found present before.
+   */
+  expectAbsent(id: string): void {
+    if (!this.#reads.ahead || this.#loaded.has(id) || this.#loading.has(id) || this.#present.has(id) || this.#reads.remembers(`i:${id}`)) return;
+    this.#assumedAbsent.set(id, this.#reads.assume());
+    this.#loaded.set(id, { row: undefined, task: undefined, dirty: false });
+  }
+
+  /** After a failed run: the instances it took as absent are read by this handle's later starts. */
+  rememberAssumed(): void {
+    for (const id of this.#assumedAbsent.keys()) {
+      this.#present.delete(id);
+      if (this.#present.size >= MAX_PRESENT) this.#present.delete(this.#present.values().next().value!);
+      this.#present.add(id);
     }
   }
 
@@ -575,9 +619,21 @@ class DexieTransaction implements BackendTransaction {
       const stored: StoredInstance = task || tagKeys
         ? { ...loaded.row, ...(task ? { task, taskReadyMs: task.readyMs, taskOrder: task.seq } : {}), ...(tagKeys ? { tagKeys } : {}) }
         : loaded.row;
-      this.#store('instances').put(stored);
+      const confirm = this.#assumedAbsent.get(id);
+      if (confirm && !this.#added.has(id)) this.#addInstance(id, stored, confirm);
+      else this.#store('instances').put(stored);
       this.#reads.writes.set(`i:${id}`, stored);
     }
+  }
+
+  /** Writes the row of an instance taken as absent, if it is: else the transaction aborts (see {@link DexieTransaction.expectAbsent}). */
+  #addInstance(id: string, stored: StoredInstance, confirm: () => void): void {
+    this.#added.add(id);
+    const request = this.#store('instances').add(stored);
+    request.addEventListener('success', confirm);
+    request.addEventListener('error', () => {
+      if (request.error?.name === 'ConstraintError') this.foundPresent = true;
+    });
   }
 
   /**
@@ -912,6 +968,12 @@ class DexieTransaction implements BackendTransaction {
     return rows.flatMap((stored) => this.#seed(stored.id, stored).task ?? []);
   }
 }
+
+/**
+ * Instances a handle remembers from a start that took them as absent and failed, most often because they were present
+ * (also a lost lease, a freeze, a closed connection: such an id only costs its next start a read); the oldest go first.
+ */
+const MAX_PRESENT = 256;
 
 /** An instance as a transaction has it: its row without the task, and its task. */
 interface Loaded {
