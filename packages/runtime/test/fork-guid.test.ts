@@ -164,8 +164,10 @@ it('runs a call a copied step makes again, named by a GUID, under a GUID of its 
   const old = forked.history.map((e) => (e.type === 'SubOrchestrationInstanceCreated' ? { ...e, instanceId: source.ids.get(e.eventId)! } : e));
   expect(old).not.toEqual(forked.history);
   expect(replayHistory(fan, old)).toMatchObject({ runtimeStatus: 'Completed', output: [0, 1, 2] });
-  // Another id in place of the fork's own is no replay of it.
-  const other = forked.history.map((e) => (e.type === 'SubOrchestrationInstanceCreated' && e.instanceId !== source.ids.get(e.eventId) ? { ...e, instanceId: `${e.instanceId.slice(0, -1)}0` } : e));
+  // Another id in place of the fork's own is no replay of it (its last hex digit changed).
+  const changed = (id: string) => `${id.slice(0, -1)}${id.endsWith('0') ? '1' : '0'}`;
+  const other = forked.history.map((e) => (e.type === 'SubOrchestrationInstanceCreated' && e.instanceId !== source.ids.get(e.eventId) ? { ...e, instanceId: changed(e.instanceId) } : e));
+  expect(other).not.toEqual(forked.history);
   expect(() => replayHistory(fan, other)).toThrow(NonDeterminismError);
 });
 
