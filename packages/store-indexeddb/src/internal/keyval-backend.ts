@@ -23,7 +23,7 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`KeyvalStore layout v${KEYVAL_SCHEMA_VERSION}`);
  * ```
  */
-export const KEYVAL_SCHEMA_VERSION = 12;
+export const KEYVAL_SCHEMA_VERSION = 13;
 
 /**
  * Key layout in the one object store idb-keyval gives us. Array keys sort element by element, so each prefix is a
@@ -36,8 +36,8 @@ export const KEYVAL_SCHEMA_VERSION = 12;
  *   ['xr', readyMs, headSeq, id]     claim order
  *   ['xp', readyMs, seq, id]         task claim order: one entry per instance with tasks (layout 7)
  *   ['xc', createdMs, id]            paging order; its value is the instance's status when terminal, else 0
- *   ['xn', name, createdMs, id]      paging order per orchestrator name (layout 9), for the list's name filter
- *   ['xg', key, value, createdMs, id] paging order per tag pair (layout 11), for the list's tag filter
+ *   ['xn', name, createdMs, id]      paging order per orchestrator name (layout 9, rebuilt by 13), for the name filter
+ *   ['xg', key, value, createdMs, id] paging order per tag pair (layout 11, rebuilt by 13), for the tag filter
  *   ['t', taskId]                    a task row: a task beyond an instance's packed ones (layout 8), or of layout 5
  *   ['xt', readyMs, seq, taskId]     claim order of the task rows
  *   ['xi', instanceId, taskId]       the task rows of each instance (layout 8), for purges
@@ -70,10 +70,10 @@ export const KEYVAL_SCHEMA_VERSION = 12;
  * packed tasks and rows.
  *
  * Layout 9 adds the `xn` entries: an instance's entry changes only with its createdTime or name (a new execution), so a
- * step writes none. Opening an older layout writes one per instance from its row. Older code still open in another
- * tab writes no `xn` entry for the instances it starts (or starts again), and leaves the entry of one it starts again
- * or purges: a name filter here misses the instances that tab started (nothing else does; `xc` stays exact) until they
- * are started again here, and passes over an entry that is not its row's, so it never lists a row out of its place.
+ * step writes none. Older code still open in another tab writes no `xn` entry for the instances it starts (or starts
+ * again), and leaves the entry of one it starts again or purges: a name filter misses the instances that tab started
+ * (nothing else does; `xc` stays exact) until the upgrade to layout 13 rebuilds the entries, and passes over an entry
+ * that is not its row's, so it never lists a row out of its place.
  *
  * Layout 10 keeps the keys of an instance's keyed raises in a value of their own under `['k', id]` (store-kit's
  * `RaiseKeysRecord`): a keyed raise reads and writes that small value instead of the instance's (which holds its
@@ -85,10 +85,9 @@ export const KEYVAL_SCHEMA_VERSION = 12;
  * (nothing else: a raise with another key is delivered).
  *
  * Layout 11 adds the `xg` entries, one per tag pair of an instance: they change only with its createdTime or tags (a new
- * execution), so a step writes none. Opening an older layout writes them for every instance with tags, from its row.
- * Layout-10 code still open in another tab, as for `xn`: it writes no `xg` entry for the instances it starts (a tag
- * filter here misses those until they are started again here) and leaves the entries of one it starts again or
- * purges, which a tag listing checks against the row (its createdMs and the pair) and passes over.
+ * execution), so a step writes none. Layout-10 code still open in another tab, as for `xn`: it writes no `xg` entry for
+ * the instances it starts (a tag filter misses those until the upgrade to layout 13) and leaves the entries of one it
+ * starts again or purges, which a tag listing checks against the row (its createdMs and the pair) and passes over.
  *
  * Layout 12 keeps the input of an instance's execution in a value of its own under `['in', id]` (`InputRecord`), written
  * by the commit that creates the execution (a start, a restart, a `continueAsNew`), so that a step, a raise, a claim's
@@ -103,6 +102,14 @@ export const KEYVAL_SCHEMA_VERSION = 12;
  * an input keeps it in the state, which wins over the record here (the record names the execution it is of); a
  * purge there leaves the record, which names an execution no later row has, and is deleted by the next purge of the id
  * here.
+ *
+ * Layout 13 writes nothing new: opening an older layout rebuilds every `xn` and `xg` entry from the rows (all deleted,
+ * then each row's written; layouts 9 and 11 only wrote the entries a row lacked when they were opened), and so does
+ * every later upgrade. So the instances that code of layouts 8 and 10 started beside layouts 9 to 12 (which the name
+ * and tag filters, and the purges by name or tags, missed for good) get their entries, and the entries such code left
+ * behind go. Code of layout 10 or older still open in another tab beside this layout leaves the same gaps (it writes
+ * the instances it starts without these entries) until the next upgrade; layouts 11 and 12 write every entry this one
+ * does, and nothing cheaper tells a reader that such a tab wrote (it writes the keys every layout writes).
  *
  * A paging value changes only when an instance becomes terminal or stops being so: a step from Pending to Running
  * (or to and from Suspended) writes no index entry, and a status query reads the rows of the entries without a
@@ -230,8 +237,14 @@ async function checkLayout(store: IDBObjectStore, name: string, keyRange: typeof
     }
     if (meta && meta.version < 7) await upgradeTaskEntries(store, keyRange);
     if (meta && meta.version < 8) await upgradeTaskRows(store, keyRange, clock);
-    if (meta && meta.version < 9) await upgradeEntries(store, keyRange, (row) => store.put(0, nameKey(row)));
-    if (meta && meta.version < 11) await upgradeEntries(store, keyRange, (row) => { for (const key of tagKeys(row)) store.put(0, key); });
+    if (meta) {
+      // Since layout 13, every upgrade rebuilds the name and tag entries from the rows (see the layout): none missing,
+      // none left behind.
+      for (const prefix of ['xn', 'xg']) store.delete(keyRange.bound([prefix], [prefix, MAX]));
+      await upgradeEntries(store, keyRange, (row) => {
+        for (const key of [nameKey(row), ...tagKeys(row)]) store.put(0, key);
+      });
+    }
     store.put({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' } satisfies MetaValue, META_KEY);
   } else if (meta.store !== 'durable-rx/keyval' || meta.version > KEYVAL_SCHEMA_VERSION) {
     throw new IncompatibleSchemaError(
@@ -1137,8 +1150,8 @@ function sameEntry(a: readonly number[] | undefined, b: readonly number[] | unde
 }
 
 /**
- * Layout 8 -> 9 and 10 -> 11: gives every instance its `xn` entry (paging by orchestrator name), then its `xg` entries
- * (paging by tag pair), `write` putting those of each row read, a batch at a time.
+ * Layout 12 -> 13: calls `write` with every instance row, a batch at a time, to put its `xn` entry (paging by
+ * orchestrator name) and its `xg` entries (paging by tag pair).
  */
 async function upgradeEntries(store: IDBObjectStore, keyRange: typeof IDBKeyRange, write: (row: InstanceRow) => void): Promise<void> {
   for (let lower: IDBValidKey[] = ['i'], open = false; ;) {

@@ -93,7 +93,7 @@ describe('KeyvalStore layout 6: activity tasks packed into their instance', () =
     const keys = await rawKeys(name);
     expect(keys.filter(([prefix]) => prefix === 't' || prefix === 'xt' || prefix === 'xp')).toEqual([]);
     expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
-    expect(KEYVAL_SCHEMA_VERSION).toBe(12);
+    expect(KEYVAL_SCHEMA_VERSION).toBe(13);
   });
 
   it('keeps a task out of the ranges layout-5 code reads, and keeps it through a row that code rewrote', async () => {
@@ -709,5 +709,50 @@ describe('KeyvalStore layout 12: inputs in values of their own', () => {
     await rawWrite(name, (raw) => raw.put({ ...row, state: { ...row.state, executionId: 'exec-3', runtimeStatus: 'Completed' }, status: 'Completed' }, ['i', 'a']));
     expect(await store.purgeInstance('a')).toBe(1);
     expect(await rawGet(name, ['in', 'a'])).toBeUndefined();
+  });
+});
+
+// Layout 13 rebuilds every ['xn', ...] and ['xg', ...] entry from the rows when it opens an older layout.
+describe('KeyvalStore layout 13: name and tag entries rebuilt from the rows', () => {
+  it('opens a layout-12 database holding instances that older code started beside it: they are listed and purged by name and tags, and the entries it left behind go', async () => {
+    const name = uniqueName('layout-12-gaps');
+    const first = open(name);
+    for (const [i, id] of ['a', 'late', 'moved', 'b'].entries()) {
+      const request = newInstance(id);
+      const createdTime = new Date(T0.getTime() + i * 1000);
+      await create(first, {
+        ...request, state: { ...request.state, name: 'Orders', runtimeStatus: 'Completed', createdTime, lastUpdatedTime: createdTime, tags: { tenant: 'acme' } },
+      });
+    }
+    await first.close();
+    // What code of layouts 8 and 10 did in another tab beside layouts 9 to 12: it started 'late' without its name and
+    // tag entries, and started 'moved' again later, leaving its entries where they were and giving the new execution none.
+    const movedMs = T0.getTime() + 9000;
+    const moved = await rawGet(name, ['i', 'moved']) as { createdMs: number; state: Record<string, unknown> };
+    await rawWrite(name, (raw) => {
+      raw.put({ version: 12, store: 'durable-rx/keyval' }, ['meta']);
+      raw.delete(['xn', 'Orders', T0.getTime() + 1000, 'late']);
+      raw.delete(['xg', 'tenant', 'acme', T0.getTime() + 1000, 'late']);
+      raw.put({ ...moved, createdMs: movedMs, state: { ...moved.state, createdTime: new Date(movedMs), lastUpdatedTime: new Date(movedMs), executionId: 'exec-2' } }, ['i', 'moved']);
+      raw.delete(['xc', moved.createdMs, 'moved']);
+      raw.put('Completed', ['xc', movedMs, 'moved']);
+    });
+
+    const store = open(name);
+    for (const order of ['asc', 'desc'] as const) {
+      const expected = order === 'asc' ? ['a', 'late', 'b', 'moved'] : ['moved', 'b', 'late', 'a'];
+      expect(await allIds(store, { name: ['Orders'], order, pageSize: 2 })).toEqual(expected);
+      expect(await allIds(store, { tags: { tenant: 'acme' }, order, pageSize: 2 })).toEqual(expected);
+    }
+    expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+    const entries = (await rawKeys(name)).filter(([prefix]) => prefix === 'xn' || prefix === 'xg');
+    expect(entries).toEqual([
+      ...['a', 'late', 'b', 'moved'].map((id, i) => ['xg', 'tenant', 'acme', id === 'moved' ? movedMs : T0.getTime() + (id === 'b' ? 3 : i) * 1000, id]),
+      ...['a', 'late', 'b', 'moved'].map((id, i) => ['xn', 'Orders', id === 'moved' ? movedMs : T0.getTime() + (id === 'b' ? 3 : i) * 1000, id]),
+    ]);
+    // A purge by name, or by tags, takes the instances older code started too.
+    expect(await store.purgeInstances({ createdTimeFrom: T0, name: ['Orders'], createdTimeTo: new Date(T0.getTime() + 1000) })).toBe(2);
+    expect(await store.purgeInstances({ createdTimeFrom: T0, tags: { tenant: 'acme' } })).toBe(2);
+    expect((await store.queryInstances({})).instances).toEqual([]);
   });
 });
