@@ -95,6 +95,9 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
     // queryInstances / purgeInstances with a name filter (one range per name, merged in page order); the fill-in of
     // `name` at connect (documents without it: null in the index).
     { name: 'name_page', key: { name: 1, createdTime: 1, _id: 1 } },
+    // purgeInstances with a name filter (and no tags): its scan for candidates, bounded by the names, the statuses and the
+    // created times and answered from the keys alone (no candidate's document read; pinned by a hint).
+    { name: 'name_status_page', key: { name: 1, runtimeStatus: 1, createdTime: 1, _id: 1 } },
     // queryInstances / purgeInstances with a tag filter: multikey, one key per tag pair (`tagKeys`), the scan bounded by
     // the filter's most selective pair and the others checked on each document; the counts that choose that pair; the
     // fill-in of `tagKeys` at connect (documents without it: null in the index).

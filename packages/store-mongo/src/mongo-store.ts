@@ -60,7 +60,7 @@ import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
   activityClaimTries, buildQueryFilter, queryProjection, leaseLookupFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, claimBound, historyQuery, nextPageKey, PURGE_SCAN_PROJECTION, purgeScanFilter,
-  consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, MISSING_NAME_FILTER, MISSING_NAME_HINT, MISSING_TAG_KEYS_FILTER, NEWEST_CREATED, TAG_COUNT_LIMIT, TAG_PAGE_HINT, tagCountFilter,
+  consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, MISSING_NAME_FILTER, MISSING_NAME_HINT, MISSING_TAG_KEYS_FILTER, NAME_STATUS_PAGE_HINT, NEWEST_CREATED, TAG_COUNT_LIMIT, TAG_PAGE_HINT, tagCountFilter,
   orchestrationClaimTries, pageSortOf,
   PURGES_HINT, purgedSinceFilter, QUERY_PAGE_BYTES, queueHeadQueries, readPageWithinBytes, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, sweepChunkQuery, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
   TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter, UNCLAIMED_MESSAGES_READ, UNCLAIMED_READ_MAX_MS, visibleMessagesQuery,
@@ -1229,9 +1229,13 @@ export class MongoStore implements Store {
       // The matching ids are read as they are purged, not all first: a retention purge of millions of instances
       // holds one cursor batch in memory, not every id. The scan reads index keys alone (purgeScanFilter), so it
       // returns the keys of other programs' documents too; those are not strings, never keys of this store's.
-      const cursor = lead === undefined
-        ? this.#instances.find<{ readonly _id: unknown }>(mongoFilter, { projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH, ...SCAN_BOUND })
-        : this.#instances.find<{ readonly _id: unknown }>(mongoFilter, { hint: TAG_PAGE_HINT, projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH, ...SCAN_BOUND });
+      // By name (without tags) the scan is pinned to `name_status_page`, which holds every field of the filter: the
+      // candidates come from index keys alone, as by status and time on `status_page`, whichever the planner picks.
+      const cursor = lead !== undefined
+        ? this.#instances.find<{ readonly _id: unknown }>(mongoFilter, { hint: TAG_PAGE_HINT, projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH, ...SCAN_BOUND })
+        : filter.name !== undefined && filter.name.length > 0
+          ? this.#instances.find<{ readonly _id: unknown }>(mongoFilter, { hint: NAME_STATUS_PAGE_HINT, projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH, ...SCAN_BOUND })
+          : this.#instances.find<{ readonly _id: unknown }>(mongoFilter, { projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH, ...SCAN_BOUND });
       try {
         // Stops between batches once close() began: close waits for one batch, not for the rest of the scan.
         return await purgeInBatches(idsOf(cursor), PURGE_BATCH, purge, () => this.#closed !== undefined);

@@ -206,6 +206,12 @@ export const MISSING_NAME_FILTER: Filter<InstanceDoc> = storeKeyed({ name: null 
 export const MISSING_NAME_HINT = { name: 1, createdTime: 1, _id: 1 } as const;
 
 /**
+ * The key of `name_status_page`: the hint of a purge's scan by name without tags ({@link purgeScanFilter}), which it
+ * answers from index keys alone (names, statuses, created times and `_id`), reading no candidate's document.
+ */
+export const NAME_STATUS_PAGE_HINT = { name: 1, runtimeStatus: 1, createdTime: 1, _id: 1 } as const;
+
+/**
  * The instances written before `tagKeys` was kept (the field is missing: `null` in `tag_page`), which `connect` fills
  * in once; pinned to `tag_page`.
  */
@@ -521,7 +527,9 @@ export async function readPageWithinBytes<T>(
  * The filter of `purgeInstances`, which decides what it purges: terminal instances (of the requested statuses) created
  * in the range. The purge scans for candidates with it, then re-reads each batch of their keys with it inside its
  * transaction. It leaves out the rule of {@link storeKeyed}, so that with the projection `{ _id: 1 }` the
- * `status_page` index alone serves the scan (no document read) on every server version: MongoDB 4.4 checks a `$type`
+ * `status_page` index alone serves the scan (no document read) on every server version, and `name_status_page` alone
+ * one with a name filter ({@link NAME_STATUS_PAGE_HINT}; with tags, `tag_page` bounds it and the rest is checked on each
+ * document): MongoDB 4.4 checks a `$type`
  * on `_id` on the fetched document even though the index holds `_id` (its bounds for a string type are inexact), so the
  * rule here would read every candidate document. The key of another program's document the scan returns is not a
  * string: the purge drops it, and the re-read, by the batch's string keys, matches strings only.

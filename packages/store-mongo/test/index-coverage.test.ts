@@ -8,7 +8,7 @@ import { INDEXES, type CollectionNames } from '../src/indexes.js';
 import {
   activityClaimTries, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT,
   changedSinceFilter, consumedMessagesFilter, historyQuery, INSTANCE_WAKE_FILTER, leaseLookupFilter, MISSING_CLAIM_AT_FILTER, MISSING_NAME_FILTER,
-  MISSING_NAME_HINT, MISSING_TAG_KEYS_FILTER, NEWEST_CREATED, PAGE_SORT_DESC, pageSortOf, TAG_PAGE_HINT, tagCountFilter,
+  MISSING_NAME_HINT, MISSING_TAG_KEYS_FILTER, NAME_STATUS_PAGE_HINT, NEWEST_CREATED, PAGE_SORT_DESC, pageSortOf, TAG_PAGE_HINT, tagCountFilter,
   orchestrationClaimTries, ownerLeasesFilter, PAGE_SORT, PURGES_HINT, purgedSinceFilter, purgeScanFilter, queueHeadQueries, RELEASE_OWNER_HINTS,
   RESYNC_HINT, sweepChunkQuery, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimProbeFilter, timedClaimProbeFilter,
   visibleMessagesQuery,
@@ -161,7 +161,7 @@ function shapes(): Shape[] {
     },
     {
       what: 'purgeInstances scan by name', collection: 'instances', filter: purgeScanFilter({ createdTimeFrom: NOW, name: ['Orders'] }),
-      fetched: ['runtimeStatus'], sites: [],
+      hint: NAME_STATUS_PAGE_HINT, sites: ['#instances.find(mongoFilter'],
     },
     {
       what: 'queryInstances with an instanceIdPrefix', collection: 'instances', filter: buildQueryFilter({ instanceIdPrefix: 'job-' }), sort: PAGE_SORT,
@@ -434,6 +434,28 @@ describe('index coverage', () => {
     const declared = (Object.keys(INDEXES) as (keyof CollectionNames)[]).flatMap((collection) =>
       INDEXES[collection].map((index) => `${collection}.${String(index.name)} ${Object.keys(index.key).join(', ')}`));
     expect(listed.sort()).toEqual(declared.sort());
+  });
+
+  it('a purge by name finds its candidates on the keys of one index alone: no document read, only the keys of its names, statuses and times', () => {
+    // The purge scan projects `_id` alone: an index holding every field of its filter and `_id` answers it without
+    // reading any candidate's document (its state, input and output may be megabytes).
+    const requests: PurgeFilter[] = [
+      { createdTimeFrom: NOW, name: ['Orders'] },
+      { createdTimeFrom: NOW, createdTimeTo: LATER, name: ['Orders', 'Billing'], runtimeStatus: ['Completed', 'Failed'] },
+    ];
+    for (const request of requests) {
+      const filter = purgeScanFilter(request);
+      const keysAlone = indexesOf('instances').flatMap((index) => {
+        if (!('_id' in index.key)) return [];
+        try {
+          const scan = indexScan(index.key, filter);
+          return scan.fetchedFor.length === 0 && scan.pointPrefix >= 2 ? [index.name] : [];
+        } catch {
+          return [];
+        }
+      });
+      expect(keysAlone, JSON.stringify(request)).toEqual(['name_status_page']);
+    }
   });
 
   it('refuses a query no index serves, a sort against the index order, and a hint to an index the store does not declare', () => {

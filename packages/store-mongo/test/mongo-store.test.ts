@@ -890,6 +890,40 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('purges by name finding its candidates on index keys alone, however many instances of that name still run (explain executionStats)', async () => {
+      const { client, commands: finds, store } = await recording('find', 'name-purge');
+      try {
+        const instances = client.db(db.name).collection<InstanceDoc>(store.collections.instances);
+        const named = (instanceId: string, name: string): WriteSet['requests'][number] => {
+          const { state, message } = request(instanceId);
+          return { type: 'createInstance', state: { ...state, name }, message, ifRunning: { kind: 'fail' } };
+        };
+        await store.commit({ requests: Array.from({ length: 100 }, (_, i) => named(`run-${i}`, 'Orders')) });
+        await store.commit({ requests: Array.from({ length: 10 }, (_, i) => named(`done-${i}`, 'Orders')) });
+        await store.commit({ requests: Array.from({ length: 20 }, (_, i) => named(`other-${i}`, 'Billing')) });
+        // As if those had completed: the purge decides by the indexed status.
+        await instances.updateMany({ _id: { $regex: '^(done|other)-' } }, { $set: { runtimeStatus: 'Completed' } });
+        finds.length = 0;
+        expect(await store.purgeInstances({ createdTimeFrom: EPOCH, name: ['Orders'] })).toBe(10);
+        expect(await instances.countDocuments({ _id: { $regex: '^(run|other)-' } })).toBe(120);
+        // The scan the purge sent (projection _id alone), explained as sent: no document read, and only the keys of
+        // the completed instances of that name (the running ones and the other name's are outside its bounds).
+        const scans = finds.filter((command) => command['find'] === store.collections.instances && command['hint'] !== undefined);
+        expect(scans).toHaveLength(1);
+        const { find, filter, projection, hint } = scans[0]!;
+        // Explained after the purge, so with something left to find: the other name's twenty, renamed.
+        await instances.updateMany({ _id: { $regex: '^other-' } }, { $set: { name: 'Orders' } });
+        const plan = await client.db(db.name).command({ explain: { find, filter, projection, hint }, verbosity: 'executionStats' });
+        const stats = plan['executionStats'] as { nReturned: number; totalKeysExamined: number; totalDocsExamined: number };
+        expect(stats.nReturned).toBe(20);
+        expect(stats.totalDocsExamined).toBe(0);
+        expect(stats.totalKeysExamined).toBeLessThanOrEqual(22);
+      } finally {
+        await store.close();
+        await client.close();
+      }
+    });
+
     it('changes$ completes the step snapshots of instances whose start it never saw with their inputs, read in batches', async () => {
       const prefix = db.prefix('inputs');
       const writer = await db.open('inputs', { prefix });
