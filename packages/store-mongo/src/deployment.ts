@@ -80,6 +80,33 @@ export function assertWritablePrimary(hello: Document): void {
 }
 
 /**
+ * A warning when the client connects directly to one member (`directConnection=true`) of a replica set whose `hello`
+ * reply lists more than one member that can become primary (`hosts`; priority-0 members are `passives`, arbiters
+ * `arbiters`): after an election moves the primary to another member, every write and transaction the store sends
+ * fails with NotWritablePrimary until the process restarts with another URI, since a direct connection never follows
+ * the primary. `undefined` otherwise: not direct, or a set with one such member (a single-node development set, where
+ * a direct connection helps when the member's name does not resolve from the host).
+ *
+ * @example
+ * ```ts
+ * directConnectionWarning(true, { setName: 'rs0', hosts: ['db1:27017', 'db2:27017', 'db3:27017'] }); // 'directConnection=true ...'
+ * directConnectionWarning(true, { setName: 'rs0', hosts: ['127.0.0.1:27017'] });                     // undefined
+ * ```
+ */
+export function directConnectionWarning(directConnection: boolean | undefined, hello: Document): string | undefined {
+  if (directConnection !== true || classifyDeployment(hello) !== 'replica-set') return undefined;
+  const hosts: unknown = hello['hosts'];
+  if (!Array.isArray(hosts) || hosts.length <= 1) return undefined;
+  const setName = String(hello['setName']);
+  return (
+    `directConnection=true connects to one member of replica set ${JSON.stringify(setName)}, which has ${hosts.length} ` +
+    'members that can become primary: after an election every write and transaction fails (NotWritablePrimary) until ' +
+    `the process restarts. Remove directConnection=true and name the set (?replicaSet=${encodeURIComponent(setName)}) ` +
+    'so that the driver follows the primary; connect directly only to a single-node development set.'
+  );
+}
+
+/**
  * The database named in the path of a `mongodb://` or `mongodb+srv://` connection string, or `undefined`.
  *
  * @example

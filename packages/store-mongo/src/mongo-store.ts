@@ -31,7 +31,7 @@ import {
   skewOfHello, type ClockSkew,
 } from './clock-skew.js';
 import { ClusterClock, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf, majorityTimeSource } from './cluster-time.js';
-import { assertReplicaSet, assertWritablePrimary, classifyDeployment, databaseFromUri, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
+import { assertReplicaSet, assertWritablePrimary, classifyDeployment, databaseFromUri, directConnectionWarning, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
 import {
   EPOCH, FREE_LEASE, NEVER, claimAtOf, decodeHistoryEvent, decodeInstanceState, decodeStoredState, newHistoryGen,
   purgeDocs, purgeMarkOf, tagKeysOf, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type QueueHead, type RaiseKeysDoc, type SweepDoc, type TaskDoc,
@@ -394,6 +394,8 @@ export class MongoStore implements Store {
       }
       const commitWaitMs = transactionOptionsFor(options.transactionOptions).writeConcern?.wtimeoutMS;
       for (const warning of clientOptionWarnings(client.options, commitWaitMs)) logger.warn(`MongoStore ${dbName}: ${warning}`);
+      const directWarning = directConnectionWarning(client.options.directConnection, reply);
+      if (directWarning !== undefined) logger.warn(`MongoStore ${dbName}: ${directWarning}`);
       const writeConcernWarning = transactionWriteConcernWarning(transactionOptionsFor(options.transactionOptions));
       if (writeConcernWarning !== undefined) logger.warn(`MongoStore ${dbName}: ${writeConcernWarning}`);
       const skew = skewOfHello(reply, sentAt, receivedAt);

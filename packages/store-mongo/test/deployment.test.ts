@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertReplicaSet, assertWritablePrimary, classifyDeployment, databaseFromUri } from '../src/deployment.js';
+import { assertReplicaSet, assertWritablePrimary, classifyDeployment, databaseFromUri, directConnectionWarning } from '../src/deployment.js';
 import { ReplicaSetRequiredError } from '../src/errors/replica-set-required-error.js';
 
 // Shapes of real `hello` replies (abridged).
@@ -65,6 +65,26 @@ describe('reaching the primary', () => {
       code: 'replica-set-required', message: expect.stringContaining('not initiated'),
     }));
     expect(() => assertReplicaSet(uninitiated)).toThrow(expect.objectContaining({ message: expect.stringContaining('rs.initiate(') }));
+  });
+});
+
+describe('a direct connection to one member', () => {
+  const THREE_MEMBERS = { ...RS_PRIMARY, hosts: ['db1:27017', 'db2:27017', 'db3:27017'], primary: 'db1:27017', me: 'db1:27017' };
+
+  it('warns when the set has more than one member that can become primary: an election would fail every write until restart', () => {
+    const warning = directConnectionWarning(true, THREE_MEMBERS);
+    expect(warning).toContain('directConnection=true');
+    expect(warning).toContain('?replicaSet=rs0');
+    expect(directConnectionWarning(true, { ...RS_PRIMARY, hosts: ['db1:27017', 'db2:27017'], arbiters: ['db3:27017'] })).toBeDefined();
+  });
+
+  it('says nothing of a single-node development set, a set reached through the driver\u2019s discovery, or a mongos', () => {
+    expect(directConnectionWarning(true, RS_PRIMARY)).toBeUndefined();
+    // One member that can become primary: a priority-0 member or an arbiter never takes over.
+    expect(directConnectionWarning(true, { ...RS_PRIMARY, passives: ['db2:27017'], arbiters: ['db3:27017'] })).toBeUndefined();
+    expect(directConnectionWarning(false, THREE_MEMBERS)).toBeUndefined();
+    expect(directConnectionWarning(undefined, THREE_MEMBERS)).toBeUndefined();
+    expect(directConnectionWarning(true, { ...MONGOS, hosts: ['a', 'b'] })).toBeUndefined();
   });
 });
 
