@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { decideFork } from '../src/engine/decide-step.js';
 import { forkableResults, forkHistory } from '../src/engine/fork-history.js';
 import { defaultChildId } from '../src/engine/orchestration-execution.js';
 import { CURRENT_REPLAY_FLAGS } from '../src/engine/flags.js';
 import { InvalidArgumentError } from '../src/model/errors/invalid-argument-error.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
+import type { InstanceState } from '../src/model/instance-status.js';
 import { HistoryBuilder } from '../src/testing/history-builder.js';
 
 const FORK = { instanceId: 'fork-1', executionId: 'fork-e' };
@@ -255,5 +257,30 @@ describe('forkHistory: the history a fork replays', () => {
     const [f, , g] = forkHistory(history, 2, FORK).reapplied;
     expect(f).toEqual({ type: 'EventRaised', eventId: -1, timestamp: T(2000).toISOString(), name: 'f' });
     expect(g).not.toHaveProperty('carried');
+  });
+
+  it('decideFork raises them to the fork stamped with the fork\u2019s time, in the order received, behind the kept results (which keep the source\u2019s)', () => {
+    const history = new HistoryBuilder({ name: 'Ev', instanceId: 'src', executionId: 'src-e' })
+      .started().taskScheduled('A')
+      .step(1000).taskCompleted(0, 'a')
+      .step(1000).eventRaised('e', 1)
+      .step(1000).eventRaised('f', 2)
+      .build();
+    const now = T(3_600_000);
+    const source: InstanceState = {
+      instanceId: 'src', name: 'Ev', runtimeStatus: 'Running', createdTime: T(0), lastUpdatedTime: T(3000), executionId: 'src-e',
+      historyLength: history.length, version: 4,
+    };
+    let n = 0;
+    const messages = (keepResults: number) => decideFork({ source, history, keepResults, instanceId: 'fork-1', now, newId: () => `id-${n++}` })
+      .requests.flatMap((r) => (r.type === 'insertMessage' ? [r.message.event] : []));
+    // Keeping the activity's result: it keeps its time; both events are raised at the fork's.
+    expect(messages(1)).toEqual([
+      { type: 'TaskCompleted', eventId: -1, taskScheduledId: 0, timestamp: T(1000).toISOString(), result: 'a' },
+      { type: 'EventRaised', eventId: -1, timestamp: now.toISOString(), name: 'e', input: 1 },
+      { type: 'EventRaised', eventId: -1, timestamp: now.toISOString(), name: 'f', input: 2 },
+    ]);
+    // Keeping nothing: a start, the events behind it at the fork's time.
+    expect(messages(0).map((e) => [e.type, e.timestamp])).toEqual([['EventRaised', now.toISOString()], ['EventRaised', now.toISOString()]]);
   });
 });

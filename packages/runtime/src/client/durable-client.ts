@@ -384,12 +384,20 @@ export interface ForkOptions {
   /**
    * Raise to the fork the external events the source received that it does not keep (the `EventRaised` results after
    * the first `keepResults`, up to the end of the source's current execution), in the order the source received them,
-   * after the kept results (with `keepResults: 0`, after its start), as `raiseEvent` would: each goes to the fork's
-   * waiter of its name, or waits for one. Default true, as a Temporal reset reapplies signals: those events came from
-   * outside (an approval, a user's input), so the code the fork runs again does not make them, and without them a fork
-   * taken before an approval waits for one that was already given. False leaves them out, to run the fork as if they
-   * never came. An event raised to the source after the fork read it, one still queued for it (raised to a Pending
-   * source, which records it with its start), or one recorded after its execution ended is not among them.
+   * after the kept results (with `keepResults: 0`, after its start), as `raiseEvent` would, at the fork's time (each
+   * is a new event of the fork, stamped when the fork is made, as a Temporal reset reapplies signals as new events of
+   * its run): each goes to the fork's waiter of its name, or waits for one. Default true, as a Temporal reset reapplies
+   * signals: those events came from outside (an approval, a user's input), so the code the fork runs again does not
+   * make them, and without them a fork taken before an approval waits for one that was already given. False leaves
+   * them out, to run the fork as if they never came.
+   *
+   * Only the events the source's history records are reapplied. One still waiting in the source's message queue when
+   * the fork reads it is not: raised to a Pending source (its first step records it, with its start), or to a Running
+   * or Suspended one whose worker has not yet taken it in a step. The Store port gives a client an instance's state and
+   * history, not its queued messages (only a worker's claim, under a lease, hands those out), so the fork cannot see
+   * them: raise such an event to the fork yourself, or fork once the source has taken it (its `history$` shows the
+   * `EventRaised`). Not among them either: an event raised to the source after the fork read it (a race outside the
+   * fork), and one recorded after the source's execution ended (recorded and ignored).
    */
   readonly reapplyEvents?: boolean | undefined;
 }

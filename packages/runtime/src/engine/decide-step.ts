@@ -953,7 +953,10 @@ export interface ForkInput {
  * `scheduledStartTime` when that is still after `now` (`isDelayedStart`; a source that has not started yet), else at
  * once. Unless `input.reapplyEvents` is
  * false, the external events among the results not kept (`ForkedHistory.reapplied`) are queued behind that, in the
- * order the source received them, as raised events. Nothing of the source is written.
+ * order the source received them, as raised events stamped with the fork's time (`now`, as a client's raise is, and as
+ * a Temporal reset reapplies signals as new events of the new run): the fork's history then goes forward in time, and
+ * its first step records them after its `ExecutionRewound`. The kept results keep the source's times. Nothing of the
+ * source is written.
  * `InvalidArgumentError` when `keepResults` is out of range.
  */
 export function decideFork(input: ForkInput): WriteSet {
@@ -962,10 +965,11 @@ export function decideFork(input: ForkInput): WriteSet {
   const { events, pending, reapplied, start: first } = forkHistory(input.history, input.keepResults, { instanceId, executionId, input: source.input });
   const tags = source.tags ? { tags: source.tags } : {};
   const kept = pending.map((event): WriteRequest => ({ type: 'insertMessage', message: message(newId(), instanceId, executionId, event), ifMissing: 'drop' }));
-  // The external events not kept, raised to the fork as a client raises them (to whichever execution it runs), behind
-  // its start or the kept results.
+  // The external events not kept, raised to the fork as a client raises them (to whichever execution it runs, at the
+  // fork's time: new events of the fork, as a Temporal reset reapplies signals), behind its start or the kept results.
+  const timestamp = isoTime(now);
   const raised = input.reapplyEvents === false ? [] : reapplied.map((event): WriteRequest => ({
-    type: 'insertMessage', message: message(newId(), instanceId, undefined, event), ifMissing: 'drop',
+    type: 'insertMessage', message: message(newId(), instanceId, undefined, { ...event, timestamp }), ifMissing: 'drop',
   }));
   if (first) {
     // Every kept result reached the source before its first step: the source's start as a message, those results behind it.
@@ -973,7 +977,7 @@ export function decideFork(input: ForkInput): WriteSet {
       instanceId, name: source.name, runtimeStatus: 'Pending', createdTime: now, lastUpdatedTime: now, executionId,
       historyLength: 0, version: 1, ...(source.input === undefined ? {} : { input: source.input }), ...tags,
     };
-    const start = message(newId(), instanceId, undefined, { ...first, timestamp: isoTime(now) });
+    const start = message(newId(), instanceId, undefined, { ...first, timestamp });
     return { requests: [{ type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' }, ifExists: 'fail' }, ...kept, ...raised] };
   }
   if (events.length === 0) {
@@ -984,7 +988,7 @@ export function decideFork(input: ForkInput): WriteSet {
     });
     return { requests: [{ type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' }, ifExists: 'fail' }, ...raised] };
   }
-  const rewound: ExecutionRewoundEvent = { type: 'ExecutionRewound', eventId: -1, timestamp: isoTime(now), reason: `forked from ${JSON.stringify(source.instanceId)}` };
+  const rewound: ExecutionRewoundEvent = { type: 'ExecutionRewound', eventId: -1, timestamp, reason: `forked from ${JSON.stringify(source.instanceId)}` };
   const state: InstanceState = {
     instanceId, name: source.name, runtimeStatus: 'Running', createdTime: now, lastUpdatedTime: now, executionId,
     historyLength: events.length, version: 1, ...(source.input === undefined ? {} : { input: source.input }), ...tags,

@@ -25,7 +25,7 @@ export interface ForkedHistory {
   /**
    * The external events among the results not kept, in the order the source received them, as raised events (the
    * source's name, data and time): what `DurableClient.fork` with `reapplyEvents` (its default) raises to the fork
-   * after the kept results. Empty when every result is kept.
+   * after the kept results, stamped with the fork's time (`decideFork`). Empty when every result is kept.
    */
   readonly reapplied: EventRaisedEvent[];
 }

@@ -911,6 +911,14 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         // Results in the order received: a, e 1, f, e 2, e 3. Keeping two, f, e 2 and e 3 are raised to the fork again.
         await client.fork('ev', { newInstanceId: 'ev-2', keepResults: 2 });
         expect(await client.waitForCompletion('ev-2', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['A', 1, 2, 3, 'F'] });
+        // Raised again at the fork's time (that of its ExecutionRewound), as new events of the fork; the kept one keeps its own.
+        const forked = (await client.getStatus('ev-2', { showHistory: true, showHistoryOutput: true }))?.history ?? [];
+        const rewound = forked.findIndex((e) => e.type === 'ExecutionRewound');
+        const raisedAgain = forked.slice(rewound).filter((e) => e.type === 'EventRaised');
+        expect(raisedAgain.map((e) => (e as { input?: unknown }).input)).toEqual([1, 'F', 2, 3]);
+        expect(raisedAgain.slice(1).map((e) => e.timestamp)).toEqual(Array(3).fill(forked[rewound]!.timestamp));
+        const sourceHistory = (await client.getStatus('ev', { showHistory: true, showHistoryOutput: true }))?.history ?? [];
+        expect(raisedAgain[0]!.timestamp).toBe(sourceHistory.find((e) => e.type === 'EventRaised')!.timestamp);
         // Keeping none: a new start, every event raised behind it (the activity runs again).
         await client.fork('ev', { newInstanceId: 'ev-0', keepResults: 0 });
         expect(await client.waitForCompletion('ev-0', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['A', 1, 2, 3, 'F'] });
