@@ -77,7 +77,7 @@ import {
 import { mergeBySeq } from './merge-by-seq.js';
 import { purgeInBatches } from './purge-in-batches.js';
 import { seqPages } from './seq-pages.js';
-import { heldSweepsQuery, sweepClaim, sweepRecheckDelay, sweepRenewal } from './sweep-lease.js';
+import { heldSweepsQuery, sweepClaim, sweepFinishedBy, sweepRecheckDelay, sweepRenewal } from './sweep-lease.js';
 import { unclaimedWriteHolds } from './unclaimed-write-holds.js';
 import { wakeSignals } from './wake-signals.js';
 import { startsAnotherAttempt, TransactionDeadlineError, transactionRanOut } from './transaction-deadline.js';
@@ -1843,15 +1843,17 @@ export class MongoStore implements Store {
   /**
    * Deletes the events of the generation `sweep` names, a chunk at a time, renewing its lease (`token`) after each;
    * stops when the lease was lost (another process took it after it lapsed: it finishes the work) or at `close`. The
-   * sweep is deleted once its generation is empty.
+   * sweep is deleted once a chunk comes back short (`sweepFinishedBy`): a generation of fewer than `SWEEP_CHUNK`
+   * events costs one read, one delete of its events and one of the sweep.
    */
   async #sweepGeneration(sweep: SweepDoc, token: string): Promise<void> {
     for (;;) {
       if (this.#closed) return;
       const chunk = sweepChunkQuery(sweep, SWEEP_CHUNK);
       const ids = (await this.#history.find(chunk.filter, { ...chunk.options, ...readBound() }).toArray()).map((d) => d._id);
-      if (ids.length === 0) break;
-      await this.#history.deleteMany({ _id: { $in: ids } });
+      if (ids.length > 0) await this.#history.deleteMany({ _id: { $in: ids } });
+      // Fewer than a chunk: that was the rest of the generation, which gains no events.
+      if (sweepFinishedBy(ids.length, SWEEP_CHUNK)) break;
       const renewal = sweepRenewal(sweep, this.#clock.now(), token);
       if ((await this.#sweeps.updateOne(renewal.filter, renewal.update, renewal.options)).matchedCount === 0) return;
     }

@@ -87,3 +87,21 @@ export function sweepRecheckDelay(heldUntil: Date | undefined, now: Date): numbe
   if (!isValidDate(heldUntil)) return undefined;
   return Math.min(SWEEP_LEASE_MS, Math.max(0, heldUntil.getTime() - now.getTime())) + SWEEP_RECHECK_MARGIN_MS;
 }
+
+/**
+ * Whether a chunk read of `found` events, when at most `chunk` were asked for, was the rest of its generation: fewer
+ * than a chunk means the read found every event left. An old generation never gains events (a sweep names one only
+ * once a newer execution or a purge replaced it), so once that chunk is deleted the sweep is done and is deleted at
+ * once, without a lease renewal and a read that finds nothing. Safe with several sweepers: another process that took
+ * the sweep after this one's lease lapsed deletes the same events and the same sweep (a no-op), or stops when its
+ * renewal no longer matches.
+ *
+ * @example
+ * ```ts
+ * sweepFinishedBy(3, 1000);    // true: delete those three, then the sweep
+ * sweepFinishedBy(1000, 1000); // false: renew the lease and read the next chunk
+ * ```
+ */
+export function sweepFinishedBy(found: number, chunk: number): boolean {
+  return found < chunk;
+}

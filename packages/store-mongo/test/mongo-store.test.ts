@@ -119,6 +119,37 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('finishes the sweep of a generation shorter than a chunk with one read: no lease renewal, no read that finds nothing', async () => {
+      const prefix = db.prefix('sweepshort');
+      const seed = await db.open('sweepshort', { prefix });
+      const client = new MongoClient(mongoUri, { monitorCommands: true });
+      const sent: string[] = [];
+      client.on('commandStarted', (event) => {
+        if (event.command['find'] === seed.collections.history) sent.push('find history');
+        if (event.command['update'] === seed.collections.sweeps) sent.push('update sweeps');
+        if (event.command['delete'] === seed.collections.sweeps) sent.push('delete sweeps');
+      });
+      let sweeper: MongoStore | undefined;
+      try {
+        await seed.flushSweeps();
+        const history = client.db(db.name).collection<HistoryDoc>(seed.collections.history);
+        const gen = 'gen-short';
+        await history.insertMany([0, 1, 2].map((index) => ({ _id: new ObjectId(), instanceId: instanceKey('short'), gen, index, event: '{}' })));
+        await client.db(db.name).collection(seed.collections.sweeps).insertOne({ _id: new ObjectId(), instanceId: instanceKey('short'), gen });
+        sweeper = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: prefix }); // connect runs a sweep pass
+        await sweeper.flushSweeps();
+        expect(await history.countDocuments({ gen })).toBe(0);
+        expect(await client.db(db.name).collection(seed.collections.sweeps).countDocuments({})).toBe(0);
+        expect(sent.filter((command) => command === 'find history')).toHaveLength(1);
+        expect(sent).not.toContain('update sweeps'); // no renewal
+        expect(sent).toContain('delete sweeps');
+      } finally {
+        await sweeper?.close();
+        await seed.close();
+        await client.close();
+      }
+    });
+
     const open = () => db.open('extra');
     /** A store whose logged errors' messages are kept in `errors`. */
     const openLogging = async (name: string) => {

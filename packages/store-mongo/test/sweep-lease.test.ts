@@ -1,7 +1,7 @@
 import { ObjectId } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { READ_MAX_TIME_MS } from '../src/read-bound.js';
-import { heldSweepsQuery, SWEEP_LEASE_MS, SWEEP_RECHECK_MARGIN_MS, sweepClaim, sweepRecheckDelay, sweepRenewal } from '../src/sweep-lease.js';
+import { heldSweepsQuery, SWEEP_LEASE_MS, SWEEP_RECHECK_MARGIN_MS, sweepClaim, sweepRecheckDelay, sweepRenewal, sweepFinishedBy } from '../src/sweep-lease.js';
 
 const NOW = new Date('2026-12-05T01:00:00.000Z');
 
@@ -47,5 +47,14 @@ describe('one process at a time works a history sweep', () => {
     // None held: nothing to wait for (the next restart, purge or connect starts a pass).
     expect(sweepRecheckDelay(undefined, NOW)).toBeUndefined();
     expect(sweepRecheckDelay(new Date(Number.NaN), NOW)).toBeUndefined();
+  });
+});
+
+describe('when a sweep is done', () => {
+  it('ends with the chunk that comes back short: its generation gains no events, so no renewal and no empty read follow', () => {
+    expect(sweepFinishedBy(0, 1000)).toBe(true);
+    expect(sweepFinishedBy(3, 1000)).toBe(true);
+    expect(sweepFinishedBy(999, 1000)).toBe(true);
+    expect(sweepFinishedBy(1000, 1000)).toBe(false); // maybe more: renew the lease, read the next chunk
   });
 });
