@@ -33,6 +33,16 @@ const orchestrators: Record<string, Orchestrator> = {
     yield ctx.callSubOrchestrator('Quick', undefined, `${ctx.instanceId}-child`);
     throw new Error('boom');
   },
+  /** Its child fails after a completed sub-orchestration of its own; it fails itself once told to go. */
+  FailsLaterThanChild: function* (ctx) {
+    try {
+      yield ctx.callSubOrchestrator('FailsAfterChild', undefined, `${ctx.instanceId}-child`);
+    } catch {
+      // The child's failure is expected: this one fails on its own later.
+    }
+    yield ctx.waitForExternalEvent('go');
+    throw new Error('boom');
+  },
   Eternal: function* (ctx) {
     const pass = ctx.getInput<number>();
     yield ctx.callSubOrchestrator('Quick', undefined, `${ctx.instanceId}-child-${pass}`);
@@ -554,6 +564,42 @@ describe('retention of ended instances', () => {
     await sweepUntil(clock, interval, async () => expect(watching).toBe(0));
     // Forgotten by its time in the memory, not by its own purge: the failure is kept for 20 minutes.
     expect(await memory.getInstance('p')).toBeDefined();
+  });
+
+  it('keeps a due sub-orchestration and its own child for as long as the ended grandparent above them is kept, and lets them go once it changes', async () => {
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    // 'g' failed 30 minutes after its child 'g-child', whose completed child is 'g-child-child'. Failures are kept 20
+    // minutes, completions not at all: 'g-child' is due on its own, but 'g' keeps it, and so its child, until 'g' is due.
+    const maker = await started({ clock, store: memory });
+    await maker.client.startNew('FailsLaterThanChild', { instanceId: 'g' });
+    await vi.waitFor(async () => expect(await statusOf(maker, 'g-child')).toBe('Failed'), WAIT);
+    expect(await statusOf(maker, 'g-child-child')).toBe('Completed');
+    await clock.advance(30 * MINUTE);
+    await maker.client.raiseEvent('g', 'go');
+    expect((await maker.client.waitForCompletion('g')).runtimeStatus).toBe('Failed');
+    await maker.stop();
+    const failedAt = clock.now().getTime();
+    const watched = new Map<string, number>();
+    const store = storeWith(memory, { instanceChanges$: countedFeed(memory, watched) });
+    const interval = 10_000;
+    const { armed } = await keptFailuresSweeper(clock, store);
+    const tree = async (): Promise<string[]> => (await memory.queryInstances({ pageSize: 10 })).instances.map((i) => i.instanceId).sort();
+    // The completed grandchild is listed without its failed parent (each status on its own pages): the sweeps remember
+    // both ended ancestors that keep it, and purge nothing of the tree while the grandparent is kept.
+    await clock.advance(0);
+    await vi.waitFor(() => expect(armed()).toBe(1), WAIT);
+    expect(Object.fromEntries(watched)).toEqual({ g: 1, 'g-child': 1 });
+    while (clock.now().getTime() + interval < failedAt + 20 * MINUTE) {
+      const sweeps = armed();
+      await clock.advance(interval);
+      await vi.waitFor(() => expect(armed()).toBe(sweeps + 1), WAIT);
+      expect(await tree()).toEqual(['g', 'g-child', 'g-child-child']);
+    }
+    // The grandparent started again (another execution) no longer keeps its child: the sweeps let the due child and
+    // its own child go, and keep the running grandparent.
+    await createClient({ store: memory, clock }).startNew('Waiter', { instanceId: 'g' });
+    await sweepUntil(clock, interval, async () => expect(await tree()).toEqual(['g']));
   });
 
   it('logs a clock that fails to arm the next sweep, with no unhandled rejection', async () => {
