@@ -294,8 +294,11 @@ export abstract class IdbStore implements Store {
       clock: this.#clock,
       page: this.#page,
       peerGone: (owners) => this.#peerGone(owners),
-      // Changes another handle posted that the feed could not read (dropped): one may stand for a commit.
-      unreadable: () => this.#readWatched(),
+      // Changes another handle posted that the feed could not read (dropped): one may stand for a commit, of work too.
+      unreadable: () => {
+        this.#readWatched();
+        this.#feed.wakeHere();
+      },
       keptInput: (value) => this.#inputs.isKept(value),
     });
     this.changes$ = this.#feed.changes$;
@@ -329,9 +332,14 @@ export abstract class IdbStore implements Store {
    * lock is held as long, so a freed lock means the tab is gone (a frozen tab keeps its locks). At least once: an
    * activity it was running runs again. Every other tab does the same; the second release finds nothing. A failure is
    * ignored: the leases then expire in their own time.
+   *
+   * The local worker is woken in every case, released leases or not: the gone tab may have committed work it never
+   * posted (a start made in a tab without a worker, whose post went with the tab), and an idle worker has no timer
+   * that would find it.
    */
   #peerGone(owners: readonly string[]): void {
     this.#readWatched();
+    this.#feed.wakeHere();
     if (owners.length === 0 || this.#refusal()) return;
     const gone = new Set(owners);
     this.#releaseLeases('releaseOwner', (lease) => gone.has(lease.owner)).catch(() => undefined);

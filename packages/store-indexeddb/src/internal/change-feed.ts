@@ -313,6 +313,15 @@ export class ChangeFeed {
     for (const id of instanceIds) for (const passed of this.#gate.lost(id, nowMs)) this.#changes.next(statusChangeOf(passed));
   }
 
+  /**
+   * Signals work to this handle's subscribers only (its worker), as a commit that signals work does (after the page's
+   * resume when it is frozen): a peer went, or posted changes this feed cannot read, and may have committed work
+   * nobody was told of.
+   */
+  wakeHere(): void {
+    if (!this.#closed) this.#deliver([], true);
+  }
+
   /** Stops waiting for the feeds present to answer: {@link ChangeFeed.joined} resolves (a store that closes). */
   endJoin(): void {
     const end = this.#endJoin;
