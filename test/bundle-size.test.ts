@@ -1334,11 +1334,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * does; a request less per instance): 91,058 -> 91,159 B (+101), budget set to match.
  * Events a fork raises again are stamped with the fork's time (decideFork): runtime-dexie.js 91,159 -> 91,166 B (+7),
  * budget set to match (runtime.js 48,196 and runtime-keyval.js 60,795 B, within theirs).
+ * The IndexedDB stores wake their own worker when another tab goes (it may have committed a start it never posted):
+ * runtime-dexie.js 91,166 -> 91,188 B (+22), budget set to match (runtime-keyval.js within its own).
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 48_339 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 60_925 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 91_166 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 91_188 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 
