@@ -70,9 +70,18 @@ export function clockSkewWarning(skew: ClockSkew, maxSkewMs: number): string | u
   return (
     `This process\u2019s clock is ${amount} ms ${direction} the MongoDB server\u2019s (tolerated: ${maxSkewMs} ms). ` +
     'Leases and timers are judged by each worker\u2019s clock: a worker whose clock runs ahead can take over live ' +
-    'leases of others (work runs twice), one that runs behind delays timers. Synchronise the clocks (NTP).'
+    'leases of others (work runs twice), one that runs behind delays timers. Synchronise the clocks (NTP). ' +
+    SERVER_CLOCK_HINT
   );
 }
+
+/**
+ * What the clock warnings and claim refusals add: the skew is measured against the server's `localTime`, so a server
+ * whose clock is off makes every process report about the same skew, and refusing claims then stops every worker.
+ */
+export const SERVER_CLOCK_HINT =
+  'The skew is measured against the MongoDB server\u2019s clock: when every process reports about the same skew, the ' +
+  'server\u2019s clock is the one off; run NTP on the MongoDB members too.';
 
 /**
  * The largest share of a claim's lease this process's clock may be off the server's before the store refuses the
@@ -111,7 +120,7 @@ export function claimSkewProblem(skew: ClockSkew | undefined, leaseMs: number, f
     'refused until the clocks agree, since leases judged on this clock would take over live leases of other workers or ' +
     'expire early for them (an activity would run twice). Synchronise the clocks (NTP): a claim that would be refused ' +
     `measures again first when the last measurement is over ${CLAIM_REMEASURE_MS / 1000} s old. A single process ` +
-    '(no other worker to race) may turn the refusal off with refuseClaimsOnClockSkew: false.'
+    '(no other worker to race) may turn the refusal off with refuseClaimsOnClockSkew: false. ' + SERVER_CLOCK_HINT
   );
 }
 

@@ -293,6 +293,13 @@ describe('claims refused while this clock is off the server\u2019s by more than 
     expect(claimSkewProblem({ skewMs: -3_500, uncertaintyMs: 5 }, 30_000)).toContain('3500 ms behind');
   });
 
+  it('says in the warning and the refusal that the same skew on every process means the server\u2019s clock is off', () => {
+    for (const message of [claimSkewProblem({ skewMs: 3_500, uncertaintyMs: 5 }, 30_000), clockSkewWarning({ skewMs: 5_000, uncertaintyMs: 1 }, 2_000)]) {
+      expect(message).toContain('every process reports about the same skew');
+      expect(message).toContain('NTP on the MongoDB members');
+    }
+  });
+
   it('lets a claim through within the share, for a longer lease, or when the skew is not certain', () => {
     expect(claimSkewProblem({ skewMs: 2_900, uncertaintyMs: 0 }, 30_000)).toBeUndefined();
     // The same 3.5 s is within 10 % of a 5 min activity lease.
