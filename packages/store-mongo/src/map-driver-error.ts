@@ -8,7 +8,7 @@ import { StoreUnreachableError } from './errors/store-unreachable-error.js';
 /** What a driver error means to a caller of the store. */
 export type DriverErrorKind =
   | 'closed' | 'auth' | 'commit-unknown' | 'unreachable' | 'overloaded' | 'timed-out' | 'too-large' | 'too-large-for-cache' | 'duplicate-key'
-  | 'transaction-aborted' | 'other';
+  | 'transaction-aborted' | 'majority-reads-disabled' | 'other';
 
 /**
  * Errors the driver throws only once the client itself is closed (`MongoClient.close()`), or before it was connected:
@@ -56,6 +56,11 @@ const MAX_TIME_EXPIRED_CODE = 50;
  * same transaction may pass on a quieter cache, so it is a 507 (tried a few times, then recorded), not a 413.
  */
 const TOO_LARGE_FOR_CACHE_NAME = 'TransactionTooLargeForCache';
+/**
+ * ReadConcernMajorityNotEnabled: the server runs with `enableMajorityReadConcern=false` (possible up to MongoDB 4.4,
+ * usually on a primary–secondary–arbiter set), and refuses every read at `majority`, which is how the store reads.
+ */
+const MAJORITY_READS_DISABLED_CODE = 148;
 /**
  * The labels of an operation MongoDB refused because it is overloaded (Atlas load shedding, the ingress rate limiters of
  * MongoDB 8.2+: IngressRequestRateLimitExceeded 462, IngressOperationRateLimitExceeded 463): `SystemOverloadedError`
@@ -117,6 +122,7 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
   if (top.code === MAX_TIME_EXPIRED_CODE || top.codeName === 'MaxTimeMSExpired') return 'timed-out';
   if (typeof top.code === 'number' && DUPLICATE_KEY_CODES.has(top.code)) return 'duplicate-key';
   if (hasLabel(error, TRANSIENT_TRANSACTION_LABEL)) return 'transaction-aborted';
+  if (top.code === MAJORITY_READS_DISABLED_CODE || top.codeName === 'ReadConcernMajorityNotEnabled') return 'majority-reads-disabled';
   return 'other';
 }
 
@@ -252,6 +258,7 @@ export function mapCommitFailure(error: unknown, doing: string, work: CommittedW
  * | a read the store bounded ran out of its `maxTimeMS` (`MaxTimeMSExpired`, not a commit's) | `UnavailableError` (`unavailable`, 503): nothing written, try again |
  * | an operation an overloaded server shed (`SystemOverloadedError` and `RetryableError` labels), after the driver's own retries | `StoreUnreachableError` (`store-unreachable`, 503): it did not run, try again later (not `unavailable`, which the runtime reads as a call that may have applied: `mayHaveApplied`) |
  * | a transaction aborted (`TransientTransactionError`) after the driver's retries ran out: nothing written | `StoreUnreachableError` (`store-unreachable`, 503): it did not run, try again (write conflicts on a hot instance, an election that outlasted the retries) |
+ * | a majority read refused because the server runs with `enableMajorityReadConcern=false` (ReadConcernMajorityNotEnabled, 148: a MongoDB 4.4 PSA set, say) | `MongoStoreError` (`store-error`), naming that setting; `connect` fails with it |
  * | a duplicate key on a unique index (a caller's create racing for an id is told apart first: `isDuplicateIdOf`) | `MongoStoreError` (`store-error`), naming the likely cause |
  * | anything else | `MongoStoreError` (`store-error`) |
  *
@@ -327,6 +334,15 @@ export function mapDriverError(error: unknown, doing: string): DurableError {
         `MongoDB refused a duplicate key on a unique index while ${doing}: ${detail}. ` +
           'The store\'s unique indexes index a missing field as null: a document another program wrote into the store\'s ' +
           'collections without those fields (see the README, "Indexes") makes the next such key collide.',
+        options,
+      );
+    case 'majority-reads-disabled':
+      return new MongoStoreError(
+        `MongoDB refused a majority read while ${doing}: ${detail}. The deployment runs with ` +
+          'enableMajorityReadConcern=false (possible up to MongoDB 4.4, usually on a primary–secondary–arbiter set), so every ' +
+          'read the store makes fails. Turn majority read concern back on (remove --enableMajorityReadConcern false / ' +
+          'replication.enableMajorityReadConcern: false; on a PSA set replace the arbiter with a data-bearing member), or ' +
+          'upgrade to MongoDB 5.0 or later, where it is always on.',
         options,
       );
     case 'other':

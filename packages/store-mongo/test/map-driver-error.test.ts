@@ -282,6 +282,15 @@ describe('driver error mapping', () => {
     expect(mapCommitFailure(tooLarge, 'committing a step of "a"', 'wrote')).toMatchObject({ status: 507 });
   });
 
+  it('names enableMajorityReadConcern=false when the server refuses majority reads (ReadConcernMajorityNotEnabled, 148: a 4.4 PSA set)', () => {
+    const refused = serverError(148, 'ReadConcernMajorityNotEnabled', 'Majority read concern requested, but server was not started with --enableMajorityReadConcern.');
+    expect(classifyDriverError(refused)).toBe('majority-reads-disabled');
+    const mapped = mapDriverError(refused, 'opening the store on database "app"');
+    expect(mapped).toMatchObject({ code: 'store-error', cause: refused });
+    expect(mapped.message).toContain('enableMajorityReadConcern=false');
+    expect(mapped.message).toContain('5.0');
+  });
+
   it('maps a bounded read that ran out of its maxTimeMS to a retryable UnavailableError; a commit that did stays unknown', () => {
     const expired = serverError(50, 'MaxTimeMSExpired', 'Command timed out waiting for read concern to be satisfied');
     expect(classifyDriverError(expired)).toBe('timed-out');
