@@ -1336,11 +1336,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * budget set to match (runtime.js 48,196 and runtime-keyval.js 60,795 B, within theirs).
  * The IndexedDB stores wake their own worker when another tab goes (it may have committed a start it never posted):
  * runtime-dexie.js 91,166 -> 91,188 B (+22), budget set to match (runtime-keyval.js within its own).
+ * The IndexedDB stores' cross-tab posts then left out the inputs their commits did not write, the listening store
+ * putting them back (kept, or read from the record): +539 / +666 B on runtime-keyval.js / runtime-dexie.js (measured
+ * on 60,925 / 91,159 B budgets), budgets 61,464 / 91,854 B; the store-indexeddb README's rows measured 51.0 / 20.9 kB.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 48_339 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 60_925 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 91_188 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 61_464 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 91_854 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -176,6 +176,8 @@ const PURGE: readonly TableName[] = [...ALL, 'raiseKeys', 'inputs'];
 const QUEUE: readonly TableName[] = ['instances', 'messages'];
 /** A claim: its instance's messages, and its input record (the work item's state carries the input). */
 const CLAIM: readonly TableName[] = ['instances', 'messages', 'inputs'];
+/** A read of input records alone (what a post from another handle left out: see `ChangeFeed`). */
+const INPUTS: readonly TableName[] = ['inputs'];
 /** A read of states with their inputs. */
 const STATES: readonly TableName[] = ['instances', 'inputs'];
 /** Activity tasks: DexieStore keeps an instance's first task in the instance row, so the instances come with them. */
@@ -299,7 +301,14 @@ export abstract class IdbStore implements Store {
         this.#readWatched();
         this.#feed.wakeHere();
       },
-      keptInput: (value) => this.#inputs.isKept(value),
+      inputs: {
+        isKept: (value) => this.#inputs.isKept(value),
+        get: (instanceId, executionId) => this.#inputs.get(instanceId, executionId),
+        keep: (instanceId, executionId, input, own) => this.#inputs.keep(instanceId, executionId, input, own),
+        forget: (instanceId) => this.#inputs.forget(instanceId),
+        // What a post left out and this handle does not keep: the records, in a transaction of their own.
+        read: (instanceIds) => this.#run('readInputs', 'readonly', INPUTS, (tx) => Promise.all(instanceIds.map((id) => tx.getInput(id)))),
+      },
     });
     this.changes$ = this.#feed.changes$;
     this.#watched = new WatchedInstances(this.#feed.changes$);

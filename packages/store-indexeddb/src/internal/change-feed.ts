@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import { randomId, type Clock, type ClockTimer } from '@durable-rx/runtime';
+import { isTerminalStatus, randomId, type Clock, type ClockTimer } from '@durable-rx/runtime';
 import { Broadcast, copyStoreValue, markShared, webLocks, withOwnPayloads, type InstanceState, type StatusChange } from '@durable-rx/runtime/store-kit';
 import { VersionGate, isFeedChange, type FeedChange } from './version-gate.js';
 import type { PageFreeze } from './page-freeze.js';
@@ -35,11 +35,37 @@ export interface ChangeFeedOptions {
    */
   readonly unreadable?: (() => void) | undefined;
   /**
-   * True for an input the store keeps frozen (its `ExecutionInputs`): a published state whose input is one carries
+   * The inputs the store keeps (see {@link FeedInputs}). A published state whose input is one it keeps frozen carries
    * it as it is, not a copy (nobody can change it), and is marked shared (`markShared`), so that a client copies it
-   * only for a status it builds. A step of an execution so publishes its large input without copying it each time.
+   * only for a status it builds: a step of an execution so publishes its large input without copying it each time.
+   * And the posts leave out the inputs their commits did not write, while every peer takes them so: see
+   * {@link FeedChange.inputApart}. None: inputs are copied and posted with every change.
    */
-  readonly keptInput?: ((value: unknown) => boolean) | undefined;
+  readonly inputs?: FeedInputs | undefined;
+}
+
+/**
+ * What a feed asks of its store's inputs (`ExecutionInputs`, and the input records in the database): enough to post a
+ * step's change without the input its commit did not write, and to put it back into such a change another handle
+ * posted, before any subscriber hears of it.
+ */
+export interface FeedInputs {
+  /** True for an input the store keeps frozen: published as it is, not copied. */
+  isKept(value: unknown): boolean;
+  /** The input the store keeps for execution `executionId` of `instanceId` (frozen), else `undefined`. */
+  get(instanceId: string, executionId: string): object | undefined;
+  /**
+   * Keeps `input`, which another handle posted, as the input of that execution: returns what is kept (the value known
+   * already, else `input` itself, frozen; an input too large to keep, or no object, is returned as it is).
+   */
+  keep(instanceId: string, executionId: string, input: unknown, own: true): unknown;
+  /** Forgets what is kept of `instanceId` (it ended, or was purged). */
+  forget(instanceId: string): void;
+  /**
+   * Reads the input records of these instances, in one readonly transaction: each record, or `undefined` when the
+   * instance has none. Rejects when the store cannot read (it closed, lost its database).
+   */
+  read(instanceIds: readonly string[]): Promise<readonly ({ readonly executionId: string; readonly input: unknown } | undefined)[]>;
 }
 
 /**
@@ -75,12 +101,18 @@ interface KeptBatch extends Batch {
 /**
  * The presence protocol, on the same channel: `hello` announces a feed that holds its lock, `here` answers one (with
  * the commits the answering feed published unposted lately), `bye` says a feed closes, `owners` names the lease owners
- * of the claims and leasing commits of the feed's handle (see {@link ChangeFeed.announceOwner}).
+ * of the claims and leasing commits of the feed's handle (see {@link ChangeFeed.announceOwner}). `inputApart` in a
+ * `hello` or `here`: the feed takes posted changes whose input is left out ({@link FeedChange.inputApart}); feeds of
+ * older versions of this package never say so, and are posted every input.
  */
 type PresenceMessage =
-  | { readonly type: typeof PRESENCE_TYPE; readonly kind: 'hello' | 'bye'; readonly from: string }
+  | { readonly type: typeof PRESENCE_TYPE; readonly kind: 'hello'; readonly from: string; readonly inputApart?: true }
+  | { readonly type: typeof PRESENCE_TYPE; readonly kind: 'bye'; readonly from: string }
   | { readonly type: typeof PRESENCE_TYPE; readonly kind: 'owners'; readonly from: string; readonly owners: readonly string[] }
-  | { readonly type: typeof PRESENCE_TYPE; readonly kind: 'here'; readonly from: string; readonly to: string; readonly kept: readonly Batch<unknown>[] };
+  | {
+    readonly type: typeof PRESENCE_TYPE; readonly kind: 'here'; readonly from: string; readonly to: string; readonly kept: readonly Batch<unknown>[];
+    readonly inputApart?: true;
+  };
 
 const MESSAGE_TYPE = 'durable-rx/commit@1';
 const PRESENCE_TYPE = 'durable-rx/presence@1';
@@ -147,6 +179,15 @@ const REMEMBER_MS = 2 * MAX_KEPT_AGE_MS;
  * And what kept commits cannot cover (commits past the last minute or the last {@link MAX_KEPT}, a purged id's runs,
  * the gap a period of posting leaves) is stated once, for users, in the package README ("How the cross-tab feed works").
  *
+ * Inputs: a step's commit does not change its execution's input, so its post leaves it out ({@link FeedChange.inputApart}):
+ * a 1 MB input is cloned into the post of the execution's start, not into every step's. A receiving feed puts it back
+ * before any subscriber hears of the change: the input its store keeps for the execution (it keeps the one a start's
+ * post carries), else the input record, which its store reads (the batches received meanwhile wait, in order), and keeps
+ * from then on. A record that names another execution by then (a later commit replaced or purged it) leaves the change
+ * unheard: it passes the {@link VersionGate}, so the later commit's change follows at once. A feed posts so only while
+ * every peer said (in its `hello` or `here`) that it takes such posts, and not while it posts every commit (`#always`):
+ * a tab of an older version of this package gets every input, as before.
+ *
  * Tabs of an older version of this package hold no lock and say no hello, but post every commit without a sender:
  * a feed that receives such a commit posts every commit from then on. An older tab that commits (any tab with a
  * worker, or one that starts or raises) is so seen at its first commit; one that only watches is never seen, and a feed
@@ -198,6 +239,20 @@ export class ChangeFeed {
   readonly #peerGone: ((owners: readonly string[]) => void) | undefined;
   readonly #unreadable: (() => void) | undefined;
   readonly #keptInput: (value: unknown) => boolean;
+  /** The store's inputs (see the `inputs` option); none: every input is copied and posted. */
+  readonly #inputs: FeedInputs | undefined;
+  /** The peers that said they take posted changes without their unchanged inputs (see {@link FeedChange.inputApart}). */
+  readonly #apartPeers = new Set<string>();
+  /**
+   * Batches another handle posted, in order, from the first whose inputs this feed reads (see #receive): while one
+   * waits for its read, the later ones wait behind it.
+   */
+  readonly #inbound: Batch[] = [];
+  /**
+   * Changes passed through the gate without being delivered: posted without their input, whose record names another
+   * execution by the time it is read (a newer commit replaced or purged it, and its own change follows).
+   */
+  readonly #unheard = new WeakSet<FeedChange>();
   /** The lease owners this handle's claims and commits named (see {@link ChangeFeed.announceOwner}), oldest first. */
   readonly #owners: string[] = [];
   /** The lease owners each other feed announced, by feed id: released when its lock frees without a bye. */
@@ -230,7 +285,8 @@ export class ChangeFeed {
     this.#page = options.page;
     this.#peerGone = options.peerGone;
     this.#unreadable = options.unreadable;
-    this.#keptInput = options.keptInput ?? never;
+    this.#inputs = options.inputs;
+    this.#keptInput = options.inputs ? (value) => options.inputs!.isKept(value) : never;
     this.#locks = this.#channel && (options.locks ?? webLocks<LockManager>());
     this.#always = this.#locks === undefined;
     if (!this.#locks) {
@@ -262,7 +318,10 @@ export class ChangeFeed {
     const others = work || othersWork;
     const posts = this.#always || this.#peers.size > 0;
     const keeps = !posts && !!this.#locks;
-    if (posts) this.#post({ type: MESSAGE_TYPE, changes: copies, work: others, from: this.#locks && this.#id } satisfies FeedMessage);
+    if (posts) {
+      const posted = this.#postsApart() ? copies.map(withoutInput) : copies;
+      this.#post({ type: MESSAGE_TYPE, changes: posted, work: others, from: this.#locks && this.#id } satisfies FeedMessage);
+    }
     // Alone: kept for a late peer, which must get what was committed whatever this handle's subscribers do with what
     // they are handed. So the kept batch has payloads of its own, and the subscribers get theirs unmarked: a client
     // with one watcher hands its payloads without a copy. Copied only when a subscriber may hear the batch (one is
@@ -310,7 +369,7 @@ export class ChangeFeed {
   deliverLost(instanceIds: readonly string[]): void {
     if (this.#closed || instanceIds.length === 0) return;
     const nowMs = this.#clock.now().getTime();
-    for (const id of instanceIds) for (const passed of this.#gate.lost(id, nowMs)) this.#changes.next(statusChangeOf(passed));
+    for (const id of instanceIds) this.#emit(this.#gate.lost(id, nowMs));
   }
 
   /**
@@ -375,6 +434,7 @@ export class ChangeFeed {
     this.#peers.clear();
     this.#peerOwners.clear();
     this.#kept.length = 0;
+    this.#inbound.length = 0;
     if (failed) {
       this.#changes.error(failed.error);
       this.#work.error(failed.error);
@@ -404,7 +464,7 @@ export class ChangeFeed {
     if (isFeedMessage(data)) {
       if (typeof data.from !== 'string' && !this.#always) this.#postAlways(); // an older version's tab: it listens too
       const changes = readable(data.changes);
-      this.#deliver(changes, data.work);
+      this.#receive(changes, data.work);
       if (changes !== data.changes) this.#unreadable?.();
     } else if ((data as { type?: unknown } | null)?.type === MESSAGE_TYPE) {
       this.#unreadable?.(); // a commit whose changes this feed cannot even find
@@ -414,11 +474,13 @@ export class ChangeFeed {
   #onPresence(message: PresenceMessage): void {
     switch (message.kind) {
       case 'hello':
+        if (message.inputApart === true) this.#apartPeers.add(message.from);
         if (this.#release) this.#greet(message.from);
         else this.#hellos.push(message.from);
         break;
       case 'here':
         if (message.to !== this.#id) break;
+        if (message.inputApart === true) this.#apartPeers.add(message.from);
         // While this feed waits, its store has read nothing yet and will read these commits from the database.
         if (!this.#endJoin && !this.#answered.has(message.from)) this.#deliverKept(message.kept);
         this.#answered.add(message.from);
@@ -438,7 +500,23 @@ export class ChangeFeed {
   }
 
   #hello(): void {
-    this.#post({ type: PRESENCE_TYPE, kind: 'hello', from: this.#id } satisfies PresenceMessage);
+    this.#post({ type: PRESENCE_TYPE, kind: 'hello', from: this.#id, ...this.#takesApart() } satisfies PresenceMessage);
+  }
+
+  /** What this feed's `hello` and `here` say of the posts it takes: without unchanged inputs, when it has its store's. */
+  #takesApart(): { readonly inputApart?: true } {
+    return this.#inputs ? { inputApart: true } : {};
+  }
+
+  /**
+   * Whether a post leaves out the inputs its commit did not write ({@link FeedChange.inputApart}): when this feed has
+   * its store's inputs, and every peer said it takes such posts. Not while it posts every commit (`#always`): a tab of
+   * an older version of this package may listen, which would show the states without their input.
+   */
+  #postsApart(): boolean {
+    if (!this.#inputs || this.#always) return false;
+    for (const id of this.#peers.keys()) if (!this.#apartPeers.has(id)) return false;
+    return true;
   }
 
   /** Holding its lock: says hello, answers the hellos heard meanwhile and asks which feeds are present. */
@@ -506,7 +584,7 @@ export class ChangeFeed {
     const oldest = this.#clock.now().getTime() - MAX_KEPT_AGE_MS;
     const kept = this.#greeted.has(from) ? [] : this.#kept.filter((b) => b.atMs >= oldest);
     this.#greeted.add(from);
-    this.#post({ type: PRESENCE_TYPE, kind: 'here', from: this.#id, to: from, kept } satisfies PresenceMessage);
+    this.#post({ type: PRESENCE_TYPE, kind: 'here', from: this.#id, to: from, kept, ...this.#takesApart() } satisfies PresenceMessage);
   }
 
   #addPeer(id: string): void {
@@ -532,6 +610,7 @@ export class ChangeFeed {
       watch.abort();
     }
     this.#greeted.delete(id);
+    this.#apartPeers.delete(id);
     this.#settle(id); // a feed that went will not answer, and its commits are in the database
   }
 
@@ -573,15 +652,126 @@ export class ChangeFeed {
     at = 0;
     for (const batch of kept) {
       const changes = lastPurge.size === 0 ? batch.changes : batch.changes.filter((c) => (lastPurge.get(c.instanceId) ?? 0) <= at++);
-      this.#deliver(changes, batch.work);
+      this.#receive(changes, batch.work);
     }
     if (kept.some((b, i) => b.changes !== received[i]!.changes)) this.#unreadable?.();
+  }
+
+  /**
+   * Delivers a batch another handle posted, with the inputs its changes left out put back ({@link FeedChange.inputApart}):
+   * at once when this feed's store keeps them all (it kept each execution's input when its start was posted: see
+   * {@link ChangeFeed.#withInputs}), else once the store read the input records it lacks; the batches received
+   * meanwhile wait behind it, in order, so that no instance's changes overtake one another.
+   */
+  #receive(changes: readonly FeedChange[], work: boolean): void {
+    if (this.#inbound.length === 0) {
+      const complete = this.#withInputs(changes, undefined);
+      if (complete) {
+        this.#deliver(complete, work);
+        return;
+      }
+    }
+    if (this.#inbound.push({ changes, work }) === 1) void this.#readInbound();
+  }
+
+  /** Delivers the waiting batches in order, each once the input records its changes lack are read. */
+  async #readInbound(): Promise<void> {
+    while (this.#inbound.length > 0 && !this.#closed) {
+      const { changes, work } = this.#inbound[0]!;
+      let complete = this.#withInputs(changes, undefined);
+      if (!complete) {
+        const ids = [...new Set(changes.filter((c) => this.#lacksInput(c)).map((c) => c.instanceId))];
+        const records = await this.#inputs!.read(ids).then((read) => new Map(ids.map((id, i) => [id, read[i]])), () => undefined);
+        if (this.#closed) return;
+        // A read that failed (the store closed, lost its database, or the browser refused it) leaves those changes
+        // unheard: the store reads again what its subscribers watch, as for changes it could not read.
+        if (!records) this.#unreadable?.();
+        complete = this.#withInputs(changes, records ?? new Map());
+      }
+      this.#inbound.shift();
+      this.#deliver(complete!, work);
+    }
+  }
+
+  /** True for a change posted without its input ({@link FeedChange.inputApart}) that this feed's store does not keep. */
+  #lacksInput(change: FeedChange): boolean {
+    const { state } = change;
+    return change.inputApart === true && !!state && !Object.hasOwn(state, 'input') && !this.#inputs?.get(change.instanceId, state.executionId);
+  }
+
+  /**
+   * The changes of a received batch with the inputs they left out put back: the input the store keeps for the state's
+   * execution, else the record read (`records`), which the store keeps from now on (so does it the input a start's
+   * change carries: the execution's next changes come without it). A state with such an input is marked shared
+   * (`markShared`): the store keeps it after handing it out. One whose record names another execution, or is gone, is
+   * passed through the gate unheard ({@link ChangeFeed.#unheard}): a later commit replaced or purged it, and that
+   * commit's change follows. `undefined`: some input is neither kept nor read (`records` undefined: not read yet).
+   */
+  #withInputs(changes: readonly FeedChange[], records: ReadonlyMap<string, { readonly executionId: string; readonly input: unknown } | undefined> | undefined): readonly FeedChange[] | undefined {
+    const inputs = this.#inputs;
+    if (!inputs) return changes;
+    let out: FeedChange[] | undefined;
+    for (let i = 0; i < changes.length; i++) {
+      const change = changes[i]!;
+      const received = this.#receivedInput(change, inputs, records);
+      if (received === undefined) return undefined;
+      if (received === change) {
+        out?.push(change);
+        continue;
+      }
+      out ??= changes.slice(0, i);
+      out.push(received);
+    }
+    return out ?? changes;
+  }
+
+  /** One change of {@link ChangeFeed.#withInputs}: itself, or a copy with its input put back, or `undefined`. */
+  #receivedInput(
+    change: FeedChange, inputs: FeedInputs, records: ReadonlyMap<string, { readonly executionId: string; readonly input: unknown } | undefined> | undefined,
+  ): FeedChange | undefined {
+    const { instanceId, state } = change;
+    if (!state) {
+      inputs.forget(instanceId); // purged
+      return change;
+    }
+    const ends = isTerminalStatus(state.runtimeStatus);
+    const carried = Object.hasOwn(state, 'input');
+    if (change.inputApart !== true || carried) {
+      // Carries its input (a start, a new execution; every change while a tab of an older version listens), or has none.
+      if (ends) inputs.forget(instanceId);
+      else if (carried && inputs.get(instanceId, state.executionId) === undefined) {
+        // The clone is this feed's own: kept as it is, frozen, and so shared from now on.
+        if (inputs.isKept(inputs.keep(instanceId, state.executionId, state.input, true))) markShared(change);
+      }
+      return change;
+    }
+    let input: unknown = inputs.get(instanceId, state.executionId);
+    if (input === undefined) {
+      if (!records) return undefined;
+      const record = records.get(instanceId);
+      if (record?.executionId !== state.executionId) {
+        const unheard = { ...change };
+        this.#unheard.add(unheard);
+        return unheard;
+      }
+      input = ends ? record.input : inputs.keep(instanceId, state.executionId, record.input, true);
+    }
+    if (ends) inputs.forget(instanceId);
+    const { inputApart: _apart, ...rest } = change;
+    const withInput = { ...rest, state: { ...state, input } };
+    if (inputs.isKept(input)) markShared(withInput);
+    return withInput;
+  }
+
+  /** Hands the changes the gate passed on to the subscribers, but those passed unheard ({@link ChangeFeed.#unheard}). */
+  #emit(passed: readonly FeedChange[]): void {
+    for (const change of passed) if (!this.#unheard.has(change)) this.#changes.next(statusChangeOf(change));
   }
 
   #deliver(changes: readonly FeedChange[], work: boolean): void {
     const nowMs = changes.length > 0 ? this.#clock.now().getTime() : 0;
     for (const change of changes) {
-      for (const passed of this.#gate.offer(change, nowMs)) this.#changes.next(statusChangeOf(passed));
+      this.#emit(this.#gate.offer(change, nowMs));
     }
     if (this.#gapTimer === undefined) this.#armGapTimer();
     if (!work) return;
@@ -605,7 +795,7 @@ export class ChangeFeed {
     this.#gapTimer = undefined;
     if (this.#closed) return;
     const nowMs = this.#clock.now().getTime();
-    for (const passed of this.#gate.release(nowMs - this.#gapTimeoutMs, nowMs)) this.#changes.next(statusChangeOf(passed));
+    this.#emit(this.#gate.release(nowMs - this.#gapTimeoutMs, nowMs));
     this.#armGapTimer();
   };
 }
@@ -651,9 +841,19 @@ function withKeptInput(change: FeedChange): FeedChange {
   return copy;
 }
 
-/** No input is kept (a feed without the `keptInput` option). */
+/** No input is kept (a feed without the `inputs` option). */
 function never(): boolean {
   return false;
+}
+
+/**
+ * `change` as posted to feeds that take changes without their unchanged input: without its state's input when the
+ * commit did not write it ({@link FeedChange.inputApart}); the receiving feeds put it back. Shallow: the post clones.
+ */
+function withoutInput(change: FeedChange): FeedChange {
+  if (change.inputApart !== true || !change.state || !Object.hasOwn(change.state, 'input')) return change;
+  const { input: _input, ...state } = change.state;
+  return { ...change, state: state as InstanceState };
 }
 
 /**

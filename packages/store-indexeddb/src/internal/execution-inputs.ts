@@ -9,15 +9,18 @@ import { deepFreeze, frozenCopy, jsonHeapBytes } from '@durable-rx/runtime/store
  * - a claim of it reads no input record (the work item's state carries the known input, frozen);
  * - a commit publishes the known input by reference, not a copy per step: the change feed copies the rest of the state,
  *   and marks it shared (`markShared`), so that a client copies the input only for a status it builds;
- * - a read of it while this handle commits it answers from that commit without a transaction of its own.
+ * - a read of it while this handle commits it answers from that commit without a transaction of its own;
+ * - a change another handle posted without its input (a step's: see `FeedChange.inputApart`) gets it back from here,
+ *   without a read of the record.
  *
  * Kept: the inputs that are objects (a string or number costs nothing to copy and needs no record read saved here)
- * of executions this handle committed or claimed, at most {@link MAX_EXECUTION_INPUTS} instances and
+ * of executions this handle committed or claimed, or whose changes another handle posted (the input the start's post
+ * carried, else the record read once), at most {@link MAX_EXECUTION_INPUTS} instances and
  * {@link MAX_EXECUTION_INPUT_BYTES} of heap in all (the oldest goes first), each until its instance ends or is purged
- * here. An input larger than that bound alone is not kept (its execution is remembered as such, so that its steps do
- * not measure it again): its steps copy and read it as before. An instance whose next steps run in another tab, or
- * that another tab ended or purged, keeps its place until newer ones push it out. The values are frozen all the way
- * down, so nobody who gets one can change it in place.
+ * here or in a post this handle hears. An input larger than that bound alone is not kept (its execution is remembered
+ * as such, so that its steps do not measure it again): its steps copy and read it as before. An instance whose next
+ * steps run in another tab, or that another tab ended or purged without this handle hearing of it, keeps its place
+ * until newer ones push it out. The values are frozen all the way down, so nobody who gets one can change it in place.
  *
  * @example
  * ```ts

@@ -45,6 +45,11 @@ export class RowWriter {
    * `undefined` where the commit does not know it (see {@link StateWrite.full}); a purged instance's is `undefined` too.
    */
   readonly #states = new Map<string, InstanceState | undefined>();
+  /**
+   * The instances whose written row keeps its input apart in a record this commit did not write (a step of an
+   * execution, its end): their changes are marked {@link FeedChange.inputApart}.
+   */
+  readonly #inputKept = new Set<string>();
   /** Snapshots to publish after the commit, in commit order. */
   readonly changes: FeedChange[] = [];
   /** True when claimable work was written (a message, an unleased task) or released (a lease on pending messages). */
@@ -109,6 +114,8 @@ export class RowWriter {
       if (write.input === null) tx.deleteInput(id);
       else if (write.input) tx.putInput(id, write.input);
       this.#states.set(id, write.full);
+      if (write.row.inputApart === true && write.input === undefined) this.#inputKept.add(id);
+      else this.#inputKept.delete(id);
       const kept = isNew ? undefined : stored && withoutInputApart(stored);
       this.#set(kept ? { ...kept, ...write.row } : lease ? { ...write.row, lease } : write.row);
       // Created leased to the committing worker: other workers time the lease expiry.
@@ -173,7 +180,9 @@ export class RowWriter {
     for (const { instanceId, seq } of unused.values()) tx.deleteMessages([{ instanceId, seq: await seq }]);
     // The raise-key records a keyed raise or signal-with-start remembered a key in (their states are not written).
     for (const { instanceId, keys } of plan.raiseKeys) tx.putRaiseKeys(instanceId, keys);
-    for (const { instanceId, previousVersion, state } of plan.changes) this.changes.push({ instanceId, after: previousVersion, state });
+    for (const { instanceId, previousVersion, state } of plan.changes) {
+      this.changes.push(this.#inputKept.has(instanceId) ? { instanceId, after: previousVersion, state, inputApart: true } : { instanceId, after: previousVersion, state });
+    }
     // Released with messages still pending, they are claimable again (at once, or when the first is visible); a signal
     // wakes this tab's and every other tab's worker, so none is sent for a commit that left claimable only what was.
     if (signalsWork(plan, leaseStored, pendingLeft)) this.work = true;
@@ -209,6 +218,7 @@ export class RowWriter {
     this.#tx.deleteRaiseKeys(row.id);
     this.#tx.deleteInput(row.id);
     this.#states.set(row.id, undefined);
+    this.#inputKept.delete(row.id);
     this.#dropPending(row.id);
     this.#entries.set(row.id, { original: undefined, row: undefined, dirty: false });
     const { executionId, version } = row.state;

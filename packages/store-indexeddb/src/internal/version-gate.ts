@@ -8,6 +8,14 @@ export interface FeedChange extends StatusChange {
    * instance or one created again after a purge). Receivers use it to put snapshots from several tabs in order.
    */
   readonly after: number;
+  /**
+   * The state's input is the one of the instance's input record, which names the state's execution and which the commit
+   * did not write (a step of an execution, its end): the receiving handle knows it already (it kept it when the
+   * execution's start was posted) or reads it. A change posted on the channel with this mark may leave its state's
+   * input out (no `input` member): only to feeds that said they take such changes, which put the input back before
+   * any subscriber hears of the change (see `ChangeFeed`). Absent: the state carries its input, or has none.
+   */
+  readonly inputApart?: true;
 }
 
 /**
@@ -17,7 +25,8 @@ export interface FeedChange extends StatusChange {
  * of this package), and a reader takes a delivered change for an {@link InstanceState} (`status$`, `instances$`,
  * `history$`): so the instance id is a string, `after` a count, a snapshot (absent: a purge) has the fields readers
  * read with their types (its own id the change's, valid Dates, a version of at least 1), and a purge's `purged` names
- * an execution and a version. Payloads (`input`, `output`, `customStatus`) may be anything. Pure.
+ * an execution and a version, and a change marked {@link FeedChange.inputApart} has a snapshot. Payloads (`input`,
+ * `output`, `customStatus`) may be anything. Pure.
  *
  * @example
  * ```ts
@@ -33,6 +42,7 @@ export function isFeedChange(value: unknown): value is FeedChange {
   const failure = state?.failureDetails as Loose | null | undefined;
   const previous = state?.previousHistory as Loose | null | undefined;
   return typeof change?.instanceId === 'string' && isCount(change.after, 0)
+    && (change.inputApart === undefined || (change.inputApart === true && state !== undefined))
     && (purged === undefined || (typeof purged?.executionId === 'string' && isCount(purged.version, 1)))
     && (state === undefined || (state?.instanceId === change.instanceId && typeof state.name === 'string'
       && typeof state.executionId === 'string' && ALL_RUNTIME_STATUSES.includes(state.runtimeStatus as InstanceState['runtimeStatus'])

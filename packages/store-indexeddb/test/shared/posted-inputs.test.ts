@@ -1,0 +1,205 @@
+import { createClient, createRuntime, silentLogger, type Runtime } from '@durable-rx/runtime';
+import { helloSequence, sayHello } from '@durable-rx/runtime/samples';
+import type { InstanceState, Store } from '@durable-rx/runtime/store-kit';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { changeChannelName } from '../../src/idb-store.js';
+import { ExecutionInputs } from '../../src/internal/execution-inputs.js';
+import { FakeLocks } from '../fake-locks.js';
+import { VirtualClock } from '@durable-rx/runtime/testing';
+import { SETTLED } from '../../../../test-support/settled.js';
+import { adapters, create, newInstance, uniqueName, within, type AdapterName } from './fixtures.js';
+
+// While another store on the database listens, each commit is posted on the channel. A step of an execution does not
+// change its input, so its post leaves the input out, and the listening store puts it back (the one it kept when the
+// start was posted, else the input record it reads) before its subscribers hear of the change: a 1 MB input is cloned
+// into the start's post only, not into every step's.
+
+const COMMIT = 'durable-rx/commit@1';
+const PRESENCE = 'durable-rx/presence@1';
+
+interface Posted {
+  readonly type?: string;
+  readonly changes?: readonly { readonly instanceId: string; readonly state?: InstanceState }[];
+}
+
+/** The commits posted on any channel, as sent: each change's instance and whether its state carried an input. */
+let posted: { readonly instanceId: string; readonly withInput: boolean }[] = [];
+
+beforeEach(() => {
+  // Presence runs on Web Locks: Node 20 has none, so the stores of this process share one lock manager of the test's.
+  if (!(globalThis.navigator as Navigator | undefined)?.locks) vi.stubGlobal('navigator', { locks: new FakeLocks(), userAgent: '' });
+  posted = [];
+  const post = BroadcastChannel.prototype.postMessage;
+  vi.spyOn(BroadcastChannel.prototype, 'postMessage').mockImplementation(function (this: BroadcastChannel, message: unknown) {
+    const { type, changes } = message as Posted;
+    if (type === COMMIT) {
+      for (const { instanceId, state } of changes ?? []) if (state) posted.push({ instanceId, withInput: Object.hasOwn(state, 'input') });
+    }
+    post.call(this, message);
+  });
+});
+
+const opened: Store[] = [];
+const runtimes: Runtime[] = [];
+afterEach(async () => {
+  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
+  await Promise.all(opened.splice(0).map((s) => s.close()));
+  vi.restoreAllMocks();
+  vi.unstubAllGlobals();
+});
+
+/** A store on `name`, opened and joined to the stores present. */
+async function open(adapter: AdapterName, name: string): Promise<Store> {
+  const store = adapters[adapter](name);
+  opened.push(store);
+  await store.getInstance('none');
+  return store;
+}
+
+/** A runtime on `store` that runs the hello sequence (4 steps, 3 activities). */
+function runtimeOn(store: Store): Runtime {
+  const runtime = createRuntime({ store, orchestrators: { HelloSequence: helloSequence }, activities: { E1_SayHello: sayHello }, logger: silentLogger });
+  runtimes.push(runtime);
+  return runtime;
+}
+
+/** The states of `instanceId` that `store`'s changes$ delivers, and a promise of its end. */
+function listen(store: Store, instanceId: string): { readonly states: InstanceState[]; readonly ended: Promise<void> } {
+  const states: InstanceState[] = [];
+  const ended = new Promise<void>((resolve) => {
+    store.changes$.subscribe(({ instanceId: id, state }) => {
+      if (id !== instanceId || !state) return;
+      states.push(state);
+      if (state.runtimeStatus === 'Completed') resolve();
+    });
+  });
+  return { states, ended };
+}
+
+const INPUT = { cities: Array.from({ length: 200 }, (_, i) => ({ name: `city-${i}`, population: i * 1000 })) };
+
+describe.each(Object.keys(adapters) as AdapterName[])('%s: a post leaves out the input its commit did not write', (adapter) => {
+  it('a store listening from the start hears every state of the execution with its input, and only the start\'s post carries it', async () => {
+    const name = uniqueName('posted-inputs');
+    const worker = await open(adapter, name);
+    const listener = await open(adapter, name);
+    const heard = listen(listener, 'x');
+    const keep = vi.spyOn(ExecutionInputs.prototype, 'keep');
+    const runtime = runtimeOn(worker);
+    await runtime.start();
+    await runtime.client.startNew('HelloSequence', { instanceId: 'x', input: INPUT });
+    await within(heard.ended, 'the listener hears the completion');
+    expect(heard.states.map((s) => s.runtimeStatus)).toContain('Running');
+    // Both stores kept the execution's input (the worker's, and the listener's from the start's post), and forgot it
+    // when the instance ended.
+    const keepers = new Set(keep.mock.contexts.filter((c, i) => c instanceof ExecutionInputs && keep.mock.calls[i]![0] === 'x'));
+    expect(keepers.size).toBe(2);
+    for (const inputs of keepers) expect((inputs as ExecutionInputs).get('x', heard.states[0]!.executionId)).toBeUndefined();
+    for (const state of heard.states) expect(state.input).toEqual(INPUT);
+    // The start's post carried the input, which the listener kept (frozen) for every later change of the execution.
+    expect(new Set(heard.states.map((s) => s.input)).size).toBe(1);
+    expect(Object.isFrozen(heard.states[0]!.input)).toBe(true);
+    const ofX = posted.filter((p) => p.instanceId === 'x');
+    expect(ofX.length).toBeGreaterThanOrEqual(5); // its start and four steps
+    expect(ofX.filter((p) => p.withInput)).toHaveLength(1);
+    expect(ofX[0]!.withInput).toBe(true);
+    // A client of the listening store shows the input too.
+    expect((await createClient({ store: listener }).getStatus('x'))?.input).toEqual(INPUT);
+  });
+
+  it('a store that joined after the start reads the input record once and hears every later state with its input', async () => {
+    const name = uniqueName('posted-inputs-late');
+    const worker = await open(adapter, name);
+    await createClient({ store: worker }).startNew('HelloSequence', { instanceId: 'x', input: INPUT });
+    const listener = await open(adapter, name);
+    const heard = listen(listener, 'x');
+    const runtime = runtimeOn(worker);
+    await runtime.start();
+    await within(heard.ended, 'the listener hears the completion');
+    expect(heard.states.length).toBeGreaterThanOrEqual(4);
+    for (const state of heard.states) expect(state.input).toEqual(INPUT);
+    expect(new Set(heard.states.map((s) => s.input)).size).toBe(1);
+    expect(posted.filter((p) => p.instanceId === 'x' && p.withInput)).toHaveLength(0);
+  });
+
+  it('a store whose kept inputs let the execution\'s go reads its record and hears every later state with its input', async () => {
+    const name = uniqueName('posted-inputs-evicted');
+    const worker = await open(adapter, name);
+    const listener = await open(adapter, name);
+    const heard = listen(listener, 'x');
+    const client = createClient({ store: worker });
+    await client.startNew('HelloSequence', { instanceId: 'x', input: INPUT });
+    // A hundred later starts (delayed: no worker takes them), each posted with its input, which the listener keeps in
+    // place of the oldest: x's goes.
+    const later = new Date(Date.now() + 3_600_000);
+    for (let i = 0; i < 100; i++) await client.startNew('HelloSequence', { instanceId: `y${i}`, input: { i }, startAt: later });
+    const runtime = runtimeOn(worker);
+    await runtime.start();
+    await within(heard.ended, 'the listener hears the completion');
+    expect(heard.states.length).toBeGreaterThanOrEqual(5);
+    for (const state of heard.states) expect(state.input).toEqual(INPUT);
+    // The start's, kept, then the record's, read once and kept for the rest of the execution.
+    expect(new Set(heard.states.map((s) => s.input)).size).toBe(2);
+    expect(posted.filter((p) => p.instanceId === 'x' && p.withInput)).toHaveLength(1);
+  });
+
+  it('posts every input while a store that does not say it takes them without listens (an older version\'s tab)', async () => {
+    const name = uniqueName('posted-inputs-older');
+    const worker = await open(adapter, name);
+    // An older version's feed: it holds its lock and says hello, without saying it takes posts without inputs.
+    const channel = new BroadcastChannel(changeChannelName(name));
+    const older = new AbortController();
+    const lockName = `${changeChannelName(name)}/feed/older`;
+    void navigator.locks.request(lockName, { signal: older.signal }, () => new Promise<void>((resolve) => older.signal.addEventListener('abort', () => resolve())))
+      .catch(() => undefined);
+    const answered = new Promise<void>((resolve) => {
+      channel.addEventListener('message', ({ data }: MessageEvent<{ type?: string; kind?: string; to?: string }>) => {
+        if (data.type === PRESENCE && data.kind === 'here' && data.to === 'older') resolve();
+      });
+    });
+    channel.postMessage({ type: PRESENCE, kind: 'hello', from: 'older' });
+    await within(answered, 'the store answers the older feed');
+    try {
+      const heard = listen(worker, 'x');
+      const runtime = runtimeOn(worker);
+      await runtime.start();
+      await runtime.client.startNew('HelloSequence', { instanceId: 'x', input: INPUT });
+      await within(heard.ended, 'the instance completes');
+      const ofX = posted.filter((p) => p.instanceId === 'x');
+      expect(ofX.length).toBeGreaterThanOrEqual(5);
+      expect(ofX.every((p) => p.withInput)).toBe(true);
+    } finally {
+      older.abort();
+      channel.close();
+    }
+  });
+});
+
+describe.each(Object.keys(adapters) as AdapterName[])('%s: a posted change without its input', (adapter) => {
+  it('is put back with the record\'s input; one whose record names another execution by then is passed over unheard, and the next follows at once', async () => {
+    const name = uniqueName('posted-inputs-unheard');
+    // A clock nobody advances: a change held for a missing predecessor would never come out.
+    const store = adapters[adapter](name, { clock: new VirtualClock(), gapTimeoutMs: 1000 });
+    opened.push(store);
+    const { state } = newInstance('x', { n: 1 });
+    await create(store, newInstance('x', { n: 1 })); // version 1 of exec-1, its input in the record
+    const heard: InstanceState[] = [];
+    store.changes$.subscribe((c) => c.state && heard.push(c.state));
+    const channel = new BroadcastChannel(changeChannelName(name));
+    try {
+      const { input: _input, ...withoutInput } = state;
+      const step = (version: number, executionId: string) => ({
+        instanceId: 'x', after: version - 1, inputApart: true,
+        state: { ...withoutInput, runtimeStatus: 'Running', version, executionId },
+      });
+      // Version 2 of an execution whose input the record no longer holds (a later commit replaced it), then version 3.
+      channel.postMessage({ type: COMMIT, changes: [step(2, 'exec-0')], work: false, from: 'peer' });
+      channel.postMessage({ type: COMMIT, changes: [step(3, 'exec-1')], work: false, from: 'peer' });
+      await vi.waitFor(() => expect(heard.map((s) => s.version)).toEqual([3]), { timeout: SETTLED.timeoutMs });
+      expect(heard[0]!.input).toEqual({ n: 1 });
+      expect(heard[0]!.executionId).toBe('exec-1');
+    } finally {
+      channel.close();
+    }
+  });
+});
