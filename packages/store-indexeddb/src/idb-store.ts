@@ -303,8 +303,8 @@ export abstract class IdbStore implements Store {
       },
       inputs: {
         isKept: (value) => this.#inputs.isKept(value),
-        get: (instanceId, executionId) => this.#inputs.get(instanceId, executionId),
-        keep: (instanceId, executionId, input, own) => this.#inputs.keep(instanceId, executionId, input, own),
+        get: (instanceId, execution) => this.#inputs.get(instanceId, execution),
+        keep: (instanceId, execution, input, own) => this.#inputs.keep(instanceId, execution, input, own),
         forget: (instanceId) => this.#inputs.forget(instanceId),
         // What a post left out and this handle does not keep: the records, in a transaction of their own.
         read: (instanceIds) => this.#run('readInputs', 'readonly', INPUTS, (tx) => Promise.all(instanceIds.map((id) => tx.getInput(id)))),
@@ -499,11 +499,11 @@ export abstract class IdbStore implements Store {
   #withKnownInput(change: FeedChange, keeps: boolean): FeedChange {
     const { instanceId, state } = change;
     if (!state || isTerminalStatus(state.runtimeStatus)) {
-      const known = state && this.#inputs.get(instanceId, state.executionId);
+      const known = state && this.#inputs.get(instanceId, state);
       this.#inputs.forget(instanceId);
       return known ? { ...change, state: { ...state, input: known } } : change;
     }
-    const input = keeps ? this.#inputs.keep(instanceId, state.executionId, state.input, false) : this.#inputs.get(instanceId, state.executionId) ?? state.input;
+    const input = keeps ? this.#inputs.keep(instanceId, state, state.input, false) : this.#inputs.get(instanceId, state) ?? state.input;
     return input === state.input ? change : { ...change, state: { ...state, input } };
   }
 
@@ -528,7 +528,7 @@ export abstract class IdbStore implements Store {
         if (!row) return undefined;
         // The work item's state carries the input (a step's commit publishes the state it was given): the one this handle
         // knows for the execution, else read with the messages.
-        const known = isInputApart(row) ? this.#inputs.get(row.id, row.state.executionId) : undefined;
+        const known = isInputApart(row) ? this.#inputs.get(row.id, row.state) : undefined;
         const [pending, input] = await Promise.all([tx.listMessages(row.id), known ? undefined : inputOf(tx, row)]);
         const visible = pending.filter((m) => isVisible(m.message, options.now));
         const lease = visible.length > 0 ? newLease(options, nextLeaseToken()) : row.lease;
@@ -554,7 +554,7 @@ export abstract class IdbStore implements Store {
     if (known) return { ...row.state, input: known };
     const state = stateWithInput(row, record);
     if (state === row.state) return state;
-    return { ...state, input: this.#inputs.keep(row.id, state.executionId, state.input, true) };
+    return { ...state, input: this.#inputs.keep(row.id, state, state.input, true) };
   }
 
   async abandonOrchestration(instanceId: string, leaseToken: string): Promise<void> {
@@ -999,7 +999,7 @@ function isSteppable(row: unknown): boolean {
 async function readState(tx: BackendTransaction, instanceId: string, inputs: ExecutionInputs): Promise<InstanceState | undefined> {
   const row = await tx.getInstance(instanceId);
   if (!row) return undefined;
-  const known = isInputApart(row) ? inputs.get(row.id, row.state.executionId) : undefined;
+  const known = isInputApart(row) ? inputs.get(row.id, row.state) : undefined;
   return known ? { ...row.state, input: copyStoreValue(known) } : stateWithInput(row, await inputOf(tx, row));
 }
 

@@ -2,6 +2,7 @@ import type { Observable } from 'rxjs';
 import { isTerminalStatus, randomId, type Clock, type ClockTimer } from '@durable-rx/runtime';
 import { Broadcast, copyStoreValue, markShared, webLocks, withOwnPayloads, type InstanceState, type StatusChange } from '@durable-rx/runtime/store-kit';
 import { VersionGate, isFeedChange, type FeedChange } from './version-gate.js';
+import type { Execution } from './execution-inputs.js';
 import type { PageFreeze } from './page-freeze.js';
 
 /** Options of a {@link ChangeFeed}. */
@@ -52,13 +53,13 @@ export interface ChangeFeedOptions {
 export interface FeedInputs {
   /** True for an input the store keeps frozen: published as it is, not copied. */
   isKept(value: unknown): boolean;
-  /** The input the store keeps for execution `executionId` of `instanceId` (frozen), else `undefined`. */
-  get(instanceId: string, executionId: string): object | undefined;
+  /** The input the store keeps for `execution` of `instanceId` (frozen), else `undefined`. */
+  get(instanceId: string, execution: Execution): object | undefined;
   /**
    * Keeps `input`, which another handle posted, as the input of that execution: returns what is kept (the value known
    * already, else `input` itself, frozen; an input too large to keep, or no object, is returned as it is).
    */
-  keep(instanceId: string, executionId: string, input: unknown, own: true): unknown;
+  keep(instanceId: string, execution: Execution, input: unknown, own: true): unknown;
   /** Forgets what is kept of `instanceId` (it ended, or was purged). */
   forget(instanceId: string): void;
   /**
@@ -696,7 +697,7 @@ export class ChangeFeed {
   /** True for a change posted without its input ({@link FeedChange.inputApart}) that this feed's store does not keep. */
   #lacksInput(change: FeedChange): boolean {
     const { state } = change;
-    return change.inputApart === true && !!state && !Object.hasOwn(state, 'input') && !this.#inputs?.get(change.instanceId, state.executionId);
+    return change.inputApart === true && !!state && !Object.hasOwn(state, 'input') && !this.#inputs?.get(change.instanceId, state);
   }
 
   /**
@@ -739,13 +740,13 @@ export class ChangeFeed {
     if (change.inputApart !== true || carried) {
       // Carries its input (a start, a new execution; every change while a tab of an older version listens), or has none.
       if (ends) inputs.forget(instanceId);
-      else if (carried && inputs.get(instanceId, state.executionId) === undefined) {
+      else if (carried && inputs.get(instanceId, state) === undefined) {
         // The clone is this feed's own: kept as it is, frozen, and so shared from now on.
-        if (inputs.isKept(inputs.keep(instanceId, state.executionId, state.input, true))) markShared(change);
+        if (inputs.isKept(inputs.keep(instanceId, state, state.input, true))) markShared(change);
       }
       return change;
     }
-    let input: unknown = inputs.get(instanceId, state.executionId);
+    let input: unknown = inputs.get(instanceId, state);
     if (input === undefined) {
       if (!records) return undefined;
       const record = records.get(instanceId);
@@ -754,7 +755,7 @@ export class ChangeFeed {
         this.#unheard.add(unheard);
         return unheard;
       }
-      input = ends ? record.input : inputs.keep(instanceId, state.executionId, record.input, true);
+      input = ends ? record.input : inputs.keep(instanceId, state, record.input, true);
     }
     if (ends) inputs.forget(instanceId);
     const { inputApart: _apart, ...rest } = change;

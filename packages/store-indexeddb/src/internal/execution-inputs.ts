@@ -1,4 +1,13 @@
-import { deepFreeze, frozenCopy, jsonHeapBytes } from '@durable-rx/runtime/store-kit';
+import { deepFreeze, frozenCopy, jsonHeapBytes, type InstanceState } from '@durable-rx/runtime/store-kit';
+
+/**
+ * Which execution an input is of: its id, and when its instance was created. The id alone is what the port promises
+ * unique, but a caller's own `newId` may repeat it (outside its contract); a run created again over a purged or ended
+ * one, or restarted, is created at another time, so the input kept of an earlier run with the same execution id (one
+ * this handle did not hear end: another tab purged and started the id again while this one kept it) is not taken for
+ * it. A state of the execution names it: any `InstanceState` is one.
+ */
+export type Execution = Pick<InstanceState, 'executionId' | 'createdTime'>;
 
 /**
  * The inputs of the executions a store handle met lately, frozen, by instance: what spares a step its copies and reads
@@ -25,14 +34,15 @@ import { deepFreeze, frozenCopy, jsonHeapBytes } from '@durable-rx/runtime/store
  * @example
  * ```ts
  * const inputs = new ExecutionInputs();
- * const kept = inputs.keep('order-1', 'exec-1', { items: [] }, true); // frozen, the same object
- * inputs.get('order-1', 'exec-1') === kept; // true
- * inputs.get('order-1', 'exec-2'); // undefined: another execution
+ * const created = new Date();
+ * const kept = inputs.keep('order-1', { executionId: 'exec-1', createdTime: created }, { items: [] }, true); // frozen, the same object
+ * inputs.get('order-1', { executionId: 'exec-1', createdTime: created }) === kept; // true
+ * inputs.get('order-1', { executionId: 'exec-2', createdTime: created }); // undefined: another execution
  * ```
  */
 export class ExecutionInputs {
   /** By instance, oldest first; `input` undefined: the execution's input is too large to keep (not measured again). */
-  readonly #byInstance = new Map<string, { readonly executionId: string; readonly input: object | undefined; readonly bytes: number }>();
+  readonly #byInstance = new Map<string, Entry>();
   /** The values this handle froze and keeps: the change feed publishes them without a copy. */
   readonly #kept = new WeakSet<object>();
   readonly #max: number;
@@ -45,37 +55,39 @@ export class ExecutionInputs {
     this.#maxBytes = maxBytes;
   }
 
-  /** The input known for execution `executionId` of instance `instanceId` (frozen), else `undefined`. */
-  get(instanceId: string, executionId: string): object | undefined {
+  /** The input known for `execution` of instance `instanceId` (frozen), else `undefined`. */
+  get(instanceId: string, execution: Execution): object | undefined {
     const known = this.#byInstance.get(instanceId);
-    return known?.executionId === executionId ? known.input : undefined;
+    return known && isOf(known, execution) ? known.input : undefined;
   }
 
   /**
-   * Keeps `input` as the input of execution `executionId` of instance `instanceId`, and returns what is kept: the
-   * value known already for that execution, else `input` frozen (when `own`: the caller gives it up, as a claim gives
+   * Keeps `input` as the input of `execution` of instance `instanceId`, and returns what is kept: the value known
+   * already for that execution, else `input` frozen (when `own`: the caller gives it up, as a claim gives
    * up what it read) or a frozen copy of it. An input that is no object is returned as it is, and not kept.
    */
-  keep(instanceId: string, executionId: string, input: unknown, own: boolean): unknown {
+  keep(instanceId: string, execution: Execution, input: unknown, own: boolean): unknown {
     if (typeof input !== 'object' || input === null) return input;
     const known = this.#byInstance.get(instanceId);
-    if (known?.executionId === executionId) return known.input ?? input;
+    if (known && isOf(known, execution)) return known.input ?? input;
     this.forget(instanceId);
+    const { executionId } = execution;
+    const createdMs = execution.createdTime.getTime();
     const bytes = jsonHeapBytes(input, this.#maxBytes);
     if (bytes > this.#maxBytes) {
       // Too large to keep: remembered as such, so that the execution's next steps do not walk it again.
-      this.#add(instanceId, { executionId, input: undefined, bytes: 0 });
+      this.#add(instanceId, { executionId, createdMs, input: undefined, bytes: 0 });
       return input;
     }
     // A value frozen all the way down already (a client's start freezes the input it sends) is kept as it is.
     const kept = own ? deepFreeze(input) : frozenCopy(input);
     this.#kept.add(kept);
-    this.#add(instanceId, { executionId, input: kept, bytes });
+    this.#add(instanceId, { executionId, createdMs, input: kept, bytes });
     return kept;
   }
 
   /** Adds an entry, the oldest ones going first while the count or the bytes would pass their bounds. */
-  #add(instanceId: string, entry: { readonly executionId: string; readonly input: object | undefined; readonly bytes: number }): void {
+  #add(instanceId: string, entry: Entry): void {
     while (this.#byInstance.size > 0 && (this.#byInstance.size >= this.#max || this.#bytes + entry.bytes > this.#maxBytes)) {
       this.forget(this.#byInstance.keys().next().value!);
     }
@@ -101,6 +113,19 @@ export class ExecutionInputs {
     this.#byInstance.clear();
     this.#bytes = 0;
   }
+}
+
+/** What {@link ExecutionInputs} keeps of an instance; `input` undefined: too large to keep (not measured again). */
+interface Entry {
+  readonly executionId: string;
+  readonly createdMs: number;
+  readonly input: object | undefined;
+  readonly bytes: number;
+}
+
+/** True when `entry` is of `execution` (see {@link Execution}). */
+function isOf(entry: Entry, execution: Execution): boolean {
+  return entry.executionId === execution.executionId && entry.createdMs === execution.createdTime.getTime();
 }
 
 /** At most this many instances' inputs are kept (see {@link ExecutionInputs}). */

@@ -89,7 +89,7 @@ export class RowWriter {
     }
     // The state with its input: a row's that holds it (inline, or none), else the one known for its execution.
     if (!isInputApart(row)) return { state: row.state };
-    const known = inputs?.get(instanceId, row.state.executionId);
+    const known = inputs?.get(instanceId, row.state);
     return known ? { state: { ...row.state, input: known } } : undefined;
   }
 

@@ -94,7 +94,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: a post leaves out the
     // when the instance ended.
     const keepers = new Set(keep.mock.contexts.filter((c, i) => c instanceof ExecutionInputs && keep.mock.calls[i]![0] === 'x'));
     expect(keepers.size).toBe(2);
-    for (const inputs of keepers) expect((inputs as ExecutionInputs).get('x', heard.states[0]!.executionId)).toBeUndefined();
+    for (const inputs of keepers) expect((inputs as ExecutionInputs).get('x', heard.states[0]!)).toBeUndefined();
     for (const state of heard.states) expect(state.input).toEqual(INPUT);
     // The start's post carried the input, which the listener kept (frozen) for every later change of the execution.
     expect(new Set(heard.states.map((s) => s.input)).size).toBe(1);
