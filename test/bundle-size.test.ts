@@ -1341,11 +1341,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * on 60,925 / 91,159 B budgets), budgets 61,464 / 91,854 B; the store-indexeddb README's rows measured 51.0 / 20.9 kB.
  * Their kept inputs then named an execution by its id and its instance's creation time (a repeated execution id of a
  * run created again is not handed the earlier run's input): +37 / +38 B, budgets 61,501 / 91,892 B.
+ * A commit then took one of 16 transaction scopes built once instead of an array per commit: +52 / +48 B; the three
+ * measured together after a rebase at 61,578 / 91,949 B, budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 48_339 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 61_501 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 91_892 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 61_578 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 91_949 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -418,7 +418,7 @@ export abstract class IdbStore implements Store {
     const ids = instanceIdsOf(writeSet);
     // The raise-key records a keyed raise or signal-with-start reads (none for any other write set).
     const keyIds = raiseKeyIdsOf(writeSet);
-    const writing = this.#write('commit', scopeOf(writeSet), async (rows, tx) => {
+    const writing = this.#write('commit', scopeOf(writeSet, keyIds.length > 0), async (rows, tx) => {
       // The instance whose lease the commit releases: its own (orchestration), or an expired one an unclaimed write takes over.
       const leasedId = releasedInstanceOf(lease);
       // A start's instance is usually new: where the backend can, it is written without being read first.
@@ -1017,9 +1017,12 @@ interface InstanceReads {
 
 /**
  * The tables a write set touches: instances and messages always, history and tasks when it writes them, the input
- * records when it writes a state, the raise-key records for a keyed raise or signal-with-start.
+ * records when it writes a state, the raise-key records for a keyed raise or signal-with-start (`keyed`: it has
+ * `raiseKeyIdsOf`). One of {@link COMMIT_SCOPES}, built once: a commit allocates no scope of its own.
+ *
+ * @internal
  */
-function scopeOf(writeSet: WriteSet): readonly TableName[] {
+export function scopeOf(writeSet: WriteSet, keyed: boolean): readonly TableName[] {
   let history = false;
   let states = false;
   let tasks = writeSet.lease?.kind === 'activity' || writeSet.lease?.kind === 'activityStep';
@@ -1048,12 +1051,20 @@ function scopeOf(writeSet: WriteSet): readonly TableName[] {
         assertNever(request, 'write request');
     }
   }
-  const base = history && tasks ? ALL : history ? HISTORY_AND_QUEUE : tasks ? TASKS_AND_QUEUE : QUEUE;
-  // A state written may write or delete its instance's input record (a new execution, a row of an earlier layout).
-  const scope = states ? [...base, 'inputs' as const] : base;
-  // A keyed raise or signal-with-start reads and writes its instance's raise-key record.
-  return raiseKeyIdsOf(writeSet).length > 0 ? [...scope, 'raiseKeys'] : scope;
+  return COMMIT_SCOPES[(history ? 1 : 0) | (tasks ? 2 : 0) | (states ? 4 : 0) | (keyed ? 8 : 0)]!;
 }
+
+/**
+ * Every scope {@link scopeOf} answers, by what the commit touches (bit 1: history, 2: tasks, 4: a state, 8: raise
+ * keys): the queue's tables, with history and tasks when written, the input records when a state is (it may write or
+ * delete its instance's record: a new execution, a row of an earlier layout), the raise-key records for a keyed raise.
+ */
+const COMMIT_SCOPES: readonly (readonly TableName[])[] = Array.from({ length: 16 }, (_, bits) => {
+  const history = (bits & 1) !== 0;
+  const tasks = (bits & 2) !== 0;
+  const base = history && tasks ? ALL : history ? HISTORY_AND_QUEUE : tasks ? TASKS_AND_QUEUE : QUEUE;
+  return [...base, ...((bits & 4) !== 0 ? ['inputs' as const] : []), ...((bits & 8) !== 0 ? ['raiseKeys' as const] : [])];
+});
 
 /**
  * Stores the messages a write set may insert (its starts' and its sends') ahead of the reads, where the database
