@@ -954,9 +954,9 @@ export interface ForkInput {
  * once. Unless `input.reapplyEvents` is
  * false, the external events among the results not kept (`ForkedHistory.reapplied`) are queued behind that, in the
  * order the source received them, as raised events stamped with the fork's time (`now`, as a client's raise is, and as
- * a Temporal reset reapplies signals as new events of the new run): the fork's history then goes forward in time, and
- * its first step records them after its `ExecutionRewound`. The kept results keep the source's times. Nothing of the
- * source is written.
+ * a Temporal reset reapplies signals as new events of the new run): its first step records them after its
+ * `ExecutionRewound`, at that event's time. The kept results keep the source's times (those of the step the cut falls
+ * in, taken after the `ExecutionRewound`, are earlier than it). Nothing of the source is written.
  * `InvalidArgumentError` when `keepResults` is out of range.
  */
 export function decideFork(input: ForkInput): WriteSet {
