@@ -1343,11 +1343,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * run created again is not handed the earlier run's input): +37 / +38 B, budgets 61,501 / 91,892 B.
  * A commit then took one of 16 transaction scopes built once instead of an array per commit: +52 / +48 B; the three
  * measured together after a rebase at 61,578 / 91,949 B, budgets set to match.
+ * The worker then waited for due work in steps of at most 60 s set from the clock (a machine that slept fires its
+ * overdue timers on waking) and renewed an activity's lease while its result's commit is retried: runtime.js +137 B;
+ * measured together after a rebase at 48,476 / 61,857 / 92,236 B, budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 48_339 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 61_578 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 91_949 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 48_476 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 61_857 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 92_236 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -1,11 +1,12 @@
 import { filter, firstValueFrom, lastValueFrom, map, Observable, toArray } from 'rxjs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   createClient, createRuntime, InvalidArgumentError, MemoryStore, silentLogger, TaskFailedError, UnavailableError, type Store,
 } from '../src/index.js';
 import { followPages } from '../src/client/follow-pages.js';
 import { LocalClient } from '../src/client/local-client.js';
 import { FIRST_ANSWER_GRACE_MS } from '../src/client/timeout-after.js';
+import { WAKE_CHECK_MS } from '../src/worker/worker.js';
 import type { StatusChange } from '../src/store/store.js';
 import { HandClock, runtimesStoppedAfterEach, T0 } from './hand-clock.js';
 import { heldActivity } from './held-activity.js';
@@ -177,13 +178,20 @@ describe('delays longer than one timer can wait (2^31-1 ms, 24.8 days)', () => {
     });
     runtimes.push({ runtime, clock });
     await runtime.start();
+    let longest = 0;
+    const setTimer = clock.setTimeout.bind(clock);
+    clock.setTimeout = (callback, delayMs) => ((longest = Math.max(longest, delayMs)), setTimer(callback, delayMs));
     const id = await runtime.client.startNew('Later');
     const done = runtime.client.waitForCompletion(id, { timeoutMs: Infinity });
+    await vi.waitFor(async () => expect((await runtime.store.getHistory(id)).some((e) => e.type === 'TimerCreated')).toBe(true));
     // Before, the worker handed the whole delay to the clock's timer, which fired after 1 ms, found nothing due and
-    // armed again: a wake-up every millisecond for 60 days.
+    // armed again: a wake-up every millisecond for 60 days. It waits in steps of WAKE_CHECK_MS, each set from the
+    // clock's time: moved 60 days on, the next step finds the timer due.
+    clock.ms += 60 * DAY_MS;
     const endedAt = await clock.fireUntil(done, 'a timer or the end', 20);
     expect(endedAt).toBeGreaterThanOrEqual(T0 + 60 * DAY_MS);
     expect((await done).output).toBe('woke');
+    expect(longest).toBeLessThanOrEqual(WAKE_CHECK_MS);
   });
 
   it('stop({ graceMs: 30 days }) waits out the whole grace period for a running activity', async () => {
@@ -224,7 +232,12 @@ describe('delays longer than one timer can wait (2^31-1 ms, 24.8 days)', () => {
         return renew(...args);
       };
     });
-    await clock.fireUntil(renewedAt, 'a timer or the end', 5);
+    // The renewal's timer (the worker's own wake-ups wait in steps of WAKE_CHECK_MS, not fired here): set at the limit.
+    const [renewal, { at }] = [...clock.timers].find(([, timer]) => timer.at - clock.ms > WAKE_CHECK_MS)!;
+    expect(at - clock.ms).toBe(2 ** 31 - 1);
+    clock.ms = at;
+    clock.fire(renewal);
+    await within(renewedAt, 'the lease being renewed');
     // Before, the renewal timer fired after 1 ms, again and again.
     expect(clock.ms).toBeGreaterThanOrEqual(T0 + 2 ** 31 - 1);
     finish('done');

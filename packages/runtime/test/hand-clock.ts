@@ -63,6 +63,15 @@ export class HandClock implements Clock {
     }
   }
 
+  /**
+   * A machine asleep for `ms`: the wall clock (`now`) moves on, the timers stand still (browsers and some operating
+   * systems pause them), so each fires as late after the wake as it was due before the sleep.
+   */
+  sleep(ms: number): void {
+    this.ms += ms;
+    for (const [id, timer] of this.timers) this.timers.set(id, { ...timer, at: timer.at + ms });
+  }
+
   fire(id: number): void {
     const timer = this.timers.get(id);
     this.timers.delete(id);

@@ -73,6 +73,31 @@ const FEED_HEALTHY_MS = 10_000;
 const SATURATED_RECHECK_MS = 1000;
 
 /**
+ * Longest wait the worker hands to one platform timer (60 s) before it reads its clock again. Browsers and some
+ * operating systems pause timers while the machine sleeps, but the wall clock moves on: a durable timer or a lease
+ * expiry given to one timer for its whole delay would fire late by as much as the machine slept (hours, for a 24 h
+ * timer). In steps of at most this, the worker notices the clock's jump within one step of waking. A step that finds
+ * nothing due only sets its next timer from `clock.now()`: it reads nothing from the store. Where the global object
+ * dispatches `visibilitychange`, `pageshow` or `online` (browsers, Web Workers), the worker also looks at the clock
+ * as they come.
+ */
+export const WAKE_CHECK_MS = 60_000;
+
+/** The events of the global object after which the worker looks at the clock at once (see WAKE_CHECK_MS). */
+const WAKE_EVENTS = ['visibilitychange', 'pageshow', 'online'] as const;
+
+/** The global object's `addEventListener`/`removeEventListener`, where it has them (web-standard only). */
+type EventHost = {
+  addEventListener(type: string, listener: () => void): void;
+  removeEventListener(type: string, listener: () => void): void;
+};
+
+function eventHost(): EventHost | undefined {
+  const host = globalThis as Partial<EventHost>;
+  return typeof host.addEventListener === 'function' && typeof host.removeEventListener === 'function' ? host as EventHost : undefined;
+}
+
+/**
  * How many times the worker sends a write the store had no room for (`outOfSpace`) before it records the failure: the
  * result of an activity then becomes the activity's failure, a step the instance's (see `#outOfSpaceAgain`).
  */
@@ -300,6 +325,10 @@ export class Worker {
   #wakeTimer: ClockTimer | undefined;
   /** When the wake timer fires, in ms on the worker's clock (set with `#wakeTimer`). */
   #wakeAtMs = Infinity;
+  /** Whether the wake timer set is a step of a longer wait (WAKE_CHECK_MS), to be set again from the clock's time. */
+  #wakeStepped = false;
+  /** Whether the worker listens to the global object's WAKE_EVENTS. */
+  #listening = false;
   #pumping = false;
   #pumpAgain = false;
   /** Failed pumps in a row (the back-off's exponent); progress (work claimed, a step or result committed) ends it. */
@@ -421,6 +450,7 @@ export class Worker {
   start(): void {
     if (this.#started || this.#stopping) return;
     this.#started = true;
+    this.#listenForWakeEvents(true);
     this.#subscribeWork();
     this.#sweep?.start();
     const { leaseStorage, ownerReused = false } = this.#o;
@@ -534,6 +564,7 @@ export class Worker {
   stop(options: StopOptions = {}): Promise<void> {
     this.#stopped ??= (async () => {
       this.#stopping = true;
+      this.#listenForWakeEvents(false);
       this.#succession?.stopWaiting();
       // The sweep's timer is released now; a sweep under way stops at its next page (its store call ends below).
       const sweepEnded = this.#sweep?.stop();
@@ -1054,23 +1085,76 @@ export class Worker {
     this.#requestPump();
   }
 
-  /** (Re)arms the one wake timer to fire `delay` ms after `nowMs`. */
+  /**
+   * (Re)arms the one wake timer to fire `delay` ms after `nowMs`. A delay longer than WAKE_CHECK_MS is waited out in
+   * steps of at most that, each set from the clock's time as the last one fires ({@link Worker.#wakeTimerFired}): the
+   * wake-up is due at a time of the clock, and a machine that slept (its timers paused) must not push it later.
+   */
   #setWakeTimer(nowMs: number, wanted: number): void {
     this.#clearWakeTimer();
-    // A durable timer or lease expiry further out than one timer can wait (2^31-1 ms, 24.8 days) wakes the worker at
-    // that limit, which finds nothing due and arms again for the rest: given the whole delay, a clock that passes it
-    // to the platform's timer would fire at once (Node and browsers do), in a loop until the timer is due.
-    const delay = Math.min(wanted, MAX_TIMER_DELAY_MS);
-    this.#wakeAtMs = nowMs + delay;
-    this.#wakeTimer = this.#o.clock.setTimeout(this.#wakeTimerFired, delay);
+    this.#wakeAtMs = nowMs + wanted;
+    this.#wakeStepped = wanted > WAKE_CHECK_MS;
+    // Also below the platform's limit (2^31-1 ms, 24.8 days): given a longer delay, Node and browsers fire at once.
+    this.#wakeTimer = this.#o.clock.setTimeout(this.#wakeTimerFired, Math.min(wanted, WAKE_CHECK_MS, MAX_TIMER_DELAY_MS));
   }
 
   readonly #wakeTimerFired = (): void => {
     this.#wakeTimer = undefined;
+    // A step of a long wait: the clock says how much is left. What is not due yet arms the next step (no store read);
+    // a clock that gives no valid time wakes the worker, whose pump reports it.
+    if (this.#wakeStepped && !this.#stopping) {
+      const nowMs = this.#clockMs();
+      if (nowMs < this.#wakeAtMs) {
+        this.#setWakeTimer(nowMs, this.#wakeAtMs - nowMs);
+        return;
+      }
+    }
     this.#wakeAtMs = Infinity;
     this.#backingOff = false;
     this.#wake();
   };
+
+  /** The clock's time in ms, NaN when it gives no valid Date or throws (scheduling only: nothing is written with it). */
+  #clockMs(): number {
+    try {
+      return validMs(this.#o.clock.now());
+    } catch {
+      return Number.NaN;
+    }
+  }
+
+  /**
+   * The page became visible or was shown again, or the network came back: the machine may have slept, its timers
+   * paused. A wake timer whose time has come by the clock fires now; one that has not is set again for what is left
+   * (its step may have been paused for longer than the rest). No timer, no store read.
+   */
+  readonly #lookAtClock = (): void => {
+    if (this.#wakeTimer === undefined || this.#stopping) return;
+    const nowMs = this.#clockMs();
+    if (Number.isNaN(nowMs)) return;
+    if (nowMs >= this.#wakeAtMs) {
+      this.#clearWakeTimer();
+      this.#backingOff = false;
+      this.#wake();
+    } else if (this.#wakeStepped) {
+      this.#setWakeTimer(nowMs, this.#wakeAtMs - nowMs);
+    }
+  };
+
+  /** Listens to (`on`) or stops listening to the global object's WAKE_EVENTS, where it dispatches events. */
+  #listenForWakeEvents(on: boolean): void {
+    const host = eventHost();
+    if (!host || this.#listening === on) return;
+    this.#listening = on;
+    for (const type of WAKE_EVENTS) {
+      try {
+        if (on) host.addEventListener(type, this.#lookAtClock);
+        else host.removeEventListener(type, this.#lookAtClock);
+      } catch {
+        // A host that refuses a listener leaves the worker to its timer steps.
+      }
+    }
+  }
 
   #clearWakeTimer(): void {
     if (this.#wakeTimer !== undefined) this.#o.clock.clearTimeout(this.#wakeTimer);
