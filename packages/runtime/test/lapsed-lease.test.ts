@@ -8,12 +8,20 @@ import { untilEnded } from './until-ended.js';
 
 const { start } = startedRuntimes({ graceMs: 0 });
 
-/** A MemoryStore whose commits under a lease of the kinds in `failing` fail (a 500 from the store, nothing written). */
+/**
+ * A MemoryStore whose commits under a lease of the kinds in `failing` fail (a 500 from the store, nothing written), and
+ * whose activity lease renewals fail too while `activity` is one of them.
+ */
 class FailingLeasedCommits extends MemoryStore {
   readonly failing = new Set<string>();
   override commit(writeSet: WriteSet) {
     if (writeSet.lease && this.failing.has(writeSet.lease.kind)) return Promise.reject(new Error('injected: commit failed'));
     return super.commit(writeSet);
+  }
+
+  override renewActivityLease(...args: Parameters<MemoryStore['renewActivityLease']>) {
+    if (this.failing.has('activity')) return Promise.reject(new Error('injected: renewal failed'));
+    return super.renewActivityLease(...args);
   }
 }
 
@@ -40,7 +48,8 @@ describe('a lease the worker gives up without releasing it (a failed commit, lef
       { O: function* (ctx) { return yield ctx.callActivity('A'); } },
       { A: () => {
         runs++;
-        // The first run's result fails to commit for as long as its lease lasts; the second's goes through.
+        // The first run's result fails to commit, and its lease to be renewed, for as long as the lease lasts; the
+        // second's goes through.
         if (runs === 1) {
           store.failing.add('activity');
           store.failing.add('activityStep');

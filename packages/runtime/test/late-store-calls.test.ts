@@ -246,12 +246,16 @@ describe('an activity result whose every commit fails with a 503 until its lease
     for (const { failure, error, unless } of cases) {
       it(`is reported dropped${unless ? ' unless an earlier commit applied' : ', unqualified,'} when ${failure} (${fused ? 'with the step it wakes' : 'committed alone'})`, async () => {
         const clock = new VirtualClock();
-        // Every commit carrying an activity's result fails, and writes nothing.
+        // Every commit carrying an activity's result fails, and writes nothing; so does every renewal of its lease
+        // (renewed while the result is retried), which therefore expires.
         class RefusingStore extends FailingStore {
           override readonly capabilities = { ...this.inner.capabilities, fusedSteps: fused };
           override commit(writeSet: WriteSet) {
             const kind = writeSet.lease?.kind;
             return kind === 'activity' || kind === 'activityStep' ? Promise.reject(error()) : super.commit(writeSet);
+          }
+          override renewActivityLease(): Promise<void> {
+            return Promise.reject(error());
           }
         }
         const store = new RefusingStore();

@@ -388,6 +388,8 @@ describe('a store that fails under a step or a stop', () => {
 
   it('ends a result retry when the task\'s lease expires, so a stop with an endless grace ends while the store stays down', async () => {
     const { clock, store, logger, runtime } = await failingResultCommits({ activityLeaseMs: 3000 });
+    // The store is down for the lease's renewals too (they go on while the result is retried): the lease expires.
+    store.failNext('renewActivityLease', 1000);
     const expiredAt = logger.nextError('lease has expired').then(() => clock.ms);
     const stopping = runtime.stop({ graceMs: Infinity });
     // The retries back off (100, 200, 400, ... ms) up to the lease's expiry at T0 + 3 s, and end there. (The worker's

@@ -1521,8 +1521,9 @@ export class Worker {
     // The result was not committed and the task's lease is left to lapse (see `#leaseLeft`).
     let left = true;
     let result: OrchestrationMessage;
-    // When the task's lease expires (its last renewal's end): no result commit is tried past it.
-    let leaseUntil = item.lease.expiresAt.getTime();
+    // The task's lease renewals: while the activity runs (one that returns a promise), and while its result's commit is
+    // retried (see `#commitResult`).
+    const renewal = this.#renewal(item);
     try {
       let output: unknown;
       let failure: FailureDetails | undefined;
@@ -1533,14 +1534,9 @@ export class Worker {
         if (isPromiseLike(output)) {
           // Only an activity that returns a promise can outlive its lease: it gets a heartbeat while it runs. One that
           // returned a value is over already (its result is committed below, within the lease).
-          const heartbeat = this.#heartbeat(task.id, item.lease.token);
-          this.#heldActivities.set(item, heartbeat);
-          try {
-            output = await output;
-          } finally {
-            heartbeat.stop();
-            leaseUntil = Math.max(leaseUntil, heartbeat.until);
-          }
+          // It goes on while the result is committed: a commit that takes longer than a renewal keeps the lease too.
+          this.#heldActivities.set(item, renewal.keep());
+          output = await output;
         }
         output = toPlainJson(output, 'activity output');
       } catch (error) {
@@ -1551,12 +1547,27 @@ export class Worker {
       // Stamped outside the activity's try: a clock that returns no valid Date fails this run with its
       // RangeError (logged; the task runs again when its lease expires), not the activity.
       result = failure ? this.#activityResult(task, 'TaskFailed', failure) : this.#activityResult(task, 'TaskCompleted', output as JsonValue | undefined);
-      left = !(await this.#commitResult(item, result, leaseUntil));
+      left = !(await this.#commitResult(item, result, renewal));
     } finally {
+      renewal.stop();
       // A task a stop abandoned (its lease released) or a closed store's is nobody's to take up here.
-      if (left && this.#heldActivities.has(item)) this.#leaseLeft(leaseUntil);
+      if (left && this.#heldActivities.has(item)) this.#leaseLeft(renewal.until());
       this.#heldActivities.delete(item);
     }
+  }
+
+  /**
+   * The lease renewals of an activity task, started by `keep` (once; later calls return the same heartbeat), ended by
+   * `stop`. `until` is when the task's lease expires: its claim's expiry, or its last renewal's end if later.
+   */
+  #renewal(item: ActivityWorkItem): LeaseRenewal {
+    let heartbeat: (Heartbeat & { readonly until: number }) | undefined;
+    const claimedUntil = item.lease.expiresAt.getTime();
+    return {
+      keep: () => (heartbeat ??= this.#heartbeat(item.task.id, item.lease.token)),
+      stop: () => heartbeat?.stop(),
+      until: () => Math.max(claimedUntil, heartbeat?.until ?? 0),
+    };
   }
 
   #activityResult(task: ActivityTask, type: 'TaskCompleted', output: JsonValue | undefined): OrchestrationMessage;
@@ -1577,7 +1588,11 @@ export class Worker {
   /**
    * Commits a finished activity's result. A commit that fails (the store is unreachable for a while) is tried again,
    * backing off as claims do, for as long as this worker holds the task: dropping the result would run the activity
-   * again once its lease expired. A lost lease, the lease's expiry (`leaseUntil`, ms), a closed or lost store
+   * again once its lease expired. While the attempts go on, the task's lease is renewed (`renewal`, as while the
+   * activity ran): an activity whose result the store keeps refusing (an origin with no room left, a store that
+   * fails only these writes) is not run again at each lease expiry while its result is still being committed. A lost
+   * lease (another worker took the task over, or a renewal found it gone), the lease's expiry (renewals that fail
+   * too let it lapse), a closed or lost store
    * (`isStoreClosed`: the worker stops) or a stop that abandons the task ends the attempts; a result the store refuses for good (a DurableError with status 400 or 413) is
    * committed as the failure. Each attempt (the fused commit and its result-alone fallback, on one deadline) waits up to
    * `storeCallTimeoutMs`, however little of the lease is left: the store's lease check decides whether the result may
@@ -1587,7 +1602,7 @@ export class Worker {
    * given up with the task's lease left to lapse (the task runs again), true when nothing is left of it to this worker
    * (committed, its lease lost, or released by a stop).
    */
-  async #commitResult(item: ActivityWorkItem, result: OrchestrationMessage, leaseUntil: number): Promise<boolean> {
+  async #commitResult(item: ActivityWorkItem, result: OrchestrationMessage, renewal: LeaseRenewal): Promise<boolean> {
     const { task, lease } = item;
     const { logger, storeCallTimeoutMs } = this.#o;
     let refused = false;
@@ -1610,7 +1625,7 @@ export class Worker {
       // (logged as the activity's failure to commit; the task runs again when its lease expires), not the result.
       const now = this.#now();
       const nowMs = now.getTime();
-      const untilMs = nowMs + (storeCallTimeoutMs < Infinity ? storeCallTimeoutMs : Math.max(leaseUntil - nowMs, this.#o.activityLeaseMs));
+      const untilMs = nowMs + (storeCallTimeoutMs < Infinity ? storeCallTimeoutMs : Math.max(renewal.until() - nowMs, this.#o.activityLeaseMs));
       try {
         if (!(await this.#commitWithStep(item, result, now, untilMs, committed))) {
           await this.#bounded(() => this.#o.store.commit(decideActivityResult(task.id, lease.token, result)), 'commit', untilMs, committed);
@@ -1647,16 +1662,18 @@ export class Worker {
         answers = this.#answers;
         if (!answeredMeanwhile) this.#storeFailed = true;
         const failedAtMs = this.#now().getTime();
-        const left = leaseUntil - failedAtMs;
+        const left = renewal.until() - failedAtMs;
         if (left <= 0) {
           // Past its lease the task is another worker's to take (it runs again): the attempts end here.
           logger.error(`committing ${what} failed and its lease has expired; dropped${unless}`, error);
           return false;
         }
+        // The lease is renewed from here on, if it was not already (an activity that returned no promise).
+        renewal.keep();
         const delay = Math.min(left, MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** failures);
         logger.error(`committing ${what} failed; retrying in ${delay} ms`, error);
         // Abandoned by a stop: its lease was released.
-        if (!(await this.#heldFor(item, leaseUntil, failedAtMs, delay, answeredMeanwhile))) return true;
+        if (!(await this.#heldFor(item, renewal, failedAtMs, delay, answeredMeanwhile))) return true;
       }
     }
   }
@@ -1683,11 +1700,11 @@ export class Worker {
   /**
    * Waits, while holding `item`, `delay` ms on the worker's clock from `failedAtMs` (the failure it backs off from), or
    * less when a store signal or answer brings it forward (`#bringCommitsForward`, as `retryOnSignalMs` says): true then, or false as soon as a stop abandons it (its lease released; `#abandonHeld`
-   * calls the `stop` registered here, which clears the timer). `leaseUntil` is when the task's lease expires (its last
-   * renewal's end), which bounds that release: the task's original expiry may be long past for an activity that ran
+   * calls the `stop` registered here, which clears the timer and ends the renewals). `renewal.until()` is when the task's
+   * lease expires (its last renewal's end), which bounds that release: the task's original expiry may be long past for an activity that ran
    * for several leases.
    */
-  #heldFor(item: ActivityWorkItem, leaseUntil: number, failedAtMs: number, delay: number, answeredMeanwhile: boolean): Promise<boolean> {
+  #heldFor(item: ActivityWorkItem, renewal: LeaseRenewal, failedAtMs: number, delay: number, answeredMeanwhile: boolean): Promise<boolean> {
     return new Promise((resolve) => {
       const { clock } = this.#o;
       let atMs = failedAtMs + delay;
@@ -1710,7 +1727,16 @@ export class Worker {
       // commit (100 ms doubling to MAX_PUMP_RETRY_MS) instead of being sent again MIN_PUMP_RETRY_MS after each failure
       // for as long as other commits succeed.
       if (!answeredMeanwhile) this.#retryWaits.add(bringForward);
-      this.#heldActivities.set(item, { stop: () => done(false), until: leaseUntil });
+      // A stop ends the renewals too, and releases the lease within its current expiry.
+      this.#heldActivities.set(item, {
+        stop: () => {
+          renewal.stop();
+          done(false);
+        },
+        get until() {
+          return renewal.until();
+        },
+      });
     });
   }
 
@@ -1779,8 +1805,8 @@ export class Worker {
   }
 
   /**
-   * Renews an activity's lease every third of its length while the activity runs, so a long activity is not claimed
-   * and run again. A lost lease is only logged (the completion that follows is refused by the store anyway) and ends
+   * Renews an activity's lease every third of its length while the activity runs and while its result's commit is
+   * retried, so a long activity, or one whose result the store keeps refusing, is not claimed and run again. A lost lease is only logged (the completion that follows is refused by the store anyway) and ends
    * the renewals; any other failure is logged and the next renewal tries again. A renewal still unsettled when the
    * next one is due is abandoned, and the next one goes out then.
    */
@@ -1811,9 +1837,9 @@ export class Worker {
           await this.#bounded(() => store.renewActivityLease(taskId, leaseToken, new Date(until)), 'renewActivityLease', startMs + beatMs);
           heartbeat.until = until;
         } catch (error) {
-          if (error instanceof LeaseLostError) return this.#o.logger.warn(`lease on activity task ${taskId} lost while it ran`);
-          // A renewal that fails after the activity ended (its wait abandoned) no longer matters.
+          // A renewal that fails after the renewals ended (the result committed, the task released) no longer matters.
           if (stopped) return;
+          if (error instanceof LeaseLostError) return this.#o.logger.warn(`lease on activity task ${taskId} lost`);
           if (isStoreClosed(error)) return this.#storeLost(error);
           // A failed renewal leaves two thirds of the lease: the next beat tries again.
           this.#o.logger.error(`renewing the lease on activity task ${taskId} failed`, error);
@@ -1835,6 +1861,15 @@ const NO_WORK_ITEMS: readonly ActivityWorkItem[] = Object.freeze([]);
 
 /** What holds a lease this worker may release: a claimed step or activity, or a handed start it may be stored under. */
 type Leased = OrchestrationWorkItem | ActivityWorkItem | UnconfirmedStart;
+
+/** An activity task's lease renewals (see `Worker.#renewal`). */
+interface LeaseRenewal {
+  /** Starts renewing (once); returns the heartbeat. */
+  keep(): Heartbeat & { readonly until: number };
+  stop(): void;
+  /** When the task's lease expires (ms on the clock): its claim's expiry, or its last renewal's end if later. */
+  until(): number;
+}
 
 /** The lease renewal of one running activity. */
 interface Heartbeat {

@@ -1,0 +1,81 @@
+import { filter, firstValueFrom } from 'rxjs';
+import { describe, expect, it, vi } from 'vitest';
+import { createRuntime, MemoryStore, silentLogger, UnavailableError, type Activity, type Orchestrator } from '../src/index.js';
+import type { WriteSet } from '../src/store-kit/index.js';
+import { SETTLED } from '../src/testing/settled.js';
+import { settle } from '../src/testing/virtual-clock.js';
+import { HandClock, runtimesStoppedAfterEach } from './hand-clock.js';
+import { within } from './within.js';
+
+const LEASE_MS = 2_000;
+
+/** A MemoryStore that refuses every activity result (alone or with its step) while `failing`, as unavailable. */
+class ResultRefusingStore extends MemoryStore {
+  failing = true;
+  refusals = 0;
+  renewals = 0;
+
+  override async commit(writeSet: WriteSet) {
+    const kind = writeSet.lease?.kind;
+    if (this.failing && (kind === 'activity' || kind === 'activityStep')) {
+      this.refusals++;
+      throw new UnavailableError('injected: activity results cannot be written now');
+    }
+    return super.commit(writeSet);
+  }
+
+  override async renewActivityLease(...args: Parameters<MemoryStore['renewActivityLease']>) {
+    this.renewals++;
+    return super.renewActivityLease(...args);
+  }
+}
+
+/** Fires the worker's timers in order, moving the clock to each, until `ms` of clock time have passed. */
+async function runFor(clock: HandClock, ms: number): Promise<void> {
+  const endMs = clock.ms + ms;
+  for (;;) {
+    await within(clock.timerDueBy(Infinity), 'a timer of the worker');
+    await settle();
+    await settle();
+    const earliest = [...clock.timers].sort(([, a], [, b]) => a.at - b.at)[0];
+    if (!earliest || earliest[1].at > endMs) break;
+    clock.ms = Math.max(clock.ms, earliest[1].at);
+    clock.fire(earliest[0]);
+  }
+  clock.ms = endMs;
+}
+
+const runtimes = runtimesStoppedAfterEach();
+
+describe('an activity whose result the store keeps refusing', () => {
+  for (const returns of ['a value', 'a promise'] as const) {
+    it(`runs once while its result is retried over many leases, and its result lands when the store takes it (${returns})`, async () => {
+      const clock = new HandClock();
+      const store = new ResultRefusingStore();
+      let runs = 0;
+      const send: Activity = returns === 'a value' ? () => `sent ${++runs}` : async () => `sent ${++runs}`;
+      const orchestrator: Orchestrator = function* (ctx) {
+        return yield ctx.callActivity('Send', 'to@example.com');
+      };
+      const runtime = createRuntime({
+        store, clock, logger: silentLogger, activityLeaseMs: LEASE_MS, orchestrators: { orchestrator }, activities: { Send: send },
+      });
+      runtimes.push({ runtime, clock });
+      await runtime.start();
+      const id = await runtime.client.startNew('orchestrator');
+      // The activity ran and its result was refused once, before the clock moves.
+      await vi.waitFor(() => {
+        clock.fireDue(); // what is due now (the clock does not move)
+        expect(store.refusals).toBeGreaterThan(0);
+      }, { timeout: SETTLED.timeoutMs });
+      await runFor(clock, 10 * LEASE_MS);
+      expect(runs).toBe(1);
+      expect(store.renewals).toBeGreaterThan(0);
+      store.failing = false;
+      const completed = firstValueFrom(runtime.client.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
+      await clock.fireUntil(completed, 'the instance completing', 1_000);
+      expect(await completed).toMatchObject({ output: 'sent 1' });
+      expect(runs).toBe(1);
+    });
+  }
+});
