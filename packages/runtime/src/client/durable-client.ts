@@ -867,7 +867,8 @@ export interface DurableClient {
    * has sent no snapshot: that client then reads the status once with a plain request if its event stream failed),
    * the first one that arrives within `FIRST_ANSWER_GRACE_MS` (10 s) more ends the wait, and without one the wait
    * rejects with `UnavailableError` (`unavailable`, 503; its message says no status could be read) instead of
-   * waiting on. Unknown: 404.
+   * waiting on. Unknown: 404. A runtime's client rejects at once with the store's error when its read of the status
+   * fails (see {@link status$}): call it again when `isRetryableError(error)` says the failure may pass.
    */
   waitForCompletion(instanceId: string, options?: { readonly timeoutMs?: number | undefined }): Promise<InstanceStatus>;
   /**
@@ -891,6 +892,16 @@ export interface DurableClient {
    * server holding the watch (the stream down, the wait's `timeoutMs` passed) may be applied before the watch starts,
    * which then misses what was committed before its first value. What was committed before the subscription is not
    * delivered (only the current status): a watch subscribed after `await startNew(...)` may miss the first steps.
+   *
+   * A runtime's client ends the observable with the store's error when its read of the current status fails or the
+   * store's change feed fails; it does not read again by itself, and holds nothing after that error. When
+   * `isRetryableError(error)` (`@durable-rx/runtime/client-kit`) says the failure may pass (`unavailable` 503, a
+   * store's own 5xx such as IndexedDB's `database-blocked` while another tab keeps an older version of the database
+   * open), subscribe again after a back-off: the store goes on by itself once the cause passes, and the new
+   * subscription reads the current status. `@durable-rx/rx-client`'s React hooks do so by themselves, and the HTTP
+   * API's single streams let an `EventSource` reconnect. A closed store or client (`isStoreClosed`) and a 4xx are
+   * final. A remote client reconnects its event stream by itself (its `reconnect` option) and ends a watch with an
+   * error only as its README says.
    */
   status$(instanceId: string): Observable<InstanceStatus | undefined>;
   /**
@@ -899,7 +910,8 @@ export interface DurableClient {
    * committed: a subscriber that changes a value it got (it is its own) changes nothing the next is compared with.
    * Completes as {@link status$} does, may skip a value as it does (across browser tabs, a tab's last commit before
    * it went), and sees what later commands commit as it does, within the same bounds for a
-   * remote client: subscribe, then start.
+   * remote client: subscribe, then start. Ends with the store's error as {@link status$} does (subscribe again when
+   * `isRetryableError(error)`).
    */
   customStatus$(instanceId: string): Observable<unknown>;
   /**
