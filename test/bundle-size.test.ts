@@ -1346,11 +1346,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The worker then waited for due work in steps of at most 60 s set from the clock (a machine that slept fires its
  * overdue timers on waking) and renewed an activity's lease while its result's commit is retried: runtime.js +137 B;
  * measured together after a rebase at 48,476 / 61,857 / 92,236 B, budgets set to match.
+ * A fork's copied steps then named the instance id they ran under, and their replay matched a kept call whose id the
+ * code built from ctx.instanceId: 48,476 / 61,857 / 92,236 -> 48,555 / 61,930 / 92,313 B (+79 / +73 / +77), budgets
+ * set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 48_476 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 61_857 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 92_236 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 48_555 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 61_930 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 92_313 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

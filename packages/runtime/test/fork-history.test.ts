@@ -40,7 +40,7 @@ describe('forkHistory: the history a fork replays', () => {
     expect(shape(pending)).toEqual(['TaskCompleted(0)']);
     // The start names the fork; the source's first marker keeps its replay flags and names the seed of its GUIDs.
     expect(events[1]).toMatchObject({ instanceId: 'fork-1', executionId: 'fork-e', input: 'in', name: 'Seq' });
-    expect(events[0]).toEqual({ ...history[0], guidSeed: 'src_src-e' });
+    expect(events[0]).toEqual({ ...history[0], guidSeed: 'src_src-e', sourceInstanceId: 'src' });
   });
 
   it('keeps every result by default, and a call still running is made anew', () => {
@@ -238,6 +238,9 @@ describe('forkHistory: the history a fork replays', () => {
       { type: 'TaskCompleted', eventId: -1, timestamp: at(6000), taskScheduledId: 2, result: 'c' },
     ];
     expect(seeds(forkHistory(firstFork, 3, { instanceId: 'fork-2', executionId: 'e2' }).events)).toEqual(['src_src-e', 'src_src-e', 'fork-1_fork-e']);
+    // And the instance id each step ran under: the first source's for the steps it ran, the first fork's for its own.
+    const ranAs = forkHistory(firstFork, 3, { instanceId: 'fork-2', executionId: 'e2' }).events.flatMap((e) => (e.type === 'OrchestratorStarted' ? [e.sourceInstanceId] : []));
+    expect(ranAs).toEqual(['src', 'src', 'fork-1']);
   });
 
   it('gives the external events among the results not kept, in the order received, as raised events of their name, data and time', () => {

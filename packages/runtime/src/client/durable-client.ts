@@ -736,9 +736,11 @@ export interface DurableClient {
    * the fork's id for it (kept or called anew); one called with an id the code chose (`'shipping-42'`, no GUID a
    * copied step made in it) is called with that id again: the call fails while the source's child of that id is still
    * active, and once that child ended it is started again as the fork's child, replacing it (as any start of an ended
-   * id: the code named one instance for that work, and the fork does that work again). A code that derives a child id from
-   * `ctx.instanceId` itself replays a kept call with another id, and the fork fails with `NonDeterminismError`: keep
-   * only the results before such a call, or name the child with `newGuid()`.
+   * id: the code named one instance for that work, and the fork does that work again). A kept call whose child id the code built
+   * from `ctx.instanceId` (the fork's own) replays: each copied step names the instance id it ran under
+   * (`OrchestratorStarted.sourceInstanceId`), and the replay matches the recorded id with that id in place of the
+   * fork's (a fork recorded before steps named it fails there with `NonDeterminismError`); made anew, such a call
+   * names the fork, and is its own child.
    *
    * The external events the source received that the fork does not keep are raised to it after the kept results,
    * in the order received ({@link ForkOptions.reapplyEvents}, default true).

@@ -74,7 +74,9 @@ export function forkableResults(history: readonly HistoryEvent[]): number {
  *   without an id of its own, whose id the engine derived from the source's (`defaultChildId`), is named as the fork's
  *   replay derives it. Each step kept names the GUID seed its source's step used (`OrchestratorStarted.guidSeed`):
  *   the fork's replay makes the GUIDs the source made (a kept call named with one matches), and the steps the fork
- *   runs make its own. A sub-orchestration call made anew whose id holds such a GUID is issued by the fork's first step
+ *   runs make its own. Each step of the source's own also names the source's instance id
+ *   (`OrchestratorStarted.sourceInstanceId`): the replay matches a kept call whose id the code built from
+ *   `ctx.instanceId` (the fork's) with the source's id in its place. A sub-orchestration call made anew whose id holds such a GUID is issued by the fork's first step
  *   under the GUID the fork makes in its place, on every replay alike (the engine's rule, `forkCallId`): it neither
  *   collides with nor replaces the source's child.
  * - A cancel request after the last kept result is dropped (one before it is kept: the code met it before that
@@ -193,8 +195,14 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
   }
   // Each step kept names the seed the source's step made its GUIDs with (a step the source copied keeps its own), so
   // the fork's replay makes the source's GUIDs (a kept call named with one matches) and the steps it runs make its own.
+  // And the instance id it ran under (the source's own steps: a step the source copied names its own, or none in a fork
+  // recorded before), so that a kept call whose id the code built from ctx.instanceId matches.
   const guidSeed = source && guidSeedOf(source, flags);
-  for (let i = 0; guidSeed && i < events.length; i++) if (events[i]!.type === 'OrchestratorStarted') events[i] = { guidSeed, ...events[i]! } as HistoryEvent;
+  for (let i = 0; guidSeed && i < events.length; i++) {
+    const event = events[i]!;
+    if (event.type !== 'OrchestratorStarted') continue;
+    events[i] = event.guidSeed === undefined ? { ...event, guidSeed, sourceInstanceId: source!.instanceId } : event;
+  }
   const pending: MessageEvent[] = [];
   for (let i = until; i < cut; i++) {
     const event = history[i]!;

@@ -114,6 +114,8 @@ interface Rare {
   guidCounter: number;
   /** The seed of the step being replayed, when its OrchestratorStarted names one (a step a fork copied). */
   stepGuidSeed?: string | undefined;
+  /** The instance id the step being replayed ran under, when its OrchestratorStarted names one (a step a fork copied). */
+  stepInstanceId?: string | undefined;
   /**
    * The GUIDs `newGuid` gave in the steps a fork copied (with their seed and name), by GUID: a sub-orchestration call
    * named with one that a step of another seed records runs under the fork's GUID instead (`forkCallId`).
@@ -422,7 +424,7 @@ export class OrchestrationExecution {
     }
     this.#nowIso = nowIso;
     // A step run now makes the execution's own GUIDs, never those of a step a fork copied.
-    if (this.#rare) this.#rare.stepGuidSeed = undefined;
+    if (this.#rare) this.#rare.stepGuidSeed = this.#rare.stepInstanceId = undefined;
     if (this.#phase.kind === 'diverged') {
       // Replay diverged from history. Whatever the replay concluded is void: the instance fails, once.
       const { error } = this.#phase;
@@ -519,7 +521,11 @@ export class OrchestrationExecution {
       case 'OrchestratorStarted':
         this.#nowIso = event.timestamp;
         // A step a fork copied makes its source's GUIDs (see #guidPrefix).
-        if (event.guidSeed || this.#rare) this.#more().stepGuidSeed = event.guidSeed;
+        if (event.guidSeed || this.#rare) {
+          const more = this.#more();
+          more.stepGuidSeed = event.guidSeed;
+          more.stepInstanceId = event.sourceInstanceId;
+        }
         // The first step of the execution recorded the flags in force; a history older than flags has none.
         if (phase.kind === 'not-started') {
           this.#flags = sharedFlags(event.replayFlags ?? []);
@@ -759,7 +765,15 @@ export class OrchestrationExecution {
     // A call named with a GUID a copied step made, recorded in a step of another seed (the fork's, or one a fork of the
     // fork copied from it): recorded under the id that step gave it (`forkCallId`). Also as made: a fork recorded
     // before such calls were renamed replays as it ran.
-    if (actual !== recorded && action?.type === 'CreateSubOrchestration' && describeCall(this.#forkCall(action)) === recorded) actual = recorded;
+    if (actual !== recorded && action?.type === 'CreateSubOrchestration') {
+      const call = this.#forkCall(action);
+      // A step a fork copied ran under its source's id: a kept call whose id the code built from ctx.instanceId (the
+      // fork's) is recorded with the source's id in its place.
+      const ranAs = this.#rare?.stepInstanceId;
+      const own = this.#instanceId();
+      const asRan = ranAs !== undefined && ranAs !== own && own !== '' ? { ...call, instanceId: call.instanceId.split(own).join(ranAs) } : call;
+      if (describeCall(call) === recorded || describeCall(asRan) === recorded) actual = recorded;
+    }
     if (actual !== recorded) {
       // The code ended the execution before it (threw, returned): say so, and keep what it threw, which is otherwise
       // lost: as the cause, and its stack after the error's own (the instance's failureDetails.stackTrace), which shows
