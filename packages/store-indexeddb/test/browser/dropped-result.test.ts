@@ -14,7 +14,10 @@ afterEach(async () => {
   await Promise.all(stores.splice(0).map((store) => store.close()));
 });
 
-/** `inner`, whose commits of an activity's result fail (a store error, nothing written) while `failing.on` is set. */
+/**
+ * `inner`, whose commits of an activity's result fail (a store error, nothing written) while `failing.on` is set, and
+ * so do the renewals of its lease (the worker renews it while the result is retried), which therefore expires.
+ */
 function failingResults(inner: Store, failing: { on: boolean }): Store {
   return new Proxy(inner, {
     get(target, key) {
@@ -22,6 +25,11 @@ function failingResults(inner: Store, failing: { on: boolean }): Store {
         return (writeSet: WriteSet) => failing.on && (writeSet.lease?.kind === 'activity' || writeSet.lease?.kind === 'activityStep')
           ? Promise.reject(new StorageError('injected: the commit failed'))
           : target.commit(writeSet);
+      }
+      if (key === 'renewActivityLease') {
+        return (...args: Parameters<Store['renewActivityLease']>) => failing.on
+          ? Promise.reject(new StorageError('injected: the renewal failed'))
+          : target.renewActivityLease(...args);
       }
       const value = Reflect.get(target, key) as unknown;
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
