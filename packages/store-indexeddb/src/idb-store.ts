@@ -207,8 +207,8 @@ export abstract class IdbStore implements Store {
   readonly workAvailable$: Observable<void>;
   /**
    * Signals each time the store reads its watched instances again (another tab went without its goodbye, the database
-   * was opened again, the page resumed, a message on the channel carried changes the feed could not read; see
-   * #readWatched): `changes$` may have missed commits, and a client's live
+   * was opened again, the page came back from the back/forward cache, a message on the channel carried changes the
+   * feed could not read; see #readWatched): `changes$` may have missed commits, and a client's live
    * lists (`instances$`) run their query again. Ends as `changes$` does.
    */
   readonly resync$: Observable<void>;
@@ -301,6 +301,8 @@ export abstract class IdbStore implements Store {
         this.#readWatched();
         this.#feed.wakeHere();
       },
+      // Back from the back/forward cache: the other tabs' commits of meanwhile were not heard here.
+      restored: () => this.#readWatched(),
       inputs: {
         isKept: (value) => this.#inputs.isKept(value),
         get: (instanceId, execution) => this.#inputs.get(instanceId, execution),

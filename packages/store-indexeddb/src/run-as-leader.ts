@@ -73,8 +73,6 @@ export function runAsLeader(
   options = readChecked(options, 'runAsLeader options', LEADER_OPTION_CHECKS);
   const locks = options.locks ?? webLocks<LockManager>();
   const leader = new BehaviorSubject(false);
-  const abort = new AbortController();
-  let granted = false;
   let leading = false;
   const setLeading = (value: boolean) => {
     leading = value;
@@ -82,29 +80,79 @@ export function runAsLeader(
   };
   let releaseLock!: () => void;
   const held = new Promise<void>((resolve) => (releaseLock = resolve));
-
-  const lead = async (): Promise<void> => {
-    granted = true;
-    if (abort.signal.aborted) return;
-    await start();
-    setLeading(true);
-    await held;
-    setLeading(false);
-    await stop();
-  };
-  // No Web Locks: granted at once (after this call returns, as a free lock is: a release() made before runs nothing).
-  const done = (locks ? locks.request(lockName, { signal: abort.signal }, lead) : Promise.resolve().then(lead)).then(
-    () => undefined,
-    (error: unknown) => {
-      if (abort.signal.aborted && !granted) return; // stopped waiting
-      leading = false;
-      leader.error(error);
-      throw error;
-    },
-  );
-  done.catch(() => undefined);
-
   let released: Promise<void> | undefined;
+  /** A stop begun as the page went into the back/forward cache, still running (see {@link away}). */
+  let stopping: Promise<void> = Promise.resolve();
+
+  /** One request of the lock: this tab's part in the election until it releases, or until its page is cached. */
+  interface Term {
+    readonly abort: AbortController;
+    granted: boolean;
+    readonly away: () => void;
+    readonly done: Promise<void>;
+  }
+  const join = (): Term => {
+    const abort = new AbortController();
+    let goAway!: () => void;
+    const gone = new Promise<boolean>((resolve) => (goAway = () => resolve(true)));
+    const lead = async (): Promise<void> => {
+      term.granted = true;
+      if (abort.signal.aborted) return;
+      await start();
+      setLeading(true);
+      const cached = await Promise.race([held.then(() => false), gone]);
+      setLeading(false);
+      if (!cached) return stop();
+      // The page goes into the back/forward cache, where it is frozen: a stop begun now ends only if the page is
+      // restored, and the lock would stay held until then. So it goes at once, and the stop goes on by itself; leases
+      // keep the work correct while two workers run. A stop that fails ends `isLeader$` with its error.
+      stopping = Promise.resolve().then(stop);
+      stopping.catch((error: unknown) => leader.error(error));
+    };
+    const term: Term = {
+      abort,
+      granted: false,
+      away: goAway,
+      // No Web Locks: granted at once (after this call returns, as a free lock is: a release() made before runs nothing).
+      done: (locks ? locks.request(lockName, { signal: abort.signal }, lead) : Promise.resolve().then(lead)).then(
+        () => undefined,
+        (error: unknown) => {
+          if (abort.signal.aborted && !term.granted) return; // stopped waiting
+          leading = false;
+          leader.error(error);
+          throw error;
+        },
+      ),
+    };
+    term.done.catch(() => undefined);
+    return term;
+  };
+  let term = join();
+
+  /**
+   * A page that goes into the back/forward cache keeps its Web Locks while it is cached, and Chromium does not evict
+   * it for a lock request queued before: the leader would hold every other tab back, and a waiting tab could be
+   * granted the lock while frozen. So at `pagehide` (persisted) this tab leaves the election (the leader lets the lock
+   * go without waiting for its stop), and at `pageshow` (persisted) it joins again, once that stop ended.
+   */
+  const away = (event: Event): void => {
+    if (released || !(event as PageTransitionEvent).persisted) return;
+    term.away();
+    if (!term.granted) term.abort.abort();
+  };
+  const back = (event: Event): void => {
+    if (released || !(event as PageTransitionEvent).persisted) return;
+    const left = term;
+    void Promise.allSettled([left.done, stopping]).then((ends) => {
+      if (!released && term === left && ends.every((e) => e.status === 'fulfilled')) term = join();
+    });
+  };
+  const pages = locks && typeof addEventListener === 'function' && typeof removeEventListener === 'function';
+  if (pages) {
+    addEventListener('pagehide', away);
+    addEventListener('pageshow', back);
+  }
+
   // The store's error once it was lost (see RunAsLeaderOptions.store): isLeader$ ends with it.
   let lost: { readonly error: unknown } | undefined;
   let watch: Subscription | undefined;
@@ -116,9 +164,14 @@ export function runAsLeader(
     release() {
       released ??= (async () => {
         watch?.unsubscribe();
-        if (!granted) abort.abort();
+        if (pages) {
+          removeEventListener('pagehide', away);
+          removeEventListener('pageshow', back);
+        }
+        if (!term.granted) term.abort.abort();
         releaseLock();
-        await done;
+        await term.done;
+        await stopping;
         if (lost) leader.error(lost.error);
         else leader.complete();
       })();

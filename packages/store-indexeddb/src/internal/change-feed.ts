@@ -36,6 +36,12 @@ export interface ChangeFeedOptions {
    */
   readonly unreadable?: (() => void) | undefined;
   /**
+   * Called when the page comes back from the back/forward cache (`pageshow` with `persisted`): the other handles
+   * committed meanwhile, and this page heard none of it, so the store reads again what its subscribers watch and hands
+   * it to {@link ChangeFeed.deliverRead}. The feed has signalled work to its worker already.
+   */
+  readonly restored?: (() => void) | undefined;
+  /**
    * The inputs the store keeps (see {@link FeedInputs}). A published state whose input is one it keeps frozen carries
    * it as it is, not a copy (nobody can change it), and is marked shared (`markShared`), so that a client copies it
    * only for a status it builds: a step of an execution so publishes its large input without copying it each time.
@@ -102,14 +108,15 @@ interface KeptBatch extends Batch {
 /**
  * The presence protocol, on the same channel: `hello` announces a feed that holds its lock, `here` answers one (with
  * the commits the answering feed published unposted lately), `bye` says a feed closes, `owners` names the lease owners
- * of the claims and leasing commits of the feed's handle (see {@link ChangeFeed.announceOwner}). `inputApart` in a
+ * of the claims and leasing commits of the feed's handle (see {@link ChangeFeed.announceOwner}), `away` says its page
+ * goes into the back/forward cache (it keeps its lock there, but runs nothing: see {@link ChangeFeed.#onPageHide}). `inputApart` in a
  * `hello` or `here`: the feed takes posted changes whose input is left out ({@link FeedChange.inputApart}); feeds of
  * older versions of this package never say so, and are posted every input.
  */
 type PresenceMessage =
   | { readonly type: typeof PRESENCE_TYPE; readonly kind: 'hello'; readonly from: string; readonly inputApart?: true }
   | { readonly type: typeof PRESENCE_TYPE; readonly kind: 'bye'; readonly from: string }
-  | { readonly type: typeof PRESENCE_TYPE; readonly kind: 'owners'; readonly from: string; readonly owners: readonly string[] }
+  | { readonly type: typeof PRESENCE_TYPE; readonly kind: 'owners' | 'away'; readonly from: string; readonly owners: readonly string[] }
   | {
     readonly type: typeof PRESENCE_TYPE; readonly kind: 'here'; readonly from: string; readonly to: string; readonly kept: readonly Batch<unknown>[];
     readonly inputApart?: true;
@@ -156,8 +163,9 @@ const REMEMBER_MS = 2 * MAX_KEPT_AGE_MS;
  *    hands one watcher's payloads without a copy, and a late peer gets what was committed.
  *
  * Every open store thus holds a Web Lock (item 1). Chromium still lets such a page enter the back/forward cache, and
- * evicts it from there when another tab requests the lock or posts on the channel: a cached page does not hold a
- * newcomer back.
+ * keeps holding the lock there: a request made before the page was cached (another feed's watch of it) does not evict
+ * it. So at `pagehide` (persisted) the feed says `away`, naming its lease owners, and the other feeds treat it as gone
+ * (they release those leases and wake their workers); at `pageshow` (persisted) it says hello again, as a newcomer.
  *
  * The race: a feed E that did not post a commit (it knew no peer) while a newcomer N was already reading the database
  * would leave N without it. So N's store reads nothing until {@link ChangeFeed.joined}: until every feed its query
@@ -239,6 +247,9 @@ export class ChangeFeed {
   readonly #page: PageFreeze | undefined;
   readonly #peerGone: ((owners: readonly string[]) => void) | undefined;
   readonly #unreadable: (() => void) | undefined;
+  readonly #restored: (() => void) | undefined;
+  /** The page's window, whose `pagehide` and `pageshow` the feed listens to (none in a Web Worker or in Node). */
+  readonly #window: Window | undefined;
   readonly #keptInput: (value: unknown) => boolean;
   /** The store's inputs (see the `inputs` option); none: every input is copied and posted. */
   readonly #inputs: FeedInputs | undefined;
@@ -288,6 +299,10 @@ export class ChangeFeed {
     this.#unreadable = options.unreadable;
     this.#inputs = options.inputs;
     this.#keptInput = options.inputs ? (value) => options.inputs!.isKept(value) : never;
+    this.#restored = options.restored;
+    this.#window = typeof window === 'object' && typeof window?.addEventListener === 'function' ? window : undefined;
+    this.#window?.addEventListener('pagehide', this.#onPageHide);
+    this.#window?.addEventListener('pageshow', this.#onPageShow);
     this.#locks = this.#channel && (options.locks ?? webLocks<LockManager>());
     this.#always = this.#locks === undefined;
     if (!this.#locks) {
@@ -428,6 +443,8 @@ export class ChangeFeed {
     this.#gapTimer = undefined;
     if (this.#release) this.#post({ type: PRESENCE_TYPE, kind: 'bye', from: this.#id } satisfies PresenceMessage);
     this.#channel?.removeEventListener('message', this.#onMessage);
+    this.#window?.removeEventListener('pagehide', this.#onPageHide);
+    this.#window?.removeEventListener('pageshow', this.#onPageShow);
     this.#channel?.close();
     this.#release?.();
     this.#abort.abort(); // the lock request, if still pending
@@ -457,6 +474,33 @@ export class ChangeFeed {
   readonly #onResume = (): void => {
     this.#workWhileFrozen = false;
     if (!this.#closed && !this.#page?.frozen) this.#work.next();
+  };
+
+  /**
+   * The page goes into the back/forward cache (a `pagehide` that is `persisted`), where it is frozen and keeps its Web
+   * Locks: the other feeds would count it as present, and the leases its workers hold would hold their work back until
+   * they expire. So the feed says `away` with its lease owners: the other handles forget it and release those leases
+   * as for a tab gone (their workers take the work over: at least once). A worker of this page that resumes finds its
+   * leases gone, and its commits under them are refused.
+   */
+  readonly #onPageHide = (event: PageTransitionEvent): void => {
+    if (!event.persisted || this.#closed || !this.#release) return;
+    this.#post({ type: PRESENCE_TYPE, kind: 'away', from: this.#id, owners: [...this.#owners] } satisfies PresenceMessage);
+  };
+
+  /**
+   * The page is back from the back/forward cache: the feed says hello again (the others forgot it at its `away`), and
+   * names its lease owners again; the store reads again what its subscribers watch (`restored`), and its worker is
+   * woken to claim the work that came meanwhile.
+   */
+  readonly #onPageShow = (event: PageTransitionEvent): void => {
+    if (!event.persisted || this.#closed) return;
+    if (this.#release) {
+      this.#hello();
+      this.#tellOwners();
+    }
+    this.#restored?.();
+    this.wakeHere();
   };
 
   readonly #onMessage = (event: MessageEvent<unknown>): void => {
@@ -494,6 +538,12 @@ export class ChangeFeed {
         break;
       case 'owners':
         this.#peerOwners.set(message.from, message.owners.slice(-MAX_OWNERS));
+        break;
+      case 'away':
+        // Its page went into the back/forward cache: as a tab gone, though it keeps its lock (see #onPageHide).
+        this.#peerOwners.delete(message.from);
+        this.#dropPeer(message.from);
+        this.#peerGone?.(message.owners.slice(-MAX_OWNERS));
         break;
       default:
         break; // a kind of a newer version: ignored
@@ -886,7 +936,7 @@ function isFeedMessage(data: unknown): data is FeedMessage {
 function isPresenceMessage(data: unknown): data is PresenceMessage {
   const m = data as { type?: unknown; kind?: unknown; from?: unknown; to?: unknown; kept?: unknown } | null;
   if (m?.type !== PRESENCE_TYPE || typeof m.from !== 'string') return false;
-  if (m.kind === 'owners') {
+  if (m.kind === 'owners' || m.kind === 'away') {
     const owners = (data as { owners?: unknown }).owners;
     return Array.isArray(owners) && owners.every((o) => typeof o === 'string' && o !== '');
   }
