@@ -1349,11 +1349,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A fork's copied steps then named the instance id they ran under, and their replay matched a kept call whose id the
  * code built from ctx.instanceId: 48,476 / 61,857 / 92,236 -> 48,555 / 61,930 / 92,313 B (+79 / +73 / +77), budgets
  * set to match.
+ * A page going into the back/forward cache then said it is away (the other tabs release its leases) and runAsLeader
+ * let the lock go at that pagehide: about +177 / +176 B on the store pages, budgets 62,107 / 92,489 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 48_555 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 61_930 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 92_313 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 62_107 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 92_489 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 
