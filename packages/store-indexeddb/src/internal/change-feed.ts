@@ -734,10 +734,14 @@ export class ChangeFeed {
         const ids = [...new Set(changes.filter((c) => this.#lacksInput(c)).map((c) => c.instanceId))];
         const records = await this.#inputs!.read(ids).then((read) => new Map(ids.map((id, i) => [id, read[i]])), () => undefined);
         if (this.#closed) return;
-        // A read that failed (the store closed, lost its database, or the browser refused it) leaves those changes
-        // unheard: the store reads again what its subscribers watch, as for changes it could not read.
-        if (!records) this.#unreadable?.();
-        complete = this.#withInputs(changes, records ?? new Map());
+        complete = this.#withInputs(changes, records ?? new Map())!;
+        // A read that failed (the store lost its database, or the browser refused it) drops those changes, as changes
+        // this feed cannot read are: not passed through the gate, so the states the store reads again of what its
+        // subscribers watch (at those versions, or later) follow what was delivered, and are delivered.
+        if (!records) {
+          complete = complete.filter((c) => !this.#unheard.has(c));
+          this.#unreadable?.();
+        }
       }
       this.#inbound.shift();
       this.#deliver(complete!, work);

@@ -4,6 +4,8 @@ import type { InstanceState, Store } from '@durable-rx/runtime/store-kit';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { changeChannelName } from '../../src/idb-store.js';
 import { ExecutionInputs } from '../../src/internal/execution-inputs.js';
+import { ChangeFeed } from '../../src/internal/change-feed.js';
+import { readChangeOf } from '../../src/internal/version-gate.js';
 import { FakeLocks } from '../fake-locks.js';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { SETTLED } from '../../../../test-support/settled.js';
@@ -200,6 +202,38 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: a posted change witho
       expect(heard[0]!.executionId).toBe('exec-1');
     } finally {
       channel.close();
+    }
+  });
+});
+
+describe('a posted change without its input, when the record cannot be read', () => {
+  it('is not passed over: the state the store reads again is delivered with its input', async () => {
+    const name = uniqueName('posted-inputs-read-fails');
+    const { state: created } = newInstance('x', { n: 1 });
+    const { input: _input, ...withoutInput } = created;
+    const running = { ...withoutInput, runtimeStatus: 'Running' as const, version: 2 };
+    const heard: InstanceState[] = [];
+    // The store reads again what its subscribers watch, as it does for changes it cannot read (a transaction later):
+    // here, version 2.
+    let feed: ChangeFeed | undefined;
+    const reread = vi.fn(() => queueMicrotask(() => feed!.deliverRead([readChangeOf({ ...running, input: { n: 1 } })])));
+    feed = new ChangeFeed({
+      channelName: changeChannelName(name), gapTimeoutMs: 1000, joinTimeoutMs: 1000, clock: new VirtualClock(),
+      unreadable: reread,
+      inputs: {
+        isKept: () => false, get: () => undefined, keep: (_id, _execution, input) => input, forget: () => undefined,
+        read: () => Promise.reject(new Error('the transaction was aborted')),
+      },
+    });
+    feed.changes$.subscribe((c) => c.state && heard.push(c.state));
+    const channel = new BroadcastChannel(changeChannelName(name));
+    try {
+      channel.postMessage({ type: COMMIT, changes: [{ instanceId: 'x', after: 1, inputApart: true, state: running }], work: false, from: 'peer' });
+      await vi.waitFor(() => expect(heard.map((s) => [s.version, s.input])).toEqual([[2, { n: 1 }]]), { timeout: SETTLED.timeoutMs });
+      expect(reread).toHaveBeenCalledOnce();
+    } finally {
+      channel.close();
+      feed.close();
     }
   });
 });
