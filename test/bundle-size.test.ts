@@ -1351,10 +1351,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * set to match.
  * A page going into the back/forward cache then said it is away (the other tabs release its leases) and runAsLeader
  * let the lock go at that pagehide: about +177 / +176 B on the store pages, budgets 62,107 / 92,489 B.
+ * A posted run's end then carried its input, and a posted change whose input record could not be read was dropped
+ * before the version gate: measured after the rebase, the KeyvalStore page 62,110 B (+3 over its budget), the Dexie
+ * page within its own; budgets 62,110 / 92,489 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 48_555 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 62_107 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 62_110 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 92_489 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];

@@ -189,7 +189,8 @@ const REMEMBER_MS = 2 * MAX_KEPT_AGE_MS;
  * the gap a period of posting leaves) is stated once, for users, in the package README ("How the cross-tab feed works").
  *
  * Inputs: a step's commit does not change its execution's input, so its post leaves it out ({@link FeedChange.inputApart}):
- * a 1 MB input is cloned into the post of the execution's start, not into every step's. A receiving feed puts it back
+ * a 1 MB input is cloned into the posts of the execution's start and end, not into every step's (an end carries it:
+ * see `withoutInput`). A receiving feed puts it back
  * before any subscriber hears of the change: the input its store keeps for the execution (it keeps the one a start's
  * post carries), else the input record, which its store reads (the batches received meanwhile wait, in order), and keeps
  * from then on. A record that names another execution by then (a later commit replaced or purged it) leaves the change
@@ -791,16 +792,18 @@ export class ChangeFeed {
     }
     const ends = isTerminalStatus(state.runtimeStatus);
     const carried = Object.hasOwn(state, 'input');
-    if (change.inputApart !== true || carried) {
+    const known = inputs.get(instanceId, state);
+    // An end carries its input (see withoutInput), but the one kept of its execution stands for it as for a step.
+    if (change.inputApart !== true || (carried && !(ends && known))) {
       // Carries its input (a start, a new execution; every change while a tab of an older version listens), or has none.
       if (ends) inputs.forget(instanceId);
-      else if (carried && inputs.get(instanceId, state) === undefined) {
+      else if (carried && known === undefined) {
         // The clone is this feed's own: kept as it is, frozen, and so shared from now on.
         if (inputs.isKept(inputs.keep(instanceId, state, state.input, true))) markShared(change);
       }
       return change;
     }
-    let input: unknown = inputs.get(instanceId, state);
+    let input: unknown = known;
     if (input === undefined) {
       if (!records) return undefined;
       const record = records.get(instanceId);
@@ -904,11 +907,14 @@ function never(): boolean {
 /**
  * `change` as posted to feeds that take changes without their unchanged input: without its state's input when the
  * commit did not write it ({@link FeedChange.inputApart}); the receiving feeds put it back. Shallow: the post clones.
+ * An end keeps its input: a receiving feed that does not keep it may find its record purged, or of the next run, by the
+ * time it reads it, and would pass the end over, with the run's output (one clone per run, not one per step).
  */
 function withoutInput(change: FeedChange): FeedChange {
-  if (change.inputApart !== true || !change.state || !Object.hasOwn(change.state, 'input')) return change;
-  const { input: _input, ...state } = change.state;
-  return { ...change, state: state as InstanceState };
+  const { state } = change;
+  if (change.inputApart !== true || !state || !Object.hasOwn(state, 'input') || isTerminalStatus(state.runtimeStatus)) return change;
+  const { input: _input, ...rest } = state;
+  return { ...change, state: rest as InstanceState };
 }
 
 /**

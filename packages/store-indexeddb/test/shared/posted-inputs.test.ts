@@ -14,7 +14,7 @@ import { adapters, create, newInstance, uniqueName, within, type AdapterName } f
 // While another store on the database listens, each commit is posted on the channel. A step of an execution does not
 // change its input, so its post leaves the input out, and the listening store puts it back (the one it kept when the
 // start was posted, else the input record it reads) before its subscribers hear of the change: a 1 MB input is cloned
-// into the start's post only, not into every step's.
+// into the start's post and the end's only, not into every step's.
 
 const COMMIT = 'durable-rx/commit@1';
 const PRESENCE = 'durable-rx/presence@1';
@@ -26,18 +26,22 @@ interface Posted {
 
 /** The commits posted on any channel, as sent: each change's instance and whether its state carried an input. */
 let posted: { readonly instanceId: string; readonly withInput: boolean }[] = [];
+/** While set, the commits posted wait here, in order, instead of going out (a test sends them on). */
+let held: (() => void)[] | undefined;
 
 beforeEach(() => {
   // Presence runs on Web Locks: Node 20 has none, so the stores of this process share one lock manager of the test's.
   if (!(globalThis.navigator as Navigator | undefined)?.locks) vi.stubGlobal('navigator', { locks: new FakeLocks(), userAgent: '' });
   posted = [];
+  held = undefined;
   const post = BroadcastChannel.prototype.postMessage;
   vi.spyOn(BroadcastChannel.prototype, 'postMessage').mockImplementation(function (this: BroadcastChannel, message: unknown) {
     const { type, changes } = message as Posted;
     if (type === COMMIT) {
       for (const { instanceId, state } of changes ?? []) if (state) posted.push({ instanceId, withInput: Object.hasOwn(state, 'input') });
     }
-    post.call(this, message);
+    if (type === COMMIT && held) held.push(() => post.call(this, message));
+    else post.call(this, message);
   });
 });
 
@@ -81,7 +85,7 @@ function listen(store: Store, instanceId: string): { readonly states: InstanceSt
 const INPUT = { cities: Array.from({ length: 200 }, (_, i) => ({ name: `city-${i}`, population: i * 1000 })) };
 
 describe.each(Object.keys(adapters) as AdapterName[])('%s: a post leaves out the input its commit did not write', (adapter) => {
-  it('a store listening from the start hears every state of the execution with its input, and only the start\'s post carries it', async () => {
+  it('a store listening from the start hears every state of the execution with its input, and only the start\'s and the end\'s posts carry it', async () => {
     const name = uniqueName('posted-inputs');
     const worker = await open(adapter, name);
     const listener = await open(adapter, name);
@@ -103,8 +107,9 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: a post leaves out the
     expect(Object.isFrozen(heard.states[0]!.input)).toBe(true);
     const ofX = posted.filter((p) => p.instanceId === 'x');
     expect(ofX.length).toBeGreaterThanOrEqual(5); // its start and four steps
-    expect(ofX.filter((p) => p.withInput)).toHaveLength(1);
+    expect(ofX.filter((p) => p.withInput)).toHaveLength(2);
     expect(ofX[0]!.withInput).toBe(true);
+    expect(ofX.at(-1)!.withInput).toBe(true); // its end: see the next describe
     // A client of the listening store shows the input too.
     expect((await createClient({ store: listener }).getStatus('x'))?.input).toEqual(INPUT);
   });
@@ -121,7 +126,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: a post leaves out the
     expect(heard.states.length).toBeGreaterThanOrEqual(4);
     for (const state of heard.states) expect(state.input).toEqual(INPUT);
     expect(new Set(heard.states.map((s) => s.input)).size).toBe(1);
-    expect(posted.filter((p) => p.instanceId === 'x' && p.withInput)).toHaveLength(0);
+    expect(posted.filter((p) => p.instanceId === 'x' && p.withInput)).toHaveLength(1); // its end's
   });
 
   it('a store whose kept inputs let the execution\'s go reads its record and hears every later state with its input', async () => {
@@ -142,7 +147,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: a post leaves out the
     for (const state of heard.states) expect(state.input).toEqual(INPUT);
     // The start's, kept, then the record's, read once and kept for the rest of the execution.
     expect(new Set(heard.states.map((s) => s.input)).size).toBe(2);
-    expect(posted.filter((p) => p.instanceId === 'x' && p.withInput)).toHaveLength(1);
+    expect(posted.filter((p) => p.instanceId === 'x' && p.withInput)).toHaveLength(2); // its start's and its end's
   });
 
   it('posts every input while a store that does not say it takes them without listens (an older version\'s tab)', async () => {
@@ -174,6 +179,41 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: a post leaves out the
       older.abort();
       channel.close();
     }
+  });
+});
+
+describe.each(Object.keys(adapters) as AdapterName[])('%s: a run\'s end posted to a store that does not keep its input', (adapter) => {
+  it('is heard with its output and input though the instance was purged before the store could read its record', async () => {
+    const name = uniqueName('posted-inputs-end');
+    const worker = await open(adapter, name);
+    const client = createClient({ store: worker });
+    await client.startNew('HelloSequence', { instanceId: 'x', input: INPUT });
+    // Opened after the start's post: it keeps no input of the execution.
+    const listener = await open(adapter, name);
+    const states: InstanceState[] = [];
+    const purged = new Promise<void>((resolve) => {
+      listener.changes$.subscribe(({ instanceId, state }) => {
+        if (instanceId !== 'x') return;
+        if (state) states.push(state);
+        else resolve();
+      });
+    });
+    const completed = new Promise<unknown>((resolve) => {
+      worker.changes$.subscribe(({ instanceId, state }) => instanceId === 'x' && state?.runtimeStatus === 'Completed' && resolve(state.output));
+    });
+    // The worker's tab runs the instance to its end and purges it before the listener hears a thing.
+    held = [];
+    const runtime = runtimeOn(worker);
+    await runtime.start();
+    const output = await within(completed, 'the instance completes');
+    expect(output).toBeDefined();
+    await client.purgeInstanceHistory('x');
+    for (const send of held.splice(0)) send();
+    held = undefined;
+    await within(purged, 'the listener hears the purge');
+    const end = states.find((s) => s.runtimeStatus === 'Completed');
+    expect(end?.output).toEqual(output);
+    expect(end?.input).toEqual(INPUT);
   });
 });
 
