@@ -1354,11 +1354,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A posted run's end then carried its input, and a posted change whose input record could not be read was dropped
  * before the version gate: measured after the rebase, the KeyvalStore page 62,110 B (+3 over its budget), the Dexie
  * page within its own; budgets 62,110 / 92,489 B.
+ * A renewal that finds an activity's lease gone then ended its result's commit retries at once: 48,555 / 62,110 / 92,489
+ * -> 48,634 / 62,222 / 92,578 B (+79 / +112 / +89), budgets set to match; the store-indexeddb README's KeyvalStore row
+ * measured 21.2 kB.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 48_555 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 62_110 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 92_489 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 48_634 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 62_222 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 92_578 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -1,6 +1,6 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
-import { createRuntime, MemoryStore, silentLogger, UnavailableError, type Activity, type Orchestrator } from '../src/index.js';
+import { createRuntime, LeaseLostError, MemoryStore, silentLogger, UnavailableError, type Activity, type Orchestrator } from '../src/index.js';
 import type { WriteSet } from '../src/store-kit/index.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { settle } from '../src/testing/virtual-clock.js';
@@ -75,6 +75,49 @@ describe('an activity whose result the store keeps refusing', () => {
       const completed = firstValueFrom(runtime.client.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
       await clock.fireUntil(completed, 'the instance completing', 1_000);
       expect(await completed).toMatchObject({ output: 'sent 1' });
+      expect(runs).toBe(1);
+    });
+  }
+});
+
+/** A ResultRefusingStore whose renewals find the task's lease gone once `lost` is set (another worker took it over). */
+class LeaseLosingStore extends ResultRefusingStore {
+  lost = false;
+  /** The results refused when a renewal first found the lease gone. */
+  refusalsAtLoss: number | undefined;
+
+  override async renewActivityLease(...args: Parameters<MemoryStore['renewActivityLease']>) {
+    if (!this.lost) return super.renewActivityLease(...args);
+    this.refusalsAtLoss ??= this.refusals;
+    throw new LeaseLostError('injected: the task was taken over');
+  }
+}
+
+describe('an activity whose result the store keeps refusing, when a renewal finds its lease gone', () => {
+  for (const returns of ['a value', 'a promise'] as const) {
+    it(`sends its result no more (${returns})`, async () => {
+      const clock = new HandClock();
+      const store = new LeaseLosingStore();
+      let runs = 0;
+      const send: Activity = returns === 'a value' ? () => `sent ${++runs}` : async () => `sent ${++runs}`;
+      const orchestrator: Orchestrator = function* (ctx) {
+        return yield ctx.callActivity('Send', 'to@example.com');
+      };
+      const runtime = createRuntime({
+        store, clock, logger: silentLogger, activityLeaseMs: LEASE_MS, orchestrators: { orchestrator }, activities: { Send: send },
+      });
+      runtimes.push({ runtime, clock });
+      await runtime.start();
+      await runtime.client.startNew('orchestrator');
+      await vi.waitFor(() => {
+        clock.fireDue();
+        expect(store.refusals).toBeGreaterThan(0);
+      }, { timeout: SETTLED.timeoutMs });
+      store.lost = true;
+      // Up to just before the lease's expiry in the store (no claim runs the activity again meanwhile).
+      await runFor(clock, LEASE_MS - 100);
+      expect(store.refusalsAtLoss).toBeDefined();
+      expect(store.refusals).toBe(store.refusalsAtLoss);
       expect(runs).toBe(1);
     });
   }

@@ -1558,16 +1558,26 @@ export class Worker {
 
   /**
    * The lease renewals of an activity task, started by `keep` (once; later calls return the same heartbeat), ended by
-   * `stop`. `until` is when the task's lease expires: its claim's expiry, or its last renewal's end if later.
+   * `stop`. `until` is when the task's lease expires: its claim's expiry, or its last renewal's end if later. A renewal
+   * that finds the lease gone sets `lost`: while the activity runs it is logged here; once its result is being committed
+   * (`committing`), the commit's attempts end on it (`onLost`) and report it.
    */
   #renewal(item: ActivityWorkItem): LeaseRenewal {
     let heartbeat: (Heartbeat & { readonly until: number }) | undefined;
     const claimedUntil = item.lease.expiresAt.getTime();
-    return {
-      keep: () => (heartbeat ??= this.#heartbeat(item.task.id, item.lease.token)),
+    const renewal: LeaseRenewal = {
+      lost: false,
+      committing: false,
+      onLost: undefined,
+      keep: () => (heartbeat ??= this.#heartbeat(item.task.id, item.lease.token, () => {
+        renewal.lost = true;
+        if (!renewal.committing) this.#o.logger.warn(`lease on activity task ${item.task.id} lost`);
+        renewal.onLost?.();
+      })),
       stop: () => heartbeat?.stop(),
       until: () => Math.max(claimedUntil, heartbeat?.until ?? 0),
     };
+    return renewal;
   }
 
   #activityResult(task: ActivityTask, type: 'TaskCompleted', output: JsonValue | undefined): OrchestrationMessage;
@@ -1620,7 +1630,17 @@ export class Worker {
     // The store calls that had succeeded when the previous attempt failed (at first, when the first attempt began): one
     // more by the next failure means the store serves other calls while it fails this one (`#heldFor`).
     let answers = this.#answers;
+    renewal.committing = true;
     for (let failures = 0; ; failures++) {
+      if (failures > 0 && renewal.lost) {
+        // A renewal found the lease gone since the last attempt: another worker took the task over (its result would be
+        // refused), or an abandoned attempt went through (the task is gone). Nothing is sent again.
+        if (!applied) {
+          this.#metrics.leasesLost++;
+          logger.warn(`lease on activity ${task.name} of ${task.instanceId} lost; result discarded${unless}`);
+        }
+        return true;
+      }
       // Read before the attempt: a clock that returns no valid Date ends the attempts with its RangeError
       // (logged as the activity's failure to commit; the task runs again when its lease expires), not the result.
       const now = this.#now();
@@ -1711,6 +1731,7 @@ export class Worker {
       const done = (held: boolean): void => {
         clock.clearTimeout(timer);
         this.#retryWaits.delete(bringForward);
+        renewal.onLost = undefined;
         resolve(held);
       };
       const bringForward = (nowMs: number): void => {
@@ -1727,6 +1748,9 @@ export class Worker {
       // commit (100 ms doubling to MAX_PUMP_RETRY_MS) instead of being sent again MIN_PUMP_RETRY_MS after each failure
       // for as long as other commits succeed.
       if (!answeredMeanwhile) this.#retryWaits.add(bringForward);
+      // A renewal that finds the lease gone ends the wait at once (the next attempt is not sent: see `#commitResult`).
+      if (renewal.lost) return done(true);
+      renewal.onLost = () => done(true);
       // A stop ends the renewals too, and releases the lease within its current expiry.
       this.#heldActivities.set(item, {
         stop: () => {
@@ -1810,7 +1834,7 @@ export class Worker {
    * the renewals; any other failure is logged and the next renewal tries again. A renewal still unsettled when the
    * next one is due is abandoned, and the next one goes out then.
    */
-  #heartbeat(taskId: string, leaseToken: string): Heartbeat & { readonly until: number } {
+  #heartbeat(taskId: string, leaseToken: string, lost: () => void): Heartbeat & { readonly until: number } {
     const { clock, store, activityLeaseMs } = this.#o;
     const beatMs = Math.min(MAX_TIMER_DELAY_MS, Math.max(1, Math.floor(activityLeaseMs / 3)));
     let stopped = false;
@@ -1839,7 +1863,7 @@ export class Worker {
         } catch (error) {
           // A renewal that fails after the renewals ended (the result committed, the task released) no longer matters.
           if (stopped) return;
-          if (error instanceof LeaseLostError) return this.#o.logger.warn(`lease on activity task ${taskId} lost`);
+          if (error instanceof LeaseLostError) return lost();
           if (isStoreClosed(error)) return this.#storeLost(error);
           // A failed renewal leaves two thirds of the lease: the next beat tries again.
           this.#o.logger.error(`renewing the lease on activity task ${taskId} failed`, error);
@@ -1864,6 +1888,12 @@ type Leased = OrchestrationWorkItem | ActivityWorkItem | UnconfirmedStart;
 
 /** An activity task's lease renewals (see `Worker.#renewal`). */
 interface LeaseRenewal {
+  /** A renewal found the lease gone (the renewals ended). */
+  lost: boolean;
+  /** The result is being committed: a lost lease is reported by the commit's attempts, not logged as it is found. */
+  committing: boolean;
+  /** Called as a renewal finds the lease gone (set while a result commit waits to be tried again). */
+  onLost: (() => void) | undefined;
   /** Starts renewing (once); returns the heartbeat. */
   keep(): Heartbeat & { readonly until: number };
   stop(): void;
