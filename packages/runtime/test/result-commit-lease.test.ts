@@ -47,35 +47,44 @@ async function runFor(clock: HandClock, ms: number): Promise<void> {
 
 const runtimes = runtimesStoppedAfterEach();
 
+/**
+ * Starts a runtime on `store` (on a hand-moved clock) whose orchestrator calls one activity, Send, that returns
+ * `returns`, and starts an instance; resolves once the activity ran and the store refused its result, before the
+ * clock moves. `sent.runs` counts the activity's runs.
+ */
+async function refusedOnce(store: ResultRefusingStore, returns: 'a value' | 'a promise') {
+  const clock = new HandClock();
+  const sent = { runs: 0 };
+  const send: Activity = returns === 'a value' ? () => `sent ${++sent.runs}` : async () => `sent ${++sent.runs}`;
+  const orchestrator: Orchestrator = function* (ctx) {
+    return yield ctx.callActivity('Send', 'to@example.com');
+  };
+  const runtime = createRuntime({
+    store, clock, logger: silentLogger, activityLeaseMs: LEASE_MS, orchestrators: { orchestrator }, activities: { Send: send },
+  });
+  runtimes.push({ runtime, clock });
+  await runtime.start();
+  const id = await runtime.client.startNew('orchestrator');
+  await vi.waitFor(() => {
+    clock.fireDue(); // what is due now (the clock does not move)
+    expect(store.refusals).toBeGreaterThan(0);
+  }, { timeout: SETTLED.timeoutMs });
+  return { clock, runtime, id, sent };
+}
+
 describe('an activity whose result the store keeps refusing', () => {
   for (const returns of ['a value', 'a promise'] as const) {
     it(`runs once while its result is retried over many leases, and its result lands when the store takes it (${returns})`, async () => {
-      const clock = new HandClock();
       const store = new ResultRefusingStore();
-      let runs = 0;
-      const send: Activity = returns === 'a value' ? () => `sent ${++runs}` : async () => `sent ${++runs}`;
-      const orchestrator: Orchestrator = function* (ctx) {
-        return yield ctx.callActivity('Send', 'to@example.com');
-      };
-      const runtime = createRuntime({
-        store, clock, logger: silentLogger, activityLeaseMs: LEASE_MS, orchestrators: { orchestrator }, activities: { Send: send },
-      });
-      runtimes.push({ runtime, clock });
-      await runtime.start();
-      const id = await runtime.client.startNew('orchestrator');
-      // The activity ran and its result was refused once, before the clock moves.
-      await vi.waitFor(() => {
-        clock.fireDue(); // what is due now (the clock does not move)
-        expect(store.refusals).toBeGreaterThan(0);
-      }, { timeout: SETTLED.timeoutMs });
+      const { clock, runtime, id, sent } = await refusedOnce(store, returns);
       await runFor(clock, 10 * LEASE_MS);
-      expect(runs).toBe(1);
+      expect(sent.runs).toBe(1);
       expect(store.renewals).toBeGreaterThan(0);
       store.failing = false;
       const completed = firstValueFrom(runtime.client.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
       await clock.fireUntil(completed, 'the instance completing', 1_000);
       expect(await completed).toMatchObject({ output: 'sent 1' });
-      expect(runs).toBe(1);
+      expect(sent.runs).toBe(1);
     });
   }
 });
@@ -96,29 +105,14 @@ class LeaseLosingStore extends ResultRefusingStore {
 describe('an activity whose result the store keeps refusing, when a renewal finds its lease gone', () => {
   for (const returns of ['a value', 'a promise'] as const) {
     it(`sends its result no more (${returns})`, async () => {
-      const clock = new HandClock();
       const store = new LeaseLosingStore();
-      let runs = 0;
-      const send: Activity = returns === 'a value' ? () => `sent ${++runs}` : async () => `sent ${++runs}`;
-      const orchestrator: Orchestrator = function* (ctx) {
-        return yield ctx.callActivity('Send', 'to@example.com');
-      };
-      const runtime = createRuntime({
-        store, clock, logger: silentLogger, activityLeaseMs: LEASE_MS, orchestrators: { orchestrator }, activities: { Send: send },
-      });
-      runtimes.push({ runtime, clock });
-      await runtime.start();
-      await runtime.client.startNew('orchestrator');
-      await vi.waitFor(() => {
-        clock.fireDue();
-        expect(store.refusals).toBeGreaterThan(0);
-      }, { timeout: SETTLED.timeoutMs });
+      const { clock, sent } = await refusedOnce(store, returns);
       store.lost = true;
       // Up to just before the lease's expiry in the store (no claim runs the activity again meanwhile).
       await runFor(clock, LEASE_MS - 100);
       expect(store.refusalsAtLoss).toBeDefined();
       expect(store.refusals).toBe(store.refusalsAtLoss);
-      expect(runs).toBe(1);
+      expect(sent.runs).toBe(1);
     });
   }
 });
