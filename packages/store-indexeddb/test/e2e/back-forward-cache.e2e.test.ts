@@ -1,8 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { E2eOpenOptions } from './app/api.js';
-import { launchFreezableChromium, openPage } from './harness.js';
-import { adapters, uniqueDb } from './pages.js';
+import { adapters, uniqueDb, useFreezableChromium } from './pages.js';
 
 /**
  * A page that goes into the back/forward cache keeps its Web Locks while cached, and Chromium does not evict it for a
@@ -10,30 +9,17 @@ import { adapters, uniqueDb } from './pages.js';
  * until they expire. The pages here open with a ten-minute lease: only the cached page's `away` (its store's feed,
  * at `pagehide`) and runAsLeader letting the lock go at that `pagehide` let the other tab take over before the end of
  * the test. Playwright's own browsers turn the back/forward cache off: these pages run in
- * {@link launchFreezableChromium}'s.
+ * {@link useFreezableChromium}'s.
  */
 const LEASE_MS = 600_000;
 /** Bounds the waits so that a failure reports instead of hanging: each takes milliseconds. */
 const WAIT_MS = 120_000;
 
-let browser: Awaited<ReturnType<typeof launchFreezableChromium>> | undefined;
-beforeAll(async () => {
-  browser = await launchFreezableChromium();
-  browser.context.setDefaultTimeout(WAIT_MS);
-});
-afterAll(async () => {
-  await browser?.close();
-});
-
-const opened: Page[] = [];
-afterEach(async () => {
-  for (const page of opened.splice(0)) await page.close().catch(() => undefined);
-});
+const openTab = useFreezableChromium(WAIT_MS);
 
 /** A tab of the app with its store and runtime open. */
 async function tab(label: string, options: E2eOpenOptions): Promise<Page> {
-  const page = await openPage(browser!.context, inject('e2eUrl'), label);
-  opened.push(page);
+  const page = await openTab(label);
   await page.evaluate((o) => window.e2e.open(o), options);
   return page;
 }

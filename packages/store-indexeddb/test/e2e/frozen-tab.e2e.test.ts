@@ -1,8 +1,7 @@
 import { assertNoDuplicateSteps } from '@durable-rx/runtime/testing';
 import type { Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { launchFreezableChromium, openPage } from './harness.js';
-import { adapters, HELLO_OUTPUT, uniqueDb } from './pages.js';
+import { describe, expect, it, vi } from 'vitest';
+import { adapters, HELLO_OUTPUT, uniqueDb, useFreezableChromium } from './pages.js';
 
 /** Short leases, so that a frozen tab's lease expires soon. */
 const LEASE_MS = 3_000;
@@ -16,7 +15,7 @@ const WAIT_MS = 150_000;
 /**
  * Freezes a page as Chromium freezes a background tab (hidden, then no task of it runs: no timer, no IndexedDB
  * callback), through the DevTools protocol; `thaw` makes it active again (still hidden). Only a page of
- * {@link launchFreezableChromium} freezes: the command changes nothing in a page Playwright launched itself.
+ * {@link useFreezableChromium} freezes: the command changes nothing in a page Playwright launched itself.
  */
 async function freeze(page: Page, when: () => Promise<void>): Promise<{ thaw(): Promise<void> }> {
   const cdp = await page.context().newCDPSession(page);
@@ -36,28 +35,10 @@ async function helloOf(page: Page, id: string) {
   return history;
 }
 
-let browser: Awaited<ReturnType<typeof launchFreezableChromium>> | undefined;
-beforeAll(async () => {
-  browser = await launchFreezableChromium();
-  browser.context.setDefaultTimeout(WAIT_MS);
-});
-afterAll(async () => {
-  await browser?.close();
-});
-
-const opened: Page[] = [];
 /** A tab of the app, closed after the test (one browser context for the file: each test has a database of its own). */
-async function tab(label: string): Promise<Page> {
-  const page = await openPage(browser!.context, inject('e2eUrl'), label);
-  opened.push(page);
-  return page;
-}
+const tab = useFreezableChromium(WAIT_MS);
 
 describe.each(adapters)('a tab frozen mid-activity on a %s database', (adapter) => {
-  afterEach(async () => {
-    for (const page of opened.splice(0)) await page.close().catch(() => undefined);
-  });
-
   it('is taken over once its lease expires; thawed, its late commit is refused, each step is in the history once, and it goes on working', async () => {
     const db = uniqueDb(`frozen-${adapter}`);
     const a = await tab('A');
@@ -158,10 +139,6 @@ const CURRENT = { dexie: { idbVersion: 60, layout: 7 }, keyval: { idbVersion: 1,
  * database's upgrade would.
  */
 describe('a tab frozen while its store opens the database', () => {
-  afterEach(async () => {
-    for (const page of opened.splice(0)) await page.close().catch(() => undefined);
-  });
-
   /** A database at the layout before this one (KeyvalStore), or at this one (DexieStore, whose open then checks it). */
   async function prepare(a: Page, adapter: 'dexie' | 'keyval', db: string): Promise<void> {
     if (adapter === 'keyval') {

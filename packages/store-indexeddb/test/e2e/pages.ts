@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium, openPage } from './harness.js';
+import { launchChromium, launchFreezableChromium, openPage } from './harness.js';
 
 /**
  * One Chromium for the test file and a fresh browser context (its own IndexedDB, locks, channels) per test; pages of
@@ -37,6 +37,31 @@ export function useChromium(): { page(label: string, query?: string, base?: stri
 
 let counter = 0;
 /** A database name no other test uses. */
+/**
+ * One freezable Chromium for the test file ({@link launchFreezableChromium}: its pages can be frozen and kept in the
+ * back/forward cache), its waits bounded at `waitMs`; a tab opens the app in its one context (each test names a database
+ * of its own), and the tabs a test opened are closed after it.
+ */
+export function useFreezableChromium(waitMs: number): (label: string) => Promise<Page> {
+  let browser: Awaited<ReturnType<typeof launchFreezableChromium>> | undefined;
+  const opened: Page[] = [];
+  beforeAll(async () => {
+    browser = await launchFreezableChromium();
+    browser.context.setDefaultTimeout(waitMs);
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  afterEach(async () => {
+    for (const page of opened.splice(0)) await page.close().catch(() => undefined);
+  });
+  return async (label) => {
+    const page = await openPage(browser!.context, inject('e2eUrl'), label);
+    opened.push(page);
+    return page;
+  };
+}
+
 export function uniqueDb(prefix: string): string {
   return `${prefix}-${Date.now()}-${++counter}`;
 }
