@@ -1357,11 +1357,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A renewal that finds an activity's lease gone then ended its result's commit retries at once: 48,555 / 62,110 / 92,489
  * -> 48,634 / 62,222 / 92,578 B (+79 / +112 / +89), budgets set to match; the store-indexeddb README's KeyvalStore row
  * measured 21.2 kB.
+ * An activity's lease was then renewed from its result's first commit attempt on: 48,633 / 62,221 / 92,579 B (-1 / -1 /
+ * +1), the Dexie page's budget 92,579 B.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 48_634 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 62_222 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 92_578 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 92_579 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

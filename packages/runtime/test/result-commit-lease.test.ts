@@ -49,10 +49,10 @@ const runtimes = runtimesStoppedAfterEach();
 
 /**
  * Starts a runtime on `store` (on a hand-moved clock) whose orchestrator calls one activity, Send, that returns
- * `returns`, and starts an instance; resolves once the activity ran and the store refused its result, before the
- * clock moves. `sent.runs` counts the activity's runs.
+ * `returns`, and starts an instance; resolves once `until()` holds, before the clock moves. `sent.runs` counts the
+ * activity's runs.
  */
-async function refusedOnce(store: ResultRefusingStore, returns: 'a value' | 'a promise') {
+async function started(store: MemoryStore, returns: 'a value' | 'a promise', until: () => boolean, storeCallTimeoutMs?: number) {
   const clock = new HandClock();
   const sent = { runs: 0 };
   const send: Activity = returns === 'a value' ? () => `sent ${++sent.runs}` : async () => `sent ${++sent.runs}`;
@@ -60,16 +60,21 @@ async function refusedOnce(store: ResultRefusingStore, returns: 'a value' | 'a p
     return yield ctx.callActivity('Send', 'to@example.com');
   };
   const runtime = createRuntime({
-    store, clock, logger: silentLogger, activityLeaseMs: LEASE_MS, orchestrators: { orchestrator }, activities: { Send: send },
+    store, clock, logger: silentLogger, activityLeaseMs: LEASE_MS, storeCallTimeoutMs, orchestrators: { orchestrator }, activities: { Send: send },
   });
   runtimes.push({ runtime, clock });
   await runtime.start();
   const id = await runtime.client.startNew('orchestrator');
   await vi.waitFor(() => {
     clock.fireDue(); // what is due now (the clock does not move)
-    expect(store.refusals).toBeGreaterThan(0);
+    expect(until()).toBe(true);
   }, { timeout: SETTLED.timeoutMs });
   return { clock, runtime, id, sent };
+}
+
+/** {@link started}, until the activity ran and the store refused its result. */
+function refusedOnce(store: ResultRefusingStore, returns: 'a value' | 'a promise') {
+  return started(store, returns, () => store.refusals > 0);
 }
 
 describe('an activity whose result the store keeps refusing', () => {
@@ -112,6 +117,34 @@ describe('an activity whose result the store keeps refusing, when a renewal find
       await runFor(clock, LEASE_MS - 100);
       expect(store.refusalsAtLoss).toBeDefined();
       expect(store.refusals).toBe(store.refusalsAtLoss);
+      expect(sent.runs).toBe(1);
+    });
+  }
+});
+
+/** A MemoryStore whose first activity result commit (alone or with its step) never settles and writes nothing. */
+class FirstResultHangingStore extends MemoryStore {
+  hung = 0;
+
+  override commit(writeSet: WriteSet) {
+    const kind = writeSet.lease?.kind;
+    if (this.hung === 0 && (kind === 'activity' || kind === 'activityStep')) {
+      this.hung++;
+      return new Promise<never>(() => undefined);
+    }
+    return super.commit(writeSet);
+  }
+}
+
+describe('an activity whose first result commit hangs for longer than its lease', () => {
+  for (const returns of ['a value', 'a promise'] as const) {
+    it(`keeps its lease renewed, runs once and its result lands on the next attempt (${returns})`, async () => {
+      const store = new FirstResultHangingStore();
+      // The commit is abandoned at 1.5 leases: the lease would have expired before.
+      const { clock, runtime, id, sent } = await started(store, returns, () => store.hung > 0, 1.5 * LEASE_MS);
+      const completed = firstValueFrom(runtime.client.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
+      await clock.fireUntil(completed, 'the instance completing', 1_000);
+      expect(await completed).toMatchObject({ output: 'sent 1' });
       expect(sent.runs).toBe(1);
     });
   }

@@ -1521,8 +1521,8 @@ export class Worker {
     // The result was not committed and the task's lease is left to lapse (see `#leaseLeft`).
     let left = true;
     let result: OrchestrationMessage;
-    // The task's lease renewals: while the activity runs (one that returns a promise), and while its result's commit is
-    // retried (see `#commitResult`).
+    // The task's lease renewals: while the activity runs (one that returns a promise), and while its result is
+    // committed, from the first attempt on (see `#commitResult`).
     const renewal = this.#renewal(item);
     try {
       let output: unknown;
@@ -1532,9 +1532,7 @@ export class Worker {
         if (!activity) throw Object.assign(new Error(`No activity named ${JSON.stringify(task.name)} is registered`), { name: 'ActivityNotFoundError' });
         output = activity(task.input as never, { instanceId: task.instanceId, name: task.name, attempt: task.attempt });
         if (isPromiseLike(output)) {
-          // Only an activity that returns a promise can outlive its lease: it gets a heartbeat while it runs. One that
-          // returned a value is over already (its result is committed below, within the lease).
-          // It goes on while the result is committed: a commit that takes longer than a renewal keeps the lease too.
+          // Only an activity that returns a promise can outlive its lease while it runs: its renewals begin now.
           this.#heldActivities.set(item, renewal.keep());
           output = await output;
         }
@@ -1547,6 +1545,10 @@ export class Worker {
       // Stamped outside the activity's try: a clock that returns no valid Date fails this run with its
       // RangeError (logged; the task runs again when its lease expires), not the activity.
       result = failure ? this.#activityResult(task, 'TaskFailed', failure) : this.#activityResult(task, 'TaskCompleted', output as JsonValue | undefined);
+      // The renewals go on (or begin, for an activity that returned a value) while the result is committed, from its
+      // first attempt: one that hangs for longer than what is left of the lease (up to `storeCallTimeoutMs`) keeps it
+      // too, so the task is not claimed and run again meanwhile. Not for a task a stop abandoned (its lease released).
+      if (this.#heldActivities.has(item)) this.#heldActivities.set(item, renewal.keep());
       left = !(await this.#commitResult(item, result, renewal));
     } finally {
       renewal.stop();
@@ -1598,8 +1600,9 @@ export class Worker {
   /**
    * Commits a finished activity's result. A commit that fails (the store is unreachable for a while) is tried again,
    * backing off as claims do, for as long as this worker holds the task: dropping the result would run the activity
-   * again once its lease expired. While the attempts go on, the task's lease is renewed (`renewal`, as while the
-   * activity ran): an activity whose result the store keeps refusing (an origin with no room left, a store that
+   * again once its lease expired. While the attempts go on, the first included, the task's lease is renewed (`renewal`,
+   * as while the activity ran): an activity whose result's first commit hangs past its lease's expiry (for
+   * up to `storeCallTimeoutMs`), or whose result the store keeps refusing (an origin with no room left, a store that
    * fails only these writes) is not run again at each lease expiry while its result is still being committed. A lost
    * lease (another worker took the task over, or a renewal found it gone), the lease's expiry (renewals that fail
    * too let it lapse), a closed or lost store
@@ -1688,8 +1691,6 @@ export class Worker {
           logger.error(`committing ${what} failed and its lease has expired; dropped${unless}`, error);
           return false;
         }
-        // The lease is renewed from here on, if it was not already (an activity that returned no promise).
-        renewal.keep();
         const delay = Math.min(left, MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** failures);
         logger.error(`committing ${what} failed; retrying in ${delay} ms`, error);
         // Abandoned by a stop: its lease was released.
@@ -1829,8 +1830,9 @@ export class Worker {
   }
 
   /**
-   * Renews an activity's lease every third of its length while the activity runs and while its result's commit is
-   * retried, so a long activity, or one whose result the store keeps refusing, is not claimed and run again. A lost lease is only logged (the completion that follows is refused by the store anyway) and ends
+   * Renews an activity's lease every third of its length while the activity runs and while its result is committed
+   * (its first attempt included), so a long activity, or one whose result's commit hangs or is refused, is not claimed
+   * and run again. A lost lease is only logged (the completion that follows is refused by the store anyway) and ends
    * the renewals; any other failure is logged and the next renewal tries again. A renewal still unsettled when the
    * next one is due is abandoned, and the next one goes out then.
    */
