@@ -1,6 +1,6 @@
 import { firstValueFrom, filter, take, takeWhile, tap, toArray } from 'rxjs';
 import type { HistoryEvent } from '../model/history-event.js';
-import { isNewerChange, isTerminalStatus, MAX_REMEMBERED_EVENT_KEYS, type InstanceState } from '../model/instance-status.js';
+import { isNewerChange, isTerminalStatus, MAX_REMEMBERED_EVENT_KEYS, type InstanceState, type InstanceStatus } from '../model/instance-status.js';
 import type { Lease, OrchestrationMessage } from '../model/message.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import type { ActivityTask } from '../model/message.js';
@@ -32,6 +32,17 @@ export interface ConformanceOptions {
   readonly shared?: boolean;
   /** Number of instances in the shared multi-worker test (default 100). */
   readonly sharedInstances?: number;
+  /**
+   * `changes$` publishes an execution's input as one object, frozen all the way down, in every change of that execution
+   * (MemoryStore, DexieStore and KeyvalStore do; the port allows a copy per change): turns on the assertions that count
+   * those objects.
+   *
+   * @example
+   * ```ts
+   * describeStoreConformance('MemoryStore', () => new MemoryStore(), { frozenInput: true });
+   * ```
+   */
+  readonly frozenInput?: boolean;
 }
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
@@ -3909,6 +3920,49 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(isNewerChange(purge!, completed!.state)).toBe(true); // a reader of the purged run: gone
         expect(isNewerChange(purge!, again!.state)).toBe(false); // a reader that read the next run first: keeps it
         expect(isNewerChange(again!, undefined)).toBe(true);
+      });
+    });
+
+    describe('an instance\'s input', () => {
+      it(`${options.frozenInput ? 'is published without a copy per step, and ' : ''}each status a client builds has an input of its own`, async () => {
+        const store = await open();
+        // No workerId: the runtime's worker takes the start its client commits without a claim (a claim may read the input
+        // into an object of its own, once).
+        const runtime = createRuntime({ store, orchestrators: { HelloSequence: helloSequence }, activities: { E1_SayHello: sayHello }, logger: silentLogger });
+        runtimes.push(runtime);
+        await runtime.start();
+        const big = { items: Array.from({ length: 500 }, (_, i) => ({ id: i, text: 'x'.repeat(90) })) }; // about 50 KB
+        const published: unknown[] = [];
+        const watched: InstanceStatus[] = [];
+        const feed = store.changes$.subscribe(({ instanceId, state }) => instanceId === 'big' && published.push(state?.input));
+        const statuses = runtime.client.status$('big').subscribe((status) => status && watched.push(status));
+        try {
+          await runtime.client.startNew('HelloSequence', { instanceId: 'big', input: big });
+          const done = await runtime.client.waitForCompletion('big', SETTLED);
+          await vi.waitFor(() => expect(watched.at(-1)?.runtimeStatus).toBe('Completed'), { timeout: SETTLED.timeoutMs });
+          if (options.frozenInput) {
+            // The start and its four steps: one input object, frozen (nobody changes it), not a copy per change.
+            expect(published).toHaveLength(5);
+            expect(new Set(published).size).toBe(1);
+            expect(published[0]).toEqual(big);
+            expect(Object.isFrozen(published[0])).toBe(true);
+          }
+          // What the client hands its users is theirs to change: a copy per status, which changes nothing else.
+          expect(watched.length).toBeGreaterThan(1);
+          for (const status of [...watched, done]) {
+            expect(status.input).toEqual(big);
+            expect(status.input).not.toBe(published[0]);
+          }
+          (watched[0]!.input as { items: { text: string }[] }).items[0]!.text = 'changed';
+          expect(watched[1]!.input).toEqual(big);
+          expect((await runtime.client.getStatus('big'))?.input).toEqual(big);
+          const read = await store.getInstance('big');
+          expect(read?.input).toEqual(big);
+          expect(Object.isFrozen(read?.input)).toBe(false);
+        } finally {
+          feed.unsubscribe();
+          statuses.unsubscribe();
+        }
       });
     });
 
