@@ -1359,10 +1359,12 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * measured 21.2 kB.
  * An activity's lease was then renewed from its result's first commit attempt on: 48,633 / 62,221 / 92,579 B (-1 / -1 /
  * +1), the Dexie page's budget 92,579 B.
+ * KeyvalStore layout 14 rebuilt the name and tag entries after the open, in steps that resume, not holding the first
+ * call: runtime-keyval.js 62,222 -> 62,789 B (+567), budget set to match; the README's KeyvalStore row 21.7 kB.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 48_634 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 62_222 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 62_789 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 92_579 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];

@@ -23,7 +23,7 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`KeyvalStore layout v${KEYVAL_SCHEMA_VERSION}`);
  * ```
  */
-export const KEYVAL_SCHEMA_VERSION = 13;
+export const KEYVAL_SCHEMA_VERSION = 14;
 
 /**
  * Key layout in the one object store idb-keyval gives us. Array keys sort element by element, so each prefix is a
@@ -36,8 +36,8 @@ export const KEYVAL_SCHEMA_VERSION = 13;
  *   ['xr', readyMs, headSeq, id]     claim order
  *   ['xp', readyMs, seq, id]         task claim order: one entry per instance with tasks (layout 7)
  *   ['xc', createdMs, id]            paging order; its value is the instance's status when terminal, else 0
- *   ['xn', name, createdMs, id]      paging order per orchestrator name (layout 9, rebuilt by 13), for the name filter
- *   ['xg', key, value, createdMs, id] paging order per tag pair (layout 11, rebuilt by 13), for the tag filter
+ *   ['xn', name, createdMs, id]      paging order per orchestrator name (layout 9, rebuilt since 13), for the name filter
+ *   ['xg', key, value, createdMs, id] paging order per tag pair (layout 11, rebuilt since 13), for the tag filter
  *   ['t', taskId]                    a task row: a task beyond an instance's packed ones (layout 8), or of layout 5
  *   ['xt', readyMs, seq, taskId]     claim order of the task rows
  *   ['xi', instanceId, taskId]       the task rows of each instance (layout 8), for purges
@@ -103,13 +103,29 @@ export const KEYVAL_SCHEMA_VERSION = 13;
  * purge there leaves the record, which names an execution no later row has, and is deleted by the next purge of the id
  * here.
  *
- * Layout 13 writes nothing new: opening an older layout rebuilds every `xn` and `xg` entry from the rows (all deleted,
+ * Layout 13 writes nothing new: opening an older layout rebuilt every `xn` and `xg` entry from the rows (all deleted,
  * then each row's written; layouts 9 and 11 only wrote the entries a row lacked when they were opened), and so does
  * every later upgrade. So the instances that code of layouts 8 and 10 started beside layouts 9 to 12 (which the name
  * and tag filters, and the purges by name or tags, missed for good) get their entries, and the entries such code left
  * behind go. Code of layout 10 or older still open in another tab beside this layout leaves the same gaps (it writes
  * the instances it starts without these entries) until the next upgrade; layouts 11 and 12 write every entry this one
  * does, and nothing cheaper tells a reader that such a tab wrote (it writes the keys every layout writes).
+ *
+ * Layout 14 writes no new key either: it rebuilds the same entries without holding the open. Layout 13 did it in the
+ * open's transaction, one put per entry: 5.6 s for 20,000 instances with a name and two tags in headless Chromium at
+ * load 4 (17 s at load 19), which every call of the store waited for, so past some 35,000 instances on a slow machine
+ * the first calls after an app update could pass a runtime's `storeCallTimeoutMs`. Opening an older layout now only
+ * marks the database, with the rebuild's place in the marker (`rebuild`, {@link EntriesRebuild}); the store then runs
+ * the rebuild in steps of {@link SCAN_BATCH} instances or entries, a readwrite transaction each (its calls queue behind
+ * one step at most), writing the entries the rows lack (nothing for those they have: the entries of a name or tag pair
+ * of a step's instances are one key range, read at once) and then deleting those that no instance has (an `xc` entry
+ * says which instances there are, read by key range too). Each step moves the place on in its own transaction, so a
+ * rebuild cut short (a reload, a freeze, a close) leaves a consistent database and goes on at the next open, in any tab
+ * of this layout; the tabs that open meanwhile share it, each step reading the place. It never deletes an entry that
+ * is its row's, so code that trusts the entries meanwhile (layout 13 in another tab) misses only the instances it
+ * missed before. This layout does not trust them while the marker names a rebuild: a listing or purge by name or tags
+ * reads the `xc` entries and checks the name or tag pair on each row (exact, and as cheap as a listing without a
+ * filter), reading the marker (one request) until it sees the rebuild done.
  *
  * A paging value changes only when an instance becomes terminal or stops being so: a step from Pending to Running
  * (or to and from Suspended) writes no index entry, and a status query reads the rows of the entries without a
@@ -169,12 +185,37 @@ export const MAX_PACKED_TASKS = 8;
  * (also a lost lease, a freeze, a closed connection: such an id only costs its next start a read); the oldest go first.
  */
 const MAX_PRESENT = 256;
-/** Keys read per request while scanning instances. */
+/** Keys read per request while scanning instances; rows or entries per step of the rebuild of the name and tag entries. */
 const SCAN_BATCH = 256;
+/**
+ * At most this many keys of one key range are read at once by a step of the rebuild of the name and tag entries (see
+ * {@link KeyvalTransaction.rebuildEntries}); a range that holds more is looked up key by key.
+ */
+const REBUILD_WINDOW = 2 * SCAN_BATCH;
 
 interface MetaValue {
   readonly version: number;
   readonly store: 'durable-rx/keyval';
+  /** The rebuild of the name and tag entries under way (layout 14): where its next step starts. Absent once done. */
+  readonly rebuild?: EntriesRebuild;
+}
+
+/**
+ * Where the rebuild of the name and tag entries goes on (see the layout, layout 14): `rows` writes the entries the
+ * instance rows lack, in paging order after the `xc` entry `after`; `xg`, then `xn`, delete the entries of that prefix
+ * after the key `after` that no instance has.
+ */
+interface EntriesRebuild {
+  readonly step: 'rows' | 'xg' | 'xn';
+  readonly after?: IDBValidKey;
+}
+
+/** What the transactions of a backend share about the rebuild of the name and tag entries. */
+interface EntriesState {
+  /** The marker named a rebuild under way when last read: the name and tag entries may miss instances. */
+  pending: boolean;
+  /** Runs the rebuild's steps in the background, unless they run already. */
+  resume(): void;
 }
 
 /**
@@ -210,10 +251,12 @@ export function startKeyvalOpen(
 /**
  * Reads the schema marker of the database in a readwrite transaction, before anything else is made on its connection:
  * an empty database without one (new, or cleared by the browser) or one with an older layout is marked as this one (an
- * older layout upgraded first), so older code refuses it from then on; one of a newer layout or of someone else, or one
- * that holds keys without a marker, is refused.
+ * older layout upgraded first, but for the rebuild of the name and tag entries, which the marker names and the store
+ * runs later in steps: see the layout, layout 14), so older code refuses it from then on; one of a newer layout or of
+ * someone else, or one that holds keys without a marker, is refused. Resolves true when the marker names a rebuild
+ * under way.
  */
-async function checkLayout(store: IDBObjectStore, name: string, keyRange: typeof IDBKeyRange, clock: Clock): Promise<void> {
+async function checkLayout(store: IDBObjectStore, name: string, keyRange: typeof IDBKeyRange, clock: Clock): Promise<boolean> {
   const meta = await promisifyRequest<MetaValue | undefined>(store.get(META_KEY));
   // Keys but no marker: written by older code after the browser cleared the database (older code checks the layout
   // only when it opens, and wrote no marker to a database cleared under it), or by someone else. Marking it would take
@@ -237,21 +280,19 @@ async function checkLayout(store: IDBObjectStore, name: string, keyRange: typeof
     }
     if (meta && meta.version < 7) await upgradeTaskEntries(store, keyRange);
     if (meta && meta.version < 8) await upgradeTaskRows(store, keyRange, clock);
-    if (meta) {
-      // Since layout 13, every upgrade rebuilds the name and tag entries from the rows (see the layout): none missing,
-      // none left behind.
-      for (const prefix of ['xn', 'xg']) store.delete(keyRange.bound([prefix], [prefix, MAX]));
-      await upgradeEntries(store, keyRange, (row) => {
-        for (const key of [nameKey(row), ...tagKeys(row)]) store.put(0, key);
-      });
-    }
-    store.put({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' } satisfies MetaValue, META_KEY);
+    // Since layout 13, every upgrade rebuilds the name and tag entries from the rows (see the layout): none missing,
+    // none left behind. Since layout 14 in steps after the open.
+    const marker: MetaValue = { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', ...(meta ? { rebuild: { step: 'rows' } } : {}) };
+    store.put(marker, META_KEY);
+    await promisifyRequest(store.transaction);
+    return marker.rebuild !== undefined;
   } else if (meta.store !== 'durable-rx/keyval' || meta.version > KEYVAL_SCHEMA_VERSION) {
     throw new IncompatibleSchemaError(
       `Database ${JSON.stringify(name)} has schema ${JSON.stringify(meta)}; this KeyvalStore reads version ${KEYVAL_SCHEMA_VERSION}`,
     );
   }
   await promisifyRequest(store.transaction);
+  return meta.rebuild !== undefined;
 }
 
 /** A connection idb-keyval handed out, with the browser's close of it. */
@@ -291,6 +332,10 @@ class KeyvalBackend implements StoreBackend {
   readonly #onDropped: (() => void) | undefined;
   /** Instances a start assumed absent and then failed, mostly found present (see {@link MAX_PRESENT}): read from then on. */
   readonly #present = new Set<string>();
+  /** The rebuild of the name and tag entries, as this backend's transactions know it (see the layout, layout 14). */
+  readonly #entries: EntriesState = { pending: false, resume: () => this.#rebuildEntries() };
+  /** The rebuild's steps are running in the background. */
+  #rebuilding = false;
 
   constructor(
     useStore: UseStore, name: string, storeName: string, keyRange: typeof IDBKeyRange | undefined, clock: Clock, onVersionChange: () => void,
@@ -349,12 +394,17 @@ class KeyvalBackend implements StoreBackend {
         };
         // The check (with an upgrade of the layout) locks the one object store: aborted at a freeze while at work.
         this.#page?.beginOpening(store.transaction);
+        let rebuild: boolean;
         try {
-          await checkLayout(store, this.#name, keyRange, this.#clock);
+          rebuild = await checkLayout(store, this.#name, keyRange, this.#clock);
         } catch (error) {
           throw this.#page?.aborted(store.transaction) ? this.#page : error;
         }
         connection.checked = true;
+        if (rebuild) {
+          this.#entries.pending = true;
+          this.#rebuildEntries();
+        }
         return connection;
       });
     } catch (error) {
@@ -431,7 +481,7 @@ class KeyvalBackend implements StoreBackend {
     } catch (error) {
       return this.#refused(connection, error, reads);
     }
-    const tx = new KeyvalTransaction(store, this.#keyRange!, this.#clock, reads, this.#present); // set: the connection was made with it
+    const tx = new KeyvalTransaction(store, this.#keyRange!, this.#clock, reads, this.#present, this.#entries); // set: the connection was made with it
     return finishChecked(store.transaction, reads, async () => {
       const result = await work(tx);
       await tx.finish();
@@ -456,6 +506,34 @@ class KeyvalBackend implements StoreBackend {
   async #refused(connection: Connection, error: unknown, reads: ReadsAhead): Promise<never> {
     if (this.#ended) throw error;
     return refusedWhileClosing(connection.closed, error, reads);
+  }
+
+  /**
+   * Runs the steps of the rebuild of the name and tag entries (see the layout, layout 14) one after the other, each a
+   * transaction of its own, until the marker names none; unless they run already. A step that fails (the connection
+   * closed, the page froze) ends them quietly: the next connection's layout check, or a listing by name or tags that
+   * finds the rebuild still named, starts them again, and they go on from the place the marker keeps.
+   */
+  #rebuildEntries(): void {
+    if (this.#rebuilding || this.#ended) return;
+    this.#rebuilding = true;
+    void (async () => {
+      try {
+        for (;;) {
+          const inUse = this.#inUse;
+          if (this.#ended || !inUse) return;
+          const more = await this.#transactOn(inUse, 'readwrite', (tx) => (tx as KeyvalTransaction).rebuildEntries(), new ReadsAhead(undefined));
+          if (!more) {
+            this.#entries.pending = false;
+            return;
+          }
+        }
+      } catch {
+        // Goes on later (see above).
+      } finally {
+        this.#rebuilding = false;
+      }
+    })();
   }
 
   closing(): void {
@@ -527,12 +605,19 @@ class KeyvalTransaction implements BackendTransaction {
   /** An `add` of an instance taken as absent failed: it is present, the transaction aborts and runs again. */
   foundPresent = false;
 
-  constructor(store: IDBObjectStore, keyRange: typeof IDBKeyRange, clock: Clock, reads: ReadsAhead, present = new Set<string>()) {
+  /** The rebuild of the name and tag entries, as the backend knows it (see {@link KeyvalTransaction.#entriesComplete}). */
+  readonly #entries: EntriesState;
+
+  constructor(
+    store: IDBObjectStore, keyRange: typeof IDBKeyRange, clock: Clock, reads: ReadsAhead, present = new Set<string>(),
+    entries: EntriesState = { pending: false, resume: () => undefined },
+  ) {
     this.#store = store;
     this.#keyRange = keyRange;
     this.#clock = clock;
     this.#reads = reads;
     this.#present = present;
+    this.#entries = entries;
   }
 
   /**
@@ -647,10 +732,16 @@ class KeyvalTransaction implements BackendTransaction {
    * or older code), are read.
    */
   async scanInstances(scan: InstanceScan): Promise<InstanceRow[]> {
-    const { reverse, tag } = scan;
+    const { reverse } = scan;
     // A tag or name scan leaves the status to `filter` (their entries hold none).
-    const status = scan.name === undefined && tag === undefined ? scan.status : undefined;
-    const prefix: IDBValidKey[] = tag !== undefined ? ['xg', ...tag] : scan.name === undefined ? ['xc'] : ['xn', scan.name];
+    const status = scan.name === undefined && scan.tag === undefined ? scan.status : undefined;
+    // While the name and tag entries are rebuilt they may miss instances: the `xc` entries are read instead, and the
+    // name or tag pair checked on each row.
+    const indexed = (scan.name === undefined && scan.tag === undefined) || await this.#entriesComplete();
+    const tag = indexed ? scan.tag : undefined;
+    const name = indexed ? scan.name : undefined;
+    const member = indexed ? undefined : (row: InstanceRow) => isMemberOf(row, scan.name, scan.tag);
+    const prefix: IDBValidKey[] = tag !== undefined ? ['xg', ...tag] : name === undefined ? ['xc'] : ['xn', name];
     let upper: IDBValidKey[] = [...prefix, scan.toMs, scan.toId ?? MAX];
     let upperOpen = scan.toOpen === true;
     let lower: IDBValidKey[] = [...prefix, scan.fromMs, scan.fromId];
@@ -676,8 +767,8 @@ class KeyvalTransaction implements BackendTransaction {
         // A name entry that is not its row's (older code started the instance again, or purged it) is passed over: its
         // row listed there would be out of its place, and the next page, after its key, would skip the ones between.
         // Likewise a tag entry (older code started the instance again with other tags or at another time, or purged it).
-        if (tag !== undefined ? row && !isTagEntryOf(wanted[i]!, row) : scan.name !== undefined && row && !isNameEntryOf(wanted[i]!, row)) continue;
-        if (row && (status === undefined || row.status === status) && (!scan.filter || scan.filter(row))) rows.push(row);
+        if (tag !== undefined ? row && !isTagEntryOf(wanted[i]!, row) : name !== undefined && row && !isNameEntryOf(wanted[i]!, row)) continue;
+        if (row && (status === undefined || row.status === status) && (!member || member(row)) && (!scan.filter || scan.filter(row))) rows.push(row);
         if (rows.length >= limit) return rows;
       }
       const last = keys[keys.length - 1];
@@ -712,6 +803,83 @@ class KeyvalTransaction implements BackendTransaction {
       };
       request.onerror = () => reject(request.error);
     });
+  }
+
+  /**
+   * True when the name and tag entries can be trusted: no rebuild of them under way (see the layout, layout 14). While
+   * the backend knows of one, the marker is read (the rebuild may have ended in another tab), and the rebuild's steps
+   * started again if they stopped here.
+   */
+  async #entriesComplete(): Promise<boolean> {
+    if (!this.#entries.pending) return true;
+    const meta = await this.#get<MetaValue>(META_KEY);
+    if (meta?.rebuild === undefined) {
+      this.#entries.pending = false;
+      return true;
+    }
+    this.#entries.resume();
+    return false;
+  }
+
+  /**
+   * One step of the rebuild of the name and tag entries (see the layout, layout 14), at the place the marker keeps,
+   * and the place moved on (the marker without it once done). Resolves true while steps are left; false, writing
+   * nothing, when the marker names no rebuild or is not this layout's (a newer tab took over).
+   *
+   * - `rows`: the next {@link SCAN_BATCH} `xc` entries (paging order), their rows read, and the entries those rows lack
+   *   written. The entries of one name or tag pair of the batch's instances lie in one key range (the batch's first to
+   *   last (createdMs, id)), read at once; one with more keys than {@link REBUILD_WINDOW} (stale entries of instances
+   *   no longer there) is looked up key by key instead.
+   * - `xg`, then `xn`: the next {@link SCAN_BATCH} entries of that prefix, each deleted unless an instance has its
+   *   (createdMs, id): an `xc` entry ({@link createdKeyOf}). The `xc` entries of a run of entries of one name or tag
+   *   pair lie in one key range too, read at once unless it holds more than {@link REBUILD_WINDOW} keys.
+   */
+  async rebuildEntries(): Promise<boolean> {
+    const store = this.#store;
+    const meta = await this.#get<MetaValue>(META_KEY);
+    const rebuild = meta?.rebuild;
+    if (!meta || !rebuild || meta.store !== 'durable-rx/keyval' || meta.version !== KEYVAL_SCHEMA_VERSION) return false;
+    const step = rebuild.step;
+    const keys = await this.#keys(this.#after([step === 'rows' ? 'xc' : step], rebuild.after), SCAN_BATCH);
+    if (step === 'rows') {
+      const rows = await Promise.all(keys.map((key) => this.#get<InstanceRow>(['i', lastOf(key)])));
+      // A row created again since its `xc` entry was read is left to the code that wrote it.
+      const wanted = rows.flatMap((row, i) => (row && row.createdMs === keys[i]![1] ? entryKeys(row) : []));
+      await Promise.all(groupsOf(wanted).map(async (group) => {
+        const present = await this.#window(group, (key) => key);
+        await Promise.all(group.map(async (key) => {
+          const has = present ? present.has(JSON.stringify(key)) : await promisifyRequest(store.getKey(key)) !== undefined;
+          if (!has) store.put(0, key);
+        }));
+      }));
+    } else {
+      await Promise.all(groupsOf(keys).map(async (group) => {
+        const created = await this.#window(group, createdKeyOf);
+        await Promise.all(group.map(async (key) => {
+          const xc = createdKeyOf(key);
+          const has = created ? created.has(JSON.stringify(xc)) : await promisifyRequest(store.getKey(xc)) !== undefined;
+          if (!has) store.delete(key);
+        }));
+      }));
+    }
+    const next = nextRebuild(rebuild, keys[keys.length - 1], keys.length === SCAN_BATCH);
+    const { rebuild: _done, ...marker } = meta;
+    store.put(next ? { ...marker, rebuild: next } : marker, META_KEY);
+    return next !== undefined;
+  }
+
+  /**
+   * The keys (as JSON) in the range from `at(first)` to `at(last)` of `group` (keys in (createdMs, id) order), read at
+   * once; `undefined` when the range holds more than {@link REBUILD_WINDOW} (then look the keys up one by one).
+   */
+  async #window(group: readonly IDBValidKey[][], at: (key: IDBValidKey[]) => IDBValidKey[]): Promise<Set<string> | undefined> {
+    const keys = await this.#keys(this.#range(at(group[0]!), at(group[group.length - 1]!)), REBUILD_WINDOW + 1);
+    return keys.length > REBUILD_WINDOW ? undefined : new Set(keys.map((key) => JSON.stringify(key)));
+  }
+
+  /** The keys under `prefix` after `after` (all of them without `after`). */
+  #after(prefix: [string], after: IDBValidKey | undefined): IDBKeyRange {
+    return after === undefined ? this.#range(prefix, [...prefix, MAX]) : this.#range(after as IDBValidKey[], [...prefix, MAX], true);
   }
 
   async countTagged(pair: readonly [string, string]): Promise<number> {
@@ -1150,22 +1318,52 @@ function sameEntry(a: readonly number[] | undefined, b: readonly number[] | unde
 }
 
 /**
- * Layout 12 -> 13: calls `write` with every instance row, a batch at a time, to put its `xn` entry (paging by
- * orchestrator name) and its `xg` entries (paging by tag pair).
+ * The next place of the rebuild of the name and tag entries after a step at `rebuild` that read up to the key `last`
+ * (an `xc` entry, or a tag or name entry), `full` when it read a whole batch (more may follow): the same step after
+ * `last`, else the next step from its start (`rows`, then `xg`, then `xn`), else `undefined` (done).
  */
-async function upgradeEntries(store: IDBObjectStore, keyRange: typeof IDBKeyRange, write: (row: InstanceRow) => void): Promise<void> {
-  for (let lower: IDBValidKey[] = ['i'], open = false; ;) {
-    const range = keyRange.bound(lower, ['i', MAX], open);
-    const [keys, rows] = await Promise.all([
-      promisifyRequest(store.getAllKeys(range, SCAN_BATCH)) as Promise<IDBValidKey[][]>,
-      promisifyRequest(store.getAll(range, SCAN_BATCH)) as Promise<InstanceRow[]>,
-    ]);
-    for (const row of rows) write(row);
-    const last = keys[keys.length - 1];
-    if (keys.length < SCAN_BATCH || !last) return;
-    lower = last;
-    open = true;
+function nextRebuild(rebuild: EntriesRebuild, last: IDBValidKey | undefined, full: boolean): EntriesRebuild | undefined {
+  if (full && last !== undefined) return { step: rebuild.step, after: last };
+  if (rebuild.step === 'rows') return { step: 'xg' };
+  if (rebuild.step === 'xg') return { step: 'xn' };
+  return undefined;
+}
+
+/** The name and tag entries of an instance: its `xn` entry and one `xg` entry per tag pair. */
+function entryKeys(row: InstanceRow): IDBValidKey[][] {
+  return [nameKey(row), ...tagKeys(row)];
+}
+
+/**
+ * The `xc` entry a name or tag entry is its instance's by: an instance's name and tags change only with its createdMs
+ * (a new execution), so an entry whose (createdMs, id) an `xc` entry has is its instance's, and one whose none has was
+ * left behind. One left by an instance purged and started again in the same ms with another name or tags stays, and
+ * reads pass over it as over any entry that is not its row's.
+ */
+function createdKeyOf(entry: readonly IDBValidKey[]): IDBValidKey[] {
+  return ['xc', ...entry.slice(-2)];
+}
+
+/**
+ * Name and tag entries grouped by name or tag pair (all but their last two elements, createdMs and id), each group in
+ * the order given.
+ */
+function groupsOf(keys: readonly IDBValidKey[][]): IDBValidKey[][][] {
+  const groups = new Map<string, IDBValidKey[][]>();
+  for (const key of keys) {
+    const of = JSON.stringify(key.slice(0, -2));
+    const group = groups.get(of);
+    if (group) group.push(key);
+    else groups.set(of, [key]);
   }
+  return [...groups.values()];
+}
+
+/** True when the instance has the orchestrator name `name` and the tag pair `tag`, those given. */
+function isMemberOf(row: InstanceRow, name: string | undefined, tag: readonly [string, string] | undefined): boolean {
+  const tags = row.state.tags;
+  return (name === undefined || row.state.name === name) &&
+    (tag === undefined || (tags !== undefined && Object.hasOwn(tags, tag[0]) && tags[tag[0]] === tag[1]));
 }
 
 /** True when `key` is the `xn` entry of `row` (its name and createdMs), not one older code left behind. */

@@ -1,11 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SETTLED } from '../../../../test-support/settled.js';
 import type { ActivityTask, Lease, WriteSet } from '@durable-rx/runtime/store-kit';
 import { KEYVAL_SCHEMA_VERSION, MAX_PACKED_TASKS } from '../../src/internal/keyval-backend.js';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { KeyvalStore, type KeyvalStoreOptions } from '../../src/keyval-store.js';
 import { countIndexedDb, type IdbCounts } from '../count-idb.js';
 import { createClient } from '@durable-rx/runtime';
-import { allIds, claim, commitOf, create, message, newInstance, send, T0, uniqueName } from './fixtures.js';
+import { allIds, claim, commitOf, connectionOf, create, message, newInstance, send, T0, uniqueName } from './fixtures.js';
 
 // Layout 6 of KeyvalStore packs an instance's activity tasks into its value, with one ['xp', readyMs, id] entry per
 // instance that has tasks. These tests write what layout 5 (or layout-5 code still open in another tab) leaves in the
@@ -88,12 +89,12 @@ describe('KeyvalStore layout 6: activity tasks packed into their instance', () =
     await store.commit(completion('t1', claimed!.lease.token));
     const item = await claim(store);
     expect(item.messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'TaskCompleted']);
+    await rebuilt(name);
     await store.close();
 
     const keys = await rawKeys(name);
     expect(keys.filter(([prefix]) => prefix === 't' || prefix === 'xt' || prefix === 'xp')).toEqual([]);
-    expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
-    expect(KEYVAL_SCHEMA_VERSION).toBe(13);
+    expect(KEYVAL_SCHEMA_VERSION).toBe(14);
   });
 
   it('keeps a task out of the ranges layout-5 code reads, and keeps it through a row that code rewrote', async () => {
@@ -356,7 +357,7 @@ describe('KeyvalStore layout 8: tasks beyond the packed ones as rows of their ow
     for (const { task: { id }, lease: { token } } of claimed) await store.commit(completion(id, token));
     expect((await claim(store)).messages).toHaveLength(31);
     expect(taskKeys(await rawKeys(name))).toEqual([]);
-    expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+    await rebuilt(name);
   });
 
   it('turns the tasks that layout-7 code in another tab packs beyond 8 into rows when it next writes the instance', async () => {
@@ -450,6 +451,16 @@ function rawGet(name: string, key: IDBValidKey): Promise<unknown> {
   return rawRead(name, (raw) => raw.get(key));
 }
 
+/**
+ * Waits until the marker of database `name` is this layout's with no rebuild of the name and tag entries under way: a
+ * store that opened an older layout runs that rebuild after the open, in steps of its own.
+ */
+async function rebuilt(name: string): Promise<void> {
+  await vi.waitFor(async () => {
+    expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+  }, { timeout: SETTLED.timeoutMs });
+}
+
 // Layout 9 keeps an entry ['xn', name, createdMs, id] per instance for the list's name filter.
 describe('KeyvalStore layout 9: paging entries per orchestrator name', () => {
   it('opens a layout-8 database, gives each instance its name entry, and lists by name newest first', async () => {
@@ -472,13 +483,13 @@ describe('KeyvalStore layout 9: paging entries per orchestrator name', () => {
     const ids = async (query: Parameters<KeyvalStore['queryInstances']>[0]) => (await store.queryInstances(query)).instances.map((s) => s.instanceId);
     expect(await ids({ name: ['Orders'], order: 'desc' })).toEqual(['n-2', 'n-0']);
     expect(await ids({ name: ['orders', 'Billing'] })).toEqual(['n-1', 'n-3']);
+    await rebuilt(name);
     await store.close();
     const keys = (await rawKeys(name)).filter(([prefix]) => prefix === 'xn');
     expect(keys).toEqual([
       ['xn', 'Billing', T0.getTime() + 1000, 'n-1'], ['xn', 'Orders', T0.getTime(), 'n-0'], ['xn', 'Orders', T0.getTime() + 2000, 'n-2'],
       ['xn', 'orders', T0.getTime() + 3000, 'n-3'],
     ]);
-    expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
   });
 });
 
@@ -537,7 +548,7 @@ describe('KeyvalStore layout 10: the keys of keyed raises in a value of their ow
     await client.raiseEvent('a', 'go', 'repeat', { idempotencyKey: 'new' });
     expect(await rawGet(name, ['k', 'a'])).toEqual(['new']);
     expect((await rawGet(name, ['i', 'a']) as StoredRow).state).toHaveProperty('raisedEventKeys', ['old']);
-    expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+    await rebuilt(name);
     // A keyed raise now writes the key to the record alone: the state in the instance's value stays as it was (the
     // value itself takes the message's number, as for any message).
     const before = await rawGet(name, ['i', 'a']) as StoredRow;
@@ -601,12 +612,12 @@ describe('KeyvalStore layout 11: paging entries per tag pair', () => {
     expect(await allIds(store, { tags: { tenant: 'acme' } })).toEqual(['g-0', 'g-3']);
     expect(await allIds(store, { tags: { tenant: 'acme' }, order: 'desc' })).toEqual(['g-3', 'g-0']);
     expect(await allIds(store, { tags: { region: 'eu', tenant: 'acme' } })).toEqual(['g-0']);
+    await rebuilt(name);
     await store.close();
     expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xg')).toEqual([
       ['xg', 'region', 'eu', T0.getTime(), 'g-0'], ['xg', 'tenant', 'acme', T0.getTime(), 'g-0'], ['xg', 'tenant', 'acme', T0.getTime() + 3000, 'g-3'],
       ['xg', 'tenant', 'globex', T0.getTime() + 1000, 'g-1'],
     ]);
-    expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
   });
 
   it('passes over the tag entries layout-10 code in another tab left when it started instances again later, with their tags or others', async () => {
@@ -685,7 +696,7 @@ describe('KeyvalStore layout 12: inputs in values of their own', () => {
     });
     const store = open(name);
     expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending', input });
-    expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+    await rebuilt(name);
     await stepA(store, 'Running', true); // a state without its input: the stored one moves all the same
     expect(await rawGet(name, ['i', 'a'])).toMatchObject({ inputApart: true });
     expect((await rawGet(name, ['i', 'a']) as StoredRow).state).not.toHaveProperty('input');
@@ -744,7 +755,7 @@ describe('KeyvalStore layout 13: name and tag entries rebuilt from the rows', ()
       expect(await allIds(store, { name: ['Orders'], order, pageSize: 2 })).toEqual(expected);
       expect(await allIds(store, { tags: { tenant: 'acme' }, order, pageSize: 2 })).toEqual(expected);
     }
-    expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+    await rebuilt(name);
     const entries = (await rawKeys(name)).filter(([prefix]) => prefix === 'xn' || prefix === 'xg');
     expect(entries).toEqual([
       ...['a', 'late', 'b', 'moved'].map((id, i) => ['xg', 'tenant', 'acme', id === 'moved' ? movedMs : T0.getTime() + (id === 'b' ? 3 : i) * 1000, id]),
@@ -754,5 +765,87 @@ describe('KeyvalStore layout 13: name and tag entries rebuilt from the rows', ()
     expect(await store.purgeInstances({ createdTimeFrom: T0, name: ['Orders'], createdTimeTo: new Date(T0.getTime() + 1000) })).toBe(2);
     expect(await store.purgeInstances({ createdTimeFrom: T0, tags: { tenant: 'acme' } })).toBe(2);
     expect((await store.queryInstances({})).instances).toEqual([]);
+  });
+});
+
+// Layout 14 rebuilds the ['xn', ...] and ['xg', ...] entries after the open, in steps of their own, instead of in the
+// open's transaction (which every call waited for).
+describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in steps', () => {
+  const idOf = (i: number) => `i-${String(i).padStart(4, '0')}`;
+  const msOf = (i: number) => T0.getTime() + i;
+  const wanted = (count: number) => [
+    ...Array.from({ length: count }, (_, i) => ['xg', 'tenant', 'acme', msOf(i), idOf(i)]),
+    ...Array.from({ length: count }, (_, i) => ['xn', 'Orders', msOf(i), idOf(i)]),
+  ];
+
+  /**
+   * Writes `count` completed instances named Orders with the tag pair tenant=acme, created 1 ms apart, into database
+   * `name` with the marker `meta`; an instance `entries(i)` rejects has no name or tag entry (older code started it
+   * beside an earlier layout), and two entries are of earlier executions (older code started those instances again).
+   */
+  async function instances(name: string, count: number, meta: object, entries: (i: number) => boolean): Promise<void> {
+    const first = open(name);
+    const request = newInstance('template', { n: 1 });
+    await create(first, { ...request, state: { ...request.state, name: 'Orders', runtimeStatus: 'Completed', tags: { tenant: 'acme' } } });
+    await first.close();
+    const row = await rawGet(name, ['i', 'template']) as { state: Record<string, unknown> };
+    const input = await rawGet(name, ['in', 'template']);
+    await rawWrite(name, (raw) => {
+      raw.delete(IDBKeyRange.bound(['i'], ['xz']));
+      raw.delete(IDBKeyRange.bound(['in'], ['in', []]));
+      raw.put(meta, ['meta']);
+      for (let i = 0; i < count; i++) {
+        const id = idOf(i);
+        const createdTime = new Date(msOf(i));
+        raw.put({ ...row, id, createdMs: msOf(i), state: { ...row.state, instanceId: id, createdTime, lastUpdatedTime: createdTime } }, ['i', id]);
+        raw.put(input, ['in', id]);
+        raw.put('Completed', ['xc', msOf(i), id]);
+        if (!entries(i)) continue;
+        raw.put(0, ['xn', 'Orders', msOf(i), id]);
+        raw.put(0, ['xg', 'tenant', 'acme', msOf(i), id]);
+      }
+      raw.put(0, ['xn', 'Billing', msOf(-3), idOf(1)]);
+      raw.put(0, ['xg', 'tenant', 'globex', msOf(-5), idOf(2)]);
+    });
+  }
+
+  it('answers the first call after opening a layout-13 database before the entries are rebuilt, lists exactly meanwhile, and rebuilds them after', async () => {
+    const name = uniqueName('layout-13-steps');
+    const count = 1000;
+    await instances(name, count, { version: 13, store: 'durable-rx/keyval' }, (i) => i % 3 !== 0);
+
+    const store = open(name);
+    // The store's first call: the rebuild has steps left when it is answered (it runs in transactions of its own).
+    const connection = await connectionOf(store);
+    const marker = connection.transaction(STORE, 'readonly').objectStore(STORE).get(['meta']);
+    await new Promise((resolve) => (marker.onsuccess = resolve));
+    expect(marker.result).toMatchObject({ version: KEYVAL_SCHEMA_VERSION, rebuild: expect.anything() });
+    const all = Array.from({ length: count }, (_, i) => idOf(i));
+    expect(await allIds(store, { name: ['Orders'], pageSize: 400 })).toEqual(all);
+    expect(await allIds(store, { tags: { tenant: 'acme' }, order: 'desc', pageSize: 400 })).toEqual([...all].reverse());
+
+    await rebuilt(name);
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xn' || prefix === 'xg')).toEqual(wanted(count));
+    expect(await allIds(store, { name: ['Orders'], tags: { tenant: 'acme' }, pageSize: 400 })).toEqual(all);
+  });
+
+  it('goes on with a rebuild cut short (a reload) from where it stopped, listing and purging by name and tags exactly meanwhile', async () => {
+    const name = uniqueName('layout-14-cut');
+    const count = 2000;
+    // Cut short after the rows up to i-0500: those have their entries, half of the later ones have none.
+    await instances(name, count, { version: 14, store: 'durable-rx/keyval', rebuild: { step: 'rows', after: ['xc', msOf(500), idOf(500)] } }, (i) => i <= 500 || i % 2 === 0);
+
+    const store = open(name);
+    const all = Array.from({ length: count }, (_, i) => idOf(i));
+    // The first call comes before the steps left are done: the entries miss instances, and are not trusted.
+    expect(await allIds(store, { tags: { tenant: 'acme' }, pageSize: 1000 })).toEqual(all);
+    expect(await store.purgeInstances({ createdTimeFrom: T0, name: ['Orders'], createdTimeTo: new Date(msOf(999)) })).toBe(1000);
+    expect(await allIds(store, { name: ['Orders'], order: 'desc', pageSize: 1000 })).toEqual(all.slice(1000).reverse());
+    await rebuilt(name);
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xn' || prefix === 'xg')).toEqual(
+      wanted(count).filter((key) => (key[key.length - 2] as number) >= msOf(1000)),
+    );
+    expect(await store.purgeInstances({ createdTimeFrom: T0, tags: { tenant: 'acme' } })).toBe(1000);
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xn' || prefix === 'xg' || prefix === 'i')).toEqual([]);
   });
 });
