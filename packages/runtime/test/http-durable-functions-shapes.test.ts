@@ -1,11 +1,17 @@
 import { filter, firstValueFrom } from 'rxjs';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { createClient } from '../src/client/create-client.js';
+import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 import type { Activity, Orchestrator } from '../src/engine/orchestration-context.js';
+import { silentLogger } from '../src/env/logger.js';
+import { createHttpHandler } from '../src/http/create-http-handler.js';
 import { toWireHistory } from '../src/http/wire-status.js';
 import type { InstanceStatus } from '../src/model/instance-status.js';
+import { serve } from '../src/node/serve.js';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../src/testing/samples.js';
-import type { Runtime } from '../src/runtime/create-runtime.js';
+import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { SETTLED } from '../src/testing/settled.js';
+import { MemoryStore } from '../src/store/memory-store.js';
 import { servedRuntimes } from './served-runtimes.js';
 
 /**
@@ -298,14 +304,84 @@ describe('historyEvents', () => {
       { EventType: 'ExecutionResumed', Timestamp: '2026-11-30T10:15:10Z' },
       { EventType: 'TaskScheduled', Name: 'Work', Input: '["a"]', Timestamp: '2026-11-30T10:15:10Z' },
     ]);
-    // A first step whose terminate came first keeps its order (nothing but suspends and resumes is moved).
+    // A first step whose terminate came first: the start first all the same, as Durable Task orders a batch, and the
+    // execution completed Terminated at the end of that step.
     const ended = toWireHistory([
       { type: 'OrchestratorStarted', eventId: -1, timestamp: step },
       { type: 'ExecutionTerminated', eventId: -1, timestamp: step, reason: 'stop' },
       { type: 'ExecutionSuspended', eventId: -1, timestamp: step },
       { type: 'ExecutionStarted', eventId: -1, timestamp: started, name: 'Hold', instanceId: 'h', executionId: 'e1' },
+      { type: 'OrchestratorCompleted', eventId: -1, timestamp: step },
     ]);
-    expect(ended.map((e) => e.EventType)).toEqual(['ExecutionTerminated', 'ExecutionSuspended', 'ExecutionStarted']);
+    expect(ended.map((e) => e.EventType)).toEqual(['ExecutionStarted', 'ExecutionTerminated', 'ExecutionSuspended', 'ExecutionCompleted']);
+  });
+
+  it('end a terminated execution as Durable Task does: ExecutionTerminated, then ExecutionCompleted with OrchestrationStatus Terminated', async () => {
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'end', input: 2 });
+    await until('end', (s) => s?.runtimeStatus === 'Running');
+    await runtime.client.raiseEvent('end', 'Item', 'a');
+    await until('end', (s) => (s?.customStatus as { received?: number } | undefined)?.received === 1);
+    await runtime.client.terminate('end', 'stop');
+    await until('end', (s) => s?.runtimeStatus === 'Terminated');
+    const events = (await body('/instances/end?showHistory=true&showHistoryOutput=true')).historyEvents as Event[];
+    expect(events.map((e) => e.EventType)).toEqual(['ExecutionStarted', 'EventRaised', 'ExecutionTerminated', 'ExecutionCompleted']);
+    expect(events[2]).toEqual({ EventType: 'ExecutionTerminated', Input: 'stop', Timestamp: expect.stringMatching(HISTORY_TIME) });
+    // The reason is its Result, as the status output (shown only with showHistoryOutput, as every result).
+    expect(events[3]).toEqual({ EventType: 'ExecutionCompleted', OrchestrationStatus: 'Terminated', Result: 'stop', Timestamp: expect.stringMatching(HISTORY_TIME) });
+    expect(Date.parse(events[3]!.Timestamp as string)).toBeGreaterThanOrEqual(Date.parse(events[2]!.Timestamp as string));
+    const hidden = (await body('/instances/end?showHistory=true')).historyEvents as Event[];
+    expect(hidden[3]).toEqual({ EventType: 'ExecutionCompleted', OrchestrationStatus: 'Terminated', Timestamp: events[3]!.Timestamp });
+    // The stored history is not changed: it holds no such completion.
+    expect((await runtime.client.getStatus('end', { showHistory: true }))?.history?.some((e) => e.type === 'ExecutionCompleted')).toBe(false);
+  });
+
+  it('begin with ExecutionStarted for an instance terminated before it started, and keep it first once a worker records its start', async () => {
+    const store = new MemoryStore();
+    const alone = await serve(createHttpHandler(createClient({ store }), { key: KEY, logger: silentLogger }), { port: 0 });
+    try {
+      const url = `${alone.url}${WEBHOOK_PATH}`;
+      const headers = { authorization: `Bearer ${KEY}` };
+      const history = async (id: string): Promise<Event[]> => (
+        (await (await fetch(`${url}/instances/${id}?showHistory=true&showHistoryOutput=true`, { headers })).json()) as { historyEvents: Event[] }
+      ).historyEvents;
+      // No worker anywhere: the terminate is committed ahead of the start, which stays queued.
+      const pending = await fetch(`${url}/orchestrators/WaitForEvents/pend`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: '{"n":1}' });
+      expect(pending.status).toBe(202);
+      // One that would start in an hour (durable-rx's startAt), terminated before it ran.
+      const later = new Date(Date.now() + 3_600_000).toISOString();
+      expect((await fetch(`${url}/orchestrators/WaitForEvents/later?startAt=${later}`, { method: 'POST', headers })).status).toBe(202);
+      for (const id of ['pend', 'later']) {
+        expect((await fetch(`${url}/instances/${id}/terminate?reason=stop`, { method: 'POST', headers })).status).toBe(202);
+      }
+      const created = (await fetch(`${url}/instances/pend`, { headers }).then((r) => r.json()) as { createdTime: string }).createdTime;
+      const expected = [
+        { EventType: 'ExecutionStarted', FunctionName: 'WaitForEvents', Input: '{"n":1}', Timestamp: expect.stringMatching(HISTORY_TIME) },
+        { EventType: 'ExecutionTerminated', Input: 'stop', Timestamp: expect.stringMatching(HISTORY_TIME) },
+        { EventType: 'ExecutionCompleted', OrchestrationStatus: 'Terminated', Result: 'stop', Timestamp: expect.stringMatching(HISTORY_TIME) },
+      ];
+      const before = await history('pend');
+      expect(before).toEqual(expected);
+      // The start's time is when it was asked for (the status's createdTime, to the second there).
+      expect(String(before[0]!.Timestamp).slice(0, 19)).toBe(created.slice(0, 19));
+      expect((await history('later')).map((e) => e.EventType)).toEqual(['ExecutionStarted', 'ExecutionTerminated', 'ExecutionCompleted']);
+
+      // A worker takes the queued start later: recorded after the termination and ignored, shown first all the same.
+      const worker = createRuntime({ store, logger: silentLogger, orchestrators: { WaitForEvents: waitForEvents } });
+      await worker.start();
+      try {
+        await vi.waitFor(async () => {
+          expect((await worker.client.getStatus('pend', { showHistory: true }))?.history?.map((e) => e.type)).toContain('ExecutionStarted');
+        }, { timeout: SETTLED.timeoutMs, interval: 20 });
+      } finally {
+        await worker.stop();
+      }
+      const after = await history('pend');
+      expect(after).toEqual(expected);
+      expect(after[0]!.Timestamp).toBe(before[0]!.Timestamp);
+    } finally {
+      await alone.close();
+      await store.close();
+    }
   });
 
   it('keep work still pending as its scheduling event', async () => {

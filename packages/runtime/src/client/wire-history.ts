@@ -29,7 +29,7 @@ export interface WireHistoryEvent {
   readonly ScheduledTime?: string;
   /** Timer events: when the timer fires. */
   readonly FireAt?: string;
-  /** ExecutionCompleted: `Completed` or `Failed`; ContinueAsNew: `ContinuedAsNew`. */
+  /** ExecutionCompleted: `Completed`, `Failed` or `Terminated`; ContinueAsNew: `ContinuedAsNew`. */
   readonly OrchestrationStatus?: string;
   /** Failures: the error message; suspend, resume and rewind: the reason given. */
   readonly Reason?: string;
@@ -52,6 +52,19 @@ export interface WireHistoryOptions {
   readonly showInput?: boolean;
   /** Keep stack traces in `FailureDetails`. Default false. */
   readonly exposeStackTraces?: boolean;
+  /**
+   * The instance the history is of (its status): the `ExecutionStarted` of an execution terminated before it started,
+   * which its stored history does not hold, is made from its `name`, `input` and `createdTime` (when the start was
+   * asked for). Without it, such a history is shown without one.
+   */
+  readonly instance?: WireHistoryInstance;
+}
+
+/** What {@link toWireHistory} reads of an instance (`WireHistoryOptions.instance`): an `InstanceStatus` has it. */
+export interface WireHistoryInstance {
+  readonly name: string;
+  readonly input?: unknown;
+  readonly createdTime: Date;
 }
 
 /**
@@ -61,6 +74,9 @@ export interface WireHistoryOptions {
  *   (SubOrchestrationInstanceCompleted / Failed), which gain `FunctionName`, `ScheduledTime` and the call's `Input`;
  *   work that is still pending keeps its scheduling event;
  * - ExecutionStarted names the orchestrator in `FunctionName`; ExecutionCompleted carries `OrchestrationStatus`;
+ * - an execution ended by a terminate ends as Durable Task ends it: its `ExecutionTerminated` (`Input`: the reason),
+ *   then, at the end of the step that recorded it, an `ExecutionCompleted` with `OrchestrationStatus: "Terminated"`
+ *   (`Result`: the reason, with `showHistoryOutput`), which the stored history does not hold;
  * - `Input` is JSON text, as the Durable Task history holds it: the orchestration's, a sub-orchestration's and an
  *   event's input serialized (`null` when there is none); an activity's as Durable Task schedules it, a one-element
  *   array of its input (`"[\"Tokyo\"]"`, `"[null]"`); ExecutionTerminated's is the reason itself when it is a string.
@@ -69,10 +85,13 @@ export interface WireHistoryOptions {
  *   `showHistoryOutput`; ContinueAsNew, which the extension passes through untouched, keeps its `Result` (the new
  *   input) as JSON text whatever `showHistoryOutput` says, and shows it unless `showInput` is false (it is an input);
  * - event ids and timer ids are not shown;
- * - ExecutionStarted comes first: the suspends and resumes that the first step of an execution suspended before it
- *   started records ahead of its start (the engine runs the execution's code on its start, so the stored history
- *   keeps them there) follow it, in their order. Durable Functions clients read the orchestrator's name and input
- *   from the first event and take the events in time order, and those commands came after the start was requested.
+ * - ExecutionStarted comes first, as Durable Task puts a start first in the batch it takes it in: what the stored
+ *   history holds ahead of it (the suspends and resumes the first step of an execution suspended before it started
+ *   records ahead of its start, which the engine runs the execution's code on; the terminate of an execution not
+ *   started yet, its start recorded after it and ignored) follows it, in its order. An execution terminated before it
+ *   started whose start is not recorded at all gets one made from `options.instance`. Durable Functions clients read
+ *   the orchestrator's name and input from the first event and take the events in time order, and those commands
+ *   came after the start was requested.
  *
  * @example
  * ```ts
@@ -108,7 +127,12 @@ export function toWireHistory(history: readonly HistoryEvent[], options: WireHis
     return { FunctionName: origin.name, ScheduledTime: origin.time, ...input(origin.input) };
   };
 
-  for (const event of startFirst(history)) {
+  const events = startFirst(history);
+  const start = options.instance && startOf(events, options.instance);
+  if (start) out.push({ EventType: 'ExecutionStarted', FunctionName: start.name, ...input(jsonText(start.input)), Timestamp: start.time });
+  const ending = terminatedEnding(events);
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!;
     const Timestamp = toHistoryTime(event.timestamp);
     switch (event.type) {
       case 'OrchestratorStarted':
@@ -172,22 +196,51 @@ export function toWireHistory(history: readonly HistoryEvent[], options: WireHis
       default:
         assertNever(event);
     }
+    if (ending?.at === i) {
+      out.push({ EventType: 'ExecutionCompleted', OrchestrationStatus: 'Terminated', ...result(ending.reason), Timestamp });
+    }
   }
   return out.filter((e): e is WireHistoryEvent => e !== undefined);
 }
 
 /**
- * The history with its first ExecutionStarted ahead of the suspends and resumes (and step marker) that precede it,
- * when only those do: the first step of an execution suspended before it started.
+ * The history with its first ExecutionStarted first, the events ahead of it after it in their order: the suspends and
+ * resumes (and step marker) the first step of an execution suspended before it started records ahead of its start,
+ * and the terminate of an execution not started yet, its start recorded after it (and ignored). Durable Task's
+ * dispatcher puts the start first in the batch it takes it in (`EnsureExecutionStartedIsFirst`), so its histories
+ * begin with it.
  */
 function startFirst(history: readonly HistoryEvent[]): readonly HistoryEvent[] {
   const start = history.findIndex((e) => e.type === 'ExecutionStarted');
   // At index 0 or 1 (after its step marker alone), or absent: as it is, without a copy of the whole history.
-  if (start < 2) return history;
-  const before = history.slice(0, start);
-  return before.every((e) => e.type === 'OrchestratorStarted' || e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed')
-    ? [history[start]!, ...before, ...history.slice(start + 1)]
-    : history;
+  if (start < 2 && (start < 1 || history[0]!.type === 'OrchestratorStarted')) return history;
+  return [history[start]!, ...history.slice(0, start), ...history.slice(start + 1)];
+}
+
+/**
+ * The start of an execution whose history holds events but no ExecutionStarted (one terminated before it started,
+ * whose queued start no worker has recorded), made from its instance: the name, the input and the time the start was
+ * asked for. `undefined` when the history has a start, or nothing but step markers.
+ */
+function startOf(history: readonly HistoryEvent[], instance: WireHistoryInstance): { name: string; input: unknown; time: string } | undefined {
+  if (history.some((e) => e.type === 'ExecutionStarted')) return undefined;
+  if (history.every((e) => e.type === 'OrchestratorStarted' || e.type === 'OrchestratorCompleted')) return undefined;
+  return { name: instance.name, input: instance.input, time: toHistoryTime(instance.createdTime.toISOString()) };
+}
+
+/**
+ * Where the `ExecutionCompleted` of an execution a terminate ended goes (its first end is an ExecutionTerminated, not
+ * an ExecutionCompleted or a ContinueAsNew): after the end of the step that recorded the terminate (its
+ * OrchestratorCompleted), or right after the terminate when no step end follows it, with its reason. Durable Task
+ * completes such an execution so: the orchestrator meets the terminate and completes with status Terminated after the
+ * batch's events. `undefined` for an execution not ended by a terminate.
+ */
+function terminatedEnding(history: readonly HistoryEvent[]): { at: number; reason: unknown } | undefined {
+  const end = history.findIndex((e) => e.type === 'ExecutionTerminated' || e.type === 'ExecutionCompleted' || e.type === 'ContinueAsNew');
+  const terminated = history[end];
+  if (terminated?.type !== 'ExecutionTerminated') return undefined;
+  const close = history.findIndex((e, i) => i > end && e.type === 'OrchestratorCompleted');
+  return { at: close === -1 ? end : close, reason: terminated.reason };
 }
 
 /** A value as the Durable Task history stores it: its JSON text, `null` for none (`null` or absent). */

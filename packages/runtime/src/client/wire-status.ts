@@ -86,6 +86,8 @@ export function toWireStatus(status: InstanceStatus, options: WireStatusOptions 
     showHistoryOutput: options.showHistoryOutput === true,
     showInput: options.showInput !== false,
     exposeStackTraces: options.exposeStackTraces === true,
+    // The start of an execution terminated before it started is made from the instance (its history holds none).
+    instance: status,
   };
   return { ...wire, historyEvents: toWireHistory(status.history, historyOptions) };
 }

@@ -6,4 +6,6 @@
 export {
   toNativeWireStatus, toWireStatus, toWireTime, type NativeWireStatus, type WireInstanceStatus, type WireStatusOptions,
 } from '../client/wire-status.js';
-export { toWireHistory, type WireFailureDetails, type WireHistoryEvent, type WireHistoryOptions } from '../client/wire-history.js';
+export {
+  toWireHistory, type WireFailureDetails, type WireHistoryEvent, type WireHistoryInstance, type WireHistoryOptions,
+} from '../client/wire-history.js';
