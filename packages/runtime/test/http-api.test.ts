@@ -790,6 +790,31 @@ describe('POST /instances/{id}/terminate', () => {
     expect(await runtime.client.waitForCompletion('t4', SETTLED)).toMatchObject({ runtimeStatus: 'Terminated', output: '' });
   });
 
+  it('does not read the body with ?reason= (free text as text/plain is no error, as in Durable Functions), and still bounds its size', async () => {
+    const text = { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'stop now' };
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'tx', input: 1 });
+    expect((await call('/instances/tx/terminate?reason=from%20the%20URL', text)).status).toBe(202);
+    expect(await runtime.client.waitForCompletion('tx', SETTLED)).toMatchObject({ runtimeStatus: 'Terminated', output: 'from the URL' });
+    // The same rule for every command that takes a reason, on one instance and by filter.
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'sx', input: 1 });
+    await until('sx', (st) => st?.runtimeStatus === 'Running');
+    expect((await call('/instances/sx/suspend?reason=pause', text)).status).toBe(202);
+    expect((await runtime.client.getStatus('sx'))?.runtimeStatus).toBe('Suspended');
+    expect((await call('/instances/sx/resume?reason=go', { ...text, body: '{not json' })).status).toBe(202);
+    const bulk = await call('/instances/terminate?instanceIdPrefix=sx&reason=cleanup', text);
+    expect(await bulk.json()).toEqual({ instancesAffected: 1, instancesSkipped: 0 });
+    expect(await runtime.client.getStatus('sx')).toMatchObject({ runtimeStatus: 'Terminated', output: 'cleanup' });
+    // Without ?reason=, the body is the reason: one that is no JSON is refused, nothing done.
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'ty', input: 1 });
+    expect(await errorOf(call('/instances/ty/terminate', text))).toEqual([400, 'invalid-argument']);
+    expect((await runtime.client.getStatus('ty'))?.runtimeStatus).not.toBe('Terminated');
+    // The size limit stays: an unread body over maxBodyBytes is 413, nothing done.
+    await open({ maxBodyBytes: 16 });
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'big', input: 1 });
+    expect(await errorOf(call('/instances/big/terminate?reason=x', { ...text, body: 'x'.repeat(17) }))).toEqual([413, 'payload-too-large']);
+    expect((await runtime.client.getStatus('big'))?.runtimeStatus).not.toBe('Terminated');
+  });
+
   it('answers 202 over a client without a worker, and the status read next shows the instance Terminated', async () => {
     const store = new MemoryStore();
     const alone = await serve(createHttpHandler(createClient({ store }), { key: KEY, logger: silentLogger }), { port: 0 });

@@ -257,7 +257,7 @@ const EXPOSED_HEADERS = ['x-ms-continuation-token', 'Location', 'Retry-After'];
  * (`%FF`, `%C0%AF`; a `%` that begins no escape is a `%`, as written), or a parameter given twice (`runtimeStatus`
  * excepted) 400; a parameter given without a value (`top=`) is one left out, and a body of only whitespace none, as
  * Durable Functions reads them. A start's or a command's body is read as JSON whatever its `Content-Type`, as Durable Functions reads
- * a start's, but any POST not declared JSON from a page on another origin, with a body or without one (a browser's
+ * a start's (a command given `?reason=` does not read its body at all: only its size is checked), but any POST not declared JSON from a page on another origin, with a body or without one (a browser's
  * cross-site form post), is 403 `cross-origin-body`, and so is any POST not declared JSON to a handler created in a
  * browser (a Service Worker, where such a form post arrives without `Origin`); an event's data (as in Durable
  * Functions) and a stream subscription change must be declared `application/json`. Route literals
@@ -604,14 +604,12 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const reason = parseString(params, 'reason');
     // durable-rx's own (Durable Functions' route has no such parameter): `TerminateOptions.recursive`.
     const recursive = parseBoolean(params, 'recursive');
-    const body = await bodyOf(c, reason === undefined); // unused with ?reason=
-    // `?reason=` wins, as Durable Functions reads only it: tools that always send a body (`{}` from Data Factory
-    // web activities, Logic Apps) keep the reason they put in the URL. Only without one is a body the reason.
+    const why = await reasonOf(c, reason, 'any');
     // Answered once the instance's own terminate is applied (or queued for a worker), as without `recursive`: the
     // commit that applies it hands it on to the sub-orchestrations, so the tree follows durably, and a wait for every
     // level (10 s at most per the client's rule, after the instance's own) would outlast a caller's request timeout.
     // The remote client waits for the tree itself, over its event stream.
-    await terminateAccepted(client, id, reason !== undefined ? reason : body.present ? body.value : undefined, recursive ? { recursive } : undefined);
+    await terminateAccepted(client, id, why, recursive ? { recursive } : undefined);
     return accepted();
   });
 
@@ -619,12 +617,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     app.on('POST', paths(`/instances/:id/${command}`), async (c) => {
       const id = parseInstanceIdSegment(c.req.param('id'));
       const reason = parseString(queryOf(c.req.url), 'reason');
-      // Size-checked, never refused for an integer beyond the safe range: only a string is used, which has none.
-      const body = await bodyOf(c, false);
-      // `?reason=` wins, as Durable Functions reads only it; without one, a body that is a JSON string is the reason (a
-      // remote client sends a long one so: no request line carries it), and any other body is ignored, as before (tools
-      // that always send one, `{}` from Data Factory web activities).
-      await client[command](id, reason ?? (body.present && typeof body.value === 'string' ? body.value : undefined));
+      await client[command](id, (await reasonOf(c, reason, 'string')) as string | undefined);
       return accepted();
     });
   }
@@ -652,10 +645,8 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
       const continuationToken = c.req.header('x-ms-continuation-token');
       // Checked first, as on the list: a forged token is 400 also when the filter matches nothing.
       if (continuationToken) decodeContinuationToken(continuationToken);
-      // As on one instance: `?reason=` wins; without it a terminate's JSON body is its reason, and another command's
-      // body is its reason when it is a JSON string.
-      const body = await bodyOf(c, reason === undefined && command === 'terminate');
-      const why = reason ?? (!body.present ? undefined : command === 'terminate' || typeof body.value === 'string' ? body.value : undefined);
+      // As on one instance (`reasonOf`): `?reason=` wins, the body then unread.
+      const why = await reasonOf(c, reason, command === 'terminate' ? 'any' : 'string');
       // A filter of only statuses durable-rx never gives (`Canceled`) matches nothing: nothing to do, once the reason
       // is checked as the command checks it (a reason it would refuse is 400 whatever the filter).
       if (matchesNothing(filter)) {
@@ -829,6 +820,24 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
    */
   function bodyOf(c: Context, used = true): Promise<JsonBody> {
     return readJsonBody(c.req.raw, settings.maxBodyBytes, { used, anyType: true });
+  }
+
+  /**
+   * The reason of a command (the one rule of every terminate, suspend, resume, rewind and cancel, on one instance and by
+   * filter): `reason`, its `?reason=` (even empty), when given, as Durable Functions reads only the query; the body is
+   * then not read, only its size checked (413 over `maxBodyBytes`), so a tool that always sends one (`{}` from Data
+   * Factory web activities and Logic Apps, free text as `text/plain`) is answered as without it. Otherwise the body
+   * read as JSON whatever its type ({@link bodyOf}): a terminate's (`any`) is its reason whatever its value; another
+   * command's (`string`) only when it is a JSON string (how a remote client sends a reason too long for a request
+   * line), any other value unused and never refused for an integer beyond the safe range (a string has none).
+   */
+  async function reasonOf(c: Context, reason: string | undefined, takes: 'any' | 'string'): Promise<unknown> {
+    if (reason !== undefined) {
+      await readJsonBody(c.req.raw, settings.maxBodyBytes, { read: false });
+      return reason;
+    }
+    const body = await bodyOf(c, takes === 'any');
+    return !body.present ? undefined : takes === 'any' || typeof body.value === 'string' ? body.value : undefined;
   }
 
   /**

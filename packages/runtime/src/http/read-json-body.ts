@@ -22,6 +22,13 @@ export interface BodyRule {
    * there (it compares the media type with `application/json` exactly) and durable-rx takes as JSON (RFC 6839).
    */
   readonly anyType?: boolean;
+  /**
+   * `false` for a body the route does not read at all (a command whose reason came as `?reason=`, which Durable
+   * Functions reads alone): only its size is checked (413 over the limit) and that it arrived whole; it is not
+   * decoded or parsed, whatever its `Content-Type` or text (`stop now` as `text/plain`, `{}`), and is given back as
+   * absent. Default `true`.
+   */
+  readonly read?: boolean;
 }
 
 /**
@@ -31,7 +38,8 @@ export interface BodyRule {
  * An empty body, or one of only JSON whitespace, is "absent". Any other body must be JSON text, decoded by the `charset`
  * its `Content-Type` declares, else by its byte-order mark, else as UTF-8 (see `decoderOf`: bytes that are no text in
  * that encoding, or a charset this runtime does not know, are refused), and declared `application/json` (or `…+json`)
- * unless the route reads any type (`rule.anyType`). The size limit counts the bytes as sent, whatever the encoding. Every body must arrive whole: a
+ * unless the route reads any type (`rule.anyType`); a body the route does not read (`rule.read` false) is only counted and
+ * checked whole. The size limit counts the bytes as sent, whatever the encoding. Every body must arrive whole: a
  * body stream that fails, a body shorter than its `Content-Length`, or a body without a length whose client left
  * before it was read (the connection was cut mid-body) is refused too. Otherwise {@link InvalidArgumentError} (400). An integer literal beyond ±(2^53-1) that a JavaScript
  * number would round is refused too (400), never altered silently (see `assertExactIntegers`), unless `rule.used` is
@@ -49,6 +57,7 @@ export async function readJsonBody(request: Request, limitBytes: number, rule: B
   // the declared length; without one (chunked), when the client did not leave before it was read.
   const whole = declared !== null && /^\d+$/.test(declared) ? bytes.byteLength === Number(declared) : !request.signal.aborted;
   if (!whole) throw new InvalidArgumentError(CUT);
+  if (rule.read === false) return { present: false };
   // Only JSON's whitespace (`curl --data-binary @file` of a file with just a newline) is no value, as an empty body:
   // Durable Functions reads such a start's body as no input. Such bytes are that text in every encoding but UTF-16
   // (`20 20` is U+2020 there): a body declared UTF-16 is blank only when its decoded text is (below).
