@@ -418,6 +418,30 @@ describe('check-status bodies', () => {
   });
 });
 
+describe('empty answers', () => {
+  it('say Content-Length: 0, as the extension sends its 202s, not a chunked body of no chunks', async () => {
+    const post = (path: string) => fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` } });
+    const empty = async (response: Promise<Response>) => {
+      const answer = await response;
+      return [answer.status, answer.headers.get('content-length'), answer.headers.get('transfer-encoding'), await answer.text()];
+    };
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'e', input: 2 });
+    await until('e', (s) => s?.runtimeStatus === 'Running');
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'ec', input: 1 });
+    await runtime.client.startNew('Fails', { instanceId: 'ef' });
+    await runtime.client.waitForCompletion('ef', SETTLED);
+    const answers = [
+      await empty(post('/instances/e/raiseEvent/Item')),
+      await empty(post('/instances/e/suspend?reason=a')),
+      await empty(post('/instances/e/resume?reason=b')),
+      await empty(post('/instances/e/terminate?reason=c')),
+      await empty(post('/instances/ec/cancel?reason=d')),
+      await empty(post('/instances/ef/rewind?reason=e')),
+    ];
+    expect(answers).toEqual(Array.from({ length: 6 }, () => [202, '0', null, '']));
+  });
+});
+
 describe('error bodies', () => {
   it('carry ExceptionMessage, which the Python client raises when a start is refused with 400', async () => {
     const response = await fetch(`${base}/orchestrators/NoSuchOrchestrator?code=${KEY}`, { method: 'POST' });

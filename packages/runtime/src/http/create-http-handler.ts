@@ -977,8 +977,13 @@ function listResponse(statuses: readonly unknown[], continuationToken: string | 
   return jsonResponse(statuses, { status: 200, headers: { 'x-ms-continuation-token': continuationToken ?? '' } });
 }
 
+/**
+ * The empty 202 of a raise event, terminate, suspend, resume, rewind or cancel, with `Content-Length: 0`, as the
+ * extension sends it: without one, a server writes the empty body chunked (`Transfer-Encoding: chunked` and a
+ * zero-length chunk).
+ */
 function accepted(): Response {
-  return new Response(null, { status: 202 });
+  return new Response(null, { status: 202, headers: { 'content-length': '0' } });
 }
 
 /** Methods every DurableClient has, checked when a handler is made: what is no client is told from one by them. */
