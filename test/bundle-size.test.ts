@@ -1361,11 +1361,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * +1), the Dexie page's budget 92,579 B.
  * KeyvalStore layout 14 rebuilt the name and tag entries after the open, in steps that resume, not holding the first
  * call: runtime-keyval.js 62,222 -> 62,789 B (+567), budget set to match; the README's KeyvalStore row 21.7 kB.
+ * A fork's replay then matched a kept call's id with the source's id at any of the places that hold the fork's (found
+ * by a walk over both ids), once the code read ctx.instanceId: 48,633 / 62,789 / 92,579 -> 48,814 / 62,992 / 92,770 B
+ * (+181 / +203 / +191), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 48_634 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 62_789 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 92_579 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 48_814 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 62_992 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 92_770 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

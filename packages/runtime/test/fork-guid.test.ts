@@ -176,11 +176,16 @@ it('forkCallId: renames in a call id each GUID a copied step made under another 
   const g = uuidV5(`src_e1${name}`);
   const copied = new Map([[g, { seed: 'src_e1', name }]]);
   const own = uuidV5(`fork_e2${name}`);
-  expect(forkCallId(`job-${g}:1`, copied, 'fork_e2')).toBe(`job-${own}:1`);
-  expect(forkCallId(`${g}${g}`, copied, 'fork_e2')).toBe(`${own}${own}`);
+  const fork = { seed: 'fork_e2', copied };
+  expect(forkCallId(`job-${g}:1`, fork)).toBe(`job-${own}:1`);
+  expect(forkCallId(`${g}${g}`, fork)).toBe(`${own}${own}`);
   // Recorded by a step of the seed that made it (a kept call), or not a GUID it made, or changed by the code: as it is.
-  expect(forkCallId(g, copied, 'src_e1')).toBe(g);
-  expect(forkCallId('shipping-42', copied, 'fork_e2')).toBe('shipping-42');
-  expect(forkCallId(g.toUpperCase(), copied, 'fork_e2')).toBe(g.toUpperCase());
-  expect(forkCallId(uuidV5('other'), copied, 'fork_e2')).toBe(uuidV5('other'));
+  expect(forkCallId(g, { seed: 'src_e1', copied })).toBe(g);
+  expect(forkCallId('shipping-42', fork)).toBe('shipping-42');
+  expect(forkCallId(g.toUpperCase(), fork)).toBe(g.toUpperCase());
+  expect(forkCallId(uuidV5('other'), fork)).toBe(uuidV5('other'));
+  // On replay: the id recorded when it is the renamed one or the one made (a fork recorded before the rename), else the renamed one.
+  expect(forkCallId(`job-${g}`, fork, `job-${own}`)).toBe(`job-${own}`);
+  expect(forkCallId(`job-${g}`, fork, `job-${g}`)).toBe(`job-${g}`);
+  expect(forkCallId(`job-${g}`, fork, 'job-other')).toBe(`job-${own}`);
 });

@@ -738,9 +738,10 @@ export interface DurableClient {
    * active, and once that child ended it is started again as the fork's child, replacing it (as any start of an ended
    * id: the code named one instance for that work, and the fork does that work again). A kept call whose child id the code built
    * from `ctx.instanceId` (the fork's own) replays: each copied step names the instance id it ran under
-   * (`OrchestratorStarted.sourceInstanceId`), and the replay matches the recorded id with that id in place of the
-   * fork's (a fork recorded before steps named it fails there with `NonDeterminismError`); made anew, such a call
-   * names the fork, and is its own child.
+   * (`OrchestratorStarted.sourceInstanceId`), and the replay matches the recorded id with that id at places where the
+   * id the code made holds the fork's, once the code read `ctx.instanceId` (an id holding the fork's id that code never
+   * reading it wrote out is no such call; a fork recorded before steps named it fails there with
+   * `NonDeterminismError`); made anew, such a call names the fork, and is its own child.
    *
    * The external events the source received that the fork does not keep are raised to it after the kept results,
    * in the order received ({@link ForkOptions.reapplyEvents}, default true).

@@ -12,31 +12,85 @@ export interface CopiedGuid {
   readonly name: string;
 }
 
+/** The step that records a sub-orchestration call, as far as the id it records the call under goes ({@link forkCallId}). */
+export interface RecordingStep {
+  /** The step's GUID seed: the `guidSeed` of a step a fork copied, else its execution's own. */
+  readonly seed: string;
+  /** The GUIDs that steps a fork copied made in this execution's replay so far, by GUID (none outside a fork). */
+  readonly copied?: ReadonlyMap<string, CopiedGuid> | undefined;
+  /**
+   * The instance id a step a fork copied ran under (its `OrchestratorStarted.sourceInstanceId`); absent on the steps an
+   * execution runs itself, and on the copied steps of a fork recorded before it was written.
+   */
+  readonly ranAs?: string | undefined;
+  /**
+   * The execution's instance id (`ctx.instanceId`), when the code read it since the execution's replay began: only
+   * then can an id the code made hold it. Absent when the code never read it.
+   */
+  readonly instanceIdRead?: string | undefined;
+}
+
 /** A GUID as `uuidText` writes one (lower case). */
 const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
 /**
- * The id a sub-orchestration call named `instanceId` by the code runs under when the step with GUID seed `seed` records
- * it: `instanceId` with each GUID in it that a copied step made under another seed (`copied`, by GUID) replaced by the
- * GUID that step would have made under `seed` (the same time and counter), the rest of the id as it is. The one rule of
- * the engine for the calls a fork makes again: a step a fork copied replays with its source's seed, so its `newGuid()`
- * gives the source's GUIDs, and a call the fork does not keep would otherwise be made again under the id of the source's
- * child (failing while that child runs, replacing it once it ended). So the fork's step (its own seed) issues it under
- * a GUID of the fork's own, which no other fork of the source shares, and every replay of the fork, or of a fork of the
- * fork (whose copy of that step names the fork's seed), names it alike. A call recorded in the step that made its GUID
- * (a kept call) keeps its id; so does an id the code chose without a copied GUID (`'shipping-42'`), and an id holding
- * a GUID changed by the code (upper-cased, hashed), which is not the GUID as made. Pure.
+ * The id a sub-orchestration call named `instanceId` by the code runs under when the step `step` records it: the one
+ * rule of the engine for the ids of the calls a fork makes, used alike to issue a call (no `recorded`) and to match a
+ * call on replay with the id its history `recorded` (the call replays when the result is `recorded`). Pure.
+ *
+ * - GUIDs: each GUID in `instanceId` that a copied step made under another seed than `step.seed` (`step.copied`) is
+ *   replaced by the GUID that step would have made under `step.seed` (the same time and counter). A step a fork copied
+ *   replays with its source's seed, so its `newGuid()` gives the source's GUIDs, and a call the fork does not keep
+ *   would otherwise be made again under the id of the source's child (failing while that child runs, replacing it once
+ *   it ended). So the fork's step (its own seed) issues it under a GUID of the fork's own, which no other fork of the
+ *   source shares, and every replay of the fork, or of a fork of the fork (whose copy of that step names the fork's
+ *   seed), names it alike. A call recorded in the step that made its GUID (a kept call) keeps its id; so does an id the
+ *   code chose without a copied GUID (`'shipping-42'`), and an id holding a GUID changed by the code (upper-cased,
+ *   hashed), which is not the GUID as made. Exact: only the GUIDs the engine made are renamed.
+ * - The instance id: a step a fork copied ran under its source's id (`step.ranAs`), where the replay's `ctx.instanceId`
+ *   is the fork's. A recorded id equal to the code's (GUIDs renamed or as made) with some of the places that hold the
+ *   fork's id holding `step.ranAs` instead, each place a whole copy of either id, is the call the code made: the code
+ *   built it from `ctx.instanceId` (`${ctx.instanceId}:billing`). Only when the code read `ctx.instanceId`
+ *   (`step.instanceIdRead`): an id that holds the fork's id though the code never read it holds it by chance, and is
+ *   no replay of an id the source recorded with its own there. The places are found in the text, each of them free to
+ *   be the code's or the fork's (`'e:delivery'` in a fork `'e'` is `'order:delivery'` in its source `'order'`, not
+ *   `'order:dorderlivorderry'`): the text alone cannot tell which part of an id came from `ctx.instanceId`.
+ * - As made: a recorded id equal to `instanceId` itself replays (a fork recorded before calls were renamed).
  *
  * @example
  * ```ts
  * // A copied step (seed 'src_e1') made g = uuidV5('src_e1_2026-12-06T02:00:00.000Z_0'); the fork's step records the call.
- * forkCallId(`job-${g}`, new Map([[g, { seed: 'src_e1', name: '_2026-12-06T02:00:00.000Z_0' }]]), 'fork_e2');
+ * forkCallId(`job-${g}`, { seed: 'fork_e2', copied: new Map([[g, { seed: 'src_e1', name: '_2026-12-06T02:00:00.000Z_0' }]]) });
  * // `job-${uuidV5('fork_e2_2026-12-06T02:00:00.000Z_0')}`
+ * // The replay of a step copied from 'order' in the fork 'e', whose code read ctx.instanceId:
+ * forkCallId('e:delivery', { seed: 'order_e1', ranAs: 'order', instanceIdRead: 'e' }, 'order:delivery'); // 'order:delivery'
  * ```
  */
-export function forkCallId(instanceId: string, copied: ReadonlyMap<string, CopiedGuid>, seed: string): string {
-  return instanceId.replace(GUID, (guid) => {
+export function forkCallId(instanceId: string, step: RecordingStep, recorded?: string): string {
+  const { copied, ranAs, instanceIdRead: own } = step;
+  const renamed = copied ? instanceId.replace(GUID, (guid) => {
     const made = copied.get(guid);
-    return made && made.seed !== seed ? uuidV5(`${seed}${made.name}`) : guid;
-  });
+    return made && made.seed !== step.seed ? uuidV5(`${step.seed}${made.name}`) : guid;
+  }) : instanceId;
+  if (recorded === undefined || recorded === renamed) return renamed;
+  if (recorded === instanceId) return recorded;
+  if (ranAs === undefined || own === undefined || own === ranAs || own === '') return renamed;
+  return ranAsIn(renamed, recorded, own, ranAs) || (renamed !== instanceId && ranAsIn(instanceId, recorded, own, ranAs)) ? recorded : renamed;
+}
+
+/**
+ * Whether `recorded` from `j` on is `made` from `i` on with some of the places that hold `own` (whole, not overlapping)
+ * holding `ranAs` instead. A place taken is tried once per pair of positions (`tried`): ids are short, and no id makes
+ * the walk take longer than their lengths' product.
+ */
+function ranAsIn(made: string, recorded: string, own: string, ranAs: string, i = 0, j = 0, tried = new Set<string>()): boolean {
+  for (; i < made.length; i++, j++) {
+    const place = `${i} ${j}`;
+    if (made.startsWith(own, i) && recorded.startsWith(ranAs, j) && !tried.has(place)) {
+      tried.add(place);
+      if (ranAsIn(made, recorded, own, ranAs, i + own.length, j + ranAs.length, tried)) return true;
+    }
+    if (made[i] !== recorded[j]) return false;
+  }
+  return j === recorded.length;
 }

@@ -19,7 +19,7 @@ import { AtomicTask } from './atomic-task.js';
 import { uuidV5 } from './deterministic-guid.js';
 import { DurableTask, isDurableTask } from './durable-task.js';
 import { eventNameKey } from './event-name-key.js';
-import { forkCallId, type CopiedGuid } from './fork-call-id.js';
+import { forkCallId, type CopiedGuid, type RecordingStep } from './fork-call-id.js';
 import { CURRENT_REPLAY_FLAGS, ReplayFlag } from './flags.js';
 import type { MisuseMarks } from './misuse-marks.js';
 import type { Orchestration, OrchestrationContext, Orchestrator } from './orchestration-context.js';
@@ -121,6 +121,11 @@ interface Rare {
    * named with one that a step of another seed records runs under the fork's GUID instead (`forkCallId`).
    */
   copiedGuids?: Map<string, CopiedGuid> | undefined;
+  /**
+   * The code read `ctx.instanceId` in a step a fork copied: only then may a call's id hold the fork's id in place of
+   * its source's (`forkCallId`).
+   */
+  instanceIdRead?: true;
   /** The execution's outcome is in its history (replayed, or recorded by a step); only a finished execution has one. */
   outcomeKept?: boolean;
   /** Why the next step fails the instance: `ctx` was used between steps (see `#outsideRun`), with no `misuseMarks`. */
@@ -762,17 +767,11 @@ export class OrchestrationExecution {
     const recorded = describeCall(event);
     const action = this.#rare?.unmatched?.get(event.eventId);
     let actual = action && describeCall(action);
-    // A call named with a GUID a copied step made, recorded in a step of another seed (the fork's, or one a fork of the
-    // fork copied from it): recorded under the id that step gave it (`forkCallId`). Also as made: a fork recorded
-    // before such calls were renamed replays as it ran.
-    if (actual !== recorded && action?.type === 'CreateSubOrchestration') {
-      const call = this.#forkCall(action);
-      // A step a fork copied ran under its source's id: a kept call whose id the code built from ctx.instanceId (the
-      // fork's) is recorded with the source's id in its place.
-      const ranAs = this.#rare?.stepInstanceId;
-      const own = this.#instanceId();
-      const asRan = ranAs !== undefined && ranAs !== own && own !== '' ? { ...call, instanceId: call.instanceId.split(own).join(ranAs) } : call;
-      if (describeCall(call) === recorded || describeCall(asRan) === recorded) actual = recorded;
+    // A sub-orchestration call as the step recording it names it (`forkCallId`): in a fork, with a GUID a copied step
+    // made renamed, with the source's id where the code used ctx.instanceId (the fork's) in a step the source ran, or as
+    // made (a fork recorded before such calls were renamed replays as it ran).
+    if (actual !== recorded && action?.type === 'CreateSubOrchestration' && event.type === 'SubOrchestrationInstanceCreated') {
+      if (describeCall(this.#forkCall(action, event.instanceId)) === recorded) actual = recorded;
     }
     if (actual !== recorded) {
       // The code ended the execution before it (threw, returned): say so, and keep what it threw, which is otherwise
@@ -1009,12 +1008,17 @@ export class OrchestrationExecution {
   }
 
   /**
-   * The sub-orchestration call `action` as the current step records it: under the id {@link forkCallId} gives when its
-   * id holds a GUID a step a fork copied made (`Rare.copiedGuids`), else as it is.
+   * The sub-orchestration call `action` as the current step records it (the history's id `recorded`, on replay): under
+   * the id {@link forkCallId} gives in a fork, else as it is.
    */
-  #forkCall<A extends OrchestratorAction & { readonly instanceId: string }>(action: A): A {
-    const copied = this.#rare?.copiedGuids;
-    const instanceId = copied ? forkCallId(action.instanceId, copied, this.#guidPrefix()) : action.instanceId;
+  #forkCall<A extends OrchestratorAction & { readonly instanceId: string }>(action: A, recorded?: string): A {
+    const rare = this.#rare;
+    if (!rare?.copiedGuids && rare?.stepInstanceId === undefined) return action;
+    const step: RecordingStep = {
+      seed: this.#guidPrefix(), copied: rare.copiedGuids, ranAs: rare.stepInstanceId,
+      instanceIdRead: rare.instanceIdRead ? this.#instanceId() : undefined,
+    };
+    const instanceId = forkCallId(action.instanceId, step, recorded);
     return instanceId === action.instanceId ? action : { ...action, instanceId };
   }
 
@@ -1104,7 +1108,12 @@ export class OrchestrationExecution {
       this.#x = execution;
     }
 
-    get instanceId(): string { return this.#x.#instanceId(); }
+    get instanceId(): string {
+      const x = this.#x;
+      // In a step a fork copied, an id the code makes may hold it (`forkCallId`).
+      if (x.#rare?.stepGuidSeed !== undefined) x.#rare.instanceIdRead = true;
+      return x.#instanceId();
+    }
     get parentInstanceId(): string | undefined { return this.#x.parentInstance?.instanceId; }
     get name(): string { return this.#x.#name(); }
     get isReplaying(): boolean { return this.#x.#mode().kind === 'replaying'; }

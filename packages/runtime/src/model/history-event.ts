@@ -144,8 +144,8 @@ export interface OrchestratorStartedEvent extends EventBase {
    * Written by a fork with {@link OrchestratorStartedEvent.guidSeed} on each step it copies from its source's own steps
    * (one the source copied in turn keeps the one it names): the instance id the step ran under, so that the fork's
    * replay, whose `ctx.instanceId` is the fork's, matches a kept call whose child id the code built from
-   * `ctx.instanceId` (the history names the source's id where the replay names the fork's). Absent on every step an
-   * execution runs itself, and on the steps of a fork recorded before it existed.
+   * `ctx.instanceId` (the history names the source's id where the replay names the fork's; the engine's `forkCallId`).
+   * Absent on every step an execution runs itself, and on the steps of a fork recorded before it existed.
    */
   readonly sourceInstanceId?: string;
 }
