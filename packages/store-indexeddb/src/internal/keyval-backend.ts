@@ -121,11 +121,14 @@ export const KEYVAL_SCHEMA_VERSION = 14;
  * of a step's instances are one key range, read at once) and then deleting those that no instance has (an `xc` entry
  * says which instances there are, read by key range too). Each step moves the place on in its own transaction, so a
  * rebuild cut short (a reload, a freeze, a close) leaves a consistent database and goes on at the next open, in any tab
- * of this layout; the tabs that open meanwhile share it, each step reading the place. It never deletes an entry that
- * is its row's, so code that trusts the entries meanwhile (layout 13 in another tab) misses only the instances it
- * missed before. This layout does not trust them while the marker names a rebuild: a listing or purge by name or tags
- * reads the `xc` entries and checks the name or tag pair on each row (exact, and as cheap as a listing without a
- * filter), reading the marker (one request) until it sees the rebuild done.
+ * of this layout, or at the next listing or purge by name or tags of a tab whose steps stopped (a freeze); the tabs
+ * that open meanwhile share it, each step reading the place. It never deletes an entry that is its row's, so code that
+ * trusts the entries meanwhile (layout 13 in another tab) misses only the instances it missed before. This layout does
+ * not trust them while the marker names a rebuild: a listing or purge by name or tags reads the `xc` entries and checks
+ * the name or tag pair on each row, reading the marker (one request) until it sees the rebuild done. That is exact, but
+ * it costs what a filter no entry serves costs: a page reads every instance up to its last one, so a name or tag pair
+ * few instances have reads them all, in one transaction, which writes wait for (4.6 s for 20,000 instances in headless
+ * Chromium at load 15, 5 ms once rebuilt).
  *
  * A paging value changes only when an instance becomes terminal or stops being so: a step from Pending to Running
  * (or to and from Suspended) writes no index entry, and a status query reads the rows of the entries without a
