@@ -1364,11 +1364,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A fork's replay then matched a kept call's id with the source's id at any of the places that hold the fork's (found
  * by a walk over both ids), once the code read ctx.instanceId: 48,633 / 62,789 / 92,579 -> 48,814 / 62,992 / 92,770 B
  * (+181 / +203 / +191), budgets set to match.
+ * A DexieStore upgrade then released the leases of the tabs it closed: runtime-keyval.js 62,992 -> 63,004 B (+12, the
+ * release shared by releaseOwner), runtime-dexie.js 92,770 -> 92,998 B (+228), budgets set to match; the README's
+ * DexieStore row 51.7 kB.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 48_814 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 62_992 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 92_770 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_004 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 92_998 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -48,8 +48,8 @@ export class DexieStore extends IdbStore {
       databaseName: name,
       // Read with their defaults by IdbStore (`??`): an absent option is undefined here.
       gapTimeoutMs, joinTimeoutMs, openTimeoutMs, clock,
-      startOpen: (onVersionChange, _clock, _openTimeoutMs, page, _onReopened, onDropped) =>
-        startDexieOpen(name, dependencies, onVersionChange, page, onDropped),
+      startOpen: (onVersionChange, storeClock, _openTimeoutMs, page, _onReopened, onDropped) =>
+        startDexieOpen(name, dependencies, onVersionChange, page, onDropped, storeClock),
     });
   }
 }

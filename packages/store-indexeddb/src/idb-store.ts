@@ -20,7 +20,7 @@ import { mapStorageError } from './internal/map-storage-error.js';
 import { DEFAULT_OPEN_TIMEOUT_MS, OpenGate, type OpenAttempt } from './internal/open-gate.js';
 import { PageFreeze } from './internal/page-freeze.js';
 import {
-  isInputApart, messageRow, queueFieldsOf, stateWithInput, withQueueFields, type InputRecord, type InstanceRow, type NewMessageRow,
+  isInputApart, messageRow, queueFieldsOf, releasedInstance, releasedTask, stateWithInput, withQueueFields, type InputRecord, type InstanceRow, type NewMessageRow,
 } from './internal/rows.js';
 import { ReadsAhead, type CommittedRows } from './internal/read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './internal/store-backend.js';
@@ -609,11 +609,8 @@ export abstract class IdbStore implements Store {
       const held = (row: { readonly lease?: Lease }) => row.lease !== undefined && releases(row.lease);
       const [instances, tasks] = await Promise.all([tx.queuedInstances(held), tx.listTasks(held)]);
       const pending = await Promise.all(instances.map((row) => tx.listMessages(row.id)));
-      instances.forEach((row, i) => tx.putInstance(withQueueFields(row, undefined, queueFieldsOf(undefined, pending[i] ?? [])), row));
-      for (const row of tasks) {
-        const { lease: _lease, ...rest } = row;
-        tx.putTask({ ...rest, readyMs: 0 }, row);
-      }
+      instances.forEach((row, i) => tx.putInstance(releasedInstance(row, pending[i] ?? []), row));
+      for (const row of tasks) tx.putTask(releasedTask(row), row);
       return instances.length + tasks.length;
     });
     if (released > 0) this.#feed.publish([], true);

@@ -1,5 +1,5 @@
 import { Dexie, type Transaction, type DBCoreIndex, type DBCoreKeyRange, type DBCoreMutateRequest, type DBCoreRangeType, type DBCoreTable } from 'dexie';
-import type { HistoryEvent } from '@durable-rx/runtime';
+import { systemClock, type Clock, type HistoryEvent } from '@durable-rx/runtime';
 import { tagPairsOf } from '@durable-rx/runtime/store-kit';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { StorageError } from '../errors/storage-error.js';
@@ -8,7 +8,8 @@ import type { OpenAttempt } from './open-gate.js';
 import { BrowserClose, finishChecked, refusedWhileClosing } from './idb-transaction.js';
 import type { PageFreeze } from './page-freeze.js';
 import {
-  eventsOf, historyFrom, type HistoryRow, type InputRecord, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow,
+  eventsOf, historyFrom, releasedInstance, releasedTask, type HistoryRow, type InputRecord, type InstanceRow, type MessageRow, type NewMessageRow,
+  type NewTaskRow, type TaskRow,
 } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
 import { ReadsAhead } from './read-ahead.js';
@@ -39,8 +40,10 @@ export const DEXIE_SCHEMA_VERSION = 7;
  * filter: its upgrade gives every row with tags its `tagKeys` ({@link StoredInstance.tagKeys}), from which IndexedDB
  * builds the index. Layout 7 (Dexie version 6) adds the `inputs` table: the input of each instance's execution
  * (`{ id, executionId, input }`, see `InputRecord`), written by the commit that creates the execution, so that a step,
- * a raise or a claim rewrites a row without it. The upgrade writes no row: a row of an earlier layout keeps its input in
- * its state, which reads take as it is, until the instance's next write moves it out.
+ * a raise or a claim rewrites a row without it. The upgrade moves no input: a row of an earlier layout keeps its input in
+ * its state, which reads take as it is, until the instance's next write moves it out. The upgrade to this version, from
+ * any older one, releases the leases of the tabs it closed ({@link releaseLeases}); the next version's upgrade must
+ * do it too.
  */
 const DEXIE_DB_VERSION = 6;
 
@@ -165,15 +168,52 @@ export interface DexieDependencies {
 const MAX: never[] = [];
 
 /**
+ * Releases, in an upgrade of the database (its `versionchange` transaction), every lease still running at `nowMs`:
+ * orchestration leases of instances, and activity leases of tasks (kept in their instance's row or in the tasks table).
+ * The upgrade runs once every other connection closed (a DexieStore closes its connection when another asks for a new
+ * version, and the upgrade waits for one that does not), and a store whose connection closed so never opens another:
+ * every lease in the database is held by a tab that can commit nothing more. Left alone, those leases would hold their
+ * instances and tasks back until they ran out (up to a lease, 5 min for an activity by default); released, the workers
+ * of this version take them at once, as `releaseOwner` gives them back. The leased instances and tasks are found by
+ * their claim indexes (a lease holds its row there until it ends): the rows ready later than `nowMs`, which are the
+ * leased ones and the instances with a message not yet visible (a timer), read but not written.
+ */
+async function releaseLeases(tx: Transaction, nowMs: number): Promise<void> {
+  const instances = tx.table<StoredInstance, string>('instances');
+  const [queued, withTask, tasks] = await Promise.all([
+    instances.where('[readyMs+headSeq]').above([nowMs, Infinity]).toArray(),
+    instances.where('[taskReadyMs+taskOrder]').above([nowMs, Infinity]).toArray(),
+    tx.table<TaskRow, number>('tasks').where('[readyMs+seq]').above([nowMs, Infinity]).toArray(),
+  ]);
+  const rows = new Map<string, StoredInstance>();
+  for (const row of queued) {
+    if (!row.lease) continue;
+    const pending = await tx.table<MessageRow, number>('messages').where('[instanceId+seq]').between([row.id, -Infinity], [row.id, MAX]).toArray();
+    rows.set(row.id, releasedInstance(row, pending) as StoredInstance);
+  }
+  for (const stored of withTask) {
+    if (!stored.task?.lease) continue;
+    const row = rows.get(stored.id) ?? stored;
+    const task = releasedTask(stored.task);
+    rows.set(stored.id, { ...row, task, taskReadyMs: task.readyMs });
+  }
+  await Promise.all([
+    rows.size > 0 ? instances.bulkPut([...rows.values()]) : undefined,
+    ...tasks.filter((row) => row.lease).map((row) => tx.table<TaskRow, number>('tasks').put(releasedTask(row))),
+  ]);
+}
+
+/**
  * Begins opening (creating or upgrading) DexieStore's database and checking its schema version: `opened` rejects with
  * `IncompatibleSchemaError` when newer code wrote the database; `blocked` tells that the upgrade waits for another
  * connection, which the store's `OpenGate` turns into `DatabaseBlockedError`. `page`: the store's, which aborts its
  * transactions when the page freezes (see {@link PageFreeze}): the upgrade's and the schema check's too, and `opened`
  * then rejects with `page` (the store opens again once the page resumes). `onDropped` is called when the browser closes
- * the connection itself (see {@link BrowserClose}).
+ * the connection itself (see {@link BrowserClose}). `clock`: the store's, which tells the leases an upgrade releases
+ * (see {@link releaseLeases}) from those that ended.
  */
 export function startDexieOpen(
-  name: string, dependencies: DexieDependencies, onVersionChange: () => void, page?: PageFreeze, onDropped?: () => void,
+  name: string, dependencies: DexieDependencies, onVersionChange: () => void, page?: PageFreeze, onDropped?: () => void, clock: Clock = systemClock,
 ): OpenAttempt {
   let answer!: () => void;
   const firstAnswer = new Promise<void>((resolve) => (answer = resolve));
@@ -213,7 +253,12 @@ export function startDexieOpen(
       if (tagKeys) (row as { tagKeys?: StoredInstance['tagKeys'] }).tagKeys = tagKeys;
     });
   });
-  db.version(DEXIE_DB_VERSION).stores(SCHEMA).upgrade(mark);
+  // The upgrade to this version, from any older one, releases the leases of the tabs it closed (run last of the
+  // upgrades: those of the versions between run before it).
+  db.version(DEXIE_DB_VERSION).stores(SCHEMA).upgrade(async (tx) => {
+    await mark(tx);
+    await releaseLeases(tx, clock.now().getTime());
+  });
   // Nothing but this store sees this private instance: no liveQuery reads it and no hook is registered on it. Dexie's
   // observability layer would cost every write a set of changed key ranges, and every readwrite transaction an event
   // plus a BroadcastChannel message to all tabs (the store's own change feed already tells them what they need); its

@@ -233,6 +233,21 @@ export function rescheduled(row: InstanceRow, lease: Lease | undefined, pending:
   return withQueueFields(row, lease, fields);
 }
 
+/**
+ * The row with its lease released: no lease, and the claim schedule of exactly these pending messages (claimable as
+ * soon as they are visible). What `releaseOwner` does to an instance, and an upgrade of DexieStore's database to those
+ * of the tabs it closed.
+ */
+export function releasedInstance(row: InstanceRow, pending: readonly MessageRow[]): InstanceRow {
+  return withQueueFields(row, undefined, queueFieldsOf(undefined, pending));
+}
+
+/** The task with its lease released: no lease, claimable at once. */
+export function releasedTask(row: TaskRow): TaskRow {
+  const { lease: _lease, ...rest } = row;
+  return { ...rest, readyMs: 0 };
+}
+
 /** Replaces the claim-schedule fields of a row (dropping absent ones). */
 export function withQueueFields(row: InstanceRow, lease: Lease | undefined, fields: QueueFields): InstanceRow {
   const { lease: _l, minVisibleMs: _m, headSeq: _h, readyMs: _r, pendingCount: _c, ...rest } = row;

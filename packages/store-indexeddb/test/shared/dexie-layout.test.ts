@@ -5,6 +5,7 @@ import { helloSequence } from '@durable-rx/runtime/samples';
 import type { ActivityTask, Store } from '@durable-rx/runtime/store-kit';
 import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
 import { instanceRow } from '../../src/internal/rows.js';
+import { VirtualClock } from '@durable-rx/runtime/testing';
 import { adapters, allIds, claim, commitOf, create, message, newInstance, send, started, T0, uniqueName } from './fixtures.js';
 
 // Layout 3 of DexieStore (Dexie version 2) keeps an instance's first activity task in its row (further ones in the
@@ -375,5 +376,63 @@ describe('DexieStore layout 7: inputs in a table of their own', () => {
     expect((await rawRows(name, 'instances'))[0]!.state).not.toHaveProperty('input');
     expect(await rawRows(name, 'inputs')).toEqual([{ id: 'a', executionId: 'exec-1', input }]);
     expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Running', input });
+  });
+});
+
+// Every lease in the database at an upgrade is held by a tab whose connection the upgrade closed: void.
+describe('DexieStore upgrade: the leases of the tabs it closed released', () => {
+  const LAYOUT_6 = {
+    ...LAYOUT_2, instances: `${LAYOUT_2.instances}, [taskReadyMs+taskOrder], [state.name+createdMs+id], *tagKeys`, raiseKeys: 'id',
+  };
+  const HOUR = 3_600_000;
+
+  it('opens a layout-6 database whose instance and tasks an older tab leased: a worker of this version claims them at once', async () => {
+    const source = uniqueName('leased-source');
+    const first = open(source);
+    // 'a' claimed for an hour; 'b' with two activity tasks (one kept in its row, one in the tasks table), each leased for an hour.
+    await create(first, newInstance('a'));
+    await create(first, newInstance('b'));
+    expect((await first.claimOrchestration({ owner: 'old-tab', leaseMs: HOUR, now: T0 }))?.state.instanceId).toBe('a');
+    const item = (await first.claimOrchestration({ owner: 'old-tab', leaseMs: HOUR, now: T0 }))!;
+    expect(item.state.instanceId).toBe('b');
+    await first.commit(commitOf(item.state, item.lease.token, {
+      state: { ...item.state, runtimeStatus: 'Running', version: item.state.version + 1 },
+      history: [started('b')], consumedMessageIds: item.messages.map((m) => m.id), activityTasks: [task('t1', 'b'), task('t2', 'b')],
+    }));
+    for (const id of ['t1', 't2']) expect((await first.claimActivity({ owner: 'old-tab', leaseMs: HOUR, now: T0 }))?.task.id).toBe(id);
+    expect(await first.claimOrchestration({ owner: 'old-tab', leaseMs: HOUR, now: T0 })).toBeUndefined();
+    await first.close();
+    // The same rows in a database of layout 6 (Dexie version 5), as a tab of that layout left it when the upgrade closed it.
+    const [instances, messages, tasks] = await Promise.all(['instances', 'messages', 'tasks'].map((table) => rawRows(source, table)));
+    const name = uniqueName('leased-layout-6');
+    const db = dexie(name);
+    db.version(5).stores(LAYOUT_6);
+    await db.open();
+    await db.transaction('rw', ['meta', 'instances', 'messages', 'tasks'], async () => {
+      await db.table('meta').put({ key: 'schema', version: 6, store: 'durable-rx/dexie' });
+      await db.table('instances').bulkPut(instances!.map(({ inputApart: _apart, ...row }) => row));
+      await db.table('messages').bulkPut(messages!);
+      await db.table('tasks').bulkPut(tasks!);
+    });
+    db.close();
+
+    const store = adapters.DexieStore(name, { clock: new VirtualClock(T0) });
+    opened.push(store);
+    const later = new Date(T0.getTime() + 1000);
+    expect((await store.claimOrchestration({ owner: 'new-tab', leaseMs: 30_000, now: later }))?.state.instanceId).toBe('a');
+    const claimed = [await store.claimActivity({ owner: 'new-tab', leaseMs: 30_000, now: later }), await store.claimActivity({ owner: 'new-tab', leaseMs: 30_000, now: later })];
+    expect(claimed.map((w) => w?.task.id).sort()).toEqual(['t1', 't2']);
+    expect(await rawVersion(name)).toBe(60);
+  });
+
+  it('leaves the leases of a database it does not upgrade', async () => {
+    const name = uniqueName('leased-current');
+    const first = open(name);
+    await create(first, newInstance('a'));
+    expect((await first.claimOrchestration({ owner: 'this-version', leaseMs: HOUR, now: T0 }))?.state.instanceId).toBe('a');
+    await first.close();
+    const store = adapters.DexieStore(name, { clock: new VirtualClock(T0) });
+    opened.push(store);
+    expect(await store.claimOrchestration({ owner: 'other', leaseMs: 30_000, now: new Date(T0.getTime() + 1000) })).toBeUndefined();
   });
 });
