@@ -1,6 +1,6 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
-import { createRuntime, LeaseLostError, MemoryStore, silentLogger, UnavailableError, type Activity, type Orchestrator } from '../src/index.js';
+import { createRuntime, LeaseLostError, MemoryStore, PayloadTooLargeError, silentLogger, UnavailableError, type Activity, type Orchestrator } from '../src/index.js';
 import type { WriteSet } from '../src/store-kit/index.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { settle } from '../src/testing/virtual-clock.js';
@@ -148,4 +148,56 @@ describe('an activity whose first result commit hangs for longer than its lease'
       expect(sent.runs).toBe(1);
     });
   }
+});
+
+/** A ResultRefusingStore that, once `silent` is set, applies the renewals of activity leases but never answers them. */
+class SilentRenewalsStore extends ResultRefusingStore {
+  silent = false;
+
+  override async renewActivityLease(...args: Parameters<MemoryStore['renewActivityLease']>) {
+    if (!this.silent) return super.renewActivityLease(...args);
+    super.renewActivityLease(...args).catch(() => undefined);
+    return new Promise<never>(() => undefined);
+  }
+}
+
+describe('an activity whose result is given up after its lease\'s renewals went unanswered but were applied', () => {
+  for (const returns of ['a value', 'a promise'] as const) {
+    it(`runs again as the lease the worker knew of expires, not once the renewals it never heard of lapse (${returns})`, async () => {
+      const store = new SilentRenewalsStore();
+      const { clock, sent } = await refusedOnce(store, returns);
+      store.silent = true;
+      // The lease the worker knows of expires at LEASE_MS (its claim's); the renewals applied behind its back hold the
+      // task until about 2 * LEASE_MS.
+      await runFor(clock, LEASE_MS + LEASE_MS / 2);
+      expect(sent.runs).toBe(2);
+    });
+  }
+});
+
+/** A MemoryStore that refuses every activity result for good (too large), and the failure that replaces it. */
+class ResultTooLargeStore extends MemoryStore {
+  refusals = 0;
+
+  override async commit(writeSet: WriteSet) {
+    const kind = writeSet.lease?.kind;
+    if (kind === 'activity' || kind === 'activityStep') {
+      this.refusals++;
+      throw new PayloadTooLargeError('injected: the result is too large');
+    }
+    return super.commit(writeSet);
+  }
+}
+
+describe('an activity whose result and failure the store refuses for good, while its lease lasts', () => {
+  it('has its lease released by a stop, so another worker runs it at once', async () => {
+    const store = new ResultTooLargeStore();
+    const { clock, runtime } = await started(store, 'a value', () => store.refusals >= 2);
+    // Given up with its lease left to lapse: no other worker may claim it yet.
+    expect(await store.claimActivity({ owner: 'other', leaseMs: LEASE_MS, now: clock.now() })).toBeUndefined();
+    const stopping = runtime.stop({ graceMs: 0 });
+    clock.fireDue();
+    await within(stopping, 'the stop');
+    expect((await store.claimActivity({ owner: 'other', leaseMs: LEASE_MS, now: clock.now() }))?.task.name).toBe('Send');
+  });
 });

@@ -368,6 +368,8 @@ export class Worker {
   readonly #heldSteps = new Set<OrchestrationWorkItem>();
   /** The activities running now, with their heartbeat while one runs (as `#heldSteps`). */
   readonly #heldActivities = new Map<ActivityWorkItem, Heartbeat | undefined>();
+  /** The activity tasks given up whose leases this worker releases as they expire (`#giveUp`), with their waits' cancels. */
+  readonly #givenUp = new Map<ActivityWorkItem, () => void>();
   #succession: LeaseSuccession | undefined;
   /** Claims may begin (a reused id's earlier leases were released): starts may be leased to this worker. */
   #claiming = false;
@@ -564,6 +566,8 @@ export class Worker {
   stop(options: StopOptions = {}): Promise<void> {
     this.#stopped ??= (async () => {
       this.#stopping = true;
+      // The leases of given-up activity tasks are released now (tracked: the stop waits for them below).
+      for (const item of [...this.#givenUp.keys()]) this.#releaseGivenUp(item);
       this.#listenForWakeEvents(false);
       this.#succession?.stopWaiting();
       // The sweep's timer is released now; a sweep under way stops at its next page (its store call ends below).
@@ -1553,9 +1557,43 @@ export class Worker {
     } finally {
       renewal.stop();
       // A task a stop abandoned (its lease released) or a closed store's is nobody's to take up here.
-      if (left && this.#heldActivities.has(item)) this.#leaseLeft(renewal.until());
+      if (left && this.#heldActivities.has(item)) this.#giveUp(item, renewal.until());
       this.#heldActivities.delete(item);
     }
+  }
+
+  /**
+   * An activity task this worker gives up without committing its result (`#runActivity`), whose lease ends at
+   * `untilMs` by the renewals it heard of: its wake timer is set for then (`#leaseLeft`), and the lease is released
+   * then (at once when that time has passed, or when the worker stops). Until then it is left to lapse, as any given-up
+   * lease (a release at once would run the activity again at once, in a tight loop for a result the store keeps
+   * refusing). The release is what ends it in the store: a renewal the worker abandoned at its bound may still be
+   * applied, and would hold the task up to one lease past `untilMs`, from this worker's claims and every other's.
+   * Applied after the release, such a renewal is refused (the lease's token is no longer held).
+   */
+  #giveUp(item: ActivityWorkItem, untilMs: number): void {
+    this.#leaseLeft(untilMs);
+    if (this.#stopping) return this.#releaseGivenUp(item);
+    const nowMs = this.#clockMs();
+    // A clock that gives no valid time cannot time it: released now.
+    if (!(untilMs > nowMs)) return this.#releaseGivenUp(item);
+    try {
+      this.#givenUp.set(item, this.#calls.add(untilMs - nowMs, () => this.#releaseGivenUp(item)));
+    } catch {
+      this.#releaseGivenUp(item);
+    }
+  }
+
+  /**
+   * Releases the lease of an activity task given up by `#giveUp`, bounded by `storeCallTimeoutMs` and by one lease
+   * (all a late renewal could add), tracked (a stop waits for it); nothing once the stop has ended, or on a lost store.
+   * A release that fails is logged, and leaves the lease to lapse.
+   */
+  #releaseGivenUp(item: ActivityWorkItem): void {
+    this.#givenUp.get(item)?.();
+    this.#givenUp.delete(item);
+    if (this.#ended || this.#storeGone) return;
+    this.#track(this.#releaseLogged(item.task.instanceId, () => this.#release(item), this.#clockMs() + this.#o.activityLeaseMs).then(() => undefined));
   }
 
   /**
@@ -1706,7 +1744,7 @@ export class Worker {
    * idle). Nothing else would wake the worker: the store signals no work when a lease expires, and the lease may have
    * come with no claim of this worker, whose pump arms the timer for it (a start handed over, a task its own commit
    * leased to it). Not at once: a commit abandoned at its bound may still land, and a claim before then would run the
-   * work twice.
+   * work twice. (An activity's lease is released then too: `#giveUp`.)
    */
   #leaseLeft(expiresAtMs: number): void {
     if (this.#stopping) return;
