@@ -4,6 +4,7 @@ import { createRuntime, LeaseLostError, MemoryStore, PayloadTooLargeError, silen
 import type { WriteSet } from '../src/store-kit/index.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { settle } from '../src/testing/virtual-clock.js';
+import { RESULT_RENEWAL_LEASES } from '../src/worker/worker.js';
 import { HandClock, runtimesStoppedAfterEach } from './hand-clock.js';
 import { within } from './within.js';
 
@@ -199,5 +200,28 @@ describe('an activity whose result and failure the store refuses for good, while
     clock.fireDue();
     await within(stopping, 'the stop');
     expect((await store.claimActivity({ owner: 'other', leaseMs: LEASE_MS, now: clock.now() }))?.task.name).toBe('Send');
+  });
+});
+
+describe('an activity whose result the store fails every time while it renews the lease', () => {
+  for (const returns of ['a value', 'a promise'] as const) {
+    it(`runs again once its result was retried for RESULT_RENEWAL_LEASES leases and its lease lapsed (${returns})`, async () => {
+      const store = new ResultRefusingStore();
+      const { clock, sent } = await refusedOnce(store, returns);
+      await runFor(clock, (RESULT_RENEWAL_LEASES - 1) * LEASE_MS);
+      expect(sent.runs).toBe(1);
+      // The renewals end at the first failed attempt past the bound (a lease later at most); the attempts go on while
+      // the lease lasts (one lease more), then the lease is released and the task claimed again.
+      await runFor(clock, 3 * LEASE_MS);
+      expect(sent.runs).toBe(2);
+    });
+  }
+
+  it('lets a stop that waits for all its work end', async () => {
+    const store = new ResultRefusingStore();
+    const { clock, runtime, sent } = await refusedOnce(store, 'a value');
+    const stopping = runtime.stop({ graceMs: Infinity });
+    expect(await clock.fireUntil(stopping, 'the stop', 1_000)).toBeDefined();
+    expect(sent.runs).toBe(1);
   });
 });

@@ -69,7 +69,11 @@ export interface RuntimeOptions {
   readonly workerId?: string;
   /** Lease on an orchestration step. Default 30 s. */
   readonly orchestrationLeaseMs?: number;
-  /** Lease on an activity run; another worker retries the activity after it. Default 5 min. */
+  /**
+   * Lease on an activity run; another worker retries the activity after it. Default 5 min. The worker renews it every
+   * third of it while the activity runs and while its result is committed; a result the store fails to commit is
+   * retried under renewals for 10 leases at most (then the lease lapses, and the activity runs again).
+   */
   readonly activityLeaseMs?: number;
   /** Orchestration steps in flight at once. Default 16. */
   readonly maxConcurrentOrchestrations?: number;

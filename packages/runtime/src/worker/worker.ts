@@ -105,6 +105,26 @@ const SPACE_ATTEMPTS = 3;
 /** The most instances whose steps' failures for want of space the worker counts at once (the oldest is forgotten). */
 const MAX_SPACE_COUNTS = 1000;
 
+/**
+ * For how many activity leases (`activityLeaseMs`) the worker renews the lease of a finished activity whose result the
+ * store does not take (see {@link resultRenewalEndMs}).
+ */
+export const RESULT_RENEWAL_LEASES = 10;
+
+/**
+ * Until when (ms on the worker's clock) the lease of an activity whose result's commit began at `commitStartMs` is
+ * renewed while the commit is retried: RESULT_RENEWAL_LEASES leases later (50 min with the default `activityLeaseMs` of
+ * 5 min). A store that renews the lease but fails the result's commit every time (with an error worth another attempt,
+ * never a refusal for good) would otherwise hold the task, an activity slot and a `stop` that waits for all its work
+ * (`graceMs: Infinity`) for ever, logging a retry every 30 s. Past it the renewals end at the next failed attempt, the
+ * attempts go on while the lease lasts (one lease more at most), then the result is dropped and the lease released:
+ * the activity runs again, on this worker or another (activities run at least once). The one rule of the bound of
+ * `Worker.#commitResult`.
+ */
+export function resultRenewalEndMs(commitStartMs: number, activityLeaseMs: number): number {
+  return commitStartMs + RESULT_RENEWAL_LEASES * activityLeaseMs;
+}
+
 /** How long `stop` waits for running work before abandoning it, unless told otherwise. */
 export const DEFAULT_STOP_GRACE_MS = 30_000;
 
@@ -1604,6 +1624,7 @@ export class Worker {
    */
   #renewal(item: ActivityWorkItem): LeaseRenewal {
     let heartbeat: (Heartbeat & { readonly until: number }) | undefined;
+    let ended = false;
     const claimedUntil = item.lease.expiresAt.getTime();
     const renewal: LeaseRenewal = {
       lost: false,
@@ -1614,7 +1635,12 @@ export class Worker {
         if (!renewal.committing) this.#o.logger.warn(`lease on activity task ${item.task.id} lost`);
         renewal.onLost?.();
       })),
-      stop: () => heartbeat?.stop(),
+      stop: () => {
+        const renewing = heartbeat !== undefined && !ended;
+        ended = true;
+        heartbeat?.stop();
+        return renewing;
+      },
       until: () => Math.max(claimedUntil, heartbeat?.until ?? 0),
     };
     return renewal;
@@ -1643,7 +1669,7 @@ export class Worker {
    * up to `storeCallTimeoutMs`), or whose result the store keeps refusing (an origin with no room left, a store that
    * fails only these writes) is not run again at each lease expiry while its result is still being committed. A lost
    * lease (another worker took the task over, or a renewal found it gone), the lease's expiry (renewals that fail
-   * too let it lapse), a closed or lost store
+   * too let it lapse, and so does the end of the renewals at `resultRenewalEndMs`), a closed or lost store
    * (`isStoreClosed`: the worker stops) or a stop that abandons the task ends the attempts; a result the store refuses for good (a DurableError with status 400 or 413) is
    * committed as the failure. Each attempt (the fused commit and its result-alone fallback, on one deadline) waits up to
    * `storeCallTimeoutMs`, however little of the lease is left: the store's lease check decides whether the result may
@@ -1671,6 +1697,8 @@ export class Worker {
     // The store calls that had succeeded when the previous attempt failed (at first, when the first attempt began): one
     // more by the next failure means the store serves other calls while it fails this one (`#heldFor`).
     let answers = this.#answers;
+    // Until when the lease is renewed, however the attempts fail (`resultRenewalEndMs`): set as the first one begins.
+    let renewedUntilMs = Number.NaN;
     renewal.committing = true;
     for (let failures = 0; ; failures++) {
       if (failures > 0 && renewal.lost) {
@@ -1686,6 +1714,7 @@ export class Worker {
       // (logged as the activity's failure to commit; the task runs again when its lease expires), not the result.
       const now = this.#now();
       const nowMs = now.getTime();
+      if (failures === 0) renewedUntilMs = resultRenewalEndMs(nowMs, this.#o.activityLeaseMs);
       const untilMs = nowMs + (storeCallTimeoutMs < Infinity ? storeCallTimeoutMs : Math.max(renewal.until() - nowMs, this.#o.activityLeaseMs));
       try {
         if (!(await this.#commitWithStep(item, result, now, untilMs, committed))) {
@@ -1728,6 +1757,11 @@ export class Worker {
           // Past its lease the task is another worker's to take (it runs again): the attempts end here.
           logger.error(`committing ${what} failed and its lease has expired; dropped${unless}`, error);
           return false;
+        }
+        if (failedAtMs >= renewedUntilMs && renewal.stop()) {
+          // Renewed for RESULT_RENEWAL_LEASES leases and never taken: renewed no more. The attempts go on while the lease
+          // lasts, then the result is dropped and the task released (`#giveUp`): the activity runs again.
+          logger.error(`committing ${what} has failed for ${RESULT_RENEWAL_LEASES} activity leases; its lease is renewed no more, and the activity runs again once it expires`, error);
         }
         const delay = Math.min(left, MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** failures);
         logger.error(`committing ${what} failed; retrying in ${delay} ms`, error);
@@ -1936,7 +1970,8 @@ interface LeaseRenewal {
   onLost: (() => void) | undefined;
   /** Starts renewing (once); returns the heartbeat. */
   keep(): Heartbeat & { readonly until: number };
-  stop(): void;
+  /** Ends the renewals; true when they were going on until now. */
+  stop(): boolean;
   /** When the task's lease expires (ms on the clock): its claim's expiry, or its last renewal's end if later. */
   until(): number;
 }
