@@ -1367,11 +1367,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A DexieStore upgrade then released the leases of the tabs it closed: runtime-keyval.js 62,992 -> 63,004 B (+12, the
  * release shared by releaseOwner), runtime-dexie.js 92,770 -> 92,998 B (+228), budgets set to match; the README's
  * DexieStore row 51.7 kB.
+ * An activity's given-up lease was then released as it expires, and a result's commit retried under renewals for 10
+ * leases at most: 48,814 / 63,004 / 92,998 -> 49,014 / 63,228 / 93,207 B (+200 / +224 / +209), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 48_814 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_004 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 92_998 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 49_014 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_228 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_207 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 
