@@ -364,6 +364,13 @@ describe('historyEvents', () => {
       // The start's time is when it was asked for (the status's createdTime, to the second there).
       expect(String(before[0]!.Timestamp).slice(0, 19)).toBe(created.slice(0, 19));
       expect((await history('later')).map((e) => e.EventType)).toEqual(['ExecutionStarted', 'ExecutionTerminated', 'ExecutionCompleted']);
+      // The start made from the instance hides its input with showInput=false, as a recorded start does.
+      const hidden = (await (await fetch(`${url}/instances/pend?showHistory=true&showInput=false`, { headers })).json()) as { historyEvents: Event[] };
+      expect(hidden.historyEvents).toEqual([
+        { EventType: 'ExecutionStarted', FunctionName: 'WaitForEvents', Timestamp: before[0]!.Timestamp },
+        { EventType: 'ExecutionTerminated', Timestamp: before[1]!.Timestamp },
+        { EventType: 'ExecutionCompleted', OrchestrationStatus: 'Terminated', Timestamp: before[2]!.Timestamp },
+      ]);
 
       // A worker takes the queued start later: recorded after the termination and ignored, shown first all the same.
       const worker = createRuntime({ store, logger: silentLogger, orchestrators: { WaitForEvents: waitForEvents } });
