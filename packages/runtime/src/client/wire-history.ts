@@ -54,8 +54,9 @@ export interface WireHistoryOptions {
   readonly exposeStackTraces?: boolean;
   /**
    * The instance the history is of (its status): the `ExecutionStarted` of an execution terminated before it started,
-   * which its stored history does not hold, is made from its `name`, `input` and `createdTime` (when the start was
-   * asked for). Without it, such a history is shown without one.
+   * which its stored history does not hold, is made from its `name`, `input` and `createdTime` (when the instance was
+   * started: after a `continueAsNew`, its first execution's start, not the continueAsNew's time, which the start shows
+   * once a worker has recorded it). Without it, such a history is shown without one.
    */
   readonly instance?: WireHistoryInstance;
 }
@@ -219,8 +220,9 @@ function startFirst(history: readonly HistoryEvent[]): readonly HistoryEvent[] {
 
 /**
  * The start of an execution whose history holds events but no ExecutionStarted (one terminated before it started,
- * whose queued start no worker has recorded), made from its instance: the name, the input and the time the start was
- * asked for. `undefined` when the history has a start, or nothing but step markers.
+ * whose queued start no worker has recorded), made from its instance: the name, the input and its `createdTime` (the
+ * instance's first start, a `continueAsNew` leaves it). `undefined` when the history has a start, or nothing but step
+ * markers.
  */
 function startOf(history: readonly HistoryEvent[], instance: WireHistoryInstance): { name: string; input: unknown; time: string } | undefined {
   if (history.some((e) => e.type === 'ExecutionStarted')) return undefined;
