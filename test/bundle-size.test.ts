@@ -1369,11 +1369,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * DexieStore row 51.7 kB.
  * An activity's given-up lease was then released as it expires, and a result's commit retried under renewals for 10
  * leases at most: 48,814 / 63,004 / 92,998 -> 49,014 / 63,228 / 93,207 B (+200 / +224 / +209), budgets set to match.
+ * A fork's continueAsNew then named on the next start the copied GUIDs its input holds, renamed there too: 49,014 /
+ * 63,228 / 93,207 -> 49,150 / 63,357 / 93,348 B (+136 / +129 / +141), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 49_014 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_228 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_207 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 49_150 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_357 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_348 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -1,6 +1,6 @@
 import { expect, it, vi } from 'vitest';
 import { uuidV5 } from '../src/engine/deterministic-guid.js';
-import { forkCallId } from '../src/engine/fork-call-id.js';
+import { forkCallId, handedOnGuids } from '../src/engine/fork-call-id.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { NonDeterminismError } from '../src/model/errors/non-determinism-error.js';
 import { replayHistory } from '../src/testing/replay-history.js';
@@ -188,4 +188,59 @@ it('forkCallId: renames in a call id each GUID a copied step made under another 
   expect(forkCallId(`job-${g}`, fork, `job-${own}`)).toBe(`job-${own}`);
   expect(forkCallId(`job-${g}`, fork, `job-${g}`)).toBe(`job-${g}`);
   expect(forkCallId(`job-${g}`, fork, 'job-other')).toBe(`job-${own}`);
+  // What a continueAsNew hands on: the copied GUIDs its input holds, once each.
+  expect(handedOnGuids({ a: `job-${g}`, b: [g, uuidV5('other')] }, copied)).toEqual([{ seed: 'src_e1', name }]);
+  expect(handedOnGuids(undefined, copied)).toEqual([]);
+});
+
+/** Makes a GUID and waits for 'go', then hands the GUID on to the next execution, which calls a child named with it. */
+const relay: Orchestrator = function* (ctx) {
+  const handed = ctx.getInput<string | undefined>();
+  if (handed === undefined) {
+    const guid = ctx.newGuid();
+    yield ctx.callActivity('Note', guid);
+    yield ctx.waitForExternalEvent('go');
+    ctx.continueAsNew(guid);
+    return undefined;
+  }
+  return yield ctx.callSubOrchestrator('Child', handed, `job-${handed}`);
+};
+
+it("names a child of the execution a fork's continueAsNew starts with a GUID of its own when the input hands on a GUID a copied step made; a fork of that execution replays it", async () => {
+  const clock = new VirtualClock();
+  const notes: string[] = [];
+  const runtime = await start({
+    clock,
+    orchestrators: { Relay: relay, Child: function* (ctx) { return ctx.getInput(); } },
+    activities: { Note: (guid: string) => void notes.push(guid) },
+  });
+  const { client } = runtime;
+  const id = await client.startNew('Relay');
+  await vi.waitFor(() => expect(notes).toHaveLength(1), { timeout: SETTLED.timeoutMs });
+  const guid = notes[0]!;
+  await clock.advance(60_000);
+  // The fork keeps the activity's result: its replay makes the source's GUID, which it hands on.
+  const fork = await client.fork(id, { keepResults: 1 });
+  await client.raiseEvent(fork, 'go');
+  const forked = await within(client.waitForCompletion(fork, SETTLED), 'the fork ending');
+  expect(forked).toMatchObject({ runtimeStatus: 'Completed', output: guid });
+  const history = (await client.getStatus(fork, { showHistory: true, showHistoryOutput: true }))!.history!;
+  const child = history.flatMap((e) => (e.type === 'SubOrchestrationInstanceCreated' ? [e.instanceId] : []));
+  expect(child).toHaveLength(1);
+  expect(child[0]).toMatch(/^job-[0-9a-f-]{36}$/);
+  expect(child[0]).not.toBe(`job-${guid}`);
+  expect(await client.getStatus(child[0]!)).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: fork });
+  // The source's child of that name is the source's alone.
+  expect(await client.getStatus(`job-${guid}`)).toBeUndefined();
+  await client.raiseEvent(id, 'go');
+  expect(await within(client.waitForCompletion(id, SETTLED), 'the source ending')).toMatchObject({ runtimeStatus: 'Completed', output: guid });
+  expect(await client.getStatus(`job-${guid}`)).toMatchObject({ parentInstanceId: id });
+  // The fork's history replays as it ran; a fork of it keeps the call, and one that keeps nothing calls a child of its own.
+  expect(replayHistory(relay, history)).toMatchObject({ runtimeStatus: 'Completed', output: guid });
+  await clock.advance(60_000);
+  const again = await client.fork(fork);
+  expect(await within(client.waitForCompletion(again, SETTLED), 'the fork of the fork ending')).toMatchObject({ runtimeStatus: 'Completed', output: guid });
+  const againHistory = (await client.getStatus(again, { showHistory: true }))!.history!;
+  expect(againHistory.flatMap((e) => (e.type === 'SubOrchestrationInstanceCreated' ? [e.instanceId] : []))).toEqual(child);
+  expect(notes).toHaveLength(1);
 });

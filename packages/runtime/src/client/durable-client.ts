@@ -729,11 +729,13 @@ export interface DurableClient {
    * neither fails on the source's running children nor replaces its ended ones, no two forks of one source share such
    * an id, and every replay of the fork (or of a fork of it) names the call alike. The code's own variable still holds
    * the source's GUID (it was made in the copied step); list the fork's children by their `parentInstanceId`. An
-   * execution the fork starts by `continueAsNew` has GUIDs of its own, as any execution, but a GUID a copied step made
-   * that the code hands it (in the `continueAsNew` input) is still the source's there, and a sub-orchestration named
-   * with it in that execution is called under that id, as an id the code chose (below): make such an id with
-   * `newGuid()` in the execution that calls it. A sub-orchestration the source called without an id gets
-   * the fork's id for it (kept or called anew); one called with an id the code chose (`'shipping-42'`, no GUID a
+   * execution the fork starts by `continueAsNew` has GUIDs of its own, as any execution; a GUID a copied step made that
+   * the code hands it in the `continueAsNew` input is named on its start (`ExecutionStarted.copiedGuids`), so a
+   * sub-orchestration named with it there (or in a later execution it is handed on to) runs under a GUID of that
+   * execution's own, not the source's child's id. One that reaches a later execution another way (an activity's result)
+   * is not known; nor is one in the input of a fork that keeps no results, or of a restart (they start afresh). A
+   * sub-orchestration the source called without an id gets the fork's id for it (kept or called anew); one called with
+   * an id the code chose (`'shipping-42'`, no GUID a
    * copied step made in it) is called with that id again: the call fails while the source's child of that id is still
    * active, and once that child ended it is started again as the fork's child, replacing it (as any start of an ended
    * id: the code named one instance for that work, and the fork does that work again). A kept call whose child id the code built

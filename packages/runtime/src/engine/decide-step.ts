@@ -681,6 +681,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
       ...(step.continueAsNew.input === undefined ? {} : { input: step.continueAsNew.input }),
       ...(input.parent ? { parentInstance: input.parent } : {}),
       ...(carried.length === 0 ? {} : { carriedEvents: carriedOver(carried) }),
+      ...(step.continueAsNew.copiedGuids ? { copiedGuids: step.continueAsNew.copiedGuids } : {}),
     })));
     const continued = (next = writable(next, state));
     continued.executionId = executionId;

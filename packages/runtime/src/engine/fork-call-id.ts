@@ -79,6 +79,29 @@ export function forkCallId(instanceId: string, step: RecordingStep, recorded?: s
 }
 
 /**
+ * The GUIDs of `copied` (made by steps a fork copied, or handed on to this execution) that `input` holds, in the order
+ * they first appear in its JSON: what a fork's `continueAsNew` hands on to the next execution with that input
+ * (`ExecutionStartedEvent.copiedGuids`), so that a call it names with one runs under a GUID of the fork's own there too.
+ * Pure.
+ *
+ * @example
+ * ```ts
+ * handedOnGuids({ job: g, other: uuidV5('x') }, new Map([[g, { seed: 'src_e1', name: '_2026-12-06T02:00:00.000Z_0' }]]));
+ * // [{ seed: 'src_e1', name: '_2026-12-06T02:00:00.000Z_0' }]
+ * ```
+ */
+export function handedOnGuids(input: unknown, copied: ReadonlyMap<string, CopiedGuid>): CopiedGuid[] {
+  const handed = new Set<CopiedGuid>();
+  if (input !== undefined) {
+    for (const [guid] of JSON.stringify(input).matchAll(GUID)) {
+      const made = copied.get(guid);
+      if (made) handed.add(made);
+    }
+  }
+  return [...handed];
+}
+
+/**
  * Whether `recorded` from `j` on is `made` from `i` on with some of the places that hold `own` (whole, not overlapping)
  * holding `ranAs` instead. A place taken is tried once per pair of positions (`tried`): ids are short, and no id makes
  * the walk take longer than their lengths' product.

@@ -19,7 +19,7 @@ import { AtomicTask } from './atomic-task.js';
 import { uuidV5 } from './deterministic-guid.js';
 import { DurableTask, isDurableTask } from './durable-task.js';
 import { eventNameKey } from './event-name-key.js';
-import { forkCallId, type CopiedGuid, type RecordingStep } from './fork-call-id.js';
+import { forkCallId, handedOnGuids, type CopiedGuid, type RecordingStep } from './fork-call-id.js';
 import { CURRENT_REPLAY_FLAGS, ReplayFlag } from './flags.js';
 import type { MisuseMarks } from './misuse-marks.js';
 import type { Orchestration, OrchestrationContext, Orchestrator } from './orchestration-context.js';
@@ -65,6 +65,8 @@ export interface StepResult {
   readonly continueAsNew?: {
     readonly input: JsonValue | undefined;
     readonly carryOverEvents: readonly (EventRaisedEvent | ExecutionCancelRequestedEvent)[];
+    /** The GUIDs steps a fork copied made that `input` holds (`handedOnGuids`): the next start's `copiedGuids`. */
+    readonly copiedGuids?: readonly CopiedGuid[];
   };
   /** True when this execution has finished (completed, failed, terminated or continued as new). */
   readonly isFinished: boolean;
@@ -492,6 +494,10 @@ export class OrchestrationExecution {
           ...(continued.preserveUnprocessedEvents ? [...(this.#rare?.bufferedEvents?.values() ?? [])].flat() : []),
         ],
       };
+      // In a fork: the copied GUIDs the input hands on, so the next execution renames them as this one does.
+      const copied = this.#rare?.copiedGuids;
+      const handed = copied && handedOnGuids(continued.input, copied);
+      if (handed?.length) result.continueAsNew = { ...result.continueAsNew, copiedGuids: handed };
     }
     return result;
   }
@@ -556,6 +562,11 @@ export class OrchestrationExecution {
         }
         this.#started = event;
         if (this.#rare) this.#rare.rewoundParent = undefined; // parentLinkAfter: ExecutionStarted's link from here
+        // GUIDs copied steps of a fork made, handed on by its continueAsNew: renamed in this execution's calls too.
+        if (event.copiedGuids) {
+          const copied = (this.#more().copiedGuids ??= new Map());
+          for (const made of event.copiedGuids) copied.set(uuidV5(`${made.seed}${made.name}`), made);
+        }
         this.#start(phase.orchestrator);
         return;
       case 'TaskScheduled':
