@@ -1371,11 +1371,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * leases at most: 48,814 / 63,004 / 92,998 -> 49,014 / 63,228 / 93,207 B (+200 / +224 / +209), budgets set to match.
  * A fork's continueAsNew then named on the next start the copied GUIDs its input holds, renamed there too: 49,014 /
  * 63,228 / 93,207 -> 49,150 / 63,357 / 93,348 B (+136 / +129 / +141), budgets set to match.
+ * IndexedDB input records then named their run by execution id and creation time: runtime-keyval.js 63,357 -> 63,387 B
+ * (+30), runtime-dexie.js 93,348 -> 93,426 B (+78), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 49_150 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_357 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_348 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_387 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_426 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -3,6 +3,7 @@ import { isTerminalStatus, randomId, type Clock, type ClockTimer } from '@durabl
 import { Broadcast, copyStoreValue, markShared, webLocks, withOwnPayloads, type InstanceState, type StatusChange } from '@durable-rx/runtime/store-kit';
 import { VersionGate, isFeedChange, type FeedChange } from './version-gate.js';
 import type { Execution } from './execution-inputs.js';
+import { isRecordOf, type InputRecord } from './rows.js';
 import type { PageFreeze } from './page-freeze.js';
 
 /** Options of a {@link ChangeFeed}. */
@@ -72,7 +73,7 @@ export interface FeedInputs {
    * Reads the input records of these instances, in one readonly transaction: each record, or `undefined` when the
    * instance has none. Rejects when the store cannot read (it closed, lost its database).
    */
-  read(instanceIds: readonly string[]): Promise<readonly ({ readonly executionId: string; readonly input: unknown } | undefined)[]>;
+  read(instanceIds: readonly string[]): Promise<readonly (InputRecord | undefined)[]>;
 }
 
 /**
@@ -763,7 +764,7 @@ export class ChangeFeed {
    * passed through the gate unheard ({@link ChangeFeed.#unheard}): a later commit replaced or purged it, and that
    * commit's change follows. `undefined`: some input is neither kept nor read (`records` undefined: not read yet).
    */
-  #withInputs(changes: readonly FeedChange[], records: ReadonlyMap<string, { readonly executionId: string; readonly input: unknown } | undefined> | undefined): readonly FeedChange[] | undefined {
+  #withInputs(changes: readonly FeedChange[], records: ReadonlyMap<string, InputRecord | undefined> | undefined): readonly FeedChange[] | undefined {
     const inputs = this.#inputs;
     if (!inputs) return changes;
     let out: FeedChange[] | undefined;
@@ -783,7 +784,7 @@ export class ChangeFeed {
 
   /** One change of {@link ChangeFeed.#withInputs}: itself, or a copy with its input put back, or `undefined`. */
   #receivedInput(
-    change: FeedChange, inputs: FeedInputs, records: ReadonlyMap<string, { readonly executionId: string; readonly input: unknown } | undefined> | undefined,
+    change: FeedChange, inputs: FeedInputs, records: ReadonlyMap<string, InputRecord | undefined> | undefined,
   ): FeedChange | undefined {
     const { instanceId, state } = change;
     if (!state) {
@@ -807,7 +808,7 @@ export class ChangeFeed {
     if (input === undefined) {
       if (!records) return undefined;
       const record = records.get(instanceId);
-      if (record?.executionId !== state.executionId) {
+      if (!record || !isRecordOf(record, state)) {
         const unheard = { ...change };
         this.#unheard.add(unheard);
         return unheard;

@@ -39,7 +39,7 @@ export const DEXIE_SCHEMA_VERSION = 7;
  * database with a table it does not know. Layout 6 (Dexie version 5) adds the tag index `*tagKeys` for the list's tag
  * filter: its upgrade gives every row with tags its `tagKeys` ({@link StoredInstance.tagKeys}), from which IndexedDB
  * builds the index. Layout 7 (Dexie version 6) adds the `inputs` table: the input of each instance's execution
- * (`{ id, executionId, input }`, see `InputRecord`), written by the commit that creates the execution, so that a step,
+ * (`{ id, executionId, createdMs, input }`, see `InputRecord`), written by the commit that creates the execution, so that a step,
  * a raise or a claim rewrites a row without it. The upgrade moves no input: a row of an earlier layout keeps its input in
  * its state, which reads take as it is, until the instance's next write moves it out. The upgrade to this version, from
  * any older one, releases the leases of the tabs it closed ({@link releaseLeases}); the next version's upgrade must
@@ -831,11 +831,11 @@ class DexieTransaction implements BackendTransaction {
 
   async getInput(instanceId: string): Promise<InputRecord | undefined> {
     const row = (await this.#core.inputs.get({ trans: this.#trans, key: instanceId })) as InputRow | undefined;
-    return row && { executionId: row.executionId, input: row.input };
+    return row && { executionId: row.executionId, ...(row.createdMs === undefined ? {} : { createdMs: row.createdMs }), input: row.input };
   }
 
-  putInput(instanceId: string, { executionId, input }: InputRecord): void {
-    this.#store('inputs').put({ id: instanceId, executionId, input } satisfies InputRow);
+  putInput(instanceId: string, { executionId, createdMs, input }: InputRecord): void {
+    this.#store('inputs').put({ id: instanceId, executionId, ...(createdMs === undefined ? {} : { createdMs }), input } satisfies InputRow);
   }
 
   deleteInput(instanceId: string): void {

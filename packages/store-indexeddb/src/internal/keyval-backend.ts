@@ -42,7 +42,7 @@ export const KEYVAL_SCHEMA_VERSION = 14;
  *   ['xt', readyMs, seq, taskId]     claim order of the task rows
  *   ['xi', instanceId, taskId]       the task rows of each instance (layout 8), for purges
  *   ['k', id]                        the instance's raise-key record, its keys (layout 10)
- *   ['in', id]                       the input record of the instance's execution, { executionId, input } (layout 12)
+ *   ['in', id]                       the input record of the instance's execution, { executionId, createdMs, input } (layout 12)
  *
  * Layout 6 packs an instance's activity tasks into its value: a step reads and writes that value anyway, so
  * scheduling, claiming and completing a task costs no request of its own. The `xp` entry of an instance (its key's

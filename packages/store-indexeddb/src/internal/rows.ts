@@ -59,7 +59,24 @@ export interface InputRecord {
    * instance over, writing its input into the state, or purged it and left the record) is no input of the row's.
    */
   readonly executionId: string;
+  /**
+   * When the instance of that execution was created (ms): with the execution id, what names the run (see
+   * {@link isRecordOf}). Absent in records written before it was kept.
+   */
+  readonly createdMs?: number;
   readonly input: unknown;
+}
+
+/**
+ * True when `record` is the input record of the run `state` is of: the same execution id and, where the record keeps
+ * it, the same creation time. The id alone is what the port promises unique, but a caller's own `newId` may repeat
+ * it: a run of the instance created again (a restart, or a start over a purged or ended run, by code of an earlier
+ * layout that left the record) with a repeated execution id is another run, created at another time, and the record
+ * of the earlier one is no input of it. A record written before the creation time was kept is compared by its id.
+ */
+export function isRecordOf(record: Pick<InputRecord, 'executionId' | 'createdMs'> | undefined, state: Pick<InstanceState, 'executionId' | 'createdTime'>): boolean {
+  return record !== undefined && record.executionId === state.executionId &&
+    (record.createdMs === undefined || record.createdMs === state.createdTime.getTime());
 }
 
 /**
@@ -81,8 +98,8 @@ export function isInputApart(row: InstanceRow): boolean {
  * ```
  */
 export function stateWithInput(row: InstanceRow, record: InputRecord | undefined): InstanceState {
-  if (!isInputApart(row) || record?.executionId !== row.state.executionId) return row.state;
-  return { ...row.state, input: record.input };
+  if (!isInputApart(row) || !isRecordOf(record, row.state)) return row.state;
+  return { ...row.state, input: record!.input };
 }
 
 /** What a commit writes for a planned state: see {@link stateWriteOf}. */
@@ -109,7 +126,7 @@ export interface StateWrite {
  * @example
  * ```ts
  * stateWriteOf(stepPlanned, storedRow);  // { row: { ..., inputApart: true }, input: undefined, full }: no input written
- * stateWriteOf(startPlanned, undefined); // { row, input: { executionId, input }, full }
+ * stateWriteOf(startPlanned, undefined); // { row, input: { executionId, createdMs, input }, full }
  * ```
  */
 export function stateWriteOf(planned: PlannedState, stored: InstanceRow | undefined): StateWrite {
@@ -126,7 +143,7 @@ export function stateWriteOf(planned: PlannedState, stored: InstanceRow | undefi
   if (input === undefined) return { row: instanceRow(state), input: stored?.inputApart ? null : undefined, full: state };
   return {
     row: { ...instanceRow(state), inputApart: true },
-    input: { executionId: state.executionId, input },
+    input: { executionId: state.executionId, createdMs: state.createdTime.getTime(), input },
     full: input === given ? planned.state : { ...state, input },
   };
 }

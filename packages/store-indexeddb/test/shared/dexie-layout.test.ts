@@ -321,7 +321,7 @@ describe('DexieStore layout 7: inputs in a table of their own', () => {
     const [row] = await rawRows(name, 'instances');
     expect(row).toMatchObject({ id: 'a', inputApart: true });
     expect(row!.state).not.toHaveProperty('input');
-    expect(await rawRows(name, 'inputs')).toEqual([{ id: 'a', executionId: 'exec-1', input }]);
+    expect(await rawRows(name, 'inputs')).toEqual([{ id: 'a', executionId: 'exec-1', createdMs: T0.getTime(), input }]);
 
     const item = await claim(store);
     expect(item.state.input).toEqual(input);
@@ -374,7 +374,7 @@ describe('DexieStore layout 7: inputs in a table of their own', () => {
     }));
     expect((await rawRows(name, 'instances'))[0]).toMatchObject({ inputApart: true });
     expect((await rawRows(name, 'instances'))[0]!.state).not.toHaveProperty('input');
-    expect(await rawRows(name, 'inputs')).toEqual([{ id: 'a', executionId: 'exec-1', input }]);
+    expect(await rawRows(name, 'inputs')).toEqual([{ id: 'a', executionId: 'exec-1', createdMs: T0.getTime(), input }]);
     expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Running', input });
   });
 });

@@ -669,7 +669,7 @@ describe('KeyvalStore layout 12: inputs in values of their own', () => {
     await create(store, newInstance('a', input));
     expect(await rawGet(name, ['i', 'a'])).toMatchObject({ inputApart: true });
     expect((await rawGet(name, ['i', 'a']) as StoredRow).state).not.toHaveProperty('input');
-    expect(await rawGet(name, ['in', 'a'])).toEqual({ executionId: 'exec-1', input });
+    expect(await rawGet(name, ['in', 'a'])).toEqual({ executionId: 'exec-1', createdMs: T0.getTime(), input });
     await stepA(store, 'Running');
     expect((await rawGet(name, ['i', 'a']) as StoredRow).state).not.toHaveProperty('input');
     expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Running', input });
@@ -700,7 +700,7 @@ describe('KeyvalStore layout 12: inputs in values of their own', () => {
     await stepA(store, 'Running', true); // a state without its input: the stored one moves all the same
     expect(await rawGet(name, ['i', 'a'])).toMatchObject({ inputApart: true });
     expect((await rawGet(name, ['i', 'a']) as StoredRow).state).not.toHaveProperty('input');
-    expect(await rawGet(name, ['in', 'a'])).toEqual({ executionId: 'exec-1', input });
+    expect(await rawGet(name, ['in', 'a'])).toEqual({ executionId: 'exec-1', createdMs: T0.getTime(), input });
     expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Running', input });
   });
 
@@ -715,11 +715,31 @@ describe('KeyvalStore layout 12: inputs in values of their own', () => {
     // And once more without an input: the record, of exec-1, is no input of exec-3.
     await rawWrite(name, (raw) => raw.put({ ...row, state: { ...row.state, executionId: 'exec-3' } }, ['i', 'a']));
     expect(await store.getInstance('a')).not.toHaveProperty('input');
-    expect(await rawGet(name, ['in', 'a'])).toEqual({ executionId: 'exec-1', input });
+    expect(await rawGet(name, ['in', 'a'])).toEqual({ executionId: 'exec-1', createdMs: T0.getTime(), input });
     // A purge here deletes the record whatever the value says.
     await rawWrite(name, (raw) => raw.put({ ...row, state: { ...row.state, executionId: 'exec-3', runtimeStatus: 'Completed' }, status: 'Completed' }, ['i', 'a']));
     expect(await store.purgeInstance('a')).toBe(1);
     expect(await rawGet(name, ['in', 'a'])).toBeUndefined();
+  });
+
+  it('next to layout-11 code still open in another tab: a run it starts again at another time with the same execution id (a caller\'s own newId) is not given the earlier run\'s input', async () => {
+    const name = uniqueName('layout-11-same-id');
+    const first = open(name);
+    await create(first, newInstance('a', input));
+    await first.close();
+    // Layout-11 code starts 'a' again later without an input, its value copied from the one it read, its newId
+    // repeating exec-1: the record, of the earlier run, stays.
+    const row = await rawGet(name, ['i', 'a']) as StoredRow;
+    const laterMs = T0.getTime() + 5000;
+    await rawWrite(name, (raw) => {
+      raw.put({ ...row, createdMs: laterMs, state: { ...row.state, createdTime: new Date(laterMs), lastUpdatedTime: new Date(laterMs) } }, ['i', 'a']);
+      raw.delete(['xc', T0.getTime(), 'a']);
+      raw.put(0, ['xc', laterMs, 'a']);
+    });
+    const store = open(name);
+    expect(await store.getInstance('a')).toMatchObject({ executionId: 'exec-1', createdTime: new Date(laterMs) });
+    expect(await store.getInstance('a')).not.toHaveProperty('input');
+    expect((await store.queryInstances({})).instances[0]).not.toHaveProperty('input');
   });
 });
 

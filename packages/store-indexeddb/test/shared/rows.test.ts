@@ -51,12 +51,16 @@ describe('stateWriteOf: where a commit stores a state\'s input', () => {
   it('a start: the row without the input, which goes to the record of its execution', () => {
     expect(created.row).toEqual({ ...instanceRow(withoutInput), inputApart: true });
     expect(created.row.state).not.toHaveProperty('input');
-    expect(created.input).toEqual({ executionId: 'exec-1', input });
+    expect(created.input).toEqual({ executionId: 'exec-1', createdMs: first.createdTime.getTime(), input });
     expect(created.full).toBe(first);
     // The row and the record give the state back; a record of another execution gives none.
     expect(stateWithInput(apart, created.input!)).toEqual(first);
     expect(stateWithInput(apart, { executionId: 'exec-0', input: 'other' })).toEqual(withoutInput);
     expect(stateWithInput(apart, undefined)).toEqual(withoutInput);
+    // Nor does one of an earlier run of the same execution id (a caller's own newId repeated it), created at another
+    // time; a record written before the creation time was kept is taken by its id.
+    expect(stateWithInput(apart, { executionId: 'exec-1', createdMs: first.createdTime.getTime() - 1, input: 'earlier run' })).toEqual(withoutInput);
+    expect(stateWithInput(apart, { executionId: 'exec-1', input })).toEqual(first);
   });
 
   it('a step of the same execution writes no input, whether its state carries it or not', () => {
@@ -72,7 +76,7 @@ describe('stateWriteOf: where a commit stores a state\'s input', () => {
 
   it('a new execution writes its own input, or deletes the record when it has none', () => {
     const next = { ...step, executionId: 'exec-2', input: 'next', version: 3 };
-    expect(stateWriteOf({ state: next, isNew: false, before: step }, apart).input).toEqual({ executionId: 'exec-2', input: 'next' });
+    expect(stateWriteOf({ state: next, isNew: false, before: step }, apart).input).toEqual({ executionId: 'exec-2', createdMs: next.createdTime.getTime(), input: 'next' });
     const { input: _i, ...bare } = next;
     const none = stateWriteOf({ state: bare, isNew: true, before: step }, apart);
     expect(none).toEqual({ row: instanceRow(bare), input: null, full: bare });
@@ -85,7 +89,7 @@ describe('stateWriteOf: where a commit stores a state\'s input', () => {
     expect(stateWithInput(old, undefined)).toBe(first);
     const { input: _i, ...bare } = step;
     const moved = stateWriteOf({ state: bare, isNew: false, before: first }, old);
-    expect(moved.input).toEqual({ executionId: 'exec-1', input });
+    expect(moved.input).toEqual({ executionId: 'exec-1', createdMs: first.createdTime.getTime(), input });
     expect(moved.row).toMatchObject({ inputApart: true, state: bare });
     expect(moved.full).toEqual(step);
   });
@@ -96,6 +100,6 @@ describe('stateWriteOf: where a commit stores a state\'s input', () => {
     expect(stateWithInput(older, created.input!)).toMatchObject({ executionId: 'exec-2', input: 'inline' });
     // Its next step here moves that input out, as for any row of an earlier layout.
     const next = stateWriteOf({ state: { ...older.state, version: 3 }, isNew: false, before: older.state }, older);
-    expect(next.input).toEqual({ executionId: 'exec-2', input: 'inline' });
+    expect(next.input).toEqual({ executionId: 'exec-2', createdMs: step.createdTime.getTime(), input: 'inline' });
   });
 });
