@@ -896,8 +896,8 @@ export abstract class IdbStore implements Store {
   #open(): Promise<StoreBackend> {
     const dropped = this.#opened;
     if (dropped?.dropped) {
-      // The browser closed its connection (the site's data cleared): the database is opened again, and checked, as at
-      // first. The rows this handle committed may be gone with it: none is read ahead, and the watched instances are
+      // The browser closed its connection (the site's data cleared), or Dexie did as the page went into the
+      // back/forward cache: the database is opened again, and checked, as at first. The rows this handle committed may be gone with it: none is read ahead, and the watched instances are
       // read again once it opened.
       this.#readAgain = true;
       this.#opened = undefined;

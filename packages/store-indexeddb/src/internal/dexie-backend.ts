@@ -493,14 +493,16 @@ class DexieBackend implements StoreBackend {
   ): Promise<T> {
     // DBCore's transaction is the IndexedDB transaction itself (Dexie's own Transaction listens to it the same way):
     // no Dexie zone, promise or Transaction object per store operation.
-    if (this.#closed.fired) return Promise.reject(reads);
+    if (this.dropped) return Promise.reject(reads);
     let trans: IDBTransaction;
     try {
       trans = this.#db.core.transaction([...scope], mode, { durability: 'relaxed' }) as unknown as IDBTransaction;
     } catch (error) {
       // Refused by a connection this store closed (`close`, an upgrade elsewhere: the store refuses calls from then on)
-      // as it is; by one the browser is closing, run again once it closed.
-      return this.#db.hasBeenClosed() ? Promise.reject(error) : refusedWhileClosing(this.#closed, error, reads);
+      // as it is; by one Dexie closed by itself, run again on a new backend at once; by one the browser is closing, run
+      // again once it closed.
+      if (this.#db.hasBeenClosed()) return Promise.reject(error);
+      return this.dropped ? Promise.reject(reads) : refusedWhileClosing(this.#closed, error, reads);
     }
     const tx = new DexieTransaction(trans, this.#core, reads, this.#present);
     return finishChecked(trans, reads, () => tx.run(work), {
@@ -514,9 +516,16 @@ class DexieBackend implements StoreBackend {
     });
   }
 
-  /** The browser closed the connection itself (see {@link DexieBackend.#closed}): the store opens a new backend. */
+  /**
+   * The connection is gone, though the store did not close it: the store opens a new backend for its next transaction.
+   * The browser closed it itself (see {@link DexieBackend.#closed}), or Dexie did: at a `pagehide` that puts the page
+   * into the back/forward cache, Dexie closes every connection of the page (unless the app set `Dexie.disableBfCache`),
+   * and a restored page's transactions would fail on it with `InvalidStateError` ("The database connection is
+   * closing"), which no `close` event follows. Dexie's closes tell themselves apart from the store's: the store's
+   * (`close`, another connection's upgrade, a refused open) disable reopening (`hasBeenClosed`), Dexie's own do not.
+   */
   get dropped(): boolean {
-    return this.#closed.fired;
+    return this.#closed.fired || (!this.#db.isOpen() && !this.#db.hasBeenClosed());
   }
 
   close(): void {

@@ -25,9 +25,10 @@ export interface StoreBackend {
     mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>, reads?: ReadsAhead,
   ): Promise<T>;
   /**
-   * True once the browser closed the backend's connection itself (the site's data cleared, a storage failure) and the
-   * backend opens no other: the store closes it and opens a new backend for its next transaction, which checks the
-   * database as the first open did. Absent where the backend opens a new connection itself (KeyvalStore's).
+   * True once the browser closed the backend's connection itself (the site's data cleared, a storage failure), or the
+   * driver did (Dexie, at a `pagehide` that puts the page into the back/forward cache), and the backend opens no
+   * other: the store closes it and opens a new backend for its next transaction, which checks the database as the
+   * first open did. Absent where the backend opens a new connection itself (KeyvalStore's).
    */
   readonly dropped?: boolean;
   /** Closes the connection (pending transactions finish first). */

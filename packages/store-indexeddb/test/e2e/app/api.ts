@@ -125,6 +125,18 @@ export interface E2eApi {
    * least `count` of them; rejects after `timeoutMs`.
    */
   refusedCommits(count: number, timeoutMs: number): Promise<string[]>;
+  /**
+   * The feed locks of database `db` in the origin: how many stores hold theirs (`held`), and how many requests watch
+   * one of them (`watches`: each store watches every other store's lock).
+   */
+  feedLocks(db: string): Promise<{ readonly held: number; readonly watches: number }>;
+  /** How many times the back/forward cache restored this page (`pageshow` events with `persisted`). */
+  restores(): number;
+  /**
+   * Whether the last `pagehide` of a page of this tab kept the page in the back/forward cache (`persisted`); undefined
+   * before any. Read on the page the tab went to.
+   */
+  cachedAtHide(): boolean | undefined;
   metrics(): WorkerMetrics;
   isLeader(): boolean;
   waitLeader(): Promise<void>;

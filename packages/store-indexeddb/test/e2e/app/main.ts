@@ -198,6 +198,18 @@ document.addEventListener('freeze', () => {
   action?.();
 });
 
+/**
+ * The page's trips through the back/forward cache: each `pageshow` that restored it (`persisted`) is counted here (the
+ * page's own state survives only such a trip), and each `pagehide` tells in sessionStorage (which the page the tab went
+ * to reads) whether Chromium kept the page (`persisted`) or unloaded it.
+ */
+const CACHED_AT_HIDE = 'cached-at-hide';
+let restores = 0;
+addEventListener('pageshow', (event) => {
+  if (event.persisted) restores++;
+});
+addEventListener('pagehide', (event) => sessionStorage.setItem(CACHED_AT_HIDE, String(event.persisted)));
+
 async function open(options: E2eOpenOptions): Promise<void> {
   activityDelayMs = options.activityDelayMs ?? 0;
   if (options.holdActivities) activitiesHeld = new Promise<void>((resolve) => (releaseHeld = resolve));
@@ -414,6 +426,19 @@ window.e2e = {
       });
     }
     return [...refused];
+  },
+  async feedLocks(db) {
+    const { held = [], pending = [] } = await navigator.locks.query();
+    const prefix = `durable-rx:${db}/feed/`;
+    const feeds = (locks: LockInfo[], mode: LockMode) => locks.filter((l) => l.mode === mode && l.name?.startsWith(prefix)).length;
+    return { held: feeds(held, 'exclusive'), watches: feeds(pending, 'shared') };
+  },
+  restores() {
+    return restores;
+  },
+  cachedAtHide() {
+    const value = sessionStorage.getItem(CACHED_AT_HIDE);
+    return value === null ? undefined : value === 'true';
   },
   metrics() {
     return need(runtime, 'runtime').metrics;
