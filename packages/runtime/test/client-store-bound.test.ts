@@ -1,5 +1,5 @@
 import { filter, firstValueFrom, type Observable } from 'rxjs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   createClient, createRuntime, InvalidArgumentError, isDurableError, MemoryStore, silentLogger, UnavailableError,
   type DurableClient, type Store,
@@ -105,11 +105,6 @@ describe('a client whose store never answers', () => {
       restart: outcome(client.restart('done')),
       purgeInstanceHistory: outcome(client.purgeInstanceHistory('done')),
       purgeInstanceHistoryBy: outcome(client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0), runtimeStatus: ['Completed'] })),
-      waitForCompletion: outcome(client.waitForCompletion('run', { timeoutMs: Infinity })),
-      status$: firstOutcome(client.status$('run')),
-      customStatus$: firstOutcome(client.customStatus$('run')),
-      history$: firstOutcome(client.history$('run')),
-      instances$: firstOutcome(client.instances$()),
     };
     // One deadline for all of them, on the client's clock: storeCallTimeoutMs after the calls.
     await within(hungCalls(Object.keys(calls).length), 'every call reaching the store');
@@ -122,6 +117,46 @@ describe('a client whose store never answers', () => {
       expect(isDurableError(error), name).toBe(true);
     }
     expect(clock.timers.size).toBe(0);
+  });
+
+  it('has a watch read again after its first read outlasted storeCallTimeoutMs, backing off, and go on once the store answers', async () => {
+    const { clock, client, hanging, hungCalls, answerHeld } = await clientOnHangingStore();
+    for (const method of ['getInstance', 'getInstanceHistory', 'queryInstances'] as const) hanging.add(method);
+    const watches: Record<string, Observable<unknown>> = {
+      status$: client.status$('run'), customStatus$: client.customStatus$('run'), history$: client.history$('run'), instances$: client.instances$(),
+    };
+    const seen: Record<string, unknown[]> = {};
+    const failures: Record<string, unknown> = {};
+    const subscriptions = Object.entries(watches).map(([name, source]) => {
+      const values: unknown[] = (seen[name] = []);
+      return source.subscribe({ next: (value) => values.push(value), error: (error: unknown) => (failures[name] = error) });
+    });
+    await within(hungCalls(4), 'every first read reaching the store');
+    await passTo(clock, T0 + 5000);
+    // None ended: each reads again 100 ms later, on the client's clock (one deadline timer for all).
+    expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 5100]);
+    await passTo(clock, T0 + 5100);
+    await within(hungCalls(8), 'every read again reaching the store');
+    expect(failures).toEqual({});
+    // The store answers: each watch goes on from what it reads.
+    hanging.clear();
+    answerHeld();
+    await vi.waitFor(() => {
+      expect(seen['status$']).toEqual([expect.objectContaining({ runtimeStatus: 'Pending' })]);
+      expect(seen['customStatus$']).toEqual([undefined]);
+      expect(seen['instances$']).toEqual([[expect.objectContaining({ instanceId: 'done' }), expect.objectContaining({ instanceId: 'run' })]]);
+    });
+    expect(failures).toEqual({});
+    for (const subscription of subscriptions) subscription.unsubscribe();
+    expect(clock.timers.size).toBe(0);
+  });
+
+  it('ends a wait for completion with UnavailableError, the bound error as its cause, when no read answered by its timeout and the grace after', async () => {
+    const { clock, client, hanging } = await clientOnHangingStore();
+    hanging.add('getInstance');
+    const wait = outcome(client.waitForCompletion('run', { timeoutMs: 10_000 }));
+    await clock.fireUntil(wait, 'the wait ending', 1000);
+    expect(await wait).toMatchObject({ ...unavailable, cause: unavailable });
   });
 
   it('rejects a command whose commit the store never answers, after reading the instance', async () => {

@@ -1,6 +1,6 @@
 import { config, filter, firstValueFrom, lastValueFrom, Observable, takeWhile, tap, toArray } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
-import { createClient, createRuntime, MemoryStore, PayloadTooLargeError, silentLogger, UnavailableError, type Runtime } from '../src/index.js';
+import { createClient, createRuntime, MemoryStore, PayloadTooLargeError, silentLogger, type Runtime } from '../src/index.js';
 import { createHttpHandler } from '../src/http/create-http-handler.js';
 import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 import { SETTLED } from '../src/testing/settled.js';
@@ -784,13 +784,14 @@ describe('a start that waits (?timeout=) over a store read that fails', () => {
   it('answers the check-status response (202) for the instance it started, and logs the failed wait, instead of a 5xx that invites a second start', async () => {
     const { store, logger } = onFailingStore();
     const client = createClient({ store });
-    // The store's first read after the start has committed (the wait's) fails once.
+    // The store's first read after the start has committed (the wait's) fails once, with an error no read again can
+    // change (a transient one, worth another read, is read again within the wait's timeout).
     const faultAfterStart = new Proxy(client, {
       get(target, key) {
         if (key === 'startNew') {
           return async (...args: Parameters<typeof client.startNew>) => {
             const id = await target.startNew(...args);
-            store.failNext('getInstance', 1, 'reject', () => new UnavailableError('the store read timed out'));
+            store.failNext('getInstance', 1, 'reject', () => new Error('the store read failed'));
             return id;
           };
         }
@@ -807,7 +808,7 @@ describe('a start that waits (?timeout=) over a store read that fails', () => {
       expect(await response.json()).toMatchObject({ id: 'started' });
       expect(response.headers.get('location')).toContain('/instances/started');
       expect((await client.getStatus('started'))?.runtimeStatus).toBe('Pending');
-      expect(logger.warnings.join('\n')).toContain('the store read timed out');
+      expect(logger.warnings.join('\n')).toContain('the store read failed');
     } finally {
       handler.close();
       await store.close();
@@ -821,7 +822,8 @@ describe('waitForCompletionOrCreateCheckStatusResponse over a store read that fa
     const client = createClient({ store });
     try {
       const id = await client.startNew('Anything', { instanceId: 'started' });
-      store.failNext('getInstance', 1, 'reject', () => new UnavailableError('the store read timed out'));
+      // An error no read again can change (a transient one is read again within the wait's timeout).
+      store.failNext('getInstance', 1, 'reject', () => new Error('the store read failed'));
       const response = await within(
         client.waitForCompletionOrCreateCheckStatusResponse(new Request('http://127.0.0.1/api/start'), id, { timeoutMs: 60_000 }),
         'the response',

@@ -1,25 +1,182 @@
-import { filter, firstValueFrom } from 'rxjs';
-import { expect, it } from 'vitest';
-import { isRetryableError } from '../src/client-kit/index.js';
-import { createClient, UnavailableError } from '../src/index.js';
+import { filter, firstValueFrom, type Observable } from 'rxjs';
+import { describe, expect, it, vi } from 'vitest';
+import { FIRST_READ_RETRY_MS, firstReadRetryDelay, MAX_FIRST_READ_RETRY_MS } from '../src/client/first-read-retry.js';
+import { createClient, InvalidArgumentError, StoreClosedError, UnavailableError, type DurableClient } from '../src/index.js';
 import { FailingStore } from './failing-store.js';
 import { HandClock } from './hand-clock.js';
 import { within } from './within.js';
 
-it('ends status$ with a retryable error when its first read fails, and a new subscription follows the instance', async () => {
+/** The next timer the client sets for a read again (a delay of the back-off, not a store call's bound). */
+function nextRead(clock: HandClock): Promise<{ readonly id: number; readonly at: number }> {
+  return clock.nextTimer((delayMs) => delayMs <= MAX_FIRST_READ_RETRY_MS);
+}
+
+/** Moves `clock` to `timer` and fires it. */
+function fire(clock: HandClock, timer: { readonly id: number; readonly at: number }): void {
+  clock.ms = timer.at;
+  clock.fire(timer.id);
+}
+
+const unavailable = () => new UnavailableError('the store cannot be read now');
+
+/** Every value of `source` and how it ended, as they come. */
+function record<T>(source: Observable<T>) {
+  const seen = { values: [] as T[], error: undefined as unknown, completed: false };
+  const subscription = source.subscribe({
+    next: (value) => seen.values.push(value),
+    error: (error: unknown) => (seen.error = error),
+    complete: () => (seen.completed = true),
+  });
+  return { seen, subscription };
+}
+
+describe('firstReadRetryDelay', () => {
+  it('backs off from 100 ms, doubling up to 5 s, while the error is worth another read', () => {
+    expect([1, 2, 3, 6, 7, 50, 5000].map((n) => firstReadRetryDelay(unavailable(), n))).toEqual([100, 200, 400, 3200, 5000, 5000, 5000]);
+    expect(firstReadRetryDelay(new InvalidArgumentError('bad id'), 1)).toBeUndefined();
+    expect(firstReadRetryDelay(new StoreClosedError('closed'), 1)).toBeUndefined();
+    expect(firstReadRetryDelay(new Error('a bug'), 1)).toBeUndefined();
+  });
+});
+
+describe.each([
+  [
+    'status$', (client: DurableClient, id: string) => client.status$(id),
+    expect.objectContaining({ runtimeStatus: 'Pending' }), expect.objectContaining({ runtimeStatus: 'Terminated' }),
+  ],
+  ['customStatus$', (client: DurableClient, id: string) => client.customStatus$(id), undefined, undefined],
+  [
+    'instances$', (client: DurableClient) => client.instances$(),
+    [expect.objectContaining({ runtimeStatus: 'Pending' })], [expect.objectContaining({ runtimeStatus: 'Terminated' })],
+  ],
+] as const)('%s after its first read failed', (_name, watch, first, terminated) => {
+  const method = _name === 'instances$' ? 'queryInstances' : 'getInstance';
+
+  it('reads again after a failure worth another read, backing off on the client\'s clock, and goes on as if nothing failed', async () => {
+    const store = new FailingStore();
+    const clock = new HandClock();
+    const client = createClient({ store, clock });
+    const id = await client.startNew('Echo');
+    store.failNext(method, 2, 'reject', unavailable);
+    let timer = nextRead(clock);
+    const { seen, subscription } = record<unknown>(watch(client, id));
+    // Each failure is read again after the next delay of the back-off: 100 ms, then 200 ms.
+    for (const delay of [FIRST_READ_RETRY_MS, 2 * FIRST_READ_RETRY_MS]) {
+      const next = await within(timer, 'the read again being timed');
+      expect(next.at - clock.ms).toBe(delay);
+      expect(seen).toEqual({ values: [], error: undefined, completed: false });
+      timer = nextRead(clock);
+      fire(clock, next);
+    }
+    await vi.waitFor(() => expect(seen.values).toEqual([first]));
+    expect(seen.error).toBeUndefined();
+    // It follows the instance: what the next command commits (a custom status stays as it was).
+    await client.terminate(id, 'done');
+    if (terminated) await vi.waitFor(() => expect(seen.values).toEqual([first, terminated]));
+    subscription.unsubscribe();
+    expect(store.changeSubscribers).toBe(0);
+    await store.close();
+  });
+
+  it('lets its timer go when unsubscribed while it waits to read again, and reads no more', async () => {
+    const store = new FailingStore();
+    const clock = new HandClock();
+    const client = createClient({ store, clock });
+    const id = await client.startNew('Echo');
+    store.failNext(method, 1, 'reject', unavailable);
+    const timer = nextRead(clock);
+    const { seen, subscription } = record<unknown>(watch(client, id));
+    const pending = await within(timer, 'the read again being timed');
+    subscription.unsubscribe();
+    expect(clock.timers.has(pending.id)).toBe(false);
+    expect(clock.timers.size).toBe(0);
+    expect(store.changeSubscribers).toBe(0);
+    expect(seen).toEqual({ values: [], error: undefined, completed: false });
+    await store.close();
+  });
+
+  it('ends with the error of a failure no read can change, holding nothing', async () => {
+    const store = new FailingStore();
+    const clock = new HandClock();
+    const client = createClient({ store, clock });
+    const id = await client.startNew('Echo');
+    store.failNext(method, 1, 'reject', () => new InvalidArgumentError('refused'));
+    const failed = await within(firstValueFrom(watch(client, id)).then(() => 'a value', (error: unknown) => error), 'the watch failing');
+    expect(failed).toMatchObject({ code: 'invalid-argument' });
+    expect(store.changeSubscribers).toBe(0);
+    expect(clock.timers.size).toBe(0);
+    await store.close();
+  });
+
+  it('completes at once when the client closes while it waits to read again', async () => {
+    const store = new FailingStore();
+    const clock = new HandClock();
+    const client = createClient({ store, clock });
+    const id = await client.startNew('Echo');
+    store.failNext(method, 1, 'reject', unavailable);
+    const timer = nextRead(clock);
+    const { seen } = record<unknown>(watch(client, id));
+    await within(timer, 'the read again being timed');
+    client.close();
+    expect(seen).toEqual({ values: [], error: undefined, completed: true });
+    expect(clock.timers.size).toBe(0);
+    expect(store.changeSubscribers).toBe(0);
+    await store.close();
+  });
+});
+
+describe('waitForCompletion after its first read failed', () => {
+  it('reads again after a failure worth another read and resolves as the instance ends', async () => {
+    const store = new FailingStore();
+    const clock = new HandClock();
+    const client = createClient({ store, clock });
+    const id = await client.startNew('Echo');
+    store.failNext('getInstance', 1, 'reject', unavailable);
+    const timer = nextRead(clock);
+    const done = client.waitForCompletion(id, { timeoutMs: 60_000 });
+    fire(clock, await within(timer, 'the read again being timed'));
+    await client.terminate(id, 'done');
+    expect(await within(done, 'the wait')).toMatchObject({ runtimeStatus: 'Terminated', output: 'done' });
+    expect(store.changeSubscribers).toBe(0);
+    await store.close();
+  });
+
+  it('rejects with the shared UnavailableError, the last failure as its cause, when no read succeeded by its timeout and the grace after', async () => {
+    const store = new FailingStore();
+    const clock = new HandClock();
+    const client = createClient({ store, clock });
+    const id = await client.startNew('Echo');
+    store.failNext('getInstance', Infinity, 'reject', unavailable);
+    const done = client.waitForCompletion(id, { timeoutMs: 1000 }).then(() => 'resolved', (error: unknown) => error);
+    await clock.fireUntil(done, 'the wait timing out', 100);
+    const failed = await done;
+    expect(failed).toMatchObject({ code: 'unavailable', cause: { message: 'the store cannot be read now' } });
+    expect(clock.timers.size).toBe(0);
+    expect(store.changeSubscribers).toBe(0);
+    await store.close();
+  });
+
+  it('rejects at once with a failure no read can change', async () => {
+    const store = new FailingStore();
+    const client = createClient({ store, clock: new HandClock() });
+    const id = await client.startNew('Echo');
+    store.failNext('getInstance', 1, 'reject', () => new InvalidArgumentError('refused'));
+    await expect(within(client.waitForCompletion(id, { timeoutMs: 60_000 }), 'the wait')).rejects.toMatchObject({ code: 'invalid-argument' });
+    expect(store.changeSubscribers).toBe(0);
+    await store.close();
+  });
+});
+
+it('history$ reads the instance again after a failure worth another read, then its history', async () => {
   const store = new FailingStore();
-  const client = createClient({ store, clock: new HandClock() });
+  const clock = new HandClock();
+  const client = createClient({ store, clock });
   const id = await client.startNew('Echo');
-  store.failNext('getInstance', 1, 'reject', () => new UnavailableError('the store cannot be read now'));
-  const failed = await within(firstValueFrom(client.status$(id)).then(() => 'a value', (error: unknown) => error), 'status$ failing');
-  expect(failed).toMatchObject({ code: 'unavailable', status: 503 });
-  // The app's cue to subscribe again (what rx-client's React hooks do by themselves); nothing of the first is held.
-  expect(isRetryableError(failed)).toBe(true);
-  expect(store.changeSubscribers).toBe(0);
-  const statuses = client.status$(id);
-  expect(await within(firstValueFrom(statuses), 'the current status')).toMatchObject({ instanceId: id, runtimeStatus: 'Pending' });
-  const terminated = firstValueFrom(statuses.pipe(filter((status) => status?.runtimeStatus === 'Terminated')));
+  store.failNext('getInstance', 1, 'reject', unavailable);
+  const timer = nextRead(clock);
+  const terminated = firstValueFrom(client.history$(id).pipe(filter((event) => event.type === 'ExecutionTerminated')));
+  fire(clock, await within(timer, 'the read again being timed'));
   await client.terminate(id, 'done');
-  expect(await within(terminated, 'the terminated status')).toMatchObject({ output: 'done' });
+  expect(await within(terminated, 'the terminate in the history')).toMatchObject({ type: 'ExecutionTerminated' });
   await store.close();
 });

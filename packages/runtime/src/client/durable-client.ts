@@ -872,8 +872,9 @@ export interface DurableClient {
    * has sent no snapshot: that client then reads the status once with a plain request if its event stream failed),
    * the first one that arrives within `FIRST_ANSWER_GRACE_MS` (10 s) more ends the wait, and without one the wait
    * rejects with `UnavailableError` (`unavailable`, 503; its message says no status could be read) instead of
-   * waiting on. Unknown: 404. A runtime's client rejects at once with the store's error when its read of the status
-   * fails (see {@link status$}): call it again when `isRetryableError(error)` says the failure may pass.
+   * waiting on. Unknown: 404. A runtime's client reads the status again while its read fails with an error worth
+   * another read (see {@link status$}); the `UnavailableError` of a wait that no read answered by then carries the
+   * last failure as its `cause`. Any other failure of the read rejects at once with the store's error.
    */
   waitForCompletion(instanceId: string, options?: { readonly timeoutMs?: number | undefined }): Promise<InstanceStatus>;
   /**
@@ -898,15 +899,16 @@ export interface DurableClient {
    * which then misses what was committed before its first value. What was committed before the subscription is not
    * delivered (only the current status): a watch subscribed after `await startNew(...)` may miss the first steps.
    *
-   * A runtime's client ends the observable with the store's error when its read of the current status fails or the
-   * store's change feed fails; it does not read again by itself, and holds nothing after that error. When
+   * A runtime's client rides out a transient failure of its read of the current status: when
    * `isRetryableError(error)` (`@durable-rx/runtime/client-kit`) says the failure may pass (`unavailable` 503, a
    * store's own 5xx such as IndexedDB's `database-blocked` while another tab keeps an older version of the database
-   * open), subscribe again after a back-off: the store goes on by itself once the cause passes, and the new
-   * subscription reads the current status. `@durable-rx/rx-client`'s React hooks do so by themselves, and the HTTP
-   * API's single streams let an `EventSource` reconnect. A closed store or client (`isStoreClosed`) and a 4xx are
-   * final. A remote client reconnects its event stream by itself (its `reconnect` option) and ends a watch with an
-   * error only as its README says.
+   * open, a store call past `storeCallTimeoutMs`), it reads again after 100 ms, doubling the delay with each failure
+   * in a row up to 5 s, on the client's clock, for as long as the subscription lasts: the
+   * first value only comes later. Unsubscribing meanwhile lets the pending delay go; the client's or the store's close
+   * completes it at once. Any other failure (a closed store or client, `isStoreClosed`; a 4xx; an error that is no
+   * `DurableError`) ends the observable with that error, and so does a failure of the store's change feed; nothing of
+   * it is held after the error. A remote client reconnects its event stream by itself (its `reconnect` option) and
+   * ends a watch with an error only as its README says.
    */
   status$(instanceId: string): Observable<InstanceStatus | undefined>;
   /**
@@ -915,8 +917,8 @@ export interface DurableClient {
    * committed: a subscriber that changes a value it got (it is its own) changes nothing the next is compared with.
    * Completes as {@link status$} does, may skip a value as it does (across browser tabs, a tab's last commit before
    * it went), and sees what later commands commit as it does, within the same bounds for a
-   * remote client: subscribe, then start. Ends with the store's error as {@link status$} does (subscribe again when
-   * `isRetryableError(error)`).
+   * remote client: subscribe, then start. Reads its first value again after a transient failure, and ends with the
+   * store's error, as {@link status$} does.
    */
   customStatus$(instanceId: string): Observable<unknown>;
   /**

@@ -56,6 +56,7 @@ import type { VersionedStatus } from './versioned-status.js';
 import { DeadlineList } from '../env/deadline-list.js';
 import { noStatusError } from './no-status-error.js';
 import { FIRST_ANSWER_GRACE_MS } from './timeout-after.js';
+import { firstReadRetryDelay } from './first-read-retry.js';
 
 /**
  * The members of a {@link Store} a client uses (`createClient`'s option, whose check is validation's
@@ -813,6 +814,8 @@ export class LocalClient implements LocalDurableClient {
       let seen = false; // the current state has been read
       let timedOut = false;
       let latestState: InstanceState | undefined;
+      /** The last failure of the first read, which is being read again (see #follow). */
+      let readFailure: unknown;
       let stopFollowing: (() => void) | undefined;
       let cancelTimer: (() => void) | undefined;
       const settle = (end: () => void): void => {
@@ -833,14 +836,16 @@ export class LocalClient implements LocalDurableClient {
           if (timedOut || state === undefined || isTerminalStatus(state.runtimeStatus)) settle(() => resolve(state));
         },
         error: (error: unknown) => settle(() => reject(error)),
+        failedRead: (error) => void (readFailure = error),
         // The client or the store closed: the latest status (the feed completes only after the current state).
         complete: () => settle(() => resolve(latestState)),
       });
       if (settled) stopFollowing();
       // The timeout (from the call) ends the wait with the latest status. A store that has not answered the first read
-      // by then (a slow IndexedDB read and `timeoutMs: 0`) still gets FIRST_ANSWER_GRACE_MS to answer, and the wait
-      // resolves with that status; one that never answers ends the wait with the shared UnavailableError (noStatusError).
-      // The remote client follows the same rule for its first snapshot.
+      // by then (a slow IndexedDB read and `timeoutMs: 0`, a read that failed and is being read again) still gets
+      // FIRST_ANSWER_GRACE_MS to answer, and the wait resolves with that status; one that never answers ends the wait
+      // with the shared UnavailableError (noStatusError), with the last failure of the read as its cause. The remote
+      // client follows the same rule for its first snapshot.
       else {
         const timeUp = (): void => (seen ? settle(() => resolve(latestState)) : noAnswer());
         // A clock that returns no valid Date gives no deadline: the wait ends with its RangeError.
@@ -853,7 +858,7 @@ export class LocalClient implements LocalDurableClient {
         };
         const noAnswer = (): void => {
           timedOut = true;
-          deadline(FIRST_ANSWER_GRACE_MS, () => settle(() => reject(noStatusError(instanceId))));
+          deadline(FIRST_ANSWER_GRACE_MS, () => settle(() => reject(noStatusError(instanceId, readFailure))));
         };
         // `timeoutMs: 0` (or less) has passed already: the first status ends the wait, with no deadline to reach on a
         // clock that may not move by itself (a VirtualClock in a test).
@@ -931,7 +936,7 @@ export class LocalClient implements LocalDurableClient {
         }
         subscriber.next(shownStatuses(list, statusOf));
       };
-      const feed = withFirst(() => this.#queryAll(query), this.#changes.all()).subscribe({
+      const feed = withFirst<InstanceState[], StatusChange>((next, error, failed) => this.#firstRead(() => this.#queryAll(query), next, error, failed), this.#changes.all()).subscribe({
         next: (next) => {
           try {
             onNext(next);
@@ -1173,18 +1178,25 @@ export class LocalClient implements LocalDurableClient {
    * in commit order (a purge with the snapshot it names, `StatusChange.purged`). Changes that arrive while the initial read is in flight are held and merged by `version`, so
    * none is lost or delivered twice. The hot path of every status$, customStatus$ and waitForCompletion, written
    * without operators (one router listener per watcher; a scan + mergeMap subscribed an inner observable on every
-   * emission). The feed's completion (a closed client or store) is passed on only after the current state. Returns
-   * the function that stops following; the observer hears nothing after it, nor after an `error` or `complete`.
+   * emission). The current state's read is made again while it fails with an error worth another read
+   * ({@link LocalClient.#firstRead}: `firstReadRetryDelay`), each failure told to `observer.failedRead`; any other
+   * failure ends with `error`. The feed's completion (a closed client or store) is passed on only after the current
+   * state, or at once while the read is made again after a failure. Returns the function that stops following; the
+   * observer hears nothing after it, nor after an `error` or `complete`.
    */
   #follow(instanceId: string, observer: FollowObserver): () => void {
     let ready = false;
     let ended = false;
     let stopped = false;
+    /** The current state's read failed, and is made again. */
+    let failed = false;
     let current: InstanceState | undefined;
     const pending: StatusChange[] = [];
     let unwatch: (() => void) | undefined;
+    let stopRead: (() => void) | undefined;
     const stop = (): void => {
       stopped = true;
+      stopRead?.();
       unwatch?.();
     };
     const fail = (error: unknown): void => {
@@ -1204,27 +1216,74 @@ export class LocalClient implements LocalDurableClient {
         else if (isNewerChange(change, current)) observer.next((current = change.state), change.purged);
       },
       error: fail,
-      // The store (or this client) closed: end after the current state has been delivered.
-      complete: () => (ready ? complete() : (ended = true)),
+      // The store (or this client) closed: end after the current state has been delivered (at once while a read that
+      // failed is made again: the store may never answer it now).
+      complete: () => (ready || failed ? complete() : (ended = true)),
     });
-    if (stopped) unwatch(); // the feed ended while it was being joined
-    let read: Promise<InstanceState | undefined>;
-    try {
-      read = this.#read(instanceId);
-    } catch (error) {
-      read = Promise.reject(error); // a store that throws instead of rejecting: still `fail`, which stops watching
+    if (stopped) {
+      unwatch(); // the feed ended while it was being joined
+      return stop;
     }
-    read.then(
+    stopRead = this.#firstRead(
+      () => this.#read(instanceId),
       (state) => {
         if (stopped) return;
+        stopRead = undefined; // nothing of the read is held while the watch lasts
         ready = true;
         observer.next((current = state));
         for (const next of pending.splice(0)) if (!stopped && isNewerChange(next, current)) observer.next((current = next.state), next.purged);
         if (ended) complete();
       },
       fail,
+      (error) => {
+        failed = true;
+        observer.failedRead?.(error);
+      },
     );
     return stop;
+  }
+
+  /**
+   * The first read of a watch: `read()`, made again after each failure that `firstReadRetryDelay` says may pass, once
+   * that delay has passed on the client's clock (a deadline on the client's shared timer), for as long as the watch
+   * lasts; `next` gets the value, `failed` each failure that is read again, `error` the first failure that is not (or
+   * one that cannot be timed: a clock that returns no valid Date). A read that throws instead of rejecting fails as a
+   * rejection does. Returns the function that stops it: no read begins after it, and the pending delay is let go.
+   */
+  #firstRead<T>(
+    read: () => Promise<T>, next: (value: T) => void, error: (error: unknown) => void, failed: (error: unknown) => void,
+  ): () => void {
+    let stopped = false;
+    let failures = 0;
+    let cancel: (() => void) | undefined;
+    const attempt = (): void => {
+      cancel = undefined;
+      let reading: Promise<T>;
+      try {
+        reading = read();
+      } catch (thrown) {
+        reading = Promise.reject(thrown);
+      }
+      reading.then((value) => {
+        if (!stopped) next(value);
+      }, (reason: unknown) => {
+        if (stopped) return;
+        const delay = firstReadRetryDelay(reason, ++failures);
+        if (delay === undefined) return error(reason);
+        failed(reason);
+        if (stopped) return; // `failed` ended the watch
+        try {
+          cancel = this.#deadlines.add(delay, attempt);
+        } catch {
+          error(reason);
+        }
+      });
+    };
+    attempt();
+    return () => {
+      stopped = true;
+      cancel?.();
+    };
   }
 
   /**
@@ -1496,6 +1555,8 @@ export class LocalClient implements LocalDurableClient {
  */
 interface FollowObserver extends Observer<InstanceState | undefined> {
   next(state: InstanceState | undefined, purged?: PurgedSnapshot): void;
+  /** The current state's read failed with `error`, and is made again (see `LocalClient.#firstRead`). */
+  failedRead?(error: unknown): void;
 }
 
 /** What a watch of one instance keeps of the last state it emitted, to drop the next one when it is a repeat. */
@@ -1671,21 +1732,42 @@ function withoutInput(event: HistoryEvent): HistoryEvent {
 }
 
 /**
- * `first()`'s value and `rest`'s values as they come, both started at once; completes when both have. What
- * `merge(defer(first), rest)` does, written out (see the imports).
+ * The value `first` gives (to `next`, or its error to `error`) and `rest`'s values as they come, both started at once;
+ * completes when both have, or when `rest` completes while `first` is being tried again after a failure (`failed`),
+ * which is then stopped (`first` returns the function that stops it). What `merge(defer(first), rest)` does, written
+ * out (see the imports), with a first value that may be read again.
  */
-function withFirst<A, B>(first: () => Promise<A>, rest: Observable<B>): Observable<A | B> {
+function withFirst<A, B>(
+  first: (next: (value: A) => void, error: (error: unknown) => void, failed: (error: unknown) => void) => () => void,
+  rest: Observable<B>,
+): Observable<A | B> {
   return new Observable<A | B>((subscriber) => {
     let open = 2;
+    let failed = false;
     const done = (): void => {
       if (--open === 0) subscriber.complete();
     };
-    new Promise<A>((resolve) => resolve(first())).then((value) => {
+    const stopFirst = first((value) => {
       if (subscriber.closed) return;
       subscriber.next(value);
       done();
-    }, (error: unknown) => subscriber.error(error));
-    return rest.subscribe({ next: (value) => subscriber.next(value), error: (error: unknown) => subscriber.error(error), complete: done });
+    }, (error: unknown) => subscriber.error(error), () => (failed = true));
+    const subscription = rest.subscribe({
+      next: (value) => subscriber.next(value),
+      error: (error: unknown) => subscriber.error(error),
+      complete: () => {
+        if (open === 2 && failed) {
+          stopFirst();
+          subscriber.complete();
+        } else {
+          done();
+        }
+      },
+    });
+    return () => {
+      stopFirst();
+      subscription.unsubscribe();
+    };
   });
 }
 
