@@ -1373,11 +1373,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 63,228 / 93,207 -> 49,150 / 63,357 / 93,348 B (+136 / +129 / +141), budgets set to match.
  * IndexedDB input records then named their run by execution id and creation time: runtime-keyval.js 63,357 -> 63,387 B
  * (+30), runtime-dexie.js 93,348 -> 93,426 B (+78), budgets set to match.
+ * A runtime's client then made a watch's first read again after a transient failure (a back-off on its clock), and
+ * DexieStore opened again a connection Dexie closed for the back/forward cache: 49,150 / 63,387 / 93,426 -> 49,410 /
+ * 63,647 / 93,689 B (+260 / +260 / +263), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 49_150 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_387 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_426 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 49_410 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_647 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_689 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 
