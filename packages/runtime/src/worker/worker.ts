@@ -133,8 +133,8 @@ const WORKER_CLOCK = "the worker's clock";
 
 /**
  * The time of a clock reading in ms, NaN when it is no valid Date: for the worker's scheduling arithmetic only (when a
- * timer fires, whether a feed stayed up), which a NaN leaves to its fallback; nothing is written with it. Every time
- * the worker writes or sends is read with `readClock`.
+ * timer fires, whether a feed stayed up), which a NaN leaves to its fallback; nothing is written with it. Read through
+ * `Worker.#clockMs` alone. Every time the worker writes or sends is read with `readClock` (`Worker.#now`).
  */
 function validMs(now: Date): number {
   return isValidDate(now) ? now.getTime() : Number.NaN;
@@ -511,13 +511,13 @@ export class Worker {
     if (this.#stopping) return;
     const { clock } = this.#o;
     // A clock that returns no valid Date (its claims log that) leaves the back-off growing: no feed is known healthy.
-    const sinceMs = validMs(clock.now());
+    const sinceMs = this.#clockMs();
     const subscription = this.#o.store.workAvailable$.subscribe({
       next: () => this.#signalled(),
       error: (error: unknown) => {
         this.#subscription = undefined;
         if (isStoreClosed(error)) return this.#storeLost(error);
-        const failedAtMs = (this.#feedFailedAtMs = validMs(clock.now()));
+        const failedAtMs = (this.#feedFailedAtMs = this.#clockMs());
         if (failedAtMs - sinceMs >= FEED_HEALTHY_MS) this.#feedFailures = 0;
         const delay = Math.min(MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** this.#feedFailures++);
         this.#o.logger.error(`store.workAvailable$ failed; subscribing again in ${delay} ms`, error);
@@ -730,7 +730,7 @@ export class Worker {
    */
   #signalled(): void {
     if (this.#backingOff || this.#retryWaits.size > 0) {
-      const nowMs = validMs(this.#o.clock.now());
+      const nowMs = this.#clockMs();
       // NaN (a clock that returns no valid Date) leaves every retry where it is.
       const retryMs = retryOnSignalMs(nowMs, this.#failedAtMs);
       if (this.#backingOff && this.#wakeAtMs > retryMs) this.#setWakeTimer(nowMs, retryMs - nowMs);
@@ -792,7 +792,7 @@ export class Worker {
       let delay = Math.min(MAX_PUMP_RETRY_MS, MIN_PUMP_RETRY_MS * 2 ** this.#pumpFailures++);
       this.#storeFailed = true;
       if (this.#stopping) this.#clearWakeTimer();
-      else delay = this.#backOff((this.#failedAtMs = validMs(this.#o.clock.now())), delay);
+      else delay = this.#backOff((this.#failedAtMs = this.#clockMs()), delay);
       this.#o.logger.error(`worker could not claim work; retrying in ${delay} ms`, error);
     } finally {
       this.#pumping = false;
@@ -930,7 +930,7 @@ export class Worker {
     startedState: (instanceId) => {
       const item = this.#startsWaiting.get(instanceId);
       // A lease that lapsed (a clock moved on before the macrotask) may have let another worker take the instance.
-      return item && validMs(this.#o.clock.now()) < item.lease.expiresAt.getTime() ? item.state : undefined;
+      return item && this.#clockMs() < item.lease.expiresAt.getTime() ? item.state : undefined;
     },
     holdWakes: () => {
       this.#startsCommitting++;
@@ -1044,7 +1044,7 @@ export class Worker {
     if (!at || this.#stopping) {
       this.#dueAtMs = Infinity;
       this.#clearWakeTimer();
-      if (feedDown && !this.#stopping) this.#claimWhileFeedDown(validMs(this.#o.clock.now()));
+      if (feedDown && !this.#stopping) this.#claimWhileFeedDown(this.#clockMs());
       return;
     }
     const saturated = this.#orchestrationsRunning >= this.#o.maxConcurrentOrchestrations ||
@@ -1096,7 +1096,7 @@ export class Worker {
     this.#answers++;
     if (this.#storeFailed && (this.#resubscribeTimer !== undefined || this.#retryWaits.size > 0)) {
       // NaN (a clock that returns no valid Date) leaves the retries and the re-subscription where they are.
-      const nowMs = validMs(this.#o.clock.now());
+      const nowMs = this.#clockMs();
       this.#bringCommitsForward(nowMs);
       if (this.#resubscribeTimer !== undefined) {
         const atMs = retryOnSignalMs(nowMs, this.#feedFailedAtMs);
@@ -1138,7 +1138,13 @@ export class Worker {
     this.#wake();
   };
 
-  /** The clock's time in ms, NaN when it gives no valid Date or throws (scheduling only: nothing is written with it). */
+  /**
+   * The clock's time in ms, NaN when it gives no valid Date or throws (scheduling only: nothing is written with it).
+   * Every reading of the worker's scheduling goes through it (its wake timer, back-offs, the feed's health, renewals'
+   * schedule, a given-up lease's release), so a custom `Clock` that throws breaks none of its loops: a NaN leaves each to
+   * its fallback (a retry on a timer, a wake-up now). A reading thrown out of a failure path instead ended it there:
+   * a claim round that failed on such a clock armed no retry, and the worker claimed nothing until the store signalled.
+   */
   #clockMs(): number {
     try {
       return validMs(this.#o.clock.now());
@@ -1784,7 +1790,7 @@ export class Worker {
     if (this.#stopping) return;
     // Due work as the store's next wake time is: a back-off that takes the timer meanwhile wakes no later (`#backOff`).
     if (expiresAtMs < this.#dueAtMs) this.#dueAtMs = expiresAtMs;
-    const nowMs = validMs(this.#o.clock.now());
+    const nowMs = this.#clockMs();
     // A clock that returns no valid Date cannot time it: a pump now fails on it and retries on a timer.
     if (Number.isNaN(nowMs)) return this.#wake();
     if (this.#wakeTimer === undefined || this.#wakeAtMs > expiresAtMs) this.#setWakeTimer(nowMs, Math.max(0, expiresAtMs - nowMs));
@@ -1944,7 +1950,7 @@ export class Worker {
         }
         // Beats keep their schedule, one every third of the lease from the last one's start.
         if (!stopped) {
-          const next = startMs + beatMs - validMs(clock.now()); // NaN after a reading that was no valid Date
+          const next = startMs + beatMs - this.#clockMs(); // NaN after a reading that was no valid Date, or threw
           beat(Number.isNaN(next) ? beatMs : Math.max(0, next));
         }
       }, delay);
