@@ -28,6 +28,7 @@ import { Turns } from './turns.js';
 import { LeaseSuccession, type LeaseStorage, type WorkerLocks } from './lease-succession.js';
 import type { Logger } from '../env/logger.js';
 import { RetentionSweep, type RetentionOptions } from './retention-sweep.js';
+import { ActivityLeaseRenewal, type Heartbeat, type RunningHeartbeat } from './activity-lease-renewal.js';
 
 /** First and longest delay before the worker retries after its store failed to hand out work. */
 const MIN_PUMP_RETRY_MS = 100;
@@ -1623,33 +1624,16 @@ export class Worker {
   }
 
   /**
-   * The lease renewals of an activity task, started by `keep` (once; later calls return the same heartbeat), ended by
-   * `stop`. `until` is when the task's lease expires: its claim's expiry, or its last renewal's end if later. A renewal
-   * that finds the lease gone sets `lost`: while the activity runs it is logged here; once its result is being committed
-   * (`committing`), the commit's attempts end on it (`onLost`) and report it.
+   * The lease renewals of an activity task ({@link ActivityLeaseRenewal}): a lease found gone while the activity runs
+   * is logged; once its result is being committed, the commit's attempts end on it and report it.
    */
-  #renewal(item: ActivityWorkItem): LeaseRenewal {
-    let heartbeat: (Heartbeat & { readonly until: number }) | undefined;
-    let ended = false;
-    const claimedUntil = item.lease.expiresAt.getTime();
-    const renewal: LeaseRenewal = {
-      lost: false,
-      committing: false,
-      onLost: undefined,
-      keep: () => (heartbeat ??= this.#heartbeat(item.task.id, item.lease.token, () => {
-        renewal.lost = true;
-        if (!renewal.committing) this.#o.logger.warn(`lease on activity task ${item.task.id} lost`);
-        renewal.onLost?.();
-      })),
-      stop: () => {
-        const renewing = heartbeat !== undefined && !ended;
-        ended = true;
-        heartbeat?.stop();
-        return renewing;
-      },
-      until: () => Math.max(claimedUntil, heartbeat?.until ?? 0),
-    };
-    return renewal;
+  #renewal(item: ActivityWorkItem): ActivityLeaseRenewal {
+    const { task, lease } = item;
+    return new ActivityLeaseRenewal(
+      lease.expiresAt.getTime(),
+      (lost) => this.#heartbeat(task.id, lease.token, lost),
+      () => this.#o.logger.warn(`lease on activity task ${task.id} lost`),
+    );
   }
 
   #activityResult(task: ActivityTask, type: 'TaskCompleted', output: JsonValue | undefined): OrchestrationMessage;
@@ -1685,7 +1669,7 @@ export class Worker {
    * given up with the task's lease left to lapse (the task runs again), true when nothing is left of it to this worker
    * (committed, its lease lost, or released by a stop).
    */
-  async #commitResult(item: ActivityWorkItem, result: OrchestrationMessage, renewal: LeaseRenewal): Promise<boolean> {
+  async #commitResult(item: ActivityWorkItem, result: OrchestrationMessage, renewal: ActivityLeaseRenewal): Promise<boolean> {
     const { task, lease } = item;
     const { logger, storeCallTimeoutMs } = this.#o;
     let refused = false;
@@ -1705,9 +1689,9 @@ export class Worker {
     let answers = this.#answers;
     // Until when the lease is renewed, however the attempts fail (`resultRenewalEndMs`): set as the first one begins.
     let renewedUntilMs = Number.NaN;
-    renewal.committing = true;
+    renewal.committing();
     for (let failures = 0; ; failures++) {
-      if (failures > 0 && renewal.lost) {
+      if (failures > 0 && renewal.lostOrWait(undefined)) {
         // A renewal found the lease gone since the last attempt: another worker took the task over (its result would be
         // refused), or an abandoned attempt went through (the task is gone). Nothing is sent again.
         if (!applied) {
@@ -1803,14 +1787,14 @@ export class Worker {
    * lease expires (its last renewal's end), which bounds that release: the task's original expiry may be long past for an activity that ran
    * for several leases.
    */
-  #heldFor(item: ActivityWorkItem, renewal: LeaseRenewal, failedAtMs: number, delay: number, answeredMeanwhile: boolean): Promise<boolean> {
+  #heldFor(item: ActivityWorkItem, renewal: ActivityLeaseRenewal, failedAtMs: number, delay: number, answeredMeanwhile: boolean): Promise<boolean> {
     return new Promise((resolve) => {
       const { clock } = this.#o;
       let atMs = failedAtMs + delay;
       const done = (held: boolean): void => {
         clock.clearTimeout(timer);
         this.#retryWaits.delete(bringForward);
-        renewal.onLost = undefined;
+        renewal.lostOrWait(undefined);
         resolve(held);
       };
       const bringForward = (nowMs: number): void => {
@@ -1828,8 +1812,7 @@ export class Worker {
       // for as long as other commits succeed.
       if (!answeredMeanwhile) this.#retryWaits.add(bringForward);
       // A renewal that finds the lease gone ends the wait at once (the next attempt is not sent: see `#commitResult`).
-      if (renewal.lost) return done(true);
-      renewal.onLost = () => done(true);
+      if (renewal.lostOrWait(() => done(true))) return done(true);
       // A stop ends the renewals too, and releases the lease within its current expiry.
       this.#heldActivities.set(item, {
         stop: () => {
@@ -1914,7 +1897,7 @@ export class Worker {
    * the renewals; any other failure is logged and the next renewal tries again. A renewal still unsettled when the
    * next one is due is abandoned, and the next one goes out then.
    */
-  #heartbeat(taskId: string, leaseToken: string, lost: () => void): Heartbeat & { readonly until: number } {
+  #heartbeat(taskId: string, leaseToken: string, lost: () => void): RunningHeartbeat {
     const { clock, store, activityLeaseMs } = this.#o;
     const beatMs = Math.min(MAX_TIMER_DELAY_MS, Math.max(1, Math.floor(activityLeaseMs / 3)));
     let stopped = false;
@@ -1965,29 +1948,6 @@ const NO_WORK_ITEMS: readonly ActivityWorkItem[] = Object.freeze([]);
 
 /** What holds a lease this worker may release: a claimed step or activity, or a handed start it may be stored under. */
 type Leased = OrchestrationWorkItem | ActivityWorkItem | UnconfirmedStart;
-
-/** An activity task's lease renewals (see `Worker.#renewal`). */
-interface LeaseRenewal {
-  /** A renewal found the lease gone (the renewals ended). */
-  lost: boolean;
-  /** The result is being committed: a lost lease is reported by the commit's attempts, not logged as it is found. */
-  committing: boolean;
-  /** Called as a renewal finds the lease gone (set while a result commit waits to be tried again). */
-  onLost: (() => void) | undefined;
-  /** Starts renewing (once); returns the heartbeat. */
-  keep(): Heartbeat & { readonly until: number };
-  /** Ends the renewals; true when they were going on until now. */
-  stop(): boolean;
-  /** When the task's lease expires (ms on the clock): its claim's expiry, or its last renewal's end if later. */
-  until(): number;
-}
-
-/** The lease renewal of one running activity. */
-interface Heartbeat {
-  stop(): void;
-  /** The expiry its last renewal gave the lease (ms on the clock), when it renewed it. */
-  readonly until?: number;
-}
 
 /**
  * True when the store refused a commit for good: a DurableError with status 400 or 413 (a value too large or invalid
