@@ -1376,11 +1376,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A runtime's client then made a watch's first read again after a transient failure (a back-off on its clock), and
  * DexieStore opened again a connection Dexie closed for the back/forward cache: 49,150 / 63,387 / 93,426 -> 49,410 /
  * 63,647 / 93,689 B (+260 / +260 / +263), budgets set to match.
+ * The worker's scheduling then read its clock through one reader that never throws, and an activity's lease renewal
+ * became a small class: 49,410 / 63,647 / 93,689 -> 49,432 / 63,667 / 93,711 B (+22 / +20 / +22), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 49_410 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_647 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_689 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 49_432 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_667 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_711 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 
