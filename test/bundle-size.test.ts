@@ -1378,11 +1378,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 63,647 / 93,689 B (+260 / +260 / +263), budgets set to match.
  * The worker's scheduling then read its clock through one reader that never throws, and an activity's lease renewal
  * became a small class: 49,410 / 63,647 / 93,689 -> 49,432 / 63,667 / 93,711 B (+22 / +20 / +22), budgets set to match.
+ * A GUID handed on so is then renamed apart from the next execution's own GUIDs (its counter starts again at 0): 49,432
+ * / 63,667 / 93,711 -> 49,479 / 63,699 / 93,750 B (+47 / +32 / +39), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 49_432 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_667 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_711 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 49_479 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_699 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_750 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -191,6 +191,10 @@ it('forkCallId: renames in a call id each GUID a copied step made under another 
   // What a continueAsNew hands on: the copied GUIDs its input holds, once each.
   expect(handedOnGuids({ a: `job-${g}`, b: [g, uuidV5('other')] }, copied)).toEqual([{ seed: 'src_e1', name }]);
   expect(handedOnGuids(undefined, copied)).toEqual([]);
+  // Handed on to the next execution: renamed apart from the GUID that execution's own step makes for that time and counter.
+  const handedOn = forkCallId(`job-${g}`, { seed: 'fork_e3', copied: new Map([[g, { seed: 'src_e1', name, handed: true as const }]]) });
+  expect([handedOn === `job-${g}`, handedOn === `job-${uuidV5(`fork_e3${name}`)}`]).toEqual([false, false]);
+  expect(handedOnGuids(g, new Map([[g, { seed: 'src_e1', name, handed: true as const }]]))).toEqual([{ seed: 'src_e1', name }]);
 });
 
 /** Makes a GUID and waits for 'go', then hands the GUID on to the next execution, which calls a child named with it. */
@@ -243,4 +247,41 @@ it("names a child of the execution a fork's continueAsNew starts with a GUID of 
   const againHistory = (await client.getStatus(again, { showHistory: true }))!.history!;
   expect(againHistory.flatMap((e) => (e.type === 'SubOrchestrationInstanceCreated' ? [e.instanceId] : []))).toEqual(child);
   expect(notes).toHaveLength(1);
+});
+
+it("names a child with a handed-on GUID apart from the GUIDs the next execution makes itself, on a clock that stands still", async () => {
+  // The clock never moves: the copied step that made the GUID and the next execution's step share a millisecond.
+  const clock = new VirtualClock();
+  const notes: string[] = [];
+  const both: Orchestrator = function* (ctx) {
+    const handed = ctx.getInput<string | undefined>();
+    if (handed === undefined) {
+      const guid = ctx.newGuid();
+      yield ctx.callActivity('Note', guid);
+      yield ctx.waitForExternalEvent('go');
+      ctx.continueAsNew(guid);
+      return undefined;
+    }
+    const mine = ctx.newGuid();
+    return yield ctx.Task.all([ctx.callSubOrchestrator('Child', 'handed', `job-${handed}`), ctx.callSubOrchestrator('Child', 'mine', `job-${mine}`)]);
+  };
+  const runtime = await start({
+    clock,
+    cacheSize: 0,
+    orchestrators: { Both: both, Child: function* (ctx) { return ctx.getInput(); } },
+    activities: { Note: (guid: string) => void notes.push(guid) },
+  });
+  const { client } = runtime;
+  const id = await client.startNew('Both');
+  await vi.waitFor(() => expect(notes).toHaveLength(1), { timeout: SETTLED.timeoutMs });
+  const fork = await client.fork(id, { keepResults: 1 });
+  await client.raiseEvent(fork, 'go');
+  await client.raiseEvent(id, 'go');
+  expect(await within(client.waitForCompletion(id, SETTLED), 'the source ending')).toMatchObject({ runtimeStatus: 'Completed', output: ['handed', 'mine'] });
+  expect(await within(client.waitForCompletion(fork, SETTLED), 'the fork ending')).toMatchObject({ runtimeStatus: 'Completed', output: ['handed', 'mine'] });
+  const history = (await client.getStatus(fork, { showHistory: true, showHistoryOutput: true }))!.history!;
+  const children = history.flatMap((e) => (e.type === 'SubOrchestrationInstanceCreated' ? [e.instanceId] : []));
+  expect(new Set(children).size).toBe(2);
+  expect(children).not.toContain(`job-${notes[0]}`);
+  expect(replayHistory(both, history)).toMatchObject({ runtimeStatus: 'Completed', output: ['handed', 'mine'] });
 });

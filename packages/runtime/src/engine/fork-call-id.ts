@@ -10,7 +10,18 @@ export interface CopiedGuid {
   readonly seed: string;
   /** The rest of the name it was made from: `_<step time>_<counter>`. */
   readonly name: string;
+  /**
+   * Handed on to this execution by a `continueAsNew` (`ExecutionStartedEvent.copiedGuids`), not made by its replay: its
+   * rename takes a name no `newGuid()` of the execution gives (`HANDED`), as the execution's counter starts again at 0.
+   */
+  readonly handed?: true;
 }
+
+/**
+ * What the name of a handed-on GUID's rename ends with: an execution a `continueAsNew` started counts its own GUIDs
+ * from 0, so on a clock that stands still its step makes `_<time>_0` too, and the two calls would share one id.
+ */
+const HANDED = '_handed';
 
 /** The step that records a sub-orchestration call, as far as the id it records the call under goes ({@link forkCallId}). */
 export interface RecordingStep {
@@ -39,7 +50,8 @@ const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
  * call on replay with the id its history `recorded` (the call replays when the result is `recorded`). Pure.
  *
  * - GUIDs: each GUID in `instanceId` that a copied step made under another seed than `step.seed` (`step.copied`) is
- *   replaced by the GUID that step would have made under `step.seed` (the same time and counter). A step a fork copied
+ *   replaced by the GUID that step would have made under `step.seed` (the same time and counter; one handed on by a
+ *   `continueAsNew`, `handed`, with `HANDED` after its name, apart from the execution's own GUIDs). A step a fork copied
  *   replays with its source's seed, so its `newGuid()` gives the source's GUIDs, and a call the fork does not keep
  *   would otherwise be made again under the id of the source's child (failing while that child runs, replacing it once
  *   it ended). So the fork's step (its own seed) issues it under a GUID of the fork's own, which no other fork of the
@@ -70,7 +82,7 @@ export function forkCallId(instanceId: string, step: RecordingStep, recorded?: s
   const { copied, ranAs, instanceIdRead: own } = step;
   const renamed = copied ? instanceId.replace(GUID, (guid) => {
     const made = copied.get(guid);
-    return made && made.seed !== step.seed ? uuidV5(`${step.seed}${made.name}`) : guid;
+    return made && made.seed !== step.seed ? uuidV5(`${step.seed}${made.name}${made.handed ? HANDED : ''}`) : guid;
   }) : instanceId;
   if (recorded === undefined || recorded === renamed) return renamed;
   if (recorded === instanceId) return recorded;
@@ -98,7 +110,7 @@ export function handedOnGuids(input: unknown, copied: ReadonlyMap<string, Copied
       if (made) handed.add(made);
     }
   }
-  return [...handed];
+  return [...handed].map(({ seed, name }) => ({ seed, name }));
 }
 
 /**

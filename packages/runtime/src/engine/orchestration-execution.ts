@@ -565,7 +565,7 @@ export class OrchestrationExecution {
         // GUIDs copied steps of a fork made, handed on by its continueAsNew: renamed in this execution's calls too.
         if (event.copiedGuids) {
           const copied = (this.#more().copiedGuids ??= new Map());
-          for (const made of event.copiedGuids) copied.set(uuidV5(`${made.seed}${made.name}`), made);
+          for (const { seed, name } of event.copiedGuids) copied.set(uuidV5(`${seed}${name}`), { seed, name, handed: true });
         }
         this.#start(phase.orchestrator);
         return;

@@ -54,8 +54,8 @@ export interface ExecutionStartedEvent extends EventBase {
    * the fork copied from its source made (`ctx.newGuid()` under the source's seed, or handed on so to an earlier
    * execution of the fork) and that the `continueAsNew` input holds, each as the seed and the rest of the name it was
    * made from (the GUID is the name-based UUID of `seed + name`). A sub-orchestration call of this execution whose id
-   * holds one runs under the GUID this execution's step makes in its place (`forkCallId`), as a call made anew in the
-   * fork does: not under the id of the source's child. Absent on every other start, and in executions recorded before
+   * holds one runs under a GUID of this execution's own, made from its name under this execution's seed (`forkCallId`),
+   * as a call made anew in the fork does: not under the id of the source's child, nor under a GUID the execution makes. Absent on every other start, and in executions recorded before
    * it existed (which replay as they ran).
    */
   readonly copiedGuids?: readonly { readonly seed: string; readonly name: string }[];
