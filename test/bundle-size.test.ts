@@ -1380,11 +1380,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * became a small class: 49,410 / 63,647 / 93,689 -> 49,432 / 63,667 / 93,711 B (+22 / +20 / +22), budgets set to match.
  * A GUID handed on so is then renamed apart from the next execution's own GUIDs (its counter starts again at 0): 49,432
  * / 63,667 / 93,711 -> 49,479 / 63,699 / 93,750 B (+47 / +32 / +39), budgets set to match.
+ * A posted change whose input record is of an earlier run was then heard without an input instead of passed over:
+ * runtime-keyval.js 63,699 -> 63,737 B (+38), runtime-dexie.js 93,750 -> 93,787 B (+37), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 49_479 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_699 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_750 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_737 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_787 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -3,7 +3,7 @@ import { isTerminalStatus, randomId, type Clock, type ClockTimer } from '@durabl
 import { Broadcast, copyStoreValue, markShared, webLocks, withOwnPayloads, type InstanceState, type StatusChange } from '@durable-rx/runtime/store-kit';
 import { VersionGate, isFeedChange, type FeedChange } from './version-gate.js';
 import type { Execution } from './execution-inputs.js';
-import { isRecordOf, type InputRecord } from './rows.js';
+import { isEarlierRecord, isRecordOf, type InputRecord } from './rows.js';
 import type { PageFreeze } from './page-freeze.js';
 
 /** Options of a {@link ChangeFeed}. */
@@ -760,9 +760,10 @@ export class ChangeFeed {
    * The changes of a received batch with the inputs they left out put back: the input the store keeps for the state's
    * execution, else the record read (`records`), which the store keeps from now on (so does it the input a start's
    * change carries: the execution's next changes come without it). A state with such an input is marked shared
-   * (`markShared`): the store keeps it after handing it out. One whose record names another execution, or is gone, is
-   * passed through the gate unheard ({@link ChangeFeed.#unheard}): a later commit replaced or purged it, and that
-   * commit's change follows. `undefined`: some input is neither kept nor read (`records` undefined: not read yet).
+   * (`markShared`): the store keeps it after handing it out. One whose record is of an earlier run ({@link isEarlierRecord})
+   * is heard without an input, as the store reads it. One whose record names another execution, or is gone, is passed
+   * through the gate unheard ({@link ChangeFeed.#unheard}): a later commit replaced or purged it, and that commit's
+   * change follows. `undefined`: some input is neither kept nor read (`records` undefined: not read yet).
    */
   #withInputs(changes: readonly FeedChange[], records: ReadonlyMap<string, InputRecord | undefined> | undefined): readonly FeedChange[] | undefined {
     const inputs = this.#inputs;
@@ -808,6 +809,12 @@ export class ChangeFeed {
     if (input === undefined) {
       if (!records) return undefined;
       const record = records.get(instanceId);
+      if (record && !isRecordOf(record, state) && isEarlierRecord(record, state)) {
+        // The run has no input in a record (code of an earlier layout started it): its state is heard without one.
+        if (ends) inputs.forget(instanceId);
+        const { inputApart: _apart, ...rest } = change;
+        return rest;
+      }
       if (!record || !isRecordOf(record, state)) {
         const unheard = { ...change };
         this.#unheard.add(unheard);

@@ -80,6 +80,18 @@ export function isRecordOf(record: Pick<InputRecord, 'executionId' | 'createdMs'
 }
 
 /**
+ * True when `record` is of a run created before the one `state` is of (it keeps its creation time, and that is
+ * earlier). A commit of this layout that creates a run writes that run's record, or deletes the record, with it; so
+ * such a record was left by code of an earlier layout still open in another tab, which started the run over a row whose
+ * input was apart, copying that row's mark, and wrote no record: the run has no input there, and a state of it is
+ * answered without one (as {@link stateWithInput} answers it). A record of a later run, or of the same time, or one that
+ * does not keep its time, tells nothing of the kind.
+ */
+export function isEarlierRecord(record: Pick<InputRecord, 'createdMs'>, state: Pick<InstanceState, 'createdTime'>): boolean {
+  return record.createdMs !== undefined && record.createdMs < state.createdTime.getTime();
+}
+
+/**
  * True when the input of `row`'s state is in the instance's {@link InputRecord}: the row says so and its state carries
  * no input of its own. A state with an `input` member was written by code of an earlier layout (a tab still open
  * during an upgrade that started the execution over over a row of this layout): its own input wins.

@@ -9,7 +9,7 @@ import { readChangeOf } from '../../src/internal/version-gate.js';
 import { FakeLocks } from '../fake-locks.js';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { SETTLED } from '../../../../test-support/settled.js';
-import { adapters, create, newInstance, uniqueName, within, type AdapterName } from './fixtures.js';
+import { adapters, create, newInstance, T0, uniqueName, within, type AdapterName } from './fixtures.js';
 
 // While another store on the database listens, each commit is posted on the channel. A step of an execution does not
 // change its input, so its post leaves the input out, and the listening store puts it back (the one it kept when the
@@ -240,6 +240,35 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: a posted change witho
       await vi.waitFor(() => expect(heard.map((s) => s.version)).toEqual([3]), { timeout: SETTLED.timeoutMs });
       expect(heard[0]!.input).toEqual({ n: 1 });
       expect(heard[0]!.executionId).toBe('exec-1');
+    } finally {
+      channel.close();
+    }
+  });
+});
+
+describe.each(Object.keys(adapters) as AdapterName[])('%s: a posted change of a run an older tab started over a row whose input was apart', (adapter) => {
+  it('is heard without an input when the record is of an earlier run, whatever its execution id', async () => {
+    const name = uniqueName('posted-inputs-earlier-record');
+    const store = adapters[adapter](name, { clock: new VirtualClock(), gapTimeoutMs: 1000 });
+    opened.push(store);
+    const { state } = newInstance('x', { n: 1 });
+    await create(store, newInstance('x', { n: 1 })); // exec-1 created at T0, its input in the record
+    const heard: InstanceState[] = [];
+    store.changes$.subscribe((c) => c.state && heard.push(c.state));
+    const channel = new BroadcastChannel(changeChannelName(name));
+    try {
+      // Code of an earlier layout in another tab started 'x' over again without an input (keeping the row's mark, and
+      // the record, of exec-1); a tab of this layout then posts the new run's steps without their input, as the row says.
+      const { input: _input, ...withoutInput } = state;
+      const step = (version: number, executionId: string, createdMs: number) => ({
+        instanceId: 'x', after: version - 1, inputApart: true,
+        state: { ...withoutInput, runtimeStatus: 'Running', version, executionId, createdTime: new Date(createdMs), lastUpdatedTime: new Date(createdMs) },
+      });
+      channel.postMessage({ type: COMMIT, changes: [step(2, 'exec-2', T0.getTime() + 5000)], work: false, from: 'peer' });
+      // Again, with an execution id a caller's own newId repeated.
+      channel.postMessage({ type: COMMIT, changes: [step(3, 'exec-1', T0.getTime() + 9000)], work: false, from: 'peer' });
+      await vi.waitFor(() => expect(heard.map((s) => [s.version, s.executionId])).toEqual([[2, 'exec-2'], [3, 'exec-1']]), { timeout: SETTLED.timeoutMs });
+      for (const s of heard) expect(s).not.toHaveProperty('input');
     } finally {
       channel.close();
     }
