@@ -225,3 +225,29 @@ describe('an activity whose result the store fails every time while it renews th
     expect(sent.runs).toBe(1);
   });
 });
+
+describe('an activity that returns a value late in its lease, whose first result commit hangs', () => {
+  it('has its lease renewed before it expires, so it runs once', async () => {
+    const store = new FirstResultHangingStore();
+    const clock = new HandClock();
+    const sent = { runs: 0 };
+    // Returns a value (no promise) having taken 80% of its lease: less than a renewal's third of it is left.
+    const send: Activity = () => {
+      clock.ms += 0.8 * LEASE_MS;
+      return `sent ${++sent.runs}`;
+    };
+    const orchestrator: Orchestrator = function* (ctx) {
+      return yield ctx.callActivity('Send', 'to@example.com');
+    };
+    const runtime = createRuntime({
+      store, clock, logger: silentLogger, activityLeaseMs: LEASE_MS, storeCallTimeoutMs: 1.5 * LEASE_MS, orchestrators: { orchestrator }, activities: { Send: send },
+    });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    const id = await runtime.client.startNew('orchestrator');
+    const completed = firstValueFrom(runtime.client.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
+    await clock.fireUntil(completed, 'the instance completing', 1_000);
+    expect(await completed).toMatchObject({ output: 'sent 1' });
+    expect(sent.runs).toBe(1);
+  });
+});

@@ -126,6 +126,19 @@ export function resultRenewalEndMs(commitStartMs: number, activityLeaseMs: numbe
   return commitStartMs + RESULT_RENEWAL_LEASES * activityLeaseMs;
 }
 
+/**
+ * How long (ms from `nowMs`) an activity's lease renewals wait before their first renewal, the lease expiring at
+ * `expiresAtMs`: until as much of it is left as each later renewal leaves (the lease less one beat of `beatMs`), so a
+ * beat at most, and none when less is left already. The renewals of an activity that returned a value begin as its
+ * result is committed, maybe late in its lease (the activity took most of it, or its lease was handed out by a commit
+ * that took long): a first renewal a whole beat later would come after the lease had expired, and a result commit that
+ * hangs meanwhile would let the task be claimed and run again. A clock that gives no valid time (NaN): a beat.
+ */
+function firstRenewalDelayMs(expiresAtMs: number, nowMs: number, leaseMs: number, beatMs: number): number {
+  const delay = expiresAtMs - nowMs - (leaseMs - beatMs);
+  return Number.isNaN(delay) ? beatMs : Math.max(0, Math.min(beatMs, delay));
+}
+
 /** How long `stop` waits for running work before abandoning it, unless told otherwise. */
 export const DEFAULT_STOP_GRACE_MS = 30_000;
 
@@ -1631,7 +1644,7 @@ export class Worker {
     const { task, lease } = item;
     return new ActivityLeaseRenewal(
       lease.expiresAt.getTime(),
-      (lost) => this.#heartbeat(task.id, lease.token, lost),
+      (lost) => this.#heartbeat(task.id, lease.token, lease.expiresAt.getTime(), lost),
       () => this.#o.logger.warn(`lease on activity task ${task.id} lost`),
     );
   }
@@ -1895,9 +1908,10 @@ export class Worker {
    * (its first attempt included), so a long activity, or one whose result's commit hangs or is refused, is not claimed
    * and run again. A lost lease is only logged (the completion that follows is refused by the store anyway) and ends
    * the renewals; any other failure is logged and the next renewal tries again. A renewal still unsettled when the
-   * next one is due is abandoned, and the next one goes out then.
+   * next one is due is abandoned, and the next one goes out then. The first one goes out by `expiresAtMs`, the lease's
+   * expiry as the renewals begin (`firstRenewalDelayMs`).
    */
-  #heartbeat(taskId: string, leaseToken: string, lost: () => void): RunningHeartbeat {
+  #heartbeat(taskId: string, leaseToken: string, expiresAtMs: number, lost: () => void): RunningHeartbeat {
     const { clock, store, activityLeaseMs } = this.#o;
     const beatMs = Math.min(MAX_TIMER_DELAY_MS, Math.max(1, Math.floor(activityLeaseMs / 3)));
     let stopped = false;
@@ -1938,7 +1952,7 @@ export class Worker {
         }
       }, delay);
     };
-    beat(beatMs);
+    beat(firstRenewalDelayMs(expiresAtMs, this.#clockMs(), activityLeaseMs, beatMs));
     return heartbeat;
   }
 }
