@@ -1382,11 +1382,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * / 63,667 / 93,711 -> 49,479 / 63,699 / 93,750 B (+47 / +32 / +39), budgets set to match.
  * A posted change whose input record is of an earlier run was then heard without an input instead of passed over:
  * runtime-keyval.js 63,699 -> 63,737 B (+38), runtime-dexie.js 93,750 -> 93,787 B (+37), budgets set to match.
+ * An activity's first lease renewal then went out while two thirds of its lease were left: 49,479 / 63,737 / 93,787 ->
+ * 49,517 / 63,788 / 93,818 B (+38 / +51 / +31, measured on the main of the time), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 49_479 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_737 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_787 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 49_517 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_788 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_818 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 
