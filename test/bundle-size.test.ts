@@ -1384,11 +1384,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * runtime-keyval.js 63,699 -> 63,737 B (+38), runtime-dexie.js 93,750 -> 93,787 B (+37), budgets set to match.
  * An activity's first lease renewal then went out while two thirds of its lease were left: 49,479 / 63,737 / 93,787 ->
  * 49,517 / 63,788 / 93,818 B (+38 / +51 / +31, measured on the main of the time), budgets set to match.
+ * A wait whose client or store closed while its first read was made again rejected with its own unavailable message
+ * instead of taking the instance for unknown: -> 49,550 / 63,830 / 93,856 B (+33 / +42 / +38), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 49_517 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_788 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_818 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 49_550 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_830 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_856 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

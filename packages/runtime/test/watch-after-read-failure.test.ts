@@ -156,6 +156,22 @@ describe('waitForCompletion after its first read failed', () => {
     await store.close();
   });
 
+  it('rejects with the shared UnavailableError, not as an unknown instance, when the client closes while it waits to read again', async () => {
+    const store = new FailingStore();
+    const clock = new HandClock();
+    const client = createClient({ store, clock });
+    const id = await client.startNew('Echo');
+    store.failNext('getInstance', 1, 'reject', unavailable);
+    const timer = nextRead(clock);
+    const done = client.waitForCompletion(id, { timeoutMs: 60_000 }).then(() => 'resolved', (error: unknown) => error);
+    await within(timer, 'the read again being timed');
+    client.close();
+    expect(await within(done, 'the wait')).toMatchObject({ code: 'unavailable', cause: { message: 'the store cannot be read now' } });
+    expect(clock.timers.size).toBe(0);
+    expect(store.changeSubscribers).toBe(0);
+    await store.close();
+  });
+
   it('rejects at once with a failure no read can change', async () => {
     const store = new FailingStore();
     const client = createClient({ store, clock: new HandClock() });

@@ -874,7 +874,8 @@ export interface DurableClient {
    * rejects with `UnavailableError` (`unavailable`, 503; its message says no status could be read) instead of
    * waiting on. Unknown: 404. A runtime's client reads the status again while its read fails with an error worth
    * another read (see {@link status$}); the `UnavailableError` of a wait that no read answered by then carries the
-   * last failure as its `cause`. Any other failure of the read rejects at once with the store's error.
+   * last failure as its `cause`, and so does that of a wait whose client or store closed while it read again (the
+   * instance may well exist). Any other failure of the read rejects at once with the store's error.
    */
   waitForCompletion(instanceId: string, options?: { readonly timeoutMs?: number | undefined }): Promise<InstanceStatus>;
   /**

@@ -837,8 +837,11 @@ export class LocalClient implements LocalDurableClient {
         },
         error: (error: unknown) => settle(() => reject(error)),
         failedRead: (error) => void (readFailure = error),
-        // The client or the store closed: the latest status (the feed completes only after the current state).
-        complete: () => settle(() => resolve(latestState)),
+        // The client or the store closed: the latest status (the feed completes only after the current state, or at
+        // once while a failed read is made again: then no status was read, which says nothing of the instance).
+        complete: () => settle(() => (seen ? resolve(latestState) : reject(new UnavailableError(
+          `No status of instance ${JSON.stringify(instanceId)} could be read before the client or its store closed`, { cause: readFailure },
+        )))),
       });
       if (settled) stopFollowing();
       // The timeout (from the call) ends the wait with the latest status. A store that has not answered the first read
