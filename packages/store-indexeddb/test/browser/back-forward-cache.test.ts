@@ -51,4 +51,19 @@ describe.each(Object.keys(adapters) as AdapterName[])('a %s store of a page rest
     // Dexie closed the connection at the `pagehide`: the store opened the database again, once. KeyvalStore's stays open.
     expect(opens()).toBe(adapter === 'DexieStore' ? 1 : 0);
   });
+
+  it('stays closed when the app closed it while it was cached: its calls are refused and the database is not opened again', async () => {
+    const name = uniqueName(`bfcache-closed-${adapter}`);
+    const store = adapters[adapter](name);
+    stores.push(store);
+    const client = createClient({ store });
+    await client.startNew('Greet', { instanceId: 'before' });
+    const opens = countOpens(name);
+
+    dispatchEvent(new PageTransitionEvent('pagehide', { persisted: true }));
+    await store.close();
+    dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }));
+    await expect(store.getInstance('before')).rejects.toMatchObject({ code: 'store-closed' });
+    expect(opens()).toBe(0);
+  });
 });
