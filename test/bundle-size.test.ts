@@ -1386,11 +1386,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 49,517 / 63,788 / 93,818 B (+38 / +51 / +31, measured on the main of the time), budgets set to match.
  * A wait whose client or store closed while its first read was made again rejected with its own unavailable message
  * instead of taking the instance for unknown: -> 49,550 / 63,830 / 93,856 B (+33 / +42 / +38), budgets set to match.
+ * A watch whose first read, in flight as its client or store closed, then failed completed instead of reading again:
+ * -> 49,555 / 63,830 / 93,865 B (+5 / +0 / +9), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 49_550 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 49_555 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_830 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_856 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_865 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -123,6 +123,20 @@ describe.each([
     expect(store.changeSubscribers).toBe(0);
     await store.close();
   });
+
+  it('completes, and sets no timer to read again, when its read in flight as the client closed fails', async () => {
+    const store = new FailingStore();
+    const clock = new HandClock();
+    const client = createClient({ store, clock });
+    const id = await client.startNew('Echo');
+    store.failNext(method, Infinity, 'reject', unavailable);
+    const { seen } = record<unknown>(watch(client, id));
+    client.close();
+    await vi.waitFor(() => expect(seen).toEqual({ values: [], error: undefined, completed: true }));
+    expect(clock.timers.size).toBe(0);
+    expect(store.changeSubscribers).toBe(0);
+    await store.close();
+  });
 });
 
 describe('waitForCompletion after its first read failed', () => {

@@ -1184,7 +1184,7 @@ export class LocalClient implements LocalDurableClient {
    * emission). The current state's read is made again while it fails with an error worth another read
    * ({@link LocalClient.#firstRead}: `firstReadRetryDelay`), each failure told to `observer.failedRead`; any other
    * failure ends with `error`. The feed's completion (a closed client or store) is passed on only after the current
-   * state, or at once while the read is made again after a failure. Returns the function that stops following; the
+   * state, or at once while the read is made again after a failure (or as soon as the read in flight fails). Returns the function that stops following; the
    * observer hears nothing after it, nor after an `error` or `complete`.
    */
   #follow(instanceId: string, observer: FollowObserver): () => void {
@@ -1241,6 +1241,7 @@ export class LocalClient implements LocalDurableClient {
       (error) => {
         failed = true;
         observer.failedRead?.(error);
+        if (ended) complete(); // the feed ended while this read was in flight: no read again
       },
     );
     return stop;
@@ -1737,8 +1738,8 @@ function withoutInput(event: HistoryEvent): HistoryEvent {
 /**
  * The value `first` gives (to `next`, or its error to `error`) and `rest`'s values as they come, both started at once;
  * completes when both have, or when `rest` completes while `first` is being tried again after a failure (`failed`),
- * which is then stopped (`first` returns the function that stops it). What `merge(defer(first), rest)` does, written
- * out (see the imports), with a first value that may be read again.
+ * or `first` fails after `rest` completed, and `first` is then stopped (`first` returns the function that stops it).
+ * What `merge(defer(first), rest)` does, written out (see the imports), with a first value that may be read again.
  */
 function withFirst<A, B>(
   first: (next: (value: A) => void, error: (error: unknown) => void, failed: (error: unknown) => void) => () => void,
@@ -1754,7 +1755,14 @@ function withFirst<A, B>(
       if (subscriber.closed) return;
       subscriber.next(value);
       done();
-    }, (error: unknown) => subscriber.error(error), () => (failed = true));
+    }, (error: unknown) => subscriber.error(error), () => {
+      failed = true;
+      if (open === 1) {
+        // `rest` completed while this read was in flight: no read again
+        stopFirst();
+        subscriber.complete();
+      }
+    });
     const subscription = rest.subscribe({
       next: (value) => subscriber.next(value),
       error: (error: unknown) => subscriber.error(error),
