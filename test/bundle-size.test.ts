@@ -1388,11 +1388,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * instead of taking the instance for unknown: -> 49,550 / 63,830 / 93,856 B (+33 / +42 / +38), budgets set to match.
  * A watch whose first read, in flight as its client or store closed, then failed completed instead of reading again:
  * -> 49,555 / 63,830 / 93,865 B (+5 / +0 / +9), budgets set to match.
+ * A store call's deadline then linked before the call is sent (a clock whose setTimeout throws leaves nothing linked
+ * or sent, and the timer as it was), and the lease renewals log a clock that fails to arm the next one: -> 49,583 /
+ * 63,858 / 93,900 B (+28 / +28 / +35), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 49_555 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_830 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_865 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 49_583 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_858 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_900 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -16,6 +16,28 @@ function adder(clock: VirtualClock) {
 }
 
 describe('DeadlineList', () => {
+  it('bounds no call when its clock fails to set the timer: it throws with nothing sent, and the timer armed before still ends the others', async () => {
+    const clock = new HandClock();
+    const list = new DeadlineList(clock, false);
+    const first = list.bound(() => new Promise<string>(() => {}), 1_000, 'first');
+    const setTimeout = clock.setTimeout.bind(clock);
+    clock.setTimeout = () => {
+      throw new Error('injected: no timer');
+    };
+    let sent = 0;
+    expect(() => list.bound(() => (sent++, Promise.resolve('x')), 10, 'second')).toThrow('injected: no timer');
+    expect(sent).toBe(0);
+    clock.setTimeout = setTimeout;
+    // The first call's timer was left armed: it ends the first call, and nothing else was linked to end.
+    clock.ms += 1_000;
+    clock.fireDue();
+    await expect(first).rejects.toThrow('first did not settle within 1000 ms');
+    const ended: string[] = [];
+    list.add(5, () => ended.push('later'));
+    list.endAll(() => new Error('stopped'));
+    expect(ended).toEqual(['later']);
+  });
+
   it('ends each deadline when its time passes, in time order, on one clock timer', async () => {
     const clock = new VirtualClock();
     const add = adder(clock);

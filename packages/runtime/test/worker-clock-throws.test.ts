@@ -45,3 +45,69 @@ describe('a worker whose clock throws for a while', () => {
     expect(logger.errors.some((message) => message.includes('could not claim work; retrying'))).toBe(true);
   });
 });
+
+/** A HandClock whose `setTimeout` throws while `throwing` is set (a custom Clock gone wrong), counting the throws. */
+class TimerThrowingClock extends HandClock {
+  throwing = false;
+  thrown = 0;
+
+  override setTimeout(callback: () => void, delayMs: number): ReturnType<HandClock['setTimeout']> {
+    if (this.throwing) {
+      this.thrown++;
+      throw new Error('injected: the clock failed to set a timer');
+    }
+    return super.setTimeout(callback, delayMs);
+  }
+}
+
+describe('a worker whose clock fails to set a timer while an activity runs', () => {
+  it('logs that the activity lease renewals stopped, rejects nothing, and the activity still completes', async () => {
+    const clock = new TimerThrowingClock();
+    const store = new MemoryStore();
+    const logger = new RecordingLogger();
+    let finish!: (value: string) => void;
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const callsSlow: Orchestrator = function* (ctx) {
+      return yield ctx.callActivity('Slow');
+    };
+    // A lease of 3,003 ms renews every 1,001 ms: the only timer of that delay is the first renewal's.
+    const runtime = createRuntime({
+      store, clock, logger, activityLeaseMs: 3_003, orchestrators: { CallsSlow: callsSlow },
+      activities: {
+        Slow: () => {
+          started();
+          return new Promise<string>((resolve) => (finish = resolve));
+        },
+      },
+    });
+    runtimes.push({ runtime, clock });
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown): void => void rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const renewal = clock.nextTimer((delayMs) => delayMs === 1_001);
+      await runtime.start();
+      const id = await runtime.client.startNew('CallsSlow');
+      await within(running, 'the activity to start');
+      const { id: timer, at } = await within(renewal, 'the first renewal timer');
+      clock.ms = at;
+      clock.throwing = true;
+      clock.fire(timer);
+      await vi.waitFor(() => expect(logger.errors.some((m) => m.includes('stopped: the clock failed to arm the next one'))).toBe(true), { timeout: SETTLED.timeoutMs });
+      clock.throwing = false;
+      finish('done');
+      const completed = firstValueFrom(runtime.client.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
+      expect(await clock.fireUntil(completed, 'the activity result\'s commit', 10)).toBeDefined();
+      expect(await completed).toMatchObject({ output: 'done' });
+      expect(clock.thrown).toBeGreaterThan(0);
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+});
+
+function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no ${what} within ${SETTLED.timeoutMs} ms`)), SETTLED.timeoutMs).unref())]);
+}

@@ -82,14 +82,22 @@ export class DeadlineList {
     // 50k instances at once holds its call through the collections that the raises themselves trigger). Read before
     // the call is made: a reading that is no valid Date throws with nothing sent (read after, a write went out while
     // the caller heard it failed); and a call that throws links no deadline.
+    // Linked before the call: a clock whose setTimeout throws then throws here with nothing sent and nothing linked
+    // (linked after, its deadline stayed in the list and its promise, which no caller held, rejected at endAll).
     nowMs ??= readClock(this.#clock, this.#whose).getTime();
-    const pending = call();
     const deadline = new Deadline(nowMs + ms, ignore, what, ms, late as ((value: unknown) => void) | undefined);
     const result = new Promise<T>((resolve, reject) => {
       deadline.resolve = resolve as (value: unknown) => void;
       deadline.end = reject;
     });
     this.#link(deadline, nowMs);
+    let pending: PromiseLike<T>;
+    try {
+      pending = call();
+    } catch (error) {
+      this.#unlink(deadline);
+      throw error;
+    }
     Promise.resolve(pending).then((value) => this.#settled(deadline, drop ? undefined : value), (error: unknown) => this.#fail(deadline, error));
     return result;
   }
@@ -131,14 +139,14 @@ export class DeadlineList {
     deadline.end(error);
   }
 
-  /** Links `deadline`, made at `nowMs`. */
+  /** Links `deadline`, made at `nowMs`; a clock that fails to arm the timer throws with nothing linked or changed. */
   #link(deadline: Deadline, nowMs: number): void {
+    if (deadline.atMs < this.#firesAtMs) this.#arm(deadline.atMs, nowMs);
     const head = this.#head;
     deadline.prev = head.prev;
     deadline.next = head;
     head.prev.next = deadline;
     head.prev = deadline;
-    if (deadline.atMs < this.#firesAtMs) this.#arm(deadline.atMs, nowMs);
   }
 
   #unlink(deadline: Deadline): void {
@@ -151,10 +159,12 @@ export class DeadlineList {
   /** Arms the timer for `atMs`, the clock reading `nowMs` (the caller's: the list reads the clock once per change). */
   #arm(atMs: number, nowMs: number): void {
     const clock = this.#clock;
-    if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
     const delay = Math.min(Math.max(0, atMs - nowMs), MAX_TIMER_DELAY_MS);
+    // Set before the old one is cleared: a setTimeout that throws leaves the timer armed as it was.
+    const timer = clock.setTimeout(this.#fire, delay);
+    if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
     this.#firesAtMs = nowMs + delay;
-    this.#timer = clock.setTimeout(this.#fire, delay);
+    this.#timer = timer;
   }
 
   #disarm(): void {

@@ -1946,9 +1946,14 @@ export class Worker {
           this.#o.logger.error(`renewing the lease on activity task ${taskId} failed`, error);
         }
         // Beats keep their schedule, one every third of the lease from the last one's start.
-        if (!stopped) {
-          const next = startMs + beatMs - this.#clockMs(); // NaN after a reading that was no valid Date, or threw
+        if (stopped) return;
+        const next = startMs + beatMs - this.#clockMs(); // NaN after a reading that was no valid Date, or threw
+        try {
           beat(Number.isNaN(next) ? beatMs : Math.max(0, next));
+        } catch (error) {
+          // A clock whose setTimeout throws ends the renewals, logged (not an unhandled rejection of this timer's
+          // callback): the lease then runs out, and the activity may run again elsewhere.
+          this.#o.logger.error(`renewals of the lease on activity task ${taskId} stopped: the clock failed to arm the next one`, error);
         }
       }, delay);
     };
