@@ -19,6 +19,15 @@ function fire(clock: HandClock, timer: { readonly id: number; readonly at: numbe
 
 const unavailable = () => new UnavailableError('the store cannot be read now');
 
+/** A client on a FailingStore and a HandClock, with one instance started. */
+async function started() {
+  const store = new FailingStore();
+  const clock = new HandClock();
+  const client = createClient({ store, clock });
+  const id = await client.startNew('Echo');
+  return { store, clock, client, id };
+}
+
 /** Every value of `source` and how it ended, as they come. */
 function record<T>(source: Observable<T>) {
   const seen = { values: [] as T[], error: undefined as unknown, completed: false };
@@ -53,10 +62,7 @@ describe.each([
   const method = _name === 'instances$' ? 'queryInstances' : 'getInstance';
 
   it('reads again after a failure worth another read, backing off on the client\'s clock, and goes on as if nothing failed', async () => {
-    const store = new FailingStore();
-    const clock = new HandClock();
-    const client = createClient({ store, clock });
-    const id = await client.startNew('Echo');
+    const { store, clock, client, id } = await started();
     store.failNext(method, 2, 'reject', unavailable);
     let timer = nextRead(clock);
     const { seen, subscription } = record<unknown>(watch(client, id));
@@ -79,10 +85,7 @@ describe.each([
   });
 
   it('lets its timer go when unsubscribed while it waits to read again, and reads no more', async () => {
-    const store = new FailingStore();
-    const clock = new HandClock();
-    const client = createClient({ store, clock });
-    const id = await client.startNew('Echo');
+    const { store, clock, client, id } = await started();
     store.failNext(method, 1, 'reject', unavailable);
     const timer = nextRead(clock);
     const { seen, subscription } = record<unknown>(watch(client, id));
@@ -96,10 +99,7 @@ describe.each([
   });
 
   it('ends with the error of a failure no read can change, holding nothing', async () => {
-    const store = new FailingStore();
-    const clock = new HandClock();
-    const client = createClient({ store, clock });
-    const id = await client.startNew('Echo');
+    const { store, clock, client, id } = await started();
     store.failNext(method, 1, 'reject', () => new InvalidArgumentError('refused'));
     const failed = await within(firstValueFrom(watch(client, id)).then(() => 'a value', (error: unknown) => error), 'the watch failing');
     expect(failed).toMatchObject({ code: 'invalid-argument' });
@@ -109,10 +109,7 @@ describe.each([
   });
 
   it('completes at once when the client closes while it waits to read again', async () => {
-    const store = new FailingStore();
-    const clock = new HandClock();
-    const client = createClient({ store, clock });
-    const id = await client.startNew('Echo');
+    const { store, clock, client, id } = await started();
     store.failNext(method, 1, 'reject', unavailable);
     const timer = nextRead(clock);
     const { seen } = record<unknown>(watch(client, id));
@@ -125,10 +122,7 @@ describe.each([
   });
 
   it('completes, and sets no timer to read again, when its read in flight as the client closed fails', async () => {
-    const store = new FailingStore();
-    const clock = new HandClock();
-    const client = createClient({ store, clock });
-    const id = await client.startNew('Echo');
+    const { store, clock, client, id } = await started();
     store.failNext(method, Infinity, 'reject', unavailable);
     const { seen } = record<unknown>(watch(client, id));
     client.close();
@@ -141,10 +135,7 @@ describe.each([
 
 describe('waitForCompletion after its first read failed', () => {
   it('reads again after a failure worth another read and resolves as the instance ends', async () => {
-    const store = new FailingStore();
-    const clock = new HandClock();
-    const client = createClient({ store, clock });
-    const id = await client.startNew('Echo');
+    const { store, clock, client, id } = await started();
     store.failNext('getInstance', 1, 'reject', unavailable);
     const timer = nextRead(clock);
     const done = client.waitForCompletion(id, { timeoutMs: 60_000 });
@@ -156,10 +147,7 @@ describe('waitForCompletion after its first read failed', () => {
   });
 
   it('rejects with the shared UnavailableError, the last failure as its cause, when no read succeeded by its timeout and the grace after', async () => {
-    const store = new FailingStore();
-    const clock = new HandClock();
-    const client = createClient({ store, clock });
-    const id = await client.startNew('Echo');
+    const { store, clock, client, id } = await started();
     store.failNext('getInstance', Infinity, 'reject', unavailable);
     const done = client.waitForCompletion(id, { timeoutMs: 1000 }).then(() => 'resolved', (error: unknown) => error);
     await clock.fireUntil(done, 'the wait timing out', 100);
@@ -171,10 +159,7 @@ describe('waitForCompletion after its first read failed', () => {
   });
 
   it('rejects with the shared UnavailableError, not as an unknown instance, when the client closes while it waits to read again', async () => {
-    const store = new FailingStore();
-    const clock = new HandClock();
-    const client = createClient({ store, clock });
-    const id = await client.startNew('Echo');
+    const { store, clock, client, id } = await started();
     store.failNext('getInstance', 1, 'reject', unavailable);
     const timer = nextRead(clock);
     const done = client.waitForCompletion(id, { timeoutMs: 60_000 }).then(() => 'resolved', (error: unknown) => error);
@@ -198,10 +183,7 @@ describe('waitForCompletion after its first read failed', () => {
 });
 
 it('history$ reads the instance again after a failure worth another read, then its history', async () => {
-  const store = new FailingStore();
-  const clock = new HandClock();
-  const client = createClient({ store, clock });
-  const id = await client.startNew('Echo');
+  const { store, clock, client, id } = await started();
   store.failNext('getInstance', 1, 'reject', unavailable);
   const timer = nextRead(clock);
   const terminated = firstValueFrom(client.history$(id).pipe(filter((event) => event.type === 'ExecutionTerminated')));
