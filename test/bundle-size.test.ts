@@ -1391,11 +1391,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A store call's deadline then linked before the call is sent (a clock whose setTimeout throws leaves nothing linked
  * or sent, and the timer as it was), and the lease renewals log a clock that fails to arm the next one: -> 49,583 /
  * 63,858 / 93,900 B (+28 / +28 / +35), budgets set to match.
+ * Where an execution ends (its completion, termination or continueAsNew) then became one predicate, isExecutionEnd,
+ * that the wire history and the fork share: -> 49,586 / 63,862 / 93,909 B (+3 / +4 / +9), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 49_583 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_858 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_900 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 49_586 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_862 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_909 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

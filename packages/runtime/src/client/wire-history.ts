@@ -1,4 +1,4 @@
-import { assertNever, type HistoryEvent } from '../model/history-event.js';
+import { assertNever, isExecutionEnd, type HistoryEvent } from '../model/history-event.js';
 import type { FailureDetails } from '../model/instance-status.js';
 import { sanitiseFailureDetails } from './wire-sanitise.js';
 
@@ -238,7 +238,7 @@ function startOf(history: readonly HistoryEvent[], instance: WireHistoryInstance
  * batch's events. `undefined` for an execution not ended by a terminate.
  */
 function terminatedEnding(history: readonly HistoryEvent[]): { at: number; reason: unknown } | undefined {
-  const end = history.findIndex((e) => e.type === 'ExecutionTerminated' || e.type === 'ExecutionCompleted' || e.type === 'ContinueAsNew');
+  const end = history.findIndex(isExecutionEnd);
   const terminated = history[end];
   if (terminated?.type !== 'ExecutionTerminated') return undefined;
   const close = history.findIndex((e, i) => i > end && e.type === 'OrchestratorCompleted');

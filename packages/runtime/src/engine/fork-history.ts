@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import {
-  assertNever, type EventRaisedEvent, type ExecutionCancelRequestedEvent, type ExecutionStartedEvent, type HistoryEvent,
+  assertNever, isExecutionEnd, type EventRaisedEvent, type ExecutionCancelRequestedEvent, type ExecutionStartedEvent, type HistoryEvent,
 } from '../model/history-event.js';
 import type { MessageEvent } from '../model/message.js';
 import { defaultChildId, guidSeedOf } from './orchestration-execution.js';
@@ -252,7 +252,7 @@ function scan(history: readonly HistoryEvent[]): { end: number; results: number[
   const results: number[] = [];
   for (let i = 0; i < history.length; i++) {
     const event = history[i]!;
-    if (event.type === 'ExecutionCompleted' || event.type === 'ExecutionTerminated' || event.type === 'ContinueAsNew') return { end: i, results };
+    if (isExecutionEnd(event)) return { end: i, results };
     if (isResult(event)) {
       if (event.payloadRefused !== undefined) return { end: i, results };
       results.push(i);

@@ -264,6 +264,15 @@ export type HistoryEvent =
 /** The `type` of a {@link HistoryEvent}. */
 export type HistoryEventType = HistoryEvent['type'];
 
+/**
+ * Whether `event` ends the execution whose history holds it: its completion (`ExecutionCompleted`, whatever the
+ * status), its termination, or its `continueAsNew`. The first such event is where an execution ends; events recorded
+ * after it were received and ignored.
+ */
+export function isExecutionEnd(event: HistoryEvent): boolean {
+  return event.type === 'ExecutionCompleted' || event.type === 'ExecutionTerminated' || event.type === 'ContinueAsNew';
+}
+
 /** Exhaustiveness guard for switches over unions. */
 export function assertNever(value: never, what = 'value'): never {
   throw new TypeError(`Unexpected ${what}: ${JSON.stringify(value)}`);
