@@ -1,11 +1,13 @@
 import { deepFreeze, frozenCopy, jsonHeapBytes, type InstanceState } from '@durable-rx/runtime/store-kit';
+import { isRecordOf } from './rows.js';
 
 /**
  * Which execution an input is of: its id, and when its instance was created. The id alone is what the port promises
  * unique, but a caller's own `newId` may repeat it (outside its contract); a run created again over a purged or ended
  * one, or restarted, is created at another time, so the input kept of an earlier run with the same execution id (one
  * this handle did not hear end: another tab purged and started the id again while this one kept it) is not taken for
- * it. A state of the execution names it: any `InstanceState` is one.
+ * it. A state of the execution names it: any `InstanceState` is one. The rule is the input records' own
+ * ({@link isRecordOf}).
  */
 export type Execution = Pick<InstanceState, 'executionId' | 'createdTime'>;
 
@@ -58,7 +60,7 @@ export class ExecutionInputs {
   /** The input known for `execution` of instance `instanceId` (frozen), else `undefined`. */
   get(instanceId: string, execution: Execution): object | undefined {
     const known = this.#byInstance.get(instanceId);
-    return known && isOf(known, execution) ? known.input : undefined;
+    return known && isRecordOf(known, execution) ? known.input : undefined;
   }
 
   /**
@@ -69,7 +71,7 @@ export class ExecutionInputs {
   keep(instanceId: string, execution: Execution, input: unknown, own: boolean): unknown {
     if (typeof input !== 'object' || input === null) return input;
     const known = this.#byInstance.get(instanceId);
-    if (known && isOf(known, execution)) return known.input ?? input;
+    if (known && isRecordOf(known, execution)) return known.input ?? input;
     this.forget(instanceId);
     const { executionId } = execution;
     const createdMs = execution.createdTime.getTime();
@@ -121,11 +123,6 @@ interface Entry {
   readonly createdMs: number;
   readonly input: object | undefined;
   readonly bytes: number;
-}
-
-/** True when `entry` is of `execution` (see {@link Execution}). */
-function isOf(entry: Entry, execution: Execution): boolean {
-  return entry.executionId === execution.executionId && entry.createdMs === execution.createdTime.getTime();
 }
 
 /** At most this many instances' inputs are kept (see {@link ExecutionInputs}). */

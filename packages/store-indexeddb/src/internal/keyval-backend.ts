@@ -4,7 +4,7 @@ import { sameTags, tagPairsOf } from '@durable-rx/runtime/store-kit';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { errorNames, mapStorageError, missingApi } from './map-storage-error.js';
 import {
-  eventsOf, historyFrom, type InputRecord, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow,
+  eventsOf, historyFrom, isMemberOf, type InputRecord, type InstanceRow, type MessageRow, type NewMessageRow, type NewTaskRow, type TaskRow,
 } from './rows.js';
 import { PendingWrites } from './pending-writes.js';
 import { BrowserClose, finishChecked, refusedWhileClosing } from './idb-transaction.js';
@@ -1362,13 +1362,6 @@ function groupsOf(keys: readonly IDBValidKey[][]): IDBValidKey[][][] {
   return [...groups.values()];
 }
 
-/** True when the instance has the orchestrator name `name` and the tag pair `tag`, those given. */
-function isMemberOf(row: InstanceRow, name: string | undefined, tag: readonly [string, string] | undefined): boolean {
-  const tags = row.state.tags;
-  return (name === undefined || row.state.name === name) &&
-    (tag === undefined || (tags !== undefined && Object.hasOwn(tags, tag[0]) && tags[tag[0]] === tag[1]));
-}
-
 /** True when `key` is the `xn` entry of `row` (its name and createdMs), not one older code left behind. */
 function isNameEntryOf(key: readonly IDBValidKey[], row: InstanceRow): boolean {
   return key[1] === row.state.name && key[2] === row.createdMs;
@@ -1379,8 +1372,7 @@ function isNameEntryOf(key: readonly IDBValidKey[], row: InstanceRow): boolean {
  * createdMs), not one older code left behind.
  */
 function isTagEntryOf(key: readonly IDBValidKey[], row: InstanceRow): boolean {
-  const tags = row.state.tags;
-  return key[3] === row.createdMs && tags !== undefined && typeof key[1] === 'string' && Object.hasOwn(tags, key[1]) && tags[key[1]] === key[2];
+  return key[3] === row.createdMs && typeof key[1] === 'string' && typeof key[2] === 'string' && isMemberOf(row, undefined, [key[1], key[2]]);
 }
 
 /** The `xg` entries of an instance, one per tag pair: its place in the paging order of each. */

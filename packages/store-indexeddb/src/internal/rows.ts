@@ -1,6 +1,6 @@
 import type { HistoryEvent, OrchestrationRuntimeStatus } from '@durable-rx/runtime';
 import {
-  claimableAtMs, dueAtMs, writesInput, type ActivityTask, type InstanceState, type Lease, type OrchestrationMessage, type PlannedState,
+  claimableAtMs, dueAtMs, matchesName, matchesTags, writesInput, type ActivityTask, type InstanceState, type Lease, type OrchestrationMessage, type PlannedState,
 } from '@durable-rx/runtime/store-kit';
 
 /**
@@ -8,6 +8,21 @@ import {
  * (Dexie tables with indexes, or idb-keyval keys with hand-kept index entries); the shared logic in `idb-store.ts`
  * only sees these types.
  */
+
+/**
+ * True when the instance has the orchestrator name `name` and the tag pair `tag`, those given: store-kit's
+ * `matchesName` and `matchesTags`, the one name and tag rule of every store, for a scan of the IndexedDB stores that
+ * checks a row against the name or tag pair it lists by (an index entry that may be stale, or none yet).
+ *
+ * @example
+ * ```ts
+ * isMemberOf(row, 'Checkout', ['tenant', 'acme']); // row.state.name is 'Checkout' and row.state.tags.tenant is 'acme'
+ * ```
+ */
+export function isMemberOf(row: InstanceRow, name: string | undefined, tag: readonly [string, string] | undefined): boolean {
+  return matchesName(row.state.name, name === undefined ? undefined : [name]) &&
+    matchesTags(row.state.tags, tag === undefined ? undefined : { [tag[0]]: tag[1] });
+}
 
 /** One orchestration instance with its lease and the claim schedule derived from its pending messages. */
 export interface InstanceRow {

@@ -1,7 +1,7 @@
 import type { Lease } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import {
-  instanceRow, isInputApart, messageRow, queueFieldsOf, rescheduled, stateWithInput, stateWriteOf, withQueueFields, type InstanceRow, type MessageRow,
+  instanceRow, isInputApart, isMemberOf, messageRow, queueFieldsOf, rescheduled, stateWithInput, stateWriteOf, withQueueFields, type InstanceRow, type MessageRow,
 } from '../../src/internal/rows.js';
 import { newInstance, T0 } from './fixtures.js';
 
@@ -101,5 +101,19 @@ describe('stateWriteOf: where a commit stores a state\'s input', () => {
     // Its next step here moves that input out, as for any row of an earlier layout.
     const next = stateWriteOf({ state: { ...older.state, version: 3 }, isNew: false, before: older.state }, older);
     expect(next.input).toEqual({ executionId: 'exec-2', createdMs: step.createdTime.getTime(), input: 'inline' });
+  });
+});
+
+describe('isMemberOf: the name and tag pair a scan of either layout checks a row against', () => {
+  const tagged = instanceRow({ ...start.state, tags: { tenant: 'acme', ['__proto__']: 'x' } });
+
+  it('takes the name exactly and each pair as an own key with exactly that value, as every store filters', () => {
+    expect(isMemberOf(tagged, start.state.name, ['tenant', 'acme'])).toBe(true);
+    expect(isMemberOf(tagged, undefined, ['__proto__', 'x'])).toBe(true);
+    expect(isMemberOf(tagged, start.state.name.toUpperCase(), undefined)).toBe(false);
+    expect(isMemberOf(tagged, undefined, ['tenant', 'Acme'])).toBe(false);
+    expect(isMemberOf(tagged, undefined, ['toString', String(Object.prototype.toString)])).toBe(false);
+    expect(isMemberOf(instanceRow(start.state), undefined, ['tenant', 'acme'])).toBe(false);
+    expect(isMemberOf(instanceRow(start.state), undefined, undefined)).toBe(true);
   });
 });
