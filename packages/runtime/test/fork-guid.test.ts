@@ -1,7 +1,7 @@
 import { expect, it, vi } from 'vitest';
 import { uuidV5 } from '../src/engine/deterministic-guid.js';
 import { forkCallId, handedOnGuids } from '../src/engine/fork-call-id.js';
-import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import type { Orchestration, OrchestrationContext, Orchestrator } from '../src/engine/orchestration-context.js';
 import { NonDeterminismError } from '../src/model/errors/non-determinism-error.js';
 import { replayHistory } from '../src/testing/replay-history.js';
 import { SETTLED, within } from '../src/testing/settled.js';
@@ -197,18 +197,25 @@ it('forkCallId: renames in a call id each GUID a copied step made under another 
   expect(handedOnGuids(g, new Map([[g, { seed: 'src_e1', name, handed: true as const }]]))).toEqual([{ seed: 'src_e1', name }]);
 });
 
-/** Makes a GUID and waits for 'go', then hands the GUID on to the next execution, which calls a child named with it. */
-const relay: Orchestrator = function* (ctx) {
-  const handed = ctx.getInput<string | undefined>();
-  if (handed === undefined) {
-    const guid = ctx.newGuid();
-    yield ctx.callActivity('Note', guid);
-    yield ctx.waitForExternalEvent('go');
-    ctx.continueAsNew(guid);
-    return undefined;
-  }
+/** Makes a GUID and waits for 'go', then hands the GUID on to the next execution, which runs `next` with it. */
+function relaying(next: (ctx: OrchestrationContext, handed: string) => Orchestration): Orchestrator {
+  return function* (ctx): Orchestration {
+    const handed = ctx.getInput<string | undefined>();
+    if (handed === undefined) {
+      const guid = ctx.newGuid();
+      yield ctx.callActivity('Note', guid);
+      yield ctx.waitForExternalEvent('go');
+      ctx.continueAsNew(guid);
+      return undefined;
+    }
+    return yield* next(ctx, handed);
+  };
+}
+
+/** The next execution calls a child named with the handed-on GUID. */
+const relay = relaying(function* (ctx, handed) {
   return yield ctx.callSubOrchestrator('Child', handed, `job-${handed}`);
-};
+});
 
 it("names a child of the execution a fork's continueAsNew starts with a GUID of its own when the input hands on a GUID a copied step made; a fork of that execution replays it", async () => {
   const clock = new VirtualClock();
@@ -253,18 +260,10 @@ it("names a child with a handed-on GUID apart from the GUIDs the next execution 
   // The clock never moves: the copied step that made the GUID and the next execution's step share a millisecond.
   const clock = new VirtualClock();
   const notes: string[] = [];
-  const both: Orchestrator = function* (ctx) {
-    const handed = ctx.getInput<string | undefined>();
-    if (handed === undefined) {
-      const guid = ctx.newGuid();
-      yield ctx.callActivity('Note', guid);
-      yield ctx.waitForExternalEvent('go');
-      ctx.continueAsNew(guid);
-      return undefined;
-    }
+  const both = relaying(function* (ctx, handed) {
     const mine = ctx.newGuid();
     return yield ctx.Task.all([ctx.callSubOrchestrator('Child', 'handed', `job-${handed}`), ctx.callSubOrchestrator('Child', 'mine', `job-${mine}`)]);
-  };
+  });
   const runtime = await start({
     clock,
     cacheSize: 0,
