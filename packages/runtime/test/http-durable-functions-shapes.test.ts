@@ -12,6 +12,7 @@ import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../s
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { MemoryStore } from '../src/store/memory-store.js';
+import { heldActivity } from './held-activity.js';
 import { servedRuntimes } from './served-runtimes.js';
 
 /**
@@ -333,6 +334,66 @@ describe('historyEvents', () => {
     expect(hidden[3]).toEqual({ EventType: 'ExecutionCompleted', OrchestrationStatus: 'Terminated', Timestamp: events[3]!.Timestamp });
     // The stored history is not changed: it holds no such completion.
     expect((await runtime.client.getStatus('end', { showHistory: true }))?.history?.some((e) => e.type === 'ExecutionCompleted')).toBe(false);
+  });
+
+  it('end with the completion, as a Durable Task history does: what reached the instance after the step that ended it is not shown', () => {
+    const at = (s: number) => `2026-11-30T10:15:${String(s).padStart(2, '0')}.000Z`;
+    const wire = toWireHistory([
+      { type: 'OrchestratorStarted', eventId: -1, timestamp: at(0) },
+      { type: 'ExecutionStarted', eventId: -1, timestamp: at(0), name: 'Work', instanceId: 'w', executionId: 'e1' },
+      { type: 'TaskScheduled', eventId: 0, timestamp: at(0), name: 'Slow' },
+      { type: 'OrchestratorCompleted', eventId: -1, timestamp: at(0) },
+      { type: 'OrchestratorStarted', eventId: -1, timestamp: at(1) },
+      { type: 'ExecutionTerminated', eventId: -1, timestamp: at(1), reason: 'stop' },
+      { type: 'OrchestratorCompleted', eventId: -1, timestamp: at(1) },
+      // Recorded after the termination and ignored: Durable Task discards a message that reaches an ended instance.
+      { type: 'TaskCompleted', eventId: -1, timestamp: at(2), taskScheduledId: 0, result: 'late' },
+      { type: 'TimerFired', eventId: -1, timestamp: at(3), timerId: 1, fireAt: at(3) },
+    ], { showHistoryOutput: true });
+    expect(wire).toEqual([
+      { EventType: 'ExecutionStarted', FunctionName: 'Work', Input: null, Timestamp: '2026-11-30T10:15:00Z' },
+      { EventType: 'TaskScheduled', Name: 'Slow', Input: '[null]', Timestamp: '2026-11-30T10:15:00Z' },
+      { EventType: 'ExecutionTerminated', Input: 'stop', Timestamp: '2026-11-30T10:15:01Z' },
+      { EventType: 'ExecutionCompleted', OrchestrationStatus: 'Terminated', Result: 'stop', Timestamp: '2026-11-30T10:15:01Z' },
+    ]);
+
+    // A step whose orchestrator returned before the last events of its batch: Durable Task completes the execution
+    // after the batch, so those events come before the completion; a late event after the step is not shown.
+    const completed = toWireHistory([
+      { type: 'OrchestratorStarted', eventId: -1, timestamp: at(0) },
+      { type: 'ExecutionStarted', eventId: -1, timestamp: at(0), name: 'Race', instanceId: 'r', executionId: 'e1' },
+      { type: 'OrchestratorCompleted', eventId: -1, timestamp: at(0) },
+      { type: 'OrchestratorStarted', eventId: -1, timestamp: at(1) },
+      { type: 'EventRaised', eventId: -1, timestamp: at(1), name: 'A', input: 1 },
+      { type: 'ExecutionCompleted', eventId: -1, timestamp: at(1), orchestrationStatus: 'Completed', result: 1 },
+      { type: 'EventRaised', eventId: -1, timestamp: at(1), name: 'B', input: 2 },
+      { type: 'OrchestratorCompleted', eventId: -1, timestamp: at(1) },
+      { type: 'EventRaised', eventId: -1, timestamp: at(2), name: 'C', input: 3 },
+    ]);
+    expect(completed.map((e) => [e.EventType, e.Name])).toEqual([
+      ['ExecutionStarted', undefined], ['EventRaised', 'A'], ['EventRaised', 'B'], ['ExecutionCompleted', undefined],
+    ]);
+  });
+
+  it('show a late result of a terminated instance in the native history only', async () => {
+    const held = heldActivity();
+    const { runtime: late, base: lateBase } = await serving.open({
+      orchestrators: { Slow: function* (ctx) { return yield ctx.callActivity('Held'); } },
+      activities: { Held: held.activity },
+    });
+    await late.client.startNew('Slow', { instanceId: 'slow' });
+    await held.running;
+    await late.client.terminate('slow', 'stop');
+    const native = firstValueFrom(late.client.history$('slow').pipe(filter((e) => e.type === 'TaskCompleted')));
+    held.finish('too late');
+    expect(await native).toMatchObject({ type: 'TaskCompleted', result: 'too late' });
+    const read = async (query: string) => (await fetch(`${lateBase}/instances/slow?${query}`, { headers: { authorization: `Bearer ${KEY}` } })).json();
+    const wire = (await read('showHistory=true&showHistoryOutput=true') as { historyEvents: Event[] }).historyEvents;
+    expect(wire.map((e) => e.EventType)).toEqual(['ExecutionStarted', 'TaskScheduled', 'ExecutionTerminated', 'ExecutionCompleted']);
+    expect(wire.at(-1)).toMatchObject({ OrchestrationStatus: 'Terminated', Result: 'stop' });
+    // Kept where durable-rx's own readers look: the native history.
+    const kept = (await read('showHistory=true&format=native') as { history: { type: string }[] }).history;
+    expect(kept.at(-1)).toMatchObject({ type: 'TaskCompleted' });
   });
 
   it('begin with ExecutionStarted for an instance terminated before it started, and keep it first once a worker records its start', async () => {

@@ -75,9 +75,11 @@ export interface WireHistoryInstance {
  *   (SubOrchestrationInstanceCompleted / Failed), which gain `FunctionName`, `ScheduledTime` and the call's `Input`;
  *   work that is still pending keeps its scheduling event;
  * - ExecutionStarted names the orchestrator in `FunctionName`; ExecutionCompleted carries `OrchestrationStatus`;
- * - an execution ended by a terminate ends as Durable Task ends it: its `ExecutionTerminated` (`Input`: the reason),
- *   then, at the end of the step that recorded it, an `ExecutionCompleted` with `OrchestrationStatus: "Terminated"`
- *   (`Result`: the reason, with `showHistoryOutput`), which the stored history does not hold;
+ * - an execution ends as a Durable Task history does, with the step that ended it ({@link durableTaskOrder}): its
+ *   `ExecutionCompleted` after that step's other events; one ended by a terminate with its `ExecutionTerminated`
+ *   (`Input`: the reason), then, at the end of that step, an `ExecutionCompleted` with `OrchestrationStatus:
+ *   "Terminated"` (`Result`: the reason, with `showHistoryOutput`), which the stored history does not hold. What
+ *   reached the instance after that step (recorded and ignored) is not shown: Durable Task discards it;
  * - `Input` is JSON text, as the Durable Task history holds it: the orchestration's, a sub-orchestration's and an
  *   event's input serialized (`null` when there is none); an activity's as Durable Task schedules it, a one-element
  *   array of its input (`"[\"Tokyo\"]"`, `"[null]"`); ExecutionTerminated's is the reason itself when it is a string.
@@ -128,10 +130,9 @@ export function toWireHistory(history: readonly HistoryEvent[], options: WireHis
     return { FunctionName: origin.name, ScheduledTime: origin.time, ...input(origin.input) };
   };
 
-  const events = startFirst(history);
+  const { events, terminated: ending } = durableTaskOrder(history);
   const start = options.instance && startOf(events, options.instance);
   if (start) out.push({ EventType: 'ExecutionStarted', FunctionName: start.name, ...input(jsonText(start.input)), Timestamp: start.time });
-  const ending = terminatedEnding(events);
   for (let i = 0; i < events.length; i++) {
     const event = events[i]!;
     const Timestamp = toHistoryTime(event.timestamp);
@@ -197,20 +198,63 @@ export function toWireHistory(history: readonly HistoryEvent[], options: WireHis
       default:
         assertNever(event);
     }
-    if (ending?.at === i) {
+    if (ending?.after === i) {
       out.push({ EventType: 'ExecutionCompleted', OrchestrationStatus: 'Terminated', ...result(ending.reason), Timestamp });
     }
   }
   return out.filter((e): e is WireHistoryEvent => e !== undefined);
 }
 
+/** The events of a history as a Durable Task history holds them ({@link durableTaskOrder}). */
+interface DurableTaskOrder {
+  /** The events shown, in their order. */
+  readonly events: readonly HistoryEvent[];
+  /**
+   * For an execution a terminate ended (its first end is an `ExecutionTerminated`): the `ExecutionCompleted` with
+   * status Terminated that Durable Task records, which goes after `events[after]`, with the terminate's `reason`.
+   */
+  readonly terminated?: { readonly after: number; readonly reason: unknown };
+}
+
 /**
- * The history with its first ExecutionStarted first, the events ahead of it after it in their order: the suspends and
- * resumes (and step marker) the first step of an execution suspended before it started records ahead of its start,
- * and the terminate of an execution not started yet, its start recorded after it (and ignored). Durable Task's
- * dispatcher puts the start first in the batch it takes it in (`EnsureExecutionStartedIsFirst`), so its histories
- * begin with it.
+ * The events of `history` (one execution's) that a Durable Task history holds, in its order: the one rule of what the
+ * Durable Functions view shows. Pure; the native history is left as it is.
+ *
+ * - The first ExecutionStarted goes first, the events ahead of it after it in their order: the suspends and resumes
+ *   (and step marker) the first step of an execution suspended before it started records ahead of its start, and the
+ *   terminate of an execution not started yet, its start recorded after it (and ignored). Durable Task's dispatcher
+ *   puts the start first in the batch it takes it in (`EnsureExecutionStartedIsFirst`), so its histories begin with it.
+ * - The execution ends with the step that recorded its first end ({@link isExecutionEnd}): Durable Task completes an
+ *   execution after the events of the batch that ended it, so an `ExecutionCompleted` or `ContinueAsNew` goes after
+ *   the events of its step recorded behind it (those of its batch the orchestrator did not need), and a terminate
+ *   ends with an `ExecutionCompleted` (status Terminated) made after them (`terminated`).
+ * - Nothing recorded after that step is shown: a result, timer or event that reaches an ended instance is recorded
+ *   and ignored in durable-rx (visibly, in the native history, for `history$` and a rewind), where Durable Task
+ *   discards the message (Azure Storage's `DiscardingWorkItem`), so a Durable Task history has nothing after its end.
+ *   An ExecutionStarted recorded late (of an execution terminated before it started) has gone first.
  */
+function durableTaskOrder(history: readonly HistoryEvent[]): DurableTaskOrder {
+  const events = startFirst(history);
+  const end = events.findIndex(isExecutionEnd);
+  if (end === -1) return { events };
+  // The ending step's close: its OrchestratorCompleted, unless another step begins first (an end recorded without step
+  // markers, by code of an earlier version), then the end itself.
+  let close = end;
+  for (let i = end + 1; i < events.length && events[i]!.type !== 'OrchestratorStarted'; i++) {
+    if (events[i]!.type === 'OrchestratorCompleted') {
+      close = i;
+      break;
+    }
+  }
+  const ending = events[end]!;
+  if (ending.type === 'ExecutionTerminated') return { events: events.slice(0, close + 1), terminated: { after: close, reason: ending.reason } };
+  // The completion last in its step: after the step's events behind it, ahead of the step's close (dropped on the wire).
+  const last = close > end && events[close]!.type === 'OrchestratorCompleted' ? close - 1 : close;
+  if (last === end) return { events: events.slice(0, close + 1) };
+  return { events: [...events.slice(0, end), ...events.slice(end + 1, last + 1), ending, ...events.slice(last + 1, close + 1)] };
+}
+
+/** The history with its first ExecutionStarted first, the events ahead of it after it in their order. */
 function startFirst(history: readonly HistoryEvent[]): readonly HistoryEvent[] {
   const start = history.findIndex((e) => e.type === 'ExecutionStarted');
   // At index 0 or 1 (after its step marker alone), or absent: as it is, without a copy of the whole history.
@@ -228,21 +272,6 @@ function startOf(history: readonly HistoryEvent[], instance: WireHistoryInstance
   if (history.some((e) => e.type === 'ExecutionStarted')) return undefined;
   if (history.every((e) => e.type === 'OrchestratorStarted' || e.type === 'OrchestratorCompleted')) return undefined;
   return { name: instance.name, input: instance.input, time: toHistoryTime(instance.createdTime.toISOString()) };
-}
-
-/**
- * Where the `ExecutionCompleted` of an execution a terminate ended goes (its first end is an ExecutionTerminated, not
- * an ExecutionCompleted or a ContinueAsNew): after the end of the step that recorded the terminate (its
- * OrchestratorCompleted), or right after the terminate when no step end follows it, with its reason. Durable Task
- * completes such an execution so: the orchestrator meets the terminate and completes with status Terminated after the
- * batch's events. `undefined` for an execution not ended by a terminate.
- */
-function terminatedEnding(history: readonly HistoryEvent[]): { at: number; reason: unknown } | undefined {
-  const end = history.findIndex(isExecutionEnd);
-  const terminated = history[end];
-  if (terminated?.type !== 'ExecutionTerminated') return undefined;
-  const close = history.findIndex((e, i) => i > end && e.type === 'OrchestratorCompleted');
-  return { at: close === -1 ? end : close, reason: terminated.reason };
 }
 
 /** A value as the Durable Task history stores it: its JSON text, `null` for none (`null` or absent). */
