@@ -1393,11 +1393,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 63,858 / 93,900 B (+28 / +28 / +35), budgets set to match.
  * Where an execution ends (its completion, termination or continueAsNew) then became one predicate, isExecutionEnd,
  * that the wire history and the fork share: -> 49,586 / 63,862 / 93,909 B (+3 / +4 / +9), budgets set to match.
+ * A stop then waited for the releases of given-up activity leases (with no grace too) and counted a failed one as not
+ * clean: -> 49,635 / 63,888 / 93,948 B (+49 / +26 / +39, measured on a main whose IndexedDB pages had shrunk by the
+ * shared name, tag and input-record rules), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 49_586 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_862 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_909 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 49_635 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_888 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_948 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createRuntime, InvalidArgumentError, MemoryStore, silentLogger, type Orchestrator } from '../src/index.js';
-import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { createRuntime, InvalidArgumentError, MemoryStore, PayloadTooLargeError, silentLogger, type LeaseStorage, type Orchestrator } from '../src/index.js';
+import type { WriteSet } from '../src/store-kit/index.js';
+import { settle, VirtualClock } from '../src/testing/virtual-clock.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { heldActivity } from './held-activity.js';
 import { startedRuntimes } from './started-runtimes.js';
@@ -195,5 +196,87 @@ describe('runtime.stop() with storeCallTimeoutMs: Infinity over a release that n
     await within(release.called, 'the release being sent');
     expect(await clock.fireUntil(stopping, 'the stop', 20)).toBe(T0 + 1000);
     await within(Promise.all([commit.release(), release.release()]), 'the late calls settling');
+  });
+});
+
+/** A FailingStore that refuses every activity result, and the failure that replaces it, for good (too large). */
+class ResultTooLargeStore extends FailingStore {
+  override commit(writeSet: WriteSet) {
+    const kind = writeSet.lease?.kind;
+    if (kind === 'activity' || kind === 'activityStep') return Promise.reject(new PayloadTooLargeError('injected: the result is too large'));
+    return super.commit(writeSet);
+  }
+}
+
+const WORKER_IDS = 'durable-rx:worker-ids';
+
+/** A Web-Storage-like map, as sessionStorage is to a tab. */
+function mapStorage(): LeaseStorage & { readonly map: Map<string, string> } {
+  const map = new Map<string, string>();
+  return { map, getItem: (key) => map.get(key) ?? null, setItem: (key, value) => void map.set(key, value) };
+}
+
+/**
+ * A runtime on a ResultTooLargeStore whose one activity returned a value the store refused for good, with its failure:
+ * the worker has given the task up with its lease still live (it left it to lapse, to be released as it expires). The
+ * runtime records its life in `storage`.
+ */
+async function withGivenUpLease(storeCallTimeoutMs?: number) {
+  const clock = new HandClock();
+  const store = new ResultTooLargeStore();
+  const logger = new RecordingLogger();
+  const storage = mapStorage();
+  const dropped = logger.nextError('and its failure; dropped');
+  const runtime = await start({
+    clock, store, logger, leaseStorage: storage, activityLeaseMs: 60_000, storeCallTimeoutMs,
+    orchestrators: { CallsSlow: callsSlow }, activities: { Slow: () => 'too large' },
+  });
+  const id = await runtime.client.startNew('CallsSlow');
+  await within(dropped, 'the result being given up');
+  await settle(); // the activity's run has ended: nothing holds the task but its lease
+  // Given up with its lease left to lapse: no other worker may claim it yet.
+  expect(await store.inner.claimActivity({ owner: 'probe', leaseMs: 1000, now: clock.now() })).toBeUndefined();
+  return { clock, store, storage, runtime, id };
+}
+
+describe('runtime.stop() over the lease of an activity whose result was given up', () => {
+  it('waits, with no grace, for the lease\'s release, and ends clean once it is released', async () => {
+    const { clock, store, storage, runtime } = await withGivenUpLease();
+    const release = store.hangNext('abandonActivity');
+    let stopped = false;
+    const stopping = runtime.stop({ graceMs: 0 }).then(() => (stopped = true));
+    await within(release.called, 'the release being sent');
+    await settle();
+    expect(stopped).toBe(false); // the release is unanswered (before, the stop ended at once and cut it off)
+    expect(await within(release.release(), 'the release settling')).toMatchObject({ status: 'fulfilled' });
+    await within(stopping, 'the stop');
+    // Released: another worker claims it without any time passing, and nothing is left for a next life.
+    expect((await store.inner.claimActivity({ owner: 'probe', leaseMs: 1000, now: clock.now() }))?.task.name).toBe('Slow');
+    expect(JSON.parse(storage.map.get(WORKER_IDS) ?? 'null')).toEqual([]);
+  });
+
+  it('ends at the release\'s bound when the release never answers, and is not clean: the next life releases the lease', async () => {
+    const { clock, store, storage, runtime, id } = await withGivenUpLease(1000);
+    const release = store.hangNext('abandonActivity'); // answered only after the test
+    const stopping = runtime.stop({ graceMs: 0 });
+    await within(release.called, 'the release being sent');
+    expect(await clock.fireUntil(stopping, 'the stop', 20)).toBe(T0 + 1000);
+    expect(JSON.parse(storage.map.get(WORKER_IDS) ?? '[]')).toHaveLength(1);
+    const before = clock.ms;
+    const second = await start({ clock, store: store.inner, leaseStorage: storage, orchestrators: { CallsSlow: callsSlow }, activities: { Slow: () => 'second' } });
+    expect(await second.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'second' });
+    expect(clock.ms).toBe(before); // released by the next life, not lapsed
+    await within(release.release(), 'the late release settling');
+  });
+
+  it('is not clean when the release fails, so the next life releases the lease at once', async () => {
+    const { clock, store, storage, runtime, id } = await withGivenUpLease();
+    store.failNext('abandonActivity', 1);
+    await within(runtime.stop({ graceMs: 0 }), 'the stop');
+    expect(JSON.parse(storage.map.get(WORKER_IDS) ?? '[]')).toHaveLength(1);
+    const before = clock.ms;
+    const second = await start({ clock, store: store.inner, leaseStorage: storage, orchestrators: { CallsSlow: callsSlow }, activities: { Slow: () => 'second' } });
+    expect(await second.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'second' });
+    expect(clock.ms).toBe(before);
   });
 });

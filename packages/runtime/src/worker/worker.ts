@@ -404,6 +404,16 @@ export class Worker {
   readonly #heldActivities = new Map<ActivityWorkItem, Heartbeat | undefined>();
   /** The activity tasks given up whose leases this worker releases as they expire (`#giveUp`), with their waits' cancels. */
   readonly #givenUp = new Map<ActivityWorkItem, () => void>();
+  /**
+   * The releases of given-up leases under way (`#releaseGivenUp`): a stop awaits them, each bounded as any release, so
+   * none is cut off by the stop's end.
+   */
+  readonly #givenUpReleases = new Set<Promise<void>>();
+  /**
+   * A given-up lease of this life was left to lapse: its release failed, was abandoned at its bound or could not be sent
+   * (a lost store). A late renewal may hold it past its expiry, so the stop is not clean (the next life releases it).
+   */
+  #givenUpLapsed = false;
   #succession: LeaseSuccession | undefined;
   /** Claims may begin (a reused id's earlier leases were released): starts may be leased to this worker. */
   #claiming = false;
@@ -594,8 +604,9 @@ export class Worker {
   /**
    * Stops claiming, waits up to `graceMs` (on the worker's clock) for in-flight steps and activities to commit, then
    * abandons what is still running: its leases are released so another worker takes the work over at once, and a
-   * result that arrives later is refused by the store. Releases the subscription and timers. Idempotent: later calls
-   * return the first call's promise.
+   * result that arrives later is refused by the store. The leases of activity tasks whose results were given up are
+   * released too, and waited for within their bounds whatever the grace. Releases the subscription and timers.
+   * Idempotent: later calls return the first call's promise.
    */
   stop(options: StopOptions = {}): Promise<void> {
     this.#stopped ??= (async () => {
@@ -661,6 +672,10 @@ export class Worker {
         // The tasks commits leased as the stop began, released instead of run: all of them, those a commit that landed
         // during these waits added too (the last check and what follows it run without a pause, so none comes after).
         for (let i = 0; i < this.#unrun.length; i++) if (!(await this.#unrun[i])) clean = false;
+        // The releases of given-up leases, sent as the stop began or before it, each within its bound: with no grace
+        // (or a grace over) they were still under way, and the end of the stop below would have cut them off.
+        while (this.#givenUpReleases.size > 0) await Promise.all(this.#givenUpReleases);
+        if (this.#givenUpLapsed) clean = false;
         // A commit still unanswered (the grace over) may have leased tasks this life will never run or release: its
         // id is kept, so that its next life releases them (`Store.releaseOwner`) instead of waiting for them to lapse.
         if (this.#leasing > 0) clean = false;
@@ -1626,14 +1641,24 @@ export class Worker {
 
   /**
    * Releases the lease of an activity task given up by `#giveUp`, bounded by `storeCallTimeoutMs` and by one lease
-   * (all a late renewal could add), tracked (a stop waits for it); nothing once the stop has ended, or on a lost store.
-   * A release that fails is logged, and leaves the lease to lapse.
+   * (all a late renewal could add), tracked (a stop waits for it, with no grace too: `#givenUpReleases`); nothing once
+   * the stop has ended, or on a lost store. A release that fails (logged), or one not sent on a lost store, leaves the
+   * lease to lapse: the stop is then not clean (`#givenUpLapsed`).
    */
   #releaseGivenUp(item: ActivityWorkItem): void {
     this.#givenUp.get(item)?.();
     this.#givenUp.delete(item);
-    if (this.#ended || this.#storeGone) return;
-    this.#track(this.#releaseLogged(item.task.instanceId, () => this.#release(item), this.#clockMs() + this.#o.activityLeaseMs).then(() => undefined));
+    if (this.#ended) return;
+    if (this.#storeGone) {
+      this.#givenUpLapsed = true;
+      return;
+    }
+    const release = this.#releaseLogged(item.task.instanceId, () => this.#release(item), this.#clockMs() + this.#o.activityLeaseMs).then((released) => {
+      this.#givenUpReleases.delete(release);
+      if (!released) this.#givenUpLapsed = true;
+    });
+    this.#givenUpReleases.add(release);
+    this.#track(release);
   }
 
   /**
