@@ -6,6 +6,7 @@ import { SETTLED } from '../src/testing/settled.js';
 import { settle } from '../src/testing/virtual-clock.js';
 import { RESULT_RENEWAL_LEASES } from '../src/worker/worker.js';
 import { HandClock, runtimesStoppedAfterEach } from './hand-clock.js';
+import { heldActivity } from './held-activity.js';
 import { within } from './within.js';
 
 const LEASE_MS = 2_000;
@@ -199,6 +200,78 @@ describe('an activity whose result and failure the store refuses for good, while
     const stopping = runtime.stop({ graceMs: 0 });
     clock.fireDue();
     await within(stopping, 'the stop');
+    expect((await store.claimActivity({ owner: 'other', leaseMs: LEASE_MS, now: clock.now() }))?.task.name).toBe('Send');
+  });
+});
+
+/**
+ * A ResultTooLargeStore that, once `silent` is set, applies the renewals of activity leases but never answers them, and
+ * records the token of every renewal and release of an activity lease.
+ */
+class TooLargeSilentRenewalsStore extends ResultTooLargeStore {
+  silent = false;
+  readonly renewed: string[] = [];
+  readonly released: string[] = [];
+
+  override async renewActivityLease(...args: Parameters<MemoryStore['renewActivityLease']>) {
+    this.renewed.push(args[1]);
+    if (!this.silent) return super.renewActivityLease(...args);
+    super.renewActivityLease(...args).catch(() => undefined);
+    return new Promise<never>(() => undefined);
+  }
+
+  override async abandonActivity(...args: Parameters<MemoryStore['abandonActivity']>) {
+    this.released.push(args[1]);
+    return super.abandonActivity(...args);
+  }
+}
+
+describe('an activity given up while its lease lasts, after a renewal the store applied but never answered', () => {
+  /**
+   * The activity runs on a held promise, so its lease is renewed; the renewal at a third of the lease is applied but
+   * never answered (the store holds the task until T0 + 4/3 leases, the worker knows of T0 + 1 lease). It returns at
+   * half its lease, and the store refuses the result and its failure for good: the worker gives the task up then,
+   * its lease still live for half a lease more.
+   */
+  async function givenUpMidLease() {
+    const store = new TooLargeSilentRenewalsStore();
+    store.silent = true;
+    const clock = new HandClock();
+    const { activity: Send, running, finish, runs } = heldActivity();
+    const orchestrator: Orchestrator = function* (ctx) {
+      return yield ctx.callActivity('Send', 'to@example.com');
+    };
+    const runtime = createRuntime({ store, clock, logger: silentLogger, activityLeaseMs: LEASE_MS, orchestrators: { orchestrator }, activities: { Send } });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    await runtime.client.startNew('orchestrator');
+    await within(running, 'the activity running');
+    await runFor(clock, LEASE_MS / 2);
+    expect(store.renewed).toHaveLength(1);
+    finish('too large');
+    await vi.waitFor(() => expect(store.refusals).toBeGreaterThanOrEqual(2), { timeout: SETTLED.timeoutMs });
+    await settle();
+    return { store, clock, runtime, runs };
+  }
+
+  it('has its lease released with its token as it expires, not before, so it runs again then', async () => {
+    const { store, clock, runs } = await givenUpMidLease();
+    // Up to just before the expiry the worker knows of: released by no one, claimed by no one.
+    await runFor(clock, LEASE_MS / 2 - 1);
+    expect(store.released).toEqual([]);
+    expect(runs()).toBe(1);
+    // At it, the release (with the token its renewal used) ends the renewal the worker never heard of.
+    await runFor(clock, 1);
+    expect(store.released).toEqual([store.renewed[0]]);
+    expect(runs()).toBe(2);
+  });
+
+  it('has its lease released once, at once, by a stop before it expires, and leaves no timer behind', async () => {
+    const { store, clock, runtime } = await givenUpMidLease();
+    const stopping = runtime.stop({ graceMs: 0 });
+    await within(stopping, 'the stop');
+    expect(store.released).toEqual([store.renewed[0]]);
+    expect(clock.timers.size).toBe(0);
     expect((await store.claimActivity({ owner: 'other', leaseMs: LEASE_MS, now: clock.now() }))?.task.name).toBe('Send');
   });
 });
