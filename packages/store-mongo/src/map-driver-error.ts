@@ -70,12 +70,12 @@ const MAJORITY_READS_DISABLED_CODE = 148;
  */
 const OVERLOADED_LABEL = 'SystemOverloadedError';
 const RETRYABLE_LABEL = 'RetryableError';
-/** The label the driver puts on a commit whose outcome it could not learn (it retries such commits itself first). */
+/** The label the driver puts on a commit whose outcome it could not learn (the store sends such commits again first, within `TRANSACTION_RETRY_MS`). */
 const UNKNOWN_COMMIT_LABEL = 'UnknownTransactionCommitResult';
 /**
  * The label of an error after which the whole transaction can be retried: it was aborted, nothing of it was written.
- * `withTransaction` retries such transactions itself (the store starts no attempt past `TRANSACTION_RETRY_MS`, 20 s);
- * the label reaches the store only when that ran out (write conflicts that never cleared, an election that outlasted it).
+ * The store's transaction loop retries such transactions itself (no attempt past `TRANSACTION_RETRY_MS`, 20 s);
+ * the label reaches a caller only when that ran out (write conflicts that never cleared, an election that outlasted it).
  */
 const TRANSIENT_TRANSACTION_LABEL = 'TransientTransactionError';
 /**
@@ -105,7 +105,7 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
   const top = shape(error);
   if (top.name !== undefined && CLOSED_NAMES.has(top.name)) return 'closed';
   // Checked before "unreachable": a network error during a commit carries the label, and then the outcome matters.
-  if (chain.some((e) => hasLabel(e, UNKNOWN_COMMIT_LABEL))) return 'commit-unknown';
+  if (chain.some((e) => hasErrorLabel(e, UNKNOWN_COMMIT_LABEL))) return 'commit-unknown';
   // A single write the primary applied but no majority confirmed: its acknowledgement timed out (wtimeoutMS), or the
   // primary stepped down or shut down while it waited (91, 189, 11602: codes that alone would read "unreachable"). It
   // may be majority-committed or rolled back.
@@ -121,7 +121,7 @@ export function classifyDriverError(error: unknown): DriverErrorKind {
   if (top.codeName === TOO_LARGE_FOR_CACHE_NAME) return 'too-large-for-cache';
   if (top.code === MAX_TIME_EXPIRED_CODE || top.codeName === 'MaxTimeMSExpired') return 'timed-out';
   if (typeof top.code === 'number' && DUPLICATE_KEY_CODES.has(top.code)) return 'duplicate-key';
-  if (hasLabel(error, TRANSIENT_TRANSACTION_LABEL)) return 'transaction-aborted';
+  if (hasErrorLabel(error, TRANSIENT_TRANSACTION_LABEL)) return 'transaction-aborted';
   if (top.code === MAJORITY_READS_DISABLED_CODE || top.codeName === 'ReadConcernMajorityNotEnabled') return 'majority-reads-disabled';
   return 'other';
 }
@@ -176,7 +176,7 @@ function isOnlyId(doc: unknown, matches: (value: unknown) => boolean): boolean {
  *
  * @example
  * ```ts
- * try { await session.withTransaction(read, options); } catch (e) { throw mapReadTransactionError(e, 'reading order-1'); }
+ * try { await session.commitTransaction(); } catch (e) { throw mapReadTransactionError(e, 'reading order-1'); }
  * ```
  */
 export function mapReadTransactionError(error: unknown, doing: string): DurableError {
@@ -196,8 +196,8 @@ function unconfirmedReadMessage(error: unknown, doing: string): string {
 export type CommittedWork = 'wrote' | 'wrote-nothing' | 'read';
 
 /**
- * {@link mapDriverError} for an error that `withTransaction` threw after the transaction's callback had returned:
- * from its commit (or from the retries of it). Which errors say the commit may have applied, and which say nothing was
+ * {@link mapDriverError} for an error of a transaction's commit, after the store's loop stopped sending it again
+ * (`transactionRetryStep`). Which errors say the commit may have applied, and which say nothing was
  * written, depends on what the transaction did (`work`):
  *
  * - An error that leaves the commit's outcome open: `UnknownTransactionCommitResult`, and also an "unreachable" error
@@ -227,7 +227,7 @@ export function mapCommitFailure(error: unknown, doing: string, work: CommittedW
   // retries a commit that lost its connection once more, and when that retry is refused for overload it throws the
   // refusal alone, without UnknownTransactionCommitResult (it adds the label only to retryable write errors).
   const open = kind === 'commit-unknown' ||
-    ((kind === 'unreachable' || kind === 'overloaded') && !errorChain(error).some((e) => hasLabel(e, TRANSIENT_TRANSACTION_LABEL)));
+    ((kind === 'unreachable' || kind === 'overloaded') && !errorChain(error).some((e) => hasErrorLabel(e, TRANSIENT_TRANSACTION_LABEL)));
   if (!open) return mapDriverError(error, doing);
   switch (work) {
     case 'wrote':
@@ -388,15 +388,24 @@ function shape(error: unknown): ErrorShape {
  * ```
  */
 export function isShedForOverload(error: unknown): boolean {
-  return hasLabel(error, OVERLOADED_LABEL) && hasLabel(error, RETRYABLE_LABEL);
+  return hasErrorLabel(error, OVERLOADED_LABEL) && hasErrorLabel(error, RETRYABLE_LABEL);
 }
 
-function hasLabel(error: unknown, label: string): boolean {
+/**
+ * Whether a driver error carries the error label `label` (`TransientTransactionError`, `UnknownTransactionCommitResult`,
+ * ...), read from its `errorLabels` or asked through `hasErrorLabel` (names, not `instanceof`, as everywhere here).
+ *
+ * @example
+ * ```ts
+ * hasErrorLabel(Object.assign(new Error('conflict'), { errorLabels: ['TransientTransactionError'] }), 'TransientTransactionError'); // true
+ * ```
+ */
+export function hasErrorLabel(error: unknown, label: string): boolean {
   if (typeof error !== 'object' || error === null) return false;
-  const { errorLabels, hasErrorLabel } = error as { errorLabels?: unknown; hasErrorLabel?: unknown };
+  const { errorLabels, hasErrorLabel: ask } = error as { errorLabels?: unknown; hasErrorLabel?: unknown };
   if (Array.isArray(errorLabels) && errorLabels.includes(label)) return true;
   // MongoError keeps its labels in a private set; hasErrorLabel is the public way to ask.
-  return typeof hasErrorLabel === 'function' && (hasErrorLabel as (label: string) => unknown).call(error, label) === true;
+  return typeof ask === 'function' && (ask as (label: string) => unknown).call(error, label) === true;
 }
 
 /**

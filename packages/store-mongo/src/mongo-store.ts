@@ -80,7 +80,7 @@ import { seqPages } from './seq-pages.js';
 import { heldSweepsQuery, sweepClaim, sweepFinishedBy, sweepRecheckDelay, sweepRenewal } from './sweep-lease.js';
 import { unclaimedWriteHolds } from './unclaimed-write-holds.js';
 import { wakeSignals } from './wake-signals.js';
-import { startsAnotherAttempt, TransactionDeadlineError, transactionRanOut } from './transaction-deadline.js';
+import { transactionRanOut, transactionRetryStep } from './transaction-deadline.js';
 import { WatchScope } from './watch-scope.js';
 import { readStableGeneration } from './stable-generation-read.js';
 import { snapshotReadOptions, transactionOptionsFor, transactionOptionsProblem, transactionWriteConcernWarning } from './write-concern.js';
@@ -1446,49 +1446,68 @@ export class MongoStore implements Store {
    * the given ones (`snapshotReadOptions`: several documents read as of one moment), and, once committed, the commit's
    * operation time taken for a majority-committed time only when the transaction wrote (`wrote`).
    *
-   * An error of `fn` (of the last attempt `withTransaction` made) is thrown as it is: nothing was committed. An error
-   * after `fn` returned came from the commit, and is mapped here by what the transaction did (`mapCommitFailure`): a
-   * commit whose outcome is open is `CommitOutcomeUnknownError` only when the transaction wrote, and an unreachable
-   * server during the commit's retry is such an outcome too (driver 7.8 does not label it so). No attempt starts
-   * `TRANSACTION_RETRY_MS` (20 s) after the first: the call then fails with `StoreUnreachableError` (nothing written),
-   * before the runtime's default `storeCallTimeoutMs` (30 s) abandons it, instead of the driver's 120 s of retries.
+   * The store runs the loop itself (start, `fn`, commit), not the driver's `withTransaction`, whose retries of a commit
+   * with an unknown outcome run for 120 s with no back-off: `transactionRetryStep` decides each retry, within
+   * `TRANSACTION_RETRY_MS` (20 s) of the first attempt and never once `close` began. An error of `fn` is thrown as it is
+   * (nothing was committed), unless it aborted the transaction (`TransientTransactionError`) and no attempt may start
+   * any more: then `StoreUnreachableError` (nothing written). An error of the commit is mapped by what the transaction
+   * did (`mapCommitFailure`): a commit whose outcome is still open is `CommitOutcomeUnknownError` only when the
+   * transaction wrote, and an unreachable server during the commit's retry is such an outcome too (driver 7.8 does not
+   * label it so). So a call ends before the runtime's default `storeCallTimeoutMs` (30 s) abandons it, but for an
+   * attempt or commit already started.
    */
   async #transaction<T>(fn: (session: ClientSession) => Promise<T>, use: TransactionUse<T>): Promise<T> {
     const options = use.options ?? this.#transactionOptions;
     // A read (getInstanceHistory) answers a caller: it comes after every commit this process knows of.
     const session = use.read ? this.#sessionAfterKnownCommits() : this.#client.startSession();
-    // What the callback of the attempt being committed returned; undefined while a callback runs or after it threw.
-    let returned: { readonly result: T } | undefined;
-    // The driver retries an aborted transaction for 120 s; no attempt starts past TRANSACTION_RETRY_MS (the caller's
-    // storeCallTimeoutMs is 30 s by default). A non-Mongo error from the callback ends withTransaction's retries.
     const startedMs = performance.now();
-    let attempts = 0;
-    let lastError: unknown;
+    const retryAfter = (error: unknown, attempt: number, commits: number) => transactionRetryStep({
+      error, attempt, commits, elapsedMs: performance.now() - startedMs, random: Math.random(), closing: this.#closed !== undefined,
+    });
     try {
-      const result = await session.withTransaction(async (s) => {
-        returned = undefined;
-        if (attempts++ > 0 && !startsAnotherAttempt(startedMs, performance.now())) throw new TransactionDeadlineError('no attempt may start', { cause: lastError });
-        let value: T;
+      for (let attempt = 1; ; attempt++) {
+        session.startTransaction(options);
+        let result: T;
         try {
-          value = await fn(s);
+          result = await fn(session);
         } catch (error) {
-          lastError = error;
+          if (session.inTransaction()) await session.abortTransaction().catch(() => undefined);
+          const step = retryAfter(error, attempt, 0);
+          if (step.kind === 'retry-transaction') {
+            await this.#pause(step.delayMs, systemClock);
+            continue;
+          }
+          if (step.kind === 'ran-out') throw transactionRanOut(use.doing, error);
           throw error;
         }
-        lastError = undefined; // a commit's error is the driver's to see
-        returned = { result: value };
-        return value;
-      }, options);
-      // Committed: with a majority write concern the operation time of a commit that wrote is majority-committed, so
-      // change streams may open there (see ClusterClock). A commit that wrote nothing is no such time (MongoDB
-      // documents no such meaning for the time it replies with), and a failed or unconfirmed one tells nothing.
-      if ((use.wrote?.(result) ?? true) && isMajorityWriteConcern(options.writeConcern)) this.#clusterClock.observeMajority(session.operationTime);
-      return result;
-    } catch (error) {
-      if (error instanceof TransactionDeadlineError) throw transactionRanOut(use.doing, error.cause);
-      if (returned === undefined) throw error;
-      const work = use.read ? 'read' : (use.wrote?.(returned.result) ?? true) ? 'wrote' : 'wrote-nothing';
-      throw mapCommitFailure(error, use.doing, work);
+        const work = use.read ? 'read' : (use.wrote?.(result) ?? true) ? 'wrote' : 'wrote-nothing';
+        let retried = false;
+        for (let commit = 1; ; commit++) {
+          try {
+            await session.commitTransaction();
+            break;
+          } catch (error) {
+            const step = retryAfter(error, attempt, commit);
+            if (step.kind === 'retry-commit') {
+              await this.#pause(step.delayMs, systemClock);
+              continue;
+            }
+            if (step.kind === 'retry-transaction') {
+              await this.#pause(step.delayMs, systemClock);
+              retried = true;
+              break;
+            }
+            if (step.kind === 'ran-out') throw transactionRanOut(use.doing, error);
+            throw mapCommitFailure(error, use.doing, work);
+          }
+        }
+        if (retried) continue;
+        // Committed: with a majority write concern the operation time of a commit that wrote is majority-committed, so
+        // change streams may open there (see ClusterClock). A commit that wrote nothing is no such time (MongoDB
+        // documents no such meaning for the time it replies with), and a failed or unconfirmed one tells nothing.
+        if (work === 'wrote' && isMajorityWriteConcern(options.writeConcern)) this.#clusterClock.observeMajority(session.operationTime);
+        return result;
+      }
     } finally {
       await session.endSession().catch(() => undefined);
     }
@@ -1912,16 +1931,19 @@ export class MongoStore implements Store {
     }
   }
 
-  /** Resolves after `ms` on the store's clock, or as soon as `close` begins. */
-  #pause(ms: number): Promise<void> {
+  /**
+   * Resolves after `ms` on the store's clock (or on `timers`: a transaction's back-off runs on the system clock, as its
+   * deadline does, whatever clock the store was given), or as soon as `close` begins.
+   */
+  #pause(ms: number, timers: Clock = this.#clock): Promise<void> {
     if (this.#closed) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const wake = () => {
-        this.#clock.clearTimeout(timer);
+        timers.clearTimeout(timer);
         this.#pauses.delete(wake);
         resolve();
       };
-      const timer = this.#clock.setTimeout(wake, ms);
+      const timer = timers.setTimeout(wake, ms);
       this.#pauses.add(wake);
     });
   }

@@ -19,9 +19,9 @@ export const SINGLE_WRITE_CONCERN = { w: 'majority', wtimeoutMS: MAJORITY_WAIT_M
  * How long a transaction's commit (and abort) may wait for a majority: longer than `maxCommitTimeMS`, so that the
  * commit's time limit, not the write concern, is what ends a commit no majority acknowledges.
  *
- * Why it must be set: without it the driver sends every commit with `wtimeout: 10000`, and `withTransaction` retries a
- * commit that failed with a write concern timeout (it carries `UnknownTransactionCommitResult`) for up to 120 s, so a
- * step blocked about 2 minutes before failing. A commit that hits `maxCommitTimeMS` (`MaxTimeMSExpired`, which the
+ * Why it must be set: without it the driver sends every commit with `wtimeout: 10000`, and a commit that failed with a
+ * write concern timeout carries `UnknownTransactionCommitResult`, which is sent again (by the driver's
+ * `withTransaction` for up to 120 s, by the store's loop for up to `TRANSACTION_RETRY_MS`). A commit that hits `maxCommitTimeMS` (`MaxTimeMSExpired`, which the
  * server also reports when the time runs out while it waits for the write concern) is never retried.
  */
 export const TRANSACTION_MAJORITY_WAIT_MS = MAJORITY_WAIT_MS + 1_000;
@@ -29,7 +29,7 @@ export const TRANSACTION_MAJORITY_WAIT_MS = MAJORITY_WAIT_MS + 1_000;
 /**
  * Transactions: a consistent snapshot, durable on a majority before they count as committed, on the primary.
  * `maxCommitTimeMS` bounds the commit's wait for a majority as {@link SINGLE_WRITE_CONCERN} bounds single writes
- * (withTransaction does not retry a commit that hit it: the outcome is unknown, `CommitOutcomeUnknownError`, and the
+ * (the store's transaction loop does not send again a commit that hit it: the outcome is unknown, `CommitOutcomeUnknownError`, and the
  * step is retried later, safely); the write concern's own timeout is longer ({@link TRANSACTION_MAJORITY_WAIT_MS}).
  */
 export const DEFAULT_TRANSACTION_OPTIONS: TransactionOptions = {

@@ -21,6 +21,7 @@ import { batchedInputProjection } from '../src/input-reads.js';
 import { instanceKey } from '../src/instance-key.js';
 import { MongoStore } from '../src/mongo-store.js';
 import { READ_MAX_TIME_MS } from '../src/read-bound.js';
+import { commitsWithin, TRANSACTION_RETRY_MS } from '../src/transaction-deadline.js';
 import { WATCH_REOPEN_BURST } from '../src/watch-scope.js';
 import {
   activityClaimTries, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT,
@@ -1432,6 +1433,34 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         await client.close();
       }
     });
+
+    it('stops sending a commit whose outcome stays unknown within TRANSACTION_RETRY_MS, with a back-off, and fails with commit-outcome-unknown', async (context) => {
+      // A primary that keeps stepping down: every commitTransaction is refused with PrimarySteppedDown (189), labelled
+      // RetryableWriteError, so the driver sends each commit twice and labels the second failure
+      // UnknownTransactionCommitResult. withTransaction sent such commits again at once for 120 s (here: until the
+      // fail point ran out, and then the call committed, long after a client would have given up and sent it again).
+      const appName = `drx-commitloop-${process.pid}`;
+      const { client, commands: commits, store } = await recording('commitTransaction', 'commitloop', appName);
+      const admin = new MongoClient(mongoUri);
+      try {
+        await failPointOrSkip(context, 'commit retry bound test', () => failCommand(admin, { times: 1_000_000 }, {
+          failCommands: ['commitTransaction'], appName, errorCode: 189, errorLabels: ['RetryableWriteError'],
+        }));
+        commits.length = 0;
+        await expect(store.commit(start('stepping-down'))).rejects.toMatchObject({ code: 'commit-outcome-unknown', status: 503 });
+        expect(commits.length).toBeGreaterThan(2); // it was sent again
+        expect(commits.length).toBeLessThanOrEqual(2 * commitsWithin(TRANSACTION_RETRY_MS));
+        // Every repeated commit asks for a majority (the driver adds it to a commit sent again).
+        expect(commits.at(-1)).toMatchObject({ writeConcern: { w: 'majority' } });
+        await failCommandOff(admin);
+        expect(await store.getInstance('stepping-down')).toBeUndefined(); // never committed
+      } finally {
+        await failCommandOff(admin);
+        await admin.close().catch(() => undefined);
+        await store.close();
+        await client.close();
+      }
+    }, 90_000);
 
     it('a commit that changes nothing and is not confirmed fails as nothing written (store-unreachable), not as an unknown outcome', async (context) => {
       // The write set of no request over an instance nobody holds (a resume of an instance not suspended: an HTTP
