@@ -1396,11 +1396,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A stop then waited for the releases of given-up activity leases (with no grace too) and counted a failed one as not
  * clean: -> 49,635 / 63,888 / 93,948 B (+49 / +26 / +39, measured on a main whose IndexedDB pages had shrunk by the
  * shared name, tag and input-record rules), budgets set to match.
+ * DexieStore layout 8 then gave the rows their tag keys after the open, in steps (an index rebuild's runner, its step,
+ * the tag scan's fallback while it runs): runtime-dexie.js 93,948 -> 94,403 B (+455), budget set to match; the
+ * store-indexeddb README's DexieStore row 52.3 kB.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 49_635 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_888 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 93_948 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 94_403 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

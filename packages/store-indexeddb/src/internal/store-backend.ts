@@ -45,9 +45,10 @@ export interface StoreBackend {
  * The tables the store keeps; a transaction's scope is a list of them. `raiseKeys`: the raise-key record of each
  * instance (store-kit's `RaiseKeysRecord`), which only a keyed raise or signal-with-start and a purge touch. `inputs`:
  * the input record of each instance ({@link InputRecord}), which a commit that writes a state, a read that answers one
- * and a purge touch.
+ * and a purge touch. `meta`: the database's marker, which only a step of an index rebuild reads and writes (see
+ * `index-rebuild.ts`).
  */
-export type TableName = 'instances' | 'history' | 'messages' | 'tasks' | 'raiseKeys' | 'inputs';
+export type TableName = 'instances' | 'history' | 'messages' | 'tasks' | 'raiseKeys' | 'inputs' | 'meta';
 
 /**
  * Where a scan over the (createdMs, instanceId) order starts and ends; never empty (`fromMs` at most `toMs`). The

@@ -347,7 +347,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('a %s store whose page fre
       watch.restore();
       document.dispatchEvent(new Event('resume'));
     }
-    expect(await layoutOf(adapter, name)).toEqual(adapter === 'DexieStore' ? { idbVersion: 60, layout: 7 } : { idbVersion: 1, layout: 14 });
+    expect(await layoutOf(adapter, name)).toEqual(adapter === 'DexieStore' ? { idbVersion: 60, layout: 8 } : { idbVersion: 1, layout: 14 });
     await create(store, newInstance('a'));
     expect(await store.getInstance('a')).toMatchObject({ instanceId: 'a', version: 1 });
   });

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Dexie } from 'dexie';
 import { createClient, createRuntime, silentLogger, type Runtime } from '@durable-rx/runtime';
 import { helloSequence } from '@durable-rx/runtime/samples';
@@ -6,6 +6,7 @@ import type { ActivityTask, Store } from '@durable-rx/runtime/store-kit';
 import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
 import { instanceRow } from '../../src/internal/rows.js';
 import { VirtualClock } from '@durable-rx/runtime/testing';
+import { SETTLED } from '../../../../test-support/settled.js';
 import { adapters, allIds, claim, commitOf, create, message, newInstance, send, started, T0, uniqueName } from './fixtures.js';
 
 // Layout 3 of DexieStore (Dexie version 2) keeps an instance's first activity task in its row (further ones in the
@@ -56,6 +57,13 @@ async function writeLayout2(name: string, rows: { instances: readonly object[]; 
     await db.table('tasks').bulkAdd(rows.tasks);
   });
   db.close();
+}
+
+/** Resolves once the marker names no rebuild of the rows' `tagKeys` (layout 8): its steps are done. */
+async function rebuilt(name: string): Promise<void> {
+  await vi.waitFor(async () => {
+    expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
+  }, { timeout: SETTLED.timeoutMs, interval: 20 });
 }
 
 /** Every row of a table of the database as it is now. */
@@ -120,7 +128,7 @@ describe('DexieStore layout 3: an instance\'s first activity task kept in its ro
     expect(done).toMatchObject({ runtimeStatus: 'Completed', output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'] });
     expect(await rawRows(name, 'tasks')).toEqual([]);
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
-    expect(DEXIE_SCHEMA_VERSION).toBe(7);
+    expect(DEXIE_SCHEMA_VERSION).toBe(8);
   });
 
   it('claims layout-2 tasks before newer ones, keeps their leases, renews and abandons them by task id alone', async () => {
@@ -297,12 +305,91 @@ describe('DexieStore layout 6: an index by tag pair', () => {
     expect(await allIds(store, { tags: { tenant: 'acme' }, order: 'desc' })).toEqual(['g-3', 'g-0']);
     expect(await allIds(store, { tags: { tenant: 'acme', region: 'eu' } })).toEqual(['g-0']);
     expect(await allIds(store, { tags: { tenant: 'globex' } })).toEqual(['g-1']);
+    await rebuilt(name);
+    expect(await allIds(store, { tags: { tenant: 'acme' }, order: 'desc' })).toEqual(['g-3', 'g-0']);
     expect((await rawRows(name, 'instances')).find((row) => row.id === 'g-0')?.tagKeys).toEqual([
       ['region', 'eu', T0.getTime(), 'g-0'], ['tenant', 'acme', T0.getTime(), 'g-0'],
     ]);
     expect((await rawRows(name, 'instances')).find((row) => row.id === 'g-2')?.tagKeys).toBeUndefined();
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
     expect(await rawVersion(name)).toBe(60);
+  });
+});
+
+// Layout 8 gives the rows of layout 5 or older their `tagKeys` after the open, in steps of their own, instead of in the
+// upgrade's versionchange transaction (which every call waited for).
+describe('DexieStore layout 8: tag keys given after the open, in steps', () => {
+  const LAYOUT_5 = { ...LAYOUT_2, instances: `${LAYOUT_2.instances}, [taskReadyMs+taskOrder], [state.name+createdMs+id]`, raiseKeys: 'id' };
+  const LAYOUT_8 = { ...LAYOUT_5, instances: `${LAYOUT_5.instances}, *tagKeys`, inputs: 'id' };
+  const idOf = (i: number) => `i-${String(i).padStart(4, '0')}`;
+  const msOf = (i: number) => T0.getTime() + i;
+
+  /**
+   * Writes `count` completed instances named Orders (every third Billing) with the tag pair tenant=acme (every fifth
+   * tenant=globex), created 1 ms apart, into database `name` at Dexie version `version` with the marker `meta`; an
+   * instance `keyed(i)` accepts has its `tagKeys`.
+   */
+  async function instances(name: string, count: number, version: number, meta: object, keyed: (i: number) => boolean): Promise<void> {
+    const db = dexie(name);
+    db.version(version).stores(version === 4 ? LAYOUT_5 : LAYOUT_8);
+    await db.open();
+    const template = newInstance('template', { n: 1 }).state;
+    const rows = Array.from({ length: count }, (_, i) => {
+      const id = idOf(i);
+      const createdTime = new Date(msOf(i));
+      const tenant = i % 5 === 0 ? 'globex' : 'acme';
+      const state = { ...template, instanceId: id, name: i % 3 === 0 ? 'Billing' : 'Orders', runtimeStatus: 'Completed', createdTime, lastUpdatedTime: createdTime, tags: { tenant } };
+      return { ...instanceRow(state as typeof template), ...(keyed(i) ? { tagKeys: [['tenant', tenant, msOf(i), id]] } : {}) };
+    });
+    await db.transaction('rw', ['meta', 'instances'], async () => {
+      await db.table('meta').put(meta);
+      await db.table('instances').bulkPut(rows);
+    });
+    db.close();
+  }
+
+  /** The ids of the first `count` instances `keep` accepts. */
+  const ids = (count: number, keep: (i: number) => boolean) => Array.from({ length: count }, (_, i) => i).filter(keep).map(idOf);
+  const acme = (i: number) => i % 5 !== 0;
+
+  it('opens a layout-5 database, lists and purges by tags exactly while its rows get their tag keys in steps, and gives every row its keys', async () => {
+    const name = uniqueName('layout-5-steps');
+    const count = 1000;
+    await instances(name, count, 4, { key: 'schema', version: 5, store: 'durable-rx/dexie' }, () => false);
+
+    const store = open(name);
+    // Exact however far the steps (transactions of their own, beside the calls) have come.
+    expect(await allIds(store, { tags: { tenant: 'acme' }, pageSize: 300 })).toEqual(ids(count, acme));
+    expect(await allIds(store, { tags: { tenant: 'acme' }, name: ['Billing'], order: 'desc', pageSize: 300 })).toEqual(
+      ids(count, (i) => acme(i) && i % 3 === 0).reverse(),
+    );
+    expect(await store.purgeInstances({ createdTimeFrom: T0, tags: { tenant: 'globex' } })).toBe(count / 5);
+
+    await rebuilt(name);
+    const left = ids(count, acme);
+    expect((await rawRows(name, 'instances')).map((row) => row.tagKeys)).toEqual(
+      left.map((id) => [['tenant', 'acme', msOf(Number(id.slice(2))), id]]),
+    );
+    expect(await allIds(store, { tags: { tenant: 'acme' }, pageSize: 300 })).toEqual(left);
+    expect(await rawVersion(name)).toBe(60);
+  });
+
+  it('goes on with a rebuild cut short (a reload) from its place, and shares it between two tabs, one closed mid-way', async () => {
+    const name = uniqueName('layout-8-cut');
+    const count = 2000;
+    // Cut short after i-0500: the rows up to it have their tag keys, half of the later ones none.
+    await instances(name, count, 6, { key: 'schema', version: 8, store: 'durable-rx/dexie', rebuild: { after: [msOf(500), idOf(500)] } },
+      (i) => i <= 500 || i % 2 === 0);
+
+    const first = open(name);
+    const second = open(name);
+    expect(await allIds(first, { tags: { tenant: 'acme' }, order: 'desc', pageSize: 1000 })).toEqual(ids(count, acme).reverse());
+    // A tab closed while the steps run: its close settles, nothing fails, and the other tab finishes the rebuild.
+    await first.close();
+    expect(await allIds(second, { tags: { tenant: 'globex' }, pageSize: 1000 })).toEqual(ids(count, (i) => !acme(i)));
+    await rebuilt(name);
+    expect((await rawRows(name, 'instances')).filter((row) => !row.tagKeys)).toEqual([]);
+    expect(await allIds(second, { tags: { tenant: 'acme' }, pageSize: 1000 })).toEqual(ids(count, acme));
   });
 });
 
