@@ -5,7 +5,8 @@ import {
 } from '@durable-rx/runtime/store-kit';
 import { decodeInstanceState, decodeMessage, decodeTask, type InstanceDoc, type MessageDoc, type TaskDoc } from './documents.js';
 import { instanceIdOfKey } from './instance-key.js';
-import { mapCommitFailure } from './map-driver-error.js';
+import { isDurableError } from '@durable-rx/runtime';
+import { classifyDriverError, mapCommitFailure } from './map-driver-error.js';
 
 /**
  * What a claim does with the documents it leased: store-kit's `decideClaimedWork` (hand the work item out, or skip
@@ -65,6 +66,46 @@ export function readClaimedInstance(
   return decideClaimedWork({ kind: 'orchestration', id: instanceIdOfKey(doc._id) }, lease, () => ({
     state: decodeInstanceState(doc.state, doc.input), messages: messages.map((m) => decodeMessage(m.message)), lease,
   }));
+}
+
+/**
+ * What a claim does when the read of the messages of an instance it leased failed: `'release'` the lease and fail the
+ * claim (as before) when the failure is the server's or the driver's: unreachable, overloaded, out of time, closed,
+ * refused (privileges, a command the server refuses: an index dropped by hand), which the next claim may not meet; or
+ * `'skip'` the instance (keep the lease, log, go on with the next: store-kit's `decideClaimedWork` rule) when the
+ * failure comes from the stored messages themselves, which every claim would meet again: text that is not valid UTF-8
+ * (the driver's `BSONError` for the whole batch), a `message` that is not a string (`takeWithinBytes`), a `seq` that
+ * is not a number (`mergeBySeq`). Released, such an instance was first in line again at once (its `claimAt` is its
+ * oldest message's time, and the release woke every process): every claim of every worker took it, failed and
+ * released it, and nothing behind it was ever claimed. Documents MongoStore writes never fail so; another program's
+ * can.
+ *
+ * @example
+ * ```ts
+ * claimReadFailure(new MongoNetworkError('reset'));                     // 'release'
+ * claimReadFailure(new BSONError('Invalid UTF-8 string in BSON document')); // 'skip'
+ * ```
+ */
+export function claimReadFailure(error: unknown): 'release' | 'skip' {
+  if (isDurableError(error) || classifyDriverError(error) !== 'other') return 'release';
+  const name = typeof error === 'object' && error !== null ? (error as { name?: unknown }).name : undefined;
+  // MongoServerError and the driver's own errors: the server or the driver failed, not the data.
+  return typeof name === 'string' && name.startsWith('Mongo') ? 'release' : 'skip';
+}
+
+/**
+ * The claim's reading of an instance whose messages could not be read for a reason in the data
+ * ({@link claimReadFailure} `'skip'`): the skip of store-kit's `decideClaimedWork`, with its message.
+ *
+ * @example
+ * ```ts
+ * unreadableMessages('order-1', lease, error); // { kind: 'skip', message: 'claimed instance "order-1" but its stored data cannot be read; ...', error }
+ * ```
+ */
+export function unreadableMessages(instanceId: string, lease: Lease, error: unknown): ClaimReading<OrchestrationWorkItem> {
+  return decideClaimedWork<OrchestrationWorkItem>({ kind: 'orchestration', id: instanceId }, lease, () => {
+    throw error;
+  });
 }
 
 /**

@@ -48,7 +48,8 @@ import { instanceIdOfKey, instanceKey } from './instance-key.js';
 import { InstanceWatchers } from './instance-watchers.js';
 import { classifyDriverError, isDuplicateIdOf, mapCommitFailure, mapDriverError } from './map-driver-error.js';
 import {
-  CLAIM_MESSAGE_BYTES, CLAIMED_INSTANCE_PROJECTION, claimFirstReadable, claimReadBound, keepUnconfirmedLease, readClaimedInstance, readClaimedTask, takeWithinBytes,
+  CLAIM_MESSAGE_BYTES, CLAIMED_INSTANCE_PROJECTION, claimFirstReadable, claimReadBound, claimReadFailure, keepUnconfirmedLease, readClaimedInstance, readClaimedTask, takeWithinBytes,
+  unreadableMessages, type ClaimReading,
   unreleasedClaimWarning,
 } from './claimed-work.js';
 import {
@@ -794,22 +795,28 @@ export class MongoStore implements Store {
       const taken = await this.#leaseNext(session, options);
       if (!taken) return undefined;
       const { doc, lease } = taken;
-      let messages: Pick<MessageDoc, 'message'>[];
+      let reading: ClaimReading<OrchestrationWorkItem>;
       try {
         // Bounded in time (claimReadBound: the session's operation time may be past the majority commit point), in
         // bytes (every message taken becomes a history event of the step's one transaction), and to the messages
         // queued up to the lease write (upToSeq), so that the two reads, merged in arrival order, read one set.
         const query = visibleMessagesQuery(doc._id, options.now, { upToSeq: doc.messageSeq, limit });
-        messages = await takeWithinBytes(this.#visibleMessages(session, query, claimReadBound(options.leaseMs), limit), CLAIM_MESSAGE_BYTES);
+        const messages = await takeWithinBytes(this.#visibleMessages(session, query, claimReadBound(options.leaseMs), limit), CLAIM_MESSAGE_BYTES);
+        reading = readClaimedInstance(doc, messages, lease);
       } catch (error) {
-        // The claim must not keep a lease it cannot use: release it, or the instance waits out the whole lease. A
-        // release that fails too (the server most often the same one that failed the read) is logged with the instance.
-        await this.#release(doc._id, lease.token).catch((releaseError: unknown) => {
-          this.#logger.warn(`MongoStore ${this.dbName}: ${unreleasedClaimWarning(instanceIdOfKey(doc._id), lease)}`, releaseError);
-        });
-        throw error;
+        // Messages every claim would fail to read (not valid UTF-8, a message or seq of the wrong type): skipped and
+        // kept leased, as an undecodable message is, so the claims of every worker do not all stop at this instance.
+        if (claimReadFailure(error) === 'skip') {
+          reading = unreadableMessages(instanceIdOfKey(doc._id), lease, error);
+        } else {
+          // The claim must not keep a lease it cannot use: release it, or the instance waits out the whole lease. A
+          // release that fails too (the server most often the same one that failed the read) is logged with the instance.
+          await this.#release(doc._id, lease.token).catch((releaseError: unknown) => {
+            this.#logger.warn(`MongoStore ${this.dbName}: ${unreleasedClaimWarning(instanceIdOfKey(doc._id), lease)}`, releaseError);
+          });
+          throw error;
+        }
       }
-      const reading = readClaimedInstance(doc, messages, lease);
       switch (reading.kind) {
         case 'hand-out':
           break;

@@ -1,13 +1,14 @@
 import type { ActivityTask, InstanceState, OrchestrationMessage } from '@durable-rx/runtime/store-kit';
 import { newLease, UnconfirmedClaims } from '@durable-rx/runtime/store-kit';
-import { MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoWriteConcernError } from 'mongodb';
+import { BSON, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError, MongoWriteConcernError } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { ALL_RUNTIME_STATUSES } from '@durable-rx/runtime';
+import { ALL_RUNTIME_STATUSES, StoreClosedError } from '@durable-rx/runtime';
 import {
-  CLAIM_MESSAGE_BYTES, CLAIM_RACE_ATTEMPTS, CLAIM_WITHOUT_INPUT, CLAIMED_INSTANCE_PROJECTION, CLAIM_READ_MARGIN_MS, CLAIM_READ_MAX_MS, claimFirstReadable, claimReadBound, keepUnconfirmedLease,
-  readClaimedInstance, readClaimedTask, takeWithinBytes, UNREADABLE_SKIPS, unreleasedClaimWarning, type ClaimReading,
+  CLAIM_MESSAGE_BYTES, CLAIM_RACE_ATTEMPTS, CLAIM_WITHOUT_INPUT, CLAIMED_INSTANCE_PROJECTION, CLAIM_READ_MARGIN_MS, CLAIM_READ_MAX_MS, claimFirstReadable, claimReadBound, claimReadFailure, keepUnconfirmedLease,
+  readClaimedInstance, readClaimedTask, takeWithinBytes, UNREADABLE_SKIPS, unreadableMessages, unreleasedClaimWarning, type ClaimReading,
 } from '../src/claimed-work.js';
 import { mapDriverError } from '../src/map-driver-error.js';
+import { mergeBySeq } from '../src/merge-by-seq.js';
 import { emptyQueueHead, encodeInstanceState, encodeMessage, instanceDoc, messageDoc, taskDoc } from '../src/documents.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
 
@@ -224,5 +225,52 @@ describe('a claim that could not read its messages nor release its lease', () =>
     const warning = unreleasedClaimWarning('order-\u00e9 "1"', lease);
     expect(warning).toContain(JSON.stringify('order-\u00e9 "1"'));
     expect(warning).toContain('2026-12-05T01:00:30.000Z');
+  });
+});
+
+describe('a claim whose read of its instance\'s messages failed', () => {
+  /** The error `read` rejects with (each is produced by the real code that meets such data). */
+  const failureOf = async (read: () => Promise<unknown>): Promise<unknown> => read().then(() => undefined, (error: unknown) => error);
+  async function* docs<T>(...items: T[]): AsyncGenerator<T> {
+    yield* items;
+  }
+
+  it('skips (keeps the lease) what the stored messages cause, which every claim of every worker would meet again', async () => {
+    // Text that is not valid UTF-8: the driver's BSON parser refuses the whole batch.
+    const badUtf8 = BSON.serialize({ message: 'xy' });
+    badUtf8.set([0xc3, 0x28], badUtf8.length - 4); // the string's two bytes become an invalid two-byte sequence
+    const invalidText = await failureOf(async () => BSON.deserialize(badUtf8, { validation: { utf8: true } }));
+    expect(invalidText).toMatchObject({ name: 'BSONError', message: expect.stringContaining('UTF-8') });
+    // A message that is not a string: its size cannot be counted.
+    const notAString = await failureOf(() => takeWithinBytes(docs({ message: 42 as unknown as string }), CLAIM_MESSAGE_BYTES));
+    // A seq that is not a number: the merge cannot keep arrival order.
+    const notANumber = await failureOf(async () => {
+      for await (const _ of mergeBySeq(docs({ seq: 'x' as unknown as number }), docs<{ seq: number }>())) void _;
+    });
+    for (const error of [invalidText, notAString, notANumber]) {
+      expect(error).toBeInstanceOf(Error);
+      expect(claimReadFailure(error)).toBe('skip');
+    }
+  });
+
+  it('releases the lease and fails the claim when the server or driver failed: the next claim may get through', () => {
+    for (const error of [
+      new MongoNetworkError('connection reset'),
+      new MongoServerError({ ok: 0, code: 189, codeName: 'PrimarySteppedDown', errmsg: 'stepping down' }),
+      new MongoServerError({ ok: 0, code: 50, codeName: 'MaxTimeMSExpired', errmsg: 'operation exceeded time limit' }),
+      new MongoServerError({ ok: 0, code: 13, codeName: 'Unauthorized', errmsg: 'not authorized' }),
+      // A refusal of the command itself (a hinted index dropped by hand): a fault of the deployment, not of this instance.
+      new MongoServerError({ ok: 0, code: 2, codeName: 'BadValue', errmsg: 'hint provided does not correspond to an existing index' }),
+      new MongoTopologyClosedError(),
+      new StoreClosedError('The store is closed'),
+    ]) expect(claimReadFailure(error)).toBe('release');
+  });
+
+  it('a skipped instance reads as any unreadable work: logged with the instance, kept leased until the lease expires', () => {
+    const error = new TypeError('The "string" argument must be of type string');
+    const reading = unreadableMessages('order-1', lease, error);
+    expect(reading).toMatchObject({ kind: 'skip', error });
+    expect(reading.kind === 'skip' && reading.message).toContain('instance "order-1"');
+    expect(reading.kind === 'skip' && reading.message).toContain(lease.expiresAt.toISOString());
   });
 });

@@ -437,6 +437,26 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       });
     });
 
+    it('skips an instance whose messages every claim fails to read (a message that is not a string), and claims the next', async () => {
+      // Before, the failed read released the lease: claimAt back to the message's time and every process woken, so
+      // each claim of each worker took this instance first, failed, released it, and nothing behind it was claimed.
+      const { store, errors } = await openLogging('badmessage');
+      await alongside(store, async (client) => {
+        await store.commit(start('bad-message'));
+        await store.commit(start('behind'));
+        const database = client.db(db.name);
+        await database.collection(store.collections.messages).updateOne({ instanceId: instanceKey('bad-message') }, { $set: { message: 42 } });
+        const now = new Date();
+        const item = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now });
+        expect(item?.state.instanceId).toBe('behind');
+        expect(errors.some((e) => e.includes('"bad-message"'))).toBe(true);
+        // Kept leased until the lease expires, so the next claims do not stop at it either.
+        const held = await database.collection<InstanceDoc>(store.collections.instances).findOne({ _id: instanceKey('bad-message') });
+        expect(held?.claimAt).toEqual(new Date(now.getTime() + 60_000));
+        expect(await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now })).toBeUndefined();
+      });
+    });
+
     it('a release without a commit wakes every process (handoff) only when a message is visible, as a commit\u2019s release', async () => {
       const store = await open();
       await alongside(store, async (client) => {
