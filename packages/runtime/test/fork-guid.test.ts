@@ -284,3 +284,47 @@ it("names a child with a handed-on GUID apart from the GUIDs the next execution 
   expect(children).not.toContain(`job-${notes[0]}`);
   expect(replayHistory(both, history)).toMatchObject({ runtimeStatus: 'Completed', output: ['handed', 'mine'] });
 });
+
+it("names a child with a handed-on GUID as its own in a fork that keeps no results and in a restart, as a fork that keeps results does", async () => {
+  const clock = new VirtualClock();
+  const notes: string[] = [];
+  const runtime = await start({
+    clock,
+    orchestrators: { Relay: relay, Child: function* (ctx) { return ctx.getInput(); } },
+    activities: { Note: (guid: string) => void notes.push(guid) },
+  });
+  const { client } = runtime;
+  const id = await client.startNew('Relay');
+  await vi.waitFor(() => expect(notes).toHaveLength(1), { timeout: SETTLED.timeoutMs });
+  const guid = notes[0]!;
+  // The fork's continueAsNew hands the source's GUID on (its start names it): the fork's next execution ran a child of its own.
+  const fork = await client.fork(id, { keepResults: 1 });
+  await client.raiseEvent(fork, 'go');
+  expect(await within(client.waitForCompletion(fork, SETTLED), 'the fork ending')).toMatchObject({ runtimeStatus: 'Completed', output: guid });
+  /** The ids of the children `of` called in its current execution. */
+  const children = async (of: string) => ((await client.getStatus(of, { showHistory: true }))!.history!)
+    .flatMap((e) => (e.type === 'SubOrchestrationInstanceCreated' ? [e.instanceId] : []));
+  const own = await children(fork);
+  // Each starts afresh with that input: a fork of it that keeps nothing, and a restart under a new id and under its own.
+  await clock.advance(60_000);
+  const afresh = await client.fork(fork, { keepResults: 0 });
+  const restarted = await client.restart(fork, { restartWithNewInstanceId: true });
+  const runs = [afresh, restarted];
+  for (const run of runs) expect(await within(client.waitForCompletion(run, SETTLED), 'a new run ending')).toMatchObject({ runtimeStatus: 'Completed', output: guid });
+  await client.restart(fork);
+  expect(await within(client.waitForCompletion(fork, SETTLED), 'the restart ending')).toMatchObject({ runtimeStatus: 'Completed', output: guid });
+  runs.push(fork);
+  const called = await Promise.all(runs.map(children));
+  for (const [i, ids] of called.entries()) {
+    expect(ids).toHaveLength(1);
+    expect(ids[0]).toMatch(/^job-[0-9a-f-]{36}$/);
+    expect(await client.getStatus(ids[0]!)).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: runs[i] });
+  }
+  expect(new Set([`job-${guid}`, ...own, ...called.flat()]).size).toBe(5);
+  // The source's child of that name is still the source's alone.
+  expect(await client.getStatus(`job-${guid}`)).toBeUndefined();
+  await client.raiseEvent(id, 'go');
+  expect(await within(client.waitForCompletion(id, SETTLED), 'the source ending')).toMatchObject({ runtimeStatus: 'Completed', output: guid });
+  expect(await client.getStatus(`job-${guid}`)).toMatchObject({ parentInstanceId: id });
+  expect(notes).toHaveLength(1);
+});

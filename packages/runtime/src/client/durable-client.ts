@@ -693,7 +693,10 @@ export interface DurableClient {
    * runtime on the same store) is refused as `startNew` refuses that name: 400 `invalid-argument`, nothing written, so
    * no restart waits for a worker that may never come (restart it through a runtime that has the orchestrator). A
    * client made with `createClient({ store })` knows no names and checks none: its restart is Pending until a worker
-   * that has the orchestrator claims it (one without it fails it, as any start of a name it does not have).
+   * that has the orchestrator claims it (one without it fails it, as any start of a name it does not have). The
+   * instance's state and history are read together: the new start names the GUIDs its input holds that copied steps
+   * of a fork made, as the restarted execution's start named them (`ExecutionStarted.copiedGuids`), so a call named
+   * with one runs under a GUID of the new execution's own, not the id of the fork's source's child (see `fork`).
    */
   restart(instanceId: string, options?: RestartOptions): Promise<string>;
   /**
@@ -732,8 +735,9 @@ export interface DurableClient {
    * execution the fork starts by `continueAsNew` has GUIDs of its own, as any execution; a GUID a copied step made that
    * the code hands it in the `continueAsNew` input is named on its start (`ExecutionStarted.copiedGuids`), so a
    * sub-orchestration named with it there (or in a later execution it is handed on to) runs under a GUID of that
-   * execution's own, not the source's child's id. One that reaches a later execution another way (an activity's result)
-   * is not known; nor is one in the input of a fork that keeps no results, or of a restart (they start afresh). A
+   * execution's own, not the source's child's id; a fork of that execution that keeps no results, and a restart of it,
+   * start with that input and name them on their start too (`startCopiedGuids`), so their calls are renamed alike. One
+   * that reaches a later execution another way (an activity's result) is not known. A
    * sub-orchestration the source called without an id gets the fork's id for it (kept or called anew); one called with
    * an id the code chose (`'shipping-42'`, no GUID a
    * copied step made in it) is called with that id again: the call fails while the source's child of that id is still

@@ -14,7 +14,7 @@ import { applyEvent, heldCommands, parentCallOf, startsAnotherExecution } from '
 import {
   firstStepMarker, parentLinkAfter, stepMarkers, suspendedWithNothingDeferred, type OrchestrationExecution, type StepResult,
 } from './orchestration-execution.js';
-import { forkHistory } from './fork-history.js';
+import { forkHistory, startCopiedGuids } from './fork-history.js';
 import { rewindHistory } from './rewind-history.js';
 import { recursiveTerminateOf } from './active-children.js';
 
@@ -824,6 +824,12 @@ export interface StartInput {
    * sub-orchestration's its parent's. Absent: none.
    */
   readonly tags?: InstanceTags | undefined;
+  /**
+   * A start with an input an earlier start of a fork's lineage had (a fork that keeps no results, a restart): the
+   * GUIDs copied steps made that that start named as held by its input (`startCopiedGuids`), named on this start as
+   * well, so that its calls rename them as that execution's did (`ExecutionStartedEvent.copiedGuids`). Absent: none.
+   */
+  readonly copiedGuids?: ExecutionStartedEvent['copiedGuids'];
 }
 
 /**
@@ -856,11 +862,11 @@ function startOf(input: StartInput): { state: InstanceState; message: Orchestrat
       ...(delayed ? { scheduledStartTime: delayed } : {}), ...(input.tags ? { tags: input.tags } : {}),
     },
     // Without a spread when it has neither input nor parent (the object then has room for its six members only).
-    message: message(input.newId(), instanceId, undefined, input.input === undefined && !input.parent
+    message: message(input.newId(), instanceId, undefined, input.input === undefined && !input.parent && !input.copiedGuids?.length
       ? { type: 'ExecutionStarted', eventId: -1, timestamp: isoTime(now), name, instanceId, executionId }
       : {
         type: 'ExecutionStarted', eventId: -1, timestamp: isoTime(now), name, instanceId, executionId, ...withInput,
-        ...(input.parent ? { parentInstance: input.parent } : {}),
+        ...(input.parent ? { parentInstance: input.parent } : {}), ...(input.copiedGuids?.length ? { copiedGuids: input.copiedGuids } : {}),
       }, delayed && new Date(delayed.getTime())),
   };
 }
@@ -984,8 +990,10 @@ export function decideFork(input: ForkInput): WriteSet {
   if (events.length === 0) {
     // A source whose scheduled start is still to come (a delayed start not yet run) forks into a start delayed as long.
     const startAt = source.scheduledStartTime;
+    // Its input's GUIDs a copied step made are renamed as the source's execution renamed them (`startCopiedGuids`).
     const { state, message: start } = startOf({
       instanceId, name: source.name, input: source.input as JsonValue | undefined, now, newId, ...tags, ...(startAt ? { startAt } : {}),
+      copiedGuids: startCopiedGuids(input.history),
     });
     return { requests: [{ type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' }, ifExists: 'fail' }, ...raised] };
   }

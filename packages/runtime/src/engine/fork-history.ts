@@ -213,6 +213,26 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
 }
 
 /**
+ * The GUIDs a copied step made that the input of the execution whose history is `history` holds, as its start names
+ * them (`ExecutionStartedEvent.copiedGuids`; `undefined`: none, or no start recorded yet): what a new start with that
+ * input names as well (a fork that keeps no results, a restart), so that a call whose id holds one runs under a GUID of
+ * that execution's own, as in a fork that keeps results (which copies the start whole) and as in the execution the
+ * `continueAsNew` that handed them on started. Pure.
+ *
+ * @example
+ * ```ts
+ * startCopiedGuids(history); // [{ seed: 'src_e1', name: '_2026-12-06T02:00:00.000Z_0' }]
+ * ```
+ */
+export function startCopiedGuids(history: readonly HistoryEvent[]): ExecutionStartedEvent['copiedGuids'] {
+  for (const event of history) {
+    if (event.type === 'ExecutionStarted') return event.copiedGuids;
+    if (event.type === 'OrchestratorCompleted') return undefined; // the start is in the first step
+  }
+  return undefined;
+}
+
+/**
  * The fork's start: the source's `start` naming the fork (`target`), with no parent, and the input put back into a
  * start recorded without it.
  */

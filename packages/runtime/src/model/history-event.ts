@@ -55,8 +55,10 @@ export interface ExecutionStartedEvent extends EventBase {
    * execution of the fork) and that the `continueAsNew` input holds, each as the seed and the rest of the name it was
    * made from (the GUID is the name-based UUID of `seed + name`). A sub-orchestration call of this execution whose id
    * holds one runs under a GUID of this execution's own, made from its name under this execution's seed (`forkCallId`),
-   * as a call made anew in the fork does: not under the id of the source's child, nor under a GUID the execution makes. Absent on every other start, and in executions recorded before
-   * it existed (which replay as they ran).
+   * as a call made anew in the fork does: not under the id of the source's child, nor under a GUID the execution makes.
+   * A start with the same input copies the list (`startCopiedGuids`): a fork's (whole, with its history, or afresh
+   * when it keeps no results) and a restart's, under the instance's id or a new one. Absent on every other start, and
+   * in executions recorded before it existed (which replay as they ran).
    */
   readonly copiedGuids?: readonly { readonly seed: string; readonly name: string }[];
 }
