@@ -1399,11 +1399,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * DexieStore layout 8 then gave the rows their tag keys after the open, in steps (an index rebuild's runner, its step,
  * the tag scan's fallback while it runs): runtime-dexie.js 93,948 -> 94,403 B (+455), budget set to match; the
  * store-indexeddb README's DexieStore row 52.3 kB.
+ * A fork that keeps no results and a restart then named on their start the handed-on GUIDs of the start they copy
+ * (startCopiedGuids; a restart reads the history with the state): 49,635 / 63,888 / 94,403 -> 49,699 / 63,928 / 94,456 B
+ * (+64 / +40 / +53), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 49_635 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_888 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 94_403 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 49_699 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_928 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 94_456 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 
