@@ -279,6 +279,78 @@ export function missingIndexes(collection: keyof CollectionNames, existing: read
   return INDEXES[collection].filter((index) => !(index.unique === true ? uniqueKeys : keys).has(keyOf(index.key)));
 }
 
+/** An index the store relies on that exists with an option that makes it unfit ({@link unfitIndexes}). */
+export interface UnfitIndex {
+  readonly name: string;
+  readonly key: unknown;
+  /** Why it is unfit, for the operator: each option that makes it so. */
+  readonly why: readonly string[];
+}
+
+/**
+ * The indexes of one collection (`existing`, what `listIndexes` returned) that have the key of an index the store
+ * relies on ({@link INDEXES}, or `_id`) but an option that makes them answer differently from what the store's
+ * queries expect. The store names its indexes in hints by key, and a hint makes MongoDB use the index whatever it
+ * holds:
+ *
+ * - `partialFilterExpression`: the index holds only the documents that match it, so a hinted query that the filter
+ *   does not cover returns incomplete results (SERVER-26413): work is silently never claimed;
+ * - `sparse`: documents without the field are left out, the same way;
+ * - a collation other than `simple`: strings compare by the collation (case-insensitive ids collide, ranges of keys
+ *   and the store's escaped ids order differently). On `_id_` it is the collection's default collation
+ *   (`db.createCollection(name, { collation })`), which every query and every other index of the collection
+ *   inherits.
+ *
+ * @example
+ * ```ts
+ * unfitIndexes('instances', [{ name: 'claim_at', key: { claimAt: 1, readyAt: 1 }, partialFilterExpression: { claimAt: { $exists: true } } }]);
+ * // [{ name: 'claim_at', key: { claimAt: 1, readyAt: 1 }, why: ['partialFilterExpression {"claimAt":{"$exists":true}}: ...'] }]
+ * ```
+ */
+export function unfitIndexes(collection: keyof CollectionNames, existing: readonly Document[]): UnfitIndex[] {
+  const needed = new Set([keyOf({ _id: 1 }), ...INDEXES[collection].map((index) => keyOf(index.key))]);
+  const unfit: UnfitIndex[] = [];
+  for (const index of existing) {
+    if (!needed.has(keyOf(index['key']))) continue;
+    const why: string[] = [];
+    if (index['partialFilterExpression'] !== undefined) {
+      why.push(`partialFilterExpression ${JSON.stringify(index['partialFilterExpression'])}: a query hinted to it returns only the documents the filter matches`);
+    }
+    if (index['sparse'] === true) why.push('sparse: documents without its fields are left out of it, and of a query hinted to it');
+    const collation = index['collation'] as { locale?: unknown } | undefined;
+    if (collation !== undefined && collation !== null && collation.locale !== 'simple') {
+      why.push(String(index['name']) === '_id_'
+        ? `the collection's default collation ${JSON.stringify(collation)}: every index and query of the collection compares strings by it, not by their bytes`
+        : `collation ${JSON.stringify(collation)}: strings compare by it, not by their bytes`);
+    }
+    if (why.length > 0) unfit.push({ name: String(index['name']), key: index['key'], why });
+  }
+  return unfit;
+}
+
+/**
+ * What `connect` tells the operator about the indexes {@link unfitIndexes} found (`unfit`: each collection's name and
+ * its unfit indexes), or `undefined` when there are none. `connect` refuses to open with it (`MongoStoreError`).
+ *
+ * @example
+ * ```ts
+ * unfitIndexesProblem([{ collection: 'drx_instances', indexes: unfitIndexes('instances', listed) }]);
+ * // 'MongoStore cannot use these indexes: drx_instances.claim_at {"claimAt":1,"readyAt":1} (partialFilterExpression ...). ...'
+ * ```
+ */
+export function unfitIndexesProblem(unfit: readonly { readonly collection: string; readonly indexes: readonly UnfitIndex[] }[]): string | undefined {
+  const named = unfit.flatMap(({ collection, indexes }) =>
+    indexes.map((index) => `${collection}.${index.name} ${JSON.stringify(index.key)} (${index.why.join('; ')})`));
+  if (named.length === 0) return undefined;
+  return (
+    `MongoStore cannot use these indexes: ${named.join(', ')}. The store pins its queries to its indexes by key, and ` +
+    'expects every document in them and strings compared by their bytes: with these, claims and reads would silently ' +
+    'miss documents. Drop each of these indexes (db.getCollection(\'<collection>\').dropIndex(\'<name>\') in mongosh) and ' +
+    'connect again to rebuild it without the option (or create it as the README lists it); a collection with a default ' +
+    'collation must be created again without one (copy its documents to a new collection).'
+  );
+}
+
 /** An index key as a string that keeps the order of its fields (`{ a: 1, b: -1 }` is not `{ b: -1, a: 1 }`). */
 function keyOf(key: unknown): string {
   return key !== null && typeof key === 'object' ? JSON.stringify(Object.entries(key)) : String(key);

@@ -40,7 +40,7 @@ import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js'
 import { StoreUnreachableError } from './errors/store-unreachable-error.js';
 import {
   collectionNames, indexConflictProblem, INDEXES, indexesListedAtConnect, missingCollections, missingIndexes, missingIndexesProblem, obsoleteIndexesPresent,
-  RETIRED_INDEXES, retiredIndexesNotice, retiredIndexesPresent, validateNamespace,
+  RETIRED_INDEXES, retiredIndexesNotice, retiredIndexesPresent, unfitIndexes, unfitIndexesProblem, validateNamespace,
   type CollectionNames,
 } from './indexes.js';
 import { DEFAULT_INDEX_BUILD_TIMEOUT_MS, withIndexDeadline, type IndexDeadline } from './index-deadline.js';
@@ -578,6 +578,7 @@ export class MongoStore implements Store {
       // Each collection's indexes are listed once (indexesListedAtConnect), before anything is created or dropped: the
       // indexes created below are never obsolete or retired ones, so the lists stay right for the drop and the warning.
       const listed = await this.#listIndexes(indexesListedAtConnect(true), deadline);
+      this.#refuseUnfitIndexes(listed);
       const names = (kind: keyof CollectionNames) => (listed.get(kind) ?? []).map((index) => String(index['name']));
       // The old history index goes first: it would refuse the events of a restarted instance's new generation.
       deadline.step(`dropping obsolete indexes of ${this.collections.history}`);
@@ -633,11 +634,21 @@ export class MongoStore implements Store {
   async #checkIndexes(): Promise<void> {
     await this.#op('checking the indexes', () => withIndexDeadline(this.#indexBuildTimeoutMs, this.dbName, async (deadline) => {
       const listed = await this.#listIndexes(indexesListedAtConnect(false), deadline);
+      this.#refuseUnfitIndexes(listed);
       const problem = missingIndexesProblem([...listed].map(([kind, indexes]) => ({
         collection: this.collections[kind], indexes: missingIndexes(kind, indexes),
       })));
       if (problem !== undefined) throw new MongoStoreError(problem);
     }));
+  }
+
+  /**
+   * Fails `connect` with `MongoStoreError` when a listed collection has an index the store needs (or its `_id_`) with
+   * a partial filter, `sparse` or a collation other than `simple` (`unfitIndexes`): hinted queries would miss documents.
+   */
+  #refuseUnfitIndexes(listed: ReadonlyMap<keyof CollectionNames, readonly Document[]>): void {
+    const problem = unfitIndexesProblem([...listed].map(([kind, indexes]) => ({ collection: this.collections[kind], indexes: unfitIndexes(kind, indexes) })));
+    if (problem !== undefined) throw new MongoStoreError(problem);
   }
 
   /** The store's collections by kind, as far as index maintenance uses them. */

@@ -763,6 +763,32 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       } finally {
         await client.close();
       }
+
+    it('refuses to open on a hinted index made partial by hand, or a collection with a default collation, naming why', async () => {
+      // A partial claim index passed the check by key alone, and a claim hinted to it never saw the instances its
+      // filter leaves out (SERVER-26413).
+      const prefix = db.prefix('partialidx');
+      const client = new MongoClient(mongoUri);
+      try {
+        await (await db.open('partialidx', { prefix })).close();
+        const instances = client.db(db.name).collection(`${prefix}instances`);
+        await instances.dropIndex('claim_at');
+        await instances.createIndex({ claimAt: 1, readyAt: 1 }, { name: 'claim_at', partialFilterExpression: { runtimeStatus: 'Running' } });
+        for (const createIndexes of [false, true]) {
+          const error = await db.open('partialidx', { prefix, createIndexes }).then(async (store) => store.close(), (e: unknown) => e);
+          expect(error, `createIndexes: ${createIndexes}`).toMatchObject({ code: 'store-error', status: 500 });
+          expect((error as Error).message).toContain(`${prefix}instances.claim_at`);
+          expect((error as Error).message).toContain('partialFilterExpression');
+        }
+        const collated = db.prefix('collated');
+        await client.db(db.name).createCollection(`${collated}history`, { collation: { locale: 'en', strength: 2 } });
+        const error = await db.open('collated', { prefix: collated }).then(async (store) => store.close(), (e: unknown) => e);
+        expect(error).toMatchObject({ code: 'store-error' });
+        expect((error as Error).message).toContain(`${collated}history._id_`);
+      } finally {
+        await client.close();
+      }
+    });
     });
 
     it('a claim reads only the visible messages of its instance, however many of its timers are pending (explain executionStats)', async () => {

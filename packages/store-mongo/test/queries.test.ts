@@ -18,7 +18,7 @@ import { claimAtOf, EPOCH, FREE_LEASE, NEVER } from '../src/documents.js';
 const instanceIdPrefixPattern = (prefix: string) => instanceKeyPrefixPatterns(prefix).plain ?? '(?!)';
 import {
   collectionNames, indexConflictProblem, INDEXES, indexesListedAtConnect, missingCollections, missingIndexes, missingIndexesProblem, OBSOLETE_INDEXES,
-  obsoleteIndexesPresent, PURGE_RECORD_TTL_S, RETIRED_INDEXES, retiredIndexesNotice, retiredIndexesPresent,
+  obsoleteIndexesPresent, PURGE_RECORD_TTL_S, RETIRED_INDEXES, retiredIndexesNotice, retiredIndexesPresent, unfitIndexes, unfitIndexesProblem,
 } from '../src/indexes.js';
 import { MongoServerError, ObjectId, type Document } from 'mongodb';
 
@@ -317,6 +317,38 @@ describe('claims', () => {
     expect(missingIndexes('messages', notUnique).map((i) => i.name)).toEqual(['instance_seq']);
     // A collection that does not exist (listIndexes: none): all of them.
     expect(missingIndexes('purges', [])).toEqual(INDEXES.purges);
+  });
+
+  it('refuse an index the store hints that is partial, sparse or collated, and a collection with a default collation', () => {
+    // As listIndexes returns them: a collection and indexes as connect creates them are fit.
+    const listed = (kind: keyof typeof INDEXES): Document[] => [
+      { v: 2, name: '_id_', key: { _id: 1 } }, ...INDEXES[kind].map((i) => ({ v: 2, name: i.name, key: i.key, ...(i.unique === true ? { unique: true } : {}) })),
+    ];
+    for (const kind of Object.keys(INDEXES) as (keyof typeof INDEXES)[]) expect(unfitIndexes(kind, listed(kind)), kind).toEqual([]);
+    const replace = (kind: keyof typeof INDEXES, name: string, extra: Document) => listed(kind).map((i) => (i['name'] === name ? { ...i, ...extra } : i));
+    // A partial claim index: a claim hinted to it never sees the instances its filter leaves out (SERVER-26413).
+    const partial = unfitIndexes('instances', replace('instances', 'claim_at', { partialFilterExpression: { runtimeStatus: 'Running' } }));
+    expect(partial).toHaveLength(1);
+    expect(partial[0]).toMatchObject({ name: 'claim_at', key: { claimAt: 1, readyAt: 1 } });
+    expect(partial[0]!.why[0]).toContain('partialFilterExpression {"runtimeStatus":"Running"}');
+    // The same key under another name, sparse; one with a case-insensitive collation.
+    const sparse = listed('messages').map((i) => (i['name'] === 'instance_due_seq' ? { ...i, name: 'by_due', sparse: true } : i));
+    expect(unfitIndexes('messages', sparse).map((i) => i.name)).toEqual(['by_due']);
+    const collated = replace('activityTasks', 'claim_at', { collation: { locale: 'en', strength: 2 } });
+    expect(unfitIndexes('activityTasks', collated)[0]!.why[0]).toContain('collation {"locale":"en","strength":2}');
+    expect(unfitIndexes('activityTasks', replace('activityTasks', 'claim_at', { collation: { locale: 'simple' } }))).toEqual([]);
+    // The collection's default collation shows on its _id_ index: every query and index of it compares by it.
+    const defaultCollation = unfitIndexes('history', replace('history', '_id_', { collation: { locale: 'fr' } }));
+    expect(defaultCollation.map((i) => i.name)).toEqual(['_id_']);
+    expect(defaultCollation[0]!.why[0]).toContain('default collation');
+    // Indexes of keys the store does not use are none of its business, whatever their options.
+    expect(unfitIndexes('instances', [...listed('instances'), { v: 2, name: 'mine', key: { custom: 1 }, sparse: true }])).toEqual([]);
+    // Every reason is named, and the message says what to do.
+    expect(unfitIndexes('instances', replace('instances', 'lease_owner', { sparse: true, partialFilterExpression: { leaseOwner: { $exists: true } } }))[0]!.why).toHaveLength(2);
+    expect(unfitIndexesProblem([{ collection: 'drx_instances', indexes: [] }])).toBeUndefined();
+    const message = unfitIndexesProblem([{ collection: 'drx_instances', indexes: partial }])!;
+    expect(message).toContain('drx_instances.claim_at {"claimAt":1,"readyAt":1}');
+    expect(message).toContain('dropIndex(');
   });
 
   it('name each missing index with its collection, key and options, and how to create it; nothing when none is missing', () => {
