@@ -1126,7 +1126,8 @@ export class MongoStore implements Store {
       // Bounded in bytes too (QUERY_PAGE_BYTES): the page ends early, with a token, rather than hold up to
       // MAX_PAGE_SIZE documents of up to 15 MiB each.
       // With tags, pinned to `tag_page`, bounded by the most selective pair's keys.
-      const lead = await this.#leadTag(plan.query.tags, session);
+      // Counted outside the read's session (#leadTag): the choice of keys needs no read-your-writes, the rows do.
+      const lead = await this.#leadTag(plan.query.tags, readBound());
       const pageFilter = buildQueryFilter(plan.query, plan.after, plan.order, lead);
       const cursor = lead === undefined
         ? this.#instances.find(pageFilter, {
@@ -1721,12 +1722,13 @@ export class MongoStore implements Store {
 
   /**
    * The pair of a tag filter whose `tag_page` keys bound its scan: the one with the fewest instances
-   * (`selectiveTagPair`), each counted on `tag_page` up to {@link TAG_COUNT_LIMIT}; `undefined` without tags.
+   * (`selectiveTagPair`), each counted on `tag_page` up to {@link TAG_COUNT_LIMIT}, within `bound`; `undefined`
+   * without tags. The counts run at once, each in a session of its own (the driver's implicit one), never in the
+   * caller's: a session carries one operation at a time (its causal operation time is advanced by each reply), and
+   * the counts only choose which keys the read scans; any pair gives the same rows, since the read checks every pair.
    */
-  #leadTag(tags: InstanceTags | undefined, session?: ClientSession): Promise<readonly [string, string] | undefined> {
-    return selectiveTagPair(tags, (pair) => this.#instances.countDocuments(tagCountFilter(pair), {
-      ...(session ? { session, ...readBound() } : SCAN_BOUND), hint: TAG_PAGE_HINT, limit: TAG_COUNT_LIMIT,
-    }));
+  #leadTag(tags: InstanceTags | undefined, bound: { readonly maxTimeMS: number; readonly signal?: AbortSignal } = SCAN_BOUND): Promise<readonly [string, string] | undefined> {
+    return selectiveTagPair(tags, (pair) => this.#instances.countDocuments(tagCountFilter(pair), { ...bound, hint: TAG_PAGE_HINT, limit: TAG_COUNT_LIMIT }));
   }
 
   /**

@@ -1177,6 +1177,37 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         }
       } finally {
         await client.close();
+
+    it('never sends two operations of one session at once: a query by several tags counts its pairs outside the read\u2019s session', async () => {
+      // The counts that choose the lead tag pair ran with Promise.all in the query's causal session, which carries
+      // one operation at a time (MongoDB's sessions, and the driver's documentation of ClientSession).
+      const client = new MongoClient(mongoUri, { monitorCommands: true });
+      const inFlight = new Map<number, string>();
+      const overlaps: string[] = [];
+      client.on('commandStarted', (event) => {
+        const lsid = JSON.stringify(event.command['lsid'] ?? null);
+        if (lsid !== 'null' && [...inFlight.values()].includes(lsid)) overlaps.push(`${event.commandName} ${lsid}`);
+        inFlight.set(event.requestId, lsid);
+      });
+      const done = (event: { requestId: number }) => inFlight.delete(event.requestId);
+      client.on('commandSucceeded', done);
+      client.on('commandFailed', done);
+      const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix('tagsession') });
+      try {
+        for (const [id, tags] of [['s-1', { tenant: 'acme', region: 'eu' }], ['s-2', { tenant: 'acme', region: 'us' }], ['s-3', { tenant: 'globex', region: 'eu' }]] as const) {
+          const { state, message } = request(id);
+          await store.commit({ requests: [{ type: 'createInstance', state: { ...state, tags }, message, ifRunning: { kind: 'fail' } }] });
+        }
+        await store.flushSweeps();
+        overlaps.length = 0;
+        const page = await store.queryInstances({ tags: { tenant: 'acme', region: 'eu' } });
+        expect(page.instances.map((s) => s.instanceId)).toEqual(['s-1']);
+        expect(overlaps).toEqual([]);
+      } finally {
+        await store.close();
+        await client.close();
+      }
+    });
       }
     });
 
