@@ -1402,10 +1402,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A fork that keeps no results and a restart then named on their start the handed-on GUIDs of the start they copy
  * (startCopiedGuids; a restart reads the history with the state): 49,635 / 63,888 / 94,403 -> 49,699 / 63,928 / 94,456 B
  * (+64 / +40 / +53), budgets set to match.
+ * KeyvalStore then listed by name or tags during its layout-14 rebuild from the entries up to the rebuild's place and
+ * read the rows only past it: runtime-keyval.js 63,928 -> 64,210 B (+282), budget set to match; the
+ * store-indexeddb README's KeyvalStore row 22.1 kB.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 49_699 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 63_928 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_210 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 94_456 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];

@@ -452,6 +452,20 @@ function rawGet(name: string, key: IDBValidKey): Promise<unknown> {
 }
 
 /**
+ * Counts the instance rows (`['i', id]`) read by readonly transactions in this realm (a listing's, not the rebuild's
+ * steps), by watching the object stores' `get` until `uninstall`.
+ */
+function readsOfRows(): { count(): number; uninstall(): void } {
+  const get = IDBObjectStore.prototype.get;
+  let count = 0;
+  IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
+    if (this.transaction.mode === 'readonly' && Array.isArray(key) && key[0] === 'i') count++;
+    return get.call(this, key);
+  };
+  return { count: () => count, uninstall: () => (IDBObjectStore.prototype.get = get) };
+}
+
+/**
  * Waits until the marker of database `name` is this layout's with no rebuild of the name and tag entries under way: a
  * store that opened an older layout runs that rebuild after the open, in steps of its own.
  */
@@ -802,8 +816,11 @@ describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in
    * Writes `count` completed instances named Orders with the tag pair tenant=acme, created 1 ms apart, into database
    * `name` with the marker `meta`; an instance `entries(i)` rejects has no name or tag entry (older code started it
    * beside an earlier layout), and two entries are of earlier executions (older code started those instances again).
+   * `createdAt(i)` and `named(i)` give an instance another creation time or orchestrator name.
    */
-  async function instances(name: string, count: number, meta: object, entries: (i: number) => boolean): Promise<void> {
+  async function instances(
+    name: string, count: number, meta: object, entries: (i: number) => boolean, createdAt = msOf, named = (_: number) => 'Orders',
+  ): Promise<void> {
     const first = open(name);
     const request = newInstance('template', { n: 1 });
     await create(first, { ...request, state: { ...request.state, name: 'Orders', runtimeStatus: 'Completed', tags: { tenant: 'acme' } } });
@@ -816,13 +833,14 @@ describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in
       raw.put(meta, ['meta']);
       for (let i = 0; i < count; i++) {
         const id = idOf(i);
-        const createdTime = new Date(msOf(i));
-        raw.put({ ...row, id, createdMs: msOf(i), state: { ...row.state, instanceId: id, createdTime, lastUpdatedTime: createdTime } }, ['i', id]);
+        const ms = createdAt(i);
+        const createdTime = new Date(ms);
+        raw.put({ ...row, id, createdMs: ms, state: { ...row.state, instanceId: id, name: named(i), createdTime, lastUpdatedTime: createdTime } }, ['i', id]);
         raw.put(input, ['in', id]);
-        raw.put('Completed', ['xc', msOf(i), id]);
+        raw.put('Completed', ['xc', ms, id]);
         if (!entries(i)) continue;
-        raw.put(0, ['xn', 'Orders', msOf(i), id]);
-        raw.put(0, ['xg', 'tenant', 'acme', msOf(i), id]);
+        raw.put(0, ['xn', named(i), ms, id]);
+        raw.put(0, ['xg', 'tenant', 'acme', ms, id]);
       }
       raw.put(0, ['xn', 'Billing', msOf(-3), idOf(1)]);
       raw.put(0, ['xg', 'tenant', 'globex', msOf(-5), idOf(2)]);
@@ -867,5 +885,49 @@ describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in
     );
     expect(await store.purgeInstances({ createdTimeFrom: T0, tags: { tenant: 'acme' } })).toBe(1000);
     expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xn' || prefix === 'xg' || prefix === 'i')).toEqual([]);
+  });
+
+  it('lists by a rare name during the rebuild reading the rows only of the part not yet rebuilt', async () => {
+    const name = uniqueName('layout-14-rare');
+    const count = 3000;
+    const rare = (i: number) => i % 500 === 7;
+    // Cut short after the rows up to i-2000: those have their entries, the later ones none.
+    await instances(name, count, { version: 14, store: 'durable-rx/keyval', rebuild: { step: 'rows', after: ['xc', msOf(2000), idOf(2000)] } },
+      (i) => i <= 2000, msOf, (i) => (rare(i) ? 'Rare' : 'Orders'));
+    const rowsRead = readsOfRows();
+    try {
+      const store = open(name);
+      // The store's first call: one step of the rebuild (256 rows) goes before it, the others after.
+      const page = await store.queryInstances({ name: ['Rare'], pageSize: 100 });
+      expect(page.instances.map((s) => s.instanceId)).toEqual(Array.from({ length: count }, (_, i) => i).filter(rare).map(idOf));
+      // The rows of the rare name in the rebuilt part, and every row of the rest (before: all 3000 rows).
+      expect(rowsRead.count()).toBeLessThan(1000);
+      expect(rowsRead.count()).toBeGreaterThanOrEqual(count - 2000 - 2 * 256);
+    } finally {
+      rowsRead.uninstall();
+    }
+  });
+
+  it('lists exactly, page by page, while the rebuild moves on under the listing in two tabs, across places shared by two instances', async () => {
+    const name = uniqueName('layout-14-pages');
+    const count = 3000;
+    // Two instances per ms, so the rebuild's places (i-0500, then every 256 rows on) split a ms; the entries of half
+    // the later instances missing. Newest first, the pages come down to meet the rebuild coming up.
+    const createdAt = (i: number) => msOf(Math.floor(i / 2));
+    await instances(name, count, { version: 14, store: 'durable-rx/keyval', rebuild: { step: 'rows', after: ['xc', createdAt(500), idOf(500)] } },
+      (i) => i <= 500 || i % 2 === 0, createdAt);
+    const tabs = [open(name), open(name)];
+    const all = Array.from({ length: count }, (_, i) => idOf(i));
+    const [byName, byTag] = await Promise.all([
+      allIds(tabs[0]!, { name: ['Orders'], order: 'desc', pageSize: 150 }),
+      allIds(tabs[1]!, { tags: { tenant: 'acme' }, order: 'desc', pageSize: 150 }),
+    ]);
+    expect(byName).toEqual([...all].reverse());
+    expect(byTag).toEqual([...all].reverse());
+    await rebuilt(name);
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xn' || prefix === 'xg')).toEqual([
+      ...all.map((id, i) => ['xg', 'tenant', 'acme', createdAt(i), id]),
+      ...all.map((id, i) => ['xn', 'Orders', createdAt(i), id]),
+    ]);
   });
 });
