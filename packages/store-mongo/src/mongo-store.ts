@@ -78,7 +78,7 @@ import {
 import { mergeBySeq } from './merge-by-seq.js';
 import { purgeInBatches } from './purge-in-batches.js';
 import { seqPages } from './seq-pages.js';
-import { heldSweepsQuery, sweepClaim, sweepFinishedBy, sweepRecheckDelay, sweepRenewal } from './sweep-lease.js';
+import { heldSweepsQuery, sweepClaim, sweepFinishedBy, sweepRecheckDelay, sweepRenewal, sweepRetryDelay } from './sweep-lease.js';
 import { unclaimedWriteHolds } from './unclaimed-write-holds.js';
 import { wakeSignals } from './wake-signals.js';
 import { transactionRanOut, transactionRetryStep } from './transaction-deadline.js';
@@ -290,6 +290,8 @@ export class MongoStore implements Store {
   /** The next look at sweeps other processes hold (`#recheckSweepsIn`). */
   #sweepRecheckTimer: ClockTimer | undefined;
   #sweepAgain = false;
+  /** History sweep passes that failed in a row (`sweepRetryDelay`); 0 after one that got through. */
+  #sweepFailures = 0;
   #closed: Promise<void> | undefined;
 
   /**
@@ -1832,7 +1834,9 @@ export class MongoStore implements Store {
    * `findOneAndUpdate`, renewed after every chunk), so one process works a sweep at a time, not every process every
    * sweep. When the only sweeps left are held by other processes, a timer looks again once the earliest of their
    * leases has lapsed (`sweepRecheckDelay`): the sweep of a process that stopped is finished by another within about a
-   * lease. An interrupted sweep is also taken up at the next restart, purge or `connect` once its lease lapsed.
+   * lease. A pass that fails (the server unreachable, a read out of time) is logged and run again on the same timer
+   * after a back-off (`sweepRetryDelay`: 1 s doubling to a minute), until one gets through or `close`. An interrupted
+   * sweep is also taken up at the next restart, purge or `connect` once its lease lapsed.
    */
   #sweep(): void {
     if (this.#closed) return;
@@ -1860,9 +1864,13 @@ export class MongoStore implements Store {
       const first = await this.#sweeps.findOne(held.filter, { sort: held.sort, projection: held.projection, ...readBound() });
       const delayMs = sweepRecheckDelay(first?.leaseExpiresAt, now);
       if (delayMs !== undefined) this.#recheckSweepsIn(delayMs);
+      this.#sweepFailures = 0;
     })()
       .catch((error: unknown) => {
-        this.#logger.error(`MongoStore ${this.dbName}: sweeping old history failed; it resumes with the next restart, purge or connect`, error);
+        if (this.#closed) return; // close stops a pass; another process or the next connect takes its sweep up
+        const delayMs = sweepRetryDelay(++this.#sweepFailures);
+        this.#logger.error(`MongoStore ${this.dbName}: sweeping old history failed; trying again in ${delayMs} ms (and with the next restart, purge or connect)`, error);
+        this.#recheckSweepsIn(delayMs);
       })
       .finally(() => {
         this.#sweeping = undefined;

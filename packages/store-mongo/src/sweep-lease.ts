@@ -88,6 +88,26 @@ export function sweepRecheckDelay(heldUntil: Date | undefined, now: Date): numbe
   return Math.min(SWEEP_LEASE_MS, Math.max(0, heldUntil.getTime() - now.getTime())) + SWEEP_RECHECK_MARGIN_MS;
 }
 
+/** The back-off of a history sweep pass that failed (`sweepRetryDelay`): 1 s doubling to 1 min. */
+export const SWEEP_RETRY = { firstMs: 1_000, maxMs: 60_000 } as const;
+
+/**
+ * When a process looks again after its `failures`-th history sweep pass in a row failed (1 for the first): 1 s,
+ * doubling to a minute, for as long as they fail. Before, a failed pass was logged and waited for the next restart,
+ * purge or `connect`: on a quiet database the old generations stayed for good. A pass that gets through (or finds
+ * nothing to take) starts the count over.
+ *
+ * @example
+ * ```ts
+ * sweepRetryDelay(1);  // 1_000
+ * sweepRetryDelay(10); // 60_000
+ * ```
+ */
+export function sweepRetryDelay(failures: number): number {
+  const n = Number.isFinite(failures) && failures >= 1 ? Math.floor(failures) : 1;
+  return Math.min(SWEEP_RETRY.maxMs, SWEEP_RETRY.firstMs * 2 ** Math.min(n - 1, 30));
+}
+
 /**
  * Whether a chunk read of `found` events, when at most `chunk` were asked for, was the rest of its generation: fewer
  * than a chunk means the read found every event left. An old generation never gains events (a sweep names one only

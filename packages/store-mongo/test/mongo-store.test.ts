@@ -22,6 +22,7 @@ import { instanceKey } from '../src/instance-key.js';
 import { MongoStore } from '../src/mongo-store.js';
 import { READ_MAX_TIME_MS } from '../src/read-bound.js';
 import { commitsWithin, TRANSACTION_RETRY_MS } from '../src/transaction-deadline.js';
+import { SWEEP_RETRY } from '../src/sweep-lease.js';
 import { WATCH_REOPEN_BURST } from '../src/watch-scope.js';
 import {
   activityClaimTries, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT,
@@ -116,6 +117,42 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         expect(await sweeps.countDocuments({})).toBe(0);
       } finally {
         for (const store of stores) await store.close();
+        await client.close();
+      }
+    });
+
+    it('runs a history sweep pass that failed again on its own timer, not only at the next restart, purge or connect', async (context) => {
+      const appName = `drx-sweepretry-${process.pid}`;
+      const client = new MongoClient(mongoUri, { appName });
+      const admin = new MongoClient(mongoUri);
+      const clock = new VirtualClock();
+      const errors: string[] = [];
+      const store = await MongoStore.connect({
+        client, dbName: db.name, collectionPrefix: db.prefix('sweepretry'), clock,
+        logger: { warn: () => undefined, error: (message) => void errors.push(message) },
+      });
+      try {
+        await store.flushSweeps();
+        const { state, message } = request('swept-later');
+        await store.commit({ requests: [{ type: 'createInstance', state: { ...state, runtimeStatus: 'Completed' }, message, ifRunning: { kind: 'fail' } }] });
+        const history = client.db(db.name).collection<HistoryDoc>(store.collections.history);
+        const gen = 'gen-retried';
+        await history.insertMany([0, 1, 2].map((index) => ({ _id: new ObjectId(), instanceId: instanceKey('other'), gen, index, event: '{}' })));
+        await client.db(db.name).collection(store.collections.sweeps).insertOne({ _id: new ObjectId(), instanceId: instanceKey('other'), gen });
+        // The pass the purge starts fails at its first take of a sweep (a findAndModify the server refuses).
+        await failPointOrSkip(context, 'sweep retry test', () => failCommand(admin, { times: 1 }, { failCommands: ['findAndModify'], appName, errorCode: 2 }));
+        expect(await store.purgeInstance('swept-later')).toBe(1);
+        await store.flushSweeps();
+        expect(errors.some((e) => e.includes('sweeping old history failed'))).toBe(true);
+        expect(await history.countDocuments({ gen })).toBe(3);
+        // No restart, purge or connect follows: the timer runs the pass again after its back-off.
+        await clock.advance(SWEEP_RETRY.firstMs);
+        await store.flushSweeps();
+        expect(await history.countDocuments({ gen })).toBe(0);
+      } finally {
+        await failCommandOff(admin);
+        await admin.close().catch(() => undefined);
+        await store.close();
         await client.close();
       }
     });

@@ -1,7 +1,9 @@
 import { ObjectId } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { READ_MAX_TIME_MS } from '../src/read-bound.js';
-import { heldSweepsQuery, SWEEP_LEASE_MS, SWEEP_RECHECK_MARGIN_MS, sweepClaim, sweepRecheckDelay, sweepRenewal, sweepFinishedBy } from '../src/sweep-lease.js';
+import {
+  heldSweepsQuery, SWEEP_LEASE_MS, SWEEP_RECHECK_MARGIN_MS, SWEEP_RETRY, sweepClaim, sweepRecheckDelay, sweepRenewal, sweepFinishedBy, sweepRetryDelay,
+} from '../src/sweep-lease.js';
 
 const NOW = new Date('2026-12-05T01:00:00.000Z');
 
@@ -56,5 +58,14 @@ describe('when a sweep is done', () => {
     expect(sweepFinishedBy(3, 1000)).toBe(true);
     expect(sweepFinishedBy(999, 1000)).toBe(true);
     expect(sweepFinishedBy(1000, 1000)).toBe(false); // maybe more: renew the lease, read the next chunk
+  });
+});
+
+describe('a history sweep pass that failed', () => {
+  it('is tried again after a back-off that doubles from 1 s to a minute, for as long as passes fail', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map(sweepRetryDelay)).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]);
+    expect(sweepRetryDelay(1_000_000)).toBe(SWEEP_RETRY.maxMs);
+    // Every wait has an end, whatever count it is given.
+    for (const odd of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) expect(sweepRetryDelay(odd)).toBe(SWEEP_RETRY.firstMs);
   });
 });
