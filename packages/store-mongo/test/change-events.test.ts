@@ -1,4 +1,5 @@
 import { isNewerChange, type InstanceState, type StatusChange } from '@durable-rx/runtime/store-kit';
+import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
   purgedDuringGap,
@@ -241,6 +242,41 @@ describe('wake-ups of other processes (a commit that leaves only a future timer)
     // A claim writes a lease token: not a release.
     const claim = { ...commitEvent(emptyQueueHead(0)), updateDescription: { updatedFields: { leaseToken: 't', claimAt: fireAt } } };
     expect(matchesEvent(match, claim)).toBe(false);
+  });
+
+  it('never miss a release: MongoDB leaves unchanged fields out of updatedFields, and a release always changes its token', () => {
+    // The update event as the server sends it: only the fields whose value the update changed (a $set of an equal
+    // value is left out), not every field the update names.
+    const changed = (before: Document, set: Document): Document =>
+      Object.fromEntries(Object.entries(set).filter(([field, value]) => !isDeepStrictEqual(before[field], value)));
+    const eventOf = (updatedFields: Document): ChangeEventLike & Document => ({
+      _id: {}, operationType: 'update', ns: { coll: names.instances }, documentKey: { _id: 'a' }, updateDescription: { updatedFields },
+    });
+    const head = { messageSeq: 3, nextMessageAt: fireAt, readyAt: fireAt };
+    const release = instanceUpdateFields({ op: 'updateInstance', instanceKey: 'a', set: {}, queue: { kind: 'set', head }, release: true, leaseExpiresAt: EPOCH }, head, now);
+    // A release by a commit (or an abandon, a claim that found nothing, releaseOwner): its filter names the token it
+    // holds, so the token always changes to null; with the claimAt of a lease (its expiry) before it.
+    const leaseExpiry = new Date(now.getTime() + 30_000);
+    const leased = { leaseOwner: 'w', leaseToken: 't', leaseExpiresAt: leaseExpiry, claimAt: leaseExpiry, nextMessageAt: EPOCH };
+    const released = eventOf(changed(leased, release));
+    expect(released.updateDescription?.updatedFields).toMatchObject({ leaseToken: null, claimAt: fireAt });
+    expect(matchesEvent(match, released)).toBe(true);
+    expect(wakeSignalOf(released)).toEqual(fireAt);
+    // The timer due at the lease's expiry to the millisecond: claimAt is left out and nothing is sent, but nothing is
+    // new either: every process's nextWakeTime already reads that claimAt (the lease's expiry), and the timer's insert
+    // event carried its due time.
+    const sameTime = eventOf(changed({ ...leased, claimAt: fireAt, leaseExpiresAt: fireAt }, release));
+    expect(sameTime.updateDescription?.updatedFields).not.toHaveProperty('claimAt');
+    expect(matchesEvent(match, sameTime)).toBe(false);
+    // The one write of null over null: a client's own command on an instance nobody holds (an unclaimed write). Its
+    // queue head stays, so claimAt does not move: no time to tell anyone. (It moves claimAt only when it takes its
+    // command's own message, sent earlier and visible at once: that message's insert woke every process, and a claim
+    // round reads the wake time again after it, nextWakeTime.)
+    const free = { leaseOwner: null, leaseToken: null, leaseExpiresAt: EPOCH, claimAt: fireAt, nextMessageAt: fireAt };
+    const unclaimed = changed(free, release);
+    expect(unclaimed).not.toHaveProperty('leaseToken');
+    expect(unclaimed).not.toHaveProperty('claimAt');
+    expect(matchesEvent(match, eventOf(unclaimed))).toBe(false);
   });
 
   it('arm a wake-up at the due time of a new message due later, and wake at once for one visible now or a new task', () => {
