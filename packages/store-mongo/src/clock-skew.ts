@@ -125,6 +125,57 @@ export function claimSkewProblem(skew: ClockSkew | undefined, leaseMs: number, f
 }
 
 /**
+ * The lease a client's own command (an unclaimed write: terminate, suspend, resume) is judged against when it would
+ * take over the lease an instance holds: the runtime's default orchestration lease, 30 s, so 3 s of skew
+ * ({@link MAX_LEASE_SKEW_FRACTION}), as a worker's claim of it would be.
+ */
+export const TAKEOVER_LEASE_MS = 30_000;
+
+/**
+ * Why a client's own command (an unclaimed write) must not take over the lease an instance holds (`holdsLease`: its
+ * stored lease, live or expired at the client's time), with this process's clock where `skew` measured it: the same
+ * refusal as a claim's ({@link claimSkewProblem}), for a lease of {@link TAKEOVER_LEASE_MS}. The command's check
+ * judges the lease expired by the client's clock (`UnclaimedLease.now`): a client 35 s ahead took over a live 30 s
+ * lease while its worker was still working. Refused, the write fails its check and the client sends the command as a
+ * message, which a worker takes under a lease of its own. `undefined` when it may go ahead (no lease held, no
+ * measurement, or a clock within the bound).
+ *
+ * @example
+ * ```ts
+ * takeoverSkewProblem({ skewMs: 35_000, uncertaintyMs: 5 }, true);  // 'this process's clock is 35000 ms ahead of ...'
+ * takeoverSkewProblem({ skewMs: 35_000, uncertaintyMs: 5 }, false); // undefined: no lease to take over
+ * ```
+ */
+export function takeoverSkewProblem(skew: ClockSkew | undefined, holdsLease: boolean, fraction = MAX_LEASE_SKEW_FRACTION): string | undefined {
+  return holdsLease ? claimSkewProblem(skew, TAKEOVER_LEASE_MS, fraction) : undefined;
+}
+
+/**
+ * How far before the last healthy moment of a change feed a status resync re-reads changes (`updatedAt`, written by
+ * each writer's clock): 5 minutes. It covers a writer behind the server by up to 10 % of a lease of 50 minutes (the
+ * skew past which its claims are refused, {@link MAX_LEASE_SKEW_FRACTION}), and a client's start or command up to
+ * 5 minutes behind; a writer further behind can still be missed (its change is older than the window).
+ */
+export const RESYNC_MARGIN_MS = 5 * 60_000;
+
+/**
+ * Where a status resync starts reading `updatedAt`: the feed's last healthy moment (`healthyAt`, on this process's
+ * clock) moved onto the server's clock by this process's measured `skew` when it runs ahead (a reader 90 s ahead would
+ * otherwise start 90 s after the writes it must re-read), less {@link RESYNC_MARGIN_MS} for the writers' clocks. A
+ * reader behind the server starts earlier already, and is not moved later: the window only ever widens.
+ *
+ * @example
+ * ```ts
+ * resyncFrom(new Date(600_000), undefined);                        // 300_000: the margin alone
+ * resyncFrom(new Date(600_000), { skewMs: 90_000, uncertaintyMs: 10 }); // 209_990: moved by the skew too
+ * ```
+ */
+export function resyncFrom(healthyAt: Date, skew: ClockSkew | undefined, marginMs: number = RESYNC_MARGIN_MS): Date {
+  const ahead = skew === undefined || !Number.isFinite(skew.skewMs) ? 0 : Math.max(0, skew.skewMs + Math.max(0, skew.uncertaintyMs));
+  return new Date(healthyAt.getTime() - ahead - marginMs);
+}
+
+/**
  * How old the last clock measurement may be before a claim that would be refused measures again
  * ({@link ClockSkewMonitor.refreshIfStale}): so a clock that NTP set right is noticed within this long of the next
  * claim, whatever `clockSkewCheckMs` (also 0), while a clock that stays off costs at most one `hello` per this long.

@@ -28,12 +28,12 @@ import { ChangeFeed, FeedReadError } from './change-feed.js';
 import { inputReadStep } from './input-read-retry.js';
 import {
   CLAIM_REMEASURE_MS, claimSkewProblem, ClockSkewMonitor, DEFAULT_CLOCK_SKEW_CHECK_MS, DEFAULT_MAX_CLOCK_SKEW_MS, elapsedAtLeast,
-  skewOfHello, type ClockSkew,
+  resyncFrom, skewOfHello, takeoverSkewProblem, type ClockSkew,
 } from './clock-skew.js';
 import { ClusterClock, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf, majorityTimeSource } from './cluster-time.js';
 import { assertReplicaSet, assertWritablePrimary, classifyDeployment, databaseFromUri, directConnectionWarning, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
 import {
-  EPOCH, FREE_LEASE, NEVER, claimAtOf, decodeHistoryEvent, decodeInstanceState, decodeStoredState, newHistoryGen,
+  EPOCH, FREE_LEASE, NEVER, claimAtOf, decodeHistoryEvent, decodeInstanceState, decodeStoredState, newHistoryGen, storedLeaseOf,
   purgeDocs, purgeMarkOf, tagKeysOf, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type QueueHead, type RaiseKeysDoc, type SweepDoc, type TaskDoc,
 } from './documents.js';
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
@@ -141,9 +141,6 @@ const CLAIM_REFUSAL_RELOG_MS = 60_000;
  * once a server is selected; server selection has its own `serverSelectionTimeoutMS` on top.
  */
 const PROBE_REPLY_TIMEOUT_MS = 10_000;
-
-/** How far before the last healthy moment a status resync re-reads (covers writers' clock skew). */
-const RESYNC_MARGIN_MS = 60_000;
 
 /** Instance ids per read when a status resync re-reads named instances. */
 const RESYNC_ID_BATCH = 1000;
@@ -1585,6 +1582,12 @@ export class MongoStore implements Store {
     const query = visibleMessagesQuery(instanceKey(lease.instanceId), lease.now, UNCLAIMED_MESSAGES_READ);
     // Read only if the instance alone lets the write through, and closed however the check ends (its answer, an error).
     const visible = this.#visibleMessages(session, query, { maxTimeMS: UNCLAIMED_READ_MAX_MS }, UNCLAIMED_MESSAGES_READ.limit);
+    // Taking over a lease is judged on the client's clock: refused past the skew a claim is refused at, so that the
+    // command goes to a worker as a message instead (the visible messages, read lazily, are then never read).
+    if (this.#refuseClaimsOnSkew && takeoverSkewProblem(this.#skew.latest, taken !== undefined && storedLeaseOf(taken.row) !== undefined) !== undefined) {
+      await visible.return(undefined);
+      throw leaseLostError(lease);
+    }
     let holds: boolean;
     try {
       holds = await unclaimedWriteHolds(lease, taken && { doc: taken.row, state: taken.state }, visible);
@@ -1985,7 +1988,8 @@ export class MongoStore implements Store {
    */
   #changedSince(since: Date, instanceIds?: readonly string[]): Observable<StatusChange> {
     return new Observable<StatusChange>((subscriber) => {
-      const from = new Date(since.getTime() - RESYNC_MARGIN_MS);
+      // On the server's clock (this process's skew), less a margin for the writers' clocks (resyncFrom).
+      const from = resyncFrom(since, this.#skew.latest);
       const cursors = new Set<{ close(): Promise<void> }>();
       /** Reads a cursor to its end (closed on unsubscribe); false when the subscriber left meanwhile. */
       const read = async <T>(cursor: AsyncIterable<T> & { close(): Promise<void> }, each: (doc: T) => void): Promise<boolean> => {

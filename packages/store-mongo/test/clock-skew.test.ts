@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import {
   CLAIM_REMEASURE_MS, claimSkewProblem, CLOCK_SKEW_REWARN_MS, ClockSkewMonitor, MAX_LEASE_SKEW_FRACTION, clockSkewWarning, DEFAULT_MAX_CLOCK_SKEW_MS,
-  elapsedAtLeast, measureClockSkew, skewOfHello, type ClockSkew,
+  elapsedAtLeast, measureClockSkew, RESYNC_MARGIN_MS, resyncFrom, skewOfHello, TAKEOVER_LEASE_MS, takeoverSkewProblem, type ClockSkew,
 } from '../src/clock-skew.js';
 import {
   ClusterClock, compareTimestamps, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf, majorityTimeOf, majorityTimeSource,
@@ -324,5 +324,39 @@ describe('rate limits on a monotonic time', () => {
     expect(elapsedAtLeast(1_000, 10_999, 10_000)).toBe(false);
     expect(elapsedAtLeast(1_000, 11_000, 10_000)).toBe(true);
     expect(elapsedAtLeast(1_000, 500, 10_000)).toBe(true);
+  });
+});
+
+describe('clock skew and a client\u2019s own commands (unclaimed writes)', () => {
+  it('refuses to take over a lease an instance holds past the skew a claim is refused at: the command goes as a message', () => {
+    // A client 35 s ahead judged a live 30 s lease expired and took it over while its worker was still working.
+    const ahead: ClockSkew = { skewMs: 35_000, uncertaintyMs: 5 };
+    expect(takeoverSkewProblem(ahead, true)).toContain('35000 ms ahead of');
+    expect(takeoverSkewProblem({ skewMs: -4_000, uncertaintyMs: 5 }, true)).toContain('4000 ms behind');
+    // Within 10 % of the default orchestration lease (3 s), as a claim of it: it goes ahead.
+    expect(TAKEOVER_LEASE_MS * MAX_LEASE_SKEW_FRACTION).toBe(3_000);
+    expect(takeoverSkewProblem({ skewMs: 2_900, uncertaintyMs: 5 }, true)).toBeUndefined();
+    // No lease to take over, or no measurement: nothing judged on the clock.
+    expect(takeoverSkewProblem(ahead, false)).toBeUndefined();
+    expect(takeoverSkewProblem(undefined, true)).toBeUndefined();
+  });
+});
+
+describe('clock skew and a status resync\u2019s window', () => {
+  const healthyAt = new Date('2026-12-06T09:00:00.000Z');
+
+  it('re-reads from the last healthy moment less a margin for writers behind by the skew a claim is refused at', () => {
+    expect(resyncFrom(healthyAt, undefined)).toEqual(new Date(healthyAt.getTime() - RESYNC_MARGIN_MS));
+    // A writer behind by up to 10 % of a 50 min lease (its claims refused past that) is inside the window; it used to be 60 s.
+    expect(RESYNC_MARGIN_MS).toBeGreaterThanOrEqual(MAX_LEASE_SKEW_FRACTION * 50 * 60_000);
+    const writerBehind = new Date(healthyAt.getTime() - 90_000); // updatedAt of a write 90 s behind, just before the loss
+    expect(resyncFrom(healthyAt, { skewMs: 0, uncertaintyMs: 3 }).getTime()).toBeLessThanOrEqual(writerBehind.getTime());
+  });
+
+  it('moves the window back by this process\u2019s own clock when it runs ahead of the server, never forward', () => {
+    // A reader 90 s ahead marks its healthy moment 90 s after the server's time: the writes before it are older still.
+    expect(resyncFrom(healthyAt, { skewMs: 90_000, uncertaintyMs: 10 })).toEqual(new Date(healthyAt.getTime() - 90_010 - RESYNC_MARGIN_MS));
+    expect(resyncFrom(healthyAt, { skewMs: -90_000, uncertaintyMs: 10 })).toEqual(new Date(healthyAt.getTime() - RESYNC_MARGIN_MS));
+    expect(resyncFrom(healthyAt, { skewMs: Number.NaN, uncertaintyMs: 10 })).toEqual(new Date(healthyAt.getTime() - RESYNC_MARGIN_MS));
   });
 });
