@@ -1405,10 +1405,12 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * KeyvalStore then listed by name or tags during its layout-14 rebuild from the entries up to the rebuild's place and
  * read the rows only past it: runtime-keyval.js 63,928 -> 64,210 B (+282), budget set to match; the
  * store-indexeddb README's KeyvalStore row 22.1 kB.
+ * KeyvalStore's rebuild then went on at the page's resume after a freeze stopped it, and at the store's next call after
+ * a failed step: runtime-keyval.js 64,210 -> 64,247 B (+37), budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 49_699 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_210 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_247 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 94_456 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];

@@ -121,8 +121,8 @@ export const KEYVAL_SCHEMA_VERSION = 14;
  * of a step's instances are one key range, read at once) and then deleting those that no instance has (an `xc` entry
  * says which instances there are, read by key range too). Each step moves the place on in its own transaction, so a
  * rebuild cut short (a reload, a freeze, a close) leaves a consistent database and goes on at the next open, in any tab
- * of this layout, or at the next listing or purge by name or tags of a tab whose steps stopped (a freeze); the tabs
- * that open meanwhile share it, each step reading the place. It never deletes an entry that is its row's, so code that
+ * of this layout; in a tab whose steps stopped, at the page's resume (a freeze) or at the store's next call of any
+ * kind (a failed step); the tabs that open meanwhile share it, each step reading the place. It never deletes an entry that is its row's, so code that
  * trusts the entries meanwhile (layout 13 in another tab) misses only the instances it missed before. This layout
  * trusts them, while the marker names a rebuild, only up to the rebuild's place: the `rows` step writes the entries in
  * paging order, so every instance up to its `after` has them (the `xg` and `xn` steps only delete entries, which reads
@@ -475,8 +475,11 @@ class KeyvalBackend implements StoreBackend {
     mode: 'readonly' | 'readwrite', _scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>, reads = new ReadsAhead(undefined),
   ): Promise<T> {
     const inUse = this.#inUse;
-    if (inUse) return this.#transactOn(inUse, mode, work, reads);
-    return this.#reconnect().then((connection) => this.#transactOn(connection, mode, work, reads));
+    const result = inUse ? this.#transactOn(inUse, mode, work, reads) : this.#reconnect().then((connection) => this.#transactOn(connection, mode, work, reads));
+    // A rebuild of the name and tag entries whose steps stopped on a failure goes on with the store's next call, after
+    // the call's transaction (which it would otherwise hold up by one step).
+    if (this.#entries.pending) this.#rebuildEntries();
+    return result;
   }
 
   #transactOn<T>(
@@ -517,9 +520,11 @@ class KeyvalBackend implements StoreBackend {
 
   /**
    * Runs the steps of the rebuild of the name and tag entries (see the layout, layout 14) one after the other, each a
-   * transaction of its own, until the marker names none; unless they run already. A step that fails (the connection
-   * closed, the page froze) ends them quietly: the next connection's layout check, or a listing by name or tags that
-   * finds the rebuild still named, starts them again, and they go on from the place the marker keeps.
+   * transaction of its own, until the marker names none; unless they run already. A step the page's freeze aborted is
+   * run again once the page resumes (or the store closes: then they end). Any other failure (the connection closed, a
+   * step aborted) ends them quietly, and the store's next call of any kind (see {@link KeyvalBackend.transact}), the
+   * next connection's layout check, or a listing by name or tags starts them again: they go on from the place the
+   * marker keeps.
    */
   #rebuildEntries(): void {
     if (this.#rebuilding || this.#ended) return;
@@ -529,7 +534,14 @@ class KeyvalBackend implements StoreBackend {
         for (;;) {
           const inUse = this.#inUse;
           if (this.#ended || !inUse) return;
-          const more = await this.#transactOn(inUse, 'readwrite', (tx) => (tx as KeyvalTransaction).rebuildEntries(), new ReadsAhead(undefined));
+          let more: boolean;
+          try {
+            more = await this.#transactOn(inUse, 'readwrite', (tx) => (tx as KeyvalTransaction).rebuildEntries(), new ReadsAhead(undefined));
+          } catch (error) {
+            if (!this.#page || error !== this.#page) throw error;
+            await this.#page.resumed();
+            continue;
+          }
           if (!more) {
             this.#entries.pending = false;
             return;

@@ -2,7 +2,8 @@ import { StoreClosedError } from '@durable-rx/runtime';
 import type { Store } from '@durable-rx/runtime/store-kit';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { firstValueFrom } from 'rxjs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { SETTLED } from '../../../../test-support/settled.js';
 import { DatabaseBlockedError } from '../../src/errors/database-blocked-error.js';
 import { DatabaseUpgradingError } from '../../src/errors/database-upgrading-error.js';
 import { changeChannelName } from '../../src/idb-store.js';
@@ -10,7 +11,7 @@ import { ChangeFeed } from '../../src/internal/change-feed.js';
 import { OpenGate } from '../../src/internal/open-gate.js';
 import { acceptDispatchedPageEvents, PageFreeze } from '../../src/internal/page-freeze.js';
 import { adapters, claim, commitOf, create, newInstance, started, uniqueName, within, type AdapterName } from '../shared/fixtures.js';
-import { layoutOf as readLayout, writeOldLayout as writeLayoutBefore } from '../shared/old-layouts.js';
+import { layoutOf as readLayout, requested, writeOldLayout as writeLayoutBefore } from '../shared/old-layouts.js';
 
 // A frozen page (Chromium freezes background tabs) still receives BroadcastChannel messages while none of its
 // IndexedDB callbacks runs: a worker woken then starts claims whose transactions cannot end, and another tab's claims
@@ -367,6 +368,50 @@ describe.each(Object.keys(adapters) as AdapterName[])('a %s store', (adapter) =>
     }
   });
 });
+
+describe('a KeyvalStore whose page freezes while it rebuilds its name and tag entries (layout 14)', () => {
+  it('goes on with the rebuild once the page resumes, with no call of its own', async () => {
+    const name = uniqueName('frozen-rebuild');
+    const first = adapters.KeyvalStore(name);
+    await Promise.all(Array.from({ length: 600 }, (_, i) => create(first, newInstance(`i-${i}`))));
+    await first.close();
+    // The marker of a rebuild at its start, as an upgrade leaves it: five steps (three of rows, then xg, then xn).
+    await writeKeyvalMarker(name, { version: 14, store: 'durable-rx/keyval', rebuild: { step: 'rows' } });
+    const store = adapters.KeyvalStore(name);
+    stores.push(store);
+    await store.getInstance('none'); // the first step went before it; the next one is at work, or about to begin
+    document.dispatchEvent(new Event('freeze')); // aborts the step at work, or the next one as it begins
+    await nextTask();
+    expect(await readKeyvalMarker(name)).toHaveProperty('rebuild');
+    document.dispatchEvent(new Event('resume'));
+    // Before: the steps stayed stopped until a listing by name or tags, or the next open.
+    await vi.waitFor(async () => {
+      expect(await readKeyvalMarker(name)).toEqual({ version: 14, store: 'durable-rx/keyval' });
+    }, { timeout: SETTLED.timeoutMs, interval: 50 });
+  });
+});
+
+/** Puts KeyvalStore's layout marker of database `name`, on IndexedDB's own `open`. */
+async function writeKeyvalMarker(name: string, marker: object): Promise<void> {
+  const connection = await requested(rawOpen.call(indexedDB, name));
+  try {
+    const transaction = connection.transaction('durable-rx', 'readwrite');
+    transaction.objectStore('durable-rx').put(marker, ['meta']);
+    await new Promise((resolve) => (transaction.oncomplete = resolve));
+  } finally {
+    connection.close();
+  }
+}
+
+/** KeyvalStore's layout marker of database `name`, read on IndexedDB's own `open`. */
+async function readKeyvalMarker(name: string): Promise<unknown> {
+  const connection = await requested(rawOpen.call(indexedDB, name));
+  try {
+    return await requested(connection.transaction('durable-rx', 'readonly').objectStore('durable-rx').get(['meta']));
+  } finally {
+    connection.close();
+  }
+}
 
 /**
  * The open timer (`openTimeoutMs`) of a request still unanswered when the page freezes. The request stays queued, and

@@ -452,6 +452,29 @@ function rawGet(name: string, key: IDBValidKey): Promise<unknown> {
 }
 
 /**
+ * Aborts the second readwrite transaction in this realm that reads the layout marker, as it reads it (the first is a
+ * store's layout check as it opens, the second the first step of its rebuild of the name and tag entries), until
+ * `restore`.
+ */
+function abortSecondMarkerWrite(): { readonly aborted: boolean; restore(): void } {
+  const get = IDBObjectStore.prototype.get;
+  let reads = 0;
+  const watch = {
+    aborted: false,
+    restore: () => (IDBObjectStore.prototype.get = get),
+  };
+  IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
+    const request = get.call(this, key);
+    if (this.transaction.mode === 'readwrite' && Array.isArray(key) && key.length === 1 && key[0] === 'meta' && ++reads === 2) {
+      this.transaction.abort();
+      watch.aborted = true;
+    }
+    return request;
+  };
+  return watch;
+}
+
+/**
  * Counts the instance rows (`['i', id]`) read by readonly transactions in this realm (a listing's, not the rebuild's
  * steps), by watching the object stores' `get` until `uninstall`.
  */
@@ -885,6 +908,29 @@ describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in
     );
     expect(await store.purgeInstances({ createdTimeFrom: T0, tags: { tenant: 'acme' } })).toBe(1000);
     expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xn' || prefix === 'xg' || prefix === 'i')).toEqual([]);
+  });
+
+  it('goes on with a rebuild whose step failed at the store\'s next call of any kind, without a listing', async () => {
+    const name = uniqueName('layout-14-failed-step');
+    const count = 1000;
+    await instances(name, count, { version: 14, store: 'durable-rx/keyval', rebuild: { step: 'rows', after: ['xc', msOf(100), idOf(100)] } },
+      (i) => i <= 100 || i % 2 === 0);
+    // The rebuild's first step (the second readwrite transaction to read the marker, after the open's layout check) is
+    // aborted as it begins, as the browser aborts a transaction (a storage failure, a frozen tab's for inactivity).
+    const aborts = abortSecondMarkerWrite();
+    const store = open(name);
+    try {
+      await store.getInstance('none');
+    } finally {
+      aborts.restore();
+    }
+    expect(aborts.aborted).toBe(true);
+    // No listing, only reads of an instance: each is a call of the store (before: the rebuild stayed where it stopped).
+    await vi.waitFor(async () => {
+      await store.getInstance('none');
+      expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+    }, { timeout: SETTLED.timeoutMs, interval: 50 });
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xn' || prefix === 'xg')).toEqual(wanted(count));
   });
 
   it('lists by a rare name during the rebuild reading the rows only of the part not yet rebuilt', async () => {
