@@ -1407,11 +1407,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * store-indexeddb README's KeyvalStore row 22.1 kB.
  * KeyvalStore's rebuild then went on at the page's resume after a freeze stopped it, and at the store's next call after
  * a failed step: runtime-keyval.js 64,210 -> 64,247 B (+37), budget set to match.
+ * A status read that shows no input (getStatus with showInput: false) then told the store so (Store.getInstance and
+ * getInstanceHistory take showInput), and the IndexedDB stores read no input record for it: 49,699 / 64,247 / 94,456
+ * -> 49,746 / 64,331 / 94,556 B (+47 / +84 / +100), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 49_699 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_247 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 94_456 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 49_746 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_331 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 94_556 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

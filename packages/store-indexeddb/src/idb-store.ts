@@ -387,7 +387,7 @@ export abstract class IdbStore implements Store {
     this.#rereading = true;
     this.#resync.next();
     const ids = this.#watched.ids();
-    const reads = ids.map((id) => this.#readInstance(id).then((state) => state ?? id, () => undefined));
+    const reads = ids.map((id) => this.#readInstance(id, true).then((state) => state ?? id, () => undefined));
     const done = ids.length === 0
       ? this.#run('resync', 'readonly', INSTANCES, () => Promise.resolve())
       : Promise.all(reads).then((read) => {
@@ -638,31 +638,32 @@ export abstract class IdbStore implements Store {
    * transaction of its own would wait for that commit anyway, IndexedDB orders it after). A commit that fails leaves
    * the read to its own transaction.
    */
-  async getInstance(instanceId: string): Promise<InstanceState | undefined> {
+  async getInstance(instanceId: string, options?: { readonly showInput?: boolean }): Promise<InstanceState | undefined> {
     const committing = this.#closed || this.#lost ? undefined : this.#committing.get(instanceId);
     const committed = committing && (await committing.then((writes) => writes.stateOf(instanceId, this.#inputs), () => undefined));
     if (committed) return committed.state && copyStoreValue(committed.state);
-    return this.#readInstance(instanceId);
+    return this.#readInstance(instanceId, options?.showInput !== false);
   }
 
   /**
    * Reads an instance in the readonly transaction that the reads asked for since the last one began share: a page
    * that watches many instances at once (a list of `status$`, many `waitForCompletion`) opens one transaction, not one
    * per instance, and each transaction in the queue of a busy database waits for the writes before it and holds up
-   * those after it. Each read still happens after its call, and before it returns.
+   * those after it. Each read still happens after its call, and before it returns. `withInput` false: the caller shows
+   * no input, and the instance's input record is not read unless another read of it in the batch wants it.
    */
-  #readInstance(instanceId: string): Promise<InstanceState | undefined> {
+  #readInstance(instanceId: string, withInput: boolean): Promise<InstanceState | undefined> {
     // A read asked for once the store closes (or lost its database) joins no transaction queued before.
     const refused = this.#refusal(true);
     if (refused) return Promise.reject(refused);
     let batch = this.#instanceReads;
     if (!batch) {
-      const ids = new Set<string>();
+      const ids = new Map<string, boolean>();
       const read = this.#run('getInstance', 'readonly', STATES, async (tx) => {
         // Reads asked for from now on wait for the next transaction.
         if (this.#instanceReads?.ids === ids) this.#instanceReads = undefined;
-        const states = await Promise.all([...ids].map((id) => readState(tx, id, this.#inputs)));
-        return new Map([...ids].map((id, i) => [id, states[i]]));
+        const states = await Promise.all([...ids].map(([id, input]) => readState(tx, id, this.#inputs, input)));
+        return new Map([...ids.keys()].map((id, i) => [id, states[i]]));
       });
       // A read that failed before its transaction began (the open failed) leaves no batch behind for the next.
       read.catch(() => {
@@ -672,7 +673,7 @@ export abstract class IdbStore implements Store {
       this.#instanceReads = batch;
     }
     const first = !batch.ids.has(instanceId);
-    batch.ids.add(instanceId);
+    batch.ids.set(instanceId, withInput || batch.ids.get(instanceId) === true);
     // The port hands out copies: the first read of an instance takes the state the transaction read, a second read of
     // it in the same batch a copy of that.
     return batch.read.then((states) => {
@@ -687,10 +688,12 @@ export abstract class IdbStore implements Store {
 
   /** An instance and its history in one readonly transaction: the history is the one the state shows. */
   getInstanceHistory(
-    instanceId: string, options?: { readonly fromIndex?: number },
+    instanceId: string, options?: { readonly fromIndex?: number; readonly showInput?: boolean },
   ): Promise<{ readonly state: InstanceState | undefined; readonly history: HistoryEvent[] }> {
     return this.#run('getInstanceHistory', 'readonly', INSTANCE_HISTORY, async (tx) => {
-      const [state, history] = await Promise.all([readState(tx, instanceId, this.#inputs), tx.readHistory(instanceId, Math.max(0, options?.fromIndex ?? 0))]);
+      const [state, history] = await Promise.all([
+        readState(tx, instanceId, this.#inputs, options?.showInput !== false), tx.readHistory(instanceId, Math.max(0, options?.fromIndex ?? 0)),
+      ]);
       return { state, history };
     });
   }
@@ -993,11 +996,13 @@ function isSteppable(row: unknown): boolean {
 /**
  * An instance's state with its input (see `stateWithInput`), in a scope with `inputs`: the row, then the input record
  * when the row keeps its input apart (an instance without input costs no read of a record it does not have), unless
- * the handle knows the input of the row's execution (`inputs`): then a copy of that, and no record read.
+ * the handle knows the input of the row's execution (`inputs`): then a copy of that, and no record read. Without
+ * `withInput` (the caller shows none), the state as the row holds it: no record read, no copy.
  */
-async function readState(tx: BackendTransaction, instanceId: string, inputs: ExecutionInputs): Promise<InstanceState | undefined> {
+async function readState(tx: BackendTransaction, instanceId: string, inputs: ExecutionInputs, withInput = true): Promise<InstanceState | undefined> {
   const row = await tx.getInstance(instanceId);
   if (!row) return undefined;
+  if (!withInput) return row.state;
   const known = isInputApart(row) ? inputs.get(row.id, row.state) : undefined;
   return known ? { ...row.state, input: copyStoreValue(known) } : stateWithInput(row, await inputOf(tx, row));
 }
@@ -1009,8 +1014,8 @@ function inputOf(tx: BackendTransaction, row: InstanceRow): Promise<InputRecord 
 
 /** Instance reads that share one readonly transaction. */
 interface InstanceReads {
-  /** The instances to read; the transaction reads those added before it begins. */
-  readonly ids: Set<string>;
+  /** The instances to read, each with whether a read of it wants its input; the transaction reads those added before it begins. */
+  readonly ids: Map<string, boolean>;
   readonly read: Promise<ReadonlyMap<string, InstanceState | undefined>>;
 }
 

@@ -314,11 +314,13 @@ export class LocalClient implements LocalDurableClient {
         history: history.map(!showHistoryOutput ? withoutPayload : showInput === false ? withoutInput : ownEvent),
       }
     );
+    // Without input shown, the store may leave it out, and read none.
+    const wanted = showInput === false ? { showInput } : undefined;
     if (showHistory) {
-      const read = await this.#snapshot(instanceId);
+      const read = await this.#snapshot(instanceId, wanted);
       return read && shown(read.state, read.history);
     }
-    const state = await this.#read(instanceId);
+    const state = await this.#read(instanceId, wanted);
     return state && toInstanceStatus(state, { showInput });
   }
 
@@ -328,14 +330,14 @@ export class LocalClient implements LocalDurableClient {
    * when the instance still shows that history once it has answered (`eventsOfHistory`); if not, both are read again,
    * at most HISTORY_READ_ATTEMPTS times (an instance that moves on faster than its history reads: UnavailableError).
    */
-  async #snapshot(instanceId: string): Promise<{ state: InstanceState; history: readonly HistoryEvent[] } | undefined> {
+  async #snapshot(instanceId: string, shown?: ShownInput): Promise<{ state: InstanceState; history: readonly HistoryEvent[] } | undefined> {
     if (this.#store.getInstanceHistory) {
-      const { events, after } = await this.#readHistory(instanceId, 0);
+      const { events, after } = await this.#readHistory(instanceId, 0, shown);
       return after && { state: after, history: events };
     }
-    let state = await this.#read(instanceId);
+    let state = await this.#read(instanceId, shown);
     for (let attempt = 1; state; attempt++) {
-      const { events, after } = await this.#readHistory(instanceId, 0);
+      const { events, after } = await this.#readHistory(instanceId, 0, shown);
       const history = eventsOfHistory(state, 0, events, after);
       if (history) return { state, history };
       if (attempt === HISTORY_READ_ATTEMPTS) {
@@ -1509,15 +1511,17 @@ export class LocalClient implements LocalDurableClient {
    * (`eventsOfHistory`): in one call where the store reads both at once (`getInstanceHistory`), otherwise the state
    * is read once the history has answered. Each call with a bound ({@link LocalClient.#bounded}).
    */
-  async #readHistory(instanceId: string, fromIndex: number): Promise<{ events: readonly HistoryEvent[]; after: InstanceState | undefined }> {
+  async #readHistory(
+    instanceId: string, fromIndex: number, shown?: ShownInput,
+  ): Promise<{ events: readonly HistoryEvent[]; after: InstanceState | undefined }> {
     const store = this.#store;
     const atOnce = store.getInstanceHistory;
     if (atOnce) {
-      const { state, history } = await this.#bounded(() => atOnce.call(store, instanceId, { fromIndex }));
+      const { state, history } = await this.#bounded(() => atOnce.call(store, instanceId, { fromIndex, ...shown }));
       return { events: history, after: state };
     }
     const events = await this.#bounded(() => store.getHistory(instanceId, { fromIndex }));
-    return { events, after: await this.#read(instanceId) };
+    return { events, after: await this.#read(instanceId, shown) };
   }
 
   /**
@@ -1526,10 +1530,10 @@ export class LocalClient implements LocalDurableClient {
    * then (`StartHandOff.startedState`), and the read gets a copy of it, as a store's read is the caller's own. On
    * IndexedDB, the reads issued as `startNew` resolves (`waitForCompletion`'s first, `status$`'s) cost no transaction.
    */
-  #read(instanceId: string): Promise<InstanceState | undefined> {
+  #read(instanceId: string, shown?: ShownInput): Promise<InstanceState | undefined> {
     const started = this.#startHandOff?.()?.startedState(instanceId);
     if (started) return Promise.resolve(copyStoreValue(started));
-    return this.#bounded(() => this.#store.getInstance(instanceId));
+    return this.#bounded(() => (shown ? this.#store.getInstance(instanceId, shown) : this.#store.getInstance(instanceId)));
   }
 
   /** Commits a write set, with a bound ({@link LocalClient.#bounded}). */
@@ -1699,6 +1703,9 @@ function applyChange(list: LiveList, change: StatusChange, query: ValidInstanceF
   if (!known || known.createdTime.getTime() !== state.createdTime.getTime()) list.sorted = false;
   return true;
 }
+
+/** `{ showInput: false }`: a read whose caller shows no input (the store may leave it out); absent: the input shown. */
+type ShownInput = { readonly showInput: false };
 
 /** The `showInput` member of a query or filter (`what`), checked. */
 function showInputOf(options: unknown, what = 'filter'): { readonly showInput?: boolean } {

@@ -335,7 +335,8 @@ export class MemoryStore implements Store {
     this.#claimableTasks.set(taskId, record.lease.expiresMs);
   }
 
-  async getInstance(instanceId: string): Promise<InstanceState | undefined> {
+  /** `options.showInput` changes nothing here: the input is held with the state, and read with it at no cost. */
+  async getInstance(instanceId: string, _options?: { readonly showInput?: boolean }): Promise<InstanceState | undefined> {
     this.#ensureOpen();
     const record = this.#instances.get(instanceId);
     return record?.toState();
@@ -349,7 +350,7 @@ export class MemoryStore implements Store {
   }
 
   async getInstanceHistory(
-    instanceId: string, options?: { readonly fromIndex?: number },
+    instanceId: string, options?: { readonly fromIndex?: number; readonly showInput?: boolean },
   ): Promise<{ readonly state: InstanceState | undefined; readonly history: HistoryEvent[] }> {
     this.#ensureOpen();
     const record = this.#instances.get(instanceId);

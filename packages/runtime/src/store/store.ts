@@ -134,8 +134,11 @@ export interface Store {
    */
   renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void>;
 
-  /** The state of one instance, or `undefined`. */
-  getInstance(instanceId: string): Promise<InstanceState | undefined>;
+  /**
+   * The state of one instance, or `undefined`. `showInput: false`: the caller shows no input, so a store may leave
+   * `input` out of the state (and read none it keeps apart from the instance).
+   */
+  getInstance(instanceId: string, options?: { readonly showInput?: boolean }): Promise<InstanceState | undefined>;
 
   /**
    * The current execution's history (from `fromIndex`, default 0); empty for an unknown instance. A worker steps only
@@ -148,10 +151,10 @@ export interface Store {
    * Optional: {@link Store.getInstance} and {@link Store.getHistory} read at one moment (in one transaction), so the
    * history is the one the state shows. Clients that read a history with a status (`getStatus` with `showHistory`,
    * `history$`) use it when present; without it they read the state again once the history has answered (see
-   * `eventsOfHistory`), a second round trip.
+   * `eventsOfHistory`), a second round trip. `showInput: false` as for `getInstance`.
    */
   getInstanceHistory?(
-    instanceId: string, options?: { readonly fromIndex?: number },
+    instanceId: string, options?: { readonly fromIndex?: number; readonly showInput?: boolean },
   ): Promise<{ readonly state: InstanceState | undefined; readonly history: HistoryEvent[] }>;
 
   /**

@@ -246,8 +246,8 @@ export class FaultyStore implements Store {
     });
   }
 
-  getInstance(instanceId: string): Promise<InstanceState | undefined> {
-    return this.#call('getInstance', () => this.#store.getInstance(instanceId));
+  getInstance(instanceId: string, options?: { readonly showInput?: boolean }): Promise<InstanceState | undefined> {
+    return this.#call('getInstance', () => this.#store.getInstance(instanceId, options));
   }
 
   getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]> {

@@ -472,6 +472,34 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: the steps of an insta
     }
   });
 
+  it('are not read by a status read that shows no input, with or without its history: the instance row alone', async () => {
+    const name = uniqueName('input-hidden');
+    const starter = adapters[adapter](name);
+    await create(starter, newInstance('x', big));
+    await starter.close();
+    const reader = adapters[adapter](name); // a handle that never met the execution: it knows no input of it
+    try {
+      expect(await reader.getInstance('opened')).toBeUndefined(); // the open's own requests are not counted
+      const client = createClient({ store: reader });
+      const requests = async (read: () => Promise<unknown>) => {
+        counter = countIndexedDb();
+        await read();
+        const { requests: count } = counter.counts();
+        counter.uninstall();
+        counter = undefined;
+        return count;
+      };
+      const hidden = await requests(async () => expect((await client.getStatus('x', { showInput: false }))?.input).toBeUndefined());
+      const hiddenWithHistory = await requests(async () => expect((await client.getStatus('x', { showInput: false, showHistory: true }))?.input).toBeUndefined());
+      const shown = await requests(async () => expect((await client.getStatus('x'))?.input).toEqual(big));
+      const shownWithHistory = await requests(async () => expect((await client.getStatus('x', { showHistory: true }))?.input).toEqual(big));
+      // The input record is one request; the rest (the row, the history) the same either way.
+      expect([hidden, hiddenWithHistory]).toEqual([shown - 1, shownWithHistory - 1]);
+    } finally {
+      await reader.close();
+    }
+  });
+
   it('are claimed without reading the input record again, and a read during a commit that only adds a message costs no transaction', async () => {
     const counts: { readonly readonly: number; readonly read: number; readonly claim: number }[] = [];
     for (const input of [undefined, big]) {
