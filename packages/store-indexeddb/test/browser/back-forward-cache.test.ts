@@ -1,6 +1,7 @@
 import { createClient } from '@durable-rx/runtime';
 import type { Store } from '@durable-rx/runtime/store-kit';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
 import { adapters, uniqueName, type AdapterName } from '../shared/fixtures.js';
 
 // A page goes into the back/forward cache and comes back (its `pagehide` and `pageshow` with `persisted`, dispatched
@@ -65,5 +66,30 @@ describe.each(Object.keys(adapters) as AdapterName[])('a %s store of a page rest
     dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }));
     await expect(store.getInstance('before')).rejects.toMatchObject({ code: 'store-closed' });
     expect(opens()).toBe(0);
+  });
+});
+
+describe('a DexieStore of a page restored from the back/forward cache after another tab upgraded the database', () => {
+  it('fails its calls with IncompatibleSchemaError, writing nothing: the page must reload to run the newer version', async () => {
+    const name = uniqueName('bfcache-upgraded');
+    const store = adapters.DexieStore(name);
+    stores.push(store);
+    const client = createClient({ store });
+    await client.startNew('Greet', { instanceId: 'before' });
+
+    dispatchEvent(new PageTransitionEvent('pagehide', { persisted: true }));
+    // A newer version of the app in another tab upgrades the database (Dexie closed this page's connection: nothing
+    // blocks it) and marks it with its newer schema.
+    const upgrade = indexedDB.open(name, 1000);
+    upgrade.onupgradeneeded = () => upgrade.transaction!.objectStore('meta').put({ key: 'schema', version: DEXIE_SCHEMA_VERSION + 1, store: 'durable-rx/dexie' });
+    const newer = await new Promise<IDBDatabase>((resolve, reject) => {
+      upgrade.onsuccess = () => resolve(upgrade.result);
+      upgrade.onerror = () => reject(upgrade.error);
+    });
+    newer.close();
+    dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }));
+
+    await expect(client.getStatus('before')).rejects.toMatchObject({ name: 'IncompatibleSchemaError', code: 'incompatible-schema' });
+    await expect(client.startNew('Greet', { instanceId: 'after' })).rejects.toMatchObject({ code: 'incompatible-schema' });
   });
 });
