@@ -800,6 +800,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       } finally {
         await client.close();
       }
+    });
 
     it('refuses to open on a hinted index made partial by hand, or a collection with a default collation, naming why', async () => {
       // A partial claim index passed the check by key alone, and a claim hinted to it never saw the instances its
@@ -825,7 +826,6 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       } finally {
         await client.close();
       }
-    });
     });
 
     it('a claim reads only the visible messages of its instance, however many of its timers are pending (explain executionStats)', async () => {
@@ -1214,6 +1214,8 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         }
       } finally {
         await client.close();
+      }
+    });
 
     it('never sends two operations of one session at once: a query by several tags counts its pairs outside the read\u2019s session', async () => {
       // The counts that choose the lead tag pair ran with Promise.all in the query's causal session, which carries
@@ -1243,8 +1245,6 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       } finally {
         await store.close();
         await client.close();
-      }
-    });
       }
     });
 
