@@ -1410,11 +1410,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A status read that shows no input (getStatus with showInput: false) then told the store so (Store.getInstance and
  * getInstanceHistory take showInput), and the IndexedDB stores read no input record for it: 49,699 / 64,247 / 94,456
  * -> 49,746 / 64,331 / 94,556 B (+47 / +84 / +100), budgets set to match.
+ * The terminate of an execution a continueAsNew began, applied before a worker took its start, then recorded when that
+ * start was sent (`continuedAt` in the state, which MemoryStore keeps): 49,746 / 64,331 / 94,556 -> 49,836 / 64,376 /
+ * 94,602 B (+90 / +45 / +46), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 49_746 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_331 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 94_556 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 49_836 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_376 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 94_602 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -5,8 +5,11 @@ import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 import type { Activity, Orchestrator } from '../src/engine/orchestration-context.js';
 import { silentLogger } from '../src/env/logger.js';
 import { createHttpHandler } from '../src/http/create-http-handler.js';
-import { toWireHistory } from '../src/http/wire-status.js';
-import type { InstanceStatus } from '../src/model/instance-status.js';
+import { decideStart, decideStep, decideTerminate } from '../src/engine/decide-step.js';
+import { OrchestrationExecution } from '../src/engine/orchestration-execution.js';
+import { toWireHistory, toWireStatus } from '../src/http/wire-status.js';
+import { toInstanceStatus, type InstanceStatus } from '../src/model/instance-status.js';
+import type { WriteRequest } from '../src/model/write-set.js';
 import { serve } from '../src/node/serve.js';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../src/testing/samples.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
@@ -450,6 +453,42 @@ describe('historyEvents', () => {
       await alone.close();
       await store.close();
     }
+  });
+
+  it('time the start made for a continueAsNew execution terminated before it started when the continueAsNew sent it, as a worker later records it', () => {
+    const created = new Date('2026-11-30T10:00:00.000Z');
+    const continuedAt = new Date('2026-11-30T10:05:00.000Z');
+    const terminatedAt = new Date('2026-11-30T10:09:00.000Z');
+    let n = 0;
+    const newId = () => `id-${n++}`;
+    const again: Orchestrator = function* (ctx) {
+      if (ctx.getInput() === 1) ctx.continueAsNew(2);
+      yield ctx.waitForExternalEvent('never');
+    };
+    const newExecution = () => new OrchestrationExecution(again, { customStatusLimitBytes: 16_384 });
+    const [create] = decideStart({ instanceId: 'can', name: 'Again', input: 1, now: created, newId }).requests;
+    if (create?.type !== 'createInstance') throw new Error('expected a create');
+    // The first execution continues as new; no worker takes the next one's start before a client terminates it.
+    const step = decideStep({ state: create.state, messages: [create.message], leaseToken: 'l', now: continuedAt, newId, newExecution });
+    if (step.kind !== 'commit') throw new Error('expected a commit');
+    expect(step.state.runtimeStatus).toBe('ContinuedAsNew');
+    const next = step.writeSet.requests.flatMap((r) => (r.type === 'insertMessage' && r.message.event.type === 'ExecutionStarted' ? [r.message] : []));
+    expect(next).toHaveLength(1);
+    const stop = decideTerminate({ state: step.state, event: { type: 'ExecutionTerminated', eventId: -1, timestamp: terminatedAt.toISOString(), reason: 'stop' }, now: terminatedAt, newId });
+    if (stop.kind !== 'commit') throw new Error('expected a commit');
+    const appended = (decision: { writeSet: { requests: readonly WriteRequest[] } }) => decision.writeSet.requests.flatMap((r) => (r.type === 'appendHistory' ? r.events : []));
+    const history = appended(stop);
+    const status = { ...toInstanceStatus(stop.state), history };
+    const before = toWireStatus(status, { showHistoryOutput: true }).historyEvents!;
+    expect(before.map((e) => e.EventType)).toEqual(['ExecutionStarted', 'ExecutionTerminated', 'ExecutionCompleted']);
+    // When the continueAsNew sent the start, not the instance's first createdTime, which a continueAsNew leaves.
+    expect(before[0]).toEqual({ EventType: 'ExecutionStarted', FunctionName: 'Again', Input: '2', Timestamp: '2026-11-30T10:05:00Z' });
+
+    // A worker takes the queued start later: recorded and ignored, shown first, with the time shown before.
+    const late = decideStep({ state: stop.state, messages: next, leaseToken: 'l', now: new Date('2026-11-30T10:20:00.000Z'), newId, newExecution, history });
+    if (late.kind !== 'commit') throw new Error('expected a commit');
+    const after = toWireStatus({ ...toInstanceStatus(late.state), history: [...history, ...appended(late)] }, { showHistoryOutput: true }).historyEvents!;
+    expect(after).toEqual(before);
   });
 
   it('keep work still pending as its scheduling event', async () => {

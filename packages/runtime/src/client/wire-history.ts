@@ -1,4 +1,4 @@
-import { assertNever, isExecutionEnd, type HistoryEvent } from '../model/history-event.js';
+import { assertNever, isExecutionEnd, type ExecutionTerminatedEvent, type HistoryEvent } from '../model/history-event.js';
 import type { FailureDetails } from '../model/instance-status.js';
 import { sanitiseFailureDetails } from './wire-sanitise.js';
 
@@ -55,8 +55,8 @@ export interface WireHistoryOptions {
   /**
    * The instance the history is of (its status): the `ExecutionStarted` of an execution terminated before it started,
    * which its stored history does not hold, is made from its `name`, `input` and `createdTime` (when the instance was
-   * started: after a `continueAsNew`, its first execution's start, not the continueAsNew's time, which the start shows
-   * once a worker has recorded it). Without it, such a history is shown without one.
+   * started; for an execution a `continueAsNew` began, the time that `continueAsNew` sent its start, which its
+   * terminate records). Without it, such a history is shown without one.
    */
   readonly instance?: WireHistoryInstance;
 }
@@ -264,14 +264,18 @@ function startFirst(history: readonly HistoryEvent[]): readonly HistoryEvent[] {
 
 /**
  * The start of an execution whose history holds events but no ExecutionStarted (one terminated before it started,
- * whose queued start no worker has recorded), made from its instance: the name, the input and its `createdTime` (the
- * instance's first start, a `continueAsNew` leaves it). `undefined` when the history has a start, or nothing but step
- * markers.
+ * whose queued start no worker has recorded), made from its instance: the name, the input, and the time the start
+ * was sent, which a worker records it with later: for an execution a `continueAsNew` began, that `continueAsNew`'s
+ * (its terminate's `startRequestedAt`), else the instance's `createdTime`. `undefined` when the history has a start,
+ * or nothing but step markers.
  */
 function startOf(history: readonly HistoryEvent[], instance: WireHistoryInstance): { name: string; input: unknown; time: string } | undefined {
   if (history.some((e) => e.type === 'ExecutionStarted')) return undefined;
   if (history.every((e) => e.type === 'OrchestratorStarted' || e.type === 'OrchestratorCompleted')) return undefined;
-  return { name: instance.name, input: instance.input, time: toHistoryTime(instance.createdTime.toISOString()) };
+  // Begun by a continueAsNew: when that sent its start, as its terminate records it.
+  const terminate = history.find((e): e is ExecutionTerminatedEvent => e.type === 'ExecutionTerminated');
+  const time = terminate?.startRequestedAt ?? instance.createdTime.toISOString();
+  return { name: instance.name, input: instance.input, time: toHistoryTime(time) };
 }
 
 /** A value as the Durable Task history stores it: its JSON text, `null` for none (`null` or absent). */

@@ -674,10 +674,11 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   if (step.continueAsNew && !isTerminalStatus(next.runtimeStatus)) {
     // The next execution starts from an empty history, with its start message and the carried events.
     const executionId = input.newId();
+    const sentAt = isoTime(now);
     history = { type: 'replaceHistory', instanceId: id, events: [] };
     const carried = step.continueAsNew.carryOverEvents;
     after.push(send(message(input.newId(), id, undefined, {
-      type: 'ExecutionStarted', eventId: -1, timestamp: isoTime(now), name: state.name, instanceId: id, executionId,
+      type: 'ExecutionStarted', eventId: -1, timestamp: sentAt, name: state.name, instanceId: id, executionId,
       ...(step.continueAsNew.input === undefined ? {} : { input: step.continueAsNew.input }),
       ...(input.parent ? { parentInstance: input.parent } : {}),
       ...(carried.length === 0 ? {} : { carriedEvents: carriedOver(carried) }),
@@ -685,6 +686,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
     })));
     const continued = (next = writable(next, state));
     continued.executionId = executionId;
+    continued.continuedAt = sentAt;
     // The next execution starts at once: the time the last one was scheduled for is not its own.
     if (continued.scheduledStartTime !== undefined) delete continued.scheduledStartTime;
     // Commands held in this step (a suspend after the continueAsNew) wait for that execution (`held` names it).
@@ -1323,8 +1325,13 @@ function unclaimedStep(input: DirectInput<HistoryEvent>, isFinished: boolean, pa
   // Recorded as a worker's step records it, between step markers (readers of the history rely on the shape: a history
   // stream with `untilTerminal` ends at the marker after the termination).
   const markers = stepMarkers(isoTime(now));
+  // The terminate of an execution a continueAsNew began that no worker started says when its start was sent: its
+  // history holds no start until a worker records it.
+  const { event } = input;
+  const recorded = event.type === 'ExecutionTerminated' && state.continuedAt !== undefined && !started(state)
+    ? { ...event, startRequestedAt: state.continuedAt } : event;
   const step: StepResult = {
-    newEvents: [markers.started, ...heldCommands(state), input.event, markers.completed], actions: [],
+    newEvents: [markers.started, ...heldCommands(state), recorded, markers.completed], actions: [],
     // An execution not started yet has no custom status of its own (a worker's first step drops the last execution's).
     customStatus: started(state) ? state.customStatus as JsonValue | undefined : undefined, isFinished,
   };

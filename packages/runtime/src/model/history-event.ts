@@ -82,6 +82,12 @@ export interface ExecutionTerminatedEvent extends EventBase {
    * same commit (`activeChildrenOf`), so each level of the tree hands it on durably.
    */
   readonly recursive?: true;
+  /**
+   * On the terminate of an execution a `continueAsNew` began, applied before any worker took its start (whose
+   * history then holds no ExecutionStarted until a worker records it, ignored): when that start was sent
+   * (`InstanceState.continuedAt`), which the Durable Functions view shows as the execution's start time meanwhile.
+   */
+  readonly startRequestedAt?: string;
 }
 /**
  * `cancel` asked the orchestration to stop (cooperative cancellation). The step that applies it throws a

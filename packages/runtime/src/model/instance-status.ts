@@ -159,6 +159,13 @@ export interface InstanceState extends Omit<InstanceStatus, 'history'> {
    */
   readonly previousHistory?: Omit<HistoryPosition, 'previous'>;
   /**
+   * When the `continueAsNew` of the execution before it sent the current execution's start (ISO 8601, the start
+   * message's time), for an execution a `continueAsNew` began; absent otherwise (`createdTime` is its start then, and
+   * a `continueAsNew` leaves `createdTime` as it was). Set by decideStep's write set only. What the terminate of such
+   * an execution not started yet records (`ExecutionTerminatedEvent.startRequestedAt`). Plain JSON.
+   */
+  readonly continuedAt?: string;
+  /**
    * Commit counter of this instance: +1 on every committed change, across executions too (a start over a terminal
    * instance, a restart, is one higher: `planWriteSet`); only a purge starts it again (at 1). The change feed is ordered
    * by it and subscribers drop the snapshots they already have by it ({@link isNewerVersion}).

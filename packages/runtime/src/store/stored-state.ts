@@ -125,6 +125,10 @@ export class StoredState implements InstanceState {
     return this.rare?.raisedEventKeys;
   }
 
+  get continuedAt(): string | undefined {
+    return this.rare?.continuedAt;
+  }
+
   /**
    * A fresh copy as a plain {@link InstanceState}: what a read, a claim or the change feed hands out. `shareInput`: its
    * input is the kept one, frozen, not a copy (the change feed's, which marks the state shared: `markShared`).
@@ -153,6 +157,7 @@ export class StoredState implements InstanceState {
     if (rare.scheduledStartMs !== undefined) state.scheduledStartTime = new Date(rare.scheduledStartMs);
     if (rare.raisedEventKeys !== undefined) state.raisedEventKeys = [...rare.raisedEventKeys];
     if (rare.tags !== undefined) state.tags = copyStoreValue(rare.tags);
+    if (rare.continuedAt !== undefined) state.continuedAt = rare.continuedAt;
     return state as InstanceState;
   }
 }
@@ -201,16 +206,17 @@ interface Rare {
   readonly raisedEventKeys?: readonly string[] | undefined;
   /** The instance's tags. */
   readonly tags?: InstanceTags | undefined;
+  readonly continuedAt?: string | undefined;
 }
 
 /** What a {@link StoredState} keeps of the rare fields of `state`: copies, or `undefined` when it has none. */
 function rareOf(state: InstanceState): Rare | undefined {
-  const { parentInstanceId, failureDetails, historyEpoch, previousHistory, heldSuspend, held, rerun, scheduledStartTime, raisedEventKeys, tags } = state;
+  const { parentInstanceId, failureDetails, historyEpoch, previousHistory, heldSuspend, held, rerun, scheduledStartTime, raisedEventKeys, tags, continuedAt } = state;
   const parentCall = copyStoreValue(state.parentCall);
   if (
     failureDetails === undefined && historyEpoch === undefined && previousHistory === undefined && heldSuspend === undefined &&
     held === undefined && rerun === undefined && scheduledStartTime === undefined &&
-    raisedEventKeys === undefined && tags === undefined
+    raisedEventKeys === undefined && tags === undefined && continuedAt === undefined
   ) {
     return parentInstanceId === undefined && parentCall === undefined ? undefined : { parentInstanceId, parentCall };
   }
@@ -219,7 +225,7 @@ function rareOf(state: InstanceState): Rare | undefined {
     heldSuspend: copyStoreValue(heldSuspend), held: copyStoreValue(held), rerun: copyStoreValue(rerun),
     scheduledStartMs: scheduledStartTime?.getTime(),
     raisedEventKeys: raisedEventKeys === undefined ? undefined : Object.freeze([...raisedEventKeys]),
-    tags: copyStoreValue(tags),
+    tags: copyStoreValue(tags), continuedAt,
   };
 }
 
