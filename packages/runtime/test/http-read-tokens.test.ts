@@ -22,6 +22,12 @@ const KEY = 'read-token-test-key';
 const served = servedRuntimes(KEY);
 const orchestrators = { Echo: echo, WaitForEvents: waitForEvents };
 const MINUTE = 60_000;
+/**
+ * The life of the tokens a test uses while it runs (read against the system clock, as the handler's default): a day,
+ * not a minute. A test that makes a hundred requests took 43 s at a load of 31 on two cores; past its token's expiry
+ * every answer is 401. Expiry itself is tested on a virtual clock ('an expired or altered read token').
+ */
+const LIFE = 24 * 60 * MINUTE;
 
 async function open(handlerOptions: Partial<HttpHandlerOptions> = {}) {
   const opened = await served.open({ orchestrators }, handlerOptions);
@@ -83,7 +89,7 @@ describe('createReadToken', () => {
   const later = () => Date.now() + MINUTE;
 
   it('makes a compact token: drx-read., a base64url payload, a base64url signature', async () => {
-    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: MINUTE });
+    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: LIFE });
     expect(token).toMatch(/^drx-read\.[\w-]+\.[\w-]{43}$/);
     expect(token.length).toBeLessThan(200);
     // The payload is readable by its holder (signed, not encrypted).
@@ -92,15 +98,15 @@ describe('createReadToken', () => {
   });
 
   it.each<[string, unknown, unknown]>([
-    ['an empty key', '', { instanceIds: ['a'], ttlMs: MINUTE }],
-    ['a key that is no string', 42, { instanceIds: ['a'], ttlMs: MINUTE }],
-    ['a key no header carries', 'k\ney', { instanceIds: ['a'], ttlMs: MINUTE }],
+    ['an empty key', '', { instanceIds: ['a'], ttlMs: LIFE }],
+    ['a key that is no string', 42, { instanceIds: ['a'], ttlMs: LIFE }],
+    ['a key no header carries', 'k\ney', { instanceIds: ['a'], ttlMs: LIFE }],
     ['no options', KEY, undefined],
     ['null options', KEY, null],
     ['options that are a string', KEY, 'a-1'],
-    ['no scope', KEY, { ttlMs: MINUTE }],
+    ['no scope', KEY, { ttlMs: LIFE }],
     ['no expiry', KEY, { instanceIds: ['a'] }],
-    ['both expiresAt and ttlMs', KEY, { instanceIds: ['a'], ttlMs: MINUTE, expiresAt: later() }],
+    ['both expiresAt and ttlMs', KEY, { instanceIds: ['a'], ttlMs: LIFE, expiresAt: later() }],
     ['an expiry in the past', KEY, { instanceIds: ['a'], expiresAt: new Date(Date.now() - 1) }],
     ['an Invalid Date', KEY, { instanceIds: ['a'], expiresAt: new Date(NaN) }],
     ['an expiry as a string', KEY, { instanceIds: ['a'], expiresAt: '2099-01-01' }],
@@ -110,15 +116,15 @@ describe('createReadToken', () => {
     ['ttlMs NaN', KEY, { instanceIds: ['a'], ttlMs: NaN }],
     ['ttlMs Infinity', KEY, { instanceIds: ['a'], ttlMs: Infinity }],
     ['ttlMs as a string', KEY, { instanceIds: ['a'], ttlMs: '60000' }],
-    ['instanceIds that are a string', KEY, { instanceIds: 'a-1', ttlMs: MINUTE }],
-    ['no instanceIds', KEY, { instanceIds: [], ttlMs: MINUTE }],
-    ['an instance id with a slash', KEY, { instanceIds: ['a/../b'], ttlMs: MINUTE }],
-    ['an instance id that is no string', KEY, { instanceIds: [{}], ttlMs: MINUTE }],
-    ['101 instance ids', KEY, { instanceIds: Array.from({ length: 101 }, (_, n) => `i-${n}`), ttlMs: MINUTE }],
-    ['an empty prefix', KEY, { instanceIdPrefix: '', ttlMs: MINUTE }],
-    ['a prefix that is no string', KEY, { instanceIdPrefix: ['a'], ttlMs: MINUTE }],
-    ['a prefix with a lone surrogate', KEY, { instanceIdPrefix: 'a\ud800', ttlMs: MINUTE }],
-    ['a scope too large to carry', KEY, { instanceIds: Array.from({ length: 100 }, (_, n) => `${n}-${'x'.repeat(250)}`), ttlMs: MINUTE }],
+    ['instanceIds that are a string', KEY, { instanceIds: 'a-1', ttlMs: LIFE }],
+    ['no instanceIds', KEY, { instanceIds: [], ttlMs: LIFE }],
+    ['an instance id with a slash', KEY, { instanceIds: ['a/../b'], ttlMs: LIFE }],
+    ['an instance id that is no string', KEY, { instanceIds: [{}], ttlMs: LIFE }],
+    ['101 instance ids', KEY, { instanceIds: Array.from({ length: 101 }, (_, n) => `i-${n}`), ttlMs: LIFE }],
+    ['an empty prefix', KEY, { instanceIdPrefix: '', ttlMs: LIFE }],
+    ['a prefix that is no string', KEY, { instanceIdPrefix: ['a'], ttlMs: LIFE }],
+    ['a prefix with a lone surrogate', KEY, { instanceIdPrefix: 'a\ud800', ttlMs: LIFE }],
+    ['a scope too large to carry', KEY, { instanceIds: Array.from({ length: 100 }, (_, n) => `${n}-${'x'.repeat(250)}`), ttlMs: LIFE }],
   ])('refuses %s with InvalidArgumentError', async (_, key, options) => {
     const made = createReadToken(key as string, options as ReadTokenOptions);
     await expect(made).rejects.toBeInstanceOf(InvalidArgumentError);
@@ -126,7 +132,7 @@ describe('createReadToken', () => {
   });
 
   it('reads a getter that throws as a bad argument', async () => {
-    const options = { get instanceIds(): string[] { throw new Error('boom'); }, ttlMs: MINUTE };
+    const options = { get instanceIds(): string[] { throw new Error('boom'); }, ttlMs: LIFE };
     await expect(createReadToken(KEY, options)).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
@@ -147,7 +153,7 @@ describe('createReadToken', () => {
     const taken = ['a@b', 'a.b', '..a', 'i'.repeat(256), 'ordre-é-😀', 'a b'];
     for (const id of [...refused, ...taken]) {
       const shared = await thrownBy(() => assertValidInstanceId(id, 'createReadToken options.instanceIds[1]'));
-      const made = await thrownBy(() => createReadToken(KEY, { instanceIds: ['a-1', id as string], ttlMs: MINUTE }));
+      const made = await thrownBy(() => createReadToken(KEY, { instanceIds: ['a-1', id as string], ttlMs: LIFE }));
       expect(shared === undefined, JSON.stringify(id)).toBe(taken.includes(id as string));
       expect(made, JSON.stringify(id)).toEqual(shared);
       if (made !== undefined) expect(made, JSON.stringify(id)).toBeInstanceOf(InvalidArgumentError);
@@ -160,13 +166,13 @@ describe('createReadToken', () => {
     const refused = ['a\ud800', '\udc00', 42, ['a'], null];
     for (const prefix of [...taken, ...refused]) {
       const filter = await thrownBy(() => validateInstanceFilter({ instanceIdPrefix: prefix }, 'createReadToken options'));
-      const made = await thrownBy(() => createReadToken(KEY, { instanceIdPrefix: prefix as string, ttlMs: MINUTE }));
+      const made = await thrownBy(() => createReadToken(KEY, { instanceIdPrefix: prefix as string, ttlMs: LIFE }));
       expect(filter === undefined, JSON.stringify(prefix)).toBe(taken.includes(prefix as string));
       expect(made, JSON.stringify(prefix)).toEqual(filter);
       if (made !== undefined) expect(made, JSON.stringify(prefix)).toBeInstanceOf(InvalidArgumentError);
     }
     expect(validateInstanceFilter({ instanceIdPrefix: '' })).toEqual({ instanceIdPrefix: '' });
-    const empty = createReadToken(KEY, { instanceIdPrefix: '', ttlMs: MINUTE });
+    const empty = createReadToken(KEY, { instanceIdPrefix: '', ttlMs: LIFE });
     await expect(empty).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(empty).rejects.toThrow('createReadToken options.instanceIdPrefix must not be empty');
   });
@@ -175,7 +181,7 @@ describe('createReadToken', () => {
 describe('a read token for one instance', () => {
   it('reads its status, history and streams, over Bearer and ?code=, on both base paths', async () => {
     const { server, base } = await open();
-    const token = await createReadToken(KEY, { instanceIds: ['a-1', 'a-done'], ttlMs: MINUTE });
+    const token = await createReadToken(KEY, { instanceIds: ['a-1', 'a-done'], ttlMs: LIFE });
     const running = await fetch(`${base}/instances/a-1`, bearer(token));
     expect(running.status).toBe(202);
     expect(running.headers.get('location')).toContain('/instances/a-1');
@@ -194,7 +200,7 @@ describe('a read token for one instance', () => {
 
   it('refuses every other instance with 403 on every read route, before reading it', async () => {
     const { server, base } = await open();
-    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: MINUTE });
+    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: LIFE });
     for (const id of ['b-1', 'a-10', 'a-', 'A-1', 'unknown']) {
       for (const path of [`/instances/${id}`, `/instances/${id}?showHistory=true`, `/instances/${id}/stream`, `/instances/${id}/history/stream`]) {
         expect(await errorOf(await fetch(`${base}${path}`, bearer(token))), path).toEqual([403, 'forbidden']);
@@ -207,7 +213,7 @@ describe('a read token for one instance', () => {
 
   it('lists nothing: the list routes are refused, a token by ids has no prefix to narrow them to', async () => {
     const { base } = await open();
-    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: MINUTE });
+    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: LIFE });
     for (const path of ['/instances', '/instances/', '/instances?instanceIdPrefix=a-1', '/streams/instances?instanceIdPrefix=a-']) {
       expect(await errorOf(await fetch(`${base}${path}`, bearer(token))), path).toEqual([403, 'forbidden']);
     }
@@ -215,7 +221,7 @@ describe('a read token for one instance', () => {
 
   it('refuses every command and purge with 403 and the usual error body, on its own instance too, and does nothing', async () => {
     const { server, base, runtime } = await open();
-    const token = await createReadToken(KEY, { instanceIds: ['a-1', 'a-done'], instanceIdPrefix: 'a-', ttlMs: MINUTE });
+    const token = await createReadToken(KEY, { instanceIds: ['a-1', 'a-done'], instanceIdPrefix: 'a-', ttlMs: LIFE });
     const before = await runtime.client.listInstances({});
     for (const id of ['a-1', 'a-done', 'b-1']) {
       for (const [method, path] of writeRoutes(id)) {
@@ -239,14 +245,14 @@ describe('a read token for one instance', () => {
 
   it('still gets 404 for no route and 405 for a method a route does not take', async () => {
     const { base } = await open();
-    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: MINUTE });
+    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: LIFE });
     expect(await errorOf(await fetch(`${base}/nowhere`, bearer(token)))).toEqual([404, 'not-found']);
     expect(await errorOf(await fetch(`${base}/instances/a-1`, bearer(token, { method: 'PUT' })))).toEqual([405, 'method-not-allowed']);
   });
 
   it('takes nothing from a key presented beside it', async () => {
     const { base, runtime } = await open();
-    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: MINUTE });
+    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: LIFE });
     const raised = await fetch(`${base}/instances/b-1/raiseEvent/Item?code=${KEY}`, bearer(token, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: '"second"',
     }));
@@ -260,7 +266,7 @@ describe('a read token for a prefix', () => {
 
   it('reads the instances under it and lists only those, narrowing a wider instanceIdPrefix and refusing another', async () => {
     const { base } = await open();
-    const token = await createReadToken(KEY, { instanceIdPrefix: 'tenant-a-', ttlMs: MINUTE });
+    const token = await createReadToken(KEY, { instanceIdPrefix: 'tenant-a-', ttlMs: LIFE });
     expect((await fetch(`${base}/instances/tenant-a-2`, bearer(token))).status).toBe(202);
     expect(await errorOf(await fetch(`${base}/instances/tenant-b-1`, bearer(token)))).toEqual([403, 'forbidden']);
     const list = async (query: string) => {
@@ -280,7 +286,7 @@ describe('a read token for a prefix', () => {
 
   it('lists by its prefix alone: the ids it also names are read by id, not listed', async () => {
     const { base } = await open();
-    const token = await createReadToken(KEY, { instanceIds: ['a-1'], instanceIdPrefix: 'tenant-a-', ttlMs: MINUTE });
+    const token = await createReadToken(KEY, { instanceIds: ['a-1'], instanceIdPrefix: 'tenant-a-', ttlMs: LIFE });
     expect((await fetch(`${base}/instances/a-1`, bearer(token))).status).toBe(202);
     const listed = await fetch(`${base}/instances`, bearer(token));
     expect(listed.status).toBe(200);
@@ -291,7 +297,7 @@ describe('a read token for a prefix', () => {
   it('reads nothing when no instance id can start with its prefix, as a list by that prefix finds nothing', async () => {
     const { base } = await open();
     for (const prefix of ['a/', '@a', 'a-\u0001']) {
-      const token = await createReadToken(KEY, { instanceIdPrefix: prefix, ttlMs: MINUTE });
+      const token = await createReadToken(KEY, { instanceIdPrefix: prefix, ttlMs: LIFE });
       const query = `?instanceIdPrefix=${encodeURIComponent(prefix)}`;
       for (const credential of [bearer(token), withKey(KEY)]) {
         const response = await fetch(`${base}/instances${query}`, credential);
@@ -304,7 +310,7 @@ describe('a read token for a prefix', () => {
 
   it('pages through its own instances only, whatever continuation token comes back', async () => {
     const { base } = await open();
-    const token = await createReadToken(KEY, { instanceIdPrefix: 'tenant-', ttlMs: MINUTE });
+    const token = await createReadToken(KEY, { instanceIdPrefix: 'tenant-', ttlMs: LIFE });
     const seen: string[] = [];
     let continuation = '';
     do {
@@ -318,7 +324,7 @@ describe('a read token for a prefix', () => {
 
   it('narrows the list stream to its prefix', async () => {
     const { base } = await open();
-    const token = await createReadToken(KEY, { instanceIdPrefix: 'tenant-a-', ttlMs: MINUTE });
+    const token = await createReadToken(KEY, { instanceIdPrefix: 'tenant-a-', ttlMs: LIFE });
     const controller = new AbortController();
     const response = await fetch(`${base}/streams/instances?instanceIdPrefix=tenant`, bearer(token, { signal: controller.signal }));
     expect(response.status).toBe(200);
@@ -366,7 +372,7 @@ describe('the multiplexed stream with a read token', () => {
 
   it('refuses each out-of-scope subscription by its close event with 403, and serves the others of the same request', async () => {
     const { base, runtime } = await open();
-    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: MINUTE });
+    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: LIFE });
     const hub = await session(base, token);
     const answer = await change(base, hub.id, token, {
       subscribe: [
@@ -406,8 +412,8 @@ describe('the multiplexed stream with a read token', () => {
 
   it('cannot take another instance by sending a refused subscription id again', async () => {
     const { base } = await open();
-    const token = await createReadToken(KEY, { instanceIds: ['a-1', 'b-1'], ttlMs: MINUTE });
-    const narrow = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: MINUTE });
+    const token = await createReadToken(KEY, { instanceIds: ['a-1', 'b-1'], ttlMs: LIFE });
+    const narrow = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: LIFE });
     const hub = await session(base, narrow);
     // `s` reads a-1; the same token asks for `s` with b-1: refused (and ended, as its close event says).
     expect((await change(base, hub.id, narrow, { subscribe: [{ sub: 's', kind: 'status', instanceId: 'a-1' }] })).status).toBe(200);
@@ -422,7 +428,7 @@ describe('the multiplexed stream with a read token', () => {
 
   it('keeps a session to the credential that opened it: another neither resumes, changes nor deletes it', async () => {
     const { base, runtime } = await open();
-    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: MINUTE });
+    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: LIFE });
     // The key's session reads b-1, which the token does not.
     const keyed = await session(base, KEY);
     expect((await change(base, keyed.id, KEY, { subscribe: [{ sub: 's', kind: 'status', instanceId: 'b-1' }] })).status).toBe(200);
@@ -448,23 +454,23 @@ describe('the multiplexed stream with a read token', () => {
 
   it('lets a fresh token of the same scope resume a token\'s session, and no token of another scope', async () => {
     const { base } = await open();
-    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: MINUTE });
+    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: LIFE });
     const hub = await session(base, token);
     hub.close();
     const resume = (with_: string) => resumesSession(base, hub.id, with_);
-    expect(await resume(await createReadToken(KEY, { instanceIds: ['a-1', 'b-1'], ttlMs: MINUTE }))).toBe(false);
-    expect(await resume(await createReadToken(KEY, { instanceIdPrefix: 'a-', ttlMs: MINUTE }))).toBe(false);
+    expect(await resume(await createReadToken(KEY, { instanceIds: ['a-1', 'b-1'], ttlMs: LIFE }))).toBe(false);
+    expect(await resume(await createReadToken(KEY, { instanceIdPrefix: 'a-', ttlMs: LIFE }))).toBe(false);
     expect(await resume(KEY)).toBe(false);
-    expect(await resume(await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: 2 * MINUTE }))).toBe(true);
+    expect(await resume(await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: 2 * LIFE }))).toBe(true);
   });
 
   it('takes a scope as a set of ids: a token naming the same ids in another order, or one twice, resumes the session', async () => {
     const { base } = await open();
-    const token = await createReadToken(KEY, { instanceIds: ['b-1', 'a-1'], instanceIdPrefix: 'tenant-a-', ttlMs: MINUTE });
+    const token = await createReadToken(KEY, { instanceIds: ['b-1', 'a-1'], instanceIdPrefix: 'tenant-a-', ttlMs: LIFE });
     const hub = await session(base, token);
     hub.close();
     const resumes = (with_: string) => resumesSession(base, hub.id, with_);
-    const reordered = await createReadToken(KEY, { instanceIds: ['a-1', 'b-1', 'a-1'], instanceIdPrefix: 'tenant-a-', ttlMs: 2 * MINUTE });
+    const reordered = await createReadToken(KEY, { instanceIds: ['a-1', 'b-1', 'a-1'], instanceIdPrefix: 'tenant-a-', ttlMs: 2 * LIFE });
     expect(await resumes(reordered)).toBe(true);
     // It changes and deletes that session too.
     expect((await change(base, hub.id, reordered, { subscribe: [{ sub: 's', kind: 'status', instanceId: 'b-1' }] })).status).toBe(200);
@@ -473,7 +479,7 @@ describe('the multiplexed stream with a read token', () => {
 
   it('narrows a list subscription of a prefix token to its prefix', async () => {
     const { base } = await open();
-    const token = await createReadToken(KEY, { instanceIdPrefix: 'tenant-a-', ttlMs: MINUTE });
+    const token = await createReadToken(KEY, { instanceIdPrefix: 'tenant-a-', ttlMs: LIFE });
     const hub = await session(base, token);
     expect((await change(base, hub.id, token, {
       subscribe: [{ sub: 'all', kind: 'instances' }, { sub: 'b', kind: 'instances', query: 'instanceIdPrefix=tenant-b-' }],
@@ -489,7 +495,7 @@ describe('the multiplexed stream with a read token', () => {
 
   it('still refuses a malformed change whole with 400', async () => {
     const { base } = await open();
-    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: MINUTE });
+    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: LIFE });
     const hub = await session(base, token);
     const bad = await change(base, hub.id, token, { subscribe: [{ sub: 'x', kind: 'status', instanceId: 'b-1' }, { sub: 'y', kind: 'nope' }] });
     expect(await errorOf(bad)).toEqual([400, 'invalid-argument']);
@@ -604,7 +610,7 @@ describe('an expired or altered read token', () => {
 
   it('is answered as a wrong key when any character of its payload or signature changes, or it is cut, padded or re-signed', async () => {
     const { base } = await open();
-    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: MINUTE });
+    const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: LIFE });
     const wrongKey = await refusal(await fetch(`${base}/instances/a-1`, bearer('wrong-key')));
     const flip = (text: string, at: number) => text.slice(0, at) + (text[at] === 'A' ? 'B' : 'A') + text.slice(at + 1);
     const [, payload, signature] = token.split('.') as [string, string, string];
@@ -614,9 +620,9 @@ describe('an expired or altered read token', () => {
       token.slice(0, -1), `${token}A`, `${token}.`, `${token}=`, `drx-read.${payload}`, `drx-read.${payload}.`, 'drx-read.', 'drx-read..',
       `drx-read.${payload}.${signature}.${signature}`, `DRX-READ.${payload}.${signature}`, ` ${token}`.trim().toLowerCase(),
       // Its scope widened, under the old signature.
-      `drx-read.${btoa(JSON.stringify({ instanceIds: ['a-1', 'b-1'], expiresAt: Date.now() + MINUTE })).replace(/=+$/, '')}.${signature}`,
+      `drx-read.${btoa(JSON.stringify({ instanceIds: ['a-1', 'b-1'], expiresAt: Date.now() + LIFE })).replace(/=+$/, '')}.${signature}`,
       // Signed with another key, and signed without a key's help by hashing the payload alone.
-      await createReadToken('another-key', { instanceIds: ['a-1'], ttlMs: MINUTE }),
+      await createReadToken('another-key', { instanceIds: ['a-1'], ttlMs: LIFE }),
       `drx-read.${payload}.${await sha256(`drx-read.${payload}`)}`,
       `drx-read.${'A'.repeat(9000)}.${signature}`,
     ];
@@ -632,7 +638,7 @@ describe('an expired or altered read token', () => {
     const wrongKey = await refusal(await fetch(`${base}/instances/a-1`, bearer('wrong-key')));
     const hmac = await crypto.subtle.importKey('raw', new TextEncoder().encode(KEY), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
     const base64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-    const signed = `drx-read.${base64url(new TextEncoder().encode(JSON.stringify({ instanceIds: ['a-1'], ttlMs: MINUTE })))}`;
+    const signed = `drx-read.${base64url(new TextEncoder().encode(JSON.stringify({ instanceIds: ['a-1'], ttlMs: LIFE })))}`;
     const token = `${signed}.${base64url(new Uint8Array(await crypto.subtle.sign('HMAC', hmac, new TextEncoder().encode(signed))))}`;
     expect(await refusal(await fetch(`${base}/instances/a-1`, bearer(token)))).toEqual(wrongKey);
   });
@@ -645,8 +651,8 @@ describe('an expired or altered read token', () => {
       const request = (token: string) => new Request(`http://127.0.0.1${WEBHOOK_PATH}/instances/a-1`, bearer(token));
       const rotating = createHttpHandler(runtime.client, { key: ['old-key', 'new-key'], logger: silentLogger });
       const rotated = createHttpHandler(runtime.client, { key: ['new-key'], logger: silentLogger });
-      const byOld = await createReadToken('old-key', { instanceIds: ['a-1'], ttlMs: MINUTE });
-      const byNew = await createReadToken('new-key', { instanceIds: ['a-1'], ttlMs: MINUTE });
+      const byOld = await createReadToken('old-key', { instanceIds: ['a-1'], ttlMs: LIFE });
+      const byNew = await createReadToken('new-key', { instanceIds: ['a-1'], ttlMs: LIFE });
       expect((await rotating(request(byOld))).status).toBe(202);
       expect((await rotating(request(byNew))).status).toBe(202);
       expect((await rotated(request(byNew))).status).toBe(202);

@@ -923,7 +923,7 @@ describe('waits of start requests (?timeout=)', () => {
     return { wrap, live };
   }
   const reaches = (live: BehaviorSubject<number>, n: number) =>
-    firstValueFrom(live.pipe(filter((v) => v === n), timeout({ first: 15_000, with: () => { throw new Error(`${live.value} waits still live, expected ${n}`); } })));
+    firstValueFrom(live.pipe(filter((v) => v === n), timeout({ first: SETTLED.timeoutMs, with: () => { throw new Error(`${live.value} waits still live, expected ${n}`); } })));
 
   it('releases the wait (store subscription and timer) when the client disconnects', async () => {
     const { wrap, live } = counting();
