@@ -1413,11 +1413,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The terminate of an execution a continueAsNew began, applied before a worker took its start, then recorded when that
  * start was sent (`continuedAt` in the state, which MemoryStore keeps): 49,746 / 64,331 / 94,556 -> 49,836 / 64,376 /
  * 94,602 B (+90 / +45 / +46), budgets set to match.
+ * history$ then read its events again after a transient failure, as a watch's first read is (firstReadRetryDelay),
+ * instead of failing the stream: 49,836 / 64,376 / 94,602 -> 49,875 / 64,414 / 94,636 B (+39 / +38 / +34), budgets
+ * set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 49_836 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_376 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 94_602 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 49_875 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_414 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 94_636 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

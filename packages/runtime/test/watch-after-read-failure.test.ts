@@ -1,9 +1,12 @@
 import { filter, firstValueFrom, type Observable } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import { FIRST_READ_RETRY_MS, firstReadRetryDelay, MAX_FIRST_READ_RETRY_MS } from '../src/client/first-read-retry.js';
-import { createClient, InvalidArgumentError, StoreClosedError, UnavailableError, type DurableClient } from '../src/index.js';
+import {
+  createClient, createRuntime, InvalidArgumentError, silentLogger, StoreClosedError, UnavailableError, type DurableClient, type HistoryEvent, type Orchestrator,
+} from '../src/index.js';
+import { SETTLED } from '../src/testing/settled.js';
 import { FailingStore } from './failing-store.js';
-import { HandClock } from './hand-clock.js';
+import { HandClock, runtimesStoppedAfterEach } from './hand-clock.js';
 import { within } from './within.js';
 
 /** The next timer the client sets for a read again (a delay of the back-off, not a store call's bound). */
@@ -191,4 +194,96 @@ it('history$ reads the instance again after a failure worth another read, then i
   await client.terminate(id, 'done');
   expect(await within(terminated, 'the terminate in the history')).toMatchObject({ type: 'ExecutionTerminated' });
   await store.close();
+});
+
+describe('history$ after a read of its events failed', () => {
+  const runtimes = runtimesStoppedAfterEach();
+  /** Sets its custom status to each `go` event's data, for ever: each raise appends to the history. */
+  const waits: Orchestrator = function* (ctx) {
+    for (;;) ctx.setCustomStatus(yield ctx.waitForExternalEvent('go'));
+  };
+
+  /**
+   * A runtime on a FailingStore and a HandClock running one Waits instance, and a client of its own on them whose
+   * `history$` of it is recorded, once it has delivered the instance's first step.
+   */
+  async function watched() {
+    const store = new FailingStore();
+    const clock = new HandClock();
+    const runtime = createRuntime({ store, clock, logger: silentLogger, orchestrators: { Waits: waits } });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    const id = await runtime.client.startNew('Waits');
+    await runtime.client.raiseEvent(id, 'go', 0);
+    await statusIs(0);
+    const client = createClient({ store, clock });
+    const { seen, subscription } = record<HistoryEvent>(client.history$(id));
+    await vi.waitFor(() => expect(seen.values.some((event) => event.type === 'EventRaised')).toBe(true), { timeout: SETTLED.timeoutMs });
+    async function statusIs(value: number): Promise<void> {
+      await vi.waitFor(async () => expect((await runtime.client.getStatus(id))?.customStatus).toBe(value), { timeout: SETTLED.timeoutMs });
+    }
+    /** Raises `go` with `value` and waits for its step to commit. */
+    async function go(value: number): Promise<void> {
+      await runtime.client.raiseEvent(id, 'go', value);
+      await statusIs(value);
+    }
+    const history = async () => (await store.inner.getHistory(id)) as HistoryEvent[];
+    return { store, clock, runtime, client, id, seen, subscription, go, history };
+  }
+
+  it('reads again after a failure worth another read, backing off on the client\'s clock, and delivers every event once', async () => {
+    const { store, clock, seen, subscription, go, history } = await watched();
+    store.failNext('getInstanceHistory', 2, 'reject', unavailable);
+    let timer = nextRead(clock);
+    await go(1);
+    const first = await within(timer, 'the read again being timed');
+    expect(first.at - clock.ms).toBe(FIRST_READ_RETRY_MS);
+    // A step committed while the read waits to be made again: the next read takes it too.
+    await go(2);
+    timer = nextRead(clock);
+    fire(clock, first);
+    const second = await within(timer, 'the read again being timed');
+    expect(second.at - clock.ms).toBe(2 * FIRST_READ_RETRY_MS);
+    fire(clock, second);
+    await vi.waitFor(async () => expect(seen.values).toEqual(await history()), { timeout: SETTLED.timeoutMs });
+    expect(seen.values.filter((event) => event.type === 'EventRaised').map((event) => (event as { input?: unknown }).input)).toEqual([0, 1, 2]);
+    // It goes on as if nothing failed.
+    await go(3);
+    await vi.waitFor(async () => expect(seen.values).toEqual(await history()), { timeout: SETTLED.timeoutMs });
+    expect(seen.error).toBeUndefined();
+    subscription.unsubscribe();
+  });
+
+  it('lets its timer go when unsubscribed while it waits to read again', async () => {
+    const { store, clock, seen, subscription, go } = await watched();
+    store.failNext('getInstanceHistory', 1, 'reject', unavailable);
+    const timer = nextRead(clock);
+    await go(1);
+    const pending = await within(timer, 'the read again being timed');
+    const delivered = seen.values.length;
+    subscription.unsubscribe();
+    expect(clock.timers.has(pending.id)).toBe(false);
+    expect(seen.values).toHaveLength(delivered);
+    expect(seen.error).toBeUndefined();
+  });
+
+  it('completes at once when its client closes while it waits to read again', async () => {
+    const { store, clock, client, seen, go } = await watched();
+    store.failNext('getInstanceHistory', 1, 'reject', unavailable);
+    const timer = nextRead(clock);
+    await go(1);
+    const pending = await within(timer, 'the read again being timed');
+    client.close();
+    expect(seen.completed).toBe(true);
+    expect(seen.error).toBeUndefined();
+    expect(clock.timers.has(pending.id)).toBe(false);
+  });
+
+  it('ends at once with the error of a failure no read can change', async () => {
+    const { store, clock, seen, go } = await watched();
+    store.failNext('getInstanceHistory', 1, 'reject', () => new InvalidArgumentError('refused'));
+    await go(1);
+    await vi.waitFor(() => expect(seen.error).toMatchObject({ code: 'invalid-argument' }), { timeout: SETTLED.timeoutMs });
+    expect([...clock.timers.values()].some((timer) => timer.at - clock.ms <= MAX_FIRST_READ_RETRY_MS)).toBe(false);
+  });
 });

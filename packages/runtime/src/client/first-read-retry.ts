@@ -7,13 +7,13 @@ export const FIRST_READ_RETRY_MS = 100;
 export const MAX_FIRST_READ_RETRY_MS = 5_000;
 
 /**
- * How long a watch of a runtime's client (`status$`, `customStatus$`, `instances$`, `waitForCompletion`, the first
- * read of `history$`) waits before it reads again, its first read having failed `failures` times in a row (1 or more),
- * the last time with `error`: {@link FIRST_READ_RETRY_MS}, doubled with each failure, up to
+ * How long a watch of a runtime's client (`status$`, `customStatus$`, `instances$`, `waitForCompletion`, and each read
+ * of `history$`, of the instance and of its events) waits before it reads again, its read having failed `failures`
+ * times in a row (1 or more), the last time with `error`: {@link FIRST_READ_RETRY_MS}, doubled with each failure, up to
  * {@link MAX_FIRST_READ_RETRY_MS}; `undefined` when `error` is not worth another read (`isRetryableError`: a closed
  * store, a 4xx, an error that is no `DurableError`), and the watch ends with it. The one rule of those watches: a
  * store's transient failure (`unavailable` 503, IndexedDB's `database-blocked` while an older tab keeps the database)
- * delays their first value instead of ending them.
+ * delays their first value (or `history$`'s next events) instead of ending them.
  *
  * @example
  * ```ts

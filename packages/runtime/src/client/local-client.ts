@@ -1054,23 +1054,47 @@ export class LocalClient implements LocalDurableClient {
       // One read at a time, of the latest state (`#follow`: the current one, then each commit, in order): a state
       // that a later one follows before its read starts needs no read of its own. The later one reads the same history
       // further, or another history, in which case the earlier one's is gone already (the store has moved on to the
-      // later state). After an error or an unsubscribe no read starts; the feed's end is passed on after the reads.
+      // later state). A read that fails is made again as a watch's first read is (`#firstRead`: `firstReadRetryDelay`),
+      // of the latest state then: what was delivered is not read again, and a commit that arrives meanwhile is read
+      // with it. After an error or an unsubscribe no read starts; the feed's end is passed on after the reads, or at once
+      // while a failed read waits to be made again.
       let latest: InstanceState | undefined;
       let pending = false;
-      let reading = false;
+      /** Stops the read under way (or waiting to be made again after a failure); undefined while none is. */
+      let stopRead: (() => void) | undefined;
+      /** That read failed, and is made again. */
+      let retrying = false;
       let ended = false;
       /** A purge seen, until the next state: the state it deleted, as this subscription had it, and what it names. */
       let purge: { readonly held: InstanceState | undefined; readonly purged: PurgedSnapshot | undefined } | undefined;
-      const pump = async (): Promise<void> => {
-        reading = true;
-        while (pending && !subscriber.closed) {
-          pending = false;
-          for (const event of await read(latest)) if (!subscriber.closed) subscriber.next(event);
-        }
-        reading = false;
-        if (ended) subscriber.complete();
+      const end = (): void => {
+        stopRead?.();
+        subscriber.complete();
       };
-      return this.#follow(instanceId, {
+      const pump = (): void => {
+        retrying = false;
+        stopRead = undefined;
+        if (!pending || subscriber.closed) {
+          if (ended) subscriber.complete();
+          return;
+        }
+        stopRead = this.#firstRead(
+          () => {
+            pending = false;
+            return read(latest);
+          },
+          (events) => {
+            for (const event of events) if (!subscriber.closed) subscriber.next(event);
+            pump();
+          },
+          (error: unknown) => subscriber.error(error),
+          () => {
+            retrying = true;
+            if (ended) end();
+          },
+        );
+      };
+      const unfollow = this.#follow(instanceId, {
         next: (state, purged) => {
           if (marks && state === undefined) {
             purge = { held: latest, purged };
@@ -1082,14 +1106,18 @@ export class LocalClient implements LocalDurableClient {
           }
           latest = state;
           pending = true;
-          if (!reading) pump().catch((error: unknown) => subscriber.error(error));
+          if (!stopRead) pump();
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => {
           ended = true;
-          if (!reading) subscriber.complete();
+          if (!stopRead || retrying) end();
         },
       });
+      return () => {
+        stopRead?.();
+        unfollow();
+      };
     });
   }
 
@@ -1256,7 +1284,8 @@ export class LocalClient implements LocalDurableClient {
   }
 
   /**
-   * The first read of a watch: `read()`, made again after each failure that `firstReadRetryDelay` says may pass, once
+   * The first read of a watch (and each read of `history$`'s events): `read()`, made again after each failure that
+   * `firstReadRetryDelay` says may pass, once
    * that delay has passed on the client's clock (a deadline on the client's shared timer), for as long as the watch
    * lasts; `next` gets the value, `failed` each failure that is read again, `error` the first failure that is not (or
    * one that cannot be timed: a clock that returns no valid Date). A read that throws instead of rejecting fails as a
