@@ -1416,11 +1416,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * history$ then read its events again after a transient failure, as a watch's first read is (firstReadRetryDelay),
  * instead of failing the stream: 49,836 / 64,376 / 94,602 -> 49,875 / 64,414 / 94,636 B (+39 / +38 / +34), budgets
  * set to match.
+ * Both IndexedDB stores then ran their index rebuilds with one runner (IndexRebuild: a step a freeze aborted runs at the
+ * resume, a failed one at the store's next call, also one made while it ran), DexieStore's tag keys too:
+ * runtime-keyval.js 64,414 -> 64,478 B (+64), runtime-dexie.js 94,636 -> 94,697 B (+61), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 49_875 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_414 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 94_636 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_478 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 94_697 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

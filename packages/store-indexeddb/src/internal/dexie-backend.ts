@@ -177,8 +177,8 @@ interface TagKeysRebuild {
  * place ({@link TagKeysRebuild}); the store then gives the rows their `tagKeys` in steps of this many instances in
  * paging order, a readwrite transaction each ({@link DexieTransaction.rebuildTagKeys}, run by an {@link IndexRebuild},
  * as KeyvalStore's layout 14 rebuilds its name and tag entries), behind which a call waits at most. Each step moves the
- * place on in its own transaction: a rebuild cut short (a reload, a freeze, a close) goes on at the next open, in any
- * tab, and tabs that open meanwhile share it. Until it is done the tag index may miss instances, so a listing or purge
+ * place on in its own transaction: a rebuild cut short (a reload, a close) goes on at the next open, in any tab, one a
+ * freeze stopped at the page's resume, one whose step failed at the store's next call; tabs that open meanwhile share it. Until it is done the tag index may miss instances, so a listing or purge
  * by tags reads another index (by name, status or paging order) and checks the tag pair on each row: exact, at the cost
  * of reading the instances that index holds. Rows this layout writes meanwhile get their `tagKeys` as always, and code
  * of layout 7 refuses the database from the open on (its marker is older), so none trusts the index too early.
@@ -494,14 +494,15 @@ class DexieBackend implements StoreBackend {
   /** Instances a start assumed absent and then failed, mostly found present (see {@link MAX_PRESENT}): read from then on. */
   readonly #present = new Set<string>();
   /** The rebuild of the rows' `tagKeys` (see {@link TAG_KEYS_STEP}), its steps run on this connection. */
-  readonly #tagKeys = new IndexRebuild(() => this.transact(
-    'readwrite', ['meta', 'instances'], (tx) => (tx as DexieTransaction).rebuildTagKeys(), new ReadsAhead(undefined),
-  ));
+  readonly #tagKeys: IndexRebuild;
 
   /** `rebuildTagKeys`: the marker names a rebuild of the rows' `tagKeys` under way, whose steps begin at once. */
   constructor(db: Dexie, page: PageFreeze | undefined, onDropped: (() => void) | undefined, rebuildTagKeys = false) {
     this.#db = db;
     this.#page = page;
+    this.#tagKeys = new IndexRebuild(() => this.#transact(
+      'readwrite', ['meta', 'instances'], (tx) => (tx as DexieTransaction).rebuildTagKeys(), new ReadsAhead(undefined),
+    ), page);
     this.#closed = new BrowserClose(db.backendDB(), onDropped);
     const table = (name: TableName): DBCoreTable => db.table(name).core;
     // Every one of these indexes is in SCHEMA, which opening the database checked.
@@ -526,8 +527,18 @@ class DexieBackend implements StoreBackend {
     this.#tagKeys.resume();
   }
 
-  async transact<T>(
+  transact<T>(
     mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>, reads = new ReadsAhead(undefined),
+  ): Promise<T> {
+    const result = this.#transact(mode, scope, work, reads);
+    // A rebuild of the rows' `tagKeys` whose steps stopped on a failure goes on with the store's next call, after the
+    // call's transaction (which it would otherwise hold up by one step).
+    this.#tagKeys.resume();
+    return result;
+  }
+
+  async #transact<T>(
+    mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>, reads: ReadsAhead,
   ): Promise<T> {
     // DBCore's transaction is the IndexedDB transaction itself (Dexie's own Transaction listens to it the same way):
     // no Dexie zone, promise or Transaction object per store operation.

@@ -11,6 +11,7 @@ import { BrowserClose, finishChecked, refusedWhileClosing } from './idb-transact
 import type { PageFreeze } from './page-freeze.js';
 import { firstTask } from './first-task.js';
 import { OpenGate, type OpenAttempt } from './open-gate.js';
+import { IndexRebuild } from './index-rebuild.js';
 import { ReadsAhead } from './read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './store-backend.js';
 
@@ -339,10 +340,11 @@ class KeyvalBackend implements StoreBackend {
   readonly #onDropped: (() => void) | undefined;
   /** Instances a start assumed absent and then failed, mostly found present (see {@link MAX_PRESENT}): read from then on. */
   readonly #present = new Set<string>();
-  /** The rebuild of the name and tag entries, as this backend's transactions know it (see the layout, layout 14). */
-  readonly #entries: EntriesState = { pending: false, resume: () => this.#rebuildEntries() };
-  /** The rebuild's steps are running in the background. */
-  #rebuilding = false;
+  /**
+   * The rebuild of the name and tag entries, as this backend's transactions know it (see the layout, layout 14): its
+   * steps, each a transaction of its own on the connection in use, run in the background.
+   */
+  readonly #entries: IndexRebuild;
 
   constructor(
     useStore: UseStore, name: string, storeName: string, keyRange: typeof IDBKeyRange | undefined, clock: Clock, onVersionChange: () => void,
@@ -358,6 +360,12 @@ class KeyvalBackend implements StoreBackend {
     this.#clock = clock;
     this.#onVersionChange = onVersionChange;
     this.#gate = new OpenGate<Connection>(name, openTimeoutMs, ({ db }) => db.close(), page);
+    this.#entries = new IndexRebuild(() => {
+      const inUse = this.#inUse;
+      // No connection: the steps end, and go on with the next (see IndexRebuild.resume).
+      if (this.#ended || !inUse) return Promise.reject(new Error('no connection'));
+      return this.#transactOn(inUse, 'readwrite', (tx) => (tx as KeyvalTransaction).rebuildEntries(), new ReadsAhead(undefined));
+    }, page);
   }
 
   /**
@@ -410,7 +418,7 @@ class KeyvalBackend implements StoreBackend {
         connection.checked = true;
         if (rebuild) {
           this.#entries.pending = true;
-          this.#rebuildEntries();
+          this.#entries.resume();
         }
         return connection;
       });
@@ -478,7 +486,7 @@ class KeyvalBackend implements StoreBackend {
     const result = inUse ? this.#transactOn(inUse, mode, work, reads) : this.#reconnect().then((connection) => this.#transactOn(connection, mode, work, reads));
     // A rebuild of the name and tag entries whose steps stopped on a failure goes on with the store's next call, after
     // the call's transaction (which it would otherwise hold up by one step).
-    if (this.#entries.pending) this.#rebuildEntries();
+    this.#entries.resume();
     return result;
   }
 
@@ -518,49 +526,13 @@ class KeyvalBackend implements StoreBackend {
     return refusedWhileClosing(connection.closed, error, reads);
   }
 
-  /**
-   * Runs the steps of the rebuild of the name and tag entries (see the layout, layout 14) one after the other, each a
-   * transaction of its own, until the marker names none; unless they run already. A step the page's freeze aborted is
-   * run again once the page resumes (or the store closes: then they end). Any other failure (the connection closed, a
-   * step aborted) ends them quietly, and the store's next call of any kind (see {@link KeyvalBackend.transact}), the
-   * next connection's layout check, or a listing by name or tags starts them again: they go on from the place the
-   * marker keeps.
-   */
-  #rebuildEntries(): void {
-    if (this.#rebuilding || this.#ended) return;
-    this.#rebuilding = true;
-    void (async () => {
-      try {
-        for (;;) {
-          const inUse = this.#inUse;
-          if (this.#ended || !inUse) return;
-          let more: boolean;
-          try {
-            more = await this.#transactOn(inUse, 'readwrite', (tx) => (tx as KeyvalTransaction).rebuildEntries(), new ReadsAhead(undefined));
-          } catch (error) {
-            if (!this.#page || error !== this.#page) throw error;
-            await this.#page.resumed();
-            continue;
-          }
-          if (!more) {
-            this.#entries.pending = false;
-            return;
-          }
-        }
-      } catch {
-        // Goes on later (see above).
-      } finally {
-        this.#rebuilding = false;
-      }
-    })();
-  }
-
   closing(): void {
     this.#gate.close();
   }
 
   close(): void {
     this.#ended = true;
+    this.#entries.end();
     this.#latest?.db.close();
     this.#gate.close();
   }

@@ -374,6 +374,37 @@ describe('DexieStore layout 8: tag keys given after the open, in steps', () => {
     expect(await rawVersion(name)).toBe(60);
   });
 
+  it('goes on with a rebuild whose step failed at the store\'s next call of any kind, without a listing', async () => {
+    const name = uniqueName('layout-8-failed-step');
+    const count = 1000;
+    await instances(name, count, 6, { key: 'schema', version: 8, store: 'durable-rx/dexie', rebuild: { after: [msOf(100), idOf(100)] } },
+      (i) => i <= 100 || i % 2 === 0);
+    // The rebuild's first step (the second readwrite transaction to read the marker, after the open's schema check) is
+    // aborted as it reads it, as the browser aborts a transaction (a storage failure, a frozen tab's for inactivity).
+    const get = IDBObjectStore.prototype.get;
+    let markerReads = 0;
+    let aborted = false;
+    IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
+      const request = get.call(this, key);
+      if (this.transaction.mode === 'readwrite' && key === 'schema' && ++markerReads === 2) {
+        this.transaction.abort();
+        aborted = true;
+      }
+      return request;
+    };
+    const store = open(name);
+    try {
+      expect(await store.getInstance('none')).toBeUndefined();
+    } finally {
+      IDBObjectStore.prototype.get = get;
+    }
+    expect(aborted).toBe(true);
+    // A call that lists nothing by tags starts the steps again.
+    expect(await store.getInstance(idOf(3))).toMatchObject({ instanceId: idOf(3) });
+    await rebuilt(name);
+    expect((await rawRows(name, 'instances')).filter((row) => !row.tagKeys)).toEqual([]);
+  });
+
   it('goes on with a rebuild cut short (a reload) from its place, and shares it between two tabs, one closed mid-way', async () => {
     const name = uniqueName('layout-8-cut');
     const count = 2000;
