@@ -3,6 +3,7 @@ import { uuidV5 } from '../src/engine/deterministic-guid.js';
 import { forkCallId, handedOnGuids } from '../src/engine/fork-call-id.js';
 import type { Orchestration, OrchestrationContext, Orchestrator } from '../src/engine/orchestration-context.js';
 import { NonDeterminismError } from '../src/model/errors/non-determinism-error.js';
+import type { TaskFailedError } from '../src/model/errors/task-failed-error.js';
 import { replayHistory } from '../src/testing/replay-history.js';
 import { SETTLED, within } from '../src/testing/settled.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
@@ -327,4 +328,57 @@ it("names a child with a handed-on GUID as its own in a fork that keeps no resul
   expect(await within(client.waitForCompletion(id, SETTLED), 'the source ending')).toMatchObject({ runtimeStatus: 'Completed', output: guid });
   expect(await client.getStatus(`job-${guid}`)).toMatchObject({ parentInstanceId: id });
   expect(notes).toHaveLength(1);
+});
+
+it("fails a copy's call that names a child of its source by a GUID that reached it another way, saying so, and leaves that child the source's", async () => {
+  const clock = new VirtualClock();
+  // The code's own store, outside the engine: the first execution keeps its GUID there, the next reads it back.
+  let kept: string | undefined;
+  const recall: Orchestrator = function* (ctx): Orchestration {
+    if (ctx.getInput() === undefined) {
+      yield ctx.callActivity('Keep', ctx.newGuid());
+      yield ctx.waitForExternalEvent('go');
+      ctx.continueAsNew('next');
+      return undefined;
+    }
+    const guid = (yield ctx.callActivity('Recall')) as string;
+    try {
+      return yield ctx.callSubOrchestrator('Child', guid, `job-${guid}`);
+    } catch (error) {
+      return (error as TaskFailedError).failureDetails;
+    }
+  };
+  const runtime = await start({
+    clock,
+    orchestrators: { Recall: recall, Child: function* (ctx) { return ctx.getInput(); } },
+    activities: { Keep: (guid: string) => void (kept = guid), Recall: () => kept },
+  });
+  const { client } = runtime;
+  const id = await client.startNew('Recall');
+  await vi.waitFor(() => expect(kept).toBeDefined(), { timeout: SETTLED.timeoutMs });
+  const guid = kept!;
+  // The fork keeps the result of the step that made the GUID; the source then runs its child first.
+  const fork = await client.fork(id, { keepResults: 1 });
+  await client.raiseEvent(id, 'go');
+  expect(await within(client.waitForCompletion(id, SETTLED), 'the source ending')).toMatchObject({ runtimeStatus: 'Completed', output: guid });
+  const child = await client.getStatus(`job-${guid}`);
+  expect(child).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: id });
+  // The fork's next execution reads the GUID back from the code's store: its call names the source's child.
+  await client.raiseEvent(fork, 'go');
+  const forked = await within(client.waitForCompletion(fork, SETTLED), 'the fork ending');
+  // So does a restart of the source under a new id, whose input the source's first execution handed on.
+  const restarted = await client.restart(id, { restartWithNewInstanceId: true });
+  const again = await within(client.waitForCompletion(restarted, SETTLED), 'the restart ending');
+  for (const [run, copiedFrom] of [[forked, id], [again, id]] as const) {
+    expect(run.runtimeStatus).toBe('Completed');
+    expect(run.output).toMatchObject({ errorType: 'InstanceAlreadyExistsError' });
+    const { errorMessage } = run.output as { errorMessage: string };
+    expect(errorMessage).toContain(`job-${guid}`);
+    expect(errorMessage).toContain(`is a child of ${JSON.stringify(copiedFrom)}`);
+  }
+  // The source's child was not taken over: still the source's, the same execution.
+  expect(await client.getStatus(`job-${guid}`)).toEqual(child);
+  // A restart under its own id is no copy: it calls its own child again, as any start of an ended id does.
+  await client.restart(id);
+  expect(await within(client.waitForCompletion(id, SETTLED), 'the source restarting')).toMatchObject({ runtimeStatus: 'Completed', output: guid });
 });

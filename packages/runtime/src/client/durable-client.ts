@@ -696,7 +696,9 @@ export interface DurableClient {
    * that has the orchestrator claims it (one without it fails it, as any start of a name it does not have). The
    * instance's state and history are read together: the new start names the GUIDs its input holds that copied steps
    * of a fork made, as the restarted execution's start named them (`ExecutionStarted.copiedGuids`), so a call named
-   * with one runs under a GUID of the new execution's own, not the id of the fork's source's child (see `fork`).
+   * with one runs under a GUID of the new execution's own, not the id of the fork's source's child (see `fork`). A
+   * restart under a new id is a copy of the instance (`ExecutionStarted.forkedFrom` names it): its sub-orchestration call
+   * whose id holds a GUID and names a child of the restarted instance fails with `InstanceAlreadyExistsError` saying so.
    */
   restart(instanceId: string, options?: RestartOptions): Promise<string>;
   /**
@@ -736,8 +738,11 @@ export interface DurableClient {
    * the code hands it in the `continueAsNew` input is named on its start (`ExecutionStarted.copiedGuids`), so a
    * sub-orchestration named with it there (or in a later execution it is handed on to) runs under a GUID of that
    * execution's own, not the source's child's id; a fork of that execution that keeps no results, and a restart of it,
-   * start with that input and name them on their start too (`startCopiedGuids`), so their calls are renamed alike. One
-   * that reaches a later execution another way (an activity's result) is not known. A
+   * start with that input and name them on their start too (`copiedStart`), so their calls are renamed alike. One
+   * that reaches a copy another way (an activity's result, an event, the input of an execution before the one copied)
+   * is not renamed: a sub-orchestration call of the fork (or of a restart under a new id) whose id holds a GUID and
+   * names a child of an instance it was copied from (`ExecutionStarted.forkedFrom`), running or ended, fails with
+   * `InstanceAlreadyExistsError` saying so, and does not take that child over. A
    * sub-orchestration the source called without an id gets the fork's id for it (kept or called anew); one called with
    * an id the code chose (`'shipping-42'`, no GUID a
    * copied step made in it) is called with that id again: the call fails while the source's child of that id is still

@@ -14,7 +14,8 @@ import { applyEvent, heldCommands, parentCallOf, startsAnotherExecution } from '
 import {
   firstStepMarker, parentLinkAfter, stepMarkers, suspendedWithNothingDeferred, type OrchestrationExecution, type StepResult,
 } from './orchestration-execution.js';
-import { forkHistory, startCopiedGuids } from './fork-history.js';
+import { copiedStart, forkHistory } from './fork-history.js';
+import { holdsGuid } from './fork-call-id.js';
 import { rewindHistory } from './rewind-history.js';
 import { recursiveTerminateOf } from './active-children.js';
 
@@ -606,13 +607,15 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
         }, new Date(action.fireAt))));
         break;
       case 'CreateSubOrchestration': {
-        const conflict = message(input.newId(), id, state.executionId, {
+        // The call's failure when the id is taken: the child is running, or (`ifChildOf`) is another's.
+        const taken = (why: string) => message(input.newId(), id, state.executionId, {
           type: 'SubOrchestrationInstanceFailed', eventId: -1, timestamp: isoTime(now), taskScheduledId: action.eventId,
           failureDetails: {
             errorType: 'InstanceAlreadyExistsError',
-            errorMessage: `A sub-orchestration with id ${JSON.stringify(action.instanceId)} is already running`,
+            errorMessage: `A sub-orchestration with id ${JSON.stringify(action.instanceId)} ${why}`,
           },
         });
+        const conflict = taken('is already running');
         if (action.instanceId === id) {
           // The parent itself holds the id: it is running while it schedules the call, so the call fails in it.
           // When the parent finishes in this same step nobody waits for the answer, and nothing is created over it.
@@ -633,6 +636,15 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
         // keeps running and answers it. The store decides which (`rewindsChild`).
         const create: { -readonly [K in keyof CreateInstanceWrite]: CreateInstanceWrite[K] } = { type: 'createInstance', state: start.state, message: start.message, ifRunning: { kind: 'notify', message: conflict } };
         if (input.rewind) create.ifFailed = message(input.newId(), action.instanceId, undefined, { ...input.rewind, parentInstance: parent });
+        // A copy (a fork, a restart under a new id) calling a child by a GUID it did not rename: not a child of the
+        // instances it was copied from (the GUID came from their run by a way the engine does not follow).
+        const { forkedFrom } = step;
+        if (forkedFrom && holdsGuid(action.instanceId)) {
+          create.ifChildOf = {
+            parents: forkedFrom,
+            message: taken(`is a child of ${forkedFrom.map((from) => JSON.stringify(from)).join(' or ')}, which this instance was copied from: its GUID came from that run by a way the copy does not rename`),
+          };
+        }
         after.push(create);
         break;
       }
@@ -683,6 +695,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
       ...(input.parent ? { parentInstance: input.parent } : {}),
       ...(carried.length === 0 ? {} : { carriedEvents: carriedOver(carried) }),
       ...(step.continueAsNew.copiedGuids ? { copiedGuids: step.continueAsNew.copiedGuids } : {}),
+      ...(step.forkedFrom ? { forkedFrom: step.forkedFrom } : {}),
     })));
     const continued = (next = writable(next, state));
     continued.executionId = executionId;
@@ -828,10 +841,12 @@ export interface StartInput {
   readonly tags?: InstanceTags | undefined;
   /**
    * A start with an input an earlier start of a fork's lineage had (a fork that keeps no results, a restart): the
-   * GUIDs copied steps made that that start named as held by its input (`startCopiedGuids`), named on this start as
+   * GUIDs copied steps made that that start named as held by its input (`copiedStart`), named on this start as
    * well, so that its calls rename them as that execution's did (`ExecutionStartedEvent.copiedGuids`). Absent: none.
    */
   readonly copiedGuids?: ExecutionStartedEvent['copiedGuids'];
+  /** A copy's start (a fork that keeps no results, a restart): the instances it was copied from (`copiedStart`). */
+  readonly forkedFrom?: ExecutionStartedEvent['forkedFrom'];
 }
 
 /**
@@ -864,11 +879,12 @@ function startOf(input: StartInput): { state: InstanceState; message: Orchestrat
       ...(delayed ? { scheduledStartTime: delayed } : {}), ...(input.tags ? { tags: input.tags } : {}),
     },
     // Without a spread when it has neither input nor parent (the object then has room for its six members only).
-    message: message(input.newId(), instanceId, undefined, input.input === undefined && !input.parent && !input.copiedGuids?.length
+    message: message(input.newId(), instanceId, undefined, input.input === undefined && !input.parent && !input.copiedGuids?.length && !input.forkedFrom?.length
       ? { type: 'ExecutionStarted', eventId: -1, timestamp: isoTime(now), name, instanceId, executionId }
       : {
         type: 'ExecutionStarted', eventId: -1, timestamp: isoTime(now), name, instanceId, executionId, ...withInput,
         ...(input.parent ? { parentInstance: input.parent } : {}), ...(input.copiedGuids?.length ? { copiedGuids: input.copiedGuids } : {}),
+        ...(input.forkedFrom?.length ? { forkedFrom: input.forkedFrom } : {}),
       }, delayed && new Date(delayed.getTime())),
   };
 }
@@ -992,10 +1008,11 @@ export function decideFork(input: ForkInput): WriteSet {
   if (events.length === 0) {
     // A source whose scheduled start is still to come (a delayed start not yet run) forks into a start delayed as long.
     const startAt = source.scheduledStartTime;
-    // Its input's GUIDs a copied step made are renamed as the source's execution renamed them (`startCopiedGuids`).
+    // Its input's GUIDs a copied step made are renamed as the source's execution renamed them, and it names the
+    // source among the instances it was copied from (`copiedStart`).
     const { state, message: start } = startOf({
       instanceId, name: source.name, input: source.input as JsonValue | undefined, now, newId, ...tags, ...(startAt ? { startAt } : {}),
-      copiedGuids: startCopiedGuids(input.history),
+      ...copiedStart(input.history, source.instanceId),
     });
     return { requests: [{ type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' }, ifExists: 'fail' }, ...raised] };
   }

@@ -91,6 +91,22 @@ export function forkCallId(instanceId: string, step: RecordingStep, recorded?: s
 }
 
 /**
+ * Whether `instanceId` holds a GUID as the engine writes one (lower case): a sub-orchestration call of a copy (a fork,
+ * a restart under a new id) named so must not take over a child of the instances it was copied from
+ * (`ExecutionStartedEvent.forkedFrom`). An id without one (`'shipping-42'`) is a name the code chose for a piece of work,
+ * and the copy's call goes as any start of that id does. Pure.
+ *
+ * @example
+ * ```ts
+ * holdsGuid(`job-${uuidV5('x')}`); // true
+ * holdsGuid('shipping-42'); // false
+ * ```
+ */
+export function holdsGuid(instanceId: string): boolean {
+  return instanceId.search(GUID) >= 0; // search ignores the expression's lastIndex
+}
+
+/**
  * The GUIDs of `copied` (made by steps a fork copied, or handed on to this execution) that `input` holds, in the order
  * they first appear in its JSON: what a fork's `continueAsNew` hands on to the next execution with that input
  * (`ExecutionStartedEvent.copiedGuids`), so that a call it names with one runs under a GUID of the fork's own there too.

@@ -213,33 +213,41 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
 }
 
 /**
- * The GUIDs a copied step made that the input of the execution whose history is `history` holds, as its start names
- * them (`ExecutionStartedEvent.copiedGuids`; `undefined`: none, or no start recorded yet): what a new start with that
- * input names as well (a fork that keeps no results, a restart), so that a call whose id holds one runs under a GUID of
- * that execution's own, as in a fork that keeps results (which copies the start whole) and as in the execution the
- * `continueAsNew` that handed them on started. Pure.
+ * What a new start with the input of the execution whose history is `history` takes from that execution's start (a
+ * fork that keeps no results, a restart), as a fork that keeps results copies the start whole: the GUIDs a copied step
+ * made that the input holds (`copiedGuids`), so that a call whose id holds one runs under a GUID of the new execution's
+ * own, and the instances it was copied from (`forkedFrom`), with `copiedFrom` first when the new start is another
+ * instance's (a fork, a restart under a new id), so that a call naming their child by a GUID fails saying so. Neither
+ * when no start is recorded yet (the next execution's start still queued): only `copiedFrom` then. Pure.
  *
  * @example
  * ```ts
- * startCopiedGuids(history); // [{ seed: 'src_e1', name: '_2026-12-06T02:00:00.000Z_0' }]
+ * copiedStart(history, 'order-9'); // { copiedGuids: [{ seed: 'src_e1', name: '_2026-12-06T02:00:00.000Z_0' }], forkedFrom: ['order-9', 'src'] }
  * ```
  */
-export function startCopiedGuids(history: readonly HistoryEvent[]): ExecutionStartedEvent['copiedGuids'] {
-  for (const event of history) {
-    if (event.type === 'ExecutionStarted') return event.copiedGuids;
-    if (event.type === 'OrchestratorCompleted') return undefined; // the start is in the first step
+export function copiedStart(history: readonly HistoryEvent[], copiedFrom?: string): Pick<ExecutionStartedEvent, 'copiedGuids' | 'forkedFrom'> {
+  let start: ExecutionStartedEvent | undefined;
+  for (let i = 0; i < history.length && !start && history[i]!.type !== 'OrchestratorCompleted'; i++) {
+    const event = history[i]!;
+    if (event.type === 'ExecutionStarted') start = event; // in the first step
   }
-  return undefined;
+  const forkedFrom = lineage(start?.forkedFrom, copiedFrom);
+  return { ...(start?.copiedGuids ? { copiedGuids: start.copiedGuids } : {}), ...(forkedFrom ? { forkedFrom } : {}) };
+}
+
+/** The instances a copy of `copiedFrom` was copied from: it, then those it was copied from (`forkedFrom`). */
+function lineage(forkedFrom: readonly string[] | undefined, copiedFrom: string | undefined): readonly string[] | undefined {
+  return copiedFrom === undefined ? forkedFrom : [copiedFrom, ...(forkedFrom ?? [])];
 }
 
 /**
- * The fork's start: the source's `start` naming the fork (`target`), with no parent, and the input put back into a
- * start recorded without it.
+ * The fork's start: the source's `start` naming the fork (`target`) and, among the instances it was copied from
+ * (`forkedFrom`), the source first, with no parent, and the input put back into a start recorded without it.
  */
 function forkedStart(start: ExecutionStartedEvent, target: ForkTarget): ExecutionStartedEvent {
   const { parentInstance: _p, payloadRefused, ...rest } = start;
   const restored = payloadRefused !== undefined && target.input !== undefined ? { input: target.input } : {};
-  return { ...rest, ...restored, instanceId: target.instanceId, executionId: target.executionId };
+  return { ...rest, ...restored, instanceId: target.instanceId, executionId: target.executionId, forkedFrom: lineage(start.forkedFrom, start.instanceId)! };
 }
 
 /**

@@ -70,6 +70,8 @@ export interface StepResult {
   };
   /** True when this execution has finished (completed, failed, terminated or continued as new). */
   readonly isFinished: boolean;
+  /** The instances this one was copied from, as its start names them (`ExecutionStartedEvent.forkedFrom`); absent: none. */
+  readonly forkedFrom?: readonly string[];
 }
 
 /**
@@ -499,6 +501,8 @@ export class OrchestrationExecution {
       const handed = copied && handedOnGuids(continued.input, copied);
       if (handed?.length) result.continueAsNew = { ...result.continueAsNew, copiedGuids: handed };
     }
+    const forkedFrom = this.#started?.forkedFrom;
+    if (forkedFrom?.length) result.forkedFrom = forkedFrom;
     return result;
   }
 

@@ -56,11 +56,21 @@ export interface ExecutionStartedEvent extends EventBase {
    * made from (the GUID is the name-based UUID of `seed + name`). A sub-orchestration call of this execution whose id
    * holds one runs under a GUID of this execution's own, made from its name under this execution's seed (`forkCallId`),
    * as a call made anew in the fork does: not under the id of the source's child, nor under a GUID the execution makes.
-   * A start with the same input copies the list (`startCopiedGuids`): a fork's (whole, with its history, or afresh
+   * A start with the same input copies the list (`copiedStart`): a fork's (whole, with its history, or afresh
    * when it keeps no results) and a restart's, under the instance's id or a new one. Absent on every other start, and
    * in executions recorded before it existed (which replay as they ran).
    */
   readonly copiedGuids?: readonly { readonly seed: string; readonly name: string }[];
+  /**
+   * The instances this one was copied from, nearest first: a fork's source (then the instances that source was copied
+   * from), the instance a restart under a new id restarted. Named on a fork's start (`forkHistory`, `copiedStart`), on
+   * a restart's, and carried along by `continueAsNew`. A sub-orchestration call whose id holds a GUID (as the engine
+   * writes one) and names a child of one of them fails with `InstanceAlreadyExistsError` saying so, instead of taking
+   * that child over (`CreateInstanceWrite.ifChildOf`): a GUID of theirs the engine did not rename reached the copy by
+   * a way it does not follow (an activity's result, an event, the input of an execution before the one copied).
+   * Absent on every other start, and in executions recorded before it existed (whose calls go as they did).
+   */
+  readonly forkedFrom?: readonly string[];
 }
 /** The orchestrator returned (Completed) or threw (Failed), which ends its execution. */
 export interface ExecutionCompletedEvent extends EventBase {

@@ -157,6 +157,14 @@ export interface CreateInstanceWrite {
    */
   readonly ifFailed?: OrchestrationMessage;
   /**
+   * A sub-orchestration call of an instance copied from others (`ExecutionStartedEvent.forkedFrom`) whose id holds a
+   * GUID: when an instance of the id exists, whatever its status, whose parent (`parentInstanceId`) is one of
+   * `parents`, nothing is created and `message` (the call's failure, saying why) is delivered instead; `ifRunning` and
+   * `ifFailed` are not consulted. Over any other instance, or none, the create proceeds as usual. The rule is in
+   * store-kit's `planWriteSet`.
+   */
+  readonly ifChildOf?: { readonly parents: readonly string[]; readonly message: OrchestrationMessage };
+  /**
    * A state another (or the same) instance must be in, checked first, in the same transaction (a restart: the
    * restarted instance must be terminal). When it does not hold, the whole write set is refused (see
    * {@link InstanceCondition}).

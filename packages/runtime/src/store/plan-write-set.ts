@@ -155,6 +155,7 @@ export function instanceIdsOf(writeSet: WriteSet): string[] {
       case 'createInstance':
         ids = addId(ids, request.state.instanceId);
         if (request.ifRunning.kind === 'notify') ids = addId(ids, request.ifRunning.message.instanceId);
+        if (request.ifChildOf) ids = addId(ids, request.ifChildOf.message.instanceId);
         if (request.requires) ids = addId(ids, request.requires.instanceId);
         break;
       case 'replaceState':
@@ -190,7 +191,7 @@ function addId(ids: string[], id: string): string[] {
  * instance of its id; otherwise a created instance replaces a terminal one one `version` higher (1 for a new id) and
  * drops its history, messages and tasks; a signal-with-start (`signal`) delivers its message to an active instance
  * instead of creating, or to the created execution after its start message; creating over a running instance fails
- * or notifies (`ifRunning`), over a sub-orchestration a parent's rewind takes back ({@link rewindsChild}) delivers `ifFailed` instead when it is given
+ * or notifies (`ifRunning`), over a child of an instance the caller was copied from refuses with `ifChildOf`'s message when it is given, over a sub-orchestration a parent's rewind takes back ({@link rewindsChild}) delivers `ifFailed` instead when it is given
  * (a second such create of the write set delivers the `ifRunning` message, the instance being rewound or created
  * already); a
  * message is dropped when its instance does not exist (or fails, `ifMissing: 'fail'`), when it carries another
@@ -228,6 +229,12 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates, keys?: St
         if (signal && existing && !isTerminalStatus(existing.runtimeStatus)) {
           deliver(plan, stored, signal, 'drop');
           if (idempotencyKey !== undefined) rememberKey(plan, stored, id, idempotencyKey);
+          break;
+        }
+        // A call of a copy (a fork, a restart under a new id) that names a child of an instance it was copied from.
+        const { ifChildOf } = request;
+        if (ifChildOf && existing?.parentInstanceId !== undefined && ifChildOf.parents.includes(existing.parentInstanceId)) {
+          deliver(plan, stored, ifChildOf.message, 'drop');
           break;
         }
         // A parent's rewind (`rewindsChild`). A second call of the rewind to it finds it being rewound or created, as

@@ -4041,6 +4041,39 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(done).toMatchObject({ name: 'Parent', runtimeStatus: 'Completed', output: 'InstanceAlreadyExistsError' });
       });
 
+      it('fails a copy\'s call named by a GUID over a child of the instance it was copied from, running or ended, and leaves that child as it was (ifChildOf)', async () => {
+        const store = await open();
+        const runtime = await runtimeOn(store, 'w1', {
+          orchestrators: {
+            // The child's id, a GUID's, comes in the input: a fork that keeps nothing and a restart under a new id have it too.
+            Parent: function* (ctx) {
+              try {
+                return yield ctx.callSubOrchestrator('Child', 'x', ctx.getInput<string>());
+              } catch (error) {
+                return (error as { failureDetails?: { errorType?: string } }).failureDetails?.errorType ?? String(error);
+              }
+            },
+            Child: function* (ctx) {
+              return yield ctx.waitForExternalEvent('go');
+            },
+          },
+        });
+        const child = `job-${randomId()}`;
+        await runtime.client.startNew('Parent', { instanceId: 'source', input: child });
+        await within(firstValueFrom(runtime.client.status$(child).pipe(filter((s) => s?.runtimeStatus === 'Running'))), 'the child running');
+        // Running: the fork's call fails, the source's child is not told anything.
+        const fork = await runtime.client.fork('source', { keepResults: 0 });
+        expect(await runtime.client.waitForCompletion(fork, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'InstanceAlreadyExistsError' });
+        await runtime.client.raiseEvent(child, 'go', 'done');
+        expect(await runtime.client.waitForCompletion('source', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+        const ended = await runtime.client.getStatus(child);
+        expect(ended).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: 'source' });
+        // Ended: a restart under a new id does not start it again as its own.
+        const restarted = await runtime.client.restart('source', { restartWithNewInstanceId: true });
+        expect(await runtime.client.waitForCompletion(restarted, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'InstanceAlreadyExistsError' });
+        expect(await runtime.client.getStatus(child)).toEqual(ended);
+      });
+
       it('rewinds a failed sub-orchestration in place when its parent is rewound (ifFailed), keeping its completed work', async () => {
         const store = await open();
         const runs = { Done: 0, Flaky: 0 };
