@@ -1419,11 +1419,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * Both IndexedDB stores then ran their index rebuilds with one runner (IndexRebuild: a step a freeze aborted runs at the
  * resume, a failed one at the store's next call, also one made while it ran), DexieStore's tag keys too:
  * runtime-keyval.js 64,414 -> 64,478 B (+64), runtime-dexie.js 94,636 -> 94,697 B (+61), budgets set to match.
+ * A fork, or a restart under a new id, then named the instances it was copied from on its start (forkedFrom, carried by
+ * continueAsNew), and its GUID-named call over a child of theirs failed saying so (ifChildOf in planWriteSet):
+ * 49,875 / 64,478 / 94,697 -> 50,182 / 64,749 / 95,006 B (+307 / +271 / +309), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 49_875 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_478 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 94_697 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 50_182 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_749 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_006 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 
