@@ -1421,11 +1421,12 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * runtime-keyval.js 64,414 -> 64,478 B (+64), runtime-dexie.js 94,636 -> 94,697 B (+61), budgets set to match.
  * A fork, or a restart under a new id, then named the instances it was copied from on its start (forkedFrom, carried by
  * continueAsNew), and its GUID-named call over a child of theirs failed saying so (ifChildOf in planWriteSet):
- * 49,875 / 64,478 / 94,697 -> 50,182 / 64,749 / 95,006 B (+307 / +271 / +309), budgets set to match.
+ * 49,875 / 64,478 / 94,697 -> 50,176 / 64,752 / 95,006 B (+301 / +274 / +309, measured on the main it landed on), budgets
+ * set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 50_182 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_749 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 50_176 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_752 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_006 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
