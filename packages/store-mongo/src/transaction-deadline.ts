@@ -66,12 +66,13 @@ export interface FailedAttempt {
  * rules are the transactions specification's, within {@link TRANSACTION_RETRY_MS} of the first attempt (nothing
  * starts whose back-off would end past it) and never once the store is closing:
  *
- * - an error labelled `TransientTransactionError` (from the operations or from the commit: nothing of the transaction
- *   was written) runs it again after {@link TRANSACTION_BACKOFF}; with no time left, `ran-out`;
  * - a commit error labelled `UnknownTransactionCommitResult`, unless the commit ran out of its `maxCommitTimeMS`
  *   (`MaxTimeMSExpired`: no majority answered within 30 s, and a commit sent again would wait as long), sends the
- *   commit again after {@link COMMIT_BACKOFF}; with no time left, `throw` (the caller reports the unknown outcome:
- *   `CommitOutcomeUnknownError` when the transaction wrote);
+ *   commit again after {@link COMMIT_BACKOFF}; with no time left, or out of its `maxCommitTimeMS`, `throw` (the caller
+ *   reports the unknown outcome: `CommitOutcomeUnknownError` when the transaction wrote). Looked at first, whatever
+ *   other label the error carries: a transaction whose commit may have applied is never run again;
+ * - an error labelled `TransientTransactionError` (from the operations or from the commit: nothing of the transaction
+ *   was written) runs it again after {@link TRANSACTION_BACKOFF}; with no time left, `ran-out`;
  * - anything else: `throw`.
  *
  * @example
@@ -83,13 +84,15 @@ export interface FailedAttempt {
 export function transactionRetryStep(failed: FailedAttempt): TransactionRetryStep {
   const { error, attempt, commits, elapsedMs, random, closing = false, limitMs = TRANSACTION_RETRY_MS } = failed;
   const fits = (delayMs: number) => !closing && elapsedMs + delayMs < limitMs;
+  // First, as the specification and classifyDriverError do: a commit that may have applied is never run again.
+  if (commits > 0 && hasErrorLabel(error, 'UnknownTransactionCommitResult')) {
+    if (ranOutOfCommitTime(error)) return { kind: 'throw' };
+    const delayMs = commitBackoffMs(commits, random);
+    return fits(delayMs) ? { kind: 'retry-commit', delayMs } : { kind: 'throw' };
+  }
   if (hasErrorLabel(error, 'TransientTransactionError')) {
     const delayMs = random * Math.min(TRANSACTION_BACKOFF.firstMs * TRANSACTION_BACKOFF.growth ** attempt, TRANSACTION_BACKOFF.maxMs);
     return fits(delayMs) ? { kind: 'retry-transaction', delayMs } : { kind: 'ran-out' };
-  }
-  if (commits > 0 && hasErrorLabel(error, 'UnknownTransactionCommitResult') && !ranOutOfCommitTime(error)) {
-    const delayMs = commitBackoffMs(commits, random);
-    return fits(delayMs) ? { kind: 'retry-commit', delayMs } : { kind: 'throw' };
   }
   return { kind: 'throw' };
 }

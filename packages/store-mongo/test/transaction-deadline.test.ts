@@ -77,6 +77,24 @@ describe('the store\u2019s transaction loop: what follows a failed attempt', () 
     expect(transactionRetryStep({ error: writeConflict(), attempt: 3, commits: 0, elapsedMs: TRANSACTION_RETRY_MS, random: 0 })).toEqual({ kind: 'ran-out' });
   });
 
+  it('never runs again a transaction whose commit may have applied, whatever other label its error carries', () => {
+    // A commit error labelled both ways (a fail point sets labels at will): its outcome is open, so running the
+    // transaction again could apply it twice (an unkeyed raiseEvent delivered twice). The transactions specification
+    // and withTransaction look at UnknownTransactionCommitResult first, as classifyDriverError does.
+    const both = () => labelled(
+      new MongoServerError({ ok: 0, code: 189, codeName: 'PrimarySteppedDown', errmsg: 'stepping down' }),
+      'RetryableWriteError', 'UnknownTransactionCommitResult', 'TransientTransactionError',
+    );
+    expect(transactionRetryStep(commitFailed({ error: both(), random: 0 }))).toEqual({ kind: 'retry-commit', delayMs: 25 });
+    // Out of time: the caller reports the unknown outcome (mapCommitFailure), not "nothing written" (ran-out).
+    expect(transactionRetryStep(commitFailed({ error: both(), elapsedMs: TRANSACTION_RETRY_MS }))).toEqual({ kind: 'throw' });
+    expect(transactionRetryStep(commitFailed({ error: both(), closing: true }))).toEqual({ kind: 'throw' });
+    // A commit out of its maxCommitTimeMS is not sent again, and not run again either.
+    expect(transactionRetryStep(commitFailed({ error: labelled(commitTimedOut(), 'TransientTransactionError') }))).toEqual({ kind: 'throw' });
+    // The label on an error of the operations (no commit sent) tells nothing of a commit: the transaction runs again.
+    expect(transactionRetryStep({ error: both(), attempt: 1, commits: 0, elapsedMs: 0, random: 0 })).toMatchObject({ kind: 'retry-transaction' });
+  });
+
   it('gives up at once on anything else, and on every failure once the store is closing', () => {
     expect(transactionRetryStep({ error: new LeaseLostError('lease lost'), attempt: 1, commits: 0, elapsedMs: 0, random: 0 })).toEqual({ kind: 'throw' });
     expect(transactionRetryStep({ error: new Error('bug'), attempt: 1, commits: 0, elapsedMs: 0, random: 0 })).toEqual({ kind: 'throw' });
