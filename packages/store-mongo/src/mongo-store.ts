@@ -81,7 +81,7 @@ import { seqPages } from './seq-pages.js';
 import { heldSweepsQuery, sweepClaim, sweepFinishedBy, sweepRecheckDelay, sweepRenewal, sweepRetryDelay } from './sweep-lease.js';
 import { unclaimedWriteHolds } from './unclaimed-write-holds.js';
 import { wakeSignals } from './wake-signals.js';
-import { transactionRanOut, transactionRetryStep } from './transaction-deadline.js';
+import { transactionRanOut, transactionRetryStep, type TransactionRetryStep } from './transaction-deadline.js';
 import { WatchScope } from './watch-scope.js';
 import { readStableGeneration } from './stable-generation-read.js';
 import { snapshotReadOptions, transactionOptionsFor, transactionOptionsProblem, transactionWriteConcernWarning } from './write-concern.js';
@@ -1482,6 +1482,12 @@ export class MongoStore implements Store {
     const retryAfter = (error: unknown, attempt: number, commits: number) => transactionRetryStep({
       error, attempt, commits, elapsedMs: performance.now() - startedMs, random: Math.random(), closing: this.#closed !== undefined,
     });
+    // Waits out a retry's back-off. `close` ends the wait early: then nothing starts, and the step is decided again
+    // (closing: the unknown outcome or the aborted transaction is reported) instead of retrying at once.
+    const backOff = async (step: TransactionRetryStep & { readonly delayMs: number }, error: unknown, attempt: number, commits: number) => {
+      await this.#pause(step.delayMs, systemClock);
+      return this.#closed === undefined ? step : retryAfter(error, attempt, commits);
+    };
     try {
       for (let attempt = 1; ; attempt++) {
         session.startTransaction(options);
@@ -1490,11 +1496,9 @@ export class MongoStore implements Store {
           result = await fn(session);
         } catch (error) {
           if (session.inTransaction()) await session.abortTransaction().catch(() => undefined);
-          const step = retryAfter(error, attempt, 0);
-          if (step.kind === 'retry-transaction') {
-            await this.#pause(step.delayMs, systemClock);
-            continue;
-          }
+          let step = retryAfter(error, attempt, 0);
+          if (step.kind === 'retry-transaction') step = await backOff(step, error, attempt, 0);
+          if (step.kind === 'retry-transaction') continue;
           if (step.kind === 'ran-out') throw transactionRanOut(use.doing, error);
           throw error;
         }
@@ -1505,13 +1509,10 @@ export class MongoStore implements Store {
             await session.commitTransaction();
             break;
           } catch (error) {
-            const step = retryAfter(error, attempt, commit);
-            if (step.kind === 'retry-commit') {
-              await this.#pause(step.delayMs, systemClock);
-              continue;
-            }
+            let step = retryAfter(error, attempt, commit);
+            if (step.kind === 'retry-commit' || step.kind === 'retry-transaction') step = await backOff(step, error, attempt, commit);
+            if (step.kind === 'retry-commit') continue;
             if (step.kind === 'retry-transaction') {
-              await this.#pause(step.delayMs, systemClock);
               retried = true;
               break;
             }

@@ -1576,6 +1576,39 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     }, 90_000);
 
+    it('sends no commit again once close began, also when close ends the back-off before a commit is sent again', async (context) => {
+      // close() ends the back-offs it finds (#pause); the loop then sent the commit once more, and close waited for it.
+      const appName = `drx-commitclose-${process.pid}`;
+      const client = new MongoClient(mongoUri, { monitorCommands: true, appName });
+      let failed = 0;
+      let closing: Promise<void> | undefined;
+      let sentAfterClose = 0;
+      const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix('commitclose') });
+      client.on('commandStarted', (event) => {
+        if (event.commandName === 'commitTransaction' && closing !== undefined) sentAfterClose++;
+      });
+      client.on('commandFailed', (event) => {
+        // The third commitTransaction call failed (each sends two commands): its back-off is 100-200 ms. Close 20 ms
+        // into it. (Were the timer late, close would come during a commit: no more than that one's second command.)
+        if (event.commandName === 'commitTransaction' && ++failed === 6) setTimeout(() => void (closing = store.close()), 20);
+      });
+      const admin = new MongoClient(mongoUri);
+      try {
+        await failPointOrSkip(context, 'commit retry at close test', () => failCommand(admin, { times: 1_000_000 }, {
+          failCommands: ['commitTransaction'], appName, errorCode: 189, errorLabels: ['RetryableWriteError'],
+        }));
+        await expect(store.commit(start('closed-while-unknown'))).rejects.toMatchObject({ code: 'commit-outcome-unknown' });
+        expect(closing).toBeDefined();
+        await closing;
+        expect(sentAfterClose).toBeLessThanOrEqual(1);
+      } finally {
+        await failCommandOff(admin);
+        await admin.close().catch(() => undefined);
+        await store.close();
+        await client.close();
+      }
+    }, 90_000);
+
     it('a commit that changes nothing and is not confirmed fails as nothing written (store-unreachable), not as an unknown outcome', async (context) => {
       // The write set of no request over an instance nobody holds (a resume of an instance not suspended: an HTTP
       // retry) writes nothing; its read-only commit can still fail to be confirmed by a majority (MaxTimeMSExpired,
