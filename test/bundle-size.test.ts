@@ -1423,11 +1423,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * continueAsNew), and its GUID-named call over a child of theirs failed saying so (ifChildOf in planWriteSet):
  * 49,875 / 64,478 / 94,697 -> 50,176 / 64,752 / 95,006 B (+301 / +274 / +309, measured on the main it landed on), budgets
  * set to match.
+ * A store signal bringing a result commit's retry forward then armed the sooner timer before clearing the later one,
+ * logging a clock that fails to: 50,176 / 64,752 / 95,006 -> 50,229 / 64,809 / 95,067 B (+53 / +57 / +61), budgets set
+ * to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 50_176 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_752 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_006 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 50_229 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_809 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_067 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

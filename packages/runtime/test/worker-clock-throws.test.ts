@@ -1,8 +1,10 @@
-import { filter, firstValueFrom } from 'rxjs';
+import { filter, firstValueFrom, merge, Subject } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
-import { createClient, createRuntime, MemoryStore, type Orchestrator } from '../src/index.js';
+import { createClient, createRuntime, MemoryStore, UnavailableError, type Orchestrator } from '../src/index.js';
 import { SETTLED } from '../src/testing/settled.js';
-import { RecordingLogger } from './failing-store.js';
+import { settle } from '../src/testing/virtual-clock.js';
+import { FailingStore, RecordingLogger } from './failing-store.js';
+import { heldActivity } from './held-activity.js';
 import { HandClock, runtimesStoppedAfterEach } from './hand-clock.js';
 
 /** A HandClock whose `now()` throws while `throwing` is set (a custom Clock gone wrong), counting the throws. */
@@ -105,6 +107,52 @@ describe('a worker whose clock fails to set a timer while an activity runs', () 
     } finally {
       process.off('unhandledRejection', onRejection);
     }
+  });
+});
+
+/** A FailingStore whose wake-up feed also emits when the test pokes it (a signal at a moment of the test's choosing). */
+class PokedStore extends FailingStore {
+  readonly poke = new Subject<void>();
+  override readonly workAvailable$ = merge(this.inner.workAvailable$, this.poke);
+}
+
+describe('a worker whose clock fails to set a timer as a store signal brings a result commit\'s retry forward', () => {
+  it('keeps the retry at its time, throws nothing into the feed, and the result lands', async () => {
+    const clock = new TimerThrowingClock();
+    const store = new PokedStore();
+    const logger = new RecordingLogger();
+    const { activity: Slow, running, finish } = heldActivity();
+    const callsSlow: Orchestrator = function* (ctx) {
+      return yield ctx.callActivity('Slow');
+    };
+    const runtime = createRuntime({ store, clock, logger, orchestrators: { CallsSlow: callsSlow }, activities: { Slow } });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    const id = await runtime.client.startNew('CallsSlow');
+    await within(running, 'the activity to start');
+    await settle(); // the claim round after the step has answered
+    // The result's first two commits fail in an outage (no other store call answers meanwhile): retried after 100 ms,
+    // then after 200 ms, each retry brought forward by a store signal.
+    store.failNext('commit', 2, 'reject', () => new UnavailableError('injected: the store is down'));
+    const firstRetry = clock.nextTimer((delayMs) => delayMs === 100);
+    const secondFailure = logger.nextError('retrying in 200 ms');
+    finish('done');
+    const retry = await within(firstRetry, 'the first result commit failing');
+    clock.ms = retry.at;
+    clock.fire(retry.id);
+    await within(secondFailure, 'the second result commit failing');
+    // A signal comes while the clock cannot set a timer: the retry it would bring forward stays at its time.
+    clock.throwing = true;
+    try {
+      store.poke.next();
+    } finally {
+      clock.throwing = false;
+    }
+    expect(clock.thrown).toBeGreaterThan(0);
+    expect(logger.errors.some((message) => message.includes('stays at its time: the clock failed to arm a sooner one'))).toBe(true);
+    const completed = firstValueFrom(runtime.client.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
+    expect(await clock.fireUntil(completed, 'the result commit\'s retry', 10)).toBeDefined();
+    expect(await completed).toMatchObject({ output: 'done' });
   });
 });
 

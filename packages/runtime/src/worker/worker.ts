@@ -1838,9 +1838,18 @@ export class Worker {
       const bringForward = (nowMs: number): void => {
         const retryMs = retryOnSignalMs(nowMs, failedAtMs);
         if (!(atMs > retryMs)) return;
+        // The sooner timer is set before the later one is cleared: a clock whose setTimeout throws leaves the retry at
+        // its time (logged), and throws nothing into the store signal or answer that brought it forward.
+        let sooner: ClockTimer;
+        try {
+          sooner = clock.setTimeout(() => done(true), retryMs - nowMs);
+        } catch (error) {
+          this.#o.logger.error(`the retry of the result of activity task ${item.task.id} stays at its time: the clock failed to arm a sooner one`, error);
+          return;
+        }
         clock.clearTimeout(timer);
         atMs = retryMs;
-        timer = clock.setTimeout(() => done(true), retryMs - nowMs);
+        timer = sooner;
       };
       let timer = clock.setTimeout(() => done(true), delay);
       // Only a result that failed in an outage: one that failed while another store call of this worker succeeded since
