@@ -1426,11 +1426,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A store signal bringing a result commit's retry forward then armed the sooner timer before clearing the later one,
  * logging a clock that fails to: 50,176 / 64,752 / 95,006 -> 50,229 / 64,809 / 95,067 B (+53 / +57 / +61), budgets set
  * to match.
+ * DexieStore then listed by tags during its layout-8 rebuild from the tag index up to the rebuild's place and read the
+ * rows only past it, as KeyvalStore does (their place rules, splitRange, moved beside the shared runner):
+ * runtime-keyval.js 64,809 -> 64,822 B (+13), runtime-dexie.js 95,067 -> 95,361 B (+294), budgets set to match; the
+ * store-indexeddb README's DexieStore row 52.8 kB.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 50_229 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_809 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_067 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_822 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_361 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -11,7 +11,7 @@ import {
   eventsOf, historyFrom, isMemberOf, releasedInstance, releasedTask, type HistoryRow, type InputRecord, type InstanceRow, type MessageRow, type NewMessageRow,
   type NewTaskRow, type TaskRow,
 } from './rows.js';
-import { IndexRebuild } from './index-rebuild.js';
+import { IndexRebuild, splitRange, type PlaceRange } from './index-rebuild.js';
 import { PendingWrites } from './pending-writes.js';
 import { ReadsAhead } from './read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './store-backend.js';
@@ -178,9 +178,9 @@ interface TagKeysRebuild {
  * paging order, a readwrite transaction each ({@link DexieTransaction.rebuildTagKeys}, run by an {@link IndexRebuild},
  * as KeyvalStore's layout 14 rebuilds its name and tag entries), behind which a call waits at most. Each step moves the
  * place on in its own transaction: a rebuild cut short (a reload, a close) goes on at the next open, in any tab, one a
- * freeze stopped at the page's resume, one whose step failed at the store's next call; tabs that open meanwhile share it. Until it is done the tag index may miss instances, so a listing or purge
- * by tags reads another index (by name, status or paging order) and checks the tag pair on each row: exact, at the cost
- * of reading the instances that index holds. Rows this layout writes meanwhile get their `tagKeys` as always, and code
+ * freeze stopped at the page's resume, one whose step failed at the store's next call; tabs that open meanwhile share it. Until it is done the tag index may miss instances past the rebuild's place, so a listing or purge
+ * by tags reads it up to the place and the paging order past it, checking the tag pair on each row there: exact, at the
+ * cost of reading the instances past the place. Rows this layout writes meanwhile get their `tagKeys` as always, and code
  * of layout 7 refuses the database from the open on (its marker is older), so none trusts the index too early.
  */
 const TAG_KEYS_STEP = 256;
@@ -310,7 +310,7 @@ export function startDexieOpen(
   // transaction, which may outlast the bound on the open without any other connection in the way (a large database).
   const answered = Promise.race([firstAnswer, opening.then(() => undefined, () => undefined)]);
   const opened = (async () => {
-    let rebuildTagKeys = false;
+    let rebuildTagKeys: TagKeysRebuild | undefined;
     try {
       await opening;
       await db.transaction('rw', 'meta', async (tx) => {
@@ -323,7 +323,7 @@ export function startDexieOpen(
         if (!found || found.version < DEXIE_SCHEMA_VERSION) {
           await meta.put({ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' });
         }
-        rebuildTagKeys = found?.version === DEXIE_SCHEMA_VERSION && found.rebuild !== undefined;
+        if (found?.version === DEXIE_SCHEMA_VERSION) rebuildTagKeys = found.rebuild;
       });
     } catch (error) {
       db.close({ disableAutoOpen: true });
@@ -496,13 +496,18 @@ class DexieBackend implements StoreBackend {
   /** The rebuild of the rows' `tagKeys` (see {@link TAG_KEYS_STEP}), its steps run on this connection. */
   readonly #tagKeys: IndexRebuild;
 
-  /** `rebuildTagKeys`: the marker names a rebuild of the rows' `tagKeys` under way, whose steps begin at once. */
-  constructor(db: Dexie, page: PageFreeze | undefined, onDropped: (() => void) | undefined, rebuildTagKeys = false) {
+  /** `rebuildTagKeys`: the rebuild of the rows' `tagKeys` the marker names (its steps begin at once), if any. */
+  constructor(db: Dexie, page: PageFreeze | undefined, onDropped: (() => void) | undefined, rebuildTagKeys?: TagKeysRebuild) {
     this.#db = db;
     this.#page = page;
-    this.#tagKeys = new IndexRebuild(() => this.#transact(
-      'readwrite', ['meta', 'instances'], (tx) => (tx as DexieTransaction).rebuildTagKeys(), new ReadsAhead(undefined),
-    ), page);
+    this.#tagKeys = new IndexRebuild(async () => {
+      const next = await this.#transact(
+        'readwrite', ['meta', 'instances'], (tx) => (tx as DexieTransaction).rebuildTagKeys(), new ReadsAhead(undefined),
+      );
+      // Committed: the rows up to the place have their keys.
+      if (next) this.#tagKeys.place = next;
+      return next !== undefined;
+    }, page);
     this.#closed = new BrowserClose(db.backendDB(), onDropped);
     const table = (name: TableName): DBCoreTable => db.table(name).core;
     // Every one of these indexes is in SCHEMA, which opening the database checked.
@@ -523,7 +528,8 @@ class DexieBackend implements StoreBackend {
       instancesByTag: index(instances, 'tagKeys'),
       tasksOf: index(tasks, 'instanceId'),
     };
-    this.#tagKeys.pending = rebuildTagKeys;
+    this.#tagKeys.pending = rebuildTagKeys !== undefined;
+    this.#tagKeys.place = rebuildTagKeys?.after;
     this.#tagKeys.resume();
   }
 
@@ -849,17 +855,35 @@ class DexieTransaction implements BackendTransaction {
 
   /**
    * The rows of one index range (see {@link InstanceScan}). While the rows' `tagKeys` are rebuilt (see
-   * {@link TAG_KEYS_STEP}) the tag index may miss instances: a scan by a tag pair reads the index it would read without
-   * the pair instead, the pair checked on each row, and the rebuild's steps are started again if they stopped here.
+   * {@link TAG_KEYS_STEP}) the tag index may miss instances past the place the rebuild has come to: a scan by a tag pair
+   * reads the tag index up to that place, and past it the index it would read without the pair, the pair checked on
+   * each row (both parts in paging order, so a page is exact however far the rebuild has come); the rebuild's steps are
+   * started again if they stopped here.
    */
-  async scanInstances(given: InstanceScan): Promise<InstanceRow[]> {
+  async scanInstances(scan: InstanceScan): Promise<InstanceRow[]> {
     this.#flush();
-    let scan = given;
-    if (scan.tag !== undefined && this.#tagKeys?.pending) {
-      this.#tagKeys.resume();
-      const { tag, name, filter } = scan;
-      scan = { ...scan, tag: undefined, filter: (row) => isMemberOf(row, name, tag) && (!filter || filter(row)) };
+    const rebuild = this.#tagKeys;
+    if (scan.tag === undefined || !rebuild?.pending) return this.#scanIndex(scan);
+    rebuild.resume();
+    const { tag, name, filter, limit = Infinity } = scan;
+    const range: PlaceRange = { lower: [scan.fromMs, scan.fromId], lowerOpen: scan.fromOpen, upper: [scan.toMs, scan.toId], upperOpen: scan.toOpen === true };
+    const [rebuilt, rest] = splitRange(range, rebuild.place);
+    const parts: [PlaceRange | undefined, InstanceScan][] = [
+      [rebuilt, scan],
+      [rest, { ...scan, tag: undefined, filter: (row) => isMemberOf(row, name, tag) && (!filter || filter(row)) }],
+    ];
+    const rows: InstanceRow[] = [];
+    for (const [part, base] of scan.reverse ? parts.reverse() : parts) {
+      if (!part || rows.length >= limit) continue;
+      rows.push(...await this.#scanIndex({
+        ...base, fromMs: part.lower[0], fromId: part.lower[1] ?? '', fromOpen: part.lowerOpen,
+        toMs: part.upper[0], toId: part.upper[1], toOpen: part.upperOpen, limit: limit - rows.length,
+      }));
     }
+    return rows;
+  }
+
+  async #scanIndex(scan: InstanceScan): Promise<InstanceRow[]> {
     const lower = [scan.fromMs, scan.fromId];
     const upper = [scan.toMs, scan.toId ?? MAX];
     const open = { lowerOpen: scan.fromOpen, upperOpen: scan.toOpen === true };
@@ -876,14 +900,14 @@ class DexieTransaction implements BackendTransaction {
   /**
    * One step of the rebuild of the rows' `tagKeys` (see {@link TAG_KEYS_STEP}), at the place the marker keeps, and the
    * place moved on (the marker without it once done): the next {@link TAG_KEYS_STEP} instances in paging order, each
-   * with tags and without `tagKeys` written with them. Resolves true while steps are left; false, writing nothing, when
-   * the marker names no rebuild or is not this layout's.
+   * with tags and without `tagKeys` written with them. Resolves with the new place while steps are left; `undefined`
+   * when none is (and, writing nothing, when the marker names no rebuild or is not this layout's).
    */
-  async rebuildTagKeys(): Promise<boolean> {
+  async rebuildTagKeys(): Promise<TagKeysRebuild['after']> {
     const { meta, instances, instancesCreated } = this.#core;
     const marker = (await meta.get({ trans: this.#trans, key: 'schema' })) as MetaRow | undefined;
     const rebuild = marker?.rebuild;
-    if (!marker || !rebuild || marker.store !== 'durable-rx/dexie' || marker.version !== DEXIE_SCHEMA_VERSION) return false;
+    if (!marker || !rebuild || marker.store !== 'durable-rx/dexie' || marker.version !== DEXIE_SCHEMA_VERSION) return undefined;
     const range = rebuild.after ? above(rebuild.after) : { type: 3 as DBCoreRangeType, lower: undefined, upper: undefined };
     const { result } = await instances.query({ trans: this.#trans, values: true, limit: TAG_KEYS_STEP, query: { index: instancesCreated, range } });
     const rows = result as StoredInstance[];
@@ -895,7 +919,7 @@ class DexieTransaction implements BackendTransaction {
     const { rebuild: _done, ...rest } = marker;
     const next: MetaRow = rows.length === TAG_KEYS_STEP && last ? { ...rest, rebuild: { after: [last.createdMs, last.id] } } : rest;
     this.#store('meta').put(next);
-    return next.rebuild !== undefined;
+    return next.rebuild?.after;
   }
 
   async countTagged(pair: readonly [string, string]): Promise<number> {

@@ -20,6 +20,11 @@ import type { PageFreeze } from './page-freeze.js';
 export class IndexRebuild {
   /** The marker named a rebuild under way when last read: the index may miss instances. */
   pending = false;
+  /**
+   * Where in the paging order the rebuild had come when last known here, for a store whose steps go in that order: the
+   * instances up to it (included) have their index entries. `undefined`: none is known to have them.
+   */
+  place: Place | undefined;
   readonly #step: () => Promise<boolean>;
   readonly #page: PageFreeze | undefined;
   /** The steps are running in the background. */
@@ -81,4 +86,42 @@ export class IndexRebuild {
   end(): void {
     this.#ended = true;
   }
+}
+
+/** A place in the paging order: (createdMs, id), the id `undefined` above every id of that createdMs. */
+export type Place = readonly [createdMs: number, id: string | undefined];
+
+/** Past every place: the whole paging order. */
+export const EVERY_PLACE: Place = [Infinity, undefined];
+
+/** A range of the paging order, each end included unless open. */
+export interface PlaceRange {
+  readonly lower: Place;
+  readonly lowerOpen: boolean;
+  readonly upper: Place;
+  readonly upperOpen: boolean;
+}
+
+/** Orders places as the keys of the paging order sort: createdMs, then id (`undefined` last). */
+function comparePlaces(a: Place, b: Place): number {
+  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
+  if (a[1] === b[1]) return 0;
+  return a[1] === undefined || (b[1] !== undefined && a[1] > b[1]) ? 1 : -1;
+}
+
+/**
+ * `range` split at `at`: the part up to `at` (included) and the part after it, each `undefined` when empty; all of it
+ * after `at` when `at` is `undefined`.
+ */
+export function splitRange(range: PlaceRange, at: Place | undefined): [PlaceRange | undefined, PlaceRange | undefined] {
+  if (at === undefined) return [undefined, range];
+  const upTo = comparePlaces(range.upper, at) <= 0 ? range : { ...range, upper: at, upperOpen: false };
+  const after = comparePlaces(range.lower, at) > 0 ? range : { ...range, lower: at, lowerOpen: true };
+  return [nonEmpty(upTo), nonEmpty(after)];
+}
+
+/** `range`, or `undefined` when it holds no place (IndexedDB refuses such a key range). */
+function nonEmpty(range: PlaceRange): PlaceRange | undefined {
+  const order = comparePlaces(range.lower, range.upper);
+  return order < 0 || (order === 0 && !range.lowerOpen && !range.upperOpen) ? range : undefined;
 }

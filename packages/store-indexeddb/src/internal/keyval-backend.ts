@@ -11,7 +11,7 @@ import { BrowserClose, finishChecked, refusedWhileClosing } from './idb-transact
 import type { PageFreeze } from './page-freeze.js';
 import { firstTask } from './first-task.js';
 import { OpenGate, type OpenAttempt } from './open-gate.js';
-import { IndexRebuild } from './index-rebuild.js';
+import { EVERY_PLACE, IndexRebuild, splitRange, type Place, type PlaceRange } from './index-rebuild.js';
 import { ReadsAhead } from './read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './store-backend.js';
 
@@ -1344,44 +1344,6 @@ function nextRebuild(rebuild: EntriesRebuild, last: IDBValidKey | undefined, ful
   if (rebuild.step === 'rows') return { step: 'xg' };
   if (rebuild.step === 'xg') return { step: 'xn' };
   return undefined;
-}
-
-/** A place in the paging order: (createdMs, id), the id `undefined` above every id of that createdMs. */
-type Place = readonly [createdMs: number, id: string | undefined];
-
-/** Past every place: the whole paging order. */
-const EVERY_PLACE: Place = [Infinity, undefined];
-
-/** A range of the paging order, each end included unless open. */
-interface PlaceRange {
-  readonly lower: Place;
-  readonly lowerOpen: boolean;
-  readonly upper: Place;
-  readonly upperOpen: boolean;
-}
-
-/** Orders places as the keys of the paging order sort: createdMs, then id (`undefined` last). */
-function comparePlaces(a: Place, b: Place): number {
-  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
-  if (a[1] === b[1]) return 0;
-  return a[1] === undefined || (b[1] !== undefined && a[1] > b[1]) ? 1 : -1;
-}
-
-/**
- * `range` split at `at`: the part up to `at` (included) and the part after it, each `undefined` when empty; all of it
- * after `at` when `at` is `undefined`.
- */
-function splitRange(range: PlaceRange, at: Place | undefined): [PlaceRange | undefined, PlaceRange | undefined] {
-  if (at === undefined) return [undefined, range];
-  const upTo = comparePlaces(range.upper, at) <= 0 ? range : { ...range, upper: at, upperOpen: false };
-  const after = comparePlaces(range.lower, at) > 0 ? range : { ...range, lower: at, lowerOpen: true };
-  return [nonEmpty(upTo), nonEmpty(after)];
-}
-
-/** `range`, or `undefined` when it holds no place (IndexedDB refuses such a key range). */
-function nonEmpty(range: PlaceRange): PlaceRange | undefined {
-  const order = comparePlaces(range.lower, range.upper);
-  return order < 0 || (order === 0 && !range.lowerOpen && !range.upperOpen) ? range : undefined;
 }
 
 /** The name and tag entries of an instance: its `xn` entry and one `xg` entry per tag pair. */

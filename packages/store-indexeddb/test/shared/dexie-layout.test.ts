@@ -405,6 +405,34 @@ describe('DexieStore layout 8: tag keys given after the open, in steps', () => {
     expect((await rawRows(name, 'instances')).filter((row) => !row.tagKeys)).toEqual([]);
   });
 
+  it('lists by tags across the place the rebuild has come to, in pages both ways: the tag index up to it, every row past it', async () => {
+    const name = uniqueName('layout-8-place');
+    const count = 1000;
+    await instances(name, count, 6, { key: 'schema', version: 8, store: 'durable-rx/dexie', rebuild: { after: [msOf(500), idOf(500)] } },
+      (i) => i <= 500 || i % 2 === 0);
+    // Every step fails (its transaction aborted as it reads the marker), so the place stays where it is meanwhile.
+    const get = IDBObjectStore.prototype.get;
+    let markerReads = 0;
+    IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
+      const request = get.call(this, key);
+      if (this.transaction.mode === 'readwrite' && key === 'schema' && ++markerReads > 1) this.transaction.abort();
+      return request;
+    };
+    const store = open(name);
+    try {
+      const around = { tags: { tenant: 'globex' }, createdTimeFrom: new Date(msOf(430)), createdTimeTo: new Date(msOf(570)), pageSize: 4 };
+      const globex = ids(count, (i) => !acme(i) && i >= 430 && i <= 570);
+      expect(await allIds(store, around)).toEqual(globex);
+      expect(await allIds(store, { ...around, order: 'desc' })).toEqual([...globex].reverse());
+      expect(await allIds(store, { tags: { tenant: 'acme' }, pageSize: 300 })).toEqual(ids(count, acme));
+      expect((await rawRows(name, 'meta'))[0]).toMatchObject({ rebuild: { after: [msOf(500), idOf(500)] } });
+    } finally {
+      IDBObjectStore.prototype.get = get;
+    }
+    expect(await store.getInstance(idOf(0))).toMatchObject({ instanceId: idOf(0) });
+    await rebuilt(name);
+  });
+
   it('goes on with a rebuild cut short (a reload) from its place, and shares it between two tabs, one closed mid-way', async () => {
     const name = uniqueName('layout-8-cut');
     const count = 2000;
