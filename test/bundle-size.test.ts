@@ -1430,11 +1430,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * rows only past it, as KeyvalStore does (their place rules, splitRange, moved beside the shared runner):
  * runtime-keyval.js 64,809 -> 64,822 B (+13), runtime-dexie.js 95,067 -> 95,361 B (+294), budgets set to match; the
  * store-indexeddb README's DexieStore row 52.8 kB.
+ * The worker's wake timer then was armed before the one it had was cleared, logging a clock that fails to: 50,229 /
+ * 64,822 / 95,361 -> 50,282 / 64,881 / 95,414 B (+53 / +59 / +53), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 50_229 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_822 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_361 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 50_282 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_881 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_414 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -156,6 +156,39 @@ describe('a worker whose clock fails to set a timer as a store signal brings a r
   });
 });
 
+describe('a worker whose clock fails to set a timer as a store signal brings its claims\' retry forward', () => {
+  it('keeps the retry at its time, throws nothing into the feed, and claims then', async () => {
+    const clock = new TimerThrowingClock();
+    const store = new PokedStore();
+    const logger = new RecordingLogger();
+    const runtime = createRuntime({ store, clock, logger, orchestrators: { Echo: echo } });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    await settle();
+    // Two claim rounds fail: retried after 100 ms, then after 200 ms, a retry a store signal brings forward.
+    store.failNext('claimOrchestration', 2);
+    const firstRetry = clock.nextTimer((delayMs) => delayMs === 100);
+    const secondFailure = logger.nextError('retrying in 200 ms');
+    const other = createClient({ store, clock: new HandClock() });
+    const id = await other.startNew('Echo', { input: 'hello' });
+    const retry = await within(firstRetry, 'the first claim round failing');
+    clock.ms = retry.at;
+    clock.fire(retry.id);
+    await within(secondFailure, 'the second claim round failing');
+    clock.throwing = true;
+    try {
+      store.poke.next();
+    } finally {
+      clock.throwing = false;
+    }
+    expect(clock.thrown).toBeGreaterThan(0);
+    expect(logger.errors.some((message) => message.includes('failed to arm its wake timer'))).toBe(true);
+    const completed = firstValueFrom(other.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
+    expect(await clock.fireUntil(completed, 'the claims\' retry', 10)).toBeDefined();
+    expect(await completed).toMatchObject({ output: 'hello' });
+  });
+});
+
 function within<T>(promise: Promise<T>, what: string): Promise<T> {
   return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no ${what} within ${SETTLED.timeoutMs} ms`)), SETTLED.timeoutMs).unref())]);
 }

@@ -1144,11 +1144,22 @@ export class Worker {
    * wake-up is due at a time of the clock, and a machine that slept (its timers paused) must not push it later.
    */
   #setWakeTimer(nowMs: number, wanted: number): void {
+    let timer: ClockTimer;
+    try {
+      // Also below the platform's limit (2^31-1 ms, 24.8 days): given a longer delay, Node and browsers fire at once.
+      timer = this.#o.clock.setTimeout(this.#wakeTimerFired, Math.min(wanted, WAKE_CHECK_MS, MAX_TIMER_DELAY_MS));
+    } catch (error) {
+      // Armed before the timer set before is cleared: a clock whose setTimeout throws leaves that one (the worker wakes
+      // at its time, or at the next store signal), logged, and throws nothing into the signal, timer or failure path
+      // that armed it.
+      this.#o.logger.error("the worker's clock failed to arm its wake timer; the timer it had stays", error);
+      if (this.#wakeTimer === undefined) this.#wakeAtMs = Infinity;
+      return;
+    }
     this.#clearWakeTimer();
     this.#wakeAtMs = nowMs + wanted;
     this.#wakeStepped = wanted > WAKE_CHECK_MS;
-    // Also below the platform's limit (2^31-1 ms, 24.8 days): given a longer delay, Node and browsers fire at once.
-    this.#wakeTimer = this.#o.clock.setTimeout(this.#wakeTimerFired, Math.min(wanted, WAKE_CHECK_MS, MAX_TIMER_DELAY_MS));
+    this.#wakeTimer = timer;
   }
 
   readonly #wakeTimerFired = (): void => {
