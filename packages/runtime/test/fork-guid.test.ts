@@ -1,4 +1,6 @@
-import { expect, it, vi } from 'vitest';
+import { filter, firstValueFrom } from 'rxjs';
+import { expect, it } from 'vitest';
+import type { DurableClient } from '../src/client/durable-client.js';
 import { uuidV5 } from '../src/engine/deterministic-guid.js';
 import { forkCallId, handedOnGuids } from '../src/engine/fork-call-id.js';
 import type { Orchestration, OrchestrationContext, Orchestrator } from '../src/engine/orchestration-context.js';
@@ -10,6 +12,14 @@ import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { startedRuntimes } from './started-runtimes.js';
 
 const { start } = startedRuntimes();
+
+/**
+ * Once the history of `id` holds its first activity's result, which a fork that keeps one result keeps. The activity's
+ * side effect (a note it pushes) comes before that result is recorded: a fork taken on seeing it may find none.
+ */
+function resultRecorded(client: DurableClient, id: string): Promise<unknown> {
+  return within(firstValueFrom(client.history$(id).pipe(filter((event) => event.type === 'TaskCompleted'))), 'the result recorded');
+}
 
 /** Two sub-orchestrations named by `newGuid()`, one after the other, then an activity given a third GUID. */
 const parent: Orchestrator = function* (ctx) {
@@ -91,7 +101,7 @@ it("runs the execution a fork's continueAsNew makes without the source's seed: i
   });
   const { client } = runtime;
   const id = await client.startNew('Pass', { input: 0 });
-  await vi.waitFor(() => expect(notes).toHaveLength(1), { timeout: SETTLED.timeoutMs });
+  await resultRecorded(client, id);
   const fork = await client.fork(id, { keepResults: 1 });
   await client.raiseEvent(fork, 'go');
   const forked = await within(client.waitForCompletion(fork, SETTLED), 'the fork ending');
@@ -228,7 +238,7 @@ it("names a child of the execution a fork's continueAsNew starts with a GUID of 
   });
   const { client } = runtime;
   const id = await client.startNew('Relay');
-  await vi.waitFor(() => expect(notes).toHaveLength(1), { timeout: SETTLED.timeoutMs });
+  await resultRecorded(client, id);
   const guid = notes[0]!;
   await clock.advance(60_000);
   // The fork keeps the activity's result: its replay makes the source's GUID, which it hands on.
@@ -273,7 +283,7 @@ it("names a child with a handed-on GUID apart from the GUIDs the next execution 
   });
   const { client } = runtime;
   const id = await client.startNew('Both');
-  await vi.waitFor(() => expect(notes).toHaveLength(1), { timeout: SETTLED.timeoutMs });
+  await resultRecorded(client, id);
   const fork = await client.fork(id, { keepResults: 1 });
   await client.raiseEvent(fork, 'go');
   await client.raiseEvent(id, 'go');
@@ -296,7 +306,7 @@ it("names a child with a handed-on GUID as its own in a fork that keeps no resul
   });
   const { client } = runtime;
   const id = await client.startNew('Relay');
-  await vi.waitFor(() => expect(notes).toHaveLength(1), { timeout: SETTLED.timeoutMs });
+  await resultRecorded(client, id);
   const guid = notes[0]!;
   // The fork's continueAsNew hands the source's GUID on (its start names it): the fork's next execution ran a child of its own.
   const fork = await client.fork(id, { keepResults: 1 });
@@ -355,7 +365,7 @@ it("fails a copy's call that names a child of its source by a GUID that reached 
   });
   const { client } = runtime;
   const id = await client.startNew('Recall');
-  await vi.waitFor(() => expect(kept).toBeDefined(), { timeout: SETTLED.timeoutMs });
+  await resultRecorded(client, id);
   const guid = kept!;
   // The fork keeps the result of the step that made the GUID; the source then runs its child first.
   const fork = await client.fork(id, { keepResults: 1 });
