@@ -1432,11 +1432,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * store-indexeddb README's DexieStore row 52.8 kB.
  * The worker's wake timer then was armed before the one it had was cleared, logging a clock that fails to: 50,229 /
  * 64,822 / 95,361 -> 50,282 / 64,881 / 95,414 B (+53 / +59 / +53), budgets set to match.
+ * The index rebuilds' runner (IndexRebuild) then started steps that kept failing again only after a wait on the store's
+ * clock, doubled at each failure in a row, instead of at every call: runtime-keyval.js 64,881 -> 64,953 B (+72),
+ * runtime-dexie.js 95,414 -> 95,517 B (+103), budgets set to match; the store-indexeddb README's KeyvalStore row
+ * 22.4 kB.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 50_282 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_881 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_414 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_953 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_517 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -178,7 +178,7 @@ interface TagKeysRebuild {
  * paging order, a readwrite transaction each ({@link DexieTransaction.rebuildTagKeys}, run by an {@link IndexRebuild},
  * as KeyvalStore's layout 14 rebuilds its name and tag entries), behind which a call waits at most. Each step moves the
  * place on in its own transaction: a rebuild cut short (a reload, a close) goes on at the next open, in any tab, one a
- * freeze stopped at the page's resume, one whose step failed at the store's next call; tabs that open meanwhile share it. Until it is done the tag index may miss instances past the rebuild's place, so a listing or purge
+ * freeze stopped at the page's resume, one whose step failed at the store's next call (after failed steps in a row, once a wait has passed: see IndexRebuild); tabs that open meanwhile share it. Until it is done the tag index may miss instances past the rebuild's place, so a listing or purge
  * by tags reads it up to the place and the paging order past it, checking the tag pair on each row there: exact, at the
  * cost of reading the instances past the place. Rows this layout writes meanwhile get their `tagKeys` as always, and code
  * of layout 7 refuses the database from the open on (its marker is older), so none trusts the index too early.
@@ -330,7 +330,7 @@ export function startDexieOpen(
       if (refused) throw refused;
       throw page?.aborted(lastBegun) ? page : mapOpenError(error, name);
     }
-    return new DexieBackend(db, page, onDropped, rebuildTagKeys);
+    return new DexieBackend(db, page, onDropped, rebuildTagKeys, clock);
   })();
   opened.catch(() => undefined);
   return { opened, answered, blocked };
@@ -496,8 +496,11 @@ class DexieBackend implements StoreBackend {
   /** The rebuild of the rows' `tagKeys` (see {@link TAG_KEYS_STEP}), its steps run on this connection. */
   readonly #tagKeys: IndexRebuild;
 
-  /** `rebuildTagKeys`: the rebuild of the rows' `tagKeys` the marker names (its steps begin at once), if any. */
-  constructor(db: Dexie, page: PageFreeze | undefined, onDropped: (() => void) | undefined, rebuildTagKeys?: TagKeysRebuild) {
+  /**
+   * `rebuildTagKeys`: the rebuild of the rows' `tagKeys` the marker names (its steps begin at once), if any. `clock`: the
+   * store's, which times the wait after the rebuild's failed steps.
+   */
+  constructor(db: Dexie, page: PageFreeze | undefined, onDropped: (() => void) | undefined, rebuildTagKeys?: TagKeysRebuild, clock: Clock = systemClock) {
     this.#db = db;
     this.#page = page;
     this.#tagKeys = new IndexRebuild(async () => {
@@ -507,7 +510,7 @@ class DexieBackend implements StoreBackend {
       // Committed: the rows up to the place have their keys.
       if (next) this.#tagKeys.place = next;
       return next !== undefined;
-    }, page);
+    }, page, clock);
     this.#closed = new BrowserClose(db.backendDB(), onDropped);
     const table = (name: TableName): DBCoreTable => db.table(name).core;
     // Every one of these indexes is in SCHEMA, which opening the database checked.

@@ -1,4 +1,13 @@
+import { systemClock, type Clock } from '@durable-rx/runtime';
 import type { PageFreeze } from './page-freeze.js';
+
+/**
+ * After the second failed step in a row, the steps start again only once this many ms have passed on the store's clock,
+ * doubled at each further failure in a row up to {@link MAX_RETRY_MS}: a step that keeps failing (the origin's storage
+ * full) does not add a failing readwrite transaction to every call of the store.
+ */
+const RETRY_MS = 1000;
+const MAX_RETRY_MS = 60_000;
 
 /**
  * The rebuild of an index's entries after the open, in steps (KeyvalStore's layout 14, DexieStore's layout 8): opening
@@ -33,14 +42,21 @@ export class IndexRebuild {
   #ended = false;
   /** {@link IndexRebuild.resume} was called while the step under way ran: should it fail, the steps go on all the same. */
   #again = false;
+  readonly #clock: Clock;
+  /** Steps that failed in a row (not those a freeze aborted). */
+  #failures = 0;
+  /** The time on {@link IndexRebuild.#clock} (ms) before which no step starts again after failures (see {@link RETRY_MS}). */
+  #retryAtMs = -Infinity;
 
   /**
    * `step`: runs one step in a transaction of its own; resolves true while steps are left, false once none is. `page`:
-   * the store's, whose freeze aborts a step (it then rejects with `page`).
+   * the store's, whose freeze aborts a step (it then rejects with `page`). `clock`: the store's, which times the wait
+   * after failed steps.
    */
-  constructor(step: () => Promise<boolean>, page?: PageFreeze) {
+  constructor(step: () => Promise<boolean>, page?: PageFreeze, clock: Clock = systemClock) {
     this.#step = step;
     this.#page = page;
+    this.#clock = clock;
   }
 
   /**
@@ -48,7 +64,8 @@ export class IndexRebuild {
    * run already, none is pending, or the rebuild ended. A step the page's freeze aborted runs again once the page
    * resumes (or the store refuses calls: then the step fails). Any other failure (the connection closed, a step
    * aborted) ends them quietly: the next open, the store's next call, or a read that finds the rebuild still pending,
-   * starts them again from the place the marker keeps; so does a call made while the failed step ran (once).
+   * starts them again from the place the marker keeps; so does a call made while the failed step ran (once). After
+   * the second failure in a row, only once a wait has passed ({@link RETRY_MS}).
    */
   resume(): void {
     if (this.#ended || !this.pending) return;
@@ -56,6 +73,7 @@ export class IndexRebuild {
       this.#again = true;
       return;
     }
+    if (this.#clock.now().getTime() < this.#retryAtMs) return;
     this.#running = true;
     void (async () => {
       try {
@@ -65,10 +83,18 @@ export class IndexRebuild {
           try {
             more = await this.#step();
           } catch (error) {
-            if (this.#page && error === this.#page) await this.#page.resumed();
-            else if (!this.#again) throw error;
+            if (this.#page && error === this.#page) {
+              await this.#page.resumed();
+              continue;
+            }
+            const wait = this.#failures === 0 ? 0 : Math.min(RETRY_MS * 2 ** (this.#failures - 1), MAX_RETRY_MS);
+            this.#failures++;
+            this.#retryAtMs = this.#clock.now().getTime() + wait;
+            if (!this.#again || wait > 0) throw error;
             continue;
           }
+          this.#failures = 0;
+          this.#retryAtMs = -Infinity;
           if (!more) {
             this.pending = false;
             return;

@@ -123,7 +123,7 @@ export const KEYVAL_SCHEMA_VERSION = 14;
  * says which instances there are, read by key range too). Each step moves the place on in its own transaction, so a
  * rebuild cut short (a reload, a freeze, a close) leaves a consistent database and goes on at the next open, in any tab
  * of this layout; in a tab whose steps stopped, at the page's resume (a freeze) or at the store's next call of any
- * kind (a failed step); the tabs that open meanwhile share it, each step reading the place. It never deletes an entry that is its row's, so code that
+ * kind (a failed step; after failed steps in a row, once a wait has passed: see IndexRebuild); the tabs that open meanwhile share it, each step reading the place. It never deletes an entry that is its row's, so code that
  * trusts the entries meanwhile (layout 13 in another tab) misses only the instances it missed before. This layout
  * trusts them, while the marker names a rebuild, only up to the rebuild's place: the `rows` step writes the entries in
  * paging order, so every instance up to its `after` has them (the `xg` and `xn` steps only delete entries, which reads
@@ -365,7 +365,7 @@ class KeyvalBackend implements StoreBackend {
       // No connection: the steps end, and go on with the next (see IndexRebuild.resume).
       if (this.#ended || !inUse) return Promise.reject(new Error('no connection'));
       return this.#transactOn(inUse, 'readwrite', (tx) => (tx as KeyvalTransaction).rebuildEntries(), new ReadsAhead(undefined));
-    }, page);
+    }, page, clock);
   }
 
   /**

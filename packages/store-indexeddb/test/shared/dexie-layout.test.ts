@@ -28,8 +28,8 @@ afterEach(async () => {
   await Promise.all(runtimes.splice(0).map((r) => r.stop({ graceMs: 0 })));
   await Promise.all(opened.splice(0).map((s) => s.close()));
 });
-function open(name: string): Store {
-  const store = adapters.DexieStore(name);
+function open(name: string, options: Parameters<typeof adapters.DexieStore>[1] = {}): Store {
+  const store = adapters.DexieStore(name, options);
   opened.push(store);
   return store;
 }
@@ -418,7 +418,8 @@ describe('DexieStore layout 8: tag keys given after the open, in steps', () => {
       if (this.transaction.mode === 'readwrite' && key === 'schema' && ++markerReads > 1) this.transaction.abort();
       return request;
     };
-    const store = open(name);
+    const clock = new VirtualClock(T0);
+    const store = open(name, { clock });
     try {
       const around = { tags: { tenant: 'globex' }, createdTimeFrom: new Date(msOf(430)), createdTimeTo: new Date(msOf(570)), pageSize: 4 };
       const globex = ids(count, (i) => !acme(i) && i >= 430 && i <= 570);
@@ -429,6 +430,8 @@ describe('DexieStore layout 8: tag keys given after the open, in steps', () => {
     } finally {
       IDBObjectStore.prototype.get = get;
     }
+    // After failed steps in a row, a call starts them again once the wait has passed on the store's clock.
+    await clock.advance(60_000);
     expect(await store.getInstance(idOf(0))).toMatchObject({ instanceId: idOf(0) });
     await rebuilt(name);
   });

@@ -475,6 +475,24 @@ function abortSecondMarkerWrite(): { readonly aborted: boolean; restore(): void 
 }
 
 /**
+ * Aborts every readwrite transaction in this realm that reads the layout marker, as it reads it, but the first (a
+ * store's layout check as it opens): each step of a rebuild of the name and tag entries fails, as it does while the
+ * origin's storage is full. Counts the aborted ones until `restore`.
+ */
+function abortMarkerWritesAfterFirst(): { count(): number; restore(): void } {
+  const get = IDBObjectStore.prototype.get;
+  let reads = 0;
+  IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
+    const request = get.call(this, key);
+    if (this.transaction.mode === 'readwrite' && Array.isArray(key) && key.length === 1 && key[0] === 'meta' && ++reads > 1) {
+      this.transaction.abort();
+    }
+    return request;
+  };
+  return { count: () => Math.max(0, reads - 1), restore: () => (IDBObjectStore.prototype.get = get) };
+}
+
+/**
  * Counts the instance rows (`['i', id]`) read by readonly transactions in this realm (a listing's, not the rebuild's
  * steps), by watching the object stores' `get` until `uninstall`.
  */
@@ -926,6 +944,30 @@ describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in
     }
     expect(aborts.aborted).toBe(true);
     // No listing, only reads of an instance: each is a call of the store (before: the rebuild stayed where it stopped).
+    await vi.waitFor(async () => {
+      await store.getInstance('none');
+      expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+    }, { timeout: SETTLED.timeoutMs, interval: 50 });
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xn' || prefix === 'xg')).toEqual(wanted(count));
+  });
+
+  it('starts the steps of a rebuild that keep failing again at a call only after a wait, not at every call', async () => {
+    const name = uniqueName('layout-14-failing-steps');
+    const count = 600;
+    await instances(name, count, { version: 14, store: 'durable-rx/keyval', rebuild: { step: 'rows' } }, () => false);
+    const clock = new VirtualClock(T0);
+    const aborts = abortMarkerWritesAfterFirst();
+    const store = open(name, { clock });
+    try {
+      for (let i = 0; i < 40; i++) await store.getInstance('none');
+      // The open's steps failed, and the next call's: the calls after them start none until the wait has passed on
+      // the store's clock (before: a call every few of the 40 started a step, a readwrite transaction that failed).
+      expect(aborts.count()).toBeGreaterThanOrEqual(1);
+      expect(aborts.count()).toBeLessThanOrEqual(2);
+    } finally {
+      aborts.restore();
+    }
+    await clock.advance(60_000);
     await vi.waitFor(async () => {
       await store.getInstance('none');
       expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
