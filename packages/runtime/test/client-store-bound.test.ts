@@ -4,6 +4,7 @@ import {
   createClient, createRuntime, InvalidArgumentError, isDurableError, MemoryStore, silentLogger, UnavailableError,
   type DurableClient, type Store,
 } from '../src/index.js';
+import { SETTLED } from '../src/testing/settled.js';
 import { createHttpHandler } from '../src/http/index.js';
 import { HandClock, T0 } from './hand-clock.js';
 import { within } from './within.js';
@@ -145,7 +146,7 @@ describe('a client whose store never answers', () => {
       expect(seen['status$']).toEqual([expect.objectContaining({ runtimeStatus: 'Pending' })]);
       expect(seen['customStatus$']).toEqual([undefined]);
       expect(seen['instances$']).toEqual([[expect.objectContaining({ instanceId: 'done' }), expect.objectContaining({ instanceId: 'run' })]]);
-    });
+    }, { timeout: SETTLED.timeoutMs });
     expect(failures).toEqual({});
     for (const subscription of subscriptions) subscription.unsubscribe();
     expect(clock.timers.size).toBe(0);

@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import {
   createClient, createRuntime, InvalidArgumentError, MemoryStore, silentLogger, TaskFailedError, UnavailableError, type Store,
 } from '../src/index.js';
+import { SETTLED } from '../src/testing/settled.js';
 import { followPages } from '../src/client/follow-pages.js';
 import { LocalClient } from '../src/client/local-client.js';
 import { FIRST_ANSWER_GRACE_MS } from '../src/client/timeout-after.js';
@@ -183,7 +184,7 @@ describe('delays longer than one timer can wait (2^31-1 ms, 24.8 days)', () => {
     clock.setTimeout = (callback, delayMs) => ((longest = Math.max(longest, delayMs)), setTimer(callback, delayMs));
     const id = await runtime.client.startNew('Later');
     const done = runtime.client.waitForCompletion(id, { timeoutMs: Infinity });
-    await vi.waitFor(async () => expect((await runtime.store.getHistory(id)).some((e) => e.type === 'TimerCreated')).toBe(true));
+    await vi.waitFor(async () => expect((await runtime.store.getHistory(id)).some((e) => e.type === 'TimerCreated')).toBe(true), { timeout: SETTLED.timeoutMs });
     // Before, the worker handed the whole delay to the clock's timer, which fired after 1 ms, found nothing due and
     // armed again: a wake-up every millisecond for 60 days. It waits in steps of WAKE_CHECK_MS, each set from the
     // clock's time: moved 60 days on, the next step finds the timer due.

@@ -1,6 +1,7 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRuntime, MemoryStore, silentLogger, type Orchestrator } from '../src/index.js';
+import { SETTLED } from '../src/testing/settled.js';
 import { WAKE_CHECK_MS } from '../src/worker/worker.js';
 import { HandClock, runtimesStoppedAfterEach } from './hand-clock.js';
 import { within } from './within.js';
@@ -48,11 +49,11 @@ async function waitingADay() {
     clock.fireDue();
     const history = await store.getHistory(id);
     expect(history.some((event) => event.type === 'TimerCreated')).toBe(true);
-  });
+  }, { timeout: SETTLED.timeoutMs });
   await vi.waitFor(() => {
     clock.fireDue();
     expect(clock.earliestDelay()).toBeGreaterThan(0);
-  });
+  }, { timeout: SETTLED.timeoutMs });
   const completed = firstValueFrom(runtime.client.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
   return { clock, store, runtime, id, completed };
 }

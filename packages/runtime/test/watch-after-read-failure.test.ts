@@ -77,11 +77,11 @@ describe.each([
       timer = nextRead(clock);
       fire(clock, next);
     }
-    await vi.waitFor(() => expect(seen.values).toEqual([first]));
+    await vi.waitFor(() => expect(seen.values).toEqual([first]), { timeout: SETTLED.timeoutMs });
     expect(seen.error).toBeUndefined();
     // It follows the instance: what the next command commits (a custom status stays as it was).
     await client.terminate(id, 'done');
-    if (terminated) await vi.waitFor(() => expect(seen.values).toEqual([first, terminated]));
+    if (terminated) await vi.waitFor(() => expect(seen.values).toEqual([first, terminated]), { timeout: SETTLED.timeoutMs });
     subscription.unsubscribe();
     expect(store.changeSubscribers).toBe(0);
     await store.close();
@@ -129,7 +129,7 @@ describe.each([
     store.failNext(method, Infinity, 'reject', unavailable);
     const { seen } = record<unknown>(watch(client, id));
     client.close();
-    await vi.waitFor(() => expect(seen).toEqual({ values: [], error: undefined, completed: true }));
+    await vi.waitFor(() => expect(seen).toEqual({ values: [], error: undefined, completed: true }), { timeout: SETTLED.timeoutMs });
     expect(clock.timers.size).toBe(0);
     expect(store.changeSubscribers).toBe(0);
     await store.close();
