@@ -1436,10 +1436,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * clock, doubled at each failure in a row, instead of at every call: runtime-keyval.js 64,881 -> 64,953 B (+72),
  * runtime-dexie.js 95,414 -> 95,517 B (+103), budgets set to match; the store-indexeddb README's KeyvalStore row
  * 22.4 kB.
+ * A restart then took only the handed-on GUIDs of the start it restarts (restartedStart), naming no instance it was
+ * copied from, so its calls replace the restarted instance's ended children as a Durable Functions restart's do:
+ * 50,282 / 64,953 / 95,517 -> 50,304 / 64,962 / 95,517 B (+22 / +9 / 0), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 50_282 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_953 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 50_304 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_962 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_517 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];

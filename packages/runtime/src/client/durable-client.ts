@@ -697,8 +697,9 @@ export interface DurableClient {
    * instance's state and history are read together: the new start names the GUIDs its input holds that copied steps
    * of a fork made, as the restarted execution's start named them (`ExecutionStarted.copiedGuids`), so a call named
    * with one runs under a GUID of the new execution's own, not the id of the fork's source's child (see `fork`). A
-   * restart under a new id is a copy of the instance (`ExecutionStarted.forkedFrom` names it): its sub-orchestration call
-   * whose id holds a GUID and names a child of the restarted instance fails with `InstanceAlreadyExistsError` saying so.
+   * restart is no copy, as a Durable Functions restart is not: under either id, a sub-orchestration call it makes over an
+   * ended child of the restarted instance replaces that child, as any start of an ended id does (a fork's such call
+   * fails instead, see `fork`).
    */
   restart(instanceId: string, options?: RestartOptions): Promise<string>;
   /**
@@ -740,7 +741,7 @@ export interface DurableClient {
    * execution's own, not the source's child's id; a fork of that execution that keeps no results, and a restart of it,
    * start with that input and name them on their start too (`copiedStart`), so their calls are renamed alike. One
    * that reaches a copy another way (an activity's result, an event, the input of an execution before the one copied)
-   * is not renamed: a sub-orchestration call of the fork (or of a restart under a new id) whose id holds a GUID and
+   * is not renamed: a sub-orchestration call of the fork whose id holds a GUID and
    * names a child of an instance it was copied from (`ExecutionStarted.forkedFrom`), running or ended, fails with
    * `InstanceAlreadyExistsError` saying so, and does not take that child over. A
    * sub-orchestration the source called without an id gets the fork's id for it (kept or called anew); one called with

@@ -7,7 +7,7 @@ import {
   decideFork, decideRestart, decideResume, decideRewind, decideSend, decideSignalWithStart, decideStart, isDelayedStart, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf, unrecordedRewindOf,
   type DirectDecision, type DirectInput,
 } from '../engine/decide-step.js';
-import { copiedStart } from '../engine/fork-history.js';
+import { restartedStart } from '../engine/fork-history.js';
 import { TERMINATE_ACCEPTED, TERMINATE_BY_ACCEPTED } from './terminate-accepted.js';
 import { awaitTerminatedTree, childSettled, childrenTerminatedWith } from './terminated-tree.js';
 import { isDurableError } from '../model/errors/durable-error.js';
@@ -625,8 +625,9 @@ export class LocalClient implements LocalDurableClient {
   async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {
     const { restartWithNewInstanceId } = readRestartOptions(options);
     assertValidInstanceId(instanceId);
-    // The state and its history (one reading): the start takes the input's GUIDs a copied step made and the instances
-    // the restarted one was copied from, and a restart under a new id names that one first (`copiedStart`).
+    // The state and its history (one reading): the start takes the input's GUIDs a copied step made (`copiedStart`).
+    // A restart is no copy, as Durable Functions' is not: it names no instance it was copied from (`forkedFrom`), so
+    // its calls start the children their ids name, replacing an ended one, as the restarted instance's did.
     const read = await this.#snapshot(instanceId);
     if (!read) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`);
     const { state, history } = read;
@@ -636,7 +637,7 @@ export class LocalClient implements LocalDurableClient {
     const newId = restartWithNewInstanceId ? this.#newId() : instanceId;
     const writeSet = decideRestart(instanceId, {
       instanceId: newId, name: state.name, input: toPlainJson(state.input, 'input'), now: this.#now(), newId: this.#newId, tags: state.tags,
-      ...copiedStart(history, restartWithNewInstanceId ? instanceId : undefined),
+      ...restartedStart(history),
     });
     // The worker claims nothing until a macrotask after the commit: the caller's reads right after show it Pending.
     const held = this.#startHandOff?.()?.holdWakes();

@@ -636,7 +636,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
         // keeps running and answers it. The store decides which (`rewindsChild`).
         const create: { -readonly [K in keyof CreateInstanceWrite]: CreateInstanceWrite[K] } = { type: 'createInstance', state: start.state, message: start.message, ifRunning: { kind: 'notify', message: conflict } };
         if (input.rewind) create.ifFailed = message(input.newId(), action.instanceId, undefined, { ...input.rewind, parentInstance: parent });
-        // A copy (a fork, a restart under a new id) calling a child by a GUID it did not rename: not a child of the
+        // A copy (a fork) calling a child by a GUID it did not rename: not a child of the
         // instances it was copied from (the GUID came from their run by a way the engine does not follow).
         const { forkedFrom } = step;
         if (forkedFrom && holdsGuid(action.instanceId)) {

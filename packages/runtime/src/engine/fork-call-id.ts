@@ -91,8 +91,8 @@ export function forkCallId(instanceId: string, step: RecordingStep, recorded?: s
 }
 
 /**
- * Whether `instanceId` holds a GUID as the engine writes one (lower case): a sub-orchestration call of a copy (a fork,
- * a restart under a new id) named so must not take over a child of the instances it was copied from
+ * Whether `instanceId` holds a GUID as the engine writes one (lower case): a sub-orchestration call of a copy (a fork)
+ * named so must not take over a child of the instances it was copied from
  * (`ExecutionStartedEvent.forkedFrom`). An id without one (`'shipping-42'`) is a name the code chose for a piece of work,
  * and the copy's call goes as any start of that id does. Pure.
  *

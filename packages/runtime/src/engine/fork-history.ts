@@ -214,11 +214,12 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
 
 /**
  * What a new start with the input of the execution whose history is `history` takes from that execution's start (a
- * fork that keeps no results, a restart), as a fork that keeps results copies the start whole: the GUIDs a copied step
- * made that the input holds (`copiedGuids`), so that a call whose id holds one runs under a GUID of the new execution's
- * own, and the instances it was copied from (`forkedFrom`), with `copiedFrom` first when the new start is another
- * instance's (a fork, a restart under a new id), so that a call naming their child by a GUID fails saying so. Neither
- * when no start is recorded yet (the next execution's start still queued): only `copiedFrom` then. Pure.
+ * fork that keeps no results; a restart takes the first part only, {@link restartedStart}), as a fork that keeps
+ * results copies the start whole: the GUIDs a copied step made that the input holds (`copiedGuids`), so that a call
+ * whose id holds one runs under a GUID of the new execution's own, and the instances it was copied from (`forkedFrom`),
+ * with `copiedFrom` first when the new start is another instance's (a fork), so that a call naming their child by a
+ * GUID fails saying so. Neither when no start is recorded yet (the next execution's start still queued): only
+ * `copiedFrom` then. Pure.
  *
  * @example
  * ```ts
@@ -233,6 +234,22 @@ export function copiedStart(history: readonly HistoryEvent[], copiedFrom?: strin
   }
   const forkedFrom = lineage(start?.forkedFrom, copiedFrom);
   return { ...(start?.copiedGuids ? { copiedGuids: start.copiedGuids } : {}), ...(forkedFrom ? { forkedFrom } : {}) };
+}
+
+/**
+ * What a restart's start takes from the start of the execution it restarts: only the GUIDs a copied step made that the
+ * input holds (`copiedGuids`, see {@link copiedStart}). A restart, under the instance's id or a new one, is no copy, as
+ * a Durable Functions restart is not: it names no instance it was copied from (`forkedFrom`), so a call it makes over
+ * an ended child of the restarted instance replaces that child, as any start of an ended id does. Pure.
+ *
+ * @example
+ * ```ts
+ * restartedStart(history); // { copiedGuids: [{ seed: 'src_e1', name: '_2026-12-06T02:00:00.000Z_0' }] }
+ * ```
+ */
+export function restartedStart(history: readonly HistoryEvent[]): Pick<ExecutionStartedEvent, 'copiedGuids'> {
+  const { copiedGuids } = copiedStart(history);
+  return copiedGuids ? { copiedGuids } : {};
 }
 
 /** The instances a copy of `copiedFrom` was copied from: it, then those it was copied from (`forkedFrom`). */

@@ -63,8 +63,9 @@ export interface ExecutionStartedEvent extends EventBase {
   readonly copiedGuids?: readonly { readonly seed: string; readonly name: string }[];
   /**
    * The instances this one was copied from, nearest first: a fork's source (then the instances that source was copied
-   * from), the instance a restart under a new id restarted. Named on a fork's start (`forkHistory`, `copiedStart`), on
-   * a restart's, and carried along by `continueAsNew`. A sub-orchestration call whose id holds a GUID (as the engine
+   * from). Named on a fork's start (`forkHistory`, `copiedStart`) and carried along by `continueAsNew`; a restart names
+   * none (it is no copy, as a Durable Functions restart is not: its calls replace the restarted instance's ended
+   * children). A sub-orchestration call whose id holds a GUID (as the engine
    * writes one) and names a child of one of them fails with `InstanceAlreadyExistsError` saying so, instead of taking
    * that child over (`CreateInstanceWrite.ifChildOf`): a GUID of theirs the engine did not rename reached the copy by
    * a way it does not follow (an activity's result, an event, the input of an execution before the one copied).

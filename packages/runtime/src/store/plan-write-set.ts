@@ -231,7 +231,7 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates, keys?: St
           if (idempotencyKey !== undefined) rememberKey(plan, stored, id, idempotencyKey);
           break;
         }
-        // A call of a copy (a fork, a restart under a new id) that names a child of an instance it was copied from.
+        // A call of a copy (a fork) that names a child of an instance it was copied from.
         const { ifChildOf } = request;
         if (ifChildOf && existing?.parentInstanceId !== undefined && ifChildOf.parents.includes(existing.parentInstanceId)) {
           deliver(plan, stored, ifChildOf.message, 'drop');

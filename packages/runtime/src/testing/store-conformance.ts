@@ -4041,11 +4041,11 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(done).toMatchObject({ name: 'Parent', runtimeStatus: 'Completed', output: 'InstanceAlreadyExistsError' });
       });
 
-      it('fails a copy\'s call named by a GUID over a child of the instance it was copied from, running or ended, and leaves that child as it was (ifChildOf)', async () => {
+      it('fails a fork\'s call named by a GUID over a child of the instance it was copied from, running or ended, and leaves that child as it was (ifChildOf), where a restart runs it again', async () => {
         const store = await open();
         const runtime = await runtimeOn(store, 'w1', {
           orchestrators: {
-            // The child's id, a GUID's, comes in the input: a fork that keeps nothing and a restart under a new id have it too.
+            // The child's id, a GUID's, comes in the input: a fork that keeps nothing and a restart have it too.
             Parent: function* (ctx) {
               try {
                 return yield ctx.callSubOrchestrator('Child', 'x', ctx.getInput<string>());
@@ -4068,10 +4068,17 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await runtime.client.waitForCompletion('source', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
         const ended = await runtime.client.getStatus(child);
         expect(ended).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: 'source' });
-        // Ended: a restart under a new id does not start it again as its own.
-        const restarted = await runtime.client.restart('source', { restartWithNewInstanceId: true });
-        expect(await runtime.client.waitForCompletion(restarted, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'InstanceAlreadyExistsError' });
+        // Ended: a fork does not start it again as its own either.
+        const again = await runtime.client.fork('source', { keepResults: 0 });
+        expect(await runtime.client.waitForCompletion(again, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'InstanceAlreadyExistsError' });
         expect(await runtime.client.getStatus(child)).toEqual(ended);
+        // A restart under a new id is no copy, as a Durable Functions restart is not: its call runs that child again as its own.
+        const restarted = await runtime.client.restart('source', { restartWithNewInstanceId: true });
+        await within(firstValueFrom(runtime.client.status$(child).pipe(
+          filter((s) => s?.runtimeStatus === 'Running' && s.parentInstanceId === restarted),
+        )), 'the child running for the restart');
+        await runtime.client.raiseEvent(child, 'go', 'again');
+        expect(await runtime.client.waitForCompletion(restarted, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'again' });
       });
 
       it('rewinds a failed sub-orchestration in place when its parent is rewound (ifFailed), keeping its completed work', async () => {
