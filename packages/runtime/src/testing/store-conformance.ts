@@ -198,6 +198,36 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(next.history).toEqual(replacement);
       });
 
+      it('reads an instance with showInput: false as without it, the input left out or not, also beside reads of it that want the input', async () => {
+        const store = await open();
+        const input = { order: 'x'.repeat(2048) };
+        await create(store, newInstance('a', { input }));
+        const full = await store.getInstance('a');
+        expect(full?.input).toEqual(input);
+        const { input: _input, ...withoutInput } = full!;
+        const shown = (state: InstanceState | undefined) => {
+          expect(state).toMatchObject(withoutInput);
+          if (state?.input !== undefined) expect(state.input).toEqual(input);
+        };
+        shown(await store.getInstance('a', { showInput: false }));
+        expect(await store.getInstance('unknown', { showInput: false })).toBeUndefined();
+        // Asked for at once (a store may read them together): each read that wants the input has it, in either order.
+        const [hiddenFirst, wanted, hiddenLast] = await Promise.all([
+          store.getInstance('a', { showInput: false }), store.getInstance('a'), store.getInstance('a', { showInput: false }),
+        ]);
+        expect(wanted).toEqual(full);
+        shown(hiddenFirst);
+        shown(hiddenLast);
+        const [wantedFirst, hidden] = await Promise.all([store.getInstance('a', { showInput: true }), store.getInstance('a', { showInput: false })]);
+        expect(wantedFirst).toEqual(full);
+        shown(hidden);
+        if (!store.getInstanceHistory) return;
+        const read = await store.getInstanceHistory('a', { showInput: false });
+        shown(read.state);
+        expect(read.history).toEqual(await store.getHistory('a'));
+        expect((await store.getInstanceHistory('a', { showInput: true })).state).toEqual(full);
+      });
+
       it('round-trips hostile JSON keys and values exactly', async () => {
         const store = await open();
         const hostile = JSON.parse('{"__proto__":{"polluted":true},"$where":"1","a.b":{"$gt":1},"constructor":{"prototype":{"x":1}},"nested":[{"$set":null}],"unicode":"東京 🚀","big":1e300}') as unknown;
