@@ -59,7 +59,7 @@ import { assertPrivileges, requiredPrivileges } from './privileges.js';
 import { MongoStoreError } from './errors/mongo-store-error.js';
 import { MAX_PAYLOAD_BYTES } from './payload-codec.js';
 import {
-  activityClaimTries, buildQueryFilter, queryProjection, leaseLookupFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
+  activityClaimTries, buildQueryFilter, instanceProjection, queryProjection, leaseLookupFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, claimBound, historyQuery, nextPageKey, PURGE_SCAN_PROJECTION, purgeScanFilter,
   consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, MISSING_NAME_FILTER, MISSING_NAME_HINT, MISSING_TAG_KEYS_FILTER, NAME_STATUS_PAGE_HINT, NEWEST_CREATED, TAG_COUNT_LIMIT, TAG_PAGE_HINT, tagCountFilter,
   orchestrationClaimTries, pageSortOf,
@@ -1061,9 +1061,10 @@ export class MongoStore implements Store {
 
   // ---------------------------------------------------------------- reads
 
-  async getInstance(instanceId: string): Promise<InstanceState | undefined> {
+  /** `showInput: false`: the input is not read (see {@link instanceProjection}), and the state has none. */
+  async getInstance(instanceId: string, options?: { readonly showInput?: boolean }): Promise<InstanceState | undefined> {
     return this.#op(`reading instance ${JSON.stringify(instanceId)}`, () => this.#readAfterKnownCommits(async (session) => {
-      const doc = await this.#instances.findOne({ _id: instanceKey(instanceId) }, { session, projection: { state: 1, input: 1 }, ...readBound() });
+      const doc = await this.#instances.findOne({ _id: instanceKey(instanceId) }, { session, projection: instanceProjection(options?.showInput), ...readBound() });
       return doc ? decodeInstanceState(doc.state, doc.input) : undefined;
     }));
   }
@@ -1096,13 +1097,13 @@ export class MongoStore implements Store {
    * caller, it comes after every commit this process knows of (`#sessionAfterKnownCommits`).
    */
   async getInstanceHistory(
-    instanceId: string, options?: { readonly fromIndex?: number },
+    instanceId: string, options?: { readonly fromIndex?: number; readonly showInput?: boolean },
   ): Promise<{ readonly state: InstanceState | undefined; readonly history: HistoryEvent[] }> {
     const doing = `reading instance ${JSON.stringify(instanceId)} with its history`;
     return this.#op(doing, async () => {
       const key = instanceKey(instanceId);
       const read = await this.#transaction(async (session) => {
-        const doc = await this.#instances.findOne({ _id: key }, { session, projection: { state: 1, input: 1, historyGen: 1 }, ...TRANSACTION_READ_BOUND });
+        const doc = await this.#instances.findOne({ _id: key }, { session, projection: { ...instanceProjection(options?.showInput), historyGen: 1 }, ...TRANSACTION_READ_BOUND });
         if (!doc) return undefined;
         const { filter, options: findOptions } = historyQuery(key, doc.historyGen, options?.fromIndex);
         // Decoded batch by batch, as getHistory's; the decoding counts towards the transaction's lifetime

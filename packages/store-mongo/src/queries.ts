@@ -407,7 +407,20 @@ export function claimBound(requested: number | undefined, storeBound: number): n
  * ```
  */
 export function queryProjection(showInput: boolean | undefined): { readonly state: 1; readonly createdTime: 1; readonly input?: 1 } {
-  return showInput === false ? { state: 1, createdTime: 1 } : { state: 1, input: 1, createdTime: 1 };
+  return { ...instanceProjection(showInput), createdTime: 1 };
+}
+
+/**
+ * The fields a read of one instance takes (`getInstance`; `getInstanceHistory` adds the history's generation): the
+ * state, and the input (which may be megabytes) unless the caller shows none (`showInput: false`, the port's option).
+ *
+ * @example
+ * ```ts
+ * instanceProjection(false); // { state: 1 }
+ * ```
+ */
+export function instanceProjection(showInput: boolean | undefined): { readonly state: 1; readonly input?: 1 } {
+  return showInput === false ? { state: 1 } : { state: 1, input: 1 };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { nextPageToken, planInstancePage } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import {
-  activityClaimTries, atOnceActivityClaimFilter, atOnceClaimFilter, buildQueryFilter, queryProjection, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
+  activityClaimTries, atOnceActivityClaimFilter, atOnceClaimFilter, buildQueryFilter, instanceProjection, queryProjection, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, CLAIMED_MESSAGES_SORT, claimBound, CONSUMED_MESSAGES_INDEX, consumedMessagesFilter, historyQuery, INSTANCE_WAKE_FILTER,
   MISSING_CLAIM_AT_FILTER, NEWEST_CREATED, nextPageKey, orchestrationClaimTries, PAGE_SORT, ownerLeasesFilter, PURGE_SCAN_PROJECTION, purgeScanFilter, QUEUE_HEAD_HINTS,
   leaseLookupFilter, RELEASE_OWNER_HINTS, RESYNC_HINT,
@@ -29,6 +29,14 @@ describe('queryProjection', () => {
     expect(queryProjection(false)).toEqual({ state: 1, createdTime: 1 });
     expect(queryProjection(undefined)).toEqual({ state: 1, input: 1, createdTime: 1 });
     expect(queryProjection(true)).toEqual({ state: 1, input: 1, createdTime: 1 });
+  });
+});
+
+describe('instanceProjection', () => {
+  it('reads one instance\'s input only when the caller shows it (getInstance, getInstanceHistory)', () => {
+    expect(instanceProjection(false)).toEqual({ state: 1 });
+    expect(instanceProjection(undefined)).toEqual({ state: 1, input: 1 });
+    expect(instanceProjection(true)).toEqual({ state: 1, input: 1 });
   });
 });
 
