@@ -1439,11 +1439,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A restart then took only the handed-on GUIDs of the start it restarts (restartedStart), naming no instance it was
  * copied from, so its calls replace the restarted instance's ended children as a Durable Functions restart's do:
  * 50,282 / 64,953 / 95,517 -> 50,304 / 64,962 / 95,517 B (+22 / +9 / 0), budgets set to match.
+ * The wake-up feed's re-subscription then was armed before the one it had was cleared, a clock that fails to logged and
+ * the re-subscription made by the wake timer: 50,304 / 64,962 / 95,517 -> 50,356 / 65,017 / 95,572 B (+52 / +55 / +55),
+ * budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 50_304 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 64_962 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_517 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 50_356 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 65_017 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_572 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -1,4 +1,4 @@
-import { filter, firstValueFrom, merge, Subject } from 'rxjs';
+import { filter, firstValueFrom, merge, Observable, Subject } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import { createClient, createRuntime, MemoryStore, UnavailableError, type Orchestrator } from '../src/index.js';
 import { SETTLED } from '../src/testing/settled.js';
@@ -48,13 +48,18 @@ describe('a worker whose clock throws for a while', () => {
   });
 });
 
-/** A HandClock whose `setTimeout` throws while `throwing` is set (a custom Clock gone wrong), counting the throws. */
+/**
+ * A HandClock whose `setTimeout` throws while `throwing` is set, or for the next `throwsLeft` calls (a custom Clock gone
+ * wrong), counting the throws.
+ */
 class TimerThrowingClock extends HandClock {
   throwing = false;
+  throwsLeft = 0;
   thrown = 0;
 
   override setTimeout(callback: () => void, delayMs: number): ReturnType<HandClock['setTimeout']> {
-    if (this.throwing) {
+    if (this.throwing || this.throwsLeft > 0) {
+      this.throwsLeft = Math.max(0, this.throwsLeft - 1);
       this.thrown++;
       throw new Error('injected: the clock failed to set a timer');
     }
@@ -186,6 +191,53 @@ describe('a worker whose clock fails to set a timer as a store signal brings its
     const completed = firstValueFrom(other.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
     expect(await clock.fireUntil(completed, 'the claims\' retry', 10)).toBeDefined();
     expect(await completed).toMatchObject({ output: 'hello' });
+  });
+});
+
+/** A MemoryStore whose wake-up feed fails once (`fail()`); subscribed again, it works. Counts the subscriptions. */
+class BreakingFeedStore extends MemoryStore {
+  subscriptions = 0;
+  /** MemoryStore's own feed (the field below replaces it). */
+  readonly #work: Observable<void> = (this as MemoryStore).workAvailable$;
+  readonly #broken = new Subject<void>();
+  override readonly workAvailable$ = new Observable<void>((subscriber) => {
+    this.subscriptions++;
+    const inner = this.#work.subscribe(subscriber);
+    const broken = this.#broken.subscribe({ error: (error: unknown) => subscriber.error(error) });
+    return () => {
+      inner.unsubscribe();
+      broken.unsubscribe();
+    };
+  });
+
+  fail(): void {
+    this.#broken.error(new Error('injected: the wake-up feed broke'));
+  }
+}
+
+describe('a worker whose clock fails to set a timer as its wake-up feed fails', () => {
+  it('logs it, throws nothing into the feed, claims what is written meanwhile and subscribes again at its next wake-up', async () => {
+    const clock = new TimerThrowingClock();
+    const store = new BreakingFeedStore();
+    const logger = new RecordingLogger();
+    const runtime = createRuntime({ store, clock, logger, orchestrators: { Echo: echo } });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    await settle();
+    expect(store.subscriptions).toBe(1);
+    // The clock fails to set the re-subscription's timer (only that one: a worker whose clock sets no timer at all
+    // has nothing to wake it while its feed is down).
+    clock.throwsLeft = 1;
+    store.fail();
+    expect(clock.thrown).toBe(1);
+    expect(logger.errors.some((message) => message.includes('failed to arm the re-subscription'))).toBe(true);
+    // Started by another process's client while the feed is down: its signal reaches no one.
+    const other = createClient({ store, clock: new HandClock() });
+    const id = await other.startNew('Echo', { input: 'hello' });
+    const completed = firstValueFrom(other.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
+    expect(await clock.fireUntil(completed, 'the claim while the feed is down', 10)).toBeDefined();
+    expect(await completed).toMatchObject({ output: 'hello' });
+    expect(store.subscriptions).toBe(2);
   });
 });
 

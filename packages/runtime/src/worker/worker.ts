@@ -342,6 +342,11 @@ export class Worker {
    */
   #resubscribeTimer: ClockTimer | undefined;
   #feedFailures = 0;
+  /**
+   * The wake-up feed failed and the clock failed to arm its re-subscription (`#resubscribeIn`): the wake timer, kept
+   * within FEED_DOWN_CLAIM_MS as while any feed is down, subscribes again as it fires (`#wakeTimerFired`).
+   */
+  #feedUnarmed = false;
   /** When the wake-up feed last failed, and when its re-subscription comes (ms on the clock): see `#storeAnswered`. */
   #feedFailedAtMs = Number.NaN;
   #resubscribeAtMs = Infinity;
@@ -572,11 +577,23 @@ export class Worker {
     if (this.#wakeAtMs > nowMs + delay) this.#setWakeTimer(nowMs, delay);
   }
 
-  /** (Re)arms the re-subscription of the wake-up feed to come `delay` ms after `nowMs`. */
+  /**
+   * (Re)arms the re-subscription of the wake-up feed to come `delay` ms after `nowMs`. Armed before the one set before
+   * is cleared: a clock whose setTimeout throws leaves that one, logged, and throws nothing into the feed's handler or
+   * the answer that brought it forward; with none set before, the wake timer subscribes again (`#feedUnarmed`).
+   */
   #resubscribeIn(nowMs: number, delay: number): void {
+    let timer: ClockTimer;
+    try {
+      timer = this.#o.clock.setTimeout(this.#resubscribe, delay);
+    } catch (error) {
+      this.#o.logger.error("the worker's clock failed to arm the re-subscription of store.workAvailable$; the wake timer subscribes again", error);
+      if (this.#resubscribeTimer === undefined) this.#feedUnarmed = true;
+      return;
+    }
     if (this.#resubscribeTimer !== undefined) this.#o.clock.clearTimeout(this.#resubscribeTimer);
     this.#resubscribeAtMs = nowMs + delay;
-    this.#resubscribeTimer = this.#o.clock.setTimeout(this.#resubscribe, delay);
+    this.#resubscribeTimer = timer;
   }
 
   /**
@@ -1069,7 +1086,7 @@ export class Worker {
   async #armWakeTimer(claimedAt: Date): Promise<void> {
     const at = await this.#bounded(() => this.#o.store.nextWakeTime(claimedAt), 'nextWakeTime');
     // While the wake-up feed is down, the timer also claims what may have been written meanwhile (`wakeInMs`).
-    const feedDown = this.#resubscribeTimer !== undefined;
+    const feedDown = this.#resubscribeTimer !== undefined || this.#feedUnarmed;
     if (!at || this.#stopping) {
       this.#dueAtMs = Infinity;
       this.#clearWakeTimer();
@@ -1164,6 +1181,10 @@ export class Worker {
 
   readonly #wakeTimerFired = (): void => {
     this.#wakeTimer = undefined;
+    if (this.#feedUnarmed) {
+      this.#feedUnarmed = false;
+      this.#subscribeWork();
+    }
     // A step of a long wait: the clock says how much is left. What is not due yet arms the next step (no store read);
     // a clock that gives no valid time wakes the worker, whose pump reports it.
     if (this.#wakeStepped && !this.#stopping) {
