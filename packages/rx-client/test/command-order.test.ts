@@ -5,6 +5,7 @@ import { filter, firstValueFrom, lastValueFrom, ReplaySubject, take, toArray } f
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRemoteClient, type RemoteClientOptions } from '../src/index.js';
 import { KEY, openHarness, outcome, within, type Harness } from './harness.js';
+import { SETTLED } from '../../../test-support/settled.js';
 
 let harness: Harness;
 
@@ -285,10 +286,10 @@ describe('a command sent after a watch was subscribed', () => {
     const { client, sent } = loggedClient({ clock, timeoutMs: 5000, reconnect: { timeoutMs: Infinity } }, true);
     const watching = client.status$('slow').subscribe({ error: () => {} });
     const started = outcome(client.startNew('Echo', { instanceId: 'slow', input: 1 }));
-    await vi.waitFor(() => expect(clock.pendingTimers).toBe(1)); // the wait's bound, nothing else
+    await vi.waitFor(() => expect(clock.pendingTimers).toBe(1), { timeout: SETTLED.timeoutMs }); // the wait's bound, nothing else
     expect(sent('POST /orchestrators/Echo/slow')).toBe(false);
     await clock.advance(5000);
-    await vi.waitFor(() => expect(sent('POST /orchestrators/Echo/slow')).toBe(true));
+    await vi.waitFor(() => expect(sent('POST /orchestrators/Echo/slow')).toBe(true), { timeout: SETTLED.timeoutMs });
     expect(await within(started, 'the start')).toBe('slow');
     watching.unsubscribe();
     client.close();

@@ -4,6 +4,7 @@ import { VirtualClock } from '@durable-rx/runtime/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRemoteClient, RemoteError } from '../src/index.js';
 import { within } from './harness.js';
+import { SETTLED } from '../../../test-support/settled.js';
 
 const servers: Server[] = [];
 
@@ -33,7 +34,7 @@ describe('a command whose answer body starts and then stalls', () => {
     const client = createRemoteClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, clock, timeoutMs: 5000 });
     const outcome = client.getStatus('a').catch((e: unknown) => e);
     await within(answering, 'the answer started');
-    await vi.waitFor(() => expect(clock.pendingTimers).toBe(1)); // the command's deadline, nothing else
+    await vi.waitFor(() => expect(clock.pendingTimers).toBe(1), { timeout: SETTLED.timeoutMs }); // the command's deadline, nothing else
     await clock.advanceTo(new Date(clock.now().getTime() + 5000));
     const error = await within(outcome, 'the command settled');
     expect(error).toBeInstanceOf(RemoteError);

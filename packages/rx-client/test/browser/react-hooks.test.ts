@@ -16,6 +16,7 @@ import { valuesMissed } from '../../src/remote-error.js';
 import { useCustomStatus, useHistory, useInstances, useObservableState, useStatus } from '../../src/react/index.js';
 import { Gates } from './gates.js';
 import type {} from './server-commands.js'; // the commands' types
+import { SETTLED } from '../../../../test-support/settled.js';
 
 /**
  * The React hooks in real Chromium, rendered by react-dom, over a local runtime on IndexedDB (DexieStore) and over a
@@ -779,7 +780,7 @@ describe('useHistory', () => {
     }
     const { element, root } = rootInPage();
     root.render(createElement(View));
-    await vi.waitFor(() => expect(values.observed).toBe(true)); // subscribed once mounted, from an effect
+    await vi.waitFor(() => expect(values.observed).toBe(true), { timeout: SETTLED.timeoutMs }); // subscribed once mounted, from an effect
     send(at('x/0'), ...Array.from({ length: 50 }, (_, n) => event(n)));
     await renderedUntil(element, (p) => p.textContent === '50');
     send(...Array.from({ length: 30 }, (_, n) => event(50 + n)));

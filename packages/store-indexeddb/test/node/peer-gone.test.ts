@@ -4,6 +4,7 @@ import type { InstanceState } from '@durable-rx/runtime/store-kit';
 import { changeChannelName } from '../../src/idb-store.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
 import { FakeLocks } from '../fake-locks.js';
+import { SETTLED } from '../../../../test-support/settled.js';
 
 const PRESENCE = 'durable-rx/presence@1';
 const orchestrators: Record<string, Orchestrator> = {
@@ -31,7 +32,7 @@ async function setUp(name: string) {
   const peerArrives = async () => {
     void locks.request(peerLock, {}, () => new Promise(() => undefined));
     channel.postMessage({ type: PRESENCE, kind: 'hello', from: 'peer' });
-    await vi.waitFor(() => expect(locks.waits(peerLock, 'shared')).toBe(true)); // the store watches the peer's lock
+    await vi.waitFor(() => expect(locks.waits(peerLock, 'shared')).toBe(true), { timeout: SETTLED.timeoutMs }); // the store watches the peer's lock
   };
   const seen: (InstanceState | undefined)[] = [];
   const watching = store.instanceChanges$('i').subscribe(({ state }) => seen.push(state));
@@ -75,7 +76,7 @@ describe('a peer feed that goes', () => {
     await completeUnposted(t, 'i');
     expect(t.seen).toEqual([]); // committed, never posted
     t.locks.drop(t.peerLock);
-    await vi.waitFor(() => expect(t.seen.at(-1)?.runtimeStatus).toBe('Completed'));
+    await vi.waitFor(() => expect(t.seen.at(-1)?.runtimeStatus).toBe('Completed'), { timeout: SETTLED.timeoutMs });
   });
 
   it('without its goodbye after purging a watched instance: the store delivers the purge, as the purging commit would have', async () => {
@@ -84,14 +85,14 @@ describe('a peer feed that goes', () => {
     const statuses: (string | undefined)[] = [];
     const status = createClient({ store: t.store }).status$('i').subscribe((s) => statuses.push(s?.runtimeStatus));
     t.locks.drop(t.peerLock);
-    await vi.waitFor(() => expect(t.seen.at(-1)?.runtimeStatus).toBe('Completed'));
-    await vi.waitFor(() => expect(statuses.at(-1)).toBe('Completed'));
+    await vi.waitFor(() => expect(t.seen.at(-1)?.runtimeStatus).toBe('Completed'), { timeout: SETTLED.timeoutMs });
+    await vi.waitFor(() => expect(statuses.at(-1)).toBe('Completed'), { timeout: SETTLED.timeoutMs });
     await t.peerArrives(); // another tab, which purges the instance in its last moment
     await t.client.purgeInstanceHistory('i');
     t.locks.drop(t.peerLock);
-    await vi.waitFor(() => expect(t.seen).toHaveLength(2));
+    await vi.waitFor(() => expect(t.seen).toHaveLength(2), { timeout: SETTLED.timeoutMs });
     expect(t.seen[1]).toBeUndefined();
-    await vi.waitFor(() => expect(statuses.at(-1)).toBeUndefined()); // status$ shows the purge
+    await vi.waitFor(() => expect(statuses.at(-1)).toBeUndefined(), { timeout: SETTLED.timeoutMs }); // status$ shows the purge
     status.unsubscribe();
   });
 
@@ -99,16 +100,16 @@ describe('a peer feed that goes', () => {
     const t = await arrange('peer-list');
     const lists: string[][] = []; // of 'j', which no status$ watches (the store reads 'i' again itself)
     const list = createClient({ store: t.store }).instances$().subscribe((l) => lists.push(l.map((s) => `${s.instanceId}:${s.runtimeStatus}`)));
-    await vi.waitFor(() => expect(lists).toEqual([[]]));
+    await vi.waitFor(() => expect(lists).toEqual([[]]), { timeout: SETTLED.timeoutMs });
     await completeUnposted(t, 'j');
     await t.store.getInstance('j');
     expect(lists.at(-1)).toEqual([]); // committed, never posted
     t.locks.drop(t.peerLock);
-    await vi.waitFor(() => expect(lists.at(-1)).toEqual(['j:Completed']));
+    await vi.waitFor(() => expect(lists.at(-1)).toEqual(['j:Completed']), { timeout: SETTLED.timeoutMs });
     await t.peerArrives(); // another tab, which purges the instance in its last moment
     await t.client.purgeInstanceHistory('j');
     t.locks.drop(t.peerLock);
-    await vi.waitFor(() => expect(lists.at(-1)).toEqual([]));
+    await vi.waitFor(() => expect(lists.at(-1)).toEqual([]), { timeout: SETTLED.timeoutMs });
     list.unsubscribe();
   });
 
@@ -116,7 +117,7 @@ describe('a peer feed that goes', () => {
     const t = await arrange('peer-bye');
     await completeUnposted(t, 'i');
     t.channel.postMessage({ type: PRESENCE, kind: 'bye', from: 'peer' });
-    await vi.waitFor(() => expect(t.locks.waits(t.peerLock, 'shared')).toBe(false)); // the store stopped watching it
+    await vi.waitFor(() => expect(t.locks.waits(t.peerLock, 'shared')).toBe(false), { timeout: SETTLED.timeoutMs }); // the store stopped watching it
     t.locks.drop(t.peerLock);
     // A read after the drop: a re-read begun by it would have been delivered by now (same readonly transaction queue).
     await t.store.getInstance('i');
