@@ -845,7 +845,7 @@ export interface StartInput {
    * well, so that its calls rename them as that execution's did (`ExecutionStartedEvent.copiedGuids`). Absent: none.
    */
   readonly copiedGuids?: ExecutionStartedEvent['copiedGuids'];
-  /** A copy's start (a fork that keeps no results, a restart): the instances it was copied from (`copiedStart`). */
+  /** A fork's start when it keeps no results: the instances it was copied from (`copiedStart`); a restart names none. */
   readonly forkedFrom?: ExecutionStartedEvent['forkedFrom'];
 }
 
