@@ -228,18 +228,22 @@ const relay = relaying(function* (ctx, handed) {
   return yield ctx.callSubOrchestrator('Child', handed, `job-${handed}`);
 });
 
-it("names a child of the execution a fork's continueAsNew starts with a GUID of its own when the input hands on a GUID a copied step made; a fork of that execution replays it", async () => {
+/** A `relay` instance whose first step's result (the noted GUID) is recorded, on a virtual clock. */
+async function startedRelay() {
   const clock = new VirtualClock();
   const notes: string[] = [];
-  const runtime = await start({
+  const { client } = await start({
     clock,
     orchestrators: { Relay: relay, Child: function* (ctx) { return ctx.getInput(); } },
     activities: { Note: (guid: string) => void notes.push(guid) },
   });
-  const { client } = runtime;
   const id = await client.startNew('Relay');
   await resultRecorded(client, id);
-  const guid = notes[0]!;
+  return { clock, notes, client, id, guid: notes[0]! };
+}
+
+it("names a child of the execution a fork's continueAsNew starts with a GUID of its own when the input hands on a GUID a copied step made; a fork of that execution replays it", async () => {
+  const { clock, notes, client, id, guid } = await startedRelay();
   await clock.advance(60_000);
   // The fork keeps the activity's result: its replay makes the source's GUID, which it hands on.
   const fork = await client.fork(id, { keepResults: 1 });
@@ -297,17 +301,7 @@ it("names a child with a handed-on GUID apart from the GUIDs the next execution 
 });
 
 it("names a child with a handed-on GUID as its own in a fork that keeps no results and in a restart, as a fork that keeps results does", async () => {
-  const clock = new VirtualClock();
-  const notes: string[] = [];
-  const runtime = await start({
-    clock,
-    orchestrators: { Relay: relay, Child: function* (ctx) { return ctx.getInput(); } },
-    activities: { Note: (guid: string) => void notes.push(guid) },
-  });
-  const { client } = runtime;
-  const id = await client.startNew('Relay');
-  await resultRecorded(client, id);
-  const guid = notes[0]!;
+  const { clock, notes, client, id, guid } = await startedRelay();
   // The fork's continueAsNew hands the source's GUID on (its start names it): the fork's next execution ran a child of its own.
   const fork = await client.fork(id, { keepResults: 1 });
   await client.raiseEvent(fork, 'go');
