@@ -1,6 +1,6 @@
 import { filter, firstValueFrom, merge, Observable, Subject } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
-import { createClient, createRuntime, MemoryStore, UnavailableError, type Orchestrator } from '../src/index.js';
+import { createClient, createRuntime, MemoryStore, UnavailableError, type DurableClient, type Orchestrator } from '../src/index.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { settle } from '../src/testing/virtual-clock.js';
 import { FailingStore, RecordingLogger } from './failing-store.js';
@@ -121,6 +121,34 @@ class PokedStore extends FailingStore {
   override readonly workAvailable$ = merge(this.inner.workAvailable$, this.poke);
 }
 
+/**
+ * Fires the first retry (`firstRetry`, after 100 ms), waits for the second failure of the `what`, then gives a store
+ * signal while the clock cannot set a timer (a signal that would bring the 200 ms retry forward), and checks it threw.
+ */
+async function pokeWhileUnarmable(
+  clock: TimerThrowingClock, store: PokedStore, firstRetry: Promise<{ readonly id: number; readonly at: number }>,
+  secondFailure: Promise<unknown>, what: string,
+): Promise<void> {
+  const retry = await within(firstRetry, `the first ${what} failing`);
+  clock.ms = retry.at;
+  clock.fire(retry.id);
+  await within(secondFailure, `the second ${what} failing`);
+  clock.throwing = true;
+  try {
+    store.poke.next();
+  } finally {
+    clock.throwing = false;
+  }
+  expect(clock.thrown).toBeGreaterThan(0);
+}
+
+/** Runs `clock`'s timers until `id` completes, and checks its output. */
+async function completesOnTime(clock: TimerThrowingClock, client: DurableClient, id: string, output: string, what: string): Promise<void> {
+  const completed = firstValueFrom(client.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
+  expect(await clock.fireUntil(completed, what, 10)).toBeDefined();
+  expect(await completed).toMatchObject({ output });
+}
+
 describe('a worker whose clock fails to set a timer as a store signal brings a result commit\'s retry forward', () => {
   it('keeps the retry at its time, throws nothing into the feed, and the result lands', async () => {
     const clock = new TimerThrowingClock();
@@ -142,22 +170,9 @@ describe('a worker whose clock fails to set a timer as a store signal brings a r
     const firstRetry = clock.nextTimer((delayMs) => delayMs === 100);
     const secondFailure = logger.nextError('retrying in 200 ms');
     finish('done');
-    const retry = await within(firstRetry, 'the first result commit failing');
-    clock.ms = retry.at;
-    clock.fire(retry.id);
-    await within(secondFailure, 'the second result commit failing');
-    // A signal comes while the clock cannot set a timer: the retry it would bring forward stays at its time.
-    clock.throwing = true;
-    try {
-      store.poke.next();
-    } finally {
-      clock.throwing = false;
-    }
-    expect(clock.thrown).toBeGreaterThan(0);
+    await pokeWhileUnarmable(clock, store, firstRetry, secondFailure, 'result commit');
     expect(logger.errors.some((message) => message.includes('stays at its time: the clock failed to arm a sooner one'))).toBe(true);
-    const completed = firstValueFrom(runtime.client.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
-    expect(await clock.fireUntil(completed, 'the result commit\'s retry', 10)).toBeDefined();
-    expect(await completed).toMatchObject({ output: 'done' });
+    await completesOnTime(clock, runtime.client, id, 'done', 'the result commit\'s retry');
   });
 });
 
@@ -176,21 +191,9 @@ describe('a worker whose clock fails to set a timer as a store signal brings its
     const secondFailure = logger.nextError('retrying in 200 ms');
     const other = createClient({ store, clock: new HandClock() });
     const id = await other.startNew('Echo', { input: 'hello' });
-    const retry = await within(firstRetry, 'the first claim round failing');
-    clock.ms = retry.at;
-    clock.fire(retry.id);
-    await within(secondFailure, 'the second claim round failing');
-    clock.throwing = true;
-    try {
-      store.poke.next();
-    } finally {
-      clock.throwing = false;
-    }
-    expect(clock.thrown).toBeGreaterThan(0);
+    await pokeWhileUnarmable(clock, store, firstRetry, secondFailure, 'claim round');
     expect(logger.errors.some((message) => message.includes('failed to arm its wake timer'))).toBe(true);
-    const completed = firstValueFrom(other.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
-    expect(await clock.fireUntil(completed, 'the claims\' retry', 10)).toBeDefined();
-    expect(await completed).toMatchObject({ output: 'hello' });
+    await completesOnTime(clock, other, id, 'hello', 'the claims\' retry');
   });
 });
 
