@@ -236,7 +236,7 @@ async function withGivenUpLease(storeCallTimeoutMs?: number) {
   await settle(); // the activity's run has ended: nothing holds the task but its lease
   // Given up with its lease left to lapse: no other worker may claim it yet.
   expect(await store.inner.claimActivity({ owner: 'probe', leaseMs: 1000, now: clock.now() })).toBeUndefined();
-  return { clock, store, storage, runtime, id };
+  return { clock, store, storage, runtime, id, logger };
 }
 
 describe('runtime.stop() over the lease of an activity whose result was given up', () => {
@@ -267,6 +267,20 @@ describe('runtime.stop() over the lease of an activity whose result was given up
     expect(await second.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'second' });
     expect(clock.ms).toBe(before); // released by the next life, not lapsed
     await within(release.release(), 'the late release settling');
+  });
+
+  it('is clean when a release that failed as the lease expired was one lease before the stop: that lease has lapsed', async () => {
+    const { clock, store, storage, runtime, logger } = await withGivenUpLease();
+    store.failNext('abandonActivity', 1);
+    const failed = logger.nextError('releasing a lease of');
+    clock.ms += 60_000; // the lease's expiry: the worker releases it, and the release fails
+    clock.fireDue();
+    await within(failed, 'the release failing');
+    await settle();
+    // A late renewal could hold it for one lease more at most: past that, nothing of it is left for a next life.
+    clock.ms += 60_000;
+    await within(runtime.stop({ graceMs: 0 }), 'the stop');
+    expect(JSON.parse(storage.map.get(WORKER_IDS) ?? 'null')).toEqual([]);
   });
 
   it('is not clean when the release fails, so the next life releases the lease at once', async () => {

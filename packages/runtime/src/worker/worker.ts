@@ -415,10 +415,12 @@ export class Worker {
    */
   readonly #givenUpReleases = new Set<Promise<void>>();
   /**
-   * A given-up lease of this life was left to lapse: its release failed, was abandoned at its bound or could not be sent
-   * (a lost store). A late renewal may hold it past its expiry, so the stop is not clean (the next life releases it).
+   * Until when (ms on the clock) a given-up lease of this life left to lapse may still be held: its release failed, was
+   * abandoned at its bound or could not be sent (a lost store: Infinity). A late renewal may hold it up to one lease
+   * past the release (`#releaseGivenUp`), so a stop before then is not clean (the next life releases it); a stop after
+   * it finds that lease expired, and nothing of it left for a next life. -Infinity while no release was left so.
    */
-  #givenUpLapsed = false;
+  #lapsedUntilMs = -Infinity;
   #succession: LeaseSuccession | undefined;
   /** Claims may begin (a reused id's earlier leases were released): starts may be leased to this worker. */
   #claiming = false;
@@ -692,7 +694,9 @@ export class Worker {
         // The releases of given-up leases, sent as the stop began or before it, each within its bound: with no grace
         // (or a grace over) they were still under way, and the end of the stop below would have cut them off.
         while (this.#givenUpReleases.size > 0) await Promise.all(this.#givenUpReleases);
-        if (this.#givenUpLapsed) clean = false;
+        // A lease left to lapse makes the stop unclean only while it may still be held (a clock that gives no valid time
+        // cannot tell: not clean).
+        if (this.#lapsedUntilMs > -Infinity && !(this.#clockMs() >= this.#lapsedUntilMs)) clean = false;
         // A commit still unanswered (the grace over) may have leased tasks this life will never run or release: its
         // id is kept, so that its next life releases them (`Store.releaseOwner`) instead of waiting for them to lapse.
         if (this.#leasing > 0) clean = false;
@@ -1675,19 +1679,22 @@ export class Worker {
    * Releases the lease of an activity task given up by `#giveUp`, bounded by `storeCallTimeoutMs` and by one lease
    * (all a late renewal could add), tracked (a stop waits for it, with no grace too: `#givenUpReleases`); nothing once
    * the stop has ended, or on a lost store. A release that fails (logged), or one not sent on a lost store, leaves the
-   * lease to lapse: the stop is then not clean (`#givenUpLapsed`).
+   * lease to lapse: a stop before it has surely expired is then not clean (`#lapsedUntilMs`). Its renewals have ended
+   * (`#runActivity`), so none sent later than now sets its expiry past one lease from now.
    */
   #releaseGivenUp(item: ActivityWorkItem): void {
     this.#givenUp.get(item)?.();
     this.#givenUp.delete(item);
     if (this.#ended) return;
     if (this.#storeGone) {
-      this.#givenUpLapsed = true;
+      this.#lapsedUntilMs = Infinity;
       return;
     }
-    const release = this.#releaseLogged(item.task.instanceId, () => this.#release(item), this.#clockMs() + this.#o.activityLeaseMs).then((released) => {
+    // NaN (a clock that gives no valid time) leaves the lapse unbounded: a stop is then not clean.
+    const untilMs = this.#clockMs() + this.#o.activityLeaseMs;
+    const release = this.#releaseLogged(item.task.instanceId, () => this.#release(item), untilMs).then((released) => {
       this.#givenUpReleases.delete(release);
-      if (!released) this.#givenUpLapsed = true;
+      if (!released) this.#lapsedUntilMs = Number.isNaN(untilMs) ? Infinity : Math.max(this.#lapsedUntilMs, untilMs);
     });
     this.#givenUpReleases.add(release);
     this.#track(release);
