@@ -78,4 +78,34 @@ describe('mergeBySeq (the two reads of an instance\'s visible messages, in arriv
     await expect(all(mergeBySeq(source([]).iterable, due.iterable))).rejects.toThrow(/ascending seq order/);
     expect(due.state.closed).toBe(true);
   });
+
+  it('closes the two sources one after the other, never both at once (one session runs one command at a time)', async () => {
+    // Each close is a killCursors on the session the two cursors share; the driver runs no two commands of one session
+    // at once (in a transaction it is undefined behaviour), so the second close starts only once the first ended, even
+    // when the first fails.
+    let closing = 0;
+    let overlapped = false;
+    const order: string[] = [];
+    const slowClose = (name: string, seqs: readonly number[], fails = false): AsyncIterable<{ seq: number }> => ({
+      [Symbol.asyncIterator]() {
+        let i = 0;
+        return {
+          next: async () => (i < seqs.length ? { done: false, value: { seq: seqs[i++]! } } : { done: true, value: undefined }),
+          return: async () => {
+            closing++;
+            overlapped ||= closing > 1;
+            order.push(`${name} closing`);
+            await new Promise((resolve) => setTimeout(resolve, 1));
+            closing--;
+            order.push(`${name} closed`);
+            if (fails) throw new Error(`${name} failed to close`);
+            return { done: true, value: undefined };
+          },
+        };
+      },
+    });
+    expect((await all(mergeBySeq(slowClose('a', [1, 2, 3], true), slowClose('b', [4, 5]), 2))).map((m) => m.seq)).toEqual([1, 2]);
+    expect(overlapped).toBe(false);
+    expect(order).toEqual(['a closing', 'a closed', 'b closing', 'b closed']);
+  });
 });
