@@ -193,7 +193,9 @@ it('forkCallId: renames in a call id each GUID a copied step made under another 
   // Recorded by a step of the seed that made it (a kept call), or not a GUID it made, or changed by the code: as it is.
   expect(forkCallId(g, { seed: 'src_e1', copied })).toBe(g);
   expect(forkCallId('shipping-42', fork)).toBe('shipping-42');
-  expect(forkCallId(g.toUpperCase(), fork)).toBe(g.toUpperCase());
+  // The same GUID upper-cased (by the code, as a .NET client may write one): renamed too, in the case it was found in.
+  expect(forkCallId(`JOB-${g.toUpperCase()}`, fork)).toBe(`JOB-${own.toUpperCase()}`);
+  expect(forkCallId(`JOB-${g.toUpperCase()}`, fork, `JOB-${g.toUpperCase()}`)).toBe(`JOB-${g.toUpperCase()}`);
   expect(forkCallId(uuidV5('other'), fork)).toBe(uuidV5('other'));
   // On replay: the id recorded when it is the renamed one or the one made (a fork recorded before the rename), else the renamed one.
   expect(forkCallId(`job-${g}`, fork, `job-${own}`)).toBe(`job-${own}`);
@@ -202,6 +204,7 @@ it('forkCallId: renames in a call id each GUID a copied step made under another 
   // What a continueAsNew hands on: the copied GUIDs its input holds, once each.
   expect(handedOnGuids({ a: `job-${g}`, b: [g, uuidV5('other')] }, copied)).toEqual([{ seed: 'src_e1', name }]);
   expect(handedOnGuids(undefined, copied)).toEqual([]);
+  expect(handedOnGuids({ a: g.toUpperCase() }, copied)).toEqual([{ seed: 'src_e1', name }]);
   // Handed on to the next execution: renamed apart from the GUID that execution's own step makes for that time and counter.
   const handedOn = forkCallId(`job-${g}`, { seed: 'fork_e3', copied: new Map([[g, { seed: 'src_e1', name, handed: true as const }]]) });
   expect([handedOn === `job-${g}`, handedOn === `job-${uuidV5(`fork_e3${name}`)}`]).toEqual([false, false]);
@@ -334,7 +337,10 @@ it("names a child with a handed-on GUID as its own in a fork that keeps no resul
   expect(notes).toHaveLength(1);
 });
 
-it("fails a copy's call that names a child of its source by a GUID that reached it another way, saying so, and leaves that child the source's, where a restart runs it again", async () => {
+it.each([
+  ['as made', (guid: string) => guid],
+  ['upper-cased, as a client or activity of another language may write it', (guid: string) => guid.toUpperCase()],
+])("fails a copy's call that names a child of its source by a GUID (%s) that reached it another way, saying so, and leaves that child the source's, where a restart runs it again", async (_, written) => {
   const clock = new VirtualClock();
   // The code's own store, outside the engine: the first execution keeps its GUID there, the next reads it back.
   let kept: string | undefined;
@@ -355,7 +361,7 @@ it("fails a copy's call that names a child of its source by a GUID that reached 
   const runtime = await start({
     clock,
     orchestrators: { Recall: recall, Child: function* (ctx) { return ctx.getInput(); } },
-    activities: { Keep: (guid: string) => void (kept = guid), Recall: () => kept },
+    activities: { Keep: (guid: string) => void (kept = written(guid)), Recall: () => kept },
   });
   const { client } = runtime;
   const id = await client.startNew('Recall');

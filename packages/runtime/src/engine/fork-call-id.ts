@@ -41,8 +41,17 @@ export interface RecordingStep {
   readonly instanceIdRead?: string | undefined;
 }
 
-/** A GUID as `uuidText` writes one (lower case). */
-const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+/**
+ * A GUID in the 8-4-4-4-12 form, in either case: `uuidText` writes one in lower case, as .NET's `Guid.ToString()` and
+ * Durable Functions do, but the hex digits of a GUID are case-insensitive (RFC 9562, as .NET's `Guid.Parse` reads them),
+ * so one upper-cased by an activity, by the code or by a client of another language is the same GUID.
+ */
+const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+/** `guid` (lower case, as made) written in the case of `as`: upper case when `as` has no lower-case letter. */
+function inCaseOf(guid: string, as: string): string {
+  return as === as.toUpperCase() ? guid.toUpperCase() : guid;
+}
 
 /**
  * The id a sub-orchestration call named `instanceId` by the code runs under when the step `step` records it: the one
@@ -56,9 +65,11 @@ const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
  *   would otherwise be made again under the id of the source's child (failing while that child runs, replacing it once
  *   it ended). So the fork's step (its own seed) issues it under a GUID of the fork's own, which no other fork of the
  *   source shares, and every replay of the fork, or of a fork of the fork (whose copy of that step names the fork's
- *   seed), names it alike. A call recorded in the step that made its GUID (a kept call) keeps its id; so does an id the
- *   code chose without a copied GUID (`'shipping-42'`), and an id holding a GUID changed by the code (upper-cased,
- *   hashed), which is not the GUID as made. Exact: only the GUIDs the engine made are renamed.
+ *   seed), names it alike. A GUID is found in either case (the same GUID: `GUID`), and its rename is written in
+ *   the case it was found in (upper case when it has no lower-case letter). A call recorded in the step that made its
+ *   GUID (a kept call) keeps its id; so does an id the code chose without a copied GUID (`'shipping-42'`), and an id
+ *   holding a GUID the code changed otherwise (hashed), which is no GUID the engine made. Exact: only the GUIDs the
+ *   engine made are renamed.
  * - The instance id: a step a fork copied ran under its source's id (`step.ranAs`), where the replay's `ctx.instanceId`
  *   is the fork's. A recorded id equal to the code's (GUIDs renamed or as made) with some of the places that hold the
  *   fork's id holding `step.ranAs` instead, each place a whole copy of either id, is the call the code made: the code
@@ -81,8 +92,8 @@ const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 export function forkCallId(instanceId: string, step: RecordingStep, recorded?: string): string {
   const { copied, ranAs, instanceIdRead: own } = step;
   const renamed = copied ? instanceId.replace(GUID, (guid) => {
-    const made = copied.get(guid);
-    return made && made.seed !== step.seed ? uuidV5(`${step.seed}${made.name}${made.handed ? HANDED : ''}`) : guid;
+    const made = copied.get(guid.toLowerCase());
+    return made && made.seed !== step.seed ? inCaseOf(uuidV5(`${step.seed}${made.name}${made.handed ? HANDED : ''}`), guid) : guid;
   }) : instanceId;
   if (recorded === undefined || recorded === renamed) return renamed;
   if (recorded === instanceId) return recorded;
@@ -91,7 +102,7 @@ export function forkCallId(instanceId: string, step: RecordingStep, recorded?: s
 }
 
 /**
- * Whether `instanceId` holds a GUID as the engine writes one (lower case): a sub-orchestration call of a copy (a fork)
+ * Whether `instanceId` holds a GUID, in either case (`GUID`): a sub-orchestration call of a copy (a fork)
  * named so must not take over a child of the instances it was copied from
  * (`ExecutionStartedEvent.forkedFrom`). An id without one (`'shipping-42'`) is a name the code chose for a piece of work,
  * and the copy's call goes as any start of that id does. Pure.
@@ -99,6 +110,7 @@ export function forkCallId(instanceId: string, step: RecordingStep, recorded?: s
  * @example
  * ```ts
  * holdsGuid(`job-${uuidV5('x')}`); // true
+ * holdsGuid(`JOB-${uuidV5('x').toUpperCase()}`); // true: the same GUID
  * holdsGuid('shipping-42'); // false
  * ```
  */
@@ -122,7 +134,7 @@ export function handedOnGuids(input: unknown, copied: ReadonlyMap<string, Copied
   const handed = new Set<CopiedGuid>();
   if (input !== undefined) {
     for (const [guid] of JSON.stringify(input).matchAll(GUID)) {
-      const made = copied.get(guid);
+      const made = copied.get(guid.toLowerCase());
       if (made) handed.add(made);
     }
   }
