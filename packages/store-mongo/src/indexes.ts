@@ -244,20 +244,21 @@ export function retiredIndexesNotice(present: readonly { readonly collection: st
 }
 
 /**
- * The collections whose indexes `connect` lists, once each: with `createIndexes` (the default) those that may still have
- * an obsolete index to drop ({@link OBSOLETE_INDEXES}) or a retired one to warn about ({@link RETIRED_INDEXES}; the
- * same ones `dropRetiredIndexes` lists); with
- * `createIndexes: false` every collection that has indexes of {@link INDEXES}, to check that they all exist
- * ({@link missingIndexes}). `requiredPrivileges` asks for `listIndexes` on exactly these.
+ * The collections whose indexes `connect` lists, once each, in both modes: all seven. With `createIndexes` (the
+ * default) to find the obsolete indexes to drop ({@link OBSOLETE_INDEXES}) and the retired ones to warn about
+ * ({@link RETIRED_INDEXES}); with `createIndexes: false` to check that every index of {@link INDEXES} exists
+ * ({@link missingIndexes}); and in both to refuse an unfit one ({@link unfitIndexes}). Every collection is listed,
+ * those with no index of the store's own too: `sweeps` and `raiseKeys` are read and written by `_id` alone, so their
+ * `_id_` index shows a default collation that would make `_id`s differing only in case one document (a keyed raise
+ * taken for a repeat of another, and dropped). `requiredPrivileges` asks for `listIndexes` on exactly these.
  *
  * @example
  * ```ts
- * indexesListedAtConnect(false); // ['instances', 'history', 'messages', 'activityTasks', 'purges']
+ * indexesListedAtConnect(); // ['instances', 'history', 'messages', 'activityTasks', 'sweeps', 'purges', 'raiseKeys']
  * ```
  */
-export function indexesListedAtConnect(createIndexes: boolean): (keyof CollectionNames)[] {
-  return (Object.keys(INDEXES) as (keyof CollectionNames)[]).filter((kind) =>
-    createIndexes ? (OBSOLETE_INDEXES[kind] ?? []).length > 0 || (RETIRED_INDEXES[kind] ?? []).length > 0 : INDEXES[kind].length > 0);
+export function indexesListedAtConnect(): (keyof CollectionNames)[] {
+  return Object.keys(INDEXES) as (keyof CollectionNames)[];
 }
 
 /**

@@ -576,7 +576,7 @@ export class MongoStore implements Store {
       }
       // Each collection's indexes are listed once (indexesListedAtConnect), before anything is created or dropped: the
       // indexes created below are never obsolete or retired ones, so the lists stay right for the drop and the warning.
-      const listed = await this.#listIndexes(indexesListedAtConnect(true), deadline);
+      const listed = await this.#listIndexes(indexesListedAtConnect(), deadline);
       this.#refuseUnfitIndexes(listed);
       const names = (kind: keyof CollectionNames) => (listed.get(kind) ?? []).map((index) => String(index['name']));
       // The old history index goes first: it would refuse the events of a restarted instance's new generation.
@@ -626,13 +626,13 @@ export class MongoStore implements Store {
 
   /**
    * What `connect` does instead of `ensureIndexes` with `createIndexes: false`: lists the indexes of every collection
-   * that has some (one `listIndexes` each, no write) and fails with `MongoStoreError` naming every index of `INDEXES`
+   * (one `listIndexes` each, no write) and fails with `MongoStoreError` naming every index of `INDEXES`
    * that is missing (`missingIndexes`, `missingIndexesProblem`), rather than open a store whose claims fail at every
    * call on a hint to a missing index.
    */
   async #checkIndexes(): Promise<void> {
     await this.#op('checking the indexes', () => withIndexDeadline(this.#indexBuildTimeoutMs, this.dbName, async (deadline) => {
-      const listed = await this.#listIndexes(indexesListedAtConnect(false), deadline);
+      const listed = await this.#listIndexes(indexesListedAtConnect(), deadline);
       this.#refuseUnfitIndexes(listed);
       const problem = missingIndexesProblem([...listed].map(([kind, indexes]) => ({
         collection: this.collections[kind], indexes: missingIndexes(kind, indexes),
@@ -642,8 +642,9 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Fails `connect` with `MongoStoreError` when a listed collection has an index the store needs (or its `_id_`) with
-   * a partial filter, `sparse` or a collation other than `simple` (`unfitIndexes`): hinted queries would miss documents.
+   * Fails `connect` with `MongoStoreError` when a collection has an index the store needs (or its `_id_`) with a
+   * partial filter, `sparse` or a collation other than `simple` (`unfitIndexes`): hinted queries would miss documents,
+   * and a default collation would make `_id`s that differ only in case one document.
    */
   #refuseUnfitIndexes(listed: ReadonlyMap<keyof CollectionNames, readonly Document[]>): void {
     const problem = unfitIndexesProblem([...listed].map(([kind, indexes]) => ({ collection: this.collections[kind], indexes: unfitIndexes(kind, indexes) })));

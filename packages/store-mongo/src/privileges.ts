@@ -34,8 +34,9 @@ const SCHEMA_ACTIONS = ['createCollection', 'createIndex', 'dropIndex'] as const
  * on the database, which MongoDB allows only with `find` and `changeStream` on every collection of it (a privilege
  * on `{ db, collection: '' }`). Transactions need no action of their own, only those of the reads and writes in them.
  * With `createIndexes` (the default) the store also creates its collections and indexes and drops obsolete ones; in
- * both modes `connect` lists the indexes of some collections (`listIndexes`): with `createIndexes` to find obsolete and
- * retired ones, without it to check that every index the store needs exists.
+ * both modes `connect` lists the indexes of every collection (`listIndexes`, `indexesListedAtConnect`): to refuse unfit
+ * ones, and with `createIndexes` to find obsolete and retired ones, without it to check that every index the store
+ * needs exists.
  *
  * @example
  * ```ts
@@ -44,7 +45,7 @@ const SCHEMA_ACTIONS = ['createCollection', 'createIndex', 'dropIndex'] as const
  * ```
  */
 export function requiredPrivileges(db: string, names: CollectionNames, options: { readonly createIndexes: boolean }): Privilege[] {
-  const listed = new Set(indexesListedAtConnect(options.createIndexes));
+  const listed = new Set(indexesListedAtConnect());
   const on = (kind: keyof CollectionNames, actions: readonly string[], schemaActions: readonly string[]): Privilege => ({
     resource: { db, collection: names[kind] },
     actions: [...actions, ...(options.createIndexes ? schemaActions : []), ...(listed.has(kind) ? ['listIndexes'] : [])],

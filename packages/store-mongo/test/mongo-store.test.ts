@@ -828,6 +828,26 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('refuses to open on a raiseKeys or sweeps collection with a default collation, in both modes', async () => {
+      // Read and written by _id alone, these two were never listed: a case-insensitive collation made the keys of two
+      // keyed raises that differ only in case one document, so the second raise was dropped as a repeat.
+      const client = new MongoClient(mongoUri);
+      try {
+        for (const kind of ['raiseKeys', 'sweeps']) {
+          for (const createIndexes of [true, false]) {
+            const prefix = db.prefix(`collated${kind}${String(createIndexes)}`);
+            await client.db(db.name).createCollection(`${prefix}${kind}`, { collation: { locale: 'en', strength: 2 } });
+            const error = await db.open(`collated${kind}`, { prefix, createIndexes }).then(async (store) => store.close(), (e: unknown) => e);
+            expect(error, `${kind}, createIndexes: ${createIndexes}`).toMatchObject({ code: 'store-error', status: 500 });
+            expect((error as Error).message).toContain(`${prefix}${kind}._id_`);
+            expect((error as Error).message).toContain('default collation');
+          }
+        }
+      } finally {
+        await client.close();
+      }
+    });
+
     it('a claim reads only the visible messages of its instance, however many of its timers are pending (explain executionStats)', async () => {
       // The finds the claim sends, observed through the driver's command monitoring, are the queries explained.
       const { client, commands: finds, store } = await recording('find', 'timers');

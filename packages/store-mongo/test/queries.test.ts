@@ -373,15 +373,26 @@ describe('claims', () => {
     expect(message).toContain('ensureIndexes()');
   });
 
-  it('list each collection\u2019s indexes at most once per connect, only where the mode needs them', () => {
-    // createIndexes: the collections with an obsolete index to drop or a retired one to warn about.
-    expect(indexesListedAtConnect(true)).toEqual(['instances', 'history', 'messages', 'activityTasks']);
-    for (const kind of Object.keys(INDEXES) as (keyof typeof INDEXES)[]) {
-      const needed = (OBSOLETE_INDEXES[kind] ?? []).length + (RETIRED_INDEXES[kind] ?? []).length > 0;
-      expect(indexesListedAtConnect(true).includes(kind), kind).toBe(needed);
+  it('list each collection\u2019s indexes once per connect, every collection in both modes', () => {
+    // Every collection: obsolete and retired indexes, missing ones (createIndexes: false), and unfit ones everywhere,
+    // sweeps and raiseKeys (no index of the store's own, only their _id_) included.
+    expect(indexesListedAtConnect()).toEqual(['instances', 'history', 'messages', 'activityTasks', 'sweeps', 'purges', 'raiseKeys']);
+    expect(new Set(indexesListedAtConnect()).size).toBe(indexesListedAtConnect().length);
+  });
+
+  it('refuse a raiseKeys or sweeps collection with a default collation (ids differing only in case would be one document)', () => {
+    // What connect runs on what listIndexes returns for each listed collection.
+    const listed = (kind: keyof typeof INDEXES, idIndex: Document): Document[] => [idIndex, ...INDEXES[kind].map((i) => ({ v: 2, name: i.name, key: i.key }))];
+    const caseInsensitive = { v: 2, name: '_id_', key: { _id: 1 }, collation: { locale: 'en', strength: 2 } };
+    for (const kind of ['raiseKeys', 'sweeps'] as const) {
+      expect(indexesListedAtConnect(), kind).toContain(kind);
+      expect(unfitIndexes(kind, listed(kind, caseInsensitive)).map((i) => i.name), kind).toEqual(['_id_']);
+      expect(unfitIndexes(kind, listed(kind, { v: 2, name: '_id_', key: { _id: 1 } })), kind).toEqual([]);
     }
-    // createIndexes: false: every collection with indexes to check (sweeps has none).
-    expect(indexesListedAtConnect(false)).toEqual(['instances', 'history', 'messages', 'activityTasks', 'purges']);
+    // purges too, whatever the mode: a partial purged_at index would leave purges out of a feed's resync.
+    const partialPurges = [{ v: 2, name: '_id_', key: { _id: 1 } }, { v: 2, name: 'purged_at', key: { purgedAt: 1 }, partialFilterExpression: { purgedAt: { $gt: new Date(0) } } }];
+    expect(indexesListedAtConnect()).toContain('purges');
+    expect(unfitIndexes('purges', partialPurges).map((i) => i.name)).toEqual(['purged_at']);
   });
 
   it('delete the messages a step consumed visiting only those, however many more are queued for the instance', () => {
