@@ -8,7 +8,7 @@ import {
 import { assertNoDuplicateSteps, describeStoreConformance, VirtualClock } from '@durable-rx/runtime/testing';
 import { MongoClient, ObjectId, Timestamp, type Document } from 'mongodb';
 import { firstValueFrom, filter, ReplaySubject, take, timeout, toArray, type Observable } from 'rxjs';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi, type TestContext } from 'vitest';
 import { statusPipeline, watchFilterFor } from '../src/change-events.js';
 import { compareTimestamps, majorityProbe, majorityReadTimeOf } from '../src/cluster-time.js';
 import { Buffer } from 'node:buffer';
@@ -74,6 +74,32 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
     });
     const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix(prefix) });
     return { client, commands, store };
+  }
+
+  /**
+   * Runs `body` with a store on a client of its own (`recording` its `commitTransaction` commands, under the app name
+   * `drx-<prefix>-<pid>`) whose every commit the primary refuses as one that keeps stepping down: PrimarySteppedDown
+   * (189), labelled RetryableWriteError. Skips the test where the fail point is not available. Afterwards the fail
+   * point is lifted, and the store and both clients are closed, however `body` ended.
+   */
+  async function withSteppingDownCommits(
+    context: TestContext, test: string, prefix: string,
+    body: (opened: Awaited<ReturnType<typeof recording>> & { readonly admin: MongoClient }) => Promise<void>,
+  ): Promise<void> {
+    const appName = `drx-${prefix}-${process.pid}`;
+    const opened = await recording('commitTransaction', prefix, appName);
+    const admin = new MongoClient(mongoUri);
+    try {
+      await failPointOrSkip(context, test, () => failCommand(admin, { times: 1_000_000 }, {
+        failCommands: ['commitTransaction'], appName, errorCode: 189, errorLabels: ['RetryableWriteError'],
+      }));
+      await body({ ...opened, admin });
+    } finally {
+      await failCommandOff(admin);
+      await admin.close().catch(() => undefined);
+      await opened.store.close();
+      await opened.client.close();
+    }
   }
 
   /** A store on a client of its own that records the replies to the `findAndModify` commands it sends, in order. */
@@ -1569,17 +1595,10 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
     });
 
     it('stops sending a commit whose outcome stays unknown within TRANSACTION_RETRY_MS, with a back-off, and fails with commit-outcome-unknown', async (context) => {
-      // A primary that keeps stepping down: every commitTransaction is refused with PrimarySteppedDown (189), labelled
-      // RetryableWriteError, so the driver sends each commit twice and labels the second failure
+      // A primary that keeps stepping down: the driver sends each commit twice and labels the second failure
       // UnknownTransactionCommitResult. withTransaction sent such commits again at once for 120 s (here: until the
       // fail point ran out, and then the call committed, long after a client would have given up and sent it again).
-      const appName = `drx-commitloop-${process.pid}`;
-      const { client, commands: commits, store } = await recording('commitTransaction', 'commitloop', appName);
-      const admin = new MongoClient(mongoUri);
-      try {
-        await failPointOrSkip(context, 'commit retry bound test', () => failCommand(admin, { times: 1_000_000 }, {
-          failCommands: ['commitTransaction'], appName, errorCode: 189, errorLabels: ['RetryableWriteError'],
-        }));
+      await withSteppingDownCommits(context, 'commit retry bound test', 'commitloop', async ({ admin, commands: commits, store }) => {
         commits.length = 0;
         await expect(store.commit(start('stepping-down'))).rejects.toMatchObject({ code: 'commit-outcome-unknown', status: 503 });
         expect(commits.length).toBeGreaterThan(2); // it was sent again
@@ -1588,45 +1607,28 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         expect(commits.at(-1)).toMatchObject({ writeConcern: { w: 'majority' } });
         await failCommandOff(admin);
         expect(await store.getInstance('stepping-down')).toBeUndefined(); // never committed
-      } finally {
-        await failCommandOff(admin);
-        await admin.close().catch(() => undefined);
-        await store.close();
-        await client.close();
-      }
+      });
     }, 90_000);
 
     it('sends no commit again once close began, also when close ends the back-off before a commit is sent again', async (context) => {
       // close() ends the back-offs it finds (#pause); the loop then sent the commit once more, and close waited for it.
-      const appName = `drx-commitclose-${process.pid}`;
-      const client = new MongoClient(mongoUri, { monitorCommands: true, appName });
-      let failed = 0;
-      let closing: Promise<void> | undefined;
-      let sentAfterClose = 0;
-      const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: db.prefix('commitclose') });
-      client.on('commandStarted', (event) => {
-        if (event.commandName === 'commitTransaction' && closing !== undefined) sentAfterClose++;
-      });
-      client.on('commandFailed', (event) => {
-        // The third commitTransaction call failed (each sends two commands): its back-off is 100-200 ms. Close 20 ms
-        // into it. (Were the timer late, close would come during a commit: no more than that one's second command.)
-        if (event.commandName === 'commitTransaction' && ++failed === 6) setTimeout(() => void (closing = store.close()), 20);
-      });
-      const admin = new MongoClient(mongoUri);
-      try {
-        await failPointOrSkip(context, 'commit retry at close test', () => failCommand(admin, { times: 1_000_000 }, {
-          failCommands: ['commitTransaction'], appName, errorCode: 189, errorLabels: ['RetryableWriteError'],
-        }));
+      await withSteppingDownCommits(context, 'commit retry at close test', 'commitclose', async ({ client, store }) => {
+        let failed = 0;
+        let closing: Promise<void> | undefined;
+        let sentAfterClose = 0;
+        client.on('commandStarted', (event) => {
+          if (event.commandName === 'commitTransaction' && closing !== undefined) sentAfterClose++;
+        });
+        client.on('commandFailed', (event) => {
+          // The third commitTransaction call failed (each sends two commands): its back-off is 100-200 ms. Close 20 ms
+          // into it. (Were the timer late, close would come during a commit: no more than that one's second command.)
+          if (event.commandName === 'commitTransaction' && ++failed === 6) setTimeout(() => void (closing = store.close()), 20);
+        });
         await expect(store.commit(start('closed-while-unknown'))).rejects.toMatchObject({ code: 'commit-outcome-unknown' });
         expect(closing).toBeDefined();
         await closing;
         expect(sentAfterClose).toBeLessThanOrEqual(1);
-      } finally {
-        await failCommandOff(admin);
-        await admin.close().catch(() => undefined);
-        await store.close();
-        await client.close();
-      }
+      });
     }, 90_000);
 
     it('a commit that changes nothing and is not confirmed fails as nothing written (store-unreachable), not as an unknown outcome', async (context) => {
