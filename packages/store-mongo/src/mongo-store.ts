@@ -80,8 +80,9 @@ import { purgeInBatches } from './purge-in-batches.js';
 import { seqPages } from './seq-pages.js';
 import { heldSweepsQuery, sweepClaim, sweepFinishedBy, sweepRecheckDelay, sweepRenewal, sweepRetryDelay } from './sweep-lease.js';
 import { unclaimedWriteHolds } from './unclaimed-write-holds.js';
+import { waitAtMost, type WaitOutcome } from './wait-at-most.js';
 import { wakeSignals } from './wake-signals.js';
-import { transactionRanOut, transactionRetryStep, type TransactionRetryStep } from './transaction-deadline.js';
+import { transactionEndWaitMs, transactionRanOut, transactionRetryStep, unansweredCommit, type TransactionRetryStep } from './transaction-deadline.js';
 import { WatchScope } from './watch-scope.js';
 import { readStableGeneration } from './stable-generation-read.js';
 import { snapshotReadOptions, transactionOptionsFor, transactionOptionsProblem, transactionWriteConcernWarning } from './write-concern.js';
@@ -277,6 +278,8 @@ export class MongoStore implements Store {
   );
   readonly #localWork = new Subject<void>();
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Ends of transactions whose abort or commit the store stopped waiting for (`#keepUnanswered`). */
+  readonly #unanswered = new Set<Promise<void>>();
   /** Whether claims are refused while their clock is off the server's (`refuseClaimsOnClockSkew`). */
   readonly #refuseClaimsOnSkew: boolean;
   /** When a claim refusal was last logged (`performance.now()`; `#checkClaimClock`), undefined after a claim went ahead. */
@@ -1317,6 +1320,9 @@ export class MongoStore implements Store {
           await this.#client.close();
         } catch (error) {
           throw mapDriverError(error, 'closing the client');
+        } finally {
+          // The client closed: an abort or commit the store stopped waiting for has failed with it.
+          await Promise.allSettled([...this.#unanswered]);
         }
       }
     })();
@@ -1490,6 +1496,14 @@ export class MongoStore implements Store {
       await this.#pause(step.delayMs, systemClock);
       return this.#closed === undefined ? step : retryAfter(error, attempt, commits);
     };
+    // An abort or a commit the store stopped waiting for (transactionEndWaitMs): the session ends once it settles.
+    let unanswered: Promise<void> | undefined;
+    const endWithin = async <R>(end: Promise<R>): Promise<WaitOutcome<R> & { readonly waitedMs: number }> => {
+      const waitedMs = transactionEndWaitMs(performance.now() - startedMs);
+      const outcome = await waitAtMost(end, waitedMs, systemClock);
+      if (outcome.kind === 'late') unanswered = end.then(() => undefined, () => undefined);
+      return { ...outcome, waitedMs };
+    };
     try {
       for (let attempt = 1; ; attempt++) {
         session.startTransaction(options);
@@ -1497,8 +1511,10 @@ export class MongoStore implements Store {
         try {
           result = await fn(session);
         } catch (error) {
-          if (session.inTransaction()) await session.abortTransaction().catch(() => undefined);
+          if (session.inTransaction()) await endWithin(session.abortTransaction().catch(() => undefined));
           let step = retryAfter(error, attempt, 0);
+          // An abort still under way leaves the bound spent, so no new attempt fits (nor could one start on the session).
+          if (unanswered !== undefined && step.kind === 'retry-transaction') step = { kind: 'ran-out' };
           if (step.kind === 'retry-transaction') step = await backOff(step, error, attempt, 0);
           if (step.kind === 'retry-transaction') continue;
           if (step.kind === 'ran-out') throw transactionRanOut(use.doing, error);
@@ -1507,9 +1523,9 @@ export class MongoStore implements Store {
         const work = use.read ? 'read' : (use.wrote?.(result) ?? true) ? 'wrote' : 'wrote-nothing';
         let retried = false;
         for (let commit = 1; ; commit++) {
+          let sent: { readonly kind: 'settled' | 'late'; readonly waitedMs: number };
           try {
-            await session.commitTransaction();
-            break;
+            sent = await endWithin(session.commitTransaction());
           } catch (error) {
             let step = retryAfter(error, attempt, commit);
             if (step.kind === 'retry-commit' || step.kind === 'retry-transaction') step = await backOff(step, error, attempt, commit);
@@ -1521,6 +1537,9 @@ export class MongoStore implements Store {
             if (step.kind === 'ran-out') throw transactionRanOut(use.doing, error);
             throw mapCommitFailure(error, use.doing, work);
           }
+          // No answer within the bound (no primary selected for it, or for its resend inside the call): it may apply yet.
+          if (sent.kind === 'late') throw mapCommitFailure(unansweredCommit(sent.waitedMs), use.doing, work);
+          break;
         }
         if (retried) continue;
         // Committed: with a majority write concern the operation time of a commit that wrote is majority-committed, so
@@ -1530,8 +1549,22 @@ export class MongoStore implements Store {
         return result;
       }
     } finally {
-      await session.endSession().catch(() => undefined);
+      // Never while an abort or commit is still under way on the session: after it, owned by the store (`#unanswered`).
+      const ending = (unanswered ?? Promise.resolve()).then(() => session.endSession()).catch(() => undefined);
+      if (unanswered === undefined) await ending;
+      else this.#keepUnanswered(ending);
     }
+  }
+
+  /**
+   * Keeps the end of a transaction whose abort or commit the store stopped waiting for (`transactionEndWaitMs`) until
+   * it settles. `close` waits for these only once it has closed a client of its own, which fails them (the driver's
+   * `close` fails the commands on its connections, and then a server selection still waiting); on a client the
+   * application owns they end by themselves, within its `serverSelectionTimeoutMS`.
+   */
+  #keepUnanswered(ending: Promise<void>): void {
+    this.#unanswered.add(ending);
+    void ending.then(() => this.#unanswered.delete(ending));
   }
 
   /**

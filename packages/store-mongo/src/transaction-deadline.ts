@@ -10,10 +10,56 @@ import { hasErrorLabel } from './map-driver-error.js';
  * `close()`, which waits for running operations, could wait two minutes. So the store runs the loop itself
  * ({@link transactionRetryStep}): past this bound no new attempt or commit starts, and the call fails with
  * `StoreUnreachableError` (503, nothing written, try again) or, when the last commit's outcome is unknown,
- * `CommitOutcomeUnknownError`, before the caller gives up on it. An attempt or commit already started runs to its end,
- * bounded by its reads' and writes' `maxTimeMS` and the commit's `maxCommitTimeMS`.
+ * `CommitOutcomeUnknownError`, before the caller gives up on it. An attempt already started runs to its end, bounded by
+ * its reads' and writes' `maxTimeMS`; the store waits for its abort or commit up to this bound
+ * ({@link transactionEndWaitMs}).
  */
 export const TRANSACTION_RETRY_MS = 20_000;
+
+/**
+ * The least time the store waits for a transaction's abort or commit, even one sent at (or past) the end of
+ * {@link TRANSACTION_RETRY_MS}: a healthy one takes milliseconds.
+ */
+export const TRANSACTION_END_GRACE_MS = 2_000;
+
+/**
+ * How long the store waits for a transaction's `abortTransaction` or `commitTransaction` call sent `elapsedMs` after the
+ * transaction's first attempt started: until the loop's own bound (`limitMs`, {@link TRANSACTION_RETRY_MS}), and at
+ * least {@link TRANSACTION_END_GRACE_MS}. Driver 7.8 takes no signal or time limit for either call (its `timeoutMS`
+ * has no effect), and each selects a server first, which during an election waits up to `serverSelectionTimeoutMS`
+ * (the driver's default 30 s, the store's own client 10 s); an abort that fails with a retryable error selects again
+ * for its one retry, and a commit is sent a second time inside the same call, selecting again. Unbounded, one call
+ * could outlive the runtime's `storeCallTimeoutMs` and hold `close()` and the worker's stop for a minute or more.
+ *
+ * Past this wait the store stops waiting (`waitAtMost`): a commit is reported as of unknown outcome
+ * (`CommitOutcomeUnknownError` for a transaction that wrote), an abort as the failure that caused it; the driver call
+ * goes on, and the session ends once it has settled (a session runs one command at a time). So a `maxCommitTimeMS`
+ * longer than what is left of the bound only lets the server go on after the store has answered.
+ *
+ * @example
+ * ```ts
+ * transactionEndWaitMs(0);      // 20000
+ * transactionEndWaitMs(15_000); // 5000
+ * transactionEndWaitMs(19_900); // 2000: the grace
+ * ```
+ */
+export function transactionEndWaitMs(elapsedMs: number, limitMs: number = TRANSACTION_RETRY_MS): number {
+  return Math.max(limitMs - elapsedMs, TRANSACTION_END_GRACE_MS);
+}
+
+/**
+ * The error the store reports for a commit it stopped waiting for after `waitedMs` ({@link transactionEndWaitMs}): named
+ * `TimeoutError`, as an `AbortSignal.timeout` deadline is, so that `mapCommitFailure` reads it as a commit whose outcome
+ * is open (it may apply yet).
+ */
+export function unansweredCommit(waitedMs: number): Error {
+  const error = new Error(
+    `the commit got no answer within the store's wait of ${String(Math.round(waitedMs))} ms (the transaction's bound is ` +
+      `${String(TRANSACTION_RETRY_MS / 1000)} s from its first attempt): no primary was selected (an election), or no majority answered`,
+  );
+  error.name = 'TimeoutError';
+  return error;
+}
 
 /**
  * The back-off before a new attempt of a whole transaction after its `attempt`-th was aborted

@@ -1631,6 +1631,34 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       });
     }, 90_000);
 
+    it('stops waiting for a commit that gets no answer at the transaction\u2019s bound, and fails with commit-outcome-unknown before MongoDB replies', async (context) => {
+      // A commit that waits for a server (an election: each server selection up to serverSelectionTimeoutMS, and once
+      // more for the resend inside commitTransaction) held the call, and close() or a worker's stop with it. Here the
+      // server holds the commit's connection for three times the bound; the store answers at the bound, from its own
+      // wait (transactionEndWaitMs), while the commit has not replied yet.
+      const appName = `drx-commitblock-${process.pid}`;
+      const { client, commands: commits, store } = await recording('commitTransaction', 'commitblock', appName);
+      let replied = false;
+      client.on('commandSucceeded', (event) => void (replied ||= event.commandName === 'commitTransaction'));
+      client.on('commandFailed', (event) => void (replied ||= event.commandName === 'commitTransaction'));
+      const admin = new MongoClient(mongoUri);
+      try {
+        await failPointOrSkip(context, 'unanswered commit test', () => failCommand(admin, { times: 1 }, {
+          failCommands: ['commitTransaction'], appName, blockConnection: true, blockTimeMS: 3 * TRANSACTION_RETRY_MS, errorCode: 189,
+          errorLabels: ['RetryableWriteError'],
+        }));
+        commits.length = 0;
+        await expect(store.commit(start('unanswered'))).rejects.toMatchObject({ code: 'commit-outcome-unknown', status: 503 });
+        expect(replied).toBe(false);
+        expect(commits).toHaveLength(1);
+      } finally {
+        await failCommandOff(admin);
+        await admin.close().catch(() => undefined);
+        await store.close();
+        await client.close(); // fails the commit still blocked; the store's session then ends
+      }
+    }, 120_000);
+
     it('a commit that changes nothing and is not confirmed fails as nothing written (store-unreachable), not as an unknown outcome', async (context) => {
       // The write set of no request over an instance nobody holds (a resume of an instance not suspended: an HTTP
       // retry) writes nothing; its read-only commit can still fail to be confirmed by a majority (MaxTimeMSExpired,

@@ -2,8 +2,10 @@ import { MongoNetworkError, MongoServerError, MongoWriteConcernError } from 'mon
 import { describe, expect, it } from 'vitest';
 import { LeaseLostError } from '@durable-rx/runtime';
 import { StoreUnreachableError } from '../src/errors/store-unreachable-error.js';
+import { mapCommitFailure } from '../src/map-driver-error.js';
 import {
-  COMMIT_BACKOFF, commitsWithin, TRANSACTION_BACKOFF, TRANSACTION_RETRY_MS, transactionRanOut, transactionRetryStep, type FailedAttempt,
+  COMMIT_BACKOFF, commitsWithin, TRANSACTION_BACKOFF, TRANSACTION_END_GRACE_MS, TRANSACTION_RETRY_MS, transactionEndWaitMs, transactionRanOut,
+  transactionRetryStep, unansweredCommit, type FailedAttempt,
 } from '../src/transaction-deadline.js';
 
 // Real driver error objects, labelled as the server and the driver label them.
@@ -113,5 +115,29 @@ describe('the store\u2019s transaction loop: what follows a failed attempt', () 
     expect(error).toMatchObject({ code: 'store-unreachable', status: 503, cause: last });
     expect(error.message).toContain('committing a step');
     expect(transactionRanOut('committing a step', undefined).cause).toBeUndefined();
+  });
+
+  it('waits for an abort or a commit until the loop\u2019s bound, never less than the grace, so no call outlives the bound by more', () => {
+    // Sent at the first attempt: the whole bound; later: what is left of it.
+    expect(transactionEndWaitMs(0)).toBe(TRANSACTION_RETRY_MS);
+    expect(transactionEndWaitMs(15_000)).toBe(5_000);
+    // Sent at or past the end of the bound (a resend whose back-off just fit, a long attempt): the grace.
+    expect(transactionEndWaitMs(TRANSACTION_RETRY_MS - 1)).toBe(TRANSACTION_END_GRACE_MS);
+    expect(transactionEndWaitMs(TRANSACTION_RETRY_MS + 5_000)).toBe(TRANSACTION_END_GRACE_MS);
+    // Whenever it is sent, the wait ends by the bound plus the grace: an abort or commit that waits for a server
+    // (each selection up to serverSelectionTimeoutMS, 30 s by the driver's default) no longer holds the call past it.
+    for (let sentAt = 0; sentAt <= TRANSACTION_RETRY_MS + 1_000; sentAt += 250) {
+      expect(sentAt + transactionEndWaitMs(sentAt)).toBeLessThanOrEqual(Math.max(TRANSACTION_RETRY_MS, sentAt + TRANSACTION_END_GRACE_MS));
+      expect(transactionEndWaitMs(sentAt)).toBeGreaterThanOrEqual(TRANSACTION_END_GRACE_MS);
+    }
+    expect(transactionEndWaitMs(1_000, 5_000)).toBe(4_000);
+  });
+
+  it('reports a commit left unanswered as of unknown outcome when the transaction wrote, as nothing written otherwise', () => {
+    const late = unansweredCommit(2_000);
+    expect(late.message).toContain('2000 ms');
+    expect(mapCommitFailure(late, 'committing a step', 'wrote')).toMatchObject({ code: 'commit-outcome-unknown', status: 503, cause: late });
+    expect(mapCommitFailure(late, 'resuming "a"', 'wrote-nothing')).toMatchObject({ code: 'store-unreachable', status: 503 });
+    expect(mapCommitFailure(late, 'reading the history', 'read')).toMatchObject({ code: 'unavailable', status: 503 });
   });
 });
