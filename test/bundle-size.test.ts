@@ -1442,11 +1442,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The wake-up feed's re-subscription then was armed before the one it had was cleared, a clock that fails to logged and
  * the re-subscription made by the wake timer: 50,304 / 64,962 / 95,517 -> 50,356 / 65,017 / 95,572 B (+52 / +55 / +55),
  * budgets set to match.
+ * A given-up lease whose release failed then kept a stop unclean only for one lease after the release (+29 B on the
+ * runtime page), and every release a stop waits for after its grace shared one bound (storeCallTimeoutMs, at most the
+ * longest lease): 50,356 / 65,017 / 95,572 -> 50,499 / 65,201 / 95,753 B (+143 / +184 / +181), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 50_356 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 65_017 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_572 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 50_499 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 65_201 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_753 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

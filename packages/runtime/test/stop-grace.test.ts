@@ -199,6 +199,33 @@ describe('runtime.stop() with storeCallTimeoutMs: Infinity over a release that n
   });
 });
 
+describe('runtime.stop() over releases that never settle', () => {
+  it('ends within graceMs plus storeCallTimeoutMs, though a commit answered late leases a task whose release waits too', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    // The step's commit schedules Slow and leases it to this worker: it lands at once, and its answer comes on release().
+    const commit = store.hangNext('commit', 0, {
+      applied: 'when called',
+      where: (writeSet) => writeSet.lease?.kind === 'orchestration' && writeSet.requests.some((r) => r.type === 'insertTask' && r.lease !== undefined),
+    });
+    // The stop's release of the step, and the release of the task the commit leased: both answered only after the test.
+    const stepRelease = store.hangNext('abandonOrchestration');
+    const taskRelease = store.hangNext('abandonActivity');
+    const runtime = await start({ clock, store, storeCallTimeoutMs: 1000, orchestrators: { CallsSlow: callsSlow }, activities: { Slow: () => 'ran' } });
+    await runtime.client.startNew('CallsSlow');
+    await within(commit.called, "the step's commit");
+    const stopping = runtime.stop({ graceMs: 0 });
+    await within(stepRelease.called, "the step's release being sent");
+    // The commit is answered just before its bound: the worker releases the task it leased instead of running it.
+    clock.ms = T0 + 999;
+    await within(commit.release(), 'the commit being answered');
+    await within(taskRelease.called, "the task's release being sent");
+    // Before, the task's release was waited for its own whole bound after that: the stop ended at T0 + 1999.
+    expect(await clock.fireUntil(stopping, 'the stop', 20)).toBe(T0 + 1000);
+    await within(Promise.all([stepRelease.release(), taskRelease.release()]), 'the late releases settling');
+  });
+});
+
 /** A FailingStore that refuses every activity result, and the failure that replaces it, for good (too large). */
 class ResultTooLargeStore extends FailingStore {
   override commit(writeSet: WriteSet) {

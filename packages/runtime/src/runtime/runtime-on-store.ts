@@ -184,8 +184,11 @@ export interface Runtime {
   /**
    * Stops claiming work, lets in-flight steps and activities commit for up to `graceMs` (default 30 s, on the
    * runtime's clock; `Infinity` waits for all), then abandons what still runs: its leases are released so another
-   * worker retries it at once, and a result that arrives later is refused. Releases the worker's subscription and
-   * timers. Stops the worker only: `client` stays open and keeps following the store, as a client of `createClient`
+   * worker retries it at once, and a result that arrives later is refused. The stop waits for those releases, and for
+   * those of activity tasks whose results the store refused, up to `storeCallTimeoutMs` (default 30 s) and never
+   * longer than the longest lease (`orchestrationLeaseMs`, `activityLeaseMs`): so it resolves at most `graceMs` plus
+   * that bound after it takes effect, however the store answers; a release left unanswered leaves its lease to the
+   * runtime's next life, or to lapse. Releases the worker's subscription and timers. Stops the worker only: `client` stays open and keeps following the store, as a client of `createClient`
    * does (its observables go on and show what other workers on a shared store commit, `waitForCompletion` calls keep
    * their own timeout, and commands are accepted and run once a worker runs, this runtime's after a later `start()`: a
    * command that needs a worker resolves after up to 10 s, `COMMAND_APPLIED_TIMEOUT_MS`, still queued, as on
@@ -200,7 +203,9 @@ export interface Runtime {
    *
    * @example
    * ```ts
-   * await runtime.stop({ graceMs: 5_000 }); // resolves within about 5 s, even if an activity never settles
+   * // Within 5 s when the store answers the releases at once, even if an activity never settles; with the default
+   * // storeCallTimeoutMs, within 35 s whatever the store does.
+   * await runtime.stop({ graceMs: 5_000 });
    * await runtime.start(); // runs again, on the same store
    * ```
    */

@@ -624,7 +624,9 @@ export class Worker {
    * Stops claiming, waits up to `graceMs` (on the worker's clock) for in-flight steps and activities to commit, then
    * abandons what is still running: its leases are released so another worker takes the work over at once, and a
    * result that arrives later is refused by the store. The leases of activity tasks whose results were given up are
-   * released too, and waited for within their bounds whatever the grace. Releases the subscription and timers.
+   * released too, and waited for within their bounds whatever the grace. Every release after the grace is waited for
+   * within one bound (`#releasesBound`): the stop ends at most `graceMs` plus `min(storeCallTimeoutMs, longest lease)`
+   * after it began. Releases the subscription and timers.
    * Idempotent: later calls return the first call's promise.
    */
   stop(options: StopOptions = {}): Promise<void> {
@@ -665,9 +667,10 @@ export class Worker {
         const drained = this.#inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => {
           this.#drained = resolve;
         });
+        let abandon = false;
         if (graceMs === 0) {
-          // No grace: what runs is abandoned now, with no timer (on a clock nobody advances it would never fire).
-          if (this.#inFlight > 0) clean = await this.#abandonHeld();
+          // No grace: what runs is abandoned now, with no grace timer (on a clock nobody advances it would never fire).
+          abandon = this.#inFlight > 0;
         } else if (graceMs === Infinity) {
           await drained;
         } else {
@@ -684,16 +687,29 @@ export class Worker {
               resolve(true);
             }
           });
-          const abandon = await Promise.race([drained.then(() => false), graceOver]);
+          abandon = await Promise.race([drained.then(() => false), graceOver]);
           cancelGrace?.();
-          if (abandon) clean = await this.#abandonHeld();
         }
-        // The tasks commits leased as the stop began, released instead of run: all of them, those a commit that landed
-        // during these waits added too (the last check and what follows it run without a pause, so none comes after).
-        for (let i = 0; i < this.#unrun.length; i++) if (!(await this.#unrun[i])) clean = false;
-        // The releases of given-up leases, sent as the stop began or before it, each within its bound: with no grace
-        // (or a grace over) they were still under way, and the end of the stop below would have cut them off.
-        while (this.#givenUpReleases.size > 0) await Promise.all(this.#givenUpReleases);
+        // From here on the stop waits for releases only, each within its own bound, and all of them within one bound
+        // from the grace's end (`#releasesBound`): a release that a late commit's answer starts after another release
+        // has waited its whole bound does not add its own to it.
+        const bound = this.#releasesBound();
+        try {
+          if (abandon && !(await bound.within(this.#abandonHeld()))) clean = false;
+          // The tasks commits leased as the stop began, released instead of run: all of them, those a commit that landed
+          // during these waits added too (the last check and what follows it run without a pause, so none comes after).
+          for (let i = 0; i < this.#unrun.length; i++) if (!(await bound.within(this.#unrun[i]!))) clean = false;
+          // The releases of given-up leases, sent as the stop began or before it, each within its bound: with no grace
+          // (or a grace over) they were still under way, and the end of the stop below would have cut them off.
+          while (this.#givenUpReleases.size > 0) {
+            if (!(await bound.within(Promise.all(this.#givenUpReleases).then(() => true)))) {
+              clean = false;
+              break;
+            }
+          }
+        } finally {
+          bound.cancel();
+        }
         // A lease left to lapse makes the stop unclean only while it may still be held (a clock that gives no valid time
         // cannot tell: not clean).
         if (this.#lapsedUntilMs > -Infinity && !(this.#clockMs() >= this.#lapsedUntilMs)) clean = false;
@@ -713,6 +729,26 @@ export class Worker {
       }
     })();
     return this.#stopped;
+  }
+
+  /**
+   * The one bound of the releases a stop waits for after its grace: `storeCallTimeoutMs`, and no more than the longest
+   * lease (`orchestrationLeaseMs`, `activityLeaseMs`), from now. Each release is bounded by both already (`#bounded`,
+   * by the lease it releases); this bound ends a chain of them (a commit answered at the end of its bound, whose tasks'
+   * releases wait theirs), so the stop ends within `graceMs` plus it. `within` resolves with the promise's value, or
+   * false once the bound has passed. A clock that cannot time it leaves each release to its own bound.
+   */
+  #releasesBound(): { within(waited: Promise<boolean>): Promise<boolean>; cancel(): void } {
+    const { storeCallTimeoutMs, orchestrationLeaseMs, activityLeaseMs } = this.#o;
+    let cancel: () => void = () => undefined;
+    const over = new Promise<false>((resolve) => {
+      try {
+        cancel = this.#calls.add(Math.min(storeCallTimeoutMs, Math.max(orchestrationLeaseMs, activityLeaseMs)), () => resolve(false));
+      } catch (error) {
+        this.#o.logger.error('stop could not time its releases', error);
+      }
+    });
+    return { within: (waited) => Promise.race([waited, over]), cancel: () => cancel() };
   }
 
   /**
