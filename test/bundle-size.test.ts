@@ -1445,11 +1445,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A given-up lease whose release failed then kept a stop unclean only for one lease after the release (+29 B on the
  * runtime page), and every release a stop waits for after its grace shared one bound (storeCallTimeoutMs, at most the
  * longest lease): 50,356 / 65,017 / 95,572 -> 50,499 / 65,201 / 95,753 B (+143 / +184 / +181), budgets set to match.
+ * A KeyvalStore rebuild's step that the browser's close of the connection cut short, or that found none, then counted
+ * as no failed step (no wait after the reconnect): runtime-keyval.js 65,201 -> 65,218 B (+17), runtime-dexie.js
+ * 95,753 -> 95,764 B (+11), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 50_499 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 65_201 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_753 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 65_218 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_764 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -34,7 +34,7 @@ export class IndexRebuild {
    * instances up to it (included) have their index entries. `undefined`: none is known to have them.
    */
   place: Place | undefined;
-  readonly #step: () => Promise<boolean>;
+  readonly #step: () => Promise<boolean | undefined>;
   readonly #page: PageFreeze | undefined;
   /** The steps are running in the background. */
   #running = false;
@@ -49,11 +49,12 @@ export class IndexRebuild {
   #retryAtMs = -Infinity;
 
   /**
-   * `step`: runs one step in a transaction of its own; resolves true while steps are left, false once none is. `page`:
-   * the store's, whose freeze aborts a step (it then rejects with `page`). `clock`: the store's, which times the wait
-   * after failed steps.
+   * `step`: runs one step in a transaction of its own; resolves true while steps are left, false once none is, and
+   * `undefined` when it did not run for want of a connection (the browser closed it: the connection's failure, not the
+   * step's). `page`: the store's, whose freeze aborts a step (it then rejects with `page`). `clock`: the store's, which
+   * times the wait after failed steps.
    */
-  constructor(step: () => Promise<boolean>, page?: PageFreeze, clock: Clock = systemClock) {
+  constructor(step: () => Promise<boolean | undefined>, page?: PageFreeze, clock: Clock = systemClock) {
     this.#step = step;
     this.#page = page;
     this.#clock = clock;
@@ -65,7 +66,8 @@ export class IndexRebuild {
    * resumes (or the store refuses calls: then the step fails). Any other failure (the connection closed, a step
    * aborted) ends them quietly: the next open, the store's next call, or a read that finds the rebuild still pending,
    * starts them again from the place the marker keeps; so does a call made while the failed step ran (once). After
-   * the second failure in a row, only once a wait has passed ({@link RETRY_MS}).
+   * the second failure in a row, only once a wait has passed ({@link RETRY_MS}). A step that found no connection is no
+   * failure: the steps stop, and go on at the next `resume` (the new connection's open calls it) with no wait.
    */
   resume(): void {
     if (this.#ended || !this.pending) return;
@@ -78,7 +80,7 @@ export class IndexRebuild {
     void (async () => {
       try {
         while (!this.#ended) {
-          let more: boolean;
+          let more: boolean | undefined;
           this.#again = false;
           try {
             more = await this.#step();
@@ -92,6 +94,11 @@ export class IndexRebuild {
             this.#retryAtMs = this.#clock.now().getTime() + wait;
             if (!this.#again || wait > 0) throw error;
             continue;
+          }
+          if (more === undefined) {
+            // The connection's failure: counted for nothing. A call made meanwhile may have opened a new one.
+            if (this.#again) continue;
+            return;
           }
           this.#failures = 0;
           this.#retryAtMs = -Infinity;

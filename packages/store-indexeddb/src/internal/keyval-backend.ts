@@ -360,11 +360,18 @@ class KeyvalBackend implements StoreBackend {
     this.#clock = clock;
     this.#onVersionChange = onVersionChange;
     this.#gate = new OpenGate<Connection>(name, openTimeoutMs, ({ db }) => db.close(), page);
-    this.#entries = new IndexRebuild(() => {
+    this.#entries = new IndexRebuild(async () => {
       const inUse = this.#inUse;
-      // No connection: the steps end, and go on with the next (see IndexRebuild.resume).
-      if (this.#ended || !inUse) return Promise.reject(new Error('no connection'));
-      return this.#transactOn(inUse, 'readwrite', (tx) => (tx as KeyvalTransaction).rebuildEntries(), new ReadsAhead(undefined));
+      // No connection, or the browser closed it under the step (which then rejects with its reads, to run again): the
+      // steps end, and go on with the next, no failure counted (see IndexRebuild.resume).
+      if (this.#ended || !inUse) return undefined;
+      const reads = new ReadsAhead(undefined);
+      try {
+        return await this.#transactOn(inUse, 'readwrite', (tx) => (tx as KeyvalTransaction).rebuildEntries(), reads);
+      } catch (error) {
+        if (error === reads) return undefined;
+        throw error;
+      }
     }, page, clock);
   }
 

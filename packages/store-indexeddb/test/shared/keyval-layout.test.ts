@@ -475,6 +475,33 @@ function abortSecondMarkerWrite(): { readonly aborted: boolean; restore(): void 
 }
 
 /**
+ * Closes the connection of the second readwrite transaction in this realm that reads the layout marker, as it reads it,
+ * as the browser closes one (the first is a store's layout check as it opens, the second the first step of its rebuild
+ * of the name and tag entries): fake-indexeddb's forceCloseDatabase, else `close()` and a `close` event. Until `restore`.
+ */
+async function closeAtSecondMarkerWrite(): Promise<{ readonly closed: boolean; restore(): void }> {
+  // Imported beforehand: an import may take tasks.
+  const { forceCloseDatabase } = typeof window === 'undefined' ? await import('fake-indexeddb') : { forceCloseDatabase: undefined };
+  const get = IDBObjectStore.prototype.get;
+  let reads = 0;
+  const watch = { closed: false, restore: () => (IDBObjectStore.prototype.get = get) };
+  IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
+    const request = get.call(this, key);
+    if (this.transaction.mode === 'readwrite' && Array.isArray(key) && key.length === 1 && key[0] === 'meta' && ++reads === 2) {
+      const connection = this.transaction.db;
+      connection.addEventListener('close', () => (watch.closed = true));
+      if (forceCloseDatabase) forceCloseDatabase(connection as unknown as Parameters<typeof forceCloseDatabase>[0]);
+      else {
+        connection.close();
+        connection.dispatchEvent(new Event('close'));
+      }
+    }
+    return request;
+  };
+  return watch;
+}
+
+/**
  * Aborts every readwrite transaction in this realm that reads the layout marker, as it reads it, but the first (a
  * store's layout check as it opens): each step of a rebuild of the name and tag entries fails, as it does while the
  * origin's storage is full. Counts the aborted ones until `restore`.
@@ -970,6 +997,30 @@ describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in
     await clock.advance(60_000);
     await vi.waitFor(async () => {
       await store.getInstance('none');
+      expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+    }, { timeout: SETTLED.timeoutMs, interval: 50 });
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xn' || prefix === 'xg')).toEqual(wanted(count));
+  });
+
+  it('goes on with a rebuild at once after the browser closed its connection: the steps the close failed are no wait', async () => {
+    const name = uniqueName('layout-14-reconnect');
+    const count = 600;
+    await instances(name, count, { version: 14, store: 'durable-rx/keyval', rebuild: { step: 'rows' } }, () => false);
+    // The store's clock never moves: a wait after failed steps would hold the rebuild for good.
+    const clock = new VirtualClock(T0);
+    const closes = await closeAtSecondMarkerWrite();
+    const store = open(name, { clock });
+    try {
+      await store.getInstance('none');
+      await vi.waitFor(() => expect(closes.closed).toBe(true), { timeout: SETTLED.timeoutMs, interval: 10 });
+    } finally {
+      closes.restore();
+    }
+    // The next call opens a new connection; the rebuild goes on on it with no call of its own (before: the step the
+    // close cut short and the one that found no connection counted as failed steps, and the steps waited 1 s on the
+    // store's clock).
+    await store.getInstance('none');
+    await vi.waitFor(async () => {
       expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
     }, { timeout: SETTLED.timeoutMs, interval: 50 });
     expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xn' || prefix === 'xg')).toEqual(wanted(count));
