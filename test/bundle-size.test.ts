@@ -1448,11 +1448,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A KeyvalStore rebuild's step that the browser's close of the connection cut short, or that found none, then counted
  * as no failed step (no wait after the reconnect): runtime-keyval.js 65,201 -> 65,218 B (+17), runtime-dexie.js
  * 95,753 -> 95,764 B (+11), budgets set to match.
+ * Both stores' close() then aborted the index rebuild's step under way and waited for it to end: runtime-keyval.js
+ * 65,218 -> 65,291 B (+73), runtime-dexie.js 95,764 -> 95,837 B (+73). Measured with both on the main they landed on
+ * (b6889bcd, whose runtime page measures 50,532 B, 33 B over its budget): 65,330 / 95,870 B, budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 50_499 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 65_218 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_764 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 65_330 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_870 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -503,9 +503,9 @@ class DexieBackend implements StoreBackend {
   constructor(db: Dexie, page: PageFreeze | undefined, onDropped: (() => void) | undefined, rebuildTagKeys?: TagKeysRebuild, clock: Clock = systemClock) {
     this.#db = db;
     this.#page = page;
-    this.#tagKeys = new IndexRebuild(async () => {
+    this.#tagKeys = new IndexRebuild(async (stop) => {
       const next = await this.#transact(
-        'readwrite', ['meta', 'instances'], (tx) => (tx as DexieTransaction).rebuildTagKeys(), new ReadsAhead(undefined),
+        'readwrite', ['meta', 'instances'], (tx) => (tx as DexieTransaction).rebuildTagKeys(), new ReadsAhead(undefined), stop,
       );
       // Committed: the rows up to the place have their keys.
       if (next) this.#tagKeys.place = next;
@@ -547,7 +547,7 @@ class DexieBackend implements StoreBackend {
   }
 
   async #transact<T>(
-    mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>, reads: ReadsAhead,
+    mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>, reads: ReadsAhead, stop?: AbortSignal,
   ): Promise<T> {
     // DBCore's transaction is the IndexedDB transaction itself (Dexie's own Transaction listens to it the same way):
     // no Dexie zone, promise or Transaction object per store operation.
@@ -564,7 +564,7 @@ class DexieBackend implements StoreBackend {
     }
     const tx = new DexieTransaction(trans, this.#core, reads, this.#present, this.#tagKeys);
     return finishChecked(trans, reads, () => tx.run(work), {
-      closed: this.#closed, rerun: true, page: this.#page,
+      closed: this.#closed, rerun: true, page: this.#page, stop,
     }).catch((error: unknown) => {
       // Taken as absent, an instance was there after all, or a failure may rest on that: nothing was written, and the
       // run again reads it (as do later starts of it by this handle).
@@ -586,9 +586,14 @@ class DexieBackend implements StoreBackend {
     return this.#closed.fired || (!this.#db.isOpen() && !this.#db.hasBeenClosed());
   }
 
-  close(): void {
-    this.#tagKeys.end();
+  closing(): void {
+    void this.#tagKeys.end();
+  }
+
+  close(): Promise<void> {
+    const stepped = this.#tagKeys.end();
     this.#db.close({ disableAutoOpen: true });
+    return stepped;
   }
 }
 

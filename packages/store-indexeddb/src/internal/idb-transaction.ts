@@ -124,6 +124,11 @@ export interface FinishOptions {
    * `page` itself, nothing of it written (the caller runs the work again once the page resumes).
    */
   readonly page?: PageFreeze;
+  /**
+   * Aborts the transaction when signalled (a step of an index rebuild when the store closes), unless it asked to
+   * commit. One signal per transaction.
+   */
+  readonly stop?: AbortSignal;
 }
 
 /**
@@ -153,8 +158,10 @@ export interface FinishOptions {
 export async function finishChecked<T>(
   transaction: IDBTransaction, reads: ReadsAhead, work: () => Promise<T>, options: FinishOptions,
 ): Promise<T> {
-  const { closed, rerun, abandon, page } = options;
+  const { closed, rerun, abandon, page, stop } = options;
   const done = closed.completion(transaction); // true: the browser closed the connection first (it never ran)
+  // A signal serves one transaction: its listener goes with it.
+  stop?.addEventListener('abort', () => end(transaction, false));
   const dropped = (cause?: unknown): unknown => (rerun ? reads : new StorageError('The browser closed the connection before the transaction ran', { cause }));
   page?.begin(transaction);
   let result: T;

@@ -34,7 +34,7 @@ export class IndexRebuild {
    * instances up to it (included) have their index entries. `undefined`: none is known to have them.
    */
   place: Place | undefined;
-  readonly #step: () => Promise<boolean | undefined>;
+  readonly #step: (stop: AbortSignal) => Promise<boolean | undefined>;
   readonly #page: PageFreeze | undefined;
   /** The steps are running in the background. */
   #running = false;
@@ -43,6 +43,10 @@ export class IndexRebuild {
   /** {@link IndexRebuild.resume} was called while the step under way ran: should it fail, the steps go on all the same. */
   #again = false;
   readonly #clock: Clock;
+  /** Aborts the step under way ({@link IndexRebuild.end}). */
+  #stop: AbortController | undefined;
+  /** The step under way, or the last one. */
+  #stepping: Promise<unknown> = Promise.resolve();
   /** Steps that failed in a row (not those a freeze aborted). */
   #failures = 0;
   /** The time on {@link IndexRebuild.#clock} (ms) before which no step starts again after failures (see {@link RETRY_MS}). */
@@ -51,10 +55,10 @@ export class IndexRebuild {
   /**
    * `step`: runs one step in a transaction of its own; resolves true while steps are left, false once none is, and
    * `undefined` when it did not run for want of a connection (the browser closed it: the connection's failure, not the
-   * step's). `page`: the store's, whose freeze aborts a step (it then rejects with `page`). `clock`: the store's, which
-   * times the wait after failed steps.
+   * step's); its transaction is aborted when `stop` is (the store closes; a new signal for each step). `page`: the store's, whose freeze aborts a
+   * step (it then rejects with `page`). `clock`: the store's, which times the wait after failed steps.
    */
-  constructor(step: () => Promise<boolean | undefined>, page?: PageFreeze, clock: Clock = systemClock) {
+  constructor(step: (stop: AbortSignal) => Promise<boolean | undefined>, page?: PageFreeze, clock: Clock = systemClock) {
     this.#step = step;
     this.#page = page;
     this.#clock = clock;
@@ -83,7 +87,10 @@ export class IndexRebuild {
           let more: boolean | undefined;
           this.#again = false;
           try {
-            more = await this.#step();
+            this.#stop = new AbortController();
+            const stepping = this.#step(this.#stop.signal);
+            this.#stepping = stepping;
+            more = await stepping;
           } catch (error) {
             if (this.#page && error === this.#page) {
               await this.#page.resumed();
@@ -115,9 +122,15 @@ export class IndexRebuild {
     })();
   }
 
-  /** No step runs from now on (the store closed its connection); one under way ends with its transaction. */
-  end(): void {
+  /**
+   * No step runs from now on (the store closes its connection): the step under way is aborted, so its transaction,
+   * which wrote nothing then, holds no lock on the database past the close, and the rebuild goes on from the place the
+   * marker keeps at the next open. Resolves once that step ended.
+   */
+  end(): Promise<void> {
     this.#ended = true;
+    this.#stop?.abort();
+    return this.#stepping.then(() => undefined, () => undefined);
   }
 }
 

@@ -360,14 +360,14 @@ class KeyvalBackend implements StoreBackend {
     this.#clock = clock;
     this.#onVersionChange = onVersionChange;
     this.#gate = new OpenGate<Connection>(name, openTimeoutMs, ({ db }) => db.close(), page);
-    this.#entries = new IndexRebuild(async () => {
+    this.#entries = new IndexRebuild(async (stop) => {
       const inUse = this.#inUse;
       // No connection, or the browser closed it under the step (which then rejects with its reads, to run again): the
       // steps end, and go on with the next, no failure counted (see IndexRebuild.resume).
       if (this.#ended || !inUse) return undefined;
       const reads = new ReadsAhead(undefined);
       try {
-        return await this.#transactOn(inUse, 'readwrite', (tx) => (tx as KeyvalTransaction).rebuildEntries(), reads);
+        return await this.#transactOn(inUse, 'readwrite', (tx) => (tx as KeyvalTransaction).rebuildEntries(), reads, stop);
       } catch (error) {
         if (error === reads) return undefined;
         throw error;
@@ -498,7 +498,7 @@ class KeyvalBackend implements StoreBackend {
   }
 
   #transactOn<T>(
-    connection: Connection, mode: 'readonly' | 'readwrite', work: (tx: BackendTransaction) => Promise<T>, reads: ReadsAhead,
+    connection: Connection, mode: 'readonly' | 'readwrite', work: (tx: BackendTransaction) => Promise<T>, reads: ReadsAhead, stop?: AbortSignal,
   ): Promise<T> {
     let store: IDBObjectStore;
     try {
@@ -511,7 +511,7 @@ class KeyvalBackend implements StoreBackend {
       const result = await work(tx);
       await tx.finish();
       return result;
-    }, { closed: connection.closed, rerun: true, abandon: () => tx.abandon(), page: this.#page }).catch((error: unknown) => {
+    }, { closed: connection.closed, rerun: true, abandon: () => tx.abandon(), page: this.#page, stop }).catch((error: unknown) => {
       // Taken as absent, an instance was there after all, or a failure may rest on that: nothing was written, and the
       // run again reads it (as do later starts of it by this handle).
       tx.rememberAssumed();
@@ -534,14 +534,16 @@ class KeyvalBackend implements StoreBackend {
   }
 
   closing(): void {
+    void this.#entries.end();
     this.#gate.close();
   }
 
-  close(): void {
+  close(): Promise<void> {
     this.#ended = true;
-    this.#entries.end();
+    const stepped = this.#entries.end();
     this.#latest?.db.close();
     this.#gate.close();
+    return stepped;
   }
 }
 

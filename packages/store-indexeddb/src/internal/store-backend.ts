@@ -31,12 +31,15 @@ export interface StoreBackend {
    * first open did. Absent where the backend opens a new connection itself (KeyvalStore's).
    */
   readonly dropped?: boolean;
-  /** Closes the connection (pending transactions finish first). */
-  close(): void;
+  /**
+   * Closes the connection (pending transactions finish first, but for a step of an index rebuild, which is aborted):
+   * resolves once that step ended.
+   */
+  close(): void | Promise<void>;
   /**
    * The store begins to close: a backend that opens connections of its own (KeyvalStore's after the browser closed
    * one) fails the calls waiting for one with `StoreClosedError` now, instead of once the open is answered or bounded;
-   * `close` follows when the calls have settled.
+   * the step of an index rebuild under way is aborted, and no other begins; `close` follows when the calls have settled.
    */
   closing?(): void;
 }

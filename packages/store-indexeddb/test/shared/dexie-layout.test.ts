@@ -436,6 +436,47 @@ describe('DexieStore layout 8: tag keys given after the open, in steps', () => {
     await rebuilt(name);
   });
 
+  it('aborts the step under way when it closes: the step writes nothing, holds the database no longer, and the next open goes on from the place', async () => {
+    const name = uniqueName('layout-8-close');
+    const count = 1000;
+    const marker = { key: 'schema', version: 8, store: 'durable-rx/dexie', rebuild: { after: [msOf(100), idOf(100)] } };
+    await instances(name, count, 6, marker, (i) => i <= 100);
+    const store = open(name);
+    // The store closes as the rebuild's first step (the second readwrite transaction to read the marker, after the
+    // open's schema check) reads the marker.
+    const get = IDBObjectStore.prototype.get;
+    let markerReads = 0;
+    let stepEnded: Promise<string> | undefined;
+    let closed: Promise<void> | undefined;
+    IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
+      const request = get.call(this, key);
+      if (this.transaction.mode === 'readwrite' && key === 'schema' && ++markerReads === 2) {
+        const transaction = this.transaction;
+        stepEnded = new Promise((resolve) => {
+          transaction.addEventListener('complete', () => resolve('complete'));
+          transaction.addEventListener('abort', () => resolve('abort'));
+        });
+        closed = store.close();
+      }
+      return request;
+    };
+    try {
+      await store.getInstance('none').catch(() => undefined);
+      await vi.waitFor(() => expect(closed).toBeDefined(), { timeout: SETTLED.timeoutMs, interval: 10 });
+      await closed;
+    } finally {
+      IDBObjectStore.prototype.get = get;
+    }
+    // Before: the step went on after the close had resolved, and committed (the marker moved on by a step).
+    expect(await stepEnded).toBe('abort');
+    expect((await rawRows(name, 'meta'))[0]).toEqual(marker);
+    expect((await rawRows(name, 'instances')).filter((row) => !row.tagKeys)).toHaveLength(count - 101);
+    const again = open(name);
+    expect(await again.getInstance(idOf(3))).toMatchObject({ instanceId: idOf(3) });
+    await rebuilt(name);
+    expect((await rawRows(name, 'instances')).filter((row) => !row.tagKeys)).toEqual([]);
+  });
+
   it('goes on with a rebuild cut short (a reload) from its place, and shares it between two tabs, one closed mid-way', async () => {
     const name = uniqueName('layout-8-cut');
     const count = 2000;

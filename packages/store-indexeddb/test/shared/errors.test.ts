@@ -582,7 +582,8 @@ describe('schema checks', () => {
     const meta = raw.transaction('durable-rx', 'readonly').objectStore('durable-rx').get(['meta']);
     await requestDone(meta);
     raw.close();
-    expect(meta.result).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+    // With the rebuild of the name and tag entries it names, if the close aborted its step under way.
+    expect(meta.result).toMatchObject({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
   });
 
   it('KeyvalStore opens a layout-2 database: statuses page, messages stay first, tasks are claimed and purged, the old indexes go and the counter stays', async () => {

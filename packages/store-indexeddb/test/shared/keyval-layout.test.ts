@@ -1026,6 +1026,50 @@ describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in
     expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xn' || prefix === 'xg')).toEqual(wanted(count));
   });
 
+  it('aborts the step under way when it closes: the step writes nothing, holds the database no longer, and the next open goes on from the place', async () => {
+    const name = uniqueName('layout-14-close');
+    const count = 600;
+    const marker = { version: 14, store: 'durable-rx/keyval', rebuild: { step: 'rows' } };
+    await instances(name, count, marker, () => false);
+    const keys = await rawKeys(name);
+    const store = open(name);
+    // The store closes as the rebuild's first step (the second readwrite transaction to read the marker, after the
+    // open's layout check) reads the marker.
+    const get = IDBObjectStore.prototype.get;
+    let markerReads = 0;
+    let stepEnded: Promise<string> | undefined;
+    let closed: Promise<void> | undefined;
+    IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
+      const request = get.call(this, key);
+      if (this.transaction.mode === 'readwrite' && Array.isArray(key) && key.length === 1 && key[0] === 'meta' && ++markerReads === 2) {
+        const transaction = this.transaction;
+        stepEnded = new Promise((resolve) => {
+          transaction.addEventListener('complete', () => resolve('complete'));
+          transaction.addEventListener('abort', () => resolve('abort'));
+        });
+        closed = store.close();
+      }
+      return request;
+    };
+    try {
+      await store.getInstance('none').catch(() => undefined);
+      await vi.waitFor(() => expect(closed).toBeDefined(), { timeout: SETTLED.timeoutMs, interval: 10 });
+      await closed;
+    } finally {
+      IDBObjectStore.prototype.get = get;
+    }
+    // Before: the step went on after the close had resolved, and committed (the marker moved on by a step).
+    expect(await stepEnded).toBe('abort');
+    expect(await rawGet(name, ['meta'])).toEqual(marker);
+    expect(await rawKeys(name)).toEqual(keys);
+    const again = open(name);
+    await again.getInstance('none');
+    await vi.waitFor(async () => {
+      expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+    }, { timeout: SETTLED.timeoutMs, interval: 50 });
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xn' || prefix === 'xg')).toEqual(wanted(count));
+  });
+
   it('lists by a rare name during the rebuild reading the rows only of the part not yet rebuilt', async () => {
     const name = uniqueName('layout-14-rare');
     const count = 3000;
