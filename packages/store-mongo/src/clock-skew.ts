@@ -151,10 +151,10 @@ export function takeoverSkewProblem(skew: ClockSkew | undefined, holdsLease: boo
 }
 
 /**
- * How far before the last healthy moment of a change feed a status resync re-reads changes (`updatedAt`, written by
- * each writer's clock): 5 minutes. It covers a writer behind the server by up to 10 % of a lease of 50 minutes (the
- * skew past which its claims are refused, {@link MAX_LEASE_SKEW_FRACTION}), and a client's start or command up to
- * 5 minutes behind; a writer further behind can still be missed (its change is older than the window).
+ * How far before the last healthy moment of a change feed a status resync re-reads changes (`updatedAt`, and the
+ * purge records' `purgedAt`): 5 minutes. MongoDB stamps both with its own clock (`instanceUpdate`, `STAMP_UPDATED_AT`,
+ * `STAMP_PURGED_AT`), so no writer's clock moves them; the margin covers commits that land after their write, and
+ * writers of earlier versions, which wrote their own clock's time (one behind the server by up to 5 minutes).
  */
 export const RESYNC_MARGIN_MS = 5 * 60_000;
 

@@ -45,7 +45,11 @@ export interface InstanceDoc {
    * without tags would be read at every `connect`.
    */
   tagKeys?: string[];
-  /** `lastUpdatedTime`: what a resync re-reads after the change feed lost its position. */
+  /**
+   * When the status last changed, by MongoDB's clock (`$currentDate` in the transaction that changed it:
+   * `instanceUpdate`, `STAMP_UPDATED_AT`; documents written before, the writer's `lastUpdatedTime`): what a resync
+   * re-reads after the change feed lost its position.
+   */
   updatedAt: Date;
   // Copies the store reads inside transactions without decoding `state`.
   executionId: string;
@@ -215,7 +219,10 @@ export interface PurgeDoc {
   _id: ObjectId;
   /** The instance id's key. */
   instanceId: string;
-  /** When it was purged (the purging store's clock); the collection's TTL index removes the record later. */
+  /**
+   * When it was purged, by MongoDB's clock (`STAMP_PURGED_AT` in the purge's transaction; records written before, the
+   * purging store's clock); the collection's TTL index removes the record later.
+   */
   purgedAt: Date;
 }
 

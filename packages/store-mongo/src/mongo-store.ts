@@ -72,7 +72,7 @@ import { readBound, SCAN_BOUND, TRANSACTION_READ_BOUND } from './read-bound.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
 import {
-  commitSignalsWork, instanceUpdateFields, leaseReleaseFields, TAKEN_INSTANCE_PROJECTION, translateWritePlan, type MongoWrite,
+  commitSignalsWork, instanceUpdate, instanceUpdateFields, leaseReleaseFields, STAMP_PURGED_AT, STAMP_UPDATED_AT, TAKEN_INSTANCE_PROJECTION, translateWritePlan, type MongoWrite,
   type TakenInstanceDoc,
 } from './translate-write-plan.js';
 import { mergeBySeq } from './merge-by-seq.js';
@@ -1669,13 +1669,15 @@ export class MongoStore implements Store {
           break;
         case 'insertInstance':
           await this.#instances.insertOne(w.doc, { session });
+          await this.#instances.updateOne({ _id: w.doc._id }, STAMP_UPDATED_AT, { session });
           break;
         case 'replaceInstance':
           await this.#instances.replaceOne({ _id: w.doc._id }, w.doc, { session });
+          await this.#instances.updateOne({ _id: w.doc._id }, STAMP_UPDATED_AT, { session });
           break;
         case 'updateInstance': {
           const head = w.queue.kind === 'set' ? w.queue.head : await this.#queueHead(session, w.instanceKey, w.queue.messageSeq);
-          await this.#instances.updateOne({ _id: w.instanceKey }, { $set: instanceUpdateFields(w, head, now) }, { session });
+          await this.#instances.updateOne({ _id: w.instanceKey }, instanceUpdate(instanceUpdateFields(w, head, now)), { session });
           if (w.release) releasedHead = head;
           break;
         }
@@ -1836,7 +1838,9 @@ export class MongoStore implements Store {
     await this.#messages.deleteMany({ instanceId: { $in: keys } }, { session });
     await this.#tasks.deleteMany({ instanceId: { $in: keys } }, { session });
     await this.#sweeps.insertMany(docs.map((d) => ({ _id: new ObjectId(), instanceId: d._id, gen: d.historyGen })), { session });
-    await this.#purges.insertMany(purgeDocs(keys, this.#clock.now()), { session });
+    const records = purgeDocs(keys, this.#clock.now());
+    await this.#purges.insertMany(records, { session });
+    await this.#purges.updateMany({ _id: { $in: records.map((record) => record._id) } }, STAMP_PURGED_AT, { session });
     await this.#raiseKeys.deleteMany({ _id: { $in: keys } }, { session });
   }
 

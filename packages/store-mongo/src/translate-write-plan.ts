@@ -263,6 +263,43 @@ export function commitSignalsWork(plan: WritePlan, stored: TranslationContext['s
 }
 
 /**
+ * The update an `updateInstance` write sends, given what it sets (`fields`, {@link instanceUpdateFields}): those fields,
+ * except `updatedAt` (present when the write changes the state), which MongoDB stamps with its own clock instead
+ * (`$currentDate`, {@link STAMP_UPDATED_AT}). `updatedAt` serves one reader, the status resync after a change feed lost
+ * its place (`updated` index: every instance changed since the feed was last healthy), and a writer's clock put it
+ * wherever that clock was: a client's start or command, or a worker, more than the resync's 5 min margin behind wrote
+ * a change that no resync read again, and its subscribers never saw it. Stamped by the server, it is on the one clock
+ * the resync window is placed on (`resyncFrom`). The snapshot's own `lastUpdatedTime` stays the writer's.
+ *
+ * @example
+ * ```ts
+ * instanceUpdate({ runtimeStatus: 'Running', updatedAt: stepTime }); // { $set: { runtimeStatus: 'Running' }, $currentDate: { updatedAt: true } }
+ * instanceUpdate({ claimAt: EPOCH });                                 // { $set: { claimAt: EPOCH } }: a release alone
+ * ```
+ */
+export function instanceUpdate(fields: Readonly<Record<string, unknown>>): {
+  readonly $set: Record<string, unknown>; readonly $currentDate?: typeof STAMP_UPDATED_AT.$currentDate;
+} {
+  if (!('updatedAt' in fields)) return { $set: { ...fields } };
+  const { updatedAt: _writerTime, ...set } = fields;
+  return { $set: set, ...STAMP_UPDATED_AT };
+}
+
+/**
+ * The update that stamps an instance document just inserted or replaced (in the same transaction) with MongoDB's clock
+ * as its `updatedAt` ({@link instanceUpdate}): the document is written whole, and an insert or replacement takes no
+ * update operator.
+ */
+export const STAMP_UPDATED_AT = { $currentDate: { updatedAt: true } } as const;
+
+/**
+ * The update that stamps purge records just inserted (in the purge's transaction) with MongoDB's clock as their
+ * `purgedAt`, for the same reason as {@link instanceUpdate}: `changes$`'s resync reads the purges since the feed was
+ * last healthy by it, and a purging client's clock put them wherever it was.
+ */
+export const STAMP_PURGED_AT = { $currentDate: { purgedAt: true } } as const;
+
+/**
  * What an `updateInstance` write `$set`s, once its queue head is known (`head`: computed by the plan, or read in the
  * transaction): the state fields, the queue fields with `claimAt` under the lease that remains, and for a release a
  * free lease, with a fresh `handoff` when visible messages are left at `now` (every process's worker takes them at

@@ -78,6 +78,8 @@ function shapes(): Shape[] {
       '#instances.findOne({_id:key}', '#instances.findOne({_id:key}', '#instances.findOne({_id:key}',
       '#instances.findOne({_id:instanceKey(instanceId)}', '#instances.findOne({_id:instanceKey(instanceId)}',
       '#instances.updateOne({_id:w.instanceKey}', '#instances.updateOne({_id:w.instanceKey}', '#instances.replaceOne({_id:w.doc._id}',
+      // The server's time stamped on an instance just inserted or replaced (STAMP_UPDATED_AT).
+      '#instances.updateOne({_id:w.doc._id}', '#instances.updateOne({_id:w.doc._id}',
     ]),
     byKey('instances', 'a commit takes its instances, the leased one by its lease token; the release of a lease without a commit', { _id: KEY, leaseToken: 't' }, [
       '#instances.findOneAndUpdate(filter', '#instances.findOne(filter', '#instances.findOne({_id:key,leaseToken}', '#instances.updateOne({_id:key,leaseToken}',
@@ -256,6 +258,9 @@ function shapes(): Shape[] {
     ]),
     byKey('raiseKeys', 'a keyed raise writes the record of its instance', { _id: KEY }, ['#raiseKeys.replaceOne({_id:instanceKey(instanceId)}']),
     // ---- purges
+    byKey('purges', 'a purge stamps the records it just inserted with the server\u2019s time (STAMP_PURGED_AT)', { _id: { $in: [new ObjectId()] } }, [
+      '#purges.updateMany({_id:{$in:records.map((record)=>record._id)}}',
+    ]),
     {
       what: 'the purges a changes$ resync reports', collection: 'purges', filter: purgedSinceFilter(NOW), hint: PURGES_HINT,
       sites: ['#purges.find(purgedSinceFilter(from)'],

@@ -854,6 +854,28 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('stamps a changed instance\u2019s updatedAt with the server\u2019s clock, not the writer\u2019s (a client an hour behind)', async () => {
+      // updatedAt places a change for the status resync (the `updated` index); a client more than its 5 min margin
+      // behind wrote changes no resync read again.
+      const store = await db.open('servertime');
+      const client = new MongoClient(mongoUri);
+      try {
+        const serverNow = async () => (await client.db('admin').command({ hello: 1 }))['localTime'] as Date;
+        const hourBack = new Date(Date.now() - 3_600_000);
+        const { state, message } = request('behind');
+        const before = await serverNow();
+        await store.commit({ requests: [{ type: 'createInstance', state: { ...state, createdTime: hourBack, lastUpdatedTime: hourBack }, message, ifRunning: { kind: 'fail' } }] });
+        const after = await serverNow();
+        const doc = await client.db(db.name).collection<InstanceDoc>(store.collections.instances).findOne({ _id: instanceKey('behind') });
+        expect(doc!.updatedAt.getTime()).toBeGreaterThanOrEqual(before.getTime());
+        expect(doc!.updatedAt.getTime()).toBeLessThanOrEqual(after.getTime());
+        expect((await store.getInstance('behind'))!.lastUpdatedTime).toEqual(hourBack); // the snapshot keeps the writer's time
+      } finally {
+        await store.close();
+        await client.close();
+      }
+    });
+
     it('refuses to open on a raiseKeys or sweeps collection with a default collation, in both modes', async () => {
       // Read and written by _id alone, these two were never listed: a case-insensitive collation made the keys of two
       // keyed raises that differ only in case one document, so the second raise was dropped as a repeat.

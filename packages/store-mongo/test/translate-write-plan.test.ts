@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { decodeHistoryEvent, decodeInstanceState, decodeMessage, emptyQueueHead, EPOCH, NEVER } from '../src/documents.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
 import {
-  commitSignalsWork, describeWrites, instanceUpdateFields, leaseReleaseFields, TAKEN_INSTANCE_PROJECTION, translateWritePlan, type MongoWrite,
-  type StoredRow, type TakenInstanceDoc,
+  commitSignalsWork, describeWrites, instanceUpdate, instanceUpdateFields, leaseReleaseFields, STAMP_PURGED_AT, STAMP_UPDATED_AT, TAKEN_INSTANCE_PROJECTION,
+  translateWritePlan, type MongoWrite, type StoredRow, type TakenInstanceDoc,
 } from '../src/translate-write-plan.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
@@ -293,6 +293,32 @@ describe('write-set translation: an unclaimed write (a client\u2019s own termina
     // An expired lease is still stored: the commit takes it over, a write that releases it.
     const expired = translate({ lease, requests: [] }, { a: { state: pending, row: { ...queued, leaseExpiresAt: at(30_000) } } });
     expect(describeWrites(expired)).toEqual(['updateInstance a (queue set, release)']);
+  });
+});
+
+describe('the times a status resync reads: stamped by MongoDB\u2019s clock, not the writer\u2019s', () => {
+  const lease = { kind: 'unclaimed', instanceId: 'a', executionId: 'exec-a', version: 4, now: at(40_000) } as const;
+
+  it('sends a state change with updatedAt from the server (a client an hour behind no longer writes it an hour back)', () => {
+    // A terminate sent by a client whose clock is an hour behind: its snapshot says so, the resync index does not.
+    const hourBehind = at(-3_600_000);
+    const terminated = state('a', { runtimeStatus: 'Terminated', version: 5, historyLength: 6, lastUpdatedTime: hourBehind });
+    const writes = translate({ lease, requests: [{ type: 'replaceState', state: terminated }] }, { a: { state: state('a'), row: row() } });
+    const update = instanceUpdate(instanceUpdateFields(only(writes, 'updateInstance'), emptyQueueHead(10), at(40_000)));
+    expect(update.$set).not.toHaveProperty('updatedAt');
+    expect(update.$currentDate).toEqual({ updatedAt: true });
+    expect(update.$set).toMatchObject({ runtimeStatus: 'Terminated', version: 5 });
+    expect(decodeInstanceState(update.$set['state'] as string).lastUpdatedTime).toEqual(hourBehind); // the snapshot keeps the writer's
+  });
+
+  it('leaves updatedAt alone where the status does not change (a release, queue bookkeeping)', () => {
+    const update = instanceUpdate({ claimAt: EPOCH, leaseToken: null });
+    expect(update).toEqual({ $set: { claimAt: EPOCH, leaseToken: null } });
+  });
+
+  it('stamps an inserted or replaced instance, and purge records, by the server after writing them whole', () => {
+    expect(STAMP_UPDATED_AT).toEqual({ $currentDate: { updatedAt: true } });
+    expect(STAMP_PURGED_AT).toEqual({ $currentDate: { purgedAt: true } });
   });
 });
 
