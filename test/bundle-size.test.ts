@@ -1451,11 +1451,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * Both stores' close() then aborted the index rebuild's step under way and waited for it to end: runtime-keyval.js
  * 65,218 -> 65,291 B (+73), runtime-dexie.js 95,764 -> 95,837 B (+73). Measured with both on the main they landed on
  * (b6889bcd, whose runtime page measures 50,532 B, 33 B over its budget): 65,330 / 95,870 B, budgets set to match.
+ * The 33 B were a fork's GUIDs found in either case (holdsGuid, forkCallId), landed without their budget. What a queued
+ * start names of the fork it descends from then was kept on the state until a worker records that start
+ * (InstanceState.lineage, read by copiedStart): 50,532 / 65,330 / 95,870 -> 50,693 / 65,456 / 95,985 B (+161 / +126 / +115), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 50_499 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 65_330 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_870 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 50_693 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 65_456 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_985 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -1,11 +1,13 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { expect, it } from 'vitest';
+import { createClient } from '../src/client/create-client.js';
 import type { DurableClient } from '../src/client/durable-client.js';
 import { uuidV5 } from '../src/engine/deterministic-guid.js';
 import { forkCallId, handedOnGuids } from '../src/engine/fork-call-id.js';
 import type { Orchestration, OrchestrationContext, Orchestrator } from '../src/engine/orchestration-context.js';
 import { NonDeterminismError } from '../src/model/errors/non-determinism-error.js';
 import type { TaskFailedError } from '../src/model/errors/task-failed-error.js';
+import { MemoryStore } from '../src/store/memory-store.js';
 import { replayHistory } from '../src/testing/replay-history.js';
 import { SETTLED, within } from '../src/testing/settled.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
@@ -335,6 +337,43 @@ it("names a child with a handed-on GUID as its own in a fork that keeps no resul
   expect(await within(client.waitForCompletion(id, SETTLED), 'the source ending')).toMatchObject({ runtimeStatus: 'Completed', output: guid });
   expect(await client.getStatus(`job-${guid}`)).toMatchObject({ parentInstanceId: id });
   expect(notes).toHaveLength(1);
+});
+
+it("names a child with a handed-on GUID as its own in a restart of a fork terminated before its start was taken, and in a fork of a fork not started yet", async () => {
+  const clock = new VirtualClock();
+  const notes: string[] = [];
+  const store = new MemoryStore();
+  const runtime = await start({
+    clock, store,
+    orchestrators: { Relay: relay, Child: function* (ctx) { return ctx.getInput(); } },
+    activities: { Note: (guid: string) => void notes.push(guid) },
+  });
+  const id = await runtime.client.startNew('Relay');
+  await resultRecorded(runtime.client, id);
+  const guid = notes[0]!;
+  // A fork whose continueAsNew hands the source's GUID on: its current execution's start names it.
+  const fork = await runtime.client.fork(id, { keepResults: 1 });
+  await runtime.client.raiseEvent(fork, 'go');
+  expect(await within(runtime.client.waitForCompletion(fork, SETTLED), 'the fork ending')).toMatchObject({ runtimeStatus: 'Completed', output: guid });
+  // No worker runs: a fork of it that keeps nothing stays Pending, its start queued; one is terminated so, then restarted,
+  // and another is forked again before it starts.
+  await runtime.stop();
+  const alone = createClient({ store, clock });
+  const terminated = await alone.fork(fork, { keepResults: 0 });
+  await alone.terminate(terminated, 'not yet');
+  expect(await alone.getStatus(terminated)).toMatchObject({ runtimeStatus: 'Terminated' });
+  await alone.restart(terminated);
+  const pending = await alone.fork(fork, { keepResults: 0 });
+  const again = await alone.fork(pending, { keepResults: 0 });
+  await runtime.start();
+  const runs = [terminated, pending, again];
+  for (const run of runs) expect(await within(runtime.client.waitForCompletion(run, SETTLED), `${run} ending`)).toMatchObject({ runtimeStatus: 'Completed', output: guid });
+  const called = await Promise.all(runs.map(async (of) => ((await runtime.client.getStatus(of, { showHistory: true }))!.history!)
+    .flatMap((e) => (e.type === 'SubOrchestrationInstanceCreated' ? [e.instanceId] : []))));
+  // Each ran a child of its own, none under the source's GUID.
+  expect(called.map((ids) => ids.length)).toEqual([1, 1, 1]);
+  expect(new Set([`job-${guid}`, ...called.flat()]).size).toBe(4);
+  expect(await runtime.client.getStatus(`job-${guid}`)).toBeUndefined();
 });
 
 it.each([

@@ -637,7 +637,7 @@ export class LocalClient implements LocalDurableClient {
     const newId = restartWithNewInstanceId ? this.#newId() : instanceId;
     const writeSet = decideRestart(instanceId, {
       instanceId: newId, name: state.name, input: toPlainJson(state.input, 'input'), now: this.#now(), newId: this.#newId, tags: state.tags,
-      ...restartedStart(history),
+      ...restartedStart(state, history),
     });
     // The worker claims nothing until a macrotask after the commit: the caller's reads right after show it Pending.
     const held = this.#startHandOff?.()?.holdWakes();

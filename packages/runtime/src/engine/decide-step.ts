@@ -14,7 +14,7 @@ import { applyEvent, heldCommands, parentCallOf, startsAnotherExecution } from '
 import {
   firstStepMarker, parentLinkAfter, stepMarkers, suspendedWithNothingDeferred, type OrchestrationExecution, type StepResult,
 } from './orchestration-execution.js';
-import { copiedStart, forkHistory } from './fork-history.js';
+import { copiedStart, forkHistory, startLineage } from './fork-history.js';
 import { holdsGuid } from './fork-call-id.js';
 import { rewindHistory } from './rewind-history.js';
 import { recursiveTerminateOf } from './active-children.js';
@@ -700,6 +700,10 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
     const continued = (next = writable(next, state));
     continued.executionId = executionId;
     continued.continuedAt = sentAt;
+    // What the next start names of the copies it descends from (`copiedStart` reads it while that start is queued).
+    const lineage = startLineage({ copiedGuids: step.continueAsNew.copiedGuids, forkedFrom: step.forkedFrom });
+    if (lineage) continued.lineage = lineage;
+    else if (continued.lineage) delete continued.lineage;
     // The next execution starts at once: the time the last one was scheduled for is not its own.
     if (continued.scheduledStartTime !== undefined) delete continued.scheduledStartTime;
     // Commands held in this step (a suspend after the continueAsNew) wait for that execution (`held` names it).
@@ -872,11 +876,14 @@ function startOf(input: StartInput): { state: InstanceState; message: Orchestrat
   // A delayed start: Pending, with the time it was scheduled for, and its start message hidden until then (every
   // message that reaches it before is hidden as long: `planWriteSet`).
   const delayed = isDelayedStart(input.startAt, now) ? new Date(input.startAt!.getTime()) : undefined;
+  // What the start names of the copies it descends from, kept on the state too: a restart or fork of the execution
+  // before a worker recorded its start reads it there (`copiedStart`).
+  const lineage = startLineage(input);
   return {
     state: {
       instanceId, name, runtimeStatus: 'Pending', createdTime: now, lastUpdatedTime: now, executionId, historyLength: 0,
       version: 1, ...withInput, ...(input.parent ? { parentInstanceId: input.parent.instanceId, parentCall: parentCallOf(input.parent) } : {}),
-      ...(delayed ? { scheduledStartTime: delayed } : {}), ...(input.tags ? { tags: input.tags } : {}),
+      ...(delayed ? { scheduledStartTime: delayed } : {}), ...(input.tags ? { tags: input.tags } : {}), ...(lineage ? { lineage } : {}),
     },
     // Without a spread when it has neither input nor parent (the object then has room for its six members only).
     message: message(input.newId(), instanceId, undefined, input.input === undefined && !input.parent && !input.copiedGuids?.length && !input.forkedFrom?.length
@@ -998,9 +1005,10 @@ export function decideFork(input: ForkInput): WriteSet {
   }));
   if (first) {
     // Every kept result reached the source before its first step: the source's start as a message, those results behind it.
+    const lineage = startLineage(first);
     const state: InstanceState = {
       instanceId, name: source.name, runtimeStatus: 'Pending', createdTime: now, lastUpdatedTime: now, executionId,
-      historyLength: 0, version: 1, ...(source.input === undefined ? {} : { input: source.input }), ...tags,
+      historyLength: 0, version: 1, ...(source.input === undefined ? {} : { input: source.input }), ...tags, ...(lineage ? { lineage } : {}),
     };
     const start = message(newId(), instanceId, undefined, { ...first, timestamp });
     return { requests: [{ type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' }, ifExists: 'fail' }, ...kept, ...raised] };
@@ -1012,14 +1020,15 @@ export function decideFork(input: ForkInput): WriteSet {
     // source among the instances it was copied from (`copiedStart`).
     const { state, message: start } = startOf({
       instanceId, name: source.name, input: source.input as JsonValue | undefined, now, newId, ...tags, ...(startAt ? { startAt } : {}),
-      ...copiedStart(input.history, source.instanceId),
+      ...copiedStart(source, input.history, source.instanceId),
     });
     return { requests: [{ type: 'createInstance', state, message: start, ifRunning: { kind: 'fail' }, ifExists: 'fail' }, ...raised] };
   }
   const rewound: ExecutionRewoundEvent = { type: 'ExecutionRewound', eventId: -1, timestamp, reason: `forked from ${JSON.stringify(source.instanceId)}` };
+  const lineage = startLineage(copiedStart({}, events));
   const state: InstanceState = {
     instanceId, name: source.name, runtimeStatus: 'Running', createdTime: now, lastUpdatedTime: now, executionId,
-    historyLength: events.length, version: 1, ...(source.input === undefined ? {} : { input: source.input }), ...tags,
+    historyLength: events.length, version: 1, ...(source.input === undefined ? {} : { input: source.input }), ...tags, ...(lineage ? { lineage } : {}),
   };
   return {
     requests: [

@@ -2,6 +2,7 @@ import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js'
 import {
   assertNever, isExecutionEnd, type EventRaisedEvent, type ExecutionCancelRequestedEvent, type ExecutionStartedEvent, type HistoryEvent,
 } from '../model/history-event.js';
+import type { InstanceState, StartLineage } from '../model/instance-status.js';
 import type { MessageEvent } from '../model/message.js';
 import { defaultChildId, guidSeedOf } from './orchestration-execution.js';
 
@@ -213,47 +214,59 @@ export function forkHistory(history: readonly HistoryEvent[], keepResults: numbe
 }
 
 /**
- * What a new start with the input of the execution whose history is `history` takes from that execution's start (a
- * fork that keeps no results; a restart takes the first part only, {@link restartedStart}), as a fork that keeps
- * results copies the start whole: the GUIDs a copied step made that the input holds (`copiedGuids`), so that a call
- * whose id holds one runs under a GUID of the new execution's own, and the instances it was copied from (`forkedFrom`),
- * with `copiedFrom` first when the new start is another instance's (a fork), so that a call naming their child by a
- * GUID fails saying so. Neither when no start is recorded yet (the next execution's start still queued): only
- * `copiedFrom` then. Pure.
+ * What a new start with the input of the execution of `state` (whose history is `history`) takes from that execution's
+ * start (a fork that keeps no results; a restart takes the first part only, {@link restartedStart}), as a fork that
+ * keeps results copies the start whole: the GUIDs a copied step made that the input holds (`copiedGuids`), so that a
+ * call whose id holds one runs under a GUID of the new execution's own, and the instances it was copied from
+ * (`forkedFrom`), with `copiedFrom` first when the new start is another instance's (a fork), so that a call naming
+ * their child by a GUID fails saying so. Read from the state (`InstanceState.lineage`, written when the start was
+ * queued), so an execution whose start no worker recorded yet (Pending, ContinuedAsNew, or terminated so) names them
+ * too; from the start recorded in the history for a state stored before that field; neither when no start is
+ * recorded either: only `copiedFrom` then. Pure.
  *
  * @example
  * ```ts
- * copiedStart(history, 'order-9'); // { copiedGuids: [{ seed: 'src_e1', name: '_2026-12-06T02:00:00.000Z_0' }], forkedFrom: ['order-9', 'src'] }
+ * copiedStart(state, history, 'order-9'); // { copiedGuids: [{ seed: 'src_e1', name: '_2026-12-06T02:00:00.000Z_0' }], forkedFrom: ['order-9', 'src'] }
  * ```
  */
-export function copiedStart(history: readonly HistoryEvent[], copiedFrom?: string): Pick<ExecutionStartedEvent, 'copiedGuids' | 'forkedFrom'> {
-  let start: ExecutionStartedEvent | undefined;
+export function copiedStart(
+  state: Pick<InstanceState, 'lineage'>, history: readonly HistoryEvent[], copiedFrom?: string,
+): Pick<ExecutionStartedEvent, 'copiedGuids' | 'forkedFrom'> {
+  let start: StartLineage | undefined = state.lineage;
   for (let i = 0; i < history.length && !start && history[i]!.type !== 'OrchestratorCompleted'; i++) {
     const event = history[i]!;
     if (event.type === 'ExecutionStarted') start = event; // in the first step
   }
-  const forkedFrom = lineage(start?.forkedFrom, copiedFrom);
-  return { ...(start?.copiedGuids ? { copiedGuids: start.copiedGuids } : {}), ...(forkedFrom ? { forkedFrom } : {}) };
+  const forkedFrom = lineageOf(start?.forkedFrom, copiedFrom);
+  return { ...(start?.copiedGuids?.length ? { copiedGuids: start.copiedGuids } : {}), ...(forkedFrom?.length ? { forkedFrom } : {}) };
 }
 
 /**
- * What a restart's start takes from the start of the execution it restarts: only the GUIDs a copied step made that the
- * input holds (`copiedGuids`, see {@link copiedStart}). A restart, under the instance's id or a new one, is no copy, as
- * a Durable Functions restart is not: it names no instance it was copied from (`forkedFrom`), so a call it makes over
- * an ended child of the restarted instance replaces that child, as any start of an ended id does. Pure.
+ * What a restart's start takes from the start of the execution of `state` it restarts: only the GUIDs a copied step
+ * made that the input holds (`copiedGuids`, see {@link copiedStart}). A restart, under the instance's id or a new one,
+ * is no copy, as a Durable Functions restart is not: it names no instance it was copied from (`forkedFrom`), so a call
+ * it makes over an ended child of the restarted instance replaces that child, as any start of an ended id does. Pure.
  *
  * @example
  * ```ts
- * restartedStart(history); // { copiedGuids: [{ seed: 'src_e1', name: '_2026-12-06T02:00:00.000Z_0' }] }
+ * restartedStart(state, history); // { copiedGuids: [{ seed: 'src_e1', name: '_2026-12-06T02:00:00.000Z_0' }] }
  * ```
  */
-export function restartedStart(history: readonly HistoryEvent[]): Pick<ExecutionStartedEvent, 'copiedGuids'> {
-  const { copiedGuids } = copiedStart(history);
+export function restartedStart(state: Pick<InstanceState, 'lineage'>, history: readonly HistoryEvent[]): Pick<ExecutionStartedEvent, 'copiedGuids'> {
+  const { copiedGuids } = copiedStart(state, history);
   return copiedGuids ? { copiedGuids } : {};
 }
 
+/**
+ * What `start` (an execution's start, or a start input) names of the copies it descends from, as its state keeps it
+ * (`InstanceState.lineage`); `undefined` when it names none. Pure.
+ */
+export function startLineage({ copiedGuids, forkedFrom }: { readonly [K in keyof StartLineage]?: StartLineage[K] | undefined }): StartLineage | undefined {
+  return copiedGuids?.length || forkedFrom?.length ? { ...(copiedGuids?.length && { copiedGuids }), ...(forkedFrom?.length && { forkedFrom }) } : undefined;
+}
+
 /** The instances a copy of `copiedFrom` was copied from: it, then those it was copied from (`forkedFrom`). */
-function lineage(forkedFrom: readonly string[] | undefined, copiedFrom: string | undefined): readonly string[] | undefined {
+function lineageOf(forkedFrom: readonly string[] | undefined, copiedFrom: string | undefined): readonly string[] | undefined {
   return copiedFrom === undefined ? forkedFrom : [copiedFrom, ...(forkedFrom ?? [])];
 }
 
@@ -264,7 +277,7 @@ function lineage(forkedFrom: readonly string[] | undefined, copiedFrom: string |
 function forkedStart(start: ExecutionStartedEvent, target: ForkTarget): ExecutionStartedEvent {
   const { parentInstance: _p, payloadRefused, ...rest } = start;
   const restored = payloadRefused !== undefined && target.input !== undefined ? { input: target.input } : {};
-  return { ...rest, ...restored, instanceId: target.instanceId, executionId: target.executionId, forkedFrom: lineage(start.forkedFrom, start.instanceId)! };
+  return { ...rest, ...restored, instanceId: target.instanceId, executionId: target.executionId, forkedFrom: lineageOf(start.forkedFrom, start.instanceId)! };
 }
 
 /**

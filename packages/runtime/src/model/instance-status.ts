@@ -205,6 +205,23 @@ export interface InstanceState extends Omit<InstanceStatus, 'history'> {
    * raised with a key. Plain JSON.
    */
   readonly raisedEventKeys?: readonly string[];
+  /**
+   * What the start of the current execution names of the instances it was copied from and of the GUIDs copied steps
+   * made that its input holds (`ExecutionStartedEvent.forkedFrom`, `copiedGuids`), from the moment that start is
+   * queued: set by the write set that queues it (a fork, a restart, a `continueAsNew`) and kept while the execution
+   * runs. So a restart or a fork of an execution whose start no worker recorded yet (Pending, ContinuedAsNew, or
+   * terminated so) starts with what that start names, not with nothing (`copiedStart`). Absent when the start names
+   * neither, and in a state stored before 2026-12-06 (read from the start in the history then). Plain JSON.
+   */
+  readonly lineage?: StartLineage;
+}
+
+/** What an execution's start names of the copies it descends from ({@link InstanceState.lineage}). */
+export interface StartLineage {
+  /** `ExecutionStartedEvent.copiedGuids`. */
+  readonly copiedGuids?: readonly { readonly seed: string; readonly name: string }[];
+  /** `ExecutionStartedEvent.forkedFrom`. */
+  readonly forkedFrom?: readonly string[];
 }
 
 /**

@@ -129,6 +129,10 @@ export class StoredState implements InstanceState {
     return this.rare?.continuedAt;
   }
 
+  get lineage(): InstanceState['lineage'] {
+    return this.rare?.lineage;
+  }
+
   /**
    * A fresh copy as a plain {@link InstanceState}: what a read, a claim or the change feed hands out. `shareInput`: its
    * input is the kept one, frozen, not a copy (the change feed's, which marks the state shared: `markShared`).
@@ -158,6 +162,7 @@ export class StoredState implements InstanceState {
     if (rare.raisedEventKeys !== undefined) state.raisedEventKeys = [...rare.raisedEventKeys];
     if (rare.tags !== undefined) state.tags = copyStoreValue(rare.tags);
     if (rare.continuedAt !== undefined) state.continuedAt = rare.continuedAt;
+    if (rare.lineage !== undefined) state.lineage = copyStoreValue(rare.lineage);
     return state as InstanceState;
   }
 }
@@ -207,16 +212,17 @@ interface Rare {
   /** The instance's tags. */
   readonly tags?: InstanceTags | undefined;
   readonly continuedAt?: string | undefined;
+  readonly lineage?: InstanceState['lineage'];
 }
 
 /** What a {@link StoredState} keeps of the rare fields of `state`: copies, or `undefined` when it has none. */
 function rareOf(state: InstanceState): Rare | undefined {
-  const { parentInstanceId, failureDetails, historyEpoch, previousHistory, heldSuspend, held, rerun, scheduledStartTime, raisedEventKeys, tags, continuedAt } = state;
+  const { parentInstanceId, failureDetails, historyEpoch, previousHistory, heldSuspend, held, rerun, scheduledStartTime, raisedEventKeys, tags, continuedAt, lineage } = state;
   const parentCall = copyStoreValue(state.parentCall);
   if (
     failureDetails === undefined && historyEpoch === undefined && previousHistory === undefined && heldSuspend === undefined &&
     held === undefined && rerun === undefined && scheduledStartTime === undefined &&
-    raisedEventKeys === undefined && tags === undefined && continuedAt === undefined
+    raisedEventKeys === undefined && tags === undefined && continuedAt === undefined && lineage === undefined
   ) {
     return parentInstanceId === undefined && parentCall === undefined ? undefined : { parentInstanceId, parentCall };
   }
@@ -225,7 +231,7 @@ function rareOf(state: InstanceState): Rare | undefined {
     heldSuspend: copyStoreValue(heldSuspend), held: copyStoreValue(held), rerun: copyStoreValue(rerun),
     scheduledStartMs: scheduledStartTime?.getTime(),
     raisedEventKeys: raisedEventKeys === undefined ? undefined : Object.freeze([...raisedEventKeys]),
-    tags: copyStoreValue(tags), continuedAt,
+    tags: copyStoreValue(tags), continuedAt, lineage: copyStoreValue(lineage),
   };
 }
 
