@@ -1681,6 +1681,35 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     }, 120_000);
 
+    it('stops waiting for the abort of a refused step at the transaction\u2019s bound, and fails with its own error before the abort replies', async (context) => {
+      // A step refused (its lease lost) aborts its transaction; an abort that waits for a server (an election) held the
+      // call as long. Here the server holds the abort's connection for three times the bound.
+      const appName = `drx-abortblock-${process.pid}`;
+      const { client, commands: aborts, store } = await recording('abortTransaction', 'abortblock', appName);
+      let replied = false;
+      client.on('commandSucceeded', (event) => void (replied ||= event.commandName === 'abortTransaction'));
+      client.on('commandFailed', (event) => void (replied ||= event.commandName === 'abortTransaction'));
+      const admin = new MongoClient(mongoUri);
+      try {
+        await store.commit(start('held'));
+        const state = (await store.getInstance('held'))!;
+        await failPointOrSkip(context, 'unanswered abort test', () => failCommand(admin, { times: 1 }, {
+          failCommands: ['abortTransaction'], appName, blockConnection: true, blockTimeMS: 3 * TRANSACTION_RETRY_MS, errorCode: 189,
+        }));
+        aborts.length = 0;
+        const notMine = { kind: 'orchestration', instanceId: 'held', token: 'not-the-holder' } as const;
+        await expect(store.commit({ lease: notMine, requests: [{ type: 'replaceState', state: { ...state, runtimeStatus: 'Running', version: state.version + 1 } }] }))
+          .rejects.toMatchObject({ code: 'lease-lost' });
+        expect(replied).toBe(false);
+        expect(aborts).toHaveLength(1);
+      } finally {
+        await failCommandOff(admin);
+        await admin.close().catch(() => undefined);
+        await store.close();
+        await client.close(); // fails the abort still blocked; the store's session then ends
+      }
+    }, 120_000);
+
     it('a commit that changes nothing and is not confirmed fails as nothing written (store-unreachable), not as an unknown outcome', async (context) => {
       // The write set of no request over an instance nobody holds (a resume of an instance not suspended: an HTTP
       // retry) writes nothing; its read-only commit can still fail to be confirmed by a majority (MaxTimeMSExpired,
