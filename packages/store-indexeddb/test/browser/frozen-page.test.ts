@@ -7,6 +7,7 @@ import { SETTLED } from '../../../../test-support/settled.js';
 import { DatabaseBlockedError } from '../../src/errors/database-blocked-error.js';
 import { DatabaseUpgradingError } from '../../src/errors/database-upgrading-error.js';
 import { changeChannelName } from '../../src/idb-store.js';
+import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
 import { ChangeFeed } from '../../src/internal/change-feed.js';
 import { OpenGate } from '../../src/internal/open-gate.js';
 import { acceptDispatchedPageEvents, PageFreeze } from '../../src/internal/page-freeze.js';
@@ -390,6 +391,92 @@ describe('a KeyvalStore whose page freezes while it rebuilds its name and tag en
     }, { timeout: SETTLED.timeoutMs, interval: 50 });
   });
 });
+
+describe('a DexieStore whose page freezes while it gives its rows their tag keys (layout 8)', () => {
+  it('aborts the step at work, its row writes issued: nothing of it is written while frozen, and the rebuild goes on once the page resumes, with no call of its own', async () => {
+    const name = uniqueName('frozen-tag-keys');
+    const count = 600;
+    const first = adapters.DexieStore(name);
+    await Promise.all(Array.from({ length: count }, (_, i) => {
+      const request = newInstance(`i-${String(i).padStart(4, '0')}`);
+      return create(first, { ...request, state: { ...request.state, tags: { tenant: 'acme' } } });
+    }));
+    await first.close();
+    // As an upgrade from layout 7 leaves it: rows without their tag keys, and the marker of a rebuild at its start
+    // (three steps of 256 rows).
+    const marker = { key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie', rebuild: {} };
+    await rewriteDexie(name, (tx) => {
+      tx.objectStore('meta').put(marker);
+      const rows = tx.objectStore('instances').openCursor();
+      rows.onsuccess = () => {
+        const cursor = rows.result;
+        if (!cursor) return;
+        const { tagKeys: _keys, ...row } = cursor.value as { tagKeys?: unknown };
+        cursor.update(row);
+        cursor.continue();
+      };
+    });
+    // The page's `freeze` comes right after the rebuild's first step issued its first row write (the code that issued
+    // it, its other writes and the marker's, then ends; the step has not asked to commit).
+    const { put } = IDBObjectStore.prototype;
+    let froze = false;
+    IDBObjectStore.prototype.put = function (this: IDBObjectStore, ...args: Parameters<typeof put>) {
+      if (!froze && this.name === 'instances' && this.transaction.objectStoreNames.contains('meta')) {
+        froze = true;
+        queueMicrotask(() => document.dispatchEvent(new Event('freeze')));
+      }
+      return put.apply(this, args);
+    };
+    const store = adapters.DexieStore(name);
+    stores.push(store);
+    // Opens the database, and the steps begin; the call may wait for the resume.
+    const call = store.getInstance('none');
+    try {
+      await vi.waitFor(() => expect(froze).toBe(true), { timeout: SETTLED.timeoutMs, interval: 10 });
+    } finally {
+      IDBObjectStore.prototype.put = put;
+    }
+    try {
+      await nextTask();
+      // Read on another connection (the page does not really freeze here: a step left alone would have committed, and
+      // one begun while frozen would be read before this transaction or after it).
+      expect(await readDexie(name, 'meta')).toEqual([marker]);
+      expect((await readDexie(name, 'instances')).filter((row) => row.tagKeys)).toEqual([]);
+    } finally {
+      document.dispatchEvent(new Event('resume'));
+    }
+    expect(await within(call, 'the call')).toBeUndefined();
+    await vi.waitFor(async () => {
+      expect(await readDexie(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
+    }, { timeout: SETTLED.timeoutMs, interval: 50 });
+    expect((await readDexie(name, 'instances')).filter((row) => !row.tagKeys)).toEqual([]);
+  });
+});
+
+/** Runs `write` in a readwrite transaction over every table of DexieStore's database `name`, on IndexedDB's own `open`. */
+async function rewriteDexie(name: string, write: (tx: IDBTransaction) => void): Promise<void> {
+  const connection = await requested(rawOpen.call(indexedDB, name));
+  try {
+    const transaction = connection.transaction([...connection.objectStoreNames], 'readwrite');
+    write(transaction);
+    await new Promise((resolve, reject) => {
+      transaction.oncomplete = resolve;
+      transaction.onabort = () => reject(transaction.error);
+    });
+  } finally {
+    connection.close();
+  }
+}
+
+/** The rows of table `table` of DexieStore's database `name`, read on IndexedDB's own `open`. */
+async function readDexie(name: string, table: string): Promise<Record<string, unknown>[]> {
+  const connection = await requested(rawOpen.call(indexedDB, name));
+  try {
+    return await requested(connection.transaction(table, 'readonly').objectStore(table).getAll()) as Record<string, unknown>[];
+  } finally {
+    connection.close();
+  }
+}
 
 /** Puts KeyvalStore's layout marker of database `name`, on IndexedDB's own `open`. */
 async function writeKeyvalMarker(name: string, marker: object): Promise<void> {
