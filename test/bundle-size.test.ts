@@ -1454,11 +1454,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * The 33 B were a fork's GUIDs found in either case (holdsGuid, forkCallId), landed without their budget. What a queued
  * start names of the fork it descends from then was kept on the state until a worker records that start
  * (InstanceState.lineage, read by copiedStart): 50,532 / 65,330 / 95,870 -> 50,693 / 65,456 / 95,985 B (+161 / +126 / +115), budgets set to match.
+ * A worker's step that takes the terminate of a continueAsNew execution ahead of its queued start then recorded when
+ * that start was sent (recordedTerminate, the client's rule): 50,693 / 65,456 / 95,985 -> 50,730 / 65,499 /
+ * 96,016 B (+37 / +43 / +31), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 50_693 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 65_456 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 95_985 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 50_730 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 65_499 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 96_016 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -10,6 +10,7 @@ import { OrchestrationExecution } from '../src/engine/orchestration-execution.js
 import { toWireHistory, toWireStatus } from '../src/http/wire-status.js';
 import { toInstanceStatus, type InstanceStatus } from '../src/model/instance-status.js';
 import type { WriteRequest } from '../src/model/write-set.js';
+import type { OrchestrationMessage } from '../src/model/message.js';
 import { serve } from '../src/node/serve.js';
 import { echo, sampleActivities, sampleOrchestrators, waitForEvents } from '../src/testing/samples.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
@@ -489,6 +490,35 @@ describe('historyEvents', () => {
     if (late.kind !== 'commit') throw new Error('expected a commit');
     const after = toWireStatus({ ...toInstanceStatus(late.state), history: [...history, ...appended(late)] }, { showHistoryOutput: true }).historyEvents!;
     expect(after).toEqual(before);
+  });
+
+  it('time the start of a continueAsNew execution a worker terminated before its start, claimed alone, when the continueAsNew sent it', () => {
+    const created = new Date('2026-11-30T10:00:00.000Z');
+    const continuedAt = new Date('2026-11-30T10:05:00.000Z');
+    const terminatedAt = new Date('2026-11-30T10:09:00.000Z');
+    let n = 0;
+    const newId = () => `id-${n++}`;
+    const again: Orchestrator = function* (ctx) {
+      if (ctx.getInput() === 1) ctx.continueAsNew(2);
+      yield ctx.waitForExternalEvent('never');
+    };
+    const newExecution = () => new OrchestrationExecution(again, { customStatusLimitBytes: 16_384 });
+    const [create] = decideStart({ instanceId: 'can', name: 'Again', input: 1, now: created, newId }).requests;
+    if (create?.type !== 'createInstance') throw new Error('expected a create');
+    const step = decideStep({ state: create.state, messages: [create.message], leaseToken: 'l', now: continuedAt, newId, newExecution });
+    if (step.kind !== 'commit') throw new Error('expected a commit');
+    // A terminate sent as a message while the continueAsNew step was in flight is queued ahead of the next start; a
+    // claim of one message at a time (MongoStore's maxMessagesPerClaim) hands it to a worker alone.
+    const terminate: OrchestrationMessage = {
+      id: 'stop', instanceId: 'can', event: { type: 'ExecutionTerminated', eventId: -1, timestamp: terminatedAt.toISOString(), reason: 'stop' },
+    };
+    const stop = decideStep({ state: step.state, messages: [terminate], leaseToken: 'l', now: terminatedAt, newId, newExecution, history: [] });
+    if (stop.kind !== 'commit') throw new Error('expected a commit');
+    const history = stop.writeSet.requests.flatMap((r) => (r.type === 'appendHistory' ? r.events : []));
+    const events = toWireStatus({ ...toInstanceStatus(stop.state), history }, { showHistoryOutput: true }).historyEvents!;
+    expect(events.map((e) => e.EventType)).toEqual(['ExecutionStarted', 'ExecutionTerminated', 'ExecutionCompleted']);
+    // When the continueAsNew sent the start (before, the instance's first createdTime, until a claim recorded the start).
+    expect(events[0]).toEqual({ EventType: 'ExecutionStarted', FunctionName: 'Again', Input: '2', Timestamp: '2026-11-30T10:05:00Z' });
   });
 
   it('keep work still pending as its scheduling event', async () => {

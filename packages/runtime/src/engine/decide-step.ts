@@ -235,16 +235,20 @@ function stepEvents(state: InstanceState, messages: readonly OrchestrationMessag
   const events = new Array<HistoryEvent>(current + lead.length);
   let e = 0;
   for (; e < lead.length; e++) events[e] = lead[e]!;
+  // A terminate that reaches an execution not started ahead of any start (one a claim of so many messages hands out
+  // alone, its start queued behind it) records when that start was sent (`recordedTerminate`).
+  let startTaken = !notStarted;
   for (let i = 0; i < messages.length; i++) {
     const event = messages[i]!.event;
     if (isStaleResult(messages[i]!, state)) continue;
+    if (event.type === 'ExecutionStarted') startTaken = true;
     if (event.type === 'ExecutionStarted' && event.carriedEvents) {
       // The events a continueAsNew carried over (`carriedOver`), recorded just ahead of the start they came with.
       const { carriedEvents, ...start } = event;
       for (const carried of carriedEvents) events[e++] = carried;
       events[e++] = start;
     } else {
-      events[e++] = event;
+      events[e++] = event.type === 'ExecutionTerminated' && !startTaken ? recordedTerminate(state, event) : event;
     }
   }
   const rewind = state.runtimeStatus === 'Failed' ? rewound : undefined;
@@ -1308,6 +1312,16 @@ function started(state: InstanceState): boolean {
 }
 
 /**
+ * A terminate of an execution not started yet (its start still queued), as its history records it: for one a
+ * `continueAsNew` began, with `startRequestedAt`, when that start was sent (`continuedAt`), which the Durable Functions
+ * view shows as the execution's start time until a worker records the start. The one rule of a client's terminate
+ * (`unclaimedStep`) and a worker's step that takes the terminate ahead of the start (`stepEvents`).
+ */
+function recordedTerminate(state: InstanceState, event: ExecutionTerminatedEvent): ExecutionTerminatedEvent {
+  return state.continuedAt === undefined ? event : { ...event, startRequestedAt: state.continuedAt };
+}
+
+/**
  * A suspend or resume of an execution not started yet (its ExecutionStarted queued: a Pending instance, or one that
  * continued as new), decided without a lease: only its state changes (to `changed`, the command folded in by
  * `applyEvent`), `version` grows by one, and nothing is appended (a history ahead of the start would have a worker
@@ -1354,8 +1368,7 @@ function unclaimedStep(input: DirectInput<HistoryEvent>, isFinished: boolean, pa
   // The terminate of an execution a continueAsNew began that no worker started says when its start was sent: its
   // history holds no start until a worker records it.
   const { event } = input;
-  const recorded = event.type === 'ExecutionTerminated' && state.continuedAt !== undefined && !started(state)
-    ? { ...event, startRequestedAt: state.continuedAt } : event;
+  const recorded = event.type === 'ExecutionTerminated' && !started(state) ? recordedTerminate(state, event) : event;
   const step: StepResult = {
     newEvents: [markers.started, ...heldCommands(state), recorded, markers.completed], actions: [],
     // An execution not started yet has no custom status of its own (a worker's first step drops the last execution's).
