@@ -1457,11 +1457,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A worker's step that takes the terminate of a continueAsNew execution ahead of its queued start then recorded when
  * that start was sent (recordedTerminate, the client's rule): 50,693 / 65,456 / 95,985 -> 50,730 / 65,499 /
  * 96,016 B (+37 / +43 / +31), budgets set to match.
+ * A terminate or suspend that the instance's own end overtakes while it is queued then rejected with 410 instead of
+ * resolving, by one rule of every client (sentCommandOutcome): 50,730 / 65,499 / 96,016 -> 50,870 / 65,637 / 96,168 B
+ * (+140 / +138 / +152), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 50_730 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 65_499 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 96_016 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 50_870 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 65_637 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 96_168 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

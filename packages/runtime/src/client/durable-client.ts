@@ -534,7 +534,10 @@ export interface DurableClient {
    * the same way, its parent's call answered with a failure in the same commit. On a store without
    * `capabilities.unclaimedWrites`, while a worker is running a step of the instance, or for a sub-orchestration not
    * started yet whose state names no parent call (stored before 2026-12-03), it is queued for a worker,
-   * and the call resolves once a worker has applied it (or after 10 s, the command still queued). Results, timers and
+   * and the call resolves once a worker has applied it (or after 10 s, the command still queued). When the instance
+   * completes or fails before a worker applies the queued terminate (its step was under way), the call rejects with
+   * `InstanceNotRunningError` (410), as when it was terminal before the call: the terminate did nothing, and is
+   * recorded after the end and ignored, visibly in the history. Results, timers and
    * a start that reach the instance later, and events raised before the terminate that were still queued, are
    * recorded and ignored: appended to its history, which `history$` and `getStatus(id, { showHistory: true })` show,
    * the status as the terminate left it (a purge or a new start of the id drops them: they name the old run); a terminated
@@ -617,7 +620,8 @@ export interface DurableClient {
    * while a worker holds the instance (running a step of it, or a Pending one that the runtime's own client handed to
    * its worker: that worker runs its first step, then suspends it), while a command committed before it (a resume
    * whose call timed out) waits for the instance, or, for a started runtime's client (whatever its worker's load), while
-   * any message committed before it does (each is applied first, in order). Unknown: 404; terminal: 410.
+   * any message committed before it does (each is applied first, in order). Unknown: 404; terminal: 410, and so when
+   * the instance ends before a worker applies the queued suspend (the suspend is then recorded and ignored).
    *
    * @example
    * ```ts

@@ -8,6 +8,7 @@ import {
   type DirectDecision, type DirectInput,
 } from '../engine/decide-step.js';
 import { restartedStart } from '../engine/fork-history.js';
+import { sentCommandOutcome, type SentCommand } from '../engine/sent-command-outcome.js';
 import { TERMINATE_ACCEPTED, TERMINATE_BY_ACCEPTED } from './terminate-accepted.js';
 import { awaitTerminatedTree, childSettled, childrenTerminatedWith } from './terminated-tree.js';
 import { isDurableError } from '../model/errors/durable-error.js';
@@ -416,7 +417,9 @@ export class LocalClient implements LocalDurableClient {
     // its children's ids -> their messages), which it then waits for and may apply itself (`#treeTerminated`).
     const handedOn = recursive ? new Map<string, HandedOn>() : undefined;
     const noted = handedOn && notingHandedOn(handedOn);
-    await this.#send(instanceId, 'terminate', event, (state) => isTerminalStatus(state.runtimeStatus), 'running', this.#direct(event, decideTerminate, noted));
+    // Applied once Terminated; an instance that completes or fails first rejects the call (410), see sentCommandOutcome.
+    const outcome = outcomeOf('terminate');
+    await this.#send(instanceId, 'terminate', event, outcome.reflects, 'running', this.#direct(event, decideTerminate, noted), outcome.refused);
     if (!handedOn) return;
     if (tree) return this.#treeTerminated(instanceId, event, handedOn, noted!, true);
     // Not waited for: the sub-orchestrations' terminates are in the store already. The walk only applies those this
@@ -566,10 +569,9 @@ export class LocalClient implements LocalDurableClient {
 
   async suspend(instanceId: string, reason?: string): Promise<void> {
     const event: ExecutionSuspendedEvent = { type: 'ExecutionSuspended', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) };
-    await this.#send(
-      instanceId, 'suspend', event, (state) => state.runtimeStatus === 'Suspended' || isTerminalStatus(state.runtimeStatus), 'running',
-      this.#direct(event, decideSuspend),
-    );
+    // Applied once Suspended; an instance that ends first rejects the call (410), see sentCommandOutcome.
+    const outcome = outcomeOf('suspend');
+    await this.#send(instanceId, 'suspend', event, outcome.reflects, 'running', this.#direct(event, decideSuspend), outcome.refused);
   }
 
   async resume(instanceId: string, reason?: string): Promise<void> {
@@ -1745,6 +1747,23 @@ function showInputOf(options: unknown, what = 'filter'): { readonly showInput?: 
 
 /** What a client's direct commit of a command came to (see `#direct`). */
 type DirectOutcome = 'committed' | 'send' | 'refused';
+
+/**
+ * `#send`'s `reflects` and `refused` for a terminate or suspend, both from {@link sentCommandOutcome}: applied once the
+ * instance shows the command; refused (410) once it ended otherwise first.
+ */
+function outcomeOf(command: SentCommand): {
+  reflects: (state: InstanceState, before: InstanceState) => boolean;
+  refused: (state: InstanceState, before: InstanceState) => Promise<Error> | undefined;
+} {
+  return {
+    reflects: (state, before) => sentCommandOutcome(command, before, state) === 'applied',
+    refused: (state, before) => {
+      const outcome = sentCommandOutcome(command, before, state);
+      return typeof outcome === 'object' ? Promise.resolve(outcome) : undefined;
+    },
+  };
+}
 
 function reasonOf(reason: string | undefined): { reason?: string } {
   return reason === undefined ? {} : { reason: isReason(reason, 'reason') };
