@@ -1460,11 +1460,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A terminate or suspend that the instance's own end overtakes while it is queued then rejected with 410 instead of
  * resolving, by one rule of every client (sentCommandOutcome): 50,730 / 65,499 / 96,016 -> 50,870 / 65,637 / 96,168 B
  * (+140 / +138 / +152), budgets set to match.
+ * A GUID-named call then was refused over a child a copy of the caller's lineage called first (ParentCall.forkRoot,
+ * ifChildOf's root and its message), and a start named at most 8 instances it was copied from: 50,870 / 65,637 /
+ * 96,168 -> 51,066 / 65,813 / 96,344 B (+196 / +176 / +176), budgets set to match; the store-indexeddb
+ * README's DexieStore row 53.1 kB.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 50_870 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 65_637 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 96_168 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 51_066 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 65_813 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 96_344 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -8,6 +8,7 @@ import type { Orchestration, OrchestrationContext, Orchestrator } from '../src/e
 import { NonDeterminismError } from '../src/model/errors/non-determinism-error.js';
 import type { TaskFailedError } from '../src/model/errors/task-failed-error.js';
 import { MemoryStore } from '../src/store/memory-store.js';
+import { MAX_FORKED_FROM } from '../src/engine/fork-history.js';
 import { replayHistory } from '../src/testing/replay-history.js';
 import { SETTLED, within } from '../src/testing/settled.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
@@ -430,4 +431,77 @@ it.each([
   // So does a restart under its own id.
   await client.restart(id);
   expect(await within(client.waitForCompletion(id, SETTLED), 'the source restarting')).toMatchObject({ runtimeStatus: 'Completed', output: guid });
+});
+
+/** Makes a GUID in an activity (a way a copy does not rename), waits for 'go', then calls a child named with it. */
+const late: Orchestrator = function* (ctx): Orchestration {
+  const guid = (yield ctx.callActivity('Make')) as string;
+  yield ctx.waitForExternalEvent('go');
+  try {
+    return yield ctx.callSubOrchestrator('Child', guid, `job-${guid}`);
+  } catch (error) {
+    return (error as TaskFailedError).failureDetails;
+  }
+};
+
+/** A `late` instance whose activity's GUID is recorded, on a virtual clock. */
+async function startedLate() {
+  const made: string[] = [];
+  const { client } = await start({
+    clock: new VirtualClock(),
+    orchestrators: { Late: late, Child: function* (ctx) { return ctx.getInput(); } },
+    activities: { Make: () => { made.push(crypto.randomUUID()); return made.at(-1)!; } },
+  });
+  const id = await client.startNew('Late');
+  await resultRecorded(client, id);
+  return { client, id, guid: made[0]! };
+}
+
+/** Raises 'go' to `id` and waits for it to complete: its output. */
+async function go(client: DurableClient, id: string): Promise<unknown> {
+  await client.raiseEvent(id, 'go');
+  const ended = await within(client.waitForCompletion(id, SETTLED), `${id} ending`);
+  expect(ended.runtimeStatus).toBe('Completed');
+  return ended.output;
+}
+
+it("fails the source's call, and another copy's, over a child a copy of it called first by a GUID that reached it another way, saying so, and leaves that child the copy's", async () => {
+  const { client, id, guid } = await startedLate();
+  // Two forks keep the activity's result, so both hold the source's GUID; one of them calls the child first.
+  const fork = await client.fork(id, { keepResults: 1 });
+  const sibling = await client.fork(id, { keepResults: 1 });
+  await resultRecorded(client, fork);
+  const ofFork = await client.fork(fork, { keepResults: 1 });
+  expect(await go(client, fork)).toBe(guid);
+  const child = await client.getStatus(`job-${guid}`);
+  expect(child).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: fork });
+  // The source, the fork's sibling and the fork's own fork are refused, each naming the id and the cause.
+  const refused = [await go(client, id), await go(client, sibling), await go(client, ofFork)] as { errorType: string; errorMessage: string }[];
+  for (const failure of refused) {
+    expect(failure.errorType).toBe('InstanceAlreadyExistsError');
+    expect(failure.errorMessage).toContain(`job-${guid}`);
+  }
+  expect(refused[0]!.errorMessage).toContain('is a child of a fork of this instance');
+  expect(refused[1]!.errorMessage).toContain(`is a child of another copy of ${JSON.stringify(id)}`);
+  expect(refused[2]!.errorMessage).toContain(`is a child of ${JSON.stringify(fork)}`);
+  // The child was not taken over: still the fork's, the same execution.
+  expect(await client.getStatus(`job-${guid}`)).toEqual(child);
+});
+
+it(`names at most ${MAX_FORKED_FROM} instances a fork of a fork was copied from, the nearest and the first, and still fails a call over a child of one it no longer names`, async () => {
+  const { client, id, guid } = await startedLate();
+  const chain = [id];
+  for (let i = 0; i < MAX_FORKED_FROM + 2; i++) {
+    chain.push(await client.fork(chain.at(-1)!, { keepResults: 1 }));
+    await resultRecorded(client, chain.at(-1)!);
+  }
+  const last = chain.at(-1)!;
+  const start = (await client.getStatus(last, { showHistory: true }))!.history!.find((e) => e.type === 'ExecutionStarted');
+  expect(start).toMatchObject({ forkedFrom: [...chain.slice(-MAX_FORKED_FROM, -1).reverse(), id] });
+  // The second fork, which the last no longer names, calls the child first: the last one's call is refused still.
+  expect(await go(client, chain[2]!)).toBe(guid);
+  const failure = await go(client, last) as { errorType: string; errorMessage: string };
+  expect(failure.errorType).toBe('InstanceAlreadyExistsError');
+  expect(failure.errorMessage).toContain(`is a child of another copy of ${JSON.stringify(id)}`);
+  expect(await client.getStatus(`job-${guid}`)).toMatchObject({ parentInstanceId: chain[2] });
 });

@@ -143,7 +143,8 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
 
 /** The call of a parent link, as a state keeps it (`parentCall`). */
 export function parentCallOf(link: NonNullable<ExecutionStartedEvent['parentInstance']>): ParentCall {
-  return link.executionId === undefined ? { taskScheduledId: link.taskScheduledId } : { executionId: link.executionId, taskScheduledId: link.taskScheduledId };
+  const call: ParentCall = link.executionId === undefined ? { taskScheduledId: link.taskScheduledId } : { executionId: link.executionId, taskScheduledId: link.taskScheduledId };
+  return link.forkRoot === undefined ? call : { ...call, forkRoot: link.forkRoot };
 }
 
 /**

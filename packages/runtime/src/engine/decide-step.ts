@@ -629,7 +629,14 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
         // A rerun call that this very step answers (a sub-orchestration rewound on its own whose result came after the
         // history the rewind reran from was read) has its answer: its instance is not created, or rewound, again.
         if (input.rewind && events.some((e) => 'taskScheduledId' in e && e.taskScheduledId === action.eventId)) break;
-        const parent = { instanceId: id, name: state.name, taskScheduledId: action.eventId, executionId: state.executionId };
+        // A GUID-named call of a copy names its lineage's root on the child's link (`ParentCall.forkRoot`), so that a
+        // call of another instance of the lineage over that child is refused (`ifChildOf`, below).
+        const { forkedFrom } = step;
+        const guidNamed = holdsGuid(action.instanceId);
+        const forkRoot = guidNamed && forkedFrom?.length ? forkedFrom[forkedFrom.length - 1] : undefined;
+        const parent = forkRoot === undefined
+          ? { instanceId: id, name: state.name, taskScheduledId: action.eventId, executionId: state.executionId }
+          : { instanceId: id, name: state.name, taskScheduledId: action.eventId, executionId: state.executionId, forkRoot };
         // The child starts with its parent's tags, as the Durable Task Framework passes them on.
         const start = startOf({ instanceId: action.instanceId, name: action.name, input: action.input, now, newId: input.newId, parent, tags: state.tags });
         // A rewind step schedules again the calls that failed the parent: a sub-orchestration among them is rewound in
@@ -640,13 +647,18 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
         // keeps running and answers it. The store decides which (`rewindsChild`).
         const create: { -readonly [K in keyof CreateInstanceWrite]: CreateInstanceWrite[K] } = { type: 'createInstance', state: start.state, message: start.message, ifRunning: { kind: 'notify', message: conflict } };
         if (input.rewind) create.ifFailed = message(input.newId(), action.instanceId, undefined, { ...input.rewind, parentInstance: parent });
-        // A copy (a fork) calling a child by a GUID it did not rename: not a child of the
-        // instances it was copied from (the GUID came from their run by a way the engine does not follow).
-        const { forkedFrom } = step;
-        if (forkedFrom && holdsGuid(action.instanceId)) {
+        // A call by a GUID: not over a child of another instance of this one's fork lineage (the GUID came from one
+        // run to the other by a way the engine does not follow): one it was copied from, or a copy of the same root.
+        if (guidNamed) {
+          const root = forkRoot ?? id;
+          const ofFork = taken(`is a child of ${forkRoot === undefined ? 'a fork of this instance' : `another copy of ${JSON.stringify(root)}`}, which called it first with a GUID a copy does not rename`);
           create.ifChildOf = {
-            parents: forkedFrom,
-            message: taken(`is a child of ${forkedFrom.map((from) => JSON.stringify(from)).join(' or ')}, which this instance was copied from: its GUID came from that run by a way the copy does not rename`),
+            parents: forkedFrom ?? [],
+            message: forkedFrom?.length
+              ? taken(`is a child of ${forkedFrom.map((from) => JSON.stringify(from)).join(' or ')}, which this instance was copied from: its GUID came from that run by a way the copy does not rename`)
+              : ofFork,
+            root,
+            ofFork,
           };
         }
         after.push(create);

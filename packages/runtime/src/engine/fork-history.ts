@@ -265,9 +265,24 @@ export function startLineage({ copiedGuids, forkedFrom }: { readonly [K in keyof
   return copiedGuids?.length || forkedFrom?.length ? { ...(copiedGuids?.length && { copiedGuids }), ...(forkedFrom?.length && { forkedFrom }) } : undefined;
 }
 
-/** The instances a copy of `copiedFrom` was copied from: it, then those it was copied from (`forkedFrom`). */
+/**
+ * The most instances a start names as those it was copied from (`ExecutionStartedEvent.forkedFrom`): the nearest
+ * `MAX_FORKED_FROM - 1` and the root (the instance the lineage began with). A fork of a fork of a fork... would
+ * otherwise write one more id on each start, with no end. The refusal of a GUID-named call over a child of the lineage
+ * needs the root only for a child whose link names its parent's root (`ParentCall.forkRoot`, every child a copy made
+ * since 2026-12-06); for one made before, the parent must be among the names kept, so such a child of an ancestor
+ * dropped from the middle of a longer chain is not refused (its call goes as any start of the id).
+ */
+export const MAX_FORKED_FROM = 8;
+
+/**
+ * The instances a copy of `copiedFrom` was copied from: it, then those it was copied from (`forkedFrom`), at most
+ * {@link MAX_FORKED_FROM}, the root kept last.
+ */
 function lineageOf(forkedFrom: readonly string[] | undefined, copiedFrom: string | undefined): readonly string[] | undefined {
-  return copiedFrom === undefined ? forkedFrom : [copiedFrom, ...(forkedFrom ?? [])];
+  if (copiedFrom === undefined) return forkedFrom;
+  const all = [copiedFrom, ...(forkedFrom ?? [])];
+  return all.length <= MAX_FORKED_FROM ? all : [...all.slice(0, MAX_FORKED_FROM - 1), all[all.length - 1]!];
 }
 
 /**

@@ -39,6 +39,8 @@ export interface ExecutionStartedEvent extends EventBase {
     readonly taskScheduledId: number;
     /** The parent's execution, so its result is not delivered to a later execution of the parent. */
     readonly executionId?: string;
+    /** The instance the parent's fork lineage began with, for a GUID-named call of a copy (`ParentCall.forkRoot`). */
+    readonly forkRoot?: string;
   };
   /**
    * Only on a start message, never in history: on the one a `continueAsNew` sends, the events the last execution did
@@ -65,8 +67,9 @@ export interface ExecutionStartedEvent extends EventBase {
    * The instances this one was copied from, nearest first: a fork's source (then the instances that source was copied
    * from). Named on a fork's start (`forkHistory`, `copiedStart`) and carried along by `continueAsNew`; a restart names
    * none (it is no copy, as a Durable Functions restart is not: its calls replace the restarted instance's ended
-   * children). A sub-orchestration call whose id holds a GUID (as the engine
-   * writes one) and names a child of one of them fails with `InstanceAlreadyExistsError` saying so, instead of taking
+   * children). Nearest first, at most `MAX_FORKED_FROM` of them: the nearest ones and, last, the instance the lineage
+   * began with (its root), which the check below needs most. A sub-orchestration call whose id holds a GUID (in
+   * either case) and names a child of one of them fails with `InstanceAlreadyExistsError` saying so, instead of taking
    * that child over (`CreateInstanceWrite.ifChildOf`): a GUID of theirs the engine did not rename reached the copy by
    * a way it does not follow (an activity's result, an event, the input of an execution before the one copied).
    * Absent on every other start, and in executions recorded before it existed (whose calls go as they did).

@@ -236,6 +236,13 @@ export interface ParentCall {
   readonly executionId?: string;
   /** The `eventId` of the parent's `SubOrchestrationInstanceCreated`: its call. */
   readonly taskScheduledId: number;
+  /**
+   * The instance the parent's fork lineage began with (the last of its start's `forkedFrom`), when the parent is a copy
+   * (a fork) and the call's id holds a GUID: a call of another instance of that lineage (the instance itself, or
+   * another copy of it) whose id names this child fails instead of taking it over (`CreateInstanceWrite.ifChildOf`).
+   * Absent otherwise, and in a link recorded before 2026-12-06.
+   */
+  readonly forkRoot?: string;
 }
 
 /** A client's suspend or resume, as a history event. */

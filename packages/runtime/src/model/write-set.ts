@@ -157,13 +157,22 @@ export interface CreateInstanceWrite {
    */
   readonly ifFailed?: OrchestrationMessage;
   /**
-   * A sub-orchestration call of an instance copied from others (`ExecutionStartedEvent.forkedFrom`) whose id holds a
-   * GUID: when an instance of the id exists, whatever its status, whose parent (`parentInstanceId`) is one of
-   * `parents`, nothing is created and `message` (the call's failure, saying why) is delivered instead; `ifRunning` and
-   * `ifFailed` are not consulted. Over any other instance, or none, the create proceeds as usual. The rule is in
-   * store-kit's `planWriteSet`.
+   * A sub-orchestration call whose id holds a GUID: when an instance of the id exists, whatever its status, whose
+   * parent (`parentInstanceId`) is not the caller (the instance `message` goes to) and is either one of `parents` (the
+   * instances the caller was copied from, `ExecutionStartedEvent.forkedFrom`) or a copy of the caller's lineage (its
+   * link's `ParentCall.forkRoot` is `root`: a fork of the caller, or another fork of the instance the caller was copied
+   * from), nothing is created and the call's failure, saying why, is delivered instead (`message`, or `ofFork` for a
+   * copy); `ifRunning` and `ifFailed` are not consulted. Over any other instance, or none, the create proceeds as
+   * usual. The rule is in store-kit's `planWriteSet`.
    */
-  readonly ifChildOf?: { readonly parents: readonly string[]; readonly message: OrchestrationMessage };
+  readonly ifChildOf?: {
+    readonly parents: readonly string[];
+    readonly message: OrchestrationMessage;
+    /** The instance the caller's lineage began with: the last of its `forkedFrom`, or the caller itself. */
+    readonly root?: string;
+    /** The call's failure when the child's parent is a copy of the caller's lineage (`root`). */
+    readonly ofFork?: OrchestrationMessage;
+  };
   /**
    * A state another (or the same) instance must be in, checked first, in the same transaction (a restart: the
    * restarted instance must be terminal). When it does not hold, the whole write set is refused (see

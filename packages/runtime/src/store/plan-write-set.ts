@@ -231,11 +231,17 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates, keys?: St
           if (idempotencyKey !== undefined) rememberKey(plan, stored, id, idempotencyKey);
           break;
         }
-        // A call of a copy (a fork) that names a child of an instance it was copied from.
+        // A GUID-named call over a child of another instance of the caller's fork lineage: one the caller was copied
+        // from, or a copy of the same root (a fork of the caller, another fork of its source).
         const { ifChildOf } = request;
-        if (ifChildOf && existing?.parentInstanceId !== undefined && ifChildOf.parents.includes(existing.parentInstanceId)) {
-          deliver(plan, stored, ifChildOf.message, 'drop');
-          break;
+        const parentId = existing?.parentInstanceId;
+        if (ifChildOf && parentId !== undefined && parentId !== ifChildOf.message.instanceId) {
+          const refusal = ifChildOf.parents.includes(parentId) ? ifChildOf.message
+            : ifChildOf.root !== undefined && existing!.parentCall?.forkRoot === ifChildOf.root ? ifChildOf.ofFork : undefined;
+          if (refusal) {
+            deliver(plan, stored, refusal, 'drop');
+            break;
+          }
         }
         // A parent's rewind (`rewindsChild`). A second call of the rewind to it finds it being rewound or created, as
         // over a running instance, and is told so (`ifRunning`).

@@ -4111,6 +4111,39 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await runtime.client.waitForCompletion(restarted, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'again' });
       });
 
+      it('fails the source\'s call named by a GUID over a child a fork of it called first, ended, and leaves that child the fork\'s (ifChildOf, the link\'s forkRoot)', async () => {
+        const store = await open();
+        const runtime = await runtimeOn(store, 'w1', {
+          orchestrators: {
+            // The child's id, a GUID's, comes in the input, which a fork that keeps nothing has too; called after 'go'.
+            Parent: function* (ctx) {
+              yield ctx.waitForExternalEvent('go');
+              try {
+                return yield ctx.callSubOrchestrator('Child', 'x', ctx.getInput<string>());
+              } catch (error) {
+                return (error as { failureDetails?: { errorType?: string } }).failureDetails?.errorType ?? String(error);
+              }
+            },
+            Child: function* (ctx) {
+              return yield ctx.waitForExternalEvent('go');
+            },
+          },
+        });
+        const child = `job-${randomId()}`;
+        await runtime.client.startNew('Parent', { instanceId: 'source', input: child });
+        const fork = await runtime.client.fork('source', { keepResults: 0 });
+        await runtime.client.raiseEvent(fork, 'go');
+        await within(firstValueFrom(runtime.client.status$(child).pipe(filter((s) => s?.runtimeStatus === 'Running'))), 'the fork\'s child running');
+        await runtime.client.raiseEvent(child, 'go', 'done');
+        expect(await runtime.client.waitForCompletion(fork, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+        const ended = await runtime.client.getStatus(child);
+        expect(ended).toMatchObject({ runtimeStatus: 'Completed', parentInstanceId: fork });
+        // The source calls it after: refused, the fork's ended child not started again as the source's.
+        await runtime.client.raiseEvent('source', 'go');
+        expect(await runtime.client.waitForCompletion('source', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'InstanceAlreadyExistsError' });
+        expect(await runtime.client.getStatus(child)).toEqual(ended);
+      });
+
       it('rewinds a failed sub-orchestration in place when its parent is rewound (ifFailed), keeping its completed work', async () => {
         const store = await open();
         const runs = { Done: 0, Flaky: 0 };
