@@ -791,11 +791,18 @@ export class MongoStore implements Store {
       // the lease write's operation time (afterClusterTime), so it sees every write before it, the messages that made
       // the instance claimable included, even on a node (a new primary) whose majority snapshot lags. Without it,
       // replication lag could show the claim an instance without its messages, and it released and retried for nothing.
+      // The due timers are read in a second session, moved to the same operation time before each read (#claimIn):
+      // behind a load balancer a session pins one connection for its cursors, and the driver unpins it whenever one of
+      // them closes outside a transaction (driver 7.8 AbstractCursor.cleanup, maybeClearPinnedConnection), so with both
+      // reads in one session a due page closing left the at-once cursor's getMore and killCursors to another connection,
+      // which may reach another mongos: CursorNotFound, the lease released, the claim failed.
       const session = this.#client.startSession({ causalConsistency: true });
+      const timers = this.#client.startSession({ causalConsistency: true });
       try {
-        return await this.#claimIn(session, options, limit);
+        return await this.#claimIn({ lease: session, timers }, options, limit);
       } finally {
         await session.endSession().catch(() => undefined);
+        await timers.endSession().catch(() => undefined);
       }
     });
   }
@@ -804,7 +811,10 @@ export class MongoStore implements Store {
    * The claim's tries (`claimFirstReadable`): each leased instance is handed out, or skipped when unreadable (kept
    * leased), or released when its messages went meanwhile (a purge or restart raced the claim).
    */
-  async #claimIn(session: ClientSession, options: ClaimOptions, limit: number): Promise<OrchestrationWorkItem | undefined> {
+  async #claimIn(
+    sessions: { readonly lease: ClientSession; readonly timers: ClientSession }, options: ClaimOptions, limit: number,
+  ): Promise<OrchestrationWorkItem | undefined> {
+    const session = sessions.lease;
     return claimFirstReadable(async () => {
       const taken = await this.#leaseNext(session, options);
       if (!taken) return undefined;
@@ -815,7 +825,11 @@ export class MongoStore implements Store {
         // bytes (every message taken becomes a history event of the step's one transaction), and to the messages
         // queued up to the lease write (upToSeq), so that the two reads, merged in arrival order, read one set.
         const query = visibleMessagesQuery(doc._id, options.now, { upToSeq: doc.messageSeq, limit });
-        const messages = await takeWithinBytes(this.#visibleMessages(session, query, claimReadBound(options.leaseMs), limit), CLAIM_MESSAGE_BYTES);
+        // The due timers' session reads after the lease write too (its operation time: afterClusterTime).
+        if (session.operationTime !== undefined) sessions.timers.advanceOperationTime(session.operationTime);
+        const messages = await takeWithinBytes(
+          this.#visibleMessages({ atOnce: session, due: sessions.timers }, query, claimReadBound(options.leaseMs), limit), CLAIM_MESSAGE_BYTES,
+        );
         reading = readClaimedInstance(doc, messages, lease);
       } catch (error) {
         // Messages every claim would fail to read (not valid UTF-8, a message or seq of the wrong type): skipped and
@@ -1617,7 +1631,7 @@ export class MongoStore implements Store {
     // locked in this transaction for as long as a backlog takes to read.
     const query = visibleMessagesQuery(instanceKey(lease.instanceId), lease.now, UNCLAIMED_MESSAGES_READ);
     // Read only if the instance alone lets the write through, and closed however the check ends (its answer, an error).
-    const visible = this.#visibleMessages(session, query, { maxTimeMS: UNCLAIMED_READ_MAX_MS }, UNCLAIMED_MESSAGES_READ.limit);
+    const visible = this.#visibleMessages({ atOnce: session, due: session }, query, { maxTimeMS: UNCLAIMED_READ_MAX_MS }, UNCLAIMED_MESSAGES_READ.limit);
     // Taking over a lease is judged on the client's clock: refused past the skew a claim is refused at, so that the
     // command goes to a worker as a message instead (the visible messages, read lazily, are then never read).
     if (this.#refuseClaimsOnSkew && takeoverSkewProblem(this.#skew.latest, taken !== undefined && storedLeaseOf(taken.row) !== undefined) !== undefined) {
@@ -1692,11 +1706,16 @@ export class MongoStore implements Store {
    * An instance's visible messages in arrival order (`visibleMessagesQuery`), at most `limit`, read as they are asked
    * for (nothing is sent until the first one is): the messages visible at once, and the due timers a page at a time
    * (`seqPages`: a page of their `seq`s from the index keys alone, then those documents; the next page only when more
-   * is asked for), merged by `seq` (`mergeBySeq`, which closes both cursors however its consumer ends).
+   * is asked for), merged by `seq` (`mergeBySeq`, which closes both cursors however its consumer ends). In a
+   * transaction both run in its session (which stays pinned to its connection until the transaction ends); outside one
+   * (a claim) each in a session of its own, since closing a cursor unpins its session's connection behind a load
+   * balancer while the other cursor may still need it.
    */
   #visibleMessages(
-    session: ClientSession, query: VisibleMessagesQuery, bound: { readonly maxTimeMS: number; readonly signal?: AbortSignal }, limit?: number,
+    sessions: { readonly atOnce: ClientSession; readonly due: ClientSession }, query: VisibleMessagesQuery,
+    bound: { readonly maxTimeMS: number; readonly signal?: AbortSignal }, limit?: number,
   ): AsyncGenerator<Pick<MessageDoc, 'message' | 'seq'>, void, undefined> {
+    const { atOnce, due: session } = sessions;
     const messages = this.#messages;
     const dueTimers = seqPages(
       query.duePage,
@@ -1709,7 +1728,7 @@ export class MongoStore implements Store {
         return messages.find(docs.filter, { ...docs.options, session, ...bound });
       },
     );
-    return mergeBySeq(messages.find(query.atOnce.filter, { ...query.atOnce.options, session, ...bound }), dueTimers, limit);
+    return mergeBySeq(messages.find(query.atOnce.filter, { ...query.atOnce.options, session: atOnce, ...bound }), dueTimers, limit);
   }
 
   /** The queue head of an instance from its remaining messages (inside the transaction that changed them). */

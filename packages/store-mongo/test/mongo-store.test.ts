@@ -964,6 +964,44 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('reads a claim\u2019s due timers in a session of their own, after the same lease write as its messages visible at once', async () => {
+      // Behind a load balancer the driver pins a session's connection for its cursors and unpins it whenever one of them
+      // closes outside a transaction (driver 7.8 AbstractCursor.cleanup): with both reads in the claim's one session, a
+      // due page that closed sent the at-once cursor's getMore and killCursors over another connection, maybe to another
+      // mongos (CursorNotFound: the lease released, the claim failed). Each read now has its session, both causal.
+      const { client, commands: finds, store } = await recording('find', 'claimsessions');
+      try {
+        await store.commit(start('two-reads'));
+        const due = new Date(Date.now() + 60_000);
+        const timer: OrchestrationMessage = {
+          id: 'timer', instanceId: 'two-reads', visibleAt: due, event: { type: 'EventRaised', eventId: -1, timestamp: new Date().toISOString(), name: 'timer' },
+        };
+        await store.commit({ requests: [{ type: 'insertMessage', message: timer, ifMissing: 'fail' }] });
+        finds.length = 0;
+        const item = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date(due.getTime() + 1) });
+        expect(item?.messages.map((m) => m.event.type === 'EventRaised' ? m.event.name : m.event.type)).toEqual(['ExecutionStarted', 'timer']);
+        const reads = finds.filter((command) => command['find'] === store.collections.messages);
+        // The read of the messages visible at once names due EPOCH; the due timers' two: a page of seqs, their documents.
+        const atOnce = reads.filter((command) => (command['filter'] as { due?: unknown }).due instanceof Date);
+        const timers = reads.filter((command) => !atOnce.includes(command));
+        expect(atOnce).toHaveLength(1);
+        expect(timers).toHaveLength(2);
+        const lsid = (command: Document) => JSON.stringify(command['lsid']);
+        const after = (command: Document) => (command['readConcern'] as { afterClusterTime?: Timestamp } | undefined)?.afterClusterTime;
+        const leaseWrite = after(atOnce[0]!);
+        expect(leaseWrite).toBeDefined();
+        for (const command of timers) {
+          expect(lsid(command)).not.toBe(lsid(atOnce[0]!));
+          expect(lsid(command)).toBe(lsid(timers[0]!));
+          expect(after(command), JSON.stringify(command)).toBeDefined();
+          expect(compareTimestamps(after(command)!, leaseWrite!)).toBeGreaterThanOrEqual(0);
+        }
+      } finally {
+        await store.close();
+        await client.close();
+      }
+    });
+
     it('an unclaimed write\'s check reads no pending timer of its instance (explain executionStats)', async () => {
       const { client, commands: finds, store } = await recording('find', 'unclaimed-timers');
       try {
