@@ -3,9 +3,9 @@
  * ascending `seq` order, yielding at most `max` items. Reads each source only as far as the merge needs: one item
  * ahead of what it yielded, so a consumer that stops early (`takeWithinBytes` past its byte budget, an unclaimed
  * write's check at its answer) leaves the rest of both unread. Both sources are closed (`return()`: a driver cursor
- * kills itself on the server) when the merge ends, however it ends, one after the other (two cursors of one session:
- * a session runs one command at a time); a source it never asked for an item is never started (a driver cursor sends
- * no `find` until its first item is asked for).
+ * kills itself on the server) when the merge ends, however it ends, one after the other (in an unclaimed write's
+ * check they are two cursors of its one transaction session, which runs one command at a time); a source it never
+ * asked for an item is never started (a driver cursor sends no `find` until its first item is asked for).
  *
  * Throws when a source breaks its order (an item whose `seq` is not above the one before it from that source):
  * merging it would hand out messages out of arrival order.
@@ -54,10 +54,10 @@ export async function* mergeBySeq<T extends { readonly seq: number }>(
       yield item;
     }
   } finally {
-    // One after the other: the two are cursors of one session, and a session runs one command at a time (the driver's
-    // ClientSession is not safe for concurrent use; inside a transaction, operations run in parallel are undefined
-    // behaviour, and behind a load balancer both closes would share the session's one pinned connection). A close
-    // that fails does not keep the other source open.
+    // One after the other: the two may be cursors of one session (an unclaimed write's check, in its transaction), and
+    // a session runs one command at a time (the driver's ClientSession is not safe for concurrent use; inside a
+    // transaction, operations run in parallel are undefined behaviour, and behind a load balancer both closes would
+    // share the session's one pinned connection). A close that fails does not keep the other source open.
     for (const [i, source] of sources.entries()) {
       if (!done[i]) await source.return?.().catch(() => undefined);
     }
