@@ -1464,11 +1464,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * ifChildOf's root and its message), and a start named at most 8 instances it was copied from: 50,870 / 65,637 /
  * 96,168 -> 51,066 / 65,813 / 96,344 B (+196 / +176 / +176), budgets set to match; the store-indexeddb
  * README's DexieStore row 53.1 kB.
+ * A worker whose clock failed to arm its wake timer, none left armed, then set that wake-up on the platform's
+ * setTimeout: 51,066 / 65,813 / 96,344 -> 51,136 / 65,884 / 96,411 B (+70 / +71 / +67), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 51_066 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 65_813 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 96_344 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 51_136 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 65_884 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 96_411 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

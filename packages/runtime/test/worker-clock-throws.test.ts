@@ -228,8 +228,8 @@ describe('a worker whose clock fails to set a timer as its wake-up feed fails', 
     await runtime.start();
     await settle();
     expect(store.subscriptions).toBe(1);
-    // The clock fails to set the re-subscription's timer (only that one: a worker whose clock sets no timer at all
-    // has nothing to wake it while its feed is down).
+    // The clock fails to set the re-subscription's timer (only that one: the wake timer that subscribes again is set on
+    // the clock).
     clock.throwsLeft = 1;
     store.fail();
     expect(clock.thrown).toBe(1);
@@ -241,6 +241,37 @@ describe('a worker whose clock fails to set a timer as its wake-up feed fails', 
     expect(await clock.fireUntil(completed, 'the claim while the feed is down', 10)).toBeDefined();
     expect(await completed).toMatchObject({ output: 'hello' });
     expect(store.subscriptions).toBe(2);
+  });
+});
+
+describe('a worker whose clock fails to set every timer while an instance waits for a durable timer', () => {
+  it('wakes on the platform\'s timer at the timer\'s time, with no store signal, and the instance completes', async () => {
+    const clock = new TimerThrowingClock();
+    const store = new MemoryStore();
+    const logger = new RecordingLogger();
+    const twoTimers: Orchestrator = function* (ctx) {
+      yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 50));
+      yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 50));
+      return 'woke';
+    };
+    const runtime = createRuntime({ store, clock, logger, orchestrators: { TwoTimers: twoTimers } });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    const id = await runtime.client.startNew('TwoTimers');
+    const first = await within(clock.timerDueBy(clock.ms + 50), 'the wake timer of the first durable timer');
+    // From here on the clock sets no timer: the step after the first timer cannot arm the wake-up for the second.
+    clock.throwing = true;
+    const unarmed = logger.nextError('failed to arm its wake timer');
+    clock.ms += 50;
+    clock.fire(first);
+    await within(unarmed, 'the wake timer failing to arm');
+    clock.ms += 50; // the second timer is due; no store call signals anything
+    // Before, nothing woke the worker but a store signal: the instance waited for ever.
+    const other = createClient({ store, clock: new HandClock() }); // watched from a clock that works
+    const completed = firstValueFrom(other.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
+    expect(await within(completed, 'the instance completing')).toMatchObject({ output: 'woke' });
+    clock.throwing = false;
+    expect(clock.thrown).toBeGreaterThan(0);
   });
 });
 

@@ -362,6 +362,8 @@ export class Worker {
   /** A claim round of this worker was answered: a store closed before it is reported (`#storeLost`). */
   #claimedOnce = false;
   #wakeTimer: ClockTimer | undefined;
+  /** The wake timer is the platform's (`globalThis.setTimeout`): the clock failed to arm it (`#setWakeTimer`). */
+  #wakeOnPlatform = false;
   /** When the wake timer fires, in ms on the worker's clock (set with `#wakeTimer`). */
   #wakeAtMs = Infinity;
   /** Whether the wake timer set is a step of a longer wait (WAKE_CHECK_MS), to be set again from the clock's time. */
@@ -1201,22 +1203,37 @@ export class Worker {
    * wake-up is due at a time of the clock, and a machine that slept (its timers paused) must not push it later.
    */
   #setWakeTimer(nowMs: number, wanted: number): void {
+    // Also below the platform's limit (2^31-1 ms, 24.8 days): given a longer delay, Node and browsers fire at once.
+    const delay = Math.min(wanted, WAKE_CHECK_MS, MAX_TIMER_DELAY_MS);
     let timer: ClockTimer;
+    let onPlatform = false;
     try {
-      // Also below the platform's limit (2^31-1 ms, 24.8 days): given a longer delay, Node and browsers fire at once.
-      timer = this.#o.clock.setTimeout(this.#wakeTimerFired, Math.min(wanted, WAKE_CHECK_MS, MAX_TIMER_DELAY_MS));
+      timer = this.#o.clock.setTimeout(this.#wakeTimerFired, delay);
     } catch (error) {
       // Armed before the timer set before is cleared: a clock whose setTimeout throws leaves that one (the worker wakes
-      // at its time, or at the next store signal), logged, and throws nothing into the signal, timer or failure path
-      // that armed it.
-      this.#o.logger.error("the worker's clock failed to arm its wake timer; the timer it had stays", error);
-      if (this.#wakeTimer === undefined) this.#wakeAtMs = Infinity;
-      return;
+      // at its time), logged, and throws nothing into the signal, timer or failure path that armed it.
+      if (this.#wakeTimer !== undefined) {
+        this.#o.logger.error("the worker's clock failed to arm its wake timer; the timer it had stays", error);
+        return;
+      }
+      // With none set, nothing but a store signal would wake the worker: a due timer, a failed claim's retry or a
+      // lease left to lapse would wait for ever. The same wake-up is set on the platform's timer instead, and the next
+      // one is asked of the clock again (`#wakeTimerFired` pumps, and the pump arms it), so a clock that recovers is
+      // used again at once.
+      this.#o.logger.error("the worker's clock failed to arm its wake timer; it is set on the platform's timer", error);
+      try {
+        timer = globalThis.setTimeout(this.#wakeTimerFired, delay);
+        onPlatform = true;
+      } catch {
+        this.#wakeAtMs = Infinity;
+        return;
+      }
     }
     this.#clearWakeTimer();
     this.#wakeAtMs = nowMs + wanted;
     this.#wakeStepped = wanted > WAKE_CHECK_MS;
     this.#wakeTimer = timer;
+    this.#wakeOnPlatform = onPlatform;
   }
 
   readonly #wakeTimerFired = (): void => {
@@ -1288,7 +1305,10 @@ export class Worker {
   }
 
   #clearWakeTimer(): void {
-    if (this.#wakeTimer !== undefined) this.#o.clock.clearTimeout(this.#wakeTimer);
+    if (this.#wakeTimer !== undefined) {
+      if (this.#wakeOnPlatform) globalThis.clearTimeout(this.#wakeTimer as Parameters<typeof globalThis.clearTimeout>[0]);
+      else this.#o.clock.clearTimeout(this.#wakeTimer);
+    }
     this.#wakeTimer = undefined;
     this.#wakeAtMs = Infinity;
   }
