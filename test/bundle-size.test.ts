@@ -1466,11 +1466,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * README's DexieStore row 53.1 kB.
  * A worker whose clock failed to arm its wake timer, none left armed, then set that wake-up on the platform's
  * setTimeout: 51,066 / 65,813 / 96,344 -> 51,136 / 65,884 / 96,411 B (+70 / +71 / +67), budgets set to match.
+ * The IndexedDB stores then wrote an execution's start message and history start without the input its record holds,
+ * and put it back where they read them (KeyvalStore opening its database at IndexedDB version 2 itself, so older tabs
+ * close): 65,884 / 96,411 -> 66,393 / 96,836 B (+509 / +425; runtime unchanged), budgets set to match; the
+ * store-indexeddb README's rows 53.5 / 23.1 kB.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 51_136 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 65_884 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 96_411 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_393 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 96_836 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -1,6 +1,6 @@
 import {
   InstanceNotTerminalError, InvalidArgumentError, LeaseLostError, StoreClosedError, TERMINAL_RUNTIME_STATUSES, isTerminalStatus, systemClock,
-  type Clock, type DurableError, type HistoryEvent, type InstanceTags, type OrchestrationRuntimeStatus,
+  type Clock, type DurableError, type ExecutionStartedEvent, type HistoryEvent, type InstanceTags, type OrchestrationRuntimeStatus,
 } from '@durable-rx/runtime';
 import {
   activityStepHolds, unclaimedHolds, checkWriteLease, releasedInstanceOf, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys,
@@ -20,7 +20,8 @@ import { mapStorageError } from './internal/map-storage-error.js';
 import { DEFAULT_OPEN_TIMEOUT_MS, OpenGate, type OpenAttempt } from './internal/open-gate.js';
 import { PageFreeze } from './internal/page-freeze.js';
 import {
-  isInputApart, messageRow, queueFieldsOf, releasedInstance, releasedTask, stateWithInput, withQueueFields, type InputRecord, type InstanceRow, type NewMessageRow,
+  isInputApart, isRecordOf, isStoredApart, messageRow, messageWithInput, queueFieldsOf, releasedInstance, releasedTask, startWithInput, stateWithInput,
+  withQueueFields, type InputRecord, type InstanceRow, type NewMessageRow, type StoredEvent,
 } from './internal/rows.js';
 import { ReadsAhead, type CommittedRows } from './internal/read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './internal/store-backend.js';
@@ -184,7 +185,7 @@ const STATES: readonly TableName[] = ['instances', 'inputs'];
 const TASKS: readonly TableName[] = ['instances', 'tasks'];
 const TASKS_AND_QUEUE: readonly TableName[] = ['tasks', 'instances', 'messages'];
 const INSTANCES: readonly TableName[] = ['instances'];
-const HISTORY: readonly TableName[] = ['history'];
+const HISTORY: readonly TableName[] = ['history', 'inputs'];
 const INSTANCE_HISTORY: readonly TableName[] = ['instances', 'history', 'inputs'];
 const HISTORY_AND_QUEUE: readonly TableName[] = ['history', 'instances', 'messages'];
 
@@ -536,7 +537,12 @@ export abstract class IdbStore implements Store {
         const lease = visible.length > 0 ? newLease(options, nextLeaseToken()) : row.lease;
         // Without visible messages the row's schedule was stale: repairing it moves it past `now`.
         tx.putInstance(withQueueFields(row, lease, queueFieldsOf(lease, pending)), row);
-        if (lease && visible.length > 0) return { state: this.#claimedState(row, known, input), messages: visible.map((m) => m.message), lease };
+        if (!lease || visible.length === 0) continue;
+        const state = this.#claimedState(row, known, input);
+        // A start stored without its input gets the state's, frozen and kept (one value for both), else its record's.
+        const record = known || (input && isRecordOf(input, row.state)) ? { executionId: row.state.executionId, createdMs: row.createdMs, input: state.input }
+          : visible.some((m) => isStoredApart(m.message.event)) ? await tx.getInput(row.id) : undefined;
+        return { state, messages: visible.map((m) => messageWithInput(m.message, record)), lease };
       }
     });
     // Taken, or (nothing found) taken by another handle meanwhile: either way no longer a hint. So is a wrong guess
@@ -683,7 +689,7 @@ export abstract class IdbStore implements Store {
   }
 
   getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]> {
-    return this.#run('getHistory', 'readonly', HISTORY, (tx) => tx.readHistory(instanceId, Math.max(0, options?.fromIndex ?? 0)));
+    return this.#run('getHistory', 'readonly', HISTORY, (tx) => readHistory(tx, instanceId, Math.max(0, options?.fromIndex ?? 0), this.#inputs));
   }
 
   /** An instance and its history in one readonly transaction: the history is the one the state shows. */
@@ -692,7 +698,7 @@ export abstract class IdbStore implements Store {
   ): Promise<{ readonly state: InstanceState | undefined; readonly history: HistoryEvent[] }> {
     return this.#run('getInstanceHistory', 'readonly', INSTANCE_HISTORY, async (tx) => {
       const [state, history] = await Promise.all([
-        readState(tx, instanceId, this.#inputs, options?.showInput !== false), tx.readHistory(instanceId, Math.max(0, options?.fromIndex ?? 0)),
+        readState(tx, instanceId, this.#inputs, options?.showInput !== false), readHistory(tx, instanceId, Math.max(0, options?.fromIndex ?? 0), this.#inputs),
       ]);
       return { state, history };
     });
@@ -1007,6 +1013,21 @@ async function readState(tx: BackendTransaction, instanceId: string, inputs: Exe
   return known ? { ...row.state, input: copyStoreValue(known) } : stateWithInput(row, await inputOf(tx, row));
 }
 
+/**
+ * An instance's history from position `from`, in a scope with `history` and `inputs`, its start with its input
+ * (`startWithInput`): a start stored without it gets the one the handle knows for its execution (`inputs`: a copy), else
+ * its input record's, read then (a history read past the start reads no record).
+ */
+async function readHistory(tx: BackendTransaction, instanceId: string, from: number, inputs: ExecutionInputs): Promise<HistoryEvent[]> {
+  const events = await tx.readHistory(instanceId, from);
+  const start = events.find(isStoredApart) as StoredEvent<ExecutionStartedEvent> | undefined;
+  if (!start) return events;
+  const createdMs = start.inputInRecord!;
+  const known = inputs.get(instanceId, { executionId: start.executionId, createdTime: new Date(createdMs) });
+  const record = known ? { executionId: start.executionId, createdMs, input: copyStoreValue(known) } : await tx.getInput(instanceId);
+  return events.map((event) => startWithInput(event, record));
+}
+
 /** The input record of a row whose input is kept apart (`isInputApart`), else nothing to read. */
 function inputOf(tx: BackendTransaction, row: InstanceRow): Promise<InputRecord | undefined> | undefined {
   return isInputApart(row) ? tx.getInput(row.id) : undefined;
@@ -1083,13 +1104,17 @@ function storeAhead({ lease, requests }: WriteSet, add: (row: NewMessageRow) => 
   const listed = new Set<string>();
   if (lease && lease.kind !== 'activity') listed.add(lease.instanceId);
   for (const request of requests) if (request.type === 'deleteMessages') listed.add(request.instanceId);
-  const ahead = new Map<string, { readonly instanceId: string; readonly visibleMs: number; readonly seq: Promise<number> }>();
+  const ahead = new Map<string, MessagesAhead extends ReadonlyMap<string, infer V> ? V : never>();
   for (const request of requests) {
     if (request.type !== 'createInstance' && request.type !== 'insertMessage') continue;
     const { message } = request;
     if (listed.has(message.instanceId) || ahead.has(message.id)) continue;
-    const row = messageRow(message);
-    ahead.set(message.id, { instanceId: message.instanceId, visibleMs: row.visibleMs, seq: add(row) });
+    // A start's own message is stored as it will be once the start wrote its instance's input record (the input left
+    // out: see startWithoutInput); the writer stores it again should the instance not be created so.
+    const { state } = request.type === 'createInstance' ? request : { state: undefined };
+    const row = messageRow(message, state?.input === undefined ? undefined : { executionId: state.executionId, createdMs: state.createdTime.getTime() });
+    const { inputInRecord } = row.message.event as StoredEvent<HistoryEvent>;
+    ahead.set(message.id, { instanceId: message.instanceId, visibleMs: row.visibleMs, inputInRecord, seq: add(row) });
   }
   return ahead;
 }

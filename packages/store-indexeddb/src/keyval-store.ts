@@ -16,12 +16,14 @@ export interface KeyvalStoreOptions extends IdbStoreOptions {
  * The same Store contract as {@link DexieStore}, on one idb-keyval custom store, for apps that count bytes:
  * idb-keyval adds well under 1 kB. Instances, history, messages and tasks are keys with array prefixes, and the
  * store keeps its own index keys, so claims, timers and paging are key-range lookups as well. Every method is one
- * IndexedDB transaction (through idb-keyval's `createStore`), aborted on any failure; a start of an id the store object
+ * IndexedDB transaction on idb-keyval's object store (opened at IndexedDB version 2, so that tabs of versions before
+ * layout 15 close), aborted on any failure; a start of an id the store object
  * has not met writes the instance without reading it first (if the id is taken after all, the database refuses that
  * write, nothing is written, and the start runs again reading it). The database opens on first use:
  * a store made where there is no IndexedDB (server-side rendering) or access to it is denied (a sandboxed iframe) is
  * made all the same, and its calls fail with `StorageError`, as DexieStore's do. An open that IndexedDB queues behind
- * another connection's upgrade or deletion of the database (held back by a tab that does not close) fails the calls
+ * another connection's upgrade or deletion of the database, or its own upgrade from an earlier version (either held back
+ * by a tab that does not close), fails the calls
  * with `DatabaseBlockedError` after `openTimeoutMs`, and the store uses the database once the open goes through; so
  * does the new connection the store opens after the browser closed its own.
  *

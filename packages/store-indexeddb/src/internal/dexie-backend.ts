@@ -25,7 +25,7 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`DexieStore schema v${DEXIE_SCHEMA_VERSION}`);
  * ```
  */
-export const DEXIE_SCHEMA_VERSION = 8;
+export const DEXIE_SCHEMA_VERSION = 9;
 
 /**
  * The IndexedDB version of the tables and indexes (Dexie's `db.version`). Layout version 2 changed what history rows
@@ -43,11 +43,15 @@ export const DEXIE_SCHEMA_VERSION = 8;
  * (`{ id, executionId, createdMs, input }`, see `InputRecord`), written by the commit that creates the execution, so that a step,
  * a raise or a claim rewrites a row without it. The upgrade moves no input: a row of an earlier layout keeps its input in
  * its state, which reads take as it is, until the instance's next write moves it out. Layout 8 changes no table: the
- * `tagKeys` of the rows of layout 5 or older are given after the open instead of in the upgrade. The upgrade to this version, from
- * any older one, releases the leases of the tabs it closed ({@link releaseLeases}); the next version's upgrade must
- * do it too.
+ * `tagKeys` of the rows of layout 5 or older are given after the open instead of in the upgrade. Layout 9 (Dexie
+ * version 7) changes no table: an execution's start message and the `ExecutionStarted` event of its history are written
+ * without its input, which its input record holds (rows.ts's `startWithoutInput`, the rule KeyvalStore's layout 15
+ * shares), and get it back from there where they are read; the upgrade writes nothing (starts of older layouts hold
+ * their input, read as they are), and is made only to close the connections of older code, which would hand out such
+ * starts without their input. The upgrade to this version, from any older one, releases the leases of the tabs it closed
+ * ({@link releaseLeases}); the next version's upgrade must do it too.
  */
-const DEXIE_DB_VERSION = 6;
+const DEXIE_DB_VERSION = 7;
 
 /**
  * Tables and their indexes. Every query of the store is one index range: claims use `[readyMs+headSeq]` for
@@ -266,7 +270,7 @@ export function startDexieOpen(
     ...(dependencies.IDBKeyRange ? { IDBKeyRange: dependencies.IDBKeyRange } : {}),
   });
   db.version(1).stores(SCHEMA_V1);
-  // Layouts 3, 4 and 6 each add an index, layouts 5 and 7 a table; the marker is written in the upgrade itself, so that
+  // Layouts 3, 4 and 6 each add an index, layouts 5 and 7 a table, layout 9 none; the marker is written in the upgrade itself, so that
   // no older code opening the database after the upgrade takes it for its own. The rows stay as they are (see SCHEMA and
   // StoredInstance), but for layout 6's `tagKeys`, which the marker names a rebuild of from the upgrade to Dexie
   // version 5 on: the store gives them to the rows after the open, in steps (see TAG_KEYS_STEP).
@@ -283,7 +287,10 @@ export function startDexieOpen(
   });
   // The upgrade to this version, from any older one, releases the leases of the tabs it closed (run last of the
   // upgrades: those of the versions between run before it).
+  db.version(6).stores(SCHEMA).upgrade(mark);
   db.version(DEXIE_DB_VERSION).stores(SCHEMA).upgrade(async (tx) => {
+    // A rebuild of `tagKeys` that a layout-8 database has under way goes on from its place.
+    rebuild ??= (await tx.table<MetaRow, string>('meta').get('schema'))?.rebuild;
     await mark(tx);
     await releaseLeases(tx, clock.now().getTime());
   });

@@ -1,4 +1,4 @@
-import { createStore, promisifyRequest, type UseStore } from 'idb-keyval';
+import { promisifyRequest, type UseStore } from 'idb-keyval';
 import { isTerminalStatus, type Clock, type HistoryEvent, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
 import { sameTags, tagPairsOf } from '@durable-rx/runtime/store-kit';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
@@ -24,7 +24,17 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`KeyvalStore layout v${KEYVAL_SCHEMA_VERSION}`);
  * ```
  */
-export const KEYVAL_SCHEMA_VERSION = 14;
+export const KEYVAL_SCHEMA_VERSION = 15;
+
+/**
+ * The IndexedDB version KeyvalStore opens its database at. Layouts up to 14 opened it through idb-keyval's
+ * `createStore`, without a version (so at 1); layout 15 opens it at 2 ({@link openKeyvalStore}), and the upgrade from 1
+ * sends every connection of older code a `versionchange`, on which that code closes its connection and fails its calls
+ * with `DatabaseUpgradingError` (reload the page): it would read this layout's starts without their input (see the
+ * layout, layout 15). Older code that opens the database later opens it at 2 (no version asked) and refuses it by the
+ * marker. A layout that older code must not run beside raises it again.
+ */
+export const KEYVAL_DB_VERSION = 2;
 
 /**
  * Key layout in the one object store idb-keyval gives us. Array keys sort element by element, so each prefix is a
@@ -111,6 +121,20 @@ export const KEYVAL_SCHEMA_VERSION = 14;
  * behind go. Code of layout 10 or older still open in another tab beside this layout leaves the same gaps (it writes
  * the instances it starts without these entries) until the next upgrade; layouts 11 and 12 write every entry this one
  * does, and nothing cheaper tells a reader that such a tab wrote (it writes the keys every layout writes).
+ *
+ * Layout 15 keeps an execution's input only in its record: the start message of the execution and the
+ * `ExecutionStarted` event its first step records are written without it, marked `inputInRecord` with the run's
+ * creation time (rows.ts's `startWithoutInput`, the rule of both IndexedDB stores), and get it back from the record
+ * wherever they are read: a claim (which reads the record for the state anyway, or knows the input), a history read (a
+ * read from position 0 reads the record once, unless the handle knows the input; one past the start reads none). A start
+ * of 1 MB input wrote 2 MB at `startNew` and 3 MB over a run; it writes 1 MB at `startNew` and over the run (a fork's
+ * copied history keeps its source's start as it is: another execution's). A purge deletes the record with the history
+ * and messages, a new execution (a `continueAsNew`, a restart) replaces the history and writes its own record. Opening
+ * an older layout writes nothing new: its starts hold their input, and are read as they are. Code of layout 14 or older
+ * must not run beside it (its claims and history reads would hand out starts without input, and its replays run with
+ * none): the database's IndexedDB version goes from 1 to 2 ({@link KEYVAL_DB_VERSION}), which closes such code's
+ * connections; one that does not close (a frozen tab) holds the open, which fails with `DatabaseBlockedError` after
+ * `openTimeoutMs` until it does.
  *
  * Layout 14 writes no new key either: it rebuilds the same entries without holding the open. Layout 13 did it in the
  * open's transaction, one put per entry: 5.6 s for 20,000 instances with a name and two tags in headless Chromium at
@@ -227,12 +251,13 @@ interface EntriesState {
 }
 
 /**
- * Begins opening the idb-keyval store `storeName` of database `name` (idb-keyval creates it on first use), checking its
- * schema marker and watching for other connections that want to upgrade the database. idb-keyval always uses the
+ * Begins opening the idb-keyval store `storeName` of database `name` (created on first use: {@link openKeyvalStore}),
+ * checking its schema marker and watching for other connections that want to upgrade the database. The open uses the
  * global `indexedDB`; `keyRange` defaults to the global `IDBKeyRange`, read here (a store made where there is none, in
  * server-side rendering, fails its calls with a StorageError instead: see {@link KeyvalBackend.#connect}). `clock` is
- * the store's: it tells whether a task entry is still in the future. idb-keyval opens without a version, so the open is
- * never reported blocked; it is answered late only when queued behind another connection's upgrade or deletion.
+ * the store's: it tells whether a task entry is still in the future. The open is answered late when queued behind
+ * another connection's upgrade or deletion, or when it upgrades the database from an older layout's IndexedDB version
+ * ({@link KEYVAL_DB_VERSION}) and a connection of older code does not close.
  * `openTimeoutMs` bounds the wait for a new connection after the browser closed one (see {@link KeyvalBackend.transact}).
  * `page`: the store's, which aborts its transactions when the page freezes (see {@link PageFreeze}): the layout check's
  * too, and `opened` then rejects with `page` (the store opens again once the page resumes). The upgrade that creates
@@ -245,7 +270,7 @@ export function startKeyvalOpen(
 ): OpenAttempt {
   const range = keyRange ?? (globalThis as { IDBKeyRange?: typeof IDBKeyRange }).IDBKeyRange;
   const backend = new KeyvalBackend(
-    createStore(name, storeName), name, storeName, range, clock, onVersionChange, openTimeoutMs, page, onReopened, onDropped,
+    openKeyvalStore(name, storeName), name, storeName, range, clock, onVersionChange, openTimeoutMs, page, onReopened, onDropped,
   );
   const { opened, answered } = backend.openAttempt();
   const checked = opened.then(() => backend, (error: unknown) => {
@@ -254,6 +279,48 @@ export function startKeyvalOpen(
   });
   checked.catch(() => undefined);
   return { opened: checked, answered };
+}
+
+/**
+ * idb-keyval's `createStore`, at least at {@link KEYVAL_DB_VERSION}: its function opens a connection on first use and
+ * again after the browser closed the last, and runs each call in a transaction of `storeName`. It opens without a
+ * version, as idb-keyval does (so it queues behind nothing but the requests before it), and only a database below that
+ * version (new, or of an older layout) is opened again at it, which upgrades it: an upgrade that creates the object
+ * store in a new database, and changes nothing in an older one but its version. An existing database without the object
+ * store is someone else's and is left as it is (the open fails with a `NotFoundError`, as a transaction on the missing
+ * store does).
+ */
+function openKeyvalStore(name: string, storeName: string): UseStore {
+  let connecting: Promise<IDBDatabase> | undefined;
+  const openAt = (version?: number): Promise<IDBDatabase> => {
+    const request = version === undefined ? indexedDB.open(name) : indexedDB.open(name, version);
+    let foreign = false;
+    request.onupgradeneeded = (event) => {
+      if (request.result.objectStoreNames.contains(storeName)) return;
+      foreign = event.oldVersion > 0;
+      if (foreign) request.transaction!.abort();
+      else request.result.createObjectStore(storeName);
+    };
+    return promisifyRequest(request).catch((error: unknown) => {
+      throw foreign ? new DOMException(`No object store ${JSON.stringify(storeName)}`, 'NotFoundError') : error;
+    });
+  };
+  const connection = (): Promise<IDBDatabase> => {
+    if (connecting) return connecting;
+    const opened = openAt().then((db) => {
+      if (db.version >= KEYVAL_DB_VERSION) return db;
+      db.close();
+      return openAt(KEYVAL_DB_VERSION);
+    });
+    connecting = opened;
+    opened.then((db) => {
+      db.addEventListener('close', () => (connecting = undefined));
+    }, () => {
+      connecting = undefined;
+    });
+    return opened;
+  };
+  return (mode, work) => connection().then((db) => work(db.transaction(storeName, mode).objectStore(storeName)));
 }
 
 /**

@@ -1,7 +1,9 @@
 import { dueAtMs, signalsWork, type InstanceState, type OrchestrationMessage, type WritePlan } from '@durable-rx/runtime/store-kit';
 import {
-  isInputApart, messageRow, queueFieldsAfterEnqueue, rescheduled, stateWriteOf, withQueueFields, type InstanceRow, type MessageRow, type TaskRow,
+  isInputApart, messageRow, queueFieldsAfterEnqueue, recordedExecutionOf, rescheduled, startWithoutInput, stateWriteOf, withQueueFields,
+  type InstanceRow, type MessageRow, type StoredEvent, type TaskRow,
 } from './rows.js';
+import type { HistoryEvent } from '@durable-rx/runtime';
 import type { BackendTransaction } from './store-backend.js';
 import type { ExecutionInputs } from './execution-inputs.js';
 import type { FeedChange } from './version-gate.js';
@@ -17,7 +19,13 @@ interface Entry {
  * Messages the store wrote ahead of its reads ({@link BackendTransaction.addMessageAhead}), by message id, with the
  * number the database gives each and the `visibleMs` they were written with.
  */
-export type MessagesAhead = ReadonlyMap<string, { readonly instanceId: string; readonly visibleMs: number; readonly seq: Promise<number> }>;
+export type MessagesAhead = ReadonlyMap<string, {
+  readonly instanceId: string;
+  readonly visibleMs: number;
+  /** The start was stored without its input, against the run created at this time (see `startWithoutInput`). */
+  readonly inputInRecord: number | undefined;
+  readonly seq: Promise<number>;
+}>;
 
 /** What the store read under the write set's lease before planning it. */
 export interface LeasedRows {
@@ -101,10 +109,6 @@ export class RowWriter {
   async apply(plan: WritePlan, leased: LeasedRows, ahead?: MessagesAhead): Promise<void> {
     const tx = this.#tx;
     for (const id of plan.replaced) this.#dropPending(id);
-    for (const { instanceId, replace, from, events } of plan.history) {
-      if (replace) tx.deleteHistory(instanceId);
-      tx.appendHistory(instanceId, from, events);
-    }
     for (const planned of plan.states) {
       const { state, isNew, lease } = planned;
       const id = state.instanceId;
@@ -120,6 +124,13 @@ export class RowWriter {
       this.#set(kept ? { ...kept, ...write.row } : lease ? { ...write.row, lease } : write.row);
       // Created leased to the committing worker: other workers time the lease expiry.
       if (lease) this.leasedWork = true;
+    }
+    // After the states: a start of the execution whose input record the instance has once they are written is stored
+    // without its input (see startWithoutInput).
+    for (const { instanceId, replace, from, events } of plan.history) {
+      if (replace) tx.deleteHistory(instanceId);
+      const recorded = recordedExecutionOf(this.#cached(instanceId));
+      tx.appendHistory(instanceId, from, recorded ? events.map((event) => startWithoutInput(event, recorded)) : events);
     }
     // The pending messages of the leased instance after this commit decide its claim schedule; its lease goes.
     const deleted = new Set<string>();
@@ -173,8 +184,9 @@ export class RowWriter {
       // A replaced instance's messages were dropped above, a message stored ahead of that with them. One the plan
       // delivers later than it was written (held until a delayed start's time, `heldUntilStart`) is written again as
       // delivered, and the one stored ahead deleted: a row visible sooner would let a claim hand it out without its start.
+      // So is one stored ahead with or without its input as it is not now (a start's instance turned out not created).
       const kept = stored?.instanceId === message.instanceId && stored.visibleMs === dueAtMs(message) && !plan.replaced.includes(message.instanceId)
-        ? stored : undefined;
+        && stored.inputInRecord === inputInRecordOf(message, this.#cached(message.instanceId)) ? stored : undefined;
       if ((await this.#enqueue(message, kept?.seq)) && kept) unused.delete(message.id);
     }
     for (const { instanceId, seq } of unused.values()) tx.deleteMessages([{ instanceId, seq: await seq }]);
@@ -196,7 +208,7 @@ export class RowWriter {
   async #enqueue(message: OrchestrationMessage, storedAhead: Promise<number> | undefined): Promise<boolean> {
     const row = await this.get(message.instanceId);
     if (!row) return false;
-    const newRow = messageRow(message);
+    const newRow = messageRow(message, recordedExecutionOf(row));
     const added = storedAhead ?? this.#tx.addMessage(newRow, row);
     if (typeof added === 'number') {
       this.#set(withQueueFields({ ...row, tailSeq: added }, row.lease, queueFieldsAfterEnqueue(row, { ...newRow, seq: added })));
@@ -265,6 +277,11 @@ export class RowWriter {
     this.#tx.deleteMessagesOf(instanceId);
     this.#tx.deleteTasksOf(instanceId);
   }
+}
+
+/** The `inputInRecord` of `message` as stored for the instance's row `row` (see `startWithoutInput`). */
+function inputInRecordOf(message: OrchestrationMessage, row: InstanceRow | undefined): number | undefined {
+  return (messageRow(message, recordedExecutionOf(row)).message.event as StoredEvent<HistoryEvent>).inputInRecord;
 }
 
 /** A row without its {@link InstanceRow.inputApart} mark: a state written over it says where its input is. */

@@ -1,4 +1,4 @@
-import type { HistoryEvent, OrchestrationRuntimeStatus } from '@durable-rx/runtime';
+import type { ExecutionStartedEvent, HistoryEvent, OrchestrationRuntimeStatus } from '@durable-rx/runtime';
 import {
   claimableAtMs, dueAtMs, matchesName, matchesTags, writesInput, type ActivityTask, type InstanceState, type Lease, type OrchestrationMessage, type PlannedState,
 } from '@durable-rx/runtime/store-kit';
@@ -127,6 +127,70 @@ export function isInputApart(row: InstanceRow): boolean {
 export function stateWithInput(row: InstanceRow, record: InputRecord | undefined): InstanceState {
   if (!isInputApart(row) || !isRecordOf(record, row.state)) return row.state;
   return { ...row.state, input: record!.input };
+}
+
+/**
+ * The execution whose {@link InputRecord} an instance has once a commit wrote its row: the row's, when the row keeps its
+ * input apart ({@link isInputApart}), else none. What {@link startWithoutInput} stores a start against.
+ */
+export type RecordedExecution = Pick<InputRecord, 'executionId' | 'createdMs'>;
+
+/** {@link RecordedExecution} of `row` as written (undefined: no row, or its input is not in a record). */
+export function recordedExecutionOf(row: InstanceRow | undefined): RecordedExecution | undefined {
+  return row && isInputApart(row) ? { executionId: row.state.executionId, createdMs: row.createdMs } : undefined;
+}
+
+/**
+ * A start (an `ExecutionStarted` message or history event) as stored without its input: `inputInRecord` is the creation
+ * time (ms) of the run whose input record holds it (with the event's `executionId`, what names the record: see
+ * {@link isRecordOf}). Rows of KeyvalStore's layouts before 15 and DexieStore's before 9 hold their starts with the input.
+ */
+export type StoredEvent<E> = E & { readonly inputInRecord?: number };
+
+/**
+ * How a start is stored where its instance keeps the input of `recorded` apart (see {@link recordedExecutionOf}): the
+ * one rule of both IndexedDB layouts for where a start's input lives. An `ExecutionStarted` of that execution with an
+ * input leaves it out, and says so (`inputInRecord`): an execution's input is the one its start carries (`decideStart`,
+ * a `continueAsNew`, a restart copy it into both the state and the start message, and the step that takes the message
+ * records its event from it), so the record holds it already and the start is written without a second copy of up to
+ * the input size limit. Anything else is stored as it is: another event, a start of another execution (a fork's copied
+ * history holds its source's start), a start recorded without its input (`payloadRefused`), an instance whose input is
+ * not in a record. {@link startWithInput} puts the input back where a start is read.
+ *
+ * @example
+ * ```ts
+ * startWithoutInput(started, { executionId: 'exec-1', createdMs }); // { ...started without input, inputInRecord: createdMs }
+ * startWithoutInput(raised, { executionId: 'exec-1', createdMs });  // raised, as it is
+ * ```
+ */
+export function startWithoutInput<E extends HistoryEvent>(event: E, recorded: RecordedExecution | undefined): StoredEvent<E> {
+  if (event.type !== 'ExecutionStarted' || recorded === undefined || recorded.createdMs === undefined) return event;
+  if (event.executionId !== recorded.executionId || event.input === undefined) return event;
+  const { input: _input, ...rest } = event;
+  return { ...rest, inputInRecord: recorded.createdMs } as StoredEvent<E>;
+}
+
+/**
+ * A stored start as read, with its input: from `record` when it was stored without it ({@link startWithoutInput}) and
+ * `record` is that run's input record (else without one: the record went with a purge, and so did the start), else the
+ * event as stored (an earlier layout's start with its input, or any other event). `record` may be a function that
+ * gives it: called only for a start stored without its input.
+ *
+ * @example
+ * ```ts
+ * startWithInput(stored, await tx.getInput(instanceId)); // the ExecutionStarted event as it was committed
+ * ```
+ */
+export function startWithInput<E extends HistoryEvent>(event: StoredEvent<E>, record: InputRecord | undefined): E {
+  if (!isStoredApart(event)) return event;
+  const { inputInRecord: createdMs, ...rest } = event as StoredEvent<ExecutionStartedEvent>;
+  const own = isRecordOf(record, { executionId: rest.executionId, createdTime: new Date(createdMs!) });
+  return (own ? { ...rest, input: record!.input } : rest) as unknown as E;
+}
+
+/** True when `event` is a start stored without its input ({@link startWithoutInput}). */
+export function isStoredApart(event: HistoryEvent): boolean {
+  return event.type === 'ExecutionStarted' && typeof (event as StoredEvent<HistoryEvent>).inputInRecord === 'number';
 }
 
 /** What a commit writes for a planned state: see {@link stateWriteOf}. */
@@ -298,7 +362,16 @@ export function withQueueFields(row: InstanceRow, lease: Lease | undefined, fiel
   return { ...rest, ...(lease ? { lease } : {}), ...fields };
 }
 
-/** The row of a new pending message. */
-export function messageRow(message: OrchestrationMessage): NewMessageRow {
-  return { instanceId: message.instanceId, visibleMs: dueAtMs(message), message };
+/**
+ * The row of a new pending message, a start stored without its input where the instance keeps the input of `recorded`
+ * apart ({@link startWithoutInput}: read back with {@link messageWithInput}).
+ */
+export function messageRow(message: OrchestrationMessage, recorded?: RecordedExecution): NewMessageRow {
+  const event = startWithoutInput(message.event, recorded);
+  return { instanceId: message.instanceId, visibleMs: dueAtMs(message), message: event === message.event ? message : { ...message, event } };
+}
+
+/** A pending message as read, its start with its input ({@link startWithInput}). */
+export function messageWithInput(message: OrchestrationMessage, record: InputRecord | undefined): OrchestrationMessage {
+  return isStoredApart(message.event) ? { ...message, event: startWithInput(message.event, record) } : message;
 }

@@ -260,7 +260,7 @@ function writeOldLayout(adapter: AdapterName, name: string): Promise<void> {
  * transaction of the next open is at work (its upgrade's, else its first readwrite one, the layout check), after a few
  * requests of its own on that transaction.
  */
-function watchOpens(name: string): { opens: number; freezeInOpening(): void; restore(): void } {
+function watchOpens(name: string, holdUpgrade = true): { opens: number; freezeInOpening(): void; restore(): void } {
   const { open } = IDBFactory.prototype;
   const { transaction } = IDBDatabase.prototype;
   let armed = false;
@@ -288,7 +288,7 @@ function watchOpens(name: string): { opens: number; freezeInOpening(): void; res
     const request = open.apply(this, args);
     if (args[0] === name) {
       watch.opens++;
-      request.addEventListener('upgradeneeded', () => armed && hold(request.transaction!));
+      if (holdUpgrade) request.addEventListener('upgradeneeded', () => armed && hold(request.transaction!));
     }
     return request;
   } as typeof open;
@@ -315,7 +315,8 @@ describe.each(Object.keys(adapters) as AdapterName[])('a %s store whose page fre
       expect(watch.opens).toBe(0); // an open made now would run its upgrade (the database's creation) while frozen
       document.dispatchEvent(new Event('resume'));
       expect(await within(read, 'the read after the resume')).toBeUndefined();
-      expect(watch.opens).toBe(1);
+      // KeyvalStore creates the database as idb-keyval does (version 1), then raises it to its version.
+      expect(watch.opens).toBe(adapter === 'DexieStore' ? 1 : 2);
     } finally {
       watch.restore();
     }
@@ -327,7 +328,8 @@ describe.each(Object.keys(adapters) as AdapterName[])('a %s store whose page fre
     const before = await layoutOf(adapter, name);
     const store = adapters[adapter](name);
     stores.push(store);
-    const watch = watchOpens(name);
+    // KeyvalStore: its layout check, after the raise of the IndexedDB version (which has no request to hold).
+    const watch = watchOpens(name, adapter === 'DexieStore');
     let settled = false;
     let read: Promise<unknown>;
     try {
@@ -337,19 +339,22 @@ describe.each(Object.keys(adapters) as AdapterName[])('a %s store whose page fre
       read.catch(() => undefined);
       await within(froze, 'the freeze');
       // Aborted (the page does not really freeze here: an upgrade left alone would have committed): another
-      // connection finds the database as it was, and the call waits for the resume.
-      expect(await within(layoutOf(adapter, name), 'the other connection')).toEqual(before);
+      // connection finds the database as it was, and the call waits for the resume. (KeyvalStore's raise of the
+      // IndexedDB version, before its check, writes nothing and commits as its event ends: its layout stays.)
+      expect(await within(layoutOf(adapter, name), 'the other connection')).toEqual(adapter === 'DexieStore' ? before : { ...before, idbVersion: 2 });
       await nextTask();
       expect(settled).toBe(false);
-      expect(watch.opens).toBe(1);
+      // KeyvalStore opened the older database, then again at its version.
+      const first = adapter === 'DexieStore' ? 1 : 2;
+      expect(watch.opens).toBe(first);
       document.dispatchEvent(new Event('resume'));
       expect(await within(read, 'the read after the resume')).toBeUndefined();
-      expect(watch.opens).toBe(2);
+      expect(watch.opens).toBe(first + 1);
     } finally {
       watch.restore();
       document.dispatchEvent(new Event('resume'));
     }
-    expect(await layoutOf(adapter, name)).toEqual(adapter === 'DexieStore' ? { idbVersion: 60, layout: 8 } : { idbVersion: 1, layout: 14 });
+    expect(await layoutOf(adapter, name)).toEqual(adapter === 'DexieStore' ? { idbVersion: 70, layout: 9 } : { idbVersion: 2, layout: 15 });
     await create(store, newInstance('a'));
     expect(await store.getInstance('a')).toMatchObject({ instanceId: 'a', version: 1 });
   });
@@ -377,7 +382,7 @@ describe('a KeyvalStore whose page freezes while it rebuilds its name and tag en
     await Promise.all(Array.from({ length: 600 }, (_, i) => create(first, newInstance(`i-${i}`))));
     await first.close();
     // The marker of a rebuild at its start, as an upgrade leaves it: five steps (three of rows, then xg, then xn).
-    await writeKeyvalMarker(name, { version: 14, store: 'durable-rx/keyval', rebuild: { step: 'rows' } });
+    await writeKeyvalMarker(name, { version: 15, store: 'durable-rx/keyval', rebuild: { step: 'rows' } });
     const store = adapters.KeyvalStore(name);
     stores.push(store);
     await store.getInstance('none'); // the first step went before it; the next one is at work, or about to begin
@@ -387,7 +392,7 @@ describe('a KeyvalStore whose page freezes while it rebuilds its name and tag en
     document.dispatchEvent(new Event('resume'));
     // Before: the steps stayed stopped until a listing by name or tags, or the next open.
     await vi.waitFor(async () => {
-      expect(await readKeyvalMarker(name)).toEqual({ version: 14, store: 'durable-rx/keyval' });
+      expect(await readKeyvalMarker(name)).toEqual({ version: 15, store: 'durable-rx/keyval' });
     }, { timeout: SETTLED.timeoutMs, interval: 50 });
   });
 });

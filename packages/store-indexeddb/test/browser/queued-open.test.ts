@@ -2,9 +2,11 @@ import { createRuntime, type Logger, type Orchestrator, type Runtime } from '@du
 import type { Store } from '@durable-rx/runtime/store-kit';
 import { firstValueFrom } from 'rxjs';
 import { Dexie } from 'dexie';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SETTLED } from '../../../../test-support/settled.js';
 import { DexieStore } from '../../src/dexie-store.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
+import { KEYVAL_DB_VERSION } from '../../src/internal/keyval-backend.js';
 import { create, newInstance, uniqueName, within } from '../shared/fixtures.js';
 import { clearSiteData } from './site-data.js';
 import { DEXIE_LAYOUT_2 } from '../shared/dexie-layout-2.js';
@@ -294,7 +296,7 @@ describe.each(['upgrades', 'deletes'] as const)('KeyvalStore while another conne
     let blocked!: () => void;
     const isBlocked = new Promise<void>((resolve) => (blocked = resolve));
     const takenOver = new Promise<void>((resolve, reject) => {
-      const request = what === 'upgrades' ? indexedDB.open(name, 2) : indexedDB.deleteDatabase(name);
+      const request = what === 'upgrades' ? indexedDB.open(name, KEYVAL_DB_VERSION + 1) : indexedDB.deleteDatabase(name);
       request.onblocked = () => blocked();
       request.onsuccess = () => {
         if (what === 'upgrades') (request.result as IDBDatabase).close();
@@ -311,7 +313,10 @@ describe.each(['upgrades', 'deletes'] as const)('KeyvalStore while another conne
     a.close();
     await takenOver;
     await openedInOrder(name);
-    const before = await store.getInstance('before');
+    // The deleted database is created again as idb-keyval does (version 1), then raised to KeyvalStore's version: a
+    // second open, which IndexedDB may answer after the bound on a loaded machine (that call then fails with
+    // DatabaseBlockedError, and a call once the open was answered takes its connection).
+    const before = await vi.waitFor(() => store.getInstance('before'), { timeout: SETTLED.timeoutMs, interval: 50 });
     if (what === 'upgrades') expect(before).toMatchObject({ runtimeStatus: 'Pending' });
     else expect(before).toBeUndefined();
     await create(store, newInstance('after'));
@@ -379,11 +384,11 @@ describe('KeyvalStore closed while its new connection queues behind a blocked up
 });
 
 /**
- * Another tab asks to upgrade `name` to version 2. Resolves once the upgrade is blocked (an open connection holds the
+ * Another tab asks to upgrade `name` past KeyvalStore's version. Resolves once the upgrade is blocked (an open connection holds the
  * old version), with a promise that settles when the upgrade goes through.
  */
 async function blockedUpgrade(name: string): Promise<{ readonly done: Promise<void> }> {
-  const upgrade = askUpgrade(name, 2);
+  const upgrade = askUpgrade(name, KEYVAL_DB_VERSION + 1);
   await upgrade.blocked;
   return { done: upgrade.done };
 }
@@ -421,9 +426,9 @@ async function oldKeyvalTab(name: string): Promise<IDBDatabase> {
 
 describe('DexieStore on a database a newer version of the app raised, whose second open queues behind a blocked upgrade', () => {
   /**
-   * The database at native version 70 (a newer app's, above DexieStore's own), held open by an old tab that ignores
+   * The database at native version 80 (a newer app's, above DexieStore's own), held open by an old tab that ignores
    * versionchange. DexieStore's open of its version fails with VersionError at once, and Dexie opens again without a
-   * version; the returned factory has a still newer app ask to upgrade to 80 (blocked by the old tab) at that
+   * version; the returned factory has a still newer app ask to upgrade to 90 (blocked by the old tab) at that
    * VersionError, before Dexie's second request, which so queues behind the upgrade, told nothing by Chromium.
    */
   async function raisedAndHeld(name: string): Promise<{
@@ -432,8 +437,8 @@ describe('DexieStore on a database a newer version of the app raised, whose seco
     const first = new DexieStore({ name });
     await create(first, newInstance('before'));
     await first.close();
-    (await oldTab(name, 70)).close(); // the newer app's upgrade, which changes no table
-    const a = await oldTab(name, 70);
+    (await oldTab(name, 80)).close(); // the newer app's upgrade, which changes no table
+    const a = await oldTab(name, 80);
     let blocked!: () => void;
     const upgradeBlocked = new Promise<void>((resolve) => (blocked = resolve));
     let done!: () => void;
@@ -444,7 +449,7 @@ describe('DexieStore on a database a newer version of the app raised, whose seco
     });
     const counted = countingOpens((request) => request.addEventListener('error', () => {
       if (request.error?.name !== 'VersionError') return;
-      const upgrade = askUpgrade(name, 80);
+      const upgrade = askUpgrade(name, 90);
       void upgrade.blocked.then(blocked);
       upgrade.done.then(done, failed);
     }));

@@ -128,7 +128,7 @@ describe('DexieStore layout 3: an instance\'s first activity task kept in its ro
     expect(done).toMatchObject({ runtimeStatus: 'Completed', output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'] });
     expect(await rawRows(name, 'tasks')).toEqual([]);
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
-    expect(DEXIE_SCHEMA_VERSION).toBe(8);
+    expect(DEXIE_SCHEMA_VERSION).toBe(9);
   });
 
   it('claims layout-2 tasks before newer ones, keeps their leases, renews and abandons them by task id alone', async () => {
@@ -216,7 +216,7 @@ describe('DexieStore layout 4: an index by orchestrator name', () => {
     expect(await ids({ name: ['Orders'], order: 'desc' })).toEqual(['n-2', 'n-0']);
     expect(await ids({ name: ['orders', 'Billing'] })).toEqual(['n-1', 'n-3']);
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
-    expect(await rawVersion(name)).toBe(60);
+    expect(await rawVersion(name)).toBe(70);
   });
 });
 
@@ -253,7 +253,7 @@ describe('DexieStore layout 5: the keys of keyed raises in a table of their own'
     expect(await rawRows(name, 'raiseKeys')).toEqual([{ id: 'a', keys: ['new'] }]);
     expect((await rawRows(name, 'instances'))[0]!.state).toHaveProperty('raisedEventKeys', ['old']);
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
-    expect(await rawVersion(name)).toBe(60);
+    expect(await rawVersion(name)).toBe(70);
     // A keyed raise now writes the key to the record alone: the state in the instance's row stays as it was (the row
     // itself counts the message, as for any message).
     const [before] = await rawRows(name, 'instances');
@@ -312,7 +312,7 @@ describe('DexieStore layout 6: an index by tag pair', () => {
     ]);
     expect((await rawRows(name, 'instances')).find((row) => row.id === 'g-2')?.tagKeys).toBeUndefined();
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
-    expect(await rawVersion(name)).toBe(60);
+    expect(await rawVersion(name)).toBe(70);
   });
 });
 
@@ -371,7 +371,7 @@ describe('DexieStore layout 8: tag keys given after the open, in steps', () => {
       left.map((id) => [['tenant', 'acme', msOf(Number(id.slice(2))), id]]),
     );
     expect(await allIds(store, { tags: { tenant: 'acme' }, pageSize: 300 })).toEqual(left);
-    expect(await rawVersion(name)).toBe(60);
+    expect(await rawVersion(name)).toBe(70);
   });
 
   it('goes on with a rebuild whose step failed at the store\'s next call of any kind, without a listing', async () => {
@@ -439,8 +439,8 @@ describe('DexieStore layout 8: tag keys given after the open, in steps', () => {
   it('aborts the step under way when it closes: the step writes nothing, holds the database no longer, and the next open goes on from the place', async () => {
     const name = uniqueName('layout-8-close');
     const count = 1000;
-    const marker = { key: 'schema', version: 8, store: 'durable-rx/dexie', rebuild: { after: [msOf(100), idOf(100)] } };
-    await instances(name, count, 6, marker, (i) => i <= 100);
+    const marker = { key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie', rebuild: { after: [msOf(100), idOf(100)] } };
+    await instances(name, count, 7, marker, (i) => i <= 100);
     const store = open(name);
     // The store closes as the rebuild's first step (the second readwrite transaction to read the marker, after the
     // open's schema check) reads the marker.
@@ -553,7 +553,7 @@ describe('DexieStore layout 7: inputs in a table of their own', () => {
 
     const store = open(name);
     expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending', input });
-    expect(await rawVersion(name)).toBe(60);
+    expect(await rawVersion(name)).toBe(70);
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
     expect(await rawRows(name, 'inputs')).toEqual([]);
     const item = await claim(store);
@@ -612,7 +612,7 @@ describe('DexieStore upgrade: the leases of the tabs it closed released', () => 
     expect((await store.claimOrchestration({ owner: 'new-tab', leaseMs: 30_000, now: later }))?.state.instanceId).toBe('a');
     const claimed = [await store.claimActivity({ owner: 'new-tab', leaseMs: 30_000, now: later }), await store.claimActivity({ owner: 'new-tab', leaseMs: 30_000, now: later })];
     expect(claimed.map((w) => w?.task.id).sort()).toEqual(['t1', 't2']);
-    expect(await rawVersion(name)).toBe(60);
+    expect(await rawVersion(name)).toBe(70);
   });
 
   it('leaves the leases of a database it does not upgrade', async () => {
@@ -624,5 +624,43 @@ describe('DexieStore upgrade: the leases of the tabs it closed released', () => 
     const store = adapters.DexieStore(name, { clock: new VirtualClock(T0) });
     opened.push(store);
     expect(await store.claimOrchestration({ owner: 'other', leaseMs: 30_000, now: new Date(T0.getTime() + 1000) })).toBeUndefined();
+  });
+});
+
+describe('DexieStore layout 9: an execution\'s input written once, in its record', () => {
+  it('upgrades past a tab of an earlier version open on the database (it closes), and runs the starts it wrote with their input', async () => {
+    const input = { rows: Array.from({ length: 50 }, (_, i) => `row ${i}`) };
+    const name = uniqueName('layout-2-tab');
+    // A start as an earlier layout wrote it: the input in the state and in the start message.
+    const start = newInstance('a', input);
+    await writeLayout2(name, { instances: [{ ...instanceRow(start.state), readyMs: 0, headSeq: 1, minVisibleMs: 0, pendingCount: 1 }], messages: [{ instanceId: 'a', seq: 1, visibleMs: 0, message: start.message }], tasks: [] });
+    const old = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(name);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    let asked: number | null | undefined;
+    old.onversionchange = (event) => {
+      asked = event.newVersion;
+      old.close();
+    };
+    const store = open(name);
+    const item = await claim(store);
+    expect(asked).toBe(70);
+    expect(item.state.input).toEqual(input);
+    expect(item.messages.map((m) => m.event)).toEqual([start.message.event]);
+    // Its first step records the start: without the input now, read back with it.
+    await store.commit(commitOf(item.state, item.lease.token, {
+      state: { ...item.state, runtimeStatus: 'Running', historyLength: 1, version: item.state.version + 1 },
+      history: [item.messages[0]!.event], consumedMessageIds: [item.messages[0]!.id],
+    }));
+    const [stored] = (await rawRows(name, 'history')).flatMap((row) => row.events as Row[]);
+    expect(stored).not.toHaveProperty('input');
+    expect(await open(name).getHistory('a')).toEqual([start.message.event]);
+    // A new start of another id: its message leaves the input out.
+    await create(store, newInstance('b', input));
+    const message = (await rawRows(name, 'messages')).find((row) => row.instanceId === 'b')!.message as { event: Row };
+    expect(message.event).not.toHaveProperty('input');
+    expect((await claim(open(name))).messages[0]!.event).toEqual(newInstance('b', input).message.event);
   });
 });

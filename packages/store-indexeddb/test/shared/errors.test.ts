@@ -7,7 +7,7 @@ import type { StoreBackend } from '../../src/internal/store-backend.js';
 import { BrowserClose, finishChecked } from '../../src/internal/idb-transaction.js';
 import { ReadsAhead } from '../../src/internal/read-ahead.js';
 import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
-import { KEYVAL_SCHEMA_VERSION } from '../../src/internal/keyval-backend.js';
+import { KEYVAL_DB_VERSION, KEYVAL_SCHEMA_VERSION } from '../../src/internal/keyval-backend.js';
 import { CLOSE_WAIT_MS } from '../../src/internal/idb-transaction.js';
 import { KeyvalStore } from '../../src/keyval-store.js';
 import { DatabaseUpgradingError } from '../../src/errors/database-upgrading-error.js';
@@ -265,7 +265,7 @@ describe('KeyvalStore connection', () => {
     await clearAsTheBrowserDoes(await connectionOf(store), name);
     // Newer code in another tab opened the new database first.
     const newer = { version: KEYVAL_SCHEMA_VERSION + 1, store: 'durable-rx/keyval' };
-    const db = await openRaw(name, 1, (upgrading) => upgrading.createObjectStore('durable-rx'));
+    const db = await openRaw(name, KEYVAL_DB_VERSION, (upgrading) => upgrading.createObjectStore('durable-rx'));
     rawConnections.push(db);
     await requestDone(db.transaction('durable-rx', 'readwrite').objectStore('durable-rx').put(newer, ['meta']));
     await expect(create(store, newInstance('b'))).rejects.toMatchObject({ code: 'incompatible-schema' });
@@ -280,11 +280,14 @@ describe('KeyvalStore connection', () => {
     await create(store, newInstance('a'));
     await clearAsTheBrowserDoes(await connectionOf(store), name);
     // Older code in another tab, whose connection was cleared too, wrote an instance to the new database: it checks the
-    // layout only when it opens, and wrote no marker then.
-    const db = await openRaw(name, 1, (upgrading) => upgrading.createObjectStore('durable-rx'));
-    rawConnections.push(db);
-    await requestDone(db.transaction('durable-rx', 'readwrite').objectStore('durable-rx').put({ instanceId: 'old' }, ['i', 'old']));
+    // layout only when it opens, and wrote no marker then. It opens without a version (at 1), and closes its connection
+    // when another asks for a higher one, as every KeyvalStore does.
+    const old = await openRaw(name, undefined, (upgrading) => upgrading.createObjectStore('durable-rx'));
+    old.onversionchange = () => old.close();
+    await requestDone(old.transaction('durable-rx', 'readwrite').objectStore('durable-rx').put({ instanceId: 'old' }, ['i', 'old']));
     await expect(create(store, newInstance('b'))).rejects.toMatchObject({ code: 'incompatible-schema' });
+    const db = await openRaw(name);
+    rawConnections.push(db);
     const keys = db.transaction('durable-rx', 'readonly').objectStore('durable-rx').getAllKeys();
     await requestDone(keys);
     expect(keys.result).toEqual([['i', 'old']]);
@@ -542,7 +545,7 @@ describe('schema checks', () => {
     await create(first, newInstance('a'));
     await first.close();
     // A newer version of the app upgraded the database (new native version, new table) and its schema marker.
-    const db = await openRaw(name, 70, (upgrading, tx) => {
+    const db = await openRaw(name, 80, (upgrading, tx) => {
       upgrading.createObjectStore('newTable');
       tx.objectStore('meta').put({ key: 'schema', version: DEXIE_SCHEMA_VERSION + 1, store: 'durable-rx/dexie' });
     });

@@ -1,12 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SETTLED } from '../../../../test-support/settled.js';
-import type { ActivityTask, Lease, WriteSet } from '@durable-rx/runtime/store-kit';
-import { KEYVAL_SCHEMA_VERSION, MAX_PACKED_TASKS } from '../../src/internal/keyval-backend.js';
+import type { ActivityTask, Lease, OrchestrationMessage, WriteSet } from '@durable-rx/runtime/store-kit';
+import type { ExecutionStartedEvent, HistoryEvent } from '@durable-rx/runtime';
+import { createStore, setMany } from 'idb-keyval';
+import { KEYVAL_DB_VERSION, KEYVAL_SCHEMA_VERSION, MAX_PACKED_TASKS } from '../../src/internal/keyval-backend.js';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { KeyvalStore, type KeyvalStoreOptions } from '../../src/keyval-store.js';
 import { countIndexedDb, type IdbCounts } from '../count-idb.js';
 import { createClient } from '@durable-rx/runtime';
-import { allIds, claim, commitOf, connectionOf, create, message, newInstance, send, T0, uniqueName } from './fixtures.js';
+import { allIds, claim, commitOf, connectionOf, create, message, newInstance, send, started, T0, uniqueName } from './fixtures.js';
 
 // Layout 6 of KeyvalStore packs an instance's activity tasks into its value, with one ['xp', readyMs, id] entry per
 // instance that has tasks. These tests write what layout 5 (or layout-5 code still open in another tab) leaves in the
@@ -94,7 +96,7 @@ describe('KeyvalStore layout 6: activity tasks packed into their instance', () =
 
     const keys = await rawKeys(name);
     expect(keys.filter(([prefix]) => prefix === 't' || prefix === 'xt' || prefix === 'xp')).toEqual([]);
-    expect(KEYVAL_SCHEMA_VERSION).toBe(14);
+    expect(KEYVAL_SCHEMA_VERSION).toBe(15);
   });
 
   it('keeps a task out of the ranges layout-5 code reads, and keeps it through a row that code rewrote', async () => {
@@ -939,7 +941,7 @@ describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in
     const name = uniqueName('layout-14-cut');
     const count = 2000;
     // Cut short after the rows up to i-0500: those have their entries, half of the later ones have none.
-    await instances(name, count, { version: 14, store: 'durable-rx/keyval', rebuild: { step: 'rows', after: ['xc', msOf(500), idOf(500)] } }, (i) => i <= 500 || i % 2 === 0);
+    await instances(name, count, { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', rebuild: { step: 'rows', after: ['xc', msOf(500), idOf(500)] } }, (i) => i <= 500 || i % 2 === 0);
 
     const store = open(name);
     const all = Array.from({ length: count }, (_, i) => idOf(i));
@@ -958,7 +960,7 @@ describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in
   it('goes on with a rebuild whose step failed at the store\'s next call of any kind, without a listing', async () => {
     const name = uniqueName('layout-14-failed-step');
     const count = 1000;
-    await instances(name, count, { version: 14, store: 'durable-rx/keyval', rebuild: { step: 'rows', after: ['xc', msOf(100), idOf(100)] } },
+    await instances(name, count, { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', rebuild: { step: 'rows', after: ['xc', msOf(100), idOf(100)] } },
       (i) => i <= 100 || i % 2 === 0);
     // The rebuild's first step (the second readwrite transaction to read the marker, after the open's layout check) is
     // aborted as it begins, as the browser aborts a transaction (a storage failure, a frozen tab's for inactivity).
@@ -981,7 +983,7 @@ describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in
   it('starts the steps of a rebuild that keep failing again at a call only after a wait, not at every call', async () => {
     const name = uniqueName('layout-14-failing-steps');
     const count = 600;
-    await instances(name, count, { version: 14, store: 'durable-rx/keyval', rebuild: { step: 'rows' } }, () => false);
+    await instances(name, count, { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', rebuild: { step: 'rows' } }, () => false);
     const clock = new VirtualClock(T0);
     const aborts = abortMarkerWritesAfterFirst();
     const store = open(name, { clock });
@@ -1005,7 +1007,7 @@ describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in
   it('goes on with a rebuild at once after the browser closed its connection: the steps the close failed are no wait', async () => {
     const name = uniqueName('layout-14-reconnect');
     const count = 600;
-    await instances(name, count, { version: 14, store: 'durable-rx/keyval', rebuild: { step: 'rows' } }, () => false);
+    await instances(name, count, { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', rebuild: { step: 'rows' } }, () => false);
     // The store's clock never moves: a wait after failed steps would hold the rebuild for good.
     const clock = new VirtualClock(T0);
     const closes = await closeAtSecondMarkerWrite();
@@ -1029,7 +1031,7 @@ describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in
   it('aborts the step under way when it closes: the step writes nothing, holds the database no longer, and the next open goes on from the place', async () => {
     const name = uniqueName('layout-14-close');
     const count = 600;
-    const marker = { version: 14, store: 'durable-rx/keyval', rebuild: { step: 'rows' } };
+    const marker = { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', rebuild: { step: 'rows' } };
     await instances(name, count, marker, () => false);
     const keys = await rawKeys(name);
     const store = open(name);
@@ -1075,7 +1077,7 @@ describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in
     const count = 3000;
     const rare = (i: number) => i % 500 === 7;
     // Cut short after the rows up to i-2000: those have their entries, the later ones none.
-    await instances(name, count, { version: 14, store: 'durable-rx/keyval', rebuild: { step: 'rows', after: ['xc', msOf(2000), idOf(2000)] } },
+    await instances(name, count, { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', rebuild: { step: 'rows', after: ['xc', msOf(2000), idOf(2000)] } },
       (i) => i <= 2000, msOf, (i) => (rare(i) ? 'Rare' : 'Orders'));
     const rowsRead = readsOfRows();
     try {
@@ -1097,7 +1099,7 @@ describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in
     // Two instances per ms, so the rebuild's places (i-0500, then every 256 rows on) split a ms; the entries of half
     // the later instances missing. Newest first, the pages come down to meet the rebuild coming up.
     const createdAt = (i: number) => msOf(Math.floor(i / 2));
-    await instances(name, count, { version: 14, store: 'durable-rx/keyval', rebuild: { step: 'rows', after: ['xc', createdAt(500), idOf(500)] } },
+    await instances(name, count, { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', rebuild: { step: 'rows', after: ['xc', createdAt(500), idOf(500)] } },
       (i) => i <= 500 || i % 2 === 0, createdAt);
     const tabs = [open(name), open(name)];
     const all = Array.from({ length: count }, (_, i) => idOf(i));
@@ -1112,5 +1114,189 @@ describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in
       ...all.map((id, i) => ['xg', 'tenant', 'acme', createdAt(i), id]),
       ...all.map((id, i) => ['xn', 'Orders', createdAt(i), id]),
     ]);
+  });
+});
+
+describe('KeyvalStore layout 15: an execution\'s input written once, in its record', () => {
+  const input = { rows: Array.from({ length: 100 }, (_, i) => `row ${i}`) };
+  type StoredEvent = Record<string, unknown>;
+  type StoredMessage = { message: { event: StoredEvent } };
+
+  /** The start event of `instanceId`'s execution `executionId` as a worker records it, with the input given. */
+  function startedWith(instanceId: string, given: unknown, executionId = 'exec-1'): HistoryEvent {
+    return { ...started(instanceId) as ExecutionStartedEvent, executionId, ...(given === undefined ? {} : { input: given }) };
+  }
+
+  /** The first step of `instanceId`: it takes the start message and records its event (as the message carries it). */
+  async function firstStep(store: KeyvalStore, instanceId: string): Promise<OrchestrationMessage> {
+    const item = await claim(store);
+    expect(item.state.instanceId).toBe(instanceId);
+    const start = item.messages.find((m) => m.event.type === 'ExecutionStarted')!;
+    await store.commit(commitOf(item.state, item.lease.token, {
+      state: { ...item.state, runtimeStatus: 'Running', historyLength: 1, version: item.state.version + 1 },
+      history: [start.event], consumedMessageIds: item.messages.map((m) => m.id),
+    }));
+    return start;
+  }
+
+  /** The stored pending messages of `instanceId`. */
+  async function storedMessages(name: string, instanceId: string): Promise<StoredMessage[]> {
+    return rawRead(name, (raw) => raw.getAll(IDBKeyRange.bound(['m', instanceId], ['m', instanceId, []])));
+  }
+
+  /** The stored history events of `instanceId`, batches flattened. */
+  async function storedHistory(name: string, instanceId: string): Promise<StoredEvent[]> {
+    return (await rawRead<StoredEvent[][]>(name, (raw) => raw.getAll(IDBKeyRange.bound(['h', instanceId], ['h', instanceId, []])))).flat();
+  }
+
+  it('writes the start message and the history\'s start without the input, and gives it back to claims and history reads in any tab', async () => {
+    const name = uniqueName('layout-15');
+    const store = open(name);
+    await create(store, newInstance('a', input));
+    const [stored] = await storedMessages(name, 'a');
+    expect(stored!.message.event).not.toHaveProperty('input');
+    expect(stored!.message.event).toMatchObject({ type: 'ExecutionStarted', inputInRecord: T0.getTime() });
+    expect(await rawGet(name, ['in', 'a'])).toEqual({ executionId: 'exec-1', createdMs: T0.getTime(), input });
+    const start = await firstStep(store, 'a');
+    expect(start.event).toEqual(startedWith('a', input));
+    const [event] = await storedHistory(name, 'a');
+    expect(event).not.toHaveProperty('input');
+    expect(event).toMatchObject({ type: 'ExecutionStarted', inputInRecord: T0.getTime() });
+    // This handle knows the input; another one (a tab that never met the execution) reads the record.
+    const other = open(name);
+    for (const reader of [store, other]) {
+      expect(await reader.getHistory('a')).toEqual([startedWith('a', input)]);
+      expect((await reader.getInstanceHistory('a', { showInput: false })).history).toEqual([startedWith('a', input)]);
+    }
+    // A copy each time: what a reader changes is not what the next one reads.
+    ((await other.getHistory('a'))[0] as { input: { rows: string[] } }).input.rows.push('changed');
+    expect(await other.getHistory('a')).toEqual([startedWith('a', input)]);
+    await send(store, message('a', { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'end' }));
+    const item = await claim(store);
+    await store.commit(commitOf(item.state, item.lease.token, {
+      state: { ...item.state, runtimeStatus: 'Completed', version: item.state.version + 1 }, consumedMessageIds: item.messages.map((m) => m.id),
+    }));
+    expect(await store.purgeInstance('a')).toBe(1);
+    expect((await rawKeys(name)).filter(([prefix]) => prefix !== 'meta')).toEqual([]);
+  });
+
+  it('writes the start of an instance without input as it is, and a continueAsNew\'s start without the next execution\'s input', async () => {
+    const name = uniqueName('layout-15-none');
+    const store = open(name);
+    await create(store, newInstance('a'));
+    expect((await storedMessages(name, 'a'))[0]!.message.event).not.toHaveProperty('inputInRecord');
+    await firstStep(store, 'a');
+    expect(await store.getHistory('a')).toEqual([startedWith('a', undefined)]);
+    // The next execution, with an input: its start message goes without it, its record is written.
+    await send(store, message('a', { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'again' }));
+    const item = await claim(store);
+    const next = message('a', startedWith('a', 'next input', 'exec-2') as OrchestrationMessage['event']);
+    await store.commit({
+      lease: { kind: 'orchestration', instanceId: 'a', token: item.lease.token },
+      requests: [
+        { type: 'replaceState', state: { ...item.state, executionId: 'exec-2', input: 'next input', historyLength: 0, version: item.state.version + 1 } },
+        { type: 'replaceHistory', instanceId: 'a', events: [] },
+        { type: 'deleteMessages', instanceId: 'a', messageIds: item.messages.map((m) => m.id) },
+        { type: 'insertMessage', message: next, ifMissing: 'drop' },
+      ],
+    });
+    expect((await storedMessages(name, 'a'))[0]!.message.event).toMatchObject({ executionId: 'exec-2', inputInRecord: T0.getTime() });
+    expect((await storedMessages(name, 'a'))[0]!.message.event).not.toHaveProperty('input');
+    expect(await firstStep(open(name), 'a')).toMatchObject({ event: startedWith('a', 'next input', 'exec-2') });
+    expect(await store.getHistory('a')).toEqual([startedWith('a', 'next input', 'exec-2')]);
+  });
+
+  it('copies a history holding another execution\'s start (a fork\'s) as it is, and reads it back', async () => {
+    const name = uniqueName('layout-15-fork');
+    const store = open(name);
+    await create(store, newInstance('a', input));
+    await firstStep(store, 'a');
+    const history = await store.getHistory('a');
+    // A fork: a new instance and execution with the source's input, its history the source's.
+    const fork = newInstance('f', input);
+    await store.commit({
+      requests: [
+        { type: 'createInstance', state: { ...fork.state, executionId: 'exec-f', runtimeStatus: 'Running', historyLength: history.length }, message: message('f', { type: 'ExecutionRewound', eventId: -1, timestamp: T0.toISOString() }), ifRunning: { kind: 'fail' } },
+        { type: 'replaceHistory', instanceId: 'f', events: history },
+      ],
+    });
+    expect(await storedHistory(name, 'f')).toEqual([startedWith('a', input)]);
+    expect(await open(name).getHistory('f')).toEqual([startedWith('a', input)]);
+  });
+
+  it('opens a layout-14 database mid-run: its starts hold their input and are read as they are, its next starts are written without it', async () => {
+    const name = uniqueName('layout-14-starts');
+    const large = { text: 'x'.repeat(300_000) };
+    const first = open(name);
+    // 'a' pending (its start message), 'b' running (its history's start), 'c' without input, 'd' with a large input.
+    await create(first, newInstance('b', input));
+    await firstStep(first, 'b');
+    await create(first, newInstance('a', input));
+    await create(first, newInstance('c'));
+    await create(first, newInstance('d', large));
+    await first.close();
+    // What layout 14 wrote: the starts with their input, no mark.
+    const olden = (event: StoredEvent, given: unknown): StoredEvent => {
+      const { inputInRecord: _mark, ...rest } = event;
+      return given === undefined ? rest : { ...rest, input: given };
+    };
+    const pending = await rawRead<[IDBValidKey, StoredMessage][]>(name, (raw) => raw.getAll(IDBKeyRange.bound(['m'], ['m', []])));
+    const keys = await rawRead<IDBValidKey[][]>(name, (raw) => raw.getAllKeys(IDBKeyRange.bound(['m'], ['m', []])));
+    const bStart = (await storedHistory(name, 'b'))[0]!;
+    await rawWrite(name, (raw) => {
+      raw.put({ version: 14, store: 'durable-rx/keyval' }, ['meta']);
+      pending.forEach((row, i) => {
+        const stored = row as unknown as StoredMessage & { instanceId: string };
+        const given = { a: input, b: input, c: undefined, d: large }[stored.instanceId];
+        raw.put({ ...stored, message: { ...stored.message, event: olden(stored.message.event, given) } }, keys[i]!);
+      });
+      raw.put([olden(bStart, input)], ['h', 'b', 0]);
+    });
+    expect(await storedHistory(name, 'b')).toEqual([startedWith('b', input)]);
+    const store = open(name);
+    expect(await store.getHistory('b')).toEqual([startedWith('b', input)]);
+    await rebuilt(name);
+    const claimed = new Map<string, unknown>();
+    for (let i = 0; i < 3; i++) {
+      const start = await firstStep(store, ['a', 'c', 'd'][i]!);
+      claimed.set(start.instanceId, (start.event as { input?: unknown }).input);
+    }
+    expect(claimed).toEqual(new Map<string, unknown>([['a', input], ['c', undefined], ['d', large]]));
+    // Their starts are recorded by this layout: without the input.
+    for (const id of ['a', 'd']) expect((await storedHistory(name, id))[0]).not.toHaveProperty('input');
+    expect(await store.getHistory('d')).toEqual([startedWith('d', large)]);
+    expect(await store.getHistory('c')).toEqual([startedWith('c', undefined)]);
+  });
+
+  it('raises the IndexedDB version, so that a tab of layout 14 open during the upgrade closes its connection', async () => {
+    const name = uniqueName('layout-14-tab');
+    // A tab of layout 14: idb-keyval's connection (no version asked) on a database it marked, closed at a versionchange
+    // as its store closes it.
+    const old = createStore(name, STORE);
+    await setMany([[['meta'], { version: 14, store: 'durable-rx/keyval' }]], old);
+    const connection = await old('readonly', (store) => store.transaction.db);
+    expect(connection.version).toBe(1);
+    let asked: number | null | undefined;
+    connection.onversionchange = (event) => {
+      asked = event.newVersion;
+      connection.close();
+    };
+    const store = open(name);
+    await create(store, newInstance('a', input));
+    expect(asked).toBe(KEYVAL_DB_VERSION);
+    expect(await rawGet(name, ['meta'])).toMatchObject({ version: KEYVAL_SCHEMA_VERSION });
+    expect((await connectionOf(store)).version).toBe(KEYVAL_DB_VERSION);
+  });
+
+  it('fails its calls with DatabaseBlockedError while a tab of layout 14 keeps its connection open, and opens once it closed', async () => {
+    const name = uniqueName('layout-14-frozen-tab');
+    const old = createStore(name, STORE);
+    await setMany([[['meta'], { version: 14, store: 'durable-rx/keyval' }]], old);
+    const connection = await old('readonly', (store) => store.transaction.db);
+    const store = open(name, { openTimeoutMs: 200 });
+    await expect(store.getInstance('a')).rejects.toMatchObject({ code: 'database-blocked' });
+    connection.close();
+    await vi.waitFor(async () => expect(await store.getInstance('a')).toBeUndefined(), { timeout: SETTLED.timeoutMs });
+    expect(await rawGet(name, ['meta'])).toMatchObject({ version: KEYVAL_SCHEMA_VERSION });
   });
 });

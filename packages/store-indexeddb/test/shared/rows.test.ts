@@ -1,7 +1,7 @@
 import type { Lease } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import {
-  instanceRow, isInputApart, isMemberOf, messageRow, queueFieldsOf, rescheduled, stateWithInput, stateWriteOf, withQueueFields, type InstanceRow, type MessageRow,
+  instanceRow, isInputApart, isMemberOf, isStoredApart, messageRow, startWithInput, startWithoutInput, queueFieldsOf, rescheduled, stateWithInput, stateWriteOf, withQueueFields, type InstanceRow, type MessageRow,
 } from '../../src/internal/rows.js';
 import { newInstance, T0 } from './fixtures.js';
 
@@ -115,5 +115,36 @@ describe('isMemberOf: the name and tag pair a scan of either layout checks a row
     expect(isMemberOf(tagged, undefined, ['toString', String(Object.prototype.toString)])).toBe(false);
     expect(isMemberOf(instanceRow(start.state), undefined, ['tenant', 'acme'])).toBe(false);
     expect(isMemberOf(instanceRow(start.state), undefined, undefined)).toBe(true);
+  });
+});
+
+describe('startWithoutInput and startWithInput: where a start\'s input lives', () => {
+  const input = { n: 1 };
+  const { message: { event } } = newInstance('a', input);
+  const recorded = { executionId: 'exec-1', createdMs: T0.getTime() };
+  const record = { ...recorded, input };
+
+  it('leaves out the input of a start of the recorded execution, and puts back the record\'s', () => {
+    const stored = startWithoutInput(event, recorded);
+    expect(stored).not.toHaveProperty('input');
+    expect(isStoredApart(stored)).toBe(true);
+    expect(startWithInput(stored, record)).toEqual(event);
+  });
+
+  it('stores as it is a start of another execution, one without input, and any other event', () => {
+    expect(startWithoutInput(event, { ...recorded, executionId: 'exec-0' })).toBe(event);
+    expect(startWithoutInput(event, undefined)).toBe(event);
+    const none = newInstance('a').message.event;
+    expect(startWithoutInput(none, recorded)).toBe(none);
+    const raised = { type: 'EventRaised' as const, eventId: -1, timestamp: T0.toISOString(), name: 'x', input };
+    expect(startWithoutInput(raised, recorded)).toBe(raised);
+  });
+
+  it('reads a start of an earlier layout as it is, and one whose record is another run\'s without an input', () => {
+    expect(startWithInput(event, undefined)).toBe(event);
+    const stored = startWithoutInput(event, recorded);
+    const { input: _input, ...bare } = event as typeof event & { input?: unknown };
+    expect(startWithInput(stored, { ...record, createdMs: T0.getTime() + 1 })).toEqual(bare);
+    expect(startWithInput(stored, undefined)).toEqual(bare);
   });
 });
