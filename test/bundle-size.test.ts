@@ -1470,11 +1470,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * and put it back where they read them (KeyvalStore opening its database at IndexedDB version 2 itself, so older tabs
  * close): 65,884 / 96,411 -> 66,393 / 96,836 B (+509 / +425; runtime unchanged), budgets set to match; the
  * store-indexeddb README's rows 53.5 / 23.1 kB.
+ * A step's commit then was bounded by storeCallTimeoutMs instead of what was left of the step's lease, so a worker
+ * waits for a large start's first step instead of reporting it failed while it commits: 51,136 / 66,393 / 96,836 ->
+ * 51,157 / 66,414 / 96,858 B (+21 / +21 / +22), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 51_136 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_393 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 96_836 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 51_157 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_414 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 96_858 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_612 },
 ];
 

@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { MemoryStore, type Orchestrator } from '../src/index.js';
 import type { WriteSet } from '../src/model/write-set.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
-import { RecordingLogger } from './failing-store.js';
+import { FailingStore, RecordingLogger } from './failing-store.js';
 import { startedRuntimes } from './started-runtimes.js';
 import { untilEnded } from './until-ended.js';
+import { within } from './within.js';
 
 const { start } = startedRuntimes({ graceMs: 0 });
 
@@ -76,5 +77,29 @@ describe('a lease the worker gives up without releasing it (a failed commit, lef
     store.failing.clear();
     expect(await ended(id)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
     expect(runs).toBe(2);
+  });
+});
+
+describe('a step whose commit is still under way when its lease expires', () => {
+  it('waits for the commit\'s answer instead of giving the step up: it ends the step once, with no failure reported', async () => {
+    const clock = new VirtualClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    let runs = 0;
+    // Applied as it is made, its answer held: an IndexedDB commit whose transaction is still at work (writing a large
+    // input took a start most of the lease it handed to the worker, and the step's commit writes it once more).
+    const commit = store.hangNext('commit', 0, { applied: 'when called', where: (writeSet) => writeSet.lease?.kind === 'orchestration' });
+    const runtime = await start({ store, clock, logger, orchestrationLeaseMs: 10_000, orchestrators: { O: function* () { runs++; return 'done'; } } });
+    await clock.advance(0);
+    const id = await runtime.client.startNew('O');
+    await within(commit.called, 'the step committing');
+    await clock.advance(15_000); // past the step's lease
+    // Before: the worker gave the commit up at the lease's expiry, reported the step failed ("retried when its lease
+    // expires") while the commit was still under way, and dropped what it knew of the step.
+    expect(logger.errors).toEqual([]);
+    expect(await within(commit.release(), 'the commit answering')).toMatchObject({ status: 'fulfilled' });
+    expect(await untilEnded(runtime, clock, id)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+    expect(logger.errors).toEqual([]);
+    expect(runs).toBe(1);
   });
 });

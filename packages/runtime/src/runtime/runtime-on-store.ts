@@ -102,11 +102,11 @@ export interface RuntimeOptions {
    * network partition without a socket timeout). Default 30 s; a number > 0, or `Infinity` to bound calls by their
    * leases only. A call made under a lease also ends when that lease expires, since what it does later can no longer
    * be trusted: a claim after the lease it asks for (`orchestrationLeaseMs`, `activityLeaseMs`), a step's history read
-   * and commit at the step's lease expiry, the release of a lease (a stop abandoning what runs) at that lease's expiry
-   * (renewals are each bounded by the next one, a third of the lease). An
-   * activity's result commit is bounded by this option alone, however little of the task's lease is left (with
-   * `Infinity`, by what is left of the lease, and at least `activityLeaseMs`): the store's lease check decides whether
-   * it may still commit (it refuses once another worker has claimed the task). The worker
+   * at the step's lease expiry, the release of a lease (a stop abandoning what runs) at that lease's expiry
+   * (renewals are each bounded by the next one, a third of the lease). A step's commit and an
+   * activity's result commit are bounded by this option alone, however little of the lease is left (with
+   * `Infinity`, by what is left of the lease, and at least `orchestrationLeaseMs` or `activityLeaseMs`): the store's
+   * lease check decides whether it may still commit (it refuses once another worker has claimed the work). The worker
    * then logs the call, gives back what it holds, leaves the lease to lapse so that another worker (or its own next
    * claim) takes the work over, and goes on with other work; whatever the call does later is ignored. `stop()` ends
    * every wait for a store call, so it ends even if one never settles. The runtime's `client` bounds its store calls by

@@ -1549,8 +1549,13 @@ export class Worker {
       this.#metrics.eventsApplied += decision.eventsApplied;
       const { writeSet, leased } = this.#leaseNewTasks(decision.writeSet, 0, input.now);
       try {
-        // Past the step's lease its commit can no longer be trusted: abandoned then, as any failed step.
-        await this.#leasingCommit(leased, this.#bounded(() => store.commit(writeSet), 'commit', item.lease.expiresAt.getTime(), this.#lateCommitReleaser(leased)));
+        // Bounded by `storeCallTimeoutMs` (with `Infinity`, by the lease and at least one lease from now), not by what is
+        // left of the lease: the store checks the lease inside the commit, so one still under way at its expiry (a
+        // start's large input took most of the lease it handed over) applies, or fails with LeaseLostError if another
+        // worker took the instance meanwhile. Given up at the expiry, it was reported failed while it could still apply.
+        const nowMs = input.now.getTime();
+        const untilMs = this.#o.storeCallTimeoutMs < Infinity ? Infinity : Math.max(item.lease.expiresAt.getTime(), nowMs + this.#o.orchestrationLeaseMs);
+        await this.#leasingCommit(leased, this.#bounded(() => store.commit(writeSet), 'commit', untilMs, this.#lateCommitReleaser(leased)));
       } catch (error) {
         this.#activitiesRunning -= leased.length;
         this.#releaseIfUnconfirmed(leased, error);
