@@ -134,6 +134,24 @@ describe('client watchers', () => {
     await store.close();
   });
 
+  for (const closing of ['client', 'store'] as const) {
+    it(`waitForCompletion rejects with StoreClosedError when the ${closing} closes before the instance ends, not with its latest status`, async () => {
+      const clock = new VirtualClock(); // the timeout never passes by itself
+      const store = new MemoryStore();
+      const client = createClient({ store, clock });
+      await client.startNew('WaitForGo', { instanceId: 'open' }); // no worker: it stays Pending
+      const seen = firstValueFrom(client.status$('open'));
+      const wait = client.waitForCompletion('open', { timeoutMs: 5000 }).then((status) => status, (error: unknown) => error);
+      await seen;
+      if (closing === 'client') client.close();
+      else await store.close();
+      expect(await wait).toMatchObject({ name: 'StoreClosedError', code: 'store-closed', status: 503 });
+      // Later waits too, rather than a Pending status that would read as a timeout.
+      if (closing === 'client') await expect(client.waitForCompletion('open', { timeoutMs: 5000 })).rejects.toMatchObject({ code: 'store-closed' });
+      await store.close();
+    });
+  }
+
   it('instances$ keeps page order as members change, join and leave, and skips commits that change only a history', async () => {
     const clock = new VirtualClock(); // time stands still: every commit has the same lastUpdatedTime
     const runtime = await start(clock);

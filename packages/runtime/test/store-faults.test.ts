@@ -262,7 +262,7 @@ describe('watchers that fail, and a store that closes', () => {
     // A client of its own watches it every way there is.
     const clock = new HandClock();
     const client = createClient({ store, clock });
-    const waiting = client.waitForCompletion(id, { timeoutMs: 60_000 });
+    const waiting = client.waitForCompletion(id, { timeoutMs: 60_000 }).then((status) => status, (error: unknown) => error);
     const firsts: Promise<unknown>[] = [];
     const watch = <T>(source: Observable<T>): Promise<T[]> => {
       let first!: () => void;
@@ -283,7 +283,7 @@ describe('watchers that fail, and a store that closes', () => {
     // Every initial read has answered (waitForCompletion's was asked first), and the suspend's message is committed.
     await within(Promise.all([...firsts, committed]), 'the watchers starting');
     await store.close();
-    expect((await within(waiting, 'waitForCompletion settling')).runtimeStatus).toBe('Running');
+    expect(await within(waiting, 'waitForCompletion settling')).toMatchObject({ code: 'store-closed' }); // not its Running status
     expect((await within(statuses, 'status$ completing')).at(-1)?.runtimeStatus).toBe('Running');
     expect(await within(customStatuses, 'customStatus$ completing')).toEqual(['waiting']);
     expect((await within(history, 'history$ completing')).map((e) => e.type)).toContain('ExecutionStarted');
@@ -492,7 +492,7 @@ describe('a store whose change feed throws when unsubscribed', () => {
     runtimes.push({ runtime, clock });
     await runtime.start();
     const id = await runtime.client.startNew('Waits');
-    const waiting = runtime.client.waitForCompletion(id, { timeoutMs: 60_000 });
+    const waiting = runtime.client.waitForCompletion(id, { timeoutMs: 60_000 }).then((status) => status, (error: unknown) => error);
     const statuses = lastValueFrom(runtime.client.status$(id).pipe(toArray()));
     await within(firstValueFrom(runtime.client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running'))), 'the instance running');
     expect(store.workSubscribers).toBe(1);
@@ -501,7 +501,7 @@ describe('a store whose change feed throws when unsubscribed', () => {
     expect(store.workSubscribers).toBe(0);
     expect(store.changeSubscribers).toBe(1); // the client's watches go on
     expect(() => runtime.client.close()).toThrow('injected: changes$ teardown failed'); // not swallowed
-    expect((await within(waiting, 'waitForCompletion settling')).runtimeStatus).toBe('Running');
+    expect(await within(waiting, 'waitForCompletion settling')).toMatchObject({ code: 'store-closed' }); // not its Running status
     expect((await within(statuses, 'status$ completing')).at(-1)?.runtimeStatus).toBe('Running');
     expect(store.changeSubscribers).toBe(0);
   });

@@ -161,14 +161,14 @@ describe('waitForCompletion after its first read failed', () => {
     await store.close();
   });
 
-  it('rejects with the shared UnavailableError, not as an unknown instance, when the client closes while it waits to read again', async () => {
+  it('rejects with StoreClosedError, the read\'s failure as its cause, not as an unknown instance, when the client closes while it waits to read again', async () => {
     const { store, clock, client, id } = await started();
     store.failNext('getInstance', 1, 'reject', unavailable);
     const timer = nextRead(clock);
     const done = client.waitForCompletion(id, { timeoutMs: 60_000 }).then(() => 'resolved', (error: unknown) => error);
     await within(timer, 'the read again being timed');
     client.close();
-    expect(await within(done, 'the wait')).toMatchObject({ code: 'unavailable', cause: { message: 'the store cannot be read now' } });
+    expect(await within(done, 'the wait')).toMatchObject({ code: 'store-closed', cause: { message: 'the store cannot be read now' } });
     expect(clock.timers.size).toBe(0);
     expect(store.changeSubscribers).toBe(0);
     await store.close();

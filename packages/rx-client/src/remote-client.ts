@@ -6,7 +6,7 @@ import {
   type PurgeInstanceOptions, type PurgeResult, type RaiseEventOptions, type TerminateOptions, type RestartOptions, type ForkOptions, type SignalWithStartOptions, type StartNewOptions, type WaitForCompletionOrCheckStatusOptions,
 } from '@durable-rx/runtime';
 import {
-  BULK_REQUEST_SIZE, bulkFilter, FIRST_ANSWER_GRACE_MS, assertValidInstanceId, readBulkOptions, type BulkCommand, assertValidName, awaitTerminatedTree, childSettled, childrenTerminatedWith, COMMAND_APPLIED_TIMEOUT_MS, createCheckStatusResponseOf,
+  BULK_REQUEST_SIZE, bulkFilter, closedWaitError, FIRST_ANSWER_GRACE_MS, assertValidInstanceId, readBulkOptions, type BulkCommand, assertValidName, awaitTerminatedTree, childSettled, childrenTerminatedWith, COMMAND_APPLIED_TIMEOUT_MS, createCheckStatusResponseOf,
   createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, idempotencyKeyHeader, isBoolean, isDate, isHeaderText, isIdempotencyKey, isInstanceId, isReason, isRetryable, isRetryableError, isStartIfExists, isTags, MAX_PAGE_SIZE, noStatusError, readChecked, readForkOptions, readRecursive, readRestartOptions, readSignalWithStartOptions,
   statusChangesMissed,
   type StatusStamp,
@@ -443,9 +443,9 @@ export class RemoteClient implements DurableClient {
           latest = status;
           if (late || !status || isTerminalStatus(status.runtimeStatus)) end();
         },
-        // The server ended the watch (its client, handler or store closed), or this client closed: the latest status, as the
-        // local client's wait.
-        complete: end,
+        // The server ended the watch (its client, handler or store closed), or this client closed, before a terminal
+        // status and the timeout: StoreClosedError, as the local client's wait (the shared rule, closedWaitError).
+        complete: () => end(this.#mux.signal.reason ?? closedWaitError(instanceId)),
         error: end,
       }));
     });
@@ -582,7 +582,7 @@ export class RemoteClient implements DurableClient {
    * request, best effort: the server lets it expire anyway), every request on its way (aborted) and every timer
    * (reconnect delays, wait timeouts). Every live observable (`status$`, `customStatus$`, `instances$`, `history$`,
    * `connection$`, after `idle`) completes, as the local client's do when it closes, and a pending
-   * `waitForCompletion` resolves with the latest status it received (without one, it rejects with `StoreClosedError`).
+   * `waitForCompletion` rejects with `StoreClosedError`, as the local client's does.
    * From then on every call that would reach the server fails with `StoreClosedError` (code `store-closed`): commands,
    * and requests that were on their way, reject with it; observables subscribed later error with it at once (a later
    * `connection$` subscription gets `idle` and completes). Idempotent.

@@ -310,15 +310,16 @@ describe('createRemoteClient', () => {
     expect(['Pending', 'Running']).toContain((await waiting).runtimeStatus);
   });
 
-  it('settles waitForCompletion with the latest status when the server ends the watch, with no timeout to end it', async () => {
+  it('rejects waitForCompletion with StoreClosedError when the server ends the watch, with no timeout to end it', async () => {
     const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
     await harness.runtime.client.startNew('WaitForEvents', { instanceId: 'cut', input: 1 });
     await firstValueFrom(client.status$('cut').pipe(filter((s) => s?.runtimeStatus === 'Running')));
-    const waiting = client.waitForCompletion('cut', { timeoutMs: Infinity });
+    const waiting = client.waitForCompletion('cut', { timeoutMs: Infinity }).then((status) => status, (error: unknown) => error);
     // The server's client closes: its status$ completes, so the server ends the watch (a `close` event, no error).
     harness.runtime.client.close();
-    const status = await within(waiting, 'waitForCompletion settled after the end of its watch');
-    expect(status).toMatchObject({ instanceId: 'cut', runtimeStatus: 'Running' }); // as the local client's wait does
+    const ended = await within(waiting, 'waitForCompletion settled after the end of its watch');
+    // As the local client's wait does: not the Running status, which would read as a timeout.
+    expect(ended).toMatchObject({ name: 'StoreClosedError', code: 'store-closed', status: 503 });
   });
 
   it('aborts the request and deletes the server session when the last subscriber unsubscribes', async () => {

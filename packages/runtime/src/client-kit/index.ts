@@ -16,7 +16,7 @@ export { historyEventsMissed } from '../model/history-position.js';
 export { statusChangesMissed, type StatusStamp } from '../model/instance-status.js';
 export { sameJson } from '../client/same-json.js';
 export { armTimeout, FIRST_ANSWER_GRACE_MS } from '../client/timeout-after.js';
-export { noStatusError } from '../client/no-status-error.js';
+export { closedWaitError, noStatusError } from '../client/no-status-error.js';
 export { readSignalWithStartOptions } from '../client/read-signal-with-start-options.js';
 export { MAX_SUBSCRIPTIONS_PER_SESSION } from '../http/session-limits.js';
 export { MAX_PAGE_SIZE } from '../store/store-helpers.js';

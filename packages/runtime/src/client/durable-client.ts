@@ -888,8 +888,10 @@ export interface DurableClient {
    * rejects with `UnavailableError` (`unavailable`, 503; its message says no status could be read) instead of
    * waiting on. Unknown: 404. A runtime's client reads the status again while its read fails with an error worth
    * another read (see {@link status$}); the `UnavailableError` of a wait that no read answered by then carries the
-   * last failure as its `cause`, and so does that of a wait whose client or store closed while it read again (the
-   * instance may well exist). Any other failure of the read rejects at once with the store's error.
+   * last failure as its `cause`. When the client or its store closes first (a remote client's `close()`, or its server
+   * ending the watch), the wait rejects with `StoreClosedError` (`store-closed`; a runtime's client gives it the last
+   * failure of a read made again as its `cause`): it resolves only with a terminal status or at its timeout. Any other
+   * failure of the read rejects at once with the store's error.
    */
   waitForCompletion(instanceId: string, options?: { readonly timeoutMs?: number | undefined }): Promise<InstanceStatus>;
   /**
@@ -995,9 +997,10 @@ export interface DurableClient {
 export interface LocalDurableClient extends DurableClient {
   /**
    * Ends everything this client watches, for good: `status$`, `customStatus$`, `history$` and `instances$` complete
-   * after their current snapshot, and pending `waitForCompletion` calls resolve with the latest status, as when the
-   * store closes. Observables made later complete after their first snapshot, and later waits resolve with the current
-   * status at once. Commands and reads still go to the store, each with its bound (`storeCallTimeoutMs`), but with no
+   * after their current snapshot, and pending `waitForCompletion` calls reject with `StoreClosedError`
+   * (`store-closed`), as when the store closes, unless the instance is terminal (a non-terminal status is never
+   * mistaken for the end of a wait). Observables made later complete after their first snapshot, and later waits
+   * resolve at once with a terminal status or reject with `StoreClosedError`. Commands and reads still go to the store, each with its bound (`storeCallTimeoutMs`), but with no
    * read-your-writes: a command that would wait for a worker to apply it resolves as soon as its commit lands (a
    * status read right after may not show its effect yet). The store is not closed. Idempotent. It ends every feed
    * even when letting go of one throws (a store feed whose teardown throws), then throws the first such error,

@@ -56,7 +56,7 @@ import { createHttpManagementPayload } from './http-management-payload.js';
 import { JsonBaseline } from './same-json.js';
 import type { VersionedStatus } from './versioned-status.js';
 import { DeadlineList } from '../env/deadline-list.js';
-import { noStatusError } from './no-status-error.js';
+import { closedWaitError, noStatusError } from './no-status-error.js';
 import { FIRST_ANSWER_GRACE_MS } from './timeout-after.js';
 import { firstReadRetryDelay } from './first-read-retry.js';
 
@@ -849,11 +849,9 @@ export class LocalClient implements LocalDurableClient {
         },
         error: (error: unknown) => settle(() => reject(error)),
         failedRead: (error) => void (readFailure = error),
-        // The client or the store closed: the latest status (the feed completes only after the current state, or at
-        // once while a failed read is made again: then no status was read, which says nothing of the instance).
-        complete: () => settle(() => (seen ? resolve(latestState) : reject(new UnavailableError(
-          `No status of instance ${JSON.stringify(instanceId)} could be read before the client or its store closed`, { cause: readFailure },
-        )))),
+        // The client or the store closed before a terminal status and the timeout: StoreClosedError, as every later
+        // call gets (the shared rule, closedWaitError), with the last failure of a read made again as its cause.
+        complete: () => settle(() => reject(closedWaitError(instanceId, readFailure))),
       });
       if (settled) stopFollowing();
       // The timeout (from the call) ends the wait with the latest status. A store that has not answered the first read

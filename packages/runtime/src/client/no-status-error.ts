@@ -1,4 +1,5 @@
 import { UnavailableError } from '../model/errors/unavailable-error.js';
+import { StoreClosedError } from '../model/errors/store-closed-error.js';
 import { FIRST_ANSWER_GRACE_MS } from './timeout-after.js';
 
 /**
@@ -19,4 +20,19 @@ export function noStatusError(instanceId: string, cause?: unknown): UnavailableE
     `No status of instance ${JSON.stringify(instanceId)} could be read within the wait's timeout and ${FIRST_ANSWER_GRACE_MS / 1000} s more`,
     { cause },
   );
+}
+
+/**
+ * The error `waitForCompletion` rejects with, in every client, when the client or its store closes (a remote
+ * client's `close()`, or its server ending the watch) before the instance is terminal and before the timeout:
+ * `StoreClosedError` (`store-closed`), as every later call of that client gets. The wait resolves only with a terminal
+ * status or at its timeout, so a non-terminal status never stands for a close.
+ *
+ * @example
+ * ```ts
+ * closedWaitError('order-1').code; // 'store-closed'
+ * ```
+ */
+export function closedWaitError(instanceId: string, cause?: unknown): StoreClosedError {
+  return new StoreClosedError(`The client or its store closed before instance ${JSON.stringify(instanceId)} completed`, { cause });
 }
