@@ -1472,7 +1472,8 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * store-indexeddb README's rows 53.5 / 23.1 kB.
  * A step's commit then was bounded by storeCallTimeoutMs instead of what was left of the step's lease, so a worker
  * waits for a large start's first step instead of reporting it failed while it commits: 51,136 / 66,393 / 96,836 ->
- * 51,157 / 66,414 / 96,858 B (+21 / +21 / +22), budgets set to match. * A waitForCompletion that its client's close (or the server's end of the watch) overtakes then rejected with
+ * 51,157 / 66,414 / 96,858 B (+21 / +21 / +22), budgets set to match.
+ * A waitForCompletion that its client's close (or the server's end of the watch) overtakes then rejected with
  * StoreClosedError (closedWaitError, shared by both clients) instead of resolving with a non-terminal status:
  * rx-client.js 12,612 -> 12,654 B (+42), budget set to match (the runtime pages within theirs).
  */
