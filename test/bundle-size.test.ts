@@ -1476,10 +1476,12 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A waitForCompletion that its client's close (or the server's end of the watch) overtakes then rejected with
  * StoreClosedError (closedWaitError, shared by both clients) instead of resolving with a non-terminal status:
  * rx-client.js 12,612 -> 12,654 B (+42), budget set to match (the runtime pages within theirs).
+ * KeyvalStore's upgrade from layout 14 then went on with the rebuild under way instead of starting it over:
+ * runtime-keyval.js 66,414 -> 66,424 B (+10), budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 51_157 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_414 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_424 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 96_858 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_654 },
 ];

@@ -116,7 +116,7 @@ export const KEYVAL_DB_VERSION = 2;
  *
  * Layout 13 writes nothing new: opening an older layout rebuilt every `xn` and `xg` entry from the rows (all deleted,
  * then each row's written; layouts 9 and 11 only wrote the entries a row lacked when they were opened), and so does
- * every later upgrade. So the instances that code of layouts 8 and 10 started beside layouts 9 to 12 (which the name
+ * every later upgrade from a layout before 14 (see layout 15). So the instances that code of layouts 8 and 10 started beside layouts 9 to 12 (which the name
  * and tag filters, and the purges by name or tags, missed for good) get their entries, and the entries such code left
  * behind go. Code of layout 10 or older still open in another tab beside this layout leaves the same gaps (it writes
  * the instances it starts without these entries) until the next upgrade; layouts 11 and 12 write every entry this one
@@ -134,7 +134,8 @@ export const KEYVAL_DB_VERSION = 2;
  * must not run beside it (its claims and history reads would hand out starts without input, and its replays run with
  * none): the database's IndexedDB version goes from 1 to 2 ({@link KEYVAL_DB_VERSION}), which closes such code's
  * connections; one that does not close (a frozen tab) holds the open, which fails with `DatabaseBlockedError` after
- * `openTimeoutMs` until it does.
+ * `openTimeoutMs` until it does. Its upgrade from layout 14 rebuilds no name or tag entry (layout 14 writes them all):
+ * it goes on with the rebuild the marker names, if any, from its place.
  *
  * Layout 14 writes no new key either: it rebuilds the same entries without holding the open. Layout 13 did it in the
  * open's transaction, one put per entry: 5.6 s for 20,000 instances with a name and two tags in headless Chromium at
@@ -355,9 +356,12 @@ async function checkLayout(store: IDBObjectStore, name: string, keyRange: typeof
     }
     if (meta && meta.version < 7) await upgradeTaskEntries(store, keyRange);
     if (meta && meta.version < 8) await upgradeTaskRows(store, keyRange, clock);
-    // Since layout 13, every upgrade rebuilds the name and tag entries from the rows (see the layout): none missing,
-    // none left behind. Since layout 14 in steps after the open.
-    const marker: MetaValue = { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', ...(meta ? { rebuild: { step: 'rows' } } : {}) };
+    // Since layout 13, every upgrade from a layout before 14 rebuilds the name and tag entries from the rows (see the
+    // layout): none missing, none left behind. Since layout 14 in steps after the open. Code of layout 14 writes every
+    // entry, so an upgrade from it only goes on with the rebuild its marker names, from its place: restarted, the
+    // listings by tags meanwhile failed with a DataError.
+    const rebuild: EntriesRebuild | undefined = !meta ? undefined : meta.version >= 14 ? meta.rebuild : { step: 'rows' };
+    const marker: MetaValue = { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', ...(rebuild ? { rebuild } : {}) };
     store.put(marker, META_KEY);
     await promisifyRequest(store.transaction);
     return marker.rebuild !== undefined;
