@@ -747,7 +747,9 @@ export interface DurableClient {
    * that reaches a copy another way (an activity's result, an event, the input of an execution before the one copied)
    * is not renamed: a sub-orchestration call of the fork whose id holds a GUID and
    * names a child of an instance it was copied from (`ExecutionStarted.forkedFrom`), running or ended, fails with
-   * `InstanceAlreadyExistsError` saying so, and does not take that child over. A
+   * `InstanceAlreadyExistsError` saying so, and does not take that child over; so does the other way round, a call of
+   * the source, of another fork of it or of a fork of the fork over a child a fork called first (its link names the
+   * lineage's root, `ParentCall.forkRoot`). A
    * sub-orchestration the source called without an id gets the fork's id for it (kept or called anew); one called with
    * an id the code chose (`'shipping-42'`, no GUID a
    * copied step made in it) is called with that id again: the call fails while the source's child of that id is still
