@@ -957,6 +957,18 @@ describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in
     expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xn' || prefix === 'xg' || prefix === 'i')).toEqual([]);
   });
 
+  it('rebuilds from the start a layout-13 database whose entries are partly missing, listing by tags exactly meanwhile', async () => {
+    const name = uniqueName('layout-13-cut-upgraded');
+    const count = 2000;
+    await instances(name, count, { version: 13, store: 'durable-rx/keyval', rebuild: { step: 'rows', after: ['xc', msOf(500), idOf(500)] } }, (i) => i <= 500 || i % 2 === 0);
+    const store = open(name);
+    const all = Array.from({ length: count }, (_, i) => idOf(i));
+    expect(await allIds(store, { tags: { tenant: 'acme' }, pageSize: 1000 })).toEqual(all);
+    expect(await allIds(store, { name: ['Orders'], order: 'desc', pageSize: 1000 })).toEqual([...all].reverse());
+    await rebuilt(name);
+    expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xn' || prefix === 'xg')).toEqual(wanted(count));
+  });
+
   it('goes on from its place with a rebuild a layout-14 database has under way, listing by tags exactly meanwhile', async () => {
     const name = uniqueName('layout-14-cut-upgraded');
     const count = 2000;
