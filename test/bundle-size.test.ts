@@ -1478,10 +1478,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * rx-client.js 12,612 -> 12,654 B (+42), budget set to match (the runtime pages within theirs).
  * KeyvalStore's upgrade from layout 14 then went on with the rebuild under way instead of starting it over:
  * runtime-keyval.js 66,414 -> 66,424 B (+10), budget set to match.
+ * A deadline list's timer then armed for the next deadline after the passed ones had ended, so a clock failing to arm
+ * it no longer left them waiting: runtime-keyval.js 66,424 -> 66,432 B (+8), budget set to match (runtime.js 51,157
+ * and runtime-dexie.js 96,856 B, within theirs). The KeyvalStore listing that stops at a batch ending at the range's
+ * end (00146e43, landed without its budget) then measured with it: 66,432 -> 66,450 B (+18), budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 51_157 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_424 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_450 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 96_858 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_654 },
 ];

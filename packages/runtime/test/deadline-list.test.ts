@@ -155,6 +155,28 @@ describe('DeadlineList', () => {
     expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 200]);
   });
 
+  it('ends the passed deadlines when its clock fails to arm the timer for the next one, then throws that error', async () => {
+    const clock = new HandClock();
+    const list = new DeadlineList(clock, false);
+    const ended: string[] = [];
+    list.add(100, () => ended.push('due'));
+    const call = list.bound(() => new Promise<string>(() => {}), 100, 'due call');
+    list.add(200, () => ended.push('later'));
+    clock.ms = T0 + 100;
+    const setTimeout = clock.setTimeout.bind(clock);
+    clock.setTimeout = () => {
+      throw new Error('injected: no timer');
+    };
+    // Before, the timer for the later deadline was armed first: its error left the passed ones waiting for ever.
+    expect(() => clock.fireDue()).toThrow('injected: no timer');
+    expect(ended).toEqual(['due']);
+    await expect(call).rejects.toThrow('due call did not settle within 100 ms');
+    clock.setTimeout = setTimeout;
+    // The later one is still pending: ended by endAll (or by the timer the next deadline arms).
+    list.endAll(() => new Error('stopped'));
+    expect(ended).toEqual(['due', 'later']);
+  });
+
   it('bounds a call: its value or error before the deadline, an UnavailableError naming it after, a late value to `late`', async () => {
     const clock = new HandClock();
     const list = new DeadlineList(clock, false);

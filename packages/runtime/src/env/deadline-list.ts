@@ -184,11 +184,12 @@ export class DeadlineList {
   };
 
   /**
-   * Ends the deadlines due by `nowMs`, in the order they were made, after arming the timer for the earliest left: a
+   * Ends the deadlines due by `nowMs`, in the order they were made, then arms the timer for the earliest left: a
    * call with `error()`, or without `error` with an {@link UnavailableError} naming it; a wait is called (the error is
    * not for it). One a callback cancels meanwhile is skipped; one a callback adds arms the timer as any other. Total: a
-   * wait whose callback throws keeps neither the others from ending nor the timer from being armed (the first error
-   * is thrown after).
+   * wait whose callback throws keeps neither the others from ending nor the timer from being armed, and a clock that
+   * fails to arm it keeps none of the due ones waiting (the first error is thrown after; what is left pending then is
+   * ended by the timer the next deadline arms, or by {@link endAll}).
    */
   #end(nowMs: number, error?: () => unknown): void {
     this.#disarm();
@@ -199,11 +200,19 @@ export class DeadlineList {
       if (deadline.atMs <= nowMs) due.push(deadline);
       else if (deadline.atMs < earliest) earliest = deadline.atMs;
     }
-    if (earliest < Infinity) this.#arm(earliest, nowMs);
     let thrown: [unknown] | undefined;
     for (const deadline of due) {
       try {
         this.#fail(deadline, error ? error() : new UnavailableError(`${deadline.what} did not settle within ${deadline.ms} ms`));
+      } catch (caught) {
+        thrown ??= [caught];
+      }
+    }
+    // After the due ones: a deadline a callback added has armed the timer itself when earlier, and none is armed for a
+    // list the callbacks emptied.
+    if (earliest < this.#firesAtMs && head.next !== head) {
+      try {
+        this.#arm(earliest, nowMs);
       } catch (caught) {
         thrown ??= [caught];
       }
