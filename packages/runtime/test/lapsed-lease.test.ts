@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryStore, type Orchestrator } from '../src/index.js';
+import { MemoryStore, PayloadTooLargeError, type Orchestrator } from '../src/index.js';
 import type { WriteSet } from '../src/model/write-set.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { FailingStore, RecordingLogger } from './failing-store.js';
@@ -101,5 +101,48 @@ describe('a step whose commit is still under way when its lease expires', () => 
     expect(await untilEnded(runtime, clock, id)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
     expect(logger.errors).toEqual([]);
     expect(runs).toBe(1);
+  });
+});
+
+describe('a step the store refuses for good only after its lease expired', () => {
+  it('records the instance\'s failure, waiting for that commit\'s answer as for the step\'s, instead of reporting the step failed', async () => {
+    const clock = new VirtualClock();
+    const logger = new RecordingLogger();
+    let refuse!: () => void;
+    const refused = new Promise<void>((resolve) => (refuse = resolve));
+    let stepCommitted!: () => void;
+    const stepCommitting = new Promise<void>((resolve) => (stepCommitted = resolve));
+    // The step's first commit is refused for good (as a write over the quota an IndexedDB transaction reports at its
+    // end), the refusal answered once the step's lease has expired.
+    class RefusingLateStore extends FailingStore {
+      #first = true;
+      override commit(writeSet: WriteSet) {
+        if (writeSet.lease?.kind !== 'orchestration' || !this.#first) return super.commit(writeSet);
+        this.#first = false;
+        stepCommitted();
+        return refused.then(() => Promise.reject(new PayloadTooLargeError('the write exceeds what this store stores')));
+      }
+    }
+    const store = new RefusingLateStore();
+    // The failure record's commit, answered a moment after it is made, as any IndexedDB commit.
+    const record = store.hangNext('commit', 0, { where: (writeSet) => writeSet.lease?.kind === 'orchestration' });
+    // One step slot: the worker takes the instance again only once the step has ended.
+    const runtime = await start({
+      store, clock, logger, orchestrationLeaseMs: 10_000, maxConcurrentOrchestrations: 1,
+      orchestrators: { O: function* () { return 'done'; } },
+    });
+    await clock.advance(0);
+    const id = await runtime.client.startNew('O');
+    await within(stepCommitting, 'the step committing');
+    await clock.advance(15_000); // past the step's lease
+    refuse();
+    await within(record.called, 'the failure record being committed');
+    await clock.advance(1);
+    // Before: the record's commit was bounded by the step's lease, already expired: given up at once (0 ms), the step
+    // reported failed ("retried when its lease expires") and run again, while the store went on to commit the record.
+    expect(logger.errors.filter((message) => !message.startsWith('the store refused the step'))).toEqual([]);
+    expect(await within(record.release(), 'the record\'s commit answering')).toMatchObject({ status: 'fulfilled' });
+    expect(await untilEnded(runtime, clock, id)).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorType: 'PayloadTooLargeError' } });
+    expect(logger.errors.filter((message) => !message.startsWith('the store refused the step'))).toEqual([]);
   });
 });

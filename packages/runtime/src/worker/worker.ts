@@ -204,9 +204,10 @@ export interface WorkerOptions {
   readonly customStatusLimitBytes: number;
   /**
    * Longest wait, in ms on `clock`, for one store call (> 0; `Infinity`: only leases bound the calls). A call made
-   * under a lease also ends when that lease expires: a claim after the lease it asks for, a step's history read and
-   * commit at the step's lease expiry, a lease renewal at the next one. An activity's result commit is bounded by this
-   * option alone (with `Infinity`, by what is left of the task's lease, and at least `activityLeaseMs`). A call that has
+   * under a lease also ends when that lease expires: a claim after the lease it asks for, a step's history read at the
+   * step's lease expiry, a lease renewal at the next one. A step's commit and an activity's result commit are bounded
+   * by this option alone (with `Infinity`, by what is left of the lease, and at least `orchestrationLeaseMs` or
+   * `activityLeaseMs`). A call that has
    * not settled by then is abandoned: the worker logs it, gives back what it holds, leaves the lease to lapse (so
    * another worker or a later claim takes the work) and serves other work meanwhile; what the call does later is
    * ignored. Calls without a lease (the next wake time, releasing leases) end after this time only.
@@ -1553,9 +1554,7 @@ export class Worker {
         // left of the lease: the store checks the lease inside the commit, so one still under way at its expiry (a
         // start's large input took most of the lease it handed over) applies, or fails with LeaseLostError if another
         // worker took the instance meanwhile. Given up at the expiry, it was reported failed while it could still apply.
-        const nowMs = input.now.getTime();
-        const untilMs = this.#o.storeCallTimeoutMs < Infinity ? Infinity : Math.max(item.lease.expiresAt.getTime(), nowMs + this.#o.orchestrationLeaseMs);
-        await this.#leasingCommit(leased, this.#bounded(() => store.commit(writeSet), 'commit', untilMs, this.#lateCommitReleaser(leased)));
+        await this.#leasingCommit(leased, this.#bounded(() => store.commit(writeSet), 'commit', this.#stepCommitUntilMs(item, input.now.getTime()), this.#lateCommitReleaser(leased)));
       } catch (error) {
         this.#activitiesRunning -= leased.length;
         this.#releaseIfUnconfirmed(leased, error);
@@ -1593,8 +1592,18 @@ export class Worker {
   }
 
   /**
+   * Where a commit under a step's lease `item` ends, for {@link #bounded} (ms on the clock, `nowMs` its time): with a
+   * finite `storeCallTimeoutMs`, at that bound alone; with `Infinity`, at the lease's expiry, and no sooner than one
+   * lease from now. Not at what is left of the lease: the store checks the lease inside the commit, so one still under
+   * way at its expiry applies, or fails with LeaseLostError if another worker took the instance meanwhile.
+   */
+  #stepCommitUntilMs(item: OrchestrationWorkItem, nowMs: number): number {
+    return this.#o.storeCallTimeoutMs < Infinity ? Infinity : Math.max(item.lease.expiresAt.getTime(), nowMs + this.#o.orchestrationLeaseMs);
+  }
+
+  /**
    * Commits, for a step whose write set the store refused for good (`refusedForGood`), the instance's failure with the
-   * store's reason (`decideRefusedStep`), under the step's lease and within it. A failure of this commit is the step's
+   * store's reason (`decideRefusedStep`), under the step's lease, bounded as the step's commit. A failure of this commit is the step's
    * (logged by the caller; the step is retried when its lease expires), unless the store refused it for good too: then
    * the record is written bounded (`bare`: the events without their payloads, the failure cut), so that no claimed
    * message vanishes. A bare record the store refuses for good (400 or 413: it grows with the events) gives way to one
@@ -1629,7 +1638,9 @@ export class Worker {
     if (decision.kind === 'needHistory') throw new Error('decideRefusedStep asked for the history twice');
     logger.error(`the store refused the step of ${state.instanceId}${refused}; ${recorded}`, error);
     try {
-      await this.#bounded(() => store.commit(decision.writeSet), 'commit', lease.expiresAt.getTime());
+      // Bounded as the step's commit (`#stepCommitUntilMs`): a refusal answered after the lease expired left it 0 ms.
+      const nowMs = this.#now().getTime();
+      await this.#bounded(() => store.commit(decision.writeSet), 'commit', this.#stepCommitUntilMs(item, nowMs), undefined, nowMs);
     } catch (again) {
       if (record === undefined ? refusedForGood(again) || outOfSpace(again) : record === 'bare' && refusedForGood(again)) {
         return this.#commitRefusedStep(item, now, again, record === undefined ? 'bare' : 'summary');
