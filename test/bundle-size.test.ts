@@ -1482,11 +1482,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * it no longer left them waiting: runtime-keyval.js 66,424 -> 66,432 B (+8), budget set to match (runtime.js 51,157
  * and runtime-dexie.js 96,856 B, within theirs). The KeyvalStore listing that stops at a batch ending at the range's
  * end (00146e43, landed without its budget) then measured with it: 66,432 -> 66,450 B (+18), budget set to match.
+ * The failure record of a step the store refused for good then had the step's commit's bound (one function for both):
+ * 51,157 / 66,450 / 96,858 -> 51,166 / 66,458 / 96,867 B (+9 / +8 / +9), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 51_157 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_450 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 96_858 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 51_166 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_458 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 96_867 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_654 },
 ];
 
