@@ -867,7 +867,7 @@ class KeyvalTransaction implements BackendTransaction {
       // A full batch whose last key is the range's own end leaves nothing after it (a range from that key to itself,
       // open, is refused with a DataError): the end is an entry where the part the name and tag entries serve ends at
       // the rebuild's place, after a step of SCAN_BATCH rows whose instances all have the tag pair or name.
-      if (keys.length < SCAN_BATCH || !last || sameKey(last, reverse ? lower : upper)) return;
+      if (keys.length < SCAN_BATCH || !last || sameEntry(last, reverse ? lower : upper)) return;
       if (reverse) {
         upper = last;
         upperOpen = true;
@@ -1412,13 +1412,8 @@ function taskIndexKeys(row: TaskRow): IDBValidKey[][] {
   return [['xt', row.readyMs, row.seq, row.id]];
 }
 
-/** Whether two keys of the store are the same key. */
-function sameKey(a: readonly IDBValidKey[], b: readonly IDBValidKey[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-/** Whether two `xp` entries (keys without `'xp'` and the id) are the same. */
-function sameEntry(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
+/** Whether two `xp` entries (keys without `'xp'` and the id), or two keys of the store, are the same. */
+function sameEntry(a: readonly IDBValidKey[] | undefined, b: readonly IDBValidKey[] | undefined): boolean {
   return a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]));
 }
 
