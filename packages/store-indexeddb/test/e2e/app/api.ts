@@ -114,10 +114,11 @@ export interface E2eApi {
    * Reads instance `id` through the runtime's client, the first call of the page's store, so that it opens the
    * database; the page keeps the first transaction of the open (an upgrade's `versionchange` transaction, else the
    * layout check, which upgrades KeyvalStore's layout) doing work until the page's next `freeze` event, as the upgrade
-   * of a large database would be. Resolves once that transaction is at work; {@link E2eApi.heldRead} tells how the
-   * read ended.
+   * of a large database would be. `upgrade: false` passes over the `versionchange` transaction (KeyvalStore's raise of
+   * an older database's IndexedDB version, which writes nothing) and keeps the layout check. Resolves once that
+   * transaction is at work; {@link E2eApi.heldRead} tells how the read ended.
    */
-  readWhileOpeningHeld(id: string): Promise<void>;
+  readWhileOpeningHeld(id: string, upgrade?: boolean): Promise<void>;
   /** How the read of {@link E2eApi.readWhileOpeningHeld} ended (once it has): the instance's status, or the failure. */
   heldRead(): Promise<{ readonly ok: true; readonly runtimeStatus: string | undefined } | E2eFailure>;
   /**

@@ -140,7 +140,7 @@ BroadcastChannel.prototype.postMessage = function (this: BroadcastChannel, messa
 /** The `freeze` events of the page so far. */
 let freezes = 0;
 /** The database whose opening the page holds at work until its next freeze (see E2eApi.readWhileOpeningHeld). */
-let holdOpening: { readonly db: string; readonly held: () => void } | undefined;
+let holdOpening: { readonly db: string; readonly upgrade: boolean; readonly held: () => void } | undefined;
 
 /** Keeps `transaction` doing work (a request always on its way) until the page's next `freeze` event. */
 function holdAtWork(transaction: IDBTransaction): void {
@@ -168,7 +168,7 @@ const openDatabase = IDBFactory.prototype.open;
 IDBFactory.prototype.open = function (this: IDBFactory, ...args: Parameters<IDBFactory['open']>) {
   const request = openDatabase.apply(this, args);
   // Added before the store's listeners and Dexie's: the upgrade is at work when they run.
-  if (holdOpening?.db === args[0]) request.addEventListener('upgradeneeded', () => holdOpening && holdAtWork(request.transaction!));
+  if (holdOpening?.db === args[0]) request.addEventListener('upgradeneeded', () => holdOpening?.upgrade && holdAtWork(request.transaction!));
   return request;
 } as IDBFactory['open'];
 
@@ -294,9 +294,9 @@ window.e2e = {
   },
   writeOldLayout,
   layoutOf,
-  readWhileOpeningHeld(id) {
+  readWhileOpeningHeld(id, upgrade = true) {
     const db = need(openedDb, 'store');
-    const held = new Promise<void>((resolve) => (holdOpening = { db, held: resolve }));
+    const held = new Promise<void>((resolve) => (holdOpening = { db, upgrade, held: resolve }));
     const read = need(runtime, 'runtime').client.getStatus(id).then((status) => ({ ok: true as const, runtimeStatus: status?.runtimeStatus }), failureOf);
     heldRead = read;
     return Promise.race([held, read.then((outcome) => {
