@@ -86,3 +86,87 @@ describe('a terminate or suspend that the instance\'s own end overtakes', () => 
     await runtime.stop();
   });
 });
+
+/**
+ * A MemoryStore that holds the commit of a continueAsNew (the state of the next execution, its start queued) until the
+ * test lets it go, tells when a command was queued as a message for a worker, and holds the commit that applies it
+ * (`applying`) until the test lets that go too: so the call's answer and that commit come in an order the test sees.
+ */
+class HeldContinue extends MemoryStore {
+  #queued!: () => void;
+  /** Resolves once a terminate or suspend was committed as a message for a worker. */
+  readonly queued = new Promise<void>((resolve) => (this.#queued = resolve));
+  #release!: () => void;
+  readonly #released = new Promise<void>((resolve) => (this.#release = resolve));
+  #held!: () => void;
+  /** Resolves once the commit of the continueAsNew waits. */
+  readonly held = new Promise<void>((resolve) => (this.#held = resolve));
+  #apply!: () => void;
+  readonly #applies = new Promise<void>((resolve) => (this.#apply = resolve));
+  #applying!: () => void;
+  /** Resolves once the commit that terminates or suspends the next execution waits. */
+  readonly applying = new Promise<void>((resolve) => (this.#applying = resolve));
+  /** Whether that commit landed. */
+  applied = false;
+  #wasQueued = false;
+
+  release(): void {
+    this.#release();
+  }
+
+  letApply(): void {
+    this.#apply();
+  }
+
+  override async commit(writeSet: WriteSet): Promise<CommitResult> {
+    const states = writeSet.requests.flatMap((r) => (r.type === 'replaceState' ? [r.state.runtimeStatus] : []));
+    if (states.includes('ContinuedAsNew')) {
+      this.#held();
+      await this.#released;
+    }
+    // A worker's commit that applies the queued command (not the client's own attempt to apply it, which comes first).
+    const applies = this.#wasQueued && (states.includes('Terminated') || states.includes('Suspended'));
+    if (applies) {
+      this.#applying();
+      await this.#applies;
+    }
+    const result = await super.commit(writeSet);
+    if (applies) this.applied = true;
+    if (writeSet.requests.some((r) => r.type === 'insertMessage' && (r.message.event.type === 'ExecutionTerminated' || r.message.event.type === 'ExecutionSuspended'))) {
+      this.#wasQueued = true;
+      this.#queued();
+    }
+    return result;
+  }
+}
+
+/** Continues as new once, then waits for an event that never comes. */
+const continuing: Orchestrator = function* (ctx) {
+  if (ctx.getInput() === undefined) {
+    ctx.continueAsNew('again');
+    return;
+  }
+  yield ctx.waitForExternalEvent('never');
+};
+
+describe('a terminate or suspend queued while the instance continues as new', () => {
+  for (const [command, applied] of [['terminate', 'Terminated'], ['suspend', 'Suspended']] as const) {
+    it(`resolves the ${command} once the next execution, which it reaches, is ${applied}: a status read right after shows it`, async () => {
+      const store = new HeldContinue();
+      const runtime = createRuntime({ store, orchestrators: { Continuing: continuing }, activities: {}, logger: silentLogger });
+      await runtime.start();
+      const client = runtime.client;
+      const id = await client.startNew('Continuing');
+      await within(store.held, 'the step that continues the instance as new');
+      const call = client[command](id, 'why');
+      await within(store.queued, `the ${command} queued`);
+      const answeredBeforeApplied = call.then(() => !store.applied);
+      store.release();
+      await within(store.applying, `the step that applies the ${command} to the next execution`);
+      store.letApply();
+      expect(await within(answeredBeforeApplied, `the ${command}`)).toBe(false);
+      expect((await client.getStatus(id))!.runtimeStatus).toBe(applied);
+      await runtime.stop();
+    });
+  }
+});

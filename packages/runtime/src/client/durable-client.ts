@@ -537,7 +537,9 @@ export interface DurableClient {
    * and the call resolves once a worker has applied it (or after 10 s, the command still queued). When the instance
    * completes or fails before a worker applies the queued terminate (its step was under way), the call rejects with
    * `InstanceNotRunningError` (410), as when it was terminal before the call: the terminate did nothing, and is
-   * recorded after the end and ignored, visibly in the history. Results, timers and
+   * recorded after the end and ignored, visibly in the history. One queued while the step continues the instance as
+   * new reaches the next execution, ahead of its start, as in Durable Functions: the call resolves once that one is
+   * Terminated. Results, timers and
    * a start that reach the instance later, and events raised before the terminate that were still queued, are
    * recorded and ignored: appended to its history, which `history$` and `getStatus(id, { showHistory: true })` show,
    * the status as the terminate left it (a purge or a new start of the id drops them: they name the old run); a terminated
@@ -621,7 +623,8 @@ export interface DurableClient {
    * its worker: that worker runs its first step, then suspends it), while a command committed before it (a resume
    * whose call timed out) waits for the instance, or, for a started runtime's client (whatever its worker's load), while
    * any message committed before it does (each is applied first, in order). Unknown: 404; terminal: 410, and so when
-   * the instance ends before a worker applies the queued suspend (the suspend is then recorded and ignored).
+   * the instance ends before a worker applies the queued suspend (the suspend is then recorded and ignored). One queued
+   * while the step continues the instance as new suspends the next execution, and resolves once that one is Suspended.
    *
    * @example
    * ```ts

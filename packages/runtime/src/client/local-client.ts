@@ -8,7 +8,7 @@ import {
   type DirectDecision, type DirectInput,
 } from '../engine/decide-step.js';
 import { restartedStart } from '../engine/fork-history.js';
-import { sentCommandOutcome, type SentCommand } from '../engine/sent-command-outcome.js';
+import { leftExecution, sentCommandOutcome, type SentCommand } from '../engine/sent-command-outcome.js';
 import { TERMINATE_ACCEPTED, TERMINATE_BY_ACCEPTED } from './terminate-accepted.js';
 import { awaitTerminatedTree, childSettled, childrenTerminatedWith } from './terminated-tree.js';
 import { isDurableError } from '../model/errors/durable-error.js';
@@ -1363,7 +1363,7 @@ export class LocalClient implements LocalDurableClient {
    * Sends a command to an instance in `status` (default: non-terminal): the store refuses it atomically, in the
    * commit's transaction, when the instance is unknown (404) or not in that status (410 / 409). Resolves only once
    * the committed status reflects it (`reflects`) compared with the status `before` the command (see
-   * `#commitAndObserve`; a new execution or a purge counts too); a status that already does needs no wait.
+   * `#commitAndObserve`; a purge or a restart counts too, not a continueAsNew: `leftExecution`); a status that already does needs no wait.
    * `direct` (terminate, suspend, resume, rewind: `#direct`) may commit the command's effect itself from the status read: true
    * when it did. It is asked first, whatever the status: a command the status reflects already (a repeated suspend or
    * resume) is committed as a worker's step would commit it, under the same store check, rather than left queued as a
@@ -1397,7 +1397,7 @@ export class LocalClient implements LocalDurableClient {
     }
     if (!state || reflects(state, state)) return this.#commitVoid(writeSet);
     await this.#commitAndObserve(
-      instanceId, writeSet, (next) => next === undefined || next.executionId !== state.executionId || reflects(next, state),
+      instanceId, writeSet, (next) => next === undefined || leftExecution(state, next) || reflects(next, state),
       refused && ((next) => refused(next, state)),
     );
   }
