@@ -1484,11 +1484,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * end (00146e43, landed without its budget) then measured with it: 66,432 -> 66,450 B (+18), budget set to match.
  * The failure record of a step the store refused for good then had the step's commit's bound (one function for both):
  * 51,157 / 66,450 / 96,858 -> 51,166 / 66,458 / 96,867 B (+9 / +8 / +9), budgets set to match.
+ * A terminate or suspend queued across a continueAsNew then waited for the next execution to show it (leftExecution):
+ * 51,166 / 66,458 / 96,867 -> 51,169 / 66,465 / 96,876 B (+3 / +7 / +9), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 51_166 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_458 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 96_867 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 51_169 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_465 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 96_876 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_654 },
 ];
 
