@@ -191,7 +191,7 @@ function addId(ids: string[], id: string): string[] {
  * instance of its id; otherwise a created instance replaces a terminal one one `version` higher (1 for a new id) and
  * drops its history, messages and tasks; a signal-with-start (`signal`) delivers its message to an active instance
  * instead of creating, or to the created execution after its start message; creating over a running instance fails
- * or notifies (`ifRunning`), over a child of an instance the caller was copied from refuses with `ifChildOf`'s message when it is given, over a sub-orchestration a parent's rewind takes back ({@link rewindsChild}) delivers `ifFailed` instead when it is given
+ * or notifies (`ifRunning`), over a child of another instance of the caller's fork lineage (one it was copied from, or whose link names the caller's root) refuses with `ifChildOf`'s message when it is given, over a sub-orchestration a parent's rewind takes back ({@link rewindsChild}) delivers `ifFailed` instead when it is given
  * (a second such create of the write set delivers the `ifRunning` message, the instance being rewound or created
  * already); a
  * message is dropped when its instance does not exist (or fails, `ifMissing: 'fail'`), when it carries another
