@@ -1848,6 +1848,25 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(await client.waitForCompletion('ryw-held', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['suspend', 'resume', 'last'] });
       });
 
+      it('rejects a terminate or suspend that the instance\'s own end overtakes while it is queued (410), whatever the store', async () => {
+        for (const [command, type] of [['terminate', 'ExecutionTerminated'], ['suspend', 'ExecutionSuspended']] as const) {
+          const id = `overtaken-${command}`;
+          await client.startNew('WaitForEvents', { instanceId: id, input: 1 });
+          await firstValueFrom(client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+          // The command is sent while the worker's step that completes the instance (on the one event it waits for)
+          // waits to commit: it goes to the worker as a message, behind that step.
+          const step = held.holdNextStep(id);
+          await client.raiseEvent(id, 'Item', 'last');
+          await step.reached;
+          const sent = held.messageCommitted(id, type);
+          const outcome = client[command](id, 'late').then(() => 'resolved', (error: { code?: string; status?: number }) => `${error.code} ${error.status}`);
+          await sent;
+          step.release();
+          expect(await outcome).toBe('instance-not-running 410');
+          expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Completed', output: ['last'] });
+        }
+      });
+
       /** The status of `id` from getStatus, status$'s first value and listInstances, all three issued at once, in the
        * promise job the command resolved in. */
       const readNow = async (id: string): Promise<(string | undefined)[]> => {
