@@ -7,7 +7,7 @@ import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
 import { instanceRow } from '../../src/internal/rows.js';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { SETTLED } from '../../../../test-support/settled.js';
-import { adapters, allIds, claim, commitOf, create, message, newInstance, send, started, T0, uniqueName } from './fixtures.js';
+import { adapters, allIds, claim, closeAtRebuildStep, commitOf, create, message, newInstance, send, started, T0, uniqueName } from './fixtures.js';
 
 // Layout 3 of DexieStore (Dexie version 2) keeps an instance's first activity task in its row (further ones in the
 // tasks table), with an index over it. Layout 2 (Dexie version 1) kept every task in the tasks table. These tests write a layout-2 database with Dexie and the old table declarations, as that layout left it, and
@@ -442,33 +442,8 @@ describe('DexieStore layout 8: tag keys given after the open, in steps', () => {
     const marker = { key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie', rebuild: { after: [msOf(100), idOf(100)] } };
     await instances(name, count, 7, marker, (i) => i <= 100);
     const store = open(name);
-    // The store closes as the rebuild's first step (the second readwrite transaction to read the marker, after the
-    // open's schema check) reads the marker.
-    const get = IDBObjectStore.prototype.get;
-    let markerReads = 0;
-    let stepEnded: Promise<string> | undefined;
-    let closed: Promise<void> | undefined;
-    IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
-      const request = get.call(this, key);
-      if (this.transaction.mode === 'readwrite' && key === 'schema' && ++markerReads === 2) {
-        const transaction = this.transaction;
-        stepEnded = new Promise((resolve) => {
-          transaction.addEventListener('complete', () => resolve('complete'));
-          transaction.addEventListener('abort', () => resolve('abort'));
-        });
-        closed = store.close();
-      }
-      return request;
-    };
-    try {
-      await store.getInstance('none').catch(() => undefined);
-      await vi.waitFor(() => expect(closed).toBeDefined(), { timeout: SETTLED.timeoutMs, interval: 10 });
-      await closed;
-    } finally {
-      IDBObjectStore.prototype.get = get;
-    }
     // Before: the step went on after the close had resolved, and committed (the marker moved on by a step).
-    expect(await stepEnded).toBe('abort');
+    expect(await closeAtRebuildStep(store, (key) => key === 'schema')).toBe('abort');
     expect((await rawRows(name, 'meta'))[0]).toEqual(marker);
     expect((await rawRows(name, 'instances')).filter((row) => !row.tagKeys)).toHaveLength(count - 101);
     const again = open(name);

@@ -1,3 +1,4 @@
+import { expect, vi } from 'vitest';
 import type { HistoryEvent } from '@durable-rx/runtime';
 import { SETTLED } from '../../../../test-support/settled.js';
 import {
@@ -145,4 +146,36 @@ export async function connectionOf(store: Store): Promise<IDBDatabase> {
     IDBTransaction.prototype.objectStore = objectStore;
   }
   return connection!;
+}
+
+/**
+ * Closes `store` as its index rebuild's first step reads the layout marker (the second readwrite read of it, after the
+ * open's layout check; `isMarker` tells that read by its key), and answers how that step's transaction ended
+ * (`'complete'` or `'abort'`) once the close resolved. The store's next call starts the rebuild.
+ */
+export async function closeAtRebuildStep(store: Store, isMarker: (key: IDBValidKey | IDBKeyRange) => boolean): Promise<string> {
+  const get = IDBObjectStore.prototype.get;
+  let markerReads = 0;
+  let stepEnded: Promise<string> | undefined;
+  let closed: Promise<void> | undefined;
+  IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
+    const request = get.call(this, key);
+    if (this.transaction.mode === 'readwrite' && isMarker(key) && ++markerReads === 2) {
+      const transaction = this.transaction;
+      stepEnded = new Promise((resolve) => {
+        transaction.addEventListener('complete', () => resolve('complete'));
+        transaction.addEventListener('abort', () => resolve('abort'));
+      });
+      closed = store.close();
+    }
+    return request;
+  };
+  try {
+    await store.getInstance('none').catch(() => undefined);
+    await vi.waitFor(() => expect(closed).toBeDefined(), { timeout: SETTLED.timeoutMs, interval: 10 });
+    await closed;
+  } finally {
+    IDBObjectStore.prototype.get = get;
+  }
+  return stepEnded!;
 }

@@ -8,7 +8,7 @@ import { VirtualClock } from '@durable-rx/runtime/testing';
 import { KeyvalStore, type KeyvalStoreOptions } from '../../src/keyval-store.js';
 import { countIndexedDb, type IdbCounts } from '../count-idb.js';
 import { createClient } from '@durable-rx/runtime';
-import { allIds, claim, commitOf, connectionOf, create, message, newInstance, send, started, T0, uniqueName } from './fixtures.js';
+import { allIds, claim, closeAtRebuildStep, commitOf, connectionOf, create, message, newInstance, send, started, T0, uniqueName } from './fixtures.js';
 
 // Layout 6 of KeyvalStore packs an instance's activity tasks into its value, with one ['xp', readyMs, id] entry per
 // instance that has tasks. These tests write what layout 5 (or layout-5 code still open in another tab) leaves in the
@@ -1058,33 +1058,8 @@ describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in
     await instances(name, count, marker, () => false);
     const keys = await rawKeys(name);
     const store = open(name);
-    // The store closes as the rebuild's first step (the second readwrite transaction to read the marker, after the
-    // open's layout check) reads the marker.
-    const get = IDBObjectStore.prototype.get;
-    let markerReads = 0;
-    let stepEnded: Promise<string> | undefined;
-    let closed: Promise<void> | undefined;
-    IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
-      const request = get.call(this, key);
-      if (this.transaction.mode === 'readwrite' && Array.isArray(key) && key.length === 1 && key[0] === 'meta' && ++markerReads === 2) {
-        const transaction = this.transaction;
-        stepEnded = new Promise((resolve) => {
-          transaction.addEventListener('complete', () => resolve('complete'));
-          transaction.addEventListener('abort', () => resolve('abort'));
-        });
-        closed = store.close();
-      }
-      return request;
-    };
-    try {
-      await store.getInstance('none').catch(() => undefined);
-      await vi.waitFor(() => expect(closed).toBeDefined(), { timeout: SETTLED.timeoutMs, interval: 10 });
-      await closed;
-    } finally {
-      IDBObjectStore.prototype.get = get;
-    }
     // Before: the step went on after the close had resolved, and committed (the marker moved on by a step).
-    expect(await stepEnded).toBe('abort');
+    expect(await closeAtRebuildStep(store, (key) => Array.isArray(key) && key.length === 1 && key[0] === 'meta')).toBe('abort');
     expect(await rawGet(name, ['meta'])).toEqual(marker);
     expect(await rawKeys(name)).toEqual(keys);
     const again = open(name);
