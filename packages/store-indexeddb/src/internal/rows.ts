@@ -173,8 +173,7 @@ export function startWithoutInput<E extends HistoryEvent>(event: E, recorded: Re
 /**
  * A stored start as read, with its input: from `record` when it was stored without it ({@link startWithoutInput}) and
  * `record` is that run's input record (else without one: the record went with a purge, and so did the start), else the
- * event as stored (an earlier layout's start with its input, or any other event). `record` may be a function that
- * gives it: called only for a start stored without its input.
+ * event as stored (an earlier layout's start with its input, or any other event).
  *
  * @example
  * ```ts
