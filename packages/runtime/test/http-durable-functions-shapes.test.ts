@@ -19,6 +19,28 @@ import { MemoryStore } from '../src/store/memory-store.js';
 import { heldActivity } from './held-activity.js';
 import { servedRuntimes } from './served-runtimes.js';
 
+const continuedAt = new Date('2026-11-30T10:05:00.000Z');
+const terminatedAt = new Date('2026-11-30T10:09:00.000Z');
+
+/**
+ * An instance `can` whose first execution (created 10:00) continued as new at {@link continuedAt}, its next start
+ * queued: the committed step, and the ids and executions the engine calls that go on from it use.
+ */
+function continuedAsNew() {
+  let n = 0;
+  const newId = () => `id-${n++}`;
+  const again: Orchestrator = function* (ctx) {
+    if (ctx.getInput() === 1) ctx.continueAsNew(2);
+    yield ctx.waitForExternalEvent('never');
+  };
+  const newExecution = () => new OrchestrationExecution(again, { customStatusLimitBytes: 16_384 });
+  const [create] = decideStart({ instanceId: 'can', name: 'Again', input: 1, now: new Date('2026-11-30T10:00:00.000Z'), newId }).requests;
+  if (create?.type !== 'createInstance') throw new Error('expected a create');
+  const step = decideStep({ state: create.state, messages: [create.message], leaseToken: 'l', now: continuedAt, newId, newExecution });
+  if (step.kind !== 'commit') throw new Error('expected a commit');
+  return { step, newId, newExecution };
+}
+
 /**
  * Raw HTTP bodies compared field by field with the shapes the Durable Functions extension documents and sends
  * (HTTP API reference: "Get instance status", "Get all instances status", "HTTP API URL discovery"; the custom
@@ -457,21 +479,8 @@ describe('historyEvents', () => {
   });
 
   it('time the start made for a continueAsNew execution terminated before it started when the continueAsNew sent it, as a worker later records it', () => {
-    const created = new Date('2026-11-30T10:00:00.000Z');
-    const continuedAt = new Date('2026-11-30T10:05:00.000Z');
-    const terminatedAt = new Date('2026-11-30T10:09:00.000Z');
-    let n = 0;
-    const newId = () => `id-${n++}`;
-    const again: Orchestrator = function* (ctx) {
-      if (ctx.getInput() === 1) ctx.continueAsNew(2);
-      yield ctx.waitForExternalEvent('never');
-    };
-    const newExecution = () => new OrchestrationExecution(again, { customStatusLimitBytes: 16_384 });
-    const [create] = decideStart({ instanceId: 'can', name: 'Again', input: 1, now: created, newId }).requests;
-    if (create?.type !== 'createInstance') throw new Error('expected a create');
     // The first execution continues as new; no worker takes the next one's start before a client terminates it.
-    const step = decideStep({ state: create.state, messages: [create.message], leaseToken: 'l', now: continuedAt, newId, newExecution });
-    if (step.kind !== 'commit') throw new Error('expected a commit');
+    const { step, newId, newExecution } = continuedAsNew();
     expect(step.state.runtimeStatus).toBe('ContinuedAsNew');
     const next = step.writeSet.requests.flatMap((r) => (r.type === 'insertMessage' && r.message.event.type === 'ExecutionStarted' ? [r.message] : []));
     expect(next).toHaveLength(1);
@@ -493,20 +502,7 @@ describe('historyEvents', () => {
   });
 
   it('time the start of a continueAsNew execution a worker terminated before its start, claimed alone, when the continueAsNew sent it', () => {
-    const created = new Date('2026-11-30T10:00:00.000Z');
-    const continuedAt = new Date('2026-11-30T10:05:00.000Z');
-    const terminatedAt = new Date('2026-11-30T10:09:00.000Z');
-    let n = 0;
-    const newId = () => `id-${n++}`;
-    const again: Orchestrator = function* (ctx) {
-      if (ctx.getInput() === 1) ctx.continueAsNew(2);
-      yield ctx.waitForExternalEvent('never');
-    };
-    const newExecution = () => new OrchestrationExecution(again, { customStatusLimitBytes: 16_384 });
-    const [create] = decideStart({ instanceId: 'can', name: 'Again', input: 1, now: created, newId }).requests;
-    if (create?.type !== 'createInstance') throw new Error('expected a create');
-    const step = decideStep({ state: create.state, messages: [create.message], leaseToken: 'l', now: continuedAt, newId, newExecution });
-    if (step.kind !== 'commit') throw new Error('expected a commit');
+    const { step, newId, newExecution } = continuedAsNew();
     // A terminate sent as a message while the continueAsNew step was in flight is queued ahead of the next start; a
     // claim of one message at a time (MongoStore's maxMessagesPerClaim) hands it to a worker alone.
     const terminate: OrchestrationMessage = {
