@@ -1486,12 +1486,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 51,157 / 66,450 / 96,858 -> 51,166 / 66,458 / 96,867 B (+9 / +8 / +9), budgets set to match.
  * A terminate or suspend queued across a continueAsNew then waited for the next execution to show it (leftExecution):
  * 51,166 / 66,458 / 96,867 -> 51,169 / 66,465 / 96,876 B (+3 / +7 / +9), budgets set to match.
+ * A waitForCompletion whose plain read of the status failed while the event stream was down then read it again at the
+ * stream's next failed attempt instead of leaving the rest of the grace to a stream that was down: rx-client.js
+ * 12,654 -> 12,655 B (+1), budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 51_169 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_465 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 96_876 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 12_654 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 12_655 },
 ];
 
 describe('bundle size', () => {

@@ -406,22 +406,25 @@ export class RemoteClient implements DurableClient {
       };
       /**
        * Past the timeout with no status while the event stream is down (an attempt failed; the server may refuse it
-       * for a while, 503): the status is read once with a plain GET, as `getStatus` reads it, and the answer ends the
+       * for a while, 503): the status is read with a plain GET, as `getStatus` reads it, and the answer ends the
        * wait as a late snapshot would (an unknown instance: not found). Sound: the server reads the committed status,
-       * at least as recent as any snapshot the stream could have given by then. Bounded: one request per wait, only in
-       * the grace, aborted when the wait ends, with the client's `timeoutMs` of its own. A read that fails leaves the
-       * wait to the stream for the rest of the grace.
+       * at least as recent as any snapshot the stream could have given by then. Bounded: one request at a time, only in
+       * the grace, aborted when the wait ends, with the client's `timeoutMs` of its own. A read that fails (a request
+       * timed out on a loaded machine, a 503) is made again at the stream's next failed attempt, which its back-off
+       * spaces, not at once; till then the wait is left to the stream.
        */
+      let reading = false;
       const readOnce = (): void => {
-        const reading = new AbortController();
-        done.add(() => reading.abort());
-        this.#statusRead(instancePath(instanceId), {}, reading.signal).then(
+        reading = true;
+        const aborter = new AbortController();
+        done.add(() => aborter.abort());
+        this.#statusRead(instancePath(instanceId), {}, aborter.signal).then(
           (status) => {
             if (done.closed) return;
             latest = status;
             end();
           },
-          (error: unknown) => void (readFailure = error),
+          (error: unknown) => void ((readFailure = error), (reading = false)),
         );
       };
       // The timeout counts from the call, as the local client's (the shared rule): when it passes before the first
@@ -434,8 +437,7 @@ export class RemoteClient implements DurableClient {
         if (latest) return end();
         late = true;
         arm(FIRST_ANSWER_GRACE_MS, () => end(noStatusError(instanceId, readFailure)));
-        let asked = false;
-        done.add(this.connection$.subscribe((s) => s.state !== 'reconnecting' || asked || ((asked = true), readOnce())));
+        done.add(this.connection$.subscribe((s) => s.state !== 'reconnecting' || reading || readOnce()));
       });
       // Every status, but no failure when some were missed while the connection was down: the wait needs the latest.
       done.add(this.#status$(instanceId, (status) => status, true).subscribe({

@@ -29,8 +29,11 @@ const RUNNING = {
  * A real HTTP server on 127.0.0.1 that answers every stream request with an event stream that starts with `opening`,
  * then sends a heartbeat comment every 20 ms; any other request gets the status {@link RUNNING}. Counts stream requests.
  */
-async function serveStreamsOpeningWith(opening: string): Promise<{ readonly baseUrl: string; readonly streams: () => number }> {
+async function serveStreamsOpeningWith(
+  opening: string, { busyReads = 0 }: { readonly busyReads?: number } = {},
+): Promise<{ readonly baseUrl: string; readonly streams: () => number; readonly reads: () => number }> {
   let streams = 0;
+  let reads = 0;
   const server: Server = createHttpServer((request: IncomingMessage, response: ServerResponse) => {
     request.resume();
     if (request.method === 'GET' && request.url?.endsWith('/streams')) {
@@ -40,6 +43,10 @@ async function serveStreamsOpeningWith(opening: string): Promise<{ readonly base
       response.once('close', () => clearInterval(heartbeat));
       return;
     }
+    if (++reads <= busyReads) {
+      response.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'unavailable', message: 'busy' }));
+      return;
+    }
     response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(RUNNING));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -47,7 +54,7 @@ async function serveStreamsOpeningWith(opening: string): Promise<{ readonly base
     server.closeAllConnections();
     return new Promise<void>((resolve) => server.close(() => resolve()));
   });
-  return { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, streams: () => streams };
+  return { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, streams: () => streams, reads: () => reads };
 }
 
 /** A stream of another protocol revision: it opens and heartbeats, but names its session in an event of its own. */
@@ -83,11 +90,27 @@ describe('a stream that never goes live', () => {
 
   it('lets waitForCompletion read the status once when the stream sends no session', async () => {
     const server = await serveStreamsOpeningWith(HELLO);
-    const client = createRemoteClient({ baseUrl: server.baseUrl, reconnect: { timeoutMs: 300 } });
+    // A short watchdog for the stream; the plain read keeps the default deadline (20 s), which a loaded machine meets.
+    const client = createRemoteClient({ baseUrl: server.baseUrl, reconnect: { timeoutMs: 300 }, timeoutMs: 20_000 });
     cleanups.push(() => client.close());
     // Past its timeout with no status, the wait reads it with a plain GET once the stream is known to be down.
     const status = await within(client.waitForCompletion('x', { timeoutMs: 100 }), 'the wait settled');
     expect(status).toMatchObject({ instanceId: 'x', runtimeStatus: 'Running' });
+    expect(server.reads()).toBe(1);
+  });
+
+  it('lets waitForCompletion read the status again at the next failed attempt when the first read failed', async () => {
+    // The server answers the first two plain reads 503 (busy), the third with the status.
+    const server = await serveStreamsOpeningWith(HELLO, { busyReads: 2 });
+    const client = createRemoteClient({
+      baseUrl: server.baseUrl, reconnect: { timeoutMs: 300, initialDelayMs: 10, maxDelayMs: 50 }, timeoutMs: 20_000,
+    });
+    cleanups.push(() => client.close());
+    const status = await within(client.waitForCompletion('x', { timeoutMs: 100 }), 'the wait settled');
+    expect(status).toMatchObject({ instanceId: 'x', runtimeStatus: 'Running' });
+    expect(server.reads()).toBe(3);
+    // One read per failed attempt, not a loop: each came after an attempt of the stream failed.
+    expect(server.streams()).toBeGreaterThanOrEqual(3);
   });
 
   it.each([
