@@ -623,7 +623,9 @@ export interface DurableClient {
    * its worker: that worker runs its first step, then suspends it), while a command committed before it (a resume
    * whose call timed out) waits for the instance, or, for a started runtime's client (whatever its worker's load), while
    * any message committed before it does (each is applied first, in order). Unknown: 404; terminal: 410, and so when
-   * the instance ends before a worker applies the queued suspend (the suspend is then recorded and ignored). One queued
+   * the instance ends before a worker applies the queued suspend (the suspend is then recorded and ignored). A suspend
+   * a worker applied in the step that then terminated the instance (a terminate queued behind it) resolves: it was
+   * applied, and the history shows it before the termination. One queued
    * while the step continues the instance as new suspends the next execution, and resolves once that one is Suspended.
    *
    * @example

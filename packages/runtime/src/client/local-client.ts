@@ -418,7 +418,7 @@ export class LocalClient implements LocalDurableClient {
     const handedOn = recursive ? new Map<string, HandedOn>() : undefined;
     const noted = handedOn && notingHandedOn(handedOn);
     // Applied once Terminated; an instance that completes or fails first rejects the call (410), see sentCommandOutcome.
-    const outcome = outcomeOf('terminate');
+    const outcome = outcomeOf('terminate', event, this.#readSince);
     await this.#send(instanceId, 'terminate', event, outcome.reflects, 'running', this.#direct(event, decideTerminate, noted), outcome.refused);
     if (!handedOn) return;
     if (tree) return this.#treeTerminated(instanceId, event, handedOn, noted!, true);
@@ -569,8 +569,9 @@ export class LocalClient implements LocalDurableClient {
 
   async suspend(instanceId: string, reason?: string): Promise<void> {
     const event: ExecutionSuspendedEvent = { type: 'ExecutionSuspended', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) };
-    // Applied once Suspended; an instance that ends first rejects the call (410), see sentCommandOutcome.
-    const outcome = outcomeOf('suspend');
+    // Applied once Suspended, or once the history shows it before the end of an instance that ended (a terminate right
+    // behind it, in the same step); an instance that ends first rejects the call (410), see sentCommandOutcome.
+    const outcome = outcomeOf('suspend', event, this.#readSince);
     await this.#send(instanceId, 'suspend', event, outcome.reflects, 'running', this.#direct(event, decideSuspend), outcome.refused);
   }
 
@@ -1376,7 +1377,7 @@ export class LocalClient implements LocalDurableClient {
   async #send(
     instanceId: string, verb: string, event: MessageEvent, reflects: (state: InstanceState, before: InstanceState) => boolean,
     status: InstanceCondition['status'] = 'running', direct?: (state: InstanceState) => Promise<DirectOutcome>,
-    refused?: (state: InstanceState, before: InstanceState) => Promise<Error | undefined> | undefined,
+    refused?: (state: InstanceState, before: InstanceState) => Promise<Error | 'applied' | undefined> | undefined,
   ): Promise<void> {
     const writeSet = this.#messageTo(instanceId, { status, operation: verb }, event);
     let state = await this.#read(instanceId);
@@ -1460,13 +1461,14 @@ export class LocalClient implements LocalDurableClient {
    * change could be missed. When no worker applies the command within {@link COMMAND_APPLIED_TIMEOUT_MS}, it
    * resolves anyway: the command is stored and takes effect when a worker runs. It rejects instead with the error
    * `refused` gives for a committed status that is not `applied` (a rewind a worker recorded as refused), as soon as
-   * that status comes. A `refused` that fails (a read the store failed) or misses the record (a history read behind
+   * that status comes, and resolves when `refused` answers `applied` instead (a suspend whose history shows it applied
+   * in the step that then terminated the instance). A `refused` that fails (a read the store failed) or misses the record (a history read behind
    * the state) is answered when the timeout comes: the instance is read once more and `refused` asked again, so a
    * refusal is not reported as applied; a failure of that read resolves, as the timeout does.
    */
   async #commitAndObserve(
     instanceId: string, writeSet: WriteSet, applied: (next: InstanceState | undefined) => boolean,
-    refused?: (next: InstanceState) => Promise<Error | undefined> | undefined,
+    refused?: (next: InstanceState) => Promise<Error | 'applied' | undefined> | undefined,
   ): Promise<void> {
     let settled = false;
     let stop: (() => void) | undefined;
@@ -1485,7 +1487,7 @@ export class LocalClient implements LocalDurableClient {
       // The last chance of a refusal whose check failed or read behind: on a fresh read, bounded as every store call.
       this.#read(instanceId)
         .then((state) => (state && !settled && !applied(state) ? refused(state) : undefined))
-        .then((error) => settle(error), () => settle())
+        .then((answer) => settle(answer === 'applied' ? undefined : answer), () => settle())
         .catch(ignore); // a settle whose letting go throws: the wait has ended anyway
     });
     // Ends on the applied status, on the feed's end (a closed client or store, an error) or on the timeout.
@@ -1496,7 +1498,7 @@ export class LocalClient implements LocalDurableClient {
           if (applied(state)) return settle();
           // Checked only while the wait lasts; its end, a failed check or a settle that throws is nobody's error.
           const check = state && !settled && refused?.(state);
-          if (check) check.then((error) => error && settle(error)).catch(ignore);
+          if (check) check.then((answer) => answer && settle(answer === 'applied' ? undefined : answer)).catch(ignore);
         },
         error: () => settle(),
         complete: () => settle(),
@@ -1536,6 +1538,10 @@ export class LocalClient implements LocalDurableClient {
     const result = Promise.resolve(call());
     return drop ? result.then(ignore) as Promise<unknown> as Promise<T> : result;
   }
+
+  /** The events of the history `state` shows from `fromIndex` up to its length; `undefined` once another history is current. */
+  readonly #readSince = (state: InstanceState, fromIndex: number): Promise<readonly HistoryEvent[] | undefined> =>
+    this.#readHistory(state.instanceId, fromIndex).then(({ events, after }) => eventsOfHistory(state, fromIndex, events, after));
 
   /**
    * The history of an instance from `fromIndex`, and its state read after it (`after`), to tell whose history it is
@@ -1747,18 +1753,27 @@ function showInputOf(options: unknown, what = 'filter'): { readonly showInput?: 
 type DirectOutcome = 'committed' | 'send' | 'refused';
 
 /**
- * `#send`'s `reflects` and `refused` for a terminate or suspend, both from {@link sentCommandOutcome}: applied once the
- * instance shows the command; refused (410) once it ended otherwise first.
+ * `#send`'s `reflects` and `refused` for a terminate or suspend (`event`, the one sent), both from
+ * {@link sentCommandOutcome}: applied once the instance shows the command; refused (410) once it ended otherwise first,
+ * unless the events recorded since (`readSince`, asked only when the rule asks for them) show it applied before the end.
  */
-function outcomeOf(command: SentCommand): {
+function outcomeOf(
+  command: SentCommand, event: ExecutionSuspendedEvent | ExecutionTerminatedEvent,
+  readSince: (state: InstanceState, fromIndex: number) => Promise<readonly HistoryEvent[] | undefined>,
+): {
   reflects: (state: InstanceState, before: InstanceState) => boolean;
-  refused: (state: InstanceState, before: InstanceState) => Promise<Error> | undefined;
+  refused: (state: InstanceState, before: InstanceState) => Promise<Error | 'applied' | undefined> | undefined;
 } {
+  const answer = (outcome: ReturnType<typeof sentCommandOutcome>): Error | 'applied' | undefined =>
+    outcome === 'applied' || outcome instanceof Error ? outcome : undefined;
   return {
     reflects: (state, before) => sentCommandOutcome(command, before, state) === 'applied',
     refused: (state, before) => {
       const outcome = sentCommandOutcome(command, before, state);
-      return typeof outcome === 'object' ? Promise.resolve(outcome) : undefined;
+      if (outcome instanceof Error) return Promise.resolve(outcome);
+      if (typeof outcome !== 'object' || event.type !== 'ExecutionSuspended') return undefined;
+      // Another history than `state`'s by the time it is read (a restart, a purge): no answer here, a later state gives it.
+      return readSince(state, outcome.readFrom).then((events) => events && answer(sentCommandOutcome(command, before, state, { event, events })));
     },
   };
 }

@@ -1,4 +1,6 @@
 import { InstanceNotRunningError } from '../model/errors/instance-not-running-error.js';
+import { isExecutionEnd, type ExecutionSuspendedEvent, type HistoryEvent } from '../model/history-event.js';
+import { historyIdOf } from '../model/history-position.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 
 /** A command that a worker may apply after it was sent: one that leaves the instance in a status of its own. */
@@ -13,19 +15,69 @@ export type SentCommand = 'terminate' | 'suspend';
  * it, and the caller hears that, as when the instance was terminal before the call. The one rule of every client,
  * whatever the store, so the same race gives the same answer everywhere.
  *
+ * A suspend the instance shows ended may still have been applied: the step that ended it took the suspend first and
+ * then a terminate queued behind it (Suspended, then Terminated, in one commit). Its answer is then in the events
+ * recorded since it was sent: with no `sent` given, {@link SentCommandRead} says where they start (`readFrom`, in the
+ * history `next` shows); asked again with them (`sent`: the command's own event and those events, as `next` counts
+ * them), the suspend is `applied` when it was recorded before the execution ended ({@link appliedBeforeEnd}), and 410
+ * otherwise. Only an ended instance asks for the read, and only when events were recorded since: it costs a history
+ * read in that race alone.
+ *
  * @example
  * ```ts
  * sentCommandOutcome('terminate', running, { ...running, runtimeStatus: 'Completed' }); // InstanceNotRunningError
+ * sentCommandOutcome('suspend', running, terminated);                                   // { readFrom: running.historyLength }
+ * sentCommandOutcome('suspend', running, terminated, { event, events });                // 'applied' if `event` came before the end
  * ```
  */
 export function sentCommandOutcome(
-  command: SentCommand, before: InstanceState, next: InstanceState | undefined,
-): 'applied' | 'waiting' | InstanceNotRunningError {
+  command: SentCommand, before: InstanceState, next: InstanceState | undefined, sent?: SentRecord,
+): 'applied' | 'waiting' | SentCommandRead | InstanceNotRunningError {
   if (next === undefined || leftExecution(before, next) || next.runtimeStatus === (command === 'terminate' ? 'Terminated' : 'Suspended')) return 'applied';
+  if (!isTerminalStatus(next.runtimeStatus)) return 'waiting';
+  if (command === 'suspend') {
+    // A later execution (a continueAsNew's, which the command reached) is read from its start.
+    const readFrom = historyIdOf(next) === historyIdOf(before) ? before.historyLength : 0;
+    if (next.historyLength > readFrom) {
+      if (sent === undefined) return { readFrom };
+      if (appliedBeforeEnd(sent.event, sent.events)) return 'applied';
+    }
+  }
   // The message a store's check of the command gives an instance terminal before it (planWriteSet).
-  return isTerminalStatus(next.runtimeStatus)
-    ? new InstanceNotRunningError(`Cannot ${command} instance ${JSON.stringify(next.instanceId)}: it is ${next.runtimeStatus}`)
-    : 'waiting';
+  return new InstanceNotRunningError(`Cannot ${command} instance ${JSON.stringify(next.instanceId)}: it is ${next.runtimeStatus}`);
+}
+
+/** What {@link sentCommandOutcome} needs to answer a suspend whose instance ended: the history from `readFrom` on. */
+export interface SentCommandRead {
+  /** The index of the first event to read, in the history of the state asked about. */
+  readonly readFrom: number;
+}
+
+/** A sent command's own event and the history events recorded since it was sent ({@link SentCommandRead}). */
+export interface SentRecord {
+  readonly event: ExecutionSuspendedEvent;
+  readonly events: readonly HistoryEvent[];
+}
+
+/**
+ * Whether `event`, a suspend a client sent, is among `events` (history events in order) before the first that ends the
+ * execution ({@link isExecutionEnd}): applied there, not recorded and ignored after the end. A command is known by its
+ * type, time and reason (a record without its payload, `payloadRefused`, by type and time), as a held suspend is
+ * (`heldCommands`): two calls in the same millisecond with the same reason are one to it.
+ *
+ * @example
+ * ```ts
+ * appliedBeforeEnd(suspend, [suspend, terminated]); // true
+ * appliedBeforeEnd(suspend, [terminated, suspend]); // false
+ * ```
+ */
+export function appliedBeforeEnd(event: ExecutionSuspendedEvent, events: readonly HistoryEvent[]): boolean {
+  for (const recorded of events) {
+    if (recorded.type === event.type && recorded.timestamp === event.timestamp &&
+      (recorded.payloadRefused !== undefined || recorded.reason === event.reason)) return true;
+    if (isExecutionEnd(recorded)) return false;
+  }
+  return false;
 }
 
 /**

@@ -1867,6 +1867,35 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         }
       });
 
+      it('answers a suspend and a terminate that one worker step applies each as it came: applied in order, or 410 once terminated', async () => {
+        const outcomes: Record<string, string> = {};
+        for (const order of [['suspend', 'terminate'], ['terminate', 'suspend']] as const) {
+          const id = `one-step-${order[0]}-first`;
+          await client.startNew('WaitForEvents', { instanceId: id, input: 2 });
+          await firstValueFrom(client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+          // Both commands are sent while the worker's step on an event waits to commit: they go to the worker as
+          // messages, in this order, and its next step takes both.
+          const step = held.holdNextStep(id);
+          await client.raiseEvent(id, 'Item', 'first');
+          await step.reached;
+          const calls = order.map((command) => {
+            const sent = held.messageCommitted(id, command === 'suspend' ? 'ExecutionSuspended' : 'ExecutionTerminated');
+            const outcome = client[command](id, command).then(() => 'resolved', (error: { code?: string; status?: number }) => `${error.code} ${error.status}`);
+            return { sent, outcome };
+          });
+          for (const { sent } of calls) await sent;
+          step.release();
+          outcomes[id] = (await Promise.all(calls.map(({ outcome }) => outcome))).join(', ');
+          expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Terminated', output: 'terminate' });
+        }
+        expect(outcomes).toEqual({
+          // Suspended, then terminated: each was applied.
+          'one-step-suspend-first': 'resolved, resolved',
+          // Terminated first: the suspend reached a terminal instance, which recorded and ignored it.
+          'one-step-terminate-first': 'resolved, instance-not-running 410',
+        });
+      });
+
       /** The status of `id` from getStatus, status$'s first value and listInstances, all three issued at once, in the
        * promise job the command resolved in. */
       const readNow = async (id: string): Promise<(string | undefined)[]> => {
