@@ -3,6 +3,8 @@ import { createClient, createRuntime, isDurableError, MemoryStore, systemClock, 
 import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 import { createHttpHandler } from '../src/http/create-http-handler.js';
 import { helloSequence, sayHello } from '../src/testing/samples.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { untilEnded } from './until-ended.js';
 import { within } from './within.js';
 
 /**
@@ -294,10 +296,14 @@ describe('a worker clock reading that fails once, the one that bounds a step\'s 
   it('leaves the step to be retried when its lease expires, instead of failing the instance as a write refused for good', async () => {
     let breakNext = false;
     let broken = 0;
+    // A virtual clock under the breakable reading: the lease lapses when the test moves the time, not while a loaded
+    // machine runs the step (a real 200 ms lease lapsed under a slow claim, and the instance stayed Pending).
+    const virtual = new VirtualClock();
     const clock: Clock = {
-      ...systemClock,
+      setTimeout: (callback, ms) => virtual.setTimeout(callback, ms),
+      clearTimeout: (timer) => virtual.clearTimeout(timer),
       now: () => {
-        if (!breakNext) return systemClock.now();
+        if (!breakNext) return virtual.now();
         breakNext = false;
         broken++;
         return new Date(NaN);
@@ -306,7 +312,7 @@ describe('a worker clock reading that fails once, the one that bounds a step\'s 
     const store = new MemoryStore();
     const errors: { message: string; error: unknown }[] = [];
     const runtime = createRuntime({
-      store, clock, orchestrationLeaseMs: 200, logger: { warn: () => {}, error: (message, error) => errors.push({ message, error }) },
+      store, clock, logger: { warn: () => {}, error: (message, error) => errors.push({ message, error }) },
       orchestrators: {
         // The step's run decides, then its commit's bound reads the clock at once: its first run breaks that reading.
         BreaksTheClock: function* (ctx) {
@@ -320,7 +326,8 @@ describe('a worker clock reading that fails once, the one that bounds a step\'s 
     try {
       const id = await runtime.client.startNew('BreaksTheClock');
       // Before, the reading's invalid-argument (a 400) read as the store refusing the step for good: the instance Failed.
-      expect(await within(runtime.client.waitForCompletion(id), 'the completion')).toMatchObject({ runtimeStatus: 'Completed', output: 'Hello Tokyo!' });
+      // Time moves a second at a time, past the orchestration lease (30 s): the step is retried once it lapsed.
+      expect(await untilEnded(runtime, virtual, id)).toMatchObject({ runtimeStatus: 'Completed', output: 'Hello Tokyo!' });
       expect(broken).toBe(1);
       expect(errors.map((e) => [e.message, clockFault('worker')(e.error)])).toEqual([[`step of ${id} failed; retried when its lease expires`, true]]);
     } finally {
