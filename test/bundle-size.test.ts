@@ -1492,11 +1492,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A suspend applied in the step that then terminated the instance (a terminate queued behind it) then resolved instead
  * of rejecting 410, from the events recorded since it was sent (sentCommandOutcome, appliedBeforeEnd): 51,169 / 66,465 /
  * 96,876 -> 51,354 / 66,651 / 97,068 B (+185 / +186 / +192), budgets set to match.
+ * Another tab's upgrade then aborted the index rebuild's step under way, as close() does: runtime-keyval.js /
+ * runtime-dexie.js 66,651 / 97,068 -> 66,653 / 97,080 B (+2 / +12), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 51_354 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_651 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 97_068 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_653 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 97_080 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_655 },
 ];
 

@@ -301,7 +301,11 @@ export function startDexieOpen(
   // transaction's table (rebuilt once per transaction) per write, and a zone that native async functions do not keep.
   for (const name of ['Observability', 'Cache', 'HooksMiddleware']) db.unuse({ stack: 'dbcore', name });
   // Returning false keeps Dexie's default handlers (which log) from running.
+  /** The backend once opened: another connection's upgrade aborts its rebuild step under way, as `close` does. */
+  let backend: DexieBackend | undefined;
   db.on('versionchange', () => {
+    // The step's transaction would otherwise hold the closing connection, and the upgrade, until it committed.
+    backend?.closing();
     onVersionChange();
     db.close({ disableAutoOpen: true });
     return false;
@@ -337,7 +341,8 @@ export function startDexieOpen(
       if (refused) throw refused;
       throw page?.aborted(lastBegun) ? page : mapOpenError(error, name);
     }
-    return new DexieBackend(db, page, onDropped, rebuildTagKeys, clock);
+    backend = new DexieBackend(db, page, onDropped, rebuildTagKeys, clock);
+    return backend;
   })();
   opened.catch(() => undefined);
   return { opened, answered, blocked };

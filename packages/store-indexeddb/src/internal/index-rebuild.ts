@@ -123,7 +123,8 @@ export class IndexRebuild {
   }
 
   /**
-   * No step runs from now on (the store closes its connection): the step under way is aborted, so its transaction,
+   * No step runs from now on (the store closes its connection, or another connection's upgrade closes it): the step
+   * under way is aborted, so its transaction,
    * which wrote nothing then, holds no lock on the database past the close, and the rebuild goes on from the place the
    * marker keeps at the next open. Resolves once that step ended.
    */

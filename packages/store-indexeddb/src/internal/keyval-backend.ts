@@ -482,6 +482,8 @@ class KeyvalBackend implements StoreBackend {
         this.#latest = connection;
         db.onversionchange = () => {
           this.#ended = true;
+          // The rebuild's step under way would otherwise hold the closing connection, and the upgrade, until it committed.
+          void this.#entries.end();
           this.#onVersionChange();
           db.close();
         };

@@ -7,7 +7,9 @@ import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
 import { instanceRow } from '../../src/internal/rows.js';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { SETTLED } from '../../../../test-support/settled.js';
-import { adapters, allIds, claim, closeAtRebuildStep, commitOf, create, message, newInstance, send, started, T0, uniqueName } from './fixtures.js';
+import {
+  adapters, allIds, claim, closeAtRebuildStep, commitOf, create, message, newInstance, send, started, T0, uniqueName, upgradeAtRebuildStep,
+} from './fixtures.js';
 
 // Layout 3 of DexieStore (Dexie version 2) keeps an instance's first activity task in its row (further ones in the
 // tasks table), with an index over it. Layout 2 (Dexie version 1) kept every task in the tasks table. These tests write a layout-2 database with Dexie and the old table declarations, as that layout left it, and
@@ -450,6 +452,20 @@ describe('DexieStore layout 8: tag keys given after the open, in steps', () => {
     expect(await again.getInstance(idOf(3))).toMatchObject({ instanceId: idOf(3) });
     await rebuilt(name);
     expect((await rawRows(name, 'instances')).filter((row) => !row.tagKeys)).toEqual([]);
+  });
+
+  it('aborts the step under way when another tab upgrades the database: the step writes nothing and holds the upgrade no longer', async () => {
+    const name = uniqueName('layout-8-upgraded');
+    const count = 1000;
+    const marker = { key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie', rebuild: { after: [msOf(100), idOf(100)] } };
+    await instances(name, count, 7, marker, (i) => i <= 100);
+    const store = open(name);
+    // Before: the step went on under the closing connection, and committed (the marker moved on by a step) before the
+    // upgrade could begin.
+    expect(await upgradeAtRebuildStep(store, name, (key) => key === 'schema')).toBe('abort');
+    expect((await rawRows(name, 'meta'))[0]).toEqual(marker);
+    expect((await rawRows(name, 'instances')).filter((row) => !row.tagKeys)).toHaveLength(count - 101);
+    await expect(store.getInstance(idOf(3))).rejects.toMatchObject({ code: 'database-upgrading' });
   });
 
   it('goes on with a rebuild cut short (a reload) from its place, and shares it between two tabs, one closed mid-way', async () => {

@@ -179,3 +179,57 @@ export async function closeAtRebuildStep(store: Store, isMarker: (key: IDBValidK
   }
   return stepEnded!;
 }
+
+/**
+ * Another connection upgrades the database (a newer version of the app in another tab) as `store`'s index rebuild begins
+ * its first step (the second readwrite transaction of the store to read the marker, after the open's check): the step's
+ * transaction is kept busy until the store's connection got the `versionchange`, so the step is still under way then
+ * whatever the machine's load. Resolves with how the step's transaction ended (`'abort'` or `'complete'`) once the
+ * upgrade is done.
+ */
+export async function upgradeAtRebuildStep(store: Store, name: string, isMarker: (key: IDBValidKey | IDBKeyRange) => boolean): Promise<string> {
+  const get = IDBObjectStore.prototype.get;
+  let markerReads = 0;
+  let stepEnded: Promise<string> | undefined;
+  let upgraded: Promise<void> | undefined;
+  IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
+    const request = get.call(this, key);
+    if (this.transaction.mode === 'readwrite' && isMarker(key) && ++markerReads === 2) {
+      const objectStore = this;
+      const transaction = this.transaction;
+      stepEnded = new Promise((resolve) => {
+        transaction.addEventListener('complete', () => resolve('complete'));
+        transaction.addEventListener('abort', () => resolve('abort'));
+      });
+      // Added after the store's own listener, so it runs after it.
+      let told = false;
+      transaction.db.addEventListener('versionchange', () => (told = true));
+      const busy = (): void => {
+        if (told) return;
+        try {
+          get.call(objectStore, key).onsuccess = busy;
+        } catch {
+          // The transaction ended.
+        }
+      };
+      busy();
+      upgraded = new Promise((resolve, reject) => {
+        const opening = indexedDB.open(name, transaction.db.version + 1);
+        opening.onsuccess = () => {
+          opening.result.close();
+          resolve();
+        };
+        opening.onerror = () => reject(opening.error);
+      });
+    }
+    return request;
+  };
+  try {
+    await store.getInstance('none').catch(() => undefined);
+    await vi.waitFor(() => expect(upgraded).toBeDefined(), { timeout: SETTLED.timeoutMs, interval: 10 });
+    await upgraded;
+  } finally {
+    IDBObjectStore.prototype.get = get;
+  }
+  return stepEnded!;
+}

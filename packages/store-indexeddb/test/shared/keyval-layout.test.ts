@@ -8,7 +8,9 @@ import { VirtualClock } from '@durable-rx/runtime/testing';
 import { KeyvalStore, type KeyvalStoreOptions } from '../../src/keyval-store.js';
 import { countIndexedDb, type IdbCounts } from '../count-idb.js';
 import { createClient } from '@durable-rx/runtime';
-import { allIds, claim, closeAtRebuildStep, commitOf, connectionOf, create, message, newInstance, send, started, T0, uniqueName } from './fixtures.js';
+import {
+  allIds, claim, closeAtRebuildStep, commitOf, connectionOf, create, message, newInstance, send, started, T0, uniqueName, upgradeAtRebuildStep,
+} from './fixtures.js';
 
 // Layout 6 of KeyvalStore packs an instance's activity tasks into its value, with one ['xp', readyMs, id] entry per
 // instance that has tasks. These tests write what layout 5 (or layout-5 code still open in another tab) leaves in the
@@ -1068,6 +1070,21 @@ describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in
       expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
     }, { timeout: SETTLED.timeoutMs, interval: 50 });
     expect((await rawKeys(name)).filter(([prefix]) => prefix === 'xn' || prefix === 'xg')).toEqual(wanted(count));
+  });
+
+  it('aborts the step under way when another tab upgrades the database: the step writes nothing and holds the upgrade no longer', async () => {
+    const name = uniqueName('layout-14-upgraded');
+    const count = 600;
+    const marker = { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', rebuild: { step: 'rows' } };
+    await instances(name, count, marker, () => false);
+    const keys = await rawKeys(name);
+    const store = open(name);
+    // Before: the step went on under the closing connection, and committed (the marker moved on by a step) before the
+    // upgrade could begin.
+    expect(await upgradeAtRebuildStep(store, name, (key) => Array.isArray(key) && key.length === 1 && key[0] === 'meta')).toBe('abort');
+    expect(await rawGet(name, ['meta'])).toEqual(marker);
+    expect(await rawKeys(name)).toEqual(keys);
+    await expect(store.getInstance('a')).rejects.toMatchObject({ code: 'database-upgrading' });
   });
 
   it('lists by a rare name during the rebuild reading the rows only of the part not yet rebuilt', async () => {
