@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { OrchestrationWorkItem, Store } from '@durable-rx/runtime/store-kit';
+import { SETTLED } from '../../../../test-support/settled.js';
 import { DexieStore } from '../../src/dexie-store.js';
 import { IdbStore } from '../../src/idb-store.js';
 import type { StoreBackend } from '../../src/internal/store-backend.js';
@@ -580,13 +581,19 @@ describe('schema checks', () => {
     const upgraded = track(new KeyvalStore({ name }));
     expect((await upgraded.getHistory('a')).map((e) => e.type === 'ExecutionStarted' && e.name)).toEqual(['Orch', 'second']);
     expect((await upgraded.getHistory('a', { fromIndex: 1 })).map((e) => e.type === 'ExecutionStarted' && e.name)).toEqual(['second']);
+    const marker = async (): Promise<unknown> => {
+      const raw = await openRaw(name);
+      const meta = raw.transaction('durable-rx', 'readonly').objectStore('durable-rx').get(['meta']);
+      await requestDone(meta);
+      raw.close();
+      return meta.result;
+    };
+    // Marked as this layout at once; the rebuild of the name and tag entries it names then runs to its end.
+    await vi.waitFor(async () => {
+      expect(await marker()).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+    }, { timeout: SETTLED.timeoutMs, interval: 50 });
     await upgraded.close();
-    const raw = await openRaw(name);
-    const meta = raw.transaction('durable-rx', 'readonly').objectStore('durable-rx').get(['meta']);
-    await requestDone(meta);
-    raw.close();
-    // With the rebuild of the name and tag entries it names, if the close aborted its step under way.
-    expect(meta.result).toMatchObject({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+    expect(await marker()).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
   });
 
   it('KeyvalStore opens a layout-2 database: statuses page, messages stay first, tasks are claimed and purged, the old indexes go and the counter stays', async () => {
