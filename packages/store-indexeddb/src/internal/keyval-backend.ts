@@ -127,8 +127,8 @@ export const KEYVAL_DB_VERSION = 2;
  * creation time (rows.ts's `startWithoutInput`, the rule of both IndexedDB stores), and get it back from the record
  * wherever they are read: a claim (which reads the record for the state anyway, or knows the input), a history read (a
  * read from position 0 reads the record once, unless the handle knows the input; one past the start reads none). A start
- * of 1 MB input wrote 2 MB at `startNew` and 3 MB over a run; it writes 1 MB at `startNew` and over the run (a fork's
- * copied history keeps its source's start as it is: another execution's). A purge deletes the record with the history
+ * of 1 MB input wrote 2 MB at `startNew` and 3 MB over a run; it writes 1 MB at `startNew` and over the run, and so does
+ * a fork (its copied start names the fork's execution: `forkHistory`). A purge deletes the record with the history
  * and messages, a new execution (a `continueAsNew`, a restart) replaces the history and writes its own record. Opening
  * an older layout writes nothing new: its starts hold their input, and are read as they are. Code of layout 14 or older
  * must not run beside it (its claims and history reads would hand out starts without input, and its replays run with

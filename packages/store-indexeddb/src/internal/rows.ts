@@ -153,9 +153,10 @@ export type StoredEvent<E> = E & { readonly inputInRecord?: number };
  * input leaves it out, and says so (`inputInRecord`): an execution's input is the one its start carries (`decideStart`,
  * a `continueAsNew`, a restart copy it into both the state and the start message, and the step that takes the message
  * records its event from it), so the record holds it already and the start is written without a second copy of up to
- * the input size limit. Anything else is stored as it is: another event, a start of another execution (a fork's copied
- * history holds its source's start), a start recorded without its input (`payloadRefused`), an instance whose input is
- * not in a record. {@link startWithInput} puts the input back where a start is read.
+ * the input size limit (a fork's copied start too: `forkHistory` names the fork's execution on it). Anything else is
+ * stored as it is: another event, a start of another execution, a start recorded without its input
+ * (`payloadRefused`), an instance whose input is not in a record. {@link startWithInput} puts the input back where a
+ * start is read.
  *
  * @example
  * ```ts

@@ -1221,13 +1221,14 @@ describe('KeyvalStore layout 15: an execution\'s input written once, in its reco
     expect(await store.getHistory('a')).toEqual([startedWith('a', 'next input', 'exec-2')]);
   });
 
-  it('copies a history holding another execution\'s start (a fork\'s) as it is, and reads it back', async () => {
+  it('copies a history holding another execution\'s start as it is, and reads it back', async () => {
     const name = uniqueName('layout-15-fork');
     const store = open(name);
     await create(store, newInstance('a', input));
     await firstStep(store, 'a');
     const history = await store.getHistory('a');
-    // A fork: a new instance and execution with the source's input, its history the source's.
+    // A new instance and execution with the source's input, its history the source's as it is (a fork renames the start
+    // to its own execution, written without its input: see transaction-counts' fork test).
     const fork = newInstance('f', input);
     await store.commit({
       requests: [

@@ -93,6 +93,45 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: an instance\'s input'
   });
 });
 
+describe.each(Object.keys(adapters) as AdapterName[])('%s: a fork\'s input', (adapter) => {
+  it.each([
+    ['keeps every result', 3],
+    ['keeps one result', 1],
+    ['keeps none', 0],
+  ])('is written once, in its record, by a fork that %s and its run', async (_what, keepResults) => {
+    const input = { text: 'x'.repeat(50_000) };
+    const written: number[] = [];
+    for (const given of [undefined, input]) {
+      const store = adapters[adapter](uniqueName('fork-input-bytes'));
+      const runtime = createRuntime({
+        store, orchestrators: { HelloSequence: helloSequence }, activities: { E1_SayHello: sayHello }, logger: silentLogger,
+      });
+      try {
+        await runtime.start();
+        await runtime.client.startNew('HelloSequence', { instanceId: 'source', ...(given ? { input: given } : {}) });
+        await runtime.client.waitForCompletion('source', { timeoutMs: 60_000 });
+        counter = countIndexedDb();
+        await runtime.client.fork('source', { newInstanceId: 'fork', keepResults });
+        const done = await runtime.client.waitForCompletion('fork', { timeoutMs: 60_000 });
+        expect(done.runtimeStatus).toBe('Completed');
+        expect(done.input).toEqual(given);
+        await runtime.stop({ graceMs: Infinity });
+        written.push(counter.counts().bytesWritten);
+        counter.uninstall();
+        counter = undefined;
+        const started = (await store.getHistory('fork')).find((event) => event.type === 'ExecutionStarted');
+        expect(started).toMatchObject({ type: 'ExecutionStarted', instanceId: 'fork' });
+        expect(started?.type === 'ExecutionStarted' ? started.input : undefined).toEqual(given);
+      } finally {
+        await runtime.stop();
+        await store.close();
+      }
+    }
+    // The fork's record only: not again in its start message or the start its copied or first step records.
+    expect((written[1]! - written[0]!) / JSON.stringify(input).length).toBeCloseTo(1, 1);
+  });
+});
+
 describe.each(Object.keys(adapters) as AdapterName[])('%s: a call on an open store', (adapter) => {
   it('has its transaction and first request under way before the callbacks queued after the call run', async () => {
     // A step's commit then goes out before the client's and the change feed's callbacks that the previous commit
