@@ -1494,12 +1494,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 96,876 -> 51,354 / 66,651 / 97,068 B (+185 / +186 / +192), budgets set to match.
  * Another tab's upgrade then aborted the index rebuild's step under way, as close() does: runtime-keyval.js /
  * runtime-dexie.js 66,651 / 97,068 -> 66,653 / 97,080 B (+2 / +12), budgets set to match.
+ * A remote waitForCompletion whose watch the server ended or failed retryably then subscribed again (after 1 s,
+ * doubling) instead of rejecting with StoreClosedError while the client was open, by the hooks' retry rule
+ * (isRetryableForHooks): rx-client.js 12,655 -> 12,759 B (+104), budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 51_354 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_653 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 97_080 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 12_655 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 12_759 },
 ];
 
 describe('bundle size', () => {

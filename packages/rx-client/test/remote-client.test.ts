@@ -8,7 +8,7 @@ import { WEBHOOK_PATH } from '@durable-rx/runtime/client-kit';
 import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRemoteClient, RemoteError } from '../src/index.js';
-import { KEY, openHarness, within, type Harness } from './harness.js';
+import { KEY, openHarness, outcome, within, type Harness } from './harness.js';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { SETTLED } from '../../../test-support/settled.js';
 
@@ -310,16 +310,22 @@ describe('createRemoteClient', () => {
     expect(['Pending', 'Running']).toContain((await waiting).runtimeStatus);
   });
 
-  it('rejects waitForCompletion with StoreClosedError when the server ends the watch, with no timeout to end it', async () => {
-    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY });
+  it('ends waitForCompletion at its timeout with the latest status when the server ends the watch and its client stays closed', async () => {
+    const clock = new VirtualClock();
+    const client = createRemoteClient({ baseUrl: harness.server.url, key: KEY, clock });
     await harness.runtime.client.startNew('WaitForEvents', { instanceId: 'cut', input: 1 });
-    await firstValueFrom(client.status$('cut').pipe(filter((s) => s?.runtimeStatus === 'Running')));
-    const waiting = client.waitForCompletion('cut', { timeoutMs: Infinity }).then((status) => status, (error: unknown) => error);
-    // The server's client closes: its status$ completes, so the server ends the watch (a `close` event, no error).
+    await firstValueFrom(harness.runtime.client.status$('cut').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    // One subscription on the server for both (made together): the wait has the status once `seen` has it.
+    const seen = firstValueFrom(client.status$('cut'));
+    const waiting = outcome(client.waitForCompletion('cut', { timeoutMs: 60_000 }));
+    expect(await within(seen, 'the first status')).toMatchObject({ runtimeStatus: 'Running' });
+    // The server's client closes: its status$ completes, so the server ends the watch (a `close` event, no error), and
+    // refuses the watches the wait subscribes again. This client is open: the wait goes on until its timeout.
     harness.runtime.client.close();
-    const ended = await within(waiting, 'waitForCompletion settled after the end of its watch');
-    // As the local client's wait does: not the Running status, which would read as a timeout.
-    expect(ended).toMatchObject({ name: 'StoreClosedError', code: 'store-closed', status: 503 });
+    await clock.advance(60_000);
+    // Not StoreClosedError, which says this client closed.
+    expect(await within(waiting, 'the wait ending')).toMatchObject({ instanceId: 'cut', runtimeStatus: 'Running' });
+    client.close();
   });
 
   it('aborts the request and deletes the server session when the last subscriber unsubscribes', async () => {

@@ -1,8 +1,10 @@
-import { InstanceNotFoundError, UnavailableError } from '@durable-rx/runtime';
-import { EMPTY, filter, firstValueFrom, lastValueFrom, toArray } from 'rxjs';
+import { InstanceNotFoundError, StoreClosedError, UnavailableError } from '@durable-rx/runtime';
+import { VirtualClock } from '@durable-rx/runtime/testing';
+import { EMPTY, filter, firstValueFrom, lastValueFrom, Subject, takeUntil, throwError, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FIRST_ANSWER_GRACE_MS } from '@durable-rx/runtime/client-kit';
 import { createRemoteClient, type ConnectionState } from '../src/index.js';
-import { KEY, openHarness, outcome, serverClient, within, type Harness } from './harness.js';
+import { KEY, openHarness, outcome, serverClient, until, within, type Harness } from './harness.js';
 
 /**
  * A watch the server ends before it sent the first value: a status watch always starts with the current snapshot, so
@@ -30,7 +32,14 @@ describe('a watch the server ends before its first value', () => {
       expect(error).toBeInstanceOf(UnavailableError);
       expect(error).toMatchObject({ code: 'unavailable', status: 503 });
     }
-    const waited = await within(outcome(client.waitForCompletion('ends', { timeoutMs: Infinity })), 'the wait ending');
+    // The wait goes on after such an end (this client is open), subscribing again, until its timeout and grace end it
+    // with no status: on a clock of its own, moved past both.
+    const clock = new VirtualClock();
+    const waiter = createRemoteClient({ baseUrl: h.server.url, key: KEY, clock });
+    const waiting = outcome(waiter.waitForCompletion('ends', { timeoutMs: 0 }));
+    await clock.advance(FIRST_ANSWER_GRACE_MS);
+    const waited = await within(waiting, 'the wait ending');
+    waiter.close();
     expect(waited).not.toBeInstanceOf(InstanceNotFoundError);
     expect(waited).toBeInstanceOf(UnavailableError);
     expect(waited).toMatchObject({ code: 'unavailable', status: 503 });
@@ -47,3 +56,34 @@ describe('a watch the server ends before its first value', () => {
     client.close();
   });
 });
+
+describe('a watch the server ends while this client stays open', () => {
+  it('keeps waitForCompletion waiting, subscribed again, until the instance completes: no StoreClosedError from the server\'s end', async () => {
+    // The server's first watch of `cut` ends when the test says (as when its handler's client closes: a `close` event,
+    // no error); the second fails with the server's store closed (`storeClosed: true`); the third is the runtime's own.
+    const cut = new Subject<void>();
+    let watches = 0;
+    const server = serverClient((method, instanceId) => {
+      if (method !== 'status$' || instanceId !== 'cut') return undefined;
+      watches++;
+      if (watches === 1) return h.runtime.client.status$(instanceId).pipe(takeUntil(cut));
+      if (watches === 2) return throwError(() => new StoreClosedError('The store is closed'));
+      return undefined;
+    });
+    const h = (harness = await openHarness({}, server.wrap));
+    const client = createRemoteClient({ baseUrl: h.server.url, key: KEY });
+    await h.runtime.client.startNew('WaitForEvents', { instanceId: 'cut', input: 1 });
+    await firstValueFrom(h.runtime.client.status$('cut').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    const waiting = outcome(client.waitForCompletion('cut', { timeoutMs: SETTLED_WAIT_MS }));
+    await until(() => server.live('cut') === 1, 'the server watching');
+    cut.next();
+    // Subscribed again after the end, and again after the store-closed failure: the third watch is live.
+    await until(() => watches === 3 && server.live('cut') === 1, 'the wait subscribed again twice');
+    await h.runtime.client.raiseEvent('cut', 'Item', 'last');
+    expect(await within(waiting, 'the wait ending')).toMatchObject({ instanceId: 'cut', runtimeStatus: 'Completed', output: ['last'] });
+    client.close();
+  });
+});
+
+/** A timeout that only a broken wait reaches: the test ends by the instance's completion. */
+const SETTLED_WAIT_MS = 120_000;

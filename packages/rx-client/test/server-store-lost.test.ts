@@ -1,4 +1,6 @@
-import { DurableError, StoreClosedError, type DurableClient } from '@durable-rx/runtime';
+import { DurableError, StoreClosedError, UnavailableError, type DurableClient } from '@durable-rx/runtime';
+import { FIRST_ANSWER_GRACE_MS } from '@durable-rx/runtime/client-kit';
+import { VirtualClock } from '@durable-rx/runtime/testing';
 import { DatabaseUpgradingError, StorageError } from '@durable-rx/store-indexeddb';
 import { firstValueFrom, merge, Subject, throwError } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -59,7 +61,18 @@ describe('a server whose store is gone', () => {
     expect(marksOf(await within(outcome(firstValueFrom(client.status$('a'))), 'the status watch failing'))).toEqual(expected);
     expect(marksOf(await within(outcome(firstValueFrom(client.customStatus$('a'))), 'the custom status watch failing'))).toEqual(expected);
     expect(marksOf(await within(outcome(firstValueFrom(client.instances$())), 'the list watch failing'))).toEqual(expected);
-    expect(marksOf(await within(outcome(client.waitForCompletion('a', { timeoutMs: Infinity })), 'the wait failing'))).toEqual(expected);
+    // A wait goes on (this client is open), subscribing again, until its timeout and grace end it with no status: the
+    // UnavailableError of no status read, the server's error its cause. On a clock of its own, moved past both once the
+    // wait's first watch failed (it shares its subscription with the status$ made with it).
+    const clock = new VirtualClock();
+    const waiter = createRemoteClient({ baseUrl: h.server.url, key: KEY, clock });
+    const waiting = outcome(waiter.waitForCompletion('a', { timeoutMs: 0 }));
+    expect(marksOf(await within(outcome(firstValueFrom(waiter.status$('a'))), 'the wait\'s watch failing'))).toEqual(expected);
+    await clock.advance(FIRST_ANSWER_GRACE_MS);
+    const waited = await within(waiting, 'the wait ending');
+    expect(waited).toBeInstanceOf(UnavailableError);
+    expect(marksOf((waited as Error).cause)).toEqual(expected);
+    waiter.close();
     expect(marksOf(await outcome(client.getStatus('a')))).toEqual(expected);
     expect(marksOf(await outcome(client.startNew('Echo', { input: 1 })))).toEqual(expected);
     // The connection carries no store: it never failed for it.

@@ -895,10 +895,12 @@ export interface DurableClient {
    * rejects with `UnavailableError` (`unavailable`, 503; its message says no status could be read) instead of
    * waiting on. Unknown: 404. A runtime's client reads the status again while its read fails with an error worth
    * another read (see {@link status$}); the `UnavailableError` of a wait that no read answered by then carries the
-   * last failure as its `cause`. When the client or its store closes first (a remote client's `close()`, or its server
-   * ending the watch), the wait rejects with `StoreClosedError` (`store-closed`; a runtime's client gives it the last
-   * failure of a read made again as its `cause`): it resolves only with a terminal status or at its timeout. Any other
-   * failure of the read rejects at once with the store's error.
+   * last failure as its `cause`. When the client or its store closes first (a remote client's `close()`), the wait
+   * rejects with `StoreClosedError` (`store-closed`; a runtime's client gives it the last failure of a read made again
+   * as its `cause`): it resolves only with a terminal status or at its timeout. A remote client whose server ends the
+   * watch (its handler, client or store closed) or fails it with an error worth retrying is not closed: its wait
+   * subscribes again (after 1 s, doubling) and goes on. Any other failure of the read rejects at once with the store's
+   * error.
    */
   waitForCompletion(instanceId: string, options?: { readonly timeoutMs?: number | undefined }): Promise<InstanceStatus>;
   /**

@@ -24,7 +24,8 @@ export function noStatusError(instanceId: string, cause?: unknown): UnavailableE
 
 /**
  * The error `waitForCompletion` rejects with, in every client, when the client or its store closes (a remote
- * client's `close()`, or its server ending the watch) before the instance is terminal and before the timeout:
+ * client's `close()`; not its server ending the watch, after which the wait goes on) before the instance is terminal
+ * and before the timeout:
  * `StoreClosedError` (`store-closed`), as every later call of that client gets. The wait resolves only with a terminal
  * status or at its timeout, so a non-terminal status never stands for a close.
  *
