@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { InstanceNotRunningError } from '../src/index.js';
+import { appliedBeforeEnd, sentCommandOutcome } from '../src/engine/sent-command-outcome.js';
+import type { ExecutionSuspendedEvent, HistoryEvent } from '../src/model/history-event.js';
+import type { InstanceState } from '../src/model/instance-status.js';
+
+const at = new Date('2026-12-06T12:00:00.000Z');
+const running: InstanceState = {
+  instanceId: 'i', name: 'W', runtimeStatus: 'Running', createdTime: at, lastUpdatedTime: at,
+  executionId: 'x1', historyLength: 4, version: 3,
+};
+const suspend: ExecutionSuspendedEvent = { type: 'ExecutionSuspended', eventId: -1, timestamp: '2026-12-06T12:00:01.000Z', reason: 'hold' };
+const terminated: HistoryEvent = { type: 'ExecutionTerminated', eventId: -1, timestamp: '2026-12-06T12:00:01.001Z', reason: 'stop' };
+const step: HistoryEvent = { type: 'OrchestratorStarted', eventId: -1, timestamp: '2026-12-06T12:00:02.000Z' };
+const ended = (runtimeStatus: InstanceState['runtimeStatus'], more: Partial<InstanceState> = {}): InstanceState =>
+  ({ ...running, runtimeStatus, historyLength: 8, version: 4, ...more });
+
+describe('sentCommandOutcome (the one answer of a terminate or suspend sent to a worker)', () => {
+  it('asks for the events recorded since a suspend was sent when its instance shows ended, from where the history stood', () => {
+    expect(sentCommandOutcome('suspend', running, ended('Terminated'))).toEqual({ readFrom: 4 });
+    expect(sentCommandOutcome('suspend', running, ended('Completed'))).toEqual({ readFrom: 4 });
+    // A later execution, which a command queued across a continueAsNew reaches: read from its start.
+    expect(sentCommandOutcome('suspend', running, ended('Terminated', { executionId: 'x2', continuedAt: '2026-12-06T12:00:00.500Z' }))).toEqual({ readFrom: 0 });
+  });
+
+  it('answers a suspend applied once the events show it before the end, 410 when after it or not there', () => {
+    const next = ended('Terminated');
+    expect(sentCommandOutcome('suspend', running, next, { event: suspend, events: [step, suspend, terminated] })).toBe('applied');
+    expect(sentCommandOutcome('suspend', running, next, { event: suspend, events: [step, terminated, suspend] })).toBeInstanceOf(InstanceNotRunningError);
+    expect(sentCommandOutcome('suspend', running, next, { event: suspend, events: [step, terminated] })).toBeInstanceOf(InstanceNotRunningError);
+  });
+
+  it('asks for no read where the status answers: nothing recorded since, a terminate, a status still running', () => {
+    expect(sentCommandOutcome('suspend', running, ended('Terminated', { historyLength: 4 }))).toBeInstanceOf(InstanceNotRunningError);
+    expect(sentCommandOutcome('terminate', running, ended('Completed'))).toBeInstanceOf(InstanceNotRunningError);
+    expect(sentCommandOutcome('terminate', running, ended('Terminated'))).toBe('applied');
+    expect(sentCommandOutcome('suspend', running, ended('Running'))).toBe('waiting');
+  });
+});
+
+describe('appliedBeforeEnd (whether a sent suspend was applied, not recorded after the end)', () => {
+  it('knows the suspend by its type, time and reason; another caller\'s suspend of another reason is not it', () => {
+    expect(appliedBeforeEnd(suspend, [{ ...suspend, reason: 'other' }, terminated, suspend])).toBe(false);
+    expect(appliedBeforeEnd(suspend, [{ ...suspend, timestamp: '2026-12-06T12:00:00.999Z' }, terminated])).toBe(false);
+  });
+
+  it('knows a suspend recorded without its payload by its type and time', () => {
+    const { reason: _, ...bare } = suspend;
+    expect(appliedBeforeEnd(suspend, [{ ...bare, payloadRefused: 'too large' }, terminated])).toBe(true);
+  });
+
+  it('stops at the first end of any kind: a completion too', () => {
+    const completed: HistoryEvent = { type: 'ExecutionCompleted', eventId: -1, timestamp: suspend.timestamp, orchestrationStatus: 'Completed', result: 1 };
+    expect(appliedBeforeEnd(suspend, [completed, suspend])).toBe(false);
+  });
+});
