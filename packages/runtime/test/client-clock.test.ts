@@ -3,6 +3,7 @@ import { createClient, createRuntime, isDurableError, MemoryStore, systemClock, 
 import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 import { createHttpHandler } from '../src/http/create-http-handler.js';
 import { helloSequence, sayHello } from '../src/testing/samples.js';
+import { SETTLED } from '../src/testing/settled.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { untilEnded } from './until-ended.js';
 import { within } from './within.js';
@@ -283,7 +284,7 @@ describe('a clock that goes bad once a store call is on its way', () => {
       // A client on the system clock: only the worker's readings go bad.
       const client = createClient({ store });
       const id = await client.startNew('E1_HelloSequence');
-      expect(await within(client.waitForCompletion(id), 'the completion')).toMatchObject({ runtimeStatus: 'Completed' });
+      expect(await within(client.waitForCompletion(id, SETTLED), 'the completion')).toMatchObject({ runtimeStatus: 'Completed' });
       // A claim round that read the clock in that window sent nothing: logged, and claimed again. Nothing else.
       expect(errors.filter((e) => !e.message.startsWith('worker could not claim work'))).toEqual([]);
     } finally {

@@ -4,6 +4,7 @@ import type { HistoryEvent } from '../src/model/history-event.js';
 import type { Runtime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { echo } from '../src/testing/samples.js';
+import { SETTLED } from '../src/testing/settled.js';
 import { startedRuntimes } from './started-runtimes.js';
 
 /**
@@ -17,7 +18,7 @@ const { start } = startedRuntimes();
 async function completedEcho(): Promise<{ runtime: Runtime; id: string }> {
   const runtime = await start({ store: new MemoryStore(), orchestrators: { Echo: echo }, activities: {} });
   const id = await runtime.client.startNew('Echo', { input: { nested: { n: 1 } } });
-  await runtime.client.waitForCompletion(id);
+  await runtime.client.waitForCompletion(id, SETTLED);
   return { runtime, id };
 }
 

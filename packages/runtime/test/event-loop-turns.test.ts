@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, type Orchestrator } from '../src/index.js';
+import { SETTLED } from '../src/testing/settled.js';
 import { onNextMacrotask } from '../src/worker/turns.js';
 import { startedRuntimes } from './started-runtimes.js';
 
@@ -33,7 +34,7 @@ describe('a worker lets the event loop take turns', () => {
     await sleep(20);
     // Starved, the sleep ended only after the loop completed: the terminate then found a terminal instance (410).
     await runtime.client.terminate(id, 'enough');
-    const done = await runtime.client.waitForCompletion(id);
+    const done = await runtime.client.waitForCompletion(id, SETTLED);
     expect(done.runtimeStatus).toBe('Terminated');
     expect(done.output).toBe('enough');
   });
@@ -53,7 +54,7 @@ describe('a worker lets the event loop take turns', () => {
     // Starved, the wait resolved only once the loop had completed.
     expect(status.runtimeStatus).not.toBe('Completed');
     await runtime.client.terminate(id);
-    expect((await runtime.client.waitForCompletion(id)).runtimeStatus).toBe('Terminated');
+    expect((await runtime.client.waitForCompletion(id, SETTLED)).runtimeStatus).toBe('Terminated');
   });
 
   it('a long run of sync activities: a timer set as it starts fires before it ends', async () => {

@@ -4,6 +4,7 @@ import { silentLogger } from '../src/env/logger.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
+import { SETTLED } from '../src/testing/settled.js';
 import { createClient } from '../src/client/create-client.js';
 import type { DurableClient } from '../src/client/durable-client.js';
 import { MAX_PURGE_SET, planTreePurge } from '../src/store/plan-tree-purge.js';
@@ -63,7 +64,7 @@ async function fanWaitCompleted(client: DurableClient, store: Store, id: string,
   await client.startNew('FanWait', { instanceId: id, input: n });
   await fannedOut(client, id, n);
   await client.raiseEvent(id, 'go', 'first');
-  expect((await client.waitForCompletion(id)).runtimeStatus).toBe('Completed');
+  expect((await client.waitForCompletion(id, SETTLED)).runtimeStatus).toBe('Completed');
   return (await store.getInstance(id))!.executionId;
 }
 
@@ -71,7 +72,7 @@ describe('purgeInstanceHistory with recursive', () => {
   it('deletes a sub-orchestration whose id an earlier member of the tree called too, under the member that holds it', async () => {
     const { client } = await started();
     await client.startNew('Root', { instanceId: 'twice', input: 'quick' });
-    expect((await client.waitForCompletion('twice')).runtimeStatus).toBe('Completed');
+    expect((await client.waitForCompletion('twice', SETTLED)).runtimeStatus).toBe('Completed');
     expect((await client.getStatus('twice-g'))?.parentInstanceId).toBe('twice-b');
     expect(await client.purgeInstanceHistory('twice', { recursive: true })).toEqual({ instancesDeleted: 4 });
     for (const id of ['twice', 'twice-a', 'twice-b', 'twice-g']) expect(await client.getStatus(id)).toBeUndefined();
@@ -83,7 +84,7 @@ describe('purgeInstanceHistory with recursive', () => {
     await firstValueFrom(client.status$('busy-g').pipe(filter((s) => s?.runtimeStatus === 'Running' && s.parentInstanceId === 'busy-b')));
     // The terminated child's failure answers the root's call, which fails the root.
     await client.terminate('busy-b', 'stop');
-    expect((await client.waitForCompletion('busy')).runtimeStatus).toBe('Failed');
+    expect((await client.waitForCompletion('busy', SETTLED)).runtimeStatus).toBe('Failed');
     await expect(client.purgeInstanceHistory('busy', { recursive: true })).rejects.toMatchObject({ code: 'instance-not-terminal', status: 409 });
     for (const id of ['busy', 'busy-a', 'busy-b']) expect(await client.getStatus(id)).toBeDefined();
     expect((await client.getStatus('busy-g'))?.runtimeStatus).toBe('Running');
@@ -108,7 +109,7 @@ describe('purgeInstanceHistory with recursive, racing a start', () => {
     await runtime.start();
     const { client } = runtime;
     await client.startNew('Root', { instanceId: 'race', input: 'quick' });
-    expect((await client.waitForCompletion('race')).runtimeStatus).toBe('Completed');
+    expect((await client.waitForCompletion('race', SETTLED)).runtimeStatus).toBe('Completed');
     before = async () => {
       await client.startNew('Grandchild', { instanceId: 'race-b', input: 'wait' });
       await client.terminate('race-b', 'not the tree\'s');
@@ -151,7 +152,7 @@ describe('purgeInstanceHistory with recursive, in sets', () => {
     runtimes.push(runtime);
     await runtime.start();
     await runtime.client.startNew('Fan', { instanceId: id, input: n });
-    expect((await runtime.client.waitForCompletion(id)).runtimeStatus).toBe('Completed');
+    expect((await runtime.client.waitForCompletion(id, SETTLED)).runtimeStatus).toBe('Completed');
     // No worker changes a member while the purge runs.
     await runtime.stop();
     return runtime;

@@ -2,6 +2,7 @@ import type { InstanceStatus } from '@durable-rx/runtime';
 import { UnavailableError } from '@durable-rx/runtime';
 import { BehaviorSubject, EMPTY, firstValueFrom, throwError, type Observable, type Subscription } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SETTLED } from '../../../test-support/settled.js';
 import { createRemoteClient, RemoteError } from '../src/index.js';
 import { KEY, openHarness, outcome, ownedByEachTest, serverClient, within, type Harness } from './harness.js';
 
@@ -49,7 +50,7 @@ describe('one server subscription per watched instance', () => {
     await Promise.all([statuses.seen((s) => s === undefined), custom.seen((v) => v === undefined), again.seen((v) => v === undefined)]);
     expect(await h.subscriptionsOf(sessionOf(h))).toBe(1);
     await h.runtime.client.startNew('E1_HelloSequence', { instanceId: 'shared' });
-    const completed = client.waitForCompletion('shared');
+    const completed = client.waitForCompletion('shared', SETTLED);
     expect(await within(completed, 'the wait')).toMatchObject({ runtimeStatus: 'Completed', customStatus: 'London' });
     await statuses.seen((s) => s?.runtimeStatus === 'Completed');
     await custom.seen((v) => v === 'London');
@@ -72,7 +73,7 @@ describe('one server subscription per watched instance', () => {
     const client = createRemoteClient({ baseUrl: h.server.url, key: KEY });
     cleanups.push(() => client.close());
     await h.runtime.client.startNew('E1_HelloSequence', { instanceId: 'list-1' });
-    await h.runtime.client.waitForCompletion('list-1');
+    await h.runtime.client.waitForCompletion('list-1', SETTLED);
     const lists = [
       record<InstanceStatus[]>(client.instances$({ instanceIdPrefix: 'list-' })),
       record<InstanceStatus[]>(client.instances$({ instanceIdPrefix: 'list-' })),
