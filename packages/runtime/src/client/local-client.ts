@@ -55,7 +55,8 @@ import { followPages } from './follow-pages.js';
 import { createHttpManagementPayload } from './http-management-payload.js';
 import { JsonBaseline } from './same-json.js';
 import type { VersionedStatus } from './versioned-status.js';
-import { DeadlineList } from '../env/deadline-list.js';
+import { DEADLINE_FAILED, DeadlineList } from '../env/deadline-list.js';
+import type { Logger } from '../env/logger.js';
 import { closedWaitError, noStatusError } from './no-status-error.js';
 import { FIRST_ANSWER_GRACE_MS } from './timeout-after.js';
 import { firstReadRetryDelay } from './first-read-retry.js';
@@ -85,6 +86,11 @@ export interface LocalClientOptions {
    * rejects with `UnavailableError`.
    */
   readonly storeCallTimeoutMs: number;
+  /**
+   * Where a failure of the client's deadline timer is reported (a clock that fails to arm it): a runtime's client
+   * reports to the runtime's logger. Default: the console.
+   */
+  readonly logger?: Logger;
 }
 
 /** Default `timeoutMs` of `waitForCompletion`. */
@@ -219,7 +225,8 @@ export class LocalClient implements LocalDurableClient {
       instanceChanges && ((instanceId: string) => this.#untilClosed(instanceChanges(instanceId))),
     );
     this.#clock = options.clock;
-    this.#deadlines = new DeadlineList(options.clock, false, CLIENT_CLOCK);
+    const { logger } = options;
+    this.#deadlines = new DeadlineList(options.clock, false, CLIENT_CLOCK, logger && ((error) => logger.error(DEADLINE_FAILED, error)));
     this.#newId = options.newId ?? randomId;
     this.#known = options.knownOrchestrators;
     this.#startHandOff = options.startHandOff;

@@ -1,6 +1,7 @@
 import { UnavailableError } from '../model/errors/unavailable-error.js';
 import { isValidDate, readClock } from '../model/validation.js';
 import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from './clock.js';
+import { consoleLogger } from './logger.js';
 
 /**
  * One pending deadline of a {@link DeadlineList}, and a link of its list: a bounded store call's
@@ -48,6 +49,8 @@ export class DeadlineList {
   readonly #clock: Clock;
   /** Whose clock it is, for the error of a reading that is no valid Date. */
   readonly #whose: string;
+  /** Where a failure of the timer's firing goes (see {@link DeadlineList.constructor}). */
+  readonly #report: (error: unknown) => void;
   /** The head of the ring of pending deadlines (a sentinel: never pending itself). */
   readonly #head = new Deadline(Infinity, ignore);
   #timer: ClockTimer | undefined;
@@ -57,11 +60,15 @@ export class DeadlineList {
   /**
    * @param whose names the clock in the `RangeError` (see `readClock`) that {@link bound} and {@link add} throw when it
    * returns no valid Date (a custom `Clock` gone wrong): a deadline on such a reading would never pass, nor end.
+   * @param report records what fails as deadlines end (a wait's callback that throws, a clock that fails to arm the
+   * timer for the next deadline): the list never throws it into the clock's timer callback (an uncaught exception on
+   * Node) nor into {@link endAll}'s caller (a worker's stop). Default: the console.
    */
-  constructor(clock: Clock, lingers: boolean, whose = 'the clock') {
+  constructor(clock: Clock, lingers: boolean, whose = 'the clock', report: (error: unknown) => void = reportToConsole) {
     this.#clock = clock;
     this.lingers = lingers;
     this.#whose = whose;
+    this.#report = report;
   }
 
   /** Leave the timer armed when no deadline is pending (see the class). May be changed at any time. */
@@ -117,7 +124,10 @@ export class DeadlineList {
     };
   }
 
-  /** Ends every pending deadline now: a call rejects with `error()` (one error each), a wait is called. */
+  /**
+   * Ends every pending deadline now: a call rejects with `error()` (one error each), a wait is called (one that throws
+   * is reported, see the constructor).
+   */
   endAll(error: () => unknown): void {
     this.#end(Infinity, error);
   }
@@ -188,8 +198,8 @@ export class DeadlineList {
    * call with `error()`, or without `error` with an {@link UnavailableError} naming it; a wait is called (the error is
    * not for it). One a callback cancels meanwhile is skipped; one a callback adds arms the timer as any other. Total: a
    * wait whose callback throws keeps neither the others from ending nor the timer from being armed, and a clock that
-   * fails to arm it keeps none of the due ones waiting (the first error is thrown after; what is left pending then is
-   * ended by the timer the next deadline arms, or by {@link endAll}).
+   * fails to arm it keeps none of the due ones waiting. Each such error is reported, never thrown (what is left pending
+   * after a failed arming is ended by the timer the next deadline arms, or by {@link endAll}).
    */
   #end(nowMs: number, error?: () => unknown): void {
     this.#disarm();
@@ -200,12 +210,11 @@ export class DeadlineList {
       if (deadline.atMs <= nowMs) due.push(deadline);
       else if (deadline.atMs < earliest) earliest = deadline.atMs;
     }
-    let thrown: [unknown] | undefined;
     for (const deadline of due) {
       try {
         this.#fail(deadline, error ? error() : new UnavailableError(`${deadline.what} did not settle within ${deadline.ms} ms`));
       } catch (caught) {
-        thrown ??= [caught];
+        this.#reported(caught);
       }
     }
     // After the due ones: a deadline a callback added has armed the timer itself when earlier, and none is armed for a
@@ -214,11 +223,26 @@ export class DeadlineList {
       try {
         this.#arm(earliest, nowMs);
       } catch (caught) {
-        thrown ??= [caught];
+        this.#reported(caught);
       }
     }
-    if (thrown) throw thrown[0];
+  }
+
+  /** Hands `error` to the reporter; a reporter that throws too has nowhere left to go. */
+  #reported(error: unknown): void {
+    try {
+      this.#report(error);
+    } catch {
+      // Nowhere left to report it.
+    }
   }
 }
 
 function ignore(): void {}
+
+/** What a {@link DeadlineList}'s owner logs with the error its `report` is given. */
+export const DEADLINE_FAILED = 'a wait or store call failed to end at its deadline, or the clock to time the next one';
+
+function reportToConsole(error: unknown): void {
+  consoleLogger.error(DEADLINE_FAILED, error);
+}

@@ -242,7 +242,7 @@ export function runtimeOnStore(options: CheckedRuntimeOptions, store: Store): Ru
   });
   const knownOrchestrators = new Set(orchestrators.keys());
   const newClient = (startHandOff: () => StartHandOff | undefined): LocalClient => new LocalClient({
-    store, clock, newId, knownOrchestrators, startHandOff, ...limits,
+    store, clock, newId, knownOrchestrators, startHandOff, logger, ...limits,
   });
   return new RuntimeOnStore(store, newClient, newWorker);
 }
