@@ -151,6 +151,24 @@ describe('runtime.stop() with storeCallTimeoutMs: Infinity over a release that n
     await within(release.release(), 'the late release settling');
   });
 
+  it('releases the lease of a running activity past its known expiry while a renewal it sent is unanswered', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const { activity: Slow, running } = heldActivity();
+    // The first two renewals fail; the third is unanswered, and applies once the test lets it.
+    const renewal = store.hangNext('renewActivityLease', 2);
+    store.failNext('renewActivityLease', 2);
+    const runtime = await start({ clock, store, activityLeaseMs: 1000, orchestrators: { CallsSlow: callsSlow }, activities: { Slow } });
+    await runtime.client.startNew('CallsSlow');
+    await within(running, 'the activity running');
+    await clock.fireUntil(renewal.called, 'the third renewal', 20);
+    clock.ms = T0 + 1000; // the lease's expiry as known: the renewal sent at T0 + 999 may still hold it to T0 + 1999
+    await within(runtime.stop({ graceMs: 0 }), 'the stop');
+    // The lease was released: the renewal, applied late, is refused, and another worker claims the task at once.
+    expect(await within(renewal.release(), 'the late renewal settling')).toMatchObject({ status: 'rejected' });
+    expect((await store.inner.claimActivity({ owner: 'probe', leaseMs: 1000, now: clock.now() }))?.task.name).toBe('Slow');
+  });
+
   it('waits for the release of an activity whose result commit is being retried until its renewed lease expires', async () => {
     const clock = new HandClock();
     const store = new FailingStore();
@@ -196,6 +214,40 @@ describe('runtime.stop() with storeCallTimeoutMs: Infinity over a release that n
     await within(release.called, 'the release being sent');
     expect(await clock.fireUntil(stopping, 'the stop', 20)).toBe(T0 + 1000);
     await within(Promise.all([commit.release(), release.release()]), 'the late calls settling');
+  });
+});
+
+describe("runtime.stop() during a step's commit that runs past the step's lease", () => {
+  it('sends no release for the lapsed lease: nothing is logged failed, the stop is clean, and the commit applies once', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    const storage = mapStorage();
+    // The step's commit (bounded by storeCallTimeoutMs, not by its lease) is held unapplied until the test answers it.
+    const commit = store.hangNext('commit', 0, { where: (writeSet) => writeSet.lease?.kind === 'orchestration' });
+    const release = store.hangNext('abandonOrchestration');
+    let releaseSent = false;
+    void release.called.then(() => (releaseSent = true));
+    const done: Orchestrator = function* () {
+      return 'done';
+    };
+    const runtime = await start({
+      clock, store, logger, leaseStorage: storage, orchestrationLeaseMs: 1000, storeCallTimeoutMs: 30_000, orchestrators: { Done: done },
+    });
+    const id = await runtime.client.startNew('Done');
+    await within(commit.called, "the step's commit");
+    clock.ms = T0 + 1000; // the step's lease has expired; its commit goes on
+    const stopping = runtime.stop({ graceMs: 0 });
+    // Before, a release went out with a 0 ms bound, was abandoned at once and logged as failed; the stop was not clean.
+    expect(await clock.fireUntil(stopping, 'the stop', 20)).toBe(T0 + 1000);
+    expect(releaseSent).toBe(false);
+    expect(logger.errors).toEqual([]);
+    expect(logger.warnings).toEqual(['stopped with 1 steps or activities running (0 leases released, 1 lapsed) and 0 starts committing']);
+    expect(JSON.parse(storage.map.get(WORKER_IDS) ?? 'null')).toEqual([]);
+    // The commit the stop no longer waited for applies (nobody took the instance meanwhile), once.
+    expect(await within(commit.release(), 'the late commit settling')).toMatchObject({ status: 'fulfilled' });
+    expect((await store.inner.getInstance(id))?.runtimeStatus).toBe('Completed');
+    expect((await store.inner.getHistory(id)).filter((event) => event.type === 'ExecutionCompleted')).toHaveLength(1);
   });
 });
 

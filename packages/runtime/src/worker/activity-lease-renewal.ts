@@ -3,10 +3,15 @@ export interface Heartbeat {
   stop(): void;
   /** The expiry its last renewal gave the lease (ms on the clock), when it renewed it. */
   readonly until?: number;
+  /**
+   * The latest expiry a renewal it sent may give the lease (ms on the clock), answered or not: one abandoned unanswered
+   * may still apply.
+   */
+  readonly latest?: number;
 }
 
-/** A heartbeat that has begun, with the expiry its last renewal gave the lease (0 before its first). */
-export type RunningHeartbeat = Heartbeat & { readonly until: number };
+/** A heartbeat that has begun, with the expiry its last renewal gave the lease and the latest one sent (0 before its first). */
+export type RunningHeartbeat = Heartbeat & { readonly until: number; readonly latest: number };
 
 /**
  * An activity task's lease renewals, and the one rule for a renewal that finds the lease gone: while the activity runs
@@ -58,6 +63,11 @@ export class ActivityLeaseRenewal {
   /** When the task's lease expires (ms on the clock): its claim's expiry, or its last renewal's end if later. */
   until(): number {
     return Math.max(this.#claimedUntilMs, this.#heartbeat?.until ?? 0);
+  }
+
+  /** The latest the task's lease may be held until (ms on the clock): {@link until}, or a renewal sent since, if later. */
+  latest(): number {
+    return Math.max(this.#claimedUntilMs, this.#heartbeat?.latest ?? 0);
   }
 
   /** The result is being committed from now on: a lease found gone is the commit's attempts' to report. */

@@ -766,7 +766,8 @@ export class Worker {
     for (const item of this.#heldSteps) held.push([item.state.instanceId, () => this.#release(item), item.lease.expiresAt.getTime()]);
     for (const [item, heartbeat] of this.#heldActivities) {
       heartbeat?.stop();
-      held.push([item.task.instanceId, () => this.#release(item), Math.max(item.lease.expiresAt.getTime(), heartbeat?.until ?? 0)]);
+      // The latest expiry a renewal sent may give it: one abandoned unanswered may still apply.
+      held.push([item.task.instanceId, () => this.#release(item), Math.max(item.lease.expiresAt.getTime(), heartbeat?.latest ?? 0)]);
     }
     this.#heldSteps.clear();
     this.#heldActivities.clear();
@@ -777,7 +778,11 @@ export class Worker {
     // life's release of this worker's id (the stop is not clean), without a failed release logged per item.
     const gone = this.#storeGone;
     // A close abandons them silently, as it stops the worker (`#storeLost`).
-    if (held.length + starting > 0 && !this.#storeClosed) logger.warn(`stopped with ${held.length} steps or activities running (${gone ? 'abandoned: the store is lost' : 'leases released'}) and ${starting} starts committing`);
+    // Those whose leases have expired (a step whose commit runs past its lease) are not released (`#releaseLogged`).
+    const nowMs = this.#clockMs();
+    const lapsed = held.filter(([, , untilMs]) => hasLapsed(untilMs, nowMs)).length;
+    const how = gone ? 'abandoned: the store is lost' : lapsed === 0 ? 'leases released' : `${held.length - lapsed} leases released, ${lapsed} lapsed`;
+    if (held.length + starting > 0 && !this.#storeClosed) logger.warn(`stopped with ${held.length} steps or activities running (${how}) and ${starting} starts committing`);
     if (gone) return false;
     const released = await Promise.all(held.map(([instanceId, release, untilMs]) => this.#releaseLogged(instanceId, release, untilMs)));
     return starting === 0 && released.every(Boolean);
@@ -796,9 +801,12 @@ export class Worker {
   /**
    * Releases a lease, within its bound and not past `untilMs` (the lease's expiry, ms on the clock: a release still
    * unanswered then is abandoned, which bounds it even with a `storeCallTimeoutMs` of `Infinity`, so a stop waiting for
-   * it ends): true when released; a failure is logged (unless the store closed).
+   * it ends): true when released, or when the lease has lapsed already (`hasLapsed`: nothing is sent); a failure is
+   * logged (unless the store closed).
    */
   async #releaseLogged(instanceId: string, release: () => Promise<void>, untilMs: number): Promise<boolean> {
+    // Lapsed already: nothing is sent, and nothing of it is held (see `hasLapsed`).
+    if (hasLapsed(untilMs, this.#clockMs())) return true;
     try {
       await this.#bounded(release, 'release', untilMs);
       return true;
@@ -1980,6 +1988,9 @@ export class Worker {
         get until() {
           return renewal.until();
         },
+        get latest() {
+          return renewal.latest();
+        },
       });
     });
   }
@@ -2063,6 +2074,7 @@ export class Worker {
     let timer: ClockTimer | undefined;
     const heartbeat = {
       until: 0,
+      latest: 0,
       stop: () => {
         stopped = true;
         if (timer !== undefined) clock.clearTimeout(timer);
@@ -2080,6 +2092,7 @@ export class Worker {
           startMs = this.#now().getTime();
           const until = startMs + activityLeaseMs;
           // Bounded by the next beat: one still unsettled then is abandoned, and the next goes out at once.
+          heartbeat.latest = until;
           await this.#bounded(() => store.renewActivityLease(taskId, leaseToken, new Date(until)), 'renewActivityLease', startMs + beatMs);
           heartbeat.until = until;
         } catch (error) {
@@ -2105,6 +2118,18 @@ export class Worker {
     beat(firstRenewalDelayMs(expiresAtMs, this.#clockMs(), activityLeaseMs, beatMs));
     return heartbeat;
   }
+}
+
+/**
+ * True when a lease that may be held until `untilMs` (ms on the worker's clock: its expiry, or the latest a renewal
+ * sent may give it) has lapsed by `nowMs` (NaN, a clock that gives no valid time: not known to have). A lapsed lease
+ * needs no release: another worker may claim the work already, and a commit still under way under it (a step's commit
+ * runs up to `storeCallTimeoutMs`, past its lease) applies or is refused by the store's check of the lease's token,
+ * never twice. A release sent then would only race that commit, and with no time left to wait for its answer (a 0 ms
+ * bound) it was reported failed and made a stop not clean.
+ */
+function hasLapsed(untilMs: number, nowMs: number): boolean {
+  return nowMs >= untilMs;
 }
 
 /** No work items (a step that leased no activity task). */
