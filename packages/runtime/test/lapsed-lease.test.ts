@@ -104,6 +104,38 @@ describe('a step whose commit is still under way when its lease expires', () => 
   });
 });
 
+describe("a step whose history read is still under way when its lease expires", () => {
+  it('waits for the read\'s answer, bounded as the commit is, instead of giving the step up: it ends the step once, with no failure reported', async () => {
+    const clock = new VirtualClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    let hung!: ReturnType<FailingStore['hangNext']>;
+    let ran!: () => void;
+    const running = new Promise<void>((resolve) => (ran = resolve));
+    let runs = 0;
+    // No cache: the step the activity's result wakes replays, so it reads the history; that read answers only once
+    // the test lets it (a long history on a slow store). One step slot: the worker takes the instance again only once
+    // the step has ended.
+    const runtime = await start({
+      store, clock, logger, orchestrationLeaseMs: 10_000, cacheSize: 0, maxConcurrentOrchestrations: 1,
+      orchestrators: { O: function* (ctx) { return yield ctx.callActivity('A'); } },
+      activities: { A: () => { runs++; hung = store.hangNext('getHistory'); ran(); return 'done'; } },
+    });
+    await clock.advance(0);
+    const id = await runtime.client.startNew('O');
+    await within(running, 'the activity running');
+    await within(hung.called, "the step's history read");
+    await clock.advance(15_000); // past the step's lease
+    // Before: the worker gave the read up at the lease's expiry and reported the step failed ("retried when its lease
+    // expires"), though the store's check of the lease in the commit would have decided it safely.
+    expect(logger.errors).toEqual([]);
+    expect(await within(hung.release(), 'the read answering')).toMatchObject({ status: 'fulfilled' });
+    expect(await untilEnded(runtime, clock, id)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+    expect(logger.errors).toEqual([]);
+    expect(runs).toBe(1);
+  });
+});
+
 describe('a step the store refuses for good only after its lease expired', () => {
   it('records the instance\'s failure, waiting for that commit\'s answer as for the step\'s, instead of reporting the step failed', async () => {
     const clock = new VirtualClock();
@@ -146,3 +178,4 @@ describe('a step the store refuses for good only after its lease expired', () =>
     expect(logger.errors.filter((message) => !message.startsWith('the store refused the step'))).toEqual([]);
   });
 });
+

@@ -570,7 +570,7 @@ describe('a store call that never settles', () => {
   });
 
   for (const method of ['commit', 'getHistory'] as const) {
-    it(`abandons a step's ${method} that never settles at its bound (${method === 'commit' ? 'storeCallTimeoutMs' : "the step's lease expiry"}): its slot runs other instances, and the step is retried`, async () => {
+    it(`abandons a step's ${method} that never settles at its bound (storeCallTimeoutMs): its slot runs other instances, and the step is retried`, async () => {
       const { clock, store, logger } = onFailingStore();
       let hung: ReturnType<FailingStore['hangNext']> | undefined;
       let worked!: () => void;

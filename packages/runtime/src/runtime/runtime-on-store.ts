@@ -101,9 +101,9 @@ export interface RuntimeOptions {
    * Longest wait, in ms on the runtime's clock, for one store call of the worker (a wedged IndexedDB transaction, a
    * network partition without a socket timeout). Default 30 s; a number > 0, or `Infinity` to bound calls by their
    * leases only. A call made under a lease also ends when that lease expires, since what it does later can no longer
-   * be trusted: a claim after the lease it asks for (`orchestrationLeaseMs`, `activityLeaseMs`), a step's history read
-   * at the step's lease expiry, the release of a lease (a stop abandoning what runs) at that lease's expiry
-   * (renewals are each bounded by the next one, a third of the lease). A step's commit and an
+   * be trusted: a claim after the lease it asks for (`orchestrationLeaseMs`, `activityLeaseMs`), the release of a lease
+   * (a stop abandoning what runs) at that lease's expiry (renewals are each bounded by the next one, a third of the
+   * lease). A step's history read and commit and an
    * activity's result commit are bounded by this option alone, however little of the lease is left (with
    * `Infinity`, by what is left of the lease, and at least `orchestrationLeaseMs` or `activityLeaseMs`): the store's
    * lease check decides whether it may still commit (it refuses once another worker has claimed the work). The worker

@@ -204,8 +204,8 @@ export interface WorkerOptions {
   readonly customStatusLimitBytes: number;
   /**
    * Longest wait, in ms on `clock`, for one store call (> 0; `Infinity`: only leases bound the calls). A call made
-   * under a lease also ends when that lease expires: a claim after the lease it asks for, a step's history read at the
-   * step's lease expiry, a lease renewal at the next one. A step's commit and an activity's result commit are bounded
+   * under a lease also ends when that lease expires: a claim after the lease it asks for, a lease renewal at the next
+   * one. A step's history read and commit and an activity's result commit are bounded
    * by this option alone (with `Infinity`, by what is left of the lease, and at least `orchestrationLeaseMs` or
    * `activityLeaseMs`). A call that has
    * not settled by then is abandoned: the worker logs it, gives back what it holds, leaves the lease to lapse (so
@@ -1548,7 +1548,10 @@ export class Worker {
       let decision = decideStep(input);
       if (decision.kind === 'needHistory') {
         // At the step's reading of the clock, taken just before (deciding that the history is needed runs no code).
-        input.history = completeHistory(state, await this.#bounded(() => store.getHistory(state.instanceId), 'getHistory', item.lease.expiresAt.getTime(), undefined, input.now.getTime()));
+        // Bounded as the step's commit (`#stepCallUntilMs`), not by what is left of the lease: a long history on a slow
+        // store failed a step that would have committed.
+        const nowMs = input.now.getTime();
+        input.history = completeHistory(state, await this.#bounded(() => store.getHistory(state.instanceId), 'getHistory', this.#stepCallUntilMs(item, nowMs), undefined, nowMs));
         decision = decideStep(input);
       }
       if (decision.kind === 'needHistory') throw new Error('decideStep asked for the history twice');
@@ -1562,7 +1565,7 @@ export class Worker {
         // left of the lease: the store checks the lease inside the commit, so one still under way at its expiry (a
         // start's large input took most of the lease it handed over) applies, or fails with LeaseLostError if another
         // worker took the instance meanwhile. Given up at the expiry, it was reported failed while it could still apply.
-        await this.#leasingCommit(leased, this.#bounded(() => store.commit(writeSet), 'commit', this.#stepCommitUntilMs(item, input.now.getTime()), this.#lateCommitReleaser(leased)));
+        await this.#leasingCommit(leased, this.#bounded(() => store.commit(writeSet), 'commit', this.#stepCallUntilMs(item, input.now.getTime()), this.#lateCommitReleaser(leased)));
       } catch (error) {
         this.#activitiesRunning -= leased.length;
         this.#releaseIfUnconfirmed(leased, error);
@@ -1600,12 +1603,14 @@ export class Worker {
   }
 
   /**
-   * Where a commit under a step's lease `item` ends, for {@link #bounded} (ms on the clock, `nowMs` its time): with a
-   * finite `storeCallTimeoutMs`, at that bound alone; with `Infinity`, at the lease's expiry, and no sooner than one
-   * lease from now. Not at what is left of the lease: the store checks the lease inside the commit, so one still under
-   * way at its expiry applies, or fails with LeaseLostError if another worker took the instance meanwhile.
+   * Where a store call of a step under its lease `item` ends (its history read, its commit, the commit of its refusal's
+   * record), for {@link #bounded} (ms on the clock, `nowMs` its time): with a finite `storeCallTimeoutMs`, at that bound
+   * alone; with `Infinity`, at the lease's expiry, and no sooner than one lease from now. Not at what is left of the
+   * lease: the store checks the lease inside the commit, so one still under way at its expiry applies, or fails with
+   * LeaseLostError if another worker took the instance meanwhile; a read that answers after the expiry is only used by
+   * that commit, so nothing is applied twice either way.
    */
-  #stepCommitUntilMs(item: OrchestrationWorkItem, nowMs: number): number {
+  #stepCallUntilMs(item: OrchestrationWorkItem, nowMs: number): number {
     return this.#o.storeCallTimeoutMs < Infinity ? Infinity : Math.max(item.lease.expiresAt.getTime(), nowMs + this.#o.orchestrationLeaseMs);
   }
 
@@ -1640,15 +1645,16 @@ export class Worker {
     };
     let decision = decideRefusedStep(input);
     if (decision.kind === 'needHistory') {
-      input.history = completeHistory(state, await this.#bounded(() => store.getHistory(state.instanceId), 'getHistory', lease.expiresAt.getTime()));
+      const nowMs = this.#now().getTime();
+      input.history = completeHistory(state, await this.#bounded(() => store.getHistory(state.instanceId), 'getHistory', this.#stepCallUntilMs(item, nowMs), undefined, nowMs));
       decision = decideRefusedStep(input);
     }
     if (decision.kind === 'needHistory') throw new Error('decideRefusedStep asked for the history twice');
     logger.error(`the store refused the step of ${state.instanceId}${refused}; ${recorded}`, error);
     try {
-      // Bounded as the step's commit (`#stepCommitUntilMs`): a refusal answered after the lease expired left it 0 ms.
+      // Bounded as the step's commit (`#stepCallUntilMs`): a refusal answered after the lease expired left it 0 ms.
       const nowMs = this.#now().getTime();
-      await this.#bounded(() => store.commit(decision.writeSet), 'commit', this.#stepCommitUntilMs(item, nowMs), undefined, nowMs);
+      await this.#bounded(() => store.commit(decision.writeSet), 'commit', this.#stepCallUntilMs(item, nowMs), undefined, nowMs);
     } catch (again) {
       if (record === undefined ? refusedForGood(again) || outOfSpace(again) : record === 'bare' && refusedForGood(again)) {
         return this.#commitRefusedStep(item, now, again, record === undefined ? 'bare' : 'summary');
