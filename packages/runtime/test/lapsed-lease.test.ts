@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, PayloadTooLargeError, type Orchestrator } from '../src/index.js';
 import type { WriteSet } from '../src/model/write-set.js';
-import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { settle, VirtualClock } from '../src/testing/virtual-clock.js';
 import { FailingStore, RecordingLogger } from './failing-store.js';
+import { HandClock, T0 } from './hand-clock.js';
 import { startedRuntimes } from './started-runtimes.js';
 import { untilEnded } from './until-ended.js';
 import { within } from './within.js';
@@ -133,6 +134,41 @@ describe("a step whose history read is still under way when its lease expires", 
     expect(await untilEnded(runtime, clock, id)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
     expect(logger.errors).toEqual([]);
     expect(runs).toBe(1);
+  });
+});
+
+describe("the activity tasks a step's commit leases to its worker, when the commit answers after their lease expired", () => {
+  it('runs none of them on the expired lease (another worker may hold the task): the task is claimed again and runs once', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    let runs = 0;
+    // Applied as it is made, its answer held: the tasks it leases to the worker expire before the worker hears of them.
+    const commit = store.hangNext('commit', 0, {
+      applied: 'when called',
+      where: (writeSet) => writeSet.lease?.kind === 'orchestration' && writeSet.requests.some((r) => r.type === 'insertTask' && r.lease !== undefined),
+    });
+    const runtime = await start({
+      store, clock, logger, activityLeaseMs: 1000, storeCallTimeoutMs: 30_000,
+      orchestrators: { O: function* (ctx) { return yield ctx.callActivity('A'); } }, activities: { A: () => `run ${++runs}` },
+    });
+    const id = await runtime.client.startNew('O');
+    await within(commit.called, "the step's commit");
+    // Past the task's lease another worker takes it, and holds it while the commit's answer comes.
+    clock.ms = T0 + 1500;
+    const other = await store.inner.claimActivity({ owner: 'other', leaseMs: 1000, now: clock.now() });
+    expect(other?.task.name).toBe('A');
+    expect(await within(commit.release(), "the commit's answer")).toMatchObject({ status: 'fulfilled' });
+    await settle();
+    // Before, the worker ran it on its expired lease while the other worker held it.
+    expect(runs).toBe(0);
+    expect(logger.warnings.filter((message) => message.includes('its lease expired before the commit leasing it answered'))).toHaveLength(1);
+    // The other worker gives it up: this worker claims it and runs it, once.
+    await store.inner.abandonActivity(other!.task.id, other!.lease.token);
+    const ended = runtime.client.waitForCompletion(id, { timeoutMs: 60_000 });
+    await clock.fireUntil(ended, 'a timer or the end', 20);
+    expect(await ended).toMatchObject({ runtimeStatus: 'Completed', output: 'run 1' });
+    expect(logger.errors).toEqual([]);
   });
 });
 

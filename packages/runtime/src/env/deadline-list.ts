@@ -241,7 +241,7 @@ export class DeadlineList {
 function ignore(): void {}
 
 /** What a {@link DeadlineList}'s owner logs with the error its `report` is given. */
-export const DEADLINE_FAILED = 'a wait or store call failed to end at its deadline, or the clock to time the next one';
+export const DEADLINE_FAILED = 'a deadline failed to end, or the clock to arm the next one';
 
 function reportToConsole(error: unknown): void {
   consoleLogger.error(DEADLINE_FAILED, error);

@@ -1112,14 +1112,28 @@ export class Worker {
   }
 
   /**
-   * Runs the activity tasks a commit leased to this worker (their slots are reserved). Once the worker is stopping
+   * Runs the activity tasks a commit leased to this worker (their slots are reserved), each unless its lease has expired
+   * by the time the commit answered (`hasLapsed`: it is claimed again instead). Once the worker is stopping
    * (the commit leased them before the stop began), they are not run but released at once, so that another worker
    * takes them now and no activity starts in a worker that stops, nor renews a lease after it; the stop awaits the
    * releases (`#unrun`). Once the stop has ended, nothing is sent: the leases lapse.
    */
   #startLeased(leased: readonly ActivityWorkItem[]): void {
     if (!this.#stopping) {
-      for (const item of leased) this.#startActivity(item);
+      const nowMs = leased.length === 0 ? Number.NaN : this.#clockMs();
+      for (const item of leased) {
+        const expiresAtMs = item.lease.expiresAt.getTime();
+        if (!hasLapsed(expiresAtMs, nowMs)) {
+          this.#startActivity(item);
+          continue;
+        }
+        // The commit answered after the task's lease expired (it may take up to `storeCallTimeoutMs`, longer than
+        // `activityLeaseMs`): another worker may hold the task by now, and running it here would run it twice. Its slot
+        // is given back, and the wake-up at its expiry (now) claims it again, on a lease of its own.
+        this.#activitiesRunning--;
+        this.#o.logger.warn(`activity task ${item.task.id} of ${item.task.instanceId}: its lease expired before the commit leasing it answered; claimed again`);
+        this.#leaseLeft(expiresAtMs);
+      }
       return;
     }
     this.#activitiesRunning -= leased.length;
