@@ -1497,11 +1497,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A remote waitForCompletion whose watch the server ended or failed retryably then subscribed again (after 1 s,
  * doubling) instead of rejecting with StoreClosedError while the client was open, by the hooks' retry rule
  * (isRetryableForHooks): rx-client.js 12,655 -> 12,759 B (+104), budget set to match.
+ * The worker under slow stores then reported a deadline's failure to its logger instead of throwing it into the
+ * clock's timer (DeadlineList's reporter, the client's logger option), sent no release for a lease that had lapsed
+ * (hasLapsed, an activity's latest renewal sent), bounded a step's history read as its commit (#stepCallUntilMs) and
+ * left unrun the tasks a commit leased once their leases had expired: 51,354 / 66,653 / 97,080 -> 51,641 / 66,947 /
+ * 97,365 B (+287 / +294 / +285), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 51_354 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_653 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 97_080 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 51_641 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_947 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 97_365 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_759 },
 ];
 
