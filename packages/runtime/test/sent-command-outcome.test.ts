@@ -30,11 +30,19 @@ describe('sentCommandOutcome (the one answer of a terminate or suspend sent to a
     expect(sentCommandOutcome('suspend', running, next, { event: suspend, events: [step, terminated] })).toBeInstanceOf(InstanceNotRunningError);
   });
 
-  it('asks for no read where the status answers: nothing recorded since, a terminate, a status still running', () => {
+  it('asks for no read where the status answers: nothing recorded since, a terminate', () => {
     expect(sentCommandOutcome('suspend', running, ended('Terminated', { historyLength: 4 }))).toBeInstanceOf(InstanceNotRunningError);
     expect(sentCommandOutcome('terminate', running, ended('Completed'))).toBeInstanceOf(InstanceNotRunningError);
     expect(sentCommandOutcome('terminate', running, ended('Terminated'))).toBe('applied');
-    expect(sentCommandOutcome('suspend', running, ended('Running'))).toBe('waiting');
+    expect(sentCommandOutcome('suspend', running, ended('Running', { historyLength: 4 }))).toBe('waiting');
+  });
+
+  it('asks for them too when the instance shows running after a step: a resume right behind the suspend, or no suspend yet', () => {
+    const next = ended('Running');
+    const resumed: HistoryEvent = { type: 'ExecutionResumed', eventId: -1, timestamp: '2026-12-06T12:00:01.001Z' };
+    expect(sentCommandOutcome('suspend', running, next)).toEqual({ readFrom: 4 });
+    expect(sentCommandOutcome('suspend', running, next, { event: suspend, events: [step, suspend, resumed] })).toBe('applied');
+    expect(sentCommandOutcome('suspend', running, next, { event: suspend, events: [step] })).toBe('waiting');
   });
 });
 

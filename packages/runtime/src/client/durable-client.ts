@@ -624,8 +624,8 @@ export interface DurableClient {
    * whose call timed out) waits for the instance, or, for a started runtime's client (whatever its worker's load), while
    * any message committed before it does (each is applied first, in order). Unknown: 404; terminal: 410, and so when
    * the instance ends before a worker applies the queued suspend (the suspend is then recorded and ignored). A suspend
-   * a worker applied in the step that then terminated the instance (a terminate queued behind it) resolves: it was
-   * applied, and the history shows it before the termination. One queued
+   * a worker applied in the step that then terminated or resumed the instance (a terminate or resume queued behind it)
+   * resolves: it was applied, and the history shows it before them. One queued
    * while the step continues the instance as new suspends the next execution, and resolves once that one is Suspended.
    *
    * @example

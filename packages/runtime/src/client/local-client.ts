@@ -576,8 +576,8 @@ export class LocalClient implements LocalDurableClient {
 
   async suspend(instanceId: string, reason?: string): Promise<void> {
     const event: ExecutionSuspendedEvent = { type: 'ExecutionSuspended', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) };
-    // Applied once Suspended, or once the history shows it before the end of an instance that ended (a terminate right
-    // behind it, in the same step); an instance that ends first rejects the call (410), see sentCommandOutcome.
+    // Applied once Suspended, or once the history shows it applied in a step that went on past it (a terminate or a
+    // resume right behind it); an instance that ends first rejects the call (410), see sentCommandOutcome.
     const outcome = outcomeOf('suspend', event, this.#readSince);
     await this.#send(instanceId, 'suspend', event, outcome.reflects, 'running', this.#direct(event, decideSuspend), outcome.refused);
   }
@@ -1469,7 +1469,7 @@ export class LocalClient implements LocalDurableClient {
    * resolves anyway: the command is stored and takes effect when a worker runs. It rejects instead with the error
    * `refused` gives for a committed status that is not `applied` (a rewind a worker recorded as refused), as soon as
    * that status comes, and resolves when `refused` answers `applied` instead (a suspend whose history shows it applied
-   * in the step that then terminated the instance). A `refused` that fails (a read the store failed) or misses the record (a history read behind
+   * in the step that then terminated or resumed the instance). A `refused` that fails (a read the store failed) or misses the record (a history read behind
    * the state) is answered when the timeout comes: the instance is read once more and `refused` asked again, so a
    * refusal is not reported as applied; a failure of that read resolves, as the timeout does.
    */
@@ -1761,8 +1761,8 @@ type DirectOutcome = 'committed' | 'send' | 'refused';
 
 /**
  * `#send`'s `reflects` and `refused` for a terminate or suspend (`event`, the one sent), both from
- * {@link sentCommandOutcome}: applied once the instance shows the command; refused (410) once it ended otherwise first,
- * unless the events recorded since (`readSince`, asked only when the rule asks for them) show it applied before the end.
+ * {@link sentCommandOutcome}: applied once the instance shows the command, or the events recorded since (`readSince`,
+ * asked only when the rule asks for them) show it applied before the end; refused (410) once it ended otherwise first.
  */
 function outcomeOf(
   command: SentCommand, event: ExecutionSuspendedEvent | ExecutionTerminatedEvent,

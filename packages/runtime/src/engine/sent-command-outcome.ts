@@ -15,13 +15,14 @@ export type SentCommand = 'terminate' | 'suspend';
  * it, and the caller hears that, as when the instance was terminal before the call. The one rule of every client,
  * whatever the store, so the same race gives the same answer everywhere.
  *
- * A suspend the instance shows ended may still have been applied: the step that ended it took the suspend first and
- * then a terminate queued behind it (Suspended, then Terminated, in one commit). Its answer is then in the events
- * recorded since it was sent: with no `sent` given, {@link SentCommandRead} says where they start (`readFrom`, in the
- * history `next` shows); asked again with them (`sent`: the command's own event and those events, as `next` counts
- * them), the suspend is `applied` when it was recorded before the execution ended ({@link appliedBeforeEnd}), and 410
- * otherwise. Only an ended instance asks for the read, and only when events were recorded since: it costs a history
- * read in that race alone.
+ * A suspend the instance does not show Suspended may still have been applied: the step that ended it took the suspend
+ * first and then a terminate queued behind it (Suspended, then Terminated, in one commit), or a resume (Suspended, then
+ * Running again). Its answer is then in the events recorded since it was sent: with no `sent` given,
+ * {@link SentCommandRead} says where they start (`readFrom`, in the history `next` shows); asked again with them
+ * (`sent`: the command's own event and those events, as `next` counts them), the suspend is `applied` when it was
+ * recorded before the execution ended ({@link appliedBeforeEnd}), and 410 (ended) or `waiting` otherwise. A suspend
+ * asks for the read only for a state with events recorded since it was sent: a tail of the history, once per step
+ * committed while it waits (usually one: the step it was queued behind).
  *
  * @example
  * ```ts
@@ -34,7 +35,6 @@ export function sentCommandOutcome(
   command: SentCommand, before: InstanceState, next: InstanceState | undefined, sent?: SentRecord,
 ): 'applied' | 'waiting' | SentCommandRead | InstanceNotRunningError {
   if (next === undefined || leftExecution(before, next) || next.runtimeStatus === (command === 'terminate' ? 'Terminated' : 'Suspended')) return 'applied';
-  if (!isTerminalStatus(next.runtimeStatus)) return 'waiting';
   if (command === 'suspend') {
     // A later execution (a continueAsNew's, which the command reached) is read from its start.
     const readFrom = historyIdOf(next) === historyIdOf(before) ? before.historyLength : 0;
@@ -44,7 +44,9 @@ export function sentCommandOutcome(
     }
   }
   // The message a store's check of the command gives an instance terminal before it (planWriteSet).
-  return new InstanceNotRunningError(`Cannot ${command} instance ${JSON.stringify(next.instanceId)}: it is ${next.runtimeStatus}`);
+  return isTerminalStatus(next.runtimeStatus)
+    ? new InstanceNotRunningError(`Cannot ${command} instance ${JSON.stringify(next.instanceId)}: it is ${next.runtimeStatus}`)
+    : 'waiting';
 }
 
 /** What {@link sentCommandOutcome} needs to answer a suspend whose instance ended: the history from `readFrom` on. */

@@ -1896,6 +1896,40 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         });
       });
 
+      it('resolves a suspend that one worker step applies and a resume right behind it undoes, from its history, not at the wait\'s end', async () => {
+        // A runtime whose clock does not move: the command's wait for a worker (COMMAND_APPLIED_TIMEOUT_MS) never ends
+        // by itself, so only the history can answer the suspend, which the instance never shows.
+        const ownStore = await newStore();
+        const ownHeld = new HeldHistoryReads(ownStore);
+        const own = createRuntime({ store: ownHeld.store, ...registry, clock: new VirtualClock(), logger: silentLogger });
+        await own.start();
+        const ownUnder = await wrap(own);
+        try {
+          const admin = ownUnder.client;
+          const id = 'one-step-suspend-resume';
+          await admin.startNew('WaitForEvents', { instanceId: id, input: 2 });
+          await firstValueFrom(admin.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+          const step = ownHeld.holdNextStep(id);
+          await admin.raiseEvent(id, 'Item', 'first');
+          await step.reached;
+          const suspended = ownHeld.messageCommitted(id, 'ExecutionSuspended');
+          const suspend = admin.suspend(id, 'hold').then(() => 'resolved', (error: { code?: string }) => error.code);
+          await suspended;
+          const resumed = ownHeld.messageCommitted(id, 'ExecutionResumed');
+          // The status still shows Running: the resume has nothing to wait for, and goes as a message behind the suspend.
+          await admin.resume(id, 'go');
+          await resumed;
+          step.release();
+          expect(await suspend).toBe('resolved');
+          expect((await admin.getStatus(id))?.runtimeStatus).toBe('Running');
+        } finally {
+          ownHeld.releaseAll();
+          await ownUnder.close();
+          await own.stop();
+          await own.store.close();
+        }
+      });
+
       /** The status of `id` from getStatus, status$'s first value and listInstances, all three issued at once, in the
        * promise job the command resolved in. */
       const readNow = async (id: string): Promise<(string | undefined)[]> => {
