@@ -1502,11 +1502,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * (hasLapsed, an activity's latest renewal sent), bounded a step's history read as its commit (#stepCallUntilMs) and
  * left unrun the tasks a commit leased once their leases had expired: 51,354 / 66,653 / 97,080 -> 51,641 / 66,947 /
  * 97,365 B (+287 / +294 / +285), budgets set to match.
+ * A clock whose timers run on its own time (Clock.timersFireOnTime, a VirtualClock) then got one wake timer for a long
+ * wait instead of 60 s steps, so a test advancing a week fires one wake-up, not 10,080: 51,641 / 66,947 / 97,365 ->
+ * 51,666 / 66,972 / 97,389 B (+25 / +25 / +24), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 51_641 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_947 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 97_365 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 51_666 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_972 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 97_389 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_759 },
 ];
 

@@ -27,6 +27,13 @@ export interface Clock {
   setTimeout(callback: () => void, delayMs: number): ClockTimer;
   /** Cancels a timer of {@link Clock.setTimeout}; a timer that already fired or was cleared is left as it is. */
   clearTimeout(timer: ClockTimer): void;
+  /**
+   * `true` when this clock's timers run on its own time, so that none fires later by {@link Clock.now} than its
+   * delay: a `VirtualClock`'s. The worker then gives a long wait (a durable timer a week away) to one timer. Unset, as
+   * for the system clock, whose timers pause while the machine sleeps though its time moves on, the worker waits in
+   * steps of at most 60 s, each set again from `now()`.
+   */
+  readonly timersFireOnTime?: boolean;
 }
 
 /** The real clock: `Date` and the global timers. */

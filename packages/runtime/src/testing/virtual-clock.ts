@@ -27,6 +27,9 @@ export class VirtualClock implements Clock {
   #timers: PendingTimer[] = [];
   #waiters: (() => void)[] = [];
 
+  /** Its timers fire by its own time, never late: the worker gives a long wait to one timer, not 60 s steps. */
+  readonly timersFireOnTime = true;
+
   constructor(start: Date = new Date('2026-01-01T00:00:00.000Z')) {
     this.#now = start.getTime();
   }

@@ -1222,12 +1222,13 @@ export class Worker {
 
   /**
    * (Re)arms the one wake timer to fire `delay` ms after `nowMs`. A delay longer than WAKE_CHECK_MS is waited out in
-   * steps of at most that, each set from the clock's time as the last one fires ({@link Worker.#wakeTimerFired}): the
+   * steps of at most that (unless the clock's timers fire on time, `Clock.timersFireOnTime`), each set from the clock's time as the last one fires ({@link Worker.#wakeTimerFired}): the
    * wake-up is due at a time of the clock, and a machine that slept (its timers paused) must not push it later.
    */
   #setWakeTimer(nowMs: number, wanted: number): void {
     // Also below the platform's limit (2^31-1 ms, 24.8 days): given a longer delay, Node and browsers fire at once.
-    const delay = Math.min(wanted, WAKE_CHECK_MS, MAX_TIMER_DELAY_MS);
+    // A clock whose timers run on its own time (a virtual clock) needs no steps: one timer for the whole wait.
+    let delay = Math.min(wanted, this.#o.clock.timersFireOnTime === true ? MAX_TIMER_DELAY_MS : WAKE_CHECK_MS, MAX_TIMER_DELAY_MS);
     let timer: ClockTimer;
     let onPlatform = false;
     try {
@@ -1245,6 +1246,7 @@ export class Worker {
       // used again at once.
       this.#o.logger.error("the worker's clock failed to arm its wake timer; it is set on the platform's timer", error);
       try {
+        delay = Math.min(delay, WAKE_CHECK_MS);
         timer = globalThis.setTimeout(this.#wakeTimerFired, delay);
         onPlatform = true;
       } catch {
@@ -1254,7 +1256,7 @@ export class Worker {
     }
     this.#clearWakeTimer();
     this.#wakeAtMs = nowMs + wanted;
-    this.#wakeStepped = wanted > WAKE_CHECK_MS;
+    this.#wakeStepped = wanted > delay;
     this.#wakeTimer = timer;
     this.#wakeOnPlatform = onPlatform;
   }
