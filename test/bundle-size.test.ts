@@ -1505,11 +1505,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A clock whose timers run on its own time (Clock.timersFireOnTime, a VirtualClock) then got one wake timer for a long
  * wait instead of 60 s steps, so a test advancing a week fires one wake-up, not 10,080: 51,641 / 66,947 / 97,365 ->
  * 51,666 / 66,972 / 97,389 B (+25 / +25 / +24), budgets set to match.
+ * History reads then took a range (toIndex: the stores read only its rows, a restart reads the first events, the client
+ * cuts what a store that reads to the end answers): 51,666 / 66,972 / 97,389 -> 51,868 / 67,261 / 97,671 B (+202 / +289 / +282), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 51_666 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 66_972 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 97_389 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 51_868 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_261 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 97_671 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_759 },
 ];
 

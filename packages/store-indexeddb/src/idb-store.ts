@@ -7,7 +7,7 @@ import {
   holdsLease, instanceIdsOf, raiseKeyIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, namesOf, nextPageToken, pageKeyOf, pageOrderOf, selectiveTagPair,
   pageSizeOf, planInstancePage, planWriteSet, Broadcast, CLOCK_METHODS, copyStoreValue, hasMethods, isDelayMs, isFunction, isTimeoutMs, readChecked, type MemberCheck, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type PurgeMember, type PurgeSetResult, type StatusChange, type Store,
-  purgeMemberHolds, validatePurgeSet,
+  purgeMemberHolds, validatePurgeSet, historyRangeOf, type BoundedRange, type HistoryRange,
   type StoreCapabilities, type PageKey, type WritePlan, type WriteSet, validateLeaseOwner,
 } from '@durable-rx/runtime/store-kit';
 import type { Observable } from 'rxjs';
@@ -688,17 +688,17 @@ export abstract class IdbStore implements Store {
     });
   }
 
-  getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]> {
-    return this.#run('getHistory', 'readonly', HISTORY, (tx) => readHistory(tx, instanceId, Math.max(0, options?.fromIndex ?? 0), this.#inputs));
+  getHistory(instanceId: string, options?: HistoryRange): Promise<HistoryEvent[]> {
+    return this.#run('getHistory', 'readonly', HISTORY, (tx) => readHistory(tx, instanceId, historyRangeOf(options), this.#inputs));
   }
 
   /** An instance and its history in one readonly transaction: the history is the one the state shows. */
   getInstanceHistory(
-    instanceId: string, options?: { readonly fromIndex?: number; readonly showInput?: boolean },
+    instanceId: string, options?: HistoryRange & { readonly showInput?: boolean },
   ): Promise<{ readonly state: InstanceState | undefined; readonly history: HistoryEvent[] }> {
     return this.#run('getInstanceHistory', 'readonly', INSTANCE_HISTORY, async (tx) => {
       const [state, history] = await Promise.all([
-        readState(tx, instanceId, this.#inputs, options?.showInput !== false), readHistory(tx, instanceId, Math.max(0, options?.fromIndex ?? 0), this.#inputs),
+        readState(tx, instanceId, this.#inputs, options?.showInput !== false), readHistory(tx, instanceId, historyRangeOf(options), this.#inputs),
       ]);
       return { state, history };
     });
@@ -1018,8 +1018,8 @@ async function readState(tx: BackendTransaction, instanceId: string, inputs: Exe
  * (`startWithInput`): a start stored without it gets the one the handle knows for its execution (`inputs`: a copy), else
  * its input record's, read then (a history read past the start reads no record).
  */
-async function readHistory(tx: BackendTransaction, instanceId: string, from: number, inputs: ExecutionInputs): Promise<HistoryEvent[]> {
-  const events = await tx.readHistory(instanceId, from);
+async function readHistory(tx: BackendTransaction, instanceId: string, range: BoundedRange, inputs: ExecutionInputs): Promise<HistoryEvent[]> {
+  const events = await tx.readHistory(instanceId, range);
   const start = events.find(isStoredApart) as StoredEvent<ExecutionStartedEvent> | undefined;
   if (!start) return events;
   const createdMs = start.inputInRecord!;

@@ -7,7 +7,7 @@ import {
   matchesQuery, nextPageToken, pageSizeOf, planInstancePage, planWriteSet, raiseKeyIdsOf, selectiveTagPair, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
   type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type PurgeMember, type PurgeSetResult, type StatusChange, type Store,
-  purgeMemberHolds, validatePurgeSet,
+  purgeMemberHolds, validatePurgeSet, type HistoryRange,
   type StoreCapabilities, type UnclaimedLease, type WritePlan, type WriteRequest, type WriteSet, UnconfirmedClaims,
 } from '@durable-rx/runtime/store-kit';
 import {
@@ -1087,7 +1087,7 @@ export class MongoStore implements Store {
     }));
   }
 
-  async getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]> {
+  async getHistory(instanceId: string, options?: HistoryRange): Promise<HistoryEvent[]> {
     return this.#op(`reading the history of ${JSON.stringify(instanceId)}`, () => this.#readAfterKnownCommits(async (session) => {
       const key = instanceKey(instanceId);
       const genOf = async () => (await this.#instances.findOne({ _id: key }, { session, projection: { historyGen: 1 }, ...readBound() }))?.historyGen;
@@ -1099,7 +1099,7 @@ export class MongoStore implements Store {
       // during the read: readStableGeneration reads the generation again and reads the new one, as it would have
       // had the read succeeded; the error is thrown when the generation did not move.
       return readStableGeneration(genOf, (gen) => {
-        const { filter, options: findOptions } = historyQuery(key, gen, options?.fromIndex);
+        const { filter, options: findOptions } = historyQuery(key, gen, options);
         return this.#history.find(filter, { ...findOptions, session, ...readBound() }).map((d) => decodeHistoryEvent(d.event)).toArray();
       }, HISTORY_READ_ATTEMPTS, instanceId, (error) => error instanceof MongoStoreError);
     }));
@@ -1115,7 +1115,7 @@ export class MongoStore implements Store {
    * caller, it comes after every commit this process knows of (`#sessionAfterKnownCommits`).
    */
   async getInstanceHistory(
-    instanceId: string, options?: { readonly fromIndex?: number; readonly showInput?: boolean },
+    instanceId: string, options?: HistoryRange & { readonly showInput?: boolean },
   ): Promise<{ readonly state: InstanceState | undefined; readonly history: HistoryEvent[] }> {
     const doing = `reading instance ${JSON.stringify(instanceId)} with its history`;
     return this.#op(doing, async () => {
@@ -1123,7 +1123,7 @@ export class MongoStore implements Store {
       const read = await this.#transaction(async (session) => {
         const doc = await this.#instances.findOne({ _id: key }, { session, projection: { ...instanceProjection(options?.showInput), historyGen: 1 }, ...TRANSACTION_READ_BOUND });
         if (!doc) return undefined;
-        const { filter, options: findOptions } = historyQuery(key, doc.historyGen, options?.fromIndex);
+        const { filter, options: findOptions } = historyQuery(key, doc.historyGen, options);
         // Decoded batch by batch, as getHistory's; the decoding counts towards the transaction's lifetime
         // (transactionLifetimeLimitSeconds). An event that does not decode aborts the transaction (MongoStoreError).
         const events = await this.#history.find(filter, { ...findOptions, session, ...TRANSACTION_READ_BOUND }).map((d) => decodeHistoryEvent(d.event)).toArray();

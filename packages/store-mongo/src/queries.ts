@@ -1,5 +1,5 @@
 import { InvalidArgumentError, TERMINAL_RUNTIME_STATUSES, type InstanceTags, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
-import { isValidDate, tagEntryKey, tagPairsOf, type InstanceQuery, type Lease, type PageKey, type PurgeFilter } from '@durable-rx/runtime/store-kit';
+import { historyRangeOf, isValidDate, tagEntryKey, tagPairsOf, type HistoryRange, type InstanceQuery, type Lease, type PageKey, type PurgeFilter } from '@durable-rx/runtime/store-kit';
 import type { Filter, Sort } from 'mongodb';
 import { EPOCH, NEVER, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type TaskDoc } from './documents.js';
 import { instanceKey, instanceKeyPrefixPatterns, instanceIdOfKey } from './instance-key.js';
@@ -338,19 +338,22 @@ export interface HistoryFind {
 
 /**
  * The read of an instance's history (`getHistory`, `getInstanceHistory`): the events of generation `gen`, the one
- * the instance document (stored key `key`) names (any other generation is an old history the sweeper deletes), from
- * position `fromIndex` (absent or negative: from the first), in order, the event alone. Served by
- * `instance_gen_index`: two equalities and a range on its last field, in its order, so the read visits only the
- * events it returns and sorts nothing in memory. Without `_id`: an ObjectId per event sent and decoded for nothing.
+ * the instance document (stored key `key`) names (any other generation is an old history the sweeper deletes), at
+ * the positions of `range` (`historyRangeOf`: from `fromIndex`, before `toIndex` when given), in order, the event
+ * alone. Served by `instance_gen_index`: two equalities and a range on its last field, in its order, so the read
+ * visits only the events it returns and sorts nothing in memory. Without `_id`: an ObjectId per event sent and
+ * decoded for nothing.
  *
  * @example
  * ```ts
- * historyQuery('order-1', 'g2', 5).filter; // { instanceId: 'order-1', gen: 'g2', index: { $gte: 5 } }
+ * historyQuery('order-1', 'g2', { fromIndex: 5 }).filter; // { instanceId: 'order-1', gen: 'g2', index: { $gte: 5 } }
+ * historyQuery('order-1', 'g2', { toIndex: 8 }).filter;   // { instanceId: 'order-1', gen: 'g2', index: { $gte: 0, $lt: 8 } }
  * ```
  */
-export function historyQuery(key: string, gen: string, fromIndex: number | undefined): HistoryFind {
+export function historyQuery(key: string, gen: string, range: HistoryRange | undefined): HistoryFind {
+  const { from, to } = historyRangeOf(range);
   return {
-    filter: { instanceId: key, gen, index: { $gte: Math.max(0, fromIndex ?? 0) } },
+    filter: { instanceId: key, gen, index: to === Infinity ? { $gte: from } : { $gte: from, $lt: to } },
     options: { sort: HISTORY_SORT, projection: { _id: 0, event: 1 } },
   };
 }

@@ -63,7 +63,7 @@ function shapes(): Shape[] {
   const claim = sweepClaim(NOW, 't');
   const heads = queueHeadQueries(KEY);
   const chunk = sweepChunkQuery({ instanceId: KEY, gen: 'g1' }, 1000);
-  const history = historyQuery(KEY, 'g1', 5);
+  const history = historyQuery(KEY, 'g1', { fromIndex: 5, toIndex: 9 });
   const queries = [
     {}, { runtimeStatus: ['Running' as const] }, { runtimeStatus: ['Completed' as const, 'Failed' as const] }, { createdTimeFrom: NOW },
     { createdTimeFrom: NOW, createdTimeTo: LATER, runtimeStatus: ['Pending' as const] },

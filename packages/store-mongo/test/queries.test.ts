@@ -602,7 +602,7 @@ describe('index use of claims and wake-ups (read off the query shapes; explain()
 });
 
 /**
- * A filter as MongoDB applies it, for the shapes the query builders write ($and, $or, equality, $gt/$gte/$lte, a
+ * A filter as MongoDB applies it, for the shapes the query builders write ($and, $or, equality, $gt/$gte/$lt/$lte, a
  * `$regex` without options, $type string): comparisons are type-bracketed (a Date bound matches only dates, a string
  * bound only strings).
  */
@@ -611,12 +611,14 @@ const matches = (filter: Document, doc: Document): boolean => Object.entries(fil
   if (key === '$or') return (condition as Document[]).some((c) => matches(c, doc));
   const value: unknown = doc[key];
   const sameType = (bound: unknown) => (bound instanceof Date ? value instanceof Date : typeof value === typeof bound && !(value instanceof Date));
-  const order = (bound: unknown) => (value instanceof Date ? +value - +(bound as Date) : String(value).localeCompare(String(bound)));
+  const order = (bound: unknown) => (value instanceof Date ? +value - +(bound as Date)
+    : typeof value === 'number' ? value - (bound as number) : String(value).localeCompare(String(bound)));
   if (typeof condition !== 'object' || condition instanceof Date) return sameType(condition) && order(condition) === 0;
   return Object.entries(condition as Document).every(([op, bound]) => {
     if (op === '$gte') return sameType(bound) && order(bound) >= 0;
     if (op === '$gt') return sameType(bound) && order(bound) > 0;
     if (op === '$lte') return sameType(bound) && order(bound) <= 0;
+    if (op === '$lt') return sameType(bound) && order(bound) < 0;
     if (op === '$ne') return !(sameType(bound) && order(bound) === 0);
     if (op === '$regex' && typeof bound === 'string') return typeof value === 'string' && new RegExp(bound).test(value);
     if (op === '$type' && bound === 'string') return typeof value === 'string';
@@ -626,7 +628,7 @@ const matches = (filter: Document, doc: Document): boolean => Object.entries(fil
 
 describe('history reads (getHistory, getInstanceHistory)', () => {
   it('read the events of the generation the instance names, from the asked position, in order, on instance_gen_index alone', () => {
-    const { filter, options } = historyQuery('k', 'g2', 2);
+    const { filter, options } = historyQuery('k', 'g2', { fromIndex: 2 });
     const event = (instanceId: string, gen: string, index: number) => ({ _id: 'e', instanceId, gen, index, event: '{}' });
     expect(matches(filter, event('k', 'g2', 2))).toBe(true);
     expect(matches(filter, event('k', 'g2', 3))).toBe(true);
@@ -646,7 +648,18 @@ describe('history reads (getHistory, getInstanceHistory)', () => {
 
   it('read from the first event when no position, or a negative one, is asked', () => {
     expect(historyQuery('k', 'g1', undefined).filter).toEqual({ instanceId: 'k', gen: 'g1', index: { $gte: 0 } });
-    expect(historyQuery('k', 'g1', -3).filter).toEqual({ instanceId: 'k', gen: 'g1', index: { $gte: 0 } });
+    expect(historyQuery('k', 'g1', { fromIndex: -3 }).filter).toEqual({ instanceId: 'k', gen: 'g1', index: { $gte: 0 } });
+  });
+
+  it('read no event at or past toIndex, on the same index range', () => {
+    const { filter, options } = historyQuery('k', 'g2', { fromIndex: 2, toIndex: 4 });
+    const event = (index: number) => ({ _id: 'e', instanceId: 'k', gen: 'g2', index, event: '{}' });
+    expect([1, 2, 3, 4, 5, 10, 30].filter((i) => matches(filter, event(i)))).toEqual([2, 3]);
+    // A range that ends before it begins reads nothing.
+    const reversed = historyQuery('k', 'g2', { fromIndex: 4, toIndex: 1 }).filter;
+    expect([3, 4, 5].filter((i) => matches(reversed, event(i)))).toEqual([]);
+    const index = INDEXES.history.find((i) => i.name === 'instance_gen_index')!.key as Record<string, 1>;
+    expect(indexScan(index, filter, options.sort)).toMatchObject({ pointPrefix: 2, sortFromIndex: true, fetchedFor: [] });
   });
 });
 

@@ -7,7 +7,7 @@ import {
   decideFork, decideRestart, decideResume, decideRewind, decideSend, decideSignalWithStart, decideStart, isDelayedStart, decideSuspend, decideTerminate, refusedRewindFrom, refusedRewindOf, unrecordedRewindOf,
   type DirectDecision, type DirectInput,
 } from '../engine/decide-step.js';
-import { restartedStart } from '../engine/fork-history.js';
+import { RESTART_HISTORY_EVENTS, restartedStart, startSearched } from '../engine/fork-history.js';
 import { leftExecution, sentCommandOutcome, type SentCommand } from '../engine/sent-command-outcome.js';
 import { TERMINATE_ACCEPTED, TERMINATE_BY_ACCEPTED } from './terminate-accepted.js';
 import { awaitTerminatedTree, childSettled, childrenTerminatedWith } from './terminated-tree.js';
@@ -37,6 +37,7 @@ import {
 import { assertStoreFilters, matchesQuery, MAX_PAGE_SIZE, pageKeyOf, pageOrderOf, type PageKey } from '../store/store-helpers.js';
 import { MAX_PURGE_SET, planTreePurge } from '../store/plan-tree-purge.js';
 import type { CommitResult, StatusChange, Store } from '../store/store.js';
+import { eventsInRange, type HistoryRange } from '../store/history-range.js';
 import type { CreateClientOptions } from './create-client.js';
 import { isShared, withOwnPayloads } from '../store/shared-states.js';
 import type { StartHandOff } from '../worker/worker.js';
@@ -337,15 +338,18 @@ export class LocalClient implements LocalDurableClient {
    * where the store reads both at once (`Store.getInstanceHistory`), otherwise the history read is the state's only
    * when the instance still shows that history once it has answered (`eventsOfHistory`); if not, both are read again,
    * at most HISTORY_READ_ATTEMPTS times (an instance that moves on faster than its history reads: UnavailableError).
+   * `range`: only those events of the history (from its first, `fromIndex` is not taken).
    */
-  async #snapshot(instanceId: string, shown?: ShownInput): Promise<{ state: InstanceState; history: readonly HistoryEvent[] } | undefined> {
+  async #snapshot(
+    instanceId: string, shown?: ShownInput, range?: HistoryRange,
+  ): Promise<{ state: InstanceState; history: readonly HistoryEvent[] } | undefined> {
     if (this.#store.getInstanceHistory) {
-      const { events, after } = await this.#readHistory(instanceId, 0, shown);
+      const { events, after } = await this.#readHistory(instanceId, range, shown);
       return after && { state: after, history: events };
     }
     let state = await this.#read(instanceId, shown);
     for (let attempt = 1; state; attempt++) {
-      const { events, after } = await this.#readHistory(instanceId, 0, shown);
+      const { events, after } = await this.#readHistory(instanceId, range, shown);
       const history = eventsOfHistory(state, 0, events, after);
       if (history) return { state, history };
       if (attempt === HISTORY_READ_ATTEMPTS) {
@@ -531,7 +535,7 @@ export class LocalClient implements LocalDurableClient {
 
   /** The children a recursive terminate that a worker applied to `parentId` went on to, read from its history. */
   async #childrenEndedWith(parentId: string): Promise<readonly string[]> {
-    const { events, after } = await this.#readHistory(parentId, 0);
+    const { events, after } = await this.#readHistory(parentId);
     return childrenTerminatedWith(parentId, after?.runtimeStatus, events);
   }
 
@@ -629,7 +633,7 @@ export class LocalClient implements LocalDurableClient {
     if (unrecorded !== undefined) return Promise.resolve(refusal(unrecorded));
     const from = refusedRewindFrom(before, next);
     if (from === undefined) return undefined;
-    return this.#readHistory(next.instanceId, from).then(({ events, after }) => refusal(refusedRewindOf(eventsOfHistory(next, from, events, after) ?? [])));
+    return this.#readHistory(next.instanceId, { fromIndex: from, toIndex: next.historyLength }).then(({ events, after }) => refusal(refusedRewindOf(eventsOfHistory(next, from, events, after) ?? [])));
   }
 
   async restart(instanceId: string, options: RestartOptions = {}): Promise<string> {
@@ -638,7 +642,9 @@ export class LocalClient implements LocalDurableClient {
     // The state and its history (one reading): the start takes the input's GUIDs a copied step made (`copiedStart`).
     // A restart is no copy, as Durable Functions' is not: it names no instance it was copied from (`forkedFrom`), so
     // its calls start the children their ids name, replacing an ended one, as the restarted instance's did.
-    const read = await this.#snapshot(instanceId);
+    // Only the first events: the start is in the first step (`startSearched`); a longer first step is read whole.
+    let read = await this.#snapshot(instanceId, undefined, { toIndex: RESTART_HISTORY_EVENTS });
+    if (read && !startSearched(read.state, read.history) && read.history.length < read.state.historyLength) read = await this.#snapshot(instanceId);
     if (!read) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`);
     const { state, history } = read;
     if (this.#known && !this.#known.has(state.name)) {
@@ -706,7 +712,7 @@ export class LocalClient implements LocalDurableClient {
         const moved = await Promise.all([
           ...states.map(async (id) => void reads.states.set(id, await this.#read(id))),
           ...histories.map(async (id) => {
-            const { events, after } = await this.#readHistory(id, 0);
+            const { events, after } = await this.#readHistory(id, { toIndex: reads.states.get(id)?.historyLength });
             const own = eventsOfHistory(reads.states.get(id)!, 0, events, after);
             if (!own) return id;
             reads.histories.set(id, own);
@@ -1043,7 +1049,7 @@ export class LocalClient implements LocalDurableClient {
         // Read even when it has no events yet, a history that starts over is confirmed by the instance read with it.
         // Events of another history (the instance moved on while they were read) are dropped: a later change reads
         // that history, which the feed delivers.
-        const { events, after } = await this.#readHistory(instanceId, from);
+        const { events, after } = await this.#readHistory(instanceId, { fromIndex: from, toIndex: state.historyLength });
         const fresh = eventsOfHistory(state, from, events, after);
         if (!fresh) return [];
         const out: (HistoryEvent | HistoryPosition)[] = [];
@@ -1548,24 +1554,26 @@ export class LocalClient implements LocalDurableClient {
 
   /** The events of the history `state` shows from `fromIndex` up to its length; `undefined` once another history is current. */
   readonly #readSince = (state: InstanceState, fromIndex: number): Promise<readonly HistoryEvent[] | undefined> =>
-    this.#readHistory(state.instanceId, fromIndex).then(({ events, after }) => eventsOfHistory(state, fromIndex, events, after));
+    this.#readHistory(state.instanceId, { fromIndex, toIndex: state.historyLength }).then(({ events, after }) => eventsOfHistory(state, fromIndex, events, after));
 
   /**
-   * The history of an instance from `fromIndex`, and its state read after it (`after`), to tell whose history it is
-   * (`eventsOfHistory`): in one call where the store reads both at once (`getInstanceHistory`), otherwise the state
-   * is read once the history has answered. Each call with a bound ({@link LocalClient.#bounded}).
+   * The events of an instance's history in `range` (default: all), and its state read after them (`after`), to tell
+   * whose history it is (`eventsOfHistory`): in one call where the store reads both at once (`getInstanceHistory`),
+   * otherwise the state is read once the history has answered. Each call with a bound ({@link LocalClient.#bounded}).
+   * A reader that knows how many events the state it shows holds asks for no more (`toIndex`); what a store that
+   * reads to the end answers is cut to the range (`eventsInRange`).
    */
   async #readHistory(
-    instanceId: string, fromIndex: number, shown?: ShownInput,
+    instanceId: string, range: HistoryRange = {}, shown?: ShownInput,
   ): Promise<{ events: readonly HistoryEvent[]; after: InstanceState | undefined }> {
     const store = this.#store;
     const atOnce = store.getInstanceHistory;
     if (atOnce) {
-      const { state, history } = await this.#bounded(() => atOnce.call(store, instanceId, { fromIndex, ...shown }));
-      return { events: history, after: state };
+      const { state, history } = await this.#bounded(() => atOnce.call(store, instanceId, { ...range, ...shown }));
+      return { events: eventsInRange(history, range), after: state };
     }
-    const events = await this.#bounded(() => store.getHistory(instanceId, { fromIndex }));
-    return { events, after: await this.#read(instanceId, shown) };
+    const events = await this.#bounded(() => store.getHistory(instanceId, range));
+    return { events: eventsInRange(events, range), after: await this.#read(instanceId, shown) };
   }
 
   /**

@@ -242,6 +242,26 @@ export function copiedStart(
 }
 
 /**
+ * How many first events of a history a restart reads for {@link restartedStart}: the start is among the first events
+ * of the first step, so a long history is not read for it ({@link startSearched} says when more must be read).
+ */
+export const RESTART_HISTORY_EVENTS = 16;
+
+/**
+ * Whether {@link copiedStart} finds in `events`, the first events of the history of `state`, all it would find in the
+ * whole history: the state names the lineage, or the events hold the start or the end of the first step (where the
+ * search stops). Pure.
+ *
+ * @example
+ * ```ts
+ * startSearched(state, history.slice(0, 16)); // true when the first 16 events hold ExecutionStarted
+ * ```
+ */
+export function startSearched(state: Pick<InstanceState, 'lineage'>, events: readonly HistoryEvent[]): boolean {
+  return state.lineage !== undefined || events.some((event) => event.type === 'ExecutionStarted' || event.type === 'OrchestratorCompleted');
+}
+
+/**
  * What a restart's start takes from the start of the execution of `state` it restarts: only the GUIDs a copied step
  * made that the input holds (`copiedGuids`, see {@link copiedStart}). A restart, under the instance's id or a new one,
  * is no copy, as a Durable Functions restart is not: it names no instance it was copied from (`forkedFrom`), so a call

@@ -11,6 +11,7 @@ import { readChecked, validateInstanceQuery, validatePurgeFilter } from '../mode
 import type { WriteSet } from '../model/write-set.js';
 import { ClaimQueue } from './claim-queue.js';
 import { StoredState } from './stored-state.js';
+import { historyRangeOf, type HistoryRange } from './history-range.js';
 import { activityStepHolds, checkWriteLease, commitResultOf, leaseLostError, planWriteSet, signalsWork, unclaimedHolds, writesInput, type StoredStates, type WritePlan } from './plan-write-set.js';
 import { markShared } from './shared-states.js';
 import type {
@@ -342,19 +343,18 @@ export class MemoryStore implements Store {
     return record?.toState();
   }
 
-  async getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]> {
+  async getHistory(instanceId: string, options?: HistoryRange): Promise<HistoryEvent[]> {
     this.#ensureOpen();
     // The events are stored deeply frozen (see `keptFrozen`): a new array of the same events is all a read needs to copy.
-    const history = this.#instances.get(instanceId)?.history ?? NO_EVENTS;
-    return history.slice(options?.fromIndex ?? 0);
+    return sliceOf(this.#instances.get(instanceId)?.history ?? NO_EVENTS, options);
   }
 
   async getInstanceHistory(
-    instanceId: string, options?: { readonly fromIndex?: number; readonly showInput?: boolean },
+    instanceId: string, options?: HistoryRange & { readonly showInput?: boolean },
   ): Promise<{ readonly state: InstanceState | undefined; readonly history: HistoryEvent[] }> {
     this.#ensureOpen();
     const record = this.#instances.get(instanceId);
-    return { state: record?.toState(), history: (record?.history ?? NO_EVENTS).slice(options?.fromIndex ?? 0) };
+    return { state: record?.toState(), history: sliceOf(record?.history ?? NO_EVENTS, options) };
   }
 
   async queryInstances(request: InstanceQuery): Promise<InstancePage> {
@@ -642,4 +642,10 @@ function keptEvent(record: InstanceRecord, event: HistoryEvent): HistoryEvent {
   const messages = record.messages;
   for (let i = 0; i < messages.length; i++) if (messages[i]!.event === event) return event;
   return keptFrozen(event);
+}
+
+/** The events of `history` in `range` (`historyRangeOf`), a new array of the stored events. */
+function sliceOf(history: readonly HistoryEvent[], range: HistoryRange | undefined): HistoryEvent[] {
+  const { from, to } = historyRangeOf(range);
+  return history.slice(from, to);
 }

@@ -3,6 +3,7 @@ import type { HistoryEvent } from '../model/history-event.js';
 import type { InstanceState, InstanceTags, OrchestrationRuntimeStatus, PurgedSnapshot } from '../model/instance-status.js';
 import type { ActivityTask, Lease, OrchestrationMessage } from '../model/message.js';
 import type { WriteSet } from '../model/write-set.js';
+import type { HistoryRange } from './history-range.js';
 
 /** What {@link Store.commit} reports of a committed write set: the outcomes its writer could not know in advance. */
 export interface CommitResult {
@@ -141,20 +142,24 @@ export interface Store {
   getInstance(instanceId: string, options?: { readonly showInput?: boolean }): Promise<InstanceState | undefined>;
 
   /**
-   * The current execution's history (from `fromIndex`, default 0); empty for an unknown instance. A worker steps only
-   * on a history that holds every event of the state it claimed (`completeHistory`): a store whose read can lag a state
-   * read before it (a replica behind) is read again, never replayed short.
+   * The current execution's history, the events from `fromIndex` (default 0) up to, not including, `toIndex` (default:
+   * to the end; `historyRangeOf` in store-kit is the one reading of a range); empty for an unknown instance. A store
+   * reads only the events of the range (a restart reads the first events of a long history, not all of them). A worker
+   * steps only on a history that holds every event of the state it claimed (`completeHistory`): a store whose read can
+   * lag a state read before it (a replica behind) is read again, never replayed short. `toIndex` came after the port's
+   * first version: a store that ignores it answers more events than asked, and readers cut them (`eventsInRange`).
    */
-  getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]>;
+  getHistory(instanceId: string, options?: HistoryRange): Promise<HistoryEvent[]>;
 
   /**
    * Optional: {@link Store.getInstance} and {@link Store.getHistory} read at one moment (in one transaction), so the
    * history is the one the state shows. Clients that read a history with a status (`getStatus` with `showHistory`,
    * `history$`) use it when present; without it they read the state again once the history has answered (see
-   * `eventsOfHistory`), a second round trip. `showInput: false` as for `getInstance`.
+   * `eventsOfHistory`), a second round trip. The history's range as for `getHistory`; `showInput: false` as for
+   * `getInstance`.
    */
   getInstanceHistory?(
-    instanceId: string, options?: { readonly fromIndex?: number; readonly showInput?: boolean },
+    instanceId: string, options?: HistoryRange & { readonly showInput?: boolean },
   ): Promise<{ readonly state: InstanceState | undefined; readonly history: HistoryEvent[] }>;
 
   /**

@@ -4,6 +4,7 @@ import type {
   ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, PurgeMember, PurgeSetResult, StatusChange,
   Store, StoreCapabilities,
 } from '../store/store.js';
+import type { HistoryRange } from '../store/history-range.js';
 import type { WriteSet } from '../model/write-set.js';
 import type { HistoryEvent } from '../model/history-event.js';
 import type { InstanceState } from '../model/instance-status.js';
@@ -250,7 +251,7 @@ export class FaultyStore implements Store {
     return this.#call('getInstance', () => this.#store.getInstance(instanceId, options));
   }
 
-  getHistory(instanceId: string, options?: { readonly fromIndex?: number }): Promise<HistoryEvent[]> {
+  getHistory(instanceId: string, options?: HistoryRange): Promise<HistoryEvent[]> {
     return this.#call('getHistory', () => this.#store.getHistory(instanceId, options));
   }
 

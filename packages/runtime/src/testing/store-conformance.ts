@@ -1584,6 +1584,33 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await store.getHistory('a', { fromIndex: 2 })).toEqual(history.slice(2));
         expect(await store.getHistory('unknown')).toEqual([]);
       });
+
+      it('reads only the events of a range (fromIndex up to, not including, toIndex), across the steps that wrote them', async () => {
+        const store = await open();
+        await create(store, newInstance('a'));
+        const scheduled = (i: number): HistoryEvent => ({ type: 'TaskScheduled', eventId: i, timestamp: T0.toISOString(), name: `t${i}` });
+        // Three steps of 3, 2 and 3 events: a store that keeps each step's events together cuts inside them.
+        const steps = [[started('a'), scheduled(0), scheduled(1)], [scheduled(2), scheduled(3)], [scheduled(4), scheduled(5), scheduled(6)]];
+        for (const [i, events] of steps.entries()) {
+          if (i > 0) await send(store, message('a', eventRaised(`go-${i}`)));
+          await commitStep(store, await claim(store), { runtimeStatus: 'Running' }, events);
+        }
+        const history = steps.flat();
+        expect(await store.getHistory('a')).toEqual(history);
+        const ranges: Array<[number | undefined, number | undefined]> = [
+          [undefined, 2], [0, 1], [1, 4], [3, 5], [4, 6], [2, 8], [5, undefined], [6, 7], [0, 100], [3, 3], [6, 2], [8, undefined], [20, 30],
+        ];
+        for (const [fromIndex, toIndex] of ranges) {
+          const range = { ...(fromIndex === undefined ? {} : { fromIndex }), ...(toIndex === undefined ? {} : { toIndex }) };
+          expect(await store.getHistory('a', range), JSON.stringify(range)).toEqual(history.slice(fromIndex ?? 0, toIndex));
+          if (store.getInstanceHistory) {
+            const read = await store.getInstanceHistory('a', range);
+            expect(read.history, JSON.stringify(range)).toEqual(history.slice(fromIndex ?? 0, toIndex));
+            expect(read.state?.historyLength).toBe(history.length);
+          }
+        }
+        expect(await store.getHistory('unknown', { fromIndex: 1, toIndex: 3 })).toEqual([]);
+      });
     });
 
     describe('activity tasks', () => {

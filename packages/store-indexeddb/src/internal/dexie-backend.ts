@@ -1,6 +1,6 @@
 import { Dexie, type Transaction, type DBCoreIndex, type DBCoreKeyRange, type DBCoreMutateRequest, type DBCoreRangeType, type DBCoreTable } from 'dexie';
 import { systemClock, type Clock, type HistoryEvent } from '@durable-rx/runtime';
-import { tagPairsOf } from '@durable-rx/runtime/store-kit';
+import { tagPairsOf, type BoundedRange } from '@durable-rx/runtime/store-kit';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { StorageError } from '../errors/storage-error.js';
 import { errorNames, mapStorageError } from './map-storage-error.js';
@@ -984,10 +984,17 @@ class DexieTransaction implements BackendTransaction {
     this.#store('inputs').delete(instanceId);
   }
 
-  async readHistory(instanceId: string, from: number): Promise<HistoryEvent[]> {
+  async readHistory(instanceId: string, { from, to }: BoundedRange): Promise<HistoryEvent[]> {
+    if (to <= from) return [];
     const { history } = this.#core;
-    const rows = await this.#all<HistoryRow>(history, history.schema.primaryKey, ofInstance(instanceId));
-    return historyFrom(rows.map(rowEvents), from);
+    const key = history.schema.primaryKey;
+    // From the row that holds event `from` (the last that begins at or before it) up to the first that begins at `to`.
+    const first = from > 0 ? await this.#first<HistoryRow>(history, key, between([instanceId, -Infinity], [instanceId, from]), 'prev') : undefined;
+    if (from > 0 && !first) return [];
+    const firstSeq = first?.seq ?? -Infinity;
+    const range: DBCoreKeyRange = { type: 2 as DBCoreRangeType, lower: [instanceId, firstSeq], upper: [instanceId, to], lowerOpen: false, upperOpen: true };
+    const rows = await this.#all<HistoryRow>(history, key, range);
+    return historyFrom(rows.map(rowEvents), from, first?.seq ?? 0, to);
   }
 
   async historyEnd(instanceId: string): Promise<number> {

@@ -1,6 +1,6 @@
 import { promisifyRequest, type UseStore } from 'idb-keyval';
 import { isTerminalStatus, type Clock, type HistoryEvent, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
-import { sameTags, tagPairsOf } from '@durable-rx/runtime/store-kit';
+import { sameTags, tagPairsOf, type BoundedRange } from '@durable-rx/runtime/store-kit';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { errorNames, mapStorageError, missingApi } from './map-storage-error.js';
 import {
@@ -994,9 +994,19 @@ class KeyvalTransaction implements BackendTransaction {
     return cursor ? (cursor.key as [string, number, string])[1] : undefined;
   }
 
-  async readHistory(instanceId: string, from: number): Promise<HistoryEvent[]> {
-    const stored = await promisifyRequest(this.#store.getAll(this.#range(['h', instanceId], ['h', instanceId, MAX]))) as (HistoryEvent[] | HistoryEvent)[];
-    return historyFrom(stored.map(eventsOf), from);
+  async readHistory(instanceId: string, { from, to }: BoundedRange): Promise<HistoryEvent[]> {
+    if (to <= from) return [];
+    // From the row that holds event `from` (the last that begins at or before it) up to the first that begins at `to`.
+    let firstSeq = 0;
+    if (from > 0) {
+      const cursor = await promisifyRequest(this.#store.openKeyCursor(this.#range(['h', instanceId], ['h', instanceId, from]), 'prev'));
+      if (!cursor) return [];
+      firstSeq = (cursor.key as [string, string, number])[2];
+    }
+    const upper = to === Infinity ? ['h', instanceId, MAX] : ['h', instanceId, to];
+    const range = this.#keyRange.bound(['h', instanceId, firstSeq], upper, false, to !== Infinity);
+    const stored = await promisifyRequest(this.#store.getAll(range)) as (HistoryEvent[] | HistoryEvent)[];
+    return historyFrom(stored.map(eventsOf), from, firstSeq, to);
   }
 
   async historyEnd(instanceId: string): Promise<number> {

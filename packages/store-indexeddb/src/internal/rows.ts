@@ -284,11 +284,14 @@ export function eventsOf(stored: readonly HistoryEvent[] | HistoryEvent | undefi
   return Array.isArray(stored) ? stored : [stored as HistoryEvent];
 }
 
-/** The events of history rows (in position order, from position 0) at positions `from` and later. */
-export function historyFrom(rows: readonly (readonly HistoryEvent[])[], from: number): HistoryEvent[] {
+/**
+ * The events of history rows (in position order, the first at position `firstSeq`, default 0) at positions `from`
+ * and later, before `to` (default: all).
+ */
+export function historyFrom(rows: readonly (readonly HistoryEvent[])[], from: number, firstSeq = 0, to = Infinity): HistoryEvent[] {
   const events: HistoryEvent[] = [];
   for (const batch of rows) events.push(...batch);
-  return from > 0 ? events.slice(from) : events;
+  return from > firstSeq || to - firstSeq < events.length ? events.slice(from - firstSeq, to - firstSeq) : events;
 }
 
 /** The claim-schedule fields of an {@link InstanceRow}. */

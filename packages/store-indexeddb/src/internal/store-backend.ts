@@ -1,4 +1,5 @@
 import type { HistoryEvent, OrchestrationRuntimeStatus } from '@durable-rx/runtime';
+import type { BoundedRange } from '@durable-rx/runtime/store-kit';
 import type { ReadsAhead } from './read-ahead.js';
 import type { InputRecord, InstanceRow, MessageRow, NewMessageRow, NewTaskRow, TaskRow } from './rows.js';
 
@@ -156,8 +157,11 @@ export interface BackendTransaction {
   /** Deletes the instance's input record, if any. */
   deleteInput(instanceId: string): void;
 
-  /** History events of an instance from position `from`. */
-  readHistory(instanceId: string, from: number): Promise<HistoryEvent[]>;
+  /**
+   * History events of an instance at positions `from` up to, not including, `to` (`Infinity`: to the end), reading
+   * only the rows that hold them.
+   */
+  readHistory(instanceId: string, range: BoundedRange): Promise<HistoryEvent[]>;
   /** Number of stored history events (position after the last one). */
   historyEnd(instanceId: string): Promise<number>;
   /** Writes `events` at positions `from`, `from + 1`, ... */

@@ -1,0 +1,87 @@
+import { afterEach, expect, it } from 'vitest';
+import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import { RESTART_HISTORY_EVENTS } from '../src/engine/fork-history.js';
+import { silentLogger } from '../src/env/logger.js';
+import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import type { Store } from '../src/store/store.js';
+import { SETTLED } from '../src/testing/settled.js';
+
+/** Fifty activities one after another: a history of some 150 events. */
+const long: Orchestrator = function* (ctx) {
+  const input = ctx.getInput<number>();
+  let sum = 0;
+  for (let i = 0; i < 50; i++) sum += (yield ctx.callActivity('Add', i)) as number;
+  return sum + input;
+};
+
+const runtimes: Runtime[] = [];
+afterEach(async () => {
+  await Promise.all(runtimes.splice(0).map((runtime) => runtime.stop()));
+});
+
+/**
+ * `inner` with the history events its reads hand out counted; `ignoresToIndex`: a store written before
+ * `HistoryRange.toIndex` existed, which reads to the end whatever the range.
+ */
+function counted(inner: MemoryStore, ignoresToIndex = false): { store: Store; read: () => number; reset: () => void } {
+  let events = 0;
+  const cut = <T extends { readonly toIndex?: number }>(options: T | undefined): T | undefined => {
+    if (!ignoresToIndex || options === undefined) return options;
+    const { toIndex: _dropped, ...rest } = options;
+    return rest as T;
+  };
+  const store = new Proxy(inner, {
+    get(target, key) {
+      if (key === 'getHistory') {
+        return async (id: string, options?: { readonly fromIndex?: number; readonly toIndex?: number }) => {
+          const history = await target.getHistory(id, cut(options));
+          events += history.length;
+          return history;
+        };
+      }
+      if (key === 'getInstanceHistory') {
+        return async (id: string, options?: { readonly fromIndex?: number; readonly toIndex?: number; readonly showInput?: boolean }) => {
+          const read = await target.getInstanceHistory(id, cut(options));
+          events += read.history.length;
+          return read;
+        };
+      }
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  }) as Store;
+  return { store, read: () => events, reset: () => void (events = 0) };
+}
+
+async function ended(ignoresToIndex: boolean): Promise<{ runtime: Runtime; id: string; length: number; read: () => number; reset: () => void }> {
+  const counter = counted(new MemoryStore(), ignoresToIndex);
+  const runtime = createRuntime({
+    store: counter.store, logger: silentLogger, orchestrators: { Long: long }, activities: { Add: (i: unknown) => i as number },
+  });
+  runtimes.push(runtime);
+  await runtime.start();
+  const id = await runtime.client.startNew('Long', { input: 1000 });
+  const done = await runtime.client.waitForCompletion(id, SETTLED);
+  expect(done.output).toBe(1000 + 1225);
+  const length = (await runtime.client.getStatus(id, { showHistory: true }))!.history!.length;
+  expect(length).toBeGreaterThan(4 * RESTART_HISTORY_EVENTS);
+  counter.reset();
+  return { runtime, id, length, read: counter.read, reset: counter.reset };
+}
+
+it('restarts an instance with a long history reading only its first events', async () => {
+  const { runtime, id, read } = await ended(false);
+  const again = await runtime.client.restart(id, { restartWithNewInstanceId: true });
+  expect(read()).toBeLessThanOrEqual(RESTART_HISTORY_EVENTS);
+  expect(await runtime.client.waitForCompletion(again, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 2225 });
+});
+
+it('restarts, and shows whole histories, on a store that reads to the end whatever the range', async () => {
+  const { runtime, id, length, read, reset } = await ended(true);
+  const again = await runtime.client.restart(id, { restartWithNewInstanceId: true });
+  expect(read()).toBe(length); // what the store read, all of it: the client keeps the first events
+  expect(await runtime.client.waitForCompletion(again, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 2225 });
+  reset();
+  expect((await runtime.client.getStatus(id, { showHistory: true }))!.history).toHaveLength(length);
+});
