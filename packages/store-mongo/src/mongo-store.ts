@@ -80,6 +80,7 @@ import { purgeInBatches } from './purge-in-batches.js';
 import { seqPages } from './seq-pages.js';
 import { heldSweepsQuery, sweepClaim, sweepFinishedBy, sweepRecheckDelay, sweepRenewal, sweepRetryDelay } from './sweep-lease.js';
 import { unclaimedWriteHolds } from './unclaimed-write-holds.js';
+import { closeOwnClient, CLIENT_CLOSE_WAIT_MS } from './close-own-client.js';
 import { waitAtMost, type WaitOutcome } from './wait-at-most.js';
 import { wakeSignals } from './wake-signals.js';
 import { transactionEndWaitMs, transactionRanOut, transactionRetryStep, unansweredCommit, type TransactionRetryStep } from './transaction-deadline.js';
@@ -1310,7 +1311,8 @@ export class MongoStore implements Store {
   /**
    * Closes the change streams, waits for operations in flight (a running history sweep stops after its current
    * chunk, and another process or the next `connect` takes it up once its lease lapsed, within a minute; a `purgeInstances` after its current batch, rejecting with
-   * `StoreClosedError` that names the count purged before), and closes the client if the store created it. Afterwards every method
+   * `StoreClosedError` that names the count purged before), and closes the client if the store created it, waiting for
+   * that 5 s at most (`CLIENT_CLOSE_WAIT_MS`; then a warning is logged and the driver's close ends by itself). Afterwards every method
    * rejects with `StoreClosedError`. Idempotent: every call returns the same promise.
    */
   close(): Promise<void> {
@@ -1330,13 +1332,16 @@ export class MongoStore implements Store {
       await feeds;
       this.#client.off('serverHeartbeatSucceeded', this.#onHeartbeat);
       if (this.#ownsClient) {
+        // Bounded: the driver's close aborts again a transaction whose end the store stopped waiting for, which can wait
+        // a whole serverSelectionTimeoutMS. On the system clock, as the transaction bounds: the driver runs on it.
+        let outcome: 'closed' | 'late';
         try {
-          await this.#client.close();
+          outcome = await closeOwnClient(this.#client, () => this.#unanswered, systemClock);
         } catch (error) {
           throw mapDriverError(error, 'closing the client');
-        } finally {
-          // The client closed: an abort or commit the store stopped waiting for has failed with it.
-          await Promise.allSettled([...this.#unanswered]);
+        }
+        if (outcome === 'late') {
+          this.#logger.warn(`MongoStore.close: the MongoDB client had not closed after ${CLIENT_CLOSE_WAIT_MS} ms (a transaction's abort waits for a server); it closes by itself within serverSelectionTimeoutMS`);
         }
       }
     })();

@@ -1,0 +1,39 @@
+import type { Clock } from '@durable-rx/runtime';
+import { waitAtMost } from './wait-at-most.js';
+
+/**
+ * How long `MongoStore.close` waits for a client of its own to close (ms), once the operations in flight have settled
+ * (themselves bounded by `TRANSACTION_RETRY_MS`). The driver's `close` first ends every session still open, and a
+ * session whose abort or commit the store stopped waiting for is still in its transaction: the driver aborts it
+ * again, which waits for a server to be selected, up to `serverSelectionTimeoutMS` (10 s by the store's default,
+ * 30 s by the driver's), before it closes the connections.
+ */
+export const CLIENT_CLOSE_WAIT_MS = 5_000;
+
+/**
+ * Closes a client the store created, then waits for the transaction ends the store stopped waiting for (`unanswered`:
+ * the client's close fails them), all within `waitMs` on `clock`. `'closed'` when both settled in time (a failure of the
+ * client's close is thrown); `'late'` when the time ran out first: the driver's close goes on and ends by itself
+ * (within its `serverSelectionTimeoutMS`), its failure then caught, never unhandled. So `close()` never waits a server
+ * selection on top of its own bound.
+ *
+ * @example
+ * ```ts
+ * const outcome = await closeOwnClient(client, () => unanswered, systemClock);
+ * if (outcome === 'late') logger.warn('the MongoDB client is still closing');
+ * ```
+ */
+export async function closeOwnClient(
+  client: { close(): Promise<void> }, unanswered: () => Iterable<Promise<void>>, clock: Clock, waitMs = CLIENT_CLOSE_WAIT_MS,
+): Promise<'closed' | 'late'> {
+  const closing = (async () => {
+    try {
+      await client.close();
+    } finally {
+      // The client closed (or failed to): an abort or commit the store stopped waiting for has failed with it.
+      await Promise.allSettled([...unanswered()]);
+    }
+  })();
+  const outcome = await waitAtMost(closing, waitMs, clock);
+  return outcome.kind === 'late' ? 'late' : 'closed';
+}
