@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeHistoryEvent, decodeInstanceState, decodeMessage, emptyQueueHead, EPOCH, NEVER } from '../src/documents.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
 import {
-  commitSignalsWork, describeWrites, instanceUpdate, instanceUpdateFields, leaseReleaseFields, STAMP_PURGED_AT, STAMP_UPDATED_AT, TAKEN_INSTANCE_PROJECTION,
+  commitSignalsWork, describeWrites, instanceUpdate, instanceUpdateFields, leaseReleaseFields, TAKEN_INSTANCE_PROJECTION,
   translateWritePlan, type MongoWrite, type StoredRow, type TakenInstanceDoc,
 } from '../src/translate-write-plan.js';
 
@@ -314,11 +314,6 @@ describe('the times a status resync reads: stamped by MongoDB\u2019s clock, not 
   it('leaves updatedAt alone where the status does not change (a release, queue bookkeeping)', () => {
     const update = instanceUpdate({ claimAt: EPOCH, leaseToken: null });
     expect(update).toEqual({ $set: { claimAt: EPOCH, leaseToken: null } });
-  });
-
-  it('stamps an inserted or replaced instance, and purge records, by the server after writing them whole', () => {
-    expect(STAMP_UPDATED_AT).toEqual({ $currentDate: { updatedAt: true } });
-    expect(STAMP_PURGED_AT).toEqual({ $currentDate: { purgedAt: true } });
   });
 });
 
