@@ -74,6 +74,15 @@ const FEED_HEALTHY_MS = 10_000;
 const SATURATED_RECHECK_MS = 1000;
 
 /**
+ * How long a commit that leases activity tasks to this worker holds the activity slots reserved for them once they
+ * keep a claim from taking other activity work (ms on the clock): a commit unanswered by then (a wedged IndexedDB
+ * transaction, up to `storeCallTimeoutMs`) gives them back, so other activities are claimed and run meanwhile, and its
+ * tasks then run in the slots free as it answers, the others released (`Worker.#startLeased`). The re-check of due work
+ * waiting for a slot: a commit slower than that is not one a task should wait for.
+ */
+const LEASED_SLOTS_HELD_MS = SATURATED_RECHECK_MS;
+
+/**
  * Longest wait the worker hands to one platform timer (60 s) before it reads its clock again. Browsers and some
  * operating systems pause timers while the machine sleeps, but the wall clock moves on: a durable timer or a lease
  * expiry given to one timer for its whole delay would fire late by as much as the machine slept (hours, for a 24 h
@@ -444,6 +453,10 @@ export class Worker {
   readonly #unrun: Promise<boolean>[] = [];
   /** Commits in flight that lease activity tasks to this worker: a stop that ends before they answer is not clean. */
   #leasing = 0;
+  /** The activity slots those commits hold for their tasks ({@link #leasingCommit}). */
+  readonly #slotHolds = new Set<SlotHold>();
+  /** Cancels the deadline that gives those slots back ({@link #giveBackSlotsSoon}), while one is armed. */
+  #slotsGiveBack: (() => void) | undefined;
   #stopped: Promise<void> | undefined;
   /**
    * The store calls in flight (see {@link #bounded}), on one timer for the earliest deadline. While the worker runs the
@@ -790,12 +803,41 @@ export class Worker {
 
   /**
    * `commit`, counted in {@link #leasing} while it is unanswered when it leases tasks to this worker; handed back as it
-   * is otherwise (most steps: no frame or promise more on the commit's path).
+   * is otherwise (most steps: no frame or promise more on the commit's path). The activity slots reserved for its tasks
+   * (`slots`) are known meanwhile (`#slotHolds`), for a claim they block to give back (`#giveBackSlotsSoon`).
    */
-  #leasingCommit(leased: readonly unknown[], commit: Promise<unknown>): Promise<unknown> {
-    if (leased.length === 0) return commit;
+  #leasingCommit(slots: SlotHold, commit: Promise<unknown>): Promise<unknown> {
+    if (slots.held === 0) return commit;
     this.#leasing++;
-    return commit.finally(() => void this.#leasing--);
+    this.#slotHolds.add(slots);
+    return commit.finally(() => {
+      this.#leasing--;
+      this.#slotHolds.delete(slots);
+    });
+  }
+
+  /**
+   * A claim round found no free activity slot while commits under way hold slots for the tasks they lease
+   * (`#slotHolds`): unless one is armed already, a deadline gives those commits' slots back once they have been held
+   * LEASED_SLOTS_HELD_MS more, so a slow commit starves no other activity; its tasks then take the slots free as it
+   * answers (`#startLeased`). Armed only then: a worker whose claims no reservation blocks sets no timer for them. A
+   * clock that cannot time it leaves them held until the answers.
+   */
+  #giveBackSlotsSoon(): void {
+    if (this.#slotsGiveBack) return;
+    const holds = [...this.#slotHolds];
+    try {
+      this.#slotsGiveBack = this.#calls.add(LEASED_SLOTS_HELD_MS, () => {
+        this.#slotsGiveBack = undefined;
+        for (const slots of holds) {
+          this.#activitiesRunning -= slots.held;
+          slots.held = 0;
+        }
+        this.#slotFreed();
+      });
+    } catch {
+      // Held until the answers.
+    }
   }
 
   /**
@@ -920,6 +962,7 @@ export class Worker {
       const wantOrchestration: boolean = orchestrations && this.#orchestrationsRunning < this.#o.maxConcurrentOrchestrations;
       const wantActivity: boolean = activities && this.#activitiesRunning < this.#o.maxConcurrentActivities;
       if ((orchestrations && !wantOrchestration) || (activities && !wantActivity)) this.#limited = true;
+      if (activities && !wantActivity && this.#slotHolds.size > 0) this.#giveBackSlotsSoon();
       // A round that finds no free slot for what is left to claim ends the claims without reading the clock (most
       // rounds end so under load): the caller reads it when it needs the time.
       if (!wantOrchestration && !wantActivity) return undefined;
@@ -1098,45 +1141,53 @@ export class Worker {
   /**
    * With a store that supports it (`capabilities.fusedSteps`), leases the activity tasks a write set schedules to
    * this worker, as many as it has free activity slots (counting `freed` slots about to be released), and reserves
-   * the slots. The caller runs the leased tasks after the commit ({@link Worker.#startLeased}) or gives the slots
-   * back if the commit fails.
+   * the slots (`slots`, until {@link #leasingCommit} gives them back). The caller runs the leased tasks after the commit
+   * ({@link Worker.#startLeased}) or gives the slots still held back if the commit fails.
    */
-  #leaseNewTasks(writeSet: WriteSet, freed: number, now: Date): { writeSet: WriteSet; leased: { task: ActivityTask; lease: Lease }[] } {
-    const { store, activityLeaseMs, clock, maxConcurrentActivities } = this.#o;
-    if (!store.capabilities.fusedSteps || this.#stopping) return { writeSet, leased: [] };
-    const result = leaseNewTasks(writeSet, {
+  #leaseNewTasks(writeSet: WriteSet, freed: number, now: Date): { writeSet: WriteSet; leased: { task: ActivityTask; lease: Lease }[]; slots: SlotHold } {
+    const { store, activityLeaseMs, maxConcurrentActivities } = this.#o;
+    if (!store.capabilities.fusedSteps || this.#stopping) return { writeSet, leased: [], slots: NO_SLOTS };
+    const { writeSet: leasing, leased } = leaseNewTasks(writeSet, {
       owner: this.#leaseOwner, leaseMs: activityLeaseMs, now, newId: this.#newToken, max: maxConcurrentActivities - this.#activitiesRunning + freed,
     });
-    this.#activitiesRunning += result.leased.length;
-    return result;
+    this.#activitiesRunning += leased.length;
+    return { writeSet: leasing, leased, slots: leased.length === 0 ? NO_SLOTS : { held: leased.length } };
   }
 
   /**
-   * Runs the activity tasks a commit leased to this worker (their slots are reserved), each unless its lease has expired
-   * by the time the commit answered (`hasLapsed`: it is claimed again instead). Once the worker is stopping
+   * Runs the activity tasks a commit leased to this worker, each in a slot `slots` still holds for it or, once the
+   * commit gave them back ({@link #leasingCommit}), in a free one: a task for which none is free is released, so a
+   * claim runs it once a slot frees (this worker's, as the slot's end pumps, or another's). None runs whose lease has
+   * expired by the time the commit answered (`hasLapsed`: it is claimed again instead). Once the worker is stopping
    * (the commit leased them before the stop began), they are not run but released at once, so that another worker
    * takes them now and no activity starts in a worker that stops, nor renews a lease after it; the stop awaits the
    * releases (`#unrun`). Once the stop has ended, nothing is sent: the leases lapse.
    */
-  #startLeased(leased: readonly ActivityWorkItem[]): void {
+  #startLeased(leased: readonly ActivityWorkItem[], slots: SlotHold): void {
+    let held = slots.held;
+    slots.held = 0;
     if (!this.#stopping) {
       const nowMs = leased.length === 0 ? Number.NaN : this.#clockMs();
       for (const item of leased) {
         const expiresAtMs = item.lease.expiresAt.getTime();
-        if (!hasLapsed(expiresAtMs, nowMs)) {
+        const slotted = held > 0 ? held-- > 0 : this.#activitiesRunning < this.#o.maxConcurrentActivities && ++this.#activitiesRunning > 0;
+        if (hasLapsed(expiresAtMs, nowMs)) {
+          // The commit answered after the task's lease expired (it may take up to `storeCallTimeoutMs`, longer than
+          // `activityLeaseMs`): another worker may hold the task by now, and running it here would run it twice. Its
+          // slot is given back, and the wake-up at its expiry (now) claims it again, on a lease of its own.
+          if (slotted) this.#activitiesRunning--;
+          this.#o.logger.warn(`activity task ${item.task.id} of ${item.task.instanceId}: its lease expired before the commit leasing it answered; claimed again`);
+          this.#leaseLeft(expiresAtMs);
+        } else if (slotted) {
           this.#startActivity(item);
-          continue;
+        } else {
+          this.#limited = true;
+          this.#releaseUnrun([item]);
         }
-        // The commit answered after the task's lease expired (it may take up to `storeCallTimeoutMs`, longer than
-        // `activityLeaseMs`): another worker may hold the task by now, and running it here would run it twice. Its slot
-        // is given back, and the wake-up at its expiry (now) claims it again, on a lease of its own.
-        this.#activitiesRunning--;
-        this.#o.logger.warn(`activity task ${item.task.id} of ${item.task.instanceId}: its lease expired before the commit leasing it answered; claimed again`);
-        this.#leaseLeft(expiresAtMs);
       }
       return;
     }
-    this.#activitiesRunning -= leased.length;
+    this.#activitiesRunning -= held;
     if (this.#ended) return;
     for (const item of leased) this.#unrun.push(this.#releaseLogged(item.task.instanceId, () => this.#release(item), item.lease.expiresAt.getTime()));
   }
@@ -1539,6 +1590,7 @@ export class Worker {
     const state = item.state;
     this.#heldSteps.add(item);
     let started: readonly ActivityWorkItem[] = NO_WORK_ITEMS;
+    let startedSlots: SlotHold = NO_SLOTS;
     // The step failed and its lease is left to lapse (see `#leaseLeft`).
     let left = false;
     try {
@@ -1575,15 +1627,16 @@ export class Worker {
       else if (decision.eventsReplayed > 0) this.#metrics.cacheMisses++;
       this.#metrics.eventsReplayed += decision.eventsReplayed;
       this.#metrics.eventsApplied += decision.eventsApplied;
-      const { writeSet, leased } = this.#leaseNewTasks(decision.writeSet, 0, input.now);
+      const { writeSet, leased, slots } = this.#leaseNewTasks(decision.writeSet, 0, input.now);
       try {
         // Bounded by `storeCallTimeoutMs` (with `Infinity`, by the lease and at least one lease from now), not by what is
         // left of the lease: the store checks the lease inside the commit, so one still under way at its expiry (a
         // start's large input took most of the lease it handed over) applies, or fails with LeaseLostError if another
         // worker took the instance meanwhile. Given up at the expiry, it was reported failed while it could still apply.
-        await this.#leasingCommit(leased, this.#bounded(() => store.commit(writeSet), 'commit', this.#stepCallUntilMs(item, input.now.getTime()), this.#lateCommitReleaser(leased)));
+        await this.#leasingCommit(slots, this.#bounded(() => store.commit(writeSet), 'commit', this.#stepCallUntilMs(item, input.now.getTime()), this.#lateCommitReleaser(leased)));
       } catch (error) {
-        this.#activitiesRunning -= leased.length;
+        this.#activitiesRunning -= slots.held;
+        slots.held = 0;
         this.#releaseIfUnconfirmed(leased, error);
         if (!refusedForGood(error) && !this.#outOfSpaceAgain(state.instanceId, error)) throw error;
         // The same write set would be refused at every lease expiry, the instance Running for ever: it fails instead.
@@ -1592,6 +1645,7 @@ export class Worker {
         return;
       }
       started = leased;
+      startedSlots = slots;
       if (decision.execution) {
         this.#cache.set(state.instanceId, decision.state.executionId, decision.state.historyLength, decision.execution, decision.state, decision.cacheHit);
       }
@@ -1611,7 +1665,7 @@ export class Worker {
       }
     } finally {
       this.#heldSteps.delete(item);
-      this.#startLeased(started);
+      this.#startLeased(started, startedSlots);
       this.#orchestrationsRunning--;
       if (left) this.#leaseLeft(item.lease.expiresAt.getTime());
       this.#slotFreed();
@@ -2051,6 +2105,7 @@ export class Worker {
       return false;
     }
     let leased: { task: ActivityTask; lease: Lease }[] = [];
+    let slots: SlotHold = NO_SLOTS;
     try {
       const decision = decideActivityStep({
         state, cached: execution, taskId: task.id, taskLeaseToken: lease.token, result, now, newId, newExecution: this.#newExecution,
@@ -2058,7 +2113,8 @@ export class Worker {
       if (decision.kind !== 'commit') return false;
       const fused = this.#leaseNewTasks(decision.writeSet, 1, now);
       leased = fused.leased;
-      await this.#leasingCommit(leased, this.#bounded(() => store.commit(fused.writeSet), 'commit', untilMs, () => {
+      slots = fused.slots;
+      await this.#leasingCommit(slots, this.#bounded(() => store.commit(fused.writeSet), 'commit', untilMs, () => {
         applied();
         this.#releaseUnlessStopped(fused.leased);
       }));
@@ -2068,10 +2124,11 @@ export class Worker {
       if (decision.execution) {
         this.#cache.set(state.instanceId, decision.state.executionId, decision.state.historyLength, decision.execution, decision.state, true);
       }
-      this.#startLeased(leased);
+      this.#startLeased(leased, slots);
       return true;
     } catch (error) {
-      this.#activitiesRunning -= leased.length;
+      this.#activitiesRunning -= slots.held;
+      slots.held = 0;
       this.#releaseIfUnconfirmed(leased, error);
       // A closed store, or any 503 (abandoned at the bound, an outcome the store could not confirm): not sent again at once.
       if (isDurableError(error) && error.status === 503) throw error;
@@ -2153,6 +2210,14 @@ export class Worker {
 function hasLapsed(untilMs: number, nowMs: number): boolean {
   return nowMs >= untilMs;
 }
+
+/** The activity slots a commit reserved for the tasks it leases to its worker, and still holds. */
+interface SlotHold {
+  held: number;
+}
+
+/** No slots held (a step that leased no activity task): never changed, as `held` is 0. */
+const NO_SLOTS: SlotHold = { held: 0 };
 
 /** No work items (a step that leased no activity task). */
 const NO_WORK_ITEMS: readonly ActivityWorkItem[] = Object.freeze([]);

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import type { Orchestrator } from '../src/index.js';
+import { FailingStore, RecordingLogger } from './failing-store.js';
+import { HandClock, T0 } from './hand-clock.js';
+import { heldActivity } from './held-activity.js';
+import { startedRuntimes } from './started-runtimes.js';
+import { within } from './within.js';
+
+const { start } = startedRuntimes({ graceMs: 0 });
+
+const calls = (name: string): Orchestrator => function* (ctx) {
+  return yield ctx.callActivity(name);
+};
+
+describe("the activity slots a step's commit reserves for the tasks it leases to its worker", () => {
+  it('are given back while the commit is slow to answer, so other activities run; its tasks then wait for a free slot', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    const b = heldActivity();
+    let aRuns = 0;
+    // The commit of A's step leases A to the worker (its one activity slot reserved) and answers only when the test lets
+    // it: a wedged IndexedDB transaction, up to storeCallTimeoutMs (30 s).
+    const commit = store.hangNext('commit', 0, {
+      applied: 'when called',
+      where: (writeSet) => writeSet.lease?.kind === 'orchestration' && writeSet.requests.some((r) => r.type === 'insertTask' && r.lease !== undefined),
+    });
+    const runtime = await start({
+      store, clock, logger, maxConcurrentActivities: 1, storeCallTimeoutMs: 30_000,
+      orchestrators: { CallsA: calls('A'), CallsB: calls('B') }, activities: { A: () => `a ${++aRuns}`, B: b.activity },
+    });
+    const a = await runtime.client.startNew('CallsA');
+    await within(commit.called, "A's step committing");
+    // B's task is scheduled unleased (no free slot): before, it waited for A's commit to answer, however long.
+    const bId = await runtime.client.startNew('CallsB');
+    await clock.fireUntil(b.running, 'B running', 10);
+    expect(b.runs()).toBe(1);
+    expect(clock.ms - T0).toBeLessThan(30_000);
+    // A's commit answers while B holds the one slot: A is not run beside it (the limit holds) but released, and runs
+    // once B has ended.
+    expect(await within(commit.release(), "A's commit answering")).toMatchObject({ status: 'fulfilled' });
+    expect(aRuns).toBe(0);
+    b.finish('b');
+    const ended = Promise.all([runtime.client.waitForCompletion(a, { timeoutMs: 600_000 }), runtime.client.waitForCompletion(bId, { timeoutMs: 600_000 })]);
+    await clock.fireUntil(ended, 'both ends', 20);
+    expect(await ended).toMatchObject([{ runtimeStatus: 'Completed', output: 'a 1' }, { runtimeStatus: 'Completed', output: 'b' }]);
+    expect(logger.errors).toEqual([]);
+  });
+});
