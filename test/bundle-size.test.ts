@@ -1507,11 +1507,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * 51,666 / 66,972 / 97,389 B (+25 / +25 / +24), budgets set to match.
  * History reads then took a range (toIndex: the stores read only its rows, a restart reads the first events, the client
  * cuts what a store that reads to the end answers): 51,666 / 66,972 / 97,389 -> 51,868 / 67,261 / 97,671 B (+202 / +289 / +282), budgets set to match.
+ * A step's commit slow to answer then gave back the activity slots it reserved once they blocked a claim for a second
+ * (#giveBackSlotsSoon, SlotHold), its tasks then run in the slots free as it answers or released: 51,868 / 67,261 /
+ * 97,671 -> 52,066 / 67,460 / 97,865 B (+198 / +199 / +194), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 51_868 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_261 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 97_671 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 52_066 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_460 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 97_865 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_759 },
 ];
 
