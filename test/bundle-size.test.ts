@@ -1510,12 +1510,16 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A step's commit slow to answer then gave back the activity slots it reserved once they blocked a claim for a second
  * (#giveBackSlotsSoon, SlotHold), its tasks then run in the slots free as it answers or released: 51,868 / 67,261 /
  * 97,671 -> 52,066 / 67,460 / 97,865 B (+198 / +199 / +194), budgets set to match.
+ * An options member no call takes (a typo) then refused by readChecked, naming it and the members taken, the filter and
+ * purge tables split, the client's option readers shared and createClient's options read by the same rule:
+ * 52,066 / 67,460 / 97,865 / 12,759 -> 52,127 / 67,527 / 97,925 / 12,929 B (+61 / +67 / +60 / +170; rx-client also
+ * reads its own options by the rule now), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 52_066 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_460 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 97_865 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 12_759 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 52_127 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_527 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 97_925 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 12_929 },
 ];
 
 describe('bundle size', () => {

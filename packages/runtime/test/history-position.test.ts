@@ -72,9 +72,9 @@ describe('historyEndedByPurge (the previous history of the first instance starte
 });
 
 describe('readHistoryPosition', () => {
-  it('reads an absent position as none, and a whole one as itself (its members only)', () => {
+  it('reads an absent position as none, and a whole one as itself; refuses one with a member of no position', () => {
     expect(readHistoryPosition(undefined, 'after')).toBeUndefined();
-    expect(readHistoryPosition({ execution: 'x1/0', events: 5, extra: 1 }, 'after')).toEqual({ execution: 'x1/0', events: 5 });
+    expect(() => readHistoryPosition({ execution: 'x1/0', events: 5, extra: 1 }, 'after')).toThrow(/after\.extra is not known/);
     expect(readHistoryPosition({ execution: 'x1/0', events: 0 }, 'after')).toEqual({ execution: 'x1/0', events: 0 });
   });
 

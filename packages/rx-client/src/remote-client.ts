@@ -7,7 +7,7 @@ import {
 } from '@durable-rx/runtime';
 import {
   BULK_REQUEST_SIZE, bulkFilter, closedWaitError, FIRST_ANSWER_GRACE_MS, assertValidInstanceId, readBulkOptions, type BulkCommand, assertValidName, awaitTerminatedTree, childSettled, childrenTerminatedWith, COMMAND_APPLIED_TIMEOUT_MS, createCheckStatusResponseOf,
-  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, idempotencyKeyHeader, isBoolean, isDate, isHeaderText, isIdempotencyKey, isInstanceId, isReason, isRetryable, isRetryableError, isStartIfExists, isTags, MAX_PAGE_SIZE, noStatusError, readChecked, readForkOptions, readRecursive, readRestartOptions, readSignalWithStartOptions,
+  createHttpManagementPayload, DEFAULT_WAIT_TIMEOUT_MS, followPages, historyEventsMissed, idempotencyKeyHeader, isHeaderText, isReason, isRetryable, isRetryableError, MAX_PAGE_SIZE, noStatusError, readOptions, readForkOptions, readRecursive, readRestartOptions, readSignalWithStartOptions, readStartNewOptions, readGetStatusOptions, readRaiseEventOptions,
   statusChangesMissed,
   type StatusStamp,
   readTimeoutMs, toPlainJson, toTerminateReason,
@@ -109,6 +109,9 @@ export interface RemoteClientOptions {
 }
 
 
+/** The members of {@link RemoteClientOptions}: any other is refused. */
+const REMOTE_CLIENT_OPTIONS = ['baseUrl', 'key', 'fetch', 'reconnect', 'timeoutMs', 'maxResponseBytes', 'clock'];
+
 /** Query parameters: `undefined` and an empty list are left out, Dates sent as ISO strings, other values as text. */
 type Query = object;
 
@@ -147,16 +150,18 @@ export class RemoteClient implements DurableClient {
   readonly #backOffs = new Set<() => void>();
 
   constructor(options: RemoteClientOptions) {
-    // The shared rule: a baseUrl with a query, a fragment or credentials is refused, not cut silently.
-    const root = webhookRoot(options?.baseUrl);
+    // An option it does not know (a typo) is refused: each member is checked by the mux or below. The shared rule: a
+    // baseUrl with a query, a fragment or credentials is refused, not cut silently (one absent is refused there too).
+    const { baseUrl, key, ...muxOptions } = readOptions(options, 'options', REMOTE_CLIENT_OPTIONS) as Partial<RemoteClientOptions>;
+    const root = webhookRoot(baseUrl!);
     this.#mux = createStreamMux({
-      ...options, // clock, reconnect, timeoutMs, maxResponseBytes
+      ...muxOptions, // clock, reconnect, timeoutMs, maxResponseBytes
       root,
       // The shared rule of header values: a key no header carries is refused here, not by fetch at every request (a
       // TypeError, which looks like a network failure: watches would reconnect for ever, commands fail `unreachable`).
-      headers: options.key === undefined ? {} : { authorization: `Bearer ${isHeaderText(options.key, 'key')}` },
+      headers: key === undefined ? {} : { authorization: `Bearer ${isHeaderText(key, 'key')}` },
       // Checked by the mux with its other options: a `fetch` that is no function is refused there.
-      fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+      fetch: muxOptions.fetch ?? ((input, init) => globalThis.fetch(input, init)),
     });
     this.connection$ = this.#mux.state$;
   }
@@ -171,9 +176,7 @@ export class RemoteClient implements DurableClient {
   async startNew(name: string, options: StartNewOptions = {}): Promise<string> {
     assertValidName(name, 'orchestrator name');
     // Read once through the shared rule, as the local client does: null, a non-object or a throwing getter is a 400.
-    const { input, instanceId, ifExists, startAt, tags } = readChecked(
-      options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId, ifExists: isStartIfExists, startAt: isDate, tags: isTags },
-    );
+    const { input, instanceId, ifExists, startAt, tags } = readStartNewOptions(options);
     // `startAt` as an ISO time with its milliseconds and zone (`toISOString`), which the start route requires; `tags`
     // as a JSON object.
     const query = queryString({ ifExists, startAt, tags });
@@ -199,14 +202,14 @@ export class RemoteClient implements DurableClient {
 
   async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<InstanceStatus | undefined> {
     const path = instancePath(instanceId);
-    return this.#statusRead(path, readChecked(options, 'getStatus options', { showHistory: isBoolean, showHistoryOutput: isBoolean, showInput: isBoolean }));
+    return this.#statusRead(path, readGetStatusOptions(options));
   }
 
   async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
     const { pageSize: top, continuationToken: token, ...filter } = validateInstanceQuery(query);
     // Never an empty query (`format`), so always a `?`.
     const [body, headers] = await this.#mux.send('GET', `/instances?${queryString({
-      ...filterQuery(query, 'query', filter), top, format: 'native',
+      ...filter, top, format: 'native',
     })}`, undefined, token ? { 'x-ms-continuation-token': token } : {});
     const instances = statusesOf(body);
     const continuationToken = headers.get('x-ms-continuation-token');
@@ -236,7 +239,7 @@ export class RemoteClient implements DurableClient {
   async raiseEvent(instanceId: string, eventName: string, eventData?: unknown, options?: RaiseEventOptions): Promise<void> {
     assertValidName(eventName, 'event name');
     const data = toPlainJson(eventData, 'event data');
-    const given = readChecked(options, 'raiseEvent options', { idempotencyKey: isIdempotencyKey }).idempotencyKey;
+    const given = readRaiseEventOptions(options).idempotencyKey;
     await this.#sendKeyed(`${instancePath(instanceId)}/raiseEvent/${segment(eventName)}`, data, given);
   }
 
@@ -749,9 +752,9 @@ function instancePath(instanceId: string): string {
   return `/instances/${segment(instanceId)}`;
 }
 
-/** The query parameters of a filter or query (`what`): the snapshot `valid` of the shared check, plus `showInput`. */
-function filterQuery(f: unknown, what = 'filter', valid: object = validateInstanceFilter(f)): Query {
-  return { ...valid, ...readChecked(f, what, { showInput: isBoolean }) };
+/** The query parameters of a filter: the snapshot of the shared check, `showInput` included. */
+function filterQuery(f: unknown): Query {
+  return validateInstanceFilter(f);
 }
 
 /** The statuses of a list answer or an instances event. */

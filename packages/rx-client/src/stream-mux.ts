@@ -236,13 +236,14 @@ export interface StreamMux {
  * A closure rather than a class: its state is local variables, which a minifier shortens (private fields it cannot).
  */
 export function createStreamMux(options: StreamMuxOptions): StreamMux {
-  const { root, headers, fetch, random = Math.random } = options;
+  const { root, headers, random = Math.random, reconnect, ...checked } = options;
+  const { fetch } = options;
   // Checked here, once: a delay that is NaN, negative or 0 would reconnect without pause, or never go live.
-  const { initialDelayMs = 1000, maxDelayMs = 30_000, timeoutMs = 20_000 } = readChecked(options.reconnect, 'reconnect', {
+  const { initialDelayMs = 1000, maxDelayMs = 30_000, timeoutMs = 20_000 } = readChecked(reconnect, 'reconnect', {
     initialDelayMs: isTimeoutMs, maxDelayMs: isDelayMs, timeoutMs: isDelayMs,
   });
   // The rule of each kind, before anything is made: a `fetch` that is no function, a `clock` that is no Clock.
-  const { timeoutMs: requestTimeoutMs = timeoutMs, clock = systemClock, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES } = readChecked(options, 'options', {
+  const { timeoutMs: requestTimeoutMs = timeoutMs, clock = systemClock, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES } = readChecked(checked, 'options', {
     timeoutMs: isDelayMs, fetch: isFunction, clock: hasMethods<Clock>(CLOCK_METHODS), maxResponseBytes: isCount,
   });
   const arm: StreamMux['arm'] = (ms, onTimeout) => armTimeout(ms, clock, onTimeout);

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Clock, type Logger } from '@durable-rx/runtime';
-import { checkDependencies, hasMethods, isBoolean, isString, readChecked, type MemberCheck } from '@durable-rx/runtime/store-kit';
+import { checkDependencies, hasMethods, isBoolean, isString, readChecked, taken, type MemberCheck } from '@durable-rx/runtime/store-kit';
 import type { MongoClient, MongoClientOptions, TransactionOptions } from 'mongodb';
 import { isIndexBuildTimeoutMs } from './index-deadline.js';
 import { DEFAULT_RESUME_POLICY, type ResumePolicy } from './resume-policy.js';
@@ -288,6 +288,14 @@ const CONNECT_CHECKS = {
   refuseClaimsOnClockSkew: isBoolean,
   clientOptions: isObject,
   transactionOptions: isObject,
-  clock: (value: unknown) => value,
-  logger: (value: unknown) => value,
+  // Checked after, by `checkDependencies` and `feedOptionProblem` (ranges), or where they are used.
+  clock: taken,
+  logger: taken,
+  maxPayloadBytes: taken,
+  resumePolicy: taken,
+  feedLingerMs: taken,
+  maxMessagesPerClaim: taken,
+  maxWatchedInstances: taken,
+  maxClockSkewMs: taken,
+  clockSkewCheckMs: taken,
 };

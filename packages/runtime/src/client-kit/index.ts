@@ -18,13 +18,14 @@ export { sameJson } from '../client/same-json.js';
 export { armTimeout, FIRST_ANSWER_GRACE_MS } from '../client/timeout-after.js';
 export { closedWaitError, noStatusError } from '../client/no-status-error.js';
 export { readSignalWithStartOptions } from '../client/read-signal-with-start-options.js';
+export { readGetStatusOptions, readRaiseEventOptions, readStartNewOptions } from '../client/read-client-options.js';
 export { MAX_SUBSCRIPTIONS_PER_SESSION } from '../http/session-limits.js';
 export { MAX_PAGE_SIZE } from '../store/store-helpers.js';
 export { toPlainJson, toTerminateReason, type JsonValue } from '../model/json.js';
 export { isRemoteStoreLost, isRetryable, isRetryableError } from '../model/errors/retryable.js';
 export {
   assertValidInstanceId, assertValidName, httpBaseUrl, idempotencyKeyHeader, isBoolean, isDate, isHeaderText, isIdempotencyKey, isInstanceId, isReason, isStartIfExists, isTags,
-  CLOCK_METHODS, hasMethods, isCount, isDelayMs, isFunction, isTimeoutMs, readChecked, readOptions, readForkOptions, readRecursive, readRestartOptions, readTimeoutMs, type MemberCheck,
+  CLOCK_METHODS, hasMethods, isCount, isDelayMs, isFunction, isTimeoutMs, readChecked, readOptions, taken, readForkOptions, readRecursive, readRestartOptions, readTimeoutMs, type MemberCheck,
   resolveTimeoutMs, runtimeStatusNamed, validateInstanceFilter, validateInstanceQuery, validatePurgeFilter,
   type ValidInstanceFilter, type ValidInstanceQuery, type ValidPurgeFilter,
 } from '../model/validation.js';

@@ -1,5 +1,5 @@
 import type { OrchestrationRuntimeStatus } from '../model/instance-status.js';
-import { invalid, isCount, isHeaderText, readChecked, readRecursive, validateInstanceFilter, type ValidInstanceFilter } from '../model/validation.js';
+import { invalid, isBoolean, isCount, isHeaderText, readChecked, validateInstanceFilter, type ValidInstanceFilter } from '../model/validation.js';
 
 /** The commands by filter: `terminateBy`, `suspendBy`, `resumeBy`, `cancelBy` (the HTTP API's route names). */
 export type BulkCommand = 'terminate' | 'suspend' | 'resume' | 'cancel';
@@ -35,7 +35,8 @@ export interface ValidBulkOptions {
  * `runtimeStatus` that lists none of them). Throws `InvalidArgumentError` for a malformed filter.
  */
 export function bulkFilter(command: BulkCommand, filter: unknown): ValidInstanceFilter | undefined {
-  const valid = validateInstanceFilter(filter ?? undefined, `${command}By filter`);
+  // `showInput` (an `InstanceFilter`'s) shows nothing here: taken, and left out of the listing's filter.
+  const { showInput: _shown, ...valid } = validateInstanceFilter(filter ?? undefined, `${command}By filter`);
   const allowed = BULK_STATUSES[command];
   const asked = valid.runtimeStatus;
   const runtimeStatus = asked && asked.length > 0 ? allowed.filter((s) => asked.includes(s)) : allowed;
@@ -49,18 +50,26 @@ export function bulkFilter(command: BulkCommand, filter: unknown): ValidInstance
  */
 export function readBulkOptions(command: BulkCommand, options: unknown): ValidBulkOptions {
   const what = `${command}By options`;
-  const { limit, continuationToken, signal } = readChecked(options ?? undefined, what, {
-    limit: isCount,
-    continuationToken: (value: unknown, name: string): string | undefined => (value === '' ? undefined : isHeaderText(value, name)),
-    signal: isAbortSignal,
-  });
+  const { limit, continuationToken, signal, recursive } = readChecked(
+    options ?? undefined, what, (command === 'terminate' ? TERMINATE_BY_CHECKS : BULK_CHECKS) as typeof TERMINATE_BY_CHECKS,
+  );
   return {
     ...(limit === undefined ? {} : { limit }),
     ...(continuationToken === undefined ? {} : { continuationToken }),
     ...(signal === undefined ? {} : { signal }),
-    recursive: command === 'terminate' && readRecursive(options ?? undefined, what),
+    recursive: recursive === true,
   };
 }
+
+/** The members of a command's options by filter (`BulkCommandOptions`) and their checks. */
+const BULK_CHECKS = {
+  limit: isCount,
+  continuationToken: (value: unknown, name: string): string | undefined => (value === '' ? undefined : isHeaderText(value, name)),
+  signal: isAbortSignal,
+};
+
+/** {@link BULK_CHECKS} plus terminate's `recursive` (`BulkTerminateOptions`). */
+const TERMINATE_BY_CHECKS = { ...BULK_CHECKS, recursive: isBoolean };
 
 /** An `AbortSignal` (anything with a boolean `aborted` and `addEventListener`), or `InvalidArgumentError`. */
 function isAbortSignal(value: unknown, what: string): AbortSignal {

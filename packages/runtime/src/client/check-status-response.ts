@@ -105,7 +105,7 @@ export async function waitForCompletionOrCreateCheckStatusResponseOf(
   retryIntervalInMilliseconds?: number,
 ): Promise<Response> {
   // Durable Functions' names are read too (`timeoutMs` wins); its retry interval is checked and ignored: nothing polls.
-  const { timeoutMs, timeoutInMilliseconds, ...checkStatusOptions } = readChecked(
+  const { timeoutMs, timeoutInMilliseconds, retryIntervalInMilliseconds: _retry, ...checkStatusOptions } = readChecked(
     typeof options === 'number' || retryIntervalInMilliseconds !== undefined
       ? { timeoutInMilliseconds: options, retryIntervalInMilliseconds }
       : options,

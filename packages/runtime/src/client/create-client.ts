@@ -2,7 +2,9 @@ import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../env/clock.js';
 import type { NewId } from '../env/new-id.js';
 import { DEFAULT_STORE_CALL_TIMEOUT_MS } from '../model/store-call-timeout.js';
-import { assertStore, checkDependencies, CLIENT_STORE_MEMBERS, isDelayMs } from '../model/validation.js';
+import {
+  assertStore, CLIENT_STORE_MEMBERS, CLOCK_METHODS, hasMethods, isDelayMs, isFunction, readChecked, taken, type MemberCheck,
+} from '../model/validation.js';
 import type { LocalDurableClient } from './durable-client.js';
 import { LocalClient } from './local-client.js';
 
@@ -54,13 +56,18 @@ export interface CreateClientOptions {
  * ```
  */
 export function createClient(options: CreateClientOptions): LocalDurableClient {
-  assertStore(options?.store, 'createClient options.store', CLIENT_STORE_MEMBERS);
-  checkDependencies(options, 'createClient options');
-  // The runtime's rule for its option of the same name: a number > 0 (Infinity included).
-  const storeCallTimeoutMs = options.storeCallTimeoutMs === undefined
-    ? DEFAULT_STORE_CALL_TIMEOUT_MS
-    : isDelayMs(options.storeCallTimeoutMs, 'storeCallTimeoutMs');
-  return new LocalClient({
-    store: options.store, clock: options.clock ?? systemClock, newId: options.newId, storeCallTimeoutMs,
-  });
+  const { store, clock = systemClock, newId, storeCallTimeoutMs = DEFAULT_STORE_CALL_TIMEOUT_MS } = readChecked(
+    options, 'createClient options', CLIENT_CHECKS,
+  );
+  assertStore(store, 'createClient options.store', CLIENT_STORE_MEMBERS);
+  return new LocalClient({ store: store as CreateClientOptions['store'], clock, newId, storeCallTimeoutMs });
 }
+
+/** The members of {@link CreateClientOptions} and their checks (`store` checked once it is read, present or not). */
+const CLIENT_CHECKS = {
+  store: taken,
+  clock: hasMethods<Clock>(CLOCK_METHODS),
+  newId: isFunction as MemberCheck<NewId>,
+  // The runtime's rule for its option of the same name: a number > 0 (Infinity included).
+  storeCallTimeoutMs: isDelayMs,
+};

@@ -137,6 +137,10 @@ export interface RaiseEventOptions {
    * ```
    */
   readonly idempotencyKey?: string | undefined;
+  /** Durable Functions' (its `TaskHubOptions`): taken and ignored, as the HTTP API takes `taskHub`. A client serves one store. */
+  readonly taskHubName?: string | undefined;
+  /** Durable Functions' (its `TaskHubOptions`): taken and ignored, as the HTTP API takes `connection`. */
+  readonly connectionName?: string | undefined;
 }
 
 /** Options of {@link DurableClient.getStatus}. */

@@ -31,7 +31,7 @@ import { copyStoreValue, jsonHeapBytes, toPlainJson, toTerminateReason, type Jso
 import type { MessageEvent } from '../model/message.js';
 import type { CreateInstanceWrite, InstanceCondition, WriteSet } from '../model/write-set.js';
 import {
-  assertValidInstanceId, assertValidName, isBoolean, isDate, isIdempotencyKey, isInstanceId, isReason, isStartIfExists, isTags, readChecked, readClock, readForkOptions, readRecursive, readRestartOptions, readTimeoutMs,
+  assertValidInstanceId, assertValidName, isReason, readClock, readForkOptions, readRecursive, readRestartOptions, readTimeoutMs,
   validateInstanceFilter, validateInstanceQuery, validatePurgeFilter, type ValidInstanceFilter,
 } from '../model/validation.js';
 import { assertStoreFilters, matchesQuery, MAX_PAGE_SIZE, pageKeyOf, pageOrderOf, type PageKey } from '../store/store-helpers.js';
@@ -51,6 +51,7 @@ import type {
 import { BULK_CONCURRENCY, bulkFilter, readBulkOptions, type BulkCommand } from './bulk-command.js';
 import { ChangeRouter } from './change-router.js';
 import { readSignalWithStartOptions } from './read-signal-with-start-options.js';
+import { readGetStatusOptions, readRaiseEventOptions, readStartNewOptions } from './read-client-options.js';
 import { createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusResponseOf } from './check-status-response.js';
 import { followPages } from './follow-pages.js';
 import { createHttpManagementPayload } from './http-management-payload.js';
@@ -240,9 +241,7 @@ export class LocalClient implements LocalDurableClient {
       throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(name)} is registered`);
     }
     // The remote client's reading too: one table, so both name a bad member by its path (`startNew options.input.f`).
-    const { input, instanceId: given, ifExists, startAt, tags } = readChecked(
-      options, 'startNew options', { input: toPlainJson, instanceId: isInstanceId, ifExists: isStartIfExists, startAt: isDate, tags: isTags },
-    );
+    const { input, instanceId: given, ifExists, startAt, tags } = readStartNewOptions(options);
     const instanceId = given ?? this.#newId();
     if (given === undefined) assertValidInstanceId(instanceId); // a user-supplied newId may make a bad one
     const now = this.#now();
@@ -314,9 +313,7 @@ export class LocalClient implements LocalDurableClient {
 
   async getStatus(instanceId: string, options: GetStatusOptions = {}): Promise<InstanceStatus | undefined> {
     assertValidInstanceId(instanceId);
-    const { showHistory, showHistoryOutput, showInput } = readChecked(
-      options, 'getStatus options', { showHistory: isBoolean, showHistoryOutput: isBoolean, showInput: isBoolean },
-    );
+    const { showHistory, showHistoryOutput, showInput } = readGetStatusOptions(options);
     const shown = (state: InstanceState, history: readonly HistoryEvent[]): InstanceStatus => (
       {
         ...toInstanceStatus(state, { showInput }),
@@ -363,10 +360,9 @@ export class LocalClient implements LocalDurableClient {
   async listInstances(query: ListInstancesQuery = {}): Promise<InstancesPage> {
     const storeQuery = validateInstanceQuery(query);
     assertStoreFilters(this.#store.capabilities, storeQuery, 'query');
-    const show = showInputOf(query, 'query');
-    const page = await this.#bounded(() => this.#store.queryInstances(show.showInput === false ? { ...storeQuery, showInput: false } : storeQuery));
+    const page = await this.#bounded(() => this.#store.queryInstances(storeQuery));
     return {
-      instances: page.instances.map((s) => toInstanceStatus(s, show)),
+      instances: page.instances.map((s) => toInstanceStatus(s, storeQuery)),
       ...(page.continuationToken === undefined ? {} : { continuationToken: page.continuationToken }),
     };
   }
@@ -376,7 +372,7 @@ export class LocalClient implements LocalDurableClient {
   }
 
   async getStatusBy(filter: InstanceFilter): Promise<InstanceStatus[]> {
-    const valid = { ...validateInstanceFilter(filter), ...showInputOf(filter) };
+    const valid = validateInstanceFilter(filter);
     return followPages((token) => this.listInstances({ ...valid, pageSize: MAX_PAGE_SIZE, continuationToken: token }));
   }
 
@@ -935,13 +931,12 @@ export class LocalClient implements LocalDurableClient {
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
     const query = validateInstanceFilter(instanceFilter);
     assertStoreFilters(this.#store.capabilities, query, 'filter');
-    const show = showInputOf(instanceFilter);
     return new Observable<InstanceStatus[]>((subscriber) => {
       const list: LiveList = {
         members: new Map(), baselines: new Map(), shown: [], positions: new Map(), sorted: false, stale: new Set(), pending: [], ready: false,
         order: pageOrderOf(query.order),
       };
-      const statusOf = (state: InstanceState): InstanceStatus => this.#statusOf(state, show);
+      const statusOf = (state: InstanceState): InstanceStatus => this.#statusOf(state, query);
       /** Runs the query again when the store signalled it may have missed commits (see below). */
       let kick = (): void => undefined;
       // The initial query (an array) or a committed change; emits when what the list shows changed.
@@ -1759,11 +1754,6 @@ function applyChange(list: LiveList, change: StatusChange, query: ValidInstanceF
 /** `{ showInput: false }`: a read whose caller shows no input (the store may leave it out); absent: the input shown. */
 type ShownInput = { readonly showInput: false };
 
-/** The `showInput` member of a query or filter (`what`), checked. */
-function showInputOf(options: unknown, what = 'filter'): { readonly showInput?: boolean } {
-  return readChecked(options, what, { showInput: isBoolean });
-}
-
 /** What a client's direct commit of a command came to (see `#direct`). */
 type DirectOutcome = 'committed' | 'send' | 'refused';
 
@@ -1876,12 +1866,6 @@ function withFirst<A, B>(
 /** Ignores a value: a command's promise resolves with nothing once its commit has. */
 function ignore(): void {}
 
-/** The options of a raise, checked: `InvalidArgumentError` for a malformed key, before anything is written. */
-function readRaiseEventOptions(options: RaiseEventOptions): { readonly idempotencyKey?: string } {
-  return readChecked(options, 'raiseEvent options', RAISE_OPTION_CHECKS);
-}
-
-const RAISE_OPTION_CHECKS = { idempotencyKey: isIdempotencyKey };
 
 /**
  * The condition of every raised event (one object for all of them): the instance is not terminal. A plain literal (a

@@ -180,7 +180,10 @@ const RETRY_OPTION_CHECKS = {
  * ranges.
  */
 function retryOptionsAtCall(given: RetryOptions): RetryOptions {
-  const taken = readChecked(given ?? null, 'retryOptions', RETRY_OPTION_CHECKS);
+  // Unlike other options, members of its own are taken (read through an object that has none): `handle` is called with
+  // the caller's object as `this`, which may carry what it decides on (`this.fatal`).
+  const read = given === null || typeof given !== 'object' ? given ?? null : Object.create(given);
+  const taken = readChecked(read, 'retryOptions', RETRY_OPTION_CHECKS);
   const { handle } = taken;
   return Object.freeze({ ...taken, handle: handle && ((error: Error) => handle.call(given, error as never) as boolean) }) as RetryOptions;
 }

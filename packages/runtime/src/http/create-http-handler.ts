@@ -20,7 +20,7 @@ import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.
 import { toTerminateReason } from '../model/json.js';
 import { decodeContinuationToken } from '../store/store-helpers.js';
 import {
-  assertMethods, checkDependencies, httpBaseUrl, idempotencyKeyOfHeader, invalid, isBoolean, isReason, isCount, isFiniteDelayMs, isHeaderText, isStartIfExists, readChecked, readClock,
+  assertMethods, checkDependencies, httpBaseUrl, idempotencyKeyOfHeader, invalid, isBoolean, isReason, isCount, isFiniteDelayMs, isHeaderText, isStartIfExists, readChecked, readClock, taken,
   requestBase, type MemberCheck,
 } from '../model/validation.js';
 import { systemClock, type Clock } from '../env/clock.js';
@@ -1027,6 +1027,8 @@ const HANDLER_CHECKS = {
   anonymous: isBoolean, exposeStackTraces: isBoolean,
   maxBodyBytes: isCount, resumeBufferBytes: isCount, maxStreams: isCount, retryAfterSeconds: isCount, reconnectDelayMs: isCount,
   heartbeatMs: isFiniteDelayMs, resumeWindowMs: isFiniteDelayMs, maxWaitSeconds: isSeconds,
+  // Checked below by rules of their own.
+  key: taken, allowedHosts: taken, baseUrl: taken, cors: taken, logger: taken, clock: taken,
 };
 
 function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {

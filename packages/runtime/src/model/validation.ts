@@ -258,8 +258,8 @@ export function assertOptionalDate(value: unknown, what: string): asserts value 
 /**
  * Reads the named members of an options argument into a plain snapshot: `undefined` gives `{}`; `null`, a
  * non-object, or an object that throws while being read (a throwing getter, a revoked proxy) gives
- * {@link InvalidArgumentError}. Callers still check each member's type. ({@link readChecked} with checks that pass every
- * value: the pages read their options through that one.)
+ * {@link InvalidArgumentError}, and so does a member not in `keys` ({@link readChecked}). Callers still check each
+ * member's type. ({@link readChecked} with checks that pass every value: the pages read their options through that one.)
  *
  * @example
  * ```ts
@@ -267,7 +267,7 @@ export function assertOptionalDate(value: unknown, what: string): asserts value 
  * ```
  */
 export function readOptions<K extends string>(options: unknown, what: string, keys: readonly K[]): { readonly [P in K]?: unknown } {
-  return readChecked(options, what, Object.fromEntries(keys.map((key) => [key, (value: unknown) => value]))) as { [P in K]?: unknown };
+  return readChecked(options, what, Object.fromEntries(keys.map((key) => [key, taken]))) as { [P in K]?: unknown };
 }
 
 /**
@@ -278,7 +278,10 @@ export type MemberCheck<T = unknown> = (value: unknown, what: string) => T;
 
 /**
  * {@link readOptions} for the members named by `checks`, each then checked (and normalised) by its own check: the
- * one table-driven reading of every options argument and filter. Absent members stay absent.
+ * one table-driven reading of every options argument and filter. Absent members stay absent. A member `checks` does
+ * not name is refused, before any is read, even when it is `undefined` (a typo is a typo), with
+ * {@link InvalidArgumentError} naming it and the members taken (`startNew options.inptu is not known: accepted are
+ * input, ...`); a member checked by a rule of its own is named with {@link taken}. The one place of that rule.
  *
  * @example
  * ```ts
@@ -291,6 +294,16 @@ export function readChecked<C extends Readonly<Record<string, MemberCheck>>>(
 ): { -readonly [K in keyof C]?: ReturnType<C[K]> } {
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object') invalid(what, 'must be an object');
+  // A member it does not know (a typo: `inptu`) is refused, `undefined`-valued too, before anything is read.
+  let given: string[];
+  try {
+    given = Object.keys(options);
+  } catch (error) {
+    invalid(what, 'threw when read', error); // a revoked proxy
+  }
+  for (const key of given) {
+    if (!Object.hasOwn(checks, key)) invalid(`${what}.${key}`, `is not known: accepted are ${Object.keys(checks).join(', ')}`);
+  }
   // Every member read first, then each checked: a getter that throws is reported before any member's check runs.
   const snapshot: Record<string, unknown> = {};
   for (const key of Object.keys(checks)) {
@@ -310,6 +323,12 @@ export function readChecked<C extends Readonly<Record<string, MemberCheck>>>(
   }
   return snapshot as { -readonly [K in keyof C]?: ReturnType<C[K]> };
 }
+
+/**
+ * The {@link MemberCheck} of a member its reader checks by a rule of its own, after the reading: taken as given. A
+ * table names it so that the member is known ({@link readChecked} refuses any other).
+ */
+export const taken: MemberCheck<unknown> = (value) => value;
 
 /** The {@link MemberCheck} of a boolean member. */
 export const isBoolean: MemberCheck<boolean> = (value, what) => (typeof value === 'boolean' ? value : invalid(what, 'must be a boolean'));
@@ -685,6 +704,8 @@ export interface ValidInstanceFilter {
   readonly order?: 'asc' | 'desc';
   /** Tags an instance must all have ({@link isTags}; `{}` is left out: any tags). */
   readonly tags?: InstanceTags;
+  /** `false`: the caller shows no inputs (a store may leave them out). A listing's, not a filter of instances. */
+  readonly showInput?: boolean;
 }
 
 /** Most orchestrator names one filter may list. */
@@ -710,7 +731,8 @@ export interface ValidPurgeFilter {
 /**
  * The one check of instance filters, used by every client, every store (`queryInstances`, `purgeInstances`) and the
  * HTTP API: `runtimeStatus` must be an array of known status names, the times valid Dates, the prefix a
- * well-formed string, `name` an orchestrator name or an array of them ({@link nameList}), `order` `'asc'` or `'desc'`.
+ * well-formed string, `name` an orchestrator name or an array of them ({@link nameList}), `order` `'asc'` or `'desc'`,
+ * `showInput` a boolean; any other member is refused ({@link readChecked}).
  * Returns a snapshot holding only those members; throws {@link InvalidArgumentError} otherwise.
  * A string `runtimeStatus` is refused, never read as a list of characters.
  *
@@ -735,13 +757,13 @@ export function validateInstanceQuery(query: unknown, what = 'query'): ValidInst
 }
 
 /**
- * {@link validateInstanceFilter} for purges: `createdTimeFrom` is required, and an `instanceIdPrefix` is refused
- * (a purge cannot apply it, and ignoring it would delete every instance of the time range).
+ * The check of purge filters, {@link validateInstanceFilter}'s rules for the members a purge reads
+ * (`createdTimeFrom`, required, `createdTimeTo`, `runtimeStatus`, `name`, `tags`): any other member is refused, an
+ * `instanceIdPrefix` by its own message (a purge cannot apply it, and ignoring it would delete every instance of the
+ * time range), as the HTTP API refuses a parameter its purge does not read.
  */
 export function validatePurgeFilter(filter: unknown, what = 'purge filter'): ValidPurgeFilter {
-  // `order` means nothing to a purge: checked with the rest, then left out.
-  const { instanceIdPrefix, order: _order, ...valid } = validateInstanceFilter(filter ?? undefined, what);
-  if (instanceIdPrefix !== undefined) invalid(`${what}.instanceIdPrefix`, 'is not a purge filter');
+  const valid = readChecked(filter ?? undefined, what, PURGE_CHECKS);
   if (valid.createdTimeFrom === undefined) invalid(`${what}.createdTimeFrom`, 'is required');
   return valid as ValidPurgeFilter;
 }
@@ -784,15 +806,22 @@ export function nameList(value: unknown, what: string): string[] | undefined {
 export const isInstanceOrder: MemberCheck<'asc' | 'desc'> = (value, what) =>
   (value === 'asc' || value === 'desc' ? value : invalid(what, "must be 'asc' or 'desc'"));
 
-/** The members of an instance filter and their checks. */
-const FILTER_CHECKS = {
+/** The members of a purge filter and their checks (`instanceIdPrefix` is named to be refused by its own message). */
+const PURGE_CHECKS = {
   runtimeStatus: statusList,
   createdTimeFrom: isDate,
   createdTimeTo: isDate,
-  instanceIdPrefix: isInstanceIdPrefix,
+  instanceIdPrefix: (_value: unknown, what: string): never => invalid(what, 'is not a purge filter'),
   name: nameList,
-  order: isInstanceOrder,
   tags: isTags,
+};
+
+/** The members of an instance filter and their checks: `showInput` is the caller's, whether inputs are shown. */
+const FILTER_CHECKS = {
+  ...PURGE_CHECKS,
+  instanceIdPrefix: isInstanceIdPrefix,
+  order: isInstanceOrder,
+  showInput: isBoolean,
 };
 
 /**

@@ -51,7 +51,7 @@ export { validateInstanceQuery, validatePurgeFilter, type ValidInstanceQuery, ty
  * injected dependencies): a store checks its options with these when it is created, as the runtime does its own.
  */
 export {
-  checkDependencies, CLOCK_METHODS, hasMethods, isBoolean, isDelayMs, isFunction, isIdempotencyKey, isStartIfExists, isString, isTimeoutMs, readChecked,
+  checkDependencies, CLOCK_METHODS, hasMethods, isBoolean, isDelayMs, isFunction, isIdempotencyKey, isStartIfExists, isString, isTimeoutMs, readChecked, taken,
   type MemberCheck,
 } from '../model/validation.js';
 /** The one check of a time: a Date that holds one (an Invalid Date sorts and compares as no time at all). */

@@ -3022,6 +3022,83 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
       });
     });
 
+    describe('options with a member no call takes (a typo)', () => {
+      /** Expects `call` to be refused as bad input naming the `key` it does not take, before anything is done. */
+      const refusesKey = async (key: string, call: () => unknown): Promise<void> => {
+        const refusal = expect((async () => call())()).rejects;
+        await refusal.toMatchObject({ code: 'invalid-argument', status: 400 });
+        await refusal.toThrow(new RegExp(`\\.${key} is not known: accepted are `));
+      };
+
+      it('refuses a start, naming the member and the accepted ones, and starts nothing', async () => {
+        await refusesKey('inptu', () => client.startNew('Echo', { instanceId: 'typo-start', inptu: 1 } as never));
+        await expect(client.startNew('Echo', { instanceId: 'typo-start', inptu: 1 } as never)).rejects.toThrow(/input, instanceId/);
+        // A member it does not know is refused when it is undefined too: a typo is a typo.
+        await refusesKey('instanceID', () => client.startNew('Echo', { instanceId: 'typo-start', instanceID: undefined } as never));
+        await refusesKey('version', () => client.startNew('Echo', { instanceId: 'typo-start', version: '1.0' } as never));
+        await refusesKey('inptu', () => client.signalWithStart('Echo', { instanceId: 'typo-start', eventName: 'e', inptu: 1 } as never));
+        expect(await client.getStatus('typo-start')).toBeUndefined();
+        expect((await client.listInstances()).instances).toEqual([]);
+        // Members it knows may be undefined (exactOptionalPropertyTypes code writes them so).
+        const id = await client.startNew('Echo', { input: undefined, instanceId: undefined, ifExists: undefined, startAt: undefined, tags: undefined });
+        expect((await client.waitForCompletion(id, SETTLED)).runtimeStatus).toBe('Completed');
+      });
+
+      it('refuses a raise and delivers nothing; takes Durable Functions\' taskHubName and connectionName', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'typo-raise', input: 2 });
+        await refusesKey('idempotencykey', () => client.raiseEvent('typo-raise', 'Item', 'refused', { idempotencykey: 'k' } as never));
+        await client.raiseEvent('typo-raise', 'Item', 'first', { taskHubName: 'hub', connectionName: 'Storage' });
+        await client.raiseEvent('typo-raise', 'Item', 'second', { idempotencyKey: 'k', taskHubName: undefined });
+        expect((await client.waitForCompletion('typo-raise', SETTLED)).output).toEqual(['first', 'second']);
+      });
+
+      it('refuses reads and listings: getStatus, listInstances, getStatusBy, instances$ (pageSize included)', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'typo-read', input: 1 });
+        await refusesKey('showHistroy', () => client.getStatus('typo-read', { showHistroy: true } as never));
+        await refusesKey('pagesize', () => client.listInstances({ pagesize: 1 } as never));
+        await refusesKey('runtimeStatuses', () => client.getStatusBy({ runtimeStatuses: ['Completed'] } as never));
+        // A live list holds every match: it takes a filter, not paging (`listInstances` pages).
+        await refusesKey('pageSize', () => firstValueFrom(client.instances$({ pageSize: 2 } as never)));
+        await refusesKey('continuationToken', () => firstValueFrom(client.instances$({ continuationToken: 'x' } as never)));
+        await refusesKey('timeout', () => client.waitForCompletion('typo-read', { timeout: 0 } as never));
+        // The members each takes, `showInput` on a filter included.
+        expect((await client.listInstances({ pageSize: 1, showInput: false, continuationToken: undefined })).instances).toHaveLength(1);
+        expect(await client.getStatusBy({ instanceIdPrefix: 'typo-', showInput: false })).toHaveLength(1);
+      });
+
+      it('refuses commands and changes nothing: terminate, purges, restart, fork, commands by filter', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'typo-command', input: 1 });
+        await client.startNew('Echo', { instanceId: 'typo-done', input: 1 });
+        await client.waitForCompletion('typo-done', SETTLED);
+        await refusesKey('recursve', () => client.terminate('typo-command', 'stop', { recursve: true } as never));
+        await refusesKey('limt', () => client.terminateBy({ instanceIdPrefix: 'typo-' }, 'stop', { limt: 1 } as never));
+        // `recursive` is terminate's: the other commands by filter take none.
+        await refusesKey('recursive', () => client.suspendBy({ instanceIdPrefix: 'typo-' }, 'pause', { recursive: true } as never));
+        await refusesKey('runtimestatus', () => client.cancelBy({ runtimestatus: ['Running'] } as never));
+        await refusesKey('recursve', () => client.purgeInstanceHistory('typo-done', { recursve: true } as never));
+        // `order` means nothing to a purge, and an `instanceIdPrefix` is one it cannot apply.
+        await refusesKey('order', () => client.purgeInstanceHistoryBy({ createdTimeFrom: new Date(0), order: 'asc' } as never));
+        await refusesKey('restartWithNewId', () => client.restart('typo-done', { restartWithNewId: true } as never));
+        await refusesKey('newId', () => client.fork('typo-done', { newId: 'typo-fork' } as never));
+        // `showInput`, a filter's member, is taken by a command by filter too (it shows nothing there).
+        expect(await client.suspendBy({ instanceIdPrefix: 'typo-none', showInput: false }, 'pause')).toEqual({ instancesAffected: 0, instancesSkipped: 0 });
+        expect((await client.getStatus('typo-command'))?.runtimeStatus).not.toBe('Terminated');
+        expect((await client.getStatus('typo-command'))?.runtimeStatus).not.toBe('Suspended');
+        expect((await client.getStatus('typo-done'))?.runtimeStatus).toBe('Completed');
+        expect((await client.listInstances()).instances.map((s) => s.instanceId).sort()).toEqual(['typo-command', 'typo-done']);
+      });
+
+      it('refuses the check-status and payload calls\' options; takes Durable Functions\' wait options', async () => {
+        const request = new Request('https://app.example.com/api/start', { method: 'POST' });
+        await refusesKey('code', () => client.createHttpManagementPayload('typo-http', 'https://app.example.com', { code: 'k' } as never));
+        await refusesKey('baseURL', () => client.createCheckStatusResponse(request, 'typo-http', { baseURL: 'https://x.test' } as never));
+        await client.startNew('WaitForEvents', { instanceId: 'typo-http', input: 1 });
+        await refusesKey('timeout', () => client.waitForCompletionOrCreateCheckStatusResponse(request, 'typo-http', { timeout: 0 } as never));
+        const answer = await client.waitForCompletionOrCreateCheckStatusResponse(request, 'typo-http', { timeoutInMilliseconds: 0, retryIntervalInMilliseconds: 0 });
+        expect(answer.status).toBe(202);
+      });
+    });
+
     describe('createHttpManagementPayload', () => {
       it('formats the management URLs as Durable Functions does', () => {
         const p = client.createHttpManagementPayload('abc 1', 'http://127.0.0.1:7071/');

@@ -3554,11 +3554,18 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
           { createdTimeFrom: at(0), createdTimeTo: 'now' },
           { runtimeStatus: ['Completed'] },
           null,
+          // A member a purge does not read is refused, not dropped (which would widen the purge): a typo, `order`.
+          { createdTimeFrom: at(0), runtimestatus: ['Failed'] },
+          { createdTimeFrom: at(0), order: 'desc' },
+          { createdTimeFrom: at(0), showInput: undefined },
         ];
         for (const filter of hostile) {
           await expect(store.purgeInstances(filter as never)).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
         }
         expect((await store.queryInstances({})).instances.map((s) => s.instanceId)).toEqual(['done-1', 'done-2']);
+        // So is a member a query does not read, naming it; `showInput` is one it reads.
+        await expect(store.queryInstances({ pagesize: 1 } as never)).rejects.toThrow(/query\.pagesize is not known/);
+        expect((await store.queryInstances({ pageSize: 1, showInput: false })).instances).toHaveLength(1);
       });
     });
 
