@@ -1514,11 +1514,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * purge tables split, the client's option readers shared and createClient's options read by the same rule:
  * 52,066 / 67,460 / 97,865 / 12,759 -> 52,127 / 67,527 / 97,925 / 12,929 B (+61 / +67 / +60 / +170; rx-client also
  * reads its own options by the rule now), budgets set to match.
+ * A listing's page then read at most 512 rows past an index rebuild's place (InstanceScan.readBound), ending at the
+ * last row read with a token there: runtime-keyval.js / runtime-dexie.js 67,527 / 97,925 -> 67,670 / 98,085 B
+ * (+143 / +160), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 52_127 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_527 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 97_925 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_670 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 98_085 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_929 },
 ];
 

@@ -709,18 +709,26 @@ export abstract class IdbStore implements Store {
     const pageSize = pageSizeOf(query);
     const plan = planInstancePage(query); // the shared paging rule: after the token's key, up to its bound
     const { states, token } = await this.#run('queryInstances', 'readonly', STATES, async (tx) => {
-      const found = await scanIndexed(
-        tx, plan.query.tags, statusesOf(plan.query.runtimeStatus), namesOf(plan.query.name), scanOf(plan.query, plan.after, plan.order), pageSize + 1,
-        (row) => matchesQuery(row.state, plan.query), plan.order,
+      // Where each scan stopped for its bound on the rows read past a rebuild's place (see InstanceScan.readBound).
+      const stops: PageKey[] = [];
+      const scan = scanOf(plan.query, plan.after, plan.order);
+      const compare = pageOrderOf(plan.order);
+      const scanned = await scanIndexed(
+        tx, plan.query.tags, statusesOf(plan.query.runtimeStatus), namesOf(plan.query.name),
+        scan && { ...scan, readBound: LISTING_READ_BOUND, stopped: ([createdTime, instanceId]) => stops.push({ createdTime, instanceId }) },
+        pageSize + 1, (row) => matchesQuery(row.state, plan.query), plan.order,
       );
-      const last = found.length > pageSize ? found[pageSize - 1] : undefined;
+      // The page ends where the first scan stopped: every instance up to there is checked, none after it.
+      const stop = stops.sort(compare)[0];
+      const found = stop ? scanned.filter((row) => compare(pageKeyOf(row.state), stop) <= 0) : scanned;
+      const last = found.length > pageSize ? pageKeyOf(found[pageSize - 1]!.state) : stop;
       // The page's inputs, read together once its rows are known; none when the caller shows none (the states of an
       // earlier layout's rows still carry theirs).
       const page = found.slice(0, pageSize);
       const [inputs, next] = await Promise.all([
         request.showInput === false ? [] : Promise.all(page.map((row) => inputOf(tx, row))),
         // The bound a first page's token records is read in the page's own transaction.
-        last && nextPageToken(plan, pageKeyOf(last.state), () => tx.newestCreatedMs()),
+        last && nextPageToken(plan, last, () => tx.newestCreatedMs()),
       ]);
       return { states: page.map((row, i) => stateWithInput(row, inputs[i])), token: next };
     });
@@ -1121,6 +1129,14 @@ function storeAhead({ lease, requests }: WriteSet, add: (row: NewMessageRow) => 
 
 /** Lease tokens of this module: unique per page or process (a random prefix) and per claim (a counter). */
 const nextLeaseToken = leaseTokens();
+
+/**
+ * At most this many rows a page of `queryInstances` reads past the place a rebuild of the name or tag index under way
+ * has come to (see InstanceScan.readBound), where the rows are read in paging order and each checked: a page of a rare
+ * name or tag pair right after an upgrade reads up to this many there and ends, shorter than asked, with a token for
+ * the rest, instead of reading every row of that part (20,000 just after the upgrade).
+ */
+const LISTING_READ_BOUND = 512;
 
 /** The distinct statuses a query restricts to, or `undefined` for all. */
 function statusesOf(statuses: readonly OrchestrationRuntimeStatus[] | undefined): readonly OrchestrationRuntimeStatus[] | undefined {

@@ -609,6 +609,12 @@ class DexieBackend implements StoreBackend {
   }
 }
 
+/** At most `bound` rows read by a scan, which calls `stopped` with the last one when it stops there. */
+interface ReadBound<R> {
+  readonly bound: number;
+  readonly stopped: (row: R) => void;
+}
+
 /** A DBCore write without its transaction (only range deletes go through DBCore). */
 type Mutation = { readonly type: 'deleteRange'; readonly range: DBCoreKeyRange };
 
@@ -818,15 +824,20 @@ class DexieTransaction implements BackendTransaction {
   /** The rows of an index range that `filter` accepts, at most `limit`, read with a cursor (it stops at the limit). */
   async #scan<R>(
     table: DBCoreTable, index: DBCoreIndex, range: DBCoreKeyRange, filter: (row: R) => boolean, limit = Infinity, reverse = false,
+    bounded?: ReadBound<R>,
   ): Promise<R[]> {
     const rows: R[] = [];
     const cursor = await this.#after(() => table.openCursor({ trans: this.#trans, values: true, reverse, query: { index, range } }));
     if (!cursor || limit <= 0) return rows;
+    let read = 0;
     await cursor.start(() => {
       const row = cursor.value as R;
       if (filter(row)) rows.push(row);
       if (rows.length >= limit) cursor.stop();
-      else cursor.continue();
+      else if (bounded && ++read >= bounded.bound) {
+        bounded.stopped(row);
+        cursor.stop();
+      } else cursor.continue();
     });
     return rows;
   }
@@ -877,8 +888,8 @@ class DexieTransaction implements BackendTransaction {
    * The rows of one index range (see {@link InstanceScan}). While the rows' `tagKeys` are rebuilt (see
    * {@link TAG_KEYS_STEP}) the tag index may miss instances past the place the rebuild has come to: a scan by a tag pair
    * reads the tag index up to that place, and past it the index it would read without the pair, the pair checked on
-   * each row (both parts in paging order, so a page is exact however far the rebuild has come); the rebuild's steps are
-   * started again if they stopped here.
+   * each row (both parts in paging order, so a page is exact however far the rebuild has come), at most
+   * `scan.readBound` rows of it; the rebuild's steps are started again if they stopped here.
    */
   async scanInstances(scan: InstanceScan): Promise<InstanceRow[]> {
     this.#flush();
@@ -895,15 +906,20 @@ class DexieTransaction implements BackendTransaction {
     const rows: InstanceRow[] = [];
     for (const [part, base] of scan.reverse ? parts.reverse() : parts) {
       if (!part || rows.length >= limit) continue;
+      // The part past the place reads every row of it: a listing bounds those reads (see InstanceScan.readBound).
+      const { readBound, stopped } = scan;
+      const bounded = part === rest && readBound !== undefined && stopped
+        ? { bound: readBound, stopped: (row: StoredInstance) => stopped([row.createdMs, row.id]) }
+        : undefined;
       rows.push(...await this.#scanIndex({
         ...base, fromMs: part.lower[0], fromId: part.lower[1] ?? '', fromOpen: part.lowerOpen,
         toMs: part.upper[0], toId: part.upper[1], toOpen: part.upperOpen, limit: limit - rows.length,
-      }));
+      }, bounded));
     }
     return rows;
   }
 
-  async #scanIndex(scan: InstanceScan): Promise<InstanceRow[]> {
+  async #scanIndex(scan: InstanceScan, bounded?: ReadBound<StoredInstance>): Promise<InstanceRow[]> {
     const lower = [scan.fromMs, scan.fromId];
     const upper = [scan.toMs, scan.toId ?? MAX];
     const open = { lowerOpen: scan.fromOpen, upperOpen: scan.toOpen === true };
@@ -914,7 +930,7 @@ class DexieTransaction implements BackendTransaction {
       : scan.status === undefined
         ? [this.#core.instancesCreated, { ...between(lower, upper), ...open }]
         : [this.#core.instancesByStatus, { ...between([scan.status, ...lower], [scan.status, ...upper]), ...open }];
-    return this.#rowsOf(await this.#scan(this.#core.instances, index, range, scan.filter ?? (() => true), scan.limit, scan.reverse));
+    return this.#rowsOf(await this.#scan(this.#core.instances, index, range, scan.filter ?? (() => true), scan.limit, scan.reverse, bounded));
   }
 
   /**

@@ -155,10 +155,11 @@ export const KEYVAL_DB_VERSION = 2;
  * pass over). A listing or purge by name or tags reads the marker (one request, until it sees the rebuild done), the
  * entries up to that place, and past it the `xc` entries, checking the name or tag pair on each row. Both are in paging
  * order and read in one transaction with the marker, so a page is exact however far the rebuild moved since the last
- * (see {@link KeyvalTransaction.scanInstances}). The part past the place costs what a filter no entry serves costs: a
- * page reads every instance of it up to the page's last one, in one transaction, which writes wait for (a rare name
- * among 20,000 instances in headless Chromium at load 17 to 32: 6.0 to 6.6 s with the rebuild at its start, 0.27 to
- * 0.35 s at 18,000; 5 ms once rebuilt).
+ * (see {@link KeyvalTransaction.scanInstances}). The part past the place costs what a filter no entry serves costs, so
+ * a listing's page reads at most `LISTING_READ_BOUND` (512) rows of it and then ends, shorter than asked, with a token
+ * at the last row read (`InstanceScan.readBound`); a purge reads it all. Unbounded, a page of a rare name among 20,000
+ * instances read every row of that part up to its last one (headless Chromium at load 17 to 32: 6.0 to 6.6 s with the
+ * rebuild at its start, 0.27 to 0.35 s at 18,000; 5 ms once rebuilt).
  *
  * A paging value changes only when an instance becomes terminal or stops being so: a step from Pending to Running
  * (or to and from Suspended) writes no index entry, and a status query reads the rows of the entries without a
@@ -830,8 +831,11 @@ class KeyvalTransaction implements BackendTransaction {
       [tag !== undefined ? ['xg', ...tag] : ['xn', name!], rebuilt, (key, row) => entryOf(key, row) && accept(row)],
       [['xc'], rest, (_, row) => isMemberOf(row, name, tag) && accept(row)],
     ];
+    // The part past the place reads every row of it: a listing bounds those reads (see InstanceScan.readBound).
+    const { readBound, stopped } = scan;
+    const bounded = readBound !== undefined && stopped ? { bound: readBound, stopped } : undefined;
     for (const [prefix, part, keep] of reverse ? parts.reverse() : parts) {
-      if (part && rows.length < limit) await this.#scanRange(prefix, part, reverse, keep, rows, limit);
+      if (part && rows.length < limit) await this.#scanRange(prefix, part, reverse, keep, rows, limit, undefined, part === rest ? bounded : undefined);
     }
     return rows;
   }
@@ -839,12 +843,16 @@ class KeyvalTransaction implements BackendTransaction {
   /**
    * Reads the entries under `prefix` in `range`, in batches upwards (or from the top down, `reverse`), and the rows they
    * name, adding to `rows` those `keep` takes until `rows` holds `limit`. `status`: the statuses in the `xc` entries are
-   * trusted, and only the rows whose entry holds it, or holds no terminal status, are read.
+   * trusted, and only the rows whose entry holds it, or holds no terminal status, are read. `bounded` (`xc` entries
+   * only): once a batch brought the rows read to `bound`, the scan stops and calls `stopped` with the place of the
+   * batch's last entry, unless the range ended there.
    */
   async #scanRange(
     prefix: IDBValidKey[], range: PlaceRange, reverse: boolean, keep: (key: IDBValidKey[], row: InstanceRow) => boolean,
     rows: InstanceRow[], limit: number, status?: OrchestrationRuntimeStatus,
+    bounded?: { readonly bound: number; readonly stopped: (at: readonly [number, string]) => void },
   ): Promise<void> {
+    let read = 0;
     let lower: IDBValidKey[] = [...prefix, range.lower[0], range.lower[1] ?? MAX];
     let lowerOpen = range.lowerOpen;
     let upper: IDBValidKey[] = [...prefix, range.upper[0], range.upper[1] ?? MAX];
@@ -870,6 +878,11 @@ class KeyvalTransaction implements BackendTransaction {
       // open, is refused with a DataError): the end is an entry where the part the name and tag entries serve ends at
       // the rebuild's place, after a step of SCAN_BATCH rows whose instances all have the tag pair or name.
       if (keys.length < SCAN_BATCH || !last || sameEntry(last, reverse ? lower : upper)) return;
+      read += wanted.length;
+      if (bounded && read >= bounded.bound) {
+        bounded.stopped([last[1] as number, last[2] as string]);
+        return;
+      }
       if (reverse) {
         upper = last;
         upperOpen = true;

@@ -85,6 +85,14 @@ export interface InstanceScan {
   readonly limit?: number;
   /** Residual filter evaluated during the scan. */
   readonly filter?: (row: InstanceRow) => boolean;
+  /**
+   * While a rebuild of the name or tag index is under way, the part of the range past its place is read in paging
+   * order, each row checked: at most this many rows of that part are read, and when the scan stopped there with rows
+   * left to read it calls `stopped` with the (createdMs, id) of the last row read (every row up to it checked). A
+   * listing's page then ends there, shorter than asked (see `LISTING_READ_BOUND`). Absent: no bound (a purge).
+   */
+  readonly readBound?: number;
+  readonly stopped?: (at: readonly [createdMs: number, id: string]) => void;
 }
 
 /**

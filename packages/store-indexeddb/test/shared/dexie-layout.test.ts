@@ -407,6 +407,50 @@ describe('DexieStore layout 8: tag keys given after the open, in steps', () => {
     expect((await rawRows(name, 'instances')).filter((row) => !row.tagKeys)).toEqual([]);
   });
 
+  it('right after the upgrade, before any step, a page by tags reads at most 512 rows past the place, the pages exact both ways', async () => {
+    const name = uniqueName('layout-8-bounded');
+    const count = 3000;
+    await instances(name, count, 6, { key: 'schema', version: 8, store: 'durable-rx/dexie', rebuild: {} }, () => false);
+    // Every step fails (its transaction aborted as it reads the marker), so no row gets its keys meanwhile; the rows a
+    // listing's cursors read (readonly transactions only) are counted.
+    const get = IDBObjectStore.prototype.get;
+    let markerReads = 0;
+    IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
+      const request = get.call(this, key);
+      if (this.transaction.mode === 'readwrite' && key === 'schema' && ++markerReads > 1) this.transaction.abort();
+      return request;
+    };
+    const step = IDBCursor.prototype.continue;
+    let rowsRead = 0;
+    IDBCursor.prototype.continue = function (this: IDBCursor, key?: IDBValidKey) {
+      if (this.request.transaction?.mode === 'readonly') rowsRead++;
+      return step.call(this, key);
+    };
+    try {
+      const store = open(name);
+      for (const order of ['asc', 'desc'] as const) {
+        const pages: number[] = [];
+        const listed: string[] = [];
+        let token: string | undefined;
+        do {
+          const before = rowsRead;
+          const page = await store.queryInstances({ tags: { tenant: 'globex' }, pageSize: 300, order, ...(token ? { continuationToken: token } : {}) });
+          pages.push(rowsRead - before);
+          listed.push(...page.instances.map((s) => s.instanceId));
+          token = page.continuationToken;
+        } while (token);
+        const globex = ids(count, (i) => !acme(i));
+        expect(listed).toEqual(order === 'asc' ? globex : globex.reverse());
+        // Before: the first page read every row up to its 301st globex instance, 1,501.
+        expect(Math.max(...pages)).toBeLessThanOrEqual(512);
+      }
+      expect((await rawRows(name, 'instances')).filter((row) => row.tagKeys)).toEqual([]);
+    } finally {
+      IDBObjectStore.prototype.get = get;
+      IDBCursor.prototype.continue = step;
+    }
+  });
+
   it('lists by tags across the place the rebuild has come to, in pages both ways: the tag index up to it, every row past it', async () => {
     const name = uniqueName('layout-8-place');
     const count = 1000;

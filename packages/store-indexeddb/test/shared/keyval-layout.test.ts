@@ -1087,24 +1087,54 @@ describe('KeyvalStore layout 14: name and tag entries rebuilt after the open, in
     await expect(store.getInstance('a')).rejects.toMatchObject({ code: 'database-upgrading' });
   });
 
-  it('lists by a rare name during the rebuild reading the rows only of the part not yet rebuilt', async () => {
+  it('lists by a rare name during the rebuild reading at most 512 rows past its place per page, the pages exact', async () => {
     const name = uniqueName('layout-14-rare');
     const count = 3000;
-    const rare = (i: number) => i % 500 === 7;
+    const rare = (i: number) => i % 400 === 7;
     // Cut short after the rows up to i-2000: those have their entries, the later ones none.
     await instances(name, count, { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', rebuild: { step: 'rows', after: ['xc', msOf(2000), idOf(2000)] } },
       (i) => i <= 2000, msOf, (i) => (rare(i) ? 'Rare' : 'Orders'));
+    // Every step fails (its transaction aborted as it reads the marker), so the place stays where it is meanwhile.
+    const steps = abortMarkerWritesAfterFirst();
     const rowsRead = readsOfRows();
     try {
       const store = open(name);
-      // The store's first call: one step of the rebuild (256 rows) goes before it, the others after.
-      const page = await store.queryInstances({ name: ['Rare'], pageSize: 100 });
-      expect(page.instances.map((s) => s.instanceId)).toEqual(Array.from({ length: count }, (_, i) => i).filter(rare).map(idOf));
-      // The rows of the rare name in the rebuilt part, and every row of the rest (before: all 3000 rows).
-      expect(rowsRead.count()).toBeLessThan(1000);
-      expect(rowsRead.count()).toBeGreaterThanOrEqual(count - 2000 - 2 * 256);
+      const first = await store.queryInstances({ name: ['Rare'], pageSize: 100 });
+      // The rows of the rare name in the rebuilt part (5), and 512 of the 1,000 past the place (before: all 1,000). The
+      // page ends at the last row read, i-2512.
+      expect(rowsRead.count()).toBe(5 + 512);
+      expect(first.instances.map((s) => s.instanceId)).toEqual([7, 407, 807, 1207, 1607, 2007, 2407].map(idOf));
+      expect(first.continuationToken).toBeDefined();
+      const rest = await allIds(store, { name: ['Rare'], pageSize: 100, continuationToken: first.continuationToken });
+      expect(rest).toEqual([2807].map(idOf));
     } finally {
       rowsRead.uninstall();
+      steps.restore();
+    }
+    // Right after the upgrade, before any step: no part rebuilt, every page reads at most 512 rows.
+    const fresh = uniqueName('layout-14-rare-fresh');
+    await instances(fresh, count, { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', rebuild: { step: 'rows' } },
+      () => false, msOf, (i) => (rare(i) ? 'Rare' : 'Orders'));
+    const freshSteps = abortMarkerWritesAfterFirst();
+    const perPage = readsOfRows();
+    try {
+      const other = open(fresh);
+      const pages: number[] = [];
+      const listed: string[] = [];
+      let token: string | undefined;
+      do {
+        const before = perPage.count();
+        const page = await other.queryInstances({ name: ['Rare'], pageSize: 100, ...(token ? { continuationToken: token } : {}) });
+        pages.push(perPage.count() - before);
+        listed.push(...page.instances.map((s) => s.instanceId));
+        token = page.continuationToken;
+      } while (token);
+      expect(listed).toEqual(Array.from({ length: count }, (_, i) => i).filter(rare).map(idOf));
+      // Before: the first page read all 3,000.
+      expect(Math.max(...pages)).toBe(512);
+    } finally {
+      perPage.uninstall();
+      freshSteps.restore();
     }
   });
 
