@@ -183,9 +183,10 @@ export async function closeAtRebuildStep(store: Store, isMarker: (key: IDBValidK
 /**
  * Another connection upgrades the database (a newer version of the app in another tab) as `store`'s index rebuild begins
  * its first step (the second readwrite transaction of the store to read the marker, after the open's check): the step's
- * transaction is kept busy until the store's connection got the `versionchange`, so the step is still under way then
- * whatever the machine's load. Resolves with how the step's transaction ended (`'abort'` or `'complete'`) once the
- * upgrade is done.
+ * transaction is kept busy, and its request to commit held back, until the store's connection got the `versionchange`,
+ * so the step is still under way then whatever the machine's load (Chromium delivers the event after the step's work
+ * is done at times). Resolves with how the step's transaction ended (`'abort'` or `'complete'`) once the upgrade is
+ * done.
  */
 export async function upgradeAtRebuildStep(store: Store, name: string, isMarker: (key: IDBValidKey | IDBKeyRange) => boolean): Promise<string> {
   const get = IDBObjectStore.prototype.get;
@@ -203,7 +204,18 @@ export async function upgradeAtRebuildStep(store: Store, name: string, isMarker:
       });
       // Added after the store's own listener, so it runs after it.
       let told = false;
-      transaction.db.addEventListener('versionchange', () => (told = true));
+      let commitAsked = false;
+      transaction.commit = () => {
+        commitAsked = true;
+      };
+      transaction.db.addEventListener('versionchange', () => {
+        told = true;
+        try {
+          if (commitAsked) IDBTransaction.prototype.commit.call(transaction);
+        } catch {
+          // Aborted meanwhile.
+        }
+      });
       const busy = (): void => {
         if (told) return;
         try {
