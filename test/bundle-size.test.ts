@@ -1517,10 +1517,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A listing's page then read at most 512 rows past an index rebuild's place (InstanceScan.readBound), ending at the
  * last row read with a token there: runtime-keyval.js / runtime-dexie.js 67,527 / 97,925 -> 67,670 / 98,085 B
  * (+143 / +160), budgets set to match.
+ * A resume applied in the step that then suspended the instance again (a suspend queued behind it) then resolved from
+ * its history instead of after 10 s (sentCommandOutcome's resume): 52,127 / 67,670 / 98,085 -> 52,145 / 67,694 /
+ * 98,082 B (+18 / +24 / -3), budgets of the first two set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 52_127 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_670 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 52_145 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_694 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 98_085 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_929 },
 ];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InstanceNotRunningError } from '../src/index.js';
 import { appliedBeforeEnd, sentCommandOutcome } from '../src/engine/sent-command-outcome.js';
-import type { ExecutionSuspendedEvent, HistoryEvent } from '../src/model/history-event.js';
+import type { ExecutionResumedEvent, ExecutionSuspendedEvent, HistoryEvent } from '../src/model/history-event.js';
 import type { InstanceState } from '../src/model/instance-status.js';
 
 const at = new Date('2026-12-06T12:00:00.000Z');
@@ -43,6 +43,27 @@ describe('sentCommandOutcome (the one answer of a terminate or suspend sent to a
     expect(sentCommandOutcome('suspend', running, next)).toEqual({ readFrom: 4 });
     expect(sentCommandOutcome('suspend', running, next, { event: suspend, events: [step, suspend, resumed] })).toBe('applied');
     expect(sentCommandOutcome('suspend', running, next, { event: suspend, events: [step] })).toBe('waiting');
+  });
+});
+
+describe('sentCommandOutcome for a resume (applied once no longer Suspended, or as its history shows)', () => {
+  const suspended = ended('Suspended', { historyLength: 4, version: 3 });
+  const resume: ExecutionResumedEvent = { type: 'ExecutionResumed', eventId: -1, timestamp: '2026-12-06T12:00:01.000Z', reason: 'go' };
+  const again: HistoryEvent = { type: 'ExecutionSuspended', eventId: -1, timestamp: '2026-12-06T12:00:01.001Z', reason: 'again' };
+
+  it('is applied once the instance is no longer Suspended, terminal too, and asks for no read then', () => {
+    expect(sentCommandOutcome('resume', suspended, ended('Running'))).toBe('applied');
+    expect(sentCommandOutcome('resume', suspended, ended('Terminated'))).toBe('applied');
+    expect(sentCommandOutcome('resume', suspended, ended('Suspended', { historyLength: 4 }))).toBe('waiting');
+  });
+
+  it('asks for the events since it was sent while the instance shows Suspended after a step, and finds itself there', () => {
+    const next = ended('Suspended');
+    expect(sentCommandOutcome('resume', suspended, next)).toEqual({ readFrom: 4 });
+    // Resumed, then suspended again by a suspend queued behind it, in one step.
+    expect(sentCommandOutcome('resume', suspended, next, { event: resume, events: [step, resume, again] })).toBe('applied');
+    // A step on an event kept while suspended: the resume is still queued.
+    expect(sentCommandOutcome('resume', suspended, next, { event: resume, events: [step] })).toBe('waiting');
   });
 });
 

@@ -656,7 +656,9 @@ export interface DurableClient {
    * client's commit too: it gets back the status it had (Pending, or ContinuedAsNew when it had continued as new), and
    * its start runs as any start does, the worker that takes it recording the suspend and this resume ahead of it (as
    * when both reach it as messages); one not started and not suspended (nothing to resume) is answered at once,
-   * no state written (no new snapshot, `version` kept). Unknown: 404; terminal: 410.
+   * no state written (no new snapshot, `version` kept). Unknown: 404; terminal: 410. A resume a worker applied in the
+   * step that then suspended the instance again (a suspend queued behind it) resolves: it was applied, and the history
+   * shows it before that suspend.
    */
   resume(instanceId: string, reason?: string): Promise<void>;
   /**

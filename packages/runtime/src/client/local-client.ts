@@ -584,7 +584,10 @@ export class LocalClient implements LocalDurableClient {
 
   async resume(instanceId: string, reason?: string): Promise<void> {
     const event: ExecutionResumedEvent = { type: 'ExecutionResumed', eventId: -1, timestamp: this.#nowIso(), ...reasonOf(reason) };
-    await this.#send(instanceId, 'resume', event, (state) => state.runtimeStatus !== 'Suspended', 'running', this.#direct(event, decideResume));
+    // Applied once no longer Suspended, or once the history shows it applied in a step that went on past it (a suspend
+    // right behind it), see sentCommandOutcome.
+    const outcome = outcomeOf('resume', event, this.#readSince);
+    await this.#send(instanceId, 'resume', event, outcome.reflects, 'running', this.#direct(event, decideResume), outcome.refused);
   }
 
   async rewind(instanceId: string, reason?: string): Promise<void> {
@@ -1470,7 +1473,7 @@ export class LocalClient implements LocalDurableClient {
    * resolves anyway: the command is stored and takes effect when a worker runs. It rejects instead with the error
    * `refused` gives for a committed status that is not `applied` (a rewind a worker recorded as refused), as soon as
    * that status comes, and resolves when `refused` answers `applied` instead (a suspend whose history shows it applied
-   * in the step that then terminated or resumed the instance). A `refused` that fails (a read the store failed) or misses the record (a history read behind
+   * in the step that then terminated or resumed the instance, a resume in the step that then suspended it again). A `refused` that fails (a read the store failed) or misses the record (a history read behind
    * the state) is answered when the timeout comes: the instance is read once more and `refused` asked again, so a
    * refusal is not reported as applied; a failure of that read resolves, as the timeout does.
    */
@@ -1758,12 +1761,12 @@ type ShownInput = { readonly showInput: false };
 type DirectOutcome = 'committed' | 'send' | 'refused';
 
 /**
- * `#send`'s `reflects` and `refused` for a terminate or suspend (`event`, the one sent), both from
+ * `#send`'s `reflects` and `refused` for a terminate, suspend or resume (`event`, the one sent), both from
  * {@link sentCommandOutcome}: applied once the instance shows the command, or the events recorded since (`readSince`,
  * asked only when the rule asks for them) show it applied before the end; refused (410) once it ended otherwise first.
  */
 function outcomeOf(
-  command: SentCommand, event: ExecutionSuspendedEvent | ExecutionTerminatedEvent,
+  command: SentCommand, event: ExecutionSuspendedEvent | ExecutionResumedEvent | ExecutionTerminatedEvent,
   readSince: (state: InstanceState, fromIndex: number) => Promise<readonly HistoryEvent[] | undefined>,
 ): {
   reflects: (state: InstanceState, before: InstanceState) => boolean;
@@ -1776,7 +1779,7 @@ function outcomeOf(
     refused: (state, before) => {
       const outcome = sentCommandOutcome(command, before, state);
       if (outcome instanceof Error) return Promise.resolve(outcome);
-      if (typeof outcome !== 'object' || event.type !== 'ExecutionSuspended') return undefined;
+      if (typeof outcome !== 'object' || event.type === 'ExecutionTerminated') return undefined;
       // Another history than `state`'s by the time it is read (a restart, a purge): no answer here, a later state gives it.
       return readSince(state, outcome.readFrom).then((events) => events && answer(sentCommandOutcome(command, before, state, { event, events })));
     },

@@ -1,14 +1,14 @@
 import { InstanceNotRunningError } from '../model/errors/instance-not-running-error.js';
-import { isExecutionEnd, type ExecutionSuspendedEvent, type HistoryEvent } from '../model/history-event.js';
+import { isExecutionEnd, type ExecutionResumedEvent, type ExecutionSuspendedEvent, type HistoryEvent } from '../model/history-event.js';
 import { historyIdOf } from '../model/history-position.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 
 /** A command that a worker may apply after it was sent: one that leaves the instance in a status of its own. */
-export type SentCommand = 'terminate' | 'suspend';
+export type SentCommand = 'terminate' | 'suspend' | 'resume';
 
 /**
- * Where a terminate or suspend sent when the instance was `before` stands, now that a committed state of it is `next`
- * (`undefined`: purged): `applied` once the instance shows it (Terminated; Suspended), or has left that execution (a
+ * Where a terminate, suspend or resume sent when the instance was `before` stands, now that a committed state of it is
+ * `next` (`undefined`: purged): `applied` once the instance shows it (Terminated; Suspended; no longer Suspended), or has left that execution (a
  * purge or a restart, {@link leftExecution}: the command is no longer this caller's to wait for); `waiting` while it is still
  * queued; an {@link InstanceNotRunningError} (410) when the instance ended otherwise first (it completed or failed, or a
  * suspend met a terminate): the command then reaches a terminal instance, which records it in its history and ignores
@@ -17,12 +17,14 @@ export type SentCommand = 'terminate' | 'suspend';
  *
  * A suspend the instance does not show Suspended may still have been applied: the step that ended it took the suspend
  * first and then a terminate queued behind it (Suspended, then Terminated, in one commit), or a resume (Suspended, then
- * Running again). Its answer is then in the events recorded since it was sent: with no `sent` given,
+ * Running again). So may a resume the instance still shows Suspended: the step took it and then a suspend queued behind
+ * it (Running, then Suspended again). Its answer is then in the events recorded since it was sent: with no `sent` given,
  * {@link SentCommandRead} says where they start (`readFrom`, in the history `next` shows); asked again with them
  * (`sent`: the command's own event and those events, as `next` counts them), the suspend is `applied` when it was
- * recorded before the execution ended ({@link appliedBeforeEnd}), and 410 (ended) or `waiting` otherwise. A suspend
- * asks for the read only for a state with events recorded since it was sent: a tail of the history, once per step
- * committed while it waits (usually one: the step it was queued behind).
+ * recorded before the execution ended ({@link appliedBeforeEnd}), and 410 (ended) or `waiting` otherwise (a resume,
+ * applied once the instance ended, only `waiting`). A suspend or resume asks for the read only for a state with events
+ * recorded since it was sent: a tail of the history, once per step committed while it waits (usually one: the step it
+ * was queued behind).
  *
  * @example
  * ```ts
@@ -34,8 +36,8 @@ export type SentCommand = 'terminate' | 'suspend';
 export function sentCommandOutcome(
   command: SentCommand, before: InstanceState, next: InstanceState | undefined, sent?: SentRecord,
 ): 'applied' | 'waiting' | SentCommandRead | InstanceNotRunningError {
-  if (next === undefined || leftExecution(before, next) || next.runtimeStatus === (command === 'terminate' ? 'Terminated' : 'Suspended')) return 'applied';
-  if (command === 'suspend') {
+  if (next === undefined || leftExecution(before, next) || shows(command, next)) return 'applied';
+  if (command !== 'terminate') {
     // A later execution (a continueAsNew's, which the command reached) is read from its start.
     const readFrom = historyIdOf(next) === historyIdOf(before) ? before.historyLength : 0;
     if (next.historyLength > readFrom) {
@@ -49,7 +51,14 @@ export function sentCommandOutcome(
     : 'waiting';
 }
 
-/** What {@link sentCommandOutcome} needs to answer a suspend whose instance ended: the history from `readFrom` on. */
+/** Whether `state` shows `command` applied: Terminated, Suspended, or (a resume) no longer Suspended. */
+function shows(command: SentCommand, state: InstanceState): boolean {
+  return command === 'terminate' ? state.runtimeStatus === 'Terminated'
+    : command === 'suspend' ? state.runtimeStatus === 'Suspended'
+      : state.runtimeStatus !== 'Suspended';
+}
+
+/** What {@link sentCommandOutcome} needs to answer a suspend or resume its instance does not show: the history from `readFrom` on. */
 export interface SentCommandRead {
   /** The index of the first event to read, in the history of the state asked about. */
   readonly readFrom: number;
@@ -57,12 +66,12 @@ export interface SentCommandRead {
 
 /** A sent command's own event and the history events recorded since it was sent ({@link SentCommandRead}). */
 export interface SentRecord {
-  readonly event: ExecutionSuspendedEvent;
+  readonly event: ExecutionSuspendedEvent | ExecutionResumedEvent;
   readonly events: readonly HistoryEvent[];
 }
 
 /**
- * Whether `event`, a suspend a client sent, is among `events` (history events in order) before the first that ends the
+ * Whether `event`, a suspend or resume a client sent, is among `events` (history events in order) before the first that ends the
  * execution ({@link isExecutionEnd}): applied there, not recorded and ignored after the end. A command is known by its
  * type, time and reason (a record without its payload, `payloadRefused`, by type and time), as a held suspend is
  * (`heldCommands`): two calls in the same millisecond with the same reason are one to it.
@@ -73,7 +82,7 @@ export interface SentRecord {
  * appliedBeforeEnd(suspend, [terminated, suspend]); // false
  * ```
  */
-export function appliedBeforeEnd(event: ExecutionSuspendedEvent, events: readonly HistoryEvent[]): boolean {
+export function appliedBeforeEnd(event: ExecutionSuspendedEvent | ExecutionResumedEvent, events: readonly HistoryEvent[]): boolean {
   for (const recorded of events) {
     if (recorded.type === event.type && recorded.timestamp === event.timestamp &&
       (recorded.payloadRefused !== undefined || recorded.reason === event.reason)) return true;

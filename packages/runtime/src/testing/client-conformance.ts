@@ -1930,6 +1930,42 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         }
       });
 
+      it('resolves a resume that one worker step applies and a suspend right behind it undoes, from its history, not at the wait\'s end', async () => {
+        // The mirror of the case above, on a clock that does not move: the instance shows Suspended before and after
+        // the step, so only the history can answer the resume.
+        const ownStore = await newStore();
+        const ownHeld = new HeldHistoryReads(ownStore);
+        const own = createRuntime({ store: ownHeld.store, ...registry, clock: new VirtualClock(), logger: silentLogger });
+        await own.start();
+        const ownUnder = await wrap(own);
+        try {
+          const admin = ownUnder.client;
+          const id = 'one-step-resume-suspend';
+          await admin.startNew('WaitForEvents', { instanceId: id, input: 2 });
+          await firstValueFrom(admin.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+          await admin.suspend(id, 'first');
+          expect((await admin.getStatus(id))?.runtimeStatus).toBe('Suspended');
+          const step = ownHeld.holdNextStep(id);
+          await admin.raiseEvent(id, 'Item', 'kept');
+          await step.reached;
+          const resumed = ownHeld.messageCommitted(id, 'ExecutionResumed');
+          const resume = admin.resume(id, 'go').then(() => 'resolved', (error: { code?: string }) => error.code);
+          await resumed;
+          const suspended = ownHeld.messageCommitted(id, 'ExecutionSuspended');
+          // The status still shows Suspended: the suspend has nothing to wait for, and goes as a message behind the resume.
+          await admin.suspend(id, 'again');
+          await suspended;
+          step.release();
+          expect(await resume).toBe('resolved');
+          expect((await admin.getStatus(id))?.runtimeStatus).toBe('Suspended');
+        } finally {
+          ownHeld.releaseAll();
+          await ownUnder.close();
+          await own.stop();
+          await own.store.close();
+        }
+      });
+
       /** The status of `id` from getStatus, status$'s first value and listInstances, all three issued at once, in the
        * promise job the command resolved in. */
       const readNow = async (id: string): Promise<(string | undefined)[]> => {
