@@ -8,6 +8,7 @@ import { MemoryStore } from '../src/store/memory-store.js';
 import type { StatusChange } from '../src/store/store.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { HandClock, T0 } from './hand-clock.js';
+import { within } from './within.js';
 
 /** `add` of a fresh list on `clock`. */
 function adder(clock: VirtualClock) {
@@ -184,9 +185,37 @@ describe('DeadlineList', () => {
     expect(ended).toEqual(['due']);
     await expect(call).rejects.toThrow('due call did not settle within 100 ms');
     clock.setTimeout = setTimeout;
-    // The later one is still pending: ended by endAll (or by the timer the next deadline arms).
+    // The later one is still pending: ended by endAll (or by the platform's timer set in the clock's place).
     list.endAll(() => new Error('stopped'));
     expect(ended).toEqual(['due', 'later']);
+  });
+
+  it('ends a call left pending when its clock fails to arm the timer for it, on the platform\'s timer, and asks the clock again after', async () => {
+    const clock = new HandClock();
+    const reported: unknown[] = [];
+    const list = new DeadlineList(clock, true, 'the clock', (error) => reported.push(error));
+    const ended: string[] = [];
+    list.add(100, () => ended.push('due'));
+    const later = list.bound(() => new Promise<string>(() => {}), 150, 'later call');
+    const setTimeout = clock.setTimeout.bind(clock);
+    clock.setTimeout = () => {
+      throw new Error('injected: no timer');
+    };
+    clock.ms = T0 + 100;
+    clock.fireDue();
+    expect(ended).toEqual(['due']);
+    expect(reported).toEqual([new Error('injected: no timer')]);
+    // The later call's bound passes on the clock; nothing else is linked, nothing stops the list. Before, no timer was
+    // armed for it: the call (a worker's store call) stayed pending for ever.
+    clock.ms = T0 + 150;
+    await expect(within(later, 'the later call ending')).rejects.toThrow('later call did not settle within 150 ms');
+    // A clock that arms again is used again.
+    clock.setTimeout = setTimeout;
+    const next = list.bound(() => new Promise<string>(() => {}), 100, 'next call');
+    expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 250]);
+    clock.ms = T0 + 250;
+    clock.fireDue();
+    await expect(next).rejects.toThrow('next call did not settle within 100 ms');
   });
 
   it('bounds a call: its value or error before the deadline, an UnavailableError naming it after, a late value to `late`', async () => {

@@ -54,6 +54,8 @@ export class DeadlineList {
   /** The head of the ring of pending deadlines (a sentinel: never pending itself). */
   readonly #head = new Deadline(Infinity, ignore);
   #timer: ClockTimer | undefined;
+  /** The armed timer is the platform's (`globalThis.setTimeout`), set when the clock failed to arm it (see {@link #end}). */
+  #onPlatform = false;
   /** When the armed timer fires, in ms on the clock (`Infinity` when none is armed). */
   #firesAtMs = Infinity;
 
@@ -172,15 +174,24 @@ export class DeadlineList {
     const delay = Math.min(Math.max(0, atMs - nowMs), MAX_TIMER_DELAY_MS);
     // Set before the old one is cleared: a setTimeout that throws leaves the timer armed as it was.
     const timer = clock.setTimeout(this.#fire, delay);
-    if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
+    this.#clear();
     this.#firesAtMs = nowMs + delay;
     this.#timer = timer;
   }
 
   #disarm(): void {
-    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#clear();
     this.#firesAtMs = Infinity;
+  }
+
+  /** Clears the armed timer, on the clock or on the platform. */
+  #clear(): void {
+    if (this.#timer !== undefined) {
+      if (this.#onPlatform) globalThis.clearTimeout(this.#timer as Parameters<typeof globalThis.clearTimeout>[0]);
+      else this.#clock.clearTimeout(this.#timer);
+    }
+    this.#timer = undefined;
+    this.#onPlatform = false;
   }
 
   /**
@@ -194,12 +205,25 @@ export class DeadlineList {
   };
 
   /**
+   * The platform's timer, set in the clock's place ({@link #end}), fired: it does not run on the clock's time, so only
+   * what is due by the clock's reading ends (by the time it was armed for when the reading is no valid Date); the rest
+   * waits for the timer armed next, asked of the clock again.
+   */
+  readonly #platformFired = (): void => {
+    this.#timer = undefined;
+    this.#onPlatform = false;
+    const now = this.#clock.now();
+    this.#end(isValidDate(now) ? now.getTime() : this.#firesAtMs);
+  };
+
+  /**
    * Ends the deadlines due by `nowMs`, in the order they were made, then arms the timer for the earliest left: a
    * call with `error()`, or without `error` with an {@link UnavailableError} naming it; a wait is called (the error is
    * not for it). One a callback cancels meanwhile is skipped; one a callback adds arms the timer as any other. Total: a
    * wait whose callback throws keeps neither the others from ending nor the timer from being armed, and a clock that
-   * fails to arm it keeps none of the due ones waiting. Each such error is reported, never thrown (what is left pending
-   * after a failed arming is ended by the timer the next deadline arms, or by {@link endAll}).
+   * fails to arm it keeps none of the due ones waiting. Each such error is reported, never thrown. The timer the clock
+   * failed to arm is set on the platform's timer instead, as a worker's wake timer is: with none armed, a store call
+   * left pending would never end (a worker's step held for good), unless another deadline came.
    */
   #end(nowMs: number, error?: () => unknown): void {
     this.#disarm();
@@ -224,8 +248,25 @@ export class DeadlineList {
         this.#arm(earliest, nowMs);
       } catch (caught) {
         this.#reported(caught);
+        this.#armOnPlatform(earliest, nowMs);
       }
     }
+  }
+
+  /** Arms the platform's timer for `atMs` (see {@link #end}); one that fails too is reported, and nothing is armed. */
+  #armOnPlatform(atMs: number, nowMs: number): void {
+    const delay = Math.min(Math.max(0, atMs - nowMs), MAX_TIMER_DELAY_MS);
+    let timer: ClockTimer;
+    try {
+      timer = globalThis.setTimeout(this.#platformFired, delay);
+    } catch (caught) {
+      this.#reported(caught);
+      return;
+    }
+    this.#clear();
+    this.#timer = timer;
+    this.#onPlatform = true;
+    this.#firesAtMs = nowMs + delay;
   }
 
   /** Hands `error` to the reporter; a reporter that throws too has nowhere left to go. */
