@@ -1520,11 +1520,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A resume applied in the step that then suspended the instance again (a suspend queued behind it) then resolved from
  * its history instead of after 10 s (sentCommandOutcome's resume): 52,127 / 67,670 / 98,085 -> 52,145 / 67,694 /
  * 98,082 B (+18 / +24 / -3), budgets of the first two set to match.
+ * A deadline list whose clock failed to re-arm its timer as deadlines ended then set it on the platform's timer, as the
+ * worker's wake timer is, instead of leaving the calls still pending unended: 52,145 / 67,694 / 98,082 -> 52,224 /
+ * 67,772 / 98,169 B (+79 / +78 / +87), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 52_145 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_694 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 98_085 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 52_224 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_772 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 98_169 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_929 },
 ];
 
