@@ -78,6 +78,13 @@ describe('readHistoryPosition', () => {
     expect(readHistoryPosition({ execution: 'x1/0', events: 0 }, 'after')).toEqual({ execution: 'x1/0', events: 0 });
   });
 
+  it('takes back a position as a stream sends it: its `previous` (a member of HistoryPosition) is ignored, not refused', () => {
+    // The data of an `event: position` of a history that replaced another, sent back whole as a subscription's `after`.
+    const sent = { execution: 'x2/0', events: 0, previous: { execution: 'x1/0', events: 7 } };
+    expect(readHistoryPosition(sent, 'after')).toEqual({ execution: 'x2/0', events: 0 });
+    expect(readHistoryPosition({ ...sent, previous: undefined }, 'after')).toEqual({ execution: 'x2/0', events: 0 });
+  });
+
   it('takes back the id of every history the server can name: an id as long as any and the largest epoch', () => {
     const execution = `${'x'.repeat(MAX_INSTANCE_ID_LENGTH)}/${Number.MAX_SAFE_INTEGER}`;
     expect(execution).toHaveLength(MAX_HISTORY_ID_LENGTH);

@@ -1,6 +1,6 @@
 import { UnavailableError } from './errors/unavailable-error.js';
 import type { InstanceState, PurgedSnapshot } from './instance-status.js';
-import { assertValidName, invalid, isCountOrZero, MAX_INSTANCE_ID_LENGTH, readChecked, type MemberCheck } from './validation.js';
+import { assertValidName, invalid, isCountOrZero, MAX_INSTANCE_ID_LENGTH, readChecked, taken, type MemberCheck } from './validation.js';
 
 /**
  * Where a reader of an instance's history stands: the history it reads (`execution`, the id a history stream sends
@@ -167,7 +167,8 @@ const isHistoryId: MemberCheck<string> = (value, what) => {
 /**
  * `value` read as a {@link HistoryPosition} (`undefined` when absent), or {@link InvalidArgumentError} naming `what`:
  * an object with `execution` (a history's id, 1 to {@link MAX_HISTORY_ID_LENGTH} characters, no control characters)
- * and `events` (a non-negative integer), both given.
+ * and `events` (a non-negative integer), both given; a `previous` (as a stream sends a position) is ignored, any other
+ * member refused.
  *
  * @example
  * ```ts
@@ -177,7 +178,8 @@ const isHistoryId: MemberCheck<string> = (value, what) => {
  */
 export function readHistoryPosition(value: unknown, what: string): HistoryPosition | undefined {
   if (value === undefined) return undefined;
-  const { execution, events } = readChecked(value, what, { execution: isHistoryId, events: isCountOrZero });
+  // `previous` is a member of a position as a stream sends it: one sent back whole is taken, its `previous` ignored.
+  const { execution, events } = readChecked(value, what, { execution: isHistoryId, events: isCountOrZero, previous: taken });
   if (execution === undefined || events === undefined) invalid(what, 'must have execution and events');
   return { execution, events };
 }
