@@ -366,7 +366,10 @@ export interface InstanceQuery {
 /** One page of a query. */
 export interface InstancePage {
   readonly instances: readonly InstanceState[];
-  /** Present when more instances may follow. */
+  /**
+   * Present when more instances may follow. A page may hold fewer than `pageSize` instances, or none, with a token
+   * (an IndexedDB store's page by name or tags while it rebuilds that index): a caller follows the token, not the size.
+   */
   readonly continuationToken?: string;
 }
 
