@@ -1523,12 +1523,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A deadline list whose clock failed to re-arm its timer as deadlines ended then set it on the platform's timer, as the
  * worker's wake timer is, instead of leaving the calls still pending unended: 52,145 / 67,694 / 98,082 -> 52,224 /
  * 67,772 / 98,169 B (+79 / +78 / +87), budgets set to match.
+ * A remote waitForCompletion's watch that the server keeps ending is then subscribed again at most 10 s apart, by the
+ * hooks' delay rule (retryDelayMs), not after a delay that doubled without end: rx-client.js 12,929 -> 12,937 B (+8),
+ * budget set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 52_224 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_772 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 98_169 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 12_929 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 12_937 },
 ];
 
 describe('bundle size', () => {

@@ -16,7 +16,7 @@ import {
 } from '@durable-rx/runtime/client-kit';
 import type { HistoryPosition } from '@durable-rx/runtime/http';
 import { Subscription, type Observable } from 'rxjs';
-import { badResponse, isRetryableForHooks, valuesMissed } from './remote-error.js';
+import { badResponse, isRetryableForHooks, retryDelayMs, valuesMissed } from './remote-error.js';
 import {
   createStreamMux, type ConnectionState, type HistoryWatch, type ReconnectOptions, type StreamMux, type WatchSpec,
 } from './stream-mux.js';
@@ -30,9 +30,6 @@ export const RAISE_ATTEMPTS = 3;
 
 /** The waits of {@link RemoteClient.raiseEvent} (and `signalWithStart`) before the second and third attempts, in ms of the client's clock. */
 export const RAISE_RETRY_DELAYS_MS: readonly number[] = [250, 1000];
-
-/** The first wait of {@link RemoteClient.waitForCompletion} before it subscribes again to a watch the server ended, in ms of the client's clock; each next one is twice the last. */
-const RESUBSCRIBE_MS = 1000;
 
 /**
  * Whether a raise that failed with `error` is sent again: a failure that may pass (`isRetryableError`) whose status is
@@ -448,10 +445,10 @@ export class RemoteClient implements DurableClient {
       // Every status, but no failure when some were missed while the connection was down: the wait needs the latest.
       // The server may end the watch (its handler, client or store closed) or fail it with an error worth retrying
       // (`isRetryableForHooks`: a store read that failed, a store closed there): this client is open, so the wait goes
-      // on, subscribed again after 1 s, doubling, until a terminal status or the timeout (and its grace) ends it, as
-      // while the stream is down. Only this client's close ends it with StoreClosedError (closedWaitError, the shared
+      // on, subscribed again after 1 s, doubling up to 10 s as a hook's watch (retryDelayMs), until a terminal status or
+      // the timeout (and its grace) ends it, as while the stream is down. Only this client's close ends it with StoreClosedError (closedWaitError, the shared
       // rule); any other error at once.
-      let delay = RESUBSCRIBE_MS;
+      let ends = 0;
       const watch = (): void => void done.add(this.#status$(instanceId, (status) => status, true).subscribe({
         next: (status) => {
           latest = status;
@@ -463,8 +460,7 @@ export class RemoteClient implements DurableClient {
       const again = (error?: unknown): void => {
         if (this.#mux.signal.aborted) return end(this.#mux.signal.reason ?? closedWaitError(instanceId));
         readFailure = error ?? readFailure;
-        arm(delay, watch);
-        delay *= 2;
+        arm(retryDelayMs(ends++), watch);
       };
       watch();
     });

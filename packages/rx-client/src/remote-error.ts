@@ -167,6 +167,18 @@ export function memberOf(json: unknown, key: string): string | undefined {
 /** The shared rule of which HTTP statuses are worth retrying (the runtime's client-kit), as rx-client's own. */
 export { isRetryable } from '@durable-rx/runtime/client-kit';
 
+/** The longest delay between two attempts of a watch ({@link retryDelayMs}). */
+export const MAX_RETRY_MS = 10_000;
+
+/**
+ * The delay before a watch that failed with an error worth retrying ({@link isRetryableForHooks}) is subscribed again
+ * after `failures` failures before it, by a hook or by a remote `waitForCompletion`: 1 s, doubling on each failure, at
+ * most {@link MAX_RETRY_MS}, so a watch that failed for long (a server's store down) is back soon after it works again.
+ */
+export function retryDelayMs(failures: number): number {
+  return Math.min(MAX_RETRY_MS, 1000 * 2 ** failures);
+}
+
 /**
  * The React hooks' retry rule: true when subscribing again may succeed where `error` ended a watch. The runtime's
  * `isRetryableError` (the shared rule: `unavailable`, `unreachable`, 5xx, a proxy's page …), and also a server's store

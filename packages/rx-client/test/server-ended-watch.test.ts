@@ -85,5 +85,34 @@ describe('a watch the server ends while this client stays open', () => {
   });
 });
 
+describe('a watch the server keeps ending while a long wait goes on', () => {
+  it('subscribes again at most 10 s after each end, as the hooks do, not after a delay that doubles without end', async () => {
+    // The server's first six watches of `outage` end before their first value (its store down for a while); the
+    // seventh is the runtime's own. On a clock of its own, moved 10 s per end: a delay that kept doubling (16 s after
+    // the fifth) would leave the wait deaf to the instance long after the server is back.
+    let watches = 0;
+    const server = serverClient((method, instanceId) => {
+      if (method !== 'status$' || instanceId !== 'outage') return undefined;
+      watches++;
+      return watches <= 6 ? EMPTY : undefined;
+    });
+    const h = (harness = await openHarness({}, server.wrap));
+    const clock = new VirtualClock();
+    // No stream timeout: the clock moves far past it with no heartbeat on its time.
+    const client = createRemoteClient({ baseUrl: h.server.url, key: KEY, clock, reconnect: { timeoutMs: Infinity } });
+    await h.runtime.client.startNew('WaitForEvents', { instanceId: 'outage', input: 1 });
+    await firstValueFrom(h.runtime.client.status$('outage').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    const waiting = outcome(client.waitForCompletion('outage', { timeoutMs: 3_600_000 }));
+    for (let ended = 1; ended <= 6; ended++) {
+      await until(() => watches === ended && server.live('outage') === 0, `watch ${ended} ended`);
+      await clock.advance(10_000);
+    }
+    await until(() => watches === 7 && server.live('outage') === 1, 'the wait subscribed again');
+    await h.runtime.client.raiseEvent('outage', 'Item', 'last');
+    expect(await within(waiting, 'the wait ending')).toMatchObject({ instanceId: 'outage', runtimeStatus: 'Completed' });
+    client.close();
+  });
+});
+
 /** A timeout that only a broken wait reaches: the test ends by the instance's completion. */
 const SETTLED_WAIT_MS = 120_000;

@@ -1,7 +1,7 @@
 import { systemClock, type Clock, type ClockTimer } from '@durable-rx/runtime';
 import type { Observable } from 'rxjs';
 import { useEffect, useMemo, useSyncExternalStore } from 'react';
-import { isRetryableForHooks, startsOver } from '../remote-error.js';
+import { isRetryableForHooks, MAX_RETRY_MS, retryDelayMs, startsOver } from '../remote-error.js';
 
 /** What a hook renders: the latest value, whether the first one is still awaited, and the error that ended it. */
 export interface ObservableState<T> {
@@ -23,20 +23,14 @@ export interface ObservableState<T> {
 }
 
 /**
- * The first delay before a hook subscribes again after an error worth retrying; it doubles on each failure until a
- * subscription proves healthy (HEALTHY_MS).
- */
-const RETRY_MS = 1000;
-/** The longest delay between two of a hook's attempts. */
-const MAX_RETRY_MS = 10_000;
-/**
  * How long a subscription must stay up after its first value to prove healthy, so that its failure starts the back-off
- * over from RETRY_MS. A value alone proves nothing: a server that sends the snapshot and then drops the stream, or a
- * store read that fails right after its replay, delivers one on every attempt, and resetting on it subscribed such a
- * source again every second for as long as that went on. The longest delay, not the current one: then a source that
- * keeps failing is subscribed again at most about once per MAX_RETRY_MS once backed off, however soon after its value
- * it fails (with the current delay, one that stays up 1.5 s would be subscribed every 2.5 s for ever), while one that
- * worked for that long and fails once (a deploy) is back after RETRY_MS.
+ * over from its first delay (`retryDelayMs`: 1 s, doubling on each failure). A value alone proves nothing: a server
+ * that sends the snapshot and then drops the stream, or a store read that fails right after its replay, delivers one
+ * on every attempt, and resetting on it subscribed such a source again every second for as long as that went on. The
+ * longest delay, not the current one: then a source that keeps failing is subscribed again at most about once per
+ * MAX_RETRY_MS once backed off, however soon after its value it fails (with the current delay, one that stays up 1.5 s
+ * would be subscribed every 2.5 s for ever), while one that worked for that long and fails once (a deploy) is back
+ * after 1 s.
  */
 const HEALTHY_MS = MAX_RETRY_MS;
 
@@ -198,7 +192,7 @@ class ObservableStore<T, R> {
       this.#set({ value: this.#latest.value, loading: false, error: failure });
       // Worth retrying (a watch the server ended, a proxy's refusal): subscribe again, after a delay that is released
       // with the subscription. Any other error would fail again: it stays.
-      if (isRetryableForHooks(failure)) timer = clock.setTimeout(start, Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** failures++));
+      if (isRetryableForHooks(failure)) timer = clock.setTimeout(start, retryDelayMs(failures++));
     };
     const start = (): void => {
       // Each subscription folds from scratch (a re-subscription replays, e.g. a history); until its first value the
