@@ -1526,12 +1526,15 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * A remote waitForCompletion's watch that the server keeps ending is then subscribed again at most 10 s apart, by the
  * hooks' delay rule (retryDelayMs), not after a delay that doubled without end: rx-client.js 12,929 -> 12,937 B (+8),
  * budget set to match.
+ * instances$ then took listInstances' query whole (its paging checked, then left out) instead of refusing pageSize
+ * and continuationToken, which TypeScript lets a ListInstancesQuery pass: 52,224 / 67,772 / 98,169 / 12,937 ->
+ * 52,236 / 67,780 / 98,180 / 12,938 B (+12 / +8 / +11 / +1), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 52_224 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_772 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 98_169 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 12_937 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 52_236 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_780 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 98_180 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 12_938 },
 ];
 
 describe('bundle size', () => {

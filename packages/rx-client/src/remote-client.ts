@@ -500,7 +500,9 @@ export class RemoteClient implements DurableClient {
   }
 
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
-    const query = queryString(filterQuery(instanceFilter));
+    // listInstances' query is taken whole (its paging checked, then left out: a live list holds every match).
+    const { pageSize: _pageSize, continuationToken: _token, ...filter } = validateInstanceQuery(instanceFilter);
+    const query = queryString(filter);
     return this.#watch({ kind: 'instances', query }, () => statusesOf);
   }
 

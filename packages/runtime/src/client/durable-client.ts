@@ -961,6 +961,8 @@ export interface DurableClient {
    * of its own. It follows the commits its store reports, and runs its query once again when the store says it may
    * have missed some (`Store.resync$`: across browser tabs, the IndexedDB stores, a tab went, closed, reloaded or
    * crashed, between a commit and its post), so such a tab's last completion, terminate or purge reaches it too.
+   * It takes {@link listInstances}' query whole: `pageSize` and `continuationToken` are checked by the same rules, and
+   * have no effect (a live list holds every match).
    */
   instances$(filter?: InstanceFilter): Observable<InstanceStatus[]>;
   /**

@@ -932,7 +932,8 @@ export class LocalClient implements LocalDurableClient {
   }
 
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
-    const query = validateInstanceFilter(instanceFilter);
+    // listInstances' query is taken whole (its paging checked, then left out: a live list holds every match).
+    const { pageSize: _pageSize, continuationToken: _token, ...query } = validateInstanceQuery(instanceFilter);
     assertStoreFilters(this.#store.capabilities, query, 'filter');
     return new Observable<InstanceStatus[]>((subscriber) => {
       const list: LiveList = {
