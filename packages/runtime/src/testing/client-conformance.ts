@@ -1898,16 +1898,29 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         });
       });
 
-      it('resolves a suspend that one worker step applies and a resume right behind it undoes, from its history, not at the wait\'s end', async () => {
-        // A runtime whose clock does not move: the command's wait for a worker (COMMAND_APPLIED_TIMEOUT_MS) never ends
-        // by itself, so only the history can answer the suspend, which the instance never shows.
-        const ownStore = await newStore();
-        const ownHeld = new HeldHistoryReads(ownStore);
+      /**
+       * Runs `body` on a runtime of its own over a fresh store whose history reads can be held, on a clock that does not
+       * move (a command's wait for a worker never ends by itself), with the client under test over it; closes it all.
+       */
+      const onStillClock = async (body: (admin: DurableClient, held: HeldHistoryReads) => Promise<void>): Promise<void> => {
+        const ownHeld = new HeldHistoryReads(await newStore());
         const own = createRuntime({ store: ownHeld.store, ...registry, clock: new VirtualClock(), logger: silentLogger });
         await own.start();
         const ownUnder = await wrap(own);
         try {
-          const admin = ownUnder.client;
+          await body(ownUnder.client, ownHeld);
+        } finally {
+          ownHeld.releaseAll();
+          await ownUnder.close();
+          await own.stop();
+          await own.store.close();
+        }
+      };
+
+      it('resolves a suspend that one worker step applies and a resume right behind it undoes, from its history, not at the wait\'s end', async () => {
+        // A runtime whose clock does not move: the command's wait for a worker (COMMAND_APPLIED_TIMEOUT_MS) never ends
+        // by itself, so only the history can answer the suspend, which the instance never shows.
+        await onStillClock(async (admin, ownHeld) => {
           const id = 'one-step-suspend-resume';
           await admin.startNew('WaitForEvents', { instanceId: id, input: 2 });
           await firstValueFrom(admin.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
@@ -1924,24 +1937,13 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           step.release();
           expect(await suspend).toBe('resolved');
           expect((await admin.getStatus(id))?.runtimeStatus).toBe('Running');
-        } finally {
-          ownHeld.releaseAll();
-          await ownUnder.close();
-          await own.stop();
-          await own.store.close();
-        }
+        });
       });
 
       it('resolves a resume that one worker step applies and a suspend right behind it undoes, from its history, not at the wait\'s end', async () => {
         // The mirror of the case above, on a clock that does not move: the instance shows Suspended before and after
         // the step, so only the history can answer the resume.
-        const ownStore = await newStore();
-        const ownHeld = new HeldHistoryReads(ownStore);
-        const own = createRuntime({ store: ownHeld.store, ...registry, clock: new VirtualClock(), logger: silentLogger });
-        await own.start();
-        const ownUnder = await wrap(own);
-        try {
-          const admin = ownUnder.client;
+        await onStillClock(async (admin, ownHeld) => {
           const id = 'one-step-resume-suspend';
           await admin.startNew('WaitForEvents', { instanceId: id, input: 2 });
           await firstValueFrom(admin.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
@@ -1960,12 +1962,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           step.release();
           expect(await resume).toBe('resolved');
           expect((await admin.getStatus(id))?.runtimeStatus).toBe('Suspended');
-        } finally {
-          ownHeld.releaseAll();
-          await ownUnder.close();
-          await own.stop();
-          await own.store.close();
-        }
+        });
       });
 
       /** The status of `id` from getStatus, status$'s first value and listInstances, all three issued at once, in the
