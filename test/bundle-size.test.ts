@@ -1528,13 +1528,14 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * budget set to match.
  * instances$ then took listInstances' query whole (its paging checked, then left out) instead of refusing pageSize
  * and continuationToken, which TypeScript lets a ListInstancesQuery pass: 52,224 / 67,772 / 98,169 / 12,937 ->
- * 52,236 / 67,780 / 98,180 / 12,938 B (+12 / +8 / +11 / +1), budgets set to match.
+ * 52,240 / 67,784 / 98,184 / 12,941 B (+16 / +12 / +15 / +4, with the refusals named by the argument, `filter`, as
+ * before), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 52_236 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_780 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 98_180 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 12_938 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 52_240 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_784 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 98_184 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 12_941 },
 ];
 
 describe('bundle size', () => {

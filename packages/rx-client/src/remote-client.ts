@@ -501,7 +501,7 @@ export class RemoteClient implements DurableClient {
 
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
     // listInstances' query is taken whole (its paging checked, then left out: a live list holds every match).
-    const { pageSize: _pageSize, continuationToken: _token, ...filter } = validateInstanceQuery(instanceFilter);
+    const { pageSize: _pageSize, continuationToken: _token, ...filter } = validateInstanceQuery(instanceFilter, 'filter');
     const query = queryString(filter);
     return this.#watch({ kind: 'instances', query }, () => statusesOf);
   }

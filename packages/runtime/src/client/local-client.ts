@@ -933,7 +933,7 @@ export class LocalClient implements LocalDurableClient {
 
   instances$(instanceFilter: InstanceFilter = {}): Observable<InstanceStatus[]> {
     // listInstances' query is taken whole (its paging checked, then left out: a live list holds every match).
-    const { pageSize: _pageSize, continuationToken: _token, ...query } = validateInstanceQuery(instanceFilter);
+    const { pageSize: _pageSize, continuationToken: _token, ...query } = validateInstanceQuery(instanceFilter, 'filter');
     assertStoreFilters(this.#store.capabilities, query, 'filter');
     return new Observable<InstanceStatus[]>((subscriber) => {
       const list: LiveList = {
