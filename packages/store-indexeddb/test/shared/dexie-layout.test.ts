@@ -413,13 +413,7 @@ describe('DexieStore layout 8: tag keys given after the open, in steps', () => {
     await instances(name, count, 6, { key: 'schema', version: 8, store: 'durable-rx/dexie', rebuild: {} }, () => false);
     // Every step fails (its transaction aborted as it reads the marker), so no row gets its keys meanwhile; the rows a
     // listing's cursors read (readonly transactions only) are counted.
-    const get = IDBObjectStore.prototype.get;
-    let markerReads = 0;
-    IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
-      const request = get.call(this, key);
-      if (this.transaction.mode === 'readwrite' && key === 'schema' && ++markerReads > 1) this.transaction.abort();
-      return request;
-    };
+    const steps = abortMarkerWritesAfterFirst();
     const step = IDBCursor.prototype.continue;
     let rowsRead = 0;
     IDBCursor.prototype.continue = function (this: IDBCursor, key?: IDBValidKey) {
@@ -446,7 +440,7 @@ describe('DexieStore layout 8: tag keys given after the open, in steps', () => {
       }
       expect((await rawRows(name, 'instances')).filter((row) => row.tagKeys)).toEqual([]);
     } finally {
-      IDBObjectStore.prototype.get = get;
+      steps.restore();
       IDBCursor.prototype.continue = step;
     }
   });
@@ -457,13 +451,7 @@ describe('DexieStore layout 8: tag keys given after the open, in steps', () => {
     await instances(name, count, 6, { key: 'schema', version: 8, store: 'durable-rx/dexie', rebuild: { after: [msOf(500), idOf(500)] } },
       (i) => i <= 500 || i % 2 === 0);
     // Every step fails (its transaction aborted as it reads the marker), so the place stays where it is meanwhile.
-    const get = IDBObjectStore.prototype.get;
-    let markerReads = 0;
-    IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
-      const request = get.call(this, key);
-      if (this.transaction.mode === 'readwrite' && key === 'schema' && ++markerReads > 1) this.transaction.abort();
-      return request;
-    };
+    const steps = abortMarkerWritesAfterFirst();
     const clock = new VirtualClock(T0);
     const store = open(name, { clock });
     try {
@@ -474,7 +462,7 @@ describe('DexieStore layout 8: tag keys given after the open, in steps', () => {
       expect(await allIds(store, { tags: { tenant: 'acme' }, pageSize: 300 })).toEqual(ids(count, acme));
       expect((await rawRows(name, 'meta'))[0]).toMatchObject({ rebuild: { after: [msOf(500), idOf(500)] } });
     } finally {
-      IDBObjectStore.prototype.get = get;
+      steps.restore();
     }
     // After failed steps in a row, a call starts them again once the wait has passed on the store's clock.
     await clock.advance(60_000);
@@ -699,3 +687,19 @@ describe('DexieStore layout 9: an execution\'s input written once, in its record
     expect((await claim(open(name))).messages[0]!.event).toEqual(newInstance('b', input).message.event);
   });
 });
+
+/**
+ * Aborts every readwrite transaction in this realm that reads the schema marker, as it reads it, but the first (the
+ * store's schema check as it opens): each step of the rebuild fails, so no row gets its keys and the place stays where
+ * it is. Until `restore`.
+ */
+function abortMarkerWritesAfterFirst(): { restore(): void } {
+  const get = IDBObjectStore.prototype.get;
+  let markerReads = 0;
+  IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
+    const request = get.call(this, key);
+    if (this.transaction.mode === 'readwrite' && key === 'schema' && ++markerReads > 1) this.transaction.abort();
+    return request;
+  };
+  return { restore: () => (IDBObjectStore.prototype.get = get) };
+}
