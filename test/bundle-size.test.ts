@@ -1530,11 +1530,13 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * and continuationToken, which TypeScript lets a ListInstancesQuery pass: 52,224 / 67,772 / 98,169 / 12,937 ->
  * 52,240 / 67,784 / 98,184 / 12,941 B (+16 / +12 / +15 / +4, with the refusals named by the argument, `filter`, as
  * before), budgets set to match.
+ * The worker's count of commits leasing tasks (#leasing) then read as the size of the set holding their slots, which
+ * it always equalled: 52,240 / 67,784 / 98,184 -> 52,227 / 67,771 / 98,172 B (-13 / -13 / -12), budgets set to match.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 52_240 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_784 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 98_184 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 52_227 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_771 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 98_172 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_941 },
 ];
 

@@ -451,9 +451,11 @@ export class Worker {
    * {@link #startLeased}), each true when released; the stop awaits them all, those added while it waits too.
    */
   readonly #unrun: Promise<boolean>[] = [];
-  /** Commits in flight that lease activity tasks to this worker: a stop that ends before they answer is not clean. */
-  #leasing = 0;
-  /** The activity slots those commits hold for their tasks ({@link #leasingCommit}). */
+  /**
+   * The commits in flight that lease activity tasks to this worker, each by the activity slots it holds for them
+   * ({@link #leasingCommit}; none left once given back, until it answers): a stop that ends before they answer is not
+   * clean.
+   */
   readonly #slotHolds = new Set<SlotHold>();
   /** Cancels the deadline that gives those slots back ({@link #giveBackSlotsSoon}), while one is armed. */
   #slotsGiveBack: (() => void) | undefined;
@@ -731,7 +733,7 @@ export class Worker {
         if (this.#lapsedUntilMs > -Infinity && !(this.#clockMs() >= this.#lapsedUntilMs)) clean = false;
         // A commit still unanswered (the grace over) may have leased tasks this life will never run or release: its
         // id is kept, so that its next life releases them (`Store.releaseOwner`) instead of waiting for them to lapse.
-        if (this.#leasing > 0) clean = false;
+        if (this.#slotHolds.size > 0) clean = false;
         this.#clearWakeTimer();
         this.#cache.clear();
         // A store call the stop no longer waits for (one of abandoned work, a renewal, a release of an earlier life's
@@ -802,18 +804,14 @@ export class Worker {
   }
 
   /**
-   * `commit`, counted in {@link #leasing} while it is unanswered when it leases tasks to this worker; handed back as it
-   * is otherwise (most steps: no frame or promise more on the commit's path). The activity slots reserved for its tasks
-   * (`slots`) are known meanwhile (`#slotHolds`), for a claim they block to give back (`#giveBackSlotsSoon`).
+   * `commit`, with the activity slots reserved for the tasks it leases to this worker (`slots`) in {@link #slotHolds}
+   * while it is unanswered, for a claim they block to give back (`#giveBackSlotsSoon`) and for a stop to know; handed
+   * back as it is otherwise (most steps: no frame or promise more on the commit's path).
    */
   #leasingCommit(slots: SlotHold, commit: Promise<unknown>): Promise<unknown> {
     if (slots.held === 0) return commit;
-    this.#leasing++;
     this.#slotHolds.add(slots);
-    return commit.finally(() => {
-      this.#leasing--;
-      this.#slotHolds.delete(slots);
-    });
+    return commit.finally(() => void this.#slotHolds.delete(slots));
   }
 
   /**
