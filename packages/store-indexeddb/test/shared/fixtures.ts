@@ -149,15 +149,19 @@ export async function connectionOf(store: Store): Promise<IDBDatabase> {
 }
 
 /**
- * Closes `store` as its index rebuild's first step reads the layout marker (the second readwrite read of it, after the
- * open's layout check; `isMarker` tells that read by its key), and answers how that step's transaction ended
- * (`'complete'` or `'abort'`) once the close resolved. The store's next call starts the rebuild.
+ * Runs `act` as `store`'s index rebuild's first step reads the layout marker (the second readwrite read of it, after
+ * the open's layout check; `isMarker` tells that read by its key), with that step's transaction and a way to read the
+ * marker again in it, and answers how the transaction ended (`'complete'` or `'abort'`) once `act` resolved. The
+ * store's next call starts the rebuild.
  */
-export async function closeAtRebuildStep(store: Store, isMarker: (key: IDBValidKey | IDBKeyRange) => boolean): Promise<string> {
+async function atRebuildStep(
+  store: Store, isMarker: (key: IDBValidKey | IDBKeyRange) => boolean,
+  act: (transaction: IDBTransaction, readAgain: () => IDBRequest) => Promise<void>,
+): Promise<string> {
   const get = IDBObjectStore.prototype.get;
   let markerReads = 0;
   let stepEnded: Promise<string> | undefined;
-  let closed: Promise<void> | undefined;
+  let acted: Promise<void> | undefined;
   IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
     const request = get.call(this, key);
     if (this.transaction.mode === 'readwrite' && isMarker(key) && ++markerReads === 2) {
@@ -166,14 +170,14 @@ export async function closeAtRebuildStep(store: Store, isMarker: (key: IDBValidK
         transaction.addEventListener('complete', () => resolve('complete'));
         transaction.addEventListener('abort', () => resolve('abort'));
       });
-      closed = store.close();
+      acted = act(transaction, () => get.call(this, key));
     }
     return request;
   };
   try {
     await store.getInstance('none').catch(() => undefined);
-    await vi.waitFor(() => expect(closed).toBeDefined(), { timeout: SETTLED.timeoutMs, interval: 10 });
-    await closed;
+    await vi.waitFor(() => expect(acted).toBeDefined(), { timeout: SETTLED.timeoutMs, interval: 10 });
+    await acted;
   } finally {
     IDBObjectStore.prototype.get = get;
   }
@@ -181,67 +185,52 @@ export async function closeAtRebuildStep(store: Store, isMarker: (key: IDBValidK
 }
 
 /**
- * Another connection upgrades the database (a newer version of the app in another tab) as `store`'s index rebuild begins
- * its first step (the second readwrite transaction of the store to read the marker, after the open's check): the step's
- * transaction is kept busy, and its request to commit held back, until the store's connection got the `versionchange`,
- * so the step is still under way then whatever the machine's load (Chromium delivers the event after the step's work
- * is done at times). Resolves with how the step's transaction ended (`'abort'` or `'complete'`) once the upgrade is
- * done.
+ * Closes `store` as its index rebuild's first step reads the layout marker ({@link atRebuildStep}), and answers how that
+ * step's transaction ended (`'complete'` or `'abort'`) once the close resolved. The store's next call starts the rebuild.
  */
-export async function upgradeAtRebuildStep(store: Store, name: string, isMarker: (key: IDBValidKey | IDBKeyRange) => boolean): Promise<string> {
-  const get = IDBObjectStore.prototype.get;
-  let markerReads = 0;
-  let stepEnded: Promise<string> | undefined;
-  let upgraded: Promise<void> | undefined;
-  IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
-    const request = get.call(this, key);
-    if (this.transaction.mode === 'readwrite' && isMarker(key) && ++markerReads === 2) {
-      const objectStore = this;
-      const transaction = this.transaction;
-      stepEnded = new Promise((resolve) => {
-        transaction.addEventListener('complete', () => resolve('complete'));
-        transaction.addEventListener('abort', () => resolve('abort'));
-      });
-      // Added after the store's own listener, so it runs after it.
-      let told = false;
-      let commitAsked = false;
-      transaction.commit = () => {
-        commitAsked = true;
+export function closeAtRebuildStep(store: Store, isMarker: (key: IDBValidKey | IDBKeyRange) => boolean): Promise<string> {
+  return atRebuildStep(store, isMarker, () => store.close());
+}
+
+/**
+ * Another connection upgrades the database (a newer version of the app in another tab) as `store`'s index rebuild begins
+ * its first step ({@link atRebuildStep}): the step's transaction is kept busy, and its request to commit held back,
+ * until the store's connection got the `versionchange`, so the step is still under way then whatever the machine's load
+ * (Chromium delivers the event after the step's work is done at times). Resolves with how the step's transaction ended
+ * (`'abort'` or `'complete'`) once the upgrade is done.
+ */
+export function upgradeAtRebuildStep(store: Store, name: string, isMarker: (key: IDBValidKey | IDBKeyRange) => boolean): Promise<string> {
+  return atRebuildStep(store, isMarker, (transaction, readAgain) => {
+    // Added after the store's own listener, so it runs after it.
+    let told = false;
+    let commitAsked = false;
+    transaction.commit = () => {
+      commitAsked = true;
+    };
+    transaction.db.addEventListener('versionchange', () => {
+      told = true;
+      try {
+        if (commitAsked) IDBTransaction.prototype.commit.call(transaction);
+      } catch {
+        // Aborted meanwhile.
+      }
+    });
+    const busy = (): void => {
+      if (told) return;
+      try {
+        readAgain().onsuccess = busy;
+      } catch {
+        // The transaction ended.
+      }
+    };
+    busy();
+    return new Promise((resolve, reject) => {
+      const opening = indexedDB.open(name, transaction.db.version + 1);
+      opening.onsuccess = () => {
+        opening.result.close();
+        resolve();
       };
-      transaction.db.addEventListener('versionchange', () => {
-        told = true;
-        try {
-          if (commitAsked) IDBTransaction.prototype.commit.call(transaction);
-        } catch {
-          // Aborted meanwhile.
-        }
-      });
-      const busy = (): void => {
-        if (told) return;
-        try {
-          get.call(objectStore, key).onsuccess = busy;
-        } catch {
-          // The transaction ended.
-        }
-      };
-      busy();
-      upgraded = new Promise((resolve, reject) => {
-        const opening = indexedDB.open(name, transaction.db.version + 1);
-        opening.onsuccess = () => {
-          opening.result.close();
-          resolve();
-        };
-        opening.onerror = () => reject(opening.error);
-      });
-    }
-    return request;
-  };
-  try {
-    await store.getInstance('none').catch(() => undefined);
-    await vi.waitFor(() => expect(upgraded).toBeDefined(), { timeout: SETTLED.timeoutMs, interval: 10 });
-    await upgraded;
-  } finally {
-    IDBObjectStore.prototype.get = get;
-  }
-  return stepEnded!;
+      opening.onerror = () => reject(opening.error);
+    });
+  });
 }
