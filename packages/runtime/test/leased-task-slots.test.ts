@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Orchestrator } from '../src/index.js';
 import { FailingStore, RecordingLogger } from './failing-store.js';
+import { settle } from '../src/testing/virtual-clock.js';
 import { HandClock, T0 } from './hand-clock.js';
 import { heldActivity } from './held-activity.js';
 import { startedRuntimes } from './started-runtimes.js';
@@ -44,6 +45,50 @@ describe("the activity slots a step's commit reserves for the tasks it leases to
     const ended = Promise.all([runtime.client.waitForCompletion(a, { timeoutMs: 600_000 }), runtime.client.waitForCompletion(bId, { timeoutMs: 600_000 })]);
     await clock.fireUntil(ended, 'both ends', 20);
     expect(await ended).toMatchObject([{ runtimeStatus: 'Completed', output: 'a 1' }, { runtimeStatus: 'Completed', output: 'b' }]);
+    expect(logger.errors).toEqual([]);
+  });
+  it('once given back, arm nothing more while the commit stays unanswered: no claim round or store read each second', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    const b = heldActivity();
+    const commit = store.hangNext('commit', 0, {
+      applied: 'when called',
+      where: (writeSet) => writeSet.lease?.kind === 'orchestration' && writeSet.requests.some((r) => r.type === 'insertTask' && r.lease !== undefined),
+    });
+    const runtime = await start({
+      store, clock, logger, maxConcurrentActivities: 1, storeCallTimeoutMs: 30_000,
+      orchestrators: { CallsA: calls('A'), CallsB: calls('B') }, activities: { A: () => 'a', B: b.activity },
+    });
+    await runtime.client.startNew('CallsA');
+    await within(commit.called, "A's step committing");
+    await runtime.client.startNew('CallsB');
+    await clock.fireUntil(b.running, 'B running', 10);
+    // The claim round that took B ends, and the re-check armed while no slot was free (due now) runs.
+    await settle();
+    clock.fireDue();
+    await settle();
+    // B holds the one slot the commit gave back; the commit is still unanswered (up to its 30 s bound).
+    const reads = { nextWakeTime: 0, claims: 0 };
+    const nextWakeTime = store.nextWakeTime.bind(store);
+    store.nextWakeTime = (...args) => (reads.nextWakeTime++, nextWakeTime(...args));
+    const claimOrchestration = store.claimOrchestration.bind(store);
+    store.claimOrchestration = (...args) => (reads.claims++, claimOrchestration(...args));
+    const claimActivity = store.claimActivity.bind(store);
+    store.claimActivity = (...args) => (reads.claims++, claimActivity(...args));
+    const until = clock.ms + 10_000;
+    for (;;) {
+      await settle();
+      const [earliest] = [...clock.timers].sort(([, x], [, y]) => x.at - y.at);
+      if (!earliest || earliest[1].at > until) break;
+      clock.ms = Math.max(clock.ms, earliest[1].at);
+      clock.fire(earliest[0]);
+    }
+    // Before, the blocked claim round re-armed the give-back for the hold it had emptied: every second its deadline
+    // gave back nothing and pumped, a claim round and a wake-time read for nothing until the commit answered.
+    expect(reads).toEqual({ nextWakeTime: 0, claims: 0 });
+    expect(await within(commit.release(), "A's commit answering")).toMatchObject({ status: 'fulfilled' });
+    b.finish('b');
     expect(logger.errors).toEqual([]);
   });
 });

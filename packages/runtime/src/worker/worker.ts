@@ -819,11 +819,14 @@ export class Worker {
    * (`#slotHolds`): unless one is armed already, a deadline gives those commits' slots back once they have been held
    * LEASED_SLOTS_HELD_MS more, so a slow commit starves no other activity; its tasks then take the slots free as it
    * answers (`#startLeased`). Armed only then: a worker whose claims no reservation blocks sets no timer for them. A
-   * clock that cannot time it leaves them held until the answers.
+   * hold given back already (none left, its commit still unanswered) counts for nothing: armed for it, the deadline
+   * gave back nothing and pumped, a claim round and a wake-time read each second until the commit answered. A clock
+   * that cannot time it leaves them held until the answers.
    */
   #giveBackSlotsSoon(): void {
     if (this.#slotsGiveBack) return;
-    const holds = [...this.#slotHolds];
+    const holds = [...this.#slotHolds].filter((slots) => slots.held > 0);
+    if (holds.length === 0) return;
     try {
       this.#slotsGiveBack = this.#calls.add(LEASED_SLOTS_HELD_MS, () => {
         this.#slotsGiveBack = undefined;
