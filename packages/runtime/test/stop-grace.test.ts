@@ -151,6 +151,28 @@ describe('runtime.stop() with storeCallTimeoutMs: Infinity over a release that n
     await within(release.release(), 'the late release settling');
   });
 
+  it('is clean when the release it abandoned at the lease\'s expiry is unanswered: the lease has lapsed, nothing is left for a next life', async () => {
+    const clock = new HandClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    const storage = mapStorage();
+    const { activity: Slow, running } = heldActivity();
+    const release = store.hangNext('abandonActivity'); // answered only after the test
+    const runtime = await start({
+      clock, store, logger, leaseStorage: storage, storeCallTimeoutMs: Infinity, activityLeaseMs: 1000,
+      orchestrators: { CallsSlow: callsSlow }, activities: { Slow },
+    });
+    await runtime.client.startNew('CallsSlow');
+    await within(running, 'the activity running');
+    const stopping = runtime.stop({ graceMs: 0 });
+    expect(await clock.fireUntil(stopping, 'the stop', 20)).toBe(T0 + 1000);
+    // Before, the release abandoned at its bound made the stop not clean: the id was kept, and its next life sent a
+    // release by it for a lease nobody held any more.
+    expect(JSON.parse(storage.map.get(WORKER_IDS) ?? 'null')).toEqual([]);
+    expect((await store.inner.claimActivity({ owner: 'probe', leaseMs: 1000, now: clock.now() }))?.task.name).toBe('Slow');
+    await within(release.release(), 'the late release settling');
+  });
+
   it('releases the lease of a running activity past its known expiry while a renewal it sent is unanswered', async () => {
     const clock = new HandClock();
     const store = new FailingStore();

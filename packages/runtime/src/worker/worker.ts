@@ -844,18 +844,18 @@ export class Worker {
   /**
    * Releases a lease, within its bound and not past `untilMs` (the lease's expiry, ms on the clock: a release still
    * unanswered then is abandoned, which bounds it even with a `storeCallTimeoutMs` of `Infinity`, so a stop waiting for
-   * it ends): true when released, or when the lease has lapsed already (`hasLapsed`: nothing is sent); a failure is
-   * logged (unless the store closed).
+   * it ends): true when released, or when the lease has lapsed (`hasLapsed`), already (nothing is sent) or by the time
+   * the release failed or was abandoned (at that bound, most often): nothing of it is held then, whatever the release
+   * does later. A failure is logged (unless the store closed).
    */
   async #releaseLogged(instanceId: string, release: () => Promise<void>, untilMs: number): Promise<boolean> {
-    // Lapsed already: nothing is sent, and nothing of it is held (see `hasLapsed`).
     if (hasLapsed(untilMs, this.#clockMs())) return true;
     try {
       await this.#bounded(release, 'release', untilMs);
       return true;
     } catch (error) {
       if (!isStoreClosed(error)) this.#o.logger.error(`releasing a lease of ${instanceId} failed`, error);
-      return false;
+      return hasLapsed(untilMs, this.#clockMs());
     }
   }
 
