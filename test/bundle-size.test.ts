@@ -24,7 +24,7 @@ const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: nu
   { entry: 'runtime.js', maxAddedGzipBytes: 52_241 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_786 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 98_188 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 12_941 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 12_947 },
 ];
 
 describe('bundle size', () => {

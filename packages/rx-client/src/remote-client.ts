@@ -72,10 +72,11 @@ export interface RemoteClientOptions {
   /** How event streams reconnect. */
   readonly reconnect?: ReconnectOptions;
   /**
-   * How long a command (and each request of the streams) waits for its whole answer: past it, it rejects with
-   * `RemoteError` `unreachable` (503, retryable), as when the network fails, rather than hang on a connection that went
-   * silent without closing (a network switch, a laptop's sleep, a NAT that forgot the flow). A number > 0 (otherwise
-   * `InvalidArgumentError`); `Infinity`: no limit. Default: `reconnect.timeoutMs` (20 s unless set). A command that
+   * How long a command or a read (`startNew`, `raiseEvent`, `getStatus` ...) waits for its whole answer: past it, it
+   * rejects with `RemoteError` `unreachable` (503, retryable), as when the network fails, rather than hang on a
+   * connection that went silent without closing (a network switch, a laptop's sleep, a NAT that forgot the flow). A
+   * number > 0 (otherwise `InvalidArgumentError`); `Infinity`: no limit. Default 20 s, whatever `reconnect.timeoutMs`
+   * is (the event stream's watchdog times the stream and its subscription requests, not the commands). A command that
    * timed out may still have been applied by the server, as any that failed on the way. It is also the longest a
    * command waits, before it is sent, for the subscriptions of watches made before it (see {@link RemoteClient}); its
    * answer's deadline counts from when it is sent.

@@ -86,7 +86,7 @@ export interface StreamMuxOptions {
   readonly clock?: Clock | undefined;
   /**
    * How long a request (`send`) waits for its whole answer before it fails `unreachable` (> 0; `Infinity`: for ever).
-   * Default: `reconnect.timeoutMs`.
+   * Default {@link DEFAULT_TIMEOUT_MS}, whatever `reconnect.timeoutMs` is.
    */
   readonly timeoutMs?: number | undefined;
   /** Where the reconnect delays are spread from: a number in [0, 1). Default `Math.random`. */
@@ -106,6 +106,12 @@ export interface StreamMuxOptions {
  * matching status, unpaged: raise it for larger values, or lists of many instances.
  */
 export const DEFAULT_MAX_RESPONSE_BYTES = 2 ** 25;
+
+/**
+ * The default `timeoutMs` of a request (a command, a read): 20 s. Its own, not `reconnect.timeoutMs`: a watchdog set
+ * short to notice a dead stream soon would give every command as short a deadline, and `Infinity` (no watchdog) none.
+ */
+const DEFAULT_TIMEOUT_MS = 20_000;
 
 /**
  * How long a stream stays live to end the count of consecutive failures when `reconnect.timeoutMs` and
@@ -243,7 +249,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     initialDelayMs: isTimeoutMs, maxDelayMs: isDelayMs, timeoutMs: isDelayMs,
   });
   // The rule of each kind, before anything is made: a `fetch` that is no function, a `clock` that is no Clock.
-  const { timeoutMs: requestTimeoutMs = timeoutMs, clock = systemClock, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES } = readChecked(checked, 'options', {
+  const { timeoutMs: requestTimeoutMs = DEFAULT_TIMEOUT_MS, clock = systemClock, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES } = readChecked(checked, 'options', {
     timeoutMs: isDelayMs, fetch: isFunction, clock: hasMethods<Clock>(CLOCK_METHODS), maxResponseBytes: isCount,
   });
   const arm: StreamMux['arm'] = (ms, onTimeout) => armTimeout(ms, clock, onTimeout);

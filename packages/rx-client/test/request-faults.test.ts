@@ -5,7 +5,7 @@ import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createRemoteClient, RemoteError } from '../src/index.js';
 import { isRetryableForHooks } from '../src/remote-error.js';
-import { KEY, openHarness, openSilentProxy, outcome, ownedByEachTest, within } from './harness.js';
+import { KEY, openHarness, openSilentProxy, outcome, ownedByEachTest, until, within } from './harness.js';
 
 const { cleanups } = ownedByEachTest();
 
@@ -18,7 +18,7 @@ describe('requests under faults', () => {
     // The first command without a timeout (a loaded machine may be slow); fetch's keep-alive pool is shared, and the
     // connection goes back to it once the answer is read: the next command, of a client with a timeout, is sent over it.
     const first = createRemoteClient({ baseUrl: proxy.url, key: KEY, timeoutMs: Infinity });
-    const client = createRemoteClient({ baseUrl: proxy.url, key: KEY, reconnect: { timeoutMs: 2000 } });
+    const client = createRemoteClient({ baseUrl: proxy.url, key: KEY, timeoutMs: 2000 });
     cleanups.push(() => first.close(), () => client.close());
     await h.runtime.client.startNew('WaitForEvents', { instanceId: 'ho', input: 3 });
     expect((await first.getStatus('ho'))?.instanceId).toBe('ho');
@@ -28,6 +28,26 @@ describe('requests under faults', () => {
     expect(error).toBeInstanceOf(RemoteError);
     expect([(error as RemoteError).code, (error as RemoteError).status, isRetryableForHooks(error)]).toEqual(['unreachable', 503, true]);
   }, 60_000);
+
+  it.each([300, Infinity])('gives a command a deadline of its own, 20 s by default, with reconnect.timeoutMs %s', async (watchdogMs) => {
+    const h = await openHarness();
+    cleanups.push(() => h.close());
+    const clock = new VirtualClock();
+    const client = createRemoteClient({ baseUrl: h.server.url, key: KEY, clock, reconnect: { timeoutMs: watchdogMs } });
+    cleanups.push(() => client.close());
+    h.holdRequests('/instances/slow'); // a server that has not answered yet
+    let settled = false;
+    const read = outcome(client.getStatus('slow')).finally(() => (settled = true));
+    await until(() => h.requests.some((r) => r.path.endsWith('/instances/slow')), 'the read reaching the server');
+    // Before, the stream's watchdog was the command's deadline too: a read cut off after 300 ms, or never with Infinity.
+    await clock.advance(19_999);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    await clock.advance(1);
+    const error = await within(read, 'the read given up');
+    expect(error).toMatchObject({ code: 'unreachable', status: 503 });
+    expect(clock.pendingTimers).toBe(0);
+  });
 
   it('leaves no timer behind once a command settled', async () => {
     const h = await openHarness();
