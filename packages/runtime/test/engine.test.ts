@@ -440,11 +440,14 @@ describe('replay engine', () => {
     expect(execution.step(at(0), [taskFailed(0, 'e1')]).actions).toEqual([{ type: 'CreateTimer', eventId: 1, fireAt: at(10).toISOString() }]);
   });
 
-  it('calls handle() with the caller\'s options object as this', () => {
-    const options = {
-      firstRetryIntervalInMilliseconds: 10, maxNumberOfAttempts: 2, fatal: 'fatal',
-      handle(this: { fatal: string }, error: Error) { return !error.message.includes(this.fatal); },
-    };
+  it('calls handle() with the caller\'s options object as this, whose prototype may carry what it decides on', () => {
+    class StopOnFatal {
+      readonly firstRetryIntervalInMilliseconds = 10;
+      readonly maxNumberOfAttempts = 2;
+      get fatal(): string { return 'fatal'; }
+      handle(error: Error): boolean { return !error.message.includes(this.fatal); }
+    }
+    const options = new StopOnFatal();
     const orch: Orchestrator = function* (ctx) {
       return yield ctx.callActivityWithRetry('Flaky', options);
     };

@@ -362,6 +362,51 @@ describe('retry arguments taken at the call (RetryArgumentsAtCall)', () => {
   });
 });
 
+describe('retry options refuse members they do not take (RetryOptionsRefuseUnknownMembers)', () => {
+  const at = (ms: number) => new Date(T0.getTime() + ms);
+  const misspelt = { firstRetryIntervalInMilliseconds: 10, maxNumberOfAttempts: 3, backoffCoeficient: 2 } as RetryOptions;
+  const ownData = {
+    firstRetryIntervalInMilliseconds: 10, maxNumberOfAttempts: 3, fatal: 'fatal',
+    handle(this: { fatal: string }, error: Error) { return !error.message.includes(this.fatal); },
+  } as RetryOptions;
+  /** An execution that waits for `go`, then calls `A` with `options`, replayed from a first step recorded under `flags`. */
+  const waitingToCall = (options: RetryOptions, flags: readonly number[]) => {
+    const orch: Orchestrator = function* (ctx) {
+      yield ctx.waitForExternalEvent('go');
+      return yield ctx.callActivityWithRetry('A', options);
+    };
+    const recorded = new HistoryBuilder({ name: 'O', instanceId: 'o' }).started().build();
+    const execution = new OrchestrationExecution(orch, limit);
+    execution.replay([{ ...recorded[0]!, replayFlags: flags } as HistoryEvent, ...recorded.slice(1)]);
+    return execution;
+  };
+  const flagsBefore = Object.values(ReplayFlag).filter((flag) => flag < ReplayFlag.RetryOptionsRefuseUnknownMembers);
+  const failureOf = (step: { newEvents: readonly HistoryEvent[] }) =>
+    (step.newEvents.find((event) => event.type === 'ExecutionCompleted') as { failureDetails?: { errorType: string; errorMessage: string } } | undefined)?.failureDetails;
+
+  it('refuses a misspelt member at the call of an execution that starts now, naming it and the members taken', () => {
+    const step = waitingToCall(misspelt, CURRENT_REPLAY_FLAGS).step(at(0), [eventRaised('go', undefined, T0)]);
+    expect(step.actions).not.toContainEqual(expect.objectContaining({ type: 'ScheduleTask' }));
+    expect(failureOf(step)).toMatchObject({
+      errorType: 'InvalidArgumentError',
+      errorMessage: 'retryOptions.backoffCoeficient is not known: accepted are firstRetryIntervalInMilliseconds, maxNumberOfAttempts, backoffCoefficient, maxRetryIntervalInMilliseconds, retryTimeoutInMilliseconds, handle',
+    });
+    expect(failureOf(waitingToCall(ownData, CURRENT_REPLAY_FLAGS).step(at(0), [eventRaised('go', undefined, T0)])))
+      .toMatchObject({ errorType: 'InvalidArgumentError', errorMessage: expect.stringContaining('retryOptions.fatal is not known') });
+  });
+
+  it('keeps taking members of its own for a history recorded before, where a handle reads them through this', () => {
+    const called = waitingToCall(misspelt, flagsBefore).step(at(0), [eventRaised('go', undefined, T0)]);
+    expect(called.actions).toEqual([{ type: 'ScheduleTask', eventId: 0, name: 'A', attempt: 1 }]);
+    const handled = waitingToCall(ownData, flagsBefore);
+    expect(handled.step(at(0), [eventRaised('go', undefined, T0)]).actions).toMatchObject([{ type: 'ScheduleTask', eventId: 0, name: 'A' }]);
+    expect(handled.step(at(1), [taskFailed(0, 'transient', T0)]).actions).toEqual([{ type: 'CreateTimer', eventId: 1, fireAt: at(11).toISOString() }]);
+    const fatal = waitingToCall(ownData, flagsBefore);
+    fatal.step(at(0), [eventRaised('go', undefined, T0)]);
+    expect(failureOf(fatal.step(at(1), [taskFailed(0, 'fatal error', T0)]))).toMatchObject({ errorType: 'TaskFailedError' });
+  });
+});
+
 describe('a retry handle that returns a promise (RetryHandleDecidesAtOnce)', () => {
   const at = (ms: number) => new Date(T0.getTime() + ms);
   /** The step after the first attempt fails, for an execution that ran its first step under `flags`, and the handlers the handle's promise got. */

@@ -119,6 +119,15 @@ export const ReplayFlag = {
    * recorded before keeps them.
    */
   NoRetryAfterCancel: 12,
+  /**
+   * @since 2026-12-06. `callActivityWithRetry` / `callSubOrchestratorWithRetry` refuse, at the call, an own member of
+   * `retryOptions` that is none of its six (`readChecked`, the rule every options argument follows), with
+   * `InvalidArgumentError` naming it and the members taken. Before, a misspelt member (`backoffCoeficient: 2`) was
+   * dropped and the call retried without the backoff it asked for, since a `handle` could read members of its own
+   * through `this`; a handle now takes what it decides on from its closure (or the object's prototype). A history
+   * recorded before keeps taking such members: a call that ran then must not throw on replay.
+   */
+  RetryOptionsRefuseUnknownMembers: 13,
 } as const;
 
 /** The id of a {@link ReplayFlag}. */

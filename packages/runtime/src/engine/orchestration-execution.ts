@@ -1055,6 +1055,7 @@ export class OrchestrationExecution {
       startAttempt,
       asDurableFunctions: this.#flags.includes(ReplayFlag.RetriesAsDurableFunctions),
       atCall: this.#flags.includes(ReplayFlag.RetryArgumentsAtCall),
+      refusesUnknownMembers: this.#flags.includes(ReplayFlag.RetryOptionsRefuseUnknownMembers),
       handleDecidesAtOnce: this.#flags.includes(ReplayFlag.RetryHandleDecidesAtOnce),
       stopsOnCancel: this.#flags.includes(ReplayFlag.NoRetryAfterCancel),
       cancelRequested: () => this.#rare?.cancelRequested !== undefined,

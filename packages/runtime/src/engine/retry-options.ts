@@ -7,8 +7,9 @@
  * `retryTimeoutInMilliseconds` (both the orchestration's `currentUtcDateTime`). Otherwise attempt `n + 1` starts after
  * `firstRetryIntervalInMilliseconds * backoffCoefficient ^ (n - 1)` ms, at most `maxRetryIntervalInMilliseconds`,
  * rounded to whole milliseconds. The options are read and checked once, when the call is made: a value out of range,
- * a number given as a string (`'100'`) or a `handle` that is no function throws `InvalidArgumentError` there, and a
- * change to the object after the call changes no retry.
+ * a number given as a string (`'100'`), a `handle` that is no function or a member of the object's own that is none of
+ * these six (a misspelt `backoffCoeficient`) throws `InvalidArgumentError` there, and a change to the object after the
+ * call changes no retry.
  */
 export interface RetryOptions {
   /** Delay before the first retry, in milliseconds (finite, > 0). */
@@ -25,8 +26,9 @@ export interface RetryOptions {
    */
   readonly retryTimeoutInMilliseconds?: number;
   /**
-   * Called with each failure but the last attempt's; return false to stop retrying. Must be deterministic (it runs again
-   * on replay). One that throws stops the retries too, and the call fails with a `TaskFailedError` that says so; so
+   * Called with each failure but the last attempt's, with the options object as `this`; return false to stop retrying.
+   * What it decides on comes from its closure or the object's prototype (a member of the object's own that is none of
+   * the six is refused). Must be deterministic (it runs again on replay). One that throws stops the retries too, and the call fails with a `TaskFailedError` that says so; so
    * does one that returns a promise (an `async` handle): it must answer at once, since replay cannot wait for it.
    */
   readonly handle?: (error: Error) => boolean;

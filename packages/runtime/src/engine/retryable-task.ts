@@ -19,6 +19,8 @@ export interface RetryScheduler<T> {
   readonly asDurableFunctions: boolean;
   /** Whether the options are read and checked once, at the call (see `ReplayFlag.RetryArgumentsAtCall`). */
   readonly atCall: boolean;
+  /** Whether an own member the options do not take is refused at the call (see `ReplayFlag.RetryOptionsRefuseUnknownMembers`). */
+  readonly refusesUnknownMembers: boolean;
   /** Whether a `handle` that returns a promise fails the call (see `ReplayFlag.RetryHandleDecidesAtOnce`). */
   readonly handleDecidesAtOnce: boolean;
   /**
@@ -48,7 +50,7 @@ export class RetryableTask<T> extends DurableTask<T> {
   constructor(options: RetryOptions, scheduler: RetryScheduler<T>) {
     super();
     this.#scheduler = scheduler;
-    this.options = scheduler.atCall ? retryOptionsAtCall(options) : options;
+    this.options = scheduler.atCall ? retryOptionsAtCall(options, scheduler.refusesUnknownMembers) : options;
     validateRetryOptions(this.options, scheduler.asDurableFunctions);
     this.#firstAttemptAt = scheduler.now().getTime();
     this.#afterCancel = scheduler.cancelRequested();
@@ -176,13 +178,14 @@ const RETRY_OPTION_CHECKS = {
  * once, now, into a frozen object of the task's own (`readChecked`), so a change to the caller's object after the call
  * changes nothing. `handle` is still called with the caller's object as `this`. Throws `InvalidArgumentError` for
  * anything but an object (`undefined` too), a member that should be a number and is not (a numeric string such as
- * `'100'` is refused, not coerced), or a `handle` that is no function; {@link validateRetryOptions} then checks the
- * ranges.
+ * `'100'` is refused, not coerced), a `handle` that is no function, or, with `refusesUnknownMembers`
+ * (`ReplayFlag.RetryOptionsRefuseUnknownMembers`), an own member that is none of the six (`backoffCoeficient`);
+ * {@link validateRetryOptions} then checks the ranges.
  */
-function retryOptionsAtCall(given: RetryOptions): RetryOptions {
-  // Unlike other options, members of its own are taken (read through an object that has none): `handle` is called with
-  // the caller's object as `this`, which may carry what it decides on (`this.fatal`).
-  const read = given === null || typeof given !== 'object' ? given ?? null : Object.create(given);
+function retryOptionsAtCall(given: RetryOptions, refusesUnknownMembers: boolean): RetryOptions {
+  // A history recorded before the flag took members of its own (read through an object that has none): its `handle`
+  // may read them through `this` (`this.fatal`), and its replay must not throw where the call once ran.
+  const read = given === null || typeof given !== 'object' ? given ?? null : refusesUnknownMembers ? given : Object.create(given);
   const taken = readChecked(read, 'retryOptions', RETRY_OPTION_CHECKS);
   const { handle } = taken;
   return Object.freeze({ ...taken, handle: handle && ((error: Error) => handle.call(given, error as never) as boolean) }) as RetryOptions;
