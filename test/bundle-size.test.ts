@@ -21,9 +21,9 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * why; the history of the budgets is in git.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 52_272 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_826 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 98_228 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 52_232 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_775 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 98_202 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_947 },
 ];
 

@@ -13,7 +13,7 @@ import { TERMINATE_ACCEPTED, TERMINATE_BY_ACCEPTED } from './terminate-accepted.
 import { awaitTerminatedTree, childSettled, childrenTerminatedWith } from './terminated-tree.js';
 import { isDurableError } from '../model/errors/durable-error.js';
 import { mayHaveApplied } from '../model/errors/may-have-applied.js';
-import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
+import { instanceNotFound } from '../model/errors/instance-not-found-error.js';
 import { isoTime } from '../model/iso-time.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { PayloadTooLargeError } from '../model/errors/payload-too-large-error.js';
@@ -237,9 +237,7 @@ export class LocalClient implements LocalDurableClient {
 
   async startNew(name: string, options: StartNewOptions = {}): Promise<string> {
     assertValidName(name, 'orchestrator name');
-    if (this.#known && !this.#known.has(name)) {
-      throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(name)} is registered`);
-    }
+    this.#assertKnown(name);
     // The remote client's reading too: one table, so both name a bad member by its path (`startNew options.input.f`).
     const { input, instanceId: given, ifExists, startAt, tags } = readStartNewOptions(options);
     const instanceId = given ?? this.#newId();
@@ -288,9 +286,7 @@ export class LocalClient implements LocalDurableClient {
 
   async signalWithStart(name: string, options: SignalWithStartOptions): Promise<string> {
     assertValidName(name, 'orchestrator name');
-    if (this.#known && !this.#known.has(name)) {
-      throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(name)} is registered`);
-    }
+    this.#assertKnown(name);
     const { instanceId, input, eventName, eventData, tags, idempotencyKey } = readSignalWithStartOptions(options);
     const now = this.#now();
     // Not handed to this runtime's worker leased (as startNew's is): over an active instance nothing is created, and
@@ -644,11 +640,9 @@ export class LocalClient implements LocalDurableClient {
     // Only the first events: the start is in the first step (`startSearched`); a longer first step is read whole.
     let read = await this.#snapshot(instanceId, undefined, { toIndex: RESTART_HISTORY_EVENTS });
     if (read && !startSearched(read.state, read.history) && read.history.length < read.state.historyLength) read = await this.#snapshot(instanceId);
-    if (!read) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`);
+    if (!read) throw instanceNotFound(instanceId);
     const { state, history } = read;
-    if (this.#known && !this.#known.has(state.name)) {
-      throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(state.name)} is registered`);
-    }
+    this.#assertKnown(state.name);
     const newId = restartWithNewInstanceId ? this.#newId() : instanceId;
     const writeSet = decideRestart(instanceId, {
       instanceId: newId, name: state.name, input: toPlainJson(state.input, 'input'), now: this.#now(), newId: this.#newId, tags: state.tags,
@@ -671,11 +665,9 @@ export class LocalClient implements LocalDurableClient {
     // One snapshot of the source (its state and the history of that state): the source may go on meanwhile, the fork
     // copies what it had at that reading, and writes nothing of it.
     const read = await this.#snapshot(instanceId);
-    if (!read) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`);
+    if (!read) throw instanceNotFound(instanceId);
     const { state, history } = read;
-    if (this.#known && !this.#known.has(state.name)) {
-      throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(state.name)} is registered`);
-    }
+    this.#assertKnown(state.name);
     const forkId = newInstanceId ?? this.#newId();
     if (newInstanceId === undefined) assertValidInstanceId(forkId); // a user-supplied newId may make a bad one
     const writeSet = decideFork({ source: state, history, keepResults, reapplyEvents, instanceId: forkId, now: this.#now(), newId: this.#newId });
@@ -892,7 +884,7 @@ export class LocalClient implements LocalDurableClient {
         else deadline(timeoutMs, timeUp);
       }
     });
-    if (!latest) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`);
+    if (!latest) throw instanceNotFound(instanceId);
     return this.#statusOf(latest);
   }
 
@@ -1357,11 +1349,9 @@ export class LocalClient implements LocalDurableClient {
     return followPages((token) => this.#bounded(() => this.#store.queryInstances({ ...query, pageSize: MAX_PAGE_SIZE, ...(token ? { continuationToken: token } : {}) })));
   }
 
-  async #existing(instanceId: string): Promise<InstanceState> {
-    assertValidInstanceId(instanceId);
-    const state = await this.#read(instanceId);
-    if (!state) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(instanceId)}`);
-    return state;
+  /** Refuses (400) an orchestrator name this runtime's worker does not know, when the client has one. */
+  #assertKnown(name: string): void {
+    if (this.#known && !this.#known.has(name)) throw new InvalidArgumentError(`No orchestrator named ${JSON.stringify(name)} is registered`);
   }
 
   /** The write set that sends `event` to an instance that meets `requires`. */

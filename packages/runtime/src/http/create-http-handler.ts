@@ -14,7 +14,7 @@ import { jsonResponse } from '../client/json-response.js';
 import { terminateAccepted, terminateByAccepted } from '../client/terminate-accepted.js';
 import { timeoutAfter } from '../client/timeout-after.js';
 import { MAX_TIMER_DELAY_MS } from '../env/clock.js';
-import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
+import { InstanceNotFoundError, instanceNotFound } from '../model/errors/instance-not-found-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
 import { toTerminateReason } from '../model/json.js';
@@ -553,7 +553,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     const status = await client.getStatus(id, format === 'native'
       ? { showHistory, showHistoryOutput, showInput }
       : { showHistory, showHistoryOutput: true, showInput: true });
-    if (!status) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(id)}`);
+    if (!status) throw instanceNotFound(id);
     const json = body(status, format, { showHistoryOutput, showInput });
     if (isTerminalStatus(status.runtimeStatus)) {
       return jsonResponse(json, { status: status.runtimeStatus === 'Failed' && returnServerErrorOnFailure ? 500 : 200 });
@@ -688,7 +688,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     // durable-rx's own, as for terminate: `PurgeInstanceOptions.recursive`.
     const recursive = parseBoolean(queryOf(c.req.url), 'recursive');
     const result = await client.purgeInstanceHistory(id, recursive ? { recursive } : undefined);
-    if (result.instancesDeleted === 0) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(id)}`);
+    if (result.instancesDeleted === 0) throw instanceNotFound(id);
     return jsonResponse({ instancesDeleted: result.instancesDeleted }, { status: 200 });
   });
 

@@ -1,5 +1,5 @@
 import { InstanceAlreadyExistsError } from '../model/errors/instance-already-exists-error.js';
-import { InstanceNotFoundError } from '../model/errors/instance-not-found-error.js';
+import { instanceNotFound } from '../model/errors/instance-not-found-error.js';
 import { InstanceNotRunningError } from '../model/errors/instance-not-running-error.js';
 import { InstanceNotTerminalError } from '../model/errors/instance-not-terminal-error.js';
 import { LeaseLostError } from '../model/errors/lease-lost-error.js';
@@ -280,7 +280,7 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates, keys?: St
       }
       case 'replaceState':
         if (!current(plan, stored, request.state.instanceId)) {
-          throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(request.state.instanceId)}`);
+          throw instanceNotFound(request.state.instanceId);
         }
         setState(plan, stored, request.state, false, undefined);
         break;
@@ -619,7 +619,7 @@ function isActiveChildOf(target: InstanceState | undefined, parentId: string): b
 function deliver(plan: PlanUnderWay, stored: StoredStates, message: OrchestrationMessage, ifMissing: 'drop' | 'fail'): void {
   const target = current(plan, stored, message.instanceId);
   if (!target) {
-    if (ifMissing === 'fail') throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(message.instanceId)}`);
+    if (ifMissing === 'fail') throw instanceNotFound(message.instanceId);
     return;
   }
   if (isStaleResult(message, target)) return;
@@ -661,7 +661,7 @@ export function commitResultOf(plan: WritePlan): CommitResult {
 
 /** Throws the typed error of an {@link InstanceCondition} that `state` (the instance `id`, if it exists) does not meet. */
 function checkCondition(id: string, state: InstanceState | undefined, condition: InstanceCondition): void {
-  if (!state) throw new InstanceNotFoundError(`No instance with id ${JSON.stringify(id)}`);
+  if (!state) throw instanceNotFound(id);
   const status = state.runtimeStatus;
   const terminal = isTerminalStatus(status);
   const wanted = condition.status;
