@@ -24,7 +24,7 @@ const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: nu
   { entry: 'runtime.js', maxAddedGzipBytes: 52_232 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_775 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 98_202 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 12_947 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 12_970 },
 ];
 
 describe('bundle size', () => {

@@ -122,8 +122,16 @@ const WORKED_MS_UNBOUNDED = 20_000;
 /**
  * The deadline of the DELETE of a session that a close (or the end of the last watch) sends, or `timeoutMs` when
  * shorter: nobody waits for its answer (the session expires anyway), so it holds a socket and a timer no longer.
+ * Counted in {@link DELETE_STEPS} timers, each set when the one before fired (see `send`).
  */
 const DELETE_DEADLINE_MS = 2000;
+
+/**
+ * The timers the DELETE's deadline is counted in: a loop stalled past the whole deadline before the request went out
+ * (a loaded machine) makes one of them late, not the deadline, so the request still has three quarters of it once the
+ * loop runs again.
+ */
+const DELETE_STEPS = 4;
 
 /** One subscriber of a watch: told when the watch ends, and what is told each value (a throw errors the subscriber). */
 type Watcher = [subscriber: Subscriber<unknown>, next: WatchedValue];
@@ -187,8 +195,8 @@ export interface StreamMux {
   /**
    * Releases everything: aborts the stream and every request on its way, clears the reconnect timer, completes every
    * watch and every `state$` subscriber (after `idle`; a later one gets `idle` and completes at once), and deletes
-   * the server session (best effort: it expires anyway; a request given up after 2 s, or `timeoutMs` when shorter,
-   * since nobody waits for its answer). Later watches error and later requests reject with
+   * the server session (best effort: it expires anyway; a request given up after 2 s of the clock, or `timeoutMs` when
+   * shorter, since nobody waits for its answer; counted in steps, so that a stalled loop does not give it up unsent). Later watches error and later requests reject with
    * `StoreClosedError`. Idempotent.
    */
   close(): void;
@@ -526,8 +534,12 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     flushing = true;
   };
 
-  // `deadlineMs`: the request's deadline, `timeoutMs` unless given (the session's DELETE has a shorter one).
-  const send = async (method: string, path: string, body?: unknown, extra?: Readonly<Record<string, string>>, until = signal, deadlineMs = requestTimeoutMs): Promise<[unknown, Headers]> => {
+  // The request's deadline: `steps` timers of `stepMs`, each set when the one before fired; one of `timeoutMs` unless
+  // given (the session's DELETE has one of its own, see `drop`).
+  const send = async (
+    method: string, path: string, body?: unknown, extra?: Readonly<Record<string, string>>, until = signal,
+    stepMs = requestTimeoutMs, steps = 1,
+  ): Promise<[unknown, Headers]> => {
     // A command (any request but a GET, except the subscription changes, which have an `until` of their own) goes once
     // the server holds every watch made before it (see `settle`): what the command commits, the watch sees. Nothing
     // to wait for (the common case), or the event stream down (`reconnecting`: no session could answer one before the
@@ -560,7 +572,9 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     // listener each on it would make Node warn of a leak with more than ten commands on their way.
     const request = new AbortController();
     const follow = () => request.abort(until.reason);
-    const unarm = until === controller?.signal ? noop : arm(deadlineMs, () => request.abort(late = new RemoteError('unreachable', 503, 'timed out')));
+    let unarm = noop;
+    const tick = (): unknown => steps-- ? (unarm = arm(stepMs, tick)) : request.abort(late = new RemoteError('unreachable', 503, 'timed out'));
+    if (until !== controller?.signal) tick();
     if (until.aborted) follow();
     else if (until === signal) requests.add(request);
     else until.addEventListener('abort', follow);
@@ -668,9 +682,16 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     // ever, holding that connection, and a Node process), on a signal of its own that nothing aborts: no close refuses
     // it and it waits for no subscription. Nobody waits for its answer, so its deadline is short (DELETE_DEADLINE_MS,
     // or `timeoutMs` when shorter): nothing of a closed client, or of one whose last watch ended, holds a Node process
-    // longer. Its failure, and its rejection once closed, are let go (`send` turns a fetch that throws into its
-    // rejection: close() must not throw half done).
-    if (had) send('DELETE', `/streams/${encodeURIComponent(had)}`, undefined, undefined, new AbortController().signal, Math.min(requestTimeoutMs, DELETE_DEADLINE_MS)).catch(noop);
+    // longer. Counted in DELETE_STEPS timers, each set when the one before fired: a loop stalled for longer than that
+    // before the request left (a close() followed by seconds of work, a loaded machine) fires one late and the others
+    // after it, so the request goes out and is given time to be answered, rather than being given up before it was
+    // sent (the server would then hold the session, serving its watches, until its resume window passed). Bounded
+    // all the same: by DELETE_STEPS timers. Its failure, and its rejection once closed, are let go (`send` turns a
+    // fetch that throws into its rejection: close() must not throw half done).
+    if (had) {
+      send('DELETE', `/streams/${encodeURIComponent(had)}`, undefined, undefined, new AbortController().signal,
+        Math.min(requestTimeoutMs, DELETE_DEADLINE_MS) / DELETE_STEPS, DELETE_STEPS).catch(noop);
+    }
   };
 
   /**

@@ -1,4 +1,4 @@
-import { StoreClosedError } from '@durable-rx/runtime';
+import { StoreClosedError, type Clock, type ClockTimer } from '@durable-rx/runtime';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { filter, firstValueFrom, type Observable } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -180,6 +180,43 @@ describe('RemoteClient.close', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('sends the session\'s DELETE after a close whose loop then stalled past its deadline, and still gives it up in time', async () => {
+    const clock = stallingClock();
+    let sendNow!: () => void;
+    const loopRuns = new Promise<void>((resolve) => (sendNow = resolve));
+    const client = createRemoteClient({
+      baseUrl: harness.server.url, key: KEY, clock,
+      // The DELETE leaves only once the loop runs again: what the stall holds back.
+      fetch: async (input, init) => (init?.method === 'DELETE' && await loopRuns, fetch(input, init)),
+    });
+    await watch(client.status$('stalled')).first;
+    client.close();
+    // Seconds of work right after close(), or a loaded machine: the clock moves 3 s before the request could go out,
+    // and the timers that came due meanwhile fire late, at the end of the stall.
+    await clock.stall(3_000);
+    sendNow();
+    // Before, its one 2 s timer had given it up unsent: the server kept the session until its resume window passed.
+    await vi.waitFor(() => expect(harness.requests.some((r) => r.method === 'DELETE')).toBe(true), { timeout: 30_000, interval: 10 });
+    await vi.waitFor(() => expect(clock.pendingTimers).toBe(0), { timeout: 30_000, interval: 10 }); // answered: its timer cleared
+    // Bounded still: a stall costs it one of its four timers; the other three count as usual (1.5 s after the stall).
+    const held = stallingClock();
+    const other = createRemoteClient({ baseUrl: harness.server.url, key: KEY, clock: held });
+    await watch(other.status$('stalled')).first;
+    const session = harness.requests.filter((r) => r.path.endsWith('/subscriptions')).at(-1)!.path.split('/').at(-2)!;
+    harness.holdRequests(`/streams/${session}`); // the server never answers its DELETE
+    other.close();
+    await vi.waitFor(() => expect(harness.requests.some((r) => r.method === 'DELETE' && r.path.endsWith(session))).toBe(true), { timeout: 30_000, interval: 10 });
+    const deleted = harness.requests.find((r) => r.method === 'DELETE' && r.path.endsWith(session))!;
+    await held.stall(3_000);
+    await held.advance(1_499);
+    expect(deleted.signal.aborted).toBe(false);
+    await held.advance(1);
+    if (!deleted.signal.aborted) {
+      await within(new Promise((resolve) => deleted.signal.addEventListener('abort', resolve, { once: true })), 'the DELETE given up');
+    }
+    expect(held.pendingTimers).toBe(0);
+  });
+
   it('clears the reconnect timer and the wait timers, rejecting a wait that has no status yet with StoreClosedError', async () => {
     harness.refuseStreams(Number.MAX_SAFE_INTEGER, 503);
     const clock = new VirtualClock();
@@ -196,3 +233,41 @@ describe('RemoteClient.close', () => {
     expect(harness.requests.filter((r) => r.path.endsWith('/streams')).length).toBe(streams); // no reconnect
   });
 });
+
+/**
+ * A VirtualClock whose loop can stall: `stall(ms)` moves its time on by `ms` without running a timer meanwhile, then
+ * runs those that came due, late, at the end, as a loop blocked that long does (a timer one of them sets counts from
+ * there). A timer cleared before it ran does not run.
+ */
+function stallingClock(): Clock & { stall(ms: number): Promise<void>; advance(ms: number): Promise<void>; readonly pendingTimers: number } {
+  const virtual = new VirtualClock();
+  /** The callbacks of the timers that came due during a stall, in order; `undefined` while the loop runs. */
+  let late: { run: () => void }[] | undefined;
+  const handles = new Map<ClockTimer, { run: () => void }>();
+  return {
+    now: () => virtual.now(),
+    setTimeout: (callback, ms) => {
+      const timer = { run: callback };
+      const handle = virtual.setTimeout(() => (handles.delete(handle), late ? late.push(timer) : timer.run()), ms);
+      handles.set(handle, timer);
+      return handle;
+    },
+    clearTimeout: (handle) => {
+      const timer = handles.get(handle);
+      if (timer) timer.run = () => {};
+      handles.delete(handle);
+      virtual.clearTimeout(handle);
+    },
+    async stall(ms) {
+      late = [];
+      await virtual.advance(ms);
+      const due = late;
+      late = undefined;
+      for (const timer of due) timer.run();
+    },
+    advance: (ms) => virtual.advance(ms),
+    get pendingTimers() {
+      return virtual.pendingTimers;
+    },
+  };
+}
