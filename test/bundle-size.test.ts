@@ -21,9 +21,9 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * why; the history of the budgets is in git.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 52_232 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_775 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 98_202 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 52_464 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 67_980 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 98_391 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_970 },
 ];
 

@@ -1,5 +1,7 @@
+import { firstValueFrom, filter } from 'rxjs';
 import { afterEach, expect, it } from 'vitest';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import { RESUME_TAIL_EVENTS } from '../src/engine/decide-step.js';
 import { RESTART_HISTORY_EVENTS } from '../src/engine/fork-history.js';
 import { silentLogger } from '../src/env/logger.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
@@ -24,8 +26,13 @@ afterEach(async () => {
  * `inner` with the history events its reads hand out counted; `ignoresToIndex`: a store written before
  * `HistoryRange.toIndex` existed, which reads to the end whatever the range.
  */
-function counted(inner: MemoryStore, ignoresToIndex = false): { store: Store; read: () => number; reset: () => void } {
+function counted(inner: MemoryStore, ignoresToIndex = false): { store: Store; read: (id?: string) => number; reset: () => void } {
   let events = 0;
+  const byId = new Map<string, number>();
+  const add = (id: string, n: number): void => {
+    events += n;
+    byId.set(id, (byId.get(id) ?? 0) + n);
+  };
   const cut = <T extends { readonly toIndex?: number }>(options: T | undefined): T | undefined => {
     if (!ignoresToIndex || options === undefined) return options;
     const { toIndex: _dropped, ...rest } = options;
@@ -36,14 +43,14 @@ function counted(inner: MemoryStore, ignoresToIndex = false): { store: Store; re
       if (key === 'getHistory') {
         return async (id: string, options?: { readonly fromIndex?: number; readonly toIndex?: number }) => {
           const history = await target.getHistory(id, cut(options));
-          events += history.length;
+          add(id, history.length);
           return history;
         };
       }
       if (key === 'getInstanceHistory') {
         return async (id: string, options?: { readonly fromIndex?: number; readonly toIndex?: number; readonly showInput?: boolean }) => {
           const read = await target.getInstanceHistory(id, cut(options));
-          events += read.history.length;
+          add(id, read.history.length);
           return read;
         };
       }
@@ -51,10 +58,16 @@ function counted(inner: MemoryStore, ignoresToIndex = false): { store: Store; re
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   }) as Store;
-  return { store, read: () => events, reset: () => void (events = 0) };
+  return {
+    store, read: (id) => (id === undefined ? events : byId.get(id) ?? 0),
+    reset: () => {
+      events = 0;
+      byId.clear();
+    },
+  };
 }
 
-async function ended(ignoresToIndex: boolean): Promise<{ runtime: Runtime; id: string; length: number; read: () => number; reset: () => void }> {
+async function ended(ignoresToIndex: boolean): Promise<{ runtime: Runtime; id: string; length: number; read: (id?: string) => number; reset: () => void }> {
   const counter = counted(new MemoryStore(), ignoresToIndex);
   const runtime = createRuntime({
     store: counter.store, logger: silentLogger, orchestrators: { Long: long }, activities: { Add: (i: unknown) => i as number },
@@ -84,4 +97,63 @@ it('restarts, and shows whole histories, on a store that reads to the end whatev
   expect(await runtime.client.waitForCompletion(again, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 2225 });
   reset();
   expect((await runtime.client.getStatus(id, { showHistory: true }))!.history).toHaveLength(length);
+});
+
+/** Fifty activities one after another, then an event to wait for: a long history, and a step no worker holds. */
+const longThenWait: Orchestrator = function* (ctx) {
+  let sum = 0;
+  for (let i = 0; i < 50; i++) sum += (yield ctx.callActivity('Add', i)) as number;
+  ctx.setCustomStatus('waiting');
+  return sum + ((yield ctx.waitForExternalEvent('Go')) as number);
+};
+
+/** A runtime over a counted MemoryStore whose instance `id` (a `LongThenWait`, or a child of one) waits for `Go`. */
+async function waiting(parented: boolean): Promise<{ runtime: Runtime; id: string; read: (id?: string) => number; reset: () => void }> {
+  const counter = counted(new MemoryStore());
+  const runtime = createRuntime({
+    store: counter.store, logger: silentLogger, activities: { Add: (i: unknown) => i as number },
+    orchestrators: {
+      LongThenWait: longThenWait,
+      Parent: function* (ctx) {
+        try {
+          return yield ctx.callSubOrchestrator('LongThenWait', undefined, `${ctx.instanceId}-child`);
+        } catch (error) {
+          return `child ended: ${(error as Error).message}`;
+        }
+      },
+    },
+  });
+  runtimes.push(runtime);
+  await runtime.start();
+  const root = await runtime.client.startNew(parented ? 'Parent' : 'LongThenWait');
+  const id = parented ? `${root}-child` : root;
+  const reset = counter.reset;
+  await firstValueFrom(runtime.client.customStatus$(id).pipe(filter((status) => status === 'waiting')));
+  reset();
+  return { runtime, id, read: counter.read, reset };
+}
+
+it('terminates a started sub-orchestration with a long history reading none of it: its state names the parent call', async () => {
+  const { runtime, id, read } = await waiting(true);
+  const parentId = id.slice(0, -'-child'.length);
+  await runtime.client.terminate(id, 'stop');
+  // Before, the whole history (some 150 events) was read for the parent link.
+  expect(read(id)).toBe(0);
+  expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop' });
+  const parent = await runtime.client.waitForCompletion(parentId, SETTLED);
+  expect(parent).toMatchObject({ runtimeStatus: 'Completed' });
+  expect(parent.output).toMatch(/^child ended: .*terminated/);
+});
+
+it('resumes an instance with a long history reading only its last events, and the resume runs what it was given', async () => {
+  const { runtime, id, read, reset } = await waiting(false);
+  await runtime.client.suspend(id, 'hold');
+  reset();
+  await runtime.client.resume(id, 'go');
+  // Before, the whole history (some 150 events) was read for what was kept while suspended.
+  expect(read(id)).toBeGreaterThan(0);
+  expect(read(id)).toBeLessThanOrEqual(RESUME_TAIL_EVENTS);
+  expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Running' });
+  await runtime.client.raiseEvent(id, 'Go', 1000);
+  expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 1000 + 1225 });
 });

@@ -363,7 +363,35 @@ describe('a terminate decided without a lease (decideTerminate) and the start it
     expect(decideTerminate({ state: state({ runtimeStatus: 'Pending', parentInstanceId: 'parent' }), event: terminated, now, newId })).toEqual({ kind: 'send' });
   });
 
-  it('asks a started sub-orchestration for its history and answers the call that waits for it, the last one a rewind named', () => {
+  it('answers the call a started sub-orchestration\'s state names, without its history, as the link its history gives would', () => {
+    // The state a worker's steps leave: started for one call, then rewound in place by its parent for another.
+    const rewinder = { ...parent, taskScheduledId: 9 };
+    const history = [
+      start('execution-1', parent).event,
+      { type: 'ExecutionRewound' as const, eventId: -1, timestamp: T0.toISOString(), parentInstance: rewinder },
+    ];
+    const failed = history.reduce(applyEvent, state({ runtimeStatus: 'Pending' }));
+    expect(failed.parentCall).toEqual({ taskScheduledId: 4, executionId: 'parent-execution' });
+    const s = { ...applyEvent({ ...failed, runtimeStatus: 'Failed' }, history[1]!), historyLength: history.length };
+    expect(s.parentCall).toEqual({ taskScheduledId: 9, executionId: 'parent-execution' });
+    // Before, `needHistory`: the whole history was read for the link.
+    const ids = () => {
+      let n = 0;
+      return () => `id-${n++}`;
+    };
+    const decision = decideTerminate({ state: s, event: terminated, now, newId: ids() });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    const legacy = decideTerminate({ state: { ...s, parentCall: undefined }, event: terminated, now, newId: ids(), history });
+    if (legacy.kind !== 'commit') throw new Error('expected a commit');
+    const withoutState = (d: typeof decision) => d.writeSet.requests.filter((r) => r.type !== 'replaceState');
+    expect(withoutState(decision)).toEqual(withoutState(legacy));
+    expect(decision.state).toMatchObject({ runtimeStatus: 'Terminated', output: 'stop', parentCall: s.parentCall });
+    expect(decision.writeSet.requests.find((r) => r.type === 'insertMessage')).toMatchObject({
+      message: { instanceId: 'parent', event: { type: 'SubOrchestrationInstanceFailed', taskScheduledId: 9 } },
+    });
+  });
+
+  it('asks a started sub-orchestration whose state names no call (stored before 2026-12-03) for its history and answers the call that waits for it, the last one a rewind named', () => {
     const s = state({ parentInstanceId: 'parent', historyLength: 3 });
     expect(decideTerminate({ state: s, event: terminated, now, newId })).toEqual({ kind: 'needHistory' });
     const rewinder = { ...parent, taskScheduledId: 9 };
@@ -764,7 +792,7 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
       running().step().event(suspended).step().eventRaised('kept').step().event(resumed).step().event(suspended).build(),
     ]) {
       const s = waiting({ runtimeStatus: 'Suspended', historyLength: history.length });
-      expect(decideResume({ state: s, event: resumed, now, newId })).toEqual({ kind: 'needHistory' });
+      expect(decideResume({ state: s, event: resumed, now, newId })).toEqual({ kind: 'needHistory', fromIndex: 0 });
       const decision = decideResume({ state: s, event: resumed, now, newId, history });
       if (decision.kind !== 'commit') throw new Error('expected a commit');
       expect(decision.state).toMatchObject({ runtimeStatus: 'Running', version: 3, historyLength: history.length + 3 });

@@ -1427,22 +1427,29 @@ export class LocalClient implements LocalDurableClient {
       // outcome.
       const input = { state, event, now, newId: this.#newId, ahead: !this.#startHandOff?.()?.running() };
       let decision = decide(input);
-      // A started sub-orchestration's terminate (its parent link), a resume (what was kept while suspended), a rewind
-      // (the history it rewrites). The
-      // history is read whole (the store reads no tail that is sure to hold the suspension's start) and before the
-      // store check, so even while a worker holds the instance: a read that fails or outlasts storeCallTimeoutMs (a
-      // long history), with UnavailableError either way, leaves the command to a worker as a message, as it went
-      // before the client could commit it itself, rather than failing a command that needs no read. (A store that is
-      // down fails that commit too.) Any other error is the command's.
-      if (decision.kind === 'needHistory') {
-        let history: readonly HistoryEvent[];
+      // A resume (what was kept while suspended: a tail of the history, read further back while it cannot tell), a
+      // recursive terminate (the children it hands on to), a rewind (the history it rewrites), the terminate of a
+      // sub-orchestration whose state names no parent call (stored before 2026-12-03: its link). Only the events the
+      // state counts are read, each once: a tail asked for again is read back to where the last read began. Read
+      // before the store check, so even while a worker holds the instance: a read that fails or outlasts
+      // storeCallTimeoutMs (a long history), with UnavailableError either way, leaves the command to a worker as a
+      // message, as it went before the client could commit it itself, rather than failing a command that needs no
+      // read. (A store that is down fails that commit too.) Any other error is the command's.
+      let history: readonly HistoryEvent[] = [];
+      for (let readTo = state.historyLength; decision.kind === 'needHistory';) {
+        const fromIndex = Math.min(Math.max(0, decision.fromIndex ?? 0), readTo);
+        const range = { fromIndex, toIndex: readTo };
         try {
-          history = await this.#bounded(() => this.#store.getHistory(state.instanceId));
+          const events = eventsInRange(await this.#bounded(() => this.#store.getHistory(state.instanceId, range)), range);
+          history = history.length === 0 ? events : [...events, ...history];
         } catch (error) {
           if (isDurableError(error) && error.code === 'unavailable') return 'send';
           throw error;
         }
-        decision = decide({ ...input, history });
+        decision = decide({ ...input, history, historyFrom: fromIndex });
+        // Asked again from where it began (a decision that cannot use more): it is left to a worker.
+        if (fromIndex === readTo) break;
+        readTo = fromIndex;
       }
       if (decision.kind !== 'commit') return 'send';
       try {

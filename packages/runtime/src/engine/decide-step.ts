@@ -12,7 +12,7 @@ import { isStaleResult, type ActivityTask, type Lease, type MessageEvent, type O
 import type { CreateInstanceWrite, DeleteMessagesWrite, InstanceCondition, StartIfExists, UnclaimedLease, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
 import { applyEvent, heldCommands, parentCallOf, startsAnotherExecution } from './apply-event.js';
 import {
-  firstStepMarker, parentLinkAfter, stepMarkers, suspendedWithNothingDeferred, type OrchestrationExecution, type StepResult,
+  firstStepMarker, parentLinkAfter, stepMarkers, suspendedWithNothingDeferredFrom, type OrchestrationExecution, type StepResult,
 } from './orchestration-execution.js';
 import { copiedStart, forkHistory, startLineage } from './fork-history.js';
 import { holdsGuid } from './fork-call-id.js';
@@ -792,16 +792,18 @@ function carriedOver(events: readonly (EventRaisedEvent | ExecutionCancelRequest
 type ParentAnswer = Pick<ParentLink, 'instanceId' | 'taskScheduledId' | 'executionId'>;
 
 /**
- * The parent call of an execution with no history yet, from its state (set by `startOf`, kept by a continueAsNew):
- * what a step that ends it answers when the step took no start (a terminate queued ahead of the start a continueAsNew
- * sent, which a store's claim of at most so many messages, MongoStore's `maxMessagesPerClaim`, may hand out alone;
- * the start, claimed later, is recorded and ignored), and what a client's terminate of it answers (`decideTerminate`).
- * `undefined` for a started execution (its link is in its
- * history, which a rewind may have changed) and for a top-level instance.
+ * The parent call an execution reports to, from its state (`parentCall`: set by `startOf` and by its recorded start,
+ * kept by a continueAsNew, moved by a parent's rewind in place, each through {@link applyEvent}, so it is the link its
+ * history gives, `parentLinkAfter`): what a step that ends an execution with no history yet answers when the step
+ * took no start (a terminate queued ahead of the start a continueAsNew sent, which a store's claim of at most so many
+ * messages, MongoStore's `maxMessagesPerClaim`, may hand out alone; the start, claimed later, is recorded and
+ * ignored), and what a client's terminate answers (`decideTerminate`), started or not, without reading the history.
+ * `undefined` for a top-level instance, and for a sub-orchestration whose state names no call (stored before
+ * 2026-12-03: its link is only in its start, queued or in its history).
  */
 function stateLinkOf(state: InstanceState): ParentAnswer | undefined {
   const call = state.parentCall;
-  return state.historyLength > 0 || state.parentInstanceId === undefined || !call ? undefined : { instanceId: state.parentInstanceId, ...call };
+  return state.parentInstanceId === undefined || !call ? undefined : { instanceId: state.parentInstanceId, ...call };
 }
 
 /** The result a finished sub-orchestration sends its parent. */
@@ -1075,8 +1077,13 @@ export interface DirectInput<E extends HistoryEvent> {
   readonly state: InstanceState;
   /** The command's event, with its reason (a termination's becomes the output). */
   readonly event: E;
-  /** The current execution's stored history, read after `state`, once the decision asked for it (`needHistory`). */
+  /**
+   * The current execution's stored history, read after `state`, once the decision asked for it (`needHistory`): its
+   * events from position `historyFrom` up to the state's `historyLength`.
+   */
   readonly history?: readonly HistoryEvent[] | undefined;
+  /** The position of the first event of `history`: the `fromIndex` the decision asked for (absent: 0, all of it). */
+  readonly historyFrom?: number | undefined;
   readonly now: Date;
   readonly newId: () => string;
   /**
@@ -1100,7 +1107,12 @@ export interface DirectInput<E extends HistoryEvent> {
  * holds no lease (a client), in its own commit, or left to a worker.
  */
 export type DirectDecision =
-  | { readonly kind: 'needHistory' }
+  /**
+   * Decided again with the events of the current execution's history from `fromIndex` (absent: 0) up to the state's
+   * `historyLength` (`DirectInput.history`). A decision given a tail may ask for more, from further back, and the
+   * reader prepends only what it had not read: asked from 0 it always decides.
+   */
+  | { readonly kind: 'needHistory'; readonly fromIndex?: number }
   /** Not decided here: the command goes to a worker as a message. */
   | { readonly kind: 'send' }
   | { readonly kind: 'commit'; readonly writeSet: WriteSet; readonly state: InstanceState };
@@ -1111,13 +1123,14 @@ const SEND: DirectDecision = Object.freeze({ kind: 'send' });
  * A terminate applied by whoever holds no lease (a client), in its own commit: the step a worker would commit for an
  * `ExecutionTerminated` that reaches the instance, without running the orchestrator (decideStep's own write set
  * builder, over a step of that one event). The instance becomes Terminated with the reason as output, the event is
- * appended to its history between step markers, `version` grows by one, and a sub-orchestration that has started
- * sends its parent the result of a terminated child (its parent link is in its history: `needHistory` asks for it).
- * A sub-orchestration with no history yet (Pending, or ContinuedAsNew) answers the parent call its state holds
- * (`stateLinkOf`) in the same commit, so a purge or restart of the child once it is Terminated leaves no parent
- * waiting; its queued start is recorded and ignored by the worker that takes it, as a top-level instance's is. Only a
- * child whose state names no parent call (stored before 2026-12-03) is left to a worker (`send`), which answers by the
- * link in the start it takes. Later results are recorded and ignored, as for any terminated instance. A terminal
+ * appended to its history between step markers, `version` grows by one, and a sub-orchestration sends its parent the
+ * result of a terminated child, to the parent call its state holds (`stateLinkOf`), in the same commit, without
+ * reading its history; so a purge or restart of the child once it is Terminated leaves no parent waiting. One with no
+ * history yet (Pending, or ContinuedAsNew) has its queued start recorded and ignored by the worker that takes it, as
+ * a top-level instance's is. A child whose state names no parent call (stored before 2026-12-03) answers by the link
+ * in its history (`needHistory` asks for it: the whole history, as a parent's rewind may have moved the link), and is
+ * left to a worker (`send`) before it started, which answers by the link in the start it takes. Later results are
+ * recorded and ignored, as for any terminated instance. A terminal
  * instance is left to the message too (`send`), whose condition refuses it (410).
  *
  * The write set goes under an `unclaimed` lease naming the terminate: the store commits it only while the instance is
@@ -1138,11 +1151,11 @@ export function decideTerminate(input: DirectInput<ExecutionTerminatedEvent>): D
   // A recursive one names the sub-orchestrations of the history (none before the execution started).
   if (input.event.recursive && started(state) && input.history === undefined) return NEED_HISTORY as DirectDecision;
   if (state.parentInstanceId === undefined) return unclaimedStep(input, true, undefined);
-  if (state.historyLength === 0) {
-    // Its parent call is in its state (a state stored before 2026-12-03 holds none: the queued start then tells it).
-    const answers = stateLinkOf(state);
-    return answers ? unclaimedStep(input, true, undefined, answers) : SEND;
-  }
+  // Its parent call is in its state, started or not: no history read.
+  const answers = stateLinkOf(state);
+  if (answers) return unclaimedStep(input, true, undefined, answers);
+  // A state stored before 2026-12-03 names none: the queued start tells it (a worker's), or the history.
+  if (!started(state)) return SEND;
   if (input.history === undefined) return NEED_HISTORY as DirectDecision;
   return unclaimedStep(input, true, parentLinkOf(input.history));
 }
@@ -1171,7 +1184,8 @@ export function decideSuspend(input: DirectInput<ExecutionSuspendedEvent>): Dire
 /**
  * A resume applied by whoever holds no lease (a client), in its own commit, when it runs no orchestrator code: the
  * instance is Suspended and nothing reached it while suspended (the stored history, which `needHistory` asks for,
- * shows no event kept for the resume: `suspendedWithNothingDeferred`), or it is Running (a repeated resume, recorded
+ * shows no event kept for the resume: its last {@link RESUME_TAIL_EVENTS} events, and as many again from further back
+ * each time they cannot tell, `suspendedWithNothingDeferredFrom`), or it is Running (a repeated resume, recorded
  * as a worker records it, the status unchanged). The event is appended between step markers and `version` grows by
  * one, under an `unclaimed` lease: a Suspended instance becomes Running. One suspended before its execution
  * started gets back the status it had before the suspend (Pending, or ContinuedAsNew) by its state alone
@@ -1198,9 +1212,19 @@ export function decideResume(input: DirectInput<ExecutionResumedEvent>): DirectD
   }
   if (state.runtimeStatus === 'Running') return unclaimedStep(input, false, undefined);
   if (state.runtimeStatus !== 'Suspended') return SEND;
-  if (history === undefined) return NEED_HISTORY as DirectDecision;
-  return suspendedWithNothingDeferred(history, state.historyLength) ? unclaimedStep(input, false, undefined) : SEND;
+  // A tail of the history, from further back while it cannot tell (`suspendedWithNothingDeferredFrom`).
+  const length = state.historyLength;
+  const from = history === undefined ? length : Math.max(0, input.historyFrom ?? 0);
+  const nothingKept = history === undefined ? undefined : suspendedWithNothingDeferredFrom(history.slice(0, length - from), from);
+  if (nothingKept === undefined) return { kind: 'needHistory', fromIndex: Math.max(0, length - Math.max(RESUME_TAIL_EVENTS, 2 * (length - from))) };
+  return nothingKept ? unclaimedStep(input, false, undefined) : SEND;
 }
+
+/**
+ * How many last events of a Suspended execution's history a client's resume reads first ({@link decideResume}); while
+ * they cannot tell whether anything was kept while suspended, it reads as many again from further back.
+ */
+export const RESUME_TAIL_EVENTS = 16;
 
 /**
  * A rewind applied by whoever holds no lease (a client), in its own commit: the half of a worker's rewind step that

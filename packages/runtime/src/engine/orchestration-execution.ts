@@ -6,7 +6,7 @@ import { CanceledError } from '../model/errors/canceled-error.js';
 import { TaskFailedError } from '../model/errors/task-failed-error.js';
 import { UnknownEventTypeError } from '../model/errors/unknown-event-type-error.js';
 import {
-  assertNever, type ContinueAsNewEvent, type EventRaisedEvent, type ExecutionCancelRequestedEvent, type ExecutionStartedEvent,
+  assertNever, isExecutionEnd, type ContinueAsNewEvent, type EventRaisedEvent, type ExecutionCancelRequestedEvent, type ExecutionStartedEvent,
   type HistoryEvent,
   type OrchestratorStartedEvent,
   type SubOrchestrationInstanceCreatedEvent, type TaskScheduledEvent, type TimerCreatedEvent,
@@ -1393,9 +1393,45 @@ function deferredWhileSuspended(event: HistoryEvent): boolean {
  * `decideResume`.
  */
 export function suspendedWithNothingDeferred(history: readonly HistoryEvent[], length = history.length): boolean {
-  let suspended = false;
-  let deferred = false;
-  for (let i = 0, n = Math.min(length, history.length); i < n; i++) {
+  return nothingDeferredAfter(history, 0, Math.min(length, history.length), false, false);
+}
+
+/**
+ * {@link suspendedWithNothingDeferred} of a history known only from position `from` on (`events`: the events from
+ * there to the end, of a history that holds no end before them, as a Suspended instance's holds none): its answer when
+ * those events give it whatever came before them, `undefined` when only earlier events can (read from further back).
+ * They give it from the last of them that shows the execution not suspended: a resume, or an event only its running
+ * code records (a call, a timer or a sub-orchestration scheduled: while suspended no code runs, and what reaches it is
+ * kept); otherwise when every way the earlier events can have left it (not suspended; suspended with nothing kept;
+ * suspended with something kept) gives the same answer (an event kept after a suspend among them: `false`). From 0
+ * they always do. What lets a resume read a tail of a long history, not all of it (`decideResume`). Pure.
+ *
+ * @example
+ * ```ts
+ * suspendedWithNothingDeferredFrom([scheduled, completed, suspended], 140); // true: the code ran, then the suspend
+ * suspendedWithNothingDeferredFrom([raised, suspended], 140);               // undefined: was `raised` kept?
+ * ```
+ */
+export function suspendedWithNothingDeferredFrom(events: readonly HistoryEvent[], from: number): boolean | undefined {
+  const n = events.length;
+  if (from <= 0) return nothingDeferredAfter(events, 0, n, false, false);
+  for (let i = n - 1; i >= 0; i--) {
+    const type = events[i]!.type;
+    if (type === 'ExecutionResumed' || type === 'TaskScheduled' || type === 'TimerCreated' || type === 'SubOrchestrationInstanceCreated') {
+      // Not suspended there; an end before it ends the answer as it would from the start.
+      return events.slice(0, i).some(isExecutionEnd) ? false : nothingDeferredAfter(events, i + 1, n, false, false);
+    }
+  }
+  const answer = nothingDeferredAfter(events, 0, n, false, false);
+  return answer === nothingDeferredAfter(events, 0, n, true, false) && answer === nothingDeferredAfter(events, 0, n, true, true) ? answer : undefined;
+}
+
+/**
+ * The rule of {@link suspendedWithNothingDeferred} over `history` from `start` to `end`, the execution at `start`
+ * suspended or not (`suspended`) and with an event kept or not (`deferred`).
+ */
+function nothingDeferredAfter(history: readonly HistoryEvent[], start: number, end: number, suspended: boolean, deferred: boolean): boolean {
+  for (let i = start; i < end; i++) {
     const event = history[i]!;
     switch (event.type) {
       case 'ExecutionTerminated':

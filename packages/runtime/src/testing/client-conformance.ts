@@ -1344,6 +1344,22 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(done).toMatchObject({ runtimeStatus: 'Completed', output: ['while suspended'] });
       });
 
+      it('runs a resume on an event kept while suspended, however many suspends were recorded after it', async () => {
+        await client.startNew('WaitForEvents', { instanceId: 'sus-deep', input: 1 });
+        await firstValueFrom(client.status$('sus-deep').pipe(filter((s) => s?.runtimeStatus === 'Running')));
+        await client.suspend('sus-deep', 'first');
+        const recorded = firstValueFrom(client.history$('sus-deep').pipe(filter((e) => e.type === 'EventRaised')));
+        await client.raiseEvent('sus-deep', 'Item', 'kept');
+        await recorded;
+        // Suspends again (retries), each recorded in a step of its own: the kept event lies far behind the last events
+        // of the history, which a resume reads first.
+        for (let i = 0; i < 20; i++) await client.suspend('sus-deep', `retry ${i}`);
+        expect((await client.getStatus('sus-deep', { showHistory: true }))!.history!.length).toBeGreaterThan(60);
+        await client.resume('sus-deep', 'done');
+        // The step that applied the resume ran the orchestrator on the kept event, which completed it.
+        expect(await client.getStatus('sus-deep')).toMatchObject({ runtimeStatus: 'Completed', output: ['kept'] });
+      });
+
       it('keeps an activity result that arrives while suspended and goes on with it after resume', async () => {
         await client.startNew('GatedSequence', { instanceId: 'sus-result' });
         await gates.reached('sus-result/1');
