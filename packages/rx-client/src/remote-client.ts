@@ -448,7 +448,9 @@ export class RemoteClient implements DurableClient {
       // (`isRetryableForHooks`: a store read that failed, a store closed there): this client is open, so the wait goes
       // on, subscribed again after 1 s, doubling up to 10 s as a hook's watch (retryDelayMs), until a terminal status or
       // the timeout (and its grace) ends it, as while the stream is down. Only this client's close ends it with StoreClosedError (closedWaitError, the shared
-      // rule); any other error at once.
+      // rule); any other error at once. Not rxjs's `repeat` and `retry` with a `delay`: one count for both ends, the close
+      // checked at each, and a timer on the client's clock take these few lines, where the operators (with `innerFrom`
+      // and the operator subscribers they bring) added about 2.4 KB gzip to the page.
       let ends = 0;
       const watch = (): void => void done.add(this.#status$(instanceId, (status) => status, true).subscribe({
         next: (status) => {

@@ -168,7 +168,8 @@ class ObservableStore<T, R> {
     const clock = this.#clock;
     let subscription: { unsubscribe(): void } | undefined;
     // Not rxjs's `retry`: its `resetOnSuccess` starts the back-off over at the first value (what HEALTHY_MS is
-    // against), and the error is rendered between attempts; one timer on the injected clock does both.
+    // against), and the error is rendered between attempts; one timer on the injected clock does both, without the
+    // operator machinery (`retry` brings `innerFrom` and the operator subscribers: about 2.4 KB gzip with `repeat`).
     /**
      * This subscriber's one timer, released with it: after a failure, the next attempt; while an attempt that follows
      * failures is up and has delivered a value, the end of its trial (HEALTHY_MS), when the back-off starts over.
