@@ -40,6 +40,11 @@ describe('replay flags', () => {
     for (const id of ids) expect(Number.isInteger(id) && id > 0).toBe(true);
   });
 
+  it('runs a new execution with every flag there is', () => {
+    expect([...CURRENT_REPLAY_FLAGS].sort((a, b) => a - b)).toEqual(Object.values(ReplayFlag).sort((a, b) => a - b));
+    expect(Object.isFrozen(CURRENT_REPLAY_FLAGS)).toBe(true);
+  });
+
   it('replays a history recorded before SubOrchestrationIdPerExecution with the old child ids', () => {
     // Recorded by an engine without replay flags: the first child got the id `<instanceId>:<eventId>`.
     const history = new HistoryBuilder({ name: 'Parent', instanceId: 'p', legacy: true })
