@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MemoryStore, type Orchestrator } from '../src/index.js';
 import { SETTLED } from '../src/testing/settled.js';
-import { onNextMacrotask } from '../src/worker/turns.js';
+import { QUIET_MS, SLOW_BURST_MS, Turns, onNextMacrotask } from '../src/worker/turns.js';
 import { startedRuntimes } from './started-runtimes.js';
 
 /**
@@ -134,6 +134,50 @@ describe('a worker lets the event loop take turns', () => {
     } finally {
       process.removeAllListeners('uncaughtException');
       for (const runner of runners) process.on('uncaughtException', runner);
+    }
+  });
+});
+
+describe('Turns', () => {
+  it('posts no marker for steps that follow a turn it saw lately, and still ends a burst that gives none', async () => {
+    // The time is the test's (`pace` reads performance.now()), so nothing here depends on how fast the machine runs.
+    let now = 1_000;
+    vi.spyOn(performance, 'now').mockImplementation(() => now);
+    const posts = vi.spyOn(MessagePort.prototype, 'postMessage');
+    const turns = new Turns();
+    // The markers `pace` posts (on the shared channel), counted over the calls of this test.
+    let markers = 0;
+    const pace = (): Promise<void> | undefined => {
+      const before = posts.mock.calls.length;
+      const turn = turns.pace();
+      markers += posts.mock.calls.length - before;
+      return turn;
+    };
+    // Queued on the same channel after a pending marker: resolves once that marker was delivered.
+    const nextMacrotask = (): Promise<void> => new Promise((resolve) => onNextMacrotask(resolve));
+    try {
+      // The first step after idle begins a burst: one marker.
+      expect(pace()).toBeUndefined();
+      expect(markers).toBe(1);
+      await nextMacrotask();
+      // Steps that each wait for a store answering in a later macrotask (IndexedDB), each within QUIET_MS of the turn
+      // the marker saw: they post none (before, each posted its own, 4 in all, and each was a macrotask).
+      for (let step = 0; step < 3; step++) {
+        now += QUIET_MS / 4;
+        expect(pace()).toBeUndefined();
+        await nextMacrotask();
+      }
+      expect(markers).toBe(1);
+      // Past QUIET_MS since that turn, the next step posts one again...
+      now += QUIET_MS;
+      expect(pace()).toBeUndefined();
+      expect(markers).toBe(2);
+      // ...and a burst that gives the event loop no turn still waits for a timer's after SLOW_BURST_MS.
+      now += SLOW_BURST_MS;
+      expect(pace()).toBeInstanceOf(Promise);
+    } finally {
+      turns.close();
+      vi.restoreAllMocks();
     }
   });
 });

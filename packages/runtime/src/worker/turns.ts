@@ -25,6 +25,16 @@ export const BURST_CALLS = 32;
 export const SLOW_BURST_MS = 16;
 
 /**
+ * For how long after the event loop was last seen taking a turn (a marker delivered, the timer fired) {@link Turns.pace}
+ * posts no marker (ms): whatever burst runs then began after that turn, so less than this long ago. A worker whose steps
+ * each wait for a store that answers in a later macrotask (IndexedDB) so posts a marker every few steps, not one per
+ * step (a message and a macrotask of its own, on the path of every step at 1 concurrent instance). The cost: a burst
+ * is counted from its marker, so it runs up to this much longer than {@link BURST_MS} or {@link SLOW_BURST_MS} before
+ * it waits for a timer turn.
+ */
+export const QUIET_MS = BURST_MS;
+
+/**
  * The one channel of every worker's burst markers ({@link onNextMacrotask}): made once, as making and closing a
  * `MessageChannel` costs more than a short step (about 15 µs in Node). Its port listens only while a callback is
  * pending (`onmessage` is set per message and cleared on delivery), so it never keeps a Node process alive, and it
@@ -83,13 +93,14 @@ export function onNextMacrotask(callback: () => void): void {
 
 /**
  * Event-loop turns for one worker, owned by it (`close` on `stop`), on web-standard APIs only. {@link pace} is called
- * before each claim round and step. At the start of a burst of work (no marker pending) it posts a marker message
- * (about 1 µs), and nothing more: the marker's delivery shows the event loop had a turn (a timer, an I/O callback, an
- * IndexedDB event), and ends the burst. A burst of at least {@link BURST_CALLS} calls that runs for half of
- * {@link BURST_MS} with the marker undelivered arms a `setTimeout(0)`, and once it has run for {@link BURST_MS}, `pace`
- * hands back the promise of that timer, which only fires once the event loop's timers had their turn; a burst of fewer
- * calls (slow steps) does the same after half of {@link SLOW_BURST_MS} and {@link SLOW_BURST_MS}. Work that pauses
- * within a burst never waits nor arms a timer; the first step after idle begins a burst.
+ * before each claim round and step. Within {@link QUIET_MS} of the last turn it saw, it does nothing: a burst of work
+ * running now began after that turn. Past that, with no marker pending, it posts a marker message (about 1 µs), which
+ * begins a burst: the marker's delivery shows the event loop had a turn (a timer, an I/O callback, an IndexedDB event),
+ * and ends the burst. A burst of at least {@link BURST_CALLS} calls that runs for half of {@link BURST_MS} with the
+ * marker undelivered arms a `setTimeout(0)`, and once it has run for {@link BURST_MS}, `pace` hands back the promise
+ * of that timer, which only fires once the event loop's timers had their turn; a burst of fewer calls (slow steps)
+ * does the same after half of {@link SLOW_BURST_MS} and {@link SLOW_BURST_MS}. Work that pauses within a burst never
+ * waits nor arms a timer; the first step after idle begins a burst.
  *
  * Why both: a timer alone cannot tell a burst's end, as a browser throttles the timers of a background tab (to one a
  * second), where an IndexedDB-backed worker takes turns on its own; a message alone cannot make room for timers, as
@@ -101,6 +112,8 @@ export class Turns {
   #pending = false;
   /** When the current burst began (`performance.now()`), and the `pace` calls in it since. */
   #burstStart = 0;
+  /** When the event loop was last seen taking a turn (`performance.now()`): a marker delivered, the timer fired. */
+  #turnAt = -Infinity;
   #calls = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerTurn: Promise<void> | undefined;
@@ -135,7 +148,8 @@ export class Turns {
   pace(): Promise<void> | undefined {
     if (this.#closed) return undefined;
     if (!this.#pending) {
-      this.#post();
+      const now = performance.now();
+      if (now - this.#turnAt >= QUIET_MS) this.#post(now);
       return undefined;
     }
     if (this.#timerTurn) return this.#timerTurn;
@@ -161,20 +175,21 @@ export class Turns {
     for (const callback of [...this.#deferred]) callback();
   }
 
-  #post(): void {
+  #post(now: number): void {
     this.#pending = true;
-    this.#burstStart = performance.now();
+    this.#burstStart = now;
     this.#calls = 0;
     onNextMacrotask(this.#delivered);
   }
 
   readonly #delivered = (): void => {
     this.#pending = false;
+    this.#turnAt = performance.now();
   };
 
   readonly #timerFired = (): void => {
     // The event loop had a turn: a new burst begins (the marker, if still pending, ends it when delivered).
-    this.#burstStart = performance.now();
+    this.#burstStart = this.#turnAt = performance.now();
     this.#calls = 0;
     this.#timer = undefined;
     const resolve = this.#resolveTimer;
