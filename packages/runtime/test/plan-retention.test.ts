@@ -128,7 +128,7 @@ describe('planRetention', () => {
     const child = state('child', 'Completed', T0, { parent: 'p', parentExecution: 'p-e1' });
     const failed = state('p', 'Failed', T0 + 6 * HOUR);
     expect(planRetention([child], new Map([['p', failed]]), now, periods)).toMatchObject({
-      kind: 'purge', members: [], keeps: new Map([['p', { executionId: 'p-e1', until: T0 + 11 * HOUR }]]),
+      kind: 'purge', members: [], keeps: new Map([['p', { executionId: 'p-e1', version: 4, until: T0 + 11 * HOUR }]]), recheckAt: T0 + 11 * HOUR,
     });
     expect(planRetention([child], new Map([['p', state('p', 'Running', T0)]]), now, periods)).not.toHaveProperty('keeps');
     // Up the tree: the due parent is kept for as long as the failed root that keeps it.
@@ -136,14 +136,29 @@ describe('planRetention', () => {
     const mid = state('mid', 'Completed', T0, { parent: 'root', parentExecution: 'root-e1' });
     expect(planRetention([mid, leaf], new Map([['root', state('root', 'Failed', T0 + 6 * HOUR)]]), now, periods)).toMatchObject({
       members: [],
-      keeps: new Map([['root', { executionId: 'root-e1', until: T0 + 11 * HOUR }], ['mid', { executionId: 'mid-e1', until: T0 + 11 * HOUR }]]),
+      keeps: new Map([['root', { executionId: 'root-e1', version: 4, until: T0 + 11 * HOUR }], ['mid', { executionId: 'mid-e1', version: 4, until: T0 + 11 * HOUR }]]),
     });
+  });
+
+  it('says when a candidate it left may be due: its own due time, or when the ended ancestor that keeps it becomes due', () => {
+    const recent = state('recent', 'Completed', T0 + 9.5 * HOUR); // due at T0 + 10.5 h
+    const child = state('child', 'Completed', T0, { parent: 'p', parentExecution: 'p-e1' });
+    const failed = state('p', 'Failed', T0 + 6 * HOUR); // due at T0 + 11 h
+    expect(planRetention([recent], new Map(), now, periods)).toMatchObject({ recheckAt: T0 + 10.5 * HOUR });
+    expect(planRetention([recent, child], new Map([['p', failed]]), now, periods)).toMatchObject({ recheckAt: T0 + 10.5 * HOUR });
+    expect(planRetention([child], new Map([['p', failed]]), now, periods)).toMatchObject({ recheckAt: T0 + 11 * HOUR });
+    // Kept by a running parent, or purged: no time (a sweep lists again by its period).
+    expect(planRetention([child], new Map([['p', state('p', 'Running', T0)]]), now, periods)).not.toHaveProperty('recheckAt');
+    expect(planRetention([state('due', 'Completed', T0)], new Map(), now, periods)).not.toHaveProperty('recheckAt');
+    // A parent whose status has no period keeps it with no time either.
+    expect(planRetention([child], new Map([['p', state('p', 'Terminated', T0)]]), now, periods)).not.toHaveProperty('recheckAt');
   });
 
   it('keeps a child with no read while a parent it is given as keeping it keeps the execution that started it', () => {
     const child = state('child', 'Completed', T0, { parent: 'p', parentExecution: 'p-e1' });
     const keeping = (executionId: string, until: number) => new Map([['p', { executionId, until }]]);
-    expect(planRetention([child], new Map(), now, periods, keeping('p-e1', T0 + 11 * HOUR))).toEqual({ kind: 'purge', members: [], dependsOn: new Map() });
+    expect(planRetention([child], new Map(), now, periods, keeping('p-e1', T0 + 11 * HOUR)))
+      .toEqual({ kind: 'purge', members: [], dependsOn: new Map(), recheckAt: T0 + 11 * HOUR });
     // Not past its time, nor for another execution: read.
     expect(planRetention([child], new Map(), now, periods, keeping('p-e1', T0 + 10 * HOUR))).toEqual({ kind: 'read', instanceIds: ['p'] });
     expect(planRetention([child], new Map(), now, periods, keeping('p-e0', T0 + 11 * HOUR))).toEqual({ kind: 'read', instanceIds: ['p'] });

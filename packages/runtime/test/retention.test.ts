@@ -450,6 +450,84 @@ describe('retention of ended instances', () => {
     await sweepUntil(clock, interval, async () => expect((await memory.queryInstances({ pageSize: 1000 })).instances.map((i) => i.instanceId)).toEqual(['p0']));
   });
 
+  it('goes on past the sub-orchestrations its failures keep instead of listing them again at every sweep', async () => {
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    const n = RETENTION_PAGE_SIZE + 50; // two pages of children
+    // n failures, each with a completed sub-orchestration. Completions are kept an hour, failures 3 hours: two hours
+    // on, each child is due on its own, and its parent keeps it for another hour.
+    const maker = await started({ clock, store: memory });
+    for (let i = 0; i < n; i++) await maker.client.startNew('FailsAfterChild', { instanceId: `p${i}` });
+    for (let i = 0; i < n; i++) expect((await maker.client.waitForCompletion(`p${i}`)).runtimeStatus).toBe('Failed');
+    await maker.stop();
+    const failedAt = clock.now().getTime();
+    await clock.advance(2 * HOUR);
+    let reads = 0;
+    let listed = 0; // completed instances the sweeps listed
+    const store = storeWith(memory, {
+      getInstance: (id) => {
+        reads++;
+        return memory.getInstance(id);
+      },
+      queryInstances: async (query) => {
+        const page = await memory.queryInstances(query);
+        if (query.createdTimeTo !== undefined && query.runtimeStatus?.[0] === 'Completed') listed += page.instances.length;
+        return page;
+      },
+    });
+    const delays: number[] = [];
+    await started({ clock: recordingClock(clock, delays), store, retention: { completed: HOUR, failed: 3 * HOUR, intervalMs: MINUTE } });
+    const armed = (): number => delays.filter((delay) => delay === MINUTE).length;
+    const sweep = async (): Promise<void> => {
+      const sweeps = armed();
+      await clock.advance(sweeps === 0 ? 0 : MINUTE);
+      await vi.waitFor(() => expect(armed()).toBe(sweeps + 1), WAIT);
+    };
+    const children = async (): Promise<number> => (await memory.queryInstances({ runtimeStatus: ['Completed'], pageSize: 1000 })).instances.length;
+    await sweep();
+    expect(listed).toBe(n);
+    expect(reads).toBe(n); // each child's parent, read once
+    // 30 sweeps later: no child listed again (each sweep reads one page, empty, of what came since); each remembered
+    // parent read again once its 5 minutes were over, 6 times.
+    for (let i = 0; i < 30; i++) await sweep();
+    expect(listed).toBe(n);
+    expect(reads).toBe(7 * n);
+    expect(await children()).toBe(n);
+    // A remembered parent purged by hand: the next sweep lists the children again, and its child goes by its own end.
+    const byHand = createClient({ store: memory, clock });
+    expect(await byHand.purgeInstanceHistory('p0')).toEqual({ instancesDeleted: 1 });
+    await sweep();
+    expect(await memory.getInstance('p0-child')).toBeUndefined();
+    expect(listed).toBe(2 * n);
+    await sweep();
+    expect(listed).toBe(2 * n);
+    expect(await children()).toBe(n - 1);
+    // The failures due, the sweeps list the children again and every tree goes.
+    await clock.advanceTo(new Date(failedAt + 3 * HOUR));
+    await sweepUntil(clock, MINUTE, async () => expect((await memory.queryInstances({ pageSize: 1000 })).instances).toEqual([]));
+  });
+
+  it('purges an instance that ended behind the place its sweeps go on from, within an interval of its time', async () => {
+    const clock = new VirtualClock();
+    const runtime = await started({ clock, retention: { completed: HOUR, failed: 10 * HOUR, intervalMs: MINUTE } });
+    const { client } = runtime;
+    // 'late' is created first and runs for hours; 'f' fails after its child completes: the sweeps go on past that
+    // child, which 'f' keeps for 10 hours, and so past 'late'.
+    await client.startNew('Waiter', { instanceId: 'late' });
+    await clock.advance(1);
+    await client.startNew('FailsAfterChild', { instanceId: 'f' });
+    expect((await client.waitForCompletion('f')).runtimeStatus).toBe('Failed');
+    for (let i = 0; i < 150; i++) await clock.advance(MINUTE);
+    await client.raiseEvent('late', 'go', 1);
+    expect((await client.waitForCompletion('late')).runtimeStatus).toBe('Completed');
+    const endedAt = clock.now().getTime();
+    for (let i = 0; i < 58; i++) await clock.advance(MINUTE);
+    expect(await statusOf(runtime, 'late')).toBe('Completed'); // ended 58 minutes ago: kept
+    await sweepUntil(clock, MINUTE, async () => expect(await client.getStatus('late')).toBeUndefined());
+    expect(clock.now().getTime() - endedAt).toBeLessThanOrEqual(HOUR + 2 * MINUTE);
+    expect(await statusOf(runtime, 'f-child')).toBe('Completed');
+  });
+
   it('watches each kept parent on a store\'s per-instance feed where it has one, and forgets one purged by hand at the next sweep', async () => {
     const clock = new VirtualClock();
     const memory = new MemoryStore();
@@ -532,15 +610,17 @@ describe('retention of ended instances', () => {
     expect(live()).toEqual([]);
   });
 
-  it('forgets a kept parent once its time has come, and lets go of the feed it watched it on', async () => {
+  it('reads a kept parent again once its 5 minutes are over, and lets go of the feed it watched it on once its time has come', async () => {
     const clock = new VirtualClock();
     const memory = new MemoryStore();
     const maker = await started({ clock, store: memory });
     await maker.client.startNew('FailsAfterChild', { instanceId: 'p' });
     expect((await maker.client.waitForCompletion('p')).runtimeStatus).toBe('Failed');
     await maker.stop();
-    // The sweeper's store, with the subscriptions to its change feed counted.
+    const failedAt = clock.now().getTime();
+    // The sweeper's store, with the subscriptions to its change feed and the reads of the parent counted.
     let watching = 0;
+    let reads = 0;
     const store = storeWith(memory, {
       changes$: new Observable<StatusChange>((subscriber) => {
         watching++;
@@ -550,6 +630,10 @@ describe('retention of ended instances', () => {
           subscription.unsubscribe();
         };
       }),
+      getInstance: (id) => {
+        if (id === 'p') reads++;
+        return memory.getInstance(id);
+      },
     });
     const interval = 10_000;
     const { armed } = await keptFailuresSweeper(clock, store);
@@ -557,13 +641,16 @@ describe('retention of ended instances', () => {
     await clock.advance(0);
     await vi.waitFor(() => expect(armed()).toBe(1), WAIT);
     expect(watching).toBe(1);
-    // The child purged by hand, nothing names the failure again; once the memory's time for it has passed, the next
-    // sweep forgets it and lets go of the feed.
+    expect(reads).toBe(1);
+    // The child purged by hand, nothing names the failure again; the memory reads it again once its 5 minutes are
+    // over, finds it unchanged, and keeps watching it.
     await createClient({ store: memory, clock }).purgeInstanceHistory('p-child');
     await clock.advance(KEPT_PARENT_TRUST_MS);
+    await sweepUntil(clock, interval, async () => expect(reads).toBe(2));
+    expect(watching).toBe(1);
+    // Its time come (the failure is kept 20 minutes), it is forgotten, and the feed let go.
+    await clock.advanceTo(new Date(failedAt + 20 * MINUTE));
     await sweepUntil(clock, interval, async () => expect(watching).toBe(0));
-    // Forgotten by its time in the memory, not by its own purge: the failure is kept for 20 minutes.
-    expect(await memory.getInstance('p')).toBeDefined();
   });
 
   it('keeps a due sub-orchestration and its own child for as long as the ended grandparent above them is kept, and lets them go once it changes', async () => {

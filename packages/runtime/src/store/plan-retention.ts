@@ -100,6 +100,14 @@ export interface KeptParent {
   readonly until: number;
 }
 
+/**
+ * An ended parent a decision found keeping ({@link planRetention}'s `keeps`): a {@link KeptParent} with the `version`
+ * of the snapshot it was decided on, so that a caller who reads it again can tell whether it changed since.
+ */
+export interface NotedKeptParent extends KeptParent {
+  readonly version: number;
+}
+
 /** The decision of {@link planRetention}: which parents to read first, or which instances to purge on which conditions. */
 export type RetentionDecision =
   | { readonly kind: 'read'; readonly instanceIds: readonly string[] }
@@ -120,7 +128,15 @@ export type RetentionDecision =
      * one that changed. A due parent kept by the ended ancestor above it is one of them, until that ancestor's time: an
      * entry that outlives a change of the ancestor only keeps more, and never past that time.
      */
-    readonly keeps?: ReadonlyMap<string, KeptParent>;
+    readonly keeps?: ReadonlyMap<string, NotedKeptParent>;
+    /**
+     * The earliest time (ms) at which a candidate this decision left may be due: one not due on its own yet, at its own
+     * due time; one an ended ancestor keeps, at the time that ancestor becomes due. Absent when none left has such a
+     * time: none was left, or only ancestors that have not ended (when they will is not known) or whose status has no
+     * period keep them. A caller that will not list these candidates again (a sweep that goes on past them) lists
+     * them again by then, by a period (for those ancestors), or once an ancestor it remembers changes.
+     */
+    readonly recheckAt?: number;
   };
 
 /**
@@ -143,6 +159,9 @@ export type RetentionDecision =
  * while an ancestor is still there to change, and one found changed (a parent rewound, which reruns its failed
  * sub-orchestrations in place) takes it out of the purge ({@link membersLeft}).
  *
+ * A purge decision also says when the earliest candidate it left may be due (`recheckAt`), for a caller that goes on
+ * past them instead of listing them again.
+ *
  * `keeping` holds what earlier decisions found (their `keeps`): an ancestor neither listed nor read that is known there
  * to keep the execution that started the one below until after `now` keeps the candidate, with no read. That only ever keeps
  * more: an ended parent that is rewound, started again or purged by hand since keeps its children (which may by then be
@@ -162,10 +181,14 @@ export function planRetention(
   const read = new Set<string>();
   const members: PurgeMember[] = [];
   const dependsOn = new Map<string, readonly string[]>();
-  const keeps = new Map<string, KeptParent>();
+  const keeps = new Map<string, NotedKeptParent>();
   const nowMs = now.getTime();
+  let recheckAt = Infinity;
   for (const candidate of candidates) {
-    if (!isDueForPurge(candidate, now, periods)) continue;
+    if (!isDueForPurge(candidate, now, periods)) {
+      recheckAt = Math.min(recheckAt, dueTimeOf(candidate, periods));
+      continue;
+    }
     let kept = false;
     const seen = new Set([candidate.instanceId]);
     // The due ancestors whose execution started the one below, nearest first: each is purged with the candidate.
@@ -179,6 +202,7 @@ export function planRetention(
         const known = keeping.get(parentId);
         if (known !== undefined && known.until > nowMs && known.executionId === state.parentCall?.executionId) {
           for (const above of chain) keeps.set(above.instanceId, keptBy(above, known.until));
+          recheckAt = Math.min(recheckAt, known.until);
         } else {
           read.add(parentId);
         }
@@ -189,8 +213,9 @@ export function planRetention(
       if (!isDueForPurge(parent, now, periods)) {
         if (isTerminalStatus(parent.runtimeStatus)) {
           const until = dueTimeOf(parent, periods);
-          keeps.set(parent.instanceId, { executionId: parent.executionId, until });
+          keeps.set(parent.instanceId, keptBy(parent, until));
           for (const above of chain) keeps.set(above.instanceId, keptBy(above, until));
+          recheckAt = Math.min(recheckAt, until);
         }
         kept = true;
         break;
@@ -208,12 +233,14 @@ export function planRetention(
     });
   }
   if (read.size > 0) return { kind: 'read', instanceIds: [...read] };
-  return keeps.size > 0 ? { kind: 'purge', members, dependsOn, keeps } : { kind: 'purge', members, dependsOn };
+  return {
+    kind: 'purge', members, dependsOn, ...(keeps.size > 0 ? { keeps } : {}), ...(recheckAt < Infinity ? { recheckAt } : {}),
+  };
 }
 
-/** A due ancestor in a chain, kept until `until` (the time of the ended ancestor that keeps the chain). */
-function keptBy(state: InstanceState, until: number): KeptParent {
-  return { executionId: state.executionId, until };
+/** An ended ancestor, or a due one in a chain, kept until `until` (the time of the ended ancestor that keeps the chain). */
+function keptBy(state: InstanceState, until: number): NotedKeptParent {
+  return { executionId: state.executionId, version: state.version, until };
 }
 
 /**

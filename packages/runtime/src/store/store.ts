@@ -357,7 +357,11 @@ export interface InstanceQuery {
   readonly tags?: InstanceTags;
   /** Default 100. */
   readonly pageSize?: number;
-  /** From the previous page. */
+  /**
+   * From the previous page, or made for a key by `encodeContinuationToken` (store-kit) with a bound: the listing goes
+   * on after that key, up to the bound (a retention sweep goes on after the last instance it listed). The
+   * conformance suite proves both.
+   */
   readonly continuationToken?: string;
   /** `false`: the caller shows no input, so a store may leave `input` out of the states it answers. */
   readonly showInput?: boolean;

@@ -5,7 +5,7 @@ import type { Lease, OrchestrationMessage } from '../model/message.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import type { ActivityTask } from '../model/message.js';
 import type { StartIfExists, UnclaimedLease, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
-import type { OrchestrationWorkItem, PurgeMember, StatusChange, Store } from '../store/store.js';
+import type { InstanceQuery, OrchestrationWorkItem, PurgeMember, StatusChange, Store } from '../store/store.js';
 import { MAX_PURGE_SET } from '../store/plan-tree-purge.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { createClient } from '../client/create-client.js';
@@ -14,7 +14,7 @@ import { decideStep, decideSuspend, decideTerminate, type StepInput } from '../e
 import { OrchestrationExecution } from '../engine/orchestration-execution.js';
 import { silentLogger } from '../env/logger.js';
 import { randomId } from '../env/new-id.js';
-import { lifeLeaseOwner, matchesQuery } from '../store/store-helpers.js';
+import { encodeContinuationToken, lifeLeaseOwner, matchesQuery } from '../store/store-helpers.js';
 import { PayloadTooLargeError } from '../model/errors/payload-too-large-error.js';
 import { helloSequence, sayHello } from './samples.js';
 import { SETTLED, within } from './settled.js';
@@ -3018,6 +3018,29 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await after(2000)).toEqual(['r-2b']);
         expect(await after(3000)).toEqual(['r-2b', 'r-3']);
         expect((await store.queryInstances({})).instances).toHaveLength(5);
+      });
+
+      it('goes on after a key given as a token made for it, up to its bound: what a retention sweep resumes from', async () => {
+        // A retention sweep that went past a status's listing goes on, at its next pass, after the last key it listed
+        // (encodeContinuationToken of that key, bounded by its cutoff): never the keys at or before it, even in the
+        // same millisecond, and every key after it up to the bound, created since or not.
+        const store = await open();
+        await create(store, newInstance('k-0', { createdTime: at(1000) }));
+        for (const id of ['k-1a', 'k-1b', 'k-1c']) await create(store, newInstance(id, { createdTime: at(2000) }));
+        await create(store, newInstance('k-2', { createdTime: at(3000) }));
+        for (const id of ['k-0', 'k-1a', 'k-1c', 'k-2']) await forceState(store, (await store.getInstance(id))!, { runtimeStatus: 'Completed' });
+        const after = async (bound: number, query: InstanceQuery = {}) => {
+          const token = encodeContinuationToken({ createdTime: at(2000).getTime(), instanceId: 'k-1a' }, at(bound).getTime());
+          return (await store.queryInstances({ ...query, createdTimeTo: at(bound), continuationToken: token })).instances.map((s) => s.instanceId);
+        };
+        expect(await after(3000)).toEqual(['k-1b', 'k-1c', 'k-2']);
+        expect(await after(3000, { runtimeStatus: ['Completed'] })).toEqual(['k-1c', 'k-2']);
+        expect(await after(2000, { runtimeStatus: ['Completed'] })).toEqual(['k-1c']);
+        await create(store, newInstance('k-3', { createdTime: at(4000) }));
+        await forceState(store, (await store.getInstance('k-3'))!, { runtimeStatus: 'Completed' });
+        expect(await after(3000, { runtimeStatus: ['Completed'] })).toEqual(['k-1c', 'k-2']);
+        expect(await after(4000, { runtimeStatus: ['Completed'], pageSize: 2 })).toEqual(['k-1c', 'k-2']);
+        expect(await after(4000, { runtimeStatus: ['Completed'] })).toEqual(['k-1c', 'k-2', 'k-3']);
       });
 
       it('rejects a forged continuation token and a bad page size', async () => {

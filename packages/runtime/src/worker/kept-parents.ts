@@ -1,79 +1,107 @@
-import type { KeptParent } from '../store/plan-retention.js';
+import type { KeptParent, NotedKeptParent } from '../store/plan-retention.js';
 
 /**
  * A retention sweeper's memory of the ended parents found keeping their sub-orchestrations (`planRetention`'s
  * `keeps`, given back to it as `keeping` through {@link KeptParents.map}), so that a sweep reads no parent known here.
- * Each entry lasts until the earlier of: its time (`until`, no later than the trust bound it was noted with), which
- * {@link KeptParents.expire} ends; and a change of its instance, heard through `watch` (started again, rewound, purged,
- * anything committed: the next sweep reads it again). Entries stand alone: a due parent noted as kept for as long as
- * the ended ancestor above it keeps its own entry when that ancestor changes. That only keeps more, and not for long:
- * the due parent is listed by the sweeps itself, and once it goes (its ancestor no longer keeps it) its own watch ends
- * its entry, or its time does. At most `max` entries, the earliest noted going first. The first `maxWatched` entries hold one watch each, released with it; the others are remembered without one
- * (trusted until their time, the safety net for a change no watch told), and one noted again while a watch is free
- * takes it. So the watches are bounded whatever `max` is: each costs the store something (one more instance named in
- * MongoStore's per-instance stream, one more read by the IndexedDB stores when another tab goes without its goodbye).
- * {@link KeptParents.clear} releases them all.
+ * Each entry lasts until the earlier of: its time (`until`, when the ended ancestor that keeps the children becomes
+ * due), which {@link KeptParents.expire} ends; and a change of its instance, heard through `watch` (started again,
+ * rewound, purged, anything committed), which ends it and tells `changed`. Its trust lasts `trustMs` from when it was
+ * noted: past that, {@link KeptParents.expire} takes it out of {@link KeptParents.map} and hands it back as lapsed
+ * ({@link KeptParents.lapsed}), for the sweeper to read again: {@link KeptParents.renew} trusts it again when it is
+ * still the snapshot noted (same execution and version), else {@link KeptParents.forget} ends it. That is the safety
+ * net for a change no watch told (one committed between the sweeper's read of the parent and its noting it, missed
+ * by a store whose feed can miss commits, or of a parent remembered without a watch). Entries stand alone: a due
+ * parent noted as kept for as long as the ended ancestor above it is one of its own, and so is that ancestor. At most
+ * `max` entries, the earliest noted going first. The first `maxWatched` entries hold one watch each, released with
+ * it; the others are remembered without one, and one noted again while a watch is free takes it. So the watches are
+ * bounded whatever `max` is: each costs the store something (one more instance named in MongoStore's per-instance
+ * stream, one more read by the IndexedDB stores when a tab goes without its goodbye). {@link KeptParents.clear}
+ * releases them all.
  *
  * @example
  * ```ts
- * const kept = new KeptParents((id, changed) => router.watch(id, { next: changed, error: changed, complete: changed }), 10_000, 64);
- * kept.note(decision.keeps, now + 300_000);
+ * const kept = new KeptParents((id, changed) => router.watch(id, { next: changed, error: changed, complete: changed }), 10_000, 64, 300_000, relist);
+ * kept.note(decision.keeps, now);
  * planRetention(candidates, parents, now, periods, kept.map);
  * ```
  */
 export class KeptParents {
-  readonly #kept = new Map<string, KeptParent>();
+  /** The trusted entries: what `planRetention` takes as `keeping`. */
+  readonly #kept = new Map<string, NotedKeptParent>();
+  /** The entries whose trust lapsed, waiting to be read again. */
+  readonly #lapsed = new Map<string, NotedKeptParent>();
+  /** When each entry's trust lapses (ms), trusted or lapsed. */
+  readonly #trustedUntil = new Map<string, number>();
   /** The release of each entry's watch. */
   readonly #unwatch = new Map<string, () => void>();
   readonly #watch: (instanceId: string, changed: () => void) => () => void;
   readonly #max: number;
   readonly #maxWatched: number;
+  readonly #trustMs: number;
+  readonly #changed: (instanceId: string) => void;
 
   /**
    * @param watch - starts hearing of the committed changes of one instance, calling `changed` on each (and when the
    *   feed ends); returns its release.
    * @param max - most entries kept.
-   * @param maxWatched - most entries watched at once (the rest are kept until their time without a watch).
+   * @param maxWatched - most entries watched at once (the rest are kept without a watch, read again as their trust lapses).
+   * @param trustMs - how long an entry is trusted without being read again.
+   * @param changed - told of an entry ended by a change of its instance (heard by its watch).
    */
-  constructor(watch: (instanceId: string, changed: () => void) => () => void, max: number, maxWatched: number) {
+  constructor(
+    watch: (instanceId: string, changed: () => void) => () => void, max: number, maxWatched: number, trustMs: number,
+    changed: (instanceId: string) => void,
+  ) {
     this.#watch = watch;
     this.#max = max;
     this.#maxWatched = maxWatched;
+    this.#trustMs = trustMs;
+    this.#changed = changed;
   }
 
-  /** The entries, by instance id: what `planRetention` takes as `keeping`. */
+  /** The trusted entries, by instance id: what `planRetention` takes as `keeping`. */
   get map(): ReadonlyMap<string, KeptParent> {
     return this.#kept;
   }
 
-  /**
-   * Notes what a decision found keeping (`keeps`), each trusted until `trustedUntil` at most; an entry noted again is
-   * noted last.
-   */
-  note(keeps: ReadonlyMap<string, KeptParent>, trustedUntil: number): void {
-    for (const [id, found] of keeps) {
-      // Deleted first, so that an entry noted again is noted last (the earliest noted go first past `max`).
-      this.#kept.delete(id);
-      this.#kept.set(id, { executionId: found.executionId, until: Math.min(found.until, trustedUntil) });
-      if (this.#unwatch.has(id) || this.#unwatch.size >= this.#maxWatched) continue;
-      const unwatch = this.#watch(id, () => this.forget(id));
-      if (this.#kept.has(id)) this.#unwatch.set(id, unwatch);
-      else unwatch(); // the feed had ended: forgotten at once
-    }
-    for (const id of this.#kept.keys()) {
-      if (this.#kept.size <= this.#max) break;
+  /** The number of entries, trusted or lapsed. */
+  get size(): number {
+    return this.#trustedUntil.size;
+  }
+
+  /** Notes what a decision found keeping (`keeps`) at `nowMs`, each trusted for `trustMs`; an entry noted again is noted last. */
+  note(keeps: ReadonlyMap<string, NotedKeptParent>, nowMs: number): void {
+    for (const [id, found] of keeps) this.#set(id, found, nowMs);
+    for (const id of this.#trustedUntil.keys()) {
+      if (this.#trustedUntil.size <= this.#max) break;
       this.forget(id);
     }
   }
 
-  /** Forgets the entries whose time has come at `nowMs`. */
-  expire(nowMs: number): void {
-    for (const [id, kept] of this.#kept) if (kept.until <= nowMs) this.forget(id);
+  /** Trusts again, from `nowMs`, a lapsed entry read again and found still the snapshot noted. */
+  renew(instanceId: string, nowMs: number): void {
+    const entry = this.#lapsed.get(instanceId);
+    if (entry !== undefined) this.#set(instanceId, entry, nowMs);
+  }
+
+  /**
+   * Ends the entries whose time has come at `nowMs` and takes those whose trust lapsed out of {@link KeptParents.map};
+   * returns every lapsed entry, earliest noted first, to read again.
+   */
+  expire(nowMs: number): [string, NotedKeptParent][] {
+    for (const [id, trustedUntil] of this.#trustedUntil) {
+      const entry = this.#kept.get(id) ?? this.#lapsed.get(id)!;
+      if (entry.until <= nowMs) this.forget(id);
+      else if (trustedUntil <= nowMs && this.#kept.delete(id)) this.#lapsed.set(id, entry);
+    }
+    return [...this.#lapsed];
   }
 
   /** Forgets the entry of `instanceId`, if any, and releases its watch. */
   forget(instanceId: string): void {
-    if (!this.#kept.delete(instanceId)) return;
+    if (!this.#trustedUntil.delete(instanceId)) return;
+    this.#kept.delete(instanceId);
+    this.#lapsed.delete(instanceId);
     const unwatch = this.#unwatch.get(instanceId);
     this.#unwatch.delete(instanceId);
     unwatch?.();
@@ -81,6 +109,23 @@ export class KeptParents {
 
   /** Forgets every entry and releases every watch. */
   clear(): void {
-    for (const id of [...this.#kept.keys()]) this.forget(id);
+    for (const id of [...this.#trustedUntil.keys()]) this.forget(id);
+  }
+
+  #set(id: string, entry: NotedKeptParent, nowMs: number): void {
+    // Deleted first, so that an entry noted again is noted last (the earliest noted go first past `max`).
+    this.#trustedUntil.delete(id);
+    this.#lapsed.delete(id);
+    this.#kept.delete(id);
+    this.#trustedUntil.set(id, nowMs + this.#trustMs);
+    this.#kept.set(id, { executionId: entry.executionId, version: entry.version, until: entry.until });
+    if (this.#unwatch.has(id) || this.#unwatch.size >= this.#maxWatched) return;
+    const unwatch = this.#watch(id, () => {
+      if (!this.#trustedUntil.has(id)) return;
+      this.forget(id);
+      this.#changed(id);
+    });
+    if (this.#trustedUntil.has(id)) this.#unwatch.set(id, unwatch);
+    else unwatch(); // the feed had ended: forgotten at once
   }
 }

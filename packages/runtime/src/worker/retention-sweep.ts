@@ -6,8 +6,9 @@ import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from '../env/clock.js
 import type { Logger } from '../env/logger.js';
 import { MAX_PURGE_SET } from '../store/plan-tree-purge.js';
 import {
-  membersLeft, planRetention, retainedStatuses, retentionCutoff, shortestPeriod, type RetentionPeriods,
+  membersLeft, planRetention, retainedStatuses, retentionCutoff, retentionPeriodOf, shortestPeriod, type RetentionPeriods,
 } from '../store/plan-retention.js';
+import { encodeContinuationToken, pageKeyOf, type PageKey } from '../store/store-helpers.js';
 import type { PurgeMember, Store } from '../store/store.js';
 import { KeptParents } from './kept-parents.js';
 import { onNextMacrotask } from './turns.js';
@@ -50,23 +51,26 @@ const BACKLOG_SWEEP_MS = 1000;
 const SET_ATTEMPTS = 3;
 /**
  * How long a sweeper trusts, without reading it again, that an ended parent keeps its sub-orchestrations
- * (`planRetention`'s `keeps`): until that parent becomes due, and this long at most. The sweeper forgets a parent as
- * soon as the store's change feed tells of a change of it (started again, rewound, purged by hand), so its children are
- * decided afresh at the next sweep; this bound is the safety net for a change the feed did not tell (one committed
- * between the sweeper's read of the parent and its noting it, or missed by a store whose feed can miss commits): a
- * sub-orchestration is then purged up to this much later.
+ * (`planRetention`'s `keeps`); it remembers the parent until it becomes due. The sweeper forgets a parent as soon as
+ * the store's change feed tells of a change of it (started again, rewound, purged by hand), and lists its status from
+ * the start at the next sweep, so its children are decided afresh; past this bound it reads the parent again (the
+ * safety net for a change the feed did not tell: one committed between the sweeper's read of the parent and its
+ * noting it, missed by a store whose feed can miss commits, or of a parent without a watch), and does the same when it
+ * is no longer the snapshot noted (another execution or version): a sub-orchestration is then purged up to this much
+ * later.
  */
 export const KEPT_PARENT_TRUST_MS = 300_000;
 /**
  * Most ended parents a sweeper remembers as keeping their sub-orchestrations (the earliest noted go first). The first
  * {@link MAX_WATCHED_KEPT_PARENTS} of them hold a watch of their instance on the store's change feed; the others are
- * trusted for {@link KEPT_PARENT_TRUST_MS} at most without one.
+ * read again every {@link KEPT_PARENT_TRUST_MS}. A parent forgotten past this bound is no longer watched: a change of
+ * it is found by the status's next listing from the start, a period later at most.
  */
 export const MAX_KEPT_PARENTS = 10_000;
 /**
  * Most remembered parents a sweeper watches at once on the store's change feed (so that one restarted or purged by hand
- * is forgotten at once); the others are remembered without a watch, each until its time
- * ({@link KEPT_PARENT_TRUST_MS} at most), and one noted again while a watch is free takes it. Each watch costs the
+ * is forgotten at once); the others are remembered without a watch, each read again every
+ * {@link KEPT_PARENT_TRUST_MS}, and one noted again while a watch is free takes it. Each watch costs the
  * store: on MongoStore one more instance named in its per-instance stream's `$match`, which past `maxWatchedInstances`
  * (1,000 by default, the process's clients' watches counted) carries every instance's commits to the process, and whose
  * every change reopens or widens that stream; on the IndexedDB stores one more instance read again when another tab
@@ -104,10 +108,17 @@ export interface RetentionSweepOptions {
  * {@link RETENTION_PAGES_PER_SWEEP} pages and waits a macrotask between two, so steps and timers go on meanwhile; the
  * next sweep goes on where it stopped (its continuation token), a second later when it stopped with more left after
  * purging something, an interval later when it purged nothing (instances kept by their parents are not read again
- * every second). An ended parent found keeping a due sub-orchestration is remembered (`#keeping`) and not read again
- * until it becomes due, it changes (the store's change feed: `instanceChanges$` where the store has it, else
- * `changes$`, watched only while something is remembered, for {@link MAX_WATCHED_KEPT_PARENTS} parents at most), or
- * for {@link KEPT_PARENT_TRUST_MS}. A sweep that fails is logged and the next one tries again, from the start; one that finds the store
+ * every second). A pass that reached the end of a status's listing is followed by one that goes on after the last
+ * instance it listed (a token of that key), not from the start: the instances it left (not due yet, or kept by their
+ * parents) are not listed again at every pass. The next pass lists from the start again by the earliest of: a period
+ * of that status after the last one from the start began (an instance that ended behind the listing's place since is
+ * listed then, due or with its due time noted), the time an instance it left may be due (`planRetention`'s
+ * `recheckAt`), and at once when a remembered parent changed or a member was found changed. So every instance is
+ * still purged within an interval of its time, plus the time a pass takes to reach it; a status kept 0 ms is listed
+ * from the start at every pass. An ended parent found keeping a due sub-orchestration is remembered (`#keeping`) and
+ * not read again until it becomes due or it changes (the store's change feed: `instanceChanges$` where the store has
+ * it, else `changes$`, watched only while something is remembered, for {@link MAX_WATCHED_KEPT_PARENTS} parents at
+ * most); it is read again every {@link KEPT_PARENT_TRUST_MS}, first thing in a sweep, within its bound of pages. A sweep that fails is logged and the next one tries again, from the start; one that finds the store
  * closed for good (`isStoreClosed`) ends the sweeps, unlogged (the worker hears of that from its own calls). A clock
  * whose `setTimeout` throws ends them too, logged.
  */
@@ -118,14 +129,14 @@ export class RetentionSweep {
   /** The sweep running now, if any: `stop` returns it. */
   #running: Promise<void> | undefined;
   #stopped = false;
-  /** Where the last sweeps stopped in the listing of each status, for the next one. */
-  readonly #tokens = new Map<OrchestrationRuntimeStatus, string>();
+  /** Where the listing of each status stands between sweeps (absent: its next pass lists from the start). */
+  readonly #listings = new Map<OrchestrationRuntimeStatus, Listing>();
   /** The index of the status the next sweep begins with: the one the last stopped in at its bound of pages. */
   #from = 0;
   /**
-   * The ended parents found keeping their sub-orchestrations, each until it becomes due, it changes, or for
-   * {@link KEPT_PARENT_TRUST_MS} (whichever comes first), at most {@link MAX_KEPT_PARENTS}: a sweep reads no parent
-   * known here (a week-long failure's completed children, listed by each sweep, cost no read of their parent). At most
+   * The ended parents found keeping their sub-orchestrations, each until it becomes due or it changes, read again
+   * every {@link KEPT_PARENT_TRUST_MS}, at most {@link MAX_KEPT_PARENTS}: a sweep reads no parent known here (a
+   * week-long failure's completed children, listed again, cost no read of their parent). At most
    * {@link MAX_WATCHED_KEPT_PARENTS} of them are watched, through one router over the store's feeds, which holds a
    * subscription only while one is watched; `stop` releases them all.
    */
@@ -139,7 +150,12 @@ export class RetentionSweep {
     this.#keeping = new KeptParents((id, changed) => {
       router ??= new ChangeRouter(store.changes$, store.instanceChanges$?.bind(store));
       return router.watch(id, { next: changed, error: changed, complete: changed });
-    }, MAX_KEPT_PARENTS, MAX_WATCHED_KEPT_PARENTS);
+    }, MAX_KEPT_PARENTS, MAX_WATCHED_KEPT_PARENTS, KEPT_PARENT_TRUST_MS, () => this.#relistAll());
+  }
+
+  /** Has the next pass of every status list from the start: something a pass went past may be due now. */
+  #relistAll(): void {
+    for (const listing of this.#listings.values()) listing.relistAt = -Infinity;
   }
 
   /** Arms the first sweep, at once (on the next tick of the clock). */
@@ -167,7 +183,7 @@ export class RetentionSweep {
     this.#timer = undefined;
     if (this.#stopped) return;
     const running = (this.#running = this.#sweep().then((more) => more ? BACKLOG_SWEEP_MS : this.#intervalMs, (error: unknown) => {
-      this.#tokens.clear();
+      this.#listings.clear();
       this.#from = 0;
       // A store closed for good serves no later sweep either: the sweeps end (the worker hears of it from its own calls).
       if (isStoreClosed(error)) {
@@ -208,14 +224,33 @@ export class RetentionSweep {
   async #sweep(): Promise<boolean> {
     const { store, clock, retention, bounded } = this.#o;
     const statuses = retainedStatuses(retention);
-    // What the memory holds past its time goes (and its watch with it), whether or not a candidate names it again.
-    this.#keeping.expire(readClock(clock, "the worker's clock").getTime());
     let pages = 0;
+    // What the memory holds past its time goes (and its watch with it); what it trusted too long is read again first.
+    const lapsed = this.#keeping.expire(readClock(clock, "the worker's clock").getTime());
+    for (let from = 0; from < lapsed.length; from += RETENTION_PAGE_SIZE) {
+      if (pages === RETENTION_PAGES_PER_SWEEP) return false; // the rest at the next sweep, an interval later
+      if (pages++ > 0) await new Promise<void>((resolve) => onNextMacrotask(resolve));
+      if (this.#stopped) return false;
+      const batch = lapsed.slice(from, from + RETENTION_PAGE_SIZE);
+      const read = await Promise.all(batch.map(([id]) => bounded(() => store.getInstance(id), 'getInstance')));
+      const nowMs = readClock(clock, "the worker's clock").getTime();
+      batch.forEach(([id, noted], i) => {
+        const state = read[i];
+        if (state !== undefined && state.executionId === noted.executionId && state.version === noted.version) {
+          this.#keeping.renew(id, nowMs);
+        } else {
+          this.#keeping.forget(id);
+          this.#relistAll();
+        }
+      });
+    }
     let more = false;
     let purged = false;
     for (let i = 0; i < statuses.length; i++) {
       const index = (this.#from + i) % statuses.length;
       const status = statuses[index]!;
+      const listing = this.#listings.get(status) ?? { midPass: false, relistAt: -Infinity };
+      this.#listings.set(status, listing);
       for (;;) {
         if (pages === RETENTION_PAGES_PER_SWEEP) {
           this.#from = index;
@@ -228,7 +263,8 @@ export class RetentionSweep {
         const now = readClock(clock, "the worker's clock");
         const cutoff = retentionCutoff(now, status, retention);
         if (cutoff === undefined) break;
-        const continuationToken = this.#tokens.get(status);
+        if (!listing.midPass) beginPass(listing, now.getTime(), cutoff.getTime(), retentionPeriodOf(status, retention)!);
+        const { continuationToken } = listing;
         const { instances, continuationToken: next } = await bounded(() => store.queryInstances({
           runtimeStatus: [status], createdTimeTo: cutoff, pageSize: RETENTION_PAGE_SIZE, showInput: false,
           ...(continuationToken === undefined ? {} : { continuationToken }),
@@ -239,12 +275,14 @@ export class RetentionSweep {
           more = true;
           break;
         }
-        if (done > 0) purged = true;
+        if (done.purged > 0) purged = true;
+        listing.relistAt = Math.min(listing.relistAt, done.recheckAt);
+        if (instances.length > 0) listing.last = pageKeyOf(instances.at(-1)!);
         if (next === undefined) {
-          this.#tokens.delete(status);
+          listing.midPass = false;
           break;
         }
-        this.#tokens.set(status, next);
+        listing.continuationToken = next;
       }
     }
     this.#from = 0;
@@ -252,10 +290,11 @@ export class RetentionSweep {
   }
 
   /**
-   * Purges what `planRetention` finds due among `candidates`, reading the parents it asks for: how many it purged, or
-   * false when it left some for the next sweep (stopped, or a set refused more than {@link SET_ATTEMPTS} times).
+   * Purges what `planRetention` finds due among `candidates`, reading the parents it asks for: how many it purged and
+   * when a candidate it left may be due (its `recheckAt`, or at once when a member was found changed), or false when it
+   * left some for the next sweep (stopped, or a set refused more than {@link SET_ATTEMPTS} times).
    */
-  async #purgeDue(candidates: readonly InstanceState[], now: Date): Promise<number | false> {
+  async #purgeDue(candidates: readonly InstanceState[], now: Date): Promise<{ purged: number; recheckAt: number } | false> {
     const { store, retention, bounded } = this.#o;
     const parents = new Map<string, InstanceState | undefined>();
     const keeping = this.#keeping;
@@ -267,7 +306,7 @@ export class RetentionSweep {
       decision = planRetention(candidates, parents, now, retention, keeping.map);
     }
     const { members, dependsOn, keeps } = decision;
-    if (keeps && !this.#stopped) keeping.note(keeps, now.getTime() + KEPT_PARENT_TRUST_MS);
+    if (keeps && !this.#stopped) keeping.note(keeps, now.getTime());
     // The members found changed: neither they nor the members decided on their snapshots (a sub-orchestration its
     // rewound parent keeps again) are sent, in this set or a later one.
     const changedMembers = new Set<string>();
@@ -288,6 +327,42 @@ export class RetentionSweep {
         set = membersLeft(set, dependsOn, changedMembers);
       }
     }
-    return purged;
+    // A member found changed (a late result recorded, rewound) may be due again behind the listing's place.
+    return { purged, recheckAt: changedMembers.size > 0 ? -Infinity : decision.recheckAt ?? Infinity };
   }
+}
+
+/**
+ * Where the listing of one retained status stands between sweeps. A pass lists the status up to its cutoff, page by
+ * page; the next pass begins after the last key listed (`last`) unless something it went past may be due by now
+ * (`relistAt`), when it lists from the start again.
+ */
+interface Listing {
+  /** A pass is under way: its next page follows `continuationToken`. */
+  midPass: boolean;
+  continuationToken?: string | undefined;
+  /** The key of the last instance listed, where the next pass begins when it goes on. */
+  last?: PageKey | undefined;
+  /**
+   * When (ms) the next pass lists from the start: the earliest of the last full pass's start plus the status's period
+   * (an instance that ended behind the listing's place, after its place was listed, is due no earlier than a period
+   * after that), the time an instance left behind becomes due (`planRetention`'s `recheckAt`), and at once when a
+   * remembered parent changed or a member was found changed.
+   */
+  relistAt: number;
+}
+
+/**
+ * Begins a pass of `listing` at `nowMs`: after its last key while nothing it went past may be due (a token of that key,
+ * bounded by the cutoff), else from the start, the next full pass then due a period later at most.
+ */
+function beginPass(listing: Listing, nowMs: number, cutoffMs: number, periodMs: number): void {
+  listing.midPass = true;
+  if (listing.last !== undefined && nowMs < listing.relistAt) {
+    listing.continuationToken = encodeContinuationToken(listing.last, Math.max(cutoffMs, listing.last.createdTime));
+    return;
+  }
+  listing.continuationToken = undefined;
+  listing.last = undefined;
+  listing.relistAt = nowMs + periodMs;
 }
