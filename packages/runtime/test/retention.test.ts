@@ -507,6 +507,48 @@ describe('retention of ended instances', () => {
     await sweepUntil(clock, MINUTE, async () => expect((await memory.queryInstances({ pageSize: 1000 })).instances).toEqual([]));
   });
 
+  it('reads remembered parents again in half a sweep\'s pages at most, leaving the listing the other half', async () => {
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    const n = 6 * RETENTION_PAGE_SIZE; // more parents than half a sweep's pages read
+    const maker = await started({ clock, store: memory });
+    for (let i = 0; i < n; i++) await maker.client.startNew('FailsAfterChild', { instanceId: `p${i}` });
+    for (let i = 0; i < n; i++) expect((await maker.client.waitForCompletion(`p${i}`)).runtimeStatus).toBe('Failed');
+    await maker.stop();
+    await clock.advance(2 * HOUR);
+    let reads = 0;
+    let pages = 0;
+    const store = storeWith(memory, {
+      getInstance: (id) => {
+        reads++;
+        return memory.getInstance(id);
+      },
+      queryInstances: async (query) => {
+        if (query.createdTimeTo !== undefined) pages++;
+        return memory.queryInstances(query);
+      },
+    });
+    const delays: number[] = [];
+    await started({ clock: recordingClock(clock, delays), store, retention: { completed: HOUR, failed: 3 * HOUR, intervalMs: MINUTE } });
+    const armed = (): number => delays.filter((delay) => delay === MINUTE).length;
+    const sweep = async (): Promise<void> => {
+      const sweeps = armed();
+      await clock.advance(sweeps === 0 ? 0 : MINUTE);
+      await vi.waitFor(() => expect(armed()).toBe(sweeps + 1), WAIT);
+    };
+    await sweep();
+    expect(reads).toBe(n);
+    for (let i = 0; i < 4; i++) await sweep();
+    expect(reads).toBe(n);
+    // 5 minutes on, every parent is due to be read again: 500 of them in this sweep, which still lists both statuses.
+    const before = pages;
+    await sweep();
+    expect(reads).toBe(n + RETENTION_PAGE_SIZE * RETENTION_PAGES_PER_SWEEP / 2);
+    expect(pages - before).toBe(2);
+    await sweep();
+    expect(reads).toBe(2 * n);
+  });
+
   it('purges an instance that ended behind the place its sweeps go on from, within an interval of its time', async () => {
     const clock = new VirtualClock();
     const runtime = await started({ clock, retention: { completed: HOUR, failed: 10 * HOUR, intervalMs: MINUTE } });

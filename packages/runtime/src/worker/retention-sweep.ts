@@ -118,7 +118,7 @@ export interface RetentionSweepOptions {
  * from the start at every pass. An ended parent found keeping a due sub-orchestration is remembered (`#keeping`) and
  * not read again until it becomes due or it changes (the store's change feed: `instanceChanges$` where the store has
  * it, else `changes$`, watched only while something is remembered, for {@link MAX_WATCHED_KEPT_PARENTS} parents at
- * most); it is read again every {@link KEPT_PARENT_TRUST_MS}, first thing in a sweep, within its bound of pages. A sweep that fails is logged and the next one tries again, from the start; one that finds the store
+ * most); it is read again every {@link KEPT_PARENT_TRUST_MS}, first thing in a sweep, in half its pages at most. A sweep that fails is logged and the next one tries again, from the start; one that finds the store
  * closed for good (`isStoreClosed`) ends the sweeps, unlogged (the worker hears of that from its own calls). A clock
  * whose `setTimeout` throws ends them too, logged.
  */
@@ -225,10 +225,11 @@ export class RetentionSweep {
     const { store, clock, retention, bounded } = this.#o;
     const statuses = retainedStatuses(retention);
     let pages = 0;
-    // What the memory holds past its time goes (and its watch with it); what it trusted too long is read again first.
+    // What the memory holds past its time goes (and its watch with it); what it trusted too long is read again first,
+    // in half the sweep's pages at most, so the listing always has the other half (the rest are read by the next
+    // sweeps, and meanwhile not trusted: a listing from the start reads them as any parent).
     const lapsed = this.#keeping.expire(readClock(clock, "the worker's clock").getTime());
-    for (let from = 0; from < lapsed.length; from += RETENTION_PAGE_SIZE) {
-      if (pages === RETENTION_PAGES_PER_SWEEP) return false; // the rest at the next sweep, an interval later
+    for (let from = 0; from < lapsed.length && pages < RETENTION_PAGES_PER_SWEEP / 2; from += RETENTION_PAGE_SIZE) {
       if (pages++ > 0) await new Promise<void>((resolve) => onNextMacrotask(resolve));
       if (this.#stopped) return false;
       const batch = lapsed.slice(from, from + RETENTION_PAGE_SIZE);
