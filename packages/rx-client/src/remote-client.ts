@@ -99,9 +99,11 @@ export interface RemoteClientOptions {
    */
   readonly maxResponseBytes?: number;
   /**
-   * Where the client's waits are timed: `waitForCompletion`'s `timeoutMs` and first-snapshot grace (and so
-   * `waitForCompletionOrCreateCheckStatusResponse`'s), and its event stream's reconnect delays, watchdog and close
-   * after the last watch. Default: the system clock; tests pass a `VirtualClock` from `@durable-rx/runtime/testing`.
+   * Where the client's waits are timed: each command's and read's deadline (`timeoutMs`, and its wait for the
+   * subscriptions of earlier watches), `waitForCompletion`'s `timeoutMs` and first-snapshot grace (and so
+   * `waitForCompletionOrCreateCheckStatusResponse`'s), its event stream's reconnect delays, watchdog and close after
+   * the last watch, and the deadline of the session's DELETE. Default: the system clock; tests pass a `VirtualClock`
+   * from `@durable-rx/runtime/testing`.
    */
   readonly clock?: Clock;
 }
