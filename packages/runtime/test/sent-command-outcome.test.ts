@@ -67,6 +67,33 @@ describe('sentCommandOutcome for a resume (applied once no longer Suspended, or 
   });
 });
 
+describe('sentCommandOutcome across a continueAsNew (the next execution not started: its history empty)', () => {
+  const resume: ExecutionResumedEvent = { type: 'ExecutionResumed', eventId: -1, timestamp: '2026-12-06T12:00:01.001Z', reason: 'go' };
+  /** The state the step that continued the instance as new leaves, holding `commands` for the next execution. */
+  const continued = (runtimeStatus: InstanceState['runtimeStatus'], commands: readonly (ExecutionSuspendedEvent | ExecutionResumedEvent)[]): InstanceState => ({
+    ...running, runtimeStatus, executionId: 'x2', continuedAt: '2026-12-06T12:00:01.500Z', historyLength: 0, version: 4,
+    heldSuspend: { timestamp: suspend.timestamp, reason: 'hold', resumeTo: 'ContinuedAsNew', ...(commands.length > 1 ? { resumed: resume } : {}) },
+    held: { executionId: 'x2', commands },
+  });
+
+  it('answers a suspend the next execution holds applied, from the state: nothing is recorded to read', () => {
+    const next = continued('ContinuedAsNew', [suspend, resume]);
+    // Before, `waiting`: the suspend waited 10 s (for ever on a clock that does not move).
+    expect(sentCommandOutcome('suspend', running, next, { event: suspend })).toBe('applied');
+    // Another caller's suspend, of another reason: still waiting, nothing to read.
+    expect(sentCommandOutcome('suspend', running, next, { event: { ...suspend, reason: 'other' } })).toBe('waiting');
+    expect(sentCommandOutcome('suspend', running, next)).toBe('waiting');
+  });
+
+  it('answers a resume sent to a Suspended execution that has since continued as new applied, whatever the next shows', () => {
+    const suspended = { ...running, runtimeStatus: 'Suspended' as const };
+    // The resume ran the code, which continued as new; a suspend behind it suspended the next execution.
+    expect(sentCommandOutcome('resume', suspended, { ...continued('Suspended', [{ ...suspend, reason: 'again' }]), heldSuspend: { timestamp: suspend.timestamp, reason: 'again', resumeTo: 'ContinuedAsNew' } })).toBe('applied');
+    // Still the execution it was sent to: waiting.
+    expect(sentCommandOutcome('resume', suspended, { ...suspended, version: 4 })).toBe('waiting');
+  });
+});
+
 describe('appliedBeforeEnd (whether a sent suspend was applied, not recorded after the end)', () => {
   it('knows the suspend by its type, time and reason; another caller\'s suspend of another reason is not it', () => {
     expect(appliedBeforeEnd(suspend, [{ ...suspend, reason: 'other' }, terminated, suspend])).toBe(false);

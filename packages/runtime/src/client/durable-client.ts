@@ -630,7 +630,8 @@ export interface DurableClient {
    * the instance ends before a worker applies the queued suspend (the suspend is then recorded and ignored). A suspend
    * a worker applied in the step that then terminated or resumed the instance (a terminate or resume queued behind it)
    * resolves: it was applied, and the history shows it before them. One queued
-   * while the step continues the instance as new suspends the next execution, and resolves once that one is Suspended.
+   * while the step continues the instance as new suspends the next execution, and resolves once that one is Suspended,
+   * or, when a resume behind it resumed it in the same step, once the instance's state holds it for the next execution.
    *
    * @example
    * ```ts
@@ -658,7 +659,8 @@ export interface DurableClient {
    * when both reach it as messages); one not started and not suspended (nothing to resume) is answered at once,
    * no state written (no new snapshot, `version` kept). Unknown: 404; terminal: 410. A resume a worker applied in the
    * step that then suspended the instance again (a suspend queued behind it) resolves: it was applied, and the history
-   * shows it before that suspend.
+   * shows it before that suspend; so does one whose step ran the code on to a `continueAsNew` (the next execution,
+   * suspended by a suspend behind it, replaces that history).
    */
   resume(instanceId: string, reason?: string): Promise<void>;
   /**

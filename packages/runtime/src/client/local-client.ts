@@ -1775,9 +1775,13 @@ function outcomeOf(
   return {
     reflects: (state, before) => sentCommandOutcome(command, before, state) === 'applied',
     refused: (state, before) => {
-      const outcome = sentCommandOutcome(command, before, state);
-      if (outcome instanceof Error) return Promise.resolve(outcome);
-      if (typeof outcome !== 'object' || event.type === 'ExecutionTerminated') return undefined;
+      if (event.type === 'ExecutionTerminated') {
+        const outcome = sentCommandOutcome(command, before, state);
+        return outcome instanceof Error ? Promise.resolve(outcome) : undefined;
+      }
+      // Its own event held in the state answers without a read; otherwise the events recorded since it was sent may.
+      const outcome = sentCommandOutcome(command, before, state, { event });
+      if (typeof outcome !== 'object' || outcome instanceof Error) return outcome === 'waiting' ? undefined : Promise.resolve(outcome);
       // Another history than `state`'s by the time it is read (a restart, a purge): no answer here, a later state gives it.
       return readSince(state, outcome.readFrom).then((events) => events && answer(sentCommandOutcome(command, before, state, { event, events })));
     },

@@ -1,6 +1,7 @@
 import { InstanceNotRunningError } from '../model/errors/instance-not-running-error.js';
 import { isExecutionEnd, type ExecutionResumedEvent, type ExecutionSuspendedEvent, type HistoryEvent } from '../model/history-event.js';
 import { historyIdOf } from '../model/history-position.js';
+import { heldCommands } from './apply-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 
 /** A command that a worker may apply after it was sent: one that leaves the instance in a status of its own. */
@@ -18,19 +19,23 @@ export type SentCommand = 'terminate' | 'suspend' | 'resume';
  * A suspend the instance does not show Suspended may still have been applied: the step that ended it took the suspend
  * first and then a terminate queued behind it (Suspended, then Terminated, in one commit), or a resume (Suspended, then
  * Running again). So may a resume the instance still shows Suspended: the step took it and then a suspend queued behind
- * it (Running, then Suspended again). Its answer is then in the events recorded since it was sent: with no `sent` given,
- * {@link SentCommandRead} says where they start (`readFrom`, in the history `next` shows); asked again with them
+ * it (Running, then Suspended again). Its answer is then in the events recorded since it was sent: with no events in
+ * `sent`, {@link SentCommandRead} says where they start (`readFrom`, in the history `next` shows); asked again with them
  * (`sent`: the command's own event and those events, as `next` counts them), the suspend is `applied` when it was
  * recorded before the execution ended ({@link appliedBeforeEnd}), and 410 (ended) or `waiting` otherwise (a resume,
  * applied once the instance ended, only `waiting`). A suspend or resume asks for the read only for a state with events
  * recorded since it was sent: a tail of the history, once per step committed while it waits (usually one: the step it
- * was queued behind).
+ * was queued behind). A step that continues the instance as new records nothing of the next execution: the commands
+ * it took after the continueAsNew are held in the state until that execution starts (`heldCommands`), where the
+ * command's own event (`sent`, with no events) is looked for the same way, and a resume whose execution continued as
+ * new (its code ran: it was resumed) is `applied`, the resume being in the history the next execution replaced.
  *
  * @example
  * ```ts
  * sentCommandOutcome('terminate', running, { ...running, runtimeStatus: 'Completed' }); // InstanceNotRunningError
  * sentCommandOutcome('suspend', running, terminated);                                   // { readFrom: running.historyLength }
  * sentCommandOutcome('suspend', running, terminated, { event, events });                // 'applied' if `event` came before the end
+ * sentCommandOutcome('suspend', running, continued, { event });                        // 'applied' if the next execution holds `event`
  * ```
  */
 export function sentCommandOutcome(
@@ -38,10 +43,14 @@ export function sentCommandOutcome(
 ): 'applied' | 'waiting' | SentCommandRead | InstanceNotRunningError {
   if (next === undefined || leftExecution(before, next) || shows(command, next)) return 'applied';
   if (command !== 'terminate') {
+    // The execution a resume was sent to has run on: continued as new, so no longer suspended.
+    if (command === 'resume' && next.executionId !== before.executionId) return 'applied';
+    // Held in the state by an execution not started yet (the step that continued the instance as new took it).
+    if (sent && appliedBeforeEnd(sent.event, heldCommands(next))) return 'applied';
     // A later execution (a continueAsNew's, which the command reached) is read from its start.
     const readFrom = historyIdOf(next) === historyIdOf(before) ? before.historyLength : 0;
     if (next.historyLength > readFrom) {
-      if (sent === undefined) return { readFrom };
+      if (sent?.events === undefined) return { readFrom };
       if (appliedBeforeEnd(sent.event, sent.events)) return 'applied';
     }
   }
@@ -64,10 +73,11 @@ export interface SentCommandRead {
   readonly readFrom: number;
 }
 
-/** A sent command's own event and the history events recorded since it was sent ({@link SentCommandRead}). */
+/** A sent command's own event and, once read, the history events recorded since it was sent ({@link SentCommandRead}). */
 export interface SentRecord {
   readonly event: ExecutionSuspendedEvent | ExecutionResumedEvent;
-  readonly events: readonly HistoryEvent[];
+  /** Absent: not read yet (the answer may then be a {@link SentCommandRead}). */
+  readonly events?: readonly HistoryEvent[];
 }
 
 /**

@@ -197,6 +197,15 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
             return isCancellation(error) ? 'child canceled' : 'child failed';
           }
         },
+        GoThenContinue: function* (ctx) {
+          // Continues as new on `Go`; the next execution completes on the next `Go`.
+          if (ctx.getInput() === undefined) {
+            yield ctx.waitForExternalEvent('Go');
+            ctx.continueAsNew('next');
+            return undefined;
+          }
+          return yield ctx.waitForExternalEvent('Go');
+        },
         WaitForNamed: function* (ctx) {
           const received: unknown[] = [];
           for (const name of ctx.getInput<string[]>()) received.push(yield ctx.waitForExternalEvent(name));
@@ -1981,6 +1990,64 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         });
       });
 
+      it('resolves a suspend that the step continuing the instance as new holds for the next execution, with a resume right behind it, before that execution starts', async () => {
+        // The step takes `Go`, the suspend and the resume: the execution continues as new, and the suspend and the
+        // resume are held in the state for the next execution (its history empty) until a worker takes its start,
+        // held here. Only the state can answer the suspend, which the instance never shows.
+        await onStillClock(async (admin, ownHeld) => {
+          const id = 'continued-suspend-resume';
+          await admin.startNew('GoThenContinue', { instanceId: id });
+          await firstValueFrom(admin.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+          const step = ownHeld.holdNextStep(id);
+          await admin.raiseEvent(id, 'Other', 'buffered');
+          await step.reached;
+          const started = ownHeld.holdNextStep(id, (writeSet) => writeSet.requests.some((r) =>
+            r.type === 'appendHistory' && r.events.some((e) => e.type === 'ExecutionStarted')));
+          await admin.raiseEvent(id, 'Go');
+          const suspended = ownHeld.messageCommitted(id, 'ExecutionSuspended');
+          const suspend = admin.suspend(id, 'hold').then(() => 'resolved', (error: { code?: string }) => error.code);
+          await suspended;
+          const resumed = ownHeld.messageCommitted(id, 'ExecutionResumed');
+          await admin.resume(id, 'go on'); // the instance shows Running: nothing to wait for
+          await resumed;
+          step.release();
+          await started.reached;
+          expect(await suspend).toBe('resolved');
+          expect(await admin.getStatus(id)).toMatchObject({ runtimeStatus: 'ContinuedAsNew', input: 'next' });
+          started.release();
+          await admin.raiseEvent(id, 'Go', 'done');
+          expect(await admin.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+        });
+      });
+
+      it('resolves a resume whose step continues the instance as new, with a suspend right behind it held for the next execution', async () => {
+        // The resume's step runs the code on the kept `Go`, which continues the instance as new: the resume is in the
+        // history that execution ended with, which the next one replaces, and the suspend behind it suspends the next
+        // execution. The instance shows Suspended before and after; the state shows that the execution the resume
+        // was sent to has run on.
+        await onStillClock(async (admin, ownHeld) => {
+          const id = 'continued-resume-suspend';
+          await admin.startNew('GoThenContinue', { instanceId: id });
+          await firstValueFrom(admin.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+          await admin.suspend(id, 'first');
+          const step = ownHeld.holdNextStep(id);
+          await admin.raiseEvent(id, 'Go');
+          await step.reached;
+          const resumed = ownHeld.messageCommitted(id, 'ExecutionResumed');
+          const resume = admin.resume(id, 'go').then(() => 'resolved', (error: { code?: string }) => error.code);
+          await resumed;
+          const suspended = ownHeld.messageCommitted(id, 'ExecutionSuspended');
+          await admin.suspend(id, 'again'); // the instance shows Suspended: nothing to wait for
+          await suspended;
+          step.release();
+          expect(await resume).toBe('resolved');
+          expect(await admin.getStatus(id)).toMatchObject({ runtimeStatus: 'Suspended', input: 'next' });
+          await admin.resume(id, 'last');
+          await admin.raiseEvent(id, 'Go', 'done');
+          expect(await admin.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+        });
+      });
+
       /** The status of `id` from getStatus, status$'s first value and listInstances, all three issued at once, in the
        * promise job the command resolved in. */
       const readNow = async (id: string): Promise<(string | undefined)[]> => {
@@ -3222,7 +3289,7 @@ class HeldHistoryReads {
   /** The next `getInstance` of one id, answered only once released (see {@link HeldHistoryReads.holdNextAnswer}). */
   #nextAnswer: { instanceId: string; reached: () => void; released: Promise<void> } | undefined;
   /** The next step a worker commits for one instance, committed only once released ({@link HeldHistoryReads.holdNextStep}). */
-  #nextStep: { instanceId: string; reached: () => void; released: Promise<void> } | undefined;
+  #nextStep: { instanceId: string; which?: ((writeSet: WriteSet) => boolean) | undefined; reached: () => void; released: Promise<void> } | undefined;
   /** Messages to wait for ({@link HeldHistoryReads.messageCommitted}). */
   readonly #messageWatches = new Set<{ instanceId: string; type: string; committed: () => void }>();
   readonly #releases: (() => void)[] = [];
@@ -3248,7 +3315,7 @@ class HeldHistoryReads {
           return async (writeSet: WriteSet) => {
             const step = this.#nextStep;
             const lease = writeSet.lease;
-            if (step && lease?.kind === 'orchestration' && lease.instanceId === step.instanceId) {
+            if (step && lease?.kind === 'orchestration' && lease.instanceId === step.instanceId && (!step.which || step.which(writeSet))) {
               this.#nextStep = undefined;
               step.reached();
               await step.released;
@@ -3315,11 +3382,12 @@ class HeldHistoryReads {
   /**
    * Holds the next step a worker commits for `instanceId` (a commit under its orchestration lease): `reached` once the
    * worker commits it, and it reaches the store once `release` is called. Meanwhile the worker holds the instance, so a
-   * command to it goes to a worker as a message, applied after the step.
+   * command to it goes to a worker as a message, applied after the step. With `which`, the next such step whose write set
+   * it matches (the steps before it commit).
    */
-  holdNextStep(instanceId: string): { reached: Promise<void>; release: () => void } {
+  holdNextStep(instanceId: string, which?: (writeSet: WriteSet) => boolean): { reached: Promise<void>; release: () => void } {
     const gate = this.#gate();
-    this.#nextStep = { instanceId, ...gate.hold };
+    this.#nextStep = { instanceId, which, ...gate.hold };
     return gate.handle;
   }
 
