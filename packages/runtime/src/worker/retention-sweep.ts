@@ -114,8 +114,9 @@ export interface RetentionSweepOptions {
  * of that status after the last one from the start began (an instance that ended behind the listing's place since is
  * listed then, due or with its due time noted), the time an instance it left may be due (`planRetention`'s
  * `recheckAt`), and at once when a remembered parent changed or a member was found changed. So every instance is
- * still purged within an interval of its time, plus the time a pass takes to reach it; a status kept 0 ms is listed
- * from the start at every pass. An ended parent found keeping a due sub-orchestration is remembered (`#keeping`) and
+ * still purged within an interval of its time, plus the time a pass takes to reach it, except a sub-orchestration a
+ * parent that had not ended kept when it was listed: once that parent has gone, it goes at the next pass from the
+ * start, up to a period of its status later. A status kept 0 ms is listed from the start at every pass. An ended parent found keeping a due sub-orchestration is remembered (`#keeping`) and
  * not read again until it becomes due or it changes (the store's change feed: `instanceChanges$` where the store has
  * it, else `changes$`, watched only while something is remembered, for {@link MAX_WATCHED_KEPT_PARENTS} parents at
  * most); it is read again every {@link KEPT_PARENT_TRUST_MS}, first thing in a sweep, in half its pages at most. A sweep that fails is logged and the next one tries again, from the start; one that finds the store
