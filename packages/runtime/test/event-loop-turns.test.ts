@@ -180,4 +180,33 @@ describe('Turns', () => {
       vi.restoreAllMocks();
     }
   });
+
+  it('a run of steps on promise jobs alone that began just after a turn still waits for a timer turn, QUIET_MS later at most', async () => {
+    // The quiet time is counted from the turn the worker saw, not from its last step: steps that each follow the one
+    // before within QUIET_MS, and give the event loop no turn (a MemoryStore, an eternal continueAsNew loop), would
+    // otherwise never post a marker, so never begin a burst that waits, and hold every timer for as long as they run.
+    let now = 1_000;
+    vi.spyOn(performance, 'now').mockImplementation(() => now);
+    const turns = new Turns();
+    try {
+      // A turn the worker saw: its marker delivered.
+      expect(turns.pace()).toBeUndefined();
+      await new Promise<void>((resolve) => onNextMacrotask(resolve));
+      const turnAt = now;
+      // Then steps QUIET_MS / 4 apart with no turn between them, until one waits (or far past when one should have).
+      let waitedAt: number | undefined;
+      while (now < turnAt + 10 * (QUIET_MS + SLOW_BURST_MS)) {
+        now += QUIET_MS / 4;
+        if (turns.pace()) {
+          waitedAt = now;
+          break;
+        }
+      }
+      expect(waitedAt).toBeDefined();
+      expect(waitedAt! - turnAt).toBeLessThanOrEqual(QUIET_MS + SLOW_BURST_MS);
+    } finally {
+      turns.close();
+      vi.restoreAllMocks();
+    }
+  });
 });
