@@ -284,7 +284,17 @@ describe('the failure of a misused run decided without a lease (decideMisuse)', 
     }
   });
 
-  it('answers the parent of a sub-orchestration, read from its history', () => {
+  it('answers the parent call a sub-orchestration\'s state names, without its history', () => {
+    const s = state({ parentInstanceId: 'parent', parentCall: { taskScheduledId: 4, executionId: 'parent-execution' }, historyLength: 150 });
+    // Before, `needHistory`: the whole history was read for the link.
+    const decision = decideMisuse({ ...misuse, state: s });
+    if (decision.kind !== 'commit') throw new Error('expected a commit');
+    expect(decision.writeSet.requests.find((r) => r.type === 'insertMessage')).toMatchObject({
+      message: { instanceId: 'parent', executionId: 'parent-execution', event: { type: 'SubOrchestrationInstanceFailed', taskScheduledId: 4, failureDetails: failure } },
+    });
+  });
+
+  it('answers the parent of a sub-orchestration whose state names no call (stored before 2026-12-03), read from its history', () => {
     const parentInstance = { instanceId: 'parent', name: 'Parent', taskScheduledId: 4, executionId: 'parent-execution' };
     const s = state({ parentInstanceId: 'parent', historyLength: 1 });
     expect(decideMisuse({ ...misuse, state: s })).toEqual({ kind: 'needHistory' });

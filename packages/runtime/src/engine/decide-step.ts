@@ -1295,7 +1295,8 @@ const WAIT: MisuseDecision = Object.freeze({ kind: 'wait' });
  * the run cannot go on. Recorded in the store, the failure holds whichever worker takes the instance's next step, and
  * after a restart (a worker's mark alone lives in its memory). The step a worker's mark fails, without running the
  * orchestrator: `ExecutionCompleted` (Failed, with `failure`) between step markers, `version` + 1, a sub-orchestration
- * answering its parent (its parent link is in its history: `needHistory` asks for it), as {@link decideTerminate}
+ * answering the parent call its state holds (`stateLinkOf`; one stored before 2026-12-03 holds none: its history has
+ * the link, `needHistory` asks for it), as {@link decideTerminate}
  * commits a terminate. The write set goes under an `unclaimed` lease at the version read: the store refuses it
  * (`LeaseLostError`) while a step of the instance runs or is due (a lease held, a message visible) or once one
  * committed since the read. A step that runs when the misuse happens is not raced: it commits first, and the run
@@ -1305,9 +1306,11 @@ export function decideMisuse(input: MisuseInput): MisuseDecision {
   const { state, now } = input;
   if (state.executionId !== input.executionId || (state.historyEpoch ?? 0) !== input.historyEpoch || isTerminalStatus(state.runtimeStatus)) return OVER;
   if (state.runtimeStatus !== 'Running' || !started(state)) return WAIT;
-  if (state.parentInstanceId !== undefined && input.history === undefined) return NEED_HISTORY as MisuseDecision;
+  // The parent call its state names; a state stored before 2026-12-03 names none, and its history has the link.
+  const answers = stateLinkOf(state);
+  if (state.parentInstanceId !== undefined && !answers && input.history === undefined) return NEED_HISTORY as MisuseDecision;
   const event: HistoryEvent = { type: 'ExecutionCompleted', eventId: -1, timestamp: isoTime(now), orchestrationStatus: 'Failed', failureDetails: input.failure };
-  return unclaimedStep({ state, event, now, newId: input.newId }, true, input.history && parentLinkOf(input.history)) as MisuseDecision;
+  return unclaimedStep({ state, event, now, newId: input.newId }, true, answers ? undefined : input.history && parentLinkOf(input.history), answers) as MisuseDecision;
 }
 
 /**
