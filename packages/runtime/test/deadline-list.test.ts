@@ -1,7 +1,8 @@
 import { Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createClient } from '../src/client/create-client.js';
-import { DeadlineList } from '../src/env/deadline-list.js';
+import { DEADLINE_FAILED, DeadlineList } from '../src/env/deadline-list.js';
+import type { Logger } from '../src/env/logger.js';
 import { LocalClient } from '../src/client/local-client.js';
 import { MAX_TIMER_DELAY_MS } from '../src/env/clock.js';
 import { MemoryStore } from '../src/store/memory-store.js';
@@ -14,6 +15,14 @@ import { within } from './within.js';
 function adder(clock: VirtualClock) {
   const list = new DeadlineList(clock, false);
   return (timeoutMs: number, onTimeout: () => void): (() => void) => list.add(timeoutMs, onTimeout);
+}
+
+/** A logger that keeps the error of each report a DeadlineList makes (each with DEADLINE_FAILED) in `reported`. */
+function reporter(reported: unknown[]): Logger {
+  return {
+    warn: () => undefined,
+    error: (message, error) => void reported.push(message === DEADLINE_FAILED ? error : new Error(`unexpected report: ${message}`)),
+  };
 }
 
 describe('DeadlineList', () => {
@@ -144,7 +153,7 @@ describe('DeadlineList', () => {
   it('ends the other passed deadlines and re-arms when a callback throws, and reports its error instead of throwing it into the timer', async () => {
     const clock = new HandClock();
     const reported: unknown[] = [];
-    const list = new DeadlineList(clock, false, 'the clock', (error) => reported.push(error));
+    const list = new DeadlineList(clock, false, 'the clock', reporter(reported));
     const ended: string[] = [];
     list.add(100, () => {
       throw new Error('boom');
@@ -166,10 +175,37 @@ describe('DeadlineList', () => {
     expect(ended).toEqual(['second', 'later']);
   });
 
+  it('ends the other passed deadlines when its logger throws or rejects as a callback\'s error is reported', async () => {
+    const clock = new HandClock();
+    const reports: string[] = [];
+    const logger: Logger = {
+      warn: () => undefined,
+      error: (message) => {
+        reports.push(message);
+        if (reports.length === 1) throw new Error('the logger failed');
+        return Promise.reject(new Error('the logger failed later')) as unknown as void;
+      },
+    };
+    const list = new DeadlineList(clock, false, 'the clock', logger);
+    const ended: string[] = [];
+    for (const name of ['first', 'second']) {
+      list.add(100, () => {
+        ended.push(name);
+        throw new Error(`${name} failed`);
+      });
+    }
+    list.add(100, () => ended.push('third'));
+    clock.ms = T0 + 100;
+    expect(() => clock.fireDue()).not.toThrow();
+    expect(ended).toEqual(['first', 'second', 'third']);
+    expect(reports).toEqual([DEADLINE_FAILED, DEADLINE_FAILED]);
+    await new Promise((resolve) => setTimeout(resolve, 0)); // the rejection is handled: no unhandled rejection
+  });
+
   it('ends the passed deadlines when its clock fails to arm the timer for the next one, and reports that error', async () => {
     const clock = new HandClock();
     const reported: unknown[] = [];
-    const list = new DeadlineList(clock, false, 'the clock', (error) => reported.push(error));
+    const list = new DeadlineList(clock, false, 'the clock', reporter(reported));
     const ended: string[] = [];
     list.add(100, () => ended.push('due'));
     const call = list.bound(() => new Promise<string>(() => {}), 100, 'due call');
@@ -193,7 +229,7 @@ describe('DeadlineList', () => {
   it('ends a call left pending when its clock fails to arm the timer for it, on the platform\'s timer, and asks the clock again after', async () => {
     const clock = new HandClock();
     const reported: unknown[] = [];
-    const list = new DeadlineList(clock, true, 'the clock', (error) => reported.push(error));
+    const list = new DeadlineList(clock, true, 'the clock', reporter(reported));
     const ended: string[] = [];
     list.add(100, () => ended.push('due'));
     const later = list.bound(() => new Promise<string>(() => {}), 150, 'later call');

@@ -57,7 +57,7 @@ import { followPages } from './follow-pages.js';
 import { createHttpManagementPayload } from './http-management-payload.js';
 import { JsonBaseline } from './same-json.js';
 import type { VersionedStatus } from './versioned-status.js';
-import { DEADLINE_FAILED, DeadlineList } from '../env/deadline-list.js';
+import { DeadlineList } from '../env/deadline-list.js';
 import type { Logger } from '../env/logger.js';
 import { closedWaitError, noStatusError } from './no-status-error.js';
 import { FIRST_ANSWER_GRACE_MS } from './timeout-after.js';
@@ -227,8 +227,7 @@ export class LocalClient implements LocalDurableClient {
       instanceChanges && ((instanceId: string) => this.#untilClosed(instanceChanges(instanceId))),
     );
     this.#clock = options.clock;
-    const { logger } = options;
-    this.#deadlines = new DeadlineList(options.clock, false, CLIENT_CLOCK, logger && ((error) => logger.error(DEADLINE_FAILED, error)));
+    this.#deadlines = new DeadlineList(options.clock, false, CLIENT_CLOCK, options.logger);
     this.#newId = options.newId ?? randomId;
     this.#known = options.knownOrchestrators;
     this.#startHandOff = options.startHandOff;

@@ -1,7 +1,7 @@
 import { UnavailableError } from '../model/errors/unavailable-error.js';
 import { isValidDate, readClock } from '../model/validation.js';
 import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from './clock.js';
-import { consoleLogger } from './logger.js';
+import { consoleLogger, guardedLogger, type Logger } from './logger.js';
 
 /**
  * One pending deadline of a {@link DeadlineList}, and a link of its list: a bounded store call's
@@ -49,8 +49,8 @@ export class DeadlineList {
   readonly #clock: Clock;
   /** Whose clock it is, for the error of a reading that is no valid Date. */
   readonly #whose: string;
-  /** Where a failure of the timer's firing goes (see {@link DeadlineList.constructor}). */
-  readonly #report: (error: unknown) => void;
+  /** Where a failure of the timer's firing goes (see {@link DeadlineList.constructor}): reports that never throw. */
+  readonly #logger: Logger;
   /** The head of the ring of pending deadlines (a sentinel: never pending itself). */
   readonly #head = new Deadline(Infinity, ignore);
   #timer: ClockTimer | undefined;
@@ -62,15 +62,16 @@ export class DeadlineList {
   /**
    * @param whose names the clock in the `RangeError` (see `readClock`) that {@link bound} and {@link add} throw when it
    * returns no valid Date (a custom `Clock` gone wrong): a deadline on such a reading would never pass, nor end.
-   * @param report records what fails as deadlines end (a wait's callback that throws, a clock that fails to arm the
-   * timer for the next deadline): the list never throws it into the clock's timer callback (an uncaught exception on
-   * Node) nor into {@link endAll}'s caller (a worker's stop). Default: the console.
+   * @param logger is told, as an error with {@link DEADLINE_FAILED}, of what fails as deadlines end (a wait's callback
+   * that throws, a clock that fails to arm the timer for the next deadline): the list never throws it into the clock's
+   * timer callback (an uncaught exception on Node) nor into {@link endAll}'s caller (a worker's stop). Its owner's: the
+   * runtime's, the console for a bare client (the default). Called through `guardedLogger`, so a report never throws.
    */
-  constructor(clock: Clock, lingers: boolean, whose = 'the clock', report: (error: unknown) => void = reportToConsole) {
+  constructor(clock: Clock, lingers: boolean, whose = 'the clock', logger: Logger = consoleLogger) {
     this.#clock = clock;
     this.lingers = lingers;
     this.#whose = whose;
-    this.#report = report;
+    this.#logger = guardedLogger(logger);
   }
 
   /** Leave the timer armed when no deadline is pending (see the class). May be changed at any time. */
@@ -238,7 +239,7 @@ export class DeadlineList {
       try {
         this.#fail(deadline, error ? error() : new UnavailableError(`${deadline.what} did not settle within ${deadline.ms} ms`));
       } catch (caught) {
-        this.#reported(caught);
+        this.#logger.error(DEADLINE_FAILED, caught);
       }
     }
     // After the due ones: a deadline a callback added has armed the timer itself when earlier, and none is armed for a
@@ -247,7 +248,7 @@ export class DeadlineList {
       try {
         this.#arm(earliest, nowMs);
       } catch (caught) {
-        this.#reported(caught);
+        this.#logger.error(DEADLINE_FAILED, caught);
         this.#armOnPlatform(earliest, nowMs);
       }
     }
@@ -260,7 +261,7 @@ export class DeadlineList {
     try {
       timer = globalThis.setTimeout(this.#platformFired, delay);
     } catch (caught) {
-      this.#reported(caught);
+      this.#logger.error(DEADLINE_FAILED, caught);
       return;
     }
     this.#clear();
@@ -268,22 +269,9 @@ export class DeadlineList {
     this.#onPlatform = true;
     this.#firesAtMs = nowMs + delay;
   }
-
-  /** Hands `error` to the reporter; a reporter that throws too has nowhere left to go. */
-  #reported(error: unknown): void {
-    try {
-      this.#report(error);
-    } catch {
-      // Nowhere left to report it.
-    }
-  }
 }
 
 function ignore(): void {}
 
-/** What a {@link DeadlineList}'s owner logs with the error its `report` is given. */
+/** What a {@link DeadlineList} logs with an error of its deadlines' ending (see its constructor). */
 export const DEADLINE_FAILED = 'a deadline failed to end, or the clock to arm the next one';
-
-function reportToConsole(error: unknown): void {
-  consoleLogger.error(DEADLINE_FAILED, error);
-}

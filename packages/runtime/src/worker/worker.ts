@@ -20,7 +20,7 @@ import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '..
 import type { WriteSet } from '../model/write-set.js';
 import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/store.js';
 import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from '../env/clock.js';
-import { DEADLINE_FAILED, DeadlineList } from '../env/deadline-list.js';
+import { DeadlineList } from '../env/deadline-list.js';
 import type { NewId } from '../env/new-id.js';
 import { isDue, leaseTokens, lifeLeaseOwner, newLease } from '../store/store-helpers.js';
 import { ExecutionCache } from './execution-cache.js';
@@ -485,7 +485,7 @@ export class Worker {
     this.#metrics = { ...(options.metrics ?? NO_WORKER_METRICS) };
     this.#leaseOwner = options.leaseStorage || options.ownerReused ? lifeLeaseOwner(options.owner, lifeStart(readClock(options.clock, WORKER_CLOCK))) : options.owner;
     this.#cache = new ExecutionCache(options.cacheSize);
-    this.#calls = new DeadlineList(options.clock, true, WORKER_CLOCK, (error) => options.logger.error(DEADLINE_FAILED, error));
+    this.#calls = new DeadlineList(options.clock, true, WORKER_CLOCK, options.logger);
     this.#sweep = options.retention && new RetentionSweep({
       store: options.store, clock: options.clock, logger: options.logger, retention: options.retention,
       bounded: (call, what) => this.#bounded(call, what),
