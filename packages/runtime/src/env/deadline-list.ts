@@ -1,6 +1,7 @@
 import { UnavailableError } from '../model/errors/unavailable-error.js';
 import { isValidDate, readClock } from '../model/validation.js';
-import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from './clock.js';
+import { MAX_TIMER_DELAY_MS, type Clock } from './clock.js';
+import { FallbackTimer } from './fallback-timer.js';
 import { consoleLogger, guardedLogger, type Logger } from './logger.js';
 
 /**
@@ -53,9 +54,8 @@ export class DeadlineList {
   readonly #logger: Logger;
   /** The head of the ring of pending deadlines (a sentinel: never pending itself). */
   readonly #head = new Deadline(Infinity, ignore);
-  #timer: ClockTimer | undefined;
-  /** The armed timer is the platform's (`globalThis.setTimeout`), set when the clock failed to arm it (see {@link #end}). */
-  #onPlatform = false;
+  /** The one timer, for the earliest deadline: on the clock, or on the platform's when the clock failed to arm it. */
+  readonly #timer: FallbackTimer;
   /** When the armed timer fires, in ms on the clock (`Infinity` when none is armed). */
   #firesAtMs = Infinity;
 
@@ -72,6 +72,7 @@ export class DeadlineList {
     this.lingers = lingers;
     this.#whose = whose;
     this.#logger = guardedLogger(logger);
+    this.#timer = new FallbackTimer(clock, this.#fire);
   }
 
   /** Leave the timer armed when no deadline is pending (see the class). May be changed at any time. */
@@ -169,53 +170,34 @@ export class DeadlineList {
     if (!this.lingers && this.#head.next === this.#head) this.#disarm();
   }
 
-  /** Arms the timer for `atMs`, the clock reading `nowMs` (the caller's: the list reads the clock once per change). */
-  #arm(atMs: number, nowMs: number): void {
-    const clock = this.#clock;
+  /**
+   * Arms the timer for `atMs`, the clock reading `nowMs` (the caller's: the list reads the clock once per change).
+   * Without `failed`, a clock that fails to arm it throws, the timer left as it was; with it, see {@link FallbackTimer}.
+   */
+  #arm(atMs: number, nowMs: number, failed?: (error: unknown) => void): void {
     const delay = Math.min(Math.max(0, atMs - nowMs), MAX_TIMER_DELAY_MS);
-    // Set before the old one is cleared: a setTimeout that throws leaves the timer armed as it was.
-    const timer = clock.setTimeout(this.#fire, delay);
-    this.#clear();
-    this.#firesAtMs = nowMs + delay;
-    this.#timer = timer;
+    if (this.#timer.arm(delay, failed) !== undefined) this.#firesAtMs = nowMs + delay;
   }
 
   #disarm(): void {
-    this.#clear();
+    this.#timer.clear();
     this.#firesAtMs = Infinity;
   }
 
-  /** Clears the armed timer, on the clock or on the platform. */
-  #clear(): void {
-    if (this.#timer !== undefined) {
-      if (this.#onPlatform) globalThis.clearTimeout(this.#timer as Parameters<typeof globalThis.clearTimeout>[0]);
-      else this.#clock.clearTimeout(this.#timer);
-    }
-    this.#timer = undefined;
-    this.#onPlatform = false;
-  }
-
   /**
-   * The timer fired: what was due by the time it was armed for has passed, even if the clock was set back since (or
-   * returns no valid Date now: the time it was armed for is all that is known then).
+   * The timer fired. The clock's: what was due by the time it was armed for has passed, even if the clock was set back
+   * since (or returns no valid Date now: the time it was armed for is all that is known then). The platform's, set in
+   * the clock's place ({@link #end}): it does not run on the clock's time, so only what is due by the clock's reading
+   * ends (by the time it was armed for when the reading is no valid Date); the rest waits for the timer armed next,
+   * asked of the clock again.
    */
-  readonly #fire = (): void => {
-    this.#timer = undefined;
+  readonly #fire = (onPlatform: boolean): void => {
     const now = this.#clock.now();
-    this.#end(isValidDate(now) ? Math.max(now.getTime(), this.#firesAtMs) : this.#firesAtMs);
+    const firesAtMs = this.#firesAtMs;
+    this.#end(!isValidDate(now) ? firesAtMs : onPlatform ? now.getTime() : Math.max(now.getTime(), firesAtMs));
   };
 
-  /**
-   * The platform's timer, set in the clock's place ({@link #end}), fired: it does not run on the clock's time, so only
-   * what is due by the clock's reading ends (by the time it was armed for when the reading is no valid Date); the rest
-   * waits for the timer armed next, asked of the clock again.
-   */
-  readonly #platformFired = (): void => {
-    this.#timer = undefined;
-    this.#onPlatform = false;
-    const now = this.#clock.now();
-    this.#end(isValidDate(now) ? now.getTime() : this.#firesAtMs);
-  };
+  readonly #failed = (error: unknown): void => this.#logger.error(DEADLINE_FAILED, error);
 
   /**
    * Ends the deadlines due by `nowMs`, in the order they were made, then arms the timer for the earliest left: a
@@ -223,8 +205,9 @@ export class DeadlineList {
    * not for it). One a callback cancels meanwhile is skipped; one a callback adds arms the timer as any other. Total: a
    * wait whose callback throws keeps neither the others from ending nor the timer from being armed, and a clock that
    * fails to arm it keeps none of the due ones waiting. Each such error is reported, never thrown. The timer the clock
-   * failed to arm is set on the platform's timer instead, as a worker's wake timer is: with none armed, a store call
-   * left pending would never end (a worker's step held for good), unless another deadline came.
+   * failed to arm is set on the platform's timer instead, as a worker's wake timer is ({@link FallbackTimer}): with
+   * none armed, a store call left pending would never end (a worker's step held for good), unless another deadline
+   * came. One a callback armed for a later deadline stays then, and as it fires ends what has passed by then.
    */
   #end(nowMs: number, error?: () => unknown): void {
     this.#disarm();
@@ -239,35 +222,12 @@ export class DeadlineList {
       try {
         this.#fail(deadline, error ? error() : new UnavailableError(`${deadline.what} did not settle within ${deadline.ms} ms`));
       } catch (caught) {
-        this.#logger.error(DEADLINE_FAILED, caught);
+        this.#failed(caught);
       }
     }
     // After the due ones: a deadline a callback added has armed the timer itself when earlier, and none is armed for a
     // list the callbacks emptied.
-    if (earliest < this.#firesAtMs && head.next !== head) {
-      try {
-        this.#arm(earliest, nowMs);
-      } catch (caught) {
-        this.#logger.error(DEADLINE_FAILED, caught);
-        this.#armOnPlatform(earliest, nowMs);
-      }
-    }
-  }
-
-  /** Arms the platform's timer for `atMs` (see {@link #end}); one that fails too is reported, and nothing is armed. */
-  #armOnPlatform(atMs: number, nowMs: number): void {
-    const delay = Math.min(Math.max(0, atMs - nowMs), MAX_TIMER_DELAY_MS);
-    let timer: ClockTimer;
-    try {
-      timer = globalThis.setTimeout(this.#platformFired, delay);
-    } catch (caught) {
-      this.#logger.error(DEADLINE_FAILED, caught);
-      return;
-    }
-    this.#clear();
-    this.#timer = timer;
-    this.#onPlatform = true;
-    this.#firesAtMs = nowMs + delay;
+    if (earliest < this.#firesAtMs && head.next !== head) this.#arm(earliest, nowMs, this.#failed);
   }
 }
 

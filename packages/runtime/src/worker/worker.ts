@@ -21,6 +21,7 @@ import type { WriteSet } from '../model/write-set.js';
 import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/store.js';
 import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from '../env/clock.js';
 import { DeadlineList } from '../env/deadline-list.js';
+import { FallbackTimer } from '../env/fallback-timer.js';
 import type { NewId } from '../env/new-id.js';
 import { isDue, leaseTokens, lifeLeaseOwner, newLease } from '../store/store-helpers.js';
 import { ExecutionCache } from './execution-cache.js';
@@ -371,9 +372,8 @@ export class Worker {
   #storeClosed = false;
   /** A claim round of this worker was answered: a store closed before it is reported (`#storeLost`). */
   #claimedOnce = false;
-  #wakeTimer: ClockTimer | undefined;
-  /** The wake timer is the platform's (`globalThis.setTimeout`): the clock failed to arm it (`#setWakeTimer`). */
-  #wakeOnPlatform = false;
+  /** The one wake timer: on the clock, or on the platform's when the clock failed to arm it (`#setWakeTimer`). */
+  readonly #wakeTimer: FallbackTimer;
   /** When the wake timer fires, in ms on the worker's clock (set with `#wakeTimer`). */
   #wakeAtMs = Infinity;
   /** Whether the wake timer set is a step of a longer wait (WAKE_CHECK_MS), to be set again from the clock's time. */
@@ -486,6 +486,7 @@ export class Worker {
     this.#leaseOwner = options.leaseStorage || options.ownerReused ? lifeLeaseOwner(options.owner, lifeStart(readClock(options.clock, WORKER_CLOCK))) : options.owner;
     this.#cache = new ExecutionCache(options.cacheSize);
     this.#calls = new DeadlineList(options.clock, true, WORKER_CLOCK, options.logger);
+    this.#wakeTimer = new FallbackTimer(options.clock, this.#wakeTimerFired);
     this.#sweep = options.retention && new RetentionSweep({
       store: options.store, clock: options.clock, logger: options.logger, retention: options.retention,
       bounded: (call, what) => this.#bounded(call, what),
@@ -1099,7 +1100,7 @@ export class Worker {
    * (`waitForTimer`) instead of the step's own. So the timer is armed again from the store's next wake time.
    */
   #startStepped(item: OrchestrationWorkItem): void {
-    if (this.#wakeTimer === undefined || this.#wakeAtMs !== item.lease.expiresAt.getTime() || this.#backingOff || this.#stopping) return;
+    if (!this.#wakeTimer.armed || this.#wakeAtMs !== item.lease.expiresAt.getTime() || this.#backingOff || this.#stopping) return;
     this.#clearWakeTimer();
     this.#requestPump();
   }
@@ -1225,7 +1226,7 @@ export class Worker {
     // A timer that fires no later is kept: a wake-up that finds nothing only arms the timer again, so an early one
     // loses nothing. This saves a clear and a set per pump while the next wake time is a lease expiry that every
     // claim pushes further out.
-    if (this.#wakeTimer !== undefined && this.#wakeAtMs <= nowMs + wait) return;
+    if (this.#wakeTimer.armed && this.#wakeAtMs <= nowMs + wait) return;
     this.#setWakeTimer(nowMs, wait);
   }
 
@@ -1239,7 +1240,7 @@ export class Worker {
     this.#backingOff = true;
     const dueIn = this.#dueAtMs - nowMs;
     if (dueIn > 0 && dueIn < delay) delay = dueIn;
-    if (this.#wakeTimer !== undefined && this.#wakeAtMs <= nowMs + delay) return Math.max(0, this.#wakeAtMs - nowMs);
+    if (this.#wakeTimer.armed && this.#wakeAtMs <= nowMs + delay) return Math.max(0, this.#wakeAtMs - nowMs);
     this.#setWakeTimer(nowMs, delay);
     return delay;
   }
@@ -1280,41 +1281,31 @@ export class Worker {
   #setWakeTimer(nowMs: number, wanted: number): void {
     // Also below the platform's limit (2^31-1 ms, 24.8 days): given a longer delay, Node and browsers fire at once.
     // A clock whose timers run on its own time (a virtual clock) needs no steps: one timer for the whole wait.
-    let delay = Math.min(wanted, this.#o.clock.timersFireOnTime === true ? MAX_TIMER_DELAY_MS : WAKE_CHECK_MS, MAX_TIMER_DELAY_MS);
-    let timer: ClockTimer;
-    let onPlatform = false;
-    try {
-      timer = this.#o.clock.setTimeout(this.#wakeTimerFired, delay);
-    } catch (error) {
-      // Armed before the timer set before is cleared: a clock whose setTimeout throws leaves that one (the worker wakes
-      // at its time), logged, and throws nothing into the signal, timer or failure path that armed it.
-      if (this.#wakeTimer !== undefined) {
-        this.#o.logger.error("the worker's clock failed to arm its wake timer; the timer it had stays", error);
-        return;
-      }
-      // With none set, nothing but a store signal would wake the worker: a due timer, a failed claim's retry or a
-      // lease left to lapse would wait for ever. The same wake-up is set on the platform's timer instead, and the next
-      // one is asked of the clock again (`#wakeTimerFired` pumps, and the pump arms it), so a clock that recovers is
-      // used again at once.
-      this.#o.logger.error("the worker's clock failed to arm its wake timer; it is set on the platform's timer", error);
-      try {
-        delay = Math.min(delay, WAKE_CHECK_MS);
-        timer = globalThis.setTimeout(this.#wakeTimerFired, delay);
-        onPlatform = true;
-      } catch {
-        this.#wakeAtMs = Infinity;
-        return;
-      }
-    }
-    this.#clearWakeTimer();
+    // A clock whose setTimeout throws leaves the timer set before (the worker wakes at its time), logged, and throws
+    // nothing into the signal, timer or failure path that armed it. With none set, nothing but a store signal would
+    // wake the worker: a due timer, a failed claim's retry or a lease left to lapse would wait for ever. The same
+    // wake-up is set on the platform's timer instead (in steps of at most WAKE_CHECK_MS: its timers pause in a sleep),
+    // and the next one is asked of the clock again (`#wakeTimerFired` pumps, and the pump arms it), so a clock that
+    // recovers is used again at once (`FallbackTimer`).
+    const delay = this.#wakeTimer.arm(
+      Math.min(wanted, this.#o.clock.timersFireOnTime === true ? MAX_TIMER_DELAY_MS : WAKE_CHECK_MS, MAX_TIMER_DELAY_MS), this.#wakeUnarmed, WAKE_CHECK_MS,
+    );
+    // None armed (the one set before stays, or none is: `#wakeAtMs` is then Infinity already).
+    if (delay === undefined) return;
     this.#wakeAtMs = nowMs + wanted;
     this.#wakeStepped = wanted > delay;
-    this.#wakeTimer = timer;
-    this.#wakeOnPlatform = onPlatform;
   }
 
+  /** The clock (or, after it, the platform's timer) failed to arm the wake timer. */
+  readonly #wakeUnarmed = (error: unknown): void => this.#o.logger.error(
+    `the worker's clock failed to arm its wake timer; ${this.#wakeTimer.armed ? 'the timer it had stays' : "it is set on the platform's timer"}`,
+    error,
+  );
+
   readonly #wakeTimerFired = (): void => {
-    this.#wakeTimer = undefined;
+    // No wake timer is armed now: `#wakeAtMs` says so as well.
+    const atMs = this.#wakeAtMs;
+    this.#wakeAtMs = Infinity;
     if (this.#feedUnarmed) {
       this.#feedUnarmed = false;
       this.#subscribeWork();
@@ -1323,12 +1314,11 @@ export class Worker {
     // a clock that gives no valid time wakes the worker, whose pump reports it.
     if (this.#wakeStepped && !this.#stopping) {
       const nowMs = this.#clockMs();
-      if (nowMs < this.#wakeAtMs) {
-        this.#setWakeTimer(nowMs, this.#wakeAtMs - nowMs);
+      if (nowMs < atMs) {
+        this.#setWakeTimer(nowMs, atMs - nowMs);
         return;
       }
     }
-    this.#wakeAtMs = Infinity;
     this.#backingOff = false;
     this.#wake();
   };
@@ -1354,7 +1344,7 @@ export class Worker {
    * (its step may have been paused for longer than the rest). No timer, no store read.
    */
   readonly #lookAtClock = (): void => {
-    if (this.#wakeTimer === undefined || this.#stopping) return;
+    if (!this.#wakeTimer.armed || this.#stopping) return;
     const nowMs = this.#clockMs();
     if (Number.isNaN(nowMs)) return;
     if (nowMs >= this.#wakeAtMs) {
@@ -1382,11 +1372,7 @@ export class Worker {
   }
 
   #clearWakeTimer(): void {
-    if (this.#wakeTimer !== undefined) {
-      if (this.#wakeOnPlatform) globalThis.clearTimeout(this.#wakeTimer as Parameters<typeof globalThis.clearTimeout>[0]);
-      else this.#o.clock.clearTimeout(this.#wakeTimer);
-    }
-    this.#wakeTimer = undefined;
+    this.#wakeTimer.clear();
     this.#wakeAtMs = Infinity;
   }
 
@@ -2011,7 +1997,7 @@ export class Worker {
     const nowMs = this.#clockMs();
     // A clock that returns no valid Date cannot time it: a pump now fails on it and retries on a timer.
     if (Number.isNaN(nowMs)) return this.#wake();
-    if (this.#wakeTimer === undefined || this.#wakeAtMs > expiresAtMs) this.#setWakeTimer(nowMs, Math.max(0, expiresAtMs - nowMs));
+    if (!this.#wakeTimer.armed || this.#wakeAtMs > expiresAtMs) this.#setWakeTimer(nowMs, Math.max(0, expiresAtMs - nowMs));
   }
 
   /**

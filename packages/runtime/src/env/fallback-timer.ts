@@ -1,0 +1,77 @@
+import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from './clock.js';
+
+/**
+ * The one timer of an owner that cannot do without it: a {@link DeadlineList}'s (with none armed, a store call left
+ * pending would never end, nor a worker's step waiting for it) and a worker's wake timer (a due durable timer, a failed
+ * claim's retry or a lease left to lapse would wait for a store signal). It is armed on the owner's clock. When the
+ * clock fails to arm it (a custom `Clock` whose `setTimeout` throws), a timer armed already stays (its owner arms the
+ * next one as it fires, asking the clock again); with none armed, it is set on the platform's timer
+ * (`globalThis.setTimeout`) instead, and the next arming asks the clock again, so a clock that recovers is used at once.
+ * An arming sets the new timer before it clears the one armed. `fired` runs as it fires, told whether it was the
+ * platform's, which does not run on the clock's time.
+ *
+ * @example
+ * ```ts
+ * const timer = new FallbackTimer(clock, () => wake());
+ * timer.arm(1000, (error) => logger.error('the clock failed to arm the wake timer', error));
+ * ```
+ */
+export class FallbackTimer {
+  readonly #clock: Clock;
+  readonly #fired: (onPlatform: boolean) => void;
+  #timer: ClockTimer | undefined;
+  #onPlatform = false;
+
+  constructor(clock: Clock, fired: (onPlatform: boolean) => void) {
+    this.#clock = clock;
+    this.#fired = fired;
+  }
+
+  /** A timer is armed: it has neither fired nor been cleared. */
+  get armed(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /**
+   * Arms the timer `delayMs` (at most {@link MAX_TIMER_DELAY_MS}) from now, in place of the one armed. Without `failed`,
+   * a clock that fails to arm it throws, the one armed left as it was. With it, the clock's error goes to `failed` (the
+   * platform's too, should that fail as well), and the timer falls back as the class says, for at most `platformMaxMs`
+   * on the platform's timer. Returns the delay armed, or `undefined` when none was (the one armed stays).
+   */
+  arm(delayMs: number, failed?: (error: unknown) => void, platformMaxMs = MAX_TIMER_DELAY_MS): number | undefined {
+    let timer: ClockTimer;
+    let onPlatform = false;
+    try {
+      timer = this.#clock.setTimeout(this.#fire, delayMs);
+    } catch (error) {
+      if (!failed) throw error;
+      failed(error);
+      if (this.#timer !== undefined) return undefined;
+      try {
+        timer = globalThis.setTimeout(this.#fire, (delayMs = Math.min(delayMs, platformMaxMs)));
+      } catch (platformError) {
+        failed(platformError);
+        return undefined;
+      }
+      onPlatform = true;
+    }
+    this.clear();
+    this.#timer = timer;
+    this.#onPlatform = onPlatform;
+    return delayMs;
+  }
+
+  /** Clears the armed timer, if any, on the clock or on the platform. */
+  clear(): void {
+    if (this.#timer === undefined) return;
+    if (this.#onPlatform) globalThis.clearTimeout(this.#timer as Parameters<typeof globalThis.clearTimeout>[0]);
+    else this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** The armed timer fired (one cleared never does, so `#onPlatform` is still its own). */
+  readonly #fire = (): void => {
+    this.#timer = undefined;
+    this.#fired(this.#onPlatform);
+  };
+}

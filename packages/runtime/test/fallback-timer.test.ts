@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { FallbackTimer } from '../src/env/fallback-timer.js';
+import { HandClock, T0 } from './hand-clock.js';
+import { within } from './within.js';
+
+/** A HandClock whose `setTimeout` throws while `throwing` is set. */
+class TimerThrowingClock extends HandClock {
+  throwing = false;
+
+  override setTimeout(callback: () => void, delayMs: number): ReturnType<HandClock['setTimeout']> {
+    if (this.throwing) throw new Error('injected: no timer');
+    return super.setTimeout(callback, delayMs);
+  }
+}
+
+/** The next turn of the platform's timers: a 0 ms timer set before this one has fired by then. */
+const platformTurn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+describe('FallbackTimer', () => {
+  it('arms on the clock, in place of the one armed, and is no longer armed once it fired', () => {
+    const clock = new HandClock();
+    const fired: boolean[] = [];
+    const timer = new FallbackTimer(clock, (onPlatform) => fired.push(onPlatform));
+    expect(timer.arm(100)).toBe(100);
+    expect(timer.arm(50)).toBe(50);
+    expect([...clock.timers.values()].map((t) => t.at)).toEqual([T0 + 50]);
+    clock.ms = T0 + 50;
+    clock.fireDue();
+    expect(fired).toEqual([false]);
+    expect(timer.armed).toBe(false);
+  });
+
+  it('throws what the clock throws without `failed` (or with one that throws), the one armed left as it was', () => {
+    const clock = new TimerThrowingClock();
+    const timer = new FallbackTimer(clock, () => undefined);
+    timer.arm(100);
+    clock.throwing = true;
+    expect(() => timer.arm(50)).toThrow('injected: no timer');
+    expect(timer.armed).toBe(true);
+    expect([...clock.timers.values()].map((t) => t.at)).toEqual([T0 + 100]);
+  });
+
+  it('keeps the one armed when the clock fails, reporting it, and arms nothing on the platform', () => {
+    const clock = new TimerThrowingClock();
+    const reports: unknown[] = [];
+    const timer = new FallbackTimer(clock, () => undefined);
+    timer.arm(100);
+    clock.throwing = true;
+    expect(timer.arm(50, (error) => reports.push(error))).toBeUndefined();
+    expect(reports).toEqual([new Error('injected: no timer')]);
+    expect([...clock.timers.values()].map((t) => t.at)).toEqual([T0 + 100]);
+  });
+
+  it('with none armed when the clock fails, sets it on the platform\'s timer, told so as it fires; clear cancels it', async () => {
+    const clock = new TimerThrowingClock();
+    const reports: unknown[] = [];
+    let fired!: (onPlatform: boolean) => void;
+    const firing = new Promise<boolean>((resolve) => (fired = resolve));
+    const timer = new FallbackTimer(clock, (onPlatform) => fired(onPlatform));
+    clock.throwing = true;
+    // A week's delay, given at most 0 ms on the platform.
+    expect(timer.arm(7 * 86_400_000, (error) => reports.push(error), 0)).toBe(0);
+    expect(reports).toEqual([new Error('injected: no timer')]);
+    expect(timer.armed).toBe(true);
+    expect(await within(firing, 'the platform\'s timer firing')).toBe(true);
+    expect(timer.armed).toBe(false);
+    // Cleared before it fires, it never does.
+    const calls: boolean[] = [];
+    const cleared = new FallbackTimer(clock, (onPlatform) => calls.push(onPlatform));
+    cleared.arm(0, () => undefined);
+    cleared.clear();
+    await platformTurn();
+    expect(calls).toEqual([]);
+    expect(cleared.armed).toBe(false);
+    // A clock that recovers is asked again at the next arming.
+    clock.throwing = false;
+    expect(cleared.arm(100, () => undefined)).toBe(100);
+    expect([...clock.timers.values()].map((t) => t.at)).toEqual([T0 + 100]);
+  });
+});
