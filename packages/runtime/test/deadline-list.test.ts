@@ -202,6 +202,28 @@ describe('DeadlineList', () => {
     await new Promise((resolve) => setTimeout(resolve, 0)); // the rejection is handled: no unhandled rejection
   });
 
+  it('ends what was due by the time the timer was armed for when its clock throws as the timer fires, and reports it', async () => {
+    const clock = new HandClock();
+    const reported: unknown[] = [];
+    const list = new DeadlineList(clock, false, 'the clock', reporter(reported));
+    const call = list.bound(() => new Promise<string>(() => {}), 100, 'due call');
+    const later = list.bound(() => new Promise<string>(() => {}), 200, 'later call');
+    clock.ms = T0 + 100;
+    const now = clock.now.bind(clock);
+    clock.now = () => {
+      throw new Error('injected: no time');
+    };
+    // Before, the error was thrown into the clock's timer callback (uncaught on Node), nothing ended and no timer was
+    // armed again: both calls stayed pending for good.
+    expect(() => clock.fireDue()).not.toThrow();
+    await expect(call).rejects.toThrow('due call did not settle within 100 ms');
+    expect(reported).toEqual([new Error('injected: no time')]);
+    clock.now = now;
+    clock.ms = T0 + 200;
+    clock.fireDue();
+    await expect(later).rejects.toThrow('later call did not settle within 200 ms');
+  });
+
   it('ends the passed deadlines when its clock fails to arm the timer for the next one, and reports that error', async () => {
     const clock = new HandClock();
     const reported: unknown[] = [];

@@ -186,13 +186,19 @@ export class DeadlineList {
 
   /**
    * The timer fired. The clock's: what was due by the time it was armed for has passed, even if the clock was set back
-   * since (or returns no valid Date now: the time it was armed for is all that is known then). The platform's, set in
+   * since (or returns no valid Date now, or throws: the time it was armed for is all that is known then). The platform's, set in
    * the clock's place ({@link #end}): it does not run on the clock's time, so only what is due by the clock's reading
    * ends (by the time it was armed for when the reading is no valid Date); the rest waits for the timer armed next,
    * asked of the clock again.
    */
   readonly #fire = (onPlatform: boolean): void => {
-    const now = this.#clock.now();
+    let now: Date | undefined;
+    try {
+      now = this.#clock.now();
+    } catch (error) {
+      // Reported, not thrown into the timer's callback: what was due by the armed time ends all the same.
+      this.#failed(error);
+    }
     const firesAtMs = this.#firesAtMs;
     this.#end(!isValidDate(now) ? firesAtMs : onPlatform ? now.getTime() : Math.max(now.getTime(), firesAtMs));
   };
