@@ -1,7 +1,7 @@
 import { isRemoteStoreLost, isRetryableError } from '@durable-rx/runtime/client-kit';
 import {
   DurableError, InstanceAlreadyExistsError, InstanceNotFoundError, InstanceNotRunningError, InstanceNotTerminalError,
-  InvalidArgumentError, isDurableError, PayloadTooLargeError, StoreClosedError, UnavailableError,
+  InvalidArgumentError, PayloadTooLargeError, StoreClosedError, UnavailableError,
 } from '@durable-rx/runtime';
 
 /**
