@@ -149,6 +149,9 @@ describe('planRetention', () => {
     expect(planRetention([child], new Map([['p', failed]]), now, periods)).toMatchObject({ recheckAt: T0 + 11 * HOUR });
     // Kept by a running parent, or purged: no time (a sweep lists again by its period).
     expect(planRetention([child], new Map([['p', state('p', 'Running', T0)]]), now, periods)).not.toHaveProperty('recheckAt');
+    // The running parent is named instead, for a caller to list the child again once it sees that parent ended.
+    expect(planRetention([child], new Map([['p', state('p', 'Running', T0)]]), now, periods)).toMatchObject({ waitsOn: new Set(['p']) });
+    expect(planRetention([child], new Map([['p', failed]]), now, periods)).not.toHaveProperty('waitsOn');
     expect(planRetention([state('due', 'Completed', T0)], new Map(), now, periods)).not.toHaveProperty('recheckAt');
     // A parent whose status has no period keeps it with no time either.
     expect(planRetention([child], new Map([['p', state('p', 'Terminated', T0)]]), now, periods)).not.toHaveProperty('recheckAt');

@@ -570,6 +570,35 @@ describe('retention of ended instances', () => {
     expect(await statusOf(runtime, 'f-child')).toBe('Completed');
   });
 
+  it('purges a sub-orchestration its running parent kept within an interval of that parent\'s purge, not a period later', async () => {
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    const maker = await started({ clock, store: memory });
+    await maker.client.startNew('Parent', { instanceId: 'p' });
+    await vi.waitFor(async () => expect(await statusOf(maker, 'p-child')).toBe('Completed'), WAIT);
+    let listed = 0; // the times a sweep listed the child
+    const store = storeWith(memory, {
+      queryInstances: async (query) => {
+        const page = await memory.queryInstances(query);
+        if (query.createdTimeTo !== undefined) listed += page.instances.filter((state) => state.instanceId === 'p-child').length;
+        return page;
+      },
+    });
+    // Completions kept 10 hours, terminations one: the child, due first, is listed while its parent runs and kept; the
+    // sweeps then go on past it.
+    await started({ clock, store, retention: { completed: 10 * HOUR, terminated: HOUR, intervalMs: MINUTE } });
+    await clock.advance(10 * HOUR);
+    await sweepUntil(clock, MINUTE, async () => expect(listed).toBe(1));
+    await maker.client.terminate('p', 'enough');
+    await vi.waitFor(async () => expect(await statusOf(maker, 'p')).toBe('Terminated'), WAIT);
+    await clock.advance(HOUR);
+    await sweepUntil(clock, MINUTE, async () => expect(await memory.getInstance('p')).toBeUndefined());
+    // Its parent gone, the child goes by its own end, long past: at the next sweeps, not 9 hours later.
+    const parentGoneAt = clock.now().getTime();
+    await sweepUntil(clock, MINUTE, async () => expect(await memory.getInstance('p-child')).toBeUndefined());
+    expect(clock.now().getTime() - parentGoneAt).toBeLessThanOrEqual(3 * MINUTE);
+  });
+
   it('watches each kept parent on a store\'s per-instance feed where it has one, and forgets one purged by hand at the next sweep', async () => {
     const clock = new VirtualClock();
     const memory = new MemoryStore();

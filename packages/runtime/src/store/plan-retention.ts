@@ -137,6 +137,12 @@ export type RetentionDecision =
      * them again by then, by a period (for those ancestors), or once an ancestor it remembers changes.
      */
     readonly recheckAt?: number;
+    /**
+     * The ancestors that had not ended (by instance id) found keeping a due candidate, which has no `recheckAt` for
+     * their sake: a caller that will not list it again lists it again once it sees one of them ended or gone.
+     * Absent when none.
+     */
+    readonly waitsOn?: ReadonlySet<string>;
   };
 
 /**
@@ -159,8 +165,9 @@ export type RetentionDecision =
  * while an ancestor is still there to change, and one found changed (a parent rewound, which reruns its failed
  * sub-orchestrations in place) takes it out of the purge ({@link membersLeft}).
  *
- * A purge decision also says when the earliest candidate it left may be due (`recheckAt`), for a caller that goes on
- * past them instead of listing them again.
+ * A purge decision also says when the earliest candidate it left may be due (`recheckAt`), and which ancestors that
+ * had not ended keep one (`waitsOn`: when they end is not known), for a caller that goes on past them instead of
+ * listing them again.
  *
  * `keeping` holds what earlier decisions found (their `keeps`): an ancestor neither listed nor read that is known there
  * to keep the execution that started the one below until after `now` keeps the candidate, with no read. That only ever keeps
@@ -182,6 +189,7 @@ export function planRetention(
   const members: PurgeMember[] = [];
   const dependsOn = new Map<string, readonly string[]>();
   const keeps = new Map<string, NotedKeptParent>();
+  const waitsOn = new Set<string>();
   const nowMs = now.getTime();
   let recheckAt = Infinity;
   for (const candidate of candidates) {
@@ -216,6 +224,8 @@ export function planRetention(
           keeps.set(parent.instanceId, keptBy(parent, until));
           for (const above of chain) keeps.set(above.instanceId, keptBy(above, until));
           recheckAt = Math.min(recheckAt, until);
+        } else {
+          waitsOn.add(parent.instanceId);
         }
         kept = true;
         break;
@@ -235,6 +245,7 @@ export function planRetention(
   if (read.size > 0) return { kind: 'read', instanceIds: [...read] };
   return {
     kind: 'purge', members, dependsOn, ...(keeps.size > 0 ? { keeps } : {}), ...(recheckAt < Infinity ? { recheckAt } : {}),
+    ...(waitsOn.size > 0 ? { waitsOn } : {}),
   };
 }
 

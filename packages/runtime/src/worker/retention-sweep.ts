@@ -1,6 +1,6 @@
 import { ChangeRouter } from '../client/change-router.js';
 import { isStoreClosed } from '../model/errors/store-closed-error.js';
-import type { InstanceState, OrchestrationRuntimeStatus } from '../model/instance-status.js';
+import { isTerminalStatus, type InstanceState, type OrchestrationRuntimeStatus } from '../model/instance-status.js';
 import { readClock } from '../model/validation.js';
 import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from '../env/clock.js';
 import type { Logger } from '../env/logger.js';
@@ -114,9 +114,10 @@ export interface RetentionSweepOptions {
  * of that status after the last one from the start began (an instance that ended behind the listing's place since is
  * listed then, due or with its due time noted), the time an instance it left may be due (`planRetention`'s
  * `recheckAt`), and at once when a remembered parent changed or a member was found changed. So every instance is
- * still purged within an interval of its time, plus the time a pass takes to reach it, except a sub-orchestration a
- * parent that had not ended kept when it was listed: once that parent has gone, it goes at the next pass from the
- * start, up to a period of its status later. A status kept 0 ms is listed from the start at every pass. An ended parent found keeping a due sub-orchestration is remembered (`#keeping`) and
+ * still purged within an interval of its time, plus the time a pass takes to reach it. A sub-orchestration a parent
+ * that had not ended kept when it was listed has no such time: its status is listed from the start once a sweep sees
+ * that parent ended or gone (`#waiting`), and by the period only when it never does (purged by hand or by another
+ * sweeper first, continued as new), up to a period of the child's status later. A status kept 0 ms is listed from the start at every pass. An ended parent found keeping a due sub-orchestration is remembered (`#keeping`) and
  * not read again until it becomes due or it changes (the store's change feed: `instanceChanges$` where the store has
  * it, else `changes$`, watched only while something is remembered, for {@link MAX_WATCHED_KEPT_PARENTS} parents at
  * most); it is read again every {@link KEPT_PARENT_TRUST_MS}, first thing in a sweep, in half its pages at most. A sweep that fails is logged and the next one tries again, from the start; one that finds the store
@@ -142,6 +143,13 @@ export class RetentionSweep {
    * subscription only while one is watched; `stop` releases them all.
    */
   readonly #keeping: KeptParents;
+  /**
+   * The parents that had not ended found keeping a due sub-orchestration (`planRetention`'s `waitsOn`), each with the
+   * statuses whose listing went past such a child, at most {@link MAX_KEPT_PARENTS} (the earliest noted go first):
+   * once a sweep sees one ended (listed, or read ended or gone), those statuses are listed from the start again, so the
+   * child goes within an interval of its parent, not a period of its own status later.
+   */
+  readonly #waiting = new Map<string, Set<OrchestrationRuntimeStatus>>();
 
   constructor(options: RetentionSweepOptions) {
     this.#o = options;
@@ -159,6 +167,17 @@ export class RetentionSweep {
     for (const listing of this.#listings.values()) listing.relistAt = -Infinity;
   }
 
+  /** Has the statuses whose listing went past a child `instanceId` kept while it ran list from the start again. */
+  #ended(instanceId: string): void {
+    const statuses = this.#waiting.get(instanceId);
+    if (statuses === undefined) return;
+    this.#waiting.delete(instanceId);
+    for (const status of statuses) {
+      const listing = this.#listings.get(status);
+      if (listing) listing.relistAt = -Infinity;
+    }
+  }
+
   /** Arms the first sweep, at once (on the next tick of the clock). */
   start(): void {
     if (this.#stopped || this.#timer !== undefined || this.#running) return;
@@ -169,6 +188,7 @@ export class RetentionSweep {
   stop(): Promise<void> {
     this.#stopped = true;
     this.#keeping.clear();
+    this.#waiting.clear();
     if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     return this.#running ?? Promise.resolve();
@@ -272,7 +292,7 @@ export class RetentionSweep {
           ...(continuationToken === undefined ? {} : { continuationToken }),
         }), 'queryInstances');
         // A page whose purge was left unfinished is read again by the next sweep (its token is kept).
-        const done = await this.#purgeDue(instances, now);
+        const done = await this.#purgeDue(instances, now, status);
         if (done === false) {
           more = true;
           break;
@@ -296,7 +316,9 @@ export class RetentionSweep {
    * when a candidate it left may be due (its `recheckAt`, or at once when a member was found changed), or false when it
    * left some for the next sweep (stopped, or a set refused more than {@link SET_ATTEMPTS} times).
    */
-  async #purgeDue(candidates: readonly InstanceState[], now: Date): Promise<{ purged: number; recheckAt: number } | false> {
+  async #purgeDue(
+    candidates: readonly InstanceState[], now: Date, status: OrchestrationRuntimeStatus,
+  ): Promise<{ purged: number; recheckAt: number } | false> {
     const { store, retention, bounded } = this.#o;
     const parents = new Map<string, InstanceState | undefined>();
     const keeping = this.#keeping;
@@ -307,8 +329,17 @@ export class RetentionSweep {
       decision.instanceIds.forEach((id, i) => parents.set(id, read[i]));
       decision = planRetention(candidates, parents, now, retention, keeping.map);
     }
-    const { members, dependsOn, keeps } = decision;
+    // A parent that kept a child while it ran, seen ended or gone: what its children's listings went past is listed again.
+    for (const { instanceId } of candidates) this.#ended(instanceId);
+    for (const [id, state] of parents) if (state === undefined || isTerminalStatus(state.runtimeStatus)) this.#ended(id);
+    const { members, dependsOn, keeps, waitsOn } = decision;
     if (keeps && !this.#stopped) keeping.note(keeps, now.getTime());
+    for (const id of waitsOn ?? []) {
+      const statuses = this.#waiting.get(id) ?? new Set();
+      this.#waiting.delete(id); // noted last: the earliest noted go first past the bound
+      this.#waiting.set(id, statuses.add(status));
+      if (this.#waiting.size > MAX_KEPT_PARENTS) this.#waiting.delete(this.#waiting.keys().next().value!);
+    }
     // The members found changed: neither they nor the members decided on their snapshots (a sub-orchestration its
     // rewound parent keeps again) are sent, in this set or a later one.
     const changedMembers = new Set<string>();
