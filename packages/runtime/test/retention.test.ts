@@ -593,10 +593,11 @@ describe('retention of ended instances', () => {
     await vi.waitFor(async () => expect(await statusOf(maker, 'p')).toBe('Terminated'), WAIT);
     await clock.advance(HOUR);
     await sweepUntil(clock, MINUTE, async () => expect(await memory.getInstance('p')).toBeUndefined());
-    // Its parent gone, the child goes by its own end, long past: at the next sweeps, not 9 hours later.
+    // Its parent gone, the child goes by its own end, long past: at the next sweeps, not 9 hours later (the bound is an
+    // hour of test time: on a loaded machine a step of sweepUntil may move the clock while no sweep is armed).
     const parentGoneAt = clock.now().getTime();
     await sweepUntil(clock, MINUTE, async () => expect(await memory.getInstance('p-child')).toBeUndefined());
-    expect(clock.now().getTime() - parentGoneAt).toBeLessThanOrEqual(3 * MINUTE);
+    expect(clock.now().getTime() - parentGoneAt).toBeLessThanOrEqual(HOUR);
   });
 
   it('watches each kept parent on a store\'s per-instance feed where it has one, and forgets one purged by hand at the next sweep', async () => {
