@@ -559,7 +559,6 @@ export class Worker {
   #subscribeWork(): void {
     this.#resubscribeTimer = undefined;
     if (this.#stopping) return;
-    const { clock } = this.#o;
     // A clock that returns no valid Date (its claims log that) leaves the back-off growing: no feed is known healthy.
     const sinceMs = this.#clockMs();
     const subscription = this.#o.store.workAvailable$.subscribe({
