@@ -276,6 +276,30 @@ describe('DeadlineList', () => {
     await expect(next).rejects.toThrow('next call did not settle within 100 ms');
   });
 
+  it('ends a call at its bound when a wait that passed armed the timer for a later deadline and the clock then fails to arm it sooner', async () => {
+    const clock = new HandClock();
+    const reported: unknown[] = [];
+    const list = new DeadlineList(clock, false, 'the clock', reporter(reported));
+    const ended: string[] = [];
+    list.add(100, () => {
+      // Armed on the clock, which still works, for later than the call's bound; then the clock fails.
+      list.add(MAX_TIMER_DELAY_MS, () => ended.push('much later'));
+      clock.setTimeout = () => {
+        throw new Error('injected: no timer');
+      };
+    });
+    const call = list.bound(() => new Promise<string>(() => {}), 150, 'next call');
+    clock.ms = T0 + 100;
+    clock.fireDue();
+    expect(reported).toEqual([new Error('injected: no timer')]);
+    clock.ms = T0 + 150;
+    // Before, the timer the wait armed stayed and the call waited for it (24.8 days): the platform's timer set in its
+    // place ends the call at its bound.
+    await expect(within(call, 'the call ending')).rejects.toThrow('next call did not settle within 150 ms');
+    list.endAll(() => new Error('stopped'));
+    expect(ended).toEqual(['much later']);
+  });
+
   it('bounds a call: its value or error before the deadline, an UnavailableError naming it after, a late value to `late`', async () => {
     const clock = new HandClock();
     const list = new DeadlineList(clock, false);

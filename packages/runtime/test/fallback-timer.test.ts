@@ -51,6 +51,18 @@ describe('FallbackTimer', () => {
     expect([...clock.timers.values()].map((t) => t.at)).toEqual([T0 + 100]);
   });
 
+  it('with `inPlace`, sets the one the clock failed to arm on the platform\'s timer in place of the one armed', async () => {
+    const clock = new TimerThrowingClock();
+    let fired!: (onPlatform: boolean) => void;
+    const firing = new Promise<boolean>((resolve) => (fired = resolve));
+    const timer = new FallbackTimer(clock, (onPlatform) => fired(onPlatform), true);
+    timer.arm(100);
+    clock.throwing = true;
+    expect(timer.arm(0, () => undefined)).toBe(0);
+    expect(clock.timers.size).toBe(0);
+    expect(await within(firing, 'the platform\'s timer firing')).toBe(true);
+  });
+
   it('with none armed when the clock fails, sets it on the platform\'s timer, told so as it fires; clear cancels it', async () => {
     const clock = new TimerThrowingClock();
     const reports: unknown[] = [];

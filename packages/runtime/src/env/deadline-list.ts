@@ -72,7 +72,7 @@ export class DeadlineList {
     this.lingers = lingers;
     this.#whose = whose;
     this.#logger = guardedLogger(logger);
-    this.#timer = new FallbackTimer(clock, this.#fire);
+    this.#timer = new FallbackTimer(clock, this.#fire, true);
   }
 
   /** Leave the timer armed when no deadline is pending (see the class). May be changed at any time. */
@@ -213,7 +213,8 @@ export class DeadlineList {
    * fails to arm it keeps none of the due ones waiting. Each such error is reported, never thrown. The timer the clock
    * failed to arm is set on the platform's timer instead, as a worker's wake timer is ({@link FallbackTimer}): with
    * none armed, a store call left pending would never end (a worker's step held for good), unless another deadline
-   * came. One a callback armed for a later deadline stays then, and as it fires ends what has passed by then.
+   * came. One a callback armed for a later deadline is replaced so too (it stays only should the platform's fail as
+   * well): kept, it would end the earlier deadlines only at its own time.
    */
   #end(nowMs: number, error?: () => unknown): void {
     this.#disarm();

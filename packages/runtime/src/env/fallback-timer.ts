@@ -5,8 +5,9 @@ import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from './clock.js';
  * pending would never end, nor a worker's step waiting for it) and a worker's wake timer (a due durable timer, a failed
  * claim's retry or a lease left to lapse would wait for a store signal). It is armed on the owner's clock. When the
  * clock fails to arm it (a custom `Clock` whose `setTimeout` throws), a timer armed already stays (its owner arms the
- * next one as it fires, asking the clock again); with none armed, it is set on the platform's timer
- * (`globalThis.setTimeout`) instead, and the next arming asks the clock again, so a clock that recovers is used at once.
+ * next one as it fires, asking the clock again), unless `inPlace`; with none armed, or `inPlace`, it is set on the
+ * platform's timer (`globalThis.setTimeout`) instead (in place of the one armed, which stays only should that fail
+ * too), and the next arming asks the clock again, so a clock that recovers is used at once.
  * An arming sets the new timer before it clears the one armed. `fired` runs as it fires, told whether it was the
  * platform's, which does not run on the clock's time.
  *
@@ -21,10 +22,17 @@ export class FallbackTimer {
   readonly #fired: (onPlatform: boolean) => void;
   #timer: ClockTimer | undefined;
   #onPlatform = false;
+  readonly #inPlace: boolean;
 
-  constructor(clock: Clock, fired: (onPlatform: boolean) => void) {
+  /**
+   * @param inPlace the timer the clock failed to arm is set on the platform's in place of the one armed: for an owner
+   * whose armed timer may be later than the one it asks for (a {@link DeadlineList}'s, armed by a deadline's callback
+   * as the deadlines before it end), which it would otherwise wait for.
+   */
+  constructor(clock: Clock, fired: (onPlatform: boolean) => void, inPlace = false) {
     this.#clock = clock;
     this.#fired = fired;
+    this.#inPlace = inPlace;
   }
 
   /** A timer is armed: it has neither fired nor been cleared. */
@@ -46,7 +54,7 @@ export class FallbackTimer {
     } catch (error) {
       if (!failed) throw error;
       failed(error);
-      if (this.#timer !== undefined) return undefined;
+      if (this.#timer !== undefined && !this.#inPlace) return undefined;
       try {
         timer = globalThis.setTimeout(this.#fire, (delayMs = Math.min(delayMs, platformMaxMs)));
       } catch (platformError) {
