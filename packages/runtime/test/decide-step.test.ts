@@ -9,6 +9,7 @@ import { rewindHistory } from '../src/engine/rewind-history.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
 import type { InstanceState } from '../src/model/instance-status.js';
 import { isStaleResult, type OrchestrationMessage } from '../src/model/message.js';
+import type { WriteSet } from '../src/model/write-set.js';
 import { HistoryBuilder } from '../src/testing/history-builder.js';
 import { MisuseMarks } from '../src/engine/misuse-marks.js';
 import { OrchestrationError } from '../src/model/errors/orchestration-error.js';
@@ -380,7 +381,7 @@ describe('a terminate decided without a lease (decideTerminate) and the start it
       start('execution-1', parent).event,
       { type: 'ExecutionRewound' as const, eventId: -1, timestamp: T0.toISOString(), parentInstance: rewinder },
     ];
-    const failed = history.reduce(applyEvent, state({ runtimeStatus: 'Pending' }));
+    const failed = applyEvent(state({ runtimeStatus: 'Pending' }), history[0]!);
     expect(failed.parentCall).toEqual({ taskScheduledId: 4, executionId: 'parent-execution' });
     const s = { ...applyEvent({ ...failed, runtimeStatus: 'Failed' }, history[1]!), historyLength: history.length };
     expect(s.parentCall).toEqual({ taskScheduledId: 9, executionId: 'parent-execution' });
@@ -399,6 +400,36 @@ describe('a terminate decided without a lease (decideTerminate) and the start it
     expect(decision.writeSet.requests.find((r) => r.type === 'insertMessage')).toMatchObject({
       message: { instanceId: 'parent', event: { type: 'SubOrchestrationInstanceFailed', taskScheduledId: 9 } },
     });
+  });
+
+  it('answers the call a parent\'s rewind named, though the step recording it found the child running (rewound on its own first)', () => {
+    // A child the parent's next execution adopted: started for a call of the parent's earlier execution, then Failed,
+    // rewound on its own (its rewind queued ahead, so running again when the step recording the parent's rewind takes
+    // it: that rewind reached it Failed). Its execution reports to the parent's rerun call from then on.
+    const earlier = { ...parent, executionId: 'parent-e1' };
+    const rewinder = { ...parent, executionId: 'parent-e2', taskScheduledId: 9 };
+    const history = new HistoryBuilder({ name: 'CallOnce' }).started().taskScheduled('Act', 1).build()
+      .map((e) => (e.type === 'ExecutionStarted' ? { ...e, parentInstance: earlier } : e));
+    const running = state({ parentInstanceId: 'parent', parentCall: { taskScheduledId: 4, executionId: 'parent-e1' }, historyLength: history.length, version: 5 });
+    const rewound: OrchestrationMessage = {
+      id: 'rewind', instanceId: 'instance-1', event: { type: 'ExecutionRewound', eventId: -1, timestamp: T0.toISOString(), parentInstance: rewinder },
+    };
+    const step = decideStep(input(running, [rewound], { history }));
+    if (step.kind !== 'commit') throw new Error('expected a commit');
+    const recorded = [...history, ...step.writeSet.requests.flatMap((r) => (r.type === 'appendHistory' ? r.events : []))];
+    const s = { ...step.state, historyLength: recorded.length };
+    // What the worker answers once the child completes: the rerun call.
+    const completed = decideStep(input(s, [result('execution-1')], { history: recorded }));
+    if (completed.kind !== 'commit') throw new Error('expected a commit');
+    const answered = (d: { writeSet: WriteSet }) =>
+      d.writeSet.requests.flatMap((r) => (r.type === 'insertMessage' ? [r.message] : []))
+        .map((m) => ({ instanceId: m.instanceId, executionId: m.executionId, taskScheduledId: (m.event as { taskScheduledId?: number }).taskScheduledId }));
+    expect(answered(completed)).toEqual([{ instanceId: 'parent', executionId: 'parent-e2', taskScheduledId: 9 }]);
+    // A client's terminate answers the same call, from the state. Before, the earlier execution's call (parent-e1, #4),
+    // whose result the parent drops as stale: the rerun call waited for ever.
+    const terminate = decideTerminate({ state: s, event: terminated, now, newId });
+    if (terminate.kind !== 'commit') throw new Error('expected a commit');
+    expect(answered(terminate)).toEqual([{ instanceId: 'parent', executionId: 'parent-e2', taskScheduledId: 9 }]);
   });
 
   it('asks a started sub-orchestration whose state names no call (stored before 2026-12-03) for its history and answers the call that waits for it, the last one a rewind named', () => {

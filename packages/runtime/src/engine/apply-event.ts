@@ -99,10 +99,13 @@ export function applyEvent(state: InstanceState, event: HistoryEvent): InstanceS
       return { ...rest, runtimeStatus: 'Running' };
     }
     case 'ExecutionRewound': {
-      if (state.runtimeStatus !== 'Failed') return state;
-      const { output: _o, failureDetails: _f, ...rest } = state;
-      // A parent's rewind: from now on it reports to the call that rewound it (of the same parent).
-      return event.parentInstance ? { ...rest, runtimeStatus: 'Running', parentCall: parentCallOf(event.parentInstance) } : { ...rest, runtimeStatus: 'Running' };
+      // A parent's rewind: from now on it reports to the call that rewound it (of the same parent), whatever its status
+      // when the step records it, as its execution does (`parentLinkAfter`): one rewound on its own meanwhile (its own
+      // rewind queued ahead of the parent's, which reached it Failed) reports to the parent's call, not the one before.
+      const moved = event.parentInstance ? { ...state, parentCall: parentCallOf(event.parentInstance) } : state;
+      if (state.runtimeStatus !== 'Failed') return moved;
+      const { output: _o, failureDetails: _f, ...rest } = moved;
+      return { ...rest, runtimeStatus: 'Running' };
     }
     case 'ContinueAsNew': {
       if (terminal) return state;
