@@ -3,23 +3,12 @@ import { decideResume, RESUME_TAIL_EVENTS, type DirectDecision } from '../src/en
 import { suspendedWithNothingDeferred, suspendedWithNothingDeferredFrom } from '../src/engine/orchestration-execution.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
 import type { InstanceState } from '../src/model/instance-status.js';
+import { seededRandom as random } from '../src/testing/fault-injection.js';
 import { HistoryBuilder } from '../src/testing/history-builder.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 const suspended = { type: 'ExecutionSuspended' as const, eventId: -1, timestamp: T0.toISOString(), reason: 'hold' };
 const resumed = { type: 'ExecutionResumed' as const, eventId: -1, timestamp: T0.toISOString(), reason: 'go' };
-
-/** A pseudo-random sequence of numbers in [0, 1), the same for the same seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A history as an execution records it, of `steps` steps of one to three messages each: suspends, resumes, events and

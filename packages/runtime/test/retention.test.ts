@@ -63,6 +63,14 @@ async function started(options: Partial<RuntimeOptions> & { clock: Clock }): Pro
   return runtime;
 }
 
+/** `n` failures `p0`..`p<n-1>` in `memory`, each with a completed sub-orchestration, run by a runtime stopped after. */
+async function failuresWithChildren(clock: VirtualClock, memory: MemoryStore, n: number): Promise<void> {
+  const maker = await started({ clock, store: memory });
+  for (let i = 0; i < n; i++) await maker.client.startNew('FailsAfterChild', { instanceId: `p${i}` });
+  for (let i = 0; i < n; i++) expect((await maker.client.waitForCompletion(`p${i}`)).runtimeStatus).toBe('Failed');
+  await maker.stop();
+}
+
 async function statusOf(runtime: Runtime, id: string): Promise<string | undefined> {
   return (await runtime.client.getStatus(id))?.runtimeStatus;
 }
@@ -392,10 +400,7 @@ describe('retention of ended instances', () => {
     const n = RETENTION_PAGE_SIZE + 50; // two pages of children
     // n failures, each with a completed sub-orchestration: failures are kept for 20 minutes, completions go at once
     // unless their parent keeps them, and the sweeps come every 10 s (the shortest period, 0, raised to the floor).
-    const maker = await started({ clock, store: memory });
-    for (let i = 0; i < n; i++) await maker.client.startNew('FailsAfterChild', { instanceId: `p${i}` });
-    for (let i = 0; i < n; i++) expect((await maker.client.waitForCompletion(`p${i}`)).runtimeStatus).toBe('Failed');
-    await maker.stop();
+    await failuresWithChildren(clock, memory, n);
     const start = clock.now().getTime();
     let reads = 0;
     let pages = 0;
@@ -456,10 +461,7 @@ describe('retention of ended instances', () => {
     const n = RETENTION_PAGE_SIZE + 50; // two pages of children
     // n failures, each with a completed sub-orchestration. Completions are kept an hour, failures 3 hours: two hours
     // on, each child is due on its own, and its parent keeps it for another hour.
-    const maker = await started({ clock, store: memory });
-    for (let i = 0; i < n; i++) await maker.client.startNew('FailsAfterChild', { instanceId: `p${i}` });
-    for (let i = 0; i < n; i++) expect((await maker.client.waitForCompletion(`p${i}`)).runtimeStatus).toBe('Failed');
-    await maker.stop();
+    await failuresWithChildren(clock, memory, n);
     const failedAt = clock.now().getTime();
     await clock.advance(2 * HOUR);
     let reads = 0;
@@ -511,10 +513,7 @@ describe('retention of ended instances', () => {
     const clock = new VirtualClock();
     const memory = new MemoryStore();
     const n = 6 * RETENTION_PAGE_SIZE; // more parents than half a sweep's pages read
-    const maker = await started({ clock, store: memory });
-    for (let i = 0; i < n; i++) await maker.client.startNew('FailsAfterChild', { instanceId: `p${i}` });
-    for (let i = 0; i < n; i++) expect((await maker.client.waitForCompletion(`p${i}`)).runtimeStatus).toBe('Failed');
-    await maker.stop();
+    await failuresWithChildren(clock, memory, n);
     await clock.advance(2 * HOUR);
     let reads = 0;
     let pages = 0;
@@ -636,10 +635,7 @@ describe('retention of ended instances', () => {
     const clock = new VirtualClock();
     const memory = new MemoryStore();
     const n = MAX_WATCHED_KEPT_PARENTS + 16;
-    const maker = await started({ clock, store: memory });
-    for (let i = 0; i < n; i++) await maker.client.startNew('FailsAfterChild', { instanceId: `p${i}` });
-    for (let i = 0; i < n; i++) expect((await maker.client.waitForCompletion(`p${i}`)).runtimeStatus).toBe('Failed');
-    await maker.stop();
+    await failuresWithChildren(clock, memory, n);
     let reads = 0;
     const watched = new Map<string, number>();
     const live = (): string[] => [...watched].filter(([, count]) => count > 0).map(([id]) => id);
