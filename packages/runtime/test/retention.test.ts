@@ -71,6 +71,30 @@ async function failuresWithChildren(clock: VirtualClock, memory: MemoryStore, n:
   await maker.stop();
 }
 
+/**
+ * `memory` with what a sweeper asks of it counted: `reads` (getInstance), `pages` (listing pages up to a cutoff, as the
+ * sweeps ask) and `listed` (completed instances those pages held); `overrides` replace members as `storeWith` does.
+ */
+function countedStore(memory: MemoryStore, overrides: Partial<Store> = {}): { store: Store; counted: { reads: number; pages: number; listed: number } } {
+  const counted = { reads: 0, pages: 0, listed: 0 };
+  const store = storeWith(memory, {
+    getInstance: (id) => {
+      counted.reads++;
+      return memory.getInstance(id);
+    },
+    queryInstances: async (query) => {
+      const page = await memory.queryInstances(query);
+      if (query.createdTimeTo !== undefined) {
+        counted.pages++;
+        if (query.runtimeStatus?.[0] === 'Completed') counted.listed += page.instances.length;
+      }
+      return page;
+    },
+    ...overrides,
+  });
+  return { store, counted };
+}
+
 async function statusOf(runtime: Runtime, id: string): Promise<string | undefined> {
   return (await runtime.client.getStatus(id))?.runtimeStatus;
 }
@@ -402,18 +426,7 @@ describe('retention of ended instances', () => {
     // unless their parent keeps them, and the sweeps come every 10 s (the shortest period, 0, raised to the floor).
     await failuresWithChildren(clock, memory, n);
     const start = clock.now().getTime();
-    let reads = 0;
-    let pages = 0;
-    const store = storeWith(memory, {
-      getInstance: (id) => {
-        reads++;
-        return memory.getInstance(id);
-      },
-      queryInstances: async (query) => {
-        if (query.createdTimeTo !== undefined) pages++;
-        return memory.queryInstances(query);
-      },
-    });
+    const { store, counted } = countedStore(memory);
     const interval = 10_000;
     const { armed } = await keptFailuresSweeper(clock, store);
     const completed = async (): Promise<number> => (await memory.queryInstances({ runtimeStatus: ['Completed'], pageSize: 1000 })).instances.length;
@@ -424,18 +437,18 @@ describe('retention of ended instances', () => {
       await clock.advance(sweeps === 0 ? 0 : interval);
       sweeps++;
       await vi.waitFor(() => expect(armed()).toBe(sweeps), WAIT);
-      expect(pages).toBe(3 * sweeps);
+      expect(counted.pages).toBe(3 * sweeps);
     };
     await sweep();
-    expect(reads).toBe(n); // each child's parent, read once
+    expect(counted.reads).toBe(n); // each child's parent, read once
     // The sweeps of the next 5 minutes list the same children, and read none of their parents again.
     while (clock.now().getTime() + interval < start + KEPT_PARENT_TRUST_MS) await sweep();
     expect(sweeps).toBe(KEPT_PARENT_TRUST_MS / interval);
-    expect(reads).toBe(n);
+    expect(counted.reads).toBe(n);
     expect(await completed()).toBe(n);
     // Then each parent is read again, and keeps its child.
     await sweep();
-    expect(reads).toBe(2 * n);
+    expect(counted.reads).toBe(2 * n);
     expect(await completed()).toBe(n);
 
     // A failure started again, or purged by hand, no longer keeps its child, which goes by its own end at the next
@@ -443,11 +456,11 @@ describe('retention of ended instances', () => {
     const byHand = createClient({ store: memory, clock });
     await byHand.startNew('Waiter', { instanceId: 'p0' });
     expect(await byHand.purgeInstanceHistory('p1')).toEqual({ instancesDeleted: 1 });
-    const readsBefore = reads;
+    const readsBefore = counted.reads;
     await sweep();
     expect(await memory.getInstance('p0-child')).toBeUndefined();
     expect(await memory.getInstance('p1-child')).toBeUndefined();
-    expect(reads - readsBefore).toBe(2); // those two parents, read again; the others are still remembered
+    expect(counted.reads - readsBefore).toBe(2); // those two parents, read again; the others are still remembered
     expect(await completed()).toBe(n - 2);
 
     // The failures' period over, every tree goes.
@@ -464,19 +477,7 @@ describe('retention of ended instances', () => {
     await failuresWithChildren(clock, memory, n);
     const failedAt = clock.now().getTime();
     await clock.advance(2 * HOUR);
-    let reads = 0;
-    let listed = 0; // completed instances the sweeps listed
-    const store = storeWith(memory, {
-      getInstance: (id) => {
-        reads++;
-        return memory.getInstance(id);
-      },
-      queryInstances: async (query) => {
-        const page = await memory.queryInstances(query);
-        if (query.createdTimeTo !== undefined && query.runtimeStatus?.[0] === 'Completed') listed += page.instances.length;
-        return page;
-      },
-    });
+    const { store, counted } = countedStore(memory); // counted.listed: completed instances the sweeps listed
     const delays: number[] = [];
     await started({ clock: recordingClock(clock, delays), store, retention: { completed: HOUR, failed: 3 * HOUR, intervalMs: MINUTE } });
     const armed = (): number => delays.filter((delay) => delay === MINUTE).length;
@@ -487,22 +488,22 @@ describe('retention of ended instances', () => {
     };
     const children = async (): Promise<number> => (await memory.queryInstances({ runtimeStatus: ['Completed'], pageSize: 1000 })).instances.length;
     await sweep();
-    expect(listed).toBe(n);
-    expect(reads).toBe(n); // each child's parent, read once
+    expect(counted.listed).toBe(n);
+    expect(counted.reads).toBe(n); // each child's parent, read once
     // 30 sweeps later: no child listed again (each sweep reads one page, empty, of what came since); each remembered
     // parent read again once its 5 minutes were over, 6 times.
     for (let i = 0; i < 30; i++) await sweep();
-    expect(listed).toBe(n);
-    expect(reads).toBe(7 * n);
+    expect(counted.listed).toBe(n);
+    expect(counted.reads).toBe(7 * n);
     expect(await children()).toBe(n);
     // A remembered parent purged by hand: the next sweep lists the children again, and its child goes by its own end.
     const byHand = createClient({ store: memory, clock });
     expect(await byHand.purgeInstanceHistory('p0')).toEqual({ instancesDeleted: 1 });
     await sweep();
     expect(await memory.getInstance('p0-child')).toBeUndefined();
-    expect(listed).toBe(2 * n);
+    expect(counted.listed).toBe(2 * n);
     await sweep();
-    expect(listed).toBe(2 * n);
+    expect(counted.listed).toBe(2 * n);
     expect(await children()).toBe(n - 1);
     // The failures due, the sweeps list the children again and every tree goes.
     await clock.advanceTo(new Date(failedAt + 3 * HOUR));
@@ -515,18 +516,7 @@ describe('retention of ended instances', () => {
     const n = 6 * RETENTION_PAGE_SIZE; // more parents than half a sweep's pages read
     await failuresWithChildren(clock, memory, n);
     await clock.advance(2 * HOUR);
-    let reads = 0;
-    let pages = 0;
-    const store = storeWith(memory, {
-      getInstance: (id) => {
-        reads++;
-        return memory.getInstance(id);
-      },
-      queryInstances: async (query) => {
-        if (query.createdTimeTo !== undefined) pages++;
-        return memory.queryInstances(query);
-      },
-    });
+    const { store, counted } = countedStore(memory);
     const delays: number[] = [];
     await started({ clock: recordingClock(clock, delays), store, retention: { completed: HOUR, failed: 3 * HOUR, intervalMs: MINUTE } });
     const armed = (): number => delays.filter((delay) => delay === MINUTE).length;
@@ -536,16 +526,16 @@ describe('retention of ended instances', () => {
       await vi.waitFor(() => expect(armed()).toBe(sweeps + 1), WAIT);
     };
     await sweep();
-    expect(reads).toBe(n);
+    expect(counted.reads).toBe(n);
     for (let i = 0; i < 4; i++) await sweep();
-    expect(reads).toBe(n);
+    expect(counted.reads).toBe(n);
     // 5 minutes on, every parent is due to be read again: 500 of them in this sweep, which still lists both statuses.
-    const before = pages;
+    const before = counted.pages;
     await sweep();
-    expect(reads).toBe(n + RETENTION_PAGE_SIZE * RETENTION_PAGES_PER_SWEEP / 2);
-    expect(pages - before).toBe(2);
+    expect(counted.reads).toBe(n + RETENTION_PAGE_SIZE * RETENTION_PAGES_PER_SWEEP / 2);
+    expect(counted.pages - before).toBe(2);
     await sweep();
-    expect(reads).toBe(2 * n);
+    expect(counted.reads).toBe(2 * n);
   });
 
   it('purges an instance that ended behind the place its sweeps go on from, within an interval of its time', async () => {
@@ -636,27 +626,20 @@ describe('retention of ended instances', () => {
     const memory = new MemoryStore();
     const n = MAX_WATCHED_KEPT_PARENTS + 16;
     await failuresWithChildren(clock, memory, n);
-    let reads = 0;
     const watched = new Map<string, number>();
     const live = (): string[] => [...watched].filter(([, count]) => count > 0).map(([id]) => id);
-    const store = storeWith(memory, {
-      getInstance: (id) => {
-        reads++;
-        return memory.getInstance(id);
-      },
-      instanceChanges$: countedFeed(memory, watched),
-    });
+    const { store, counted } = countedStore(memory, { instanceChanges$: countedFeed(memory, watched) });
     const interval = 10_000;
     const { sweeper, armed } = await keptFailuresSweeper(clock, store);
     await clock.advance(0);
     await vi.waitFor(() => expect(armed()).toBe(1), WAIT);
-    expect(reads).toBe(n);
+    expect(counted.reads).toBe(n);
     expect(live()).toHaveLength(MAX_WATCHED_KEPT_PARENTS);
     expect([...watched.values()].every((count) => count <= 1)).toBe(true);
     // Every parent is remembered, watched or not: the next sweep reads none of them.
     await clock.advance(interval);
     await vi.waitFor(() => expect(armed()).toBe(2), WAIT);
-    expect(reads).toBe(n);
+    expect(counted.reads).toBe(n);
     // A watched parent purged by hand is forgotten at once: its child goes at the next sweep. An unwatched one is
     // trusted until its time: its child goes once the memory's 5 minutes are over.
     const byHand = createClient({ store: memory, clock });
