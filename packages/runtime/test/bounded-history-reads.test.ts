@@ -6,6 +6,8 @@ import { RESTART_HISTORY_EVENTS } from '../src/engine/fork-history.js';
 import { silentLogger } from '../src/env/logger.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
+import { PayloadTooLargeError } from '../src/model/errors/payload-too-large-error.js';
+import type { WriteSet } from '../src/model/write-set.js';
 import type { Store } from '../src/store/store.js';
 import { SETTLED } from '../src/testing/settled.js';
 
@@ -108,8 +110,8 @@ const longThenWait: Orchestrator = function* (ctx) {
 };
 
 /** A runtime over a counted MemoryStore whose instance `id` (a `LongThenWait`, or a child of one) waits for `Go`. */
-async function waiting(parented: boolean): Promise<{ runtime: Runtime; id: string; read: (id?: string) => number; reset: () => void }> {
-  const counter = counted(new MemoryStore());
+async function waiting(parented: boolean, inner = new MemoryStore()): Promise<{ runtime: Runtime; id: string; read: (id?: string) => number; reset: () => void }> {
+  const counter = counted(inner);
   const runtime = createRuntime({
     store: counter.store, logger: silentLogger, activities: { Add: (i: unknown) => i as number },
     orchestrators: {
@@ -156,4 +158,27 @@ it('resumes an instance with a long history reading only its last events, and th
   expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Running' });
   await runtime.client.raiseEvent(id, 'Go', 1000);
   expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 1000 + 1225 });
+});
+
+/** Most characters of JSON one commit may write on a {@link LimitedStore}. */
+const LIMIT = 20_000;
+
+/** A MemoryStore that refuses, for good, a commit that writes more than it can store (as MongoStore does with a 413). */
+class LimitedStore extends MemoryStore {
+  override commit(writeSet: WriteSet) {
+    if (JSON.stringify(writeSet).length > LIMIT) return Promise.reject(new PayloadTooLargeError('the write exceeds what this store stores'));
+    return super.commit(writeSet);
+  }
+}
+
+it('fails a started sub-orchestration whose step the store refuses for good reading none of its long history: its state names the parent call', async () => {
+  const { runtime, id, read } = await waiting(true, new LimitedStore());
+  const parentId = id.slice(0, -'-child'.length);
+  // The step that takes it records the event and returns it in its result, sent on to the parent: too large together.
+  await runtime.client.raiseEvent(id, 'Go', 'x'.repeat(LIMIT / 2 + 1000));
+  const parent = await runtime.client.waitForCompletion(parentId, SETTLED);
+  expect(parent.output).toMatch(/^child ended: .*the write exceeds what this store stores/);
+  expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorType: 'PayloadTooLargeError' } });
+  // Before, the whole history (some 150 events) was read for the parent link.
+  expect(read(id)).toBe(0);
 });

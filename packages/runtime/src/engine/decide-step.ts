@@ -339,7 +339,9 @@ function leavesAsItWas(stepped: StepEvents): boolean {
  * history as they were; any other ends the instance in its state alone (the status the record of fixed size gives,
  * `failureDetails` saying that no record of the step was taken, a parent answered), its history as it was. So the
  * step is not claimed again at every lease expiry.
- * `needHistory` when the history is needed: a rewind's, or a started sub-orchestration's (its parent link).
+ * A sub-orchestration answers the parent call its state names (`stateLinkOf`, after the step's events), without
+ * reading its history. `needHistory` when the history is needed: a rewind's, a recursive terminate's (the children it
+ * hands on to), or that of a started sub-orchestration whose state, stored before 2026-12-03, names no call (its link).
  */
 export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   const { state, messages, now, summary } = input;
@@ -388,7 +390,9 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
     // a trace in history.
     return stepless(state, lease, undefined, consumed, bare ? lateSummary(events.length, input.failure, now) : events.map((e) => withoutPayload(e, reason)), undefined);
   }
-  const needsHistory = !!rewind || (state.historyLength > 0 && (state.parentInstanceId !== undefined || hasRecursiveTerminate(events)));
+  // A sub-orchestration answers the call its state names (a state stored before 2026-12-03 names none: its history has
+  // the link); the history is read for a rewind (rewritten) or a recursive terminate (the children it hands on to).
+  const needsHistory = !!rewind || (state.historyLength > 0 && ((state.parentInstanceId !== undefined && !state.parentCall) || hasRecursiveTerminate(events)));
   if (needsHistory && input.history === undefined) return NEED_HISTORY;
   const history = input.history ?? NO_HISTORY;
   const baseHistory = rewind ? rewindHistory(history, state.input) : undefined;
@@ -400,7 +404,10 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
   const firstStep = baseHistory ? baseHistory.length === 0 : state.historyLength === 0;
   const newEvents: HistoryEvent[] = [firstStep ? firstStepMarker(nowIso, input.customStatusLimitBytes) : markers.started, ...events];
   // A rewind makes a Failed instance Running again; a terminate among the events ends it without the failure.
-  if (!isTerminalStatus(newEvents.reduce(applyEvent, state).runtimeStatus)) {
+  // The events' own link moves the state's (a start, a parent's rewind: `applyEvent`), as they move the history's.
+  const applied = newEvents.reduce(applyEvent, state);
+  const answers = stateLinkOf(applied);
+  if (!isTerminalStatus(applied.runtimeStatus)) {
     newEvents.push({ type: 'ExecutionCompleted', eventId: -1, timestamp: nowIso, orchestrationStatus: 'Failed', failureDetails: failure });
   }
   newEvents.push(markers.completed);
@@ -410,8 +417,8 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
     customStatus: state.historyLength === 0 && !rewind ? undefined : state.customStatus as JsonValue | undefined,
   };
   const { writeSet, state: next } = stepWriteSet({
-    state, step, consumed, lease, now, newId: input.newId, baseHistory, parent: parentLinkOf([...before, ...events]),
-    answers: stateLinkOf(state), rewind, history: before,
+    state, step, consumed, lease, now, newId: input.newId, baseHistory, parent: answers ? undefined : parentLinkOf([...before, ...events]),
+    answers, rewind, history: before,
   });
   if (input.unrecorded) {
     // Its record of fixed size refused too: the end it records, in the state alone, at the history the store holds
