@@ -21,9 +21,9 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * why; the history of the budgets is in git.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 52_907 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 68_469 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 98_877 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 53_063 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 68_600 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 99_013 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 12_970 },
 ];
 

@@ -300,6 +300,26 @@ describe('DeadlineList', () => {
     expect(ended).toEqual(['much later']);
   });
 
+  it('settles a call when its clock fails to clear the timer the call leaves, and reports that instead of throwing it', async () => {
+    const clock = new HandClock();
+    const reported: unknown[] = [];
+    const list = new DeadlineList(clock, false, 'the clock', reporter(reported));
+    clock.clearTimeout = () => {
+      throw new Error('injected: no clear');
+    };
+    const call = list.bound(() => Promise.resolve('value'), 100, 'call');
+    // Settled in the promise jobs after the call's: before, the clock's error was thrown out of the settling (an
+    // unhandled rejection) and the call never settled.
+    const outcome = await Promise.race([call, new Promise((resolve) => setTimeout(() => resolve('still pending'), 0))]);
+    expect(outcome).toBe('value');
+    expect(reported).toEqual([new Error('injected: no clear')]);
+    // The timer the clock kept fires into nothing; a later call arms one of its own.
+    const later = list.bound(() => new Promise<string>(() => {}), 100, 'later call');
+    clock.ms = T0 + 100;
+    clock.fireDue();
+    await expect(later).rejects.toThrow('later call did not settle within 100 ms');
+  });
+
   it('bounds a call: its value or error before the deadline, an UnavailableError naming it after, a late value to `late`', async () => {
     const clock = new HandClock();
     const list = new DeadlineList(clock, false);

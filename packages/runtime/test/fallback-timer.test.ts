@@ -13,6 +13,19 @@ class TimerThrowingClock extends HandClock {
   }
 }
 
+/** A HandClock whose `clearTimeout` throws while `clearThrowing` is set (the timer stays armed then). */
+class ClearThrowingClock extends HandClock {
+  clearThrowing = false;
+
+  override clearTimeout(timer: ReturnType<HandClock['setTimeout']>): void {
+    if (this.clearThrowing) throw new Error('injected: no clear');
+    super.clearTimeout(timer);
+  }
+}
+
+/** The `clearFailed` of a timer whose clock clears what it is asked to: a report fails the test. */
+const unexpected = (error: unknown): void => expect.unreachable(`a clear reported as failed: ${String(error)}`);
+
 /** The next turn of the platform's timers: a 0 ms timer set before this one has fired by then. */
 const platformTurn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -20,7 +33,7 @@ describe('FallbackTimer', () => {
   it('arms on the clock, in place of the one armed, and is no longer armed once it fired', () => {
     const clock = new HandClock();
     const fired: boolean[] = [];
-    const timer = new FallbackTimer(clock, (onPlatform) => fired.push(onPlatform));
+    const timer = new FallbackTimer(clock, (onPlatform) => fired.push(onPlatform), unexpected);
     expect(timer.arm(100)).toBe(100);
     expect(timer.arm(50)).toBe(50);
     expect([...clock.timers.values()].map((t) => t.at)).toEqual([T0 + 50]);
@@ -32,7 +45,7 @@ describe('FallbackTimer', () => {
 
   it('throws what the clock throws without `failed` (or with one that throws), the one armed left as it was', () => {
     const clock = new TimerThrowingClock();
-    const timer = new FallbackTimer(clock, () => undefined);
+    const timer = new FallbackTimer(clock, () => undefined, unexpected);
     timer.arm(100);
     clock.throwing = true;
     expect(() => timer.arm(50)).toThrow('injected: no timer');
@@ -43,7 +56,7 @@ describe('FallbackTimer', () => {
   it('keeps the one armed when the clock fails, reporting it, and arms nothing on the platform', () => {
     const clock = new TimerThrowingClock();
     const reports: unknown[] = [];
-    const timer = new FallbackTimer(clock, () => undefined);
+    const timer = new FallbackTimer(clock, () => undefined, unexpected);
     timer.arm(100);
     clock.throwing = true;
     expect(timer.arm(50, (error) => reports.push(error))).toBeUndefined();
@@ -55,7 +68,7 @@ describe('FallbackTimer', () => {
     const clock = new TimerThrowingClock();
     let fired!: (onPlatform: boolean) => void;
     const firing = new Promise<boolean>((resolve) => (fired = resolve));
-    const timer = new FallbackTimer(clock, (onPlatform) => fired(onPlatform), true);
+    const timer = new FallbackTimer(clock, (onPlatform) => fired(onPlatform), unexpected, true);
     timer.arm(100);
     clock.throwing = true;
     expect(timer.arm(0, () => undefined)).toBe(0);
@@ -68,7 +81,7 @@ describe('FallbackTimer', () => {
     const reports: unknown[] = [];
     let fired!: (onPlatform: boolean) => void;
     const firing = new Promise<boolean>((resolve) => (fired = resolve));
-    const timer = new FallbackTimer(clock, (onPlatform) => fired(onPlatform));
+    const timer = new FallbackTimer(clock, (onPlatform) => fired(onPlatform), unexpected);
     clock.throwing = true;
     // A week's delay, given at most 0 ms on the platform.
     expect(timer.arm(7 * 86_400_000, (error) => reports.push(error), 0)).toBe(0);
@@ -78,7 +91,7 @@ describe('FallbackTimer', () => {
     expect(timer.armed).toBe(false);
     // Cleared before it fires, it never does.
     const calls: boolean[] = [];
-    const cleared = new FallbackTimer(clock, (onPlatform) => calls.push(onPlatform));
+    const cleared = new FallbackTimer(clock, (onPlatform) => calls.push(onPlatform), unexpected);
     cleared.arm(0, () => undefined);
     cleared.clear();
     await platformTurn();
@@ -88,5 +101,47 @@ describe('FallbackTimer', () => {
     clock.throwing = false;
     expect(cleared.arm(100, () => undefined)).toBe(100);
     expect([...clock.timers.values()].map((t) => t.at)).toEqual([T0 + 100]);
+  });
+
+  it('owns the timer it arms when the clock fails to clear the one before, which does nothing if it fires', () => {
+    const clock = new ClearThrowingClock();
+    const fired: boolean[] = [];
+    const clearsFailed: unknown[] = [];
+    const timer = new FallbackTimer(clock, (onPlatform) => fired.push(onPlatform), (error) => clearsFailed.push(error));
+    timer.arm(100);
+    clock.clearThrowing = true;
+    // Before, the clock's error was thrown out of `arm` after the new timer was set, and that timer had no owner.
+    expect(timer.arm(50)).toBe(50);
+    expect(clearsFailed).toEqual([new Error('injected: no clear')]);
+    expect(timer.armed).toBe(true);
+    clock.clearThrowing = false;
+    // The one the clock failed to clear fires into nothing; the new one is cleared by its owner.
+    timer.clear();
+    expect(timer.armed).toBe(false);
+    expect([...clock.timers.values()].map((t) => t.at)).toEqual([T0 + 100]);
+    clock.ms = T0 + 100;
+    clock.fireDue();
+    expect(fired).toEqual([]);
+  });
+
+  it('lets go of the armed timer when the clock fails to clear it, reporting that: it does nothing if it fires', () => {
+    const clock = new ClearThrowingClock();
+    const fired: boolean[] = [];
+    const clearsFailed: unknown[] = [];
+    const timer = new FallbackTimer(clock, (onPlatform) => fired.push(onPlatform), (error) => clearsFailed.push(error));
+    timer.arm(100);
+    clock.clearThrowing = true;
+    expect(() => timer.clear()).not.toThrow();
+    expect(clearsFailed).toEqual([new Error('injected: no clear')]);
+    expect(timer.armed).toBe(false);
+    clock.ms = T0 + 100;
+    clock.fireDue();
+    expect(fired).toEqual([]);
+    // Armed again, it fires as any.
+    clock.clearThrowing = false;
+    timer.arm(10);
+    clock.ms = T0 + 110;
+    clock.fireDue();
+    expect(fired).toEqual([false]);
   });
 });

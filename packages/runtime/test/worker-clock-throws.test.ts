@@ -278,3 +278,38 @@ describe('a worker whose clock fails to set every timer while an instance waits 
 function within<T>(promise: Promise<T>, what: string): Promise<T> {
   return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no ${what} within ${SETTLED.timeoutMs} ms`)), SETTLED.timeoutMs).unref())]);
 }
+
+/** A HandClock whose `clearTimeout` throws while `clearThrowing` is set (a custom Clock gone wrong): the timer stays. */
+class ClearThrowingClock extends HandClock {
+  clearThrowing = false;
+
+  override clearTimeout(timer: ReturnType<HandClock['setTimeout']>): void {
+    if (this.clearThrowing) throw new Error('injected: the clock failed to clear a timer');
+    super.clearTimeout(timer);
+  }
+}
+
+describe('a worker whose clock fails to clear its timers as it stops', () => {
+  it('stops all the same, subscribed to nothing, and the timers the clock kept do nothing when they fire', async () => {
+    const clock = new ClearThrowingClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    const runtime = createRuntime({ store, clock, logger, orchestrators: { Echo: echo }, retention: { completed: 60_000 } });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    const id = await runtime.client.startNew('Echo', { input: 'hello' });
+    const completed = firstValueFrom(runtime.client.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
+    expect(await within(completed, 'the instance completing')).toMatchObject({ output: 'hello' });
+    expect(clock.timers.size).toBeGreaterThan(0); // the wake timer, the store calls' timer, the retention sweep's
+    clock.clearThrowing = true;
+    // Before, the first timer the stop cleared threw out of it: it rejected at once, still subscribed to the store.
+    await within(runtime.stop({ graceMs: 0 }), 'the stop');
+    expect(store.workSubscribers).toBe(0);
+    expect(logger.errors.some((message) => message.includes('failed to clear'))).toBe(true);
+    const errors = logger.errors.length;
+    for (const id of [...clock.timers.keys()]) clock.fire(id);
+    await settle();
+    expect(store.workSubscribers).toBe(0);
+    expect(logger.errors.slice(errors)).toEqual([]);
+  });
+});

@@ -63,8 +63,10 @@ export class DeadlineList {
    * @param whose names the clock in the `RangeError` (see `readClock`) that {@link bound} and {@link add} throw when it
    * returns no valid Date (a custom `Clock` gone wrong): a deadline on such a reading would never pass, nor end.
    * @param logger is told, as an error with {@link DEADLINE_FAILED}, of what fails as deadlines end (a wait's callback
-   * that throws, a clock that fails to arm the timer for the next deadline): the list never throws it into the clock's
-   * timer callback (an uncaught exception on Node) nor into {@link endAll}'s caller (a worker's stop). Its owner's: the
+   * that throws, a clock that fails to arm the timer for the next deadline, or to clear it as no deadline is left):
+   * the list never throws it into the clock's timer callback (an uncaught exception on Node), into {@link endAll}'s
+   * caller (a worker's stop), nor into the settling of a call (which then never settled: an unhandled rejection
+   * instead). Its owner's: the
    * runtime's, the console for a bare client (the default). Called through `guardedLogger`, so a report never throws.
    */
   constructor(clock: Clock, lingers: boolean, whose = 'the clock', logger: Logger = consoleLogger) {
@@ -72,7 +74,7 @@ export class DeadlineList {
     this.lingers = lingers;
     this.#whose = whose;
     this.#logger = guardedLogger(logger);
-    this.#timer = new FallbackTimer(clock, this.#fire, true);
+    this.#timer = new FallbackTimer(clock, this.#fire, this.#failed, true);
   }
 
   /** Leave the timer armed when no deadline is pending (see the class). May be changed at any time. */
@@ -241,4 +243,4 @@ export class DeadlineList {
 function ignore(): void {}
 
 /** What a {@link DeadlineList} logs with an error of its deadlines' ending (see its constructor). */
-export const DEADLINE_FAILED = 'a deadline failed to end, or the clock to arm the next one';
+export const DEADLINE_FAILED = 'a deadline failed to end, or the clock to arm or clear its timer';

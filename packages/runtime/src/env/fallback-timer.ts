@@ -8,30 +8,41 @@ import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from './clock.js';
  * next one as it fires, asking the clock again), unless `inPlace`; with none armed, or `inPlace`, it is set on the
  * platform's timer (`globalThis.setTimeout`) instead (in place of the one armed, which stays only should that fail
  * too), and the next arming asks the clock again, so a clock that recovers is used at once.
- * An arming sets the new timer before it clears the one armed. `fired` runs as it fires, told whether it was the
- * platform's, which does not run on the clock's time.
+ * An arming sets the new timer before it clears the one armed. A timer it clears is let go of first: a clock whose
+ * `clearTimeout` throws (reported to `clearFailed`, never thrown) leaves that timer set, and it does nothing when it
+ * fires; the one armed in its place is owned all the same, and the next {@link clear} (an owner's stop) clears it.
+ * `fired` runs as the armed timer fires, told whether it was the platform's, which does not run on the clock's time.
  *
  * @example
  * ```ts
- * const timer = new FallbackTimer(clock, () => wake());
+ * const timer = new FallbackTimer(clock, () => wake(), (error) => logger.error('the clock failed to clear the wake timer', error));
  * timer.arm(1000, (error) => logger.error('the clock failed to arm the wake timer', error));
  * ```
  */
 export class FallbackTimer {
   readonly #clock: Clock;
   readonly #fired: (onPlatform: boolean) => void;
+  readonly #clearFailed: (error: unknown) => void;
   #timer: ClockTimer | undefined;
   #onPlatform = false;
+  /**
+   * The callback the armed timer was set with: each arming sets its own, and one that is not this when it fires (its
+   * timer cleared, or replaced, though the clock failed to clear it) does nothing.
+   */
+  #fire: (() => void) | undefined;
   readonly #inPlace: boolean;
 
   /**
+   * @param clearFailed is told what a clock's `clearTimeout` throws (the timer is let go of all the same); it must not
+   * throw.
    * @param inPlace the timer the clock failed to arm is set on the platform's in place of the one armed: for an owner
    * whose armed timer may be later than the one it asks for (a {@link DeadlineList}'s, armed by a deadline's callback
    * as the deadlines before it end), which it would otherwise wait for.
    */
-  constructor(clock: Clock, fired: (onPlatform: boolean) => void, inPlace = false) {
+  constructor(clock: Clock, fired: (onPlatform: boolean) => void, clearFailed: (error: unknown) => void, inPlace = false) {
     this.#clock = clock;
     this.#fired = fired;
+    this.#clearFailed = clearFailed;
     this.#inPlace = inPlace;
   }
 
@@ -49,14 +60,19 @@ export class FallbackTimer {
   arm(delayMs: number, failed?: (error: unknown) => void, platformMaxMs = MAX_TIMER_DELAY_MS): number | undefined {
     let timer: ClockTimer;
     let onPlatform = false;
+    const fire = (): void => {
+      if (this.#fire !== fire) return;
+      this.#timer = this.#fire = undefined;
+      this.#fired(onPlatform);
+    };
     try {
-      timer = this.#clock.setTimeout(this.#fire, delayMs);
+      timer = this.#clock.setTimeout(fire, delayMs);
     } catch (error) {
       if (!failed) throw error;
       failed(error);
       if (this.#timer !== undefined && !this.#inPlace) return undefined;
       try {
-        timer = globalThis.setTimeout(this.#fire, (delayMs = Math.min(delayMs, platformMaxMs)));
+        timer = globalThis.setTimeout(fire, (delayMs = Math.min(delayMs, platformMaxMs)));
       } catch (platformError) {
         failed(platformError);
         return undefined;
@@ -66,20 +82,23 @@ export class FallbackTimer {
     this.clear();
     this.#timer = timer;
     this.#onPlatform = onPlatform;
+    this.#fire = fire;
     return delayMs;
   }
 
-  /** Clears the armed timer, if any, on the clock or on the platform. */
+  /**
+   * Clears the armed timer, if any, on the clock or on the platform. It is let go of first: should the clearing throw
+   * (reported to `clearFailed`), it does nothing when it fires.
+   */
   clear(): void {
-    if (this.#timer === undefined) return;
-    if (this.#onPlatform) globalThis.clearTimeout(this.#timer as Parameters<typeof globalThis.clearTimeout>[0]);
-    else this.#clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    const timer = this.#timer;
+    if (timer === undefined) return;
+    this.#timer = this.#fire = undefined;
+    try {
+      if (this.#onPlatform) globalThis.clearTimeout(timer as Parameters<typeof globalThis.clearTimeout>[0]);
+      else this.#clock.clearTimeout(timer);
+    } catch (error) {
+      this.#clearFailed(error);
+    }
   }
-
-  /** The armed timer fired (one cleared never does, so `#onPlatform` is still its own). */
-  readonly #fire = (): void => {
-    this.#timer = undefined;
-    this.#fired(this.#onPlatform);
-  };
 }

@@ -2,7 +2,7 @@ import { ChangeRouter } from '../client/change-router.js';
 import { isStoreClosed } from '../model/errors/store-closed-error.js';
 import { isTerminalStatus, type InstanceState, type OrchestrationRuntimeStatus } from '../model/instance-status.js';
 import { readClock } from '../model/validation.js';
-import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from '../env/clock.js';
+import { clearClockTimer, MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from '../env/clock.js';
 import type { Logger } from '../env/logger.js';
 import { MAX_PURGE_SET } from '../store/plan-tree-purge.js';
 import {
@@ -184,12 +184,15 @@ export class RetentionSweep {
     this.#armOrLog(0);
   }
 
-  /** Releases the timer; a sweep under way stops at its next page. Resolves when it has. Never rejects. */
+  /**
+   * Releases the timer; a sweep under way stops at its next page. Resolves when it has. Never rejects, nor throws: a
+   * clock that fails to clear the timer is logged (the timer then does nothing when it fires).
+   */
   stop(): Promise<void> {
     this.#stopped = true;
     this.#keeping.clear();
     this.#waiting.clear();
-    if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
+    if (this.#timer !== undefined) clearClockTimer(this.#o.clock, this.#timer, (error) => this.#log('the clock failed to clear the retention sweeps\' timer', error));
     this.#timer = undefined;
     return this.#running ?? Promise.resolve();
   }

@@ -19,7 +19,7 @@ import { toPlainJson, type JsonValue } from '../model/json.js';
 import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
 import type { WriteSet } from '../model/write-set.js';
 import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/store.js';
-import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from '../env/clock.js';
+import { clearClockTimer, MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from '../env/clock.js';
 import { DeadlineList } from '../env/deadline-list.js';
 import { FallbackTimer } from '../env/fallback-timer.js';
 import type { NewId } from '../env/new-id.js';
@@ -486,7 +486,7 @@ export class Worker {
     this.#leaseOwner = options.leaseStorage || options.ownerReused ? lifeLeaseOwner(options.owner, lifeStart(readClock(options.clock, WORKER_CLOCK))) : options.owner;
     this.#cache = new ExecutionCache(options.cacheSize);
     this.#calls = new DeadlineList(options.clock, true, WORKER_CLOCK, options.logger);
-    this.#wakeTimer = new FallbackTimer(options.clock, this.#wakeTimerFired);
+    this.#wakeTimer = new FallbackTimer(options.clock, this.#wakeTimerFired, this.#clearFailed);
     this.#sweep = options.retention && new RetentionSweep({
       store: options.store, clock: options.clock, logger: options.logger, retention: options.retention,
       bounded: (call, what) => this.#bounded(call, what),
@@ -603,18 +603,32 @@ export class Worker {
    * the answer that brought it forward; with none set before, the wake timer subscribes again (`#feedUnarmed`).
    */
   #resubscribeIn(nowMs: number, delay: number): void {
-    let timer: ClockTimer;
+    let timer: ClockTimer | undefined;
     try {
-      timer = this.#o.clock.setTimeout(this.#resubscribe, delay);
+      // Only the timer armed last subscribes: one the clock failed to clear (`#clearFailed`) fires into nothing, or a
+      // second subscription would replace the first, which then had no owner to release it at stop.
+      timer = this.#o.clock.setTimeout(() => {
+        if (this.#resubscribeTimer === timer) this.#resubscribe();
+      }, delay);
     } catch (error) {
       this.#o.logger.error("the worker's clock failed to arm the re-subscription of store.workAvailable$; the wake timer subscribes again", error);
       if (this.#resubscribeTimer === undefined) this.#feedUnarmed = true;
       return;
     }
-    if (this.#resubscribeTimer !== undefined) this.#o.clock.clearTimeout(this.#resubscribeTimer);
+    this.#clearResubscribe();
     this.#resubscribeAtMs = nowMs + delay;
     this.#resubscribeTimer = timer;
   }
+
+  /** Clears the re-subscription's timer, if one is armed. */
+  #clearResubscribe(): void {
+    const timer = this.#resubscribeTimer;
+    this.#resubscribeTimer = undefined;
+    if (timer !== undefined) clearClockTimer(this.#o.clock, timer, this.#clearFailed);
+  }
+
+  /** The clock failed to clear a timer of the worker: it was let go of, and does nothing if it fires. */
+  readonly #clearFailed = (error: unknown): void => this.#o.logger.error("the worker's clock failed to clear a timer; it does nothing if it fires", error);
 
   /**
    * The store failed with an error after which it serves no call any more (`isStoreClosed`: it was closed, or it lost
@@ -676,8 +690,7 @@ export class Worker {
         // A feed whose teardown throws (rxjs's UnsubscriptionError) still has every step of the stop run: the wait,
         // the release of what outlasts the grace, the succession's end. The error rejects the stop after.
         this.#subscription = undefined;
-        if (this.#resubscribeTimer !== undefined) this.#o.clock.clearTimeout(this.#resubscribeTimer);
-        this.#resubscribeTimer = undefined;
+        this.#clearResubscribe();
         this.#resubscribeAtMs = Infinity;
         this.#clearWakeTimer();
         const graceMs = options.graceMs ?? DEFAULT_STOP_GRACE_MS;
@@ -2010,8 +2023,12 @@ export class Worker {
     return new Promise((resolve) => {
       const { clock } = this.#o;
       let atMs = failedAtMs + delay;
+      let over = false;
       const done = (held: boolean): void => {
-        clock.clearTimeout(timer);
+        // Once: a timer the clock failed to clear may still fire, during a later wait of the same renewal.
+        if (over) return;
+        over = true;
+        clearClockTimer(clock, timer, this.#clearFailed);
         this.#retryWaits.delete(bringForward);
         renewal.lostOrWait(undefined);
         resolve(held);
@@ -2028,7 +2045,7 @@ export class Worker {
           this.#o.logger.error(`the retry of the result of activity task ${item.task.id} stays at its time: the clock failed to arm a sooner one`, error);
           return;
         }
-        clock.clearTimeout(timer);
+        clearClockTimer(clock, timer, this.#clearFailed);
         atMs = retryMs;
         timer = sooner;
       };
@@ -2142,13 +2159,15 @@ export class Worker {
       latest: 0,
       stop: () => {
         stopped = true;
-        if (timer !== undefined) clock.clearTimeout(timer);
+        if (timer !== undefined) clearClockTimer(clock, timer, this.#clearFailed);
         timer = undefined;
       },
     };
     const beat = (delay: number): void => {
       // An async function, so a store that throws instead of rejecting is handled here too (not thrown out of a timer).
       timer = clock.setTimeout(async () => {
+        // Stopped, though the clock failed to clear this timer: no renewal after the stop.
+        if (stopped) return;
         timer = undefined;
         // A clock that returns no valid Date renews nothing (no lease written with that date): logged, and the next beat
         // is a whole beat later.
