@@ -85,6 +85,19 @@ describe('sentCommandOutcome across a continueAsNew (the next execution not star
     expect(sentCommandOutcome('suspend', running, next)).toBe('waiting');
   });
 
+  it('answers a suspend that the step continuing the instance as new applied before its continueAsNew applied, from the state', () => {
+    // Suspended, resumed, then the code ran on to the continueAsNew: both in the history that step replaced.
+    const next: InstanceState = {
+      ...running, runtimeStatus: 'ContinuedAsNew', executionId: 'x2', continuedAt: '2026-12-06T12:00:01.500Z', historyLength: 0, version: 4,
+      held: { executionId: 'x2', commands: [], applied: [suspend, resume] },
+    };
+    // Before, `waiting`: the suspend waited 10 s (for ever on a clock that does not move).
+    expect(sentCommandOutcome('suspend', running, next, { event: suspend })).toBe('applied');
+    expect(sentCommandOutcome('suspend', running, next, { event: { ...suspend, reason: 'other' } })).toBe('waiting');
+    // Once the next execution has started, its history answers (read from its start).
+    expect(sentCommandOutcome('suspend', running, { ...next, runtimeStatus: 'Running', historyLength: 3 }, { event: suspend })).toEqual({ readFrom: 0 });
+  });
+
   it('answers a resume sent to a Suspended execution that has since continued as new applied, whatever the next shows', () => {
     const suspended = { ...running, runtimeStatus: 'Suspended' as const };
     // The resume ran the code, which continued as new; a suspend behind it suspended the next execution.

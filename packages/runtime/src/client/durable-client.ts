@@ -631,7 +631,9 @@ export interface DurableClient {
    * a worker applied in the step that then terminated or resumed the instance (a terminate or resume queued behind it)
    * resolves: it was applied, and the history shows it before them. One queued
    * while the step continues the instance as new suspends the next execution, and resolves once that one is Suspended,
-   * or, when a resume behind it resumed it in the same step, once the instance's state holds it for the next execution.
+   * or, when a resume behind it resumed it in the same step, once the instance's state holds it for the next execution;
+   * one that step applied before its `continueAsNew`, undone by a resume behind it, resolves once the step committed
+   * (the state keeps it until the next execution starts).
    *
    * @example
    * ```ts

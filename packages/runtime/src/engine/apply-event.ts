@@ -178,9 +178,24 @@ function heldOf(state: InstanceState): HeldSuspend | undefined {
   return held.resumeTo === state.runtimeStatus && (held.commands !== undefined || held.resumed !== undefined) ? held : undefined;
 }
 
-/** The commands held once `event` is: those before it (`held`, if in force), then it, for the execution not started. */
+/**
+ * The commands held once `event` is: those before it (`held`, if in force), then it, for the execution not started;
+ * what the step that continued the instance as new applied before it ({@link continuedCommands}) kept beside them.
+ */
 function holding(state: InstanceState, held: HeldSuspend | undefined, event: HeldCommand): HeldCommands {
-  return { executionId: state.executionId, commands: held ? [...heldCommandsOf(state, held), event] : [event] };
+  const commands = held ? [...heldCommandsOf(state, held), event] : [event];
+  const applied = continuedCommands(state);
+  return applied.length === 0 ? { executionId: state.executionId, commands } : { executionId: state.executionId, commands, applied };
+}
+
+/**
+ * The suspends and resumes the step that continued the instance as new applied to the execution it ended, before its
+ * `continueAsNew` ({@link HeldCommands.applied}), while the next execution has not started: in the history that step
+ * replaced, so only its state tells their callers (`sentCommandOutcome`). Empty otherwise.
+ */
+export function continuedCommands(state: InstanceState): readonly HeldCommand[] {
+  const held = state.held;
+  return state.historyLength > 0 || held?.applied === undefined || held.executionId !== state.executionId ? NONE : held.applied;
 }
 
 /**

@@ -2,7 +2,7 @@ import {
   assertNever, type EventRaisedEvent, type ExecutionCancelRequestedEvent, type ExecutionResumedEvent, type ExecutionRewoundEvent, type ExecutionStartedEvent, type ExecutionSuspendedEvent,
   type ExecutionTerminatedEvent, type HistoryEvent,
 } from '../model/history-event.js';
-import { isTerminalStatus, type FailureDetails, type InstanceState, type InstanceTags, type Mutable } from '../model/instance-status.js';
+import { isTerminalStatus, type FailureDetails, type HeldCommand, type InstanceState, type InstanceTags, type Mutable } from '../model/instance-status.js';
 import { freezeBuilt } from '../model/frozen.js';
 import { historyIdOf } from '../model/history-position.js';
 import { cutText, ellipsis } from '../model/cut-text.js';
@@ -729,8 +729,13 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
     else if (continued.lineage) delete continued.lineage;
     // The next execution starts at once: the time the last one was scheduled for is not its own.
     if (continued.scheduledStartTime !== undefined) delete continued.scheduledStartTime;
-    // Commands held in this step (a suspend after the continueAsNew) wait for that execution (`held` names it).
-    if (continued.held) continued.held = { executionId, commands: continued.held.commands };
+    // Commands held in this step (a suspend after the continueAsNew) wait for that execution (`held` names it); those
+    // it applied before the continueAsNew are in the history replaced above, and kept beside them for their callers.
+    const applied = commandsBeforeContinue(events);
+    if (continued.held || applied) {
+      const commands = continued.held?.commands ?? [];
+      continued.held = applied ? { executionId, commands, applied } : { executionId, commands };
+    }
   }
 
   const historyLength = history.type === 'replaceHistory' ? history.events.length : state.historyLength + history.events.length;
@@ -772,6 +777,19 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   for (let i = 0; i < tasks.length; i++) requests[r++] = { type: 'insertTask', task: tasks[i]! };
   for (let i = 0; i < after.length; i++) requests[r++] = after[i]!;
   return { state: committed, writeSet: { lease: input.lease, requests } };
+}
+
+/**
+ * The suspends and resumes among a step's events before its `ContinueAsNew` (`HeldCommands.applied`), `undefined` when
+ * there are none.
+ */
+function commandsBeforeContinue(events: readonly HistoryEvent[]): HeldCommand[] | undefined {
+  let applied: HeldCommand[] | undefined;
+  for (const e of events) {
+    if (e.type === 'ContinueAsNew') break;
+    if (e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed') (applied ??= []).push(e);
+  }
+  return applied;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { InstanceNotRunningError } from '../model/errors/instance-not-running-error.js';
 import { isExecutionEnd, type ExecutionResumedEvent, type ExecutionSuspendedEvent, type HistoryEvent } from '../model/history-event.js';
 import { historyIdOf } from '../model/history-position.js';
-import { heldCommands } from './apply-event.js';
+import { continuedCommands, heldCommands } from './apply-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 
 /** A command that a worker may apply after it was sent: one that leaves the instance in a status of its own. */
@@ -26,9 +26,11 @@ export type SentCommand = 'terminate' | 'suspend' | 'resume';
  * applied once the instance ended, only `waiting`). A suspend or resume asks for the read only for a state with events
  * recorded since it was sent: a tail of the history, once per step committed while it waits (usually one: the step it
  * was queued behind). A step that continues the instance as new records nothing of the next execution: the commands
- * it took after the continueAsNew are held in the state until that execution starts (`heldCommands`), where the
- * command's own event (`sent`, with no events) is looked for the same way, and a resume whose execution continued as
- * new (its code ran: it was resumed) is `applied`, the resume being in the history the next execution replaced.
+ * it took after the continueAsNew are held in the state until that execution starts (`heldCommands`), and those it
+ * applied before it (a suspend undone by a resume, then the code ran on) are kept beside them (`continuedCommands`):
+ * the command's own event (`sent`, with no events) is looked for the same way in both; and a resume whose execution
+ * continued as new (its code ran: it was resumed) is `applied`, the resume being in the history the next execution
+ * replaced.
  *
  * @example
  * ```ts
@@ -45,8 +47,9 @@ export function sentCommandOutcome(
   if (command !== 'terminate') {
     // The execution a resume was sent to has run on: continued as new, so no longer suspended.
     if (command === 'resume' && next.executionId !== before.executionId) return 'applied';
-    // Held in the state by an execution not started yet (the step that continued the instance as new took it).
-    if (sent && appliedBeforeEnd(sent.event, heldCommands(next))) return 'applied';
+    // Held in the state by an execution not started yet (the step that continued the instance as new took it after its
+    // continueAsNew), or applied by that step before it (in the history it replaced, kept in the state beside them).
+    if (sent && (appliedBeforeEnd(sent.event, heldCommands(next)) || appliedBeforeEnd(sent.event, continuedCommands(next)))) return 'applied';
     // A later execution (a continueAsNew's, which the command reached) is read from its start.
     const readFrom = historyIdOf(next) === historyIdOf(before) ? before.historyLength : 0;
     if (next.historyLength > readFrom) {

@@ -288,6 +288,14 @@ export interface HeldSuspend {
 export interface HeldCommands {
   readonly executionId: string;
   readonly commands: readonly HeldCommand[];
+  /**
+   * The suspends and resumes that the step which continued the instance as new applied to the execution it ended,
+   * before its `continueAsNew` (a suspend undone by a resume, then the code ran on): recorded in the history that step
+   * replaced, so kept here, beside the commands held for the next execution, only for their callers to find
+   * (`sentCommandOutcome`) until that execution starts; never recorded again. Absent when there were none, and in a
+   * state stored before 2026-12-06.
+   */
+  readonly applied?: readonly HeldCommand[];
 }
 
 /**

@@ -2020,6 +2020,37 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         });
       });
 
+      it('resolves a suspend that the step continuing the instance as new applies and undoes by a resume before its continueAsNew, before the next execution starts', async () => {
+        // The step takes the suspend, the resume and `Go`: Suspended, Running again, then the code runs on `Go` and
+        // continues the instance as new. Both commands are in the history the next execution replaces, whose start
+        // step is held: only the state can answer the suspend, which the instance never shows.
+        await onStillClock(async (admin, ownHeld) => {
+          const id = 'suspend-resume-continued';
+          await admin.startNew('GoThenContinue', { instanceId: id });
+          await firstValueFrom(admin.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+          const step = ownHeld.holdNextStep(id);
+          await admin.raiseEvent(id, 'Other', 'buffered');
+          await step.reached;
+          const started = ownHeld.holdNextStep(id, (writeSet) => writeSet.requests.some((r) =>
+            r.type === 'appendHistory' && r.events.some((e) => e.type === 'ExecutionStarted')));
+          const suspended = ownHeld.messageCommitted(id, 'ExecutionSuspended');
+          const suspend = admin.suspend(id, 'hold').then(() => 'resolved', (error: { code?: string }) => error.code);
+          await suspended;
+          const resumed = ownHeld.messageCommitted(id, 'ExecutionResumed');
+          const resume = admin.resume(id, 'go on').then(() => 'resolved', (error: { code?: string }) => error.code);
+          await resumed;
+          await admin.raiseEvent(id, 'Go');
+          step.release();
+          await started.reached;
+          expect(await suspend).toBe('resolved');
+          expect(await resume).toBe('resolved');
+          expect(await admin.getStatus(id)).toMatchObject({ runtimeStatus: 'ContinuedAsNew', input: 'next' });
+          started.release();
+          await admin.raiseEvent(id, 'Go', 'done');
+          expect(await admin.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+        });
+      });
+
       it('resolves a resume whose step continues the instance as new, with a suspend right behind it held for the next execution', async () => {
         // The resume's step runs the code on the kept `Go`, which continues the instance as new: the resume is in the
         // history that execution ended with, which the next one replaces, and the suspend behind it suspends the next
