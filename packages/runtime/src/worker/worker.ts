@@ -2148,56 +2148,72 @@ export class Worker {
    * the renewals; any other failure is logged and the next renewal tries again. A renewal still unsettled when the
    * next one is due is abandoned, and the next one goes out then. The first one goes out by `expiresAtMs`, the lease's
    * expiry as the renewals begin (`firstRenewalDelayMs`).
+   *
+   * Each beat waits on the worker's deadline timer ({@link DeadlineList}, as its store calls' bounds do), not on a
+   * timer of its own: most activities return and commit long before their first renewal is due, and a timer set and
+   * cleared for each of them was a platform timer per activity. The worker's stop ends the wait (`endAll`), and a beat
+   * ended so renews nothing: no renewal outlives the stop. A clock that gives no valid time (the list cannot place a
+   * deadline on it) waits on a timer of the clock's own.
    */
   #heartbeat(taskId: string, leaseToken: string, expiresAtMs: number, lost: () => void): RunningHeartbeat {
     const { clock, store, activityLeaseMs } = this.#o;
     const beatMs = Math.min(MAX_TIMER_DELAY_MS, Math.max(1, Math.floor(activityLeaseMs / 3)));
     let stopped = false;
-    let timer: ClockTimer | undefined;
+    let cancel: (() => void) | undefined;
     const heartbeat = {
       until: 0,
       latest: 0,
       stop: () => {
         stopped = true;
-        if (timer !== undefined) clearClockTimer(clock, timer, this.#clearFailed);
-        timer = undefined;
+        cancel?.();
+        cancel = undefined;
       },
     };
+    // An async function, so a store that throws instead of rejecting is handled here too (not thrown out of a timer).
+    const renew = async (): Promise<void> => {
+      // Stopped, or ended by the worker's stop (`endAll` calls every wait): nothing is renewed after it.
+      if (stopped || this.#ended) return;
+      cancel = undefined;
+      // A clock that returns no valid Date renews nothing (no lease written with that date): logged, and the next beat
+      // is a whole beat later.
+      let startMs = Number.NaN;
+      try {
+        startMs = this.#now().getTime();
+        const until = startMs + activityLeaseMs;
+        // Bounded by the next beat: one still unsettled then is abandoned, and the next goes out at once.
+        heartbeat.latest = until;
+        await this.#bounded(() => store.renewActivityLease(taskId, leaseToken, new Date(until)), 'renewActivityLease', startMs + beatMs);
+        heartbeat.until = until;
+      } catch (error) {
+        // A renewal that fails after the renewals ended (the result committed, the task released) no longer matters.
+        if (stopped || this.#ended) return;
+        if (error instanceof LeaseLostError) return lost();
+        if (isStoreClosed(error)) return this.#storeLost(error);
+        // A failed renewal leaves two thirds of the lease: the next beat tries again.
+        this.#o.logger.error(`renewing the lease on activity task ${taskId} failed`, error);
+      }
+      // Beats keep their schedule, one every third of the lease from the last one's start.
+      if (stopped || this.#ended) return;
+      const next = startMs + beatMs - this.#clockMs(); // NaN after a reading that was no valid Date, or threw
+      try {
+        beat(Number.isNaN(next) ? beatMs : Math.max(0, next));
+      } catch (error) {
+        // A clock whose setTimeout throws ends the renewals, logged (not an unhandled rejection of this timer's
+        // callback): the lease then runs out, and the activity may run again elsewhere.
+        this.#o.logger.error(`renewals of the lease on activity task ${taskId} stopped: the clock failed to arm the next one`, error);
+      }
+    };
+    const fire = (): void => void renew();
     const beat = (delay: number): void => {
-      // An async function, so a store that throws instead of rejecting is handled here too (not thrown out of a timer).
-      timer = clock.setTimeout(async () => {
-        // Stopped, though the clock failed to clear this timer: no renewal after the stop.
-        if (stopped) return;
-        timer = undefined;
-        // A clock that returns no valid Date renews nothing (no lease written with that date): logged, and the next beat
-        // is a whole beat later.
-        let startMs = Number.NaN;
-        try {
-          startMs = this.#now().getTime();
-          const until = startMs + activityLeaseMs;
-          // Bounded by the next beat: one still unsettled then is abandoned, and the next goes out at once.
-          heartbeat.latest = until;
-          await this.#bounded(() => store.renewActivityLease(taskId, leaseToken, new Date(until)), 'renewActivityLease', startMs + beatMs);
-          heartbeat.until = until;
-        } catch (error) {
-          // A renewal that fails after the renewals ended (the result committed, the task released) no longer matters.
-          if (stopped) return;
-          if (error instanceof LeaseLostError) return lost();
-          if (isStoreClosed(error)) return this.#storeLost(error);
-          // A failed renewal leaves two thirds of the lease: the next beat tries again.
-          this.#o.logger.error(`renewing the lease on activity task ${taskId} failed`, error);
-        }
-        // Beats keep their schedule, one every third of the lease from the last one's start.
-        if (stopped) return;
-        const next = startMs + beatMs - this.#clockMs(); // NaN after a reading that was no valid Date, or threw
-        try {
-          beat(Number.isNaN(next) ? beatMs : Math.max(0, next));
-        } catch (error) {
-          // A clock whose setTimeout throws ends the renewals, logged (not an unhandled rejection of this timer's
-          // callback): the lease then runs out, and the activity may run again elsewhere.
-          this.#o.logger.error(`renewals of the lease on activity task ${taskId} stopped: the clock failed to arm the next one`, error);
-        }
-      }, delay);
+      try {
+        cancel = this.#calls.add(delay, fire);
+      } catch {
+        // The list places no deadline on a clock reading that is no valid Date: the clock's own timer, as before (one
+        // whose setTimeout throws throws here again, for the caller to handle). One the clock fails to clear at the
+        // stop fires into a renewal that is stopped.
+        const timer = clock.setTimeout(fire, delay);
+        cancel = () => clearClockTimer(clock, timer, this.#clearFailed);
+      }
     };
     beat(firstRenewalDelayMs(expiresAtMs, this.#clockMs(), activityLeaseMs, beatMs));
     return heartbeat;
