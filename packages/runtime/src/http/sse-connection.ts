@@ -201,6 +201,16 @@ export class SseConnection implements Beating {
 const encoder = new TextEncoder();
 
 /**
+ * The headers of every event stream (and of the answer to a HEAD of one). `no-cache`: a cache keeps no copy of it.
+ * `no-transform` (RFC 9111 §5.2.2.6): an intermediary must not change its body, so a proxy or middleware that compresses
+ * responses (Express's `compression`, a CDN) passes it through as it comes instead of holding its events until it has a
+ * block worth compressing. `x-accel-buffering: no`: nginx does not buffer it either.
+ */
+export const SSE_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no',
+};
+
+/**
  * The response of an SSE route. Its body is a web `ReadableStream` that opens `stream` when first read, for every
  * runtime (`request.signal` tells it when the client left); it also carries `stream` (under {@link SSE_STREAM}) for
  * adapters that write to the socket directly.
@@ -226,7 +236,7 @@ export function sseResponse(stream: SseStream, request: Request, headers: Record
   Object.defineProperty(body, SSE_STREAM, { value: stream });
   return new Response(body, {
     status: 200,
-    headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', ...headers },
+    headers: { ...SSE_HEADERS, ...headers },
   });
 }
 

@@ -13,7 +13,7 @@ import { readJsonBody } from './read-json-body.js';
 import { HeartbeatQueue } from './heartbeat-queue.js';
 import { SESSION, SessionHub, type SessionMode, type StreamSession } from './session-hub.js';
 import { MAX_SUBSCRIPTIONS_PER_SESSION } from './session-limits.js';
-import { SseConnection, sseResponse, type SseConnectionOptions } from './sse-connection.js';
+import { SSE_HEADERS, SseConnection, sseResponse, type SseConnectionOptions } from './sse-connection.js';
 import { feedOf, historySpec, STREAM_KINDS, streamKey, type StreamSpec } from './stream-source.js';
 import { unref } from './unref.js';
 import { webhookPaths } from './webhook-paths.js';
@@ -107,7 +107,7 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
   const respond = (c: Context, mode: SessionMode): Response => {
     if (c.req.method === 'HEAD') {
       // Hono answers HEAD with the GET handler and drops the body unread: never open a stream for it.
-      return new Response(null, { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
+      return new Response(null, { status: 200, headers: SSE_HEADERS });
     }
     const lastEventId = c.req.header('last-event-id');
     // The reconnect of a single stream that finished, after its last event (an `EventSource` reconnects by itself when
