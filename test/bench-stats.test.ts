@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { advantageSpread, range } from '../bench/src/format.mjs';
-import { interleave, quantile, ratioSpread, spread } from '../bench/src/stats.mjs';
+import { interleave, medianInterval, quantile, ratioSpread, spread } from '../bench/src/stats.mjs';
 import { indexedDbTables } from '../bench/src/tables.mjs';
 
 /**
@@ -15,9 +15,9 @@ describe('bench statistics', () => {
     expect(interleave(['A'], 0)).toEqual([]);
   });
 
-  it('reports median, p10, p90, min and max over rounds, whatever their order', () => {
+  it('reports median, p10, p25, p75, p90, min and max over rounds, whatever their order', () => {
     const s = spread([5, 1, 4, 2, 3, 6, 10, 8, 7, 9, 11]);
-    expect(s).toEqual({ n: 11, median: 6, p10: 2, p90: 10, min: 1, max: 11 });
+    expect(s).toEqual({ n: 11, median: 6, p10: 2, p25: 3.5, p75: 8.5, p90: 10, min: 1, max: 11 });
     // Even count: the median interpolates between the two middle values.
     expect(spread([4, 1, 3, 2]).median).toBe(2.5);
     expect(quantile([10, 20], 0.1)).toBeCloseTo(11);
@@ -28,6 +28,18 @@ describe('bench statistics', () => {
     const empty = spread([]);
     expect(empty.n).toBe(0);
     expect(empty.median).toBeNaN();
+  });
+
+  it('gives a 95% interval for a median from the order statistics, and none from too few values', () => {
+    const values = (n: number): number[] => Array.from({ length: n }, (_, i) => n - i); // any order
+    // The ranks of the usual tables: n = 9 -> 2nd and 8th (96.1%), n = 24 -> 7th and 18th (97.7%).
+    expect(medianInterval(values(9))).toEqual({ low: 2, high: 8, n: 9, confidence: 0.9609375 });
+    expect(medianInterval(values(24))).toMatchObject({ low: 7, high: 18, n: 24 });
+    expect(medianInterval(values(24)).confidence).toBeCloseTo(0.977, 3);
+    expect(medianInterval(values(6))).toMatchObject({ low: 1, high: 6 });
+    // With 5 values even min-max covers the median with only 93.75%: no 95% interval.
+    expect(medianInterval(values(5)).low).toBeNaN();
+    expect(medianInterval([1, Number.NaN, 2]).n).toBe(2);
   });
 
   it('takes ratios within each round, not of the overall medians', () => {
@@ -60,6 +72,23 @@ describe('bench statistics', () => {
       return throughput!.notes!.join('\n');
     };
     const stores = (concurrency: number): [string, number][] => [['dexie', concurrency], ['keyval', concurrency]];
+
+    it('gives each store cell its pairs\' median share with p25-p75 and the median\'s interval, and the pairs\' ceiling', () => {
+      const s = spread([1, 2, 3]);
+      const shares = [0.5, 0.55, 0.6, 0.62, 0.64, 0.66, 0.7, 0.75, 0.9];
+      const [throughput] = indexedDbTables({
+        chromium: '1', crossOriginIsolated: true, rounds: 3, sizes: FULL, disturbedSlices: 0, sameTab: [], crossTab: [],
+        raw: { perSecond: s, msPerTransaction: s }, versions: { '@coji/durably': '0', sqlocal: '0', kysely: '0', zod: '0' },
+        throughput: [{
+          system: 'durable-rx + DexieStore', kind: 'dexie', concurrency: 1, perSecond: s,
+          ceilingShare: spread(shares), shareInterval: medianInterval(shares), ceiling: spread([400, 500, 600, 700, 800]),
+        }],
+      });
+      const row = throughput!.rows[1]!;
+      expect(row).toContain('600/s (500/s-700/s)');
+      // Median 64%, p25-p75 60%-70%, and the 2nd to 8th of 9 pairs for the median's 96% interval.
+      expect(row).toContain('64% (60%-70%; 55%-75%; 9)');
+    });
 
     it('a quick run: one round, one slice and one batch per store, no durably at 100', () => {
       const text = notes(1, QUICK, [...stores(1), ['durably', 1], ...stores(100)]);

@@ -35,9 +35,12 @@ const markComplete = () => { lastReadwriteComplete = performance.timeOrigin + pe
 
 /** Transactions opened and not yet completed or aborted, and who waits for there to be none. */
 let inFlight = 0;
+/** When a transaction of the page last completed or aborted (`performance.now()`), or NaN. */
+let lastSettled = NaN;
 /** @type {Set<() => void>} */
 const onNoneInFlight = new Set();
 const settled = () => {
+  lastSettled = performance.now();
   inFlight--;
   if (inFlight === 0) for (const resolve of onNoneInFlight) resolve();
 };
@@ -74,6 +77,9 @@ export const idbCountsSince = (before) => ({
 
 /** @returns {number} when the last readwrite transaction of this page completed (ms since the Unix epoch), or NaN */
 export const lastReadwriteCompleteAt = () => lastReadwriteComplete;
+
+/** @returns {number} when a transaction of this page last completed or aborted (`performance.now()`), or NaN */
+export const lastSettledAt = () => lastSettled;
 
 /**
  * Resolves once no IndexedDB transaction of this page is running (at once if none is); rejects after `timeoutMs`.

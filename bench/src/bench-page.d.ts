@@ -11,6 +11,8 @@ interface BenchPage {
   helloWithRaw(adapter: 'dexie' | 'keyval', instances: number, rawPerInstance: number): Promise<{
     adapter: string; instances: number; steps: number; elapsedMs: number; counts: IdbCounts; rawTransactions: number;
     rawElapsedMs: number;
+    /** The instances' time up to the page being quiet after each (the idle turns included); `elapsedMs` ends at their work. */
+    quietElapsedMs: number;
     /** Raw bursts during which a transaction other than the raw ones was opened. */
     disturbedBursts: number;
   }>;

@@ -8,6 +8,8 @@
  * @property {number} n       number of values (rounds)
  * @property {number} median
  * @property {number} p10     10th percentile (linear interpolation between the two nearest ranks)
+ * @property {number} p25
+ * @property {number} p75
  * @property {number} p90
  * @property {number} min
  * @property {number} max
@@ -31,7 +33,7 @@ export function quantile(sorted, q) {
 }
 
 /**
- * Median, p10, p90, min and max of `values` (any order; non-finite values are dropped).
+ * Median, p10, p25, p75, p90, min and max of `values` (any order; non-finite values are dropped).
  * @param {readonly number[]} values
  * @returns {Spread}
  */
@@ -41,6 +43,8 @@ export function spread(values) {
     n: sorted.length,
     median: quantile(sorted, 0.5),
     p10: quantile(sorted, 0.1),
+    p25: quantile(sorted, 0.25),
+    p75: quantile(sorted, 0.75),
     p90: quantile(sorted, 0.9),
     min: sorted[0] ?? NaN,
     max: sorted[sorted.length - 1] ?? NaN,
@@ -86,4 +90,39 @@ export function ratioSpread(a, b) {
     if (Number.isFinite(x) && Number.isFinite(y) && y !== 0) ratios.push(x / y);
   }
   return spread(ratios);
+}
+
+/**
+ * A distribution-free confidence interval for the median of the population `values` are drawn from: the k-th smallest
+ * and the k-th largest value, with k the largest rank for which the chance that fewer than k of n values fall below
+ * the median (binomial, p = 1/2) is at most (1 - confidence) / 2 on each side. It assumes nothing of the shape of the
+ * distribution (a bench's samples are skewed: a preempted sample is slow, never fast). NaN bounds when there are too
+ * few values for that confidence (fewer than 6 at 95%). Non-finite values are dropped.
+ * @param {readonly number[]} values
+ * @param {number} [confidence] in (0, 1); 0.95 unless given
+ * @returns {{ low: number, high: number, n: number, confidence: number }} `confidence`: the coverage the two ranks
+ *   give (at least the one asked for), NaN without an interval
+ */
+export function medianInterval(values, confidence = 0.95) {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  const n = sorted.length;
+  const tail = (1 - confidence) / 2;
+  // cdf = P(X <= j) for X ~ Binomial(n, 1/2); the interval [x(k), x(n-k+1)] misses the median with chance 2 P(X <= k-1).
+  let pmf = 0.5 ** n;
+  let cdf = 0;
+  let k = 0;
+  for (let j = 0; j < n; j++) {
+    cdf += pmf;
+    if (cdf > tail) break;
+    k = j + 1;
+    pmf = (pmf * (n - j)) / (j + 1);
+  }
+  if (k === 0) return { low: NaN, high: NaN, n, confidence: NaN };
+  let missed = 0;
+  let p = 0.5 ** n;
+  for (let j = 0; j < k; j++) {
+    missed += p;
+    p = (p * (n - j)) / (j + 1);
+  }
+  return { low: /** @type {number} */ (sorted[k - 1]), high: /** @type {number} */ (sorted[n - k]), n, confidence: 1 - 2 * missed };
 }

@@ -239,6 +239,8 @@ export function indexedDbTables(r) {
   const perSecond = (/** @type {number} */ v) => `${v < 100 ? v.toFixed(1) : integer(v)}/s`;
   const pct = (/** @type {number} */ v) => `${Math.round(v * 100)}%`;
   const fixed = (/** @type {number | undefined} */ v) => (v === undefined ? '' : v.toFixed(2));
+  const quartiles = (/** @type {import('./stats.mjs').Spread} */ s, /** @type {(v: number) => string} */ f) =>
+    (s.n <= 1 ? f(s.median) : `${f(s.p25)}-${f(s.p75)}`);
   const batches100 = r.sizes.batches100 ?? 1;
   // Who ran at a concurrency, as this run had them (--quick leaves durably out at 100, --no-durably everywhere).
   const contendersAt = (/** @type {number} */ concurrency) =>
@@ -246,15 +248,18 @@ export function indexedDbTables(r) {
   const throughput = {
     title: `Scenario 6a: hello sequence in headless Chromium ${r.chromium}, instances (durably: jobs) per second`,
     headers: ['concurrent', 'system', 'per second (median)', 'rounds min-max', 'steps/s', 'readwrite tx / step',
-      'readonly tx / step', 'requests / step', 'share of raw ceiling (median, min-max)', 'vs durably'],
+      'readonly tx / step', 'requests / step', 'raw ceiling, steps/s (median of pairs, p25-p75)',
+      'share of raw ceiling (median of pairs, p25-p75; 95% interval of the median; pairs)', 'vs durably'],
     rows: [
       ['1', 'raw IndexedDB: readwrite transaction with 3 reads + 1 write, one after another', perSecond(r.raw.perSecond.median),
-        `${range(r.raw.perSecond, perSecond)}${r.raw.perSecond.n > r.rounds ? ` (${r.raw.perSecond.n} measurements)` : ''}`, '', '1', '0', '4', `${duration(r.raw.msPerTransaction.median)} per transaction`, ''],
+        `${range(r.raw.perSecond, perSecond)}${r.raw.perSecond.n > r.rounds ? ` (${r.raw.perSecond.n} measurements)` : ''}`, '', '1', '0', '4', '', `${duration(r.raw.msPerTransaction.median)} per transaction`, ''],
       ...r.throughput.map((t) => [
         integer(t.concurrency), t.system, perSecond(t.perSecond.median), range(t.perSecond, perSecond),
         t.stepsPerSecond ? perSecond(t.stepsPerSecond.median) : '',
         fixed(t.readwritePerStep), fixed(t.readonlyPerStep), fixed(t.requestsPerStep),
-        t.ceilingShare ? `${pct(t.ceilingShare.median)} (${range(t.ceilingShare, pct)})` : '',
+        t.ceiling ? `${perSecond(t.ceiling.median)} (${quartiles(t.ceiling, perSecond)})` : '',
+        t.ceilingShare ? `${pct(t.ceilingShare.median)} (${quartiles(t.ceilingShare, pct)}; ` +
+          `${t.shareInterval && Number.isFinite(t.shareInterval.low) ? `${pct(t.shareInterval.low)}-${pct(t.shareInterval.high)}` : 'too few pairs'}; ${t.ceilingShare.n})` : '',
         advantageSpread(t.vsDurably),
       ]),
     ],
@@ -275,23 +280,30 @@ export function indexedDbTables(r) {
       'Transactions and requests are counted by wrapping the IndexedDB API on the page (bench/page/idb-counters.js), so ' +
         'they include everything the runtime, the worker and the client asked of IndexedDB during the run, divided by the ' +
         'steps committed. A request is one get/put/delete/count/cursor open, or one cursor continue.',
-      'Raw ceiling: raw readwrite transactions/s taken in the same stretch of time as the store figure, divided by the ' +
-        'readwrite transactions a step took in that measurement = the steps/s IndexedDB would allow at that moment if each ' +
-        'transaction cost what the raw one does; the share is the measurement\'s steps/s over that. At 1 concurrent the ' +
-        `page alternates: ${r.sizes.rawPerInstance1} raw transactions, then one instance, and so on; the raw clock and the ` +
-        'instance clock run apart, and an instance\'s clock stops only once the page is quiet: no IndexedDB transaction ' +
-        'running and none opened across 4 macrotasks in a row (the worker\'s claim round and reads after the last step ' +
-        'are the instance\'s cost; the idle turns are charged to it too). Any transaction other than the raw ones opened ' +
-        'during a raw burst is counted to the store, and its slice is left out of the shares: ' +
+      'Raw ceiling and share, per pair: a pair is one measurement of a store and the raw transactions run with it, in ' +
+        'the same stretch of time. Its raw ceiling is the raw readwrite transactions/s of the pair divided by the ' +
+        'readwrite transactions a step took in the pair = the steps/s IndexedDB would allow at that moment if each ' +
+        'transaction cost what the raw one does; its share is the store\'s steps/s in the pair over that ceiling. The cell ' +
+        'is the median of the pairs\' shares (each against its own ceiling: not a ratio of medians taken over the run, ' +
+        'nor the best pair), with their p25-p75, and a 95% interval for that median that assumes nothing of the shape ' +
+        'of the spread (from the order statistics: the k-th smallest and k-th largest pair, k from the binomial ' +
+        `distribution); ${r.sizes.slices1 * r.rounds} pairs per store at 1 concurrent, ${batches100 * r.rounds} at 100. ` +
+        'The ceiling column gives the pairs\' ceilings the same way. ' +
+        `At 1 concurrent a pair is a slice, and the page alternates within it: ${r.sizes.rawPerInstance1} raw transactions, ` +
+        'then one instance, and so on (A B A B); the raw clock and the instance clock run apart. The raw clock runs from ' +
+        'the first raw transaction\'s start to the last one\'s completion; an instance\'s from its start to the later of ' +
+        'its completion and the completion of the last IndexedDB transaction opened for it (the worker\'s claim round and ' +
+        'reads after the last step are the instance\'s cost). Before the next raw burst the page waits, off both clocks, ' +
+        'until it is quiet: no IndexedDB transaction running and none opened across 4 macrotasks in a row; those idle ' +
+        'turns are nobody\'s work, and a transaction opened during them is still charged to the instance. Any transaction ' +
+        'other than the raw ones opened during a raw burst is counted to the store, and its slice is left out of the shares: ' +
         `${r.disturbedSlices ?? 0} slice${r.disturbedSlices === 1 ? '' : 's'} of ${r.sizes.slices1 * r.rounds * r.throughput.filter((t) => t.concurrency === 1 && t.kind !== 'durably').length} in this run. ` +
-        `At 100 concurrent, raw measurements of ${r.sizes.rawTransactions} transactions run right before and ` +
-        `right after each batch (one between two batches serves both, so raw and batches alternate: ${rawAlternation(batches100)}), ` +
-        'and the ceiling uses the mean of the two rates ' +
+        `At 100 concurrent a pair is a batch, which cannot be cut in slices: raw measurements of ${r.sizes.rawTransactions} ` +
+        'transactions run right before and right after each batch (one between two batches serves both, so raw and ' +
+        `batches alternate: ${rawAlternation(batches100)}), and the ceiling uses the mean of the two rates ` +
         '(after/before: ' + r.throughput.filter((t) => t.rawAround).map((t) => `${t.system} ${fixed(t.rawAround?.afterOverBefore.median)} median, ` +
           `${fixed(t.rawAround?.afterOverBefore.min)}-${fixed(t.rawAround?.afterOverBefore.max)}`).join('; ') + '). ' +
-        `The column gives the median and min-max of the per-measurement shares, each against its own ceiling, not a ` +
-        `ratio of medians (${r.sizes.slices1 * r.rounds} per store at 1 ` +
-        `concurrent, ${batches100 * r.rounds} at 100); the raw row is over all raw figures of the run. The raw transactions run one ` +
+        'The raw row is over all raw figures of the run. The raw transactions run one ' +
         'at a time; a store whose transactions overlap (disjoint object stores run in parallel) can exceed 100%.',
       `durably ${r.versions['@coji/durably']} on SQLocal ${r.versions.sqlocal} (SQLite WASM on OPFS in a Web Worker; ` +
         `kysely ${r.versions.kysely}, zod ${r.versions.zod}) runs the same job: three steps returning the greeting, with ` +

@@ -23,7 +23,7 @@ import sqlocal from 'sqlocal/vite';
 import { build, preview } from 'vite';
 import { runInterleaved } from '../harness.mjs';
 import { packageVersion } from '../machine.mjs';
-import { quantile, ratioSpread, spread } from '../stats.mjs';
+import { medianInterval, quantile, ratioSpread, spread } from '../stats.mjs';
 
 const PAGE = fileURLToPath(new URL('../../page/', import.meta.url));
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -48,10 +48,15 @@ const STEPS = 4;
  * @property {number} [readwritePerStep]   IndexedDB readwrite transactions per step (median over slices)
  * @property {number} [readonlyPerStep]
  * @property {number} [requestsPerStep]
- * @property {import('../stats.mjs').Spread} [ceilingShare]  per slice: its steps/s over (raw readwrite tx/s / its
- *   readwrite tx per step); the raw rate at 1 concurrent is that of the raw transactions run in alternation with the
- *   slice's instances, at 100 the mean of the raw measurements right before and right after the batch; slices
+ * @property {import('../stats.mjs').Spread} [ceilingShare]  per pair (a measurement of the store and the raw
+ *   transactions run with it: a 1-concurrent slice, a 100-concurrent batch): its steps/s over its raw ceiling; slices
  *   whose raw bursts saw other transactions are left out
+ * @property {{ low: number, high: number, confidence: number }} [shareInterval]  a distribution-free confidence
+ *   interval (about 95%) for the median of `ceilingShare` (stats.mjs `medianInterval`)
+ * @property {import('../stats.mjs').Spread} [ceiling]  per pair: the raw ceiling in steps/s, raw readwrite tx/s over
+ *   the pair's readwrite tx per step; the raw rate at 1 concurrent is that of the raw transactions run in alternation
+ *   with the slice's instances, at 100 the mean of the raw measurements right before and right after the batch
+ * @property {import('../stats.mjs').Spread} [pairSteps]  per pair: the store's steps/s (the numerator of its share)
  * @property {number} [disturbedSlices]  1 concurrent: slices left out of `ceilingShare` because a transaction other
  *   than the raw ones was opened during one of their raw bursts
  * @property {{ before: import('../stats.mjs').Spread, after: import('../stats.mjs').Spread,
@@ -106,7 +111,14 @@ export async function runIndexedDb(options = {}) {
     // store per round and raw measurements of 100, a share was the median of 3 and a raw figure covered a tenth of
     // the batch's time; on a loaded machine the rates right before and right after one batch differed up to 3.4x.
     // durably, 50x slower per job, keeps 10 jobs per round.
-    : { instances1: 15, slices1: 3, rawPerInstance1: 4, durably1: 10, instances100: 100, batches100: 2, rawTransactions: 200, latencyInstances: 10, crossTabProbes: 100 };
+    // A share is the median of its pairs, and a pair's share swings with the load of its second (within one run of
+    // 9 slices per store at 1 concurrent: 41% to 71%; the worst cell's median moved from 53% to 64% between runs of one
+    // tree). A slice takes about 0.2 s and a batch with its raw measurement about a second, so 40 slices and 16 batches
+    // per store per round (120 and 48 pairs) cost about 2 minutes more than 3 and 2 did; on a machine at load 8-20 the
+    // median's 95% interval at 1 concurrent was 4-6 points wide (13 with 24 pairs), and the 100-concurrent cells, whose
+    // raw rate right before and right after one batch differed up to 4x there, are the wider ones. durably's figures,
+    // not these, still set the scenario's length.
+    : { instances1: 15, slices1: 40, rawPerInstance1: 4, durably1: 10, instances100: 100, batches100: 16, rawTransactions: 200, latencyInstances: 10, crossTabProbes: 100 };
   const outDir = await mkdtemp(join(tmpdir(), 'durable-rx-bench-page-'));
   /** @type {import('vite').PreviewServer | undefined} */
   let server;
@@ -173,7 +185,7 @@ export async function runIndexedDb(options = {}) {
     /** @typedef {{ perSecond: number, msPerTx: number }} RawMeasurement */
     /**
      * One measurement of a contender (durably: no counts, no share).
-     * @typedef {{ instances: number, steps: number, elapsedMs: number, share?: number, readwritePerStep?: number,
+     * @typedef {{ instances: number, steps: number, elapsedMs: number, share?: number, ceiling?: number, readwritePerStep?: number,
      *   readonlyPerStep?: number, requestsPerStep?: number, disturbed?: boolean, rawBefore?: number, rawAfter?: number }} Slice
      */
     /** @type {RawMeasurement[]} */
@@ -233,7 +245,10 @@ export async function runIndexedDb(options = {}) {
           rawRate = x.rawTransactions / (x.rawElapsedMs / 1000);
           raws.push({ perSecond: rawRate, msPerTx: x.rawElapsedMs / x.rawTransactions });
           disturbed = x.disturbedBursts > 0;
-          rawNote = `raw alongside ${Math.round(rawRate)}/s${disturbed ? `, ${x.disturbedBursts} raw bursts disturbed: share left out` : ''}`;
+          // The instances' time with the idle turns that told the page it was quiet, for the log: not anyone's work.
+          const withQuiet = (x.steps / (x.quietElapsedMs / 1000)) / (rawRate / (x.counts.readwrite / x.steps));
+          rawNote = `raw alongside ${Math.round(rawRate)}/s; ${Math.round(withQuiet * 100)}% with the quiet turns` +
+            `${disturbed ? `, ${x.disturbedBursts} raw bursts disturbed: share left out` : ''}`;
         } else {
           // A batch of 100 cannot be cut in slices: raw measurements right before and right after it.
           const before = lastRaw ?? await measureRaw();
@@ -249,9 +264,10 @@ export async function runIndexedDb(options = {}) {
         if (r.steps !== r.instances * STEPS) throw new Error(`${c.id}: ${r.steps} steps for ${r.instances} instances`);
         const readwritePerStep = r.counts.readwrite / r.steps;
         // The steps/s IndexedDB would allow at this many readwrite transactions per step, at the raw rate of the moment.
-        const share = (r.steps / (r.elapsedMs / 1000)) / (rawRate / readwritePerStep);
+        const ceiling = rawRate / readwritePerStep;
+        const share = (r.steps / (r.elapsedMs / 1000)) / ceiling;
         into.push({
-          instances: r.instances, steps: r.steps, elapsedMs: r.elapsedMs, readwritePerStep,
+          instances: r.instances, steps: r.steps, elapsedMs: r.elapsedMs, readwritePerStep, ceiling,
           readonlyPerStep: r.counts.readonly / r.steps, requestsPerStep: r.counts.requests / r.steps,
           ...(disturbed ? { disturbed } : { share }), ...(rawBefore === undefined ? {} : { rawBefore, rawAfter }),
         });
@@ -276,14 +292,19 @@ export async function runIndexedDb(options = {}) {
       const durablyPerSecond = d < 0 ? [] : pooled(d, 'instances');
       const continuousPerSecond = c.concurrency === 1 ? pooled(i, 'instances', continuous) : undefined;
       const arounds = all.filter((x) => x.rawBefore !== undefined && x.rawAfter !== undefined);
+      const paired = all.filter((x) => !x.disturbed);
       throughput.push({
         system: `durable-rx + ${c.kind === 'dexie' ? 'DexieStore' : 'KeyvalStore'}`, kind: c.kind, concurrency: c.concurrency,
         perSecond: spread(perSecond), stepsPerSecond: spread(pooled(i, 'steps')),
         readwritePerStep: spread(all.map((x) => x.readwritePerStep ?? NaN)).median,
         readonlyPerStep: spread(all.map((x) => x.readonlyPerStep ?? NaN)).median,
         requestsPerStep: spread(all.map((x) => x.requestsPerStep ?? NaN)).median,
-        // Per slice, each against the raw rate of its own stretch of time.
-        ceilingShare: spread(all.filter((x) => !x.disturbed).map((x) => x.share ?? NaN)),
+        // Per pair, each against the raw rate of its own stretch of time: the median of the pairs' shares, not a ratio
+        // of medians taken over the whole run, nor the best pair.
+        ceilingShare: spread(paired.map((x) => x.share ?? NaN)),
+        shareInterval: medianInterval(paired.map((x) => x.share ?? NaN)),
+        ceiling: spread(paired.map((x) => x.ceiling ?? NaN)),
+        pairSteps: spread(paired.map((x) => x.steps / (x.elapsedMs / 1000))),
         ...(c.concurrency === 1 ? { disturbedSlices: all.filter((x) => x.disturbed).length } : {}),
         ...(continuousPerSecond ? { continuousPerSecond: spread(continuousPerSecond) } : {}),
         ...(arounds.length === 0 ? {} : {
