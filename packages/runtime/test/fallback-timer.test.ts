@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FallbackTimer } from '../src/env/fallback-timer.js';
 import { HandClock, T0 } from './hand-clock.js';
 import { within } from './within.js';
@@ -101,6 +101,31 @@ describe('FallbackTimer', () => {
     clock.throwing = false;
     expect(cleared.arm(100, () => undefined)).toBe(100);
     expect([...clock.timers.values()].map((t) => t.at)).toEqual([T0 + 100]);
+  });
+
+  it('reports once what became of a timer neither the clock nor the platform could arm: none is, nor is any kept', () => {
+    const clock = new TimerThrowingClock();
+    const reports: [unknown, string][] = [];
+    const timer = new FallbackTimer(clock, () => undefined, unexpected);
+    clock.throwing = true;
+    const platform = vi.spyOn(globalThis, 'setTimeout').mockImplementation((() => {
+      throw new Error('injected: no platform timer');
+    }) as unknown as typeof setTimeout);
+    try {
+      expect(timer.arm(100, (error, fallback) => reports.push([error, fallback]))).toBeUndefined();
+    } finally {
+      platform.mockRestore();
+    }
+    expect(timer.armed).toBe(false);
+    // Before, the clock's error was reported first, as if the platform's timer would take its place, then the platform's.
+    expect(reports).toHaveLength(1);
+    expect(reports[0]![1]).toBe('none');
+    expect((reports[0]![0] as AggregateError).errors).toEqual([new Error('injected: no timer'), new Error('injected: no platform timer')]);
+    // Set on the platform's, it is reported once it is armed there.
+    const armedWhenReported: boolean[] = [];
+    expect(timer.arm(0, (_, fallback) => armedWhenReported.push(fallback === 'platform' && timer.armed))).toBe(0);
+    expect(armedWhenReported).toEqual([true]);
+    timer.clear();
   });
 
   it('owns the timer it arms when the clock fails to clear the one before, which does nothing if it fires', () => {

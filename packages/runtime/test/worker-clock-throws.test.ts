@@ -313,3 +313,62 @@ describe('a worker whose clock fails to clear its timers as it stops', () => {
     expect(logger.errors.slice(errors)).toEqual([]);
   });
 });
+
+describe('a worker whose clock and platform both fail, for a moment, to set the wake timer of a durable timer', () => {
+  it('says none is armed, arms it again at its next turn with no store signal, and the instance completes at its time', async () => {
+    /** Fails the next arming of `failDelayMs` (the durable timer's wait), once. */
+    class FailsOneWait extends HandClock {
+      failDelayMs: number | undefined;
+      override setTimeout(callback: () => void, delayMs: number): ReturnType<HandClock['setTimeout']> {
+        if (delayMs === this.failDelayMs) {
+          this.failDelayMs = undefined;
+          platformFails = 1;
+          throw new Error('injected: the clock failed to set a timer');
+        }
+        return super.setTimeout(callback, delayMs);
+      }
+    }
+    // The platform's setTimeout fails once, right after the clock failed: the wake timer's fallback.
+    let platformFails = 0;
+    const platformSetTimeout = globalThis.setTimeout;
+    const platform = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((...args: Parameters<typeof setTimeout>) => {
+      if (platformFails > 0) {
+        platformFails--;
+        throw new Error('injected: the platform failed to set a timer');
+      }
+      return platformSetTimeout(...args);
+    }) as typeof setTimeout);
+    try {
+      const clock = new FailsOneWait();
+      const store = new MemoryStore();
+      const logger = new RecordingLogger();
+      const twoTimers: Orchestrator = function* (ctx) {
+        yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 50));
+        yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 50));
+        return 'woke';
+      };
+      const runtime = createRuntime({ store, clock, logger, orchestrators: { TwoTimers: twoTimers } });
+      runtimes.push({ runtime, clock });
+      await runtime.start();
+      const id = await runtime.client.startNew('TwoTimers');
+      const first = await within(clock.timerDueBy(clock.ms + 50), 'the wake timer of the first durable timer');
+      const other = createClient({ store, clock: new HandClock() });
+      const completed = firstValueFrom(other.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
+      clock.failDelayMs = 50;
+      const unarmed = logger.nextError('failed to arm its wake timer');
+      clock.ms += 50;
+      clock.fire(first);
+      // Before, the message said the timer was set on the platform's timer, which had failed as well.
+      expect(await within(unarmed, 'the wake timer failing to arm')).toContain('and so did the platform\'s timer: none is armed');
+      expect(platformFails).toBe(0);
+      expect(logger.errors.some((message) => message.includes('set on the platform\'s timer'))).toBe(false);
+      // Before, nothing armed it again but a store signal, and none comes: the instance waited for good.
+      const second = await within(clock.timerDueBy(clock.ms + 50), 'the wake timer of the second durable timer');
+      clock.ms += 50;
+      clock.fire(second);
+      expect(await within(completed, 'the instance completing')).toMatchObject({ output: 'woke' });
+    } finally {
+      platform.mockRestore();
+    }
+  });
+});

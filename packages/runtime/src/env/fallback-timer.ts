@@ -1,6 +1,13 @@
 import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from './clock.js';
 
 /**
+ * What became of a {@link FallbackTimer} whose clock failed to arm it: the one armed before stays (`'kept'`), it is set
+ * on the platform's timer (`'platform'`), or, the platform's failing too with none armed before, none is armed
+ * (`'none'`: only its owner's next arming sets one).
+ */
+export type Fallback = 'kept' | 'platform' | 'none';
+
+/**
  * The one timer of an owner that cannot do without it: a {@link DeadlineList}'s (with none armed, a store call left
  * pending would never end, nor a worker's step waiting for it) and a worker's wake timer (a due durable timer, a failed
  * claim's retry or a lease left to lapse would wait for a store signal). It is armed on the owner's clock. When the
@@ -16,7 +23,7 @@ import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from './clock.js';
  * @example
  * ```ts
  * const timer = new FallbackTimer(clock, () => wake(), (error) => logger.error('the clock failed to clear the wake timer', error));
- * timer.arm(1000, (error) => logger.error('the clock failed to arm the wake timer', error));
+ * timer.arm(1000, (error, fallback) => logger.error(`the clock failed to arm the wake timer (${fallback})`, error));
  * ```
  */
 export class FallbackTimer {
@@ -53,11 +60,13 @@ export class FallbackTimer {
 
   /**
    * Arms the timer `delayMs` (at most {@link MAX_TIMER_DELAY_MS}) from now, in place of the one armed. Without `failed`,
-   * a clock that fails to arm it throws, the one armed left as it was. With it, the clock's error goes to `failed` (the
-   * platform's too, should that fail as well), and the timer falls back as the class says, for at most `platformMaxMs`
-   * on the platform's timer. Returns the delay armed, or `undefined` when none was (the one armed stays).
+   * a clock that fails to arm it throws, the one armed left as it was. With it, the timer falls back as the class says,
+   * for at most `platformMaxMs` on the platform's timer, and `failed` is told the clock's error and what became of the
+   * timer ({@link Fallback}): once, when the fallback is settled (with `'none'`, or `'kept'` after the platform failed
+   * too, the error is an `AggregateError` of the clock's and the platform's). Returns the delay armed, or `undefined`
+   * when none was (the one armed stays).
    */
-  arm(delayMs: number, failed?: (error: unknown) => void, platformMaxMs = MAX_TIMER_DELAY_MS): number | undefined {
+  arm(delayMs: number, failed?: (error: unknown, fallback: Fallback) => void, platformMaxMs = MAX_TIMER_DELAY_MS): number | undefined {
     let timer: ClockTimer;
     let onPlatform = false;
     const fire = (): void => {
@@ -65,24 +74,29 @@ export class FallbackTimer {
       this.#timer = this.#fire = undefined;
       this.#fired(onPlatform);
     };
+    let clockError: unknown;
     try {
       timer = this.#clock.setTimeout(fire, delayMs);
     } catch (error) {
       if (!failed) throw error;
-      failed(error);
-      if (this.#timer !== undefined && !this.#inPlace) return undefined;
+      if (this.#timer !== undefined && !this.#inPlace) {
+        failed(error, 'kept');
+        return undefined;
+      }
       try {
         timer = globalThis.setTimeout(fire, (delayMs = Math.min(delayMs, platformMaxMs)));
       } catch (platformError) {
-        failed(platformError);
+        failed(new AggregateError([error, platformError], "the clock and the platform's timer both failed to arm a timer"), this.#timer === undefined ? 'none' : 'kept');
         return undefined;
       }
       onPlatform = true;
+      clockError = error;
     }
     this.clear();
     this.#timer = timer;
     this.#onPlatform = onPlatform;
     this.#fire = fire;
+    if (onPlatform) failed?.(clockError, 'platform');
     return delayMs;
   }
 

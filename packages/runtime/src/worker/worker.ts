@@ -21,7 +21,7 @@ import type { WriteSet } from '../model/write-set.js';
 import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/store.js';
 import { clearClockTimer, MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from '../env/clock.js';
 import { DeadlineList } from '../env/deadline-list.js';
-import { FallbackTimer } from '../env/fallback-timer.js';
+import { FallbackTimer, type Fallback } from '../env/fallback-timer.js';
 import type { NewId } from '../env/new-id.js';
 import { isDue, leaseTokens, lifeLeaseOwner, newLease } from '../store/store-helpers.js';
 import { ExecutionCache } from './execution-cache.js';
@@ -93,6 +93,13 @@ const LEASED_SLOTS_HELD_MS = SATURATED_RECHECK_MS;
  * as they come.
  */
 export const WAKE_CHECK_MS = 60_000;
+
+/**
+ * How many times in a row a worker whose wake timer neither its clock nor the platform's timer could arm wakes at its
+ * next turn to arm it again, before it waits for a store signal (see `Worker.#wakeUnarmed`): a failure that passes
+ * within a few turns loses no due timer, and one that lasts costs a few claim rounds, not a loop of them.
+ */
+const WAKE_ARM_RETRIES = 3;
 
 /** The events of the global object after which the worker looks at the clock at once (see WAKE_CHECK_MS). */
 const WAKE_EVENTS = ['visibilitychange', 'pageshow', 'online'] as const;
@@ -378,6 +385,8 @@ export class Worker {
   #wakeAtMs = Infinity;
   /** Whether the wake timer set is a step of a longer wait (WAKE_CHECK_MS), to be set again from the clock's time. */
   #wakeStepped = false;
+  /** Armings of the wake timer in a row that neither the clock nor the platform's timer could make (`#wakeUnarmed`). */
+  #wakeArmFailures = 0;
   /** Whether the worker listens to the global object's WAKE_EVENTS. */
   #listening = false;
   #pumping = false;
@@ -1298,21 +1307,49 @@ export class Worker {
     // wake the worker: a due timer, a failed claim's retry or a lease left to lapse would wait for ever. The same
     // wake-up is set on the platform's timer instead (in steps of at most WAKE_CHECK_MS: its timers pause in a sleep),
     // and the next one is asked of the clock again (`#wakeTimerFired` pumps, and the pump arms it), so a clock that
-    // recovers is used again at once (`FallbackTimer`).
+    // recovers is used again at once (`FallbackTimer`). With the platform's failing too, none is armed: the worker
+    // wakes at its next turn to try again, a few times (`#wakeUnarmed`).
     const delay = this.#wakeTimer.arm(
       Math.min(wanted, this.#o.clock.timersFireOnTime === true ? MAX_TIMER_DELAY_MS : WAKE_CHECK_MS, MAX_TIMER_DELAY_MS), this.#wakeUnarmed, WAKE_CHECK_MS,
     );
     // None armed (the one set before stays, or none is: `#wakeAtMs` is then Infinity already).
     if (delay === undefined) return;
+    this.#wakeArmFailures = 0;
     this.#wakeAtMs = nowMs + wanted;
     this.#wakeStepped = wanted > delay;
   }
 
-  /** The clock (or, after it, the platform's timer) failed to arm the wake timer. */
-  readonly #wakeUnarmed = (error: unknown): void => this.#o.logger.error(
-    `the worker's clock failed to arm its wake timer; ${this.#wakeTimer.armed ? 'the timer it had stays' : "it is set on the platform's timer"}`,
-    error,
-  );
+  /**
+   * The clock failed to arm the wake timer; `fallback` says what became of it. With none armed (the platform's timer
+   * failed too), nothing but a store signal would wake the worker: a due durable timer, a failed claim's retry or a
+   * lease left to lapse could wait for good, though the timers work again a moment later. So the worker wakes at its
+   * next turn (`#wakeArmRetry`), whose pump claims what is due and arms the timer again; WAKE_ARM_RETRIES times in a
+   * row at most (an arming that succeeds counts them from 0 again), then it waits for a store signal.
+   */
+  readonly #wakeUnarmed = (error: unknown, fallback: Fallback): void => {
+    const { logger } = this.#o;
+    if (fallback !== 'none') {
+      logger.error(`the worker's clock failed to arm its wake timer; ${fallback === 'kept' ? 'the timer it had stays' : "it is set on the platform's timer"}`, error);
+      return;
+    }
+    const retry = this.#wakeArmFailures++ < WAKE_ARM_RETRIES;
+    logger.error(
+      `the worker's clock failed to arm its wake timer, and so did the platform's timer: none is armed; ${retry ? 'it wakes at its next turn to try again' : 'it waits for the next store signal'}`,
+      error,
+    );
+    if (retry) this.#turns.defer(this.#wakeArmRetry);
+  };
+
+  /** The wake-up of a wake timer none could arm (`#wakeUnarmed`), unless one was armed since or the worker stops. */
+  readonly #wakeArmRetry = (): void => {
+    if (this.#wakeTimer.armed || this.#stopping) return;
+    if (this.#feedUnarmed) {
+      this.#feedUnarmed = false;
+      this.#subscribeWork();
+    }
+    this.#backingOff = false;
+    this.#wake();
+  };
 
   readonly #wakeTimerFired = (): void => {
     // No wake timer is armed now: `#wakeAtMs` says so as well.
