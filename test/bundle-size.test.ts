@@ -24,7 +24,7 @@ const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: nu
   { entry: 'runtime.js', maxAddedGzipBytes: 53_422 },
   { entry: 'runtime-keyval.js', maxAddedGzipBytes: 68_960 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 99_391 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 12_970 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 13_054 },
 ];
 
 describe('bundle size', () => {

@@ -4,6 +4,7 @@ import {
   armTimeout, CLOCK_METHODS, hasMethods, isCount, isDelayMs, isFunction, isTimeoutMs, MAX_SUBSCRIPTIONS_PER_SESSION, readChecked,
 } from '@durable-rx/runtime/client-kit';
 import { badResponse, errorFromBody, errorStatusOf, isRetryable, jsonOf, readBody, RemoteError, tooLong } from './remote-error.js';
+import { retryAfterMs } from './retry-after.js';
 import { sseParser } from './sse-parser.js';
 
 /**
@@ -15,7 +16,10 @@ import { sseParser } from './sse-parser.js';
 export interface ReconnectOptions {
   /** Delay before the first reconnect when the server sent no `retry` hint (at least 1 ms; >= 0). Default 1000 ms. */
   readonly initialDelayMs?: number;
-  /** Upper bound of the delay, which doubles on each consecutive failure (> 0). Default 30 s. */
+  /**
+   * Upper bound of the delay, which doubles on each consecutive failure (> 0). Default 30 s. A stream refused with
+   * `Retry-After` (a server at its `maxStreams`) waits that long, up to this bound, whatever delay was drawn.
+   */
   readonly maxDelayMs?: number;
   /**
    * When a connection counts as lost (and is reconnected, resuming, as after any loss): nothing arrived on it (no
@@ -335,6 +339,8 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
     /** The last event id, which each reconnect sends as `Last-Event-ID`; `''`: none. */
     let lastEventId = '';
     let retryMs = initialDelayMs;
+    /** What the last refusal's `Retry-After` asked to wait (ms; 0: nothing), for the next reconnect only. */
+    let refusedMs = 0;
     failures = 0;
     let stopped = false;
     /** When the current attempt had its `session` event, in ms of the clock; `undefined` before it. */
@@ -462,8 +468,10 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
           const error = errorFromBody(response.status, await jsonOf(response, maxResponseBytes));
           // Reading the refusal ends when a stop aborts it, with an error from the aborted body or none at all.
           signal.throwIfAborted();
-          if (isRetryable(response.status)) throw error;
-          return fail(error);
+          if (!isRetryable(response.status)) return fail(error);
+          // A server at its `maxStreams` (or closing, or a proxy shedding load) says when to come back: not sooner.
+          refusedMs = retryAfterMs(response.headers.get('retry-after'), clock.now().getTime());
+          throw error;
         }
         if (!response.headers.get('content-type')?.includes('text/event-stream')) return fail(badResponse('Not an event stream'));
         // Given the bytes as they come (it decodes them, counting them for maxResponseBytes first) rather than through a
@@ -515,7 +523,11 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       // that doubling it on consecutive failures means something also after a `retry: 0` hint (or a delay of 0); each is
       // spread over its upper half (a product, so that `Infinity` stays never), so that the clients one restart cut off
       // come back spread out rather than all at once; in whole milliseconds, as clocks count.
-      unarm = arm(Math.ceil(Math.min(maxDelayMs, Math.max(retryMs, 1) * 2 ** Math.max(0, failures - 1)) * (1 - random() / 2)), connect);
+      // A refusal's `Retry-After` is waited out whole (up to `maxDelayMs`, the client's own bound), however short the
+      // delay drawn.
+      const delayMs = Math.ceil(Math.min(maxDelayMs, Math.max(retryMs, 1) * 2 ** Math.max(0, failures - 1)) * (1 - random() / 2));
+      unarm = arm(Math.max(delayMs, Math.min(maxDelayMs, refusedMs)), connect);
+      refusedMs = 0;
     };
 
     void connect();

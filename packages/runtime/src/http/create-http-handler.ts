@@ -130,7 +130,8 @@ export interface HttpHandlerOptions {
    * `Retry-After`, in whole seconds, of the 202 responses that point to a status to poll (a start, a restart, a status
    * not yet terminal); the 202s of raiseEvent, terminate, suspend, resume and rewind carry none. Default as Durable
    * Functions: 10 on a start's and a restart's check-status response, 5 on the
-   * status route's 202; given, it is sent on both.
+   * status route's 202; given, it is sent on both. Also (default 10) that of the 503 refusing a stream past `maxStreams`,
+   * which `@durable-rx/rx-client` waits out before it tries again.
    */
   readonly retryAfterSeconds?: number;
   /** Largest `timeout` a start request may wait for completion, in seconds. Default 300. */
