@@ -1,5 +1,5 @@
 import { filter, firstValueFrom, merge, Observable, Subject } from 'rxjs';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient, createRuntime, MemoryStore, UnavailableError, type DurableClient, type Orchestrator } from '../src/index.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { settle } from '../src/testing/virtual-clock.js';
@@ -370,5 +370,70 @@ describe('a worker whose clock and platform both fail, for a moment, to set the 
     } finally {
       platform.mockRestore();
     }
+  });
+});
+
+describe('a worker whose wake timer neither its clock nor the platform could arm, turn after turn', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.restoreAllMocks();
+  });
+
+  it('arms it again when the page is shown again or the network comes back, and the instance completes at its time', async () => {
+    const host = new EventTarget();
+    vi.stubGlobal('addEventListener', host.addEventListener.bind(host));
+    vi.stubGlobal('removeEventListener', host.removeEventListener.bind(host));
+    /** Fails every arming of `failDelayMs` (the durable timer's wait) while `fails` is positive. */
+    class FailsWaits extends HandClock {
+      failDelayMs = 0;
+      fails = 0;
+      override setTimeout(callback: () => void, delayMs: number): ReturnType<HandClock['setTimeout']> {
+        if (this.fails > 0 && delayMs === this.failDelayMs) {
+          this.fails--;
+          platformFails = 1;
+          throw new Error('injected: the clock failed to set a timer');
+        }
+        return super.setTimeout(callback, delayMs);
+      }
+    }
+    // The platform's setTimeout fails right after each failure of the clock: the wake timer's fallback.
+    let platformFails = 0;
+    const platformSetTimeout = globalThis.setTimeout;
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((...args: Parameters<typeof setTimeout>) => {
+      if (platformFails > 0) {
+        platformFails--;
+        throw new Error('injected: the platform failed to set a timer');
+      }
+      return platformSetTimeout(...args);
+    }) as typeof setTimeout);
+    const clock = new FailsWaits();
+    const store = new MemoryStore();
+    const logger = new RecordingLogger();
+    const twoTimers: Orchestrator = function* (ctx) {
+      yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 50));
+      yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 50));
+      return 'woke';
+    };
+    const runtime = createRuntime({ store, clock, logger, orchestrators: { TwoTimers: twoTimers } });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    const id = await runtime.client.startNew('TwoTimers');
+    const first = await within(clock.timerDueBy(clock.ms + 50), 'the wake timer of the first durable timer');
+    const other = createClient({ store, clock: new HandClock() });
+    const completed = firstValueFrom(other.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
+    // The wake timer of the second durable timer fails to arm at the step and at each of the turns after it.
+    clock.failDelayMs = 50;
+    clock.fails = Infinity;
+    const gaveUp = logger.nextError('it waits for the next store signal');
+    clock.ms += 50;
+    clock.fire(first);
+    await within(gaveUp, 'the worker ending its retries');
+    clock.fails = 0;
+    // No store signal comes. Before, the event found no wake timer armed and did nothing: the instance waited for good.
+    host.dispatchEvent(new Event('online'));
+    const second = await within(clock.timerDueBy(clock.ms + 50), 'the wake timer of the second durable timer');
+    clock.ms += 50;
+    clock.fire(second);
+    expect(await within(completed, 'the instance completing')).toMatchObject({ output: 'woke' });
   });
 });

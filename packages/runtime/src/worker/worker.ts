@@ -1340,7 +1340,10 @@ export class Worker {
     if (retry) this.#turns.defer(this.#wakeArmRetry);
   };
 
-  /** The wake-up of a wake timer none could arm (`#wakeUnarmed`), unless one was armed since or the worker stops. */
+  /**
+   * The wake-up of a wake timer none could arm (`#wakeUnarmed`, `#lookAtClock`), unless one was armed since or the
+   * worker stops.
+   */
   readonly #wakeArmRetry = (): void => {
     if (this.#wakeTimer.armed || this.#stopping) return;
     if (this.#feedUnarmed) {
@@ -1390,9 +1393,12 @@ export class Worker {
   /**
    * The page became visible or was shown again, or the network came back: the machine may have slept, its timers
    * paused. A wake timer whose time has come by the clock fires now; one that has not is set again for what is left
-   * (its step may have been paused for longer than the rest). No timer, no store read.
+   * (its step may have been paused for longer than the rest). No timer, no store read. With none armed because neither
+   * the clock nor the platform's timer could arm it (`#wakeUnarmed`, its retries over), the worker wakes to arm it
+   * again: the store may never signal.
    */
   readonly #lookAtClock = (): void => {
+    if (this.#wakeArmFailures > 0) return this.#wakeArmRetry();
     if (!this.#wakeTimer.armed || this.#stopping) return;
     const nowMs = this.#clockMs();
     if (Number.isNaN(nowMs)) return;
