@@ -42,6 +42,16 @@ describe('bench statistics', () => {
     expect(medianInterval([1, Number.NaN, 2]).n).toBe(2);
   });
 
+  it('gives the median\'s interval from many values too, where 2^-n is below the smallest double', () => {
+    // 1075 or more values: 0.5 ** n is 0, and every rank looked unlikely enough, so the interval came out as the
+    // largest value to the smallest (low 2000, high 1) with a confidence of 1.
+    const many = Array.from({ length: 2000 }, (_, i) => 2000 - i);
+    const interval = medianInterval(many);
+    expect(interval).toMatchObject({ low: 956, high: 1045, n: 2000 });
+    expect(interval.confidence).toBeGreaterThanOrEqual(0.95);
+    expect(interval.confidence).toBeLessThan(0.96);
+  });
+
   it('takes ratios within each round, not of the overall medians', () => {
     // Round 2 is twice as slow for both (the machine got busy): the per-round ratio stays 2.
     const s = ratioSpread([200, 100, 200], [100, 50, 100]);

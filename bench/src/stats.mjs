@@ -107,22 +107,18 @@ export function medianInterval(values, confidence = 0.95) {
   const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
   const n = sorted.length;
   const tail = (1 - confidence) / 2;
-  // cdf = P(X <= j) for X ~ Binomial(n, 1/2); the interval [x(k), x(n-k+1)] misses the median with chance 2 P(X <= k-1).
-  let pmf = 0.5 ** n;
-  let cdf = 0;
+  // X ~ Binomial(n, 1/2): the interval [x(k), x(n-k+1)] misses the median with chance 2 P(X <= k-1) (`missed` each
+  // side). P(X = j) is kept as its logarithm: 0.5 ** n is 0 from n = 1075 on, which made every rank look unlikely.
+  let logPmf = -n * Math.LN2;
+  let missed = 0;
   let k = 0;
   for (let j = 0; j < n; j++) {
-    cdf += pmf;
+    const cdf = missed + Math.exp(logPmf);
     if (cdf > tail) break;
+    missed = cdf;
     k = j + 1;
-    pmf = (pmf * (n - j)) / (j + 1);
+    logPmf += Math.log((n - j) / (j + 1));
   }
   if (k === 0) return { low: NaN, high: NaN, n, confidence: NaN };
-  let missed = 0;
-  let p = 0.5 ** n;
-  for (let j = 0; j < k; j++) {
-    missed += p;
-    p = (p * (n - j)) / (j + 1);
-  }
   return { low: /** @type {number} */ (sorted[k - 1]), high: /** @type {number} */ (sorted[n - k]), n, confidence: 1 - 2 * missed };
 }
