@@ -437,3 +437,62 @@ describe('a worker whose wake timer neither its clock nor the platform could arm
     expect(await within(completed, 'the instance completing')).toMatchObject({ output: 'woke' });
   });
 });
+
+describe('a worker whose clock fails to clear the re-subscription it brings forward', () => {
+  it('subscribes once when it fires, not again when the one the clock kept fires', async () => {
+    /** The feed breaks on `fail()` (for good: each re-subscription fails at once); the next `failClaims` claims fail. */
+    class FlakyStore extends BreakingFeedStore {
+      failClaims = 0;
+      override claimOrchestration(...args: Parameters<MemoryStore['claimOrchestration']>): ReturnType<MemoryStore['claimOrchestration']> {
+        if (this.failClaims > 0) {
+          this.failClaims--;
+          return Promise.reject(new UnavailableError('injected: the store is down'));
+        }
+        return super.claimOrchestration(...args);
+      }
+    }
+    /** A HandClock that fails to clear the timer `keeps`. */
+    class KeepsOne extends HandClock {
+      keeps: number | undefined;
+      override clearTimeout(timer: ReturnType<HandClock['setTimeout']>): void {
+        if (timer === this.keeps) throw new Error('injected: the clock failed to clear a timer');
+        super.clearTimeout(timer);
+      }
+    }
+    const clock = new KeepsOne();
+    const store = new FlakyStore();
+    const logger = new RecordingLogger();
+    const runtime = createRuntime({ store, clock, logger, orchestrators: { Echo: echo } });
+    runtimes.push({ runtime, clock });
+    await runtime.start();
+    await settle();
+    // Each re-subscription fails at once: the next backs off, to 1600 ms.
+    let resubscription = clock.nextTimer((delay) => delay === 100);
+    store.fail();
+    for (const next of [200, 400, 800, 1600]) {
+      const { id, at } = await within(resubscription, `the re-subscription before the one in ${next} ms`);
+      resubscription = clock.nextTimer((delay) => delay === next);
+      clock.ms = at;
+      clock.fire(id);
+    }
+    const far = await within(resubscription, 'the re-subscription in 1600 ms');
+    const subscriptions = store.subscriptions;
+    // A claim fails, and its retry succeeds: the store is back, so the re-subscription is brought forward; the clock
+    // fails to clear the one it replaces.
+    store.failClaims = 1;
+    clock.keeps = far.id;
+    expect(await clock.fireUntil(logger.nextError('failed to clear a timer'), 'the re-subscription brought forward', 10)).toBeDefined();
+    const subscribed = new Promise<void>((resolve) => {
+      const check = (): void => void (store.subscriptions > subscriptions ? resolve() : setImmediate(check));
+      check();
+    });
+    expect(await clock.fireUntil(subscribed, 'the re-subscription brought forward', 10)).toBeLessThan(far.at);
+    expect(store.subscriptions).toBe(subscriptions + 1);
+    // Before, the one the clock kept subscribed again as it fired: the subscription before it had no owner left.
+    expect(clock.timers.has(far.id)).toBe(true);
+    clock.ms = far.at;
+    clock.fire(far.id);
+    await settle();
+    expect(store.subscriptions).toBe(subscriptions + 1);
+  });
+});
