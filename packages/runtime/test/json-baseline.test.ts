@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JsonBaseline } from '../src/client/same-json.js';
+import { JsonBaseline } from '../src/model/same-json.js';
 
 /** An object that counts how often it is serialised. */
 function counted(value: Record<string, unknown>): { value: object; readonly serialised: () => number } {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InstanceNotRunningError } from '../src/index.js';
 import { appliedBeforeEnd, sentCommandOutcome } from '../src/engine/sent-command-outcome.js';
-import type { ExecutionResumedEvent, ExecutionSuspendedEvent, HistoryEvent } from '../src/model/history-event.js';
+import type { ExecutionResumedEvent, ExecutionSuspendedEvent, ExecutionTerminatedEvent, HistoryEvent } from '../src/model/history-event.js';
 import type { InstanceState } from '../src/model/instance-status.js';
 
 const at = new Date('2026-12-06T12:00:00.000Z');
@@ -35,6 +35,15 @@ describe('sentCommandOutcome (the one answer of a terminate or suspend sent to a
     expect(sentCommandOutcome('terminate', running, ended('Completed'))).toBeInstanceOf(InstanceNotRunningError);
     expect(sentCommandOutcome('terminate', running, ended('Terminated'))).toBe('applied');
     expect(sentCommandOutcome('suspend', running, ended('Running', { historyLength: 4 }))).toBe('waiting');
+  });
+
+  it('answers a terminate by the reason its instance ended with: its own applied, another\'s 410 (that one ended it first)', () => {
+    const stop: ExecutionTerminatedEvent = { type: 'ExecutionTerminated', eventId: -1, timestamp: '2026-12-06T12:00:01.000Z', reason: { why: 'stop' } };
+    expect(sentCommandOutcome('terminate', running, ended('Terminated', { output: { why: 'stop' } }), { event: stop })).toBe('applied');
+    expect(sentCommandOutcome('terminate', running, ended('Terminated', { output: 'other' }), { event: stop })).toBeInstanceOf(InstanceNotRunningError);
+    expect(sentCommandOutcome('terminate', running, ended('Terminated'), { event: stop })).toBeInstanceOf(InstanceNotRunningError);
+    const { reason: _r, ...noReason } = stop;
+    expect(sentCommandOutcome('terminate', running, ended('Terminated'), { event: noReason })).toBe('applied');
   });
 
   it('asks for them too when the instance shows running after a step: a resume right behind the suspend, or no suspend yet', () => {

@@ -14,7 +14,7 @@ export { BULK_REQUEST_SIZE, bulkFilter, readBulkOptions, type BulkCommand, type 
 export { isHistoryPosition, markedHistory$ } from '../client/marked-history.js';
 export { historyEventsMissed } from '../model/history-position.js';
 export { statusChangesMissed, type StatusStamp } from '../model/instance-status.js';
-export { sameJson } from '../client/same-json.js';
+export { sameJson } from '../model/same-json.js';
 export { armTimeout, FIRST_ANSWER_GRACE_MS } from '../client/timeout-after.js';
 export { closedWaitError, noStatusError } from '../client/no-status-error.js';
 export { readSignalWithStartOptions } from '../client/read-signal-with-start-options.js';

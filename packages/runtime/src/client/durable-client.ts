@@ -539,7 +539,8 @@ export interface DurableClient {
    * `capabilities.unclaimedWrites`, while a worker is running a step of the instance, or for a sub-orchestration not
    * started yet whose state names no parent call (stored before 2026-12-03), it is queued for a worker,
    * and the call resolves once a worker has applied it (or after 10 s, the command still queued). When the instance
-   * completes or fails before a worker applies the queued terminate (its step was under way), the call rejects with
+   * completes or fails before a worker applies the queued terminate (its step was under way), or another terminate
+   * queued before it ends it first with another reason (both taken by one step), the call rejects with
    * `InstanceNotRunningError` (410), as when it was terminal before the call: the terminate did nothing, and is
    * recorded after the end and ignored, visibly in the history. One queued while the step continues the instance as
    * new reaches the next execution, ahead of its start, as in Durable Functions: the call resolves once that one is

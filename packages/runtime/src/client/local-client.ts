@@ -55,7 +55,7 @@ import { readGetStatusOptions, readRaiseEventOptions, readStartNewOptions } from
 import { createCheckStatusResponseOf, waitForCompletionOrCreateCheckStatusResponseOf } from './check-status-response.js';
 import { followPages } from './follow-pages.js';
 import { createHttpManagementPayload } from './http-management-payload.js';
-import { JsonBaseline } from './same-json.js';
+import { JsonBaseline } from '../model/same-json.js';
 import type { VersionedStatus } from './versioned-status.js';
 import { DeadlineList } from '../env/deadline-list.js';
 import type { Logger } from '../env/logger.js';
@@ -1769,13 +1769,15 @@ function outcomeOf(
   reflects: (state: InstanceState, before: InstanceState) => boolean;
   refused: (state: InstanceState, before: InstanceState) => Promise<Error | 'applied' | undefined> | undefined;
 } {
+  const terminate = event.type === 'ExecutionTerminated' ? { event } : undefined;
   const answer = (outcome: ReturnType<typeof sentCommandOutcome>): Error | 'applied' | undefined =>
     outcome === 'applied' || outcome instanceof Error ? outcome : undefined;
   return {
-    reflects: (state, before) => sentCommandOutcome(command, before, state) === 'applied',
+    // A terminate's own event tells its reason from another's that ended the instance first.
+    reflects: (state, before) => sentCommandOutcome(command, before, state, terminate) === 'applied',
     refused: (state, before) => {
-      if (event.type === 'ExecutionTerminated') {
-        const outcome = sentCommandOutcome(command, before, state);
+      if (terminate) {
+        const outcome = sentCommandOutcome(command, before, state, terminate);
         return outcome instanceof Error ? Promise.resolve(outcome) : undefined;
       }
       // Its own event held in the state answers without a read; otherwise the events recorded since it was sent may.

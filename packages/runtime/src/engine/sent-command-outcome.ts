@@ -1,18 +1,22 @@
 import { InstanceNotRunningError } from '../model/errors/instance-not-running-error.js';
-import { isExecutionEnd, type ExecutionResumedEvent, type ExecutionSuspendedEvent, type HistoryEvent } from '../model/history-event.js';
+import {
+  isExecutionEnd, type ExecutionResumedEvent, type ExecutionSuspendedEvent, type ExecutionTerminatedEvent, type HistoryEvent,
+} from '../model/history-event.js';
 import { historyIdOf } from '../model/history-position.js';
 import { continuedCommands, heldCommands } from './apply-event.js';
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
+import { sameJson } from '../model/same-json.js';
 
 /** A command that a worker may apply after it was sent: one that leaves the instance in a status of its own. */
 export type SentCommand = 'terminate' | 'suspend' | 'resume';
 
 /**
  * Where a terminate, suspend or resume sent when the instance was `before` stands, now that a committed state of it is
- * `next` (`undefined`: purged): `applied` once the instance shows it (Terminated; Suspended; no longer Suspended), or has left that execution (a
+ * `next` (`undefined`: purged): `applied` once the instance shows it (Terminated with its reason, when `sent` names the
+ * terminate; Suspended; no longer Suspended), or has left that execution (a
  * purge or a restart, {@link leftExecution}: the command is no longer this caller's to wait for); `waiting` while it is still
- * queued; an {@link InstanceNotRunningError} (410) when the instance ended otherwise first (it completed or failed, or a
- * suspend met a terminate): the command then reaches a terminal instance, which records it in its history and ignores
+ * queued; an {@link InstanceNotRunningError} (410) when the instance ended otherwise first (it completed or failed, a
+ * suspend met a terminate, or another terminate ended it with another reason): the command then reaches a terminal instance, which records it in its history and ignores
  * it, and the caller hears that, as when the instance was terminal before the call. The one rule of every client,
  * whatever the store, so the same race gives the same answer everywhere.
  *
@@ -43,7 +47,12 @@ export type SentCommand = 'terminate' | 'suspend' | 'resume';
 export function sentCommandOutcome(
   command: SentCommand, before: InstanceState, next: InstanceState | undefined, sent?: SentRecord,
 ): 'applied' | 'waiting' | SentCommandRead | InstanceNotRunningError {
-  if (next === undefined || leftExecution(before, next) || shows(command, next)) return 'applied';
+  if (next === undefined || leftExecution(before, next)) return 'applied';
+  if (shows(command, next)) {
+    // Terminated with another reason: another terminate (queued before it, a parent's recursive one) ended the
+    // instance first, and this one reached it terminated, as a direct commit finds it (410).
+    return sent?.event.type === 'ExecutionTerminated' && !sameJson(next.output, sent.event.reason) ? notRunning(command, next) : 'applied';
+  }
   if (command !== 'terminate') {
     // The execution a resume was sent to has run on: continued as new, so no longer suspended.
     if (command === 'resume' && next.executionId !== before.executionId) return 'applied';
@@ -57,10 +66,12 @@ export function sentCommandOutcome(
       if (appliedBeforeEnd(sent.event, sent.events)) return 'applied';
     }
   }
-  // The message a store's check of the command gives an instance terminal before it (planWriteSet).
-  return isTerminalStatus(next.runtimeStatus)
-    ? new InstanceNotRunningError(`Cannot ${command} instance ${JSON.stringify(next.instanceId)}: it is ${next.runtimeStatus}`)
-    : 'waiting';
+  return isTerminalStatus(next.runtimeStatus) ? notRunning(command, next) : 'waiting';
+}
+
+/** The message a store's check of the command gives an instance terminal before it (planWriteSet). */
+function notRunning(command: SentCommand, next: InstanceState): InstanceNotRunningError {
+  return new InstanceNotRunningError(`Cannot ${command} instance ${JSON.stringify(next.instanceId)}: it is ${next.runtimeStatus}`);
 }
 
 /** Whether `state` shows `command` applied: Terminated, Suspended, or (a resume) no longer Suspended. */
@@ -78,7 +89,8 @@ export interface SentCommandRead {
 
 /** A sent command's own event and, once read, the history events recorded since it was sent ({@link SentCommandRead}). */
 export interface SentRecord {
-  readonly event: ExecutionSuspendedEvent | ExecutionResumedEvent;
+  /** A terminate's is known by its reason alone: the one the instance ended with ({@link sentCommandOutcome}). */
+  readonly event: ExecutionSuspendedEvent | ExecutionResumedEvent | ExecutionTerminatedEvent;
   /** Absent: not read yet (the answer may then be a {@link SentCommandRead}). */
   readonly events?: readonly HistoryEvent[];
 }
@@ -95,10 +107,10 @@ export interface SentRecord {
  * appliedBeforeEnd(suspend, [terminated, suspend]); // false
  * ```
  */
-export function appliedBeforeEnd(event: ExecutionSuspendedEvent | ExecutionResumedEvent, events: readonly HistoryEvent[]): boolean {
+export function appliedBeforeEnd(event: SentRecord['event'], events: readonly HistoryEvent[]): boolean {
   for (const recorded of events) {
     if (recorded.type === event.type && recorded.timestamp === event.timestamp &&
-      (recorded.payloadRefused !== undefined || recorded.reason === event.reason)) return true;
+      (recorded.payloadRefused !== undefined || sameJson(recorded.reason, event.reason))) return true;
     if (isExecutionEnd(recorded)) return false;
   }
   return false;

@@ -1923,6 +1923,28 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         });
       });
 
+      it('answers two terminates that one worker step applies as a direct commit does: the first applied, the second 410', async () => {
+        const id = 'one-step-two-terminates';
+        await client.startNew('WaitForEvents', { instanceId: id, input: 2 });
+        await firstValueFrom(client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+        // Both are sent while the worker's step on an event waits to commit: they go to the worker as messages, in
+        // this order, and its next step takes both. The first ends the instance; the second reaches it terminated.
+        const step = held.holdNextStep(id);
+        await client.raiseEvent(id, 'Item', 'first');
+        await step.reached;
+        const calls: Promise<string>[] = [];
+        for (const reason of ['first', 'second']) {
+          const sent = held.messageCommitted(id, 'ExecutionTerminated');
+          calls.push(client.terminate(id, reason).then(() => 'resolved', (error: { code?: string; status?: number }) => `${error.code} ${error.status}`));
+          await sent;
+        }
+        step.release();
+        // The second did nothing: the instance shows the first's reason, and its caller hears so, as one whose
+        // terminate meets an instance another terminate ended first always does.
+        expect(await Promise.all(calls)).toEqual(['resolved', 'instance-not-running 410']);
+        expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Terminated', output: 'first' });
+      });
+
       /**
        * Runs `body` on a runtime of its own over a fresh store whose history reads can be held, on a clock that does not
        * move (a command's wait for a worker never ends by itself), with the client under test over it; closes it all.
