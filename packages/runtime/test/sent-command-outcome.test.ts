@@ -107,10 +107,18 @@ describe('sentCommandOutcome across a continueAsNew (the next execution not star
     expect(sentCommandOutcome('suspend', running, { ...next, runtimeStatus: 'Running', historyLength: 3 }, { event: suspend })).toEqual({ readFrom: 0 });
   });
 
-  it('answers a resume sent to a Suspended execution that has since continued as new applied, whatever the next shows', () => {
+  it('answers a resume sent to a Suspended execution that has since continued as new applied when that step applied it', () => {
     const suspended = { ...running, runtimeStatus: 'Suspended' as const };
     // The resume ran the code, which continued as new; a suspend behind it suspended the next execution.
-    expect(sentCommandOutcome('resume', suspended, { ...continued('Suspended', [{ ...suspend, reason: 'again' }]), heldSuspend: { timestamp: suspend.timestamp, reason: 'again', resumeTo: 'ContinuedAsNew' } })).toBe('applied');
+    const again = { ...suspend, reason: 'again' };
+    const next: InstanceState = {
+      ...continued('Suspended', [again]), heldSuspend: { timestamp: suspend.timestamp, reason: 'again', resumeTo: 'ContinuedAsNew' },
+      held: { executionId: 'x2', commands: [again], applied: [resume] },
+    };
+    expect(sentCommandOutcome('resume', suspended, next, { event: resume })).toBe('applied');
+    // Another caller's resume, still queued (for the next execution): before, 'applied' as soon as the execution changed.
+    expect(sentCommandOutcome('resume', suspended, next, { event: { ...resume, reason: 'later' } })).toBe('waiting');
+    expect(sentCommandOutcome('resume', suspended, next)).toBe('waiting');
     // Still the execution it was sent to: waiting.
     expect(sentCommandOutcome('resume', suspended, { ...suspended, version: 4 })).toBe('waiting');
   });

@@ -32,9 +32,9 @@ export type SentCommand = 'terminate' | 'suspend' | 'resume';
  * was queued behind). A step that continues the instance as new records nothing of the next execution: the commands
  * it took after the continueAsNew are held in the state until that execution starts (`heldCommands`), and those it
  * applied before it (a suspend undone by a resume, then the code ran on) are kept beside them (`continuedCommands`):
- * the command's own event (`sent`, with no events) is looked for the same way in both; and a resume whose execution
- * continued as new (its code ran: it was resumed) is `applied`, the resume being in the history the next execution
- * replaced.
+ * the command's own event (`sent`, with no events) is looked for the same way in both: a resume sent to a Suspended
+ * execution that has since continued as new is `applied` when that step applied it, not because the execution changed
+ * (another caller's resume queued behind a suspend may still wait for the next execution).
  *
  * @example
  * ```ts
@@ -54,8 +54,6 @@ export function sentCommandOutcome(
     return sent?.event.type === 'ExecutionTerminated' && !sameJson(next.output, sent.event.reason) ? notRunning(command, next) : 'applied';
   }
   if (command !== 'terminate') {
-    // The execution a resume was sent to has run on: continued as new, so no longer suspended.
-    if (command === 'resume' && next.executionId !== before.executionId) return 'applied';
     // Held in the state by an execution not started yet (the step that continued the instance as new took it after its
     // continueAsNew), or applied by that step before it (in the history it replaced, kept in the state beside them).
     if (sent && (appliedBeforeEnd(sent.event, heldCommands(next)) || appliedBeforeEnd(sent.event, continuedCommands(next)))) return 'applied';

@@ -2101,6 +2101,49 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         });
       });
 
+      it('resolves a resume sent behind a resume and a suspend only once its own message is applied, not when the execution continues as new', async () => {
+        // Three calls to a Suspended instance, as from several callers: a resume, a suspend, a resume. The step that takes
+        // the first two runs the code on the kept `Go` to a continueAsNew, and the suspend suspends the next execution;
+        // the last resume is still queued (sent while that step ran). It resolves once applied, and the status then
+        // shows it: not Suspended.
+        await onStillClock(async (admin, ownHeld) => {
+          const id = 'resume-suspend-resume';
+          await admin.startNew('GoThenContinue', { instanceId: id });
+          await firstValueFrom(admin.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+          await admin.suspend(id, 'first');
+          const first = ownHeld.holdNextStep(id);
+          await admin.raiseEvent(id, 'Go');
+          await first.reached;
+          const outcome = (call: Promise<void>) => call.then(() => 'resolved', (error: { code?: string }) => error.code);
+          const resumed = ownHeld.messageCommitted(id, 'ExecutionResumed');
+          const resume = outcome(admin.resume(id, 'one'));
+          await resumed;
+          const suspended = ownHeld.messageCommitted(id, 'ExecutionSuspended');
+          const suspend = outcome(admin.suspend(id, 'two'));
+          await suspended;
+          const continuing = ownHeld.holdNextStep(id);
+          first.release();
+          await continuing.reached;
+          const resumedAgain = ownHeld.messageCommitted(id, 'ExecutionResumed');
+          let lastSettled = false;
+          const last = outcome(admin.resume(id, 'three')).finally(() => (lastSettled = true));
+          await resumedAgain;
+          const started = ownHeld.holdNextStep(id, (writeSet) => writeSet.requests.some((r) =>
+            r.type === 'appendHistory' && r.events.some((e) => e.type === 'ExecutionStarted')));
+          continuing.release();
+          expect(await resume).toBe('resolved');
+          expect(await suspend).toBe('resolved');
+          expect(await admin.getStatus(id)).toMatchObject({ runtimeStatus: 'Suspended', input: 'next' });
+          // Before, the last resume resolved here, the instance Suspended and its message still queued.
+          expect(lastSettled).toBe(false);
+          started.release();
+          expect(await last).toBe('resolved');
+          expect((await admin.getStatus(id))?.runtimeStatus).toBe('Running');
+          await admin.raiseEvent(id, 'Go', 'done');
+          expect(await admin.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 'done' });
+        });
+      });
+
       /** The status of `id` from getStatus, status$'s first value and listInstances, all three issued at once, in the
        * promise job the command resolved in. */
       const readNow = async (id: string): Promise<(string | undefined)[]> => {
