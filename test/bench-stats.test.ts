@@ -98,6 +98,8 @@ describe('bench statistics', () => {
       expect(row).toContain('600/s (500/s-700/s)');
       // Median 64%, p25-p75 60%-70%, and the 2nd to 8th of 9 pairs for the median's 96% interval.
       expect(row).toContain('64% (60%-70%; 55%-75%; 9)');
+      // The interval's one assumption, which the pairs of a loaded machine only approach: independent pairs.
+      expect(throughput!.notes.join(' ')).toContain('It takes the pairs as independent draws');
     });
 
     it('a quick run: one round, one slice and one batch per store, no durably at 100', () => {

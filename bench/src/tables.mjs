@@ -287,7 +287,10 @@ export function indexedDbTables(r) {
         'is the median of the pairs\' shares (each against its own ceiling: not a ratio of medians taken over the run, ' +
         'nor the best pair), with their p25-p75, and a 95% interval for that median that assumes nothing of the shape ' +
         'of the spread (from the order statistics: the k-th smallest and k-th largest pair, k from the binomial ' +
-        `distribution); ${r.sizes.slices1 * r.rounds} pairs per store at 1 concurrent, ${batches100 * r.rounds} at 100. ` +
+        'distribution). It takes the pairs as independent draws, and they are not quite: pairs close in time share the ' +
+        'machine\'s load, and at 100 concurrent the raw measurement between two batches serves both; so the interval is ' +
+        'a lower bound on the uncertainty of this run\'s median, and says nothing of a run on a machine loaded otherwise. ' +
+        `Pairs per store: ${r.sizes.slices1 * r.rounds} at 1 concurrent, ${batches100 * r.rounds} at 100. ` +
         'The ceiling column gives the pairs\' ceilings the same way. ' +
         `At 1 concurrent a pair is a slice, and the page alternates within it: ${r.sizes.rawPerInstance1} raw transactions, ` +
         'then one instance, and so on (A B A B); the raw clock and the instance clock run apart. The raw clock runs from ' +
