@@ -391,7 +391,10 @@ describe('GET /instances/{id}/stream', () => {
     handler.close();
     expect(await reader.next()).toBeUndefined();
     expect(active).toBe(0);
-    expect(await (await fetch(`${base}/instances/x/stream`, { headers: AUTH })).json()).toMatchObject({ code: 'unavailable' });
+    const refused = await fetch(`${base}/instances/x/stream`, { headers: AUTH });
+    expect(await refused.json()).toMatchObject({ code: 'unavailable' });
+    // No Retry-After, unlike a full server's: the replica replacing this one may serve the client's next attempt.
+    expect(refused.headers.get('retry-after')).toBeNull();
   });
 
   it('sends a final error event when the source fails, then ends the stream', async () => {

@@ -469,7 +469,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
           // Reading the refusal ends when a stop aborts it, with an error from the aborted body or none at all.
           signal.throwIfAborted();
           if (!isRetryable(response.status)) return fail(error);
-          // A server at its `maxStreams` (or closing, or a proxy shedding load) says when to come back: not sooner.
+          // A server at its `maxStreams` (or a proxy shedding load) says when to come back: not sooner.
           refusedMs = retryAfterMs(response.headers.get('retry-after'), clock.now().getTime());
           throw error;
         }

@@ -1,10 +1,12 @@
+import { createRuntime, MemoryStore, silentLogger } from '@durable-rx/runtime';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { WEBHOOK_PATH } from '@durable-rx/runtime/client-kit';
-import { firstValueFrom } from 'rxjs';
+import { createHttpHandler } from '@durable-rx/runtime/http';
+import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createRemoteClient } from '../src/index.js';
 import { retryAfterMs } from '../src/retry-after.js';
-import { KEY, openHarness, ownedByEachTest, within } from './harness.js';
+import { KEY, openHarness, orchestrators, outcome, ownedByEachTest, serveForTest, until, within } from './harness.js';
 
 const { cleanups } = ownedByEachTest();
 
@@ -51,5 +53,35 @@ describe('a stream refused with Retry-After', () => {
     expect(retryAfterMs(' 3 ', now)).toBe(3_000);
     expect(retryAfterMs('Thu, 01 Jan 2026 00:00:30 GMT', now)).toBe(30_000);
     for (const value of [null, '', '0', '-5', '1.5', 'soon', 'Wed, 31 Dec 2025 23:59:00 GMT']) expect(retryAfterMs(value, now)).toBe(0);
+  });
+});
+
+describe('a stream refused by a server that is closing (a rolling deploy)', () => {
+  it('is tried again after the client\'s own delay, not the 10 s a full server asks: another replica may serve it now', async () => {
+    const runtime = createRuntime({ store: new MemoryStore(), orchestrators, logger: silentLogger });
+    await runtime.start();
+    cleanups.push(() => runtime.stop());
+    // The replica going away: its handler closed before its server (as `close()` says), so what reaches it meanwhile is
+    // refused; the client's next attempt may reach the replica that replaces it.
+    const handler = createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, reconnectDelayMs: 20 });
+    const server = await serveForTest(handler);
+    cleanups.push(() => server.close());
+    const clock = new VirtualClock();
+    const client = createRemoteClient({ baseUrl: server.url, key: KEY, clock, reconnect: { timeoutMs: Infinity } });
+    cleanups.push(() => client.close());
+    const values: unknown[] = [];
+    const subscription = client.status$('deployed').subscribe((value) => values.push(value));
+    cleanups.push(() => subscription.unsubscribe());
+    await until(() => values.length === 1, 'the first value');
+
+    handler.close(); // the stream ends; the client reconnects after its delay ...
+    await clock.waitForTimer();
+    const refused = outcome(firstValueFrom(client.connection$.pipe(filter((state) => state.state === 'reconnecting' && state.error?.message === 'The server is closing'))));
+    await clock.advance(clock.nextTimerAt!.getTime() - clock.now().getTime());
+    await within(refused, 'the closing server\'s 503'); // ... and is refused: the server is closing
+    await clock.waitForTimer();
+    const delay = clock.nextTimerAt!.getTime() - clock.now().getTime();
+    // Its own delay, doubled once (the `retry` hint of 20 ms: 20-40 ms), not the full server's Retry-After.
+    expect(delay).toBeLessThanOrEqual(40);
   });
 });

@@ -200,7 +200,8 @@ export interface HttpHandler {
   (request: Request): Promise<Response>;
   /**
    * Ends every open event stream, drops resumable ones and ends the waits of start requests with `timeout` (call
-   * before closing the server). Idempotent.
+   * before closing the server). New streams are then refused with 503 and no `Retry-After`: a client tries again after
+   * its own delay, which may reach the replica that replaces this one. Idempotent.
    */
   close(): void;
 }

@@ -115,11 +115,13 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
     if (hub.finished(mode, lastEventId)) return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
     // A reconnect that resumes its session is served however many streams are open: it adds none.
     const refusal = hub.refusal(mode, lastEventId);
-    if (refusal) {
-      return errorResponse(503, 'unavailable', refusal === 'full' ? 'Too many open streams' : 'The server is closing', {
-        'Retry-After': String(options.retryAfterSeconds),
-      });
+    // A full server says when to come back (a client that honours it does not ask again meanwhile). A closing one does
+    // not: it will serve nothing more, and the replica that replaces it (a rolling deploy, behind the same address) can
+    // serve the client's next attempt, made after its own short delay.
+    if (refusal === 'full') {
+      return errorResponse(503, 'unavailable', 'Too many open streams', { 'Retry-After': String(options.retryAfterSeconds) });
     }
+    if (refusal) return errorResponse(503, 'unavailable', 'The server is closing');
     const expiresAt = options.expiryOf(c);
     return sseResponse({
       open: (writer) => {
