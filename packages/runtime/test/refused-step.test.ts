@@ -171,6 +171,49 @@ describe('a step whose failure record the store refuses for good too', () => {
     ]);
   });
 
+  it('answers the terminate the step took, recorded without its reason, as applied: the instance is Terminated by it', async () => {
+    const store = new LimitedStore();
+    const runtime = await start({ store, orchestrators: { Waits: function* (ctx) { yield ctx.waitForExternalEvent('Go'); return yield ctx.waitForExternalEvent('E'); } } });
+    const id = await runtime.client.startNew('Waits');
+    await firstValueFrom(runtime.client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    // The worker's step on Go waits to commit, so what follows goes to it as messages, taken in its next step: two
+    // events that fit the store one at a time, not together, and the terminate.
+    let reached!: () => void;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (reached = r));
+    const released = new Promise<void>((r) => (release = r));
+    let terminateSent!: () => void;
+    const sent = new Promise<void>((r) => (terminateSent = r));
+    const commit = store.commit.bind(store);
+    let holding = true;
+    store.commit = async (writeSet) => {
+      if (holding && writeSet.lease?.kind === 'orchestration') {
+        holding = false;
+        reached();
+        await released;
+      }
+      const result = await commit(writeSet);
+      if (writeSet.requests.some((r) => r.type === 'insertMessage' && r.message.event.type === 'ExecutionTerminated')) terminateSent();
+      return result;
+    };
+    await runtime.client.raiseEvent(id, 'Go');
+    await held;
+    const half = 'x'.repeat(LIMIT * 0.6);
+    await runtime.client.raiseEvent(id, 'E', half);
+    await runtime.client.raiseEvent(id, 'E', half);
+    const terminated = runtime.client.terminate(id, 'stop').then(() => 'resolved', (error: { code?: string }) => error.code);
+    await sent;
+    release();
+    // The step and its failure record are refused; the record without payloads keeps the terminate, which ends the
+    // instance without its reason. It was this call's terminate: no other was sent.
+    expect(await within(terminated, 'the terminate')).toBe('resolved');
+    const status = await runtime.client.getStatus(id, { showHistory: true });
+    expect(status).toMatchObject({ runtimeStatus: 'Terminated' });
+    expect(status!.output).toBeUndefined();
+    expect(status!.history!.find((e) => e.type === 'ExecutionTerminated')).toMatchObject({ payloadRefused: expect.any(String) });
+    expect(store.refusals).toBe(2);
+  });
+
   it('keeps the messages for the next claim when the store has no room even for the record without payloads, and applies them once it takes the step', async () => {
     const clock = new VirtualClock();
     const logger = new RecordingLogger();

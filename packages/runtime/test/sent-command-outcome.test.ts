@@ -41,9 +41,22 @@ describe('sentCommandOutcome (the one answer of a terminate or suspend sent to a
     const stop: ExecutionTerminatedEvent = { type: 'ExecutionTerminated', eventId: -1, timestamp: '2026-12-06T12:00:01.000Z', reason: { why: 'stop' } };
     expect(sentCommandOutcome('terminate', running, ended('Terminated', { output: { why: 'stop' } }), { event: stop })).toBe('applied');
     expect(sentCommandOutcome('terminate', running, ended('Terminated', { output: 'other' }), { event: stop })).toBeInstanceOf(InstanceNotRunningError);
-    expect(sentCommandOutcome('terminate', running, ended('Terminated'), { event: stop })).toBeInstanceOf(InstanceNotRunningError);
     const { reason: _r, ...noReason } = stop;
     expect(sentCommandOutcome('terminate', running, ended('Terminated'), { event: noReason })).toBe('applied');
+  });
+
+  it('asks for the events since a terminate with a reason when its instance ended without one: its own record without the reason, or another terminate\'s', () => {
+    const stop: ExecutionTerminatedEvent = { type: 'ExecutionTerminated', eventId: -1, timestamp: '2026-12-06T12:00:01.000Z', reason: 'stop' };
+    const next = ended('Terminated');
+    expect(sentCommandOutcome('terminate', running, next, { event: stop })).toEqual({ readFrom: 4 });
+    // Its own, recorded without its reason (a step whose record the store refused): applied.
+    const bounded: HistoryEvent = { type: 'ExecutionTerminated', eventId: -1, timestamp: stop.timestamp, payloadRefused: 'the store refused to record it' };
+    expect(sentCommandOutcome('terminate', running, next, { event: stop, events: [step, bounded] })).toBe('applied');
+    // Another one, without a reason, taken first: this one reached the instance terminated.
+    const other: HistoryEvent = { type: 'ExecutionTerminated', eventId: -1, timestamp: '2026-12-06T12:00:00.900Z' };
+    expect(sentCommandOutcome('terminate', running, next, { event: stop, events: [step, other, stop] })).toBeInstanceOf(InstanceNotRunningError);
+    // Nothing recorded since (a state alone): no read, 410.
+    expect(sentCommandOutcome('terminate', running, ended('Terminated', { historyLength: 4 }), { event: stop })).toBeInstanceOf(InstanceNotRunningError);
   });
 
   it('asks for them too when the instance shows running after a step: a resume right behind the suspend, or no suspend yet', () => {

@@ -1776,11 +1776,8 @@ function outcomeOf(
     // A terminate's own event tells its reason from another's that ended the instance first.
     reflects: (state, before) => sentCommandOutcome(command, before, state, terminate) === 'applied',
     refused: (state, before) => {
-      if (terminate) {
-        const outcome = sentCommandOutcome(command, before, state, terminate);
-        return outcome instanceof Error ? Promise.resolve(outcome) : undefined;
-      }
-      // Its own event held in the state answers without a read; otherwise the events recorded since it was sent may.
+      // Its own event held in the state answers without a read; otherwise the events recorded since it was sent may
+      // (a terminate's only when the instance ended without a reason where it gave one).
       const outcome = sentCommandOutcome(command, before, state, { event });
       if (typeof outcome !== 'object' || outcome instanceof Error) return outcome === 'waiting' ? undefined : Promise.resolve(outcome);
       // Another history than `state`'s by the time it is read (a restart, a purge): no answer here, a later state gives it.

@@ -1945,6 +1945,26 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Terminated', output: 'first' });
       });
 
+      it('answers a terminate with a reason that one worker step takes after one without: 410, the instance ended with none', async () => {
+        const id = 'one-step-two-terminates-first-without-reason';
+        await client.startNew('WaitForEvents', { instanceId: id, input: 2 });
+        await firstValueFrom(client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+        const step = held.holdNextStep(id);
+        await client.raiseEvent(id, 'Item', 'first');
+        await step.reached;
+        const calls: Promise<string>[] = [];
+        for (const reason of [undefined, 'second']) {
+          const sent = held.messageCommitted(id, 'ExecutionTerminated');
+          calls.push(client.terminate(id, reason).then(() => 'resolved', (error: { code?: string; status?: number }) => `${error.code} ${error.status}`));
+          await sent;
+        }
+        step.release();
+        expect(await Promise.all(calls)).toEqual(['resolved', 'instance-not-running 410']);
+        const status = await client.getStatus(id);
+        expect(status).toMatchObject({ runtimeStatus: 'Terminated' });
+        expect(status?.output ?? null).toBeNull();
+      });
+
       /**
        * Runs `body` on a runtime of its own over a fresh store whose history reads can be held, on a clock that does not
        * move (a command's wait for a worker never ends by itself), with the client under test over it; closes it all.
