@@ -118,7 +118,10 @@ export class HeartbeatQueue {
     if (!head) return undefined;
     // At most one interval: a clock set back does not put off every heartbeat by as much.
     const delay = now === undefined ? this.#intervalMs : Math.min(this.#intervalMs, Math.max(0, head.beatDue - now));
-    const timer = this.#clock.setTimeout(() => this.#fire(), delay);
+    // Only while it is the armed one: a timer the clock failed to clear (see `clearClockTimer`) does nothing.
+    const timer = this.#clock.setTimeout(() => {
+      if (this.#timer === timer) this.#fire();
+    }, delay);
     unref(timer);
     return timer;
   }

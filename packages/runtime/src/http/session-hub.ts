@@ -133,8 +133,12 @@ export class SessionHub {
         // A single stream that sent no event gave its client no id to resume it with: nobody can. Released now, so
         // it holds no place of `maxSessions` for the window.
         if (session.mode.kind === 'single' && session.lastSeq === 0) return void this.#dispose(session);
-        session.expiry = options.clock.setTimeout(() => this.#dispose(session), options.resumeWindowMs);
-        unref(session.expiry);
+        // Only while it is still the armed one: a timer the clock failed to clear fires after its session resumed.
+        const expiry = options.clock.setTimeout(() => {
+          if (session.expiry === expiry) this.#dispose(session);
+        }, options.resumeWindowMs);
+        session.expiry = expiry;
+        unref(expiry);
       },
     };
   }
@@ -719,14 +723,16 @@ export class StreamSession implements ConnectionOwner {
    */
   #watchHeld(connection: SseConnection, unread: number): void {
     const { clock, resumeWindowMs } = this.#host.options;
-    this.expiry = clock.setTimeout(() => {
+    const expiry = clock.setTimeout(() => {
+      if (this.expiry !== expiry) return; // cleared, though the clock failed to
       this.expiry = undefined;
       if (this.#connection !== connection || !this.#held) return;
       const now = connection.unread;
       if (now < unread) this.#watchHeld(connection, now);
       else connection.cut();
     }, resumeWindowMs);
-    unref(this.expiry);
+    this.expiry = expiry;
+    unref(expiry);
   }
 
   /** The connection is no longer held (its reader drained, or it went): its timer is cleared. */

@@ -1,7 +1,7 @@
 import type { Context, Hono } from 'hono';
 import type { DurableClient } from '../client/durable-client.js';
 import { jsonResponse } from '../client/json-response.js';
-import { MAX_TIMER_DELAY_MS, type Clock } from '../env/clock.js';
+import { clearClockTimer, MAX_TIMER_DELAY_MS, type Clock } from '../env/clock.js';
 import type { Logger } from '../env/logger.js';
 import { DurableError } from '../model/errors/durable-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
@@ -90,6 +90,15 @@ const MAX_SUB_ID_LENGTH = 64;
  * resumes the session with `Last-Event-ID`. An active `sub` asked for another stream is refused (400).
  */
 export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): StreamRoutes {
+  // The streams' timers (resume windows, heartbeats, read tokens' expiries) are cleared as every clock timer is
+  // (`clearClockTimer`): what a custom clock throws is reported, not thrown into a connection's close, which a feed's
+  // fan-out, a client that left or `close()` runs (its session never released, the feed's other readers served no
+  // more). A timer that fires after all finds itself no longer armed and does nothing.
+  const clock: Clock = {
+    now: () => options.clock.now(),
+    setTimeout: (callback, delayMs) => options.clock.setTimeout(callback, delayMs),
+    clearTimeout: (timer) => clearClockTimer(options.clock, timer, (error) => options.logger.error('HTTP API: the clock failed to clear a timer', error)),
+  };
   const hub = new SessionHub({
     resumeWindowMs: options.resumeWindowMs,
     bufferBytes: options.resumeBufferBytes,
@@ -97,9 +106,9 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
     maxSessions: options.maxStreams,
     sliceSize: options.fanOutSlice,
     errorBody: options.errorBody,
-    clock: options.clock,
+    clock,
   }, nextTurn);
-  const heartbeats = new HeartbeatQueue(options.clock, options.heartbeatMs, options.logger);
+  const heartbeats = new HeartbeatQueue(clock, options.heartbeatMs, options.logger);
   const connectionOptions: SseConnectionOptions = {
     heartbeats, retryMs: options.reconnectDelayMs, maxBacklogBytes: options.maxBacklogBytes,
   };
@@ -134,16 +143,17 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
           // An expiry further out than one timer can wait is waited out in steps (a platform's timer fires a longer
           // wait at once).
           const arm = (left: number): void => {
-            const timer = options.clock.setTimeout(expire, Math.min(Math.max(0, left), MAX_TIMER_DELAY_MS));
+            const timer = clock.setTimeout(expire, Math.min(Math.max(0, left), MAX_TIMER_DELAY_MS));
             unref(timer);
-            connection.onClose = () => options.clock.clearTimeout(timer);
+            connection.onClose = () => clock.clearTimeout(timer);
           };
           const expire = (): void => {
-            const left = expiresAt - options.clock.now().getTime();
+            if (!connection.open) return; // closed, its timer not cleared (the clock failed to)
+            const left = expiresAt - clock.now().getTime();
             if (left > 0) arm(left);
             else connection.end();
           };
-          arm(expiresAt - options.clock.now().getTime());
+          arm(expiresAt - clock.now().getTime());
         }
         hub.open(mode, lastEventId, connection);
         return connection.gone.bind(connection);
