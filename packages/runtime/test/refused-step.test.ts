@@ -178,24 +178,7 @@ describe('a step whose failure record the store refuses for good too', () => {
     await firstValueFrom(runtime.client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
     // The worker's step on Go waits to commit, so what follows goes to it as messages, taken in its next step: two
     // events that fit the store one at a time, not together, and the terminate.
-    let reached!: () => void;
-    let release!: () => void;
-    const held = new Promise<void>((r) => (reached = r));
-    const released = new Promise<void>((r) => (release = r));
-    let terminateSent!: () => void;
-    const sent = new Promise<void>((r) => (terminateSent = r));
-    const commit = store.commit.bind(store);
-    let holding = true;
-    store.commit = async (writeSet) => {
-      if (holding && writeSet.lease?.kind === 'orchestration') {
-        holding = false;
-        reached();
-        await released;
-      }
-      const result = await commit(writeSet);
-      if (writeSet.requests.some((r) => r.type === 'insertMessage' && r.message.event.type === 'ExecutionTerminated')) terminateSent();
-      return result;
-    };
+    const { held, release, sent } = holdNextStep(store);
     await runtime.client.raiseEvent(id, 'Go');
     await held;
     const half = 'x'.repeat(LIMIT * 0.6);
@@ -259,6 +242,35 @@ describe('a step whose failure record the store refuses for good too', () => {
     expect(logger.errors).toContainEqual(expect.stringMatching(/and its failure records; recorded as the instance's failure, its events counted$/));
   });
 });
+
+/**
+ * Holds the next step a worker commits on `store` (a commit under an orchestration lease): `held` once it is made, and
+ * it reaches the store once `release` is called (meanwhile commands to the instance go to the worker as messages);
+ * `afterHeld` runs as soon as the store has taken it. `sent` once a terminate message is committed.
+ */
+function holdNextStep(store: MemoryStore, afterHeld?: () => void) {
+  let reached!: () => void;
+  let release!: () => void;
+  const held = new Promise<void>((r) => (reached = r));
+  const released = new Promise<void>((r) => (release = r));
+  let terminateSent!: () => void;
+  const sent = new Promise<void>((r) => (terminateSent = r));
+  const commit = store.commit.bind(store);
+  let holding = true;
+  store.commit = async (writeSet) => {
+    const hold = holding && writeSet.lease?.kind === 'orchestration';
+    if (hold) {
+      holding = false;
+      reached();
+      await released;
+    }
+    const result = await commit(writeSet);
+    if (hold) afterHeld?.();
+    if (writeSet.requests.some((r) => r.type === 'insertMessage' && r.message.event.type === 'ExecutionTerminated')) terminateSent();
+    return result;
+  };
+  return { held, release, sent };
+}
 
 /** A 507: the store has no room for the write (it may have later). */
 class NoRoomError extends DurableError {
@@ -450,6 +462,24 @@ describe('a running instance\'s step whose record of fixed size the store refuse
     expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Running' });
     await runtime.client.raiseEvent(id, 'E', 'again');
     expect(await ended(id)).toMatchObject({ runtimeStatus: 'Completed', output: 'again' });
+  });
+
+  it('answers the terminate such a step took as applied: the instance is Terminated by it in its state alone', async () => {
+    const { store, runtime } = await onRefusingStore();
+    const id = await runtime.client.startNew('Waits');
+    await untilHistory(store, id);
+    // The step on E waits to commit (the terminate goes to the worker as a message); once it is taken, the store takes
+    // no more history, so the next step, the terminate's, is recorded nowhere but in the state.
+    const { held, release, sent } = holdNextStep(store, () => (store.refusing = 'all'));
+    await runtime.client.raiseEvent(id, 'Other');
+    await held;
+    const terminated = runtime.client.terminate(id, 'stop').then(() => 'resolved', (error: { code?: string }) => error.code);
+    await sent;
+    release();
+    expect(await within(terminated, 'the terminate')).toBe('resolved');
+    const status = await runtime.client.getStatus(id, { showHistory: true });
+    expect(status).toMatchObject({ runtimeStatus: 'Terminated' });
+    expect(status!.history!.some((e) => e.type === 'ExecutionTerminated')).toBe(false);
   });
 
   it('ends one whose first step the store refuses every record of Failed with no history; a rewind, with nothing to replay, is refused, a restart runs it', async () => {

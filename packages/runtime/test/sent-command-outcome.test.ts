@@ -55,8 +55,10 @@ describe('sentCommandOutcome (the one answer of a terminate or suspend sent to a
     // Another one, without a reason, taken first: this one reached the instance terminated.
     const other: HistoryEvent = { type: 'ExecutionTerminated', eventId: -1, timestamp: '2026-12-06T12:00:00.900Z' };
     expect(sentCommandOutcome('terminate', running, next, { event: stop, events: [step, other, stop] })).toBeInstanceOf(InstanceNotRunningError);
-    // Nothing recorded since (a state alone): no read, 410.
-    expect(sentCommandOutcome('terminate', running, ended('Terminated', { historyLength: 4 }), { event: stop })).toBeInstanceOf(InstanceNotRunningError);
+    // No end recorded since: a step the store took no record of ended it, by the first terminate it took.
+    expect(sentCommandOutcome('terminate', running, next, { event: stop, events: [step] })).toBe('applied');
+    // Nothing recorded since at all: so, without a read.
+    expect(sentCommandOutcome('terminate', running, ended('Terminated', { historyLength: 4 }), { event: stop })).toBe('applied');
   });
 
   it('asks for them too when the instance shows running after a step: a resume right behind the suspend, or no suspend yet', () => {

@@ -29,7 +29,8 @@ export type SentCommand = 'terminate' | 'suspend' | 'resume';
  * recorded before the execution ended ({@link appliedBeforeEnd}), and 410 (ended) or `waiting` otherwise (a resume,
  * applied once the instance ended, only `waiting`). A terminate with a reason that the instance shows Terminated without
  * one asks for that read too: another terminate without a reason ended it first (410), or this one did, recorded
- * without its reason (a step whose record the store refused, bounded: known by its type and time, `applied`).
+ * without its reason (a step whose record the store refused, bounded: known by its type and time, `applied`; with no
+ * end recorded since, a step the store took no record of ended it, by the first terminate it took: `applied` too).
  * A suspend or resume asks for the read only for a state with events
  * recorded since it was sent: a tail of the history, once per step committed while it waits (usually one: the step it
  * was queued behind). A step that continues the instance as new records nothing of the next execution: the commands
@@ -56,30 +57,34 @@ export function sentCommandOutcome(
     // Terminated with another reason: another terminate (queued before it, a parent's recursive one) ended the
     // instance first, and this one reached it terminated, as a direct commit finds it (410). With none, that may be
     // this one's record without its reason (a step whose record the store refused, bounded): the events recorded
-    // since tell, as for a suspend.
-    if (next.output !== undefined) return notRunning(command, next);
-    return recordedSince(before, next, sent) ?? notRunning(command, next);
+    // since tell, as for a suspend. With no end among them, only a step the store took no record of ended it (in its
+    // state alone), by the first terminate it took: this one, as far as anything shows.
+    if (next.output === undefined) {
+      const readFrom = readStart(before, next);
+      if (!sent.events && next.historyLength > readFrom) return { readFrom };
+      if (!sent.events?.some(isExecutionEnd) || appliedBeforeEnd(sent.event, sent.events)) return 'applied';
+    }
+    return notRunning(command, next);
   }
   if (command !== 'terminate') {
     // Held in the state by an execution not started yet (the step that continued the instance as new took it after its
     // continueAsNew), or applied by that step before it (in the history it replaced, kept in the state beside them).
     if (sent && (appliedBeforeEnd(sent.event, heldCommands(next)) || appliedBeforeEnd(sent.event, continuedCommands(next)))) return 'applied';
-    const answer = recordedSince(before, next, sent);
-    if (answer) return answer;
+    const readFrom = readStart(before, next);
+    if (next.historyLength > readFrom) {
+      if (sent?.events === undefined) return { readFrom };
+      if (appliedBeforeEnd(sent.event, sent.events)) return 'applied';
+    }
   }
   return isTerminalStatus(next.runtimeStatus) ? notRunning(command, next) : 'waiting';
 }
 
 /**
- * What the events recorded since the command was sent say of it: the read asked for ({@link SentCommandRead}), once
- * `next` shows events recorded since; `applied` once read, when its event came before the end; `undefined` otherwise.
+ * Where the events recorded since the command was sent begin in `next`'s history: a later execution's (a
+ * continueAsNew's, which the command reached) at its start.
  */
-function recordedSince(before: InstanceState, next: InstanceState, sent: SentRecord | undefined): 'applied' | SentCommandRead | undefined {
-  // A later execution (a continueAsNew's, which the command reached) is read from its start.
-  const readFrom = historyIdOf(next) === historyIdOf(before) ? before.historyLength : 0;
-  if (next.historyLength <= readFrom) return undefined;
-  if (sent?.events === undefined) return { readFrom };
-  return appliedBeforeEnd(sent.event, sent.events) ? 'applied' : undefined;
+function readStart(before: InstanceState, next: InstanceState): number {
+  return historyIdOf(next) === historyIdOf(before) ? before.historyLength : 0;
 }
 
 /** The message a store's check of the command gives an instance terminal before it (planWriteSet). */
