@@ -6,7 +6,7 @@ import { isTerminalStatus, type InstanceStatus } from '../src/model/instance-sta
 import type { RuntimeOptions } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { SETTLED } from '../src/testing/settled.js';
-import { settle, VirtualClock } from '../src/testing/virtual-clock.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { startedRuntimes } from './started-runtimes.js';
 
 // An activity's lease renewals wait on the worker's deadline timer, not on a timer of their own: an activity that
