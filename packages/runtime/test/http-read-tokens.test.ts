@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { SETTLED } from '../../../test-support/settled.js';
 import { LEGACY_WEBHOOK_PATH, WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 import { MAX_TIMER_DELAY_MS, type Clock } from '../src/env/clock.js';
 import { silentLogger } from '../src/env/logger.js';
@@ -602,6 +603,42 @@ describe('an expired or altered read token', () => {
       expect(delays.length).toBeGreaterThan(0);
       expect(Math.max(...delays)).toBeLessThanOrEqual(MAX_TIMER_DELAY_MS);
       await reader.cancel();
+      handler.close();
+    } finally {
+      await runtime.stop();
+    }
+  });
+
+  it('ends a stream it opened within one heartbeat interval after a machine sleep that outlasted it', async () => {
+    // A timer counts only the time the machine is awake: over a sleep the wall clock moves on, the timers do not.
+    const timers = new VirtualClock(new Date());
+    let slept = 0;
+    const clock: Clock = {
+      now: () => new Date(timers.now().getTime() + slept),
+      setTimeout: (callback, delayMs) => timers.setTimeout(callback, delayMs),
+      clearTimeout: (timer) => timers.clearTimeout(timer),
+    };
+    const runtime = createRuntime({ store: new MemoryStore(), orchestrators, logger: silentLogger });
+    await runtime.start();
+    try {
+      await runtime.client.startNew('WaitForEvents', { instanceId: 'a-1', input: 1 });
+      const handler = createHttpHandler(runtime.client, { key: KEY, logger: silentLogger, clock, heartbeatMs: 15_000 });
+      const token = await createReadToken(KEY, { instanceIds: ['a-1'], expiresAt: clock.now().getTime() + 60 * MINUTE });
+      const response = await handler(new Request(`http://127.0.0.1${WEBHOOK_PATH}/instances/a-1/stream`, bearer(token)));
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = '';
+      while (!text.includes('data: ')) text += (await reader.read()).value ?? '';
+      slept = 2 * 60 * MINUTE; // the lid closed for two hours; the token expired an hour ago
+      await timers.advance(15_000);
+      let ended = false;
+      const read = (async () => {
+        while (!(await reader.read()).done) {
+          // heartbeats, until the server ends the response
+        }
+        ended = true;
+      })();
+      await vi.waitFor(() => expect(ended).toBe(true), { timeout: SETTLED.timeoutMs, interval: 10 });
+      await read;
       handler.close();
     } finally {
       await runtime.stop();

@@ -1,7 +1,7 @@
 import type { Context, Hono } from 'hono';
 import type { DurableClient } from '../client/durable-client.js';
 import { jsonResponse } from '../client/json-response.js';
-import { clearClockTimer, MAX_TIMER_DELAY_MS, type Clock } from '../env/clock.js';
+import { clearClockTimer, type Clock } from '../env/clock.js';
 import type { Logger } from '../env/logger.js';
 import { DurableError } from '../model/errors/durable-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
@@ -140,10 +140,11 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
           // reconnect, which needs a token still valid, decides whether it goes on. The timer goes when the connection
           // closes, however: a web-stream response the server ended (its session deleted, its stream finished, the
           // handler closed) is never reported gone, and would hold it, and the connection, until the token expired.
-          // An expiry further out than one timer can wait is waited out in steps (a platform's timer fires a longer
-          // wait at once).
+          // The expiry is waited out in steps of at most one heartbeat interval, each checking the wall clock: a timer
+          // counts only the time the machine is awake (a sleep, a VM paused, a wall clock set forward do not move it),
+          // so one timer for the whole wait let a stream outlive its token by as long as the machine slept.
           const arm = (left: number): void => {
-            const timer = clock.setTimeout(expire, Math.min(Math.max(0, left), MAX_TIMER_DELAY_MS));
+            const timer = clock.setTimeout(expire, Math.min(Math.max(0, left), options.heartbeatMs));
             unref(timer);
             connection.onClose = () => clock.clearTimeout(timer);
           };
