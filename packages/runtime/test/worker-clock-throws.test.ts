@@ -424,7 +424,7 @@ describe('a worker whose wake timer neither its clock nor the platform could arm
     // The wake timer of the second durable timer fails to arm at the step and at each of the turns after it.
     clock.failDelayMs = 50;
     clock.fails = Infinity;
-    const gaveUp = logger.nextError('it waits for the next store signal');
+    const gaveUp = logger.nextError('it waits for a store signal or a wake event');
     clock.ms += 50;
     clock.fire(first);
     await within(gaveUp, 'the worker ending its retries');

@@ -86,7 +86,7 @@ export class FallbackTimer {
       try {
         timer = globalThis.setTimeout(fire, (delayMs = Math.min(delayMs, platformMaxMs)));
       } catch (platformError) {
-        failed(new AggregateError([error, platformError], "the clock and the platform's timer both failed to arm a timer"), this.#timer === undefined ? 'none' : 'kept');
+        failed(new AggregateError([error, platformError], 'the clock and the platform failed to arm a timer'), this.#timer === undefined ? 'none' : 'kept');
         return undefined;
       }
       onPlatform = true;

@@ -1327,16 +1327,10 @@ export class Worker {
    * row at most (an arming that succeeds counts them from 0 again), then it waits for a store signal.
    */
   readonly #wakeUnarmed = (error: unknown, fallback: Fallback): void => {
-    const { logger } = this.#o;
-    if (fallback !== 'none') {
-      logger.error(`the worker's clock failed to arm its wake timer; ${fallback === 'kept' ? 'the timer it had stays' : "it is set on the platform's timer"}`, error);
-      return;
-    }
-    const retry = this.#wakeArmFailures++ < WAKE_ARM_RETRIES;
-    logger.error(
-      `the worker's clock failed to arm its wake timer, and so did the platform's timer: none is armed; ${retry ? 'it wakes at its next turn to try again' : 'it waits for the next store signal'}`,
-      error,
-    );
+    const retry = fallback === 'none' && this.#wakeArmFailures++ < WAKE_ARM_RETRIES;
+    this.#o.logger.error(`the worker's clock failed to arm its wake timer${
+      fallback === 'kept' ? '; the timer it had stays' : fallback === 'platform' ? "; it is set on the platform's timer"
+      : `, and so did the platform's timer: none is armed; ${retry ? 'it tries again at its next turn' : 'it waits for a store signal or a wake event'}`}`, error);
     if (retry) this.#turns.defer(this.#wakeArmRetry);
   };
 
