@@ -2241,7 +2241,9 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         // Committed at once (ahead of the first), or queued behind it for a worker.
         await within(Promise.race([second, later.done]), 'the second terminate committed');
         await runtimeOn(opened, 'w2', { orchestrators });
-        await within(Promise.all([first, second]), 'both terminates');
+        // The second reaches the instance the first terminated: it did nothing, and its caller hears so (410).
+        const answers = Promise.all([first, second.then(() => 'resolved', (error: { code?: string; status?: number }) => `${error.code} ${error.status}`)]);
+        expect((await within(answers, 'both terminates'))[1]).toBe('instance-not-running 410');
         const done = await client.waitForCompletion('twice', SETTLED);
         expect(done).toMatchObject({ runtimeStatus: 'Terminated', output: 'first' });
         // The later one is recorded after it and ignored.
