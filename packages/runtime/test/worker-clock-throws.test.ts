@@ -1,6 +1,6 @@
 import { filter, firstValueFrom, merge, Observable, Subject } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createClient, createRuntime, MemoryStore, UnavailableError, type DurableClient, type Orchestrator } from '../src/index.js';
+import { createClient, createRuntime, MemoryStore, UnavailableError, type DurableClient, type InstanceStatus, type Orchestrator } from '../src/index.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { settle } from '../src/testing/virtual-clock.js';
 import { FailingStore, RecordingLogger } from './failing-store.js';
@@ -279,6 +279,39 @@ function within<T>(promise: Promise<T>, what: string): Promise<T> {
   return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no ${what} within ${SETTLED.timeoutMs} ms`)), SETTLED.timeoutMs).unref())]);
 }
 
+/** Makes the platform's `setTimeout` throw while `fails` is positive, counting down: a wake timer's fallback failing. */
+function failPlatformTimers(): { fails: number; readonly restore: () => void } {
+  const platformSetTimeout = globalThis.setTimeout;
+  const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((...args: Parameters<typeof setTimeout>) => {
+    if (platform.fails > 0) {
+      platform.fails--;
+      throw new Error('injected: the platform failed to set a timer');
+    }
+    return platformSetTimeout(...args);
+  }) as typeof setTimeout);
+  const platform = { fails: 0, restore: () => spy.mockRestore() };
+  return platform;
+}
+
+const twoTimers: Orchestrator = function* (ctx) {
+  yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 50));
+  yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 50));
+  return 'woke';
+};
+
+/** Starts TwoTimers on `clock`: the wake timer of its first durable timer, and its completion seen by a client of its own. */
+async function startTwoTimers(clock: HandClock, logger: RecordingLogger): Promise<{ first: number; completed: Promise<InstanceStatus | undefined> }> {
+  const store = new MemoryStore();
+  const runtime = createRuntime({ store, clock, logger, orchestrators: { TwoTimers: twoTimers } });
+  runtimes.push({ runtime, clock });
+  await runtime.start();
+  const id = await runtime.client.startNew('TwoTimers');
+  const first = await within(clock.timerDueBy(clock.ms + 50), 'the wake timer of the first durable timer');
+  const other = createClient({ store, clock: new HandClock() });
+  const completed = firstValueFrom(other.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
+  return { first, completed };
+}
+
 /** A HandClock whose `clearTimeout` throws while `clearThrowing` is set (a custom Clock gone wrong): the timer stays. */
 class ClearThrowingClock extends HandClock {
   clearThrowing = false;
@@ -322,45 +355,25 @@ describe('a worker whose clock and platform both fail, for a moment, to set the 
       override setTimeout(callback: () => void, delayMs: number): ReturnType<HandClock['setTimeout']> {
         if (delayMs === this.failDelayMs) {
           this.failDelayMs = undefined;
-          platformFails = 1;
+          platform.fails = 1;
           throw new Error('injected: the clock failed to set a timer');
         }
         return super.setTimeout(callback, delayMs);
       }
     }
     // The platform's setTimeout fails once, right after the clock failed: the wake timer's fallback.
-    let platformFails = 0;
-    const platformSetTimeout = globalThis.setTimeout;
-    const platform = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((...args: Parameters<typeof setTimeout>) => {
-      if (platformFails > 0) {
-        platformFails--;
-        throw new Error('injected: the platform failed to set a timer');
-      }
-      return platformSetTimeout(...args);
-    }) as typeof setTimeout);
+    const platform = failPlatformTimers();
     try {
       const clock = new FailsOneWait();
-      const store = new MemoryStore();
       const logger = new RecordingLogger();
-      const twoTimers: Orchestrator = function* (ctx) {
-        yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 50));
-        yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 50));
-        return 'woke';
-      };
-      const runtime = createRuntime({ store, clock, logger, orchestrators: { TwoTimers: twoTimers } });
-      runtimes.push({ runtime, clock });
-      await runtime.start();
-      const id = await runtime.client.startNew('TwoTimers');
-      const first = await within(clock.timerDueBy(clock.ms + 50), 'the wake timer of the first durable timer');
-      const other = createClient({ store, clock: new HandClock() });
-      const completed = firstValueFrom(other.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
+      const { first, completed } = await startTwoTimers(clock, logger);
       clock.failDelayMs = 50;
       const unarmed = logger.nextError('failed to arm its wake timer');
       clock.ms += 50;
       clock.fire(first);
       // Before, the message said the timer was set on the platform's timer, which had failed as well.
       expect(await within(unarmed, 'the wake timer failing to arm')).toContain('and so did the platform\'s timer: none is armed');
-      expect(platformFails).toBe(0);
+      expect(platform.fails).toBe(0);
       expect(logger.errors.some((message) => message.includes('set on the platform\'s timer'))).toBe(false);
       // Before, nothing armed it again but a store signal, and none comes: the instance waited for good.
       const second = await within(clock.timerDueBy(clock.ms + 50), 'the wake timer of the second durable timer');
@@ -368,7 +381,7 @@ describe('a worker whose clock and platform both fail, for a moment, to set the 
       clock.fire(second);
       expect(await within(completed, 'the instance completing')).toMatchObject({ output: 'woke' });
     } finally {
-      platform.mockRestore();
+      platform.restore();
     }
   });
 });
@@ -390,37 +403,17 @@ describe('a worker whose wake timer neither its clock nor the platform could arm
       override setTimeout(callback: () => void, delayMs: number): ReturnType<HandClock['setTimeout']> {
         if (this.fails > 0 && delayMs === this.failDelayMs) {
           this.fails--;
-          platformFails = 1;
+          platform.fails = 1;
           throw new Error('injected: the clock failed to set a timer');
         }
         return super.setTimeout(callback, delayMs);
       }
     }
     // The platform's setTimeout fails right after each failure of the clock: the wake timer's fallback.
-    let platformFails = 0;
-    const platformSetTimeout = globalThis.setTimeout;
-    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((...args: Parameters<typeof setTimeout>) => {
-      if (platformFails > 0) {
-        platformFails--;
-        throw new Error('injected: the platform failed to set a timer');
-      }
-      return platformSetTimeout(...args);
-    }) as typeof setTimeout);
+    const platform = failPlatformTimers();
     const clock = new FailsWaits();
-    const store = new MemoryStore();
     const logger = new RecordingLogger();
-    const twoTimers: Orchestrator = function* (ctx) {
-      yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 50));
-      yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 50));
-      return 'woke';
-    };
-    const runtime = createRuntime({ store, clock, logger, orchestrators: { TwoTimers: twoTimers } });
-    runtimes.push({ runtime, clock });
-    await runtime.start();
-    const id = await runtime.client.startNew('TwoTimers');
-    const first = await within(clock.timerDueBy(clock.ms + 50), 'the wake timer of the first durable timer');
-    const other = createClient({ store, clock: new HandClock() });
-    const completed = firstValueFrom(other.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
+    const { first, completed } = await startTwoTimers(clock, logger);
     // The wake timer of the second durable timer fails to arm at the step and at each of the turns after it.
     clock.failDelayMs = 50;
     clock.fails = Infinity;
