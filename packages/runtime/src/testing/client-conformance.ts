@@ -1984,6 +1984,15 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         }
       };
 
+      /** How a command's call settled: `'resolved'`, or the code it was refused with. */
+      const outcomeOf = (call: Promise<void>): Promise<string | undefined> =>
+        call.then(() => 'resolved', (error: { code?: string }) => error.code);
+
+      /** Holds the step that records the next execution's start (`ExecutionStarted`), until it is released. */
+      const holdNextStart = (held: HeldHistoryReads, id: string): ReturnType<HeldHistoryReads['holdNextStep']> =>
+        held.holdNextStep(id, (writeSet) => writeSet.requests.some((r) =>
+          r.type === 'appendHistory' && r.events.some((e) => e.type === 'ExecutionStarted')));
+
       it('resolves a suspend that one worker step applies and a resume right behind it undoes, from its history, not at the wait\'s end', async () => {
         // A runtime whose clock does not move: the command's wait for a worker (COMMAND_APPLIED_TIMEOUT_MS) never ends
         // by itself, so only the history can answer the suspend, which the instance never shows.
@@ -1995,7 +2004,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           await admin.raiseEvent(id, 'Item', 'first');
           await step.reached;
           const suspended = ownHeld.messageCommitted(id, 'ExecutionSuspended');
-          const suspend = admin.suspend(id, 'hold').then(() => 'resolved', (error: { code?: string }) => error.code);
+          const suspend = outcomeOf(admin.suspend(id, 'hold'));
           await suspended;
           const resumed = ownHeld.messageCommitted(id, 'ExecutionResumed');
           // The status still shows Running: the resume has nothing to wait for, and goes as a message behind the suspend.
@@ -2020,7 +2029,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           await admin.raiseEvent(id, 'Item', 'kept');
           await step.reached;
           const resumed = ownHeld.messageCommitted(id, 'ExecutionResumed');
-          const resume = admin.resume(id, 'go').then(() => 'resolved', (error: { code?: string }) => error.code);
+          const resume = outcomeOf(admin.resume(id, 'go'));
           await resumed;
           const suspended = ownHeld.messageCommitted(id, 'ExecutionSuspended');
           // The status still shows Suspended: the suspend has nothing to wait for, and goes as a message behind the resume.
@@ -2043,11 +2052,10 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           const step = ownHeld.holdNextStep(id);
           await admin.raiseEvent(id, 'Other', 'buffered');
           await step.reached;
-          const started = ownHeld.holdNextStep(id, (writeSet) => writeSet.requests.some((r) =>
-            r.type === 'appendHistory' && r.events.some((e) => e.type === 'ExecutionStarted')));
+          const started = holdNextStart(ownHeld, id);
           await admin.raiseEvent(id, 'Go');
           const suspended = ownHeld.messageCommitted(id, 'ExecutionSuspended');
-          const suspend = admin.suspend(id, 'hold').then(() => 'resolved', (error: { code?: string }) => error.code);
+          const suspend = outcomeOf(admin.suspend(id, 'hold'));
           await suspended;
           const resumed = ownHeld.messageCommitted(id, 'ExecutionResumed');
           await admin.resume(id, 'go on'); // the instance shows Running: nothing to wait for
@@ -2073,13 +2081,12 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           const step = ownHeld.holdNextStep(id);
           await admin.raiseEvent(id, 'Other', 'buffered');
           await step.reached;
-          const started = ownHeld.holdNextStep(id, (writeSet) => writeSet.requests.some((r) =>
-            r.type === 'appendHistory' && r.events.some((e) => e.type === 'ExecutionStarted')));
+          const started = holdNextStart(ownHeld, id);
           const suspended = ownHeld.messageCommitted(id, 'ExecutionSuspended');
-          const suspend = admin.suspend(id, 'hold').then(() => 'resolved', (error: { code?: string }) => error.code);
+          const suspend = outcomeOf(admin.suspend(id, 'hold'));
           await suspended;
           const resumed = ownHeld.messageCommitted(id, 'ExecutionResumed');
-          const resume = admin.resume(id, 'go on').then(() => 'resolved', (error: { code?: string }) => error.code);
+          const resume = outcomeOf(admin.resume(id, 'go on'));
           await resumed;
           await admin.raiseEvent(id, 'Go');
           step.release();
@@ -2107,7 +2114,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           await admin.raiseEvent(id, 'Go');
           await step.reached;
           const resumed = ownHeld.messageCommitted(id, 'ExecutionResumed');
-          const resume = admin.resume(id, 'go').then(() => 'resolved', (error: { code?: string }) => error.code);
+          const resume = outcomeOf(admin.resume(id, 'go'));
           await resumed;
           const suspended = ownHeld.messageCommitted(id, 'ExecutionSuspended');
           await admin.suspend(id, 'again'); // the instance shows Suspended: nothing to wait for
@@ -2134,22 +2141,20 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
           const first = ownHeld.holdNextStep(id);
           await admin.raiseEvent(id, 'Go');
           await first.reached;
-          const outcome = (call: Promise<void>) => call.then(() => 'resolved', (error: { code?: string }) => error.code);
           const resumed = ownHeld.messageCommitted(id, 'ExecutionResumed');
-          const resume = outcome(admin.resume(id, 'one'));
+          const resume = outcomeOf(admin.resume(id, 'one'));
           await resumed;
           const suspended = ownHeld.messageCommitted(id, 'ExecutionSuspended');
-          const suspend = outcome(admin.suspend(id, 'two'));
+          const suspend = outcomeOf(admin.suspend(id, 'two'));
           await suspended;
           const continuing = ownHeld.holdNextStep(id);
           first.release();
           await continuing.reached;
           const resumedAgain = ownHeld.messageCommitted(id, 'ExecutionResumed');
           let lastSettled = false;
-          const last = outcome(admin.resume(id, 'three')).finally(() => (lastSettled = true));
+          const last = outcomeOf(admin.resume(id, 'three')).finally(() => (lastSettled = true));
           await resumedAgain;
-          const started = ownHeld.holdNextStep(id, (writeSet) => writeSet.requests.some((r) =>
-            r.type === 'appendHistory' && r.events.some((e) => e.type === 'ExecutionStarted')));
+          const started = holdNextStart(ownHeld, id);
           continuing.release();
           expect(await resume).toBe('resolved');
           expect(await suspend).toBe('resolved');
