@@ -128,13 +128,19 @@ describe('FallbackTimer', () => {
     timer.clear();
   });
 
-  it('owns the timer it arms when the clock fails to clear the one before, which does nothing if it fires', () => {
+  /** A timer armed for 100 ms on a clock that then fails to clear timers; what it fired and the clear failures reported. */
+  function armedOnClockThatFailsToClear() {
     const clock = new ClearThrowingClock();
     const fired: boolean[] = [];
     const clearsFailed: unknown[] = [];
     const timer = new FallbackTimer(clock, (onPlatform) => fired.push(onPlatform), (error) => clearsFailed.push(error));
     timer.arm(100);
     clock.clearThrowing = true;
+    return { clock, fired, clearsFailed, timer };
+  }
+
+  it('owns the timer it arms when the clock fails to clear the one before, which does nothing if it fires', () => {
+    const { clock, fired, clearsFailed, timer } = armedOnClockThatFailsToClear();
     // Before, the clock's error was thrown out of `arm` after the new timer was set, and that timer had no owner.
     expect(timer.arm(50)).toBe(50);
     expect(clearsFailed).toEqual([new Error('injected: no clear')]);
@@ -150,12 +156,7 @@ describe('FallbackTimer', () => {
   });
 
   it('lets go of the armed timer when the clock fails to clear it, reporting that: it does nothing if it fires', () => {
-    const clock = new ClearThrowingClock();
-    const fired: boolean[] = [];
-    const clearsFailed: unknown[] = [];
-    const timer = new FallbackTimer(clock, (onPlatform) => fired.push(onPlatform), (error) => clearsFailed.push(error));
-    timer.arm(100);
-    clock.clearThrowing = true;
+    const { clock, fired, clearsFailed, timer } = armedOnClockThatFailsToClear();
     expect(() => timer.clear()).not.toThrow();
     expect(clearsFailed).toEqual([new Error('injected: no clear')]);
     expect(timer.armed).toBe(false);
