@@ -1,4 +1,4 @@
-import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from './clock.js';
+import { clearClockTimer, MAX_TIMER_DELAY_MS, systemClock, type Clock, type ClockTimer } from './clock.js';
 
 /**
  * What became of a {@link FallbackTimer} whose clock failed to arm it: the one armed before stays (`'kept'`), it is set
@@ -108,11 +108,6 @@ export class FallbackTimer {
     const timer = this.#timer;
     if (timer === undefined) return;
     this.#timer = this.#fire = undefined;
-    try {
-      if (this.#onPlatform) globalThis.clearTimeout(timer as Parameters<typeof globalThis.clearTimeout>[0]);
-      else this.#clock.clearTimeout(timer);
-    } catch (error) {
-      this.#clearFailed(error);
-    }
+    clearClockTimer(this.#onPlatform ? systemClock : this.#clock, timer, this.#clearFailed);
   }
 }
