@@ -148,6 +148,20 @@ describe('keys', () => {
     expect((await fetch(`${base}/instances?code=${encodeURIComponent(KEY)}`)).status).toBe(200);
   });
 
+  it('accepts a key with spaces in it however it is sent, Bearer included (what the remote client sends)', async () => {
+    const key = 'a key with  spaces';
+    const { base } = await open({ key });
+    // Before, the Bearer token was read up to its first space: such a key got 401 from rx-client, which sends it so.
+    expect((await fetch(`${base}/instances`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(200);
+    expect((await fetch(`${base}/instances`, { headers: { authorization: `bearer   ${key}  ` } })).status).toBe(200);
+    expect((await fetch(`${base}/instances`, { headers: { 'x-functions-key': key } })).status).toBe(200);
+    expect((await fetch(`${base}/instances?code=${encodeURIComponent(key)}`)).status).toBe(200);
+    // Only the whole rest of the header is the key: a part of it, or more, is not.
+    for (const authorization of ['Bearer a key', 'Bearer a key with spaces', `Bearer ${key} x`, `Bearer${key}`]) {
+      expect(await errorOf(fetch(`${base}/instances`, { headers: { authorization } })), authorization).toEqual([401, 'unauthorized']);
+    }
+  });
+
   it('accepts the key beside an Authorization header meant for someone else, as the Functions host (which never reads it for keys)', async () => {
     const { base } = await open();
     // An App Service Authentication token, or Basic credentials for a proxy, with the key as x-functions-key or ?code=.

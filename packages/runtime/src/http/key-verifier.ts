@@ -55,9 +55,14 @@ export async function matchedKeySource(verifier: KeyVerifier, request: Request, 
   return (await verifier.verify(query.get('code'))) ? 'code' : undefined;
 }
 
-/** The credentials a request's headers present, in the order they are read: `x-functions-key`, then a Bearer token. */
+/**
+ * The credentials a request's headers present, in the order they are read: `x-functions-key`, then a Bearer token:
+ * the whole rest of the `Authorization` header after `Bearer` and its spaces (a header's value comes without leading
+ * or trailing spaces), so a key with a space in it, which `x-functions-key` and `code` carry, also comes as a Bearer
+ * token (as `@durable-rx/rx-client` sends it), though RFC 6750's tokens have none.
+ */
 export function headerCredentials(request: Request): readonly (string | undefined)[] {
-  const bearer = /^Bearer[ ]+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '')?.[1];
+  const bearer = /^Bearer +(.+)$/i.exec(request.headers.get('authorization') ?? '')?.[1];
   return [request.headers.get('x-functions-key') ?? undefined, bearer];
 }
 
