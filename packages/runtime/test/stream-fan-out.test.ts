@@ -89,7 +89,7 @@ function setup(options: Partial<SessionHubOptions> = {}) {
   const turns = new Turns();
   const hub = new SessionHub({
     resumeWindowMs: 60_000, bufferBytes: 1 << 20, maxSubscriptions: 10, maxSessions: 100, sliceSize: 2, clock: systemClock,
-    errorBody: () => ({ code: 'internal', message: 'failed' }), ...options,
+    errorBody: () => ({ code: 'internal', message: 'failed' }), logger: silentLogger, ...options,
   }, turns.defer);
   const source = new Subject<unknown>();
   const counts = { subscribed: 0, active: 0 };
@@ -102,8 +102,7 @@ function setup(options: Partial<SessionHubOptions> = {}) {
     }),
   };
   const heartbeats = new HeartbeatQueue(systemClock, 60_000, silentLogger);
-  const connect = (lastEventId?: string) => {
-    const writer = new RecordingWriter();
+  const connect = (lastEventId?: string, writer = new RecordingWriter()) => {
     const connection = new SseConnection(writer, { heartbeats, retryMs: 1000, maxBacklogBytes: 1 << 20 });
     hub.open({ kind: 'single', key: 'x', spec, untilTerminal: false }, lastEventId, connection);
     return { writer, connection };
@@ -331,12 +330,72 @@ describe('a connection found gone when its stream\'s end is written', () => {
   });
 });
 
+/** A writer whose socket breaks as its `breakAt`-th event is written: that write and every one after throw. */
+class BreakingWriter extends RecordingWriter {
+  aborted = false;
+  #events = 0;
+  constructor(readonly breakAt: number) {
+    super();
+  }
+  override write(head: Uint8Array, session: string, seq: number, sub: string | undefined, data: Uint8Array): void {
+    if (++this.#events >= this.breakAt) throw new Error('broken socket');
+    super.write(head, session, seq, sub, data);
+  }
+  override abort(): void {
+    this.aborted = true;
+  }
+}
+
+describe('a connection whose event write throws', () => {
+  for (const sliceSize of [100, 2]) {
+    it(`leaves the other connections served, every commit in order, and closes its own stream, releasing it and logging once (slices of ${sliceSize})`, () => {
+      const errors: unknown[] = [];
+      const logger = { warn: () => undefined, error: (_message: string, error?: unknown) => void errors.push(error) };
+      const { hub, turns, source, counts, connect } = setup({ sliceSize, logger });
+      const before = [connect(), connect()];
+      const broken = new BreakingWriter(2);
+      const failing = connect(undefined, broken);
+      const after = [connect(), connect()];
+      source.next(1);
+      turns.runAll();
+      expect(hub.size).toBe(5);
+      // Before, the write's error came out of the fan-out: the readers after it got nothing, and the pass never ended,
+      // so no later commit reached anyone.
+      expect(() => source.next(2)).not.toThrow();
+      turns.runAll();
+      source.next(3);
+      turns.runAll();
+      for (const { writer } of [...before, ...after]) expect(writer.values()).toEqual([1, 2, 3]);
+      expect(broken.values()).toEqual([1]);
+      expect(broken.aborted).toBe(true);
+      expect(failing.connection.open).toBe(false);
+      expect(hub.size).toBe(4); // the broken stream is gone, not held for a resume window
+      expect(errors).toEqual([new Error('broken socket')]);
+      hub.close();
+      expect(counts.active).toBe(0);
+    });
+  }
+
+  it('releases the feed when its only reader\'s write throws', () => {
+    const { hub, source, counts, connect } = setup();
+    const broken = new BreakingWriter(2);
+    connect(undefined, broken);
+    source.next(1);
+    expect(counts.active).toBe(1);
+    source.next(2);
+    expect(counts.active).toBe(0);
+    expect(hub.size).toBe(0);
+    expect(hub.feedCount).toBe(0);
+    hub.close();
+  });
+});
+
 describe('a connection whose heartbeat throws', () => {
   it('is closed: nothing more is written to it, its writer is aborted, and its session releases its subscription when its resume window ends', async () => {
     const clock = new VirtualClock();
     const hub = new SessionHub({
       resumeWindowMs: 60_000, bufferBytes: 1 << 20, maxSubscriptions: 10, maxSessions: 100, sliceSize: 100, clock,
-      errorBody: () => ({ code: 'internal', message: 'failed' }),
+      errorBody: () => ({ code: 'internal', message: 'failed' }), logger: silentLogger,
     }, (callback) => callback());
     const source = new Subject<unknown>();
     let active = 0;

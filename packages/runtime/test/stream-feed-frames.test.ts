@@ -23,6 +23,7 @@ function readerOf(): FeedReader & { readonly got: number[] } {
     frame: (frame: FeedFrame) => got.push(frame.version),
     end: () => undefined,
     overrun: () => got.push(-1),
+    failed: () => got.push(-2),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Clock, ClockTimer } from '../env/clock.js';
+import type { Logger } from '../env/logger.js';
 import { randomId } from '../env/new-id.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import type { ErrorBody } from './error-response.js';
@@ -27,6 +28,8 @@ export interface SessionHubOptions {
   readonly errorBody: (error: unknown) => ErrorBody;
   /** Where the resume windows are timed (the handler's injected clock). */
   readonly clock: Clock;
+  /** Told once of each session closed because writing one of its events threw (the handler's guarded logger). */
+  readonly logger: Logger;
 }
 
 /** A single stream (one subscription, its values sent bare) or a multiplexed session (see {@link SessionHub}). */
@@ -118,6 +121,10 @@ export class SessionHub {
       feeds,
       options,
       dispose: (session) => this.#dispose(session),
+      failed: (session, error) => {
+        options.logger.error('HTTP API: writing a stream event failed; the stream is closed, and a reconnect gets a new one', error);
+        this.#dispose(session, true);
+      },
       finished: (session, last) => {
         this.#dispose(session);
         // A stream that failed with an error worth retrying is not remembered: a reconnect opens it anew and tries again.
@@ -287,10 +294,11 @@ export class SessionHub {
     session.expiry = undefined;
   }
 
-  #dispose(session: StreamSession): void {
+  /** Forgets `session` and disposes it; `cut`: its connection is broken, so it is cut rather than ended. */
+  #dispose(session: StreamSession, cut = false): void {
     this.#clearExpiry(session);
     this.#sessions.delete(session.id);
-    session.dispose();
+    session.dispose(cut);
   }
 }
 
@@ -312,6 +320,11 @@ interface SessionHost {
   readonly options: SessionHubOptions;
   /** Ends `session` now: the hub forgets it, and it releases what it holds. */
   dispose(session: StreamSession): void;
+  /**
+   * Writing an event of `session` threw `error` (its connection's writer is broken): logged, and the session ends now
+   * as in `dispose`, its connection cut. Never throws.
+   */
+  failed(session: StreamSession, error: unknown): void;
   /** Single stream `session` wrote its last event, `last`, to a connection: it is disposed and remembered as finished. */
   finished(session: StreamSession, last: OwnMessage): void;
   /** `session`'s connection went away: its resume window starts. */
@@ -350,6 +363,10 @@ class Subscription implements FeedReader {
 
   overrun(): void {
     this.session.abandon();
+  }
+
+  failed(error: unknown): void {
+    this.session.fail(error);
   }
 }
 
@@ -578,7 +595,18 @@ export class StreamSession implements ConnectionOwner {
     this.#host.dispose(this);
   }
 
-  dispose(): void {
+  /**
+   * Writing one of its events threw `error` (a feed value, its end: see `FeedReader.failed`): its connection is broken.
+   * The session ends at once, releasing its subscriptions, and its connection is cut (the hub logs it, once); its
+   * client's reconnect gets a new session. Kept open, it held its feeds and its place, and wrote into the broken
+   * connection, which threw again, for as long as the connection stayed up.
+   */
+  fail(error: unknown): void {
+    if (!this.#disposed) this.#host.failed(this, error);
+  }
+
+  /** Releases what the session holds and ends its connection (`cut`: aborts it, as a broken one). */
+  dispose(cut = false): void {
     if (this.#disposed) return;
     this.#disposed = true;
     const connection = this.#connection;
@@ -592,7 +620,8 @@ export class StreamSession implements ConnectionOwner {
     this.#queue = undefined;
     this.#logHead = this.#queueHead = 0;
     this.#logBytes = this.#queueBytes = 0;
-    connection?.end();
+    if (cut) connection?.cut();
+    else connection?.end();
   }
 
   #add(sub: string | undefined, spec: FeedSpec, untilTerminal: boolean, stream: string): void {

@@ -37,6 +37,12 @@ export interface FeedReader {
   end(end: FeedEnd): void;
   /** The reader fell more than the feed's buffer behind: frames it needs are gone. */
   overrun(): void;
+  /**
+   * A call of the feed to this reader ({@link frame}, {@link end}, {@link overrun}) threw `error` (its connection's
+   * writer is broken): the feed has let go of it (as {@link StreamFeed.leave}) and goes on serving the others. Must not
+   * throw.
+   */
+  failed(error: unknown): void;
 }
 
 /** What a feed needs to know besides its source. */
@@ -314,21 +320,30 @@ export class StreamFeed {
     this.#first = cutDropped(frames, first);
   }
 
-  /** Gives `reader` every frame after its cursor, then the end if the source ended. */
+  /**
+   * Gives `reader` every frame after its cursor, then the end if the source ended. A reader that throws is its own
+   * failure: it is let go of and told ({@link FeedReader.failed}), and the fan-out goes on with the others. Thrown out of
+   * a pass, it left them without the frame, and the pass never ended: the feed served no one any more.
+   */
   #serve(reader: FeedReader): void {
-    while (reader.cursor < this.#version && reader.reading) {
-      const frame = this.#frameAt(reader.cursor + 1);
-      if (!frame) {
-        this.leave(reader);
-        reader.overrun();
-        return;
+    try {
+      while (reader.cursor < this.#version && reader.reading) {
+        const frame = this.#frameAt(reader.cursor + 1);
+        if (!frame) {
+          this.leave(reader);
+          reader.overrun();
+          return;
+        }
+        reader.cursor = frame.version;
+        reader.frame(frame);
       }
-      reader.cursor = frame.version;
-      reader.frame(frame);
-    }
-    if (this.#ended && reader.reading) {
+      if (this.#ended && reader.reading) {
+        this.leave(reader);
+        reader.end(this.#ended);
+      }
+    } catch (error) {
       this.leave(reader);
-      reader.end(this.#ended);
+      reader.failed(error);
     }
   }
 

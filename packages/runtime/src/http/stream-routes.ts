@@ -39,7 +39,10 @@ export interface StreamRoutesOptions {
   readonly errorBody: (error: unknown) => ErrorBody;
   /** Times resume windows and heartbeats. */
   readonly clock: Clock;
-  /** Told of a clock that gives no time to the heartbeats (the handler's guarded logger). */
+  /**
+   * Told of a clock that gives no time to the heartbeats, and of a stream closed because writing its event threw (the
+   * handler's guarded logger).
+   */
   readonly logger: Logger;
   /**
    * The stream a subscription of request `c` may have: `spec`, or `spec` narrowed (a read token's list within its
@@ -107,6 +110,7 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
     sliceSize: options.fanOutSlice,
     errorBody: options.errorBody,
     clock,
+    logger: options.logger,
   }, nextTurn);
   const heartbeats = new HeartbeatQueue(clock, options.heartbeatMs, options.logger);
   const connectionOptions: SseConnectionOptions = {
