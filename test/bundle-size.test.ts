@@ -21,9 +21,9 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * why; the history of the budgets is in git.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 53_466 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 69_017 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 99_423 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 53_469 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 69_011 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 99_436 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_054 },
 ];
 

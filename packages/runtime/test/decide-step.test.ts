@@ -432,6 +432,37 @@ describe('a terminate decided without a lease (decideTerminate) and the start it
     expect(answered(terminate)).toEqual([{ instanceId: 'parent', executionId: 'parent-e2', taskScheduledId: 9 }]);
   });
 
+  it('answers the call the history names, not a stale one its state kept, once the history is read (a recursive terminate, a refused step)', () => {
+    // A state stored before 2026-12-06: a child rewound on its own, then recording its parent's rewind while Running,
+    // kept the call of the parent's earlier execution (parent-e1 #4); its history reports to the rerun call (parent-e2 #9).
+    const earlier = { ...parent, executionId: 'parent-e1' };
+    const rewinder = { ...parent, executionId: 'parent-e2', taskScheduledId: 9 };
+    const history = [
+      ...new HistoryBuilder({ name: 'CallOnce' }).started().taskScheduled('Act', 1).build()
+        .map((e) => (e.type === 'ExecutionStarted' ? { ...e, parentInstance: earlier } : e)),
+      { type: 'ExecutionRewound' as const, eventId: -1, timestamp: T0.toISOString(), parentInstance: rewinder },
+    ];
+    const stale = state({ parentInstanceId: 'parent', parentCall: { taskScheduledId: 4, executionId: 'parent-e1' }, historyLength: history.length, version: 5 });
+    const answered = (d: { kind: string; writeSet?: WriteSet }) => (d.writeSet?.requests ?? [])
+      .flatMap((r) => (r.type === 'insertMessage' && r.message.instanceId === 'parent' ? [r.message] : []))
+      .map((m) => ({ executionId: m.executionId, taskScheduledId: (m.event as { taskScheduledId?: number }).taskScheduledId }));
+    const rerunCall = [{ executionId: 'parent-e2', taskScheduledId: 9 }];
+    // What a worker's step answers, replaying the history.
+    const completed = decideStep(input(stale, [result('execution-1')], { history }));
+    expect(answered(completed)).toEqual(rerunCall);
+    // A client's recursive terminate reads the history: its link wins. Before, parent-e1 #4, which the parent drops as
+    // stale: the rerun call waited for ever.
+    const recursive = { ...terminated, recursive: true as const };
+    expect(decideTerminate({ state: stale, event: recursive, now, newId })).toEqual({ kind: 'needHistory' });
+    expect(answered(decideTerminate({ state: stale, event: recursive, now, newId, history }))).toEqual(rerunCall);
+    // A step the store refuses for good, read for the recursive terminate it takes.
+    const refused = { state: stale, messages: [{ id: 'stop', instanceId: 'instance-1', event: recursive }], leaseToken: 'lease', customStatusLimitBytes: LIMIT, now, newId, failure: { errorType: 'E', errorMessage: 'too large' } };
+    expect(decideRefusedStep(refused)).toEqual({ kind: 'needHistory' });
+    expect(answered(decideRefusedStep({ ...refused, history }))).toEqual(rerunCall);
+    // Not read (a plain terminate): the state's call, as before, with no read.
+    expect(answered(decideTerminate({ state: stale, event: terminated, now, newId }))).toEqual([{ executionId: 'parent-e1', taskScheduledId: 4 }]);
+  });
+
   it('asks a started sub-orchestration whose state names no call (stored before 2026-12-03) for its history and answers the call that waits for it, the last one a rewind named', () => {
     const s = state({ parentInstanceId: 'parent', historyLength: 3 });
     expect(decideTerminate({ state: s, event: terminated, now, newId })).toEqual({ kind: 'needHistory' });

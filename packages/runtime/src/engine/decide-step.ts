@@ -416,9 +416,11 @@ export function decideRefusedStep(input: RefusedStepInput): StepDecision {
     // An execution that has not started yet has no custom status of its own.
     customStatus: state.historyLength === 0 && !rewind ? undefined : state.customStatus as JsonValue | undefined,
   };
+  // The history's link when the history was read (a rewind's, a recursive terminate's): a state stored before
+  // 2026-12-06 may name a call a parent's rewind has since moved (recorded while the child ran); otherwise the state's.
   const { writeSet, state: next } = stepWriteSet({
-    state, step, consumed, lease, now, newId: input.newId, baseHistory, parent: answers ? undefined : parentLinkOf([...before, ...events]),
-    answers, rewind, history: before,
+    state, step, consumed, lease, now, newId: input.newId, baseHistory,
+    parent: input.history !== undefined || !answers ? parentLinkOf([...before, ...events]) : undefined, answers, rewind, history: before,
   });
   if (input.unrecorded) {
     // Its record of fixed size refused too: the end it records, in the state alone, at the history the store holds
@@ -1176,9 +1178,11 @@ export function decideTerminate(input: DirectInput<ExecutionTerminatedEvent>): D
   // A recursive one names the sub-orchestrations of the history (none before the execution started).
   if (input.event.recursive && started(state) && input.history === undefined) return NEED_HISTORY as DirectDecision;
   if (state.parentInstanceId === undefined) return unclaimedStep(input, true, undefined);
-  // Its parent call is in its state, started or not: no history read.
+  // Its parent call is in its state, started or not: no history read. A history read all the same (a recursive
+  // terminate's) gives the link, which wins: a state stored before 2026-12-06 may name a call a parent's rewind has
+  // since moved.
   const answers = stateLinkOf(state);
-  if (answers) return unclaimedStep(input, true, undefined, answers);
+  if (answers) return unclaimedStep(input, true, input.history && parentLinkOf(input.history), answers);
   // A state stored before 2026-12-03 names none: the queued start tells it (a worker's), or the history.
   if (!started(state)) return SEND;
   if (input.history === undefined) return NEED_HISTORY as DirectDecision;
