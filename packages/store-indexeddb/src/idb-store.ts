@@ -8,7 +8,7 @@ import {
   pageSizeOf, planInstancePage, planWriteSet, Broadcast, CLOCK_METHODS, copyStoreValue, hasMethods, isDelayMs, isFunction, isTimeoutMs, readChecked, type MemberCheck, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type PurgeMember, type PurgeSetResult, type StatusChange, type Store,
   purgeMemberHolds, validatePurgeSet, historyRangeOf, type BoundedRange, type HistoryRange,
-  type StoreCapabilities, type PageKey, type WritePlan, type WriteSet, validateLeaseOwner,
+  type StoreCapabilities, type PageKey, type WritePlan, type WriteSet, validateClaimOptions, validateLeaseOwner, validateTime,
 } from '@durable-rx/runtime/store-kit';
 import type { Observable } from 'rxjs';
 import { DatabaseUpgradingError } from './errors/database-upgrading-error.js';
@@ -511,6 +511,7 @@ export abstract class IdbStore implements Store {
   }
 
   async claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {
+    validateClaimOptions(options);
     this.#feed.announceOwner(options.owner);
     const nowMs = options.now.getTime();
     // A readonly look first: most claims a worker makes find nothing, and an empty readwrite transaction still
@@ -576,6 +577,7 @@ export abstract class IdbStore implements Store {
   }
 
   async claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined> {
+    validateClaimOptions(options);
     this.#feed.announceOwner(options.owner);
     const due = await this.#run('claimActivity', 'readonly', TASKS, async (tx) => ((await tx.nextTaskReadyMs(-Infinity)) ?? Infinity) <= options.now.getTime());
     if (!due) return undefined;
@@ -624,6 +626,7 @@ export abstract class IdbStore implements Store {
   }
 
   async renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void> {
+    validateTime(expiresAt, 'renewActivityLease expiresAt');
     const held = await this.#run('renewActivityLease', 'readwrite', TASKS, async (tx) => {
       const row = await tx.getTask(taskId, this.#taskInstances.get(taskId));
       if (!holdsLease(row?.lease, leaseToken)) return false;
@@ -787,7 +790,8 @@ export abstract class IdbStore implements Store {
     this.#feed.publish(changes, false);
   }
 
-  async nextWakeTime(_now: Date): Promise<Date | undefined> {
+  async nextWakeTime(now: Date): Promise<Date | undefined> {
+    validateTime(now, 'nextWakeTime now');
     // The smallest `readyMs` of all (`claimableAtMs` of each row), due ones included: work a claim left behind is
     // reported as due at once, so the worker claims again instead of waiting for unrelated work. The instances' part
     // comes from the claim probe just before when no work was signalled since (used once).

@@ -4,7 +4,7 @@ import {
 } from '@durable-rx/runtime';
 import {
   assertNever, checkWriteLease, commitResultOf, releasedInstanceOf, guardedLogger, instanceIdsOf, isHeldBy, isLeaseToken, leaseLostError, leaseTokens, newLease,
-  matchesQuery, nextPageToken, pageSizeOf, planInstancePage, planWriteSet, raiseKeyIdsOf, selectiveTagPair, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter,
+  matchesQuery, nextPageToken, pageSizeOf, planInstancePage, planWriteSet, raiseKeyIdsOf, selectiveTagPair, validateClaimOptions, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter, validateTime,
   type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type PurgeMember, type PurgeSetResult, type StatusChange, type Store,
   purgeMemberHolds, validatePurgeSet, type HistoryRange,
@@ -786,6 +786,7 @@ export class MongoStore implements Store {
 
   async claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {
     return this.#op('claiming an orchestration work item', async () => {
+      validateClaimOptions(options);
       await this.#checkClaimClock(options);
       const limit = claimBound(options.maxMessages, this.#maxMessages);
       // One causally consistent session for the lease and the read of its messages: the `majority` read then carries
@@ -932,6 +933,7 @@ export class MongoStore implements Store {
 
   async claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined> {
     return this.#op('claiming an activity task', async () => {
+      validateClaimOptions(options);
       await this.#checkClaimClock(options);
       return claimFirstReadable(async () => {
         const taken = await this.#leaseNextTask(options);
@@ -1071,8 +1073,9 @@ export class MongoStore implements Store {
 
   async renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void> {
     const renewed = await this.#op(`renewing the lease on activity task ${JSON.stringify(taskId)}`, async () =>
-      // A missing token holds nothing: sent, the driver would make it null and lease a free task to nobody.
-      isLeaseToken(leaseToken) && (await this.#tasks.updateOne({ _id: taskId, leaseToken }, { $set: { leaseExpiresAt: expiresAt } })).matchedCount > 0);
+      // An Invalid Date would be sent as the epoch; a missing token holds nothing (sent, the driver would make it null
+      // and lease a free task to nobody).
+      !!validateTime(expiresAt, 'renewActivityLease expiresAt') && isLeaseToken(leaseToken) && (await this.#tasks.updateOne({ _id: taskId, leaseToken }, { $set: { leaseExpiresAt: expiresAt } })).matchedCount > 0);
     if (!renewed) {
       throw new LeaseLostError(`Lease on activity task ${JSON.stringify(taskId)} is no longer held`);
     }
@@ -1182,8 +1185,9 @@ export class MongoStore implements Store {
     }));
   }
 
-  async nextWakeTime(_now: Date): Promise<Date | undefined> {
+  async nextWakeTime(now: Date): Promise<Date | undefined> {
     return this.#op('finding the next wake-up time', async () => {
+      validateTime(now, 'nextWakeTime now');
       // Every instance's and task's `claimableAtMs` is indexed (`claimAt`; a task's lease expiry, EPOCH when free), so
       // the earliest is the first key of each index: work claimable already gives a time at or before `now`, and a
       // worker whose claim ran a moment early claims again instead of losing the wake-up.

@@ -35,7 +35,7 @@ export {
 } from '../store/plan-write-set.js';
 export {
   claimableAtMs, comparePageKeys, dueAtMs, holdsLease, isHeldBy, isLeaseToken, isVisible, leaseTokens, lifeLeaseOwner, matchesName, matchesPurgeFilter, matchesQuery, matchesTags, namesOf, newLease, nextPageToken, pageKeyOf, pageOrderOf, sameTags, selectiveTagPair, tagEntryKey, tagPairsOf,
-  pageSizeOf, planInstancePage, validateLeaseOwner, decideClaimedWork, type ClaimedWork, type ClaimedWorkAction, type InstancePagePlan, type PageCursor, type PageKey,
+  pageSizeOf, planInstancePage, validateClaimOptions, validateLeaseOwner, validateTime, decideClaimedWork, type ClaimedWork, type ClaimedWorkAction, type InstancePagePlan, type PageCursor, type PageKey,
 } from '../store/store-helpers.js';
 /** The one reading of a history read's range, and the cut of what a store that reads to the end answered. */
 export { eventsInRange, historyRangeOf, type BoundedRange, type HistoryRange } from '../store/history-range.js';

@@ -22,7 +22,7 @@ import { purgeMemberHolds, validatePurgeSet } from './plan-tree-purge.js';
 import {
   claimableAtMs, dueAtMs, holdsLease, isHeldBy,
   isVisible, leaseTokens, matchesPurgeFilter, matchesQuery, namesOf, newLease, nextPageToken, pageKeyOf, pageOrderOf, pageSizeOf, planInstancePage, sameTags,
-  tagEntryKey, tagPairsOf, validateLeaseOwner,
+  tagEntryKey, tagPairsOf, validateClaimOptions, validateLeaseOwner, validateTime,
 } from './store-helpers.js';
 import { copyStoreValue } from '../model/json.js';
 
@@ -131,6 +131,7 @@ export class MemoryStore implements Store {
 
   async claimOrchestration(options: ClaimOptions): Promise<OrchestrationWorkItem | undefined> {
     this.#ensureOpen();
+    validateClaimOptions(options);
     const instanceId = this.#claimableInstances.first(options.now.getTime());
     if (instanceId === undefined) return undefined;
     const record = this.#instances.get(instanceId)!; // the claim index names only kept instances
@@ -288,6 +289,7 @@ export class MemoryStore implements Store {
 
   async claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined> {
     this.#ensureOpen();
+    validateClaimOptions(options);
     const taskId = this.#claimableTasks.first(options.now.getTime());
     if (taskId === undefined) return undefined;
     const record = this.#tasks.get(taskId)!; // the claim index names only kept tasks
@@ -328,6 +330,7 @@ export class MemoryStore implements Store {
 
   async renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void> {
     this.#ensureOpen();
+    validateTime(expiresAt, 'renewActivityLease expiresAt');
     const record = this.#tasks.get(taskId);
     if (!holdsLease(record?.lease, leaseToken)) {
       throw new LeaseLostError(`Lease on activity task ${JSON.stringify(taskId)} is no longer held`);
@@ -411,6 +414,7 @@ export class MemoryStore implements Store {
 
   async nextWakeTime(now: Date): Promise<Date | undefined> {
     this.#ensureOpen();
+    validateTime(now, 'nextWakeTime now');
     // Every message and task not yet claimed counts, including those due already (see `claimableAtMs`).
     const nowMs = now.getTime();
     const next = Math.min(this.#claimableInstances.nextAt(nowMs) ?? Infinity, this.#claimableTasks.nextAt(nowMs) ?? Infinity);

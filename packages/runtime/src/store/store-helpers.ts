@@ -2,7 +2,7 @@ import { randomId } from '../env/new-id.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceState, type InstanceTags } from '../model/instance-status.js';
 import type { Lease, OrchestrationMessage } from '../model/message.js';
-import { assertValidName, invalid, isValidDate, MAX_PAGE_SIZE, readPageSize } from '../model/validation.js';
+import { assertValidName, invalid, isCount, isFiniteDelayMs, isValidDate, MAX_PAGE_SIZE, readPageSize } from '../model/validation.js';
 import type { validateInstanceQuery } from '../model/validation.js';
 import type { ClaimOptions, InstanceQuery, PurgeFilter, StoreCapabilities } from './store.js';
 
@@ -464,6 +464,44 @@ export function leaseTokens(): () => string {
   const prefix = `${randomId()}.`;
   let count = 0;
   return () => prefix + String(++count);
+}
+
+/**
+ * Checks the arguments of a claim (`Store.claimOrchestration`, `Store.claimActivity`), the first thing every store's
+ * claim does, before it reads or leases anything: `owner` a non-empty string, `leaseMs` a finite number > 0 (as the
+ * runtime's lease options), `now` a valid Date ({@link validateTime}), `maxMessages` absent or an integer >= 1. Throws
+ * `InvalidArgumentError` otherwise. An Invalid Date or a length that is not a number made a lease whose expiry no
+ * comparison sees as past or as future: the work it took was never handed out again, or handed out again at once.
+ *
+ * @example
+ * ```ts
+ * validateClaimOptions({ owner: 'w1', leaseMs: 30_000, now: new Date() }); // passes
+ * validateClaimOptions({ owner: 'w1', leaseMs: NaN, now: new Date() });    // throws InvalidArgumentError
+ * ```
+ */
+export function validateClaimOptions(options: unknown): ClaimOptions {
+  if (typeof options !== 'object' || options === null) invalid('claim options', 'must be an object');
+  const { owner, leaseMs, now, maxMessages } = options as Record<keyof ClaimOptions, unknown>;
+  if (typeof owner !== 'string' || owner === '') invalid('claim options.owner', 'must be a non-empty string');
+  isFiniteDelayMs(leaseMs, 'claim options.leaseMs');
+  validateTime(now, 'claim options.now');
+  if (maxMessages !== undefined) isCount(maxMessages, 'claim options.maxMessages');
+  return options as ClaimOptions;
+}
+
+/**
+ * Checks a time a store compares stored times with (`Store.nextWakeTime`'s `now`, `Store.renewActivityLease`'s
+ * `expiresAt`): a valid Date. Throws `InvalidArgumentError` naming `what` otherwise, before the store reads or writes
+ * anything: an Invalid Date is neither before nor after any time.
+ *
+ * @example
+ * ```ts
+ * validateTime(new Date(NaN), 'nextWakeTime now'); // throws InvalidArgumentError
+ * ```
+ */
+export function validateTime(value: unknown, what: string): Date {
+  if (!isValidDate(value)) invalid(what, 'must be a valid Date');
+  return value;
 }
 
 /** The lease a claim takes: held by `options.owner` for `options.leaseMs` from `options.now`, under `token`. */

@@ -93,7 +93,9 @@ export interface Store {
    * on — preferably the one that has waited longest (best effort: fairness, not a guarantee tests rely on). Returns its state and its visible messages in arrival order under a new lease
    * (`now + leaseMs`), or `undefined` when there is no such work. Two concurrent claims never get the same instance.
    * A store may hand out only the oldest visible messages (at most `maxMessages`, or a bound of its own); the rest
-   * stay queued, in order, for the next claim.
+   * stay queued, in order, for the next claim. Malformed options (`validateClaimOptions` in store-kit: an owner that
+   * is no non-empty string, a `leaseMs` that is not a finite number > 0, a `now` that is no valid Date, a `maxMessages`
+   * that is not an integer >= 1) are refused with `InvalidArgumentError` before anything is leased.
    *
    * A claim that fails after its lease write was sent, with an error after which that write may have applied
    * (`mayHaveApplied`: MongoStore's `CommitOutcomeUnknownError` for a write concern error or a connection lost),
@@ -107,7 +109,10 @@ export interface Store {
   /** Releases an orchestration lease without writing anything (the messages become claimable again). */
   abandonOrchestration(instanceId: string, leaseToken: string): Promise<void>;
 
-  /** Claims the oldest activity task nobody holds a live lease on, or returns `undefined`. */
+  /**
+   * Claims the oldest activity task nobody holds a live lease on, or returns `undefined`. Malformed options are
+   * refused as {@link Store.claimOrchestration} refuses them.
+   */
   claimActivity(options: ClaimOptions): Promise<ActivityWorkItem | undefined>;
 
   /** Releases an activity lease so another worker may run the task. */
@@ -131,7 +136,8 @@ export interface Store {
   /**
    * Extends a held activity lease to `expiresAt`: the heartbeat that keeps a long activity from being claimed and
    * run again by another worker (or by this one). Throws `LeaseLostError` when the lease is no longer held, or when
-   * `leaseToken` is no lease token at all (missing or empty, `holdsLease`): it never leases a free task.
+   * `leaseToken` is no lease token at all (missing or empty, `holdsLease`): it never leases a free task. An
+   * `expiresAt` that is no valid Date is refused with `InvalidArgumentError` (`validateTime`), the lease left as it was.
    */
   renewActivityLease(taskId: string, leaseToken: string, expiresAt: Date): Promise<void>;
 
@@ -201,7 +207,7 @@ export interface Store {
    * message becomes visible, a lease expires (`claimableAtMs` from the store helpers, over every unclaimed message and
    * activity task), or `undefined` when there is none. Work that is claimable already gives a time at or before
    * `now`: a wake-up that came a moment early, or a claim that ran with an earlier `now`, never loses a timer. Workers
-   * set one timer for it instead of polling.
+   * set one timer for it instead of polling. A `now` that is no valid Date is refused with `InvalidArgumentError`.
    */
   nextWakeTime(now: Date): Promise<Date | undefined>;
 

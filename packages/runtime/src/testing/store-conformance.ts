@@ -5,7 +5,7 @@ import type { Lease, OrchestrationMessage } from '../model/message.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import type { ActivityTask } from '../model/message.js';
 import type { StartIfExists, UnclaimedLease, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
-import type { InstanceQuery, OrchestrationWorkItem, PurgeMember, StatusChange, Store } from '../store/store.js';
+import type { ClaimOptions, InstanceQuery, OrchestrationWorkItem, PurgeMember, StatusChange, Store } from '../store/store.js';
 import { MAX_PURGE_SET } from '../store/plan-tree-purge.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { createClient } from '../client/create-client.js';
@@ -1528,6 +1528,36 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const due = await store.claimOrchestration({ owner: 'w', leaseMs: 1000, now: at(6000) });
         expect(due?.messages.map((m) => m.event.type)).toEqual(['TimerFired']);
         expect((await store.nextWakeTime(at(6000)))?.getTime()).toBe(at(7000).getTime());
+      });
+
+      it('refuses a claim, a lease renewal or a wake-time read with a malformed time, lease length or owner (400), leasing nothing', async () => {
+        const store = await open();
+        await runningInstance(store, 'a', [activityTask('a', 't1')]);
+        await send(store, message('a', eventRaised('e')));
+        const good: ClaimOptions = { owner: 'w1', leaseMs: 1000, now: T0 };
+        // An Invalid Date or a NaN length made a lease that no comparison sees as live or as expired: work claimed under
+        // it was claimed again by the next worker, or never again.
+        const malformed: unknown[] = [
+          { ...good, now: new Date(NaN) }, { ...good, now: T0.getTime() }, { ...good, now: undefined },
+          { ...good, leaseMs: NaN }, { ...good, leaseMs: 0 }, { ...good, leaseMs: -1000 }, { ...good, leaseMs: Infinity }, { ...good, leaseMs: '1000' },
+          { ...good, owner: '' }, { ...good, owner: undefined }, { ...good, maxMessages: 0 }, { ...good, maxMessages: 1.5 }, undefined,
+        ];
+        for (const bad of malformed) {
+          await expect(store.claimOrchestration(bad as ClaimOptions)).rejects.toMatchObject({ code: 'invalid-argument' });
+          await expect(store.claimActivity(bad as ClaimOptions)).rejects.toMatchObject({ code: 'invalid-argument' });
+        }
+        for (const bad of [new Date(NaN), T0.getTime(), undefined]) {
+          await expect(store.nextWakeTime(bad as Date)).rejects.toMatchObject({ code: 'invalid-argument' });
+        }
+        const work = await store.claimActivity(good);
+        expect(work?.task.id).toBe('t1');
+        for (const bad of [new Date(NaN), at(5000).toISOString(), undefined]) {
+          await expect(store.renewActivityLease('t1', work!.lease.token, bad as Date)).rejects.toMatchObject({ code: 'invalid-argument' });
+        }
+        // The task's lease ends when its claim said, not at a refused renewal's time; the instance was leased by nobody.
+        expect(await store.claimActivity({ owner: 'w2', leaseMs: 1000, now: at(999) })).toBeUndefined();
+        expect((await claim(store, 'w2', T0)).messages.map((m) => m.event.type)).toEqual(['EventRaised']);
+        expect((await store.claimActivity({ owner: 'w2', leaseMs: 1000, now: at(1001) }))?.task.id).toBe('t1');
       });
 
       it('releases an abandoned lease at once', async () => {
