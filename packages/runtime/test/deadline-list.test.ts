@@ -11,6 +11,9 @@ import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { HandClock, T0 } from './hand-clock.js';
 import { within } from './within.js';
 
+/** When a fresh VirtualClock starts. */
+const T_VIRTUAL = new VirtualClock().now().getTime();
+
 /** `add` of a fresh list on `clock`. */
 function adder(clock: VirtualClock) {
   const list = new DeadlineList(clock, false);
@@ -147,6 +150,50 @@ describe('DeadlineList', () => {
     expect(clock.pendingTimers).toBe(1);
     await clock.advance(50);
     expect(ended).toEqual(['first', 'added']);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('looks only at the due deadlines and the next one as its timer fires, however many are pending', async () => {
+    const clock = new HandClock();
+    const list = new DeadlineList(clock, true);
+    const pending = 10_000;
+    // A worker's long activities: each keeps its renewal's deadline on the list, minutes ahead.
+    for (let i = 0; i < pending; i++) list.add(60_000 + i, () => undefined);
+    const never = () => new Promise<string>(() => {});
+    const calls = [list.bound(never, 1_000, 'first'), list.bound(never, 1_000, 'second')];
+    const before = list.inspected;
+    clock.ms = T0 + 1_000;
+    clock.fireDue();
+    await expect(calls[0]).rejects.toThrow('first did not settle within 1000 ms');
+    await expect(calls[1]).rejects.toThrow('second did not settle within 1000 ms');
+    // O(log n) for each due one, nothing for the others; before, every firing walked all 10,002.
+    expect(list.inspected - before).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(pending + 2)));
+    expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 60_000]);
+    list.endAll(() => new Error('stopped'));
+  });
+
+  it('ends every deadline at its time, earliest first, however they were added and cancelled', async () => {
+    const clock = new VirtualClock();
+    const list = new DeadlineList(clock, false);
+    let seed = 7;
+    const random = (below: number): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % below);
+    const ended: { at: number; i: number }[] = [];
+    const expected: { at: number; i: number }[] = [];
+    const cancels: (() => void)[] = [];
+    for (let i = 0; i < 2_000; i++) {
+      const ms = 1 + random(500);
+      cancels.push(list.add(ms, () => ended.push({ at: clock.now().getTime() - T_VIRTUAL, i })));
+      expected.push({ at: ms, i });
+    }
+    const cancelled = new Set<number>();
+    for (let k = 0; k < 1_000; k++) {
+      const i = random(2_000);
+      cancels[i]!();
+      cancelled.add(i);
+    }
+    const live = expected.filter(({ i }) => !cancelled.has(i)).sort((a, b) => a.at - b.at || a.i - b.i);
+    await clock.advance(500);
+    expect(ended).toEqual(live);
     expect(clock.pendingTimers).toBe(0);
   });
 

@@ -4,14 +4,20 @@ import { MAX_TIMER_DELAY_MS, type Clock } from './clock.js';
 import { FallbackTimer } from './fallback-timer.js';
 import { consoleLogger, guardedLogger, type Logger } from './logger.js';
 
+/** A {@link Deadline.index} of one no longer pending: settled, passed, ended or cancelled. */
+const OFF = -1;
+/** A {@link Deadline.index} of one a firing took off the heap as due, pending until the firing ends it (`#end`). */
+const DUE = -2;
+
 /**
- * One pending deadline of a {@link DeadlineList}, and a link of its list: a bounded store call's
+ * One pending deadline of a {@link DeadlineList}, and an entry of its heap: a bounded store call's
  * ({@link DeadlineList.bound}) or a wait's ({@link DeadlineList.add}).
  */
 class Deadline {
-  /** The links of the list; a deadline taken off it (settled, passed, ended or cancelled) is its own `next`. */
-  next: Deadline = this;
-  prev: Deadline = this;
+  /** Its place in the list's heap, or {@link OFF} or {@link DUE}. */
+  index = OFF;
+  /** The order it was made in: of two due at the same time, the first made ends first. */
+  seq = 0;
   /** A call's: how its result promise resolves (set as it is made). */
   resolve: (value: unknown) => void = ignore;
   constructor(
@@ -31,7 +37,10 @@ class Deadline {
  * Deadlines on one clock timer: the store calls a worker or client has in flight ({@link DeadlineList.bound}) and its
  * waits ({@link DeadlineList.add}). A call costs one {@link Deadline}, its result promise with its executor, and the
  * two handlers it hangs on the store's promise (no Map entry, no timer, no finally chain); a wait, its Deadline and the
- * function that cancels it. Deadlines are linked in a list in the order they were made. The timer is armed for the
+ * function that cancels it. Deadlines are kept in a binary min-heap by time: one is added or taken off in O(log n), and
+ * a firing looks only at the deadlines due and the next one, however many are pending (a worker's thousands of long
+ * activities, each with its renewal's deadline, cost a firing nothing each; walked whole, they cost O(n) per firing and
+ * O(n²) per renewal period). The timer is armed for the
  * earliest deadline when one earlier than the armed one comes; a deadline that ends first leaves it armed, and when it
  * fires it ends what has passed and arms for the earliest left (so it is moved once per firing, not once per call).
  * Without `lingers`, the timer is cleared as soon as no deadline is pending, so an idle owner holds none (a client
@@ -52,8 +61,10 @@ export class DeadlineList {
   readonly #whose: string;
   /** Where a failure of the timer's firing goes (see {@link DeadlineList.constructor}): reports that never throw. */
   readonly #logger: Logger;
-  /** The head of the ring of pending deadlines (a sentinel: never pending itself). */
-  readonly #head = new Deadline(Infinity, ignore);
+  /** The pending deadlines, earliest first (then in the order they were made): a binary min-heap. */
+  readonly #heap: Deadline[] = [];
+  /** Deadlines made so far (each one's {@link Deadline.seq}). */
+  #made = 0;
   /** The one timer, for the earliest deadline: on the clock, or on the platform's when the clock failed to arm it. */
   readonly #timer: FallbackTimer;
   /** When the armed timer fires, in ms on the clock (`Infinity` when none is armed). */
@@ -79,6 +90,12 @@ export class DeadlineList {
 
   /** Leave the timer armed when no deadline is pending (see the class). May be changed at any time. */
   lingers: boolean;
+
+  /**
+   * @internal Entries of the heap compared as one is moved down it so far (as a firing or a removal fills a place):
+   * what a firing costs, counted for tests (O(log n) for each due deadline, nothing for the others).
+   */
+  inspected = 0;
 
   /**
    * The outcome of `call()`, made once the clock is read, or, when it has not settled `ms` after `nowMs` (the clock's
@@ -126,7 +143,7 @@ export class DeadlineList {
     const deadline = new Deadline(nowMs + ms, onTimeout);
     this.#link(deadline, nowMs);
     return () => {
-      if (deadline.next !== deadline) this.#unlink(deadline);
+      if (deadline.index !== OFF) this.#unlink(deadline);
     };
   }
 
@@ -140,7 +157,7 @@ export class DeadlineList {
 
 
   #settled(deadline: Deadline, value: unknown): void {
-    if (deadline.next === deadline) {
+    if (deadline.index === OFF) {
       deadline.late?.(value);
     } else {
       this.#unlink(deadline);
@@ -150,7 +167,7 @@ export class DeadlineList {
 
   /** Ends `deadline` with `error`, unless it has ended. */
   #fail(deadline: Deadline, error: unknown): void {
-    if (deadline.next === deadline) return;
+    if (deadline.index === OFF) return;
     this.#unlink(deadline);
     deadline.end(error);
   }
@@ -158,18 +175,39 @@ export class DeadlineList {
   /** Links `deadline`, made at `nowMs`; a clock that fails to arm the timer throws with nothing linked or changed. */
   #link(deadline: Deadline, nowMs: number): void {
     if (deadline.atMs < this.#firesAtMs) this.#arm(deadline.atMs, nowMs);
-    const head = this.#head;
-    deadline.prev = head.prev;
-    deadline.next = head;
-    head.prev.next = deadline;
-    head.prev = deadline;
+    deadline.seq = this.#made++;
+    this.#place(deadline, this.#heap.length);
   }
 
+  /** Takes `deadline`, pending (on the heap, or due), off the list. */
   #unlink(deadline: Deadline): void {
-    deadline.prev.next = deadline.next;
-    deadline.next.prev = deadline.prev;
-    deadline.next = deadline;
-    if (!this.lingers && this.#head.next === this.#head) this.#disarm();
+    const index = deadline.index;
+    deadline.index = OFF;
+    if (index >= 0) this.#take(index);
+    if (!this.lingers && this.#heap.length === 0) this.#disarm();
+  }
+
+  /** Takes the entry at `index` off the heap: the last one fills its place. */
+  #take(index: number): void {
+    const heap = this.#heap;
+    const last = heap.pop()!;
+    if (index < heap.length) this.#place(last, index);
+  }
+
+  /** Puts `deadline` at `index` of the heap (its end, or a place emptied), moved up or down to where it belongs. */
+  #place(deadline: Deadline, index: number): void {
+    const heap = this.#heap;
+    for (let parent; index > 0 && earlier(deadline, (parent = heap[(index - 1) >> 1]!)); index = (index - 1) >> 1) {
+      heap[(parent.index = index)] = parent;
+    }
+    for (let child; (child = 2 * index + 1) < heap.length; index = child) {
+      if (child + 1 < heap.length && earlier(heap[child + 1]!, heap[child]!)) child++;
+      const next = heap[child]!;
+      this.inspected++;
+      if (!earlier(next, deadline)) break;
+      heap[(next.index = index)] = next;
+    }
+    heap[(deadline.index = index)] = deadline;
   }
 
   /**
@@ -208,7 +246,8 @@ export class DeadlineList {
   readonly #failed = (error: unknown): void => this.#logger.error(DEADLINE_FAILED, error);
 
   /**
-   * Ends the deadlines due by `nowMs`, in the order they were made, then arms the timer for the earliest left: a
+   * Ends the deadlines due by `nowMs`, earliest first (of those due at the same time, the first made first), then
+   * arms the timer for the earliest left: a
    * call with `error()`, or without `error` with an {@link UnavailableError} naming it; a wait is called (the error is
    * not for it). One a callback cancels meanwhile is skipped; one a callback adds arms the timer as any other. Total: a
    * wait whose callback throws keeps neither the others from ending nor the timer from being armed, and a clock that
@@ -220,14 +259,18 @@ export class DeadlineList {
    */
   #end(nowMs: number, error?: () => unknown): void {
     this.#disarm();
-    const head = this.#head;
-    let earliest = Infinity;
+    const heap = this.#heap;
+    // Taken off the heap first, each kept pending as DUE: a deadline a callback adds is not ended by this firing (one
+    // due at once would otherwise be, and a callback that adds one each time would never let it end), and one a
+    // callback cancels or settles meanwhile is skipped.
     const due: Deadline[] = [];
-    for (let deadline = head.next; deadline !== head; deadline = deadline.next) {
-      if (deadline.atMs <= nowMs) due.push(deadline);
-      else if (deadline.atMs < earliest) earliest = deadline.atMs;
+    for (let top = heap[0]; top !== undefined && top.atMs <= nowMs; top = heap[0]) {
+      this.#take(0);
+      top.index = DUE;
+      due.push(top);
     }
     for (const deadline of due) {
+      if (deadline.index !== DUE) continue;
       try {
         this.#fail(deadline, error ? error() : new UnavailableError(`${deadline.what} did not settle within ${deadline.ms} ms`));
       } catch (caught) {
@@ -236,11 +279,17 @@ export class DeadlineList {
     }
     // After the due ones: a deadline a callback added has armed the timer itself when earlier, and none is armed for a
     // list the callbacks emptied.
-    if (earliest < this.#firesAtMs && head.next !== head) this.#arm(earliest, nowMs, this.#failed);
+    const earliest = heap[0];
+    if (earliest !== undefined && earliest.atMs < this.#firesAtMs) this.#arm(earliest.atMs, nowMs, this.#failed);
   }
 }
 
 function ignore(): void {}
+
+/** Whether `a` ends before `b`: it is due earlier, or at the same time and was made first. */
+function earlier(a: Deadline, b: Deadline): boolean {
+  return a.atMs < b.atMs || (a.atMs === b.atMs && a.seq < b.seq);
+}
 
 /** What a {@link DeadlineList} logs with an error of its deadlines' ending (see its constructor). */
 export const DEADLINE_FAILED = 'a deadline failed to end, or the clock to arm or clear its timer';
