@@ -170,7 +170,8 @@ export interface Store {
 
   /**
    * One page of instances matching the query, ordered by (createdTime, instanceId), ascending or, with
-   * `order: 'desc'`, descending. Every filter (the name filter included) and both orders are served by an index,
+   * `order: 'desc'`, descending: ids by the store's own string order (UTF-16 code units in MemoryStore and the
+   * IndexedDB stores, UTF-8 bytes in MongoStore; see its README), one order for a listing and its tokens. Every filter (the name filter included) and both orders are served by an index,
    * never by reading every instance. Keyset paging bounded by the point
    * paging began (`planInstancePage`, `nextPageToken` of the store kit): a page never repeats or skips an instance that
    * existed when paging began, and instances created after it (new executions of terminal ones included) are left

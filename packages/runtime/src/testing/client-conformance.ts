@@ -3545,7 +3545,10 @@ async function nextMillisecond(): Promise<void> {
   while (Date.now() <= now) await new Promise((resolve) => setTimeout(resolve, 1));
 }
 
-/** The statuses in page order: created time, then instance id (by UTF-16 code units, as the stores compare). */
+/**
+ * The statuses in page order: created time, then instance id (by UTF-16 code units, as MemoryStore and IndexedDB
+ * compare; MongoStore compares UTF-8 bytes, which differ only for ids this suite does not use: see its README).
+ */
 function byPageKey(list: readonly InstanceStatus[]): InstanceStatus[] {
   return [...list].sort((a, b) =>
     a.createdTime.getTime() - b.createdTime.getTime() || (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
