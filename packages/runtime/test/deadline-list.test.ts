@@ -1,15 +1,29 @@
 import { Observable } from 'rxjs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createClient } from '../src/client/create-client.js';
 import { DEADLINE_FAILED, DeadlineList } from '../src/env/deadline-list.js';
 import type { Logger } from '../src/env/logger.js';
 import { LocalClient } from '../src/client/local-client.js';
 import { MAX_TIMER_DELAY_MS } from '../src/env/clock.js';
+import { onNextMacrotask } from '../src/worker/turns.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import type { StatusChange } from '../src/store/store.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { HandClock, T0 } from './hand-clock.js';
 import { within } from './within.js';
+
+/** Resolves at the next turn of the event loop, after what the list queued for it before (one shared channel). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => onNextMacrotask(resolve));
+}
+
+/** Makes the platform's `setTimeout` throw until `restore()`. */
+function failPlatformTimers(): { readonly restore: () => void } {
+  const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation((() => {
+    throw new Error('injected: the platform failed to set a timer');
+  }) as unknown as typeof setTimeout);
+  return { restore: () => spy.mockRestore() };
+}
 
 /** When a fresh VirtualClock starts. */
 const T_VIRTUAL = new VirtualClock().now().getTime();
@@ -323,13 +337,80 @@ describe('DeadlineList', () => {
     await expect(next).rejects.toThrow('next call did not settle within 100 ms');
   });
 
-  it('ends a call at its bound when a wait that passed armed the timer for a later deadline and the clock then fails to arm it sooner', async () => {
+  it('arms the timer again at its next turn when neither its clock nor the platform could as deadlines ended, and logs it', async () => {
+    const clock = new HandClock();
+    const reports: string[] = [];
+    const list = new DeadlineList(clock, true, 'the clock', { warn: () => undefined, error: (message) => void reports.push(message) });
+    const ended: string[] = [];
+    list.add(100, () => ended.push('due'));
+    const later = list.bound(() => new Promise<string>(() => {}), 150, 'later call');
+    const setTimeout = clock.setTimeout.bind(clock);
+    clock.setTimeout = () => {
+      throw new Error('injected: no timer');
+    };
+    const platform = failPlatformTimers();
+    clock.ms = T0 + 100;
+    try {
+      clock.fireDue();
+    } finally {
+      platform.restore();
+    }
+    expect(ended).toEqual(['due']);
+    expect(reports).toEqual([`${DEADLINE_FAILED}: none is armed; it is tried again at the next turn`]);
+    // The timers work again a moment later. Before, none was armed for the later call (a worker's store call): it
+    // stayed pending until another call armed one, or the stop.
+    clock.setTimeout = setTimeout;
+    await nextTurn();
+    expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 150]);
+    clock.ms = T0 + 150;
+    clock.fireDue();
+    await expect(later).rejects.toThrow('later call did not settle within 150 ms');
+  });
+
+  it('tries 3 times in a row at most when the timers keep failing, then arms for its earliest deadline with the next call', async () => {
+    const clock = new HandClock();
+    const reports: string[] = [];
+    const list = new DeadlineList(clock, true, 'the clock', { warn: () => undefined, error: (message) => void reports.push(message) });
+    list.add(100, () => undefined);
+    const later = list.bound(() => new Promise<string>(() => {}), 150, 'later call');
+    const setTimeout = clock.setTimeout.bind(clock);
+    let tries = 0;
+    clock.setTimeout = () => {
+      tries++;
+      throw new Error('injected: no timer');
+    };
+    const platform = failPlatformTimers();
+    clock.ms = T0 + 100;
+    try {
+      clock.fireDue();
+      for (let turn = 0; turn < 6; turn++) await nextTurn();
+    } finally {
+      platform.restore();
+    }
+    expect(tries).toBe(4); // the firing's, then 3 more
+    expect(reports.map((report) => report.slice(DEADLINE_FAILED.length))).toEqual([
+      ...Array<string>(3).fill(': none is armed; it is tried again at the next turn'), ': none is armed; the next call or wait arms it',
+    ]);
+    // A call made then arms the timer for the earliest deadline pending (the later call's), not for its own.
+    clock.setTimeout = setTimeout;
+    const next = list.bound(() => new Promise<string>(() => {}), 1_000, 'next call');
+    expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 150]);
+    clock.ms = T0 + 150;
+    clock.fireDue();
+    await expect(later).rejects.toThrow('later call did not settle within 150 ms');
+    list.endAll(() => new Error('stopped'));
+    await expect(next).rejects.toThrow('stopped');
+  });
+
+  it('ends a call at its bound when a wait that passed adds a later deadline and the clock then fails to arm timers', async () => {
     const clock = new HandClock();
     const reported: unknown[] = [];
     const list = new DeadlineList(clock, false, 'the clock', reporter(reported));
     const ended: string[] = [];
     list.add(100, () => {
-      // Armed on the clock, which still works, for later than the call's bound; then the clock fails.
+      // Armed on the clock, which still works, for the earliest deadline pending (the call's), not for its own; then
+      // the clock fails. (Armed for its own, the call waited for it, 24.8 days, or for a platform's timer set in its
+      // place once the clock failed.)
       list.add(MAX_TIMER_DELAY_MS, () => ended.push('much later'));
       clock.setTimeout = () => {
         throw new Error('injected: no timer');
@@ -338,11 +419,12 @@ describe('DeadlineList', () => {
     const call = list.bound(() => new Promise<string>(() => {}), 150, 'next call');
     clock.ms = T0 + 100;
     clock.fireDue();
-    expect(reported).toEqual([new Error('injected: no timer')]);
+    expect(reported).toEqual([]);
+    expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 150]);
     clock.ms = T0 + 150;
-    // Before, the timer the wait armed stayed and the call waited for it (24.8 days): the platform's timer set in its
-    // place ends the call at its bound.
-    await expect(within(call, 'the call ending')).rejects.toThrow('next call did not settle within 150 ms');
+    clock.fireDue();
+    await expect(call).rejects.toThrow('next call did not settle within 150 ms');
+    expect(reported).toEqual([new Error('injected: no timer')]); // re-armed for the wait left, on the platform's timer
     list.endAll(() => new Error('stopped'));
     expect(ended).toEqual(['much later']);
   });

@@ -1,7 +1,9 @@
 import { UnavailableError } from '../model/errors/unavailable-error.js';
 import { isValidDate, readClock } from '../model/validation.js';
 import { MAX_TIMER_DELAY_MS, type Clock } from './clock.js';
-import { FallbackTimer } from './fallback-timer.js';
+import { onNextMacrotask } from '../worker/turns.js';
+import { ArmRetries } from './arm-retries.js';
+import { FallbackTimer, type Fallback } from './fallback-timer.js';
 import { consoleLogger, guardedLogger, type Logger } from './logger.js';
 
 /** A {@link Deadline.index} of one no longer pending: settled, passed, ended or cancelled. */
@@ -69,6 +71,10 @@ export class DeadlineList {
   readonly #timer: FallbackTimer;
   /** When the armed timer fires, in ms on the clock (`Infinity` when none is armed). */
   #firesAtMs = Infinity;
+  /** Armings in a row that neither the clock nor the platform could make as deadlines ended (see {@link #unarmed}). */
+  readonly #retries = new ArmRetries();
+  /** The try queued for the next turn to arm the timer none could ({@link #unarmed}); a disarming makes it do nothing. */
+  #retry: (() => void) | undefined;
 
   /**
    * @param whose names the clock in the `RangeError` (see `readClock`) that {@link bound} and {@link add} throw when it
@@ -174,7 +180,9 @@ export class DeadlineList {
 
   /** Links `deadline`, made at `nowMs`; a clock that fails to arm the timer throws with nothing linked or changed. */
   #link(deadline: Deadline, nowMs: number): void {
-    if (deadline.atMs < this.#firesAtMs) this.#arm(deadline.atMs, nowMs);
+    // For the earliest pending one, not only this one: with none armed (neither the clock nor the platform could), the
+    // others would wait for this one's time.
+    if (deadline.atMs < this.#firesAtMs) this.#arm(Math.min(deadline.atMs, this.#heap[0]?.atMs ?? Infinity), nowMs);
     deadline.seq = this.#made++;
     this.#place(deadline, this.#heap.length);
   }
@@ -214,12 +222,15 @@ export class DeadlineList {
    * Arms the timer for `atMs`, the clock reading `nowMs` (the caller's: the list reads the clock once per change).
    * Without `failed`, a clock that fails to arm it throws, the timer left as it was; with it, see {@link FallbackTimer}.
    */
-  #arm(atMs: number, nowMs: number, failed?: (error: unknown) => void): void {
+  #arm(atMs: number, nowMs: number, failed?: (error: unknown, fallback: Fallback) => void): void {
     const delay = Math.min(Math.max(0, atMs - nowMs), MAX_TIMER_DELAY_MS);
-    if (this.#timer.arm(delay, failed) !== undefined) this.#firesAtMs = nowMs + delay;
+    if (this.#timer.arm(delay, failed) === undefined) return;
+    this.#firesAtMs = nowMs + delay;
+    this.#retries.armed();
   }
 
   #disarm(): void {
+    this.#retry = undefined;
     this.#timer.clear();
     this.#firesAtMs = Infinity;
   }
@@ -244,6 +255,31 @@ export class DeadlineList {
   };
 
   readonly #failed = (error: unknown): void => this.#logger.error(DEADLINE_FAILED, error);
+
+  /**
+   * The clock failed to arm the timer as deadlines ended (`fallback`: see {@link FallbackTimer}). With none armed (the
+   * platform's timer failed too), the calls left pending would wait for the next one to arm it, or for {@link endAll}:
+   * so the list tries again at its next turn (`ArmRetries`, the rule of the worker's wake timer too): it ends what is
+   * due by the clock then and arms the timer for the rest, a few times in a row at most. Logged either way.
+   */
+  readonly #unarmed = (error: unknown, fallback: Fallback): void => {
+    const retry = fallback === 'none' && this.#retries.unarmed();
+    this.#logger.error(fallback !== 'none' ? DEADLINE_FAILED
+      : `${DEADLINE_FAILED}: none is armed; ${retry ? 'it is tried again at the next turn' : 'the next call or wait arms it'}`, error);
+    if (!retry) return;
+    const again = (): void => {
+      if (this.#retry !== again) return;
+      this.#retry = undefined;
+      let nowMs: number;
+      try {
+        nowMs = readClock(this.#clock, this.#whose).getTime();
+      } catch (clockError) {
+        return this.#unarmed(clockError, 'none');
+      }
+      this.#end(nowMs);
+    };
+    onNextMacrotask((this.#retry = again));
+  };
 
   /**
    * Ends the deadlines due by `nowMs`, earliest first (of those due at the same time, the first made first), then
@@ -280,7 +316,7 @@ export class DeadlineList {
     // After the due ones: a deadline a callback added has armed the timer itself when earlier, and none is armed for a
     // list the callbacks emptied.
     const earliest = heap[0];
-    if (earliest !== undefined && earliest.atMs < this.#firesAtMs) this.#arm(earliest.atMs, nowMs, this.#failed);
+    if (earliest !== undefined && earliest.atMs < this.#firesAtMs) this.#arm(earliest.atMs, nowMs, this.#unarmed);
   }
 }
 

@@ -20,6 +20,7 @@ import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '..
 import type { WriteSet } from '../model/write-set.js';
 import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/store.js';
 import { clearClockTimer, MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from '../env/clock.js';
+import { ArmRetries } from '../env/arm-retries.js';
 import { DeadlineList } from '../env/deadline-list.js';
 import { FallbackTimer, type Fallback } from '../env/fallback-timer.js';
 import type { NewId } from '../env/new-id.js';
@@ -93,13 +94,6 @@ const LEASED_SLOTS_HELD_MS = SATURATED_RECHECK_MS;
  * as they come.
  */
 export const WAKE_CHECK_MS = 60_000;
-
-/**
- * How many times in a row a worker whose wake timer neither its clock nor the platform's timer could arm wakes at its
- * next turn to arm it again, before it waits for a store signal (see `Worker.#wakeUnarmed`): a failure that passes
- * within a few turns loses no due timer, and one that lasts costs a few claim rounds, not a loop of them.
- */
-const WAKE_ARM_RETRIES = 3;
 
 /** The events of the global object after which the worker looks at the clock at once (see WAKE_CHECK_MS). */
 const WAKE_EVENTS = ['visibilitychange', 'pageshow', 'online'] as const;
@@ -386,7 +380,7 @@ export class Worker {
   /** Whether the wake timer set is a step of a longer wait (WAKE_CHECK_MS), to be set again from the clock's time. */
   #wakeStepped = false;
   /** Armings of the wake timer in a row that neither the clock nor the platform's timer could make (`#wakeUnarmed`). */
-  #wakeArmFailures = 0;
+  readonly #wakeArmRetries = new ArmRetries();
   /** Whether the worker listens to the global object's WAKE_EVENTS. */
   #listening = false;
   #pumping = false;
@@ -1314,7 +1308,7 @@ export class Worker {
     );
     // None armed (the one set before stays, or none is: `#wakeAtMs` is then Infinity already).
     if (delay === undefined) return;
-    this.#wakeArmFailures = 0;
+    this.#wakeArmRetries.armed();
     this.#wakeAtMs = nowMs + wanted;
     this.#wakeStepped = wanted > delay;
   }
@@ -1323,11 +1317,11 @@ export class Worker {
    * The clock failed to arm the wake timer; `fallback` says what became of it. With none armed (the platform's timer
    * failed too), nothing but a store signal would wake the worker: a due durable timer, a failed claim's retry or a
    * lease left to lapse could wait for good, though the timers work again a moment later. So the worker wakes at its
-   * next turn (`#wakeArmRetry`), whose pump claims what is due and arms the timer again; WAKE_ARM_RETRIES times in a
-   * row at most (an arming that succeeds counts them from 0 again), then it waits for a store signal.
+   * next turn (`#wakeArmRetry`), whose pump claims what is due and arms the timer again; ARM_RETRIES times in a row at
+   * most (`ArmRetries`, the rule a `DeadlineList`'s timer follows too), then it waits for a store signal.
    */
   readonly #wakeUnarmed = (error: unknown, fallback: Fallback): void => {
-    const retry = fallback === 'none' && this.#wakeArmFailures++ < WAKE_ARM_RETRIES;
+    const retry = fallback === 'none' && this.#wakeArmRetries.unarmed();
     this.#o.logger.error(`the worker's clock failed to arm its wake timer${
       fallback === 'kept' ? '; the timer it had stays' : fallback === 'platform' ? "; it is set on the platform's timer"
       : `, and so did the platform's timer: none is armed; ${retry ? 'it tries again at its next turn' : 'it waits for a store signal or a wake event'}`}`, error);
@@ -1392,7 +1386,7 @@ export class Worker {
    * again: the store may never signal.
    */
   readonly #lookAtClock = (): void => {
-    if (this.#wakeArmFailures > 0) return this.#wakeArmRetry();
+    if (this.#wakeArmRetries.failing) return this.#wakeArmRetry();
     if (!this.#wakeTimer.armed || this.#stopping) return;
     const nowMs = this.#clockMs();
     if (Number.isNaN(nowMs)) return;
