@@ -21,9 +21,9 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * why; the history of the budgets is in git.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 53_967 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 69_537 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 99_969 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 54_678 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 69_769 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 100_215 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_054 },
 ];
 

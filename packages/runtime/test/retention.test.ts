@@ -5,6 +5,7 @@ import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { MAX_TIMER_DELAY_MS, type Clock } from '../src/env/clock.js';
 import { silentLogger } from '../src/env/logger.js';
 import type { PurgeMember, StatusChange } from '../src/store/store.js';
+import { ENDED_SETTLE_MS } from '../src/store/ended-listing.js';
 import { KEPT_PARENT_TRUST_MS, MAX_WATCHED_KEPT_PARENTS, RETENTION_PAGE_SIZE, RETENTION_PAGES_PER_SWEEP } from '../src/worker/retention-sweep.js';
 
 const HOUR = 3_600_000;
@@ -93,6 +94,32 @@ function countedStore(memory: MemoryStore, overrides: Partial<Store> = {}): { st
     ...overrides,
   });
   return { store, counted };
+}
+
+/**
+ * `memory` with the instances every listing of a sweep answered recorded in `listed` (by id, as often as listed), in
+ * end order (`listEnded`) or by createdTime (`queryInstances` up to a cutoff), and the pages it read counted.
+ */
+function listingCounted(memory: MemoryStore): { store: Store; listed: string[]; pages: () => number } {
+  const listed: string[] = [];
+  let pages = 0;
+  const store = storeWith(memory, {
+    listEnded: async (query) => {
+      pages++;
+      const page = await memory.listEnded(query);
+      listed.push(...page.map((state) => state.instanceId));
+      return page;
+    },
+    queryInstances: async (query) => {
+      const page = await memory.queryInstances(query);
+      if (query.createdTimeTo !== undefined) {
+        pages++;
+        listed.push(...page.instances.map((state) => state.instanceId));
+      }
+      return page;
+    },
+  });
+  return { store, listed, pages: () => pages };
 }
 
 async function statusOf(runtime: Runtime, id: string): Promise<string | undefined> {
@@ -559,6 +586,54 @@ describe('retention of ended instances', () => {
     expect(await statusOf(runtime, 'f-child')).toBe('Completed');
   });
 
+  it('lists a status kept 0 ms in end order: the sub-orchestrations running parents keep are read once, not at every pass', async () => {
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    const maker = await started({ clock, store: memory });
+    const parents = Array.from({ length: 30 }, (_, i) => `p${String(i).padStart(2, '0')}`);
+    for (const id of parents) await maker.client.startNew('Parent', { instanceId: id });
+    for (const id of parents) await vi.waitFor(async () => expect(await statusOf(maker, `${id}-child`)).toBe('Completed'), WAIT);
+    await maker.stop();
+    const { store, listed, pages } = listingCounted(memory);
+    await started({ clock, store, retention: { completed: 0, intervalMs: MINUTE } });
+    /** Moves the clock a minute and waits for the sweep due then to list a page. */
+    const nextSweep = async () => {
+      const before = pages();
+      await clock.advance(MINUTE);
+      await vi.waitFor(() => expect(pages()).toBeGreaterThan(before), WAIT);
+    };
+    // The first pass lists each child once; the passes within ENDED_SETTLE_MS of their end list them again.
+    const start = clock.now().getTime();
+    await clock.advance(0);
+    await vi.waitFor(() => expect(listed.length).toBe(parents.length), WAIT);
+    while (clock.now().getTime() <= start + ENDED_SETTLE_MS + MINUTE) await nextSweep();
+    const settled = listed.length;
+    // 45 more sweeps: none reads the kept children again (listed from the start, each pass read all 30).
+    for (let i = 0; i < 45; i++) await nextSweep();
+    expect(listed.length - settled).toBe(0);
+    expect(await memory.getInstance('p00-child')).toBeDefined();
+  });
+
+  it('reads nothing of the instances created before a status\'s cutoff that ended within its period', async () => {
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    const client = createClient({ store: memory, clock });
+    // Created 20 hours ago, terminated now: before the cutoff by createdTime (10 hours back), none due by its end.
+    for (let i = 0; i < 50; i++) await client.startNew('Waiter', { instanceId: `t${i}` });
+    await clock.advance(20 * HOUR);
+    for (let i = 0; i < 50; i++) await client.terminate(`t${i}`);
+    const { store, listed } = listingCounted(memory);
+    const delays: number[] = [];
+    await started({ clock: recordingClock(clock, delays), store, retention: { terminated: 10 * HOUR, intervalMs: MINUTE } });
+    await clock.advance(0); // the first sweep
+    await vi.waitFor(() => expect(delays).toContain(MINUTE), WAIT);
+    for (let i = 0; i < 5; i++) await clock.advance(MINUTE);
+    expect(listed).toEqual([]);
+    await clock.advance(10 * HOUR - 5 * MINUTE); // due now
+    await sweepUntil(clock, MINUTE, async () => expect(await memory.getInstance('t49')).toBeUndefined());
+    expect(new Set(listed).size).toBe(50);
+  });
+
   it('purges a sub-orchestration its running parent kept within an interval of that parent\'s purge, not a period later', async () => {
     const clock = new VirtualClock();
     const memory = new MemoryStore();
@@ -891,10 +966,16 @@ function countedFeed(store: Store, watched: Map<string, number>): (instanceId: s
   });
 }
 
+/**
+ * `opened` with `overrides` in place of its members, as a store without `listEnded` unless `overrides` gives one: the
+ * cases that watch or fail the sweep's `queryInstances` see the listing by createdTime, the one of a store that does
+ * not list in end order.
+ */
 function storeWith(opened: Store, overrides: Partial<Store>): Store {
   return new Proxy(opened, {
     get: (target, key) => {
       if (Object.hasOwn(overrides, key)) return overrides[key as keyof Store];
+      if (key === 'listEnded') return undefined;
       const value = Reflect.get(target, key, target) as unknown;
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },

@@ -16,7 +16,7 @@
  * @packageDocumentation
  */
 export type {
-  ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, PurgeMember, PurgeSetResult,
+  ActivityWorkItem, ClaimOptions, CommitResult, EndedKey, EndedQuery, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, PurgeMember, PurgeSetResult,
   StatusChange, Store, StoreCapabilities, StoreFilter,
 } from '../store/store.js';
 /**
@@ -37,6 +37,8 @@ export {
   claimableAtMs, comparePageKeys, dueAtMs, holdsLease, isHeldBy, isLeaseToken, isVisible, leaseTokens, lifeLeaseOwner, matchesName, matchesPurgeFilter, matchesQuery, matchesTags, namesOf, newLease, nextPageToken, pageKeyOf, pageOrderOf, sameTags, selectiveTagPair, tagEntryKey, tagPairsOf,
   pageSizeOf, planInstancePage, validateClaimOptions, validateLeaseOwner, validateTime, decideClaimedWork, type ClaimedWork, type ClaimedWorkAction, type InstancePagePlan, type PageCursor, type PageKey,
 } from '../store/store-helpers.js';
+/** The one rule of `Store.listEnded`: its order, its filter and its check. */
+export { compareEndedKeys, endedKeyOf, matchesEndedQuery, validateEndedQuery } from '../store/ended-listing.js';
 /** The one reading of a history read's range, and the cut of what a store that reads to the end answered. */
 export { eventsInRange, historyRangeOf, type BoundedRange, type HistoryRange } from '../store/history-range.js';
 /** The one rule of which leases a store looks up after claims whose outcome it could not learn. */

@@ -10,12 +10,14 @@ import { frozenCopy } from '../model/frozen.js';
 import { readChecked, validateInstanceQuery, validatePurgeFilter } from '../model/validation.js';
 import type { WriteSet } from '../model/write-set.js';
 import { ClaimQueue } from './claim-queue.js';
+import { EndedIndex, type EndedEntry } from './ended-index.js';
+import { validateEndedQuery } from './ended-listing.js';
 import { StoredState } from './stored-state.js';
 import { historyRangeOf, type HistoryRange } from './history-range.js';
 import { activityStepHolds, checkWriteLease, commitResultOf, leaseLostError, planWriteSet, signalsWork, unclaimedHolds, writesInput, type StoredStates, type WritePlan } from './plan-write-set.js';
 import { markShared } from './shared-states.js';
 import type {
-  ActivityWorkItem, ClaimOptions, CommitResult, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, PurgeMember, PurgeSetResult,
+  ActivityWorkItem, ClaimOptions, CommitResult, EndedQuery, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, PurgeMember, PurgeSetResult,
   StatusChange, Store, StoreCapabilities,
 } from './store.js';
 import { purgeMemberHolds, validatePurgeSet } from './plan-tree-purge.js';
@@ -103,6 +105,8 @@ export class MemoryStore implements Store {
   readonly #byName = new Map<string, NameIndex>();
   /** The ids of the instances with each tag pair (`tagEntryKey`): the index a tag filter lists from. */
   readonly #byTag = new Map<string, Set<string>>();
+  /** The ended instances of each status in end order: the index `listEnded` reads its page from. */
+  readonly #ended = new EndedIndex();
   /** Activity tasks in scheduling order. */
   readonly #tasks = new Map<string, TaskRecord>();
   /** Instances with pending messages, by when they are claimable (oldest first). */
@@ -197,7 +201,9 @@ export class MemoryStore implements Store {
         // copies it), and a new one per step outlived the young generation of the heap (a step of each instance
         // comes round only after thousands of others) to die in a full collection.
         const { name, tags } = record;
+        const ended = endedEntryOf(record);
         record.assign(state, !writesInput(states[i]!));
+        this.#ended.move(ended, endedEntryOf(record));
         if (record.name !== name) this.#indexName(state.instanceId, name, record.name);
         if (!sameTags(record.tags, tags)) this.#indexTags(state.instanceId, tags, record.tags);
         kept[i] = record;
@@ -205,6 +211,7 @@ export class MemoryStore implements Store {
         const copy = new InstanceRecord(state, startLease && heldLease(startLease));
         kept[i] = copy;
         instances.set(state.instanceId, copy);
+        this.#ended.move(record && endedEntryOf(record), endedEntryOf(copy));
         if (record?.name !== copy.name) this.#indexName(state.instanceId, record?.name, copy.name);
         if (!sameTags(record?.tags, copy.tags)) this.#indexTags(state.instanceId, record?.tags, copy.tags);
       }
@@ -383,6 +390,13 @@ export class MemoryStore implements Store {
     };
   }
 
+  async listEnded(request: EndedQuery): Promise<InstanceState[]> {
+    const query = validateEndedQuery(request); // refused before anything is read
+    this.#ensureOpen();
+    const ids = this.#ended.page(query.runtimeStatus, query.after, query.endedTo.getTime(), query.limit);
+    return ids.map((id) => this.#instances.get(id)!.toState());
+  }
+
   async purgeInstance(instanceId: string): Promise<number> {
     this.#ensureOpen();
     const record = this.#instances.get(instanceId);
@@ -520,6 +534,7 @@ export class MemoryStore implements Store {
     if (record) {
       this.#indexName(instanceId, record.name, undefined);
       this.#indexTags(instanceId, record.tags, undefined);
+      this.#ended.move(endedEntryOf(record), undefined);
     }
     this.#raiseKeys.delete(instanceId);
     this.#dropPending(instanceId);
@@ -652,4 +667,9 @@ function keptEvent(record: InstanceRecord, event: HistoryEvent): HistoryEvent {
 function sliceOf(history: readonly HistoryEvent[], range: HistoryRange | undefined): HistoryEvent[] {
   const { from, to } = historyRangeOf(range);
   return history.slice(from, to);
+}
+
+/** What the end index reads of a kept instance. */
+function endedEntryOf(record: StoredState): EndedEntry {
+  return { instanceId: record.instanceId, runtimeStatus: record.runtimeStatus, endedMs: record.lastUpdatedTime.getTime() };
 }

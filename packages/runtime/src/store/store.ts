@@ -180,6 +180,19 @@ export interface Store {
    */
   queryInstances(query: InstanceQuery): Promise<InstancePage>;
 
+  /**
+   * Optional: one page of the ended instances of one status in end order, (`lastUpdatedTime`, `instanceId`) ascending:
+   * those of `runtimeStatus` whose `lastUpdatedTime` is at or before `endedTo`, after the key `after` (exclusive), at
+   * most `limit`; a page shorter than `limit` is the last. `matchesEndedQuery` (store-kit) is the rule, and
+   * `validateEndedQuery` checks the query first (`InvalidArgumentError`, nothing read). A store may leave `input` out
+   * of the states (as with `showInput: false`).
+   * Served from an index on (status, end time, id), so that it reads only the instances it answers: a retention sweep
+   * reads only the instances whose period has passed, and goes on after the last one it listed instead of listing
+   * from the start again. Without it a sweep lists by `createdTime` (`queryInstances`), which also reads the instances
+   * created before the cutoff that ended since, and lists each status from the start again once a period.
+   */
+  listEnded?(query: EndedQuery): Promise<InstanceState[]>;
+
   /** Deletes a terminal instance with its history and messages; 0 when unknown. `InstanceNotTerminalError` otherwise. */
   purgeInstance(instanceId: string): Promise<number>;
 
@@ -372,6 +385,24 @@ export interface InstanceQuery {
   readonly continuationToken?: string;
   /** `false`: the caller shows no input, so a store may leave `input` out of the states it answers. */
   readonly showInput?: boolean;
+}
+
+/** A key of the end order of {@link Store.listEnded}: an instance's `lastUpdatedTime` in ms and its id. */
+export interface EndedKey {
+  readonly endedMs: number;
+  readonly instanceId: string;
+}
+
+/** What {@link Store.listEnded} lists. */
+export interface EndedQuery {
+  /** Completed, Failed or Terminated. */
+  readonly runtimeStatus: OrchestrationRuntimeStatus;
+  /** Inclusive: the latest `lastUpdatedTime` listed. */
+  readonly endedTo: Date;
+  /** Exclusive: the listing goes on after this key; absent, from the first. */
+  readonly after?: EndedKey;
+  /** Most instances of the page, from 1 to `MAX_PAGE_SIZE`. */
+  readonly limit: number;
 }
 
 /** One page of a query. */

@@ -5,7 +5,7 @@ import type { Lease, OrchestrationMessage } from '../model/message.js';
 import type { Activity, Orchestrator } from '../engine/orchestration-context.js';
 import type { ActivityTask } from '../model/message.js';
 import type { StartIfExists, UnclaimedLease, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
-import type { ClaimOptions, InstanceQuery, OrchestrationWorkItem, PurgeMember, StatusChange, Store } from '../store/store.js';
+import type { ClaimOptions, EndedQuery, InstanceQuery, OrchestrationWorkItem, PurgeMember, StatusChange, Store } from '../store/store.js';
 import { MAX_PURGE_SET } from '../store/plan-tree-purge.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { createClient } from '../client/create-client.js';
@@ -3073,6 +3073,42 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect(await after(3000, { runtimeStatus: ['Completed'] })).toEqual(['k-1c', 'k-2']);
         expect(await after(4000, { runtimeStatus: ['Completed'], pageSize: 2 })).toEqual(['k-1c', 'k-2']);
         expect(await after(4000, { runtimeStatus: ['Completed'] })).toEqual(['k-1c', 'k-2', 'k-3']);
+      });
+
+      it('lists the ended instances of a status in end order, up to a time, after a key (listEnded, where the store has it)', async () => {
+        // A retention sweep lists each status it keeps in this order: only the instances whose period has passed, and
+        // at its next pass after the last one it listed (an instance that ends later comes after it).
+        const store = await open();
+        if (store.listEnded === undefined) return;
+        const list = (query: Partial<EndedQuery>) => store.listEnded!({ runtimeStatus: 'Completed', endedTo: at(10_000), limit: 100, ...query })
+          .then((states) => states.map((state) => state.instanceId));
+        // Created in one order, ended in another: e-3 first, then e-1a and e-1b in one millisecond, then e-2.
+        for (const id of ['e-1a', 'e-1b', 'e-2', 'e-3', 'e-run', 'e-failed']) await create(store, newInstance(id, { createdTime: at(0) }));
+        const end = async (id: string, ms: number, runtimeStatus: InstanceState['runtimeStatus'] = 'Completed') =>
+          forceState(store, (await store.getInstance(id))!, { runtimeStatus, lastUpdatedTime: at(ms) });
+        await end('e-3', 1000);
+        await end('e-1b', 2000);
+        await end('e-1a', 2000);
+        await end('e-2', 3000);
+        await end('e-failed', 1500, 'Failed');
+        await end('e-run', 500, 'Running');
+        expect(await list({})).toEqual(['e-3', 'e-1a', 'e-1b', 'e-2']);
+        expect(await list({ endedTo: at(2000) })).toEqual(['e-3', 'e-1a', 'e-1b']);
+        expect(await list({ endedTo: at(999) })).toEqual([]);
+        expect(await list({ after: { endedMs: at(2000).getTime(), instanceId: 'e-1a' } })).toEqual(['e-1b', 'e-2']);
+        expect(await list({ after: { endedMs: at(2000).getTime(), instanceId: '' }, limit: 1 })).toEqual(['e-1a']);
+        expect(await list({ runtimeStatus: 'Failed' })).toEqual(['e-failed']);
+        // A change recorded on an ended instance (a late result) moves it to its new end; a purge takes it out.
+        await end('e-3', 4000);
+        expect(await list({})).toEqual(['e-1a', 'e-1b', 'e-2', 'e-3']);
+        await store.purgeInstance('e-1a');
+        expect(await list({})).toEqual(['e-1b', 'e-2', 'e-3']);
+        // Started again over its id: no longer ended.
+        await store.commit({ requests: [{ type: 'createInstance', ...newInstance('e-2', { executionId: 'exec-2', createdTime: at(5000) }), ifRunning: { kind: 'fail' } }] });
+        expect(await list({})).toEqual(['e-1b', 'e-3']);
+        for (const query of [{ runtimeStatus: 'Running' as const }, { limit: 0 }, { limit: 1001 }, { endedTo: new Date(NaN) }, { after: { endedMs: 1.5, instanceId: 'x' } }]) {
+          await expect(list(query)).rejects.toMatchObject({ code: 'invalid-argument' });
+        }
       });
 
       it('rejects a forged continuation token and a bad page size', async () => {

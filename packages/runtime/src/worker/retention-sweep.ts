@@ -8,8 +8,9 @@ import { MAX_PURGE_SET } from '../store/plan-tree-purge.js';
 import {
   membersLeft, planRetention, retainedStatuses, retentionCutoff, retentionPeriodOf, shortestPeriod, type RetentionPeriods,
 } from '../store/plan-retention.js';
+import { endedKeyOf, resumeKeyOf } from '../store/ended-listing.js';
 import { encodeContinuationToken, pageKeyOf, type PageKey } from '../store/store-helpers.js';
-import type { PurgeMember, Store } from '../store/store.js';
+import type { EndedKey, PurgeMember, Store } from '../store/store.js';
 import { KeptParents } from './kept-parents.js';
 import { onNextMacrotask } from './turns.js';
 
@@ -37,6 +38,13 @@ export interface RetentionOptions extends RetentionPeriods {
 /** The default of {@link RetentionOptions.intervalMs}: the shortest period, within these bounds. */
 const MIN_DEFAULT_INTERVAL_MS = 10_000;
 const MAX_DEFAULT_INTERVAL_MS = 300_000;
+/**
+ * How often a sweep of a store that lists in end order (`Store.listEnded`) lists a status from the start again when
+ * nothing else asks it to (a period of the status, if longer): the net for an end stamped later than `resumeKeyOf`'s
+ * margin allows (a writer's clock far behind). Listed in end order, an instance that ends comes after the place the
+ * listing goes on from, so a status kept 0 ms is not listed from the start at every pass.
+ */
+const ENDED_RELIST_MS = 3_600_000;
 /** Instances one page of a sweep lists, and the most pages one sweep reads before it lets the next one go on. */
 export const RETENTION_PAGE_SIZE = 100;
 export const RETENTION_PAGES_PER_SWEEP = 10;
@@ -117,7 +125,11 @@ export interface RetentionSweepOptions {
  * still purged within an interval of its time, plus the time a pass takes to reach it. A sub-orchestration a parent
  * that had not ended kept when it was listed has no such time: its status is listed from the start once a sweep sees
  * that parent ended or gone (`#waiting`), and by the period only when it never does (purged by hand or by another
- * sweeper first, continued as new), up to a period of the child's status later. A status kept 0 ms is listed from the start at every pass. An ended parent found keeping a due sub-orchestration is remembered (`#keeping`) and
+ * sweeper first, continued as new), up to a period of the child's status later. A store that lists in end order (`Store.listEnded`) is listed by
+ * (`lastUpdatedTime`, id) up to the cutoff instead, so a pass reads only the instances whose period has passed; the next
+ * pass goes on after the last key listed less `ENDED_SETTLE_MS` (`resumeKeyOf`: an instance that ends later comes after
+ * it), and lists from the start by `recheckAt`, a changed parent, or {@link ENDED_RELIST_MS} (or a period, if longer).
+ * A status kept 0 ms is thereby not listed from the start at every pass (it is, on a store without it). An ended parent found keeping a due sub-orchestration is remembered (`#keeping`) and
  * not read again until it becomes due or it changes (the store's change feed: `instanceChanges$` where the store has
  * it, else `changes$`, watched only while something is remembered, for {@link MAX_WATCHED_KEPT_PARENTS} parents at
  * most); it is read again every {@link KEPT_PARENT_TRUST_MS}, first thing in a sweep, in half its pages at most. A sweep that fails is logged and the next one tries again, from the start; one that finds the store
@@ -288,12 +300,18 @@ export class RetentionSweep {
         const now = readClock(clock, "the worker's clock");
         const cutoff = retentionCutoff(now, status, retention);
         if (cutoff === undefined) break;
-        if (!listing.midPass) beginPass(listing, now.getTime(), cutoff.getTime(), retentionPeriodOf(status, retention)!);
-        const { continuationToken } = listing;
-        const { instances, continuationToken: next } = await bounded(() => store.queryInstances({
-          runtimeStatus: [status], createdTimeTo: cutoff, pageSize: RETENTION_PAGE_SIZE, showInput: false,
-          ...(continuationToken === undefined ? {} : { continuationToken }),
-        }), 'queryInstances');
+        const period = retentionPeriodOf(status, retention)!;
+        const inEndOrder = store.listEnded !== undefined;
+        if (!listing.midPass) beginPass(listing, now.getTime(), cutoff.getTime(), inEndOrder ? Math.max(period, ENDED_RELIST_MS) : period);
+        const { continuationToken, after } = listing;
+        // In end order, a page shorter than asked is the last; by createdTime, one without a token.
+        const { instances, continuationToken: next, last } = inEndOrder
+          ? await bounded(() => store.listEnded!({ runtimeStatus: status, endedTo: cutoff, limit: RETENTION_PAGE_SIZE, ...(after ? { after } : {}) }), 'listEnded')
+            .then((page) => ({ instances: page, continuationToken: undefined, last: page.length < RETENTION_PAGE_SIZE }))
+          : await bounded(() => store.queryInstances({
+            runtimeStatus: [status], createdTimeTo: cutoff, pageSize: RETENTION_PAGE_SIZE, showInput: false,
+            ...(continuationToken === undefined ? {} : { continuationToken }),
+          }), 'queryInstances').then((page) => ({ ...page, last: page.continuationToken === undefined }));
         // A page whose purge was left unfinished is read again by the next sweep (its token is kept).
         const done = await this.#purgeDue(instances, now, status);
         if (done === false) {
@@ -302,9 +320,14 @@ export class RetentionSweep {
         }
         if (done.purged > 0) purged = true;
         listing.relistAt = Math.min(listing.relistAt, done.recheckAt);
-        if (instances.length > 0) listing.last = pageKeyOf(instances.at(-1)!);
-        if (next === undefined) {
+        if (instances.length > 0) {
+          listing.last = pageKeyOf(instances.at(-1)!);
+          listing.after = endedKeyOf(instances.at(-1)!);
+        }
+        if (last) {
           listing.midPass = false;
+          // In end order, the next pass goes on a little before the place reached (an end stamped late joins it there).
+          if (listing.after !== undefined) listing.after = resumeKeyOf(listing.after, now.getTime());
           break;
         }
         listing.continuationToken = next;
@@ -380,6 +403,11 @@ interface Listing {
   /** The key of the last instance listed, where the next pass begins when it goes on. */
   last?: PageKey | undefined;
   /**
+   * Of a store that lists in end order (`Store.listEnded`): the key the listing goes on after, within a pass the last
+   * instance listed, between passes that key moved back by `resumeKeyOf` (an end stamped late).
+   */
+  after?: EndedKey | undefined;
+  /**
    * When (ms) the next pass lists from the start: the earliest of the last full pass's start plus the status's period
    * (an instance that ended behind the listing's place, after its place was listed, is due no earlier than a period
    * after that), the time an instance left behind becomes due (`planRetention`'s `recheckAt`), and at once when a
@@ -400,5 +428,6 @@ function beginPass(listing: Listing, nowMs: number, cutoffMs: number, periodMs: 
   }
   listing.continuationToken = undefined;
   listing.last = undefined;
+  listing.after = undefined;
   listing.relistAt = nowMs + periodMs;
 }
