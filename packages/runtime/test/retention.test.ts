@@ -664,6 +664,26 @@ describe('retention of ended instances', () => {
     expect(clock.now().getTime() - parentGoneAt).toBeLessThanOrEqual(HOUR);
   });
 
+  it('purges a sub-orchestration its running parent kept at the sweep after that parent continues as new, not a period later', async () => {
+    // The parent never ends, so no listing of the sweeper ever sees it ended: its next execution is its change.
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    const runtime = await started({ clock, store: memory, retention: { completed: 10 * HOUR, intervalMs: MINUTE } });
+    const { client } = runtime;
+    await client.startNew('Eternal', { instanceId: 'e', input: 0 });
+    await vi.waitFor(async () => expect(await statusOf(runtime, 'e-child-0')).toBe('Completed'), WAIT);
+    // Due on its own, kept by its running parent.
+    await clock.advance(10 * HOUR);
+    for (let i = 0; i < 3; i++) await clock.advance(MINUTE);
+    expect(await statusOf(runtime, 'e-child-0')).toBe('Completed');
+    await client.raiseEvent('e', 'next', 1);
+    await vi.waitFor(async () => expect(await statusOf(runtime, 'e-child-1')).toBe('Completed'), WAIT);
+    const continuedAt = clock.now().getTime();
+    await sweepUntil(clock, MINUTE, async () => expect(await memory.getInstance('e-child-0')).toBeUndefined());
+    expect(clock.now().getTime() - continuedAt).toBeLessThanOrEqual(30 * MINUTE);
+    expect(await statusOf(runtime, 'e-child-1')).toBe('Completed');
+  });
+
   it('watches each kept parent on a store\'s per-instance feed where it has one, and forgets one purged by hand at the next sweep', async () => {
     const clock = new VirtualClock();
     const memory = new MemoryStore();

@@ -1,3 +1,4 @@
+import type { Observer } from 'rxjs';
 import { ChangeRouter } from '../client/change-router.js';
 import { isStoreClosed } from '../model/errors/store-closed-error.js';
 import { isTerminalStatus, type InstanceState, type OrchestrationRuntimeStatus } from '../model/instance-status.js';
@@ -10,7 +11,7 @@ import {
 } from '../store/plan-retention.js';
 import { endedKeyOf, resumeKeyOf } from '../store/ended-listing.js';
 import { encodeContinuationToken, pageKeyOf, type PageKey } from '../store/store-helpers.js';
-import type { EndedKey, PurgeMember, Store } from '../store/store.js';
+import type { EndedKey, PurgeMember, StatusChange, Store } from '../store/store.js';
 import { KeptParents } from './kept-parents.js';
 import { onNextMacrotask } from './turns.js';
 
@@ -84,7 +85,7 @@ export const MAX_KEPT_PARENTS = 10_000;
  * every change reopens or widens that stream; on the IndexedDB stores one more instance read again when another tab
  * goes without its goodbye. 64 is a sixteenth of that default, leaving the rest to the clients, and bounds how often
  * the sweeper changes the watched set (a watch starts only when one is free); the watches only hasten what the trust
- * bound does anyway.
+ * bound does anyway. The running parents a sweeper waits on to end have a budget of their own of this size.
  */
 export const MAX_WATCHED_KEPT_PARENTS = 64;
 
@@ -124,8 +125,10 @@ export interface RetentionSweepOptions {
  * `recheckAt`), and at once when a remembered parent changed or a member was found changed. So every instance is
  * still purged within an interval of its time, plus the time a pass takes to reach it. A sub-orchestration a parent
  * that had not ended kept when it was listed has no such time: its status is listed from the start once a sweep sees
- * that parent ended or gone (`#waiting`), and by the period only when it never does (purged by hand or by another
- * sweeper first, continued as new), up to a period of the child's status later. A store that lists in end order (`Store.listEnded`) is listed by
+ * that parent ended or gone (`#waiting`): listed, read, or told by the store's change feed (ended, purged, another
+ * execution), which watches {@link MAX_WATCHED_KEPT_PARENTS} of them; one past those is found by the period only
+ * when no listing sees it end (purged by hand or by another sweeper first, continued as new), up to a period of the
+ * child's status later. A store that lists in end order (`Store.listEnded`) is listed by
  * (`lastUpdatedTime`, id) up to the cutoff instead, so a pass reads only the instances whose period has passed; the next
  * pass goes on after the last key listed less `ENDED_SETTLE_MS` (`resumeKeyOf`: an instance that ends later comes after
  * it), and lists from the start by `recheckAt`, a changed parent, or {@link ENDED_RELIST_MS} (or a period, if longer).
@@ -162,16 +165,51 @@ export class RetentionSweep {
    * child goes within an interval of its parent, not a period of its own status later.
    */
   readonly #waiting = new Map<string, Set<OrchestrationRuntimeStatus>>();
+  /**
+   * The watches of parents in {@link RetentionSweep.#waiting} (at most {@link MAX_WATCHED_KEPT_PARENTS}), each released
+   * when its parent leaves it: a parent that ends, is purged, or runs another execution (continued as new, started
+   * again) while no listing of this sweeper would see it (its status has no period, or another sweeper or a user
+   * purged it first) has the statuses of its children listed from the start at the next sweep all the same.
+   */
+  readonly #waitWatches = new Map<string, () => void>();
+  #router: ChangeRouter | undefined;
 
   constructor(options: RetentionSweepOptions) {
     this.#o = options;
     this.#intervalMs = retentionIntervalMs(options.retention);
-    const { store } = options;
-    let router: ChangeRouter | undefined;
-    this.#keeping = new KeptParents((id, changed) => {
-      router ??= new ChangeRouter(store.changes$, store.instanceChanges$?.bind(store));
-      return router.watch(id, { next: changed, error: changed, complete: changed });
-    }, MAX_KEPT_PARENTS, MAX_WATCHED_KEPT_PARENTS, KEPT_PARENT_TRUST_MS, () => this.#relistAll());
+    this.#keeping = new KeptParents(
+      (id, changed) => this.#watch(id, { next: changed, error: changed, complete: changed }),
+      MAX_KEPT_PARENTS, MAX_WATCHED_KEPT_PARENTS, KEPT_PARENT_TRUST_MS, () => this.#relistAll(),
+    );
+  }
+
+  /** Watches one instance through one router over the store's feeds (which holds a subscription only while one is watched). */
+  #watch(instanceId: string, observer: Observer<StatusChange>): () => void {
+    const { store } = this.#o;
+    this.#router ??= new ChangeRouter(store.changes$, store.instanceChanges$?.bind(store));
+    return this.#router.watch(instanceId, observer);
+  }
+
+  /**
+   * Notes that `parent` (running `executionId`) keeps a child of a listing of `status`, and watches it while a watch is
+   * free: its end, its purge or another execution of it ends the wait ({@link RetentionSweep.#ended}).
+   */
+  #wait(parent: string, executionId: string | undefined, status: OrchestrationRuntimeStatus): void {
+    const statuses = this.#waiting.get(parent) ?? new Set();
+    this.#waiting.delete(parent); // noted last: the earliest noted go first past the bound
+    this.#waiting.set(parent, statuses.add(status));
+    if (this.#waiting.size > MAX_KEPT_PARENTS) this.#ended(this.#waiting.keys().next().value!, false);
+    if (this.#waitWatches.has(parent) || this.#waitWatches.size >= MAX_WATCHED_KEPT_PARENTS || this.#stopped) return;
+    const ended = () => this.#ended(parent);
+    const unwatch = this.#watch(parent, {
+      next: ({ state }) => {
+        if (state === undefined || isTerminalStatus(state.runtimeStatus) || state.executionId !== executionId) ended();
+      },
+      error: ended,
+      complete: ended,
+    });
+    if (this.#waiting.has(parent)) this.#waitWatches.set(parent, unwatch);
+    else unwatch(); // the feed had ended: the wait with it
   }
 
   /** Has the next pass of every status list from the start: something a pass went past may be due now. */
@@ -179,11 +217,18 @@ export class RetentionSweep {
     for (const listing of this.#listings.values()) listing.relistAt = -Infinity;
   }
 
-  /** Has the statuses whose listing went past a child `instanceId` kept while it ran list from the start again. */
-  #ended(instanceId: string): void {
+  /**
+   * Has the statuses whose listing went past a child `instanceId` kept while it ran list from the start again (`relist`:
+   * false, only forgets it, past the bound), and releases its watch.
+   */
+  #ended(instanceId: string, relist = true): void {
     const statuses = this.#waiting.get(instanceId);
     if (statuses === undefined) return;
     this.#waiting.delete(instanceId);
+    const unwatch = this.#waitWatches.get(instanceId);
+    this.#waitWatches.delete(instanceId);
+    unwatch?.();
+    if (!relist) return;
     for (const status of statuses) {
       const listing = this.#listings.get(status);
       if (listing) listing.relistAt = -Infinity;
@@ -203,7 +248,7 @@ export class RetentionSweep {
   stop(): Promise<void> {
     this.#stopped = true;
     this.#keeping.clear();
-    this.#waiting.clear();
+    for (const id of [...this.#waiting.keys()]) this.#ended(id, false);
     if (this.#timer !== undefined) clearClockTimer(this.#o.clock, this.#timer, (error) => this.#log('the clock failed to clear the retention sweeps\' timer', error));
     this.#timer = undefined;
     return this.#running ?? Promise.resolve();
@@ -361,10 +406,8 @@ export class RetentionSweep {
     const { members, dependsOn, keeps, waitsOn } = decision;
     if (keeps && !this.#stopped) keeping.note(keeps, now.getTime());
     for (const id of waitsOn ?? []) {
-      const statuses = this.#waiting.get(id) ?? new Set();
-      this.#waiting.delete(id); // noted last: the earliest noted go first past the bound
-      this.#waiting.set(id, statuses.add(status));
-      if (this.#waiting.size > MAX_KEPT_PARENTS) this.#waiting.delete(this.#waiting.keys().next().value!);
+      const parent = parents.get(id) ?? candidates.find((candidate) => candidate.instanceId === id);
+      this.#wait(id, parent?.executionId, status);
     }
     // The members found changed: neither they nor the members decided on their snapshots (a sub-orchestration its
     // rewound parent keeps again) are sent, in this set or a later one.
