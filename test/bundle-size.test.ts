@@ -21,9 +21,9 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * why; the history of the budgets is in git.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 54_806 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 69_900 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 100_349 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 54_983 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 70_040 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 100_498 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_054 },
 ];
 

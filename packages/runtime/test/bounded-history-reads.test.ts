@@ -1,7 +1,6 @@
-import { firstValueFrom, filter } from 'rxjs';
+import { firstValueFrom, filter, skip } from 'rxjs';
 import { afterEach, expect, it } from 'vitest';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
-import { RESUME_TAIL_EVENTS } from '../src/engine/decide-step.js';
 import { RESTART_HISTORY_EVENTS } from '../src/engine/fork-history.js';
 import { silentLogger } from '../src/env/logger.js';
 import { createRuntime, type Runtime } from '../src/runtime/create-runtime.js';
@@ -152,12 +151,60 @@ it('resumes an instance with a long history reading only its last events, and th
   await runtime.client.suspend(id, 'hold');
   reset();
   await runtime.client.resume(id, 'go');
-  // Before, the whole history (some 150 events) was read for what was kept while suspended.
-  expect(read(id)).toBeGreaterThan(0);
-  expect(read(id)).toBeLessThanOrEqual(RESUME_TAIL_EVENTS);
+  // At first the whole history (some 150 events) was read for what was kept while suspended, then its last 16 events;
+  // now none: the state the suspend's step committed says nothing was kept (`suspension`).
+  expect(read(id)).toBe(0);
   expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Running' });
   await runtime.client.raiseEvent(id, 'Go', 1000);
   expect(await runtime.client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 1000 + 1225 });
+});
+
+it('resumes an instance that only ever waited for events reading none of its long history, and the resume runs what was kept', async () => {
+  // No call or timer in its history: a tail of it cannot tell whether the events before the suspend were kept by an
+  // earlier suspend, and the resume read back, twice as far each time, to the start.
+  const counter = counted(new MemoryStore());
+  const runtime = createRuntime({
+    store: counter.store, logger: silentLogger,
+    orchestrators: {
+      Sum: function* (ctx) {
+        let sum = 0;
+        for (let i = 0; i < 100; i++) {
+          sum += (yield ctx.waitForExternalEvent('Item')) as number;
+          ctx.setCustomStatus(i + 1);
+        }
+        return sum;
+      },
+    },
+  });
+  runtimes.push(runtime);
+  await runtime.start();
+  const id = await runtime.client.startNew('Sum');
+  const client = runtime.client;
+  const received = (n: number) => firstValueFrom(client.customStatus$(id).pipe(filter((status) => status === n)));
+  // One step each: a history of some 300 events.
+  for (let i = 1; i <= 98; i++) {
+    await client.raiseEvent(id, 'Item', 1);
+    await received(i);
+  }
+  expect((await client.getStatus(id, { showHistory: true }))!.history!.length).toBeGreaterThan(250);
+  await client.suspend(id, 'hold');
+  counter.reset();
+  await client.resume(id, 'go');
+  // Before, 291 events: all of them.
+  expect(counter.read(id)).toBe(0);
+  expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Running' });
+  // Kept while suspended: the resume is the worker's, which runs the code on it; the client reads nothing either.
+  await client.suspend(id, 'hold');
+  const length = (await client.getStatus(id, { showHistory: true }))!.history!.length;
+  await client.raiseEvent(id, 'Item', 1);
+  await firstValueFrom(client.history$(id).pipe(skip(length), filter((e) => e.type === 'EventRaised')));
+  expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Suspended', customStatus: 98 });
+  counter.reset();
+  await client.resume(id, 'go');
+  expect(counter.read(id)).toBe(0);
+  await received(99);
+  await client.raiseEvent(id, 'Item', 1);
+  expect(await client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 100 });
 });
 
 /** Most characters of JSON one commit may write on a {@link LimitedStore}. */

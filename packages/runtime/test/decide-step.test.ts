@@ -719,6 +719,8 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
     unchanged(legacy, decideSuspend({ state: legacy, event: suspended, now, newId }), 'legacy: suspend again');
   });
 
+  const suspendedAtLastOf = (commands: readonly HistoryEvent[]): boolean => commands.at(-1)!.type === 'ExecutionSuspended';
+
   it('records the suspends and resumes committed before the start that changed its status ahead of it, in order, as it records them when they reach it as messages', () => {
     const start: OrchestrationMessage = {
       id: 'start', instanceId: 'instance-1',
@@ -762,11 +764,15 @@ describe('a suspend and a resume decided without a lease (decideSuspend, decideR
       expect(held.events.slice(1 + kept.length), what).toEqual(queued.events.slice(1 + commands.length));
       expect(held.events[1 + kept.length], what).toEqual(start.event);
       // The same state (a version apart: the held commands were commits of their own; a history without the commands
-      // that changed nothing).
-      expect(held.state, what).toEqual({ ...queued.state, version: held.state.version, historyLength: held.events.length });
+      // that changed nothing), saying the same of what was kept while suspended (the start: its code waits for the resume).
+      const { version } = held.state;
+      expect(held.state, what).toEqual({
+        ...queued.state, version, historyLength: held.events.length, ...(queued.state.suspension ? { suspension: { version, kept: true } } : {}),
+      });
+      expect(queued.state.suspension, what).toEqual(suspendedAtLastOf(commands) ? { version: queued.state.version, kept: true } : undefined);
       expect(held.state, what).not.toHaveProperty('heldSuspend');
       // The last command decides: a suspend leaves the execution suspended, its code not run.
-      const suspendedAtLast = commands.at(-1)!.type === 'ExecutionSuspended';
+      const suspendedAtLast = suspendedAtLastOf(commands);
       expect(held.state.runtimeStatus, what).toBe(suspendedAtLast ? 'Suspended' : 'Running');
       expect(held.tasks, what).toBe(suspendedAtLast ? 0 : 1);
     }

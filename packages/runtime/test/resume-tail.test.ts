@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { decideResume, RESUME_TAIL_EVENTS, type DirectDecision } from '../src/engine/decide-step.js';
-import { suspendedWithNothingDeferred, suspendedWithNothingDeferredFrom } from '../src/engine/orchestration-execution.js';
+import { decideResume, decideStep, decideSuspend, RESUME_TAIL_EVENTS, type DirectDecision } from '../src/engine/decide-step.js';
+import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import { OrchestrationExecution, suspendedWithNothingDeferred, suspendedWithNothingDeferredFrom } from '../src/engine/orchestration-execution.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
 import type { InstanceState } from '../src/model/instance-status.js';
+import type { OrchestrationMessage } from '../src/model/message.js';
+import type { WriteSet } from '../src/model/write-set.js';
 import { seededRandom as random } from '../src/testing/fault-injection.js';
 import { HistoryBuilder } from '../src/testing/history-builder.js';
 
@@ -122,5 +125,92 @@ describe('decideResume on a long history: a tail, then further back while it can
     // Each read as long again as all read before it; the last holds the call the code scheduled before the suspend.
     expect(asked).toEqual([n - 16, n - 32, n - 64, n - 128]);
     expect(decision).toEqual({ kind: 'send' });
+  });
+});
+
+describe('the state a step leaves Suspended says what was kept (suspension): a resume reads no history', () => {
+  /** Waits for events, one after another, and does nothing else: no call or timer in its history to read back to. */
+  const waits: Orchestrator = function* (ctx) {
+    for (;;) yield ctx.waitForExternalEvent('Item');
+  };
+  const base: InstanceState = {
+    instanceId: 'instance-1', name: 'Waits', runtimeStatus: 'Pending', createdTime: T0, lastUpdatedTime: T0,
+    executionId: 'execution-1', historyLength: 0, version: 1,
+  };
+  const start: OrchestrationMessage = {
+    id: 'start', instanceId: 'instance-1', event: { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'Waits', instanceId: 'instance-1', executionId: 'execution-1' },
+  };
+
+  it('decides every resume as the whole history does, the state alone telling, through worker steps and client commits in any order', () => {
+    let told = 0;
+    let suspendedStates = 0;
+    let keptStates = 0;
+    for (let seed = 1; seed <= 200; seed++) {
+      const next = random(seed);
+      let n = 0;
+      const newId = () => `id-${n++}`;
+      let state = base;
+      let history: HistoryEvent[] = [];
+      const commit = (decision: { kind: string; writeSet?: WriteSet; state?: InstanceState }): void => {
+        if (decision.kind !== 'commit') throw new Error(`seed ${seed}: expected a commit, got ${decision.kind}`);
+        for (const r of decision.writeSet!.requests) if (r.type === 'appendHistory') history = [...history, ...r.events];
+        state = decision.state!;
+        expect(state.historyLength, `seed ${seed}`).toBe(history.length);
+      };
+      // The first step may take held commands (a client's suspend before the start) or queued ones with it.
+      for (let s = 0; s < 12 + (seed % 20); s++) {
+        const now = new Date(T0.getTime() + 1000 * (s + 1));
+        const at = now.toISOString();
+        const roll = next();
+        const started = state.historyLength > 0;
+        if (roll < 0.15) {
+          commit(decideSuspend({ state, event: { ...suspended, timestamp: at }, now, newId }));
+        } else if (roll < 0.25 && started && state.runtimeStatus === 'Suspended') {
+          // A client's resume, committed when it may be (nothing kept), left to a worker otherwise.
+          const direct = decideResume({ state, event: { ...resumed, timestamp: at }, now, newId, history, historyFrom: 0 });
+          if (direct.kind === 'commit') commit(direct);
+        } else {
+          const messages: OrchestrationMessage[] = started ? [] : [start];
+          for (let m = 1 + Math.floor(next() * 3); m > 0; m--) {
+            const r = next();
+            const event: OrchestrationMessage['event'] = r < 0.25 ? { ...suspended, timestamp: at } : r < 0.45 ? { ...resumed, timestamp: at }
+              : { type: 'EventRaised', eventId: -1, timestamp: at, name: 'Item', input: s };
+            messages.push({ id: newId(), instanceId: 'instance-1', event });
+          }
+          commit(decideStep({
+            state, messages, leaseToken: 'lease', now, newId, history,
+            newExecution: () => new OrchestrationExecution(waits, { customStatusLimitBytes: 16_384 }),
+          }));
+        }
+        if (state.runtimeStatus !== 'Suspended' || state.historyLength === 0) {
+          expect(state.suspension, `seed ${seed}, step ${s}`).toBeUndefined();
+          continue;
+        }
+        suspendedStates++;
+        const whole = suspendedWithNothingDeferred(history);
+        const resume = { event: resumed, now, newId };
+        const alone = decideResume({ ...resume, state });
+        if (alone.kind === 'needHistory') continue;
+        told++;
+        if (!whole) keptStates++;
+        expect(state.suspension, `seed ${seed}, step ${s}`).toEqual({ version: state.version, kept: !whole });
+        // The same decision as from the whole history, read by a state that says nothing.
+        const { suspension: _s, ...unsaid } = state;
+        expect(alone, `seed ${seed}, step ${s}`).toEqual(decideResume({ ...resume, state: unsaid, history, historyFrom: 0 }));
+      }
+    }
+    // Every Suspended state these steps leave says it: none is read.
+    expect(suspendedStates).toBeGreaterThan(200);
+    expect(told).toBe(suspendedStates);
+    // Both answers, many times each.
+    expect(keptStates).toBeGreaterThan(50);
+    expect(suspendedStates - keptStates).toBeGreaterThan(50);
+  });
+
+  it('says nothing once another write kept it at another version (a tab of an earlier release): the history is read', () => {
+    const history = new HistoryBuilder({ name: 'Waits' }).started().step().eventRaised('Item').step().event(suspended).build();
+    const state: InstanceState = { ...base, runtimeStatus: 'Suspended', historyLength: history.length, version: 7, suspension: { version: 6, kept: false } };
+    expect(decideResume({ state, event: resumed, now: T0, newId: () => 'id' }).kind).toBe('needHistory');
+    expect(decideResume({ state: { ...state, suspension: { version: 7, kept: true } }, event: resumed, now: T0, newId: () => 'id' })).toEqual({ kind: 'send' });
   });
 });

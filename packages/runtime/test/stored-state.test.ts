@@ -12,7 +12,7 @@ const full: InstanceState = {
   failureDetails: { errorType: 'Error', errorMessage: 'boom' }, parentInstanceId: 'parent', historyEpoch: 2,
   heldSuspend: { resumeTo: 'Pending', timestamp: '2026-12-03T10:00:00.000Z', reason: 'r' },
   held: { executionId: 'e1', commands: [{ type: 'ExecutionSuspended', eventId: -1, timestamp: '2026-12-03T10:00:00.000Z', reason: 'r' }] },
-  rerun: { type: 'ExecutionRewound', eventId: -1, timestamp: '2026-12-03T10:00:00.000Z' },
+  rerun: { type: 'ExecutionRewound', eventId: -1, timestamp: '2026-12-03T10:00:00.000Z' }, suspension: { version: 2, kept: true },
   parentCall: { executionId: 'pe', taskScheduledId: 4 }, previousHistory: { execution: 'e1/1', events: 9 },
   continuedAt: '2026-12-03T09:59:00.000Z', lineage: { copiedGuids: [{ seed: 'src_e1', name: '_2026-12-06T02:00:00.000Z_0' }], forkedFrom: ['src'] },
 };
@@ -33,8 +33,8 @@ describe('StoredState (how MemoryStore keeps an instance\'s state)', () => {
     const stored = new StoredState(plain);
     expect([
       stored.failureDetails, stored.parentInstanceId, stored.historyEpoch, stored.heldSuspend, stored.held, stored.rerun, stored.parentCall, stored.output,
-      stored.previousHistory, stored.continuedAt, stored.lineage,
-    ]).toStrictEqual(new Array(11).fill(undefined));
+      stored.previousHistory, stored.continuedAt, stored.lineage, stored.suspension,
+    ]).toStrictEqual(new Array(12).fill(undefined));
   });
 
   it('keeps times far apart exactly: years before and after the first state it kept, and an invalid one', () => {

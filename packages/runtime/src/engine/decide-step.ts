@@ -12,7 +12,7 @@ import { isStaleResult, type ActivityTask, type Lease, type MessageEvent, type O
 import type { CreateInstanceWrite, DeleteMessagesWrite, InstanceCondition, StartIfExists, UnclaimedLease, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
 import { applyEvent, heldCommands, parentCallOf, startsAnotherExecution } from './apply-event.js';
 import {
-  firstStepMarker, parentLinkAfter, stepMarkers, suspendedWithNothingDeferredFrom, type OrchestrationExecution, type StepResult,
+  firstStepMarker, keptWhileSuspendedAfter, parentLinkAfter, stepMarkers, suspendedWithNothingDeferredFrom, type OrchestrationExecution, type StepResult,
 } from './orchestration-execution.js';
 import { copiedStart, forkHistory, startLineage } from './fork-history.js';
 import { holdsGuid } from './fork-call-id.js';
@@ -765,6 +765,11 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   committed.version = state.version + 1;
   committed.historyLength = historyLength;
   if (input.baseHistory) committed.historyEpoch = (state.historyEpoch ?? 0) + 1;
+  // A step that leaves a started execution Suspended says whether anything was kept while suspended, so a resume
+  // decides without reading the history (`decideResume`); any other step drops what the state before it said.
+  const kept = next.runtimeStatus === 'Suspended' && history.type === 'appendHistory' ? keptAfterStep(state, events) : undefined;
+  if (kept !== undefined) committed.suspension = { version: committed.version, kept };
+  else if (committed.suspension !== undefined) delete committed.suspension;
   // The state goes first (after the deleted task of an activity step): the messages below are delivered against it
   // (a continued execution drops the old execution's timers; a sub-orchestration sees its parent as it is after
   // this step).
@@ -779,6 +784,30 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   for (let i = 0; i < tasks.length; i++) requests[r++] = { type: 'insertTask', task: tasks[i]! };
   for (let i = 0; i < after.length; i++) requests[r++] = after[i]!;
   return { state: committed, writeSet: { lease: input.lease, requests } };
+}
+
+/**
+ * Whether the execution a step's `events` (appended to its history) leave Suspended has something kept while suspended
+ * ({@link InstanceState.suspension}), by the rule its history gives (`keptWhileSuspendedAfter`), from where the state
+ * before the step leaves it: at the start of its history (none yet), Suspended as its own `suspension` says, or
+ * running (any other status, unless a rewind rewrote the history: an execution that failed while suspended replays
+ * suspended once rewound). `undefined` when that is not known, or the events leave it otherwise.
+ */
+function keptAfterStep(state: InstanceState, events: readonly HistoryEvent[]): boolean | undefined {
+  const suspended = state.historyLength > 0 && state.runtimeStatus === 'Suspended';
+  const kept = suspended ? suspensionOf(state) : false;
+  if (kept === undefined || (!suspended && state.historyLength > 0 && state.historyEpoch)) return undefined;
+  return keptWhileSuspendedAfter(events, 0, events.length, suspended, kept);
+}
+
+/**
+ * What a started Suspended execution's state says was kept while it was suspended ({@link InstanceState.suspension}):
+ * `undefined` when it says nothing, or said it of another version of the state.
+ */
+function suspensionOf(state: InstanceState): boolean | undefined {
+  const { suspension } = state;
+  return suspension !== undefined && suspension.version === state.version && state.runtimeStatus === 'Suspended' && state.historyLength > 0
+    ? suspension.kept : undefined;
 }
 
 /**
@@ -1213,7 +1242,8 @@ export function decideSuspend(input: DirectInput<ExecutionSuspendedEvent>): Dire
 /**
  * A resume applied by whoever holds no lease (a client), in its own commit, when it runs no orchestrator code: the
  * instance is Suspended and nothing reached it while suspended (the stored history, which `needHistory` asks for,
- * shows no event kept for the resume: its last {@link RESUME_TAIL_EVENTS} events, and as many again from further back
+ * shows no event kept for the resume: the state says so when the step that left it Suspended said it, `suspension`,
+ * and nothing is read; otherwise its last {@link RESUME_TAIL_EVENTS} events, and as many again from further back
  * each time they cannot tell, `suspendedWithNothingDeferredFrom`), or it is Running (a repeated resume, recorded
  * as a worker records it, the status unchanged). The event is appended between step markers and `version` grows by
  * one, under an `unclaimed` lease: a Suspended instance becomes Running. One suspended before its execution
@@ -1241,6 +1271,9 @@ export function decideResume(input: DirectInput<ExecutionResumedEvent>): DirectD
   }
   if (state.runtimeStatus === 'Running') return unclaimedStep(input, false, undefined);
   if (state.runtimeStatus !== 'Suspended') return SEND;
+  // What the state says was kept while suspended, when it says it (`suspension`): no history read.
+  const kept = suspensionOf(state);
+  if (kept !== undefined) return kept ? SEND : unclaimedStep(input, false, undefined);
   // A tail of the history, from further back while it cannot tell (`suspendedWithNothingDeferredFrom`).
   const length = state.historyLength;
   const from = history === undefined ? length : Math.max(0, input.historyFrom ?? 0);

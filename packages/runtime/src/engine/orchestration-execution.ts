@@ -1431,13 +1431,32 @@ export function suspendedWithNothingDeferredFrom(events: readonly HistoryEvent[]
  * suspended or not (`suspended`) and with an event kept or not (`deferred`).
  */
 function nothingDeferredAfter(history: readonly HistoryEvent[], start: number, end: number, suspended: boolean, deferred: boolean): boolean {
+  return keptWhileSuspendedAfter(history, start, end, suspended, deferred) === false;
+}
+
+/**
+ * Whether an execution that was suspended or not (`suspended`), with an event kept or not (`deferred`), before the
+ * events of `history` from `start` to `end` has something kept after them (`true`: a resume runs its code on it) or
+ * nothing (`false`), when it ends them suspended; `undefined` when it does not (running, or ended). The one rule of
+ * `#apply` for suspend and resume over recorded events: {@link suspendedWithNothingDeferred} reads it over a history,
+ * and a step's write set over the step's events (`InstanceState.suspension`), from the state before it.
+ *
+ * @example
+ * ```ts
+ * keptWhileSuspendedAfter([raised, suspended], 0, 2, false, false); // false: the event came while it ran
+ * keptWhileSuspendedAfter([suspended, raised], 0, 2, false, false); // true
+ * ```
+ */
+export function keptWhileSuspendedAfter(
+  history: readonly HistoryEvent[], start: number, end: number, suspended: boolean, deferred: boolean,
+): boolean | undefined {
   for (let i = start; i < end; i++) {
     const event = history[i]!;
     switch (event.type) {
       case 'ExecutionTerminated':
       case 'ExecutionCompleted':
       case 'ContinueAsNew':
-        return false;
+        return undefined;
       case 'ExecutionSuspended':
         if (!suspended) deferred = false;
         suspended = true;
@@ -1449,7 +1468,7 @@ function nothingDeferredAfter(history: readonly HistoryEvent[], start: number, e
         if (suspended && deferredWhileSuspended(event)) deferred = true;
     }
   }
-  return suspended && !deferred;
+  return suspended ? deferred : undefined;
 }
 
 /**

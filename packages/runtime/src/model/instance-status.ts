@@ -186,6 +186,15 @@ export interface InstanceState extends Omit<InstanceStatus, 'history'> {
    */
   readonly rerun?: ExecutionRewoundEvent;
   /**
+   * A started execution that is Suspended: whether something reached it while suspended, which a resume runs its code
+   * on (`kept`), as its history tells (`keptWhileSuspendedAfter`). Written by the write set of every step that leaves
+   * it Suspended, from the state before the step and the step's events, when those tell; absent otherwise (not
+   * Suspended, not started, a history a rewind rewrote, a state stored before 2026-12-07). Holds only for the state
+   * of its `version`: a later write that kept it without deciding it again (a tab of an earlier release) makes it
+   * none. What lets a client's resume decide without reading the history (`decideResume`). Plain JSON.
+   */
+  readonly suspension?: Suspension;
+  /**
    * For a sub-orchestration, the call of its parent it reports to: the one of its ExecutionStarted, or of the last
    * `ExecutionRewound` that named one (a parent's rewind that rewound it in place for another call). A parent's rewind
    * attaches its rerun call to the instance running under the call's id only when it reports to that very call (a
@@ -275,6 +284,14 @@ export interface HeldSuspend {
   readonly timestamp?: string;
   readonly reason?: string;
   readonly resumed?: ExecutionResumedEvent;
+}
+
+/** What a Suspended execution's state tells of it ({@link InstanceState.suspension}). Plain JSON. */
+export interface Suspension {
+  /** The `version` of the state it was decided for; a state of another version has none. */
+  readonly version: number;
+  /** Something reached the execution while suspended (a resume runs its code on it). */
+  readonly kept: boolean;
 }
 
 /**

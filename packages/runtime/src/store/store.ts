@@ -27,7 +27,7 @@ export interface CommitResult {
  *   payloads before user orchestrator code receives them, and the local client copies history events on their way to
  *   users, so apps get mutable values of their own whatever the store.)
  * - A store keeps every field of the {@link InstanceState} it is given, the optional ones it never reads too
- *   (`historyEpoch`, `previousHistory`, `heldSuspend`, `held`, `rerun`, `continuedAt`, `lineage`), and hands each back as it was given: a
+ *   (`historyEpoch`, `previousHistory`, `heldSuspend`, `held`, `rerun`, `suspension`, `continuedAt`, `lineage`), and hands each back as it was given: a
  *   delayed start's `scheduledStartTime` too, as a Date (a store that encodes states as JSON text restores it).
  * - An instance id outlives its executions, and nothing of an execution the instance no longer runs reaches, or is
  *   counted as work of, the one it runs. A message that names another execution (a result, a timer, a

@@ -1,5 +1,5 @@
 import type { ExecutionRewoundEvent } from '../model/history-event.js';
-import type { FailureDetails, HeldCommands, HeldSuspend, InstanceState, InstanceTags, OrchestrationRuntimeStatus, ParentCall } from '../model/instance-status.js';
+import type { FailureDetails, HeldCommands, HeldSuspend, InstanceState, InstanceTags, OrchestrationRuntimeStatus, ParentCall, Suspension } from '../model/instance-status.js';
 import { frozenCopy } from '../model/frozen.js';
 import { copyStoreValue } from '../model/json.js';
 
@@ -108,6 +108,10 @@ export class StoredState implements InstanceState {
     return this.rare?.rerun;
   }
 
+  get suspension(): Suspension | undefined {
+    return this.rare?.suspension;
+  }
+
   get parentCall(): ParentCall | undefined {
     return this.rare?.parentCall;
   }
@@ -157,6 +161,7 @@ export class StoredState implements InstanceState {
     if (rare.heldSuspend !== undefined) state.heldSuspend = copyStoreValue(rare.heldSuspend);
     if (rare.held !== undefined) state.held = copyStoreValue(rare.held);
     if (rare.rerun !== undefined) state.rerun = copyStoreValue(rare.rerun);
+    if (rare.suspension !== undefined) state.suspension = copyStoreValue(rare.suspension);
     if (rare.parentCall !== undefined) state.parentCall = copyStoreValue(rare.parentCall);
     if (rare.scheduledStartMs !== undefined) state.scheduledStartTime = new Date(rare.scheduledStartMs);
     if (rare.raisedEventKeys !== undefined) state.raisedEventKeys = [...rare.raisedEventKeys];
@@ -206,6 +211,7 @@ interface Rare {
   readonly heldSuspend?: HeldSuspend | undefined;
   readonly held?: HeldCommands | undefined;
   readonly rerun?: ExecutionRewoundEvent | undefined;
+  readonly suspension?: Suspension | undefined;
   /** `scheduledStartTime` in ms since the epoch (a delayed start). */
   readonly scheduledStartMs?: number | undefined;
   readonly raisedEventKeys?: readonly string[] | undefined;
@@ -217,11 +223,11 @@ interface Rare {
 
 /** What a {@link StoredState} keeps of the rare fields of `state`: copies, or `undefined` when it has none. */
 function rareOf(state: InstanceState): Rare | undefined {
-  const { parentInstanceId, failureDetails, historyEpoch, previousHistory, heldSuspend, held, rerun, scheduledStartTime, raisedEventKeys, tags, continuedAt, lineage } = state;
+  const { parentInstanceId, failureDetails, historyEpoch, previousHistory, heldSuspend, held, rerun, suspension, scheduledStartTime, raisedEventKeys, tags, continuedAt, lineage } = state;
   const parentCall = copyStoreValue(state.parentCall);
   if (
     failureDetails === undefined && historyEpoch === undefined && previousHistory === undefined && heldSuspend === undefined &&
-    held === undefined && rerun === undefined && scheduledStartTime === undefined &&
+    held === undefined && rerun === undefined && suspension === undefined && scheduledStartTime === undefined &&
     raisedEventKeys === undefined && tags === undefined && continuedAt === undefined && lineage === undefined
   ) {
     return parentInstanceId === undefined && parentCall === undefined ? undefined : { parentInstanceId, parentCall };
@@ -229,6 +235,7 @@ function rareOf(state: InstanceState): Rare | undefined {
   return {
     parentInstanceId, parentCall, failureDetails: copyStoreValue(failureDetails), historyEpoch, previousHistory: copyStoreValue(previousHistory),
     heldSuspend: copyStoreValue(heldSuspend), held: copyStoreValue(held), rerun: copyStoreValue(rerun),
+    suspension: copyStoreValue(suspension),
     scheduledStartMs: scheduledStartTime?.getTime(),
     raisedEventKeys: raisedEventKeys === undefined ? undefined : Object.freeze([...raisedEventKeys]),
     tags: copyStoreValue(tags), continuedAt, lineage: copyStoreValue(lineage),
