@@ -376,6 +376,33 @@ describe('a connection whose event write throws', () => {
     });
   }
 
+  it('logs the error of a connection that throws as a finished stream ends it', () => {
+    const errors: unknown[] = [];
+    const logger = { warn: () => undefined, error: (_message: string, error?: unknown) => void errors.push(error) };
+    const hub = new SessionHub({
+      resumeWindowMs: 60_000, bufferBytes: 1 << 20, maxSubscriptions: 10, maxSessions: 100, sliceSize: 100, clock: systemClock,
+      errorBody: () => ({ code: 'internal', message: 'failed' }), logger,
+    }, (callback) => callback());
+    const source = new Subject<unknown>();
+    const spec: FeedSpec = { key: 'status\u0000x', event: 'status', source: () => source, isTerminal: (value) => value === 'done' };
+    class EndThrows extends RecordingWriter {
+      override end(): void {
+        throw new Error('broken socket at the end');
+      }
+    }
+    const writer = new EndThrows();
+    const connection = new SseConnection(writer, { heartbeats: new HeartbeatQueue(systemClock, 60_000, silentLogger), retryMs: 1000, maxBacklogBytes: 1 << 20 });
+    hub.open({ kind: 'single', key: 'x', spec, untilTerminal: true }, undefined, connection);
+    source.next('done');
+    expect(writer.values()).toEqual(['done']);
+    // Before, the session was disposed as the error came, and the error went nowhere; nor was the stream remembered
+    // as finished, so the client's reconnect got it again from the start.
+    expect(errors).toEqual([new Error('broken socket at the end')]);
+    expect(hub.size).toBe(0);
+    expect(hub.finished({ kind: 'single', key: 'x', spec, untilTerminal: true }, writer.ids().at(-1))).toBe(true);
+    hub.close();
+  });
+
   it('releases the feed when its only reader\'s write throws', () => {
     const { hub, source, counts, connect } = setup();
     const broken = new BreakingWriter(2);

@@ -126,14 +126,16 @@ export class SessionHub {
         this.#dispose(session, true);
       },
       finished: (session, last) => {
+        // Remembered before it is disposed: a connection whose end throws (a broken socket) leaves it finished all the
+        // same. A stream that failed with an error worth retrying is not: a reconnect opens it anew and tries again.
+        if (session.mode.kind === 'single' && !session.retry) {
+          const finished = this.#finished;
+          this.#forgetFinished();
+          if (finished.size >= options.maxSessions) finished.delete(finished.keys().next().value!);
+          const until = options.clock.now().getTime() + options.resumeWindowMs;
+          finished.set(session.id, { key: session.mode.key, seq: session.lastSeq, last, until });
+        }
         this.#dispose(session);
-        // A stream that failed with an error worth retrying is not remembered: a reconnect opens it anew and tries again.
-        if (session.mode.kind !== 'single' || session.retry) return;
-        const finished = this.#finished;
-        this.#forgetFinished();
-        if (finished.size >= options.maxSessions) finished.delete(finished.keys().next().value!);
-        const until = options.clock.now().getTime() + options.resumeWindowMs;
-        finished.set(session.id, { key: session.mode.key, seq: session.lastSeq, last, until });
       },
       dropped: (session) => {
         if (!this.#sessions.has(session.id)) return;
@@ -599,10 +601,11 @@ export class StreamSession implements ConnectionOwner {
    * Writing one of its events threw `error` (a feed value, its end: see `FeedReader.failed`): its connection is broken.
    * The session ends at once, releasing its subscriptions, and its connection is cut (the hub logs it, once); its
    * client's reconnect gets a new session. Kept open, it held its feeds and its place, and wrote into the broken
-   * connection, which threw again, for as long as the connection stayed up.
+   * connection, which threw again, for as long as the connection stayed up. Logged also when it was being disposed as
+   * the error came (its connection's end threw).
    */
   fail(error: unknown): void {
-    if (!this.#disposed) this.#host.failed(this, error);
+    this.#host.failed(this, error);
   }
 
   /** Releases what the session holds and ends its connection (`cut`: aborts it, as a broken one). */
