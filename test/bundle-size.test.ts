@@ -22,8 +22,8 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 54_983 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 70_040 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 100_498 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 70_299 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 100_922 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_054 },
 ];
 

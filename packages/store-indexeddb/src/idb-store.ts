@@ -9,6 +9,7 @@ import {
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type PurgeMember, type PurgeSetResult, type StatusChange, type Store,
   purgeMemberHolds, validatePurgeSet, historyRangeOf, type BoundedRange, type HistoryRange,
   type StoreCapabilities, type PageKey, type WritePlan, type WriteSet, validateClaimOptions, validateLeaseOwner, validateTime,
+  validateEndedQuery, type EndedQuery,
 } from '@durable-rx/runtime/store-kit';
 import type { Observable } from 'rxjs';
 import { DatabaseUpgradingError } from './errors/database-upgrading-error.js';
@@ -36,6 +37,8 @@ import { RowWriter, type MessagesAhead } from './internal/row-writer.js';
 export interface IdbStoreSettings {
   /** `capabilities.name`, e.g. `'dexie'`. */
   readonly kind: string;
+  /** The layout keeps an end index (its backend's `scanEnded`): the store has `listEnded`. */
+  readonly endOrder?: boolean;
   /** The IndexedDB database name; the change-feed channel is named after it. */
   readonly databaseName: string;
   /** See {@link IdbStoreOptions.gapTimeoutMs}. */
@@ -280,12 +283,19 @@ export abstract class IdbStore implements Store {
    */
   readonly #inputs = new ExecutionInputs();
 
+  /**
+   * `Store.listEnded`, where the layout keeps an end index (DexieStore): one range of that index, in one readonly
+   * transaction. Absent otherwise (KeyvalStore): a retention sweep then lists by createdTime.
+   */
+  readonly listEnded?: (query: EndedQuery) => Promise<InstanceState[]>;
+
   /** Only this package's adapters extend the class: the settings it takes are internal. */
   protected constructor(settings: never);
   /** @internal */
   protected constructor(settings: IdbStoreSettings);
   protected constructor(settings: IdbStoreSettings) {
     this.#settings = settings;
+    if (settings.endOrder) this.listEnded = (query) => this.#listEnded(query);
     this.#clock = settings.clock ?? systemClock;
     this.#openTimeoutMs = settings.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
     this.#gate = new OpenGate<StoreBackend>(settings.databaseName, this.#openTimeoutMs, (backend) => backend.close(), this.#page);
@@ -739,6 +749,15 @@ export abstract class IdbStore implements Store {
       instances: states,
       ...(token === undefined ? {} : { continuationToken: token }),
     };
+  }
+
+  async #listEnded(request: EndedQuery): Promise<InstanceState[]> {
+    const query = validateEndedQuery(request); // refused before anything is read
+    return this.#run('listEnded', 'readonly', STATES, async (tx) => {
+      if (!tx.scanEnded) throw new InvalidArgumentError(`${this.capabilities.name} keeps no end index`);
+      const rows = await tx.scanEnded(query.runtimeStatus, query.after, query.endedTo.getTime(), query.limit);
+      return rows.map((row) => stateWithInput(row, undefined)); // without the inputs kept apart: none read
+    });
   }
 
   async purgeInstance(instanceId: string): Promise<number> {

@@ -1,6 +1,6 @@
 import { Dexie, type Transaction, type DBCoreIndex, type DBCoreKeyRange, type DBCoreMutateRequest, type DBCoreRangeType, type DBCoreTable } from 'dexie';
-import { systemClock, type Clock, type HistoryEvent } from '@durable-rx/runtime';
-import { tagPairsOf, type BoundedRange } from '@durable-rx/runtime/store-kit';
+import { systemClock, type Clock, type HistoryEvent, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
+import { tagPairsOf, type BoundedRange, type EndedKey } from '@durable-rx/runtime/store-kit';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { StorageError } from '../errors/storage-error.js';
 import { errorNames, mapStorageError } from './map-storage-error.js';
@@ -25,7 +25,7 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`DexieStore schema v${DEXIE_SCHEMA_VERSION}`);
  * ```
  */
-export const DEXIE_SCHEMA_VERSION = 9;
+export const DEXIE_SCHEMA_VERSION = 10;
 
 /**
  * The IndexedDB version of the tables and indexes (Dexie's `db.version`). Layout version 2 changed what history rows
@@ -48,10 +48,13 @@ export const DEXIE_SCHEMA_VERSION = 9;
  * without its input, which its input record holds (rows.ts's `startWithoutInput`, the rule KeyvalStore's layout 15
  * shares), and get it back from there where they are read; the upgrade writes nothing (starts of older layouts hold
  * their input, read as they are), and is made only to close the connections of older code, which would hand out such
- * starts without their input. The upgrade to this version, from any older one, releases the leases of the tabs it closed
- * ({@link releaseLeases}); the next version's upgrade must do it too.
+ * starts without their input. Layout 10 (Dexie version 8) adds the end index `[status+state.lastUpdatedTime+id]` of
+ * `listEnded` (a retention sweep's listing in end order): IndexedDB builds it from the rows as they are (every row's
+ * state holds its `lastUpdatedTime` as a Date), so the upgrade writes no row. The upgrade to this version, from any
+ * older one, releases the leases of the tabs it closed ({@link releaseLeases}); the next version's upgrade must do it
+ * too.
  */
-const DEXIE_DB_VERSION = 7;
+const DEXIE_DB_VERSION = 8;
 
 /**
  * Tables and their indexes. Every query of the store is one index range: claims use `[readyMs+headSeq]` for
@@ -63,7 +66,7 @@ const DEXIE_DB_VERSION = 7;
  */
 const SCHEMA: Readonly<Record<string, string>> = {
   meta: 'key',
-  instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id], [taskReadyMs+taskOrder], [state.name+createdMs+id], *tagKeys',
+  instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id], [taskReadyMs+taskOrder], [state.name+createdMs+id], *tagKeys, [status+state.lastUpdatedTime+id]',
   history: '[instanceId+seq]',
   messages: '++seq, [instanceId+seq]',
   tasks: '++seq, &id, [readyMs+seq], instanceId',
@@ -71,8 +74,14 @@ const SCHEMA: Readonly<Record<string, string>> = {
   inputs: 'id',
 };
 
+/** Layouts 7 to 9 (Dexie versions 6 and 7): no end index. */
+const SCHEMA_V7: Readonly<Record<string, string>> = {
+  ...SCHEMA,
+  instances: 'id, [readyMs+headSeq], [createdMs+id], [status+createdMs+id], [taskReadyMs+taskOrder], [state.name+createdMs+id], *tagKeys',
+};
+
 /** Layout 6 (Dexie version 5): no input records. */
-const { inputs: _inputs, ...SCHEMA_V5 } = SCHEMA;
+const { inputs: _inputs, ...SCHEMA_V5 } = SCHEMA_V7;
 
 /** Layout 5 (Dexie version 4): no tag index. */
 const SCHEMA_V4: Readonly<Record<string, string>> = {
@@ -287,13 +296,16 @@ export function startDexieOpen(
   });
   // The upgrade to this version, from any older one, releases the leases of the tabs it closed (run last of the
   // upgrades: those of the versions between run before it).
-  db.version(6).stores(SCHEMA).upgrade(mark);
-  db.version(DEXIE_DB_VERSION).stores(SCHEMA).upgrade(async (tx) => {
+  db.version(6).stores(SCHEMA_V7).upgrade(mark);
+  // The upgrade to Dexie version 7 (layout 9) and to this one, the same: one from version 6 runs both.
+  const latest = async (tx: Transaction) => {
     // A rebuild of `tagKeys` that a layout-8 database has under way goes on from its place.
     rebuild ??= (await tx.table<MetaRow, string>('meta').get('schema'))?.rebuild;
     await mark(tx);
     await releaseLeases(tx, clock.now().getTime());
-  });
+  };
+  db.version(7).stores(SCHEMA_V7).upgrade(latest);
+  db.version(DEXIE_DB_VERSION).stores(SCHEMA).upgrade(latest);
   // Nothing but this store sees this private instance: no liveQuery reads it and no hook is registered on it. Dexie's
   // observability layer would cost every write a set of changed key ranges, and every readwrite transaction an event
   // plus a BroadcastChannel message to all tabs (the store's own change feed already tells them what they need); its
@@ -490,6 +502,8 @@ interface CoreTables {
   readonly instancesByName: DBCoreIndex;
   /** `*tagKeys` of instances: `[key, value, createdMs, id]` per tag pair (multiEntry). */
   readonly instancesByTag: DBCoreIndex;
+  /** `[status+state.lastUpdatedTime+id]` of instances: the end order of `listEnded` (layout 10). */
+  readonly instancesEnded: DBCoreIndex;
   readonly tasksOf: DBCoreIndex;
 }
 
@@ -541,6 +555,7 @@ class DexieBackend implements StoreBackend {
       instancesByStatus: index(instances, ['status', 'createdMs', 'id']),
       instancesByName: index(instances, ['state.name', 'createdMs', 'id']),
       instancesByTag: index(instances, 'tagKeys'),
+      instancesEnded: index(instances, ['status', 'state.lastUpdatedTime', 'id']),
       tasksOf: index(tasks, 'instanceId'),
     };
     this.#tagKeys.pending = rebuildTagKeys !== undefined;
@@ -956,6 +971,17 @@ class DexieTransaction implements BackendTransaction {
     const next: MetaRow = rows.length === TAG_KEYS_STEP && last ? { ...rest, rebuild: { after: [last.createdMs, last.id] } } : rest;
     this.#store('meta').put(next);
     return next.rebuild?.after;
+  }
+
+  async scanEnded(status: OrchestrationRuntimeStatus, after: EndedKey | undefined, toMs: number, limit: number): Promise<InstanceRow[]> {
+    this.#flush();
+    // One range of the end index: (status, after) exclusive, or the status's first key, to (status, toMs) and every id.
+    const lower = after === undefined ? [status] : [status, new Date(after.endedMs), after.instanceId];
+    const range = { ...between(lower, [status, new Date(toMs), MAX]), lowerOpen: after !== undefined };
+    const { result } = await this.#after(() => this.#core.instances.query({
+      trans: this.#trans, values: true, limit, query: { index: this.#core.instancesEnded, range },
+    }));
+    return this.#rowsOf(result as StoredInstance[]);
   }
 
   async countTagged(pair: readonly [string, string]): Promise<number> {

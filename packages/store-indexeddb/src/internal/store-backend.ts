@@ -1,5 +1,5 @@
 import type { HistoryEvent, OrchestrationRuntimeStatus } from '@durable-rx/runtime';
-import type { BoundedRange } from '@durable-rx/runtime/store-kit';
+import type { BoundedRange, EndedKey } from '@durable-rx/runtime/store-kit';
 import type { ReadsAhead } from './read-ahead.js';
 import type { InputRecord, InstanceRow, MessageRow, NewMessageRow, NewTaskRow, TaskRow } from './rows.js';
 
@@ -142,6 +142,12 @@ export interface BackendTransaction {
    * most selective pair is chosen by (`selectiveTagPair`).
    */
   countTagged(pair: readonly [string, string]): Promise<number>;
+  /**
+   * Present where the layout keeps an end index (DexieStore's layout 10): the instances of `status` in end order
+   * (`lastUpdatedTime`, id) after `after` (exclusive; absent: from the first), up to `toMs`, at most `limit`, read from
+   * that index alone (`Store.listEnded`).
+   */
+  scanEnded?(status: OrchestrationRuntimeStatus, after: EndedKey | undefined, toMs: number, limit: number): Promise<InstanceRow[]>;
   /** The largest createdMs of any instance (the last of the paging order), `undefined` when there is none. */
   newestCreatedMs(): Promise<number | undefined>;
 

@@ -354,7 +354,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('a %s store whose page fre
       watch.restore();
       document.dispatchEvent(new Event('resume'));
     }
-    expect(await layoutOf(adapter, name)).toEqual(adapter === 'DexieStore' ? { idbVersion: 70, layout: 9 } : { idbVersion: 2, layout: 15 });
+    expect(await layoutOf(adapter, name)).toEqual(adapter === 'DexieStore' ? { idbVersion: 80, layout: 10 } : { idbVersion: 2, layout: 15 });
     await create(store, newInstance('a'));
     expect(await store.getInstance('a')).toMatchObject({ instanceId: 'a', version: 1 });
   });

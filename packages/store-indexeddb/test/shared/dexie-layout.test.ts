@@ -4,6 +4,7 @@ import { createClient, createRuntime, silentLogger, type Runtime } from '@durabl
 import { helloSequence } from '@durable-rx/runtime/samples';
 import type { ActivityTask, Store } from '@durable-rx/runtime/store-kit';
 import { DEXIE_SCHEMA_VERSION } from '../../src/internal/dexie-backend.js';
+import { countIndexedDb } from '../count-idb.js';
 import { instanceRow } from '../../src/internal/rows.js';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { SETTLED } from '../../../../test-support/settled.js';
@@ -130,7 +131,7 @@ describe('DexieStore layout 3: an instance\'s first activity task kept in its ro
     expect(done).toMatchObject({ runtimeStatus: 'Completed', output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'] });
     expect(await rawRows(name, 'tasks')).toEqual([]);
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
-    expect(DEXIE_SCHEMA_VERSION).toBe(9);
+    expect(DEXIE_SCHEMA_VERSION).toBe(10);
   });
 
   it('claims layout-2 tasks before newer ones, keeps their leases, renews and abandons them by task id alone', async () => {
@@ -218,7 +219,7 @@ describe('DexieStore layout 4: an index by orchestrator name', () => {
     expect(await ids({ name: ['Orders'], order: 'desc' })).toEqual(['n-2', 'n-0']);
     expect(await ids({ name: ['orders', 'Billing'] })).toEqual(['n-1', 'n-3']);
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
-    expect(await rawVersion(name)).toBe(70);
+    expect(await rawVersion(name)).toBe(80);
   });
 });
 
@@ -255,7 +256,7 @@ describe('DexieStore layout 5: the keys of keyed raises in a table of their own'
     expect(await rawRows(name, 'raiseKeys')).toEqual([{ id: 'a', keys: ['new'] }]);
     expect((await rawRows(name, 'instances'))[0]!.state).toHaveProperty('raisedEventKeys', ['old']);
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
-    expect(await rawVersion(name)).toBe(70);
+    expect(await rawVersion(name)).toBe(80);
     // A keyed raise now writes the key to the record alone: the state in the instance's row stays as it was (the row
     // itself counts the message, as for any message).
     const [before] = await rawRows(name, 'instances');
@@ -314,7 +315,7 @@ describe('DexieStore layout 6: an index by tag pair', () => {
     ]);
     expect((await rawRows(name, 'instances')).find((row) => row.id === 'g-2')?.tagKeys).toBeUndefined();
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
-    expect(await rawVersion(name)).toBe(70);
+    expect(await rawVersion(name)).toBe(80);
   });
 });
 
@@ -373,7 +374,7 @@ describe('DexieStore layout 8: tag keys given after the open, in steps', () => {
       left.map((id) => [['tenant', 'acme', msOf(Number(id.slice(2))), id]]),
     );
     expect(await allIds(store, { tags: { tenant: 'acme' }, pageSize: 300 })).toEqual(left);
-    expect(await rawVersion(name)).toBe(70);
+    expect(await rawVersion(name)).toBe(80);
   });
 
   it('goes on with a rebuild whose step failed at the store\'s next call of any kind, without a listing', async () => {
@@ -576,7 +577,7 @@ describe('DexieStore layout 7: inputs in a table of their own', () => {
 
     const store = open(name);
     expect(await store.getInstance('a')).toMatchObject({ runtimeStatus: 'Pending', input });
-    expect(await rawVersion(name)).toBe(70);
+    expect(await rawVersion(name)).toBe(80);
     expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
     expect(await rawRows(name, 'inputs')).toEqual([]);
     const item = await claim(store);
@@ -635,7 +636,7 @@ describe('DexieStore upgrade: the leases of the tabs it closed released', () => 
     expect((await store.claimOrchestration({ owner: 'new-tab', leaseMs: 30_000, now: later }))?.state.instanceId).toBe('a');
     const claimed = [await store.claimActivity({ owner: 'new-tab', leaseMs: 30_000, now: later }), await store.claimActivity({ owner: 'new-tab', leaseMs: 30_000, now: later })];
     expect(claimed.map((w) => w?.task.id).sort()).toEqual(['t1', 't2']);
-    expect(await rawVersion(name)).toBe(70);
+    expect(await rawVersion(name)).toBe(80);
   });
 
   it('leaves the leases of a database it does not upgrade', async () => {
@@ -669,7 +670,7 @@ describe('DexieStore layout 9: an execution\'s input written once, in its record
     };
     const store = open(name);
     const item = await claim(store);
-    expect(asked).toBe(70);
+    expect(asked).toBe(80);
     expect(item.state.input).toEqual(input);
     expect(item.messages.map((m) => m.event)).toEqual([start.message.event]);
     // Its first step records the start: without the input now, read back with it.
@@ -685,6 +686,83 @@ describe('DexieStore layout 9: an execution\'s input written once, in its record
     const message = (await rawRows(name, 'messages')).find((row) => row.instanceId === 'b')!.message as { event: Row };
     expect(message.event).not.toHaveProperty('input');
     expect((await claim(open(name))).messages[0]!.event).toEqual(newInstance('b', input).message.event);
+  });
+});
+
+describe('DexieStore layout 10: the end index of listEnded', () => {
+  /** The tables of Dexie versions 6 and 7 (layouts 7 to 9): no end index. */
+  const LAYOUT_9 = {
+    ...LAYOUT_2, instances: `${LAYOUT_2.instances}, [taskReadyMs+taskOrder], [state.name+createdMs+id], *tagKeys`, raiseKeys: 'id', inputs: 'id',
+  };
+
+  it('upgrades a layout-9 database with ended instances in it: listEnded lists them in end order from the index built from its rows', async () => {
+    // The rows as layout 9 writes them, from a store of this layout: three ended in another order than created, one running.
+    const source = uniqueName('layout-10-source');
+    const first = open(source);
+    const ends = new Map([['a', 3000], ['b', 1000], ['c', 2000], ['d', 500]]);
+    for (const id of ends.keys()) await create(first, newInstance(id));
+    for (let i = 0; i < ends.size; i++) {
+      const item = await claim(first);
+      const { instanceId } = item.state;
+      await first.commit(commitOf(item.state, item.lease.token, {
+        state: {
+          ...item.state, runtimeStatus: instanceId === 'd' ? 'Running' : 'Completed',
+          lastUpdatedTime: new Date(T0.getTime() + ends.get(instanceId)!), version: item.state.version + 1,
+        },
+        consumedMessageIds: item.messages.map((m) => m.id),
+      }));
+    }
+    await first.close();
+    const instances = await rawRows(source, 'instances');
+    const inputs = await rawRows(source, 'inputs');
+    const name = uniqueName('layout-9');
+    const db = dexie(name);
+    db.version(7).stores(LAYOUT_9);
+    await db.open();
+    await db.transaction('rw', ['meta', 'instances', 'inputs'], async () => {
+      await db.table('meta').put({ key: 'schema', version: 9, store: 'durable-rx/dexie' });
+      await db.table('instances').bulkPut(instances);
+      await db.table('inputs').bulkPut(inputs);
+    });
+    db.close();
+
+    const store = open(name);
+    const list = (after?: { endedMs: number; instanceId: string }) => store.listEnded!({
+      runtimeStatus: 'Completed', endedTo: new Date(T0.getTime() + 2500), limit: 10, ...(after ? { after } : {}),
+    }).then((states) => states.map((state) => state.instanceId));
+    expect(await list()).toEqual(['b', 'c']);
+    expect(await list({ endedMs: T0.getTime() + 1000, instanceId: 'b' })).toEqual(['c']);
+    expect(await rawVersion(name)).toBe(80);
+    expect(await rawRows(name, 'meta')).toEqual([{ key: 'schema', version: DEXIE_SCHEMA_VERSION, store: 'durable-rx/dexie' }]);
+    // Rows written since are indexed as they are written, and a purge takes its row out of the index.
+    await store.purgeInstance('b');
+    expect(await list()).toEqual(['c']);
+  });
+
+  it('reads only the rows of the page from the end index, however many instances ended before its key or after its time', async () => {
+    const name = uniqueName('end-index-reads');
+    const store = open(name);
+    const ids = Array.from({ length: 60 }, (_, i) => `e${String(i).padStart(2, '0')}`);
+    for (const id of ids) await create(store, newInstance(id));
+    for (let i = 0; i < ids.length; i++) {
+      const item = await claim(store);
+      await store.commit(commitOf(item.state, item.lease.token, {
+        state: { ...item.state, runtimeStatus: 'Completed', lastUpdatedTime: new Date(T0.getTime() + 1000 * (i + 1)), version: item.state.version + 1 },
+        consumedMessageIds: item.messages.map((m) => m.id),
+      }));
+    }
+    const ended = await Promise.all(ids.map(async (id) => (await store.getInstance(id))!));
+    const byEnd = [...ended].sort((x, y) => x.lastUpdatedTime.getTime() - y.lastUpdatedTime.getTime());
+    const after = { endedMs: byEnd[29]!.lastUpdatedTime.getTime(), instanceId: byEnd[29]!.instanceId };
+    const counter = countIndexedDb();
+    try {
+      const page = await store.listEnded!({ runtimeStatus: 'Completed', endedTo: byEnd[39]!.lastUpdatedTime, after, limit: 5 });
+      expect(page.map((state) => state.instanceId)).toEqual(byEnd.slice(30, 35).map((state) => state.instanceId));
+      // One request on the end index, bounded by the page's limit: no cursor walks the 30 before its key or the rest.
+      expect(counter.counts()).toMatchObject({ readonly: 1, requests: 1, byMethod: { 'index.getAll': 1 } });
+    } finally {
+      counter.uninstall();
+    }
   });
 });
 
