@@ -21,10 +21,10 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * why; the history of the budgets is in git.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 54_983 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 70_299 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 100_922 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 13_054 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 55_129 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 70_486 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 101_075 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 13_285 },
 ];
 
 describe('bundle size', () => {

@@ -11,7 +11,7 @@ import { SETTLED } from '../../../test-support/settled.js';
 
 /**
  * The HTTP handler's streams over a custom clock whose `clearTimeout` throws (as the worker's are: see
- * `clearClockTimer`): what the clock fails to clear is reported, and no stream, session or feed is left stuck by it.
+ * `GuardedClock`): what the clock fails to clear is reported, and no stream, session or feed is left stuck by it.
  */
 
 const KEY = 'clock-clear-test-key';

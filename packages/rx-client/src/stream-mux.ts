@@ -1,7 +1,7 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { isDurableError, StoreClosedError, systemClock, UnavailableError, type Clock } from '@durable-rx/runtime';
 import {
-  armTimeout, CLOCK_METHODS, hasMethods, isCount, isDelayMs, isFunction, isTimeoutMs, MAX_SUBSCRIPTIONS_PER_SESSION, readChecked,
+  armTimeout, CLOCK_METHODS, guardClock, hasMethods, isCount, isDelayMs, isFunction, isTimeoutMs, MAX_SUBSCRIPTIONS_PER_SESSION, readChecked,
 } from '@durable-rx/runtime/client-kit';
 import { badResponse, errorFromBody, errorStatusOf, isRetryable, jsonOf, readBody, RemoteError, tooLong } from './remote-error.js';
 import { retryAfterMs } from './retry-after.js';
@@ -264,7 +264,10 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
   const { timeoutMs: requestTimeoutMs = DEFAULT_TIMEOUT_MS, clock = systemClock, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES } = readChecked(checked, 'options', {
     timeoutMs: isDelayMs, fetch: isFunction, clock: hasMethods<Clock>(CLOCK_METHODS), maxResponseBytes: isCount,
   });
-  const arm: StreamMux['arm'] = (ms, onTimeout) => armTimeout(ms, clock, onTimeout);
+  // Guarded once (reports to the console): a clock that fails to clear a deadline is reported, not thrown into a
+  // request's end (its answer lost) or a stream's teardown.
+  const guarded = guardClock(clock, undefined, "the remote client's clock");
+  const arm: StreamMux['arm'] = (ms, onTimeout) => armTimeout(ms, guarded, onTimeout);
   /**
    * How long an attempt stays live to prove that the connection works (see `failures`): `timeoutMs`, or the longest
    * reconnect delay when that is shorter (or `timeoutMs` is `Infinity`), or {@link WORKED_MS_UNBOUNDED} when both are

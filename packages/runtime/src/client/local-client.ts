@@ -42,6 +42,7 @@ import type { CreateClientOptions } from './create-client.js';
 import { isShared, withOwnPayloads } from '../store/shared-states.js';
 import type { StartHandOff } from '../worker/worker.js';
 import type { Clock } from '../env/clock.js';
+import { guardClock } from '../env/guarded-clock.js';
 import { randomId, type NewId } from '../env/new-id.js';
 import type {
   CheckStatusResponseOptions, GetStatusOptions, HttpManagementPayload, HttpManagementPayloadOptions,
@@ -89,7 +90,7 @@ export interface LocalClientOptions {
    */
   readonly storeCallTimeoutMs: number;
   /**
-   * Where a failure of the client's deadline timer is reported (a clock that fails to arm it): a runtime's client
+   * Where a failure of the client's deadline timer is reported (a clock that fails to arm or clear it): a runtime's client
    * reports to the runtime's logger. Default: the console.
    */
   readonly logger?: Logger;
@@ -226,8 +227,8 @@ export class LocalClient implements LocalDurableClient {
       store.changes$,
       instanceChanges && ((instanceId: string) => this.#untilClosed(instanceChanges(instanceId))),
     );
-    this.#clock = options.clock;
-    this.#deadlines = new DeadlineList(options.clock, false, CLIENT_CLOCK, options.logger);
+    // Its deadlines' timer is set and cleared through the guarded clock (what a custom clock throws is reported).
+    this.#deadlines = new DeadlineList((this.#clock = guardClock(options.clock, options.logger, CLIENT_CLOCK)), false, CLIENT_CLOCK, options.logger);
     this.#newId = options.newId ?? randomId;
     this.#known = options.knownOrchestrators;
     this.#startHandOff = options.startHandOff;

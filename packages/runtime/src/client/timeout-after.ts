@@ -1,5 +1,6 @@
 import { Observable } from 'rxjs';
 import { MAX_TIMER_DELAY_MS, systemClock, type Clock, type ClockTimer } from '../env/clock.js';
+import { guardClock } from '../env/guarded-clock.js';
 
 
 /**
@@ -35,7 +36,10 @@ export function timeoutAfter(timeoutMs: number, clock: Clock = systemClock): Obs
 /**
  * The timer behind {@link timeoutAfter}, for internal waits that are not Observables: calls `onTimeout` once after
  * `timeoutMs` on `clock` (never for `Infinity`, which arms nothing; long delays in steps). Returns the function that
- * clears it; calling that after the timer fired does nothing.
+ * clears it; calling that after the timer fired does nothing. The clock is used as a `GuardedClock` (the caller's
+ * own when it passes one; else reporting to the console): a clock that fails to clear the timer is reported, never
+ * thrown into the caller (a command whose answer came would reject with it), and the timer let go of does nothing if
+ * it fires.
  *
  * @example
  * ```ts
@@ -45,21 +49,24 @@ export function timeoutAfter(timeoutMs: number, clock: Clock = systemClock): Obs
  */
 export function armTimeout(timeoutMs: number, clock: Clock, onTimeout: () => void): () => void {
   if (timeoutMs === Infinity) return noop;
+  const guarded = guardClock(clock);
   let remaining = Math.max(0, timeoutMs);
   let handle: ClockTimer | undefined;
   const arm = (): void => {
     const step = Math.min(remaining, MAX_TIMER_DELAY_MS);
-    handle = clock.setTimeout(() => {
+    const timer: ClockTimer = (handle = guarded.setTimeout(() => {
+      if (handle !== timer) return; // cleared, though the clock failed to
       remaining -= step;
       if (remaining > 0) return arm();
       handle = undefined;
       onTimeout();
-    }, step);
+    }, step));
   };
   arm();
   return () => {
-    if (handle !== undefined) clock.clearTimeout(handle);
+    const timer = handle;
     handle = undefined;
+    if (timer !== undefined) guarded.clearTimeout(timer);
   };
 }
 

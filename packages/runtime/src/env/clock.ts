@@ -42,21 +42,3 @@ export const systemClock: Clock = {
   setTimeout: (callback, delayMs) => globalThis.setTimeout(callback, Math.max(0, Math.min(delayMs, MAX_TIMER_DELAY_MS))),
   clearTimeout: (timer) => globalThis.clearTimeout(timer as Parameters<typeof globalThis.clearTimeout>[0]),
 };
-
-/**
- * Clears `timer` of `clock`; what a custom clock's `clearTimeout` throws goes to `failed` (which must not throw), not
- * into the owner's stop or re-arming, which then never ended (a stop left half done, a timer set in its place with no
- * owner). The timer may then still fire: its owner lets go of it all the same, so its callback must do nothing then.
- *
- * @example
- * ```ts
- * clearClockTimer(clock, timer, (error) => logger.error('the clock failed to clear a timer', error));
- * ```
- */
-export function clearClockTimer(clock: Clock, timer: ClockTimer, failed: (error: unknown) => void): void {
-  try {
-    clock.clearTimeout(timer);
-  } catch (error) {
-    failed(error);
-  }
-}

@@ -1,4 +1,5 @@
-import { clearClockTimer, MAX_TIMER_DELAY_MS, systemClock, type Clock, type ClockTimer } from './clock.js';
+import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from './clock.js';
+import { guardClock, type GuardedClock } from './guarded-clock.js';
 
 /**
  * What became of a {@link FallbackTimer} whose clock failed to arm it: the one armed before stays (`'kept'`), it is set
@@ -15,9 +16,11 @@ export type Fallback = 'kept' | 'platform' | 'none';
  * next one as it fires, asking the clock again), unless `inPlace`; with none armed, or `inPlace`, it is set on the
  * platform's timer (`globalThis.setTimeout`) instead (in place of the one armed, which stays only should that fail
  * too), and the next arming asks the clock again, so a clock that recovers is used at once.
- * An arming sets the new timer before it clears the one armed. A timer it clears is let go of first: a clock whose
- * `clearTimeout` throws (reported to `clearFailed`, never thrown) leaves that timer set, and it does nothing when it
- * fires; the one armed in its place is owned all the same, and the next {@link clear} (an owner's stop) clears it.
+ * An arming sets the new timer before it clears the one armed. A timer it clears is let go of first, and cleared
+ * through a {@link GuardedClock} (the owner's, when it passes one): a clock whose `clearTimeout` throws (reported, never
+ * thrown) leaves that timer set, and it does nothing when it fires; the one armed in its place is owned all the same,
+ * and the next {@link clear} (an owner's stop) clears it. Each timer's callback fires only while it is the one armed:
+ * the rule "is this firing the current timer" is held here for every owner that arms, re-arms and clears one timer.
  * `fired` runs as the armed timer fires, told whether it was the platform's, which does not run on the clock's time.
  *
  * @example
@@ -27,9 +30,9 @@ export type Fallback = 'kept' | 'platform' | 'none';
  * ```
  */
 export class FallbackTimer {
-  readonly #clock: Clock;
+  /** Where timers are cleared; its `clock` is where they are set (a failure there is this class's to handle). */
+  readonly #clock: GuardedClock;
   readonly #fired: (onPlatform: boolean) => void;
-  readonly #clearFailed: (error: unknown) => void;
   #timer: ClockTimer | undefined;
   #onPlatform = false;
   /**
@@ -40,16 +43,15 @@ export class FallbackTimer {
   readonly #inPlace: boolean;
 
   /**
-   * @param clearFailed is told what a clock's `clearTimeout` throws (the timer is let go of all the same); it must not
-   * throw.
+   * @param clock the owner's clock; a {@link GuardedClock} reports what it fails to clear itself.
+   * @param clearFailed is told what any other clock's `clearTimeout` throws (the timer is let go of all the same).
    * @param inPlace the timer the clock failed to arm is set on the platform's in place of the one armed: for an owner
    * whose armed timer may be later than the one it asks for (a {@link DeadlineList}'s, armed by a deadline's callback
    * as the deadlines before it end), which it would otherwise wait for.
    */
-  constructor(clock: Clock, fired: (onPlatform: boolean) => void, clearFailed: (error: unknown) => void, inPlace = false) {
-    this.#clock = clock;
+  constructor(clock: Clock, fired: (onPlatform: boolean) => void, clearFailed?: (error: unknown) => void, inPlace = false) {
+    this.#clock = guardClock(clock, { warn() {}, error: (_, error) => clearFailed?.(error) });
     this.#fired = fired;
-    this.#clearFailed = clearFailed;
     this.#inPlace = inPlace;
   }
 
@@ -76,7 +78,7 @@ export class FallbackTimer {
     };
     let clockError: unknown;
     try {
-      timer = this.#clock.setTimeout(fire, delayMs);
+      timer = this.#clock.clock.setTimeout(fire, delayMs);
     } catch (error) {
       if (!failed) throw error;
       if (this.#timer !== undefined && !this.#inPlace) {
@@ -101,13 +103,14 @@ export class FallbackTimer {
   }
 
   /**
-   * Clears the armed timer, if any, on the clock or on the platform. It is let go of first: should the clearing throw
-   * (reported to `clearFailed`), it does nothing when it fires.
+   * Clears the armed timer, if any, on the clock or on the platform. It is let go of first: should the clock fail to
+   * clear it (reported), it does nothing when it fires.
    */
   clear(): void {
     const timer = this.#timer;
     if (timer === undefined) return;
     this.#timer = this.#fire = undefined;
-    clearClockTimer(this.#onPlatform ? systemClock : this.#clock, timer, this.#clearFailed);
+    if (this.#onPlatform) globalThis.clearTimeout(timer as ReturnType<typeof globalThis.setTimeout>);
+    else this.#clock.clearTimeout(timer);
   }
 }

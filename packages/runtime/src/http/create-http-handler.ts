@@ -24,6 +24,7 @@ import {
   requestBase, type MemberCheck,
 } from '../model/validation.js';
 import { systemClock, type Clock } from '../env/clock.js';
+import { guardClock, type GuardedClock } from '../env/guarded-clock.js';
 import { consoleLogger, guardedLogger, type Logger } from '../env/logger.js';
 import { errorBodyOf, errorResponse, responseForError } from './error-response.js';
 import { ForbiddenError } from './forbidden-error.js';
@@ -1012,7 +1013,7 @@ interface ResolvedOptions {
   /** The hosts answered for; `undefined` for any (a handler with a key and no `allowedHosts`, or `allowedHosts: true`). */
   readonly allowedHosts: HostAllowList | undefined;
   readonly logger: Logger;
-  readonly clock: Clock;
+  readonly clock: GuardedClock;
   readonly exposeStackTraces: boolean;
 }
 
@@ -1058,6 +1059,7 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
   // Checked once here by the rule every surface applies, so no request is answered with URLs built on a malformed
   // base (nor fails after its command was done, a start's `Location` being a header that must be ASCII).
   const baseUrl = options.baseUrl === undefined ? undefined : httpBaseUrl(options.baseUrl, 'baseUrl');
+  const logger = guardedLogger(options.logger ?? consoleLogger);
   const base = baseUrl === undefined ? undefined : new URL(baseUrl);
   return {
     keys: checked.anonymous === true ? undefined : keys,
@@ -1076,8 +1078,9 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
     maxStreams: checked.maxStreams ?? DEFAULT_MAX_STREAMS,
     cors: options.cors === undefined ? undefined : { origins: corsOrigins(options.cors) },
     allowedHosts: hostAllowList(options.allowedHosts, checked.anonymous === true, base?.hostname),
-    logger: guardedLogger(options.logger ?? consoleLogger),
-    clock: options.clock ?? systemClock,
+    logger,
+    // Guarded once: every timer of the handler is set and cleared through it (what a custom clock throws is reported).
+    clock: guardClock(options.clock ?? systemClock, logger, "the HTTP handler's clock"),
     exposeStackTraces: checked.exposeStackTraces === true,
   };
 }

@@ -118,7 +118,7 @@ export class HeartbeatQueue {
     if (!head) return undefined;
     // At most one interval: a clock set back does not put off every heartbeat by as much.
     const delay = now === undefined ? this.#intervalMs : Math.min(this.#intervalMs, Math.max(0, head.beatDue - now));
-    // Only while it is the armed one: a timer the clock failed to clear (see `clearClockTimer`) does nothing.
+    // Only while it is the armed one: a timer the clock failed to clear (see `GuardedClock`) does nothing.
     const timer = this.#clock.setTimeout(() => {
       if (this.#timer === timer) this.#fire();
     }, delay);

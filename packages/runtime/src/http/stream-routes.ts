@@ -1,7 +1,7 @@
 import type { Context, Hono } from 'hono';
 import type { DurableClient } from '../client/durable-client.js';
 import { jsonResponse } from '../client/json-response.js';
-import { clearClockTimer, type Clock } from '../env/clock.js';
+import type { GuardedClock } from '../env/guarded-clock.js';
 import type { Logger } from '../env/logger.js';
 import { DurableError } from '../model/errors/durable-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
@@ -37,8 +37,8 @@ export interface StreamRoutesOptions {
   readonly maxBodyBytes: number;
   readonly retryAfterSeconds: number;
   readonly errorBody: (error: unknown) => ErrorBody;
-  /** Times resume windows and heartbeats. */
-  readonly clock: Clock;
+  /** Times resume windows, heartbeats and read tokens' expiries: the handler's clock, guarded. */
+  readonly clock: GuardedClock;
   /**
    * Told of a clock that gives no time to the heartbeats, and of a stream closed because writing its event threw (the
    * handler's guarded logger).
@@ -93,15 +93,11 @@ const MAX_SUB_ID_LENGTH = 64;
  * resumes the session with `Last-Event-ID`. An active `sub` asked for another stream is refused (400).
  */
 export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): StreamRoutes {
-  // The streams' timers (resume windows, heartbeats, read tokens' expiries) are cleared as every clock timer is
-  // (`clearClockTimer`): what a custom clock throws is reported, not thrown into a connection's close, which a feed's
-  // fan-out, a client that left or `close()` runs (its session never released, the feed's other readers served no
-  // more). A timer that fires after all finds itself no longer armed and does nothing.
-  const clock: Clock = {
-    now: () => options.clock.now(),
-    setTimeout: (callback, delayMs) => options.clock.setTimeout(callback, delayMs),
-    clearTimeout: (timer) => clearClockTimer(options.clock, timer, (error) => options.logger.error('HTTP API: the clock failed to clear a timer', error)),
-  };
+  // The streams' timers (resume windows, heartbeats, read tokens' expiries) are on the handler's guarded clock: what a
+  // custom clock throws is reported, not thrown into a connection's close, which a feed's fan-out, a client that left
+  // or `close()` runs (its session never released, the feed's other readers served no more). A timer that fires after
+  // all finds itself no longer armed and does nothing.
+  const { clock } = options;
   const hub = new SessionHub({
     resumeWindowMs: options.resumeWindowMs,
     bufferBytes: options.resumeBufferBytes,

@@ -3,7 +3,9 @@ import { ChangeRouter } from '../client/change-router.js';
 import { isStoreClosed } from '../model/errors/store-closed-error.js';
 import { isTerminalStatus, type InstanceState, type OrchestrationRuntimeStatus } from '../model/instance-status.js';
 import { readClock } from '../model/validation.js';
-import { clearClockTimer, MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from '../env/clock.js';
+import { MAX_TIMER_DELAY_MS } from '../env/clock.js';
+import type { GuardedClock } from '../env/guarded-clock.js';
+import { FallbackTimer, type Fallback } from '../env/fallback-timer.js';
 import type { Logger } from '../env/logger.js';
 import { MAX_PURGE_SET } from '../store/plan-tree-purge.js';
 import {
@@ -99,7 +101,8 @@ export function retentionIntervalMs(options: RetentionOptions): number {
 /** What a {@link RetentionSweep} works with: the worker's store, clock and logger, and its bound on store calls. */
 export interface RetentionSweepOptions {
   readonly store: Store;
-  readonly clock: Clock;
+  /** The worker's clock, guarded: it reports what it fails to clear. */
+  readonly clock: GuardedClock;
   readonly logger: Logger;
   readonly retention: RetentionOptions;
   /** The worker's bound on one store call (its `storeCallTimeoutMs`, ended by its stop). */
@@ -137,12 +140,19 @@ export interface RetentionSweepOptions {
  * it, else `changes$`, watched only while something is remembered, for {@link MAX_WATCHED_KEPT_PARENTS} parents at
  * most); it is read again every {@link KEPT_PARENT_TRUST_MS}, first thing in a sweep, in half its pages at most. A sweep that fails is logged and the next one tries again, from the start; one that finds the store
  * closed for good (`isStoreClosed`) ends the sweeps, unlogged (the worker hears of that from its own calls). A clock
- * whose `setTimeout` throws ends them too, logged.
+ * whose `setTimeout` throws does not end them: the next sweep's timer is set on the platform's timer for at most
+ * {@link BACKLOG_SWEEP_MS} instead, and the clock is asked again for what is left as it fires (logged once, until the
+ * clock arms one again); only a platform that fails too ends them, logged.
  */
 export class RetentionSweep {
   readonly #o: RetentionSweepOptions;
   readonly #intervalMs: number;
-  #timer: ClockTimer | undefined;
+  /** The next sweep's timer (see the class for a clock that fails to arm it). */
+  readonly #timer: FallbackTimer;
+  /** When the next sweep is due, in ms on the clock (NaN when it gave no valid time): what a platform's timer checks. */
+  #dueAtMs = Number.NaN;
+  /** The clock failed to arm the timer last time (reported): the next failure in a row is not reported again. */
+  #armFailed = false;
   /** The sweep running now, if any: `stop` returns it. */
   #running: Promise<void> | undefined;
   #stopped = false;
@@ -177,6 +187,7 @@ export class RetentionSweep {
   constructor(options: RetentionSweepOptions) {
     this.#o = options;
     this.#intervalMs = retentionIntervalMs(options.retention);
+    this.#timer = new FallbackTimer(options.clock, this.#fire);
     this.#keeping = new KeptParents(
       (id, changed) => this.#watch(id, { next: changed, error: changed, complete: changed }),
       MAX_KEPT_PARENTS, MAX_WATCHED_KEPT_PARENTS, KEPT_PARENT_TRUST_MS, () => this.#relistAll(),
@@ -237,8 +248,8 @@ export class RetentionSweep {
 
   /** Arms the first sweep, at once (on the next tick of the clock). */
   start(): void {
-    if (this.#stopped || this.#timer !== undefined || this.#running) return;
-    this.#armOrLog(0);
+    if (this.#stopped || this.#timer.armed || this.#running) return;
+    this.#arm(0);
   }
 
   /**
@@ -249,20 +260,43 @@ export class RetentionSweep {
     this.#stopped = true;
     this.#keeping.clear();
     for (const id of [...this.#waiting.keys()]) this.#ended(id, false);
-    if (this.#timer !== undefined) clearClockTimer(this.#o.clock, this.#timer, (error) => this.#log('the clock failed to clear the retention sweeps\' timer', error));
-    this.#timer = undefined;
+    this.#timer.clear();
     return this.#running ?? Promise.resolve();
   }
 
+  /**
+   * Arms the next sweep `delayMs` from now. A clock that fails to arm it has it set on the platform's timer for at most
+   * {@link BACKLOG_SWEEP_MS}, which asks the clock again (`#fire`); reported once, never thrown.
+   */
   #arm(delayMs: number): void {
     // No longer than one timer waits: beyond it the platform's setTimeout (through a clock that hands it the delay as
     // it is) fires at once, each time, and the sweeps would follow each other without pause.
-    this.#timer = this.#o.clock.setTimeout(this.#fire, Math.min(delayMs, MAX_TIMER_DELAY_MS));
+    const delay = Math.min(delayMs, MAX_TIMER_DELAY_MS);
+    this.#dueAtMs = this.#clockMs() + delay;
+    let failed = false;
+    this.#timer.arm(delay, (error: unknown, fallback: Fallback) => {
+      failed = true;
+      if (fallback === 'none') this.#log('retention sweeps stopped: neither the clock nor the platform could arm the next one', error);
+      else if (!this.#armFailed) this.#log(`the clock failed to arm the next retention sweep; it is asked again every ${BACKLOG_SWEEP_MS} ms until it does`, error);
+    }, BACKLOG_SWEEP_MS);
+    this.#armFailed = failed;
   }
 
-  readonly #fire = (): void => {
-    this.#timer = undefined;
+  /** The clock's time in ms, NaN when it gives no valid Date or throws (for the due time only). */
+  #clockMs(): number {
+    try {
+      return this.#o.clock.now().getTime();
+    } catch {
+      return Number.NaN;
+    }
+  }
+
+  readonly #fire = (onPlatform: boolean): void => {
     if (this.#stopped) return;
+    // The platform's timer, set in place of one the clock failed to arm, does not run on the clock's time: the clock
+    // is asked again for what is left (NaN, a clock that gives no time: the sweep runs now).
+    const leftMs = onPlatform ? this.#dueAtMs - this.#clockMs() : 0;
+    if (leftMs > 0) return this.#arm(leftMs);
     const running = (this.#running = this.#sweep().then((more) => more ? BACKLOG_SWEEP_MS : this.#intervalMs, (error: unknown) => {
       this.#listings.clear();
       this.#from = 0;
@@ -275,18 +309,9 @@ export class RetentionSweep {
       return this.#intervalMs;
     }).then((delayMs) => {
       if (this.#running === running) this.#running = undefined;
-      if (!this.#stopped && delayMs !== undefined) this.#armOrLog(delayMs);
+      if (!this.#stopped && delayMs !== undefined) this.#arm(delayMs);
     }));
   };
-
-  /** Arms the next sweep; a custom clock whose `setTimeout` throws ends the sweeps, logged, and rejects nothing. */
-  #armOrLog(delayMs: number): void {
-    try {
-      this.#arm(delayMs);
-    } catch (error) {
-      this.#log('retention sweeps stopped: the clock failed to arm the next one', error);
-    }
-  }
 
   /** Logs through the worker's logger; a logger that throws is ignored, so no sweep's promise ever rejects. */
   #log(message: string, error: unknown): void {

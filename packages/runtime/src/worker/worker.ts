@@ -19,8 +19,9 @@ import { toPlainJson, type JsonValue } from '../model/json.js';
 import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '../model/message.js';
 import type { WriteSet } from '../model/write-set.js';
 import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/store.js';
-import { clearClockTimer, MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from '../env/clock.js';
+import { MAX_TIMER_DELAY_MS, type Clock } from '../env/clock.js';
 import { ArmRetries } from '../env/arm-retries.js';
+import { guardClock } from '../env/guarded-clock.js';
 import { DeadlineList } from '../env/deadline-list.js';
 import { FallbackTimer, type Fallback } from '../env/fallback-timer.js';
 import type { NewId } from '../env/new-id.js';
@@ -352,7 +353,7 @@ export class Worker {
    * The timer that subscribes to `store.workAvailable$` again after it failed, and its failures in a row so far (each
    * within FEED_HEALTHY_MS of its subscription).
    */
-  #resubscribeTimer: ClockTimer | undefined;
+  readonly #resubscribeTimer: FallbackTimer;
   #feedFailures = 0;
   /**
    * The wake-up feed failed and the clock failed to arm its re-subscription (`#resubscribeIn`): the wake timer, kept
@@ -484,14 +485,18 @@ export class Worker {
   readonly #sweep: RetentionSweep | undefined;
 
   constructor(options: WorkerOptions) {
-    this.#o = options;
+    // Every timer of the worker, its deadline list's and its retention sweeps' too, is set and cleared through this one
+    // guarded clock: what a custom clock throws is reported once, never thrown into a stop, a feed or a timer.
+    const clock = guardClock(options.clock, options.logger, WORKER_CLOCK);
+    this.#o = options = { ...options, clock };
     this.#metrics = { ...(options.metrics ?? NO_WORKER_METRICS) };
     this.#leaseOwner = options.leaseStorage || options.ownerReused ? lifeLeaseOwner(options.owner, lifeStart(readClock(options.clock, WORKER_CLOCK))) : options.owner;
     this.#cache = new ExecutionCache(options.cacheSize);
-    this.#calls = new DeadlineList(options.clock, true, WORKER_CLOCK, options.logger);
-    this.#wakeTimer = new FallbackTimer(options.clock, this.#wakeTimerFired, this.#clearFailed);
+    this.#calls = new DeadlineList(clock, true, WORKER_CLOCK, options.logger);
+    this.#wakeTimer = new FallbackTimer(clock, this.#wakeTimerFired);
+    this.#resubscribeTimer = new FallbackTimer(clock, this.#resubscribe);
     this.#sweep = options.retention && new RetentionSweep({
-      store: options.store, clock: options.clock, logger: options.logger, retention: options.retention,
+      store: options.store, clock, logger: options.logger, retention: options.retention,
       bounded: (call, what) => this.#bounded(call, what),
     });
   }
@@ -560,7 +565,7 @@ export class Worker {
    * any more (`isStoreClosed`: an IndexedDB database another tab upgraded or deleted) stops the worker (`#storeLost`).
    */
   #subscribeWork(): void {
-    this.#resubscribeTimer = undefined;
+    this.#resubscribeTimer.clear();
     if (this.#stopping) return;
     // A clock that returns no valid Date (its claims log that) leaves the back-off growing: no feed is known healthy.
     const sinceMs = this.#clockMs();
@@ -606,32 +611,17 @@ export class Worker {
    * the answer that brought it forward; with none set before, the wake timer subscribes again (`#feedUnarmed`).
    */
   #resubscribeIn(nowMs: number, delay: number): void {
-    let timer: ClockTimer | undefined;
     try {
-      // Only the timer armed last subscribes: one the clock failed to clear (`#clearFailed`) fires into nothing, or a
+      // Only the timer armed last subscribes (`FallbackTimer`): one the clock failed to clear fires into nothing, or a
       // second subscription would replace the first, which then had no owner to release it at stop.
-      timer = this.#o.clock.setTimeout(() => {
-        if (this.#resubscribeTimer === timer) this.#resubscribe();
-      }, delay);
+      this.#resubscribeTimer.arm(delay);
     } catch (error) {
       this.#o.logger.error("the worker's clock failed to arm the re-subscription of store.workAvailable$; the wake timer subscribes again", error);
-      if (this.#resubscribeTimer === undefined) this.#feedUnarmed = true;
+      if (!this.#resubscribeTimer.armed) this.#feedUnarmed = true;
       return;
     }
-    this.#clearResubscribe();
     this.#resubscribeAtMs = nowMs + delay;
-    this.#resubscribeTimer = timer;
   }
-
-  /** Clears the re-subscription's timer, if one is armed. */
-  #clearResubscribe(): void {
-    const timer = this.#resubscribeTimer;
-    this.#resubscribeTimer = undefined;
-    if (timer !== undefined) clearClockTimer(this.#o.clock, timer, this.#clearFailed);
-  }
-
-  /** The clock failed to clear a timer of the worker: it was let go of, and does nothing if it fires. */
-  readonly #clearFailed = (error: unknown): void => this.#o.logger.error("the worker's clock failed to clear a timer; it does nothing if it fires", error);
 
   /**
    * The store failed with an error after which it serves no call any more (`isStoreClosed`: it was closed, or it lost
@@ -693,7 +683,7 @@ export class Worker {
         // A feed whose teardown throws (rxjs's UnsubscriptionError) still has every step of the stop run: the wait,
         // the release of what outlasts the grace, the succession's end. The error rejects the stop after.
         this.#subscription = undefined;
-        this.#clearResubscribe();
+        this.#resubscribeTimer.clear();
         this.#resubscribeAtMs = Infinity;
         this.#clearWakeTimer();
         const graceMs = options.graceMs ?? DEFAULT_STOP_GRACE_MS;
@@ -1219,7 +1209,7 @@ export class Worker {
   async #armWakeTimer(claimedAt: Date): Promise<void> {
     const at = await this.#bounded(() => this.#o.store.nextWakeTime(claimedAt), 'nextWakeTime');
     // While the wake-up feed is down, the timer also claims what may have been written meanwhile (`wakeInMs`).
-    const feedDown = this.#resubscribeTimer !== undefined || this.#feedUnarmed;
+    const feedDown = this.#resubscribeTimer.armed || this.#feedUnarmed;
     if (!at || this.#stopping) {
       this.#dueAtMs = Infinity;
       this.#clearWakeTimer();
@@ -1273,11 +1263,11 @@ export class Worker {
   #storeAnswered(): void {
     this.#pumpFailures = 0;
     this.#answers++;
-    if (this.#storeFailed && (this.#resubscribeTimer !== undefined || this.#retryWaits.size > 0)) {
+    if (this.#storeFailed && (this.#resubscribeTimer.armed || this.#retryWaits.size > 0)) {
       // NaN (a clock that returns no valid Date) leaves the retries and the re-subscription where they are.
       const nowMs = this.#clockMs();
       this.#bringCommitsForward(nowMs);
-      if (this.#resubscribeTimer !== undefined) {
+      if (this.#resubscribeTimer.armed) {
         const atMs = retryOnSignalMs(nowMs, this.#feedFailedAtMs);
         if (this.#resubscribeAtMs > atMs) this.#resubscribeIn(nowMs, atMs - nowMs);
       }
@@ -2059,7 +2049,7 @@ export class Worker {
         // Once: a timer the clock failed to clear may still fire, during a later wait of the same renewal.
         if (over) return;
         over = true;
-        clearClockTimer(clock, timer, this.#clearFailed);
+        clock.clearTimeout(timer);
         this.#retryWaits.delete(bringForward);
         renewal.lostOrWait(undefined);
         resolve(held);
@@ -2069,14 +2059,14 @@ export class Worker {
         if (!(atMs > retryMs)) return;
         // The sooner timer is set before the later one is cleared: a clock whose setTimeout throws leaves the retry at
         // its time (logged), and throws nothing into the store signal or answer that brought it forward.
-        let sooner: ClockTimer;
+        let sooner: ReturnType<Clock['setTimeout']>;
         try {
           sooner = clock.setTimeout(() => done(true), retryMs - nowMs);
         } catch (error) {
           this.#o.logger.error(`the retry of the result of activity task ${item.task.id} stays at its time: the clock failed to arm a sooner one`, error);
           return;
         }
-        clearClockTimer(clock, timer, this.#clearFailed);
+        clock.clearTimeout(timer);
         atMs = retryMs;
         timer = sooner;
       };
@@ -2243,7 +2233,7 @@ export class Worker {
         // whose setTimeout throws throws here again, for the caller to handle). One the clock fails to clear at the
         // stop fires into a renewal that is stopped.
         const timer = clock.setTimeout(fire, delay);
-        cancel = () => clearClockTimer(clock, timer, this.#clearFailed);
+        cancel = () => clock.clearTimeout(timer);
       }
     };
     beat(firstRenewalDelayMs(expiresAtMs, this.#clockMs(), activityLeaseMs, beatMs));

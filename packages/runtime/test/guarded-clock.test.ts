@@ -1,0 +1,48 @@
+import { describe, expect, it, vi } from 'vitest';
+import { armTimeout } from '../src/client/timeout-after.js';
+import { guardClock } from '../src/env/guarded-clock.js';
+import type { Logger } from '../src/env/logger.js';
+import { HandClock, T0 } from './hand-clock.js';
+
+/** A HandClock whose `clearTimeout` throws while `clearThrowing`. */
+class FailingClock extends HandClock {
+  clearThrowing = false;
+
+  override clearTimeout(timer: ReturnType<HandClock['setTimeout']>): void {
+    if (this.clearThrowing) throw new Error('injected: no clear');
+    super.clearTimeout(timer);
+  }
+}
+
+/** A logger that keeps what it is told. */
+function keptLogger(): Logger & { readonly errors: string[] } {
+  const errors: string[] = [];
+  return { errors, warn: () => {}, error: (message) => void errors.push(message) };
+}
+
+describe('guardClock', () => {
+  it('clears through a clock that fails to, reporting it once and throwing nothing', () => {
+    const clock = new FailingClock();
+    const logger = keptLogger();
+    const guarded = guardClock(clock, logger, 'the test clock');
+    const timer = guarded.setTimeout(() => undefined, 100);
+    clock.clearThrowing = true;
+    expect(() => guarded.clearTimeout(timer)).not.toThrow();
+    expect(logger.errors).toEqual(['the test clock failed to clear a timer; it does nothing if it fires']);
+    expect(guardClock(guarded, keptLogger())).toBe(guarded);
+  });
+});
+
+describe('armTimeout on a clock that fails to clear its timer', () => {
+  it('cancels without throwing, and the timer it let go of does nothing when it fires', () => {
+    const clock = new FailingClock();
+    const timedOut = vi.fn();
+    const cancel = armTimeout(100, guardClock(clock, keptLogger()), timedOut);
+    clock.clearThrowing = true;
+    // Before, the clock's error came out of `cancel` (a command's answer rejected with it) and the timer still fired.
+    expect(cancel).not.toThrow();
+    clock.ms = T0 + 100;
+    clock.fireDue();
+    expect(timedOut).not.toHaveBeenCalled();
+  });
+});
