@@ -91,4 +91,46 @@ describe("the activity slots a step's commit reserves for the tasks it leases to
     b.finish('b');
     expect(logger.errors).toEqual([]);
   });
+
+  it('are still given back when the clock fails to arm the deadline that gives them back early: logged, then as the commit answers', async () => {
+    /** A HandClock that refuses the next timer of `failDelay` ms once it is set (the give-back's, LEASED_SLOTS_HELD_MS). */
+    class RefusingClock extends HandClock {
+      failDelay: number | undefined;
+      override setTimeout(callback: () => void, delayMs: number): ReturnType<HandClock['setTimeout']> {
+        if (delayMs === this.failDelay) {
+          this.failDelay = undefined;
+          throw new Error('injected: no timer');
+        }
+        return super.setTimeout(callback, delayMs);
+      }
+    }
+    const clock = new RefusingClock();
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    const b = heldActivity();
+    const commit = store.hangNext('commit', 0, {
+      applied: 'when called',
+      where: (writeSet) => writeSet.lease?.kind === 'orchestration' && writeSet.requests.some((r) => r.type === 'insertTask' && r.lease !== undefined),
+    });
+    const runtime = await start({
+      store, clock, logger, maxConcurrentActivities: 1, storeCallTimeoutMs: 30_000,
+      orchestrators: { CallsA: calls('A'), CallsB: calls('B') }, activities: { A: () => 'a', B: b.activity },
+    });
+    const a = await runtime.client.startNew('CallsA');
+    await within(commit.called, "A's step committing");
+    clock.failDelay = 1000;
+    const reported = logger.nextError('gives back the activity slots');
+    const bId = await runtime.client.startNew('CallsB');
+    // Before, the failure was swallowed: nothing said why B waited for A's commit.
+    await within(reported, 'the failed give-back reported');
+    expect(b.runs()).toBe(0);
+    // The slot comes back as the commit answers: A runs in it, then B. Nothing is left waiting.
+    expect(await within(commit.release(), "A's commit answering")).toMatchObject({ status: 'fulfilled' });
+    const ended = Promise.all([runtime.client.waitForCompletion(a, { timeoutMs: 600_000 }), runtime.client.waitForCompletion(bId, { timeoutMs: 600_000 })]);
+    await clock.fireUntil(b.running, 'B running', 20);
+    b.finish('b');
+    await clock.fireUntil(ended, 'both ends', 20);
+    expect(await ended).toMatchObject([{ runtimeStatus: 'Completed', output: 'a' }, { runtimeStatus: 'Completed', output: 'b' }]);
+    expect(logger.errors).toEqual([expect.stringContaining('gives back the activity slots')]);
+  });
 });

@@ -461,6 +461,8 @@ export class Worker {
    * clean.
    */
   readonly #slotHolds = new Set<SlotHold>();
+  /** The last arming of that deadline failed (reported): the next failure in a row is not reported again. */
+  #giveBackFailed = false;
   /** Cancels the deadline that gives those slots back ({@link #giveBackSlotsSoon}), while one is armed. */
   #slotsGiveBack: (() => void) | undefined;
   #stopped: Promise<void> | undefined;
@@ -827,7 +829,8 @@ export class Worker {
    * answers (`#startLeased`). Armed only then: a worker whose claims no reservation blocks sets no timer for them. A
    * hold given back already (none left, its commit still unanswered) counts for nothing: armed for it, the deadline
    * gave back nothing and pumped, a claim round and a wake-time read each second until the commit answered. A clock
-   * that cannot time it leaves them held until the answers.
+   * that cannot time it (its reading no valid Date, its setTimeout throwing) leaves them held until the answers,
+   * logged once until a deadline is armed again (each blocked claim round tries).
    */
   #giveBackSlotsSoon(): void {
     if (this.#slotsGiveBack) return;
@@ -842,8 +845,11 @@ export class Worker {
         }
         this.#slotFreed();
       });
-    } catch {
-      // Held until the answers.
+      this.#giveBackFailed = false;
+    } catch (error) {
+      // Held until the answers, which give them back (`#leasingCommit`).
+      if (!this.#giveBackFailed) this.#o.logger.error("the worker's clock failed to arm the deadline that gives back the activity slots a slow commit holds; they come back as it answers", error);
+      this.#giveBackFailed = true;
     }
   }
 
