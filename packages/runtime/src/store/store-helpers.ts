@@ -469,7 +469,7 @@ export function leaseTokens(): () => string {
 /**
  * Checks the arguments of a claim (`Store.claimOrchestration`, `Store.claimActivity`), the first thing every store's
  * claim does, before it reads or leases anything: `owner` a non-empty string, `leaseMs` a finite number > 0 (as the
- * runtime's lease options), `now` a valid Date ({@link validateTime}), `maxMessages` absent or an integer >= 1. Throws
+ * runtime's lease options) that ends the lease at a valid Date, `now` a valid Date ({@link validateTime}), `maxMessages` absent or an integer >= 1. Throws
  * `InvalidArgumentError` otherwise. An Invalid Date or a length that is not a number made a lease whose expiry no
  * comparison sees as past or as future: the work it took was never handed out again, or handed out again at once.
  *
@@ -484,7 +484,7 @@ export function validateClaimOptions(options: unknown): ClaimOptions {
   const { owner, leaseMs, now, maxMessages } = options as Record<keyof ClaimOptions, unknown>;
   if (typeof owner !== 'string' || owner === '') invalid('claim options.owner', 'must be a non-empty string');
   isFiniteDelayMs(leaseMs, 'claim options.leaseMs');
-  validateTime(now, 'claim options.now');
+  if (!isValidDate(new Date(validateTime(now, 'claim options.now').getTime() + (leaseMs as number)))) invalid('claim options.leaseMs', 'ends the lease past the last valid Date');
   if (maxMessages !== undefined) isCount(maxMessages, 'claim options.maxMessages');
   return options as ClaimOptions;
 }

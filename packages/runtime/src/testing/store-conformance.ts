@@ -1539,7 +1539,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         // it was claimed again by the next worker, or never again.
         const malformed: unknown[] = [
           { ...good, now: new Date(NaN) }, { ...good, now: T0.getTime() }, { ...good, now: undefined },
-          { ...good, leaseMs: NaN }, { ...good, leaseMs: 0 }, { ...good, leaseMs: -1000 }, { ...good, leaseMs: Infinity }, { ...good, leaseMs: '1000' },
+          { ...good, leaseMs: NaN }, { ...good, leaseMs: 0 }, { ...good, leaseMs: -1000 }, { ...good, leaseMs: Infinity }, { ...good, leaseMs: 8.64e15 }, { ...good, leaseMs: '1000' },
           { ...good, owner: '' }, { ...good, owner: undefined }, { ...good, maxMessages: 0 }, { ...good, maxMessages: 1.5 }, undefined,
         ];
         for (const bad of malformed) {
