@@ -5,7 +5,7 @@ import type { StatusChange } from '../src/store/store.js';
 /** The methods of the Store port a {@link FailingStore} can make fail. */
 export type Method =
   | 'commit' | 'claimOrchestration' | 'abandonOrchestration' | 'claimActivity' | 'abandonActivity' | 'releaseOwner'
-  | 'renewActivityLease' | 'getInstance' | 'getHistory' | 'getInstanceHistory' | 'queryInstances' | 'purgeInstance'
+  | 'renewActivityLease' | 'getInstance' | 'getHistory' | 'getInstanceHistory' | 'queryInstances' | 'listEnded' | 'purgeInstance'
   | 'purgeInstances' | 'purgeInstanceSet' | 'nextWakeTime';
 
 /** How a failing call fails: a rejected promise, or an exception thrown before any promise is returned. */
@@ -146,6 +146,7 @@ export class FailingStore implements Store {
   }
   getInstanceHistory(...args: Parameters<MemoryStore['getInstanceHistory']>) { return this.#call('getInstanceHistory', args, () => this.inner.getInstanceHistory(...args)); }
   queryInstances(...args: Parameters<Store['queryInstances']>) { return this.#call('queryInstances', args, () => this.inner.queryInstances(...args)); }
+  listEnded(...args: Parameters<MemoryStore['listEnded']>) { return this.#call('listEnded', args, () => this.inner.listEnded(...args)); }
   purgeInstance(...args: Parameters<Store['purgeInstance']>) { return this.#call('purgeInstance', args, () => this.inner.purgeInstance(...args)); }
   purgeInstances(...args: Parameters<Store['purgeInstances']>) { return this.#call('purgeInstances', args, () => this.inner.purgeInstances(...args)); }
   purgeInstanceSet(...args: Parameters<Store['purgeInstanceSet']>) { return this.#call('purgeInstanceSet', args, () => this.inner.purgeInstanceSet(...args)); }

@@ -5,6 +5,7 @@ import type { InstanceState } from '../src/model/instance-status.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import type { Store } from '../src/store/store.js';
 import { FaultInjector } from '../src/testing/fault-injection.js';
+import { FailingStore } from './failing-store.js';
 import { withoutInstanceHistory } from './without-instance-history.js';
 
 const T0 = new Date('2026-01-01T00:00:00Z');
@@ -71,6 +72,21 @@ describe('FaultyStore', () => {
     expect(faults.counts).toMatchObject({ calls: 3, errorBefore: 1, errorAfter: 1 });
   });
 
+  it('lists ended instances through the store\'s listEnded, with the faults of the other reads', async () => {
+    // A retention sweep over the handle lists in end order, as it does over the store itself.
+    const store = new MemoryStore();
+    const item = await claimedStart(store);
+    await store.commit({ requests: [{ type: 'replaceState', state: { ...item.state, runtimeStatus: 'Completed', lastUpdatedTime: at(1000), version: item.state.version + 1 } }] });
+    const faults = new FaultInjector(store, { random: () => 0, rates: NO_FAULTS });
+    const query = { runtimeStatus: 'Completed', endedTo: at(60_000), limit: 10 } as const;
+    const listed = await faults.handle().listEnded?.(query);
+    expect(listed?.map((state) => state.instanceId)).toEqual(['a']);
+    expect(listed).toEqual(await store.listEnded(query));
+    expect(faults.counts.calls).toBe(1);
+    await expect(faults.handle({ errorBefore: 1 }).listEnded?.(query)).rejects.toMatchObject({ code: 'injected-fault', committed: false });
+    expect(faults.counts).toMatchObject({ calls: 2, errorBefore: 1 });
+  });
+
   it('has each optional Store method exactly when its store has it, so a client takes the path it takes on that store', async () => {
     const plain = withoutInstanceHistory(new MemoryStore());
     const perInstance: Store = Object.assign(Object.create(plain) as Store, {
@@ -78,9 +94,11 @@ describe('FaultyStore', () => {
     });
     const resync = new Subject<void>();
     const resyncing: Store = Object.assign(Object.create(plain) as Store, { resync$: resync.asObservable() });
-    for (const store of [new MemoryStore(), plain, perInstance, resyncing] as Store[]) {
+    const createdOrderOnly: Store = Object.assign(Object.create(plain) as Store, { listEnded: undefined });
+    for (const store of [new MemoryStore(), plain, perInstance, resyncing, createdOrderOnly] as Store[]) {
       const handle = new FaultInjector(store, { random: () => 0, rates: NO_FAULTS }).handle();
       expect(typeof handle.getInstanceHistory).toBe(typeof store.getInstanceHistory);
+      expect(typeof handle.listEnded).toBe(typeof store.listEnded);
       expect(typeof handle.instanceChanges$).toBe(typeof store.instanceChanges$);
       expect(typeof handle.resync$).toBe(typeof store.resync$);
     }
@@ -98,5 +116,15 @@ describe('FaultyStore', () => {
     await client.startNew('Any', { instanceId: 'x', input: 1 });
     expect(await client.getStatus('x', { showHistory: true })).toMatchObject({ instanceId: 'x', runtimeStatus: 'Pending', input: 1, history: [] });
     expect(await firstValueFrom(client.status$('x'))).toMatchObject({ instanceId: 'x', runtimeStatus: 'Pending' });
+  });
+});
+
+describe('FailingStore', () => {
+  it('has every method of the MemoryStore it wraps, the optional ones too, so a worker takes the paths it takes on a MemoryStore', () => {
+    const failing = new FailingStore() as unknown as Record<string, unknown>;
+    const missing = Object.getOwnPropertyNames(MemoryStore.prototype)
+      .filter((name) => name !== 'constructor' && typeof Object.getOwnPropertyDescriptor(MemoryStore.prototype, name)?.value === 'function')
+      .filter((name) => typeof failing[name] !== 'function');
+    expect(missing).toEqual([]);
   });
 });

@@ -157,6 +157,7 @@ export class FaultyStore implements Store {
   // NonNullable: the indexed type of an optional method includes undefined, which a project with
   // exactOptionalPropertyTypes refuses on an optional property (TS2420 in FaultyStore's declaration).
   readonly getInstanceHistory?: NonNullable<Store['getInstanceHistory']>;
+  readonly listEnded?: NonNullable<Store['listEnded']>;
   readonly #faults: FaultInjector;
   readonly #store: Store;
   readonly #rates: FaultRates;
@@ -179,6 +180,10 @@ export class FaultyStore implements Store {
     if (store.getInstanceHistory) {
       const getInstanceHistory = store.getInstanceHistory.bind(store);
       this.getInstanceHistory = (instanceId, options) => this.#call('getInstanceHistory', () => getInstanceHistory(instanceId, options));
+    }
+    if (store.listEnded) {
+      const listEnded = store.listEnded.bind(store);
+      this.listEnded = (query) => this.#call('listEnded', () => listEnded(query));
     }
   }
 
