@@ -104,6 +104,31 @@ describe('a step the store refuses for good (a 413 or a 400)', () => {
     expect(completed).toMatchObject({ runtimeStatus: 'Completed', output: 'small' });
     expect(completed!.history!.filter((e) => e.type === 'TaskCompleted')).toHaveLength(1);
   });
+  it('runs a rewound instance whose step was refused while it was suspended, as the Running it shows', async () => {
+    const clock = new VirtualClock();
+    const store = new LimitedStore();
+    const orchestrators: Record<string, Orchestrator> = { Wait: function* (ctx) { return yield ctx.waitForExternalEvent<string>('Go'); } };
+    const first = await start({ store, clock, orchestrators });
+    const id = await first.client.startNew('Wait');
+    await firstValueFrom(first.client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+    await first.stop();
+    // Suspended, then two events that fit the store one at a time, not together, reach it: the step that takes both
+    // is refused for good, and the instance fails while suspended.
+    const runtime = createRuntime({ store, clock, orchestrators });
+    runtimes.push(runtime);
+    await runtime.client.suspend(id, 'paused');
+    const half = 'x'.repeat(LIMIT * 0.6);
+    await runtime.client.raiseEvent(id, 'Go', half);
+    await runtime.client.raiseEvent(id, 'Go', half);
+    await runtime.start();
+    for (let s = 0; s < 120 && (await runtime.client.getStatus(id))?.runtimeStatus !== 'Failed'; s++) await clock.advance(1000);
+    expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Failed', failureDetails: { errorType: 'PayloadTooLargeError' } });
+    // Rewound, it shows Running and runs: the next event completes it (the suspend ended with the run that failed).
+    await runtime.client.rewind(id);
+    expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Running' });
+    await runtime.client.raiseEvent(id, 'Go', 'small');
+    expect(await untilEnded(runtime, clock, id)).toMatchObject({ runtimeStatus: 'Completed', output: 'small' });
+  });
   it('records the runtime\'s custom status limit on a refused first step, so the code a rewind runs keeps it when another runtime replays it', async () => {
     const status = 'x'.repeat(500);
     let refuse = true;

@@ -13,7 +13,9 @@ import { assertNever, type HistoryEvent } from '../model/history-event.js';
  * failure is removed, and the replay delivers that completion.
  *
  * A terminate, suspend or resume that reached the Failed instance after its failure (sent while it still ran) was
- * recorded and ignored, and is dropped: a suspend kept would suspend the rewound replay. Every raised event is kept,
+ * recorded and ignored, and is dropped: a suspend kept would suspend the rewound replay. So are the suspends not
+ * resumed before the failure (a step the store refused for good while the instance was Suspended fails it): the
+ * rewound instance is Running, and its replay runs, the events kept while it was suspended delivered where they came. Every raised event is kept,
  * also one recorded after the failure (in the failing step's own batch, or claimed once it had failed): `raiseEvent`
  * refuses (410) an event to a Failed instance, so each was accepted while the instance ran, and an accepted event is
  * buffered, never dropped; the rewound execution receives it like any buffered event. Results of calls (an
@@ -37,6 +39,8 @@ export function rewindHistory(history: readonly HistoryEvent[], input?: unknown)
 function rewoundEvents(history: readonly HistoryEvent[]): HistoryEvent[] {
   const failedAt = history.findLastIndex((e) => e.type === 'ExecutionCompleted' && e.orchestrationStatus === 'Failed');
   if (failedAt < 0) return [...history];
+  // The suspends from the last resume before the failure on: the failed run ended them.
+  const resumedAt = history.findLastIndex((e, index) => index < failedAt && e.type === 'ExecutionResumed');
   let stepStart = failedAt;
   while (stepStart > 0 && history[stepStart]!.type !== 'OrchestratorStarted') stepStart--;
   // Whether each call's last result (the events with a `taskScheduledId`) from the failing step on is a failure: one
@@ -58,8 +62,9 @@ function rewoundEvents(history: readonly HistoryEvent[]): HistoryEvent[] {
         return last.get(event.eventId) !== true;
       case 'ExecutionCompleted':
         return index !== failedAt;
-      case 'ExecutionTerminated':
       case 'ExecutionSuspended':
+        return index < resumedAt;
+      case 'ExecutionTerminated':
       case 'ExecutionResumed':
         return index < failedAt;
       // Kept: the rewound run meets it where the failed one did (the orchestrator's code after it, a compensation
