@@ -650,7 +650,10 @@ export interface DurableClient {
    * (Running at once, no worker needed); what is still queued for it (an event raised while it was suspended) and the
    * work it waits for are then run by any worker that starts. A Running one (a repeated resume)
    * is answered at once, the status unchanged, its resume recorded in the history in the client's commit as a worker
-   * records it. Otherwise it is queued for a worker, and the call resolves once a worker has applied it (or after
+   * records it, also when another caller's suspend is queued ahead of it: the two reach the instance in order, and
+   * the last committed decides its status, but when a worker's step in flight already took that suspend (or a claim
+   * of at most so many messages took it alone), a read before the next step applies this resume shows Suspended,
+   * after the call resolved (a suspend of a Suspended one likewise; docs/design.md, Read-your-writes). Otherwise it is queued for a worker, and the call resolves once a worker has applied it (or after
    * 10 s, the command still queued; at once when the instance is not Suspended): when the resume runs the orchestrator
    * on what a worker kept (an event raised, an activity result or a timer that arrived while suspended), while a
    * command committed before it (a suspend whose call timed out) waits for the instance, or, for a started runtime's
@@ -679,7 +682,8 @@ export interface DurableClient {
    * afresh with its own input). One rewound on its own before its parent is not started again: if it completed
    * since, the call gets the result it sent the Failed parent; if it still runs, the call waits for it (an instance of that
    * id that runs for another call or execution of the parent fails the call again, as before the rewind). A terminate, suspend or resume that reached the instance once it had failed (sent
-   * while it still ran) is dropped by the rewind, not applied late. Raised events are kept and delivered to the rewound
+   * while it still ran) is dropped by the rewind, not applied late; so is a suspend not resumed before the failure (a
+   * step the store refused for good while the instance was Suspended failed it): the rewound instance runs. Raised events are kept and delivered to the rewound
    * instance, also one recorded after the failure: an event to a Failed instance is refused (410), so each was accepted
    * while it ran, and an accepted event is never dropped. Results of its calls are kept. A rewind has two halves:
    * the history rewritten without the failure (the status Running), and the replay that reruns the failed calls,
