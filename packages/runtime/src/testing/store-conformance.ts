@@ -7,6 +7,7 @@ import type { ActivityTask } from '../model/message.js';
 import type { StartIfExists, UnclaimedLease, WriteLease, WriteRequest, WriteSet } from '../model/write-set.js';
 import type { ClaimOptions, EndedQuery, InstanceQuery, OrchestrationWorkItem, PurgeMember, StatusChange, Store } from '../store/store.js';
 import { MAX_PURGE_SET } from '../store/plan-tree-purge.js';
+import { compareEndedKeys, endedKeyOf, matchesEndedQuery } from '../store/ended-listing.js';
 import { createRuntime, type Runtime } from '../runtime/create-runtime.js';
 import { createClient } from '../client/create-client.js';
 import type { DurableClient } from '../client/durable-client.js';
@@ -3080,8 +3081,16 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         // at its next pass after the last one it listed (an instance that ends later comes after it).
         const store = await open();
         if (store.listEnded === undefined) return;
-        const list = (query: Partial<EndedQuery>) => store.listEnded!({ runtimeStatus: 'Completed', endedTo: at(10_000), limit: 100, ...query })
-          .then((states) => states.map((state) => state.instanceId));
+        // Every page is checked against the one rule as well (matchesEndedQuery, compareEndedKeys): what it lists is
+        // exactly the matching instances in end order, the first `limit` of them.
+        const list = async (partial: Partial<EndedQuery>) => {
+          const query: EndedQuery = { runtimeStatus: 'Completed', endedTo: at(10_000), limit: 100, ...partial };
+          const ids = (await store.listEnded!(query)).map((state) => state.instanceId);
+          const all = (await store.queryInstances({ pageSize: 1000 })).instances;
+          const byRule = all.filter((state) => matchesEndedQuery(state, query)).sort((a, b) => compareEndedKeys(endedKeyOf(a), endedKeyOf(b)));
+          expect(ids).toEqual(byRule.slice(0, query.limit).map((state) => state.instanceId));
+          return ids;
+        };
         // Created in one order, ended in another: e-3 first, then e-1a and e-1b in one millisecond, then e-2.
         for (const id of ['e-1a', 'e-1b', 'e-2', 'e-3', 'e-run', 'e-failed']) await create(store, newInstance(id, { createdTime: at(0) }));
         const end = async (id: string, ms: number, runtimeStatus: InstanceState['runtimeStatus'] = 'Completed') =>
