@@ -63,7 +63,7 @@ export { forkableResults, forkHistory, type ForkedHistory, type ForkTarget } fro
 export { applyEvent } from '../engine/apply-event.js';
 
 export { isStaleResult, type ActivityTask, type Lease, type MessageEvent, type OrchestrationMessage } from '../model/message.js';
-export { isNewerChange, isNewerVersion, MAX_REMEMBERED_EVENT_KEYS, type PurgedSnapshot, type HeldCommand, type HeldCommands, type HeldSuspend, type InstanceState, type ParentCall, type StartLineage } from '../model/instance-status.js';
+export { isNewerChange, isNewerVersion, MAX_REMEMBERED_EVENT_KEYS, type PurgedSnapshot, type HeldCommand, type HeldCommands, type HeldSuspend, type InstanceState, type ParentCall, type StartLineage, type Suspension } from '../model/instance-status.js';
 /** The one copy of a stored value (plain JSON plus Dates): a store hands out and publishes copies made by it. */
 export { copyStoreValue, toPlainJson, type JsonValue } from '../model/json.js';
 /** The one estimate of the heap a JSON value holds: a store that keeps values in memory bounds them by it. */
