@@ -229,6 +229,23 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect((await store.getInstanceHistory('a', { showInput: true })).state).toEqual(full);
       });
 
+      it('hands back the fields of a state it never reads as they were written (a step\'s suspension, its parent call)', async () => {
+        // The worker and the clients decide from them (a resume from `suspension`, a child's report from `parentCall`):
+        // a store saves the whole state, and one that dropped a field it has no use for would change those decisions.
+        const store = await open();
+        await create(store, newInstance('w'));
+        await commitStep(store, await claim(store), { runtimeStatus: 'Running' });
+        const before = (await store.getInstance('w'))!;
+        const fields = {
+          runtimeStatus: 'Suspended' as const,
+          suspension: { version: before.version + 1, kept: true },
+          parentCall: { executionId: 'p-e1', taskScheduledId: 4, forkRoot: 'p-root' },
+        };
+        await forceState(store, before, fields);
+        expect(await store.getInstance('w')).toMatchObject(fields);
+        expect((await store.getInstance('w'))?.suspension).toEqual(fields.suspension);
+      });
+
       it('round-trips hostile JSON keys and values exactly', async () => {
         const store = await open();
         const hostile = JSON.parse('{"__proto__":{"polluted":true},"$where":"1","a.b":{"$gt":1},"constructor":{"prototype":{"x":1}},"nested":[{"$set":null}],"unicode":"東京 🚀","big":1e300}') as unknown;
