@@ -5,7 +5,7 @@ import { DEADLINE_FAILED, DeadlineList } from '../src/env/deadline-list.js';
 import type { Logger } from '../src/env/logger.js';
 import { LocalClient } from '../src/client/local-client.js';
 import { MAX_TIMER_DELAY_MS } from '../src/env/clock.js';
-import { onNextMacrotask } from '../src/worker/turns.js';
+import { onNextMacrotask } from '../src/env/next-macrotask.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import type { StatusChange } from '../src/store/store.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';

@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { MemoryStore, type Orchestrator } from '../src/index.js';
 import { SETTLED } from '../src/testing/settled.js';
-import { QUIET_MS, SLOW_BURST_MS, Turns, onNextMacrotask } from '../src/worker/turns.js';
+import { onNextMacrotask } from '../src/env/next-macrotask.js';
+import { QUIET_MS, SLOW_BURST_MS, Turns } from '../src/worker/turns.js';
 import { startedRuntimes } from './started-runtimes.js';
 
 /**

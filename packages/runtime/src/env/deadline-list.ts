@@ -1,7 +1,7 @@
 import { UnavailableError } from '../model/errors/unavailable-error.js';
 import { isValidDate, readClock } from '../model/validation.js';
 import { MAX_TIMER_DELAY_MS, type Clock } from './clock.js';
-import { onNextMacrotask } from '../worker/turns.js';
+import { onNextMacrotask } from './next-macrotask.js';
 import { ArmRetries } from './arm-retries.js';
 import { FallbackTimer, type Fallback } from './fallback-timer.js';
 import { consoleLogger, guardedLogger, type Logger } from './logger.js';

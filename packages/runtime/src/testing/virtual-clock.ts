@@ -1,5 +1,6 @@
 import type { Clock, ClockTimer } from '../env/clock.js';
-import { onNextMacrotask, workersWaitingForTimer } from '../worker/turns.js';
+import { onNextMacrotask } from '../env/next-macrotask.js';
+import { workersWaitingForTimer } from '../worker/turns.js';
 
 interface PendingTimer {
   readonly id: number;

@@ -15,7 +15,7 @@ import { endedKeyOf, resumeKeyOf } from '../store/ended-listing.js';
 import { encodeContinuationToken, pageKeyOf, type PageKey } from '../store/store-helpers.js';
 import type { EndedKey, PurgeMember, StatusChange, Store } from '../store/store.js';
 import { KeptParents } from './kept-parents.js';
-import { onNextMacrotask } from './turns.js';
+import { onNextMacrotask } from '../env/next-macrotask.js';
 
 /**
  * Automatic retention of ended instances (`RuntimeOptions.retention`): how long each ended status is kept

@@ -1,3 +1,5 @@
+import { onNextMacrotask } from '../env/next-macrotask.js';
+
 /**
  * The longest the worker runs on promise jobs alone (ms) before it lets the event loop take a turn (timers, I/O,
  * rendering). A step, a claim and a commit on an in-memory store all settle as promise jobs, so a chain of them (an
@@ -35,35 +37,6 @@ export const SLOW_BURST_MS = 16;
 export const QUIET_MS = BURST_MS;
 
 /**
- * The one channel of every worker's burst markers ({@link onNextMacrotask}): made once, as making and closing a
- * `MessageChannel` costs more than a short step (about 15 µs in Node). Its port listens only while a callback is
- * pending (`onmessage` is set per message and cleared on delivery), so it never keeps a Node process alive, and it
- * holds nothing of a stopped worker.
- */
-let channel: MessageChannel | undefined;
-let queued: (() => void)[] = [];
-
-/**
- * Runs the callbacks queued for this macrotask, each whatever the one before it threw: a callback that throws (a bug)
- * must not leave a later one (another worker's start, its stop's wait) never run. The first error is thrown again
- * once all ran, so it still surfaces as an uncaught error.
- */
-function deliver(): void {
-  const callbacks = queued;
-  queued = [];
-  channel!.port1.onmessage = null;
-  let failed: { error: unknown } | undefined;
-  for (const callback of callbacks) {
-    try {
-      callback();
-    } catch (error) {
-      failed ??= { error };
-    }
-  }
-  if (failed) throw failed.error;
-}
-
-/**
  * How many workers now wait for a timer turn ({@link Turns.pace}): work that goes on after a `setTimeout(0)` and no
  * clock tick. A virtual clock's settling waits for these (see `VirtualClock.advance`), so that what a tick started has
  * run before the next tick.
@@ -73,22 +46,6 @@ let waitingForTimer = 0;
 /** Whether a worker waits for a timer turn, to go on with work that needs no clock tick. */
 export function workersWaitingForTimer(): boolean {
   return waitingForTimer > 0;
-}
-
-/**
- * Calls `callback` in the next macrotask: a message on one shared `MessageChannel` (web standard), or a `setTimeout(0)`
- * where there is no `MessageChannel` (a marker then ends a burst only once timers had a turn).
- */
-export function onNextMacrotask(callback: () => void): void {
-  if (typeof MessageChannel !== 'function') {
-    setTimeout(callback, 0);
-    return;
-  }
-  channel ??= new MessageChannel();
-  queued.push(callback);
-  if (queued.length > 1) return;
-  channel.port1.onmessage = deliver;
-  channel.port2.postMessage(undefined);
 }
 
 /**
