@@ -1,3 +1,5 @@
+import { uuidText } from '../env/new-id.js';
+
 const encoder = /* @__PURE__ */ new TextEncoder();
 
 /** Namespace of durable-rx's name-based GUIDs (RFC 4122 §4.3, version 5): 5c1b0d2e-8f3a-4b6c-9d7e-2a4f6b8c0d1e. */
@@ -16,32 +18,6 @@ export function uuidV5(name: string): string {
   data.set(NAMESPACE, 0);
   data.set(nameBytes, NAMESPACE.length);
   return uuidText(sha1(data), 0, 5);
-}
-
-const HEX = /* @__PURE__ */ Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
-/**
- * The 36 character codes of the UUID being written (ASCII), in a plain array of small integers: `String.fromCharCode`
- * applied to it makes one flat string, two to three times faster than a `TextDecoder` over bytes (a call into the
- * host per id: the client makes one per raised event).
- */
-const chars: number[] = /* @__PURE__ */ new Array<number>(36).fill(0);
-
-/**
- * The UUID text (lower case, RFC 4122 variant) of the 16 bytes of `bytes` from `at`, with its version nibble set to
- * `version`: the one formatter of name-based (v5) and random (v4) ids. Made in one piece from the character codes (a
- * UUID built from concatenated pieces is a tree of rope nodes in V8, about 540 bytes for as long as it lives).
- */
-export function uuidText(bytes: Uint8Array, at: number, version: number): string {
-  let j = 0;
-  for (let i = 0; i < 16; i++) {
-    if (i === 4 || i === 6 || i === 8 || i === 10) chars[j++] = 45; // '-'
-    let byte = bytes[at + i]!;
-    if (i === 6) byte = (byte & 0x0f) | (version << 4);
-    else if (i === 8) byte = (byte & 0x3f) | 0x80; // variant 10xx
-    chars[j++] = HEX[byte >> 4]!;
-    chars[j++] = HEX[byte & 15]!;
-  }
-  return String.fromCharCode.apply(null, chars);
 }
 
 /** SHA-1 (FIPS 180-4) of `bytes`. */
