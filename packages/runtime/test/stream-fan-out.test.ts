@@ -403,6 +403,59 @@ describe('a connection whose event write throws', () => {
     hub.close();
   });
 
+  // The events that waited (a held session's, a resumed one's) are written by the session itself, not by a feed's
+  // pass: a write that threw there went up into the drain callback (a socket's 'drain' event: an uncaught exception)
+  // or into the request that opened the stream, and left the session attached to the broken connection, its feeds
+  // unread, so its client got nothing more.
+  it('ends the session, logging once, when a write throws as a held session writes what waited for its reader', () => {
+    const errors: unknown[] = [];
+    const logger = { warn: () => undefined, error: (_message: string, error?: unknown) => void errors.push(error) };
+    const { hub, source, counts } = setup({ maxSubscriptions: 1, logger });
+    const writer = new BreakingWriter(2);
+    writer.stalled = true;
+    const connection = new SseConnection(writer, { heartbeats: new HeartbeatQueue(systemClock, 60_000, silentLogger), retryMs: 1000, maxBacklogBytes: 100 });
+    hub.open(SESSION, undefined, connection);
+    const id = (JSON.parse(/\ndata: (.*)\n\n$/.exec(writer.messages.find((m) => m.startsWith('event: session'))!)![1]!) as { session: string }).session;
+    const session = hub.get(id)!;
+    const spec: FeedSpec = {
+      key: 'status\u0000held', event: 'status',
+      source: () => deferred(() => {
+        counts.active++;
+        return source.pipe(finalize(() => counts.active--));
+      }),
+    };
+    session.subscribe('a', spec, false, 'a');
+    source.next('x'.repeat(150)); // over the limit: the session is held
+    session.subscribe('b', spec, false, 'b'); // refused: its close event waits for the reader
+    expect(() => writer.drain()).not.toThrow();
+    expect(errors).toEqual([new Error('broken socket')]);
+    expect(writer.aborted).toBe(true);
+    expect(connection.open).toBe(false);
+    expect(hub.size).toBe(0);
+    expect(counts.active).toBe(0);
+    hub.close();
+  });
+
+  it('ends the session, logging once, when a write throws as a resumed session writes again what its client missed', () => {
+    const errors: unknown[] = [];
+    const logger = { warn: () => undefined, error: (_message: string, error?: unknown) => void errors.push(error) };
+    const { hub, source, counts, connect } = setup({ logger });
+    const first = connect();
+    source.next(1);
+    source.next(2);
+    const received = first.writer.ids()[0]!; // the client got 1 only
+    first.connection.gone();
+    const broken = new BreakingWriter(1);
+    let again: ReturnType<typeof connect> | undefined;
+    expect(() => (again = connect(received, broken))).not.toThrow();
+    expect(errors).toEqual([new Error('broken socket')]);
+    expect(broken.aborted).toBe(true);
+    expect(again!.connection.open).toBe(false);
+    expect(hub.size).toBe(0);
+    expect(counts.active).toBe(0);
+    hub.close();
+  });
+
   it('releases the feed when its only reader\'s write throws', () => {
     const { hub, source, counts, connect } = setup();
     const broken = new BreakingWriter(2);

@@ -539,9 +539,13 @@ export class StreamSession implements ConnectionOwner {
       this.#started = true;
       this.#add(undefined, this.mode.spec, this.mode.untilTerminal, this.mode.key);
     }
-    this.#flow();
-    // The last event was received already (nothing waits, so it was not among what went out again): no more to send.
-    if (this.#ended && !this.#disposed && this.#queue === undefined) this.#host.finished(this, this.#ended);
+    try {
+      this.#flow();
+      // The last event was received already (nothing waits, so it was not among what went out again): no more to send.
+      if (this.#ended && !this.#disposed && this.#queue === undefined) this.#host.finished(this, this.#ended);
+    } catch (error) {
+      this.fail(error); // see `#flow`: the request that opened the stream is not told
+    }
   }
 
   /** The connection went away: stop reading the feeds (keeping them held for a resume). Returns whether it was this session's. */
@@ -557,7 +561,11 @@ export class StreamSession implements ConnectionOwner {
   connectionDrained(connection: SseConnection): void {
     if (this.#connection !== connection || !this.#held) return;
     this.#unhold();
-    this.#flow();
+    try {
+      this.#flow();
+    } catch (error) {
+      this.fail(error); // see `#flow`: the writer's drain callback (a socket's 'drain' event) is not told
+    }
   }
 
   /** The session's connection went away (see {@link detach}): its resume window starts. */
@@ -682,7 +690,11 @@ export class StreamSession implements ConnectionOwner {
 
   /**
    * Writes the events that wait, while the connection has room, then reads the feeds again: each subscription catches
-   * up from its cursor (unless the connection fills up again).
+   * up from its cursor (unless the connection fills up again). The events that wait are written here, not in a feed's
+   * pass, so a writer that throws on one (a broken connection) throws out of here: its callers ({@link attach},
+   * {@link connectionDrained}) end the session as a feed does ({@link fail}). Thrown on, it reached the request that
+   * opened the stream or the writer's drain callback, and left the session attached to the broken connection with
+   * its feeds unread: its client got nothing more, and the session held its place.
    */
   #flow(): void {
     // By index, not `shift` (which copies a long array: a queue of 131k events took 1.16 s to write so): the events
