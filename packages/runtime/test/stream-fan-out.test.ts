@@ -456,6 +456,32 @@ describe('a connection whose event write throws', () => {
     hub.close();
   });
 
+  it('ends the session, logging once, when the write of a refusal throws, not the request that asked for the subscription', () => {
+    const errors: unknown[] = [];
+    const logger = { warn: () => undefined, error: (_message: string, error?: unknown) => void errors.push(error) };
+    const { hub, source, counts } = setup({ maxSubscriptions: 1, logger });
+    const writer = new BreakingWriter(1);
+    const connection = new SseConnection(writer, { heartbeats: new HeartbeatQueue(systemClock, 60_000, silentLogger), retryMs: 1000, maxBacklogBytes: 1 << 20 });
+    hub.open(SESSION, undefined, connection);
+    const id = (JSON.parse(/\ndata: (.*)\n\n$/.exec(writer.messages.find((m) => m.startsWith('event: session'))!)![1]!) as { session: string }).session;
+    const session = hub.get(id)!;
+    const spec: FeedSpec = {
+      key: 'status\u0000refused', event: 'status',
+      source: () => deferred(() => {
+        counts.active++;
+        return source.pipe(finalize(() => counts.active--));
+      }),
+    };
+    session.subscribe('a', spec, false, 'a');
+    // Before, the error went to the subscribe request (a 500), and the session stayed on the broken connection.
+    expect(() => session.subscribe('b', spec, false, 'b')).not.toThrow();
+    expect(errors).toEqual([new Error('broken socket')]);
+    expect(writer.aborted).toBe(true);
+    expect(hub.size).toBe(0);
+    expect(counts.active).toBe(0);
+    hub.close();
+  });
+
   it('releases the feed when its only reader\'s write throws', () => {
     const { hub, source, counts, connect } = setup();
     const broken = new BreakingWriter(2);

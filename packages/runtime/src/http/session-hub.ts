@@ -489,7 +489,12 @@ export class StreamSession implements ConnectionOwner {
   refuse(sub: string, error: unknown): void {
     if (this.#disposed) return;
     this.unsubscribe(sub);
-    this.#write(undefined, own('close', { sub, error: this.#host.options.errorBody(error) }));
+    const refusal = own('close', { sub, error: this.#host.options.errorBody(error) });
+    try {
+      this.#write(undefined, refusal);
+    } catch (writeError) {
+      this.fail(writeError); // its connection is broken (see `#flow`): not the subscribe request's to answer
+    }
   }
 
   /** Ends subscription `sub`, if active; no `close` event follows (the client asked). */
