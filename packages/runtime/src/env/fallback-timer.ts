@@ -1,5 +1,6 @@
 import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from './clock.js';
 import { guardClock, type GuardedClock } from './guarded-clock.js';
+import { unref } from './unref.js';
 
 /**
  * What became of a {@link FallbackTimer} whose clock failed to arm it: the one armed before stays (`'kept'`), it is set
@@ -41,6 +42,7 @@ export class FallbackTimer {
    */
   #fire: (() => void) | undefined;
   readonly #inPlace: boolean;
+  readonly #unref: boolean;
 
   /**
    * @param clock the owner's clock; a {@link GuardedClock} reports what it fails to clear itself.
@@ -48,11 +50,14 @@ export class FallbackTimer {
    * @param inPlace the timer the clock failed to arm is set on the platform's in place of the one armed: for an owner
    * whose armed timer may be later than the one it asks for (a {@link DeadlineList}'s, armed by a deadline's callback
    * as the deadlines before it end), which it would otherwise wait for.
+   * @param unrefs every timer it sets, the clock's or the platform's, lets the process exit (`unref`): for a server's
+   * timers, which must not keep a process alive that has nothing else to do.
    */
-  constructor(clock: Clock, fired: (onPlatform: boolean) => void, clearFailed?: (error: unknown) => void, inPlace = false) {
+  constructor(clock: Clock, fired: (onPlatform: boolean) => void, clearFailed?: (error: unknown) => void, inPlace = false, unrefs = false) {
     this.#clock = guardClock(clock, { warn() {}, error: (_, error) => clearFailed?.(error) });
     this.#fired = fired;
     this.#inPlace = inPlace;
+    this.#unref = unrefs;
   }
 
   /** A timer is armed: it has neither fired nor been cleared. */
@@ -94,6 +99,7 @@ export class FallbackTimer {
       onPlatform = true;
       clockError = error;
     }
+    if (this.#unref) unref(timer);
     this.clear();
     this.#timer = timer;
     this.#onPlatform = onPlatform;

@@ -1,7 +1,7 @@
-import type { Clock, ClockTimer } from '../env/clock.js';
+import type { Clock } from '../env/clock.js';
+import { FallbackTimer, type Fallback } from '../env/fallback-timer.js';
 import type { Logger } from '../env/logger.js';
 import { readClock } from '../model/validation.js';
-import { unref } from './unref.js';
 
 /** How the handler's errors name its clock (see `readClock`). */
 const HANDLER_CLOCK = "the HTTP handler's clock";
@@ -51,13 +51,18 @@ export class HeartbeatQueue {
   readonly #logger: Logger;
   #head: Beating | undefined;
   #tail: Beating | undefined;
-  #timer: ClockTimer | undefined;
+  /** Armed for the head while the queue holds a member (unref'd: it keeps no server's process alive). */
+  readonly #timer: FallbackTimer;
   /** The last reading failed (and was reported): the next failure is not reported again. */
   #clockFailed = false;
+  /** The clock failed to arm the timer last time (reported): the next failure in a row is not reported again. */
+  #armFailed = false;
 
   /** `logger` is told of a clock that gives no time (it must not throw: the handler's is guarded). */
   constructor(clock: Clock, intervalMs: number, logger: Logger) {
     this.#clock = clock;
+    // Cleared through the handler's guarded clock, which reports what it fails to clear.
+    this.#timer = new FallbackTimer(clock, () => this.#fire(), undefined, false, true);
     this.#intervalMs = intervalMs;
     this.#logger = logger;
   }
@@ -67,24 +72,23 @@ export class HeartbeatQueue {
     const now = this.#now();
     // Without a time, due at once: it beats at the next round, as every member does while the clock gives none.
     this.#append(member, now === undefined ? 0 : now + this.#intervalMs);
-    this.#timer ??= this.#arm(now);
+    if (!this.#timer.armed) this.#arm(now);
   }
 
   /** Takes `member` out of the queue, if queued: it beats no more. */
   remove(member: Beating): void {
     if (member.beatDue < 0) return;
     this.#unlink(member);
-    if (!this.#head) this.#disarm();
+    if (!this.#head) this.#timer.clear();
   }
 
   /** Empties the queue and clears its timer. */
   clear(): void {
     while (this.#head) this.#unlink(this.#head);
-    this.#disarm();
+    this.#timer.clear();
   }
 
   #fire(): void {
-    this.#timer = undefined;
     const now = this.#now();
     const interval = this.#intervalMs;
     // Members beat in queue order, each requeued one interval on before it beats (a beat that ends its connection
@@ -109,26 +113,26 @@ export class HeartbeatQueue {
       }
       if (member === last) break;
     }
-    if (this.#head) this.#timer ??= this.#arm(now);
+    if (this.#head && !this.#timer.armed) this.#arm(now);
   }
 
-  /** Arms the timer for the head, at most one interval on (`now` unknown: one interval). */
-  #arm(now: number | undefined): ClockTimer | undefined {
+  /**
+   * Arms the timer for the head, at most one interval on (`now` unknown: one interval). A clock whose `setTimeout`
+   * throws has it set on the platform's timer for at most one interval instead, whose firing asks the clock again:
+   * reported once (until the clock arms one again), never thrown into a connection's open or out of a timer's callback.
+   */
+  #arm(now: number | undefined): void {
     const head = this.#head;
-    if (!head) return undefined;
+    if (!head) return;
     // At most one interval: a clock set back does not put off every heartbeat by as much.
     const delay = now === undefined ? this.#intervalMs : Math.min(this.#intervalMs, Math.max(0, head.beatDue - now));
-    // Only while it is the armed one: a timer the clock failed to clear (see `GuardedClock`) does nothing.
-    const timer = this.#clock.setTimeout(() => {
-      if (this.#timer === timer) this.#fire();
-    }, delay);
-    unref(timer);
-    return timer;
-  }
-
-  #disarm(): void {
-    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    let failed = false;
+    this.#timer.arm(delay, (error: unknown, fallback: Fallback) => {
+      failed = true;
+      if (fallback === 'none') this.#logger.error('HTTP API: neither the clock nor the platform could arm the heartbeats\' timer; it is armed again as a connection opens', error);
+      else if (!this.#armFailed) this.#logger.error('HTTP API: the clock failed to arm the heartbeats\' timer; the platform\'s stands in, and the clock is asked again each interval', error);
+    }, this.#intervalMs);
+    this.#armFailed = failed;
   }
 
   #append(member: Beating, due: number): void {

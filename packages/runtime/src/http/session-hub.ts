@@ -6,7 +6,7 @@ import type { ErrorBody } from './error-response.js';
 import type { ConnectionOwner, SseConnection } from './sse-connection.js';
 import { eventHead } from './sse-event.js';
 import { cutDropped, FeedRegistry, frameWeight, type FeedEnd, type FeedFrame, type FeedReader, type FeedSpec, type StreamFeed } from './stream-feed.js';
-import { unref } from './unref.js';
+import { unref } from '../env/unref.js';
 
 /** Options of {@link SessionHub}. */
 export interface SessionHubOptions {

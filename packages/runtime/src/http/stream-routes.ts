@@ -15,7 +15,7 @@ import { SESSION, SessionHub, type SessionMode, type StreamSession } from './ses
 import { MAX_SUBSCRIPTIONS_PER_SESSION } from './session-limits.js';
 import { SSE_HEADERS, SseConnection, sseResponse, type SseConnectionOptions } from './sse-connection.js';
 import { feedOf, historySpec, STREAM_KINDS, streamKey, type StreamSpec } from './stream-source.js';
-import { unref } from './unref.js';
+import { FallbackTimer } from '../env/fallback-timer.js';
 import { webhookPaths } from './webhook-paths.js';
 import type { WireSanitiser } from './wire-sanitiser.js';
 
@@ -143,17 +143,26 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
           // The expiry is waited out in steps of at most one heartbeat interval, each checking the wall clock: a timer
           // counts only the time the machine is awake (a sleep, a VM paused, a wall clock set forward do not move it),
           // so one timer for the whole wait let a stream outlive its token by as long as the machine slept.
-          const arm = (left: number): void => {
-            const timer = clock.setTimeout(expire, Math.min(Math.max(0, left), options.heartbeatMs));
-            unref(timer);
-            connection.onClose = () => clock.clearTimeout(timer);
-          };
+          // A clock that fails to arm a step has it set on the platform's timer instead (`FallbackTimer`), which asks
+          // the clock again as it fires: reported, never thrown out of the timer's callback or into the stream's open.
           const expire = (): void => {
-            if (!connection.open) return; // closed, its timer not cleared (the clock failed to)
+            if (!connection.open) return;
             const left = expiresAt - clock.now().getTime();
             if (left > 0) arm(left);
             else connection.end();
           };
+          const timer = new FallbackTimer(clock, expire, undefined, false, true);
+          // Reported once for the stream, until the clock arms a step again.
+          let armFailed = false;
+          const arm = (left: number): void => {
+            let failed = false;
+            timer.arm(Math.min(Math.max(0, left), options.heartbeatMs), (error) => {
+              failed = true;
+              if (!armFailed) options.logger.error("HTTP API: the clock failed to arm a read token's expiry; the platform's timer stands in", error);
+            }, options.heartbeatMs);
+            armFailed = failed;
+          };
+          connection.onClose = () => timer.clear();
           arm(expiresAt - clock.now().getTime());
         }
         hub.open(mode, lastEventId, connection);

@@ -1,4 +1,4 @@
-import type { ClockTimer } from '../env/clock.js';
+import type { ClockTimer } from './clock.js';
 
 /**
  * Lets a process exit while a timer is pending, where the platform's timer handle supports it (Node, Deno); a no-op

@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
+import type { Logger } from '../src/env/logger.js';
+import { createHttpHandler } from '../src/http/create-http-handler.js';
+import { createReadToken } from '../src/http/read-token.js';
+import { createRuntime } from '../src/runtime/create-runtime.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import { waitForEvents } from '../src/testing/samples.js';
+import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { SETTLED } from '../../../test-support/settled.js';
+
+/**
+ * The HTTP handler's heartbeats over a custom clock whose `setTimeout` throws for a while: the failure is reported once,
+ * nothing is thrown out of the timer's callback (on a Node server, an uncaught exception), and the heartbeats go on.
+ */
+
+const KEY = 'clock-arm-test-key';
+const HEARTBEAT_MS = 1_000;
+
+/** A virtual clock that fails to arm a timer while `failing`. */
+class ClockThatFailsToArm extends VirtualClock {
+  failing = false;
+  override setTimeout(callback: () => void, delayMs: number) {
+    if (this.failing) throw new Error('this clock cannot arm a timer');
+    return super.setTimeout(callback, delayMs);
+  }
+}
+
+/** `promise`, or a rejection saying `what` did not happen within a bound no healthy run comes near. */
+function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${SETTLED.timeoutMs} ms`)), SETTLED.timeoutMs);
+  });
+  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
+}
+
+describe('a handler whose clock fails to arm a timer', () => {
+  it('reports it once, throws nothing out of the heartbeat timer, and beats on once the clock arms again', async () => {
+    const clock = new ClockThatFailsToArm(new Date());
+    const errors: string[] = [];
+    const logger: Logger = { warn: () => {}, error: (message) => void errors.push(message) };
+    const runtime = createRuntime({ store: new MemoryStore(), orchestrators: { WaitForEvents: waitForEvents }, logger: { warn: () => {}, error: () => {} } });
+    await runtime.start();
+    const handler = createHttpHandler(runtime.client, { key: KEY, logger, clock, heartbeatMs: HEARTBEAT_MS });
+    try {
+      const response = await handler(new Request(`http://127.0.0.1${WEBHOOK_PATH}/streams`, { headers: { authorization: `Bearer ${KEY}` } }));
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = '';
+      const beats = (): number => text.split('\n').filter((line) => line.startsWith(':')).length;
+      const read = async (until: () => boolean): Promise<void> => {
+        while (!until()) text += (await reader.read()).value ?? '';
+      };
+      await read(() => text.includes('data: '));
+      clock.failing = true;
+      // The heartbeat fires, beats, and fails to arm the next one: reported, not thrown out of the timer.
+      await clock.advance(HEARTBEAT_MS);
+      await read(() => beats() >= 1);
+      expect(errors.filter((message) => message.includes('arm'))).toHaveLength(1);
+      clock.failing = false;
+      // The timer set in its place asks the clock again: the heartbeats are back on the clock.
+      await within(clock.waitForTimer(), 'a heartbeat timer armed on the clock again');
+      const before = beats();
+      await clock.advance(HEARTBEAT_MS);
+      await within(read(() => beats() > before), 'a heartbeat after the clock recovered');
+      expect(errors.filter((message) => message.includes('arm'))).toHaveLength(1);
+      await reader.cancel();
+    } finally {
+      handler.close();
+      await runtime.stop();
+    }
+  });
+
+  it("ends a read token's stream when the token expires, though the clock failed to arm a step of the wait", async () => {
+    const clock = new ClockThatFailsToArm(new Date());
+    const errors: string[] = [];
+    const logger: Logger = { warn: () => {}, error: (message) => void errors.push(message) };
+    const runtime = createRuntime({ store: new MemoryStore(), orchestrators: { WaitForEvents: waitForEvents }, logger: { warn: () => {}, error: () => {} } });
+    await runtime.start();
+    // Heartbeats far apart: only the token's expiry steps (one heartbeat interval each) arm timers meanwhile.
+    const handler = createHttpHandler(runtime.client, { key: KEY, logger, clock, heartbeatMs: HEARTBEAT_MS });
+    try {
+      await runtime.client.startNew('WaitForEvents', { instanceId: 'watched', input: 1 });
+      const token = await createReadToken(KEY, { instanceIds: ['watched'], expiresAt: clock.now().getTime() + 3 * HEARTBEAT_MS });
+      const response = await handler(new Request(`http://127.0.0.1${WEBHOOK_PATH}/instances/watched/stream`, { headers: { authorization: `Bearer ${token}` } }));
+      expect(response.status).toBe(200);
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = '';
+      while (!text.includes('data: ')) text += (await reader.read()).value ?? '';
+      clock.failing = true;
+      // A step of the expiry's wait fires and fails to arm the next: reported, not thrown out of the timer.
+      await clock.advance(HEARTBEAT_MS);
+      expect(errors.some((message) => message.includes('arm'))).toBe(true);
+      clock.failing = false;
+      // The platform's timer stands in and asks the clock again; once the token expired, the stream ends.
+      await within(clock.waitForTimer(), 'a timer armed on the clock again');
+      await clock.advance(3 * HEARTBEAT_MS);
+      const ended = (async () => {
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read());
+      })();
+      await within(ended, "the stream's end at the token's expiry");
+    } finally {
+      handler.close();
+      await runtime.stop();
+    }
+  });
+});
