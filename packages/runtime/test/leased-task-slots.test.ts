@@ -13,23 +13,32 @@ const calls = (name: string): Orchestrator => function* (ctx) {
   return yield ctx.callActivity(name);
 };
 
+/**
+ * A runtime of one activity slot on `clock` whose next commit of a step that leases a task to its worker (A's) answers
+ * only when the test lets it (`commit.release()`): a wedged IndexedDB transaction, up to storeCallTimeoutMs (30 s).
+ * `CallsA` runs activity A (`a`, or `a n` numbered by its runs), `CallsB` the held activity B.
+ */
+async function slowCommitRuntime(clock: HandClock, a: () => string = () => 'a') {
+  const store = new FailingStore();
+  const logger = new RecordingLogger();
+  const b = heldActivity();
+  const commit = store.hangNext('commit', 0, {
+    applied: 'when called',
+    where: (writeSet) => writeSet.lease?.kind === 'orchestration' && writeSet.requests.some((r) => r.type === 'insertTask' && r.lease !== undefined),
+  });
+  const runtime = await start({
+    store, clock, logger, maxConcurrentActivities: 1, storeCallTimeoutMs: 30_000,
+    orchestrators: { CallsA: calls('A'), CallsB: calls('B') }, activities: { A: a, B: b.activity },
+  });
+  return { store, logger, b, commit, runtime };
+}
+
 describe("the activity slots a step's commit reserves for the tasks it leases to its worker", () => {
   it('are given back while the commit is slow to answer, so other activities run; its tasks then wait for a free slot', async () => {
     const clock = new HandClock();
-    const store = new FailingStore();
-    const logger = new RecordingLogger();
-    const b = heldActivity();
     let aRuns = 0;
-    // The commit of A's step leases A to the worker (its one activity slot reserved) and answers only when the test lets
-    // it: a wedged IndexedDB transaction, up to storeCallTimeoutMs (30 s).
-    const commit = store.hangNext('commit', 0, {
-      applied: 'when called',
-      where: (writeSet) => writeSet.lease?.kind === 'orchestration' && writeSet.requests.some((r) => r.type === 'insertTask' && r.lease !== undefined),
-    });
-    const runtime = await start({
-      store, clock, logger, maxConcurrentActivities: 1, storeCallTimeoutMs: 30_000,
-      orchestrators: { CallsA: calls('A'), CallsB: calls('B') }, activities: { A: () => `a ${++aRuns}`, B: b.activity },
-    });
+    // The commit of A's step leases A to the worker (its one activity slot reserved) and answers only when the test lets it.
+    const { logger, b, commit, runtime } = await slowCommitRuntime(clock, () => `a ${++aRuns}`);
     const a = await runtime.client.startNew('CallsA');
     await within(commit.called, "A's step committing");
     // B's task is scheduled unleased (no free slot): before, it waited for A's commit to answer, however long.
@@ -49,17 +58,7 @@ describe("the activity slots a step's commit reserves for the tasks it leases to
   });
   it('once given back, arm nothing more while the commit stays unanswered: no claim round or store read each second', async () => {
     const clock = new HandClock();
-    const store = new FailingStore();
-    const logger = new RecordingLogger();
-    const b = heldActivity();
-    const commit = store.hangNext('commit', 0, {
-      applied: 'when called',
-      where: (writeSet) => writeSet.lease?.kind === 'orchestration' && writeSet.requests.some((r) => r.type === 'insertTask' && r.lease !== undefined),
-    });
-    const runtime = await start({
-      store, clock, logger, maxConcurrentActivities: 1, storeCallTimeoutMs: 30_000,
-      orchestrators: { CallsA: calls('A'), CallsB: calls('B') }, activities: { A: () => 'a', B: b.activity },
-    });
+    const { store, logger, b, commit, runtime } = await slowCommitRuntime(clock);
     await runtime.client.startNew('CallsA');
     await within(commit.called, "A's step committing");
     await runtime.client.startNew('CallsB');
@@ -105,17 +104,7 @@ describe("the activity slots a step's commit reserves for the tasks it leases to
       }
     }
     const clock = new RefusingClock();
-    const store = new FailingStore();
-    const logger = new RecordingLogger();
-    const b = heldActivity();
-    const commit = store.hangNext('commit', 0, {
-      applied: 'when called',
-      where: (writeSet) => writeSet.lease?.kind === 'orchestration' && writeSet.requests.some((r) => r.type === 'insertTask' && r.lease !== undefined),
-    });
-    const runtime = await start({
-      store, clock, logger, maxConcurrentActivities: 1, storeCallTimeoutMs: 30_000,
-      orchestrators: { CallsA: calls('A'), CallsB: calls('B') }, activities: { A: () => 'a', B: b.activity },
-    });
+    const { logger, b, commit, runtime } = await slowCommitRuntime(clock);
     const a = await runtime.client.startNew('CallsA');
     await within(commit.called, "A's step committing");
     clock.failDelay = 1000;
