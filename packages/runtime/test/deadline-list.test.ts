@@ -47,14 +47,11 @@ describe('DeadlineList', () => {
     const clock = new HandClock();
     const list = new DeadlineList(clock, false);
     const first = list.bound(() => new Promise<string>(() => {}), 1_000, 'first');
-    const setTimeout = clock.setTimeout.bind(clock);
-    clock.setTimeout = () => {
-      throw new Error('injected: no timer');
-    };
+    clock.refusing = true;
     let sent = 0;
     expect(() => list.bound(() => (sent++, Promise.resolve('x')), 10, 'second')).toThrow('injected: no timer');
     expect(sent).toBe(0);
-    clock.setTimeout = setTimeout;
+    clock.refusing = false;
     // The first call's timer was left armed: it ends the first call, and nothing else was linked to end.
     clock.ms += 1_000;
     clock.fireDue();
@@ -294,16 +291,13 @@ describe('DeadlineList', () => {
     const call = list.bound(() => new Promise<string>(() => {}), 100, 'due call');
     list.add(200, () => ended.push('later'));
     clock.ms = T0 + 100;
-    const setTimeout = clock.setTimeout.bind(clock);
-    clock.setTimeout = () => {
-      throw new Error('injected: no timer');
-    };
+    clock.refusing = true;
     // Before, the timer for the later deadline was armed first: its error left the passed ones waiting for ever.
     expect(() => clock.fireDue()).not.toThrow();
     expect(reported).toEqual([new Error('injected: no timer')]);
     expect(ended).toEqual(['due']);
     await expect(call).rejects.toThrow('due call did not settle within 100 ms');
-    clock.setTimeout = setTimeout;
+    clock.refusing = false;
     // The later one is still pending: ended by endAll (or by the platform's timer set in the clock's place).
     list.endAll(() => new Error('stopped'));
     expect(ended).toEqual(['due', 'later']);
@@ -316,10 +310,7 @@ describe('DeadlineList', () => {
     const ended: string[] = [];
     list.add(100, () => ended.push('due'));
     const later = list.bound(() => new Promise<string>(() => {}), 150, 'later call');
-    const setTimeout = clock.setTimeout.bind(clock);
-    clock.setTimeout = () => {
-      throw new Error('injected: no timer');
-    };
+    clock.refusing = true;
     clock.ms = T0 + 100;
     clock.fireDue();
     expect(ended).toEqual(['due']);
@@ -329,7 +320,7 @@ describe('DeadlineList', () => {
     clock.ms = T0 + 150;
     await expect(within(later, 'the later call ending')).rejects.toThrow('later call did not settle within 150 ms');
     // A clock that arms again is used again.
-    clock.setTimeout = setTimeout;
+    clock.refusing = false;
     const next = list.bound(() => new Promise<string>(() => {}), 100, 'next call');
     expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 250]);
     clock.ms = T0 + 250;
@@ -344,10 +335,7 @@ describe('DeadlineList', () => {
     const ended: string[] = [];
     list.add(100, () => ended.push('due'));
     const later = list.bound(() => new Promise<string>(() => {}), 150, 'later call');
-    const setTimeout = clock.setTimeout.bind(clock);
-    clock.setTimeout = () => {
-      throw new Error('injected: no timer');
-    };
+    clock.refusing = true;
     const platform = failPlatformTimers();
     clock.ms = T0 + 100;
     try {
@@ -359,7 +347,7 @@ describe('DeadlineList', () => {
     expect(reports).toEqual([`${DEADLINE_FAILED}: none is armed; it is tried again at the next turn`]);
     // The timers work again a moment later. Before, none was armed for the later call (a worker's store call): it
     // stayed pending until another call armed one, or the stop.
-    clock.setTimeout = setTimeout;
+    clock.refusing = false;
     await nextTurn();
     expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 150]);
     clock.ms = T0 + 150;
@@ -373,12 +361,7 @@ describe('DeadlineList', () => {
     const list = new DeadlineList(clock, true, 'the clock', { warn: () => undefined, error: (message) => void reports.push(message) });
     list.add(100, () => undefined);
     const later = list.bound(() => new Promise<string>(() => {}), 150, 'later call');
-    const setTimeout = clock.setTimeout.bind(clock);
-    let tries = 0;
-    clock.setTimeout = () => {
-      tries++;
-      throw new Error('injected: no timer');
-    };
+    clock.refusing = true;
     const platform = failPlatformTimers();
     clock.ms = T0 + 100;
     try {
@@ -387,12 +370,12 @@ describe('DeadlineList', () => {
     } finally {
       platform.restore();
     }
-    expect(tries).toBe(4); // the firing's, then 3 more
+    expect(clock.refused).toBe(4); // the firing's, then 3 more
     expect(reports.map((report) => report.slice(DEADLINE_FAILED.length))).toEqual([
       ...Array<string>(3).fill(': none is armed; it is tried again at the next turn'), ': none is armed; the next call or wait arms it',
     ]);
     // A call made then arms the timer for the earliest deadline pending (the later call's), not for its own.
-    clock.setTimeout = setTimeout;
+    clock.refusing = false;
     const next = list.bound(() => new Promise<string>(() => {}), 1_000, 'next call');
     expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 150]);
     clock.ms = T0 + 150;

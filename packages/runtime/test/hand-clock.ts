@@ -25,7 +25,15 @@ export class HandClock implements Clock {
     return new Date(this.ms);
   }
 
+  /** While true, `setTimeout` throws 'injected: no timer' (a clock that fails to arm), counted in `refused`. */
+  refusing = false;
+  refused = 0;
+
   setTimeout(callback: () => void, delayMs: number): ClockTimer {
+    if (this.refusing) {
+      this.refused++;
+      throw new Error('injected: no timer');
+    }
     const id = this.#nextId++;
     const delay = this.options.platformLimit && delayMs > 2 ** 31 - 1 ? 1 : Math.max(0, delayMs);
     this.timers.set(id, { at: this.ms + delay, callback });
