@@ -21,9 +21,9 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * why; the history of the budgets is in git.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 55_342 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 70_636 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 101_240 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 55_365 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 70_663 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 101_259 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_285 },
 ];
 

@@ -7,6 +7,8 @@ import { InvalidArgumentError } from '../src/model/errors/invalid-argument-error
 import { createRuntimeWithStore } from '../src/runtime/create-runtime-with-store.js';
 import { createRuntime, type RuntimeOptions } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
+import { silentLogger } from '../src/env/logger.js';
+import { MAX_LEASE_MS } from '../src/model/validation.js';
 
 const invalid = expect.objectContaining({ name: 'InvalidArgumentError', code: 'invalid-argument', status: 400 });
 
@@ -77,12 +79,28 @@ describe('createRuntime checks every option when it is made, and makes nothing w
     expect(() => createRuntime({ ...watched().options, cacheSize: 0, maxConcurrentActivities: 1 })).not.toThrow();
   });
 
-  it('refuses a lease that is not a finite number of ms > 0', () => {
+  it('refuses a lease that is not a number of ms > 0 and at most MAX_LEASE_MS', () => {
     for (const member of ['orchestrationLeaseMs', 'activityLeaseMs'] as const) {
-      for (const value of [0, -1, Number.NaN, Infinity, '30000']) {
+      // A lease past MAX_LEASE_MS (8.64e15 ends past the last valid Date from any time after 1970) made every claim a
+      // refused 400, logged on each poll: the runtime started and never ran anything.
+      for (const value of [0, -1, Number.NaN, Infinity, '30000', MAX_LEASE_MS + 1, 8.64e15]) {
         const { options, used } = watched();
         expectRefused(() => createRuntime({ ...options, [member]: value as number }), `createRuntime options.${member}`, used, `${member}: ${String(value)}`);
       }
+    }
+  });
+
+  it('runs work under the longest lease it takes (MAX_LEASE_MS)', async () => {
+    const runtime = createRuntime({
+      logger: silentLogger, orchestrators: { Hello: function* (ctx) { return yield ctx.callActivity('Say', 'hi'); } },
+      activities: { Say: (s: string) => s }, orchestrationLeaseMs: MAX_LEASE_MS, activityLeaseMs: MAX_LEASE_MS,
+    });
+    try {
+      await runtime.start();
+      await runtime.client.startNew('Hello', { instanceId: 'long' });
+      expect(await runtime.client.waitForCompletion('long', { timeoutMs: Infinity })).toMatchObject({ runtimeStatus: 'Completed', output: 'hi' });
+    } finally {
+      await runtime.stop();
     }
   });
 

@@ -627,10 +627,25 @@ export const isDelayMs: MemberCheck<number> = (value, what) =>
 
 /**
  * The {@link MemberCheck} of a lease or an interval: a finite number > 0 (ms), since a time is computed from it (a
- * lease's expiry, the next check) and a timer set on it. One rule for the runtime's leases and the stores' intervals.
+ * lease's expiry, the next check) and a timer set on it. One rule for a claim's lease and the stores' intervals (the
+ * runtime's lease options are {@link isLeaseMs}).
  */
 export const isFiniteDelayMs: MemberCheck<number> = (value, what) =>
   typeof value === 'number' && value > 0 && value !== Infinity ? value : invalid(what, 'must be a finite number > 0 (ms)');
+
+/**
+ * The longest lease the runtime takes (`orchestrationLeaseMs`, `activityLeaseMs`): 1e15 ms, about 31,700 years. A lease
+ * near 8.64e15 ms, taken today, ends past the last valid Date (year 275760), and a store refuses every claim asking
+ * for it (`validateClaimOptions`), so the work would never run.
+ */
+export const MAX_LEASE_MS = 1e15;
+
+/**
+ * The {@link MemberCheck} of a runtime's lease: a number of ms > 0 and at most {@link MAX_LEASE_MS} (NaN, `Infinity`
+ * and non-numbers refused), so that every claim the runtime makes ends its lease at a valid Date.
+ */
+export const isLeaseMs: MemberCheck<number> = (value, what) =>
+  typeof value === 'number' && value > 0 && value <= MAX_LEASE_MS ? value : invalid(what, 'must be a number > 0 (ms), at most 1e15');
 
 /**
  * The {@link MemberCheck} of a count: an integer >= 1 (1.5, 0, -1, NaN and `Infinity` are refused). One rule for every

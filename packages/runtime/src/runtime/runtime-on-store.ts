@@ -4,7 +4,7 @@ import type { Activity, Orchestrator } from '../engine/orchestration-context.js'
 import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES } from '../engine/orchestration-execution.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import {
-  assertStore, assertValidName, CLOCK_METHODS, hasMethods, isCount, isCountOrZero, isDelayMs, isFiniteDelayMs, isFunction, isName,
+  assertStore, assertValidName, CLOCK_METHODS, hasMethods, isCount, isCountOrZero, isDelayMs, isFiniteDelayMs, isFunction, isLeaseMs, isName,
   isTimeoutMs, LOGGER_METHODS, readChecked, type MemberCheck,
 } from '../model/validation.js';
 import type { Store } from '../store/store.js';
@@ -19,10 +19,11 @@ import { DEFAULT_STOP_GRACE_MS, NO_WORKER_METRICS, Worker, type StartHandOff, ty
 
 /**
  * Options of {@link createRuntime}. Each is checked when the runtime is made, by the rule of its kind: counts
- * (`maxConcurrentActivities`, `customStatusLimitBytes`, ...) are positive integers (`cacheSize` may be 0), leases finite
- * numbers of ms > 0, `storeCallTimeoutMs` a number > 0, registered names and `workerId` names as instance names are
- * (not `''`, `.` or `..`), `clock`, `logger` and `leaseStorage` objects with their methods, `newId` a function. Anything
- * else is an `InvalidArgumentError` naming the member, thrown before any store, worker or timer is made.
+ * (`maxConcurrentActivities`, `customStatusLimitBytes`, ...) are positive integers (`cacheSize` may be 0), leases
+ * numbers of ms > 0 and at most 1e15 (about 31,700 years: a longer one could end past the last valid Date, and every
+ * claim asking for it would be refused), `storeCallTimeoutMs` a number > 0, registered names and `workerId` names as
+ * instance names are (not `''`, `.` or `..`), `clock`, `logger` and `leaseStorage` objects with their methods, `newId`
+ * a function. Anything else is an `InvalidArgumentError` naming the member, thrown before any store, worker or timer is made.
  *
  * @example
  * ```ts
@@ -371,8 +372,8 @@ const RUNTIME_CHECKS = {
   // null is no logger given, as `??` reads it.
   logger: (value: unknown, what: string): Logger | undefined => (value === null ? undefined : hasMethods<Logger>(LOGGER_METHODS)(value, what)),
   workerId: isName,
-  orchestrationLeaseMs: isFiniteDelayMs,
-  activityLeaseMs: isFiniteDelayMs,
+  orchestrationLeaseMs: isLeaseMs,
+  activityLeaseMs: isLeaseMs,
   maxConcurrentOrchestrations: isCount,
   maxConcurrentActivities: isCount,
   cacheSize: isCountOrZero,
