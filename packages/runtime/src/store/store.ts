@@ -94,8 +94,9 @@ export interface Store {
    * (`now + leaseMs`), or `undefined` when there is no such work. Two concurrent claims never get the same instance.
    * A store may hand out only the oldest visible messages (at most `maxMessages`, or a bound of its own); the rest
    * stay queued, in order, for the next claim. Malformed options (`validateClaimOptions` in store-kit: an owner that
-   * is no non-empty string, a `leaseMs` that is not a finite number > 0, a `now` that is no valid Date, a `maxMessages`
-   * that is not an integer >= 1) are refused with `InvalidArgumentError` before anything is leased.
+   * is no non-empty string, a `leaseMs` that is not a finite number > 0 or that ends the lease past the last valid
+   * Date, a `now` that is no valid Date, a `maxMessages` that is not an integer >= 1) are refused with
+   * `InvalidArgumentError` before anything is leased.
    *
    * A claim that fails after its lease write was sent, with an error after which that write may have applied
    * (`mayHaveApplied`: MongoStore's `CommitOutcomeUnknownError` for a write concern error or a connection lost),
