@@ -1,4 +1,5 @@
 import { systemClock, type Clock, type ClockTimer } from '@durable-rx/runtime';
+import { guardClock } from '@durable-rx/runtime/client-kit';
 import type { Observable } from 'rxjs';
 import { useEffect, useMemo, useSyncExternalStore } from 'react';
 import { isRetryableForHooks, MAX_RETRY_MS, retryDelayMs, startsOver } from '../remote-error.js';
@@ -119,6 +120,7 @@ class ObservableStore<T, R> {
   #onChange: (() => void) | undefined;
   readonly #source: (() => Observable<T>) | undefined;
   readonly #reduce: ((accumulated: R | undefined, value: T) => R) | undefined;
+  /** Where the retries are timed: what its `clearTimeout` throws is reported, never thrown into an unmount. */
   readonly #clock: Clock;
   readonly #each: boolean;
 
@@ -128,7 +130,7 @@ class ObservableStore<T, R> {
     this.#state = this.#latest = source ? LOADING : IDLE;
     this.#source = source;
     this.#reduce = reduce;
-    this.#clock = clock;
+    this.#clock = guardClock(clock, undefined, "the hook's clock");
     this.#each = each;
   }
 
@@ -175,6 +177,15 @@ class ObservableStore<T, R> {
      * failures is up and has delivered a value, the end of its trial (HEALTHY_MS), when the back-off starts over.
      */
     let timer: ClockTimer | undefined;
+    /**
+     * Arms `timer`: its callback runs only while it is still the armed one, so a timer the clock failed to clear (let
+     * go of on a failure or the unmount) does nothing when it fires, and never subscribes with nothing owning it.
+     */
+    const arm = (callback: () => void, delayMs: number): void => {
+      const armed: ClockTimer = (timer = clock.setTimeout(() => {
+        if (timer === armed) callback();
+      }, delayMs));
+    };
     /** Failures since a subscription last proved healthy: the retry delay doubles with each. */
     let failures = 0;
     const healthy = (): void => {
@@ -193,7 +204,7 @@ class ObservableStore<T, R> {
       this.#set({ value: this.#latest.value, loading: false, error: failure });
       // Worth retrying (a watch the server ended, a proxy's refusal): subscribe again, after a delay that is released
       // with the subscription. Any other error would fail again: it stays.
-      if (isRetryableForHooks(failure)) timer = clock.setTimeout(start, retryDelayMs(failures++));
+      if (isRetryableForHooks(failure)) arm(start, retryDelayMs(failures++));
     };
     const start = (): void => {
       // Each subscription folds from scratch (a re-subscription replays, e.g. a history); until its first value the
@@ -204,7 +215,7 @@ class ObservableStore<T, R> {
         subscription = source().subscribe({
           next: (value) => {
             // The first value of an attempt after failures starts its trial (none is needed before any failure).
-            if (failures && timer === undefined) timer = clock.setTimeout(healthy, HEALTHY_MS);
+            if (failures && timer === undefined) arm(healthy, HEALTHY_MS);
             accumulated = this.#reduce ? this.#reduce(accumulated, value) : (value as unknown as R);
             this.#set({ value: accumulated, loading: false, error: undefined });
           },
@@ -221,7 +232,11 @@ class ObservableStore<T, R> {
     };
     start();
     return () => {
-      if (timer !== undefined) clock.clearTimeout(timer);
+      // Let go of first, then cleared (a clock that fails to clear it is reported): the subscription is released all
+      // the same.
+      const armed = timer;
+      timer = undefined;
+      if (armed !== undefined) clock.clearTimeout(armed);
       subscription?.unsubscribe();
       // Nothing more is rendered for this subscription: its waiting states go with it.
       this.#onChange = undefined;

@@ -477,6 +477,46 @@ describe('React hooks retrying', () => {
     expect(sourceOf('a').attempts.every((attempt) => !attempt.observed)).toBe(true);
   });
 
+  it('release the subscription on unmount, and never subscribe again, when the clock fails to clear the timer', async () => {
+    /** A clock whose `clearTimeout` throws once `refuses` is set (a custom clock gone wrong): the timer stays pending. */
+    class RefusingClock extends VirtualClock {
+      refuses = false;
+      override clearTimeout(timer: unknown): void {
+        if (this.refuses) throw new Error('this clock cannot clear timers');
+        super.clearTimeout(timer as never);
+      }
+    }
+    const reported = vi.spyOn(console, 'error').mockImplementation(() => {});
+    for (const during of ['retry', 'trial'] as const) {
+      const clock = new RefusingClock();
+      const driven = drivenSource<string>();
+      function View() {
+        return createElement('p', { 'data-testid': 'progress' }, stateText(useObservableState(() => driven.source, [], undefined, clock)));
+      }
+      const { element, root } = rootInPage();
+      root.render(createElement(View));
+      await driven.attempted(1);
+      driven.live().next('A');
+      driven.live().error(new UnavailableError('dropped'));
+      if (during === 'trial') {
+        await clock.advance(armedDelay(clock));
+        await driven.attempted(2);
+        driven.live().next('B');
+        await renderedUntil(element, (e) => e.textContent === 'B|dropped' || e.textContent === 'B|-');
+      }
+      expect(clock.pendingTimers).toBe(1);
+      const tried = driven.attempts.length;
+      clock.refuses = true;
+      root.unmount();
+      // The timer it could not clear fires, and does nothing: no attempt is made with no view to own it.
+      await clock.advance(60_000);
+      expect(driven.attempts.length, during).toBe(tried);
+      expect(driven.attempts.every((attempt) => !attempt.observed), during).toBe(true);
+    }
+    expect(reported).toHaveBeenCalledWith(expect.stringContaining("the hook's clock failed to clear a timer"), expect.any(Error));
+    reported.mockRestore();
+  });
+
   it('subscribe afresh when the id changes after an error that is not retried', async () => {
     const clock = new VirtualClock();
     const { source, attempts, live, attempted } = drivenSource<string>();
