@@ -105,3 +105,35 @@ describe('a handler whose clock fails to arm a timer', () => {
     }
   });
 });
+
+describe("a handler whose clock fails to arm a stream session's timer", () => {
+  it("still ends a dropped session after its resume window, freeing its place of maxStreams", async () => {
+    const clock = new ClockThatFailsToArm(new Date());
+    const errors: string[] = [];
+    const logger: Logger = { warn: () => {}, error: (message) => void errors.push(message) };
+    const runtime = createRuntime({ store: new MemoryStore(), orchestrators: { WaitForEvents: waitForEvents }, logger: { warn: () => {}, error: () => {} } });
+    await runtime.start();
+    // A short window: the platform's timer stands in for the clock's, so it runs on real time.
+    const handler = createHttpHandler(runtime.client, { key: KEY, logger, clock, maxStreams: 1, resumeWindowMs: 20, heartbeatMs: 3_600_000 });
+    const open = () => handler(new Request(`http://127.0.0.1${WEBHOOK_PATH}/streams`, { headers: { authorization: `Bearer ${KEY}` } }));
+    try {
+      const reader = (await open()).body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = '';
+      while (!text.includes('data: ')) text += (await reader.read()).value ?? '';
+      clock.failing = true;
+      await reader.cancel(); // dropped: its resume window cannot be armed on the clock
+      // It holds the one place (503) for its window, which passes on the platform's timer: the session ends, and a new
+      // stream gets its place.
+      await within((async () => {
+        for (let response = await open(); ; response = await open()) {
+          if (response.status === 200) return void (await response.body!.cancel());
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      })(), 'the dropped session ended and a new stream opened');
+      expect(errors.filter((message) => message.includes('arm'))).toHaveLength(1);
+    } finally {
+      handler.close();
+      await runtime.stop();
+    }
+  });
+});

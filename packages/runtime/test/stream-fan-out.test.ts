@@ -12,7 +12,7 @@ import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { createRuntime } from '../src/runtime/create-runtime.js';
 import { echo, sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
-import { SETTLED } from '../src/testing/settled.js';
+import { SETTLED, within } from '../src/testing/settled.js';
 import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
 
 /**
@@ -40,6 +40,10 @@ class RecordingWriter implements SseWriter {
     putEvent(bytes, 0, head, session, seq, sub, data);
     this.messages.push(decoder.decode(bytes));
     if (this.stalled) this.#unread += bytes.length;
+  }
+  /** The reader takes `bytes` of what waits, and stays stalled. */
+  take(bytes: number): void {
+    this.#unread -= bytes;
   }
   /** The reader takes what waits, and reads on without stalling. */
   drain(): void {
@@ -239,6 +243,39 @@ describe('a connection whose reader is more than the backlog limit behind', () =
     source.next(6);
     expect(next.writer.values()).toEqual([6]);
     expect(next.writer.ids()[0]!.split('.')[0]).not.toBe(writer.ids()[0]!.split('.')[0]);
+    hub.close();
+  });
+});
+
+describe("a held connection whose hub's clock fails to arm its watch again", () => {
+  it('throws nothing out of the watch, cuts the reader that took nothing since, and ends the session after its window', async () => {
+    /** A virtual clock that fails to arm a timer while `failing`. */
+    class ClockThatFailsToArm extends VirtualClock {
+      failing = false;
+      override setTimeout(callback: () => void, delayMs: number) {
+        if (this.failing) throw new Error('this clock cannot arm a timer');
+        return super.setTimeout(callback, delayMs);
+      }
+    }
+    const clock = new ClockThatFailsToArm(new Date());
+    const errors: string[] = [];
+    // A short window: the platform's timer stands in for the clock's, so it runs on real time.
+    const { hub, source } = setup({ clock, resumeWindowMs: 20, logger: { warn() {}, error: (message) => void errors.push(message) } });
+    const spec: FeedSpec = { key: 'status\u0000w', event: 'status', source: () => source };
+    const writer = new RecordingWriter();
+    writer.stalled = true;
+    const connection = new SseConnection(writer, { heartbeats: new HeartbeatQueue(systemClock, 60_000, silentLogger), retryMs: 1000, maxBacklogBytes: 100 });
+    hub.open({ kind: 'single', key: 'w', spec, untilTerminal: false }, undefined, connection);
+    source.next('a'.repeat(150)); // over the limit: the connection is held, and watched on the clock
+    expect(clock.pendingTimers).toBe(1);
+    writer.take(10); // its reader took some: the watch waits one more window, which the clock fails to arm
+    clock.failing = true;
+    await clock.advance(20);
+    expect(errors.filter((message) => message.includes('arm'))).toHaveLength(1);
+    // The platform's timer stands in: the reader took nothing since, so it is cut; then its resume window passes.
+    await within((async () => {
+      while (!writer.ended || hub.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    })(), 'the held connection cut and its session ended');
     hub.close();
   });
 });

@@ -1,4 +1,5 @@
-import type { Clock, ClockTimer } from '../env/clock.js';
+import type { Clock } from '../env/clock.js';
+import { FallbackTimer } from '../env/fallback-timer.js';
 import type { Logger } from '../env/logger.js';
 import { randomId } from '../env/new-id.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
@@ -6,7 +7,6 @@ import type { ErrorBody } from './error-response.js';
 import type { ConnectionOwner, SseConnection } from './sse-connection.js';
 import { eventHead } from './sse-event.js';
 import { cutDropped, FeedRegistry, frameWeight, type FeedEnd, type FeedFrame, type FeedReader, type FeedSpec, type StreamFeed } from './stream-feed.js';
-import { unref } from '../env/unref.js';
 
 /** Options of {@link SessionHub}. */
 export interface SessionHubOptions {
@@ -88,7 +88,7 @@ export type StreamRefusal = 'closed' | 'full';
  * its room, which a client may send without end while its reader takes nothing). A held
  * connection whose reader takes nothing for `resumeWindowMs` is cut, as when its client goes: the session is then
  * resumable for the window, as any dropped one, and a reader gone for good no longer keeps its place of
- * `maxSessions` for ever (the one timer of a held session, `expiry`, cleared when its reader drains or it ends).
+ * `maxSessions` for ever (the one timer of a held session, cleared when its reader drains or it ends).
  *
  * A session not resumed within the window is disposed; `delete` does it at once, and so does a reconnect that names
  * an event the session wrote but cannot resume after (its connection ended, if it still had one: its client left it
@@ -120,6 +120,7 @@ export class SessionHub {
     this.#host = {
       feeds,
       options,
+      armFailed: false,
       dispose: (session) => this.#dispose(session),
       failed: (session, error) => {
         options.logger.error('HTTP API: writing a stream event failed; the stream is closed, and a reconnect gets a new one', error);
@@ -142,12 +143,7 @@ export class SessionHub {
         // A single stream that sent no event gave its client no id to resume it with: nobody can. Released now, so
         // it holds no place of `maxSessions` for the window.
         if (session.mode.kind === 'single' && session.lastSeq === 0) return void this.#dispose(session);
-        // Only while it is still the armed one: a timer the clock failed to clear fires after its session resumed.
-        const expiry = options.clock.setTimeout(() => {
-          if (session.expiry === expiry) this.#dispose(session);
-        }, options.resumeWindowMs);
-        session.expiry = expiry;
-        unref(expiry);
+        session.armExpiry();
       },
     };
   }
@@ -227,7 +223,7 @@ export class SessionHub {
       session = new StreamSession(mode, this.#host);
       this.#sessions.set(session.id, session);
     }
-    this.#clearExpiry(session);
+    session.clearExpiry();
     session.attach(connection, after);
   }
 
@@ -291,14 +287,9 @@ export class SessionHub {
     return session && sameStream(session.mode, mode) && session.canResumeAfter(position.seq) ? session : undefined;
   }
 
-  #clearExpiry(session: StreamSession): void {
-    if (session.expiry !== undefined) this.#options.clock.clearTimeout(session.expiry);
-    session.expiry = undefined;
-  }
-
   /** Forgets `session` and disposes it; `cut`: its connection is broken, so it is cut rather than ended. */
   #dispose(session: StreamSession, cut = false): void {
-    this.#clearExpiry(session);
+    session.clearExpiry();
     this.#sessions.delete(session.id);
     session.dispose(cut);
   }
@@ -320,6 +311,8 @@ interface FinishedStream {
 interface SessionHost {
   readonly feeds: FeedRegistry;
   readonly options: SessionHubOptions;
+  /** The clock failed to arm the last session timer armed (reported): the next failure in a row is not reported again. */
+  armFailed: boolean;
   /** Ends `session` now: the hub forgets it, and it releases what it holds. */
   dispose(session: StreamSession): void;
   /**
@@ -392,10 +385,13 @@ const encoder = new TextEncoder();
 export class StreamSession implements ConnectionOwner {
   readonly id = randomId();
   /**
-   * The one timer of the session: its resume window while dropped (set by the hub), or while its connection is held,
-   * when it cuts a reader that took nothing in a window (see {@link SessionHub}, "Slow readers").
+   * The one timer of the session, made as it is first armed: its resume window while dropped (armed by the hub), or
+   * while its connection is held, when it cuts a reader that took nothing in a window (see {@link SessionHub}, "Slow
+   * readers"). Unref'd; one the clock fails to arm is set on the platform's timer (see {@link armExpiry}).
    */
-  expiry: ClockTimer | undefined;
+  #timer: FallbackTimer | undefined;
+  /** While its connection is held: the bytes its reader had not taken when the watch was armed. */
+  #heldUnread = 0;
   readonly mode: SessionMode;
   readonly #host: SessionHost;
   /** The active subscriptions by `sub` (`''` for a single stream's): none, the only one, or a `Map` of several. */
@@ -761,35 +757,53 @@ export class StreamSession implements ConnectionOwner {
       this.#held = true;
       for (const each of this.#list()) each.feed.unread(each);
       connection.awaitDrain();
-      this.#watchHeld(connection, connection.unread);
+      this.#heldUnread = connection.unread;
+      this.armExpiry();
     }
   }
 
   /**
-   * Every wait has an end: one resume window after the connection was held with `unread` bytes unread, cuts it if its
-   * reader took nothing since (as when its client goes: the session is then resumable for a window, then ends and frees
-   * its place), or waits one more window if it took some.
+   * Arms the session's timer one resume window on, in place of the one armed: its resume window (dropped) or the watch
+   * on its held connection. A clock whose `setTimeout` throws has it set on the platform's timer instead (`FallbackTimer`):
+   * reported (once, until the clock arms one again), never thrown out of the watch's callback or the connection's
+   * close, so a dropped session still ends and frees its place of `maxSessions`.
    */
-  #watchHeld(connection: SseConnection, unread: number): void {
-    const { clock, resumeWindowMs } = this.#host.options;
-    const expiry = clock.setTimeout(() => {
-      if (this.expiry !== expiry) return; // cleared, though the clock failed to
-      this.expiry = undefined;
-      if (this.#connection !== connection || !this.#held) return;
-      const now = connection.unread;
-      if (now < unread) this.#watchHeld(connection, now);
-      else connection.cut();
-    }, resumeWindowMs);
-    this.expiry = expiry;
-    unref(expiry);
+  armExpiry(): void {
+    const host = this.#host;
+    const timer = (this.#timer ??= new FallbackTimer(host.options.clock, () => this.#expired(), undefined, false, true));
+    let failed = false;
+    timer.arm(host.options.resumeWindowMs, (error) => {
+      failed = true;
+      if (!host.armFailed) host.options.logger.error("HTTP API: the clock failed to arm a stream session's timer; the platform's stands in", error);
+    });
+    host.armFailed = failed;
+  }
+
+  /** Clears the session's timer (resumed, drained or ended); one the clock fails to clear does nothing when it fires. */
+  clearExpiry(): void {
+    this.#timer?.clear();
+  }
+
+  /**
+   * The session's timer fired (only the one armed last does: `FallbackTimer`). Dropped: its resume window passed, and it
+   * ends. Held: every wait has an end: one resume window after the connection was held with `#heldUnread` bytes unread,
+   * it is cut if its reader took nothing since (as when its client goes: the session is then resumable for a window,
+   * then ends and frees its place), or waits one more window if it took some.
+   */
+  #expired(): void {
+    const connection = this.#connection;
+    if (!connection) return void this.#host.dispose(this);
+    if (!this.#held) return;
+    const now = connection.unread;
+    if (now >= this.#heldUnread) return void connection.cut();
+    this.#heldUnread = now;
+    this.armExpiry();
   }
 
   /** The connection is no longer held (its reader drained, or it went): its timer is cleared. */
   #unhold(): void {
     this.#held = false;
-    if (this.expiry === undefined) return;
-    this.#host.options.clock.clearTimeout(this.expiry);
-    this.expiry = undefined;
+    this.clearExpiry();
   }
 }
 
