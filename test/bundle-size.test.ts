@@ -21,10 +21,10 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * why; the history of the budgets is in git.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 55_365 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 70_663 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 101_259 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 13_285 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 55_367 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 70_665 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 101_261 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 13_286 },
 ];
 
 describe('bundle size', () => {

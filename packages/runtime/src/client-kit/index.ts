@@ -16,7 +16,7 @@ export { historyEventsMissed } from '../model/history-position.js';
 export { statusChangesMissed, type StatusStamp } from '../model/instance-status.js';
 export { sameJson } from '../model/same-json.js';
 export { armTimeout, FIRST_ANSWER_GRACE_MS } from '../client/timeout-after.js';
-export { guardClock } from '../env/guarded-clock.js';
+export { guardClock, type GuardedClock } from '../env/guarded-clock.js';
 export { closedWaitError, noStatusError } from '../client/no-status-error.js';
 export { readSignalWithStartOptions } from '../client/read-signal-with-start-options.js';
 export { readGetStatusOptions, readRaiseEventOptions, readStartNewOptions } from '../client/read-client-options.js';

@@ -25,8 +25,9 @@ export class GuardedClock implements Clock {
    */
   constructor(readonly clock: Clock, readonly logger: Logger, readonly whose: string) {}
 
-  get timersFireOnTime(): boolean | undefined {
-    return this.clock.timersFireOnTime;
+  /** Whether the clock's timers fire on its own time (`Clock.timersFireOnTime`; unset reads as false). */
+  get timersFireOnTime(): boolean {
+    return this.clock.timersFireOnTime === true;
   }
 
   now(): Date {

@@ -545,8 +545,12 @@ describe('schema checks', () => {
     const first = track(new DexieStore({ name }));
     await create(first, newInstance('a'));
     await first.close();
-    // A newer version of the app upgraded the database (new native version, new table) and its schema marker.
-    const db = await openRaw(name, 80, (upgrading, tx) => {
+    // A newer version of the app upgraded the database (new native version, new table) and its schema marker: one
+    // native version past the one this version wrote, whatever that is.
+    const current = await openRaw(name);
+    const newer = current.version + 10;
+    current.close();
+    const db = await openRaw(name, newer, (upgrading, tx) => {
       upgrading.createObjectStore('newTable');
       tx.objectStore('meta').put({ key: 'schema', version: DEXIE_SCHEMA_VERSION + 1, store: 'durable-rx/dexie' });
     });
