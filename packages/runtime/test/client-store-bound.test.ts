@@ -6,6 +6,7 @@ import {
 } from '../src/index.js';
 import { SETTLED } from '../src/testing/settled.js';
 import { createHttpHandler } from '../src/http/index.js';
+import type { InstanceState } from '../src/model/instance-status.js';
 import { HandClock, T0 } from './hand-clock.js';
 import { within } from './within.js';
 
@@ -17,7 +18,19 @@ type Method = 'commit' | 'getInstance' | 'getHistory' | 'getInstanceHistory' | '
  * partition without a socket timeout) until `answerHeld()` passes them on to the MemoryStore; everything else goes to
  * the MemoryStore at once.
  */
-function hangingStore() {
+/**
+ * `read` as a state stored before a step said what a Suspended execution kept (`InstanceState.suspension`), which a
+ * resume then reads from the history: the path these cases bound.
+ */
+async function unflagged(read: Promise<InstanceState | undefined>): Promise<InstanceState | undefined> {
+  const state = await read;
+  if (state?.suspension === undefined) return state;
+  const { suspension: _, ...rest } = state;
+  return rest;
+}
+
+/** A MemoryStore whose methods named in `hanging` never answer until `answerHeld()`; with `flagless`, see {@link unflagged}. */
+function hangingStore({ flagless = false } = {}) {
   const inner = new MemoryStore();
   const hanging = new Set<Method>();
   /** How many hanging calls were made, and who waits for that count to reach a number. */
@@ -36,6 +49,7 @@ function hangingStore() {
           });
         };
       }
+      if (flagless && key === 'getInstance') return (id: string) => unflagged(target.getInstance(id));
       const value: unknown = Reflect.get(target, key, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },
@@ -174,7 +188,7 @@ describe('a client whose store never answers', () => {
 
   it('leaves a resume to a worker as a message when its read of the history outlasts the bound, instead of rejecting', async () => {
     const clock = new HandClock();
-    const { inner, store, hanging, hungCalls, answerHeld } = hangingStore();
+    const { inner, store, hanging, hungCalls, answerHeld } = hangingStore({ flagless: true });
     const client = createClient({ store, clock, storeCallTimeoutMs: 5000 });
     // A Running instance that no worker holds: the runtime that ran its first step has stopped.
     const runtime = createRuntime({
@@ -205,6 +219,7 @@ describe('a client whose store never answers', () => {
     const store = new Proxy(inner, {
       get: (target, key) => {
         if (key === 'getHistory') return () => Promise.reject(broken);
+        if (key === 'getInstance') return (id: string) => unflagged(target.getInstance(id));
         const value: unknown = Reflect.get(target, key, target);
         return typeof value === 'function' ? value.bind(target) : value;
       },

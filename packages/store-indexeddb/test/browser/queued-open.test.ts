@@ -426,9 +426,9 @@ async function oldKeyvalTab(name: string): Promise<IDBDatabase> {
 
 describe('DexieStore on a database a newer version of the app raised, whose second open queues behind a blocked upgrade', () => {
   /**
-   * The database at native version 80 (a newer app's, above DexieStore's own), held open by an old tab that ignores
+   * The database at a native version 10 above DexieStore's own (a newer app's), held open by an old tab that ignores
    * versionchange. DexieStore's open of its version fails with VersionError at once, and Dexie opens again without a
-   * version; the returned factory has a still newer app ask to upgrade to 90 (blocked by the old tab) at that
+   * version; the returned factory has a still newer app ask to upgrade 10 above that (blocked by the old tab) at that
    * VersionError, before Dexie's second request, which so queues behind the upgrade, told nothing by Chromium.
    */
   async function raisedAndHeld(name: string): Promise<{
@@ -437,8 +437,13 @@ describe('DexieStore on a database a newer version of the app raised, whose seco
     const first = new DexieStore({ name });
     await create(first, newInstance('before'));
     await first.close();
-    (await oldTab(name, 80)).close(); // the newer app's upgrade, which changes no table
-    const a = await oldTab(name, 80);
+    const own = await new Promise<number>((resolve, reject) => {
+      const request = indexedDB.open(name);
+      request.onsuccess = () => (resolve(request.result.version), request.result.close());
+      request.onerror = () => reject(request.error);
+    });
+    (await oldTab(name, own + 10)).close(); // the newer app's upgrade, which changes no table
+    const a = await oldTab(name, own + 10);
     let blocked!: () => void;
     const upgradeBlocked = new Promise<void>((resolve) => (blocked = resolve));
     let done!: () => void;
@@ -449,7 +454,7 @@ describe('DexieStore on a database a newer version of the app raised, whose seco
     });
     const counted = countingOpens((request) => request.addEventListener('error', () => {
       if (request.error?.name !== 'VersionError') return;
-      const upgrade = askUpgrade(name, 90);
+      const upgrade = askUpgrade(name, own + 20);
       void upgrade.blocked.then(blocked);
       upgrade.done.then(done, failed);
     }));
