@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
-import type { Logger } from '../src/env/logger.js';
-import { createHttpHandler } from '../src/http/create-http-handler.js';
+import { silentLogger, type Logger } from '../src/env/logger.js';
+import { createHttpHandler, type HttpHandlerOptions } from '../src/http/create-http-handler.js';
 import { createReadToken } from '../src/http/read-token.js';
 import { createRuntime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { waitForEvents } from '../src/testing/samples.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
-import { SETTLED } from '../../../test-support/settled.js';
+import { within } from './within.js';
 
 /**
  * The HTTP handler's heartbeats over a custom clock whose `setTimeout` throws for a while: the failure is reported once,
@@ -26,23 +26,23 @@ class ClockThatFailsToArm extends VirtualClock {
   }
 }
 
-/** `promise`, or a rejection saying `what` did not happen within a bound no healthy run comes near. */
-function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} within ${SETTLED.timeoutMs} ms`)), SETTLED.timeoutMs);
-  });
-  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
+/**
+ * A runtime on a MemoryStore and an HTTP handler (`options`) over a {@link ClockThatFailsToArm}, what the handler
+ * reports in `errors`.
+ */
+async function handlerOnClock(options: Omit<HttpHandlerOptions, 'key' | 'logger' | 'clock'>) {
+  const clock = new ClockThatFailsToArm(new Date());
+  const errors: string[] = [];
+  const logger: Logger = { warn: () => {}, error: (message) => void errors.push(message) };
+  const runtime = createRuntime({ store: new MemoryStore(), orchestrators: { WaitForEvents: waitForEvents }, logger: silentLogger });
+  await runtime.start();
+  const handler = createHttpHandler(runtime.client, { key: KEY, logger, clock, ...options });
+  return { clock, errors, runtime, handler };
 }
 
 describe('a handler whose clock fails to arm a timer', () => {
   it('reports it once, throws nothing out of the heartbeat timer, and beats on once the clock arms again', async () => {
-    const clock = new ClockThatFailsToArm(new Date());
-    const errors: string[] = [];
-    const logger: Logger = { warn: () => {}, error: (message) => void errors.push(message) };
-    const runtime = createRuntime({ store: new MemoryStore(), orchestrators: { WaitForEvents: waitForEvents }, logger: { warn: () => {}, error: () => {} } });
-    await runtime.start();
-    const handler = createHttpHandler(runtime.client, { key: KEY, logger, clock, heartbeatMs: HEARTBEAT_MS });
+    const { clock, errors, runtime, handler } = await handlerOnClock({ heartbeatMs: HEARTBEAT_MS });
     try {
       const response = await handler(new Request(`http://127.0.0.1${WEBHOOK_PATH}/streams`, { headers: { authorization: `Bearer ${KEY}` } }));
       const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -72,13 +72,8 @@ describe('a handler whose clock fails to arm a timer', () => {
   });
 
   it("ends a read token's stream when the token expires, though the clock failed to arm a step of the wait", async () => {
-    const clock = new ClockThatFailsToArm(new Date());
-    const errors: string[] = [];
-    const logger: Logger = { warn: () => {}, error: (message) => void errors.push(message) };
-    const runtime = createRuntime({ store: new MemoryStore(), orchestrators: { WaitForEvents: waitForEvents }, logger: { warn: () => {}, error: () => {} } });
-    await runtime.start();
     // Heartbeats far apart: only the token's expiry steps (one heartbeat interval each) arm timers meanwhile.
-    const handler = createHttpHandler(runtime.client, { key: KEY, logger, clock, heartbeatMs: HEARTBEAT_MS });
+    const { clock, errors, runtime, handler } = await handlerOnClock({ heartbeatMs: HEARTBEAT_MS });
     try {
       await runtime.client.startNew('WaitForEvents', { instanceId: 'watched', input: 1 });
       const token = await createReadToken(KEY, { instanceIds: ['watched'], expiresAt: clock.now().getTime() + 3 * HEARTBEAT_MS });
@@ -108,13 +103,8 @@ describe('a handler whose clock fails to arm a timer', () => {
 
 describe("a handler whose clock fails to arm a stream session's timer", () => {
   it("still ends a dropped session after its resume window, freeing its place of maxStreams", async () => {
-    const clock = new ClockThatFailsToArm(new Date());
-    const errors: string[] = [];
-    const logger: Logger = { warn: () => {}, error: (message) => void errors.push(message) };
-    const runtime = createRuntime({ store: new MemoryStore(), orchestrators: { WaitForEvents: waitForEvents }, logger: { warn: () => {}, error: () => {} } });
-    await runtime.start();
     // A short window: the platform's timer stands in for the clock's, so it runs on real time.
-    const handler = createHttpHandler(runtime.client, { key: KEY, logger, clock, maxStreams: 1, resumeWindowMs: 20, heartbeatMs: 3_600_000 });
+    const { clock, errors, runtime, handler } = await handlerOnClock({ maxStreams: 1, resumeWindowMs: 20, heartbeatMs: 3_600_000 });
     const open = () => handler(new Request(`http://127.0.0.1${WEBHOOK_PATH}/streams`, { headers: { authorization: `Bearer ${KEY}` } }));
     try {
       const reader = (await open()).body!.pipeThrough(new TextDecoderStream()).getReader();

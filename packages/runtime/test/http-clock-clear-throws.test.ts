@@ -7,7 +7,7 @@ import { createRuntime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { waitForEvents } from '../src/testing/samples.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
-import { SETTLED } from '../../../test-support/settled.js';
+import { within } from './within.js';
 
 /**
  * The HTTP handler's streams over a custom clock whose `clearTimeout` throws (as the worker's are: see
@@ -50,15 +50,6 @@ async function opened() {
     };
   };
   return { clock, errors, runtime, handler, token, stream };
-}
-
-/** `promise`, or a rejection saying `what` did not happen within a bound no healthy run comes near. */
-function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} within ${SETTLED.timeoutMs} ms`)), SETTLED.timeoutMs);
-  });
-  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
 }
 
 describe('a handler whose clock cannot clear a timer', () => {
