@@ -42,6 +42,19 @@ function reporter(reported: unknown[]): Logger {
   };
 }
 
+/** A deadline list on `clock` (the platform's timer standing in) whose reports are collected in `reports`. */
+function reportingList(clock: HandClock): { readonly list: DeadlineList; readonly reports: string[] } {
+  const reports: string[] = [];
+  return { list: new DeadlineList(clock, true, 'the clock', { warn: () => undefined, error: (message) => void reports.push(message) }), reports };
+}
+
+/** Moves `clock` to `ms` and fires what is due there: `call` rejects with `message`, its bound passed. */
+async function expectEndedAt(clock: HandClock, ms: number, call: Promise<unknown>, message: string): Promise<void> {
+  clock.ms = ms;
+  clock.fireDue();
+  await expect(call).rejects.toThrow(message);
+}
+
 describe('DeadlineList', () => {
   it('bounds no call when its clock fails to set the timer: it throws with nothing sent, and the timer armed before still ends the others', async () => {
     const clock = new HandClock();
@@ -277,9 +290,7 @@ describe('DeadlineList', () => {
     await expect(call).rejects.toThrow('due call did not settle within 100 ms');
     expect(reported).toEqual([new Error('injected: no time')]);
     clock.now = now;
-    clock.ms = T0 + 200;
-    clock.fireDue();
-    await expect(later).rejects.toThrow('later call did not settle within 200 ms');
+    await expectEndedAt(clock, T0 + 200, later, 'later call did not settle within 200 ms');
   });
 
   it('ends the passed deadlines when its clock fails to arm the timer for the next one, and reports that error', async () => {
@@ -323,15 +334,12 @@ describe('DeadlineList', () => {
     clock.refusing = false;
     const next = list.bound(() => new Promise<string>(() => {}), 100, 'next call');
     expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 250]);
-    clock.ms = T0 + 250;
-    clock.fireDue();
-    await expect(next).rejects.toThrow('next call did not settle within 100 ms');
+    await expectEndedAt(clock, T0 + 250, next, 'next call did not settle within 100 ms');
   });
 
   it('arms the timer again at its next turn when neither its clock nor the platform could as deadlines ended, and logs it', async () => {
     const clock = new HandClock();
-    const reports: string[] = [];
-    const list = new DeadlineList(clock, true, 'the clock', { warn: () => undefined, error: (message) => void reports.push(message) });
+    const { list, reports } = reportingList(clock);
     const ended: string[] = [];
     list.add(100, () => ended.push('due'));
     const later = list.bound(() => new Promise<string>(() => {}), 150, 'later call');
@@ -350,15 +358,12 @@ describe('DeadlineList', () => {
     clock.refusing = false;
     await nextTurn();
     expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 150]);
-    clock.ms = T0 + 150;
-    clock.fireDue();
-    await expect(later).rejects.toThrow('later call did not settle within 150 ms');
+    await expectEndedAt(clock, T0 + 150, later, 'later call did not settle within 150 ms');
   });
 
   it('tries 3 times in a row at most when the timers keep failing, then arms for its earliest deadline with the next call', async () => {
     const clock = new HandClock();
-    const reports: string[] = [];
-    const list = new DeadlineList(clock, true, 'the clock', { warn: () => undefined, error: (message) => void reports.push(message) });
+    const { list, reports } = reportingList(clock);
     list.add(100, () => undefined);
     const later = list.bound(() => new Promise<string>(() => {}), 150, 'later call');
     clock.refusing = true;
@@ -378,9 +383,7 @@ describe('DeadlineList', () => {
     clock.refusing = false;
     const next = list.bound(() => new Promise<string>(() => {}), 1_000, 'next call');
     expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 150]);
-    clock.ms = T0 + 150;
-    clock.fireDue();
-    await expect(later).rejects.toThrow('later call did not settle within 150 ms');
+    await expectEndedAt(clock, T0 + 150, later, 'later call did not settle within 150 ms');
     list.endAll(() => new Error('stopped'));
     await expect(next).rejects.toThrow('stopped');
   });
@@ -404,9 +407,7 @@ describe('DeadlineList', () => {
     clock.fireDue();
     expect(reported).toEqual([]);
     expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 150]);
-    clock.ms = T0 + 150;
-    clock.fireDue();
-    await expect(call).rejects.toThrow('next call did not settle within 150 ms');
+    await expectEndedAt(clock, T0 + 150, call, 'next call did not settle within 150 ms');
     expect(reported).toEqual([new Error('injected: no timer')]); // re-armed for the wait left, on the platform's timer
     list.endAll(() => new Error('stopped'));
     expect(ended).toEqual(['much later']);
@@ -427,9 +428,7 @@ describe('DeadlineList', () => {
     expect(reported).toEqual([new Error('injected: no clear')]);
     // The timer the clock kept fires into nothing; a later call arms one of its own.
     const later = list.bound(() => new Promise<string>(() => {}), 100, 'later call');
-    clock.ms = T0 + 100;
-    clock.fireDue();
-    await expect(later).rejects.toThrow('later call did not settle within 100 ms');
+    await expectEndedAt(clock, T0 + 100, later, 'later call did not settle within 100 ms');
   });
 
   it('bounds a call: its value or error before the deadline, an UnavailableError naming it after, a late value to `late`', async () => {
