@@ -55,6 +55,22 @@ async function expectEndedAt(clock: HandClock, ms: number, call: Promise<unknown
   await expect(call).rejects.toThrow(message);
 }
 
+/**
+ * Fires what is due on `clock` at `ms` while neither the clock (refusing from then on) nor the platform can arm a
+ * timer; `meanwhile` runs before the platform's timers come back.
+ */
+async function fireUnarmable(clock: HandClock, ms: number, meanwhile?: () => Promise<void>): Promise<void> {
+  clock.refusing = true;
+  const platform = failPlatformTimers();
+  clock.ms = ms;
+  try {
+    clock.fireDue();
+    if (meanwhile) await meanwhile();
+  } finally {
+    platform.restore();
+  }
+}
+
 describe('DeadlineList', () => {
   it('bounds no call when its clock fails to set the timer: it throws with nothing sent, and the timer armed before still ends the others', async () => {
     const clock = new HandClock();
@@ -343,14 +359,7 @@ describe('DeadlineList', () => {
     const ended: string[] = [];
     list.add(100, () => ended.push('due'));
     const later = list.bound(() => new Promise<string>(() => {}), 150, 'later call');
-    clock.refusing = true;
-    const platform = failPlatformTimers();
-    clock.ms = T0 + 100;
-    try {
-      clock.fireDue();
-    } finally {
-      platform.restore();
-    }
+    await fireUnarmable(clock, T0 + 100);
     expect(ended).toEqual(['due']);
     expect(reports).toEqual([`${DEADLINE_FAILED}: none is armed; it is tried again at the next turn`]);
     // The timers work again a moment later. Before, none was armed for the later call (a worker's store call): it
@@ -366,15 +375,9 @@ describe('DeadlineList', () => {
     const { list, reports } = reportingList(clock);
     list.add(100, () => undefined);
     const later = list.bound(() => new Promise<string>(() => {}), 150, 'later call');
-    clock.refusing = true;
-    const platform = failPlatformTimers();
-    clock.ms = T0 + 100;
-    try {
-      clock.fireDue();
+    await fireUnarmable(clock, T0 + 100, async () => {
       for (let turn = 0; turn < 6; turn++) await nextTurn();
-    } finally {
-      platform.restore();
-    }
+    });
     expect(clock.refused).toBe(4); // the firing's, then 3 more
     expect(reports.map((report) => report.slice(DEADLINE_FAILED.length))).toEqual([
       ...Array<string>(3).fill(': none is armed; it is tried again at the next turn'), ': none is armed; the next call or wait arms it',
