@@ -21,9 +21,9 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * why; the history of the budgets is in git.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 55_367 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 70_665 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 101_261 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 55_441 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 70_738 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 101_316 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_286 },
 ];
 

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { FallbackTimer } from '../src/env/fallback-timer.js';
+import { ArmFailures, FallbackTimer, type Fallback } from '../src/env/fallback-timer.js';
 import { HandClock, T0 } from './hand-clock.js';
 import { within } from './within.js';
 
@@ -33,7 +33,7 @@ describe('FallbackTimer', () => {
   it('arms on the clock, in place of the one armed, and is no longer armed once it fired', () => {
     const clock = new HandClock();
     const fired: boolean[] = [];
-    const timer = new FallbackTimer(clock, (onPlatform) => fired.push(onPlatform), unexpected);
+    const timer = new FallbackTimer(clock, (onPlatform) => fired.push(onPlatform), { clearFailed: unexpected });
     expect(timer.arm(100)).toBe(100);
     expect(timer.arm(50)).toBe(50);
     expect([...clock.timers.values()].map((t) => t.at)).toEqual([T0 + 50]);
@@ -45,7 +45,7 @@ describe('FallbackTimer', () => {
 
   it('throws what the clock throws without `failed` (or with one that throws), the one armed left as it was', () => {
     const clock = new TimerThrowingClock();
-    const timer = new FallbackTimer(clock, () => undefined, unexpected);
+    const timer = new FallbackTimer(clock, () => undefined, { clearFailed: unexpected });
     timer.arm(100);
     clock.throwing = true;
     expect(() => timer.arm(50)).toThrow('injected: no timer');
@@ -56,7 +56,7 @@ describe('FallbackTimer', () => {
   it('keeps the one armed when the clock fails, reporting it, and arms nothing on the platform', () => {
     const clock = new TimerThrowingClock();
     const reports: unknown[] = [];
-    const timer = new FallbackTimer(clock, () => undefined, unexpected);
+    const timer = new FallbackTimer(clock, () => undefined, { clearFailed: unexpected });
     timer.arm(100);
     clock.throwing = true;
     expect(timer.arm(50, (error) => reports.push(error))).toBeUndefined();
@@ -68,7 +68,7 @@ describe('FallbackTimer', () => {
     const clock = new TimerThrowingClock();
     let fired!: (onPlatform: boolean) => void;
     const firing = new Promise<boolean>((resolve) => (fired = resolve));
-    const timer = new FallbackTimer(clock, (onPlatform) => fired(onPlatform), unexpected, true);
+    const timer = new FallbackTimer(clock, (onPlatform) => fired(onPlatform), { clearFailed: unexpected, inPlace: true });
     timer.arm(100);
     clock.throwing = true;
     expect(timer.arm(0, () => undefined)).toBe(0);
@@ -81,7 +81,7 @@ describe('FallbackTimer', () => {
     const reports: unknown[] = [];
     let fired!: (onPlatform: boolean) => void;
     const firing = new Promise<boolean>((resolve) => (fired = resolve));
-    const timer = new FallbackTimer(clock, (onPlatform) => fired(onPlatform), unexpected);
+    const timer = new FallbackTimer(clock, (onPlatform) => fired(onPlatform), { clearFailed: unexpected });
     clock.throwing = true;
     // A week's delay, given at most 0 ms on the platform.
     expect(timer.arm(7 * 86_400_000, (error) => reports.push(error), 0)).toBe(0);
@@ -91,7 +91,7 @@ describe('FallbackTimer', () => {
     expect(timer.armed).toBe(false);
     // Cleared before it fires, it never does.
     const calls: boolean[] = [];
-    const cleared = new FallbackTimer(clock, (onPlatform) => calls.push(onPlatform), unexpected);
+    const cleared = new FallbackTimer(clock, (onPlatform) => calls.push(onPlatform), { clearFailed: unexpected });
     cleared.arm(0, () => undefined);
     cleared.clear();
     await platformTurn();
@@ -106,7 +106,7 @@ describe('FallbackTimer', () => {
   it('reports once what became of a timer neither the clock nor the platform could arm: none is, nor is any kept', () => {
     const clock = new TimerThrowingClock();
     const reports: [unknown, string][] = [];
-    const timer = new FallbackTimer(clock, () => undefined, unexpected);
+    const timer = new FallbackTimer(clock, () => undefined, { clearFailed: unexpected });
     clock.throwing = true;
     const platform = vi.spyOn(globalThis, 'setTimeout').mockImplementation((() => {
       throw new Error('injected: no platform timer');
@@ -128,12 +128,35 @@ describe('FallbackTimer', () => {
     timer.clear();
   });
 
+  it('tells its owner a failing clock is the first failure once, until the clock arms again, shared by the timers of one owner', () => {
+    const clock = new TimerThrowingClock();
+    const failures = new ArmFailures();
+    const timer = new FallbackTimer(clock, () => undefined, { clearFailed: unexpected, failures });
+    const other = new FallbackTimer(clock, () => undefined, { clearFailed: unexpected, failures });
+    const logged: string[] = [];
+    const log = (what: string) => (_: unknown, fallback: Fallback, first: boolean): void => void (first && logged.push(`${what} ${fallback}`));
+    clock.throwing = true;
+    timer.arm(100, log('first'));
+    timer.arm(100, log('second'));
+    other.arm(100, log('other'));
+    expect(logged).toEqual(['first platform']);
+    // The clock recovers (for one arming of either timer), then fails again: reported again, once.
+    clock.throwing = false;
+    other.arm(100, log('recovered'));
+    clock.throwing = true;
+    timer.arm(100, log('again'));
+    other.arm(100, log('and again'));
+    expect(logged).toEqual(['first platform', 'again kept']);
+    timer.clear();
+    other.clear();
+  });
+
   /** A timer armed for 100 ms on a clock that then fails to clear timers; what it fired and the clear failures reported. */
   function armedOnClockThatFailsToClear() {
     const clock = new ClearThrowingClock();
     const fired: boolean[] = [];
     const clearsFailed: unknown[] = [];
-    const timer = new FallbackTimer(clock, (onPlatform) => fired.push(onPlatform), (error) => clearsFailed.push(error));
+    const timer = new FallbackTimer(clock, (onPlatform) => fired.push(onPlatform), { clearFailed: (error) => clearsFailed.push(error) });
     timer.arm(100);
     clock.clearThrowing = true;
     return { clock, fired, clearsFailed, timer };

@@ -91,7 +91,7 @@ export class DeadlineList {
     this.lingers = lingers;
     this.#whose = whose;
     this.#logger = guardedLogger(logger);
-    this.#timer = new FallbackTimer(clock, this.#fire, this.#failed, true);
+    this.#timer = new FallbackTimer(clock, this.#fire, { clearFailed: this.#failed, inPlace: true });
   }
 
   /** Leave the timer armed when no deadline is pending (see the class). May be changed at any time. */

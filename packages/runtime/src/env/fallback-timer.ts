@@ -10,6 +10,61 @@ import { unref } from './unref.js';
 export type Fallback = 'kept' | 'platform' | 'none';
 
 /**
+ * The rule "a clock's failure to arm a timer is reported once, until the clock arms one again", for every owner of a
+ * timer that falls back ({@link FallbackTimer}, which keeps one, or several timers sharing one) and for an owner whose
+ * arming throws (a deadline a `DeadlineList` failed to add): a clock that keeps failing is logged once, not at each
+ * arming, and one that recovers then fails again is logged again.
+ *
+ * @example
+ * ```ts
+ * const failures = new ArmFailures();
+ * try {
+ *   arm();
+ *   failures.armed();
+ * } catch (error) {
+ *   if (failures.failed()) logger.error('the clock failed to arm the timer', error);
+ * }
+ * ```
+ */
+export class ArmFailures {
+  #failing = false;
+
+  /** The clock armed a timer: its next failure is the first again. */
+  armed(): void {
+    this.#failing = false;
+  }
+
+  /** The clock failed to arm one: whether it is the first failure since it last armed one (the one to report). */
+  failed(): boolean {
+    const first = !this.#failing;
+    this.#failing = true;
+    return first;
+  }
+}
+
+/** How a {@link FallbackTimer} is set, cleared and reported; every field is optional. */
+export interface FallbackTimerOptions {
+  /** Is told what any clock's `clearTimeout` throws but a {@link GuardedClock}'s (the timer is let go of all the same). */
+  readonly clearFailed?: (error: unknown) => void;
+  /**
+   * The timer the clock failed to arm is set on the platform's in place of the one armed: for an owner whose armed
+   * timer may be later than the one it asks for (a {@link DeadlineList}'s, armed by a deadline's callback as the
+   * deadlines before it end), which it would otherwise wait for.
+   */
+  readonly inPlace?: boolean;
+  /**
+   * Every timer it sets, the clock's or the platform's, lets the process exit (`unref`): for a server's timers, which
+   * must not keep a process alive that has nothing else to do.
+   */
+  readonly unref?: boolean;
+  /**
+   * Where it tells whether a failure to arm is the first since the clock last armed (`failed`'s `first`): one shared by
+   * the timers of one owner (the sessions of a hub) reports a failing clock once for all of them. Its own by default.
+   */
+  readonly failures?: ArmFailures;
+}
+
+/**
  * The one timer of an owner that cannot do without it: a {@link DeadlineList}'s (with none armed, a store call left
  * pending would never end, nor a worker's step waiting for it) and a worker's wake timer (a due durable timer, a failed
  * claim's retry or a lease left to lapse would wait for a store signal). It is armed on the owner's clock. When the
@@ -23,11 +78,13 @@ export type Fallback = 'kept' | 'platform' | 'none';
  * and the next {@link clear} (an owner's stop) clears it. Each timer's callback fires only while it is the one armed:
  * the rule "is this firing the current timer" is held here for every owner that arms, re-arms and clears one timer.
  * `fired` runs as the armed timer fires, told whether it was the platform's, which does not run on the clock's time.
+ * Whether a failure to arm is the first since the clock last armed, the one its owner reports, is decided here too
+ * ({@link ArmFailures}): the owner says what to log.
  *
  * @example
  * ```ts
- * const timer = new FallbackTimer(clock, () => wake(), (error) => logger.error('the clock failed to clear the wake timer', error));
- * timer.arm(1000, (error, fallback) => logger.error(`the clock failed to arm the wake timer (${fallback})`, error));
+ * const timer = new FallbackTimer(clock, () => wake(), { clearFailed: (error) => logger.error('the clock failed to clear the wake timer', error) });
+ * timer.arm(1000, (error, fallback, first) => first && logger.error(`the clock failed to arm the wake timer (${fallback})`, error));
  * ```
  */
 export class FallbackTimer {
@@ -43,21 +100,16 @@ export class FallbackTimer {
   #fire: (() => void) | undefined;
   readonly #inPlace: boolean;
   readonly #unref: boolean;
+  readonly #failures: ArmFailures;
 
-  /**
-   * @param clock the owner's clock; a {@link GuardedClock} reports what it fails to clear itself.
-   * @param clearFailed is told what any other clock's `clearTimeout` throws (the timer is let go of all the same).
-   * @param inPlace the timer the clock failed to arm is set on the platform's in place of the one armed: for an owner
-   * whose armed timer may be later than the one it asks for (a {@link DeadlineList}'s, armed by a deadline's callback
-   * as the deadlines before it end), which it would otherwise wait for.
-   * @param unrefs every timer it sets, the clock's or the platform's, lets the process exit (`unref`): for a server's
-   * timers, which must not keep a process alive that has nothing else to do.
-   */
-  constructor(clock: Clock, fired: (onPlatform: boolean) => void, clearFailed?: (error: unknown) => void, inPlace = false, unrefs = false) {
+  /** @param clock the owner's clock; a {@link GuardedClock} reports what it fails to clear itself. */
+  constructor(clock: Clock, fired: (onPlatform: boolean) => void, options: FallbackTimerOptions = {}) {
+    const { clearFailed } = options;
     this.#clock = guardClock(clock, { warn() {}, error: (_, error) => clearFailed?.(error) });
     this.#fired = fired;
-    this.#inPlace = inPlace;
-    this.#unref = unrefs;
+    this.#inPlace = options.inPlace === true;
+    this.#unref = options.unref === true;
+    this.#failures = options.failures ?? new ArmFailures();
   }
 
   /** A timer is armed: it has neither fired nor been cleared. */
@@ -68,12 +120,13 @@ export class FallbackTimer {
   /**
    * Arms the timer `delayMs` (at most {@link MAX_TIMER_DELAY_MS}) from now, in place of the one armed. Without `failed`,
    * a clock that fails to arm it throws, the one armed left as it was. With it, the timer falls back as the class says,
-   * for at most `platformMaxMs` on the platform's timer, and `failed` is told the clock's error and what became of the
-   * timer ({@link Fallback}): once, when the fallback is settled (with `'none'`, or `'kept'` after the platform failed
-   * too, the error is an `AggregateError` of the clock's and the platform's). Returns the delay armed, or `undefined`
-   * when none was (the one armed stays).
+   * for at most `platformMaxMs` on the platform's timer, and `failed` is told the clock's error, what became of the
+   * timer ({@link Fallback}) and whether it is the first failure since the clock last armed (`first`: the one to
+   * report, {@link ArmFailures}): once, when the fallback is settled (with `'none'`, or `'kept'` after the platform
+   * failed too, the error is an `AggregateError` of the clock's and the platform's). Returns the delay armed, or
+   * `undefined` when none was (the one armed stays).
    */
-  arm(delayMs: number, failed?: (error: unknown, fallback: Fallback) => void, platformMaxMs = MAX_TIMER_DELAY_MS): number | undefined {
+  arm(delayMs: number, failed?: (error: unknown, fallback: Fallback, first: boolean) => void, platformMaxMs = MAX_TIMER_DELAY_MS): number | undefined {
     let timer: ClockTimer;
     let onPlatform = false;
     const fire = (): void => {
@@ -82,18 +135,21 @@ export class FallbackTimer {
       this.#fired(onPlatform);
     };
     let clockError: unknown;
+    let first = false;
     try {
       timer = this.#clock.clock.setTimeout(fire, delayMs);
+      this.#failures.armed();
     } catch (error) {
+      first = this.#failures.failed();
       if (!failed) throw error;
       if (this.#timer !== undefined && !this.#inPlace) {
-        failed(error, 'kept');
+        failed(error, 'kept', first);
         return undefined;
       }
       try {
         timer = globalThis.setTimeout(fire, (delayMs = Math.min(delayMs, platformMaxMs)));
       } catch (platformError) {
-        failed(new AggregateError([error, platformError], 'the clock and the platform failed to arm a timer'), this.#timer === undefined ? 'none' : 'kept');
+        failed(new AggregateError([error, platformError], 'the clock and the platform failed to arm a timer'), this.#timer === undefined ? 'none' : 'kept', first);
         return undefined;
       }
       onPlatform = true;
@@ -104,7 +160,7 @@ export class FallbackTimer {
     this.#timer = timer;
     this.#onPlatform = onPlatform;
     this.#fire = fire;
-    if (onPlatform) failed?.(clockError, 'platform');
+    if (onPlatform) failed?.(clockError, 'platform', first);
     return delayMs;
   }
 

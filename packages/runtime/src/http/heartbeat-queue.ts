@@ -55,14 +55,12 @@ export class HeartbeatQueue {
   readonly #timer: FallbackTimer;
   /** The last reading failed (and was reported): the next failure is not reported again. */
   #clockFailed = false;
-  /** The clock failed to arm the timer last time (reported): the next failure in a row is not reported again. */
-  #armFailed = false;
 
   /** `logger` is told of a clock that gives no time (it must not throw: the handler's is guarded). */
   constructor(clock: Clock, intervalMs: number, logger: Logger) {
     this.#clock = clock;
     // Cleared through the handler's guarded clock, which reports what it fails to clear.
-    this.#timer = new FallbackTimer(clock, () => this.#fire(), undefined, false, true);
+    this.#timer = new FallbackTimer(clock, () => this.#fire(), { unref: true });
     this.#intervalMs = intervalMs;
     this.#logger = logger;
   }
@@ -126,13 +124,10 @@ export class HeartbeatQueue {
     if (!head) return;
     // At most one interval: a clock set back does not put off every heartbeat by as much.
     const delay = now === undefined ? this.#intervalMs : Math.min(this.#intervalMs, Math.max(0, head.beatDue - now));
-    let failed = false;
-    this.#timer.arm(delay, (error: unknown, fallback: Fallback) => {
-      failed = true;
+    this.#timer.arm(delay, (error: unknown, fallback: Fallback, first: boolean) => {
       if (fallback === 'none') this.#logger.error('HTTP API: neither the clock nor the platform could arm the heartbeats\' timer; it is armed again as a connection opens', error);
-      else if (!this.#armFailed) this.#logger.error('HTTP API: the clock failed to arm the heartbeats\' timer; the platform\'s stands in, and the clock is asked again each interval', error);
+      else if (first) this.#logger.error('HTTP API: the clock failed to arm the heartbeats\' timer; the platform\'s stands in, and the clock is asked again each interval', error);
     }, this.#intervalMs);
-    this.#armFailed = failed;
   }
 
   #append(member: Beating, due: number): void {

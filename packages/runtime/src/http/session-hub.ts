@@ -1,5 +1,5 @@
 import type { Clock } from '../env/clock.js';
-import { FallbackTimer } from '../env/fallback-timer.js';
+import { ArmFailures, FallbackTimer } from '../env/fallback-timer.js';
 import type { Logger } from '../env/logger.js';
 import { randomId } from '../env/new-id.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
@@ -120,7 +120,7 @@ export class SessionHub {
     this.#host = {
       feeds,
       options,
-      armFailed: false,
+      armFailures: new ArmFailures(),
       dispose: (session) => this.#dispose(session),
       failed: (session, error) => {
         options.logger.error('HTTP API: writing a stream event failed; the stream is closed, and a reconnect gets a new one', error);
@@ -311,8 +311,8 @@ interface FinishedStream {
 interface SessionHost {
   readonly feeds: FeedRegistry;
   readonly options: SessionHubOptions;
-  /** The clock failed to arm the last session timer armed (reported): the next failure in a row is not reported again. */
-  armFailed: boolean;
+  /** Whether the clock failed to arm a session timer since it last armed one: a failing clock is reported once for all. */
+  readonly armFailures: ArmFailures;
   /** Ends `session` now: the hub forgets it, and it releases what it holds. */
   dispose(session: StreamSession): void;
   /**
@@ -770,13 +770,10 @@ export class StreamSession implements ConnectionOwner {
    */
   armExpiry(): void {
     const host = this.#host;
-    const timer = (this.#timer ??= new FallbackTimer(host.options.clock, () => this.#expired(), undefined, false, true));
-    let failed = false;
-    timer.arm(host.options.resumeWindowMs, (error) => {
-      failed = true;
-      if (!host.armFailed) host.options.logger.error("HTTP API: the clock failed to arm a stream session's timer; the platform's stands in", error);
+    const timer = (this.#timer ??= new FallbackTimer(host.options.clock, () => this.#expired(), { unref: true, failures: host.armFailures }));
+    timer.arm(host.options.resumeWindowMs, (error, _, first) => {
+      if (first) host.options.logger.error("HTTP API: the clock failed to arm a stream session's timer; the platform's stands in", error);
     });
-    host.armFailed = failed;
   }
 
   /** Clears the session's timer (resumed, drained or ended); one the clock fails to clear does nothing when it fires. */

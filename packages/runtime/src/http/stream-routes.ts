@@ -151,17 +151,11 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
             if (left > 0) arm(left);
             else connection.end();
           };
-          const timer = new FallbackTimer(clock, expire, undefined, false, true);
+          const timer = new FallbackTimer(clock, expire, { unref: true });
           // Reported once for the stream, until the clock arms a step again.
-          let armFailed = false;
-          const arm = (left: number): void => {
-            let failed = false;
-            timer.arm(Math.min(Math.max(0, left), options.heartbeatMs), (error) => {
-              failed = true;
-              if (!armFailed) options.logger.error("HTTP API: the clock failed to arm a read token's expiry; the platform's timer stands in", error);
-            }, options.heartbeatMs);
-            armFailed = failed;
-          };
+          const arm = (left: number): void => void timer.arm(Math.min(Math.max(0, left), options.heartbeatMs), (error, _, first) => {
+            if (first) options.logger.error("HTTP API: the clock failed to arm a read token's expiry; the platform's timer stands in", error);
+          }, options.heartbeatMs);
           connection.onClose = () => timer.clear();
           arm(expiresAt - clock.now().getTime());
         }

@@ -151,8 +151,6 @@ export class RetentionSweep {
   readonly #timer: FallbackTimer;
   /** When the next sweep is due, in ms on the clock (NaN when it gave no valid time): what a platform's timer checks. */
   #dueAtMs = Number.NaN;
-  /** The clock failed to arm the timer last time (reported): the next failure in a row is not reported again. */
-  #armFailed = false;
   /** The sweep running now, if any: `stop` returns it. */
   #running: Promise<void> | undefined;
   #stopped = false;
@@ -273,13 +271,10 @@ export class RetentionSweep {
     // it is) fires at once, each time, and the sweeps would follow each other without pause.
     const delay = Math.min(delayMs, MAX_TIMER_DELAY_MS);
     this.#dueAtMs = this.#clockMs() + delay;
-    let failed = false;
-    this.#timer.arm(delay, (error: unknown, fallback: Fallback) => {
-      failed = true;
+    this.#timer.arm(delay, (error: unknown, fallback: Fallback, first: boolean) => {
       if (fallback === 'none') this.#log('retention sweeps stopped: neither the clock nor the platform could arm the next one', error);
-      else if (!this.#armFailed) this.#log(`the clock failed to arm the next retention sweep; it is asked again every ${BACKLOG_SWEEP_MS} ms until it does`, error);
+      else if (first) this.#log(`the clock failed to arm the next retention sweep; it is asked again every ${BACKLOG_SWEEP_MS} ms until it does`, error);
     }, BACKLOG_SWEEP_MS);
-    this.#armFailed = failed;
   }
 
   /** The clock's time in ms, NaN when it gives no valid Date or throws (for the due time only). */
