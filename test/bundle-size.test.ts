@@ -21,9 +21,9 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * why; the history of the budgets is in git.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 55_441 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 70_738 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 101_316 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 55_505 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 70_796 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 101_385 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_286 },
 ];
 

@@ -1,29 +1,15 @@
 import { Observable } from 'rxjs';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient } from '../src/client/create-client.js';
 import { DEADLINE_FAILED, DeadlineList } from '../src/env/deadline-list.js';
 import type { Logger } from '../src/env/logger.js';
 import { LocalClient } from '../src/client/local-client.js';
 import { MAX_TIMER_DELAY_MS } from '../src/env/clock.js';
-import { onNextMacrotask } from '../src/env/next-macrotask.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import type { StatusChange } from '../src/store/store.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
-import { HandClock, T0 } from './hand-clock.js';
+import { failPlatformTimers, HandClock, nextTurn, T0 } from './hand-clock.js';
 import { within } from './within.js';
-
-/** Resolves at the next turn of the event loop, after what the list queued for it before (one shared channel). */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => onNextMacrotask(resolve));
-}
-
-/** Makes the platform's `setTimeout` throw until `restore()`. */
-function failPlatformTimers(): { readonly restore: () => void } {
-  const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation((() => {
-    throw new Error('injected: the platform failed to set a timer');
-  }) as unknown as typeof setTimeout);
-  return { restore: () => spy.mockRestore() };
-}
 
 /** When a fresh VirtualClock starts. */
 const T_VIRTUAL = new VirtualClock().now().getTime();

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ArmFailures, FallbackTimer, type Fallback } from '../src/env/fallback-timer.js';
-import { HandClock, T0 } from './hand-clock.js';
+import { failPlatformTimers, HandClock, nextTurn, T0 } from './hand-clock.js';
 import { within } from './within.js';
 
 /** A HandClock whose `setTimeout` throws while `throwing` is set. */
@@ -149,6 +149,50 @@ describe('FallbackTimer', () => {
     expect(logged).toEqual(['first platform', 'again kept']);
     timer.clear();
     other.clear();
+  });
+
+  it('with `retries`, makes an arming none could again at the next turn, 3 times in a row at most, then reports none armed', async () => {
+    const clock = new HandClock();
+    const reports: Fallback[] = [];
+    const timer = new FallbackTimer(clock, () => undefined, { clearFailed: unexpected, retries: true });
+    clock.refusing = true;
+    const platform = failPlatformTimers();
+    try {
+      expect(timer.arm(100, (_, fallback) => reports.push(fallback))).toBeUndefined();
+      for (let turn = 0; turn < 5; turn++) await nextTurn();
+    } finally {
+      platform.restore();
+    }
+    expect(clock.refused).toBe(4); // the arming's, then 3 more
+    expect(reports).toEqual(['retry', 'retry', 'retry', 'none']);
+    expect(timer.armed).toBe(false);
+  });
+
+  it('with `retries`, arms at the next turn on a clock and a platform that failed and recovered; a clear cancels the try', async () => {
+    const clock = new HandClock();
+    const reports: Fallback[] = [];
+    const timer = new FallbackTimer(clock, () => undefined, { clearFailed: unexpected, retries: true });
+    const unarmable = (): void => {
+      clock.refusing = true;
+      const platform = failPlatformTimers();
+      try {
+        expect(timer.arm(100, (_, fallback) => reports.push(fallback))).toBeUndefined();
+      } finally {
+        platform.restore();
+        clock.refusing = false;
+      }
+    };
+    unarmable();
+    await nextTurn();
+    expect(reports).toEqual(['retry']);
+    expect(timer.armed).toBe(true);
+    expect([...clock.timers.values()].map((t) => t.at)).toEqual([T0 + 100]);
+    timer.clear();
+    unarmable();
+    timer.clear();
+    await nextTurn();
+    expect(timer.armed).toBe(false);
+    expect(clock.timers.size).toBe(0);
   });
 
   /** A timer armed for 100 ms on a clock that then fails to clear timers; what it fired and the clear failures reported. */

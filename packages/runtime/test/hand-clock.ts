@@ -1,5 +1,6 @@
-import { afterEach } from 'vitest';
+import { afterEach, vi } from 'vitest';
 import type { Clock, ClockTimer, Runtime } from '../src/index.js';
+import { onNextMacrotask } from '../src/env/next-macrotask.js';
 import { settle } from '../src/testing/virtual-clock.js';
 import { within } from './within.js';
 
@@ -133,4 +134,20 @@ export function runtimesStoppedAfterEach(): { runtime: Runtime; clock: HandClock
     }));
   });
   return runtimes;
+}
+
+/**
+ * Resolves at the next turn of the event loop, after what was queued for it before (one shared channel): a timer none
+ * could arm has been tried again by then.
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => onNextMacrotask(resolve));
+}
+
+/** Makes the platform's `setTimeout` throw until `restore()` (with a {@link HandClock} `refusing`: no timer can be set). */
+export function failPlatformTimers(): { readonly restore: () => void } {
+  const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation((() => {
+    throw new Error('injected: the platform failed to set a timer');
+  }) as unknown as typeof setTimeout);
+  return { restore: () => spy.mockRestore() };
 }

@@ -3,6 +3,7 @@ import { HeartbeatQueue, type Beating } from '../src/http/heartbeat-queue.js';
 import type { Clock } from '../src/env/clock.js';
 import { silentLogger, type Logger } from '../src/env/logger.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { failPlatformTimers, HandClock, nextTurn, T0 } from './hand-clock.js';
 
 /**
  * The heartbeats of every connection of a handler on one clock timer: each connection still beats every interval
@@ -213,3 +214,29 @@ function queueOnSteppedClock() {
   };
   return { virtual, start, setBack, queue, a };
 }
+
+describe('a HeartbeatQueue whose clock and platform both fail to arm its timer', () => {
+  it('arms it again at the next turn once they work, and beats on, reported once', async () => {
+    const clock = new HandClock();
+    const errors: string[] = [];
+    const queue = new HeartbeatQueue(clock, 1000, { warn: () => undefined, error: (message) => void errors.push(message) });
+    let beats = 0;
+    const member: Beating = { beatPrev: undefined, beatNext: undefined, beatDue: -1, beat: () => void beats++ };
+    clock.refusing = true;
+    const platform = failPlatformTimers();
+    try {
+      queue.add(member);
+    } finally {
+      platform.restore();
+      clock.refusing = false;
+    }
+    // Before, none was armed until another connection opened: an open stream had no heartbeat for good.
+    await nextTurn();
+    expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 1000]);
+    clock.ms = T0 + 1000;
+    clock.fireDue();
+    expect(beats).toBe(1);
+    expect(errors).toEqual([expect.stringContaining('tried again at the next turn')]);
+    queue.clear();
+  });
+});

@@ -7,6 +7,7 @@ import { createRuntime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { waitForEvents } from '../src/testing/samples.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
+import { failPlatformTimers, HandClock, nextTurn } from './hand-clock.js';
 import { within } from './within.js';
 
 /**
@@ -125,5 +126,76 @@ describe("a handler whose clock fails to arm a stream session's timer", () => {
       handler.close();
       await runtime.stop();
     }
+  });
+});
+
+describe("a read token's expiry that neither the clock nor the platform can arm", () => {
+  /**
+   * A stream opened with a read token that expires 1.5 heartbeat intervals on, over a HandClock, whose first step of
+   * the wait fires while no timer can be set: `platform` still fails until restored.
+   */
+  async function streamWithUnarmableStep() {
+    const clock = new HandClock();
+    clock.ms = Date.now();
+    const errors: string[] = [];
+    const logger: Logger = { warn: () => {}, error: (message) => void errors.push(message) };
+    const runtime = createRuntime({ store: new MemoryStore(), orchestrators: { WaitForEvents: waitForEvents }, logger: silentLogger });
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'watched', input: 1 });
+    const handler = createHttpHandler(runtime.client, { key: KEY, logger, clock, heartbeatMs: HEARTBEAT_MS });
+    const token = await createReadToken(KEY, { instanceIds: ['watched'], expiresAt: clock.ms + 1.5 * HEARTBEAT_MS });
+    const response = await handler(new Request(`http://127.0.0.1${WEBHOOK_PATH}/instances/watched/stream`, { headers: { authorization: `Bearer ${token}` } }));
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    while (!text.includes('data: ')) text += (await reader.read()).value ?? '';
+    const ended = (async () => {
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read());
+    })();
+    // The expiry's first step and the heartbeat, each one interval on, fire; neither can be armed again.
+    clock.ms += HEARTBEAT_MS;
+    clock.refusing = true;
+    const platform = failPlatformTimers();
+    try {
+      clock.fireDue();
+    } catch (error) {
+      platform.restore();
+      throw error;
+    }
+    return { clock, errors, handler, ended, platform, runtime };
+  }
+
+  it('arms it at the next turn once the timers work again, and the stream ends as the token expires', async () => {
+    const { clock, errors, handler, ended, platform, runtime } = await streamWithUnarmableStep();
+    try {
+      platform.restore();
+      clock.refusing = false;
+      await nextTurn();
+      // Before, none was armed for the expiry: the stream outlived its token for as long as it stayed open.
+      expect([...clock.timers.values()].map((timer) => timer.at - clock.ms).sort((a, b) => a - b)).toEqual([HEARTBEAT_MS / 2, HEARTBEAT_MS]);
+      clock.ms += HEARTBEAT_MS / 2;
+      clock.fireDue();
+      await within(ended, "the stream's end at the token's expiry");
+      expect(errors.filter((message) => message.includes('expiry'))).toEqual([expect.stringContaining('tried again at the next turn')]);
+    } finally {
+      platform.restore();
+      handler.close();
+    }
+    await runtime.stop();
+  });
+
+  it('ends the stream when the timers still fail after its tries: it does not outlive its token', async () => {
+    const { clock, errors, handler, ended, platform, runtime } = await streamWithUnarmableStep();
+    try {
+      for (let turn = 0; turn < 4; turn++) await nextTurn();
+      platform.restore();
+      clock.refusing = false;
+      await within(ended, "the stream's end");
+      expect(errors.filter((message) => message.includes('expiry'))).toEqual([
+        expect.stringContaining('tried again at the next turn'), expect.stringContaining('the stream ends now'),
+      ]);
+    } finally {
+      platform.restore();
+      handler.close();
+    }
+    await runtime.stop();
   });
 });

@@ -14,6 +14,7 @@ import { createRuntime } from '../src/runtime/create-runtime.js';
 import { echo, sampleActivities, sampleOrchestrators } from '../src/testing/samples.js';
 import { SETTLED, within } from '../src/testing/settled.js';
 import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
+import { failPlatformTimers, HandClock, nextTurn, T0 } from './hand-clock.js';
 
 /**
  * The stream hub's fan-out, driven directly: one source and one serialisation per watched thing, fan-out spread over
@@ -276,6 +277,55 @@ describe("a held connection whose hub's clock fails to arm its watch again", () 
     await within((async () => {
       while (!writer.ended || hub.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
     })(), 'the held connection cut and its session ended');
+    hub.close();
+  });
+});
+
+describe('a dropped session whose resume window neither the clock nor the platform can arm', () => {
+  /** A session on a HandClock, dropped while no timer can be set; `platform` still fails until restored. */
+  function droppedUnarmable() {
+    const clock = new HandClock();
+    const errors: string[] = [];
+    const { hub, turns, source, connect } = setup({ clock, logger: { warn() {}, error: (message) => void errors.push(message) } });
+    const first = connect();
+    source.next(1);
+    turns.runAll();
+    clock.refusing = true;
+    const platform = failPlatformTimers();
+    try {
+      first.connection.gone();
+    } catch (error) {
+      platform.restore();
+      throw error;
+    }
+    return { clock, errors, hub, platform };
+  }
+
+  it('arms it at the next turn once the timers work again, and ends after it', async () => {
+    const { clock, errors, hub, platform } = droppedUnarmable();
+    platform.restore();
+    clock.refusing = false;
+    await nextTurn();
+    // Before, none was armed: the session held its place of maxStreams for good.
+    expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 60_000]);
+    expect(hub.size).toBe(1);
+    clock.ms = T0 + 60_000;
+    clock.fireDue();
+    expect(hub.size).toBe(0);
+    expect(errors).toEqual([expect.stringContaining('tried again at the next turn')]);
+    hub.close();
+  });
+
+  it('ends at once when the timers still fail after its tries, freeing its place', async () => {
+    const { clock, errors, hub, platform } = droppedUnarmable();
+    try {
+      for (let turn = 0; turn < 4; turn++) await nextTurn();
+    } finally {
+      platform.restore();
+    }
+    expect(clock.refused).toBe(4);
+    expect(hub.size).toBe(0);
+    expect(errors).toEqual([expect.stringContaining('tried again at the next turn'), expect.stringContaining('it ends now')]);
     hub.close();
   });
 });

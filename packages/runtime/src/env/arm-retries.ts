@@ -7,7 +7,8 @@
 export const ARM_RETRIES = 3;
 
 /**
- * The one rule of a timer that none could arm, for every owner of one (the worker's wake timer, a `DeadlineList`'s):
+ * The one rule of a timer that none could arm, for every owner of one (the worker's wake timer, a `DeadlineList`'s,
+ * and through a `FallbackTimer` that `retries`, a stream session's, the heartbeats' and a read token's expiry):
  * it is tried again at the owner's next turn, {@link ARM_RETRIES} times in a row at most, and an arming that succeeds
  * counts from 0 again. The owner defers the try (on its own turns) and logs whether one comes.
  *

@@ -1,13 +1,22 @@
 import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from './clock.js';
+import { ArmRetries } from './arm-retries.js';
 import { guardClock, type GuardedClock } from './guarded-clock.js';
+import { onNextMacrotask } from './next-macrotask.js';
 import { unref } from './unref.js';
 
 /**
  * What became of a {@link FallbackTimer} whose clock failed to arm it: the one armed before stays (`'kept'`), it is set
- * on the platform's timer (`'platform'`), or, the platform's failing too with none armed before, none is armed
- * (`'none'`: only its owner's next arming sets one).
+ * on the platform's timer (`'platform'`), or, the platform's failing too with none armed before, none is armed: it is
+ * tried again at the next turn (`'retry'`, for a timer that `retries`), or not (`'none'`: only its owner's next arming
+ * sets one; for a timer that `retries`, its tries are over).
  */
-export type Fallback = 'kept' | 'platform' | 'none';
+export type Fallback = 'kept' | 'platform' | 'retry' | 'none';
+
+/** What became of a timer its clock failed to arm ({@link Fallback}), in the words of its owner's report. */
+export function fallbackText(fallback: Fallback): string {
+  return fallback === 'platform' ? "the platform's timer stands in" : fallback === 'retry' ? "so did the platform's: it is tried again at the next turn"
+    : fallback === 'kept' ? 'the one armed stays' : 'none is armed';
+}
 
 /**
  * The rule "a clock's failure to arm a timer is reported once, until the clock arms one again", for every owner of a
@@ -62,6 +71,14 @@ export interface FallbackTimerOptions {
    * the timers of one owner (the sessions of a hub) reports a failing clock once for all of them. Its own by default.
    */
   readonly failures?: ArmFailures;
+  /**
+   * An arming that none could make (the clock's and the platform's timers failing) is made again, the same, at the next
+   * turn, {@link ARM_RETRIES} times in a row at most (`ArmRetries`, the rule of a worker's wake timer and a
+   * `DeadlineList`'s): for an owner whose timer nothing else would arm again (a stream session's, the heartbeats', a
+   * read token's expiry), so a failure that passes within a few turns loses it nothing. An arming or a clear meanwhile
+   * cancels the try.
+   */
+  readonly retries?: boolean;
 }
 
 /**
@@ -71,7 +88,8 @@ export interface FallbackTimerOptions {
  * clock fails to arm it (a custom `Clock` whose `setTimeout` throws), a timer armed already stays (its owner arms the
  * next one as it fires, asking the clock again), unless `inPlace`; with none armed, or `inPlace`, it is set on the
  * platform's timer (`globalThis.setTimeout`) instead (in place of the one armed, which stays only should that fail
- * too), and the next arming asks the clock again, so a clock that recovers is used at once.
+ * too), and the next arming asks the clock again, so a clock that recovers is used at once. With the platform's failing
+ * too and none armed, a timer that `retries` makes the arming again at the next turns ({@link ArmRetries}).
  * An arming sets the new timer before it clears the one armed. A timer it clears is let go of first, and cleared
  * through a {@link GuardedClock} (the owner's, when it passes one): a clock whose `clearTimeout` throws (reported, never
  * thrown) leaves that timer set, and it does nothing when it fires; the one armed in its place is owned all the same,
@@ -101,6 +119,9 @@ export class FallbackTimer {
   readonly #inPlace: boolean;
   readonly #unref: boolean;
   readonly #failures: ArmFailures;
+  readonly #retries: ArmRetries | undefined;
+  /** The try queued for the next turn to make an arming none could (`retries`); an arming or a clear cancels it. */
+  #retry: (() => void) | undefined;
 
   /** @param clock the owner's clock; a {@link GuardedClock} reports what it fails to clear itself. */
   constructor(clock: Clock, fired: (onPlatform: boolean) => void, options: FallbackTimerOptions = {}) {
@@ -110,6 +131,7 @@ export class FallbackTimer {
     this.#inPlace = options.inPlace === true;
     this.#unref = options.unref === true;
     this.#failures = options.failures ?? new ArmFailures();
+    this.#retries = options.retries ? new ArmRetries() : undefined;
   }
 
   /** A timer is armed: it has neither fired nor been cleared. */
@@ -134,6 +156,7 @@ export class FallbackTimer {
       this.#timer = this.#fire = undefined;
       this.#fired(onPlatform);
     };
+    this.#retry = undefined;
     let clockError: unknown;
     let first = false;
     try {
@@ -149,13 +172,20 @@ export class FallbackTimer {
       try {
         timer = globalThis.setTimeout(fire, (delayMs = Math.min(delayMs, platformMaxMs)));
       } catch (platformError) {
-        failed(new AggregateError([error, platformError], 'the clock and the platform failed to arm a timer'), this.#timer === undefined ? 'none' : 'kept', first);
+        let fallback: Fallback = this.#timer === undefined ? 'none' : 'kept';
+        if (fallback === 'none' && this.#retries?.unarmed()) {
+          fallback = 'retry';
+          const retry = (): unknown => this.#retry === retry && this.arm(delayMs, failed, platformMaxMs);
+          onNextMacrotask((this.#retry = retry));
+        }
+        failed(new AggregateError([error, platformError], 'the clock and the platform failed to arm a timer'), fallback, first);
         return undefined;
       }
       onPlatform = true;
       clockError = error;
     }
     if (this.#unref) unref(timer);
+    this.#retries?.armed();
     this.clear();
     this.#timer = timer;
     this.#onPlatform = onPlatform;
@@ -169,6 +199,7 @@ export class FallbackTimer {
    * clear it (reported), it does nothing when it fires.
    */
   clear(): void {
+    this.#retry = undefined;
     const timer = this.#timer;
     if (timer === undefined) return;
     this.#timer = this.#fire = undefined;

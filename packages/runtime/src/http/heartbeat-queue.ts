@@ -1,5 +1,5 @@
 import type { Clock } from '../env/clock.js';
-import { FallbackTimer, type Fallback } from '../env/fallback-timer.js';
+import { FallbackTimer, fallbackText, type Fallback } from '../env/fallback-timer.js';
 import type { Logger } from '../env/logger.js';
 import { readClock } from '../model/validation.js';
 
@@ -60,7 +60,7 @@ export class HeartbeatQueue {
   constructor(clock: Clock, intervalMs: number, logger: Logger) {
     this.#clock = clock;
     // Cleared through the handler's guarded clock, which reports what it fails to clear.
-    this.#timer = new FallbackTimer(clock, () => this.#fire(), { unref: true });
+    this.#timer = new FallbackTimer(clock, () => this.#fire(), { unref: true, retries: true });
     this.#intervalMs = intervalMs;
     this.#logger = logger;
   }
@@ -118,6 +118,7 @@ export class HeartbeatQueue {
    * Arms the timer for the head, at most one interval on (`now` unknown: one interval). A clock whose `setTimeout`
    * throws has it set on the platform's timer for at most one interval instead, whose firing asks the clock again:
    * reported once (until the clock arms one again), never thrown into a connection's open or out of a timer's callback.
+   * With the platform's failing too, it is tried again at the next turns (`retries`), then armed as a connection opens.
    */
   #arm(now: number | undefined): void {
     const head = this.#head;
@@ -125,8 +126,8 @@ export class HeartbeatQueue {
     // At most one interval: a clock set back does not put off every heartbeat by as much.
     const delay = now === undefined ? this.#intervalMs : Math.min(this.#intervalMs, Math.max(0, head.beatDue - now));
     this.#timer.arm(delay, (error: unknown, fallback: Fallback, first: boolean) => {
-      if (fallback === 'none') this.#logger.error('HTTP API: neither the clock nor the platform could arm the heartbeats\' timer; it is armed again as a connection opens', error);
-      else if (first) this.#logger.error('HTTP API: the clock failed to arm the heartbeats\' timer; the platform\'s stands in, and the clock is asked again each interval', error);
+      if (fallback === 'none') this.#logger.error('HTTP API: no timer could be armed for the heartbeats; it is armed again as a connection opens', error);
+      else if (first) this.#logger.error(`HTTP API: the clock failed to arm the heartbeats' timer; ${fallbackText(fallback)}`, error);
     }, this.#intervalMs);
   }
 

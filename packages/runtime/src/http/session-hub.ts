@@ -1,5 +1,5 @@
 import type { Clock } from '../env/clock.js';
-import { ArmFailures, FallbackTimer } from '../env/fallback-timer.js';
+import { ArmFailures, FallbackTimer, fallbackText } from '../env/fallback-timer.js';
 import type { Logger } from '../env/logger.js';
 import { randomId } from '../env/new-id.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
@@ -766,13 +766,22 @@ export class StreamSession implements ConnectionOwner {
    * Arms the session's timer one resume window on, in place of the one armed: its resume window (dropped) or the watch
    * on its held connection. A clock whose `setTimeout` throws has it set on the platform's timer instead (`FallbackTimer`):
    * reported (once, until the clock arms one again), never thrown out of the watch's callback or the connection's
-   * close, so a dropped session still ends and frees its place of `maxSessions`.
+   * close, so a dropped session still ends and frees its place of `maxSessions`. With the platform's failing too, it is
+   * tried again at the next turns (`retries`); past those, the session ends now.
    */
   armExpiry(): void {
     const host = this.#host;
-    const timer = (this.#timer ??= new FallbackTimer(host.options.clock, () => this.#expired(), { unref: true, failures: host.armFailures }));
-    timer.arm(host.options.resumeWindowMs, (error, _, first) => {
-      if (first) host.options.logger.error("HTTP API: the clock failed to arm a stream session's timer; the platform's stands in", error);
+    const timer = (this.#timer ??= new FallbackTimer(host.options.clock, () => this.#expired(), { unref: true, failures: host.armFailures, retries: true }));
+    timer.arm(host.options.resumeWindowMs, (error, fallback, first) => {
+      if (fallback !== 'none') {
+        if (first) host.options.logger.error(`HTTP API: the clock failed to arm a stream session's timer; ${fallbackText(fallback)}`, error);
+        return;
+      }
+      // No timer, its tries over: it ends now rather than hold its place for good (a held connection is cut, which
+      // drops the session; its resume window is armed then, or it ends too).
+      host.options.logger.error("HTTP API: no timer could be armed for a stream session; it ends now", error);
+      if (this.#connection) this.#connection.cut();
+      else host.dispose(this);
     });
   }
 

@@ -15,7 +15,7 @@ import { SESSION, SessionHub, type SessionMode, type StreamSession } from './ses
 import { MAX_SUBSCRIPTIONS_PER_SESSION } from './session-limits.js';
 import { SSE_HEADERS, SseConnection, sseResponse, type SseConnectionOptions } from './sse-connection.js';
 import { feedOf, historySpec, STREAM_KINDS, streamKey, type StreamSpec } from './stream-source.js';
-import { FallbackTimer } from '../env/fallback-timer.js';
+import { FallbackTimer, fallbackText } from '../env/fallback-timer.js';
 import { webhookPaths } from './webhook-paths.js';
 import type { WireSanitiser } from './wire-sanitiser.js';
 
@@ -145,16 +145,21 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
           // so one timer for the whole wait let a stream outlive its token by as long as the machine slept.
           // A clock that fails to arm a step has it set on the platform's timer instead (`FallbackTimer`), which asks
           // the clock again as it fires: reported, never thrown out of the timer's callback or into the stream's open.
+          // With the platform's failing too, the step is tried again at the next turns (`retries`); once those fail,
+          // the stream ends now rather than outlive its token: its reconnect, which checks the token, goes on or not.
           const expire = (): void => {
             if (!connection.open) return;
             const left = expiresAt - clock.now().getTime();
             if (left > 0) arm(left);
             else connection.end();
           };
-          const timer = new FallbackTimer(clock, expire, { unref: true });
-          // Reported once for the stream, until the clock arms a step again.
-          const arm = (left: number): void => void timer.arm(Math.min(Math.max(0, left), options.heartbeatMs), (error, _, first) => {
-            if (first) options.logger.error("HTTP API: the clock failed to arm a read token's expiry; the platform's timer stands in", error);
+          const timer = new FallbackTimer(clock, expire, { unref: true, retries: true });
+          // Reported once for the stream, until the clock arms a step again; the end of the tries, always.
+          const arm = (left: number): void => void timer.arm(Math.min(Math.max(0, left), options.heartbeatMs), (error, fallback, first) => {
+            if (fallback === 'none') {
+              options.logger.error("HTTP API: no timer could be armed for a read token's expiry; the stream ends now", error);
+              connection.end();
+            } else if (first) options.logger.error(`HTTP API: the clock failed to arm a read token's expiry; ${fallbackText(fallback)}`, error);
           }, options.heartbeatMs);
           connection.onClose = () => timer.clear();
           arm(expiresAt - clock.now().getTime());
