@@ -45,6 +45,21 @@ describe('planWriteSet', () => {
       .toThrow(expect.objectContaining({ code: 'invalid-argument', message: expect.stringContaining('insertMessage.idempotencyKey') }));
   });
 
+  it('refuses a lease a request stores its work with whose expiry is an Invalid Date, or whose owner or token is malformed, naming the member', () => {
+    // An Invalid Date expiry is neither live nor expired: the work it held was never claimed again.
+    const good = { owner: 'w1', token: 'start', expiresAt: t0 };
+    const task = { id: 't1', instanceId: 'a', executionId: 'a-e1', name: 'Work', taskScheduledId: 0, attempt: 1 };
+    for (const lease of [{ ...good, expiresAt: new Date(NaN) }, { ...good, expiresAt: t0.getTime() }, { ...good, owner: '' }, { ...good, token: '' }, null]) {
+      const leased = { ...create('a', 'fail'), lease } as WriteRequest;
+      expect(() => planWriteSet({ requests: [leased] }, new Map([['a', undefined]])))
+        .toThrow(expect.objectContaining({ code: 'invalid-argument', message: expect.stringContaining('createInstance.lease') }));
+      const inserted = { type: 'insertTask', task, lease } as WriteRequest;
+      expect(() => planWriteSet({ requests: [inserted] }, new Map([['a', state('a')]])))
+        .toThrow(expect.objectContaining({ code: 'invalid-argument', message: expect.stringContaining('insertTask.lease') }));
+    }
+    expect(planWriteSet({ requests: [{ ...create('a', 'fail'), lease: good } as WriteRequest] }, new Map([['a', undefined]])).states[0]!.lease).toEqual(good);
+  });
+
   it('lets an unclaimed write go ahead of the queued message it takes (UnclaimedLease.takes), not of another command', () => {
     const terminate = (id: string): OrchestrationMessage => ({
       id, instanceId: 'child', event: { type: 'ExecutionTerminated', eventId: -1, timestamp: t0.toISOString(), recursive: true },

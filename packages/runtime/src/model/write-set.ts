@@ -184,7 +184,9 @@ export interface CreateInstanceWrite {
    * after the commit), so no claim is needed and nobody else runs the step before the lease expires. Only a new id
    * is leased: over a terminal instance the new execution is stored unleased (its `version` is not 1, which the
    * starter assumed) and claimed as usual; `commit` reports which starts it leased (`CommitResult.leasedStarts`), and
-   * the starter runs only those. Only for stores with `capabilities.fusedSteps`.
+   * the starter runs only those. Only for stores with `capabilities.fusedSteps`. A malformed lease (an `expiresAt`
+   * that is no valid Date, an empty `owner` or `token`) is refused with `InvalidArgumentError` (`planWriteSet`),
+   * nothing written.
    */
   readonly lease?: Lease;
 }
@@ -282,7 +284,8 @@ export interface InsertTaskWrite {
   readonly task: ActivityTask;
   /**
    * The task is stored already leased (to the committing worker, which runs it right after the commit), so no claim
-   * is needed and nobody else runs it before the lease expires. Only for stores with `capabilities.fusedSteps`.
+   * is needed and nobody else runs it before the lease expires. Only for stores with `capabilities.fusedSteps`. A
+   * malformed lease is refused as `CreateInstanceWrite.lease`'s is.
    */
   readonly lease?: Lease;
 }

@@ -10,7 +10,7 @@ import { isStaleResult, type ActivityTask, type Lease, type OrchestrationMessage
 import type { ActivityStepLease, InstanceCondition, UnclaimedLease, WriteLease, WriteSet } from '../model/write-set.js';
 import { invalid, isIdempotencyKey, isStartIfExists, isValidDate } from '../model/validation.js';
 import type { CommitResult } from './store.js';
-import { holdsLease, isDue, isLeaseToken, isVisible } from './store-helpers.js';
+import { holdsLease, isDue, isLeaseToken, isVisible, validateTime } from './store-helpers.js';
 
 /**
  * The row changes of one {@link WriteSet}, with every condition of the write set already evaluated against the
@@ -210,6 +210,7 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates, keys?: St
   for (const request of writeSet.requests) {
     switch (request.type) {
       case 'createInstance': {
+        if (request.lease !== undefined) checkStoredLease(request.lease, 'createInstance.lease');
         if (request.requires) checkCondition(request.requires.instanceId, current(plan, stored, request.requires.instanceId), request.requires);
         const id = request.state.instanceId;
         const existing = current(plan, stored, id);
@@ -305,6 +306,7 @@ export function planWriteSet(writeSet: WriteSet, stored: StoredStates, keys?: St
       }
       case 'insertTask': {
         const { task, lease } = request;
+        if (lease !== undefined) checkStoredLease(lease, 'insertTask.lease');
         if (lease) {
           // A task inserted twice keeps its last lease, if any (as a keyed map of leases would).
           const leases = plan.taskLeases;
@@ -657,6 +659,19 @@ export function commitResultOf(plan: WritePlan): CommitResult {
   const states = plan.states;
   for (let i = 0; i < states.length; i++) if (states[i]!.lease) (leasedStarts ??= []).push(states[i]!.state.instanceId);
   return leasedStarts ? { leasedStarts } : NOTHING_LEASED;
+}
+
+/**
+ * Checks a lease a request stores its work with (`CreateInstanceWrite.lease`, `InsertTaskWrite.lease`): an object
+ * with a non-empty string `owner`, a lease token ({@link isLeaseToken}) and an `expiresAt` that is a valid Date.
+ * Throws `InvalidArgumentError` otherwise, and the store writes nothing. An Invalid Date expiry made a lease that no
+ * comparison sees as live or as expired (`claimableAtMs` NaN): the work was never claimed again, or at once.
+ */
+function checkStoredLease(lease: Lease, what: string): void {
+  const { owner, token, expiresAt } = (lease ?? {}) as Partial<Record<keyof Lease, unknown>>;
+  if (typeof owner !== 'string' || owner === '') invalid(what, 'has a malformed owner');
+  if (!isLeaseToken(token)) invalid(what, 'has a malformed token');
+  validateTime(expiresAt, `${what}.expiresAt`);
 }
 
 /** Throws the typed error of an {@link InstanceCondition} that `state` (the instance `id`, if it exists) does not meet. */

@@ -2014,6 +2014,21 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect((await claim(store, 'w2', at(2))).messages.map((m) => m.event.type)).toEqual(['EventRaised']);
       });
 
+      it('refuses a start or a task stored with a malformed lease (an Invalid Date expiry, an empty owner or token) as an invalid argument, writing nothing', async () => {
+        // An Invalid Date expiry is neither live nor expired: the start or task it held was never claimed again. A
+        // store without fused steps refuses every such lease with the same error.
+        const store = await open();
+        await create(store, newInstance('a'));
+        const good = { owner: 'w1', token: 'start', expiresAt: at(10_000) };
+        for (const lease of [{ ...good, expiresAt: new Date(NaN) }, { ...good, owner: '' }, { ...good, token: '' }]) {
+          await expect(store.commit({ requests: [{ type: 'createInstance', ...newInstance('b'), ifRunning: { kind: 'fail' }, lease }] }))
+            .rejects.toMatchObject({ code: 'invalid-argument' });
+          await expect(store.commit({ requests: [{ type: 'insertTask', task: activityTask('a', 't1'), lease }] })).rejects.toMatchObject({ code: 'invalid-argument' });
+        }
+        expect(await store.getInstance('b')).toBeUndefined();
+        expect(await store.claimActivity({ owner: 'w2', leaseMs: 1000, now: at(20_000) })).toBeUndefined();
+      });
+
       it('stores an instance created with a lease as held: its first step commits without a claim, nobody else claims it before the lease expires', async (context) => {
         const store = await open();
         if (!store.capabilities.fusedSteps) return context.skip();
