@@ -3,7 +3,7 @@ import { claimableAtMs, isValidDate, tagEntryKey, tagPairsOf, type ActivityTask,
 import { Buffer } from 'node:buffer';
 import { ObjectId } from 'mongodb';
 import { MongoStoreError } from './errors/mongo-store-error.js';
-import { instanceKey } from './instance-key.js';
+import { codeUnitOrderKey, instanceKey } from './instance-key.js';
 import { decodePayload, encodePayload } from './payload-codec.js';
 
 /**
@@ -51,6 +51,14 @@ export interface InstanceDoc {
    * re-reads after the change feed lost its position.
    */
   updatedAt: Date;
+  /**
+   * The state's `lastUpdatedTime` (the writer's clock, which `updatedAt` is not): with `runtimeStatus` and `idOrder`,
+   * the end order of `listEnded` (`ended`). Written with every state write. Absent from documents written before it
+   * was kept: `connect` fills it in once for the ended ones (the others get it with their next write).
+   */
+  lastUpdatedTime?: Date;
+  /** The id in code-unit order (`codeUnitOrderKey`): the tie-break of the end order; written and filled in with `lastUpdatedTime`. */
+  idOrder?: string;
   // Copies the store reads inside transactions without decoding `state`.
   executionId: string;
   version: number;
@@ -360,6 +368,19 @@ export function tagKeysOf(state: Pick<InstanceState, 'tags'>): string[] {
 /** The one key of `tagKeys` without tags: no pair's key (each is a JSON array), so no tag filter lists it. */
 export const NO_TAGS_KEY = '{}';
 
+/**
+ * The fields of the end order a state is listed in by `listEnded` ({@link InstanceDoc.lastUpdatedTime},
+ * {@link InstanceDoc.idOrder}), which every state write writes.
+ *
+ * @example
+ * ```ts
+ * endOrderFields(state); // { lastUpdatedTime: state.lastUpdatedTime, idOrder: codeUnitOrderKey(state.instanceId) }
+ * ```
+ */
+export function endOrderFields(state: Pick<InstanceState, 'instanceId' | 'lastUpdatedTime'>): { lastUpdatedTime: Date; idOrder: string } {
+  return { lastUpdatedTime: state.lastUpdatedTime, idOrder: codeUnitOrderKey(state.instanceId) };
+}
+
 /** The document of an instance: its state (already encoded), indexed copies, a free lease. */
 export function instanceDoc(state: InstanceState, encoded: EncodedState, queue: QueueHead, historyGen: string): InstanceDoc {
   return {
@@ -371,6 +392,7 @@ export function instanceDoc(state: InstanceState, encoded: EncodedState, queue: 
     name: state.name,
     tagKeys: tagKeysOf(state),
     updatedAt: state.lastUpdatedTime,
+    ...endOrderFields(state),
     executionId: state.executionId,
     version: state.version,
     historyLength: state.historyLength,

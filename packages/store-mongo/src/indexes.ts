@@ -109,6 +109,10 @@ export const INDEXES: { readonly [K in keyof CollectionNames]: readonly IndexDes
     { name: 'lease_owner', key: { leaseOwner: 1, leaseExpiresAt: 1 } },
     // The re-read of a status-feed resync: instances changed since the feed was last healthy.
     { name: 'updated', key: { updatedAt: 1 } },
+    // listEnded: a status's instances in end order (the state's lastUpdatedTime, then the id in code-unit order), up to
+    // a time and after a key, so a retention sweep reads only the instances whose period has passed; the fill-in of
+    // those fields at connect for the ended instances written before them (null in the index).
+    { name: 'ended', key: { runtimeStatus: 1, lastUpdatedTime: 1, idOrder: 1 } },
     // instanceIdPrefix: no index both bounds a prefix and keeps the page order; the planner runs a range of the built-in
     // _id index with an in-memory sort of the matches, or a walk of `page` (see the README).
   ],

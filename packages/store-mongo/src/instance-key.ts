@@ -43,6 +43,35 @@ export function instanceIdOfKey(key: string): string {
 }
 
 /**
+ * The id in a form whose order as MongoDB compares strings (UTF-8 bytes, that is by code point) is the id's order as
+ * JavaScript compares strings (by UTF-16 code unit), which `compareEndedKeys` (store-kit) and the IndexedDB stores
+ * use: the indexed `idOrder` of `Store.listEnded`'s end order. Every code unit below U+D800 is itself (so most ids are
+ * their own form); every unit from U+D800 up, surrogates included, becomes the code point 0x800 above it (U+E000 to
+ * U+107FF). That map is strictly increasing and never yields a surrogate, so two forms compare code point by code
+ * point exactly as the ids compare code unit by code unit, a prefix staying a prefix; and it is one-to-one. The stored
+ * key (`instanceKey`) orders otherwise: a character from U+E000 to U+FFFF after one above U+FFFF, and an escaped id
+ * as one beginning with U+FFFF.
+ *
+ * @example
+ * ```ts
+ * codeUnitOrderKey('order-1'); // 'order-1'
+ * codeUnitOrderKey('\uFF01');    // '\u{10701}': after the form of an emoji, as '\uFF01' is after '\u{1F600}' in JavaScript
+ * codeUnitOrderKey('\u{1F600}'); // '\uE03D\uE600' (its units D83D DE00, each 0x800 higher)
+ * ```
+ */
+export function codeUnitOrderKey(instanceId: string): string {
+  let i = 0;
+  while (i < instanceId.length && instanceId.charCodeAt(i) < 0xd800) i++;
+  if (i === instanceId.length) return instanceId;
+  let out = instanceId.slice(0, i);
+  for (; i < instanceId.length; i++) {
+    const unit = instanceId.charCodeAt(i);
+    out += unit < 0xd800 ? instanceId[i] : String.fromCodePoint(unit + 0x800);
+  }
+  return out;
+}
+
+/**
  * The `_id` regex alternatives that select the keys of ids starting with `prefix` literally: the escaped keys (whose
  * hex digits keep the prefix) and, when some plain key can start with it, the plain keys. Each is anchored, so
  * MongoDB scans a range of the `_id` index.

@@ -4,8 +4,8 @@ import {
 } from '@durable-rx/runtime';
 import {
   assertNever, checkWriteLease, commitResultOf, releasedInstanceOf, guardedLogger, instanceIdsOf, isHeldBy, isLeaseToken, leaseLostError, leaseTokens, newLease,
-  matchesQuery, nextPageToken, pageSizeOf, planInstancePage, planWriteSet, raiseKeyIdsOf, selectiveTagPair, validateClaimOptions, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter, validateTime,
-  type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
+  matchesQuery, nextPageToken, pageSizeOf, planInstancePage, planWriteSet, raiseKeyIdsOf, selectiveTagPair, validateClaimOptions, validateEndedQuery, validateInstanceQuery, validateLeaseOwner, validatePurgeFilter, validateTime,
+  type ActivityWorkItem, type ClaimOptions, type CommitResult, type EndedQuery, type InstancePage, type InstanceQuery, type InstanceState, type Lease,
   type OrchestrationMessage, type OrchestrationWorkItem, type PurgeFilter, type PurgeMember, type PurgeSetResult, type StatusChange, type Store,
   purgeMemberHolds, validatePurgeSet, type HistoryRange,
   type StoreCapabilities, type UnclaimedLease, type WritePlan, type WriteRequest, type WriteSet, UnconfirmedClaims,
@@ -34,7 +34,7 @@ import { ClusterClock, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf
 import { assertReplicaSet, assertWritablePrimary, classifyDeployment, databaseFromUri, directConnectionWarning, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
 import {
   EPOCH, FREE_LEASE, NEVER, claimAtOf, decodeHistoryEvent, decodeInstanceState, decodeStoredState, newHistoryGen, storedLeaseOf,
-  purgeDocs, purgeMarkOf, tagKeysOf, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type QueueHead, type RaiseKeysDoc, type SweepDoc, type TaskDoc,
+  endOrderFields, purgeDocs, purgeMarkOf, tagKeysOf, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type QueueHead, type RaiseKeysDoc, type SweepDoc, type TaskDoc,
 } from './documents.js';
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
 import { StoreUnreachableError } from './errors/store-unreachable-error.js';
@@ -62,7 +62,7 @@ import {
   activityClaimTries, buildQueryFilter, instanceProjection, queryProjection, leaseLookupFilter, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
   CLAIM_ORCHESTRATION_SORT, claimBound, historyQuery, nextPageKey, PURGE_SCAN_PROJECTION, purgeScanFilter,
   consumedMessagesFilter, DEFAULT_MAX_MESSAGES_PER_CLAIM, INSTANCE_WAKE_FILTER, MISSING_CLAIM_AT_FILTER, MISSING_NAME_FILTER, MISSING_NAME_HINT, MISSING_TAG_KEYS_FILTER, NAME_STATUS_PAGE_HINT, NEWEST_CREATED, TAG_COUNT_LIMIT, TAG_PAGE_HINT, tagCountFilter,
-  orchestrationClaimTries, pageSortOf,
+  ENDED_HINT, endedListingQuery, MISSING_END_ORDER_FILTER, orchestrationClaimTries, pageSortOf,
   PURGES_HINT, purgedSinceFilter, QUERY_PAGE_BYTES, queueHeadQueries, readPageWithinBytes, RESYNC_HINT, ownerLeasesFilter, RELEASE_OWNER_HINTS, sweepChunkQuery, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT,
   TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, timedActivityClaimProbeFilter, timedClaimProbeFilter, UNCLAIMED_MESSAGES_READ, UNCLAIMED_READ_MAX_MS, visibleMessagesQuery,
   type VisibleMessagesQuery,
@@ -413,6 +413,7 @@ export class MongoStore implements Store {
         await store.#fillClaimAt();
         await store.#fillName();
         await store.#fillTagKeys();
+        await store.#fillEndOrder();
         // A mongos sends no majority-committed time in its heartbeats: read it now (so the first stream does not
         // open at the present) and once per heartbeat interval from then on (see majorityTimeSource).
         if (majorityTimeSource(reply) === 'majority-reads') {
@@ -1185,6 +1186,32 @@ export class MongoStore implements Store {
     }));
   }
 
+  /**
+   * `Store.listEnded`: one range of `ended` ({@link endedListingQuery}: the rule of `matchesEndedQuery`, in the order of
+   * `compareEndedKeys`), read in a session that has seen this store's known commits, the states without their input.
+   * A document whose state does not decode is logged and left out, and the read goes on past it, so a page shorter than
+   * `limit` is still the last. An ended instance written before the end-order fields were kept is listed once `connect`
+   * filled them in.
+   */
+  async listEnded(request: EndedQuery): Promise<InstanceState[]> {
+    const query = validateEndedQuery(request); // refused before anything is read
+    return this.#op('listing ended instances', () => this.#readAfterKnownCommits(async (session) => {
+      const { filter, options } = endedListingQuery(query);
+      const cursor = this.#instances.find(filter, { ...options, session, ...readBound() });
+      const page: InstanceState[] = [];
+      try {
+        for await (const doc of cursor) {
+          const state = this.#readable(doc, 'an ended listing');
+          if (state) page.push(state);
+          if (page.length === query.limit) break;
+        }
+      } finally {
+        await cursor.close().catch(() => undefined);
+      }
+      return page;
+    }));
+  }
+
   async nextWakeTime(now: Date): Promise<Date | undefined> {
     return this.#op('finding the next wake-up time', async () => {
       validateTime(now, 'nextWakeTime now');
@@ -1788,6 +1815,19 @@ export class MongoStore implements Store {
     return this.#fillIn('tagKeys', () => this.#instances.find(MISSING_TAG_KEYS_FILTER, { hint: TAG_PAGE_HINT, projection: { _id: 1, state: 1 }, ...SCAN_BOUND }), (doc) => {
       const state = decodeStoredState(doc as { _id: string; state: string }, () => undefined);
       return state && { filter: { _id: doc._id, tagKeys: null as unknown as string }, update: { $set: { tagKeys: tagKeysOf(state) } } };
+    });
+  }
+
+  /**
+   * Gives the ended instances written before `lastUpdatedTime` and `idOrder` were kept those fields
+   * (`endOrderFields` of their state), as {@link MongoStore.#fillName} does `name`, on `ended`: `listEnded` lists an
+   * instance once it has them. A state that does not decode is left alone (no listing reads it). An instance that has
+   * not ended gets them with its next write.
+   */
+  #fillEndOrder(): Promise<void> {
+    return this.#fillIn('lastUpdatedTime', () => this.#instances.find(MISSING_END_ORDER_FILTER, { hint: ENDED_HINT, projection: { _id: 1, state: 1 }, ...SCAN_BOUND }), (doc) => {
+      const state = decodeStoredState(doc as { _id: string; state: string }, () => undefined);
+      return state && { filter: { _id: doc._id, lastUpdatedTime: null as unknown as Date }, update: { $set: endOrderFields(state) } };
     });
   }
 

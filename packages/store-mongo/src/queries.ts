@@ -1,8 +1,8 @@
 import { InvalidArgumentError, TERMINAL_RUNTIME_STATUSES, type InstanceTags, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
-import { historyRangeOf, isValidDate, tagEntryKey, tagPairsOf, type HistoryRange, type InstanceQuery, type Lease, type PageKey, type PurgeFilter } from '@durable-rx/runtime/store-kit';
+import { historyRangeOf, isValidDate, tagEntryKey, tagPairsOf, type EndedQuery, type HistoryRange, type InstanceQuery, type Lease, type PageKey, type PurgeFilter } from '@durable-rx/runtime/store-kit';
 import type { Filter, Sort } from 'mongodb';
 import { EPOCH, NEVER, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type TaskDoc } from './documents.js';
-import { instanceKey, instanceKeyPrefixPatterns, instanceIdOfKey } from './instance-key.js';
+import { codeUnitOrderKey, instanceKey, instanceKeyPrefixPatterns, instanceIdOfKey } from './instance-key.js';
 import { escapeRegexLiteral } from './regex-literal.js';
 
 /**
@@ -357,6 +357,61 @@ export function historyQuery(key: string, gen: string, range: HistoryRange | und
     options: { sort: HISTORY_SORT, projection: { _id: 0, event: 1 } },
   };
 }
+
+/**
+ * The key of `ended`, to which `listEnded` and the fill-in of its fields are pinned, and the sort of `listEnded`: a
+ * status's instances in end order, (`lastUpdatedTime`, id) as `compareEndedKeys` (store-kit) orders them, the id in
+ * code-unit order (`idOrder`, see `codeUnitOrderKey`: `_id` would order some ids otherwise).
+ */
+export const ENDED_HINT = { runtimeStatus: 1, lastUpdatedTime: 1, idOrder: 1 } as const;
+export const ENDED_SORT = ENDED_HINT satisfies Sort;
+
+/** A `find` of {@link endedListingQuery}: its filter and options (the caller adds its session and time bound). */
+export interface EndedListingFind {
+  readonly filter: Filter<InstanceDoc>;
+  readonly options: {
+    readonly sort: typeof ENDED_SORT; readonly hint: typeof ENDED_HINT; readonly projection: { readonly state: 1 }; readonly batchSize: number;
+  };
+}
+
+/**
+ * The read of `listEnded` (a query `validateEndedQuery` passed): the instances of `runtimeStatus` whose
+ * `lastUpdatedTime` is at or before `endedTo` and, with `after`, whose (`lastUpdatedTime`, `idOrder`) is past the
+ * key's, in that order on `ended`, {@link storeKeyed}: the matches of `matchesEndedQuery`, in `compareEndedKeys`
+ * order. The state alone (the port lets `listEnded` leave the input out; a sweep needs none), in batches of the page.
+ * A `Date` bound matches only `Date`s, so a document without the fields (written before them, not yet filled in) is
+ * not listed.
+ *
+ * @example
+ * ```ts
+ * endedListingQuery({ runtimeStatus: 'Completed', endedTo: to, limit: 100, after: { endedMs: 2000, instanceId: 'a' } }).filter;
+ * // { runtimeStatus: 'Completed', lastUpdatedTime: { $gte: new Date(2000), $lte: to },
+ * //   $or: [{ lastUpdatedTime: { $gt: new Date(2000) } }, { lastUpdatedTime: new Date(2000), idOrder: { $gt: 'a' } }], _id: { $type: 'string' } }
+ * ```
+ */
+export function endedListingQuery(query: EndedQuery): EndedListingFind {
+  const { runtimeStatus, endedTo, after, limit } = query;
+  const options = { sort: ENDED_SORT, hint: ENDED_HINT, projection: { state: 1 }, batchSize: limit } as const;
+  if (after === undefined) return { filter: storeKeyed({ runtimeStatus, lastUpdatedTime: { $lte: endedTo } }), options };
+  const time = new Date(after.endedMs);
+  // The plain lower bound lets the index scan start at the key; the $or then skips the key and those before it in its millisecond.
+  return {
+    filter: storeKeyed({
+      runtimeStatus, lastUpdatedTime: { $gte: time, $lte: endedTo },
+      $or: [{ lastUpdatedTime: { $gt: time } }, { lastUpdatedTime: time, idOrder: { $gt: codeUnitOrderKey(after.instanceId) } }],
+    }),
+    options,
+  };
+}
+
+/**
+ * The ended instances written before `lastUpdatedTime` and `idOrder` were kept (missing: `null` in `ended`), which
+ * `connect` fills in once: one range of `ended` per ended status, a probe that finds nothing once done. Pinned to
+ * {@link ENDED_HINT}. An instance that is not ended gets them with its next write, before it can end.
+ */
+export const MISSING_END_ORDER_FILTER: Filter<InstanceDoc> = storeKeyed({
+  runtimeStatus: { $in: [...TERMINAL_RUNTIME_STATUSES] }, lastUpdatedTime: null as unknown as Date,
+});
 
 /** The index key of the sweeper's reads (`instance_gen_index`) and of a status resync (`updated`). */
 export const SWEEP_HINT = { instanceId: 1, gen: 1, index: 1 } as const;

@@ -3,7 +3,7 @@ import {
 } from '@durable-rx/runtime/store-kit';
 import { ObjectId } from 'mongodb';
 import {
-  EPOCH, FREE_LEASE, NEVER, emptyQueueHead, storedLeaseOf, encodeHistoryEvent, encodeInstanceState, encodeStateBesideInput, encodeMessage, instanceDoc, lowerQueueHead, tagKeysOf, messageDoc, queueFields,
+  EPOCH, FREE_LEASE, NEVER, emptyQueueHead, storedLeaseOf, encodeHistoryEvent, encodeInstanceState, encodeStateBesideInput, encodeMessage, instanceDoc, lowerQueueHead, tagKeysOf, endOrderFields, messageDoc, queueFields,
   taskDoc, type EncodedMessage, type HistoryDoc, type InstanceDoc, type MessageDoc, type QueueFields, type QueueHead,
   type SweepDoc, type TaskDoc,
 } from './documents.js';
@@ -102,7 +102,7 @@ export type MongoWrite =
  * execution (store-kit's `writesInput`), so a step's oplog entry does not carry it.
  */
 export type InstanceFields = Pick<
-  InstanceDoc, 'state' | 'runtimeStatus' | 'createdTime' | 'name' | 'tagKeys' | 'updatedAt' | 'executionId' | 'version' | 'historyLength' | 'historyGen'
+  InstanceDoc, 'state' | 'runtimeStatus' | 'createdTime' | 'name' | 'tagKeys' | 'updatedAt' | 'lastUpdatedTime' | 'idOrder' | 'executionId' | 'version' | 'historyLength' | 'historyGen'
 > & { readonly input?: string };
 
 /**
@@ -342,7 +342,7 @@ export function instanceFields(planned: PlannedState, row: StoredRow, historyGen
   const { state } = planned;
   const fields = {
     runtimeStatus: state.runtimeStatus, createdTime: state.createdTime, name: state.name, tagKeys: tagKeysOf(state), updatedAt: state.lastUpdatedTime,
-    executionId: state.executionId, version: state.version, historyLength: state.historyLength, historyGen,
+    ...endOrderFields(state), executionId: state.executionId, version: state.version, historyLength: state.historyLength, historyGen,
   };
   if (typeof row.inputBytes === 'number' && !writesInput(planned)) {
     return { state: encodeStateBesideInput(state, limitBytes, row.inputBytes), ...fields };

@@ -7,7 +7,7 @@ import { EPOCH } from '../src/documents.js';
 import { INDEXES, type CollectionNames } from '../src/indexes.js';
 import {
   activityClaimTries, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT,
-  changedSinceFilter, consumedMessagesFilter, historyQuery, INSTANCE_WAKE_FILTER, leaseLookupFilter, MISSING_CLAIM_AT_FILTER, MISSING_NAME_FILTER,
+  changedSinceFilter, consumedMessagesFilter, ENDED_HINT, endedListingQuery, historyQuery, INSTANCE_WAKE_FILTER, leaseLookupFilter, MISSING_CLAIM_AT_FILTER, MISSING_END_ORDER_FILTER, MISSING_NAME_FILTER,
   MISSING_NAME_HINT, MISSING_TAG_KEYS_FILTER, NAME_STATUS_PAGE_HINT, NEWEST_CREATED, PAGE_SORT_DESC, pageSortOf, TAG_PAGE_HINT, tagCountFilter,
   orchestrationClaimTries, ownerLeasesFilter, PAGE_SORT, PURGES_HINT, purgedSinceFilter, purgeScanFilter, queueHeadQueries, RELEASE_OWNER_HINTS,
   RESYNC_HINT, sweepChunkQuery, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimProbeFilter, timedClaimProbeFilter,
@@ -94,6 +94,7 @@ function shapes(): Shape[] {
     byKey('instances', 'the claimAt fill-in writes each instance it read (#fillIn, the one call of the three fill-ins)', { _id: KEY, leaseExpiresAt: NOW, nextMessageAt: NOW }, ['#instances.bulkWrite(batch']),
     byKey('instances', 'the name fill-in writes each instance it read (the one #fillIn call, as above)', { _id: KEY, name: null }, []),
     byKey('instances', 'the tagKeys fill-in writes each instance it read (the one #fillIn call, as above)', { _id: KEY, tagKeys: null }, []),
+    byKey('instances', 'the end-order fill-in writes each instance it read (the one #fillIn call, as above)', { _id: KEY, lastUpdatedTime: null }, []),
     byKey('instances', 'a purge marks each instance it deletes', { _id: KEY }, ['#instances.bulkWrite(marks']),
     byKey('instances', 'purgeInstances re-reads a batch of candidates in its transaction', { $and: [{ _id: { $in: [KEY] } }, purgeScanFilter({ createdTimeFrom: NOW })] },
       ['#instances.find({$and:[{_id:{$in:[...batch]}},mongoFilter]}'], ['runtimeStatus', 'createdTime']),
@@ -176,6 +177,17 @@ function shapes(): Shape[] {
     ...purges.map((request, i): Shape => ({
       what: `purgeInstances scan ${JSON.stringify(request)}`, collection: 'instances', filter: purgeScanFilter(request), sites: i === 0 ? ['#instances.find(mongoFilter'] : [],
     })),
+    ...[undefined, { endedMs: NOW.getTime(), instanceId: 'b' }, { endedMs: NOW.getTime(), instanceId: '' }].map((after, i): Shape => {
+      const { filter, options } = endedListingQuery({ runtimeStatus: 'Completed', endedTo: LATER, limit: 100, ...(after ? { after } : {}) });
+      return {
+        what: `listEnded${after ? ` after ${JSON.stringify(after)}` : ''}`, collection: 'instances', filter, sort: options.sort, hint: options.hint,
+        sites: i === 0 ? ['#instances.find(filter'] : [],
+      };
+    }),
+    {
+      what: 'the end-order fill-in at connect', collection: 'instances', filter: MISSING_END_ORDER_FILTER, hint: ENDED_HINT,
+      sites: ['#instances.find(MISSING_END_ORDER_FILTER'],
+    },
     {
       what: 'the re-read of a status resync', collection: 'instances', filter: changedSinceFilter(NOW), hint: RESYNC_HINT,
       sites: ['#instances.find(changedSinceFilter(from)'],

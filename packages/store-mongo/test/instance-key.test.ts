@@ -1,6 +1,7 @@
 import { BSON } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { ESCAPED_KEY_MARK, instanceIdOfKey, instanceKey, instanceKeyPrefixPatterns } from '../src/instance-key.js';
+import { Buffer } from 'node:buffer';
+import { codeUnitOrderKey, ESCAPED_KEY_MARK, instanceIdOfKey, instanceKey, instanceKeyPrefixPatterns } from '../src/instance-key.js';
 
 /** What the server stores for a string `_id`: the driver's BSON encoding, decoded again. */
 const throughBson = (key: string): unknown => BSON.deserialize(BSON.serialize({ _id: key }))['_id'];
@@ -49,5 +50,37 @@ describe('instance keys (ids with lone surrogates do not collide)', () => {
         expect(patterns.some((p) => p.test(key)), `${JSON.stringify(prefix)} vs ${JSON.stringify(id)}`).toBe(id.startsWith(prefix));
       }
     }
+  });
+});
+
+describe('codeUnitOrderKey (the id order of listEnded)', () => {
+  /** How MongoDB orders two stored strings without a collation: their UTF-8 bytes, by simple binary comparison. */
+  const byStoredBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  const ids = [
+    '', 'a', 'a\u0000', 'ab', 'order-1', 'order-10', 'order-2', '\uD7FF', '\uE000', '\uFF01', '\uFFFD', '\uFFFF', '\uFFFFx', '\uFFFF0061',
+    '🚀', '🚀a', '\u{10FFFF}', 'a\uD800', 'a\uDC00', 'a\uDC00\uD800', '\uD83D', 'x\uD800', 'y', '东京/1',
+  ];
+
+  it('sorts in MongoDB\u2019s byte order exactly as JavaScript sorts the ids (compareEndedKeys), which the stored key does not', () => {
+    const inJavaScript = [...ids].sort(); // by UTF-16 code unit
+    expect([...ids].sort((a, b) => byStoredBytes(codeUnitOrderKey(a), codeUnitOrderKey(b)))).toEqual(inJavaScript);
+    // `_id` puts a character above U+FFFF before one from U+E000 to U+FFFF, and an escaped id among the U+FFFF ones.
+    expect([...ids].sort((a, b) => byStoredBytes(instanceKey(a), instanceKey(b)))).not.toEqual(inJavaScript);
+  });
+
+  it('keeps the order of every single code unit, surrogates included: each form sorts after the one before', () => {
+    let before = Buffer.from(codeUnitOrderKey('\u0000'), 'utf8');
+    for (let unit = 1; unit <= 0xffff; unit++) {
+      const form = Buffer.from(codeUnitOrderKey(String.fromCharCode(unit)), 'utf8');
+      if (Buffer.compare(before, form) >= 0) throw new Error(`U+${unit.toString(16)} does not sort after the unit before it`);
+      before = form;
+    }
+  });
+
+  it('is one-to-one, leaves an id without a unit from U+D800 up as it is, and survives BSON unchanged (no lone surrogate)', () => {
+    expect(new Set(ids.map(codeUnitOrderKey)).size).toBe(ids.length);
+    for (const id of ['order-1', '东京/1', 'a.b$c', '']) expect(codeUnitOrderKey(id)).toBe(id);
+    expect(codeUnitOrderKey('a\uD800')).toBe('a\uE000');
+    for (const id of ids) expect(throughBson(codeUnitOrderKey(id))).toBe(codeUnitOrderKey(id));
   });
 });

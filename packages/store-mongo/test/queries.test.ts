@@ -1,4 +1,5 @@
-import { nextPageToken, planInstancePage } from '@durable-rx/runtime/store-kit';
+import { compareEndedKeys, endedKeyOf, matchesEndedQuery, nextPageToken, planInstancePage, type EndedKey, type EndedQuery, type InstanceState } from '@durable-rx/runtime/store-kit';
+import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
 import {
   activityClaimTries, atOnceActivityClaimFilter, atOnceClaimFilter, buildQueryFilter, instanceProjection, queryProjection, changedSinceFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT,
@@ -7,12 +8,12 @@ import {
   leaseLookupFilter, RELEASE_OWNER_HINTS, RESYNC_HINT,
   PURGES_HINT, purgedSinceFilter, QUERY_PAGE_BYTES, readPageWithinBytes, STORE_KEY, storeKeyed, SWEEP_HINT, TASK_WAKE_FILTER, TASK_WAKE_HINT, TASK_WAKE_SORT, timedActivityClaimFilter,
   timedActivityClaimProbeFilter, timedClaimFilter, timedClaimProbeFilter, TIMED_ACTIVITY_CLAIM_PROBE_PROJECTION, TIMED_CLAIM_PROBE_PROJECTION, UNCLAIMED_MESSAGES_READ, UNCLAIMED_READ_MAX_MS, UNCLAIMED_SCAN_LIMIT,
-  MESSAGES_BY_SEQ_HINT, VISIBLE_MESSAGES_HINT, visibleMessagesQuery, DUE_SEQS_PAGE,
+  MESSAGES_BY_SEQ_HINT, VISIBLE_MESSAGES_HINT, visibleMessagesQuery, DUE_SEQS_PAGE, ENDED_HINT, ENDED_SORT, endedListingQuery, MISSING_END_ORDER_FILTER,
 } from '../src/queries.js';
 import { countedIterable } from './support/counted-iterable.js';
 import { inScan, indexScan, isCovered } from './support/index-scan.js';
 import { escapeRegexLiteral } from '../src/regex-literal.js';
-import { instanceKeyPrefixPatterns } from '../src/instance-key.js';
+import { codeUnitOrderKey, instanceKeyPrefixPatterns } from '../src/instance-key.js';
 import { claimAtOf, EPOCH, FREE_LEASE, NEVER } from '../src/documents.js';
 
 const instanceIdPrefixPattern = (prefix: string) => instanceKeyPrefixPatterns(prefix).plain ?? '(?!)';
@@ -848,5 +849,60 @@ describe('query pages (where the next page starts)', () => {
     const docs = [{ _id: 'a', createdTime: at(0) }, { _id: oid, createdTime: at(0) }, { _id: 'b', createdTime: at(1) }];
     expect(listed(docs, 1)).toEqual(['a', 'b']);
     expect(listed(docs, 5)).toEqual(['a', 'b']);
+  });
+});
+
+describe('listEnded (endedListingQuery)', () => {
+  const to = new Date(T0.getTime() + 10_000);
+  const ms = (n: number) => new Date(T0.getTime() + n);
+
+  it('reads one status up to a time on `ended`, in its order, the state alone, in batches of the page', () => {
+    const { filter, options } = endedListingQuery({ runtimeStatus: 'Failed', endedTo: to, limit: 100 });
+    expect(filter).toEqual({ runtimeStatus: 'Failed', lastUpdatedTime: { $lte: to }, ...STORE_KEY });
+    expect(options).toEqual({ sort: ENDED_SORT, hint: ENDED_HINT, projection: { state: 1 }, batchSize: 100 });
+    expect(Object.keys(ENDED_SORT)).toEqual(['runtimeStatus', 'lastUpdatedTime', 'idOrder']);
+    expect(INDEXES.instances.find((i) => i.name === 'ended')?.key).toEqual(ENDED_HINT);
+  });
+
+  it('goes on after a key: later in its millisecond by the id in code-unit order, or in a later millisecond', () => {
+    const after = { endedMs: ms(2000).getTime(), instanceId: 'b\uFF01' };
+    expect(endedListingQuery({ runtimeStatus: 'Completed', endedTo: to, limit: 10, after }).filter).toEqual({
+      runtimeStatus: 'Completed', lastUpdatedTime: { $gte: ms(2000), $lte: to },
+      $or: [{ lastUpdatedTime: { $gt: ms(2000) } }, { lastUpdatedTime: ms(2000), idOrder: { $gt: codeUnitOrderKey('b\uFF01') } }],
+      ...STORE_KEY,
+    });
+  });
+
+  it('selects and orders exactly what matchesEndedQuery and compareEndedKeys do, for every resume key, ids MongoDB\u2019s _id order would misplace included', () => {
+    // The filter's conditions and the sort, evaluated as the server compares their values (Dates by ms, strings by UTF-8 bytes).
+    const bytes = (text: string) => Buffer.from(text, 'utf8');
+    const ids = ['a', 'b', 'b\uFF01', 'b🚀', 'b\uD800', '\uFFFFx', ''];
+    const states = [0, 2000, 2000, 2000, 9000, 12_000].flatMap((t, i) => ids.map((id): InstanceState => ({
+      instanceId: `${id}${i}`, name: 'O', runtimeStatus: i === 4 ? 'Failed' : 'Completed', createdTime: T0, lastUpdatedTime: ms(t), executionId: 'e', historyLength: 0, version: 1,
+    })));
+    const docOf = (state: InstanceState) => ({ runtimeStatus: state.runtimeStatus, lastUpdatedTime: state.lastUpdatedTime, idOrder: codeUnitOrderKey(state.instanceId) });
+    const server = (query: EndedQuery) => {
+      const { filter } = endedListingQuery(query);
+      const f = filter as unknown as {
+        runtimeStatus: string; lastUpdatedTime: { $gte?: Date; $lte: Date };
+        $or?: [{ lastUpdatedTime: { $gt: Date } }, { lastUpdatedTime: Date; idOrder: { $gt: string } }];
+      };
+      return states.map(docOf).filter((d) => d.runtimeStatus === f.runtimeStatus && d.lastUpdatedTime <= f.lastUpdatedTime.$lte &&
+        (f.lastUpdatedTime.$gte === undefined || d.lastUpdatedTime >= f.lastUpdatedTime.$gte) &&
+        (f.$or === undefined || d.lastUpdatedTime > f.$or[0].lastUpdatedTime.$gt ||
+          (d.lastUpdatedTime.getTime() === f.$or[1].lastUpdatedTime.getTime() && Buffer.compare(bytes(d.idOrder), bytes(f.$or[1].idOrder.$gt)) > 0)))
+        .sort((a, b) => a.lastUpdatedTime.getTime() - b.lastUpdatedTime.getTime() || Buffer.compare(bytes(a.idOrder), bytes(b.idOrder)))
+        .map((d) => d.idOrder);
+    };
+    const keys: (EndedKey | undefined)[] = [undefined, { endedMs: ms(2000).getTime(), instanceId: '' }, ...states.map(endedKeyOf)];
+    for (const after of keys) {
+      const query: EndedQuery = { runtimeStatus: 'Completed', endedTo: to, limit: 1000, ...(after ? { after } : {}) };
+      const byRule = states.filter((s) => matchesEndedQuery(s, query)).sort((a, b) => compareEndedKeys(endedKeyOf(a), endedKeyOf(b)));
+      expect(server(query), JSON.stringify(after)).toEqual(byRule.map((s) => codeUnitOrderKey(s.instanceId)));
+    }
+  });
+
+  it('fills in the ended instances written before the end order was kept: a probe of `ended` for each ended status', () => {
+    expect(MISSING_END_ORDER_FILTER).toEqual({ runtimeStatus: { $in: ['Completed', 'Failed', 'Terminated'] }, lastUpdatedTime: null, ...STORE_KEY });
   });
 });

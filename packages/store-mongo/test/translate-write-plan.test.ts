@@ -5,6 +5,7 @@ import { Buffer } from 'node:buffer';
 import { BSON, ObjectId } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { decodeHistoryEvent, decodeInstanceState, decodeMessage, emptyQueueHead, EPOCH, NEVER } from '../src/documents.js';
+import { codeUnitOrderKey } from '../src/instance-key.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
 import {
   commitSignalsWork, describeWrites, instanceUpdate, instanceUpdateFields, leaseReleaseFields, TAKEN_INSTANCE_PROJECTION,
@@ -56,6 +57,16 @@ function only<K extends MongoWrite['op']>(writes: MongoWrite[], op: K): Extract<
 }
 
 describe('write-set translation: the client\u2019s writes', () => {
+  it('writes the end order of listEnded with every state: the state\u2019s lastUpdatedTime (not the server\u2019s updatedAt) and the id in code-unit order', () => {
+    const id = 'x\uFF01\u{1F600}';
+    const created = state(id, { runtimeStatus: 'Pending', historyLength: 0, version: 1, lastUpdatedTime: at(10) });
+    const inserted = only(translate({ requests: [{ type: 'createInstance', state: created, message: started(created), ifRunning: { kind: 'fail' } }] }, {}), 'insertInstance');
+    expect(inserted.doc).toMatchObject({ lastUpdatedTime: at(10), idOrder: codeUnitOrderKey(id) });
+    const ended = state(id, { runtimeStatus: 'Completed', lastUpdatedTime: at(20) });
+    const update = only(translate({ requests: [{ type: 'replaceState', state: ended }] }, { [id]: { state: state(id), row: row() } }), 'updateInstance');
+    expect(instanceUpdate(instanceUpdateFields(update, emptyQueueHead(10), at(500))).$set).toMatchObject({ lastUpdatedTime: at(20), idOrder: codeUnitOrderKey(id) });
+  });
+
   it('creates a new instance: its start message, then the document with a fresh history generation', () => {
     const s = state('a', { runtimeStatus: 'Pending', historyLength: 0, version: 1 });
     const writes = translate({ requests: [{ type: 'createInstance', state: s, message: started(s), ifRunning: { kind: 'fail' } }] }, {});
