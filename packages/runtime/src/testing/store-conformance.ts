@@ -246,6 +246,34 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect((await store.getInstance('w'))?.suspension).toEqual(fields.suspension);
       });
 
+      it('hands back the held commands and a pending rerun of a state as they were written (heldSuspend, held, rerun)', async () => {
+        // The worker decides from them: the held suspends and resumes it records ahead of a start (`heldSuspend`,
+        // `held`), the failed calls a client's rewind left it to rerun (`rerun`). A store that dropped or reshaped one
+        // would lose a suspend, or a rewind's rerun. Every optional member is set, so none may go missing.
+        const store = await open();
+        await create(store, newInstance('w'));
+        await commitStep(store, await claim(store), { runtimeStatus: 'Running' });
+        const before = (await store.getInstance('w'))!;
+        const at = (ms: number): string => new Date(T0.getTime() + ms).toISOString();
+        const suspended = { type: 'ExecutionSuspended', eventId: -1, timestamp: at(1), reason: 'hold' } as const;
+        const resumed = { type: 'ExecutionResumed', eventId: -1, timestamp: at(2), reason: 'go' } as const;
+        const fields = {
+          heldSuspend: { resumeTo: 'ContinuedAsNew', commands: [suspended, resumed], timestamp: at(1), reason: 'hold', resumed },
+          held: { executionId: 'e-next', commands: [suspended, resumed, { ...suspended, timestamp: at(3) }], applied: [suspended, resumed] },
+          rerun: {
+            type: 'ExecutionRewound', eventId: -1, timestamp: at(4), reason: 'retry',
+            parentInstance: { instanceId: 'p', name: 'Parent', taskScheduledId: 7, executionId: 'p-e1', forkRoot: 'p-root' },
+          },
+        } satisfies Pick<InstanceState, 'heldSuspend' | 'held' | 'rerun'>;
+        await forceState(store, before, fields);
+        const read = (await store.getInstance('w'))!;
+        expect(read.heldSuspend).toStrictEqual(fields.heldSuspend);
+        expect(read.held).toStrictEqual(fields.held);
+        expect(read.rerun).toStrictEqual(fields.rerun);
+        const { state } = await store.getInstanceHistory?.('w') ?? { state: read };
+        expect({ heldSuspend: state?.heldSuspend, held: state?.held, rerun: state?.rerun }).toStrictEqual(fields);
+      });
+
       it('round-trips hostile JSON keys and values exactly', async () => {
         const store = await open();
         const hostile = JSON.parse('{"__proto__":{"polluted":true},"$where":"1","a.b":{"$gt":1},"constructor":{"prototype":{"x":1}},"nested":[{"$set":null}],"unicode":"東京 🚀","big":1e300}') as unknown;
