@@ -187,25 +187,84 @@ it('resumes an instance that only ever waited for events reading none of its lon
     await received(i);
   }
   expect((await client.getStatus(id, { showHistory: true }))!.history!.length).toBeGreaterThan(250);
+  // Before, the first resume read 291 events: all of them.
+  expect(await resumeReads(client, counter, id, 98)).toEqual({ reads: [0, 0], kept: [false, true] });
+  await client.raiseEvent(id, 'Item', 1);
+  expect(await client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 100 });
+});
+
+it('resumes a rewound instance reading none of its history, and the resume runs what was kept', async () => {
+  // A rewound instance's states never said what a suspend kept (a rewind, it was thought, might leave its history
+  // suspended under a Running status), so each of its resumes read the history's tail, back to where it could tell.
+  const counter = counted(new MemoryStore());
+  let fails = true;
+  const runtime = createRuntime({
+    store: counter.store, logger: silentLogger,
+    orchestrators: {
+      Rewound: function* (ctx) {
+        yield ctx.callActivity('Flaky');
+        let sum = 0;
+        for (let i = 0; i < 100; i++) {
+          sum += (yield ctx.waitForExternalEvent('Item')) as number;
+          ctx.setCustomStatus(i + 1);
+        }
+        return sum;
+      },
+    },
+    activities: {
+      Flaky: () => {
+        if (fails) throw new Error('flaky');
+        return 'ok';
+      },
+    },
+  });
+  runtimes.push(runtime);
+  await runtime.start();
+  const client = runtime.client;
+  const id = await client.startNew('Rewound');
+  expect(await client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Failed' });
+  fails = false;
+  await client.rewind(id, 'fixed');
+  const received = (n: number) => firstValueFrom(client.customStatus$(id).pipe(filter((status) => status === n)));
+  // One step each after the rerun call: a tail of events that cannot tell what an earlier suspend kept.
+  for (let i = 1; i <= 40; i++) {
+    await client.raiseEvent(id, 'Item', 1);
+    await received(i);
+  }
+  expect((await counter.store.getInstance(id))?.historyEpoch).toBe(1);
+  // Before, the first resume read 135 events: the tail, back twice as far each time while it could not tell.
+  expect(await resumeReads(client, counter, id, 40)).toEqual({ reads: [0, 0], kept: [false, true] });
+  for (let i = 42; i <= 100; i++) await client.raiseEvent(id, 'Item', 1);
+  expect(await client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 100 });
+});
+
+/**
+ * Suspends and resumes `id` (an instance that sums 'Item' events into its custom status, `done` so far) twice: with
+ * nothing kept while suspended, then with an item kept, which the resume leaves to a worker that runs the code on it.
+ * Returns the history events each resume read and what each Suspended state said was kept (`suspension`), once the
+ * kept item ran.
+ */
+async function resumeReads(
+  client: Runtime['client'], counter: ReturnType<typeof counted>, id: string, done: number,
+): Promise<{ reads: number[]; kept: (boolean | undefined)[] }> {
   await client.suspend(id, 'hold');
+  const kept = [(await counter.store.getInstance(id))?.suspension?.kept];
   counter.reset();
   await client.resume(id, 'go');
-  // Before, 291 events: all of them.
-  expect(counter.read(id)).toBe(0);
+  const reads = [counter.read(id)];
   expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Running' });
-  // Kept while suspended: the resume is the worker's, which runs the code on it; the client reads nothing either.
   await client.suspend(id, 'hold');
   const length = (await client.getStatus(id, { showHistory: true }))!.history!.length;
   await client.raiseEvent(id, 'Item', 1);
   await firstValueFrom(client.history$(id).pipe(skip(length), filter((e) => e.type === 'EventRaised')));
-  expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Suspended', customStatus: 98 });
+  expect(await client.getStatus(id)).toMatchObject({ runtimeStatus: 'Suspended', customStatus: done });
+  kept.push((await counter.store.getInstance(id))?.suspension?.kept);
   counter.reset();
   await client.resume(id, 'go');
-  expect(counter.read(id)).toBe(0);
-  await received(99);
-  await client.raiseEvent(id, 'Item', 1);
-  expect(await client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: 100 });
-});
+  reads.push(counter.read(id));
+  await firstValueFrom(client.customStatus$(id).pipe(filter((status) => status === done + 1)));
+  return { reads, kept };
+}
 
 /** Most characters of JSON one commit may write on a {@link LimitedStore}. */
 const LIMIT = 20_000;

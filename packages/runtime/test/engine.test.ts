@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES, OrchestrationExecution, type StepResult } from '../src/engine/orchestration-execution.js';
+import { DEFAULT_CUSTOM_STATUS_LIMIT_BYTES, keptWhileSuspendedAfter, OrchestrationExecution, type StepResult } from '../src/engine/orchestration-execution.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import type { RetryOptions } from '../src/engine/retry-options.js';
 import { rewindHistory } from '../src/engine/rewind-history.js';
@@ -725,6 +725,21 @@ describe('rewindHistory', () => {
     expect(rewound.filter((e) => e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed')).toHaveLength(2);
     expect(rewound.some((e) => e.type === 'ExecutionTerminated')).toBe(false);
     expect(rewound.some((e) => e.type === 'TaskCompleted' && e.taskScheduledId === 0)).toBe(true);
+  });
+
+  it('drops the suspends no resume followed of a failure not in the history (its record refused too), so the rewound history does not end suspended', () => {
+    const suspend = { type: 'ExecutionSuspended', eventId: -1, timestamp: T0.toISOString() } as HistoryEvent;
+    const resume = { type: 'ExecutionResumed', eventId: -1, timestamp: T0.toISOString() } as HistoryEvent;
+    // Suspended, resumed, suspended again with an event kept: the step that would have recorded the failure was
+    // refused with its record, so the history ends there.
+    const history = new HistoryBuilder({ name: 'O' }).started().taskScheduled('A')
+      .step().event(suspend).event(resume).step().event(suspend).eventRaised('Go', 'kept')
+      .build();
+    const rewound = rewindHistory(history);
+    expect(rewound.filter((e) => e.type === 'ExecutionSuspended' || e.type === 'ExecutionResumed').map((e) => e.type))
+      .toEqual(['ExecutionSuspended', 'ExecutionResumed']);
+    expect(rewound.filter((e) => e.type === 'EventRaised').map((e) => e.input)).toEqual(['kept']);
+    expect(keptWhileSuspendedAfter(rewound, 0, rewound.length, false, false)).toBeUndefined();
   });
 
   it('lets the rewound instance finish when a suspend, resume, terminate or event reached it after it failed, and delivers the event', () => {

@@ -790,13 +790,14 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
  * Whether the execution a step's `events` (appended to its history) leave Suspended has something kept while suspended
  * ({@link InstanceState.suspension}), by the rule its history gives (`keptWhileSuspendedAfter`), from where the state
  * before the step leaves it: at the start of its history (none yet), Suspended as its own `suspension` says, or
- * running (any other status, unless a rewind rewrote the history: an execution that failed while suspended replays
- * suspended once rewound). `undefined` when that is not known, or the events leave it otherwise.
+ * running (any other status). A rewound history is no exception: `rewindHistory` drops the suspends no resume
+ * followed, so the Running status a rewind leaves is its history's too, and the steps after it say what was kept as
+ * any do. `undefined` when that is not known, or the events leave it otherwise.
  */
 function keptAfterStep(state: InstanceState, events: readonly HistoryEvent[]): boolean | undefined {
   const suspended = state.historyLength > 0 && state.runtimeStatus === 'Suspended';
   const kept = suspended ? suspensionOf(state) : false;
-  if (kept === undefined || (!suspended && state.historyLength > 0 && state.historyEpoch)) return undefined;
+  if (kept === undefined) return undefined;
   return keptWhileSuspendedAfter(events, 0, events.length, suspended, kept);
 }
 

@@ -14,8 +14,10 @@ import { assertNever, type HistoryEvent } from '../model/history-event.js';
  *
  * A terminate, suspend or resume that reached the Failed instance after its failure (sent while it still ran) was
  * recorded and ignored, and is dropped: a suspend kept would suspend the rewound replay. So are the suspends not
- * resumed before the failure (a step the store refused for good while the instance was Suspended fails it): the
- * rewound instance is Running, and its replay runs, the events kept while it was suspended delivered where they came. Every raised event is kept,
+ * resumed before the failure (a step the store refused for good while the instance was Suspended fails it), also when
+ * the failure itself is not in the history (its record refused too): the rewound instance is Running, and its replay
+ * runs, the events kept while it was suspended delivered where they came. No rewound history ends suspended, which
+ * lets the steps after a rewind say what a suspend kept (`InstanceState.suspension`) as any step does. Every raised event is kept,
  * also one recorded after the failure (in the failing step's own batch, or claimed once it had failed): `raiseEvent`
  * refuses (410) an event to a Failed instance, so each was accepted while the instance ran, and an accepted event is
  * buffered, never dropped; the rewound execution receives it like any buffered event. Results of calls (an
@@ -38,7 +40,13 @@ export function rewindHistory(history: readonly HistoryEvent[], input?: unknown)
 
 function rewoundEvents(history: readonly HistoryEvent[]): HistoryEvent[] {
   const failedAt = history.findLastIndex((e) => e.type === 'ExecutionCompleted' && e.orchestrationStatus === 'Failed');
-  if (failedAt < 0) return [...history];
+  if (failedAt < 0) {
+    // A failure recorded in the state alone (the store refused even its record of fixed size, `decideRefusedStep`'s
+    // `unrecorded`): nothing of it to drop but the suspends no resume followed, which it ended too. So no rewound
+    // history ends suspended, and the Running status a rewind leaves is its history's.
+    const lastResume = history.findLastIndex((e) => e.type === 'ExecutionResumed');
+    return history.filter((e, index) => e.type !== 'ExecutionSuspended' || index < lastResume);
+  }
   // The suspends from the last resume before the failure on: the failed run ended them.
   const resumedAt = history.findLastIndex((e, index) => index < failedAt && e.type === 'ExecutionResumed');
   let stepStart = failedAt;
