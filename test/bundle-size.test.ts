@@ -21,9 +21,9 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * why; the history of the budgets is in git.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 55_575 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 70_890 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 101_476 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 55_801 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 71_120 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 101_706 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_286 },
 ];
 

@@ -1,4 +1,4 @@
-import { filter, Observable } from 'rxjs';
+import { filter, firstValueFrom, Observable } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient, createRuntime, MemoryStore, type Logger, type Orchestrator, type Runtime, type RuntimeOptions, type Store } from '../src/index.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
@@ -6,7 +6,12 @@ import { MAX_TIMER_DELAY_MS, type Clock } from '../src/env/clock.js';
 import { silentLogger } from '../src/env/logger.js';
 import type { PurgeMember, StatusChange } from '../src/store/store.js';
 import { ENDED_SETTLE_MS } from '../src/store/ended-listing.js';
-import { KEPT_PARENT_TRUST_MS, MAX_WATCHED_KEPT_PARENTS, RETENTION_PAGE_SIZE, RETENTION_PAGES_PER_SWEEP } from '../src/worker/retention-sweep.js';
+import { guardClock } from '../src/env/guarded-clock.js';
+import { within } from '../src/testing/settled.js';
+import {
+  KEPT_PARENT_TRUST_MS, MAX_WATCHED_KEPT_PARENTS, RETENTION_PAGE_SIZE, RETENTION_PAGES_PER_SWEEP, RetentionSweep,
+} from '../src/worker/retention-sweep.js';
+import { HandClock } from './hand-clock.js';
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -43,6 +48,13 @@ const orchestrators: Record<string, Orchestrator> = {
     }
     yield ctx.waitForExternalEvent('go');
     throw new Error('boom');
+  },
+  /** Calls a child on its first execution only; each waits for 'next', then continues as new. */
+  ChildOnce: function* (ctx) {
+    const pass = ctx.getInput<number>() ?? 0;
+    if (pass === 0) yield ctx.callSubOrchestrator('Quick', undefined, `${ctx.instanceId}-child`);
+    yield ctx.waitForExternalEvent('next');
+    ctx.continueAsNew(pass + 1);
   },
   Eternal: function* (ctx) {
     const pass = ctx.getInput<number>();
@@ -753,6 +765,79 @@ describe('retention of ended instances', () => {
     expect(live().length).toBeLessThanOrEqual(MAX_WATCHED_KEPT_PARENTS);
     expect(live().length).toBeGreaterThan(0);
     await sweeper.stop();
+    expect(live()).toEqual([]);
+  });
+
+  it('purges within a sweep the child of a running parent past MAX_WATCHED_KEPT_PARENTS whose execution ended, reading each unwatched parent once an interval', async () => {
+    // The running parents past the watched ones were found changed only by the listing from the start, an hour apart
+    // in end order: a child whose parent continued as new stayed up to an hour past its due time.
+    const makerClock = new VirtualClock();
+    const memory = new MemoryStore();
+    const maker = await started({ clock: makerClock, store: memory });
+    const n = MAX_WATCHED_KEPT_PARENTS + 36;
+    const parents = Array.from({ length: n }, (_, i) => `w${String(i).padStart(3, '0')}`);
+    for (const id of parents) await maker.client.startNew('ChildOnce', { instanceId: id, input: 0 });
+    await vi.waitFor(async () => {
+      for (const id of parents) expect(await statusOf(maker, `${id}-child`)).toBe('Completed');
+    }, WAIT);
+    // The sweeper alone on a hand clock, an hour on: the children are due (completions kept 0 ms), their parents keep them.
+    const clock = new HandClock();
+    clock.ms = makerClock.now().getTime() + HOUR;
+    const sweeps: { reads: number; listed: number }[] = [];
+    const watched = new Map<string, number>();
+    const live = (): string[] => [...watched].filter(([, count]) => count > 0).map(([id]) => id);
+    const store = storeWith(memory, {
+      getInstance: (id, options) => {
+        sweeps.at(-1)!.reads++;
+        return memory.getInstance(id, options);
+      },
+      listEnded: async (query) => {
+        const page = await memory.listEnded(query);
+        sweeps.at(-1)!.listed += page.length;
+        return page;
+      },
+      instanceChanges$: countedFeed(memory, watched),
+    });
+    const sweep = new RetentionSweep({
+      store, clock: guardClock(clock, silentLogger), logger: silentLogger, retention: { completed: 0, intervalMs: MINUTE },
+      bounded: (call) => call(),
+    });
+    /** Runs the sweep due at the clock's time, to the timer of the next one an interval later. */
+    const sweepNow = async (): Promise<void> => {
+      sweeps.push({ reads: 0, listed: 0 });
+      const next = clock.nextTimer((delayMs) => delayMs === MINUTE);
+      clock.fireDue();
+      await within(next, 'the next sweep armed');
+    };
+    sweep.start();
+    await sweepNow();
+    // Every child listed, every parent read: the first 64 watched, the others remembered without a watch.
+    expect(sweeps.at(-1)).toEqual({ reads: n, listed: n });
+    expect(live()).toHaveLength(MAX_WATCHED_KEPT_PARENTS);
+    const unwatched = parents.filter((id) => !live().includes(id));
+    expect(unwatched).toHaveLength(n - MAX_WATCHED_KEPT_PARENTS);
+    // An interval later the sweep reads the unwatched parents once each, and lists nothing new (it goes on past the
+    // children): 36 rows, where the bound is half a sweep's pages of remembered parents (500) plus the listing's.
+    clock.ms += MINUTE;
+    await sweepNow();
+    expect(sweeps.at(-1)).toEqual({ reads: n - MAX_WATCHED_KEPT_PARENTS, listed: 0 });
+    // The unwatched parents continue as new, with no child this time; no watch tells of that.
+    const continued = Promise.all(unwatched.map(async (id) => {
+      const { executionId } = (await memory.getInstance(id))!;
+      return firstValueFrom(memory.changes$.pipe(filter((change) => change.instanceId === id && change.state !== undefined &&
+        change.state.executionId !== executionId && change.state.runtimeStatus === 'Running')));
+    }));
+    for (const id of unwatched) await maker.client.raiseEvent(id, 'next');
+    await within(continued, 'the unwatched parents continued as new');
+    // The next sweep reads them again, finds their executions over, and lists the children from the start: theirs
+    // go, the watched parents' stay. 36 parents read, then the 100 of the children listed.
+    clock.ms += MINUTE;
+    await sweepNow();
+    expect(sweeps.at(-1)).toEqual({ reads: n - MAX_WATCHED_KEPT_PARENTS + n, listed: n });
+    for (const id of unwatched) expect(await memory.getInstance(`${id}-child`)).toBeUndefined();
+    for (const id of live()) expect(await memory.getInstance(`${id}-child`)).toBeDefined();
+    expect(sweeps.every(({ reads }) => reads <= (RETENTION_PAGES_PER_SWEEP / 2) * RETENTION_PAGE_SIZE + n)).toBe(true);
+    await sweep.stop();
     expect(live()).toEqual([]);
   });
 

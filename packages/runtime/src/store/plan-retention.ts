@@ -91,6 +91,21 @@ export function parentKeeps(child: Pick<InstanceState, 'parentCall'>, parent: Pi
 }
 
 /**
+ * Whether a parent that had not ended, found running `executionId` as it kept a due sub-orchestration
+ * ({@link planRetention}'s `waitsOn`), keeps it no longer as it did: `state` (read, or told by a change feed) is gone,
+ * ended, or runs another execution (continued as new, started again). Its sub-orchestrations are then decided afresh:
+ * by its end and period, or by their own end.
+ *
+ * @example
+ * ```ts
+ * waitIsOver('e1', await store.getInstance('parent')); // true once it ended, was purged, or runs 'e2'
+ * ```
+ */
+export function waitIsOver(executionId: string | undefined, state: Pick<InstanceState, 'runtimeStatus' | 'executionId'> | undefined): boolean {
+  return state === undefined || isTerminalStatus(state.runtimeStatus) || state.executionId !== executionId;
+}
+
+/**
  * An ended parent execution found keeping its sub-orchestrations: it keeps those that name `executionId` (their
  * `parentCall.executionId`) until `until` (ms) at least, as long as it is still that execution. See
  * {@link planRetention}'s `keeping`.

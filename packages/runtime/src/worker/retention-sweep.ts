@@ -1,7 +1,7 @@
 import type { Observer } from 'rxjs';
 import { ChangeRouter } from '../client/change-router.js';
 import { isStoreClosed } from '../model/errors/store-closed-error.js';
-import { isTerminalStatus, type InstanceState, type OrchestrationRuntimeStatus } from '../model/instance-status.js';
+import type { InstanceState, OrchestrationRuntimeStatus } from '../model/instance-status.js';
 import { readClock } from '../model/validation.js';
 import { MAX_TIMER_DELAY_MS } from '../env/clock.js';
 import type { GuardedClock } from '../env/guarded-clock.js';
@@ -9,7 +9,8 @@ import { FallbackTimer, type Fallback } from '../env/fallback-timer.js';
 import type { Logger } from '../env/logger.js';
 import { MAX_PURGE_SET } from '../store/plan-tree-purge.js';
 import {
-  membersLeft, planRetention, retainedStatuses, retentionCutoff, retentionPeriodOf, shortestPeriod, type RetentionPeriods,
+  membersLeft, planRetention, retainedStatuses, retentionCutoff, retentionPeriodOf, shortestPeriod, waitIsOver, type NotedKeptParent,
+  type RetentionPeriods,
 } from '../store/plan-retention.js';
 import { endedKeyOf, resumeKeyOf } from '../store/ended-listing.js';
 import { encodeContinuationToken, pageKeyOf, type PageKey } from '../store/store-helpers.js';
@@ -87,7 +88,8 @@ export const MAX_KEPT_PARENTS = 10_000;
  * every change reopens or widens that stream; on the IndexedDB stores one more instance read again when another tab
  * goes without its goodbye. 64 is a sixteenth of that default, leaving the rest to the clients, and bounds how often
  * the sweeper changes the watched set (a watch starts only when one is free); the watches only hasten what the trust
- * bound does anyway. The running parents a sweeper waits on to end have a budget of their own of this size.
+ * bound does anyway. The running parents a sweeper waits on to end have a budget of their own of this size; the others
+ * are read again, each an interval after it was last read, first thing in a sweep.
  */
 export const MAX_WATCHED_KEPT_PARENTS = 64;
 
@@ -129,16 +131,18 @@ export interface RetentionSweepOptions {
  * still purged within an interval of its time, plus the time a pass takes to reach it. A sub-orchestration a parent
  * that had not ended kept when it was listed has no such time: its status is listed from the start once a sweep sees
  * that parent ended or gone (`#waiting`): listed, read, or told by the store's change feed (ended, purged, another
- * execution), which watches {@link MAX_WATCHED_KEPT_PARENTS} of them; one past those is found by the period only
- * when no listing sees it end (purged by hand or by another sweeper first, continued as new), up to a period of the
- * child's status later. A store that lists in end order (`Store.listEnded`) is listed by
+ * execution), which watches {@link MAX_WATCHED_KEPT_PARENTS} of them; the others are read again, each an interval
+ * after it was last read, first thing in a sweep (with the lapsed ended parents below, in half its pages at most, at
+ * least half of that for these when as many are due: 500 and 250 reads), so a sweep later at most while fewer are due
+ * at once, the rest at the next sweeps. A store that lists in end order (`Store.listEnded`) is listed by
  * (`lastUpdatedTime`, id) up to the cutoff instead, so a pass reads only the instances whose period has passed; the next
  * pass goes on after the last key listed less `ENDED_SETTLE_MS` (`resumeKeyOf`: an instance that ends later comes after
  * it), and lists from the start by `recheckAt`, a changed parent, or {@link ENDED_RELIST_MS} (or a period, if longer).
  * A status kept 0 ms is thereby not listed from the start at every pass (it is, on a store without it). An ended parent found keeping a due sub-orchestration is remembered (`#keeping`) and
  * not read again until it becomes due or it changes (the store's change feed: `instanceChanges$` where the store has
  * it, else `changes$`, watched only while something is remembered, for {@link MAX_WATCHED_KEPT_PARENTS} parents at
- * most); it is read again every {@link KEPT_PARENT_TRUST_MS}, first thing in a sweep, in half its pages at most. A sweep that fails is logged and the next one tries again, from the start; one that finds the store
+ * most); it is read again every {@link KEPT_PARENT_TRUST_MS}, first thing in a sweep, in half its pages at most (shared
+ * with the running parents above). A sweep that fails is logged and the next one tries again, from the start; one that finds the store
  * closed for good (`isStoreClosed`) ends the sweeps, unlogged (the worker hears of that from its own calls). A clock
  * whose `setTimeout` throws does not end them: the next sweep's timer is set on the platform's timer for at most
  * {@link BACKLOG_SWEEP_MS} instead, and the clock is asked again for what is left as it fires (logged once, until the
@@ -168,16 +172,19 @@ export class RetentionSweep {
   readonly #keeping: KeptParents;
   /**
    * The parents that had not ended found keeping a due sub-orchestration (`planRetention`'s `waitsOn`), each with the
-   * statuses whose listing went past such a child, at most {@link MAX_KEPT_PARENTS} (the earliest noted go first):
-   * once a sweep sees one ended (listed, or read ended or gone), those statuses are listed from the start again, so the
-   * child goes within an interval of its parent, not a period of its own status later.
+   * execution it ran and the statuses whose listing went past such a child, at most {@link MAX_KEPT_PARENTS} (the
+   * earliest noted go first): once a sweep sees its wait over (`waitIsOver`: listed, read, or told by its watch ended,
+   * gone, or running another execution), those statuses are listed from the start again, so the child goes within an
+   * interval of its parent, not a period of its own status later.
    */
-  readonly #waiting = new Map<string, Set<OrchestrationRuntimeStatus>>();
+  readonly #waiting = new Map<string, Waited>();
   /**
    * The watches of parents in {@link RetentionSweep.#waiting} (at most {@link MAX_WATCHED_KEPT_PARENTS}), each released
    * when its parent leaves it: a parent that ends, is purged, or runs another execution (continued as new, started
    * again) while no listing of this sweeper would see it (its status has no period, or another sweeper or a user
-   * purged it first) has the statuses of its children listed from the start at the next sweep all the same.
+   * purged it first) has the statuses of its children listed from the start at the next sweep all the same. The
+   * parents without a watch are read instead, each an interval after it was last read, first thing in a sweep
+   * (`#waitsToRead`), so the same holds for them a sweep later at most.
    */
   readonly #waitWatches = new Map<string, () => void>();
   #router: ChangeRouter | undefined;
@@ -200,25 +207,67 @@ export class RetentionSweep {
   }
 
   /**
-   * Notes that `parent` (running `executionId`) keeps a child of a listing of `status`, and watches it while a watch is
-   * free: its end, its purge or another execution of it ends the wait ({@link RetentionSweep.#ended}).
+   * Notes that `parent`, read running `executionId` at `nowMs`, keeps a child of a listing of `status`, and watches it
+   * while a watch is free: its end, its purge or another execution of it ends the wait ({@link RetentionSweep.#ended}).
    */
-  #wait(parent: string, executionId: string | undefined, status: OrchestrationRuntimeStatus): void {
-    const statuses = this.#waiting.get(parent) ?? new Set();
+  #wait(parent: string, executionId: string | undefined, status: OrchestrationRuntimeStatus, nowMs: number): void {
+    let waited = this.#waiting.get(parent);
+    if (waited !== undefined && waited.executionId !== executionId) {
+      this.#ended(parent); // another execution than the one noted: that wait is over
+      waited = undefined;
+    }
     this.#waiting.delete(parent); // noted last: the earliest noted go first past the bound
-    this.#waiting.set(parent, statuses.add(status));
+    this.#waiting.set(parent, { executionId, statuses: (waited?.statuses ?? new Set()).add(status), readAt: nowMs });
     if (this.#waiting.size > MAX_KEPT_PARENTS) this.#ended(this.#waiting.keys().next().value!, false);
-    if (this.#waitWatches.has(parent) || this.#waitWatches.size >= MAX_WATCHED_KEPT_PARENTS || this.#stopped) return;
+    this.#watchWait(parent);
+  }
+
+  /** Watches a parent of {@link RetentionSweep.#waiting} while a watch is free, until its wait is over. */
+  #watchWait(parent: string): void {
+    const waited = this.#waiting.get(parent);
+    if (waited === undefined || this.#waitWatches.has(parent) || this.#waitWatches.size >= MAX_WATCHED_KEPT_PARENTS || this.#stopped) return;
     const ended = () => this.#ended(parent);
     const unwatch = this.#watch(parent, {
       next: ({ state }) => {
-        if (state === undefined || isTerminalStatus(state.runtimeStatus) || state.executionId !== executionId) ended();
+        if (waitIsOver(waited.executionId, state)) ended();
       },
       error: ended,
       complete: ended,
     });
     if (this.#waiting.has(parent)) this.#waitWatches.set(parent, unwatch);
     else unwatch(); // the feed had ended: the wait with it
+  }
+
+  /**
+   * The parents of {@link RetentionSweep.#waiting} without a watch last read an interval or more before `nowMs`, the
+   * earliest noted first, at most `max`: what a sweep reads to see their waits over (`#waitRead`).
+   */
+  #waitsToRead(nowMs: number, max: number): string[] {
+    const due: string[] = [];
+    for (const [id, { readAt }] of this.#waiting) {
+      if (due.length >= max) break;
+      if (!this.#waitWatches.has(id) && readAt + this.#intervalMs <= nowMs) due.push(id);
+    }
+    return due;
+  }
+
+  /** A parent of {@link RetentionSweep.#waiting} read (`state`) at `nowMs`: its wait ends, or goes on read then. */
+  #waitRead(parent: string, state: InstanceState | undefined, nowMs: number): void {
+    const waited = this.#waiting.get(parent);
+    if (waited === undefined) return; // over meanwhile
+    if (waitIsOver(waited.executionId, state)) return this.#ended(parent);
+    waited.readAt = nowMs;
+    this.#watchWait(parent); // a watch freed since takes it
+  }
+
+  /** A lapsed entry of {@link RetentionSweep.#keeping} read (`state`) at `nowMs`: trusted again, or forgotten. */
+  #keptRead(parent: string, noted: NotedKeptParent, state: InstanceState | undefined, nowMs: number): void {
+    if (state !== undefined && state.executionId === noted.executionId && state.version === noted.version) {
+      this.#keeping.renew(parent, nowMs);
+    } else {
+      this.#keeping.forget(parent);
+      this.#relistAll();
+    }
   }
 
   /** Has the next pass of every status list from the start: something a pass went past may be due now. */
@@ -231,14 +280,14 @@ export class RetentionSweep {
    * false, only forgets it, past the bound), and releases its watch.
    */
   #ended(instanceId: string, relist = true): void {
-    const statuses = this.#waiting.get(instanceId);
-    if (statuses === undefined) return;
+    const waited = this.#waiting.get(instanceId);
+    if (waited === undefined) return;
     this.#waiting.delete(instanceId);
     const unwatch = this.#waitWatches.get(instanceId);
     this.#waitWatches.delete(instanceId);
     unwatch?.();
     if (!relist) return;
-    for (const status of statuses) {
+    for (const status of waited.statuses) {
       const listing = this.#listings.get(status);
       if (listing) listing.relistAt = -Infinity;
     }
@@ -327,24 +376,25 @@ export class RetentionSweep {
     const statuses = retainedStatuses(retention);
     let pages = 0;
     // What the memory holds past its time goes (and its watch with it); what it trusted too long is read again first,
-    // in half the sweep's pages at most, so the listing always has the other half (the rest are read by the next
-    // sweeps, and meanwhile not trusted: a listing from the start reads them as any parent).
-    const lapsed = this.#keeping.expire(readClock(clock, "the worker's clock").getTime());
-    for (let from = 0; from < lapsed.length && pages < RETENTION_PAGES_PER_SWEEP / 2; from += RETENTION_PAGE_SIZE) {
+    // and so are the running parents waited on without a watch, last read an interval ago or more: together in half
+    // the sweep's pages at most (each kind half of that at least, when it has as many), so the listing always has the
+    // other half. The rest are read by the next sweeps (the lapsed ones meanwhile not trusted: a listing from the
+    // start reads them as any parent).
+    const startMs = readClock(clock, "the worker's clock").getTime();
+    const lapsed = this.#keeping.expire(startMs);
+    const most = (RETENTION_PAGES_PER_SWEEP / 2) * RETENTION_PAGE_SIZE;
+    const waits = this.#waitsToRead(startMs, Math.max(most / 2, most - lapsed.length));
+    const reads: { id: string; found: (state: InstanceState | undefined, nowMs: number) => void }[] = [
+      ...lapsed.slice(0, most - waits.length).map(([id, noted]) => ({ id, found: (state: InstanceState | undefined, nowMs: number) => this.#keptRead(id, noted, state, nowMs) })),
+      ...waits.map((id) => ({ id, found: (state: InstanceState | undefined, nowMs: number) => this.#waitRead(id, state, nowMs) })),
+    ];
+    for (let from = 0; from < reads.length; from += RETENTION_PAGE_SIZE) {
       if (pages++ > 0) await new Promise<void>((resolve) => onNextMacrotask(resolve));
       if (this.#stopped) return false;
-      const batch = lapsed.slice(from, from + RETENTION_PAGE_SIZE);
-      const read = await Promise.all(batch.map(([id]) => bounded(() => store.getInstance(id), 'getInstance')));
+      const batch = reads.slice(from, from + RETENTION_PAGE_SIZE);
+      const read = await Promise.all(batch.map(({ id }) => bounded(() => store.getInstance(id), 'getInstance')));
       const nowMs = readClock(clock, "the worker's clock").getTime();
-      batch.forEach(([id, noted], i) => {
-        const state = read[i];
-        if (state !== undefined && state.executionId === noted.executionId && state.version === noted.version) {
-          this.#keeping.renew(id, nowMs);
-        } else {
-          this.#keeping.forget(id);
-          this.#relistAll();
-        }
-      });
+      batch.forEach(({ found }, i) => found(read[i], nowMs));
     }
     let more = false;
     let purged = false;
@@ -420,14 +470,18 @@ export class RetentionSweep {
       decision.instanceIds.forEach((id, i) => parents.set(id, read[i]));
       decision = planRetention(candidates, parents, now, retention, keeping.map);
     }
-    // A parent that kept a child while it ran, seen ended or gone: what its children's listings went past is listed again.
+    // A parent that kept a child while it ran, seen ended, gone or running another execution: what its children's
+    // listings went past is listed again.
     for (const { instanceId } of candidates) this.#ended(instanceId);
-    for (const [id, state] of parents) if (state === undefined || isTerminalStatus(state.runtimeStatus)) this.#ended(id);
+    for (const [id, state] of parents) {
+      const waited = this.#waiting.get(id);
+      if (waited !== undefined && waitIsOver(waited.executionId, state)) this.#ended(id);
+    }
     const { members, dependsOn, keeps, waitsOn } = decision;
     if (keeps && !this.#stopped) keeping.note(keeps, now.getTime());
     for (const id of waitsOn ?? []) {
       const parent = parents.get(id) ?? candidates.find((candidate) => candidate.instanceId === id);
-      this.#wait(id, parent?.executionId, status);
+      this.#wait(id, parent?.executionId, status, now.getTime());
     }
     // The members found changed: neither they nor the members decided on their snapshots (a sub-orchestration its
     // rewound parent keeps again) are sent, in this set or a later one.
@@ -452,6 +506,16 @@ export class RetentionSweep {
     // A member found changed (a late result recorded, rewound) may be due again behind the listing's place.
     return { purged, recheckAt: changedMembers.size > 0 ? -Infinity : decision.recheckAt ?? Infinity };
   }
+}
+
+/** A running parent a sweeper waits on (`RetentionSweep.#waiting`). */
+interface Waited {
+  /** The execution it ran when it was found keeping a due sub-orchestration. */
+  readonly executionId: string | undefined;
+  /** The statuses whose listing went past such a child: listed from the start again once its wait is over. */
+  readonly statuses: Set<OrchestrationRuntimeStatus>;
+  /** When it was last read (ms on the clock): one without a watch is read again an interval later. */
+  readAt: number;
 }
 
 /**
