@@ -3180,6 +3180,30 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         }
       });
 
+      it('lists the ids of one end millisecond as JavaScript compares them (by UTF-16 code unit: a character above U+FFFF before U+FF01), and goes on after each (listEnded)', async () => {
+        // A store's own string order may differ (MongoDB compares UTF-8 bytes, that is code points): a page that went
+        // on after a key in that order would skip or repeat instances the sweep's resume key (compareEndedKeys) names.
+        const store = await open();
+        if (store.listEnded === undefined) return;
+        const inOrder = ['u-a', 'u-\u4E1C', 'u-\u{1F600}', 'u-\u{1F600}a', 'u-\uFF01', 'u-\uFFFD'];
+        for (const id of [...inOrder].reverse()) {
+          await create(store, newInstance(id, { createdTime: at(0) }));
+          await forceState(store, (await store.getInstance(id))!, { runtimeStatus: 'Completed', lastUpdatedTime: at(1000) });
+        }
+        const query: EndedQuery = { runtimeStatus: 'Completed', endedTo: at(1000), limit: 100 };
+        const ids = async (partial: Partial<EndedQuery>) => (await store.listEnded!({ ...query, ...partial })).map((state) => state.instanceId);
+        expect(await ids({})).toEqual(inOrder);
+        for (const [i, instanceId] of inOrder.entries()) expect(await ids({ after: { endedMs: at(1000).getTime(), instanceId } })).toEqual(inOrder.slice(i + 1));
+        // Paged two at a time from the sweep's own resume keys: each instance once, in order.
+        const paged: string[] = [];
+        for (let page = await store.listEnded!({ ...query, limit: 2 }); ; ) {
+          paged.push(...page.map((state) => state.instanceId));
+          if (page.length < 2) break;
+          page = await store.listEnded!({ ...query, limit: 2, after: endedKeyOf(page.at(-1)!) });
+        }
+        expect(paged).toEqual(inOrder);
+      });
+
       it('rejects a forged continuation token and a bad page size', async () => {
         const store = await open();
         await expect(store.queryInstances({ continuationToken: 'not-a-token' })).rejects.toMatchObject({ code: 'invalid-argument', status: 400 });
