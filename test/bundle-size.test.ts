@@ -22,8 +22,8 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 55_801 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 71_120 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 101_706 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 71_243 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 101_656 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_286 },
 ];
 

@@ -45,7 +45,6 @@ export class DexieStore extends IdbStore {
     const dependencies = { ...(indexedDB ? { indexedDB } : {}), ...(IDBKeyRange ? { IDBKeyRange } : {}) };
     super({
       kind: 'dexie',
-      endOrder: true,
       databaseName: name,
       // Read with their defaults by IdbStore (`??`): an absent option is undefined here.
       gapTimeoutMs, joinTimeoutMs, openTimeoutMs, clock,

@@ -37,8 +37,6 @@ import { RowWriter, type MessagesAhead } from './internal/row-writer.js';
 export interface IdbStoreSettings {
   /** `capabilities.name`, e.g. `'dexie'`. */
   readonly kind: string;
-  /** The layout keeps an end index (its backend's `scanEnded`): the store has `listEnded`. */
-  readonly endOrder?: boolean;
   /** The IndexedDB database name; the change-feed channel is named after it. */
   readonly databaseName: string;
   /** See {@link IdbStoreOptions.gapTimeoutMs}. */
@@ -283,19 +281,12 @@ export abstract class IdbStore implements Store {
    */
   readonly #inputs = new ExecutionInputs();
 
-  /**
-   * `Store.listEnded`, where the layout keeps an end index (DexieStore): one range of that index, in one readonly
-   * transaction. Absent otherwise (KeyvalStore): a retention sweep then lists by createdTime.
-   */
-  readonly listEnded?: (query: EndedQuery) => Promise<InstanceState[]>;
-
   /** Only this package's adapters extend the class: the settings it takes are internal. */
   protected constructor(settings: never);
   /** @internal */
   protected constructor(settings: IdbStoreSettings);
   protected constructor(settings: IdbStoreSettings) {
     this.#settings = settings;
-    if (settings.endOrder) this.listEnded = (query) => this.#listEnded(query);
     this.#clock = settings.clock ?? systemClock;
     this.#openTimeoutMs = settings.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
     this.#gate = new OpenGate<StoreBackend>(settings.databaseName, this.#openTimeoutMs, (backend) => backend.close(), this.#page);
@@ -751,10 +742,13 @@ export abstract class IdbStore implements Store {
     };
   }
 
-  async #listEnded(request: EndedQuery): Promise<InstanceState[]> {
+  /**
+   * `Store.listEnded`: one range of the layout's end index (DexieStore's `[status+state.lastUpdatedTime+id]`,
+   * KeyvalStore's `xe` entries) and the page's rows, in one readonly transaction.
+   */
+  async listEnded(request: EndedQuery): Promise<InstanceState[]> {
     const query = validateEndedQuery(request); // refused before anything is read
     return this.#run('listEnded', 'readonly', STATES, async (tx) => {
-      if (!tx.scanEnded) throw new InvalidArgumentError(`${this.capabilities.name} keeps no end index`);
       const rows = await tx.scanEnded(query.runtimeStatus, query.after, query.endedTo.getTime(), query.limit);
       return rows.map((row) => stateWithInput(row, undefined)); // without the inputs kept apart: none read
     });

@@ -15,9 +15,9 @@ export interface KeyvalStoreOptions extends IdbStoreOptions {
 /**
  * The same Store contract as {@link DexieStore}, on one idb-keyval custom store, for apps that count bytes:
  * idb-keyval adds well under 1 kB. Instances, history, messages and tasks are keys with array prefixes, and the
- * store keeps its own index keys, so claims, timers and paging are key-range lookups as well. Every method is one
- * IndexedDB transaction on idb-keyval's object store (opened at IndexedDB version 2, so that tabs of versions before
- * layout 15 close), aborted on any failure; a start of an id the store object
+ * store keeps its own index keys, so claims, timers, paging and the end order of retention sweeps are key-range
+ * lookups as well. Every method is one IndexedDB transaction on idb-keyval's object store (opened at IndexedDB version
+ * 3, so that tabs of versions before layout 16 close), aborted on any failure; a start of an id the store object
  * has not met writes the instance without reading it first (if the id is taken after all, the database refuses that
  * write, nothing is written, and the start runs again reading it). The database opens on first use:
  * a store made where there is no IndexedDB (server-side rendering) or access to it is denied (a sandboxed iframe) is

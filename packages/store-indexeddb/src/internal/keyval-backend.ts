@@ -1,6 +1,6 @@
 import { promisifyRequest, type UseStore } from 'idb-keyval';
 import { isTerminalStatus, type Clock, type HistoryEvent, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
-import { sameTags, tagPairsOf, type BoundedRange } from '@durable-rx/runtime/store-kit';
+import { endedKeyOf, sameTags, tagPairsOf, type BoundedRange, type EndedKey } from '@durable-rx/runtime/store-kit';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { errorNames, mapStorageError, missingApi } from './map-storage-error.js';
 import {
@@ -24,7 +24,7 @@ import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from '
  * console.log(`KeyvalStore layout v${KEYVAL_SCHEMA_VERSION}`);
  * ```
  */
-export const KEYVAL_SCHEMA_VERSION = 15;
+export const KEYVAL_SCHEMA_VERSION = 16;
 
 /**
  * The IndexedDB version KeyvalStore opens its database at. Layouts up to 14 opened it through idb-keyval's
@@ -32,9 +32,10 @@ export const KEYVAL_SCHEMA_VERSION = 15;
  * sends every connection of older code a `versionchange`, on which that code closes its connection and fails its calls
  * with `DatabaseUpgradingError` (reload the page): it would read this layout's starts without their input (see the
  * layout, layout 15). Older code that opens the database later opens it at 2 (no version asked) and refuses it by the
- * marker. A layout that older code must not run beside raises it again.
+ * marker. A layout that older code must not run beside raises it again: layout 16 to 3 (its end entries, which older
+ * code would not write when it ends, changes or purges an instance).
  */
-export const KEYVAL_DB_VERSION = 2;
+export const KEYVAL_DB_VERSION = 3;
 
 /**
  * Key layout in the one object store idb-keyval gives us. Array keys sort element by element, so each prefix is a
@@ -54,6 +55,7 @@ export const KEYVAL_DB_VERSION = 2;
  *   ['xi', instanceId, taskId]       the task rows of each instance (layout 8), for purges
  *   ['k', id]                        the instance's raise-key record, its keys (layout 10)
  *   ['in', id]                       the input record of the instance's execution, { executionId, createdMs, input } (layout 12)
+ *   ['xe', status, endedMs, id]      end order of the ended instances per terminal status (layout 16), for `listEnded`
  *
  * Layout 6 packs an instance's activity tasks into its value: a step reads and writes that value anyway, so
  * scheduling, claiming and completing a task costs no request of its own. The `xp` entry of an instance (its key's
@@ -136,6 +138,18 @@ export const KEYVAL_DB_VERSION = 2;
  * connections; one that does not close (a frozen tab) holds the open, which fails with `DatabaseBlockedError` after
  * `openTimeoutMs` until it does. Its upgrade from layout 14 rebuilds no name or tag entry (layout 14 writes them all):
  * it goes on with the rebuild the marker names, if any, from its place.
+ *
+ * Layout 16 adds the `xe` entries, one per ended instance: `['xe', status, endedMs, id]`, `endedMs` its
+ * `lastUpdatedTime` (store-kit's `endedKeyOf`), the order `Store.listEnded` lists in (a retention sweep's listing). The
+ * commit that writes the row writes the entry ({@link endedKeys}): a step of a running instance none, the step that
+ * ends it one put, a change recorded on an ended instance (or a restart) a delete and at most one put, a purge one
+ * delete, in the same transaction as the row. A page of `listEnded` is one key range of them (`getAllKeys`, bounded by
+ * the page's size) and the reads of its rows. Opening an older layout writes the entries of the instances that ended
+ * before it, in the open's transaction ({@link upgradeEndedEntries}): the `xc` entries say which are ended (their
+ * value holds the terminal status), and only those rows are read. Code of layout 15 must not run beside it (it would end
+ * and purge instances without their entries, which a sweep would then never list, or list an entry of a row no longer
+ * ended): the IndexedDB version goes from 2 to 3, as layout 15 raised it, with the same holds by a tab that does not
+ * close.
  *
  * Layout 14 writes no new key either: it rebuilds the same entries without holding the open. Layout 13 did it in the
  * open's transaction, one put per entry: 5.6 s for 20,000 instances with a name and two tags in headless Chromium at
@@ -357,6 +371,7 @@ async function checkLayout(store: IDBObjectStore, name: string, keyRange: typeof
     }
     if (meta && meta.version < 7) await upgradeTaskEntries(store, keyRange);
     if (meta && meta.version < 8) await upgradeTaskRows(store, keyRange, clock);
+    if (meta && meta.version < 16) await upgradeEndedEntries(store, keyRange);
     // Since layout 13, every upgrade from a layout before 14 rebuilds the name and tag entries from the rows (see the
     // layout): none missing, none left behind. Since layout 14 in steps after the open. Code of layout 14 writes every
     // entry, so an upgrade from it only goes on with the rebuild its marker names, from its place: restarted, the
@@ -737,6 +752,7 @@ class KeyvalTransaction implements BackendTransaction {
 
   putInstance(row: InstanceRow, previous: InstanceRow | undefined): void {
     this.#replaceIndexKeys(previous ? claimKeys(previous) : [], claimKeys(row));
+    this.#replaceIndexKeys(previous ? endedKeys(previous) : [], endedKeys(row));
     if (previous && previous.createdMs !== row.createdMs) this.#store.delete(['xc', previous.createdMs, row.id]);
     const paging = pagingValue(row);
     if (!previous || previous.createdMs !== row.createdMs || pagingValue(previous) !== paging) this.#store.put(paging, ['xc', row.createdMs, row.id]);
@@ -755,7 +771,7 @@ class KeyvalTransaction implements BackendTransaction {
   }
 
   deleteInstance(row: InstanceRow): void {
-    this.#replaceIndexKeys(claimKeys(row), []);
+    this.#replaceIndexKeys([...claimKeys(row), ...endedKeys(row)], []);
     this.#store.delete(['xc', row.createdMs, row.id]);
     this.#store.delete(nameKey(row));
     for (const key of tagKeys(row)) this.#store.delete(key);
@@ -995,6 +1011,19 @@ class KeyvalTransaction implements BackendTransaction {
   /** The keys under `prefix` after `after` (all of them without `after`). */
   #after(prefix: [string], after: IDBValidKey | undefined): IDBKeyRange {
     return after === undefined ? this.#range(prefix, [...prefix, MAX]) : this.#range(after as IDBValidKey[], [...prefix, MAX], true);
+  }
+
+  /**
+   * The `xe` entries of `status` after `after` (all of them without it) up to `toMs`, at most `limit`, and their rows:
+   * one key range. An entry whose row is not there as ended at that key (none is: the commit that changes the row
+   * changes its entry) is passed over.
+   */
+  async scanEnded(status: OrchestrationRuntimeStatus, after: EndedKey | undefined, toMs: number, limit: number): Promise<InstanceRow[]> {
+    if (after !== undefined && after.endedMs > toMs) return []; // an empty range, which IndexedDB refuses to bound
+    const lower = after === undefined ? ['xe', status] : ['xe', status, after.endedMs, after.instanceId];
+    const keys = await this.#keys(this.#range(lower, ['xe', status, toMs, MAX], after !== undefined), limit);
+    const rows = await Promise.all(keys.map((key) => this.getInstance(lastOf(key))));
+    return rows.filter((row, i): row is InstanceRow => row !== undefined && sameEntry(endedKeys(row)[0], keys[i]));
   }
 
   async countTagged(pair: readonly [string, string]): Promise<number> {
@@ -1433,6 +1462,11 @@ function claimKeys(row: InstanceRow): IDBValidKey[][] {
   return row.readyMs !== undefined && row.headSeq !== undefined ? [['xr', row.readyMs, row.headSeq, row.id]] : [];
 }
 
+/** The end-order entry of an instance (`listEnded`, layout 16): none unless it has ended. */
+function endedKeys(row: InstanceRow): IDBValidKey[][] {
+  return isTerminalStatus(row.status) ? [['xe', row.status, endedKeyOf(row.state).endedMs, row.id]] : [];
+}
+
 function taskIndexKeys(row: TaskRow): IDBValidKey[][] {
   return [['xt', row.readyMs, row.seq, row.id]];
 }
@@ -1537,6 +1571,23 @@ async function upgradeTaskRows(store: IDBObjectStore, keyRange: typeof IDBKeyRan
   const tx = new KeyvalTransaction(store, keyRange, clock, new ReadsAhead(undefined));
   await tx.repack([...new Set(entries.map(lastOf))]);
   await tx.finish();
+}
+
+/**
+ * The upgrade to layout 16 from any older one: writes the `xe` entry of every instance that has ended. The `xc`
+ * entries say which (their value is the status of an ended instance: exact since layout 4, and layouts 1 to 3 are
+ * upgraded to it before this), so only those rows are read; the entry is written from the row.
+ */
+async function upgradeEndedEntries(store: IDBObjectStore, keyRange: typeof IDBKeyRange): Promise<void> {
+  const created = keyRange.bound(['xc'], ['xc', MAX]);
+  const [keys, values] = await Promise.all([
+    promisifyRequest(store.getAllKeys(created)) as Promise<IDBValidKey[][]>,
+    promisifyRequest(store.getAll(created)),
+  ]);
+  await Promise.all(keys.filter((_, i) => isTerminalValue(values[i])).map(async (key) => {
+    const row = await promisifyRequest(store.get(['i', lastOf(key)])) as InstanceRow | undefined;
+    for (const entry of row ? endedKeys(row) : []) store.put(0, entry);
+  }));
 }
 
 /** The id at the end of an index key. */

@@ -143,11 +143,11 @@ export interface BackendTransaction {
    */
   countTagged(pair: readonly [string, string]): Promise<number>;
   /**
-   * Present where the layout keeps an end index (DexieStore's layout 10): the instances of `status` in end order
-   * (`lastUpdatedTime`, id) after `after` (exclusive; absent: from the first), up to `toMs`, at most `limit`, read from
-   * that index alone (`Store.listEnded`).
+   * The instances of `status` in end order (`lastUpdatedTime`, id) after `after` (exclusive; absent: from the first),
+   * up to `toMs`, at most `limit`, from the layout's end index (DexieStore's layout 10, KeyvalStore's layout 16):
+   * `Store.listEnded`.
    */
-  scanEnded?(status: OrchestrationRuntimeStatus, after: EndedKey | undefined, toMs: number, limit: number): Promise<InstanceRow[]>;
+  scanEnded(status: OrchestrationRuntimeStatus, after: EndedKey | undefined, toMs: number, limit: number): Promise<InstanceRow[]>;
   /** The largest createdMs of any instance (the last of the paging order), `undefined` when there is none. */
   newestCreatedMs(): Promise<number | undefined>;
 

@@ -341,7 +341,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('a %s store whose page fre
       // Aborted (the page does not really freeze here: an upgrade left alone would have committed): another
       // connection finds the database as it was, and the call waits for the resume. (KeyvalStore's raise of the
       // IndexedDB version, before its check, writes nothing and commits as its event ends: its layout stays.)
-      expect(await within(layoutOf(adapter, name), 'the other connection')).toEqual(adapter === 'DexieStore' ? before : { ...before, idbVersion: 2 });
+      expect(await within(layoutOf(adapter, name), 'the other connection')).toEqual(adapter === 'DexieStore' ? before : { ...before, idbVersion: 3 });
       await nextTask();
       expect(settled).toBe(false);
       // KeyvalStore opened the older database, then again at its version.
@@ -354,7 +354,7 @@ describe.each(Object.keys(adapters) as AdapterName[])('a %s store whose page fre
       watch.restore();
       document.dispatchEvent(new Event('resume'));
     }
-    expect(await layoutOf(adapter, name)).toEqual(adapter === 'DexieStore' ? { idbVersion: 80, layout: 10 } : { idbVersion: 2, layout: 15 });
+    expect(await layoutOf(adapter, name)).toEqual(adapter === 'DexieStore' ? { idbVersion: 80, layout: 10 } : { idbVersion: 3, layout: 16 });
     await create(store, newInstance('a'));
     expect(await store.getInstance('a')).toMatchObject({ instanceId: 'a', version: 1 });
   });
@@ -382,7 +382,7 @@ describe('a KeyvalStore whose page freezes while it rebuilds its name and tag en
     await Promise.all(Array.from({ length: 600 }, (_, i) => create(first, newInstance(`i-${i}`))));
     await first.close();
     // The marker of a rebuild at its start, as an upgrade leaves it: five steps (three of rows, then xg, then xn).
-    await writeKeyvalMarker(name, { version: 15, store: 'durable-rx/keyval', rebuild: { step: 'rows' } });
+    await writeKeyvalMarker(name, { version: 16, store: 'durable-rx/keyval', rebuild: { step: 'rows' } });
     const store = adapters.KeyvalStore(name);
     stores.push(store);
     await store.getInstance('none'); // the first step went before it; the next one is at work, or about to begin
@@ -392,7 +392,7 @@ describe('a KeyvalStore whose page freezes while it rebuilds its name and tag en
     document.dispatchEvent(new Event('resume'));
     // Before: the steps stayed stopped until a listing by name or tags, or the next open.
     await vi.waitFor(async () => {
-      expect(await readKeyvalMarker(name)).toEqual({ version: 15, store: 'durable-rx/keyval' });
+      expect(await readKeyvalMarker(name)).toEqual({ version: 16, store: 'durable-rx/keyval' });
     }, { timeout: SETTLED.timeoutMs, interval: 50 });
   });
 });

@@ -129,7 +129,7 @@ describe.each(adapters)('a tab frozen mid-activity on a %s database', (adapter) 
 });
 
 /** The IndexedDB version and layout marker of a database at this layout (DexieStore's Dexie version 6 is 60). */
-const CURRENT = { dexie: { idbVersion: 80, layout: 10 }, keyval: { idbVersion: 2, layout: 15 } } as const;
+const CURRENT = { dexie: { idbVersion: 80, layout: 10 }, keyval: { idbVersion: 3, layout: 16 } } as const;
 
 /**
  * The transactions that open the database, aborted at the freeze like the store's others. Before, a tab frozen in its

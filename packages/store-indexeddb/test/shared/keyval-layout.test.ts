@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SETTLED } from '../../../../test-support/settled.js';
-import type { ActivityTask, Lease, OrchestrationMessage, WriteSet } from '@durable-rx/runtime/store-kit';
+import type { ActivityTask, InstanceState, Lease, OrchestrationMessage, Store, WriteSet } from '@durable-rx/runtime/store-kit';
 import type { ExecutionStartedEvent, HistoryEvent } from '@durable-rx/runtime';
 import { createStore, setMany } from 'idb-keyval';
 import { KEYVAL_DB_VERSION, KEYVAL_SCHEMA_VERSION, MAX_PACKED_TASKS } from '../../src/internal/keyval-backend.js';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { KeyvalStore, type KeyvalStoreOptions } from '../../src/keyval-store.js';
 import { countIndexedDb, type IdbCounts } from '../count-idb.js';
-import { createClient } from '@durable-rx/runtime';
+import { createClient, createRuntime, silentLogger, type Orchestrator, type Runtime } from '@durable-rx/runtime';
 import {
   allIds, claim, closeAtRebuildStep, commitOf, connectionOf, create, message, newInstance, send, started, T0, uniqueName, upgradeAtRebuildStep,
 } from './fixtures.js';
@@ -98,7 +98,7 @@ describe('KeyvalStore layout 6: activity tasks packed into their instance', () =
 
     const keys = await rawKeys(name);
     expect(keys.filter(([prefix]) => prefix === 't' || prefix === 'xt' || prefix === 'xp')).toEqual([]);
-    expect(KEYVAL_SCHEMA_VERSION).toBe(15);
+    expect(KEYVAL_SCHEMA_VERSION).toBe(16);
   });
 
   it('keeps a task out of the ranges layout-5 code reads, and keeps it through a row that code rewrote', async () => {
@@ -1344,5 +1344,194 @@ describe('KeyvalStore layout 15: an execution\'s input written once, in its reco
     connection.close();
     await vi.waitFor(async () => expect(await store.getInstance('a')).toBeUndefined(), { timeout: SETTLED.timeoutMs });
     expect(await rawGet(name, ['meta'])).toMatchObject({ version: KEYVAL_SCHEMA_VERSION });
+  });
+});
+
+describe('KeyvalStore layout 16: end entries of listEnded', () => {
+  /** Ends each instance of `ends` (claimed in the order created) with its status, at T0 plus its ms. */
+  async function endAll(store: KeyvalStore, ends: ReadonlyMap<string, readonly [InstanceState['runtimeStatus'], number]>): Promise<void> {
+    for (let i = 0; i < ends.size; i++) {
+      const item = await claim(store);
+      const [runtimeStatus, ms] = ends.get(item.state.instanceId)!;
+      await store.commit(commitOf(item.state, item.lease.token, {
+        state: { ...item.state, runtimeStatus, lastUpdatedTime: new Date(T0.getTime() + ms), version: item.state.version + 1 },
+        consumedMessageIds: item.messages.map((m) => m.id),
+      }));
+    }
+  }
+
+  /** A connection to a new database `name` at the IndexedDB version layout 15 opens, with idb-keyval's object store. */
+  function layout15Database(name: string): Promise<IDBDatabase> {
+    const request = indexedDB.open(name, 2);
+    request.onupgradeneeded = () => request.result.createObjectStore(STORE);
+    return new Promise<IDBDatabase>((resolve, reject) => {
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+  }
+
+  /** The `xe` entries of database `name`. */
+  async function endEntries(name: string): Promise<IDBValidKey[][]> {
+    return (await rawKeys(name)).filter(([prefix]) => prefix === 'xe');
+  }
+
+  it('opens a layout-15 database with ended instances in it: its upgrade writes their end entries, and listEnded lists them in end order', async () => {
+    // The keys and values as layout 15 wrote them (this layout's without the end entries), at IndexedDB version 2:
+    // three completed in another order than created, one failed, one running.
+    const source = uniqueName('layout-16-source');
+    const first = open(source);
+    const ends = new Map<string, readonly [InstanceState['runtimeStatus'], number]>([
+      ['a', ['Completed', 3000]], ['b', ['Completed', 1000]], ['c', ['Completed', 2000]], ['f', ['Failed', 500]], ['r', ['Running', 400]],
+    ]);
+    for (const id of ends.keys()) await create(first, newInstance(id));
+    await endAll(first, ends);
+    await first.close();
+    const [keys, values] = await Promise.all([rawKeys(source), rawRead<unknown[]>(source, (raw) => raw.getAll())]);
+    const name = uniqueName('layout-15-ended');
+    const db = await layout15Database(name);
+    try {
+      const tx = db.transaction(STORE, 'readwrite');
+      keys.forEach((key, i) => {
+        if (key[0] !== 'xe') tx.objectStore(STORE).put(key[0] === 'meta' ? { version: 15, store: 'durable-rx/keyval' } : values[i], key);
+      });
+      await done(tx);
+    } finally {
+      db.close();
+    }
+    expect(await endEntries(name)).toEqual([]);
+
+    const store = open(name);
+    const list = (runtimeStatus: 'Completed' | 'Failed', after?: { endedMs: number; instanceId: string }) => store.listEnded({
+      runtimeStatus, endedTo: new Date(T0.getTime() + 2500), limit: 10, ...(after ? { after } : {}),
+    }).then((states) => states.map((state) => state.instanceId));
+    expect(await list('Completed')).toEqual(['b', 'c']);
+    expect(await list('Completed', { endedMs: T0.getTime() + 1000, instanceId: 'b' })).toEqual(['c']);
+    expect(await list('Failed')).toEqual(['f']);
+    expect(await endEntries(name)).toEqual([
+      ['xe', 'Completed', T0.getTime() + 1000, 'b'], ['xe', 'Completed', T0.getTime() + 2000, 'c'], ['xe', 'Completed', T0.getTime() + 3000, 'a'],
+      ['xe', 'Failed', T0.getTime() + 500, 'f'],
+    ]);
+    expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+    expect((await connectionOf(store)).version).toBe(KEYVAL_DB_VERSION);
+    // Written since by the commits: the running one ends, a purge takes its entry out.
+    await send(store, message('r', { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'end' }));
+    await endAll(store, new Map([['r', ['Completed', 1500]]]));
+    await store.purgeInstance('b');
+    expect(await list('Completed')).toEqual(['r', 'c']);
+    expect((await endEntries(name)).map(lastOfKey)).toEqual(['r', 'c', 'a', 'f']);
+  });
+
+  it('raises the IndexedDB version, so that a tab of layout 15 (which writes no end entry) closes its connection', async () => {
+    const name = uniqueName('layout-15-tab');
+    const connection = await layout15Database(name);
+    const tx = connection.transaction(STORE, 'readwrite');
+    tx.objectStore(STORE).put({ version: 15, store: 'durable-rx/keyval' }, ['meta']);
+    await done(tx);
+    let asked: number | null | undefined;
+    connection.onversionchange = (event) => {
+      asked = event.newVersion;
+      connection.close();
+    };
+    const store = open(name);
+    await create(store, newInstance('a'));
+    expect(asked).toBe(3);
+    expect((await connectionOf(store)).version).toBe(3);
+    expect(await rawGet(name, ['meta'])).toEqual({ version: 16, store: 'durable-rx/keyval' });
+  });
+
+  it('reads each row of a page and no other: the entries of the page\'s key range, however many ended before its key or after its time', async () => {
+    const name = uniqueName('end-entries-reads');
+    const store = open(name);
+    const ids = Array.from({ length: 60 }, (_, i) => `e${String(i).padStart(2, '0')}`);
+    for (const id of ids) await create(store, newInstance(id));
+    // Ended in the reverse order of their ids: e59 first.
+    await endAll(store, new Map(ids.map((id, i) => [id, ['Completed', 1000 * (ids.length - i)]])));
+    const byEnd = [...ids].reverse();
+    const rows = readsOfRows();
+    const counter = countIndexedDb();
+    try {
+      const page = await store.listEnded({
+        runtimeStatus: 'Completed', endedTo: new Date(T0.getTime() + 40_000), after: { endedMs: T0.getTime() + 30_000, instanceId: byEnd[29]! }, limit: 5,
+      });
+      expect(page.map((state) => state.instanceId)).toEqual(byEnd.slice(30, 35));
+      expect(rows.count()).toBe(5);
+      // One readonly transaction: a getAllKeys of the page's entries, and its five rows.
+      expect(counter.counts()).toMatchObject({ readonly: 1, requests: 6, byMethod: { getAllKeys: 1, get: 5 } });
+    } finally {
+      counter.uninstall();
+      rows.uninstall();
+    }
+  });
+
+  it('lets a retention sweep of a status kept 0 ms list none of the children running parents keep once they settled, over 45 sweeps', async () => {
+    // Listed by createdTime (before this layout), each sweep listed the kept status from the start: 30 rows a sweep.
+    const SWEEP_MS = 61_000; // a delay no other timer of the runtime has: the sweep's own
+    const orchestrators: Record<string, Orchestrator> = {
+      Quick: function* () {
+        return 'done';
+      },
+      Parent: function* (ctx) {
+        yield ctx.callSubOrchestrator('Quick', undefined, `${ctx.instanceId}-child`);
+        return yield ctx.waitForExternalEvent('go');
+      },
+    };
+    const clock = new VirtualClock();
+    const store = open(uniqueName('kept-children'));
+    const runtimes: Runtime[] = [];
+    try {
+      const maker = createRuntime({ store, clock, orchestrators, logger: silentLogger });
+      runtimes.push(maker);
+      await maker.start();
+      const parents = Array.from({ length: 30 }, (_, i) => `p${String(i).padStart(2, '0')}`);
+      for (const id of parents) await maker.client.startNew('Parent', { instanceId: id });
+      for (const id of parents) expect((await maker.client.waitForCompletion(`${id}-child`, SETTLED)).runtimeStatus).toBe('Completed');
+      await maker.stop();
+      // What the sweeps list, in end order or (without it) by createdTime, and the sweeps armed (timers of their delay).
+      const listed: string[] = [];
+      const listEnded = (store as Store).listEnded?.bind(store);
+      if (listEnded) {
+        store.listEnded = async (query) => {
+          const page = await listEnded(query);
+          listed.push(...page.map((state) => state.instanceId));
+          return page;
+        };
+      }
+      const queryInstances = store.queryInstances.bind(store);
+      store.queryInstances = async (query) => {
+        const page = await queryInstances(query);
+        if (query.createdTimeTo !== undefined) listed.push(...page.instances.map((state) => state.instanceId));
+        return page;
+      };
+      let armed = 0;
+      const counting: typeof clock = Object.assign(Object.create(clock) as typeof clock, {
+        now: () => clock.now(),
+        setTimeout: (callback: () => void, delayMs: number) => {
+          if (delayMs === SWEEP_MS) armed++;
+          return clock.setTimeout(callback, delayMs);
+        },
+        clearTimeout: (timer: Parameters<typeof clock.clearTimeout>[0]) => clock.clearTimeout(timer),
+      });
+      const sweeper = createRuntime({ store, clock: counting, orchestrators, logger: silentLogger, retention: { completed: 0, intervalMs: SWEEP_MS } });
+      runtimes.push(sweeper);
+      await sweeper.start();
+      let fired = 0;
+      /** Waits for the sweep before to arm the next one, and moves the clock to it. */
+      const nextSweep = async () => {
+        await vi.waitFor(() => expect(armed).toBeGreaterThan(fired), { timeout: SETTLED.timeoutMs });
+        fired = armed;
+        await clock.advance(SWEEP_MS);
+      };
+      await clock.advance(0); // the first sweep
+      await vi.waitFor(() => expect(listed).toHaveLength(parents.length), { timeout: SETTLED.timeoutMs });
+      // The passes within the settle time of the ends (5 min) list the children again; ten sweeps go past it.
+      for (let i = 0; i < 10; i++) await nextSweep();
+      const settled = listed.length;
+      for (let i = 0; i < 45; i++) await nextSweep();
+      await nextSweep(); // the 45th has ended: it armed the next
+      expect(listed.length - settled).toBe(0);
+      expect(await store.getInstance('p00-child')).toMatchObject({ runtimeStatus: 'Completed' });
+    } finally {
+      await Promise.all(runtimes.map((runtime) => runtime.stop({ graceMs: 0 })));
+    }
   });
 });
