@@ -21,10 +21,10 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * why; the history of the budgets is in git.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 55_801 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 71_243 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 101_656 },
-  { entry: 'rx-client.js', maxAddedGzipBytes: 13_286 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 55_875 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 71_326 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 101_738 },
+  { entry: 'rx-client.js', maxAddedGzipBytes: 13_443 },
 ];
 
 describe('bundle size', () => {

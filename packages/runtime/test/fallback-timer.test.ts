@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ArmFailures, FallbackTimer, type Fallback } from '../src/env/fallback-timer.js';
+import { FallbackTimer, type Fallback } from '../src/env/fallback-timer.js';
+import { FirstFailure } from '../src/env/first-failure.js';
 import { failPlatformTimers, HandClock, nextTurn, T0 } from './hand-clock.js';
 import { within } from './within.js';
 
@@ -130,7 +131,7 @@ describe('FallbackTimer', () => {
 
   it('tells its owner a failing clock is the first failure once, until the clock arms again, shared by the timers of one owner', () => {
     const clock = new TimerThrowingClock();
-    const failures = new ArmFailures();
+    const failures = new FirstFailure();
     const timer = new FallbackTimer(clock, () => undefined, { clearFailed: unexpected, failures });
     const other = new FallbackTimer(clock, () => undefined, { clearFailed: unexpected, failures });
     const logged: string[] = [];

@@ -33,6 +33,29 @@ describe('guardClock', () => {
   });
 });
 
+describe('GuardedClock.nowMs', () => {
+  it("gives the platform's time for a reading that throws or is no valid Date, reported once until the clock gives one", () => {
+    const clock = new HandClock();
+    const logger = keptLogger();
+    const guarded = guardClock(clock, logger, 'the test clock');
+    expect(guarded.nowMs()).toBe(T0);
+    let reading: () => Date = () => {
+      throw new Error('injected: no time');
+    };
+    clock.now = () => reading();
+    const before = Date.now();
+    expect(guarded.nowMs()).toBeGreaterThanOrEqual(before);
+    reading = () => new Date(Number.NaN);
+    expect(guarded.nowMs()).toBeGreaterThanOrEqual(before);
+    expect(logger.errors).toEqual(["the test clock gave no time; the platform's stands in until it does"]);
+    reading = () => new Date(T0);
+    expect(guarded.nowMs()).toBe(T0);
+    reading = () => new Date(Number.NaN);
+    guarded.nowMs();
+    expect(logger.errors).toHaveLength(2);
+  });
+});
+
 describe('armTimeout on a clock that fails to clear its timer', () => {
   it('cancels without throwing, and the timer it let go of does nothing when it fires', () => {
     const clock = new FailingClock();

@@ -1,5 +1,6 @@
 import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from './clock.js';
 import { ArmRetries } from './arm-retries.js';
+import { FirstFailure } from './first-failure.js';
 import { guardClock, type GuardedClock } from './guarded-clock.js';
 import { onNextMacrotask } from './next-macrotask.js';
 import { unref } from './unref.js';
@@ -16,39 +17,6 @@ export type Fallback = 'kept' | 'platform' | 'retry' | 'none';
 export function fallbackText(fallback: Fallback): string {
   return fallback === 'platform' ? "the platform's timer stands in" : fallback === 'retry' ? "so did the platform's: it is tried again at the next turn"
     : fallback === 'kept' ? 'the one armed stays' : 'none is armed';
-}
-
-/**
- * The rule "a clock's failure to arm a timer is reported once, until the clock arms one again", for every owner of a
- * timer that falls back ({@link FallbackTimer}, which keeps one, or several timers sharing one) and for an owner whose
- * arming throws (a deadline a `DeadlineList` failed to add): a clock that keeps failing is logged once, not at each
- * arming, and one that recovers then fails again is logged again.
- *
- * @example
- * ```ts
- * const failures = new ArmFailures();
- * try {
- *   arm();
- *   failures.armed();
- * } catch (error) {
- *   if (failures.failed()) logger.error('the clock failed to arm the timer', error);
- * }
- * ```
- */
-export class ArmFailures {
-  #failing = false;
-
-  /** The clock armed a timer: its next failure is the first again. */
-  armed(): void {
-    this.#failing = false;
-  }
-
-  /** The clock failed to arm one: whether it is the first failure since it last armed one (the one to report). */
-  failed(): boolean {
-    const first = !this.#failing;
-    this.#failing = true;
-    return first;
-  }
 }
 
 /** How a {@link FallbackTimer} is set, cleared and reported; every field is optional. */
@@ -70,7 +38,7 @@ export interface FallbackTimerOptions {
    * Where it tells whether a failure to arm is the first since the clock last armed (`failed`'s `first`): one shared by
    * the timers of one owner (the sessions of a hub) reports a failing clock once for all of them. Its own by default.
    */
-  readonly failures?: ArmFailures;
+  readonly failures?: FirstFailure;
   /**
    * An arming that none could make (the clock's and the platform's timers failing) is made again, the same, at the next
    * turn, {@link ARM_RETRIES} times in a row at most (`ArmRetries`, the rule of a worker's wake timer and a
@@ -97,7 +65,7 @@ export interface FallbackTimerOptions {
  * the rule "is this firing the current timer" is held here for every owner that arms, re-arms and clears one timer.
  * `fired` runs as the armed timer fires, told whether it was the platform's, which does not run on the clock's time.
  * Whether a failure to arm is the first since the clock last armed, the one its owner reports, is decided here too
- * ({@link ArmFailures}): the owner says what to log.
+ * ({@link FirstFailure}): the owner says what to log.
  *
  * @example
  * ```ts
@@ -118,7 +86,7 @@ export class FallbackTimer {
   #fire: (() => void) | undefined;
   readonly #inPlace: boolean;
   readonly #unref: boolean;
-  readonly #failures: ArmFailures;
+  readonly #failures: FirstFailure;
   readonly #retries: ArmRetries | undefined;
   /** The try queued for the next turn to make an arming none could (`retries`); an arming or a clear cancels it. */
   #retry: (() => void) | undefined;
@@ -130,7 +98,7 @@ export class FallbackTimer {
     this.#fired = fired;
     this.#inPlace = options.inPlace === true;
     this.#unref = options.unref === true;
-    this.#failures = options.failures ?? new ArmFailures();
+    this.#failures = options.failures ?? new FirstFailure();
     this.#retries = options.retries ? new ArmRetries() : undefined;
   }
 
@@ -144,7 +112,7 @@ export class FallbackTimer {
    * a clock that fails to arm it throws, the one armed left as it was. With it, the timer falls back as the class says,
    * for at most `platformMaxMs` on the platform's timer, and `failed` is told the clock's error, what became of the
    * timer ({@link Fallback}) and whether it is the first failure since the clock last armed (`first`: the one to
-   * report, {@link ArmFailures}): once, when the fallback is settled (with `'none'`, or `'kept'` after the platform
+   * report, {@link FirstFailure}): once, when the fallback is settled (with `'none'`, or `'kept'` after the platform
    * failed too, the error is an `AggregateError` of the clock's and the platform's). Returns the delay armed, or
    * `undefined` when none was (the one armed stays).
    */
@@ -161,7 +129,7 @@ export class FallbackTimer {
     let first = false;
     try {
       timer = this.#clock.clock.setTimeout(fire, delayMs);
-      this.#failures.armed();
+      this.#failures.ok();
     } catch (error) {
       first = this.#failures.failed();
       if (!failed) throw error;

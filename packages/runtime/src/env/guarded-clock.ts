@@ -1,4 +1,6 @@
 import type { Clock, ClockTimer } from './clock.js';
+import { readClock } from '../model/validation.js';
+import { FirstFailure } from './first-failure.js';
 import { consoleLogger, type Logger } from './logger.js';
 
 /**
@@ -11,6 +13,7 @@ import { consoleLogger, type Logger } from './logger.js';
  * one timer. `setTimeout` throws what the clock throws: what stands in for a timer the clock could not set is its
  * owner's to decide (the platform's timer for a worker's wake timer, the one armed kept for a retry brought forward),
  * and `FallbackTimer` does so for the owners that cannot do without one.
+ * `now()` throws what the clock throws too; {@link nowMs} is the one total reading, for what must answer all the same.
  *
  * @example
  * ```ts
@@ -25,6 +28,9 @@ export class GuardedClock implements Clock {
    */
   constructor(readonly clock: Clock, readonly logger: Logger, readonly whose: string) {}
 
+  /** Whether its readings failed since it last gave a time ({@link nowMs}). */
+  readonly #readings = new FirstFailure();
+
   /** Whether the clock's timers fire on its own time (`Clock.timersFireOnTime`; unset reads as false). */
   get timersFireOnTime(): boolean {
     return this.clock.timersFireOnTime === true;
@@ -32,6 +38,23 @@ export class GuardedClock implements Clock {
 
   now(): Date {
     return this.clock.now();
+  }
+
+  /**
+   * The clock's time in ms, never thrown: a reading that throws or is no valid Date is reported (once, until the clock
+   * gives a time again) and the platform's (`Date.now()`) stands in. For what must answer all the same (the HTTP API's
+   * read-token checks, a stream's open and its token's expiry), not for what must not act on another time than the
+   * clock's (a worker's schedule reads the clock itself).
+   */
+  nowMs(): number {
+    try {
+      const ms = readClock(this.clock, this.whose).getTime();
+      this.#readings.ok();
+      return ms;
+    } catch (error) {
+      if (this.#readings.failed()) this.logger.error(`${this.whose} gave no time; the platform's stands in until it does`, error);
+      return Date.now();
+    }
   }
 
   setTimeout(callback: () => void, delayMs: number): ClockTimer {

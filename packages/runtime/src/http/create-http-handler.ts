@@ -20,7 +20,7 @@ import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.
 import { toTerminateReason } from '../model/json.js';
 import { decodeContinuationToken } from '../store/store-helpers.js';
 import {
-  assertMethods, checkDependencies, httpBaseUrl, idempotencyKeyOfHeader, invalid, isBoolean, isReason, isCount, isFiniteDelayMs, isHeaderText, isStartIfExists, readChecked, readClock, taken,
+  assertMethods, checkDependencies, httpBaseUrl, idempotencyKeyOfHeader, invalid, isBoolean, isReason, isCount, isFiniteDelayMs, isHeaderText, isStartIfExists, readChecked, taken,
   requestBase, type MemberCheck,
 } from '../model/validation.js';
 import { systemClock, type Clock } from '../env/clock.js';
@@ -354,7 +354,7 @@ export function createHttpHandler(client: DurableClient, options: HttpHandlerOpt
     // A key is looked for first: a read token beside a key takes nothing from it. An expired or altered token is no
     // credential, answered as a wrong key.
     if (tokens && source === undefined) {
-      const presented = await presentedReadScope(tokens, c.req.raw, query, readClock(settings.clock, 'The handler\'s clock').getTime());
+      const presented = await presentedReadScope(tokens, c.req.raw, query, settings.clock.nowMs());
       source = presented?.source;
       if (presented) readScopes.set(c.req.raw, presented.scope);
     }

@@ -1,5 +1,7 @@
 import type { Clock } from '../env/clock.js';
-import { ArmFailures, FallbackTimer, fallbackText } from '../env/fallback-timer.js';
+import { FallbackTimer, fallbackText } from '../env/fallback-timer.js';
+import { FirstFailure } from '../env/first-failure.js';
+import { guardClock, type GuardedClock } from '../env/guarded-clock.js';
 import type { Logger } from '../env/logger.js';
 import { randomId } from '../env/new-id.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
@@ -113,14 +115,17 @@ export class SessionHub {
   /** What every session of the hub shares (one object, so a session holds no callbacks of its own). */
   readonly #host: SessionHost;
   #closed = false;
+  /** The hub's clock, read through `nowMs` (a clock that gives no time is reported, and answers all the same). */
+  readonly #clock: GuardedClock;
 
   constructor(options: SessionHubOptions, defer: (callback: () => void) => void) {
     this.#options = options;
+    this.#clock = guardClock(options.clock, options.logger, "the HTTP handler's clock");
     const feeds = new FeedRegistry({ bufferBytes: options.bufferBytes, sliceSize: options.sliceSize, errorBody: options.errorBody, defer });
     this.#host = {
       feeds,
       options,
-      armFailures: new ArmFailures(),
+      armFailures: new FirstFailure(),
       dispose: (session) => this.#dispose(session),
       failed: (session, error) => {
         options.logger.error('HTTP API: writing a stream event failed; the stream is closed, and a reconnect gets a new one', error);
@@ -133,7 +138,7 @@ export class SessionHub {
           const finished = this.#finished;
           this.#forgetFinished();
           if (finished.size >= options.maxSessions) finished.delete(finished.keys().next().value!);
-          const until = options.clock.now().getTime() + options.resumeWindowMs;
+          const until = this.#clock.nowMs() + options.resumeWindowMs;
           finished.set(session.id, { key: session.mode.key, seq: session.lastSeq, last, until });
         }
         this.#dispose(session);
@@ -260,7 +265,7 @@ export class SessionHub {
 
   /** Forgets the finished streams whose window passed (the oldest come first). */
   #forgetFinished(): void {
-    const now = this.#options.clock.now().getTime();
+    const now = this.#clock.nowMs();
     for (const [id, finished] of this.#finished) {
       if (finished.until > now) return;
       this.#finished.delete(id);
@@ -312,7 +317,7 @@ interface SessionHost {
   readonly feeds: FeedRegistry;
   readonly options: SessionHubOptions;
   /** Whether the clock failed to arm a session timer since it last armed one: a failing clock is reported once for all. */
-  readonly armFailures: ArmFailures;
+  readonly armFailures: FirstFailure;
   /** Ends `session` now: the hub forgets it, and it releases what it holds. */
   dispose(session: StreamSession): void;
   /**

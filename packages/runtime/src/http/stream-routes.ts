@@ -149,7 +149,7 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
           // the stream ends now rather than outlive its token: its reconnect, which checks the token, goes on or not.
           const expire = (): void => {
             if (!connection.open) return;
-            const left = expiresAt - clock.now().getTime();
+            const left = expiresAt - clock.nowMs();
             if (left > 0) arm(left);
             else connection.end();
           };
@@ -162,7 +162,7 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
             } else if (first) options.logger.error(`HTTP API: the clock failed to arm a read token's expiry; ${fallbackText(fallback)}`, error);
           }, options.heartbeatMs);
           connection.onClose = () => timer.clear();
-          arm(expiresAt - clock.now().getTime());
+          arm(expiresAt - clock.nowMs());
         }
         hub.open(mode, lastEventId, connection);
         return connection.gone.bind(connection);

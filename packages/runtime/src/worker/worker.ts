@@ -23,7 +23,8 @@ import { MAX_TIMER_DELAY_MS, type Clock } from '../env/clock.js';
 import { ArmRetries } from '../env/arm-retries.js';
 import { guardClock } from '../env/guarded-clock.js';
 import { DeadlineList } from '../env/deadline-list.js';
-import { ArmFailures, FallbackTimer, type Fallback } from '../env/fallback-timer.js';
+import { FallbackTimer, type Fallback } from '../env/fallback-timer.js';
+import { FirstFailure } from '../env/first-failure.js';
 import type { NewId } from '../env/new-id.js';
 import { isDue, leaseTokens, lifeLeaseOwner, newLease } from '../store/store-helpers.js';
 import { ExecutionCache } from './execution-cache.js';
@@ -461,8 +462,8 @@ export class Worker {
    * clean.
    */
   readonly #slotHolds = new Set<SlotHold>();
-  /** Whether arming that deadline failed since it last armed (a failing clock is reported once: `ArmFailures`). */
-  readonly #giveBackFailures = new ArmFailures();
+  /** Whether arming that deadline failed since it last armed (a failing clock is reported once: `FirstFailure`). */
+  readonly #giveBackFailures = new FirstFailure();
   /** Cancels the deadline that gives those slots back ({@link #giveBackSlotsSoon}), while one is armed. */
   #slotsGiveBack: (() => void) | undefined;
   #stopped: Promise<void> | undefined;
@@ -845,7 +846,7 @@ export class Worker {
         }
         this.#slotFreed();
       });
-      this.#giveBackFailures.armed();
+      this.#giveBackFailures.ok();
     } catch (error) {
       // Held until the answers, which give them back (`#leasingCommit`).
       if (this.#giveBackFailures.failed()) this.#o.logger.error("the worker's clock failed to arm the deadline that gives back the activity slots a slow commit holds; they come back as it answers", error);
