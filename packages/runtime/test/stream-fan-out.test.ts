@@ -330,6 +330,25 @@ describe('a dropped session whose resume window neither the clock nor the platfo
   });
 });
 
+describe('a hub closed while a connection throws as it ends', () => {
+  it('ends and releases every other session, reporting the one that threw', () => {
+    const errors: string[] = [];
+    const { hub, source, counts, connect } = setup({ logger: { warn() {}, error: (message) => void errors.push(message) } });
+    const broken = new RecordingWriter();
+    broken.end = () => {
+      throw new Error('injected: a broken socket');
+    };
+    const writers = [connect().writer, connect(undefined, broken).writer, connect().writer];
+    source.next(1);
+    expect(() => hub.close()).not.toThrow();
+    // Before, the loop stopped at the broken one: the sessions after it stayed open, holding their feeds.
+    expect(writers.map((writer) => writer.ended)).toEqual([true, false, true]);
+    expect(hub.size).toBe(0);
+    expect(counts.active).toBe(0);
+    expect(errors).toEqual([expect.stringContaining('ending a stream as the handler closed failed')]);
+  });
+});
+
 describe('a held session asked for subscriptions it has no room for', () => {
   /**
    * A stream session (room for 2 subscriptions; the bytes of 3 refusals resent on resume, so 6 of them wait for its

@@ -240,11 +240,20 @@ export class SessionHub {
     return true;
   }
 
-  /** Ends every connection and drops every session. */
+  /**
+   * Ends every connection and drops every session, each whatever ending the others threw (a connection whose writer
+   * throws as it ends, a broken socket): reported, never thrown, so no session is left holding its feeds.
+   */
   close(): void {
     this.#closed = true;
     this.#finished.clear();
-    for (const session of [...this.#sessions.values()]) this.#dispose(session);
+    for (const session of [...this.#sessions.values()]) {
+      try {
+        this.#dispose(session);
+      } catch (error) {
+        this.#options.logger.error('HTTP API: ending a stream as the handler closed failed; the others end all the same', error);
+      }
+    }
   }
 
   /** The finished single stream `mode` named `id`, if the window to reconnect to it has not passed. */
