@@ -1,5 +1,6 @@
 import type { Clock } from '../env/clock.js';
 import { FallbackTimer, fallbackText, type Fallback } from '../env/fallback-timer.js';
+import { FirstFailure } from '../env/first-failure.js';
 import type { Logger } from '../env/logger.js';
 import { readClock } from '../model/validation.js';
 
@@ -53,8 +54,8 @@ export class HeartbeatQueue {
   #tail: Beating | undefined;
   /** Armed for the head while the queue holds a member (unref'd: it keeps no server's process alive). */
   readonly #timer: FallbackTimer;
-  /** The last reading failed (and was reported): the next failure is not reported again. */
-  #clockFailed = false;
+  /** Whether a reading failed since the clock last gave a time (reported once: `FirstFailure`). */
+  readonly #readings = new FirstFailure();
 
   /** `logger` is told of a clock that gives no time (it must not throw: the handler's is guarded). */
   constructor(clock: Clock, intervalMs: number, logger: Logger) {
@@ -158,11 +159,10 @@ export class HeartbeatQueue {
   #now(): number | undefined {
     try {
       const now = readClock(this.#clock, HANDLER_CLOCK).getTime();
-      this.#clockFailed = false;
+      this.#readings.ok();
       return now;
     } catch (error) {
-      if (!this.#clockFailed) this.#logger.error('HTTP API: no time from the clock; heartbeats go on every interval until it reads again', error);
-      this.#clockFailed = true;
+      if (this.#readings.failed()) this.#logger.error('HTTP API: no time from the clock; heartbeats go on every interval until it reads again', error);
       return undefined;
     }
   }
