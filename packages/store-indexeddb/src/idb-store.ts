@@ -3,7 +3,7 @@ import {
   type Clock, type DurableError, type ExecutionStartedEvent, type HistoryEvent, type InstanceTags, type OrchestrationRuntimeStatus,
 } from '@durable-rx/runtime';
 import {
-  activityStepHolds, unclaimedHolds, checkWriteLease, releasedInstanceOf, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys,
+  activityStepHolds, unclaimedRefusal, checkWriteLease, releasedInstanceOf, commitResultOf, validateInstanceQuery, validatePurgeFilter, assertNever, comparePageKeys,
   holdsLease, instanceIdsOf, raiseKeyIdsOf, isHeldBy, isVisible, leaseLostError, leaseTokens, newLease, matchesPurgeFilter, matchesQuery, namesOf, nextPageToken, pageKeyOf, pageOrderOf, selectiveTagPair,
   pageSizeOf, planInstancePage, planWriteSet, Broadcast, CLOCK_METHODS, copyStoreValue, hasMethods, isDelayMs, isFunction, isTimeoutMs, readChecked, type MemberCheck, type ActivityWorkItem, type ClaimOptions, type CommitResult, type InstancePage, type InstanceQuery,
   type InstanceState, type Lease, type OrchestrationWorkItem, type PurgeFilter, type PurgeMember, type PurgeSetResult, type StatusChange, type Store,
@@ -22,7 +22,7 @@ import { DEFAULT_OPEN_TIMEOUT_MS, OpenGate, type OpenAttempt } from './internal/
 import { PageFreeze } from './internal/page-freeze.js';
 import {
   isInputApart, isRecordOf, isStoredApart, messageRow, messageWithInput, queueFieldsOf, releasedInstance, releasedTask, startWithInput, stateWithInput,
-  withQueueFields, type InputRecord, type InstanceRow, type NewMessageRow, type StoredEvent,
+  withQueueFields, claimedMessages, type InputRecord, type InstanceRow, type NewMessageRow, type StoredEvent,
 } from './internal/rows.js';
 import { ReadsAhead, type CommittedRows } from './internal/read-ahead.js';
 import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './internal/store-backend.js';
@@ -463,7 +463,9 @@ export abstract class IdbStore implements Store {
         const row = await rows.get(lease.instanceId);
         const pending = instance!.pending;
         const messages = pending === 'allConsumed' ? [] : pending.map((m) => m.message);
-        if (!unclaimedHolds(lease, { state: row?.state, instanceLease: row?.lease, messages })) throw leaseLostError(lease);
+        const claimed = pending === 'allConsumed' ? undefined : claimedMessages(row?.lease, pending);
+        const refusal = unclaimedRefusal(lease, { state: row?.state, instanceLease: row?.lease, messages, claimed });
+        if (refusal) throw refusal;
       } else if (lease) {
         const held = lease.kind === 'orchestration' ? await rows.get(lease.instanceId) : task;
         if (!holdsLease(held?.lease, lease.token)) throw leaseLostError(lease);
@@ -537,8 +539,10 @@ export abstract class IdbStore implements Store {
         const [pending, input] = await Promise.all([tx.listMessages(row.id), known ? undefined : inputOf(tx, row)]);
         const visible = pending.filter((m) => isVisible(m.message, options.now));
         const lease = visible.length > 0 ? newLease(options, nextLeaseToken()) : row.lease;
-        // Without visible messages the row's schedule was stale: repairing it moves it past `now`.
-        tx.putInstance(withQueueFields(row, lease, queueFieldsOf(lease, pending)), row);
+        // Without visible messages the row's schedule was stale: repairing it moves it past `now`. A new lease keeps
+        // the number of the last message it hands out (`claimedMessages`).
+        const stored = lease && visible.length > 0 ? { ...lease, claimedSeq: visible.reduce((last, m) => Math.max(last, m.seq), -Infinity) } : lease;
+        tx.putInstance(withQueueFields(row, stored, queueFieldsOf(lease, pending)), row);
         if (!lease || visible.length === 0) continue;
         const state = this.#claimedState(row, known, input);
         // A start stored without its input gets the state's, frozen and kept (one value for both), else its record's.

@@ -74,6 +74,13 @@ export interface InstanceDoc {
   leaseOwner: string | null;
   leaseToken: string | null;
   leaseExpiresAt: Date;
+  /**
+   * The `messageSeq` a claim's lease write read, in that same write: the claim hands out no message queued after it
+   * (`visibleMessagesQuery`'s `upToSeq`), which tells a client's own suspend or resume refused while the claim holds the
+   * instance what its step took (`unclaimedWriteRefusal`). Absent on a document no claim has leased since 2026-12-07
+   * (or leased only to its starter, which took no command); stale once the lease is free (then nobody reads it).
+   */
+  leaseSeq?: number;
   /** Sequence number of the last message queued for this instance (arrival order). */
   messageSeq: number;
   /** Earliest `due` of the pending messages, NEVER when none: the claim filter. */

@@ -79,7 +79,7 @@ import { mergeBySeq } from './merge-by-seq.js';
 import { purgeInBatches } from './purge-in-batches.js';
 import { seqPages } from './seq-pages.js';
 import { heldSweepsQuery, sweepClaim, sweepFinishedBy, sweepRecheckDelay, sweepRenewal, sweepRetryDelay } from './sweep-lease.js';
-import { unclaimedWriteHolds } from './unclaimed-write-holds.js';
+import { unclaimedWriteRefusal } from './unclaimed-write-holds.js';
 import { closeOwnClient, CLIENT_CLOSE_WAIT_MS } from './close-own-client.js';
 import { waitAtMost, type WaitOutcome } from './wait-at-most.js';
 import { wakeSignals } from './wake-signals.js';
@@ -889,7 +889,9 @@ export class MongoStore implements Store {
       for (const { filter } of orchestrationClaimTries(head?.claimAt, now)) {
         const doc = await this.#instances.findOneAndUpdate(
           filter,
-          { $set: { leaseOwner: lease.owner, leaseToken: lease.token, leaseExpiresAt: lease.expiresAt, claimAt } },
+          // A pipeline, so that the lease records the `messageSeq` it read in the same write (`leaseSeq`); the strings
+          // as literals, so that none is read as a field path.
+          [{ $set: { leaseOwner: { $literal: lease.owner }, leaseToken: { $literal: lease.token }, leaseExpiresAt: lease.expiresAt, claimAt, leaseSeq: '$messageSeq' } }],
           { session, sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, returnDocument: 'after', projection: CLAIMED_INSTANCE_PROJECTION },
         );
         if (doc) return { doc, lease };
@@ -1652,7 +1654,7 @@ export class MongoStore implements Store {
   }
 
   /**
-   * The check of an unclaimed write (`unclaimedWriteHolds`, store-kit's `unclaimedHolds`): the instance as `#take` took
+   * The check of an unclaimed write (`unclaimedWriteRefusal`, store-kit's `unclaimedRefusal`): the instance as `#take` took
    * it (its lease fields; `$inc rev` already written, so a claim or a message insert for it conflicts with this
    * transaction from here on, and the messages read below are those of the same snapshot; a write set of no request
    * only read it, and answers as of that snapshot, or conflicts when it clears an expired lease) and its messages
@@ -1674,14 +1676,14 @@ export class MongoStore implements Store {
       await visible.return(undefined);
       throw leaseLostError(lease);
     }
-    let holds: boolean;
+    let refusal: LeaseLostError | undefined;
     try {
-      holds = await unclaimedWriteHolds(lease, taken && { doc: taken.row, state: taken.state }, visible);
+      refusal = await unclaimedWriteRefusal(lease, taken && { doc: taken.row, state: taken.state }, visible);
     } catch (error) {
       if (classifyDriverError(error) === 'timed-out') throw leaseLostError(lease);
       throw error;
     }
-    if (!holds) throw leaseLostError(lease);
+    if (refusal) throw refusal;
   }
 
   /**

@@ -8,7 +8,7 @@ import type { WriteSet } from '@durable-rx/runtime/store-kit';
  * `InvalidArgumentError` before anything is written. Without this check an `activityStep` lease would be committed
  * without any lease check at all, and a leased start or task would be stored unleased while its writer believes it
  * holds the lease (another worker would run it too). (The `unclaimed` lease of `capabilities.unclaimedWrites`, a
- * client's own terminate, suspend or resume, MongoStore executes: see `unclaimedWriteHolds`.)
+ * client's own terminate, suspend or resume, MongoStore executes: see `unclaimedWriteRefusal`.)
  *
  * @example
  * ```ts

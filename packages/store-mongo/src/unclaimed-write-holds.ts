@@ -1,21 +1,26 @@
-import { unclaimedHolds, type InstanceState, type UnclaimedLease } from '@durable-rx/runtime/store-kit';
+import { leaseLostError, unclaimedRefusal, type InstanceState, type OrchestrationMessage, type UnclaimedLease } from '@durable-rx/runtime/store-kit';
+import type { LeaseLostError } from '@durable-rx/runtime';
 import { decodeMessage, storedLeaseOf, type InstanceDoc, type MessageDoc } from './documents.js';
 import { UNCLAIMED_SCAN_LIMIT } from './queries.js';
 
 /** The instance an unclaimed write names, as its transaction took it: the decoded state and the lease fields. */
 export interface TakenInstance {
   readonly state: InstanceState;
-  readonly doc: Pick<InstanceDoc, 'leaseExpiresAt'>;
+  readonly doc: Pick<InstanceDoc, 'leaseExpiresAt'> & { readonly leaseSeq?: number | undefined };
 }
 
 /**
- * Whether a write decided without a lease (a client's own terminate, suspend or resume: an `unclaimed` lease) may
- * commit: store-kit's `unclaimedHolds` over the instance as the transaction took it (`undefined`: gone) and its messages
- * visible at `lease.now` (`visible`, read in that transaction, in arrival order). A free lease is no lease
- * (`storedLeaseOf`); any other is judged by its expiry, so an expired one is taken over (the commit releases it).
+ * Why a write decided without a lease (a client's own terminate, suspend or resume: an `unclaimed` lease) may not
+ * commit, `undefined` when it may: store-kit's `unclaimedRefusal` over the instance as the transaction took it
+ * (`undefined`: gone) and its messages visible at `lease.now` (`visible`, read in that transaction, in arrival order). A
+ * free lease is no lease (`storedLeaseOf`); any other is judged by its expiry, so an expired one is taken over (the
+ * commit releases it). A refusal while a claim holds the instance names the last suspend or resume that claim took:
+ * the messages up to the `messageSeq` its lease write recorded (`leaseSeq`), at most `scanLimit` of them (a claim of at
+ * most so many messages, `maxMessagesPerClaim`, took no more than those: one it left queued counts as taken, and the
+ * caller then waits for that step's commit, which a worker holding the instance makes).
  *
  * The messages are read only as far as the answer needs: the instance alone first, then one message more at a time,
- * stopping at the first answer `false` (a message more never lets a refused write through). A terminate, suspend or
+ * stopping at the first refusal (a message more never lets a refused write through). A terminate, suspend or
  * resume reads the visible messages up to the first command among them (a queued event, result or timer does not hold
  * it back, so one that commits has read them all, so at most `scanLimit` of them, `UNCLAIMED_SCAN_LIMIT` unless a test
  * asks for fewer: one more refuses it, and the client sends the command as a message); a write of no command (a
@@ -29,23 +34,36 @@ export interface TakenInstance {
  * ```ts
  * // An instance's visible messages in arrival order, read as far as the check asks (the sources are driver cursors).
  * const visible = mergeBySeq(atOnceCursor, seqPages(UNCLAIMED_MESSAGES_READ.limit, readDueSeqs, readDueDocs), UNCLAIMED_MESSAGES_READ.limit);
- * if (!(await unclaimedWriteHolds(lease, taken, visible))) throw leaseLostError(lease);
+ * const refusal = await unclaimedWriteRefusal(lease, taken, visible);
+ * if (refusal) throw refusal;
  * ```
  */
-export async function unclaimedWriteHolds(
-  lease: UnclaimedLease, taken: TakenInstance | undefined, visible: AsyncIterable<Pick<MessageDoc, 'message'>>,
+export async function unclaimedWriteRefusal(
+  lease: UnclaimedLease, taken: TakenInstance | undefined, visible: AsyncIterable<Pick<MessageDoc, 'message'> & Partial<Pick<MessageDoc, 'seq'>>>,
   scanLimit = UNCLAIMED_SCAN_LIMIT,
-): Promise<boolean> {
+): Promise<LeaseLostError | undefined> {
   const state = taken?.state;
   const instanceLease = taken && storedLeaseOf(taken.doc);
   // The rule holds for every message alone once it holds for the instance: each is asked about on its own, not again
   // with all those before it.
-  if (!unclaimedHolds(lease, { state, instanceLease, messages: [] })) return false;
+  const alone = unclaimedRefusal(lease, { state, instanceLease, messages: [] });
+  if (alone) {
+    const upTo = taken?.doc.leaseSeq;
+    if (instanceLease === undefined || upTo === undefined) return alone;
+    // Held (or once held) by a claim: the messages it took, for the rule to name the command its step commits first.
+    const claimed: OrchestrationMessage[] = [];
+    for await (const doc of visible) {
+      if (doc.seq === undefined || doc.seq > upTo || claimed.length >= scanLimit) break;
+      claimed.push(decodeMessage(doc.message));
+    }
+    return unclaimedRefusal(lease, { state, instanceLease, messages: [], claimed });
+  }
   let read = 0;
   for await (const doc of visible) {
     // Past the scan limit, refused: the command goes to a worker as a message rather than read on.
-    if (++read > scanLimit) return false;
-    if (!unclaimedHolds(lease, { state, instanceLease, messages: [decodeMessage(doc.message)] })) return false;
+    if (++read > scanLimit) return leaseLostError(lease);
+    const refusal = unclaimedRefusal(lease, { state, instanceLease, messages: [decodeMessage(doc.message)] });
+    if (refusal) return refusal;
   }
-  return true;
+  return undefined;
 }

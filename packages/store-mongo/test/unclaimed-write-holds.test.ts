@@ -1,9 +1,10 @@
 import type { InstanceState, OrchestrationMessage, UnclaimedLease } from '@durable-rx/runtime/store-kit';
+import { LeaseLostError } from '@durable-rx/runtime';
 import { describe, expect, it } from 'vitest';
 import { encodeMessage, EPOCH, messageDoc } from '../src/documents.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
 import { UNCLAIMED_SCAN_LIMIT } from '../src/queries.js';
-import { unclaimedWriteHolds, type TakenInstance } from '../src/unclaimed-write-holds.js';
+import { unclaimedWriteRefusal, type TakenInstance } from '../src/unclaimed-write-holds.js';
 import { countedIterable as cursorOf } from './support/counted-iterable.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
@@ -28,32 +29,32 @@ const docs = (...messages: OrchestrationMessage[]) => messages.map((m, i) => mes
 
 describe('an unclaimed write (a client\u2019s own terminate, suspend or resume) on MongoStore', () => {
   it('holds on a free instance at the version read whose only visible message is the start of that execution', async () => {
-    expect(await unclaimedWriteHolds(lease, free, cursorOf([]))).toBe(true);
-    expect(await unclaimedWriteHolds(lease, free, cursorOf(docs(start)))).toBe(true);
+    expect(await unclaimedWriteRefusal(lease, free, cursorOf([]))).toBeUndefined();
+    expect(await unclaimedWriteRefusal(lease, free, cursorOf(docs(start)))).toBeUndefined();
   });
 
   it('takes over an expired lease, never a live one (a worker running a step of the instance)', async () => {
-    expect(await unclaimedWriteHolds(lease, leasedUntil(10_000), cursorOf([]))).toBe(true);
-    expect(await unclaimedWriteHolds(lease, leasedUntil(10_001), cursorOf([]))).toBe(false);
+    expect(await unclaimedWriteRefusal(lease, leasedUntil(10_000), cursorOf([]))).toBeUndefined();
+    expect(await unclaimedWriteRefusal(lease, leasedUntil(10_001), cursorOf([]))).toBeInstanceOf(LeaseLostError);
   });
 
   it('refuses a gone instance, another version or another execution without reading any message', async () => {
     for (const taken of [undefined, { ...free, state: { ...state, version: 2 } }, { ...free, state: { ...state, executionId: 'e2' } }]) {
       const cursor = cursorOf(docs(start));
-      expect(await unclaimedWriteHolds(lease, taken, cursor)).toBe(false);
+      expect(await unclaimedWriteRefusal(lease, taken, cursor)).toBeInstanceOf(LeaseLostError);
       expect(cursor.taken).toBe(0);
     }
   });
 
   it('refuses while a message committed before it is visible, reading no further than that message', async () => {
     const cursor = cursorOf(docs(start, raised('m1'), raised('m2'), raised('m3')));
-    expect(await unclaimedWriteHolds(lease, free, cursor)).toBe(false);
+    expect(await unclaimedWriteRefusal(lease, free, cursor)).toBeInstanceOf(LeaseLostError);
     expect(cursor.taken).toBe(2);
   });
 
   it('refuses on another execution\u2019s start (an instance continued as new, its next start queued)', async () => {
     const next: OrchestrationMessage = { ...start, id: 'next', event: { ...start.event, executionId: 'e2' } as OrchestrationMessage['event'] };
-    expect(await unclaimedWriteHolds(lease, free, cursorOf(docs(next)))).toBe(false);
+    expect(await unclaimedWriteRefusal(lease, free, cursorOf(docs(next)))).toBeInstanceOf(LeaseLostError);
   });
 
   it('lets a terminate, suspend or resume go ahead of queued events, not of a command queued before it, reading no further than that command', async () => {
@@ -66,16 +67,16 @@ describe('an unclaimed write (a client\u2019s own terminate, suspend or resume) 
     for (const command of ['terminate', 'suspend', 'resume'] as const) {
       const commandLease: UnclaimedLease = { ...lease, command };
       const events = cursorOf(docs(start, raised('m1'), raised('m2')));
-      expect(await unclaimedWriteHolds(commandLease, free, events)).toBe(true);
+      expect(await unclaimedWriteRefusal(commandLease, free, events)).toBeUndefined();
       expect(events.taken).toBe(3);
       for (const first of commands) {
         const behind = cursorOf(docs(start, raised('m1'), first, raised('m2')));
-        expect(await unclaimedWriteHolds(commandLease, free, behind), `${command} behind ${first.event.type}`).toBe(false);
+        expect(await unclaimedWriteRefusal(commandLease, free, behind), `${command} behind ${first.event.type}`).toBeInstanceOf(LeaseLostError);
         expect(behind.taken).toBe(3);
       }
     }
     // Still refused while a worker holds the instance.
-    expect(await unclaimedWriteHolds({ ...lease, command: 'terminate' }, leasedUntil(10_001), cursorOf([]))).toBe(false);
+    expect(await unclaimedWriteRefusal({ ...lease, command: 'terminate' }, leasedUntil(10_001), cursorOf([]))).toBeInstanceOf(LeaseLostError);
   });
 
   it('refuses a terminate, suspend or resume past the scan limit, reading one message more than it and no further', async () => {
@@ -83,10 +84,10 @@ describe('an unclaimed write (a client\u2019s own terminate, suspend or resume) 
     for (const command of ['terminate', 'suspend', 'resume'] as const) {
       const commandLease: UnclaimedLease = { ...lease, command };
       const atLimit = cursorOf(many(4));
-      expect(await unclaimedWriteHolds(commandLease, free, atLimit, 4)).toBe(true);
+      expect(await unclaimedWriteRefusal(commandLease, free, atLimit, 4)).toBeUndefined();
       expect(atLimit.taken).toBe(4);
       const past = cursorOf(many(10));
-      expect(await unclaimedWriteHolds(commandLease, free, past, 4)).toBe(false);
+      expect(await unclaimedWriteRefusal(commandLease, free, past, 4)).toBeInstanceOf(LeaseLostError);
       expect(past.taken).toBe(5);
     }
   });
@@ -95,14 +96,35 @@ describe('an unclaimed write (a client\u2019s own terminate, suspend or resume) 
     const many = (n: number) => docs(start, ...Array.from({ length: n - 1 }, (_, i) => raised(`m${i}`)));
     const suspend: UnclaimedLease = { ...lease, command: 'suspend' };
     const atLimit = cursorOf(many(UNCLAIMED_SCAN_LIMIT));
-    expect(await unclaimedWriteHolds(suspend, free, atLimit)).toBe(true);
+    expect(await unclaimedWriteRefusal(suspend, free, atLimit)).toBeUndefined();
     expect(atLimit.taken).toBe(UNCLAIMED_SCAN_LIMIT);
     const past = cursorOf(many(UNCLAIMED_SCAN_LIMIT + 10));
-    expect(await unclaimedWriteHolds(suspend, free, past)).toBe(false);
+    expect(await unclaimedWriteRefusal(suspend, free, past)).toBeInstanceOf(LeaseLostError);
     expect(past.taken).toBe(UNCLAIMED_SCAN_LIMIT + 1);
   });
 
+  it('names, refused while a claim holds the instance, the last suspend or resume among the messages up to the seq its lease write read', async () => {
+    const command = (type: 'ExecutionSuspended' | 'ExecutionResumed', id: string): OrchestrationMessage => ({
+      id, instanceId: 'a', event: { type, eventId: -1, timestamp: T0.toISOString() },
+    });
+    const queue = docs(start, command('ExecutionSuspended', 's1'), raised('m1'), command('ExecutionResumed', 'r1'), command('ExecutionSuspended', 's2'));
+    const claimedUpTo = (seq: number | undefined): TakenInstance => ({ state, doc: { leaseExpiresAt: at(10_001), leaseSeq: seq } });
+    const refusalOf = async (taken: TakenInstance) => (await unclaimedWriteRefusal(lease, taken, cursorOf(queue)))?.claimedCommand;
+    expect(await refusalOf(claimedUpTo(2))).toBe('suspend');
+    expect(await refusalOf(claimedUpTo(4))).toBe('resume');
+    expect(await refusalOf(claimedUpTo(1))).toBeUndefined();
+    // No seq recorded (a lease written before it was), or a lease that expired: nothing named.
+    expect(await refusalOf(claimedUpTo(undefined))).toBeUndefined();
+    const expired = await unclaimedWriteRefusal({ ...lease, command: 'resume' }, { state, doc: { leaseExpiresAt: at(10_000), leaseSeq: 5 } }, cursorOf(queue));
+    expect(expired).toBeInstanceOf(LeaseLostError); // behind the suspend queued first, taken over with the lease
+    expect(expired?.claimedCommand).toBeUndefined();
+    // Read no further than the seq recorded.
+    const cursor = cursorOf(queue);
+    await unclaimedWriteRefusal(lease, claimedUpTo(2), cursor);
+    expect(cursor.taken).toBe(3);
+  });
+
   it('fails on a message that does not decode rather than overtake it', async () => {
-    await expect(unclaimedWriteHolds(lease, free, cursorOf([{ message: '{not json' }]))).rejects.toMatchObject({ code: 'store-error' });
+    await expect(unclaimedWriteRefusal(lease, free, cursorOf([{ message: '{not json' }]))).rejects.toMatchObject({ code: 'store-error' });
   });
 });

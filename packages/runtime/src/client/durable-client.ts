@@ -623,7 +623,8 @@ export interface DurableClient {
    * timer queued before the suspend and not applied yet does not hold it back: it stays queued, and reaches the
    * instance as one that arrived while it was suspended (kept, and processed after the resume). The suspend is queued for a
    * worker, and the call resolves once a worker has applied it (or after 10 s, the command still queued;
-   * at once when the instance is Suspended already), on a store without `capabilities.unclaimedWrites`,
+   * at once when the instance is Suspended already, unless a worker's step in flight took a resume queued before it:
+   * then once a committed status shows Suspended again, as for {@link DurableClient.resume}), on a store without `capabilities.unclaimedWrites`,
    * while a worker holds the instance (running a step of it, or a Pending one that the runtime's own client handed to
    * its worker: that worker runs its first step, then suspends it), while a command committed before it (a resume
    * whose call timed out) waits for the instance, or, for a started runtime's client (whatever its worker's load), while
@@ -651,9 +652,11 @@ export interface DurableClient {
    * work it waits for are then run by any worker that starts. A Running one (a repeated resume)
    * is answered at once, the status unchanged, its resume recorded in the history in the client's commit as a worker
    * records it, also when another caller's suspend is queued ahead of it: the two reach the instance in order, and
-   * the last committed decides its status, but when a worker's step in flight already took that suspend (or a claim
-   * of at most so many messages took it alone), a read before the next step applies this resume shows Suspended,
-   * after the call resolved (a suspend of a Suspended one likewise; docs/design.md, Read-your-writes). Otherwise it is queued for a worker, and the call resolves once a worker has applied it (or after
+   * the last committed decides its status. When a worker's step in flight already took that suspend (its claim says
+   * so: `LeaseLostError.claimedCommand`), that step commits Suspended first: the resume then goes behind it, and the
+   * call resolves once a committed status shows the instance no longer Suspended (or after 10 s), so no read after it
+   * resolved shows that suspend (a suspend of a Suspended one likewise; docs/design.md, Read-your-writes, says what a
+   * MongoStore claim of at most so many messages leaves). Otherwise it is queued for a worker, and the call resolves once a worker has applied it (or after
    * 10 s, the command still queued; at once when the instance is not Suspended): when the resume runs the orchestrator
    * on what a worker kept (an event raised, an activity result or a timer that arrived while suspended), while a
    * command committed before it (a suspend whose call timed out) waits for the instance, or, for a started runtime's

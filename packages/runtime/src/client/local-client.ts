@@ -8,7 +8,7 @@ import {
   type DirectDecision, type DirectInput,
 } from '../engine/decide-step.js';
 import { RESTART_HISTORY_EVENTS, restartedStart, startSearched } from '../engine/fork-history.js';
-import { leftExecution, sentCommandOutcome, type SentCommand } from '../engine/sent-command-outcome.js';
+import { leftExecution, sentCommandOutcome, waitsForClaimedStep, type SentCommand } from '../engine/sent-command-outcome.js';
 import { TERMINATE_ACCEPTED, TERMINATE_BY_ACCEPTED } from './terminate-accepted.js';
 import { awaitTerminatedTree, childSettled, childrenTerminatedWith } from './terminated-tree.js';
 import { isDurableError } from '../model/errors/durable-error.js';
@@ -1374,7 +1374,10 @@ export class LocalClient implements LocalDurableClient {
    * instance changed since the read: the same command of a concurrent call, an HTTP retry, committed first; a worker's
    * step) is decided again on a fresh read, as a retry of the command would be, up to `DIRECT_ATTEMPTS` times while each
    * re-read shows another version, before the message goes. `refused` (a rewind's): the error the call rejects with
-   * once a committed status shows a worker recorded the command as refused (see `#commitAndObserve`).
+   * once a committed status shows a worker recorded the command as refused (see `#commitAndObserve`). A status that
+   * reflects the command already answers it at once, unless the store's last refusal named the opposite command as
+   * taken by the claim holding the instance (`waitsForClaimedStep`): that step commits it first, so the command is
+   * sent behind it and awaited as any command a worker applies.
    */
   async #send(
     instanceId: string, verb: string, event: MessageEvent, reflects: (state: InstanceState, before: InstanceState) => boolean,
@@ -1383,12 +1386,13 @@ export class LocalClient implements LocalDurableClient {
   ): Promise<void> {
     const writeSet = this.#messageTo(instanceId, { status, operation: verb }, event);
     let state = await this.#read(instanceId);
+    let claimed: 'suspend' | 'resume' | undefined;
     if (state && direct) {
       let outcome = await direct(state);
       // Decided again while the refusal was a race: the re-read shows another version (a concurrent command of another
       // client, an HTTP retry, a worker's step committed first). The same version means something else holds it back
       // (a live lease, a message queued before it): no later attempt would differ.
-      for (let attempt = 1, before = state; outcome === 'refused' && attempt < DIRECT_ATTEMPTS; attempt++) {
+      for (let attempt = 1, before = state; isRefused(outcome) && attempt < DIRECT_ATTEMPTS; attempt++) {
         const read = await this.#read(instanceId);
         state = read;
         if (!read) break;
@@ -1397,8 +1401,11 @@ export class LocalClient implements LocalDurableClient {
         outcome = await direct(read);
       }
       if (outcome === 'committed') return;
+      // Refused while a worker's step in flight took the opposite command (a suspend queued ahead of this resume): that
+      // step commits it first, so a status that reflects this command already does not answer it; it is awaited below.
+      claimed = typeof outcome === 'object' ? outcome.claimed : undefined;
     }
-    if (!state || reflects(state, state)) return this.#commitVoid(writeSet);
+    if (!state || (reflects(state, state) && !waitsForClaimedStep(verb, claimed))) return this.#commitVoid(writeSet);
     await this.#commitAndObserve(
       instanceId, writeSet, (next) => next === undefined || leftExecution(state, next) || reflects(next, state),
       refused && ((next) => refused(next, state)),
@@ -1457,7 +1464,10 @@ export class LocalClient implements LocalDurableClient {
         committed?.(state, decision.writeSet);
         return 'committed';
       } catch (error) {
-        if (isDurableError(error) && error.code === 'lease-lost') return 'refused';
+        if (isDurableError(error) && error.code === 'lease-lost') {
+          const claimed = (error as { readonly claimedCommand?: unknown }).claimedCommand;
+          return claimed === 'suspend' || claimed === 'resume' ? { claimed } : 'refused';
+        }
         throw error;
       }
     };
@@ -1755,8 +1765,16 @@ function applyChange(list: LiveList, change: StatusChange, query: ValidInstanceF
 /** `{ showInput: false }`: a read whose caller shows no input (the store may leave it out); absent: the input shown. */
 type ShownInput = { readonly showInput: false };
 
-/** What a client's direct commit of a command came to (see `#direct`). */
-type DirectOutcome = 'committed' | 'send' | 'refused';
+/**
+ * What `#direct` did: committed the command, left it to a worker (`send`), or saw the store refuse it (`refused`; with
+ * `claimed`, the last suspend or resume the claim holding the instance took, `LeaseLostError.claimedCommand`).
+ */
+type DirectOutcome = 'committed' | 'send' | 'refused' | { readonly claimed: 'suspend' | 'resume' };
+
+/** Whether the store refused the direct commit, naming a claimed command or not. */
+function isRefused(outcome: DirectOutcome): boolean {
+  return outcome === 'refused' || typeof outcome === 'object';
+}
 
 /**
  * `#send`'s `reflects` and `refused` for a terminate, suspend or resume (`event`, the one sent), both from

@@ -80,6 +80,24 @@ export function sentCommandOutcome(
 }
 
 /**
+ * Whether a suspend or resume (`command`) that the instance's status reflects already still waits to be shown: the
+ * store refused the client's own commit of it while a worker's claim holds the instance, and the last suspend or resume
+ * that claim took (`claimed`, `LeaseLostError.claimedCommand`) is the opposite one. That step commits it first (a
+ * suspend queued ahead of this resume: Suspended), so the call waits, bounded, until a committed status shows the
+ * command again; one the claim did not take is still queued ahead of it, and both reach the instance in order with
+ * nothing in between to show.
+ *
+ * @example
+ * ```ts
+ * waitsForClaimedStep('resume', 'suspend'); // true: the step in flight commits Suspended first
+ * waitsForClaimedStep('resume', undefined); // false: the suspend is queued, not taken
+ * ```
+ */
+export function waitsForClaimedStep(command: string, claimed: 'suspend' | 'resume' | undefined): boolean {
+  return (command === 'resume' && claimed === 'suspend') || (command === 'suspend' && claimed === 'resume');
+}
+
+/**
  * Where the events recorded since the command was sent begin in `next`'s history: a later execution's (a
  * continueAsNew's, which the command reached) at its start.
  */

@@ -30,7 +30,7 @@ export type {
   ActivityStepLease, UnclaimedLease, ReplaceHistoryWrite, ReplaceStateWrite, WriteLease, WriteRequest, WriteSet,
 } from '../model/write-set.js';
 export {
-  activityStepHolds, unclaimedHolds, changesNothing, signalsWork, writesInput, checkWriteLease, commitResultOf, releasedInstanceOf, instanceIdsOf, raiseKeyIdsOf, leaseLostError, planWriteSet, type ActivityStepReading, type UnclaimedReading, type PlannedChange, type PlannedHistory, type PlannedState,
+  activityStepHolds, unclaimedHolds, unclaimedRefusal, changesNothing, signalsWork, writesInput, checkWriteLease, commitResultOf, releasedInstanceOf, instanceIdsOf, raiseKeyIdsOf, leaseLostError, planWriteSet, type ActivityStepReading, type UnclaimedReading, type PlannedChange, type PlannedHistory, type PlannedState,
   type RaiseKeysRecord, type StoredRaiseKeys, type StoredStates, type WritePlan,
 } from '../store/plan-write-set.js';
 export {

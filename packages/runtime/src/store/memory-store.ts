@@ -14,7 +14,7 @@ import { EndedIndex, type EndedEntry } from './ended-index.js';
 import { validateEndedQuery } from './ended-listing.js';
 import { StoredState } from './stored-state.js';
 import { historyRangeOf, type HistoryRange } from './history-range.js';
-import { activityStepHolds, checkWriteLease, commitResultOf, leaseLostError, planWriteSet, signalsWork, unclaimedHolds, writesInput, type StoredStates, type WritePlan } from './plan-write-set.js';
+import { activityStepHolds, checkWriteLease, commitResultOf, leaseLostError, planWriteSet, signalsWork, unclaimedRefusal, writesInput, type StoredStates, type WritePlan } from './plan-write-set.js';
 import { markShared } from './shared-states.js';
 import type {
   ActivityWorkItem, ClaimOptions, CommitResult, EndedQuery, InstancePage, InstanceQuery, OrchestrationWorkItem, PurgeFilter, PurgeMember, PurgeSetResult,
@@ -37,6 +37,8 @@ interface HeldLease {
   readonly token: string;
   readonly owner: string;
   expiresMs: number;
+  /** The id of the last message the claim that took this lease handed out (a claim's lease only). */
+  readonly claimedThrough: string | undefined;
 }
 
 /**
@@ -139,11 +141,12 @@ export class MemoryStore implements Store {
     const instanceId = this.#claimableInstances.first(options.now.getTime());
     if (instanceId === undefined) return undefined;
     const record = this.#instances.get(instanceId)!; // the claim index names only kept instances
-    const lease = hold(record, options, this.#newToken());
-    this.#indexInstance(instanceId);
     // Messages are stored frozen (see `keptFrozen`): a claim hands them out as they are, in a new array (the engine
     // copies a frozen payload before orchestrator code receives it).
-    return { state: record.toState(), messages: visibleMessages(record.messages, options.now), lease };
+    const messages = visibleMessages(record.messages, options.now);
+    const lease = hold(record, options, this.#newToken(), messages[messages.length - 1]?.id);
+    this.#indexInstance(instanceId);
+    return { state: record.toState(), messages, lease };
   }
 
   /**
@@ -173,8 +176,9 @@ export class MemoryStore implements Store {
       if (!holds) throw leaseLostError(lease);
     } else if (lease?.kind === 'unclaimed') {
       const record = this.#instances.get(lease.instanceId);
-      const reading = { state: record, instanceLease: record && leaseOf(record), messages: record?.messages ?? NO_MESSAGES };
-      if (!unclaimedHolds(lease, reading)) throw leaseLostError(lease);
+      const messages = record?.messages ?? NO_MESSAGES;
+      const refusal = unclaimedRefusal(lease, { state: record, instanceLease: record && leaseOf(record), messages, claimed: record && claimedOf(record) });
+      if (refusal) throw refusal;
     } else if (lease) {
       const held = lease.kind === 'orchestration' ? this.#instances.get(lease.instanceId) : this.#tasks.get(lease.taskId);
       if (!holdsLease(held?.lease, lease.token)) throw leaseLostError(lease);
@@ -613,15 +617,29 @@ function visibleMessages(messages: readonly OrchestrationMessage[], now: Date): 
   return visible;
 }
 
-/** Takes a claim's lease on `record` (see `newLease`) and returns it as the claim hands it out. */
-function hold(record: { lease: HeldLease | undefined }, options: ClaimOptions, token: string): Lease {
+/**
+ * Takes a claim's lease on `record` (see `newLease`) and returns it as the claim hands it out; `lastId`, the id of the
+ * last message it hands out, is kept with it ({@link claimedOf}).
+ */
+function hold(record: { lease: HeldLease | undefined }, options: ClaimOptions, token: string, lastId?: string): Lease {
   const lease = newLease(options, token);
-  record.lease = heldLease(lease);
+  record.lease = heldLease(lease, lastId);
   return lease;
 }
 
-function heldLease(lease: Lease): HeldLease {
-  return { token: lease.token, owner: lease.owner, expiresMs: lease.expiresAt.getTime() };
+/**
+ * The messages the claim holding `record` handed out, for store-kit's `unclaimedRefusal`: those queued up to the last
+ * one it took (`HeldLease.claimedThrough`); none when no claim's lease is held (only a claim writes one).
+ */
+function claimedOf(record: { readonly lease: HeldLease | undefined; readonly messages: readonly OrchestrationMessage[] }): readonly OrchestrationMessage[] | undefined {
+  const last = record.lease?.claimedThrough;
+  if (last === undefined) return undefined;
+  const at = record.messages.findIndex((m) => m.id === last);
+  return at < 0 ? undefined : record.messages.slice(0, at + 1);
+}
+
+function heldLease(lease: Lease, claimedThrough?: string): HeldLease {
+  return { token: lease.token, owner: lease.owner, expiresMs: lease.expiresAt.getTime(), claimedThrough };
 }
 
 /** The lease held on `record` as a {@link Lease}, for the shared rules that read one; `undefined` when none is. */

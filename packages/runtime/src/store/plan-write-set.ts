@@ -719,12 +719,16 @@ export function checkWriteLease(lease: WriteLease | undefined): void {
   if (lease.kind !== 'unclaimed' && !isLeaseToken(lease.token)) throw leaseLostError(lease);
 }
 
-/** The error a store throws when the lease of a write set is no longer held; the same text on every store. */
-export function leaseLostError(lease: WriteLease): LeaseLostError {
+/**
+ * The error a store throws when the lease of a write set is no longer held; the same text on every store.
+ * `claimedCommand`: the last suspend or resume the claim holding the instance took ({@link unclaimedRefusal} gives it).
+ */
+export function leaseLostError(lease: WriteLease, claimedCommand?: 'suspend' | 'resume'): LeaseLostError {
   // An unclaimed write's "lease" is the instance being free: a worker holds it, or the instance moved on.
   const held = lease.kind === 'activity' || lease.kind === 'activityStep' ? `activity task ${JSON.stringify(lease.taskId)}` : JSON.stringify(lease.instanceId);
   const moved = lease.kind === 'activityStep' || lease.kind === 'unclaimed' ? ` (or instance ${JSON.stringify(lease.instanceId)} moved past version ${lease.version})` : '';
-  return new LeaseLostError(`Lease on ${held} is no longer held${moved}; not committed`);
+  const message = `Lease on ${held} is no longer held${moved}; not committed`;
+  return claimedCommand === undefined ? new LeaseLostError(message) : new LeaseLostError(message, { claimedCommand });
 }
 
 /** What a store read, inside its transaction, to check an {@link ActivityStepLease}. */
@@ -761,6 +765,12 @@ export interface UnclaimedReading {
   readonly instanceLease: Pick<Lease, 'expiresAt'> | undefined;
   /** The instance's pending messages, in any order. */
   readonly messages: readonly OrchestrationMessage[];
+  /**
+   * The messages the claim holding `instanceLease` handed out, as the store recorded them with that lease (by the last
+   * one's position in the queue: any order, and a timer that fell due since may be among them); read only while that
+   * lease is live. Absent or empty: none recorded (a start committed leased to its starter takes no command).
+   */
+  readonly claimed?: readonly OrchestrationMessage[] | undefined;
 }
 
 /** The commands an {@link UnclaimedLease} may name. */
@@ -771,7 +781,7 @@ const UNCLAIMED_COMMANDS: readonly string[] = ['terminate', 'suspend', 'resume']
  * version and execution the writer read, nobody holds a live orchestration lease on it at the writer's `now`, and no
  * message of it visible at `now` holds the write back ({@link unclaimedHeldBack}: for a client's command, a command
  * queued before it, which a worker applies first, in order). A store reads all three inside the transaction that
- * applies the write set, refuses it with {@link leaseLostError} otherwise, and clears an expired lease with the commit
+ * applies the write set, refuses it with {@link unclaimedRefusal}'s error otherwise, and clears an expired lease with the commit
  * (`released`). A store that reads the messages one at a time may ask about each on its own (the answer for several
  * is `false` as soon as it is for one of them).
  *
@@ -784,14 +794,41 @@ const UNCLAIMED_COMMANDS: readonly string[] = ['terminate', 'suspend', 'resume']
  * ```
  */
 export function unclaimedHolds(lease: UnclaimedLease, reading: UnclaimedReading): boolean {
+  return unclaimedRefusal(lease, reading) === undefined;
+}
+
+/**
+ * The error a store refuses a write decided without a lease with (`undefined`: it may commit, {@link unclaimedHolds}),
+ * the one rule of every store: {@link leaseLostError}, which names, while a worker's claim holds the instance, the last
+ * suspend or resume that claim took (`LeaseLostError.claimedCommand`, from `reading.claimed`): its step commits that
+ * command before anything sent now reaches the instance, so a client whose resume (or suspend) the status reflects
+ * already waits for the instance to show it again rather than resolve while that step is in flight.
+ *
+ * @example
+ * ```ts
+ * const refusal = unclaimedRefusal(lease, { state, instanceLease, messages, claimed: [suspendQueued] });
+ * if (refusal) throw refusal; // refusal.claimedCommand === 'suspend' while that lease is live
+ * ```
+ */
+export function unclaimedRefusal(lease: UnclaimedLease, reading: UnclaimedReading): LeaseLostError | undefined {
   const { state, instanceLease, messages } = reading;
-  if (state?.version !== lease.version || state.executionId !== lease.executionId) return false;
-  if (instanceLease !== undefined && !isDue(instanceLease.expiresAt.getTime(), lease.now)) return false;
+  if (state?.version !== lease.version || state.executionId !== lease.executionId) return leaseLostError(lease);
+  if (instanceLease !== undefined && !isDue(instanceLease.expiresAt.getTime(), lease.now)) return leaseLostError(lease, lastSuspendOrResume(reading.claimed));
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i]!;
-    if (m.id !== lease.takes && isVisible(m, lease.now) && unclaimedHeldBack(lease, m.event)) return false;
+    if (m.id !== lease.takes && isVisible(m, lease.now) && unclaimedHeldBack(lease, m.event)) return leaseLostError(lease);
   }
-  return true;
+  return undefined;
+}
+
+/** The last suspend or resume among `messages` (a claim's, in arrival order), the one its step commits last. */
+function lastSuspendOrResume(messages: readonly OrchestrationMessage[] | undefined): 'suspend' | 'resume' | undefined {
+  for (let i = (messages?.length ?? 0) - 1; i >= 0; i--) {
+    const type = messages![i]!.event.type;
+    if (type === 'ExecutionSuspended') return 'suspend';
+    if (type === 'ExecutionResumed') return 'resume';
+  }
+  return undefined;
 }
 
 /**

@@ -96,7 +96,10 @@ export interface Store {
    * stay queued, in order, for the next claim. Malformed options (`validateClaimOptions` in store-kit: an owner that
    * is no non-empty string, a `leaseMs` that is not a finite number > 0 or that ends the lease past the last valid
    * Date, a `now` that is no valid Date, a `maxMessages` that is not an integer >= 1) are refused with
-   * `InvalidArgumentError` before anything is leased.
+   * `InvalidArgumentError` before anything is leased. The store keeps with the lease, in the write that takes it,
+   * how far the claim read the queue (the last message it hands out, or any bound at or past it), so that a client's
+   * own commit it refuses while the lease is live names the last suspend or resume the claim took (`claimed` of
+   * `UnclaimedReading`, judged by `unclaimedRefusal` in store-kit): the client then waits for that step.
    *
    * A claim that fails after its lease write was sent, with an error after which that write may have applied
    * (`mayHaveApplied`: MongoStore's `CommitOutcomeUnknownError` for a write concern error or a connection lost),

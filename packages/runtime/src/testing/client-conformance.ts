@@ -1873,6 +1873,48 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(await client.waitForCompletion('ryw-held', SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['suspend', 'resume', 'last'] });
       });
 
+      it('resolves a resume (or suspend) that the status reflects only once it shows again, while a worker\'s step that took the opposite command waits to commit', async () => {
+        const id = 'ryw-behind-claimed';
+        await client.startNew('WaitForEvents', { instanceId: id, input: 3 });
+        await firstValueFrom(client.status$(id).pipe(filter((s) => s?.runtimeStatus === 'Running')));
+        for (const [first, then, shows] of [['suspend', 'resume', 'Running'], ['resume', 'suspend', 'Suspended']] as const) {
+          if (shows === 'Suspended') await client.suspend(id, 'before');
+          // The first command is sent while a step (on an event raised just before) waits to commit: it goes as a
+          // message, and the worker's next step takes it, held before its commit, the status still the other one.
+          const onEvent = held.holdNextStep(id);
+          await client.raiseEvent(id, 'Item', first);
+          await onEvent.reached;
+          const firstSent = held.messageCommitted(id, first === 'suspend' ? 'ExecutionSuspended' : 'ExecutionResumed');
+          const firstDone = client[first](id, 'first');
+          await firstSent;
+          const taking = held.holdNextStep(id);
+          onEvent.release();
+          await taking.reached;
+          expect((await client.getStatus(id))?.runtimeStatus).toBe(shows);
+          // The second, the status reflecting it already, is sent behind the one that step took.
+          const thenSent = held.messageCommitted(id, then === 'suspend' ? 'ExecutionSuspended' : 'ExecutionResumed');
+          let resolved = false;
+          const thenDone = client[then](id, 'then').then(() => {
+            resolved = true;
+          });
+          await thenSent;
+          const applying = held.holdNextStep(id);
+          taking.release();
+          await firstDone;
+          await applying.reached;
+          // The step that took the first committed it; the next one, which takes the second, waits: a read shows the
+          // first command's status, so the second has not resolved.
+          expect((await client.getStatus(id))?.runtimeStatus).not.toBe(shows);
+          expect(resolved).toBe(false);
+          applying.release();
+          await thenDone;
+          expect((await client.getStatus(id))?.runtimeStatus).toBe(shows);
+        }
+        await client.resume(id, 'end');
+        await client.raiseEvent(id, 'Item', 'last');
+        expect(await client.waitForCompletion(id, SETTLED)).toMatchObject({ runtimeStatus: 'Completed', output: ['suspend', 'resume', 'last'] });
+      });
+
       it('rejects a terminate or suspend that the instance\'s own end overtakes while it is queued (410), whatever the store', async () => {
         for (const [command, type] of [['terminate', 'ExecutionTerminated'], ['suspend', 'ExecutionSuspended']] as const) {
           const id = `overtaken-${command}`;

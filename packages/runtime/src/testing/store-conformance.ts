@@ -2241,6 +2241,36 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect((await claimId(store, 'ahead', at(1))).messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'EventRaised']);
       });
 
+      it('names, refusing a client\'s own suspend or resume while a claim holds the instance, the last suspend or resume that claim took, not one queued after it', async (context) => {
+        const store = await open();
+        if (!store.capabilities.unclaimedWrites) return context.skip();
+        const command = (type: 'ExecutionSuspended' | 'ExecutionResumed', reason: string) => ({ type, eventId: -1, timestamp: T0.toISOString(), reason });
+        const refusalOf = async (id: string): Promise<unknown> => {
+          const read = (await store.getInstance(id))!;
+          const error: unknown = await store.commit(suspendOf(read, at(2))).then(() => undefined, (e: unknown) => e);
+          expect(await store.getInstance(id)).toMatchObject({ version: read.version });
+          return error;
+        };
+        // Taken by the claim: its step commits it first.
+        await create(store, newInstance('took-suspend'));
+        await send(store, message('took-suspend', command('ExecutionSuspended', 'taken')));
+        expect((await claimId(store, 'took-suspend', at(1))).messages.map((m) => m.event.type)).toEqual(['ExecutionStarted', 'ExecutionSuspended']);
+        expect(await refusalOf('took-suspend')).toMatchObject({ code: 'lease-lost', claimedCommand: 'suspend' });
+        // The last of those it took.
+        await create(store, newInstance('took-both'));
+        await send(store, message('took-both', command('ExecutionSuspended', 'taken')));
+        await send(store, message('took-both', command('ExecutionResumed', 'taken')));
+        await claimId(store, 'took-both', at(1));
+        expect(await refusalOf('took-both')).toMatchObject({ code: 'lease-lost', claimedCommand: 'resume' });
+        // Queued once the claim was made: not taken, both reach the instance in order in a later step.
+        await create(store, newInstance('queued-after'));
+        await claimId(store, 'queued-after', at(1));
+        await send(store, message('queued-after', command('ExecutionSuspended', 'queued')));
+        const queued = await refusalOf('queued-after');
+        expect(queued).toMatchObject({ code: 'lease-lost' });
+        expect((queued as { claimedCommand?: unknown }).claimedCommand).toBeUndefined();
+      });
+
       it('refuses a malformed unclaimed lease (an Invalid Date as now, a bad version, id or command, no object at all) as an invalid argument, writing nothing', async (context) => {
         const store = await open();
         if (!store.capabilities.unclaimedWrites) return context.skip();

@@ -25,6 +25,22 @@ export function isMemberOf(row: InstanceRow, name: string | undefined, tag: read
 }
 
 /** One orchestration instance with its lease and the claim schedule derived from its pending messages. */
+/**
+ * An instance's lease as its row keeps it: a claim's records the sequence number of the last message it handed out
+ * (`claimedSeq`), which {@link claimedMessages} reads back. Rows written before it have none: their claims took no
+ * command anybody waits on.
+ */
+export type StoredLease = Lease & { readonly claimedSeq?: number };
+
+/**
+ * The pending messages (`pending`, in arrival order) that the claim holding `lease` handed out: those up to the last
+ * one it took (`StoredLease.claimedSeq`), for store-kit's `unclaimedRefusal`.
+ */
+export function claimedMessages(lease: StoredLease | undefined, pending: readonly MessageRow[]): OrchestrationMessage[] | undefined {
+  const last = lease?.claimedSeq;
+  return last === undefined ? undefined : pending.filter((m) => m.seq <= last).map((m) => m.message);
+}
+
 export interface InstanceRow {
   readonly id: string;
   readonly state: InstanceState;
@@ -33,7 +49,7 @@ export interface InstanceRow {
   /** `state.runtimeStatus`, for the status index. */
   readonly status: OrchestrationRuntimeStatus;
   /** Present from a claim until its commit or abandon (an expired lease stays until the next claim). */
-  readonly lease?: Lease;
+  readonly lease?: StoredLease;
   /** Earliest `visibleAt` of the pending messages in ms (0 = at once); absent when there are none. */
   readonly minVisibleMs?: number;
   /** Sequence number of the oldest pending message; absent when there are none. */
