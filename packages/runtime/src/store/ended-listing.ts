@@ -1,5 +1,6 @@
 import { isTerminalStatus, type InstanceState } from '../model/instance-status.js';
 import { invalid, isValidDate, MAX_PAGE_SIZE } from '../model/validation.js';
+import { compareIds } from './store-helpers.js';
 import type { EndedKey, EndedQuery } from './store.js';
 
 /**
@@ -12,7 +13,7 @@ export function endedKeyOf(state: Pick<InstanceState, 'instanceId' | 'lastUpdate
 
 /** Orders instances by end: `endedMs`, then `instanceId` (as strings compare, code unit by code unit). */
 export function compareEndedKeys(a: EndedKey, b: EndedKey): number {
-  return a.endedMs - b.endedMs || (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0);
+  return a.endedMs - b.endedMs || compareIds(a.instanceId, b.instanceId);
 }
 
 /**

@@ -140,9 +140,17 @@ export interface PageKey {
   readonly instanceId: string;
 }
 
-/** Orders instances for paging: createdTime, then instanceId. */
+/**
+ * Orders instance ids as JavaScript strings compare, code unit by code unit: the tie-break of every listing's order
+ * (paging, end order), which a store whose own string order differs maps its keys to (MongoStore's `idOrder`).
+ */
+export function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Orders instances for paging: createdTime, then instanceId ({@link compareIds}). */
 export function comparePageKeys(a: PageKey, b: PageKey): number {
-  return a.createdTime - b.createdTime || (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0);
+  return a.createdTime - b.createdTime || compareIds(a.instanceId, b.instanceId);
 }
 
 /**

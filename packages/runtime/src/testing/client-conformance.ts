@@ -6,6 +6,7 @@ import { toInstanceStatus, type InstanceStatus } from '../model/instance-status.
 import { PayloadTooLargeError } from '../model/errors/payload-too-large-error.js';
 import { isCancellation } from '../model/errors/canceled-error.js';
 import { MemoryStore } from '../store/memory-store.js';
+import { compareIds } from '../store/store-helpers.js';
 import type { Store } from '../store/store.js';
 import type { WriteSet } from '../model/write-set.js';
 import { createClient } from '../client/create-client.js';
@@ -860,8 +861,7 @@ export function describeClientConformance(name: string, wrap: ClientWrapper, opt
         expect(second.instances).toHaveLength(1);
         expect(second.continuationToken).toBeUndefined();
         const listed = [...first.instances, ...second.instances];
-        const byKey = [...listed].sort((a, b) =>
-          a.createdTime.getTime() - b.createdTime.getTime() || (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
+        const byKey = byPageKey(listed);
         expect(listed.map((s) => s.instanceId)).toEqual(byKey.map((s) => s.instanceId));
         expect(new Set(listed.map((s) => s.instanceId))).toEqual(new Set(ids));
       }, HEAVY_TEST_TIMEOUT_MS);
@@ -3592,8 +3592,7 @@ async function nextMillisecond(): Promise<void> {
  * compare; MongoStore compares UTF-8 bytes, which differ only for ids this suite does not use: see its README).
  */
 function byPageKey(list: readonly InstanceStatus[]): InstanceStatus[] {
-  return [...list].sort((a, b) =>
-    a.createdTime.getTime() - b.createdTime.getTime() || (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
+  return [...list].sort((a, b) => a.createdTime.getTime() - b.createdTime.getTime() || compareIds(a.instanceId, b.instanceId));
 }
 
 /** Subscribes at once; `ready` resolves with the first value, `done` with the first `count` values. */
