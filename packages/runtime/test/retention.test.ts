@@ -841,6 +841,78 @@ describe('retention of ended instances', () => {
     expect(live()).toEqual([]);
   });
 
+  it('reads the unwatched running parents past a sweep\'s reads in turn, the longest unread first, so none is left to the listing from the start', async () => {
+    // A sweep reads 500 unwatched parents at most. They were taken in the order they were noted, and each one read was
+    // due again at the next sweep: the same 500 were read at every sweep, and a child of any other stayed up to an hour
+    // past its parent's continue-as-new (the listing from the start alone found it).
+    const makerClock = new VirtualClock();
+    const memory = new MemoryStore();
+    const maker = await started({ clock: makerClock, store: memory });
+    const most = (RETENTION_PAGES_PER_SWEEP / 2) * RETENTION_PAGE_SIZE;
+    const n = MAX_WATCHED_KEPT_PARENTS + most + 36;
+    const parents = Array.from({ length: n }, (_, i) => `w${String(i).padStart(3, '0')}`);
+    for (const id of parents) await maker.client.startNew('ChildOnce', { instanceId: id, input: 0 });
+    await vi.waitFor(async () => {
+      for (const id of parents) expect(await statusOf(maker, `${id}-child`)).toBe('Completed');
+    }, WAIT);
+    const clock = new HandClock();
+    clock.ms = makerClock.now().getTime() + HOUR;
+    let reads = new Set<string>();
+    // The listing is held empty while the waits are read, so only those reads see the parents.
+    let listing = true;
+    const watched = new Map<string, number>();
+    const store = storeWith(memory, {
+      getInstance: (id, options) => {
+        reads.add(id);
+        return memory.getInstance(id, options);
+      },
+      listEnded: async (query) => listing ? memory.listEnded(query) : [],
+      instanceChanges$: countedFeed(memory, watched),
+    });
+    const sweep = new RetentionSweep({
+      store, clock: guardClock(clock, silentLogger), logger: silentLogger, retention: { completed: 0, intervalMs: MINUTE },
+      bounded: (call) => call(),
+    });
+    const sweepNow = async (): Promise<void> => {
+      reads = new Set();
+      const next = clock.nextTimer((delayMs) => delayMs === MINUTE);
+      clock.fireDue();
+      await within(next, 'the next sweep armed');
+    };
+    sweep.start();
+    await sweepNow();
+    const unwatched = parents.filter((id) => !(watched.get(id)! > 0));
+    expect(unwatched).toHaveLength(most + 36);
+    // An interval on, a sweep's worth of them is read; the 36 left over continue as new, which no watch tells of.
+    listing = false;
+    clock.ms += MINUTE;
+    await sweepNow();
+    expect(reads.size).toBe(most);
+    const unread = unwatched.filter((id) => !reads.has(id));
+    expect(unread).toHaveLength(36);
+    const continued = Promise.all(unread.map(async (id) => {
+      const { executionId } = (await memory.getInstance(id))!;
+      return firstValueFrom(memory.changes$.pipe(filter((change) => change.instanceId === id && change.state !== undefined &&
+        change.state.executionId !== executionId && change.state.runtimeStatus === 'Running')));
+    }));
+    for (const id of unread) await maker.client.raiseEvent(id, 'next');
+    await within(continued, 'the unread parents continued as new');
+    // The next sweep reads those first, and finds their waits over.
+    clock.ms += MINUTE;
+    await sweepNow();
+    expect(reads.size).toBe(most);
+    expect(unread.filter((id) => !reads.has(id))).toEqual([]);
+    // Listed from the start again, their children go (a listing's pages a sweep), the others stay.
+    listing = true;
+    for (let i = 0; i < 2; i++) {
+      clock.ms += MINUTE;
+      await sweepNow();
+    }
+    for (const id of unread) expect(await memory.getInstance(`${id}-child`)).toBeUndefined();
+    for (const id of parents.filter((p) => !unread.includes(p))) expect(await memory.getInstance(`${id}-child`)).toBeDefined();
+    await sweep.stop();
+  });
+
   it('reads a kept parent again once its 5 minutes are over, and lets go of the feed it watched it on once its time has come', async () => {
     const clock = new VirtualClock();
     const memory = new MemoryStore();

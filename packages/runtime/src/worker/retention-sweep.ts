@@ -240,15 +240,17 @@ export class RetentionSweep {
 
   /**
    * The parents of {@link RetentionSweep.#waiting} without a watch last read an interval or more before `nowMs`, the
-   * earliest noted first, at most `max`: what a sweep reads to see their waits over (`#waitRead`).
+   * longest unread first (then the earliest noted), at most `max`: what a sweep reads to see their waits over
+   * (`#waitRead`). Each one read is due again by the next sweep, so in the order noted alone the same `max` would be
+   * read at every sweep and the others never.
    */
   #waitsToRead(nowMs: number, max: number): string[] {
-    const due: string[] = [];
+    const due: [string, number][] = [];
     for (const [id, { readAt }] of this.#waiting) {
-      if (due.length >= max) break;
-      if (!this.#waitWatches.has(id) && readAt + this.#intervalMs <= nowMs) due.push(id);
+      if (!this.#waitWatches.has(id) && readAt + this.#intervalMs <= nowMs) due.push([id, readAt]);
     }
-    return due;
+    if (due.length > max) due.sort((a, b) => a[1] - b[1]); // stable: the earliest noted first among equals
+    return due.slice(0, max).map(([id]) => id);
   }
 
   /** A parent of {@link RetentionSweep.#waiting} read (`state`) at `nowMs`: its wait ends, or goes on read then. */
