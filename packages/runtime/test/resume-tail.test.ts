@@ -207,6 +207,37 @@ describe('the state a step leaves Suspended says what was kept (suspension): a r
     expect(suspendedStates - keptStates).toBeGreaterThan(50);
   });
 
+  it('says nothing from the Running state a rewind of an earlier release left over a history that ends suspended', () => {
+    // Until 2026-12-07 a client's rewind (decideRewind) could leave its history ending suspended, an event kept after
+    // the suspend, under a Running status with the rerun pending; a tab of such a release still may. The step from it
+    // replays that history suspended: its events do not start from a running execution, and a state that said
+    // nothing was kept would have a client's resume commit without running the code on the kept event.
+    const history = new HistoryBuilder({ name: 'Waits' }).started().step().event(suspended).step().eventRaised('Item', 1).build();
+    const rerun = { type: 'ExecutionRewound' as const, eventId: -1, timestamp: T0.toISOString(), reason: 'retry' };
+    const state: InstanceState = { ...base, runtimeStatus: 'Running', historyLength: history.length, version: 5, historyEpoch: 1, rerun };
+    const now = new Date(T0.getTime() + 1000);
+    let n = 0;
+    const newId = () => `id-${n++}`;
+    const at = now.toISOString();
+    const steps = [
+      decideStep({
+        state, now, newId, leaseToken: 'lease', history,
+        messages: [{ id: 'm1', instanceId: 'instance-1', event: { ...suspended, timestamp: at } }],
+        newExecution: () => new OrchestrationExecution(waits, { customStatusLimitBytes: 16_384 }),
+      }),
+      decideSuspend({ state, event: { ...suspended, timestamp: at }, now, newId }),
+    ];
+    for (const decision of steps) {
+      if (decision.kind !== 'commit') throw new Error(`expected a commit, got ${decision.kind}`);
+      const appended = decision.writeSet.requests.flatMap((r) => r.type === 'appendHistory' ? r.events : []);
+      expect(suspendedWithNothingDeferred([...history, ...appended])).toBe(false); // the event is kept
+      expect(decision.state.runtimeStatus).toBe('Suspended');
+      // What it says (from the history it read), or nothing: never that nothing was kept.
+      expect(decision.state.suspension?.kept ?? true).toBe(true);
+      expect(decideResume({ state: decision.state, event: resumed, now, newId }).kind).not.toBe('commit');
+    }
+  });
+
   it('says nothing once another write kept it at another version (a tab of an earlier release): the history is read', () => {
     const history = new HistoryBuilder({ name: 'Waits' }).started().step().eventRaised('Item').step().event(suspended).build();
     const state: InstanceState = { ...base, runtimeStatus: 'Suspended', historyLength: history.length, version: 7, suspension: { version: 6, kept: false } };

@@ -767,7 +767,7 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   if (input.baseHistory) committed.historyEpoch = (state.historyEpoch ?? 0) + 1;
   // A step that leaves a started execution Suspended says whether anything was kept while suspended, so a resume
   // decides without reading the history (`decideResume`); any other step drops what the state before it said.
-  const kept = next.runtimeStatus === 'Suspended' && history.type === 'appendHistory' ? keptAfterStep(state, events) : undefined;
+  const kept = next.runtimeStatus === 'Suspended' && history.type === 'appendHistory' ? keptAfterStep(state, events, input.history) : undefined;
   if (kept !== undefined) committed.suspension = { version: committed.version, kept };
   else if (committed.suspension !== undefined) delete committed.suspension;
   // The state goes first (after the deleted task of an activity step): the messages below are delivered against it
@@ -792,11 +792,18 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
  * before the step leaves it: at the start of its history (none yet), Suspended as its own `suspension` says, or
  * running (any other status). A rewound history is no exception: `rewindHistory` drops the suspends no resume
  * followed, so the Running status a rewind leaves is its history's too, and the steps after it say what was kept as
- * any do. `undefined` when that is not known, or the events leave it otherwise.
+ * any do. Except the state a client's rewind of an earlier release left (its `rerun` pending, so the step after it
+ * replays): its history may end suspended, which only that history (`history`, the stored one, when read) tells.
+ * `undefined` when that is not known, or the events leave it otherwise.
  */
-function keptAfterStep(state: InstanceState, events: readonly HistoryEvent[]): boolean | undefined {
-  const suspended = state.historyLength > 0 && state.runtimeStatus === 'Suspended';
-  const kept = suspended ? suspensionOf(state) : false;
+function keptAfterStep(state: InstanceState, events: readonly HistoryEvent[], history: readonly HistoryEvent[] | undefined): boolean | undefined {
+  let suspended = state.historyLength > 0 && state.runtimeStatus === 'Suspended';
+  let kept = suspended ? suspensionOf(state) : false;
+  if (!suspended && state.historyLength > 0 && state.rerun !== undefined) {
+    if (history?.length !== state.historyLength) return undefined;
+    const end = keptWhileSuspendedAfter(history, 0, history.length, false, false);
+    if (end !== undefined) [suspended, kept] = [true, end];
+  }
   if (kept === undefined) return undefined;
   return keptWhileSuspendedAfter(events, 0, events.length, suspended, kept);
 }
