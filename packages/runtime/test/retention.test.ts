@@ -775,11 +775,7 @@ describe('retention of ended instances', () => {
     const memory = new MemoryStore();
     const maker = await started({ clock: makerClock, store: memory });
     const n = MAX_WATCHED_KEPT_PARENTS + 36;
-    const parents = Array.from({ length: n }, (_, i) => `w${String(i).padStart(3, '0')}`);
-    for (const id of parents) await maker.client.startNew('ChildOnce', { instanceId: id, input: 0 });
-    await vi.waitFor(async () => {
-      for (const id of parents) expect(await statusOf(maker, `${id}-child`)).toBe('Completed');
-    }, WAIT);
+    const parents = await parentsOfCompletedChildren(maker, n);
     // The sweeper alone on a hand clock, an hour on: the children are due (completions kept 0 ms), their parents keep them.
     const clock = new HandClock();
     clock.ms = makerClock.now().getTime() + HOUR;
@@ -822,13 +818,7 @@ describe('retention of ended instances', () => {
     await sweepNow();
     expect(sweeps.at(-1)).toEqual({ reads: n - MAX_WATCHED_KEPT_PARENTS, listed: 0 });
     // The unwatched parents continue as new, with no child this time; no watch tells of that.
-    const continued = Promise.all(unwatched.map(async (id) => {
-      const { executionId } = (await memory.getInstance(id))!;
-      return firstValueFrom(memory.changes$.pipe(filter((change) => change.instanceId === id && change.state !== undefined &&
-        change.state.executionId !== executionId && change.state.runtimeStatus === 'Running')));
-    }));
-    for (const id of unwatched) await maker.client.raiseEvent(id, 'next');
-    await within(continued, 'the unwatched parents continued as new');
+    await continueAsNew(maker, memory, unwatched, 'the unwatched parents continued as new');
     // The next sweep reads them again, finds their executions over, and lists the children from the start: theirs
     // go, the watched parents' stay. 36 parents read, then the 100 of the children listed.
     clock.ms += MINUTE;
@@ -850,11 +840,7 @@ describe('retention of ended instances', () => {
     const maker = await started({ clock: makerClock, store: memory });
     const most = (RETENTION_PAGES_PER_SWEEP / 2) * RETENTION_PAGE_SIZE;
     const n = MAX_WATCHED_KEPT_PARENTS + most + 36;
-    const parents = Array.from({ length: n }, (_, i) => `w${String(i).padStart(3, '0')}`);
-    for (const id of parents) await maker.client.startNew('ChildOnce', { instanceId: id, input: 0 });
-    await vi.waitFor(async () => {
-      for (const id of parents) expect(await statusOf(maker, `${id}-child`)).toBe('Completed');
-    }, WAIT);
+    const parents = await parentsOfCompletedChildren(maker, n);
     const clock = new HandClock();
     clock.ms = makerClock.now().getTime() + HOUR;
     let reads = new Set<string>();
@@ -890,13 +876,7 @@ describe('retention of ended instances', () => {
     expect(reads.size).toBe(most);
     const unread = unwatched.filter((id) => !reads.has(id));
     expect(unread).toHaveLength(36);
-    const continued = Promise.all(unread.map(async (id) => {
-      const { executionId } = (await memory.getInstance(id))!;
-      return firstValueFrom(memory.changes$.pipe(filter((change) => change.instanceId === id && change.state !== undefined &&
-        change.state.executionId !== executionId && change.state.runtimeStatus === 'Running')));
-    }));
-    for (const id of unread) await maker.client.raiseEvent(id, 'next');
-    await within(continued, 'the unread parents continued as new');
+    await continueAsNew(maker, memory, unread, 'the unread parents continued as new');
     // The next sweep reads those first, and finds their waits over.
     clock.ms += MINUTE;
     await sweepNow();
@@ -1165,6 +1145,27 @@ function racingSets(memory: MemoryStore): { store: Store; sets: string[][]; race
  * A per-instance feed (`instanceChanges$`) over `store`'s changes that counts its open subscriptions by instance in
  * `watched`: what a sweeper watches, and what it lets go.
  */
+/** Starts `n` `ChildOnce` parents (w000, w001, …) and waits until each one's child completed: their ids. */
+async function parentsOfCompletedChildren(maker: Runtime, n: number): Promise<string[]> {
+  const parents = Array.from({ length: n }, (_, i) => `w${String(i).padStart(3, '0')}`);
+  for (const id of parents) await maker.client.startNew('ChildOnce', { instanceId: id, input: 0 });
+  await vi.waitFor(async () => {
+    for (const id of parents) expect(await statusOf(maker, `${id}-child`)).toBe('Completed');
+  }, WAIT);
+  return parents;
+}
+
+/** Has each `ChildOnce` parent of `ids` continue as new ('next'), and waits until each runs its next execution. */
+async function continueAsNew(maker: Runtime, memory: Store, ids: readonly string[], what: string): Promise<void> {
+  const continued = Promise.all(ids.map(async (id) => {
+    const { executionId } = (await memory.getInstance(id))!;
+    return firstValueFrom(memory.changes$.pipe(filter((change) => change.instanceId === id && change.state !== undefined &&
+      change.state.executionId !== executionId && change.state.runtimeStatus === 'Running')));
+  }));
+  for (const id of ids) await maker.client.raiseEvent(id, 'next');
+  await within(continued, what);
+}
+
 function countedFeed(store: Store, watched: Map<string, number>): (instanceId: string) => Observable<StatusChange> {
   return (id) => new Observable<StatusChange>((subscriber) => {
     watched.set(id, (watched.get(id) ?? 0) + 1);
