@@ -767,8 +767,9 @@ export interface UnclaimedReading {
   readonly messages: readonly OrchestrationMessage[];
   /**
    * The messages the claim holding `instanceLease` handed out, as the store recorded them with that lease (by the last
-   * one's position in the queue: any order, and a timer that fell due since may be among them); read only while that
-   * lease is live. Absent or empty: none recorded (a start committed leased to its starter takes no command).
+   * one's position in the queue, and a timer that fell due since may be among them), **in arrival order**: the last
+   * suspend or resume among them is taken as the latest the claim took. Read only while that lease is live. Absent or
+   * empty: none recorded (a start committed leased to its starter takes no command).
    */
   readonly claimed?: readonly OrchestrationMessage[] | undefined;
 }

@@ -24,11 +24,11 @@ export function isMemberOf(row: InstanceRow, name: string | undefined, tag: read
     matchesTags(row.state.tags, tag === undefined ? undefined : { [tag[0]]: tag[1] });
 }
 
-/** One orchestration instance with its lease and the claim schedule derived from its pending messages. */
 /**
  * An instance's lease as its row keeps it: a claim's records the sequence number of the last message it handed out
- * (`claimedSeq`), which {@link claimedMessages} reads back. Rows written before it have none: their claims took no
- * command anybody waits on.
+ * (`claimedSeq`), which {@link claimedMessages} reads back. A lease without it (written by a release before the field,
+ * say a claim of an older tab still running at the upgrade) records nothing, so a client waits for no step behind it,
+ * as before the field: a read may then show a command that claim took after the call resolved, until the next step.
  */
 export type StoredLease = Lease & { readonly claimedSeq?: number };
 
@@ -41,6 +41,7 @@ export function claimedMessages(lease: StoredLease | undefined, pending: readonl
   return last === undefined ? undefined : pending.filter((m) => m.seq <= last).map((m) => m.message);
 }
 
+/** One orchestration instance with its lease and the claim schedule derived from its pending messages. */
 export interface InstanceRow {
   readonly id: string;
   readonly state: InstanceState;
