@@ -147,18 +147,28 @@ export function registerStreamRoutes(app: Hono, options: StreamRoutesOptions): S
           // the clock again as it fires: reported, never thrown out of the timer's callback or into the stream's open.
           // With the platform's failing too, the step is tried again at the next turns (`retries`); once those fail,
           // the stream ends now rather than outlive its token: its reconnect, which checks the token, goes on or not.
+          // A writer that throws as it ends (a socket broken as the response finishes) has the connection aborted:
+          // reported, never thrown out of the timer's callback or the retry's turn (on a Node server, uncaught).
+          const end = (): void => {
+            try {
+              connection.end();
+            } catch (error) {
+              options.logger.error("HTTP API: ending a stream as its read token expired failed; it is aborted", error);
+              connection.cut();
+            }
+          };
           const expire = (): void => {
             if (!connection.open) return;
             const left = expiresAt - clock.nowMs();
             if (left > 0) arm(left);
-            else connection.end();
+            else end();
           };
           const timer = new FallbackTimer(clock, expire, { unref: true, retries: true });
           // Reported once for the stream, until the clock arms a step again; the end of the tries, always.
           const arm = (left: number): void => void timer.arm(Math.min(Math.max(0, left), options.heartbeatMs), (error, fallback, first) => {
             if (fallback === 'none') {
               options.logger.error("HTTP API: no timer could be armed for a read token's expiry; the stream ends now", error);
-              connection.end();
+              end();
             } else if (first) options.logger.error(`HTTP API: the clock failed to arm a read token's expiry; ${fallbackText(fallback)}`, error);
           }, options.heartbeatMs);
           connection.onClose = () => timer.clear();
