@@ -8,6 +8,7 @@ import { MemoryStore } from '../src/store/memory-store.js';
 import { waitForEvents } from '../src/testing/samples.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { failPlatformTimers, HandClock, nextTurn } from './hand-clock.js';
+import { readTokenStream } from './read-token-stream.js';
 import { within } from './within.js';
 
 /**
@@ -135,15 +136,7 @@ describe("a read token's expiry that neither the clock nor the platform can arm"
    * the wait fires while no timer can be set: `platform` still fails until restored.
    */
   async function streamWithUnarmableStep() {
-    const clock = new HandClock();
-    clock.ms = Date.now();
-    const errors: string[] = [];
-    const logger: Logger = { warn: () => {}, error: (message) => void errors.push(message) };
-    const runtime = createRuntime({ store: new MemoryStore(), orchestrators: { WaitForEvents: waitForEvents }, logger: silentLogger });
-    await runtime.client.startNew('WaitForEvents', { instanceId: 'watched', input: 1 });
-    const handler = createHttpHandler(runtime.client, { key: KEY, logger, clock, heartbeatMs: HEARTBEAT_MS });
-    const token = await createReadToken(KEY, { instanceIds: ['watched'], expiresAt: clock.ms + 1.5 * HEARTBEAT_MS });
-    const response = await handler(new Request(`http://127.0.0.1${WEBHOOK_PATH}/instances/watched/stream`, { headers: { authorization: `Bearer ${token}` } }));
+    const { clock, errors, handler, runtime, response } = await readTokenStream(KEY, HEARTBEAT_MS);
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
     let text = '';
     while (!text.includes('data: ')) text += (await reader.read()).value ?? '';

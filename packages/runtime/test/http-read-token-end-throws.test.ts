@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { WEBHOOK_PATH } from '../src/client/http-management-payload.js';
-import { silentLogger, type Logger } from '../src/env/logger.js';
-import { createHttpHandler } from '../src/http/create-http-handler.js';
-import { createReadToken } from '../src/http/read-token.js';
 import { SSE_STREAM, type SseBody, type SseWriter } from '../src/http/sse-connection.js';
-import { createRuntime } from '../src/runtime/create-runtime.js';
-import { MemoryStore } from '../src/store/memory-store.js';
-import { waitForEvents } from '../src/testing/samples.js';
-import { failPlatformTimers, HandClock, nextTurn } from './hand-clock.js';
+import { failPlatformTimers, nextTurn } from './hand-clock.js';
+import { readTokenStream } from './read-token-stream.js';
 
 /**
  * A stream opened with a read token, written by an adapter's writer whose `end()` throws (a socket broken as the
@@ -36,15 +30,7 @@ class WriterThatFailsToEnd implements SseWriter {
 }
 
 async function streamOnThrowingWriter() {
-  const clock = new HandClock();
-  clock.ms = Date.now();
-  const errors: string[] = [];
-  const logger: Logger = { warn: () => {}, error: (message) => void errors.push(message) };
-  const runtime = createRuntime({ store: new MemoryStore(), orchestrators: { WaitForEvents: waitForEvents }, logger: silentLogger });
-  await runtime.client.startNew('WaitForEvents', { instanceId: 'watched', input: 1 });
-  const handler = createHttpHandler(runtime.client, { key: KEY, logger, clock, heartbeatMs: HEARTBEAT_MS });
-  const token = await createReadToken(KEY, { instanceIds: ['watched'], expiresAt: clock.ms + 1.5 * HEARTBEAT_MS });
-  const response = await handler(new Request(`http://127.0.0.1${WEBHOOK_PATH}/instances/watched/stream`, { headers: { authorization: `Bearer ${token}` } }));
+  const { clock, errors, handler, runtime, response } = await readTokenStream(KEY, HEARTBEAT_MS);
   const writer = new WriterThatFailsToEnd();
   (response.body as SseBody)[SSE_STREAM]!.open(writer);
   return { clock, errors, handler, runtime, writer };
