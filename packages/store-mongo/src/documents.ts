@@ -1,4 +1,4 @@
-import { ALL_RUNTIME_STATUSES, type HistoryEvent, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
+import { ALL_RUNTIME_STATUSES, isTerminalStatus, type HistoryEvent, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
 import { claimableAtMs, isValidDate, tagEntryKey, tagPairsOf, type ActivityTask, type InstanceState, type OrchestrationMessage, type PurgedSnapshot } from '@durable-rx/runtime/store-kit';
 import { Buffer } from 'node:buffer';
 import { ObjectId } from 'mongodb';
@@ -52,11 +52,14 @@ export interface InstanceDoc {
    */
   updatedAt: Date;
   /**
-   * The state's `lastUpdatedTime` (the writer's clock, which `updatedAt` is not): with `runtimeStatus` and `idOrder`,
-   * the end order of `listEnded` (`ended`). Written with every state write. Absent from documents written before it
-   * was kept: `connect` fills it in once for the ended ones (the others get it with their next write).
+   * The state's `lastUpdatedTime` (the writer's clock, which `updatedAt` is not) once it has ended, `null` while it has
+   * not: with `runtimeStatus` and `idOrder`, the end order of `listEnded` (`ended`). Written with every state write
+   * ({@link endOrderFields}); `null` while the instance runs, so a step, which changes the state's `lastUpdatedTime`
+   * but not its status, leaves its `ended` key as it was. Absent from documents written before it was kept, and
+   * stale on those an earlier version wrote since (it writes the time of every state, or none): `connect` fills it in
+   * once for the ended ones, and `listEnded` sets it right where it meets it stale (`endOrderRepair`).
    */
-  lastUpdatedTime?: Date;
+  lastUpdatedTime?: Date | null;
   /** The id in code-unit order (`codeUnitOrderKey`): the tie-break of the end order; written and filled in with `lastUpdatedTime`. */
   idOrder?: string;
   // Copies the store reads inside transactions without decoding `state`.
@@ -377,15 +380,62 @@ export const NO_TAGS_KEY = '{}';
 
 /**
  * The fields of the end order a state is listed in by `listEnded` ({@link InstanceDoc.lastUpdatedTime},
- * {@link InstanceDoc.idOrder}), which every state write writes.
+ * {@link InstanceDoc.idOrder}), which every state write writes: the state's `lastUpdatedTime` once it has ended (a
+ * terminal status, `isTerminalStatus`), `null` before, so that the `ended` key of a running instance stays the same
+ * from step to step (MongoDB rewrites no index entry whose key a write leaves as it was).
  *
  * @example
  * ```ts
- * endOrderFields(state); // { lastUpdatedTime: state.lastUpdatedTime, idOrder: codeUnitOrderKey(state.instanceId) }
+ * endOrderFields(completed); // { lastUpdatedTime: completed.lastUpdatedTime, idOrder: codeUnitOrderKey(completed.instanceId) }
+ * endOrderFields(running);   // { lastUpdatedTime: null, idOrder: codeUnitOrderKey(running.instanceId) }
  * ```
  */
-export function endOrderFields(state: Pick<InstanceState, 'instanceId' | 'lastUpdatedTime'>): { lastUpdatedTime: Date; idOrder: string } {
-  return { lastUpdatedTime: state.lastUpdatedTime, idOrder: codeUnitOrderKey(state.instanceId) };
+export function endOrderFields(
+  state: Pick<InstanceState, 'instanceId' | 'lastUpdatedTime' | 'runtimeStatus'>,
+): { lastUpdatedTime: Date | null; idOrder: string } {
+  return { lastUpdatedTime: isTerminalStatus(state.runtimeStatus) ? state.lastUpdatedTime : null, idOrder: codeUnitOrderKey(state.instanceId) };
+}
+
+/** The stored fields {@link endOrderRepair} compares with what the state implies. */
+export type StoredEndOrder = Pick<InstanceDoc, '_id' | 'state'> & Partial<Pick<InstanceDoc, 'runtimeStatus' | 'lastUpdatedTime' | 'idOrder'>>;
+
+/**
+ * The update that sets the end-order fields of a stored instance right (`undefined` when they are): `doc`'s
+ * `runtimeStatus`, `lastUpdatedTime` and `idOrder` as read, against {@link endOrderFields} of `state`, its decoded
+ * `state`. They differ only on a document an earlier version wrote: one before the fields were kept writes none (an
+ * instance it ended is not listed), the version before this one writes the time of every state (a running one then
+ * has a key each step moves). Guarded by {@link sameStateFilter}: written only over the state it was computed from.
+ *
+ * @example
+ * ```ts
+ * endOrderRepair({ _id: 'a', state: text, runtimeStatus: 'Completed', lastUpdatedTime: null, idOrder: 'a' }, completed);
+ * // { filter: { _id: 'a', state: text }, update: { $set: { lastUpdatedTime: completed.lastUpdatedTime, idOrder: 'a' } } }
+ * ```
+ */
+export function endOrderRepair(
+  doc: StoredEndOrder, state: Pick<InstanceState, 'instanceId' | 'lastUpdatedTime' | 'runtimeStatus'>,
+): { filter: Pick<InstanceDoc, '_id' | 'state'>; update: { $set: Partial<InstanceDoc> } } | undefined {
+  const fields = endOrderFields(state);
+  const stored = doc.lastUpdatedTime instanceof Date ? doc.lastUpdatedTime.getTime() : null;
+  const wanted = fields.lastUpdatedTime === null ? null : fields.lastUpdatedTime.getTime();
+  if (doc.runtimeStatus === state.runtimeStatus && stored === wanted && doc.idOrder === fields.idOrder) return undefined;
+  return { filter: sameStateFilter(doc), update: { $set: { runtimeStatus: state.runtimeStatus, ...fields } } };
+}
+
+/**
+ * The filter of a write of fields derived from a stored state (the fill-ins at `connect`, {@link endOrderRepair}):
+ * the document `doc` was read as, with the same `state` text. A commit between the read and the write (by this version
+ * or an earlier one running beside it, which may not write the field) changes the state, so the derived value, now
+ * stale, is not written over it: no update keyed on a field being missing, which an earlier version's commit leaves
+ * missing, and no counter (`rev` restarts at 0 when an instance is replaced).
+ *
+ * @example
+ * ```ts
+ * sameStateFilter({ _id: 'a', state: '{"instanceId":"a",...}' }); // { _id: 'a', state: '{"instanceId":"a",...}' }
+ * ```
+ */
+export function sameStateFilter(doc: Pick<InstanceDoc, '_id' | 'state'>): Pick<InstanceDoc, '_id' | 'state'> {
+  return { _id: doc._id, state: doc.state };
 }
 
 /** The document of an instance: its state (already encoded), indexed copies, a free lease. */

@@ -34,7 +34,7 @@ import { ClusterClock, isMajorityWriteConcern, majorityProbe, majorityReadTimeOf
 import { assertReplicaSet, assertWritablePrimary, classifyDeployment, databaseFromUri, directConnectionWarning, SINGLE_NODE_REPLICA_SET_HOWTO } from './deployment.js';
 import {
   EPOCH, FREE_LEASE, NEVER, claimAtOf, decodeHistoryEvent, decodeInstanceState, decodeStoredState, newHistoryGen, storedLeaseOf,
-  endOrderFields, purgeDocs, purgeMarkOf, tagKeysOf, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type QueueHead, type RaiseKeysDoc, type SweepDoc, type TaskDoc,
+  endOrderRepair, purgeDocs, purgeMarkOf, sameStateFilter, tagKeysOf, type HistoryDoc, type InstanceDoc, type MessageDoc, type PurgeDoc, type QueueHead, type RaiseKeysDoc, type SweepDoc, type TaskDoc,
 } from './documents.js';
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
 import { StoreUnreachableError } from './errors/store-unreachable-error.js';
@@ -75,6 +75,7 @@ import {
   commitSignalsWork, instanceUpdate, instanceUpdateFields, leaseReleaseFields, STAMP_PURGED_AT, STAMP_UPDATED_AT, TAKEN_INSTANCE_PROJECTION, translateWritePlan, type MongoWrite,
   type TakenInstanceDoc,
 } from './translate-write-plan.js';
+import { endedPage, type EndedPage } from './ended-page.js';
 import { mergeBySeq } from './merge-by-seq.js';
 import { purgeInBatches } from './purge-in-batches.js';
 import { seqPages } from './seq-pages.js';
@@ -1192,26 +1193,45 @@ export class MongoStore implements Store {
    * `Store.listEnded`: one range of `ended` ({@link endedListingQuery}: the rule of `matchesEndedQuery`, in the order of
    * `compareEndedKeys`), read in a session that has seen this store's known commits, the states without their input.
    * A document whose state does not decode is logged and left out, and the read goes on past it, so a page shorter than
-   * `limit` is still the last. An ended instance written before the end-order fields were kept is listed once `connect`
-   * filled them in.
+   * `limit` is still the last. So is one whose key is not its state's (`endOrderRepair`: an earlier version running
+   * beside this one ended it again without writing its end time), as the caller goes on after the key of the last state
+   * listed: listed under its stale, earlier time, it would make the next page skip every instance between the two. Its
+   * key is then set right (conditional on the state read), which lists it at its end time; a repair that fails is
+   * logged, and the instance is tried again when a listing meets it next. An ended instance written before the
+   * end-order fields were kept is listed once `connect` filled them in.
    */
   async listEnded(request: EndedQuery): Promise<InstanceState[]> {
     const query = validateEndedQuery(request); // refused before anything is read
     return this.#op('listing ended instances', () => this.#readAfterKnownCommits(async (session) => {
       const { filter, options } = endedListingQuery(query);
       const cursor = this.#instances.find(filter, { ...options, session, ...readBound() });
-      const page: InstanceState[] = [];
+      let page: EndedPage;
       try {
-        for await (const doc of cursor) {
-          const state = this.#readable(doc, 'an ended listing');
-          if (state) page.push(state);
-          if (page.length === query.limit) break;
-        }
+        page = await endedPage(cursor, query.limit, (doc) => this.#readable(doc, 'an ended listing'));
       } finally {
         await cursor.close().catch(() => undefined);
       }
-      return page;
+      if (page.repairs.length > 0) await this.#repairEndOrder(session, page.repairs);
+      return page.states;
     }));
+  }
+
+  /**
+   * Sets right the end order of the instances a listing left out (`endedPage`'s repairs, each conditional on the state
+   * read), in the listing's session: acknowledged by a majority (the store's bounded write concern) and recorded as a
+   * known commit, so the next listing of this process reads them under their end time. A failure is logged, not
+   * thrown: the page is right without it, and a listing that meets the instance again tries again.
+   */
+  async #repairEndOrder(session: ClientSession, repairs: EndedPage['repairs']): Promise<void> {
+    try {
+      await this.#instances.bulkWrite(repairs.map((updateOne) => ({ updateOne })), { session, ordered: false });
+      this.#clusterClock.observeMajority(session.operationTime);
+    } catch (error) {
+      this.#logger.warn(
+        `MongoStore ${this.dbName}: ${repairs.length} ended instance(s) found under a stale end time were left out of a listing, and setting their end time right failed`,
+        error,
+      );
+    }
   }
 
   async nextWakeTime(now: Date): Promise<Date | undefined> {
@@ -1803,8 +1823,8 @@ export class MongoStore implements Store {
   #fillName(): Promise<void> {
     return this.#fillIn('name', () => this.#instances.find(MISSING_NAME_FILTER, { hint: MISSING_NAME_HINT, projection: { _id: 1, state: 1 }, ...SCAN_BOUND }), (doc) => {
       const state = decodeStoredState(doc as { _id: string; state: string }, () => undefined);
-      // Conditional on the field still missing: a commit meanwhile wrote the name itself.
-      return state && { filter: { _id: doc._id, name: null as unknown as string }, update: { $set: { name: state.name } } };
+      // Conditional on the state read: a commit meanwhile (which may be an earlier version's, writing no name) wins.
+      return state && { filter: sameStateFilter(doc), update: { $set: { name: state.name } } };
     });
   }
 
@@ -1816,20 +1836,22 @@ export class MongoStore implements Store {
   #fillTagKeys(): Promise<void> {
     return this.#fillIn('tagKeys', () => this.#instances.find(MISSING_TAG_KEYS_FILTER, { hint: TAG_PAGE_HINT, projection: { _id: 1, state: 1 }, ...SCAN_BOUND }), (doc) => {
       const state = decodeStoredState(doc as { _id: string; state: string }, () => undefined);
-      return state && { filter: { _id: doc._id, tagKeys: null as unknown as string }, update: { $set: { tagKeys: tagKeysOf(state) } } };
+      return state && { filter: sameStateFilter(doc), update: { $set: { tagKeys: tagKeysOf(state) } } };
     });
   }
 
   /**
-   * Gives the ended instances written before `lastUpdatedTime` and `idOrder` were kept those fields
-   * (`endOrderFields` of their state), as {@link MongoStore.#fillName} does `name`, on `ended`: `listEnded` lists an
-   * instance once it has them. A state that does not decode is left alone (no listing reads it). An instance that has
-   * not ended gets them with its next write.
+   * Gives the ended instances without an end time (`MISSING_END_ORDER_FILTER`: written before `lastUpdatedTime` and
+   * `idOrder` were kept, or ended since by a process of such a version) those fields (`endOrderRepair` of their
+   * state), as {@link MongoStore.#fillName} does `name`, on `ended`: `listEnded` lists an instance once it has them.
+   * Each update is conditional on the state read (`sameStateFilter`), so a commit meanwhile, which may restart the
+   * instance and end it later, is never given the earlier end time. A state that does not decode is left alone (no
+   * listing reads it).
    */
   #fillEndOrder(): Promise<void> {
     return this.#fillIn('lastUpdatedTime', () => this.#instances.find(MISSING_END_ORDER_FILTER, { hint: ENDED_HINT, projection: { _id: 1, state: 1 }, ...SCAN_BOUND }), (doc) => {
       const state = decodeStoredState(doc as { _id: string; state: string }, () => undefined);
-      return state && { filter: { _id: doc._id, lastUpdatedTime: null as unknown as Date }, update: { $set: endOrderFields(state) } };
+      return state && endOrderRepair(doc, state);
     });
   }
 

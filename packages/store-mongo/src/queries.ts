@@ -370,17 +370,23 @@ export const ENDED_SORT = ENDED_HINT satisfies Sort;
 export interface EndedListingFind {
   readonly filter: Filter<InstanceDoc>;
   readonly options: {
-    readonly sort: typeof ENDED_SORT; readonly hint: typeof ENDED_HINT; readonly projection: { readonly state: 1 }; readonly batchSize: number;
+    readonly sort: typeof ENDED_SORT; readonly hint: typeof ENDED_HINT; readonly projection: typeof ENDED_LISTING_PROJECTION; readonly batchSize: number;
   };
 }
+
+/**
+ * What `listEnded` reads of each instance: the state (the port lets `listEnded` leave the input out; a sweep needs
+ * none) and the key it was found under, which `endOrderRepair` checks against the state before it is listed.
+ */
+export const ENDED_LISTING_PROJECTION = { state: 1, runtimeStatus: 1, lastUpdatedTime: 1, idOrder: 1 } as const;
 
 /**
  * The read of `listEnded` (a query `validateEndedQuery` passed): the instances of `runtimeStatus` whose
  * `lastUpdatedTime` is at or before `endedTo` and, with `after`, whose (`lastUpdatedTime`, `idOrder`) is past the
  * key's, in that order on `ended`, {@link storeKeyed}: the matches of `matchesEndedQuery`, in `compareEndedKeys`
- * order. The state alone (the port lets `listEnded` leave the input out; a sweep needs none), in batches of the page.
- * A `Date` bound matches only `Date`s, so a document without the fields (written before them, not yet filled in) is
- * not listed.
+ * order. The state and its key ({@link ENDED_LISTING_PROJECTION}), in batches of the page. A `Date` bound matches
+ * only `Date`s, so a document without the fields (written before them, not yet filled in) or with a `null` time (not
+ * ended) is not listed.
  *
  * @example
  * ```ts
@@ -391,7 +397,7 @@ export interface EndedListingFind {
  */
 export function endedListingQuery(query: EndedQuery): EndedListingFind {
   const { runtimeStatus, endedTo, after, limit } = query;
-  const options = { sort: ENDED_SORT, hint: ENDED_HINT, projection: { state: 1 }, batchSize: limit } as const;
+  const options = { sort: ENDED_SORT, hint: ENDED_HINT, projection: ENDED_LISTING_PROJECTION, batchSize: limit } as const;
   if (after === undefined) return { filter: storeKeyed({ runtimeStatus, lastUpdatedTime: { $lte: endedTo } }), options };
   const time = new Date(after.endedMs);
   // The plain lower bound lets the index scan start at the key; the $or then skips the key and those before it in its millisecond.
@@ -405,12 +411,13 @@ export function endedListingQuery(query: EndedQuery): EndedListingFind {
 }
 
 /**
- * The ended instances written before `lastUpdatedTime` and `idOrder` were kept (missing: `null` in `ended`), which
- * `connect` fills in once: one range of `ended` per ended status, a probe that finds nothing once done. Pinned to
- * {@link ENDED_HINT}. An instance that is not ended gets them with its next write, before it can end.
+ * The ended instances without an end time (`null` or missing: `null` in `ended`), which `connect` fills in: those
+ * written before `lastUpdatedTime` and `idOrder` were kept, and those a process of such an earlier version ended
+ * since (a rolling upgrade; this version writes `null` while an instance runs). One range of `ended` per ended status,
+ * a probe that finds nothing once done. Pinned to {@link ENDED_HINT}.
  */
 export const MISSING_END_ORDER_FILTER: Filter<InstanceDoc> = storeKeyed({
-  runtimeStatus: { $in: [...TERMINAL_RUNTIME_STATUSES] }, lastUpdatedTime: null as unknown as Date,
+  runtimeStatus: { $in: [...TERMINAL_RUNTIME_STATUSES] }, lastUpdatedTime: null,
 });
 
 /** The index key of the sweeper's reads (`instance_gen_index`) and of a status resync (`updated`). */

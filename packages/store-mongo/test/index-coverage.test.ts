@@ -3,7 +3,7 @@ import { TERMINAL_RUNTIME_STATUSES } from '@durable-rx/runtime';
 import type { InstanceQuery, PurgeFilter } from '@durable-rx/runtime/store-kit';
 import { ObjectId, type Document } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { EPOCH } from '../src/documents.js';
+import { endOrderRepair, EPOCH, sameStateFilter } from '../src/documents.js';
 import { INDEXES, type CollectionNames } from '../src/indexes.js';
 import {
   activityClaimTries, buildQueryFilter, CLAIM_ACTIVITY_HINT, CLAIM_ACTIVITY_SORT, CLAIM_ORCHESTRATION_HINT, CLAIM_ORCHESTRATION_SORT,
@@ -92,9 +92,10 @@ function shapes(): Shape[] {
       '#instances.bulkWrite(instances.map((doc)=>({updateOne:{filter:{_id:doc._id,leaseToken:doc.leaseToken},update:{$set:releasedFields(doc.nextMessageAt,now)}}}))',
     ]),
     byKey('instances', 'the claimAt fill-in writes each instance it read (#fillIn, the one call of the three fill-ins)', { _id: KEY, leaseExpiresAt: NOW, nextMessageAt: NOW }, ['#instances.bulkWrite(batch']),
-    byKey('instances', 'the name fill-in writes each instance it read (the one #fillIn call, as above)', { _id: KEY, name: null }, []),
-    byKey('instances', 'the tagKeys fill-in writes each instance it read (the one #fillIn call, as above)', { _id: KEY, tagKeys: null }, []),
-    byKey('instances', 'the end-order fill-in writes each instance it read (the one #fillIn call, as above)', { _id: KEY, lastUpdatedTime: null }, []),
+    byKey('instances', 'the name, tagKeys and end-order fill-ins write each instance over the state they read (the one #fillIn call, as above)', sameStateFilter({ _id: KEY, state: '{}' }), []),
+    byKey('instances', 'listEnded sets right the end order of each instance it left out, over the state it read', endOrderRepair({ _id: KEY, state: '{}' }, {
+      instanceId: 'order-1', runtimeStatus: 'Completed', lastUpdatedTime: NOW,
+    })!.filter, ['#instances.bulkWrite(repairs.map((updateOne)=>({updateOne}))']),
     byKey('instances', 'a purge marks each instance it deletes', { _id: KEY }, ['#instances.bulkWrite(marks']),
     byKey('instances', 'purgeInstances re-reads a batch of candidates in its transaction', { $and: [{ _id: { $in: [KEY] } }, purgeScanFilter({ createdTimeFrom: NOW })] },
       ['#instances.find({$and:[{_id:{$in:[...batch]}},mongoFilter]}'], ['runtimeStatus', 'createdTime']),

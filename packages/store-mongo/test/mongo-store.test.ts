@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { createClient, createRuntime } from '@durable-rx/runtime';
 import {
-  type ActivityTask, type InstanceState, type OrchestrationMessage, type OrchestrationWorkItem, type StatusChange, type WriteSet,
+  endedKeyOf, type ActivityTask, type EndedQuery, type InstanceState, type OrchestrationMessage, type OrchestrationWorkItem, type StatusChange, type WriteSet,
 } from '@durable-rx/runtime/store-kit';
 import { assertNoDuplicateSteps, describeStoreConformance, VirtualClock } from '@durable-rx/runtime/testing';
 import { MongoClient, ObjectId, Timestamp, type Document } from 'mongodb';
@@ -1315,6 +1315,50 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
           await instances.updateMany({}, { $set: { runtimeStatus: 'Completed' } });
           expect(await second.purgeInstances({ createdTimeFrom: new Date(0), tags: { tenant: 'acme', region: 'eu' } })).toBe(1);
           expect((await instances.find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id).sort()).toEqual(['t-acme', 't-globex', 't-none']);
+        } finally {
+          await second.close();
+        }
+      } finally {
+        await client.close();
+      }
+    });
+
+    it('keeps the end order of listEnded off running instances, fills it in at connect for ended ones without it, and pages past one left under a stale end time', async () => {
+      const prefix = db.prefix('endorder');
+      const first = await db.open('endorder', { prefix });
+      const client = new MongoClient(mongoUri);
+      try {
+        const instances = client.db(db.name).collection<{ _id: string; lastUpdatedTime?: Date | null; idOrder?: string }>(`${prefix}instances`);
+        const t0 = new Date(Date.now() - 60_000);
+        const at = (ms: number) => new Date(t0.getTime() + ms);
+        const create = async (id: string, runtimeStatus: InstanceState['runtimeStatus'], ms: number) => {
+          const { state, message } = request(id);
+          await first.commit({ requests: [{ type: 'createInstance', state: { ...state, runtimeStatus, lastUpdatedTime: at(ms) }, message, ifRunning: { kind: 'fail' } }] });
+        };
+        // A running instance has no end time, so its steps leave its `ended` key alone.
+        await create('o-run', 'Running', 100);
+        expect((await instances.findOne({ _id: 'o-run' }))?.lastUpdatedTime).toBeNull();
+        for (const [id, ms] of [['o-a', 500], ['o-b', 3000], ['o-c', 4000], ['o-old', 6000], ['o-stale', 8000], ['o-z', 9000]] as const) await create(id, 'Completed', ms);
+        expect((await instances.findOne({ _id: 'o-a' }))?.lastUpdatedTime).toEqual(at(500));
+        await first.close();
+        // What earlier versions leave: o-old without the fields (ended before they were kept, or by such a version
+        // since), o-stale under the time of an earlier end (restarted and ended again by such a version).
+        await instances.updateOne({ _id: 'o-old' }, { $unset: { lastUpdatedTime: '', idOrder: '' } });
+        await instances.updateOne({ _id: 'o-stale' }, { $set: { lastUpdatedTime: at(1000) } });
+        const second = await db.open('endorder', { prefix });
+        try {
+          expect(await instances.findOne({ _id: 'o-old' })).toMatchObject({ lastUpdatedTime: at(6000), idOrder: 'o-old' });
+          // Paged two at a time from the sweep's own resume keys: o-stale, listed under 1000, would have made the next
+          // page start after its state's key (8000), skipping o-b, o-c and o-old; it is left out there and listed at 8000.
+          const query: EndedQuery = { runtimeStatus: 'Completed', endedTo: at(10_000), limit: 2 };
+          const listed: string[] = [];
+          for (let page = await second.listEnded(query); ; ) {
+            listed.push(...page.map((state) => state.instanceId));
+            if (page.length < 2) break;
+            page = await second.listEnded({ ...query, after: endedKeyOf(page.at(-1)!) });
+          }
+          expect(listed).toEqual(['o-a', 'o-b', 'o-c', 'o-old', 'o-stale', 'o-z']);
+          expect((await instances.findOne({ _id: 'o-stale' }))?.lastUpdatedTime).toEqual(at(8000));
         } finally {
           await second.close();
         }

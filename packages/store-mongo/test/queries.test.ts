@@ -856,10 +856,10 @@ describe('listEnded (endedListingQuery)', () => {
   const to = new Date(T0.getTime() + 10_000);
   const ms = (n: number) => new Date(T0.getTime() + n);
 
-  it('reads one status up to a time on `ended`, in its order, the state alone, in batches of the page', () => {
+  it('reads one status up to a time on `ended`, in its order, the state and the key it was found under, in batches of the page', () => {
     const { filter, options } = endedListingQuery({ runtimeStatus: 'Failed', endedTo: to, limit: 100 });
     expect(filter).toEqual({ runtimeStatus: 'Failed', lastUpdatedTime: { $lte: to }, ...STORE_KEY });
-    expect(options).toEqual({ sort: ENDED_SORT, hint: ENDED_HINT, projection: { state: 1 }, batchSize: 100 });
+    expect(options).toEqual({ sort: ENDED_SORT, hint: ENDED_HINT, projection: { state: 1, runtimeStatus: 1, lastUpdatedTime: 1, idOrder: 1 }, batchSize: 100 });
     expect(Object.keys(ENDED_SORT)).toEqual(['runtimeStatus', 'lastUpdatedTime', 'idOrder']);
     expect(INDEXES.instances.find((i) => i.name === 'ended')?.key).toEqual(ENDED_HINT);
   });

@@ -57,14 +57,24 @@ function only<K extends MongoWrite['op']>(writes: MongoWrite[], op: K): Extract<
 }
 
 describe('write-set translation: the client\u2019s writes', () => {
-  it('writes the end order of listEnded with every state: the state\u2019s lastUpdatedTime (not the server\u2019s updatedAt) and the id in code-unit order', () => {
+  it('writes the end order of listEnded with every state: the end time (the state\u2019s lastUpdatedTime, not the server\u2019s updatedAt) once ended, null before, and the id in code-unit order', () => {
     const id = 'x\uFF01\u{1F600}';
     const created = state(id, { runtimeStatus: 'Pending', historyLength: 0, version: 1, lastUpdatedTime: at(10) });
     const inserted = only(translate({ requests: [{ type: 'createInstance', state: created, message: started(created), ifRunning: { kind: 'fail' } }] }, {}), 'insertInstance');
-    expect(inserted.doc).toMatchObject({ lastUpdatedTime: at(10), idOrder: codeUnitOrderKey(id) });
-    const ended = state(id, { runtimeStatus: 'Completed', lastUpdatedTime: at(20) });
-    const update = only(translate({ requests: [{ type: 'replaceState', state: ended }] }, { [id]: { state: state(id), row: row() } }), 'updateInstance');
-    expect(instanceUpdate(instanceUpdateFields(update, emptyQueueHead(10), at(500))).$set).toMatchObject({ lastUpdatedTime: at(20), idOrder: codeUnitOrderKey(id) });
+    expect(inserted.doc).toMatchObject({ lastUpdatedTime: null, idOrder: codeUnitOrderKey(id) });
+    const set = (next: InstanceState) => {
+      const update = only(translate({ requests: [{ type: 'replaceState', state: next }] }, { [id]: { state: state(id), row: row() } }), 'updateInstance');
+      return instanceUpdate(instanceUpdateFields(update, emptyQueueHead(10), at(500))).$set;
+    };
+    expect(set(state(id, { runtimeStatus: 'Completed', lastUpdatedTime: at(20) }))).toMatchObject({ lastUpdatedTime: at(20), idOrder: codeUnitOrderKey(id) });
+    // Two steps of a running instance write one `ended` key: MongoDB leaves its entry alone (the time moved with each step before).
+    const endedKey = (fields: Record<string, unknown>) => [fields['runtimeStatus'], fields['lastUpdatedTime'], fields['idOrder']];
+    const first = set(state(id, { runtimeStatus: 'Running', lastUpdatedTime: at(30) }));
+    expect(endedKey(first)).toEqual(['Running', null, codeUnitOrderKey(id)]);
+    expect(endedKey(set(state(id, { runtimeStatus: 'Running', lastUpdatedTime: at(40), version: 5 })))).toEqual(endedKey(first));
+    for (const runtimeStatus of ['Pending', 'Running', 'Suspended', 'ContinuedAsNew'] as const) {
+      expect(set(state(id, { runtimeStatus, lastUpdatedTime: at(50) }))['lastUpdatedTime'], runtimeStatus).toBeNull();
+    }
   });
 
   it('creates a new instance: its start message, then the document with a fresh history generation', () => {

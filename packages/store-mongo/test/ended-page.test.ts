@@ -1,0 +1,101 @@
+import { compareEndedKeys, endedKeyOf, type EndedKey, type InstanceState } from '@durable-rx/runtime/store-kit';
+import { describe, expect, it } from 'vitest';
+import { encodeInstanceState, endOrderFields, endOrderRepair, decodeInstanceState, sameStateFilter, type StoredEndOrder } from '../src/documents.js';
+import { endedPage } from '../src/ended-page.js';
+import { instanceKey } from '../src/instance-key.js';
+import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
+import { countedIterable } from './support/counted-iterable.js';
+
+const T0 = new Date('2026-01-01T00:00:00.000Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+
+function ended(instanceId: string, ms: number, over: Partial<InstanceState> = {}): InstanceState {
+  return {
+    instanceId, name: 'O', runtimeStatus: 'Completed', createdTime: T0, lastUpdatedTime: at(ms), executionId: 'e', historyLength: 0, version: 1, ...over,
+  };
+}
+
+/** The document of `state` as this version writes it (its `ended` key from `endOrderFields`), with other stored fields over it. */
+function docOf(state: InstanceState, stored: Partial<StoredEndOrder> = {}): StoredEndOrder {
+  return { _id: instanceKey(state.instanceId), state: encodeInstanceState(state, MAX_PAYLOAD_BYTES).state, runtimeStatus: state.runtimeStatus, ...endOrderFields(state), ...stored };
+}
+
+/** The key a document is found under on `ended`, as the key of a state (`idOrder` is one-to-one with the id). */
+const foundUnder = (doc: StoredEndOrder, instanceId: string): EndedKey => ({ endedMs: (doc.lastUpdatedTime as Date).getTime(), instanceId });
+
+describe('the end order of a stored instance (endOrderRepair)', () => {
+  it('leaves the document an ended state was written as alone, and gives one an earlier version wrote its state\u2019s key', () => {
+    const state = ended('a\uFF01', 5000);
+    expect(endOrderRepair(docOf(state), state)).toBeUndefined();
+    // Written before the fields were kept; ended again by the previous version (the time of its first end kept); a
+    // running time left by the previous version on an instance a process of that version ended without this one seeing.
+    for (const stored of [{ lastUpdatedTime: undefined, idOrder: undefined }, { lastUpdatedTime: at(1000) }, { lastUpdatedTime: null }]) {
+      const doc = docOf(state, stored);
+      const repair = endOrderRepair(doc, state);
+      expect(repair?.filter, JSON.stringify(stored)).toEqual({ _id: doc._id, state: doc.state });
+      const repaired = { ...doc, ...repair?.update.$set };
+      expect(endOrderRepair(repaired, state)).toBeUndefined();
+      // Found under the key store-kit's rule gives the state.
+      expect(compareEndedKeys(foundUnder(repaired, state.instanceId), endedKeyOf(state))).toBe(0);
+    }
+  });
+
+  it('writes only over the state it read: a commit meanwhile that writes no end time (an earlier version) keeps its own end, not the one read', () => {
+    /** Whether a filter of equalities matches a document as MongoDB does (`null` also matches a missing field). */
+    const matches = (filter: Record<string, unknown>, doc: Record<string, unknown>) =>
+      Object.entries(filter).every(([field, value]) => (value === null ? doc[field] == null : doc[field] === value));
+    // The fill-in at connect reads an instance an earlier version ended at 1000, without an end time ...
+    const first = ended('a', 1000);
+    const read = docOf(first, { lastUpdatedTime: undefined, idOrder: undefined });
+    const repair = endOrderRepair(read, first)!;
+    expect(repair.filter).toEqual(sameStateFilter(read));
+    expect(sameStateFilter(read)).toEqual({ _id: instanceKey('a'), state: read.state });
+    // ... and before its update, a process of that version restarts the instance and ends it again at 9000.
+    const again = ended('a', 9000, { executionId: 'e2', version: 3 });
+    const now = docOf(again, { lastUpdatedTime: undefined, idOrder: undefined });
+    expect(matches(repair.filter, now)).toBe(false); // not stamped 1000 (which a filter on the time being missing would have done)
+    // The next fill-in gives it its own end.
+    expect(endOrderRepair(now, again)?.update.$set).toMatchObject({ lastUpdatedTime: at(9000) });
+    expect(matches(endOrderRepair(now, again)!.filter, now)).toBe(true);
+  });
+});
+
+describe('a page of listEnded (endedPage)', () => {
+  it('lists at most `limit` states, reading no further, and leaves out states that do not decode', async () => {
+    const docs = ['a', 'b', 'c', 'd'].map((id, i) => docOf(ended(id, 1000 + i)));
+    const cursor = countedIterable(docs);
+    const page = await endedPage(cursor, 2, (doc) => (doc._id === 'a' ? undefined : decodeInstanceState(doc.state)));
+    expect(page.states.map((s) => s.instanceId)).toEqual(['b', 'c']);
+    expect(page.repairs).toEqual([]);
+    expect(cursor.taken).toBe(3);
+  });
+
+  it('pages through every ended instance once when one was left under a stale, earlier end time (a sweep skipped those between before)', async () => {
+    // Stored as `ended` holds them: by the key each was written under. 'stale' ended at 1000, then was restarted and
+    // ended again at 8000 by a process of an earlier version, which left its key at 1000.
+    const states = [ended('a', 500), ended('b', 3000), ended('c', 4000), ended('stale', 8000), ended('z', 9000)];
+    const store = new Map(states.map((state) => [state.instanceId, docOf(state, state.instanceId === 'stale' ? { lastUpdatedTime: at(1000) } : {})]));
+    /** A page of the read: the documents past `after` by the key they are found under, in that order (the server's range of `ended`). */
+    const read = (after: EndedKey | undefined) => {
+      const found = [...store.entries()].map(([id, doc]) => ({ doc, key: foundUnder(doc, id) }))
+        .filter(({ key }) => after === undefined || compareEndedKeys(key, after) > 0)
+        .sort((x, y) => compareEndedKeys(x.key, y.key));
+      return countedIterable(found.map(({ doc }) => doc));
+    };
+    const listed: string[] = [];
+    let after: EndedKey | undefined;
+    for (;;) {
+      const page = await endedPage(read(after), 2, (doc) => decodeInstanceState(doc.state));
+      // The repairs run as MongoStore runs them: conditional on the state read.
+      for (const repair of page.repairs) {
+        const doc = [...store.values()].find((d) => d._id === repair.filter._id && d.state === repair.filter.state);
+        if (doc) store.set(decodeInstanceState(doc.state).instanceId, { ...doc, ...repair.update.$set });
+      }
+      listed.push(...page.states.map((s) => s.instanceId));
+      if (page.states.length < 2) break;
+      after = endedKeyOf(page.states.at(-1)!);
+    }
+    // Left out where found under 1000 (listed there, its key 8000 would have been the next page's start: b and c never listed).
+    expect(listed).toEqual(['a', 'b', 'c', 'stale', 'z']);
+  });
+});
