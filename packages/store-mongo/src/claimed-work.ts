@@ -46,6 +46,7 @@ export const CLAIM_WITHOUT_INPUT: readonly OrchestrationRuntimeStatus[] = ['Runn
 export const CLAIMED_INSTANCE_PROJECTION = {
   state: 1,
   messageSeq: 1,
+  leaseRead: 1,
   input: { $cond: [{ $in: ['$runtimeStatus', CLAIM_WITHOUT_INPUT] }, '$$REMOVE', '$input'] },
 } as const;
 

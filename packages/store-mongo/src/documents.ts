@@ -84,6 +84,12 @@ export interface InstanceDoc {
    * (or leased only to its starter, which took no command); stale once the lease is free (then nobody reads it).
    */
   leaseSeq?: number;
+  /**
+   * How the claim that wrote the lease read its messages (`claimLeaseUpdate`), so that an unclaimed write's check reads
+   * exactly the messages it handed out (`claimedMessagesQuery`), not all those up to `leaseSeq`. The current lease's
+   * only while its `token` is `leaseToken` (a claim of an earlier version writes none: `recordedClaimRead`).
+   */
+  leaseRead?: ClaimRead;
   /** Sequence number of the last message queued for this instance (arrival order). */
   messageSeq: number;
   /** Earliest `due` of the pending messages, NEVER when none: the claim filter. */
@@ -108,6 +114,21 @@ export interface InstanceDoc {
    * alone, and a pre-image would need `changeStreamPreAndPostImages` on the collection). A live document never has it.
    */
   purged?: PurgedSnapshot;
+}
+
+/**
+ * How a claim read the messages it hands out (`InstanceDoc.leaseRead`): those visible at `at`, up to the `leaseSeq` its
+ * lease write recorded, in arrival order, the first `limit` of them within `bytes` of message text.
+ */
+export interface ClaimRead {
+  /** The claim's lease token. */
+  readonly token: string;
+  /** The claim's `now`: the timers due by then were visible to it. */
+  readonly at: Date;
+  /** The most messages it hands out (`maxMessagesPerClaim`, or fewer when the claim asks for fewer). */
+  readonly limit: number;
+  /** The most message text it hands out, UTF-8 bytes (`CLAIM_MESSAGE_BYTES`). */
+  readonly bytes: number;
 }
 
 /** The queue bookkeeping of an instance. */

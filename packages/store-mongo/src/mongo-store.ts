@@ -48,7 +48,7 @@ import { instanceIdOfKey, instanceKey } from './instance-key.js';
 import { InstanceWatchers } from './instance-watchers.js';
 import { classifyDriverError, isDuplicateIdOf, mapCommitFailure, mapDriverError } from './map-driver-error.js';
 import {
-  CLAIM_MESSAGE_BYTES, CLAIMED_INSTANCE_PROJECTION, claimFirstReadable, claimReadBound, claimReadFailure, keepUnconfirmedLease, readClaimedInstance, readClaimedTask, takeWithinBytes,
+  CLAIMED_INSTANCE_PROJECTION, claimFirstReadable, claimReadBound, claimReadFailure, keepUnconfirmedLease, readClaimedInstance, readClaimedTask, takeWithinBytes,
   unreadableMessages, type ClaimReading,
   unreleasedClaimWarning,
 } from './claimed-work.js';
@@ -75,6 +75,7 @@ import {
   commitSignalsWork, instanceUpdate, instanceUpdateFields, leaseReleaseFields, STAMP_PURGED_AT, STAMP_UPDATED_AT, TAKEN_INSTANCE_PROJECTION, translateWritePlan, type MongoWrite,
   type TakenInstanceDoc,
 } from './translate-write-plan.js';
+import { claimedMessagesQuery, claimLeaseUpdate, claimReadOf, recordedClaimRead } from './claim-read.js';
 import { endedPage, type EndedPage } from './ended-page.js';
 import { mergeBySeq } from './merge-by-seq.js';
 import { purgeInBatches } from './purge-in-batches.js';
@@ -106,9 +107,9 @@ interface TransactionUse<T> {
 
 /**
  * What an orchestration claim reads of the instance it leased (`CLAIMED_INSTANCE_PROJECTION`): its state, its input
- * unless it is Running, and `messageSeq`, which bounds the read of its messages (`visibleMessagesQuery`).
+ * unless it is Running, and `messageSeq` and `leaseRead`, which bound the read of its messages (`claimedMessagesQuery`).
  */
-type ClaimedInstanceDoc = Pick<InstanceDoc, '_id' | 'state' | 'input' | 'messageSeq'>;
+type ClaimedInstanceDoc = Pick<InstanceDoc, '_id' | 'state' | 'input' | 'messageSeq' | 'leaseRead'>;
 
 /** A document a claim leased, with the lease it holds. */
 interface TakenLease<D> {
@@ -820,7 +821,7 @@ export class MongoStore implements Store {
   ): Promise<OrchestrationWorkItem | undefined> {
     const session = sessions.lease;
     return claimFirstReadable(async () => {
-      const taken = await this.#leaseNext(session, options);
+      const taken = await this.#leaseNext(session, options, limit);
       if (!taken) return undefined;
       const { doc, lease } = taken;
       let reading: ClaimReading<OrchestrationWorkItem>;
@@ -828,11 +829,14 @@ export class MongoStore implements Store {
         // Bounded in time (claimReadBound: the session's operation time may be past the majority commit point), in
         // bytes (every message taken becomes a history event of the step's one transaction), and to the messages
         // queued up to the lease write (upToSeq), so that the two reads, merged in arrival order, read one set.
-        const query = visibleMessagesQuery(doc._id, options.now, { upToSeq: doc.messageSeq, limit });
+        // As the lease write recorded it (`leaseRead`; a lease this process recovered: as the claim that wrote it), so
+        // that an unclaimed write's check reads the same messages.
+        const read = recordedClaimRead({ leaseToken: lease.token, leaseRead: doc.leaseRead }) ?? claimReadOf(lease, options.now, limit);
+        const query = claimedMessagesQuery(doc._id, read, doc.messageSeq);
         // The due timers' session reads after the lease write too (its operation time: afterClusterTime).
         if (session.operationTime !== undefined) sessions.timers.advanceOperationTime(session.operationTime);
         const messages = await takeWithinBytes(
-          this.#visibleMessages({ atOnce: session, due: sessions.timers }, query, claimReadBound(options.leaseMs), limit), CLAIM_MESSAGE_BYTES,
+          this.#visibleMessages({ atOnce: session, due: sessions.timers }, query, claimReadBound(options.leaseMs), read.limit), read.bytes,
         );
         reading = readClaimedInstance(doc, messages, lease);
       } catch (error) {
@@ -875,7 +879,7 @@ export class MongoStore implements Store {
    * confirm this claim's own lease write, that lease is kept (store-kit's `UnconfirmedClaims`, by the error mapping:
    * an outcome left open) and looked up at once, else by the next claims: not left idle until it lapses.
    */
-  async #leaseNext(session: ClientSession, options: ClaimOptions): Promise<TakenLease<ClaimedInstanceDoc> | undefined> {
+  async #leaseNext(session: ClientSession, options: ClaimOptions, limit: number): Promise<TakenLease<ClaimedInstanceDoc> | undefined> {
     const recovered = await this.#recoverInstance(session, options);
     if (recovered) return recovered;
     const { now } = options;
@@ -890,9 +894,9 @@ export class MongoStore implements Store {
       for (const { filter } of orchestrationClaimTries(head?.claimAt, now)) {
         const doc = await this.#instances.findOneAndUpdate(
           filter,
-          // A pipeline, so that the lease records the `messageSeq` it read in the same write (`leaseSeq`); the strings
-          // as literals, so that none is read as a field path.
-          [{ $set: { leaseOwner: { $literal: lease.owner }, leaseToken: { $literal: lease.token }, leaseExpiresAt: lease.expiresAt, claimAt, leaseSeq: '$messageSeq' } }],
+          // A pipeline, so that the lease records the `messageSeq` it read in the same write (`leaseSeq`), with how the
+          // claim reads its messages (`leaseRead`).
+          claimLeaseUpdate(lease, claimAt, claimReadOf(lease, now, limit)),
           { session, sort: CLAIM_ORCHESTRATION_SORT, hint: CLAIM_ORCHESTRATION_HINT, returnDocument: 'after', projection: CLAIMED_INSTANCE_PROJECTION },
         );
         if (doc) return { doc, lease };
@@ -1698,7 +1702,12 @@ export class MongoStore implements Store {
     }
     let refusal: LeaseLostError | undefined;
     try {
-      refusal = await unclaimedWriteRefusal(lease, taken && { doc: taken.row, state: taken.state }, visible);
+      refusal = await unclaimedWriteRefusal(lease, taken && { doc: taken.row, state: taken.state }, visible, {
+        // The messages the claim holding the instance handed out, read in this transaction's snapshot as that claim read them.
+        claimed: (read, upToSeq) => this.#visibleMessages(
+          { atOnce: session, due: session }, claimedMessagesQuery(instanceKey(lease.instanceId), read, upToSeq), { maxTimeMS: UNCLAIMED_READ_MAX_MS }, read.limit,
+        ),
+      });
     } catch (error) {
       if (classifyDriverError(error) === 'timed-out') throw leaseLostError(lease);
       throw error;

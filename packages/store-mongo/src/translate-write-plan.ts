@@ -20,7 +20,8 @@ import { instanceKey } from './instance-key.js';
  * The bookkeeping of an instance document as read (and locked) at the start of the transaction: the fields of
  * {@link TAKEN_INSTANCE_PROJECTION} but the state, whose decoded value the plan takes.
  */
-export type StoredRow = Pick<InstanceDoc, 'messageSeq' | 'historyGen' | 'nextMessageAt' | 'readyAt' | 'leaseExpiresAt' | 'leaseSeq'> & {
+export type StoredRow = Pick<InstanceDoc, 'messageSeq' | 'historyGen' | 'nextMessageAt' | 'readyAt' | 'leaseExpiresAt' | 'leaseSeq' | 'leaseRead'>
+  & Partial<Pick<InstanceDoc, 'leaseToken'>> & {
   /**
    * The UTF-8 bytes of the stored input, counted against the size limit with a state written beside it. Absent when
    * the document has no input field of its own (one written before the input was kept apart, its input inside
@@ -47,7 +48,7 @@ export type TakenInstanceDoc = Pick<InstanceDoc, '_id' | 'state'> & StoredRow;
  * ```
  */
 export const TAKEN_INSTANCE_PROJECTION = {
-  state: 1, messageSeq: 1, historyGen: 1, nextMessageAt: 1, readyAt: 1, leaseExpiresAt: 1, leaseSeq: 1,
+  state: 1, messageSeq: 1, historyGen: 1, nextMessageAt: 1, readyAt: 1, leaseExpiresAt: 1, leaseSeq: 1, leaseToken: 1, leaseRead: 1,
   inputBytes: { $cond: [{ $eq: [{ $type: '$input' }, 'string'] }, { $strLenBytes: '$input' }, '$$REMOVE'] },
 } as const;
 

@@ -1,12 +1,27 @@
 import { leaseLostError, unclaimedRefusal, type InstanceState, type OrchestrationMessage, type UnclaimedLease } from '@durable-rx/runtime/store-kit';
 import type { LeaseLostError } from '@durable-rx/runtime';
-import { decodeMessage, storedLeaseOf, type InstanceDoc, type MessageDoc } from './documents.js';
+import { recordedClaimRead } from './claim-read.js';
+import { takeWithinBytes } from './claimed-work.js';
+import { decodeMessage, storedLeaseOf, type ClaimRead, type InstanceDoc, type MessageDoc } from './documents.js';
 import { UNCLAIMED_SCAN_LIMIT } from './queries.js';
 
 /** The instance an unclaimed write names, as its transaction took it: the decoded state and the lease fields. */
 export interface TakenInstance {
   readonly state: InstanceState;
-  readonly doc: Pick<InstanceDoc, 'leaseExpiresAt'> & { readonly leaseSeq?: number | undefined };
+  readonly doc: Pick<InstanceDoc, 'leaseExpiresAt'> & {
+    readonly leaseSeq?: number | undefined; readonly leaseToken?: string | null | undefined; readonly leaseRead?: ClaimRead | undefined;
+  };
+}
+
+/** The messages of an instance as a claim read them (`claimedMessagesQuery` of `read` up to `upToSeq`), in arrival order. */
+export type ClaimedMessagesRead = (read: ClaimRead, upToSeq: number) => AsyncIterable<Pick<MessageDoc, 'message'>>;
+
+/** How far {@link unclaimedWriteRefusal} reads. */
+export interface RefusalReads {
+  /** The most visible messages read (`UNCLAIMED_SCAN_LIMIT` unless a test asks for fewer). */
+  readonly scanLimit?: number;
+  /** The read of the messages the claim holding the instance handed out, where its lease write recorded how (`leaseRead`). */
+  readonly claimed?: ClaimedMessagesRead;
 }
 
 /**
@@ -15,9 +30,11 @@ export interface TakenInstance {
  * (`undefined`: gone) and its messages visible at `lease.now` (`visible`, read in that transaction, in arrival order). A
  * free lease is no lease (`storedLeaseOf`); any other is judged by its expiry, so an expired one is taken over (the
  * commit releases it). A refusal while a claim holds the instance names the last suspend or resume that claim took:
- * the messages up to the `messageSeq` its lease write recorded (`leaseSeq`), at most `scanLimit` of them (a claim of at
- * most so many messages, `maxMessagesPerClaim`, took no more than those: one it left queued counts as taken, and the
- * caller then waits for that step's commit, which a worker holding the instance makes).
+ * where its lease write recorded how it read them (`leaseRead`, the current lease's: `recordedClaimRead`), exactly the
+ * messages it handed out (`reads.claimed`, the first `limit` up to its `leaseSeq` visible at its time, within its
+ * bytes), so that one a claim of at most so many messages (`maxMessagesPerClaim`) left queued does not count as taken;
+ * a lease an earlier version wrote records no read, and every visible message up to `leaseSeq` counts, at most
+ * `scanLimit` of them.
  *
  * The messages are read only as far as the answer needs: the instance alone first, then one message more at a time,
  * stopping at the first refusal (a message more never lets a refused write through). A terminate, suspend or
@@ -40,8 +57,9 @@ export interface TakenInstance {
  */
 export async function unclaimedWriteRefusal(
   lease: UnclaimedLease, taken: TakenInstance | undefined, visible: AsyncIterable<Pick<MessageDoc, 'message'> & Partial<Pick<MessageDoc, 'seq'>>>,
-  scanLimit = UNCLAIMED_SCAN_LIMIT,
+  reads: RefusalReads = {},
 ): Promise<LeaseLostError | undefined> {
+  const scanLimit = reads.scanLimit ?? UNCLAIMED_SCAN_LIMIT;
   const state = taken?.state;
   const instanceLease = taken && storedLeaseOf(taken.doc);
   // The rule holds for every message alone once it holds for the instance: each is asked about on its own, not again
@@ -51,6 +69,11 @@ export async function unclaimedWriteRefusal(
     const upTo = taken?.doc.leaseSeq;
     if (instanceLease === undefined || upTo === undefined) return alone;
     // Held (or once held) by a claim: the messages it took, for the rule to name the command its step commits first.
+    const recorded = taken && recordedClaimRead(taken.doc);
+    if (reads.claimed && recorded) {
+      const handedOut = await takeWithinBytes(reads.claimed(recorded, upTo), recorded.bytes);
+      return unclaimedRefusal(lease, { state, instanceLease, messages: [], claimed: handedOut.map((doc) => decodeMessage(doc.message)) });
+    }
     const claimed: OrchestrationMessage[] = [];
     for await (const doc of visible) {
       if (doc.seq === undefined || doc.seq > upTo || claimed.length >= scanLimit) break;

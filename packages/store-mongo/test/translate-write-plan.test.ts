@@ -534,7 +534,7 @@ describe('the commit\u2019s read of each instance it takes (TAKEN_INSTANCE_PROJE
     // Typed: a field added to a stored row and not to the projection fails `npm run typecheck` here (vitest strips the
     // types and runs it anyway); the list of keys below pins the projection itself at run time.
     const named: Record<Exclude<keyof TakenInstanceDoc, '_id'>, unknown> = TAKEN_INSTANCE_PROJECTION;
-    expect(Object.keys(named).sort()).toEqual(['historyGen', 'inputBytes', 'leaseExpiresAt', 'leaseSeq', 'messageSeq', 'nextMessageAt', 'readyAt', 'state']);
+    expect(Object.keys(named).sort()).toEqual(['historyGen', 'inputBytes', 'leaseExpiresAt', 'leaseRead', 'leaseSeq', 'leaseToken', 'messageSeq', 'nextMessageAt', 'readyAt', 'state']);
     expect(TAKEN_INSTANCE_PROJECTION).not.toHaveProperty('input');
     // The size is taken of text only ($strLenBytes raises on anything else, failing the commit); otherwise left out.
     expect(TAKEN_INSTANCE_PROJECTION.inputBytes).toEqual({ $cond: [{ $eq: [{ $type: '$input' }, 'string'] }, { $strLenBytes: '$input' }, '$$REMOVE'] });

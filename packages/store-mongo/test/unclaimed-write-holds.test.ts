@@ -1,6 +1,8 @@
 import type { InstanceState, OrchestrationMessage, UnclaimedLease } from '@durable-rx/runtime/store-kit';
 import { LeaseLostError } from '@durable-rx/runtime';
 import { describe, expect, it } from 'vitest';
+import { Buffer } from 'node:buffer';
+import { CLAIM_MESSAGE_BYTES } from '../src/claimed-work.js';
 import { encodeMessage, EPOCH, messageDoc } from '../src/documents.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
 import { UNCLAIMED_SCAN_LIMIT } from '../src/queries.js';
@@ -84,10 +86,10 @@ describe('an unclaimed write (a client\u2019s own terminate, suspend or resume) 
     for (const command of ['terminate', 'suspend', 'resume'] as const) {
       const commandLease: UnclaimedLease = { ...lease, command };
       const atLimit = cursorOf(many(4));
-      expect(await unclaimedWriteRefusal(commandLease, free, atLimit, 4)).toBeUndefined();
+      expect(await unclaimedWriteRefusal(commandLease, free, atLimit, { scanLimit: 4 })).toBeUndefined();
       expect(atLimit.taken).toBe(4);
       const past = cursorOf(many(10));
-      expect(await unclaimedWriteRefusal(commandLease, free, past, 4)).toBeInstanceOf(LeaseLostError);
+      expect(await unclaimedWriteRefusal(commandLease, free, past, { scanLimit: 4 })).toBeInstanceOf(LeaseLostError);
       expect(past.taken).toBe(5);
     }
   });
@@ -122,6 +124,39 @@ describe('an unclaimed write (a client\u2019s own terminate, suspend or resume) 
     const cursor = cursorOf(queue);
     await unclaimedWriteRefusal(lease, claimedUpTo(2), cursor);
     expect(cursor.taken).toBe(3);
+  });
+
+  it('names, under a lease whose claim recorded how it read, the last suspend or resume it handed out, not one a capped claim left queued', async () => {
+    const command = (type: 'ExecutionSuspended' | 'ExecutionResumed', id: string): OrchestrationMessage => ({
+      id, instanceId: 'a', event: { type, eventId: -1, timestamp: T0.toISOString(), reason: id },
+    });
+    // Two commands queued, then a claim of at most 2 messages at 5000: it hands out the start and the suspend; the
+    // resume (seq 3) stays queued, though its lease write read messageSeq 3.
+    const queue = docs(start, command('ExecutionSuspended', 's1'), command('ExecutionResumed', 'r1'));
+    const read = { token: 'w-token', at: at(5000), limit: 2, bytes: CLAIM_MESSAGE_BYTES };
+    const held = (over: Partial<TakenInstance['doc']> = {}): TakenInstance => ({
+      state, doc: { leaseExpiresAt: at(10_001), leaseSeq: 3, leaseToken: 'w-token', leaseRead: read, ...over },
+    });
+    const asked: { at: number; limit: number; upToSeq: number }[] = [];
+    /** The claim's own read, as MongoStore runs it: its first `limit` messages up to `upToSeq`. */
+    const claimed = (r: typeof read, upToSeq: number) => {
+      asked.push({ at: r.at.getTime(), limit: r.limit, upToSeq });
+      return cursorOf(queue.filter((doc) => doc.seq <= upToSeq).slice(0, r.limit));
+    };
+    const resume: UnclaimedLease = { ...lease, command: 'resume' };
+    // The client's resume: that step commits Suspended first, so the call waits for it (before: 'resume', the one
+    // left queued, and the call resolved at once while the step was still to commit Suspended).
+    expect((await unclaimedWriteRefusal(resume, held(), cursorOf(queue), { claimed }))?.claimedCommand).toBe('suspend');
+    expect(asked).toEqual([{ at: at(5000).getTime(), limit: 2, upToSeq: 3 }]);
+    // Within its bytes too: a budget below the second message's leaves the start alone, no command taken.
+    const small = { ...read, bytes: Buffer.byteLength(queue[0]!.message, 'utf8') };
+    expect((await unclaimedWriteRefusal(resume, held({ leaseRead: small }), cursorOf(queue), { claimed }))?.claimedCommand).toBeUndefined();
+    // A record another claim left (its token is not the lease's), or none (an earlier version's claim): every visible
+    // message up to leaseSeq counts, as before.
+    for (const over of [{ leaseToken: 'other' }, { leaseRead: undefined }]) {
+      const refusal = await unclaimedWriteRefusal(resume, held(over), cursorOf(queue), { claimed });
+      expect(refusal?.claimedCommand, JSON.stringify(over)).toBe('resume');
+    }
   });
 
   it('fails on a message that does not decode rather than overtake it', async () => {

@@ -2271,6 +2271,25 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         expect((queued as { claimedCommand?: unknown }).claimedCommand).toBeUndefined();
       });
 
+      it('names, while a claim of at most so many messages holds the instance, the last command it handed out, not one it left queued', async (context) => {
+        // Two commands queued, split by a claim of two messages (the start and the suspend; a store may hand out more
+        // than asked, then the last it handed out is named): its step commits Suspended first, so a resume the status
+        // reflects must wait for it. Counting the resume left queued as taken named it (MongoStore), and that resume
+        // call resolved at once, before the step's commit showed Suspended.
+        const store = await open();
+        if (!store.capabilities.unclaimedWrites) return context.skip();
+        const command = (type: 'ExecutionSuspended' | 'ExecutionResumed', reason: string) => ({ type, eventId: -1, timestamp: T0.toISOString(), reason });
+        await create(store, newInstance('capped'));
+        await send(store, message('capped', command('ExecutionSuspended', 'taken')));
+        await send(store, message('capped', command('ExecutionResumed', 'left')));
+        const handedOut = (await claimId(store, 'capped', at(1), 2)).messages.map((m) => m.event.type);
+        expect(handedOut.slice(0, 2)).toEqual(['ExecutionStarted', 'ExecutionSuspended']);
+        const read = (await store.getInstance('capped'))!;
+        const error: unknown = await store.commit(suspendOf(read, at(2))).then(() => undefined, (e: unknown) => e);
+        expect(error).toMatchObject({ code: 'lease-lost', claimedCommand: handedOut.includes('ExecutionResumed') ? 'resume' : 'suspend' });
+        expect(await store.getInstance('capped')).toMatchObject({ version: read.version });
+      });
+
       it('refuses a malformed unclaimed lease (an Invalid Date as now, a bad version, id or command, no object at all) as an invalid argument, writing nothing', async (context) => {
         const store = await open();
         if (!store.capabilities.unclaimedWrites) return context.skip();
@@ -5284,8 +5303,8 @@ async function complete(store: Store, completion: { taskId: string; leaseToken: 
   });
 }
 
-async function claim(store: Store, owner = 'w1', now = T0) {
-  const item = await store.claimOrchestration({ owner, leaseMs: 30_000, now });
+async function claim(store: Store, owner = 'w1', now = T0, maxMessages?: number) {
+  const item = await store.claimOrchestration({ owner, leaseMs: 30_000, now, ...(maxMessages === undefined ? {} : { maxMessages }) });
   if (!item) throw new Error('expected a work item');
   return item;
 }
@@ -5295,11 +5314,11 @@ async function claimNothingOr(store: Store) {
 }
 
 /** Claims until the work item of `instanceId` comes up, abandoning others. */
-async function claimId(store: Store, instanceId: string, now = T0) {
+async function claimId(store: Store, instanceId: string, now = T0, maxMessages?: number) {
   const others: { id: string; token: string }[] = [];
   try {
     for (;;) {
-      const item = await claim(store, 'w1', now);
+      const item = await claim(store, 'w1', now, maxMessages);
       if (item.state.instanceId === instanceId) return item;
       others.push({ id: item.state.instanceId, token: item.lease.token });
     }
