@@ -51,6 +51,7 @@ describe('FallbackTimer', () => {
     clock.throwing = true;
     expect(() => timer.arm(50)).toThrow('injected: no timer');
     expect(timer.armed).toBe(true);
+    expect(timer.unarmed).toBe(false);
     expect([...clock.timers.values()].map((t) => t.at)).toEqual([T0 + 100]);
   });
 
@@ -159,7 +160,9 @@ describe('FallbackTimer', () => {
     clock.refusing = true;
     const platform = failPlatformTimers();
     try {
-      expect(timer.arm(100, (_, fallback) => reports.push(fallback))).toBeUndefined();
+      // The delay it is armed for at the next turn.
+      expect(timer.arm(100, (_, fallback) => reports.push(fallback))).toBe(100);
+      expect(timer.unarmed).toBe(true);
       for (let turn = 0; turn < 5; turn++) await nextTurn();
     } finally {
       platform.restore();
@@ -167,6 +170,7 @@ describe('FallbackTimer', () => {
     expect(clock.refused).toBe(4); // the arming's, then 3 more
     expect(reports).toEqual(['retry', 'retry', 'retry', 'none']);
     expect(timer.armed).toBe(false);
+    expect(timer.unarmed).toBe(true);
   });
 
   it('with `retries`, arms at the next turn on a clock and a platform that failed and recovered; a clear cancels the try', async () => {
@@ -177,7 +181,7 @@ describe('FallbackTimer', () => {
       clock.refusing = true;
       const platform = failPlatformTimers();
       try {
-        expect(timer.arm(100, (_, fallback) => reports.push(fallback))).toBeUndefined();
+        expect(timer.arm(100, (_, fallback) => reports.push(fallback))).toBe(100);
       } finally {
         platform.restore();
         clock.refusing = false;
@@ -187,6 +191,7 @@ describe('FallbackTimer', () => {
     await nextTurn();
     expect(reports).toEqual(['retry']);
     expect(timer.armed).toBe(true);
+    expect(timer.unarmed).toBe(false);
     expect([...clock.timers.values()].map((t) => t.at)).toEqual([T0 + 100]);
     timer.clear();
     unarmable();

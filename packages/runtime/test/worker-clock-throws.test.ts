@@ -392,7 +392,7 @@ describe('a worker whose wake timer neither its clock nor the platform could arm
     vi.restoreAllMocks();
   });
 
-  it('arms it again when the page is shown again or the network comes back, and the instance completes at its time', async () => {
+  it('reports it once as it begins and once as its tries end, arms it again when the page is shown again or the network comes back, and the instance completes at its time', async () => {
     const host = new EventTarget();
     vi.stubGlobal('addEventListener', host.addEventListener.bind(host));
     vi.stubGlobal('removeEventListener', host.removeEventListener.bind(host));
@@ -421,6 +421,10 @@ describe('a worker whose wake timer neither its clock nor the platform could arm
     clock.ms += 50;
     clock.fire(first);
     await within(gaveUp, 'the worker ending its retries');
+    // Reported as the failure began and as its tries ended. Before, each of its 4 armings was reported.
+    expect(logger.errors.filter((message) => message.includes('failed to arm its wake timer'))).toEqual([
+      expect.stringContaining('it tries again at its next turn'), expect.stringContaining('it waits for a store signal or a wake event'),
+    ]);
     clock.fails = 0;
     // No store signal comes. Before, the event found no wake timer armed and did nothing: the instance waited for good.
     host.dispatchEvent(new Event('online'));

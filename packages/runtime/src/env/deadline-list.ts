@@ -1,8 +1,6 @@
 import { UnavailableError } from '../model/errors/unavailable-error.js';
 import { isValidDate, readClock } from '../model/validation.js';
 import { MAX_TIMER_DELAY_MS, type Clock } from './clock.js';
-import { onNextMacrotask } from './next-macrotask.js';
-import { ArmRetries } from './arm-retries.js';
 import { FallbackTimer, type Fallback } from './fallback-timer.js';
 import { consoleLogger, guardedLogger, type Logger } from './logger.js';
 
@@ -71,10 +69,6 @@ export class DeadlineList {
   readonly #timer: FallbackTimer;
   /** When the armed timer fires, in ms on the clock (`Infinity` when none is armed). */
   #firesAtMs = Infinity;
-  /** Armings in a row that neither the clock nor the platform could make as deadlines ended (see {@link #unarmed}). */
-  readonly #retries = new ArmRetries();
-  /** The try queued for the next turn to arm the timer none could ({@link #unarmed}); a disarming makes it do nothing. */
-  #retry: (() => void) | undefined;
 
   /**
    * @param whose names the clock in the `RangeError` (see `readClock`) that {@link bound} and {@link add} throw when it
@@ -91,7 +85,7 @@ export class DeadlineList {
     this.lingers = lingers;
     this.#whose = whose;
     this.#logger = guardedLogger(logger);
-    this.#timer = new FallbackTimer(clock, this.#fire, { clearFailed: this.#failed, inPlace: true });
+    this.#timer = new FallbackTimer(clock, this.#fire, { clearFailed: this.#failed, inPlace: true, retries: true });
   }
 
   /** Leave the timer armed when no deadline is pending (see the class). May be changed at any time. */
@@ -220,17 +214,15 @@ export class DeadlineList {
 
   /**
    * Arms the timer for `atMs`, the clock reading `nowMs` (the caller's: the list reads the clock once per change).
-   * Without `failed`, a clock that fails to arm it throws, the timer left as it was; with it, see {@link FallbackTimer}.
+   * Without `failed`, a clock that fails to arm it throws, the timer left as it was; with it, see {@link FallbackTimer}
+   * (a timer none could arm is tried again at the next turn: it fires for this time all the same, a turn late).
    */
-  #arm(atMs: number, nowMs: number, failed?: (error: unknown, fallback: Fallback) => void): void {
-    const delay = Math.min(Math.max(0, atMs - nowMs), MAX_TIMER_DELAY_MS);
-    if (this.#timer.arm(delay, failed) === undefined) return;
-    this.#firesAtMs = nowMs + delay;
-    this.#retries.armed();
+  #arm(atMs: number, nowMs: number, failed?: (error: unknown, fallback: Fallback, first: boolean) => void): void {
+    const delay = this.#timer.arm(Math.min(Math.max(0, atMs - nowMs), MAX_TIMER_DELAY_MS), failed);
+    if (delay !== undefined) this.#firesAtMs = nowMs + delay;
   }
 
   #disarm(): void {
-    this.#retry = undefined;
     this.#timer.clear();
     this.#firesAtMs = Infinity;
   }
@@ -257,28 +249,17 @@ export class DeadlineList {
   readonly #failed = (error: unknown): void => this.#logger.error(DEADLINE_FAILED, error);
 
   /**
-   * The clock failed to arm the timer as deadlines ended (`fallback`: see {@link FallbackTimer}). With none armed (the
-   * platform's timer failed too), the calls left pending would wait for the next one to arm it, or for {@link endAll}:
-   * so the list tries again at its next turn (`ArmRetries`, the rule of the worker's wake timer too): it ends what is
-   * due by the clock then and arms the timer for the rest, a few times in a row at most. Logged either way.
+   * The clock failed to arm the timer as deadlines ended (`fallback`: see {@link FallbackTimer}), reported once until it
+   * arms one again. With none armed (the platform's timer failed too), the calls left pending would wait for the next
+   * one to arm it, or for {@link endAll}: so it is tried again at the next turn, a few times in a row at most
+   * (`FallbackTimer`'s `retries`); once those are over, that is reported too, and the next call or wait arms it for
+   * the earliest deadline pending.
    */
-  readonly #unarmed = (error: unknown, fallback: Fallback): void => {
-    const retry = fallback === 'none' && this.#retries.unarmed();
-    this.#logger.error(fallback !== 'none' ? DEADLINE_FAILED
-      : `${DEADLINE_FAILED}: none is armed; ${retry ? 'it is tried again at the next turn' : 'the next call or wait arms it'}`, error);
-    if (!retry) return;
-    const again = (): void => {
-      if (this.#retry !== again) return;
-      this.#retry = undefined;
-      let nowMs: number;
-      try {
-        nowMs = readClock(this.#clock, this.#whose).getTime();
-      } catch (clockError) {
-        return this.#unarmed(clockError, 'none');
-      }
-      this.#end(nowMs);
-    };
-    onNextMacrotask((this.#retry = again));
+  readonly #unarmed = (error: unknown, fallback: Fallback, first: boolean): void => {
+    if (fallback === 'none') this.#firesAtMs = Infinity;
+    else if (!first) return;
+    this.#logger.error(fallback === 'retry' ? `${DEADLINE_FAILED}: none is armed; it is tried again at the next turn`
+      : fallback === 'none' ? `${DEADLINE_FAILED}: none is armed; the next call or wait arms it` : DEADLINE_FAILED, error);
   };
 
   /**

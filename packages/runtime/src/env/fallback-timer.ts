@@ -1,9 +1,15 @@
 import { MAX_TIMER_DELAY_MS, type Clock, type ClockTimer } from './clock.js';
-import { ArmRetries } from './arm-retries.js';
 import { FirstFailure } from './first-failure.js';
 import { guardClock, type GuardedClock } from './guarded-clock.js';
 import { onNextMacrotask } from './next-macrotask.js';
 import { unref } from './unref.js';
+
+/**
+ * How many times in a row a {@link FallbackTimer} that `retries` makes again, at its next event-loop turn, an arming
+ * that neither its clock nor the platform's timer could make, before it waits for its owner to arm it: a failure that
+ * passes within a few turns loses no deadline, and one that lasts costs a few tries, not a loop of them.
+ */
+export const ARM_RETRIES = 3;
 
 /**
  * What became of a {@link FallbackTimer} whose clock failed to arm it: the one armed before stays (`'kept'`), it is set
@@ -41,10 +47,10 @@ export interface FallbackTimerOptions {
   readonly failures?: FirstFailure;
   /**
    * An arming that none could make (the clock's and the platform's timers failing) is made again, the same, at the next
-   * turn, {@link ARM_RETRIES} times in a row at most (`ArmRetries`, the rule of a worker's wake timer and a
-   * `DeadlineList`'s): for an owner whose timer nothing else would arm again (a stream session's, the heartbeats', a
-   * read token's expiry), so a failure that passes within a few turns loses it nothing. An arming or a clear meanwhile
-   * cancels the try.
+   * turn, {@link ARM_RETRIES} times in a row at most, an arming that succeeds counting from 0 again: for an owner whose
+   * timer nothing else would arm again soon (a worker's wake timer, a `DeadlineList`'s, a stream session's, the
+   * heartbeats', a read token's expiry), so a failure that passes within a few turns loses it nothing. An arming or a
+   * clear meanwhile cancels the try. The one rule of such a retry: no owner runs its own.
    */
   readonly retries?: boolean;
 }
@@ -57,7 +63,7 @@ export interface FallbackTimerOptions {
  * next one as it fires, asking the clock again), unless `inPlace`; with none armed, or `inPlace`, it is set on the
  * platform's timer (`globalThis.setTimeout`) instead (in place of the one armed, which stays only should that fail
  * too), and the next arming asks the clock again, so a clock that recovers is used at once. With the platform's failing
- * too and none armed, a timer that `retries` makes the arming again at the next turns ({@link ArmRetries}).
+ * too and none armed, a timer that `retries` makes the arming again at the next turns ({@link ARM_RETRIES} at most).
  * An arming sets the new timer before it clears the one armed. A timer it clears is let go of first, and cleared
  * through a {@link GuardedClock} (the owner's, when it passes one): a clock whose `clearTimeout` throws (reported, never
  * thrown) leaves that timer set, and it does nothing when it fires; the one armed in its place is owned all the same,
@@ -87,7 +93,9 @@ export class FallbackTimer {
   readonly #inPlace: boolean;
   readonly #unref: boolean;
   readonly #failures: FirstFailure;
-  readonly #retries: ArmRetries | undefined;
+  readonly #retries: boolean;
+  /** Armings in a row that none could make (`'none'` or `'retry'`); an arming that succeeds sets it back to 0. */
+  #unarmed = 0;
   /** The try queued for the next turn to make an arming none could (`retries`); an arming or a clear cancels it. */
   #retry: (() => void) | undefined;
 
@@ -99,7 +107,7 @@ export class FallbackTimer {
     this.#inPlace = options.inPlace === true;
     this.#unref = options.unref === true;
     this.#failures = options.failures ?? new FirstFailure();
-    this.#retries = options.retries ? new ArmRetries() : undefined;
+    this.#retries = options.retries === true;
   }
 
   /** A timer is armed: it has neither fired nor been cleared. */
@@ -108,13 +116,23 @@ export class FallbackTimer {
   }
 
   /**
+   * The last arming found neither the clock nor the platform able to set a timer, and none was set since: its tries at
+   * the next turns are pending, or over (`retries`). An owner that learns the timers may work again (a page shown
+   * again) arms it then.
+   */
+  get unarmed(): boolean {
+    return this.#unarmed > 0;
+  }
+
+  /**
    * Arms the timer `delayMs` (at most {@link MAX_TIMER_DELAY_MS}) from now, in place of the one armed. Without `failed`,
    * a clock that fails to arm it throws, the one armed left as it was. With it, the timer falls back as the class says,
    * for at most `platformMaxMs` on the platform's timer, and `failed` is told the clock's error, what became of the
    * timer ({@link Fallback}) and whether it is the first failure since the clock last armed (`first`: the one to
-   * report, {@link FirstFailure}): once, when the fallback is settled (with `'none'`, or `'kept'` after the platform
-   * failed too, the error is an `AggregateError` of the clock's and the platform's). Returns the delay armed, or
-   * `undefined` when none was (the one armed stays).
+   * report, {@link FirstFailure}): once, when the fallback is settled (with `'none'`, `'retry'`, or `'kept'` after the
+   * platform failed too, the error is an `AggregateError` of the clock's and the platform's). Returns the delay armed,
+   * or to be armed at the next turn (`'retry'`: the owner holds it as armed, for a try that makes the same arming),
+   * or `undefined` when none is (the one armed stays, or none is armed).
    */
   arm(delayMs: number, failed?: (error: unknown, fallback: Fallback, first: boolean) => void, platformMaxMs = MAX_TIMER_DELAY_MS): number | undefined {
     let timer: ClockTimer;
@@ -140,20 +158,23 @@ export class FallbackTimer {
       try {
         timer = globalThis.setTimeout(fire, (delayMs = Math.min(delayMs, platformMaxMs)));
       } catch (platformError) {
-        let fallback: Fallback = this.#timer === undefined ? 'none' : 'kept';
-        if (fallback === 'none' && this.#retries?.unarmed()) {
-          fallback = 'retry';
+        let fallback: Fallback = 'kept';
+        if (this.#timer === undefined) {
+          fallback = this.#retries && this.#unarmed < ARM_RETRIES ? 'retry' : 'none';
+          this.#unarmed++;
+        }
+        if (fallback === 'retry') {
           const retry = (): unknown => this.#retry === retry && this.arm(delayMs, failed, platformMaxMs);
           onNextMacrotask((this.#retry = retry));
         }
         failed(new AggregateError([error, platformError], 'the clock and the platform failed to arm a timer'), fallback, first);
-        return undefined;
+        return fallback === 'retry' ? delayMs : undefined;
       }
       onPlatform = true;
       clockError = error;
     }
     if (this.#unref) unref(timer);
-    this.#retries?.armed();
+    this.#unarmed = 0;
     this.clear();
     this.#timer = timer;
     this.#onPlatform = onPlatform;

@@ -1,6 +1,6 @@
 /**
  * The one channel of every callback run at the next macrotask ({@link onNextMacrotask}): a worker's burst markers and
- * deferred work, a deadline list's retry of a timer none could arm, a retention sweep's pause between pages. Made once,
+ * deferred work, a `FallbackTimer`'s retry of a timer none could arm, a retention sweep's pause between pages. Made once,
  * as making and closing a `MessageChannel` costs more than a short step (about 15 µs in Node). Its port listens only
  * while a callback is pending (`onmessage` is set per message and cleared on delivery), so it never keeps a Node process
  * alive, and it holds nothing of a stopped worker.

@@ -20,7 +20,6 @@ import type { ActivityTask, Lease, MessageEvent, OrchestrationMessage } from '..
 import type { WriteSet } from '../model/write-set.js';
 import type { ActivityWorkItem, OrchestrationWorkItem, Store } from '../store/store.js';
 import { MAX_TIMER_DELAY_MS, type Clock } from '../env/clock.js';
-import { ArmRetries } from '../env/arm-retries.js';
 import { guardClock } from '../env/guarded-clock.js';
 import { DeadlineList } from '../env/deadline-list.js';
 import { FallbackTimer, type Fallback } from '../env/fallback-timer.js';
@@ -381,8 +380,6 @@ export class Worker {
   #wakeAtMs = Infinity;
   /** Whether the wake timer set is a step of a longer wait (WAKE_CHECK_MS), to be set again from the clock's time. */
   #wakeStepped = false;
-  /** Armings of the wake timer in a row that neither the clock nor the platform's timer could make (`#wakeUnarmed`). */
-  readonly #wakeArmRetries = new ArmRetries();
   /** Whether the worker listens to the global object's WAKE_EVENTS. */
   #listening = false;
   #pumping = false;
@@ -496,7 +493,7 @@ export class Worker {
     this.#leaseOwner = options.leaseStorage || options.ownerReused ? lifeLeaseOwner(options.owner, lifeStart(readClock(options.clock, WORKER_CLOCK))) : options.owner;
     this.#cache = new ExecutionCache(options.cacheSize);
     this.#calls = new DeadlineList(clock, true, WORKER_CLOCK, options.logger);
-    this.#wakeTimer = new FallbackTimer(clock, this.#wakeTimerFired);
+    this.#wakeTimer = new FallbackTimer(clock, this.#wakeTimerFired, { retries: true });
     this.#resubscribeTimer = new FallbackTimer(clock, this.#resubscribe);
     this.#sweep = options.retention && new RetentionSweep({
       store: options.store, clock, logger: options.logger, retention: options.retention,
@@ -1297,38 +1294,38 @@ export class Worker {
     // wake the worker: a due timer, a failed claim's retry or a lease left to lapse would wait for ever. The same
     // wake-up is set on the platform's timer instead (in steps of at most WAKE_CHECK_MS: its timers pause in a sleep),
     // and the next one is asked of the clock again (`#wakeTimerFired` pumps, and the pump arms it), so a clock that
-    // recovers is used again at once (`FallbackTimer`). With the platform's failing too, none is armed: the worker
-    // wakes at its next turn to try again, a few times (`#wakeUnarmed`).
+    // recovers is used again at once (`FallbackTimer`). With the platform's failing too, none is armed: it is tried
+    // again at the next turns, a few times (`FallbackTimer`'s `retries`, see `#wakeUnarmed`), for this wake-up.
     const delay = this.#wakeTimer.arm(
       Math.min(wanted, this.#o.clock.timersFireOnTime === true ? MAX_TIMER_DELAY_MS : WAKE_CHECK_MS, MAX_TIMER_DELAY_MS), this.#wakeUnarmed, WAKE_CHECK_MS,
     );
-    // None armed (the one set before stays, or none is: `#wakeAtMs` is then Infinity already).
+    // None armed: the one set before stays, or none is (`#wakeUnarmed` sets `#wakeAtMs` to Infinity then).
     if (delay === undefined) return;
-    this.#wakeArmRetries.armed();
     this.#wakeAtMs = nowMs + wanted;
     this.#wakeStepped = wanted > delay;
   }
 
   /**
-   * The clock failed to arm the wake timer; `fallback` says what became of it. With none armed (the platform's timer
-   * failed too), nothing but a store signal would wake the worker: a due durable timer, a failed claim's retry or a
-   * lease left to lapse could wait for good, though the timers work again a moment later. So the worker wakes at its
-   * next turn (`#wakeArmRetry`), whose pump claims what is due and arms the timer again; ARM_RETRIES times in a row at
-   * most (`ArmRetries`, the rule a `DeadlineList`'s timer follows too), then it waits for a store signal.
+   * The clock failed to arm the wake timer; `fallback` says what became of it. Reported once until the clock arms it
+   * again (`first`), and as its tries end. With none armed (the platform's timer failed too), nothing but a store signal
+   * would wake the worker: a due durable timer, a failed claim's retry or a lease left to lapse could wait for good,
+   * though the timers work again a moment later. So the same wake-up is armed again at the next turn, a few times in a
+   * row at most (`FallbackTimer`'s `retries`); past those, the worker waits for a store signal or a wake event
+   * (`#lookAtClock`).
    */
-  readonly #wakeUnarmed = (error: unknown, fallback: Fallback): void => {
-    const retry = fallback === 'none' && this.#wakeArmRetries.unarmed();
+  readonly #wakeUnarmed = (error: unknown, fallback: Fallback, first: boolean): void => {
+    if (fallback === 'none') this.#wakeAtMs = Infinity;
+    else if (!first) return;
     this.#o.logger.error(`the worker's clock failed to arm its wake timer${
       fallback === 'kept' ? '; the timer it had stays' : fallback === 'platform' ? "; it is set on the platform's timer"
-      : `, and so did the platform's timer: none is armed; ${retry ? 'it tries again at its next turn' : 'it waits for a store signal or a wake event'}`}`, error);
-    if (retry) this.#turns.defer(this.#wakeArmRetry);
+      : `, and so did the platform's timer: none is armed; ${fallback === 'retry' ? 'it tries again at its next turn' : 'it waits for a store signal or a wake event'}`}`, error);
   };
 
   /**
-   * The wake-up of a wake timer none could arm (`#wakeUnarmed`, `#lookAtClock`), unless one was armed since or the
-   * worker stops.
+   * Wakes the worker to arm a wake timer none could (`#wakeUnarmed`, its tries over: `#lookAtClock`), unless one was
+   * armed since or the worker stops.
    */
-  readonly #wakeArmRetry = (): void => {
+  readonly #wakeUnarmedTimer = (): void => {
     if (this.#wakeTimer.armed || this.#stopping) return;
     if (this.#feedUnarmed) {
       this.#feedUnarmed = false;
@@ -1382,7 +1379,7 @@ export class Worker {
    * again: the store may never signal.
    */
   readonly #lookAtClock = (): void => {
-    if (this.#wakeArmRetries.failing) return this.#wakeArmRetry();
+    if (this.#wakeTimer.unarmed) return this.#wakeUnarmedTimer();
     if (!this.#wakeTimer.armed || this.#stopping) return;
     const nowMs = this.#clockMs();
     if (Number.isNaN(nowMs)) return;
