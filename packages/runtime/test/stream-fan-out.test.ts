@@ -330,6 +330,32 @@ describe('a dropped session whose resume window neither the clock nor the platfo
   });
 });
 
+describe('a held session whose watch neither the clock nor the platform can arm', () => {
+  it('ends once its tries are over, its connection cut, and says so once', async () => {
+    const clock = new HandClock();
+    const errors: string[] = [];
+    const { hub, source } = setup({ clock, logger: { warn() {}, error: (message) => void errors.push(message) } });
+    const spec: FeedSpec = { key: 'status\u0000h', event: 'status', source: () => source };
+    const writer = new RecordingWriter();
+    writer.stalled = true;
+    const connection = new SseConnection(writer, { heartbeats: new HeartbeatQueue(systemClock, 60_000, silentLogger), retryMs: 1000, maxBacklogBytes: 100 });
+    hub.open({ kind: 'single', key: 'h', spec, untilTerminal: false }, undefined, connection);
+    clock.refusing = true;
+    const platform = failPlatformTimers();
+    try {
+      source.next('a'.repeat(150)); // over the limit: the connection is held, and its watch fails to arm
+      for (let turn = 0; turn < 4; turn++) await nextTurn();
+    } finally {
+      platform.restore();
+    }
+    expect(writer.ended).toBe(true);
+    expect(hub.size).toBe(0);
+    // Before, it was said twice: as the held connection was cut, and again as its resume window failed to arm.
+    expect(errors.filter((message) => message.includes('it ends now'))).toHaveLength(1);
+    hub.close();
+  });
+});
+
 describe('a hub closed while a connection throws as it ends', () => {
   it('ends and releases every other session, reporting the one that threw', () => {
     const errors: string[] = [];

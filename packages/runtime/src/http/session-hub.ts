@@ -126,7 +126,7 @@ export class SessionHub {
       feeds,
       options,
       armFailures: new FirstFailure(),
-      dispose: (session) => this.#dispose(session),
+      dispose: (session, cut) => this.#dispose(session, cut),
       failed: (session, error) => {
         options.logger.error('HTTP API: writing a stream event failed; the stream is closed, and a reconnect gets a new one', error);
         this.#dispose(session, true);
@@ -327,8 +327,8 @@ interface SessionHost {
   readonly options: SessionHubOptions;
   /** Whether the clock failed to arm a session timer since it last armed one: a failing clock is reported once for all. */
   readonly armFailures: FirstFailure;
-  /** Ends `session` now: the hub forgets it, and it releases what it holds. */
-  dispose(session: StreamSession): void;
+  /** Ends `session` now: the hub forgets it, and it releases what it holds; `cut`: its connection is cut, not ended. */
+  dispose(session: StreamSession, cut?: boolean): void;
   /**
    * Writing an event of `session` threw `error` (its connection's writer is broken): logged, and the session ends now
    * as in `dispose`, its connection cut. Never throws.
@@ -781,7 +781,7 @@ export class StreamSession implements ConnectionOwner {
    * on its held connection. A clock whose `setTimeout` throws has it set on the platform's timer instead (`FallbackTimer`):
    * reported (once, until the clock arms one again), never thrown out of the watch's callback or the connection's
    * close, so a dropped session still ends and frees its place of `maxSessions`. With the platform's failing too, it is
-   * tried again at the next turns (`retries`); past those, the session ends now.
+   * tried again at the next turns (`retries`); past those, the session ends now (a held connection is cut), said once.
    */
   armExpiry(): void {
     const host = this.#host;
@@ -791,11 +791,10 @@ export class StreamSession implements ConnectionOwner {
         if (first) host.options.logger.error(`HTTP API: the clock failed to arm a stream session's timer; ${fallbackText(fallback)}`, error);
         return;
       }
-      // No timer, its tries over: it ends now rather than hold its place for good (a held connection is cut, which
-      // drops the session; its resume window is armed then, or it ends too).
+      // No timer, its tries over: it ends now rather than hold its place for good. A held connection is cut as it
+      // ends, not dropped first (whose resume window, failing to arm, said so again).
       host.options.logger.error("HTTP API: no timer could be armed for a stream session; it ends now", error);
-      if (this.#connection) this.#connection.cut();
-      else host.dispose(this);
+      host.dispose(this, true);
     });
   }
 
