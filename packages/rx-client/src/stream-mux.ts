@@ -394,7 +394,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
         const next = data?.session;
         // A server of another protocol (or a proxy's rewrite): it names no session that this client could resume.
         if (typeof next !== 'string') return fail(badResponse('The event stream sent no session'));
-        liveSince ??= clock.now().getTime();
+        liveSince ??= guarded.nowMs();
         // Live again (below): commands made from here on wait for the subscriptions this session has not answered yet.
         if (next !== session) {
           // A new session (the first, or the server could not resume): (re)send every active subscription, which it
@@ -473,7 +473,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
           signal.throwIfAborted();
           if (!isRetryable(response.status)) return fail(error);
           // A server at its `maxStreams` (or a proxy shedding load) says when to come back: not sooner.
-          refusedMs = retryAfterMs(response.headers.get('retry-after'), clock.now().getTime());
+          refusedMs = retryAfterMs(response.headers.get('retry-after'), guarded.nowMs());
           throw error;
         }
         if (!response.headers.get('content-type')?.includes('text/event-stream')) return fail(badResponse('Not an event stream'));
@@ -511,7 +511,7 @@ export function createStreamMux(options: StreamMuxOptions): StreamMux {
       // `session` event (a proxy that cuts every response, a server that closes each stream at once) backs off too,
       // rather than reconnecting after the server's `retry` hint for ever. One that failed after that counts as the
       // first failure; a long-lived stream that just ended reconnects after the hint.
-      const worked = delivered || liveSince !== undefined && clock.now().getTime() - liveSince >= workedMs;
+      const worked = delivered || liveSince !== undefined && guarded.nowMs() - liveSince >= workedMs;
       failures = worked ? +!!failure : failures + 1;
       // The commands waiting for subscriptions go now rather than wait for the next attempt (as long as the reconnect
       // delay and then some): a failing stream must not hold every command back. So do those made until the next
