@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { armTimeout } from '../src/client/timeout-after.js';
+import { MAX_TIMER_DELAY_MS } from '../src/env/clock.js';
 import { guardClock } from '../src/env/guarded-clock.js';
 import type { Logger } from '../src/env/logger.js';
 import { HandClock, T0 } from './hand-clock.js';
@@ -67,5 +68,22 @@ describe('armTimeout on a clock that fails to clear its timer', () => {
     clock.ms = T0 + 100;
     clock.fireDue();
     expect(timedOut).not.toHaveBeenCalled();
+  });
+});
+
+describe('armTimeout on a clock that fails to arm the next step of a long timeout', () => {
+  it('reports it and ends the wait then, throwing nothing out of the timer\'s callback', () => {
+    const clock = new HandClock();
+    const logger = keptLogger();
+    const timedOut = vi.fn();
+    const cancel = armTimeout(MAX_TIMER_DELAY_MS + 1000, guardClock(clock, logger, 'the test clock'), timedOut);
+    clock.refusing = true;
+    clock.ms = T0 + MAX_TIMER_DELAY_MS;
+    // Before, the clock's error was thrown out of the timer's callback (on Node, an uncaught exception), and the
+    // timeout never came.
+    expect(() => clock.fireDue()).not.toThrow();
+    expect(timedOut).toHaveBeenCalledTimes(1);
+    expect(logger.errors).toEqual(['the test clock failed to arm the next step of a timeout; it ends now']);
+    expect(cancel).not.toThrow();
   });
 });

@@ -39,7 +39,9 @@ export function timeoutAfter(timeoutMs: number, clock: Clock = systemClock): Obs
  * clears it; calling that after the timer fired does nothing. The clock is used as a `GuardedClock` (the caller's
  * own when it passes one; else reporting to the console): a clock that fails to clear the timer is reported, never
  * thrown into the caller (a command whose answer came would reject with it), and the timer let go of does nothing if
- * it fires.
+ * it fires. A clock that fails to arm the first step throws to the caller; one that fails to arm a later step (in the
+ * timer's callback, past 24.8 days) is reported and the wait ends then, rather than never (nothing is thrown out of the
+ * timer's callback).
  *
  * @example
  * ```ts
@@ -57,8 +59,12 @@ export function armTimeout(timeoutMs: number, clock: Clock, onTimeout: () => voi
     const timer: ClockTimer = (handle = guarded.setTimeout(() => {
       if (handle !== timer) return; // cleared, though the clock failed to
       remaining -= step;
-      if (remaining > 0) return arm();
       handle = undefined;
+      try {
+        if (remaining > 0) return arm();
+      } catch (error) {
+        guarded.logger.error(`${guarded.whose} failed to arm the next step of a timeout; it ends now`, error);
+      }
       onTimeout();
     }, step));
   };

@@ -36,6 +36,13 @@ export class GuardedClock implements Clock {
     return this.clock.timersFireOnTime === true;
   }
 
+  /**
+   * The clock's own reading, thrown as the clock throws it: for what must act on the clock's time or not at all (a
+   * worker's claims and writes, a client's commands, a `DeadlineList`'s bounds), each of which fails that one operation
+   * on its own failure path (a claim round retried, a command rejected), never out of a timer's callback or a
+   * subscription. A platform's time standing in there would write leases and timestamps off the clock's time (a
+   * `VirtualClock`'s, days ahead). What must answer all the same reads {@link nowMs}.
+   */
   now(): Date {
     return this.clock.now();
   }
