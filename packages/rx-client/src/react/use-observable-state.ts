@@ -1,5 +1,5 @@
 import { systemClock, type Clock, type ClockTimer } from '@durable-rx/runtime';
-import { guardClock } from '@durable-rx/runtime/client-kit';
+import { guardClock, type GuardedClock } from '@durable-rx/runtime/client-kit';
 import type { Observable } from 'rxjs';
 import { useEffect, useMemo, useSyncExternalStore } from 'react';
 import { isRetryableForHooks, MAX_RETRY_MS, retryDelayMs, startsOver } from '../remote-error.js';
@@ -121,7 +121,7 @@ class ObservableStore<T, R> {
   readonly #source: (() => Observable<T>) | undefined;
   readonly #reduce: ((accumulated: R | undefined, value: T) => R) | undefined;
   /** Where the retries are timed: what its `clearTimeout` throws is reported, never thrown into an unmount. */
-  readonly #clock: Clock;
+  readonly #clock: GuardedClock;
   readonly #each: boolean;
 
   constructor(
@@ -182,9 +182,17 @@ class ObservableStore<T, R> {
      * go of on a failure or the unmount) does nothing when it fires, and never subscribes with nothing owning it.
      */
     const arm = (callback: () => void, delayMs: number): void => {
-      const armed: ClockTimer = (timer = clock.setTimeout(() => {
-        if (timer === armed) callback();
-      }, delayMs));
+      try {
+        const armed: ClockTimer = (timer = clock.setTimeout(() => {
+          if (timer === armed) callback();
+        }, delayMs));
+      } catch (error) {
+        // Reported, never thrown out of the subscription (a value's or an error's callback, or React's subscribe, which
+        // then failed the render): a retry none could arm leaves the error shown, and a trial the back-off starting
+        // over at once, so each failure is told once.
+        clock.logger.error(`${clock.whose} failed to arm a timer; ${callback === start ? 'the error stays, not retried' : 'the back-off starts over'}`, error);
+        if (callback === healthy) healthy();
+      }
     };
     /** Failures since a subscription last proved healthy: the retry delay doubles with each. */
     let failures = 0;

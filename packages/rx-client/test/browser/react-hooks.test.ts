@@ -438,6 +438,34 @@ describe('React hooks retrying', () => {
     expect(p.textContent).toBe('kept|refused at once');
   });
 
+  it('show the error, reported, when the clock cannot arm the retry, and throw nothing out of the subscription', async () => {
+    /** A virtual clock whose `setTimeout` throws (a custom clock gone wrong). */
+    class ClockThatCannotArm extends VirtualClock {
+      override setTimeout(): never {
+        throw new Error('injected: this clock cannot arm a timer');
+      }
+    }
+    const reports = vi.spyOn(console, 'error').mockImplementation(() => {});
+    let calls = 0;
+    const source = (): Observable<string> => {
+      if (calls++ > 0) throw new UnavailableError('refused at once');
+      return new Observable<string>((subscriber) => {
+        subscriber.next('kept');
+        subscriber.error(new UnavailableError('dropped'));
+      });
+    };
+    const clock = new ClockThatCannotArm();
+    function View() {
+      return createElement('p', { 'data-testid': 'progress' }, stateText(useObservableState(source, [], undefined, clock)));
+    }
+    // Before, the clock's error was thrown out of the hook's subscribe (StrictMode's second subscription fails as it is
+    // made, and its retry is armed there): the view failed to render.
+    const p = await renderUntil(View, (e) => e.textContent!.endsWith('|refused at once'));
+    expect(p.textContent).toBe('kept|refused at once');
+    expect(reports.mock.calls.some(([message]) => String(message).includes("the hook's clock failed to arm a timer; the error stays"))).toBe(true);
+    reports.mockRestore();
+  });
+
   it('leave no attempt or timer behind when the id changes or the view unmounts, during a retry or a trial', async () => {
     const clock = new VirtualClock();
     const sources = new Map<string, ReturnType<typeof drivenSource<string>>>();
