@@ -345,6 +345,28 @@ async function mountedDriven() {
   return { clock, element, ...driven };
 }
 
+/**
+ * A view of `useObservableState` on `clock` over a source whose first attempt gives `kept` and then fails, and whose
+ * every later attempt fails as it is made (`refused at once`), rendered with that error: StrictMode's second
+ * subscription on mount is such an attempt already; so is each retry. `attempts()` counts them.
+ */
+async function shownRefusedAtOnce(clock: VirtualClock): Promise<{ p: HTMLElement; attempts: () => number }> {
+  let calls = 0;
+  const source = (): Observable<string> => {
+    if (calls++ > 0) throw new UnavailableError('refused at once');
+    return new Observable<string>((subscriber) => {
+      subscriber.next('kept');
+      subscriber.error(new UnavailableError('dropped'));
+    });
+  };
+  function View() {
+    return createElement('p', { 'data-testid': 'progress' }, stateText(useObservableState(source, [], undefined, clock)));
+  }
+  const p = await renderUntil(View, (e) => e.textContent!.endsWith('|refused at once'));
+  expect(p.textContent).toBe('kept|refused at once');
+  return { p, attempts: () => calls };
+}
+
 describe('React hooks retrying', () => {
   it('back off 1, 2, 4, 8, 10 s from a source that fails right after each value (a snapshot, then the stream dropped)', async () => {
     const clock = new VirtualClock();
@@ -419,22 +441,9 @@ describe('React hooks retrying', () => {
 
   it('keep the last value when an attempt fails as it is made', async () => {
     const clock = new VirtualClock();
-    let calls = 0;
-    const source = (): Observable<string> => {
-      if (calls++ > 0) throw new UnavailableError('refused at once');
-      return new Observable<string>((subscriber) => {
-        subscriber.next('kept');
-        subscriber.error(new UnavailableError('dropped'));
-      });
-    };
-    function View() {
-      return createElement('p', { 'data-testid': 'progress' }, stateText(useObservableState(source, [], undefined, clock)));
-    }
-    // StrictMode's second subscription on mount is such an attempt already; so is each retry.
-    const p = await renderUntil(View, (e) => e.textContent!.endsWith('|refused at once'));
-    expect(p.textContent).toBe('kept|refused at once');
+    const { p, attempts } = await shownRefusedAtOnce(clock);
     await clock.advance(armedDelay(clock));
-    expect(calls).toBe(3);
+    expect(attempts()).toBe(3);
     expect(p.textContent).toBe('kept|refused at once');
   });
 
@@ -446,22 +455,9 @@ describe('React hooks retrying', () => {
       }
     }
     const reports = vi.spyOn(console, 'error').mockImplementation(() => {});
-    let calls = 0;
-    const source = (): Observable<string> => {
-      if (calls++ > 0) throw new UnavailableError('refused at once');
-      return new Observable<string>((subscriber) => {
-        subscriber.next('kept');
-        subscriber.error(new UnavailableError('dropped'));
-      });
-    };
-    const clock = new ClockThatCannotArm();
-    function View() {
-      return createElement('p', { 'data-testid': 'progress' }, stateText(useObservableState(source, [], undefined, clock)));
-    }
     // Before, the clock's error was thrown out of the hook's subscribe (StrictMode's second subscription fails as it is
     // made, and its retry is armed there): the view failed to render.
-    const p = await renderUntil(View, (e) => e.textContent!.endsWith('|refused at once'));
-    expect(p.textContent).toBe('kept|refused at once');
+    await shownRefusedAtOnce(new ClockThatCannotArm());
     expect(reports.mock.calls.some(([message]) => String(message).includes("the hook's clock failed to arm a timer; the error stays"))).toBe(true);
     reports.mockRestore();
   });
