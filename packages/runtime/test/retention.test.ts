@@ -775,7 +775,7 @@ describe('retention of ended instances', () => {
     const memory = new MemoryStore();
     const maker = await started({ clock: makerClock, store: memory });
     const n = MAX_WATCHED_KEPT_PARENTS + 36;
-    const parents = await parentsOfCompletedChildren(maker, n);
+    const parents = await parentsOfCompletedChildren(maker, memory, n);
     // The sweeper alone on a hand clock, an hour on: the children are due (completions kept 0 ms), their parents keep them.
     const clock = new HandClock();
     clock.ms = makerClock.now().getTime() + HOUR;
@@ -840,7 +840,7 @@ describe('retention of ended instances', () => {
     const maker = await started({ clock: makerClock, store: memory });
     const most = (RETENTION_PAGES_PER_SWEEP / 2) * RETENTION_PAGE_SIZE;
     const n = MAX_WATCHED_KEPT_PARENTS + most + 36;
-    const parents = await parentsOfCompletedChildren(maker, n);
+    const parents = await parentsOfCompletedChildren(maker, memory, n);
     const clock = new HandClock();
     clock.ms = makerClock.now().getTime() + HOUR;
     let reads = new Set<string>();
@@ -891,6 +891,89 @@ describe('retention of ended instances', () => {
     for (const id of unread) expect(await memory.getInstance(`${id}-child`)).toBeUndefined();
     for (const id of parents.filter((p) => !unread.includes(p))) expect(await memory.getInstance(`${id}-child`)).toBeDefined();
     await sweep.stop();
+  });
+
+  it('purges the children of thousands of running parents within a bounded number of sweeps once their parents move on, none early, each sweep within its reads', async () => {
+    // Past a sweep's 500 reads the unwatched running parents are read by later sweeps, the longest unread first, and
+    // past its pages the listing goes on at the next sweep. With thousands waited on at once, each child must still go
+    // within a number of sweeps those two budgets set, and none before its parent's execution is over.
+    const makerClock = new VirtualClock();
+    const memory = new MemoryStore();
+    const maker = await started({ clock: makerClock, store: memory });
+    const n = 3000;
+    const parents = await parentsOfCompletedChildren(maker, memory, n);
+    const purged = new Set<string>();
+    const purges = memory.changes$.subscribe(({ instanceId, state }) => {
+      if (state === undefined) purged.add(instanceId);
+    });
+    const clock = new HandClock();
+    clock.ms = makerClock.now().getTime() + HOUR;
+    /** Per sweep: the reads before its first listing (the parents it waits on, read again), all its reads, and what they read. */
+    let sweep = { waitReads: 0, reads: 0, listing: false, read: new Set<string>() };
+    const sweeps: (typeof sweep)[] = [];
+    const watched = new Map<string, number>();
+    const store = storeWith(memory, {
+      getInstance: (id, options) => {
+        sweep.reads++;
+        sweep.read.add(id);
+        if (!sweep.listing) sweep.waitReads++;
+        return memory.getInstance(id, options);
+      },
+      listEnded: (query) => {
+        sweep.listing = true;
+        return memory.listEnded(query);
+      },
+      instanceChanges$: countedFeed(memory, watched),
+    });
+    const sweeper = new RetentionSweep({
+      store, clock: guardClock(clock, silentLogger), logger: silentLogger, retention: { completed: 0, intervalMs: MINUTE },
+      bounded: (call) => call(),
+    });
+    /** Runs the sweep due now to the timer of the next (an interval on, or a second after one that purged), and moves the clock to it. */
+    const sweepNow = async (): Promise<void> => {
+      sweeps.push((sweep = { waitReads: 0, reads: 0, listing: false, read: new Set() }));
+      const next = clock.nextTimer((delayMs) => delayMs === MINUTE || delayMs === 1000);
+      clock.fireDue();
+      clock.ms = (await within(next, 'the next sweep armed')).at;
+    };
+    const left = (ids: readonly string[]): string[] => ids.filter((id) => !purged.has(`${id}-child`));
+    const most = (RETENTION_PAGES_PER_SWEEP / 2) * RETENTION_PAGE_SIZE;
+    // Each unwatched parent is read again within ceil(n / most) sweeps an interval apart (the longest unread first);
+    // the listing from the start that one found moved on asks for then takes ceil(n / most) sweeps at most (half a
+    // sweep's pages each, the other half reading parents).
+    const bound = 2 * Math.ceil(n / most) + 1;
+    /** Sweeps until every child of `moved` is purged, none of `kept` after any sweep. */
+    const sweepUntilPurged = async (moved: readonly string[], kept: readonly string[]): Promise<void> => {
+      for (let count = 0; count < bound && left(moved).length > 0; count++) {
+        await sweepNow();
+        expect(left(kept)).toHaveLength(kept.length);
+      }
+      expect(left(moved)).toEqual([]);
+    };
+    sweeper.start();
+    // The first pass lists every child and reads every parent, the first 64 watched, the others read again an interval
+    // after, 500 at a sweep; then the listing has gone past every child and reads nothing more.
+    for (let i = 0; i < bound; i++) await sweepNow();
+    expect(purged.size).toBe(0);
+    expect(sweeps.at(-1)!.reads).toBe(most);
+    // A few parents the last sweep did not read continue as new (no watch tells of it): each of their children goes
+    // within the bound, the others stay. Read in the order noted alone, the same 500 would be read at every sweep.
+    const notRead = parents.filter((id) => !sweeps.at(-1)!.read.has(id) && !(watched.get(id)! > 0));
+    expect(notRead).toHaveLength(n - MAX_WATCHED_KEPT_PARENTS - most);
+    const moved = notRead.filter((_, i) => i % 50 === 49);
+    const still = parents.filter((id) => !moved.includes(id));
+    await continueAsNew(maker, memory, moved, 'a few parents continued as new');
+    await sweepUntilPurged(moved, still);
+    // Then all the others at once.
+    await continueAsNew(maker, memory, still, 'the other parents continued as new');
+    await sweepUntilPurged(still, []);
+    for (const { waitReads, reads } of sweeps) {
+      expect(waitReads).toBeLessThanOrEqual(most);
+      expect(reads).toBeLessThanOrEqual(RETENTION_PAGES_PER_SWEEP * RETENTION_PAGE_SIZE);
+    }
+    await sweeper.stop();
+    purges.unsubscribe();
+    expect([...watched.values()].filter((count) => count > 0)).toEqual([]);
   });
 
   it('reads a kept parent again once its 5 minutes are over, and lets go of the feed it watched it on once its time has come', async () => {
@@ -1146,12 +1229,16 @@ function racingSets(memory: MemoryStore): { store: Store; sets: string[][]; race
  * `watched`: what a sweeper watches, and what it lets go.
  */
 /** Starts `n` `ChildOnce` parents (w000, w001, …) and waits until each one's child completed: their ids. */
-async function parentsOfCompletedChildren(maker: Runtime, n: number): Promise<string[]> {
+async function parentsOfCompletedChildren(maker: Runtime, memory: Store, n: number): Promise<string[]> {
   const parents = Array.from({ length: n }, (_, i) => `w${String(i).padStart(3, '0')}`);
+  // Told by the store's feed, not polled against a time limit: thousands of them take a while on a loaded machine.
+  const completed = new Set<string>();
+  const all = firstValueFrom(memory.changes$.pipe(filter((change) => {
+    if (change.state?.runtimeStatus === 'Completed' && change.instanceId.endsWith('-child')) completed.add(change.instanceId);
+    return completed.size === n;
+  })));
   for (const id of parents) await maker.client.startNew('ChildOnce', { instanceId: id, input: 0 });
-  await vi.waitFor(async () => {
-    for (const id of parents) expect(await statusOf(maker, `${id}-child`)).toBe('Completed');
-  }, WAIT);
+  await within(all, `the ${n} children completed`);
   return parents;
 }
 
