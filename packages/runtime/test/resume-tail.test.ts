@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideResume, decideStep, decideSuspend, RESUME_TAIL_EVENTS, type DirectDecision } from '../src/engine/decide-step.js';
+import { decideResume, decideRewind, decideStep, decideSuspend, RESUME_TAIL_EVENTS, type DirectDecision } from '../src/engine/decide-step.js';
 import type { Orchestrator } from '../src/engine/orchestration-context.js';
 import { OrchestrationExecution, suspendedWithNothingDeferred, suspendedWithNothingDeferredFrom } from '../src/engine/orchestration-execution.js';
 import type { HistoryEvent } from '../src/model/history-event.js';
@@ -141,21 +141,58 @@ describe('the state a step leaves Suspended says what was kept (suspension): a r
     id: 'start', instanceId: 'instance-1', event: { type: 'ExecutionStarted', eventId: -1, timestamp: T0.toISOString(), name: 'Waits', instanceId: 'instance-1', executionId: 'execution-1' },
   };
 
-  it('decides every resume as the whole history does, the state alone telling, through worker steps and client commits in any order', () => {
+  /**
+   * Waits for events; on one whose input is 'call' it calls an activity and waits for its result, which fails it when
+   * the activity failed (uncaught), for a rewind to run it again.
+   */
+  const callsWhenAsked: Orchestrator = function* (ctx) {
+    for (;;) {
+      if ((yield ctx.waitForExternalEvent('Item')) === 'call') yield ctx.callActivity('Act');
+    }
+  };
+
+  it('decides every resume as the whole history does, the state alone telling, through worker steps, client commits and rewinds in any order', () => {
     let told = 0;
     let suspendedStates = 0;
     let keptStates = 0;
+    let rewinds = 0;
+    let suspendedAfterRewind = 0;
     for (let seed = 1; seed <= 200; seed++) {
       const next = random(seed);
       let n = 0;
       const newId = () => `id-${n++}`;
       let state = base;
       let history: HistoryEvent[] = [];
+      /** The messages a commit queued, or a client sent instead of committing: the next worker step takes them. */
+      let queued: OrchestrationMessage[] = [];
+      /** Whether the last commit was a rewind (a client's, or a worker step that took an `ExecutionRewound`). */
+      let rewound = false;
       const commit = (decision: { kind: string; writeSet?: WriteSet; state?: InstanceState }): void => {
         if (decision.kind !== 'commit') throw new Error(`seed ${seed}: expected a commit, got ${decision.kind}`);
-        for (const r of decision.writeSet!.requests) if (r.type === 'appendHistory') history = [...history, ...r.events];
+        for (const r of decision.writeSet!.requests) {
+          if (r.type === 'appendHistory') history = [...history, ...r.events];
+          else if (r.type === 'replaceHistory') history = [...r.events];
+          else if (r.type === 'insertMessage' && r.message.instanceId === 'instance-1') queued.push(r.message);
+        }
+        rewound = (decision.state!.historyEpoch ?? 0) !== (state.historyEpoch ?? 0);
         state = decision.state!;
         expect(state.historyLength, `seed ${seed}`).toBe(history.length);
+      };
+      /**
+       * A client's command: committed at once when its decision commits and nothing is queued before it (the store
+       * refuses an unclaimed write behind a queued message: it goes as a message then), else sent.
+       */
+      const command = (event: OrchestrationMessage['event'], decide: (history?: readonly HistoryEvent[]) => DirectDecision): void => {
+        let decision = decide();
+        if (decision.kind === 'needHistory') decision = decide(history);
+        if (decision.kind === 'commit' && queued.length === 0) commit(decision);
+        else queued.push({ id: newId(), instanceId: 'instance-1', executionId: state.executionId, event });
+      };
+      /** The calls of the current history that have no result yet, recorded or queued. */
+      const openCalls = (): number[] => {
+        const answered = new Set<number>();
+        for (const e of [...history, ...queued.map((m) => m.event)]) if ('taskScheduledId' in e) answered.add(e.taskScheduledId);
+        return history.flatMap((e) => e.type === 'TaskScheduled' && !answered.has(e.eventId) ? [e.eventId] : []);
       };
       // The first step may take held commands (a client's suspend before the start) or queued ones with it.
       for (let s = 0; s < 12 + (seed % 20); s++) {
@@ -164,22 +201,38 @@ describe('the state a step leaves Suspended says what was kept (suspension): a r
         const roll = next();
         const started = state.historyLength > 0;
         if (roll < 0.15) {
-          commit(decideSuspend({ state, event: { ...suspended, timestamp: at }, now, newId }));
+          const event = { ...suspended, timestamp: at };
+          command(event, () => decideSuspend({ state, event, now, newId }));
         } else if (roll < 0.25 && started && state.runtimeStatus === 'Suspended') {
           // A client's resume, committed when it may be (nothing kept), left to a worker otherwise.
-          const direct = decideResume({ state, event: { ...resumed, timestamp: at }, now, newId, history, historyFrom: 0 });
-          if (direct.kind === 'commit') commit(direct);
+          const event = { ...resumed, timestamp: at };
+          command(event, (read) => decideResume({ state, event, now, newId, history: read, historyFrom: 0 }));
+        } else if (roll < 0.4 && state.runtimeStatus === 'Failed') {
+          // A rewind: a client's (the history rewritten at once, the rerun left to the next step), or a worker's.
+          rewinds++;
+          const event = { type: 'ExecutionRewound' as const, eventId: -1, timestamp: at, reason: 'retry' };
+          if (next() < 0.5) command(event, (read) => decideRewind({ state, event, now, newId, history: read }));
+          else queued.push({ id: newId(), instanceId: 'instance-1', executionId: state.executionId, event });
         } else {
-          const messages: OrchestrationMessage[] = started ? [] : [start];
+          const messages: OrchestrationMessage[] = started ? queued : [start, ...queued];
+          queued = [];
           for (let m = 1 + Math.floor(next() * 3); m > 0; m--) {
             const r = next();
-            const event: OrchestrationMessage['event'] = r < 0.25 ? { ...suspended, timestamp: at } : r < 0.45 ? { ...resumed, timestamp: at }
-              : { type: 'EventRaised', eventId: -1, timestamp: at, name: 'Item', input: s };
-            messages.push({ id: newId(), instanceId: 'instance-1', event });
+            const calls = openCalls();
+            let event: OrchestrationMessage['event'];
+            if (r < 0.2) event = { ...suspended, timestamp: at };
+            else if (r < 0.35) event = { ...resumed, timestamp: at };
+            else if (r < 0.55 && calls.length > 0) {
+              // An activity's result: a failure fails the instance (while it runs the code on it).
+              const taskScheduledId = calls[0]!;
+              event = next() < 0.5 ? { type: 'TaskCompleted', eventId: -1, timestamp: at, taskScheduledId, result: s }
+                : { type: 'TaskFailed', eventId: -1, timestamp: at, taskScheduledId, failureDetails: { errorType: 'Error', errorMessage: 'boom' } };
+            } else event = { type: 'EventRaised', eventId: -1, timestamp: at, name: 'Item', input: r < 0.75 ? 'call' : s };
+            messages.push({ id: newId(), instanceId: 'instance-1', executionId: state.executionId, event });
           }
           commit(decideStep({
             state, messages, leaseToken: 'lease', now, newId, history,
-            newExecution: () => new OrchestrationExecution(waits, { customStatusLimitBytes: 16_384 }),
+            newExecution: () => new OrchestrationExecution(callsWhenAsked, { customStatusLimitBytes: 16_384 }),
           }));
         }
         if (state.runtimeStatus !== 'Suspended' || state.historyLength === 0) {
@@ -187,6 +240,7 @@ describe('the state a step leaves Suspended says what was kept (suspension): a r
           continue;
         }
         suspendedStates++;
+        if (rewound) suspendedAfterRewind++;
         const whole = suspendedWithNothingDeferred(history);
         const resume = { event: resumed, now, newId };
         const alone = decideResume({ ...resume, state });
@@ -199,12 +253,14 @@ describe('the state a step leaves Suspended says what was kept (suspension): a r
         expect(alone, `seed ${seed}, step ${s}`).toEqual(decideResume({ ...resume, state: unsaid, history, historyFrom: 0 }));
       }
     }
-    // Every Suspended state these steps leave says it: none is read.
+    // Every Suspended state these steps leave says it, a rewind's too: none is read.
     expect(suspendedStates).toBeGreaterThan(200);
     expect(told).toBe(suspendedStates);
-    // Both answers, many times each.
+    // Both answers, many times each, and many rewinds, some of them left Suspended by their own step.
     expect(keptStates).toBeGreaterThan(50);
     expect(suspendedStates - keptStates).toBeGreaterThan(50);
+    expect(rewinds).toBeGreaterThan(50);
+    expect(suspendedAfterRewind).toBeGreaterThan(10);
   });
 
   it('says nothing from the Running state a rewind of an earlier release left over a history that ends suspended', () => {

@@ -766,8 +766,11 @@ function stepWriteSet(input: StepWriteSetInput): { writeSet: WriteSet; state: In
   committed.historyLength = historyLength;
   if (input.baseHistory) committed.historyEpoch = (state.historyEpoch ?? 0) + 1;
   // A step that leaves a started execution Suspended says whether anything was kept while suspended, so a resume
-  // decides without reading the history (`decideResume`); any other step drops what the state before it said.
-  const kept = next.runtimeStatus === 'Suspended' && history.type === 'appendHistory' ? keptAfterStep(state, events, input.history) : undefined;
+  // decides without reading the history (`decideResume`); any other step drops what the state before it said. A
+  // rewind step writes its whole history (the rewound one and its events), which says it from the start.
+  const kept = next.runtimeStatus !== 'Suspended' ? undefined
+    : history.type === 'appendHistory' ? keptAfterStep(state, events, input.history)
+    : input.baseHistory && history.events.length > 0 ? keptWhileSuspendedAfter(history.events, 0, history.events.length, false, false) : undefined;
   if (kept !== undefined) committed.suspension = { version: committed.version, kept };
   else if (committed.suspension !== undefined) delete committed.suspension;
   // The state goes first (after the deleted task of an activity step): the messages below are delivered against it

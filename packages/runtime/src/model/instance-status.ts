@@ -188,9 +188,9 @@ export interface InstanceState extends Omit<InstanceStatus, 'history'> {
   /**
    * A started execution that is Suspended: whether something reached it while suspended, which a resume runs its code
    * on (`kept`), as its history tells (`keptWhileSuspendedAfter`). Written by the write set of every step that leaves
-   * it Suspended, from the state before the step and the step's events, when those tell; absent otherwise (not
-   * Suspended, not started, the step of a rewind that rewrote the history, a client's suspend before the step after its rewind, a state stored
-   * before 2026-12-07). Holds only for the state
+   * it Suspended, from the state before the step and the step's events, when those tell (a worker's rewind step, which
+   * writes the whole history, from that history); absent otherwise (not Suspended, not started, a client's suspend
+   * before the step after its rewind, a state stored before 2026-12-07). Holds only for the state
    * of its `version`: a later write that kept it without deciding it again (a tab of an earlier release) makes it
    * none. What lets a client's resume decide without reading the history (`decideResume`). Plain JSON.
    */
