@@ -1,3 +1,4 @@
+import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import { SETTLED } from '../../../test-support/settled.js';
 import { LEGACY_WEBHOOK_PATH, WEBHOOK_PATH } from '../src/client/http-management-payload.js';
@@ -12,6 +13,7 @@ import { MemoryStore } from '../src/store/memory-store.js';
 import { echo, waitForEvents } from '../src/testing/samples.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { servedRuntimes, withKey } from './served-runtimes.js';
+import { within } from './within.js';
 
 /**
  * Read tokens: a server mints one for some instances, hands it to a browser, and the handler lets it read those
@@ -36,12 +38,17 @@ async function open(handlerOptions: Partial<HttpHandlerOptions> = {}) {
   for (const id of ['a-1', 'b-1', 'tenant-a-1', 'tenant-a-2', 'tenant-b-1']) {
     await client.startNew('WaitForEvents', { instanceId: id, input: 2 });
   }
+  // Each event recorded before a test reads it: on a loaded machine the worker took a-1's event after a-done had
+  // completed (2 of 66 runs under load), and a test that read a-1 then saw no `received` yet.
+  const received = ['a-1', 'b-1'].map((id) => firstValueFrom(client.status$(id).pipe(filter((status) =>
+    (status?.customStatus as { received?: number } | undefined)?.received === 1))));
   await client.raiseEvent('a-1', 'Item', 'first');
   await client.raiseEvent('b-1', 'Item', 'secret');
   await client.startNew('Echo', { instanceId: 'done-1', input: 'x' });
   await client.waitForCompletion('done-1');
   await client.startNew('Echo', { instanceId: 'a-done', input: 'x' });
   await client.waitForCompletion('a-done');
+  await within(Promise.all(received), 'a-1 and b-1 recorded their first event');
   return opened;
 }
 
@@ -385,8 +392,9 @@ describe('the multiplexed stream with a read token', () => {
       ],
     });
     expect(answer.status).toBe(200);
+    // Read until both of a-1's feeds have answered, in whichever order they do.
     const events: Event[] = [];
-    while (!events.some((e) => e.event === 'history')) events.push(await hub.next());
+    while (!events.some((e) => e.event === 'history') || !events.some((e) => e.data.sub === 'mine')) events.push(await hub.next());
     // Each refusal is the protocol's failed subscription: a close event with the error.
     const forbidden = { code: 'forbidden', status: 403, message: expect.any(String) };
     for (const sub of ['other', 'other-history', 'list']) {
