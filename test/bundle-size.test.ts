@@ -21,9 +21,9 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * why; the history of the budgets is in git.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 56_128 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 71_584 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 102_011 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 56_149 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 71_607 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 102_034 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_474 },
 ];
 
