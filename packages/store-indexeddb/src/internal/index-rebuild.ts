@@ -10,7 +10,7 @@ const RETRY_MS = 1000;
 const MAX_RETRY_MS = 60_000;
 
 /**
- * The rebuild of an index's entries after the open, in steps (KeyvalStore's layout 14, DexieStore's layout 8): opening
+ * The rebuild of an index's entries after the open, in steps (KeyvalStore's layouts 14 and 16, DexieStore's layout 8): opening
  * an older layout marks the database with the rebuild's place instead of rebuilding in the open's transaction (which
  * every call of the store waited for), and the store then runs it in steps, a readwrite transaction each, every step
  * reading the place from the marker and moving it on in its own transaction. So a rebuild cut short (a reload, a freeze,

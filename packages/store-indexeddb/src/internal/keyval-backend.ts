@@ -1,6 +1,8 @@
 import { promisifyRequest, type UseStore } from 'idb-keyval';
 import { isTerminalStatus, type Clock, type HistoryEvent, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
-import { endedKeyOf, sameTags, tagPairsOf, type BoundedRange, type EndedKey } from '@durable-rx/runtime/store-kit';
+import {
+  compareEndedKeys, endedKeyOf, matchesEndedQuery, sameTags, tagPairsOf, type BoundedRange, type EndedKey,
+} from '@durable-rx/runtime/store-kit';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { errorNames, mapStorageError, missingApi } from './map-storage-error.js';
 import {
@@ -144,12 +146,28 @@ export const KEYVAL_DB_VERSION = 3;
  * commit that writes the row writes the entry ({@link endedKeys}): a step of a running instance none, the step that
  * ends it one put, a change recorded on an ended instance (or a restart) a delete and at most one put, a purge one
  * delete, in the same transaction as the row. A page of `listEnded` is one key range of them (`getAllKeys`, bounded by
- * the page's size) and the reads of its rows. Opening an older layout writes the entries of the instances that ended
- * before it, in the open's transaction ({@link upgradeEndedEntries}): the `xc` entries say which are ended (their
- * value holds the terminal status), and only those rows are read. Code of layout 15 must not run beside it (it would end
+ * the page's size) and the reads of its rows. Code of layout 15 must not run beside it (it would end
  * and purge instances without their entries, which a sweep would then never list, or list an entry of a row no longer
  * ended): the IndexedDB version goes from 2 to 3, as layout 15 raised it, with the same holds by a tab that does not
  * close.
+ *
+ * Opening an older layout writes no end entry in the open's transaction: it marks the database with the place of their
+ * writing (`ended`, {@link EndedRebuild}: from the start), and the store writes them after the open in the steps of the
+ * rebuild of layout 14 (the same runner, transactions and place in the marker, this writing before any rebuild of the
+ * name and tag entries), each step the entries of the ended instances among the next {@link SCAN_BATCH} `xc` entries
+ * (their value holds the terminal status, exact since layout 4; only those rows are read). Written in the open, they
+ * held every call of the store for 22 s with 20,000 ended instances in headless Chromium at load 20 (13.6 s at load
+ * 13): the first call now comes after 0.7 to 1.4 s at load 13 to 17, and the steps write the entries in some 30 s
+ * meanwhile, each call waiting for one step at most. A commit of this layout writes the entry of every instance it
+ * writes, so only the instances that ended before the upgrade and have not changed since lack one, and those are past
+ * the place: a page of `listEnded` read while the writing is under way reads the place in its own transaction, then
+ * its key range of entries and the rows past the place of its status, merged in end order, each instance once
+ * (store-kit's `matchesEndedQuery` decides for those rows; see {@link KeyvalTransaction.scanEnded}). So every page is
+ * exact however far the writing moved since the last. Past {@link SCAN_BATCH} instances left, those rows are read at
+ * once with every other instance row (one `getAll`): a page costs 1.1 to 1.5 s with 20,000 instances at load 13 to 17,
+ * and holds the store's writes that long (a page once they are written: 20 ms). A reload, a freeze or a close cuts the
+ * writing short between steps and the next open (in any tab of this layout) goes on from the place; the tabs open at
+ * once share it, each step reading the place the last left, so each entry is written once.
  *
  * Layout 14 writes no new key either: it rebuilds the same entries without holding the open. Layout 13 did it in the
  * open's transaction, one put per entry: 5.6 s for 20,000 instances with a name and two tags in headless Chromium at
@@ -233,7 +251,10 @@ export const MAX_PACKED_TASKS = 8;
  * (also a lost lease, a freeze, a closed connection: such an id only costs its next start a read); the oldest go first.
  */
 const MAX_PRESENT = 256;
-/** Keys read per request while scanning instances; rows or entries per step of the rebuild of the name and tag entries. */
+/**
+ * Keys read per request while scanning instances; rows or entries per step of the rebuilds after the open (see the
+ * layout, layouts 14 and 16).
+ */
 const SCAN_BATCH = 256;
 /**
  * At most this many keys of one key range are read at once by a step of the rebuild of the name and tag entries (see
@@ -246,6 +267,16 @@ interface MetaValue {
   readonly store: 'durable-rx/keyval';
   /** The rebuild of the name and tag entries under way (layout 14): where its next step starts. Absent once done. */
   readonly rebuild?: EntriesRebuild;
+  /** The writing of the end entries under way (the upgrade to layout 16): where its next step starts. Absent once done. */
+  readonly ended?: EndedRebuild;
+}
+
+/**
+ * Where the writing of the end entries goes on (see the layout, layout 16): the `xe` entries of the ended instances in
+ * paging order after the `xc` entry `after` (from the first without it) are still to be written.
+ */
+interface EndedRebuild {
+  readonly after?: IDBValidKey;
 }
 
 /**
@@ -258,9 +289,9 @@ interface EntriesRebuild {
   readonly after?: IDBValidKey;
 }
 
-/** What the transactions of a backend share about the rebuild of the name and tag entries. */
+/** What the transactions of a backend share about the rebuilds of the name and tag entries and of the end entries. */
 interface EntriesState {
-  /** The marker named a rebuild under way when last read: the name and tag entries may miss instances. */
+  /** The marker named a rebuild under way when last read: the name and tag entries, or the end entries, may miss instances. */
   pending: boolean;
   /** Runs the rebuild's steps in the background, unless they run already. */
   resume(): void;
@@ -342,10 +373,10 @@ function openKeyvalStore(name: string, storeName: string): UseStore {
 /**
  * Reads the schema marker of the database in a readwrite transaction, before anything else is made on its connection:
  * an empty database without one (new, or cleared by the browser) or one with an older layout is marked as this one (an
- * older layout upgraded first, but for the rebuild of the name and tag entries, which the marker names and the store
- * runs later in steps: see the layout, layout 14), so older code refuses it from then on; one of a newer layout or of
- * someone else, or one that holds keys without a marker, is refused. Resolves true when the marker names a rebuild
- * under way.
+ * older layout upgraded first, but for the rebuilds of the name and tag entries and of the end entries, which the marker
+ * names and the store runs later in steps: see the layout, layouts 14 and 16), so older code refuses it from then on;
+ * one of a newer layout or of someone else, or one that holds keys without a marker, is refused. Resolves true when
+ * the marker names a rebuild under way.
  */
 async function checkLayout(store: IDBObjectStore, name: string, keyRange: typeof IDBKeyRange, clock: Clock): Promise<boolean> {
   const meta = await promisifyRequest<MetaValue | undefined>(store.get(META_KEY));
@@ -371,23 +402,30 @@ async function checkLayout(store: IDBObjectStore, name: string, keyRange: typeof
     }
     if (meta && meta.version < 7) await upgradeTaskEntries(store, keyRange);
     if (meta && meta.version < 8) await upgradeTaskRows(store, keyRange, clock);
-    if (meta && meta.version < 16) await upgradeEndedEntries(store, keyRange);
     // Since layout 13, every upgrade from a layout before 14 rebuilds the name and tag entries from the rows (see the
     // layout): none missing, none left behind. Since layout 14 in steps after the open. Code of layout 14 writes every
     // entry, so an upgrade from it only goes on with the rebuild its marker names, from its place: restarted, the
     // listings by tags meanwhile failed with a DataError.
     const rebuild: EntriesRebuild | undefined = !meta ? undefined : meta.version >= 14 ? meta.rebuild : { step: 'rows' };
-    const marker: MetaValue = { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', ...(rebuild ? { rebuild } : {}) };
+    // The end entries of the instances that ended before layout 16 are written in steps after the open too, from the
+    // first instance of the paging order (see the layout, layout 16).
+    const ended: EndedRebuild | undefined = !meta ? undefined : meta.version >= 16 ? meta.ended : {};
+    const marker: MetaValue = { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', ...(rebuild ? { rebuild } : {}), ...(ended ? { ended } : {}) };
     store.put(marker, META_KEY);
     await promisifyRequest(store.transaction);
-    return marker.rebuild !== undefined;
+    return underWay(marker);
   } else if (meta.store !== 'durable-rx/keyval' || meta.version > KEYVAL_SCHEMA_VERSION) {
     throw new IncompatibleSchemaError(
       `Database ${JSON.stringify(name)} has schema ${JSON.stringify(meta)}; this KeyvalStore reads version ${KEYVAL_SCHEMA_VERSION}`,
     );
   }
   await promisifyRequest(store.transaction);
-  return meta.rebuild !== undefined;
+  return underWay(meta);
+}
+
+/** Whether `meta` names a rebuild under way: of the name and tag entries, or of the end entries. */
+function underWay(meta: MetaValue): boolean {
+  return meta.rebuild !== undefined || meta.ended !== undefined;
 }
 
 /** A connection idb-keyval handed out, with the browser's close of it. */
@@ -428,8 +466,9 @@ class KeyvalBackend implements StoreBackend {
   /** Instances a start assumed absent and then failed, mostly found present (see {@link MAX_PRESENT}): read from then on. */
   readonly #present = new Set<string>();
   /**
-   * The rebuild of the name and tag entries, as this backend's transactions know it (see the layout, layout 14): its
-   * steps, each a transaction of its own on the connection in use, run in the background.
+   * The rebuilds after the open the marker names (of the end entries, then of the name and tag entries), as this
+   * backend's transactions know them (see the layout, layouts 14 and 16): their steps, each a transaction of its own on
+   * the connection in use, run in the background.
    */
   readonly #entries: IndexRebuild;
 
@@ -580,7 +619,7 @@ class KeyvalBackend implements StoreBackend {
   ): Promise<T> {
     const inUse = this.#inUse;
     const result = inUse ? this.#transactOn(inUse, mode, work, reads) : this.#reconnect().then((connection) => this.#transactOn(connection, mode, work, reads));
-    // A rebuild of the name and tag entries whose steps stopped on a failure goes on with the store's next call, after
+    // A rebuild whose steps stopped on a failure goes on with the store's next call, after
     // the call's transaction (which it would otherwise hold up by one step).
     this.#entries.resume();
     return result;
@@ -646,6 +685,12 @@ interface StoredInstance extends InstanceRow {
   readonly tasksSeq?: number;
 }
 
+/** The row of a stored instance, without its packed tasks and their entry's place. */
+function rowOf(stored: StoredInstance): InstanceRow {
+  const { tasks: _tasks, tasksReadyMs: _readyMs, tasksSeq: _seq, ...row } = stored;
+  return row;
+}
+
 /** An instance as this transaction has it (read or written). */
 interface Loaded {
   /** The row without its packed tasks (undefined: no such instance). */
@@ -694,7 +739,10 @@ class KeyvalTransaction implements BackendTransaction {
   /** An `add` of an instance taken as absent failed: it is present, the transaction aborts and runs again. */
   foundPresent = false;
 
-  /** The rebuild of the name and tag entries, as the backend knows it (see {@link KeyvalTransaction.#entriesRebuilt}). */
+  /**
+   * The rebuilds of the name and tag entries and of the end entries, as the backend knows them (see
+   * {@link KeyvalTransaction.#rebuilding}).
+   */
   readonly #entries: EntriesState;
 
   constructor(
@@ -939,24 +987,35 @@ class KeyvalTransaction implements BackendTransaction {
    * again if they stopped here.
    */
   async #entriesRebuilt(): Promise<Place | undefined> {
-    if (!this.#entries.pending) return EVERY_PLACE;
-    const meta = await this.#get<MetaValue>(META_KEY);
-    const rebuild = meta?.rebuild;
-    if (rebuild === undefined) {
-      this.#entries.pending = false;
-      return EVERY_PLACE;
-    }
-    this.#entries.resume();
-    if (rebuild.step !== 'rows') return EVERY_PLACE;
+    const rebuild = (await this.#rebuilding())?.rebuild;
+    if (rebuild === undefined || rebuild.step !== 'rows') return EVERY_PLACE;
     const after = rebuild.after as readonly [string, number, string] | undefined;
     return after && [after[1], after[2]];
   }
 
   /**
-   * One step of the rebuild of the name and tag entries (see the layout, layout 14), at the place the marker keeps,
-   * and the place moved on (the marker without it once done). Resolves true while steps are left; false, writing
-   * nothing, when the marker names no rebuild or is not this layout's (a newer tab took over).
+   * The marker, read while the backend knows of a rebuild under way (of the name and tag entries, or of the end
+   * entries), with the rebuild's steps started again if they stopped here; `undefined` when none is under way (then
+   * the backend knows it from now on, and reads no marker).
+   */
+  async #rebuilding(): Promise<MetaValue | undefined> {
+    if (!this.#entries.pending) return undefined;
+    const meta = await this.#get<MetaValue>(META_KEY);
+    if (!meta || !underWay(meta)) {
+      this.#entries.pending = false;
+      return undefined;
+    }
+    this.#entries.resume();
+    return meta;
+  }
+
+  /**
+   * One step of the rebuilds the marker names, at the place it keeps, and the place moved on (the marker without it once
+   * done): the end entries' first ({@link KeyvalTransaction.#writeEndEntries}), then the name and tag entries' (see the
+   * layout, layouts 16 and 14). Resolves true while steps are left; false, writing nothing, when the marker names no
+   * rebuild or is not this layout's (a newer tab took over).
    *
+   * The steps of the name and tag entries:
    * - `rows`: the next {@link SCAN_BATCH} `xc` entries (paging order), their rows read, and the entries those rows lack
    *   written. The entries of one name or tag pair of the batch's instances lie in one key range (the batch's first to
    *   last (createdMs, id)), read at once; one with more keys than {@link REBUILD_WINDOW} (stale entries of instances
@@ -968,8 +1027,14 @@ class KeyvalTransaction implements BackendTransaction {
   async rebuildEntries(): Promise<boolean> {
     const store = this.#store;
     const meta = await this.#get<MetaValue>(META_KEY);
-    const rebuild = meta?.rebuild;
-    if (!meta || !rebuild || meta.store !== 'durable-rx/keyval' || meta.version !== KEYVAL_SCHEMA_VERSION) return false;
+    if (!meta || !underWay(meta) || meta.store !== 'durable-rx/keyval' || meta.version !== KEYVAL_SCHEMA_VERSION) return false;
+    if (meta.ended) {
+      const { ended: _done, ...marker } = meta;
+      const next = await this.#writeEndEntries(meta.ended);
+      store.put(next ? { ...marker, ended: next } : marker, META_KEY);
+      return next !== undefined || marker.rebuild !== undefined;
+    }
+    const rebuild = meta.rebuild!;
     const step = rebuild.step;
     const keys = await this.#keys(this.#after([step === 'rows' ? 'xc' : step], rebuild.after), SCAN_BATCH);
     if (step === 'rows') {
@@ -1000,6 +1065,24 @@ class KeyvalTransaction implements BackendTransaction {
   }
 
   /**
+   * One step of the writing of the end entries (see the layout, layout 16) at `ended`: the next {@link SCAN_BATCH} `xc`
+   * entries (paging order), the rows of those whose value is a terminal status read, and the `xe` entry of each such row
+   * put (one a commit of this layout wrote already is put again, the same key). Resolves with the place after the step,
+   * `undefined` once none is left.
+   */
+  async #writeEndEntries(ended: EndedRebuild): Promise<EndedRebuild | undefined> {
+    const range = this.#after(['xc'], ended.after);
+    const [keys, values] = await Promise.all([this.#keys(range, SCAN_BATCH), promisifyRequest(this.#store.getAll(range, SCAN_BATCH))]);
+    await Promise.all(keys.filter((_, i) => isTerminalValue(values[i])).map(async (key) => {
+      const row = await this.#get<InstanceRow>(['i', lastOf(key)]);
+      // A row created again since its `xc` entry was read is left to the code that wrote it (its commit wrote its entry).
+      for (const entry of row && row.createdMs === key[1] ? endedKeys(row) : []) this.#store.put(0, entry);
+    }));
+    const last = keys[keys.length - 1];
+    return keys.length === SCAN_BATCH && last !== undefined ? { after: last } : undefined;
+  }
+
+  /**
    * The keys (as JSON) in the range from `at(first)` to `at(last)` of `group` (keys in (createdMs, id) order), read at
    * once; `undefined` when the range holds more than {@link REBUILD_WINDOW} (then look the keys up one by one).
    */
@@ -1017,13 +1100,43 @@ class KeyvalTransaction implements BackendTransaction {
    * The `xe` entries of `status` after `after` (all of them without it) up to `toMs`, at most `limit`, and their rows:
    * one key range. An entry whose row is not there as ended at that key (none is: the commit that changes the row
    * changes its entry) is passed over.
+   *
+   * While the end entries are written after the upgrade to layout 16 (see the layout), those of the instances past the
+   * place the writing has reached may be missing: the rows past it whose `xc` entry holds `status` are read as well,
+   * those the query takes (store-kit's `matchesEndedQuery`) merged into the page in end order, each once. The place is
+   * read in this transaction, so the page is exact however far the writing moves between pages.
    */
   async scanEnded(status: OrchestrationRuntimeStatus, after: EndedKey | undefined, toMs: number, limit: number): Promise<InstanceRow[]> {
     if (after !== undefined && after.endedMs > toMs) return []; // an empty range, which IndexedDB refuses to bound
     const lower = after === undefined ? ['xe', status] : ['xe', status, after.endedMs, after.instanceId];
-    const keys = await this.#keys(this.#range(lower, ['xe', status, toMs, MAX], after !== undefined), limit);
-    const rows = await Promise.all(keys.map((key) => this.getInstance(lastOf(key))));
-    return rows.filter((row, i): row is InstanceRow => row !== undefined && sameEntry(endedKeys(row)[0], keys[i]));
+    const [keys, ended] = await Promise.all([
+      this.#keys(this.#range(lower, ['xe', status, toMs, MAX], after !== undefined), limit),
+      this.#rebuilding().then((meta) => meta?.ended),
+    ]);
+    const rows = (await Promise.all(keys.map((key) => this.getInstance(lastOf(key)))))
+      .filter((row, i): row is InstanceRow => row !== undefined && sameEntry(endedKeys(row)[0], keys[i]));
+    if (ended === undefined) return rows;
+    const query = { runtimeStatus: status, endedTo: new Date(toMs), limit, ...(after ? { after } : {}) };
+    const listed = new Set(rows.map((row) => row.id));
+    const past = (await this.#endedPast(ended, status)).filter((row) => !listed.has(row.id) && matchesEndedQuery(row.state, query));
+    return [...rows, ...past].sort((a, b) => compareEndedKeys(endedKeyOf(a.state), endedKeyOf(b.state))).slice(0, limit);
+  }
+
+  /**
+   * The rows past the place `ended` of the writing of the end entries whose status is `status`. While more than
+   * {@link SCAN_BATCH} instances are past it, every instance row is read at once and those past it kept (one request:
+   * 0.3 s for 20,000 rows in headless Chromium, where reading 16,000 of them one by one took 1.4 s); then only the rows
+   * whose `xc` entry holds `status`, one by one.
+   */
+  async #endedPast(ended: EndedRebuild, status: OrchestrationRuntimeStatus): Promise<InstanceRow[]> {
+    const past = this.#after(['xc'], ended.after);
+    if (await promisifyRequest(this.#store.count(past)) > SCAN_BATCH) {
+      const stored = await promisifyRequest(this.#store.getAll(this.#range(['i'], ['i', MAX]))) as StoredInstance[];
+      return stored.filter((row) => row.status === status && past.includes(['xc', row.createdMs, row.id])).map(rowOf);
+    }
+    const [keys, values] = await Promise.all([this.#keys(past), promisifyRequest(this.#store.getAll(past))]);
+    const rows = await Promise.all(keys.filter((_, i) => values[i] === status).map((key) => this.getInstance(lastOf(key))));
+    return rows.filter((row): row is InstanceRow => row !== undefined);
   }
 
   async countTagged(pair: readonly [string, string]): Promise<number> {
@@ -1229,9 +1342,9 @@ class KeyvalTransaction implements BackendTransaction {
         if (raced) return raced;
         let loaded: Loaded = { row: undefined, tasks: [], entry: undefined, dirty: false, tasksChanged: false, exact: false };
         if (stored) {
-          const { tasks, tasksReadyMs, tasksSeq, ...row } = stored;
+          const { tasks, tasksReadyMs, tasksSeq } = stored;
           const entry = tasksReadyMs === undefined ? undefined : tasksSeq === undefined ? [tasksReadyMs] : [tasksReadyMs, tasksSeq];
-          loaded = { ...loaded, row, tasks: tasks ? [...tasks] : [], entry };
+          loaded = { ...loaded, row: rowOf(stored), tasks: tasks ? [...tasks] : [], entry };
         }
         this.#loaded.set(id, loaded);
         return loaded;
@@ -1571,23 +1684,6 @@ async function upgradeTaskRows(store: IDBObjectStore, keyRange: typeof IDBKeyRan
   const tx = new KeyvalTransaction(store, keyRange, clock, new ReadsAhead(undefined));
   await tx.repack([...new Set(entries.map(lastOf))]);
   await tx.finish();
-}
-
-/**
- * The upgrade to layout 16 from any older one: writes the `xe` entry of every instance that has ended. The `xc`
- * entries say which (their value is the status of an ended instance: exact since layout 4, and layouts 1 to 3 are
- * upgraded to it before this), so only those rows are read; the entry is written from the row.
- */
-async function upgradeEndedEntries(store: IDBObjectStore, keyRange: typeof IDBKeyRange): Promise<void> {
-  const created = keyRange.bound(['xc'], ['xc', MAX]);
-  const [keys, values] = await Promise.all([
-    promisifyRequest(store.getAllKeys(created)) as Promise<IDBValidKey[][]>,
-    promisifyRequest(store.getAll(created)),
-  ]);
-  await Promise.all(keys.filter((_, i) => isTerminalValue(values[i])).map(async (key) => {
-    const row = await promisifyRequest(store.get(['i', lastOf(key)])) as InstanceRow | undefined;
-    for (const entry of row ? endedKeys(row) : []) store.put(0, entry);
-  }));
 }
 
 /** The id at the end of an index key. */

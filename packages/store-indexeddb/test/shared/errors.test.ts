@@ -592,7 +592,7 @@ describe('schema checks', () => {
       raw.close();
       return meta.result;
     };
-    // Marked as this layout at once; the rebuild of the name and tag entries it names then runs to its end.
+    // Marked as this layout at once; the rebuilds it names (of the end entries, of the name and tag entries) then run to their end.
     await vi.waitFor(async () => {
       expect(await marker()).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
     }, { timeout: SETTLED.timeoutMs, interval: 50 });

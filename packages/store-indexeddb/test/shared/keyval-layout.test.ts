@@ -537,9 +537,20 @@ function readsOfRows(): { count(): number; uninstall(): void } {
   return { count: () => count, uninstall: () => (IDBObjectStore.prototype.get = get) };
 }
 
+/** Counts the end entries (`['xe', ...]`) put in this realm, by watching the object stores' `put` until `uninstall`. */
+function endEntryPuts(): { count(): number; uninstall(): void } {
+  const put = IDBObjectStore.prototype.put;
+  let count = 0;
+  IDBObjectStore.prototype.put = function (this: IDBObjectStore, value: unknown, key?: IDBValidKey) {
+    if (Array.isArray(key) && key[0] === 'xe') count++;
+    return put.call(this, value, key);
+  };
+  return { count: () => count, uninstall: () => (IDBObjectStore.prototype.put = put) };
+}
+
 /**
- * Waits until the marker of database `name` is this layout's with no rebuild of the name and tag entries under way: a
- * store that opened an older layout runs that rebuild after the open, in steps of its own.
+ * Waits until the marker of database `name` is this layout's with no rebuild under way (of the name and tag entries, or
+ * of the end entries): a store that opened an older layout runs those after the open, in steps of its own.
  */
 async function rebuilt(name: string): Promise<void> {
   await vi.waitFor(async () => {
@@ -1375,7 +1386,7 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
     return (await rawKeys(name)).filter(([prefix]) => prefix === 'xe');
   }
 
-  it('opens a layout-15 database with ended instances in it: its upgrade writes their end entries, and listEnded lists them in end order', async () => {
+  it('opens a layout-15 database with ended instances in it: the steps after its open write their end entries, and listEnded lists them in end order', async () => {
     // The keys and values as layout 15 wrote them (this layout's without the end entries), at IndexedDB version 2:
     // three completed in another order than created, one failed, one running.
     const source = uniqueName('layout-16-source');
@@ -1407,6 +1418,7 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
     expect(await list('Completed')).toEqual(['b', 'c']);
     expect(await list('Completed', { endedMs: T0.getTime() + 1000, instanceId: 'b' })).toEqual(['c']);
     expect(await list('Failed')).toEqual(['f']);
+    await rebuilt(name);
     expect(await endEntries(name)).toEqual([
       ['xe', 'Completed', T0.getTime() + 1000, 'b'], ['xe', 'Completed', T0.getTime() + 2000, 'c'], ['xe', 'Completed', T0.getTime() + 3000, 'a'],
       ['xe', 'Failed', T0.getTime() + 500, 'f'],
@@ -1419,6 +1431,157 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
     await store.purgeInstance('b');
     expect(await list('Completed')).toEqual(['r', 'c']);
     expect((await endEntries(name)).map(lastOfKey)).toEqual(['r', 'c', 'a', 'f']);
+  });
+
+  describe('written after the open, in steps', () => {
+    const COUNT = 3000;
+    const idOf = (i: number) => `e-${String(i).padStart(4, '0')}`;
+    const createdMsOf = (i: number) => T0.getTime() + i;
+    /** Ended in another order than created (7,919 is prime to 3,000), two instances to an end ms. */
+    const endedMsOf = (i: number) => T0.getTime() + 10_000 + Math.floor(((i * 7919) % COUNT) / 2);
+    const statusOf = (i: number): InstanceState['runtimeStatus'] => (i % 7 === 3 ? 'Running' : i % 5 === 0 ? 'Failed' : 'Completed');
+    const ENDED_TO = new Date(T0.getTime() + 10_000 + 1200);
+    const isEnded = (i: number) => statusOf(i) !== 'Running';
+    /** The end entries the rows of the instances `of` call for, in key order. */
+    const wantedEntries = (of: (i: number) => boolean = () => true) => Array.from({ length: COUNT }, (_, i) => i)
+      .filter((i) => isEnded(i) && of(i))
+      .map((i) => ['xe', statusOf(i), endedMsOf(i), idOf(i)] as IDBValidKey[])
+      .sort((a, b) => (a[1]! < b[1]! ? -1 : a[1]! > b[1]! ? 1 : (a[2] as number) - (b[2] as number) || (a[3]! < b[3]! ? -1 : 1)));
+    /** What listEnded lists of `status` up to ENDED_TO, in end order. */
+    const expected = (status: InstanceState['runtimeStatus']) => wantedEntries()
+      .filter((key) => key[1] === status && (key[2] as number) <= ENDED_TO.getTime()).map(lastOfKey);
+
+    /**
+     * Writes database `name` at IndexedDB version 2 with the marker `meta` and COUNT instances, created 1 ms apart, most
+     * ended (statusOf, endedMsOf); the instances `entries` takes have their end entry, the others none (layout 15 wrote
+     * none; a writing of them cut short wrote those up to its place).
+     */
+    async function ended(name: string, meta: object, entries: (i: number) => boolean = () => false): Promise<void> {
+      const source = uniqueName('layout-16-template');
+      const first = open(source);
+      await create(first, newInstance('template', { n: 1 }));
+      await first.close();
+      const template = await rawGet(source, ['i', 'template']) as { state: Record<string, unknown> };
+      const input = await rawGet(source, ['in', 'template']);
+      const { readyMs: _r, headSeq: _h, pendingCount: _p, minVisibleMs: _m, ...row } = template as Record<string, unknown> & { state: Record<string, unknown> };
+      const db = await layout15Database(name);
+      try {
+        const tx = db.transaction(STORE, 'readwrite');
+        const raw = tx.objectStore(STORE);
+        raw.put(meta, ['meta']);
+        for (let i = 0; i < COUNT; i++) {
+          const id = idOf(i);
+          const status = statusOf(i);
+          const createdTime = new Date(createdMsOf(i));
+          const lastUpdatedTime = isEnded(i) ? new Date(endedMsOf(i)) : createdTime;
+          raw.put({ ...row, id, createdMs: createdMsOf(i), status, state: { ...row.state, instanceId: id, runtimeStatus: status, createdTime, lastUpdatedTime } }, ['i', id]);
+          raw.put(input, ['in', id]);
+          raw.put(isEnded(i) ? status : 0, ['xc', createdMsOf(i), id]);
+          raw.put(0, ['xn', 'Orch', createdMsOf(i), id]);
+          if (isEnded(i) && entries(i)) raw.put(0, ['xe', status, endedMsOf(i), id]);
+        }
+        await done(tx);
+      } finally {
+        db.close();
+      }
+    }
+
+    /** Every instance listEnded lists of `status` up to ENDED_TO, page by page (`limit` each), each page after the last. */
+    async function allEnded(store: KeyvalStore, status: InstanceState['runtimeStatus'], limit: number): Promise<string[]> {
+      const ids: string[] = [];
+      let after: { endedMs: number; instanceId: string } | undefined;
+      for (;;) {
+        const page = await store.listEnded({ runtimeStatus: status, endedTo: ENDED_TO, limit, ...(after ? { after } : {}) });
+        ids.push(...page.map((state) => state.instanceId));
+        if (page.length < limit) return ids;
+        const last = page[page.length - 1]!;
+        after = { endedMs: last.lastUpdatedTime.getTime(), instanceId: last.instanceId };
+      }
+    }
+
+    /** Waits until the marker of database `name` names no rebuild, making a call of `store` each time (it starts steps that stopped). */
+    async function written(name: string, store: KeyvalStore): Promise<void> {
+      await vi.waitFor(async () => {
+        await store.getInstance('none');
+        expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval' });
+      }, { timeout: SETTLED.timeoutMs, interval: 50 });
+    }
+
+    it('opens a layout-15 database of 3,000 instances without writing an end entry in the open: calls are answered while none is written, listEnded lists exactly meanwhile, and the steps write them after', async () => {
+      const name = uniqueName('layout-15-many-ended');
+      await ended(name, { version: 15, store: 'durable-rx/keyval' });
+      const clock = new VirtualClock(T0);
+      // Every step fails (its transaction aborted as it reads the marker): the writing stays at its start meanwhile.
+      const steps = abortMarkerWritesAfterFirst();
+      const store = open(name, { clock });
+      try {
+        expect(await store.getInstance(idOf(1))).toMatchObject({ runtimeStatus: 'Completed' });
+        // Before: the open wrote all 2,571 entries in its own transaction, which every call waited for.
+        expect(await endEntries(name)).toEqual([]);
+        expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', ended: {} });
+        expect(steps.count()).toBeGreaterThanOrEqual(1);
+        expect(await allEnded(store, 'Completed', 100)).toEqual(expected('Completed'));
+        expect(await allEnded(store, 'Failed', 7)).toEqual(expected('Failed'));
+        expect(await allEnded(store, 'Terminated', 10)).toEqual([]);
+      } finally {
+        steps.restore();
+      }
+      await clock.advance(60_000); // past the wait after failed steps
+      await written(name, store);
+      expect(await endEntries(name)).toEqual(wantedEntries());
+      const rows = readsOfRows();
+      try {
+        expect(await allEnded(store, 'Completed', 100)).toEqual(expected('Completed'));
+        // Written, a page reads its own rows only: one per instance listed (and none for the last, short page's end).
+        expect(rows.count()).toBe(expected('Completed').length);
+      } finally {
+        rows.uninstall();
+      }
+    });
+
+    // Cut short half way (the rows past the place read at once) and near the end (100 past it: read one by one).
+    it.each([1500, 2900])('goes on from its place with a writing cut short (a reload) after %i, listing exactly meanwhile, with the purges made meanwhile', async (place) => {
+      const name = uniqueName('layout-16-cut');
+      await ended(name, { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', ended: { after: ['xc', createdMsOf(place), idOf(place)] } }, (i) => i <= place);
+      const clock = new VirtualClock(T0);
+      // Every step fails: the writing stays at its place meanwhile.
+      const steps = abortMarkerWritesAfterFirst();
+      const store = open(name, { clock });
+      // One failed instance on each side of the place, purged meanwhile: its entry (written or not) and its row go.
+      const purged = [idOf(5), idOf(place + 5)];
+      try {
+        expect(await allEnded(store, 'Completed', 100)).toEqual(expected('Completed'));
+        expect(await allEnded(store, 'Failed', 50)).toEqual(expected('Failed'));
+        for (const id of purged) expect(await store.purgeInstance(id)).toBe(1);
+        expect(await allEnded(store, 'Failed', 50)).toEqual(expected('Failed').filter((id) => !purged.includes(id)));
+        expect(await rawGet(name, ['meta'])).toMatchObject({ ended: { after: ['xc', createdMsOf(place), idOf(place)] } });
+      } finally {
+        steps.restore();
+      }
+      await clock.advance(60_000); // past the wait after failed steps
+      await written(name, store);
+      expect(await endEntries(name)).toEqual(wantedEntries((i) => !purged.includes(idOf(i))));
+      expect(await allEnded(store, 'Failed', 50)).toEqual(expected('Failed').filter((id) => !purged.includes(id)));
+      expect(await allEnded(store, 'Completed', 100)).toEqual(expected('Completed'));
+    });
+
+    it('lists exactly, page by page, while the writing moves on under the listing in two tabs, which write each entry once', async () => {
+      const name = uniqueName('layout-15-two-tabs');
+      await ended(name, { version: 15, store: 'durable-rx/keyval' });
+      const puts = endEntryPuts();
+      try {
+        const tabs = [open(name), open(name)];
+        const [completed, failed] = await Promise.all([allEnded(tabs[0]!, 'Completed', 40), allEnded(tabs[1]!, 'Failed', 20)]);
+        expect(completed).toEqual(expected('Completed'));
+        expect(failed).toEqual(expected('Failed'));
+        await written(name, tabs[1]!);
+        expect(await endEntries(name)).toEqual(wantedEntries());
+        // Each step reads the place the other tab's step left: no entry is written twice (both from the start: 5,142).
+        expect(puts.count()).toBe(wantedEntries().length);
+      } finally {
+        puts.uninstall();
+      }
+    });
   });
 
   it('raises the IndexedDB version, so that a tab of layout 15 (which writes no end entry) closes its connection', async () => {
@@ -1436,7 +1599,7 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
     await create(store, newInstance('a'));
     expect(asked).toBe(3);
     expect((await connectionOf(store)).version).toBe(3);
-    expect(await rawGet(name, ['meta'])).toEqual({ version: 16, store: 'durable-rx/keyval' });
+    await rebuilt(name);
   });
 
   it('reads each row of a page and no other: the entries of the page\'s key range, however many ended before its key or after its time', async () => {
