@@ -77,5 +77,26 @@ export function recordedClaimRead(doc: { readonly leaseToken?: string | null | u
   return { token: doc.leaseToken, at, limit, bytes };
 }
 
+/**
+ * How the claim that leased `doc` under `lease` (at `now`, asking for at most `limit` messages) reads the messages it
+ * hands out: by the record its lease write left ({@link recordedClaimRead}), up to the `leaseSeq` that write read,
+ * which are the bounds an unclaimed write's check reads again (`unclaimedWriteRefusal`); without a record (none is
+ * expected of this version's lease write), by `now` and `limit` up to `messageSeq`. A lease this process recovers
+ * (`#recoverInstance`, its write's outcome unknown) is read after its write, so its `messageSeq` may be past messages
+ * sent since, which that lease did not take: `leaseSeq` bounds them.
+ *
+ * @example
+ * ```ts
+ * claimedReadOf({ messageSeq: 9, leaseSeq: 7, leaseRead: record }, lease, now, 100); // { read: record, upToSeq: 7 }
+ * ```
+ */
+export function claimedReadOf(
+  doc: Pick<InstanceDoc, 'messageSeq' | 'leaseSeq' | 'leaseRead'>, lease: Pick<Lease, 'token'>, now: Date, limit: number,
+): { read: ClaimRead; upToSeq: number } {
+  const recorded = recordedClaimRead({ leaseToken: lease.token, leaseRead: doc.leaseRead });
+  if (recorded && typeof doc.leaseSeq === 'number') return { read: recorded, upToSeq: doc.leaseSeq };
+  return { read: claimReadOf(lease, now, limit), upToSeq: doc.messageSeq };
+}
+
 /** The fields of an instance document {@link recordedClaimRead} reads. */
 export type RecordedClaimFields = Pick<InstanceDoc, 'leaseToken' | 'leaseRead'>;

@@ -31,21 +31,22 @@ export const CLAIM_WITHOUT_INPUT: readonly OrchestrationRuntimeStatus[] = ['Runn
 
 /**
  * The projection of an orchestration claim's `findOneAndUpdate` (and of its look-up of a lease it could not confirm):
- * the state, `messageSeq` (which bounds the read of its messages, `visibleMessagesQuery`), and the input unless the
- * instance's status is one of {@link CLAIM_WITHOUT_INPUT} (read from the indexed copy the same write keeps beside the
- * state). An aggregation expression in a `findAndModify` projection needs MongoDB 4.4, the store's oldest supported
+ * the state, `messageSeq`, `leaseSeq` and `leaseRead` (which bound the read of its messages, `claimedReadOf`), and the
+ * input unless the instance's status is one of {@link CLAIM_WITHOUT_INPUT} (read from the indexed copy the same write
+ * keeps beside the state). An aggregation expression in a `findAndModify` projection needs MongoDB 4.4, the store's oldest supported
  * server (as `TAKEN_INSTANCE_PROJECTION`). A document written before the input had a field of its own keeps it inside
  * `state`: its claim carries it whatever the status.
  *
  * @example
  * ```ts
  * instances.findOneAndUpdate(filter, lease$set, { returnDocument: 'after', projection: CLAIMED_INSTANCE_PROJECTION });
- * // { _id, state, messageSeq } of a Running instance; { _id, state, input, messageSeq } of any other
+ * // { _id, state, messageSeq, leaseSeq, leaseRead } of a Running instance; the input too of any other
  * ```
  */
 export const CLAIMED_INSTANCE_PROJECTION = {
   state: 1,
   messageSeq: 1,
+  leaseSeq: 1,
   leaseRead: 1,
   input: { $cond: [{ $in: ['$runtimeStatus', CLAIM_WITHOUT_INPUT] }, '$$REMOVE', '$input'] },
 } as const;

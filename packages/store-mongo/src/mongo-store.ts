@@ -75,7 +75,7 @@ import {
   commitSignalsWork, instanceUpdate, instanceUpdateFields, leaseReleaseFields, STAMP_PURGED_AT, STAMP_UPDATED_AT, TAKEN_INSTANCE_PROJECTION, translateWritePlan, type MongoWrite,
   type TakenInstanceDoc,
 } from './translate-write-plan.js';
-import { claimedMessagesQuery, claimLeaseUpdate, claimReadOf, recordedClaimRead } from './claim-read.js';
+import { claimedMessagesQuery, claimedReadOf, claimLeaseUpdate, claimReadOf } from './claim-read.js';
 import { endedPage, type EndedPage } from './ended-page.js';
 import { mergeBySeq } from './merge-by-seq.js';
 import { purgeInBatches } from './purge-in-batches.js';
@@ -107,9 +107,10 @@ interface TransactionUse<T> {
 
 /**
  * What an orchestration claim reads of the instance it leased (`CLAIMED_INSTANCE_PROJECTION`): its state, its input
- * unless it is Running, and `messageSeq` and `leaseRead`, which bound the read of its messages (`claimedMessagesQuery`).
+ * unless it is Running, and `messageSeq`, `leaseSeq` and `leaseRead`, which bound the read of its messages
+ * (`claimedReadOf`).
  */
-type ClaimedInstanceDoc = Pick<InstanceDoc, '_id' | 'state' | 'input' | 'messageSeq' | 'leaseRead'>;
+type ClaimedInstanceDoc = Pick<InstanceDoc, '_id' | 'state' | 'input' | 'messageSeq' | 'leaseSeq' | 'leaseRead'>;
 
 /** A document a claim leased, with the lease it holds. */
 interface TakenLease<D> {
@@ -829,10 +830,10 @@ export class MongoStore implements Store {
         // Bounded in time (claimReadBound: the session's operation time may be past the majority commit point), in
         // bytes (every message taken becomes a history event of the step's one transaction), and to the messages
         // queued up to the lease write (upToSeq), so that the two reads, merged in arrival order, read one set.
-        // As the lease write recorded it (`leaseRead`; a lease this process recovered: as the claim that wrote it), so
-        // that an unclaimed write's check reads the same messages.
-        const read = recordedClaimRead({ leaseToken: lease.token, leaseRead: doc.leaseRead }) ?? claimReadOf(lease, options.now, limit);
-        const query = claimedMessagesQuery(doc._id, read, doc.messageSeq);
+        // As the lease write recorded it (`leaseRead`, up to `leaseSeq`; a lease this process recovered: as the claim
+        // that wrote it, not the messages sent since), so that an unclaimed write's check reads the same messages.
+        const { read, upToSeq } = claimedReadOf(doc, lease, options.now, limit);
+        const query = claimedMessagesQuery(doc._id, read, upToSeq);
         // The due timers' session reads after the lease write too (its operation time: afterClusterTime).
         if (session.operationTime !== undefined) sessions.timers.advanceOperationTime(session.operationTime);
         const messages = await takeWithinBytes(

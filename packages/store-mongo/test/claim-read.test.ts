@@ -1,6 +1,6 @@
 import type { Lease } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
-import { claimedMessagesQuery, claimLeaseUpdate, claimReadOf, recordedClaimRead } from '../src/claim-read.js';
+import { claimedMessagesQuery, claimedReadOf, claimLeaseUpdate, claimReadOf, recordedClaimRead } from '../src/claim-read.js';
 import { CLAIM_MESSAGE_BYTES, CLAIMED_INSTANCE_PROJECTION } from '../src/claimed-work.js';
 import { EPOCH } from '../src/documents.js';
 import { UNCLAIMED_SCAN_LIMIT, visibleMessagesQuery } from '../src/queries.js';
@@ -20,7 +20,7 @@ describe('how a claim read its messages (claim-read)', () => {
       },
     }]);
     // The claim reads the record back with the instance, and a commit's check with the lease.
-    expect(CLAIMED_INSTANCE_PROJECTION).toHaveProperty('leaseRead', 1);
+    expect(CLAIMED_INSTANCE_PROJECTION).toMatchObject({ leaseSeq: 1, leaseRead: 1 });
     expect(TAKEN_INSTANCE_PROJECTION).toMatchObject({ leaseToken: 1, leaseRead: 1 });
   });
 
@@ -30,6 +30,18 @@ describe('how a claim read its messages (claim-read)', () => {
     expect(query.atOnce.filter).toEqual({ instanceId: 'order-1', due: EPOCH, seq: { $lte: 7 } });
     expect(query.atOnce.options).toMatchObject({ limit: 2 });
     expect(query.dueSeqs().filter).toEqual({ instanceId: 'order-1', due: { $lte: T0, $ne: EPOCH }, seq: { $lte: 7 } });
+  });
+
+  it('reads, for a lease this process recovers after messages were sent to the instance, only those up to its leaseSeq, as the check of what it took does', () => {
+    const read = claimReadOf(lease, T0, 2);
+    // Leased when messageSeq was 3; two more messages sent before the look-up that recovers the lease read it.
+    const recovered = { messageSeq: 5, leaseSeq: 3, leaseRead: read };
+    expect(claimedReadOf(recovered, lease, new Date(T0.getTime() + 5_000), 100)).toEqual({ read, upToSeq: 3 });
+    // The claim's own write returns the document as written: the two are the same there.
+    expect(claimedReadOf({ ...recovered, messageSeq: 3 }, lease, T0, 2)).toEqual({ read, upToSeq: 3 });
+    // No record of this lease (none is expected): the claim's own time and limit, up to messageSeq.
+    expect(claimedReadOf({ messageSeq: 5, leaseSeq: 3, leaseRead: claimReadOf({ token: 'other' }, T0, 2) }, lease, T0, 7))
+      .toEqual({ read: claimReadOf(lease, T0, 7), upToSeq: 5 });
   });
 
   it('takes a record only as the current lease\u2019s and as this version writes it', () => {
