@@ -77,6 +77,7 @@ import {
 } from './translate-write-plan.js';
 import { claimedMessagesQuery, claimedReadOf, claimLeaseUpdate, claimReadOf } from './claim-read.js';
 import { endedPage, type EndedPage } from './ended-page.js';
+import { fillInBatches } from './fill-in-batches.js';
 import { mergeBySeq } from './merge-by-seq.js';
 import { purgeInBatches } from './purge-in-batches.js';
 import { seqPages } from './seq-pages.js';
@@ -1894,9 +1895,9 @@ export class MongoStore implements Store {
 
   /**
    * One connect-time pass that gives the instances missing `field` (the cursor `missing` opens, each caller's query on
-   * its own index) the value `update` computes from the projected document: updated in unordered batches of 500, each
-   * update conditional (its filter) so that a commit that wrote the field meanwhile wins; a document `update` skips is
-   * left as it is.
+   * its own index) the value `update` computes from the projected document: updated in unordered batches of at most
+   * 500 updates and about 16 MiB of the states they carry (`fillInBatches`), each update conditional (its filter) so
+   * that a commit meanwhile wins; a document `update` skips is left as it is.
    */
   async #fillIn(
     field: string, missing: () => FindCursor<WithId<InstanceDoc>>,
@@ -1904,19 +1905,12 @@ export class MongoStore implements Store {
   ): Promise<void> {
     await this.#op(`filling in ${field}`, async () => {
       const cursor = missing();
-      let batch: AnyBulkWriteOperation<InstanceDoc>[] = [];
-      const flush = async () => {
-        if (batch.length > 0) await this.#instances.bulkWrite(batch, { ordered: false });
-        batch = [];
-      };
       try {
-        for await (const doc of cursor) {
+        const write = (doc: WithId<InstanceDoc>): AnyBulkWriteOperation<InstanceDoc> | undefined => {
           const updateOne = update(doc);
-          if (!updateOne) continue;
-          batch.push({ updateOne });
-          if (batch.length >= 500) await flush();
-        }
-        await flush();
+          return updateOne && { updateOne };
+        };
+        await fillInBatches(cursor, write, (doc) => doc.state, (batch) => this.#instances.bulkWrite(batch, { ordered: false }));
       } finally {
         await cursor.close().catch(() => undefined);
       }
