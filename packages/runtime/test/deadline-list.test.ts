@@ -356,6 +356,26 @@ describe('DeadlineList', () => {
     await expectEndedAt(clock, T0 + 150, later, 'later call did not settle within 150 ms');
   });
 
+  it('keeps its try for the pending deadlines when a call made before it comes cannot arm the timer', async () => {
+    const clock = new HandClock();
+    const { list, reports } = reportingList(clock);
+    list.add(100, () => undefined);
+    const later = list.bound(() => new Promise<string>(() => {}), 150, 'later call');
+    let sent = 0;
+    await fireUnarmable(clock, T0 + 100, async () => {
+      // Earlier than the try's deadline: it arms the clock itself, which throws, with nothing sent or linked.
+      expect(() => list.bound(() => (sent++, Promise.resolve('x')), 5, 'early call')).toThrow('injected: no timer');
+    });
+    expect(sent).toBe(0);
+    expect(reports).toEqual([`${DEADLINE_FAILED}: none is armed; it is tried again at the next turn`]);
+    // The timers work again at the next turn. Before, the failed call had cancelled the try while the list still held
+    // the timer armed for the later call: none was, and it stayed pending until the stop.
+    clock.refusing = false;
+    await nextTurn();
+    expect([...clock.timers.values()].map((timer) => timer.at)).toEqual([T0 + 150]);
+    await expectEndedAt(clock, T0 + 150, later, 'later call did not settle within 150 ms');
+  });
+
   it('tries 3 times in a row at most when the timers keep failing, reported as it begins and as it ends, then arms for its earliest deadline with the next call', async () => {
     const clock = new HandClock();
     const { list, reports } = reportingList(clock);

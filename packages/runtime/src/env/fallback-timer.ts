@@ -142,7 +142,6 @@ export class FallbackTimer {
       this.#timer = this.#fire = undefined;
       this.#fired(onPlatform);
     };
-    this.#retry = undefined;
     let clockError: unknown;
     let first = false;
     try {
@@ -150,7 +149,9 @@ export class FallbackTimer {
       this.#failures.ok();
     } catch (error) {
       first = this.#failures.failed();
+      // An arming that throws leaves all as it was, a pending try too: its owner holds that one armed still.
       if (!failed) throw error;
+      this.#retry = undefined;
       if (this.#timer !== undefined && !this.#inPlace) {
         failed(error, 'kept', first);
         return undefined;
@@ -174,6 +175,7 @@ export class FallbackTimer {
       clockError = error;
     }
     if (this.#unref) unref(timer);
+    this.#retry = undefined;
     this.#unarmed = 0;
     this.clear();
     this.#timer = timer;
