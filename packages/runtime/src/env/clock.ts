@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 /**
  * Longest delay `setTimeout` honours, 2^31 - 1 ms (24.8 days): browsers and Node fire longer delays at once. The
  * runtime waits out a longer one in steps of at most this; an option that sets one timer (a store's deadline) is
@@ -9,6 +10,16 @@
  * ```
  */
 export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+/**
+ * `ms` (already checked to be a positive integer), refused with `InvalidArgumentError` above what one timer can wait
+ * ({@link MAX_TIMER_DELAY_MS}): the one check of an option that sets one timer (a heartbeat, a resume window, a
+ * server's keep-alive).
+ */
+export function oneTimerDelay(ms: number, what: string): number {
+  if (ms > MAX_TIMER_DELAY_MS) throw new InvalidArgumentError(`${what} must be at most ${MAX_TIMER_DELAY_MS} ms (24.8 days)`);
+  return ms;
+}
 
 /** An opaque handle returned by {@link Clock.setTimeout}. */
 export type ClockTimer = { readonly __clockTimer?: never } | number | object;

@@ -13,7 +13,7 @@ import { LEGACY_WEBHOOK_PATH, managementPayloadAt, mountOf, WEBHOOK_PATH } from 
 import { jsonResponse } from '../client/json-response.js';
 import { terminateAccepted, terminateByAccepted } from '../client/terminate-accepted.js';
 import { timeoutAfter } from '../client/timeout-after.js';
-import { MAX_TIMER_DELAY_MS } from '../env/clock.js';
+import { oneTimerDelay } from '../env/clock.js';
 import { InstanceNotFoundError, instanceNotFound } from '../model/errors/instance-not-found-error.js';
 import { InvalidArgumentError } from '../model/errors/invalid-argument-error.js';
 import { isTerminalStatus, type InstanceStatus } from '../model/instance-status.js';
@@ -1071,8 +1071,8 @@ function resolveOptions(options: HttpHandlerOptions): ResolvedOptions {
     statusRetryAfterSeconds: checked.retryAfterSeconds ?? DEFAULT_STATUS_RETRY_AFTER_SECONDS,
     maxWaitSeconds: checked.maxWaitSeconds ?? DEFAULT_MAX_WAIT_SECONDS,
     // One timer each: a longer delay would fire at once (Node, browsers) or early (the system clock clamps it).
-    heartbeatMs: timerDelay(checked.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs'),
-    resumeWindowMs: timerDelay(checked.resumeWindowMs ?? DEFAULT_RESUME_WINDOW_MS, 'resumeWindowMs'),
+    heartbeatMs: oneTimerDelay(checked.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs'),
+    resumeWindowMs: oneTimerDelay(checked.resumeWindowMs ?? DEFAULT_RESUME_WINDOW_MS, 'resumeWindowMs'),
     resumeBufferBytes: checked.resumeBufferBytes ?? DEFAULT_RESUME_BUFFER_BYTES,
     reconnectDelayMs: checked.reconnectDelayMs ?? DEFAULT_RECONNECT_DELAY_MS,
     maxStreams: checked.maxStreams ?? DEFAULT_MAX_STREAMS,
@@ -1263,12 +1263,6 @@ function httpOriginOf(url: URL): string | undefined {
 /** True for a `Sec-Fetch-Site` value that names a request from another site or another origin of the same site. */
 function isCrossSiteFetch(site: string | null): boolean {
   return site === 'cross-site' || site === 'same-site';
-}
-
-/** `ms`, refused above what one timer can wait ({@link MAX_TIMER_DELAY_MS}, 24.8 days). */
-function timerDelay(ms: number, what: string): number {
-  if (ms > MAX_TIMER_DELAY_MS) throw new InvalidArgumentError(`${what} must be at most ${MAX_TIMER_DELAY_MS} ms (24.8 days)`);
-  return ms;
 }
 
 /**

@@ -6,10 +6,13 @@ import { errorResponse } from '../http/error-response.js';
 import { SSE_STREAM, type SseBody } from '../http/sse-connection.js';
 import { invalid, isCount, isCountOrZero, isFunction, isString, readChecked, type MemberCheck } from '../model/validation.js';
 import { SocketWriter } from './socket-writer.js';
+import { oneTimerDelay } from '../env/clock.js';
 
 /** A TCP port: an integer from 0 (a free one) to 65535. */
 const isPort: MemberCheck<number> = (value, what) =>
   isCountOrZero(value, what) <= 65_535 ? (value as number) : invalid(what, 'must be an integer from 0 to 65535');
+/** One timer's milliseconds: Node arms a longer one after 1 ms instead (with a `TimeoutOverflowWarning`). */
+const isTimerMs: MemberCheck<number> = (value, what) => oneTimerDelay(isCount(value, what), what);
 
 /**
  * How a connection ends after an answer sent before its request body was read whole (see {@link closeAfterAnswer}):
@@ -41,6 +44,14 @@ export interface ServeOptions {
    * Default 300 000 (5 min, Node's own).
    */
   readonly requestTimeoutMs?: number;
+  /**
+   * How long an idle keep-alive connection stays open after its last response (`node:http`'s `keepAliveTimeout`).
+   * Behind a load balancer or proxy that reuses connections, set it above the balancer's own idle timeout (AWS ALB
+   * 60 s, for one): otherwise the server may close a connection just as the balancer sends a request on it, and the
+   * client gets a 502. Event streams are not idle and are not cut by it. Milliseconds, a positive integer of at most
+   * 2 147 483 647 (24.8 days, one timer's longest). Default 5 000 (Node's own).
+   */
+  readonly keepAliveTimeoutMs?: number;
 }
 
 /** A listening server. */
@@ -91,8 +102,8 @@ export interface NodeServer {
 export async function serve(handler: FetchHandler, options: ServeOptions = {}): Promise<NodeServer> {
   // Checked before a server is made: a handler that is no function, a port that is no TCP port, a hostname no string.
   isFunction(handler, 'serve handler');
-  const { port: listenPort = 0, hostname = '127.0.0.1', requestTimeoutMs = 300_000 } = readChecked(options, 'serve options', {
-    port: isPort, hostname: isString, requestTimeoutMs: isCount,
+  const { port: listenPort = 0, hostname = '127.0.0.1', requestTimeoutMs = 300_000, keepAliveTimeoutMs = 5_000 } = readChecked(options, 'serve options', {
+    port: isPort, hostname: isString, requestTimeoutMs: isCount, keepAliveTimeoutMs: isTimerMs,
   });
   const answer = async (request: Request, env: HttpBindings | Http2Bindings): Promise<Response> => {
     // The request URL the handler gets has its dot segments removed (WHATWG URL parsing), so it cannot tell
@@ -130,6 +141,7 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
     requestTimeout: requestTimeoutMs,
     headersTimeout: Math.min(60_000, requestTimeoutMs),
     connectionsCheckingInterval: Math.min(30_000, requestTimeoutMs),
+    keepAliveTimeout: keepAliveTimeoutMs,
   }, (incoming, outgoing) => {
     // A request the client sent after one answered `Connection: close` (pipelined behind its body) is not served: the
     // connection ends without another answer, as that header told the client.
