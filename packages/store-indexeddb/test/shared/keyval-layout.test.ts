@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SETTLED } from '../../../../test-support/settled.js';
 import type { ActivityTask, InstanceState, Lease, OrchestrationMessage, Store, WriteSet } from '@durable-rx/runtime/store-kit';
+import { compareEndedKeys, endedKeyOf, matchesEndedQuery } from '@durable-rx/runtime/store-kit';
 import type { ExecutionStartedEvent, HistoryEvent } from '@durable-rx/runtime';
 import { createStore, setMany } from 'idb-keyval';
 import { KEYVAL_DB_VERSION, KEYVAL_SCHEMA_VERSION, MAX_PACKED_TASKS } from '../../src/internal/keyval-backend.js';
@@ -1434,13 +1435,16 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
   });
 
   describe('written after the open, in steps', () => {
-    const COUNT = 3000;
+    // Enough for the writing's three steps of 256 and both ways a page reads the rows past the place (every row at once
+    // while more than 256 are past it, then one by one), few enough that a page reading them all stays short.
+    const COUNT = 700;
     const idOf = (i: number) => `e-${String(i).padStart(4, '0')}`;
     const createdMsOf = (i: number) => T0.getTime() + i;
-    /** Ended in another order than created (7,919 is prime to 3,000), two instances to an end ms. */
+    /** Ended in another order than created (7,919 is prime to 700), two instances to an end ms. */
     const endedMsOf = (i: number) => T0.getTime() + 10_000 + Math.floor(((i * 7919) % COUNT) / 2);
     const statusOf = (i: number): InstanceState['runtimeStatus'] => (i % 7 === 3 ? 'Running' : i % 5 === 0 ? 'Failed' : 'Completed');
-    const ENDED_TO = new Date(T0.getTime() + 10_000 + 1200);
+    /** Four fifths of the ends are listed. */
+    const ENDED_TO = new Date(T0.getTime() + 10_000 + COUNT * 0.4);
     const isEnded = (i: number) => statusOf(i) !== 'Running';
     /** The end entries the rows of the instances `of` call for, in key order. */
     const wantedEntries = (of: (i: number) => boolean = () => true) => Array.from({ length: COUNT }, (_, i) => i)
@@ -1507,7 +1511,7 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
       }, { timeout: SETTLED.timeoutMs, interval: 50 });
     }
 
-    it('opens a layout-15 database of 3,000 instances without writing an end entry in the open: calls are answered while none is written, listEnded lists exactly meanwhile, and the steps write them after', async () => {
+    it('opens a layout-15 database of 700 instances without writing an end entry in the open: calls are answered while none is written, listEnded lists exactly meanwhile, and the steps write them after', async () => {
       const name = uniqueName('layout-15-many-ended');
       await ended(name, { version: 15, store: 'durable-rx/keyval' });
       const clock = new VirtualClock(T0);
@@ -1516,11 +1520,11 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
       const store = open(name, { clock });
       try {
         expect(await store.getInstance(idOf(1))).toMatchObject({ runtimeStatus: 'Completed' });
-        // Before: the open wrote all 2,571 entries in its own transaction, which every call waited for.
+        // Before: the open wrote all 600 entries in its own transaction, which every call waited for.
         expect(await endEntries(name)).toEqual([]);
         expect(await rawGet(name, ['meta'])).toEqual({ version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', ended: {} });
         expect(steps.count()).toBeGreaterThanOrEqual(1);
-        expect(await allEnded(store, 'Completed', 100)).toEqual(expected('Completed'));
+        expect(await allEnded(store, 'Completed', 40)).toEqual(expected('Completed'));
         expect(await allEnded(store, 'Failed', 7)).toEqual(expected('Failed'));
         expect(await allEnded(store, 'Terminated', 10)).toEqual([]);
       } finally {
@@ -1531,7 +1535,7 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
       expect(await endEntries(name)).toEqual(wantedEntries());
       const rows = readsOfRows();
       try {
-        expect(await allEnded(store, 'Completed', 100)).toEqual(expected('Completed'));
+        expect(await allEnded(store, 'Completed', 40)).toEqual(expected('Completed'));
         // Written, a page reads its own rows only: one per instance listed (and none for the last, short page's end).
         expect(rows.count()).toBe(expected('Completed').length);
       } finally {
@@ -1539,8 +1543,8 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
       }
     });
 
-    // Cut short half way (the rows past the place read at once) and near the end (100 past it: read one by one).
-    it.each([1500, 2900])('goes on from its place with a writing cut short (a reload) after %i, listing exactly meanwhile, with the purges made meanwhile', async (place) => {
+    // Cut short half way (the rows past the place read at once) and near the end (104 past it: read one by one).
+    it.each([350, 595])('goes on from its place with a writing cut short (a reload) after %i, listing exactly meanwhile, with the purges made meanwhile', async (place) => {
       const name = uniqueName('layout-16-cut');
       await ended(name, { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', ended: { after: ['xc', createdMsOf(place), idOf(place)] } }, (i) => i <= place);
       const clock = new VirtualClock(T0);
@@ -1550,10 +1554,10 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
       // One failed instance on each side of the place, purged meanwhile: its entry (written or not) and its row go.
       const purged = [idOf(5), idOf(place + 5)];
       try {
-        expect(await allEnded(store, 'Completed', 100)).toEqual(expected('Completed'));
-        expect(await allEnded(store, 'Failed', 50)).toEqual(expected('Failed'));
+        expect(await allEnded(store, 'Completed', 40)).toEqual(expected('Completed'));
+        expect(await allEnded(store, 'Failed', 20)).toEqual(expected('Failed'));
         for (const id of purged) expect(await store.purgeInstance(id)).toBe(1);
-        expect(await allEnded(store, 'Failed', 50)).toEqual(expected('Failed').filter((id) => !purged.includes(id)));
+        expect(await allEnded(store, 'Failed', 20)).toEqual(expected('Failed').filter((id) => !purged.includes(id)));
         expect(await rawGet(name, ['meta'])).toMatchObject({ ended: { after: ['xc', createdMsOf(place), idOf(place)] } });
       } finally {
         steps.restore();
@@ -1561,8 +1565,71 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
       await clock.advance(60_000); // past the wait after failed steps
       await written(name, store);
       expect(await endEntries(name)).toEqual(wantedEntries((i) => !purged.includes(idOf(i))));
-      expect(await allEnded(store, 'Failed', 50)).toEqual(expected('Failed').filter((id) => !purged.includes(id)));
-      expect(await allEnded(store, 'Completed', 100)).toEqual(expected('Completed'));
+      expect(await allEnded(store, 'Failed', 20)).toEqual(expected('Failed').filter((id) => !purged.includes(id)));
+      expect(await allEnded(store, 'Completed', 40)).toEqual(expected('Completed'));
+    });
+
+    it('lists exactly while instances on both sides of the place end, restart across it, are purged, or are purged and started again, and the steps then write only what is missing', async () => {
+      const place = 350;
+      const name = uniqueName('layout-16-writes');
+      await ended(name, { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', ended: { after: ['xc', createdMsOf(place), idOf(place)] } }, (i) => i <= place);
+      const clock = new VirtualClock(T0);
+      const steps = abortMarkerWritesAfterFirst(); // the writing stays at its place meanwhile
+      const store = open(name, { clock });
+      /** Ends instance `id` (started if `createdMs` is given) with `status` at ENDED_TO minus `beforeMs`. */
+      const end = async (id: string, status: InstanceState['runtimeStatus'], beforeMs: number, createdMs?: number) => {
+        if (createdMs !== undefined) {
+          const request = newInstance(id);
+          const createdTime = new Date(createdMs);
+          await create(store, { ...request, state: { ...request.state, createdTime, lastUpdatedTime: createdTime } });
+        } else {
+          await send(store, message(id, { type: 'EventRaised', eventId: -1, timestamp: T0.toISOString(), name: 'end' }));
+        }
+        const item = await claim(store);
+        expect(item.state.instanceId).toBe(id);
+        await store.commit(commitOf(item.state, item.lease.token, {
+          state: { ...item.state, runtimeStatus: status, lastUpdatedTime: new Date(ENDED_TO.getTime() - beforeMs), version: item.state.version + 1 },
+          consumedMessageIds: item.messages.map((m) => m.id),
+        }));
+      };
+      /** What listEnded must list of `status`, read from the rows: store-kit's rule, in end order. */
+      const fromRows = async (status: InstanceState['runtimeStatus']) => {
+        const [keys, values] = await Promise.all([rawKeys(name), rawRead<unknown[]>(name, (raw) => raw.getAll())]);
+        const query = { runtimeStatus: status, endedTo: ENDED_TO, limit: 1 };
+        return keys.flatMap((key, i) => (key[0] === 'i' ? [(values[i] as { state: InstanceState }).state] : []))
+          .filter((state) => matchesEndedQuery(state, query))
+          .sort((a, b) => compareEndedKeys(endedKeyOf(a), endedKeyOf(b))).map((state) => state.instanceId);
+      };
+      const check = async () => {
+        for (const status of ['Completed', 'Failed'] as const) expect({ status, listed: await allEnded(store, status, 20) }).toEqual({ status, listed: await fromRows(status) });
+      };
+      const late = T0.getTime() + 5000; // created after every instance: past the place
+      try {
+        await check();
+        await end(idOf(10), 'Completed', 7); // running, before the place: ends
+        await end(idOf(place + 3), 'Failed', 7); // running, past it: ends
+        await end(idOf(1), 'Completed', 3, late); // ended with its entry, before the place: started again past it, ends
+        await end(idOf(place + 1), 'Failed', 5, T0.getTime() - 1); // ended without one, past it: started again before it, ends
+        for (const i of [4, place + 4, 6, place + 6]) expect(await store.purgeInstance(idOf(i))).toBe(1);
+        await end(idOf(6), 'Completed', 1, late + 1); // purged and started again
+        await end(idOf(place + 6), 'Completed', 2, T0.getTime() - 2);
+        await create(store, newInstance(idOf(2))); // ended with its entry, before it: started again, runs
+        await create(store, newInstance(idOf(place + 2))); // ended without one, past it: started again, runs
+        await check();
+        expect(await rawGet(name, ['meta'])).toMatchObject({ ended: { after: ['xc', createdMsOf(place), idOf(place)] } });
+      } finally {
+        steps.restore();
+      }
+      await clock.advance(60_000); // past the wait after failed steps
+      await written(name, store);
+      await check();
+      // Each ended row has its one entry, and no entry is left of a row that changed.
+      const [keys, values] = await Promise.all([rawKeys(name), rawRead<unknown[]>(name, (raw) => raw.getAll())]);
+      const wanted = keys.flatMap((key, i) => {
+        const state = key[0] === 'i' ? (values[i] as { state: InstanceState }).state : undefined;
+        return state && state.runtimeStatus !== 'Running' && state.runtimeStatus !== 'Pending' ? [JSON.stringify(['xe', state.runtimeStatus, state.lastUpdatedTime.getTime(), state.instanceId])] : [];
+      });
+      expect((await endEntries(name)).map((key) => JSON.stringify(key)).sort()).toEqual(wanted.sort());
     });
 
     it('lists exactly, page by page, while the writing moves on under the listing in two tabs, which write each entry once', async () => {
@@ -1571,12 +1638,12 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
       const puts = endEntryPuts();
       try {
         const tabs = [open(name), open(name)];
-        const [completed, failed] = await Promise.all([allEnded(tabs[0]!, 'Completed', 40), allEnded(tabs[1]!, 'Failed', 20)]);
+        const [completed, failed] = await Promise.all([allEnded(tabs[0]!, 'Completed', 10), allEnded(tabs[1]!, 'Failed', 3)]);
         expect(completed).toEqual(expected('Completed'));
         expect(failed).toEqual(expected('Failed'));
         await written(name, tabs[1]!);
         expect(await endEntries(name)).toEqual(wantedEntries());
-        // Each step reads the place the other tab's step left: no entry is written twice (both from the start: 5,142).
+        // Each step reads the place the other tab's step left: no entry is written twice (both from the start: 1,200).
         expect(puts.count()).toBe(wantedEntries().length);
       } finally {
         puts.uninstall();
