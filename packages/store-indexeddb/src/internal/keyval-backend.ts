@@ -316,16 +316,17 @@ export function startKeyvalOpen(
   openTimeoutMs: number, page?: PageFreeze, onReopened?: () => void, onDropped?: () => void,
 ): OpenAttempt {
   const range = keyRange ?? (globalThis as { IDBKeyRange?: typeof IDBKeyRange }).IDBKeyRange;
-  const backend = new KeyvalBackend(
-    openKeyvalStore(name, storeName), name, storeName, range, clock, onVersionChange, openTimeoutMs, page, onReopened, onDropped,
+  const backend: KeyvalBackend = new KeyvalBackend(
+    openKeyvalStore(name, storeName, (event) => backend.blocked(event)), name, storeName, range, clock, onVersionChange, openTimeoutMs,
+    page, onReopened, onDropped,
   );
-  const { opened, answered } = backend.openAttempt();
+  const { opened, answered, blocked } = backend.openAttempt();
   const checked = opened.then(() => backend, (error: unknown) => {
     backend.close();
     throw error;
   });
   checked.catch(() => undefined);
-  return { opened: checked, answered };
+  return { opened: checked, answered, blocked };
 }
 
 /**
@@ -335,12 +336,13 @@ export function startKeyvalOpen(
  * version (new, or of an older layout) is opened again at it, which upgrades it: an upgrade that creates the object
  * store in a new database, and changes nothing in an older one but its version. An existing database without the object
  * store is someone else's and is left as it is (the open fails with a `NotFoundError`, as a transaction on the missing
- * store does).
+ * store does). `onBlocked` is told when IndexedDB reports that upgrade blocked by a connection that does not close.
  */
-function openKeyvalStore(name: string, storeName: string): UseStore {
+function openKeyvalStore(name: string, storeName: string, onBlocked: (event: Event) => void): UseStore {
   let connecting: Promise<IDBDatabase> | undefined;
   const openAt = (version?: number): Promise<IDBDatabase> => {
     const request = version === undefined ? indexedDB.open(name) : indexedDB.open(name, version);
+    request.onblocked = onBlocked;
     let foreign = false;
     request.onupgradeneeded = (event) => {
       if (request.result.objectStoreNames.contains(storeName)) return;
@@ -458,6 +460,8 @@ class KeyvalBackend implements StoreBackend {
   readonly #gate: OpenGate<Connection>;
   /** The new connection the calls wait for, through the gate. */
   #reconnecting: Promise<Connection> | undefined;
+  /** Tells the last {@link KeyvalBackend.openAttempt} that its upgrade is blocked. */
+  #blocked: ((event: unknown) => void) | undefined;
   readonly #page: PageFreeze | undefined;
   /** Called once a new connection after the browser closed one is open and checked (see {@link KeyvalBackend.#reconnect}). */
   readonly #onReopened: (() => void) | undefined;
@@ -573,13 +577,25 @@ class KeyvalBackend implements StoreBackend {
     return this.#connecting;
   }
 
-  /** Begins {@link KeyvalBackend.#connect}: an {@link OpenAttempt} for an {@link OpenGate}. */
+  /**
+   * Begins {@link KeyvalBackend.#connect}: an {@link OpenAttempt} for an {@link OpenGate}. Its `blocked` resolves when
+   * IndexedDB reports the upgrade of this open blocked ({@link KeyvalBackend.blocked}).
+   */
   openAttempt(): OpenAttempt<Connection> {
     let answer!: () => void;
     const answered = new Promise<void>((resolve) => (answer = resolve));
+    const blocked = new Promise<unknown>((resolve) => (this.#blocked = resolve));
     const opened = this.#connect(answer);
     opened.then(answer, answer);
-    return { opened, answered };
+    return { opened, answered, blocked };
+  }
+
+  /**
+   * IndexedDB reported the upgrade of the open under way blocked (`event`): a connection to the older version (a tab
+   * that ignores `versionchange`) does not close. The last attempt is told, so its calls fail at once, as DexieStore's.
+   */
+  blocked(event: unknown): void {
+    this.#blocked?.(event);
   }
 
   /**

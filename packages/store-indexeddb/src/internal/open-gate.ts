@@ -14,7 +14,7 @@ export interface OpenAttempt<T = StoreBackend> {
   readonly answered: Promise<void>;
   /**
    * Resolves with the `blocked` event when IndexedDB reports that the open (an upgrade) waits for another connection
-   * to close; the open goes on waiting. Absent where the adapter never upgrades. Never rejects.
+   * to close; the open goes on waiting. Never rejects.
    */
   readonly blocked?: Promise<unknown>;
 }

@@ -14,7 +14,8 @@ import { DEXIE_LAYOUT_2 } from '../shared/dexie-layout-2.js';
 // Tab A runs an old version of the app: it holds the database open and ignores versionchange. Tab B opens the new
 // version: its upgrade is blocked, and IndexedDB tells B (`blocked`). Tab C opens the new version too: its request
 // queues behind B's, and Chromium tells C nothing, so C's calls waited for as long as A stayed open. The same holds for
-// KeyvalStore, which never upgrades, behind another connection's upgrade or deletion. One page plays every tab:
+// KeyvalStore behind another connection's upgrade or deletion, and for its own upgrade (of a new database, created at
+// version 1 as idb-keyval does, or of an older layout's). One page plays every tab:
 // IndexedDB queues the open requests of a database, and reports `blocked`, between the connections of a page as
 // between tabs. The bound on the open is small here, so that the test does not wait long for the rejection it expects
 // (the open stays queued until the test closes A, whatever the machine's load).
@@ -321,6 +322,32 @@ describe.each(['upgrades', 'deletes'] as const)('KeyvalStore while another conne
     else expect(before).toBeUndefined();
     await create(store, newInstance('after'));
     expect(await store.getInstance('after')).toMatchObject({ runtimeStatus: 'Pending' });
+  });
+});
+
+describe('KeyvalStore whose own upgrade an old tab blocks', () => {
+  it('fails the calls with DatabaseBlockedError at once, whatever openTimeoutMs, and uses the database once the old tab closes', async () => {
+    const name = uniqueName('keyval-own-upgrade');
+    // Tab A holds the database at version 1, as idb-keyval's first open makes a new one, and ignores versionchange: the
+    // store raises it to its own version, an upgrade that A blocks, and IndexedDB tells the store so (`blocked`).
+    const a = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(name, 1);
+      request.onupgradeneeded = () => request.result.createObjectStore('durable-rx');
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    rawConnections.push(a);
+    // No bound on the open: before, the calls waited for as long as A stayed open (the test's own bound fails it then).
+    const store = track(new KeyvalStore({ name, openTimeoutMs: Infinity }));
+    const error = await within(store.getInstance('x').then(() => undefined, (e: unknown) => e), 'the first call failing');
+    expect(error).toMatchObject(BLOCKED);
+    expect((error as { cause?: Event }).cause?.type).toBe('blocked');
+    await expect(create(store, newInstance('x'))).rejects.toMatchObject(BLOCKED);
+
+    a.close();
+    await openedInOrder(name);
+    await create(store, newInstance('x'));
+    expect(await store.getInstance('x')).toMatchObject({ runtimeStatus: 'Pending' });
   });
 });
 
