@@ -10,6 +10,7 @@ import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { failPlatformTimers, HandClock, nextTurn } from './hand-clock.js';
 import { readTokenStream } from './read-token-stream.js';
 import { within } from './within.js';
+import { readMore } from './read-more.js';
 
 /**
  * The HTTP handler's heartbeats over a custom clock whose `setTimeout` throws for a while: the failure is reported once,
@@ -51,7 +52,7 @@ describe('a handler whose clock fails to arm a timer', () => {
       let text = '';
       const beats = (): number => text.split('\n').filter((line) => line.startsWith(':')).length;
       const read = async (until: () => boolean): Promise<void> => {
-        while (!until()) text += (await reader.read()).value ?? '';
+        while (!until()) text += await readMore(reader);
       };
       await read(() => text.includes('data: '));
       clock.failing = true;
@@ -83,7 +84,7 @@ describe('a handler whose clock fails to arm a timer', () => {
       expect(response.status).toBe(200);
       const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
       let text = '';
-      while (!text.includes('data: ')) text += (await reader.read()).value ?? '';
+      while (!text.includes('data: ')) text += await readMore(reader);
       clock.failing = true;
       // A step of the expiry's wait fires and fails to arm the next: reported, not thrown out of the timer.
       await clock.advance(HEARTBEAT_MS);
@@ -111,7 +112,7 @@ describe("a handler whose clock fails to arm a stream session's timer", () => {
     try {
       const reader = (await open()).body!.pipeThrough(new TextDecoderStream()).getReader();
       let text = '';
-      while (!text.includes('data: ')) text += (await reader.read()).value ?? '';
+      while (!text.includes('data: ')) text += await readMore(reader);
       clock.failing = true;
       await reader.cancel(); // dropped: its resume window cannot be armed on the clock
       // It holds the one place (503) for its window, which passes on the platform's timer: the session ends, and a new
@@ -139,7 +140,7 @@ describe("a read token's expiry that neither the clock nor the platform can arm"
     const { clock, errors, handler, runtime, response } = await readTokenStream(KEY, HEARTBEAT_MS);
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
     let text = '';
-    while (!text.includes('data: ')) text += (await reader.read()).value ?? '';
+    while (!text.includes('data: ')) text += await readMore(reader);
     const ended = (async () => {
       for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read());
     })();

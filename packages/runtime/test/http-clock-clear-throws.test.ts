@@ -8,6 +8,7 @@ import { MemoryStore } from '../src/store/memory-store.js';
 import { waitForEvents } from '../src/testing/samples.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { within } from './within.js';
+import { readMore } from './read-more.js';
 
 /**
  * The HTTP handler's streams over a custom clock whose `clearTimeout` throws (as the worker's are: see
@@ -45,7 +46,7 @@ async function opened() {
         return [...text.matchAll(/^data: (.*)$/gm)].map((match) => match[1]!);
       },
       async first(): Promise<void> {
-        while (!text.includes('data: ')) text += (await reader.read()).value ?? '';
+        while (!text.includes('data: ')) text += await readMore(reader);
       },
     };
   };
@@ -83,7 +84,7 @@ describe('a handler whose clock cannot clear a timer', () => {
         const headers: Record<string, string> = { authorization: `Bearer ${KEY}`, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) };
         const reader = (await handler(new Request(url('/streams'), { headers }))).body!.pipeThrough(new TextDecoderStream()).getReader();
         let text = '';
-        while (!text.includes('data: ')) text += (await reader.read()).value ?? '';
+        while (!text.includes('data: ')) text += await readMore(reader);
         return { reader, id: /"session":"([^"]+)"/.exec(text)![1]! };
       };
       const first = await open();

@@ -7,6 +7,7 @@ import { createRuntime } from '../src/runtime/create-runtime.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { waitForEvents } from '../src/testing/samples.js';
 import { HandClock } from './hand-clock.js';
+import { readMore } from './read-more.js';
 
 /**
  * The HTTP handler over a custom clock whose `now()` throws: a request gets an answer (the platform's clock stands in,
@@ -43,7 +44,7 @@ describe('a handler whose clock gives no time', () => {
       expect(response.status).toBe(200);
       const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
       let text = '';
-      while (!text.includes('data: ')) text += (await reader.read()).value ?? '';
+      while (!text.includes('data: ')) text += await readMore(reader);
       // The expiry's first step (30 s by the platform's clock) and the heartbeat (60 s), on the clock's timers.
       const [expiry, heartbeat] = [...clock.timers.values()].map((timer) => timer.at - clock.ms).sort((a, b) => a - b);
       expect(expiry).toBeGreaterThan(0);

@@ -14,6 +14,7 @@ import { echo, waitForEvents } from '../src/testing/samples.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
 import { servedRuntimes, withKey } from './served-runtimes.js';
 import { within } from './within.js';
+import { readMore } from './read-more.js';
 
 /**
  * Read tokens: a server mints one for some instances, hands it to a browser, and the handler lets it read those
@@ -338,7 +339,7 @@ describe('a read token for a prefix', () => {
     expect(response.status).toBe(200);
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
     let text = '';
-    while (!/event: instances\n(?:id: .*\n)?data: .*\n\n/.test(text)) text += (await reader.read()).value ?? '';
+    while (!/event: instances\n(?:id: .*\n)?data: .*\n\n/.test(text)) text += await readMore(reader);
     controller.abort();
     const data = /event: instances\n(?:id: .*\n)?data: (.*)\n/.exec(text)![1]!;
     expect(ids(JSON.parse(data) as { instanceId: string }[])).toEqual(['tenant-a-1', 'tenant-a-2']);
@@ -366,7 +367,7 @@ describe('the multiplexed stream with a read token', () => {
           if (event !== undefined) return { event, data: JSON.parse(/^data: (.*)$/m.exec(block)![1]!) as Event['data'] };
           continue;
         }
-        buffer += (await reader.read()).value ?? '';
+        buffer += await readMore(reader);
       }
     };
     const opened = await next();
@@ -545,7 +546,7 @@ describe('an expired or altered read token', () => {
       expect(response.status).toBe(200);
       const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
       let text = '';
-      while (!text.includes('data: ')) text += (await reader.read()).value ?? '';
+      while (!text.includes('data: ')) text += await readMore(reader);
       readers.push(reader);
     }
     await clock.advance(MINUTE);
@@ -573,7 +574,7 @@ describe('an expired or altered read token', () => {
       const opened = async (path: string) => {
         const reader = (await handler(new Request(url(path), bearer(token)))).body!.pipeThrough(new TextDecoderStream()).getReader();
         let text = '';
-        while (!text.includes('data: ')) text += (await reader.read()).value ?? '';
+        while (!text.includes('data: ')) text += await readMore(reader);
         return { text, ended: async () => { while (!(await reader.read()).done); } };
       };
       const session = await opened('/streams');
@@ -607,7 +608,7 @@ describe('an expired or altered read token', () => {
       const response = await handler(new Request(`http://127.0.0.1${WEBHOOK_PATH}/instances/a-1/stream`, bearer(token)));
       const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
       let text = '';
-      while (!text.includes('data: ')) text += (await reader.read()).value ?? '';
+      while (!text.includes('data: ')) text += await readMore(reader);
       expect(delays.length).toBeGreaterThan(0);
       expect(Math.max(...delays)).toBeLessThanOrEqual(MAX_TIMER_DELAY_MS);
       await reader.cancel();
@@ -635,7 +636,7 @@ describe('an expired or altered read token', () => {
       const response = await handler(new Request(`http://127.0.0.1${WEBHOOK_PATH}/instances/a-1/stream`, bearer(token)));
       const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
       let text = '';
-      while (!text.includes('data: ')) text += (await reader.read()).value ?? '';
+      while (!text.includes('data: ')) text += await readMore(reader);
       slept = 2 * 60 * MINUTE; // the lid closed for two hours; the token expired an hour ago
       await timers.advance(15_000);
       let ended = false;
