@@ -163,6 +163,8 @@ describe('FallbackTimer', () => {
       // The delay it is armed for at the next turn.
       expect(timer.arm(100, (_, fallback) => reports.push(fallback))).toBe(100);
       expect(timer.unarmed).toBe(true);
+      // Held as armed while its tries are pending: an owner asking whether to arm must not arm a later one over it.
+      expect(timer.armed).toBe(true);
       for (let turn = 0; turn < 5; turn++) await nextTurn();
     } finally {
       platform.restore();

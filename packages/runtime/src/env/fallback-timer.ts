@@ -110,9 +110,13 @@ export class FallbackTimer {
     this.#retries = options.retries === true;
   }
 
-  /** A timer is armed: it has neither fired nor been cleared. */
+  /**
+   * A timer is armed (it has neither fired nor been cleared), or a try to arm one is pending at the next turn
+   * (`retries`): `arm` returned its delay, and its owner holds it as armed. An owner that asked `armed` to decide
+   * whether to arm again took the wake-up a try was about to make as none, and armed a later one in its place.
+   */
   get armed(): boolean {
-    return this.#timer !== undefined;
+    return this.#timer !== undefined || this.#retry !== undefined;
   }
 
   /**
