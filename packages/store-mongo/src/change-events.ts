@@ -18,6 +18,13 @@ import { STORE_KEY } from './queries.js';
  * intermediate states. Bookkeeping updates (leases, queue heads) leave `state` alone and the status pipeline leaves
  * them out; no pre/post-image configuration of the collection is needed.
  *
+ * One bookkeeping write comes in either shape: a claim's lease write is a pipeline update (`claimLeaseUpdate`), and
+ * MongoDB logs a pipeline update as a whole-document replacement, so that a change stream reports it as `replace` with
+ * the whole document, not `update`, before 5.0 (4.4 writes no delta oplog entries; 5.0 writes them only at feature
+ * compatibility version 5.0) and, on any version, when the delta would not be smaller than the document. Such a
+ * replace holds a lease, which no replace of a new snapshot does (`instanceDoc` writes a free one): see
+ * {@link replacesSnapshot}, the rule of both pipelines and both readers.
+ *
  * A delete event names the key alone (its pre-image, `fullDocumentBeforeChange`, needs `changeStreamPreAndPostImages`
  * enabled on the collection, which stores a copy of the document before every step's update). So a purge first
  * `$set`s a mark on the document, the execution and version of the snapshot it deletes (`purgeMarkOf`), then deletes
@@ -31,7 +38,7 @@ export type ChangeEventLike = {
   readonly _id: unknown;
   readonly operationType: string;
   readonly documentKey?: { readonly _id?: unknown };
-  readonly fullDocument?: { readonly state?: unknown; readonly input?: unknown; readonly due?: unknown };
+  readonly fullDocument?: { readonly state?: unknown; readonly input?: unknown; readonly due?: unknown; readonly leaseToken?: unknown };
   readonly updateDescription?: {
     readonly updatedFields?: {
       readonly state?: unknown; readonly input?: unknown; readonly claimAt?: unknown; readonly handoff?: unknown; readonly purged?: unknown;
@@ -46,16 +53,43 @@ export type ChangeEventLike = {
 };
 
 /**
- * The pipeline of the status feed (on the instances collection): inserts, replaces, deletes, updates that set a
- * new snapshot and the purge marks set before a delete (`purgeMarkOf`) of a document whose `_id` is a string,
- * projected to the snapshot text, the mark and the key; invalidations pass
- * so the feed can restart after them. With `keys`, only the changes of those instances (by stored key): the server
- * filters, not every process.
+ * Whether a `replace` event carries a snapshot the store committed: the document it wrote holds no lease. A new
+ * snapshot is written whole only by a commit's `replaceOne` of a new execution, whose document always has a free lease
+ * (`instanceDoc`); a replace that holds a lease is a claim's lease write logged whole (a pipeline update: before
+ * MongoDB 5.0, or when its delta would not be smaller than the document), which leaves the state as it was. Such a
+ * replace is no status change, and it wakes nobody: a claim takes the instance, and on 5.0+ its update event (a token,
+ * not a release) passes neither pipeline either. {@link REPLACED_SNAPSHOT} is the same rule as a `$match` clause.
+ * `false` for every other event.
+ *
+ * @example
+ * ```ts
+ * replacesSnapshot({ operationType: 'replace', fullDocument: { state, leaseToken: null } }); // true: a new execution
+ * replacesSnapshot({ operationType: 'replace', fullDocument: { state, leaseToken: 't1' } }); // false: a claim on MongoDB 4.4
+ * ```
+ */
+export function replacesSnapshot(event: ChangeEventLike): boolean {
+  return event.operationType === 'replace' && (event.fullDocument?.leaseToken ?? null) === null;
+}
+
+/**
+ * {@link replacesSnapshot} as a change stream's `$match` clause (a `null` equality matches a missing field too), so the
+ * server drops a claim's replace before it sends it: on MongoDB 4.4 every claim is one, carrying the whole document
+ * (state and input).
+ */
+export const REPLACED_SNAPSHOT = { operationType: 'replace', 'fullDocument.leaseToken': null } as const;
+
+/**
+ * The pipeline of the status feed (on the instances collection): inserts, replaces of a new snapshot
+ * ({@link replacesSnapshot}), deletes, updates that set a new snapshot and the purge marks set before a delete
+ * (`purgeMarkOf`) of a document whose `_id` is a string, projected to the snapshot text, the mark and the key;
+ * invalidations pass so the feed can restart after them. With `keys`, only the changes of those instances (by stored
+ * key): the server filters, not every process.
  */
 export function statusPipeline(keys?: readonly string[]): Document[] {
   const changes = {
     $or: [
-      { operationType: { $in: ['insert', 'replace', 'delete'] } },
+      { operationType: { $in: ['insert', 'delete'] } },
+      REPLACED_SNAPSHOT,
       { operationType: 'update', 'updateDescription.updatedFields.state': { $exists: true } },
       { operationType: 'update', 'updateDescription.updatedFields.purged': { $exists: true } },
     ],
@@ -67,8 +101,8 @@ export function statusPipeline(keys?: readonly string[]): Document[] {
     { $match: { $or: [mine, { operationType: 'invalidate' }] } },
     {
       $project: {
-        operationType: 1, clusterTime: 1, documentKey: 1, 'fullDocument.state': 1, 'fullDocument.input': 1, 'updateDescription.updatedFields.state': 1,
-        'updateDescription.updatedFields.input': 1, 'updateDescription.updatedFields.purged': 1,
+        operationType: 1, clusterTime: 1, documentKey: 1, 'fullDocument.state': 1, 'fullDocument.input': 1, 'fullDocument.leaseToken': 1,
+        'updateDescription.updatedFields.state': 1, 'updateDescription.updatedFields.input': 1, 'updateDescription.updatedFields.purged': 1,
       },
     },
   ];
@@ -82,6 +116,11 @@ export function statusPipeline(keys?: readonly string[]): Document[] {
  * lease freed, `claimAt` between EPOCH and NEVER), so that every process learns when to claim it
  * ({@link wakeSignalOf}), not only the one that committed. A commit that leaves nothing to claim wakes nobody. Of a
  * new message, the event carries its due time (`fullDocument.due` alone, not its text).
+ *
+ * Every write it matches is a `$set` or an insert, which MongoDB reports in the same shape on every version. No replace
+ * of an instance wakes anyone: a new execution's `replaceOne` comes with the insert of its messages, which wakes, and a
+ * claim's lease write (a pipeline update, reported as a replace before MongoDB 5.0: {@link replacesSnapshot}) takes a
+ * lease, as its update event on 5.0+ does, which this pipeline leaves out too.
  */
 export function wakePipeline(names: CollectionNames): Document[] {
   return [
@@ -108,9 +147,10 @@ export function wakePipeline(names: CollectionNames): Document[] {
 }
 
 /**
- * What one wake-up feed event tells a worker: `true`, work may be claimable now (claim at once); or the time at which
- * an instance becomes claimable, from the `claimAt` a commit wrote when it released its lease leaving only a message
- * due later (arm a wake-up for then, no read needed). So if the committing process stops, the others still claim the
+ * What one wake-up feed event tells a worker: `true`, work may be claimable now (claim at once); `undefined`, nothing
+ * (a replace: see {@link wakePipeline}, which lets none through); or the time at which an instance becomes claimable,
+ * from the `claimAt` a commit wrote when it released its lease leaving only a message due later (arm a wake-up for
+ * then, no read needed). So if the committing process stops, the others still claim the
  * timer when it comes due, not up to a lease length later when something else wakes them. A new message due later (a
  * timer a step scheduled, a retry back-off, a scheduled start) is the time it is due too: it makes nothing claimable
  * before then, so a step that schedules a thousand timers arms one wake-up in each process instead of sending each of
@@ -123,7 +163,8 @@ export function wakePipeline(names: CollectionNames): Document[] {
  * wakeSignalOf({ operationType: 'update', updateDescription: { updatedFields: { claimAt: fireAt } } }); // fireAt
  * ```
  */
-export function wakeSignalOf(event: ChangeEventLike): true | Date {
+export function wakeSignalOf(event: ChangeEventLike): true | Date | undefined {
+  if (event.operationType === 'replace') return undefined;
   if (event.operationType === 'insert') return laterTime(event.fullDocument?.due) ?? true;
   const fields = event.updateDescription?.updatedFields;
   if (event.operationType !== 'update' || !fields || fields.handoff !== undefined) return true;
@@ -360,10 +401,11 @@ export type StatusEventReading =
   | { readonly kind: 'none' };
 
 /**
- * Reads a status-feed event: the committed snapshot (with its input) of an insert, replace or state update, a purge
- * (`state: undefined`) for a delete, naming the snapshot it deleted when `marks` holds the mark the purge set just
- * before (`purged`), nothing for other events (a purge mark is kept in `marks`). Keeps `inputs` up to date. Throws
- * `MongoStoreError` for an insert/replace without a snapshot (a document MongoStore did not write).
+ * Reads a status-feed event: the committed snapshot (with its input) of an insert, a replace of a new snapshot
+ * ({@link replacesSnapshot}; a claim's replace is nothing) or a state update, a purge (`state: undefined`) for a
+ * delete, naming the snapshot it deleted when `marks` holds the mark the purge set just before (`purged`), nothing for
+ * other events (a purge mark is kept in `marks`). Keeps `inputs` up to date. Throws `MongoStoreError` for an
+ * insert/replace of a new snapshot without one (a document MongoStore did not write).
  *
  * @example
  * ```ts
@@ -377,6 +419,8 @@ export function readStatusEvent(event: ChangeEventLike, inputs: InputCache, mark
   switch (event.operationType) {
     case 'insert':
     case 'replace': {
+      // A replace holding a lease is a claim's lease write logged whole (MongoDB 4.4): its state is the one delivered.
+      if (event.operationType === 'replace' && !replacesSnapshot(event)) return { kind: 'none' };
       const text = event.fullDocument?.state;
       if (typeof text !== 'string') {
         throw new MongoStoreError(`A ${event.operationType} event of the instances collection carries no status snapshot`);

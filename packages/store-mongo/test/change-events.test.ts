@@ -4,9 +4,10 @@ import { describe, expect, it } from 'vitest';
 import {
   purgedDuringGap,
   concernsWatched, DEFAULT_INPUT_CACHE_BYTES, filterCovers, InputCache, inputCacheEntryBytes, isInvalidation, matchKeysFor, MAX_WATCH_FILTER_BYTES, PurgeMarks, readStatusEvent, statusPipeline, toStatusChange, wakePipeline, wakeSignalOf, watchFilterBytes, watchFilterFor,
-  withInput, type ChangeEventLike,
+  replacesSnapshot, withInput, type ChangeEventLike,
 } from '../src/change-events.js';
-import { emptyQueueHead, encodeInstanceState, EPOCH, NEVER, type QueueHead } from '../src/documents.js';
+import { claimLeaseUpdate, claimReadOf } from '../src/claim-read.js';
+import { emptyQueueHead, encodeInstanceState, EPOCH, instanceDoc, NEVER, type QueueHead } from '../src/documents.js';
 import { instanceUpdateFields } from '../src/translate-write-plan.js';
 import { matchesEvent } from './support/match-event.js';
 import { BSON, ObjectId, type Document } from 'mongodb';
@@ -88,7 +89,9 @@ describe('change stream pipelines', () => {
     const [match, project] = statusPipeline();
     const changes = {
       $or: [
-        { operationType: { $in: ['insert', 'replace', 'delete'] } },
+        { operationType: { $in: ['insert', 'delete'] } },
+        // A replace that holds a lease is a claim's lease write (MongoDB 4.4 logs a pipeline update whole): no status.
+        { operationType: 'replace', 'fullDocument.leaseToken': null },
         { operationType: 'update', 'updateDescription.updatedFields.state': { $exists: true } },
         { operationType: 'update', 'updateDescription.updatedFields.purged': { $exists: true } },
       ],
@@ -96,8 +99,8 @@ describe('change stream pipelines', () => {
     expect(match).toEqual({ $match: { $or: [{ $and: [{ 'documentKey._id': { $type: 'string' } }, changes] }, { operationType: 'invalidate' }] } });
     expect(project).toEqual({
       $project: {
-        operationType: 1, clusterTime: 1, documentKey: 1, 'fullDocument.state': 1, 'fullDocument.input': 1, 'updateDescription.updatedFields.state': 1,
-        'updateDescription.updatedFields.input': 1, 'updateDescription.updatedFields.purged': 1,
+        operationType: 1, clusterTime: 1, documentKey: 1, 'fullDocument.state': 1, 'fullDocument.input': 1, 'fullDocument.leaseToken': 1,
+        'updateDescription.updatedFields.state': 1, 'updateDescription.updatedFields.input': 1, 'updateDescription.updatedFields.purged': 1,
       },
     });
   });
@@ -298,6 +301,82 @@ describe('wake-ups of other processes (a commit that leaves only a future timer)
   it('treat every other event as work to claim now', () => {
     expect(wakeSignalOf({ _id: {}, operationType: 'insert', ns: { coll: names.messages } })).toBe(true);
     expect(wakeSignalOf({ _id: {}, operationType: 'update', ns: { coll: names.activityTasks }, updateDescription: { updatedFields: {} } })).toBe(true);
+  });
+});
+
+describe('a claim\u2019s lease write, in both shapes MongoDB reports it (a pipeline update: a whole replace before 5.0)', () => {
+  const names = collectionNames('');
+  const statusMatch = (keys?: readonly string[]) => (statusPipeline(keys)[0] as { $match: Document }).$match;
+  const wakeMatch = (wakePipeline(names)[0] as { $match: Document }).$match;
+  const now = new Date('2026-01-01T00:00:00.000Z');
+  const leaseExpiry = new Date(now.getTime() + 30_000);
+  const running = (version: number, executionId = 'e1'): InstanceState => ({ ...snapshot(`v${version}`, version), executionId, input: { order: 42 } });
+  const key = instanceKey('a');
+  /** The stored document of `state` as a commit writes it whole (`instanceDoc`: a free lease), one message queued. */
+  const stored = (state: InstanceState): Document =>
+    ({ ...instanceDoc(state, encodeInstanceState(state, MAX_PAYLOAD_BYTES), { messageSeq: 3, nextMessageAt: EPOCH, readyAt: now }, 'g1') });
+  /** What the server makes of the claim's pipeline (`claimLeaseUpdate`): each `$literal` its value, `'$messageSeq'` the field's. */
+  const claimed = (before: Document): Document => {
+    const lease = { owner: 'w1', token: 't1', expiresAt: leaseExpiry };
+    const [stage] = claimLeaseUpdate(lease, leaseExpiry, claimReadOf(lease, now, 100)) as [{ $set: Record<string, unknown> }];
+    const set = Object.fromEntries(Object.entries(stage.$set).map(([field, value]) =>
+      [field, typeof value === 'string' ? before[value.slice(1)] : (value as { $literal: unknown }).$literal]));
+    return { ...before, ...set };
+  };
+  /** The fields whose value an update changed, as `updatedFields` names them (MongoDB 5.0+: a delta oplog entry). */
+  const changed = (before: Document, after: Document): Document =>
+    Object.fromEntries(Object.entries(after).filter(([field, value]) => !isDeepStrictEqual(before[field], value)));
+  const claimEvents = (before: Document): Record<'update' | 'replace', ChangeEventLike & Document> => {
+    const after = claimed(before);
+    const base = { _id: {}, ns: { coll: names.instances }, documentKey: { _id: key } };
+    return {
+      update: { ...base, operationType: 'update', updateDescription: { updatedFields: changed(before, after) } },
+      replace: { ...base, operationType: 'replace', fullDocument: after },
+    };
+  };
+
+  it('is no status change: neither status pipeline lets it through, and read anyway it is nothing', () => {
+    const events = claimEvents(stored(running(1)));
+    expect(events.replace.fullDocument).toMatchObject({ leaseToken: 't1', leaseSeq: 3, state: stored(running(1))['state'] });
+    for (const [shape, event] of Object.entries(events)) {
+      expect(matchesEvent(statusMatch(), event), shape).toBe(false);
+      expect(matchesEvent(statusMatch([key]), event), shape).toBe(false);
+      expect(readStatusEvent(event, new InputCache()), shape).toEqual({ kind: 'none' });
+      expect(replacesSnapshot(event), shape).toBe(false);
+    }
+  });
+
+  it('delivers each committed snapshot once through a claim in either shape, and a new execution written whole still', () => {
+    const inserted = { _id: {}, operationType: 'insert', documentKey: { _id: key }, fullDocument: stored(running(1)) };
+    const step = { _id: {}, operationType: 'update', documentKey: { _id: key }, updateDescription: { updatedFields: { state: stored(running(2))['state'] } } };
+    // Continue-as-new: the commit replaces the document whole, with a free lease.
+    const next = running(3, 'e2');
+    const restarted = { _id: {}, operationType: 'replace', documentKey: { _id: key }, fullDocument: stored(next) };
+    for (const shape of ['update', 'replace'] as const) {
+      const stream = [inserted, claimEvents(stored(running(1)))[shape], step, claimEvents(stored(running(2)))[shape], restarted, claimEvents(stored(next))[shape]];
+      const inputs = new InputCache();
+      const delivered = stream.filter((event) => matchesEvent(statusMatch(), event)).map((event) => readStatusEvent(event, inputs));
+      expect(delivered.map((reading) => (reading.kind === 'change' ? `${reading.change.state?.executionId}@${reading.change.state?.version}` : reading.kind)), shape)
+        .toEqual(['e1@1', 'e1@2', 'e2@3']);
+      // Each is news by the subscribers' own rule (isNewerChange), so a claim between two commits hides none.
+      const states = delivered.map((reading) => (reading.kind === 'change' ? reading.change.state : undefined));
+      states.slice(1).forEach((state, i) => expect(isNewerChange({ state }, states[i])).toBe(true));
+    }
+  });
+
+  it('wakes nobody in either shape, as on MongoDB 5.0+; the commit that releases the lease after it still does', () => {
+    for (const [shape, event] of Object.entries(claimEvents(stored(running(1))))) {
+      expect(matchesEvent(wakeMatch, event), shape).toBe(false);
+    }
+    expect(wakeSignalOf(claimEvents(stored(running(1))).replace)).toBeUndefined();
+    // A replace of a new execution wakes nobody either: its messages' inserts do.
+    expect(matchesEvent(wakeMatch, { _id: {}, operationType: 'replace', ns: { coll: names.instances }, documentKey: { _id: key }, fullDocument: stored(running(3, 'e2')) })).toBe(false);
+    const head = { messageSeq: 3, nextMessageAt: EPOCH, readyAt: now };
+    const release = instanceUpdateFields({ op: 'updateInstance', instanceKey: key, set: {}, queue: { kind: 'set', head }, release: true, leaseExpiresAt: EPOCH }, head, now);
+    const claimedDoc = claimed(stored(running(1)));
+    const released = { _id: {}, operationType: 'update', ns: { coll: names.instances }, documentKey: { _id: key }, updateDescription: { updatedFields: changed(claimedDoc, { ...claimedDoc, ...release }) } };
+    expect(matchesEvent(wakeMatch, released)).toBe(true);
+    expect(wakeSignalOf(released)).toBe(true);
   });
 });
 

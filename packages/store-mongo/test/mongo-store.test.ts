@@ -1995,6 +1995,59 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('a claim reaches no status feed as a status, on MongoDB 4.4 (where its pipeline update is a replace) as on 5.0+', async () => {
+      const store = await open();
+      const raw = new MongoClient(mongoUri);
+      try {
+        const versions = (changes: Observable<StatusChange>) => firstValueFrom(changes.pipe(
+          filter((c) => c.instanceId === 'claimed'), take(2), toArray(), timeout(60_000),
+        ));
+        const listed = versions(store.changes$);
+        const watched = versions(store.instanceChanges$('claimed'));
+        // The raw stream of the instances collection as the status feed opens it, and unfiltered: what the server sent.
+        const instances = raw.db(db.name).collection(store.collections.instances);
+        const everything = instances.watch<Document, Document>([{ $match: { 'documentKey._id': 'claimed' } }]);
+        const filtered = instances.watch<Document, Document>(statusPipeline(['claimed']));
+        try {
+          await everything.tryNext();
+          await filtered.tryNext();
+          await store.commit(start('claimed', { n: 1 }));
+          const item = await store.claimOrchestration({ owner: 'w', leaseMs: 60_000, now: new Date() });
+          expect(item?.state.instanceId).toBe('claimed');
+          await store.commit({
+            lease: { kind: 'orchestration', instanceId: 'claimed', token: item!.lease.token },
+            requests: [
+              { type: 'deleteMessages', instanceId: 'claimed', messageIds: item!.messages.map((m) => m.id) },
+              { type: 'replaceState', state: { ...item!.state, runtimeStatus: 'Running', customStatus: 'stepped', version: item!.state.version + 1 } },
+            ],
+          });
+          // The claim's own event came, in the shape this server reports it: a replace holding the lease before 5.0,
+          // an update of the lease fields on 5.0+ (at feature compatibility version 5.0).
+          const kinds: string[] = [];
+          for (let event = await everything.next(); ; event = await everything.next()) {
+            const op = String(event['operationType']);
+            const fields = event['updateDescription']?.['updatedFields'] as Document | undefined;
+            if (op === 'update' && fields?.['state'] !== undefined) break;
+            if (op === 'replace' && typeof event['fullDocument']?.['leaseToken'] === 'string') kinds.push('claim as a replace');
+            if (op === 'update' && typeof fields?.['leaseToken'] === 'string') kinds.push('claim as an update');
+          }
+          expect(kinds).toHaveLength(1);
+          // The status pipeline lets through the insert and the step, not the claim, whatever its shape.
+          const passed = [await filtered.next(), await filtered.next()].map((event) => String(event['operationType']));
+          expect(passed).toEqual(['insert', 'update']);
+        } finally {
+          await everything.close();
+          await filtered.close();
+        }
+        for (const changes of [await listed, await watched]) {
+          expect(changes.map((c) => [c.state?.version, c.state?.customStatus ?? null])).toEqual([[1, null], [2, 'stepped']]);
+        }
+      } finally {
+        await raw.close();
+        await store.close();
+      }
+    });
+
     it('a step\u2019s commit reads the size of the input, not the input, and counts it in bytes against the limit of the state', async () => {
       const { client, replies, store } = await recordingReplies('taken');
       try {
