@@ -1,20 +1,52 @@
 import { Buffer } from 'node:buffer';
 
-/** The most updates of one bulk write of a connect-time fill-in ({@link fillInBatches}). */
+/** The most updates of one bulk write of a connect-time fill-in ({@link fillInBatches}) or of a `listEnded` page's repairs. */
 export const FILL_IN_BATCH_COUNT = 500;
 
 /**
- * The most text the updates of one bulk write of a fill-in carry ({@link fillInBatches}): UTF-8 bytes of the states
- * they are conditional on (`sameStateFilter`). Each update carries the whole state it read (up to 15 MiB), so a batch
- * bounded by its count alone held up to 500 of them in the process at once.
+ * The most text the updates of one bulk write of a fill-in (or of a `listEnded` page's repairs) carry
+ * ({@link joinsBatch}): UTF-8 bytes of the states they are conditional on (`sameStateFilter`). Each update carries the
+ * whole state it read (up to 15 MiB), so a batch bounded by its count alone held up to 500 of them in the process at
+ * once.
  */
 export const FILL_IN_BATCH_BYTES = 16 * 1024 * 1024;
 
+/** A batch of conditional updates, or its bounds: how many, and how many bytes of state text they carry. */
+export interface BatchSize {
+  readonly count: number;
+  readonly bytes: number;
+}
+
+/** {@link FILL_IN_BATCH_COUNT} updates and {@link FILL_IN_BATCH_BYTES} of text: one bulk write. */
+export const UPDATE_BATCH_LIMITS: BatchSize = { count: FILL_IN_BATCH_COUNT, bytes: FILL_IN_BATCH_BYTES };
+
+/**
+ * Whether an update that carries `bytes` of state text joins a batch that holds `held` (its updates and their text):
+ * while the batch holds fewer than `limits.count` and the text stays within `limits.bytes`. The first always joins (a
+ * state is at most 15 MiB, under the 16 MiB bound), so a batch never holds more than `limits.bytes` of text. The one
+ * rule of the fill-ins' batches ({@link fillInBatches}) and of the repairs one `listEnded` page writes (`endedPage`).
+ *
+ * @example
+ * ```ts
+ * joinsBatch({ count: 2, bytes: 12 * MiB }, 6 * MiB); // false: 18 MiB
+ * joinsBatch({ count: 0, bytes: 0 }, 15 * MiB);       // true
+ * ```
+ */
+export function joinsBatch(held: BatchSize, bytes: number, limits: BatchSize = UPDATE_BATCH_LIMITS): boolean {
+  return held.count === 0 || (held.count < limits.count && held.bytes + bytes <= limits.bytes);
+}
+
+/** The UTF-8 bytes of the state text an update carries (`undefined`: none, counted by number alone). */
+export function textBytes(text: string | undefined): number {
+  return text === undefined ? 0 : Buffer.byteLength(text, 'utf8');
+}
+
 /**
  * Runs a connect-time fill-in over `docs` (the documents missing a field, as a cursor returns them): `update` gives a
- * document's conditional update (`undefined`: left alone), and `write` sends them in unordered bulk writes of at most
- * `limits.count` updates, a batch ending once the text its updates carry (`textOf` each document, the state its
- * update is conditional on) reaches `limits.bytes`, so the process holds at most about that much of it at once.
+ * document's conditional update (`undefined`: left alone), and `write` sends them in unordered bulk writes of the
+ * updates {@link joinsBatch} lets into one batch (at most `limits.count`, carrying at most `limits.bytes` of the text
+ * `textOf` gives of each document, the state its update is conditional on), so the process holds at most about that
+ * much of it at once.
  *
  * @example
  * ```ts
@@ -23,21 +55,21 @@ export const FILL_IN_BATCH_BYTES = 16 * 1024 * 1024;
  */
 export async function fillInBatches<D, U>(
   docs: AsyncIterable<D>, update: (doc: D) => U | undefined, textOf: (doc: D) => string | undefined, write: (batch: U[]) => Promise<unknown>,
-  limits: { readonly count: number; readonly bytes: number } = { count: FILL_IN_BATCH_COUNT, bytes: FILL_IN_BATCH_BYTES },
+  limits: BatchSize = UPDATE_BATCH_LIMITS,
 ): Promise<void> {
   let batch: U[] = [];
   let bytes = 0;
   for await (const doc of docs) {
     const next = update(doc);
     if (next === undefined) continue;
-    batch.push(next);
-    const text = textOf(doc);
-    bytes += text === undefined ? 0 : Buffer.byteLength(text, 'utf8');
-    if (batch.length >= limits.count || bytes >= limits.bytes) {
+    const size = textBytes(textOf(doc));
+    if (!joinsBatch({ count: batch.length, bytes }, size, limits)) {
       await write(batch);
       batch = [];
       bytes = 0;
     }
+    batch.push(next);
+    bytes += size;
   }
   if (batch.length > 0) await write(batch);
 }

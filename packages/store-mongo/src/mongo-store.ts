@@ -1202,8 +1202,9 @@ export class MongoStore implements Store {
    * `limit` is still the last. So is one whose key is not its state's (`endOrderRepair`: an earlier version running
    * beside this one ended it again without writing its end time), as the caller goes on after the key of the last state
    * listed: listed under its stale, earlier time, it would make the next page skip every instance between the two. Its
-   * key is then set right (conditional on the state read), which lists it at its end time; a repair that fails is
-   * logged, and the instance is tried again when a listing meets it next. An ended instance written before the
+   * key is then set right (conditional on the state read), which lists it at its end time: at most one batch of them
+   * a page (`endedPage`), the others left out all the same for a later listing; a repair that fails is logged, and the
+   * instance is tried again when a listing meets it next. An ended instance written before the
    * end-order fields were kept is listed once `connect` filled them in.
    */
   async listEnded(request: EndedQuery): Promise<InstanceState[]> {
@@ -1896,7 +1897,7 @@ export class MongoStore implements Store {
   /**
    * One connect-time pass that gives the instances missing `field` (the cursor `missing` opens, each caller's query on
    * its own index) the value `update` computes from the projected document: updated in unordered batches of at most
-   * 500 updates and about 16 MiB of the states they carry (`fillInBatches`), each update conditional (its filter) so
+   * 500 updates and at most 16 MiB of the states they carry (`fillInBatches`), each update conditional (its filter) so
    * that a commit meanwhile wins; a document `update` skips is left as it is.
    */
   async #fillIn(

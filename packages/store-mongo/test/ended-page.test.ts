@@ -1,7 +1,8 @@
-import { compareEndedKeys, endedKeyOf, type EndedKey, type InstanceState } from '@durable-rx/runtime/store-kit';
+import { compareEndedKeys, endedKeyOf, matchesEndedQuery, type EndedKey, type InstanceState } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import { encodeInstanceState, endOrderFields, endOrderRepair, decodeInstanceState, sameStateFilter, type StoredEndOrder } from '../src/documents.js';
 import { endedPage } from '../src/ended-page.js';
+import { FILL_IN_BATCH_BYTES, FILL_IN_BATCH_COUNT } from '../src/fill-in-batches.js';
 import { instanceKey } from '../src/instance-key.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
 import { countedIterable } from './support/counted-iterable.js';
@@ -97,5 +98,60 @@ describe('a page of listEnded (endedPage)', () => {
     }
     // Left out where found under 1000 (listed there, its key 8000 would have been the next page's start: b and c never listed).
     expect(listed).toEqual(['a', 'b', 'c', 'stale', 'z']);
+  });
+
+  describe('bounds the repairs of one page as one batch of the fill-in, and lists the same states whatever it leaves unrepaired', () => {
+    /** `docs` as the read of a page from the start meets them: by the key each is found under. */
+    const readAll = (docs: Iterable<[string, StoredEndOrder]>) => countedIterable([...docs]
+      .map(([id, doc]) => ({ doc, key: foundUnder(doc, id) }))
+      .sort((x, y) => compareEndedKeys(x.key, y.key))
+      .map(({ doc }) => doc));
+    const decode = (doc: StoredEndOrder) => decodeInstanceState(doc.state);
+    /** Left under the key of an earlier end (100 + i) by an earlier version, though they ended at 5000 + i. */
+    const staleDocs = (count: number, over: Partial<InstanceState> = {}) => Array.from({ length: count }, (_, i): [string, StoredEndOrder] => {
+      const state = ended(`s${String(i).padStart(4, '0')}`, 5000 + i, over);
+      return [state.instanceId, docOf(state, { lastUpdatedTime: at(100 + i) })];
+    });
+    const listedDocs = ['a', 'b', 'z'].map((id, i): [string, StoredEndOrder] => [id, docOf(ended(id, [500, 3000, 9000][i]!))]);
+
+    it('at most 500 repairs, however many stale documents the page meets', async () => {
+      const docs = [...staleDocs(501), ...listedDocs];
+      const page = await endedPage(readAll(docs), 100, decode);
+      expect(page.states.map((state) => state.instanceId)).toEqual(['a', 'b', 'z']);
+      expect(page.repairs).toHaveLength(FILL_IN_BATCH_COUNT);
+      expect(page.repairs.map((repair) => repair.filter._id)).toEqual(docs.slice(0, FILL_IN_BATCH_COUNT).map(([, doc]) => doc._id));
+    });
+
+    it('at most 16 MiB of the state text they carry back (their filters)', async () => {
+      const large = 'x'.repeat(6 * 1024 * 1024);
+      const docs = [...staleDocs(3, { output: large }), ...listedDocs];
+      const page = await endedPage(readAll(docs), 100, decode);
+      expect(page.states.map((state) => state.instanceId)).toEqual(['a', 'b', 'z']);
+      expect(page.repairs).toHaveLength(2);
+      expect(page.repairs.reduce((bytes, repair) => bytes + repair.filter.state.length, 0)).toBeLessThanOrEqual(FILL_IN_BATCH_BYTES);
+    });
+
+    it('each page exact by the listing rule over the documents under their own key; later passes repair the rest', async () => {
+      const store = new Map([...staleDocs(7), ...listedDocs]);
+      const passes: string[][] = [];
+      for (let pass = 0; pass < 10; pass++) {
+        const page = await endedPage(readAll(store), 100, decode, { count: 3, bytes: FILL_IN_BATCH_BYTES });
+        // What store-kit's rule lists of the documents found under their state's key (the others are left out).
+        const byRule = [...store.values()].filter((doc) => endOrderRepair(doc, decode(doc)) === undefined).map(decode)
+          .filter((state) => matchesEndedQuery(state, { runtimeStatus: 'Completed', endedTo: at(10_000), limit: 100 }))
+          .sort((x, y) => compareEndedKeys(endedKeyOf(x), endedKeyOf(y)));
+        expect(page.states).toEqual(byRule);
+        passes.push(page.states.map((state) => state.instanceId));
+        if (page.repairs.length === 0) break;
+        expect(page.repairs.length).toBeLessThanOrEqual(3);
+        for (const repair of page.repairs) {
+          const id = decodeInstanceState(repair.filter.state).instanceId;
+          store.set(id, { ...store.get(id)!, ...repair.update.$set });
+        }
+      }
+      // 7 stale documents, 3 repaired a pass: listed at their own end from the third pass on, every one by the fourth.
+      expect(passes.map((ids) => ids.length)).toEqual([3, 6, 9, 10]);
+      expect(passes.at(-1)).toEqual(['a', 'b', ...staleDocs(7).map(([id]) => id), 'z']);
+    });
   });
 });

@@ -2048,6 +2048,44 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('repairs at most one batch (16 MiB of state text) of stale end-order keys a listEnded page meets, lists the same instances, and the rest later', async () => {
+      const prefix = db.prefix('repairs');
+      const store = await db.open('repairs', { prefix });
+      const client = new MongoClient(mongoUri);
+      try {
+        const instances = client.db(db.name).collection<{ _id: string; lastUpdatedTime?: Date | null }>(`${prefix}instances`);
+        const t0 = new Date(Date.now() - 60_000);
+        const at = (ms: number) => new Date(t0.getTime() + ms);
+        const large = 'x'.repeat(6 * 1024 * 1024);
+        const create = async (id: string, ms: number, output?: string) => {
+          const { state, message } = request(id);
+          const ended = { ...state, runtimeStatus: 'Completed' as const, lastUpdatedTime: at(ms), ...(output === undefined ? {} : { output }) };
+          await store.commit({ requests: [{ type: 'createInstance', state: ended, message, ifRunning: { kind: 'fail' } }] });
+        };
+        for (const [id, ms] of [['r-a', 500], ['r-b', 3000], ['r-z', 9000]] as const) await create(id, ms);
+        // Three instances of 6 MiB states that an earlier version left under the key of an earlier end (1000 + i).
+        const stale = ['r-s0', 'r-s1', 'r-s2'];
+        for (const [i, id] of stale.entries()) {
+          await create(id, 5000 + i, large);
+          await instances.updateOne({ _id: id }, { $set: { lastUpdatedTime: at(1000 + i) } });
+        }
+        const query: EndedQuery = { runtimeStatus: 'Completed', endedTo: at(10_000), limit: 100 };
+        const ids = async () => (await store.listEnded(query)).map((state) => state.instanceId);
+        const repaired = async () => (await instances.find({ _id: { $in: stale } }, { projection: { lastUpdatedTime: 1 } }).toArray())
+          .filter((doc) => doc.lastUpdatedTime?.getTime() === at(5000 + stale.indexOf(doc._id)).getTime()).map((doc) => doc._id).sort();
+        // The first listing leaves all three out and repairs two (12 MiB; a third would make 18).
+        expect(await ids()).toEqual(['r-a', 'r-b', 'r-z']);
+        expect(await repaired()).toEqual(['r-s0', 'r-s1']);
+        // The next lists those two at their end, and repairs the third; the one after lists every one.
+        expect(await ids()).toEqual(['r-a', 'r-b', 'r-s0', 'r-s1', 'r-z']);
+        expect(await repaired()).toEqual(stale);
+        expect(await ids()).toEqual(['r-a', 'r-b', ...stale, 'r-z']);
+      } finally {
+        await client.close();
+        await store.close();
+      }
+    });
+
     it('a step\u2019s commit reads the size of the input, not the input, and counts it in bytes against the limit of the state', async () => {
       const { client, replies, store } = await recordingReplies('taken');
       try {
