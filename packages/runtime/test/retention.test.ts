@@ -11,7 +11,8 @@ import { within } from '../src/testing/settled.js';
 import {
   KEPT_PARENT_TRUST_MS, MAX_WATCHED_KEPT_PARENTS, RETENTION_PAGE_SIZE, RETENTION_PAGES_PER_SWEEP, RetentionSweep,
 } from '../src/worker/retention-sweep.js';
-import { HandClock } from './hand-clock.js';
+import { HandClock, T0 } from './hand-clock.js';
+import type { InstanceState, OrchestrationRuntimeStatus } from '../src/model/instance-status.js';
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -976,6 +977,127 @@ describe('retention of ended instances', () => {
     expect([...watched.values()].filter((count) => count > 0)).toEqual([]);
   });
 
+  it.each([
+    { failedFor: '30 minutes', failed: 30 * MINUTE },
+    { failedFor: 'a week', failed: 7 * 24 * HOUR },
+  ])('purges the children of thousands of ended parents, ended out of their order, each once its parent lets it go: none early, none starved, each sweep within its reads (failures kept $failedFor)', async ({ failed }) => {
+    // 3,000 parents, each with a completed child (completions kept 10 minutes): most failed, a tenth still run, and as
+    // the sweeps go a tenth are started again over their id, a tenth purged by hand and a tenth rewound (running the
+    // execution that started their child again). The children ended in an order unlike their parents', a fifth after
+    // their parent; some parents are due, and purged by the sweeps, before their child is. The first sweeps find
+    // every ended parent keeping its child and trust it 5 minutes, so some 2,400 lapse within a few seconds: kept 30
+    // minutes, just as most parents' own periods run out; kept a week, the reads of the lapsed parents alone (500 a
+    // sweep at most, shared with the running ones) find the 64 watches' missed changes.
+    const n = 3000;
+    const periods = { completed: 10 * MINUTE, failed };
+    const memory = new MemoryStore();
+    const start = T0 + 2 * HOUR;
+    /** A time within `widthMs` after `fromMs`, in an order of the trees the prime sets. */
+    const spread = (i: number, prime: number, fromMs: number, widthMs: number): number => fromMs + Math.floor(((i * prime) % n) * widthMs / n);
+    type Kind = 'ended' | 'running' | 'restarted' | 'purged' | 'rewound';
+    interface Tree { parent: string; child: string; kind: Kind; parentEnd: number; childEnd: number; changeAt: number; changedAt?: number }
+    const trees: Tree[] = [];
+    for (let i = 0; i < n; i++) {
+      const kind: Kind = ({ 4: 'rewound', 6: 'running', 7: 'restarted', 8: 'purged' } as Partial<Record<number, Kind>>)[i % 10] ?? 'ended';
+      // Failures kept 30 minutes: due around the first trusts' lapse (4 to 8 minutes on) or later, or before the sweeps.
+      const parentEnd = i % 10 === 5 ? spread(i, 7919, start - 40 * MINUTE, 10 * MINUTE) : i % 10 === 9 ? spread(i, 7919, start - 35 * MINUTE, 5 * MINUTE)
+        : i % 10 < 3 || kind === 'restarted' ? spread(i, 7919, start - 26 * MINUTE, 4 * MINUTE) : spread(i, 7919, start - 22 * MINUTE, 32 * MINUTE);
+      const childEnd = i % 10 === 5 ? parentEnd + 25 * MINUTE : i % 10 === 9 ? spread(i, 4999, start - 10 * MINUTE, 10 * MINUTE)
+        : spread(i, 4999, start - 60 * MINUTE, 30 * MINUTE);
+      const changeAt = kind === 'restarted' || kind === 'rewound' ? spread(i, 7919, start, 8 * MINUTE) : kind === 'purged' ? spread(i, 7919, start, 20 * MINUTE) : Infinity;
+      const id = String(i).padStart(4, '0');
+      trees.push({ parent: `p${id}`, child: `c${id}`, kind, parentEnd, childEnd, changeAt });
+    }
+    for (const tree of trees) {
+      await stored(memory, { id: tree.parent, status: tree.kind === 'running' ? 'Running' : 'Failed', endedMs: tree.kind === 'running' ? start - HOUR : tree.parentEnd, executionId: 'e1' });
+      await stored(memory, { id: tree.child, status: 'Completed', endedMs: tree.childEnd, executionId: 'e1', parent: { id: tree.parent, executionId: 'e1' } });
+    }
+    /** Started again and failed at once, not running: an execution of its own, kept for its period. */
+    const failsAgain = (tree: Tree): boolean => tree.kind === 'restarted' && Number(tree.parent.slice(1)) % 20 === 17;
+    /** When the rule lets a child go: its own period over, and the execution that started it no longer kept. */
+    const allowed = (tree: Tree): number => tree.kind === 'running' || tree.kind === 'rewound' ? Infinity
+      : Math.max(tree.childEnd + periods.completed, Math.min(tree.parentEnd + periods.failed, tree.changedAt ?? Infinity));
+    const clock = new HandClock();
+    clock.ms = start;
+    /** Per sweep: when it ran, the reads before its first listing (parents read again), all its reads. */
+    interface Sweep { at: number; waitReads: number; reads: number; listing: boolean }
+    const sweeps: Sweep[] = [];
+    const purged = new Map<string, { ms: number; sweep: number }>();
+    let byHand = false;
+    const purges = memory.changes$.subscribe(({ instanceId, state }) => {
+      if (state === undefined && !byHand) purged.set(instanceId, { ms: clock.ms, sweep: sweeps.length - 1 });
+    });
+    const watched = new Map<string, number>();
+    const store = storeWith(memory, {
+      getInstance: (id, options) => {
+        const sweep = sweeps.at(-1)!;
+        sweep.reads++;
+        if (!sweep.listing) sweep.waitReads++;
+        return memory.getInstance(id, options);
+      },
+      listEnded: (query) => {
+        sweeps.at(-1)!.listing = true;
+        return memory.listEnded(query);
+      },
+      instanceChanges$: countedFeed(memory, watched),
+    });
+    const sweeper = new RetentionSweep({
+      store, clock: guardClock(clock, silentLogger), logger: silentLogger, retention: { ...periods, intervalMs: MINUTE }, bounded: (call) => call(),
+    });
+    /** Changes the parents due to change by now, runs the sweep due now to the timer of the next, and moves the clock to it. */
+    const sweepNow = async (): Promise<void> => {
+      for (const tree of trees) {
+        if (tree.changedAt !== undefined || tree.changeAt > clock.ms) continue;
+        tree.changedAt = clock.ms;
+        byHand = true;
+        if (tree.kind === 'purged') await memory.purgeInstance(tree.parent);
+        else if (tree.kind === 'rewound') await stored(memory, { id: tree.parent, status: 'Running', endedMs: clock.ms, executionId: 'e1' });
+        else await stored(memory, { id: tree.parent, status: failsAgain(tree) ? 'Failed' : 'Running', endedMs: clock.ms, executionId: 'e2' });
+        byHand = false;
+      }
+      sweeps.push({ at: clock.ms, waitReads: 0, reads: 0, listing: false });
+      const next = clock.nextTimer((delayMs) => delayMs === MINUTE || delayMs === 1000);
+      clock.fireDue();
+      clock.ms = (await within(next, 'the next sweep armed')).at;
+    };
+    const most = (RETENTION_PAGES_PER_SWEEP / 2) * RETENTION_PAGE_SIZE;
+    // A child goes within this many sweeps of its time: the trust's lapse, each lapsed parent read again (250 a sweep at
+    // least, the running ones waited on sharing the 500), and a listing from the start reaching it (twice: one under way
+    // may have gone past it), at 500 a sweep at least.
+    const bound = Math.ceil(KEPT_PARENT_TRUST_MS / MINUTE) + Math.ceil(n / (most / 2)) + 2 * Math.ceil(n / most) + 1;
+    const lastChange = Math.max(...trees.map((tree) => tree.changeAt).filter((ms) => ms < Infinity));
+    const overdue = (): Tree[] => trees.filter((tree) => allowed(tree) <= (sweeps.at(-bound)?.at ?? -Infinity) && !purged.has(tree.child));
+    sweeper.start();
+    do await sweepNow();
+    while (sweeps.length < 300 && (clock.ms <= lastChange + KEPT_PARENT_TRUST_MS || trees.some((tree) => allowed(tree) <= clock.ms && !purged.has(tree.child))));
+    await sweeper.stop();
+    purges.unsubscribe();
+    expect(sweeps.length).toBeLessThan(300);
+    // None early: a child once the rule lets it go, a parent once due (the one that started again and failed, as its
+    // new execution), none of the running or rewound parents' children.
+    for (const tree of trees) {
+      const child = purged.get(tree.child);
+      if (child !== undefined) expect({ child: tree.child, ms: child.ms }).toEqual({ child: tree.child, ms: Math.max(child.ms, allowed(tree)) });
+      const parent = purged.get(tree.parent);
+      const again = tree.changedAt !== undefined && parent !== undefined && parent.ms >= tree.changedAt;
+      if (parent !== undefined) expect(parent.ms).toBeGreaterThanOrEqual(again && failsAgain(tree) ? tree.changedAt! + failed : again ? Infinity : tree.parentEnd + failed);
+    }
+    expect(trees.filter((tree) => tree.kind === 'running' || tree.kind === 'rewound').filter((tree) => purged.has(tree.child))).toEqual([]);
+    // None starved: each within the bound of its time, every one due that long before the last sweep gone.
+    const firstSweepFrom = (ms: number): number => sweeps.findIndex((sweep) => sweep.at >= ms);
+    const late = trees.filter((tree) => purged.has(tree.child) && purged.get(tree.child)!.sweep - firstSweepFrom(allowed(tree)) > bound);
+    expect(late.map((tree) => tree.child)).toEqual([]);
+    expect(overdue().map((tree) => tree.child)).toEqual([]);
+    expect(trees.filter((tree) => tree.changedAt !== undefined && tree.kind !== 'rewound').every((tree) => purged.has(tree.child))).toBe(true);
+    // Each sweep within its reads; thousands lapsed at once filled the half of a sweep its parents may take.
+    for (const { waitReads, reads } of sweeps) {
+      expect(waitReads).toBeLessThanOrEqual(most);
+      expect(reads).toBeLessThanOrEqual(RETENTION_PAGES_PER_SWEEP * RETENTION_PAGE_SIZE);
+    }
+    expect(Math.max(...sweeps.map((sweep) => sweep.waitReads))).toBe(most);
+    expect([...watched.values()].filter((count) => count > 0)).toEqual([]);
+  });
+
   it('reads a kept parent again once its 5 minutes are over, and lets go of the feed it watched it on once its time has come', async () => {
     const clock = new VirtualClock();
     const memory = new MemoryStore();
@@ -1251,6 +1373,27 @@ async function continueAsNew(maker: Runtime, memory: Store, ids: readonly string
   }));
   for (const id of ids) await maker.client.raiseEvent(id, 'next');
   await within(continued, what);
+}
+
+/**
+ * Stores `state` of instance `id` as a worker's steps would have left it, in one write (a start over an ended
+ * instance of the id replaces it, as a client's start does): the trees of a test, with the ends it chooses.
+ */
+async function stored(
+  store: Store,
+  o: { id: string; status: OrchestrationRuntimeStatus; endedMs: number; executionId: string; parent?: { id: string; executionId: string } },
+): Promise<void> {
+  const createdTime = new Date(o.endedMs - HOUR);
+  const state: InstanceState = {
+    instanceId: o.id, name: 'Quick', runtimeStatus: o.status, createdTime, lastUpdatedTime: new Date(o.endedMs), executionId: o.executionId,
+    historyLength: 0, version: 1,
+    ...(o.parent === undefined ? {} : { parentInstanceId: o.parent.id, parentCall: { taskScheduledId: 0, executionId: o.parent.executionId } }),
+  };
+  const message = {
+    id: `${o.id}-${o.executionId}-${o.endedMs}`, instanceId: o.id,
+    event: { type: 'ExecutionStarted' as const, eventId: -1, timestamp: createdTime.toISOString(), name: 'Quick', instanceId: o.id, executionId: o.executionId },
+  };
+  await store.commit({ requests: [{ type: 'createInstance', state, message, ifRunning: { kind: 'fail' } }] });
 }
 
 function countedFeed(store: Store, watched: Map<string, number>): (instanceId: string) => Observable<StatusChange> {
