@@ -25,8 +25,9 @@ export interface EndedPage {
  * The repairs of those documents are bounded as one batch of the fill-in is (`limits`, {@link joinsBatch}: 500 updates
  * and 16 MiB of the state text they are conditional on): each carries its document's whole state, and a page of a
  * database left with thousands of them by a rolling upgrade held every one. Past the bound a stale document is still
- * left out, not repaired: a later listing that meets it repairs it (the sweep's next pass meets it again, each pass
- * repairing up to a batch per page).
+ * left out, not repaired: a later listing that meets it repairs it, up to a batch a page. The retention sweep's passes
+ * go on after the last instance listed, so it meets it again at its next pass from the start (a retention period of
+ * the status later at most, an hour for a shorter one): purged that much late, never early.
  *
  * @example
  * ```ts
