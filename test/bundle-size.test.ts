@@ -22,8 +22,8 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 56_154 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 72_019 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 102_037 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 72_394 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 102_054 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_474 },
 ];
 

@@ -25,7 +25,7 @@ import {
   withQueueFields, claimedMessages, type InputRecord, type InstanceRow, type NewMessageRow, type StoredEvent,
 } from './internal/rows.js';
 import { ReadsAhead, type CommittedRows } from './internal/read-ahead.js';
-import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './internal/store-backend.js';
+import type { BackendTransaction, EndedScanPart, InstanceScan, StoreBackend, TableName } from './internal/store-backend.js';
 import { RowWriter, type MessagesAhead } from './internal/row-writer.js';
 
 /**
@@ -748,14 +748,18 @@ export abstract class IdbStore implements Store {
 
   /**
    * `Store.listEnded`: one range of the layout's end index (DexieStore's `[status+state.lastUpdatedTime+id]`,
-   * KeyvalStore's `xe` entries) and the page's rows, in one readonly transaction.
+   * KeyvalStore's `xe` entries) and the page's rows, in one readonly transaction; in one after another while a
+   * KeyvalStore writes its end entries after an upgrade (see `EndedScanPart`), so that writes wait for one of them at
+   * most.
    */
   async listEnded(request: EndedQuery): Promise<InstanceState[]> {
     const query = validateEndedQuery(request); // refused before anything is read
-    return this.#run('listEnded', 'readonly', STATES, async (tx) => {
-      const rows = await tx.scanEnded(query.runtimeStatus, query.after, query.endedTo.getTime(), query.limit);
-      return rows.map((row) => stateWithInput(row, undefined)); // without the inputs kept apart: none read
-    });
+    for (let part: EndedScanPart | undefined; ;) {
+      const from = part;
+      const read = await this.#run('listEnded', 'readonly', STATES, (tx) => tx.scanEnded(query.runtimeStatus, query.after, query.endedTo.getTime(), query.limit, from));
+      if (Array.isArray(read)) return read.map((row) => stateWithInput(row, undefined)); // without the inputs kept apart: none read
+      part = read;
+    }
   }
 
   async purgeInstance(instanceId: string): Promise<number> {

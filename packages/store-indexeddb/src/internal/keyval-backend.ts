@@ -1,7 +1,7 @@
 import { promisifyRequest, type UseStore } from 'idb-keyval';
 import { isTerminalStatus, type Clock, type HistoryEvent, type OrchestrationRuntimeStatus } from '@durable-rx/runtime';
 import {
-  compareEndedKeys, endedKeyOf, matchesEndedQuery, sameTags, tagPairsOf, type BoundedRange, type EndedKey,
+  compareEndedKeys, endedKeyOf, matchesEndedQuery, sameTags, tagPairsOf, type BoundedRange, type EndedKey, type EndedQuery,
 } from '@durable-rx/runtime/store-kit';
 import { IncompatibleSchemaError } from '../errors/incompatible-schema-error.js';
 import { errorNames, mapStorageError, missingApi } from './map-storage-error.js';
@@ -15,7 +15,7 @@ import { firstTask } from './first-task.js';
 import { OpenGate, type OpenAttempt } from './open-gate.js';
 import { EVERY_PLACE, IndexRebuild, splitRange, type Place, type PlaceRange } from './index-rebuild.js';
 import { ReadsAhead } from './read-ahead.js';
-import type { BackendTransaction, InstanceScan, StoreBackend, TableName } from './store-backend.js';
+import type { BackendTransaction, EndedScanPart, InstanceScan, StoreBackend, TableName } from './store-backend.js';
 
 /**
  * Version of the KeyvalStore key layout, recorded under the key `['meta']`. A KeyvalStore refuses (with
@@ -160,13 +160,22 @@ export const KEYVAL_DB_VERSION = 3;
  * 13): the first call now comes after 0.7 to 1.4 s at load 13 to 17, and the steps write the entries in some 30 s
  * meanwhile, each call waiting for one step at most. A commit of this layout writes the entry of every instance it
  * writes, so only the instances that ended before the upgrade and have not changed since lack one, and those are past
- * the place: a page of `listEnded` read while the writing is under way reads the place in its own transaction, then
- * its key range of entries and the rows past the place of its status, merged in end order, each instance once
- * (store-kit's `matchesEndedQuery` decides for those rows; see {@link KeyvalTransaction.scanEnded}). So every page is
- * exact however far the writing moved since the last. Past {@link SCAN_BATCH} instances left, those rows are read at
- * once with every other instance row (one `getAll`): a page costs 1.1 to 1.5 s with 20,000 instances at load 13 to 17,
- * and holds the store's writes that long (a page once they are written: 20 ms). A reload, a freeze or a close cuts the
- * writing short between steps and the next open (in any tab of this layout) goes on from the place; the tabs open at
+ * the place: a page of `listEnded` read while the writing is under way reads the place, its key range of entries and
+ * the rows past the place of its status, merged in end order, each instance once (store-kit's `matchesEndedQuery`
+ * decides for those rows; see {@link KeyvalTransaction.scanEnded}). So every page is exact however far the writing
+ * moved since the last. With at most {@link SCAN_BATCH} instances past the place, that is one transaction, which reads
+ * those rows whose `xc` entry holds the page's status. With more, the page reads the instance rows {@link SCAN_BATCH}
+ * at a time in id order, a readonly transaction each, keeping only the page's `limit` earliest-ended of them past the
+ * place, and reads its entries and those kept rows again in its last transaction (a row that changed between two has
+ * its own entry by then; when a kept one changed and rows were left out for it, the last one reads the rows again by
+ * itself): memory in proportion to {@link SCAN_BATCH} rows and the page, not the database, and the store's writes wait
+ * for one of those transactions at most. With 20,000 instances in headless Chromium at load 6 to 10, a page of 100
+ * takes 0.3 to 0.9 s in 80 transactions, and a write beside it waits 3 to 4 ms (median), 170 ms at most (300 ms beside
+ * the first page after the open). Reading every instance row at once (one `getAll`, as this layout did first), a page
+ * took 0.2 to 1.4 s (1.1 to 1.5 s at load 13 to 17) with every row in memory, and the writes waited for all of it; 1,024
+ * rows a transaction waited 12 to 18 ms (median), and the rows of the status alone, found by their `xc` entries and read
+ * one by one, took 1.0 to 2.8 s a page. A page once the entries are written: 20 ms. A reload, a freeze or a close cuts
+ * the writing short between steps and the next open (in any tab of this layout) goes on from the place; the tabs open at
  * once share it, each step reading the place the last left, so each entry is written once.
  *
  * Layout 14 writes no new key either: it rebuilds the same entries without holding the open. Layout 13 did it in the
@@ -253,7 +262,8 @@ export const MAX_PACKED_TASKS = 8;
 const MAX_PRESENT = 256;
 /**
  * Keys read per request while scanning instances; rows or entries per step of the rebuilds after the open (see the
- * layout, layouts 14 and 16).
+ * layout, layouts 14 and 16); instance rows per transaction of a page of `listEnded` while the end entries are written
+ * ({@link KeyvalTransaction.scanEnded}).
  */
 const SCAN_BATCH = 256;
 /**
@@ -1118,41 +1128,92 @@ class KeyvalTransaction implements BackendTransaction {
    * changes its entry) is passed over.
    *
    * While the end entries are written after the upgrade to layout 16 (see the layout), those of the instances past the
-   * place the writing has reached may be missing: the rows past it whose `xc` entry holds `status` are read as well,
-   * those the query takes (store-kit's `matchesEndedQuery`) merged into the page in end order, each once. The place is
-   * read in this transaction, so the page is exact however far the writing moves between pages.
+   * place the writing has reached may be missing, and the rows past it of the query (store-kit's `matchesEndedQuery`)
+   * are merged into the page in end order, each instance once. With at most {@link SCAN_BATCH} instances past the place,
+   * the rows whose `xc` entry holds `status` are read one by one, in the transaction that reads the place. With more,
+   * the page is read over several transactions ({@link EndedScanPart}): the instance rows {@link SCAN_BATCH} at a time
+   * in id order, a transaction each, keeping the `limit` earliest-ended of the query past the place the first read; then
+   * the entries and those kept rows read again, in the last one ({@link KeyvalTransaction.#endedLast}).
    */
-  async scanEnded(status: OrchestrationRuntimeStatus, after: EndedKey | undefined, toMs: number, limit: number): Promise<InstanceRow[]> {
+  async scanEnded(
+    status: OrchestrationRuntimeStatus, after: EndedKey | undefined, toMs: number, limit: number, part?: EndedScanPart,
+  ): Promise<InstanceRow[] | EndedScanPart> {
     if (after !== undefined && after.endedMs > toMs) return []; // an empty range, which IndexedDB refuses to bound
-    const lower = after === undefined ? ['xe', status] : ['xe', status, after.endedMs, after.instanceId];
-    const [keys, ended] = await Promise.all([
-      this.#keys(this.#range(lower, ['xe', status, toMs, MAX], after !== undefined), limit),
-      this.#rebuilding().then((meta) => meta?.ended),
+    const query: EndedQuery = { runtimeStatus: status, endedTo: new Date(toMs), limit, ...(after ? { after } : {}) };
+    if (part !== undefined) return this.#endedRows(query, part);
+    const [keys, ended] = await Promise.all([this.#endedKeys(query), this.#rebuilding().then((meta) => meta?.ended)]);
+    if (ended === undefined) return this.#endedEntryRows(keys);
+    // One more than SCAN_BATCH of the entries past the place at most (a count would go through them all), and the last
+    // instance: with more, the rows are read in the next transactions, from the first (EndedScanPart).
+    const past = this.#after(['xc'], ended.after);
+    const [xcKeys, values, last] = await Promise.all([
+      this.#keys(past, SCAN_BATCH + 1), promisifyRequest(this.#store.getAll(past, SCAN_BATCH + 1)),
+      promisifyRequest(this.#store.openKeyCursor(this.#range(['i'], ['i', MAX]), 'prev')),
     ]);
-    const rows = (await Promise.all(keys.map((key) => this.getInstance(lastOf(key)))))
-      .filter((row, i): row is InstanceRow => row !== undefined && sameEntry(endedKeys(row)[0], keys[i]));
-    if (ended === undefined) return rows;
-    const query = { runtimeStatus: status, endedTo: new Date(toMs), limit, ...(after ? { after } : {}) };
-    const listed = new Set(rows.map((row) => row.id));
-    const past = (await this.#endedPast(ended, status)).filter((row) => !listed.has(row.id) && matchesEndedQuery(row.state, query));
-    return [...rows, ...past].sort((a, b) => compareEndedKeys(endedKeyOf(a.state), endedKeyOf(b.state))).slice(0, limit);
+    if (xcKeys.length > SCAN_BATCH && last) {
+      return { ...(ended.after === undefined ? {} : { place: ended.after }), lastId: lastOf(last.key as IDBValidKey[]), kept: [], dropped: false };
+    }
+    const rows = await Promise.all(xcKeys.filter((_, i) => values[i] === status).map((key) => this.getInstance(lastOf(key))));
+    return mergeEnded(await this.#endedEntryRows(keys), rows, query);
   }
 
   /**
-   * The rows past the place `ended` of the writing of the end entries whose status is `status`. While more than
-   * {@link SCAN_BATCH} instances are past it, every instance row is read at once and those past it kept (one request:
-   * 0.3 s for 20,000 rows in headless Chromium, where reading 16,000 of them one by one took 1.4 s); then only the rows
-   * whose `xc` entry holds `status`, one by one.
+   * The next {@link SCAN_BATCH} instance rows of a page read over several transactions (see
+   * {@link KeyvalTransaction.scanEnded}), those of the query past the place kept (the page's `limit` earliest-ended);
+   * the page's rows once the last is read ({@link KeyvalTransaction.#endedLast}).
    */
-  async #endedPast(ended: EndedRebuild, status: OrchestrationRuntimeStatus): Promise<InstanceRow[]> {
+  async #endedRows(query: EndedQuery, part: EndedScanPart): Promise<InstanceRow[] | EndedScanPart> {
+    const [read, more] = await this.#endedChunk(query, this.#after(['xc'], part.place), part);
+    return more && read.readTo! < part.lastId ? read : this.#endedLast(query, read);
+  }
+
+  /**
+   * The instance rows after `part.readTo` (from the first without it), at most {@link SCAN_BATCH}: `part` with those of
+   * the query whose `xc` entry is in `past` kept and `readTo` the last id read, and whether more rows may follow.
+   */
+  async #endedChunk(query: EndedQuery, past: IDBKeyRange, part: EndedScanPart): Promise<[EndedScanPart, boolean]> {
+    const lower = part.readTo === undefined ? ['i'] : ['i', part.readTo];
+    const stored = await promisifyRequest(this.#store.getAll(this.#range(lower, ['i', MAX], part.readTo !== undefined), SCAN_BATCH)) as StoredInstance[];
+    const found = stored.filter((row) => matchesEndedQuery(row.state, query) && past.includes(['xc', row.createdMs, row.id])).map(rowOf);
+    const all = [...part.kept, ...found].sort(byEnd);
+    const readTo = stored[stored.length - 1]?.id ?? part.readTo;
+    const read = { ...part, ...(readTo === undefined ? {} : { readTo }), kept: all.slice(0, query.limit), dropped: part.dropped || all.length > query.limit };
+    return [read, stored.length === SCAN_BATCH];
+  }
+
+  /**
+   * The last transaction of a page read over several: the page's key range of entries and the rows `part` kept, read
+   * again, so every row of the page is as this transaction reads it. A row the query takes that has no entry kept its
+   * status and end since the upgrade (a commit that changes them writes the entry) and is past the place, so past the
+   * place the first transaction read (it only moves on): its chunk read it as it is. A kept row that changed has its own
+   * entry if it is still ended. So the page is exact, unless rows were left out for the kept ones (`dropped`) and one of
+   * those changed: one left out may then belong to the page, and the rows past the place are read again here, in this
+   * one transaction.
+   */
+  async #endedLast(query: EndedQuery, part: EndedScanPart): Promise<InstanceRow[]> {
+    const [entries, again] = await Promise.all([
+      this.#endedKeys(query).then((keys) => this.#endedEntryRows(keys)), Promise.all(part.kept.map((row) => this.getInstance(row.id))),
+    ]);
+    const changed = again.some((row, i) => !row || !matchesEndedQuery(row.state, query) || byEnd(row, part.kept[i]!) !== 0);
+    if (!changed || !part.dropped) return mergeEnded(entries, again, query);
+    const ended = (await this.#rebuilding())?.ended;
+    if (ended === undefined) return entries;
     const past = this.#after(['xc'], ended.after);
-    if (await promisifyRequest(this.#store.count(past)) > SCAN_BATCH) {
-      const stored = await promisifyRequest(this.#store.getAll(this.#range(['i'], ['i', MAX]))) as StoredInstance[];
-      return stored.filter((row) => row.status === status && past.includes(['xc', row.createdMs, row.id])).map(rowOf);
-    }
-    const [keys, values] = await Promise.all([this.#keys(past), promisifyRequest(this.#store.getAll(past))]);
-    const rows = await Promise.all(keys.filter((_, i) => values[i] === status).map((key) => this.getInstance(lastOf(key))));
-    return rows.filter((row): row is InstanceRow => row !== undefined);
+    let read: [EndedScanPart, boolean] = [{ lastId: '', kept: [], dropped: false }, true];
+    while (read[1]) read = await this.#endedChunk(query, past, read[0]);
+    return mergeEnded(entries, read[0].kept, query);
+  }
+
+  /** The `xe` entries of the query's status after its `after` (all without it) up to its `endedTo`, at most its `limit`. */
+  #endedKeys({ runtimeStatus: status, after, endedTo, limit }: EndedQuery): Promise<IDBValidKey[][]> {
+    const lower = after === undefined ? ['xe', status] : ['xe', status, after.endedMs, after.instanceId];
+    return this.#keys(this.#range(lower, ['xe', status, endedTo.getTime(), MAX], after !== undefined), limit);
+  }
+
+  /** The rows of end entries, those whose row is not there as ended at that key passed over. */
+  async #endedEntryRows(keys: readonly IDBValidKey[][]): Promise<InstanceRow[]> {
+    const rows = await Promise.all(keys.map((key) => this.getInstance(lastOf(key))));
+    return rows.filter((row, i): row is InstanceRow => row !== undefined && sameEntry(endedKeys(row)[0], keys[i]));
   }
 
   async countTagged(pair: readonly [string, string]): Promise<number> {
@@ -1584,6 +1645,22 @@ function pagingValue(row: InstanceRow): OrchestrationRuntimeStatus | 0 {
 
 function isTerminalValue(value: unknown): boolean {
   return typeof value === 'string' && isTerminalStatus(value as OrchestrationRuntimeStatus);
+}
+
+/** Orders rows by end (store-kit's `compareEndedKeys`): the order of `listEnded`. */
+function byEnd(a: InstanceRow, b: InstanceRow): number {
+  return compareEndedKeys(endedKeyOf(a.state), endedKeyOf(b.state));
+}
+
+/**
+ * A page of `query` while end entries may be missing: the rows of its entries and, of `others` (rows past the place of
+ * their writing, `undefined` for one not there), those the query takes, each instance once, in end order, at most
+ * `query.limit`.
+ */
+function mergeEnded(entries: readonly InstanceRow[], others: readonly (InstanceRow | undefined)[], query: EndedQuery): InstanceRow[] {
+  const listed = new Set(entries.map((row) => row.id));
+  const past = others.filter((row): row is InstanceRow => row !== undefined && !listed.has(row.id) && matchesEndedQuery(row.state, query));
+  return [...entries, ...past].sort(byEnd).slice(0, query.limit);
 }
 
 /** The claim-order entry of an instance (none without pending messages). */

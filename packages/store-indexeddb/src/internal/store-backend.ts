@@ -106,6 +106,23 @@ export interface InstanceScan {
  * for an instance this transaction read, with {@link BackendTransaction.getInstance} (awaited) or an index read that
  * returned it.
  */
+/**
+ * A page of {@link BackendTransaction.scanEnded} read over more transactions than one (KeyvalStore while it writes
+ * its end entries after an upgrade; see its layout 16): what the transactions so far read, handed to the next as it is.
+ */
+export interface EndedScanPart {
+  /** The place of the writing of the end entries the page's first transaction read (an `xc` key; absent: its start). */
+  readonly place?: IDBValidKey;
+  /** The instance rows read so far are those up to this id (none yet: absent). */
+  readonly readTo?: string;
+  /** The last instance id when the page began: an instance after it is newer, and has its entry once ended. */
+  readonly lastId: string;
+  /** The earliest-ended rows of the query past the place read so far, at most the page's `limit`, in end order. */
+  readonly kept: readonly InstanceRow[];
+  /** More rows of the query than `limit` were read past the place: `kept` left some out. */
+  readonly dropped: boolean;
+}
+
 export interface BackendTransaction {
   getInstance(id: string): Promise<InstanceRow | undefined>;
   /**
@@ -145,9 +162,11 @@ export interface BackendTransaction {
   /**
    * The instances of `status` in end order (`lastUpdatedTime`, id) after `after` (exclusive; absent: from the first),
    * up to `toMs`, at most `limit`, from the layout's end index (DexieStore's layout 10, KeyvalStore's layout 16):
-   * `Store.listEnded`.
+   * `Store.listEnded`. A backend may answer with an {@link EndedScanPart} instead, a page it reads over more
+   * transactions than one: run `scanEnded` again with the same query and that part, in a new readonly transaction,
+   * until it answers with the rows.
    */
-  scanEnded(status: OrchestrationRuntimeStatus, after: EndedKey | undefined, toMs: number, limit: number): Promise<InstanceRow[]>;
+  scanEnded(status: OrchestrationRuntimeStatus, after: EndedKey | undefined, toMs: number, limit: number, part?: EndedScanPart): Promise<InstanceRow[] | EndedScanPart>;
   /** The largest createdMs of any instance (the last of the paging order), `undefined` when there is none. */
   newestCreatedMs(): Promise<number | undefined>;
 

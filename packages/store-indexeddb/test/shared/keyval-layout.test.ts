@@ -1435,8 +1435,8 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
   });
 
   describe('written after the open, in steps', () => {
-    // Enough for the writing's three steps of 256 and both ways a page reads the rows past the place (every row at once
-    // while more than 256 are past it, then one by one), few enough that a page reading them all stays short.
+    // Enough for the writing's three steps of 256 and both ways a page reads the rows past the place (every row, 256 a
+    // transaction, while more than 256 are past it, then those of its status one by one), few enough for short pages.
     const COUNT = 700;
     const idOf = (i: number) => `e-${String(i).padStart(4, '0')}`;
     const createdMsOf = (i: number) => T0.getTime() + i;
@@ -1543,7 +1543,7 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
       }
     });
 
-    // Cut short half way (the rows past the place read at once) and near the end (104 past it: read one by one).
+    // Cut short half way (349 rows past the place: every row read, 256 a transaction) and near the end (104: one by one).
     it.each([350, 595])('goes on from its place with a writing cut short (a reload) after %i, listing exactly meanwhile, with the purges made meanwhile', async (place) => {
       const name = uniqueName('layout-16-cut');
       await ended(name, { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', ended: { after: ['xc', createdMsOf(place), idOf(place)] } }, (i) => i <= place);
@@ -1630,6 +1630,90 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
         return state && state.runtimeStatus !== 'Running' && state.runtimeStatus !== 'Pending' ? [JSON.stringify(['xe', state.runtimeStatus, state.lastUpdatedTime.getTime(), state.instanceId])] : [];
       });
       expect((await endEntries(name)).map((key) => JSON.stringify(key)).sort()).toEqual(wanted.sort());
+    });
+
+    // A page with more than 256 instances past the place reads the rows 256 at a time, a readonly transaction each, so
+    // that the store's writes wait for one of them at most; rows change between those transactions. `kept`: the changes
+    // touch the rows the page keeps from its first transaction (the earliest-ended of its status), else others.
+    it.each(['kept', 'others'] as const)('lists exactly while %s of the rows a page read in an earlier transaction change before its next', async (touched) => {
+      const place = 5; // nearly every row past it: a page takes them all from the rows it reads
+      const name = uniqueName(`layout-16-chunks-${touched}`);
+      await ended(name, { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', ended: { after: ['xc', createdMsOf(place), idOf(place)] } }, (i) => i <= place);
+      const steps = abortMarkerWritesAfterFirst(); // the writing stays at its place meanwhile
+      const store = open(name);
+      const db = await (async () => {
+        await store.getInstance('none'); // opened: the database at this layout's IndexedDB version
+        return rawOpen(name);
+      })();
+      // The rows read by the page's first transaction (ids in order: 256 of them), those past the place by end.
+      const first = Array.from({ length: 256 }, (_, i) => i).filter((i) => i > place);
+      const byEnd = (status: InstanceState['runtimeStatus']) => (a: number, b: number) => (statusOf(a) === status ? 0 : 1) - (statusOf(b) === status ? 0 : 1) || endedMsOf(a) - endedMsOf(b) || a - b;
+      const [a, b] = [...first].sort(byEnd('Completed')) as [number, number]; // the two earliest-ended Completed it keeps
+      const running = first.find((i) => statusOf(i) === 'Running')!;
+      const [d, e] = Array.from({ length: COUNT - 512 }, (_, i) => i + 512).sort(byEnd('Completed')) as [number, number]; // read by its third
+      const rows = new Map(await Promise.all([a, b, running, d, e].map(async (i) => [i, await rawGet(name, ['i', idOf(i)])] as const)));
+      /** Writes what a commit or a purge of this layout writes for instance `i`: its row with `state`, or none. */
+      const write = (raw: IDBObjectStore, i: number, state?: Partial<InstanceState>) => {
+        const id = idOf(i);
+        const row = rows.get(i) as { state: InstanceState; status: string };
+        if (isEnded(i)) raw.delete(['xe', statusOf(i), endedMsOf(i), id]); // none past the place: as a commit deletes it
+        if (state === undefined) {
+          for (const key of [['i', id], ['in', id], ['xc', createdMsOf(i), id], ['xn', 'Orch', createdMsOf(i), id]]) raw.delete(key);
+          return;
+        }
+        const next = { ...row.state, ...state };
+        const terminal = next.runtimeStatus !== 'Running';
+        raw.put({ ...row, status: next.runtimeStatus, state: next }, ['i', id]);
+        raw.put(terminal ? next.runtimeStatus : 0, ['xc', createdMsOf(i), id]);
+        if (terminal) raw.put(0, ['xe', next.runtimeStatus, next.lastUpdatedTime.getTime(), id]);
+      };
+      const early = new Date(T0.getTime() + 9_000); // before every end: first of its status
+      const changes = (raw: IDBObjectStore) => {
+        write(raw, running, { runtimeStatus: 'Completed', lastUpdatedTime: early }); // read running: ends
+        if (touched === 'kept') {
+          write(raw, a); // kept: purged
+          write(raw, b, { lastUpdatedTime: new Date(ENDED_TO.getTime() - 1) }); // kept: a change recorded on it, later
+        } else {
+          write(raw, d); // not read yet: purged
+          write(raw, e, { lastUpdatedTime: new Date(ENDED_TO.getTime() - 2) }); // not read yet: a change recorded, later
+        }
+      };
+      // Made as the page's first transaction reads its rows: its next transactions, begun after, see them.
+      const getAll = IDBObjectStore.prototype.getAll;
+      const chunks: (number | undefined)[] = []; // how many rows each read of the rows asked for
+      let committed = false;
+      IDBObjectStore.prototype.getAll = function (this: IDBObjectStore, query?: IDBValidKey | IDBKeyRange | null, count?: number) {
+        if (this.transaction.mode === 'readonly' && query instanceof IDBKeyRange && Array.isArray(query.lower) && query.lower[0] === 'i' && chunks.push(count) === 1) {
+          const tx = db.transaction(STORE, 'readwrite');
+          changes(tx.objectStore(STORE));
+          tx.oncomplete = () => (committed = true);
+        }
+        return getAll.call(this, query, count);
+      };
+      /** What listEnded must list of Completed, read from the rows: store-kit's rule, in end order. */
+      const fromRows = async () => {
+        const [keys, values] = await Promise.all([rawKeys(name), rawRead<unknown[]>(name, (raw) => raw.getAll())]);
+        const query = { runtimeStatus: 'Completed' as const, endedTo: ENDED_TO, limit: 1 };
+        return keys.flatMap((key, i) => (key[0] === 'i' ? [(values[i] as { state: InstanceState }).state] : []))
+          .filter((state) => matchesEndedQuery(state, query))
+          .sort((x, y) => compareEndedKeys(endedKeyOf(x), endedKeyOf(y))).map((state) => state.instanceId);
+      };
+      try {
+        const page = await store.listEnded({ runtimeStatus: 'Completed', endedTo: ENDED_TO, limit: 20 });
+        // The rows read 256 at a time (three reads), so that the writes waited for one of the page's transactions: they
+        // committed before the page was answered. Read at once (every row), the writes waited for the page.
+        expect(chunks.length).toBeGreaterThanOrEqual(3);
+        expect(chunks.every((count) => count === 256)).toBe(true);
+        expect(committed).toBe(true);
+        const wanted = await fromRows();
+        expect(wanted[0]).toBe(idOf(running));
+        expect(page.map((state) => state.instanceId)).toEqual(wanted.slice(0, 20));
+        expect(await allEnded(store, 'Completed', 20)).toEqual(wanted);
+      } finally {
+        IDBObjectStore.prototype.getAll = getAll;
+        steps.restore();
+        db.close();
+      }
     });
 
     it('lists exactly, page by page, while the writing moves on under the listing in two tabs, which write each entry once', async () => {
