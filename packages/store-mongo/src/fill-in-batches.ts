@@ -24,7 +24,8 @@ export const UPDATE_BATCH_LIMITS: BatchSize = { count: FILL_IN_BATCH_COUNT, byte
  * Whether an update that carries `bytes` of state text joins a batch that holds `held` (its updates and their text):
  * while the batch holds fewer than `limits.count` and the text stays within `limits.bytes`. The first always joins (a
  * state is at most 15 MiB, under the 16 MiB bound), so a batch never holds more than `limits.bytes` of text. The one
- * rule of the fill-ins' batches ({@link fillInBatches}) and of the repairs one `listEnded` page writes (`endedPage`).
+ * rule of the fill-ins' batches ({@link fillInBatches}) and of the repairs a `listEnded` page writes (`endedPage`), through
+ * {@link UpdateBatches}.
  *
  * @example
  * ```ts
@@ -57,19 +58,51 @@ export async function fillInBatches<D, U>(
   docs: AsyncIterable<D>, update: (doc: D) => U | undefined, textOf: (doc: D) => string | undefined, write: (batch: U[]) => Promise<unknown>,
   limits: BatchSize = UPDATE_BATCH_LIMITS,
 ): Promise<void> {
-  let batch: U[] = [];
-  let bytes = 0;
+  const batches = new UpdateBatches(write, limits);
   for await (const doc of docs) {
     const next = update(doc);
-    if (next === undefined) continue;
-    const size = textBytes(textOf(doc));
-    if (!joinsBatch({ count: batch.length, bytes }, size, limits)) {
-      await write(batch);
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(next);
-    bytes += size;
+    if (next !== undefined) await batches.add(next, textBytes(textOf(doc)));
   }
-  if (batch.length > 0) await write(batch);
+  await batches.flush();
+}
+
+/**
+ * Conditional updates gathered into bulk writes as they come: `add` writes the batch held (`write`) before an update
+ * that {@link joinsBatch} does not let into it, and `flush` writes what is left. So at most one batch is held at once
+ * (`limits`), and every update added is written once `flush` resolves. Used by {@link fillInBatches} and by a page of
+ * `listEnded` (`endedPage`).
+ *
+ * @example
+ * ```ts
+ * const batches = new UpdateBatches((batch) => instances.bulkWrite(batch.map((updateOne) => ({ updateOne })), { ordered: false }));
+ * await batches.add(repair, textBytes(doc.state));
+ * await batches.flush();
+ * ```
+ */
+export class UpdateBatches<U> {
+  readonly #write: (batch: U[]) => Promise<unknown>;
+  readonly #limits: BatchSize;
+  #batch: U[] = [];
+  #bytes = 0;
+
+  constructor(write: (batch: U[]) => Promise<unknown>, limits: BatchSize = UPDATE_BATCH_LIMITS) {
+    this.#write = write;
+    this.#limits = limits;
+  }
+
+  /** Adds an update that carries `bytes` of state text, writing the batch held first when the update does not join it. */
+  async add(update: U, bytes: number): Promise<void> {
+    if (!joinsBatch({ count: this.#batch.length, bytes: this.#bytes }, bytes, this.#limits)) await this.flush();
+    this.#batch.push(update);
+    this.#bytes += bytes;
+  }
+
+  /** Writes the batch held, if any. */
+  async flush(): Promise<void> {
+    if (this.#batch.length === 0) return;
+    const batch = this.#batch;
+    this.#batch = [];
+    this.#bytes = 0;
+    await this.#write(batch);
+  }
 }

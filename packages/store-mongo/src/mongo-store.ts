@@ -76,7 +76,7 @@ import {
   type TakenInstanceDoc,
 } from './translate-write-plan.js';
 import { claimedMessagesQuery, claimedReadOf, claimLeaseUpdate, claimReadOf } from './claim-read.js';
-import { endedPage, type EndedPage } from './ended-page.js';
+import { endedPage, type EndOrderRepair } from './ended-page.js';
 import { fillInBatches } from './fill-in-batches.js';
 import { mergeBySeq } from './merge-by-seq.js';
 import { purgeInBatches } from './purge-in-batches.js';
@@ -1202,9 +1202,10 @@ export class MongoStore implements Store {
    * `limit` is still the last. So is one whose key is not its state's (`endOrderRepair`: an earlier version running
    * beside this one ended it again without writing its end time), as the caller goes on after the key of the last state
    * listed: listed under its stale, earlier time, it would make the next page skip every instance between the two. Its
-   * key is then set right (conditional on the state read), which lists it at its end time: at most one batch of them
-   * a page (`endedPage`), the others left out all the same for a later listing; a repair that fails is logged, and the
-   * instance is tried again when a listing meets it next. An ended instance written before the
+   * key is set right (conditional on the state read), which lists it at its end time: every one the page meets, in
+   * bulk writes as their batches fill during the read (`endedPage`: one batch held at most), so a read cut short by its
+   * time bound keeps the ones it wrote; a repair that fails is logged, and the instance is tried again when a listing
+   * meets it next. An ended instance written before the
    * end-order fields were kept is listed once `connect` filled them in.
    */
   async listEnded(request: EndedQuery): Promise<InstanceState[]> {
@@ -1212,24 +1213,22 @@ export class MongoStore implements Store {
     return this.#op('listing ended instances', () => this.#readAfterKnownCommits(async (session) => {
       const { filter, options } = endedListingQuery(query);
       const cursor = this.#instances.find(filter, { ...options, session, ...readBound() });
-      let page: EndedPage;
       try {
-        page = await endedPage(cursor, query.limit, (doc) => this.#readable(doc, 'an ended listing'));
+        const repair = (repairs: EndOrderRepair[]) => this.#repairEndOrder(session, repairs);
+        return await endedPage(cursor, query.limit, (doc) => this.#readable(doc, 'an ended listing'), repair);
       } finally {
         await cursor.close().catch(() => undefined);
       }
-      if (page.repairs.length > 0) await this.#repairEndOrder(session, page.repairs);
-      return page.states;
     }));
   }
 
   /**
-   * Sets right the end order of the instances a listing left out (`endedPage`'s repairs, each conditional on the state
-   * read), in the listing's session: acknowledged by a majority (the store's bounded write concern) and recorded as a
+   * Sets right the end order of instances a listing left out (a batch of `endedPage`'s repairs, each conditional on the
+   * state read), in the listing's session, between two batches of its read: acknowledged by a majority (the store's bounded write concern) and recorded as a
    * known commit, so the next listing of this process reads them under their end time. A failure is logged, not
    * thrown: the page is right without it, and a listing that meets the instance again tries again.
    */
-  async #repairEndOrder(session: ClientSession, repairs: EndedPage['repairs']): Promise<void> {
+  async #repairEndOrder(session: ClientSession, repairs: EndOrderRepair[]): Promise<void> {
     try {
       await this.#instances.bulkWrite(repairs.map((updateOne) => ({ updateOne })), { session, ordered: false });
       this.#clusterClock.observeMajority(session.operationTime);

@@ -1,8 +1,8 @@
 import { compareEndedKeys, endedKeyOf, matchesEndedQuery, type EndedKey, type InstanceState } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import { encodeInstanceState, endOrderFields, endOrderRepair, decodeInstanceState, sameStateFilter, type StoredEndOrder } from '../src/documents.js';
-import { endedPage } from '../src/ended-page.js';
-import { FILL_IN_BATCH_BYTES, FILL_IN_BATCH_COUNT } from '../src/fill-in-batches.js';
+import { endedPage, type EndOrderRepair } from '../src/ended-page.js';
+import { FILL_IN_BATCH_BYTES, FILL_IN_BATCH_COUNT, type BatchSize } from '../src/fill-in-batches.js';
 import { instanceKey } from '../src/instance-key.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
 import { countedIterable } from './support/counted-iterable.js';
@@ -65,9 +65,10 @@ describe('a page of listEnded (endedPage)', () => {
   it('lists at most `limit` states, reading no further, and leaves out states that do not decode', async () => {
     const docs = ['a', 'b', 'c', 'd'].map((id, i) => docOf(ended(id, 1000 + i)));
     const cursor = countedIterable(docs);
-    const page = await endedPage(cursor, 2, (doc) => (doc._id === 'a' ? undefined : decodeInstanceState(doc.state)));
-    expect(page.states.map((s) => s.instanceId)).toEqual(['b', 'c']);
-    expect(page.repairs).toEqual([]);
+    const writes: EndOrderRepair[][] = [];
+    const states = await endedPage(cursor, 2, (doc) => (doc._id === 'a' ? undefined : decodeInstanceState(doc.state)), async (batch) => writes.push(batch));
+    expect(states.map((s) => s.instanceId)).toEqual(['b', 'c']);
+    expect(writes).toEqual([]);
     expect(cursor.taken).toBe(3);
   });
 
@@ -86,21 +87,22 @@ describe('a page of listEnded (endedPage)', () => {
     const listed: string[] = [];
     let after: EndedKey | undefined;
     for (;;) {
-      const page = await endedPage(read(after), 2, (doc) => decodeInstanceState(doc.state));
       // The repairs run as MongoStore runs them: conditional on the state read.
-      for (const repair of page.repairs) {
-        const doc = [...store.values()].find((d) => d._id === repair.filter._id && d.state === repair.filter.state);
-        if (doc) store.set(decodeInstanceState(doc.state).instanceId, { ...doc, ...repair.update.$set });
-      }
-      listed.push(...page.states.map((s) => s.instanceId));
-      if (page.states.length < 2) break;
-      after = endedKeyOf(page.states.at(-1)!);
+      const states = await endedPage(read(after), 2, (doc) => decodeInstanceState(doc.state), async (repairs) => {
+        for (const repair of repairs) {
+          const doc = [...store.values()].find((d) => d._id === repair.filter._id && d.state === repair.filter.state);
+          if (doc) store.set(decodeInstanceState(doc.state).instanceId, { ...doc, ...repair.update.$set });
+        }
+      });
+      listed.push(...states.map((s) => s.instanceId));
+      if (states.length < 2) break;
+      after = endedKeyOf(states.at(-1)!);
     }
     // Left out where found under 1000 (listed there, its key 8000 would have been the next page's start: b and c never listed).
     expect(listed).toEqual(['a', 'b', 'c', 'stale', 'z']);
   });
 
-  describe('bounds the repairs of one page as one batch of the fill-in, and lists the same states whatever it leaves unrepaired', () => {
+  describe('repairs every stale key a page meets, in bulk writes as their batches fill (one held at most), and lists the same states', () => {
     /** `docs` as the read of a page from the start meets them: by the key each is found under. */
     const readAll = (docs: Iterable<[string, StoredEndOrder]>) => countedIterable([...docs]
       .map(([id, doc]) => ({ doc, key: foundUnder(doc, id) }))
@@ -113,45 +115,74 @@ describe('a page of listEnded (endedPage)', () => {
       return [state.instanceId, docOf(state, { lastUpdatedTime: at(100 + i) })];
     });
     const listedDocs = ['a', 'b', 'z'].map((id, i): [string, StoredEndOrder] => [id, docOf(ended(id, [500, 3000, 9000][i]!))]);
+    /** Runs a page over `cursor`, recording each bulk write of repairs with how many documents the read had taken then. */
+    const runPage = async (cursor: ReturnType<typeof readAll>, limits?: BatchSize) => {
+      const writes: { ids: string[]; bytes: number; taken: number }[] = [];
+      const write = async (batch: EndOrderRepair[]) => {
+        writes.push({ ids: batch.map((repair) => repair.filter._id), bytes: batch.reduce((sum, repair) => sum + repair.filter.state.length, 0), taken: cursor.taken });
+      };
+      const states = await endedPage(cursor, 100, decode, write, limits);
+      return { ids: states.map((state) => state.instanceId), states, writes };
+    };
 
-    it('at most 500 repairs, however many stale documents the page meets', async () => {
-      const docs = [...staleDocs(501), ...listedDocs];
-      const page = await endedPage(readAll(docs), 100, decode);
-      expect(page.states.map((state) => state.instanceId)).toEqual(['a', 'b', 'z']);
-      expect(page.repairs).toHaveLength(FILL_IN_BATCH_COUNT);
-      expect(page.repairs.map((repair) => repair.filter._id)).toEqual(docs.slice(0, FILL_IN_BATCH_COUNT).map(([, doc]) => doc._id));
+    it('1,001 stale documents met by one page: all repaired, 500 + 500 + 1, each batch written as it fills', async () => {
+      const docs = [...staleDocs(1001), ...listedDocs];
+      const { ids, writes } = await runPage(readAll(docs));
+      expect(ids).toEqual(['a', 'b', 'z']);
+      expect(writes.map((w) => w.ids)).toEqual([docs.slice(0, 500), docs.slice(500, 1000), docs.slice(1000, 1001)].map((part) => part.map(([, doc]) => doc._id)));
+      // The first batch went as the 501st stale document was met (the 502nd read: 'a', at 500, among them), the second
+      // at the 1,001st, the last once the read ended: 500 held at most.
+      expect(writes.map((w) => w.taken)).toEqual([502, 1002, docs.length]);
+      expect(Math.max(...writes.map((w) => w.ids.length))).toBe(FILL_IN_BATCH_COUNT);
     });
 
-    it('at most 16 MiB of the state text they carry back (their filters)', async () => {
+    it('at most 16 MiB of the state text they carry back (their filters) held at once, every one written', async () => {
       const large = 'x'.repeat(6 * 1024 * 1024);
       const docs = [...staleDocs(3, { output: large }), ...listedDocs];
-      const page = await endedPage(readAll(docs), 100, decode);
-      expect(page.states.map((state) => state.instanceId)).toEqual(['a', 'b', 'z']);
-      expect(page.repairs).toHaveLength(2);
-      expect(page.repairs.reduce((bytes, repair) => bytes + repair.filter.state.length, 0)).toBeLessThanOrEqual(FILL_IN_BATCH_BYTES);
+      const { ids, writes } = await runPage(readAll(docs));
+      expect(ids).toEqual(['a', 'b', 'z']);
+      expect(writes.map((w) => w.ids)).toEqual([['s0000', 's0001'], ['s0002']]);
+      for (const write of writes) expect(write.bytes).toBeLessThanOrEqual(FILL_IN_BATCH_BYTES);
     });
 
-    it('each page exact by the listing rule over the documents under their own key; later passes repair the rest', async () => {
+    it('a read that fails midway (its time bound) has written every repair it met, the batch it held too, and throws its error', async () => {
+      const docs = readAll([...staleDocs(7), ...listedDocs]);
+      const bound = new Error('operation exceeded time limit');
+      const cursor = {
+        async *[Symbol.asyncIterator]() {
+          for await (const doc of docs) {
+            if (docs.taken > 5) throw bound;
+            yield doc;
+          }
+        },
+      };
+      const writes: string[][] = [];
+      await expect(endedPage(cursor, 100, decode, async (batch) => writes.push(batch.map((r) => r.filter._id)), { count: 3, bytes: FILL_IN_BATCH_BYTES }))
+        .rejects.toBe(bound);
+      // Five read (all stale): a batch of three as it filled, then the two held. The next try meets them under their own key.
+      expect(writes).toEqual([['s0000', 's0001', 's0002'], ['s0003', 's0004']]);
+    });
+
+    it('a page exact by the listing rule over the documents under their own key; the next lists every one at its end', async () => {
       const store = new Map([...staleDocs(7), ...listedDocs]);
       const passes: string[][] = [];
-      for (let pass = 0; pass < 10; pass++) {
-        const page = await endedPage(readAll(store), 100, decode, { count: 3, bytes: FILL_IN_BATCH_BYTES });
-        // What store-kit's rule lists of the documents found under their state's key (the others are left out).
+      for (let pass = 0; pass < 3; pass++) {
+        const cursor = readAll(store);
+        // What store-kit's rule lists of the documents the read finds under their state's key (the others are left out).
         const byRule = [...store.values()].filter((doc) => endOrderRepair(doc, decode(doc)) === undefined).map(decode)
           .filter((state) => matchesEndedQuery(state, { runtimeStatus: 'Completed', endedTo: at(10_000), limit: 100 }))
           .sort((x, y) => compareEndedKeys(endedKeyOf(x), endedKeyOf(y)));
-        expect(page.states).toEqual(byRule);
-        passes.push(page.states.map((state) => state.instanceId));
-        if (page.repairs.length === 0) break;
-        expect(page.repairs.length).toBeLessThanOrEqual(3);
-        for (const repair of page.repairs) {
-          const id = decodeInstanceState(repair.filter.state).instanceId;
-          store.set(id, { ...store.get(id)!, ...repair.update.$set });
+        const { ids, states, writes } = await runPage(cursor, { count: 3, bytes: FILL_IN_BATCH_BYTES });
+        expect(states).toEqual(byRule);
+        passes.push(ids);
+        expect(writes.map((w) => w.ids.length)).toEqual(pass === 0 ? [3, 3, 1] : []);
+        for (const id of writes.flatMap((w) => w.ids)) {
+          const doc = [...store.values()].find((d) => d._id === id)!;
+          store.set(decode(doc).instanceId, { ...doc, ...endOrderRepair(doc, decode(doc))!.update.$set });
         }
       }
-      // 7 stale documents, 3 repaired a pass: listed at their own end from the third pass on, every one by the fourth.
-      expect(passes.map((ids) => ids.length)).toEqual([3, 6, 9, 10]);
-      expect(passes.at(-1)).toEqual(['a', 'b', ...staleDocs(7).map(([id]) => id), 'z']);
+      // 7 stale documents in batches of 3: all repaired by the first page, all listed at their own end by the next.
+      expect(passes).toEqual([['a', 'b', 'z'], ['a', 'b', ...staleDocs(7).map(([id]) => id), 'z'], ['a', 'b', ...staleDocs(7).map(([id]) => id), 'z']]);
     });
   });
 });

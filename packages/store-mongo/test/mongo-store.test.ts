@@ -2048,7 +2048,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
-    it('repairs at most one batch (16 MiB of state text) of stale end-order keys a listEnded page meets, lists the same instances, and the rest later', async () => {
+    it('repairs every stale end-order key a listEnded page meets, in batches (500, 16 MiB of state text), and lists the same instances', async () => {
       const prefix = db.prefix('repairs');
       const store = await db.open('repairs', { prefix });
       const client = new MongoClient(mongoUri);
@@ -2057,29 +2057,46 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         const t0 = new Date(Date.now() - 60_000);
         const at = (ms: number) => new Date(t0.getTime() + ms);
         const large = 'x'.repeat(6 * 1024 * 1024);
-        const create = async (id: string, ms: number, output?: string) => {
+        const creation = (id: string, ms: number, output?: string) => {
           const { state, message } = request(id);
           const ended = { ...state, runtimeStatus: 'Completed' as const, lastUpdatedTime: at(ms), ...(output === undefined ? {} : { output }) };
-          await store.commit({ requests: [{ type: 'createInstance', state: ended, message, ifRunning: { kind: 'fail' } }] });
+          return { type: 'createInstance' as const, state: ended, message, ifRunning: { kind: 'fail' as const } };
         };
+        const create = (id: string, ms: number, output?: string) => store.commit({ requests: [creation(id, ms, output)] });
         for (const [id, ms] of [['r-a', 500], ['r-b', 3000], ['r-z', 9000]] as const) await create(id, ms);
-        // Three instances of 6 MiB states that an earlier version left under the key of an earlier end (1000 + i).
+        // Three instances of 6 MiB states that an earlier version left under the key of an earlier end (1000 + i) ...
         const stale = ['r-s0', 'r-s1', 'r-s2'];
         for (const [i, id] of stale.entries()) {
           await create(id, 5000 + i, large);
           await instances.updateOne({ _id: id }, { $set: { lastUpdatedTime: at(1000 + i) } });
         }
+        // ... and 1,001 small ones, ended at 6000 + i and left under 1100 + i: more than two batches of 500.
+        const many = Array.from({ length: 1001 }, (_, i) => `r-m${String(i).padStart(4, '0')}`);
+        for (let i = 0; i < many.length; i += 100) {
+          await store.commit({ requests: many.slice(i, i + 100).map((id, j) => creation(id, 6000 + i + j)) });
+        }
+        await instances.updateMany({ _id: { $in: many } }, [{ $set: { lastUpdatedTime: { $subtract: ['$lastUpdatedTime', 4900] } } }]);
         const query: EndedQuery = { runtimeStatus: 'Completed', endedTo: at(10_000), limit: 100 };
-        const ids = async () => (await store.listEnded(query)).map((state) => state.instanceId);
-        const repaired = async () => (await instances.find({ _id: { $in: stale } }, { projection: { lastUpdatedTime: 1 } }).toArray())
-          .filter((doc) => doc.lastUpdatedTime?.getTime() === at(5000 + stale.indexOf(doc._id)).getTime()).map((doc) => doc._id).sort();
-        // The first listing leaves all three out and repairs two (12 MiB; a third would make 18).
-        expect(await ids()).toEqual(['r-a', 'r-b', 'r-z']);
-        expect(await repaired()).toEqual(['r-s0', 'r-s1']);
-        // The next lists those two at their end, and repairs the third; the one after lists every one.
-        expect(await ids()).toEqual(['r-a', 'r-b', 'r-s0', 'r-s1', 'r-z']);
-        expect(await repaired()).toEqual(stale);
-        expect(await ids()).toEqual(['r-a', 'r-b', ...stale, 'r-z']);
+        const repaired = async () => [
+          await instances.countDocuments({ _id: { $in: stale }, lastUpdatedTime: { $gte: at(5000) } }),
+          await instances.countDocuments({ _id: { $in: many }, lastUpdatedTime: { $gte: at(6000) } }),
+        ];
+        const order = ['r-a', 'r-b', ...stale, ...many, 'r-z'];
+        // The first listing leaves all 1,004 out where it finds them stale and repairs every one (two 6 MiB states a
+        // batch, 500 small ones a batch). A later batch of its read may meet one again under its end, listed there.
+        const first = (await store.listEnded(query)).map((state) => state.instanceId);
+        expect(first.slice(0, 2)).toEqual(['r-a', 'r-b']);
+        expect(first.map((id) => order.indexOf(id))).toEqual(first.map((id) => order.indexOf(id)).sort((x, y) => x - y));
+        expect(await repaired()).toEqual([3, 1001]);
+        // The next lists every one at its end, in pages.
+        const listed: string[] = [];
+        let page = await store.listEnded(query);
+        listed.push(...page.map((state) => state.instanceId));
+        while (page.length === query.limit) {
+          page = await store.listEnded({ ...query, after: endedKeyOf(page.at(-1)!) });
+          listed.push(...page.map((state) => state.instanceId));
+        }
+        expect(listed).toEqual(['r-a', 'r-b', ...stale, ...many, 'r-z']);
       } finally {
         await client.close();
         await store.close();
