@@ -66,21 +66,36 @@ export class FailingStore implements Store {
    * `applied: 'when called'` it takes effect at once and only its answer waits for `release()`, as when the store did
    * the work and the caller's clock moved on before the answer came. Either way the result or error then goes to a
    * caller that may have given up on it. `called` resolves when the call is made; `release()` resolves with the late
-   * call's outcome once it has settled.
+   * call's outcome once it has settled. `fail(error)` ends it with `error` instead, the MemoryStore never reached (by
+   * default), as a call the store failed after holding it does.
    */
-  hangNext<M extends Method>(method: M, skip = 0, options: HangOptions<M> = {}): { readonly called: Promise<void>; release(): Promise<PromiseSettledResult<unknown>> } {
+  hangNext<M extends Method>(method: M, skip = 0, options: HangOptions<M> = {}): {
+    readonly called: Promise<void>; release(): Promise<PromiseSettledResult<unknown>>; fail(error: Error): Promise<PromiseSettledResult<unknown>>;
+  } {
     let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
+    let refuse!: (error: Error) => void;
+    const gate = new Promise<void>((resolve, reject) => {
+      open = resolve;
+      refuse = reject;
+    });
+    gate.catch(() => undefined); // its failure is the hung call's, whose caller is told
     let made!: (late: Promise<unknown>) => void;
     const called = new Promise<{ readonly late: Promise<unknown> }>((resolve) => (made = (late) => resolve({ late })));
     const where = options.where as ((...args: readonly unknown[]) => boolean) | undefined;
     this.#hangs.set(method, { skip, gate, made, where, appliedWhenCalled: options.applied === 'when called' });
+    const settled = async (): Promise<PromiseSettledResult<unknown>> => {
+      const late = (await called).late;
+      return late.then((value) => ({ status: 'fulfilled', value }), (reason: unknown) => ({ status: 'rejected', reason }));
+    };
     return {
       called: called.then(() => undefined),
-      release: async () => {
+      release: () => {
         open();
-        const late = (await called).late;
-        return late.then((value) => ({ status: 'fulfilled', value }), (reason: unknown) => ({ status: 'rejected', reason }));
+        return settled();
+      },
+      fail: (error) => {
+        refuse(error);
+        return settled();
       },
     };
   }

@@ -5,7 +5,7 @@ import { SETTLED } from '../src/testing/settled.js';
 import { settle } from '../src/testing/virtual-clock.js';
 import { FailingStore, RecordingLogger } from './failing-store.js';
 import { heldActivity } from './held-activity.js';
-import { HandClock, runtimesStoppedAfterEach } from './hand-clock.js';
+import { HandClock, nextTurn, runtimesStoppedAfterEach, T0 } from './hand-clock.js';
 
 /** A HandClock whose `now()` throws while `throwing` is set (a custom Clock gone wrong), counting the throws. */
 class ThrowingClock extends HandClock {
@@ -299,17 +299,21 @@ const twoTimers: Orchestrator = function* (ctx) {
   return 'woke';
 };
 
-/** Starts TwoTimers on `clock`: the wake timer of its first durable timer, and its completion seen by a client of its own. */
-async function startTwoTimers(clock: HandClock, logger: RecordingLogger): Promise<{ first: number; completed: Promise<InstanceStatus | undefined> }> {
-  const store = new MemoryStore();
-  const runtime = createRuntime({ store, clock, logger, orchestrators: { TwoTimers: twoTimers } });
+/**
+ * Starts TwoTimers on `clock` (and `store`, a MemoryStore by default): the wake timer of its first durable timer, and its
+ * completion seen by a client of its own.
+ */
+async function startTwoTimers(
+  clock: HandClock, logger: RecordingLogger, store: MemoryStore | FailingStore = new MemoryStore(),
+): Promise<{ first: number; completed: Promise<InstanceStatus | undefined>; other: DurableClient }> {
+  const runtime = createRuntime({ store, clock, logger, orchestrators: { TwoTimers: twoTimers, Quick: echo } });
   runtimes.push({ runtime, clock });
   await runtime.start();
   const id = await runtime.client.startNew('TwoTimers');
   const first = await within(clock.timerDueBy(clock.ms + 50), 'the wake timer of the first durable timer');
   const other = createClient({ store, clock: new HandClock() });
   const completed = firstValueFrom(other.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
-  return { first, completed };
+  return { first, completed, other };
 }
 
 /** A HandClock whose `clearTimeout` throws while `clearThrowing` is set (a custom Clock gone wrong): the timer stays. */
@@ -347,32 +351,60 @@ describe('a worker whose clock fails to clear its timers as it stops', () => {
   });
 });
 
+/**
+ * A HandClock that fails every arming of `failDelayMs` (a durable timer's wait) while `fails` is positive, counting down,
+ * and makes the platform's `setTimeout` fail once right after each (`platform`, of {@link failPlatformTimers}): the wake
+ * timer's fallback fails too.
+ */
+class FailsWaits extends HandClock {
+  failDelayMs = 0;
+  fails = 0;
+
+  constructor(readonly platform: { fails: number }) {
+    super();
+  }
+
+  override setTimeout(callback: () => void, delayMs: number): ReturnType<HandClock['setTimeout']> {
+    if (this.fails > 0 && delayMs === this.failDelayMs) {
+      this.fails--;
+      this.platform.fails = 1;
+      throw new Error('injected: the clock failed to set a timer');
+    }
+    return super.setTimeout(callback, delayMs);
+  }
+}
+
+/**
+ * Fires the wake-up of TwoTimers' first durable timer (`first`, of {@link startTwoTimers}) while the wake-up of its second
+ * fails to arm `fails` times in a row; resolves with the first error then logged that contains `reported`.
+ */
+async function secondWaitFails(clock: FailsWaits, logger: RecordingLogger, first: number, fails: number, reported: string): Promise<string> {
+  clock.failDelayMs = 50;
+  clock.fails = fails;
+  const logged = logger.nextError(reported);
+  clock.ms += 50;
+  clock.fire(first);
+  return within(logged, `the error "${reported}"`);
+}
+
+/** The global object's wake events, dispatched on the EventTarget returned (until `vi.unstubAllGlobals()`). */
+function stubWakeEvents(): EventTarget {
+  const host = new EventTarget();
+  vi.stubGlobal('addEventListener', host.addEventListener.bind(host));
+  vi.stubGlobal('removeEventListener', host.removeEventListener.bind(host));
+  return host;
+}
+
 describe('a worker whose clock and platform both fail, for a moment, to set the wake timer of a durable timer', () => {
   it('says none is armed, arms it again at its next turn with no store signal, and the instance completes at its time', async () => {
-    /** Fails the next arming of `failDelayMs` (the durable timer's wait), once. */
-    class FailsOneWait extends HandClock {
-      failDelayMs: number | undefined;
-      override setTimeout(callback: () => void, delayMs: number): ReturnType<HandClock['setTimeout']> {
-        if (delayMs === this.failDelayMs) {
-          this.failDelayMs = undefined;
-          platform.fails = 1;
-          throw new Error('injected: the clock failed to set a timer');
-        }
-        return super.setTimeout(callback, delayMs);
-      }
-    }
     // The platform's setTimeout fails once, right after the clock failed: the wake timer's fallback.
     const platform = failPlatformTimers();
     try {
-      const clock = new FailsOneWait();
+      const clock = new FailsWaits(platform);
       const logger = new RecordingLogger();
       const { first, completed } = await startTwoTimers(clock, logger);
-      clock.failDelayMs = 50;
-      const unarmed = logger.nextError('failed to arm its wake timer');
-      clock.ms += 50;
-      clock.fire(first);
       // Before, the message said the timer was set on the platform's timer, which had failed as well.
-      expect(await within(unarmed, 'the wake timer failing to arm')).toContain('and so did the platform\'s timer: none is armed');
+      expect(await secondWaitFails(clock, logger, first, 1, 'failed to arm its wake timer')).toContain('and so did the platform\'s timer: none is armed');
       expect(platform.fails).toBe(0);
       expect(logger.errors.some((message) => message.includes('set on the platform\'s timer'))).toBe(false);
       // Before, nothing armed it again but a store signal, and none comes: the instance waited for good.
@@ -393,34 +425,14 @@ describe('a worker whose wake timer neither its clock nor the platform could arm
   });
 
   it('reports it once as it begins and once as its tries end, arms it again when the page is shown again or the network comes back, and the instance completes at its time', async () => {
-    const host = new EventTarget();
-    vi.stubGlobal('addEventListener', host.addEventListener.bind(host));
-    vi.stubGlobal('removeEventListener', host.removeEventListener.bind(host));
-    /** Fails every arming of `failDelayMs` (the durable timer's wait) while `fails` is positive. */
-    class FailsWaits extends HandClock {
-      failDelayMs = 0;
-      fails = 0;
-      override setTimeout(callback: () => void, delayMs: number): ReturnType<HandClock['setTimeout']> {
-        if (this.fails > 0 && delayMs === this.failDelayMs) {
-          this.fails--;
-          platform.fails = 1;
-          throw new Error('injected: the clock failed to set a timer');
-        }
-        return super.setTimeout(callback, delayMs);
-      }
-    }
+    const host = stubWakeEvents();
     // The platform's setTimeout fails right after each failure of the clock: the wake timer's fallback.
     const platform = failPlatformTimers();
-    const clock = new FailsWaits();
+    const clock = new FailsWaits(platform);
     const logger = new RecordingLogger();
     const { first, completed } = await startTwoTimers(clock, logger);
     // The wake timer of the second durable timer fails to arm at the step and at each of the turns after it.
-    clock.failDelayMs = 50;
-    clock.fails = Infinity;
-    const gaveUp = logger.nextError('it waits for a store signal or a wake event');
-    clock.ms += 50;
-    clock.fire(first);
-    await within(gaveUp, 'the worker ending its retries');
+    await secondWaitFails(clock, logger, first, Infinity, 'it waits for a store signal or a wake event');
     // Reported as the failure began and as its tries ended. Before, each of its 4 armings was reported.
     expect(logger.errors.filter((message) => message.includes('failed to arm its wake timer'))).toEqual([
       expect.stringContaining('it tries again at its next turn'), expect.stringContaining('it waits for a store signal or a wake event'),
@@ -491,5 +503,119 @@ describe('a worker whose clock fails to clear the re-subscription it brings forw
     clock.fire(far.id);
     await settle();
     expect(store.subscriptions).toBe(subscriptions + 1);
+  });
+});
+
+/** A PokedStore that shows `wakeTimeRead` each wake time it answers, before the worker has it. */
+class WatchedWakeStore extends PokedStore {
+  wakeTimeRead: ((at: Date | undefined) => void) | undefined;
+
+  override async nextWakeTime(...args: Parameters<FailingStore['nextWakeTime']>): Promise<Date | undefined> {
+    const at = await super.nextWakeTime(...args);
+    this.wakeTimeRead?.(at);
+    return at;
+  }
+}
+
+describe('a worker whose wake timer is tried again at its next turn (its clock and the platform failed to arm it)', () => {
+  it('wakes for a durable timer due soon at its time, though a step gives up its lease (30 s) before the try', async () => {
+    const platform = failPlatformTimers();
+    try {
+      const clock = new FailsWaits(platform);
+      const store = new FailingStore();
+      const logger = new RecordingLogger();
+      const { first, completed, other } = await startTwoTimers(clock, logger, store);
+      // Another instance's step holds its lease (until T0 + 30 s) while its commit hangs.
+      const commit = store.hangNext('commit', 0, { where: (writeSet) => writeSet.lease?.kind === 'orchestration' && writeSet.lease.instanceId === 'quick' });
+      await other.startNew('Quick', { instanceId: 'quick', input: 'done' });
+      await within(commit.called, "the other instance's step committing");
+      // The wake-up of the second durable timer (due at T0 + 100) fails to arm: it is tried at the next turn.
+      await secondWaitFails(clock, logger, first, 1, 'it tries again at its next turn');
+      // Before the try, the other step's commit fails: its lease is left to lapse, the worker to wake at its expiry.
+      const left = logger.nextError('retried when its lease expires');
+      void commit.fail(new Error('injected: the commit failed'));
+      await within(left, 'the step failing');
+      await nextTurn();
+      // Before, the worker armed the lease's expiry over the try it took for none: the timer waited until T0 + 30 s.
+      expect(await clock.fireUntil(completed, 'the second durable timer', 10)).toBe(T0 + 100);
+    } finally {
+      platform.restore();
+    }
+  });
+
+  it('wakes for a durable timer due as it is armed, though a claim fails before the try and the worker backs off (100 ms)', async () => {
+    const platform = failPlatformTimers();
+    try {
+      const clock = new FailsWaits(platform);
+      const store = new WatchedWakeStore();
+      const logger = new RecordingLogger();
+      const { first, completed } = await startTwoTimers(clock, logger, store);
+      // The wake time of the second durable timer (T0 + 100) is read as it comes due (a slow read): its wake-up, at
+      // once, fails to arm, and is tried at the next turn.
+      store.wakeTimeRead = (at) => {
+        if (at?.getTime() !== T0 + 100) return;
+        store.wakeTimeRead = undefined;
+        clock.ms = T0 + 100;
+        clock.failDelayMs = 0;
+        clock.fails = 1;
+      };
+      const unarmed = logger.nextError('it tries again at its next turn');
+      clock.ms += 50;
+      clock.fire(first);
+      await within(unarmed, 'the wake timer failing to arm');
+      // Before the try, a store signal's claim fails: the worker backs off, 100 ms after a first failure. (A back-off
+      // is cut to the due work's time, `#dueAtMs`: only a wake-up due at once, which nothing cuts it to, was put off.)
+      store.failNext('claimOrchestration', 1);
+      const backedOff = logger.nextError('could not claim work');
+      store.poke.next();
+      // Before, it armed its retry over the try it took for none: the due timer waited for the back-off, until T0 + 200.
+      expect(await within(backedOff, 'the claim failing')).toContain('retrying in 0 ms');
+      await nextTurn();
+      expect(await clock.fireUntil(completed, 'the second durable timer', 10)).toBe(T0 + 100);
+    } finally {
+      platform.restore();
+    }
+  });
+
+  it("wakes for nothing at the lease's expiry once the first step of a start handed to it has committed", async () => {
+    const platform = failPlatformTimers();
+    try {
+      const clock = new FailsWaits(platform);
+      const store = new PokedStore();
+      const logger = new RecordingLogger();
+      const waits: Orchestrator = function* (ctx) {
+        return yield ctx.waitForExternalEvent('go');
+      };
+      const runtime = createRuntime({ store, clock, logger, orchestrationLeaseMs: 20_000, orchestrators: { Waits: waits } });
+      runtimes.push({ runtime, clock });
+      await runtime.start();
+      await settle();
+      // The step's commit waits; meanwhile a store signal's claim round arms the wake-up at the lease's expiry
+      // (T0 + 20 s), which fails to arm: it is tried at the next turn.
+      const commit = store.hangNext('commit', 0, { where: (writeSet) => writeSet.lease?.kind === 'orchestration' });
+      const id = await runtime.client.startNew('Waits');
+      await within(commit.called, 'the first step committing');
+      clock.failDelayMs = 20_000;
+      clock.fails = 1;
+      const unarmed = logger.nextError('it tries again at its next turn');
+      store.poke.next();
+      await within(unarmed, 'the wake timer failing to arm');
+      // Before the try, the step commits.
+      await within(commit.release(), "the first step's commit answering");
+      await settle();
+      // Nothing is due: the instance waits for its event. Before, the try armed the lease's expiry after the step, and
+      // the worker woke then to claim nothing.
+      let claimed = false;
+      void store.calledNext('claimOrchestration').then(() => (claimed = true));
+      clock.ms = T0 + 20_000;
+      clock.fireDue();
+      await settle();
+      expect(claimed).toBe(false);
+      await runtime.client.raiseEvent(id, 'go', 'went');
+      const completed = firstValueFrom(runtime.client.status$(id).pipe(filter((status) => status?.runtimeStatus === 'Completed')));
+      expect(await within(completed, 'the instance completing')).toMatchObject({ output: 'went' });
+    } finally {
+      platform.restore();
+    }
   });
 });
