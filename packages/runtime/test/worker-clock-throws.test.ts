@@ -619,3 +619,25 @@ describe('a worker whose wake timer is tried again at its next turn (its clock a
     }
   });
 });
+
+describe('a worker whose wake timer is tried again at its next turn as the machine wakes', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.restoreAllMocks();
+  });
+
+  it('wakes at once when the network comes back past the wake-up its try was to arm (the machine slept)', async () => {
+    const host = stubWakeEvents();
+    const platform = failPlatformTimers();
+    const clock = new FailsWaits(platform);
+    const logger = new RecordingLogger();
+    const { first, completed } = await startTwoTimers(clock, logger);
+    // The wake-up of the second durable timer (due at T0 + 100) fails to arm: it is tried at the next turn.
+    await secondWaitFails(clock, logger, first, 1, 'it tries again at its next turn');
+    // Before the try, the machine sleeps past the timer's time, and wakes as the network comes back.
+    clock.sleep(100);
+    host.dispatchEvent(new Event('online'));
+    // Before, the event left it to the try, which armed the timer's 50 ms from the wake: it completed at T0 + 200.
+    expect(await clock.fireUntil(completed, 'the second durable timer', 10)).toBe(T0 + 150);
+  });
+});

@@ -1321,12 +1321,9 @@ export class Worker {
       : `, and so did the platform's timer: none is armed; ${fallback === 'retry' ? 'it tries again at its next turn' : 'it waits for a store signal or a wake event'}`}`, error);
   };
 
-  /**
-   * Wakes the worker to arm a wake timer none could (`#wakeUnarmed`, its tries over: `#lookAtClock`), unless one was
-   * armed since or the worker stops.
-   */
+  /** Wakes the worker to arm a wake timer none could (`#wakeUnarmed`, its tries over: `#lookAtClock`), unless it stops. */
   readonly #wakeUnarmedTimer = (): void => {
-    if (this.#wakeTimer.armed || this.#stopping) return;
+    if (this.#stopping) return;
     if (this.#feedUnarmed) {
       this.#feedUnarmed = false;
       this.#subscribeWork();
@@ -1374,13 +1371,17 @@ export class Worker {
   /**
    * The page became visible or was shown again, or the network came back: the machine may have slept, its timers
    * paused. A wake timer whose time has come by the clock fires now; one that has not is set again for what is left
-   * (its step may have been paused for longer than the rest). No timer, no store read. With none armed because neither
-   * the clock nor the platform's timer could arm it (`#wakeUnarmed`, its retries over), the worker wakes to arm it
-   * again: the store may never signal.
+   * (its step may have been paused for longer than the rest). No timer, no store read. A try to arm it pending at the
+   * next turn (`FallbackTimer`'s `retries`) is looked at as the timer it arms: left to the try, a wake-up due by now
+   * came the whole delay after it. With none armed because neither the clock nor the platform's timer could arm it
+   * (`#wakeUnarmed`, its retries over), the worker wakes to arm it again: the store may never signal.
    */
   readonly #lookAtClock = (): void => {
-    if (this.#wakeTimer.unarmed) return this.#wakeUnarmedTimer();
-    if (!this.#wakeTimer.armed || this.#stopping) return;
+    if (!this.#wakeTimer.armed) {
+      if (this.#wakeTimer.unarmed) this.#wakeUnarmedTimer();
+      return;
+    }
+    if (this.#stopping) return;
     const nowMs = this.#clockMs();
     if (Number.isNaN(nowMs)) return;
     if (nowMs >= this.#wakeAtMs) {
