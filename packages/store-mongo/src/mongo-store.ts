@@ -1205,20 +1205,25 @@ export class MongoStore implements Store {
    * key is set right (conditional on the state read), which lists it at its end time: every one the page meets, in
    * bulk writes as their batches fill during the read (`endedPage`: one batch held at most), so a read cut short by its
    * time bound keeps the ones it wrote; a repair that fails is logged, and the instance is tried again when a listing
-   * meets it next. An ended instance written before the
+   * meets it next. A page that read past the key a repair gave one of its instances is read once more, in the same
+   * session (after the repairs), so it lists that instance at its end rather than leave it behind the next page's
+   * start. An ended instance written before the
    * end-order fields were kept is listed once `connect` filled them in.
    */
   async listEnded(request: EndedQuery): Promise<InstanceState[]> {
     const query = validateEndedQuery(request); // refused before anything is read
     return this.#op('listing ended instances', () => this.#readAfterKnownCommits(async (session) => {
       const { filter, options } = endedListingQuery(query);
-      const cursor = this.#instances.find(filter, { ...options, session, ...readBound() });
-      try {
-        const repair = (repairs: EndOrderRepair[]) => this.#repairEndOrder(session, repairs);
-        return await endedPage(cursor, query.limit, (doc) => this.#readable(doc, 'an ended listing'), repair);
-      } finally {
-        await cursor.close().catch(() => undefined);
-      }
+      const read = async <T>(use: (docs: AsyncIterable<WithId<InstanceDoc>>) => Promise<T>): Promise<T> => {
+        const cursor = this.#instances.find(filter, { ...options, session, ...readBound() });
+        try {
+          return await use(cursor);
+        } finally {
+          await cursor.close().catch(() => undefined);
+        }
+      };
+      const repair = (repairs: EndOrderRepair[]) => this.#repairEndOrder(session, repairs);
+      return await endedPage(read, query, (doc) => this.#readable(doc, 'an ended listing'), repair);
     }));
   }
 

@@ -1,7 +1,7 @@
-import { compareEndedKeys, endedKeyOf, matchesEndedQuery, type EndedKey, type InstanceState } from '@durable-rx/runtime/store-kit';
+import { compareEndedKeys, endedKeyOf, matchesEndedQuery, type EndedKey, type EndedQuery, type InstanceState } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import { encodeInstanceState, endOrderFields, endOrderRepair, decodeInstanceState, sameStateFilter, type StoredEndOrder } from '../src/documents.js';
-import { endedPage, type EndOrderRepair } from '../src/ended-page.js';
+import { ENDED_PAGE_READS, endedPage, type EndedRead, type EndOrderRepair } from '../src/ended-page.js';
 import { FILL_IN_BATCH_BYTES, FILL_IN_BATCH_COUNT, type BatchSize } from '../src/fill-in-batches.js';
 import { instanceKey } from '../src/instance-key.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
@@ -62,14 +62,47 @@ describe('the end order of a stored instance (endOrderRepair)', () => {
 });
 
 describe('a page of listEnded (endedPage)', () => {
+  const decode = (doc: StoredEndOrder) => decodeInstanceState(doc.state);
+  const queryOf = (over: Partial<EndedQuery> = {}): EndedQuery => ({ runtimeStatus: 'Completed', endedTo: at(10_000), limit: 100, ...over });
+  type Cursor = AsyncIterable<StoredEndOrder> & { readonly taken: number };
+  /**
+   * The reads of a page over `store` as the server's range of `ended` gives them (past `after`, up to `endedTo`, by the
+   * key each document is found under, in that order), each read afresh: `cursors` holds the cursor of each.
+   */
+  const readerOf = (store: Map<string, StoredEndOrder>, query: EndedQuery, cursors: Cursor[] = []): EndedRead<StoredEndOrder> => (use) => {
+    const found = [...store.entries()].map(([id, doc]) => ({ doc, key: foundUnder(doc, id) }))
+      .filter(({ key }) => key.endedMs <= query.endedTo.getTime() && (query.after === undefined || compareEndedKeys(key, query.after) > 0))
+      .sort((x, y) => compareEndedKeys(x.key, y.key));
+    const cursor = countedIterable(found.map(({ doc }) => doc));
+    cursors.push(cursor);
+    return use(cursor);
+  };
+  /** Writes repairs as MongoStore does (each conditional on the state read), recording each batch with how far the read had got. */
+  const writerTo = (store: Map<string, StoredEndOrder>, writes: { ids: string[]; bytes: number; taken: number }[], cursors: Cursor[]) =>
+    async (batch: EndOrderRepair[]) => {
+      writes.push({ ids: batch.map((repair) => repair.filter._id), bytes: batch.reduce((sum, repair) => sum + repair.filter.state.length, 0), taken: cursors.at(-1)?.taken ?? 0 });
+      for (const repair of batch) {
+        const found = [...store.entries()].find(([, doc]) => doc._id === repair.filter._id && doc.state === repair.filter.state);
+        if (found) store.set(found[0], { ...found[1], ...repair.update.$set });
+      }
+    };
+  /** Runs a page of `query` over `store`, its repairs written to it. */
+  const runPage = async (store: Map<string, StoredEndOrder>, query = queryOf(), limits?: BatchSize) => {
+    const cursors: Cursor[] = [];
+    const writes: { ids: string[]; bytes: number; taken: number }[] = [];
+    const states = await endedPage(readerOf(store, query, cursors), query, decode, writerTo(store, writes, cursors), limits);
+    return { ids: states.map((state) => state.instanceId), states, writes, reads: cursors.length, cursors };
+  };
+
   it('lists at most `limit` states, reading no further, and leaves out states that do not decode', async () => {
-    const docs = ['a', 'b', 'c', 'd'].map((id, i) => docOf(ended(id, 1000 + i)));
-    const cursor = countedIterable(docs);
+    const store = new Map(['a', 'b', 'c', 'd'].map((id, i) => [id, docOf(ended(id, 1000 + i))]));
+    const cursors: Cursor[] = [];
     const writes: EndOrderRepair[][] = [];
-    const states = await endedPage(cursor, 2, (doc) => (doc._id === 'a' ? undefined : decodeInstanceState(doc.state)), async (batch) => writes.push(batch));
+    const query = queryOf({ limit: 2 });
+    const states = await endedPage(readerOf(store, query, cursors), query, (doc) => (doc._id === 'a' ? undefined : decode(doc)), async (batch) => writes.push(batch));
     expect(states.map((s) => s.instanceId)).toEqual(['b', 'c']);
     expect(writes).toEqual([]);
-    expect(cursor.taken).toBe(3);
+    expect(cursors.map((cursor) => cursor.taken)).toEqual([3]);
   });
 
   it('pages through every ended instance once when one was left under a stale, earlier end time (a sweep skipped those between before)', async () => {
@@ -77,76 +110,50 @@ describe('a page of listEnded (endedPage)', () => {
     // ended again at 8000 by a process of an earlier version, which left its key at 1000.
     const states = [ended('a', 500), ended('b', 3000), ended('c', 4000), ended('stale', 8000), ended('z', 9000)];
     const store = new Map(states.map((state) => [state.instanceId, docOf(state, state.instanceId === 'stale' ? { lastUpdatedTime: at(1000) } : {})]));
-    /** A page of the read: the documents past `after` by the key they are found under, in that order (the server's range of `ended`). */
-    const read = (after: EndedKey | undefined) => {
-      const found = [...store.entries()].map(([id, doc]) => ({ doc, key: foundUnder(doc, id) }))
-        .filter(({ key }) => after === undefined || compareEndedKeys(key, after) > 0)
-        .sort((x, y) => compareEndedKeys(x.key, y.key));
-      return countedIterable(found.map(({ doc }) => doc));
-    };
     const listed: string[] = [];
     let after: EndedKey | undefined;
     for (;;) {
-      // The repairs run as MongoStore runs them: conditional on the state read.
-      const states = await endedPage(read(after), 2, (doc) => decodeInstanceState(doc.state), async (repairs) => {
-        for (const repair of repairs) {
-          const doc = [...store.values()].find((d) => d._id === repair.filter._id && d.state === repair.filter.state);
-          if (doc) store.set(decodeInstanceState(doc.state).instanceId, { ...doc, ...repair.update.$set });
-        }
-      });
-      listed.push(...states.map((s) => s.instanceId));
-      if (states.length < 2) break;
-      after = endedKeyOf(states.at(-1)!);
+      const { states: page } = await runPage(store, queryOf({ limit: 2, ...(after ? { after } : {}) }));
+      listed.push(...page.map((s) => s.instanceId));
+      if (page.length < 2) break;
+      after = endedKeyOf(page.at(-1)!);
     }
     // Left out where found under 1000 (listed there, its key 8000 would have been the next page's start: b and c never listed).
     expect(listed).toEqual(['a', 'b', 'c', 'stale', 'z']);
   });
 
   describe('repairs every stale key a page meets, in bulk writes as their batches fill (one held at most), and lists the same states', () => {
-    /** `docs` as the read of a page from the start meets them: by the key each is found under. */
-    const readAll = (docs: Iterable<[string, StoredEndOrder]>) => countedIterable([...docs]
-      .map(([id, doc]) => ({ doc, key: foundUnder(doc, id) }))
-      .sort((x, y) => compareEndedKeys(x.key, y.key))
-      .map(({ doc }) => doc));
-    const decode = (doc: StoredEndOrder) => decodeInstanceState(doc.state);
     /** Left under the key of an earlier end (100 + i) by an earlier version, though they ended at 5000 + i. */
     const staleDocs = (count: number, over: Partial<InstanceState> = {}) => Array.from({ length: count }, (_, i): [string, StoredEndOrder] => {
       const state = ended(`s${String(i).padStart(4, '0')}`, 5000 + i, over);
       return [state.instanceId, docOf(state, { lastUpdatedTime: at(100 + i) })];
     });
     const listedDocs = ['a', 'b', 'z'].map((id, i): [string, StoredEndOrder] => [id, docOf(ended(id, [500, 3000, 9000][i]!))]);
-    /** Runs a page over `cursor`, recording each bulk write of repairs with how many documents the read had taken then. */
-    const runPage = async (cursor: ReturnType<typeof readAll>, limits?: BatchSize) => {
-      const writes: { ids: string[]; bytes: number; taken: number }[] = [];
-      const write = async (batch: EndOrderRepair[]) => {
-        writes.push({ ids: batch.map((repair) => repair.filter._id), bytes: batch.reduce((sum, repair) => sum + repair.filter.state.length, 0), taken: cursor.taken });
-      };
-      const states = await endedPage(cursor, 100, decode, write, limits);
-      return { ids: states.map((state) => state.instanceId), states, writes };
-    };
+    const staleIds = (count: number) => staleDocs(count).map(([id]) => id);
 
     it('1,001 stale documents met by one page: all repaired, 500 + 500 + 1, each batch written as it fills', async () => {
       const docs = [...staleDocs(1001), ...listedDocs];
-      const { ids, writes } = await runPage(readAll(docs));
-      expect(ids).toEqual(['a', 'b', 'z']);
+      const { ids, writes, reads } = await runPage(new Map(docs));
       expect(writes.map((w) => w.ids)).toEqual([docs.slice(0, 500), docs.slice(500, 1000), docs.slice(1000, 1001)].map((part) => part.map(([, doc]) => doc._id)));
       // The first batch went as the 501st stale document was met (the 502nd read: 'a', at 500, among them), the second
       // at the 1,001st, the last once the read ended: 500 held at most.
       expect(writes.map((w) => w.taken)).toEqual([502, 1002, docs.length]);
       expect(Math.max(...writes.map((w) => w.ids.length))).toBe(FILL_IN_BATCH_COUNT);
+      // Read again, as they moved behind the page ('z'): listed at their end.
+      expect(reads).toBe(2);
+      expect(ids).toEqual(['a', 'b', ...staleIds(98)]);
     });
 
     it('at most 16 MiB of the state text they carry back (their filters) held at once, every one written', async () => {
       const large = 'x'.repeat(6 * 1024 * 1024);
-      const docs = [...staleDocs(3, { output: large }), ...listedDocs];
-      const { ids, writes } = await runPage(readAll(docs));
-      expect(ids).toEqual(['a', 'b', 'z']);
+      const { ids, writes } = await runPage(new Map([...staleDocs(3, { output: large }), ...listedDocs]));
       expect(writes.map((w) => w.ids)).toEqual([['s0000', 's0001'], ['s0002']]);
       for (const write of writes) expect(write.bytes).toBeLessThanOrEqual(FILL_IN_BATCH_BYTES);
+      expect(ids).toEqual(['a', 'b', 's0000', 's0001', 's0002', 'z']);
     });
 
     it('a read that fails midway (its time bound) has written every repair it met, the batch it held too, and throws its error', async () => {
-      const docs = readAll([...staleDocs(7), ...listedDocs]);
+      const docs = countedIterable([...staleDocs(7), ...listedDocs].map(([, doc]) => doc));
       const bound = new Error('operation exceeded time limit');
       const cursor = {
         async *[Symbol.asyncIterator]() {
@@ -157,32 +164,51 @@ describe('a page of listEnded (endedPage)', () => {
         },
       };
       const writes: string[][] = [];
-      await expect(endedPage(cursor, 100, decode, async (batch) => writes.push(batch.map((r) => r.filter._id)), { count: 3, bytes: FILL_IN_BATCH_BYTES }))
-        .rejects.toBe(bound);
+      const write = async (batch: EndOrderRepair[]) => writes.push(batch.map((r) => r.filter._id));
+      await expect(endedPage((use) => use(cursor), queryOf(), decode, write, { count: 3, bytes: FILL_IN_BATCH_BYTES })).rejects.toBe(bound);
       // Five read (all stale): a batch of three as it filled, then the two held. The next try meets them under their own key.
       expect(writes).toEqual([['s0000', 's0001', 's0002'], ['s0003', 's0004']]);
     });
 
-    it('a page exact by the listing rule over the documents under their own key; the next lists every one at its end', async () => {
+    it('a page exact by the listing rule over the documents as its repairs left them', async () => {
       const store = new Map([...staleDocs(7), ...listedDocs]);
-      const passes: string[][] = [];
-      for (let pass = 0; pass < 3; pass++) {
-        const cursor = readAll(store);
-        // What store-kit's rule lists of the documents the read finds under their state's key (the others are left out).
-        const byRule = [...store.values()].filter((doc) => endOrderRepair(doc, decode(doc)) === undefined).map(decode)
-          .filter((state) => matchesEndedQuery(state, { runtimeStatus: 'Completed', endedTo: at(10_000), limit: 100 }))
-          .sort((x, y) => compareEndedKeys(endedKeyOf(x), endedKeyOf(y)));
-        const { ids, states, writes } = await runPage(cursor, { count: 3, bytes: FILL_IN_BATCH_BYTES });
-        expect(states).toEqual(byRule);
-        passes.push(ids);
-        expect(writes.map((w) => w.ids.length)).toEqual(pass === 0 ? [3, 3, 1] : []);
-        for (const id of writes.flatMap((w) => w.ids)) {
-          const doc = [...store.values()].find((d) => d._id === id)!;
-          store.set(decode(doc).instanceId, { ...doc, ...endOrderRepair(doc, decode(doc))!.update.$set });
-        }
-      }
-      // 7 stale documents in batches of 3: all repaired by the first page, all listed at their own end by the next.
-      expect(passes).toEqual([['a', 'b', 'z'], ['a', 'b', ...staleDocs(7).map(([id]) => id), 'z'], ['a', 'b', ...staleDocs(7).map(([id]) => id), 'z']]);
+      const { ids, states, writes } = await runPage(store, queryOf(), { count: 3, bytes: FILL_IN_BATCH_BYTES });
+      expect(writes.map((w) => w.ids.length)).toEqual([3, 3, 1]);
+      // What store-kit's rule lists of the documents found under their state's key (every one, once repaired).
+      const byRule = [...store.values()].filter((doc) => endOrderRepair(doc, decode(doc)) === undefined).map(decode)
+        .filter((state) => matchesEndedQuery(state, queryOf())).sort((x, y) => compareEndedKeys(endedKeyOf(x), endedKeyOf(y)));
+      expect(states).toEqual(byRule);
+      expect(ids).toEqual(['a', 'b', ...staleIds(7), 'z']);
+    });
+  });
+
+  describe('reads the page once more when a repair moved one of its instances behind it, and only then', () => {
+    /** 'a' at 500, 'b' at 3000, 'z' at 9000, and 's', left under 100 though it ended at `endedMs`. */
+    const storeWith = (endedMs: number) => new Map([
+      ...['a', 'b', 'z'].map((id, i): [string, StoredEndOrder] => [id, docOf(ended(id, [500, 3000, 9000][i]!))]),
+      ['s', docOf(ended('s', endedMs), { lastUpdatedTime: at(100) })],
+    ]);
+
+    it('moved before the page’s last key: the next page goes on after that key and would never meet it', async () => {
+      const { ids, reads, writes } = await runPage(storeWith(5000));
+      expect(writes.map((w) => w.ids)).toEqual([['s']]);
+      expect(reads).toBe(2);
+      expect(ids).toEqual(['a', 'b', 's', 'z']); // read once: a, b, z, and a sweep going on after z would skip s
+    });
+
+    it('not when moved past the last key of a full page (the next page’s) or out of the listing', async () => {
+      const full = await runPage(storeWith(5000), queryOf({ limit: 2 }));
+      expect([full.ids, full.reads]).toEqual([['a', 'b'], 1]);
+      const out = await runPage(storeWith(20_000)); // ended past `endedTo`
+      expect([out.ids, out.reads, out.writes.length]).toEqual([['a', 'b', 'z'], 1, 1]);
+    });
+
+    it('once more at most: a repair that does not hold (its write failed) leaves the page as read', async () => {
+      const cursors: Cursor[] = [];
+      const store = storeWith(5000);
+      const states = await endedPage(readerOf(store, queryOf(), cursors), queryOf(), decode, async () => undefined);
+      expect(states.map((state) => state.instanceId)).toEqual(['a', 'b', 'z']);
+      expect(cursors).toHaveLength(ENDED_PAGE_READS);
     });
   });
 });
