@@ -142,7 +142,7 @@ export interface RetentionSweepOptions {
  * not read again until it becomes due or it changes (the store's change feed: `instanceChanges$` where the store has
  * it, else `changes$`, watched only while something is remembered, for {@link MAX_WATCHED_KEPT_PARENTS} parents at
  * most); it is read again every {@link KEPT_PARENT_TRUST_MS}, first thing in a sweep, in half its pages at most (shared
- * with the running parents above). A sweep that fails is logged and the next one tries again, from the start; one that finds the store
+ * with the running parents above), and those left after the listing in the pages it left. A sweep that fails is logged and the next one tries again, from the start; one that finds the store
  * closed for good (`isStoreClosed`) ends the sweeps, unlogged (the worker hears of that from its own calls). A clock
  * whose `setTimeout` throws does not end them: the next sweep's timer is set on the platform's timer for at most
  * {@link BACKLOG_SWEEP_MS} instead, and the clock is asked again for what is left as it fires (logged once, until the
@@ -262,14 +262,18 @@ export class RetentionSweep {
     this.#watchWait(parent); // a watch freed since takes it
   }
 
-  /** A lapsed entry of {@link RetentionSweep.#keeping} read (`state`) at `nowMs`: trusted again, or forgotten. */
-  #keptRead(parent: string, noted: NotedKeptParent, state: InstanceState | undefined, nowMs: number): void {
+  /**
+   * A lapsed entry of {@link RetentionSweep.#keeping} read (`state`) at `nowMs`: trusted again, or forgotten (true: it
+   * changed, and every status is listed from the start at its next pass).
+   */
+  #keptRead(parent: string, noted: NotedKeptParent, state: InstanceState | undefined, nowMs: number): boolean {
     if (state !== undefined && state.executionId === noted.executionId && state.version === noted.version) {
       this.#keeping.renew(parent, nowMs);
-    } else {
-      this.#keeping.forget(parent);
-      this.#relistAll();
+      return false;
     }
+    this.#keeping.forget(parent);
+    this.#relistAll();
+    return true;
   }
 
   /** Has the next pass of every status list from the start: something a pass went past may be due now. */
@@ -380,24 +384,17 @@ export class RetentionSweep {
     // What the memory holds past its time goes (and its watch with it); what it trusted too long is read again first,
     // and so are the running parents waited on without a watch, last read an interval ago or more: together in half
     // the sweep's pages at most (each kind half of that at least, when it has as many), so the listing always has the
-    // other half. The rest are read by the next sweeps (the lapsed ones meanwhile not trusted: a listing from the
-    // start reads them as any parent).
+    // other half. The lapsed ones left are read after the listing, in the pages it left; the rest by the next sweeps
+    // (the lapsed ones meanwhile not trusted: a listing from the start reads them as any parent).
     const startMs = readClock(clock, "the worker's clock").getTime();
     const lapsed = this.#keeping.expire(startMs);
     const most = (RETENTION_PAGES_PER_SWEEP / 2) * RETENTION_PAGE_SIZE;
     const waits = this.#waitsToRead(startMs, Math.max(most / 2, most - lapsed.length));
-    const reads: { id: string; found: (state: InstanceState | undefined, nowMs: number) => void }[] = [
-      ...lapsed.slice(0, most - waits.length).map(([id, noted]) => ({ id, found: (state: InstanceState | undefined, nowMs: number) => this.#keptRead(id, noted, state, nowMs) })),
+    pages = await this.#readAgain([
+      ...this.#keptRereads(lapsed.slice(0, most - waits.length)),
       ...waits.map((id) => ({ id, found: (state: InstanceState | undefined, nowMs: number) => this.#waitRead(id, state, nowMs) })),
-    ];
-    for (let from = 0; from < reads.length; from += RETENTION_PAGE_SIZE) {
-      if (pages++ > 0) await new Promise<void>((resolve) => onNextMacrotask(resolve));
-      if (this.#stopped) return false;
-      const batch = reads.slice(from, from + RETENTION_PAGE_SIZE);
-      const read = await Promise.all(batch.map(({ id }) => bounded(() => store.getInstance(id), 'getInstance')));
-      const nowMs = readClock(clock, "the worker's clock").getTime();
-      batch.forEach(({ found }, i) => found(read[i], nowMs));
-    }
+    ], pages);
+    if (this.#stopped) return false;
     let more = false;
     let purged = false;
     for (let i = 0; i < statuses.length; i++) {
@@ -451,7 +448,44 @@ export class RetentionSweep {
       }
     }
     this.#from = 0;
+    // The pages the listing left read on through the lapsed ended parents the first half did not reach, so that with
+    // thousands remembered each is still read again about its 5 minutes after it was trusted, not 500 a sweep (3,000
+    // at a sweep a minute: 9 minutes). One found changed has its children listed from the start by the next sweep, a
+    // second later.
+    const spare = (RETENTION_PAGES_PER_SWEEP - pages) * RETENTION_PAGE_SIZE;
+    if (spare > 0) {
+      const left = this.#keeping.expire(readClock(clock, "the worker's clock").getTime()).slice(0, spare);
+      await this.#readAgain(this.#keptRereads(left, () => void (more = true)), pages);
+      if (this.#stopped) return false;
+    }
     return more;
+  }
+
+  /** The reads of lapsed entries of {@link RetentionSweep.#keeping} (`#keptRead`), `changed` told of each found changed. */
+  #keptRereads(lapsed: readonly [string, NotedKeptParent][], changed = (): void => undefined): Reread[] {
+    return lapsed.map(([id, noted]) => ({
+      id,
+      found: (state, nowMs) => {
+        if (this.#keptRead(id, noted, state, nowMs)) changed();
+      },
+    }));
+  }
+
+  /**
+   * Reads `reads` again, a page of them at a time after `pages` pages of this sweep (a macrotask between two), each
+   * handed to its `found` with the clock's time: the sweep's pages then, or as far as it got when stopped.
+   */
+  async #readAgain(reads: readonly Reread[], pages: number): Promise<number> {
+    const { store, clock, bounded } = this.#o;
+    for (let from = 0; from < reads.length; from += RETENTION_PAGE_SIZE) {
+      if (pages++ > 0) await new Promise<void>((resolve) => onNextMacrotask(resolve));
+      if (this.#stopped) return pages;
+      const batch = reads.slice(from, from + RETENTION_PAGE_SIZE);
+      const read = await Promise.all(batch.map(({ id }) => bounded(() => store.getInstance(id), 'getInstance')));
+      const nowMs = readClock(clock, "the worker's clock").getTime();
+      batch.forEach(({ found }, i) => found(read[i], nowMs));
+    }
+    return pages;
   }
 
   /**
@@ -508,6 +542,12 @@ export class RetentionSweep {
     // A member found changed (a late result recorded, rewound) may be due again behind the listing's place.
     return { purged, recheckAt: changedMembers.size > 0 ? -Infinity : decision.recheckAt ?? Infinity };
   }
+}
+
+/** A parent a sweep reads again, and what it does with the state read (at the clock's time then). */
+interface Reread {
+  readonly id: string;
+  readonly found: (state: InstanceState | undefined, nowMs: number) => void;
 }
 
 /** A running parent a sweeper waits on (`RetentionSweep.#waiting`). */
