@@ -22,8 +22,8 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 56_270 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 72_511 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 102_168 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 72_526 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 102_184 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_474 },
 ];
 

@@ -754,12 +754,15 @@ export abstract class IdbStore implements Store {
    */
   async listEnded(request: EndedQuery): Promise<InstanceState[]> {
     const query = validateEndedQuery(request); // refused before anything is read
-    for (let part: EndedScanPart | undefined; ;) {
-      const from = part;
-      const read = await this.#run('listEnded', 'readonly', STATES, (tx) => tx.scanEnded(query.runtimeStatus, query.after, query.endedTo.getTime(), query.limit, from));
-      if (Array.isArray(read)) return read.map((row) => stateWithInput(row, undefined)); // without the inputs kept apart: none read
-      part = read;
-    }
+    // One call however many transactions: close() waits for all of them, as for any call made before it.
+    return this.#call(async () => {
+      for (let part: EndedScanPart | undefined; ;) {
+        const from = part;
+        const read = await this.#transact('listEnded', 'readonly', STATES, (tx) => tx.scanEnded(query.runtimeStatus, query.after, query.endedTo.getTime(), query.limit, from), false);
+        if (Array.isArray(read)) return read.map((row) => stateWithInput(row, undefined)); // without the inputs kept apart: none read
+        part = read;
+      }
+    });
   }
 
   async purgeInstance(instanceId: string): Promise<number> {
@@ -874,36 +877,50 @@ export abstract class IdbStore implements Store {
     operation: string, mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>,
     readAhead = false,
   ): Promise<T> {
+    return this.#call(() => this.#transact(operation, mode, scope, work, readAhead));
+  }
+
+  /**
+   * Runs `call` as one call of the store, whatever transactions it runs ({@link IdbStore.#transact}): refused as it is
+   * made once the store closes or lost its database, and waited for by `close()` until it settles.
+   */
+  #call<T>(call: () => Promise<T>): Promise<T> {
     const refused = this.#refusal(true);
     if (refused) return Promise.reject(refused);
-    const running = (async () => {
-      for (let ahead = readAhead, runs = MAX_RUNS, froze = false; ; ahead = false) {
-        const backend = await this.#open();
-        // Code runs in a frozen page (its BroadcastChannel messages, the listeners of its `freeze` event): a transaction
-        // begun then would be aborted at once, so the call waits for the resume (or the store's close or loss). So does
-        // a call whose transaction the freeze aborted, before it runs it again.
-        if (this.#page.frozen || froze) {
-          await this.#page.resumed();
-          const refusal = this.#refusal();
-          if (refusal) throw refusal;
-        }
-        const reads = new ReadsAhead(ahead ? this.#committedRows : undefined);
-        try {
-          const result = await backend.transact(mode, scope, work, reads);
-          // A handle that lost its connection or is closing remembers nothing more (close() forgets what it has).
-          if (!this.#lost && !this.#closed) reads.committed(this.#committedRows, isSteppable);
-          return result;
-        } catch (error) {
-          froze = error === this.#page;
-          if (froze) continue;
-          if (error !== reads || !--runs) throw this.#lost ?? mapStorageError(error === reads ? 'the connection kept closing' : error, operation);
-        }
-      }
-    })();
+    const running = call();
     const tracked = running.finally(() => this.#inFlight.delete(tracked));
     tracked.catch(() => undefined);
     this.#inFlight.add(tracked);
     return running;
+  }
+
+  /** The transaction of {@link IdbStore.#run}, run again as that says, within a call ({@link IdbStore.#call}). */
+  async #transact<T>(
+    operation: string, mode: 'readonly' | 'readwrite', scope: readonly TableName[], work: (tx: BackendTransaction) => Promise<T>,
+    readAhead: boolean,
+  ): Promise<T> {
+    for (let ahead = readAhead, runs = MAX_RUNS, froze = false; ; ahead = false) {
+      const backend = await this.#open();
+      // Code runs in a frozen page (its BroadcastChannel messages, the listeners of its `freeze` event): a transaction
+      // begun then would be aborted at once, so the call waits for the resume (or the store's close or loss). So does
+      // a call whose transaction the freeze aborted, before it runs it again.
+      if (this.#page.frozen || froze) {
+        await this.#page.resumed();
+        const refusal = this.#refusal();
+        if (refusal) throw refusal;
+      }
+      const reads = new ReadsAhead(ahead ? this.#committedRows : undefined);
+      try {
+        const result = await backend.transact(mode, scope, work, reads);
+        // A handle that lost its connection or is closing remembers nothing more (close() forgets what it has).
+        if (!this.#lost && !this.#closed) reads.committed(this.#committedRows, isSteppable);
+        return result;
+      } catch (error) {
+        froze = error === this.#page;
+        if (froze) continue;
+        if (error !== reads || !--runs) throw this.#lost ?? mapStorageError(error === reads ? 'the connection kept closing' : error, operation);
+      }
+    }
   }
 
   /**

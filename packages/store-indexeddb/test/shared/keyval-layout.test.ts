@@ -1716,6 +1716,33 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
       }
     });
 
+    // A page read over several transactions is one call: close() waits for all of it, as for a page read in one, and
+    // does not refuse its next transactions as calls made after close() (`beforeCall: true`).
+    it('answers a page read over several transactions that is under way when the store is closed', async () => {
+      const name = uniqueName('layout-16-close-mid-page');
+      await ended(name, { version: 15, store: 'durable-rx/keyval' });
+      const steps = abortMarkerWritesAfterFirst(); // the writing stays at its start: every row past the place
+      const store = open(name);
+      const getAll = IDBObjectStore.prototype.getAll;
+      let chunks = 0; // the reads of the instance rows, one a transaction
+      IDBObjectStore.prototype.getAll = function (this: IDBObjectStore, query?: IDBValidKey | IDBKeyRange | null, count?: number) {
+        if (this.transaction.mode === 'readonly' && query instanceof IDBKeyRange && Array.isArray(query.lower) && query.lower[0] === 'i') chunks++;
+        return getAll.call(this, query, count);
+      };
+      try {
+        await store.getInstance('none'); // opened, the writing's marker at its start
+        const page = store.listEnded({ runtimeStatus: 'Completed', endedTo: ENDED_TO, limit: 20 });
+        const closing = store.close();
+        expect((await page).map((state) => state.instanceId)).toEqual(expected('Completed').slice(0, 20));
+        await closing;
+        expect(chunks).toBeGreaterThanOrEqual(3); // 700 rows, 256 a transaction
+        await expect(store.listEnded({ runtimeStatus: 'Completed', endedTo: ENDED_TO, limit: 20 })).rejects.toMatchObject({ name: 'StoreClosedError', beforeCall: true });
+      } finally {
+        IDBObjectStore.prototype.getAll = getAll;
+        steps.restore();
+      }
+    });
+
     it('lists exactly, page by page, while the writing moves on under the listing in two tabs, which write each entry once', async () => {
       const name = uniqueName('layout-15-two-tabs');
       await ended(name, { version: 15, store: 'durable-rx/keyval' });
