@@ -96,17 +96,6 @@ export interface InstanceScan {
 }
 
 /**
- * Operations inside one transaction of a {@link StoreBackend}. Reads return promises. Writes return nothing: they
- * take effect at once, in call order, for every later read of the transaction, index reads (claims, scans, listings)
- * included, and the transaction asks to commit as soon as `work` resolved, without waiting for them (a failed write
- * aborts it) — so a step costs two round trips to the database: its reads, then its writes with the commit.
- *
- * An instance's row may hold more than {@link InstanceRow} (DexieStore keeps its first activity task there): a write
- * that keeps or drops that ({@link BackendTransaction.putInstance}, {@link BackendTransaction.deleteTasksOf}) is only
- * for an instance this transaction read, with {@link BackendTransaction.getInstance} (awaited) or an index read that
- * returned it.
- */
-/**
  * A page of {@link BackendTransaction.scanEnded} read over more transactions than one (KeyvalStore while it writes
  * its end entries after an upgrade; see its layout 16): what the transactions so far read, handed to the next as it is.
  */
@@ -123,6 +112,17 @@ export interface EndedScanPart {
   readonly dropped: boolean;
 }
 
+/**
+ * Operations inside one transaction of a {@link StoreBackend}. Reads return promises. Writes return nothing: they
+ * take effect at once, in call order, for every later read of the transaction, index reads (claims, scans, listings)
+ * included, and the transaction asks to commit as soon as `work` resolved, without waiting for them (a failed write
+ * aborts it) — so a step costs two round trips to the database: its reads, then its writes with the commit.
+ *
+ * An instance's row may hold more than {@link InstanceRow} (DexieStore keeps its first activity task there): a write
+ * that keeps or drops that ({@link BackendTransaction.putInstance}, {@link BackendTransaction.deleteTasksOf}) is only
+ * for an instance this transaction read, with {@link BackendTransaction.getInstance} (awaited) or an index read that
+ * returned it.
+ */
 export interface BackendTransaction {
   getInstance(id: string): Promise<InstanceRow | undefined>;
   /**
