@@ -170,6 +170,24 @@ describe('a page of listEnded (endedPage)', () => {
       expect(writes).toEqual([['s0000', 's0001', 's0002'], ['s0003', 's0004']]);
     });
 
+    it('a read that fails while its held batch\u2019s write fails too throws the read\u2019s error, not the write\u2019s', async () => {
+      const docs = [...staleDocs(2), ...listedDocs].map(([, doc]) => doc);
+      const bound = new Error('operation exceeded time limit');
+      const cursor = {
+        async *[Symbol.asyncIterator]() {
+          yield* docs.slice(0, 2);
+          throw bound;
+        },
+      };
+      const tried: string[][] = [];
+      const write = async (batch: EndOrderRepair[]) => {
+        tried.push(batch.map((r) => r.filter._id));
+        throw new Error('write concern timeout');
+      };
+      await expect(endedPage((use) => use(cursor), queryOf(), decode, write)).rejects.toBe(bound);
+      expect(tried).toEqual([['s0000', 's0001']]);
+    });
+
     it('a page exact by the listing rule over the documents as its repairs left them', async () => {
       const store = new Map([...staleDocs(7), ...listedDocs]);
       const { ids, states, writes } = await runPage(store, queryOf(), { count: 3, bytes: FILL_IN_BATCH_BYTES });
