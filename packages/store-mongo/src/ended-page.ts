@@ -41,7 +41,9 @@ export type EndedRead<D> = <T>(use: (docs: AsyncIterable<D>) => Promise<T>) => P
  * and would not meet it (the retention sweep only at its next pass from the start, a retention period later). So the
  * page is exact by store-kit's rule (`matchesEndedQuery`, `compareEndedKeys`) over the documents as its repairs left
  * them, unless the read again sets one right behind it (written meanwhile by an earlier version, or a repair that
- * failed): that one is left to a listing from the start.
+ * failed): that one is left to a listing from the start. So is every moved one when the second read fails (the page's
+ * time bound, which MongoStore gives both reads at once, ran out during it): the page is then the first read's, exact
+ * but for them, and its repairs are kept; the error is not thrown, as the first read answers the call.
  *
  * @example
  * ```ts
@@ -52,10 +54,15 @@ export async function endedPage<D extends StoredEndOrder>(
   read: EndedRead<D>, query: EndedQuery, decode: (doc: D) => InstanceState | undefined,
   write: (repairs: EndOrderRepair[]) => Promise<unknown>, limits: BatchSize = UPDATE_BATCH_LIMITS,
 ): Promise<InstanceState[]> {
-  for (let reads = 1; ; reads++) {
-    const { states, moved } = await read((docs) => readPage(docs, query, decode, write, limits));
-    if (reads >= ENDED_PAGE_READS || !passedMoved(states, moved, query.limit)) return states;
+  let page = await read((docs) => readPage(docs, query, decode, write, limits));
+  for (let reads = 1; reads < ENDED_PAGE_READS && passedMoved(page.states, page.moved, query.limit); reads++) {
+    try {
+      page = await read((docs) => readPage(docs, query, decode, write, limits));
+    } catch {
+      break; // the page as read before: exact but for the moved instances (the repairs of the failed read kept)
+    }
   }
+  return page.states;
 }
 
 /** One read of {@link endedPage}: the states listed, and the keys of the listing's instances its repairs moved. */

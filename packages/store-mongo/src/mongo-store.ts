@@ -1207,15 +1207,19 @@ export class MongoStore implements Store {
    * time bound keeps the ones it wrote; a repair that fails is logged, and the instance is tried again when a listing
    * meets it next. A page that read past the key a repair gave one of its instances is read once more, in the same
    * session (after the repairs), so it lists that instance at its end rather than leave it behind the next page's
-   * start. An ended instance written before the
+   * start; both reads share one time bound, and a second read that fails lists the page as first read. An ended
+   * instance written before the
    * end-order fields were kept is listed once `connect` filled them in.
    */
   async listEnded(request: EndedQuery): Promise<InstanceState[]> {
     const query = validateEndedQuery(request); // refused before anything is read
     return this.#op('listing ended instances', () => this.#readAfterKnownCommits(async (session) => {
       const { filter, options } = endedListingQuery(query);
+      // One time bound for the page's reads: a second read gets what the first left of it, and endedPage lists the
+      // first read's page when it runs out.
+      const bound = readBound();
       const read = async <T>(use: (docs: AsyncIterable<WithId<InstanceDoc>>) => Promise<T>): Promise<T> => {
-        const cursor = this.#instances.find(filter, { ...options, session, ...readBound() });
+        const cursor = this.#instances.find(filter, { ...options, session, ...bound });
         try {
           return await use(cursor);
         } finally {
