@@ -13,7 +13,7 @@ import {
 import {
   MongoClient, ObjectId, ReadConcern, type Abortable, type AnyBulkWriteOperation, type ChangeStreamOptions, type ClientSession, type Collection,
   type CreateIndexesOptions, type Db, type Document, type DropIndexesOptions, type Filter, type IndexDescription, type ListIndexesOptions,
-  type FindCursor, type ServerHeartbeatSucceededEvent, type TransactionOptions, type UpdateFilter, type WithId,
+  type FindCursor, type ServerHeartbeatSucceededEvent, type Timestamp, type TransactionOptions, type UpdateFilter, type WithId,
 } from 'mongodb';
 import { Buffer } from 'node:buffer';
 import { merge, Observable, of, Subject } from 'rxjs';
@@ -1206,9 +1206,9 @@ export class MongoStore implements Store {
    * bulk writes as their batches fill during the read (`endedPage`: one batch held at most), so a read cut short by its
    * time bound keeps the ones it wrote; a repair that fails is logged, and the instance is tried again when a listing
    * meets it next. A page that read past the key a repair gave one of its instances is read once more, in the same
-   * session (after the repairs), so it lists that instance at its end rather than leave it behind the next page's
-   * start; both reads share one time bound, and a second read that fails lists the page as first read. An ended
-   * instance written before the
+   * session moved past the repairs (written in a session of their own), so it lists that instance at its end rather
+   * than leave it behind the next page's start; both reads share one time bound, and a second read that fails lists
+   * the page as first read. An ended instance written before the
    * end-order fields were kept is listed once `connect` filled them in.
    */
   async listEnded(request: EndedQuery): Promise<InstanceState[]> {
@@ -1218,34 +1218,50 @@ export class MongoStore implements Store {
       // One time bound for the page's reads: a second read gets what the first left of it, and endedPage lists the
       // first read's page when it runs out.
       const bound = readBound();
-      const read = async <T>(use: (docs: AsyncIterable<WithId<InstanceDoc>>) => Promise<T>): Promise<T> => {
-        const cursor = this.#instances.find(filter, { ...options, session, ...bound });
-        try {
-          return await use(cursor);
-        } finally {
-          await cursor.close().catch(() => undefined);
-        }
-      };
-      const repair = (repairs: EndOrderRepair[]) => this.#repairEndOrder(session, repairs);
-      return await endedPage(read, query, (doc) => this.#readable(doc, 'an ended listing'), repair);
+      // The repairs go in a session of their own, never the cursor's while it is open: a cursor closes itself when its
+      // signal aborts (killCursors in its session, and behind a load balancer the connection its session pins goes
+      // back to the pool: driver 7.8 AbstractCursor's abort listener, maybeClearPinnedConnection), which a repair
+      // then running in that session, on that connection, would meet. A read after a repair that held reads after it
+      // (its operation time: afterClusterTime).
+      const writes = this.#client.startSession({ causalConsistency: true });
+      try {
+        const read = async <T>(use: (docs: AsyncIterable<WithId<InstanceDoc>>) => Promise<T>): Promise<T> => {
+          const cursor = this.#instances.find(filter, { ...options, session, ...bound });
+          try {
+            return await use(cursor);
+          } finally {
+            await cursor.close().catch(() => undefined);
+          }
+        };
+        const repair = async (repairs: EndOrderRepair[]) => {
+          const held = await this.#repairEndOrder(writes, repairs);
+          if (held !== undefined) session.advanceOperationTime(held);
+        };
+        return await endedPage(read, query, (doc) => this.#readable(doc, 'an ended listing'), repair);
+      } finally {
+        await writes.endSession().catch(() => undefined);
+      }
     }));
   }
 
   /**
    * Sets right the end order of instances a listing left out (a batch of `endedPage`'s repairs, each conditional on the
-   * state read), in the listing's session, between two batches of its read: acknowledged by a majority (the store's bounded write concern) and recorded as a
-   * known commit, so the next listing of this process reads them under their end time. A failure is logged, not
-   * thrown: the page is right without it, and a listing that meets the instance again tries again.
+   * state read), in the listing's session for its writes (`writes`), between two batches of its read: acknowledged by a
+   * majority (the store's bounded write concern) and recorded as a known commit, so the next listing of this process
+   * reads them under their end time. Gives the write's operation time, or `undefined` when it failed: a failure is
+   * logged, not thrown, as the page is right without it, and a listing that meets the instance again tries again.
    */
-  async #repairEndOrder(session: ClientSession, repairs: EndOrderRepair[]): Promise<void> {
+  async #repairEndOrder(writes: ClientSession, repairs: EndOrderRepair[]): Promise<Timestamp | undefined> {
     try {
-      await this.#instances.bulkWrite(repairs.map((updateOne) => ({ updateOne })), { session, ordered: false });
-      this.#clusterClock.observeMajority(session.operationTime);
+      await this.#instances.bulkWrite(repairs.map((updateOne) => ({ updateOne })), { session: writes, ordered: false });
+      this.#clusterClock.observeMajority(writes.operationTime);
+      return writes.operationTime;
     } catch (error) {
       this.#logger.warn(
         `MongoStore ${this.dbName}: ${repairs.length} ended instance(s) found under a stale end time were left out of a listing, and setting their end time right failed`,
         error,
       );
+      return undefined;
     }
   }
 

@@ -2101,6 +2101,49 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('sets a listEnded page\u2019s stale keys right in a session of its own, and reads the page again after the repairs', async () => {
+      // The listing's cursor closes itself in its session when its time bound runs out (behind a load balancer, giving
+      // back the connection its session pins), so no repair may run in that session while the cursor is open.
+      const client = new MongoClient(mongoUri, { monitorCommands: true });
+      const started: Document[] = [];
+      const written: Timestamp[] = [];
+      client.on('commandStarted', (event) => started.push(event.command));
+      client.on('commandSucceeded', (event) => {
+        const reply = event.reply as { operationTime?: Timestamp };
+        if (event.commandName === 'update' && reply.operationTime !== undefined) written.push(reply.operationTime);
+      });
+      const prefix = db.prefix('repairsession');
+      const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: prefix });
+      try {
+        const instances = client.db(db.name).collection<{ _id: string; lastUpdatedTime?: Date | null }>(`${prefix}instances`);
+        const t0 = new Date(Date.now() - 60_000);
+        const at = (ms: number) => new Date(t0.getTime() + ms);
+        for (const [id, ms] of [['rs-a', 500], ['rs-s', 5000], ['rs-z', 9000]] as const) {
+          const { state, message } = request(id);
+          const ended = { ...state, runtimeStatus: 'Completed' as const, lastUpdatedTime: at(ms) };
+          await store.commit({ requests: [{ type: 'createInstance', state: ended, message, ifRunning: { kind: 'fail' } }] });
+        }
+        await instances.updateOne({ _id: 'rs-s' }, { $set: { lastUpdatedTime: at(100) } }); // left under 100 though it ended at 5000
+        started.length = 0;
+        written.length = 0;
+        const query: EndedQuery = { runtimeStatus: 'Completed', endedTo: at(10_000), limit: 100 };
+        expect((await store.listEnded(query)).map((state) => state.instanceId)).toEqual(['rs-a', 'rs-s', 'rs-z']);
+        const lsid = (command: Document) => JSON.stringify(command['lsid']);
+        // The listing's reads: its finds (status Completed, up to endedTo) and their getMores, in its session.
+        const finds = started.filter((command) => command['find'] === `${prefix}instances` && (command['filter'] as { runtimeStatus?: unknown }).runtimeStatus === 'Completed');
+        const reads = started.filter((command) => finds.includes(command) || (command['getMore'] !== undefined && lsid(command) === lsid(finds[0]!)));
+        const repairs = started.filter((command) => command['update'] === `${prefix}instances`);
+        expect([finds.length, repairs.length, written.length]).toEqual([2, 1, 1]);
+        for (const repair of repairs) for (const read of reads) expect(lsid(repair)).not.toBe(lsid(read));
+        const after = (finds[1]!['readConcern'] as { afterClusterTime?: Timestamp } | undefined)?.afterClusterTime;
+        expect(after).toBeDefined();
+        expect(compareTimestamps(after!, written[0]!)).toBeGreaterThanOrEqual(0);
+      } finally {
+        await store.close();
+        await client.close();
+      }
+    });
+
     it('a step\u2019s commit reads the size of the input, not the input, and counts it in bytes against the limit of the state', async () => {
       const { client, replies, store } = await recordingReplies('taken');
       try {
