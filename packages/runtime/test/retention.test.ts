@@ -554,6 +554,11 @@ describe('retention of ended instances', () => {
     const clock = new VirtualClock();
     const memory = new MemoryStore();
     const n = 6 * RETENTION_PAGE_SIZE; // more parents than half a sweep's pages read
+    // One instance due at the first sweep, so that the next, which reads the parents the first left, comes a second later.
+    const maker = await started({ clock, store: memory });
+    await maker.client.startNew('Quick', { instanceId: 'due' });
+    expect((await maker.client.waitForCompletion('due')).runtimeStatus).toBe('Completed');
+    await maker.stop();
     await failuresWithChildren(clock, memory, n);
     await clock.advance(2 * HOUR);
     /** The parents read when a sweep listed its first page. */
@@ -575,7 +580,13 @@ describe('retention of ended instances', () => {
       await clock.advance(sweeps === 0 ? 0 : MINUTE);
       await vi.waitFor(() => expect(armed()).toBe(sweeps + 1), WAIT);
     };
-    await sweep();
+    // The first sweep lists half its pages of children and reads their parents in the other half (purging 'due'); the
+    // next, a second later, the rest.
+    await clock.advance(0);
+    await vi.waitFor(() => expect(delays).toContain(1000), WAIT);
+    expect(counted.reads).toBe(5 * RETENTION_PAGE_SIZE - 1);
+    await clock.advance(1000);
+    await vi.waitFor(() => expect(armed()).toBe(1), WAIT);
     expect(counted.reads).toBe(n);
     for (let i = 0; i < 4; i++) await sweep();
     expect(counted.reads).toBe(n);
@@ -881,6 +892,9 @@ describe('retention of ended instances', () => {
       await within(next, 'the next sweep armed');
     };
     sweep.start();
+    // The first sweep lists 500 children and reads their parents (each round of reads a page), the next the others.
+    await sweepNow();
+    clock.ms += MINUTE;
     await sweepNow();
     const unwatched = parents.filter((id) => !(watched.get(id)! > 0));
     expect(unwatched).toHaveLength(most + 36);
@@ -897,9 +911,10 @@ describe('retention of ended instances', () => {
     await sweepNow();
     expect(reads.size).toBe(most);
     expect(unread.filter((id) => !reads.has(id))).toEqual([]);
-    // Listed from the start again, their children go (a listing's pages a sweep), the others stay.
+    // Listed from the start again, their children go, the others stay: 200 children a sweep, each page of them and the
+    // round of reads of their parents two of the pages the 500 waits read first leave.
     listing = true;
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < n / 200; i++) {
       clock.ms += MINUTE;
       await sweepNow();
     }
@@ -954,9 +969,9 @@ describe('retention of ended instances', () => {
     const left = (ids: readonly string[]): string[] => ids.filter((id) => !purged.has(`${id}-child`));
     const most = (RETENTION_PAGES_PER_SWEEP / 2) * RETENTION_PAGE_SIZE;
     // Each unwatched parent is read again within ceil(n / most) sweeps an interval apart (the longest unread first);
-    // the listing from the start that one found moved on asks for then takes ceil(n / most) sweeps at most (half a
-    // sweep's pages each, the other half reading parents).
-    const bound = 2 * Math.ceil(n / most) + 1;
+    // the listing from the start that one found moved on asks for then takes ceil(n / 200) sweeps at most (in the half
+    // of a sweep's pages the parents leave it, each page of children and the round of reads of their parents two).
+    const bound = Math.ceil(n / most) + Math.ceil(n / (Math.floor(most / RETENTION_PAGE_SIZE / 2) * RETENTION_PAGE_SIZE)) + 1;
     /** Sweeps until every child of `moved` is purged, none of `kept` after any sweep. */
     const sweepUntilPurged = async (moved: readonly string[], kept: readonly string[]): Promise<void> => {
       for (let count = 0; count < bound && left(moved).length > 0; count++) {
@@ -1077,8 +1092,10 @@ describe('retention of ended instances', () => {
     const most = (RETENTION_PAGES_PER_SWEEP / 2) * RETENTION_PAGE_SIZE;
     // A child goes within this many sweeps of its time: the trust's lapse, each lapsed parent read again (250 a sweep at
     // least, the running ones waited on sharing the 500), and a listing from the start reaching it (twice: one under way
-    // may have gone past it), at 500 a sweep at least.
-    const bound = Math.ceil(KEPT_PARENT_TRUST_MS / MINUTE) + Math.ceil(n / (most / 2)) + 2 * Math.ceil(n / most) + 1;
+    // may have gone past it), at 200 a sweep at least (in the half the parents leave it, each page of children and the
+    // round of reads of their parents two pages).
+    const listedPerSweep = Math.floor(most / RETENTION_PAGE_SIZE / 2) * RETENTION_PAGE_SIZE;
+    const bound = Math.ceil(KEPT_PARENT_TRUST_MS / MINUTE) + Math.ceil(n / (most / 2)) + 2 * Math.ceil(n / listedPerSweep) + 1;
     const lastChange = Math.max(...trees.map((tree) => tree.changeAt).filter((ms) => ms < Infinity));
     const overdue = (): Tree[] => trees.filter((tree) => allowed(tree) <= (sweeps.at(-bound)?.at ?? -Infinity) && !purged.has(tree.child));
     sweeper.start();
@@ -1104,10 +1121,11 @@ describe('retention of ended instances', () => {
     expect(overdue().map((tree) => tree.child)).toEqual([]);
     expect(trees.filter((tree) => tree.changedAt !== undefined && tree.kind !== 'rewound').every((tree) => purged.has(tree.child))).toBe(true);
     // A change no watch told is found once the parent's trust lapses: each child a change let go, within 5 minutes of
-    // that change and an interval or two (the read, then the listing from the start), not once the 2,400 lapsed are
-    // read 250 a sweep (9 minutes, failures kept a week).
+    // that change and an interval or three (the read, then the listing from the start, which the reads of the parents
+    // its pages ask for may spread over two sweeps), not once the 2,400 lapsed are read 250 a sweep (9 minutes,
+    // failures kept a week).
     const freed = trees.filter((tree) => tree.changedAt !== undefined && allowed(tree) === tree.changedAt && purged.has(tree.child));
-    expect(freed.filter((tree) => purged.get(tree.child)!.ms - tree.changedAt! > KEPT_PARENT_TRUST_MS + 2 * MINUTE).map((tree) => tree.child)).toEqual([]);
+    expect(freed.filter((tree) => purged.get(tree.child)!.ms - tree.changedAt! > KEPT_PARENT_TRUST_MS + 3 * MINUTE).map((tree) => tree.child)).toEqual([]);
     // Each sweep within its reads; thousands lapsed at once filled the half of a sweep its parents may take.
     for (const { waitReads, reads } of sweeps) {
       expect(waitReads).toBeLessThanOrEqual(most);
@@ -1115,6 +1133,99 @@ describe('retention of ended instances', () => {
     }
     expect(Math.max(...sweeps.map((sweep) => sweep.waitReads))).toBe(most);
     expect([...watched.values()].filter((count) => count > 0)).toEqual([]);
+  });
+
+  it('reads no more than its pages allow on trees three deep (the parents and then the grandparents a page asks for counted), and still purges each tree once its root lets it go', async () => {
+    // 1,000 trees: a failed root kept 30 minutes, its completed child, and the child's completed grandchild, both past
+    // their 10 minutes. The grandchildren ended first, so a listing's pages are theirs alone: each page of 100 asks for
+    // its 100 children, and then for their 100 roots. The roots are due over the first 20 minutes of the sweeps.
+    const n = 1000;
+    const periods = { completed: 10 * MINUTE, failed: 30 * MINUTE };
+    const memory = new MemoryStore();
+    const start = T0 + 2 * HOUR;
+    const id = (i: number): string => String(i).padStart(4, '0');
+    const rootEnd = (i: number): number => start - 28 * MINUTE + Math.floor(((i * 7919) % n) * 18 * MINUTE / n);
+    for (let i = 0; i < n; i++) {
+      await stored(memory, { id: `r${id(i)}`, status: 'Failed', endedMs: rootEnd(i), executionId: 'e1' });
+      await stored(memory, { id: `m${id(i)}`, status: 'Completed', endedMs: start - 40 * MINUTE + i * 1000, executionId: 'e1', parent: { id: `r${id(i)}`, executionId: 'e1' } });
+      await stored(memory, { id: `g${id(i)}`, status: 'Completed', endedMs: start - 60 * MINUTE + i * 1000, executionId: 'e1', parent: { id: `m${id(i)}`, executionId: 'e1' } });
+    }
+    const clock = new HandClock();
+    clock.ms = start;
+    /** Per sweep: when it ran, and the instances it read (listed, and read one by one). */
+    const sweeps: { at: number; read: number }[] = [];
+    const purged = new Map<string, { ms: number; sweep: number }>();
+    const purges = memory.changes$.subscribe(({ instanceId, state }) => {
+      if (state === undefined) purged.set(instanceId, { ms: clock.ms, sweep: sweeps.length - 1 });
+    });
+    const watched = new Map<string, number>();
+    const store = storeWith(memory, {
+      getInstance: (instanceId, options) => {
+        sweeps.at(-1)!.read++;
+        return memory.getInstance(instanceId, options);
+      },
+      listEnded: async (query) => {
+        const page = await memory.listEnded(query);
+        sweeps.at(-1)!.read += page.length;
+        return page;
+      },
+      instanceChanges$: countedFeed(memory, watched),
+    });
+    const sweeper = new RetentionSweep({
+      store, clock: guardClock(clock, silentLogger), logger: silentLogger, retention: { ...periods, intervalMs: MINUTE }, bounded: (call) => call(),
+    });
+    sweeper.start();
+    const lastDue = Math.max(...Array.from({ length: n }, (_, i) => rootEnd(i) + periods.failed));
+    do {
+      sweeps.push({ at: clock.ms, read: 0 });
+      const next = clock.nextTimer((delayMs) => delayMs === MINUTE || delayMs === 1000);
+      clock.fireDue();
+      clock.ms = (await within(next, 'the next sweep armed')).at;
+    } while (sweeps.length < 200 && purged.size < 3 * n);
+    await sweeper.stop();
+    purges.unsubscribe();
+    // Each sweep within its pages: 1,000 instances, listed or read.
+    expect(Math.max(...sweeps.map(({ read }) => read))).toBeLessThanOrEqual(RETENTION_PAGES_PER_SWEEP * RETENTION_PAGE_SIZE);
+    // None early (no child nor grandchild before its root's 30 minutes), none starved.
+    expect(purged.size).toBe(3 * n);
+    for (let i = 0; i < n; i++) {
+      const due = rootEnd(i) + periods.failed;
+      for (const member of [`r${id(i)}`, `m${id(i)}`, `g${id(i)}`]) expect(purged.get(member)!.ms).toBeGreaterThanOrEqual(due);
+    }
+    expect(clock.ms).toBeLessThanOrEqual(lastDue + 10 * MINUTE);
+    expect([...watched.values()].filter((count) => count > 0)).toEqual([]);
+  });
+
+  it('decides the first page a sweep lists whatever the rounds of reads its trees ask for, so a tree deeper than the sweep\'s pages is not left behind for ever', async () => {
+    // A chain of 12 completed instances, each the child of the next, with 100 others ended between two of them: the
+    // page that lists the deepest asks for its 11 ancestors one round after the other, more rounds than a sweep's pages.
+    const memory = new MemoryStore();
+    const start = T0 + 2 * HOUR;
+    const depth = 12;
+    const chain = Array.from({ length: depth }, (_, k) => `d${String(k).padStart(2, '0')}`);
+    for (let k = 0; k < depth; k++) {
+      const endedMs = start - HOUR + (depth - k) * 1000 * RETENTION_PAGE_SIZE;
+      await stored(memory, { id: chain[k]!, status: 'Completed', endedMs, executionId: 'e1', ...(k > 0 ? { parent: { id: chain[k - 1]!, executionId: 'e1' } } : {}) });
+      for (let j = 1; j <= RETENTION_PAGE_SIZE; j++) await stored(memory, { id: `f${k}-${j}`, status: 'Completed', endedMs: endedMs + j * 1000, executionId: 'e1' });
+    }
+    const clock = new HandClock();
+    clock.ms = start;
+    const sweeper = new RetentionSweep({
+      store: storeWith(memory, { listEnded: (query) => memory.listEnded(query) }), clock: guardClock(clock, silentLogger),
+      logger: silentLogger, retention: { completed: 10 * MINUTE, intervalMs: MINUTE }, bounded: (call) => call(),
+    });
+    sweeper.start();
+    let sweeps = 0;
+    const left = async (): Promise<number> => (await memory.queryInstances({ pageSize: 2000 })).instances.length;
+    while (sweeps < 10 && await left() > 0) {
+      sweeps++;
+      const next = clock.nextTimer((delayMs) => delayMs === MINUTE || delayMs === 1000);
+      clock.fireDue();
+      clock.ms = (await within(next, 'the next sweep armed')).at;
+    }
+    await sweeper.stop();
+    expect(await left()).toBe(0);
+    expect(sweeps).toBeLessThanOrEqual(3);
   });
 
   it('reads a kept parent again once its 5 minutes are over, and lets go of the feed it watched it on once its time has come', async () => {

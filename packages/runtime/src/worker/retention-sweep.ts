@@ -119,7 +119,8 @@ export interface RetentionSweepOptions {
  * rewound or changed in between is left (the set is sent again without it, up to 3 times; then the page is left to the
  * next sweep, which reads it again). So several workers (tabs, processes) sweeping one store at once purge each
  * instance once and nothing else. A sweep reads at most
- * {@link RETENTION_PAGES_PER_SWEEP} pages and waits a macrotask between two, so steps and timers go on meanwhile; the
+ * {@link RETENTION_PAGES_PER_SWEEP} pages (the parents a listed page asks for counted, each round of reads a page; its first
+ * listed page reads all it asks for, so each sweep decides one) and waits a macrotask between two, so steps and timers go on meanwhile; the
  * next sweep goes on where it stopped (its continuation token), a second later when it stopped with more left after
  * purging something, an interval later when it purged nothing (instances kept by their parents are not read again
  * every second). A pass that reached the end of a status's listing is followed by one that goes on after the last
@@ -397,13 +398,15 @@ export class RetentionSweep {
     if (this.#stopped) return false;
     let more = false;
     let purged = false;
+    /** The sweep's first page of a listing reads all the parents it asks for: each sweep decides one page at least. */
+    let listed = false;
     for (let i = 0; i < statuses.length; i++) {
       const index = (this.#from + i) % statuses.length;
       const status = statuses[index]!;
       const listing = this.#listings.get(status) ?? { midPass: false, relistAt: -Infinity };
       this.#listings.set(status, listing);
       for (;;) {
-        if (pages === RETENTION_PAGES_PER_SWEEP) {
+        if (pages >= RETENTION_PAGES_PER_SWEEP) {
           this.#from = index;
           // Its bound of pages: a second later when it purged something (more may be due), else an interval later,
           // past what it read (the tokens), so instances kept for days are not read again every second.
@@ -426,12 +429,19 @@ export class RetentionSweep {
             runtimeStatus: [status], createdTimeTo: cutoff, pageSize: RETENTION_PAGE_SIZE, showInput: false,
             ...(continuationToken === undefined ? {} : { continuationToken }),
           }), 'queryInstances').then((page) => ({ ...page, last: page.continuationToken === undefined }));
-        // A page whose purge was left unfinished is read again by the next sweep (its token is kept).
-        const done = await this.#purgeDue(instances, now, status);
+        // A page whose purge was left unfinished is read again by the next sweep (its token is kept); so is one whose
+        // parents' reads would take the sweep past its pages, first thing in the next sweep.
+        const done = await this.#purgeDue(instances, now, status, listed ? RETENTION_PAGES_PER_SWEEP - pages : Infinity);
+        listed = true;
+        if (done === 'pages') {
+          this.#from = index;
+          return more || purged;
+        }
         if (done === false) {
           more = true;
           break;
         }
+        pages += done.pages;
         if (done.purged > 0) purged = true;
         listing.relistAt = Math.min(listing.relistAt, done.recheckAt);
         if (instances.length > 0) {
@@ -452,7 +462,7 @@ export class RetentionSweep {
     // thousands remembered each is still read again about its 5 minutes after it was trusted, not 500 a sweep (3,000
     // at a sweep a minute: 9 minutes). One found changed has its children listed from the start by the next sweep, a
     // second later.
-    const spare = (RETENTION_PAGES_PER_SWEEP - pages) * RETENTION_PAGE_SIZE;
+    const spare = Math.max(0, RETENTION_PAGES_PER_SWEEP - pages) * RETENTION_PAGE_SIZE;
     if (spare > 0) {
       const left = this.#keeping.expire(readClock(clock, "the worker's clock").getTime()).slice(0, spare);
       await this.#readAgain(this.#keptRereads(left, () => void (more = true)), pages);
@@ -489,19 +499,24 @@ export class RetentionSweep {
   }
 
   /**
-   * Purges what `planRetention` finds due among `candidates`, reading the parents it asks for: how many it purged and
-   * when a candidate it left may be due (its `recheckAt`, or at once when a member was found changed), or false when it
-   * left some for the next sweep (stopped, or a set refused more than {@link SET_ATTEMPTS} times).
+   * Purges what `planRetention` finds due among `candidates`, reading the parents it asks for, each round of reads a
+   * page of the sweep's (of {@link RETENTION_PAGE_SIZE} at most) out of `pagesLeft`: how many it purged, the pages its
+   * reads took and when a candidate it left may be due (its `recheckAt`, or at once when a member was found changed);
+   * 'pages' when the next round would take more pages than left (nothing purged: the next sweep decides the page); or
+   * false when it left some for the next sweep (stopped, or a set refused more than {@link SET_ATTEMPTS} times).
    */
   async #purgeDue(
-    candidates: readonly InstanceState[], now: Date, status: OrchestrationRuntimeStatus,
-  ): Promise<{ purged: number; recheckAt: number } | false> {
+    candidates: readonly InstanceState[], now: Date, status: OrchestrationRuntimeStatus, pagesLeft: number,
+  ): Promise<{ purged: number; pages: number; recheckAt: number } | 'pages' | false> {
     const { store, retention, bounded } = this.#o;
     const parents = new Map<string, InstanceState | undefined>();
     const keeping = this.#keeping;
     let decision = planRetention(candidates, parents, now, retention, keeping.map);
+    let pages = 0;
     while (decision.kind === 'read') {
       if (this.#stopped) return false;
+      pages += Math.ceil(decision.instanceIds.length / RETENTION_PAGE_SIZE);
+      if (pages > pagesLeft) return 'pages';
       const read = await Promise.all(decision.instanceIds.map((id) => bounded(() => store.getInstance(id), 'getInstance')));
       decision.instanceIds.forEach((id, i) => parents.set(id, read[i]));
       decision = planRetention(candidates, parents, now, retention, keeping.map);
@@ -540,7 +555,7 @@ export class RetentionSweep {
       }
     }
     // A member found changed (a late result recorded, rewound) may be due again behind the listing's place.
-    return { purged, recheckAt: changedMembers.size > 0 ? -Infinity : decision.recheckAt ?? Infinity };
+    return { purged, pages, recheckAt: changedMembers.size > 0 ? -Infinity : decision.recheckAt ?? Infinity };
   }
 }
 
