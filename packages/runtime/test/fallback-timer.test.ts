@@ -203,6 +203,47 @@ describe('FallbackTimer', () => {
     expect(clock.timers.size).toBe(0);
   });
 
+  it('with `retries`, an arming meanwhile takes the place of the try: one timer, at its own time, fires once', async () => {
+    const clock = new HandClock();
+    const fired: boolean[] = [];
+    const timer = new FallbackTimer(clock, (onPlatform) => fired.push(onPlatform), { clearFailed: unexpected, retries: true });
+    clock.refusing = true;
+    const platform = failPlatformTimers();
+    try {
+      expect(timer.arm(100, () => undefined)).toBe(100);
+    } finally {
+      platform.restore();
+      clock.refusing = false;
+    }
+    // The owner arms again before the try (a sooner wake-up): the try arms nothing over it at its turn.
+    expect(timer.arm(50, () => undefined)).toBe(50);
+    for (let turn = 0; turn < 4; turn++) await nextTurn();
+    expect([...clock.timers.values()].map((t) => t.at)).toEqual([T0 + 50]);
+    clock.ms = T0 + 100;
+    clock.fireDue();
+    expect(fired).toEqual([false]);
+    expect(timer.armed).toBe(false);
+    expect(timer.unarmed).toBe(false);
+  });
+
+  it('with `retries`, an arming without `failed` that throws meanwhile leaves the try, which arms at its turn', async () => {
+    const clock = new HandClock();
+    const timer = new FallbackTimer(clock, () => undefined, { clearFailed: unexpected, retries: true });
+    clock.refusing = true;
+    const platform = failPlatformTimers();
+    try {
+      expect(timer.arm(100, () => undefined)).toBe(100);
+    } finally {
+      platform.restore();
+    }
+    expect(() => timer.arm(50)).toThrow('injected: no timer');
+    expect(timer.armed).toBe(true);
+    clock.refusing = false;
+    await nextTurn();
+    expect([...clock.timers.values()].map((t) => t.at)).toEqual([T0 + 100]);
+    timer.clear();
+  });
+
   /** A timer armed for 100 ms on a clock that then fails to clear timers; what it fired and the clear failures reported. */
   function armedOnClockThatFailsToClear() {
     const clock = new ClearThrowingClock();

@@ -620,6 +620,32 @@ describe('a worker whose wake timer is tried again at its next turn (its clock a
   });
 });
 
+describe('a worker that stops while its wake timer is tried again at its next turn', () => {
+  it('stops, and the try arms nothing after: no timer is left on its clock, nothing is claimed', async () => {
+    const platform = failPlatformTimers();
+    try {
+      const clock = new FailsWaits(platform);
+      const store = new FailingStore();
+      const logger = new RecordingLogger();
+      const { first } = await startTwoTimers(clock, logger, store);
+      const { runtime } = runtimes.at(-1)!;
+      // The wake-up of the second durable timer (due at T0 + 100) fails to arm: it is tried at the next turn.
+      await secondWaitFails(clock, logger, first, 1, 'it tries again at its next turn');
+      await within(runtime.stop({ graceMs: 0 }), 'the worker stopping');
+      let claimed = false;
+      void store.calledNext('claimOrchestration').then(() => (claimed = true));
+      for (let turn = 0; turn < 4; turn++) await nextTurn();
+      expect(clock.timers.size).toBe(0);
+      clock.ms = T0 + 100;
+      clock.fireDue();
+      await settle();
+      expect(claimed).toBe(false);
+    } finally {
+      platform.restore();
+    }
+  });
+});
+
 describe('a worker whose wake timer is tried again at its next turn as the machine wakes', () => {
   afterEach(() => {
     vi.unstubAllGlobals();
