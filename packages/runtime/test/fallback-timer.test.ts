@@ -244,6 +244,25 @@ describe('FallbackTimer', () => {
     timer.clear();
   });
 
+  it('with `retries` where no turn can be asked for (no MessageChannel, the platform\'s timer failing), reports none armed and throws nothing', () => {
+    const clock = new HandClock();
+    const reports: Fallback[] = [];
+    const timer = new FallbackTimer(clock, () => undefined, { clearFailed: unexpected, retries: true });
+    clock.refusing = true;
+    vi.stubGlobal('MessageChannel', undefined);
+    const platform = failPlatformTimers();
+    try {
+      // Before, the try's turn was asked of the failing setTimeout, whose error the arming threw to its owner.
+      expect(timer.arm(100, (_, fallback) => reports.push(fallback))).toBeUndefined();
+    } finally {
+      platform.restore();
+      vi.unstubAllGlobals();
+    }
+    expect(reports).toEqual(['none']);
+    expect(timer.armed).toBe(false);
+    expect(timer.unarmed).toBe(true);
+  });
+
   /** A timer armed for 100 ms on a clock that then fails to clear timers; what it fired and the clear failures reported. */
   function armedOnClockThatFailsToClear() {
     const clock = new ClearThrowingClock();

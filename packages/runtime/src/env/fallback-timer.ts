@@ -15,7 +15,7 @@ export const ARM_RETRIES = 3;
  * What became of a {@link FallbackTimer} whose clock failed to arm it: the one armed before stays (`'kept'`), it is set
  * on the platform's timer (`'platform'`), or, the platform's failing too with none armed before, none is armed: it is
  * tried again at the next turn (`'retry'`, for a timer that `retries`), or not (`'none'`: only its owner's next arming
- * sets one; for a timer that `retries`, its tries are over).
+ * sets one; for a timer that `retries`, its tries are over, or no next turn could be asked for).
  */
 export type Fallback = 'kept' | 'platform' | 'retry' | 'none';
 
@@ -170,7 +170,14 @@ export class FallbackTimer {
         }
         if (fallback === 'retry') {
           const retry = (): unknown => this.#retry === retry && this.arm(delayMs, failed, platformMaxMs);
-          onNextMacrotask((this.#retry = retry));
+          try {
+            onNextMacrotask(retry);
+            this.#retry = retry;
+          } catch {
+            // No turn to try it at (no MessageChannel, and the platform's setTimeout fails as it did above): none is
+            // armed. Thrown, it reached an owner that passed `failed` to hear of it, and left a try held as armed.
+            fallback = 'none';
+          }
         }
         failed(new AggregateError([error, platformError], 'the clock and the platform failed to arm a timer'), fallback, first);
         return fallback === 'retry' ? delayMs : undefined;
