@@ -666,4 +666,26 @@ describe('a worker whose wake timer is tried again at its next turn as the machi
     // Before, the event left it to the try, which armed the timer's 50 ms from the wake: it completed at T0 + 200.
     expect(await clock.fireUntil(completed, 'the second durable timer', 10)).toBe(T0 + 150);
   });
+
+  it('claims nothing at a later wake event once the wake-up it cleared the try for has run, with nothing left to wait for', async () => {
+    const host = stubWakeEvents();
+    const platform = failPlatformTimers();
+    const clock = new FailsWaits(platform);
+    const store = new FailingStore();
+    const logger = new RecordingLogger();
+    const { first, completed } = await startTwoTimers(clock, logger, store);
+    await secondWaitFails(clock, logger, first, 1, 'it tries again at its next turn');
+    // The machine sleeps past the timer's time: the wake event clears the try and wakes the worker, which completes it.
+    clock.sleep(100);
+    host.dispatchEvent(new Event('online'));
+    expect(await clock.fireUntil(completed, 'the second durable timer', 10)).toBe(T0 + 150);
+    await settle();
+    // Nothing is left to wait for, and no wake timer is armed: the page shown again is no reason to claim. Before, the
+    // cleared try still counted as a wake timer none could arm, and every wake event after it ran a claim round.
+    let claimed = false;
+    void store.calledNext('claimOrchestration').then(() => (claimed = true));
+    host.dispatchEvent(new Event('visibilitychange'));
+    await settle();
+    expect(claimed).toBe(false);
+  });
 });

@@ -94,7 +94,7 @@ export class FallbackTimer {
   readonly #unref: boolean;
   readonly #failures: FirstFailure;
   readonly #retries: boolean;
-  /** Armings in a row that none could make (`'none'` or `'retry'`); an arming that succeeds sets it back to 0. */
+  /** Armings in a row that none could make (`'none'` or `'retry'`); an arming that succeeds, or a clear, sets it back to 0. */
   #unarmed = 0;
   /** The try queued for the next turn to make an arming none could (`retries`); an arming or a clear cancels it. */
   #retry: (() => void) | undefined;
@@ -120,9 +120,9 @@ export class FallbackTimer {
   }
 
   /**
-   * The last arming found neither the clock nor the platform able to set a timer, and none was set since: its tries at
-   * the next turns are pending, or over (`retries`). An owner that learns the timers may work again (a page shown
-   * again) arms it then.
+   * The last arming found neither the clock nor the platform able to set a timer, and none was set nor cleared since:
+   * its tries at the next turns are pending, or over (`retries`). An owner that learns the timers may work again (a page
+   * shown again) arms it then. One that cleared it wants none armed.
    */
   get unarmed(): boolean {
     return this.#unarmed > 0;
@@ -186,8 +186,7 @@ export class FallbackTimer {
       clockError = error;
     }
     if (this.#unref) unref(timer);
-    this.#retry = undefined;
-    this.#unarmed = 0;
+    // Cancels a pending try, and counts the armings none could make from 0 again.
     this.clear();
     this.#timer = timer;
     this.#onPlatform = onPlatform;
@@ -202,6 +201,7 @@ export class FallbackTimer {
    */
   clear(): void {
     this.#retry = undefined;
+    this.#unarmed = 0;
     const timer = this.#timer;
     if (timer === undefined) return;
     this.#timer = this.#fire = undefined;
