@@ -30,6 +30,21 @@ const unexpected = (error: unknown): void => expect.unreachable(`a clear reporte
 /** The next turn of the platform's timers: a 0 ms timer set before this one has fired by then. */
 const platformTurn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
+/**
+ * Arms `timer` for 100 ms with neither `clock` nor the platform able to set a timer (`retries`): its try is pending at
+ * the next turn, when both work again.
+ */
+function armPendingTry(clock: HandClock, timer: FallbackTimer, failed: (error: unknown, fallback: Fallback) => void = () => undefined): void {
+  clock.refusing = true;
+  const platform = failPlatformTimers();
+  try {
+    expect(timer.arm(100, failed)).toBe(100);
+  } finally {
+    platform.restore();
+    clock.refusing = false;
+  }
+}
+
 describe('FallbackTimer', () => {
   it('arms on the clock, in place of the one armed, and is no longer armed once it fired', () => {
     const clock = new HandClock();
@@ -179,16 +194,7 @@ describe('FallbackTimer', () => {
     const clock = new HandClock();
     const reports: Fallback[] = [];
     const timer = new FallbackTimer(clock, () => undefined, { clearFailed: unexpected, retries: true });
-    const unarmable = (): void => {
-      clock.refusing = true;
-      const platform = failPlatformTimers();
-      try {
-        expect(timer.arm(100, (_, fallback) => reports.push(fallback))).toBe(100);
-      } finally {
-        platform.restore();
-        clock.refusing = false;
-      }
-    };
+    const unarmable = (): void => armPendingTry(clock, timer, (_, fallback) => reports.push(fallback));
     unarmable();
     await nextTurn();
     expect(reports).toEqual(['retry']);
@@ -207,14 +213,7 @@ describe('FallbackTimer', () => {
     const clock = new HandClock();
     const fired: boolean[] = [];
     const timer = new FallbackTimer(clock, (onPlatform) => fired.push(onPlatform), { clearFailed: unexpected, retries: true });
-    clock.refusing = true;
-    const platform = failPlatformTimers();
-    try {
-      expect(timer.arm(100, () => undefined)).toBe(100);
-    } finally {
-      platform.restore();
-      clock.refusing = false;
-    }
+    armPendingTry(clock, timer);
     // The owner arms again before the try (a sooner wake-up): the try arms nothing over it at its turn.
     expect(timer.arm(50, () => undefined)).toBe(50);
     for (let turn = 0; turn < 4; turn++) await nextTurn();
@@ -229,13 +228,8 @@ describe('FallbackTimer', () => {
   it('with `retries`, an arming without `failed` that throws meanwhile leaves the try, which arms at its turn', async () => {
     const clock = new HandClock();
     const timer = new FallbackTimer(clock, () => undefined, { clearFailed: unexpected, retries: true });
+    armPendingTry(clock, timer);
     clock.refusing = true;
-    const platform = failPlatformTimers();
-    try {
-      expect(timer.arm(100, () => undefined)).toBe(100);
-    } finally {
-      platform.restore();
-    }
     expect(() => timer.arm(50)).toThrow('injected: no timer');
     expect(timer.armed).toBe(true);
     clock.refusing = false;
