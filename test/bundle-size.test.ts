@@ -22,7 +22,7 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 56_340 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 72_591 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 72_635 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 102_258 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_474 },
 ];

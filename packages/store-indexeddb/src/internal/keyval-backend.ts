@@ -167,9 +167,10 @@ export const KEYVAL_DB_VERSION = 3;
  * those rows whose `xc` entry holds the page's status. With more, the page reads the instance rows {@link SCAN_BATCH}
  * at a time in id order, a readonly transaction each, keeping only the page's `limit` earliest-ended of them past the
  * place, and reads its entries and those kept rows again in its last transaction (a row that changed between two has
- * its own entry by then; when a kept one changed and rows were left out for it, the last one reads the rows again by
- * itself): memory in proportion to {@link SCAN_BATCH} rows and the page, not the database, and the store's writes wait
- * for one of those transactions at most. With 20,000 instances in headless Chromium at load 6 to 10, a page of 100
+ * its own entry by then; when a kept one changed and rows were left out for it, as when another tab's sweep purges the
+ * rows this page keeps, the page reads the rows again the same way, and only if that happens once more, its last
+ * transaction reads them all by itself): memory in proportion to {@link SCAN_BATCH} rows and the page, not the
+ * database, and the store's writes wait for one of those transactions at most (but after two such changes). With 20,000 instances in headless Chromium at load 6 to 10, a page of 100
  * takes 0.3 to 0.9 s in 80 transactions, and a write beside it waits 3 to 4 ms (median), 170 ms at most (300 ms beside
  * the first page after the open). Reading every instance row at once (one `getAll`, as this layout did first), a page
  * took 0.2 to 1.4 s (1.1 to 1.5 s at load 13 to 17) with every row in memory, and the writes waited for all of it; 1,024
@@ -1150,9 +1151,7 @@ class KeyvalTransaction implements BackendTransaction {
       this.#keys(past, SCAN_BATCH + 1), promisifyRequest(this.#store.getAll(past, SCAN_BATCH + 1)),
       promisifyRequest(this.#store.openKeyCursor(this.#range(['i'], ['i', MAX]), 'prev')),
     ]);
-    if (xcKeys.length > SCAN_BATCH && last) {
-      return { ...(ended.after === undefined ? {} : { place: ended.after }), lastId: lastOf(last.key as IDBValidKey[]), kept: [], dropped: false };
-    }
+    if (xcKeys.length > SCAN_BATCH && last) return endedPass(ended, last.key as IDBValidKey[]);
     const rows = await Promise.all(xcKeys.filter((_, i) => values[i] === status).map((key) => this.getInstance(lastOf(key))));
     return mergeEnded(await this.#endedEntryRows(keys), rows, query);
   }
@@ -1160,7 +1159,7 @@ class KeyvalTransaction implements BackendTransaction {
   /**
    * The next {@link SCAN_BATCH} instance rows of a page read over several transactions (see
    * {@link KeyvalTransaction.scanEnded}), those of the query past the place kept (the page's `limit` earliest-ended);
-   * the page's rows once the last is read ({@link KeyvalTransaction.#endedLast}).
+   * once the last is read, the page's rows, or the page read again from the first ({@link KeyvalTransaction.#endedLast}).
    */
   async #endedRows(query: EndedQuery, part: EndedScanPart): Promise<InstanceRow[] | EndedScanPart> {
     const [read, more] = await this.#endedChunk(query, this.#after(['xc'], part.place), part);
@@ -1187,10 +1186,11 @@ class KeyvalTransaction implements BackendTransaction {
    * status and end since the upgrade (a commit that changes them writes the entry) and is past the place, so past the
    * place the first transaction read (it only moves on): its chunk read it as it is. A kept row that changed has its own
    * entry if it is still ended. So the page is exact, unless rows were left out for the kept ones (`dropped`) and one of
-   * those changed: one left out may then belong to the page, and the rows past the place are read again here, in this
-   * one transaction.
+   * those changed: one left out may then belong to the page. The rows are then read again from the first, over new
+   * transactions as before (another tab's sweep purging the rows this page keeps does that), and if that happens again,
+   * here, in this one transaction.
    */
-  async #endedLast(query: EndedQuery, part: EndedScanPart): Promise<InstanceRow[]> {
+  async #endedLast(query: EndedQuery, part: EndedScanPart): Promise<InstanceRow[] | EndedScanPart> {
     const [entries, again] = await Promise.all([
       this.#endedKeys(query).then((keys) => this.#endedEntryRows(keys)), Promise.all(part.kept.map((row) => this.getInstance(row.id))),
     ]);
@@ -1198,6 +1198,10 @@ class KeyvalTransaction implements BackendTransaction {
     if (!changed || !part.dropped) return mergeEnded(entries, again, query);
     const ended = (await this.#rebuilding())?.ended;
     if (ended === undefined) return entries;
+    if (!part.again) {
+      const last = await promisifyRequest(this.#store.openKeyCursor(this.#range(['i'], ['i', MAX]), 'prev'));
+      if (last) return { ...endedPass(ended, last.key as IDBValidKey[]), again: true };
+    }
     const past = this.#after(['xc'], ended.after);
     let read: [EndedScanPart, boolean] = [{ lastId: '', kept: [], dropped: false }, true];
     while (read[1]) read = await this.#endedChunk(query, past, read[0]);
@@ -1645,6 +1649,15 @@ function pagingValue(row: InstanceRow): OrchestrationRuntimeStatus | 0 {
 
 function isTerminalValue(value: unknown): boolean {
   return typeof value === 'string' && isTerminalStatus(value as OrchestrationRuntimeStatus);
+}
+
+/**
+ * A page of `listEnded` read over several transactions from the first instance row (see
+ * {@link KeyvalTransaction.scanEnded}): the place `ended` of the writing of the end entries and the last instance's
+ * key `lastKey`, both read now.
+ */
+function endedPass(ended: EndedRebuild, lastKey: readonly IDBValidKey[]): EndedScanPart {
+  return { ...(ended.after === undefined ? {} : { place: ended.after }), lastId: lastOf(lastKey), kept: [], dropped: false };
 }
 
 /** Orders rows by end (store-kit's `compareEndedKeys`): the order of `listEnded`. */

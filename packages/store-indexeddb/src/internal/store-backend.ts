@@ -110,6 +110,8 @@ export interface EndedScanPart {
   readonly kept: readonly InstanceRow[];
   /** More rows of the query than `limit` were read past the place: `kept` left some out. */
   readonly dropped: boolean;
+  /** The rows are read from the first again, as a kept one changed meanwhile (the last time over several transactions). */
+  readonly again?: true;
 }
 
 /**

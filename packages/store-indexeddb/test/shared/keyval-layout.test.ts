@@ -1635,8 +1635,9 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
     // A page with more than 256 instances past the place reads the rows 256 at a time, a readonly transaction each, so
     // that the store's writes wait for one of them at most; rows change between those transactions. `kept`: the changes
     // touch the rows the page keeps from its first transaction (the earliest-ended of its status); `kept-moved`: one of
-    // those only moves later, still of the query, and a row the page left out for it takes its place; else others.
-    it.each(['kept', 'kept-moved', 'others'] as const)('lists exactly while %s of the rows a page read in an earlier transaction change before its next', async (touched) => {
+    // those only moves later, still of the query, and a row the page left out for it takes its place; `kept-twice`: as
+    // `kept`, and another kept row is purged as the page reads the rows again; else others.
+    it.each(['kept', 'kept-moved', 'kept-twice', 'others'] as const)('lists exactly while %s of the rows a page read in an earlier transaction change before its next', async (touched) => {
       const place = 5; // nearly every row past it: a page takes them all from the rows it reads
       const name = uniqueName(`layout-16-chunks-${touched}`);
       await ended(name, { version: KEYVAL_SCHEMA_VERSION, store: 'durable-rx/keyval', ended: { after: ['xc', createdMsOf(place), idOf(place)] } }, (i) => i <= place);
@@ -1649,10 +1650,10 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
       // The rows read by the page's first transaction (ids in order: 256 of them), those past the place by end.
       const first = Array.from({ length: 256 }, (_, i) => i).filter((i) => i > place);
       const byEnd = (status: InstanceState['runtimeStatus']) => (a: number, b: number) => (statusOf(a) === status ? 0 : 1) - (statusOf(b) === status ? 0 : 1) || endedMsOf(a) - endedMsOf(b) || a - b;
-      const [a, b] = [...first].sort(byEnd('Completed')) as [number, number]; // the two earliest-ended Completed it keeps
+      const [a, b, c] = [...first].sort(byEnd('Completed')) as [number, number, number]; // the earliest-ended Completed it keeps
       const running = first.find((i) => statusOf(i) === 'Running')!;
       const [d, e] = Array.from({ length: COUNT - 512 }, (_, i) => i + 512).sort(byEnd('Completed')) as [number, number]; // read by its third
-      const rows = new Map(await Promise.all([a, b, running, d, e].map(async (i) => [i, await rawGet(name, ['i', idOf(i)])] as const)));
+      const rows = new Map(await Promise.all([a, b, c, running, d, e].map(async (i) => [i, await rawGet(name, ['i', idOf(i)])] as const)));
       /** Writes what a commit or a purge of this layout writes for instance `i`: its row with `state`, or none. */
       const write = (raw: IDBObjectStore, i: number, state?: Partial<InstanceState>) => {
         const id = idOf(i);
@@ -1672,7 +1673,7 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
       const changes = (raw: IDBObjectStore) => {
         // Read running: ends (but beside the kept row moved alone, where it would take the place of that row).
         if (touched !== 'kept-moved') write(raw, running, { runtimeStatus: 'Completed', lastUpdatedTime: early });
-        if (touched === 'kept') {
+        if (touched === 'kept' || touched === 'kept-twice') {
           write(raw, a); // kept: purged
           write(raw, b, { lastUpdatedTime: new Date(ENDED_TO.getTime() - 1) }); // kept: a change recorded on it, later
         } else if (touched === 'kept-moved') {
@@ -1686,11 +1687,19 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
       const getAll = IDBObjectStore.prototype.getAll;
       const chunks: (number | undefined)[] = []; // how many rows each read of the rows asked for
       let committed = false;
+      let later: boolean | undefined; // a write made as the page reads the rows from the first again
       IDBObjectStore.prototype.getAll = function (this: IDBObjectStore, query?: IDBValidKey | IDBKeyRange | null, count?: number) {
-        if (this.transaction.mode === 'readonly' && query instanceof IDBKeyRange && Array.isArray(query.lower) && query.lower[0] === 'i' && chunks.push(count) === 1) {
+        const read = this.transaction.mode === 'readonly' && query instanceof IDBKeyRange && Array.isArray(query.lower) && query.lower[0] === 'i' ? chunks.push(count) : 0;
+        if (read === 1) {
           const tx = db.transaction(STORE, 'readwrite');
           changes(tx.objectStore(STORE));
           tx.oncomplete = () => (committed = true);
+        } else if (read === 4) { // 700 rows: past the three reads of the first pass
+          const tx = db.transaction(STORE, 'readwrite');
+          tx.objectStore(STORE).put(0, ['zz-probe']); // a key nothing reads
+          if (touched === 'kept-twice') write(tx.objectStore(STORE), c); // kept again: purged (then one transaction reads them)
+          later = false;
+          tx.oncomplete = () => (later = true);
         }
         return getAll.call(this, query, count);
       };
@@ -1709,6 +1718,9 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
         expect(chunks.length).toBeGreaterThanOrEqual(3);
         expect(chunks.every((count) => count === 256)).toBe(true);
         expect(committed).toBe(true);
+        // A kept row changed while others were left out: the rows are read again from the first, 256 a transaction as
+        // well, so a write made meanwhile waited for one of those (read again in one transaction, it waited for all).
+        expect(later).toBe(touched === 'others' ? undefined : true);
         const wanted = await fromRows();
         if (touched !== 'kept-moved') expect(wanted[0]).toBe(idOf(running));
         expect(page.map((state) => state.instanceId)).toEqual(wanted.slice(0, 20));
