@@ -43,7 +43,8 @@ export type EndedRead<D> = <T>(use: (docs: AsyncIterable<D>) => Promise<T>) => P
  * them, unless the read again sets one right behind it (written meanwhile by an earlier version, or a repair that
  * failed): that one is left to a listing from the start. So is every moved one when the second read fails (the page's
  * time bound, which MongoStore gives both reads at once, ran out during it): the page is then the first read's, exact
- * but for them, and its repairs are kept; the error is not thrown, as the first read answers the call.
+ * but for them, and its repairs are kept; the error is not thrown, as the first read answers the call, but goes to
+ * `rereadFailed` (MongoStore logs it as a warning).
  *
  * @example
  * ```ts
@@ -53,13 +54,17 @@ export type EndedRead<D> = <T>(use: (docs: AsyncIterable<D>) => Promise<T>) => P
 export async function endedPage<D extends StoredEndOrder>(
   read: EndedRead<D>, query: EndedQuery, decode: (doc: D) => InstanceState | undefined,
   write: (repairs: EndOrderRepair[]) => Promise<unknown>, limits: BatchSize = UPDATE_BATCH_LIMITS,
+  rereadFailed: (error: unknown) => void = () => undefined,
 ): Promise<InstanceState[]> {
   let page = await read((docs) => readPage(docs, query, decode, write, limits));
   for (let reads = 1; reads < ENDED_PAGE_READS && passedMoved(page.states, page.moved, query.limit); reads++) {
     try {
       page = await read((docs) => readPage(docs, query, decode, write, limits));
-    } catch {
-      break; // the page as read before: exact but for the moved instances (the repairs of the failed read kept)
+    } catch (error) {
+      // The page as read before: exact but for the moved instances (the repairs of the failed read kept). Reported, as
+      // those wait for a listing from the start; `rereadFailed` must not throw (MongoStore's logs).
+      rereadFailed(error);
+      break;
     }
   }
   return page.states;

@@ -1237,7 +1237,9 @@ export class MongoStore implements Store {
           const held = await this.#repairEndOrder(writes, repairs);
           if (held !== undefined) session.advanceOperationTime(held);
         };
-        return await endedPage(read, query, (doc) => this.#readable(doc, 'an ended listing'), repair);
+        return await endedPage(read, query, (doc) => this.#readable(doc, 'an ended listing'), repair, undefined, (error) => {
+          this.#logger.warn(`MongoStore ${this.dbName}: a second read of an ended listing's page, after its repairs moved an instance behind it, failed; the page is listed as first read, and that instance waits for a listing from the start`, error);
+        });
       } finally {
         await writes.endSession().catch(() => undefined);
       }

@@ -232,9 +232,11 @@ describe('a page of listEnded (endedPage)', () => {
         cursors.push(countedIterable([]));
         return use({ async *[Symbol.asyncIterator]() { throw bound; } }); // eslint-disable-line require-yield
       };
-      const states = await endedPage(read, queryOf(), decode, writerTo(store, writes, cursors));
+      const reported: unknown[] = [];
+      const states = await endedPage(read, queryOf(), decode, writerTo(store, writes, cursors), undefined, (error) => reported.push(error));
       // Exact by the rule but for s, which a listing from the start meets at its end (set right by the first read).
       expect(states.map((state) => state.instanceId)).toEqual(['a', 'b', 'z']);
+      expect(reported).toEqual([bound]); // not thrown, and not silent either
       expect(cursors).toHaveLength(ENDED_PAGE_READS);
       expect(writes.map((w) => w.ids)).toEqual([['s']]);
       expect((await runPage(store)).ids).toEqual(['a', 'b', 's', 'z']);
