@@ -211,3 +211,44 @@ describe('Turns', () => {
     }
   });
 });
+
+describe('onNextMacrotask', () => {
+  it('runs a callback whose message the port refused, and every callback queued after it', async () => {
+    vi.resetModules();
+    const Platform = globalThis.MessageChannel;
+    let refuse = 1;
+    class Refusing extends Platform {
+      constructor() {
+        super();
+        const post = this.port2.postMessage.bind(this.port2);
+        this.port2.postMessage = (message: unknown) => {
+          if (refuse-- > 0) throw new Error('the platform refused the message');
+          post(message);
+        };
+      }
+    }
+    vi.stubGlobal('MessageChannel', Refusing);
+    try {
+      const fresh = (await import('../src/env/next-macrotask.js')).onNextMacrotask;
+      const ran: string[] = [];
+      const all = new Promise<void>((resolve) => {
+        const done = (name: string) => () => {
+          ran.push(name);
+          if (ran.length === 3) resolve();
+        };
+        fresh(done('a')); // the refused post
+        fresh(done('b'));
+        fresh(done('c'));
+      });
+      // A bound for the failing case only (the three run within a few macrotasks): without it a lost callback hangs.
+      let bound: ReturnType<typeof setTimeout> | undefined;
+      const lost = new Promise<'lost'>((resolve) => { bound = setTimeout(() => resolve('lost'), 30_000); });
+      expect(await Promise.race([all.then(() => 'ran' as const), lost])).toBe('ran');
+      clearTimeout(bound);
+      expect([...ran].sort()).toEqual(['a', 'b', 'c']);
+    } finally {
+      vi.unstubAllGlobals();
+      vi.resetModules();
+    }
+  });
+});

@@ -41,5 +41,14 @@ export function onNextMacrotask(callback: () => void): void {
   queued.push(callback);
   if (queued.length > 1) return;
   channel.port1.onmessage = deliver;
-  channel.port2.postMessage(undefined);
+  try {
+    channel.port2.postMessage(undefined);
+  } catch {
+    // A port that could not post (the platform refused the message): this callback goes by a timer, as without a
+    // MessageChannel, and the port is free again. Left queued, it and every callback queued after it (which post
+    // nothing while one is pending) would never run.
+    queued = [];
+    channel.port1.onmessage = null;
+    setTimeout(callback, 0);
+  }
 }
