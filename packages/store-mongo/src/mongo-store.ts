@@ -11,7 +11,7 @@ import {
   type StoreCapabilities, type UnclaimedLease, type WritePlan, type WriteRequest, type WriteSet, UnconfirmedClaims,
 } from '@durable-rx/runtime/store-kit';
 import {
-  MongoClient, ObjectId, ReadConcern, type Abortable, type AnyBulkWriteOperation, type ChangeStreamOptions, type ClientSession, type Collection,
+  MongoClient, ObjectId, ReadConcern, type Abortable, type AnyBulkWriteOperation, type BulkWriteOptions, type ChangeStreamOptions, type ClientSession, type Collection,
   type CreateIndexesOptions, type Db, type Document, type DropIndexesOptions, type Filter, type IndexDescription, type ListIndexesOptions,
   type FindCursor, type ServerHeartbeatSucceededEvent, type Timestamp, type TransactionOptions, type UpdateFilter, type WithId,
 } from 'mongodb';
@@ -77,6 +77,7 @@ import {
 } from './translate-write-plan.js';
 import { claimedMessagesQuery, claimedReadOf, claimLeaseUpdate, claimReadOf } from './claim-read.js';
 import { endedPage, type EndOrderRepair } from './ended-page.js';
+import { CallDeadline } from './call-deadline.js';
 import { fillInBatches } from './fill-in-batches.js';
 import { mergeBySeq } from './merge-by-seq.js';
 import { purgeInBatches } from './purge-in-batches.js';
@@ -1207,55 +1208,64 @@ export class MongoStore implements Store {
    * time bound keeps the ones it wrote; a repair that fails is logged, and the instance is tried again when a listing
    * meets it next. A page that read past the key a repair gave one of its instances is read once more, in the same
    * session moved past the repairs (written in a session of their own), so it lists that instance at its end rather
-   * than leave it behind the next page's start; both reads share one time bound, and a second read that fails lists
-   * the page as first read. An ended instance written before the
+   * than leave it behind the next page's start; a second read that fails lists the page as first read. The whole call,
+   * its reads and its repairs' writes, runs under one deadline ({@link CallDeadline}: 25 s, within the runtime's 30 s
+   * `storeCallTimeoutMs`), so nothing of it goes on once it has answered. An ended instance written before the
    * end-order fields were kept is listed once `connect` filled them in.
    */
   async listEnded(request: EndedQuery): Promise<InstanceState[]> {
     const query = validateEndedQuery(request); // refused before anything is read
-    return this.#op('listing ended instances', () => this.#readAfterKnownCommits(async (session) => {
-      const { filter, options } = endedListingQuery(query);
-      // One time bound for the page's reads: a second read gets what the first left of it, and endedPage lists the
-      // first read's page when it runs out.
-      const bound = readBound();
-      // The repairs go in a session of their own, never the cursor's while it is open: a cursor closes itself when its
-      // signal aborts (killCursors in its session, and behind a load balancer the connection its session pins goes
-      // back to the pool: driver 7.8 AbstractCursor's abort listener, maybeClearPinnedConnection), which a repair
-      // then running in that session, on that connection, would meet. A read after a repair that held reads after it
-      // (its operation time: afterClusterTime).
-      const writes = this.#client.startSession({ causalConsistency: true });
-      try {
-        const read = async <T>(use: (docs: AsyncIterable<WithId<InstanceDoc>>) => Promise<T>): Promise<T> => {
-          const cursor = this.#instances.find(filter, { ...options, session, ...bound });
-          try {
-            return await use(cursor);
-          } finally {
-            await cursor.close().catch(() => undefined);
-          }
-        };
-        const repair = async (repairs: EndOrderRepair[]) => {
-          const held = await this.#repairEndOrder(writes, repairs);
-          if (held !== undefined) session.advanceOperationTime(held);
-        };
-        return await endedPage(read, query, (doc) => this.#readable(doc, 'an ended listing'), repair, undefined, (error) => {
-          this.#logger.warn(`MongoStore ${this.dbName}: a second read of an ended listing's page, after its repairs moved an instance behind it, failed; the page is listed as first read, and that instance waits for a listing from the start`, error);
-        });
-      } finally {
-        await writes.endSession().catch(() => undefined);
-      }
-    }));
+    // One deadline for the whole call, its reads and its repairs' writes (25 s, within the runtime's 30 s
+    // storeCallTimeoutMs): each takes the server time left and the call's signal, and none starts once it has passed.
+    const deadline = new CallDeadline(this.#clock);
+    try {
+      return await this.#op('listing ended instances', () => this.#readAfterKnownCommits(async (session) => {
+        const { filter, options } = endedListingQuery(query);
+        // The repairs go in a session of their own, never the cursor's while it is open: a cursor closes itself when its
+        // signal aborts (killCursors in its session, and behind a load balancer the connection its session pins goes
+        // back to the pool: driver 7.8 AbstractCursor's abort listener, maybeClearPinnedConnection), which a repair
+        // then running in that session, on that connection, would meet. A read after a repair that held reads after it
+        // (its operation time: afterClusterTime).
+        const writes = this.#client.startSession({ causalConsistency: true });
+        try {
+          const read = async <T>(use: (docs: AsyncIterable<WithId<InstanceDoc>>) => Promise<T>): Promise<T> => {
+            const cursor = this.#instances.find(filter, { ...options, session, ...deadline.read() });
+            try {
+              return await use(cursor);
+            } finally {
+              await cursor.close().catch(() => undefined);
+            }
+          };
+          const repair = async (repairs: EndOrderRepair[]) => {
+            const held = await this.#repairEndOrder(writes, repairs, deadline);
+            if (held !== undefined) session.advanceOperationTime(held);
+          };
+          return await endedPage(read, query, (doc) => this.#readable(doc, 'an ended listing'), repair, undefined, (error) => {
+            this.#logger.warn(`MongoStore ${this.dbName}: a second read of an ended listing's page, after its repairs moved an instance behind it, failed; the page is listed as first read, and that instance waits for a listing from the start`, error);
+          });
+        } finally {
+          await writes.endSession().catch(() => undefined);
+        }
+      }));
+    } finally {
+      deadline.release();
+    }
   }
 
   /**
    * Sets right the end order of instances a listing left out (a batch of `endedPage`'s repairs, each conditional on the
    * state read), in the listing's session for its writes (`writes`), between two batches of its read: acknowledged by a
-   * majority (the store's bounded write concern) and recorded as a known commit, so the next listing of this process
-   * reads them under their end time. Gives the write's operation time, or `undefined` when it failed: a failure is
-   * logged, not thrown, as the page is right without it, and a listing that meets the instance again tries again.
+   * majority and recorded as a known commit, so the next listing of this process reads them under their end time.
+   * Bounded by what is left of the listing's `deadline` (its server time, its majority wait and its signal), and not
+   * sent once none is: the batches written before stay written. Gives the write's operation time, or `undefined` when
+   * it failed: a failure is logged, not thrown, as the page is right without it, and a listing that meets the instance
+   * again tries again.
    */
-  async #repairEndOrder(writes: ClientSession, repairs: EndOrderRepair[]): Promise<Timestamp | undefined> {
+  async #repairEndOrder(writes: ClientSession, repairs: EndOrderRepair[], deadline: CallDeadline): Promise<Timestamp | undefined> {
     try {
-      await this.#instances.bulkWrite(repairs.map((updateOne) => ({ updateOne })), { session: writes, ordered: false });
+      // Driver 7.8 honours `signal` on a bulk write (every operation's options) though BulkWriteOptions does not list it.
+      const bound: BulkWriteOptions & Abortable = { session: writes, ordered: false, ...deadline.write() };
+      await this.#instances.bulkWrite(repairs.map((updateOne) => ({ updateOne })), bound);
       this.#clusterClock.observeMajority(writes.operationTime);
       return writes.operationTime;
     } catch (error) {

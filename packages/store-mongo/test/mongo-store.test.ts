@@ -20,7 +20,8 @@ import { INDEXES } from '../src/indexes.js';
 import { batchedInputProjection } from '../src/input-reads.js';
 import { instanceKey } from '../src/instance-key.js';
 import { MongoStore } from '../src/mongo-store.js';
-import { READ_MAX_TIME_MS } from '../src/read-bound.js';
+import { READ_DEADLINE_MARGIN_MS, READ_MAX_TIME_MS } from '../src/read-bound.js';
+import { LISTING_DEADLINE_MS } from '../src/call-deadline.js';
 import { commitsWithin, TRANSACTION_RETRY_MS } from '../src/transaction-deadline.js';
 import { SWEEP_RETRY } from '../src/sweep-lease.js';
 import { WATCH_REOPEN_BURST } from '../src/watch-scope.js';
@@ -63,6 +64,24 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       await client.close();
       await store.close();
     }
+  }
+
+  /**
+   * Writes three ended instances through `store` (`<tag>-a` at 500 ms, `<tag>-s` at 5000, `<tag>-z` at 9000, counted from a
+   * minute ago) and leaves `<tag>-s` under 100 in its document, as an earlier version that ended it again without
+   * writing its end time would (on `client`, in the collections of `prefix`). Gives the query that lists all three.
+   */
+  async function endedAroundStale(store: MongoStore, client: MongoClient, prefix: string, tag: string): Promise<EndedQuery> {
+    const instances = client.db(db.name).collection<{ _id: string; lastUpdatedTime?: Date | null }>(`${prefix}instances`);
+    const t0 = new Date(Date.now() - 60_000);
+    const at = (ms: number) => new Date(t0.getTime() + ms);
+    for (const [id, ms] of [[`${tag}-a`, 500], [`${tag}-s`, 5000], [`${tag}-z`, 9000]] as const) {
+      const { state, message } = request(id);
+      const ended = { ...state, runtimeStatus: 'Completed' as const, lastUpdatedTime: at(ms) };
+      await store.commit({ requests: [{ type: 'createInstance', state: ended, message, ifRunning: { kind: 'fail' } }] });
+    }
+    await instances.updateOne({ _id: `${tag}-s` }, { $set: { lastUpdatedTime: at(100) } });
+    return { runtimeStatus: 'Completed', endedTo: at(10_000), limit: 100 };
   }
 
   /** A store on a client of its own that records the `commandName` commands it sends, in order. */
@@ -2115,18 +2134,9 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       const prefix = db.prefix('repairsession');
       const store = await MongoStore.connect({ client, dbName: db.name, collectionPrefix: prefix });
       try {
-        const instances = client.db(db.name).collection<{ _id: string; lastUpdatedTime?: Date | null }>(`${prefix}instances`);
-        const t0 = new Date(Date.now() - 60_000);
-        const at = (ms: number) => new Date(t0.getTime() + ms);
-        for (const [id, ms] of [['rs-a', 500], ['rs-s', 5000], ['rs-z', 9000]] as const) {
-          const { state, message } = request(id);
-          const ended = { ...state, runtimeStatus: 'Completed' as const, lastUpdatedTime: at(ms) };
-          await store.commit({ requests: [{ type: 'createInstance', state: ended, message, ifRunning: { kind: 'fail' } }] });
-        }
-        await instances.updateOne({ _id: 'rs-s' }, { $set: { lastUpdatedTime: at(100) } }); // left under 100 though it ended at 5000
+        const query = await endedAroundStale(store, client, prefix, 'rs');
         started.length = 0;
         written.length = 0;
-        const query: EndedQuery = { runtimeStatus: 'Completed', endedTo: at(10_000), limit: 100 };
         expect((await store.listEnded(query)).map((state) => state.instanceId)).toEqual(['rs-a', 'rs-s', 'rs-z']);
         const lsid = (command: Document) => JSON.stringify(command['lsid']);
         // The listing's reads: its finds (status Completed, up to endedTo) and their getMores, in its session.
@@ -2139,6 +2149,55 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         expect(after).toBeDefined();
         expect(compareTimestamps(after!, written[0]!)).toBeGreaterThanOrEqual(0);
       } finally {
+        await store.close();
+        await client.close();
+      }
+    });
+
+    it('bounds a listEnded call, reads and repair writes, by one deadline: a repair no majority answers ends with it, and the page is listed as read', async (context) => {
+      // The server holds this client's repair (its update) for 60 s, as a majority that cannot acknowledge holds a
+      // majority write up to its wtimeoutMS: the write's bound is what is left of the call, not 30 s more.
+      const appName = `drx-listdeadline-${process.pid}`;
+      const client = new MongoClient(mongoUri, { monitorCommands: true, appName });
+      const updates: Document[] = [];
+      const open = new Set<number>();
+      client.on('commandStarted', (event) => {
+        if (event.commandName !== 'update') return;
+        updates.push(event.command);
+        open.add(event.requestId);
+      });
+      client.on('commandSucceeded', (event) => open.delete(event.requestId));
+      client.on('commandFailed', (event) => open.delete(event.requestId));
+      const warnings: unknown[] = [];
+      const prefix = db.prefix('listdeadline');
+      const store = await MongoStore.connect({
+        client, dbName: db.name, collectionPrefix: prefix, logger: { warn: (_message, error) => void warnings.push(error), error: () => undefined },
+      });
+      const admin = new MongoClient(mongoUri);
+      try {
+        const query = await endedAroundStale(store, client, prefix, 'ld');
+        await failPointOrSkip(context, 'listEnded deadline test', () => failCommand(admin, { times: 1 }, {
+          failCommands: ['update'], blockConnection: true, blockTimeMS: 60_000, appName,
+        }));
+        updates.length = 0;
+        warnings.length = 0;
+        // The page as read (exact but for ld-s, which its repair did not move), answered once the deadline passed; before,
+        // the call waited for the held write and its majority, and then read the page again.
+        expect((await store.listEnded(query)).map((state) => state.instanceId)).toEqual(['ld-a', 'ld-z']);
+        expect(open.size).toBe(0); // nothing of the call still running once it answered
+        expect(updates).toHaveLength(1);
+        const bound = updates[0]!;
+        expect(bound['maxTimeMS']).toBeLessThanOrEqual(LISTING_DEADLINE_MS - READ_DEADLINE_MARGIN_MS);
+        expect((bound['writeConcern'] as { wtimeout?: number }).wtimeout).toBeLessThanOrEqual(bound['maxTimeMS'] as number);
+        // The repair that did not get through, and the second read the deadline left no time for, are logged.
+        // (The write's TimeoutError comes wrapped in the bulk write's error.)
+        const named = (error: unknown) => (error as { errorResponse?: { name?: string } }).errorResponse?.name ?? (error as Error).name;
+        expect(warnings.map(named)).toEqual(['TimeoutError', 'TimeoutError']);
+        // The next listing (the fail point spent) sets ld-s right and lists it at its end.
+        expect((await store.listEnded(query)).map((state) => state.instanceId)).toEqual(['ld-a', 'ld-s', 'ld-z']);
+      } finally {
+        await failCommandOff(admin);
+        await admin.close();
         await store.close();
         await client.close();
       }

@@ -1,0 +1,120 @@
+import type { Clock, ClockTimer } from '@durable-rx/runtime';
+import { READ_DEADLINE_MARGIN_MS } from './read-bound.js';
+import { MAJORITY_WAIT_MS, SINGLE_WRITE_CONCERN } from './write-concern.js';
+
+/**
+ * The whole of one `listEnded` call, its reads and the repair writes it does on the way: 25 s from the call's start.
+ * Within the runtime's `storeCallTimeoutMs` (30 s by default), which gives up on a call still running and starts
+ * another: the store answers first, and nothing of the call goes on after it answered. Before, a page's reads shared
+ * one bound (35 s) and each repair write waited up to 30 s for a majority on top of it: about 95 s under a majority
+ * that cannot acknowledge.
+ */
+export const LISTING_DEADLINE_MS = 25_000;
+
+/**
+ * The server time an operation of a call under one deadline of `totalMs` may take when it starts `elapsedMs` after the
+ * call began: what is left until {@link READ_DEADLINE_MARGIN_MS} before the deadline, so the server ends it itself
+ * (`MaxTimeMSExpired`, a write concern timeout) and answers before the call's signal gives up on an answer (the
+ * signal is for a server that does not answer at all). `undefined` when no whole millisecond is left: the operation is
+ * not started.
+ *
+ * @example
+ * ```ts
+ * serverTimeLeft(0);      // 20000
+ * serverTimeLeft(19_500); // 500
+ * serverTimeLeft(20_000); // undefined
+ * ```
+ */
+export function serverTimeLeft(elapsedMs: number, totalMs: number = LISTING_DEADLINE_MS): number | undefined {
+  const left = Math.floor(totalMs - READ_DEADLINE_MARGIN_MS - elapsedMs);
+  return left >= 1 ? left : undefined;
+}
+
+/** The bound of one read of a call under a {@link CallDeadline}. */
+export interface DeadlineReadBound {
+  readonly maxTimeMS: number;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * The bound of one write of a call under a {@link CallDeadline}: the store's write concern ({@link SINGLE_WRITE_CONCERN}),
+ * its server time and its wait for a majority both ending with what is left of the call ({@link MAJORITY_WAIT_MS} at
+ * most). Driver 7.8 sends `maxTimeMS` with a bulk write's
+ * `update` commands and reads `signal` from every operation's options (server selection, connection check-out and the
+ * command itself: `executeOperationWithRetries`), though `BulkWriteOptions` does not list it; its `timeoutMS` has no
+ * effect.
+ */
+export interface DeadlineWriteBound extends DeadlineReadBound {
+  readonly writeConcern: { readonly w: 'majority'; readonly wtimeoutMS: number };
+}
+
+/**
+ * One deadline for every operation of a store call ({@link LISTING_DEADLINE_MS} for `listEnded`), on the store's
+ * clock: each read or write started under it takes the server time left ({@link serverTimeLeft}) and the call's
+ * signal, which aborts at the deadline with a `TimeoutError` (the store maps it to `StoreUnreachableError`, 503);
+ * one started when nothing is left is not started and throws that error instead. {@link CallDeadline.release} clears
+ * the timer once the call has settled: the call owns it.
+ *
+ * @example
+ * ```ts
+ * const deadline = new CallDeadline(clock);
+ * try {
+ *   const cursor = instances.find(filter, { session, ...deadline.read() });
+ *   await instances.bulkWrite(updates, { session: writes, ordered: false, ...deadline.write() });
+ * } finally {
+ *   deadline.release();
+ * }
+ * ```
+ */
+export class CallDeadline {
+  readonly #clock: Clock;
+  readonly #totalMs: number;
+  readonly #startMs: number;
+  readonly #controller = new AbortController();
+  #timer: ClockTimer | undefined;
+
+  constructor(clock: Clock, totalMs: number = LISTING_DEADLINE_MS) {
+    this.#clock = clock;
+    this.#totalMs = totalMs;
+    this.#startMs = clock.now().getTime();
+    this.#timer = clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#controller.abort(this.#expired());
+    }, totalMs);
+  }
+
+  /** Aborted at the deadline, with a `TimeoutError`. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** The bound of a read started now; throws the deadline's `TimeoutError` when no time is left for it. */
+  read(): DeadlineReadBound {
+    return { maxTimeMS: this.#left(), signal: this.signal };
+  }
+
+  /** The bound of a write started now, its majority wait included; throws as {@link CallDeadline.read} does. */
+  write(): DeadlineWriteBound {
+    const maxTimeMS = this.#left();
+    return { maxTimeMS, writeConcern: { ...SINGLE_WRITE_CONCERN, wtimeoutMS: Math.min(maxTimeMS, SINGLE_WRITE_CONCERN.wtimeoutMS) }, signal: this.signal };
+  }
+
+  /** Clears the deadline's timer; the signal is left as it is. Called once the call has settled. */
+  release(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #left(): number {
+    if (this.signal.aborted) throw this.signal.reason;
+    const left = serverTimeLeft(this.#clock.now().getTime() - this.#startMs, this.#totalMs);
+    if (left === undefined) throw this.#expired();
+    return left;
+  }
+
+  #expired(): Error {
+    const error = new Error(`the call's deadline of ${String(this.#totalMs)} ms (its reads and writes in all) has passed`);
+    error.name = 'TimeoutError';
+    return error;
+  }
+}

@@ -1,0 +1,72 @@
+import { VirtualClock } from '@durable-rx/runtime/testing';
+import { describe, expect, it } from 'vitest';
+import { CallDeadline, LISTING_DEADLINE_MS, serverTimeLeft } from '../src/call-deadline.js';
+import { mapDriverError } from '../src/map-driver-error.js';
+import { READ_DEADLINE_MARGIN_MS } from '../src/read-bound.js';
+import { MAJORITY_WAIT_MS } from '../src/write-concern.js';
+
+/** The runtime's default `storeCallTimeoutMs` (createRuntime, createClient), past which it gives up on a store call. */
+const STORE_CALL_TIMEOUT_MS = 30_000;
+
+describe('one deadline for a store call (CallDeadline: listEnded\u2019s reads and repair writes)', () => {
+  it('ends within the runtime\u2019s default storeCallTimeoutMs, the server\u2019s share a margin before it', () => {
+    expect(LISTING_DEADLINE_MS).toBeLessThan(STORE_CALL_TIMEOUT_MS);
+    expect(serverTimeLeft(0)).toBe(LISTING_DEADLINE_MS - READ_DEADLINE_MARGIN_MS);
+    expect(serverTimeLeft(19_500)).toBe(500);
+    expect(serverTimeLeft(19_999.5)).toBeUndefined(); // no whole millisecond: not started (maxTimeMS 0 would mean none)
+    expect(serverTimeLeft(20_000)).toBeUndefined();
+    expect(serverTimeLeft(1_000, 10_000)).toBe(4_000);
+  });
+
+  it('gives each read and write what is left of the one budget, not a bound of its own', async () => {
+    const clock = new VirtualClock();
+    const deadline = new CallDeadline(clock);
+    expect(deadline.read()).toEqual({ maxTimeMS: 20_000, signal: deadline.signal });
+    // A write 15 s in (a read and a batch of repairs before it): its server time and its wait for a majority end
+    // with the call's, not 30 s later (the write concern's own 30 s).
+    await clock.advance(15_000);
+    expect(deadline.write()).toEqual({ maxTimeMS: 5_000, writeConcern: { w: 'majority', wtimeoutMS: 5_000 }, signal: deadline.signal });
+    expect(deadline.read().maxTimeMS).toBe(5_000);
+    // Early in a longer budget, the majority wait stays the store's 30 s.
+    const long = new CallDeadline(clock, 60_000);
+    expect(long.write().writeConcern.wtimeoutMS).toBe(MAJORITY_WAIT_MS);
+    long.release();
+    deadline.release();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('starts nothing once the server\u2019s share has run out, and aborts the signal at the deadline: a typed, retryable error', async () => {
+    const clock = new VirtualClock();
+    const deadline = new CallDeadline(clock);
+    await clock.advance(20_000);
+    expect(deadline.signal.aborted).toBe(false);
+    const late = captured(() => deadline.write());
+    expect(late).toMatchObject({ name: 'TimeoutError' });
+    expect(mapDriverError(late, 'listing ended instances')).toMatchObject({ code: 'store-unreachable', status: 503 });
+    await clock.advance(LISTING_DEADLINE_MS - 20_000);
+    expect(deadline.signal.aborted).toBe(true);
+    expect(deadline.signal.reason).toMatchObject({ name: 'TimeoutError' });
+    expect(captured(() => deadline.read())).toBe(deadline.signal.reason);
+    expect(clock.pendingTimers).toBe(0);
+    deadline.release(); // after it fired: nothing to clear
+  });
+
+  it('releases its timer when the call settles first, and the signal stays unaborted', async () => {
+    const clock = new VirtualClock();
+    const deadline = new CallDeadline(clock);
+    expect(clock.pendingTimers).toBe(1);
+    deadline.release();
+    expect(clock.pendingTimers).toBe(0);
+    await clock.advance(LISTING_DEADLINE_MS * 2);
+    expect(deadline.signal.aborted).toBe(false);
+  });
+});
+
+function captured(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}
