@@ -1,15 +1,9 @@
-import { compareEndedKeys, endedKeyOf, matchesEndedQuery, type EndedKey, type EndedQuery, type InstanceState } from '@durable-rx/runtime/store-kit';
+import { compareEndedKeys, endedKeyOf, matchesEndedQuery, type EndedQuery, type InstanceState } from '@durable-rx/runtime/store-kit';
 import { endOrderRepair, type StoredEndOrder } from './documents.js';
 import { joinsBatch, textBytes, UPDATE_BATCH_LIMITS, UpdateBatches, type BatchSize } from './fill-in-batches.js';
 
 /** The conditional update that sets a stored instance's end-order key right ({@link endOrderRepair}). */
 export type EndOrderRepair = NonNullable<ReturnType<typeof endOrderRepair>>;
-
-/**
- * How many times one page of `listEnded` is read at most ({@link endedPage}): once, and once more when the repairs of
- * the first read moved an instance of the listing behind the page.
- */
-export const ENDED_PAGE_READS = 2;
 
 /**
  * One read of a page of `listEnded`: runs `use` over the documents a fresh read of the query finds (a cursor, in
@@ -22,29 +16,28 @@ export type EndedRead<D> = <T>(use: (docs: AsyncIterable<D>) => Promise<T>) => P
  * Builds a page of `listEnded` (`query`, which `validateEndedQuery` passed) from a read of its documents (`read`): its
  * states, at most `query.limit`, reading no further than needed. `decode` gives a document's state, or `undefined` when
  * it does not decode (logged by the caller): left out. A document whose key is not its state's (`endOrderRepair`: an
- * earlier version beside this one ended it again without writing its end time) is left out too: the caller goes on
- * after the key of the last state listed (`endedKeyOf`, store-kit), so a state listed under an earlier, stale key would
- * make the next page skip every instance between the two keys. Either way the read goes on past it, so a page shorter
- * than the limit is still the last.
+ * earlier version beside this one ended it again without writing its end time) is not listed where it was found: the
+ * caller goes on after the key of the last state listed (`endedKeyOf`, store-kit), so a state listed under an earlier,
+ * stale key would make the next page skip every instance between the two keys. Either way the read goes on past it, so
+ * a page shorter than the limit is still the last.
  *
  * Every such document the read meets is set right: its repair goes to `write` in batches as they fill during the read
  * ({@link UpdateBatches}, by {@link joinsBatch}: 500 updates and 16 MiB of the state text they are conditional on, as a
  * fill-in's), the last once the read ends. So the page holds one batch of them at most, however many it meets (each
- * carries its document's whole state), and a read that fails midway (its time bound, on a page that reads past many
- * large ones) has written what it met, the batch it held too, before its error is thrown: the next try gets further.
- * `write` is expected to settle (MongoStore's logs a failed write); on that path a rejection of it is dropped for the
- * read's own error.
+ * carries its document's whole state), and a read that fails midway (the call's deadline, on a page that reads past
+ * many large ones) has written what it met, the batch it held too, before its error is thrown: the next try gets
+ * further. `write` is expected to settle (MongoStore's logs a failed write); on that path a rejection of it is dropped
+ * for the read's own error.
  *
- * A repair moves its instance to its state's key. Where that key is one of the listing's and the page read past it
- * without listing it ({@link passedMoved}: the cursor did not meet it there again), the page is read once more
- * ({@link ENDED_PAGE_READS}), which finds it under that key: the caller's next page goes on after the page's last key
- * and would not meet it (the retention sweep only at its next pass from the start, a retention period later). So the
- * page is exact by store-kit's rule (`matchesEndedQuery`, `compareEndedKeys`) over the documents as its repairs left
- * them, unless the read again sets one right behind it (written meanwhile by an earlier version, or a repair that
- * failed): that one is left to a listing from the start. So is every moved one when the second read fails (the page's
- * time bound, which MongoStore gives both reads at once, ran out during it): the page is then the first read's, exact
- * but for them, and its repairs are kept; the error is not thrown, as the first read answers the call, but goes to
- * `rereadFailed` (MongoStore logs it as a warning).
+ * Such an instance is listed where its state puts it ({@link withMoved}): at its state's key, when that key is one of
+ * the listing's and comes before the page's last (anywhere, for a page shorter than the limit, which read the whole
+ * range), the first `query.limit` of them kept (so the page holds no more of their states than it lists). A repair
+ * moves it there, but the read had gone past that key, and the caller's next page, after the page's last key, would
+ * not meet it (the retention sweep only at its next pass from the start, a retention period later). Listed from the state the read found (the state its repair is conditional on), it
+ * needs no second read of the page, and is listed whatever became of its repair (a write that failed, or the call's
+ * deadline before it was sent): the page is exact by store-kit's rule (`matchesEndedQuery`, `compareEndedKeys`) over
+ * the states it read. One that ends past the last key of a full page is the next page's, which meets it there once its
+ * repair held.
  *
  * @example
  * ```ts
@@ -54,63 +47,62 @@ export type EndedRead<D> = <T>(use: (docs: AsyncIterable<D>) => Promise<T>) => P
 export async function endedPage<D extends StoredEndOrder>(
   read: EndedRead<D>, query: EndedQuery, decode: (doc: D) => InstanceState | undefined,
   write: (repairs: EndOrderRepair[]) => Promise<unknown>, limits: BatchSize = UPDATE_BATCH_LIMITS,
-  rereadFailed: (error: unknown) => void = () => undefined,
 ): Promise<InstanceState[]> {
-  let page = await read((docs) => readPage(docs, query, decode, write, limits));
-  for (let reads = 1; reads < ENDED_PAGE_READS && passedMoved(page.states, page.moved, query.limit); reads++) {
+  return read(async (docs) => {
+    const states: InstanceState[] = [];
+    /** The states of the listing's instances the read found stale, the first `query.limit` by key: no others can be listed. */
+    const moved: InstanceState[] = [];
+    const repairs = new UpdateBatches(write, limits);
     try {
-      page = await read((docs) => readPage(docs, query, decode, write, limits));
+      for await (const doc of docs) {
+        const state = decode(doc);
+        if (!state) continue;
+        const repair = endOrderRepair(doc, state);
+        if (!repair) states.push(state);
+        else {
+          await repairs.add(repair, textBytes(doc.state));
+          if (matchesEndedQuery(state, query)) keepFirst(moved, state, query.limit);
+        }
+        if (states.length >= query.limit) break;
+      }
     } catch (error) {
-      // The page as read before: exact but for the moved instances (the repairs of the failed read kept). Reported, as
-      // those wait for a listing from the start; `rereadFailed` must not throw (MongoStore's logs).
-      rereadFailed(error);
-      break;
+      await repairs.flush().catch(() => undefined);
+      throw error;
     }
-  }
-  return page.states;
+    await repairs.flush();
+    return withMoved(states, moved, query.limit);
+  });
 }
 
-/** One read of {@link endedPage}: the states listed, and the keys of the listing's instances its repairs moved. */
-async function readPage<D extends StoredEndOrder>(
-  docs: AsyncIterable<D>, query: EndedQuery, decode: (doc: D) => InstanceState | undefined,
-  write: (repairs: EndOrderRepair[]) => Promise<unknown>, limits: BatchSize,
-): Promise<{ states: InstanceState[]; moved: EndedKey[] }> {
-  const states: InstanceState[] = [];
-  const moved: EndedKey[] = [];
-  const repairs = new UpdateBatches(write, limits);
-  try {
-    for await (const doc of docs) {
-      const state = decode(doc);
-      if (!state) continue;
-      const repair = endOrderRepair(doc, state);
-      if (!repair) states.push(state);
-      else {
-        await repairs.add(repair, textBytes(doc.state));
-        if (matchesEndedQuery(state, query)) moved.push(endedKeyOf(state));
-      }
-      if (states.length >= query.limit) break;
-    }
-  } catch (error) {
-    await repairs.flush().catch(() => undefined);
-    throw error;
+/** Adds `state` to `first` (in end order, at most `limit`), unless `limit` states with earlier keys are there already. */
+function keepFirst(first: InstanceState[], state: InstanceState, limit: number): void {
+  const key = endedKeyOf(state);
+  const at = first.findIndex((held) => compareEndedKeys(key, endedKeyOf(held)) < 0);
+  if (at === -1) {
+    if (first.length < limit) first.push(state);
+    return;
   }
-  await repairs.flush();
-  return { states, moved };
+  first.splice(at, 0, state);
+  if (first.length > limit) first.pop();
 }
 
 /**
- * Whether a page (`states`, of at most `limit`) read past an instance of its listing that a repair of its read moved
- * (`moved`, their keys) without listing it: one not among `states` whose key is before the page's last, or any for a
- * page shorter than `limit` (it read the whole range). One past the last key of a full page is the next page's.
+ * The page a read lists ({@link endedPage}): the states it found under their own key (`states`, in end order, at most
+ * `limit`), and those of the listing's instances it found under a stale key (`moved`, their keys in the listing) that
+ * belong before its last: every one for a page shorter than `limit` (it read the whole range), else those whose key
+ * comes before the last state's (one after it is the next page's). In end order, the first `limit`; an instance the
+ * read met under both keys (the cursor met it again once its repair moved it) is listed once.
  *
  * @example
  * ```ts
- * passedMoved([a, z], [endedKeyOf(s)], 2); // true when s's key is before z's: the next page, after z, would skip it
+ * withMoved([a, z], [s], 2); // [a, s] when s's key is before z's: the next page, after z, would have skipped it
+ * withMoved([a, z], [s], 3); // [a, s, z]
  * ```
  */
-export function passedMoved(states: readonly InstanceState[], moved: readonly EndedKey[], limit: number): boolean {
-  if (moved.length === 0) return false;
+export function withMoved(states: readonly InstanceState[], moved: readonly InstanceState[], limit: number): InstanceState[] {
   const listed = new Set(states.map((state) => state.instanceId));
   const last = states.length >= limit ? endedKeyOf(states.at(-1)!) : undefined;
-  return moved.some((key) => !listed.has(key.instanceId) && (last === undefined || compareEndedKeys(key, last) < 0));
+  const behind = moved.filter((state) => !listed.has(state.instanceId) && (last === undefined || compareEndedKeys(endedKeyOf(state), last) < 0));
+  if (behind.length === 0) return [...states];
+  return [...states, ...behind].sort((x, y) => compareEndedKeys(endedKeyOf(x), endedKeyOf(y))).slice(0, limit);
 }

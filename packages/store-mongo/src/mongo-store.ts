@@ -1203,14 +1203,13 @@ export class MongoStore implements Store {
    * `limit` is still the last. So is one whose key is not its state's (`endOrderRepair`: an earlier version running
    * beside this one ended it again without writing its end time), as the caller goes on after the key of the last state
    * listed: listed under its stale, earlier time, it would make the next page skip every instance between the two. Its
-   * key is set right (conditional on the state read), which lists it at its end time: every one the page meets, in
-   * bulk writes as their batches fill during the read (`endedPage`: one batch held at most), so a read cut short by its
-   * time bound keeps the ones it wrote; a repair that fails is logged, and the instance is tried again when a listing
-   * meets it next. A page that read past the key a repair gave one of its instances is read once more, in the same
-   * session moved past the repairs (written in a session of their own), so it lists that instance at its end rather
-   * than leave it behind the next page's start; a second read that fails lists the page as first read. The whole call,
-   * its reads and its repairs' writes, runs under one deadline ({@link CallDeadline}: 25 s, within the runtime's 30 s
-   * `storeCallTimeoutMs`), so nothing of it goes on once it has answered. An ended instance written before the
+   * key is set right (conditional on the state read): every one the page meets, in bulk writes as their batches fill
+   * during the read (`endedPage`: one batch held at most), so a call cut short by its deadline keeps the ones it wrote;
+   * a repair that fails is logged, and the instance is tried again when a listing meets it next. The page lists such an
+   * instance at its state's key when that key belongs before the page's last (`withMoved`): the next page, after that
+   * key, would not meet it. The whole call, its read and its repairs' writes, runs under one deadline
+   * ({@link CallDeadline}: 25 s, within the runtime's 30 s `storeCallTimeoutMs`), so none of them goes on once it has
+   * answered. An ended instance written before the
    * end-order fields were kept is listed once `connect` filled them in.
    */
   async listEnded(request: EndedQuery): Promise<InstanceState[]> {
@@ -1224,8 +1223,7 @@ export class MongoStore implements Store {
         // The repairs go in a session of their own, never the cursor's while it is open: a cursor closes itself when its
         // signal aborts (killCursors in its session, and behind a load balancer the connection its session pins goes
         // back to the pool: driver 7.8 AbstractCursor's abort listener, maybeClearPinnedConnection), which a repair
-        // then running in that session, on that connection, would meet. A read after a repair that held reads after it
-        // (its operation time: afterClusterTime).
+        // then running in that session, on that connection, would meet.
         const writes = this.#client.startSession({ causalConsistency: true });
         try {
           const read = async <T>(use: (docs: AsyncIterable<WithId<InstanceDoc>>) => Promise<T>): Promise<T> => {
@@ -1236,13 +1234,8 @@ export class MongoStore implements Store {
               await cursor.close().catch(() => undefined);
             }
           };
-          const repair = async (repairs: EndOrderRepair[]) => {
-            const held = await this.#repairEndOrder(writes, repairs, deadline);
-            if (held !== undefined) session.advanceOperationTime(held);
-          };
-          return await endedPage(read, query, (doc) => this.#readable(doc, 'an ended listing'), repair, undefined, (error) => {
-            this.#logger.warn(`MongoStore ${this.dbName}: a second read of an ended listing's page, after its repairs moved an instance behind it, failed; the page is listed as first read, and that instance waits for a listing from the start`, error);
-          });
+          const repair = (repairs: EndOrderRepair[]) => this.#repairEndOrder(writes, repairs, deadline);
+          return await endedPage(read, query, (doc) => this.#readable(doc, 'an ended listing'), repair);
         } finally {
           await writes.endSession().catch(() => undefined);
         }
@@ -1257,23 +1250,20 @@ export class MongoStore implements Store {
    * state read), in the listing's session for its writes (`writes`), between two batches of its read: acknowledged by a
    * majority and recorded as a known commit, so the next listing of this process reads them under their end time.
    * Bounded by what is left of the listing's `deadline` (its server time, its majority wait and its signal), and not
-   * sent once none is: the batches written before stay written. Gives the write's operation time, or `undefined` when
-   * it failed: a failure is logged, not thrown, as the page is right without it, and a listing that meets the instance
-   * again tries again.
+   * sent once none is: the batches written before stay written. A failure is logged, not thrown, as the page is right
+   * without it, and a listing that meets the instance again tries again.
    */
-  async #repairEndOrder(writes: ClientSession, repairs: EndOrderRepair[], deadline: CallDeadline): Promise<Timestamp | undefined> {
+  async #repairEndOrder(writes: ClientSession, repairs: EndOrderRepair[], deadline: CallDeadline): Promise<void> {
     try {
       // Driver 7.8 honours `signal` on a bulk write (every operation's options) though BulkWriteOptions does not list it.
       const bound: BulkWriteOptions & Abortable = { session: writes, ordered: false, ...deadline.write() };
       await this.#instances.bulkWrite(repairs.map((updateOne) => ({ updateOne })), bound);
       this.#clusterClock.observeMajority(writes.operationTime);
-      return writes.operationTime;
     } catch (error) {
       this.#logger.warn(
-        `MongoStore ${this.dbName}: ${repairs.length} ended instance(s) found under a stale end time were left out of a listing, and setting their end time right failed`,
+        `MongoStore ${this.dbName}: setting right the end time of ${repairs.length} ended instance(s) a listing found under a stale one failed; a listing that meets them there again tries again`,
         error,
       );
-      return undefined;
     }
   }
 

@@ -1,7 +1,7 @@
 import { compareEndedKeys, endedKeyOf, matchesEndedQuery, type EndedKey, type EndedQuery, type InstanceState } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import { encodeInstanceState, endOrderFields, endOrderRepair, decodeInstanceState, sameStateFilter, type StoredEndOrder } from '../src/documents.js';
-import { ENDED_PAGE_READS, endedPage, type EndedRead, type EndOrderRepair } from '../src/ended-page.js';
+import { endedPage, withMoved, type EndedRead, type EndOrderRepair } from '../src/ended-page.js';
 import { FILL_IN_BATCH_BYTES, FILL_IN_BATCH_COUNT, type BatchSize } from '../src/fill-in-batches.js';
 import { instanceKey } from '../src/instance-key.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
@@ -139,8 +139,9 @@ describe('a page of listEnded (endedPage)', () => {
       // at the 1,001st, the last once the read ended: 500 held at most.
       expect(writes.map((w) => w.taken)).toEqual([502, 1002, docs.length]);
       expect(Math.max(...writes.map((w) => w.ids.length))).toBe(FILL_IN_BATCH_COUNT);
-      // Read again, as they moved behind the page ('z'): listed at their end.
-      expect(reads).toBe(2);
+      // Behind the page's last ('z') once moved: listed at their end, from the states read, in the one read; the first
+      // 100 by key (the page holds no more of them than that).
+      expect(reads).toBe(1);
       expect(ids).toEqual(['a', 'b', ...staleIds(98)]);
     });
 
@@ -200,7 +201,7 @@ describe('a page of listEnded (endedPage)', () => {
     });
   });
 
-  describe('reads the page once more when a repair moved one of its instances behind it, and only then', () => {
+  describe('lists an instance a repair moved behind the page at its end, from the state it read, in one read', () => {
     /** 'a' at 500, 'b' at 3000, 'z' at 9000, and 's', left under 100 though it ended at `endedMs`. */
     const storeWith = (endedMs: number) => new Map([
       ...['a', 'b', 'z'].map((id, i): [string, StoredEndOrder] => [id, docOf(ended(id, [500, 3000, 9000][i]!))]),
@@ -210,44 +211,53 @@ describe('a page of listEnded (endedPage)', () => {
     it('moved before the page’s last key: the next page goes on after that key and would never meet it', async () => {
       const { ids, reads, writes } = await runPage(storeWith(5000));
       expect(writes.map((w) => w.ids)).toEqual([['s']]);
-      expect(reads).toBe(2);
-      expect(ids).toEqual(['a', 'b', 's', 'z']); // read once: a, b, z, and a sweep going on after z would skip s
+      expect(reads).toBe(1);
+      expect(ids).toEqual(['a', 'b', 's', 'z']); // as read: a, b, z, and a sweep going on after z would skip s
+    });
+
+    it('whatever became of its repair: a write that failed (or that the call’s deadline left no time for) lists it all the same', async () => {
+      const cursors: Cursor[] = [];
+      const store = storeWith(5000);
+      const tried: string[][] = [];
+      // Writes nothing, as MongoStore's write does when the bulk write fails (it logs the failure and settles).
+      const failing = async (batch: EndOrderRepair[]) => void tried.push(batch.map((repair) => repair.filter._id));
+      const states = await endedPage(readerOf(store, queryOf(), cursors), queryOf(), decode, failing);
+      expect(tried).toEqual([['s']]);
+      expect(states.map((state) => state.instanceId)).toEqual(['a', 'b', 's', 'z']);
+      expect(cursors).toHaveLength(1);
+    });
+
+    it('a full page ends before the last key it read when moved ones come first: the next page goes on from there', async () => {
+      const store = storeWith(5000);
+      const first = await runPage(store, queryOf({ limit: 3 }));
+      expect(first.ids).toEqual(['a', 'b', 's']); // z, read, is the next page's
+      const next = await runPage(store, queryOf({ limit: 3, after: endedKeyOf(first.states.at(-1)!) }));
+      expect(next.ids).toEqual(['z']);
     });
 
     it('not when moved past the last key of a full page (the next page’s) or out of the listing', async () => {
-      const full = await runPage(storeWith(5000), queryOf({ limit: 2 }));
+      const store = storeWith(5000);
+      const full = await runPage(store, queryOf({ limit: 2 }));
       expect([full.ids, full.reads]).toEqual([['a', 'b'], 1]);
+      expect((await runPage(store, queryOf({ limit: 2, after: endedKeyOf(full.states.at(-1)!) }))).ids).toEqual(['s', 'z']);
       const out = await runPage(storeWith(20_000)); // ended past `endedTo`
       expect([out.ids, out.reads, out.writes.length]).toEqual([['a', 'b', 'z'], 1, 1]);
     });
+  });
 
-    it('a second read that fails (the page\u2019s time bound ran out during it) lists the page as first read, its repair kept', async () => {
-      const store = storeWith(5000);
-      const cursors: Cursor[] = [];
-      const writes: { ids: string[]; bytes: number; taken: number }[] = [];
-      const first = readerOf(store, queryOf(), cursors);
-      const bound = new Error('This operation was aborted');
-      const read: EndedRead<StoredEndOrder> = (use) => {
-        if (cursors.length === 0) return first(use);
-        cursors.push(countedIterable([]));
-        return use({ async *[Symbol.asyncIterator]() { throw bound; } }); // eslint-disable-line require-yield
-      };
-      const reported: unknown[] = [];
-      const states = await endedPage(read, queryOf(), decode, writerTo(store, writes, cursors), undefined, (error) => reported.push(error));
-      // Exact by the rule but for s, which a listing from the start meets at its end (set right by the first read).
-      expect(states.map((state) => state.instanceId)).toEqual(['a', 'b', 'z']);
-      expect(reported).toEqual([bound]); // not thrown, and not silent either
-      expect(cursors).toHaveLength(ENDED_PAGE_READS);
-      expect(writes.map((w) => w.ids)).toEqual([['s']]);
-      expect((await runPage(store)).ids).toEqual(['a', 'b', 's', 'z']);
+  describe('the page of a read and the instances it moved (withMoved)', () => {
+    const [a, b, s, t, z] = [ended('a', 500), ended('b', 3000), ended('s', 5000), ended('t', 6000), ended('z', 9000)];
+    const ids = (states: readonly InstanceState[]) => states.map((state) => state.instanceId);
+
+    it('puts the moved ones before a full page’s last among its states, in end order, and keeps the first `limit`', () => {
+      expect(ids(withMoved([a, b, z], [t, s], 3))).toEqual(['a', 'b', 's']);
+      expect(ids(withMoved([a, z], [s], 5))).toEqual(['a', 's', 'z']); // a short page read the whole range
+      expect(ids(withMoved([a, b], [s], 2))).toEqual(['a', 'b']); // past a full page's last: the next page's
+      expect(ids(withMoved([a, b, z], [], 3))).toEqual(['a', 'b', 'z']);
     });
 
-    it('once more at most: a repair that does not hold (its write failed) leaves the page as read', async () => {
-      const cursors: Cursor[] = [];
-      const store = storeWith(5000);
-      const states = await endedPage(readerOf(store, queryOf(), cursors), queryOf(), decode, async () => undefined);
-      expect(states.map((state) => state.instanceId)).toEqual(['a', 'b', 'z']);
-      expect(cursors).toHaveLength(ENDED_PAGE_READS);
+    it('lists once an instance the read met under both keys (the cursor met it again at its end once its repair moved it)', () => {
+      expect(ids(withMoved([a, s, z], [s], 5))).toEqual(['a', 's', 'z']);
     });
   });
 });
