@@ -1,17 +1,29 @@
 import { describe, expect, it, vi } from 'vitest';
 import * as withLookupGetter from '../src/model/frozen.js';
+import type { Orchestration, OrchestrationContext } from '../src/engine/orchestration-context.js';
+import type { HistoryEvent } from '../src/model/history-event.js';
+import type { ActivityTask, OrchestrationMessage } from '../src/model/message.js';
 
 type Frozen = typeof withLookupGetter;
 
 /** The module as an engine without Annex B's `__lookupGetter__` loads it. */
 async function withoutLookupGetter(): Promise<Frozen> {
+  return (await loadedWithoutLookupGetter(() => import('../src/model/frozen.js')))[0];
+}
+
+/**
+ * Modules loaded afresh as an engine without Annex B's `__lookupGetter__` loads them, with `frozen.js` of the same load:
+ * there `isDeepFrozen` is true of an object with members only when it was frozen as built (`freezeBuilt`), so it tells
+ * what a store keeps without a walk.
+ */
+async function loadedWithoutLookupGetter<T>(load: () => Promise<T>): Promise<[Frozen, T]> {
   const proto = Object.prototype as { __lookupGetter__?: unknown };
   const original = Object.getOwnPropertyDescriptor(proto, '__lookupGetter__')!;
   vi.resetModules();
   delete proto.__lookupGetter__;
   try {
     expect(proto.__lookupGetter__).toBeUndefined();
-    return await import('../src/model/frozen.js');
+    return [await import('../src/model/frozen.js'), await load()];
   } finally {
     Object.defineProperty(proto, '__lookupGetter__', original);
   }
@@ -85,5 +97,59 @@ describe.each([
     expect(value).toStrictEqual({ a: 1, b: [2] });
     expect(structuredClone(value)).toStrictEqual({ a: 1, b: [2] });
     expect(JSON.stringify(value)).toBe('{"a":1,"b":[2]}');
+  });
+});
+
+describe('the events a step records', () => {
+  const T0 = new Date('2026-01-01T00:00:00.000Z');
+
+  /** The events the steps of an instance append that the engine made (not the messages' events it consumed). */
+  async function recorded(activityInput: unknown, output: unknown) {
+    const [{ isDeepFrozen }, [{ decideStart, decideStep }, { OrchestrationExecution }]] = await loadedWithoutLookupGetter(
+      () => Promise.all([import('../src/engine/decide-step.js'), import('../src/engine/orchestration-execution.js')]),
+    );
+    const orchestrator = function* (ctx: OrchestrationContext): Orchestration {
+      yield ctx.callActivity('Act', activityInput);
+      return output;
+    };
+    let n = 0;
+    const newId = () => `id-${n++}`;
+    const [create] = decideStart({ instanceId: 'i', name: 'O', input: undefined, now: T0, newId }).requests;
+    if (create?.type !== 'createInstance') throw new Error('expected a create');
+    const events: HistoryEvent[] = [];
+    const tasks: ActivityTask[] = [];
+    let state = create.state;
+    let cached: InstanceType<typeof OrchestrationExecution> | undefined;
+    const step = (message: OrchestrationMessage) => {
+      const decision = decideStep({
+        state, messages: [message], leaseToken: 'lease', now: T0, newId, cached,
+        newExecution: () => new OrchestrationExecution(orchestrator, { customStatusLimitBytes: 16_384 }),
+      });
+      if (decision.kind !== 'commit') throw new Error('expected a commit');
+      for (const request of decision.writeSet.requests) {
+        if (request.type === 'appendHistory') events.push(...request.events.filter((e) => e !== message.event));
+        if (request.type === 'insertTask') tasks.push(request.task);
+      }
+      ({ state, execution: cached } = decision);
+    };
+    step(create.message);
+    step({ id: 'r', instanceId: 'i', executionId: state.executionId, event: { type: 'TaskCompleted', eventId: -1, timestamp: T0.toISOString(), taskScheduledId: 0, result: 'done' } });
+    return { events, tasks, isDeepFrozen };
+  }
+
+  it('are frozen as built when they hold no object, so MemoryStore keeps them without a walk or a copy', async () => {
+    const { events, isDeepFrozen } = await recorded('Tokyo', 3);
+    expect(events.map((e) => e.type)).toEqual([
+      'OrchestratorStarted', 'TaskScheduled', 'OrchestratorCompleted', 'OrchestratorStarted', 'ExecutionCompleted', 'OrchestratorCompleted',
+    ]);
+    for (const event of events) expect([event.type, isDeepFrozen(event)]).toEqual([event.type, true]);
+  });
+
+  it('leave an object payload unfrozen: the activity gets the same input, the state the same output', async () => {
+    const { events, tasks } = await recorded({ city: 'Tokyo' }, { greetings: ['Hello'] });
+    const scheduled = events.find((e) => e.type === 'TaskScheduled');
+    const completed = events.find((e) => e.type === 'ExecutionCompleted');
+    expect(Object.isFrozen(scheduled) || Object.isFrozen(completed)).toBe(false);
+    expect(Object.isFrozen(tasks[0]!.input)).toBe(false);
   });
 });

@@ -14,6 +14,7 @@ import {
 import type { FailureDetails, Mutable } from '../model/instance-status.js';
 import { isoTime } from '../model/iso-time.js';
 import { assertJsonSize, copyStoreValue, toPlainJson, type JsonValue } from '../model/json.js';
+import { freezeBuilt } from '../model/frozen.js';
 import { assertValidInstanceId, assertValidName } from '../model/validation.js';
 import { AtomicTask } from './atomic-task.js';
 import { uuidV5 } from './deterministic-guid.js';
@@ -912,10 +913,10 @@ export class OrchestrationExecution {
     const timestamp = this.#nowIso;
     switch (outcome.kind) {
       case 'completed':
-        this.#record({
+        this.#record(builtUnlessShared({
           type: 'ExecutionCompleted', eventId: -1, timestamp, orchestrationStatus: 'Completed',
           ...(outcome.result === undefined ? {} : { result: outcome.result }),
-        });
+        }, outcome.result));
         return;
       case 'failed':
         this.#record({ type: 'ExecutionCompleted', eventId: -1, timestamp, orchestrationStatus: 'Failed', failureDetails: outcome.failure });
@@ -952,7 +953,7 @@ export class OrchestrationExecution {
     const timestamp = this.#nowIso;
     switch (action.type) {
       case 'ScheduleTask':
-        this.#record({ type: 'TaskScheduled', eventId: action.eventId, timestamp, name: action.name, ...optionalInput(action.input) });
+        this.#record(builtUnlessShared({ type: 'TaskScheduled', eventId: action.eventId, timestamp, name: action.name, ...optionalInput(action.input) }, action.input));
         return;
       case 'CreateTimer':
         this.#record({ type: 'TimerCreated', eventId: action.eventId, timestamp, fireAt: action.fireAt });
@@ -1263,15 +1264,16 @@ let markers: StepMarkers | undefined;
 let firstMarker: OrchestratorStartedEvent | undefined;
 
 /**
- * The OrchestratorStarted and OrchestratorCompleted events of a step at `timestamp`. They are frozen (nothing
- * changes them afterwards), so a store may keep them without a copy; and being equal for every step of one
- * millisecond, those steps share them instead of each recording (and a store keeping) objects of their own.
+ * The OrchestratorStarted and OrchestratorCompleted events of a step at `timestamp`. They are frozen as built
+ * (`freezeBuilt`: nothing changes them afterwards), so a store keeps them without a copy, and MemoryStore without a
+ * walk (each was walked per step, a getter look-up per member); and being equal for every step of one millisecond,
+ * those steps share them instead of each recording (and a store keeping) objects of their own.
  */
 export function stepMarkers(timestamp: string): StepMarkers {
   if (markers?.started.timestamp !== timestamp) {
     markers = {
-      started: Object.freeze({ type: 'OrchestratorStarted', eventId: -1, timestamp }),
-      completed: Object.freeze({ type: 'OrchestratorCompleted', eventId: -1, timestamp }),
+      started: freezeBuilt({ type: 'OrchestratorStarted', eventId: -1, timestamp }),
+      completed: freezeBuilt({ type: 'OrchestratorCompleted', eventId: -1, timestamp }),
     };
   }
   return markers;
@@ -1282,13 +1284,13 @@ export function stepMarkers(timestamp: string): StepMarkers {
  * {@link stepMarkers}' `started`: the one record of what an execution runs under, for every later replay, the replay
  * flags ({@link CURRENT_REPLAY_FLAGS}) and the runtime's `customStatusLimitBytes` (see
  * {@link OrchestratorStartedEvent.customStatusLimitBytes}), also when the step runs no code (a later rewind runs it).
- * Frozen (the shared flags list too), and shared, as the step markers are, by the first steps of the executions
+ * Frozen as built (the shared flags list too), and shared, as the step markers are, by the first steps of the executions
  * started in one millisecond under one limit (thousands when many instances start at once; one each was 56 B per
  * instance in MemoryStore).
  */
 export function firstStepMarker(timestamp: string, customStatusLimitBytes: number): OrchestratorStartedEvent {
   if (firstMarker?.timestamp !== timestamp || firstMarker.customStatusLimitBytes !== customStatusLimitBytes) {
-    firstMarker = Object.freeze({
+    firstMarker = freezeBuilt<OrchestratorStartedEvent>({
       type: 'OrchestratorStarted', eventId: -1, timestamp, replayFlags: CURRENT_REPLAY_FLAGS, customStatusLimitBytes,
     });
   }
@@ -1487,6 +1489,17 @@ function owned<T>(value: T): T {
 
 function optionalInput(input: JsonValue | undefined): { input?: JsonValue } {
   return input === undefined ? {} : { input };
+}
+
+/**
+ * `event`, a literal the engine built around `payload`, frozen as built (`freezeBuilt`) when `payload` is no object:
+ * a store that keeps the events it is given frozen (MemoryStore) then keeps it as it is, where it walked it and kept a
+ * copy (a TaskScheduled with a string input, a completion with a number). One with an object payload is left as it
+ * is: that object goes on elsewhere too (an activity's input to the task this worker may run, an output to the
+ * state), which a freeze would freeze as well.
+ */
+function builtUnlessShared<E extends HistoryEvent>(event: E, payload: JsonValue | undefined): E {
+  return typeof payload === 'object' && payload !== null ? event : freezeBuilt(event);
 }
 
 /**

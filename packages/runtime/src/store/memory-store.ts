@@ -658,18 +658,10 @@ function leaseOf(record: { readonly lease: HeldLease | undefined }): Lease | und
  * covers all of them.
  */
 function keptFrozen<T>(value: T): T {
-  if (value === lastFrozen[0] || value === lastFrozen[1]) return value;
-  const kept = frozenCopy(value);
-  if (kept === value) lastFrozen[lastFrozenAt ^= 1] = value;
-  return kept;
+  // What the engine and the client built frozen (`freezeBuilt`: the step markers, the events of a step whose payloads
+  // are no objects, messages) is taken by its mark, without a walk.
+  return frozenCopy(value);
 }
-
-/**
- * The last two values {@link keptFrozen} found deeply frozen: the step markers every step of one millisecond shares
- * are kept as they are without walking them again (a walk reads a descriptor object per member).
- */
-const lastFrozen: unknown[] = [undefined, undefined];
-let lastFrozenAt = 0;
 
 /**
  * What the store keeps of a history event `record`'s step appends: the event of one of the instance's stored
