@@ -9,7 +9,7 @@ import { ENDED_SETTLE_MS } from '../src/store/ended-listing.js';
 import { guardClock } from '../src/env/guarded-clock.js';
 import { within } from '../src/testing/settled.js';
 import {
-  KEPT_PARENT_TRUST_MS, MAX_WATCHED_KEPT_PARENTS, RETENTION_PAGE_SIZE, RETENTION_PAGES_PER_SWEEP, RetentionSweep,
+  KEPT_PARENT_TRUST_MS, MAX_WATCHED_KEPT_PARENTS, RETENTION_PAGE_SIZE, RETENTION_READS_PER_SWEEP, RetentionSweep,
 } from '../src/worker/retention-sweep.js';
 import { HandClock, T0 } from './hand-clock.js';
 import type { InstanceState, OrchestrationRuntimeStatus } from '../src/model/instance-status.js';
@@ -18,6 +18,10 @@ const HOUR = 3_600_000;
 const MINUTE = 60_000;
 /** A loaded machine runs the workers slowly: waits end on the state, never on time. */
 const WAIT = { timeout: 10_000 };
+/** What a sweep's `bounded` hears for a parent it reads again (remembered, or waited on), apart from a page's reads. */
+const REREAD = 'getInstance of a parent read again';
+/** The pages of 100 a sweep lists when it reads nothing else. */
+const PAGES_PER_SWEEP = RETENTION_READS_PER_SWEEP / RETENTION_PAGE_SIZE;
 
 const orchestrators: Record<string, Orchestrator> = {
   Quick: function* () {
@@ -406,7 +410,7 @@ describe('retention of ended instances', () => {
         return memory.queryInstances(query);
       },
     });
-    const total = RETENTION_PAGE_SIZE * RETENTION_PAGES_PER_SWEEP + 50;
+    const total = RETENTION_READS_PER_SWEEP + 50;
     // Terminated before any worker ran them (the client commits a terminate of an unclaimed instance itself).
     // Created two hours ago and terminated now: listed (created before the cutoff, an hour ago), none due.
     const client = createClient({ store: memory, clock });
@@ -418,23 +422,23 @@ describe('retention of ended instances', () => {
     const delays: number[] = [];
     await started({ clock: recordingClock(clock, delays), store, retention: { terminated: HOUR, intervalMs: HOUR } });
     await clock.advance(0); // the first sweep
-    await vi.waitFor(() => expect(pages.length).toBe(RETENTION_PAGES_PER_SWEEP), WAIT);
+    await vi.waitFor(() => expect(pages.length).toBe(PAGES_PER_SWEEP), WAIT);
     await vi.waitFor(() => expect(delays).toContain(HOUR), WAIT); // it armed the next
     // It purged nothing (all kept): the same kept instances are not read again a second later.
     for (let i = 0; i < 5; i++) await clock.advance(1000);
-    expect(pages.length).toBe(RETENTION_PAGES_PER_SWEEP);
+    expect(pages.length).toBe(PAGES_PER_SWEEP);
     await clock.advanceTo(new Date(start + HOUR)); // the next sweep comes an interval later, where this one stopped
-    await vi.waitFor(() => expect(pages.length).toBe(RETENTION_PAGES_PER_SWEEP + 1), WAIT);
-    expect(pages.slice(0, RETENTION_PAGES_PER_SWEEP).every((at) => at === start)).toBe(true);
+    await vi.waitFor(() => expect(pages.length).toBe(PAGES_PER_SWEEP + 1), WAIT);
+    expect(pages.slice(0, PAGES_PER_SWEEP).every((at) => at === start)).toBe(true);
     expect(pages.at(-1)).toBe(start + HOUR);
     expect(tokens[0]).toBeUndefined();
     expect(tokens.slice(1).every((token) => token !== undefined)).toBe(true); // the second sweep went on from the first
     await clock.advance(1000); // that one read the last page: the next comes an interval later
-    expect(pages.length).toBe(RETENTION_PAGES_PER_SWEEP + 1);
+    expect(pages.length).toBe(PAGES_PER_SWEEP + 1);
     expect(await memory.getInstance('t0')).toBeDefined();
   });
 
-  it('sweeps again a second later when a sweep reached its bound of pages having purged some', async () => {
+  it('sweeps again a second later when a sweep reached its bound of reads having purged some', async () => {
     const clock = new VirtualClock();
     const memory = new MemoryStore();
     const pages: number[] = [];
@@ -444,7 +448,7 @@ describe('retention of ended instances', () => {
         return memory.queryInstances(query);
       },
     });
-    const total = RETENTION_PAGE_SIZE * RETENTION_PAGES_PER_SWEEP + 50;
+    const total = RETENTION_READS_PER_SWEEP + 50;
     const client = createClient({ store: memory, clock });
     for (let i = 0; i < total; i++) await client.startNew('Waiter', { instanceId: `t${i}` });
     for (let i = 0; i < total; i++) await client.terminate(`t${i}`);
@@ -452,7 +456,7 @@ describe('retention of ended instances', () => {
     const start = clock.now().getTime();
     await started({ clock, store, retention: { terminated: HOUR, intervalMs: HOUR } });
     await clock.advance(0); // the first sweep
-    await vi.waitFor(() => expect(pages.length).toBe(RETENTION_PAGES_PER_SWEEP), WAIT);
+    await vi.waitFor(() => expect(pages.length).toBe(PAGES_PER_SWEEP), WAIT);
     await vi.waitFor(async () => expect((await client.getStatusBy({ runtimeStatus: ['Terminated'] })).length).toBeLessThan(total), WAIT);
     await sweepUntil(clock, 1000, async () => expect(await client.getStatusBy({ runtimeStatus: ['Terminated'] })).toEqual([]));
     expect(clock.now().getTime() - start).toBeLessThan(HOUR);
@@ -550,7 +554,7 @@ describe('retention of ended instances', () => {
     await sweepUntil(clock, MINUTE, async () => expect((await memory.queryInstances({ pageSize: 1000 })).instances).toEqual([]));
   });
 
-  it('reads remembered parents again in half a sweep\'s pages at most before its listing, and the rest in the pages the listing left', async () => {
+  it('reads remembered parents again in half a sweep\'s reads at most before its listing, and the rest in the reads the listing left', async () => {
     const clock = new VirtualClock();
     const memory = new MemoryStore();
     const n = 6 * RETENTION_PAGE_SIZE; // more parents than half a sweep's pages read
@@ -596,7 +600,7 @@ describe('retention of ended instances', () => {
     const before = counted.pages;
     readsAtListing = undefined;
     await sweep();
-    expect(readsAtListing).toBe(n + RETENTION_PAGE_SIZE * RETENTION_PAGES_PER_SWEEP / 2);
+    expect(readsAtListing).toBe(n + RETENTION_READS_PER_SWEEP / 2);
     expect(counted.pages - before).toBe(2);
     expect(counted.reads).toBe(2 * n);
     await sweep();
@@ -852,7 +856,7 @@ describe('retention of ended instances', () => {
     expect(sweeps.at(-1)).toEqual({ reads: n - MAX_WATCHED_KEPT_PARENTS + n, listed: n });
     for (const id of unwatched) expect(await memory.getInstance(`${id}-child`)).toBeUndefined();
     for (const id of live()) expect(await memory.getInstance(`${id}-child`)).toBeDefined();
-    expect(sweeps.every(({ reads }) => reads <= (RETENTION_PAGES_PER_SWEEP / 2) * RETENTION_PAGE_SIZE + n)).toBe(true);
+    expect(sweeps.every(({ reads }) => reads <= RETENTION_READS_PER_SWEEP / 2 + n)).toBe(true);
     await sweep.stop();
     expect(live()).toEqual([]);
   });
@@ -864,7 +868,7 @@ describe('retention of ended instances', () => {
     const makerClock = new VirtualClock();
     const memory = new MemoryStore();
     const maker = await started({ clock: makerClock, store: memory });
-    const most = (RETENTION_PAGES_PER_SWEEP / 2) * RETENTION_PAGE_SIZE;
+    const most = RETENTION_READS_PER_SWEEP / 2;
     const n = MAX_WATCHED_KEPT_PARENTS + most + 36;
     const parents = await parentsOfCompletedChildren(maker, memory, n);
     const clock = new HandClock();
@@ -938,7 +942,11 @@ describe('retention of ended instances', () => {
     });
     const clock = new HandClock();
     clock.ms = makerClock.now().getTime() + HOUR;
-    /** Per sweep: the reads before its first listing (the parents it waits on, read again), all its reads, and what they read. */
+    /**
+     * Per sweep: the parents it read again before its listing (what its `bounded` hears as such before any listing call
+     * or read of a page's parents: a page held by the sweep before counts as the listing's), all its reads, and what
+     * they read.
+     */
     let sweep = { waitReads: 0, reads: 0, listing: false, read: new Set<string>() };
     const sweeps: (typeof sweep)[] = [];
     const watched = new Map<string, number>();
@@ -946,18 +954,18 @@ describe('retention of ended instances', () => {
       getInstance: (id, options) => {
         sweep.reads++;
         sweep.read.add(id);
-        if (!sweep.listing) sweep.waitReads++;
         return memory.getInstance(id, options);
       },
-      listEnded: (query) => {
-        sweep.listing = true;
-        return memory.listEnded(query);
-      },
+      listEnded: (query) => memory.listEnded(query),
       instanceChanges$: countedFeed(memory, watched),
     });
     const sweeper = new RetentionSweep({
       store, clock: guardClock(clock, silentLogger), logger: silentLogger, retention: { completed: 0, intervalMs: MINUTE },
-      bounded: (call) => call(),
+      bounded: (call, what) => {
+        if (what !== REREAD) sweep.listing = true;
+        else if (!sweep.listing) sweep.waitReads++;
+        return call();
+      },
     });
     /** Runs the sweep due now to the timer of the next (an interval on, or a second after one that purged), and moves the clock to it. */
     const sweepNow = async (): Promise<void> => {
@@ -967,7 +975,7 @@ describe('retention of ended instances', () => {
       clock.ms = (await within(next, 'the next sweep armed')).at;
     };
     const left = (ids: readonly string[]): string[] => ids.filter((id) => !purged.has(`${id}-child`));
-    const most = (RETENTION_PAGES_PER_SWEEP / 2) * RETENTION_PAGE_SIZE;
+    const most = RETENTION_READS_PER_SWEEP / 2;
     // Each unwatched parent is read again within ceil(n / most) sweeps an interval apart (the longest unread first);
     // the listing from the start that one found moved on asks for then takes ceil(n / 200) sweeps at most (in the half
     // of a sweep's pages the parents leave it, each page of children and the round of reads of their parents two).
@@ -986,6 +994,7 @@ describe('retention of ended instances', () => {
     for (let i = 0; i < bound; i++) await sweepNow();
     expect(purged.size).toBe(0);
     expect(sweeps.at(-1)!.reads).toBe(most);
+    expect(sweeps.at(-1)!.waitReads).toBe(most);
     // A few parents the last sweep did not read continue as new (no watch tells of it): each of their children goes
     // within the bound, the others stay. Read in the order noted alone, the same 500 would be read at every sweep.
     const notRead = parents.filter((id) => !sweeps.at(-1)!.read.has(id) && !(watched.get(id)! > 0));
@@ -999,7 +1008,7 @@ describe('retention of ended instances', () => {
     await sweepUntilPurged(still, []);
     for (const { waitReads, reads } of sweeps) {
       expect(waitReads).toBeLessThanOrEqual(most);
-      expect(reads).toBeLessThanOrEqual(RETENTION_PAGES_PER_SWEEP * RETENTION_PAGE_SIZE);
+      expect(reads).toBeLessThanOrEqual(RETENTION_READS_PER_SWEEP);
     }
     await sweeper.stop();
     purges.unsubscribe();
@@ -1048,7 +1057,10 @@ describe('retention of ended instances', () => {
       : Math.max(tree.childEnd + periods.completed, Math.min(tree.parentEnd + periods.failed, tree.changedAt ?? Infinity));
     const clock = new HandClock();
     clock.ms = start;
-    /** Per sweep: when it ran, the reads before its first listing (parents read again), all its reads. */
+    /**
+     * Per sweep: when it ran, the parents it read again before its listing (what its `bounded` hears as such before any
+     * listing call or read of a page's parents: a page held by the sweep before counts as the listing's), all its reads.
+     */
     interface Sweep { at: number; waitReads: number; reads: number; listing: boolean }
     const sweeps: Sweep[] = [];
     const purged = new Map<string, { ms: number; sweep: number }>();
@@ -1059,19 +1071,20 @@ describe('retention of ended instances', () => {
     const watched = new Map<string, number>();
     const store = storeWith(memory, {
       getInstance: (id, options) => {
-        const sweep = sweeps.at(-1)!;
-        sweep.reads++;
-        if (!sweep.listing) sweep.waitReads++;
+        sweeps.at(-1)!.reads++;
         return memory.getInstance(id, options);
       },
-      listEnded: (query) => {
-        sweeps.at(-1)!.listing = true;
-        return memory.listEnded(query);
-      },
+      listEnded: (query) => memory.listEnded(query),
       instanceChanges$: countedFeed(memory, watched),
     });
     const sweeper = new RetentionSweep({
-      store, clock: guardClock(clock, silentLogger), logger: silentLogger, retention: { ...periods, intervalMs: MINUTE }, bounded: (call) => call(),
+      store, clock: guardClock(clock, silentLogger), logger: silentLogger, retention: { ...periods, intervalMs: MINUTE },
+      bounded: (call, what) => {
+        const sweep = sweeps.at(-1)!;
+        if (what !== REREAD) sweep.listing = true;
+        else if (!sweep.listing) sweep.waitReads++;
+        return call();
+      },
     });
     /** Changes the parents due to change by now, runs the sweep due now to the timer of the next, and moves the clock to it. */
     const sweepNow = async (): Promise<void> => {
@@ -1089,7 +1102,7 @@ describe('retention of ended instances', () => {
       clock.fireDue();
       clock.ms = (await within(next, 'the next sweep armed')).at;
     };
-    const most = (RETENTION_PAGES_PER_SWEEP / 2) * RETENTION_PAGE_SIZE;
+    const most = RETENTION_READS_PER_SWEEP / 2;
     // A child goes within this many sweeps of its time: the trust's lapse, each lapsed parent read again (250 a sweep at
     // least, the running ones waited on sharing the 500), and a listing from the start reaching it (twice: one under way
     // may have gone past it), at 200 a sweep at least (in the half the parents leave it, each page of children and the
@@ -1129,13 +1142,13 @@ describe('retention of ended instances', () => {
     // Each sweep within its reads; thousands lapsed at once filled the half of a sweep its parents may take.
     for (const { waitReads, reads } of sweeps) {
       expect(waitReads).toBeLessThanOrEqual(most);
-      expect(reads).toBeLessThanOrEqual(RETENTION_PAGES_PER_SWEEP * RETENTION_PAGE_SIZE);
+      expect(reads).toBeLessThanOrEqual(RETENTION_READS_PER_SWEEP);
     }
     expect(Math.max(...sweeps.map((sweep) => sweep.waitReads))).toBe(most);
     expect([...watched.values()].filter((count) => count > 0)).toEqual([]);
   });
 
-  it('reads no more than its pages allow on trees three deep (the parents and then the grandparents a page asks for counted), and still purges each tree once its root lets it go', async () => {
+  it('reads no more than its 1,000 allow on trees three deep (the parents and then the grandparents a page asks for counted), and still purges each tree once its root lets it go', async () => {
     // 1,000 trees: a failed root kept 30 minutes, its completed child, and the child's completed grandchild, both past
     // their 10 minutes. The grandchildren ended first, so a listing's pages are theirs alone: each page of 100 asks for
     // its 100 children, and then for their 100 roots. The roots are due over the first 20 minutes of the sweeps.
@@ -1150,42 +1163,20 @@ describe('retention of ended instances', () => {
       await stored(memory, { id: `m${id(i)}`, status: 'Completed', endedMs: start - 40 * MINUTE + i * 1000, executionId: 'e1', parent: { id: `r${id(i)}`, executionId: 'e1' } });
       await stored(memory, { id: `g${id(i)}`, status: 'Completed', endedMs: start - 60 * MINUTE + i * 1000, executionId: 'e1', parent: { id: `m${id(i)}`, executionId: 'e1' } });
     }
-    const clock = new HandClock();
-    clock.ms = start;
-    /** Per sweep: when it ran, and the instances it read (listed, and read one by one). */
-    const sweeps: { at: number; read: number }[] = [];
+    const watched = new Map<string, number>();
+    const { clock, sweeper, sweeps, sweepNow } = handSwept(memory, start, { ...periods, intervalMs: MINUTE }, { instanceChanges$: countedFeed(memory, watched) });
     const purged = new Map<string, { ms: number; sweep: number }>();
     const purges = memory.changes$.subscribe(({ instanceId, state }) => {
       if (state === undefined) purged.set(instanceId, { ms: clock.ms, sweep: sweeps.length - 1 });
     });
-    const watched = new Map<string, number>();
-    const store = storeWith(memory, {
-      getInstance: (instanceId, options) => {
-        sweeps.at(-1)!.read++;
-        return memory.getInstance(instanceId, options);
-      },
-      listEnded: async (query) => {
-        const page = await memory.listEnded(query);
-        sweeps.at(-1)!.read += page.length;
-        return page;
-      },
-      instanceChanges$: countedFeed(memory, watched),
-    });
-    const sweeper = new RetentionSweep({
-      store, clock: guardClock(clock, silentLogger), logger: silentLogger, retention: { ...periods, intervalMs: MINUTE }, bounded: (call) => call(),
-    });
     sweeper.start();
     const lastDue = Math.max(...Array.from({ length: n }, (_, i) => rootEnd(i) + periods.failed));
-    do {
-      sweeps.push({ at: clock.ms, read: 0 });
-      const next = clock.nextTimer((delayMs) => delayMs === MINUTE || delayMs === 1000);
-      clock.fireDue();
-      clock.ms = (await within(next, 'the next sweep armed')).at;
-    } while (sweeps.length < 200 && purged.size < 3 * n);
+    do await sweepNow();
+    while (sweeps.length < 200 && purged.size < 3 * n);
     await sweeper.stop();
     purges.unsubscribe();
-    // Each sweep within its pages: 1,000 instances, listed or read.
-    expect(Math.max(...sweeps.map(({ read }) => read))).toBeLessThanOrEqual(RETENTION_PAGES_PER_SWEEP * RETENTION_PAGE_SIZE);
+    // Each sweep within its reads: 1,000 instances, listed or read.
+    expect(Math.max(...sweeps.map(({ listed, read }) => listed + read))).toBeLessThanOrEqual(RETENTION_READS_PER_SWEEP);
     // None early (no child nor grandchild before its root's 30 minutes), none starved.
     expect(purged.size).toBe(3 * n);
     for (let i = 0; i < n; i++) {
@@ -1196,9 +1187,10 @@ describe('retention of ended instances', () => {
     expect([...watched.values()].filter((count) => count > 0)).toEqual([]);
   });
 
-  it('decides the first page a sweep lists whatever the rounds of reads its trees ask for, so a tree deeper than the sweep\'s pages is not left behind for ever', async () => {
+  it('purges a chain 12 deep within its first sweeps: the 11 rounds of reads its page asks for cost one read each', async () => {
     // A chain of 12 completed instances, each the child of the next, with 100 others ended between two of them: the
-    // page that lists the deepest asks for its 11 ancestors one round after the other, more rounds than a sweep's pages.
+    // page that lists the deepest asks for its 11 ancestors one round after the other, a read each (each round cost a
+    // page of the sweep's 10 before, and the first page was decided past them).
     const memory = new MemoryStore();
     const start = T0 + 2 * HOUR;
     const depth = 12;
@@ -1226,6 +1218,100 @@ describe('retention of ended instances', () => {
     await sweeper.stop();
     expect(await left()).toBe(0);
     expect(sweeps).toBeLessThanOrEqual(3);
+  });
+
+  it('lists each instance of a pass once: a page whose reads go past the sweep\'s is held, with what was read for it, and decided first by the next sweep', async () => {
+    // 1,000 trees three deep, all due: a failed root, its completed child and that child's completed grandchild, the
+    // grandchildren ended first. Each page of 100 grandchildren asks for their 100 children, then for the 100 roots:
+    // 300 instances, so a sweep's 1,000 reads end within its fourth page.
+    const n = 1000;
+    const memory = new MemoryStore();
+    const start = T0 + 2 * HOUR;
+    const id = (i: number): string => String(i).padStart(4, '0');
+    for (let i = 0; i < n; i++) {
+      await stored(memory, { id: `r${id(i)}`, status: 'Failed', endedMs: start - 90 * MINUTE, executionId: 'e1' });
+      await stored(memory, { id: `m${id(i)}`, status: 'Completed', endedMs: start - 40 * MINUTE + i * 1000, executionId: 'e1', parent: { id: `r${id(i)}`, executionId: 'e1' } });
+      await stored(memory, { id: `g${id(i)}`, status: 'Completed', endedMs: start - 60 * MINUTE + i * 1000, executionId: 'e1', parent: { id: `m${id(i)}`, executionId: 'e1' } });
+    }
+    const { sweeper, sweeps, listings, sweepNow } = handSwept(memory, start, { completed: 10 * MINUTE, failed: 30 * MINUTE, intervalMs: MINUTE });
+    sweeper.start();
+    do await sweepNow();
+    while (sweeps.length < 20 && await storedCount(memory) > 0);
+    await sweeper.stop();
+    expect(await storedCount(memory)).toBe(0);
+    // No instance listed twice (the page a sweep's reads stopped in was listed again by the next: 300 of them), and
+    // 3,000 instances read in all, 1,000 at most a sweep.
+    expect([...listings].filter(([, times]) => times > 1).map(([listed]) => listed)).toEqual([]);
+    expect(sweeps.reduce((sum, { listed, read }) => sum + listed + read, 0)).toBe(3 * n);
+    expect(Math.max(...sweeps.map(({ listed, read }) => listed + read))).toBe(RETENTION_READS_PER_SWEEP);
+  });
+
+  it('counts each parent a round reads, not a page per round: a page whose children share one parent costs 101 reads', async () => {
+    // A failure due, with 1,500 completed sub-orchestrations due: the first page reads the failure (and purges it with
+    // its children), each later page reads it again (gone) for its 100 children.
+    const n = 1500;
+    const memory = new MemoryStore();
+    const start = T0 + 2 * HOUR;
+    await stored(memory, { id: 'p', status: 'Failed', endedMs: start - 2 * HOUR, executionId: 'e1' });
+    for (let i = 0; i < n; i++) {
+      await stored(memory, { id: `c${String(i).padStart(4, '0')}`, status: 'Completed', endedMs: start - HOUR + i, executionId: 'e1', parent: { id: 'p', executionId: 'e1' } });
+    }
+    const { sweeper, sweeps, listings, sweepNow } = handSwept(memory, start, { completed: 10 * MINUTE, failed: 30 * MINUTE, intervalMs: MINUTE });
+    sweeper.start();
+    await sweepNow();
+    // Its 1,000 reads: 9 pages of 100 and their 9 reads of the parent, then a page of the 91 left, whose read of the
+    // parent the next sweep makes (a page and a round a page each: 5 pages and 500 children before).
+    expect(sweeps[0]).toMatchObject({ listed: 991, read: 9 });
+    expect(await storedCount(memory)).toBe(n - 900);
+    do await sweepNow();
+    while (sweeps.length < 10 && await storedCount(memory) > 0);
+    await sweeper.stop();
+    expect(await storedCount(memory)).toBe(0);
+    expect(sweeps.length).toBe(2);
+    expect([...listings].filter(([, times]) => times > 1)).toEqual([]);
+  });
+
+  it('holds a page whose rounds of reads go past the sweep\'s, however deep its trees: none read past 1,000 a sweep, and the next sweep goes on with the rounds', async () => {
+    // 100 chains of 12 completed instances, each the child of the next, the deepest ended first: the first page lists
+    // the 100 deepest and asks for 11 rounds of 100 reads (1,200 instances with the page).
+    const chains = RETENTION_PAGE_SIZE;
+    const memory = new MemoryStore();
+    const start = T0 + 2 * HOUR;
+    await chainsTwelveDeep(memory, start, chains);
+    const { sweeper, sweeps, sweepNow } = handSwept(memory, start, { completed: 10 * MINUTE, intervalMs: MINUTE });
+    sweeper.start();
+    do await sweepNow();
+    while (sweeps.length < 10 && await storedCount(memory) > 0);
+    await sweeper.stop();
+    expect(await storedCount(memory)).toBe(0);
+    // The first sweep: the page and 9 rounds; the second the 2 rounds left, and every chain purged.
+    expect(sweeps.map(({ listed, read }) => listed + read)).toEqual([RETENTION_READS_PER_SWEEP, 2 * chains]);
+  });
+
+  it('reads again, in the sweep that decides a held page, a parent it had read running: one purged meanwhile no longer keeps its child', async () => {
+    // 'x', whose parent 'r' runs, in a page held by the first sweep. 'r' is terminated and purged by hand in between:
+    // read running by the first sweep and trusted so, 'x' would wait on a watch that starts after the purge (an hour,
+    // to the next listing from the start); read again, it goes at once.
+    const { memory, clock, sweeper, sweepNow } = await heldWithParent('Running', { completed: 10 * MINUTE, intervalMs: MINUTE });
+    expect(await storedCount(memory)).toBe(12 * (RETENTION_PAGE_SIZE - 1) + 2);
+    await createClient({ store: memory, clock }).terminate('p');
+    expect(await memory.purgeInstance('p')).toBe(1);
+    for (let i = 0; i < 3; i++) await sweepNow();
+    await sweeper.stop();
+    expect(await storedCount(memory)).toBe(0);
+  });
+
+  it('trusts an ended parent read for a held page from that read, not from the sweep that decides the page', async () => {
+    // 'x', kept by its failed parent 'p' (failures kept a week), in a page held by the first sweep, which read 'p': the
+    // next finds it keeping 'x' and remembers it. 'p' started again in between (a watch from then on hears nothing of
+    // it) is found by the read 5 minutes after the first sweep read it, which frees 'x': not a sweep later.
+    const { memory, clock, sweeper, sweepNow, start } = await heldWithParent('Failed', { completed: 10 * MINUTE, failed: 7 * 24 * HOUR, intervalMs: MINUTE });
+    await stored(memory, { id: 'p', status: 'Running', endedMs: clock.ms, executionId: 'e2' });
+    while (clock.ms < start + KEPT_PARENT_TRUST_MS) await sweepNow();
+    expect(await memory.getInstance('x')).toBeDefined();
+    await sweepNow(); // the sweep 5 minutes after the first
+    await sweeper.stop();
+    expect(await memory.getInstance('x')).toBeUndefined();
   });
 
   it('reads a kept parent again once its 5 minutes are over, and lets go of the feed it watched it on once its time has come', async () => {
@@ -1553,3 +1639,84 @@ function storeWith(opened: Store, overrides: Partial<Store>): Store {
   });
 }
 
+
+/**
+ * `count` chains of 12 completed instances in `memory`, each the child of the next (ids `c<k>-<level>`, level 0 the
+ * root), the deepest ended first (an hour before `startMs`, a ms apart), each level above a minute later: a listing's
+ * first page holds their deepest, which ask for 11 rounds of reads.
+ */
+async function chainsTwelveDeep(memory: MemoryStore, startMs: number, count: number): Promise<void> {
+  const node = (k: number, level: number): string => `c${String(k).padStart(3, '0')}-${String(level).padStart(2, '0')}`;
+  for (let k = 0; k < count; k++) {
+    for (let level = 0; level < 12; level++) {
+      await stored(memory, {
+        id: node(k, level), status: 'Completed', endedMs: startMs - HOUR + (11 - level) * MINUTE + k, executionId: 'e1',
+        ...(level > 0 ? { parent: { id: node(k, level - 1), executionId: 'e1' } } : {}),
+      });
+    }
+  }
+}
+
+/**
+ * A store of 99 chains 12 deep and 'x', a completed child of 'p' (of `status`, execution 'e1'), whose first sweep is
+ * over: the page of the chains' deepest and 'x' asks for 11 rounds of reads, the first of them 'p', and the sweep held
+ * it in its tenth (1,000 reads), for the next sweep to decide.
+ */
+async function heldWithParent(status: OrchestrationRuntimeStatus, retention: RuntimeOptions['retention'] & object) {
+  const memory = new MemoryStore();
+  const start = T0 + 2 * HOUR;
+  await chainsTwelveDeep(memory, start, RETENTION_PAGE_SIZE - 1);
+  await stored(memory, { id: 'p', status, endedMs: start - 2 * HOUR, executionId: 'e1' });
+  await stored(memory, { id: 'x', status: 'Completed', endedMs: start - HOUR + 50, executionId: 'e1', parent: { id: 'p', executionId: 'e1' } });
+  const swept = handSwept(memory, start, retention);
+  swept.sweeper.start();
+  await swept.sweepNow();
+  expect(swept.sweeps[0]).toMatchObject({ listed: RETENTION_PAGE_SIZE, read: RETENTION_READS_PER_SWEEP - RETENTION_PAGE_SIZE });
+  return { ...swept, memory, start };
+}
+
+/** How many instances `memory` holds. */
+async function storedCount(memory: MemoryStore): Promise<number> {
+  let count = 0;
+  let continuationToken: string | undefined;
+  do {
+    const page = await memory.queryInstances({ pageSize: 1000, ...(continuationToken === undefined ? {} : { continuationToken }) });
+    count += page.instances.length;
+    continuationToken = page.continuationToken;
+  } while (continuationToken !== undefined);
+  return count;
+}
+
+/**
+ * A {@link RetentionSweep} over `memory` listing in end order, on a HandClock at `startMs`, with `overrides` of its
+ * store. Each sweep is recorded in `sweeps`: when it ran, the instances its listings returned (`listed`) and those it
+ * read one by one (`read`); `listings` counts how often each instance was listed. `sweepNow` runs the sweep due now
+ * up to the timer of the next (an interval on, or a second), and moves the clock to it.
+ */
+function handSwept(memory: MemoryStore, startMs: number, retention: RuntimeOptions['retention'] & object, overrides: Partial<Store> = {}) {
+  const clock = new HandClock();
+  clock.ms = startMs;
+  const sweeps: { at: number; listed: number; read: number }[] = [];
+  const listings = new Map<string, number>();
+  const store = storeWith(memory, {
+    getInstance: (instanceId, options) => {
+      sweeps.at(-1)!.read++;
+      return memory.getInstance(instanceId, options);
+    },
+    listEnded: async (query) => {
+      const page = await memory.listEnded(query);
+      sweeps.at(-1)!.listed += page.length;
+      for (const { instanceId } of page) listings.set(instanceId, (listings.get(instanceId) ?? 0) + 1);
+      return page;
+    },
+    ...overrides,
+  });
+  const sweeper = new RetentionSweep({ store, clock: guardClock(clock, silentLogger), logger: silentLogger, retention, bounded: (call) => call() });
+  const sweepNow = async (): Promise<void> => {
+    sweeps.push({ at: clock.ms, listed: 0, read: 0 });
+    const next = clock.nextTimer((delayMs) => delayMs === retention.intervalMs || delayMs === 1000);
+    clock.fireDue();
+    clock.ms = (await within(next, 'the next sweep armed')).at;
+  };
+  return { clock, sweeper, sweeps, listings, sweepNow };
+}

@@ -137,8 +137,8 @@ export interface RuntimeOptions {
    * their end, not their creation): `completed`, `failed`, `terminated`, each a number >= 0 (`Infinity`, or left out:
    * kept), and `intervalMs`, the time between two sweeps (default: the shortest period, within 10 s and 5 min). Off
    * by default: instances are kept until purged by hand (`purgeInstanceHistory`, `purgeInstanceHistoryBy`). The
-   * worker sweeps while it runs: at its start, then every `intervalMs`, a bounded number of pages per sweep with a
-   * macrotask between two (it never holds up steps), and `stop()` releases its timer. A Pending, Running or Suspended
+   * worker sweeps while it runs: at its start, then every `intervalMs`, a bounded number of instances read per sweep
+   * with a macrotask between two store calls (it never holds up steps), and `stop()` releases its timer. A Pending, Running or Suspended
    * instance is never purged, nor one that changed since the sweep read it (a restart racing the sweep wins). A
    * sub-orchestration is kept as long as the execution of its parent that started it is kept (a parent may go
    * before its children, which then go by their own periods); one whose parent is gone or continued as new goes by its own end. Safe with several

@@ -1,7 +1,7 @@
 import type { Observer } from 'rxjs';
 import { ChangeRouter } from '../client/change-router.js';
 import { isStoreClosed } from '../model/errors/store-closed-error.js';
-import type { InstanceState, OrchestrationRuntimeStatus } from '../model/instance-status.js';
+import { isTerminalStatus, type InstanceState, type OrchestrationRuntimeStatus } from '../model/instance-status.js';
 import { readClock } from '../model/validation.js';
 import { MAX_TIMER_DELAY_MS } from '../env/clock.js';
 import type { GuardedClock } from '../env/guarded-clock.js';
@@ -49,14 +49,19 @@ const MAX_DEFAULT_INTERVAL_MS = 300_000;
  * listing goes on from, so a status kept 0 ms is not listed from the start at every pass.
  */
 const ENDED_RELIST_MS = 3_600_000;
-/** Instances one page of a sweep lists, and the most pages one sweep reads before it lets the next one go on. */
+/** Instances one page of a sweep lists at most, and how many one round of parents' reads or re-reads reads at most. */
 export const RETENTION_PAGE_SIZE = 100;
-export const RETENTION_PAGES_PER_SWEEP = 10;
+/**
+ * The most instances one sweep reads before it lets the next one go on: each instance a listing returns and each one
+ * read by id (a parent a page asks for, a parent read again), once each ({@link SweepReads}).
+ */
+export const RETENTION_READS_PER_SWEEP = 1000;
 /**
  * How soon the next sweep comes after one that stopped with more left and made progress: it purged something before
- * its bound of pages, or left a set the store refused (another sweeper got there first). A sweep that read its bound of
- * pages and purged nothing (sub-orchestrations their parents keep, say) waits a whole interval, and the next goes on
- * past them: it does not read the same kept instances again a second later.
+ * its bound of reads, left a set the store refused (another sweeper got there first), or found a remembered parent
+ * changed in the reads its listing left (the next lists from the start). A sweep that read its bound and purged nothing
+ * (sub-orchestrations their parents keep, say) waits a whole interval, and the next goes on past them: it does not read
+ * the same kept instances again a second later.
  */
 const BACKLOG_SWEEP_MS = 1000;
 /** How many times a sweep sends one set of members, each time without the one the store found changed. */
@@ -118,12 +123,12 @@ export interface RetentionSweepOptions {
  * deletes them with `Store.purgeInstanceSet`, each only while it is still the snapshot read: an instance restarted,
  * rewound or changed in between is left (the set is sent again without it, up to 3 times; then the page is left to the
  * next sweep, which reads it again). So several workers (tabs, processes) sweeping one store at once purge each
- * instance once and nothing else. A sweep reads at most
- * {@link RETENTION_PAGES_PER_SWEEP} pages (the parents a listed page asks for counted, each round of reads a page; its first
- * listed page reads all it asks for, so each sweep decides one) and waits a macrotask between two, so steps and timers go on meanwhile; the
- * next sweep goes on where it stopped (its continuation token), a second later when it stopped with more left after
- * purging something, an interval later when it purged nothing (instances kept by their parents are not read again
- * every second). A pass that reached the end of a status's listing is followed by one that goes on after the last
+ * instance once and nothing else. A sweep reads at most {@link RETENTION_READS_PER_SWEEP} instances ({@link SweepReads}:
+ * each one a listing returns and each one read by id counted; a page whose parents' reads go past that is held, with
+ * what was read for it, and decided first by the next sweep, which goes on with its rounds) and waits a macrotask
+ * between two store calls, so steps and timers go on meanwhile; the next sweep goes on where it stopped (its
+ * continuation token), a second later when it stopped with more left after purging something, an interval later when
+ * it purged nothing (instances kept by their parents are not read again every second). A pass that reached the end of a status's listing is followed by one that goes on after the last
  * instance it listed (a token of that key), not from the start: the instances it left (not due yet, or kept by their
  * parents) are not listed again at every pass. The next pass lists from the start again by the earliest of: a period
  * of that status after the last one from the start began (an instance that ended behind the listing's place since is
@@ -133,7 +138,7 @@ export interface RetentionSweepOptions {
  * that had not ended kept when it was listed has no such time: its status is listed from the start once a sweep sees
  * that parent ended or gone (`#waiting`): listed, read, or told by the store's change feed (ended, purged, another
  * execution), which watches {@link MAX_WATCHED_KEPT_PARENTS} of them; the others are read again, each an interval
- * after it was last read, first thing in a sweep (with the lapsed ended parents below, in half its pages at most, at
+ * after it was last read, first thing in a sweep (with the lapsed ended parents below, in half its reads at most, at
  * least half of that for these when as many are due: 500 and 250 reads), so a sweep later at most while fewer are due
  * at once, the rest at the next sweeps. A store that lists in end order (`Store.listEnded`) is listed by
  * (`lastUpdatedTime`, id) up to the cutoff instead, so a pass reads only the instances whose period has passed; the next
@@ -142,8 +147,8 @@ export interface RetentionSweepOptions {
  * A status kept 0 ms is thereby not listed from the start at every pass (it is, on a store without it). An ended parent found keeping a due sub-orchestration is remembered (`#keeping`) and
  * not read again until it becomes due or it changes (the store's change feed: `instanceChanges$` where the store has
  * it, else `changes$`, watched only while something is remembered, for {@link MAX_WATCHED_KEPT_PARENTS} parents at
- * most); it is read again every {@link KEPT_PARENT_TRUST_MS}, first thing in a sweep, in half its pages at most (shared
- * with the running parents above), and those left after the listing in the pages it left. A sweep that fails is logged and the next one tries again, from the start; one that finds the store
+ * most); it is read again every {@link KEPT_PARENT_TRUST_MS}, first thing in a sweep, in half its reads at most (shared
+ * with the running parents above), and those left after the listing in the reads it left. A sweep that fails is logged and the next one tries again, from the start; one that finds the store
  * closed for good (`isStoreClosed`) ends the sweeps, unlogged (the worker hears of that from its own calls). A clock
  * whose `setTimeout` throws does not end them: the next sweep's timer is set on the platform's timer for at most
  * {@link BACKLOG_SWEEP_MS} instead, and the clock is asked again for what is left as it fires (logged once, until the
@@ -161,7 +166,7 @@ export class RetentionSweep {
   #stopped = false;
   /** Where the listing of each status stands between sweeps (absent: its next pass lists from the start). */
   readonly #listings = new Map<OrchestrationRuntimeStatus, Listing>();
-  /** The index of the status the next sweep begins with: the one the last stopped in at its bound of pages. */
+  /** The index of the status the next sweep begins with: the one the last stopped in at its bound of reads. */
   #from = 0;
   /**
    * The ended parents found keeping their sub-orchestrations, each until it becomes due or it changes, read again
@@ -374,101 +379,113 @@ export class RetentionSweep {
   }
 
   /**
-   * One sweep; true when it stopped with more to do (its bound of pages, or a page left to the next sweep). Each status
+   * One sweep; true when it stopped with more to do (its bound of reads, or a page left to the next sweep). Each status
    * is listed on its own, back to its own cutoff: a status kept for days is not read by every sweep of one kept for
    * seconds.
    */
   async #sweep(): Promise<boolean> {
-    const { store, clock, retention, bounded } = this.#o;
+    const { clock, retention } = this.#o;
     const statuses = retainedStatuses(retention);
-    let pages = 0;
+    const reads = new SweepReads();
     // What the memory holds past its time goes (and its watch with it); what it trusted too long is read again first,
     // and so are the running parents waited on without a watch, last read an interval ago or more: together in half
-    // the sweep's pages at most (each kind half of that at least, when it has as many), so the listing always has the
-    // other half. The lapsed ones left are read after the listing, in the pages it left; the rest by the next sweeps
+    // the sweep's reads at most (each kind half of that at least, when it has as many), so the listing always has the
+    // other half. The lapsed ones left are read after the listing, in the reads it left; the rest by the next sweeps
     // (the lapsed ones meanwhile not trusted: a listing from the start reads them as any parent).
     const startMs = readClock(clock, "the worker's clock").getTime();
     const lapsed = this.#keeping.expire(startMs);
-    const most = (RETENTION_PAGES_PER_SWEEP / 2) * RETENTION_PAGE_SIZE;
+    const most = RETENTION_READS_PER_SWEEP / 2;
     const waits = this.#waitsToRead(startMs, Math.max(most / 2, most - lapsed.length));
-    pages = await this.#readAgain([
+    await this.#readAgain([
       ...this.#keptRereads(lapsed.slice(0, most - waits.length)),
       ...waits.map((id) => ({ id, found: (state: InstanceState | undefined, nowMs: number) => this.#waitRead(id, state, nowMs) })),
-    ], pages);
+    ], reads);
     if (this.#stopped) return false;
     let more = false;
     let purged = false;
-    /** The sweep's first page of a listing reads all the parents it asks for: each sweep decides one page at least. */
-    let listed = false;
     for (let i = 0; i < statuses.length; i++) {
       const index = (this.#from + i) % statuses.length;
       const status = statuses[index]!;
       const listing = this.#listings.get(status) ?? { midPass: false, relistAt: -Infinity };
       this.#listings.set(status, listing);
       for (;;) {
-        if (pages >= RETENTION_PAGES_PER_SWEEP) {
+        if (reads.left === 0) {
           this.#from = index;
-          // Its bound of pages: a second later when it purged something (more may be due), else an interval later,
+          // Its bound of reads: a second later when it purged something (more may be due), else an interval later,
           // past what it read (the tokens), so instances kept for days are not read again every second.
           return more || purged;
         }
-        if (pages++ > 0) await new Promise<void>((resolve) => onNextMacrotask(resolve));
+        await reads.turn();
         if (this.#stopped) return false;
         const now = readClock(clock, "the worker's clock");
         const cutoff = retentionCutoff(now, status, retention);
         if (cutoff === undefined) break;
-        const period = retentionPeriodOf(status, retention)!;
-        const inEndOrder = store.listEnded !== undefined;
-        if (!listing.midPass) beginPass(listing, now.getTime(), cutoff.getTime(), inEndOrder ? Math.max(period, ENDED_RELIST_MS) : period);
-        const { continuationToken, after } = listing;
-        // In end order, a page shorter than asked is the last; by createdTime, one without a token.
-        const { instances, continuationToken: next, last } = inEndOrder
-          ? await bounded(() => store.listEnded!({ runtimeStatus: status, endedTo: cutoff, limit: RETENTION_PAGE_SIZE, ...(after ? { after } : {}) }), 'listEnded')
-            .then((page) => ({ instances: page, continuationToken: undefined, last: page.length < RETENTION_PAGE_SIZE }))
-          : await bounded(() => store.queryInstances({
-            runtimeStatus: [status], createdTimeTo: cutoff, pageSize: RETENTION_PAGE_SIZE, showInput: false,
-            ...(continuationToken === undefined ? {} : { continuationToken }),
-          }), 'queryInstances').then((page) => ({ ...page, last: page.continuationToken === undefined }));
-        // A page whose purge was left unfinished is read again by the next sweep (its token is kept); so is one whose
-        // parents' reads would take the sweep past its pages, first thing in the next sweep.
-        const done = await this.#purgeDue(instances, now, status, listed ? RETENTION_PAGES_PER_SWEEP - pages : Infinity);
-        listed = true;
-        if (done === 'pages') {
+        // A page held by the last sweep (its parents' reads went past that sweep's) is decided first, not listed again.
+        const page = listing.held ?? await this.#list(status, listing, now, cutoff, reads);
+        listing.held = undefined;
+        const done = await this.#purgeDue(page, now, status, reads);
+        if (done === 'held') {
+          listing.held = page;
           this.#from = index;
           return more || purged;
         }
+        // A page whose purge was left unfinished is listed again by the next sweep (its token is kept).
         if (done === false) {
           more = true;
           break;
         }
-        pages += done.pages;
         if (done.purged > 0) purged = true;
         listing.relistAt = Math.min(listing.relistAt, done.recheckAt);
+        const { instances } = page;
         if (instances.length > 0) {
           listing.last = pageKeyOf(instances.at(-1)!);
           listing.after = endedKeyOf(instances.at(-1)!);
         }
-        if (last) {
+        if (page.last) {
           listing.midPass = false;
           // In end order, the next pass goes on a little before the place reached (an end stamped late joins it there).
           if (listing.after !== undefined) listing.after = resumeKeyOf(listing.after, now.getTime());
           break;
         }
-        listing.continuationToken = next;
+        listing.continuationToken = page.next;
       }
     }
     this.#from = 0;
-    // The pages the listing left read on through the lapsed ended parents the first half did not reach, so that with
+    // The reads the listing left read on through the lapsed ended parents the first half did not reach, so that with
     // thousands remembered each is still read again about its 5 minutes after it was trusted, not 500 a sweep (3,000
     // at a sweep a minute: 9 minutes). One found changed has its children listed from the start by the next sweep, a
     // second later.
-    const spare = Math.max(0, RETENTION_PAGES_PER_SWEEP - pages) * RETENTION_PAGE_SIZE;
-    if (spare > 0) {
-      const left = this.#keeping.expire(readClock(clock, "the worker's clock").getTime()).slice(0, spare);
-      await this.#readAgain(this.#keptRereads(left, () => void (more = true)), pages);
+    if (reads.left > 0) {
+      const left = this.#keeping.expire(readClock(clock, "the worker's clock").getTime()).slice(0, reads.left);
+      await this.#readAgain(this.#keptRereads(left, () => void (more = true)), reads);
       if (this.#stopped) return false;
     }
     return more;
+  }
+
+  /**
+   * Lists the next page of `status` at `now` up to `cutoff`, no more instances than `reads` has left (each counted):
+   * from where `listing` stands, a pass begun first when none is under way.
+   */
+  async #list(status: OrchestrationRuntimeStatus, listing: Listing, now: Date, cutoff: Date, reads: SweepReads): Promise<Page> {
+    const { store, retention, bounded } = this.#o;
+    const inEndOrder = store.listEnded !== undefined;
+    if (!listing.midPass) {
+      const period = retentionPeriodOf(status, retention)!;
+      beginPass(listing, now.getTime(), cutoff.getTime(), inEndOrder ? Math.max(period, ENDED_RELIST_MS) : period);
+    }
+    const { continuationToken, after } = listing;
+    const limit = Math.min(RETENTION_PAGE_SIZE, reads.left);
+    // In end order, a page shorter than asked is the last; by createdTime, one without a token.
+    const { instances, next, last } = inEndOrder
+      ? await bounded(() => store.listEnded!({ runtimeStatus: status, endedTo: cutoff, limit, ...(after ? { after } : {}) }), 'listEnded')
+        .then((listed) => ({ instances: listed, next: undefined, last: listed.length < limit }))
+      : await bounded(() => store.queryInstances({
+        runtimeStatus: [status], createdTimeTo: cutoff, pageSize: limit, showInput: false,
+        ...(continuationToken === undefined ? {} : { continuationToken }),
+      }), 'queryInstances').then((listed) => ({ instances: listed.instances, next: listed.continuationToken, last: listed.continuationToken === undefined }));
+    reads.spend(instances.length);
+    return { instances, next, last, parents: new Map(), listedAtMs: now.getTime() };
   }
 
   /** The reads of lapsed entries of {@link RetentionSweep.#keeping} (`#keptRead`), `changed` told of each found changed. */
@@ -482,43 +499,47 @@ export class RetentionSweep {
   }
 
   /**
-   * Reads `reads` again, a page of them at a time after `pages` pages of this sweep (a macrotask between two), each
-   * handed to its `found` with the clock's time: the sweep's pages then, or as far as it got when stopped.
+   * Reads `rereads` again, {@link RETENTION_PAGE_SIZE} at a time (a macrotask between two store calls of the sweep),
+   * as many as `reads` has left, each handed to its `found` with the clock's time; none more once stopped.
    */
-  async #readAgain(reads: readonly Reread[], pages: number): Promise<number> {
+  async #readAgain(rereads: readonly Reread[], reads: SweepReads): Promise<void> {
     const { store, clock, bounded } = this.#o;
-    for (let from = 0; from < reads.length; from += RETENTION_PAGE_SIZE) {
-      if (pages++ > 0) await new Promise<void>((resolve) => onNextMacrotask(resolve));
-      if (this.#stopped) return pages;
-      const batch = reads.slice(from, from + RETENTION_PAGE_SIZE);
-      const read = await Promise.all(batch.map(({ id }) => bounded(() => store.getInstance(id), 'getInstance')));
+    for (let from = 0; from < rereads.length && reads.left > 0; from += RETENTION_PAGE_SIZE) {
+      await reads.turn();
+      if (this.#stopped) return;
+      const batch = rereads.slice(from, from + Math.min(RETENTION_PAGE_SIZE, reads.left));
+      reads.spend(batch.length);
+      const read = await Promise.all(batch.map(({ id }) => bounded(() => store.getInstance(id), 'getInstance of a parent read again')));
       const nowMs = readClock(clock, "the worker's clock").getTime();
       batch.forEach(({ found }, i) => found(read[i], nowMs));
     }
-    return pages;
   }
 
   /**
-   * Purges what `planRetention` finds due among `candidates`, reading the parents it asks for, each round of reads a
-   * page of the sweep's (of {@link RETENTION_PAGE_SIZE} at most) out of `pagesLeft`: how many it purged, the pages its
-   * reads took and when a candidate it left may be due (its `recheckAt`, or at once when a member was found changed);
-   * 'pages' when the next round would take more pages than left (nothing purged: the next sweep decides the page); or
-   * false when it left some for the next sweep (stopped, or a set refused more than {@link SET_ATTEMPTS} times).
+   * Purges what `planRetention` finds due in `page`, reading the parents it asks for, round after round, as many as
+   * `reads` has left (into `page.parents`): how many it purged and when a candidate it left may be due (its
+   * `recheckAt`, or at once when a member was found changed); 'held' when a round went past `reads` (nothing purged:
+   * the page is kept, with the ended or gone parents read for it, for the next sweep to go on with); or false when it
+   * left some for the next sweep (stopped, or a set refused more than {@link SET_ATTEMPTS} times).
    */
   async #purgeDue(
-    candidates: readonly InstanceState[], now: Date, status: OrchestrationRuntimeStatus, pagesLeft: number,
-  ): Promise<{ purged: number; pages: number; recheckAt: number } | 'pages' | false> {
+    page: Page, now: Date, status: OrchestrationRuntimeStatus, reads: SweepReads,
+  ): Promise<{ purged: number; recheckAt: number } | 'held' | false> {
     const { store, retention, bounded } = this.#o;
-    const parents = new Map<string, InstanceState | undefined>();
+    const { instances: candidates, parents } = page;
     const keeping = this.#keeping;
     let decision = planRetention(candidates, parents, now, retention, keeping.map);
-    let pages = 0;
     while (decision.kind === 'read') {
       if (this.#stopped) return false;
-      pages += Math.ceil(decision.instanceIds.length / RETENTION_PAGE_SIZE);
-      if (pages > pagesLeft) return 'pages';
-      const read = await Promise.all(decision.instanceIds.map((id) => bounded(() => store.getInstance(id), 'getInstance')));
-      decision.instanceIds.forEach((id, i) => parents.set(id, read[i]));
+      const ids = decision.instanceIds.slice(0, reads.left);
+      reads.spend(ids.length);
+      const read = await Promise.all(ids.map((id) => bounded(() => store.getInstance(id), 'getInstance')));
+      ids.forEach((id, i) => parents.set(id, read[i]));
+      if (ids.length < decision.instanceIds.length) {
+        // Held: a parent read running is read again by the sweep that decides (a watch of it then would miss its end).
+        for (const [id, state] of parents) if (state !== undefined && !isTerminalStatus(state.runtimeStatus)) parents.delete(id);
+        return 'held';
+      }
       decision = planRetention(candidates, parents, now, retention, keeping.map);
     }
     // A parent that kept a child while it ran, seen ended, gone or running another execution: what its children's
@@ -529,7 +550,8 @@ export class RetentionSweep {
       if (waited !== undefined && waitIsOver(waited.executionId, state)) this.#ended(id);
     }
     const { members, dependsOn, keeps, waitsOn } = decision;
-    if (keeps && !this.#stopped) keeping.note(keeps, now.getTime());
+    // Trusted from the page's listing: what it found may have been read by the sweep before this one.
+    if (keeps && !this.#stopped) keeping.note(keeps, page.listedAtMs);
     for (const id of waitsOn ?? []) {
       const parent = parents.get(id) ?? candidates.find((candidate) => candidate.instanceId === id);
       this.#wait(id, parent?.executionId, status, now.getTime());
@@ -555,8 +577,53 @@ export class RetentionSweep {
       }
     }
     // A member found changed (a late result recorded, rewound) may be due again behind the listing's place.
-    return { purged, pages, recheckAt: changedMembers.size > 0 ? -Infinity : decision.recheckAt ?? Infinity };
+    return { purged, recheckAt: changedMembers.size > 0 ? -Infinity : decision.recheckAt ?? Infinity };
   }
+}
+
+/**
+ * What one sweep may still read: {@link RETENTION_READS_PER_SWEEP} instances, each counted once, whether a listing
+ * returned it or it was read by id (a parent a page asks for, a remembered or waited-on parent read again): a round that
+ * reads one parent costs one. The one rule of a sweep's bound: a listing asks for no more than is left, a round of
+ * parents' reads reads no more (its page is then held for the next sweep, `Page`), and the parents read again before
+ * the listing take half at most, those after it what the listing left. It also paces the sweep: a macrotask between
+ * two of its store calls, so steps and timers go on meanwhile.
+ */
+class SweepReads {
+  #left = RETENTION_READS_PER_SWEEP;
+  #calls = 0;
+
+  /** The reads left. */
+  get left(): number {
+    return this.#left;
+  }
+
+  /** Counts `count` instances read (no more than are left: the callers ask for no more). */
+  spend(count: number): void {
+    this.#left = Math.max(0, this.#left - count);
+  }
+
+  /** Waits for the next macrotask, unless this is the sweep's first store call. */
+  async turn(): Promise<void> {
+    if (this.#calls++ > 0) await new Promise<void>((resolve) => onNextMacrotask(resolve));
+  }
+}
+
+/** A page of a status's listing, with what a sweep read for it so far. */
+interface Page {
+  readonly instances: readonly InstanceState[];
+  /** The continuation token of the page after it (a listing by createdTime). */
+  readonly next: string | undefined;
+  /** It is the last page of its pass. */
+  readonly last: boolean;
+  /**
+   * The parents `planRetention` asked for, read (`undefined`: gone). Of a page held for the next sweep, only the ended
+   * or gone ones: each decides as it did (a member's purge holds only while it is the snapshot read, an ended parent
+   * found keeping is read again 5 minutes after the listing, and one gone keeps nothing it could ever keep again).
+   */
+  readonly parents: Map<string, InstanceState | undefined>;
+  /** When it was listed (ms on the clock): the ended parents found keeping are trusted from then. */
+  readonly listedAtMs: number;
 }
 
 /** A parent a sweep reads again, and what it does with the state read (at the clock's time then). */
@@ -583,6 +650,8 @@ interface Waited {
 interface Listing {
   /** A pass is under way: its next page follows `continuationToken`. */
   midPass: boolean;
+  /** A page of the pass whose parents' reads went past its sweep's: the next sweep decides it first, not listed again. */
+  held?: Page | undefined;
   continuationToken?: string | undefined;
   /** The key of the last instance listed, where the next pass begins when it goes on. */
   last?: PageKey | undefined;
