@@ -1314,6 +1314,52 @@ describe('retention of ended instances', () => {
     expect(await memory.getInstance('x')).toBeUndefined();
   });
 
+  it.each([
+    { changed: 0 },
+    { changed: 300 },
+  ])('sweeps a second after one that found a remembered parent changed only as often as changes were found, else once a minute ($changed changed)', async ({ changed }) => {
+    // 1,000 failures kept a week, each keeping a completed child (due): the first two sweeps note them, the 64 watched
+    // and the others trusted 5 minutes. A sweep that comes 5 minutes late (a tab in the background) finds all 1,000
+    // lapsed: it reads 500 before its listing and the other 500 in the reads its listing left. `changed` of those,
+    // unwatched, were started again meanwhile (running, no watch told of it): a sweep that finds one there comes again
+    // a second later, and lists from the start.
+    const n = 1000;
+    const memory = new MemoryStore();
+    const start = T0 + 2 * HOUR;
+    const id = (i: number): string => String(i).padStart(4, '0');
+    for (let i = 0; i < n; i++) {
+      await stored(memory, { id: `p${id(i)}`, status: 'Failed', endedMs: start - HOUR, executionId: 'e1' });
+      await stored(memory, { id: `c${id(i)}`, status: 'Completed', endedMs: start - HOUR + i, executionId: 'e1', parent: { id: `p${id(i)}`, executionId: 'e1' } });
+    }
+    const watched = new Map<string, number>();
+    const { clock, sweeper, sweeps, sweepNow } = handSwept(memory, start, { completed: 10 * MINUTE, failed: 7 * 24 * HOUR, intervalMs: MINUTE }, {
+      instanceChanges$: countedFeed(memory, watched),
+    });
+    sweeper.start();
+    while (clock.ms < start + 3 * MINUTE) await sweepNow();
+    const restarted = [...Array(n).keys()].map((i) => `p${id(i)}`).filter((parent) => !(watched.get(parent)! > 0)).slice(-changed || n);
+    if (changed === 0) restarted.length = 0;
+    for (const parent of restarted) await stored(memory, { id: parent, status: 'Running', endedMs: clock.ms, executionId: 'e2' });
+    clock.ms += 5 * MINUTE;
+    while (clock.ms < start + 30 * MINUTE) await sweepNow();
+    await sweeper.stop();
+    // Each changed parent's child goes, none of the others.
+    expect(await storedCount(memory)).toBe(2 * n - changed);
+    // A sweep comes a second after the one before only after one that found a change in the reads its listing left
+    // (each parent found changed is forgotten, so found once: 500 such reads a sweep at most), or that stopped at its
+    // reads having purged some (the children those changes let go, listed from the start with the others: 1,000
+    // instances a sweep).
+    const retries = sweeps.filter(({ at }, i) => i > 0 && at - sweeps[i - 1]!.at < MINUTE).length;
+    const bound = Math.ceil(changed / (RETENTION_READS_PER_SWEEP / 2)) + Math.ceil(((n + changed) * Math.sign(changed)) / RETENTION_READS_PER_SWEEP);
+    expect(retries).toBeLessThanOrEqual(bound);
+    // Per minute, that many more than one at most; once the changes are found, one a minute.
+    const perMinute = new Map<number, number>();
+    for (const { at } of sweeps) perMinute.set(Math.floor((at - start) / MINUTE), (perMinute.get(Math.floor((at - start) / MINUTE)) ?? 0) + 1);
+    expect(Math.max(...perMinute.values())).toBeLessThanOrEqual(1 + bound);
+    expect([...perMinute].filter(([minute]) => minute >= 10).every(([, count]) => count === 1)).toBe(true);
+    expect(sweeps.every(({ listed, read }) => listed + read <= RETENTION_READS_PER_SWEEP)).toBe(true);
+  });
+
   it('reads a kept parent again once its 5 minutes are over, and lets go of the feed it watched it on once its time has come', async () => {
     const clock = new VirtualClock();
     const memory = new MemoryStore();
