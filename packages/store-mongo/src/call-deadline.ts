@@ -16,7 +16,8 @@ export const LISTING_DEADLINE_MS = 25_000;
  * call began: what is left until {@link READ_DEADLINE_MARGIN_MS} before the deadline, so the server ends it itself
  * (`MaxTimeMSExpired`, a write concern timeout) and answers before the call's signal gives up on an answer (the
  * signal is for a server that does not answer at all). `undefined` when no whole millisecond is left: the operation is
- * not started.
+ * not started. Never more than the call's share (`totalMs` less the margin): a clock set back during the call (an NTP
+ * step) gives a negative `elapsedMs`, while the call's signal still aborts at its own timer.
  *
  * @example
  * ```ts
@@ -26,7 +27,7 @@ export const LISTING_DEADLINE_MS = 25_000;
  * ```
  */
 export function serverTimeLeft(elapsedMs: number, totalMs: number = LISTING_DEADLINE_MS): number | undefined {
-  const left = Math.floor(totalMs - READ_DEADLINE_MARGIN_MS - elapsedMs);
+  const left = Math.floor(totalMs - READ_DEADLINE_MARGIN_MS - Math.max(elapsedMs, 0));
   return left >= 1 ? left : undefined;
 }
 

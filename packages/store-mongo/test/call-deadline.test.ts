@@ -1,3 +1,4 @@
+import type { Clock } from '@durable-rx/runtime';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { describe, expect, it } from 'vitest';
 import { CallDeadline, LISTING_DEADLINE_MS, serverTimeLeft } from '../src/call-deadline.js';
@@ -49,6 +50,26 @@ describe('one deadline for a store call (CallDeadline: listEnded\u2019s reads an
     expect(captured(() => deadline.read())).toBe(deadline.signal.reason);
     expect(clock.pendingTimers).toBe(0);
     deadline.release(); // after it fired: nothing to clear
+  });
+
+  it('gives no operation more server time than the call\u2019s share when the clock steps back during the call (an NTP step)', async () => {
+    // The deadline's signal runs on the clock's timer, its elapsed time on the clock's `now()`: an hour set back 10 s
+    // in made a read's maxTimeMS 3,610,000 ms (a write's the same, its majority wait 30 s), so the server would go on
+    // long after the signal ended the call at 25 s.
+    const clock = new VirtualClock();
+    let backMs = 0;
+    const stepping: Clock = {
+      now: () => new Date(clock.now().getTime() - backMs),
+      setTimeout: (callback, delayMs) => clock.setTimeout(callback, delayMs),
+      clearTimeout: (timer) => clock.clearTimeout(timer),
+    };
+    const deadline = new CallDeadline(stepping);
+    await clock.advance(10_000);
+    backMs = 3_600_000;
+    expect(deadline.read().maxTimeMS).toBeLessThanOrEqual(LISTING_DEADLINE_MS - READ_DEADLINE_MARGIN_MS);
+    expect(deadline.write()).toMatchObject({ maxTimeMS: LISTING_DEADLINE_MS - READ_DEADLINE_MARGIN_MS, writeConcern: { wtimeoutMS: LISTING_DEADLINE_MS - READ_DEADLINE_MARGIN_MS } });
+    expect(serverTimeLeft(-3_600_000)).toBe(LISTING_DEADLINE_MS - READ_DEADLINE_MARGIN_MS);
+    deadline.release();
   });
 
   it('releases its timer when the call settles first, and the signal stays unaborted', async () => {
