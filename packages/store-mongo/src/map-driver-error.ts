@@ -23,8 +23,13 @@ const UNREACHABLE_NAMES = new Set([
   // sdam/topology.ts updateServers), not only when the client closes. The next operation selects another server; on a
   // closed client it fails with MongoNotConnectedError, which is "closed".
   'MongoPoolClosedError', 'MongoServerClosedError',
-  // The reason of an `AbortSignal.timeout(ms)` deadline the store sets on a command (the driver throws it as is).
+  // The reason of a deadline the store sets on a command (`AbortSignal.timeout(ms)`, a `CallDeadline`), named
+  // TimeoutError: the driver throws it as is where it waits to send (server selection, a pool's queue)...
   'TimeoutError',
+  // ... and, once the command is sent, MongoOperationTimeoutError instead (driver 7.8 `Connection.readMany` and
+  // `writeCommand` take such a reason for a timeout of their own): no reply by the deadline. The driver raises it for
+  // nothing else here, as its `timeoutMS`, which would, has no effect.
+  'MongoOperationTimeoutError',
 ]);
 /**
  * Server codes of a primary that is stepping down, shutting down or unreachable (elections, failovers): the driver's

@@ -13,8 +13,8 @@ export const READ_MAX_TIME_MS = 30_000;
 
 /**
  * How long past {@link READ_MAX_TIME_MS} a read outside a transaction waits for the server's answer before it gives up
- * on its own (an `AbortSignal`, the driver's bound for a server that does not answer at all; its `TimeoutError` maps
- * to `StoreUnreachableError`, 503).
+ * on its own (an `AbortSignal`, the driver's bound for a server that does not answer at all; its `TimeoutError`, which
+ * the driver throws as `MongoOperationTimeoutError` once the command was sent, maps to `StoreUnreachableError`, 503).
  */
 export const READ_DEADLINE_MARGIN_MS = 5_000;
 

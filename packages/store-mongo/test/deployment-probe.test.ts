@@ -127,7 +127,9 @@ describe.skipIf(!uri)('MongoStore.connect checks the deployment (integration)', 
           return undefined;
         }, (e: unknown) => e);
       expect(error).toMatchObject({ code: 'store-unreachable', status: 503 });
-      expect((error as Error).cause).toMatchObject({ name: 'TimeoutError' });
+      // The deadline's TimeoutError, which the driver throws as MongoOperationTimeoutError while it awaits a reply
+      // (before, that read as a server without the command: the check skipped with a warning, the store opened).
+      expect((error as Error).cause).toMatchObject({ name: expect.stringMatching(/^(TimeoutError|MongoOperationTimeoutError)$/) });
     } finally {
       await failCommandOff(admin);
       await admin.close();

@@ -1,7 +1,8 @@
 import { InstanceNotFoundError, PayloadTooLargeError, StoreClosedError, UnavailableError } from '@durable-rx/runtime';
 import { createRequire } from 'node:module';
+import { PassThrough } from 'node:stream';
 import {
-  MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerClosedError, MongoServerError, MongoTopologyClosedError, MongoWriteConcernError, ObjectId,
+  MongoBulkWriteError, MongoClient, MongoNetworkError, MongoOperationTimeoutError, MongoServerClosedError, MongoServerError, MongoTopologyClosedError, MongoWriteConcernError, ObjectId,
   type BulkWriteResult, type WriteConcernError, type WriteConcernErrorData,
 } from 'mongodb';
 import { CommitOutcomeUnknownError } from '../src/errors/commit-outcome-unknown-error.js';
@@ -436,6 +437,31 @@ describe('driver error mapping', () => {
       expect(unbounded).toMatchObject({ name: 'MongoServerSelectionError' });
     } finally {
       await ignored.close();
+    }
+  });
+
+  it('maps a reply the store\u2019s deadline gave up on to StoreUnreachableError (503): the driver throws MongoOperationTimeoutError, not the signal\u2019s reason', async () => {
+    // A command sent and not answered (a server that stopped answering, a majority write held): driver 7.8 waits for
+    // the reply in Connection.readMany, which takes an abort whose reason is named TimeoutError (AbortSignal.timeout's,
+    // a CallDeadline's) for a timeout of its own and throws MongoOperationTimeoutError instead. That was 'other': a
+    // read's deadline answered MongoStoreError (500, not retried), a feed's input read was not tried again, and an
+    // unanswered connectionStatus at connect was taken for a server without the command (the check skipped).
+    // Checked on the driver's own code, its socket a stream that never answers.
+    const { Connection } = createRequire(import.meta.url)('mongodb/lib/cmap/connection.js') as {
+      readonly Connection: { readonly prototype: { readMany(this: object, options: { signal: AbortSignal }): AsyncGenerator<unknown> } };
+    };
+    for (const reason of [new DOMException('The operation was aborted due to timeout', 'TimeoutError'), Object.assign(new Error('the call\u2019s deadline has passed'), { name: 'TimeoutError' })]) {
+      const controller = new AbortController();
+      const connection = { messageStream: new PassThrough(), dataEvents: null, onError: () => undefined };
+      const reading = Connection.prototype.readMany.call(connection, { signal: controller.signal }).next().then(() => undefined, (e: unknown) => e);
+      controller.abort(reason);
+      const thrown = await reading;
+      expect(thrown).toBeInstanceOf(MongoOperationTimeoutError);
+      expect(classifyDriverError(thrown)).toBe('unreachable');
+      expect(mapDriverError(thrown, 'reading instance "a"')).toMatchObject({ code: 'store-unreachable', status: 503, cause: thrown });
+      // A bulk write (a listing's repairs) keeps it as its errorResponse.
+      const bulk = new MongoBulkWriteError(thrown as MongoOperationTimeoutError, bulkResult([]));
+      expect(classifyDriverError(bulk)).toBe('unreachable');
     }
   });
 

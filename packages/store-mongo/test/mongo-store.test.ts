@@ -19,6 +19,7 @@ import { TAKEN_INSTANCE_PROJECTION } from '../src/translate-write-plan.js';
 import { INDEXES } from '../src/indexes.js';
 import { batchedInputProjection } from '../src/input-reads.js';
 import { instanceKey } from '../src/instance-key.js';
+import { mapDriverError } from '../src/map-driver-error.js';
 import { MongoStore } from '../src/mongo-store.js';
 import { READ_DEADLINE_MARGIN_MS, READ_MAX_TIME_MS } from '../src/read-bound.js';
 import { LISTING_DEADLINE_MS } from '../src/call-deadline.js';
@@ -2190,9 +2191,11 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         const bound = updates[0]!;
         expect(bound['maxTimeMS']).toBeLessThanOrEqual(LISTING_DEADLINE_MS - READ_DEADLINE_MARGIN_MS);
         expect((bound['writeConcern'] as { wtimeout?: number }).wtimeout).toBeLessThanOrEqual(bound['maxTimeMS'] as number);
-        // The repair that did not get through is logged (its TimeoutError comes wrapped in the bulk write's error).
+        // The repair that did not get through is logged, wrapped in the bulk write's error: the deadline's TimeoutError,
+        // which the driver throws as MongoOperationTimeoutError once the update was sent (its reply awaited), 503.
         const named = (error: unknown) => (error as { errorResponse?: { name?: string } }).errorResponse?.name ?? (error as Error).name;
-        expect(warnings.map(named)).toEqual(['TimeoutError']);
+        expect(warnings.map(named)).toEqual([expect.stringMatching(/^(TimeoutError|MongoOperationTimeoutError)$/)]);
+        expect(mapDriverError(warnings[0], 'listing ended instances')).toMatchObject({ code: 'store-unreachable', status: 503 });
         // The next listing (the fail point spent) sets ld-s right; the one after finds nothing left to write.
         expect((await store.listEnded(query)).map((state) => state.instanceId)).toEqual(['ld-a', 'ld-s', 'ld-z']);
         expect(updates).toHaveLength(2);
