@@ -22,7 +22,7 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 56_456 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 72_818 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 72_979 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 102_450 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_474 },
 ];

@@ -170,14 +170,24 @@ export const KEYVAL_DB_VERSION = 3;
  * its own entry by then; when a kept one changed and rows were left out for it, as when another tab's sweep purges the
  * rows this page keeps, the page reads the rows again the same way, and only if that happens once more, its last
  * transaction reads them all by itself): memory in proportion to {@link SCAN_BATCH} rows and the page, not the
- * database, and the store's writes wait for one of those transactions at most (but after two such changes). With 20,000 instances in headless Chromium at load 6 to 10, a page of 100
- * takes 0.3 to 0.9 s in 80 transactions, and a write beside it waits 3 to 4 ms (median), 170 ms at most (300 ms beside
- * the first page after the open). Reading every instance row at once (one `getAll`, as this layout did first), a page
- * took 0.2 to 1.4 s (1.1 to 1.5 s at load 13 to 17) with every row in memory, and the writes waited for all of it; 1,024
- * rows a transaction waited 12 to 18 ms (median), and the rows of the status alone, found by their `xc` entries and read
- * one by one, took 1.0 to 2.8 s a page. A page once the entries are written: 20 ms. A reload, a freeze or a close cuts
- * the writing short between steps and the next open (in any tab of this layout) goes on from the place; the tabs open at
- * once share it, each step reading the place the last left, so each entry is written once.
+ * database, and the store's writes wait for one of those transactions at most (but after two such changes). Rows
+ * another tab starts meanwhile with ids below the page's position would each be one more row to read, so a tab
+ * starting them faster than the page reads kept it reading without end: a pass over the rows reads as many as it
+ * expects (those the store's last such pass read), then counts those it has left, once, and reads them in as many
+ * transactions as they call for, the last reading all it has left up to the last instance the page began with (the
+ * rows put in its way make that read longer, not the pass). A count reads every row it counts: one of all 20,000 held
+ * the writes for 37 to 214 ms at load 2 to 5, 70 to 680 ms at load 8 to 15, so a store counts them all at its first
+ * such page only, the next ones only the rows past those expected. Starts one a transaction beside a page (a tab
+ * starting instances as fast as it can) added 0 to 2 transactions to its 79. With 20,000 instances in headless
+ * Chromium, a page of 100 takes 0.4 to 0.6 s in 80 transactions at load 2 to 5, and a write beside it waits 4 to 5 ms
+ * (median), 54 ms at most; at load 8 to 15, 0.3 to 2.3 s, the median wait 4 to 10 ms and the longest 60 to 450 ms
+ * (the store's first such page, with its count, among them). Reading every instance row at once (one `getAll`, as this
+ * layout did first), a page took 0.2 to 1.4 s (1.1 to 1.5 s at load 13 to 17) with every row in memory, and the writes
+ * waited for all of it; 1,024 rows a transaction waited 12 to 18 ms (median), and the rows of the status alone, found by
+ * their `xc` entries and read one by one, took 1.0 to 2.8 s a page. A page once the entries are written: 20 ms. A
+ * reload, a freeze or a close cuts the writing short between steps and the next open (in any tab of this layout) goes
+ * on from the place; the tabs open at once share it, each step reading the place the last left, so each entry is
+ * written once.
  *
  * Layout 14 writes no new key either: it rebuilds the same entries without holding the open. Layout 13 did it in the
  * open's transaction, one put per entry: 5.6 s for 20,000 instances with a name and two tags in headless Chromium at
@@ -298,6 +308,16 @@ interface EndedRebuild {
 interface EntriesRebuild {
   readonly step: 'rows' | 'xg' | 'xn';
   readonly after?: IDBValidKey;
+}
+
+/**
+ * How many instance rows the last pass of a page of `listEnded` read over several transactions (see
+ * {@link KeyvalTransaction.scanEnded}) read, as the transactions of a backend share it: the rows the next pass expects to
+ * read, 256 a transaction, before it counts those left. A count reads every row it counts (see the layout, layout 16),
+ * so a store counts them all at its first such page only.
+ */
+interface EndedRowsRead {
+  rows?: number;
 }
 
 /** What the transactions of a backend share about the rebuilds of the name and tag entries and of the end entries. */
@@ -486,6 +506,8 @@ class KeyvalBackend implements StoreBackend {
    * the connection in use, run in the background.
    */
   readonly #entries: IndexRebuild;
+  /** The instance rows the last pass of a page of listEnded read over several transactions read (see {@link EndedRowsRead}). */
+  readonly #endedRowsRead: EndedRowsRead = {};
 
   constructor(
     useStore: UseStore, name: string, storeName: string, keyRange: typeof IDBKeyRange | undefined, clock: Clock, onVersionChange: () => void,
@@ -661,7 +683,7 @@ class KeyvalBackend implements StoreBackend {
     } catch (error) {
       return this.#refused(connection, error, reads);
     }
-    const tx = new KeyvalTransaction(store, this.#keyRange!, this.#clock, reads, this.#present, this.#entries); // set: the connection was made with it
+    const tx = new KeyvalTransaction(store, this.#keyRange!, this.#clock, reads, this.#present, this.#entries, this.#endedRowsRead); // set: the connection was made with it
     return finishChecked(store.transaction, reads, async () => {
       const result = await work(tx);
       await tx.finish();
@@ -771,10 +793,12 @@ class KeyvalTransaction implements BackendTransaction {
    * {@link KeyvalTransaction.#rebuilding}).
    */
   readonly #entries: EntriesState;
+  /** The backend's instance rows the last pass of a page of listEnded read over several transactions read. */
+  readonly #endedRowsRead: EndedRowsRead;
 
   constructor(
     store: IDBObjectStore, keyRange: typeof IDBKeyRange, clock: Clock, reads: ReadsAhead, present = new Set<string>(),
-    entries: EntriesState = { pending: false, resume: () => undefined },
+    entries: EntriesState = { pending: false, resume: () => undefined }, endedRowsRead: EndedRowsRead = {},
   ) {
     this.#store = store;
     this.#keyRange = keyRange;
@@ -782,6 +806,7 @@ class KeyvalTransaction implements BackendTransaction {
     this.#reads = reads;
     this.#present = present;
     this.#entries = entries;
+    this.#endedRowsRead = endedRowsRead;
   }
 
   /**
@@ -1133,8 +1158,9 @@ class KeyvalTransaction implements BackendTransaction {
    * are merged into the page in end order, each instance once. With at most {@link SCAN_BATCH} instances past the place,
    * the rows whose `xc` entry holds `status` are read one by one, in the transaction that reads the place. With more,
    * the page is read over several transactions ({@link EndedScanPart}): the instance rows {@link SCAN_BATCH} at a time
-   * in id order, a transaction each, keeping the `limit` earliest-ended of the query past the place the first read; then
-   * the entries and those kept rows read again, in the last one ({@link KeyvalTransaction.#endedLast}).
+   * in id order, a transaction each, keeping the `limit` earliest-ended of the query past the place the first read, as
+   * many as the rows expected and the rows then left, counted once, call for (see {@link KeyvalTransaction.#endedRows});
+   * then the entries and those kept rows read again, in the last one ({@link KeyvalTransaction.#endedLast}).
    */
   async scanEnded(
     status: OrchestrationRuntimeStatus, after: EndedKey | undefined, toMs: number, limit: number, part?: EndedScanPart,
@@ -1151,7 +1177,7 @@ class KeyvalTransaction implements BackendTransaction {
       this.#keys(past, SCAN_BATCH + 1), promisifyRequest(this.#store.getAll(past, SCAN_BATCH + 1)),
       promisifyRequest(this.#store.openKeyCursor(this.#range(['i'], ['i', MAX]), 'prev')),
     ]);
-    if (xcKeys.length > SCAN_BATCH && last) return endedPass(ended, last.key as IDBValidKey[]);
+    if (xcKeys.length > SCAN_BATCH && last) return endedPass(ended, last.key as IDBValidKey[], this.#endedRowsRead.rows);
     const rows = await Promise.all(xcKeys.filter((_, i) => values[i] === status).map((key) => this.getInstance(lastOf(key))));
     return mergeEnded(await this.#endedEntryRows(keys), rows, query);
   }
@@ -1160,24 +1186,43 @@ class KeyvalTransaction implements BackendTransaction {
    * The next {@link SCAN_BATCH} instance rows of a page read over several transactions (see
    * {@link KeyvalTransaction.scanEnded}), those of the query past the place kept (the page's `limit` earliest-ended);
    * once the last is read, the page's rows, or the page read again from the first ({@link KeyvalTransaction.#endedLast}).
+   * A pass reads as many as it expects ({@link EndedRowsRead}), then counts the rows it has left up to `lastId` and reads
+   * them in as many transactions as they call for, the last reading all it has left at once: rows another tab puts in
+   * its way meanwhile make that read longer, never the pass (read 256 at a time, they kept it reading as long as that
+   * tab put them faster).
    */
   async #endedRows(query: EndedQuery, part: EndedScanPart): Promise<InstanceRow[] | EndedScanPart> {
-    const [read, more] = await this.#endedChunk(query, this.#after(['xc'], part.place), part);
-    return more && read.readTo! < part.lastId ? read : this.#endedLast(query, read);
+    let pass = part;
+    if (pass.left <= 1 && !pass.counted) {
+      // The rows expected are read: the rows left (those of another tab's starts, or all at a store's first page) are
+      // counted once, so that they bound the pass however many are put in its way.
+      const lower = pass.readTo === undefined ? ['i'] : ['i', pass.readTo];
+      const rest = await promisifyRequest(this.#store.count(this.#range(lower, ['i', pass.lastId], pass.readTo !== undefined)));
+      pass = { ...pass, left: Math.max(1, Math.ceil(rest / SCAN_BATCH)), counted: true };
+    }
+    const [read, more] = await this.#endedChunk(query, this.#after(['xc'], pass.place), pass, pass.left > 1);
+    if (more && read.readTo! < pass.lastId) return { ...read, left: pass.left - 1 };
+    this.#endedRowsRead.rows = read.rows;
+    return this.#endedLast(query, read);
   }
 
   /**
-   * The instance rows after `part.readTo` (from the first without it), at most {@link SCAN_BATCH}: `part` with those of
-   * the query whose `xc` entry is in `past` kept and `readTo` the last id read, and whether more rows may follow.
+   * The instance rows after `part.readTo` (from the first without it), at most {@link SCAN_BATCH} (not `bounded`: every
+   * one up to `part.lastId`): `part` with those of the query whose `xc` entry is in `past` kept and `readTo` the last id
+   * read, and whether more rows may follow.
    */
-  async #endedChunk(query: EndedQuery, past: IDBKeyRange, part: EndedScanPart): Promise<[EndedScanPart, boolean]> {
+  async #endedChunk(query: EndedQuery, past: IDBKeyRange, part: EndedScanPart, bounded = true): Promise<[EndedScanPart, boolean]> {
     const lower = part.readTo === undefined ? ['i'] : ['i', part.readTo];
-    const stored = await promisifyRequest(this.#store.getAll(this.#range(lower, ['i', MAX], part.readTo !== undefined), SCAN_BATCH)) as StoredInstance[];
+    const range = this.#range(lower, bounded ? ['i', MAX] : ['i', part.lastId], part.readTo !== undefined);
+    const stored = await promisifyRequest(this.#store.getAll(range, bounded ? SCAN_BATCH : undefined)) as StoredInstance[];
     const found = stored.filter((row) => matchesEndedQuery(row.state, query) && past.includes(['xc', row.createdMs, row.id])).map(rowOf);
     const all = [...part.kept, ...found].sort(byEnd);
     const readTo = stored[stored.length - 1]?.id ?? part.readTo;
-    const read = { ...part, ...(readTo === undefined ? {} : { readTo }), kept: all.slice(0, query.limit), dropped: part.dropped || all.length > query.limit };
-    return [read, stored.length === SCAN_BATCH];
+    const read = {
+      ...part, ...(readTo === undefined ? {} : { readTo }), kept: all.slice(0, query.limit), dropped: part.dropped || all.length > query.limit,
+      rows: part.rows + stored.length,
+    };
+    return [read, bounded && stored.length === SCAN_BATCH];
   }
 
   /**
@@ -1200,10 +1245,10 @@ class KeyvalTransaction implements BackendTransaction {
     if (ended === undefined) return entries;
     if (!part.again) {
       const last = await promisifyRequest(this.#store.openKeyCursor(this.#range(['i'], ['i', MAX]), 'prev'));
-      if (last) return { ...endedPass(ended, last.key as IDBValidKey[]), again: true };
+      if (last) return { ...endedPass(ended, last.key as IDBValidKey[], part.rows), again: true };
     }
     const past = this.#after(['xc'], ended.after);
-    let read: [EndedScanPart, boolean] = [{ lastId: '', kept: [], dropped: false }, true];
+    let read: [EndedScanPart, boolean] = [{ lastId: '', kept: [], dropped: false, left: 1, rows: 0 }, true];
     while (read[1]) read = await this.#endedChunk(query, past, read[0]);
     return mergeEnded(entries, read[0].kept, query);
   }
@@ -1654,10 +1699,12 @@ function isTerminalValue(value: unknown): boolean {
 /**
  * A page of `listEnded` read over several transactions from the first instance row (see
  * {@link KeyvalTransaction.scanEnded}): the place `ended` of the writing of the end entries and the last instance's
- * key `lastKey`, both read now.
+ * key `lastKey`, both read now; `rows` the instance rows it is expected to read (see {@link EndedRowsRead}), 256 a
+ * transaction before it counts those left (`undefined`: at once).
  */
-function endedPass(ended: EndedRebuild, lastKey: readonly IDBValidKey[]): EndedScanPart {
-  return { ...(ended.after === undefined ? {} : { place: ended.after }), lastId: lastOf(lastKey), kept: [], dropped: false };
+function endedPass(ended: EndedRebuild, lastKey: readonly IDBValidKey[], rows: number | undefined): EndedScanPart {
+  const left = rows === undefined ? 1 : Math.max(1, Math.ceil(rows / SCAN_BATCH));
+  return { ...(ended.after === undefined ? {} : { place: ended.after }), lastId: lastOf(lastKey), kept: [], dropped: false, left, rows: 0 };
 }
 
 /** Orders rows by end (store-kit's `compareEndedKeys`): the order of `listEnded`. */

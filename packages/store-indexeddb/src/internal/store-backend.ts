@@ -106,6 +106,19 @@ export interface EndedScanPart {
   readonly readTo?: string;
   /** The last instance id when the page began: an instance after it is newer, and has its entry once ended. */
   readonly lastId: string;
+  /**
+   * Transactions left to this pass, the next one included: until it counts the rows it has left, those of the rows it
+   * expects to read, 256 a transaction; once it counted them (`counted`), those of the rows it counted.
+   */
+  readonly left: number;
+  /**
+   * The pass counted the rows it had left once its expected rows were read, and reads them 256 a transaction: the last
+   * of those reads every row left up to `lastId` at once, so that rows put in its way meanwhile (another tab's starts)
+   * make that read longer, never the pass.
+   */
+  readonly counted?: true;
+  /** The instance rows this pass read so far. */
+  readonly rows: number;
   /** The earliest-ended rows of the query past the place read so far, at most the page's `limit`, in end order. */
   readonly kept: readonly InstanceRow[];
   /** More rows of the query than `limit` were read past the place: `kept` left some out. */

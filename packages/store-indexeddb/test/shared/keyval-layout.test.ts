@@ -538,6 +538,21 @@ function readsOfRows(): { count(): number; uninstall(): void } {
   return { count: () => count, uninstall: () => (IDBObjectStore.prototype.get = get) };
 }
 
+/**
+ * Watches the reads of instance rows by key range in readonly transactions in this realm (a page of listEnded read over
+ * several transactions makes one a transaction), until `uninstall`: `counts` holds how many rows each asked for
+ * (`undefined`: all in its range), and `onRead` runs as each is made, with the number of reads so far.
+ */
+function rowReads(onRead: (reads: number) => void = () => {}): { readonly counts: (number | undefined)[]; uninstall(): void } {
+  const getAll = IDBObjectStore.prototype.getAll;
+  const counts: (number | undefined)[] = [];
+  IDBObjectStore.prototype.getAll = function (this: IDBObjectStore, query?: IDBValidKey | IDBKeyRange | null, count?: number) {
+    if (this.transaction.mode === 'readonly' && query instanceof IDBKeyRange && Array.isArray(query.lower) && query.lower[0] === 'i') onRead(counts.push(count));
+    return getAll.call(this, query, count);
+  };
+  return { counts, uninstall: () => (IDBObjectStore.prototype.getAll = getAll) };
+}
+
 /** Counts the end entries (`['xe', ...]`) put in this realm, by watching the object stores' `put` until `uninstall`. */
 function endEntryPuts(): { count(): number; uninstall(): void } {
   const put = IDBObjectStore.prototype.put;
@@ -1503,6 +1518,15 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
       }
     }
 
+    /** What listEnded must list of `status` in database `name`, read from its rows: store-kit's rule, in end order. */
+    async function fromRows(name: string, status: InstanceState['runtimeStatus']): Promise<string[]> {
+      const [keys, values] = await Promise.all([rawKeys(name), rawRead<unknown[]>(name, (raw) => raw.getAll())]);
+      const query = { runtimeStatus: status, endedTo: ENDED_TO, limit: 1 };
+      return keys.flatMap((key, i) => (key[0] === 'i' ? [(values[i] as { state: InstanceState }).state] : []))
+        .filter((state) => matchesEndedQuery(state, query))
+        .sort((a, b) => compareEndedKeys(endedKeyOf(a), endedKeyOf(b))).map((state) => state.instanceId);
+    }
+
     /** Waits until the marker of database `name` names no rebuild, making a call of `store` each time (it starts steps that stopped). */
     async function written(name: string, store: KeyvalStore): Promise<void> {
       await vi.waitFor(async () => {
@@ -1592,16 +1616,8 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
           consumedMessageIds: item.messages.map((m) => m.id),
         }));
       };
-      /** What listEnded must list of `status`, read from the rows: store-kit's rule, in end order. */
-      const fromRows = async (status: InstanceState['runtimeStatus']) => {
-        const [keys, values] = await Promise.all([rawKeys(name), rawRead<unknown[]>(name, (raw) => raw.getAll())]);
-        const query = { runtimeStatus: status, endedTo: ENDED_TO, limit: 1 };
-        return keys.flatMap((key, i) => (key[0] === 'i' ? [(values[i] as { state: InstanceState }).state] : []))
-          .filter((state) => matchesEndedQuery(state, query))
-          .sort((a, b) => compareEndedKeys(endedKeyOf(a), endedKeyOf(b))).map((state) => state.instanceId);
-      };
       const check = async () => {
-        for (const status of ['Completed', 'Failed'] as const) expect({ status, listed: await allEnded(store, status, 20) }).toEqual({ status, listed: await fromRows(status) });
+        for (const status of ['Completed', 'Failed'] as const) expect({ status, listed: await allEnded(store, status, 20) }).toEqual({ status, listed: await fromRows(name, status) });
       };
       const late = T0.getTime() + 5000; // created after every instance: past the place
       try {
@@ -1684,12 +1700,9 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
         }
       };
       // Made as the page's first transaction reads its rows: its next transactions, begun after, see them.
-      const getAll = IDBObjectStore.prototype.getAll;
-      const chunks: (number | undefined)[] = []; // how many rows each read of the rows asked for
       let committed = false;
       let later: boolean | undefined; // a write made as the page reads the rows from the first again
-      IDBObjectStore.prototype.getAll = function (this: IDBObjectStore, query?: IDBValidKey | IDBKeyRange | null, count?: number) {
-        const read = this.transaction.mode === 'readonly' && query instanceof IDBKeyRange && Array.isArray(query.lower) && query.lower[0] === 'i' ? chunks.push(count) : 0;
+      const { counts: chunks, uninstall } = rowReads((read) => {
         if (read === 1) {
           const tx = db.transaction(STORE, 'readwrite');
           changes(tx.objectStore(STORE));
@@ -1701,32 +1714,101 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
           later = false;
           tx.oncomplete = () => (later = true);
         }
-        return getAll.call(this, query, count);
-      };
-      /** What listEnded must list of Completed, read from the rows: store-kit's rule, in end order. */
-      const fromRows = async () => {
-        const [keys, values] = await Promise.all([rawKeys(name), rawRead<unknown[]>(name, (raw) => raw.getAll())]);
-        const query = { runtimeStatus: 'Completed' as const, endedTo: ENDED_TO, limit: 1 };
-        return keys.flatMap((key, i) => (key[0] === 'i' ? [(values[i] as { state: InstanceState }).state] : []))
-          .filter((state) => matchesEndedQuery(state, query))
-          .sort((x, y) => compareEndedKeys(endedKeyOf(x), endedKeyOf(y))).map((state) => state.instanceId);
-      };
+      });
       try {
         const page = await store.listEnded({ runtimeStatus: 'Completed', endedTo: ENDED_TO, limit: 20 });
-        // The rows read 256 at a time (three reads), so that the writes waited for one of the page's transactions: they
-        // committed before the page was answered. Read at once (every row), the writes waited for the page.
-        expect(chunks.length).toBeGreaterThanOrEqual(3);
-        expect(chunks.every((count) => count === 256)).toBe(true);
+        // The rows read 256 at a time (three reads, the last the 188 left), so that the writes waited for one of the
+        // page's transactions: they committed before the page was answered. Read at once (every row), the writes waited
+        // for the page. A pass from the first again reads them the same way.
+        const pass = [256, 256, undefined];
+        expect(chunks.slice(0, 6)).toEqual(touched === 'others' ? pass : [...pass, ...pass]);
         expect(committed).toBe(true);
         // A kept row changed while others were left out: the rows are read again from the first, 256 a transaction as
         // well, so a write made meanwhile waited for one of those (read again in one transaction, it waited for all).
         expect(later).toBe(touched === 'others' ? undefined : true);
-        const wanted = await fromRows();
+        const wanted = await fromRows(name, 'Completed');
         if (touched !== 'kept-moved') expect(wanted[0]).toBe(idOf(running));
         expect(page.map((state) => state.instanceId)).toEqual(wanted.slice(0, 20));
         expect(await allEnded(store, 'Completed', 20)).toEqual(wanted);
       } finally {
-        IDBObjectStore.prototype.getAll = getAll;
+        uninstall();
+        steps.restore();
+        db.close();
+      }
+    });
+
+    // A page with more than 256 instances past the place reads the instance rows 256 a transaction: as many as it expects
+    // (those the store's last such page read), then it counts those it has left, once, and reads them as many
+    // transactions as they call for, the last reading what is left at once. So another tab that inserts instances faster
+    // than the page reads them, with ids below the last one the page reads, cannot keep it reading (a transaction more
+    // for every 256 rows it put in the page's way). Those rows have their end entries once ended (this layout's commits
+    // write them), so the page lists them as well.
+    it('reads a page in as many transactions as the rows it counted call for while another tab inserts instances ahead of it', async () => {
+      const name = uniqueName('layout-16-inserts');
+      await ended(name, { version: 15, store: 'durable-rx/keyval' });
+      const steps = abortMarkerWritesAfterFirst(); // the writing stays at its start: every row past the place
+      const store = open(name);
+      await store.getInstance('none'); // opened: the database at this layout's IndexedDB version
+      const db = await rawOpen(name);
+      const template = await rawGet(name, ['i', idOf(1)]) as { state: InstanceState };
+      const BATCHES = 20;
+      let batches = 0;
+      /**
+       * 256 instances as this layout's commits write them, ids between the last two of the page's rows, half ended: among
+       * the first of the rows', 64 instances to an end ms, the later a batch the later they end.
+       */
+      const insert = () => {
+        const tx = db.transaction(STORE, 'readwrite');
+        const raw = tx.objectStore(STORE);
+        for (let n = 0; n < 256; n++) {
+          const id = `${idOf(COUNT - 2)}-${String(batches * 256 + n).padStart(5, '0')}`;
+          const createdMs = T0.getTime() + 5_000 + batches * 256 + n; // created after every instance
+          const status = n % 2 === 0 ? 'Completed' : 'Running';
+          const lastUpdatedTime = new Date(status === 'Completed' ? T0.getTime() + 10_000 + Math.floor((batches * 256 + n) / 64) : createdMs);
+          raw.put({ ...template, id, createdMs, status, state: { ...template.state, instanceId: id, runtimeStatus: status, createdTime: new Date(createdMs), lastUpdatedTime } }, ['i', id]);
+          raw.put(status === 'Completed' ? status : 0, ['xc', createdMs, id]);
+          raw.put(0, ['xn', 'Orch', createdMs, id]);
+          if (status === 'Completed') raw.put(0, ['xe', status, lastUpdatedTime.getTime(), id]);
+        }
+        batches++;
+      };
+      // A batch as each read of the rows is made (20 at most): the page's next transaction, begun after, sees it.
+      let inserting = true;
+      const reads = rowReads(() => {
+        if (inserting && batches < BATCHES) insert();
+      });
+      const count = IDBObjectStore.prototype.count;
+      const counted: number[] = []; // what the counts of the instance rows found
+      IDBObjectStore.prototype.count = function (this: IDBObjectStore, query?: IDBValidKey | IDBKeyRange) {
+        const request = count.call(this, query);
+        if (query instanceof IDBKeyRange && Array.isArray(query.lower) && query.lower[0] === 'i') request.addEventListener('success', () => counted.push(request.result));
+        return request;
+      };
+      try {
+        const page = (await store.listEnded({ runtimeStatus: 'Completed', endedTo: ENDED_TO, limit: 20 })).map((state) => state.instanceId);
+        inserting = false;
+        // The store's first such page: 700 rows counted at its first read, three reads however many rows came in their
+        // way. Before: a read more for every 256 rows put ahead of the page (23 reads, and with a tab putting on, no end).
+        expect(counted).toEqual([COUNT]);
+        expect(reads.counts).toEqual([256, 256, undefined]);
+        expect(batches).toBe(3);
+        const wanted = await fromRows(name, 'Completed');
+        // The page as the rule lists it: instances of the rows read 256 a transaction and inserted ones, by their entries
+        // (the last batch, put as the page's last transaction read, ends after the page).
+        expect(page).toEqual(wanted.slice(0, 20));
+        expect(page.filter((id) => id.length > idOf(0).length).length).toBeGreaterThan(0);
+        expect(page.filter((id) => id.length === idOf(0).length).length).toBeGreaterThan(0);
+        // The next page expects the 1,212 rows the first read (700 and the two batches put before its last read): it
+        // counts only the rows left past 1,024 of them (1,468 since the third batch, in six reads), not all of them again.
+        const last = page.length - 1;
+        const next = await store.listEnded({ runtimeStatus: 'Completed', endedTo: ENDED_TO, limit: 20, after: { endedMs: (await store.getInstance(page[last]!))!.lastUpdatedTime.getTime(), instanceId: page[last]! } });
+        expect(next.map((state) => state.instanceId)).toEqual(wanted.slice(20, 40));
+        expect(counted).toEqual([COUNT, COUNT + 3 * 256 - 4 * 256]);
+        expect(reads.counts.slice(3)).toEqual([256, 256, 256, 256, 256, undefined]);
+        expect(await allEnded(store, 'Completed', 20)).toEqual(wanted);
+      } finally {
+        IDBObjectStore.prototype.count = count;
+        reads.uninstall();
         steps.restore();
         db.close();
       }
@@ -1739,22 +1821,17 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
       await ended(name, { version: 15, store: 'durable-rx/keyval' });
       const steps = abortMarkerWritesAfterFirst(); // the writing stays at its start: every row past the place
       const store = open(name);
-      const getAll = IDBObjectStore.prototype.getAll;
-      let chunks = 0; // the reads of the instance rows, one a transaction
-      IDBObjectStore.prototype.getAll = function (this: IDBObjectStore, query?: IDBValidKey | IDBKeyRange | null, count?: number) {
-        if (this.transaction.mode === 'readonly' && query instanceof IDBKeyRange && Array.isArray(query.lower) && query.lower[0] === 'i') chunks++;
-        return getAll.call(this, query, count);
-      };
+      const reads = rowReads(); // the reads of the instance rows, one a transaction
       try {
         await store.getInstance('none'); // opened, the writing's marker at its start
         const page = store.listEnded({ runtimeStatus: 'Completed', endedTo: ENDED_TO, limit: 20 });
         const closing = store.close();
         expect((await page).map((state) => state.instanceId)).toEqual(expected('Completed').slice(0, 20));
         await closing;
-        expect(chunks).toBeGreaterThanOrEqual(3); // 700 rows, 256 a transaction
+        expect(reads.counts.length).toBeGreaterThanOrEqual(3); // 700 rows, 256 a transaction
         await expect(store.listEnded({ runtimeStatus: 'Completed', endedTo: ENDED_TO, limit: 20 })).rejects.toMatchObject({ name: 'StoreClosedError', beforeCall: true });
       } finally {
-        IDBObjectStore.prototype.getAll = getAll;
+        reads.uninstall();
         steps.restore();
       }
     });
