@@ -12,7 +12,7 @@ import {
   type SubOrchestrationInstanceCreatedEvent, type TaskScheduledEvent, type TimerCreatedEvent,
 } from '../model/history-event.js';
 import type { FailureDetails, Mutable } from '../model/instance-status.js';
-import { isoTime } from '../model/iso-time.js';
+import { isoMs, isoTime } from '../model/iso-time.js';
 import { assertJsonSize, copyStoreValue, toPlainJson, type JsonValue } from '../model/json.js';
 import { freezeBuilt } from '../model/frozen.js';
 import { assertValidInstanceId, assertValidName } from '../model/validation.js';
@@ -423,7 +423,7 @@ export class OrchestrationExecution {
     // time: a clock set back, or the next step taken by a process whose clock is behind, would make currentUtcDateTime
     // go back (elapsed times below zero, a timer due before one made earlier); as in Durable Functions, it only moves on.
     // The step records that time, so a replay reads it back.
-    const nowIso = now.getTime() < Date.parse(this.#nowIso) ? this.#nowIso : isoTime(now);
+    const nowIso = now.getTime() < isoMs(this.#nowIso) ? this.#nowIso : isoTime(now);
     if (this.#phase.kind === 'not-started') {
       // The step that starts the execution records the flags and the custom status limit it runs under, for every
       // later replay.
