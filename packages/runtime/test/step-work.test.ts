@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isoMs, isoTime } from '../src/model/iso-time.js';
+import { lastUpdatedMsOf, StoredState } from '../src/store/stored-state.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -15,5 +16,17 @@ describe('isoMs', () => {
     const parse = vi.spyOn(Date, 'parse');
     expect(isoMs(text)).toBe(at.getTime());
     expect(parse).not.toHaveBeenCalled();
+  });
+});
+
+describe('StoredState', () => {
+  it('gives its last update in ms as lastUpdatedTime does, without a Date', () => {
+    const created = new Date('2026-01-01T00:00:00.000Z');
+    const state = new StoredState({
+      instanceId: 'i', name: 'O', runtimeStatus: 'Completed', createdTime: created, lastUpdatedTime: new Date(created.getTime() + 1234),
+      executionId: 'e', historyLength: 4, version: 3,
+    });
+    expect(lastUpdatedMsOf(state)).toBe(state.lastUpdatedTime.getTime());
+    expect(lastUpdatedMsOf(state)).toBe(created.getTime() + 1234);
   });
 });

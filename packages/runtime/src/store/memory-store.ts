@@ -12,7 +12,7 @@ import type { WriteSet } from '../model/write-set.js';
 import { ClaimQueue } from './claim-queue.js';
 import { EndedIndex, type EndedEntry } from './ended-index.js';
 import { validateEndedQuery } from './ended-listing.js';
-import { StoredState } from './stored-state.js';
+import { lastUpdatedMsOf, StoredState } from './stored-state.js';
 import { historyRangeOf, type HistoryRange } from './history-range.js';
 import { activityStepHolds, checkWriteLease, commitResultOf, leaseLostError, planWriteSet, signalsWork, unclaimedRefusal, writesInput, type StoredStates, type WritePlan } from './plan-write-set.js';
 import { markShared } from './shared-states.js';
@@ -681,5 +681,5 @@ function sliceOf(history: readonly HistoryEvent[], range: HistoryRange | undefin
 
 /** What the end index reads of a kept instance. */
 function endedEntryOf(record: StoredState): EndedEntry {
-  return { instanceId: record.instanceId, runtimeStatus: record.runtimeStatus, endedMs: record.lastUpdatedTime.getTime() };
+  return { instanceId: record.instanceId, runtimeStatus: record.runtimeStatus, endedMs: lastUpdatedMsOf(record) };
 }

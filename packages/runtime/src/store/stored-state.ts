@@ -77,7 +77,7 @@ export class StoredState implements InstanceState {
   }
 
   get lastUpdatedTime(): Date {
-    return new Date(createdMsOf(this) + this.updatedAfterMs);
+    return new Date(lastUpdatedMsOf(this));
   }
 
   get failureDetails(): FailureDetails | undefined {
@@ -178,6 +178,11 @@ export class StoredState implements InstanceState {
  */
 function createdMsOf(state: StoredState): number {
   return (createdBaseMs ?? 0) + state.createdAfterBaseMs;
+}
+
+/** The last update of `state` in ms since the epoch: `lastUpdatedTime` without a Date (the end index reads it per commit). */
+export function lastUpdatedMsOf(state: StoredState): number {
+  return createdMsOf(state) + state.updatedAfterMs;
 }
 
 /**
