@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { PayloadTooLargeError } from '../src/model/errors/payload-too-large-error.js';
 import { isoMs, isoTime } from '../src/model/iso-time.js';
+import { assertJsonSize } from '../src/model/json.js';
 import { lastUpdatedMsOf, StoredState } from '../src/store/stored-state.js';
 
 afterEach(() => {
@@ -16,6 +18,22 @@ describe('isoMs', () => {
     const parse = vi.spyOn(Date, 'parse');
     expect(isoMs(text)).toBe(at.getTime());
     expect(parse).not.toHaveBeenCalled();
+  });
+});
+
+describe('assertJsonSize of a string', () => {
+  it('takes a string whose JSON text fits at 6 bytes a code unit without making the text', () => {
+    const stringify = vi.spyOn(JSON, 'stringify');
+    assertJsonSize('x'.repeat(2730), 16_384, 'custom status');
+    assertJsonSize('\u0001'.repeat(10), 62, 'custom status'); // \u0001 ten times, and the quotes: 62 bytes
+    expect(stringify).not.toHaveBeenCalled();
+  });
+
+  it('still counts the bytes of a longer one, escapes and multi-byte characters included', () => {
+    expect(() => assertJsonSize('\u0001'.repeat(10), 61, 'custom status')).toThrow(PayloadTooLargeError);
+    expect(() => assertJsonSize('\u0001'.repeat(10), 61, 'custom status')).toThrow('custom status is 62 bytes of JSON; the limit is 61 bytes');
+    assertJsonSize('é'.repeat(1000), 2002, 'custom status'); // 2 bytes each, and the quotes
+    expect(() => assertJsonSize('é'.repeat(1000), 2001, 'custom status')).toThrow('custom status is 2002 bytes of JSON');
   });
 });
 

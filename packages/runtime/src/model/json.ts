@@ -164,6 +164,9 @@ export function assertJsonSize(value: unknown, limitBytes: number, what: string)
   if (value === undefined) return;
   // A number, boolean or null is at most 24 bytes of JSON: no text to make (a replay checks every status again).
   if ((typeof value === 'number' || typeof value === 'boolean' || value === null) && limitBytes >= 24) return;
+  // A string's JSON text is at most 6 bytes of UTF-8 a code unit (an escape such as \u001f) and its two quotes: a
+  // custom status of up to 2,730 characters fits the default limit without making its text (every step sets one).
+  if (typeof value === 'string' && value.length * 6 + 2 <= limitBytes) return;
   const text = JSON.stringify(value);
   // A UTF-16 code unit is at most 3 bytes of UTF-8: short texts need no encoding (most custom statuses are short, and
   // a replay checks every status the orchestrator set again).
