@@ -1,7 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Orchestrator } from '../src/engine/orchestration-context.js';
+import type { Clock } from '../src/env/clock.js';
+import { silentLogger } from '../src/env/logger.js';
 import { PayloadTooLargeError } from '../src/model/errors/payload-too-large-error.js';
 import { isoMs, isoTime } from '../src/model/iso-time.js';
 import { assertJsonSize } from '../src/model/json.js';
+import { createRuntime } from '../src/runtime/create-runtime.js';
+import { MemoryStore } from '../src/store/memory-store.js';
 import { lastUpdatedMsOf, StoredState } from '../src/store/stored-state.js';
 
 afterEach(() => {
@@ -46,5 +51,46 @@ describe('StoredState', () => {
     });
     expect(lastUpdatedMsOf(state)).toBe(state.lastUpdatedTime.getTime());
     expect(lastUpdatedMsOf(state)).toBe(created.getTime() + 1234);
+  });
+});
+
+describe('the clock readings of a hello sequence', () => {
+  const sayHello = (name: unknown) => `Hello ${String(name)}!`;
+  const hello: Orchestrator = function* (ctx) {
+    const outputs: unknown[] = [];
+    for (const city of ['Tokyo', 'Seattle', 'London']) {
+      outputs.push(yield ctx.callActivity('SayHello', city));
+      ctx.setCustomStatus(city);
+    }
+    return outputs;
+  };
+
+  it('are 20 for a start, three activities and the wait for its end, one instance at a time', async () => {
+    let readings = 0;
+    const clock: Clock = {
+      now: () => {
+        readings++;
+        return new Date();
+      },
+      setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
+      clearTimeout: (timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
+    };
+    const runtime = createRuntime({ store: new MemoryStore(), clock, orchestrators: { Hello: hello }, activities: { SayHello: sayHello }, logger: silentLogger });
+    await runtime.start();
+    try {
+      // The first instance after the start may meet the worker's first claim round: the counts are of the next ones.
+      await runtime.client.waitForCompletion(await runtime.client.startNew('Hello'));
+      const counts: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        readings = 0;
+        const status = await runtime.client.waitForCompletion(await runtime.client.startNew('Hello'));
+        expect(status.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+        counts.push(readings);
+      }
+      // Each commit whose time was just read is bounded from that reading (the start's, each fused activity step's).
+      expect(counts).toEqual([20, 20, 20]);
+    } finally {
+      await runtime.stop();
+    }
   });
 });

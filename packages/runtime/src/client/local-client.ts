@@ -260,7 +260,7 @@ export class LocalClient implements LocalDurableClient {
       freezeBuilt((writeSet.requests[0] as CreateInstanceWrite).message);
       // A commit abandoned at its bound that lands later stores the instance under the lease after the release below
       // found nothing: the worker releases it again then (`landed`), so it does not wait for that lease to lapse.
-      result = await this.#bounded(() => this.#store.commit(writeSet), undefined, undefined, lease && (() => handOff!.landed({ instanceId, lease })));
+      result = await this.#bounded(() => this.#store.commit(writeSet), now.getTime(), undefined, lease && (() => handOff!.landed({ instanceId, lease })));
     } catch (error) {
       // A commit that may have been applied all the same stored the instance under the lease: the worker releases it.
       if (lease) handOff!.cancelled(mayHaveApplied(error) ? { instanceId, lease } : undefined);

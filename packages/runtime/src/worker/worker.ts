@@ -2142,10 +2142,11 @@ export class Worker {
       const fused = this.#leaseNewTasks(decision.writeSet, 1, now);
       leased = fused.leased;
       slots = fused.slots;
+      // At the attempt's reading of the clock (`now`), which `untilMs` counts from: the same deadline as a fresh one.
       await this.#leasingCommit(slots, this.#bounded(() => store.commit(fused.writeSet), 'commit', untilMs, () => {
         applied();
         this.#releaseUnlessStopped(fused.leased);
-      }));
+      }, now.getTime()));
       this.#metrics.steps++;
       this.#metrics.cacheHits++;
       this.#metrics.eventsApplied += decision.eventsApplied;
