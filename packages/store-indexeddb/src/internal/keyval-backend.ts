@@ -170,17 +170,20 @@ export const KEYVAL_DB_VERSION = 3;
  * its own entry by then; when a kept one changed and rows were left out for it, as when another tab's sweep purges the
  * rows this page keeps, the page reads the rows again the same way, and only if that happens once more, its last
  * transaction reads them all by itself): memory in proportion to {@link SCAN_BATCH} rows and the page, not the
- * database, and the store's writes wait for one of those transactions at most (but after two such changes). Rows
+ * database (but for the last read of a pass, below), and the store's writes wait for one of those transactions at most (but after two such changes). Rows
  * another tab starts meanwhile with ids below the page's position would each be one more row to read, so a tab
  * starting them faster than the page reads kept it reading without end: a pass over the rows reads as many as it
  * expects (those the store's last such pass read), then counts those it has left, once, and reads them in as many
  * transactions as they call for, the last reading all it has left up to the last instance the page began with (the
- * rows put in its way make that read longer, not the pass). A count reads every row it counts: one of all 20,000 held
- * the writes for 37 to 214 ms at load 2 to 5, 70 to 680 ms at load 8 to 15, so a store counts them all at its first
- * such page only, the next ones only the rows past those expected. Starts one a transaction beside a page (a tab
- * starting instances as fast as it can) added 0 to 2 transactions to its 79. With 20,000 instances in headless
+ * rows put in its way make that read longer, not the pass: every row another tab puts after the count with an id among
+ * those the page has still to read is in it, however many, and the writes wait for it; at the store's first such page,
+ * which counts at its first read, those put during the whole page). A count reads every row it counts: one of all
+ * 20,000 held the writes for 37 to 214 ms at load 2 to 5, 70 to 680 ms at load 8 to 15, so a store counts them all at
+ * its first such page only (and at each begun before the first finished), the next ones only the rows past those
+ * expected. Starts one a transaction beside a page (a tab starting instances as fast as it can) added 0 to 2
+ * transactions to its 79. With 20,000 instances in headless
  * Chromium, a page of 100 takes 0.4 to 0.6 s in 80 transactions at load 2 to 5, and a write beside it waits 4 to 5 ms
- * (median), 54 ms at most; at load 8 to 15, 0.3 to 2.3 s, the median wait 4 to 10 ms and the longest 60 to 450 ms
+ * (median), 54 ms at most (measured before the count, which a store's first such page adds); at load 8 to 15, 0.3 to 2.3 s, the median wait 4 to 10 ms and the longest 60 to 450 ms
  * (the store's first such page, with its count, among them). Reading every instance row at once (one `getAll`, as this
  * layout did first), a page took 0.2 to 1.4 s (1.1 to 1.5 s at load 13 to 17) with every row in memory, and the writes
  * waited for all of it; 1,024 rows a transaction waited 12 to 18 ms (median), and the rows of the status alone, found by
@@ -311,7 +314,7 @@ interface EntriesRebuild {
 }
 
 /**
- * How many instance rows the last pass of a page of `listEnded` read over several transactions (see
+ * How many instance rows the last finished pass of a page of `listEnded` over several transactions (see
  * {@link KeyvalTransaction.scanEnded}) read, as the transactions of a backend share it: the rows the next pass expects to
  * read, 256 a transaction, before it counts those left. A count reads every row it counts (see the layout, layout 16),
  * so a store counts them all at its first such page only.
