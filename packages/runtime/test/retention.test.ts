@@ -7,6 +7,7 @@ import { silentLogger } from '../src/env/logger.js';
 import type { PurgeMember, StatusChange } from '../src/store/store.js';
 import { ENDED_SETTLE_MS } from '../src/store/ended-listing.js';
 import { guardClock } from '../src/env/guarded-clock.js';
+import { onNextMacrotask } from '../src/env/next-macrotask.js';
 import { within } from '../src/testing/settled.js';
 import {
   KEPT_PARENT_TRUST_MS, MAX_WATCHED_KEPT_PARENTS, RETENTION_PAGE_SIZE, RETENTION_READS_PER_SWEEP, RetentionSweep,
@@ -1286,6 +1287,37 @@ describe('retention of ended instances', () => {
     expect(await storedCount(memory)).toBe(0);
     // The first sweep: the page and 9 rounds; the second the 2 rounds left, and every chain purged.
     expect(sweeps.map(({ listed, read }) => listed + read)).toEqual([RETENTION_READS_PER_SWEEP, 2 * chains]);
+  });
+
+  it('lets a macrotask run between two store calls of a sweep: its rounds of parents\' reads and its purge sets too', async () => {
+    // 10 chains of 12 completed instances, all due: the first page lists the 10 deepest levels, asks for two rounds of
+    // reads (the level above, then the roots) and purges them in sets. Each store call notes the answers no macrotask
+    // ran after before it was made: a call made in the turn an earlier one answered in keeps the steps waiting.
+    const memory = new MemoryStore();
+    const start = T0 + 2 * HOUR;
+    await chainsTwelveDeep(memory, start, 10);
+    let answers = 0;
+    let turnAfter = 0;
+    const calls: { call: string; unpaced: boolean }[] = [];
+    /** Notes a call and its answer, and queues a macrotask after that answer (before any the sweep queues next). */
+    const noted = async <T>(call: string, answer: () => Promise<T>): Promise<T> => {
+      calls.push({ call, unpaced: answers > turnAfter });
+      const result = await answer();
+      const at = ++answers;
+      onNextMacrotask(() => void (turnAfter = Math.max(turnAfter, at)));
+      return result;
+    };
+    const { sweeper, sweepNow } = handSwept(memory, start, { completed: 10 * MINUTE, intervalMs: MINUTE }, {
+      getInstance: (id, options) => noted('getInstance', () => memory.getInstance(id, options)),
+      listEnded: (query) => noted('listEnded', () => memory.listEnded(query)),
+      purgeInstanceSet: (set) => noted('purgeInstanceSet', () => memory.purgeInstanceSet(set)),
+    });
+    sweeper.start();
+    await sweepNow();
+    await sweeper.stop();
+    expect(await storedCount(memory)).toBe(0);
+    expect(new Set(calls.map(({ call }) => call))).toEqual(new Set(['listEnded', 'getInstance', 'purgeInstanceSet']));
+    expect(calls.filter(({ unpaced }) => unpaced)).toEqual([]);
   });
 
   it('reads again, in the sweep that decides a held page, a parent it had read running: one purged meanwhile no longer keeps its child', async () => {

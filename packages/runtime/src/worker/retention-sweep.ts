@@ -535,6 +535,7 @@ export class RetentionSweep {
     const keeping = this.#keeping;
     let decision = planRetention(candidates, parents, now, retention, keeping.map);
     while (decision.kind === 'read') {
+      await reads.turn();
       if (this.#stopped) return false;
       const ids = decision.instanceIds.slice(0, reads.left);
       reads.spend(ids.length);
@@ -571,7 +572,9 @@ export class RetentionSweep {
       // nothing: the set is sent again without it, a few times; past that (another worker sweeping the same page at
       // the same time), the rest is left to the next sweep, which reads the page again.
       for (let attempt = 1; set.length > 0; attempt++) {
-        if (this.#stopped || attempt > SET_ATTEMPTS) return false;
+        if (attempt > SET_ATTEMPTS) return false;
+        await reads.turn();
+        if (this.#stopped) return false;
         const { changed } = await bounded(() => store.purgeInstanceSet(set), 'purgeInstanceSet');
         if (changed === undefined) {
           purged += set.length; // every member, or none
