@@ -21,9 +21,9 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * why; the history of the budgets is in git.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 56_495 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 73_017 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 102_472 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 56_492 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 73_014 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 102_471 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_474 },
 ];
 

@@ -2142,11 +2142,13 @@ export class Worker {
       const fused = this.#leaseNewTasks(decision.writeSet, 1, now);
       leased = fused.leased;
       slots = fused.slots;
-      // At the attempt's reading of the clock (`now`), which `untilMs` counts from: the same deadline as a fresh one.
+      // Bounded from a fresh reading, not the attempt's (`now`): the step's code ran since, and a turn may have been
+      // waited for. The deadline is `untilMs` either way, but the timer is armed for `untilMs` less the reading, so a
+      // stale one would fire that much late (a step whose code ran 3 s kept its commit 3 s past storeCallTimeoutMs).
       await this.#leasingCommit(slots, this.#bounded(() => store.commit(fused.writeSet), 'commit', untilMs, () => {
         applied();
         this.#releaseUnlessStopped(fused.leased);
-      }, now.getTime()));
+      }));
       this.#metrics.steps++;
       this.#metrics.cacheHits++;
       this.#metrics.eventsApplied += decision.eventsApplied;
