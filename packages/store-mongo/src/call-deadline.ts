@@ -16,8 +16,8 @@ export const LISTING_DEADLINE_MS = 25_000;
  * call began: what is left until {@link READ_DEADLINE_MARGIN_MS} before the deadline, so the server ends it itself
  * (`MaxTimeMSExpired`, a write concern timeout) and answers before the call's signal gives up on an answer (the
  * signal is for a server that does not answer at all). `undefined` when no whole millisecond is left: the operation is
- * not started. Never more than the call's share (`totalMs` less the margin): a clock set back during the call (an NTP
- * step) gives a negative `elapsedMs`, while the call's signal still aborts at its own timer.
+ * not started. Never more than the call's share (`totalMs` less the margin): a hand clock set back during the call
+ * gives a negative `elapsedMs`, while the call's signal still aborts at its own timer.
  *
  * @example
  * ```ts
@@ -50,8 +50,27 @@ export interface DeadlineWriteBound extends DeadlineReadBound {
 }
 
 /**
+ * Where a call under a {@link CallDeadline} reads the time it has taken, in ms, for the store's `clock`: the clock's
+ * own time when its timers run on it (`timersFireOnTime`: a `VirtualClock`, a hand clock in tests, drives the deadline),
+ * else `performance.now()`, monotonic as the timers that end the call. The system clock's `now()` is wall time: set
+ * forward during a call (an NTP step, a machine waking from sleep) it made the call's time look spent, and the call
+ * ended at once with a 503; set back, it made it look unspent. Timestamps stay on the clock; only the elapsed time
+ * is read here.
+ *
+ * @example
+ * ```ts
+ * elapsedSourceOf(systemClock)();       // performance.now()
+ * elapsedSourceOf(new VirtualClock())(); // its now(), in ms
+ * ```
+ */
+export function elapsedSourceOf(clock: Clock): () => number {
+  return clock.timersFireOnTime === true ? () => clock.now().getTime() : () => performance.now();
+}
+
+/**
  * One deadline for every operation of a store call ({@link LISTING_DEADLINE_MS} for `listEnded`), on the store's
- * clock: each read or write started under it takes the server time left ({@link serverTimeLeft}) and the call's
+ * clock's timers, its elapsed time read as those timers count it ({@link elapsedSourceOf}): each read or write started
+ * under it takes the server time left ({@link serverTimeLeft}) and the call's
  * signal, which aborts at the deadline with a `TimeoutError` (the store maps it to `StoreUnreachableError`, 503);
  * one started when nothing is left is not started and throws that error instead. {@link CallDeadline.release} clears
  * the timer once the call has settled: the call owns it.
@@ -70,6 +89,7 @@ export interface DeadlineWriteBound extends DeadlineReadBound {
 export class CallDeadline {
   readonly #clock: Clock;
   readonly #totalMs: number;
+  readonly #elapsed: () => number;
   readonly #startMs: number;
   readonly #controller = new AbortController();
   #timer: ClockTimer | undefined;
@@ -77,7 +97,8 @@ export class CallDeadline {
   constructor(clock: Clock, totalMs: number = LISTING_DEADLINE_MS) {
     this.#clock = clock;
     this.#totalMs = totalMs;
-    this.#startMs = clock.now().getTime();
+    this.#elapsed = elapsedSourceOf(clock);
+    this.#startMs = this.#elapsed();
     this.#timer = clock.setTimeout(() => {
       this.#timer = undefined;
       this.#controller.abort(this.#expired());
@@ -108,7 +129,7 @@ export class CallDeadline {
 
   #left(): number {
     if (this.signal.aborted) throw this.signal.reason;
-    const left = serverTimeLeft(this.#clock.now().getTime() - this.#startMs, this.#totalMs);
+    const left = serverTimeLeft(this.#elapsed() - this.#startMs, this.#totalMs);
     if (left === undefined) throw this.#expired();
     return left;
   }

@@ -1,7 +1,7 @@
 import type { Clock } from '@durable-rx/runtime';
 import { VirtualClock } from '@durable-rx/runtime/testing';
-import { describe, expect, it } from 'vitest';
-import { CallDeadline, LISTING_DEADLINE_MS, serverTimeLeft } from '../src/call-deadline.js';
+import { describe, expect, it, vi } from 'vitest';
+import { CallDeadline, elapsedSourceOf, LISTING_DEADLINE_MS, serverTimeLeft } from '../src/call-deadline.js';
 import { mapDriverError } from '../src/map-driver-error.js';
 import { READ_DEADLINE_MARGIN_MS } from '../src/read-bound.js';
 import { MAJORITY_WAIT_MS } from '../src/write-concern.js';
@@ -52,23 +52,74 @@ describe('one deadline for a store call (CallDeadline: listEnded\u2019s reads an
     deadline.release(); // after it fired: nothing to clear
   });
 
-  it('gives no operation more server time than the call\u2019s share when the clock steps back during the call (an NTP step)', async () => {
-    // The deadline's signal runs on the clock's timer, its elapsed time on the clock's `now()`: an hour set back 10 s
-    // in made a read's maxTimeMS 3,610,000 ms (a write's the same, its majority wait 30 s), so the server would go on
-    // long after the signal ended the call at 25 s.
-    const clock = new VirtualClock();
-    let backMs = 0;
-    const stepping: Clock = {
-      now: () => new Date(clock.now().getTime() - backMs),
+  /**
+   * A system-like clock over `clock`'s timers (no `timersFireOnTime`) whose `now()` is wall time, set by `stepMs`, and
+   * `performance.now()` held by the test at `monotonic.ms`: the monotonic time the timers keep.
+   */
+  function wallClockOver(clock: VirtualClock) {
+    const wall = { stepMs: 0 };
+    const monotonic = { ms: 1_000 };
+    const spy = vi.spyOn(performance, 'now').mockImplementation(() => monotonic.ms);
+    const system: Clock = {
+      now: () => new Date(clock.now().getTime() + wall.stepMs),
       setTimeout: (callback, delayMs) => clock.setTimeout(callback, delayMs),
       clearTimeout: (timer) => clock.clearTimeout(timer),
     };
-    const deadline = new CallDeadline(stepping);
-    await clock.advance(10_000);
-    backMs = 3_600_000;
-    expect(deadline.read().maxTimeMS).toBeLessThanOrEqual(LISTING_DEADLINE_MS - READ_DEADLINE_MARGIN_MS);
-    expect(deadline.write()).toMatchObject({ maxTimeMS: LISTING_DEADLINE_MS - READ_DEADLINE_MARGIN_MS, writeConcern: { wtimeoutMS: LISTING_DEADLINE_MS - READ_DEADLINE_MARGIN_MS } });
+    /** Moves the timers' and the monotonic time on by `ms` together, as on a real machine. */
+    const advance = async (ms: number) => {
+      monotonic.ms += ms;
+      await clock.advance(ms);
+    };
+    return { system, wall, advance, restore: () => spy.mockRestore() };
+  }
+
+  it('reads its elapsed time on a monotonic source: a wall clock set forward an hour mid-call (an NTP step, a machine waking) does not end the call', async () => {
+    // Before, the elapsed time came from the clock's now(): an hour forward 10 s in left no server time, and every read
+    // and write after it threw the deadline's TimeoutError (a 503) though the call had 15 s left.
+    const clock = new VirtualClock();
+    const { system, wall, advance, restore } = wallClockOver(clock);
+    try {
+      const deadline = new CallDeadline(system);
+      await advance(10_000);
+      wall.stepMs = 3_600_000;
+      expect(deadline.read().maxTimeMS).toBe(10_000);
+      expect(deadline.write()).toMatchObject({ maxTimeMS: 10_000, writeConcern: { wtimeoutMS: 10_000 } });
+      expect(deadline.signal.aborted).toBe(false);
+      await advance(10_000);
+      expect(captured(() => deadline.read())).toMatchObject({ name: 'TimeoutError' }); // its share spent, by the monotonic time
+      await advance(LISTING_DEADLINE_MS - 20_000);
+      expect(deadline.signal.aborted).toBe(true);
+      deadline.release();
+    } finally {
+      restore();
+    }
+  });
+
+  it('gives no operation more server time than the call\u2019s share when the clock steps back during the call (an NTP step)', async () => {
+    // An hour set back 10 s in made a read's maxTimeMS 3,610,000 ms (a write's the same, its majority wait 30 s), so
+    // the server would go on long after the signal ended the call at 25 s.
+    const clock = new VirtualClock();
+    const { system, wall, advance, restore } = wallClockOver(clock);
+    try {
+      const deadline = new CallDeadline(system);
+      await advance(10_000);
+      wall.stepMs = -3_600_000;
+      expect(deadline.read().maxTimeMS).toBe(10_000);
+      expect(deadline.write()).toMatchObject({ maxTimeMS: 10_000, writeConcern: { wtimeoutMS: 10_000 } });
+      deadline.release();
+    } finally {
+      restore();
+    }
+    // A hand clock (its timers on its own time) drives the deadline by its now(): set back, no more than the share.
     expect(serverTimeLeft(-3_600_000)).toBe(LISTING_DEADLINE_MS - READ_DEADLINE_MARGIN_MS);
+  });
+
+  it('is driven by a hand clock\u2019s own time (timersFireOnTime), not the machine\u2019s', async () => {
+    const clock = new VirtualClock();
+    expect(elapsedSourceOf(clock)()).toBe(clock.now().getTime());
+    const deadline = new CallDeadline(clock);
+    await clock.advance(12_000);
+    expect(deadline.read().maxTimeMS).toBe(8_000);
     deadline.release();
   });
 
