@@ -11,9 +11,31 @@ import { MAJORITY_WAIT_MS, SINGLE_WRITE_CONCERN } from './write-concern.js';
  */
 export const LISTING_DEADLINE_MS = 25_000;
 
+/** The runtime's default `storeCallTimeoutMs` (`createRuntime`, `createClient`): a store call is given up after 30 s. */
+export const DEFAULT_STORE_CALL_TIMEOUT_MS = 30_000;
+
+/**
+ * The deadline of a `listEnded` call whose caller gives up after `storeCallTimeoutMs` (the store's option of that name,
+ * the runtime's value): five sixths of it, and {@link LISTING_DEADLINE_MS} at most. So the store answers before its
+ * caller gives up at any bound, 5 s before the default 30 s, and the server's share of it ({@link serverTimeLeft})
+ * ends a fifth earlier still. Before, a caller's bound under 25 s gave up first, and started another listing while the
+ * abandoned one went on reading and writing.
+ *
+ * @example
+ * ```ts
+ * listingDeadlineMs(30_000);   // 25000
+ * listingDeadlineMs(12_000);   // 10000: the server's share 8000
+ * listingDeadlineMs(Infinity); // 25000
+ * ```
+ */
+export function listingDeadlineMs(storeCallTimeoutMs: number): number {
+  return Math.min(LISTING_DEADLINE_MS, Math.floor((storeCallTimeoutMs * 5) / 6));
+}
+
 /**
  * The server time an operation of a call under one deadline of `totalMs` may take when it starts `elapsedMs` after the
- * call began: what is left until {@link READ_DEADLINE_MARGIN_MS} before the deadline, so the server ends it itself
+ * call began: what is left until a margin before the deadline ({@link READ_DEADLINE_MARGIN_MS}, or a fifth of a
+ * deadline shorter than 25 s: {@link listingDeadlineMs}), so the server ends it itself
  * (`MaxTimeMSExpired`, a write concern timeout) and answers before the call's signal gives up on an answer (the
  * signal is for a server that does not answer at all). `undefined` when no whole millisecond is left: the operation is
  * not started. Never more than the call's share (`totalMs` less the margin): a hand clock set back during the call
@@ -24,10 +46,11 @@ export const LISTING_DEADLINE_MS = 25_000;
  * serverTimeLeft(0);      // 20000
  * serverTimeLeft(19_500); // 500
  * serverTimeLeft(20_000); // undefined
+ * serverTimeLeft(1_000, 10_000); // 7000: a margin of 2000
  * ```
  */
 export function serverTimeLeft(elapsedMs: number, totalMs: number = LISTING_DEADLINE_MS): number | undefined {
-  const left = Math.floor(totalMs - READ_DEADLINE_MARGIN_MS - Math.max(elapsedMs, 0));
+  const left = Math.floor(totalMs - Math.min(READ_DEADLINE_MARGIN_MS, totalMs / 5) - Math.max(elapsedMs, 0));
   return left >= 1 ? left : undefined;
 }
 

@@ -77,7 +77,7 @@ import {
 } from './translate-write-plan.js';
 import { claimedMessagesQuery, claimedReadOf, claimLeaseUpdate, claimReadOf } from './claim-read.js';
 import { endedPage, type EndOrderRepair } from './ended-page.js';
-import { CallDeadline } from './call-deadline.js';
+import { CallDeadline, DEFAULT_STORE_CALL_TIMEOUT_MS, listingDeadlineMs } from './call-deadline.js';
 import { fillInBatches } from './fill-in-batches.js';
 import { mergeBySeq } from './merge-by-seq.js';
 import { purgeInBatches } from './purge-in-batches.js';
@@ -224,6 +224,8 @@ export class MongoStore implements Store {
   readonly #db: Db;
   /** How long one pass over the collections and indexes may take (`indexBuildTimeoutMs`). */
   readonly #indexBuildTimeoutMs: number;
+  /** The deadline of a `listEnded` call, within its caller's `storeCallTimeoutMs` (`listingDeadlineMs`). */
+  readonly #listingDeadlineMs: number;
   readonly #instances: Collection<InstanceDoc>;
   readonly #history: Collection<HistoryDoc>;
   readonly #messages: Collection<MessageDoc>;
@@ -459,6 +461,7 @@ export class MongoStore implements Store {
     this.dbName = dbName;
     this.#db = storeDb(client, dbName);
     this.#indexBuildTimeoutMs = options.indexBuildTimeoutMs ?? DEFAULT_INDEX_BUILD_TIMEOUT_MS;
+    this.#listingDeadlineMs = listingDeadlineMs(options.storeCallTimeoutMs ?? DEFAULT_STORE_CALL_TIMEOUT_MS);
     this.collections = collectionNames(options.collectionPrefix);
     this.#instances = this.#db.collection<InstanceDoc>(this.collections.instances);
     this.#history = this.#db.collection<HistoryDoc>(this.collections.history);
@@ -1208,15 +1211,16 @@ export class MongoStore implements Store {
    * a repair that fails is logged, and the instance is tried again when a listing meets it next. The page lists such an
    * instance at its state's key when that key belongs before the page's last (`withMoved`): the next page, after that
    * key, would not meet it. The whole call, its read and its repairs' writes, runs under one deadline
-   * ({@link CallDeadline}: 25 s, within the runtime's 30 s `storeCallTimeoutMs`), so none of them goes on once it has
-   * answered. An ended instance written before the
+   * ({@link CallDeadline}: 25 s, within the runtime's 30 s `storeCallTimeoutMs`, or five sixths of the store's
+   * `storeCallTimeoutMs` option: `listingDeadlineMs`), so none of them goes on once it has answered. An ended instance written before the
    * end-order fields were kept is listed once `connect` filled them in.
    */
   async listEnded(request: EndedQuery): Promise<InstanceState[]> {
     const query = validateEndedQuery(request); // refused before anything is read
     // One deadline for the whole call, its reads and its repairs' writes (25 s, within the runtime's 30 s
-    // storeCallTimeoutMs): each takes the server time left and the call's signal, and none starts once it has passed.
-    const deadline = new CallDeadline(this.#clock);
+    // storeCallTimeoutMs; five sixths of a shorter one the store was given): each takes the server time left and the
+    // call's signal, and none starts once it has passed.
+    const deadline = new CallDeadline(this.#clock, this.#listingDeadlineMs);
     try {
       return await this.#op('listing ended instances', () => this.#readAfterKnownCommits(async (session) => {
         const { filter, options } = endedListingQuery(query);

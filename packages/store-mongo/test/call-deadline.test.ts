@@ -1,13 +1,47 @@
 import type { Clock } from '@durable-rx/runtime';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { describe, expect, it, vi } from 'vitest';
-import { CallDeadline, elapsedSourceOf, LISTING_DEADLINE_MS, serverTimeLeft } from '../src/call-deadline.js';
+import { CallDeadline, DEFAULT_STORE_CALL_TIMEOUT_MS, elapsedSourceOf, LISTING_DEADLINE_MS, listingDeadlineMs, serverTimeLeft } from '../src/call-deadline.js';
+import { checkConnectOptions } from '../src/mongo-store-options.js';
 import { mapDriverError } from '../src/map-driver-error.js';
 import { READ_DEADLINE_MARGIN_MS } from '../src/read-bound.js';
 import { MAJORITY_WAIT_MS } from '../src/write-concern.js';
 
 /** The runtime's default `storeCallTimeoutMs` (createRuntime, createClient), past which it gives up on a store call. */
 const STORE_CALL_TIMEOUT_MS = 30_000;
+
+describe('a listing\u2019s deadline within its caller\u2019s storeCallTimeoutMs (listingDeadlineMs, the storeCallTimeoutMs option)', () => {
+  it('ends before the caller gives up at any bound, with server time to spare before its own end', async () => {
+    expect(DEFAULT_STORE_CALL_TIMEOUT_MS).toBe(STORE_CALL_TIMEOUT_MS);
+    expect(listingDeadlineMs(STORE_CALL_TIMEOUT_MS)).toBe(LISTING_DEADLINE_MS);
+    expect(listingDeadlineMs(Infinity)).toBe(LISTING_DEADLINE_MS);
+    expect(listingDeadlineMs(120_000)).toBe(LISTING_DEADLINE_MS);
+    // Before, every call ran 25 s whatever its caller allowed: a runtime giving up at 10 s started another listing
+    // while the abandoned one read and wrote for 15 s more.
+    expect(listingDeadlineMs(12_000)).toBe(10_000);
+    expect(serverTimeLeft(0, listingDeadlineMs(12_000))).toBe(8_000);
+    for (const callMs of [100, 1_000, 5_000, 6_000, 10_000, 24_000, 29_999]) {
+      const deadlineMs = listingDeadlineMs(callMs);
+      expect(deadlineMs, String(callMs)).toBeLessThan(callMs);
+      expect(serverTimeLeft(0, deadlineMs), String(callMs)).toBeLessThan(deadlineMs);
+      expect(serverTimeLeft(0, deadlineMs), String(callMs)).toBeGreaterThanOrEqual(1);
+    }
+    const clock = new VirtualClock();
+    const deadline = new CallDeadline(clock, listingDeadlineMs(10_000));
+    expect(deadline.read().maxTimeMS).toBe(6_666);
+    await clock.advance(8_333);
+    expect(deadline.signal.aborted).toBe(true); // 1.7 s before the caller's 10 s
+    deadline.release();
+  });
+
+  it('is a MongoStore option checked by the runtime\u2019s rule for its own: a number of ms above 0, Infinity included', () => {
+    const uri = 'mongodb://127.0.0.1:1/?replicaSet=rs0';
+    for (const value of [1, 10_000, Infinity]) expect(() => checkConnectOptions({ uri, storeCallTimeoutMs: value })).not.toThrow();
+    for (const value of [0, -1, Number.NaN, '10000', null]) {
+      expect(() => checkConnectOptions({ uri, storeCallTimeoutMs: value })).toThrow('MongoStore options.storeCallTimeoutMs must be a number > 0 (ms)');
+    }
+  });
+});
 
 describe('one deadline for a store call (CallDeadline: listEnded\u2019s reads and repair writes)', () => {
   it('ends within the runtime\u2019s default storeCallTimeoutMs, the server\u2019s share a margin before it', () => {
@@ -16,7 +50,7 @@ describe('one deadline for a store call (CallDeadline: listEnded\u2019s reads an
     expect(serverTimeLeft(19_500)).toBe(500);
     expect(serverTimeLeft(19_999.5)).toBeUndefined(); // no whole millisecond: not started (maxTimeMS 0 would mean none)
     expect(serverTimeLeft(20_000)).toBeUndefined();
-    expect(serverTimeLeft(1_000, 10_000)).toBe(4_000);
+    expect(serverTimeLeft(1_000, 10_000)).toBe(7_000); // a margin of a fifth of a deadline under 25 s: 2000
   });
 
   it('gives each read and write what is left of the one budget, not a bound of its own', async () => {
