@@ -144,6 +144,24 @@ export class CallDeadline {
     return { maxTimeMS, writeConcern: { ...SINGLE_WRITE_CONCERN, wtimeoutMS: Math.min(maxTimeMS, SINGLE_WRITE_CONCERN.wtimeoutMS) }, signal: this.signal };
   }
 
+  /**
+   * Waits for `work` (its rejection dropped) until the deadline, no longer: for a driver call that takes no signal or
+   * time limit (a cursor's `killCursors`), which the caller hands to an owner that outlives the call (MongoStore's
+   * operations in flight, which `close()` waits for).
+   */
+  until(work: Promise<unknown>): Promise<void> {
+    const signal = this.signal;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      signal.addEventListener('abort', done, { once: true });
+      work.then(done, done);
+    });
+  }
+
   /** Clears the deadline's timer; the signal is left as it is. Called once the call has settled. */
   release(): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);

@@ -6,15 +6,22 @@ import { joinsBatch, textBytes, UPDATE_BATCH_LIMITS, UpdateBatches, type BatchSi
 export type EndOrderRepair = NonNullable<ReturnType<typeof endOrderRepair>>;
 
 /**
- * One read of a page of `listEnded`: runs `use` over the documents a fresh read of the query finds (a cursor, in
- * `ended` order, each with the key it was found under: `ENDED_LISTING_PROJECTION`), and releases the read once `use`
- * settles.
+ * One find of a page of `listEnded`: runs `use` over the documents a fresh read of the query's range finds after
+ * `from` (a document the page read, by the key it was found under; `undefined`: after the query's `after`), `limit` at
+ * most, in `ended` order, each with the key it was found under (`ENDED_LISTING_PROJECTION`), and releases the read
+ * once `use` settles (`endedListingQuery` with `from` and `limit`).
  */
-export type EndedRead<D> = <T>(use: (docs: AsyncIterable<D>) => Promise<T>) => Promise<T>;
+export type EndedRead<D> = <T>(from: D | undefined, limit: number, use: (docs: AsyncIterable<D>) => Promise<T>) => Promise<T>;
 
 /**
- * Builds a page of `listEnded` (`query`, which `validateEndedQuery` passed) from a read of its documents (`read`): its
- * states, at most `query.limit`, reading no further than needed. `decode` gives a document's state, or `undefined` when
+ * Builds a page of `listEnded` (`query`, which `validateEndedQuery` passed) from finds of its documents (`read`): its
+ * states, at most `query.limit`, reading no further than needed. Each find asks for as many documents as the page
+ * still needs states and is read to its end, so the server has closed its cursor by then: a page never leaves a
+ * cursor open for a `killCursors` to close (one the driver sends with no signal or time limit, which a server that
+ * stops answering held past the call's deadline until the pool's monitor interrupted it, about 20 s), and a full page
+ * takes one round trip less. When a find ends with the page still short (documents it left out, below) and it
+ * returned all it asked for, the next goes on after the last document it returned; one that returned fewer read the
+ * whole range. `decode` gives a document's state, or `undefined` when
  * it does not decode (logged by the caller): left out. A document whose key is not its state's (`endOrderRepair`: an
  * earlier version beside this one ended it again without writing its end time) is not listed where it was found: the
  * caller goes on after the key of the last state listed (`endedKeyOf`, store-kit), so a state listed under an earlier,
@@ -41,37 +48,64 @@ export type EndedRead<D> = <T>(use: (docs: AsyncIterable<D>) => Promise<T>) => P
  *
  * @example
  * ```ts
- * const states = await endedPage((use) => use(cursor), query, (doc) => decodeStoredState(doc, log), (batch) => repair(batch));
+ * const read: EndedRead<InstanceDoc> = async (from, limit, use) => use(instances.find(...endedListingQuery(query, from, limit)));
+ * const states = await endedPage(read, query, (doc) => decodeStoredState(doc, log), (batch) => repair(batch));
  * ```
  */
 export async function endedPage<D extends StoredEndOrder>(
   read: EndedRead<D>, query: EndedQuery, decode: (doc: D) => InstanceState | undefined,
   write: (repairs: EndOrderRepair[]) => Promise<unknown>, limits: BatchSize = UPDATE_BATCH_LIMITS,
 ): Promise<InstanceState[]> {
-  return read(async (docs) => {
-    const states: InstanceState[] = [];
-    /** The states of the listing's instances the read found stale, the first `query.limit` by key: no others can be listed. */
-    const moved: InstanceState[] = [];
-    const repairs = new UpdateBatches(write, limits);
-    try {
-      for await (const doc of docs) {
-        const state = decode(doc);
-        if (!state) continue;
-        const repair = endOrderRepair(doc, state);
-        if (!repair) states.push(state);
-        else {
-          await repairs.add(repair, textBytes(doc.state));
-          if (matchesEndedQuery(state, query)) keepFirst(moved, state, query.limit);
+  const states: InstanceState[] = [];
+  /** The states of the listing's instances the read found stale, the first `query.limit` by key: no others can be listed. */
+  const moved: InstanceState[] = [];
+  const repairs = new UpdateBatches(write, limits);
+  try {
+    let from: D | undefined;
+    for (;;) {
+      const wanted = query.limit - states.length;
+      let found = 0;
+      await read(from, wanted, async (docs) => {
+        for await (const doc of docs) {
+          found++;
+          from = doc;
+          const state = decode(doc);
+          if (!state) continue;
+          const repair = endOrderRepair(doc, state);
+          if (!repair) states.push(state);
+          else {
+            await repairs.add(repair, textBytes(doc.state));
+            if (matchesEndedQuery(state, query)) keepFirst(moved, state, query.limit);
+          }
         }
-        if (states.length >= query.limit) break;
-      }
-    } catch (error) {
-      await repairs.flush().catch(() => undefined);
-      throw error;
+      });
+      if (found < wanted || states.length >= query.limit) break;
     }
-    await repairs.flush();
-    return withMoved(states, moved, query.limit);
-  });
+  } catch (error) {
+    await repairs.flush().catch(() => undefined);
+    throw error;
+  }
+  await repairs.flush();
+  return withMoved(states.slice(0, query.limit), moved, query.limit);
+}
+
+/**
+ * The documents of one find of a page ({@link EndedRead}), `limit` at most, taken by `next` (a cursor's) and never
+ * asked for past the limit: at the limit driver 7.8 replaces a cursor's next `getMore` by a close, and its
+ * `killCursors` (no signal, no time limit) would run inside the read. Left to the caller's close instead, which
+ * bounds it; the server has closed the cursor itself when the find's one batch held the last (`endedListingQuery`).
+ *
+ * @example
+ * ```ts
+ * for await (const doc of upTo(() => cursor.next(), 100)) list(doc); // 100 at most, then no further `next()`
+ * ```
+ */
+export async function* upTo<D>(next: () => Promise<D | null>, limit: number): AsyncGenerator<D, void, undefined> {
+  for (let taken = 0; taken < limit; taken++) {
+    const doc = await next();
+    if (doc === null) return;
+    yield doc;
+  }
 }
 
 /** Adds `state` to `first` (in end order, at most `limit`), unless `limit` states with earlier keys are there already. */

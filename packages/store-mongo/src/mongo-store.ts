@@ -76,7 +76,7 @@ import {
   type TakenInstanceDoc,
 } from './translate-write-plan.js';
 import { claimedMessagesQuery, claimedReadOf, claimLeaseUpdate, claimReadOf } from './claim-read.js';
-import { endedPage, type EndOrderRepair } from './ended-page.js';
+import { endedPage, upTo, type EndedRead, type EndOrderRepair } from './ended-page.js';
 import { CallDeadline, DEFAULT_STORE_CALL_TIMEOUT_MS, listingDeadlineMs } from './call-deadline.js';
 import { fillInBatches } from './fill-in-batches.js';
 import { mergeBySeq } from './merge-by-seq.js';
@@ -1223,19 +1223,23 @@ export class MongoStore implements Store {
     const deadline = new CallDeadline(this.#clock, this.#listingDeadlineMs);
     try {
       return await this.#op('listing ended instances', () => this.#readAfterKnownCommits(async (session) => {
-        const { filter, options } = endedListingQuery(query);
         // The repairs go in a session of their own, never the cursor's while it is open: a cursor closes itself when its
         // signal aborts (killCursors in its session, and behind a load balancer the connection its session pins goes
         // back to the pool: driver 7.8 AbstractCursor's abort listener, maybeClearPinnedConnection), which a repair
         // then running in that session, on that connection, would meet.
         const writes = this.#client.startSession({ causalConsistency: true });
         try {
-          const read = async <T>(use: (docs: AsyncIterable<WithId<InstanceDoc>>) => Promise<T>): Promise<T> => {
+          // Each find limited to what the page still needs and read to its end (endedPage): the server has closed its
+          // cursor, and the close below sends no killCursors, which driver 7.8 sends with no signal or time limit. One
+          // it still sends (a find the read failed in; a page past 16 MiB, whose last getMore may leave the cursor open
+          // on MongoDB 5.0+) is waited for until the call's deadline, and goes on among the operations in flight.
+          const read: EndedRead<WithId<InstanceDoc>> = async (from, limit, use) => {
+            const { filter, options } = endedListingQuery(query, from, limit);
             const cursor = this.#instances.find(filter, { ...options, session, ...deadline.read() });
             try {
-              return await use(cursor);
+              return await use(upTo(() => cursor.next(), limit));
             } finally {
-              await cursor.close().catch(() => undefined);
+              await deadline.until(this.#hold(cursor.close().catch(() => undefined)));
             }
           };
           const repair = (repairs: EndOrderRepair[]) => this.#repairEndOrder(writes, repairs, deadline);
@@ -1417,7 +1421,9 @@ export class MongoStore implements Store {
       if (this.#sweepRecheckTimer !== undefined) this.#clock.clearTimeout(this.#sweepRecheckTimer);
       this.#sweepRecheckTimer = undefined;
       const skewChecks = this.#skew.stop();
-      await Promise.allSettled([...this.#inFlight]);
+      // Until none is left: an operation may hand work on as it ends (a listing's cursor close its deadline stopped
+      // waiting for), which joins the set after this wait began.
+      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
       await skewChecks;
       await feeds;
       this.#client.off('serverHeartbeatSucceeded', this.#onHeartbeat);

@@ -370,7 +370,8 @@ export const ENDED_SORT = ENDED_HINT satisfies Sort;
 export interface EndedListingFind {
   readonly filter: Filter<InstanceDoc>;
   readonly options: {
-    readonly sort: typeof ENDED_SORT; readonly hint: typeof ENDED_HINT; readonly projection: typeof ENDED_LISTING_PROJECTION; readonly batchSize: number;
+    readonly sort: typeof ENDED_SORT; readonly hint: typeof ENDED_HINT; readonly projection: typeof ENDED_LISTING_PROJECTION;
+    readonly limit: number; readonly batchSize: number;
   };
 }
 
@@ -380,11 +381,21 @@ export interface EndedListingFind {
  */
 export const ENDED_LISTING_PROJECTION = { state: 1, runtimeStatus: 1, lastUpdatedTime: 1, idOrder: 1 } as const;
 
+/** The key a document was found under on `ended` (its stored `lastUpdatedTime` and `idOrder`), a find of a page goes on after. */
+export interface FoundEndedKey {
+  readonly lastUpdatedTime?: Date | null;
+  readonly idOrder?: string;
+}
+
 /**
- * The read of `listEnded` (a query `validateEndedQuery` passed): the instances of `runtimeStatus` whose
- * `lastUpdatedTime` is at or before `endedTo` and, with `after`, whose (`lastUpdatedTime`, `idOrder`) is past the
- * key's, in that order on `ended`, {@link storeKeyed}: the matches of `matchesEndedQuery`, in `compareEndedKeys`
- * order. The state and its key ({@link ENDED_LISTING_PROJECTION}), in batches of the page. A `Date` bound matches
+ * One find of `listEnded` (a query `validateEndedQuery` passed): the instances of `runtimeStatus` whose
+ * `lastUpdatedTime` is at or before `endedTo` and, with `after` (or `from`, the key a document of the page was found
+ * under, which goes first), whose (`lastUpdatedTime`, `idOrder`) is past the key's, in that order on `ended`,
+ * {@link storeKeyed}: the matches of `matchesEndedQuery`, in `compareEndedKeys` order. The state and its key
+ * ({@link ENDED_LISTING_PROJECTION}), `limit` at most (what the page still needs), in one batch while they fit in
+ * MongoDB's 16 MiB: the server closes the cursor itself with the last it sends (the driver asks for a batch one larger
+ * than the limit), so a page that reads each of its finds to its end (`endedPage`) sends no `killCursors`, which driver
+ * 7.8 sends with no signal or time limit. A `Date` bound matches
  * only `Date`s, so a document without the fields (written before them, not yet filled in) or with a `null` time (not
  * ended) is not listed.
  *
@@ -395,19 +406,30 @@ export const ENDED_LISTING_PROJECTION = { state: 1, runtimeStatus: 1, lastUpdate
  * //   $or: [{ lastUpdatedTime: { $gt: new Date(2000) } }, { lastUpdatedTime: new Date(2000), idOrder: { $gt: 'a' } }], _id: { $type: 'string' } }
  * ```
  */
-export function endedListingQuery(query: EndedQuery): EndedListingFind {
-  const { runtimeStatus, endedTo, after, limit } = query;
-  const options = { sort: ENDED_SORT, hint: ENDED_HINT, projection: ENDED_LISTING_PROJECTION, batchSize: limit } as const;
-  if (after === undefined) return { filter: storeKeyed({ runtimeStatus, lastUpdatedTime: { $lte: endedTo } }), options };
-  const time = new Date(after.endedMs);
+export function endedListingQuery(query: EndedQuery, from?: FoundEndedKey, limit: number = query.limit): EndedListingFind {
+  const { runtimeStatus, endedTo, after } = query;
+  const options = { sort: ENDED_SORT, hint: ENDED_HINT, projection: ENDED_LISTING_PROJECTION, limit, batchSize: limit } as const;
+  const key = from !== undefined ? foundKeyOf(from) : after && { time: new Date(after.endedMs), idOrder: codeUnitOrderKey(after.instanceId) };
+  if (key === undefined) return { filter: storeKeyed({ runtimeStatus, lastUpdatedTime: { $lte: endedTo } }), options };
+  const { time, idOrder } = key;
   // The plain lower bound lets the index scan start at the key; the $or then skips the key and those before it in its millisecond.
   return {
     filter: storeKeyed({
       runtimeStatus, lastUpdatedTime: { $gte: time, $lte: endedTo },
-      $or: [{ lastUpdatedTime: { $gt: time } }, { lastUpdatedTime: time, idOrder: { $gt: codeUnitOrderKey(after.instanceId) } }],
+      $or: [{ lastUpdatedTime: { $gt: time } }, { lastUpdatedTime: time, idOrder: { $gt: idOrder } }],
     }),
     options,
   };
+}
+
+/**
+ * The key of `ended` a listed document was found under. A find of the listing matches only documents with a `Date`
+ * end time (anything else is a fault: thrown); one without an `idOrder` (written with the time since both were kept,
+ * and `connect` fills both in) goes on as the empty id.
+ */
+function foundKeyOf(doc: FoundEndedKey): { time: Date; idOrder: string } {
+  if (!(doc.lastUpdatedTime instanceof Date)) throw new TypeError('a document of the ended listing has no end time to go on after');
+  return { time: doc.lastUpdatedTime, idOrder: doc.idOrder ?? '' };
 }
 
 /**

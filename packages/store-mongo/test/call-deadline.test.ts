@@ -157,6 +157,24 @@ describe('one deadline for a store call (CallDeadline: listEnded\u2019s reads an
     deadline.release();
   });
 
+  it('waits for a call it cannot bound (a cursor\u2019s killCursors) until the deadline, no longer, and at once once it settles', async () => {
+    const clock = new VirtualClock();
+    const deadline = new CallDeadline(clock);
+    let answered = false;
+    const held = deadline.until(new Promise(() => undefined)).then(() => void (answered = true)); // a server that never answers
+    await clock.advance(LISTING_DEADLINE_MS - 1);
+    expect(answered).toBe(false);
+    await clock.advance(1);
+    await held;
+    expect(answered).toBe(true);
+    await deadline.until(new Promise(() => undefined)); // past the deadline: at once
+    const next = new CallDeadline(clock);
+    await next.until(Promise.reject(new Error('killCursors failed'))); // a failure is the driver's to drop, as it does
+    await next.until(Promise.resolve());
+    next.release();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('releases its timer when the call settles first, and the signal stays unaborted', async () => {
     const clock = new VirtualClock();
     const deadline = new CallDeadline(clock);

@@ -1,7 +1,7 @@
 import { compareEndedKeys, endedKeyOf, matchesEndedQuery, type EndedKey, type EndedQuery, type InstanceState } from '@durable-rx/runtime/store-kit';
 import { describe, expect, it } from 'vitest';
 import { encodeInstanceState, endOrderFields, endOrderRepair, decodeInstanceState, sameStateFilter, type StoredEndOrder } from '../src/documents.js';
-import { endedPage, withMoved, type EndedRead, type EndOrderRepair } from '../src/ended-page.js';
+import { endedPage, upTo, withMoved, type EndedRead, type EndOrderRepair } from '../src/ended-page.js';
 import { FILL_IN_BATCH_BYTES, FILL_IN_BATCH_COUNT, type BatchSize } from '../src/fill-in-batches.js';
 import { instanceKey } from '../src/instance-key.js';
 import { MAX_PAYLOAD_BYTES } from '../src/payload-codec.js';
@@ -64,23 +64,38 @@ describe('the end order of a stored instance (endOrderRepair)', () => {
 describe('a page of listEnded (endedPage)', () => {
   const decode = (doc: StoredEndOrder) => decodeInstanceState(doc.state);
   const queryOf = (over: Partial<EndedQuery> = {}): EndedQuery => ({ runtimeStatus: 'Completed', endedTo: at(10_000), limit: 100, ...over });
-  type Cursor = AsyncIterable<StoredEndOrder> & { readonly taken: number };
+  /** One find of a page: how many documents it was asked for and gave, how many the page took, and whether to its end. */
+  type Find = AsyncIterable<StoredEndOrder> & { readonly limit: number; readonly given: number; readonly taken: number; readonly toEnd: boolean };
   /**
-   * The reads of a page over `store` as the server's range of `ended` gives them (past `after`, up to `endedTo`, by the
-   * key each document is found under, in that order), each read afresh: `cursors` holds the cursor of each.
+   * The finds of a page over `store` as the server's range of `ended` gives them (past the key the find goes on after:
+   * that of `from` as it was found, else the query's `after`; up to `endedTo`; by the key each document is found
+   * under, in that order; the first `limit`), each read afresh: `finds` holds each.
    */
-  const readerOf = (store: Map<string, StoredEndOrder>, query: EndedQuery, cursors: Cursor[] = []): EndedRead<StoredEndOrder> => (use) => {
+  const readerOf = (store: Map<string, StoredEndOrder>, query: EndedQuery, finds: Find[] = []): EndedRead<StoredEndOrder> => (from, limit, use) => {
+    const idOf = (doc: StoredEndOrder) => [...store.keys()].find((id) => instanceKey(id) === doc._id)!;
+    const after = from === undefined ? query.after : foundUnder(from, idOf(from));
     const found = [...store.entries()].map(([id, doc]) => ({ doc, key: foundUnder(doc, id) }))
-      .filter(({ key }) => key.endedMs <= query.endedTo.getTime() && (query.after === undefined || compareEndedKeys(key, query.after) > 0))
-      .sort((x, y) => compareEndedKeys(x.key, y.key));
-    const cursor = countedIterable(found.map(({ doc }) => doc));
-    cursors.push(cursor);
-    return use(cursor);
+      .filter(({ key }) => key.endedMs <= query.endedTo.getTime() && (after === undefined || compareEndedKeys(key, after) > 0))
+      .sort((x, y) => compareEndedKeys(x.key, y.key)).slice(0, limit);
+    const find = {
+      limit, given: found.length, taken: 0, toEnd: false,
+      async *[Symbol.asyncIterator]() {
+        for (const { doc } of found) {
+          find.taken++;
+          yield doc;
+        }
+        find.toEnd = true;
+      },
+    };
+    finds.push(find);
+    return use(find);
   };
+  /** How many documents the page's finds gave it so far. */
+  const takenOf = (finds: readonly Find[]) => finds.reduce((sum, find) => sum + find.taken, 0);
   /** Writes repairs as MongoStore does (each conditional on the state read), recording each batch with how far the read had got. */
-  const writerTo = (store: Map<string, StoredEndOrder>, writes: { ids: string[]; bytes: number; taken: number }[], cursors: Cursor[]) =>
+  const writerTo = (store: Map<string, StoredEndOrder>, writes: { ids: string[]; bytes: number; taken: number }[], finds: Find[]) =>
     async (batch: EndOrderRepair[]) => {
-      writes.push({ ids: batch.map((repair) => repair.filter._id), bytes: batch.reduce((sum, repair) => sum + repair.filter.state.length, 0), taken: cursors.at(-1)?.taken ?? 0 });
+      writes.push({ ids: batch.map((repair) => repair.filter._id), bytes: batch.reduce((sum, repair) => sum + repair.filter.state.length, 0), taken: takenOf(finds) });
       for (const repair of batch) {
         const found = [...store.entries()].find(([, doc]) => doc._id === repair.filter._id && doc.state === repair.filter.state);
         if (found) store.set(found[0], { ...found[1], ...repair.update.$set });
@@ -88,21 +103,53 @@ describe('a page of listEnded (endedPage)', () => {
     };
   /** Runs a page of `query` over `store`, its repairs written to it. */
   const runPage = async (store: Map<string, StoredEndOrder>, query = queryOf(), limits?: BatchSize) => {
-    const cursors: Cursor[] = [];
+    const finds: Find[] = [];
     const writes: { ids: string[]; bytes: number; taken: number }[] = [];
-    const states = await endedPage(readerOf(store, query, cursors), query, decode, writerTo(store, writes, cursors), limits);
-    return { ids: states.map((state) => state.instanceId), states, writes, reads: cursors.length, cursors };
+    const states = await endedPage(readerOf(store, query, finds), query, decode, writerTo(store, writes, finds), limits);
+    return { ids: states.map((state) => state.instanceId), states, writes, reads: finds.length, finds };
   };
+  /** A find of `docs` for a page that throws its own failures (`use` over them), each document given once. */
+  const onceRead = (docs: AsyncIterable<StoredEndOrder>): EndedRead<StoredEndOrder> => (from, _limit, use) => (from === undefined ? use(docs) : use(countedIterable([])));
+
+  it('asks each find for what the page still needs and reads it to its end: the server has closed every cursor, no killCursors to send', async () => {
+    // Before, one read without a limit, left open at the page's last state: its close sent a killCursors that driver
+    // 7.8 bounds by nothing, which a server that stopped answering held past the call's deadline (about 20 s).
+    const store = new Map(['a', 'b', 'c', 'd', 'e'].map((id, i) => [id, docOf(ended(id, 1000 + i))]));
+    const full = await runPage(store, queryOf({ limit: 2 }));
+    expect(full.ids).toEqual(['a', 'b']);
+    expect(full.finds.map(({ limit, given, taken, toEnd }) => ({ limit, given, taken, toEnd }))).toEqual([{ limit: 2, given: 2, taken: 2, toEnd: true }]);
+    const short = await runPage(store, queryOf({ limit: 10 }));
+    expect(short.ids).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(short.finds.map(({ limit, given, toEnd }) => ({ limit, given, toEnd }))).toEqual([{ limit: 10, given: 5, toEnd: true }]);
+    // A stale key among them: the first find gives one state fewer, and the next goes on after its last document.
+    store.set('b', docOf(ended('b', 1001), { lastUpdatedTime: at(900) }));
+    const stale = await runPage(store, queryOf({ limit: 3 }));
+    expect(stale.ids).toEqual(['a', 'b', 'c']);
+    expect(stale.finds.map(({ limit, given, toEnd }) => ({ limit, given, toEnd }))).toEqual([{ limit: 3, given: 3, toEnd: true }, { limit: 1, given: 1, toEnd: true }]);
+  });
+
+  it('takes a find\u2019s documents up to its limit and asks its cursor for no more (upTo): the driver would close it there, unbounded', async () => {
+    let asked = 0;
+    const cursor = { next: async () => (++asked <= 5 ? { n: asked } : null) };
+    const taken: unknown[] = [];
+    for await (const doc of upTo(() => cursor.next(), 3)) taken.push(doc);
+    expect([taken.length, asked]).toEqual([3, 3]);
+    asked = 0;
+    const all: unknown[] = [];
+    for await (const doc of upTo(() => cursor.next(), 10)) all.push(doc);
+    expect([all.length, asked]).toEqual([5, 6]); // the sixth `next()` found the end
+  });
 
   it('lists at most `limit` states, reading no further, and leaves out states that do not decode', async () => {
     const store = new Map(['a', 'b', 'c', 'd'].map((id, i) => [id, docOf(ended(id, 1000 + i))]));
-    const cursors: Cursor[] = [];
+    const finds: Find[] = [];
     const writes: EndOrderRepair[][] = [];
     const query = queryOf({ limit: 2 });
-    const states = await endedPage(readerOf(store, query, cursors), query, (doc) => (doc._id === 'a' ? undefined : decode(doc)), async (batch) => writes.push(batch));
+    const states = await endedPage(readerOf(store, query, finds), query, (doc) => (doc._id === 'a' ? undefined : decode(doc)), async (batch) => writes.push(batch));
     expect(states.map((s) => s.instanceId)).toEqual(['b', 'c']);
     expect(writes).toEqual([]);
-    expect(cursors.map((cursor) => cursor.taken)).toEqual([3]);
+    // Two read for one state, then one more for the one still needed: d never read.
+    expect(finds.map((find) => [find.limit, find.taken])).toEqual([[2, 2], [1, 1]]);
   });
 
   it('pages through every ended instance once when one was left under a stale, earlier end time (a sweep skipped those between before)', async () => {
@@ -136,12 +183,12 @@ describe('a page of listEnded (endedPage)', () => {
       const { ids, writes, reads } = await runPage(new Map(docs));
       expect(writes.map((w) => w.ids)).toEqual([docs.slice(0, 500), docs.slice(500, 1000), docs.slice(1000, 1001)].map((part) => part.map(([, doc]) => doc._id)));
       // The first batch went as the 501st stale document was met (the 502nd read: 'a', at 500, among them), the second
-      // at the 1,001st, the last once the read ended: 500 held at most.
-      expect(writes.map((w) => w.taken)).toEqual([502, 1002, docs.length]);
+      // at the 1,001st, the last once the page was done: 500 held at most. By then the finds, each of what the page
+      // still needed, had gone past 'b' and met the 98 it lists under the keys their repairs gave them (1,101 read).
+      expect(writes.map((w) => w.taken)).toEqual([502, 1002, 1101]);
       expect(Math.max(...writes.map((w) => w.ids.length))).toBe(FILL_IN_BATCH_COUNT);
-      // Behind the page's last ('z') once moved: listed at their end, from the states read, in the one read; the first
-      // 100 by key (the page holds no more of them than that).
-      expect(reads).toBe(1);
+      expect(reads).toBe(12);
+      // Listed at their end (from the states read, or met there once repaired), the first 100 by key.
       expect(ids).toEqual(['a', 'b', ...staleIds(98)]);
     });
 
@@ -166,7 +213,7 @@ describe('a page of listEnded (endedPage)', () => {
       };
       const writes: string[][] = [];
       const write = async (batch: EndOrderRepair[]) => writes.push(batch.map((r) => r.filter._id));
-      await expect(endedPage((use) => use(cursor), queryOf(), decode, write, { count: 3, bytes: FILL_IN_BATCH_BYTES })).rejects.toBe(bound);
+      await expect(endedPage(onceRead(cursor), queryOf(), decode, write, { count: 3, bytes: FILL_IN_BATCH_BYTES })).rejects.toBe(bound);
       // Five read (all stale): a batch of three as it filled, then the two held. The next try meets them under their own key.
       expect(writes).toEqual([['s0000', 's0001', 's0002'], ['s0003', 's0004']]);
     });
@@ -185,7 +232,7 @@ describe('a page of listEnded (endedPage)', () => {
         tried.push(batch.map((r) => r.filter._id));
         throw new Error('write concern timeout');
       };
-      await expect(endedPage((use) => use(cursor), queryOf(), decode, write)).rejects.toBe(bound);
+      await expect(endedPage(onceRead(cursor), queryOf(), decode, write)).rejects.toBe(bound);
       expect(tried).toEqual([['s0000', 's0001']]);
     });
 
@@ -201,7 +248,7 @@ describe('a page of listEnded (endedPage)', () => {
     });
   });
 
-  describe('lists an instance a repair moved behind the page at its end, from the state it read, in one read', () => {
+  describe('lists an instance a repair moved behind the page at its end, from the state it read, without reading the page again', () => {
     /** 'a' at 500, 'b' at 3000, 'z' at 9000, and 's', left under 100 though it ended at `endedMs`. */
     const storeWith = (endedMs: number) => new Map([
       ...['a', 'b', 'z'].map((id, i): [string, StoredEndOrder] => [id, docOf(ended(id, [500, 3000, 9000][i]!))]),
@@ -216,15 +263,15 @@ describe('a page of listEnded (endedPage)', () => {
     });
 
     it('whatever became of its repair: a write that failed (or that the call’s deadline left no time for) lists it all the same', async () => {
-      const cursors: Cursor[] = [];
+      const finds: Find[] = [];
       const store = storeWith(5000);
       const tried: string[][] = [];
       // Writes nothing, as MongoStore's write does when the bulk write fails (it logs the failure and settles).
       const failing = async (batch: EndOrderRepair[]) => void tried.push(batch.map((repair) => repair.filter._id));
-      const states = await endedPage(readerOf(store, queryOf(), cursors), queryOf(), decode, failing);
+      const states = await endedPage(readerOf(store, queryOf(), finds), queryOf(), decode, failing);
       expect(tried).toEqual([['s']]);
       expect(states.map((state) => state.instanceId)).toEqual(['a', 'b', 's', 'z']);
-      expect(cursors).toHaveLength(1);
+      expect(finds).toHaveLength(1);
     });
 
     it('a full page ends before the last key it read when moved ones come first: the next page goes on from there', async () => {
@@ -238,7 +285,7 @@ describe('a page of listEnded (endedPage)', () => {
     it('not when moved past the last key of a full page (the next page’s) or out of the listing', async () => {
       const store = storeWith(5000);
       const full = await runPage(store, queryOf({ limit: 2 }));
-      expect([full.ids, full.reads]).toEqual([['a', 'b'], 1]);
+      expect([full.ids, full.reads]).toEqual([['a', 'b'], 2]); // s, a; then b, the one still needed
       expect((await runPage(store, queryOf({ limit: 2, after: endedKeyOf(full.states.at(-1)!) }))).ids).toEqual(['s', 'z']);
       const out = await runPage(storeWith(20_000)); // ended past `endedTo`
       expect([out.ids, out.reads, out.writes.length]).toEqual([['a', 'b', 'z'], 1, 1]);

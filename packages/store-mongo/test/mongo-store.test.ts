@@ -2150,6 +2150,13 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
         started.length = 0;
         expect((await store.listEnded(query)).map((state) => state.instanceId)).toEqual(['rs-a', 'rs-s', 'rs-z']);
         expect(started.filter((command) => command['update'] === `${prefix}instances`)).toEqual([]);
+        // A full page (2 of the 3) reads its find, limited to the page, to its end, and the server closed the cursor
+        // with it: no getMore and no killCursors (which driver 7.8 sends with no signal or time limit) in its session.
+        started.length = 0;
+        expect((await store.listEnded({ ...query, limit: 2 })).map((state) => state.instanceId)).toEqual(['rs-a', 'rs-s']);
+        const fullFinds = started.filter((command) => command['find'] === `${prefix}instances` && (command['filter'] as { runtimeStatus?: unknown }).runtimeStatus === 'Completed');
+        expect(fullFinds.map((command) => command['limit'])).toEqual([2]);
+        expect(started.filter((command) => (command['getMore'] !== undefined || command['killCursors'] !== undefined) && lsid(command) === lsid(fullFinds[0]!))).toEqual([]);
       } finally {
         await store.close();
         await client.close();

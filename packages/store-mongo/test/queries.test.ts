@@ -859,7 +859,8 @@ describe('listEnded (endedListingQuery)', () => {
   it('reads one status up to a time on `ended`, in its order, the state and the key it was found under, in batches of the page', () => {
     const { filter, options } = endedListingQuery({ runtimeStatus: 'Failed', endedTo: to, limit: 100 });
     expect(filter).toEqual({ runtimeStatus: 'Failed', lastUpdatedTime: { $lte: to }, ...STORE_KEY });
-    expect(options).toEqual({ sort: ENDED_SORT, hint: ENDED_HINT, projection: { state: 1, runtimeStatus: 1, lastUpdatedTime: 1, idOrder: 1 }, batchSize: 100 });
+    // Limited to the page, in one batch: the server closes the cursor with the last it sends (no killCursors to send).
+    expect(options).toEqual({ sort: ENDED_SORT, hint: ENDED_HINT, projection: { state: 1, runtimeStatus: 1, lastUpdatedTime: 1, idOrder: 1 }, limit: 100, batchSize: 100 });
     expect(Object.keys(ENDED_SORT)).toEqual(['runtimeStatus', 'lastUpdatedTime', 'idOrder']);
     expect(INDEXES.instances.find((i) => i.name === 'ended')?.key).toEqual(ENDED_HINT);
   });
@@ -871,6 +872,16 @@ describe('listEnded (endedListingQuery)', () => {
       $or: [{ lastUpdatedTime: { $gt: ms(2000) } }, { lastUpdatedTime: ms(2000), idOrder: { $gt: codeUnitOrderKey('b\uFF01') } }],
       ...STORE_KEY,
     });
+  });
+
+  it('goes on after the key a document of the page was found under, for what the page still needs', () => {
+    const query: EndedQuery = { runtimeStatus: 'Completed', endedTo: to, limit: 10, after: { endedMs: ms(1000).getTime(), instanceId: 'a' } };
+    const state = { instanceId: 'b\uFF01', lastUpdatedTime: ms(2000) };
+    const found = { lastUpdatedTime: state.lastUpdatedTime, idOrder: codeUnitOrderKey(state.instanceId) };
+    const next = endedListingQuery(query, found, 3);
+    expect(next.filter).toEqual(endedListingQuery({ ...query, after: { endedMs: ms(2000).getTime(), instanceId: state.instanceId } }).filter);
+    expect([next.options.limit, next.options.batchSize]).toEqual([3, 3]);
+    expect(() => endedListingQuery(query, { lastUpdatedTime: null, idOrder: 'x' })).toThrow(TypeError);
   });
 
   it('selects and orders exactly what matchesEndedQuery and compareEndedKeys do, for every resume key, ids MongoDB\u2019s _id order would misplace included', () => {
