@@ -1,6 +1,6 @@
 import type { Clock } from '@durable-rx/runtime';
 import { VirtualClock } from '@durable-rx/runtime/testing';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CallDeadline, DEFAULT_STORE_CALL_TIMEOUT_MS, elapsedSourceOf, LISTING_DEADLINE_MS, listingDeadlineMs, serverTimeLeft } from '../src/call-deadline.js';
 import { checkConnectOptions } from '../src/mongo-store-options.js';
 import { mapDriverError } from '../src/map-driver-error.js';
@@ -86,6 +86,8 @@ describe('one deadline for a store call (CallDeadline: listEnded\u2019s reads an
     deadline.release(); // after it fired: nothing to clear
   });
 
+  afterEach(() => vi.restoreAllMocks());
+
   /**
    * A system-like clock over `clock`'s timers (no `timersFireOnTime`) whose `now()` is wall time, set by `stepMs`, and
    * `performance.now()` held by the test at `monotonic.ms`: the monotonic time the timers keep.
@@ -93,7 +95,7 @@ describe('one deadline for a store call (CallDeadline: listEnded\u2019s reads an
   function wallClockOver(clock: VirtualClock) {
     const wall = { stepMs: 0 };
     const monotonic = { ms: 1_000 };
-    const spy = vi.spyOn(performance, 'now').mockImplementation(() => monotonic.ms);
+    vi.spyOn(performance, 'now').mockImplementation(() => monotonic.ms); // restored after each test
     const system: Clock = {
       now: () => new Date(clock.now().getTime() + wall.stepMs),
       setTimeout: (callback, delayMs) => clock.setTimeout(callback, delayMs),
@@ -104,46 +106,38 @@ describe('one deadline for a store call (CallDeadline: listEnded\u2019s reads an
       monotonic.ms += ms;
       await clock.advance(ms);
     };
-    return { system, wall, advance, restore: () => spy.mockRestore() };
+    return { system, wall, advance };
   }
 
   it('reads its elapsed time on a monotonic source: a wall clock set forward an hour mid-call (an NTP step, a machine waking) does not end the call', async () => {
     // Before, the elapsed time came from the clock's now(): an hour forward 10 s in left no server time, and every read
     // and write after it threw the deadline's TimeoutError (a 503) though the call had 15 s left.
     const clock = new VirtualClock();
-    const { system, wall, advance, restore } = wallClockOver(clock);
-    try {
-      const deadline = new CallDeadline(system);
-      await advance(10_000);
-      wall.stepMs = 3_600_000;
-      expect(deadline.read().maxTimeMS).toBe(10_000);
-      expect(deadline.write()).toMatchObject({ maxTimeMS: 10_000, writeConcern: { wtimeoutMS: 10_000 } });
-      expect(deadline.signal.aborted).toBe(false);
-      await advance(10_000);
-      expect(captured(() => deadline.read())).toMatchObject({ name: 'TimeoutError' }); // its share spent, by the monotonic time
-      await advance(LISTING_DEADLINE_MS - 20_000);
-      expect(deadline.signal.aborted).toBe(true);
-      deadline.release();
-    } finally {
-      restore();
-    }
+    const { system, wall, advance } = wallClockOver(clock);
+    const deadline = new CallDeadline(system);
+    await advance(10_000);
+    wall.stepMs = 3_600_000;
+    expect(deadline.read().maxTimeMS).toBe(10_000);
+    expect(deadline.write()).toMatchObject({ maxTimeMS: 10_000, writeConcern: { wtimeoutMS: 10_000 } });
+    expect(deadline.signal.aborted).toBe(false);
+    await advance(10_000);
+    expect(captured(() => deadline.read())).toMatchObject({ name: 'TimeoutError' }); // its share spent, by the monotonic time
+    await advance(LISTING_DEADLINE_MS - 20_000);
+    expect(deadline.signal.aborted).toBe(true);
+    deadline.release();
   });
 
   it('gives no operation more server time than the call\u2019s share when the clock steps back during the call (an NTP step)', async () => {
     // An hour set back 10 s in made a read's maxTimeMS 3,610,000 ms (a write's the same, its majority wait 30 s), so
     // the server would go on long after the signal ended the call at 25 s.
     const clock = new VirtualClock();
-    const { system, wall, advance, restore } = wallClockOver(clock);
-    try {
-      const deadline = new CallDeadline(system);
-      await advance(10_000);
-      wall.stepMs = -3_600_000;
-      expect(deadline.read().maxTimeMS).toBe(10_000);
-      expect(deadline.write()).toMatchObject({ maxTimeMS: 10_000, writeConcern: { wtimeoutMS: 10_000 } });
-      deadline.release();
-    } finally {
-      restore();
-    }
+    const { system, wall, advance } = wallClockOver(clock);
+    const deadline = new CallDeadline(system);
+    await advance(10_000);
+    wall.stepMs = -3_600_000;
+    expect(deadline.read().maxTimeMS).toBe(10_000);
+    expect(deadline.write()).toMatchObject({ maxTimeMS: 10_000, writeConcern: { wtimeoutMS: 10_000 } });
+    deadline.release();
     // A hand clock (its timers on its own time) drives the deadline by its now(): set back, no more than the share.
     expect(serverTimeLeft(-3_600_000)).toBe(LISTING_DEADLINE_MS - READ_DEADLINE_MARGIN_MS);
   });
