@@ -8,6 +8,8 @@ import type { PurgeMember, StatusChange } from '../src/store/store.js';
 import { ENDED_SETTLE_MS } from '../src/store/ended-listing.js';
 import { guardClock } from '../src/env/guarded-clock.js';
 import { onNextMacrotask } from '../src/env/next-macrotask.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { within } from '../src/testing/settled.js';
 import {
   KEPT_PARENT_TRUST_MS, MAX_WATCHED_KEPT_PARENTS, RETENTION_PAGE_SIZE, RETENTION_READS_PER_SWEEP, RetentionSweep,
@@ -1289,6 +1291,37 @@ describe('retention of ended instances', () => {
     expect(sweeps.map(({ listed, read }) => listed + read)).toEqual([RETENTION_READS_PER_SWEEP, 2 * chains]);
   });
 
+  it('lets go of the page it held when it stops, and a sweeper after it lists from the start: none skipped', async () => {
+    // 100 chains 12 deep: the first sweep holds its page of the 100 deepest, purging nothing. A stopped sweeper held
+    // those 100 states (and the parents read for them) for as long as its worker was kept.
+    const memory = new MemoryStore();
+    const start = T0 + 2 * HOUR;
+    await chainsTwelveDeep(memory, start, RETENTION_PAGE_SIZE);
+    const listed: WeakRef<InstanceState>[] = [];
+    const retention = { completed: 10 * MINUTE, intervalMs: MINUTE };
+    const { clock, sweeper, sweeps, sweepNow } = handSwept(memory, start, retention, {
+      listEnded: async (query) => (await memory.listEnded(query)).map((state) => {
+        const copy = { ...state };
+        listed.push(new WeakRef(copy));
+        return copy;
+      }),
+    });
+    sweeper.start();
+    await sweepNow();
+    expect(sweeps[0]!.read).toBe(RETENTION_READS_PER_SWEEP - RETENTION_PAGE_SIZE);
+    expect(listed).toHaveLength(RETENTION_PAGE_SIZE);
+    expect(await storedCount(memory)).toBe(12 * RETENTION_PAGE_SIZE);
+    await sweeper.stop();
+    expect(await reachable(listed)).toBe(0);
+    // The worker of a runtime started again sweeps from the start: the page the stop let go of is listed again.
+    const next = handSwept(memory, clock.ms, retention);
+    next.sweeper.start();
+    do await next.sweepNow();
+    while (next.sweeps.length < 5 && await storedCount(memory) > 0);
+    await next.sweeper.stop();
+    expect(await storedCount(memory)).toBe(0);
+  });
+
   it('lets a macrotask run between two store calls of a sweep: its rounds of parents\' reads and its purge sets too', async () => {
     // 10 chains of 12 completed instances, all due: the first page lists the 10 deepest levels, asks for two rounds of
     // reads (the level above, then the roots) and purges them in sets. Each store call notes the answers no macrotask
@@ -1751,6 +1784,15 @@ async function heldWithParent(status: OrchestrationRuntimeStatus, retention: Run
   await swept.sweepNow();
   expect(swept.sweeps[0]).toMatchObject({ listed: RETENTION_PAGE_SIZE, read: RETENTION_READS_PER_SWEEP - RETENTION_PAGE_SIZE });
   return { ...swept, memory, start };
+}
+
+/** How many of `refs` are still reachable after a full garbage collection, run once this job's hold on them is over. */
+async function reachable(refs: readonly WeakRef<object>[]): Promise<number> {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  await new Promise<void>((resolve) => onNextMacrotask(resolve));
+  gc();
+  return refs.filter((ref) => ref.deref() !== undefined).length;
 }
 
 /** How many instances `memory` holds. */

@@ -133,7 +133,8 @@ export interface RetentionSweepOptions {
  * what was read for it, and decided first by the next sweep, which goes on with its rounds) and waits a macrotask
  * between two store calls, so steps and timers go on meanwhile; the next sweep goes on where it stopped (its
  * continuation token), a second later when it stopped with more left after purging something, an interval later when
- * it purged nothing (instances kept by their parents are not read again every second). A pass that reached the end of a status's listing is followed by one that goes on after the last
+ * it purged nothing (instances kept by their parents are not read again every second). `stop` lets go of all it holds,
+ * a held page too: where the listings stood with it, so a sweeper after it lists from the start. A pass that reached the end of a status's listing is followed by one that goes on after the last
  * instance it listed (a token of that key), not from the start: the instances it left (not due yet, or kept by their
  * parents) are not listed again at every pass. The next pass lists from the start again by the earliest of: a period
  * of that status after the last one from the start began (an instance that ended behind the listing's place since is
@@ -222,6 +223,7 @@ export class RetentionSweep {
    * while a watch is free: its end, its purge or another execution of it ends the wait ({@link RetentionSweep.#ended}).
    */
   #wait(parent: string, executionId: string | undefined, status: OrchestrationRuntimeStatus, nowMs: number): void {
+    if (this.#stopped) return; // a sweep that ends after the stop notes nothing the stop let go of
     let waited = this.#waiting.get(parent);
     if (waited !== undefined && waited.executionId !== executionId) {
       this.#ended(parent); // another execution than the one noted: that wait is over
@@ -317,15 +319,29 @@ export class RetentionSweep {
   }
 
   /**
-   * Releases the timer; a sweep under way stops at its next page. Resolves when it has. Never rejects, nor throws: a
-   * clock that fails to clear the timer is logged (the timer then does nothing when it fires).
+   * Releases the timer and what the sweeper holds: its remembered parents, their watches, and where each listing
+   * stands, a held page with it (`#forgetListings`: up to 100 states and the parents read for them). A sweep under way
+   * stops at its next store call, and what it leaves is let go of as it ends. Resolves when it has. Never rejects, nor
+   * throws: a clock that fails to clear the timer is logged (the timer then does nothing when it fires).
    */
   stop(): Promise<void> {
     this.#stopped = true;
     this.#keeping.clear();
     for (const id of [...this.#waiting.keys()]) this.#ended(id, false);
+    this.#forgetListings();
     this.#timer.clear();
     return this.#running ?? Promise.resolve();
+  }
+
+  /**
+   * Lets go of where each status's listing stands, the page held by the last sweep with it: the next pass of every
+   * status lists from the start, so nothing a pass went past is skipped (a held page was listed, not decided), and a
+   * parent the sweeper no longer remembers is read again before any child it keeps goes. After a sweep that failed, and
+   * at the stop (a worker started again after a stop is a new one: it lists from the start too).
+   */
+  #forgetListings(): void {
+    this.#listings.clear();
+    this.#from = 0;
   }
 
   /**
@@ -359,8 +375,7 @@ export class RetentionSweep {
     const leftMs = onPlatform ? this.#dueAtMs - this.#clockMs() : 0;
     if (leftMs > 0) return this.#arm(leftMs);
     const running = (this.#running = this.#sweep().then((more) => more ? BACKLOG_SWEEP_MS : this.#intervalMs, (error: unknown) => {
-      this.#listings.clear();
-      this.#from = 0;
+      this.#forgetListings();
       // A store closed for good serves no later sweep either: the sweeps end (the worker hears of it from its own calls).
       if (isStoreClosed(error)) {
         this.#stopped = true;
@@ -370,7 +385,9 @@ export class RetentionSweep {
       return this.#intervalMs;
     }).then((delayMs) => {
       if (this.#running === running) this.#running = undefined;
-      if (!this.#stopped && delayMs !== undefined) this.#arm(delayMs);
+      // Stopped meanwhile: what the sweep noted after the stop goes too.
+      if (this.#stopped) this.#forgetListings();
+      else if (delayMs !== undefined) this.#arm(delayMs);
     }));
   };
 
