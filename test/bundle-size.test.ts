@@ -21,9 +21,9 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * why; the history of the budgets is in git.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 56_502 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 73_025 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 102_481 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 56_605 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 73_105 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 102_591 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_474 },
 ];
 

@@ -587,11 +587,15 @@ describe('retention of ended instances', () => {
       await clock.advance(sweeps === 0 ? 0 : MINUTE);
       await vi.waitFor(() => expect(armed()).toBe(sweeps + 1), WAIT);
     };
-    // The first sweep lists half its pages of children and reads their parents in the other half (purging 'due'); the
-    // next, a second later, the rest.
+    // The first sweep lists half its pages of children and reads their parents in the other half (purging 'due'),
+    // holding its last page; the next, a second later, decides that page alone, and the one after, a second later
+    // again, the rest.
+    const seconds = (): number => delays.filter((delay) => delay === 1000).length;
     await clock.advance(0);
-    await vi.waitFor(() => expect(delays).toContain(1000), WAIT);
+    await vi.waitFor(() => expect(seconds()).toBe(1), WAIT);
     expect(counted.reads).toBe(5 * RETENTION_PAGE_SIZE - 1);
+    await clock.advance(1000);
+    await vi.waitFor(() => expect(seconds()).toBe(2), WAIT);
     await clock.advance(1000);
     await vi.waitFor(() => expect(armed()).toBe(1), WAIT);
     expect(counted.reads).toBe(n);
@@ -892,11 +896,12 @@ describe('retention of ended instances', () => {
       store, clock: guardClock(clock, silentLogger), logger: silentLogger, retention: { completed: 0, intervalMs: MINUTE },
       bounded: (call) => call(),
     });
-    const sweepNow = async (): Promise<void> => {
+    /** Runs the sweep due now; resolves with the delay of the next it armed (an interval, or a second). */
+    const sweepNow = async (): Promise<number> => {
       reads = new Set();
-      const next = clock.nextTimer((delayMs) => delayMs === MINUTE);
+      const next = clock.nextTimer((delayMs) => delayMs === MINUTE || delayMs === 1000);
       clock.fireDue();
-      await within(next, 'the next sweep armed');
+      return (await within(next, 'the next sweep armed')).at - clock.ms;
     };
     sweep.start();
     // The first sweep lists 500 children and reads their parents (each round of reads a page), the next the others.
@@ -923,7 +928,9 @@ describe('retention of ended instances', () => {
     listing = true;
     for (let i = 0; i < n / 200; i++) {
       clock.ms += MINUTE;
-      await sweepNow();
+      // A page a sweep held (its parents' reads past the sweep's) is decided a second later, alone; one that purged
+      // some has the next come a second later too.
+      for (let more = 0; more < 5 && await sweepNow() === 1000; more++) clock.ms += 1000;
     }
     for (const id of unread) expect(await memory.getInstance(`${id}-child`)).toBeUndefined();
     for (const id of parents.filter((p) => !unread.includes(p))) expect(await memory.getInstance(`${id}-child`)).toBeDefined();
@@ -1270,11 +1277,12 @@ describe('retention of ended instances', () => {
     while (sweeps.length < 10 && await storedCount(memory) > 0);
     await sweeper.stop();
     expect(await storedCount(memory)).toBe(0);
-    expect(sweeps.length).toBe(2);
+    // The held page decided alone a second later (its read of the parent), then the 509 left.
+    expect(sweeps.map(({ listed, read }) => ({ listed, read }))).toEqual([{ listed: 991, read: 9 }, { listed: 0, read: 1 }, { listed: 509, read: 6 }]);
     expect([...listings].filter(([, times]) => times > 1)).toEqual([]);
   });
 
-  it('holds a page whose rounds of reads go past the sweep\'s, however deep its trees: none read past 1,000 a sweep, and the next sweep goes on with the rounds', async () => {
+  it('holds a page whose rounds of reads go past the sweep\'s, however deep its trees: none read past 1,000 a sweep, and the next sweep, a second later, goes on with the rounds', async () => {
     // 100 chains of 12 completed instances, each the child of the next, the deepest ended first: the first page lists
     // the 100 deepest and asks for 11 rounds of 100 reads (1,200 instances with the page).
     const chains = RETENTION_PAGE_SIZE;
@@ -1287,8 +1295,46 @@ describe('retention of ended instances', () => {
     while (sweeps.length < 10 && await storedCount(memory) > 0);
     await sweeper.stop();
     expect(await storedCount(memory)).toBe(0);
-    // The first sweep: the page and 9 rounds; the second the 2 rounds left, and every chain purged.
+    // The first sweep: the page and 9 rounds, purging nothing; the second, a second later (not an interval), the 2
+    // rounds left of that page alone, and every chain purged.
     expect(sweeps.map(({ listed, read }) => listed + read)).toEqual([RETENTION_READS_PER_SWEEP, 2 * chains]);
+    expect(sweeps.map(({ at, listed }) => ({ after: at - start, listed }))).toEqual([{ after: 0, listed: chains }, { after: 1000, listed: 0 }]);
+  });
+
+  it('adds one sweep, of the held page\'s reads alone, to each that holds one: kept trees deeper than a sweep\'s reads are not read every second', async () => {
+    // 300 chains 12 deep whose roots failed and are kept a week: every page of the deepest asks for 11 rounds of reads,
+    // more than a sweep's, and is kept. Each sweep that holds one has it decided a second later by a sweep that reads
+    // its rounds left alone; the sweep after comes an interval later, as the holding one's would have.
+    const memory = new MemoryStore();
+    const start = T0 + 2 * HOUR;
+    const chains = 3 * RETENTION_PAGE_SIZE;
+    for (let k = 0; k < chains; k++) {
+      for (let level = 0; level < 12; level++) {
+        const id = (l: number): string => `c${String(k).padStart(3, '0')}-${String(l).padStart(2, '0')}`;
+        await stored(memory, {
+          id: id(level), status: level === 0 ? 'Failed' : 'Completed', endedMs: start - HOUR + (11 - level) * MINUTE + k, executionId: 'e1',
+          ...(level > 0 ? { parent: { id: id(level - 1), executionId: 'e1' } } : {}),
+        });
+      }
+    }
+    const { sweeper, sweeps, sweepNow } = handSwept(memory, start, { completed: 10 * MINUTE, failed: 7 * 24 * HOUR, intervalMs: MINUTE });
+    sweeper.start();
+    while (sweeps.length < 100 && (sweeps.at(-1)?.at ?? start) < start + 30 * MINUTE) await sweepNow();
+    await sweeper.stop();
+    expect(await storedCount(memory)).toBe(12 * chains);
+    const perMinute = new Map<number, { sweeps: number; reads: number }>();
+    for (const { at, listed, read } of sweeps) {
+      const minute = perMinute.get(Math.floor((at - start) / MINUTE)) ?? { sweeps: 0, reads: 0 };
+      perMinute.set(Math.floor((at - start) / MINUTE), { sweeps: minute.sweeps + 1, reads: minute.reads + listed + read });
+    }
+    // The held pages were decided a second after their sweeps, by sweeps that listed nothing...
+    const afterHold = sweeps.filter(({ at }, i) => i > 0 && at - sweeps[i - 1]!.at === 1000);
+    expect(afterHold.length).toBeGreaterThanOrEqual(chains / RETENTION_PAGE_SIZE);
+    expect(afterHold.every(({ lists }) => lists === 0)).toBe(true);
+    // ...and the sweeps still came once a minute, two with those, each within its 1,000 reads.
+    expect(Math.max(...[...perMinute.values()].map((minute) => minute.sweeps))).toBe(2);
+    expect(sweeps.every(({ listed, read }) => listed + read <= RETENTION_READS_PER_SWEEP)).toBe(true);
+    expect(Math.max(...afterHold.map(({ read }) => read))).toBeLessThan(RETENTION_READS_PER_SWEEP);
   });
 
   it('lets go of the page it held when it stops, and a sweeper after it lists from the start: none skipped', async () => {
@@ -1809,14 +1855,15 @@ async function storedCount(memory: MemoryStore): Promise<number> {
 
 /**
  * A {@link RetentionSweep} over `memory` listing in end order, on a HandClock at `startMs`, with `overrides` of its
- * store. Each sweep is recorded in `sweeps`: when it ran, the instances its listings returned (`listed`) and those it
- * read one by one (`read`); `listings` counts how often each instance was listed. `sweepNow` runs the sweep due now
+ * store. Each sweep is recorded in `sweeps`: when it ran, its listing calls (`lists`: none in a sweep that decides the
+ * page the one before it held, alone), the instances they returned (`listed`) and those it read one by one (`read`);
+ * `listings` counts how often each instance was listed. `sweepNow` runs the sweep due now
  * up to the timer of the next (an interval on, or a second), and moves the clock to it.
  */
 function handSwept(memory: MemoryStore, startMs: number, retention: RuntimeOptions['retention'] & object, overrides: Partial<Store> = {}) {
   const clock = new HandClock();
   clock.ms = startMs;
-  const sweeps: { at: number; listed: number; read: number }[] = [];
+  const sweeps: { at: number; lists: number; listed: number; read: number }[] = [];
   const listings = new Map<string, number>();
   const store = storeWith(memory, {
     getInstance: (instanceId, options) => {
@@ -1824,6 +1871,7 @@ function handSwept(memory: MemoryStore, startMs: number, retention: RuntimeOptio
       return memory.getInstance(instanceId, options);
     },
     listEnded: async (query) => {
+      sweeps.at(-1)!.lists++;
       const page = await memory.listEnded(query);
       sweeps.at(-1)!.listed += page.length;
       for (const { instanceId } of page) listings.set(instanceId, (listings.get(instanceId) ?? 0) + 1);
@@ -1833,7 +1881,7 @@ function handSwept(memory: MemoryStore, startMs: number, retention: RuntimeOptio
   });
   const sweeper = new RetentionSweep({ store, clock: guardClock(clock, silentLogger), logger: silentLogger, retention, bounded: (call) => call() });
   const sweepNow = async (): Promise<void> => {
-    sweeps.push({ at: clock.ms, listed: 0, read: 0 });
+    sweeps.push({ at: clock.ms, lists: 0, listed: 0, read: 0 });
     const next = clock.nextTimer((delayMs) => delayMs === retention.intervalMs || delayMs === 1000);
     clock.fireDue();
     clock.ms = (await within(next, 'the next sweep armed')).at;

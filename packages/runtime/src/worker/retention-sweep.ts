@@ -67,6 +67,13 @@ export const RETENTION_READS_PER_SWEEP = 1000;
  * remembered failures, all lapsed at once, counts them: none while nothing changed; with 300 started again unseen, two
  * (the listing from the start after the sweep that found them, which purged their children over two sweeps), of the 3
  * that bound allows, then one sweep a minute.
+ *
+ * One more comes this soon, whatever was purged: after a sweep that held a page (its parents' reads went past the
+ * sweep's). That page is certain work, listed and partly read: the sweep a second later decides it alone (its rounds
+ * left, in reads of their own: no parents read again, no listing), and the one after comes as the holding sweep's own
+ * next would have, a second or an interval after it. So a held page waits a second, not an interval (100 chains 12
+ * deep: all purged 1 s after the first sweep, not 60), and holding adds one sweep to each that holds, of the held
+ * page's reads alone: 2,000 reads an interval at most while nothing is purged.
  */
 const BACKLOG_SWEEP_MS = 1000;
 /** How many times a sweep sends one set of members, each time without the one the store found changed. */
@@ -130,11 +137,11 @@ export interface RetentionSweepOptions {
  * next sweep, which reads it again). So several workers (tabs, processes) sweeping one store at once purge each
  * instance once and nothing else. A sweep reads at most {@link RETENTION_READS_PER_SWEEP} instances ({@link SweepReads}:
  * each one a listing returns and each one read by id counted; a page whose parents' reads go past that is held, with
- * what was read for it, and decided first by the next sweep, which goes on with its rounds) and waits a macrotask
- * between two store calls, so steps and timers go on meanwhile; the next sweep goes on where it stopped (its
- * continuation token), a second later when it stopped with more left after purging something, an interval later when
- * it purged nothing (instances kept by their parents are not read again every second). `stop` lets go of all it holds,
- * a held page too: where the listings stood with it, so a sweeper after it lists from the start. A pass that reached the end of a status's listing is followed by one that goes on after the last
+ * what was read for it, and decided by the next sweep, a second later, alone, which goes on with its rounds) and waits a macrotask between two store calls, so steps
+ * and timers go on meanwhile; the next sweep goes on where it stopped (its continuation token), a second later when it
+ * stopped with more left after purging something, an interval later when it purged nothing (instances kept by their
+ * parents are not read again every second). `stop` lets go of all it holds, a held page too: where the listings stood
+ * with it, so a sweeper after it lists from the start. A pass that reached the end of a status's listing is followed by one that goes on after the last
  * instance it listed (a token of that key), not from the start: the instances it left (not due yet, or kept by their
  * parents) are not listed again at every pass. The next pass lists from the start again by the earliest of: a period
  * of that status after the last one from the start began (an instance that ended behind the listing's place since is
@@ -174,6 +181,11 @@ export class RetentionSweep {
   readonly #listings = new Map<OrchestrationRuntimeStatus, Listing>();
   /** The index of the status the next sweep begins with: the one the last stopped in at its bound of reads. */
   #from = 0;
+  /**
+   * Set when the last sweep held a page: the next decides that page alone, a second later ({@link BACKLOG_SWEEP_MS});
+   * true when the one that held it had more left after progress (the sweep after comes a second later too).
+   */
+  #afterHold: boolean | undefined;
   /**
    * The ended parents found keeping their sub-orchestrations, each until it becomes due or it changes, read again
    * every {@link KEPT_PARENT_TRUST_MS}, at most {@link MAX_KEPT_PARENTS}: a sweep reads no parent known here (a
@@ -342,6 +354,7 @@ export class RetentionSweep {
   #forgetListings(): void {
     this.#listings.clear();
     this.#from = 0;
+    this.#afterHold = undefined;
   }
 
   /**
@@ -374,7 +387,17 @@ export class RetentionSweep {
     // is asked again for what is left (NaN, a clock that gives no time: the sweep runs now).
     const leftMs = onPlatform ? this.#dueAtMs - this.#clockMs() : 0;
     if (leftMs > 0) return this.#arm(leftMs);
-    const running = (this.#running = this.#sweep().then((more) => more ? BACKLOG_SWEEP_MS : this.#intervalMs, (error: unknown) => {
+    const afterHold = this.#afterHold;
+    this.#afterHold = undefined;
+    const running = (this.#running = this.#sweep(afterHold !== undefined).then(({ more, held }) => {
+      // A page held is decided alone by a sweep a second later; the one after that comes as the sweep that held it
+      // would have had its own come (a page that sweep holds again, its rounds left past 1,000, is decided first by it).
+      if (held && afterHold === undefined) {
+        this.#afterHold = more;
+        return BACKLOG_SWEEP_MS;
+      }
+      return more || afterHold === true ? BACKLOG_SWEEP_MS : this.#intervalMs;
+    }, (error: unknown) => {
       this.#forgetListings();
       // A store closed for good serves no later sweep either: the sweeps end (the worker hears of it from its own calls).
       if (isStoreClosed(error)) {
@@ -401,28 +424,30 @@ export class RetentionSweep {
   }
 
   /**
-   * One sweep; true when it stopped with more to do (its bound of reads, or a page left to the next sweep). Each status
-   * is listed on its own, back to its own cutoff: a status kept for days is not read by every sweep of one kept for
-   * seconds.
+   * One sweep: how it ended ({@link SweepEnd}). Each status is listed on its own, back to its own cutoff: a status kept
+   * for days is not read by every sweep of one kept for seconds. `heldOnly`: it decides the page the last sweep held,
+   * and ends there (no parents read again, no listing).
    */
-  async #sweep(): Promise<boolean> {
+  async #sweep(heldOnly: boolean): Promise<SweepEnd> {
     const { clock, retention } = this.#o;
     const statuses = retainedStatuses(retention);
     const reads = new SweepReads();
-    // What the memory holds past its time goes (and its watch with it); what it trusted too long is read again first,
-    // and so are the running parents waited on without a watch, last read an interval ago or more: together in half
-    // the sweep's reads at most (each kind half of that at least, when it has as many), so the listing always has the
-    // other half. The lapsed ones left are read after the listing, in the reads it left; the rest by the next sweeps
-    // (the lapsed ones meanwhile not trusted: a listing from the start reads them as any parent).
-    const startMs = readClock(clock, "the worker's clock").getTime();
-    const lapsed = this.#keeping.expire(startMs);
-    const most = RETENTION_READS_PER_SWEEP / 2;
-    const waits = this.#waitsToRead(startMs, Math.max(most / 2, most - lapsed.length));
-    await this.#readAgain([
-      ...this.#keptRereads(lapsed.slice(0, most - waits.length)),
-      ...waits.map((id) => ({ id, found: (state: InstanceState | undefined, nowMs: number) => this.#waitRead(id, state, nowMs) })),
-    ], reads);
-    if (this.#stopped) return false;
+    if (!heldOnly) {
+      // What the memory holds past its time goes (and its watch with it); what it trusted too long is read again
+      // first, and so are the running parents waited on without a watch, last read an interval ago or more: together
+      // in half the sweep's reads at most (each kind half of that at least, when it has as many), so the listing always
+      // has the other half. The lapsed ones left are read after the listing, in the reads it left; the rest by the next
+      // sweeps (the lapsed ones meanwhile not trusted: a listing from the start reads them as any parent).
+      const startMs = readClock(clock, "the worker's clock").getTime();
+      const lapsed = this.#keeping.expire(startMs);
+      const most = RETENTION_READS_PER_SWEEP / 2;
+      const waits = this.#waitsToRead(startMs, Math.max(most / 2, most - lapsed.length));
+      await this.#readAgain([
+        ...this.#keptRereads(lapsed.slice(0, most - waits.length)),
+        ...waits.map((id) => ({ id, found: (state: InstanceState | undefined, nowMs: number) => this.#waitRead(id, state, nowMs) })),
+      ], reads);
+      if (this.#stopped) return IDLE;
+    }
     let more = false;
     let purged = false;
     for (let i = 0; i < statuses.length; i++) {
@@ -431,14 +456,15 @@ export class RetentionSweep {
       const listing = this.#listings.get(status) ?? { midPass: false, relistAt: -Infinity };
       this.#listings.set(status, listing);
       for (;;) {
-        if (reads.left === 0) {
+        // Its bound of reads: a second later when it purged something (more may be due), else an interval later, past
+        // what it read (the tokens), so instances kept for days are not read again every second. A sweep that decides
+        // a held page alone ends with it, the next going on from there.
+        if (reads.left === 0 || (heldOnly && listing.held === undefined)) {
           this.#from = index;
-          // Its bound of reads: a second later when it purged something (more may be due), else an interval later,
-          // past what it read (the tokens), so instances kept for days are not read again every second.
-          return more || purged;
+          return { more: more || purged, held: false };
         }
         await reads.turn();
-        if (this.#stopped) return false;
+        if (this.#stopped) return IDLE;
         const now = readClock(clock, "the worker's clock");
         const cutoff = retentionCutoff(now, status, retention);
         if (cutoff === undefined) break;
@@ -449,7 +475,7 @@ export class RetentionSweep {
         if (done === 'held') {
           listing.held = page;
           this.#from = index;
-          return more || purged;
+          return { more: more || purged, held: true };
         }
         // A page whose purge was left unfinished is listed again by the next sweep (its token is kept).
         if (done === false) {
@@ -477,12 +503,12 @@ export class RetentionSweep {
     // thousands remembered each is still read again about its 5 minutes after it was trusted, not 500 a sweep (3,000
     // at a sweep a minute: 9 minutes). One found changed has its children listed from the start by the next sweep, a
     // second later.
-    if (reads.left > 0) {
+    if (reads.left > 0 && !heldOnly) {
       const left = this.#keeping.expire(readClock(clock, "the worker's clock").getTime()).slice(0, reads.left);
       await this.#readAgain(this.#keptRereads(left, () => void (more = true)), reads);
-      if (this.#stopped) return false;
+      if (this.#stopped) return IDLE;
     }
-    return more;
+    return { more, held: false };
   }
 
   /**
@@ -634,6 +660,18 @@ class SweepReads {
   }
 }
 
+/**
+ * How a sweep ended, which sets when the next comes ({@link BACKLOG_SWEEP_MS}): `more`, with more left after progress
+ * (a second later, else an interval later); `held`, a page held for the next (a second later, deciding it alone).
+ */
+interface SweepEnd {
+  readonly more: boolean;
+  readonly held: boolean;
+}
+
+/** A sweep stopped, or with nothing more it can do now. */
+const IDLE: SweepEnd = { more: false, held: false };
+
 /** A page of a status's listing, with what a sweep read for it so far. */
 interface Page {
   readonly instances: readonly InstanceState[];
@@ -675,7 +713,7 @@ interface Waited {
 interface Listing {
   /** A pass is under way: its next page follows `continuationToken`. */
   midPass: boolean;
-  /** A page of the pass whose parents' reads went past its sweep's: the next sweep decides it first, not listed again. */
+  /** A page of the pass whose parents' reads went past its sweep's: the next sweep decides it alone, not listed again. */
   held?: Page | undefined;
   continuationToken?: string | undefined;
   /** The key of the last instance listed, where the next pass begins when it goes on. */
