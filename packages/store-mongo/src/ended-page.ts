@@ -26,7 +26,8 @@ export type EndedRead<D> = <T>(from: D | undefined, limit: number, use: (docs: A
  * earlier version beside this one ended it again without writing its end time) is not listed where it was found: the
  * caller goes on after the key of the last state listed (`endedKeyOf`, store-kit), so a state listed under an earlier,
  * stale key would make the next page skip every instance between the two keys. Either way the read goes on past it, so
- * a page shorter than the limit is still the last.
+ * a page shorter than the limit is still the last. An instance met again once listed (a later change, such as a late
+ * result recorded on it, moved its key past the find that listed it) is left out there too: a page lists each once.
  *
  * Every such document the read meets is set right: its repair goes to `write` in batches as they fill during the read
  * ({@link UpdateBatches}, by {@link joinsBatch}: 500 updates and 16 MiB of the state text they are conditional on, as a
@@ -59,6 +60,8 @@ export async function endedPage<D extends StoredEndOrder>(
   const states: InstanceState[] = [];
   /** The states of the listing's instances the read found stale, the first `query.limit` by key: no others can be listed. */
   const moved: InstanceState[] = [];
+  /** The instances listed in `states`: one a later change moved past the find that listed it is met again after it. */
+  const listed = new Set<string>();
   const repairs = new UpdateBatches(write, limits);
   try {
     let from: D | undefined;
@@ -72,10 +75,12 @@ export async function endedPage<D extends StoredEndOrder>(
           const state = decode(doc);
           if (!state) continue;
           const repair = endOrderRepair(doc, state);
-          if (!repair) states.push(state);
-          else {
+          if (repair) {
             await repairs.add(repair, textBytes(doc.state));
             if (matchesEndedQuery(state, query)) keepFirst(moved, state, query.limit);
+          } else if (!listed.has(state.instanceId)) {
+            listed.add(state.instanceId);
+            states.push(state);
           }
         }
       });

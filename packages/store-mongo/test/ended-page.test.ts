@@ -128,6 +128,21 @@ describe('a page of listEnded (endedPage)', () => {
     expect(stale.finds.map(({ limit, given, toEnd }) => ({ limit, given, toEnd }))).toEqual([{ limit: 3, given: 3, toEnd: true }, { limit: 1, given: 1, toEnd: true }]);
   });
 
+  it('lists an instance once when a later change moved its key past the find it was listed in (a late result recorded on it)', async () => {
+    // 'a' listed by the first find; before the second, a late result recorded on it moves its key from 1000 to 1005,
+    // past where the second goes on (after 'c'): before, the page listed it twice, once at each key.
+    const store = new Map(['a', 'x', 'c', 'd'].map((id, i) => [id, docOf(ended(id, [1000, 1001, 1002, 1010][i]!))]));
+    const query = queryOf({ limit: 3 });
+    const finds: Find[] = [];
+    const first = readerOf(store, query, finds);
+    const read: EndedRead<StoredEndOrder> = (from, limit, use) => {
+      if (finds.length === 1) store.set('a', docOf(ended('a', 1005)));
+      return first(from, limit, use);
+    };
+    const states = await endedPage(read, query, (doc) => (doc._id === instanceKey('x') ? undefined : decode(doc)), async () => undefined);
+    expect(states.map((state) => state.instanceId)).toEqual(['a', 'c', 'd']);
+  });
+
   it('takes a find\u2019s documents up to its limit and asks its cursor for no more (upTo): the driver would close it there, unbounded', async () => {
     let asked = 0;
     const cursor = { next: async () => (++asked <= 5 ? { n: asked } : null) };
