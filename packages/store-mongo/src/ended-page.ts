@@ -15,8 +15,9 @@ export type EndedRead<D> = <T>(from: D | undefined, limit: number, use: (docs: A
 
 /**
  * Builds a page of `listEnded` (`query`, which `validateEndedQuery` passed) from finds of its documents (`read`): its
- * states, at most `query.limit`, reading no further than needed. Each find asks for as many documents as the page
- * still needs states and is read to its end, so the server has closed its cursor by then: a page never leaves a
+ * states, at most `query.limit`. Each find asks for as many documents as the page still needs states, or as the run of
+ * documents it left out just before when more ({@link findLimit}), and is read to its end, so the server has closed
+ * its cursor by then: a page never leaves a
  * cursor open for a `killCursors` to close (one the driver sends with no signal or time limit, which a server that
  * stops answering held past the call's deadline until the pool's monitor interrupted it, about 20 s), and a full page
  * takes one round trip less. When a find ends with the page still short (documents it left out, below) and it
@@ -65,12 +66,15 @@ export async function endedPage<D extends StoredEndOrder>(
   const repairs = new UpdateBatches(write, limits);
   try {
     let from: D | undefined;
+    /** How many documents the page's finds gave since the last it listed, none of them listed where it was found. */
+    let leftOut = 0;
     for (;;) {
-      const wanted = query.limit - states.length;
+      const asked = findLimit(query.limit, query.limit - states.length, leftOut);
       let found = 0;
-      await read(from, wanted, async (docs) => {
+      await read(from, asked, async (docs) => {
         for await (const doc of docs) {
           found++;
+          leftOut++;
           from = doc;
           const state = decode(doc);
           if (!state) continue;
@@ -81,10 +85,11 @@ export async function endedPage<D extends StoredEndOrder>(
           } else if (!listed.has(state.instanceId)) {
             listed.add(state.instanceId);
             states.push(state);
+            leftOut = 0;
           }
         }
       });
-      if (found < wanted || states.length >= query.limit) break;
+      if (found < asked || states.length >= query.limit) break;
     }
   } catch (error) {
     await repairs.flush().catch(() => undefined);
@@ -111,6 +116,25 @@ export async function* upTo<D>(next: () => Promise<D | null>, limit: number): As
     if (doc === null) return;
     yield doc;
   }
+}
+
+/**
+ * How many documents the next find of a page asks for: the states the page still needs (`wanted`), or as many as its
+ * finds gave since the last state it listed (`leftOut`: undecodable, under a stale key, an instance listed already)
+ * when more, up to the page's `limit`. So a run of such documents costs a few finds, their size doubling, then one
+ * per `limit` of them, as one cursor's batches of `limit` did, not one find each (a round trip each: a page that
+ * needed one state more past 1,000 of them sent 1,001 finds); and a find reads past the page's end no more documents
+ * than the run it went on from.
+ *
+ * @example
+ * ```ts
+ * findLimit(100, 1, 0);   // 1
+ * findLimit(100, 1, 16);  // 16
+ * findLimit(100, 1, 500); // 100
+ * ```
+ */
+export function findLimit(limit: number, wanted: number, leftOut: number): number {
+  return Math.max(wanted, Math.min(leftOut, limit));
 }
 
 /** Adds `state` to `first` (in end order, at most `limit`), unless `limit` states with earlier keys are there already. */

@@ -128,6 +128,27 @@ describe('a page of listEnded (endedPage)', () => {
     expect(stale.finds.map(({ limit, given, toEnd }) => ({ limit, given, toEnd }))).toEqual([{ limit: 3, given: 3, toEnd: true }, { limit: 1, given: 1, toEnd: true }]);
   });
 
+  it('asks a find for as many documents as the run it left out just before (to its limit), so a long run costs a few finds, not one each', async () => {
+    // 99 states, then 1,000 documents that do not decode (or stale keys, or instances listed already), then one more
+    // state. Before, each find asked for what the page still needed, one state: 1,002 finds, a round trip each, for
+    // what one cursor of batches of 100 read in 11, and a page that ran out of the call's 25 s on a distant server.
+    const docs: [string, StoredEndOrder][] = [
+      ...Array.from({ length: 99 }, (_, i): [string, StoredEndOrder] => [`a${String(i).padStart(3, '0')}`, docOf(ended(`a${String(i).padStart(3, '0')}`, 1000 + i))]),
+      ...Array.from({ length: 1000 }, (_, i): [string, StoredEndOrder] => [`x${String(i).padStart(4, '0')}`, docOf(ended(`x${String(i).padStart(4, '0')}`, 2000 + i))]),
+      ['z', docOf(ended('z', 9000))],
+    ];
+    const store = new Map(docs);
+    const finds: Find[] = [];
+    const query = queryOf({ limit: 100 });
+    const unreadable = new Set(docs.filter(([id]) => id.startsWith('x')).map(([, doc]) => doc._id));
+    const states = await endedPage(readerOf(store, query, finds), query, (doc) => (unreadable.has(doc._id) ? undefined : decode(doc)), async () => undefined);
+    expect(states.map((state) => state.instanceId)).toEqual([...docs.slice(0, 99).map(([id]) => id), 'z']);
+    // 100, then 1, 2, 4 ... 64 as the documents left out double, then 100 at most: every document read once.
+    expect(finds.map((find) => find.limit)).toEqual([100, 1, 2, 4, 8, 16, 32, 64, 100, 100, 100, 100, 100, 100, 100, 100, 100]);
+    expect(finds.every((find) => find.toEnd)).toBe(true);
+    expect(takenOf(finds)).toBe(1100);
+  });
+
   it('lists an instance once when a later change moved its key past the find it was listed in (a late result recorded on it)', async () => {
     // 'a' listed by the first find; before the second, a late result recorded on it moves its key from 1000 to 1005,
     // past where the second goes on (after 'c'): before, the page listed it twice, once at each key.
