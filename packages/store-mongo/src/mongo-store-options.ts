@@ -42,8 +42,9 @@ export interface MongoStoreCommonOptions {
   readonly feedLingerMs?: number;
   /**
    * The store's time and timers: the change feeds' linger (`feedLingerMs`), reopen back-off (`resumePolicy`) and
-   * resync retries, the last moment a feed was healthy, and the write time of messages and tasks a commit inserts.
-   * Default: the system clock. Pass the runtime's clock (a `VirtualClock` from `@durable-rx/runtime/testing` in tests).
+   * resync retries, the last moment a feed was healthy, the write time of messages and tasks a commit inserts, and
+   * the deadline of a `listEnded` call (its timer; its elapsed time by `performance.now()` unless the clock's
+   * `timersFireOnTime` is `true`, as a `VirtualClock`'s is, then by its `now()`). Default: the system clock. Pass the runtime's clock (a `VirtualClock` from `@durable-rx/runtime/testing` in tests).
    * The clock-skew check when connecting always measures the real clock against the server's.
    */
   readonly clock?: Clock;

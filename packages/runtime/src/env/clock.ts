@@ -42,7 +42,9 @@ export interface Clock {
    * `true` when this clock's timers run on its own time, so that none fires later by {@link Clock.now} than its
    * delay: a `VirtualClock`'s. The worker then gives a long wait (a durable timer a week away) to one timer. Unset, as
    * for the system clock, whose timers pause while the machine sleeps though its time moves on, the worker waits in
-   * steps of at most 60 s, each set again from `now()`.
+   * steps of at most 60 s, each set again from `now()`. A store that bounds a call by one of this clock's timers
+   * (MongoStore's `listEnded` deadline) reads the time the call has taken by `now()` when this is `true`, else by
+   * `performance.now()`, as the platform's timers count it: a clock whose timers run on a time of its own sets it.
    */
   readonly timersFireOnTime?: boolean;
 }
