@@ -1,4 +1,5 @@
 import type { Clock, ClockTimer } from '@durable-rx/runtime';
+import { DEFAULT_STORE_CALL_TIMEOUT_MS } from '@durable-rx/runtime/store-kit';
 import { READ_DEADLINE_MARGIN_MS } from './read-bound.js';
 import { MAJORITY_WAIT_MS, SINGLE_WRITE_CONCERN } from './write-concern.js';
 
@@ -11,13 +12,10 @@ import { MAJORITY_WAIT_MS, SINGLE_WRITE_CONCERN } from './write-concern.js';
  */
 export const LISTING_DEADLINE_MS = 25_000;
 
-/** The runtime's default `storeCallTimeoutMs` (`createRuntime`, `createClient`): a store call is given up after 30 s. */
-export const DEFAULT_STORE_CALL_TIMEOUT_MS = 30_000;
-
 /**
  * The deadline of a `listEnded` call whose caller gives up after `storeCallTimeoutMs` (the store's option of that name,
- * the runtime's value): five sixths of it, and {@link LISTING_DEADLINE_MS} at most. So the store answers before its
- * caller gives up at any bound, 5 s before the default 30 s, and the server's share of it ({@link serverTimeLeft})
+ * the runtime's value; unset, the runtime's default, store-kit's `DEFAULT_STORE_CALL_TIMEOUT_MS`): five sixths of it,
+ * and {@link LISTING_DEADLINE_MS} at most. So the store answers before its caller gives up at any bound, 5 s before the default 30 s, and the server's share of it ({@link serverTimeLeft})
  * ends a fifth earlier still. Before, a caller's bound under 25 s gave up first, and started another listing while the
  * abandoned one went on reading and writing.
  *
@@ -28,7 +26,7 @@ export const DEFAULT_STORE_CALL_TIMEOUT_MS = 30_000;
  * listingDeadlineMs(Infinity); // 25000
  * ```
  */
-export function listingDeadlineMs(storeCallTimeoutMs: number): number {
+export function listingDeadlineMs(storeCallTimeoutMs: number = DEFAULT_STORE_CALL_TIMEOUT_MS): number {
   return Math.min(LISTING_DEADLINE_MS, Math.floor((storeCallTimeoutMs * 5) / 6));
 }
 

@@ -77,7 +77,7 @@ import {
 } from './translate-write-plan.js';
 import { claimedMessagesQuery, claimedReadOf, claimLeaseUpdate, claimReadOf } from './claim-read.js';
 import { endedPage, upTo, type EndedRead, type EndOrderRepair } from './ended-page.js';
-import { CallDeadline, DEFAULT_STORE_CALL_TIMEOUT_MS, listingDeadlineMs } from './call-deadline.js';
+import { CallDeadline, listingDeadlineMs } from './call-deadline.js';
 import { fillInBatches } from './fill-in-batches.js';
 import { mergeBySeq } from './merge-by-seq.js';
 import { purgeInBatches } from './purge-in-batches.js';
@@ -461,7 +461,7 @@ export class MongoStore implements Store {
     this.dbName = dbName;
     this.#db = storeDb(client, dbName);
     this.#indexBuildTimeoutMs = options.indexBuildTimeoutMs ?? DEFAULT_INDEX_BUILD_TIMEOUT_MS;
-    this.#listingDeadlineMs = listingDeadlineMs(options.storeCallTimeoutMs ?? DEFAULT_STORE_CALL_TIMEOUT_MS);
+    this.#listingDeadlineMs = listingDeadlineMs(options.storeCallTimeoutMs);
     this.collections = collectionNames(options.collectionPrefix);
     this.#instances = this.#db.collection<InstanceDoc>(this.collections.instances);
     this.#history = this.#db.collection<HistoryDoc>(this.collections.history);

@@ -56,6 +56,11 @@ export {
   checkDependencies, CLOCK_METHODS, hasMethods, isBoolean, isDelayMs, isFunction, isIdempotencyKey, isStartIfExists, isString, isTimeoutMs, readChecked, taken,
   type MemberCheck,
 } from '../model/validation.js';
+/**
+ * The runtime's bound on one store call when not told otherwise (`storeCallTimeoutMs` of `createRuntime` and
+ * `createClient`): a store that ends its own calls before its caller gives up reads the default here.
+ */
+export { DEFAULT_STORE_CALL_TIMEOUT_MS } from '../model/store-call-timeout.js';
 /** The one check of a time: a Date that holds one (an Invalid Date sorts and compares as no time at all). */
 export { isValidDate } from '../model/validation.js';
 export { decideActivityResult, decideFork, decideRestart, decideSend, decideStart, type ForkInput, type ParentLink, type StartInput } from '../engine/decide-step.js';
