@@ -22,8 +22,8 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 56_605 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 73_105 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 102_591 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 73_310 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 102_780 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_474 },
 ];
 

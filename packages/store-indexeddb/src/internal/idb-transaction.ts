@@ -111,6 +111,65 @@ export async function refusedWhileClosing(closed: BrowserClose, error: unknown, 
   throw reads;
 }
 
+/**
+ * The readwrite transactions of one connection that {@link finishChecked} runs and that have not asked to commit yet
+ * (nor ended), oldest first: IndexedDB runs readwrite transactions whose scopes overlap one at a time in that order, so
+ * the oldest of them holds the database, or is next to, while its renderer side still has to answer its reads and
+ * ask to commit.
+ */
+class CommitLane {
+  readonly #open = new Set<LaneEntry>();
+
+  /** Enters a transaction made just now; its entry leaves once it asked to commit or ended. */
+  enter(): LaneEntry {
+    const entry = new LaneEntry(this.#open);
+    this.#open.add(entry);
+    return entry;
+  }
+
+  /**
+   * Resolves once the oldest transaction still open has asked to commit or ended; `undefined` (no wait at all) when
+   * none is open, as for a page that runs one transaction at a time.
+   */
+  turn(): Promise<void> | undefined {
+    const oldest: LaneEntry | undefined = this.#open.values().next().value;
+    return oldest?.left();
+  }
+}
+
+/** One transaction in a {@link CommitLane}. */
+class LaneEntry {
+  readonly #open: Set<LaneEntry>;
+  #waiters: (() => void)[] | undefined;
+
+  constructor(open: Set<LaneEntry>) {
+    this.#open = open;
+  }
+
+  /** The transaction asked to commit, or ended: it leaves, and whoever waits for it goes on. Idempotent. */
+  leave(): void {
+    if (!this.#open.delete(this)) return;
+    const waiters = this.#waiters;
+    this.#waiters = undefined;
+    if (waiters) for (const wake of waiters) wake();
+  }
+
+  /** Resolves once it left (at once if it has). */
+  left(): Promise<void> {
+    if (!this.#open.has(this)) return Promise.resolve();
+    return new Promise<void>((resolve) => (this.#waiters ??= []).push(resolve));
+  }
+}
+
+/** The lane of each connection, made at its first readwrite transaction. */
+const lanes = new WeakMap<IDBDatabase, CommitLane>();
+
+function laneOf(db: IDBDatabase): CommitLane {
+  let lane = lanes.get(db);
+  if (!lane) lanes.set(db, (lane = new CommitLane()));
+  return lane;
+}
+
 /** How {@link finishChecked} ends a transaction besides its work and reads. */
 export interface FinishOptions {
   /** The browser closing the transaction's connection. */
@@ -160,6 +219,10 @@ export async function finishChecked<T>(
 ): Promise<T> {
   const { closed, rerun, abandon, page, stop } = options;
   const done = closed.completion(transaction); // true: the browser closed the connection first (it never ran)
+  const lane = transaction.mode === 'readwrite' ? laneOf(transaction.db) : undefined;
+  const entry = lane?.enter();
+  // However it ends (committed, aborted, its connection closed), it leaves the lane: a wait for it never outlives it.
+  if (entry) done.then(() => entry.leave(), () => entry.leave());
   // A signal serves one transaction: its listener goes with it.
   stop?.addEventListener('abort', () => end(transaction, false));
   const dropped = (cause?: unknown): unknown => (rerun ? reads : new StorageError('The browser closed the connection before the transaction ran', { cause }));
@@ -177,6 +240,7 @@ export async function finishChecked<T>(
   } catch (error) {
     abandon?.();
     end(transaction, false);
+    entry?.leave();
     // Aborted by the freeze before it asked to commit, so it wrote nothing, whatever its requests failed with: `page`
     // (the caller runs the work again after the resume).
     if (page?.settled(transaction)) throw page;
@@ -194,6 +258,13 @@ export async function finishChecked<T>(
   // At once, with the last writes still in flight (no round trip to wait for them): a write that fails aborts the
   // transaction, and `done` rejects with its error. A readwrite transaction resolves only once committed (durable).
   end(transaction, true);
+  entry?.leave();
   if (await done) throw dropped();
+  // Committed. What follows the commit (the change feed, the caller's next step and its transaction) waits until the
+  // oldest readwrite transaction of the connection still running has asked to commit: that one holds the database (or
+  // is next to) until its reads are answered here, and its answer would otherwise wait behind all of that work, with
+  // every later transaction waiting for it. One transaction at a time (the usual single instance): no wait at all.
+  const turn = lane?.turn();
+  if (turn) await turn;
   return result;
 }
