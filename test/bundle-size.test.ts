@@ -22,7 +22,7 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 56_605 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 73_310 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 73_450 },
   { entry: 'runtime-dexie.js', maxAddedGzipBytes: 102_780 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_474 },
 ];

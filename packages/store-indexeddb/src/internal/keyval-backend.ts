@@ -165,28 +165,33 @@ export const KEYVAL_DB_VERSION = 3;
  * decides for those rows; see {@link KeyvalTransaction.scanEnded}). So every page is exact however far the writing
  * moved since the last. With at most {@link SCAN_BATCH} instances past the place, that is one transaction, which reads
  * those rows whose `xc` entry holds the page's status. With more, the page reads the instance rows {@link SCAN_BATCH}
- * at a time in id order, a readonly transaction each, keeping only the page's `limit` earliest-ended of them past the
- * place, and reads its entries and those kept rows again in its last transaction (a row that changed between two has
- * its own entry by then; when a kept one changed and rows were left out for it, as when another tab's sweep purges the
- * rows this page keeps, the page reads the rows again the same way, and only if that happens once more, its last
- * transaction reads them all by itself): memory in proportion to {@link SCAN_BATCH} rows and the page, not the
- * database (but for the last read of a pass, below), and the store's writes wait for one of those transactions at most (but after two such changes). Rows
- * another tab starts meanwhile with ids below the page's position would each be one more row to read, so a tab
- * starting them faster than the page reads kept it reading without end: a pass over the rows reads as many as it
- * expects (those the store's last such pass read), then counts those it has left, once, and reads them in as many
- * transactions as they call for, the last reading all it has left up to the last instance the page began with (the
- * rows put in its way make that read longer, not the pass: every row another tab puts after the count with an id among
- * those the page has still to read is in it, however many, and the writes wait for it; at the store's first such page,
- * which counts at its first read, those put during the whole page). A count reads every row it counts: one of all
- * 20,000 held the writes for 37 to 214 ms at load 2 to 5, 70 to 680 ms at load 8 to 15, so a store counts them all at
- * its first such page only (and at each begun before the first finished), the next ones only the rows past those
- * expected. Starts one a transaction beside a page (a tab starting instances as fast as it can) added 0 to 2
- * transactions to its 79. With 20,000 instances in headless
- * Chromium, a page of 100 takes 0.4 to 0.6 s in 80 transactions at load 2 to 5, and a write beside it waits 4 to 5 ms
- * (median), 54 ms at most (measured before the count, which a store's first such page adds); at load 8 to 15, 0.3 to 2.3 s, the median wait 4 to 10 ms and the longest 60 to 450 ms
- * (the store's first such page, with its count, among them). Reading every instance row at once (one `getAll`, as this
- * layout did first), a page took 0.2 to 1.4 s (1.1 to 1.5 s at load 13 to 17) with every row in memory, and the writes
- * waited for all of it; 1,024 rows a transaction waited 12 to 18 ms (median), and the rows of the status alone, found by
+ * at a time in id order, up to the last instance there was when it began, a readonly transaction each, keeping only the
+ * page's `limit` earliest-ended of them past the place, and reads its entries and those kept rows again in its last
+ * transaction (a row that changed between two has its own entry by then; when a kept one changed and rows were left out
+ * for it, as when another tab's sweep purges the rows this page keeps, the page reads the rows again the same way, and
+ * only if that happens once more, its last transaction reads them all by itself): memory in proportion to
+ * {@link SCAN_BATCH} rows and the page, not the database, and the store's writes wait for one of those transactions at
+ * most (but after two such changes), none of which reads more than {@link SCAN_BATCH} rows. Rows another tab starts
+ * meanwhile with ids among those the page has still to read are in its way (they are this layout's, with their end
+ * entries once ended, so it needs none of them), and a tab starting them faster than the page reads would keep it
+ * reading: once a pass read more than {@link SCAN_BATCH} rows whose `xc` entry comes after the last there was when it
+ * began, it reads the rows it has left by their `xc` entries instead, {@link SCAN_BATCH} entries a transaction up to
+ * that last one, and one by one the rows of those that hold the page's status with an id it has not read. A row without
+ * its end entry has been as it is since before the pass began, so its `xc` entry is there; instances started since come
+ * after that last entry and cannot keep the pass reading (those of a tab whose clock is behind excepted, which only add
+ * entries to read). Before, a pass read as many rows as the store's last such pass read, then counted those it had left
+ * and read them in as many transactions, the last reading all it had left at once: the count of all 20,000 rows at a
+ * store's first such page held the writes 37 to 214 ms at load 2 to 5 (70 to 680 ms at load 8 to 15), and every row
+ * another tab started after the count with an id among those left was in that last read, however many (700 in the
+ * layout test: 444 left and 256 put in the way). With 20,000 instances in headless Chromium at load 8 to 10, a page of
+ * 100 takes 0.4 to 0.6 s in 80 transactions, and a write beside it waits 4 to 8 ms (median), 21 to 62 ms at most (303
+ * ms, the page 1.5 s, beside the first page after the database was written, 103 to 160 ms beside a store's first page
+ * before, with its count, at load 6 to 9). Beside a connection starting instances 256 a transaction as fast as it can
+ * (24,320 during the page), a first page read 256 rows a transaction at most in 94 (before, one of its transactions
+ * read 12,557 rows); such a page takes minutes either way, the writes waiting mostly for those starts. Reading every
+ * instance row at once (one `getAll`, as this layout did first), a page took 0.2 to 1.4 s (1.1 to 1.5 s at load 13 to
+ * 17) with every row in memory, and the writes waited for all of it; 1,024 rows a transaction waited 12 to 18 ms
+ * (median), and the rows of the status alone, found by
  * their `xc` entries and read one by one, took 1.0 to 2.8 s a page. A page once the entries are written: 20 ms. A
  * reload, a freeze or a close cuts the writing short between steps and the next open (in any tab of this layout) goes
  * on from the place; the tabs open at once share it, each step reading the place the last left, so each entry is
@@ -311,16 +316,6 @@ interface EndedRebuild {
 interface EntriesRebuild {
   readonly step: 'rows' | 'xg' | 'xn';
   readonly after?: IDBValidKey;
-}
-
-/**
- * How many instance rows the last finished pass of a page of `listEnded` over several transactions (see
- * {@link KeyvalTransaction.scanEnded}) read, as the transactions of a backend share it: the rows the next pass expects to
- * read, 256 a transaction, before it counts those left. A count reads every row it counts (see the layout, layout 16),
- * so a store counts them all at its first such page only.
- */
-interface EndedRowsRead {
-  rows?: number;
 }
 
 /** What the transactions of a backend share about the rebuilds of the name and tag entries and of the end entries. */
@@ -509,8 +504,6 @@ class KeyvalBackend implements StoreBackend {
    * the connection in use, run in the background.
    */
   readonly #entries: IndexRebuild;
-  /** The instance rows the last pass of a page of listEnded read over several transactions read (see {@link EndedRowsRead}). */
-  readonly #endedRowsRead: EndedRowsRead = {};
 
   constructor(
     useStore: UseStore, name: string, storeName: string, keyRange: typeof IDBKeyRange | undefined, clock: Clock, onVersionChange: () => void,
@@ -686,7 +679,7 @@ class KeyvalBackend implements StoreBackend {
     } catch (error) {
       return this.#refused(connection, error, reads);
     }
-    const tx = new KeyvalTransaction(store, this.#keyRange!, this.#clock, reads, this.#present, this.#entries, this.#endedRowsRead); // set: the connection was made with it
+    const tx = new KeyvalTransaction(store, this.#keyRange!, this.#clock, reads, this.#present, this.#entries); // set: the connection was made with it
     return finishChecked(store.transaction, reads, async () => {
       const result = await work(tx);
       await tx.finish();
@@ -796,12 +789,10 @@ class KeyvalTransaction implements BackendTransaction {
    * {@link KeyvalTransaction.#rebuilding}).
    */
   readonly #entries: EntriesState;
-  /** The backend's instance rows the last pass of a page of listEnded read over several transactions read. */
-  readonly #endedRowsRead: EndedRowsRead;
 
   constructor(
     store: IDBObjectStore, keyRange: typeof IDBKeyRange, clock: Clock, reads: ReadsAhead, present = new Set<string>(),
-    entries: EntriesState = { pending: false, resume: () => undefined }, endedRowsRead: EndedRowsRead = {},
+    entries: EntriesState = { pending: false, resume: () => undefined },
   ) {
     this.#store = store;
     this.#keyRange = keyRange;
@@ -809,7 +800,6 @@ class KeyvalTransaction implements BackendTransaction {
     this.#reads = reads;
     this.#present = present;
     this.#entries = entries;
-    this.#endedRowsRead = endedRowsRead;
   }
 
   /**
@@ -1160,10 +1150,10 @@ class KeyvalTransaction implements BackendTransaction {
    * place the writing has reached may be missing, and the rows past it of the query (store-kit's `matchesEndedQuery`)
    * are merged into the page in end order, each instance once. With at most {@link SCAN_BATCH} instances past the place,
    * the rows whose `xc` entry holds `status` are read one by one, in the transaction that reads the place. With more,
-   * the page is read over several transactions ({@link EndedScanPart}): the instance rows {@link SCAN_BATCH} at a time
-   * in id order, a transaction each, keeping the `limit` earliest-ended of the query past the place the first read, as
-   * many as the rows expected and the rows then left, counted once, call for (see {@link KeyvalTransaction.#endedRows});
-   * then the entries and those kept rows read again, in the last one ({@link KeyvalTransaction.#endedLast}).
+   * the page is read over several transactions ({@link EndedScanPart}), none reading more than {@link SCAN_BATCH}
+   * instance rows: the rows in id order up to the last instance, a transaction each, keeping the `limit` earliest-ended
+   * of the query past the place the first read (see {@link KeyvalTransaction.#endedChunk}); then the entries and those
+   * kept rows read again, in the last one ({@link KeyvalTransaction.#endedLast}).
    */
   async scanEnded(
     status: OrchestrationRuntimeStatus, after: EndedKey | undefined, toMs: number, limit: number, part?: EndedScanPart,
@@ -1173,66 +1163,104 @@ class KeyvalTransaction implements BackendTransaction {
     if (part !== undefined) return this.#endedRows(query, part);
     const [keys, ended] = await Promise.all([this.#endedKeys(query), this.#rebuilding().then((meta) => meta?.ended)]);
     if (ended === undefined) return this.#endedEntryRows(keys);
-    // One more than SCAN_BATCH of the entries past the place at most (a count would go through them all), and the last
-    // instance: with more, the rows are read in the next transactions, from the first (EndedScanPart).
+    // One more than SCAN_BATCH of the entries past the place at most (a count would go through them all), and where a
+    // pass over the rows would end: with more, the rows are read in the next transactions, from the first (EndedScanPart).
     const past = this.#after(['xc'], ended.after);
-    const [xcKeys, values, last] = await Promise.all([
-      this.#keys(past, SCAN_BATCH + 1), promisifyRequest(this.#store.getAll(past, SCAN_BATCH + 1)),
-      promisifyRequest(this.#store.openKeyCursor(this.#range(['i'], ['i', MAX]), 'prev')),
+    const [xcKeys, values, pass] = await Promise.all([
+      this.#keys(past, SCAN_BATCH + 1), promisifyRequest(this.#store.getAll(past, SCAN_BATCH + 1)), this.#endedPass(ended),
     ]);
-    if (xcKeys.length > SCAN_BATCH && last) return endedPass(ended, last.key as IDBValidKey[], this.#endedRowsRead.rows);
+    if (xcKeys.length > SCAN_BATCH && pass) return pass;
     const rows = await Promise.all(xcKeys.filter((_, i) => values[i] === status).map((key) => this.getInstance(lastOf(key))));
     return mergeEnded(await this.#endedEntryRows(keys), rows, query);
   }
 
   /**
-   * The next {@link SCAN_BATCH} instance rows of a page read over several transactions (see
-   * {@link KeyvalTransaction.scanEnded}), those of the query past the place kept (the page's `limit` earliest-ended);
-   * once the last is read, the page's rows, or the page read again from the first ({@link KeyvalTransaction.#endedLast}).
-   * A pass reads as many as it expects ({@link EndedRowsRead}), then counts the rows it has left up to `lastId` and reads
-   * them in as many transactions as they call for, the last reading all it has left at once: rows another tab puts in
-   * its way meanwhile make that read longer, never the pass (read 256 at a time, they kept it reading as long as that
-   * tab put them faster).
+   * A pass over the instance rows of a page read over several transactions, from the first (see
+   * {@link KeyvalTransaction.scanEnded}): from the place `ended` of the writing of the end entries, up to the last
+   * instance and the last `xc` entry there are now. `undefined` when no row is past the place.
    */
-  async #endedRows(query: EndedQuery, part: EndedScanPart): Promise<InstanceRow[] | EndedScanPart> {
-    let pass = part;
-    if (pass.left <= 1 && !pass.counted) {
-      // The rows expected are read: the rows left (those of another tab's starts, or all at a store's first page) are
-      // counted once, so that they bound the pass however many are put in its way.
-      const lower = pass.readTo === undefined ? ['i'] : ['i', pass.readTo];
-      const rest = await promisifyRequest(this.#store.count(this.#range(lower, ['i', pass.lastId], pass.readTo !== undefined)));
-      pass = { ...pass, left: Math.max(1, Math.ceil(rest / SCAN_BATCH)), counted: true };
-    }
-    const [read, more] = await this.#endedChunk(query, this.#after(['xc'], pass.place), pass, pass.left > 1);
-    if (more && read.readTo! < pass.lastId) return { ...read, left: pass.left - 1 };
-    this.#endedRowsRead.rows = read.rows;
-    return this.#endedLast(query, read);
+  async #endedPass(ended: EndedRebuild): Promise<EndedScanPart | undefined> {
+    const [lastRow, lastEntry] = await Promise.all([
+      promisifyRequest(this.#store.openKeyCursor(this.#range(['i'], ['i', MAX]), 'prev')),
+      promisifyRequest(this.#store.openKeyCursor(this.#range(['xc'], ['xc', MAX]), 'prev')),
+    ]);
+    if (!lastRow || !lastEntry) return undefined;
+    if (ended.after !== undefined && !this.#keyRange.lowerBound(ended.after, true).includes(lastEntry.key)) return undefined;
+    return {
+      ...(ended.after === undefined ? {} : { place: ended.after }), lastId: lastOf(lastRow.key as IDBValidKey[]), lastEntry: lastEntry.key,
+      kept: [], dropped: false, added: 0,
+    };
   }
 
   /**
-   * The instance rows after `part.readTo` (from the first without it), at most {@link SCAN_BATCH} (not `bounded`: every
-   * one up to `part.lastId`): `part` with those of the query whose `xc` entry is in `past` kept and `readTo` the last id
-   * read, and whether more rows may follow.
+   * The next transaction of a page read over several (see {@link KeyvalTransaction.scanEnded}): the next rows of its
+   * pass, those of the query kept (the page's `limit` earliest-ended); once they are all read, the page's rows, or the
+   * page read again from the first ({@link KeyvalTransaction.#endedLast}).
    */
-  async #endedChunk(query: EndedQuery, past: IDBKeyRange, part: EndedScanPart, bounded = true): Promise<[EndedScanPart, boolean]> {
+  async #endedRows(query: EndedQuery, part: EndedScanPart): Promise<InstanceRow[] | EndedScanPart> {
+    const [read, more] = await this.#endedStep(query, part);
+    return more ? read : this.#endedLast(query, read);
+  }
+
+  /** One transaction's rows of a pass, by id or by their paging entries ({@link EndedScanPart.byPaging}), and whether more follow. */
+  #endedStep(query: EndedQuery, part: EndedScanPart): Promise<[EndedScanPart, boolean]> {
+    return part.byPaging ? this.#endedByPaging(query, part, part.byPaging) : this.#endedChunk(query, part);
+  }
+
+  /**
+   * The instance rows after `part.readTo` (from the first without it) up to `part.lastId`, at most {@link SCAN_BATCH}:
+   * `part` with those of the query whose `xc` entry is past the place (and not after `lastEntry`) kept, `readTo` the last
+   * id read, and whether more rows may follow. Rows started since the pass began (their `xc` entry after `lastEntry`)
+   * have their end entries once ended, but with ids among those left they are read all the same: once more of them
+   * than {@link SCAN_BATCH} were read, the rows left are read by their paging entries instead
+   * ({@link KeyvalTransaction.#endedByPaging}), which new ones do not join, so that another tab starting instances
+   * faster than the pass reads cannot keep it reading.
+   */
+  async #endedChunk(query: EndedQuery, part: EndedScanPart): Promise<[EndedScanPart, boolean]> {
     const lower = part.readTo === undefined ? ['i'] : ['i', part.readTo];
-    const range = this.#range(lower, bounded ? ['i', MAX] : ['i', part.lastId], part.readTo !== undefined);
-    const stored = await promisifyRequest(this.#store.getAll(range, bounded ? SCAN_BATCH : undefined)) as StoredInstance[];
+    const range = this.#range(lower, ['i', part.lastId], part.readTo !== undefined);
+    const stored = await promisifyRequest(this.#store.getAll(range, SCAN_BATCH)) as StoredInstance[];
+    const past = this.#endedPast(part);
+    const begun = this.#keyRange.upperBound(part.lastEntry);
     const found = stored.filter((row) => matchesEndedQuery(row.state, query) && past.includes(['xc', row.createdMs, row.id])).map(rowOf);
-    const all = [...part.kept, ...found].sort(byEnd);
+    const added = part.added + stored.filter((row) => !begun.includes(['xc', row.createdMs, row.id])).length;
     const readTo = stored[stored.length - 1]?.id ?? part.readTo;
-    const read = {
-      ...part, ...(readTo === undefined ? {} : { readTo }), kept: all.slice(0, query.limit), dropped: part.dropped || all.length > query.limit,
-      rows: part.rows + stored.length,
-    };
-    return [read, bounded && stored.length === SCAN_BATCH];
+    const read: EndedScanPart = { ...part, ...(readTo === undefined ? {} : { readTo }), ...keptWith(part, found, query.limit), added };
+    const more = stored.length === SCAN_BATCH && readTo !== part.lastId;
+    return [more && added > SCAN_BATCH ? { ...read, byPaging: {} } : read, more];
+  }
+
+  /**
+   * The next {@link SCAN_BATCH} `xc` entries past the place (after `at.after`, else from the place) up to `lastEntry`,
+   * and the rows of those that hold the query's status with an id the pass has not read (after `readTo`, up to
+   * `lastId`), one by one: `part` with those of the query kept, and whether more entries may follow. A row without its
+   * end entry is as it was when the pass began, so its `xc` entry is there, up to `lastEntry`; instances started since
+   * come after it (a tab whose clock is behind excepted).
+   */
+  async #endedByPaging(query: EndedQuery, part: EndedScanPart, at: { readonly after?: IDBValidKey }): Promise<[EndedScanPart, boolean]> {
+    const from = at.after ?? part.place;
+    const range = from === undefined ? this.#range(['xc'], part.lastEntry as IDBValidKey[]) : this.#range(from as IDBValidKey[], part.lastEntry as IDBValidKey[], true);
+    const [keys, values] = await Promise.all([this.#keys(range, SCAN_BATCH), promisifyRequest(this.#store.getAll(range, SCAN_BATCH))]);
+    const left = (id: string) => (part.readTo === undefined || id > part.readTo) && id <= part.lastId;
+    const ids = keys.filter((key, i) => values[i] === query.runtimeStatus && left(lastOf(key))).map(lastOf);
+    const rows = await Promise.all(ids.map((id) => this.getInstance(id)));
+    const found = rows.filter((row): row is InstanceRow => row !== undefined && matchesEndedQuery(row.state, query));
+    const last = keys[keys.length - 1];
+    const read: EndedScanPart = { ...part, ...keptWith(part, found, query.limit), ...(last === undefined ? {} : { byPaging: { after: last } }) };
+    return [read, keys.length === SCAN_BATCH && !sameEntry(last, part.lastEntry as IDBValidKey[])];
+  }
+
+  /** The `xc` entries of a pass past its place, up to the last there was when it began. */
+  #endedPast(part: EndedScanPart): IDBKeyRange {
+    const to = part.lastEntry as IDBValidKey[];
+    return part.place === undefined ? this.#range(['xc'], to) : this.#range(part.place as IDBValidKey[], to, true);
   }
 
   /**
    * The last transaction of a page read over several: the page's key range of entries and the rows `part` kept, read
    * again, so every row of the page is as this transaction reads it. A row the query takes that has no entry kept its
    * status and end since the upgrade (a commit that changes them writes the entry) and is past the place, so past the
-   * place the first transaction read (it only moves on): its chunk read it as it is. A kept row that changed has its own
+   * place the first transaction read (it only moves on): its pass read it as it is. A kept row that changed has its own
    * entry if it is still ended. So the page is exact, unless rows were left out for the kept ones (`dropped`) and one of
    * those changed: one left out may then belong to the page. The rows are then read again from the first, over new
    * transactions as before (another tab's sweep purging the rows this page keeps does that), and if that happens again,
@@ -1245,14 +1273,11 @@ class KeyvalTransaction implements BackendTransaction {
     const changed = again.some((row, i) => !row || !matchesEndedQuery(row.state, query) || byEnd(row, part.kept[i]!) !== 0);
     if (!changed || !part.dropped) return mergeEnded(entries, again, query);
     const ended = (await this.#rebuilding())?.ended;
-    if (ended === undefined) return entries;
-    if (!part.again) {
-      const last = await promisifyRequest(this.#store.openKeyCursor(this.#range(['i'], ['i', MAX]), 'prev'));
-      if (last) return { ...endedPass(ended, last.key as IDBValidKey[], part.rows), again: true };
-    }
-    const past = this.#after(['xc'], ended.after);
-    let read: [EndedScanPart, boolean] = [{ lastId: '', kept: [], dropped: false, left: 1, rows: 0 }, true];
-    while (read[1]) read = await this.#endedChunk(query, past, read[0]);
+    const pass = ended && await this.#endedPass(ended);
+    if (pass === undefined) return entries;
+    if (!part.again) return { ...pass, again: true };
+    let read: [EndedScanPart, boolean] = [pass, true];
+    while (read[1]) read = await this.#endedStep(query, read[0]);
     return mergeEnded(entries, read[0].kept, query);
   }
 
@@ -1700,14 +1725,13 @@ function isTerminalValue(value: unknown): boolean {
 }
 
 /**
- * A page of `listEnded` read over several transactions from the first instance row (see
- * {@link KeyvalTransaction.scanEnded}): the place `ended` of the writing of the end entries and the last instance's
- * key `lastKey`, both read now; `rows` the instance rows it is expected to read (see {@link EndedRowsRead}), 256 a
- * transaction before it counts those left (`undefined`: at once).
+ * The rows a pass of a page read over several transactions keeps (see {@link KeyvalTransaction.scanEnded}): those it
+ * kept and those `found` now (a row read again replacing the one before), the `limit` earliest-ended.
  */
-function endedPass(ended: EndedRebuild, lastKey: readonly IDBValidKey[], rows: number | undefined): EndedScanPart {
-  const left = rows === undefined ? 1 : Math.max(1, Math.ceil(rows / SCAN_BATCH));
-  return { ...(ended.after === undefined ? {} : { place: ended.after }), lastId: lastOf(lastKey), kept: [], dropped: false, left, rows: 0 };
+function keptWith(part: EndedScanPart, found: readonly InstanceRow[], limit: number): Pick<EndedScanPart, 'kept' | 'dropped'> {
+  const ids = new Set(found.map((row) => row.id));
+  const all = [...part.kept.filter((row) => !ids.has(row.id)), ...found].sort(byEnd);
+  return { kept: all.slice(0, limit), dropped: part.dropped || all.length > limit };
 }
 
 /** Orders rows by end (store-kit's `compareEndedKeys`): the order of `listEnded`. */

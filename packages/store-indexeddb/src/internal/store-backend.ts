@@ -107,18 +107,18 @@ export interface EndedScanPart {
   /** The last instance id when the page began: an instance after it is newer, and has its entry once ended. */
   readonly lastId: string;
   /**
-   * Transactions left to this pass, the next one included: until it counts the rows it has left, those of the rows it
-   * expects to read, 256 a transaction; once it counted them (`counted`), those of the rows it counted.
+   * The last paging entry (`['xc', createdMs, id]`) when the pass began: an instance whose entry comes after it was
+   * started since (or started again), and has its end entry once ended.
    */
-  readonly left: number;
+  readonly lastEntry: IDBValidKey;
+  /** The rows read so far, by id, whose paging entry comes after `lastEntry`: put in the pass's way since it began. */
+  readonly added: number;
   /**
-   * The pass counted the rows it had left once its expected rows were read, and reads them 256 a transaction: the last
-   * of those reads every row left up to `lastId` at once, so that rows put in its way meanwhile (another tab's starts)
-   * make that read longer, never the pass.
+   * Present once more rows than a transaction reads were put in the way of the pass: the rows left (ids after `readTo`)
+   * are read by their paging entries past the place, after `after` (absent: from the place), which rows started since
+   * do not join, so that they cannot keep the pass reading.
    */
-  readonly counted?: true;
-  /** The instance rows this pass read so far. */
-  readonly rows: number;
+  readonly byPaging?: { readonly after?: IDBValidKey };
   /** The earliest-ended rows of the query past the place read so far, at most the page's `limit`, in end order. */
   readonly kept: readonly InstanceRow[];
   /** More rows of the query than `limit` were read past the place: `kept` left some out. */

@@ -8,6 +8,7 @@ import { KEYVAL_DB_VERSION, KEYVAL_SCHEMA_VERSION, MAX_PACKED_TASKS } from '../.
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { KeyvalStore, type KeyvalStoreOptions } from '../../src/keyval-store.js';
 import { countIndexedDb, type IdbCounts } from '../count-idb.js';
+import { rowsByTransaction } from '../row-reads.js';
 import { createClient, createRuntime, silentLogger, type Orchestrator, type Runtime } from '@durable-rx/runtime';
 import {
   allIds, claim, closeAtRebuildStep, commitOf, connectionOf, create, message, newInstance, send, started, T0, uniqueName, upgradeAtRebuildStep,
@@ -1719,8 +1720,9 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
         const page = await store.listEnded({ runtimeStatus: 'Completed', endedTo: ENDED_TO, limit: 20 });
         // The rows read 256 at a time (three reads, the last the 188 left), so that the writes waited for one of the
         // page's transactions: they committed before the page was answered. Read at once (every row), the writes waited
-        // for the page. A pass from the first again reads them the same way.
-        const pass = [256, 256, undefined];
+        // for the page. A pass from the first again reads them the same way. (Before, the last read of a pass asked for
+        // every row it had left, up to the last id.)
+        const pass = [256, 256, 256];
         expect(chunks.slice(0, 6)).toEqual(touched === 'others' ? pass : [...pass, ...pass]);
         expect(committed).toBe(true);
         // A kept row changed while others were left out: the rows are read again from the first, 256 a transaction as
@@ -1737,13 +1739,14 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
       }
     });
 
-    // A page with more than 256 instances past the place reads the instance rows 256 a transaction: as many as it expects
-    // (those the store's last such page read), then it counts those it has left, once, and reads them as many
-    // transactions as they call for, the last reading what is left at once. So another tab that inserts instances faster
-    // than the page reads them, with ids below the last one the page reads, cannot keep it reading (a transaction more
-    // for every 256 rows it put in the page's way). Those rows have their end entries once ended (this layout's commits
-    // write them), so the page lists them as well.
-    it('reads a page in as many transactions as the rows it counted call for while another tab inserts instances ahead of it', async () => {
+    // A page with more than 256 instances past the place reads the instance rows 256 a transaction in id order, up to the
+    // last instance there was when it began, and counts none (a count goes through every row it counts). Another tab
+    // that inserts instances with ids among those the page has still to read puts them in its way: once the page read
+    // more than 256 of them (their paging entries come after the last there was when its pass began), it reads the rows
+    // it has left by their paging entries, 256 a transaction as well, which such instances do not join. So that tab
+    // cannot keep it reading, and no transaction of the page reads more than 256 rows. Those instances have their end
+    // entries once ended (this layout's commits write them), so the page lists them as well.
+    it('reads a page 256 rows a transaction at most, counting none, while another tab inserts instances ahead of it', async () => {
       const name = uniqueName('layout-16-inserts');
       await ended(name, { version: 15, store: 'durable-rx/keyval' });
       const steps = abortMarkerWritesAfterFirst(); // the writing stays at its start: every row past the place
@@ -1754,17 +1757,18 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
       const BATCHES = 20;
       let batches = 0;
       /**
-       * 256 instances as this layout's commits write them, ids between the last two of the page's rows, half ended: among
-       * the first of the rows', 64 instances to an end ms, the later a batch the later they end.
+       * 256 instances as this layout's commits write them, ids between the page's 256th and 257th rows (those its second
+       * read begins with), half ended: among the first of the rows' ends, from their fifth ms on, 64 instances to an end
+       * ms, the later a batch the later they end.
        */
       const insert = () => {
         const tx = db.transaction(STORE, 'readwrite');
         const raw = tx.objectStore(STORE);
         for (let n = 0; n < 256; n++) {
-          const id = `${idOf(COUNT - 2)}-${String(batches * 256 + n).padStart(5, '0')}`;
+          const id = `${idOf(255)}-${String(batches * 256 + n).padStart(5, '0')}`;
           const createdMs = T0.getTime() + 5_000 + batches * 256 + n; // created after every instance
           const status = n % 2 === 0 ? 'Completed' : 'Running';
-          const lastUpdatedTime = new Date(status === 'Completed' ? T0.getTime() + 10_000 + Math.floor((batches * 256 + n) / 64) : createdMs);
+          const lastUpdatedTime = new Date(status === 'Completed' ? T0.getTime() + 10_005 + Math.floor((batches * 256 + n) / 64) : createdMs);
           raw.put({ ...template, id, createdMs, status, state: { ...template.state, instanceId: id, runtimeStatus: status, createdTime: new Date(createdMs), lastUpdatedTime } }, ['i', id]);
           raw.put(status === 'Completed' ? status : 0, ['xc', createdMs, id]);
           raw.put(0, ['xn', 'Orch', createdMs, id]);
@@ -1772,42 +1776,47 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
         }
         batches++;
       };
-      // A batch as each read of the rows is made (20 at most): the page's next transaction, begun after, sees it.
+      // A batch as each read of the rows by id is made (20 at most): the page's next transaction, begun after, sees it.
       let inserting = true;
       const reads = rowReads(() => {
         if (inserting && batches < BATCHES) insert();
       });
-      const count = IDBObjectStore.prototype.count;
-      const counted: number[] = []; // what the counts of the instance rows found
-      IDBObjectStore.prototype.count = function (this: IDBObjectStore, query?: IDBValidKey | IDBKeyRange) {
-        const request = count.call(this, query);
-        if (query instanceof IDBKeyRange && Array.isArray(query.lower) && query.lower[0] === 'i') request.addEventListener('success', () => counted.push(request.result));
-        return request;
-      };
+      const perTransaction = rowsByTransaction();
+      const counter = countIndexedDb();
       try {
         const page = (await store.listEnded({ runtimeStatus: 'Completed', endedTo: ENDED_TO, limit: 20 })).map((state) => state.instanceId);
         inserting = false;
-        // The store's first such page: 700 rows counted at its first read, three reads however many rows came in their
-        // way. Before: a read more for every 256 rows put ahead of the page (23 reads, and with a tab putting on, no end).
-        expect(counted).toEqual([COUNT]);
-        expect(reads.counts).toEqual([256, 256, undefined]);
+        // Three reads by id: the first 256 rows, then 512 put in the way; then the 444 rows left (past the 256th) by the
+        // 700 paging entries, 256 a transaction (three, the rows of Completed ones read one by one); none counted. Before:
+        // the store's first page counted all 700 rows at its first read, and the last of its three reads took every row
+        // left up to the last id at once: 700, the 444 and 256 put in the way since the count.
+        expect(perTransaction.counts()).toBe(0);
+        expect(reads.counts).toEqual([256, 256, 256]);
+        expect(Math.max(...perTransaction.rows())).toBeLessThanOrEqual(256);
+        expect(counter.counts().readonly).toBe(1 + 3 + 3);
         expect(batches).toBe(3);
         const wanted = await fromRows(name, 'Completed');
-        // The page as the rule lists it: instances of the rows read 256 a transaction and inserted ones, by their entries
-        // (the last batch, put as the page's last transaction read, ends after the page).
+        // The page as the rule lists it: inserted instances, by their entries, and of the rows, some read by id and some
+        // by their paging entries.
         expect(page).toEqual(wanted.slice(0, 20));
         expect(page.filter((id) => id.length > idOf(0).length).length).toBeGreaterThan(0);
-        expect(page.filter((id) => id.length === idOf(0).length).length).toBeGreaterThan(0);
-        // The next page expects the 1,212 rows the first read (700 and the two batches put before its last read): it
-        // counts only the rows left past 1,024 of them (1,468 since the third batch, in six reads), not all of them again.
-        const last = page.length - 1;
-        const next = await store.listEnded({ runtimeStatus: 'Completed', endedTo: ENDED_TO, limit: 20, after: { endedMs: (await store.getInstance(page[last]!))!.lastUpdatedTime.getTime(), instanceId: page[last]! } });
+        expect(page.filter((id) => id.length === idOf(0).length && id <= idOf(255)).length).toBeGreaterThan(0);
+        expect(page.filter((id) => id.length === idOf(0).length && id > idOf(255)).length).toBeGreaterThan(0);
+        // The next page, none put in its way, reads the 1,468 rows by id, 256 a transaction (six), none counted. Before,
+        // it counted those past the rows the first page read.
+        const last = page[page.length - 1]!;
+        const after = { endedMs: (await store.getInstance(last))!.lastUpdatedTime.getTime(), instanceId: last };
+        counter.reset();
+        const next = await store.listEnded({ runtimeStatus: 'Completed', endedTo: ENDED_TO, limit: 20, after });
         expect(next.map((state) => state.instanceId)).toEqual(wanted.slice(20, 40));
-        expect(counted).toEqual([COUNT, COUNT + 3 * 256 - 4 * 256]);
-        expect(reads.counts.slice(3)).toEqual([256, 256, 256, 256, 256, undefined]);
+        expect(perTransaction.counts()).toBe(0);
+        expect(reads.counts.slice(3)).toEqual(Array.from({ length: 6 }, () => 256));
+        expect(Math.max(...perTransaction.rows())).toBeLessThanOrEqual(256);
+        expect(counter.counts().readonly).toBe(1 + 6);
         expect(await allEnded(store, 'Completed', 20)).toEqual(wanted);
       } finally {
-        IDBObjectStore.prototype.count = count;
+        counter.uninstall();
+        perTransaction.uninstall();
         reads.uninstall();
         steps.restore();
         db.close();
