@@ -1291,28 +1291,8 @@ describe('retention of ended instances', () => {
     // 300 chains 12 deep whose roots failed and are kept a week: every page of the deepest asks for 11 rounds of reads,
     // more than a sweep's, and is kept. Each sweep that holds one has it decided a second later by a sweep that reads
     // its rounds left alone; the sweep after comes an interval later, as the holding one's would have.
-    const memory = new MemoryStore();
-    const start = T0 + 2 * HOUR;
     const chains = 3 * RETENTION_PAGE_SIZE;
-    for (let k = 0; k < chains; k++) {
-      for (let level = 0; level < 12; level++) {
-        const id = (l: number): string => `c${String(k).padStart(3, '0')}-${String(l).padStart(2, '0')}`;
-        await stored(memory, {
-          id: id(level), status: level === 0 ? 'Failed' : 'Completed', endedMs: start - HOUR + (11 - level) * MINUTE + k, executionId: 'e1',
-          ...(level > 0 ? { parent: { id: id(level - 1), executionId: 'e1' } } : {}),
-        });
-      }
-    }
-    const { sweeper, sweeps, sweepNow } = handSwept(memory, start, { completed: 10 * MINUTE, failed: 7 * 24 * HOUR, intervalMs: MINUTE });
-    sweeper.start();
-    while (sweeps.length < 100 && (sweeps.at(-1)?.at ?? start) < start + 30 * MINUTE) await sweepNow();
-    await sweeper.stop();
-    expect(await storedCount(memory)).toBe(12 * chains);
-    const perMinute = new Map<number, { sweeps: number; reads: number }>();
-    for (const { at, listed, read } of sweeps) {
-      const minute = perMinute.get(Math.floor((at - start) / MINUTE)) ?? { sweeps: 0, reads: 0 };
-      perMinute.set(Math.floor((at - start) / MINUTE), { sweeps: minute.sweeps + 1, reads: minute.reads + listed + read });
-    }
+    const { sweeps, perMinute } = await keptChainsSwept(chains, 12);
     // The held pages were decided a second after their sweeps, by sweeps that listed nothing...
     const afterHold = sweeps.filter(({ at }, i) => i > 0 && at - sweeps[i - 1]!.at === 1000);
     expect(afterHold.length).toBeGreaterThanOrEqual(chains / RETENTION_PAGE_SIZE);
@@ -1321,6 +1301,44 @@ describe('retention of ended instances', () => {
     expect(Math.max(...[...perMinute.values()].map((minute) => minute.sweeps))).toBe(2);
     expect(sweeps.every(({ listed, read }) => listed + read <= RETENTION_READS_PER_SWEEP)).toBe(true);
     expect(Math.max(...afterHold.map(({ read }) => read))).toBeLessThan(RETENTION_READS_PER_SWEEP);
+  });
+
+  it('has a page the sweep that decides it alone holds again finished by the sweep after, as the holding one\'s next would come: no sweeps a second apart past one, 2,000 reads a minute at most', async () => {
+    // 300 chains 25 deep whose roots failed and are kept a week: a page of their deepest asks for 24 rounds of reads,
+    // more than two sweeps', so the sweep a second after the one that held it holds it again. Were that sweep to have
+    // the next come a second later too, each page would be read by sweeps a second apart until decided.
+    const { start, sweeps, perMinute } = await keptChainsSwept(3 * RETENTION_PAGE_SIZE, 25);
+    // The first page: held by the first sweep (the page and 9 rounds), held again a second later (10 rounds, listing
+    // nothing), and finished by the sweep an interval after the first.
+    expect(sweeps.slice(0, 3).map(({ at, lists, listed, read }) => ({ after: at - start, lists, reads: listed + read }))).toEqual([
+      { after: 0, lists: 1, reads: RETENTION_READS_PER_SWEEP },
+      { after: 1000, lists: 0, reads: RETENTION_READS_PER_SWEEP },
+      { after: 1000 + MINUTE, lists: 1, reads: RETENTION_READS_PER_SWEEP },
+    ]);
+    expect(Math.max(...[...perMinute.values()].map((minute) => minute.sweeps))).toBe(2);
+    expect(Math.max(...[...perMinute.values()].map((minute) => minute.reads))).toBe(2 * RETENTION_READS_PER_SWEEP);
+    expect(sweeps.filter(({ at }, i) => i > 1 && at - sweeps[i - 2]!.at === 2000)).toEqual([]);
+  });
+
+  it('decides a page held twice on what it read for it, each member only while it is still that snapshot: a parent rewound meanwhile keeps what is below it', async () => {
+    // 100 chains 25 deep, all due: the first page is held by the first sweep and again a second later, by which time
+    // the parents down to level 5 were read for it. Chain 0's level 10, read then, is rewound (running again, the same
+    // execution) before the sweep that finishes the page: it and the 14 instances below it stay, as a sweeper that
+    // read them after the rewind would leave them; the other 2,485 go.
+    const memory = new MemoryStore();
+    const start = T0 + 2 * HOUR;
+    await chainsOf(memory, start, RETENTION_PAGE_SIZE, 25, 'Completed');
+    const { sweeper, sweeps, sweepNow } = handSwept(memory, start, { completed: 10 * MINUTE, intervalMs: MINUTE });
+    sweeper.start();
+    await sweepNow();
+    await sweepNow();
+    expect(sweeps.map(({ lists, read }) => ({ lists, read }))).toEqual([{ lists: 1, read: 900 }, { lists: 0, read: RETENTION_READS_PER_SWEEP }]);
+    expect(await storedCount(memory)).toBe(25 * RETENTION_PAGE_SIZE);
+    await stored(memory, { id: 'c000-10', status: 'Running', endedMs: start, executionId: 'e1', parent: { id: 'c000-09', executionId: 'e1' } });
+    for (let i = 0; i < 5; i++) await sweepNow();
+    await sweeper.stop();
+    const left = (await memory.queryInstances({ pageSize: 1000 })).instances.map(({ instanceId }) => instanceId).sort();
+    expect(left).toEqual(Array.from({ length: 15 }, (_, i) => `c000-${String(10 + i).padStart(2, '0')}`));
   });
 
   it('lets go of the page it held when it stops, and a sweeper after it lists from the start: none skipped', async () => {
@@ -1343,7 +1361,10 @@ describe('retention of ended instances', () => {
     expect(sweeps[0]!.read).toBe(RETENTION_READS_PER_SWEEP - RETENTION_PAGE_SIZE);
     expect(listed).toHaveLength(RETENTION_PAGE_SIZE);
     expect(await storedCount(memory)).toBe(12 * RETENTION_PAGE_SIZE);
+    // The sweep that would decide the held page is armed, a second on; the stop releases it with the page.
+    expect([...clock.timers.values()].map(({ at }) => at - start)).toEqual([1000]);
     await sweeper.stop();
+    expect(clock.timers.size).toBe(0);
     expect(await reachable(listed)).toBe(0);
     // The worker of a runtime started again sweeps from the start: the page the stop let go of is listed again.
     const next = handSwept(memory, clock.ms, retention);
@@ -1816,12 +1837,21 @@ function storeWith(opened: Store, overrides: Partial<Store>): Store {
  * first page holds their deepest, which ask for 11 rounds of reads.
  */
 async function chainsTwelveDeep(memory: MemoryStore, startMs: number, count: number): Promise<void> {
+  await chainsOf(memory, startMs, count, 12, 'Completed');
+}
+
+/**
+ * `count` chains of `depth` instances in `memory`, each the child of the next (ids `c<k>-<level>`, level 0 the root,
+ * of `rootStatus`, the others completed), the deepest ended first (an hour before `startMs`, a ms apart), each level
+ * above a minute later: a listing's first page holds their deepest, which ask for `depth - 1` rounds of reads.
+ */
+async function chainsOf(memory: MemoryStore, startMs: number, count: number, depth: number, rootStatus: OrchestrationRuntimeStatus): Promise<void> {
   const node = (k: number, level: number): string => `c${String(k).padStart(3, '0')}-${String(level).padStart(2, '0')}`;
   for (let k = 0; k < count; k++) {
-    for (let level = 0; level < 12; level++) {
+    for (let level = 0; level < depth; level++) {
       await stored(memory, {
-        id: node(k, level), status: 'Completed', endedMs: startMs - HOUR + (11 - level) * MINUTE + k, executionId: 'e1',
-        ...(level > 0 ? { parent: { id: node(k, level - 1), executionId: 'e1' } } : {}),
+        id: node(k, level), status: level === 0 ? rootStatus : 'Completed', endedMs: startMs - HOUR + (depth - 1 - level) * MINUTE + k,
+        executionId: 'e1', ...(level > 0 ? { parent: { id: node(k, level - 1), executionId: 'e1' } } : {}),
       });
     }
   }
@@ -1843,6 +1873,27 @@ async function heldWithParent(status: OrchestrationRuntimeStatus, retention: Run
   await swept.sweepNow();
   expect(swept.sweeps[0]).toMatchObject({ listed: RETENTION_PAGE_SIZE, read: RETENTION_READS_PER_SWEEP - RETENTION_PAGE_SIZE });
   return { ...swept, memory, start };
+}
+
+/**
+ * `chains` chains `depth` deep whose failed roots are kept a week, swept for 30 minutes at a one-minute interval
+ * (`handSwept`), none purged: the sweeps, and per minute since the first how many ran and what they read.
+ */
+async function keptChainsSwept(chains: number, depth: number) {
+  const memory = new MemoryStore();
+  const start = T0 + 2 * HOUR;
+  await chainsOf(memory, start, chains, depth, 'Failed');
+  const { sweeper, sweeps, sweepNow } = handSwept(memory, start, { completed: 10 * MINUTE, failed: 7 * 24 * HOUR, intervalMs: MINUTE });
+  sweeper.start();
+  while (sweeps.length < 100 && (sweeps.at(-1)?.at ?? start) < start + 30 * MINUTE) await sweepNow();
+  await sweeper.stop();
+  expect(await storedCount(memory)).toBe(depth * chains);
+  const perMinute = new Map<number, { sweeps: number; reads: number }>();
+  for (const { at, listed, read } of sweeps) {
+    const minute = perMinute.get(Math.floor((at - start) / MINUTE)) ?? { sweeps: 0, reads: 0 };
+    perMinute.set(Math.floor((at - start) / MINUTE), { sweeps: minute.sweeps + 1, reads: minute.reads + listed + read });
+  }
+  return { start, sweeps, perMinute };
 }
 
 /** How many of `refs` are still reachable after a full garbage collection, run once this job's hold on them is over. */
