@@ -178,20 +178,22 @@ export const KEYVAL_DB_VERSION = 3;
  * began, it reads the rows it has left by their `xc` entries instead, {@link SCAN_BATCH} entries a transaction up to
  * that last one, and one by one the rows of those that hold the page's status with an id it has not read. A row without
  * its end entry has been as it is since before the pass began, so its `xc` entry is there; instances started since come
- * after that last entry and cannot keep the pass reading (those of a tab whose clock is behind excepted, which only add
- * entries to read). Before, a pass read as many rows as the store's last such pass read, then counted those it had left
- * and read them in as many transactions, the last reading all it had left at once: the count of all 20,000 rows at a
- * store's first such page held the writes 37 to 214 ms at load 2 to 5 (70 to 680 ms at load 8 to 15), and every row
- * another tab started after the count with an id among those left was in that last read, however many (700 in the
- * layout test: 444 left and 256 put in the way). With 20,000 instances in headless Chromium at load 8 to 10, a page of
- * 100 takes 0.4 to 0.6 s in 80 transactions, and a write beside it waits 4 to 8 ms (median), 21 to 62 ms at most (303
- * ms, the page 1.5 s, beside the first page after the database was written, 103 to 160 ms beside a store's first page
- * before, with its count, at load 6 to 9). Beside a connection starting instances 256 a transaction as fast as it can
- * (24,320 during the page), a first page read 256 rows a transaction at most in 94 (before, one of its transactions
- * read 12,557 rows); such a page takes minutes either way, the writes waiting mostly for those starts. Reading every
- * instance row at once (one `getAll`, as this layout did first), a page took 0.2 to 1.4 s (1.1 to 1.5 s at load 13 to
- * 17) with every row in memory, and the writes waited for all of it; 1,024 rows a transaction waited 12 to 18 ms
- * (median), and the rows of the status alone, found by
+ * after that last entry and cannot keep the pass reading (an `xc` entry holds the creation time on the clock of the tab
+ * that started the instance: a tab whose clock is behind puts its instances before that last entry, and while the last
+ * is an instance started by a tab whose clock is ahead, every tab's come before it, so those are neither told apart nor
+ * kept out of the entries left, and can keep the pass reading as before). Before, a pass read as many rows as the
+ * store's last such pass read, then counted those it had left and read them in as many transactions, the last
+ * reading all it had left at once: the count of all 20,000 rows at a store's first such page held the writes 37 to
+ * 214 ms at load 2 to 5 (70 to 680 ms at load 8 to 15), and every row another tab started after the count with an id
+ * among those left was in that last read, however many (700 in the layout test: 444 left and 256 put in the way). With
+ * 20,000 instances in headless Chromium at load 8 to 10, a page of 100 takes 0.4 to 0.6 s in 80 transactions, and a
+ * write beside it waits 4 to 8 ms (median), 21 to 62 ms at most (303 ms, the page 1.5 s, beside the first page after
+ * the database was written, 103 to 160 ms beside a store's first page before, with its count, at load 6 to 9). Beside a
+ * connection starting instances 256 a transaction as fast as it can (24,320 during the page), a first page read 256
+ * rows a transaction at most in 94 (before, one of its transactions read 12,557 rows); such a page takes minutes either
+ * way, the writes waiting mostly for those starts. Reading every instance row at once (one `getAll`, as this layout did
+ * first), a page took 0.2 to 1.4 s (1.1 to 1.5 s at load 13 to 17) with every row in memory, and the writes waited for
+ * all of it; 1,024 rows a transaction waited 12 to 18 ms (median), and the rows of the status alone, found by
  * their `xc` entries and read one by one, took 1.0 to 2.8 s a page. A page once the entries are written: 20 ms. A
  * reload, a freeze or a close cuts the writing short between steps and the next open (in any tab of this layout) goes
  * on from the place; the tabs open at once share it, each step reading the place the last left, so each entry is
@@ -1235,7 +1237,8 @@ class KeyvalTransaction implements BackendTransaction {
    * and the rows of those that hold the query's status with an id the pass has not read (after `readTo`, up to
    * `lastId`), one by one: `part` with those of the query kept, and whether more entries may follow. A row without its
    * end entry is as it was when the pass began, so its `xc` entry is there, up to `lastEntry`; instances started since
-   * come after it (a tab whose clock is behind excepted).
+   * come after it (but for a tab whose clock is behind, or every tab's while `lastEntry` is an instance started by a tab
+   * whose clock is ahead: see the layout, layout 16).
    */
   async #endedByPaging(query: EndedQuery, part: EndedScanPart, at: { readonly after?: IDBValidKey }): Promise<[EndedScanPart, boolean]> {
     const from = at.after ?? part.place;
