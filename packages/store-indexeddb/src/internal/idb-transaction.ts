@@ -193,7 +193,9 @@ export interface FinishOptions {
 /**
  * Runs the work of one transaction and ends it, for both backends. A readonly transaction (by its `mode`) returns
  * what `work` returned. A readwrite one commits only once every row `reads` took ahead was confirmed; any failure on
- * the way (of the work, of the check) aborts it, so nothing of it is written. A transaction decided on a row the
+ * the way (of the work, of the check) aborts it, so nothing of it is written. Committed, it returns once the oldest
+ * readwrite transaction still at work on its connection (one this function runs, made before or after it) has asked
+ * to commit or ended, at once when there is none: see {@link CommitLane}. A transaction decided on a row the
  * database did not confirm throws `reads` (the caller runs the work again), but only once the abort took effect: had
  * the transaction committed instead, running again could write the commit twice, and a StorageError says so.
  *
