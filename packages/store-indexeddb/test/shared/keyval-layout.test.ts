@@ -1528,6 +1528,35 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
         .sort((a, b) => compareEndedKeys(endedKeyOf(a), endedKeyOf(b))).map((state) => state.instanceId);
     }
 
+    /**
+     * Another tab's starts, as this layout's commits write them: each `insert()` puts 256 instances in one transaction,
+     * ids between the page's 256th and 257th rows (those its second read begins with), half ended: among the first of
+     * the rows' ends, from their fifth ms on, 64 instances to an end ms, the later a batch the later they end.
+     */
+    function startsAhead(db: IDBDatabase, template: { state: InstanceState }): { insert(): void; readonly batches: number } {
+      let batches = 0;
+      return {
+        get batches() {
+          return batches;
+        },
+        insert() {
+          const tx = db.transaction(STORE, 'readwrite');
+          const raw = tx.objectStore(STORE);
+          for (let n = 0; n < 256; n++) {
+            const id = `${idOf(255)}-${String(batches * 256 + n).padStart(5, '0')}`;
+            const createdMs = T0.getTime() + 5_000 + batches * 256 + n; // created after every instance
+            const status = n % 2 === 0 ? 'Completed' : 'Running';
+            const lastUpdatedTime = new Date(status === 'Completed' ? T0.getTime() + 10_005 + Math.floor((batches * 256 + n) / 64) : createdMs);
+            raw.put({ ...template, id, createdMs, status, state: { ...template.state, instanceId: id, runtimeStatus: status, createdTime: new Date(createdMs), lastUpdatedTime } }, ['i', id]);
+            raw.put(status === 'Completed' ? status : 0, ['xc', createdMs, id]);
+            raw.put(0, ['xn', 'Orch', createdMs, id]);
+            if (status === 'Completed') raw.put(0, ['xe', status, lastUpdatedTime.getTime(), id]);
+          }
+          batches++;
+        },
+      };
+    }
+
     /** Waits until the marker of database `name` names no rebuild, making a call of `store` each time (it starts steps that stopped). */
     async function written(name: string, store: KeyvalStore): Promise<void> {
       await vi.waitFor(async () => {
@@ -1755,31 +1784,11 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
       const db = await rawOpen(name);
       const template = await rawGet(name, ['i', idOf(1)]) as { state: InstanceState };
       const BATCHES = 20;
-      let batches = 0;
-      /**
-       * 256 instances as this layout's commits write them, ids between the page's 256th and 257th rows (those its second
-       * read begins with), half ended: among the first of the rows' ends, from their fifth ms on, 64 instances to an end
-       * ms, the later a batch the later they end.
-       */
-      const insert = () => {
-        const tx = db.transaction(STORE, 'readwrite');
-        const raw = tx.objectStore(STORE);
-        for (let n = 0; n < 256; n++) {
-          const id = `${idOf(255)}-${String(batches * 256 + n).padStart(5, '0')}`;
-          const createdMs = T0.getTime() + 5_000 + batches * 256 + n; // created after every instance
-          const status = n % 2 === 0 ? 'Completed' : 'Running';
-          const lastUpdatedTime = new Date(status === 'Completed' ? T0.getTime() + 10_005 + Math.floor((batches * 256 + n) / 64) : createdMs);
-          raw.put({ ...template, id, createdMs, status, state: { ...template.state, instanceId: id, runtimeStatus: status, createdTime: new Date(createdMs), lastUpdatedTime } }, ['i', id]);
-          raw.put(status === 'Completed' ? status : 0, ['xc', createdMs, id]);
-          raw.put(0, ['xn', 'Orch', createdMs, id]);
-          if (status === 'Completed') raw.put(0, ['xe', status, lastUpdatedTime.getTime(), id]);
-        }
-        batches++;
-      };
+      const ahead = startsAhead(db, template);
       // A batch as each read of the rows by id is made (20 at most): the page's next transaction, begun after, sees it.
       let inserting = true;
       const reads = rowReads(() => {
-        if (inserting && batches < BATCHES) insert();
+        if (inserting && ahead.batches < BATCHES) ahead.insert();
       });
       const perTransaction = rowsByTransaction();
       const counter = countIndexedDb();
@@ -1794,7 +1803,7 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
         expect(reads.counts).toEqual([256, 256, 256]);
         expect(Math.max(...perTransaction.rows())).toBeLessThanOrEqual(256);
         expect(counter.counts().readonly).toBe(1 + 3 + 3);
-        expect(batches).toBe(3);
+        expect(ahead.batches).toBe(3);
         const wanted = await fromRows(name, 'Completed');
         // The page as the rule lists it: inserted instances, by their entries, and of the rows, some read by id and some
         // by their paging entries.
@@ -1816,6 +1825,39 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
         expect(await allEnded(store, 'Completed', 20)).toEqual(wanted);
       } finally {
         counter.uninstall();
+        perTransaction.uninstall();
+        reads.uninstall();
+        steps.restore();
+        db.close();
+      }
+    });
+
+    // The page above takes 20: the rows its passes read by their paging entries after the switch lie past them. One page
+    // as large as the listing (1,024 put in its way, 4 batches) lists each of those rows too, or it is not the rule's.
+    it('lists every ended instance in one page as large as the listing while another tab inserts ahead of it, the rows read by their paging entries with them', async () => {
+      const name = uniqueName('layout-16-inserts-whole');
+      await ended(name, { version: 15, store: 'durable-rx/keyval' });
+      const steps = abortMarkerWritesAfterFirst();
+      const store = open(name);
+      await store.getInstance('none');
+      const db = await rawOpen(name);
+      const template = await rawGet(name, ['i', idOf(1)]) as { state: InstanceState };
+      const ahead = startsAhead(db, template);
+      let inserting = true;
+      const reads = rowReads(() => {
+        if (inserting && ahead.batches < 4) ahead.insert();
+      });
+      const perTransaction = rowsByTransaction();
+      try {
+        const page = (await store.listEnded({ runtimeStatus: 'Completed', endedTo: ENDED_TO, limit: 1_000 })).map((state) => state.instanceId);
+        inserting = false;
+        expect(perTransaction.counts()).toBe(0);
+        // More than 256 rows were put in its way, so the pass read the rest by their paging entries.
+        expect(ahead.batches).toBeGreaterThan(1);
+        const wanted = await fromRows(name, 'Completed');
+        expect(wanted.length).toBeLessThan(1_000); // the page is the whole listing
+        expect(page).toEqual(wanted);
+      } finally {
         perTransaction.uninstall();
         reads.uninstall();
         steps.restore();
