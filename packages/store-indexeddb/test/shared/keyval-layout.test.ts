@@ -1557,6 +1557,34 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
       };
     }
 
+    /**
+     * A store over a layout-15 database of COUNT instances whose end entries stay unwritten (every row past the place),
+     * and another connection starting 256 instances ahead of a page ({@link startsAhead}) as each read of the rows by id
+     * is made, `batches` at most, until `stop()`. The reads (`reads`) and the rows each transaction reads
+     * (`perTransaction`) are watched; `release()` ends the watches and closes that connection.
+     */
+    async function insertingAhead(label: string, batches: number) {
+      const name = uniqueName(label);
+      await ended(name, { version: 15, store: 'durable-rx/keyval' });
+      const steps = abortMarkerWritesAfterFirst(); // the writing stays at its start: every row past the place
+      const store = open(name);
+      await store.getInstance('none'); // opened: the database at this layout's IndexedDB version
+      const db = await rawOpen(name);
+      const ahead = startsAhead(db, await rawGet(name, ['i', idOf(1)]) as { state: InstanceState });
+      let inserting = true;
+      const reads = rowReads(() => {
+        if (inserting && ahead.batches < batches) ahead.insert();
+      });
+      const perTransaction = rowsByTransaction();
+      const release = () => {
+        perTransaction.uninstall();
+        reads.uninstall();
+        steps.restore();
+        db.close();
+      };
+      return { name, store, ahead, reads, perTransaction, stop: () => void (inserting = false), release };
+    }
+
     /** Waits until the marker of database `name` names no rebuild, making a call of `store` each time (it starts steps that stopped). */
     async function written(name: string, store: KeyvalStore): Promise<void> {
       await vi.waitFor(async () => {
@@ -1776,25 +1804,12 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
     // cannot keep it reading, and no transaction of the page reads more than 256 rows. Those instances have their end
     // entries once ended (this layout's commits write them), so the page lists them as well.
     it('reads a page 256 rows a transaction at most, counting none, while another tab inserts instances ahead of it', async () => {
-      const name = uniqueName('layout-16-inserts');
-      await ended(name, { version: 15, store: 'durable-rx/keyval' });
-      const steps = abortMarkerWritesAfterFirst(); // the writing stays at its start: every row past the place
-      const store = open(name);
-      await store.getInstance('none'); // opened: the database at this layout's IndexedDB version
-      const db = await rawOpen(name);
-      const template = await rawGet(name, ['i', idOf(1)]) as { state: InstanceState };
-      const BATCHES = 20;
-      const ahead = startsAhead(db, template);
       // A batch as each read of the rows by id is made (20 at most): the page's next transaction, begun after, sees it.
-      let inserting = true;
-      const reads = rowReads(() => {
-        if (inserting && ahead.batches < BATCHES) ahead.insert();
-      });
-      const perTransaction = rowsByTransaction();
+      const { name, store, ahead, reads, perTransaction, stop, release } = await insertingAhead('layout-16-inserts', 20);
       const counter = countIndexedDb();
       try {
         const page = (await store.listEnded({ runtimeStatus: 'Completed', endedTo: ENDED_TO, limit: 20 })).map((state) => state.instanceId);
-        inserting = false;
+        stop();
         // Three reads by id: the first 256 rows, then 512 put in the way; then the 444 rows left (past the 256th) by the
         // 700 paging entries, 256 a transaction (three, the rows of Completed ones read one by one); none counted. Before:
         // the store's first page counted all 700 rows at its first read, and the last of its three reads took every row
@@ -1825,32 +1840,17 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
         expect(await allEnded(store, 'Completed', 20)).toEqual(wanted);
       } finally {
         counter.uninstall();
-        perTransaction.uninstall();
-        reads.uninstall();
-        steps.restore();
-        db.close();
+        release();
       }
     });
 
     // The page above takes 20: the rows its passes read by their paging entries after the switch lie past them. One page
     // as large as the listing (1,024 put in its way, 4 batches) lists each of those rows too, or it is not the rule's.
     it('lists every ended instance in one page as large as the listing while another tab inserts ahead of it, the rows read by their paging entries with them', async () => {
-      const name = uniqueName('layout-16-inserts-whole');
-      await ended(name, { version: 15, store: 'durable-rx/keyval' });
-      const steps = abortMarkerWritesAfterFirst();
-      const store = open(name);
-      await store.getInstance('none');
-      const db = await rawOpen(name);
-      const template = await rawGet(name, ['i', idOf(1)]) as { state: InstanceState };
-      const ahead = startsAhead(db, template);
-      let inserting = true;
-      const reads = rowReads(() => {
-        if (inserting && ahead.batches < 4) ahead.insert();
-      });
-      const perTransaction = rowsByTransaction();
+      const { name, store, ahead, perTransaction, stop, release } = await insertingAhead('layout-16-inserts-whole', 4);
       try {
         const page = (await store.listEnded({ runtimeStatus: 'Completed', endedTo: ENDED_TO, limit: 1_000 })).map((state) => state.instanceId);
-        inserting = false;
+        stop();
         expect(perTransaction.counts()).toBe(0);
         // More than 256 rows were put in its way, so the pass read the rest by their paging entries.
         expect(ahead.batches).toBeGreaterThan(1);
@@ -1858,10 +1858,7 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
         expect(wanted.length).toBeLessThan(1_000); // the page is the whole listing
         expect(page).toEqual(wanted);
       } finally {
-        perTransaction.uninstall();
-        reads.uninstall();
-        steps.restore();
-        db.close();
+        release();
       }
     });
 
