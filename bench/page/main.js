@@ -109,7 +109,8 @@ function deleteDatabase(name) {
  * @param {number} instances
  */
 async function hello(adapter, concurrency, instances) {
-  const store = openStore(adapter, freshName(`hello-${adapter}`));
+  const dbName = freshName(`hello-${adapter}`);
+  const store = openStore(adapter, dbName);
   const runtime = createRuntime({
     store, orchestrators: { [HELLO]: helloSequence }, activities: { E1_SayHello: sayHello }, logger: silentLogger,
   });
@@ -136,6 +137,7 @@ async function hello(adapter, concurrency, instances) {
   await runtime.stop();
   const steps = runtime.metrics.steps;
   await store.close();
+  await deleteDatabase(dbName);
   const failed = done.filter((s) => s.runtimeStatus !== 'Completed');
   if (failed.length > 0) throw new Error(`${failed.length} hello sequences did not complete (${failed[0]?.runtimeStatus})`);
   return { adapter, concurrency, instances, steps, elapsedMs, counts };
@@ -158,7 +160,8 @@ async function hello(adapter, concurrency, instances) {
  */
 async function helloWithRaw(adapter, instances, rawPerInstance) {
   const raw = await openRaw();
-  const store = openStore(adapter, freshName(`hello-${adapter}`));
+  const dbName = freshName(`hello-${adapter}`);
+  const store = openStore(adapter, dbName);
   const runtime = createRuntime({
     store, orchestrators: { [HELLO]: helloSequence }, activities: { E1_SayHello: sayHello }, logger: silentLogger,
   });
@@ -199,6 +202,7 @@ async function helloWithRaw(adapter, instances, rawPerInstance) {
   await runtime.stop();
   const steps = runtime.metrics.steps;
   await store.close();
+  await deleteDatabase(dbName);
   await raw.close();
   const failed = done.filter((s) => s.runtimeStatus !== 'Completed');
   if (failed.length > 0) throw new Error(`${failed.length} hello sequences did not complete (${failed[0]?.runtimeStatus})`);
@@ -212,7 +216,8 @@ async function helloWithRaw(adapter, instances, rawPerInstance) {
  * @param {number} instances
  */
 async function sameTabLatency(adapter, instances) {
-  const store = openStore(adapter, freshName(`latency-${adapter}`));
+  const dbName = freshName(`latency-${adapter}`);
+  const store = openStore(adapter, dbName);
   /** @type {Map<string, number>} */
   const returnedAt = new Map();
   let current = '';
@@ -252,12 +257,13 @@ async function sameTabLatency(adapter, instances) {
   }
   await runtime.stop();
   await store.close();
+  await deleteDatabase(dbName);
   return { adapter, samples };
 }
 
 // ------------------------------------------------------------------ cross-tab
 
-/** @type {{ runtime: import('@durable-rx/runtime').Runtime, store: import('@durable-rx/runtime/store-kit').Store, channel: BroadcastChannel } | undefined} */
+/** @type {{ runtime: import('@durable-rx/runtime').Runtime, store: import('@durable-rx/runtime/store-kit').Store, channel: BroadcastChannel, db: string } | undefined} */
 let writer;
 /** @type {{ store: import('@durable-rx/runtime/store-kit').Store, channel: BroadcastChannel, arrivals: Map<number, number>, subscription: import('rxjs').Subscription } | undefined} */
 let reader;
@@ -272,7 +278,7 @@ async function crossTabWriterOpen(adapter, db, instanceId) {
   await runtime.start();
   await runtime.client.startNew(STATUS_LOOP, { instanceId });
   const channel = new BroadcastChannel(`bench-${db}`);
-  writer = { runtime, store, channel };
+  writer = { runtime, store, channel, db };
 }
 
 /**
@@ -361,6 +367,8 @@ async function crossTabWriterClose() {
   writer.channel.close();
   await writer.runtime.stop();
   await writer.store.close();
+  // Deleted once the reading tab has closed it too (a blocked delete completes then).
+  await deleteDatabase(writer.db);
   writer = undefined;
 }
 

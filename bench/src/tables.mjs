@@ -265,7 +265,7 @@ export function indexedDbTables(r) {
     ],
     notes: [
       `One page, ${r.rounds} round${r.rounds === 1 ? '' : 's'}, contenders interleaved in each round (${contendersAt(1)} at 1, then ` +
-        `${contendersAt(100)} at 100 concurrent${r.rounds > 1 ? '; odd rounds in reverse' : ''}); a fresh database for every measurement. ` +
+        `${contendersAt(100)} at 100 concurrent${r.rounds > 1 ? '; odd rounds in reverse' : ''}); a fresh database for every measurement, deleted after it (an origin that keeps hundreds of databases slows each store's transactions). ` +
         `1 concurrent: ${r.sizes.slices1} slice${r.sizes.slices1 === 1 ? '' : 's'} per store per round (${alternatingOrder(r.sizes.slices1)}) of ` +
         `${r.sizes.instances1} instances one after another` +
         ` (start, wait for completion, next; durably: ${r.sizes.durably1 ?? r.sizes.instances1} jobs); 100 concurrent: ` +
