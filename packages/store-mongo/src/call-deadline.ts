@@ -1,5 +1,5 @@
-import type { Clock, ClockTimer } from '@durable-rx/runtime';
-import { DEFAULT_STORE_CALL_TIMEOUT_MS } from '@durable-rx/runtime/store-kit';
+import { InvalidArgumentError, type Clock, type ClockTimer } from '@durable-rx/runtime';
+import { DEFAULT_STORE_CALL_TIMEOUT_MS, isDelayMs, type MemberCheck } from '@durable-rx/runtime/store-kit';
 import { READ_DEADLINE_MARGIN_MS } from './read-bound.js';
 import { MAJORITY_WAIT_MS, SINGLE_WRITE_CONCERN } from './write-concern.js';
 
@@ -29,6 +29,35 @@ export const LISTING_DEADLINE_MS = 25_000;
 export function listingDeadlineMs(storeCallTimeoutMs: number = DEFAULT_STORE_CALL_TIMEOUT_MS): number {
   return Math.min(LISTING_DEADLINE_MS, Math.floor((storeCallTimeoutMs * 5) / 6));
 }
+
+/**
+ * The shortest `storeCallTimeoutMs` option a store takes: 1 s, a `listEnded` deadline of 833 ms ({@link listingDeadlineMs}),
+ * 666 ms of it for the server and 166 ms for the reply to come back ({@link serverTimeLeft}), as long as a round trip
+ * between continents. Shorter, every listing fails with a 503 (under 2.4 ms at once, the shares rounding to nothing;
+ * above, on the first reply later than a fifth of the deadline), so the retention sweep never purges and says so only
+ * by failing.
+ */
+export const MIN_STORE_CALL_TIMEOUT_MS = 1_000;
+
+/**
+ * The check of the store's `storeCallTimeoutMs` option: the runtime's rule for its own (`isDelayMs`: a number of ms
+ * above 0, `Infinity` included), and at least {@link MIN_STORE_CALL_TIMEOUT_MS}, else `InvalidArgumentError` naming it.
+ *
+ * @example
+ * ```ts
+ * isStoreCallTimeoutMs(5_000, 'MongoStore options.storeCallTimeoutMs'); // 5000
+ * isStoreCallTimeoutMs(1, 'MongoStore options.storeCallTimeoutMs');     // throws: must be at least 1000 (ms)
+ * ```
+ */
+export const isStoreCallTimeoutMs: MemberCheck<number> = (value, what) => {
+  const ms = isDelayMs(value, what);
+  if (ms < MIN_STORE_CALL_TIMEOUT_MS) {
+    throw new InvalidArgumentError(
+      `${what} must be at least ${String(MIN_STORE_CALL_TIMEOUT_MS)} (ms): a listEnded call ends by five sixths of it, and a shorter one leaves its reads too little time to reach the server and back, so every listing would fail with a 503`,
+    );
+  }
+  return ms;
+};
 
 /**
  * The server time an operation of a call under one deadline of `totalMs` may take when it starts `elapsedMs` after the

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Clock, type Logger } from '@durable-rx/runtime';
-import { checkDependencies, hasMethods, isBoolean, isDelayMs, isString, readChecked, taken, type MemberCheck } from '@durable-rx/runtime/store-kit';
+import { checkDependencies, hasMethods, isBoolean, isString, readChecked, taken, type MemberCheck } from '@durable-rx/runtime/store-kit';
 import type { MongoClient, MongoClientOptions, TransactionOptions } from 'mongodb';
+import { isStoreCallTimeoutMs } from './call-deadline.js';
 import { isIndexBuildTimeoutMs } from './index-deadline.js';
 import { DEFAULT_RESUME_POLICY, type ResumePolicy } from './resume-policy.js';
 
@@ -93,8 +94,9 @@ export interface MongoStoreCommonOptions {
    * not their default 30 s: how long they wait for one store call before they give up on it and try again. A
    * `listEnded` call (the retention sweep's listing, its reads and the repairs it writes) ends by five sixths of it,
    * 25 s at most (`listingDeadlineMs`), so it has answered, and none of its work goes on, before its caller gives up
-   * and starts another. Default 30 000 (a 25 s deadline). A number of ms above 0, `Infinity` included (the rule of
-   * the runtime's option; else `InvalidArgumentError`).
+   * and starts another. Default 30 000 (a 25 s deadline). A number of ms of at least 1 000, `Infinity` included (the
+   * rule of the runtime's option and a floor under which every listing would fail: `isStoreCallTimeoutMs`; else
+   * `InvalidArgumentError`).
    */
   readonly storeCallTimeoutMs?: number;
   /**
@@ -264,7 +266,7 @@ function isFiniteNumber(value: unknown): value is number {
  * Checks the shape of `connect`'s `options` before anything is created (no client, no connection): an object with a
  * `client` (a MongoClient) or a `uri` (a string); `dbName` and `collectionPrefix` strings; `createIndexes` and
  * `refuseClaimsOnClockSkew` booleans; `indexBuildTimeoutMs` a number of ms above 0 (at most 2^31 - 1) or `Infinity`;
- * `storeCallTimeoutMs` a number of ms above 0 or `Infinity` (`isDelayMs`, the runtime's rule for its own);
+ * `storeCallTimeoutMs` a number of ms of at least 1 s or `Infinity` (`isStoreCallTimeoutMs`);
  * `clientOptions` and `transactionOptions` objects; `clock` a Clock and `logger` a Logger. Anything else is an
  * `InvalidArgumentError` naming the member (`MongoStore options.createIndexes must be a boolean`). The numbers are
  * checked after, with their ranges (`feedOptionProblem`).
@@ -297,7 +299,7 @@ const CONNECT_CHECKS = {
   createIndexes: isBoolean,
   indexBuildTimeoutMs: isIndexBuildTimeoutMs,
   refuseClaimsOnClockSkew: isBoolean,
-  storeCallTimeoutMs: isDelayMs,
+  storeCallTimeoutMs: isStoreCallTimeoutMs,
   clientOptions: isObject,
   transactionOptions: isObject,
   // Checked after, by `checkDependencies` and `feedOptionProblem` (ranges), or where they are used.

@@ -1,10 +1,11 @@
-import type { Clock } from '@durable-rx/runtime';
+import { InvalidArgumentError, type Clock } from '@durable-rx/runtime';
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_STORE_CALL_TIMEOUT_MS } from '@durable-rx/runtime/store-kit';
-import { CallDeadline, elapsedSourceOf, LISTING_DEADLINE_MS, listingDeadlineMs, serverTimeLeft } from '../src/call-deadline.js';
+import { CallDeadline, elapsedSourceOf, LISTING_DEADLINE_MS, listingDeadlineMs, MIN_STORE_CALL_TIMEOUT_MS, serverTimeLeft } from '../src/call-deadline.js';
 import { checkConnectOptions } from '../src/mongo-store-options.js';
 import { mapDriverError } from '../src/map-driver-error.js';
+import { MongoStore } from '../src/mongo-store.js';
 import { READ_DEADLINE_MARGIN_MS } from '../src/read-bound.js';
 import { MAJORITY_WAIT_MS } from '../src/write-concern.js';
 
@@ -20,7 +21,7 @@ describe('a listing\u2019s deadline within its caller\u2019s storeCallTimeoutMs 
     // while the abandoned one read and wrote for 15 s more.
     expect(listingDeadlineMs(12_000)).toBe(10_000);
     expect(serverTimeLeft(0, listingDeadlineMs(12_000))).toBe(8_000);
-    for (const callMs of [100, 1_000, 5_000, 6_000, 10_000, 24_000, 29_999]) {
+    for (const callMs of [MIN_STORE_CALL_TIMEOUT_MS, 5_000, 6_000, 10_000, 24_000, 29_999]) {
       const deadlineMs = listingDeadlineMs(callMs);
       expect(deadlineMs, String(callMs)).toBeLessThan(callMs);
       expect(serverTimeLeft(0, deadlineMs), String(callMs)).toBeLessThan(deadlineMs);
@@ -36,10 +37,28 @@ describe('a listing\u2019s deadline within its caller\u2019s storeCallTimeoutMs 
 
   it('is a MongoStore option checked by the runtime\u2019s rule for its own: a number of ms above 0, Infinity included', () => {
     const uri = 'mongodb://127.0.0.1:1/?replicaSet=rs0';
-    for (const value of [1, 10_000, Infinity]) expect(() => checkConnectOptions({ uri, storeCallTimeoutMs: value })).not.toThrow();
+    for (const value of [MIN_STORE_CALL_TIMEOUT_MS, 10_000, Infinity]) expect(() => checkConnectOptions({ uri, storeCallTimeoutMs: value })).not.toThrow();
     for (const value of [0, -1, Number.NaN, '10000', null]) {
       expect(() => checkConnectOptions({ uri, storeCallTimeoutMs: value })).toThrow('MongoStore options.storeCallTimeoutMs must be a number > 0 (ms)');
     }
+  });
+
+  it('is refused under 1 s by name, where every listing would fail with a 503 and the sweep never purge', async () => {
+    // 1 ms gave a deadline of 0 and no server time: every listing was a 503 before it read anything. Up to 2.4 ms
+    // the shares still round to nothing, and above, a reply later than a fifth of the deadline fails it.
+    expect(serverTimeLeft(0, listingDeadlineMs(1))).toBeUndefined();
+    const uri = 'mongodb://127.0.0.1:1/?replicaSet=rs0';
+    for (const value of [1, 1.2, 2.4, 500, MIN_STORE_CALL_TIMEOUT_MS - 1]) {
+      expect(() => checkConnectOptions({ uri, storeCallTimeoutMs: value }), String(value))
+        .toThrow(new InvalidArgumentError(
+          'MongoStore options.storeCallTimeoutMs must be at least 1000 (ms): a listEnded call ends by five sixths of it, and a shorter one leaves its reads too little time to reach the server and back, so every listing would fail with a 503',
+        ));
+    }
+    // connect refuses it before anything is created: no client, no connection.
+    await expect(MongoStore.connect({ uri, storeCallTimeoutMs: 1 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    // At the floor a listing's reads get 666 ms of server time, and 166 ms for the reply.
+    expect(listingDeadlineMs(MIN_STORE_CALL_TIMEOUT_MS)).toBe(833);
+    expect(serverTimeLeft(0, listingDeadlineMs(MIN_STORE_CALL_TIMEOUT_MS))).toBe(666);
   });
 });
 
