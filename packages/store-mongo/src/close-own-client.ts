@@ -1,4 +1,5 @@
 import type { Clock } from '@durable-rx/runtime';
+import type { UnboundedCalls } from './unbounded-calls.js';
 import { waitAtMost } from './wait-at-most.js';
 
 /**
@@ -36,4 +37,33 @@ export async function closeOwnClient(
   })();
   const outcome = await waitAtMost(closing, waitMs, clock);
   return outcome.kind === 'late' ? 'late' : 'closed';
+}
+
+/**
+ * The last of `MongoStore.close`, once its operations in flight settled (each has a bound of its own): its change feeds'
+ * closes (`feeds`) and the driver calls it holds that have none (`calls`: a `killCursors`, which driver 7.8 sends with
+ * no signal or time limit, held by a server that stopped answering until the pool's monitor interrupts its connection,
+ * about 20 s). On a client of its own (`own`) the client is closed over them, not after them: the driver's close fails
+ * every command waiting on a connection first (`closeCheckedOutConnections`), those calls with it, and its pool's close
+ * the ones still waiting for a connection; the whole ends within `CLIENT_CLOSE_WAIT_MS` ({@link closeOwnClient}). Driver
+ * 7.8 offers nothing shorter: `close(force)` ignores its flag, `timeoutMS` has no effect, and a session cannot abort its
+ * commands. On an application's client, which the store must not close, it waits for them: the pool's monitor ends them.
+ *
+ * @example
+ * ```ts
+ * const outcome = await closeWhatRemains(feeds, calls, { client, unanswered: () => transactionEnds }, systemClock);
+ * ```
+ */
+export async function closeWhatRemains(
+  feeds: Promise<unknown>, calls: UnboundedCalls,
+  own: { readonly client: { close(): Promise<void> }; readonly unanswered: () => Iterable<Promise<void>> } | undefined,
+  clock: Clock,
+): Promise<'closed' | 'late'> {
+  if (own === undefined) {
+    await feeds;
+    await calls.settled();
+    return 'closed';
+  }
+  const settledFeeds = feeds.then(() => undefined, () => undefined);
+  return closeOwnClient(own.client, () => [...own.unanswered(), ...calls.held(), settledFeeds], clock);
 }

@@ -84,7 +84,8 @@ import { purgeInBatches } from './purge-in-batches.js';
 import { seqPages } from './seq-pages.js';
 import { heldSweepsQuery, sweepClaim, sweepFinishedBy, sweepRecheckDelay, sweepRenewal, sweepRetryDelay } from './sweep-lease.js';
 import { unclaimedWriteRefusal } from './unclaimed-write-holds.js';
-import { closeOwnClient, CLIENT_CLOSE_WAIT_MS } from './close-own-client.js';
+import { closeWhatRemains, CLIENT_CLOSE_WAIT_MS } from './close-own-client.js';
+import { UnboundedCalls } from './unbounded-calls.js';
 import { waitAtMost, type WaitOutcome } from './wait-at-most.js';
 import { wakeSignals } from './wake-signals.js';
 import { transactionEndWaitMs, transactionRanOut, transactionRetryStep, unansweredCommit, type TransactionRetryStep } from './transaction-deadline.js';
@@ -286,6 +287,8 @@ export class MongoStore implements Store {
   );
   readonly #localWork = new Subject<void>();
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** The cursor closes (`killCursors`, no signal or time limit) the store started and no operation waits for (`#closeCursor`). */
+  readonly #unbounded = new UnboundedCalls();
   /** Ends of transactions whose abort or commit the store stopped waiting for (`#keepUnanswered`). */
   readonly #unanswered = new Set<Promise<void>>();
   /** Whether claims are refused while their clock is off the server's (`refuseClaimsOnClockSkew`). */
@@ -1232,14 +1235,20 @@ export class MongoStore implements Store {
           // Each find limited to what the page still needs and read to its end (endedPage): the server has closed its
           // cursor, and the close below sends no killCursors, which driver 7.8 sends with no signal or time limit. One
           // it still sends (a find the read failed in; a page past 16 MiB, whose last getMore may leave the cursor open
-          // on MongoDB 5.0+) is waited for until the call's deadline, and goes on among the operations in flight.
+          // on MongoDB 5.0+; at the deadline, the store's own close, before the driver's abort listener would send one
+          // nobody holds: cursorRead) is waited for until the call's deadline, and goes on among the store's unbounded
+          // calls, which close() ends with a client of its own and waits for on the application's.
           const read: EndedRead<WithId<InstanceDoc>> = async (from, limit, use) => {
             const { filter, options } = endedListingQuery(query, from, limit);
-            const cursor = this.#instances.find(filter, { ...options, session, ...deadline.read() });
+            let opened: FindCursor<WithId<InstanceDoc>> | undefined;
+            const bound = deadline.cursorRead(() => void (opened && this.#closeCursor(opened)));
+            const cursor = this.#instances.find(filter, { ...options, session, maxTimeMS: bound.maxTimeMS, signal: bound.signal });
+            opened = cursor;
             try {
               return await use(upTo(() => cursor.next(), limit));
             } finally {
-              await deadline.until(this.#hold(cursor.close().catch(() => undefined)));
+              bound.release();
+              await deadline.until(this.#closeCursor(cursor));
             }
           };
           const repair = (repairs: EndOrderRepair[]) => this.#repairEndOrder(writes, repairs, deadline);
@@ -1406,7 +1415,10 @@ export class MongoStore implements Store {
    * Closes the change streams, waits for operations in flight (a running history sweep stops after its current
    * chunk, and another process or the next `connect` takes it up once its lease lapsed, within a minute; a `purgeInstances` after its current batch, rejecting with
    * `StoreClosedError` that names the count purged before), and closes the client if the store created it, waiting for
-   * that 5 s at most (`CLIENT_CLOSE_WAIT_MS`; then a warning is logged and the driver's close ends by itself). Afterwards every method
+   * that 5 s at most (`CLIENT_CLOSE_WAIT_MS`; then a warning is logged and the driver's close ends by itself). The
+   * feeds' closes and the `killCursors` the store holds (`#closeCursor`: no signal or time limit in driver 7.8) end with
+   * that client's close, which fails the commands in use first (`closeWhatRemains`); an application's client is left
+   * open, and they are waited for. Afterwards every method
    * rejects with `StoreClosedError`. Idempotent: every call returns the same promise.
    */
   close(): Promise<void> {
@@ -1421,24 +1433,23 @@ export class MongoStore implements Store {
       if (this.#sweepRecheckTimer !== undefined) this.#clock.clearTimeout(this.#sweepRecheckTimer);
       this.#sweepRecheckTimer = undefined;
       const skewChecks = this.#skew.stop();
-      // Until none is left: an operation may hand work on as it ends (a listing's cursor close its deadline stopped
-      // waiting for), which joins the set after this wait began.
+      // Until none is left: an operation may hand work on as it ends, which joins the set after this wait began.
       while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
       await skewChecks;
-      await feeds;
       this.#client.off('serverHeartbeatSucceeded', this.#onHeartbeat);
-      if (this.#ownsClient) {
-        // Bounded: the driver's close aborts again a transaction whose end the store stopped waiting for, which can wait
-        // a whole serverSelectionTimeoutMS. On the system clock, as the transaction bounds: the driver runs on it.
-        let outcome: 'closed' | 'late';
-        try {
-          outcome = await closeOwnClient(this.#client, () => this.#unanswered, systemClock);
-        } catch (error) {
-          throw mapDriverError(error, 'closing the client');
-        }
-        if (outcome === 'late') {
-          this.#logger.warn(`MongoStore.close: the MongoDB client had not closed after ${CLIENT_CLOSE_WAIT_MS} ms (a transaction's abort waits for a server); it closes by itself within serverSelectionTimeoutMS`);
-        }
+      // Then the feeds' closes and the killCursors the store holds (no signal or time limit in driver 7.8): a client of
+      // its own is closed over them, which fails them at once, all within CLIENT_CLOSE_WAIT_MS (the driver's close can
+      // wait a whole serverSelectionTimeoutMS to abort again a transaction whose end the store stopped waiting for; on
+      // the system clock, as the transaction bounds: the driver runs on it); an application's client is waited on.
+      const own = this.#ownsClient ? { client: this.#client, unanswered: () => this.#unanswered } : undefined;
+      let outcome: 'closed' | 'late';
+      try {
+        outcome = await closeWhatRemains(feeds, this.#unbounded, own, systemClock);
+      } catch (error) {
+        throw mapDriverError(error, 'closing the client');
+      }
+      if (outcome === 'late') {
+        this.#logger.warn(`MongoStore.close: the MongoDB client had not closed after ${CLIENT_CLOSE_WAIT_MS} ms (a transaction's abort, or the endSessions it sends, waits for a server); it closes by itself within serverSelectionTimeoutMS, or once the pool's monitor gives up on a server that stopped answering`);
       }
     })();
     return this.#closed;
@@ -1465,6 +1476,15 @@ export class MongoStore implements Store {
     } catch (error) {
       throw mapDriverError(error, doing);
     }
+  }
+
+  /**
+   * Closes `cursor` and holds the close among the store's unbounded calls (`#unbounded`: a `killCursors` has no signal
+   * or time limit), which `close` ends on a client of its own and waits for on an application's. Resolves once it
+   * settled, its failure dropped; a caller bounds its own wait for it.
+   */
+  #closeCursor(cursor: { close(): Promise<void> }): Promise<void> {
+    return this.#unbounded.add(cursor.close());
   }
 
   /** Keeps `run` among what `close` waits for (`#inFlight`) until it settles; returns it. */
@@ -2211,8 +2231,8 @@ export class MongoStore implements Store {
         subscriber.complete();
       }).catch((error: unknown) => subscriber.error(mapDriverError(error, 're-reading instances after a change-feed gap')));
       return () => {
-        // Closed by the store's close too (the feeds stop first): tracked, so that close waits for the kill.
-        for (const cursor of cursors) void this.#hold(cursor.close().catch(() => undefined));
+        // Closed by the store's close too (the feeds stop first): held, so that close ends or waits for the kill.
+        for (const cursor of cursors) void this.#closeCursor(cursor);
       };
     });
   }

@@ -1,6 +1,7 @@
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { describe, expect, it } from 'vitest';
-import { CLIENT_CLOSE_WAIT_MS, closeOwnClient } from '../src/close-own-client.js';
+import { CLIENT_CLOSE_WAIT_MS, closeOwnClient, closeWhatRemains } from '../src/close-own-client.js';
+import { UnboundedCalls } from '../src/unbounded-calls.js';
 
 /** A client whose close settles when the test says (as the driver's, waiting a server selection for an abort). */
 function heldClient() {
@@ -48,5 +49,97 @@ describe('closeOwnClient (MongoStore.close on a client of its own)', () => {
     const closing = closeOwnClient(held.client, () => [], clock);
     held.settle.reject(new Error('close failed'));
     await expect(closing).rejects.toThrow('close failed');
+  });
+});
+
+/**
+ * A killCursors on a connection of `client` to a server that stopped answering: it settles only when the client's
+ * close fails the command (driver 7.8 closes every connection in use first), or when `monitor()` interrupts it (the
+ * pool's monitor, about 20 s later).
+ */
+function killCursorsOn(client: { readonly closed: Promise<void> }) {
+  let interrupt!: () => void;
+  const monitored = new Promise<void>((resolve) => (interrupt = resolve));
+  const call = Promise.race([client.closed.then(() => Promise.reject(new Error('MongoClientClosedError'))), monitored]);
+  return { call, monitor: interrupt };
+}
+
+/** A client whose close begins by failing the commands in use, as driver 7.8's does, and then settles. */
+function closingClient() {
+  let began!: () => void;
+  const closed = new Promise<void>((resolve) => (began = resolve));
+  let calls = 0;
+  return { closed, close: () => (calls++, began(), Promise.resolve()), calls: () => calls };
+}
+
+/** A store's close with one killCursors held (`calls`) on `client`, which a silent server does not answer. */
+function heldKillCursors() {
+  const client = closingClient();
+  const calls = new UnboundedCalls();
+  const kill = killCursorsOn(client);
+  void calls.add(kill.call);
+  return { clock: new VirtualClock(), client, calls, kill };
+}
+
+describe('closeWhatRemains (the end of MongoStore.close: feeds\u2019 closes and the killCursors it holds)', () => {
+  it('closes a client of its own over a killCursors a silent server holds, instead of waiting for the pool\u2019s monitor first', async () => {
+    const { clock, client, calls } = heldKillCursors();
+    let done: string | undefined;
+    void closeWhatRemains(Promise.resolve(), calls, { client, unanswered: () => [] }, clock).then((outcome) => (done = outcome));
+    await new Promise((resolve) => setTimeout(resolve, 0)); // its promise callbacks, no time on the clock
+    // Before, close() waited for the killCursors (until the monitor, about 20 s) and closed the client after it.
+    expect(done).toBe('closed');
+    expect(client.calls()).toBe(1);
+    expect(calls.held()).toEqual([]); // nothing of the store's left running
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('ends within CLIENT_CLOSE_WAIT_MS when the client\u2019s close itself waits for a server, a feed\u2019s close too', async () => {
+    const clock = new VirtualClock();
+    const held = heldClient();
+    const calls = new UnboundedCalls();
+    void calls.add(new Promise(() => undefined)); // a killCursors still waiting for a connection
+    let done: string | undefined;
+    void closeWhatRemains(new Promise(() => undefined), calls, { client: held.client, unanswered: () => [] }, clock)
+      .then((outcome) => (done = outcome));
+    await clock.advance(CLIENT_CLOSE_WAIT_MS - 1);
+    expect(done).toBeUndefined();
+    await clock.advance(1);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(done).toBe('late');
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('waits on an application\u2019s client, which it must not close, until the killCursors ends (the pool\u2019s monitor)', async () => {
+    const { clock, client, calls, kill } = heldKillCursors();
+    let done: string | undefined;
+    const closing = closeWhatRemains(Promise.resolve(), calls, undefined, clock).then((outcome) => (done = outcome));
+    await clock.advance(CLIENT_CLOSE_WAIT_MS * 10);
+    expect(done).toBeUndefined();
+    expect(client.calls()).toBe(0);
+    kill.monitor();
+    await expect(closing).resolves.toBe('closed');
+    expect(calls.held()).toEqual([]);
+  });
+});
+
+describe('UnboundedCalls (the driver calls a store holds that take no bound)', () => {
+  it('holds each call until it settles, drops its failure, and waits for those added while it waits', async () => {
+    const calls = new UnboundedCalls();
+    let first!: () => void;
+    const failed = calls.add(Promise.reject(new Error('killCursors failed')));
+    await expect(failed).resolves.toBeUndefined();
+    void calls.add(new Promise<void>((resolve) => (first = resolve)));
+    expect(calls.held()).toHaveLength(1);
+    let settled = false;
+    const all = calls.settled().then(() => void (settled = true));
+    let second!: () => void;
+    void calls.add(new Promise<void>((resolve) => (second = resolve)));
+    first();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(settled).toBe(false); // the one added meanwhile is still running
+    second();
+    await all;
+    expect(calls.held()).toEqual([]);
   });
 });

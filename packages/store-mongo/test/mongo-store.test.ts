@@ -1242,6 +1242,35 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('close() of a store on its own client ends while the server holds the killCursors of its change stream: the client\u2019s close fails it', async (context) => {
+      // The server holds every killCursors of this store's client for 5 min (failCommand, scoped to its appName), as a
+      // server that stopped answering holds it until the pool's monitor interrupts it. Before, close() waited for the
+      // change stream's close (its killCursors) and only then closed the client: past this test's 2 min. Now the
+      // client is closed over it, which fails it at once, and close() ends within CLIENT_CLOSE_WAIT_MS, no warning.
+      const prefix = db.prefix('killheld');
+      const appName = `drx-killheld-${process.pid}`;
+      const warnings: string[] = [];
+      const store = await db.open('killheld', { prefix, clientOptions: { appName }, logger: { warn: (message) => void warnings.push(message), error: () => undefined } });
+      const admin = new MongoClient(mongoUri);
+      const subscription = store.changes$.subscribe({ error: () => undefined }); // the stream stays open until close()
+      try {
+        const seen = firstValueFrom(store.changes$.pipe(filter((change) => change.instanceId === 'kh'), take(1), timeout({ first: 60_000 })));
+        await store.commit(start('kh'));
+        await seen; // the stream is open, its cursor on the server
+        await failPointOrSkip(context, 'close() killCursors test', () => failCommand(admin, 'alwaysOn', {
+          failCommands: ['killCursors'], blockConnection: true, blockTimeMS: 300_000, appName,
+        }));
+        await store.close();
+        expect(warnings.filter((message) => message.includes('had not closed'))).toEqual([]);
+        await expect(store.getInstance('kh')).rejects.toMatchObject({ code: 'store-closed' });
+      } finally {
+        subscription.unsubscribe();
+        await failCommandOff(admin);
+        await admin.close();
+        await store.close();
+      }
+    });
+
     it('tells every process when a timer left by another process\'s commit comes due (its wake-up feed arms a timer)', async () => {
       const prefix = db.prefix('timer');
       const writer = await db.open('timer', { prefix });
