@@ -956,7 +956,7 @@ describe('retention of ended instances', () => {
     const watched = new Map<string, number>();
     const store = storeWith(memory, {
       getInstance: (id, options) => {
-        seeRead(sweep);
+        seeRead(sweep, id);
         sweep.read.add(id);
         return memory.getInstance(id, options);
       },
@@ -1070,7 +1070,7 @@ describe('retention of ended instances', () => {
     const watched = new Map<string, number>();
     const store = storeWith(memory, {
       getInstance: (id, options) => {
-        seeRead(sweeps.at(-1)!);
+        seeRead(sweeps.at(-1)!, id);
         return memory.getInstance(id, options);
       },
       listEnded: (query) => {
@@ -1339,6 +1339,219 @@ describe('retention of ended instances', () => {
     await sweeper.stop();
     const left = (await memory.queryInstances({ pageSize: 1000 })).instances.map(({ instanceId }) => instanceId).sort();
     expect(left).toEqual(Array.from({ length: 15 }, (_, i) => `c000-${String(10 + i).padStart(2, '0')}`));
+  });
+
+  it('lets the due chain a kept root kept go as soon as that root is started again, not 5 minutes a level later', async () => {
+    // 'a' terminated (no period: kept), above 'b', 'c' and 'd', completed and due, each in a page of its own (the
+    // deepest ended first, 150 due children of another kept root between two of them): the first sweep finds 'a'
+    // keeping them and remembers 'a' (watched) and the due 'b' and 'c' as kept for as long as it is. 'a' started again
+    // frees them. 'b' and 'c' were remembered as keeping what is below them on their own, each read again only once
+    // its 5 minutes were over: 'd', whose page asked for neither, stayed 2 minutes after the change (5 at least).
+    const memory = new MemoryStore();
+    const start = T0 + 2 * HOUR;
+    await stored(memory, { id: 'k', status: 'Terminated', endedMs: start - 2 * HOUR, executionId: 'e1' });
+    const ids = ['a', 'b', 'c', 'd'];
+    for (const [level, id] of ids.entries()) {
+      const endedMs = start - HOUR - level * MINUTE;
+      await stored(memory, {
+        id, status: level === 0 ? 'Terminated' : 'Completed', endedMs, executionId: 'e1',
+        ...(level > 0 ? { parent: { id: ids[level - 1]!, executionId: 'e1' } } : {}),
+      });
+      for (let i = 0; i < 150; i++) {
+        await stored(memory, { id: `k${level}-${i}`, status: 'Completed', endedMs: endedMs + 1 + i, executionId: 'e1', parent: { id: 'k', executionId: 'e1' } });
+      }
+    }
+    const watched = new Map<string, number>();
+    const { clock, sweeper, sweepNow } = handSwept(memory, start, { completed: 10 * MINUTE, intervalMs: MINUTE }, {
+      instanceChanges$: countedFeed(memory, watched),
+    });
+    sweeper.start();
+    await sweepNow();
+    expect(await storedCount(memory)).toBe(605);
+    expect(watched.get('a')).toBe(1);
+    await stored(memory, { id: 'a', status: 'Running', endedMs: clock.ms, executionId: 'e2' });
+    const changedAt = clock.ms;
+    while (clock.ms < changedAt + 2 * MINUTE) await sweepNow();
+    await sweeper.stop();
+    const gone = await Promise.all(ids.map(async (id) => (await memory.getInstance(id)) === undefined));
+    expect(ids.filter((_, i) => !gone[i])).toEqual(['a']);
+  });
+
+  it.each([
+    { order: 'end order', inEndOrder: true },
+    { order: 'createdTime order', inEndOrder: false },
+  ])('purges trees deep and wide, a page held twice, members changing between sweeps: each instance once, on time, none early, each sweep and interval within its reads ($order)', async ({ inEndOrder }) => {
+    // What a demanding app leaves, 6,945 instances: 100 chains 25 deep, due 3 minutes in (a page of their deepest asks
+    // for 24 rounds of reads, more than two sweeps': held, held again a second later, finished an interval later); 60
+    // chains 22 deep whose failed roots are due 5 minutes in; 40 failures, each with 4 children of 5 children of 2, due
+    // over the first 20 minutes; 5 terminated roots with such trees (no period: kept); 100 running parents, each
+    // keeping a due child (the 36 without a watch read again every interval, first thing in a sweep). Between sweeps,
+    // members change: a chain member rewound (running: it and what is below stay), roots started again (their
+    // children go by their own ends from then), members purged by hand (those below go from then).
+    const periods = { completed: 10 * MINUTE, failed: 30 * MINUTE };
+    const interval = MINUTE;
+    const memory = new MemoryStore();
+    const start = T0 + 2 * HOUR;
+    interface Node { id: string; status: OrchestrationRuntimeStatus; endedMs: number; createdMs?: number; parent?: Node; change?: { kind: 'rewound' | 'restarted' | 'purged'; at: number; doneAt?: number } }
+    const nodes: Node[] = [];
+    const node = (id: string, status: OrchestrationRuntimeStatus, endedMs: number, parent?: Node): Node => {
+      const made: Node = { id, status, endedMs, ...(parent === undefined ? {} : { parent }) };
+      nodes.push(made);
+      return made;
+    };
+    /** A chain `depth` deep, the deepest ended at `deepestEndMs`, each level above 100 ms later (the root at `rootEndMs`). */
+    const chain = (prefix: string, depth: number, rootStatus: OrchestrationRuntimeStatus, rootEndMs: number, deepestEndMs: number): Node[] => {
+      const made: Node[] = [];
+      for (let level = 0; level < depth; level++) {
+        made.push(node(`${prefix}-${String(level).padStart(2, '0')}`, level === 0 ? rootStatus : 'Completed', level === 0 ? rootEndMs : deepestEndMs + (depth - 1 - level) * 100, made[level - 1]));
+      }
+      return made;
+    };
+    /** A root with 4 children of 5 children of 2, the deepest ended first. */
+    const wide = (prefix: string, rootStatus: OrchestrationRuntimeStatus, rootEndMs: number): Node[] => {
+      const root = node(prefix, rootStatus, rootEndMs);
+      const tree: Node[] = [root];
+      for (let a = 0; a < 4; a++) {
+        const child = node(`${prefix}-${a}`, 'Completed', start - 40 * MINUTE + a, root);
+        tree.push(child);
+        for (let b = 0; b < 5; b++) {
+          const grandchild = node(`${prefix}-${a}${b}`, 'Completed', start - 50 * MINUTE + a * 10 + b, child);
+          tree.push(grandchild);
+          for (let c = 0; c < 2; c++) tree.push(node(`${prefix}-${a}${b}${c}`, 'Completed', start - 70 * MINUTE + a * 100 + b * 10 + c, grandchild));
+        }
+      }
+      return tree;
+    };
+    const pad = (i: number): string => String(i).padStart(3, '0');
+    const deep = Array.from({ length: 100 }, (_, k) => chain(`d${pad(k)}`, 25, 'Completed', start - 7 * MINUTE + 2400 + k, start - 7 * MINUTE + k));
+    // Created first, as they ended (in createdTime order too, the first page of a listing from the start is their deepest).
+    for (const n of deep.flat()) n.createdMs = n.endedMs - 5 * HOUR;
+    const kept = Array.from({ length: 60 }, (_, k) => chain(`k${pad(k)}`, 22, 'Failed', start - 25 * MINUTE + k, start - 2 * HOUR + k));
+    const failures = Array.from({ length: 40 }, (_, i) => wide(`w${pad(i)}`, 'Failed', start - 30 * MINUTE + Math.floor(((i * 7919) % 40) * 20 * MINUTE / 40)));
+    const terminated = Array.from({ length: 5 }, (_, i) => wide(`t${pad(i)}`, 'Terminated', start - 2 * HOUR + i));
+    for (let i = 0; i < 100; i++) node(`x${pad(i)}`, 'Completed', start - 30 * MINUTE + i, node(`r${pad(i)}`, 'Running', start - 2 * HOUR + i));
+    // The changes, each made before the sweeps could purge what it changes.
+    deep[0]![10]!.change = { kind: 'rewound', at: start + 3 * MINUTE };
+    deep[1]![0]!.change = { kind: 'restarted', at: start + 90_000 };
+    kept[2]![5]!.change = { kind: 'purged', at: start + 2 * MINUTE };
+    kept[3]![0]!.change = { kind: 'restarted', at: start + 90_000 };
+    failures.forEach((tree, i) => {
+      const at = Math.max(start + 30_000, tree[0]!.endedMs + periods.failed - 90_000);
+      if (i % 7 === 3) tree[0]!.change = { kind: 'restarted', at };
+      else if (i % 11 === 5) tree[0]!.change = { kind: 'rewound', at };
+      else if (i % 5 === 1) tree[1]!.change = { kind: 'purged', at };
+    });
+    terminated[1]![0]!.change = { kind: 'restarted', at: start + 3 * MINUTE };
+    terminated[2]![2]!.change = { kind: 'purged', at: start + 4 * MINUTE };
+    for (const { id, status, endedMs, createdMs, parent } of nodes) {
+      await stored(memory, { id, status, endedMs, createdMs, executionId: 'e1', ...(parent === undefined ? {} : { parent: { id: parent.id, executionId: 'e1' } }) });
+    }
+    expect(nodes).toHaveLength(6945);
+    const period = (status: OrchestrationRuntimeStatus): number => status === 'Completed' ? periods.completed : status === 'Failed' ? periods.failed : Infinity;
+    /** When the rule lets `n` go: its own period over, and the execution that started it no longer kept. */
+    const allowed = (n: Node): number => {
+      if (n.change !== undefined) return Infinity; // rewound or started again: running; purged by hand: not the sweeps'
+      if (n.parent === undefined) return n.endedMs + period(n.status);
+      const change = n.parent.change;
+      const released = change?.kind === 'restarted' || change?.kind === 'purged' ? change.doneAt ?? Infinity : change?.kind === 'rewound' ? Infinity : allowed(n.parent);
+      return Math.max(n.endedMs + period(n.status), released);
+    };
+    /** The change above `n` its time comes from, if any (a change no watch told is found once its trust lapses). */
+    const freedByChange = (n: Node): boolean => n.parent !== undefined && (n.parent.change?.doneAt === allowed(n) || freedByChange(n.parent));
+    const clock = new HandClock();
+    clock.ms = start;
+    /** Per sweep, what the store saw: its listing calls and the instances they returned, its reads by id, its purges. */
+    interface Sweep extends SweepSeen { at: number; lists: number; count: number; lastPage: readonly string[]; purged: number }
+    const sweeps: Sweep[] = [];
+    const purges = new Map<string, number[]>();
+    let byHand = false;
+    const purgeWatch = memory.changes$.subscribe(({ instanceId, state }) => {
+      if (state !== undefined || byHand) return;
+      purges.set(instanceId, [...purges.get(instanceId) ?? [], clock.ms]);
+      sweeps.at(-1)!.purged++;
+    });
+    const listing = (page: readonly InstanceState[]): void => {
+      const sweep = sweeps.at(-1)!;
+      sweep.lists++;
+      sweep.count += page.length;
+      sweep.lastPage = page.map(({ instanceId }) => instanceId);
+      sweep.listed = true;
+    };
+    const store = storeWith(memory, {
+      getInstance: (id, options) => {
+        seeRead(sweeps.at(-1)!, id);
+        return memory.getInstance(id, options);
+      },
+      ...(inEndOrder
+        ? { listEnded: async (query) => memory.listEnded(query).then((page) => (listing(page), page)) } satisfies Partial<Store>
+        : { queryInstances: async (query) => memory.queryInstances(query).then((page) => (listing(page.instances), page)) } satisfies Partial<Store>),
+    });
+    const sweeper = new RetentionSweep({
+      store, clock: guardClock(clock, silentLogger), logger: silentLogger, retention: { ...periods, intervalMs: interval }, bounded: (call) => call(),
+    });
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    /** Makes the changes due by now, runs the sweep due now to the timer of the next, and moves the clock to it. */
+    const sweepNow = async (): Promise<void> => {
+      for (const n of nodes) {
+        const { change } = n;
+        if (change === undefined || change.doneAt !== undefined || change.at > clock.ms) continue;
+        change.doneAt = clock.ms;
+        byHand = true;
+        if (change.kind === 'purged') expect(await memory.purgeInstance(n.id)).toBe(1);
+        else {
+          expect(await memory.getInstance(n.id)).toBeDefined();
+          await stored(memory, {
+            id: n.id, status: 'Running', endedMs: clock.ms, executionId: change.kind === 'rewound' ? 'e1' : 'e2',
+            ...(n.parent === undefined ? {} : { parent: { id: n.parent.id, executionId: 'e1' } }),
+          });
+        }
+        byHand = false;
+      }
+      // After a sweep that listed nothing and read its 1,000, the page it decided was held again: its rounds left come
+      // first in this sweep, with the parents read again (its ancestors, as the store holds them).
+      const [before, last] = [sweeps.at(-2), sweeps.at(-1)];
+      const heldAgain = last !== undefined && last.lists === 0 && last.reads === RETENTION_READS_PER_SWEEP && before !== undefined;
+      const held = new Set<string>();
+      for (const id of heldAgain ? before.lastPage : []) for (let n = byId.get(id)?.parent; n !== undefined; n = n.parent) held.add(n.id);
+      sweeps.push({ at: clock.ms, lists: 0, count: 0, lastPage: [], purged: 0, ...unseen(held) });
+      const next = clock.nextTimer((delayMs) => delayMs === interval || delayMs === 1000);
+      clock.fireDue();
+      clock.ms = (await within(next, 'the next sweep armed')).at;
+    };
+    const overdueBy = (ms: number): Node[] => nodes.filter((n) => allowed(n) <= ms && !purges.has(n.id));
+    const lastAllowed = Math.max(...nodes.map(allowed).filter((ms) => ms < Infinity));
+    sweeper.start();
+    do await sweepNow();
+    while (sweeps.length < 400 && (clock.ms <= lastAllowed + 2 * interval || overdueBy(clock.ms).length > 0));
+    await sweeper.stop();
+    purgeWatch.unsubscribe();
+    // Each once, none early, none missed.
+    expect(sweeps.length).toBeLessThan(400);
+    expect([...purges].filter(([, times]) => times.length > 1)).toEqual([]);
+    expect(nodes.filter((n) => purges.has(n.id) && purges.get(n.id)![0]! < allowed(n)).map(({ id }) => id)).toEqual([]);
+    expect(overdueBy(clock.ms).map(({ id }) => id)).toEqual([]);
+    // On time: within a pass of the store's sweeps of its time (each instance listed once and read once as a parent at
+    // most); one freed by a change, within the 5 minutes a change no watch told is trusted and three intervals.
+    const lateness = (n: Node): number => purges.get(n.id)![0]! - Math.max(start, allowed(n));
+    const sweepsLate = (n: Node): number => sweeps.filter(({ at }) => at >= Math.max(start, allowed(n)) && at < purges.get(n.id)![0]!).length;
+    const pass = 2 * Math.ceil(nodes.length / RETENTION_READS_PER_SWEEP);
+    const goneBySweeps = nodes.filter((n) => purges.has(n.id));
+    expect(goneBySweeps.filter((n) => freedByChange(n) && lateness(n) > KEPT_PARENT_TRUST_MS + 3 * interval).map(({ id }) => id)).toEqual([]);
+    expect(goneBySweeps.filter((n) => !freedByChange(n) && sweepsLate(n) > pass).map(({ id }) => id)).toEqual([]);
+    // A page was held twice, its rounds finished by a sweep that read parents again before them.
+    expect(sweeps.filter(({ heldRounds, beforeListing }) => heldRounds > 0 && beforeListing > heldRounds).length).toBeGreaterThan(0);
+    // Within its reads: 1,000 a sweep, the parents read again before the listing 500 of them; and while nothing is
+    // purged, two sweeps and 2,000 reads an interval (a sweep, and the one a second later that decides its held page).
+    for (const seen of sweeps) {
+      expect(readAgain(seen)).toBeLessThanOrEqual(RETENTION_READS_PER_SWEEP / 2);
+      expect(seen.reads + seen.count).toBeLessThanOrEqual(RETENTION_READS_PER_SWEEP);
+    }
+    for (const [i, { at }] of sweeps.entries()) {
+      const within = sweeps.slice(i).filter((sweep) => sweep.at < at + interval);
+      if (within.some(({ purged }) => purged > 0)) continue;
+      expect(within.length).toBeLessThanOrEqual(2);
+      expect(within.reduce((sum, { reads, count }) => sum + reads + count, 0)).toBeLessThanOrEqual(2 * RETENTION_READS_PER_SWEEP);
+    }
   });
 
   it('lets go of the page it held when it stops, and a sweeper after it lists from the start: none skipped', async () => {
@@ -1757,13 +1970,14 @@ async function continueAsNew(maker: Runtime, memory: Store, ids: readonly string
 
 /**
  * Stores `state` of instance `id` as a worker's steps would have left it, in one write (a start over an ended
- * instance of the id replaces it, as a client's start does): the trees of a test, with the ends it chooses.
+ * instance of the id replaces it, as a client's start does): the trees of a test, with the ends it chooses (created an
+ * hour before its end unless `createdMs` says when).
  */
 async function stored(
   store: Store,
-  o: { id: string; status: OrchestrationRuntimeStatus; endedMs: number; executionId: string; parent?: { id: string; executionId: string } },
+  o: { id: string; status: OrchestrationRuntimeStatus; endedMs: number; executionId: string; parent?: { id: string; executionId: string }; createdMs?: number },
 ): Promise<void> {
-  const createdTime = new Date(o.endedMs - HOUR);
+  const createdTime = new Date(o.createdMs ?? o.endedMs - HOUR);
   const state: InstanceState = {
     instanceId: o.id, name: 'Quick', runtimeStatus: o.status, createdTime, lastUpdatedTime: new Date(o.endedMs), executionId: o.executionId,
     historyLength: 0, version: 1,
@@ -1786,21 +2000,32 @@ interface SweepSeen {
   reads: number;
   beforeListing: number;
   listed: boolean;
+  /** The ancestors of a page held twice (see {@link unseen}): its rounds left, read first by this sweep. */
+  held: ReadonlySet<string>;
+  /** The reads before its listing of ids in `held`. */
+  heldRounds: number;
 }
 
-function unseen(): SweepSeen {
-  return { reads: 0, beforeListing: 0, listed: false };
+/**
+ * A sweep not seen yet. `held`: the ancestors of the instances of a page the two sweeps before it held (the second,
+ * listing nothing, read its 1,000): this sweep reads the parents again, then that page's rounds left, then lists, so its
+ * reads of those before the listing are the page's, not parents read again.
+ */
+function unseen(held: ReadonlySet<string> = new Set()): SweepSeen {
+  return { reads: 0, beforeListing: 0, listed: false, held, heldRounds: 0 };
 }
 
-/** Notes a read by id of `seen`'s sweep. */
-function seeRead(seen: SweepSeen): void {
+/** Notes a read by id (`instanceId`) of `seen`'s sweep. */
+function seeRead(seen: SweepSeen, instanceId: string): void {
   seen.reads++;
-  if (!seen.listed) seen.beforeListing++;
+  if (seen.listed) return;
+  seen.beforeListing++;
+  if (seen.held.has(instanceId)) seen.heldRounds++;
 }
 
 /** The parents `seen`'s sweep read again before its listing (none in a sweep that decided a held page alone). */
 function readAgain(seen: SweepSeen): number {
-  return seen.listed ? seen.beforeListing : 0;
+  return seen.listed ? seen.beforeListing - seen.heldRounds : 0;
 }
 
 function countedFeed(store: Store, watched: Map<string, number>): (instanceId: string) => Observable<StatusChange> {

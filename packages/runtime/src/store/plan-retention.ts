@@ -121,6 +121,11 @@ export interface KeptParent {
  */
 export interface NotedKeptParent extends KeptParent {
   readonly version: number;
+  /**
+   * Of a due instance in a chain: the ended ancestor whose period keeps it. It keeps only as long as that ancestor
+   * does, so a caller forgets it with that ancestor (changed, gone, or due).
+   */
+  readonly keptBy?: string;
 }
 
 /** The decision of {@link planRetention}: which parents to read first, or which instances to purge on which conditions. */
@@ -224,7 +229,7 @@ export function planRetention(
         // Not read: known to keep it (and so the due ancestors below, for as long), else undecided until it is read.
         const known = keeping.get(parentId);
         if (known !== undefined && known.until > nowMs && known.executionId === state.parentCall?.executionId) {
-          for (const above of chain) keeps.set(above.instanceId, keptBy(above, known.until));
+          for (const above of chain) keeps.set(above.instanceId, keptBy(above, known.until, parentId));
           recheckAt = Math.min(recheckAt, known.until);
         } else {
           read.add(parentId);
@@ -237,7 +242,7 @@ export function planRetention(
         if (isTerminalStatus(parent.runtimeStatus)) {
           const until = dueTimeOf(parent, periods);
           keeps.set(parent.instanceId, keptBy(parent, until));
-          for (const above of chain) keeps.set(above.instanceId, keptBy(above, until));
+          for (const above of chain) keeps.set(above.instanceId, keptBy(above, until, parent.instanceId));
           recheckAt = Math.min(recheckAt, until);
         } else {
           waitsOn.add(parent.instanceId);
@@ -264,9 +269,12 @@ export function planRetention(
   };
 }
 
-/** An ended ancestor, or a due one in a chain, kept until `until` (the time of the ended ancestor that keeps the chain). */
-function keptBy(state: InstanceState, until: number): NotedKeptParent {
-  return { executionId: state.executionId, version: state.version, until };
+/**
+ * An ended ancestor, or a due one in a chain kept by the ended ancestor `by`, kept until `until` (the time of the ended
+ * ancestor that keeps the chain).
+ */
+function keptBy(state: InstanceState, until: number, by?: string): NotedKeptParent {
+  return { executionId: state.executionId, version: state.version, until, ...(by === undefined ? {} : { keptBy: by }) };
 }
 
 /**

@@ -10,8 +10,10 @@ import type { KeptParent, NotedKeptParent } from '../store/plan-retention.js';
  * ({@link KeptParents.lapsed}), for the sweeper to read again: {@link KeptParents.renew} trusts it again when it is
  * still the snapshot noted (same execution and version), else {@link KeptParents.forget} ends it. That is the safety
  * net for a change no watch told (one committed between the sweeper's read of the parent and its noting it, missed
- * by a store whose feed can miss commits, or of a parent remembered without a watch). Entries stand alone: a due
- * parent noted as kept for as long as the ended ancestor above it is one of its own, and so is that ancestor. At most
+ * by a store whose feed can miss commits, or of a parent remembered without a watch). A due parent noted as kept
+ * for as long as the ended ancestor above it (its `keptBy`) is an entry of its own, forgotten with that ancestor's:
+ * the ancestor started again or purged by hand frees at once what it kept below too, not once each entry's trust
+ * lapses (a tree four deep under a root started again: 5 minutes a level, 15 in all). At most
  * `max` entries, the earliest noted going first. The first `maxWatched` entries hold one watch each, released with
  * it; the others are remembered without one, and one noted again while a watch is free takes it. So the watches are
  * bounded whatever `max` is: each costs the store something (one more instance named in MongoStore's per-instance
@@ -32,6 +34,8 @@ export class KeptParents {
   readonly #lapsed = new Map<string, NotedKeptParent>();
   /** When each entry's trust lapses (ms), trusted or lapsed. */
   readonly #trustedUntil = new Map<string, number>();
+  /** The entries noted as kept by each entry (their `keptBy`): forgotten with it. */
+  readonly #keptBy = new Map<string, Set<string>>();
   /** The release of each entry's watch. */
   readonly #unwatch = new Map<string, () => void>();
   readonly #watch: (instanceId: string, changed: () => void) => () => void;
@@ -97,14 +101,19 @@ export class KeptParents {
     return [...this.#lapsed];
   }
 
-  /** Forgets the entry of `instanceId`, if any, and releases its watch. */
+  /** Forgets the entry of `instanceId`, if any, and those it keeps (their `keptBy`), and releases their watches. */
   forget(instanceId: string): void {
     if (!this.#trustedUntil.delete(instanceId)) return;
+    const entry = this.#kept.get(instanceId) ?? this.#lapsed.get(instanceId)!;
     this.#kept.delete(instanceId);
     this.#lapsed.delete(instanceId);
+    if (entry.keptBy !== undefined) this.#keptBy.get(entry.keptBy)?.delete(instanceId);
     const unwatch = this.#unwatch.get(instanceId);
     this.#unwatch.delete(instanceId);
     unwatch?.();
+    const kept = this.#keptBy.get(instanceId);
+    this.#keptBy.delete(instanceId);
+    for (const id of kept ?? []) this.forget(id);
   }
 
   /** Forgets every entry and releases every watch. */
@@ -114,11 +123,15 @@ export class KeptParents {
 
   #set(id: string, entry: NotedKeptParent, nowMs: number): void {
     // Deleted first, so that an entry noted again is noted last (the earliest noted go first past `max`).
+    const was = this.#kept.get(id) ?? this.#lapsed.get(id);
+    if (was?.keptBy !== undefined) this.#keptBy.get(was.keptBy)?.delete(id);
     this.#trustedUntil.delete(id);
     this.#lapsed.delete(id);
     this.#kept.delete(id);
     this.#trustedUntil.set(id, nowMs + this.#trustMs);
-    this.#kept.set(id, { executionId: entry.executionId, version: entry.version, until: entry.until });
+    const { executionId, version, until, keptBy } = entry;
+    this.#kept.set(id, { executionId, version, until, ...(keptBy === undefined ? {} : { keptBy }) });
+    if (keptBy !== undefined) this.#keptBy.set(keptBy, (this.#keptBy.get(keptBy) ?? new Set()).add(id));
     if (this.#unwatch.has(id) || this.#unwatch.size >= this.#maxWatched) return;
     const unwatch = this.#watch(id, () => {
       if (!this.#trustedUntil.has(id)) return;
