@@ -73,7 +73,8 @@ export const RETENTION_READS_PER_SWEEP = 1000;
  * left, in reads of their own: no parents read again, no listing), and the one after comes as the holding sweep's own
  * next would have, a second or an interval after it. So a held page waits a second, not an interval (100 chains 12
  * deep: all purged 1 s after the first sweep, not 60), and holding adds one sweep to each that holds, of the held
- * page's reads alone: 2,000 reads an interval at most while nothing is purged.
+ * page's reads alone: 2,000 reads an interval at most while nothing is purged or found changed (those reads moved a
+ * second earlier, not added: a pass reads no more in all).
  */
 const BACKLOG_SWEEP_MS = 1000;
 /** How many times a sweep sends one set of members, each time without the one the store found changed. */
