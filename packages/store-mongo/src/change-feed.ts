@@ -57,6 +57,13 @@ export interface ChangeFeedOptions<E extends ChangeEventLike, T> {
    * opens a new stream). Absent: the feed retries for as long as it has subscribers.
    */
   readonly giveUp?: (error: unknown) => unknown;
+  /**
+   * The owner of every stream close the feed starts (a `killCursors`, which driver 7.8 sends with no signal or time
+   * limit, held by a server that stopped answering until the pool's monitor interrupts it): the feed waits for none
+   * but its own `close()`'s, and MongoStore's `close()` ends or waits for them all (`UnboundedCalls`). Before, a
+   * reopen's, an end's or a last unsubscribe's close went on with no owner, past the store's `close()`.
+   */
+  readonly hold: (closing: Promise<void>) => void;
 }
 
 /**
@@ -187,7 +194,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
         return;
       }
       this.#stream = undefined;
-      void stream.close().catch(() => undefined);
+      void this.#closeStream(stream);
       this.#start(reopen.point, this.#resumeEventOf(reopen.point));
     });
   }
@@ -374,7 +381,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
   /** Gives up: the current subscribers get `error`; the next subscriber opens a new stream from scratch. */
   #end(stream: ChangeStream<Document, E> | undefined, error: unknown): void {
     this.#stream = undefined;
-    if (stream) void stream.close().catch(() => undefined);
+    if (stream) void this.#closeStream(stream);
     const failed = this.#subject;
     this.#subject = new Subject<T>();
     this.#subscribers = 0;
@@ -384,7 +391,7 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
 
   #reopen(stream: ChangeStream<Document, E> | undefined, point: ResumePoint | 'now', delayMs: number, resync: boolean): void {
     this.#stream = undefined;
-    if (stream) void stream.close().catch(() => undefined);
+    if (stream) void this.#closeStream(stream);
     if (this.#closed || (this.#subscribers === 0 && this.#lingerTimer === undefined)) return;
     const since = this.#healthyAt;
     this.#reopenTimer = this.#o.clock.setTimeout(() => {
@@ -427,7 +434,14 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     this.#resync = undefined;
     const stream = this.#stream;
     this.#stream = undefined;
-    if (stream) await stream.close().catch(() => undefined);
+    if (stream) await this.#closeStream(stream);
+  }
+
+  /** Closes `stream`, its failure dropped, and hands the close to its owner (`hold`). */
+  #closeStream(stream: ChangeStream<Document, E>): Promise<void> {
+    const closing = stream.close().catch(() => undefined);
+    this.#o.hold(closing);
+    return closing;
   }
 }
 

@@ -287,7 +287,10 @@ export class MongoStore implements Store {
   );
   readonly #localWork = new Subject<void>();
   readonly #inFlight = new Set<Promise<unknown>>();
-  /** The cursor closes (`killCursors`, no signal or time limit) the store started and no operation waits for (`#closeCursor`). */
+  /**
+   * The cursor and change-stream closes (`killCursors`, no signal or time limit) the store started and no operation
+   * waits for (`#closeCursor`, the feeds' `hold`): `close` ends them with a client of its own, or waits for them.
+   */
   readonly #unbounded = new UnboundedCalls();
   /** Ends of transactions whose abort or commit the store stopped waiting for (`#keepUnanswered`). */
   readonly #unanswered = new Set<Promise<void>>();
@@ -517,7 +520,7 @@ export class MongoStore implements Store {
       startTime,
       resync: (since) => this.#changedSince(since),
       giveUp: (error) => mapDriverError(error, 'watching status changes'),
-      logger, policy, lingerMs, clock,
+      logger, policy, lingerMs, clock, hold: (closing) => void this.#unbounded.add(closing),
     });
     this.#wakeFeed = new ChangeFeed<ChangeEventLike, true | Date>({
       name: `MongoStore ${dbName} wake-up feed`,
@@ -529,7 +532,7 @@ export class MongoStore implements Store {
       // timer armed) would otherwise never learn of work another process wrote.
       resync: () => of(true as const),
       resyncOnResume: true,
-      logger, policy, lingerMs, clock,
+      logger, policy, lingerMs, clock, hold: (closing) => void this.#unbounded.add(closing),
     });
     this.#maxWatched = options.maxWatchedInstances ?? DEFAULT_MAX_WATCHED_INSTANCES;
     this.#watchScope = new WatchScope(clock.now().getTime());
@@ -548,7 +551,7 @@ export class MongoStore implements Store {
       startTime,
       resync: (since) => this.#changedSince(since, this.#watchers.ids()),
       giveUp: (error) => mapDriverError(error, 'watching status changes'),
-      logger, policy, lingerMs, clock,
+      logger, policy, lingerMs, clock, hold: (closing) => void this.#unbounded.add(closing),
     });
     // A stream that is open (or lingering) without a newly watched instance in its $match is reopened where it is
     // (after its last token, in this tick: see ChangeFeed.refresh), naming it, or naming no instance once such

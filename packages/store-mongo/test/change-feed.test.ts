@@ -47,6 +47,7 @@ describe('change feed against a server that refuses (real driver)', () => {
       policy: { initialDelayMs: 1_000, maxDelayMs: MAX_DELAY_MS, maxPersistentFailures: 3 },
       lingerMs,
       clock,
+      hold: () => undefined,
       ...(on.giveUp ? { giveUp: on.giveUp } : {}),
     });
     /** Resolves once the feed has reported `n` failures (it reports each one before reopening). */
@@ -352,6 +353,7 @@ describe('change feed: where a refresh resumes (scripted stream)', () => {
       policy: { initialDelayMs: 1_000, maxDelayMs: 5_000, maxPersistentFailures: 3 },
       lingerMs: 0,
       clock,
+      hold: () => undefined,
       ...options,
     });
     /** Refreshes and waits for the reopen (one microtask). */
@@ -379,6 +381,24 @@ describe('change feed: where a refresh resumes (scripted stream)', () => {
       subscription.unsubscribe();
       await feed.close();
     }
+  });
+
+  it('hands every stream close it does not wait for to its owner (hold), so none goes on past the store\u2019s close()', async () => {
+    // A close is a killCursors, which driver 7.8 sends with no signal or time limit. Before, a reopen's and a last
+    // unsubscribe's went on unawaited by anyone: MongoStore.close() could neither wait for nor end them.
+    const held: Promise<void>[] = [];
+    const { feed, streams, refreshed } = scriptedFeed({ hold: (closing) => void held.push(closing) });
+    const subscription = feed.events$.subscribe();
+    streams[0]!.deliver(ofX);
+    await flush();
+    await refreshed();
+    expect(streams[0]!.closed).toBe(true);
+    expect(held).toHaveLength(1); // the replaced stream's close
+    subscription.unsubscribe();
+    expect(streams[1]!.closed).toBe(true);
+    expect(held).toHaveLength(2); // the last subscriber left: the stream's close
+    await feed.close();
+    await Promise.all(held);
   });
 
   it('resumes at the high-water token of a drained batch, which needs no event kept in the pipeline', async () => {
@@ -674,6 +694,7 @@ describe.skipIf(!MONGODB_URI)('change feed on MONGODB_URI: back-pressure (integr
       policy: { initialDelayMs: 100, maxDelayMs: 1_000, maxPersistentFailures: 3 },
       lingerMs: 0,
       clock: new VirtualClock(),
+      hold: () => undefined,
     });
     const values: unknown[] = [];
     const subscription = feed.events$.subscribe((value) => values.push(value));
