@@ -264,8 +264,15 @@ export function indexedDbTables(r) {
       ]),
     ],
     notes: [
-      `One page, ${r.rounds} round${r.rounds === 1 ? '' : 's'}, contenders interleaved in each round (${contendersAt(1)} at 1, then ` +
+      `${r.rounds} round${r.rounds === 1 ? '' : 's'}, contenders interleaved in each round (${contendersAt(1)} at 1, then ` +
         `${contendersAt(100)} at 100 concurrent${r.rounds > 1 ? '; odd rounds in reverse' : ''}); a fresh database for every measurement, deleted after it (an origin that keeps hundreds of databases slows each store's transactions). ` +
+        'Each block of a round (its 1-concurrent measurements, its 100-concurrent ones) runs in a browser of its own, ' +
+        'launched and warmed up for it, with its profile on disk, as an app\'s page runs: in a normal window, in a browser ' +
+        'that has not run thousands of instances before it. Chromium\'s off-the-record IndexedDB backend (a Playwright ' +
+        'context\'s default, and an incognito window\'s) spends more CPU per transaction the more data it was ever given, ' +
+        'deleted databases included: one such browser for the whole run measured its last round in a backend aged by some ' +
+        '10,000 instances (a new tab of that browser was as slow, a new browser up to twice as fast). The on-disk backend ' +
+        'did not age so over 14,500 instances. ' +
         `1 concurrent: ${r.sizes.slices1} slice${r.sizes.slices1 === 1 ? '' : 's'} per store per round (${alternatingOrder(r.sizes.slices1)}) of ` +
         `${r.sizes.instances1} instances one after another` +
         ` (start, wait for completion, next; durably: ${r.sizes.durably1 ?? r.sizes.instances1} jobs); 100 concurrent: ` +

@@ -122,8 +122,10 @@ export async function runIndexedDb(options = {}) {
   const outDir = await mkdtemp(join(tmpdir(), 'durable-rx-bench-page-'));
   /** @type {import('vite').PreviewServer | undefined} */
   let server;
-  /** @type {import('playwright-core').Browser | undefined} */
-  let browser;
+  /** @type {import('playwright-core').BrowserContext | undefined} the browser under way, on its own profile */
+  let context;
+  /** @type {(() => Promise<void>) | undefined} */
+  let closeBrowser;
   try {
     await build({
       root: PAGE, configFile: false, logLevel: 'error', plugins: [sqlocal({ coi: false })],
@@ -139,17 +141,42 @@ export async function runIndexedDb(options = {}) {
     const address = server.httpServer.address();
     if (!address || typeof address === 'string') throw new Error('vite preview did not listen on a TCP port');
     const url = `http://127.0.0.1:${address.port}/`;
-    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
-    const context = await browser.newContext();
-    const page = await openPage(context, url);
-    const crossOriginIsolated = await page.evaluate(() => window.bench.ready);
-    if (!crossOriginIsolated) throw new Error('the bench page is not cross-origin isolated: SQLocal cannot use OPFS');
-
-    // Warm-up, untimed: JIT, first database opens, SQLite WASM download and compile.
-    await page.evaluate(() => window.bench.hello('dexie', 1, 2));
-    await page.evaluate(() => window.bench.hello('keyval', 1, 2));
-    await page.evaluate(() => window.bench.helloWithRaw('dexie', 1, 2));
-    if (withDurably) await page.evaluate(() => window.bench.durablyThroughput(1, 1));
+    // A browser of its own for every stretch of measurements (each round's 1-concurrent block, its 100-concurrent
+    // block, the latencies), with its profile on disk, as an app's page runs: in a normal window of a browser that has
+    // not run thousands of instances before it. Chromium's off-the-record IndexedDB backend (a Playwright context's
+    // default, and an incognito window's) costs more CPU per transaction the more data it was ever given, deleted
+    // databases included: in one such browser the browser process's CPU per 100-instance DexieStore batch went from
+    // 510 ms to 990 ms over 7,900 instances (the page's own, the renderer's, did not grow; a new tab of that browser
+    // ran the batches at 0.85-1.09x the aged page's rate, a new browser at 1.5-2x), and one page for the whole run
+    // measured its last round's batches at 34-60 % of the ceiling where its first round had 56-99 %. On disk the
+    // browser process's CPU per batch stayed at 590-1,210 ms over 14,500 instances.
+    /** @type {string | undefined} */
+    let chromiumVersion;
+    /** @type {string | undefined} */
+    let profile;
+    const closeCurrent = async () => {
+      await context?.close();
+      context = undefined;
+      if (profile) await rm(profile, { recursive: true, force: true });
+      profile = undefined;
+    };
+    closeBrowser = closeCurrent;
+    const freshPage = async () => {
+      await closeCurrent();
+      profile = await mkdtemp(join(tmpdir(), 'durable-rx-bench-profile-'));
+      const opened = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+      context = opened;
+      chromiumVersion ??= opened.browser()?.version();
+      const page = await openPage(opened, url);
+      if (!(await page.evaluate(() => window.bench.ready))) throw new Error('the bench page is not cross-origin isolated: SQLocal cannot use OPFS');
+      // Warm-up, untimed: JIT, first database opens, SQLite WASM download and compile.
+      await page.evaluate(() => window.bench.hello('dexie', 1, 2));
+      await page.evaluate(() => window.bench.hello('keyval', 1, 2));
+      await page.evaluate(() => window.bench.helloWithRaw('dexie', 1, 2));
+      if (withDurably) await page.evaluate(() => window.bench.durablyThroughput(1, 1));
+      return { context: opened, page };
+    };
+    let { page } = await freshPage();
 
     // ---- throughput, interleaved; every store figure with a raw ceiling figure from the same stretch of time
     /** @typedef {{ id: string, kind: 'dexie' | 'keyval' | 'durably', concurrency: number, continuous?: boolean }} Contender */
@@ -205,7 +232,14 @@ export async function runIndexedDb(options = {}) {
     /** @type {RawMeasurement | undefined} */
     let lastRaw;
     for (let round = 0; round < rounds; round++) {
+      /** @type {number | undefined} the concurrency of the block under way: a new one starts in a new browser */
+      let block;
       for (const c of roundOrder(round)) {
+        if (c.concurrency !== block && !(round === 0 && block === undefined)) {
+          ({ page } = await freshPage());
+          lastRaw = undefined;
+        }
+        block = c.concurrency;
         const t0 = performance.now();
         const index = contenders.findIndex((x) => x.id === c.id);
         const into = /** @type {Slice[]} */ (slices[index]?.[round]);
@@ -318,6 +352,8 @@ export async function runIndexedDb(options = {}) {
     });
 
     // ---- same-tab latency, interleaved
+    const latencyBrowser = await freshPage();
+    page = latencyBrowser.page;
     const latencyContenders = /** @type {('dexie' | 'keyval' | 'durably')[]} */ (withDurably ? ['dexie', 'keyval', 'durably'] : ['dexie', 'keyval']);
     // Every figure of this scenario is timed inside the page, by Chromium's own V8: a collection forced in this Node
     // process cannot reach it, and would only make the driver's own code re-optimize between rounds. So none is forced
@@ -347,8 +383,8 @@ export async function runIndexedDb(options = {}) {
     const cross = await runInterleaved(crossContenders, rounds, async (kind, round) => {
       const db = `cross-${kind}-${round}-${Date.now()}`;
       const instanceId = `cross-${round}`;
-      const writer = await openPage(context, url);
-      const reader = await openPage(context, url);
+      const writer = await openPage(latencyBrowser.context, url);
+      const reader = await openPage(latencyBrowser.context, url);
       try {
         await writer.evaluate(([k, d, id]) => window.bench.crossTabWriterOpen(k, d, id), /** @type {const} */ ([kind, db, instanceId]));
         await reader.evaluate(([k, d, id]) => window.bench.crossTabReaderOpen(k, d, id), /** @type {const} */ ([kind, db, instanceId]));
@@ -381,13 +417,13 @@ export async function runIndexedDb(options = {}) {
     });
 
     return {
-      chromium: browser.version(), crossOriginIsolated, rounds, sizes,
+      chromium: chromiumVersion ?? '', crossOriginIsolated: true, rounds, sizes,
       raw: { perSecond: spread(raws.map((x) => x.perSecond)), msPerTransaction: spread(raws.map((x) => x.msPerTx)) },
       throughput, disturbedSlices: throughput.reduce((n, t) => n + (t.disturbedSlices ?? 0), 0), sameTab, crossTab,
       versions: Object.fromEntries(['@coji/durably', 'sqlocal', 'kysely', 'zod', 'dexie', 'idb-keyval', 'playwright-core'].map((p) => [p, packageVersion(p)])),
     };
   } finally {
-    await browser?.close();
+    await closeBrowser?.();
     await server?.close();
     await rm(outDir, { recursive: true, force: true });
   }
