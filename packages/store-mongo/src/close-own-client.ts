@@ -47,7 +47,10 @@ export async function closeOwnClient(
  * every command waiting on a connection first (`closeCheckedOutConnections`), those calls with it, and its pool's close
  * the ones still waiting for a connection; the whole ends within `CLIENT_CLOSE_WAIT_MS` ({@link closeOwnClient}). Driver
  * 7.8 offers nothing shorter: `close(force)` ignores its flag, `timeoutMS` has no effect, and a session cannot abort its
- * commands. On an application's client, which the store must not close, it waits for them: the pool's monitor ends them.
+ * commands. On an application's client, which the store must not close, it waits for them within the same
+ * `CLIENT_CLOSE_WAIT_MS`, then `'late'`: a server that answers heartbeats but holds a `killCursors` (a lock, a
+ * `failCommand`) is never given up on by the pool's monitor, and a `killCursors` left running writes nothing; it ends
+ * with the application's close of its client.
  *
  * @example
  * ```ts
@@ -59,11 +62,10 @@ export async function closeWhatRemains(
   own: { readonly client: { close(): Promise<void> }; readonly unanswered: () => Iterable<Promise<void>> } | undefined,
   clock: Clock,
 ): Promise<'closed' | 'late'> {
-  if (own === undefined) {
-    await feeds;
-    await calls.settled();
-    return 'closed';
-  }
   const settledFeeds = feeds.then(() => undefined, () => undefined);
+  if (own === undefined) {
+    const outcome = await waitAtMost(Promise.all([settledFeeds, calls.settled()]), CLIENT_CLOSE_WAIT_MS, clock);
+    return outcome.kind === 'late' ? 'late' : 'closed';
+  }
   return closeOwnClient(own.client, () => [...own.unanswered(), ...calls.held(), settledFeeds], clock);
 }

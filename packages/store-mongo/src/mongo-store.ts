@@ -1421,7 +1421,8 @@ export class MongoStore implements Store {
    * that 5 s at most (`CLIENT_CLOSE_WAIT_MS`; then a warning is logged and the driver's close ends by itself). The
    * feeds' closes and the `killCursors` the store holds (`#closeCursor`: no signal or time limit in driver 7.8) end with
    * that client's close, which fails the commands in use first (`closeWhatRemains`); an application's client is left
-   * open, and they are waited for. Afterwards every method
+   * open, and they are waited for 5 s at most as well (then a warning is logged: they write nothing, and end with that
+   * client's close). Afterwards every method
    * rejects with `StoreClosedError`. Idempotent: every call returns the same promise.
    */
   close(): Promise<void> {
@@ -1443,7 +1444,8 @@ export class MongoStore implements Store {
       // Then the feeds' closes and the killCursors the store holds (no signal or time limit in driver 7.8): a client of
       // its own is closed over them, which fails them at once, all within CLIENT_CLOSE_WAIT_MS (the driver's close can
       // wait a whole serverSelectionTimeoutMS to abort again a transaction whose end the store stopped waiting for; on
-      // the system clock, as the transaction bounds: the driver runs on it); an application's client is waited on.
+      // the system clock, as the transaction bounds: the driver runs on it); on an application's client they are
+      // waited for within the same bound (a killCursors writes nothing; the application's close of its client ends it).
       const own = this.#ownsClient ? { client: this.#client, unanswered: () => this.#unanswered } : undefined;
       let outcome: 'closed' | 'late';
       try {
@@ -1451,8 +1453,10 @@ export class MongoStore implements Store {
       } catch (error) {
         throw mapDriverError(error, 'closing the client');
       }
-      if (outcome === 'late') {
+      if (outcome === 'late' && own !== undefined) {
         this.#logger.warn(`MongoStore.close: the MongoDB client had not closed after ${CLIENT_CLOSE_WAIT_MS} ms (a transaction's abort, or the endSessions it sends, waits for a server); it closes by itself within serverSelectionTimeoutMS, or once the pool's monitor gives up on a server that stopped answering`);
+      } else if (outcome === 'late') {
+        this.#logger.warn(`MongoStore.close: a cursor or change stream close (killCursors) the store sent on the application's MongoDB client had not ended after ${CLIENT_CLOSE_WAIT_MS} ms (a server that holds it); it writes nothing, and ends with the client's close, or once the pool's monitor gives up on a server that stopped answering`);
       }
     })();
     return this.#closed;
@@ -1461,9 +1465,9 @@ export class MongoStore implements Store {
   // ---------------------------------------------------------------- helpers
 
   /**
-   * Runs work the store starts by itself (a feed's input read, a resync's re-read, closing its cursors) so that
-   * `close` waits for it: on a client the application owns, nothing of the store's is still running once `close`
-   * resolved. After `close` began it rejects with `StoreClosedError` without starting.
+   * Runs work the store starts by itself (a feed's input read, a resync's re-read) so that `close` waits for it: on a
+   * client the application owns, nothing of the store's is still running once `close` resolved, but for a cursor's
+   * close it gave up on after 5 s (`#closeCursor`, logged). After `close` began it rejects with `StoreClosedError` without starting.
    */
   #track<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreClosedError('The store is closed'));

@@ -110,15 +110,35 @@ describe('closeWhatRemains (the end of MongoStore.close: feeds\u2019 closes and 
     expect(clock.pendingTimers).toBe(0);
   });
 
-  it('waits on an application\u2019s client, which it must not close, until the killCursors ends (the pool\u2019s monitor)', async () => {
+  it('waits on an application\u2019s client, which it must not close, for the killCursors it holds', async () => {
     const { clock, client, calls, kill } = heldKillCursors();
     let done: string | undefined;
     const closing = closeWhatRemains(Promise.resolve(), calls, undefined, clock).then((outcome) => (done = outcome));
-    await clock.advance(CLIENT_CLOSE_WAIT_MS * 10);
+    await clock.advance(CLIENT_CLOSE_WAIT_MS - 1);
     expect(done).toBeUndefined();
-    expect(client.calls()).toBe(0);
-    kill.monitor();
+    kill.monitor(); // the pool's monitor interrupts it (a server that stopped answering)
     await expect(closing).resolves.toBe('closed');
+    expect(client.calls()).toBe(0);
+    expect(calls.held()).toEqual([]);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('stops waiting on an application\u2019s client at CLIENT_CLOSE_WAIT_MS when the server holds a killCursors and a feed\u2019s close', async () => {
+    // A server that answers heartbeats but holds a killCursors (a lock, failCommand's blockConnection) is never given
+    // up on by the pool's monitor: close() waited as long as the server held it (5 min under the integration test's
+    // failCommand), for a call that writes nothing and ends with the application's close of its client.
+    const { clock, client, calls, kill } = heldKillCursors();
+    let done: string | undefined;
+    void closeWhatRemains(new Promise(() => undefined), calls, undefined, clock).then((outcome) => (done = outcome));
+    await clock.advance(CLIENT_CLOSE_WAIT_MS - 1);
+    expect(done).toBeUndefined();
+    await clock.advance(1);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(done).toBe('late');
+    expect(client.calls()).toBe(0);
+    expect(clock.pendingTimers).toBe(0);
+    kill.monitor(); // ends later, caught: nothing unhandled
+    await new Promise((resolve) => setTimeout(resolve, 0));
     expect(calls.held()).toEqual([]);
   });
 });
