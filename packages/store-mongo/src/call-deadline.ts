@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Clock, type ClockTimer } from '@durable-rx/runtime';
-import { DEFAULT_STORE_CALL_TIMEOUT_MS, isDelayMs, type MemberCheck } from '@durable-rx/runtime/store-kit';
+import { DEFAULT_STORE_CALL_TIMEOUT_MS, type MemberCheck } from '@durable-rx/runtime/store-kit';
 import { READ_DEADLINE_MARGIN_MS } from './read-bound.js';
 import { MAJORITY_WAIT_MS, SINGLE_WRITE_CONCERN } from './write-concern.js';
 
@@ -40,23 +40,23 @@ export function listingDeadlineMs(storeCallTimeoutMs: number = DEFAULT_STORE_CAL
 export const MIN_STORE_CALL_TIMEOUT_MS = 1_000;
 
 /**
- * The check of the store's `storeCallTimeoutMs` option: the runtime's rule for its own (`isDelayMs`: a number of ms
- * above 0, `Infinity` included), and at least {@link MIN_STORE_CALL_TIMEOUT_MS}, else `InvalidArgumentError` naming it.
+ * The check of the store's `storeCallTimeoutMs` option: a number of ms of at least {@link MIN_STORE_CALL_TIMEOUT_MS},
+ * `Infinity` included, else one `InvalidArgumentError` naming that floor, whatever the value (0, -1, NaN and a string
+ * too: a message saying "> 0" there sent a user on to 1 ms, refused in turn). A runtime whose own `storeCallTimeoutMs`
+ * is shorter gives up on every MongoDB call before its server could answer (reads take up to 30 s); its store is given
+ * the floor.
  *
  * @example
  * ```ts
  * isStoreCallTimeoutMs(5_000, 'MongoStore options.storeCallTimeoutMs'); // 5000
- * isStoreCallTimeoutMs(1, 'MongoStore options.storeCallTimeoutMs');     // throws: must be at least 1000 (ms)
+ * isStoreCallTimeoutMs(1, 'MongoStore options.storeCallTimeoutMs');     // throws: must be a number of at least 1000 (ms)
  * ```
  */
 export const isStoreCallTimeoutMs: MemberCheck<number> = (value, what) => {
-  const ms = isDelayMs(value, what);
-  if (ms < MIN_STORE_CALL_TIMEOUT_MS) {
-    throw new InvalidArgumentError(
-      `${what} must be at least ${String(MIN_STORE_CALL_TIMEOUT_MS)} (ms): a listEnded call ends by five sixths of it, and a shorter one leaves its reads too little time to reach the server and back, so every listing would fail with a 503`,
-    );
-  }
-  return ms;
+  if (typeof value === 'number' && value >= MIN_STORE_CALL_TIMEOUT_MS) return value;
+  throw new InvalidArgumentError(
+    `${what} must be a number of at least ${String(MIN_STORE_CALL_TIMEOUT_MS)} (ms), Infinity included: a listEnded call ends by five sixths of it, and a shorter one leaves its reads too little time to reach the server and back, so every listing would fail with a 503 (under a runtime whose storeCallTimeoutMs is shorter, give the store ${String(MIN_STORE_CALL_TIMEOUT_MS)})`,
+  );
 };
 
 /**

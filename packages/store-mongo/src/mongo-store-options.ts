@@ -94,9 +94,10 @@ export interface MongoStoreCommonOptions {
    * not their default 30 s: how long they wait for one store call before they give up on it and try again. A
    * `listEnded` call (the retention sweep's listing, its reads and the repairs it writes) ends by five sixths of it,
    * 25 s at most (`listingDeadlineMs`), so it has answered, and none of its work goes on, before its caller gives up
-   * and starts another. Default 30 000 (a 25 s deadline). A number of ms of at least 1 000, `Infinity` included (the
-   * rule of the runtime's option and a floor under which every listing would fail: `isStoreCallTimeoutMs`; else
-   * `InvalidArgumentError`).
+   * and starts another. Default 30 000 (a 25 s deadline). A number of ms of at least 1 000, `Infinity` included (a
+   * floor under which every listing would fail: `isStoreCallTimeoutMs`; else `InvalidArgumentError` naming it). A
+   * runtime whose own bound is shorter gives up on every MongoDB call before its server could answer; give its store
+   * 1 000.
    */
   readonly storeCallTimeoutMs?: number;
   /**
