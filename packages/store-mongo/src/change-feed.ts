@@ -199,12 +199,20 @@ export class ChangeFeed<E extends ChangeEventLike, T> {
     });
   }
 
-  /** Closes the stream and completes `events$`. Idempotent. */
+  /**
+   * Completes `events$` and closes the stream; resolves once the stream's close (a `killCursors`) settled. Idempotent.
+   * The subscribers complete at once, not after that close: a server that holds the `killCursors` held them open, past
+   * a `MongoStore.close()` that stopped waiting for it.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#stop();
+    const stopping = this.#stop(); // timers cleared, the stream detached and its close begun, before its first await
+    // A microtask later, as when it followed the stop: a subscriber's complete handler runs once the caller's own
+    // synchronous part is over (MongoStore.close has marked itself closed, so a call it makes is refused).
+    await Promise.resolve();
     this.#subject.complete();
+    await stopping;
   }
 
   #open(): void {

@@ -401,6 +401,31 @@ describe('change feed: where a refresh resumes (scripted stream)', () => {
     await Promise.all(held);
   });
 
+  it('completes its subscribers when closed, without waiting for its stream\u2019s close, which a server may hold', async () => {
+    // A close is a killCursors (no signal or time limit in driver 7.8). MongoStore.close() stops waiting for it after
+    // CLIENT_CLOSE_WAIT_MS; before, the store's changes$ subscribers completed only once the server let it go.
+    const held: Promise<void>[] = [];
+    const { feed, streams } = scriptedFeed({ hold: (closing) => void held.push(closing) });
+    let completed = false;
+    const subscription = feed.events$.subscribe({ complete: () => void (completed = true) });
+    const stream = streams[0]!;
+    const closeStream = stream.close.bind(stream);
+    let killEnds!: () => void;
+    stream.close = () => {
+      void closeStream();
+      return new Promise<void>((resolve) => (killEnds = resolve));
+    };
+    let closed = false;
+    const closing = feed.close().then(() => void (closed = true));
+    await flush();
+    expect(completed).toBe(true);
+    expect(held).toHaveLength(1); // the killCursors, still held by the store
+    expect(closed).toBe(false);
+    killEnds();
+    await closing;
+    subscription.unsubscribe();
+  });
+
   it('resumes at the high-water token of a drained batch, which needs no event kept in the pipeline', async () => {
     const { feed, streams, opens, refreshed } = scriptedFeed();
     const subscription = feed.events$.subscribe();
