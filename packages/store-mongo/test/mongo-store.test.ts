@@ -1271,6 +1271,40 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('close() of a store on an application\u2019s client ends within CLIENT_CLOSE_WAIT_MS while the server holds the killCursors of its change stream, with a warning', async (context) => {
+      // The same hold on a client the store must not close: close() waited for the killCursors as long as the server
+      // held it (5 min here). Now it stops after 5 s and says so; the subscribers completed, the application's close
+      // of its client ends the killCursors.
+      const appName = `drx-killheldapp-${process.pid}`;
+      const client = new MongoClient(mongoUri, { appName });
+      const admin = new MongoClient(mongoUri);
+      const warnings: string[] = [];
+      const store = await MongoStore.connect({
+        client, dbName: db.name, collectionPrefix: db.prefix('killheldapp'),
+        logger: { warn: (message) => void warnings.push(message), error: () => undefined },
+      });
+      let completed = false;
+      const subscription = store.changes$.subscribe({ error: () => undefined, complete: () => void (completed = true) });
+      try {
+        const seen = firstValueFrom(store.changes$.pipe(filter((change) => change.instanceId === 'kha'), take(1), timeout({ first: 60_000 })));
+        await store.commit(start('kha'));
+        await seen; // the stream is open, its cursor on the server
+        await failPointOrSkip(context, 'close() killCursors test on an application client', () => failCommand(admin, 'alwaysOn', {
+          failCommands: ['killCursors'], blockConnection: true, blockTimeMS: 300_000, appName,
+        }));
+        await store.close();
+        expect(warnings.filter((message) => message.includes('had not ended after'))).toHaveLength(1);
+        expect(completed).toBe(true);
+        await expect(store.getInstance('kha')).rejects.toMatchObject({ code: 'store-closed' });
+      } finally {
+        subscription.unsubscribe();
+        await failCommandOff(admin);
+        await admin.close();
+        await store.close();
+        await client.close();
+      }
+    });
+
     it('tells every process when a timer left by another process\'s commit comes due (its wake-up feed arms a timer)', async () => {
       const prefix = db.prefix('timer');
       const writer = await db.open('timer', { prefix });
