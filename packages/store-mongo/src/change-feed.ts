@@ -60,7 +60,7 @@ export interface ChangeFeedOptions<E extends ChangeEventLike, T> {
   /**
    * The owner of every stream close the feed starts (a `killCursors`, which driver 7.8 sends with no signal or time
    * limit, held by a server that stopped answering until the pool's monitor interrupts it): the feed waits for none
-   * but its own `close()`'s, and MongoStore's `close()` ends or waits for them all (`UnboundedCalls`). Before, a
+   * but its own `close()`'s, and MongoStore's `close()` ends or waits for them all (`UnboundedCalls`, 5 s at most). Before, a
    * reopen's, an end's or a last unsubscribe's close went on with no owner, past the store's `close()`.
    */
   readonly hold: (closing: Promise<void>) => void;

@@ -289,7 +289,8 @@ export class MongoStore implements Store {
   readonly #inFlight = new Set<Promise<unknown>>();
   /**
    * The cursor and change-stream closes (`killCursors`, no signal or time limit) the store started and no operation
-   * waits for (`#closeCursor`, the feeds' `hold`): `close` ends them with a client of its own, or waits for them.
+   * waits for (`#closeCursor`, the feeds' `hold`): `close` ends them with a client of its own, or waits for them 5 s
+   * at most.
    */
   readonly #unbounded = new UnboundedCalls();
   /** Ends of transactions whose abort or commit the store stopped waiting for (`#keepUnanswered`). */
@@ -1240,7 +1241,7 @@ export class MongoStore implements Store {
           // it still sends (a find the read failed in; a page past 16 MiB, whose last getMore may leave the cursor open
           // on MongoDB 5.0+; at the deadline, the store's own close, before the driver's abort listener would send one
           // nobody holds: cursorRead) is waited for until the call's deadline, and goes on among the store's unbounded
-          // calls, which close() ends with a client of its own and waits for on the application's.
+          // calls, which close() ends with a client of its own and waits for (5 s at most) on the application's.
           const read: EndedRead<WithId<InstanceDoc>> = async (from, limit, use) => {
             const { filter, options } = endedListingQuery(query, from, limit);
             let opened: FindCursor<WithId<InstanceDoc>> | undefined;
@@ -1487,7 +1488,7 @@ export class MongoStore implements Store {
 
   /**
    * Closes `cursor` and holds the close among the store's unbounded calls (`#unbounded`: a `killCursors` has no signal
-   * or time limit), which `close` ends on a client of its own and waits for on an application's. Resolves once it
+   * or time limit), which `close` ends on a client of its own and waits for (5 s at most) on an application's. Resolves once it
    * settled, its failure dropped; a caller bounds its own wait for it.
    */
   #closeCursor(cursor: { close(): Promise<void> }): Promise<void> {

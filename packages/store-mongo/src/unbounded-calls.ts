@@ -2,8 +2,8 @@
  * The driver calls a store started that take no signal or time limit (a cursor's or a change stream's `killCursors`,
  * which driver 7.8 sends without either): each is held until it settles, its rejection dropped, so that `close()` has them all in hand. On a
  * client of its own the store closes the client over them (the driver's close fails every command waiting on a
- * connection first: `closeWhatRemains`); on an application's client it waits for them, as a server that stopped
- * answering holds them until the pool's monitor interrupts the connection.
+ * connection first: `closeWhatRemains`); on an application's client it waits for them 5 s at most, as a server that
+ * holds them may do so for longer than the pool's monitor bounds (it interrupts a connection only when a heartbeat fails).
  *
  * @example
  * ```ts
