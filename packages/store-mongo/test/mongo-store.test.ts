@@ -1254,12 +1254,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       const admin = new MongoClient(mongoUri);
       const subscription = store.changes$.subscribe({ error: () => undefined }); // the stream stays open until close()
       try {
-        const seen = firstValueFrom(store.changes$.pipe(filter((change) => change.instanceId === 'kh'), take(1), timeout({ first: 60_000 })));
-        await store.commit(start('kh'));
-        await seen; // the stream is open, its cursor on the server
-        await failPointOrSkip(context, 'close() killCursors test', () => failCommand(admin, 'alwaysOn', {
-          failCommands: ['killCursors'], blockConnection: true, blockTimeMS: 300_000, appName,
-        }));
+        await holdKillCursorsOfOpenStream(context, store, admin, appName, 'kh');
         await store.close();
         expect(warnings.filter((message) => message.includes('had not closed'))).toEqual([]);
         await expect(store.getInstance('kh')).rejects.toMatchObject({ code: 'store-closed' });
@@ -1286,12 +1281,7 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       let completed = false;
       const subscription = store.changes$.subscribe({ error: () => undefined, complete: () => void (completed = true) });
       try {
-        const seen = firstValueFrom(store.changes$.pipe(filter((change) => change.instanceId === 'kha'), take(1), timeout({ first: 60_000 })));
-        await store.commit(start('kha'));
-        await seen; // the stream is open, its cursor on the server
-        await failPointOrSkip(context, 'close() killCursors test on an application client', () => failCommand(admin, 'alwaysOn', {
-          failCommands: ['killCursors'], blockConnection: true, blockTimeMS: 300_000, appName,
-        }));
+        await holdKillCursorsOfOpenStream(context, store, admin, appName, 'kha');
         await store.close();
         expect(warnings.filter((message) => message.includes('had not ended after'))).toHaveLength(1);
         expect(completed).toBe(true);
@@ -2726,6 +2716,19 @@ async function stepAll(store: MongoStore): Promise<void> {
       ],
     });
   }
+}
+
+/**
+ * Opens `store`'s change stream (a commit of `instanceId` seen on it, its cursor on the server), then has the server
+ * hold every killCursors of the client named `appName` for 5 min (failCommand), or skips the test without the fail point.
+ */
+async function holdKillCursorsOfOpenStream(context: TestContext, store: MongoStore, admin: MongoClient, appName: string, instanceId: string): Promise<void> {
+  const seen = firstValueFrom(store.changes$.pipe(filter((change) => change.instanceId === instanceId), take(1), timeout({ first: 60_000 })));
+  await store.commit(start(instanceId));
+  await seen;
+  await failPointOrSkip(context, 'close() killCursors test', () => failCommand(admin, 'alwaysOn', {
+    failCommands: ['killCursors'], blockConnection: true, blockTimeMS: 300_000, appName,
+  }));
 }
 
 function start(instanceId: string, input?: unknown, visibleAt?: Date): WriteSet {
