@@ -1,4 +1,4 @@
-import { filter, firstValueFrom, Observable } from 'rxjs';
+import { filter, firstValueFrom, NEVER, Observable } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient, createRuntime, MemoryStore, type Logger, type Orchestrator, type Runtime, type RuntimeOptions, type Store } from '../src/index.js';
 import { VirtualClock } from '../src/testing/virtual-clock.js';
@@ -1349,18 +1349,7 @@ describe('retention of ended instances', () => {
     // its 5 minutes were over: 'd', whose page asked for neither, stayed 2 minutes after the change (5 at least).
     const memory = new MemoryStore();
     const start = T0 + 2 * HOUR;
-    await stored(memory, { id: 'k', status: 'Terminated', endedMs: start - 2 * HOUR, executionId: 'e1' });
-    const ids = ['a', 'b', 'c', 'd'];
-    for (const [level, id] of ids.entries()) {
-      const endedMs = start - HOUR - level * MINUTE;
-      await stored(memory, {
-        id, status: level === 0 ? 'Terminated' : 'Completed', endedMs, executionId: 'e1',
-        ...(level > 0 ? { parent: { id: ids[level - 1]!, executionId: 'e1' } } : {}),
-      });
-      for (let i = 0; i < 150; i++) {
-        await stored(memory, { id: `k${level}-${i}`, status: 'Completed', endedMs: endedMs + 1 + i, executionId: 'e1', parent: { id: 'k', executionId: 'e1' } });
-      }
-    }
+    const ids = await keptChainOfFour(memory, start);
     const watched = new Map<string, number>();
     const { clock, sweeper, sweepNow } = handSwept(memory, start, { completed: 10 * MINUTE, intervalMs: MINUTE }, {
       instanceChanges$: countedFeed(memory, watched),
@@ -1375,6 +1364,29 @@ describe('retention of ended instances', () => {
     await sweeper.stop();
     const gone = await Promise.all(ids.map(async (id) => (await memory.getInstance(id)) === undefined));
     expect(ids.filter((_, i) => !gone[i])).toEqual(['a']);
+  });
+
+  it('lets the due chain a kept root kept go once that root, started again unseen, is read keeping a child of its new execution', async () => {
+    // As above, but no feed tells 'a' started again (a store whose feed misses commits): the sweep reads it once a
+    // due child of its new execution asks for it, finds it terminated again keeping that child, and notes it anew.
+    // The entries of 'b' and 'c', kept by its first execution, went on under the new one: read again unchanged every
+    // 5 minutes and trusted again, they kept 'd' (and 'c', 'b') for as long as 'a' is not changed again, for ever.
+    const memory = new MemoryStore();
+    const start = T0 + 2 * HOUR;
+    await keptChainOfFour(memory, start);
+    const { clock, sweeper, sweepNow } = handSwept(memory, start, { completed: 2 * MINUTE, intervalMs: MINUTE }, {
+      instanceChanges$: () => NEVER,
+    });
+    sweeper.start();
+    await sweepNow();
+    expect(await storedCount(memory)).toBe(605);
+    await stored(memory, { id: 'a', status: 'Terminated', endedMs: clock.ms, executionId: 'e2' });
+    await stored(memory, { id: 'a2', status: 'Completed', endedMs: clock.ms, executionId: 'e1', parent: { id: 'a', executionId: 'e2' } });
+    const changedAt = clock.ms;
+    while (clock.ms < changedAt + 2 * MINUTE + 3 * MINUTE) await sweepNow();
+    await sweeper.stop();
+    const left = await Promise.all(['a', 'a2', 'b', 'c', 'd'].map(async (id) => (await memory.getInstance(id)) === undefined ? [] : [id]));
+    expect(left.flat()).toEqual(['a', 'a2']);
   });
 
   it.each([
@@ -2131,6 +2143,27 @@ async function reachable(refs: readonly WeakRef<object>[]): Promise<number> {
 }
 
 /** How many instances `memory` holds. */
+/**
+ * 'a' terminated (no period: kept) above 'b', 'c' and 'd', completed, ended an hour before `startMs` and more (the
+ * deepest first, a minute a level), each followed in end order by 150 completed children of the terminated 'k': in a
+ * listing by pages of 100, each of 'b', 'c' and 'd' is in a page of its own. 605 instances; returns the chain's ids.
+ */
+async function keptChainOfFour(memory: MemoryStore, startMs: number): Promise<string[]> {
+  await stored(memory, { id: 'k', status: 'Terminated', endedMs: startMs - 2 * HOUR, executionId: 'e1' });
+  const ids = ['a', 'b', 'c', 'd'];
+  for (const [level, id] of ids.entries()) {
+    const endedMs = startMs - HOUR - level * MINUTE;
+    await stored(memory, {
+      id, status: level === 0 ? 'Terminated' : 'Completed', endedMs, executionId: 'e1',
+      ...(level > 0 ? { parent: { id: ids[level - 1]!, executionId: 'e1' } } : {}),
+    });
+    for (let i = 0; i < 150; i++) {
+      await stored(memory, { id: `k${level}-${i}`, status: 'Completed', endedMs: endedMs + 1 + i, executionId: 'e1', parent: { id: 'k', executionId: 'e1' } });
+    }
+  }
+  return ids;
+}
+
 async function storedCount(memory: MemoryStore): Promise<number> {
   let count = 0;
   let continuationToken: string | undefined;

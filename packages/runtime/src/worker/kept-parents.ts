@@ -13,9 +13,11 @@ import type { KeptParent, NotedKeptParent } from '../store/plan-retention.js';
  * by a store whose feed can miss commits, or of a parent remembered without a watch). A due parent noted as kept
  * for as long as the ended ancestor above it (its `keptBy`) is an entry of its own, forgotten with that ancestor's:
  * the ancestor started again or purged by hand frees at once what it kept below too, not once each entry's trust
- * lapses (a tree four deep under a root started again: 5 minutes a level, 15 in all). At most
- * `max` entries, the earliest noted going first. The first `maxWatched` entries hold one watch each, released with
- * it; the others are remembered without one, and one noted again while a watch is free takes it. So the watches are
+ * lapses (a tree four deep under a root started again: 5 minutes a level, 15 in all). An entry noted again as another
+ * snapshot (its instance read anew, started again unseen) is such a change too: what it kept below goes with the old,
+ * rather than stay trusted under the new one. At most `max` entries, the earliest noted going first. The first
+ * `maxWatched` entries hold one watch each, released with it; the others are remembered without one, and one noted
+ * again while a watch is free takes it. So the watches are
  * bounded whatever `max` is: each costs the store something (one more instance named in MongoStore's per-instance
  * stream, one more read by the IndexedDB stores when a tab goes without its goodbye). {@link KeptParents.clear}
  * releases them all.
@@ -50,7 +52,8 @@ export class KeptParents {
    * @param max - most entries kept.
    * @param maxWatched - most entries watched at once (the rest are kept without a watch, read again as their trust lapses).
    * @param trustMs - how long an entry is trusted without being read again.
-   * @param changed - told of an entry ended by a change of its instance (heard by its watch).
+   * @param changed - told of an entry ended by a change of its instance (heard by its watch, or noted again as another
+   *   snapshot than the one it holds).
    */
   constructor(
     watch: (instanceId: string, changed: () => void) => () => void, max: number, maxWatched: number, trustMs: number,
@@ -122,8 +125,15 @@ export class KeptParents {
   }
 
   #set(id: string, entry: NotedKeptParent, nowMs: number): void {
+    // Noted again as another snapshot (read anew: started again, rewound, a change no watch told): what its first
+    // snapshot kept below it goes, as a watch would have had it go.
+    let was = this.#kept.get(id) ?? this.#lapsed.get(id);
+    if (was !== undefined && (was.executionId !== entry.executionId || was.version !== entry.version)) {
+      this.forget(id);
+      this.#changed(id);
+      was = undefined;
+    }
     // Deleted first, so that an entry noted again is noted last (the earliest noted go first past `max`).
-    const was = this.#kept.get(id) ?? this.#lapsed.get(id);
     if (was?.keptBy !== undefined) this.#keptBy.get(was.keptBy)?.delete(id);
     this.#trustedUntil.delete(id);
     this.#lapsed.delete(id);
