@@ -64,7 +64,9 @@ export interface CommitResult {
  *   refused so was started on a store closed already, and logs that once (a close that overtakes a claim under way,
  *   `beforeCall: false`, is the closer's doing and is not logged). After it resolves, nothing is left running (no
  *   timers, cursors, channels), and {@link Store.changes$} and {@link Store.workAvailable$} complete at once for a new
- *   subscriber. `close` is idempotent.
+ *   subscriber; a store whose close sends a request that ends no work (MongoStore: a `killCursors`) waits for it a
+ *   bounded time, and one still unanswered then is logged as a warning and left to the server, its answer to no one.
+ *   `close` is idempotent.
  * - A store that loses what it stores on for good while open (an IndexedDB database another tab upgrades or deletes)
  *   rejects every call from then on, and fails {@link Store.changes$} and {@link Store.workAvailable$} (those of its
  *   instances too), with a `DurableError` that says `storeClosed: true` (`isStoreClosed` reads it): nothing waits on a
