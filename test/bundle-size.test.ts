@@ -21,9 +21,9 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * why; the history of the budgets is in git.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 56_741 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 73_570 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 102_902 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 56_786 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 73_614 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 102_946 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_474 },
 ];
 

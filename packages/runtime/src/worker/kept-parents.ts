@@ -78,7 +78,9 @@ export class KeptParents {
 
   /** Notes what a decision found keeping (`keeps`) at `nowMs`, each trusted for `trustMs`; an entry noted again is noted last. */
   note(keeps: ReadonlyMap<string, NotedKeptParent>, nowMs: number): void {
-    for (const [id, found] of keeps) this.#set(id, found, nowMs);
+    // Ended ancestors first, then what they keep below them (an entry whose keeper is not remembered is not kept).
+    for (const [id, found] of keeps) if (found.keptBy === undefined) this.#set(id, found, nowMs);
+    for (const [id, found] of keeps) if (found.keptBy !== undefined) this.#set(id, found, nowMs);
     for (const id of this.#trustedUntil.keys()) {
       if (this.#trustedUntil.size <= this.#max) break;
       this.forget(id);
@@ -104,19 +106,25 @@ export class KeptParents {
     return [...this.#lapsed];
   }
 
-  /** Forgets the entry of `instanceId`, if any, and those it keeps (their `keptBy`), and releases their watches. */
+  /**
+   * Forgets the entry of `instanceId`, if any, and those it keeps (their `keptBy`), theirs in turn, and releases their
+   * watches. A loop, not a recursion: a tree's links of `keptBy` are as deep as the tree.
+   */
   forget(instanceId: string): void {
-    if (!this.#trustedUntil.delete(instanceId)) return;
-    const entry = this.#kept.get(instanceId) ?? this.#lapsed.get(instanceId)!;
-    this.#kept.delete(instanceId);
-    this.#lapsed.delete(instanceId);
-    if (entry.keptBy !== undefined) this.#keptBy.get(entry.keptBy)?.delete(instanceId);
-    const unwatch = this.#unwatch.get(instanceId);
-    this.#unwatch.delete(instanceId);
-    unwatch?.();
-    const kept = this.#keptBy.get(instanceId);
-    this.#keptBy.delete(instanceId);
-    for (const id of kept ?? []) this.forget(id);
+    const pending = [instanceId];
+    for (let id = pending.pop(); id !== undefined; id = pending.pop()) {
+      if (!this.#trustedUntil.delete(id)) continue;
+      const entry = this.#kept.get(id) ?? this.#lapsed.get(id)!;
+      this.#kept.delete(id);
+      this.#lapsed.delete(id);
+      if (entry.keptBy !== undefined) this.#keptBy.get(entry.keptBy)?.delete(id);
+      const unwatch = this.#unwatch.get(id);
+      this.#unwatch.delete(id);
+      unwatch?.();
+      const kept = this.#keptBy.get(id);
+      this.#keptBy.delete(id);
+      for (const below of kept ?? []) pending.push(below);
+    }
   }
 
   /** Forgets every entry and releases every watch. */
@@ -125,6 +133,11 @@ export class KeptParents {
   }
 
   #set(id: string, entry: NotedKeptParent, nowMs: number): void {
+    // Kept by an ancestor no longer remembered (forgotten as it was noted, its feed ended): kept no longer either.
+    if (entry.keptBy !== undefined && !this.#trustedUntil.has(entry.keptBy)) {
+      this.forget(id);
+      return;
+    }
     // Noted again as another snapshot (read anew: started again, rewound, a change no watch told): what its first
     // snapshot kept below it goes, as a watch would have had it go.
     let was = this.#kept.get(id) ?? this.#lapsed.get(id);
