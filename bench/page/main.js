@@ -27,6 +27,16 @@ const now = () => performance.timeOrigin + performance.now();
 
 /** @param {'dexie' | 'keyval'} adapter @param {string} name */
 const openStore = (adapter, name) => (adapter === 'dexie' ? new DexieStore({ name }) : new KeyvalStore({ name }));
+/**
+ * A store on a database of its own for one measurement; `dispose` closes it and deletes the database, as an app keeps
+ * one database, not one per measurement (an origin holding hundreds slows each store's transactions).
+ * @param {'dexie' | 'keyval'} adapter @param {string} prefix
+ */
+function measuredStore(adapter, prefix) {
+  const name = freshName(prefix);
+  const store = openStore(adapter, name);
+  return { store, dispose: async () => { await store.close(); await deleteDatabase(name); } };
+}
 
 /** Waits for an external event and sets the custom status to its payload, forever (the cross-tab probe). */
 const statusLoop = function* (/** @type {import('@durable-rx/runtime').OrchestrationContext} */ ctx) {
@@ -109,8 +119,7 @@ function deleteDatabase(name) {
  * @param {number} instances
  */
 async function hello(adapter, concurrency, instances) {
-  const dbName = freshName(`hello-${adapter}`);
-  const store = openStore(adapter, dbName);
+  const { store, dispose } = measuredStore(adapter, `hello-${adapter}`);
   const runtime = createRuntime({
     store, orchestrators: { [HELLO]: helloSequence }, activities: { E1_SayHello: sayHello }, logger: silentLogger,
   });
@@ -136,8 +145,7 @@ async function hello(adapter, concurrency, instances) {
   // Read once the worker stopped: the last step counts itself a moment after its commit, which the client may hear of first.
   await runtime.stop();
   const steps = runtime.metrics.steps;
-  await store.close();
-  await deleteDatabase(dbName);
+  await dispose();
   const failed = done.filter((s) => s.runtimeStatus !== 'Completed');
   if (failed.length > 0) throw new Error(`${failed.length} hello sequences did not complete (${failed[0]?.runtimeStatus})`);
   return { adapter, concurrency, instances, steps, elapsedMs, counts };
@@ -160,8 +168,7 @@ async function hello(adapter, concurrency, instances) {
  */
 async function helloWithRaw(adapter, instances, rawPerInstance) {
   const raw = await openRaw();
-  const dbName = freshName(`hello-${adapter}`);
-  const store = openStore(adapter, dbName);
+  const { store, dispose } = measuredStore(adapter, `hello-${adapter}`);
   const runtime = createRuntime({
     store, orchestrators: { [HELLO]: helloSequence }, activities: { E1_SayHello: sayHello }, logger: silentLogger,
   });
@@ -201,8 +208,7 @@ async function helloWithRaw(adapter, instances, rawPerInstance) {
   }
   await runtime.stop();
   const steps = runtime.metrics.steps;
-  await store.close();
-  await deleteDatabase(dbName);
+  await dispose();
   await raw.close();
   const failed = done.filter((s) => s.runtimeStatus !== 'Completed');
   if (failed.length > 0) throw new Error(`${failed.length} hello sequences did not complete (${failed[0]?.runtimeStatus})`);
@@ -216,8 +222,7 @@ async function helloWithRaw(adapter, instances, rawPerInstance) {
  * @param {number} instances
  */
 async function sameTabLatency(adapter, instances) {
-  const dbName = freshName(`latency-${adapter}`);
-  const store = openStore(adapter, dbName);
+  const { store, dispose } = measuredStore(adapter, `latency-${adapter}`);
   /** @type {Map<string, number>} */
   const returnedAt = new Map();
   let current = '';
@@ -256,8 +261,7 @@ async function sameTabLatency(adapter, instances) {
     await runtime.client.waitForCompletion(id, { timeoutMs: 300_000 });
   }
   await runtime.stop();
-  await store.close();
-  await deleteDatabase(dbName);
+  await dispose();
   return { adapter, samples };
 }
 

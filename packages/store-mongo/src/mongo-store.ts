@@ -512,6 +512,9 @@ export class MongoStore implements Store {
       this.#clusterClock.observeMajority(event.clusterTime);
       return map(event);
     };
+    // What every feed shares: its stream closes (killCursors, no signal or time limit) held among the store's unbounded
+    // calls, which close() ends or waits for.
+    const feedCommon = { logger, policy, lingerMs, clock, hold: (closing: Promise<void>) => void this.#unbounded.add(closing) };
     // Each status feed reads the purge marks of the events it carries (see PurgeMarks).
     const statusMarks = new PurgeMarks();
     this.#statusFeed = new ChangeFeed<ChangeEventLike, StatusChange>({
@@ -521,7 +524,7 @@ export class MongoStore implements Store {
       startTime,
       resync: (since) => this.#changedSince(since),
       giveUp: (error) => mapDriverError(error, 'watching status changes'),
-      logger, policy, lingerMs, clock, hold: (closing) => void this.#unbounded.add(closing),
+      ...feedCommon,
     });
     this.#wakeFeed = new ChangeFeed<ChangeEventLike, true | Date>({
       name: `MongoStore ${dbName} wake-up feed`,
@@ -533,7 +536,7 @@ export class MongoStore implements Store {
       // timer armed) would otherwise never learn of work another process wrote.
       resync: () => of(true as const),
       resyncOnResume: true,
-      logger, policy, lingerMs, clock, hold: (closing) => void this.#unbounded.add(closing),
+      ...feedCommon,
     });
     this.#maxWatched = options.maxWatchedInstances ?? DEFAULT_MAX_WATCHED_INSTANCES;
     this.#watchScope = new WatchScope(clock.now().getTime());
@@ -552,7 +555,7 @@ export class MongoStore implements Store {
       startTime,
       resync: (since) => this.#changedSince(since, this.#watchers.ids()),
       giveUp: (error) => mapDriverError(error, 'watching status changes'),
-      logger, policy, lingerMs, clock, hold: (closing) => void this.#unbounded.add(closing),
+      ...feedCommon,
     });
     // A stream that is open (or lingering) without a newly watched instance in its $match is reopened where it is
     // (after its last token, in this tick: see ChangeFeed.refresh), naming it, or naming no instance once such
