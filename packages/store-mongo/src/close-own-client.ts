@@ -14,8 +14,13 @@ export const CLIENT_CLOSE_WAIT_MS = 5_000;
 /**
  * Closes a client the store created, then waits for the transaction ends the store stopped waiting for (`unanswered`:
  * the client's close fails them), all within `waitMs` on `clock`. `'closed'` when both settled in time (a failure of the
- * client's close is thrown); `'late'` when the time ran out first: the driver's close goes on and ends by itself
- * (within its `serverSelectionTimeoutMS`), its failure then caught, never unhandled. So `close()` never waits a server
+ * client's close is thrown); `'late'` when the time ran out first: the driver's close goes on and ends by itself,
+ * its failure then caught, never unhandled. Read in driver 7.8's `MongoClient.close`: past the closes of the
+ * connections in use and of its cursors, what it can still wait for is the abort of a transaction left open (a server,
+ * `serverSelectionTimeoutMS`, then its reply, until the pool's monitor ends it on a server that stopped answering) and
+ * its `endSessions`, sent only to a selectable server and unacknowledged (`w: 0`: no reply awaited), which waits for
+ * a connection alone (a new one `connectTimeoutMS` for its connect and for its handshake). It has no bound of its own:
+ * `close(force)` ignores its flag and `timeoutMS` has no effect. So `close()` never waits a server
  * selection on top of its own bound.
  *
  * @example

@@ -1458,7 +1458,7 @@ export class MongoStore implements Store {
         throw mapDriverError(error, 'closing the client');
       }
       if (outcome === 'late' && own !== undefined) {
-        this.#logger.warn(`MongoStore.close: the MongoDB client had not closed after ${CLIENT_CLOSE_WAIT_MS} ms (a transaction's abort, or the endSessions it sends, waits for a server); it closes by itself within serverSelectionTimeoutMS, or once the pool's monitor gives up on a server that stopped answering`);
+        this.#logger.warn(`MongoStore.close: the MongoDB client had not closed after ${CLIENT_CLOSE_WAIT_MS} ms (it aborts again a transaction left open, which waits for a server and its reply, or waits for a connection to send its endSessions on); it closes by itself: the abort within serverSelectionTimeoutMS, or once the pool's monitor gives up on a server that stopped answering, the endSessions, which awaits no reply, within connectTimeoutMS`);
       } else if (outcome === 'late') {
         this.#logger.warn(`MongoStore.close: a cursor or change stream close (killCursors) the store sent on the application's MongoDB client had not ended after ${CLIENT_CLOSE_WAIT_MS} ms (a server that holds it); it writes nothing, and ends with the client's close, or once the pool's monitor gives up on a server that stopped answering`);
       }
