@@ -165,58 +165,10 @@ export class CallDeadline {
     return { maxTimeMS: this.#left(), signal: this.signal };
   }
 
-  /**
-   * The bound of a cursor's read started now, as {@link CallDeadline.read}, with a signal of its own that aborts at the
-   * deadline only once `closeFirst` has run: there the caller closes the cursor itself, and holds the `killCursors` it
-   * sends. Driver 7.8 closes a cursor whose signal aborts by itself (its abort listener, a `killCursors` with no signal
-   * or time limit, mid-`getMore` on a connection of its own) and no caller could wait for or end that one; once the
-   * caller's close has begun, the driver's finds the cursor killed and sends nothing. `release` (once the read is done)
-   * unhooks it from the deadline.
-   *
-   * @example
-   * ```ts
-   * let cursor: FindCursor | undefined;
-   * const bound = deadline.cursorRead(() => void (cursor && held.add(cursor.close())));
-   * cursor = instances.find(filter, { maxTimeMS: bound.maxTimeMS, signal: bound.signal });
-   * try { await read(cursor); } finally { bound.release(); }
-   * ```
-   */
-  cursorRead(closeFirst: () => void): DeadlineReadBound & { release(): void } {
-    const maxTimeMS = this.#left();
-    const controller = new AbortController();
-    const expire = () => {
-      try {
-        closeFirst();
-      } finally {
-        controller.abort(this.signal.reason);
-      }
-    };
-    this.signal.addEventListener('abort', expire, { once: true });
-    return { maxTimeMS, signal: controller.signal, release: () => this.signal.removeEventListener('abort', expire) };
-  }
-
   /** The bound of a write started now, its majority wait included; throws as {@link CallDeadline.read} does. */
   write(): DeadlineWriteBound {
     const maxTimeMS = this.#left();
     return { maxTimeMS, writeConcern: { ...SINGLE_WRITE_CONCERN, wtimeoutMS: Math.min(maxTimeMS, SINGLE_WRITE_CONCERN.wtimeoutMS) }, signal: this.signal };
-  }
-
-  /**
-   * Waits for `work` (its rejection dropped) until the deadline, no longer: for a driver call that takes no signal or
-   * time limit (a cursor's `killCursors`), which the caller hands to an owner that outlives the call (MongoStore's
-   * operations in flight, which `close()` waits for).
-   */
-  until(work: Promise<unknown>): Promise<void> {
-    const signal = this.signal;
-    if (signal.aborted) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      signal.addEventListener('abort', done, { once: true });
-      work.then(done, done);
-    });
   }
 
   /** Clears the deadline's timer; the signal is left as it is. Called once the call has settled. */

@@ -85,7 +85,7 @@ import { seqPages } from './seq-pages.js';
 import { heldSweepsQuery, sweepClaim, sweepFinishedBy, sweepRecheckDelay, sweepRenewal, sweepRetryDelay } from './sweep-lease.js';
 import { unclaimedWriteRefusal } from './unclaimed-write-holds.js';
 import { closeWhatRemains, CLIENT_CLOSE_WAIT_MS } from './close-own-client.js';
-import { UnboundedCalls } from './unbounded-calls.js';
+import { UnboundedCalls, type Closable, type CursorBound } from './unbounded-calls.js';
 import { waitAtMost, type WaitOutcome } from './wait-at-most.js';
 import { wakeSignals } from './wake-signals.js';
 import { transactionEndWaitMs, transactionRanOut, transactionRetryStep, unansweredCommit, type TransactionRetryStep } from './transaction-deadline.js';
@@ -279,7 +279,7 @@ export class MongoStore implements Store {
    */
   readonly #inputReads = new InputReads(
     (keys) => this.#track(async () => {
-      const docs = await this.#instances.find<BatchedInput & { _id: string }>({ _id: { $in: [...keys] } }, { projection: batchedInputProjection(), ...readBound() }).toArray();
+      const docs = await this.#readCursor(readBound(), (bound) => this.#instances.find<BatchedInput & { _id: string }>({ _id: { $in: [...keys] } }, { projection: batchedInputProjection(), ...bound }), (cursor) => cursor.toArray());
       return new Map(docs.map((doc) => [doc._id, doc]));
     }),
     (key) => this.#track(async () => (await this.#instances.findOne({ _id: key }, { projection: { executionId: 1, input: 1 }, ...readBound() })) ?? undefined),
@@ -1128,7 +1128,7 @@ export class MongoStore implements Store {
       // had the read succeeded; the error is thrown when the generation did not move.
       return readStableGeneration(genOf, (gen) => {
         const { filter, options: findOptions } = historyQuery(key, gen, options);
-        return this.#history.find(filter, { ...findOptions, session, ...readBound() }).map((d) => decodeHistoryEvent(d.event)).toArray();
+        return this.#readCursor(readBound(), (bound) => this.#history.find(filter, { ...findOptions, session, ...bound }).map((d) => decodeHistoryEvent(d.event)), (cursor) => cursor.toArray());
       }, HISTORY_READ_ATTEMPTS, instanceId, (error) => error instanceof MongoStoreError);
     }));
   }
@@ -1175,19 +1175,18 @@ export class MongoStore implements Store {
       // Counted outside the read's session (#leadTag): the choice of keys needs no read-your-writes, the rows do.
       const lead = await this.#leadTag(plan.query.tags, readBound());
       const pageFilter = buildQueryFilter(plan.query, plan.after, plan.order, lead);
-      const cursor = lead === undefined
-        ? this.#instances.find(pageFilter, {
-          session, sort: pageSortOf(plan.order), limit: pageSize + 1, projection: queryProjection(request.showInput), ...readBound(),
-        })
-        : this.#instances.find(pageFilter, {
-          session, sort: pageSortOf(plan.order), hint: TAG_PAGE_HINT, limit: pageSize + 1, projection: queryProjection(request.showInput), ...readBound(),
-        });
-      let read: { readonly page: QueriedDoc[]; readonly next?: QueriedDoc };
-      try {
-        read = await readPageWithinBytes<QueriedDoc>(cursor, pageSize, QUERY_PAGE_BYTES, queriedBytes);
-      } finally {
-        await cursor.close().catch(() => undefined);
-      }
+      // A page cut short by size leaves its cursor open: its close is the store's (#readCursor).
+      const read = await this.#readCursor(
+        readBound(),
+        (bound) => lead === undefined
+          ? this.#instances.find(pageFilter, {
+            session, sort: pageSortOf(plan.order), limit: pageSize + 1, projection: queryProjection(request.showInput), ...bound,
+          })
+          : this.#instances.find(pageFilter, {
+            session, sort: pageSortOf(plan.order), hint: TAG_PAGE_HINT, limit: pageSize + 1, projection: queryProjection(request.showInput), ...bound,
+          }),
+        (cursor) => readPageWithinBytes<QueriedDoc>(cursor, pageSize, QUERY_PAGE_BYTES, queriedBytes),
+      );
       const pageDocs = read.page;
       // A document that does not decode is logged and left out, not the whole page failed (see decodeStoredState).
       const page = pageDocs.flatMap((d) => this.#readable(d, 'a query page') ?? []);
@@ -1240,23 +1239,17 @@ export class MongoStore implements Store {
         const writes = this.#client.startSession({ causalConsistency: true });
         try {
           // Each find limited to what the page still needs and read to its end (endedPage): the server has closed its
-          // cursor, and the close below sends no killCursors, which driver 7.8 sends with no signal or time limit. One
-          // it still sends (a find the read failed in; a page past 16 MiB, whose last getMore may leave the cursor open
-          // on MongoDB 5.0+; at the deadline, the store's own close, before the driver's abort listener would send one
-          // nobody holds: cursorRead) is waited for until the call's deadline, and goes on among the store's unbounded
-          // calls, which close() ends with a client of its own and waits for (5 s at most) on the application's.
-          const read: EndedRead<WithId<InstanceDoc>> = async (from, limit, use) => {
+          // cursor, and its close sends no killCursors, which driver 7.8 sends with no signal or time limit. One it
+          // still sends (a find the read failed in; a page past 16 MiB, whose last getMore may leave the cursor open
+          // on MongoDB 5.0+; at the deadline, the store's own close) is the store's, waited for until the call's
+          // deadline, no longer (#readCursor).
+          const read: EndedRead<WithId<InstanceDoc>> = (from, limit, use) => {
             const { filter, options } = endedListingQuery(query, from, limit);
-            let opened: FindCursor<WithId<InstanceDoc>> | undefined;
-            const bound = deadline.cursorRead(() => void (opened && this.#closeCursor(opened)));
-            const cursor = this.#instances.find(filter, { ...options, session, maxTimeMS: bound.maxTimeMS, signal: bound.signal });
-            opened = cursor;
-            try {
-              return await use(upTo(() => cursor.next(), limit));
-            } finally {
-              bound.release();
-              await deadline.until(this.#closeCursor(cursor));
-            }
+            return this.#readCursor(
+              deadline.read(),
+              (bound) => this.#instances.find(filter, { ...options, session, ...bound }),
+              (cursor) => use(upTo(() => cursor.next(), limit)),
+            );
           };
           const repair = (repairs: EndOrderRepair[]) => this.#repairEndOrder(writes, repairs, deadline);
           return await endedPage(read, query, (doc) => this.#readable(doc, 'an ended listing'), repair);
@@ -1381,17 +1374,14 @@ export class MongoStore implements Store {
       // returns the keys of other programs' documents too; those are not strings, never keys of this store's.
       // By name (without tags) the scan is pinned to `name_status_page`, which holds every field of the filter: the
       // candidates come from index keys alone, as by status and time on `status_page`, whichever the planner picks.
-      const cursor = lead !== undefined
-        ? this.#instances.find<{ readonly _id: unknown }>(mongoFilter, { hint: TAG_PAGE_HINT, projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH, ...SCAN_BOUND })
+      const scan = (bound: CursorBound) => lead !== undefined
+        ? this.#instances.find<{ readonly _id: unknown }>(mongoFilter, { hint: TAG_PAGE_HINT, projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH, ...bound })
         : filter.name !== undefined && filter.name.length > 0
-          ? this.#instances.find<{ readonly _id: unknown }>(mongoFilter, { hint: NAME_STATUS_PAGE_HINT, projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH, ...SCAN_BOUND })
-          : this.#instances.find<{ readonly _id: unknown }>(mongoFilter, { projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH, ...SCAN_BOUND });
-      try {
-        // Stops between batches once close() began: close waits for one batch, not for the rest of the scan.
-        return await purgeInBatches(idsOf(cursor), PURGE_BATCH, purge, () => this.#closed !== undefined);
-      } finally {
-        await cursor.close().catch(() => undefined);
-      }
+          ? this.#instances.find<{ readonly _id: unknown }>(mongoFilter, { hint: NAME_STATUS_PAGE_HINT, projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH, ...bound })
+          : this.#instances.find<{ readonly _id: unknown }>(mongoFilter, { projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH, ...bound });
+      // Stops between batches once close() began: close waits for one batch, not for the rest of the scan, and the
+      // scan's close (a killCursors) is the store's to end, not the purge's to wait for (#readCursor).
+      return this.#readCursor(SCAN_BOUND, scan, (cursor) => purgeInBatches(idsOf(cursor), PURGE_BATCH, purge, () => this.#closed !== undefined));
     });
     if (deleted > 0) this.#sweep();
     return deleted;
@@ -1496,6 +1486,22 @@ export class MongoStore implements Store {
    */
   #closeCursor(cursor: { close(): Promise<void> }): Promise<void> {
     return this.#unbounded.add(cursor.close());
+  }
+
+  /**
+   * Reads a cursor `open` opens under `bound` (`use`), and closes it: every close of it, and its close when
+   * `bound.signal` aborts mid-read (before the driver's own, which nobody would hold), is among the store's unbounded
+   * calls (`UnboundedCalls.openCursor`), and is waited for until `bound.signal` aborts at most, not at all without one.
+   * So a `killCursors` a server holds (no signal or time limit in driver 7.8) never keeps the operation past its bound,
+   * and `close()` ends it with a client of its own or waits for it (5 s at most) on an application's.
+   */
+  async #readCursor<C extends Closable, T>(bound: CursorBound, open: (bound: CursorBound) => C, use: (cursor: C) => Promise<T>): Promise<T> {
+    const read = this.#unbounded.openCursor(bound, open);
+    try {
+      return await use(read.cursor);
+    } finally {
+      await read.close();
+    }
   }
 
   /** Keeps `run` among what `close` waits for (`#inFlight`) until it settles; returns it. */
@@ -1971,18 +1977,13 @@ export class MongoStore implements Store {
     field: string, missing: () => FindCursor<WithId<InstanceDoc>>,
     update: (doc: WithId<InstanceDoc>) => { filter: Filter<InstanceDoc>; update: UpdateFilter<InstanceDoc> } | undefined,
   ): Promise<void> {
-    await this.#op(`filling in ${field}`, async () => {
-      const cursor = missing();
-      try {
-        const write = (doc: WithId<InstanceDoc>): AnyBulkWriteOperation<InstanceDoc> | undefined => {
-          const updateOne = update(doc);
-          return updateOne && { updateOne };
-        };
-        await fillInBatches(cursor, write, (doc) => doc.state, (batch) => this.#instances.bulkWrite(batch, { ordered: false }));
-      } finally {
-        await cursor.close().catch(() => undefined);
-      }
-    });
+    const write = (doc: WithId<InstanceDoc>): AnyBulkWriteOperation<InstanceDoc> | undefined => {
+      const updateOne = update(doc);
+      return updateOne && { updateOne };
+    };
+    // A fill-in cut short (a failed write) leaves its cursor open: its close is the store's, not connect's to wait for.
+    await this.#op(`filling in ${field}`, () => this.#readCursor(SCAN_BOUND, missing, (cursor) =>
+      fillInBatches(cursor, write, (doc) => doc.state, (batch) => this.#instances.bulkWrite(batch, { ordered: false }))));
   }
 
   /**
@@ -2104,7 +2105,7 @@ export class MongoStore implements Store {
     for (;;) {
       if (this.#closed) return;
       const chunk = sweepChunkQuery(sweep, SWEEP_CHUNK);
-      const ids = (await this.#history.find(chunk.filter, { ...chunk.options, ...readBound() }).toArray()).map((d) => d._id);
+      const ids = (await this.#readCursor(readBound(), (bound) => this.#history.find(chunk.filter, { ...chunk.options, ...bound }), (cursor) => cursor.toArray())).map((d) => d._id);
       if (ids.length > 0) await this.#history.deleteMany({ _id: { $in: ids } });
       // Fewer than a chunk: that was the rest of the generation, which gains no events.
       if (sweepFinishedBy(ids.length, SWEEP_CHUNK)) break;

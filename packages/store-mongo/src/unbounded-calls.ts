@@ -32,4 +32,104 @@ export class UnboundedCalls {
   async settled(): Promise<void> {
     while (this.#calls.size > 0) await Promise.all(this.#calls);
   }
+
+  /**
+   * Opens a cursor (`open`, given `bound` with a signal of its own) whose every close these calls hold. Driver 7.8
+   * closes a cursor whose signal aborts by itself (its abort listener: a `killCursors` with no signal or time limit,
+   * sent mid-`getMore`, which carries no signal) and nobody could wait for or end that one; so when `bound.signal`
+   * aborts while the cursor is open, the cursor is closed here first, held, and only then is its own signal aborted
+   * (the driver's listener, disposed by that close, sends nothing). {@link HeldCursor.close} closes it once read,
+   * held too, and waits for that close until `bound.signal` aborts at most (at once without one: a scan whose
+   * `maxTimeMS` is its only bound), so the read's operation ends within its bound however long a server holds the
+   * `killCursors`, and `close()` still ends it or waits for it.
+   *
+   * @example
+   * ```ts
+   * const read = calls.openCursor(readBound(), (bound) => instances.find(filter, { session, ...bound }));
+   * try { return await read.cursor.toArray(); } finally { await read.close(); }
+   * ```
+   */
+  openCursor<C extends Closable>(bound: CursorBound, open: (bound: CursorBound) => C): HeldCursor<C> {
+    const parent = bound.signal;
+    let cursor: C | undefined;
+    let closing: Promise<void> | undefined;
+    const closeHeld = (): Promise<void> => (closing ??= cursor === undefined ? Promise.resolve() : this.add(closeOf(cursor)));
+    if (parent === undefined) {
+      cursor = open(bound);
+      return {
+        cursor,
+        close: () => {
+          void closeHeld();
+          return Promise.resolve();
+        },
+      };
+    }
+    const controller = new AbortController();
+    const expire = () => {
+      try {
+        void closeHeld();
+      } finally {
+        controller.abort(parent.reason);
+      }
+    };
+    if (parent.aborted) controller.abort(parent.reason);
+    else parent.addEventListener('abort', expire, { once: true });
+    cursor = open({ maxTimeMS: bound.maxTimeMS, signal: controller.signal });
+    return {
+      cursor,
+      close: () => {
+        parent.removeEventListener('abort', expire);
+        return untilAborted(parent, closeHeld());
+      },
+    };
+  }
+}
+
+/** What {@link UnboundedCalls.openCursor} closes: a driver cursor. */
+export interface Closable {
+  close(): Promise<void>;
+}
+
+/** The bound of a cursor's read: its server time, and the signal past which its caller gives up on it, if any. */
+export interface CursorBound {
+  readonly maxTimeMS: number;
+  readonly signal?: AbortSignal;
+}
+
+/** A cursor opened by {@link UnboundedCalls.openCursor}, and its held close. */
+export interface HeldCursor<C> {
+  readonly cursor: C;
+  /** Closes the cursor (once), held; resolves once that close settled or the read's signal aborted, at once without one. */
+  close(): Promise<void>;
+}
+
+/** A cursor's close; one that throws instead of rejecting is a rejection too. */
+function closeOf(cursor: Closable): Promise<void> {
+  try {
+    return cursor.close();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * Waits for `work` (its rejection dropped) until `signal` aborts, no longer (at once when it has): for a driver call
+ * that takes no signal or time limit (a cursor's `killCursors`), which the caller has handed to an owner that
+ * outlives it ({@link UnboundedCalls}).
+ *
+ * @example
+ * ```ts
+ * await untilAborted(deadline.signal, calls.add(cursor.close()));
+ * ```
+ */
+export function untilAborted(signal: AbortSignal, work: Promise<unknown>): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    work.then(done, done);
+  });
 }

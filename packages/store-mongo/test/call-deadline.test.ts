@@ -168,54 +168,6 @@ describe('one deadline for a store call (CallDeadline: listEnded\u2019s reads an
     deadline.release();
   });
 
-  it('waits for a call it cannot bound (a cursor\u2019s killCursors) until the deadline, no longer, and at once once it settles', async () => {
-    const clock = new VirtualClock();
-    const deadline = new CallDeadline(clock);
-    let answered = false;
-    const held = deadline.until(new Promise(() => undefined)).then(() => void (answered = true)); // a server that never answers
-    await clock.advance(LISTING_DEADLINE_MS - 1);
-    expect(answered).toBe(false);
-    await clock.advance(1);
-    await held;
-    expect(answered).toBe(true);
-    await deadline.until(new Promise(() => undefined)); // past the deadline: at once
-    const next = new CallDeadline(clock);
-    await next.until(Promise.reject(new Error('killCursors failed'))); // a failure is the driver's to drop, as it does
-    await next.until(Promise.resolve());
-    next.release();
-    expect(clock.pendingTimers).toBe(0);
-  });
-
-  it('closes a cursor read under it at the deadline before the cursor\u2019s own signal aborts, so the killCursors is the store\u2019s to hold', async () => {
-    // Driver 7.8 closes a cursor whose signal aborts by itself (a killCursors with no signal or time limit) and nobody
-    // held that one: close() could neither wait for it nor end it. Here the caller's close runs first; the driver's
-    // then finds the cursor killed and sends nothing.
-    const clock = new VirtualClock();
-    const deadline = new CallDeadline(clock);
-    const seen: unknown[] = [];
-    const bound = deadline.cursorRead(() => seen.push(bound.signal.aborted ? 'aborted first' : 'closed first'));
-    expect(bound.maxTimeMS).toBe(20_000);
-    const driver = vi.fn();
-    bound.signal.addEventListener('abort', () => driver(seen.length));
-    await clock.advance(LISTING_DEADLINE_MS);
-    expect(seen).toEqual(['closed first']);
-    expect(driver).toHaveBeenCalledWith(1); // the cursor's own listener ran after the caller's close
-    expect(bound.signal.reason).toMatchObject({ name: 'TimeoutError' });
-    expect(mapDriverError(bound.signal.reason, 'listing ended instances')).toMatchObject({ code: 'store-unreachable', status: 503 });
-    bound.release();
-    // Released once its read is done: a later deadline neither closes it again nor aborts its signal.
-    const next = new CallDeadline(clock);
-    const done = next.cursorRead(() => seen.push('late close'));
-    done.release();
-    await clock.advance(LISTING_DEADLINE_MS);
-    expect(next.signal.aborted).toBe(true);
-    expect(done.signal.aborted).toBe(false);
-    expect(seen).toEqual(['closed first']);
-    // None once nothing is left: not started, as read() and write().
-    expect(captured(() => next.cursorRead(() => seen.push('never')))).toMatchObject({ name: 'TimeoutError' });
-    expect(clock.pendingTimers).toBe(0);
-  });
-
   it('releases its timer when the call settles first, and the signal stays unaborted', async () => {
     const clock = new VirtualClock();
     const deadline = new CallDeadline(clock);

@@ -1,7 +1,10 @@
 import { VirtualClock } from '@durable-rx/runtime/testing';
 import { describe, expect, it } from 'vitest';
 import { CLIENT_CLOSE_WAIT_MS, closeOwnClient, closeWhatRemains } from '../src/close-own-client.js';
-import { UnboundedCalls } from '../src/unbounded-calls.js';
+import { CallDeadline, LISTING_DEADLINE_MS } from '../src/call-deadline.js';
+import { mapDriverError } from '../src/map-driver-error.js';
+import { READ_DEADLINE_MARGIN_MS, READ_MAX_TIME_MS } from '../src/read-bound.js';
+import { UnboundedCalls, untilAborted, type CursorBound } from '../src/unbounded-calls.js';
 
 /** A client whose close settles when the test says (as the driver's, waiting a server selection for an abort). */
 function heldClient() {
@@ -161,5 +164,126 @@ describe('UnboundedCalls (the driver calls a store holds that take no bound)', (
     second();
     await all;
     expect(calls.held()).toEqual([]);
+  });
+});
+
+/**
+ * A driver cursor as far as its closes go: driver 7.8 adds an abort listener on the signal it is opened with, which
+ * closes it (a killCursors nobody holds) unless a close began first (the close disposes the listener). Its closes
+ * settle when the test says: a killCursors a silent server does not answer.
+ */
+function cursorUnder(bound: CursorBound, order: string[]) {
+  let closes = 0;
+  let settle!: () => void;
+  const closing = new Promise<void>((resolve) => (settle = resolve));
+  const driverClose = () => {
+    if (closes === 0) order.push('driver killCursors');
+  };
+  bound.signal?.addEventListener('abort', driverClose, { once: true });
+  const cursor = {
+    close: () => {
+      if (closes++ === 0) order.push(bound.signal?.aborted === true ? 'aborted, then closed' : 'closed');
+      bound.signal?.removeEventListener('abort', driverClose);
+      return closing;
+    },
+  };
+  return { cursor, closes: () => closes, settle };
+}
+
+describe('UnboundedCalls.openCursor (every cursor close the store starts is held, and bounded by its read)', () => {
+  it('closes a cursor whose read\u2019s signal aborts mid-read itself, before the driver would, and holds that killCursors', async () => {
+    // Before, a read's signal (readBound's 35 s, a listing's deadline) made the driver close the cursor by itself: a
+    // killCursors with no signal or time limit that nothing held, so close() neither ended nor waited for it.
+    const calls = new UnboundedCalls();
+    const deadline = new AbortController();
+    const order: string[] = [];
+    let opened!: ReturnType<typeof cursorUnder>;
+    let given!: CursorBound;
+    const read = calls.openCursor({ maxTimeMS: READ_MAX_TIME_MS, signal: deadline.signal }, (bound) => {
+      given = bound;
+      return (opened = cursorUnder(bound, order)).cursor;
+    });
+    expect(read.cursor).toBe(opened.cursor);
+    expect(given.maxTimeMS).toBe(READ_MAX_TIME_MS);
+    expect(given.signal).not.toBe(deadline.signal); // a signal of its own, aborted only once the store's close began
+    const reason = new DOMException('the read\u2019s bound has passed', 'TimeoutError');
+    deadline.abort(reason);
+    expect(order).toEqual(['closed']); // the store's close ran first: the driver's listener sent nothing
+    expect(given.signal?.reason).toBe(reason);
+    expect(mapDriverError(given.signal?.reason, 'reading a history')).toMatchObject({ code: 'store-unreachable', status: 503 });
+    expect(calls.held()).toHaveLength(1); // the killCursors, which close() ends or waits for
+    await read.close(); // the read's bound has passed: not waited for, not sent twice
+    expect(opened.closes()).toBe(1);
+    opened.settle();
+    await calls.settled();
+    expect(calls.held()).toEqual([]);
+  });
+
+  it('waits for a read\u2019s close until its signal aborts, no longer, so a held killCursors never keeps the operation past its bound', async () => {
+    // queryInstances (a page cut short by size), a listing: before, the operation awaited the killCursors, which a
+    // server that stopped answering held about 20 s, until the pool's monitor.
+    const clock = new VirtualClock();
+    const deadline = new CallDeadline(clock);
+    const calls = new UnboundedCalls();
+    const order: string[] = [];
+    let opened!: ReturnType<typeof cursorUnder>;
+    const read = calls.openCursor(deadline.read(), (bound) => (opened = cursorUnder(bound, order)).cursor);
+    let answered = false;
+    const closed = read.close().then(() => void (answered = true));
+    expect(calls.held()).toHaveLength(1);
+    await clock.advance(LISTING_DEADLINE_MS - 1);
+    expect(answered).toBe(false);
+    await clock.advance(1);
+    await closed;
+    expect(answered).toBe(true);
+    expect(order).toEqual(['closed']); // the deadline, once its read was closed, closes nothing again
+    expect(opened.closes()).toBe(1);
+    expect(calls.held()).toHaveLength(1); // still the store's: close() ends it or waits for it
+    deadline.release();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('hands a scan\u2019s close (no signal: maxTimeMS alone) to the store at once, and an answered close settles the read at once', async () => {
+    // The purgeInstances scan and connect's fill-ins: before, a purge that close() cut short, or a fill-in whose write
+    // failed, awaited its killCursors inside the operation (about 20 s on a server that stopped answering).
+    const calls = new UnboundedCalls();
+    const order: string[] = [];
+    let opened!: ReturnType<typeof cursorUnder>;
+    let given!: CursorBound;
+    const scan = { maxTimeMS: 600_000 } as const;
+    const read = calls.openCursor(scan, (bound) => {
+      given = bound;
+      return (opened = cursorUnder(bound, order)).cursor;
+    });
+    expect(given).toBe(scan);
+    await read.close(); // resolves with its killCursors still unanswered
+    await read.close();
+    expect(opened.closes()).toBe(1);
+    expect(calls.held()).toHaveLength(1);
+    opened.settle();
+    await calls.settled();
+    // With a signal, a close the server answers ends the wait at once; a failed one is dropped.
+    const signal = AbortSignal.timeout(READ_MAX_TIME_MS + READ_DEADLINE_MARGIN_MS);
+    const failing = calls.openCursor({ maxTimeMS: READ_MAX_TIME_MS, signal }, () => ({ close: () => Promise.reject(new Error('killCursors failed')) }));
+    await failing.close();
+    const throwing = calls.openCursor({ maxTimeMS: READ_MAX_TIME_MS, signal }, () => ({
+      close: (): Promise<void> => {
+        throw new Error('not a promise');
+      },
+    }));
+    await throwing.close();
+    expect(calls.held()).toEqual([]);
+  });
+
+  it('waits for work until a signal aborts at most (untilAborted), at once when it has, a failure dropped', async () => {
+    const controller = new AbortController();
+    let answered = false;
+    const held = untilAborted(controller.signal, new Promise(() => undefined)).then(() => void (answered = true));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(answered).toBe(false);
+    controller.abort();
+    await held;
+    await untilAborted(controller.signal, new Promise(() => undefined));
+    await untilAborted(new AbortController().signal, Promise.reject(new Error('killCursors failed')));
   });
 });
