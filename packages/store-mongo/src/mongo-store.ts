@@ -1489,16 +1489,17 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Reads a cursor `open` opens under `bound` (`use`), and closes it: every close of it, and its close when
-   * `bound.signal` aborts mid-read (before the driver's own, which nobody would hold), is among the store's unbounded
-   * calls (`UnboundedCalls.openCursor`), and is waited for until `bound.signal` aborts at most, not at all without one.
-   * So a `killCursors` a server holds (no signal or time limit in driver 7.8) never keeps the operation past its bound,
-   * and `close()` ends it with a client of its own or waits for it (5 s at most) on an application's.
+   * Reads a cursor `open` opens under `bound` (`use`), and closes it, all within `bound.signal`: the read rejects with
+   * its reason once it aborts, mid-`getMore` too (`UnboundedCalls.within`: driver 7.8 gives a `getMore` no signal), and
+   * every close of the cursor, its close at that abort included (before the driver's own, which nobody would hold:
+   * `UnboundedCalls.openCursor`), is among the store's unbounded calls, waited for until the signal aborts at most, not
+   * at all without one. So neither a `getMore` nor a `killCursors` a server holds keeps the operation past its bound,
+   * and `close()` ends them with a client of its own or waits for them (5 s at most) on an application's.
    */
   async #readCursor<C extends Closable, T>(bound: CursorBound, open: (bound: CursorBound) => C, use: (cursor: C) => Promise<T>): Promise<T> {
     const read = this.#unbounded.openCursor(bound, open);
     try {
-      return await use(read.cursor);
+      return await this.#unbounded.within(bound.signal, use(read.cursor));
     } finally {
       await read.close();
     }

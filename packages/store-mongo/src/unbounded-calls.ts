@@ -34,6 +34,35 @@ export class UnboundedCalls {
   }
 
   /**
+   * Settles as `work` does, unless `signal` aborts first (at once when it has): then rejects with its reason, and holds
+   * `work`, which goes on. For a cursor's read: driver 7.8 sends a `getMore` with no signal (only the `find` that opens
+   * the cursor carries it), so a read whose signal aborts mid-`getMore` waited for the reply, from a server that
+   * stopped answering until the pool's monitor interrupted it (about 20 s), and a reply arriving once the cursor was
+   * closed still handed out a document. Without a signal, `work` itself.
+   *
+   * @example
+   * ```ts
+   * const docs = await calls.within(bound.signal, cursor.toArray()); // a TimeoutError once bound.signal aborts
+   * ```
+   */
+  within<T>(signal: AbortSignal | undefined, work: Promise<T>): Promise<T> {
+    if (signal === undefined) return work;
+    return new Promise<T>((resolve, reject) => {
+      const abort = () => {
+        void this.add(work);
+        reject(signal.reason);
+      };
+      if (signal.aborted) return abort();
+      signal.addEventListener('abort', abort, { once: true });
+      const done = (settle: () => void) => {
+        signal.removeEventListener('abort', abort);
+        settle();
+      };
+      work.then((value) => done(() => resolve(value)), (error: unknown) => done(() => reject(error)));
+    });
+  }
+
+  /**
    * Opens a cursor (`open`, given `bound` with a signal of its own) whose every close these calls hold. Driver 7.8
    * closes a cursor whose signal aborts by itself (its abort listener: a `killCursors` with no signal or time limit,
    * sent mid-`getMore`, which carries no signal) and nobody could wait for or end that one; so when `bound.signal`

@@ -275,6 +275,34 @@ describe('UnboundedCalls.openCursor (every cursor close the store starts is held
     expect(calls.held()).toEqual([]);
   });
 
+  it('ends a read at its signal when the server holds its getMore, which carries no signal in driver 7.8, and holds that getMore', async () => {
+    // Before, a read (a listing at its deadline, readBound's 35 s) mid-getMore waited for the reply: from a server that
+    // stopped answering, until the pool's monitor interrupted it, about 20 s past its bound; and a reply that came
+    // once the cursor was closed still handed out a document.
+    const calls = new UnboundedCalls();
+    const clock = new VirtualClock();
+    const deadline = new CallDeadline(clock);
+    let reply!: (docs: string[]) => void;
+    const getMore = new Promise<string[]>((resolve) => (reply = resolve));
+    const outcome = calls.within(deadline.signal, getMore).then((docs) => ({ docs }), (error: unknown) => ({ error }));
+    await clock.advance(LISTING_DEADLINE_MS);
+    const ended = await outcome;
+    expect(ended).toMatchObject({ error: { name: 'TimeoutError' } });
+    expect(mapDriverError((ended as { error: unknown }).error, 'listing ended instances')).toMatchObject({ code: 'store-unreachable', status: 503 });
+    expect(calls.held()).toHaveLength(1); // the getMore, which close() ends or waits for
+    reply(['late']); // nobody is handed it
+    await calls.settled();
+    deadline.release();
+    // Settled first, it answers as the read did, and nothing is held; without a signal, the read itself.
+    const signal = new AbortController().signal;
+    await expect(calls.within(signal, Promise.resolve(['a']))).resolves.toEqual(['a']);
+    await expect(calls.within(signal, Promise.reject(new Error('CursorNotFound')))).rejects.toThrow('CursorNotFound');
+    const work = Promise.resolve(1);
+    expect(calls.within(undefined, work)).toBe(work);
+    expect(calls.held()).toEqual([]);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('waits for work until a signal aborts at most (untilAborted), at once when it has, a failure dropped', async () => {
     const controller = new AbortController();
     let answered = false;
