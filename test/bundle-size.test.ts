@@ -22,8 +22,8 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 56_786 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 73_614 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 102_946 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 73_643 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 102_992 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_474 },
 ];
 

@@ -46,6 +46,7 @@ export class DexieStore extends IdbStore {
     super({
       kind: 'dexie',
       databaseName: name,
+      indexEntriesOutlive: true,
       // Read with their defaults by IdbStore (`??`): an absent option is undefined here.
       gapTimeoutMs, joinTimeoutMs, openTimeoutMs, clock,
       startOpen: (onVersionChange, storeClock, _openTimeoutMs, page, _onReopened, onDropped) =>

@@ -1171,11 +1171,12 @@ class DexieTransaction implements BackendTransaction {
     return task.readyMs < row.readyMs || (task.readyMs === row.readyMs && task.seq < orderOf(row)) ? task : row;
   }
 
-  async nextTaskReadyMs(nowMs: number): Promise<number | undefined> {
+  async nextTaskReadyMs(afterMs: number, untilMs = Infinity): Promise<number | undefined> {
     this.#flush();
+    const range = untilMs === Infinity ? above([afterMs, Infinity]) : { ...between([afterMs, Infinity], [untilMs, Infinity]), lowerOpen: true };
     const [row, instance] = await Promise.all([
-      this.#first<StoredTask>(this.#core.tasks, this.#core.tasksReady, above([nowMs, Infinity])),
-      this.#first<StoredInstance>(this.#core.instances, this.#core.instanceTasksReady, above([nowMs, Infinity])),
+      this.#first<StoredTask>(this.#core.tasks, this.#core.tasksReady, range),
+      this.#first<StoredInstance>(this.#core.instances, this.#core.instanceTasksReady, range),
     ]);
     const next = Math.min(row?.readyMs ?? Infinity, instance?.taskReadyMs ?? Infinity);
     return next === Infinity ? undefined : next;

@@ -1449,9 +1449,10 @@ class KeyvalTransaction implements BackendTransaction {
     return rowKey ? this.#get<TaskRow>(['t', lastOf(rowKey)]) : undefined;
   }
 
-  async nextTaskReadyMs(nowMs: number): Promise<number | undefined> {
+  async nextTaskReadyMs(afterMs: number, untilMs = Infinity): Promise<number | undefined> {
     await this.#tasksIndexed();
-    const next = await Promise.all(['xt', 'xp'].map((prefix) => this.#keys(this.#range([prefix, nowMs, MAX], [prefix, MAX], true), 1)));
+    const upper = (prefix: string) => (untilMs === Infinity ? [prefix, MAX] : [prefix, untilMs, MAX]);
+    const next = await Promise.all(['xt', 'xp'].map((prefix) => this.#keys(this.#range([prefix, afterMs, MAX], upper(prefix), true), 1)));
     const first = Math.min(...next.map(([key]) => (key ? key[1] as number : Infinity)));
     return first < Infinity ? first : undefined;
   }

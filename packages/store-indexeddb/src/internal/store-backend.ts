@@ -255,8 +255,11 @@ export interface BackendTransaction {
   replaceTask(previous: TaskRow, row: NewTaskRow): void;
   /** The task with the smallest (readyMs, seq) among those with readyMs <= nowMs. */
   firstReadyTask(nowMs: number): Promise<TaskRow | undefined>;
-  /** The smallest readyMs > nowMs of any task. */
-  nextTaskReadyMs(nowMs: number): Promise<number | undefined>;
+  /**
+   * The smallest readyMs > afterMs of any task, and at most `untilMs` when given: a look for work due by then does not
+   * read past it (see {@link IdbStoreSettings.indexEntriesOutlive}).
+   */
+  nextTaskReadyMs(afterMs: number, untilMs?: number): Promise<number | undefined>;
   /** Deletes every task of an instance this transaction read (or deleted). */
   deleteTasksOf(instanceId: string): void;
   /** Every activity task that `filter` accepts. */
