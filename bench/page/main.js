@@ -152,6 +152,51 @@ async function hello(adapter, concurrency, instances) {
 }
 
 /**
+ * Hello sequences on one database that keeps every instance it ran, the client on a second handle of it (as an app
+ * whose UI tab starts work that a worker runs): `measured` instances `concurrency` at a time, then instances run
+ * unmeasured until `held` are in the database, then `measured` again. Each measured stretch gives its time and its
+ * IndexedDB requests per instance: a store whose reads slow down with the work it ran shows it in the second.
+ * @param {'dexie' | 'keyval'} adapter
+ * @param {number} measured
+ * @param {number} held
+ * @param {number} concurrency
+ */
+async function heldAcrossHandles(adapter, measured, held, concurrency) {
+  const name = freshName(`held-${adapter}`);
+  const store = openStore(adapter, name);
+  const clientStore = openStore(adapter, name);
+  const runtime = createRuntime({ store, orchestrators: { [HELLO]: helloSequence }, activities: { E1_SayHello: sayHello }, logger: silentLogger });
+  const client = createClient({ store: clientStore });
+  let next = 0;
+  /** @param {number} instances */
+  const run = async (instances) => {
+    const before = idbCounts();
+    const started = performance.now();
+    for (let done = 0; done < instances; done += concurrency) {
+      const ids = Array.from({ length: Math.min(concurrency, instances - done) }, () => `held-${next++}`);
+      await Promise.all(ids.map((instanceId) => client.startNew(HELLO, { instanceId })));
+      const ended = await Promise.all(ids.map((id) => client.waitForCompletion(id, { timeoutMs: 300_000 })));
+      const failed = ended.find((s) => s.runtimeStatus !== 'Completed');
+      if (failed) throw new Error(`a hello sequence did not complete (${failed.runtimeStatus})`);
+    }
+    const requests = idbCountsSince(before).requests;
+    return { held: next, msPerInstance: (performance.now() - started) / instances, requestsPerInstance: requests / instances };
+  };
+  try {
+    await store.getInstance('warm-up');
+    await runtime.start();
+    const first = await run(measured);
+    await run(Math.max(0, held - measured - next));
+    const last = await run(measured);
+    return { adapter, concurrency, first, last };
+  } finally {
+    await runtime.stop();
+    await Promise.all([store.close(), clientStore.close()]);
+    await deleteDatabase(name);
+  }
+}
+
+/**
  * Hello-sequence throughput at 1 concurrent with the raw ceiling measured in the same stretch of time, in alternation:
  * before each instance, `rawPerInstance` raw readwrite transactions (as in `rawCeiling`, on a bare database of this
  * page). The two clocks run apart, so no raw transaction overlaps an instance's work: the raw clock from the first raw
@@ -474,7 +519,7 @@ async function durablyLatency(jobs) {
 
 window.bench = {
   ready: Promise.resolve(crossOriginIsolated),
-  rawCeiling, hello, helloWithRaw, sameTabLatency, durablyThroughput, durablyLatency,
+  rawCeiling, hello, helloWithRaw, heldAcrossHandles, sameTabLatency, durablyThroughput, durablyLatency,
   crossTabWriterOpen, crossTabReaderOpen, crossTabRun, crossTabReaderClose, crossTabWriterClose,
 };
 document.getElementById('status').textContent = `ready (crossOriginIsolated: ${crossOriginIsolated})`;

@@ -16,6 +16,11 @@ interface BenchPage {
     /** Raw bursts during which a transaction other than the raw ones was opened. */
     disturbedBursts: number;
   }>;
+  heldAcrossHandles(adapter: 'dexie' | 'keyval', measured: number, held: number, concurrency: number): Promise<{
+    adapter: string; concurrency: number;
+    first: { held: number; msPerInstance: number; requestsPerInstance: number };
+    last: { held: number; msPerInstance: number; requestsPerInstance: number };
+  }>;
   sameTabLatency(adapter: 'dexie' | 'keyval', instances: number): Promise<{ adapter: string; samples: number[] }>;
   durablyThroughput(concurrency: number, jobs: number): Promise<{ concurrency: number; jobs: number; elapsedMs: number }>;
   durablyLatency(jobs: number): Promise<{ samples: number[] }>;

@@ -33,6 +33,8 @@ const CHROMIUM_ARGS = [
 ];
 /** Hello-sequence steps per instance (3 activities + the final step). */
 const STEPS = 4;
+/** Instances started at once by the client of the held-instances measurement (a UI that starts a few at a time). */
+const HELD_CONCURRENCY = 10;
 
 /**
  * @typedef {object} ThroughputRow
@@ -78,11 +80,26 @@ const STEPS = 4;
  */
 
 /**
+ * @typedef {object} HeldStretch
+ * @property {number} held   instances in the database at the end of the stretch
+ * @property {number} msPerInstance   the stretch's time over its instances
+ * @property {number} requestsPerInstance   IndexedDB requests of the page (both handles) over its instances
+ */
+
+/**
+ * @typedef {object} HeldRow
+ * @property {string} system
+ * @property {'dexie' | 'keyval'} kind
+ * @property {HeldStretch} first   the first instances on a new database
+ * @property {HeldStretch} last   as many once `sizes.held` instances are in it
+ */
+
+/**
  * @typedef {object} IndexedDbResult
  * @property {string} chromium
  * @property {boolean} crossOriginIsolated
  * @property {number} rounds
- * @property {{ instances1: number, slices1: number, rawPerInstance1: number, durably1: number, instances100: number, batches100: number, rawTransactions: number, latencyInstances: number, crossTabProbes: number }} sizes
+ * @property {{ instances1: number, slices1: number, rawPerInstance1: number, durably1: number, instances100: number, batches100: number, rawTransactions: number, latencyInstances: number, crossTabProbes: number, heldMeasured?: number, held?: number }} sizes
  *   instances1: instances per slice at 1 concurrent, slices1: slices per store per round, rawPerInstance1: raw
  *   transactions before each of its instances; batches100: 100-concurrent batches per store per round;
  *   rawTransactions: per raw measurement around a 100-concurrent batch
@@ -92,6 +109,7 @@ const STEPS = 4;
  * @property {number} disturbedSlices  1-concurrent slices of all stores left out of the shares (see ThroughputRow)
  * @property {LatencyRow[]} sameTab
  * @property {(LatencyRow & { clockRttMs: number })[]} crossTab
+ * @property {HeldRow[]} [held]  a database that keeps its instances, its client on a second handle (absent in older results)
  * @property {Record<string, string>} versions
  */
 
@@ -102,7 +120,7 @@ export async function runIndexedDb(options = {}) {
   // durably takes about 10x longer per job than durable-rx: 3 rounds keep the full run within minutes.
   const rounds = quick ? 1 : 3;
   const sizes = quick
-    ? { instances1: 3, slices1: 1, rawPerInstance1: 4, durably1: 3, instances100: 100, batches100: 1, rawTransactions: 100, latencyInstances: 2, crossTabProbes: 20 }
+    ? { instances1: 3, slices1: 1, rawPerInstance1: 4, durably1: 3, instances100: 100, batches100: 1, rawTransactions: 100, latencyInstances: 2, crossTabProbes: 20, heldMeasured: 50, held: 300 }
     // 1 concurrent: 3 slices of 15 instances per store per round, 4 raw transactions before each instance (an instance
     // takes 5 readwrite transactions): 9 shares per store. With one raw measurement of 400 transactions per round,
     // taken up to 20 s away from the store's, a round's share swung from 29% to 145% under load; with raw measurements
@@ -118,7 +136,9 @@ export async function runIndexedDb(options = {}) {
     // median's 95% interval at 1 concurrent was 4-6 points wide (13 with 24 pairs), and the 100-concurrent cells, whose
     // raw rate right before and right after one batch differed up to 4x there, are the wider ones. durably's figures,
     // not these, still set the scenario's length.
-    : { instances1: 15, slices1: 40, rawPerInstance1: 4, durably1: 10, instances100: 100, batches100: 16, rawTransactions: 200, latencyInstances: 10, crossTabProbes: 100 };
+    // Held: 200 instances measured on a new database and again once 2,000 are in it, per store (some 20-25 s each at
+    // 10-12 ms an instance; DexieStore's wake-time read once took 2.2x as long at 2,000 instances held as at 1,000).
+    : { instances1: 15, slices1: 40, rawPerInstance1: 4, durably1: 10, instances100: 100, batches100: 16, rawTransactions: 200, latencyInstances: 10, crossTabProbes: 100, heldMeasured: 200, held: 2000 };
   const outDir = await mkdtemp(join(tmpdir(), 'durable-rx-bench-page-'));
   /** @type {import('vite').PreviewServer | undefined} */
   let server;
@@ -416,8 +436,20 @@ export async function runIndexedDb(options = {}) {
       };
     });
 
+    // ---- a database that keeps its instances, across two handles: the time per instance early and late
+    ({ page } = await freshPage());
+    /** @type {HeldRow[]} */
+    const held = [];
+    for (const kind of /** @type {const} */ (['dexie', 'keyval'])) {
+      const t0 = performance.now();
+      const r = await page.evaluate(([k, m, h, c]) => window.bench.heldAcrossHandles(k, m, h, c), /** @type {const} */ ([kind, sizes.heldMeasured, sizes.held, HELD_CONCURRENCY]));
+      held.push({ system: `durable-rx + ${kind === 'dexie' ? 'DexieStore' : 'KeyvalStore'}`, kind, first: r.first, last: r.last });
+      console.log(`  ${kind} held: ${r.first.msPerInstance.toFixed(1)} ms/instance at ${r.first.held} held, ` +
+        `${r.last.msPerInstance.toFixed(1)} at ${r.last.held} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    }
+
     return {
-      chromium: chromiumVersion ?? '', crossOriginIsolated: true, rounds, sizes,
+      chromium: chromiumVersion ?? '', crossOriginIsolated: true, rounds, sizes, held,
       raw: { perSecond: spread(raws.map((x) => x.perSecond)), msPerTransaction: spread(raws.map((x) => x.msPerTx)) },
       throughput, disturbedSlices: throughput.reduce((n, t) => n + (t.disturbedSlices ?? 0), 0), sameTab, crossTab,
       versions: Object.fromEntries(['@coji/durably', 'sqlocal', 'kysely', 'zod', 'dexie', 'idb-keyval', 'playwright-core'].map((p) => [p, packageVersion(p)])),
