@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NotedKeptParent } from '../src/store/plan-retention.js';
-import { KeptParents } from '../src/worker/kept-parents.js';
+import { KeptParents, keptParentWatches } from '../src/worker/kept-parents.js';
 
 /** An entry of execution `e` kept until `until`, by the ended ancestor `by` when given. */
 const entry = (by?: string, until = Number.POSITIVE_INFINITY): NotedKeptParent => ({
@@ -42,5 +42,45 @@ describe('KeptParents (the retention sweep\'s memory of parents that keep their 
     expect([...kept.map.keys()].sort()).toEqual(['child', 'root']);
     kept.forget('root');
     expect(kept.size).toBe(0);
+  });
+
+  it('moves a watch from an entry kept by another to a root noted once every watch was taken, and back as the root goes', () => {
+    const live = new Set<string>();
+    const kept = new KeptParents((id) => {
+      live.add(id);
+      return () => live.delete(id);
+    }, 100, 4, 300_000, () => {});
+    // A root keeping a chain of 4 due parents: the root and 3 of them watched.
+    kept.note(new Map([['r', entry()], ['r1', entry('r')], ['r2', entry('r1')], ['r3', entry('r2')], ['r4', entry('r3')]]), 0);
+    expect([...live].sort()).toEqual(['r', 'r1', 'r2', 'r3']);
+    // Another root, noted later: it takes the watch of the deepest ('r3'), not none.
+    kept.note(new Map([['a', entry()]]), 1);
+    expect([...live].sort()).toEqual(['a', 'r', 'r1', 'r2']);
+    // 'a' gone (due, say): its watch goes back to the deepest entries left.
+    kept.forget('a');
+    kept.expire(2);
+    expect([...live].sort()).toEqual(['r', 'r1', 'r2', 'r3']);
+    kept.clear();
+    expect(live.size).toBe(0);
+  });
+});
+
+describe('keptParentWatches (which remembered parents hold the watches)', () => {
+  it('ranks the entries kept by none first, then by how many keep them, the watched first among equals, then the order noted', () => {
+    const entries = new Map<string, string | undefined>([['c1', 'c0'], ['c2', 'c1'], ['c0', undefined], ['d1', 'd0'], ['d0', undefined], ['e1', 'c0']]);
+    expect([...keptParentWatches(entries, new Set(), 2)]).toEqual(['c0', 'd0']);
+    expect([...keptParentWatches(entries, new Set(), 4)]).toEqual(['c0', 'd0', 'c1', 'd1']);
+    // Among entries as high, one watched keeps its watch.
+    expect([...keptParentWatches(entries, new Set(['e1']), 3)]).toEqual(['c0', 'd0', 'e1']);
+    // A keeper not among the entries counts as none; all of them when as many as the watches.
+    expect([...keptParentWatches(new Map([['x', 'gone'], ['y', 'x']]), new Set(['y']), 1)]).toEqual(['x']);
+    expect(keptParentWatches(entries, new Set(), 6)).toEqual(new Set(entries.keys()));
+  });
+
+  it('ranks a chain 50,000 deep in one pass, its root first', () => {
+    const entries = new Map<string, string | undefined>();
+    for (let i = 50_000; i > 0; i--) entries.set(`n${i}`, `n${i - 1}`);
+    entries.set('n0', undefined);
+    expect([...keptParentWatches(entries, new Set(['n50000']), 3)]).toEqual(['n0', 'n1', 'n2']);
   });
 });

@@ -15,7 +15,8 @@ import {
   KEPT_PARENT_TRUST_MS, MAX_WATCHED_KEPT_PARENTS, RETENTION_PAGE_SIZE, RETENTION_READS_PER_SWEEP, RetentionSweep,
 } from '../src/worker/retention-sweep.js';
 import { HandClock, T0 } from './hand-clock.js';
-import type { InstanceState, OrchestrationRuntimeStatus } from '../src/model/instance-status.js';
+import { isTerminalStatus, type InstanceState, type OrchestrationRuntimeStatus } from '../src/model/instance-status.js';
+import { planRetention, type RetentionPeriods } from '../src/store/plan-retention.js';
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -1366,6 +1367,54 @@ describe('retention of ended instances', () => {
     expect(ids.filter((_, i) => !gone[i])).toEqual(['a']);
   });
 
+  it('gives the watches to the kept roots before what they keep: a root noted past 64 entries still frees its chain at the next sweep once started again', async () => {
+    // 20 terminated roots (no period: kept), each above a chain of 4 due completions: the first page notes 80 entries,
+    // each root and the 3 due parents it keeps below it. 'a', terminated too, above 'b' > 'c' > 'd' (due), comes in the
+    // second page: noted after the 64 watches were taken. They went in the order noted, so 'a' had none, and started
+    // again it kept its chain until its 5-minute read (the chain of each kept root held 4 watches, where one frees it).
+    const memory = new MemoryStore();
+    const start = T0 + 2 * HOUR;
+    const roots = Array.from({ length: 20 }, (_, k) => `r${String(k).padStart(2, '0')}`);
+    for (const [k, root] of roots.entries()) {
+      await stored(memory, { id: root, status: 'Terminated', endedMs: start - 3 * HOUR + k, executionId: 'e1' });
+      for (let level = 1; level <= 4; level++) {
+        await stored(memory, {
+          id: `${root}-${level}`, status: 'Completed', endedMs: start - 2 * HOUR + k * 10 + level, executionId: 'e1',
+          parent: { id: level === 1 ? root : `${root}-${level - 1}`, executionId: 'e1' },
+        });
+      }
+    }
+    for (let i = 0; i < 20; i++) await stored(memory, { id: `f${i}`, status: 'Completed', endedMs: start - 90 * MINUTE + i, executionId: 'e1' });
+    const ids = ['a', 'b', 'c', 'd'];
+    for (const [level, id] of ids.entries()) {
+      await stored(memory, {
+        id, status: level === 0 ? 'Terminated' : 'Completed', endedMs: start - HOUR + level, executionId: 'e1',
+        ...(level > 0 ? { parent: { id: ids[level - 1]!, executionId: 'e1' } } : {}),
+      });
+    }
+    const watched = new Map<string, number>();
+    const live = (): string[] => [...watched].filter(([, count]) => count > 0).map(([id]) => id);
+    const { clock, sweeper, sweeps, sweepNow } = handSwept(memory, start, { completed: 10 * MINUTE, intervalMs: MINUTE }, {
+      instanceChanges$: countedFeed(memory, watched),
+    });
+    sweeper.start();
+    await sweepNow();
+    // Two pages: 80 chain members and 20 due completions, purged; then 'b', 'c' and 'd'. The 21 roots are read.
+    expect(sweeps[0]).toEqual({ at: start, lists: 2, listed: 103, read: 21 });
+    expect(await storedCount(memory)).toBe(104);
+    expect(live()).toHaveLength(MAX_WATCHED_KEPT_PARENTS);
+    expect(live()).toEqual(expect.arrayContaining([...roots, 'a']));
+    // Started again just before the next sweep, a minute on: that sweep frees the chain.
+    expect(clock.ms).toBe(start + MINUTE);
+    await stored(memory, { id: 'a', status: 'Running', endedMs: clock.ms, executionId: 'e2' });
+    await sweepNow();
+    const left = await Promise.all(ids.map(async (id) => (await memory.getInstance(id)) === undefined ? [] : [id]));
+    expect(left.flat()).toEqual(['a']);
+    expect(await storedCount(memory)).toBe(101);
+    await sweeper.stop();
+    expect(live()).toEqual([]);
+  });
+
   it('lets the due chain a kept root kept go once that root, started again unseen, is read keeping a child of its new execution', async () => {
     // As above, but no feed tells 'a' started again (a store whose feed misses commits): the sweep reads it once a
     // due child of its new execution asks for it, finds it terminated again keeping that child, and notes it anew.
@@ -1394,7 +1443,8 @@ describe('retention of ended instances', () => {
     { order: 'createdTime order', inEndOrder: false },
   ])('purges trees deep and wide, a page held twice, members changing between sweeps: each instance once, on time, none early, each sweep and interval within its reads ($order)', async ({ inEndOrder }) => {
     // What a demanding app leaves, 6,945 instances: 100 chains 25 deep, due 3 minutes in (a page of their deepest asks
-    // for 24 rounds of reads, more than two sweeps': held, held again a second later, finished an interval later); 60
+    // for 24 rounds of reads, more than two sweeps': in createdTime order held, held again a second later, finished an
+    // interval later); 60
     // chains 22 deep whose failed roots are due 5 minutes in; 40 failures, each with 4 children of 5 children of 2, due
     // over the first 20 minutes; 5 terminated roots with such trees (no period: kept); 100 running parents, each
     // keeping a due child (the 36 without a watch read again every interval, first thing in a sweep). Between sweeps,
@@ -1472,9 +1522,20 @@ describe('retention of ended instances', () => {
     const freedByChange = (n: Node): boolean => n.parent !== undefined && (n.parent.change?.doneAt === allowed(n) || freedByChange(n.parent));
     const clock = new HandClock();
     clock.ms = start;
-    /** Per sweep, what the store saw: its listing calls and the instances they returned, its reads by id, its purges. */
-    interface Sweep extends SweepSeen { at: number; lists: number; count: number; lastPage: readonly string[]; purged: number }
+    /**
+     * Per sweep, what the store saw: its listing calls and the instances they returned, its reads by id, its purges, the
+     * sets it refused, and the reads that found an instance changed since the store last answered for it.
+     */
+    interface Sweep extends SweepSeen { at: number; lists: number; count: number; purged: number; refused: number; foundChanged: number }
     const sweeps: Sweep[] = [];
+    /** The snapshot the store last answered for each instance (listed or read): `execution:version`, or gone. */
+    const lastAnswered = new Map<string, string>();
+    const answered = (id: string, state: InstanceState | undefined): void => {
+      const snapshot = state === undefined ? 'gone' : `${state.executionId}:${state.version}`;
+      const before = lastAnswered.get(id);
+      if (before !== undefined && before !== snapshot) sweeps.at(-1)!.foundChanged++;
+      lastAnswered.set(id, snapshot);
+    };
     const purges = new Map<string, number[]>();
     let byHand = false;
     const purgeWatch = memory.changes$.subscribe(({ instanceId, state }) => {
@@ -1486,13 +1547,21 @@ describe('retention of ended instances', () => {
       const sweep = sweeps.at(-1)!;
       sweep.lists++;
       sweep.count += page.length;
-      sweep.lastPage = page.map(({ instanceId }) => instanceId);
-      sweep.listed = true;
+      seeListing(sweep, page, periods);
+      for (const state of page) lastAnswered.set(state.instanceId, `${state.executionId}:${state.version}`);
     };
     const store = storeWith(memory, {
-      getInstance: (id, options) => {
-        seeRead(sweeps.at(-1)!, id);
-        return memory.getInstance(id, options);
+      getInstance: async (id, options) => {
+        const round = seeRead(sweeps.at(-1)!, id, clock.ms);
+        const state = await memory.getInstance(id, options);
+        round?.found(id, state);
+        answered(id, state);
+        return state;
+      },
+      purgeInstanceSet: async (members) => {
+        const result = await memory.purgeInstanceSet(members);
+        if (result.changed !== undefined) sweeps.at(-1)!.refused++;
+        return result;
       },
       ...(inEndOrder
         ? { listEnded: async (query) => memory.listEnded(query).then((page) => (listing(page), page)) } satisfies Partial<Store>
@@ -1501,7 +1570,6 @@ describe('retention of ended instances', () => {
     const sweeper = new RetentionSweep({
       store, clock: guardClock(clock, silentLogger), logger: silentLogger, retention: { ...periods, intervalMs: interval }, bounded: (call) => call(),
     });
-    const byId = new Map(nodes.map((n) => [n.id, n]));
     /** Makes the changes due by now, runs the sweep due now to the timer of the next, and moves the clock to it. */
     const sweepNow = async (): Promise<void> => {
       for (const n of nodes) {
@@ -1519,13 +1587,9 @@ describe('retention of ended instances', () => {
         }
         byHand = false;
       }
-      // After a sweep that listed nothing and read its 1,000, the page it decided was held again: its rounds left come
-      // first in this sweep, with the parents read again (its ancestors, as the store holds them).
-      const [before, last] = [sweeps.at(-2), sweeps.at(-1)];
-      const heldAgain = last !== undefined && last.lists === 0 && last.reads === RETENTION_READS_PER_SWEEP && before !== undefined;
-      const held = new Set<string>();
-      for (const id of heldAgain ? before.lastPage : []) for (let n = byId.get(id)?.parent; n !== undefined; n = n.parent) held.add(n.id);
-      sweeps.push({ at: clock.ms, lists: 0, count: 0, lastPage: [], purged: 0, ...unseen(held) });
+      // The page the sweep before held, if it did (it still asked for parents as it ended): this one reads its rounds
+      // left first, after the parents it reads again.
+      sweeps.push({ at: clock.ms, lists: 0, count: 0, purged: 0, refused: 0, foundChanged: 0, ...unseen(heldAfter(sweeps.at(-1))) });
       const next = clock.nextTimer((delayMs) => delayMs === interval || delayMs === 1000);
       clock.fireDue();
       clock.ms = (await within(next, 'the next sweep armed')).at;
@@ -1550,20 +1614,32 @@ describe('retention of ended instances', () => {
     const goneBySweeps = nodes.filter((n) => purges.has(n.id));
     expect(goneBySweeps.filter((n) => freedByChange(n) && lateness(n) > KEPT_PARENT_TRUST_MS + 3 * interval).map(({ id }) => id)).toEqual([]);
     expect(goneBySweeps.filter((n) => !freedByChange(n) && sweepsLate(n) > pass).map(({ id }) => id)).toEqual([]);
-    // A page was held twice, its rounds finished by a sweep that read parents again before them.
-    expect(sweeps.filter(({ heldRounds, beforeListing }) => heldRounds > 0 && beforeListing > heldRounds).length).toBeGreaterThan(0);
-    // Within its reads: 1,000 a sweep, the parents read again before the listing 500 of them; and while nothing is
-    // purged, two sweeps and 2,000 reads an interval (a sweep, and the one a second later that decides its held page).
+    // Pages held, decided by the sweep a second later that lists nothing; in createdTime order one held twice, its
+    // rounds left read by a sweep that read parents again before them (in end order the deep chains' page is held
+    // once: the sweep a second later decides it, in 940 reads).
+    expect(sweeps.filter((seen) => !seen.listed && seen.heldRounds > 0).length).toBeGreaterThan(0);
+    if (!inEndOrder) expect(sweeps.filter((seen) => seen.listed && seen.heldRounds > 0 && readAgain(seen) > 0).length).toBeGreaterThan(0);
+    // Within its reads: 1,000 a sweep, the parents read again before the listing 500 of them (told from a held page's
+    // rounds by what that page asks for, and always read before them).
     for (const seen of sweeps) {
       expect(readAgain(seen)).toBeLessThanOrEqual(RETENTION_READS_PER_SWEEP / 2);
+      expect(seen.rereadAfterRound).toBe(0);
       expect(seen.reads + seen.count).toBeLessThanOrEqual(RETENTION_READS_PER_SWEEP);
     }
+    // And an interval: two sweeps, 2,000 reads (a sweep, and the one a second later that decides the page it held), and
+    // two sweeps more at most, 1,000 reads each, for each sweep in it or just before it that purged something, found an
+    // instance changed or had a set refused (the sweep a second after it, and one a second after the page the next held).
+    const changed = ({ purged, refused, foundChanged }: Sweep): boolean => purged + refused + foundChanged > 0;
+    let beyondTwo = 0;
     for (const [i, { at }] of sweeps.entries()) {
       const within = sweeps.slice(i).filter((sweep) => sweep.at < at + interval);
-      if (within.some(({ purged }) => purged > 0)) continue;
-      expect(within.length).toBeLessThanOrEqual(2);
-      expect(within.reduce((sum, { reads, count }) => sum + reads + count, 0)).toBeLessThanOrEqual(2 * RETENTION_READS_PER_SWEEP);
+      const changes = [...within, ...sweeps.slice(Math.max(0, i - 1), i)].filter(changed).length;
+      expect(within.length).toBeLessThanOrEqual(2 + 2 * changes);
+      expect(within.reduce((sum, { reads, count }) => sum + reads + count, 0)).toBeLessThanOrEqual((2 + 2 * changes) * RETENTION_READS_PER_SWEEP);
+      if (within.length > 2) beyondTwo++;
     }
+    // Such intervals were seen (the bound is reached by real changes, not only allowed).
+    expect(beyondTwo).toBeGreaterThan(0);
   });
 
   it('lets go of the page it held when it stops, and a sweeper after it lists from the start: none skipped', async () => {
@@ -2004,40 +2080,106 @@ async function stored(
 
 /**
  * What a store saw of one sweep: its reads by id, those made before its first listing call, and whether it listed.
- * A sweep that lists reads the remembered and waited-on parents again first, then lists; one that lists nothing
- * decides the page the sweep before it held, alone (its parents' reads): so the reads before the listing of a sweep
- * that lists are its parents read again ({@link readAgain}), told by what the store was asked, in what order.
+ * A sweep that lists reads the remembered and waited-on parents again first, then the rounds left of the page the sweep
+ * before it held, if any, then lists; one that lists nothing decides the held page alone (its rounds). Where the test
+ * follows pages ({@link seeListing}, {@link heldAfter}), a held page's rounds are told apart by what that page asks for
+ * ({@link PageRounds}), so the parents read again ({@link readAgain}) are counted exactly in every sweep; elsewhere a
+ * sweep that lists nothing counts none.
  */
 interface SweepSeen {
   reads: number;
   beforeListing: number;
   listed: boolean;
-  /** The ancestors of a page held twice (see {@link unseen}): its rounds left, read first by this sweep. */
-  held: ReadonlySet<string>;
-  /** The reads before its listing of ids in `held`. */
+  /** The page the sweep before it held, with the parents read for it (see {@link heldAfter}). */
+  held: PageRounds | undefined;
+  /** The page its last listing returned, with the parents read for it, when the test follows pages. */
+  page: PageRounds | undefined;
+  /** The reads before its listing of parents the held page asked for: its rounds. */
   heldRounds: number;
+  /** The reads before its listing of other ids made after one of those rounds (none: the parents come first). */
+  rereadAfterRound: number;
+}
+
+/** A sweep not seen yet, reading first the rounds left of `held`, the page the sweep before it held, if any. */
+function unseen(held?: PageRounds): SweepSeen {
+  return { reads: 0, beforeListing: 0, listed: false, held, page: undefined, heldRounds: 0, rereadAfterRound: 0 };
 }
 
 /**
- * A sweep not seen yet. `held`: the ancestors of the instances of a page the two sweeps before it held (the second,
- * listing nothing, read its 1,000): this sweep reads the parents again, then that page's rounds left, then lists, so its
- * reads of those before the listing are the page's, not parents read again.
+ * Notes a read by id (`instanceId`) of `seen`'s sweep at `nowMs` (its clock's time): the page it is a round of, if the
+ * test follows pages and that page asks for it, for the caller to hand the store's answer to.
  */
-function unseen(held: ReadonlySet<string> = new Set()): SweepSeen {
-  return { reads: 0, beforeListing: 0, listed: false, held, heldRounds: 0 };
-}
-
-/** Notes a read by id (`instanceId`) of `seen`'s sweep. */
-function seeRead(seen: SweepSeen, instanceId: string): void {
+function seeRead(seen: SweepSeen, instanceId: string, nowMs = 0): PageRounds | undefined {
   seen.reads++;
-  if (seen.listed) return;
+  const page = seen.listed ? seen.page : seen.held;
+  const round = page?.asks(instanceId, nowMs) === true ? page : undefined;
+  if (seen.listed) return round;
   seen.beforeListing++;
-  if (seen.held.has(instanceId)) seen.heldRounds++;
+  if (round !== undefined) seen.heldRounds++;
+  else if (seen.heldRounds > 0) seen.rereadAfterRound++;
+  return round;
 }
 
-/** The parents `seen`'s sweep read again before its listing (none in a sweep that decided a held page alone). */
+/** Notes a listing call of `seen`'s sweep that returned `page`, followed for its rounds when `periods` are given. */
+function seeListing(seen: SweepSeen, page: readonly InstanceState[], periods?: RetentionPeriods): void {
+  seen.listed = true;
+  if (periods !== undefined) seen.page = new PageRounds(page, periods);
+}
+
+/**
+ * The page `last` (a sweep that ran at `last.at`) held, if it did: the one it read rounds for last, listed by it or held
+ * by the one before, still asking for parents as it ended.
+ */
+function heldAfter(last: (SweepSeen & { at: number }) | undefined): PageRounds | undefined {
+  if (last === undefined) return undefined;
+  return (last.listed ? last.page : last.held)?.heldAt(last.at);
+}
+
+/** The parents `seen`'s sweep read again before its listing (none counted in a sweep that lists nothing, unless pages are followed). */
 function readAgain(seen: SweepSeen): number {
-  return seen.listed ? seen.beforeListing - seen.heldRounds : 0;
+  return seen.listed || seen.held !== undefined ? seen.beforeListing - seen.heldRounds : 0;
+}
+
+/**
+ * A listed page and the parents read for it, as the store answered. Which parents it still asks for is the rule's own
+ * answer (`planRetention` on those states, with no parent remembered), so a read of one is a round of that page, known
+ * from the store, not guessed from a count of reads. A page still asking as its sweep ends was held: the next sweep
+ * goes on with it, from its instances and the ended or gone parents read for it (a parent read running is read again).
+ */
+class PageRounds {
+  readonly #read = new Map<string, InstanceState | undefined>();
+  #asks: ReadonlySet<string> = new Set();
+  /** How many parents were read when `#asks` was found (-1: not yet). */
+  #askedWith = -1;
+
+  constructor(readonly instances: readonly InstanceState[], readonly periods: RetentionPeriods) {}
+
+  /** Whether the page asks for `instanceId` at `nowMs`, given the parents read for it. */
+  asks(instanceId: string, nowMs: number): boolean {
+    return this.#asking(nowMs).has(instanceId);
+  }
+
+  /** The store's answer for a parent the page asked for. */
+  found(instanceId: string, state: InstanceState | undefined): void {
+    this.#read.set(instanceId, state);
+  }
+
+  /** The page as held by a sweep at `nowMs`, if it still asks for parents then; else undefined (decided). */
+  heldAt(nowMs: number): PageRounds | undefined {
+    if (this.#asking(nowMs).size === 0) return undefined;
+    const held = new PageRounds(this.instances, this.periods);
+    for (const [id, state] of this.#read) if (state === undefined || isTerminalStatus(state.runtimeStatus)) held.found(id, state);
+    return held;
+  }
+
+  #asking(nowMs: number): ReadonlySet<string> {
+    if (this.#askedWith !== this.#read.size) {
+      const decision = planRetention(this.instances, this.#read, new Date(nowMs), this.periods);
+      this.#asks = new Set(decision.kind === 'read' ? decision.instanceIds : []);
+      this.#askedWith = this.#read.size;
+    }
+    return this.#asks;
+  }
 }
 
 function countedFeed(store: Store, watched: Map<string, number>): (instanceId: string) => Observable<StatusChange> {

@@ -15,12 +15,13 @@ import type { KeptParent, NotedKeptParent } from '../store/plan-retention.js';
  * the ancestor started again or purged by hand frees at once what it kept below too, not once each entry's trust
  * lapses (a tree four deep under a root started again: 5 minutes a level, 15 in all). An entry noted again as another
  * snapshot (its instance read anew, started again unseen) is such a change too: what it kept below goes with the old,
- * rather than stay trusted under the new one. At most `max` entries, the earliest noted going first. The first
- * `maxWatched` entries hold one watch each, released with it; the others are remembered without one, and one noted
- * again while a watch is free takes it. So the watches are
- * bounded whatever `max` is: each costs the store something (one more instance named in MongoStore's per-instance
- * stream, one more read by the IndexedDB stores when a tab goes without its goodbye). {@link KeptParents.clear}
- * releases them all.
+ * rather than stay trusted under the new one. At most `max` entries, the earliest noted going first. At most
+ * `maxWatched` entries hold one watch each, released with it, given by {@link keptParentWatches} as entries are noted
+ * and as they go (each {@link KeptParents.note} and {@link KeptParents.expire}): the entries that free the most when
+ * they change first, the ended ancestors kept by none before what they keep; the others are remembered without one.
+ * So the watches are bounded whatever `max` is: each costs the store something (one more instance named in
+ * MongoStore's per-instance stream, one more read by the IndexedDB stores when a tab goes without its goodbye).
+ * {@link KeptParents.clear} releases them all.
  *
  * @example
  * ```ts
@@ -76,7 +77,10 @@ export class KeptParents {
     return this.#trustedUntil.size;
   }
 
-  /** Notes what a decision found keeping (`keeps`) at `nowMs`, each trusted for `trustMs`; an entry noted again is noted last. */
+  /**
+   * Notes what a decision found keeping (`keeps`) at `nowMs`, each trusted for `trustMs`; an entry noted again is noted
+   * last. The watches then go as {@link keptParentWatches} has them.
+   */
   note(keeps: ReadonlyMap<string, NotedKeptParent>, nowMs: number): void {
     // Ended ancestors first, then what they keep below them (an entry whose keeper is not remembered is not kept).
     for (const [id, found] of keeps) if (found.keptBy === undefined) this.#set(id, found, nowMs);
@@ -85,6 +89,7 @@ export class KeptParents {
       if (this.#trustedUntil.size <= this.#max) break;
       this.forget(id);
     }
+    this.#rewatch();
   }
 
   /** Trusts again, from `nowMs`, a lapsed entry read again and found still the snapshot noted. */
@@ -95,7 +100,8 @@ export class KeptParents {
 
   /**
    * Ends the entries whose time has come at `nowMs` and takes those whose trust lapsed out of {@link KeptParents.map};
-   * returns every lapsed entry, earliest noted first, to read again.
+   * returns every lapsed entry, earliest noted first, to read again. The watches the ended entries held go as
+   * {@link keptParentWatches} has them.
    */
   expire(nowMs: number): [string, NotedKeptParent][] {
     for (const [id, trustedUntil] of this.#trustedUntil) {
@@ -103,6 +109,7 @@ export class KeptParents {
       if (entry.until <= nowMs) this.forget(id);
       else if (trustedUntil <= nowMs && this.#kept.delete(id)) this.#lapsed.set(id, entry);
     }
+    this.#rewatch();
     return [...this.#lapsed];
   }
 
@@ -155,13 +162,70 @@ export class KeptParents {
     const { executionId, version, until, keptBy } = entry;
     this.#kept.set(id, { executionId, version, until, ...(keptBy === undefined ? {} : { keptBy }) });
     if (keptBy !== undefined) this.#keptBy.set(keptBy, (this.#keptBy.get(keptBy) ?? new Set()).add(id));
-    if (this.#unwatch.has(id) || this.#unwatch.size >= this.#maxWatched) return;
-    const unwatch = this.#watch(id, () => {
-      if (!this.#trustedUntil.has(id)) return;
-      this.forget(id);
-      this.#changed(id);
-    });
-    if (this.#trustedUntil.has(id)) this.#unwatch.set(id, unwatch);
-    else unwatch(); // the feed had ended: forgotten at once
   }
+
+  /** Moves the watches to the entries {@link keptParentWatches} gives them: released from the others, started on these. */
+  #rewatch(): void {
+    const entries = new Map<string, string | undefined>();
+    for (const id of this.#trustedUntil.keys()) entries.set(id, (this.#kept.get(id) ?? this.#lapsed.get(id))!.keptBy);
+    const chosen = keptParentWatches(entries, new Set(this.#unwatch.keys()), this.#maxWatched);
+    for (const [id, unwatch] of [...this.#unwatch]) {
+      if (chosen.has(id)) continue;
+      this.#unwatch.delete(id);
+      unwatch();
+    }
+    for (const id of chosen) {
+      // Forgotten meanwhile: a watch started before it here told its feed had ended, and it kept this one.
+      if (this.#unwatch.has(id) || !this.#trustedUntil.has(id)) continue;
+      const unwatch = this.#watch(id, () => {
+        if (!this.#trustedUntil.has(id)) return;
+        this.forget(id);
+        this.#changed(id);
+      });
+      if (this.#trustedUntil.has(id)) this.#unwatch.set(id, unwatch);
+      else unwatch(); // the feed had ended: forgotten at once
+    }
+  }
+}
+
+/**
+ * Which remembered entries of {@link KeptParents} hold its `max` watches: those that free the most when they change
+ * first. An entry kept by none (an ended ancestor whose own period keeps what is below it) frees, started again or
+ * purged by hand, every entry noted as kept below it, however deep, and what they keep; one kept by another frees
+ * only what is below it, and goes with its keeper anyway. So the fewer `keptBy` links above an entry, the sooner it
+ * is watched: a chain 25 deep kept by its root takes a watch for the root before any of its 24 entries, and a root
+ * noted after 64 entries kept by others takes a watch from the lowest of them. Among entries as high, one watched
+ * keeps its watch (a watch moves only to an entry higher up, so the watched set changes only as entries are noted or
+ * go), then the earliest noted first. Pure.
+ *
+ * @param entries - each entry's `keptBy` (`undefined`: kept by none), by instance id, in the order noted; a `keptBy`
+ *   not among them counts as none.
+ * @param watched - the entries watched now.
+ * @param max - most entries watched.
+ * @returns the entries to watch, at most `max`.
+ *
+ * @example
+ * ```ts
+ * keptParentWatches(new Map([['b', 'a'], ['a', undefined]]), new Set(['b']), 1); // Set { 'a' }: the root first
+ * ```
+ */
+export function keptParentWatches(entries: ReadonlyMap<string, string | undefined>, watched: ReadonlySet<string>, max: number): Set<string> {
+  if (entries.size <= max) return new Set(entries.keys());
+  // How many entries keep each one above it: a loop up its links, each entry's depth found once (chains run deep).
+  const depth = new Map<string, number>();
+  for (const id of entries.keys()) {
+    const path: string[] = [];
+    const onPath = new Set<string>();
+    let above: string | undefined = id;
+    while (above !== undefined && entries.has(above) && !depth.has(above) && !onPath.has(above)) {
+      path.push(above);
+      onPath.add(above);
+      above = entries.get(above);
+    }
+    const base = above !== undefined && depth.has(above) ? depth.get(above)! + 1 : 0;
+    path.forEach((at, i) => depth.set(at, base + path.length - 1 - i));
+  }
+  // A stable sort: among equals, the order noted.
+  const ranked = [...entries.keys()].sort((a, b) => depth.get(a)! - depth.get(b)! || Number(!watched.has(a)) - Number(!watched.has(b)));
+  return new Set(ranked.slice(0, max));
 }

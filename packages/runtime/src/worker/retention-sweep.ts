@@ -74,7 +74,13 @@ export const RETENTION_READS_PER_SWEEP = 1000;
  * next would have, a second or an interval after it. So a held page waits a second, not an interval (100 chains 12
  * deep: all purged 1 s after the first sweep, not 60), and holding adds one sweep to each that holds, of the held
  * page's reads alone: 2,000 reads an interval at most while nothing is purged or found changed (those reads moved a
- * second earlier, not added: a pass reads no more in all).
+ * second earlier, not added: a pass reads no more in all). With changes, each sweep in an interval (or just before it)
+ * that purged something, found a remembered parent changed or had a set refused adds two sweeps at most, 1,000 reads
+ * each: the one a second after it, and the one a second after the page that one held (or, when it held a page itself,
+ * the one a second after the sweep that decides it). So one change found can make an interval of 3 sweeps (the sweep
+ * that found it, the listing from the start a second later that holds a page, the sweep that decides it), and a sweep
+ * that purged and held, 4. The retention test of what a demanding app leaves counts them at the store, for every
+ * interval of its run.
  */
 const BACKLOG_SWEEP_MS = 1000;
 /** How many times a sweep sends one set of members, each time without the one the store found changed. */
@@ -100,12 +106,16 @@ export const MAX_KEPT_PARENTS = 10_000;
 /**
  * Most remembered parents a sweeper watches at once on the store's change feed (so that one restarted or purged by hand
  * is forgotten at once); the others are remembered without a watch, each read again every
- * {@link KEPT_PARENT_TRUST_MS}, and one noted again while a watch is free takes it. Each watch costs the
+ * {@link KEPT_PARENT_TRUST_MS}. The watches go to what frees the most when it changes (`keptParentWatches`): the ended
+ * ancestors kept by none before the due parents they keep, however late they were noted (a chain 25 deep under one
+ * root takes one watch for its root first, not 25 in the order noted), so a root started again frees its tree at the
+ * next sweep, not 5 minutes later. Each watch costs the
  * store: on MongoStore one more instance named in its per-instance stream's `$match`, which past `maxWatchedInstances`
  * (1,000 by default, the process's clients' watches counted) carries every instance's commits to the process, and whose
  * every change reopens or widens that stream; on the IndexedDB stores one more instance read again when another tab
  * goes without its goodbye. 64 is a sixteenth of that default, leaving the rest to the clients, and bounds how often
- * the sweeper changes the watched set (a watch starts only when one is free); the watches only hasten what the trust
+ * the sweeper changes the watched set (a watch starts when one is free, or moves to an entry higher up its tree as
+ * that one is noted); the watches only hasten what the trust
  * bound does anyway. The running parents a sweeper waits on to end have a budget of their own of this size; the others
  * are read again, each an interval after it was last read, first thing in a sweep.
  */
