@@ -1128,7 +1128,7 @@ export class MongoStore implements Store {
       // had the read succeeded; the error is thrown when the generation did not move.
       return readStableGeneration(genOf, (gen) => {
         const { filter, options: findOptions } = historyQuery(key, gen, options);
-        return this.#readCursor(readBound(), (bound) => this.#history.find(filter, { ...findOptions, session, ...bound }).map((d) => decodeHistoryEvent(d.event)), (cursor) => cursor.toArray());
+        return this.#readCursor(readBound(), (bound) => this.#history.find(filter, { ...findOptions, session, ...bound }).map((d) => decodeHistoryEvent(d.event)), (cursor) => cursor.toArray(), session);
       }, HISTORY_READ_ATTEMPTS, instanceId, (error) => error instanceof MongoStoreError);
     }));
   }
@@ -1186,6 +1186,7 @@ export class MongoStore implements Store {
             session, sort: pageSortOf(plan.order), hint: TAG_PAGE_HINT, limit: pageSize + 1, projection: queryProjection(request.showInput), ...bound,
           }),
         (cursor) => readPageWithinBytes<QueriedDoc>(cursor, pageSize, QUERY_PAGE_BYTES, queriedBytes),
+        session,
       );
       const pageDocs = read.page;
       // A document that does not decode is logged and left out, not the whole page failed (see decodeStoredState).
@@ -1249,6 +1250,7 @@ export class MongoStore implements Store {
               deadline.read(),
               (bound) => this.#instances.find(filter, { ...options, session, ...bound }),
               (cursor) => use(upTo(() => cursor.next(), limit)),
+              session,
             );
           };
           const repair = (repairs: EndOrderRepair[]) => this.#repairEndOrder(writes, repairs, deadline);
@@ -1494,12 +1496,15 @@ export class MongoStore implements Store {
    * every close of the cursor, its close at that abort included (before the driver's own, which nobody would hold:
    * `UnboundedCalls.openCursor`), is among the store's unbounded calls, waited for until the signal aborts at most, not
    * at all without one. So neither a `getMore` nor a `killCursors` a server holds keeps the operation past its bound,
-   * and `close()` ends them with a client of its own or waits for them (5 s at most) on an application's.
+   * and `close()` ends them with a client of its own or waits for them (5 s at most) on an application's. `session`:
+   * the explicit session `open` gives the cursor, whose end (`#readAfterKnownCommits`) waits for what is held in it.
    */
-  async #readCursor<C extends Closable, T>(bound: CursorBound, open: (bound: CursorBound) => C, use: (cursor: C) => Promise<T>): Promise<T> {
-    const read = this.#unbounded.openCursor(bound, open);
+  async #readCursor<C extends Closable, T>(
+    bound: CursorBound, open: (bound: CursorBound) => C, use: (cursor: C) => Promise<T>, session?: ClientSession,
+  ): Promise<T> {
+    const read = this.#unbounded.openCursor(bound, open, session);
     try {
-      return await this.#unbounded.within(bound.signal, use(read.cursor));
+      return await this.#unbounded.within(bound.signal, use(read.cursor), session);
     } finally {
       await read.close();
     }
@@ -1596,7 +1601,8 @@ export class MongoStore implements Store {
     try {
       return await read(session);
     } finally {
-      await session.endSession().catch(() => undefined);
+      // Not while a getMore or killCursors a read gave up on at its signal still runs in it (#readCursor): after them.
+      await this.#unbounded.endAfter(session, () => session.endSession());
     }
   }
 

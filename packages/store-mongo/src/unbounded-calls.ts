@@ -14,13 +14,48 @@
  */
 export class UnboundedCalls {
   readonly #calls = new Set<Promise<void>>();
+  /** The calls held that run in a session (`add`'s `session`), by session: {@link UnboundedCalls.endAfter} ends it after them. */
+  readonly #inSession = new WeakMap<object, Set<Promise<void>>>();
 
-  /** Holds `call` until it settles; returns it, its rejection dropped. */
-  add(call: Promise<unknown>): Promise<void> {
+  /**
+   * Holds `call` until it settles; returns it, its rejection dropped. `session`: the explicit session `call` runs in,
+   * which {@link UnboundedCalls.endAfter} then ends only once `call` has settled.
+   */
+  add(call: Promise<unknown>, session?: object): Promise<void> {
     const held = call.then(() => undefined, () => undefined);
     this.#calls.add(held);
-    void held.then(() => this.#calls.delete(held));
+    let inSession: Set<Promise<void>> | undefined;
+    if (session !== undefined) {
+      inSession = this.#inSession.get(session) ?? new Set();
+      this.#inSession.set(session, inSession);
+      inSession.add(held);
+    }
+    void held.then(() => {
+      this.#calls.delete(held);
+      inSession?.delete(held);
+    });
     return held;
+  }
+
+  /**
+   * Ends `session` (`end`, its failure dropped) once every call held in it has settled: at once, and waited for, when
+   * none is; else held after them, and resolves at once. Driver 7.8's `endSession` puts the server session back in the
+   * pool for the next operation while a `getMore` or `killCursors` still runs with its `lsid`, and a `killCursors` whose
+   * command is built once its session ended is never sent (`MongoExpiredSessionError`, dropped by the cursor's close):
+   * the cursor stays open on the server until its idle timeout. The transactions' sessions are ended the same way, after
+   * an abort or commit the store stopped waiting for.
+   *
+   * @example
+   * ```ts
+   * await calls.endAfter(session, () => session.endSession()); // after the killCursors held in it, if any
+   * ```
+   */
+  endAfter(session: object, end: () => Promise<unknown>): Promise<void> {
+    const held = this.#inSession.get(session);
+    const ending = () => Promise.resolve().then(end).then(() => undefined, () => undefined);
+    if (held === undefined || held.size === 0) return ending();
+    void this.add(Promise.all(held).then(ending));
+    return Promise.resolve();
   }
 
   /** The calls not settled yet. */
@@ -38,18 +73,19 @@ export class UnboundedCalls {
    * `work`, which goes on. For a cursor's read: driver 7.8 sends a `getMore` with no signal (only the `find` that opens
    * the cursor carries it), so a read whose signal aborts mid-`getMore` waited for the reply, from a server that
    * stopped answering until the pool's monitor interrupted it (about 20 s), and a reply arriving once the cursor was
-   * closed still handed out a document. Without a signal, `work` itself.
+   * closed still handed out a document. Without a signal, `work` itself. `session`: the explicit session `work` runs
+   * in, ended after it ({@link UnboundedCalls.endAfter}).
    *
    * @example
    * ```ts
    * const docs = await calls.within(bound.signal, cursor.toArray()); // a TimeoutError once bound.signal aborts
    * ```
    */
-  within<T>(signal: AbortSignal | undefined, work: Promise<T>): Promise<T> {
+  within<T>(signal: AbortSignal | undefined, work: Promise<T>, session?: object): Promise<T> {
     if (signal === undefined) return work;
     return new Promise<T>((resolve, reject) => {
       const abort = () => {
-        void this.add(work);
+        void this.add(work, session);
         reject(signal.reason);
       };
       if (signal.aborted) return abort();
@@ -70,7 +106,8 @@ export class UnboundedCalls {
    * (the driver's listener, disposed by that close, sends nothing). {@link HeldCursor.close} closes it once read,
    * held too, and waits for that close until `bound.signal` aborts at most (at once without one: a scan whose
    * `maxTimeMS` is its only bound), so the read's operation ends within its bound however long a server holds the
-   * `killCursors`, and `close()` still ends it or waits for it.
+   * `killCursors`, and `close()` still ends it or waits for it. `session`: the explicit session the cursor runs in,
+   * ended after its close ({@link UnboundedCalls.endAfter}).
    *
    * @example
    * ```ts
@@ -78,11 +115,11 @@ export class UnboundedCalls {
    * try { return await read.cursor.toArray(); } finally { await read.close(); }
    * ```
    */
-  openCursor<C extends Closable>(bound: CursorBound, open: (bound: CursorBound) => C): HeldCursor<C> {
+  openCursor<C extends Closable>(bound: CursorBound, open: (bound: CursorBound) => C, session?: object): HeldCursor<C> {
     const parent = bound.signal;
     let cursor: C | undefined;
     let closing: Promise<void> | undefined;
-    const closeHeld = (): Promise<void> => (closing ??= cursor === undefined ? Promise.resolve() : this.add(closeOf(cursor)));
+    const closeHeld = (): Promise<void> => (closing ??= cursor === undefined ? Promise.resolve() : this.add(closeOf(cursor), session));
     if (parent === undefined) {
       cursor = open(bound);
       return {

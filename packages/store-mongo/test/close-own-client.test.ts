@@ -303,6 +303,52 @@ describe('UnboundedCalls.openCursor (every cursor close the store starts is held
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('ends a read\u2019s session only once the getMore and the killCursors held in it have settled, at once when none is', async () => {
+    // Before, the session of a read given up on at its signal (getHistory, a query page, a listing) ended as the call
+    // failed: driver 7.8 put its server session back in the pool while the getMore and the killCursors still ran with
+    // its lsid, and a killCursors whose command was built after that end was never sent (MongoExpiredSessionError).
+    const calls = new UnboundedCalls();
+    /** A read in `session` given up on at its signal mid-getMore: its killCursors and its getMore held, unanswered. */
+    const givenUp = async (session: object) => {
+      const deadline = new AbortController();
+      let opened!: ReturnType<typeof cursorUnder>;
+      const read = calls.openCursor({ maxTimeMS: READ_MAX_TIME_MS, signal: deadline.signal }, (bound) => (opened = cursorUnder(bound, [])).cursor, session);
+      let reply!: (docs: string[]) => void;
+      const getMore = new Promise<string[]>((resolve) => (reply = resolve));
+      const outcome = calls.within(deadline.signal, getMore, session).then(() => 'answered', () => 'gave up');
+      deadline.abort(new DOMException('the read\u2019s bound has passed', 'TimeoutError'));
+      expect(await outcome).toBe('gave up');
+      await read.close();
+      const ends: string[] = [];
+      await calls.endAfter(session, async () => void ends.push('ended')); // resolves at once: the call answers
+      expect(ends).toEqual([]);
+      return { ends, killed: () => opened.settle(), answered: async () => void reply(['late']) };
+    };
+    // The getMore answers first: the session still ends after the killCursors.
+    const first = await givenUp({});
+    await first.answered();
+    await new Promise((resolve) => setTimeout(resolve, 0)); // what it set off has run
+    expect(first.ends).toEqual([]);
+    first.killed();
+    await calls.settled(); // close() waits for (or ends) the session's end with what it follows
+    expect(first.ends).toEqual(['ended']);
+    // The killCursors answers first: the session still ends after the getMore.
+    const second = await givenUp({});
+    second.killed();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(second.ends).toEqual([]);
+    await second.answered();
+    await calls.settled();
+    expect(second.ends).toEqual(['ended']);
+    expect(calls.held()).toEqual([]);
+    // Nothing held in a session (a read that ended by itself): ended at once, and waited for; a failed end is dropped.
+    const ends: string[] = [];
+    await calls.endAfter({}, async () => void ends.push('ended'));
+    expect(ends).toEqual(['ended']);
+    await calls.endAfter({}, () => Promise.reject(new Error('endSessions failed')));
+    expect(calls.held()).toEqual([]);
+  });
+
   it('waits for work until a signal aborts at most (untilAborted), at once when it has, a failure dropped', async () => {
     const controller = new AbortController();
     let answered = false;
