@@ -822,8 +822,9 @@ export class MongoStore implements Store {
       try {
         return await this.#claimIn({ lease: session, timers }, options, limit);
       } finally {
-        await session.endSession().catch(() => undefined);
-        await timers.endSession().catch(() => undefined);
+        // Not while a getMore or killCursors of the messages' read still runs in them (#visibleMessages): after them.
+        await this.#unbounded.endAfter(session, () => session.endSession());
+        await this.#unbounded.endAfter(timers, () => timers.endSession());
       }
     });
   }
@@ -1863,22 +1864,31 @@ export class MongoStore implements Store {
    */
   #visibleMessages(
     sessions: { readonly atOnce: ClientSession; readonly due: ClientSession }, query: VisibleMessagesQuery,
-    bound: { readonly maxTimeMS: number; readonly signal?: AbortSignal }, limit?: number,
+    bound: CursorBound, limit?: number,
   ): AsyncGenerator<Pick<MessageDoc, 'message' | 'seq'>, void, undefined> {
     const { atOnce, due: session } = sessions;
     const messages = this.#messages;
+    // A claim's reads (a signal: claimReadBound) are read as the store's other bounded reads (#readCursor): each
+    // `next()` ends at the signal, mid-getMore too, and a cursor's close (the merge's end, a claim stopped by its byte
+    // budget, the signal) is held, waited for until the signal at most, its session ended after it. In a transaction (no
+    // signal: an abort would close its connection) the cursors are read and closed in it as before, one command at a
+    // time: a killCursors held past the read would run beside the transaction's next command or its commit.
+    const claim = bound.signal !== undefined;
+    const documents = <D>(inSession: ClientSession, open: (bound: CursorBound) => FindCursor<D>): AsyncIterable<D> =>
+      claim ? this.#unbounded.documents(bound, open, inSession) : open(bound);
     const dueTimers = seqPages(
       query.duePage,
       async (afterSeq) => {
         const page = query.dueSeqs(afterSeq);
-        return (await messages.find(page.filter, { ...page.options, session, ...bound }).toArray()).map((doc) => doc.seq);
+        const open = (given: CursorBound) => messages.find(page.filter, { ...page.options, session, ...given });
+        return (claim ? await this.#readCursor(bound, open, (cursor) => cursor.toArray(), session) : await open(bound).toArray()).map((doc) => doc.seq);
       },
       (seqs) => {
         const docs = query.dueDocs(seqs);
-        return messages.find(docs.filter, { ...docs.options, session, ...bound });
+        return documents(session, (given) => messages.find(docs.filter, { ...docs.options, session, ...given }));
       },
     );
-    return mergeBySeq(messages.find(query.atOnce.filter, { ...query.atOnce.options, session: atOnce, ...bound }), dueTimers, limit);
+    return mergeBySeq(documents(atOnce, (given) => messages.find(query.atOnce.filter, { ...query.atOnce.options, session: atOnce, ...given })), dueTimers, limit);
   }
 
   /** The queue head of an instance from its remaining messages (inside the transaction that changed them). */

@@ -149,6 +149,33 @@ export class UnboundedCalls {
       },
     };
   }
+
+  /**
+   * The documents of a cursor `open` opens under `bound` ({@link UnboundedCalls.openCursor}), for a read its consumer
+   * takes one at a time and may stop early (a claim's messages, merged by `mergeBySeq`): each `next()` within
+   * `bound.signal` ({@link UnboundedCalls.within}: mid-`getMore` too), and the cursor closed however the reading ends,
+   * its `return()` included, that close held and waited for until the signal at most. Nothing is opened until the first
+   * document is asked for. `session`: the explicit session `open` gives the cursor ({@link UnboundedCalls.endAfter}).
+   *
+   * @example
+   * ```ts
+   * for await (const doc of calls.documents(claimReadBound(leaseMs), (bound) => messages.find(filter, { session, ...bound }), session)) take(doc);
+   * ```
+   */
+  async *documents<D>(
+    bound: CursorBound, open: (bound: CursorBound) => Closable & { next(): Promise<D | null> }, session?: object,
+  ): AsyncGenerator<D, void, undefined> {
+    const read = this.openCursor(bound, open, session);
+    try {
+      for (;;) {
+        const doc = await this.within(bound.signal, read.cursor.next(), session);
+        if (doc === null) return;
+        yield doc;
+      }
+    } finally {
+      await read.close();
+    }
+  }
 }
 
 /** What {@link UnboundedCalls.openCursor} closes: a driver cursor. */

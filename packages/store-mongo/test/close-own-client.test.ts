@@ -349,6 +349,71 @@ describe('UnboundedCalls.openCursor (every cursor close the store starts is held
     expect(calls.held()).toEqual([]);
   });
 
+  it('reads a claim\u2019s cursor one document at a time within its signal, and holds its close however the reading ends', async () => {
+    // Before, a claim's messages (mergeBySeq over two driver cursors, claimReadBound's signal given to the driver) waited
+    // at the signal for a getMore in flight, the driver's own killCursors held by nobody, and a claim stopped early by
+    // its byte budget awaited its killCursors inside the claim: each about 20 s on a server that stopped answering.
+    const calls = new UnboundedCalls();
+    /** A cursor with `docs` in its first batch, then a getMore the test answers (`reply`; spent: none), and a close it settles. */
+    const batches = (bound: CursorBound, docs: string[], order: string[], spent = false) => {
+      const closes = cursorUnder(bound, order);
+      const buffered = [...docs];
+      let reply!: (doc: string | null) => void;
+      const next = (): Promise<string | null> => buffered.length > 0 ? Promise.resolve(buffered.shift()!)
+        : spent ? Promise.resolve(null) : new Promise<string | null>((resolve) => (reply = resolve));
+      return { cursor: { ...closes.cursor, next }, closes, reply: (doc: string | null) => reply(doc) };
+    };
+    // The signal aborts mid-getMore: the read fails at once with its reason, the store's close before the driver's.
+    const deadline = new AbortController();
+    const session = {};
+    const order: string[] = [];
+    let first!: ReturnType<typeof batches>;
+    const read = calls.documents({ maxTimeMS: READ_MAX_TIME_MS, signal: deadline.signal }, (bound) => (first = batches(bound, ['m1'], order)).cursor, session);
+    expect(first).toBeUndefined(); // nothing opened before a document is asked for
+    expect(await read.next()).toEqual({ done: false, value: 'm1' });
+    let outcome: unknown = 'waiting';
+    void read.next().then(() => (outcome = 'answered'), (error: unknown) => (outcome = error));
+    const reason = new DOMException('the claim read\u2019s bound has passed', 'TimeoutError');
+    deadline.abort(reason);
+    await new Promise((resolve) => setTimeout(resolve, 0)); // what the abort set off has run; the getMore never answers
+    expect(outcome).toBe(reason);
+    expect(order).toEqual(['closed']);
+    expect(calls.held()).toHaveLength(2); // the getMore and the killCursors, which close() ends or waits for
+    const ends: string[] = [];
+    await calls.endAfter(session, async () => void ends.push('ended'));
+    first.reply('late');
+    first.closes.settle();
+    await calls.settled();
+    expect(ends).toEqual(['ended']);
+    // Stopped early (a byte budget): the close is waited for while the server answers it, not past the signal.
+    const bound = new AbortController();
+    let second!: ReturnType<typeof batches>;
+    const early = calls.documents({ maxTimeMS: READ_MAX_TIME_MS, signal: bound.signal }, (given) => (second = batches(given, ['m1', 'm2'], [])).cursor);
+    expect(await early.next()).toEqual({ done: false, value: 'm1' });
+    let stopped = false;
+    const stop = early.return(undefined).then(() => void (stopped = true));
+    await new Promise((resolve) => setTimeout(resolve, 0)); // what it set off has run
+    expect(stopped).toBe(false);
+    expect(second.closes.closes()).toBe(1);
+    bound.abort(reason);
+    await stop;
+    expect(calls.held()).toHaveLength(1); // still the store's
+    second.closes.settle();
+    // Read to its end: the cursor's close (which sends nothing for a spent cursor) settles the read.
+    let third!: ReturnType<typeof batches>;
+    const all = calls.documents({ maxTimeMS: READ_MAX_TIME_MS, signal: new AbortController().signal }, (given) => {
+      third = batches(given, ['m1'], [], true);
+      third.closes.settle();
+      return third.cursor;
+    });
+    const docs: string[] = [];
+    for await (const doc of all) docs.push(doc);
+    expect(docs).toEqual(['m1']);
+    expect(third.closes.closes()).toBe(1);
+    await calls.settled();
+    expect(calls.held()).toEqual([]);
+  });
+
   it('waits for work until a signal aborts at most (untilAborted), at once when it has, a failure dropped', async () => {
     const controller = new AbortController();
     let answered = false;
