@@ -85,7 +85,7 @@ import { seqPages } from './seq-pages.js';
 import { heldSweepsQuery, sweepClaim, sweepFinishedBy, sweepRecheckDelay, sweepRenewal, sweepRetryDelay } from './sweep-lease.js';
 import { unclaimedWriteRefusal } from './unclaimed-write-holds.js';
 import { closeWhatRemains, CLIENT_CLOSE_WAIT_MS } from './close-own-client.js';
-import { UnboundedCalls, type Closable, type CursorBound } from './unbounded-calls.js';
+import { documentsOf, UnboundedCalls, type Closable, type CursorBound } from './unbounded-calls.js';
 import { waitAtMost, type WaitOutcome } from './wait-at-most.js';
 import { wakeSignals } from './wake-signals.js';
 import { transactionEndWaitMs, transactionRanOut, transactionRetryStep, unansweredCommit, type TransactionRetryStep } from './transaction-deadline.js';
@@ -1176,7 +1176,8 @@ export class MongoStore implements Store {
       // Counted outside the read's session (#leadTag): the choice of keys needs no read-your-writes, the rows do.
       const lead = await this.#leadTag(plan.query.tags, readBound());
       const pageFilter = buildQueryFilter(plan.query, plan.after, plan.order, lead);
-      // A page cut short by size leaves its cursor open: its close is the store's (#readCursor).
+      // A page cut short by size leaves its cursor open (documentsOf: not the driver's iteration, which would await its
+      // killCursors inside the call): its close is the store's (#readCursor).
       const read = await this.#readCursor(
         readBound(),
         (bound) => lead === undefined
@@ -1186,7 +1187,7 @@ export class MongoStore implements Store {
           : this.#instances.find(pageFilter, {
             session, sort: pageSortOf(plan.order), hint: TAG_PAGE_HINT, limit: pageSize + 1, projection: queryProjection(request.showInput), ...bound,
           }),
-        (cursor) => readPageWithinBytes<QueriedDoc>(cursor, pageSize, QUERY_PAGE_BYTES, queriedBytes),
+        (cursor) => readPageWithinBytes<QueriedDoc>(documentsOf(cursor), pageSize, QUERY_PAGE_BYTES, queriedBytes),
         session,
       );
       const pageDocs = read.page;
@@ -1383,8 +1384,9 @@ export class MongoStore implements Store {
           ? this.#instances.find<{ readonly _id: unknown }>(mongoFilter, { hint: NAME_STATUS_PAGE_HINT, projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH, ...bound })
           : this.#instances.find<{ readonly _id: unknown }>(mongoFilter, { projection: PURGE_SCAN_PROJECTION, batchSize: PURGE_SCAN_BATCH, ...bound });
       // Stops between batches once close() began: close waits for one batch, not for the rest of the scan, and the
-      // scan's close (a killCursors) is the store's to end, not the purge's to wait for (#readCursor).
-      return this.#readCursor(SCAN_BOUND, scan, (cursor) => purgeInBatches(idsOf(cursor), PURGE_BATCH, purge, () => this.#closed !== undefined));
+      // scan's close (a killCursors) is the store's to end, not the purge's to wait for (#readCursor; documentsOf, not the
+      // driver's iteration, which would await it inside the purge).
+      return this.#readCursor(SCAN_BOUND, scan, (cursor) => purgeInBatches(idsOf(documentsOf(cursor)), PURGE_BATCH, purge, () => this.#closed !== undefined));
     });
     if (deleted > 0) this.#sweep();
     return deleted;
@@ -1998,9 +2000,10 @@ export class MongoStore implements Store {
       const updateOne = update(doc);
       return updateOne && { updateOne };
     };
-    // A fill-in cut short (a failed write) leaves its cursor open: its close is the store's, not connect's to wait for.
+    // A fill-in cut short (a failed write) leaves its cursor open (documentsOf: the driver's iteration would close it and
+    // await that): its close is the store's, not connect's to wait for.
     await this.#op(`filling in ${field}`, () => this.#readCursor(SCAN_BOUND, missing, (cursor) =>
-      fillInBatches(cursor, write, (doc) => doc.state, (batch) => this.#instances.bulkWrite(batch, { ordered: false }))));
+      fillInBatches(documentsOf(cursor), write, (doc) => doc.state, (batch) => this.#instances.bulkWrite(batch, { ordered: false }))));
   }
 
   /**

@@ -178,6 +178,27 @@ export class UnboundedCalls {
   }
 }
 
+/**
+ * A cursor's documents taken by `next()`, for a read of {@link UnboundedCalls.openCursor}'s cursor that may stop early
+ * (a query page cut short by size, a scan cut short by `close()` or by a failed write): not the driver's own iteration.
+ * Driver 7.8's async iterator (`for await` over a cursor, and a generator over it) closes the cursor when its consumer
+ * stops and awaits that close inside the consumer: a `killCursors` with no signal or time limit, which nobody holds.
+ * Stopped here, the generator leaves the cursor open for its held close ({@link HeldCursor.close}).
+ *
+ * @example
+ * ```ts
+ * const read = calls.openCursor(SCAN_BOUND, (bound) => instances.find(filter, bound));
+ * try { for await (const doc of documentsOf(read.cursor)) if (done(doc)) break; } finally { await read.close(); }
+ * ```
+ */
+export async function* documentsOf<D>(cursor: { next(): Promise<D | null> }): AsyncGenerator<D, void, undefined> {
+  for (;;) {
+    const doc = await cursor.next();
+    if (doc === null) return;
+    yield doc;
+  }
+}
+
 /** What {@link UnboundedCalls.openCursor} closes: a driver cursor. */
 export interface Closable {
   close(): Promise<void>;

@@ -4,7 +4,9 @@ import { CLIENT_CLOSE_WAIT_MS, closeOwnClient, closeWhatRemains } from '../src/c
 import { CallDeadline, LISTING_DEADLINE_MS } from '../src/call-deadline.js';
 import { mapDriverError } from '../src/map-driver-error.js';
 import { READ_DEADLINE_MARGIN_MS, READ_MAX_TIME_MS } from '../src/read-bound.js';
-import { UnboundedCalls, untilAborted, type CursorBound } from '../src/unbounded-calls.js';
+import { purgeInBatches } from '../src/purge-in-batches.js';
+import { readPageWithinBytes } from '../src/queries.js';
+import { documentsOf, UnboundedCalls, untilAborted, type CursorBound } from '../src/unbounded-calls.js';
 
 /** A client whose close settles when the test says (as the driver's, waiting a server selection for an abort). */
 function heldClient() {
@@ -412,6 +414,59 @@ describe('UnboundedCalls.openCursor (every cursor close the store starts is held
     expect(third.closes.closes()).toBe(1);
     await calls.settled();
     expect(calls.held()).toEqual([]);
+  });
+
+  it('leaves a cursor a page or a scan stopped reading open for its held close, where the driver\u2019s iteration awaits a killCursors', async () => {
+    // Before, queryInstances (a page cut short by size), the purgeInstances scan (cut short by close()) and connect's
+    // fill-ins (a failed write) read the cursor with `for await`: driver 7.8's iterator closes the cursor as its consumer
+    // stops and awaits that killCursors inside it, about 20 s on a server that stopped answering, before the held close.
+    /** A driver cursor as far as reading goes: `next()` over `docs`, and, as driver 7.8's, an iterator whose end awaits its close. */
+    const driverCursor = <D>(docs: D[]) => {
+      const closes = cursorUnder({ maxTimeMS: READ_MAX_TIME_MS }, []);
+      const buffered = [...docs];
+      const next = (): Promise<D | null> => Promise.resolve(buffered.shift() ?? null);
+      const cursor = {
+        ...closes.cursor,
+        next,
+        async *[Symbol.asyncIterator](): AsyncGenerator<D, void, undefined> {
+          try {
+            for (let doc = await next(); doc !== null; doc = await next()) yield doc;
+          } finally {
+            await closes.cursor.close();
+          }
+        },
+      };
+      return { cursor, closes };
+    };
+    const calls = new UnboundedCalls();
+    const settledSoon = async (work: Promise<unknown>) => {
+      let settled = false;
+      void work.then(() => (settled = true), () => (settled = true));
+      await new Promise((resolve) => setTimeout(resolve, 0)); // what it set off has run; the killCursors never answers
+      return settled;
+    };
+    // A query page cut short by size: the page and the next key are answered, the cursor left to its close.
+    const page = driverCursor(['a', 'b', 'c']);
+    const paged = readPageWithinBytes(documentsOf(page.cursor), 2, 1_000, () => 1);
+    expect(await settledSoon(paged)).toBe(true);
+    expect(await paged).toEqual({ page: ['a', 'b'], next: 'c' });
+    expect(page.closes.closes()).toBe(0);
+    // A scan cut short by close(): StoreClosedError at once; its close, held, is not waited for (no signal).
+    const scan = driverCursor(['i1', 'i2', 'i3']);
+    const read = calls.openCursor({ maxTimeMS: 600_000 }, () => scan.cursor);
+    const purged = (async () => {
+      try {
+        return await purgeInBatches(documentsOf(read.cursor), 2, async (batch) => batch.length, () => true);
+      } finally {
+        await read.close();
+      }
+    })();
+    expect(await settledSoon(purged)).toBe(true);
+    await expect(purged).rejects.toThrow('The store closed during the purge');
+    expect(scan.closes.closes()).toBe(1);
+    expect(calls.held()).toHaveLength(1); // the killCursors, which close() ends or waits for
+    scan.closes.settle();
+    await calls.settled();
   });
 
   it('waits for work until a signal aborts at most (untilAborted), at once when it has, a failure dropped', async () => {
