@@ -2090,8 +2090,15 @@ interface SweepSeen {
   reads: number;
   beforeListing: number;
   listed: boolean;
-  /** The page the sweep before it held, with the parents read for it (see {@link heldAfter}). */
+  /**
+   * The page the sweep before it held, with the parents read for it (see {@link heldAfter}). After a sweep that
+   * listed, only a page that still asked for parents as far as the store's answers tell: the sweeper decides with the
+   * parents it remembers too, so such a page may have been decided all the same; it was held only if this sweep lists
+   * nothing (deciding it alone), and it is let go of at this sweep's first listing.
+   */
   held: PageRounds | undefined;
+  /** `held` is the page of a sweep that listed: held only if this sweep lists nothing. */
+  heldIfUnlisted: boolean;
   /** The page its last listing returned, with the parents read for it, when the test follows pages. */
   page: PageRounds | undefined;
   /** The reads before its listing of parents the held page asked for: its rounds. */
@@ -2100,9 +2107,12 @@ interface SweepSeen {
   rereadAfterRound: number;
 }
 
-/** A sweep not seen yet, reading first the rounds left of `held`, the page the sweep before it held, if any. */
-function unseen(held?: PageRounds): SweepSeen {
-  return { reads: 0, beforeListing: 0, listed: false, held, page: undefined, heldRounds: 0, rereadAfterRound: 0 };
+/**
+ * A sweep not seen yet, reading first the rounds left of `held`, the page the sweep before it held, if any (`held` and
+ * whether that sweep listed: {@link heldAfter}).
+ */
+function unseen({ held, heldIfUnlisted }: { held: PageRounds | undefined; heldIfUnlisted: boolean } = { held: undefined, heldIfUnlisted: false }): SweepSeen {
+  return { reads: 0, beforeListing: 0, listed: false, held, heldIfUnlisted, page: undefined, heldRounds: 0, rereadAfterRound: 0 };
 }
 
 /**
@@ -2122,17 +2132,26 @@ function seeRead(seen: SweepSeen, instanceId: string, nowMs = 0): PageRounds | u
 
 /** Notes a listing call of `seen`'s sweep that returned `page`, followed for its rounds when `periods` are given. */
 function seeListing(seen: SweepSeen, page: readonly InstanceState[], periods?: RetentionPeriods): void {
+  if (!seen.listed && seen.heldIfUnlisted) {
+    // The sweep before listed, and this one lists: that sweep held nothing (it would decide a held page alone), and
+    // the reads before this listing were all parents read again.
+    seen.held = undefined;
+    seen.heldRounds = 0;
+    seen.rereadAfterRound = 0;
+  }
   seen.listed = true;
   if (periods !== undefined) seen.page = new PageRounds(page, periods);
 }
 
 /**
- * The page `last` (a sweep that ran at `last.at`) held, if it did: the one it read rounds for last, listed by it or held
- * by the one before, still asking for parents as it ended.
+ * The page `last` (a sweep that ran at `last.at`) may have held: the one it read rounds for last, listed by it or held
+ * by the one before, still asking for parents as it ended (by the store's answers alone: the parents the sweeper
+ * remembers it does not ask for). One that listed held it only if the next sweep lists nothing (`heldIfUnlisted`); one
+ * that decided a held page alone held it again only if its rounds took its every read (a round is cut only there).
  */
-function heldAfter(last: (SweepSeen & { at: number }) | undefined): PageRounds | undefined {
-  if (last === undefined) return undefined;
-  return (last.listed ? last.page : last.held)?.heldAt(last.at);
+function heldAfter(last: (SweepSeen & { at: number }) | undefined): { held: PageRounds | undefined; heldIfUnlisted: boolean } {
+  if (last === undefined || (!last.listed && last.reads < RETENTION_READS_PER_SWEEP)) return { held: undefined, heldIfUnlisted: false };
+  return { held: (last.listed ? last.page : last.held)?.heldAt(last.at), heldIfUnlisted: last.listed };
 }
 
 /** The parents `seen`'s sweep read again before its listing (none counted in a sweep that lists nothing, unless pages are followed). */
