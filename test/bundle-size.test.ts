@@ -21,9 +21,9 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * why; the history of the budgets is in git.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 56_995 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 73_834 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 103_180 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 57_027 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 73_864 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 103_214 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_474 },
 ];
 

@@ -41,6 +41,8 @@ export class KeptParents {
   readonly #keptBy = new Map<string, Set<string>>();
   /** The release of each entry's watch. */
   readonly #unwatch = new Map<string, () => void>();
+  /** An entry was noted or forgotten since the watches were last given: {@link keptParentWatches} may give them anew. */
+  #rewatchDue = false;
   readonly #watch: (instanceId: string, changed: () => void) => () => void;
   readonly #max: number;
   readonly #maxWatched: number;
@@ -121,6 +123,7 @@ export class KeptParents {
     const pending = [instanceId];
     for (let id = pending.pop(); id !== undefined; id = pending.pop()) {
       if (!this.#trustedUntil.delete(id)) continue;
+      this.#rewatchDue = true;
       const entry = this.#kept.get(id) ?? this.#lapsed.get(id)!;
       this.#kept.delete(id);
       this.#lapsed.delete(id);
@@ -159,13 +162,19 @@ export class KeptParents {
     this.#lapsed.delete(id);
     this.#kept.delete(id);
     this.#trustedUntil.set(id, nowMs + this.#trustMs);
+    this.#rewatchDue = true;
     const { executionId, version, until, keptBy } = entry;
     this.#kept.set(id, { executionId, version, until, ...(keptBy === undefined ? {} : { keptBy }) });
     if (keptBy !== undefined) this.#keptBy.set(keptBy, (this.#keptBy.get(keptBy) ?? new Set()).add(id));
   }
 
-  /** Moves the watches to the entries {@link keptParentWatches} gives them: released from the others, started on these. */
+  /**
+   * Moves the watches to the entries {@link keptParentWatches} gives them: released from the others, started on these.
+   * Only once an entry was noted or forgotten since it last did (nothing else changes what it gives).
+   */
   #rewatch(): void {
+    if (!this.#rewatchDue) return;
+    this.#rewatchDue = false;
     const entries = new Map<string, string | undefined>();
     for (const id of this.#trustedUntil.keys()) entries.set(id, (this.#kept.get(id) ?? this.#lapsed.get(id))!.keptBy);
     const chosen = keptParentWatches(entries, new Set(this.#unwatch.keys()), this.#maxWatched);
@@ -212,20 +221,29 @@ export class KeptParents {
 export function keptParentWatches(entries: ReadonlyMap<string, string | undefined>, watched: ReadonlySet<string>, max: number): Set<string> {
   if (entries.size <= max) return new Set(entries.keys());
   // How many entries keep each one above it: a loop up its links, each entry's depth found once (chains run deep).
+  // -1 marks the entries of the path being walked: links that loop count from where the loop is met.
   const depth = new Map<string, number>();
+  const path: string[] = [];
   for (const id of entries.keys()) {
-    const path: string[] = [];
-    const onPath = new Set<string>();
     let above: string | undefined = id;
-    while (above !== undefined && entries.has(above) && !depth.has(above) && !onPath.has(above)) {
+    while (above !== undefined && entries.has(above) && !depth.has(above)) {
+      depth.set(above, -1);
       path.push(above);
-      onPath.add(above);
       above = entries.get(above);
     }
-    const base = above !== undefined && depth.has(above) ? depth.get(above)! + 1 : 0;
-    path.forEach((at, i) => depth.set(at, base + path.length - 1 - i));
+    const met = above === undefined ? -1 : depth.get(above) ?? -1;
+    for (let at = path.pop(), d = met + 1; at !== undefined; at = path.pop(), d++) depth.set(at, d);
   }
-  // A stable sort: among equals, the order noted.
-  const ranked = [...entries.keys()].sort((a, b) => depth.get(a)! - depth.get(b)! || Number(!watched.has(a)) - Number(!watched.has(b)));
-  return new Set(ranked.slice(0, max));
+  // By rank (depth, then the watched before the others), each rank in the order noted: one pass, no sort (this runs as
+  // each page's decision is noted, over up to 10,000 entries).
+  const byRank: string[][] = [];
+  for (const id of entries.keys()) (byRank[2 * depth.get(id)! + Number(!watched.has(id))] ??= []).push(id);
+  const chosen = new Set<string>();
+  for (const ids of byRank) {
+    for (const id of ids ?? []) {
+      if (chosen.size === max) return chosen;
+      chosen.add(id);
+    }
+  }
+  return chosen;
 }
