@@ -108,8 +108,8 @@ export const MAX_KEPT_PARENTS = 10_000;
  * is forgotten at once); the others are remembered without a watch, each read again every
  * {@link KEPT_PARENT_TRUST_MS}. The watches go to what frees the most when it changes (`keptParentWatches`): the ended
  * ancestors kept by none before the due parents they keep, however late they were noted (a chain 25 deep under one
- * root takes one watch for its root first, not 25 in the order noted), so a root started again frees its tree at the
- * next sweep, not 5 minutes later. Each watch costs the
+ * root takes one watch for its root first, not 25 in the order noted), so a root started again frees its tree in its
+ * status's next pass from the start (the next sweep's, unless a pass of that status is under way), not 5 minutes later. Each watch costs the
  * store: on MongoStore one more instance named in its per-instance stream's `$match`, which past `maxWatchedInstances`
  * (1,000 by default, the process's clients' watches counted) carries every instance's commits to the process, and whose
  * every change reopens or widens that stream; on the IndexedDB stores one more instance read again when another tab
