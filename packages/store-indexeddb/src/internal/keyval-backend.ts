@@ -175,13 +175,19 @@ export const KEYVAL_DB_VERSION = 3;
  * meanwhile with ids among those the page has still to read are in its way (they are this layout's, with their end
  * entries once ended, so it needs none of them), and a tab starting them faster than the page reads would keep it
  * reading: once a pass read more than {@link SCAN_BATCH} rows whose `xc` entry comes after the last there was when it
- * began, it reads the rows it has left by their `xc` entries instead, {@link SCAN_BATCH} entries a transaction up to
- * that last one, and one by one the rows of those that hold the page's status with an id it has not read. A row without
- * its end entry has been as it is since before the pass began, so its `xc` entry is there; instances started since come
- * after that last entry and cannot keep the pass reading (an `xc` entry holds the creation time on the clock of the tab
- * that started the instance: a tab whose clock is behind puts its instances before that last entry, and while the last
- * is an instance started by a tab whose clock is ahead, every tab's come before it, so those are neither told apart nor
- * kept out of the entries left, and can keep the pass reading as before). Before, a pass read as many rows as the
+ * began, it walks down the `xc` entries from that last one to the place instead, {@link WALK_WINDOW} entries a
+ * transaction, and reads one by one the rows of those that hold the page's status with an id it has not read,
+ * {@link SCAN_BATCH} a transaction at most. A row without its end entry has been as it is since before the pass began,
+ * so its `xc` entry is there. An `xc` entry holds the creation time on the clock of the tab that started the
+ * instance; that clock goes up while the walk goes down, so a tab's starts land below the walk only until the walk has
+ * passed its clock, whatever it says, and cannot keep the pass walking. When the last entry is ahead of the store's
+ * clock (an instance started by a tab whose clock is ahead, or before the clock was set back), every tab's starts come
+ * before it and none would be told by it: the pass walks from its first transaction. (Walking up, as this layout did
+ * first, a tab whose clock was behind, or every tab while the last entry was ahead, kept a page reading as long as it
+ * started instances: in the layout test, 23 reads by id of 256 rows until the inserting tab stopped.) Only a tab whose
+ * clock is behind the one that started the last instance, while that one is not ahead of the store's clock, still puts
+ * instances among the rows read by id without their being told: with random ids, their share of the ids left shrinks
+ * as the pass reads. Before, a pass read as many rows as the
  * store's last such pass read, then counted those it had left and read them in as many transactions, the last
  * reading all it had left at once: the count of all 20,000 rows at a store's first such page held the writes 37 to
  * 214 ms at load 2 to 5 (70 to 680 ms at load 8 to 15), and every row another tab started after the count with an id
@@ -191,7 +197,10 @@ export const KEYVAL_DB_VERSION = 3;
  * the database was written, 103 to 160 ms beside a store's first page before, with its count, at load 6 to 9). Beside a
  * connection starting instances 256 a transaction as fast as it can (24,320 during the page), a first page read 256
  * rows a transaction at most in 94 (before, one of its transactions read 12,557 rows); such a page takes minutes either
- * way, the writes waiting mostly for those starts. Reading every instance row at once (one `getAll`, as this layout did
+ * way, the writes waiting mostly for those starts. Each of its transactions waits for one of those starts (about a
+ * second at load 11 to 15): walking up 256 entries a transaction went over all 20,000 again whatever the reads by id
+ * had read (94 transactions, 92 and 125 s); walking down 1,024 a transaction takes 68 (69 and 79 s, in pairs beside
+ * those; 17,664 starts beside it against 24,320), one more since the page's rows are read in a transaction of their own. Reading every instance row at once (one `getAll`, as this layout did
  * first), a page took 0.2 to 1.4 s (1.1 to 1.5 s at load 13 to 17) with every row in memory, and the writes waited for
  * all of it; 1,024 rows a transaction waited 12 to 18 ms (median), and the rows of the status alone, found by
  * their `xc` entries and read one by one, took 1.0 to 2.8 s a page. A page once the entries are written: 20 ms. A
@@ -292,6 +301,11 @@ const SCAN_BATCH = 256;
  * {@link KeyvalTransaction.rebuildEntries}); a range that holds more is looked up key by key.
  */
 const REBUILD_WINDOW = 2 * SCAN_BATCH;
+/**
+ * `xc` entries (keys and their small values) a transaction of a page's walk down the paging entries reads at most, of
+ * which it reads the rows of {@link SCAN_BATCH} at most (see {@link KeyvalTransaction.#endedByPaging}).
+ */
+const WALK_WINDOW = 4 * SCAN_BATCH;
 
 interface MetaValue {
   readonly version: number;
@@ -1188,9 +1202,13 @@ class KeyvalTransaction implements BackendTransaction {
     ]);
     if (!lastRow || !lastEntry) return undefined;
     if (ended.after !== undefined && !this.#keyRange.lowerBound(ended.after, true).includes(lastEntry.key)) return undefined;
+    // A last entry ahead of this store's clock is an instance started by a tab whose clock is ahead (or before the clock
+    // was set back): every tab's starts come before it, so none read by id would count as put in the way. The pass walks
+    // down the paging entries from the first transaction instead, which those starts cannot keep going.
+    const ahead = (lastEntry.key as [string, number, string])[1] > this.#clock.now().getTime();
     return {
       ...(ended.after === undefined ? {} : { place: ended.after }), lastId: lastOf(lastRow.key as IDBValidKey[]), lastEntry: lastEntry.key,
-      kept: [], dropped: false, added: 0,
+      kept: [], dropped: false, added: 0, ...(ahead ? { byPaging: {} } : {}),
     };
   }
 
@@ -1214,9 +1232,9 @@ class KeyvalTransaction implements BackendTransaction {
    * `part` with those of the query whose `xc` entry is past the place (and not after `lastEntry`) kept, `readTo` the last
    * id read, and whether more rows may follow. Rows started since the pass began (their `xc` entry after `lastEntry`)
    * have their end entries once ended, but with ids among those left they are read all the same: once more of them
-   * than {@link SCAN_BATCH} were read, the rows left are read by their paging entries instead
-   * ({@link KeyvalTransaction.#endedByPaging}), which new ones do not join, so that another tab starting instances
-   * faster than the pass reads cannot keep it reading.
+   * than {@link SCAN_BATCH} were read, the rows left are read by a walk down their paging entries instead
+   * ({@link KeyvalTransaction.#endedByPaging}), which such starts cannot keep going, so that another tab starting
+   * instances faster than the pass reads cannot keep it reading.
    */
   async #endedChunk(query: EndedQuery, part: EndedScanPart): Promise<[EndedScanPart, boolean]> {
     const lower = part.readTo === undefined ? ['i'] : ['i', part.readTo];
@@ -1233,24 +1251,37 @@ class KeyvalTransaction implements BackendTransaction {
   }
 
   /**
-   * The next {@link SCAN_BATCH} `xc` entries past the place (after `at.after`, else from the place) up to `lastEntry`,
-   * and the rows of those that hold the query's status with an id the pass has not read (after `readTo`, up to
-   * `lastId`), one by one: `part` with those of the query kept, and whether more entries may follow. A row without its
-   * end entry is as it was when the pass began, so its `xc` entry is there, up to `lastEntry`; instances started since
-   * come after it (but for a tab whose clock is behind, or every tab's while `lastEntry` is an instance started by a tab
-   * whose clock is ahead: see the layout, layout 16).
+   * The next transaction of a pass's walk down the `xc` entries past the place, from `lastEntry` (below `at.before`,
+   * else from it): the next {@link WALK_WINDOW} entries at most, and the rows of those that hold the query's status with
+   * an id the pass has not read (after `readTo`, up to `lastId`), {@link SCAN_BATCH} at most, read one by one from the
+   * top down: `part` with those of the query kept, and whether entries may be left below (or rows were read: the
+   * page's are read in a transaction of their own). A row without its end entry
+   * is as it was when the pass began, so its `xc` entry is there, up to `lastEntry`. The walk goes down and a tab's
+   * clock goes up: a start lands below the walk only while the clock of the tab that made it reads less than the entry
+   * the walk has come down to, which it passes once, so whatever the tabs' clocks say (ahead of `lastEntry`, behind it,
+   * or `lastEntry` itself ahead of them all), their starts cannot keep the pass walking (see the layout, layout 16).
    */
-  async #endedByPaging(query: EndedQuery, part: EndedScanPart, at: { readonly after?: IDBValidKey }): Promise<[EndedScanPart, boolean]> {
-    const from = at.after ?? part.place;
-    const range = from === undefined ? this.#range(['xc'], part.lastEntry as IDBValidKey[]) : this.#range(from as IDBValidKey[], part.lastEntry as IDBValidKey[], true);
-    const [keys, values] = await Promise.all([this.#keys(range, SCAN_BATCH), promisifyRequest(this.#store.getAll(range, SCAN_BATCH))]);
+  async #endedByPaging(query: EndedQuery, part: EndedScanPart, at: { readonly before?: IDBValidKey }): Promise<[EndedScanPart, boolean]> {
+    const lower = (part.place ?? ['xc']) as IDBValidKey[];
+    const upper = (at.before ?? part.lastEntry) as IDBValidKey[];
+    const walk = this.#keyRange.bound(lower, upper, part.place !== undefined, at.before !== undefined);
+    // The window's top, then its bottom WALK_WINDOW - 1 entries below (none: the walk's end is in it); then the window.
+    const request = this.#store.openKeyCursor(walk, 'prev');
+    const top = await promisifyRequest(request);
+    if (!top) return [part, false];
+    const topKey = top.key as IDBValidKey[];
+    top.advance(WALK_WINDOW - 1);
+    const bottom = await promisifyRequest(request);
+    const window = bottom ? this.#range(bottom.key as IDBValidKey[], topKey) : this.#keyRange.bound(lower, topKey, part.place !== undefined, false);
+    const [keys, values] = await Promise.all([this.#keys(window), promisifyRequest(this.#store.getAll(window))]);
     const left = (id: string) => (part.readTo === undefined || id > part.readTo) && id <= part.lastId;
-    const ids = keys.filter((key, i) => values[i] === query.runtimeStatus && left(lastOf(key))).map(lastOf);
+    const [taken, ids] = walkDown(keys, (key, i) => values[i] === query.runtimeStatus && left(lastOf(key)), SCAN_BATCH);
     const rows = await Promise.all(ids.map((id) => this.getInstance(id)));
     const found = rows.filter((row): row is InstanceRow => row !== undefined && matchesEndedQuery(row.state, query));
-    const last = keys[keys.length - 1];
-    const read: EndedScanPart = { ...part, ...keptWith(part, found, query.limit), ...(last === undefined ? {} : { byPaging: { after: last } }) };
-    return [read, keys.length === SCAN_BATCH && !sameEntry(last, part.lastEntry as IDBValidKey[])];
+    const read: EndedScanPart = { ...part, ...keptWith(part, found, query.limit), byPaging: { before: keys[taken] ?? topKey } };
+    // A transaction that read rows here leaves the page's own (its last transaction's) to the next, which finds no entry
+    // left: no transaction reads the rows of a step and the page's.
+    return [read, taken > 0 || bottom !== null || ids.length > 0];
   }
 
   /** The `xc` entries of a pass past its place, up to the last there was when it began. */
@@ -1726,6 +1757,20 @@ function pagingValue(row: InstanceRow): OrchestrationRuntimeStatus | 0 {
 
 function isTerminalValue(value: unknown): boolean {
   return typeof value === 'string' && isTerminalStatus(value as OrchestrationRuntimeStatus);
+}
+
+/**
+ * The walk of a page's pass down the `keys` of a window (ascending): from the last, the ids of those `take` takes, `max`
+ * at most, and the index of the lowest key it went down to (0: the whole window).
+ */
+function walkDown(keys: readonly IDBValidKey[][], take: (key: IDBValidKey[], index: number) => boolean, max: number): [number, string[]] {
+  const ids: string[] = [];
+  let at = keys.length;
+  while (at > 0 && ids.length < max) {
+    at--;
+    if (take(keys[at]!, at)) ids.push(lastOf(keys[at]!));
+  }
+  return [at, ids];
 }
 
 /**

@@ -114,11 +114,13 @@ export interface EndedScanPart {
   /** The rows read so far, by id, whose paging entry comes after `lastEntry`: put in the pass's way since it began. */
   readonly added: number;
   /**
-   * Present once more rows than a transaction reads were put in the way of the pass: the rows left (ids after `readTo`)
-   * are read by their paging entries past the place, after `after` (absent: from the place), which rows started since
-   * do not join, so that they cannot keep the pass reading.
+   * Present once more rows than a transaction reads were put in the way of the pass (or from its first transaction when
+   * `lastEntry` is ahead of the store's clock): the rows left (ids after `readTo`) are read by their paging entries past
+   * the place, walking down from `lastEntry`, below `before` (absent: from `lastEntry`). Whatever the clocks of the tabs
+   * starting instances meanwhile, a tab's starts land below the walk only until it passes that tab's clock, so they
+   * cannot keep the pass reading.
    */
-  readonly byPaging?: { readonly after?: IDBValidKey };
+  readonly byPaging?: { readonly before?: IDBValidKey };
   /** The earliest-ended rows of the query past the place read so far, at most the page's `limit`, in end order. */
   readonly kept: readonly InstanceRow[];
   /** More rows of the query than `limit` were read past the place: `kept` left some out. */

@@ -1811,7 +1811,8 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
         const page = (await store.listEnded({ runtimeStatus: 'Completed', endedTo: ENDED_TO, limit: 20 })).map((state) => state.instanceId);
         stop();
         // Three reads by id: the first 256 rows, then 512 put in the way; then the 444 rows left (past the 256th) by the
-        // 700 paging entries, 256 a transaction (three, the rows of Completed ones read one by one); none counted. Before:
+        // 700 paging entries, walked down 1,024 a transaction, the rows of Completed ones read one by one, 256 a
+        // transaction at most (two), then the page's rows in a transaction of their own; none counted. Before:
         // the store's first page counted all 700 rows at its first read, and the last of its three reads took every row
         // left up to the last id at once: 700, the 444 and 256 put in the way since the count.
         expect(perTransaction.counts()).toBe(0);
@@ -1840,6 +1841,51 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
         expect(await allEnded(store, 'Completed', 20)).toEqual(wanted);
       } finally {
         counter.uninstall();
+        release();
+      }
+    });
+
+    // The last paging entry is an instance a tab whose clock is ahead started (here a day ahead of the page's store): every
+    // other tab's starts come before it, so the page could not tell them by it, never read by paging entries, and a tab
+    // inserting ahead of its reads by id kept it reading as long as it went on (here until the 20th batch: 20 reads by
+    // id, 5,120 rows put in its way). The page now walks down the paging entries from its first transaction, and a tab
+    // whose clock goes up only lands its starts below the walk until the walk passes that clock.
+    it('reads a page to its end while another tab inserts ahead of it, the last instance started by a tab whose clock is ahead', async () => {
+      const { name, store, ahead, reads, perTransaction, stop, release } = await insertingAhead('layout-16-inserts-clock-ahead', 0);
+      // The tab whose clock is ahead: its start, as this layout's commits write one (a Running instance, no end entry).
+      const clock = new VirtualClock(new Date(Date.now() + 86_400_000));
+      const template = await rawGet(name, ['i', idOf(1)]) as { state: InstanceState };
+      const createdTime = clock.now();
+      await rawWrite(name, (raw) => {
+        const state = { ...template.state, instanceId: 'zz-ahead', runtimeStatus: 'Running', createdTime, lastUpdatedTime: createdTime };
+        raw.put({ ...template, id: 'zz-ahead', createdMs: createdTime.getTime(), status: 'Running', state }, ['i', 'zz-ahead']);
+        raw.put(0, ['xc', createdTime.getTime(), 'zz-ahead']);
+        raw.put(0, ['xn', 'Orch', createdTime.getTime(), 'zz-ahead']);
+      });
+      // A batch as each readonly transaction of the page begins (20 at most): the transaction, begun after it, sees it.
+      const { transaction } = IDBDatabase.prototype;
+      let inserting = true;
+      IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: Parameters<IDBDatabase['transaction']>) {
+        if (inserting && args[1] !== 'readwrite' && ahead.batches < 20) ahead.insert();
+        return transaction.apply(this, args);
+      } as IDBDatabase['transaction'];
+      try {
+        const page = (await store.listEnded({ runtimeStatus: 'Completed', endedTo: ENDED_TO, limit: 20 })).map((state) => state.instanceId);
+        inserting = false;
+        stop();
+        // No read by id: the page walks down the paging entries from the last, 1,024 a transaction, reading the Completed
+        // rows among them one by one, 256 a transaction at most, and the page's rows in a transaction of its own. The
+        // batches put in its way before it came down past their entries (the later a batch, the later its entries) are
+        // among those; five transactions, a batch each. Before: 23 reads by id of 256 rows, the page ending only as the
+        // inserting tab stopped at its 20th batch.
+        expect(reads.counts).toEqual([]);
+        expect(Math.max(...perTransaction.rows())).toBeLessThanOrEqual(256);
+        expect(ahead.batches).toBe(5);
+        expect(page).toEqual((await fromRows(name, 'Completed')).slice(0, 20));
+        expect(page.filter((id) => id.length > idOf(0).length).length).toBeGreaterThan(0);
+      } finally {
+        inserting = false;
+        IDBDatabase.prototype.transaction = transaction;
         release();
       }
     });
