@@ -22,8 +22,8 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
   { entry: 'runtime.js', maxAddedGzipBytes: 57_027 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 74_004 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 103_214 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 74_023 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 103_230 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_474 },
 ];
 

@@ -50,11 +50,12 @@ export interface IdbStoreSettings {
   /**
    * The layout's claim orders are IndexedDB indexes, whose entries Chromium does not delete with their row: an entry
    * left by a row written or deleted since stays, and a read steps over it, until a cursor of a readwrite transaction
-   * passes it (which deletes it). A readonly look for due work then reads no further than now (where readwrite claims
-   * read), and the wake time, which reads past it, is read in a readwrite transaction. Without it (a layout whose
-   * claim orders are keys of its own, deleted with their rows, as KeyvalStore's), both are readonly. DexieStore, with
-   * lease expiries in its task index, stepped over the entry of every task completed within a lease's length: its
-   * wake time read took 10.6, 23.0 then 37.4 ms after 1,000, 2,000 then 3,000 instances across two handles.
+   * passes it (which deletes it). A readonly look for due work (a claim's, of instances and of tasks) then reads no
+   * further than now (where readwrite claims read), and the wake time, which reads past it, is read in a readwrite
+   * transaction. Without it (a layout whose claim orders are keys of its own, deleted with their rows, as
+   * KeyvalStore's), both are readonly. DexieStore, with lease expiries in its task index, stepped over the entry of
+   * every task completed within a lease's length: its wake time read took 10.6, 23.0 then 37.4 ms after 1,000, 2,000
+   * then 3,000 instances across two handles; and so over every instance stepped within an orchestration lease's length.
    */
   readonly indexEntriesOutlive?: boolean;
   /**
@@ -251,7 +252,8 @@ export abstract class IdbStore implements Store {
   #lost: DurableError | undefined;
   /**
    * The smallest `readyMs` of any instance (Infinity: none) as the last claim probe that found nothing due read it,
-   * for the `nextWakeTime` that follows the claim round (it then reads only the tasks). An instance becomes claimable
+   * for the `nextWakeTime` that follows the claim round (it then reads only the tasks); never set where the probe
+   * reads no further than now (see {@link IdbStoreSettings.indexEntriesOutlive}). An instance becomes claimable
    * sooner only through a write that signals work (a message, a lease released with messages pending), and every
    * such signal, here or from another handle, drops the value; readyMs that a claim or a commit moves later only
    * makes the worker wake early and look again.
@@ -529,11 +531,14 @@ export abstract class IdbStore implements Store {
     const nowMs = options.now.getTime();
     // A readonly look first: most claims a worker makes find nothing, and an empty readwrite transaction still
     // queues behind every write on its tables and commits. The first key of the claim index is enough (no row is read).
+    // Where index entries outlive their rows, the look reads no further than now (see
+    // IdbStoreSettings.indexEntriesOutlive), and the wake time then reads the instances itself.
     if (this.#claimableHints.size === 0) {
       const signals = this.#workSignals;
-      const head = (await this.#run('claimOrchestration', 'readonly', INSTANCES, (tx) => tx.nextInstanceReadyMs(-Infinity))) ?? Infinity;
+      const bounded = this.#settings.indexEntriesOutlive === true;
+      const head = (await this.#run('claimOrchestration', 'readonly', INSTANCES, (tx) => tx.nextInstanceReadyMs(-Infinity, bounded ? nowMs : undefined))) ?? Infinity;
       if (head > nowMs) {
-        if (signals === this.#workSignals) this.#instancesHead = head;
+        if (!bounded && signals === this.#workSignals) this.#instancesHead = head;
         return undefined;
       }
     }

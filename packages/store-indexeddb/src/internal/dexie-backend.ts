@@ -642,6 +642,11 @@ function above(lower: unknown): DBCoreKeyRange {
   return { type: 2 as DBCoreRangeType, lower, upper: undefined, lowerOpen: true };
 }
 
+/** Every key `[readyMs, order]` of a claim index with `afterMs < readyMs <= untilMs`. */
+function readyBetween(afterMs: number, untilMs: number): DBCoreKeyRange {
+  return untilMs === Infinity ? above([afterMs, Infinity]) : { ...between([afterMs, Infinity], [untilMs, Infinity]), lowerOpen: true };
+}
+
 /** Every key `[instanceId, n]` of one instance. */
 function ofInstance(instanceId: string): DBCoreKeyRange {
   return between([instanceId, -Infinity], [instanceId, Infinity]);
@@ -888,9 +893,9 @@ class DexieTransaction implements BackendTransaction {
     return row && this.#rowsOf([row])[0];
   }
 
-  async nextInstanceReadyMs(nowMs: number): Promise<number | undefined> {
+  async nextInstanceReadyMs(afterMs: number, untilMs = Infinity): Promise<number | undefined> {
     this.#flush();
-    return (await this.#first<InstanceRow>(this.#core.instances, this.#core.instancesReady, above([nowMs, Infinity])))?.readyMs;
+    return (await this.#first<InstanceRow>(this.#core.instances, this.#core.instancesReady, readyBetween(afterMs, untilMs)))?.readyMs;
   }
 
   async queuedInstances(filter: (row: InstanceRow) => boolean): Promise<InstanceRow[]> {
@@ -1173,7 +1178,7 @@ class DexieTransaction implements BackendTransaction {
 
   async nextTaskReadyMs(afterMs: number, untilMs = Infinity): Promise<number | undefined> {
     this.#flush();
-    const range = untilMs === Infinity ? above([afterMs, Infinity]) : { ...between([afterMs, Infinity], [untilMs, Infinity]), lowerOpen: true };
+    const range = readyBetween(afterMs, untilMs);
     const [row, instance] = await Promise.all([
       this.#first<StoredTask>(this.#core.tasks, this.#core.tasksReady, range),
       this.#first<StoredInstance>(this.#core.instances, this.#core.instanceTasksReady, range),

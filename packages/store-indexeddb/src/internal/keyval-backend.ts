@@ -914,8 +914,8 @@ class KeyvalTransaction implements BackendTransaction {
     this.#messagesRead.set(id, messages);
   }
 
-  async nextInstanceReadyMs(nowMs: number): Promise<number | undefined> {
-    const [key] = await this.#keys(this.#range(['xr', nowMs, MAX], ['xr', MAX], true), 1);
+  async nextInstanceReadyMs(afterMs: number, untilMs = Infinity): Promise<number | undefined> {
+    const [key] = await this.#keys(this.#readyRange('xr', afterMs, untilMs), 1);
     return key ? (key[1] as number) : undefined;
   }
 
@@ -1482,8 +1482,7 @@ class KeyvalTransaction implements BackendTransaction {
 
   async nextTaskReadyMs(afterMs: number, untilMs = Infinity): Promise<number | undefined> {
     await this.#tasksIndexed();
-    const upper = (prefix: string) => (untilMs === Infinity ? [prefix, MAX] : [prefix, untilMs, MAX]);
-    const next = await Promise.all(['xt', 'xp'].map((prefix) => this.#keys(this.#range([prefix, afterMs, MAX], upper(prefix), true), 1)));
+    const next = await Promise.all(['xt', 'xp'].map((prefix) => this.#keys(this.#readyRange(prefix, afterMs, untilMs), 1)));
     const first = Math.min(...next.map(([key]) => (key ? key[1] as number : Infinity)));
     return first < Infinity ? first : undefined;
   }
@@ -1728,6 +1727,11 @@ class KeyvalTransaction implements BackendTransaction {
 
   #range(lower: IDBValidKey[], upper: IDBValidKey[], lowerOpen = false): IDBKeyRange {
     return this.#keyRange.bound(lower, upper, lowerOpen, false);
+  }
+
+  /** The claim-order keys `[prefix, readyMs, ...]` with `afterMs < readyMs <= untilMs`. */
+  #readyRange(prefix: string, afterMs: number, untilMs: number): IDBKeyRange {
+    return this.#range([prefix, afterMs, MAX], untilMs === Infinity ? [prefix, MAX] : [prefix, untilMs, MAX], true);
   }
 
   /** Deletes index keys that are no longer wanted and writes the new ones. */

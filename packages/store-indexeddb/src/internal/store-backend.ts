@@ -162,8 +162,8 @@ export interface BackendTransaction {
    * before the index answers.
    */
   firstReadyInstance(nowMs: number, likely?: string): Promise<InstanceRow | undefined>;
-  /** The smallest readyMs > nowMs of any instance. */
-  nextInstanceReadyMs(nowMs: number): Promise<number | undefined>;
+  /** The smallest readyMs > afterMs of any instance, and at most `untilMs` when given (as {@link BackendTransaction.nextTaskReadyMs}). */
+  nextInstanceReadyMs(afterMs: number, untilMs?: number): Promise<number | undefined>;
   /**
    * Every instance on the claim schedule (with pending messages, hence every instance that holds a lease) that
    * `filter` accepts: a scan of the ready index, which leaves finished instances out.

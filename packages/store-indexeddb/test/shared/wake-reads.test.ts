@@ -120,28 +120,62 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: the wake-time reads',
     // Where the leased task's claim entry is, in either layout: DexieStore's [readyMs, order], KeyvalStore's keys.
     const expiry = at(30_000).getTime();
     const entries = [[expiry, 0], ['xp', expiry, 0, ''], ['xt', expiry, 0, '']];
-    const ranges: IDBKeyRange[] = [];
-    const restore = (['getAll', 'getAllKeys', 'openCursor', 'openKeyCursor'] as const).flatMap((method) => [IDBIndex.prototype, IDBObjectStore.prototype].map((proto) => {
-      const original = proto[method] as (...args: unknown[]) => IDBRequest;
-      (proto as unknown as Record<string, unknown>)[method] = function (this: unknown, ...args: unknown[]) {
-        // A range, or an options object holding one (Dexie's `getAll({ query, count })`).
-        const query = args[0] !== null && typeof args[0] === 'object' && 'query' in args[0] ? args[0].query : args[0];
-        if (query instanceof IDBKeyRange) ranges.push(query);
-        return original.apply(this, args);
-      };
-      return () => { (proto as unknown as Record<string, unknown>)[method] = original; };
-    }));
-    const counter = countIndexedDb();
-    try {
-      expect(await worker.claimActivity({ owner: 'w', leaseMs: 30_000, now: T0 })).toBeUndefined();
-      expect(ranges.length).toBeGreaterThan(0);
-      expect(ranges.filter((range) => entries.some((key) => range.includes(key)))).toEqual([]);
-      counter.reset();
-      expect(await worker.nextWakeTime(T0)).toEqual(at(30_000));
-      expect(counter.counts()).toMatchObject(adapter === 'DexieStore' ? { readwrite: 1, readonly: 0 } : { readwrite: 0, readonly: 1 });
-    } finally {
-      counter.uninstall();
-      for (const undo of restore) undo();
-    }
+    const pastNow = await lookThenWake(adapter, worker, () => worker.claimActivity({ owner: 'w', leaseMs: 30_000, now: T0 }), entries, at(30_000));
+    expect(pastNow).toEqual([]);
+  });
+
+  it('look for due instances without reading a claim entry past now in DexieStore, and still wake at the expiry of a lease whose holder is gone', async () => {
+    const [holder, worker] = openTwo(adapter);
+    await create(holder, newInstance('a'));
+    expect((await holder.claimOrchestration({ owner: 'gone', leaseMs: 30_000, now: T0 }))?.state.instanceId).toBe('a');
+    await holder.close();
+    // The claimed instance's entry in the claim index `[readyMs, headSeq]` sits at its lease's expiry.
+    const expiry = at(30_000).getTime();
+    const entries = [[expiry, 0], [expiry, Number.MAX_SAFE_INTEGER]];
+    const pastNow = await lookThenWake(adapter, worker, () => worker.claimOrchestration({ owner: 'w', leaseMs: 30_000, now: T0 }), entries, at(30_000));
+    // KeyvalStore's look reads on (its entries go with their rows) and hands the instances' next time to the wake time.
+    if (adapter === 'DexieStore') expect(pastNow).toEqual([]);
+    expect(await worker.claimOrchestration({ owner: 'w', leaseMs: 30_000, now: at(29_999) })).toBeUndefined();
+    expect((await worker.claimOrchestration({ owner: 'w', leaseMs: 30_000, now: at(30_000) }))?.state.instanceId).toBe('a');
   });
 });
+
+/**
+ * The reads of `look` (a claim on `worker` that finds nothing at T0) whose range holds one of `entries`; the
+ * `nextWakeTime(T0)` that follows it answers `wake`, read in a readwrite transaction in DexieStore, a readonly one in
+ * KeyvalStore.
+ */
+async function lookThenWake(
+  adapter: AdapterName, worker: Store, look: () => Promise<unknown>, entries: readonly IDBValidKey[], wake: Date,
+): Promise<IDBKeyRange[]> {
+  const { ranges, restore } = recordRanges();
+  const counter = countIndexedDb();
+  try {
+    expect(await look()).toBeUndefined();
+    expect(ranges.length).toBeGreaterThan(0);
+    const pastNow = ranges.filter((range) => entries.some((key) => range.includes(key)));
+    counter.reset();
+    expect(await worker.nextWakeTime(T0)).toEqual(wake);
+    expect(counter.counts()).toMatchObject(adapter === 'DexieStore' ? { readwrite: 1, readonly: 0 } : { readwrite: 0, readonly: 1 });
+    return pastNow;
+  } finally {
+    counter.uninstall();
+    restore();
+  }
+}
+
+/** Records the key range of every IndexedDB read made until `restore()`. */
+function recordRanges(): { ranges: IDBKeyRange[]; restore: () => void } {
+  const ranges: IDBKeyRange[] = [];
+  const undo = (['getAll', 'getAllKeys', 'openCursor', 'openKeyCursor'] as const).flatMap((method) => [IDBIndex.prototype, IDBObjectStore.prototype].map((proto) => {
+    const original = proto[method] as (...args: unknown[]) => IDBRequest;
+    (proto as unknown as Record<string, unknown>)[method] = function (this: unknown, ...args: unknown[]) {
+      // A range, or an options object holding one (Dexie's `getAll({ query, count })`).
+      const query = args[0] !== null && typeof args[0] === 'object' && 'query' in args[0] ? args[0].query : args[0];
+      if (query instanceof IDBKeyRange) ranges.push(query);
+      return original.apply(this, args);
+    };
+    return () => { (proto as unknown as Record<string, unknown>)[method] = original; };
+  }));
+  return { ranges, restore: () => { for (const restore of undo) restore(); } };
+}
