@@ -185,9 +185,11 @@ export const KEYVAL_DB_VERSION = 3;
  * before it and none would be told by it: the pass walks from its first transaction. (Walking up, as this layout did
  * first, a tab whose clock was behind, or every tab while the last entry was ahead, kept a page reading as long as it
  * started instances: in the layout test, 23 reads by id of 256 rows until the inserting tab stopped.) Only a tab whose
- * clock is behind the one that started the last instance, while that one is not ahead of the store's clock, still puts
- * instances among the rows read by id without their being told: with random ids, their share of the ids left shrinks
- * as the pass reads. Before, a pass read as many rows as the
+ * clock is behind the creation time of the last instance, while that one is not ahead of the store's clock, still puts
+ * instances among the rows read by id without their being told, and only until its clock passes that time: no longer
+ * than it is behind the store's clock (with the system clock, which every tab shares, only the starts under way as the
+ * pass begins); with random ids, their share of the ids left shrinks as the pass reads. Before, a pass read as many
+ * rows as the
  * store's last such pass read, then counted those it had left and read them in as many transactions, the last
  * reading all it had left at once: the count of all 20,000 rows at a store's first such page held the writes 37 to
  * 214 ms at load 2 to 5 (70 to 680 ms at load 8 to 15), and every row another tab started after the count with an id

@@ -1533,7 +1533,7 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
      * ids between the page's 256th and 257th rows (those its second read begins with), half ended: among the first of
      * the rows' ends, from their fifth ms on, 64 instances to an end ms, the later a batch the later they end.
      */
-    function startsAhead(db: IDBDatabase, template: { state: InstanceState }): { insert(): void; readonly batches: number } {
+    function startsAhead(db: IDBDatabase, template: { state: InstanceState }, createdFrom = T0.getTime() + 5_000): { insert(): void; readonly batches: number } {
       let batches = 0;
       return {
         get batches() {
@@ -1544,7 +1544,7 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
           const raw = tx.objectStore(STORE);
           for (let n = 0; n < 256; n++) {
             const id = `${idOf(255)}-${String(batches * 256 + n).padStart(5, '0')}`;
-            const createdMs = T0.getTime() + 5_000 + batches * 256 + n; // created after every instance
+            const createdMs = createdFrom + batches * 256 + n; // by default, created after every instance
             const status = n % 2 === 0 ? 'Completed' : 'Running';
             const lastUpdatedTime = new Date(status === 'Completed' ? T0.getTime() + 10_005 + Math.floor((batches * 256 + n) / 64) : createdMs);
             raw.put({ ...template, id, createdMs, status, state: { ...template.state, instanceId: id, runtimeStatus: status, createdTime: new Date(createdMs), lastUpdatedTime } }, ['i', id]);
@@ -1563,14 +1563,14 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
      * is made, `batches` at most, until `stop()`. The reads (`reads`) and the rows each transaction reads
      * (`perTransaction`) are watched; `release()` ends the watches and closes that connection.
      */
-    async function insertingAhead(label: string, batches: number) {
+    async function insertingAhead(label: string, batches: number, createdFrom?: number) {
       const name = uniqueName(label);
       await ended(name, { version: 15, store: 'durable-rx/keyval' });
       const steps = abortMarkerWritesAfterFirst(); // the writing stays at its start: every row past the place
       const store = open(name);
       await store.getInstance('none'); // opened: the database at this layout's IndexedDB version
       const db = await rawOpen(name);
-      const ahead = startsAhead(db, await rawGet(name, ['i', idOf(1)]) as { state: InstanceState });
+      const ahead = startsAhead(db, await rawGet(name, ['i', idOf(1)]) as { state: InstanceState }, createdFrom);
       let inserting = true;
       const reads = rowReads(() => {
         if (inserting && ahead.batches < batches) ahead.insert();
@@ -1886,6 +1886,30 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
       } finally {
         inserting = false;
         IDBDatabase.prototype.transaction = transaction;
+        release();
+      }
+    });
+
+    // A tab whose clock is behind the creation time of the last instance (here its first batch, created up to that very
+    // ms) puts its starts in the page's way uncounted: their paging entries come before that last one. Only until its
+    // clock passes that time: its next batches come after it, are counted, and once more than 256 were read the page
+    // walks down the paging entries as above, one read by id later (the uncounted batch).
+    it('counts the starts of a tab whose clock is behind the last instance once its clock passes that instance', async () => {
+      const behind = createdMsOf(COUNT - 1) - 255;
+      const { name, store, ahead, reads, perTransaction, stop, release } = await insertingAhead('layout-16-inserts-clock-behind', 20, behind);
+      const counter = countIndexedDb();
+      try {
+        const page = (await store.listEnded({ runtimeStatus: 'Completed', endedTo: ENDED_TO, limit: 20 })).map((state) => state.instanceId);
+        stop();
+        // Four reads by id: the first 256 rows, the uncounted batch, then 512 counted; then the walk (two transactions,
+        // the 444 rows left) and the page's rows.
+        expect(reads.counts).toEqual([256, 256, 256, 256]);
+        expect(ahead.batches).toBe(4);
+        expect(counter.counts().readonly).toBe(1 + 4 + 3);
+        expect(Math.max(...perTransaction.rows())).toBeLessThanOrEqual(256);
+        expect(page).toEqual((await fromRows(name, 'Completed')).slice(0, 20));
+      } finally {
+        counter.uninstall();
         release();
       }
     });
