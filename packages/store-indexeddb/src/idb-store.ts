@@ -54,8 +54,9 @@ export interface IdbStoreSettings {
    * further than now (where readwrite claims read), and the wake time, which reads past it, is read in a readwrite
    * transaction. Without it (a layout whose claim orders are keys of its own, deleted with their rows, as
    * KeyvalStore's), both are readonly. DexieStore, with lease expiries in its task index, stepped over the entry of
-   * every task completed within a lease's length: its wake time read took 10.6, 23.0 then 37.4 ms after 1,000, 2,000
-   * then 3,000 instances across two handles; and so over every instance stepped within an orchestration lease's length.
+   * every task completed within a lease's length (its wake time read took 10.6, 23.0 then 37.4 ms after 1,000, 2,000
+   * then 3,000 instances across two handles), and its look for due instances over the entry of every instance stepped
+   * within an orchestration lease's length.
    */
   readonly indexEntriesOutlive?: boolean;
   /**
