@@ -35,7 +35,17 @@ const openStore = (adapter, name) => (adapter === 'dexie' ? new DexieStore({ nam
 function measuredStore(adapter, prefix) {
   const name = freshName(prefix);
   const store = openStore(adapter, name);
-  return { store, dispose: async () => { await store.close(); await deleteDatabase(name); } };
+  const handles = [store];
+  return {
+    store,
+    /** Another handle of the same database (a client's, as a second tab's), closed by `dispose` too. */
+    another: () => {
+      const handle = openStore(adapter, name);
+      handles.push(handle);
+      return handle;
+    },
+    dispose: async () => { await Promise.all(handles.map((handle) => handle.close())); await deleteDatabase(name); },
+  };
 }
 
 /** Waits for an external event and sets the custom status to its payload, forever (the cross-tab probe). */
@@ -162,9 +172,8 @@ async function hello(adapter, concurrency, instances) {
  * @param {number} concurrency
  */
 async function heldAcrossHandles(adapter, measured, held, concurrency) {
-  const name = freshName(`held-${adapter}`);
-  const store = openStore(adapter, name);
-  const clientStore = openStore(adapter, name);
+  const { store, another, dispose } = measuredStore(adapter, `held-${adapter}`);
+  const clientStore = another();
   const runtime = createRuntime({ store, orchestrators: { [HELLO]: helloSequence }, activities: { E1_SayHello: sayHello }, logger: silentLogger });
   const client = createClient({ store: clientStore });
   let next = 0;
@@ -191,8 +200,7 @@ async function heldAcrossHandles(adapter, measured, held, concurrency) {
     return { adapter, concurrency, first, last };
   } finally {
     await runtime.stop();
-    await Promise.all([store.close(), clientStore.close()]);
-    await deleteDatabase(name);
+    await dispose();
   }
 }
 
