@@ -85,7 +85,7 @@ import { seqPages } from './seq-pages.js';
 import { heldSweepsQuery, sweepClaim, sweepFinishedBy, sweepRecheckDelay, sweepRenewal, sweepRetryDelay } from './sweep-lease.js';
 import { unclaimedWriteRefusal } from './unclaimed-write-holds.js';
 import { closeWhatRemains, CLIENT_CLOSE_WAIT_MS } from './close-own-client.js';
-import { documentsOf, UnboundedCalls, type Closable, type CursorBound } from './unbounded-calls.js';
+import { allOf, documentsOf, UnboundedCalls, type Closable, type CursorBound, type CursorDocuments, type NextOf } from './unbounded-calls.js';
 import { waitAtMost, type WaitOutcome } from './wait-at-most.js';
 import { wakeSignals } from './wake-signals.js';
 import { transactionEndWaitMs, transactionRanOut, transactionRetryStep, unansweredCommit, type TransactionRetryStep } from './transaction-deadline.js';
@@ -279,7 +279,7 @@ export class MongoStore implements Store {
    */
   readonly #inputReads = new InputReads(
     (keys) => this.#track(async () => {
-      const docs = await this.#readCursor(readBound(), (bound) => this.#instances.find<BatchedInput & { _id: string }>({ _id: { $in: [...keys] } }, { projection: batchedInputProjection(), ...bound }), (cursor) => cursor.toArray());
+      const docs = await this.#readInOwnSession(readBound(), (bound, session) => this.#instances.find<BatchedInput & { _id: string }>({ _id: { $in: [...keys] } }, { session, projection: batchedInputProjection(), ...bound }), (docs) => allOf(docs));
       return new Map(docs.map((doc) => [doc._id, doc]));
     }),
     (key) => this.#track(async () => (await this.#instances.findOne({ _id: key }, { projection: { executionId: 1, input: 1 }, ...readBound() })) ?? undefined),
@@ -1122,14 +1122,15 @@ export class MongoStore implements Store {
       const genOf = async () => (await this.#instances.findOne({ _id: key }, { session, projection: { historyGen: 1 }, ...readBound() }))?.historyGen;
       // A restart in between moves the instance to a new generation (and the old one is being swept): read again, and
       // after HISTORY_READ_ATTEMPTS such moves fail with UnavailableError rather than answer an empty history.
-      // Each event is decoded as its batch comes (the cursor's map), so the JSON text of one batch is held at a time,
+      // Each event is decoded as it is taken from its batch (allOf, not the cursor's map, whose failure would await the
+      // cursor's killCursors inside the read), so the JSON text of one batch is held at a time,
       // not that of the whole history next to its events; the decoding counts towards the read's deadline (readBound's
       // signal, 35 s). An event that does not decode (MongoStoreError) may be in a generation a restart abandoned
       // during the read: readStableGeneration reads the generation again and reads the new one, as it would have
       // had the read succeeded; the error is thrown when the generation did not move.
       return readStableGeneration(genOf, (gen) => {
         const { filter, options: findOptions } = historyQuery(key, gen, options);
-        return this.#readCursor(readBound(), (bound) => this.#history.find(filter, { ...findOptions, session, ...bound }).map((d) => decodeHistoryEvent(d.event)), (cursor) => cursor.toArray(), session);
+        return this.#readCursor(readBound(), (bound) => this.#history.find(filter, { ...findOptions, session, ...bound }), (docs) => allOf(docs, (d) => decodeHistoryEvent(d.event)), session);
       }, HISTORY_READ_ATTEMPTS, instanceId, (error) => error instanceof MongoStoreError);
     }));
   }
@@ -1187,7 +1188,7 @@ export class MongoStore implements Store {
           : this.#instances.find(pageFilter, {
             session, sort: pageSortOf(plan.order), hint: TAG_PAGE_HINT, limit: pageSize + 1, projection: queryProjection(request.showInput), ...bound,
           }),
-        (cursor) => readPageWithinBytes<QueriedDoc>(documentsOf(cursor), pageSize, QUERY_PAGE_BYTES, queriedBytes),
+        (docs) => readPageWithinBytes<QueriedDoc>(documentsOf(docs), pageSize, QUERY_PAGE_BYTES, queriedBytes),
         session,
       );
       const pageDocs = read.page;
@@ -1251,7 +1252,7 @@ export class MongoStore implements Store {
             return this.#readCursor(
               deadline.read(),
               (bound) => this.#instances.find(filter, { ...options, session, ...bound }),
-              (cursor) => use(upTo(() => cursor.next(), limit)),
+              (docs) => use(upTo(() => docs.next(), limit)),
               session,
             );
           };
@@ -1386,7 +1387,7 @@ export class MongoStore implements Store {
       // Stops between batches once close() began: close waits for one batch, not for the rest of the scan, and the
       // scan's close (a killCursors) is the store's to end, not the purge's to wait for (#readCursor; documentsOf, not the
       // driver's iteration, which would await it inside the purge).
-      return this.#readCursor(SCAN_BOUND, scan, (cursor) => purgeInBatches(idsOf(documentsOf(cursor)), PURGE_BATCH, purge, () => this.#closed !== undefined));
+      return this.#readCursor(SCAN_BOUND, scan, (docs) => purgeInBatches(idsOf(documentsOf(docs)), PURGE_BATCH, purge, () => this.#closed !== undefined));
     });
     if (deleted > 0) this.#sweep();
     return deleted;
@@ -1502,15 +1503,22 @@ export class MongoStore implements Store {
    * and `close()` ends them with a client of its own or waits for them (5 s at most) on an application's. `session`:
    * the explicit session `open` gives the cursor, whose end (`#readAfterKnownCommits`) waits for what is held in it.
    */
-  async #readCursor<C extends Closable, T>(
-    bound: CursorBound, open: (bound: CursorBound) => C, use: (cursor: C) => Promise<T>, session?: ClientSession,
+  #readCursor<C extends Closable & { next(): Promise<unknown> }, T>(
+    bound: CursorBound, open: (bound: CursorBound) => C, use: (docs: CursorDocuments<NextOf<C>>) => Promise<T>, session?: ClientSession,
   ): Promise<T> {
-    const read = this.#unbounded.openCursor(bound, open, session);
-    try {
-      return await this.#unbounded.within(bound.signal, use(read.cursor), session);
-    } finally {
-      await read.close();
-    }
+    return this.#unbounded.read(bound, open, use, session);
+  }
+
+  /**
+   * `#readCursor` in an explicit session of its own, not causally consistent (as the implicit one the driver would
+   * start), ended only after the `getMore` and `killCursors` a read gave up on still run in it (`UnboundedCalls.readInSession`:
+   * driver 7.8 ends a cursor's implicit session right after its `killCursors`, while such a `getMore` still runs): for
+   * the bounded reads outside a caller's session (the feeds' batched input reads, the history sweep's chunks).
+   */
+  #readInOwnSession<C extends Closable & { next(): Promise<unknown> }, T>(
+    bound: CursorBound, open: (bound: CursorBound, session: ClientSession) => C, use: (docs: CursorDocuments<NextOf<C>>) => Promise<T>,
+  ): Promise<T> {
+    return this.#unbounded.readInSession(() => this.#client.startSession({ causalConsistency: false }), (session) => session.endSession(), bound, open, use);
   }
 
   /** Keeps `run` among what `close` waits for (`#inFlight`) until it settles; returns it. */
@@ -1883,7 +1891,7 @@ export class MongoStore implements Store {
       async (afterSeq) => {
         const page = query.dueSeqs(afterSeq);
         const open = (given: CursorBound) => messages.find(page.filter, { ...page.options, session, ...given });
-        return (claim ? await this.#readCursor(bound, open, (cursor) => cursor.toArray(), session) : await open(bound).toArray()).map((doc) => doc.seq);
+        return (claim ? await this.#readCursor(bound, open, (docs) => allOf(docs), session) : await open(bound).toArray()).map((doc) => doc.seq);
       },
       (seqs) => {
         const docs = query.dueDocs(seqs);
@@ -2002,8 +2010,8 @@ export class MongoStore implements Store {
     };
     // A fill-in cut short (a failed write) leaves its cursor open (documentsOf: the driver's iteration would close it and
     // await that): its close is the store's, not connect's to wait for.
-    await this.#op(`filling in ${field}`, () => this.#readCursor(SCAN_BOUND, missing, (cursor) =>
-      fillInBatches(documentsOf(cursor), write, (doc) => doc.state, (batch) => this.#instances.bulkWrite(batch, { ordered: false }))));
+    await this.#op(`filling in ${field}`, () => this.#readCursor(SCAN_BOUND, missing, (docs) =>
+      fillInBatches(documentsOf(docs), write, (doc) => doc.state, (batch) => this.#instances.bulkWrite(batch, { ordered: false }))));
   }
 
   /**
@@ -2125,7 +2133,7 @@ export class MongoStore implements Store {
     for (;;) {
       if (this.#closed) return;
       const chunk = sweepChunkQuery(sweep, SWEEP_CHUNK);
-      const ids = (await this.#readCursor(readBound(), (bound) => this.#history.find(chunk.filter, { ...chunk.options, ...bound }), (cursor) => cursor.toArray())).map((d) => d._id);
+      const ids = (await this.#readInOwnSession(readBound(), (bound, session) => this.#history.find(chunk.filter, { ...chunk.options, session, ...bound }), (docs) => allOf(docs))).map((d) => d._id);
       if (ids.length > 0) await this.#history.deleteMany({ _id: { $in: ids } });
       // Fewer than a chunk: that was the rest of the generation, which gains no events.
       if (sweepFinishedBy(ids.length, SWEEP_CHUNK)) break;

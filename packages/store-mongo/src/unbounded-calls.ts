@@ -106,55 +106,152 @@ export class UnboundedCalls {
    * (the driver's listener, disposed by that close, sends nothing). {@link HeldCursor.close} closes it once read,
    * held too, and waits for that close until `bound.signal` aborts at most (at once without one: a scan whose
    * `maxTimeMS` is its only bound), so the read's operation ends within its bound however long a server holds the
-   * `killCursors`, and `close()` still ends it or waits for it. `session`: the explicit session the cursor runs in,
-   * ended after its close ({@link UnboundedCalls.endAfter}).
+   * `killCursors`, and `close()` still ends it or waits for it; {@link HeldCursor.release} closes it, held, for a read
+   * that failed, and waits for nothing. `session`: the explicit session the cursor runs in, ended after its close
+   * ({@link UnboundedCalls.endAfter}).
+   *
+   * {@link HeldCursor.next} takes its documents within the read: it rejects at `bound.signal`'s abort with its reason,
+   * mid-`getMore` too ({@link UnboundedCalls.within}), and at a failed `getMore` with its error as it fails
+   * ({@link onGetMoreFailure}: driver 7.8 awaits its own `killCursors` first), what it waited for held; once the read
+   * has ended so, it hands out nothing more, so a late `getMore` reply reaches nobody.
    *
    * @example
    * ```ts
-   * const read = calls.openCursor(readBound(), (bound) => instances.find(filter, { session, ...bound }));
-   * try { return await read.cursor.toArray(); } finally { await read.close(); }
+   * const read = calls.openCursor(readBound(), (bound) => instances.find(filter, { session, ...bound }), session);
+   * try { for (let doc = await read.next(); doc !== null; doc = await read.next()) take(doc); } finally { await read.close(); }
    * ```
    */
   openCursor<C extends Closable>(bound: CursorBound, open: (bound: CursorBound) => C, session?: object): HeldCursor<C> {
     const parent = bound.signal;
     let cursor: C | undefined;
     let closing: Promise<void> | undefined;
-    const closeHeld = (): Promise<void> => (closing ??= cursor === undefined ? Promise.resolve() : this.add(closeOf(cursor), session));
-    if (parent === undefined) {
-      cursor = open(bound);
-      return {
-        cursor,
-        close: () => {
-          void closeHeld();
-          return Promise.resolve();
-        },
-      };
-    }
-    const controller = new AbortController();
+    /** Aborts once the read ends early: at `parent`'s abort (its reason), or at a failed getMore (its error). */
+    const reading = new AbortController();
+    /** Set once a getMore failed: the driver's cleanup, under way, is the cursor's close (held through its `next()`). */
+    let driverCloses = false;
+    const closeHeld = (): Promise<void> => (closing ??= cursor === undefined || driverCloses ? Promise.resolve() : this.add(closeOf(cursor), session));
+    const watch = (opened: C): C => {
+      onGetMoreFailure(opened, (error) => {
+        if (reading.signal.aborted) return;
+        driverCloses = true;
+        reading.abort(error);
+      });
+      return opened;
+    };
+    const next = (): Promise<NextOf<C> | null> => {
+      if (reading.signal.aborted) return Promise.reject(reading.signal.reason);
+      // A document the cursor holds already needs no getMore (driver 7.8's next() shifts it from the batch it buffers):
+      // taken as it is, without a listener on the read's signal for each one.
+      if (bufferedCountOf(cursor) > 0) return nextOf(cursor) as Promise<NextOf<C> | null>;
+      return this.within(reading.signal, nextOf(cursor as C), session) as Promise<NextOf<C> | null>;
+    };
+    const buffered = (): NextOf<C>[] => (reading.signal.aborted ? [] : bufferedOf(cursor) as NextOf<C>[]);
+    const release = () => {
+      parent?.removeEventListener('abort', expire);
+      void closeHeld();
+    };
     const expire = () => {
       try {
         void closeHeld();
       } finally {
-        controller.abort(parent.reason);
+        controller.abort(parent?.reason);
+        if (!reading.signal.aborted) reading.abort(parent?.reason);
       }
     };
-    if (parent.aborted) controller.abort(parent.reason);
-    else parent.addEventListener('abort', expire, { once: true });
-    cursor = open({ maxTimeMS: bound.maxTimeMS, signal: controller.signal });
+    const controller = new AbortController();
+    if (parent === undefined) {
+      cursor = watch(open(bound));
+      return {
+        cursor,
+        next,
+        buffered,
+        close: () => {
+          void closeHeld();
+          return Promise.resolve();
+        },
+        release,
+      };
+    }
+    if (parent.aborted) {
+      controller.abort(parent.reason);
+      reading.abort(parent.reason);
+    } else parent.addEventListener('abort', expire, { once: true });
+    cursor = watch(open({ maxTimeMS: bound.maxTimeMS, signal: controller.signal }));
     return {
       cursor,
+      next,
+      buffered,
       close: () => {
         parent.removeEventListener('abort', expire);
         return untilAborted(parent, closeHeld());
       },
+      release,
     };
   }
 
   /**
+   * Reads a cursor `open` opens under `bound` (`use`, given its documents by {@link HeldCursor.next}), and closes it,
+   * all within `bound.signal`: the read rejects with its reason once it aborts, mid-`getMore` too ({@link
+   * UnboundedCalls.within}: driver 7.8 gives a `getMore` no signal), and with a failed `getMore`'s error as it fails;
+   * `use` is handed no document after either. Every close of the cursor, its close at that abort included (before the
+   * driver's own, which nobody would hold: {@link UnboundedCalls.openCursor}), is among these calls: once read, waited
+   * for until the signal aborts at most (not at all without one); once the read failed (`use` threw, a `getMore`
+   * failed, the signal aborted), not waited for. So the read fails with its own error at once, and `close()` ends or
+   * waits for what it left running. `session`: the explicit session `open` gives the cursor, ended after what is held
+   * in it ({@link UnboundedCalls.endAfter}).
+   *
+   * @example
+   * ```ts
+   * const events = await calls.read(readBound(), (bound) => history.find(filter, { session, ...bound }), (docs) => allOf(docs, decode), session);
+   * ```
+   */
+  async read<C extends Closable & { next(): Promise<unknown> }, T>(
+    bound: CursorBound, open: (bound: CursorBound) => C, use: (docs: CursorDocuments<NextOf<C>>) => Promise<T>, session?: object,
+  ): Promise<T> {
+    const read = this.openCursor(bound, open, session);
+    let answer: T;
+    try {
+      answer = await this.within(bound.signal, use({ next: read.next, buffered: read.buffered }), session);
+    } catch (error) {
+      read.release();
+      throw error;
+    }
+    await read.close();
+    return answer;
+  }
+
+  /**
+   * {@link UnboundedCalls.read} in an explicit session of its own (`start`; `open` gives it to the cursor), ended
+   * (`end`) once what is held in it has settled ({@link UnboundedCalls.endAfter}). For a read that would otherwise run
+   * in the implicit session driver 7.8 starts for its cursor: the cursor's close (`AbstractCursor.cleanup`) ends that
+   * session, its own, right after its `killCursors`, putting the server session back in the pool while a `getMore` the
+   * read gave up on at its signal still runs with its `lsid` (and behind a load balancer unpinning the connection it
+   * runs on).
+   *
+   * @example
+   * ```ts
+   * const start = () => client.startSession({ causalConsistency: false });
+   * const ids = await calls.readInSession(start, (session) => session.endSession(), readBound(), (bound, session) => history.find(filter, { session, ...bound }), (docs) => allOf(docs));
+   * ```
+   */
+  async readInSession<S extends object, C extends Closable & { next(): Promise<unknown> }, T>(
+    start: () => S, end: (session: S) => Promise<unknown>, bound: CursorBound, open: (bound: CursorBound, session: S) => C,
+    use: (docs: CursorDocuments<NextOf<C>>) => Promise<T>,
+  ): Promise<T> {
+    const session = start();
+    try {
+      return await this.read(bound, (given) => open(given, session), use, session);
+    } finally {
+      await this.endAfter(session, () => end(session));
+    }
+  }
+
+  /**
    * The documents of a cursor `open` opens under `bound` ({@link UnboundedCalls.openCursor}), for a read its consumer
-   * takes one at a time and may stop early (a claim's messages, merged by `mergeBySeq`): each `next()` within
-   * `bound.signal` ({@link UnboundedCalls.within}: mid-`getMore` too), and the cursor closed however the reading ends,
-   * its `return()` included, that close held and waited for until the signal at most. Nothing is opened until the first
+   * takes one at a time and may stop early (a claim's messages, merged by `mergeBySeq`): each by {@link
+   * HeldCursor.next} (within `bound.signal`, mid-`getMore` too, and failing at a failed `getMore` as it fails), and the
+   * cursor closed however the reading ends, that close held: waited for until the signal at most when the consumer
+   * stopped or the cursor was read to its end, not at all when the reading failed. Nothing is opened until the first
    * document is asked for. `session`: the explicit session `open` gives the cursor ({@link UnboundedCalls.endAfter}).
    *
    * @example
@@ -166,16 +263,94 @@ export class UnboundedCalls {
     bound: CursorBound, open: (bound: CursorBound) => Closable & { next(): Promise<D | null> }, session?: object,
   ): AsyncGenerator<D, void, undefined> {
     const read = this.openCursor(bound, open, session);
+    let failed = false;
     try {
       for (;;) {
-        const doc = await this.within(bound.signal, read.cursor.next(), session);
+        const doc = await read.next().catch((error: unknown) => {
+          failed = true;
+          throw error;
+        });
         if (doc === null) return;
         yield doc;
       }
     } finally {
-      await read.close();
+      if (failed) read.release();
+      else await read.close();
     }
   }
+}
+
+/**
+ * Every document of `docs` (taken by `next()`, not the driver's `toArray`, which iterates the cursor itself), each
+ * through `map` as it is taken (so a decode holds one batch of stored text at a time, and its failure is the read's, at
+ * once: {@link UnboundedCalls.read}).
+ *
+ * @example
+ * ```ts
+ * const events = await calls.read(readBound(), (bound) => history.find(filter, bound), (docs) => allOf(docs, (d) => decodeHistoryEvent(d.event)));
+ * ```
+ */
+export async function allOf<D, T = D>(docs: CursorDocuments<D>, map: (doc: D) => T = (doc) => doc as unknown as T): Promise<T[]> {
+  const all: T[] = [];
+  for (let doc = await docs.next(); doc !== null; doc = await docs.next()) {
+    all.push(map(doc));
+    // The rest of the batch at once, as the driver's toArray takes it (readBufferedDocuments).
+    for (const more of docs.buffered?.() ?? []) all.push(map(more));
+  }
+  return all;
+}
+
+/**
+ * A cursor's documents as a read takes them: one at a time (`null`: no more), and, when the cursor offers it, the rest
+ * of the batch it holds, in one call that sends nothing (`buffered`; none once the read has ended).
+ */
+export interface CursorDocuments<D> {
+  next(): Promise<D | null>;
+  buffered?(): D[];
+}
+
+/** The document type of a cursor `C`'s `next()` (`never` for a cursor without one). */
+export type NextOf<C> = C extends { next(): Promise<infer D | null> } ? D : never;
+
+/** How many documents `cursor` holds from its last batch (driver 7.8's public `bufferedCount()`; 0 without one). */
+function bufferedCountOf(cursor: unknown): number {
+  const count = (cursor as { bufferedCount?: unknown }).bufferedCount;
+  return typeof count === 'function' ? Number(Reflect.apply(count, cursor, [])) : 0;
+}
+
+/** The documents `cursor` holds from its last batch, taken (driver 7.8's public `readBufferedDocuments()`; none without one). */
+function bufferedOf(cursor: unknown): unknown[] {
+  const read = (cursor as { readBufferedDocuments?: unknown }).readBufferedDocuments;
+  return typeof read === 'function' ? (Reflect.apply(read, cursor, []) as unknown[]) : [];
+}
+
+/** `cursor.next()`; one that throws instead of rejecting (or has none) is a rejection too. */
+function nextOf<C>(cursor: C): Promise<unknown> {
+  try {
+    return (cursor as unknown as { next(): Promise<unknown> }).next();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * Calls `failed` with the error of each `getMore` of `cursor` as it fails. Driver 7.8's `AbstractCursor.fetchBatch`
+ * runs `this.getMore()` and, when it rejects, awaits `cleanup` (a `killCursors` with no signal or time limit, sent
+ * through server selection, which waits up to `serverSelectionTimeoutMS`, 30 s by default, for a server a network
+ * error marked Unknown; then the end of an implicit session) before `next()` rejects: told here, the read fails at once,
+ * and that `next()` is held ({@link UnboundedCalls.within}). `getMore` is the cursor's own internal method (left out of
+ * the driver's published types), wrapped on this cursor alone and called as before; a cursor without one (another
+ * driver version's, or a stand-in) is left as it is, and its read fails as its `next()` does.
+ */
+function onGetMoreFailure(cursor: object, failed: (error: unknown) => void): void {
+  const own = cursor as { getMore?: unknown };
+  const getMore = own.getMore;
+  if (typeof getMore !== 'function') return;
+  own.getMore = function (this: unknown, ...args: unknown[]): unknown {
+    const reply: unknown = Reflect.apply(getMore, this, args);
+    if (reply instanceof Promise) reply.then(undefined, failed);
+    return reply;
+  };
 }
 
 /**
@@ -210,11 +385,20 @@ export interface CursorBound {
   readonly signal?: AbortSignal;
 }
 
-/** A cursor opened by {@link UnboundedCalls.openCursor}, and its held close. */
+/** A cursor opened by {@link UnboundedCalls.openCursor}, its documents within its read, and its held close. */
 export interface HeldCursor<C> {
   readonly cursor: C;
+  /**
+   * The cursor's next document (`null`: no more), within the read: rejects at the read's signal with its reason, and
+   * at a failed `getMore` with its error, as either comes, and at once after either; what it waited for is held.
+   */
+  next(): Promise<NextOf<C> | null>;
+  /** The rest of the batch the cursor holds, taken at once (sends nothing); none once the read has ended so. */
+  buffered(): NextOf<C>[];
   /** Closes the cursor (once), held; resolves once that close settled or the read's signal aborted, at once without one. */
   close(): Promise<void>;
+  /** Closes the cursor (once), held, and waits for nothing: the end of a read that failed. */
+  release(): void;
 }
 
 /** A cursor's close; one that throws instead of rejecting is a rejection too. */

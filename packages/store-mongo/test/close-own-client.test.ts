@@ -6,7 +6,8 @@ import { mapDriverError } from '../src/map-driver-error.js';
 import { READ_DEADLINE_MARGIN_MS, READ_MAX_TIME_MS } from '../src/read-bound.js';
 import { purgeInBatches } from '../src/purge-in-batches.js';
 import { readPageWithinBytes } from '../src/queries.js';
-import { documentsOf, UnboundedCalls, untilAborted, type CursorBound } from '../src/unbounded-calls.js';
+import { endedPage, upTo } from '../src/ended-page.js';
+import { allOf, documentsOf, UnboundedCalls, untilAborted, type CursorBound } from '../src/unbounded-calls.js';
 
 /** A client whose close settles when the test says (as the driver's, waiting a server selection for an abort). */
 function heldClient() {
@@ -479,5 +480,284 @@ describe('UnboundedCalls.openCursor (every cursor close the store starts is held
     await held;
     await untilAborted(controller.signal, new Promise(() => undefined));
     await untilAborted(new AbortController().signal, Promise.reject(new Error('killCursors failed')));
+  });
+});
+
+/** A session as a cursor's reads use it: `implicit` when the cursor started it itself (driver 7.8: its `owner`). */
+function standInSession(implicit: boolean, events: string[]) {
+  let ended = false;
+  return {
+    implicit,
+    ended: () => ended,
+    end: async () => {
+      if (!ended) events.push('session ended');
+      ended = true;
+    },
+  };
+}
+
+/**
+ * A cursor as driver 7.8's AbstractCursor reads and closes one (read in its source): `next()` hands out the buffered
+ * documents (`bufferedCount()`, `readBufferedDocuments()`: the rest at once), then runs `this.getMore()` (answered by the test: `reply`, `fail`), a reply that comes once the cursor was
+ * closed buffered all the same (`fetchBatch` assigns `documents`). A getMore that fails makes `next()` await `cleanup`
+ * before it rejects. `cleanup` (`close()` too) sends one killCursors (answered by the test: `killed`) unless one was sent,
+ * the cursor is spent (an empty reply stands for one whose id is 0) or the session ended, then ends the session when the
+ * cursor started it (an implicit session), whatever the kill did.
+ */
+function driverCursor(first: string[], session: ReturnType<typeof standInSession>, events: string[]) {
+  const buffered = [...first];
+  let closed = false;
+  let killSent = false;
+  let pending: { resolve: (docs: string[]) => void; reject: (error: unknown) => void } | undefined;
+  let answerKill!: () => void;
+  const kill = new Promise<void>((resolve) => (answerKill = resolve));
+  const cleanup = async () => {
+    closed = true;
+    try {
+      if (!killSent && !session.ended()) {
+        killSent = true;
+        events.push('killCursors');
+        await kill;
+      }
+    } finally {
+      if (session.implicit) await session.end();
+    }
+  };
+  const cursor = {
+    bufferedCount: () => buffered.length,
+    readBufferedDocuments: () => buffered.splice(0),
+    getMore(): Promise<string[]> {
+      events.push('getMore');
+      return new Promise<string[]>((resolve, reject) => (pending = { resolve, reject }));
+    },
+    async next(): Promise<string | null> {
+      for (;;) {
+        if (buffered.length > 0) return buffered.shift()!;
+        if (closed) return null;
+        let batch: string[];
+        try {
+          batch = await this.getMore();
+        } catch (error) {
+          await cleanup();
+          throw error;
+        }
+        buffered.push(...batch);
+        if (batch.length === 0) {
+          killSent = true; // an empty reply here stands for one whose cursor id is 0: spent, nothing to kill
+          await cleanup();
+          return null;
+        }
+      }
+    },
+    close: () => cleanup(),
+  };
+  return {
+    cursor,
+    reply: (docs: string[]) => pending?.resolve(docs),
+    fail: (error: unknown) => pending?.reject(error),
+    killed: () => answerKill(),
+  };
+}
+
+/** Whether `work` settled once what it set off has run (a macrotask later), however it settled. */
+async function settledSoon(work: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  void work.then(() => (settled = true), () => (settled = true));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  return settled;
+}
+
+describe('UnboundedCalls.read (a read that fails ends at once, what it leaves running held)', () => {
+  it('fails at once with a getMore\u2019s error, where driver 7.8 awaits its killCursors first, and ends the session after that kill', async () => {
+    // Before, a failed getMore (a connection the pool's monitor interrupted) rejected only once the driver's cleanup had
+    // sent its killCursors, through server selection (up to serverSelectionTimeoutMS for a server marked Unknown): a
+    // history or input read waited for it until readBound's 35 s, a purge scan or a fill-in (no signal) for as long.
+    const calls = new UnboundedCalls();
+    const lost = new Error('connection 4 to db:27017 closed');
+    for (const signal of [new AbortController().signal, undefined]) {
+      const events: string[] = [];
+      const session = standInSession(false, events);
+      let opened!: ReturnType<typeof driverCursor>;
+      const read = calls.read({ maxTimeMS: READ_MAX_TIME_MS, ...(signal ? { signal } : {}) }, () => (opened = driverCursor(['e1'], session, events)).cursor, (docs) => allOf(docs, (doc) => doc), session);
+      expect(await settledSoon(read)).toBe(false); // the getMore is under way
+      opened.fail(lost);
+      expect(await settledSoon(read)).toBe(true);
+      await expect(read).rejects.toBe(lost);
+      expect(events).toEqual(['getMore', 'killCursors']); // the driver's kill, sent once: the store closes nothing again
+      expect(calls.held().length).toBeGreaterThan(0); // that kill, which close() ends or waits for
+      await calls.endAfter(session, () => session.end());
+      expect(events).toEqual(['getMore', 'killCursors']); // not while the kill runs in it
+      opened.killed();
+      await calls.settled();
+      expect(events).toEqual(['getMore', 'killCursors', 'session ended']);
+    }
+    // A claim's messages, taken one at a time: the same.
+    const claimEvents: string[] = [];
+    const claimSession = standInSession(false, claimEvents);
+    let messages!: ReturnType<typeof driverCursor>;
+    const taking = calls.documents({ maxTimeMS: READ_MAX_TIME_MS, signal: new AbortController().signal }, () => (messages = driverCursor(['m1'], claimSession, claimEvents)).cursor, claimSession);
+    expect(await taking.next()).toEqual({ done: false, value: 'm1' });
+    const taken = taking.next();
+    expect(await settledSoon(taken)).toBe(false);
+    messages.fail(lost);
+    expect(await settledSoon(taken)).toBe(true);
+    await expect(taken).rejects.toBe(lost);
+    await calls.endAfter(claimSession, () => claimSession.end());
+    expect(claimEvents).toEqual(['getMore', 'killCursors']);
+    messages.killed();
+    await calls.settled();
+    expect(claimEvents).toEqual(['getMore', 'killCursors', 'session ended']);
+    // A scan in the implicit session its cursor started: the driver ends it after its kill, the store does not before.
+    const events: string[] = [];
+    const implicit = standInSession(true, events);
+    let scan!: ReturnType<typeof driverCursor>;
+    const read = calls.read({ maxTimeMS: 600_000 }, () => (scan = driverCursor([], implicit, events)).cursor, (docs) => allOf(docs, (doc) => doc));
+    expect(await settledSoon(read)).toBe(false);
+    scan.fail(lost);
+    expect(await settledSoon(read)).toBe(true);
+    await expect(read).rejects.toBe(lost);
+    expect(events).toEqual(['getMore', 'killCursors']);
+    scan.killed();
+    await calls.settled();
+    expect(events).toEqual(['getMore', 'killCursors', 'session ended']);
+    expect(calls.held()).toEqual([]);
+  });
+
+  it('fails at once when a document does not decode, its cursor\u2019s close held and not waited for', async () => {
+    // getHistory decodes each event as it is taken. Before, the decode ran as the driver cursor's map, whose failure
+    // awaited the cursor's close (a killCursors) inside the read, until readBound's 35 s on a server that stopped answering.
+    const calls = new UnboundedCalls();
+    const events: string[] = [];
+    const session = standInSession(false, events);
+    let opened!: ReturnType<typeof driverCursor>;
+    const undecodable = new Error('event e2 does not decode');
+    const decode = (doc: string) => {
+      if (doc === 'e2') throw undecodable;
+      return doc.toUpperCase();
+    };
+    const read = calls.read({ maxTimeMS: READ_MAX_TIME_MS, signal: new AbortController().signal }, () => (opened = driverCursor(['e1', 'e2', 'e3'], session, events)).cursor, (docs) => allOf(docs, decode), session);
+    expect(await settledSoon(read)).toBe(true);
+    await expect(read).rejects.toBe(undecodable);
+    expect(events).toEqual(['killCursors']); // the store's close, held
+    expect(calls.held()).toHaveLength(1);
+    await calls.endAfter(session, () => session.end());
+    expect(events).toEqual(['killCursors']);
+    opened.killed();
+    await calls.settled();
+    expect(events).toEqual(['killCursors', 'session ended']);
+    // Read to its end, the decoded documents are the read's answer; each batch's rest taken at once, as the driver's
+    // toArray takes it, not by a next() (and a listener on the read's signal) each.
+    const whole = driverCursor(['e1', 'e3', 'e4'], standInSession(false, []), []);
+    let nexts = 0;
+    const next = whole.cursor.next.bind(whole.cursor);
+    const counted = { ...whole.cursor, next: () => (nexts++, next()) };
+    const answered = calls.read({ maxTimeMS: READ_MAX_TIME_MS, signal: new AbortController().signal }, () => counted, (docs) => allOf(docs, decode));
+    expect(await settledSoon(answered)).toBe(false);
+    whole.reply(['e5', 'e6']);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    whole.reply([]);
+    expect(await answered).toEqual(['E1', 'E3', 'E4', 'E5', 'E6']);
+    expect(nexts).toBe(3); // e1, e5, and the one that found the cursor spent
+  });
+
+  it('runs a read outside a caller\u2019s session in one of its own, ended after the getMore it gave up on, where driver 7.8 ends its implicit one at its kill', async () => {
+    // Before, the feeds' batched input reads and the history sweep's chunks ran in the implicit session driver 7.8
+    // starts for their cursor: given up on at readBound's signal mid-getMore, the cursor's close ended that session right
+    // after its killCursors, its server session back in the pool while the getMore still ran with its lsid.
+    const calls = new UnboundedCalls();
+    const reason = new DOMException('the read\u2019s bound has passed', 'TimeoutError');
+    // As those reads were: the implicit session ends at the kill, the getMore still unanswered.
+    const before: string[] = [];
+    const first = new AbortController();
+    let implicit!: ReturnType<typeof driverCursor>;
+    const given = calls.read({ maxTimeMS: READ_MAX_TIME_MS, signal: first.signal }, () => (implicit = driverCursor(['d1'], standInSession(true, before), before)).cursor, (docs) => allOf(docs, (doc) => doc))
+      .catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    first.abort(reason);
+    expect(await given).toBe(reason);
+    implicit.killed();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(before).toEqual(['getMore', 'killCursors', 'session ended']);
+    implicit.reply(['late']);
+    await calls.settled();
+    // In a session of its own: ended once both the kill and the getMore settled, whichever answers last.
+    for (const last of ['getMore', 'killCursors'] as const) {
+      const events: string[] = [];
+      const signal = new AbortController();
+      let own!: ReturnType<typeof driverCursor>;
+      const sessions: ReturnType<typeof standInSession>[] = [];
+      const read = calls.readInSession(
+        () => (sessions.push(standInSession(false, events)), sessions.at(-1)!), (session) => session.end(),
+        { maxTimeMS: READ_MAX_TIME_MS, signal: signal.signal }, (_bound, session) => (own = driverCursor(['d1'], session, events)).cursor, (docs) => allOf(docs, (doc) => doc),
+      ).catch((error: unknown) => error);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      signal.abort(reason);
+      expect(await read).toBe(reason); // at once: the call answers
+      if (last === 'getMore') own.killed();
+      else own.reply(['late']);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      expect(events).toEqual(['getMore', 'killCursors']);
+      if (last === 'getMore') own.reply(['late']);
+      else own.killed();
+      await calls.settled();
+      expect(events).toEqual(['getMore', 'killCursors', 'session ended']);
+      expect(sessions).toHaveLength(1);
+    }
+    // Read to its end: its session ends with the read.
+    const events: string[] = [];
+    let whole!: ReturnType<typeof driverCursor>;
+    const read = calls.readInSession(
+      () => standInSession(false, events), (session) => session.end(), { maxTimeMS: READ_MAX_TIME_MS, signal: new AbortController().signal },
+      (_bound, session) => (whole = driverCursor(['d1'], session, events)).cursor, (docs) => allOf(docs, (doc) => doc),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    whole.reply([]);
+    expect(await read).toEqual(['d1']);
+    expect(events).toEqual(['getMore', 'session ended']);
+    expect(calls.held()).toEqual([]);
+  });
+
+  it('hands a listing that failed at its deadline no document a late getMore reply brings, so nothing is decoded or logged after it', async () => {
+    // Before, the listing's reading went on, held, once its call had failed with a 503: a late getMore reply was handed
+    // to it, each of its documents decoded (one that does not decode logged as left out of the listing) and its repairs
+    // sent past the deadline (each batch logged as failed), for a listing nobody waited for any more.
+    const calls = new UnboundedCalls();
+    const clock = new VirtualClock();
+    const deadline = new CallDeadline(clock);
+    const events: string[] = [];
+    const session = standInSession(false, events);
+    let opened!: ReturnType<typeof driverCursor>;
+    const decoded: string[] = [];
+    let given!: Parameters<Parameters<typeof calls.read<ReturnType<typeof driverCursor>['cursor'], unknown>>[2]>[0];
+    const query = { runtimeStatus: 'Completed', endedTo: new Date(0), limit: 10 } as const;
+    type Doc = { readonly _id: string; readonly state: string };
+    const listing = endedPage<Doc>(
+      (_from, limit, use) => calls.read(
+        deadline.read(),
+        () => (opened = driverCursor(['d1'], session, events)).cursor,
+        (docs) => (given = docs, use(upTo(async () => {
+          const id = await docs.next();
+          return id === null ? null : { _id: id, state: '' };
+        }, limit))),
+        session,
+      ),
+      query,
+      (doc) => void decoded.push(doc._id), // as a document that does not decode: logged, left out
+      async () => undefined,
+    ).then(() => 'listed', (error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(decoded).toEqual(['d1']);
+    await clock.advance(LISTING_DEADLINE_MS);
+    expect(await listing).toMatchObject({ name: 'TimeoutError' });
+    opened.reply(['late1', 'late2']); // the held getMore's reply, after the call failed
+    opened.killed();
+    await calls.settled();
+    expect(decoded).toEqual(['d1']);
+    expect(given.buffered?.()).toEqual([]); // the late reply's documents, buffered by the cursor, go to nobody
+    await expect(given.next()).rejects.toMatchObject({ name: 'TimeoutError' });
+    await calls.endAfter(session, () => session.end());
+    expect(events).toEqual(['getMore', 'killCursors', 'session ended']);
+    deadline.release();
+    expect(clock.pendingTimers).toBe(0);
   });
 });
