@@ -113,6 +113,14 @@ describe("a handler whose clock fails to arm a stream session's timer", () => {
       const reader = (await open()).body!.pipeThrough(new TextDecoderStream()).getReader();
       let text = '';
       while (!text.includes('data: ')) text += await readMore(reader);
+      // It holds a subscription, whose value it sent (one that holds none and sent nothing but its `session` event is
+      // released as its connection goes, with no window).
+      const session = /"session":"([^"]+)"/.exec(text)![1]!;
+      await handler(new Request(`http://127.0.0.1${WEBHOOK_PATH}/streams/${session}/subscriptions`, {
+        method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ subscribe: [{ sub: 'a', kind: 'status', instanceId: 'none' }] }),
+      }));
+      while (!text.includes('"sub":"a"')) text += await readMore(reader);
       clock.failing = true;
       await reader.cancel(); // dropped: its resume window cannot be armed on the clock
       // It holds the one place (503) for its window, which passes on the platform's timer: the session ends, and a new

@@ -88,6 +88,13 @@ describe('a handler whose clock cannot clear a timer', () => {
         return { reader, id: /"session":"([^"]+)"/.exec(text)![1]! };
       };
       const first = await open();
+      // It holds a subscription, whose value it sent (one that holds none and sent nothing but its `session` event is
+      // released as its connection goes: nothing to resume).
+      await handler(new Request(url(`/streams/${first.id}/subscriptions`), {
+        method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ subscribe: [{ sub: 'a', kind: 'status', instanceId: 'watched' }] }),
+      }));
+      for (let text = ''; !text.includes('"sub":"a"');) text += await readMore(first.reader);
       await first.reader.cancel(); // the connection drops: the session waits a resume window for its client
       await clock.waitForTimer();
       const resumed = await open(`${first.id}.0`);

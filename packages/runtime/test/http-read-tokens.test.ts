@@ -375,6 +375,17 @@ describe('the multiplexed stream with a read token', () => {
     return { id: (opened.data as { session: string }).session, next, close: () => controller.abort() };
   }
 
+  /**
+   * A session of `token` that holds a subscription (to a-1) and sent its value, so that it waits for a resume when its
+   * connection goes (one that holds none and sent nothing but its `session` event is released at once).
+   */
+  async function held(base: string, token: string) {
+    const hub = await session(base, token);
+    expect((await change(base, hub.id, token, { subscribe: [{ sub: 'a', kind: 'status', instanceId: 'a-1' }] })).status).toBe(200);
+    expect((await hub.next()).data).toMatchObject({ sub: 'a', data: { instanceId: 'a-1' } });
+    return hub;
+  }
+
   const change = (base: string, session: string, token: string, body: unknown) => fetch(`${base}/streams/${session}/subscriptions`, bearer(token, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
   }));
@@ -465,7 +476,7 @@ describe('the multiplexed stream with a read token', () => {
   it('lets a fresh token of the same scope resume a token\'s session, and no token of another scope', async () => {
     const { base } = await open();
     const token = await createReadToken(KEY, { instanceIds: ['a-1'], ttlMs: LIFE });
-    const hub = await session(base, token);
+    const hub = await held(base, token);
     hub.close();
     const resume = (with_: string) => resumesSession(base, hub.id, with_);
     expect(await resume(await createReadToken(KEY, { instanceIds: ['a-1', 'b-1'], ttlMs: LIFE }))).toBe(false);
@@ -477,7 +488,7 @@ describe('the multiplexed stream with a read token', () => {
   it('takes a scope as a set of ids: a token naming the same ids in another order, or one twice, resumes the session', async () => {
     const { base } = await open();
     const token = await createReadToken(KEY, { instanceIds: ['b-1', 'a-1'], instanceIdPrefix: 'tenant-a-', ttlMs: LIFE });
-    const hub = await session(base, token);
+    const hub = await held(base, token);
     hub.close();
     const resumes = (with_: string) => resumesSession(base, hub.id, with_);
     const reordered = await createReadToken(KEY, { instanceIds: ['a-1', 'b-1', 'a-1'], instanceIdPrefix: 'tenant-a-', ttlMs: 2 * LIFE });

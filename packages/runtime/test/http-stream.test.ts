@@ -521,12 +521,20 @@ describe('large values and slow readers', { timeout: 300_000 }, () => {
     const { base, client, clock } = await open();
     const output = await twoHugeStatuses(client);
     const first = await stream(base, '/streams');
-    const opened = (await first.nextEvent())!;
-    const id = (JSON.parse(opened.data!) as { session: string }).session;
+    const id = (JSON.parse((await first.nextEvent())!.data!) as { session: string }).session;
+    // It holds a subscription whose value it sent (one that holds none and sent nothing but its `session` event is
+    // released as its connection goes: nothing to resume).
+    const subscribed = await fetch(`${base}/streams/${id}/subscriptions`, {
+      method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ subscribe: [{ sub: 'c', kind: 'status', instanceId: 'small' }] }),
+    });
+    expect(subscribed.status).toBe(200);
+    const read = (await first.nextEvent())!;
+    expect(JSON.parse(read.data!)).toEqual({ sub: 'c', data: null });
     first.cancel();
     await resumeWindowArmed(clock);
     expect((await subscribeBoth(base, id)).status).toBe(200); // while nobody reads: both wait for the resume
-    const resumed = await stream(base, '/streams', { 'last-event-id': opened.id! });
+    const resumed = await stream(base, '/streams', { 'last-event-id': read.id! });
     expect(JSON.parse((await resumed.nextEvent())!.data!)).toEqual({ session: id });
     const values = await bothStatuses(resumed);
     expect(values.map((v) => v.sub)).toEqual(['a', 'b']);

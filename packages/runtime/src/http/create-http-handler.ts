@@ -141,7 +141,8 @@ export interface HttpHandlerOptions {
   readonly heartbeatMs?: number;
   /**
    * How long a dropped stream stays resumable with `Last-Event-ID`, at most 2^31-1 ms. Default
-   * 30,000 ms.
+   * 30,000 ms. A stream that sent no event, and a session that holds no subscription and sent nothing but its
+   * `session` event, are released as their connection goes: nothing of them can be resumed.
    */
   readonly resumeWindowMs?: number;
   /**

@@ -96,7 +96,9 @@ export type StreamRefusal = 'closed' | 'full';
  * an event the session wrote but cannot resume after (its connection ended, if it still had one: its client left it
  * for the reconnect, which gets a new session, also when `maxSessions` are open). A single stream is disposed as soon
  * as it has written its last event (`end` or `error`) to a connection, and when its connection goes away before it
- * wrote any event (no id names it): neither holds a place of `maxSessions` for the window.
+ * wrote any event (no id names it); so is a multiplexed session whose connection goes away before it wrote any event
+ * but its `session` event, while it holds no subscription (a new session would serve its client alike, and a client
+ * that let the answer go unread cannot delete it): none of them holds a place of `maxSessions` for the window.
  *
  * **Finished streams.** A single stream that wrote its last event to a connection is remembered for the window (its
  * id, what it sent, the number and bytes of its last event; at most `maxSessions` of them, the oldest forgotten
@@ -145,9 +147,12 @@ export class SessionHub {
       },
       dropped: (session) => {
         if (!this.#sessions.has(session.id)) return;
-        // A single stream that sent no event gave its client no id to resume it with: nobody can. Released now, so
-        // it holds no place of `maxSessions` for the window.
-        if (session.mode.kind === 'single' && session.lastSeq === 0) return void this.#dispose(session);
+        // A single stream that sent no event gave its client no id to resume it with: nobody can. Nor is anything
+        // held by a multiplexed session that sent nothing but its `session` event and holds no subscription: resumed,
+        // it would send its client no more than a new one does (whose `session` event makes the client subscribe its
+        // watches again), and its client may have let the answer go unread (its last watch ended first), so that it
+        // can never delete it. Released now, so neither holds a place of `maxSessions` for the window.
+        if (session.lastSeq === 0 && (session.mode.kind === 'single' || session.subscriptionCount === 0)) return void this.#dispose(session);
         session.armExpiry();
       },
     };
