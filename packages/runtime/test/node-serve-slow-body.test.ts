@@ -55,6 +55,9 @@ describe('serve: a request body that never finishes', () => {
     );
     await once(socket, 'close');
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    // With the error JSON every refusal has, not a bare status line.
+    expect(received).toMatch(/^content-type: application\/json; charset=utf-8\r$/im);
+    expect(JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4))).toMatchObject({ code: 'request-timeout' });
     // The handler's read of the body ended (the body did not arrive whole: 400) and nothing was raised.
     await vi.waitFor(() => expect(answered).toEqual([400]), { timeout: 20_000, interval: 20 });
     expect((await runtime.client.getStatus('w'))?.runtimeStatus).toBe('Running');

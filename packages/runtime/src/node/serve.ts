@@ -1,8 +1,8 @@
-import { getRequestListener, type Http2Bindings, type HttpBindings } from '@hono/node-server';
+import { getRequestListener, RequestError, type Http2Bindings, type HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { createServer, IncomingMessage, ServerResponse, type Server } from 'node:http';
+import { createServer, IncomingMessage, ServerResponse, STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { errorResponse } from '../http/error-response.js';
+import { errorResponse, type ErrorResponseBody } from '../http/error-response.js';
 import { SSE_STREAM, type SseBody } from '../http/sse-connection.js';
 import { invalid, isCount, isCountOrZero, isFunction, isString, readChecked, type MemberCheck } from '../model/validation.js';
 import { SocketWriter } from './socket-writer.js';
@@ -81,6 +81,11 @@ export interface NodeServer {
  * `createHttpHandler` checks against its `allowedHosts`. A request whose path has a dot segment (`.` or `..`, also
  * written `%2e`) is answered 400 `invalid-argument` without calling the handler: resolved, as the handler's URL is, it
  * would name another route (`/instances/./terminate` is `/instances/terminate`), and no path of the HTTP API has one.
+ * A request it cannot read at all is answered without the handler too, with the same error JSON
+ * (`{ code, message, ExceptionMessage }`) and the connection closed: 400 `invalid-argument` for a target or `Host` no
+ * URL is built on (a backslash in the path, `OPTIONS *`, `Host: a b`), an HTTP/1.1 request without `Host`, and HTTP
+ * Node's parser refuses (a malformed request line or header, two body lengths); 408 `request-timeout` past
+ * `requestTimeoutMs`; 431 `headers-too-large` for headers over Node's `maxHeaderSize`.
  *
  * An answer sent before the request body arrived whole (a 413 for a body over the limit, a 401, 403, 404 or 405
  * given without reading it) says `Connection: close` (RFC 9112, 9.6): the rest of that body is never read as a
@@ -142,18 +147,28 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
     headersTimeout: Math.min(60_000, requestTimeoutMs),
     connectionsCheckingInterval: Math.min(30_000, requestTimeoutMs),
     keepAliveTimeout: keepAliveTimeoutMs,
+    // Checked below instead, to answer with the error JSON: Node's own check answers a bare 400.
+    requireHostHeader: false,
   }, (incoming, outgoing) => {
     // A request the client sent after one answered `Connection: close` (pipelined behind its body) is not served: the
     // connection ends without another answer, as that header told the client.
     if (closingSockets.has(incoming.socket)) return void incoming.resume();
+    // RFC 9112, 3.2: an HTTP/1.1 request without `Host` is 400 (an HTTP/1.0 one is addressed to `host:port`, below).
+    if (incoming.httpVersion === '1.1' && incoming.headers.host === undefined) {
+      return void writeRefusal(outgoing, 400, 'invalid-argument', 'An HTTP/1.1 request needs a Host header (RFC 9112, 3.2); nothing was done');
+    }
     void listener!(incoming, outgoing);
   });
+  // A request Node's parser cannot read (a malformed request line or header, two lengths for one body, headers over
+  // its limit) or that stops arriving (`requestTimeoutMs`): answered as Node would, with the same status, but with the
+  // error JSON every other refusal has.
+  server.on('clientError', answerClientError);
   const port = await new Promise<number>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listenPort, hostname, () => {
       server.off('error', reject);
       const { port } = server.address() as AddressInfo;
-      listener = getRequestListener(answer, { hostname: `${host}:${port}`, overrideGlobalObjects: false });
+      listener = getRequestListener(answer, { hostname: `${host}:${port}`, overrideGlobalObjects: false, errorHandler: unreadableRequest });
       resolve(port);
     });
   });
@@ -193,6 +208,67 @@ function dotSegmentRefusal(): Response {
     400, 'invalid-argument',
     'The request path has a dot segment (. or .., also as %2e): resolved, it would name another route (a command on the instance id . becomes one on every instance)',
   );
+}
+
+/**
+ * The answer to a request @hono/node-server could build no URL for (its `RequestError`: a backslash in the path, the
+ * `*` target of `OPTIONS *`, a `Host` that is no host name, an absolute target that is no URL): 400 `invalid-argument`
+ * with the error JSON, the handler not called, and the connection closed, as Node closes it after a request it could
+ * not read. Without it the answer was a 400 without a body. Anything else thrown before the handler ran (nothing known
+ * does) is a generic 500.
+ */
+function unreadableRequest(error: unknown): Response {
+  if (!(error instanceof RequestError)) return errorResponse(500, 'internal', 'Internal server error', { connection: 'close' });
+  return errorResponse(
+    400, 'invalid-argument', `The request's target or Host header names no URL (${error.message}); nothing was done`, { connection: 'close' },
+  );
+}
+
+/** Writes the error JSON of an answer `serve()` gives itself, before the handler, and closes the connection after it. */
+function writeRefusal(outgoing: ServerResponse, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ code, message, ExceptionMessage: message } satisfies ErrorResponseBody);
+  outgoing.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), connection: 'close',
+  });
+  outgoing.end(body);
+}
+
+/** A parser error of `node:http` as it reaches `clientError`: a code (`HPE_*`, `ERR_HTTP_REQUEST_TIMEOUT`), a reason. */
+type ClientError = Error & { readonly code?: unknown; readonly reason?: unknown };
+
+/**
+ * Node's own answer to a `clientError` (lib/_http_server.js, `socketOnError`), with the error JSON as its body: the
+ * same status (408 past `requestTimeoutMs`, 431 for headers over `maxHeaderSize`, 413 for chunk extensions over its
+ * limit, else 400), written only while the socket is writable and no answer to the request under way has begun, then
+ * the socket destroyed. Without it the answer had no body.
+ */
+function answerClientError(error: ClientError, socket: Socket): void {
+  const response = (socket as Socket & { readonly _httpMessage?: ServerResponse | null })._httpMessage;
+  if (socket.writable && !response?.headersSent) {
+    const [status, code, message] = clientErrorAnswer(error);
+    const body = JSON.stringify({ code, message, ExceptionMessage: message } satisfies ErrorResponseBody);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n`
+      + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
+
+/** The status, code and message of {@link answerClientError}'s answer to `error`. */
+function clientErrorAnswer(error: ClientError): [number, string, string] {
+  switch (error.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return [408, 'request-timeout', 'The request did not arrive whole within the server\'s requestTimeoutMs; nothing was done'];
+    case 'HPE_HEADER_OVERFLOW':
+      return [431, 'headers-too-large', 'The request line and headers are larger than the server reads (Node\'s maxHeaderSize, 16 KiB by default); nothing was done'];
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return [413, 'payload-too-large', 'The request body\'s chunk extensions are larger than the server reads; nothing was done'];
+    default: {
+      const reason = typeof error.reason === 'string' ? error.reason : typeof error.code === 'string' ? error.code : 'unreadable';
+      return [400, 'invalid-argument', `The request is not HTTP the server can read (${reason.slice(0, 200)}); nothing was done`];
+    }
+  }
 }
 
 /** The sockets whose answer said `Connection: close` because the request body was not read whole. */
