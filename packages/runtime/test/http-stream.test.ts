@@ -979,6 +979,24 @@ describe('GET /streams (one session, many subscriptions)', () => {
     expect(start.status).toBe(413);
   });
 
+  it('refuses a list subscription whose query has a percent-escape that is no UTF-8 text, as a request URL is refused', async () => {
+    const { base } = await open();
+    const { id } = await session(base);
+    // Read leniently, `%FF` would be U+FFFD: a prefix no one asked for, or a parameter name no route reads, which
+    // leaves the list unfiltered. The same query in a list request's URL is 400.
+    for (const query of ['instanceIdPrefix=order-%FF', 'runtimeStatus%FF=Running', 'instanceIdPrefix=%C0%AF']) {
+      expect((await fetch(`${base}/instances?${query}`, { headers: AUTH })).status, query).toBe(400);
+      const answer = await change(base, id, { subscribe: [{ sub: 'list', kind: 'instances', query }] });
+      expect(answer.status, query).toBe(400);
+      const body = await answer.json() as { code: string; message: string };
+      expect(body.code, query).toBe('invalid-argument');
+      expect(body.message, query).toMatch(/percent-escape/);
+    }
+    // Nothing was subscribed: the session holds no subscription; escapes that spell text are read as sent.
+    const ok = await change(base, id, { subscribe: [{ sub: 'list', kind: 'instances', query: 'instanceIdPrefix=%C3%A9%25' }] });
+    expect(await ok.json()).toEqual({ session: id, subscriptions: 1 });
+  });
+
   interface SubEvent { sub: string; data?: unknown; error?: { code: string } }
   const payload = (b: Block) => JSON.parse(b.data!) as SubEvent;
 

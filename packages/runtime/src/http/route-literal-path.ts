@@ -70,7 +70,8 @@ function mostLiterals(matches: readonly (readonly [readonly string[], unknown])[
 }
 
 /**
- * Refuses ({@link InvalidArgumentError}, 400) a request path (or, with `part` `'query'`, a query string) with
+ * Refuses ({@link InvalidArgumentError}, 400) a request path (or, with `part` `'query'`, a query string; with
+ * `'subscription query'`, the `query` of a stream session's list subscription) with
  * percent-escapes that are no UTF-8 text (`%FF`, a cut sequence `%E0%A4`, an overlong `%C0%AF`, a surrogate
  * `%ED%A0%80`): such a segment names no id or name, and `URLSearchParams` would read such a value as U+FFFD, a value
  * other than the one sent. A `%` that begins no escape (not followed by two hex digits: `50%off`, `?reason=50%%20done`,
@@ -84,11 +85,11 @@ function mostLiterals(matches: readonly (readonly [readonly string[], unknown])[
  * assertEscapesDecode('/runtime/webhooks/durabletask/instances/%FF'); // throws InvalidArgumentError
  * ```
  */
-export function assertEscapesDecode(text: string, part: 'path' | 'query' = 'path'): void {
+export function assertEscapesDecode(text: string, part: 'path' | 'query' | 'subscription query' = 'path'): void {
   const bad = text.match(/(?:%[0-9A-Fa-f]{2})+/g)?.find((run) => !decodes(run));
   if (bad !== undefined) {
     throw new InvalidArgumentError(
-      `The request ${part} has a malformed percent-escape (${JSON.stringify(bad.slice(0, 30))}): escapes must spell `
+      `The ${part === 'subscription query' ? part : `request ${part}`} has a malformed percent-escape (${JSON.stringify(bad.slice(0, 30))}): escapes must spell `
       + 'UTF-8 text (%25 for a % itself); nothing was done',
     );
   }

@@ -9,6 +9,7 @@ import { readHistoryPosition } from '../model/history-position.js';
 import { errorResponse, type ErrorBody } from './error-response.js';
 import { parseInstanceFilter } from './instance-filter-params.js';
 import { parseInstanceIdSegment, QueryParams } from './query-params.js';
+import { assertEscapesDecode } from './route-literal-path.js';
 import { readJsonBody } from './read-json-body.js';
 import { HeartbeatQueue } from './heartbeat-queue.js';
 import { SESSION, SessionHub, type SessionMode, type StreamSession } from './session-hub.js';
@@ -328,6 +329,9 @@ function subscriptionSpec(entry: unknown): { sub: string; spec: StreamSpec } {
   }
   if (kind === 'instances') {
     if (query !== undefined && typeof query !== 'string') throw new InvalidArgumentError('query must be a query string');
+    // As in a request's URL (the handler's check before every route): read leniently, an escape that is no UTF-8 text
+    // would be U+FFFD, a filter value no one asked for or a parameter name no filter reads, leaving the list unfiltered.
+    if (query?.includes('%')) assertEscapesDecode(query, 'subscription query');
     return { sub: id, spec: { kind, filter: parseInstanceFilter(new QueryParams(new URLSearchParams(query ?? ''))) } };
   }
   if (typeof instanceId !== 'string') throw new InvalidArgumentError('instanceId must be a string');
