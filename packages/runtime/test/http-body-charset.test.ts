@@ -186,3 +186,36 @@ describe('a body the server cannot read as text', () => {
     expect(await runtime.client.getStatusAll()).toEqual([]);
   });
 });
+
+describe('a body sent with a Content-Encoding', () => {
+  it('is refused with a typed 400 that names the coding (gzip, or plain bytes labelled br), nothing started or delivered', async () => {
+    const { runtime, base } = await open();
+    await runtime.client.startNew('WaitForEvents', { instanceId: 'waits', input: 1 });
+    const { gzipSync } = await import('node:zlib');
+    const gzip = new Uint8Array(gzipSync('{"a":1}'));
+    const sends: [string, string, string, Uint8Array<ArrayBuffer>][] = [
+      ['/orchestrators/Echo/gz1', 'application/json', 'gzip', gzip],
+      // Plain JSON labelled as compressed: read as it is, it would be taken on a guess at what the client meant.
+      ['/orchestrators/Echo/gz2', 'application/json', 'br', latin1('{"a":1}')],
+      ['/instances/waits/raiseEvent/Item', 'application/json', 'gzip', gzip],
+      ['/instances/waits/terminate', 'application/json', 'deflate, gzip', gzip],
+    ];
+    for (const [path, type, coding, body] of sends) {
+      const response = fetch(`${base}${path}`, {
+        method: 'POST', body, headers: { authorization: `Bearer ${KEY}`, 'content-type': type, 'content-encoding': coding },
+      });
+      const [status, code, message] = await errorOf(response);
+      expect([status, code], path).toEqual([400, 'invalid-argument']);
+      expect(message, path).toContain(`Content-Encoding: ${coding}`);
+    }
+    for (const id of ['gz1', 'gz2']) expect(await runtime.client.getStatus(id), id).toBeUndefined();
+    const waiting = await runtime.client.getStatus('waits', { showHistory: true });
+    expect(waiting?.runtimeStatus).toBe('Running');
+    expect(waiting?.history?.some((event) => event.type === 'EventRaised')).toBe(false);
+    // `identity` is no coding: the body is read as sent.
+    const plain = await fetch(`${base}/orchestrators/Echo/id1`, {
+      method: 'POST', body: '{"a":1}', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'content-encoding': 'identity' },
+    });
+    expect(await outputOf(runtime, 'id1', plain)).toEqual({ a: 1 });
+  });
+});

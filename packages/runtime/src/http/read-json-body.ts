@@ -38,8 +38,9 @@ export interface BodyRule {
  * An empty body, or one of only JSON whitespace, is "absent". Any other body must be JSON text, decoded by the `charset`
  * its `Content-Type` declares, else by its byte-order mark, else as UTF-8 (see `decoderOf`: bytes that are no text in
  * that encoding, or a charset this runtime does not know, are refused), and declared `application/json` (or `…+json`)
- * unless the route reads any type (`rule.anyType`); a body the route does not read (`rule.read` false) is only counted and
- * checked whole. The size limit counts the bytes as sent, whatever the encoding. Every body must arrive whole: a
+ * unless the route reads any type (`rule.anyType`), and sent without a `Content-Encoding` other than `identity` (a
+ * gzip body is not decoded: refused, whatever its bytes); a body the route does not read (`rule.read` false) is only
+ * counted and checked whole. The size limit counts the bytes as sent, whatever the encoding. Every body must arrive whole: a
  * body stream that fails, a body shorter than its `Content-Length`, or a body without a length whose client left
  * before it was read (the connection was cut mid-body) is refused too. Otherwise {@link InvalidArgumentError} (400). An integer literal beyond ±(2^53-1) that a JavaScript
  * number would round is refused too (400), never altered silently (see `assertExactIntegers`), unless `rule.used` is
@@ -58,6 +59,16 @@ export async function readJsonBody(request: Request, limitBytes: number, rule: B
   const whole = declared !== null && /^\d+$/.test(declared) ? bytes.byteLength === Number(declared) : !request.signal.aborted;
   if (!whole) throw new InvalidArgumentError(CUT);
   if (rule.read === false) return { present: false };
+  // A coded body (`Content-Encoding: gzip`) is not decoded here (nor by `serve()`, which passes it on as sent): read as
+  // it is, compressed bytes would be refused as text that is no UTF-8 (a message that hides the cause), and plain JSON
+  // labelled as coded would be taken on a guess. `identity` is no coding.
+  const coding = request.headers.get('content-encoding');
+  if (coding !== null && bytes.byteLength > 0 && !/^[\s,]*(?:identity[\s,]*)*$/i.test(coding)) {
+    throw new InvalidArgumentError(
+      `The request body is sent with Content-Encoding: ${coding.slice(0, 60)}, which this server does not decode: send it `
+      + 'uncompressed, without Content-Encoding; nothing was done',
+    );
+  }
   // Only JSON's whitespace (`curl --data-binary @file` of a file with just a newline) is no value, as an empty body:
   // Durable Functions reads such a start's body as no input. Such bytes are that text in every encoding but UTF-16
   // (`20 20` is U+2020 there): a body declared UTF-16 is blank only when its decoded text is (below).
