@@ -290,9 +290,10 @@ export class MongoStore implements Store {
   /**
    * The cursor and change-stream closes (`killCursors`, no signal or time limit) the store started and no operation
    * waits for (`#closeCursor`, the feeds' `hold`): `close` ends them with a client of its own, or waits for them 5 s
-   * at most.
+   * at most. A driver whose cursors lack the `getMore` method driver 7.8's have (`watchGetMore`) is logged once: its
+   * reads fail at a failed `getMore` only once the driver's own `killCursors` settled.
    */
-  readonly #unbounded = new UnboundedCalls();
+  readonly #unbounded = new UnboundedCalls((warning) => this.#logger.warn(`MongoStore ${this.dbName}: ${warning}`));
   /** Ends of transactions whose abort or commit the store stopped waiting for (`#keepUnanswered`). */
   readonly #unanswered = new Set<Promise<void>>();
   /** Whether claims are refused while their clock is off the server's (`refuseClaimsOnClockSkew`). */

@@ -1,3 +1,5 @@
+import { AbstractCursor } from 'mongodb';
+
 /**
  * The driver calls a store started that take no signal or time limit (a cursor's or a change stream's `killCursors`,
  * which driver 7.8 sends without either): each is held until it settles, its rejection dropped, so that `close()` has them all in hand. On a
@@ -14,8 +16,20 @@
  */
 export class UnboundedCalls {
   readonly #calls = new Set<Promise<void>>();
+  /** Told once, the first time a driver cursor has no `getMore` to watch ({@link watchGetMore}). */
+  #unwatchable: ((warning: string) => void) | undefined;
   /** The calls held that run in a session (`add`'s `session`), by session: {@link UnboundedCalls.endAfter} ends it after them. */
   readonly #inSession = new WeakMap<object, Set<Promise<void>>>();
+
+  /**
+   * `unwatchable`: called once, with {@link UNWATCHABLE_GETMORE}, the first time {@link UnboundedCalls.openCursor}
+   * opens a driver cursor (an `AbstractCursor`) without the internal `getMore` method driver 7.8's cursors have (another
+   * driver version's), whose reads then fail at a failed `getMore` only once the driver's own `killCursors` settled
+   * (MongoStore logs it as a warning).
+   */
+  constructor(unwatchable?: (warning: string) => void) {
+    this.#unwatchable = unwatchable;
+  }
 
   /**
    * Holds `call` until it settles; returns it, its rejection dropped. `session`: the explicit session `call` runs in,
@@ -112,7 +126,7 @@ export class UnboundedCalls {
    *
    * {@link HeldCursor.next} takes its documents within the read: it rejects at `bound.signal`'s abort with its reason,
    * mid-`getMore` too ({@link UnboundedCalls.within}), and at a failed `getMore` with its error as it fails
-   * ({@link onGetMoreFailure}: driver 7.8 awaits its own `killCursors` first), what it waited for held; once the read
+   * ({@link watchGetMore}: driver 7.8 awaits its own `killCursors` first), what it waited for held; once the read
    * has ended so, it hands out nothing more, so a late `getMore` reply reaches nobody.
    *
    * @example
@@ -131,11 +145,16 @@ export class UnboundedCalls {
     let driverCloses = false;
     const closeHeld = (): Promise<void> => (closing ??= cursor === undefined || driverCloses ? Promise.resolve() : this.add(closeOf(cursor), session));
     const watch = (opened: C): C => {
-      onGetMoreFailure(opened, (error) => {
+      const watched = watchGetMore(opened, (error) => {
         if (reading.signal.aborted) return;
         driverCloses = true;
         reading.abort(error);
       });
+      if (!watched && opened instanceof AbstractCursor && this.#unwatchable !== undefined) {
+        const told = this.#unwatchable;
+        this.#unwatchable = undefined;
+        told(UNWATCHABLE_GETMORE);
+      }
       return opened;
     };
     const next = (): Promise<NextOf<C> | null> => {
@@ -333,24 +352,38 @@ function nextOf<C>(cursor: C): Promise<unknown> {
   }
 }
 
+/** What {@link UnboundedCalls} tells its owner once a driver cursor has no `getMore` to watch ({@link watchGetMore}). */
+export const UNWATCHABLE_GETMORE = 'this mongodb driver\u2019s cursors have no getMore method (driver 7.8\u2019s internal one, which the store watches), '
+  + 'so a read whose getMore fails fails only once the driver\u2019s own killCursors settled (up to serverSelectionTimeoutMS on a server that stopped answering); '
+  + 'use the driver version this store supports (7.8)';
+
 /**
- * Calls `failed` with the error of each `getMore` of `cursor` as it fails. Driver 7.8's `AbstractCursor.fetchBatch`
- * runs `this.getMore()` and, when it rejects, awaits `cleanup` (a `killCursors` with no signal or time limit, sent
- * through server selection, which waits up to `serverSelectionTimeoutMS`, 30 s by default, for a server a network
- * error marked Unknown; then the end of an implicit session) before `next()` rejects: told here, the read fails at once,
- * and that `next()` is held ({@link UnboundedCalls.within}). `getMore` is the cursor's own internal method (left out of
- * the driver's published types), wrapped on this cursor alone and called as before; a cursor without one (another
- * driver version's, or a stand-in) is left as it is, and its read fails as its `next()` does.
+ * Calls `failed` with the error of each `getMore` of `cursor` as it fails; false, and nothing watched, for a cursor
+ * without one. Driver 7.8's `AbstractCursor.fetchBatch` runs `this.getMore()` and, when it rejects, awaits `cleanup`
+ * (a `killCursors` with no signal or time limit, sent through server selection, which waits up to
+ * `serverSelectionTimeoutMS`, 30 s by default, for a server a network error marked Unknown; then the end of an implicit
+ * session) before `next()` rejects: told here, the read fails at once, and that `next()` is held ({@link
+ * UnboundedCalls.within}). `getMore` is the cursor's own internal method (left out of the driver's published types),
+ * wrapped on this cursor alone and called as before, its reply returned to the driver as it is; a cursor without one
+ * (another driver version's, or a stand-in) is left as it is, and its read fails as its `next()` does. A test holds
+ * the installed driver's `FindCursor` to this (`close-own-client.test.ts`), and {@link UnboundedCalls} tells its owner
+ * when a driver cursor has none.
+ *
+ * @example
+ * ```ts
+ * if (!watchGetMore(cursor, (error) => controller.abort(error))) warn('this driver\u2019s cursors have no getMore');
+ * ```
  */
-function onGetMoreFailure(cursor: object, failed: (error: unknown) => void): void {
+export function watchGetMore(cursor: object, failed: (error: unknown) => void): boolean {
   const own = cursor as { getMore?: unknown };
   const getMore = own.getMore;
-  if (typeof getMore !== 'function') return;
+  if (typeof getMore !== 'function') return false;
   own.getMore = function (this: unknown, ...args: unknown[]): unknown {
     const reply: unknown = Reflect.apply(getMore, this, args);
     if (reply instanceof Promise) reply.then(undefined, failed);
     return reply;
   };
+  return true;
 }
 
 /**

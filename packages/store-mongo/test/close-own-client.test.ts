@@ -1,4 +1,5 @@
 import { VirtualClock } from '@durable-rx/runtime/testing';
+import { FindCursor, Long, MongoClient } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { CLIENT_CLOSE_WAIT_MS, closeOwnClient, closeWhatRemains } from '../src/close-own-client.js';
 import { CallDeadline, LISTING_DEADLINE_MS } from '../src/call-deadline.js';
@@ -7,7 +8,7 @@ import { READ_DEADLINE_MARGIN_MS, READ_MAX_TIME_MS } from '../src/read-bound.js'
 import { purgeInBatches } from '../src/purge-in-batches.js';
 import { readPageWithinBytes } from '../src/queries.js';
 import { endedPage, upTo } from '../src/ended-page.js';
-import { allOf, documentsOf, UnboundedCalls, untilAborted, type CursorBound } from '../src/unbounded-calls.js';
+import { allOf, documentsOf, UnboundedCalls, UNWATCHABLE_GETMORE, untilAborted, watchGetMore, type CursorBound } from '../src/unbounded-calls.js';
 
 /** A client whose close settles when the test says (as the driver's, waiting a server selection for an abort). */
 function heldClient() {
@@ -759,5 +760,75 @@ describe('UnboundedCalls.read (a read that fails ends at once, what it leaves ru
     expect(events).toEqual(['getMore', 'killCursors', 'session ended']);
     deadline.release();
     expect(clock.pendingTimers).toBe(0);
+  });
+});
+
+/**
+ * A cursor of the installed driver, as `collection.find` makes them, on a client that is never connected (nothing
+ * below sends a command), and set as driver 7.8's `cursorInit` leaves one after a find whose first batch was empty and
+ * whose server cursor stays open (`cursorId`, read in abstract_cursor.js); no server selected, so its `getMore` fails
+ * at once at its own check ('Unexpected null selectedServer').
+ */
+function installedDriverCursor(client: MongoClient, limit?: number): FindCursor {
+  const cursor = client.db('unwatched').collection('c').find({}, limit === undefined ? {} : { limit });
+  Reflect.set(cursor, 'cursorId', Long.fromNumber(42));
+  return cursor;
+}
+
+describe('watchGetMore (a failed getMore seen as it fails, on the installed driver\u2019s cursor)', () => {
+  it('sees the installed driver\u2019s FindCursor getMore fail before the driver\u2019s cleanup starts, and passes every reply on as it is', async () => {
+    // The store learns of a failed getMore from the cursor's internal getMore (driver 7.8's fetchBatch awaits its
+    // killCursors before next() rejects). A driver that renames it, stops calling it from next(), or cleans up before
+    // its rejection is seen fails here, not quietly in production.
+    const client = new MongoClient('mongodb://127.0.0.1:1/?directConnection=true&serverSelectionTimeoutMS=200');
+    try {
+      const cursor = installedDriverCursor(client);
+      const seen: { error: unknown; closed: boolean; killed: boolean }[] = [];
+      expect(watchGetMore(cursor, (error) => seen.push({ error, closed: cursor.closed, killed: cursor.killed }))).toBe(true);
+      const failed = cursor.next();
+      await expect(failed).rejects.toThrow(/selectedServer/);
+      const error = await failed.catch((reason: unknown) => reason);
+      expect(seen).toEqual([{ error, closed: false, killed: false }]); // the same error, seen before cleanup closed the cursor
+      expect(cursor.closed).toBe(true); // the driver's own cleanup ran after it, as before
+      // A getMore that answers (driver 7.8 answers one past a find's limit itself, with an empty batch): handed to the
+      // driver as it is, which ends the cursor; nothing is reported.
+      const limited = installedDriverCursor(client, 1);
+      Reflect.set(limited, 'numReturned', 1);
+      const reported: unknown[] = [];
+      expect(watchGetMore(limited, (reason) => reported.push(reason))).toBe(true);
+      await expect(limited.next()).resolves.toBeNull();
+      expect(limited.closed).toBe(true);
+      expect(reported).toEqual([]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('tells the store once when a driver cursor has no getMore to watch, and reads it as before', async () => {
+    // Another driver version (the peer range allows later 7.x) without the method: the reads still work, failing at a
+    // failed getMore as the driver's next() does, and the store logs once that they wait for the driver's cleanup.
+    const client = new MongoClient('mongodb://127.0.0.1:1/?directConnection=true&serverSelectionTimeoutMS=200');
+    try {
+      const warnings: string[] = [];
+      const calls = new UnboundedCalls((warning) => warnings.push(warning));
+      const withoutGetMore = () => {
+        const cursor = installedDriverCursor(client);
+        Object.defineProperty(cursor, 'getMore', { value: undefined });
+        return cursor;
+      };
+      await expect(calls.read({ maxTimeMS: READ_MAX_TIME_MS }, withoutGetMore, (docs) => allOf(docs))).rejects.toThrow();
+      await expect(calls.read({ maxTimeMS: READ_MAX_TIME_MS }, withoutGetMore, (docs) => allOf(docs))).rejects.toThrow();
+      expect(warnings).toEqual([UNWATCHABLE_GETMORE]);
+      // A driver cursor with one, and a stand-in without one, tell nothing.
+      const quiet: string[] = [];
+      const watched = new UnboundedCalls((warning) => quiet.push(warning));
+      await expect(watched.read({ maxTimeMS: READ_MAX_TIME_MS }, () => installedDriverCursor(client), (docs) => allOf(docs))).rejects.toThrow(/selectedServer/);
+      await expect(watched.read({ maxTimeMS: READ_MAX_TIME_MS }, () => ({ next: async () => null, close: async () => undefined }), (docs) => allOf(docs))).resolves.toEqual([]);
+      expect(quiet).toEqual([]);
+      await calls.settled();
+      await watched.settled();
+    } finally {
+      await client.close();
+    }
   });
 });
