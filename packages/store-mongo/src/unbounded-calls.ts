@@ -244,8 +244,9 @@ export class UnboundedCalls {
    * (`end`) once what is held in it has settled ({@link UnboundedCalls.endAfter}). For a read that would otherwise run
    * in the implicit session driver 7.8 starts for its cursor: the cursor's close (`AbstractCursor.cleanup`) ends that
    * session, its own, right after its `killCursors`, putting the server session back in the pool while a `getMore` the
-   * read gave up on at its signal still runs with its `lsid` (and behind a load balancer unpinning the connection it
-   * runs on).
+   * read gave up on at its signal still runs with its `lsid`. Behind a load balancer a session of its own does not
+   * keep the connection the cursor pinned either: driver 7.8's `cleanup` unpins it after its `killCursors` for any session
+   * outside a transaction (`maybeClearPinnedConnection`), explicit or not.
    *
    * @example
    * ```ts
