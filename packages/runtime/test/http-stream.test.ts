@@ -1252,10 +1252,12 @@ describe('GET /streams (one session, many subscriptions)', () => {
     expect(snapshot.filter((b) => b.event === 'close')).toEqual([]);
   });
 
-  it('answers 404 to a change whose session ended while its body arrived, and subscribes nothing', async () => {
+  // Dropped: its connection went away while it held no subscription and had sent nothing but its `session` event, so
+  // it is released at once, with no resume window (the change in flight does not hold it).
+  for (const ended of ['deleted', 'dropped'] as const) it(`answers 404 to a change whose session ended (${ended}) while its body arrived, and subscribes nothing`, async () => {
     const counter = { active: 0 };
     const { base, handler } = await open({}, counting(counter));
-    const { id } = await session(base);
+    const { id, reader: events } = await session(base);
     let reading!: () => void;
     type Write = (controller: ReadableStreamDefaultController<Uint8Array>) => void;
     let finish!: (write: Write) => void;
@@ -1277,7 +1279,11 @@ describe('GET /streams (one session, many subscriptions)', () => {
       method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body, duplex: 'half',
     } as RequestInit));
     await read;
-    expect((await fetch(`${base}/streams/${id}`, { method: 'DELETE', headers: AUTH })).status).toBe(204);
+    if (ended === 'deleted') expect((await fetch(`${base}/streams/${id}`, { method: 'DELETE', headers: AUTH })).status).toBe(204);
+    else {
+      events.cancel();
+      await vi.waitFor(async () => expect((await change(base, id, {})).status).toBe(404), { timeout: SETTLED.timeoutMs, interval: 10 });
+    }
     finish((controller) => {
       controller.enqueue(new TextEncoder().encode(text.slice(10)));
       controller.close();
