@@ -66,37 +66,109 @@ describe('KeptParents (the retention sweep\'s memory of parents that keep their 
 });
 
 describe('keptParentWatches (which remembered parents hold the watches)', () => {
+  /** Levels of entries, each entry given as [id, the number it was noted with], each level in the order noted. */
+  const levels = (...of: [string, number][][]): Map<string, number>[] => of.map((level) => new Map(level));
+
   it('ranks the entries kept by none first, then by how many keep them, the watched first among equals, then the order noted', () => {
-    const entries = new Map<string, string | undefined>([['c1', 'c0'], ['c2', 'c1'], ['c0', undefined], ['d1', 'd0'], ['d0', undefined], ['e1', 'c0']]);
-    expect([...keptParentWatches(entries, new Set(), 2)]).toEqual(['c0', 'd0']);
-    expect([...keptParentWatches(entries, new Set(), 4)]).toEqual(['c0', 'd0', 'c1', 'd1']);
-    // Among entries as high, one watched keeps its watch.
-    expect([...keptParentWatches(entries, new Set(['e1']), 3)]).toEqual(['c0', 'd0', 'e1']);
-    // A keeper not among the entries counts as none; all of them when as many as the watches.
-    expect([...keptParentWatches(new Map([['x', 'gone'], ['y', 'x']]), new Set(['y']), 1)]).toEqual(['x']);
-    expect(keptParentWatches(entries, new Set(), 6)).toEqual(new Set(entries.keys()));
+    // Noted c1, c2, c0, d1, d0, e1: c0 keeps c1 (which keeps c2) and e1, d0 keeps d1.
+    const entries = levels([['c0', 2], ['d0', 4]], [['c1', 0], ['d1', 3], ['e1', 5]], [['c2', 1]]);
+    expect([...keptParentWatches(entries, new Map(), 2)]).toEqual(['c0', 'd0']);
+    expect([...keptParentWatches(entries, new Map(), 4)]).toEqual(['c0', 'd0', 'c1', 'd1']);
+    // Among entries as high, one watched keeps its watch; of two watched, the earliest noted.
+    expect([...keptParentWatches(entries, new Map([['e1', 1]]), 3)]).toEqual(['c0', 'd0', 'e1']);
+    expect([...keptParentWatches(entries, new Map([['e1', 1], ['d1', 1]]), 3)]).toEqual(['c0', 'd0', 'd1']);
+    // A watched entry no longer among them is not chosen; all of them when as many as the watches.
+    expect([...keptParentWatches(entries, new Map([['gone', 0]]), 1)]).toEqual(['c0']);
+    expect(keptParentWatches(entries, new Map(), 6)).toEqual(new Set(['c0', 'd0', 'c1', 'd1', 'e1', 'c2']));
   });
 
-  it('ranks a chain 50,000 deep in one pass, its root first', () => {
-    const entries = new Map<string, string | undefined>();
-    for (let i = 50_000; i > 0; i--) entries.set(`n${i}`, `n${i - 1}`);
-    entries.set('n0', undefined);
-    expect([...keptParentWatches(entries, new Set(['n50000']), 3)]).toEqual(['n0', 'n1', 'n2']);
+  it('ranks a chain 50,000 deep by its levels, its root first', () => {
+    const entries = levels(...Array.from({ length: 50_001 }, (_, i): [string, number][] => [[`n${i}`, 50_000 - i]]));
+    expect([...keptParentWatches(entries, new Map([['n50000', 50_000]]), 3)]).toEqual(['n0', 'n1', 'n2']);
   });
 
-  it('ranks 10,000 roots in one pass, asking once whether each is watched (it runs as each page is noted)', () => {
-    // The most a sweeper remembers, all kept by none. A sort asked twice an entry and more (20,112 asks here) and took
-    // about 4 times as long as one pass on 10,000 entries (30 ms against 7 at a load of 11), at every page noted.
-    const entries = new Map<string, string | undefined>();
-    for (let i = 0; i < 10_000; i++) entries.set(`r${i}`, undefined);
-    let asked = 0;
-    const watched = new (class extends Set<string> {
-      override has(id: string): boolean {
-        asked++;
-        return super.has(id);
+  it('reads of 10,000 roots only those it chooses, the watched first', () => {
+    const roots = new Map(Array.from({ length: 10_000 }, (_, i): [string, number] => [`r${i}`, i]));
+    let read = 0;
+    const counted = new (class extends Map<string, number> {
+      override keys(): MapIterator<string> {
+        const keys = super.keys();
+        return (function* () {
+          for (const id of keys) {
+            read++;
+            yield id;
+          }
+        })() as MapIterator<string>;
       }
-    })(['r9999', 'r5000']);
-    expect([...keptParentWatches(entries, watched, 4)]).toEqual(['r5000', 'r9999', 'r0', 'r1']);
-    expect(asked).toBe(entries.size);
+    })(roots);
+    expect([...keptParentWatches([counted], new Map([['r9999', 0], ['r5000', 0]]), 4)]).toEqual(['r5000', 'r9999', 'r0', 'r1']);
+    expect(read).toBe(2);
+  });
+});
+
+describe('KeptParents.note (its cost, as each page\'s decision is noted on the thread the steps run on)', () => {
+  /** Steps of every Map and Set iterator and Map/Set writes made while `run` runs: the work it does, not its time. */
+  function countSteps(run: () => void): number {
+    const mapIterator = Object.getPrototypeOf(new Map().keys()) as { next: () => unknown };
+    const setIterator = Object.getPrototypeOf(new Set().keys()) as { next: () => unknown };
+    const patched: [object, string, unknown][] = [
+      [mapIterator, 'next', mapIterator.next], [setIterator, 'next', setIterator.next],
+      [Map.prototype, 'set', Map.prototype.set], [Set.prototype, 'add', Set.prototype.add],
+    ];
+    let steps = 0;
+    for (const [target, key, original] of patched) {
+      Object.defineProperty(target, key, {
+        configurable: true, writable: true,
+        value: function (this: unknown, ...args: unknown[]) {
+          steps++;
+          return (original as (...a: unknown[]) => unknown).apply(this, args);
+        },
+      });
+    }
+    try {
+      run();
+    } finally {
+      for (const [target, key, original] of patched) Object.defineProperty(target, key, { configurable: true, writable: true, value: original });
+    }
+    return steps;
+  }
+
+  it('costs what the noted entries change at 10,000 entries, not a copy or a ranking of them all', () => {
+    const live = new Set<string>();
+    const kept = new KeptParents((id) => {
+      live.add(id);
+      return () => live.delete(id);
+    }, 10_000, 64, 300_000, () => {});
+    const roots = new Map<string, NotedKeptParent>();
+    for (let i = 0; i < 40; i++) roots.set(`r${i}`, entry());
+    kept.note(roots, 0);
+    const below = new Map<string, NotedKeptParent>();
+    for (let i = 0; i < 9_958; i++) below.set(`c${i}`, entry(`r${i % 40}`));
+    kept.note(below, 0);
+    expect(kept.size).toBe(9_998);
+    // One page's decision: one root and one entry it keeps (the ranking moves a watch to the new root).
+    const steps = countSteps(() => kept.note(new Map([['r-new', entry()], ['c-new', entry('r-new')]]), 1));
+    expect(kept.size).toBe(10_000);
+    // The 40 roots and the 24 entries below noted first were watched: the new root takes the watch of the last of them.
+    expect(live.has('r-new') && !live.has('c23') && live.has('c22')).toBe(true);
+    expect(live.size).toBe(64);
+    // A copy of every entry and a pass of the ranking over them made 50,000 steps and more.
+    expect(steps).toBeLessThan(2_000);
+  });
+});
+
+describe('KeptParents (an entry noted under another keeper)', () => {
+  it('forgets what an entry kept below it once it is noted kept by an ancestor of its own, and keeps no loop of links', () => {
+    const kept = new KeptParents(() => () => {}, 100, 64, 300_000, () => {});
+    kept.note(new Map([['p', entry()], ['c', entry('p')], ['g', entry()]]), 0);
+    // 'p' due now, kept by its own parent 'g': what it kept until its own time goes, it stays under 'g'.
+    kept.note(new Map([['p', entry('g')]]), 1);
+    expect([...kept.map.keys()].sort()).toEqual(['g', 'p']);
+    // 'g' noted kept by 'p', which it keeps: a loop keeps nothing; an entry kept by itself neither.
+    kept.note(new Map([['g', entry('p')]]), 2);
+    expect(kept.size).toBe(0);
+    kept.note(new Map([['s', entry()]]), 3);
+    kept.note(new Map([['s', entry('s')]]), 4);
+    expect(kept.size).toBe(0);
   });
 });

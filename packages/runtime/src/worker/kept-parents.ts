@@ -41,6 +41,16 @@ export class KeptParents {
   readonly #keptBy = new Map<string, Set<string>>();
   /** The release of each entry's watch. */
   readonly #unwatch = new Map<string, () => void>();
+  /**
+   * The entries by level (how many `keptBy` links are above each: 0, kept by none), each level's ids to the number
+   * they were noted with, in that order: what {@link keptParentWatches} ranks, kept up to date as entries are noted
+   * and forgotten, so that noting costs what it changes, not a pass over every entry.
+   */
+  readonly #levels: Map<string, number>[] = [];
+  /** The level of each entry (its index in {@link KeptParents.#levels}). */
+  readonly #levelOf = new Map<string, number>();
+  /** How many entries were noted: the number the next is noted with. */
+  #noted = 0;
   /** An entry was noted or forgotten since the watches were last given: {@link keptParentWatches} may give them anew. */
   #rewatchDue = false;
   readonly #watch: (instanceId: string, changed: () => void) => () => void;
@@ -128,6 +138,7 @@ export class KeptParents {
       this.#kept.delete(id);
       this.#lapsed.delete(id);
       if (entry.keptBy !== undefined) this.#keptBy.get(entry.keptBy)?.delete(id);
+      this.#unlevel(id);
       const unwatch = this.#unwatch.get(id);
       this.#unwatch.delete(id);
       unwatch?.();
@@ -143,8 +154,9 @@ export class KeptParents {
   }
 
   #set(id: string, entry: NotedKeptParent, nowMs: number): void {
-    // Kept by an ancestor no longer remembered (forgotten as it was noted, its feed ended): kept no longer either.
-    if (entry.keptBy !== undefined && !this.#trustedUntil.has(entry.keptBy)) {
+    // Kept by an ancestor no longer remembered (forgotten as it was noted, its feed ended), or by itself: kept no
+    // longer either.
+    if (entry.keptBy !== undefined && (entry.keptBy === id || !this.#trustedUntil.has(entry.keptBy))) {
       this.forget(id);
       return;
     }
@@ -156,16 +168,38 @@ export class KeptParents {
       this.#changed(id);
       was = undefined;
     }
+    // Noted under another keeper (its own time passed, now kept by an ancestor of its own): what it kept below was
+    // kept until its time, which has passed, and goes; so an entry's level never changes while it is remembered.
+    if (was !== undefined && was.keptBy !== entry.keptBy) {
+      for (const below of [...this.#keptBy.get(id) ?? []]) this.forget(below);
+      if (entry.keptBy !== undefined && !this.#trustedUntil.has(entry.keptBy)) {
+        this.forget(id); // its new keeper was below it: a loop of links keeps nothing
+        return;
+      }
+      if (was.keptBy !== undefined) this.#keptBy.get(was.keptBy)?.delete(id);
+    }
     // Deleted first, so that an entry noted again is noted last (the earliest noted go first past `max`).
-    if (was?.keptBy !== undefined) this.#keptBy.get(was.keptBy)?.delete(id);
     this.#trustedUntil.delete(id);
     this.#lapsed.delete(id);
     this.#kept.delete(id);
+    this.#unlevel(id);
     this.#trustedUntil.set(id, nowMs + this.#trustMs);
     this.#rewatchDue = true;
     const { executionId, version, until, keptBy } = entry;
     this.#kept.set(id, { executionId, version, until, ...(keptBy === undefined ? {} : { keptBy }) });
     if (keptBy !== undefined) this.#keptBy.set(keptBy, (this.#keptBy.get(keptBy) ?? new Set()).add(id));
+    const level = keptBy === undefined ? 0 : this.#levelOf.get(keptBy)! + 1;
+    this.#levelOf.set(id, level);
+    (this.#levels[level] ??= new Map()).set(id, this.#noted++);
+  }
+
+  /** Takes `id` out of its level, and the empty levels off the end. */
+  #unlevel(id: string): void {
+    const level = this.#levelOf.get(id);
+    if (level === undefined) return;
+    this.#levelOf.delete(id);
+    this.#levels[level]!.delete(id);
+    while (this.#levels.length > 0 && this.#levels.at(-1)!.size === 0) this.#levels.pop();
   }
 
   /**
@@ -175,9 +209,9 @@ export class KeptParents {
   #rewatch(): void {
     if (!this.#rewatchDue) return;
     this.#rewatchDue = false;
-    const entries = new Map<string, string | undefined>();
-    for (const id of this.#trustedUntil.keys()) entries.set(id, (this.#kept.get(id) ?? this.#lapsed.get(id))!.keptBy);
-    const chosen = keptParentWatches(entries, new Set(this.#unwatch.keys()), this.#maxWatched);
+    const watched = new Map<string, number>();
+    for (const id of this.#unwatch.keys()) watched.set(id, this.#levelOf.get(id)!);
+    const chosen = keptParentWatches(this.#levels, watched, this.#maxWatched);
     for (const [id, unwatch] of [...this.#unwatch]) {
       if (chosen.has(id)) continue;
       this.#unwatch.delete(id);
@@ -201,48 +235,45 @@ export class KeptParents {
  * Which remembered entries of {@link KeptParents} hold its `max` watches: those that free the most when they change
  * first. An entry kept by none (an ended ancestor whose own period keeps what is below it) frees, started again or
  * purged by hand, every entry noted as kept below it, however deep, and what they keep; one kept by another frees
- * only what is below it, and goes with its keeper anyway. So the fewer `keptBy` links above an entry, the sooner it
- * is watched: a chain 25 deep kept by its root takes a watch for the root before any of its 24 entries, and a root
- * noted after 64 entries kept by others takes a watch from the lowest of them. Among entries as high, one watched
- * keeps its watch (a watch moves only to an entry higher up, so the watched set changes only as entries are noted or
- * go), then the earliest noted first. Pure.
+ * only what is below it, and goes with its keeper anyway. So the lower an entry's level (how many `keptBy` links are
+ * above it), the sooner it is watched: a chain 25 deep kept by its root takes a watch for the root before any of its
+ * 24 entries, and a root noted after 64 entries kept by others takes a watch from the lowest of them. Among entries
+ * of one level, one watched keeps its watch (a watch moves only to an entry higher up, so the watched set changes only
+ * as entries are noted or go), the earliest noted first, then the others, the earliest noted first. Pure; it reads
+ * the watched entries and, level by level, no more entries than it chooses and skips as watched: its cost is bounded
+ * by `max` and the levels it reaches, not by how many entries there are (it runs as each page's decision is noted,
+ * with up to 10,000 entries).
  *
- * @param entries - each entry's `keptBy` (`undefined`: kept by none), by instance id, in the order noted; a `keptBy`
- *   not among them counts as none.
- * @param watched - the entries watched now.
+ * @param levels - the entries by level (index 0: kept by none; an entry's level is its keeper's plus one), each a map
+ *   of their ids to the number they were noted with, in the order noted.
+ * @param watched - the entries watched now, each with its level.
  * @param max - most entries watched.
  * @returns the entries to watch, at most `max`.
  *
  * @example
  * ```ts
- * keptParentWatches(new Map([['b', 'a'], ['a', undefined]]), new Set(['b']), 1); // Set { 'a' }: the root first
+ * keptParentWatches([new Map([['a', 1]]), new Map([['b', 0]])], new Map([['b', 1]]), 1); // Set { 'a' }: the root first
  * ```
  */
-export function keptParentWatches(entries: ReadonlyMap<string, string | undefined>, watched: ReadonlySet<string>, max: number): Set<string> {
-  if (entries.size <= max) return new Set(entries.keys());
-  // How many entries keep each one above it: a loop up its links, each entry's depth found once (chains run deep).
-  // -1 marks the entries of the path being walked: links that loop count from where the loop is met.
-  const depth = new Map<string, number>();
-  const path: string[] = [];
-  for (const id of entries.keys()) {
-    let above: string | undefined = id;
-    while (above !== undefined && entries.has(above) && !depth.has(above)) {
-      depth.set(above, -1);
-      path.push(above);
-      above = entries.get(above);
-    }
-    const met = above === undefined ? -1 : depth.get(above) ?? -1;
-    for (let at = path.pop(), d = met + 1; at !== undefined; at = path.pop(), d++) depth.set(at, d);
+export function keptParentWatches(
+  levels: readonly ReadonlyMap<string, number>[], watched: ReadonlyMap<string, number>, max: number,
+): Set<string> {
+  // The watched entries of each level, earliest noted first (at most as many as the watches).
+  const watchedAt: [string, number][][] = [];
+  for (const [id, level] of watched) {
+    const noted = levels[level]?.get(id);
+    if (noted !== undefined) (watchedAt[level] ??= []).push([id, noted]);
   }
-  // By rank (depth, then the watched before the others), each rank in the order noted: one pass, no sort (this runs as
-  // each page's decision is noted, over up to 10,000 entries).
-  const byRank: string[][] = [];
-  for (const id of entries.keys()) (byRank[2 * depth.get(id)! + Number(!watched.has(id))] ??= []).push(id);
   const chosen = new Set<string>();
-  for (const ids of byRank) {
-    for (const id of ids ?? []) {
-      if (chosen.size === max) return chosen;
+  if (max <= 0) return chosen;
+  for (let level = 0; level < levels.length; level++) {
+    for (const [id] of watchedAt[level]?.sort((a, b) => a[1] - b[1]) ?? []) {
       chosen.add(id);
+      if (chosen.size === max) return chosen;
+    }
+    for (const id of levels[level]!.keys()) {
+      chosen.add(id); // a watched one is in already
+      if (chosen.size === max) return chosen;
     }
   }
   return chosen;
