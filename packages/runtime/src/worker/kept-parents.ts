@@ -30,7 +30,7 @@ import type { KeptParent, NotedKeptParent } from '../store/plan-retention.js';
  * planRetention(candidates, parents, now, periods, kept.map);
  * ```
  */
-export class KeptParents {
+export class KeptParents<Place = never> {
   /** The trusted entries: what `planRetention` takes as `keeping`. */
   readonly #kept = new Map<string, NotedKeptParent>();
   /** The entries whose trust lapsed, waiting to be read again. */
@@ -51,13 +51,15 @@ export class KeptParents {
   readonly #levelOf = new Map<string, number>();
   /** How many entries were noted: the number the next is noted with. */
   #noted = 0;
+  /** Where what each entry keeps was last found ({@link KeptParents.place}), at most {@link MAX_PLACES} each. */
+  readonly #places = new Map<string, Place[]>();
   /** An entry was noted or forgotten since the watches were last given: {@link keptParentWatches} may give them anew. */
   #rewatchDue = false;
   readonly #watch: (instanceId: string, changed: () => void) => () => void;
   readonly #max: number;
   readonly #maxWatched: number;
   readonly #trustMs: number;
-  readonly #changed: (instanceId: string) => void;
+  readonly #changed: (instanceId: string, places: readonly Place[]) => void;
 
   /**
    * @param watch - starts hearing of the committed changes of one instance, calling `changed` on each (and when the
@@ -66,11 +68,11 @@ export class KeptParents {
    * @param maxWatched - most entries watched at once (the rest are kept without a watch, read again as their trust lapses).
    * @param trustMs - how long an entry is trusted without being read again.
    * @param changed - told of an entry ended by a change of its instance (heard by its watch, or noted again as another
-   *   snapshot than the one it holds).
+   *   snapshot than the one it holds), with the places of what it and the entries below it kept ({@link KeptParents.place}).
    */
   constructor(
     watch: (instanceId: string, changed: () => void) => () => void, max: number, maxWatched: number, trustMs: number,
-    changed: (instanceId: string) => void,
+    changed: (instanceId: string, places: readonly Place[]) => void,
   ) {
     this.#watch = watch;
     this.#max = max;
@@ -127,12 +129,16 @@ export class KeptParents {
 
   /**
    * Forgets the entry of `instanceId`, if any, and those it keeps (their `keptBy`), theirs in turn, and releases their
-   * watches. A loop, not a recursion: a tree's links of `keptBy` are as deep as the tree.
+   * watches; returns the places of what they kept ({@link KeptParents.place}). A loop, not a recursion: a tree's links
+   * of `keptBy` are as deep as the tree.
    */
-  forget(instanceId: string): void {
+  forget(instanceId: string): Place[] {
+    const places = new Set<Place>();
     const pending = [instanceId];
     for (let id = pending.pop(); id !== undefined; id = pending.pop()) {
       if (!this.#trustedUntil.delete(id)) continue;
+      for (const place of this.#places.get(id) ?? []) places.add(place);
+      this.#places.delete(id);
       this.#rewatchDue = true;
       const entry = this.#kept.get(id) ?? this.#lapsed.get(id)!;
       this.#kept.delete(id);
@@ -145,6 +151,24 @@ export class KeptParents {
       const kept = this.#keptBy.get(id);
       this.#keptBy.delete(id);
       for (const below of kept ?? []) pending.push(below);
+    }
+    return [...places];
+  }
+
+  /**
+   * Notes that something `instanceId` keeps (a sub-orchestration whose parent it is) was found at `place` (where a
+   * listing read it), for it and each entry above it (its `keptBy`, theirs in turn): handed to `changed` when one of
+   * them changes, so that the caller reads those places again at once. The last {@link MAX_PLACES} places of each.
+   */
+  place(instanceId: string, place: Place): void {
+    for (let id: string | undefined = instanceId, left = this.#trustedUntil.size; id !== undefined && left > 0; left--) {
+      const entry: NotedKeptParent | undefined = this.#kept.get(id) ?? this.#lapsed.get(id);
+      if (entry === undefined) return;
+      const places = this.#places.get(id) ?? [];
+      if (!places.includes(place)) places.push(place);
+      if (places.length > MAX_PLACES) places.shift();
+      this.#places.set(id, places);
+      id = entry.keptBy;
     }
   }
 
@@ -164,8 +188,7 @@ export class KeptParents {
     // snapshot kept below it goes, as a watch would have had it go.
     let was = this.#kept.get(id) ?? this.#lapsed.get(id);
     if (was !== undefined && (was.executionId !== entry.executionId || was.version !== entry.version)) {
-      this.forget(id);
-      this.#changed(id);
+      this.#changed(id, this.forget(id));
       was = undefined;
     }
     // Noted under another keeper (its own time passed, now kept by an ancestor of its own): what it kept below was
@@ -222,14 +245,19 @@ export class KeptParents {
       if (this.#unwatch.has(id) || !this.#trustedUntil.has(id)) continue;
       const unwatch = this.#watch(id, () => {
         if (!this.#trustedUntil.has(id)) return;
-        this.forget(id);
-        this.#changed(id);
+        this.#changed(id, this.forget(id));
       });
       if (this.#trustedUntil.has(id)) this.#unwatch.set(id, unwatch);
       else unwatch(); // the feed had ended: forgotten at once
     }
   }
 }
+
+/**
+ * Most places one entry of {@link KeptParents} holds ({@link KeptParents.place}): the pages a sweep reads again at once
+ * when it changes, 500 reads at most, the share of a sweep's 1,000 reads those take.
+ */
+const MAX_PLACES = 5;
 
 /**
  * Which remembered entries of {@link KeptParents} hold its `max` watches: those that free the most when they change

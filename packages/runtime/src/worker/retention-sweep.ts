@@ -83,6 +83,8 @@ export const RETENTION_READS_PER_SWEEP = 1000;
  * interval of its run.
  */
 const BACKLOG_SWEEP_MS = 1000;
+/** Most pages a sweeper holds to read again for the parents that changed ({@link RetentionSweep.#relists}). */
+const MAX_RELISTS = 100;
 /** How many times a sweep sends one set of members, each time without the one the store found changed. */
 const SET_ATTEMPTS = 3;
 /**
@@ -108,8 +110,9 @@ export const MAX_KEPT_PARENTS = 10_000;
  * is forgotten at once); the others are remembered without a watch, each read again every
  * {@link KEPT_PARENT_TRUST_MS}. The watches go to what frees the most when it changes (`keptParentWatches`): the ended
  * ancestors kept by none before the due parents they keep, however late they were noted (a chain 25 deep under one
- * root takes one watch for its root first, not 25 in the order noted), so a root started again frees its tree in its
- * status's next pass from the start (the next sweep's, unless a pass of that status is under way), not 5 minutes later. Each watch costs the
+ * root takes one watch for its root first, not 25 in the order noted), so a root started again frees its tree at the
+ * next sweep, which reads again the pages where the children of the tree were listed (`KeptParents.place`), whatever
+ * pass is under way, not 5 minutes later. Each watch costs the
  * store: on MongoStore one more instance named in its per-instance stream's `$match`, which past `maxWatchedInstances`
  * (1,000 by default, the process's clients' watches counted) carries every instance's commits to the process, and whose
  * every change reopens or widens that stream; on the IndexedDB stores one more instance read again when another tab
@@ -172,7 +175,12 @@ export interface RetentionSweepOptions {
  * not read again until it becomes due or it changes (the store's change feed: `instanceChanges$` where the store has
  * it, else `changes$`, watched only while something is remembered, for {@link MAX_WATCHED_KEPT_PARENTS} parents at
  * most); it is read again every {@link KEPT_PARENT_TRUST_MS}, first thing in a sweep, in half its reads at most (shared
- * with the running parents above), and those left after the listing in the reads it left. A sweep that fails is logged and the next one tries again, from the start; one that finds the store
+ * with the running parents above), and those left after the listing in the reads it left. A remembered parent whose
+ * watch tells of a change has the pages where its tree's children were listed (the last 5 of each entry) read again
+ * first thing in the next sweep that lists, begun while more than half its reads are left (the half the parents read
+ * again take otherwise; the parents those pages ask for counted in its reads, as a listing's) (`#relists`): its tree is decided afresh then, not once a pass from the start reaches it (an interval for each 1,000
+ * reads of the rest of the pass under way and of the new one up to the tree: up to 20 at 10,000 kept children). A
+ * sweep that fails is logged and the next one tries again, from the start; one that finds the store
  * closed for good (`isStoreClosed`) ends the sweeps, unlogged (the worker hears of that from its own calls). A clock
  * whose `setTimeout` throws does not end them: the next sweep's timer is set on the platform's timer for at most
  * {@link BACKLOG_SWEEP_MS} instead, and the clock is asked again for what is left as it fires (logged once, until the
@@ -204,7 +212,15 @@ export class RetentionSweep {
    * {@link MAX_WATCHED_KEPT_PARENTS} of them are watched, through one router over the store's feeds, which holds a
    * subscription only while one is watched; `stop` releases them all.
    */
-  readonly #keeping: KeptParents;
+  readonly #keeping: KeptParents<string>;
+  /**
+   * The pages to read again at the next sweep that lists, first thing, each begun while more than half its reads are
+   * left (the half the parents it reads again take otherwise): where the children of a remembered parent that changed were listed
+   * ({@link KeptParents.place}), so that its tree is decided afresh then, not once a pass of their status from the
+   * start reaches them. At most {@link MAX_RELISTS}, the earliest going
+   * first (the pass from the start, which the change asks for too, reads those).
+   */
+  readonly #relists = new Set<string>();
   /**
    * The parents that had not ended found keeping a due sub-orchestration (`planRetention`'s `waitsOn`), each with the
    * execution it ran and the statuses whose listing went past such a child, at most {@link MAX_KEPT_PARENTS} (the
@@ -230,7 +246,7 @@ export class RetentionSweep {
     this.#timer = new FallbackTimer(options.clock, this.#fire);
     this.#keeping = new KeptParents(
       (id, changed) => this.#watch(id, { next: changed, error: changed, complete: changed }),
-      MAX_KEPT_PARENTS, MAX_WATCHED_KEPT_PARENTS, KEPT_PARENT_TRUST_MS, () => this.#relistAll(),
+      MAX_KEPT_PARENTS, MAX_WATCHED_KEPT_PARENTS, KEPT_PARENT_TRUST_MS, (_, places) => this.#changed(places),
     );
   }
 
@@ -307,9 +323,23 @@ export class RetentionSweep {
       this.#keeping.renew(parent, nowMs);
       return false;
     }
+    // Found by this read, in the reads the parents read again take: its children wait for the pass from the start.
     this.#keeping.forget(parent);
     this.#relistAll();
     return true;
+  }
+
+  /**
+   * A remembered parent changed: the pages where what it kept was listed are read again first thing in the next sweep
+   * that lists, and every status is listed from the start at its next pass.
+   */
+  #changed(places: readonly string[]): void {
+    for (const place of places) {
+      this.#relists.delete(place); // read last: the earliest go first past the bound
+      this.#relists.add(place);
+      if (this.#relists.size > MAX_RELISTS) this.#relists.delete(this.#relists.values().next().value!);
+    }
+    this.#relistAll();
   }
 
   /** Has the next pass of every status list from the start: something a pass went past may be due now. */
@@ -364,6 +394,7 @@ export class RetentionSweep {
    */
   #forgetListings(): void {
     this.#listings.clear();
+    this.#relists.clear();
     this.#from = 0;
     this.#afterHold = undefined;
   }
@@ -443,7 +474,12 @@ export class RetentionSweep {
     const { clock, retention } = this.#o;
     const statuses = retainedStatuses(retention);
     const reads = new SweepReads();
+    let purged = false;
     if (!heldOnly) {
+      // The pages where what a remembered parent that changed kept was listed are read again first, each begun while
+      // more than half the reads are left (the half the parents read again take: those then take what is left of it).
+      purged = await this.#relistChanged(reads);
+      if (this.#stopped) return IDLE;
       // What the memory holds past its time goes (and its watch with it); what it trusted too long is read again
       // first, and so are the running parents waited on without a watch, last read an interval ago or more: together
       // in half the sweep's reads at most (each kind half of that at least, when it has as many), so the listing always
@@ -451,7 +487,7 @@ export class RetentionSweep {
       // sweeps (the lapsed ones meanwhile not trusted: a listing from the start reads them as any parent).
       const startMs = readClock(clock, "the worker's clock").getTime();
       const lapsed = this.#keeping.expire(startMs);
-      const most = RETENTION_READS_PER_SWEEP / 2;
+      const most = Math.max(0, reads.left - RETENTION_READS_PER_SWEEP / 2);
       const waits = this.#waitsToRead(startMs, Math.max(most / 2, most - lapsed.length));
       await this.#readAgain([
         ...this.#keptRereads(lapsed.slice(0, most - waits.length)),
@@ -460,7 +496,6 @@ export class RetentionSweep {
       if (this.#stopped) return IDLE;
     }
     let more = false;
-    let purged = false;
     for (let i = 0; i < statuses.length; i++) {
       const index = (this.#from + i) % statuses.length;
       const status = statuses[index]!;
@@ -534,9 +569,18 @@ export class RetentionSweep {
       beginPass(listing, now.getTime(), cutoff.getTime(), inEndOrder ? Math.max(period, ENDED_RELIST_MS) : period);
     }
     const { continuationToken, after } = listing;
-    const limit = Math.min(RETENTION_PAGE_SIZE, reads.left);
+    const place: PagePlace = {
+      status, ...(continuationToken === undefined ? {} : { continuationToken }), ...(after === undefined ? {} : { after }),
+    };
+    return this.#listAt(place, now, cutoff, Math.min(RETENTION_PAGE_SIZE, reads.left), reads);
+  }
+
+  /** Lists the page at `place` at `now` up to `cutoff`, `limit` instances at most, counted in `reads`. */
+  async #listAt(place: PagePlace, now: Date, cutoff: Date, limit: number, reads: SweepReads): Promise<Page> {
+    const { store, bounded } = this.#o;
+    const { status, continuationToken, after } = place;
     // In end order, a page shorter than asked is the last; by createdTime, one without a token.
-    const { instances, next, last } = inEndOrder
+    const { instances, next, last } = store.listEnded !== undefined
       ? await bounded(() => store.listEnded!({ runtimeStatus: status, endedTo: cutoff, limit, ...(after ? { after } : {}) }), 'listEnded')
         .then((listed) => ({ instances: listed, next: undefined, last: listed.length < limit }))
       : await bounded(() => store.queryInstances({
@@ -544,7 +588,35 @@ export class RetentionSweep {
         ...(continuationToken === undefined ? {} : { continuationToken }),
       }), 'queryInstances').then((listed) => ({ instances: listed.instances, next: listed.continuationToken, last: listed.continuationToken === undefined }));
     reads.spend(instances.length);
-    return { instances, next, last, parents: new Map(), listedAtMs: now.getTime() };
+    return { instances, next, last, parents: new Map(), listedAtMs: now.getTime(), place };
+  }
+
+  /**
+   * Reads again the pages of {@link RetentionSweep.#relists}, the earliest first, while more than half the sweep's reads
+   * are left (the reads of the parents a page asks for counted in the sweep's, as a listing's), and purges what they hold that is due now: whether it purged any. Each is read once: one whose parents' reads go
+   * past those reads, or whose purge is left unfinished, is left to the pass from the start that its change asked for.
+   */
+  async #relistChanged(reads: SweepReads): Promise<boolean> {
+    const { clock, retention } = this.#o;
+    let purged = false;
+    for (const key of this.#relists) {
+      const place = placeOf(key);
+      const limit = Math.min(RETENTION_PAGE_SIZE, reads.left - RETENTION_READS_PER_SWEEP / 2);
+      if (limit <= 0) break;
+      this.#relists.delete(key);
+      await reads.turn();
+      if (this.#stopped) return false;
+      const now = readClock(clock, "the worker's clock");
+      const cutoff = retentionCutoff(now, place.status, retention);
+      if (cutoff === undefined) continue;
+      const done = await this.#purgeDue(await this.#listAt(place, now, cutoff, limit, reads), now, place.status, reads);
+      if (this.#stopped) return false;
+      if (typeof done !== 'object') continue;
+      if (done.purged > 0) purged = true;
+      const listing = this.#listings.get(place.status);
+      if (listing !== undefined) listing.relistAt = Math.min(listing.relistAt, done.recheckAt);
+    }
+    return purged;
   }
 
   /** The reads of lapsed entries of {@link RetentionSweep.#keeping} (`#keptRead`), `changed` told of each found changed. */
@@ -612,6 +684,9 @@ export class RetentionSweep {
     const { members, dependsOn, keeps, waitsOn } = decision;
     // Trusted from the page's listing: what it found may have been read by the sweep before this one.
     if (keeps && !this.#stopped) keeping.note(keeps, page.listedAtMs);
+    // Where the children of each remembered parent were listed: read again at once when that parent changes.
+    const place = placeKey(page.place);
+    for (const { parentInstanceId } of candidates) if (parentInstanceId !== undefined) keeping.place(parentInstanceId, place);
     for (const id of waitsOn ?? []) {
       const parent = parents.get(id) ?? candidates.find((candidate) => candidate.instanceId === id);
       this.#wait(id, parent?.executionId, status, now.getTime());
@@ -698,6 +773,28 @@ interface Page {
   readonly parents: Map<string, InstanceState | undefined>;
   /** When it was listed (ms on the clock): the ended parents found keeping are trusted from then. */
   readonly listedAtMs: number;
+  /** Where it was listed from: the page read again when a parent of one of its instances changes. */
+  readonly place: PagePlace;
+}
+
+/** Where a page of a status's listing begins: its continuation token (by createdTime) or the key it goes on after (in end order). */
+interface PagePlace {
+  readonly status: OrchestrationRuntimeStatus;
+  readonly continuationToken?: string;
+  readonly after?: EndedKey;
+}
+
+/** `place` as a string, one for each place: what the sweeper's memory holds, so that a page listed again is held once. */
+function placeKey({ status, continuationToken, after }: PagePlace): string {
+  return JSON.stringify([status, continuationToken ?? null, after === undefined ? null : [after.endedMs, after.instanceId]]);
+}
+
+/** The place {@link placeKey} gave `key` for. */
+function placeOf(key: string): PagePlace {
+  const [status, continuationToken, after] = JSON.parse(key) as [OrchestrationRuntimeStatus, string | null, [number, string] | null];
+  return {
+    status, ...(continuationToken === null ? {} : { continuationToken }), ...(after === null ? {} : { after: { endedMs: after[0], instanceId: after[1] } }),
+  };
 }
 
 /** A parent a sweep reads again, and what it does with the state read (at the clock's time then). */
