@@ -16,9 +16,9 @@ import {
   type FindCursor, type ServerHeartbeatSucceededEvent, type Timestamp, type TransactionOptions, type UpdateFilter, type WithId,
 } from 'mongodb';
 import { Buffer } from 'node:buffer';
-import { merge, Observable, of, Subject } from 'rxjs';
+import { defer, merge, Observable, of, Subject } from 'rxjs';
 import {
-  concernsWatched, DEFAULT_MAX_WATCHED_INSTANCES, filterCovers, InputCache, matchKeysFor, purgedDuringGap, PurgeMarks, readStatusEvent, statusPipeline, wakePipeline, wakeSignalOf,
+  concernsWatched, DEFAULT_MAX_WATCHED_INSTANCES, filterCovers, InputCache, matchKeysFor, PurgeMarks, readStatusEvent, statusPipeline, wakePipeline, wakeSignalOf,
   withInput,
   type ChangeEventLike,
 } from './change-events.js';
@@ -69,6 +69,7 @@ import {
 } from './queries.js';
 import { adminDb, STORE_BSON_OPTIONS, storeDb } from './store-db.js';
 import { readBound, SCAN_BOUND, TRANSACTION_READ_BOUND } from './read-bound.js';
+import { statusResync, type ResyncInstanceDoc } from './status-resync.js';
 import { DEFAULT_RESUME_POLICY, type ResumePoint } from './resume-policy.js';
 import { assertSupportedWriteSet } from './supported-write-set.js';
 import {
@@ -149,9 +150,6 @@ const CLAIM_REFUSAL_RELOG_MS = 60_000;
  * once a server is selected; server selection has its own `serverSelectionTimeoutMS` on top.
  */
 const PROBE_REPLY_TIMEOUT_MS = 10_000;
-
-/** Instance ids per read when a status resync re-reads named instances. */
-const RESYNC_ID_BATCH = 1000;
 
 /** Instances per read of the inputs the status feeds miss (see `InputReads`). */
 const INPUT_READ_BATCH = 100;
@@ -2214,67 +2212,22 @@ export class MongoStore implements Store {
   }
 
   /**
-   * A status resync after a change feed lost its position, as status changes: the current state of every instance
-   * changed since `since` (less a margin for writers' clocks) or, for the per-instance feed (`instanceIds`), of every
-   * watched instance; then a purge (`state: undefined`) for each candidate that no longer exists (`purgedDuringGap`):
-   * the watched ids, or for `changes$` every id purged since then (the purge records). So a `status$` or a live list
-   * whose instance was purged during the gap learns it too.
+   * A status resync after a change feed lost its position (`statusResync`): the re-read runs from `since` on the
+   * server's clock (this process's skew), less a margin for the writers' clocks (`resyncFrom`).
    */
   #changedSince(since: Date, instanceIds?: readonly string[]): Observable<StatusChange> {
-    return new Observable<StatusChange>((subscriber) => {
-      // On the server's clock (this process's skew), less a margin for the writers' clocks (resyncFrom).
+    return defer(() => {
       const from = resyncFrom(since, this.#skew.latest);
-      const cursors = new Set<{ close(): Promise<void> }>();
-      /** Reads a cursor to its end (closed on unsubscribe); false when the subscriber left meanwhile. */
-      const read = async <T>(cursor: AsyncIterable<T> & { close(): Promise<void> }, each: (doc: T) => void): Promise<boolean> => {
-        cursors.add(cursor);
-        try {
-          for await (const doc of cursor) {
-            if (subscriber.closed) return false;
-            each(doc);
-          }
-          return !subscriber.closed;
-        } finally {
-          cursors.delete(cursor);
-        }
-      };
       const projection = { _id: 1, state: 1, input: 1 } as const;
-      const readBy = 'the re-read after a change-feed gap';
-      void this.#track(async () => {
-        const found = new Set<string>();
-        const emit = (doc: Pick<InstanceDoc, '_id' | 'state' | 'input'>): void => {
-          const instanceId = instanceIdOfKey(doc._id);
-          if (found.has(instanceId)) return;
-          found.add(instanceId); // found even when it cannot be read: it exists, so it is no purge
-          // One that does not decode is logged and left out: failing the re-read would retry it for good, and the
-          // purges and states after it would never be delivered.
-          const state = this.#readable(doc, readBy);
-          if (state) subscriber.next({ instanceId, state });
-        };
-        let candidates: readonly string[] = instanceIds ?? [];
-        if (!instanceIds) {
-          const purged: string[] = [];
-          const records = this.#purges.find(purgedSinceFilter(from), { hint: PURGES_HINT, projection: { _id: 0, instanceId: 1 }, ...SCAN_BOUND });
-          if (!await read(records, (d) => void purged.push(instanceIdOfKey(d.instanceId)))) return;
-          candidates = purged;
-          if (!await read(this.#instances.find(changedSinceFilter(from), { projection, hint: RESYNC_HINT, ...SCAN_BOUND }), emit)) return;
-        }
-        // The candidates' current state (an instance purged and started anew since is not a purge), in batches.
-        const unique = [...new Set(candidates)];
-        for (let i = 0; i < unique.length; i += RESYNC_ID_BATCH) {
-          const keys = unique.slice(i, i + RESYNC_ID_BATCH).map(instanceKey);
-          if (!await read(this.#instances.find({ _id: { $in: keys } }, { projection, ...SCAN_BOUND }), emit)) return;
-        }
-        for (const purge of purgedDuringGap(unique, found)) {
-          if (subscriber.closed) return;
-          subscriber.next(purge);
-        }
-        subscriber.complete();
-      }).catch((error: unknown) => subscriber.error(mapDriverError(error, 're-reading instances after a change-feed gap')));
-      return () => {
-        // Closed by the store's close too (the feeds stop first): held, so that close ends or waits for the kill.
-        for (const cursor of cursors) void this.#closeCursor(cursor);
-      };
+      return statusResync({
+        purges: (bound) => this.#purges.find(purgedSinceFilter(from), { hint: PURGES_HINT, projection: { _id: 0, instanceId: 1 }, ...bound }),
+        changed: (bound) => this.#instances.find<ResyncInstanceDoc>(changedSinceFilter(from), { projection, hint: RESYNC_HINT, ...bound }),
+        named: (keys, bound) => this.#instances.find<ResyncInstanceDoc>({ _id: { $in: keys } }, { projection, ...bound }),
+        state: (doc) => this.#readable(doc, 'the re-read after a change-feed gap'),
+        closeCursor: (cursor) => this.#closeCursor(cursor),
+        track: (work) => this.#track(work),
+        mapError: (error) => mapDriverError(error, 're-reading instances after a change-feed gap'),
+      }, instanceIds);
     });
   }
 }

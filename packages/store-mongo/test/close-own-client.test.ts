@@ -8,6 +8,7 @@ import { READ_DEADLINE_MARGIN_MS, READ_MAX_TIME_MS } from '../src/read-bound.js'
 import { purgeInBatches } from '../src/purge-in-batches.js';
 import { readPageWithinBytes } from '../src/queries.js';
 import { endedPage, upTo } from '../src/ended-page.js';
+import { driverCursor, standInSession } from './support/driver-cursor.js';
 import { allOf, documentsOf, UnboundedCalls, UNWATCHABLE_GETMORE, untilAborted, watchGetMore, type CursorBound } from '../src/unbounded-calls.js';
 
 /** A client whose close settles when the test says (as the driver's, waiting a server selection for an abort). */
@@ -484,82 +485,6 @@ describe('UnboundedCalls.openCursor (every cursor close the store starts is held
   });
 });
 
-/** A session as a cursor's reads use it: `implicit` when the cursor started it itself (driver 7.8: its `owner`). */
-function standInSession(implicit: boolean, events: string[]) {
-  let ended = false;
-  return {
-    implicit,
-    ended: () => ended,
-    end: async () => {
-      if (!ended) events.push('session ended');
-      ended = true;
-    },
-  };
-}
-
-/**
- * A cursor as driver 7.8's AbstractCursor reads and closes one (read in its source): `next()` hands out the buffered
- * documents (`bufferedCount()`, `readBufferedDocuments()`: the rest at once), then runs `this.getMore()` (answered by the test: `reply`, `fail`), a reply that comes once the cursor was
- * closed buffered all the same (`fetchBatch` assigns `documents`). A getMore that fails makes `next()` await `cleanup`
- * before it rejects. `cleanup` (`close()` too) sends one killCursors (answered by the test: `killed`) unless one was sent,
- * the cursor is spent (an empty reply stands for one whose id is 0) or the session ended, then ends the session when the
- * cursor started it (an implicit session), whatever the kill did.
- */
-function driverCursor(first: string[], session: ReturnType<typeof standInSession>, events: string[]) {
-  const buffered = [...first];
-  let closed = false;
-  let killSent = false;
-  let pending: { resolve: (docs: string[]) => void; reject: (error: unknown) => void } | undefined;
-  let answerKill!: () => void;
-  const kill = new Promise<void>((resolve) => (answerKill = resolve));
-  const cleanup = async () => {
-    closed = true;
-    try {
-      if (!killSent && !session.ended()) {
-        killSent = true;
-        events.push('killCursors');
-        await kill;
-      }
-    } finally {
-      if (session.implicit) await session.end();
-    }
-  };
-  const cursor = {
-    bufferedCount: () => buffered.length,
-    readBufferedDocuments: () => buffered.splice(0),
-    getMore(): Promise<string[]> {
-      events.push('getMore');
-      return new Promise<string[]>((resolve, reject) => (pending = { resolve, reject }));
-    },
-    async next(): Promise<string | null> {
-      for (;;) {
-        if (buffered.length > 0) return buffered.shift()!;
-        if (closed) return null;
-        let batch: string[];
-        try {
-          batch = await this.getMore();
-        } catch (error) {
-          await cleanup();
-          throw error;
-        }
-        buffered.push(...batch);
-        if (batch.length === 0) {
-          killSent = true; // an empty reply here stands for one whose cursor id is 0: spent, nothing to kill
-          await cleanup();
-          return null;
-        }
-      }
-    },
-    close: () => cleanup(),
-  };
-  return {
-    cursor,
-    reply: (docs: string[]) => pending?.resolve(docs),
-    fail: (error: unknown) => pending?.reject(error),
-    killed: () => answerKill(),
-  };
-}
-
 /** Whether `work` settled once what it set off has run (a macrotask later), however it settled. */
 async function settledSoon(work: Promise<unknown>): Promise<boolean> {
   let settled = false;
@@ -578,7 +503,7 @@ describe('UnboundedCalls.read (a read that fails ends at once, what it leaves ru
     for (const signal of [new AbortController().signal, undefined]) {
       const events: string[] = [];
       const session = standInSession(false, events);
-      let opened!: ReturnType<typeof driverCursor>;
+      let opened!: ReturnType<typeof driverCursor<string>>;
       const read = calls.read({ maxTimeMS: READ_MAX_TIME_MS, ...(signal ? { signal } : {}) }, () => (opened = driverCursor(['e1'], session, events)).cursor, (docs) => allOf(docs, (doc) => doc), session);
       expect(await settledSoon(read)).toBe(false); // the getMore is under way
       opened.fail(lost);
@@ -595,7 +520,7 @@ describe('UnboundedCalls.read (a read that fails ends at once, what it leaves ru
     // A claim's messages, taken one at a time: the same.
     const claimEvents: string[] = [];
     const claimSession = standInSession(false, claimEvents);
-    let messages!: ReturnType<typeof driverCursor>;
+    let messages!: ReturnType<typeof driverCursor<string>>;
     const taking = calls.documents({ maxTimeMS: READ_MAX_TIME_MS, signal: new AbortController().signal }, () => (messages = driverCursor(['m1'], claimSession, claimEvents)).cursor, claimSession);
     expect(await taking.next()).toEqual({ done: false, value: 'm1' });
     const taken = taking.next();
@@ -611,8 +536,8 @@ describe('UnboundedCalls.read (a read that fails ends at once, what it leaves ru
     // A scan in the implicit session its cursor started: the driver ends it after its kill, the store does not before.
     const events: string[] = [];
     const implicit = standInSession(true, events);
-    let scan!: ReturnType<typeof driverCursor>;
-    const read = calls.read({ maxTimeMS: 600_000 }, () => (scan = driverCursor([], implicit, events)).cursor, (docs) => allOf(docs, (doc) => doc));
+    let scan!: ReturnType<typeof driverCursor<string>>;
+    const read = calls.read({ maxTimeMS: 600_000 }, () => (scan = driverCursor<string>([], implicit, events)).cursor, (docs) => allOf(docs, (doc) => doc));
     expect(await settledSoon(read)).toBe(false);
     scan.fail(lost);
     expect(await settledSoon(read)).toBe(true);
@@ -630,7 +555,7 @@ describe('UnboundedCalls.read (a read that fails ends at once, what it leaves ru
     const calls = new UnboundedCalls();
     const events: string[] = [];
     const session = standInSession(false, events);
-    let opened!: ReturnType<typeof driverCursor>;
+    let opened!: ReturnType<typeof driverCursor<string>>;
     const undecodable = new Error('event e2 does not decode');
     const decode = (doc: string) => {
       if (doc === 'e2') throw undecodable;
@@ -670,7 +595,7 @@ describe('UnboundedCalls.read (a read that fails ends at once, what it leaves ru
     // As those reads were: the implicit session ends at the kill, the getMore still unanswered.
     const before: string[] = [];
     const first = new AbortController();
-    let implicit!: ReturnType<typeof driverCursor>;
+    let implicit!: ReturnType<typeof driverCursor<string>>;
     const given = calls.read({ maxTimeMS: READ_MAX_TIME_MS, signal: first.signal }, () => (implicit = driverCursor(['d1'], standInSession(true, before), before)).cursor, (docs) => allOf(docs, (doc) => doc))
       .catch((error: unknown) => error);
     await new Promise((resolve) => setTimeout(resolve, 0));
@@ -685,7 +610,7 @@ describe('UnboundedCalls.read (a read that fails ends at once, what it leaves ru
     for (const last of ['getMore', 'killCursors'] as const) {
       const events: string[] = [];
       const signal = new AbortController();
-      let own!: ReturnType<typeof driverCursor>;
+      let own!: ReturnType<typeof driverCursor<string>>;
       const sessions: ReturnType<typeof standInSession>[] = [];
       const read = calls.readInSession(
         () => (sessions.push(standInSession(false, events)), sessions.at(-1)!), (session) => session.end(),
@@ -706,7 +631,7 @@ describe('UnboundedCalls.read (a read that fails ends at once, what it leaves ru
     }
     // Read to its end: its session ends with the read.
     const events: string[] = [];
-    let whole!: ReturnType<typeof driverCursor>;
+    let whole!: ReturnType<typeof driverCursor<string>>;
     const read = calls.readInSession(
       () => standInSession(false, events), (session) => session.end(), { maxTimeMS: READ_MAX_TIME_MS, signal: new AbortController().signal },
       (_bound, session) => (whole = driverCursor(['d1'], session, events)).cursor, (docs) => allOf(docs, (doc) => doc),
@@ -727,9 +652,9 @@ describe('UnboundedCalls.read (a read that fails ends at once, what it leaves ru
     const deadline = new CallDeadline(clock);
     const events: string[] = [];
     const session = standInSession(false, events);
-    let opened!: ReturnType<typeof driverCursor>;
+    let opened!: ReturnType<typeof driverCursor<string>>;
     const decoded: string[] = [];
-    let given!: Parameters<Parameters<typeof calls.read<ReturnType<typeof driverCursor>['cursor'], unknown>>[2]>[0];
+    let given!: Parameters<Parameters<typeof calls.read<ReturnType<typeof driverCursor<string>>['cursor'], unknown>>[2]>[0];
     const query = { runtimeStatus: 'Completed', endedTo: new Date(0), limit: 10 } as const;
     type Doc = { readonly _id: string; readonly state: string };
     const listing = endedPage<Doc>(
