@@ -287,11 +287,16 @@ export class MongoStore implements Store {
   readonly #inFlight = new Set<Promise<unknown>>();
   /**
    * The cursor and change-stream closes (`killCursors`, no signal or time limit) the store started and no operation
-   * waits for (`#closeCursor`, the feeds' `hold`): `close` ends them with a client of its own, or waits for them 5 s
+   * waits for (a cursor's close, held by `UnboundedCalls.openCursor`; the feeds' `hold`): `close` ends them with a client of its own, or waits for them 5 s
    * at most. A driver whose cursors lack the `getMore` method driver 7.8's have (`watchGetMore`) is logged once: its
    * reads fail at a failed `getMore` only once the driver's own `killCursors` settled.
    */
   readonly #unbounded = new UnboundedCalls((warning) => this.#logger.warn(`MongoStore ${this.dbName}: ${warning}`));
+  /** The explicit session of a read of its own (`#readInOwnSession`, a status resync's re-read): not causally consistent, as the implicit one. */
+  readonly #ownSession = {
+    start: (): ClientSession => this.#client.startSession({ causalConsistency: false }),
+    end: (session: ClientSession): Promise<void> => session.endSession(),
+  };
   /** Ends of transactions whose abort or commit the store stopped waiting for (`#keepUnanswered`). */
   readonly #unanswered = new Set<Promise<void>>();
   /** Whether claims are refused while their clock is off the server's (`refuseClaimsOnClockSkew`). */
@@ -1418,7 +1423,7 @@ export class MongoStore implements Store {
    * chunk, and another process or the next `connect` takes it up once its lease lapsed, within a minute; a `purgeInstances` after its current batch, rejecting with
    * `StoreClosedError` that names the count purged before), and closes the client if the store created it, waiting for
    * that 5 s at most (`CLIENT_CLOSE_WAIT_MS`; then a warning is logged and the driver's close ends by itself). The
-   * feeds' closes and the `killCursors` the store holds (`#closeCursor`: no signal or time limit in driver 7.8) end with
+   * feeds' closes and the `killCursors` the store holds (`#unbounded`: no signal or time limit in driver 7.8) end with
    * that client's close, which fails the commands in use first (`closeWhatRemains`); an application's client is left
    * open, and they are waited for 5 s at most as well (then a warning is logged: they write nothing, and end with that
    * client's close). Afterwards every method
@@ -1466,7 +1471,7 @@ export class MongoStore implements Store {
   /**
    * Runs work the store starts by itself (a feed's input read, a resync's re-read) so that `close` waits for it: on a
    * client the application owns, nothing of the store's is still running once `close` resolved, but for a cursor's
-   * close it gave up on after 5 s (`#closeCursor`, logged). After `close` began it rejects with `StoreClosedError` without starting.
+   * close it gave up on after 5 s (`#unbounded`, logged). After `close` began it rejects with `StoreClosedError` without starting.
    */
   #track<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreClosedError('The store is closed'));
@@ -1482,15 +1487,6 @@ export class MongoStore implements Store {
     } catch (error) {
       throw mapDriverError(error, doing);
     }
-  }
-
-  /**
-   * Closes `cursor` and holds the close among the store's unbounded calls (`#unbounded`: a `killCursors` has no signal
-   * or time limit), which `close` ends on a client of its own and waits for (5 s at most) on an application's. Resolves once it
-   * settled, its failure dropped; a caller bounds its own wait for it.
-   */
-  #closeCursor(cursor: { close(): Promise<void> }): Promise<void> {
-    return this.#unbounded.add(cursor.close());
   }
 
   /**
@@ -1517,7 +1513,7 @@ export class MongoStore implements Store {
   #readInOwnSession<C extends Closable & { next(): Promise<unknown> }, T>(
     bound: CursorBound, open: (bound: CursorBound, session: ClientSession) => C, use: (docs: CursorDocuments<NextOf<C>>) => Promise<T>,
   ): Promise<T> {
-    return this.#unbounded.readInSession(() => this.#client.startSession({ causalConsistency: false }), (session) => session.endSession(), bound, open, use);
+    return this.#unbounded.readInSession(this.#ownSession.start, this.#ownSession.end, bound, open, use);
   }
 
   /** Keeps `run` among what `close` waits for (`#inFlight`) until it settles; returns it. */
@@ -2220,11 +2216,12 @@ export class MongoStore implements Store {
       const from = resyncFrom(since, this.#skew.latest);
       const projection = { _id: 1, state: 1, input: 1 } as const;
       return statusResync({
-        purges: (bound) => this.#purges.find(purgedSinceFilter(from), { hint: PURGES_HINT, projection: { _id: 0, instanceId: 1 }, ...bound }),
-        changed: (bound) => this.#instances.find<ResyncInstanceDoc>(changedSinceFilter(from), { projection, hint: RESYNC_HINT, ...bound }),
-        named: (keys, bound) => this.#instances.find<ResyncInstanceDoc>({ _id: { $in: keys } }, { projection, ...bound }),
+        calls: this.#unbounded,
+        session: this.#ownSession,
+        purges: (bound, session) => this.#purges.find(purgedSinceFilter(from), { hint: PURGES_HINT, projection: { _id: 0, instanceId: 1 }, session, ...bound }),
+        changed: (bound, session) => this.#instances.find<ResyncInstanceDoc>(changedSinceFilter(from), { projection, hint: RESYNC_HINT, session, ...bound }),
+        named: (keys, bound, session) => this.#instances.find<ResyncInstanceDoc>({ _id: { $in: keys } }, { projection, session, ...bound }),
         state: (doc) => this.#readable(doc, 'the re-read after a change-feed gap'),
-        closeCursor: (cursor) => this.#closeCursor(cursor),
         track: (work) => this.#track(work),
         mapError: (error) => mapDriverError(error, 're-reading instances after a change-feed gap'),
       }, instanceIds);

@@ -312,12 +312,25 @@ export class UnboundedCalls {
  */
 export async function allOf<D, T = D>(docs: CursorDocuments<D>, map: (doc: D) => T = (doc) => doc as unknown as T): Promise<T[]> {
   const all: T[] = [];
-  for (let doc = await docs.next(); doc !== null; doc = await docs.next()) {
-    all.push(map(doc));
-    // The rest of the batch at once, as the driver's toArray takes it (readBufferedDocuments).
-    for (const more of docs.buffered?.() ?? []) all.push(map(more));
-  }
+  await eachOf(docs, (doc) => void all.push(map(doc)));
   return all;
+}
+
+/**
+ * Hands every document of `docs` to `each` as it is taken (by `next()`, and each batch's rest at once, as the driver's
+ * `toArray` takes it: `readBufferedDocuments`), keeping none: for a read that passes its documents on (a status
+ * resync's re-read) rather than answering with them ({@link allOf}).
+ *
+ * @example
+ * ```ts
+ * await calls.read(SCAN_BOUND, (bound) => instances.find(filter, bound), (docs) => eachOf(docs, (doc) => subscriber.next(doc)));
+ * ```
+ */
+export async function eachOf<D>(docs: CursorDocuments<D>, each: (doc: D) => void): Promise<void> {
+  for (let doc = await docs.next(); doc !== null; doc = await docs.next()) {
+    each(doc);
+    for (const more of docs.buffered?.() ?? []) each(more);
+  }
 }
 
 /**
