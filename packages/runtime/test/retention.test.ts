@@ -797,6 +797,47 @@ describe('retention of ended instances', () => {
     await sweeper.stop();
   });
 
+  it('trusts no remembered parent past its 5 minutes on the pages read again for a watched parent that changed', async () => {
+    // 1,200 failures kept 20 minutes, each with a completed child due at once that its parent keeps, swept every 150 s:
+    // a pass of the children reads 500 of them a sweep, so the third sweep, 300 s after the first, goes on with that
+    // pass, and the 500 parents the first found keeping lapse at it (KEPT_PARENT_TRUST_MS).
+    const clock = new VirtualClock();
+    const memory = new MemoryStore();
+    const n = 1_200;
+    await failuresWithChildren(clock, memory, n);
+    const watched = new Map<string, number>();
+    const { store, counted } = countedStore(memory, { instanceChanges$: countedFeed(memory, watched) });
+    const interval = KEPT_PARENT_TRUST_MS / 2;
+    const delays: number[] = [];
+    const sweeper = await started({ clock: recordingClock(clock, delays), store, retention: { completed: 0, failed: 20 * MINUTE, intervalMs: interval } });
+    const armed = (): number => delays.filter((delay) => delay === interval).length;
+    await clock.advance(0);
+    await vi.waitFor(() => expect(armed()).toBe(1), WAIT);
+    expect(counted.reads).toBe(500);
+    // Of the children on the listing's first page, the first one's parent is watched, the last one's remembered
+    // without a watch (the first 64 noted hold them): that one is purged by hand unseen.
+    const firstPage = (await memory.queryInstances({ runtimeStatus: ['Completed'], pageSize: RETENTION_PAGE_SIZE })).instances;
+    const [seen, unseen] = [firstPage[0]!.parentInstanceId!, firstPage.at(-1)!.parentInstanceId!];
+    expect(watched.get(seen)).toBe(1);
+    expect(watched.get(unseen)).toBeUndefined();
+    const byHand = createClient({ store: memory, clock });
+    await byHand.purgeInstanceHistory(unseen);
+    await clock.advance(interval);
+    await vi.waitFor(() => expect(armed()).toBe(2), WAIT);
+    expect(await memory.getInstance(`${unseen}-child`)).toBeDefined(); // still trusted
+    // The watched one purged by hand: the third sweep reads that first page again, once the other's trust has lapsed.
+    await byHand.purgeInstanceHistory(seen);
+    const reads = counted.reads;
+    await clock.advance(interval);
+    await vi.waitFor(() => expect(armed()).toBe(3), WAIT);
+    expect(await memory.getInstance(`${seen}-child`)).toBeUndefined();
+    // The unwatched parent is read there, not trusted past its 5 minutes: its child goes at that sweep, not once a
+    // pass from the start reaches it again.
+    expect(await memory.getInstance(`${unseen}-child`)).toBeUndefined();
+    expect(counted.reads - reads).toBeLessThanOrEqual(1_000);
+    await sweeper.stop();
+  });
+
   it('watches at most MAX_WATCHED_KEPT_PARENTS kept parents on the per-instance feed, trusting the others up to KEPT_PARENT_TRUST_MS', async () => {
     // Each watch is one more instance a MongoStore's stream names (past maxWatchedInstances it carries every commit to
     // the process) and one more read by the IndexedDB stores when a tab goes without its goodbye: remembering thousands

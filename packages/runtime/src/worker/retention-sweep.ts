@@ -477,15 +477,18 @@ export class RetentionSweep {
     let purged = false;
     if (!heldOnly) {
       // The pages where what a remembered parent that changed kept was listed are read again first, each begun while
-      // more than half the reads are left (the half the parents read again take: those then take what is left of it).
+      // more than half the reads are left (the half the parents read again take: those then take what is left of it),
+      // on what the memory still trusts: an entry whose trust lapsed since the last sweep is a parent they read.
+      const startMs = readClock(clock, "the worker's clock").getTime();
+      if (this.#relists.size > 0) this.#keeping.expire(startMs);
       purged = await this.#relistChanged(reads);
       if (this.#stopped) return IDLE;
       // What the memory holds past its time goes (and its watch with it); what it trusted too long is read again
       // first, and so are the running parents waited on without a watch, last read an interval ago or more: together
       // in half the sweep's reads at most (each kind half of that at least, when it has as many), so the listing always
       // has the other half. The lapsed ones left are read after the listing, in the reads it left; the rest by the next
-      // sweeps (the lapsed ones meanwhile not trusted: a listing from the start reads them as any parent).
-      const startMs = readClock(clock, "the worker's clock").getTime();
+      // sweeps (the lapsed ones meanwhile not trusted: a listing from the start reads them as any parent). Those the
+      // pages read again found keeping are trusted again, and not read.
       const lapsed = this.#keeping.expire(startMs);
       const most = Math.max(0, reads.left - RETENTION_READS_PER_SWEEP / 2);
       const waits = this.#waitsToRead(startMs, Math.max(most / 2, most - lapsed.length));
