@@ -254,8 +254,9 @@ export class KeptParents<Place = never> {
 }
 
 /**
- * Most places one entry of {@link KeptParents} holds ({@link KeptParents.place}): the pages a sweep reads again at once
- * when it changes, 500 reads at most, the share of a sweep's 1,000 reads those take.
+ * Most places one entry of {@link KeptParents} holds ({@link KeptParents.place}): 5 pages, 500 instances, the half of a
+ * sweep's 1,000 reads that the pages read again take. A change of it hands over these and those of the entries below
+ * it, which the sweeper reads again over as many sweeps as they need.
  */
 const MAX_PLACES = 5;
 

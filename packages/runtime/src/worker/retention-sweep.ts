@@ -111,8 +111,9 @@ export const MAX_KEPT_PARENTS = 10_000;
  * {@link KEPT_PARENT_TRUST_MS}. The watches go to what frees the most when it changes (`keptParentWatches`): the ended
  * ancestors kept by none before the due parents they keep, however late they were noted (a chain 25 deep under one
  * root takes one watch for its root first, not 25 in the order noted), so a root started again frees its tree at the
- * next sweep, which reads again the pages where the children of the tree were listed (`KeptParents.place`), whatever
- * pass is under way, not 5 minutes later. Each watch costs the
+ * next sweep, which reads again the pages where the children of the tree were last listed (`KeptParents.place`),
+ * whatever pass is under way, as far as they fit (the rest at the sweeps after, or by the pass from the start), not 5
+ * minutes later. Each watch costs the
  * store: on MongoStore one more instance named in its per-instance stream's `$match`, which past `maxWatchedInstances`
  * (1,000 by default, the process's clients' watches counted) carries every instance's commits to the process, and whose
  * every change reopens or widens that stream; on the IndexedDB stores one more instance read again when another tab
@@ -178,7 +179,7 @@ export interface RetentionSweepOptions {
  * with the running parents above), and those left after the listing in the reads it left. A remembered parent whose
  * watch tells of a change has the pages where its tree's children were listed (the last 5 of each entry) read again
  * first thing in the next sweep that lists, begun while more than half its reads are left (the half the parents read
- * again take otherwise; the parents those pages ask for counted in its reads, as a listing's) (`#relists`): its tree is decided afresh then, not once a pass from the start reaches it (an interval for each 1,000
+ * again take otherwise; the parents those pages ask for counted in its reads, as a listing's) (`#relists`): its tree is decided afresh then, as far as those pages hold it and fit (the others wait for the next sweeps), not once a pass from the start reaches it (an interval for each 1,000
  * reads of the rest of the pass under way and of the new one up to the tree: up to 20 at 10,000 kept children). A
  * sweep that fails is logged and the next one tries again, from the start; one that finds the store
  * closed for good (`isStoreClosed`) ends the sweeps, unlogged (the worker hears of that from its own calls). A clock
@@ -216,8 +217,8 @@ export class RetentionSweep {
   /**
    * The pages to read again at the next sweep that lists, first thing, each begun while more than half its reads are
    * left (the half the parents it reads again take otherwise): where the children of a remembered parent that changed were listed
-   * ({@link KeptParents.place}), so that its tree is decided afresh then, not once a pass of their status from the
-   * start reaches them. At most {@link MAX_RELISTS}, the earliest going
+   * ({@link KeptParents.place}), so that its tree is decided afresh then (those that do not fit at the sweeps after),
+   * not once a pass of their status from the start reaches them. At most {@link MAX_RELISTS}, the earliest going
    * first (the pass from the start, which the change asks for too, reads those).
    */
   readonly #relists = new Set<string>();
