@@ -179,6 +179,23 @@ export function missingCollections(names: CollectionNames, existing: ReadonlySet
 }
 
 /**
+ * The `listCollections` filter `ensureIndexes` lists the store's collections with (for {@link missingCollections}):
+ * their names, so the reply holds at most seven small documents whatever else the database holds. MongoDB's
+ * `listCollections` (with no `batchSize`, as driver 7.8 sends it) puts every collection it lists in its first batch
+ * up to the reply's size limit (16 MiB on current servers), and only past that answers with a cursor that needs a
+ * `getMore`, which driver 7.8 sends without the index deadline's signal: so the listing is one command, bounded by
+ * that signal. With `nameOnly`, a filter may name only `name` and `type`.
+ *
+ * @example
+ * ```ts
+ * collectionsListingFilter(collectionNames('drx_')); // { name: { $in: ['drx_instances', 'drx_history', …] } }
+ * ```
+ */
+export function collectionsListingFilter(names: CollectionNames): { readonly name: { readonly $in: string[] } } {
+  return { name: { $in: Object.values(names) } };
+}
+
+/**
  * Indexes of earlier layouts that the current one no longer uses and `ensureIndexes` never drops. A process of the
  * earlier version may still run (a rolling upgrade) and pins its queries to them with a `hint`, and MongoDB fails a
  * query whose hint names a missing index ("hint provided does not correspond to an existing index", cursor.hint()):

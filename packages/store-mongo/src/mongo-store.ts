@@ -39,7 +39,7 @@ import {
 import { ReplicaSetRequiredError } from './errors/replica-set-required-error.js';
 import { StoreUnreachableError } from './errors/store-unreachable-error.js';
 import {
-  collectionNames, indexConflictProblem, INDEXES, indexesListedAtConnect, missingCollections, missingIndexes, missingIndexesProblem, obsoleteIndexesPresent,
+  collectionNames, collectionsListingFilter, indexConflictProblem, INDEXES, indexesListedAtConnect, missingCollections, missingIndexes, missingIndexesProblem, obsoleteIndexesPresent,
   RETIRED_INDEXES, retiredIndexesNotice, retiredIndexesPresent, unfitIndexes, unfitIndexesProblem, validateNamespace,
   type CollectionNames,
 } from './indexes.js';
@@ -596,7 +596,7 @@ export class MongoStore implements Store {
       // Only what is missing is created and only what is present is dropped, so that on the current layout connect
       // sends no create or dropIndexes, which lock a busy collection exclusively (createIndexes of indexes that all
       // exist returns without building anything).
-      const existing = await this.#db.listCollections({}, { nameOnly: true, authorizedCollections: true, signal }).toArray();
+      const existing = await this.#db.listCollections(collectionsListingFilter(this.collections), { nameOnly: true, authorizedCollections: true, signal }).toArray();
       for (const name of missingCollections(this.collections, new Set(existing.map((c) => c.name)))) {
         deadline.step(`creating collection ${name}`);
         await createIfMissing(this.#db, name, signal);

@@ -326,6 +326,28 @@ describe.skipIf(!uri)('MongoStore on MONGODB_URI (integration)', () => {
       }
     });
 
+    it('lists only its own collections at connect, by name, whatever else the database holds', async () => {
+      // Listed whole, a database of very many collections could answer past the first batch's 16 MiB and need a
+      // getMore, which driver 7.8 sends without the index deadline's signal.
+      const other = new MongoClient(mongoUri);
+      try {
+        await other.db(db.name).createCollection(`${db.prefix('listing-other')}unrelated`);
+      } finally {
+        await other.close();
+      }
+      const { client, commands, store } = await recording('listCollections', 'listing');
+      try {
+        const names = Object.values(store.collections);
+        expect(commands.length).toBeGreaterThan(0);
+        for (const command of commands) expect(command).toMatchObject({ nameOnly: true, authorizedCollections: true, filter: { name: { $in: names } } });
+        const listed = await client.db(db.name).listCollections({}, { nameOnly: true }).toArray();
+        expect(names.filter((name) => !listed.some((c) => c.name === name))).toEqual([]); // every one created
+      } finally {
+        await store.close();
+        await client.close();
+      }
+    });
+
     it('matches instance id prefixes with regex characters literally', async () => {
       const store = await open();
       try {
