@@ -1,4 +1,5 @@
 import type { InstanceState, StatusChange } from '@durable-rx/runtime/store-kit';
+import { MongoClient, type ClientSession } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { decodeStoredState, emptyQueueHead, encodeInstanceState, instanceDoc } from '../src/documents.js';
 import { instanceKey } from '../src/instance-key.js';
@@ -157,6 +158,46 @@ describe('statusResync (the status re-read after a change feed lost its position
       expect(resync.events.slice(-3)).toEqual(['getMore', 'killCursors', 'session ended']);
       expect(resync.decoded).toEqual([instanceKey('a')]); // the late reply reaches nobody
       expect(resync.opened).toHaveLength(2); // nothing read after it
+    }
+  });
+  it('ends at once when its subscriber leaves before the first batch, on the installed driver: the find given up on, its session ended after it', async () => {
+    // The installed driver 7.8's FindCursor and ClientSession on a client whose server never answers: the first find
+    // waits in server selection (a minute here, past the test's timeout), and only the cursor's signal ends it.
+    const client = new MongoClient('mongodb://127.0.0.1:1/?directConnection=true', { serverSelectionTimeoutMS: 60_000 });
+    const calls = new UnboundedCalls();
+    const sessions: ClientSession[] = [];
+    const seen: unknown[] = [];
+    let tracked: Promise<void> | undefined;
+    const db = client.db('resync');
+    const reads: StatusResyncReads<ClientSession> = {
+      calls,
+      session: {
+        start: () => {
+          const session = client.startSession({ causalConsistency: false });
+          sessions.push(session);
+          return session;
+        },
+        end: (session) => session.endSession(),
+      },
+      purges: (bound, session) => db.collection<{ instanceId: string }>('purges').find({}, { session, ...bound }),
+      changed: (bound, session) => db.collection<ResyncInstanceDoc>('instances').find({}, { session, ...bound }),
+      named: (keys, bound, session) => db.collection<ResyncInstanceDoc>('instances').find({ _id: { $in: keys } }, { session, ...bound }),
+      state: () => undefined,
+      track: (work) => (tracked = work()),
+      mapError: (error) => error,
+    };
+    try {
+      const subscription = statusResync(reads).subscribe({ next: (change) => void seen.push(change), complete: () => void seen.push('complete'), error: (error: unknown) => void seen.push({ error }) });
+      expect(await settledSoon(tracked)).toBe(false); // the purge records' find, waiting for a server
+      expect(sessions).toHaveLength(1);
+      subscription.unsubscribe();
+      expect(await settledSoon(tracked)).toBe(true);
+      await calls.settled(); // the find, given up on at the cursor's signal, and the cursor's close
+      expect(sessions[0]!.hasEnded).toBe(true);
+      expect(sessions).toHaveLength(1); // nothing read after it
+      expect(seen).toEqual([]);
+    } finally {
+      await client.close();
     }
   });
 });
