@@ -21,9 +21,9 @@ import { bundleEntry } from '../bench/src/scenarios/bundle-size.mjs';
  * why; the history of the budgets is in git.
  */
 const BUDGETS: readonly { readonly entry: string; readonly maxAddedGzipBytes: number }[] = [
-  { entry: 'runtime.js', maxAddedGzipBytes: 57_536 },
-  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 74_552 },
-  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 103_737 },
+  { entry: 'runtime.js', maxAddedGzipBytes: 57_556 },
+  { entry: 'runtime-keyval.js', maxAddedGzipBytes: 74_571 },
+  { entry: 'runtime-dexie.js', maxAddedGzipBytes: 103_757 },
   { entry: 'rx-client.js', maxAddedGzipBytes: 13_474 },
 ];
 

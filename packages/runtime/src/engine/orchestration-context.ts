@@ -134,6 +134,9 @@ export interface OrchestrationContext {
    * `Side`), and `waitForExternalEvent` takes no buffered event. An instance whose execution began before this rule
    * schedules such calls, until its next execution.
    * With `preserveUnprocessedEvents`, external events received but not yet consumed are delivered to the new execution.
+   * `options` is checked at the call, as every options argument is: anything but an object whose only member is a
+   * boolean `preserveUnprocessedEvents` (a `true` in its place, as durabletask-js and .NET write it; a misspelt member)
+   * throws `InvalidArgumentError`, as an `input` that is no JSON does, and the execution does not continue as new.
    * Those events travel with the input in one message (the next execution's start): together they must fit one record
    * of the store (`maxPayloadBytes` on MongoStore), or the store refuses the step and the instance fails, its history
    * kept with every event in full.

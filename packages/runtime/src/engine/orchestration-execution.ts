@@ -15,7 +15,7 @@ import type { FailureDetails, Mutable } from '../model/instance-status.js';
 import { isoMs, isoTime } from '../model/iso-time.js';
 import { assertJsonSize, copyStoreValue, toPlainJson, type JsonValue } from '../model/json.js';
 import { freezeBuilt } from '../model/frozen.js';
-import { assertValidInstanceId, assertValidName } from '../model/validation.js';
+import { assertValidInstanceId, assertValidName, isBoolean, readChecked } from '../model/validation.js';
 import { AtomicTask } from './atomic-task.js';
 import { uuidV5 } from './deterministic-guid.js';
 import { DurableTask, isDurableTask } from './durable-task.js';
@@ -1204,12 +1204,14 @@ export class OrchestrationExecution {
       const x = this.#x;
       const phase = x.#phase;
       if (phase.kind !== 'running') throw new OrchestrationError('continueAsNew may only be called while the orchestrator runs');
+      const next = toPlainJson(input, 'continueAsNew input');
+      // Read as every options argument is: `continueAsNew(input, true)` (durabletask-js's and .NET's signature) or a
+      // misspelt member is refused here, where it once dropped the unprocessed events it meant to keep. No replay flag:
+      // the step that continues as new ends its execution and is never replayed.
+      const { preserveUnprocessedEvents } = readChecked(options, 'continueAsNew options', { preserveUnprocessedEvents: isBoolean });
       x.#phase = {
         ...phase,
-        continueAsNew: {
-          input: toPlainJson(input, 'continueAsNew input'),
-          preserveUnprocessedEvents: options?.preserveUnprocessedEvents ?? false,
-        },
+        continueAsNew: { input: next, preserveUnprocessedEvents: preserveUnprocessedEvents ?? false },
       };
     }
 
