@@ -168,6 +168,25 @@ describe('serve: an answer sent before the request body was read', () => {
   }, 60_000);
 
   it.each([
+    { what: 'an HTTP/1.1 request without Host', head: `POST ${WEBHOOK_PATH}/orchestrators/Echo/no-host HTTP/1.1\r\n` },
+    { what: 'a backslash in the path', head: `POST ${WEBHOOK_PATH}/orchestrators\\Echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\n` },
+  ])('a 400 serve() gives before the handler ($what), sent before the body: the client keeps uploading without a reset', async ({ head: start }) => {
+    const { server, base } = await served.open(registries());
+    const connection = await rawConnection(server.port);
+    connection.socket.write(`${start}Authorization: Bearer ${KEY}\r\nContent-Type: application/json\r\nContent-Length: ${3 * 1024 * 1024}\r\n\r\n"${CHUNK}`);
+    const [answer] = await connection.responses(1);
+    expect(answer!.status).toBe(400);
+    expect(answer!.headers.connection).toBe('close');
+    expect(JSON.parse(answer!.body)).toMatchObject({ code: 'invalid-argument' });
+    // As after a 413: the server reads and drops the rest of the body, so these writes meet no reset.
+    for (let i = 0; i < 16; i++) connection.socket.write(CHUNK);
+    await endsCleanly(connection);
+    const next = await fetch(`${base}/instances`, withKey(KEY));
+    expect(next.status).toBe(200);
+    await next.body?.cancel();
+  }, 60_000);
+
+  it.each([
     { what: 'a wrong key (401)', path: `${WEBHOOK_PATH}/orchestrators/Echo/e`, key: 'wrong', status: 401 },
     { what: 'an unknown route (404)', path: `${WEBHOOK_PATH}/nowhere`, key: KEY, status: 404 },
   ])('$what, answered with the body unread, says Connection: close too', async ({ path, key, status }) => {

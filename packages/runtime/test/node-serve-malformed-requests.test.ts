@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { serve } from '../src/node/serve.js';
 import { apiWorkload, servedRuntimes, withKey } from './served-runtimes.js';
 
 /**
@@ -64,6 +65,35 @@ describe('serve(): requests no URL or HTTP parser can read get the typed error J
     }
     // The server goes on serving well-formed requests.
     expect((await fetch(`${base}/instances`, withKey(KEY))).status).toBe(200);
+  });
+
+  it('serves no request pipelined behind one it refused before the handler: that connection ends after the refusal', async () => {
+    const seen: string[] = [];
+    const server = await serve((request) => {
+      seen.push(new URL(request.url).pathname);
+      return new Response('served');
+    });
+    try {
+      // Sent in the same write as the refused request: a client that pipelines does not wait for the answer in front.
+      const behind = 'POST /behind HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}';
+      const cases: [string, string][] = [
+        ['an HTTP/1.1 request without Host', 'POST /first HTTP/1.1\r\nContent-Length: 1\r\n\r\n1'],
+        ['a backslash in the path', 'POST /first\\x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\n\r\n1'],
+        ['a Host that is no host name', 'POST /first HTTP/1.1\r\nHost: a b\r\nContent-Length: 1\r\n\r\n1'],
+      ];
+      for (const [what, refused] of cases) {
+        const answer = await sendRaw(server.port, refused + behind);
+        expect(answer.status, what).toBe(400);
+        expect(answer.headers, what).toMatch(/^connection: close$/m);
+        // One answer, the refusal's: the connection closed after it (a second answer would follow this JSON).
+        expect(JSON.parse(answer.body), what).toMatchObject({ code: 'invalid-argument' });
+      }
+      // The request behind each was never handed to the handler: its answer could not be sent, and the client, told
+      // the connection closes, sends it again on a new one, where it must not have been applied already.
+      expect(seen).toEqual([]);
+    } finally {
+      await server.close();
+    }
   });
 
   it('still serves an HTTP/1.0 request without Host, on the address it listens on', async () => {

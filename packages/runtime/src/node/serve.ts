@@ -85,7 +85,9 @@ export interface NodeServer {
  * (`{ code, message, ExceptionMessage }`) and the connection closed: 400 `invalid-argument` for a target or `Host` no
  * URL is built on (a backslash in the path, `OPTIONS *`, `Host: a b`), an HTTP/1.1 request without `Host`, and HTTP
  * Node's parser refuses (a malformed request line or header, two body lengths); 408 `request-timeout` past
- * `requestTimeoutMs`; 431 `headers-too-large` for headers over Node's `maxHeaderSize`.
+ * `requestTimeoutMs`; 431 `headers-too-large` for headers over Node's `maxHeaderSize`. A request pipelined behind one
+ * of them on its connection is not served. The 400s for a target, `Host` or missing `Host` end the connection as an
+ * answer sent before the body does (below); the others (the parser can read nothing more) close it at once, as Node does.
  *
  * An answer sent before the request body arrived whole (a 413 for a body over the limit, a 401, 403, 404 or 405
  * given without reading it) says `Connection: close` (RFC 9112, 9.6): the rest of that body is never read as a
@@ -136,10 +138,10 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
     return RESPONSE_ALREADY_SENT;
   };
   const host = hostname.includes(':') ? `[${hostname}]` : hostname;
-  // Made once the port is known (a free one for port 0): a request without `Host` is addressed to `host:port`, where
-  // the URLs its response names (`statusQueryGetUri`, `Location`) then reach this server. Set as the server starts
+  // Known once the port is (a free one for port 0): a request without `Host` is addressed to `host:port`, where the
+  // URLs its response names (`statusQueryGetUri`, `Location`) then reach this server. Set as the server starts
   // listening, before any connection is read.
-  let listener: ReturnType<typeof getRequestListener> | undefined;
+  let listening: string | undefined;
   // Every request is received within `requestTimeoutMs` (408 past it), the headers within the same or Node's 60 s if
   // shorter (Node refuses a headers timeout above the request's): a body that never finishes is let go.
   const server: Server = createServer({
@@ -155,9 +157,13 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
     if (closingSockets.has(incoming.socket)) return void incoming.resume();
     // RFC 9112, 3.2: an HTTP/1.1 request without `Host` is 400 (an HTTP/1.0 one is addressed to `host:port`, below).
     if (incoming.httpVersion === '1.1' && incoming.headers.host === undefined) {
+      closeAfterAnswer(incoming, outgoing);
       return void writeRefusal(outgoing, 400, 'invalid-argument', 'An HTTP/1.1 request needs a Host header (RFC 9112, 3.2); nothing was done');
     }
-    void listener!(incoming, outgoing);
+    // Made for each request: its error handler closes the connection of the request it answers (unreadableRequest).
+    void getRequestListener(answer, {
+      hostname: listening!, overrideGlobalObjects: false, errorHandler: (error) => unreadableRequest(error, incoming, outgoing),
+    })(incoming, outgoing);
   });
   // A request Node's parser cannot read (a malformed request line or header, two lengths for one body, headers over
   // its limit) or that stops arriving (`requestTimeoutMs`): answered as Node would, with the same status, but with the
@@ -168,7 +174,7 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
     server.listen(listenPort, hostname, () => {
       server.off('error', reject);
       const { port } = server.address() as AddressInfo;
-      listener = getRequestListener(answer, { hostname: `${host}:${port}`, overrideGlobalObjects: false, errorHandler: unreadableRequest });
+      listening = `${host}:${port}`;
       resolve(port);
     });
   });
@@ -213,11 +219,15 @@ function dotSegmentRefusal(): Response {
 /**
  * The answer to a request @hono/node-server could build no URL for (its `RequestError`: a backslash in the path, the
  * `*` target of `OPTIONS *`, a `Host` that is no host name, an absolute target that is no URL): 400 `invalid-argument`
- * with the error JSON, the handler not called, and the connection closed, as Node closes it after a request it could
- * not read. Without it the answer was a 400 without a body. Anything else thrown before the handler ran (nothing known
- * does) is a generic 500.
+ * with the error JSON, the handler not called, and the connection closed ({@link closeAfterAnswer}: a request pipelined
+ * behind it is not served), as Node closes it after a request it could not read. Without it the answer was a 400
+ * without a body. A `serve()` answer that failed instead of giving a response (nothing known does) is a generic 500,
+ * its connection closed too.
  */
-function unreadableRequest(error: unknown): Response {
+function unreadableRequest(error: unknown, incoming: IncomingMessage, outgoing: ServerResponse): Response {
+  // @hono/node-server calls this at once, within the request's own 'request' event, when it builds no Request for it
+  // (its getRequestListener's catch): so before Node's parser hands on a request pipelined behind it.
+  if (!outgoing.headersSent) closeAfterAnswer(incoming, outgoing);
   if (!(error instanceof RequestError)) return errorResponse(500, 'internal', 'Internal server error', { connection: 'close' });
   return errorResponse(
     400, 'invalid-argument', `The request's target or Host header names no URL (${error.message}); nothing was done`, { connection: 'close' },
@@ -271,12 +281,13 @@ function clientErrorAnswer(error: ClientError): [number, string, string] {
   }
 }
 
-/** The sockets whose answer said `Connection: close` because the request body was not read whole. */
+/** The sockets whose answer said `Connection: close` ({@link closeAfterAnswer}): no request after it is served. */
 const closingSockets = new WeakSet<Socket>();
 
 /**
- * Makes the answer to `incoming`, whose body has not arrived whole, say `Connection: close` and end its connection
- * with a lingering close. Without it the answer said `keep-alive` and @hono/node-server destroyed the socket about
+ * Makes the answer to `incoming`, whose body has not arrived whole or which `serve()` refuses before the handler (an
+ * HTTP/1.1 request without `Host`, one no URL is built on), say `Connection: close` and end its connection with a
+ * lingering close; a request pipelined behind it on that connection is not served. Without it the answer said `keep-alive` and @hono/node-server destroyed the socket about
  * 500 ms later (its drain of an unread body), so the client's next request on it got no answer; and a close at once
  * (Node's own for `Connection: close`, a destroy when the answer is written) resets a connection whose client is still
  * sending, and the client may see the reset instead of the answer.
