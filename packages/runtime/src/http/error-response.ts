@@ -32,12 +32,19 @@ export interface ErrorResponseBody extends ErrorBody {
   readonly ExceptionMessage: string;
 }
 
+/**
+ * The body of an error response (the one place its shape is made): `code`, `message`, the message again as
+ * `ExceptionMessage`, and `storeClosed: true` when the store serves no call any more.
+ */
+export function errorResponseBody(code: string, message: string, storeClosed?: boolean): ErrorResponseBody {
+  return { code, message, ExceptionMessage: message, ...(storeClosed ? { storeClosed: true } : {}) };
+}
+
 /** A JSON error response. Never contains a stack trace. */
 export function errorResponse(
   status: number, code: string, message: string, headers: Record<string, string> = {}, storeClosed?: boolean,
 ): Response {
-  const body: ErrorResponseBody = { code, message, ExceptionMessage: message, ...(storeClosed ? { storeClosed: true } : {}) };
-  return jsonResponse(body, { status, headers: { 'cache-control': 'no-store', ...headers } });
+  return jsonResponse(errorResponseBody(code, message, storeClosed), { status, headers: { 'cache-control': 'no-store', ...headers } });
 }
 
 /**

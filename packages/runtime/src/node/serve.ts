@@ -2,7 +2,7 @@ import { getRequestListener, RequestError, type Http2Bindings, type HttpBindings
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { createServer, IncomingMessage, ServerResponse, STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { errorResponse, type ErrorResponseBody } from '../http/error-response.js';
+import { errorResponse, errorResponseBody } from '../http/error-response.js';
 import { SSE_STREAM, type SseBody } from '../http/sse-connection.js';
 import { invalid, isCount, isCountOrZero, isFunction, isString, readChecked, type MemberCheck } from '../model/validation.js';
 import { SocketWriter } from './socket-writer.js';
@@ -236,7 +236,7 @@ function unreadableRequest(error: unknown, incoming: IncomingMessage, outgoing: 
 
 /** Writes the error JSON of an answer `serve()` gives itself, before the handler, and closes the connection after it. */
 function writeRefusal(outgoing: ServerResponse, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ code, message, ExceptionMessage: message } satisfies ErrorResponseBody);
+  const body = JSON.stringify(errorResponseBody(code, message));
   outgoing.writeHead(status, {
     'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), connection: 'close',
   });
@@ -256,7 +256,7 @@ function answerClientError(error: ClientError, socket: Socket): void {
   const response = (socket as Socket & { readonly _httpMessage?: ServerResponse | null })._httpMessage;
   if (socket.writable && !response?.headersSent) {
     const [status, code, message] = clientErrorAnswer(error);
-    const body = JSON.stringify({ code, message, ExceptionMessage: message } satisfies ErrorResponseBody);
+    const body = JSON.stringify(errorResponseBody(code, message));
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n`
       + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
