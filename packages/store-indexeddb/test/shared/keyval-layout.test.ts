@@ -1450,7 +1450,9 @@ describe('KeyvalStore layout 16: end entries of listEnded', () => {
     expect((await endEntries(name)).map(lastOfKey)).toEqual(['r', 'c', 'a', 'f']);
   });
 
-  describe('written after the open, in steps', () => {
+  // CPU-bound on fake-indexeddb: 700 instances listed page by page, each page reading up to 256 rows a transaction
+  // (about 4.5 s on an idle core, 112 s in a full test run at load 16), so more than the suite's 120 s per test.
+  describe('written after the open, in steps', { timeout: 360_000 }, () => {
     // Enough for the writing's three steps of 256 and both ways a page reads the rows past the place (every row, 256 a
     // transaction, while more than 256 are past it, then those of its status one by one), few enough for short pages.
     const COUNT = 700;
