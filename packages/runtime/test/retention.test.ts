@@ -92,6 +92,18 @@ async function failuresWithChildren(clock: VirtualClock, memory: MemoryStore, n:
 }
 
 /**
+ * {@link failuresWithChildren} on a new MemoryStore and VirtualClock, and that store {@link countedStore counted}, its
+ * per-instance feed {@link countedFeed counting} the watches of each instance in `watched`.
+ */
+async function watchedFailuresWithChildren(n: number) {
+  const clock = new VirtualClock();
+  const memory = new MemoryStore();
+  await failuresWithChildren(clock, memory, n);
+  const watched = new Map<string, number>();
+  return { clock, memory, watched, ...countedStore(memory, { instanceChanges$: countedFeed(memory, watched) }) };
+}
+
+/**
  * `memory` with what a sweeper asks of it counted: `reads` (getInstance), `pages` (listing pages up to a cutoff, as the
  * sweeps ask) and `listed` (completed instances those pages held); `overrides` replace members as `storeWith` does.
  */
@@ -769,12 +781,8 @@ describe('retention of ended instances', () => {
     // children reads 500 of them a sweep (each page's 100 parents read too), so it spans 3 sweeps an interval apart.
     // The children of a watched parent purged by hand waited for that pass to end and the next one from the start to
     // reach them again: 3 intervals here, 20 at 10,000 kept children.
-    const clock = new VirtualClock();
-    const memory = new MemoryStore();
     const n = 1_200;
-    await failuresWithChildren(clock, memory, n);
-    const watched = new Map<string, number>();
-    const { store, counted } = countedStore(memory, { instanceChanges$: countedFeed(memory, watched) });
+    const { clock, memory, watched, store, counted } = await watchedFailuresWithChildren(n);
     const interval = 10_000;
     const { sweeper, armed, delays } = await keptFailuresSweeper(clock, store);
     await clock.advance(0);
@@ -802,12 +810,8 @@ describe('retention of ended instances', () => {
     // 1,200 failures kept 20 minutes, each with a completed child due at once that its parent keeps, swept every 150 s:
     // a pass of the children reads 500 of them a sweep, so the third sweep, 300 s after the first, goes on with that
     // pass, and the 500 parents the first found keeping lapse at it (KEPT_PARENT_TRUST_MS).
-    const clock = new VirtualClock();
-    const memory = new MemoryStore();
     const n = 1_200;
-    await failuresWithChildren(clock, memory, n);
-    const watched = new Map<string, number>();
-    const { store, counted } = countedStore(memory, { instanceChanges$: countedFeed(memory, watched) });
+    const { clock, memory, watched, store, counted } = await watchedFailuresWithChildren(n);
     const interval = KEPT_PARENT_TRUST_MS / 2;
     const delays: number[] = [];
     const sweeper = await started({ clock: recordingClock(clock, delays), store, retention: { completed: 0, failed: 20 * MINUTE, intervalMs: interval } });
@@ -843,13 +847,9 @@ describe('retention of ended instances', () => {
     // Each watch is one more instance a MongoStore's stream names (past maxWatchedInstances it carries every commit to
     // the process) and one more read by the IndexedDB stores when a tab goes without its goodbye: remembering thousands
     // of parents must not watch thousands.
-    const clock = new VirtualClock();
-    const memory = new MemoryStore();
     const n = MAX_WATCHED_KEPT_PARENTS + 16;
-    await failuresWithChildren(clock, memory, n);
-    const watched = new Map<string, number>();
+    const { clock, memory, watched, store, counted } = await watchedFailuresWithChildren(n);
     const live = (): string[] => [...watched].filter(([, count]) => count > 0).map(([id]) => id);
-    const { store, counted } = countedStore(memory, { instanceChanges$: countedFeed(memory, watched) });
     const interval = 10_000;
     const { sweeper, armed } = await keptFailuresSweeper(clock, store);
     await clock.advance(0);
