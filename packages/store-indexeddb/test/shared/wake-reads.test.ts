@@ -71,7 +71,9 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: the wake-time reads',
     const [holder, worker] = openTwo(adapter);
     await scheduled(holder, [task('t1')]);
     expect((await holder.claimActivity({ owner: 'gone', leaseMs: 30_000, now: T0 }))?.task.id).toBe('t1');
-    await holder.close();
+    // The holder stays open: the lease is all the worker sees of it, open or gone. Closing it raced its `bye` against
+    // its lock's release: a release seen first reads as a tab gone without its goodbye, and the worker released the
+    // lease at once (ready now), a different case from the expiry these lines check.
     expect(await worker.nextWakeTime(T0)).toEqual(at(30_000));
     expect(await worker.claimActivity({ owner: 'w', leaseMs: 30_000, now: at(29_999) })).toBeUndefined();
     expect(await worker.nextWakeTime(at(29_999))).toEqual(at(30_000));
@@ -128,7 +130,9 @@ describe.each(Object.keys(adapters) as AdapterName[])('%s: the wake-time reads',
     const [holder, worker] = openTwo(adapter);
     await create(holder, newInstance('a'));
     expect((await holder.claimOrchestration({ owner: 'gone', leaseMs: 30_000, now: T0 }))?.state.instanceId).toBe('a');
-    await holder.close();
+    // The holder stays open: the lease is all the worker sees of it, open or gone. Closing it raced its `bye` against
+    // its lock's release: a release seen first reads as a tab gone without its goodbye, and the worker released the
+    // lease at once (ready now), a different case from the expiry these lines check.
     // The claimed instance's entry in the claim index `[readyMs, headSeq]` sits at its lease's expiry.
     const expiry = at(30_000).getTime();
     const entries = [[expiry, 0], [expiry, Number.MAX_SAFE_INTEGER]];
